@@ -1,0 +1,94 @@
+import type { Runbook } from './runbook.js';
+
+/** The seed's outcome words plus ours (spec §2, "Decision result"). */
+export const DECISION_ACTIONS = [
+  'executed',
+  'approval_required',
+  'manual',
+  'blocked',
+  'aborted',
+  'duplicate',
+  'dry_run',
+  'resolved',
+] as const;
+export type DecisionAction = (typeof DECISION_ACTIONS)[number];
+
+/** The audit vocabulary: the seed's events, then ours. */
+export const AUDIT_EVENTS = [
+  'NO_RUNBOOK',
+  'LOW_CONFIDENCE',
+  'CIRCUIT_OPEN',
+  'RATE_LIMITED',
+  'BLAST_LIMITED',
+  'APPROVAL_REQUIRED',
+  'PRE_CHECK_FAILED',
+  'EXECUTING',
+  'SUCCESS',
+  'ROLLED_BACK',
+  'FAILED',
+  'DUPLICATE',
+  'PAUSED',
+  'OUTSIDE_WINDOW',
+  'COOLDOWN',
+  'DRY_RUN',
+  'APPROVED',
+  'REJECTED',
+  'EXPIRED',
+  'CANCELLED',
+  'RESOLVED',
+  'INTERRUPTED',
+  'CIRCUIT_TRIPPED',
+  'CIRCUIT_HALF_OPEN',
+  'CIRCUIT_CLOSED',
+  'PARAM_REFUSED',
+  'EXECUTOR_UNAVAILABLE',
+  'GUARDRAIL_FAILED',
+  'STEP_STARTED',
+  'STEP_FINISHED',
+  'ROLLBACK_FAILED',
+  'MANUAL_RUN',
+  'SERVICE_PAUSED',
+  'SERVICE_RESUMED',
+  'DECISION_ERROR',
+  'NOTIFIED',
+  'NOTIFY_FAILED',
+] as const;
+export type AuditEventName = (typeof AUDIT_EVENTS)[number];
+
+/** Filled-in action, ready for an executor: no placeholder left. */
+export interface RenderedStep {
+  index: number;
+  phase: 'action' | 'rollback';
+  type: 'kubernetes' | 'http' | 'command';
+  /** Human-readable form for the audit log and approvers (secrets are never in it). */
+  summary: string;
+  spec: unknown;
+}
+
+export interface Plan {
+  params: Record<string, string>;
+  actions: RenderedStep[];
+  rollback: RenderedStep[] | null;
+}
+
+/** What the pipeline says about one incident. A block is a value, not an exception. */
+export type Verdict =
+  | { kind: 'manual'; event: AuditEventName; reason: string; runbook?: Runbook }
+  | { kind: 'blocked'; event: AuditEventName; reason: string; runbook: Runbook }
+  | { kind: 'approval'; event: 'APPROVAL_REQUIRED'; reason: string; runbook: Runbook; plan: Plan }
+  | { kind: 'execute'; event: 'EXECUTING'; reason: string; runbook: Runbook; plan: Plan; circuitTrial: boolean }
+  | { kind: 'dry_run'; event: 'DRY_RUN'; reason: string; runbook: Runbook; plan: Plan };
+
+/** The decision result, as the API answers it (spec §2). */
+export interface DecisionResult {
+  incident_id: string;
+  action: DecisionAction;
+  runbook: string | null;
+  reason: string;
+  event: AuditEventName;
+  approval_id: string | null;
+  execution_id: string | null;
+  /** With `?wait=true`, once the execution ended. */
+  success?: boolean;
+  rolled_back?: boolean;
+}

@@ -1,0 +1,63 @@
+/**
+ * Errors carry a stable code; one table maps codes to HTTP statuses. Every
+ * refusal tells the caller what to do next.
+ */
+export const ERROR_STATUS = {
+  BAD_REQUEST: 400,
+  VALIDATION_FAILED: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  OVERLOADED: 503,
+  STORE_UNAVAILABLE: 503,
+  SHUTTING_DOWN: 503,
+  INTERNAL: 500,
+} as const;
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+export interface ErrorDetail {
+  path: string;
+  message: string;
+}
+
+export class RectifyError extends Error {
+  readonly code: ErrorCode;
+  readonly details: ErrorDetail[];
+  constructor(code: ErrorCode, message: string, opts: { details?: ErrorDetail[]; cause?: unknown } = {}) {
+    super(message, { cause: opts.cause });
+    this.name = 'RectifyError';
+    this.code = code;
+    this.details = opts.details ?? [];
+  }
+  get status(): number {
+    return ERROR_STATUS[this.code];
+  }
+}
+
+export function isRectifyError(err: unknown): err is RectifyError {
+  return err instanceof Error && (err as { name?: string }).name === 'RectifyError' && 'code' in err;
+}
+
+/** A problem found while loading config or runbooks: file, YAML path, what is wrong. */
+export interface LoadProblem {
+  file: string;
+  path: string;
+  message: string;
+  line?: number;
+}
+
+export function formatProblem(p: LoadProblem): string {
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+export class LoadError extends Error {
+  readonly problems: LoadProblem[];
+  constructor(problems: LoadProblem[]) {
+    super(problems.map(formatProblem).join('\n'));
+    this.name = 'LoadError';
+    this.problems = problems;
+  }
+}

@@ -1,0 +1,42 @@
+/**
+ * An incident as rectify decides on it: what every source (Alertmanager,
+ * PagerDuty, the generic endpoint) is normalised into.
+ */
+export type IncidentSource = 'alertmanager' | 'pagerduty' | 'api' | 'manual' | 'replay';
+
+export interface Incident {
+  id: string;
+  source: IncidentSource;
+  root_cause: string;
+  confidence: number;
+  /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it. */
+  service: string;
+  services: string[];
+  symptoms: string[];
+  /** Values that fill runbook placeholders first. */
+  context: Record<string, string>;
+  /** Values that fill placeholders when context has none; also what `match:` sees. */
+  labels: Record<string, string>;
+  status: 'firing' | 'resolved';
+  /** The alertname, when the source has one: matched against triggers too. */
+  alertname?: string;
+  /** One occurrence of one alert: decided once, later deliveries are duplicates. */
+  dedup_key: string;
+  /** Groups the occurrences of one alert (its fingerprint) so a resolve finds them. */
+  alert_key?: string;
+  received_at: number;
+}
+
+/** Words a runbook's triggers are matched against, in priority order. */
+export function triggerWords(incident: Incident): string[] {
+  const words = [incident.root_cause, ...incident.symptoms];
+  if (incident.alertname) words.push(incident.alertname);
+  return words;
+}
+
+/** Placeholder lookup: context first, then labels (spec §3). */
+export function paramValue(incident: Pick<Incident, 'context' | 'labels'>, name: string): string | undefined {
+  if (Object.prototype.hasOwnProperty.call(incident.context, name)) return incident.context[name];
+  if (Object.prototype.hasOwnProperty.call(incident.labels, name)) return incident.labels[name];
+  return undefined;
+}

@@ -1,0 +1,6 @@
+export * from './incident.js';
+export * from './runbook.js';
+export * from './decision.js';
+export * from './errors.js';
+export * from './params.js';
+export * from './steps.js';

@@ -1,0 +1,44 @@
+import type { ParamKind } from './runbook.js';
+
+/**
+ * Safe patterns for placeholder values by position. Alert labels are untrusted:
+ * whoever can fire an alert can choose them. A value that does not fit is refused
+ * before any step runs.
+ */
+const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
+  // RFC 1123 subdomain: pod, deployment, node names.
+  k8s_name: {
+    re: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    max: 253,
+    what: 'a Kubernetes name (lowercase letters, digits, "-" and ".")',
+  },
+  // RFC 1123 label: namespaces.
+  k8s_label: { re: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, max: 63, what: 'a Kubernetes namespace (RFC 1123 label)' },
+  integer: { re: /^(0|[1-9][0-9]{0,5})$/, max: 6, what: 'a whole number' },
+  // One URL path segment: unreserved characters only, never "." or "..".
+  url_segment: { re: /^(?!\.{1,2}$)[A-Za-z0-9._~-]+$/, max: 256, what: 'one URL path segment ([A-Za-z0-9._~-])' },
+  url_query: { re: /^[A-Za-z0-9._~-]+$/, max: 256, what: 'a URL query value ([A-Za-z0-9._~-])' },
+  // An argv element: no leading "-" (option injection), no control characters.
+  argv: { re: /^[A-Za-z0-9_.:/=@+,][A-Za-z0-9_.:/=@+,-]*$/, max: 512, what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-")' },
+  // Inside a quoted PromQL label value: no quote, backslash or brace can close it.
+  label_value: { re: /^[A-Za-z0-9_.:/@ -]+$/, max: 256, what: 'a label value ([A-Za-z0-9_.:/@ -])' },
+  // Free text inside a JSON body or header: printable, no control characters.
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  text: { re: /^[^\u0000-\u001f\u007f]*$/u, max: 4096, what: 'printable text without control characters' },
+};
+
+export type ParamCheck = { ok: true } | { ok: false; reason: string };
+
+export function checkParam(kind: ParamKind, value: string): ParamCheck {
+  const p = PATTERNS[kind];
+  if (value.length === 0) return { ok: false, reason: `is empty, expected ${p.what}` };
+  if (value.length > p.max) return { ok: false, reason: `is longer than ${p.max} characters, expected ${p.what}` };
+  if (!p.re.test(value)) return { ok: false, reason: `expected ${p.what}` };
+  return { ok: true };
+}
+
+/** Shows an untrusted value in a message without letting it forge lines or go on forever. */
+export function quoteUntrusted(value: string, max = 80): string {
+  const cut = value.length > max ? `${value.slice(0, max)}…` : value;
+  return JSON.stringify(cut);
+}

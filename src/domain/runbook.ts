@@ -1,0 +1,170 @@
+/**
+ * A runbook compiled at load time: every template parsed, every matcher compiled,
+ * every duration in milliseconds. Nothing here is re-parsed per alert.
+ */
+export const RISKS = ['LOW', 'MEDIUM', 'HIGH'] as const;
+export type Risk = (typeof RISKS)[number];
+
+/**
+ * Where a placeholder's value goes decides what it may contain. A label value
+ * that fills a Kubernetes name must be a Kubernetes name; one that fills a URL must
+ * be one path segment; one that becomes an argv element must not look like an option.
+ */
+export const PARAM_KINDS = ['k8s_name', 'k8s_label', 'integer', 'url_segment', 'url_query', 'argv', 'label_value', 'text'] as const;
+export type ParamKind = (typeof PARAM_KINDS)[number];
+
+export interface Placeholder {
+  param: string;
+  kind: ParamKind;
+}
+export type TemplatePart = string | Placeholder;
+
+export interface Template {
+  /** The text as written in the runbook, for messages and the audit log. */
+  source: string;
+  parts: TemplatePart[];
+}
+
+export const KUBE_VERBS = [
+  'evict_pod',
+  'delete_pod',
+  'scale',
+  'rollout_restart',
+  'rollout_undo',
+  'cordon',
+  'uncordon',
+  'drain',
+] as const;
+export type KubeVerb = (typeof KUBE_VERBS)[number];
+
+export interface KubernetesActionSpec {
+  type: 'kubernetes';
+  /** The text as written (kubectl string) or a summary of the block. */
+  source: string;
+  verb: KubeVerb;
+  kind: 'pod' | 'deployment' | 'statefulset' | 'node';
+  name: Template;
+  namespace: Template | null;
+  /** Verb arguments: `replicas` for scale, `to_revision` for undo, `timeout_seconds` for drain. */
+  args: Record<string, Template>;
+  timeoutMs: number;
+}
+
+export interface HttpActionSpec {
+  type: 'http';
+  source: string;
+  method: string;
+  url: Template;
+  headers: Record<string, Template>;
+  /** JSON body; strings inside it are templates. */
+  body: unknown;
+  expectStatus: [number, number];
+  timeoutMs: number;
+}
+
+export interface CommandActionSpec {
+  type: 'command';
+  source: string;
+  argv: Template[];
+  timeoutMs: number;
+}
+
+export type ActionSpec = KubernetesActionSpec | HttpActionSpec | CommandActionSpec;
+export type ActionType = ActionSpec['type'];
+
+export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
+export interface Expectation {
+  op: CompareOp;
+  value: number;
+}
+
+export interface NamedCheckSpec {
+  type: 'named';
+  name: string;
+  params: Record<string, unknown>;
+  timeoutMs: number;
+  intervalMs: number;
+}
+export interface PromqlCheckSpec {
+  type: 'promql';
+  query: Template;
+  expect: Expectation;
+  /** The condition must hold on consecutive polls for this long. */
+  forMs: number;
+  timeoutMs: number;
+  intervalMs: number;
+  /** What an empty result vector means. Default: fail (no data is not good news). */
+  onEmpty: 'fail' | 'pass';
+}
+export interface HttpCheckSpec {
+  type: 'http';
+  method: string;
+  url: Template;
+  headers: Record<string, Template>;
+  expectStatus: [number, number];
+  timeoutMs: number;
+  intervalMs: number;
+}
+export interface KubernetesCheckSpec {
+  type: 'kubernetes';
+  condition: string;
+  kind: 'deployment' | 'pod' | 'statefulset' | 'node';
+  name: Template;
+  namespace: Template | null;
+  params: Record<string, unknown>;
+  timeoutMs: number;
+  intervalMs: number;
+}
+export type CheckSpec = NamedCheckSpec | PromqlCheckSpec | HttpCheckSpec | KubernetesCheckSpec;
+export type CheckType = CheckSpec['type'];
+
+export interface Matcher {
+  name: string;
+  op: '=' | '!=' | '=~' | '!~';
+  value: string;
+  /** Anchored, as Alertmanager anchors its regex matchers. */
+  re?: RegExp;
+}
+
+/** A time window when a runbook may act on its own; days 0 = Sunday. */
+export interface TimeWindow {
+  days: number[];
+  startMinute: number;
+  endMinute: number;
+  timezone: string;
+}
+
+export interface Runbook {
+  id: string;
+  file: string;
+  description: string;
+  risk: Risk;
+  triggers: string[];
+  matchers: Matcher[];
+  minConfidence: number;
+  maxPerHour: number;
+  cooldownMs: number;
+  blastRadiusLimit: number;
+  mode: 'auto' | 'dry_run';
+  windows: TimeWindow[];
+  /** MEDIUM risk: conditions that must all hold for AUTO, else APPROVAL. */
+  guardrails: CheckSpec[];
+  preChecks: CheckSpec[];
+  actions: ActionSpec[];
+  postChecks: CheckSpec[];
+  /** null: no rollback (the seed's `rollback: null`, self-healing). */
+  rollback: ActionSpec[] | null;
+  rollbackReason?: string;
+  approvalsRequired: number;
+  /** Kubernetes blast radius: the share of a workload's replicas one run may disrupt ("25%" or "1"). */
+  maxUnavailable: string | null;
+  /** `kubectl delete pod` evicts (respecting PodDisruptionBudgets) unless this is set. */
+  forceDelete: boolean;
+  owner?: string;
+  /** Every placeholder the runbook uses, for lint and the API. */
+  params: string[];
+  /** Executor kinds its actions and checks need. */
+  needs: Array<'kubernetes' | 'http' | 'command' | 'prometheus'>;
+  /** Fields kept as written, for the API and audit. */
+  raw: Record<string, unknown>;
+}

@@ -1,0 +1,24 @@
+/** Parses "30s", "5m", "1h", "1h30m", "250ms" (Prometheus-style) into milliseconds. */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+const DURATION_RE = /^(?:(\d+)(ms|s|m|h|d))+$/;
+const PART_RE = /(\d+)(ms|s|m|h|d)/g;
+
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (!DURATION_RE.test(trimmed)) return undefined;
+  let total = 0;
+  for (const m of trimmed.matchAll(PART_RE)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return total;
+}
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  const rs = s % 60;
+  if (m < 60) return rs ? `${m}m${rs}s` : `${m}m`;
+  const h = Math.floor(m / 60);
+  const rm = m % 60;
+  return rm ? `${h}h${rm}m` : `${h}h`;
+}

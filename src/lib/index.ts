@@ -1,0 +1,5 @@
+export * from './clock.js';
+export * from './ids.js';
+export * from './durations.js';
+export * from './abort.js';
+export * from './suggest.js';
