@@ -1,0 +1,82 @@
+import type { LoadProblem } from '../domain/errors.js';
+import { nearest } from '../lib/suggest.js';
+
+/**
+ * Splits the arguments after the subcommand into flags and positionals. Values
+ * are not validated here: the value parsers do that, so a flag and its env var
+ * get the same message.
+ */
+export type FlagKind = 'string' | 'boolean';
+
+export interface RawFlag {
+  name: string;
+  /** `true` for a bare boolean flag; otherwise the text after `=` or the next argument. */
+  value: string | true;
+}
+
+export interface ParsedArgv {
+  flags: RawFlag[];
+  args: string[];
+  help: boolean;
+  problems: LoadProblem[];
+}
+
+function flagProblem(name: string, message: string): LoadProblem {
+  return { file: `--${name}`, path: '', message };
+}
+
+export function parseArgv(argv: readonly string[], known: ReadonlyMap<string, FlagKind>): ParsedArgv {
+  const flags: RawFlag[] = [];
+  const args: string[] = [];
+  const problems: LoadProblem[] = [];
+  let help = false;
+  const knownNames = [...known.keys(), 'help'].map((n) => `--${n}`);
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--') {
+      args.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === '-h' || arg === '--help') {
+      help = true;
+      continue;
+    }
+    // "-" alone is the conventional name for stdin, so it is a positional.
+    if (!arg.startsWith('-') || arg === '-') {
+      args.push(arg);
+      continue;
+    }
+    if (!arg.startsWith('--')) {
+      problems.push({ file: arg, path: '', message: 'unknown flag (flags are spelled --name)' });
+      continue;
+    }
+    const eq = arg.indexOf('=');
+    const name = eq === -1 ? arg.slice(2) : arg.slice(2, eq);
+    const kind = known.get(name);
+    if (kind === undefined) {
+      const guess = nearest(`--${name}`, knownNames);
+      problems.push(flagProblem(name, `unknown flag${guess ? ` (did you mean "${guess}"?)` : ''}`));
+      continue;
+    }
+    if (eq !== -1) {
+      flags.push({ name, value: arg.slice(eq + 1) });
+      continue;
+    }
+    if (kind === 'boolean') {
+      // A boolean never takes the next argument: in `run --dry-run restart-pod` the
+      // runbook id must stay a positional. `--dry-run=false` is the way to say no.
+      flags.push({ name, value: true });
+      continue;
+    }
+    const next = argv[i + 1];
+    // "--listen --db x" is a forgotten value, not a listen address called "--db".
+    if (next === undefined || next.startsWith('--')) {
+      problems.push(flagProblem(name, 'expected a value'));
+      continue;
+    }
+    flags.push({ name, value: next });
+    i++;
+  }
+  return { flags, args, help, problems };
+}

@@ -1,0 +1,72 @@
+import { readFileSync } from 'node:fs';
+import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
+import type { LoadProblem } from '../domain/errors.js';
+import { errorMessage } from '../lib/abort.js';
+
+/**
+ * Reads rectify.yaml into top-level key → value, keeping each key's line so
+ * problems can point at it. Structure and syntax problems are collected, never
+ * thrown: the caller reports them together with every other problem.
+ */
+export interface FileEntry {
+  key: string;
+  value: unknown;
+  line: number | undefined;
+}
+
+export type FileRead =
+  | { kind: 'missing' }
+  | { kind: 'read'; entries: FileEntry[]; problems: LoadProblem[] }
+  | { kind: 'unreadable'; message: string };
+
+/** `label` is the path as the user gave it, used in problem lines. */
+export function readConfigFile(absPath: string, label: string): FileRead {
+  let text: string;
+  try {
+    text = readFileSync(absPath, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
+    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return { kind: 'unreadable', message: 'is a directory' };
+    return { kind: 'unreadable', message: errorMessage(err) };
+  }
+  return { kind: 'read', ...parseConfigText(text, label) };
+}
+
+export function parseConfigText(text: string, label: string): { entries: FileEntry[]; problems: LoadProblem[] } {
+  const lineCounter = new LineCounter();
+  // prettyErrors off: its multi-line code excerpts do not fit the one-line-per-problem output.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineOf = (offset: number | undefined): number | undefined =>
+    offset === undefined ? undefined : lineCounter.linePos(offset).line;
+
+  if (doc.errors.length > 0) {
+    return {
+      entries: [],
+      problems: doc.errors.map((e) => {
+        const line = lineOf(e.pos[0]);
+        return { file: label, path: '', message: `invalid YAML at line ${line}: ${e.message.split('\n')[0]}`, line };
+      }),
+    };
+  }
+  // An empty file (or one holding only comments) is a valid file with nothing set.
+  if (doc.contents === null) return { entries: [], problems: [] };
+  if (!isMap(doc.contents)) {
+    return {
+      entries: [],
+      problems: [{ file: label, path: '', message: 'expected a mapping of settings at the top level', line: 1 }],
+    };
+  }
+  // toJS resolves anchors and aliases the way a reader of the file expects.
+  const plain = doc.toJS() as Record<string, unknown>;
+  const entries: FileEntry[] = [];
+  const problems: LoadProblem[] = [];
+  for (const pair of doc.contents.items) {
+    const line = lineOf(isScalar(pair.key) ? pair.key.range?.[0] : undefined);
+    if (!isScalar(pair.key) || typeof pair.key.value !== 'string') {
+      problems.push({ file: label, path: String(pair.key), message: 'keys must be plain strings', line });
+      continue;
+    }
+    entries.push({ key: pair.key.value, value: plain[pair.key.value] ?? null, line });
+  }
+  return { entries, problems };
+}

@@ -1,0 +1,20 @@
+/**
+ * Configuration: the one place that knows about flags, environment variables
+ * and rectify.yaml. Everything else receives a frozen Config.
+ */
+export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
+export { configSummary, formatListen } from './summary.js';
+export { HELP } from './help.js';
+export { serveConfigProblems, isLoopbackHost } from './serve.js';
+export type { Config, ConfigSource } from './types.js';
+export type { DbTarget, ListenAddress } from './values.js';
+export { LOG_LEVELS, KUBERNETES_MODES, type LogLevel, type KubernetesMode, type SettingName } from './settings.js';
+export type { FlagKind } from './argv.js';
+
+/**
+ * The composition root's only way to the real environment. loadConfig itself
+ * takes env as a parameter so tests never mutate process.env.
+ */
+export function readProcessEnv(): Readonly<Record<string, string | undefined>> {
+  return process.env;
+}

@@ -1,0 +1,242 @@
+import { delimiter, resolve } from 'node:path';
+import type { LoadProblem } from '../domain/errors.js';
+import { didYouMean, nearest } from '../lib/suggest.js';
+import { parseArgv, type FlagKind } from './argv.js';
+import { readConfigFile, type FileEntry } from './file.js';
+import { deepFreeze } from './freeze.js';
+import {
+  COMMAND_ENV_KEY,
+  envName,
+  FILE_KEYS,
+  fileKeyName,
+  SETTING_NAMES,
+  SETTINGS,
+  type SettingName,
+} from './settings.js';
+import type { Config, ConfigSource } from './types.js';
+import { boolean, envVarName, show, type ValueContext } from './values.js';
+
+export interface LoadOptions {
+  /** Directory for relative paths and the default ./rectify.yaml; defaults to process.cwd(). */
+  cwd?: string;
+  /**
+   * Flags owned by a subcommand (e.g. `run --param k=v`), so they are not reported
+   * as unknown. String flags may repeat and are collected in order.
+   */
+  extraFlags?: Readonly<Record<string, FlagKind>>;
+}
+
+export type LoadResult = { config: Config } | { problems: LoadProblem[] };
+
+const DEFAULT_CONFIG_FILE = 'rectify.yaml';
+const DEFAULT_SOURCE: ConfigSource = { kind: 'default', file: 'default', path: '' };
+
+/** One accepted value and where it came from. */
+interface Candidate {
+  value: unknown;
+  /** As written, so messages about it echo the user's own words. */
+  raw: unknown;
+  source: ConfigSource;
+}
+
+/**
+ * Loads configuration from flags, env and rectify.yaml, in that order of
+ * precedence over the defaults. It never throws for a user's mistake: it checks
+ * every source completely, including values a higher source overrides (a broken
+ * line in the file should not wait for the day someone drops the flag), and
+ * returns all problems at once.
+ */
+export function loadConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  opts: LoadOptions = {},
+): LoadResult {
+  const cwd = resolve(opts.cwd ?? process.cwd());
+  const ctx: ValueContext = { cwd };
+  const problems: LoadProblem[] = [];
+
+  // Per source, the accepted value of each setting; precedence is applied at the end.
+  const fromFlags = new Map<SettingName, Candidate>();
+  const fromEnv = new Map<SettingName, Candidate>();
+  const fromFile = new Map<SettingName, Candidate>();
+
+  const accept = (
+    into: Map<SettingName, Candidate>,
+    name: SettingName,
+    raw: unknown,
+    source: ConfigSource,
+    line?: number,
+  ): void => {
+    const r = SETTINGS[name].parser.parse(raw, ctx);
+    if (r.ok) into.set(name, { value: r.value, raw, source });
+    else problems.push({ file: source.file, path: source.path, message: r.message, ...(line ? { line } : {}) });
+  };
+
+  // 1. Flags.
+  const settingByFlag = new Map<string, SettingName>(SETTING_NAMES.map((n) => [SETTINGS[n].flag, n]));
+  const flagKinds = new Map<string, FlagKind>(Object.entries(opts.extraFlags ?? {}));
+  for (const n of SETTING_NAMES) flagKinds.set(SETTINGS[n].flag, n === 'dryRun' ? 'boolean' : 'string');
+  const parsed = parseArgv(argv, flagKinds);
+  problems.push(...parsed.problems);
+  const extraFlags: Record<string, string[] | boolean> = {};
+  for (const f of parsed.flags) {
+    const name = settingByFlag.get(f.name);
+    const source: ConfigSource = { kind: 'flag', file: `--${f.name}`, path: '' };
+    if (name !== undefined) {
+      accept(fromFlags, name, f.value, source);
+    } else if (opts.extraFlags?.[f.name] === 'boolean') {
+      const r = boolean.parse(f.value, ctx);
+      if (r.ok) extraFlags[f.name] = r.value;
+      else problems.push({ file: source.file, path: '', message: r.message });
+    } else {
+      const prior = extraFlags[f.name];
+      extraFlags[f.name] = [...(Array.isArray(prior) ? prior : []), String(f.value)];
+    }
+  }
+
+  // 2. Environment. An empty variable counts as unset: compose files often
+  // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given".
+  for (const n of SETTING_NAMES) {
+    const key = envName(SETTINGS[n].flag);
+    const raw = env[key];
+    if (raw !== undefined && raw !== '') accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
+  }
+
+  // 3. The config file: named explicitly (then it must exist) or ./rectify.yaml if present.
+  const explicit = fromFlags.get('configFile') ?? fromEnv.get('configFile');
+  const fileLabel = explicit ? String(explicit.raw) : DEFAULT_CONFIG_FILE;
+  const filePath = explicit ? String(explicit.value) : resolve(cwd, DEFAULT_CONFIG_FILE);
+  const explicitlyBroken = problems.some((p) => p.file === '--config' || p.file === envName('config'));
+  let configFile: string | undefined;
+  let commandEnv: string[] = [];
+  if (!explicitlyBroken) {
+    const read = readConfigFile(filePath, fileLabel);
+    if (read.kind === 'missing' && explicit) {
+      problems.push({ file: explicit.source.file, path: '', message: `cannot read ${JSON.stringify(fileLabel)}: file not found` });
+    } else if (read.kind === 'unreadable') {
+      const at = explicit?.source.file ?? fileLabel;
+      problems.push({ file: at, path: '', message: `cannot read ${JSON.stringify(fileLabel)}: ${read.message}` });
+    } else if (read.kind === 'read') {
+      configFile = filePath;
+      problems.push(...read.problems);
+      const settingByKey = new Map<string, SettingName>(
+        SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => [fileKeyName(SETTINGS[n].flag), n]),
+      );
+      for (const entry of read.entries) {
+        if (entry.key === COMMAND_ENV_KEY) {
+          commandEnv = parseCommandEnv(entry, fileLabel, ctx, problems);
+          continue;
+        }
+        const name = settingByKey.get(entry.key);
+        if (name === undefined) {
+          problems.push({
+            file: fileLabel,
+            path: entry.key,
+            message: `unknown key${didYouMean(entry.key, FILE_KEYS)}`,
+            ...(entry.line ? { line: entry.line } : {}),
+          });
+          continue;
+        }
+        // `tokens:` with nothing after it reads as "not set", as YAML readers expect.
+        if (entry.value === null) continue;
+        accept(fromFile, name, entry.value, { kind: 'file', file: fileLabel, path: entry.key }, entry.line);
+      }
+    }
+  }
+
+  // $KUBECONFIG is kubectl's variable, not ours: it ranks below an explicit
+  // kubeconfig in rectify.yaml, which was written for rectify on purpose.
+  const fromKubeEnv = new Map<SettingName, Candidate>();
+  const kubeEnv = env['KUBECONFIG'];
+  if (kubeEnv !== undefined && kubeEnv !== '') {
+    const list = kubeEnv
+      .split(delimiter)
+      .filter((p) => p !== '')
+      .map((p) => resolve(cwd, p))
+      .join(delimiter);
+    fromKubeEnv.set('kubeconfig', { value: list, raw: kubeEnv, source: { kind: 'env', file: 'KUBECONFIG', path: '' } });
+  }
+
+  // 4. Precedence, then defaults.
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, ConfigSource> = {};
+  for (const n of SETTING_NAMES) {
+    const chosen = fromFlags.get(n) ?? fromEnv.get(n) ?? fromFile.get(n) ?? fromKubeEnv.get(n);
+    if (chosen) {
+      values[n] = chosen.value;
+      sources[n] = chosen.source;
+      continue;
+    }
+    const def = SETTINGS[n].default;
+    if (def !== undefined) {
+      const r = SETTINGS[n].parser.parse(def, ctx);
+      // A default that does not parse is our bug, not the user's: fail loudly.
+      if (!r.ok) throw new Error(`default of ${n} is invalid: ${r.message}`);
+      values[n] = r.value;
+    } else {
+      // Present-but-undefined keeps the object's shape the same whatever was set.
+      values[n] = undefined;
+    }
+    sources[n] = DEFAULT_SOURCE;
+  }
+
+  // 5. Settings that only make sense together.
+  if ((values['tlsCert'] === undefined) !== (values['tlsKey'] === undefined)) {
+    const given = values['tlsCert'] !== undefined ? 'tlsCert' : 'tlsKey';
+    const missing = given === 'tlsCert' ? 'tlsKey' : 'tlsCert';
+    const src = sources[given]!;
+    const flag = SETTINGS[missing].flag;
+    problems.push({
+      file: src.file,
+      path: src.path,
+      message: `set both or neither of TLS certificate and key; ${missing === 'tlsKey' ? 'the key' : 'the certificate'} is missing (--${flag}, ${envName(flag)}, ${fileKeyName(flag)})`,
+    });
+  }
+
+  if (problems.length > 0) return { problems };
+
+  const config: Config = {
+    ...(values as Omit<Config, 'configFile' | 'commandEnv' | 'args' | 'help' | 'extraFlags' | 'cwd' | 'sources' | 'warnings'>),
+    configFile,
+    commandEnv,
+    args: parsed.args,
+    help: parsed.help,
+    extraFlags,
+    cwd,
+    sources: sources as Record<SettingName, ConfigSource>,
+    warnings: unknownEnvWarnings(env),
+  };
+  return { config: deepFreeze(config) };
+}
+
+function parseCommandEnv(entry: FileEntry, file: string, ctx: ValueContext, problems: LoadProblem[]): string[] {
+  const line = entry.line ? { line: entry.line } : {};
+  if (entry.value === null) return [];
+  if (!Array.isArray(entry.value)) {
+    problems.push({ file, path: entry.key, message: `expected a list of environment variable names, got ${show(entry.value)}`, ...line });
+    return [];
+  }
+  const names: string[] = [];
+  entry.value.forEach((item: unknown, i: number) => {
+    const r = envVarName.parse(item, ctx);
+    if (r.ok) names.push(r.value);
+    else problems.push({ file, path: `${entry.key}[${i}]`, message: r.message, ...line });
+  });
+  return names;
+}
+
+/**
+ * A misspelt RECTIFY_* variable would otherwise be ignored in silence. These are
+ * warnings, not problems: other tools (a CLI client, a wrapper script) may share
+ * the prefix for their own variables.
+ */
+function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): LoadProblem[] {
+  const known = SETTING_NAMES.map((n) => envName(SETTINGS[n].flag));
+  const warnings: LoadProblem[] = [];
+  for (const key of Object.keys(env).sort()) {
+    if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;
+    const guess = nearest(key, known);
+    warnings.push({ file: key, path: '', message: `not a rectify setting${guess ? ` (did you mean "${guess}"?)` : ''}` });
+  }
+  return warnings;
+}

@@ -1,0 +1,27 @@
+import { isIP } from 'node:net';
+import type { LoadProblem } from '../domain/errors.js';
+import type { Config } from './types.js';
+
+/** Loopback hosts: reachable only from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  if (host === 'localhost' || host === '::1') return true;
+  return isIP(host) === 4 && host.startsWith('127.');
+}
+
+/**
+ * Checks that only matter when serving HTTP, kept out of loadConfig so that
+ * `rectify lint` in a container whose env says RECTIFY_LISTEN=0.0.0.0:9095 is
+ * not refused. An API reachable from the network without tokens would let
+ * anyone trigger remediations, so `serve` refuses it and names the fix.
+ */
+export function serveConfigProblems(config: Config): LoadProblem[] {
+  if (config.tokens !== undefined || isLoopbackHost(config.listen.host)) return [];
+  const src = config.sources.listen;
+  return [
+    {
+      file: src.kind === 'default' ? '--listen' : src.file,
+      path: src.path,
+      message: `refusing to listen on non-loopback address ${config.listen.host} without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1`,
+    },
+  ];
+}

@@ -1,0 +1,213 @@
+import {
+  boolean,
+  byteSize,
+  database,
+  duration,
+  httpUrl,
+  listenAddress,
+  oneOf,
+  path,
+  positiveInt,
+  type ValueParser,
+} from './values.js';
+
+/**
+ * The table of settings: one row per setting, naming its flag, environment
+ * variable, rectify.yaml key and default. loadConfig, --help and the summary are
+ * all driven by this table, so a setting cannot exist in one place and be
+ * forgotten in another.
+ */
+export interface Setting<T> {
+  /** Flag name without the leading dashes; the env var and YAML key derive from it. */
+  readonly flag: string;
+  /** False for settings that make no sense inside the file (where the file itself is). */
+  readonly fileKey: boolean;
+  readonly parser: ValueParser<T>;
+  /** The default in its written form, parsed by the same parser, so --help shows what the user would type. */
+  readonly default?: string;
+  readonly help: string;
+}
+
+function setting<T>(s: Setting<T>): Setting<T> {
+  return Object.freeze(s);
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const KUBERNETES_MODES = ['auto', 'off', 'in-cluster', 'kubeconfig'] as const;
+export type KubernetesMode = (typeof KUBERNETES_MODES)[number];
+
+export const SETTINGS = Object.freeze({
+  listen: setting({
+    flag: 'listen',
+    fileKey: true,
+    parser: listenAddress,
+    default: '127.0.0.1:9095',
+    help: 'HTTP listen address; a non-loopback address needs --tokens',
+  }),
+  db: setting({
+    flag: 'db',
+    fileKey: true,
+    parser: database,
+    default: 'sqlite:./data/rectify.db',
+    help: 'database: sqlite:<path>, sqlite::memory: or postgres://…',
+  }),
+  runbooks: setting({
+    flag: 'runbooks',
+    fileKey: true,
+    parser: path,
+    default: './runbooks',
+    help: 'folder of runbook YAML files',
+  }),
+  configFile: setting({
+    flag: 'config',
+    fileKey: false,
+    parser: path,
+    help: 'config file (default ./rectify.yaml if present)',
+  }),
+  prometheusUrl: setting({
+    flag: 'prometheus-url',
+    fileKey: true,
+    parser: httpUrl,
+    help: 'Prometheus base URL for promql checks',
+  }),
+  tokens: setting({
+    flag: 'tokens',
+    fileKey: true,
+    parser: path,
+    help: 'API tokens file; without it only a loopback listen address is allowed',
+  }),
+  tlsCert: setting({ flag: 'tls-cert', fileKey: true, parser: path, help: 'TLS certificate (PEM); needs --tls-key' }),
+  tlsKey: setting({ flag: 'tls-key', fileKey: true, parser: path, help: 'TLS private key (PEM); needs --tls-cert' }),
+  maxConcurrentExecutions: setting({
+    flag: 'max-concurrent-executions',
+    fileKey: true,
+    parser: positiveInt,
+    default: '3',
+    help: 'executions running at once',
+  }),
+  dryRun: setting({
+    flag: 'dry-run',
+    fileKey: true,
+    parser: boolean,
+    default: 'false',
+    help: 'record what would run, run nothing',
+  }),
+  approvalTtlMs: setting({
+    flag: 'approval-ttl',
+    fileKey: true,
+    parser: duration({ allowZero: false }),
+    default: '1h',
+    help: 'how long an approval request stays open',
+  }),
+  circuitFailureThreshold: setting({
+    flag: 'circuit-failure-threshold',
+    fileKey: true,
+    parser: positiveInt,
+    default: '3',
+    help: 'consecutive failures that open a runbook circuit',
+  }),
+  circuitRecoveryMs: setting({
+    flag: 'circuit-recovery',
+    fileKey: true,
+    parser: duration({ allowZero: false }),
+    default: '5m',
+    help: 'time an open circuit waits before half-open',
+  }),
+  bodyLimitBytes: setting({
+    flag: 'body-limit',
+    fileKey: true,
+    parser: byteSize,
+    default: '5MiB',
+    help: 'largest accepted request body',
+  }),
+  shutdownGraceMs: setting({
+    flag: 'shutdown-grace',
+    fileKey: true,
+    parser: duration({ allowZero: true }),
+    default: '30s',
+    help: 'time to drain running executions on shutdown',
+  }),
+  maxPendingDecisions: setting({
+    flag: 'max-pending',
+    fileKey: true,
+    parser: positiveInt,
+    default: '20000',
+    help: 'pending decisions beyond which intake answers 503',
+  }),
+  dbBusyTimeoutMs: setting({
+    flag: 'db-busy-timeout',
+    fileKey: true,
+    parser: duration({ allowZero: true }),
+    default: '5s',
+    help: 'how long a write waits for a database lock held elsewhere before intake answers 503',
+  }),
+  dedupRetentionMs: setting({
+    flag: 'dedup-retention',
+    fileKey: true,
+    parser: duration({ allowZero: false }),
+    default: '24h',
+    help: 'how long alert dedup keys are remembered',
+  }),
+  logLevel: setting({
+    flag: 'log-level',
+    fileKey: true,
+    parser: oneOf('<level>', LOG_LEVELS),
+    default: 'info',
+    help: LOG_LEVELS.join('|'),
+  }),
+  kubeconfig: setting({
+    flag: 'kubeconfig',
+    fileKey: true,
+    parser: path,
+    help: 'kubeconfig file (falls back to $KUBECONFIG)',
+  }),
+  kubernetes: setting({
+    flag: 'kubernetes',
+    fileKey: true,
+    parser: oneOf('<mode>', KUBERNETES_MODES),
+    default: 'auto',
+    help: 'how to reach Kubernetes: ' + KUBERNETES_MODES.join('|'),
+  }),
+  publicUrl: setting({
+    flag: 'public-url',
+    fileKey: true,
+    parser: httpUrl,
+    help: 'external base URL, for links in notifications',
+  }),
+  notifyWebhook: setting({
+    flag: 'notify-webhook',
+    fileKey: true,
+    parser: httpUrl,
+    help: 'a URL that receives every notification as JSON (POST)',
+  }),
+  slackWebhookUrl: setting({
+    flag: 'slack-webhook-url',
+    fileKey: true,
+    parser: httpUrl,
+    help: 'a Slack incoming-webhook URL for notifications (a secret: prefer the environment variable)',
+  }),
+});
+
+export type SettingName = keyof typeof SETTINGS;
+export type SettingValue<K extends SettingName> = (typeof SETTINGS)[K] extends Setting<infer T> ? T : never;
+
+export function envName(flag: string): string {
+  return 'RECTIFY_' + flag.toUpperCase().replaceAll('-', '_');
+}
+
+export function fileKeyName(flag: string): string {
+  return flag.replaceAll('-', '_');
+}
+
+export const SETTING_NAMES = Object.freeze(Object.keys(SETTINGS) as SettingName[]);
+
+/** YAML-only key: the allow-list of env var names passed to command actions. */
+export const COMMAND_ENV_KEY = 'command_env';
+
+/** Every key rectify.yaml may contain, for did-you-mean. */
+export const FILE_KEYS: readonly string[] = Object.freeze([
+  ...SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => fileKeyName(SETTINGS[n].flag)),
+  COMMAND_ENV_KEY,
+]);

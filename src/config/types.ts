@@ -1,0 +1,64 @@
+import type { LoadProblem } from '../domain/errors.js';
+import type { KubernetesMode, LogLevel, SettingName } from './settings.js';
+import type { DbTarget, ListenAddress } from './values.js';
+
+/** Where a setting's value came from, for messages such as "listen (from RECTIFY_LISTEN) is not loopback". */
+export interface ConfigSource {
+  readonly kind: 'flag' | 'env' | 'file' | 'default';
+  /** `--listen`, `RECTIFY_LISTEN`, the config file as given, or `default`. */
+  readonly file: string;
+  /** The YAML key when kind is `file`; empty otherwise. */
+  readonly path: string;
+}
+
+/**
+ * The whole configuration, parsed once and deep-frozen. Paths are absolute
+ * (resolved against `cwd`) so nothing later depends on the process's directory.
+ */
+export interface Config {
+  readonly listen: Readonly<ListenAddress>;
+  readonly db: Readonly<DbTarget>;
+  readonly runbooks: string;
+  /** The config file that was read, if any (absolute). */
+  readonly configFile: string | undefined;
+  readonly prometheusUrl: string | undefined;
+  /** Path of the API tokens file; undefined means only a loopback listen address is allowed. */
+  readonly tokens: string | undefined;
+  readonly tlsCert: string | undefined;
+  readonly tlsKey: string | undefined;
+  readonly maxConcurrentExecutions: number;
+  readonly dryRun: boolean;
+  readonly approvalTtlMs: number;
+  readonly circuitFailureThreshold: number;
+  readonly circuitRecoveryMs: number;
+  readonly bodyLimitBytes: number;
+  readonly shutdownGraceMs: number;
+  readonly maxPendingDecisions: number;
+  readonly dbBusyTimeoutMs: number;
+  readonly dedupRetentionMs: number;
+  readonly logLevel: LogLevel;
+  /**
+   * A kubeconfig path. When it comes from $KUBECONFIG it may be a list joined by
+   * the platform's path delimiter, as kubectl allows.
+   */
+  readonly kubeconfig: string | undefined;
+  readonly kubernetes: KubernetesMode;
+  readonly publicUrl: string | undefined;
+  /** Receives every notification as JSON. */
+  readonly notifyWebhook: string | undefined;
+  /** Slack incoming webhook: its path is a secret. */
+  readonly slackWebhookUrl: string | undefined;
+  /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */
+  readonly commandEnv: readonly string[];
+  /** Positional arguments after the subcommand, e.g. the runbook id of `rectify run`. */
+  readonly args: readonly string[];
+  /** `--help` or `-h` was given. */
+  readonly help: boolean;
+  /** Values of subcommand flags declared through `opts.extraFlags`: repeatable strings, or a boolean. */
+  readonly extraFlags: Readonly<Record<string, readonly string[] | boolean>>;
+  /** The directory relative paths were resolved against. */
+  readonly cwd: string;
+  readonly sources: Readonly<Record<SettingName, ConfigSource>>;
+  /** Not fatal, but worth logging at startup: e.g. an unknown RECTIFY_* variable. */
+  readonly warnings: readonly LoadProblem[];
+}

@@ -1,0 +1,220 @@
+import { isIPv6 } from 'node:net';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { parseDuration } from '../lib/durations.js';
+import { didYouMean } from '../lib/suggest.js';
+
+/**
+ * Value parsers for settings. Each one is a zod schema plus a sentence saying
+ * what was expected: zod does the checking, but its messages ("Invalid input:
+ * expected number, received string") would leak library wording to operators,
+ * so every failure is rewritten as `expected <what>, got <value as given>`.
+ *
+ * Raw values arrive as strings from flags and env, and as any YAML scalar
+ * from rectify.yaml, so every schema accepts both forms.
+ */
+
+export interface ValueContext {
+  /** Relative paths are resolved against this directory. */
+  cwd: string;
+}
+
+export type ParseResult<T> = { ok: true; value: T } | { ok: false; message: string };
+
+export interface ValueParser<T> {
+  /** Shown in --help as the placeholder, e.g. `<host:port>`. */
+  readonly placeholder: string;
+  parse(raw: unknown, ctx: ValueContext): ParseResult<T>;
+}
+
+/** How a raw value is echoed back: strings quoted, so `got ""` and `got "5 "` are visible. */
+export function show(raw: unknown): string {
+  if (typeof raw === 'string') return JSON.stringify(raw);
+  if (raw === undefined) return 'nothing';
+  if (Array.isArray(raw)) return 'a list';
+  if (raw !== null && typeof raw === 'object') return 'a mapping';
+  return String(raw);
+}
+
+function fromSchema<T>(
+  placeholder: string,
+  expected: string,
+  schema: (ctx: ValueContext) => z.ZodType<T>,
+  hint?: (raw: unknown) => string,
+): ValueParser<T> {
+  return {
+    placeholder,
+    parse(raw, ctx) {
+      const r = schema(ctx).safeParse(raw);
+      if (r.success) return { ok: true, value: r.data };
+      return { ok: false, message: `expected ${expected}, got ${show(raw)}${hint ? hint(raw) : ''}` };
+    },
+  };
+}
+
+const DIGITS = /^\d+$/;
+// A YAML `max_pending: 20000` arrives as a number, `--max-pending 20000` as a string.
+const intLike = z.union([z.number(), z.string().regex(DIGITS).transform(Number)]);
+
+export const positiveInt: ValueParser<number> = fromSchema('<n>', 'a positive integer', () =>
+  intLike.pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)),
+);
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true or false', () =>
+  z.union([
+    z.boolean(),
+    z
+      .string()
+      .transform((s) => s.trim().toLowerCase())
+      .refine((s) => TRUE_WORDS.includes(s) || FALSE_WORDS.includes(s))
+      .transform((s) => TRUE_WORDS.includes(s)),
+  ]),
+);
+
+/**
+ * Durations are strings with a unit ("30s", "5m", "1h30m"). A bare YAML number
+ * is refused: whether `approval_ttl: 3600` means seconds or milliseconds is
+ * exactly the ambiguity that makes an approval expire a thousand times too soon.
+ */
+export function duration(opts: { allowZero: boolean }): ValueParser<number> {
+  const what = opts.allowZero ? 'a duration' : 'a positive duration';
+  return fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
+    z
+      .string()
+      .transform((s) => parseDuration(s))
+      .pipe(opts.allowZero ? z.number().nonnegative() : z.number().positive()),
+  );
+}
+
+const SIZE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1000,
+  mb: 1000 ** 2,
+  gb: 1000 ** 3,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+};
+const SIZE_RE = /^(\d+(?:\.\d+)?)\s*([a-z]+)?$/i;
+
+/** A size in bytes: a plain integer, or a number with a unit (5MiB, 512KiB, 1MB). */
+export const byteSize: ValueParser<number> = fromSchema('<size>', 'a size such as 1048576, 512KiB or 5MiB', () =>
+  z
+    .union([
+      z.number(),
+      z.string().transform((s) => {
+        const m = SIZE_RE.exec(s.trim());
+        if (!m) return NaN;
+        const unit = SIZE_UNITS[(m[2] ?? 'b').toLowerCase()];
+        return unit === undefined ? NaN : Math.round(Number(m[1]) * unit);
+      }),
+    ])
+    .pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)),
+);
+
+export function oneOf<const T extends string>(placeholder: string, values: readonly T[]): ValueParser<T> {
+  const list = values.join(', ');
+  return fromSchema(
+    placeholder,
+    `one of ${list}`,
+    () => z.enum(values as unknown as [T, ...T[]]),
+    (raw) => (typeof raw === 'string' ? didYouMean(raw, values) : ''),
+  );
+}
+
+/** A file or directory path, resolved against cwd so later chdir() cannot move it. */
+export const path: ValueParser<string> = fromSchema('<path>', 'a path', (ctx) =>
+  z
+    .string()
+    .refine((s) => s.trim() !== '')
+    .transform((s) => resolve(ctx.cwd, s)),
+);
+
+/** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
+export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or https:// URL', () =>
+  z
+    .string()
+    .refine((s) => {
+      if (!URL.canParse(s)) return false;
+      const u = new URL(s);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+    })
+    .transform((s) => s.replace(/\/+$/, '')),
+);
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+const HOSTNAME_RE = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+function splitListen(s: string): ListenAddress | undefined {
+  // IPv6 needs brackets: in "::1:9095" nobody can tell where the address ends.
+  const m = /^(?:\[([^\]]+)\]|([^:[\]]*)):(\d{1,5})$/.exec(s.trim());
+  if (!m) return undefined;
+  const port = Number(m[3]);
+  if (port > 65535) return undefined;
+  if (m[1] !== undefined) return isIPv6(m[1]) ? { host: m[1], port } : undefined;
+  const host = m[2] ?? '';
+  // ":9095" means every interface, as in Prometheus' --web.listen-address.
+  if (host === '') return { host: '0.0.0.0', port };
+  return HOSTNAME_RE.test(host) ? { host, port } : undefined;
+}
+
+export const listenAddress: ValueParser<ListenAddress> = fromSchema(
+  '<host:port>',
+  'host:port such as 127.0.0.1:9095 or [::1]:9095',
+  () =>
+    z
+      .string()
+      .transform((s) => splitListen(s))
+      .pipe(z.object({ host: z.string(), port: z.number() })),
+);
+
+export type DbTarget = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string };
+
+function toDb(s: string, cwd: string): DbTarget | undefined {
+  if (s.startsWith('sqlite:')) {
+    const p = s.slice('sqlite:'.length);
+    if (p === '') return undefined;
+    // better-sqlite3's in-memory database; resolving it would create a file named ":memory:".
+    if (p === ':memory:') return { kind: 'sqlite', path: ':memory:' };
+    return { kind: 'sqlite', path: resolve(cwd, p) };
+  }
+  if (/^postgres(ql)?:\/\//.test(s) && URL.canParse(s) && new URL(s).hostname !== '') {
+    return { kind: 'postgres', url: s };
+  }
+  return undefined;
+}
+
+export const database: ValueParser<DbTarget> = fromSchema(
+  '<url>',
+  'sqlite:<path>, sqlite::memory: or postgres://user@host/db',
+  (ctx) =>
+    z
+      .string()
+      .transform((s) => toDb(s.trim(), ctx.cwd))
+      .pipe(
+        z.union([
+          z.object({ kind: z.literal('sqlite'), path: z.string() }),
+          z.object({ kind: z.literal('postgres'), url: z.string() }),
+        ]),
+      ),
+);
+
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+export const envVarName: ValueParser<string> = fromSchema('<NAME>', 'an environment variable name', () =>
+  z.string().regex(ENV_NAME_RE),
+);
+
+/**
+ * Replaces a userinfo password in a URL so it can be logged. Works on the text
+ * rather than through URL.toString(), which would also "normalise" the rest
+ * (adding a trailing slash) and make the summary differ from what was given.
+ */
+export function redactUrl(s: string): string {
+  return s.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*:)[^@/]+@/i, '$1REDACTED@');
+}

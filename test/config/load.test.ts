@@ -1,0 +1,357 @@
+'use strict';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { formatProblem } from '../../src/domain/errors.js';
+import { configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
+
+const root = mkdtempSync(join(tmpdir(), 'rectify-config-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+let dirCount = 0;
+/** A fresh working directory, optionally holding a rectify.yaml. */
+function workdir(yaml?: string): string {
+  const dir = join(root, `w${dirCount++}`);
+  mkdirSync(dir);
+  if (yaml !== undefined) writeFileSync(join(dir, 'rectify.yaml'), yaml);
+  return dir;
+}
+
+function ok(argv: string[], env: Record<string, string | undefined> = {}, cwd = workdir()): Config {
+  const r = loadConfig(argv, env, { cwd });
+  if ('problems' in r) assert.fail(`unexpected problems:\n${r.problems.map(formatProblem).join('\n')}`);
+  return r.config;
+}
+
+function lines(argv: string[], env: Record<string, string | undefined> = {}, cwd = workdir()): string[] {
+  const r = loadConfig(argv, env, { cwd });
+  if ('config' in r) assert.fail('expected problems, got a config');
+  return r.problems.map(formatProblem);
+}
+
+describe('defaults', () => {
+  it('fills every setting from the table when nothing is given', () => {
+    const cwd = workdir();
+    const c = ok([], {}, cwd);
+    assert.deepEqual(c.listen, { host: '127.0.0.1', port: 9095 });
+    assert.deepEqual(c.db, { kind: 'sqlite', path: join(cwd, 'data/rectify.db') });
+    assert.equal(c.runbooks, join(cwd, 'runbooks'));
+    assert.equal(c.configFile, undefined);
+    assert.equal(c.prometheusUrl, undefined);
+    assert.equal(c.tokens, undefined);
+    assert.equal(c.maxConcurrentExecutions, 3);
+    assert.equal(c.dryRun, false);
+    assert.equal(c.approvalTtlMs, 3_600_000);
+    assert.equal(c.circuitFailureThreshold, 3);
+    assert.equal(c.circuitRecoveryMs, 300_000);
+    assert.equal(c.bodyLimitBytes, 5 * 1024 * 1024);
+    assert.equal(c.shutdownGraceMs, 30_000);
+    assert.equal(c.maxPendingDecisions, 20_000);
+    assert.equal(c.dedupRetentionMs, 86_400_000);
+    assert.equal(c.logLevel, 'info');
+    assert.equal(c.kubernetes, 'auto');
+    assert.equal(c.kubeconfig, undefined);
+    assert.deepEqual(c.commandEnv, []);
+    assert.deepEqual(c.args, []);
+    assert.equal(c.help, false);
+    assert.deepEqual(c.sources.listen, { kind: 'default', file: 'default', path: '' });
+    assert.deepEqual(c.warnings, []);
+  });
+});
+
+describe('precedence: flag > env > file > default', () => {
+  const yaml = 'listen: 10.0.0.1:7000\nmax_concurrent_executions: 7\nlog_level: warn\napproval_ttl: 2h\n';
+
+  it('file beats default', () => {
+    const c = ok([], {}, workdir(yaml));
+    assert.deepEqual(c.listen, { host: '10.0.0.1', port: 7000 });
+    assert.equal(c.maxConcurrentExecutions, 7);
+    assert.equal(c.logLevel, 'warn');
+    assert.equal(c.approvalTtlMs, 7_200_000);
+    assert.deepEqual(c.sources.listen, { kind: 'file', file: 'rectify.yaml', path: 'listen' });
+  });
+
+  it('env beats file', () => {
+    const env = { RECTIFY_LISTEN: '10.0.0.2:7001', RECTIFY_MAX_CONCURRENT_EXECUTIONS: '8', RECTIFY_LOG_LEVEL: 'debug' };
+    const c = ok([], env, workdir(yaml));
+    assert.deepEqual(c.listen, { host: '10.0.0.2', port: 7001 });
+    assert.equal(c.maxConcurrentExecutions, 8);
+    assert.equal(c.logLevel, 'debug');
+    assert.equal(c.approvalTtlMs, 7_200_000, 'untouched by env, still from the file');
+    assert.deepEqual(c.sources.listen, { kind: 'env', file: 'RECTIFY_LISTEN', path: '' });
+  });
+
+  it('flag beats env, in both --flag value and --flag=value forms', () => {
+    const env = { RECTIFY_LISTEN: '10.0.0.2:7001', RECTIFY_MAX_CONCURRENT_EXECUTIONS: '8', RECTIFY_LOG_LEVEL: 'debug' };
+    const c = ok(['--listen', '0.0.0.0:9095', '--max-concurrent-executions=9', '--log-level', 'error'], env, workdir(yaml));
+    assert.deepEqual(c.listen, { host: '0.0.0.0', port: 9095 });
+    assert.equal(c.maxConcurrentExecutions, 9);
+    assert.equal(c.logLevel, 'error');
+    assert.deepEqual(c.sources.maxConcurrentExecutions, { kind: 'flag', file: '--max-concurrent-executions', path: '' });
+  });
+
+  it('an empty env variable counts as unset', () => {
+    const c = ok([], { RECTIFY_LISTEN: '', RECTIFY_TOKENS: '' }, workdir(yaml));
+    assert.deepEqual(c.listen, { host: '10.0.0.1', port: 7000 });
+    assert.equal(c.tokens, undefined);
+  });
+
+  it('dry-run: bare flag, =false, env and file', () => {
+    assert.equal(ok(['--dry-run']).dryRun, true);
+    assert.equal(ok(['--dry-run=false'], { RECTIFY_DRY_RUN: 'true' }).dryRun, false);
+    assert.equal(ok([], { RECTIFY_DRY_RUN: 'true' }, workdir('dry_run: false\n')).dryRun, true);
+    assert.equal(ok([], {}, workdir('dry_run: true\n')).dryRun, true);
+  });
+
+  it('KUBECONFIG is honoured below rectify.yaml and RECTIFY_KUBECONFIG', () => {
+    const cwd = workdir();
+    assert.equal(ok([], { KUBECONFIG: '/k/a' }, cwd).kubeconfig, '/k/a');
+    assert.equal(ok([], { KUBECONFIG: '/k/a' }, workdir('kubeconfig: /k/file\n')).kubeconfig, '/k/file');
+    assert.equal(ok([], { KUBECONFIG: '/k/a', RECTIFY_KUBECONFIG: '/k/env' }, cwd).kubeconfig, '/k/env');
+    assert.equal(ok(['--kubeconfig', '/k/flag'], { RECTIFY_KUBECONFIG: '/k/env' }, cwd).kubeconfig, '/k/flag');
+  });
+});
+
+describe('problems', () => {
+  it('reports every problem at once, each naming its source', () => {
+    const cwd = workdir(
+      [
+        'listen: localhost',
+        'max_concurent_executions: 4',
+        'approval_ttl: 3600',
+        'body_limit: lots',
+        'command_env: [HOME, "bad-name"]',
+        '',
+      ].join('\n'),
+    );
+    const got = lines(
+      ['--max-concurrent-executions', 'x', '--lsiten', 'a:1', '--log-level=verbose', '--kubernetes', 'incluster'],
+      { RECTIFY_MAX_CONCURRENT_EXECUTIONS: 'five', RECTIFY_DB: 'mysql://db', RECTIFY_CIRCUIT_RECOVERY: '0s' },
+      cwd,
+    );
+    assert.deepEqual(got, [
+      '--lsiten: unknown flag (did you mean "--listen"?)',
+      '--max-concurrent-executions: expected a positive integer, got "x"',
+      '--log-level: expected one of fatal, error, warn, info, debug, trace, silent, got "verbose"',
+      '--kubernetes: expected one of auto, off, in-cluster, kubeconfig, got "incluster" (did you mean "in-cluster"?)',
+      'RECTIFY_DB: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "mysql://db"',
+      'RECTIFY_MAX_CONCURRENT_EXECUTIONS: expected a positive integer, got "five"',
+      'RECTIFY_CIRCUIT_RECOVERY: expected a positive duration such as 30s, 5m or 1h, got "0s"',
+      'rectify.yaml: listen: expected host:port such as 127.0.0.1:9095 or [::1]:9095, got "localhost"',
+      'rectify.yaml: max_concurent_executions: unknown key (did you mean "max_concurrent_executions"?)',
+      'rectify.yaml: approval_ttl: expected a positive duration such as 30s, 5m or 1h, got 3600',
+      'rectify.yaml: body_limit: expected a size such as 1048576, 512KiB or 5MiB, got "lots"',
+      'rectify.yaml: command_env[1]: expected an environment variable name, got "bad-name"',
+    ]);
+  });
+
+  it('keeps the YAML line of a bad key', () => {
+    const r = loadConfig([], {}, { cwd: workdir('# comment\nlisten: 127.0.0.1:1\nmax_pending: 0\n') });
+    assert.ok('problems' in r);
+    assert.deepEqual(r.problems, [
+      { file: 'rectify.yaml', path: 'max_pending', message: 'expected a positive integer, got 0', line: 3 },
+    ]);
+  });
+
+  it('an explicitly named missing config file is a problem, by flag or by env', () => {
+    assert.deepEqual(lines(['--config', 'nope.yaml']), ['--config: cannot read "nope.yaml": file not found']);
+    assert.deepEqual(lines([], { RECTIFY_CONFIG: 'conf/r.yaml' }), [
+      'RECTIFY_CONFIG: cannot read "conf/r.yaml": file not found',
+    ]);
+  });
+
+  it('labels problems with the config file path as given', () => {
+    const cwd = workdir();
+    mkdirSync(join(cwd, 'conf'));
+    writeFileSync(join(cwd, 'conf/r.yaml'), 'max_pending: many\n');
+    assert.deepEqual(lines(['--config=conf/r.yaml'], {}, cwd), [
+      'conf/r.yaml: max_pending: expected a positive integer, got "many"',
+    ]);
+    // Overridden is not excused: the broken line would bite the day the flag is dropped.
+    assert.deepEqual(lines(['--config=conf/r.yaml', '--max-pending=5'], {}, cwd), [
+      'conf/r.yaml: max_pending: expected a positive integer, got "many"',
+    ]);
+    writeFileSync(join(cwd, 'conf/r.yaml'), 'max_pending: 7\n');
+    const c = ok(['--config=conf/r.yaml'], {}, cwd);
+    assert.equal(c.maxPendingDecisions, 7);
+    assert.equal(c.configFile, join(cwd, 'conf/r.yaml'));
+  });
+
+  it('invalid YAML is a problem with its line', () => {
+    const r = loadConfig([], {}, { cwd: workdir('listen: 127.0.0.1:1\ndb: [unclosed\n') });
+    assert.ok('problems' in r);
+    assert.equal(r.problems.length, 1);
+    const p = r.problems[0]!;
+    assert.equal(p.file, 'rectify.yaml');
+    assert.equal(p.line, 3);
+    assert.match(formatProblem(p), /^rectify\.yaml: invalid YAML at line 3: /);
+  });
+
+  it('a file that is not a mapping is a problem', () => {
+    assert.deepEqual(lines([], {}, workdir('- listen\n')), [
+      'rectify.yaml: expected a mapping of settings at the top level',
+    ]);
+  });
+
+  it('an empty file and empty values are fine', () => {
+    assert.equal(ok([], {}, workdir('')).maxPendingDecisions, 20_000);
+    assert.equal(ok([], {}, workdir('tokens:\n')).tokens, undefined);
+  });
+
+  it('a flag without its value', () => {
+    assert.deepEqual(lines(['--listen']), ['--listen: expected a value']);
+    assert.deepEqual(lines(['--listen', '--db', 'sqlite::memory:']), ['--listen: expected a value']);
+    assert.deepEqual(lines(['--listen=']), [
+      '--listen: expected host:port such as 127.0.0.1:9095 or [::1]:9095, got ""',
+    ]);
+  });
+
+  it('TLS certificate and key come together', () => {
+    assert.deepEqual(lines(['--tls-cert', 'c.pem']), [
+      '--tls-cert: set both or neither of TLS certificate and key; the key is missing (--tls-key, RECTIFY_TLS_KEY, tls_key)',
+    ]);
+    const cwd = workdir();
+    const c = ok(['--tls-cert', 'c.pem'], { RECTIFY_TLS_KEY: 'k.pem' }, cwd);
+    assert.equal(c.tlsCert, join(cwd, 'c.pem'));
+    assert.equal(c.tlsKey, join(cwd, 'k.pem'));
+  });
+
+  it('a bad boolean', () => {
+    assert.deepEqual(lines(['--dry-run=maybe']), ['--dry-run: expected true or false, got "maybe"']);
+  });
+});
+
+describe('listen addresses', () => {
+  it('accepts IPv4, hostnames, bracketed IPv6 and :port', () => {
+    assert.deepEqual(ok(['--listen', '0.0.0.0:9095']).listen, { host: '0.0.0.0', port: 9095 });
+    assert.deepEqual(ok(['--listen', 'localhost:80']).listen, { host: 'localhost', port: 80 });
+    assert.deepEqual(ok(['--listen', '[::1]:9095']).listen, { host: '::1', port: 9095 });
+    assert.deepEqual(ok(['--listen', '[::]:0']).listen, { host: '::', port: 0 });
+    assert.deepEqual(ok(['--listen', ':9095']).listen, { host: '0.0.0.0', port: 9095 });
+  });
+
+  for (const bad of ['127.0.0.1', '127.0.0.1:99999', '::1:9095', '[nothost]:1', 'a b:1', 'host:port']) {
+    it(`refuses ${JSON.stringify(bad)}`, () => {
+      assert.deepEqual(lines(['--listen', bad]), [
+        `--listen: expected host:port such as 127.0.0.1:9095 or [::1]:9095, got ${JSON.stringify(bad)}`,
+      ]);
+    });
+  }
+
+  it('serve refuses a non-loopback address without tokens, naming the fix', () => {
+    const open = ok([], { RECTIFY_LISTEN: '0.0.0.0:9095' });
+    assert.deepEqual(serveConfigProblems(open).map(formatProblem), [
+      'RECTIFY_LISTEN: refusing to listen on non-loopback address 0.0.0.0 without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1',
+    ]);
+    assert.deepEqual(serveConfigProblems(ok(['--listen', '0.0.0.0:1', '--tokens', 't.yaml'])), []);
+    assert.deepEqual(serveConfigProblems(ok(['--listen', '[::1]:1'])), []);
+    assert.deepEqual(serveConfigProblems(ok([])), []);
+  });
+});
+
+describe('database', () => {
+  it('resolves a sqlite path against cwd', () => {
+    const cwd = workdir();
+    assert.deepEqual(ok(['--db', 'sqlite:state/r.db'], {}, cwd).db, { kind: 'sqlite', path: join(cwd, 'state/r.db') });
+    assert.deepEqual(ok(['--db', 'sqlite:/var/lib/r.db'], {}, cwd).db, { kind: 'sqlite', path: '/var/lib/r.db' });
+    assert.deepEqual(ok(['--db', 'sqlite::memory:'], {}, cwd).db, { kind: 'sqlite', path: ':memory:' });
+  });
+
+  it('accepts postgres:// and postgresql:// URLs unchanged', () => {
+    assert.deepEqual(ok(['--db', 'postgres://u:pw@db:5432/rectify']).db, {
+      kind: 'postgres',
+      url: 'postgres://u:pw@db:5432/rectify',
+    });
+    assert.deepEqual(ok([], { RECTIFY_DB: 'postgresql://db/rectify' }).db, {
+      kind: 'postgres',
+      url: 'postgresql://db/rectify',
+    });
+  });
+
+  it('refuses an empty sqlite path and other schemes', () => {
+    assert.deepEqual(lines(['--db', 'sqlite:', '--prometheus-url', 'ftp://x']), [
+      '--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "sqlite:"',
+      '--prometheus-url: expected an http:// or https:// URL, got "ftp://x"',
+    ]);
+  });
+});
+
+describe('durations and sizes', () => {
+  it('parses durations from every source', () => {
+    const c = ok(['--circuit-recovery', '90s'], { RECTIFY_SHUTDOWN_GRACE: '0s' }, workdir('dedup_retention: 1h30m\n'));
+    assert.equal(c.circuitRecoveryMs, 90_000);
+    assert.equal(c.shutdownGraceMs, 0, 'zero grace is allowed: shut down at once');
+    assert.equal(c.dedupRetentionMs, 5_400_000);
+  });
+
+  it('parses sizes as bytes or with binary and decimal units', () => {
+    assert.equal(ok(['--body-limit', '1048576']).bodyLimitBytes, 1_048_576);
+    assert.equal(ok(['--body-limit', '512KiB']).bodyLimitBytes, 524_288);
+    assert.equal(ok(['--body-limit', '1MB']).bodyLimitBytes, 1_000_000);
+    assert.equal(ok([], {}, workdir('body_limit: 2048\n')).bodyLimitBytes, 2048);
+    assert.deepEqual(lines(['--body-limit', '5XB']), [
+      '--body-limit: expected a size such as 1048576, 512KiB or 5MiB, got "5XB"',
+    ]);
+  });
+});
+
+describe('arguments', () => {
+  it('returns positionals and subcommand flags', () => {
+    const r = loadConfig(['restart-pod', '--param', 'a=1', '--yes', '--param=b=2', '--', '--not-a-flag'], {}, {
+      cwd: workdir(),
+      extraFlags: { param: 'string', yes: 'boolean' },
+    });
+    assert.ok('config' in r);
+    assert.deepEqual(r.config.args, ['restart-pod', '--not-a-flag']);
+    assert.deepEqual(r.config.extraFlags, { param: ['a=1', 'b=2'], yes: true });
+  });
+
+  it('undeclared subcommand flags are unknown', () => {
+    assert.deepEqual(lines(['--param', 'a=1', '-x']), [
+      '--param: unknown flag',
+      '-x: unknown flag (flags are spelled --name)',
+    ]);
+  });
+
+  it('recognises --help and -h', () => {
+    assert.equal(ok(['--help']).help, true);
+    assert.equal(ok(['-h']).help, true);
+  });
+
+  it('warns about unknown RECTIFY_ variables without failing', () => {
+    const c = ok([], { RECTIFY_LISTN: '1.2.3.4:5', PATH: '/bin' });
+    assert.deepEqual(c.warnings.map(formatProblem), ['RECTIFY_LISTN: not a rectify setting (did you mean "RECTIFY_LISTEN"?)']);
+  });
+});
+
+describe('the result', () => {
+  it('is deep-frozen: mutation throws in strict mode', () => {
+    const c = ok([], {}, workdir('command_env: [HOME]\n'));
+    assert.throws(() => {
+      (c as { dryRun: boolean }).dryRun = true;
+    }, TypeError);
+    assert.throws(() => {
+      (c.listen as { port: number }).port = 1;
+    }, TypeError);
+    assert.throws(() => {
+      (c.commandEnv as string[]).push('SECRET');
+    }, TypeError);
+    assert.equal(Object.isFrozen(c.sources.listen), true);
+  });
+
+  it('summary hides passwords in URLs', () => {
+    const c = ok(['--db', 'postgres://rectify:s3cr3t@db/rectify', '--prometheus-url', 'https://u:p4ss@prom:9090/']);
+    const s = configSummary(c);
+    assert.equal(s['db'], 'postgres://rectify:REDACTED@db/rectify');
+    assert.equal(s['prometheusUrl'], 'https://u:REDACTED@prom:9090');
+    assert.doesNotMatch(JSON.stringify(s), /s3cr3t|p4ss/);
+  });
+
+  it('HELP lists every flag with its env var and key', () => {
+    assert.match(HELP, /--max-concurrent-executions <n> +RECTIFY_MAX_CONCURRENT_EXECUTIONS +max_concurrent_executions +3 /);
+    assert.match(HELP, /--config <path> +RECTIFY_CONFIG +- +- /);
+    assert.match(HELP, /command_env/);
+  });
+});
