@@ -1,0 +1,290 @@
+import type { CheckSpec, CompareOp, Expectation, KubernetesCheckSpec, NamedCheckSpec, Template } from '../domain/runbook.js';
+import { checkParam } from '../domain/params.js';
+import { didYouMean } from '../lib/suggest.js';
+import {
+  checkKeys,
+  expectMap,
+  has,
+  isMapValue,
+  readList,
+  readNonEmptyString,
+  readNumberParam,
+  readOneOf,
+  readPositiveInt,
+  readSecondsMs,
+  readStatusRange,
+  readString,
+  type YamlMap,
+} from './fields.js';
+import { readHeaders, readMethod, readUrl } from './http-parts.js';
+import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
+import { describe, type Reporter, type YamlPath } from './problems.js';
+import { compileTemplate, isLiteral, literalText, scanParams } from './template.js';
+
+/**
+ * Checks (`pre_checks`, `post_checks`, `guardrails`) in their four forms:
+ * a named check (`pod_becomes_ready`, or `{current_replicas_below_max: {max_replicas: 5}}`,
+ * or `{named: …, params: {…}}`), `promql: {…}`, `http: {…}` and `kubernetes: {…}`.
+ */
+export const CHECK_TYPES = ['named', 'promql', 'http', 'kubernetes'] as const;
+export const KUBE_CONDITIONS = ['deployment_ready', 'pod_ready', 'exists'] as const;
+
+const NAMED_DEFAULT_TIMEOUT_MS = 120_000;
+const NAMED_DEFAULT_INTERVAL_MS = 5_000;
+const EXPECT_RE = /^\s*(<=|>=|==|!=|<|>)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
+
+export interface CheckListOptions {
+  /**
+   * HIGH-risk runbooks go to a human anyway, so a guardrail written as prose
+   * ("human_approval_required") is kept as a note. Everywhere else an unknown
+   * name is an error: a guardrail that silently checks nothing is worse than none.
+   */
+  proseAllowed: boolean;
+}
+
+export interface CompiledChecks {
+  specs: CheckSpec[];
+  notes: string[];
+}
+
+export function compileCheckList(r: Reporter, v: unknown, path: YamlPath, opts: CheckListOptions = { proseAllowed: false }): CompiledChecks | undefined {
+  const list = readList(r, v, path);
+  if (!list) return undefined;
+  const before = r.count();
+  const out: CompiledChecks = { specs: [], notes: [] };
+  list.forEach((item, i) => {
+    if (typeof item === 'string' && !namedCheck(item) && opts.proseAllowed) {
+      out.notes.push(item);
+      return;
+    }
+    const spec = compileCheck(r, item, [...path, i]);
+    if (spec) out.specs.push(spec);
+  });
+  return r.count() === before ? out : undefined;
+}
+
+export function compileCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
+  if (typeof v === 'string') return compileNamed(r, v, {}, path, path, undefined);
+  if (!isMapValue(v)) {
+    r.report(path, `expected a check name or a map (${CHECK_TYPES.join(', ')}), got ${describe(v)}`);
+    return undefined;
+  }
+  if (has(v, 'named')) return compileNamedBlock(r, v, path);
+  const keys = Object.keys(v);
+  if (keys.length !== 1) {
+    r.report(path, `a check is a map with one key (${CHECK_TYPES.join(', ')} or a named check), got keys ${keys.join(', ') || '(none)'}`);
+    return undefined;
+  }
+  const key = keys[0]!;
+  const body = v[key];
+  const at = [...path, key];
+  switch (key) {
+    case 'promql':
+      return compilePromql(r, body, at);
+    case 'http':
+      return compileHttpCheck(r, body, at);
+    case 'kubernetes':
+      return compileKubeCheck(r, body, at);
+  }
+  if (namedCheck(key)) {
+    if (body !== null && !isMapValue(body)) {
+      r.report(at, `expected a map of parameters, got ${describe(body)}`);
+      return undefined;
+    }
+    return compileNamed(r, key, body ?? {}, path, at, 'inline');
+  }
+  r.report(at, `unknown check type${didYouMean(key, [...CHECK_TYPES, ...NAMED_CHECK_NAMES])} (expected ${CHECK_TYPES.join(', ')} or a named check)`, 'key');
+  return undefined;
+}
+
+function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath): NamedCheckSpec | undefined {
+  checkKeys(r, v, ['named', 'params', 'timeout_seconds', 'interval_seconds'], path);
+  const name = readString(r, v.named, [...path, 'named']);
+  if (name === undefined) return undefined;
+  const params = v.params === undefined || v.params === null ? {} : expectMap(r, v.params, [...path, 'params']);
+  if (!params) return undefined;
+  const spec = compileNamed(r, name, params, [...path, 'named'], [...path, 'params'], undefined);
+  if (!spec) return undefined;
+  if (has(v, 'timeout_seconds')) spec.timeoutMs = readSecondsMs(r, v.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) ?? spec.timeoutMs;
+  if (has(v, 'interval_seconds')) spec.intervalMs = readSecondsMs(r, v.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) ?? spec.intervalMs;
+  return spec;
+}
+
+/**
+ * @param inline `'inline'` for the `{name: {…}}` form, where timeout_seconds and
+ * interval_seconds sit among the parameters.
+ */
+function compileNamed(
+  r: Reporter,
+  name: string,
+  given: YamlMap,
+  namePath: YamlPath,
+  paramsPath: YamlPath,
+  inline: 'inline' | undefined,
+): NamedCheckSpec | undefined {
+  const def = namedCheck(name);
+  if (!def) {
+    r.report(namePath, `unknown named check ${JSON.stringify(name)}${didYouMean(name, NAMED_CHECK_NAMES)}`);
+    return undefined;
+  }
+  const before = r.count();
+  const spec: NamedCheckSpec = {
+    type: 'named',
+    name,
+    params: defaultsOf(def),
+    timeoutMs: NAMED_DEFAULT_TIMEOUT_MS,
+    intervalMs: NAMED_DEFAULT_INTERVAL_MS,
+  };
+  const known = Object.keys(def.params);
+  for (const [key, value] of Object.entries(given)) {
+    const at = [...paramsPath, key];
+    if (inline && key === 'timeout_seconds') {
+      spec.timeoutMs = readSecondsMs(r, value, at, { allowZero: false }) ?? spec.timeoutMs;
+      continue;
+    }
+    if (inline && key === 'interval_seconds') {
+      spec.intervalMs = readSecondsMs(r, value, at, { allowZero: false }) ?? spec.intervalMs;
+      continue;
+    }
+    const p = def.params[key];
+    if (!p) {
+      const all = inline ? [...known, 'timeout_seconds', 'interval_seconds'] : known;
+      r.report(at, `unknown parameter for ${name}${didYouMean(key, all)}${known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'}`, 'key');
+      continue;
+    }
+    if (p.type === 'integer') {
+      const n = readPositiveInt(r, value, at);
+      if (n !== undefined) spec.params[key] = n;
+    } else if (p.type === 'number') {
+      const n = readNumberParam(r, value, at);
+      if (n !== undefined) spec.params[key] = n;
+    } else {
+      const s = readNonEmptyString(r, value, at);
+      if (s === undefined) continue;
+      // Named checks are not rendered: a placeholder here would reach the check runner unfilled.
+      const names = scanParams(s);
+      if (names.length > 0) {
+        r.report(at, `named check parameters are literal, but this one uses {${names[0]!}}; use a promql check for a templated query`);
+        continue;
+      }
+      spec.params[key] = s;
+    }
+  }
+  return r.count() === before ? spec : undefined;
+}
+
+function defaultsOf(def: NamedCheckDef): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, p] of Object.entries(def.params)) if (p.default !== undefined) out[k] = p.default;
+  return out;
+}
+
+export function parseExpectation(text: string): Expectation | undefined {
+  const m = EXPECT_RE.exec(text);
+  if (!m) return undefined;
+  return { op: m[1] as CompareOp, value: Number(m[2]) };
+}
+
+function compilePromql(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
+  const m = expectMap(r, v, path);
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, ['query', 'expect', 'for_seconds', 'timeout_seconds', 'interval_seconds', 'on_empty'], path);
+  const query = readNonEmptyString(r, m.query, [...path, 'query']);
+  let expect: Expectation | undefined;
+  const expectText = readString(r, m.expect, [...path, 'expect']);
+  if (expectText !== undefined) {
+    expect = parseExpectation(expectText);
+    if (!expect) r.report([...path, 'expect'], `expected a comparison such as "< 0.05" (one of < <= > >= == != and a number), got ${describe(expectText)}`);
+  }
+  const forMs = has(m, 'for_seconds') ? readSecondsMs(r, m.for_seconds, [...path, 'for_seconds'], { allowZero: true }) : 0;
+  const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 120_000;
+  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 5_000;
+  const onEmpty = has(m, 'on_empty') ? readOneOf(r, m.on_empty, ['fail', 'pass'] as const, [...path, 'on_empty']) : 'fail';
+  if (forMs !== undefined && timeoutMs !== undefined && forMs >= timeoutMs) {
+    // A condition that must hold longer than the check may wait can never pass.
+    r.report([...path, 'for_seconds'], `for_seconds (${forMs / 1000}) must be less than timeout_seconds (${timeoutMs / 1000})`);
+  }
+  if (r.count() !== before || query === undefined || !expect || forMs === undefined || timeoutMs === undefined || intervalMs === undefined || !onEmpty) {
+    return undefined;
+  }
+  return { type: 'promql', query: compileTemplate(query, 'label_value'), expect, forMs, timeoutMs, intervalMs, onEmpty };
+}
+
+function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
+  const m = expectMap(r, v, path);
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, ['url', 'method', 'headers', 'expect_status', 'timeout_seconds', 'interval_seconds'], path);
+  const url = has(m, 'url') ? readUrl(r, m.url, [...path, 'url']) : missing(r, path, 'url');
+  // A check observes; it must not change anything.
+  const method = has(m, 'method') ? readMethod(r, m.method, ['GET', 'HEAD'], [...path, 'method']) : 'GET';
+  const headers = readHeaders(r, m.headers, [...path, 'headers']);
+  const expectStatus = has(m, 'expect_status') ? readStatusRange(r, m.expect_status, [...path, 'expect_status']) : ([200, 200] as [number, number]);
+  const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 60_000;
+  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 2_000;
+  if (r.count() !== before || !url || !method || !headers || !expectStatus || timeoutMs === undefined || intervalMs === undefined) return undefined;
+  return { type: 'http', method, url, headers, expectStatus, timeoutMs, intervalMs };
+}
+
+const KUBE_CHECK_KINDS = ['deployment', 'pod', 'statefulset', 'node'] as const;
+type KubeCheckKind = (typeof KUBE_CHECK_KINDS)[number];
+const CONDITION_KINDS: Record<(typeof KUBE_CONDITIONS)[number], readonly KubeCheckKind[]> = {
+  deployment_ready: ['deployment', 'statefulset'],
+  pod_ready: ['pod'],
+  exists: KUBE_CHECK_KINDS,
+};
+const CONDITION_PARAMS: Record<(typeof KUBE_CONDITIONS)[number], readonly string[]> = {
+  deployment_ready: ['min_ready'],
+  pod_ready: [],
+  exists: [],
+};
+
+function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath): KubernetesCheckSpec | undefined {
+  const m = expectMap(r, v, path);
+  if (!m) return undefined;
+  const before = r.count();
+  const condition = readOneOf(r, m.condition, KUBE_CONDITIONS, [...path, 'condition']);
+  const params: Record<string, unknown> = {};
+  const base = ['condition', 'kind', 'name', 'namespace', 'timeout_seconds', 'interval_seconds'];
+  checkKeys(r, m, [...base, ...(condition ? CONDITION_PARAMS[condition] : [])], path);
+  if (!condition) return undefined;
+  let kind: KubeCheckKind | undefined;
+  if (has(m, 'kind')) kind = readOneOf(r, m.kind, CONDITION_KINDS[condition], [...path, 'kind']);
+  else if (condition === 'exists') r.report(path, 'missing "kind" (exists needs to know what to look for)');
+  else kind = CONDITION_KINDS[condition][0];
+  const name = has(m, 'name') ? readKubeName(r, m.name, [...path, 'name'], 'k8s_name') : missing(r, path, 'name');
+  let namespace: Template | null = null;
+  if (has(m, 'namespace')) {
+    if (kind === 'node') r.report([...path, 'namespace'], 'nodes are not namespaced', 'key');
+    else namespace = readKubeName(r, m.namespace, [...path, 'namespace'], 'k8s_label') ?? null;
+  }
+  if (has(m, 'min_ready')) {
+    const n = readPositiveInt(r, m.min_ready, [...path, 'min_ready']);
+    if (n !== undefined) params.min_ready = n;
+  }
+  const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : NAMED_DEFAULT_TIMEOUT_MS;
+  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : NAMED_DEFAULT_INTERVAL_MS;
+  if (r.count() !== before || !kind || !name || timeoutMs === undefined || intervalMs === undefined) return undefined;
+  return { type: 'kubernetes', condition, kind, name, namespace, params, timeoutMs, intervalMs };
+}
+
+/** A Kubernetes name or namespace template; a fully literal one is validated now, not at 3 a.m. */
+export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s_name' | 'k8s_label'): Template | undefined {
+  const text = readNonEmptyString(r, v, path);
+  if (text === undefined) return undefined;
+  const t = compileTemplate(text, kind);
+  if (isLiteral(t)) {
+    const ok = checkParam(kind, literalText(t));
+    if (!ok.ok) {
+      r.report(path, `${JSON.stringify(text)} ${ok.reason}`);
+      return undefined;
+    }
+  }
+  return t;
+}
+
+function missing(r: Reporter, path: YamlPath, key: string): undefined {
+  r.report(path, `missing "${key}"`);
+  return undefined;
+}

@@ -1,0 +1,317 @@
+import { RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
+import { compileAction, compileActionList } from './actions.js';
+import { compileCheckList } from './checks.js';
+import {
+  checkKeys,
+  has,
+  isMapValue,
+  readBool,
+  readFraction,
+  readNonNegativeNumber,
+  readOneOf,
+  readPositiveInt,
+  readString,
+  readStringList,
+  type YamlMap,
+} from './fields.js';
+import { bodyParams } from './http-parts.js';
+import { parseMatcher } from './matchers.js';
+import { namedCheck } from './named.js';
+import { describe, type Reporter, type YamlPath } from './problems.js';
+import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
+import { placeholders } from './template.js';
+import { compileWindows } from './windows.js';
+
+/**
+ * One runbook as written → the compiled `Runbook`, or `undefined` after reporting
+ * every problem found. A runbook with any problem is never returned half-built.
+ */
+export function compileRunbook(r: Reporter, id: string, value: unknown, path: YamlPath, file: string): Runbook | undefined {
+  const before = r.count();
+  if (!RUNBOOK_ID_RE.test(id)) {
+    r.report(path, `runbook id ${describe(id)} is not a safe name (lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters)`, 'key');
+  }
+  if (!isMapValue(value)) {
+    r.report(path, `expected a map of runbook fields, got ${describe(value)}`);
+    return undefined;
+  }
+  const m = value;
+  const at = (key: string): YamlPath => [...path, key];
+  checkKeys(r, m, RUNBOOK_KEYS, path);
+
+  if (has(m, 'id') && m.id !== id) r.report(at('id'), `id ${describe(m.id)} differs from its key ${JSON.stringify(id)}; the key is the runbook's id`);
+  const name = has(m, 'name') ? readString(r, m.name, at('name')) : undefined;
+  const description = has(m, 'description') ? (readString(r, m.description, at('description')) ?? '') : (name ?? '');
+
+  const risk = readRisk(r, m, path);
+  const triggers = readTriggers(r, m, path);
+  const matchers = readMatchers(r, m.match, at('match'));
+  const minConfidence = has(m, 'min_confidence') ? readFraction(r, m.min_confidence, at('min_confidence')) : DEFAULTS.minConfidence;
+  const maxPerHour = readAliased(r, m, path, 'max_per_hour', 'max_executions_per_hour', readPositiveInt) ?? DEFAULTS.maxPerHour;
+  const cooldownMinutes = has(m, 'cooldown_minutes') ? readNonNegativeNumber(r, m.cooldown_minutes, at('cooldown_minutes')) : DEFAULTS.cooldownMinutes;
+  const blastRadiusLimit = has(m, 'blast_radius_limit') ? readPositiveInt(r, m.blast_radius_limit, at('blast_radius_limit')) : DEFAULTS.blastRadiusLimit;
+  const mode = has(m, 'mode') ? readOneOf(r, m.mode, MODES, at('mode')) : DEFAULTS.mode;
+  const windows = compileWindows(r, m.windows, at('windows'));
+  const approvalsRequired = has(m, 'approvals_required') ? readApprovals(r, m.approvals_required, at('approvals_required')) : DEFAULTS.approvalsRequired;
+  const maxUnavailable = has(m, 'max_unavailable') ? readMaxUnavailable(r, m.max_unavailable, at('max_unavailable')) : null;
+  const forceDelete = has(m, 'force_delete') ? (readBool(r, m.force_delete, at('force_delete')) ?? false) : DEFAULTS.forceDelete;
+  const owner = has(m, 'owner') ? readString(r, m.owner, at('owner')) : undefined;
+  if (has(m, 'last_updated') && typeof m.last_updated !== 'string' && typeof m.last_updated !== 'number') {
+    r.report(at('last_updated'), `expected a date or text, got ${describe(m.last_updated)}`);
+  }
+  if (has(m, 'success_rate')) readFraction(r, m.success_rate, at('success_rate'));
+  if (has(m, 'verification')) readString(r, m.verification, at('verification'));
+
+  const preChecks = compileCheckList(r, m.pre_checks, at('pre_checks'));
+  const postChecks = compileCheckList(r, m.post_checks, at('post_checks'));
+  const guardrails = compileCheckList(r, m.guardrails, at('guardrails'), { proseAllowed: risk === 'HIGH' });
+
+  const opts = { forceDelete };
+  const actions = readActions(r, m, path, opts);
+  const rollback = readRollback(r, m, path, opts);
+  let rollbackReason: string | undefined;
+  if (has(m, 'rollback_reason')) rollbackReason = readString(r, m.rollback_reason, at('rollback_reason'));
+  if (m.rollback === 'none' && !rollbackReason) {
+    r.report(at('rollback'), 'rollback: none (irreversible) needs a rollback_reason saying why it cannot be undone');
+  }
+  if (rollbackReason !== undefined && Array.isArray(rollback) && rollback.length > 0) {
+    r.report(at('rollback_reason'), 'rollback_reason explains rollback: none or null; this runbook has a rollback', 'key');
+  }
+
+  if (
+    r.count() !== before ||
+    !risk ||
+    !triggers ||
+    !matchers ||
+    minConfidence === undefined ||
+    cooldownMinutes === undefined ||
+    blastRadiusLimit === undefined ||
+    !mode ||
+    !windows ||
+    approvalsRequired === undefined ||
+    maxUnavailable === undefined ||
+    !preChecks ||
+    !postChecks ||
+    !guardrails ||
+    !actions ||
+    rollback === undefined
+  ) {
+    return undefined;
+  }
+
+  const allChecks = [...preChecks.specs, ...postChecks.specs, ...guardrails.specs];
+  const allActions = [...actions, ...(rollback ?? [])];
+  const runbook: Runbook = {
+    id,
+    file,
+    description,
+    risk,
+    triggers,
+    matchers,
+    minConfidence,
+    maxPerHour,
+    cooldownMs: Math.round(cooldownMinutes * 60_000),
+    blastRadiusLimit,
+    mode,
+    windows,
+    guardrails: guardrails.specs,
+    preChecks: preChecks.specs,
+    actions,
+    postChecks: postChecks.specs,
+    rollback,
+    approvalsRequired,
+    maxUnavailable,
+    forceDelete,
+    params: paramsOf(allActions, allChecks),
+    needs: needsOf(allActions, allChecks),
+    raw: structuredClone(m),
+  };
+  if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
+  if (owner !== undefined) runbook.owner = owner;
+  return deepFreeze(runbook);
+}
+
+function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {
+  const parse = (v: unknown, key: string): Risk | undefined => {
+    const up = typeof v === 'string' ? v.toUpperCase() : undefined;
+    if (up && (RISKS as readonly string[]).includes(up)) return up as Risk;
+    r.report([...path, key], `expected LOW, MEDIUM or HIGH, got ${describe(v)}`);
+    return undefined;
+  };
+  const risk = has(m, 'risk') ? parse(m.risk, 'risk') : undefined;
+  const level = has(m, 'risk_level') ? parse(m.risk_level, 'risk_level') : undefined;
+  if (risk && level && risk !== level) {
+    r.report([...path, 'risk_level'], `risk_level ${describe(m.risk_level)} contradicts risk ${describe(m.risk)}`);
+    return undefined;
+  }
+  if (has(m, 'risk') && !risk) return undefined;
+  if (has(m, 'risk_level') && !level) return undefined;
+  return risk ?? level ?? DEFAULTS.risk;
+}
+
+/** `triggers`, the seed's `root_causes` and `symptoms`, merged in that order without repeats. */
+function readTriggers(r: Reporter, m: YamlMap, path: YamlPath): string[] | undefined {
+  const out: string[] = [];
+  let ok = true;
+  for (const key of ['triggers', 'root_causes', 'symptoms']) {
+    if (!has(m, key) || m[key] === null) continue;
+    const list = readStringList(r, m[key], [...path, key]);
+    if (!list) {
+      ok = false;
+      continue;
+    }
+    list.forEach((word, i) => {
+      if (word.trim() === '') {
+        r.report([...path, key, i], 'a trigger cannot be empty');
+        ok = false;
+      } else if (!out.includes(word)) out.push(word);
+    });
+  }
+  return ok ? out : undefined;
+}
+
+function readMatchers(r: Reporter, v: unknown, path: YamlPath): Matcher[] | undefined {
+  if (v === undefined || v === null) return [];
+  const list = readStringList(r, v, path);
+  if (!list) return undefined;
+  const out: Matcher[] = [];
+  let ok = true;
+  list.forEach((text, i) => {
+    const parsed = parseMatcher(text);
+    if (parsed.ok) out.push(parsed.value);
+    else {
+      r.report([...path, i], parsed.message);
+      ok = false;
+    }
+  });
+  return ok ? out : undefined;
+}
+
+/** A field with a seed alias: either may be given; both must then agree. */
+function readAliased<T>(
+  r: Reporter,
+  m: YamlMap,
+  path: YamlPath,
+  key: string,
+  alias: string,
+  read: (r: Reporter, v: unknown, path: YamlPath) => T | undefined,
+): T | undefined {
+  const a = has(m, key) ? read(r, m[key], [...path, key]) : undefined;
+  const b = has(m, alias) ? read(r, m[alias], [...path, alias]) : undefined;
+  if (a !== undefined && b !== undefined && a !== b) r.report([...path, alias], `${alias} ${describe(m[alias])} contradicts ${key} ${describe(m[key])}`);
+  return a ?? b;
+}
+
+function readApprovals(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (v === 1 || v === 2) return v;
+  r.report(path, `expected 1 or 2, got ${describe(v)}`);
+  return undefined;
+}
+
+function readMaxUnavailable(r: Reporter, v: unknown, path: YamlPath): string | null | undefined {
+  if (v === null) return null;
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return String(v);
+  if (typeof v === 'string') {
+    const pct = /^([1-9]\d?|100)%$/.exec(v);
+    if (pct || /^[1-9]\d*$/.test(v)) return v;
+  }
+  r.report(path, `expected a percentage such as "25%" or a positive integer, got ${describe(v)}`);
+  return undefined;
+}
+
+function readActions(r: Reporter, m: YamlMap, path: YamlPath, opts: { forceDelete: boolean }): ActionSpec[] | undefined {
+  const hasOne = has(m, 'action') && m.action !== null;
+  const hasMany = has(m, 'actions') && m.actions !== null;
+  if (hasOne && hasMany) {
+    r.report([...path, 'actions'], 'give either action or actions, not both', 'key');
+    return undefined;
+  }
+  if (hasOne) {
+    if (Array.isArray(m.action)) {
+      r.report([...path, 'action'], 'action is a single action; use actions: for a list');
+      return undefined;
+    }
+    const a = compileAction(r, m.action, [...path, 'action'], opts);
+    return a ? [a] : undefined;
+  }
+  if (hasMany) {
+    if (!Array.isArray(m.actions) || m.actions.length === 0) {
+      r.report([...path, 'actions'], `expected a non-empty list of actions, got ${describe(m.actions)}`);
+      return undefined;
+    }
+    return compileActionList(r, m.actions, [...path, 'actions'], opts);
+  }
+  r.report(path, 'missing "action" (or "actions"): a runbook must say what it does');
+  return undefined;
+}
+
+/** null/absent: no rollback; "none": irreversible on purpose; else an action or a list of them. */
+function readRollback(r: Reporter, m: YamlMap, path: YamlPath, opts: { forceDelete: boolean }): ActionSpec[] | null | undefined {
+  const v = m.rollback;
+  const at = [...path, 'rollback'];
+  if (v === undefined || v === null || v === 'none') return null;
+  if (Array.isArray(v)) {
+    if (v.length === 0) {
+      r.report(at, 'an empty rollback list; write rollback: null (none needed) or rollback: none (irreversible)');
+      return undefined;
+    }
+    return compileActionList(r, v, at, opts);
+  }
+  const a = compileAction(r, v, at, opts);
+  return a ? [a] : undefined;
+}
+
+function templatesOfAction(a: ActionSpec): Template[] {
+  switch (a.type) {
+    case 'kubernetes':
+      return [a.name, ...(a.namespace ? [a.namespace] : []), ...Object.values(a.args)];
+    case 'http':
+      return [a.url, ...Object.values(a.headers)];
+    case 'command':
+      return a.argv;
+  }
+}
+
+function templatesOfCheck(c: CheckSpec): Template[] {
+  switch (c.type) {
+    case 'named':
+      return [];
+    case 'promql':
+      return [c.query];
+    case 'http':
+      return [c.url, ...Object.values(c.headers)];
+    case 'kubernetes':
+      return [c.name, ...(c.namespace ? [c.namespace] : [])];
+  }
+}
+
+function paramsOf(actions: ActionSpec[], checks: CheckSpec[]): string[] {
+  const names = new Set<string>();
+  for (const t of [...actions.flatMap(templatesOfAction), ...checks.flatMap(templatesOfCheck)]) {
+    for (const p of placeholders(t)) names.add(p.param);
+  }
+  for (const a of actions) if (a.type === 'http') for (const p of bodyParams(a.body)) names.add(p);
+  return [...names].sort();
+}
+
+function needsOf(actions: ActionSpec[], checks: CheckSpec[]): Runbook['needs'] {
+  const needs = new Set<Runbook['needs'][number]>();
+  for (const a of actions) needs.add(a.type);
+  for (const c of checks) {
+    if (c.type === 'named') {
+      const def = namedCheck(c.name);
+      if (def) needs.add(def.needs);
+    } else if (c.type === 'promql') needs.add('prometheus');
+    else needs.add(c.type);
+  }
+  return [...needs].sort();
+}
+
+/** Compiled runbooks are shared by every decision; freezing stops one caller changing another's. */
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !(value instanceof RegExp) && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}

@@ -1,0 +1,127 @@
+import { didYouMean } from '../lib/suggest.js';
+import { describe, type Reporter, type YamlPath } from './problems.js';
+
+/**
+ * Small typed readers over plain YAML values. Each returns the value or
+ * `undefined` after reporting exactly one problem for that path, so callers can
+ * keep going and collect every problem in the file.
+ */
+export type YamlMap = Record<string, unknown>;
+
+export function isMapValue(v: unknown): v is YamlMap {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function has(obj: YamlMap, key: string): boolean {
+  return Object.prototype.hasOwnProperty.call(obj, key) && obj[key] !== undefined;
+}
+
+export function expectMap(r: Reporter, v: unknown, path: YamlPath, what = 'a map'): YamlMap | undefined {
+  if (isMapValue(v)) return v;
+  r.report(path, `expected ${what}, got ${describe(v)}`);
+  return undefined;
+}
+
+/** Unknown keys are errors, with the nearest known key as a hint (rulefmt's strictness). */
+export function checkKeys(r: Reporter, obj: YamlMap, known: readonly string[], path: YamlPath): void {
+  for (const key of Object.keys(obj)) {
+    if (!known.includes(key)) r.report([...path, key], `unknown key${didYouMean(key, known)}`, 'key');
+  }
+}
+
+export function readString(r: Reporter, v: unknown, path: YamlPath): string | undefined {
+  if (typeof v === 'string') return v;
+  r.report(path, `expected a string, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readNonEmptyString(r: Reporter, v: unknown, path: YamlPath): string | undefined {
+  if (typeof v === 'string' && v.trim() !== '') return v;
+  r.report(path, `expected a non-empty string, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readPositiveInt(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
+  r.report(path, `expected a positive integer, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readNonNegativeNumber(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
+  r.report(path, `expected a number >= 0, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readPositiveNumber(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
+  r.report(path, `expected a number > 0, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readFraction(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) return v;
+  r.report(path, `expected a number from 0 to 1, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readBool(r: Reporter, v: unknown, path: YamlPath): boolean | undefined {
+  if (typeof v === 'boolean') return v;
+  r.report(path, `expected true or false, got ${describe(v)}`);
+  return undefined;
+}
+
+export function readOneOf<T extends string>(r: Reporter, v: unknown, allowed: readonly T[], path: YamlPath): T | undefined {
+  if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
+  const hint = typeof v === 'string' ? didYouMean(v, allowed) : '';
+  r.report(path, `expected one of ${allowed.join(', ')}, got ${describe(v)}${hint}`);
+  return undefined;
+}
+
+export function readStringList(r: Reporter, v: unknown, path: YamlPath): string[] | undefined {
+  if (!Array.isArray(v)) {
+    r.report(path, `expected a list of strings, got ${describe(v)}`);
+    return undefined;
+  }
+  const out: string[] = [];
+  let ok = true;
+  v.forEach((item, i) => {
+    const s = readString(r, item, [...path, i]);
+    if (s === undefined) ok = false;
+    else out.push(s);
+  });
+  return ok ? out : undefined;
+}
+
+/** A list, or null/absent as an empty list. A single item is not silently wrapped. */
+export function readList(r: Reporter, v: unknown, path: YamlPath): unknown[] | undefined {
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v;
+  r.report(path, `expected a list, got ${describe(v)}`);
+  return undefined;
+}
+
+/**
+ * Seconds as a number (`30`, `0.5`) or a Prometheus-style duration (`30s`, `2m`),
+ * returned in milliseconds.
+ */
+export function readSecondsMs(r: Reporter, v: unknown, path: YamlPath, opts: { allowZero: boolean }): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v) && (v > 0 || (opts.allowZero && v === 0))) return Math.round(v * 1000);
+  r.report(path, `expected a number of seconds${opts.allowZero ? ' >= 0' : ' > 0'}, got ${describe(v)}`);
+  return undefined;
+}
+
+/** `200` or `[200, 299]`: an inclusive range of HTTP status codes. */
+export function readStatusRange(r: Reporter, v: unknown, path: YamlPath): [number, number] | undefined {
+  const isStatus = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599;
+  if (isStatus(v)) return [v, v];
+  if (Array.isArray(v) && v.length === 2 && isStatus(v[0]) && isStatus(v[1]) && v[0] <= v[1]) return [v[0], v[1]];
+  r.report(path, `expected a status code (100-599) or a range [low, high], got ${Array.isArray(v) ? JSON.stringify(v) : describe(v)}`);
+  return undefined;
+}
+
+export function readNumberParam(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isFinite(v)) return v;
+  r.report(path, `expected a number, got ${describe(v)}`);
+  return undefined;
+}

@@ -1,0 +1,61 @@
+import type { Template } from '../domain/runbook.js';
+import { describe, type Reporter, type YamlPath } from './problems.js';
+import { expectMap, readString } from './fields.js';
+import { compileTemplate, scanTemplate } from './template.js';
+import { compileUrl } from './url.js';
+
+/** Pieces shared by http actions and http checks. */
+
+const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
+  const source = readString(r, v, path);
+  if (source === undefined) return undefined;
+  const compiled = compileUrl(source);
+  if (!compiled.ok) {
+    r.report(path, compiled.message);
+    return undefined;
+  }
+  return compiled.template;
+}
+
+export function readMethod(r: Reporter, v: unknown, allowed: readonly string[], path: YamlPath): string | undefined {
+  if (typeof v === 'string' && allowed.includes(v.toUpperCase())) return v.toUpperCase();
+  r.report(path, `expected an HTTP method (${allowed.join(', ')}), got ${describe(v)}`);
+  return undefined;
+}
+
+/** Header values are templates of free text (no control characters, so no header injection). */
+export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<string, Template> | undefined {
+  if (v === undefined || v === null) return {};
+  const map = expectMap(r, v, path, 'a map of header name to value');
+  if (!map) return undefined;
+  const out: Record<string, Template> = {};
+  let ok = true;
+  for (const [name, value] of Object.entries(map)) {
+    if (!HEADER_NAME_RE.test(name)) {
+      r.report([...path, name], `invalid header name ${JSON.stringify(name)}`, 'key');
+      ok = false;
+      continue;
+    }
+    const text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : readString(r, value, [...path, name]);
+    if (text === undefined) {
+      ok = false;
+      continue;
+    }
+    out[name] = compileTemplate(text, 'text');
+  }
+  return ok ? out : undefined;
+}
+
+/** A JSON body is kept as written; its string leaves are `text` templates, rendered recursively. */
+export function bodyParams(body: unknown): string[] {
+  if (typeof body === 'string') {
+    return scanTemplate(body)
+      .filter((p) => typeof p !== 'string')
+      .map((p) => (p as { param: string }).param);
+  }
+  if (Array.isArray(body)) return body.flatMap(bodyParams);
+  if (typeof body === 'object' && body !== null) return Object.values(body).flatMap(bodyParams);
+  return [];
+}

@@ -1,0 +1,16 @@
+/**
+ * The runbook module: load and validate runbook files (every problem with its
+ * file, YAML path and line), compile them, match incidents to them, and render a
+ * runbook's actions and checks with an incident's values, safely.
+ */
+export { loadRunbooks, loadRunbookFile, parseRunbooksText, isRunbookFileName, type LoadResult } from './load.js';
+export { createRunbookIndex, type RunbookIndex } from './match.js';
+export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
+export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, type NamedCheckDef, type NamedCheckParam } from './named.js';
+export { compileTemplate, scanTemplate, placeholders, PLACEHOLDER_NAME_RE } from './template.js';
+export { parseMatcher, matcherHolds, matchersHold, formatMatcher } from './matchers.js';
+export { parseKubectl, tokenize, KUBECTL_SUPPORTED } from './kubectl.js';
+export { parseExpectation, CHECK_TYPES, KUBE_CONDITIONS } from './checks.js';
+export { ACTION_TYPES } from './actions.js';
+export { RUNBOOK_KEYS, DEFAULTS as RUNBOOK_DEFAULTS, RUNBOOK_ID_RE } from './schema.js';
+export { formatPath } from './problems.js';

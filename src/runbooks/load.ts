@@ -1,0 +1,112 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LoadProblem } from '../domain/errors.js';
+import type { Runbook } from '../domain/runbook.js';
+import { compileRunbook } from './compile.js';
+import { checkKeys, isMapValue } from './fields.js';
+import { createReporter, describe } from './problems.js';
+import { FILE_KEYS } from './schema.js';
+import { parseYamlSource } from './yaml-source.js';
+
+export interface LoadResult {
+  /** In load order: files by name, runbooks in file order. Matching depends on it. */
+  runbooks: Runbook[];
+  /** Every problem found, in file order then line order. Empty means safe to start. */
+  problems: LoadProblem[];
+}
+
+const RUNBOOK_FILE_RE = /\.ya?ml$/;
+// Runbook unit tests live next to the runbooks but are read by `rectify test`, not here.
+const TEST_FILE_RE = /\.tests?\.ya?ml$/;
+
+/** True for the file names `loadRunbooks` reads from a folder. */
+export function isRunbookFileName(name: string): boolean {
+  return RUNBOOK_FILE_RE.test(name) && !TEST_FILE_RE.test(name) && !name.startsWith('.');
+}
+
+export function loadRunbooks(dir: string): LoadResult {
+  let names: string[];
+  try {
+    names = readdirSync(dir, { withFileTypes: true })
+      .filter((e) => (e.isFile() || e.isSymbolicLink()) && isRunbookFileName(e.name))
+      .map((e) => e.name)
+      // Code-unit order, not locale order: the load order decides which runbook matches first.
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  } catch (err) {
+    return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }] };
+  }
+  const runbooks: Runbook[] = [];
+  const problems: LoadProblem[] = [];
+  const seen = new Map<string, string>();
+  for (const name of names) {
+    const file = join(dir, name);
+    const result = loadRunbookFile(file);
+    problems.push(...result.problems);
+    for (const rb of result.runbooks) {
+      const first = seen.get(rb.id);
+      if (first !== undefined) {
+        problems.push({ file, path: `runbooks.${rb.id}`, message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first})` });
+        continue;
+      }
+      seen.set(rb.id, file);
+      runbooks.push(rb);
+    }
+  }
+  return { runbooks, problems };
+}
+
+export function loadRunbookFile(path: string): LoadResult {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    return { runbooks: [], problems: [{ file: path, path: '', message: `cannot read the file: ${errText(err)}` }] };
+  }
+  return parseRunbooksText(text, path);
+}
+
+/** Parses one file's text; `fileLabel` is what problems and `Runbook.file` name. */
+export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
+  const source = parseYamlSource(text);
+  if (source.errors.length > 0) {
+    // After a syntax error the tree is unreliable; report only what the parser said.
+    return {
+      runbooks: [],
+      problems: source.errors.map((e) => ({ file: fileLabel, path: '', message: `YAML syntax error at line ${e.line}: ${e.message}`, line: e.line })),
+    };
+  }
+  const problems: LoadProblem[] = [];
+  const r = createReporter(fileLabel, source.lineOf, problems);
+  const runbooks: Runbook[] = [];
+  const doc = source.value;
+  if (doc === null || doc === undefined) return { runbooks, problems }; // an empty file holds no runbooks
+  if (!isMapValue(doc)) {
+    r.report([], `expected a map with a top-level "runbooks:" key, got ${describe(doc)}`);
+    return { runbooks, problems };
+  }
+  checkKeys(r, doc, FILE_KEYS, []);
+  const all = doc.runbooks;
+  if (all !== undefined && all !== null) {
+    if (!isMapValue(all)) r.report(['runbooks'], `expected a map of runbook id to runbook, got ${describe(all)}`);
+    else {
+      for (const [id, body] of Object.entries(all)) {
+        const rb = compileRunbook(r, id, body, ['runbooks', id], fileLabel);
+        if (rb) runbooks.push(rb);
+      }
+    }
+  }
+  return { runbooks, problems: sortByLine(problems) };
+}
+
+/** Stable: problems on the same line keep the order they were found in. */
+function sortByLine(problems: LoadProblem[]): LoadProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
+    .map((x) => x.p);
+}
+
+function errText(err: unknown): string {
+  const code = (err as { code?: string }).code;
+  return code ?? (err instanceof Error ? err.message : String(err));
+}

@@ -1,0 +1,63 @@
+import { triggerWords, type Incident } from '../domain/incident.js';
+import type { Runbook } from '../domain/runbook.js';
+import { matchersHold } from './matchers.js';
+
+/**
+ * Which runbook an incident gets: the FIRST in load order whose triggers contain
+ * the root cause, a symptom or the alertname, and whose `match:` matchers all hold
+ * on the incident's labels (the seed's `_find_runbook`, plus matchers).
+ *
+ * An alert storm goes through here, so this is an index, not a scan: each trigger
+ * word maps to the ascending positions of the runbooks it triggers, and a lookup
+ * merges the few lists of the incident's words, stopping at the first runbook
+ * whose matchers hold. Cost grows with the incident's words and the runbooks that
+ * share them, not with the number of runbooks loaded.
+ */
+export interface RunbookIndex {
+  match(incident: Pick<Incident, 'root_cause' | 'symptoms' | 'alertname' | 'labels'>): Runbook | undefined;
+  byId(id: string): Runbook | undefined;
+  readonly all: readonly Runbook[];
+}
+
+export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
+  const all = Object.freeze([...runbooks]);
+  const byWord = new Map<string, number[]>();
+  const byId = new Map<string, Runbook>();
+  all.forEach((rb, pos) => {
+    if (!byId.has(rb.id)) byId.set(rb.id, rb);
+    for (const word of rb.triggers) {
+      const list = byWord.get(word);
+      if (!list) byWord.set(word, [pos]);
+      else if (list[list.length - 1] !== pos) list.push(pos);
+    }
+  });
+
+  return {
+    all,
+    byId: (id) => byId.get(id),
+    match(incident) {
+      const lists: number[][] = [];
+      for (const word of triggerWords(incident as Incident)) {
+        const list = byWord.get(word);
+        if (list && !lists.includes(list)) lists.push(list);
+      }
+      // k-way merge of ascending position lists; k is the number of the incident's words.
+      const cursor = lists.map(() => 0);
+      for (;;) {
+        let best = -1;
+        let bestPos = Infinity;
+        for (let i = 0; i < lists.length; i++) {
+          const pos = lists[i]![cursor[i]!];
+          if (pos !== undefined && pos < bestPos) {
+            bestPos = pos;
+            best = i;
+          }
+        }
+        if (best < 0) return undefined;
+        for (let i = 0; i < lists.length; i++) if (lists[i]![cursor[i]!] === bestPos) cursor[i]! += 1;
+        const rb = all[bestPos]!;
+        if (matchersHold(rb.matchers, incident.labels)) return rb;
+      }
+    },
+  };
+}

@@ -1,0 +1,83 @@
+import type { Matcher } from '../domain/runbook.js';
+import type { Parsed } from './kubectl.js';
+
+/**
+ * Alertmanager-style label matchers: `name="v"`, `name!="v"`, `name=~"re"`,
+ * `name!~"re"`. As in Alertmanager, regexes are anchored at both ends and a
+ * missing label is the empty string (so `severity!="info"` holds without one).
+ */
+const MATCHER_RE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/s;
+
+// Labels are untrusted. Lookaround and backreferences are outside RE2 (what
+// Alertmanager uses) and are what makes backtracking blow up, so they are refused.
+const NON_RE2 = /\(\?<?[=!]|\\[1-9]/;
+
+export function parseMatcher(text: string): Parsed<Matcher> {
+  const m = MATCHER_RE.exec(text);
+  if (!m) return { ok: false, message: `invalid matcher ${JSON.stringify(text)} (expected name="value", name!="value", name=~"regex" or name!~"regex")` };
+  const name = m[1]!;
+  const op = m[2] as Matcher['op'];
+  const raw = m[3]!;
+  let value: string;
+  if (raw.startsWith('"')) {
+    const unq = unquote(raw);
+    if (unq === undefined) return { ok: false, message: `invalid matcher ${JSON.stringify(text)}: unterminated or malformed quoted value` };
+    value = unq;
+  } else {
+    if (/["\s{},]/.test(raw)) return { ok: false, message: `invalid matcher ${JSON.stringify(text)}: quote the value` };
+    value = raw;
+  }
+  if (op === '=' || op === '!=') return { ok: true, value: { name, op, value } };
+  if (NON_RE2.test(value)) {
+    return { ok: false, message: `invalid regular expression in matcher ${JSON.stringify(text)}: lookaround and backreferences are not supported (Alertmanager uses RE2)` };
+  }
+  try {
+    return { ok: true, value: { name, op, value, re: new RegExp(`^(?:${value})$`) } };
+  } catch (err) {
+    const why = err instanceof Error ? (err.message.split(': ').pop() ?? err.message) : String(err);
+    return { ok: false, message: `invalid regular expression in matcher ${JSON.stringify(text)}: ${why}` };
+  }
+}
+
+/** `"…"` with `\"`, `\\` and `\n` escapes; other backslashes stay (they belong to the regex). */
+function unquote(raw: string): string | undefined {
+  let out = '';
+  for (let i = 1; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (c === '\\') {
+      const n = raw[i + 1];
+      if (n === undefined) return undefined;
+      if (n === '"' || n === '\\') out += n;
+      else if (n === 'n') out += '\n';
+      else out += `\\${n}`;
+      i += 1;
+      continue;
+    }
+    if (c === '"') return i === raw.length - 1 ? out : undefined;
+    out += c;
+  }
+  return undefined;
+}
+
+export function matcherHolds(m: Matcher, labels: Readonly<Record<string, string>>): boolean {
+  const v = Object.prototype.hasOwnProperty.call(labels, m.name) ? (labels[m.name] ?? '') : '';
+  switch (m.op) {
+    case '=':
+      return v === m.value;
+    case '!=':
+      return v !== m.value;
+    case '=~':
+      return m.re !== undefined && m.re.test(v);
+    case '!~':
+      return m.re !== undefined && !m.re.test(v);
+  }
+}
+
+export function matchersHold(ms: readonly Matcher[], labels: Readonly<Record<string, string>>): boolean {
+  for (const m of ms) if (!matcherHolds(m, labels)) return false;
+  return true;
+}
+
+export function formatMatcher(m: Matcher): string {
+  return `${m.name}${m.op}${JSON.stringify(m.value)}`;
+}

@@ -1,0 +1,89 @@
+import type { ParamKind } from '../domain/runbook.js';
+
+/**
+ * The seed's named checks, built in. The registry is the contract between a
+ * runbook (which names a check) and the check runners (which implement it):
+ * `params` are what a runbook may set (with defaults filled in at load),
+ * `reads` are the incident values the check looks at, each validated against a
+ * safe pattern at render time like any placeholder, because they come from alerts.
+ */
+export interface NamedCheckParam {
+  type: 'integer' | 'number' | 'string';
+  default?: number | string;
+  description: string;
+}
+
+export interface NamedCheckDef {
+  needs: 'kubernetes' | 'prometheus';
+  description: string;
+  params: Readonly<Record<string, NamedCheckParam>>;
+  reads: Readonly<Record<string, ParamKind>>;
+}
+
+const K8S_WORKLOAD_READS = { deployment: 'k8s_name', pod_name: 'k8s_name', namespace: 'k8s_label' } as const;
+const METRIC_READS = { service: 'label_value', deployment: 'k8s_name', namespace: 'k8s_label' } as const;
+
+export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.freeze({
+  replicas_greater_than_one: {
+    needs: 'kubernetes',
+    description: 'the workload that owns the pod has more than one ready replica (the pod is not the only one serving)',
+    params: {},
+    reads: K8S_WORKLOAD_READS,
+  },
+  recent_restarts_less_than_three: {
+    needs: 'kubernetes',
+    description: 'the pod restarted fewer than `limit` times in the last `window_minutes` (it is not already flapping)',
+    params: {
+      limit: { type: 'integer', default: 3, description: 'restarts allowed in the window' },
+      window_minutes: { type: 'integer', default: 60, description: 'how far back to count' },
+    },
+    reads: K8S_WORKLOAD_READS,
+  },
+  pod_becomes_ready: {
+    needs: 'kubernetes',
+    description: 'the workload has a Ready replacement pod',
+    params: {},
+    reads: K8S_WORKLOAD_READS,
+  },
+  current_replicas_below_max: {
+    needs: 'kubernetes',
+    description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded',
+    params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
+    reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+  },
+  deployment_exists: {
+    needs: 'kubernetes',
+    description: 'the deployment exists',
+    params: {},
+    reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+  },
+  previous_revision_available: {
+    needs: 'kubernetes',
+    description: 'the deployment has an earlier ReplicaSet revision to roll back to',
+    params: {},
+    reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+  },
+  metrics_improved: {
+    needs: 'prometheus',
+    description: 'the service’s CPU/latency signal is lower after the action than before it',
+    params: {
+      query: { type: 'string', description: 'PromQL giving the signal (default: CPU usage of the deployment)' },
+    },
+    reads: METRIC_READS,
+  },
+  error_rate_normalized: {
+    needs: 'prometheus',
+    description: 'the service’s error ratio is back below `threshold`',
+    params: {
+      query: { type: 'string', description: 'PromQL giving the error ratio' },
+      threshold: { type: 'number', default: 0.05, description: 'highest acceptable error ratio' },
+    },
+    reads: METRIC_READS,
+  },
+} satisfies Record<string, NamedCheckDef>);
+
+export const NAMED_CHECK_NAMES: readonly string[] = Object.freeze(Object.keys(NAMED_CHECKS));
+
+export function namedCheck(name: string): NamedCheckDef | undefined {
+  return Object.prototype.hasOwnProperty.call(NAMED_CHECKS, name) ? NAMED_CHECKS[name] : undefined;
+}

@@ -1,0 +1,50 @@
+import type { LoadProblem } from '../domain/errors.js';
+
+/** A YAML path as segments: map keys and list indexes. */
+export type YamlPath = readonly (string | number)[];
+
+/** `runbooks.restart-pod.pre_checks[1]`: the form every load problem names. */
+export function formatPath(path: YamlPath): string {
+  let out = '';
+  for (const seg of path) {
+    if (typeof seg === 'number') out += `[${seg}]`;
+    else out += out ? `.${seg}` : seg;
+  }
+  return out;
+}
+
+/**
+ * Where compilation reports what is wrong. It never throws: rulefmt's lesson is
+ * that an operator fixing a file wants every problem at once, not one per run.
+ */
+export interface Reporter {
+  /** `at: 'key'` points the line at the key itself (unknown or misplaced keys). */
+  report(path: YamlPath, message: string, at?: 'key' | 'value'): void;
+  /** How many problems so far: compile steps compare before/after to know if they failed. */
+  count(): number;
+}
+
+export function createReporter(
+  file: string,
+  lineOf: (path: YamlPath, at: 'key' | 'value') => number | undefined,
+  into: LoadProblem[],
+): Reporter {
+  return {
+    report(path, message, at = 'value') {
+      const line = lineOf(path, at);
+      const problem: LoadProblem = { file, path: formatPath(path), message };
+      if (line !== undefined) problem.line = line;
+      into.push(problem);
+    },
+    count: () => into.length,
+  };
+}
+
+/** Describes a value for "got …" in messages, without dumping a whole structure. */
+export function describe(value: unknown): string {
+  if (value === null || value === undefined) return 'null';
+  if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
+  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
+  return String(value);
+}

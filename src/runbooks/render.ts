@@ -1,0 +1,264 @@
+import type { Plan, RenderedStep } from '../domain/decision.js';
+import { checkParam, quoteUntrusted } from '../domain/params.js';
+import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Runbook, Template } from '../domain/runbook.js';
+import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
+import { namedCheck } from './named.js';
+import { compileTemplate, placeholders } from './template.js';
+import { compileUrl } from './url.js';
+
+/**
+ * Rendering is the only place untrusted values (alert labels, incident context)
+ * enter an action or a check. Every value is checked against the safe pattern for
+ * the position it fills, BEFORE any step runs; one bad value refuses the whole
+ * plan, rollback included (a plan that could not be rolled back is not started).
+ */
+export type Refusal = { ok: false; param: string; reason: string };
+export type PlanRender = { ok: true; plan: Plan } | Refusal;
+export type ChecksRender = { ok: true; checks: RenderedCheck[] } | Refusal;
+
+interface Renderer {
+  /** The template filled in; after a refusal, returns '' and keeps the first refusal. */
+  fill(t: Template, where: string): string;
+  refuse(param: string, reason: string): void;
+  readonly used: Record<string, string>;
+  readonly refusal: Refusal | undefined;
+}
+
+function createRenderer(values: Readonly<Record<string, string>>): Renderer {
+  const used: Record<string, string> = {};
+  let refusal: Refusal | undefined;
+  const refuse = (param: string, reason: string): void => {
+    refusal ??= { ok: false, param, reason };
+  };
+  return {
+    used,
+    get refusal() {
+      return refusal;
+    },
+    refuse,
+    fill(t, where) {
+      let out = '';
+      for (const part of t.parts) {
+        if (typeof part === 'string') {
+          out += part;
+          continue;
+        }
+        const value = lookup(values, part.param);
+        if (value === undefined) {
+          refuse(part.param, `no value for placeholder {${part.param}} (not in the incident's context or labels)`);
+          return '';
+        }
+        const why = unsafe(part.kind, value);
+        if (why) {
+          refuse(part.param, `placeholder {${part.param}} in ${where}: value ${quoteUntrusted(value)} ${why}`);
+          return '';
+        }
+        used[part.param] = value;
+        out += value;
+      }
+      return out;
+    },
+  };
+}
+
+function lookup(values: Readonly<Record<string, string>>, name: string): string | undefined {
+  if (!Object.prototype.hasOwnProperty.call(values, name)) return undefined;
+  const v = values[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function unsafe(kind: ParamKind, value: string): string | undefined {
+  const check = checkParam(kind, value);
+  if (!check.ok) return check.reason;
+  // Secret references are resolved after rendering: a value that smuggles one in
+  // would make the executor send a secret wherever this value goes.
+  if (value.includes('${')) return 'contains "${", which would be read as a secret reference';
+  return undefined;
+}
+
+export function renderPlan(runbook: Runbook, values: Readonly<Record<string, string>>): PlanRender {
+  const rr = createRenderer(values);
+  const actions = runbook.actions.map((a, i) => renderStep(rr, a, i, 'action'));
+  const rollback = runbook.rollback ? runbook.rollback.map((a, i) => renderStep(rr, a, i, 'rollback')) : null;
+  if (rr.refusal) return rr.refusal;
+  return { ok: true, plan: { params: { ...rr.used }, actions, rollback } };
+}
+
+/** @param where how steps are named in refusals: "pre_check" gives "pre_check 2". */
+export function renderChecks(specs: readonly CheckSpec[], values: Readonly<Record<string, string>>, where = 'check'): ChecksRender {
+  const rr = createRenderer(values);
+  const checks = specs.map((c, i) => renderCheck(rr, c, values, `${where} ${i + 1}`));
+  if (rr.refusal) return rr.refusal;
+  return { ok: true, checks };
+}
+
+function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback'): RenderedStep {
+  const rendered = renderAction(rr, spec, `${phase} ${index + 1}`);
+  return { index, phase, type: spec.type, summary: summarize(rendered), spec: rendered };
+}
+
+function renderAction(rr: Renderer, spec: ActionSpec, where: string): RenderedAction {
+  switch (spec.type) {
+    case 'kubernetes': {
+      const args: Record<string, string> = {};
+      for (const [k, t] of Object.entries(spec.args)) args[k] = rr.fill(t, where);
+      return {
+        type: 'kubernetes',
+        verb: spec.verb,
+        kind: spec.kind,
+        name: fillKube(rr, spec.name, 'k8s_name', where),
+        namespace: spec.namespace ? fillKube(rr, spec.namespace, 'k8s_label', where) : null,
+        args,
+        timeoutMs: spec.timeoutMs,
+      };
+    }
+    case 'http':
+      return {
+        type: 'http',
+        method: spec.method,
+        url: fillUrl(rr, spec.url, where),
+        headers: fillHeaders(rr, spec.headers, where),
+        body: fillBody(rr, spec.body, where),
+        expectStatus: [...spec.expectStatus],
+        timeoutMs: spec.timeoutMs,
+      };
+    case 'command':
+      return { type: 'command', argv: spec.argv.map((t) => rr.fill(t, where)), timeoutMs: spec.timeoutMs };
+  }
+}
+
+function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<string, string>>, where: string): RenderedCheck {
+  switch (spec.type) {
+    case 'named': {
+      // Named checks read incident values directly; those they read are checked here like placeholders.
+      for (const [key, kind] of Object.entries(namedCheck(spec.name)?.reads ?? {})) {
+        const v = lookup(values, key);
+        if (v === undefined) continue;
+        const why = unsafe(kind, v);
+        if (why) rr.refuse(key, `{${key}} read by ${where} (${spec.name}): value ${quoteUntrusted(v)} ${why}`);
+      }
+      return { type: 'named', name: spec.name, params: { ...spec.params }, values: { ...values }, timeoutMs: spec.timeoutMs, intervalMs: spec.intervalMs };
+    }
+    case 'promql':
+      return {
+        type: 'promql',
+        query: rr.fill(spec.query, where),
+        expect: { ...spec.expect },
+        forMs: spec.forMs,
+        timeoutMs: spec.timeoutMs,
+        intervalMs: spec.intervalMs,
+        onEmpty: spec.onEmpty,
+      };
+    case 'http':
+      return {
+        type: 'http',
+        method: spec.method,
+        url: fillUrl(rr, spec.url, where),
+        headers: fillHeaders(rr, spec.headers, where),
+        expectStatus: [...spec.expectStatus],
+        timeoutMs: spec.timeoutMs,
+        intervalMs: spec.intervalMs,
+      };
+    case 'kubernetes':
+      return {
+        type: 'kubernetes',
+        condition: spec.condition,
+        kind: spec.kind,
+        name: fillKube(rr, spec.name, 'k8s_name', where),
+        namespace: spec.namespace ? fillKube(rr, spec.namespace, 'k8s_label', where) : null,
+        params: { ...spec.params },
+        timeoutMs: spec.timeoutMs,
+        intervalMs: spec.intervalMs,
+      };
+  }
+}
+
+/** `{deployment}-canary`: each value fits, and so must the name they make together. */
+function fillKube(rr: Renderer, t: Template, kind: 'k8s_name' | 'k8s_label', where: string): string {
+  const text = rr.fill(t, where);
+  if (rr.refusal) return text;
+  const check = checkParam(kind, text);
+  if (!check.ok) rr.refuse(placeholders(t)[0]?.param ?? '', `${where}: name ${quoteUntrusted(text)} ${check.reason}`);
+  return text;
+}
+
+const AUTHORITY_RE = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*([^?#]*)/;
+const DOT_SEGMENT_RE = /^(?:\.|%2e){1,2}$/i;
+
+/**
+ * The URL is re-parsed after substitution and must keep the runbook's literal
+ * origin; values are single segments, but two placeholders side by side could
+ * still spell "..", so dot segments are refused too.
+ */
+function fillUrl(rr: Renderer, t: Template, where: string): string {
+  const text = rr.fill(t, where);
+  if (rr.refusal) return text;
+  const first = placeholders(t)[0]?.param ?? '';
+  const literal = compileUrl(t.source);
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(text);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed || !literal.ok || parsed.origin !== literal.origin) {
+    rr.refuse(first, `${where}: URL ${quoteUntrusted(text)} does not keep the runbook's origin ${literal.ok ? literal.origin : t.source}`);
+    return text;
+  }
+  const path = AUTHORITY_RE.exec(text)?.[1] ?? '';
+  if (path.split('/').some((seg) => DOT_SEGMENT_RE.test(seg))) {
+    rr.refuse(first, `${where}: URL ${quoteUntrusted(text)} has a "." or ".." path segment`);
+  }
+  return text;
+}
+
+function fillHeaders(rr: Renderer, headers: Readonly<Record<string, Template>>, where: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, t] of Object.entries(headers)) out[k] = rr.fill(t, where);
+  return out;
+}
+
+/** Only string leaves are templates; keys, numbers and booleans pass as written. JSON encoding happens later. */
+function fillBody(rr: Renderer, body: unknown, where: string): unknown {
+  if (typeof body === 'string') return rr.fill(compileTemplate(body, 'text'), where);
+  if (Array.isArray(body)) return body.map((b) => fillBody(rr, b, where));
+  if (typeof body === 'object' && body !== null) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(body)) out[k] = fillBody(rr, v, where);
+    return out;
+  }
+  return body;
+}
+
+/** One line for approvers and the audit log. Headers and bodies (where secrets live) are left out. */
+function summarize(a: RenderedAction): string {
+  switch (a.type) {
+    case 'kubernetes':
+      return summarizeKube(a);
+    case 'http':
+      return `${a.method} ${a.url}`;
+    case 'command':
+      return a.argv.map((s) => (/^[A-Za-z0-9_./:=@+,-]+$/.test(s) ? s : JSON.stringify(s))).join(' ');
+  }
+}
+
+function summarizeKube(a: RenderedKubernetesAction): string {
+  const ns = a.namespace ? ` -n ${a.namespace}` : '';
+  const verbs: Record<KubernetesActionSpec['verb'], string> = {
+    evict_pod: `kubectl delete pod ${a.name}${ns} (eviction)`,
+    delete_pod: `kubectl delete pod ${a.name}${ns} (delete, skips PodDisruptionBudgets)`,
+    scale: `kubectl scale ${a.kind} ${a.name} --replicas=${a.args.replicas ?? '?'}${ns}`,
+    rollout_restart: `kubectl rollout restart ${a.kind} ${a.name}${ns}`,
+    rollout_undo: `kubectl rollout undo ${a.kind} ${a.name}${a.args.to_revision ? ` --to-revision=${a.args.to_revision}` : ''}${ns}`,
+    cordon: `kubectl cordon ${a.name}`,
+    uncordon: `kubectl uncordon ${a.name}`,
+    drain: [
+      `kubectl drain ${a.name}`,
+      a.args.ignore_daemonsets === 'true' ? ' --ignore-daemonsets' : '',
+      a.args.delete_emptydir_data === 'true' ? ' --delete-emptydir-data' : '',
+      a.args.grace_period_seconds ? ` --grace-period=${a.args.grace_period_seconds}` : '',
+      a.args.timeout_seconds ? ` --timeout=${a.args.timeout_seconds}s` : '',
+    ].join(''),
+  };
+  return verbs[a.verb];
+}

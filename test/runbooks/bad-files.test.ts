@@ -1,0 +1,125 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatProblem } from '../../src/domain/errors.js';
+import { loadRunbookFile } from '../../src/runbooks/index.js';
+import { FIXTURES } from './helpers.js';
+
+/**
+ * Prometheus rulefmt style: each `*.bad.yaml` fixture with the exact problems it
+ * must produce, as `line: path: message`. Every problem in a file is reported,
+ * not only the first, and no runbook with a problem is returned.
+ */
+const EXPECTED: Record<string, string[]> = {
+  'checks.bad.yaml': [
+    '5: runbooks.restart-pod.pre_checks[0]: unknown named check "pod_becomes_redy" (did you mean "pod_becomes_ready"?)',
+    '6: runbooks.restart-pod.pre_checks[1].promql.expect: expected a comparison such as "< 0.05" (one of < <= > >= == != and a number), got "about 5"',
+    '7: runbooks.restart-pod.pre_checks[2].promql.for_seconds: for_seconds (300) must be less than timeout_seconds (60)',
+    '8: runbooks.restart-pod.pre_checks[3].kubernetes.condition: expected one of deployment_ready, pod_ready, exists, got "deployment_healthy" (did you mean "deployment_ready"?)',
+    '9: runbooks.restart-pod.pre_checks[4].kubernetes: missing "kind" (exists needs to know what to look for)',
+    '10: runbooks.restart-pod.pre_checks[5].current_replicas_below_max.max_replica: unknown parameter for current_replicas_below_max (did you mean "max_replicas"?) (known: max_replicas)',
+    '11: runbooks.restart-pod.pre_checks[6].http.method: expected an HTTP method (GET, HEAD), got "POST"',
+    '12: runbooks.restart-pod.pre_checks[7].shell: unknown check type (expected named, promql, http, kubernetes or a named check)',
+    '14: runbooks.restart-pod.post_checks[0].params.query: named check parameters are literal, but this one uses {service}; use a promql check for a templated query',
+    '18: runbooks.medium-guarded.guardrails[0]: unknown named check "off_peak_hours"',
+  ],
+  'field-types.bad.yaml': [
+    '3: runbooks.restart-pod.risk: expected LOW, MEDIUM or HIGH, got "extreme"',
+    '4: runbooks.restart-pod.triggers: expected a list of strings, got "CrashLoopBackOff"',
+    '5: runbooks.restart-pod.max_per_hour: expected a positive integer, got "five"',
+    '6: runbooks.restart-pod.min_confidence: expected a number from 0 to 1, got 1.5',
+    '7: runbooks.restart-pod.cooldown_minutes: expected a number >= 0, got -1',
+    '8: runbooks.restart-pod.blast_radius_limit: expected a positive integer, got 0',
+    '9: runbooks.restart-pod.mode: expected one of auto, dry_run, got "live"',
+    '10: runbooks.restart-pod.approvals_required: expected 1 or 2, got 3',
+    '11: runbooks.restart-pod.max_unavailable: expected a percentage such as "25%" or a positive integer, got "150%"',
+    '12: runbooks.restart-pod.force_delete: expected true or false, got "yes"',
+    '16: runbooks.scale-up.risk_level: risk_level "high" contradicts risk "LOW"',
+    '18: runbooks.scale-up.max_executions_per_hour: max_executions_per_hour 4 contradicts max_per_hour 3',
+    '20: runbooks.Bad_ID: runbook id "Bad_ID" is not a safe name (lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters)',
+    '21: runbooks.Bad_ID.id: id "something-else" differs from its key "Bad_ID"; the key is the runbook\'s id',
+  ],
+  'kubectl.bad.yaml': [
+    '4: runbooks.shell-in.action: kubectl verb "exec" is not supported (supported: delete pod, scale, rollout restart, rollout undo, cordon, uncordon, drain)',
+    '7: runbooks.force.actions[0]: kubectl delete: flag "--grace-period" is not supported (supported: -n/--namespace)',
+    '8: runbooks.force.actions[1]: kubectl scale deployment: --replicas is required',
+    '9: runbooks.force.actions[2]: kubectl rollout "status" is not supported (supported: restart, undo)',
+    '10: runbooks.force.actions[3]: kubectl scale: resource kind "replicaset" is not supported (supported: deployment, statefulset)',
+    '11: runbooks.force.actions[4]: kubectl scale deployment: --replicas "+1" expected a whole number or a {placeholder}',
+    '12: runbooks.force.actions[5]: kubectl delete pod: unexpected argument "b" (one pod per action)',
+    '13: runbooks.force.actions[6]: kubectl cordon: nodes are not namespaced; remove the namespace',
+    '14: runbooks.force.actions[7]: kubectl delete pod: pod name "Api_Server" expected a Kubernetes name (lowercase letters, digits, "-" and ".")',
+    '15: runbooks.force.actions[8]: expected a kubectl command (delete pod, scale, rollout restart, rollout undo, cordon, uncordon, drain) or an action map (kubernetes:, http:, command:), got "promote replica to primary"',
+    '17: runbooks.unterminated.action: unterminated " quote in "kubectl delete pod \\"{pod_name}"',
+  ],
+  'match.bad.yaml': [
+    '6: runbooks.restart-pod.match[0]: invalid regular expression in matcher "namespace=~\\"prod(\\"": Unterminated group',
+    '7: runbooks.restart-pod.match[1]: invalid matcher "severity = info extra": quote the value',
+    '8: runbooks.restart-pod.match[2]: invalid regular expression in matcher "team=~\\"(?!core).*\\"": lookaround and backreferences are not supported (Alertmanager uses RE2)',
+    '9: runbooks.restart-pod.match[3]: invalid matcher "cluster=\\"eu-1": unterminated or malformed quoted value',
+  ],
+  'structure.bad.yaml': [
+    '3: runbooks.no-action: missing "action" (or "actions"): a runbook must say what it does',
+    '7: runbooks.both.actions: give either action or actions, not both',
+    '9: runbooks.irreversible.action: kubectl drain: --timeout expects a duration such as 120s or 5m, got "2x"',
+    '10: runbooks.irreversible.rollback: rollback: none (irreversible) needs a rollback_reason saying why it cannot be undone',
+    '13: runbooks.commands.actions[0].command.argv[0]: "sh" is a shell; rectify runs commands without one, so call the program directly',
+    '14: runbooks.commands.actions[1].command.argv[0]: the program (argv[0]) must be written out, not a {placeholder}: an alert must not choose what runs',
+    '15: runbooks.commands.actions[2].command.argv: expected a non-empty list [program, arg, …], got an empty list',
+    '16: runbooks.commands.actions[3].kubernetes.verb: delete_pod skips PodDisruptionBudgets; set force_delete: true on the runbook to allow it, or use evict_pod',
+    '17: runbooks.commands.actions[4].kubernetes.kind: expected one of deployment, statefulset, got "node"',
+    '17: runbooks.commands.actions[4].kubernetes: missing "replicas"',
+    '18: runbooks.commands.actions[5].kubernetes.namespace: nodes are not namespaced',
+    '19: runbooks.commands.actions[6].kubernetes.replicas: replicas applies only to verb scale',
+    '20: runbooks.commands.actions[7].ssh: unknown action type (expected kubernetes, http, command)',
+    '21: runbooks.commands.rollback: an empty rollback list; write rollback: null (none needed) or rollback: none (irreversible)',
+  ],
+  'syntax.bad.yaml': [
+    '5: YAML syntax error at line 5: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ],
+  'unknown-key.bad.yaml': [
+    '5: runbooks.restart-pod.max_per_hou: unknown key (did you mean "max_per_hour"?)',
+    '6: runbooks.restart-pod.colldown_minutes: unknown key (did you mean "cooldown_minutes"?)',
+    '8: runbook: unknown key (did you mean "runbooks"?)',
+  ],
+  'url.bad.yaml': [
+    '5: runbooks.call-out.actions[0].http.url: placeholder {host} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
+    '6: runbooks.call-out.actions[1].http.url: placeholder {port} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
+    '7: runbooks.call-out.actions[2].http.url: placeholder {scheme} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
+    '8: runbooks.call-out.actions[3].http.url: URL scheme "ftp" is not supported (use http or https)',
+    '9: runbooks.call-out.actions[4].http.url: credentials in the URL would be written to the audit log; send them in a header with ${env:NAME}',
+    '10: runbooks.call-out.actions[5].http.url: expected an absolute http:// or https:// URL, got "/relative/{svc}"',
+    '11: runbooks.call-out.actions[6].http.timout_seconds: unknown key (did you mean "timeout_seconds"?)',
+    '11: runbooks.call-out.actions[6].http.method: expected an HTTP method (GET, POST, PUT, PATCH, DELETE), got "TRACE"',
+    '11: runbooks.call-out.actions[6].http.expect_status: expected a status code (100-599) or a range [low, high], got [299,200]',
+    '12: runbooks.call-out.actions[7].http.url: URL "http://127.0.0.1/a/../{svc}" has a "." or ".." path segment',
+  ],
+  'windows.bad.yaml': [
+    '5: runbooks.restart-pod.windows[0].days: expected a day name (sun, mon, tue, wed, thu, fri, sat) or a range such as "mon-fri", got "mon-fry"',
+    '5: runbooks.restart-pod.windows[0].timezone: unknown time zone "Mars/Olympus_Mons" (use an IANA name such as "UTC" or "Europe/Paris")',
+    '6: runbooks.restart-pod.windows[1].start: expected a time "HH:MM" (00:00-23:59), got "25:00"',
+    '7: runbooks.restart-pod.windows[2].tz: unknown key',
+    '7: runbooks.restart-pod.windows[2]: start and end are the same time; use start: "00:00", end: "24:00" for a whole day',
+    '8: runbooks.restart-pod.windows[3]: missing "start"',
+    '8: runbooks.restart-pod.windows[3]: missing "end"',
+  ],
+};
+
+test('every *.bad.yaml fixture has an expectation', () => {
+  const files = readdirSync(FIXTURES).filter((n) => n.endsWith('.bad.yaml')).sort();
+  assert.deepEqual(files, Object.keys(EXPECTED).sort());
+});
+
+for (const [name, expected] of Object.entries(EXPECTED)) {
+  test(`${name} reports exactly its problems`, () => {
+    const file = join(FIXTURES, name);
+    const { runbooks, problems } = loadRunbookFile(file);
+    assert.deepEqual(runbooks, []);
+    for (const p of problems) assert.ok(formatProblem(p).startsWith(`${file}: `), formatProblem(p));
+    assert.deepEqual(
+      problems.map((p) => `${p.line}: ${formatProblem(p).slice(file.length + 2)}`),
+      expected,
+    );
+  });
+}

@@ -1,0 +1,254 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { formatProblem } from '../../src/domain/errors.js';
+import { loadRunbookFile, loadRunbooks, parseRunbooksText } from '../../src/runbooks/index.js';
+import { FIXTURES, ROOT, SEED_RUNBOOKS } from './helpers.js';
+
+test('the bundled runbooks.yaml is the seed file, byte for byte', () => {
+  const seed = readFileSync('/work/shared/fixtures/seed/runbooks.yaml', 'utf8');
+  assert.equal(readFileSync(join(ROOT, 'runbooks', 'runbooks.yaml'), 'utf8'), seed);
+});
+
+test('the seed runbooks load with zero problems and compile', () => {
+  const { runbooks, problems } = loadRunbooks(SEED_RUNBOOKS);
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.deepEqual(
+    runbooks.map((r) => [r.id, r.risk]),
+    [
+      ['restart-pod', 'LOW'],
+      ['scale-up', 'LOW'],
+      ['rollback-deployment', 'HIGH'],
+    ],
+  );
+  const [restart, scale, rollback] = runbooks;
+  assert.ok(restart && scale && rollback);
+
+  assert.equal(restart.file, join(SEED_RUNBOOKS, 'runbooks.yaml'));
+  assert.deepEqual(restart.triggers, ['CrashLoopBackOff', 'OOMKilled']);
+  assert.equal(restart.minConfidence, 0.8);
+  assert.equal(restart.maxPerHour, 5);
+  assert.equal(restart.cooldownMs, 5 * 60_000);
+  assert.equal(restart.blastRadiusLimit, 1);
+  assert.equal(restart.mode, 'auto');
+  assert.equal(restart.rollback, null);
+  assert.deepEqual(restart.params, ['namespace', 'pod_name']);
+  assert.deepEqual(restart.needs, ['kubernetes']);
+  assert.deepEqual(
+    restart.preChecks.map((c) => (c.type === 'named' ? c.name : c.type)),
+    ['replicas_greater_than_one', 'recent_restarts_less_than_three'],
+  );
+  assert.deepEqual(restart.postChecks[0], { type: 'named', name: 'pod_becomes_ready', params: {}, timeoutMs: 120_000, intervalMs: 5_000 });
+  assert.deepEqual(restart.actions, [
+    {
+      type: 'kubernetes',
+      source: 'kubectl delete pod {pod_name} -n {namespace}',
+      verb: 'evict_pod',
+      kind: 'pod',
+      name: { source: '{pod_name}', parts: [{ param: 'pod_name', kind: 'k8s_name' }] },
+      namespace: { source: '{namespace}', parts: [{ param: 'namespace', kind: 'k8s_label' }] },
+      args: {},
+      timeoutMs: 60_000,
+    },
+  ]);
+
+  assert.equal(scale.actions[0]?.type === 'kubernetes' && scale.actions[0].verb, 'scale');
+  assert.ok(scale.rollback);
+  assert.equal(scale.rollback.length, 1);
+  const back = scale.rollback[0];
+  assert.ok(back?.type === 'kubernetes');
+  assert.equal(back.verb, 'scale');
+  assert.deepEqual(back.args.replicas, { source: '{old_replicas}', parts: [{ param: 'old_replicas', kind: 'integer' }] });
+  assert.deepEqual(scale.params, ['deployment', 'namespace', 'new_replicas', 'old_replicas']);
+  assert.deepEqual(scale.needs, ['kubernetes', 'prometheus']);
+  assert.deepEqual(scale.preChecks[0], {
+    type: 'named',
+    name: 'current_replicas_below_max',
+    params: { max_replicas: 10 },
+    timeoutMs: 120_000,
+    intervalMs: 5_000,
+  });
+
+  assert.equal(rollback.maxPerHour, 1);
+  assert.equal(rollback.cooldownMs, 30 * 60_000);
+  assert.equal(rollback.actions[0]?.type === 'kubernetes' && rollback.actions[0].verb, 'rollout_undo');
+  assert.equal(rollback.rollback?.[0]?.type === 'kubernetes' && rollback.rollback[0].verb, 'rollout_undo');
+  assert.deepEqual(rollback.raw.rollback, 'kubectl rollout undo deployment {deployment} -n {namespace}');
+});
+
+test('a folder loads in file-name order, skips runbook test files, and every form compiles', () => {
+  const dir = join(FIXTURES, 'good');
+  const { runbooks, problems } = loadRunbooks(dir);
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.deepEqual(
+    runbooks.map((r) => `${r.file}#${r.id}`),
+    [
+      `${dir}/10-all-forms.yaml#seed-dataclass`,
+      `${dir}/10-all-forms.yaml#restart-service`,
+      `${dir}/10-all-forms.yaml#call-the-app`,
+      `${dir}/10-all-forms.yaml#node-maintenance`,
+      `${dir}/10-all-forms.yaml#no-risk-given`,
+      `${dir}/20-order.yaml#second-crashloop`,
+    ],
+  );
+  const byId = new Map(runbooks.map((r) => [r.id, r]));
+
+  const seed = byId.get('seed-dataclass')!;
+  assert.equal(seed.risk, 'LOW'); // risk_level: low
+  assert.deepEqual(seed.triggers, ['pod_crash_loop', 'pod_oom_killed', 'CrashLoopBackOff', 'OOMKilled']);
+  assert.equal(seed.maxPerHour, 5); // max_executions_per_hour
+  assert.equal(seed.description, 'Restart a pod that is in unhealthy state');
+  assert.equal(seed.owner, 'platform-team');
+  assert.equal(seed.raw.name, 'Restart Unhealthy Pod');
+  assert.equal(seed.raw.success_rate, 0.95);
+  assert.equal(seed.postChecks[0]?.timeoutMs, 60_000);
+
+  const medium = byId.get('restart-service')!;
+  assert.equal(medium.risk, 'MEDIUM');
+  assert.equal(medium.mode, 'dry_run');
+  assert.equal(medium.maxUnavailable, '25%');
+  assert.equal(medium.rollback, null);
+  assert.equal(medium.rollbackReason, 'a restart cannot be undone; pods come back on their own');
+  assert.equal(medium.raw.rollback, 'none');
+  assert.deepEqual(
+    medium.matchers.map((m) => [m.name, m.op, m.value, m.re?.source]),
+    [
+      ['namespace', '=~', 'prod.*', '^(?:prod.*)$'],
+      ['severity', '!=', 'info', undefined],
+    ],
+  );
+  assert.deepEqual(medium.windows, [
+    { days: [1, 2, 3, 4, 5], startMinute: 22 * 60, endMinute: 6 * 60, timezone: 'Europe/Paris' },
+    { days: [0, 6], startMinute: 0, endMinute: 1440, timezone: 'UTC' },
+  ]);
+  assert.deepEqual(
+    medium.guardrails.map((g) => g.type),
+    ['named', 'promql'],
+  );
+  const guard = medium.guardrails[1];
+  assert.ok(guard?.type === 'promql');
+  assert.deepEqual(guard.query.parts, ['sum(up{job="', { param: 'service', kind: 'label_value' }, '"})']);
+  assert.deepEqual(guard.expect, { op: '>=', value: 2 });
+  const promql = medium.postChecks[2];
+  assert.ok(promql?.type === 'promql');
+  assert.deepEqual([promql.forMs, promql.timeoutMs, promql.intervalMs, promql.onEmpty], [30_000, 120_000, 5_000, 'pass']);
+  const kube = medium.postChecks[0];
+  assert.ok(kube?.type === 'kubernetes');
+  assert.deepEqual([kube.condition, kube.kind, kube.params], ['deployment_ready', 'deployment', { min_ready: 2 }]);
+  const http = medium.postChecks[1];
+  assert.ok(http?.type === 'http');
+  assert.deepEqual([http.method, http.expectStatus, http.timeoutMs, http.intervalMs], ['GET', [200, 299], 60_000, 2_000]);
+  assert.deepEqual(medium.needs, ['http', 'kubernetes', 'prometheus']);
+  const restart = medium.actions[0];
+  assert.ok(restart?.type === 'kubernetes');
+  assert.equal(restart.verb, 'rollout_restart');
+  assert.equal(restart.namespace?.source, '{namespace}');
+
+  const app = byId.get('call-the-app')!;
+  const [post, cmd, sts] = app.actions;
+  assert.ok(post?.type === 'http' && cmd?.type === 'command' && sts?.type === 'kubernetes');
+  assert.equal(post.method, 'POST');
+  assert.deepEqual(post.expectStatus, [200, 299]);
+  assert.equal(post.timeoutMs, 10_000);
+  assert.deepEqual(post.url.parts, [
+    'http://127.0.0.1:8080/restart/',
+    { param: 'service', kind: 'url_segment' },
+    '?reason=',
+    { param: 'reason', kind: 'url_query' },
+  ]);
+  assert.deepEqual(post.headers.Authorization?.parts, ['Bearer ${env:APP_TOKEN}']);
+  assert.deepEqual(post.headers['X-Incident']?.parts, [{ param: 'incident', kind: 'text' }]);
+  assert.deepEqual(
+    cmd.argv.map((t) => t.parts),
+    [['/usr/local/bin/flush-queue'], ['--queue'], [{ param: 'queue', kind: 'argv' }]],
+  );
+  assert.equal(cmd.timeoutMs, 15_000);
+  assert.deepEqual([sts.kind, sts.name.source, sts.namespace?.source], ['statefulset', '{service}-workers', 'jobs']);
+  assert.deepEqual(app.params, ['incident', 'queue', 'reason', 'replicas', 'service']);
+  assert.deepEqual(app.needs, ['command', 'http', 'kubernetes']);
+  assert.equal(app.rollback?.[0]?.type === 'kubernetes' && app.rollback[0].args.replicas?.source, '1');
+
+  const node = byId.get('node-maintenance')!;
+  assert.equal(node.approvalsRequired, 2);
+  assert.deepEqual(node.guardrails, []); // prose guardrails on HIGH are notes, kept in raw
+  assert.deepEqual(node.raw.guardrails, ['human_approval_required', 'incident_documented']);
+  const verbs = node.actions.map((a) => (a.type === 'kubernetes' ? a.verb : a.type));
+  assert.deepEqual(verbs, ['cordon', 'drain', 'delete_pod', 'rollout_undo', 'scale']);
+  const drain = node.actions[1];
+  assert.ok(drain?.type === 'kubernetes');
+  assert.deepEqual(
+    Object.fromEntries(Object.entries(drain.args).map(([k, t]) => [k, t.source])),
+    { ignore_daemonsets: 'true', delete_emptydir_data: 'true', grace_period_seconds: '30', timeout_seconds: '120' },
+  );
+  assert.equal(drain.timeoutMs, 120_000);
+  assert.equal(drain.namespace, null);
+  const undo = node.actions[3];
+  assert.ok(undo?.type === 'kubernetes');
+  assert.deepEqual(undo.args.to_revision?.parts, [{ param: 'revision', kind: 'integer' }]);
+
+  const defaults = byId.get('no-risk-given')!;
+  assert.deepEqual(
+    [defaults.risk, defaults.minConfidence, defaults.maxPerHour, defaults.cooldownMs, defaults.blastRadiusLimit, defaults.mode, defaults.approvalsRequired, defaults.forceDelete, defaults.maxUnavailable],
+    ['HIGH', 0.8, 3, 600_000, 1, 'auto', 1, false, null],
+  );
+});
+
+test('compiled runbooks are frozen: one caller cannot change another caller’s runbook', () => {
+  const { runbooks } = loadRunbooks(SEED_RUNBOOKS);
+  const rb = runbooks[0]!;
+  assert.throws(() => {
+    (rb as { risk: string }).risk = 'LOW';
+  }, TypeError);
+  assert.throws(() => {
+    (rb.triggers as string[]).push('x');
+  }, TypeError);
+});
+
+test('a runbook id defined in two files is an error in the later file, and the first one wins', () => {
+  const dir = join(FIXTURES, 'dup');
+  const { runbooks, problems } = loadRunbooks(dir);
+  assert.deepEqual(problems.map(formatProblem), [
+    `${dir}/b.yaml: runbooks.restart-pod: duplicate runbook id "restart-pod" (first defined in ${dir}/a.yaml)`,
+  ]);
+  assert.deepEqual(
+    runbooks.map((r) => [r.id, r.risk]),
+    [
+      ['restart-pod', 'LOW'],
+      ['other', 'LOW'],
+    ],
+  );
+});
+
+test('a missing folder, an empty file and a file that is not a map', () => {
+  assert.deepEqual(loadRunbooks('/nonexistent/rectify-runbooks').problems.map(formatProblem), [
+    '/nonexistent/rectify-runbooks: cannot read the runbooks folder: ENOENT',
+  ]);
+  assert.deepEqual(loadRunbookFile('/nonexistent/x.yaml').problems.map(formatProblem), ['/nonexistent/x.yaml: cannot read the file: ENOENT']);
+  assert.deepEqual(parseRunbooksText('', 'e.yaml'), { runbooks: [], problems: [] });
+  assert.deepEqual(parseRunbooksText('# only a comment\n', 'e.yaml'), { runbooks: [], problems: [] });
+  assert.deepEqual(parseRunbooksText('- a\n- b\n', 'l.yaml').problems.map(formatProblem), [
+    'l.yaml: expected a map with a top-level "runbooks:" key, got a list',
+  ]);
+  assert.deepEqual(parseRunbooksText('runbooks: [a]\n', 'l.yaml').problems.map(formatProblem), [
+    'l.yaml: runbooks: expected a map of runbook id to runbook, got a list',
+  ]);
+});
+
+test('problems carry the line of the offending key or value', () => {
+  const text = ['runbooks:', '  r:', '    risk: LOW', '    max_per_hour: five', '    max_per_hou: 5', '    action: kubectl delete pod {p}', ''].join('\n');
+  const { problems } = parseRunbooksText(text, 'x.yaml');
+  assert.deepEqual(problems, [
+    { file: 'x.yaml', path: 'runbooks.r.max_per_hour', message: 'expected a positive integer, got "five"', line: 4 },
+    { file: 'x.yaml', path: 'runbooks.r.max_per_hou', message: 'unknown key (did you mean "max_per_hour"?)', line: 5 },
+  ]);
+});
+
+test('aliases that expand too far are refused instead of exhausting memory', () => {
+  const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`);
+  const { runbooks, problems } = parseRunbooksText(lines.join('\n'), 'bomb.yaml');
+  assert.equal(runbooks.length, 0);
+  assert.equal(problems.length, 1);
+  assert.match(formatProblem(problems[0]!), /^bomb\.yaml: YAML syntax error at line 1: .*alias/i);
+});

@@ -1,0 +1,236 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { formatProblem } from '../../src/domain/errors.js';
+import type { Runbook } from '../../src/domain/runbook.js';
+import { createRunbookIndex, loadRunbooks, parseRunbooksText, renderChecks, renderPlan } from '../../src/runbooks/index.js';
+import { FIXTURES, SEED_RUNBOOKS } from './helpers.js';
+
+const seed = createRunbookIndex(loadRunbooks(SEED_RUNBOOKS).runbooks);
+const good = createRunbookIndex(loadRunbooks(join(FIXTURES, 'good')).runbooks);
+const rb = (index: typeof seed, id: string): Runbook => {
+  const r = index.byId(id);
+  assert.ok(r, id);
+  return r;
+};
+
+function inline(body: string): Runbook {
+  const { runbooks, problems } = parseRunbooksText(`runbooks:\n  t:\n    risk: LOW\n${body}`, 'inline.yaml');
+  assert.deepEqual(problems.map(formatProblem), []);
+  return runbooks[0]!;
+}
+
+function refusal(runbook: Runbook, values: Record<string, string>): string {
+  const r = renderPlan(runbook, values);
+  assert.ok(!r.ok, 'expected a refusal');
+  return r.reason;
+}
+
+const K8S_NAME = 'expected a Kubernetes name (lowercase letters, digits, "-" and ".")';
+
+test("the seed's restart-pod renders with INC001's context", () => {
+  const r = renderPlan(rb(seed, 'restart-pod'), { pod_name: 'api-server-abc123', namespace: 'production' });
+  assert.deepEqual(r, {
+    ok: true,
+    plan: {
+      params: { pod_name: 'api-server-abc123', namespace: 'production' },
+      actions: [
+        {
+          index: 0,
+          phase: 'action',
+          type: 'kubernetes',
+          summary: 'kubectl delete pod api-server-abc123 -n production (eviction)',
+          spec: { type: 'kubernetes', verb: 'evict_pod', kind: 'pod', name: 'api-server-abc123', namespace: 'production', args: {}, timeoutMs: 60_000 },
+        },
+      ],
+      rollback: null,
+    },
+  });
+});
+
+test("the seed's scale-up renders its action and its rollback with INC002's context", () => {
+  const r = renderPlan(rb(seed, 'scale-up'), { deployment: 'worker', namespace: 'production', new_replicas: '5', old_replicas: '3', unused: 'x' });
+  assert.ok(r.ok);
+  assert.deepEqual(r.plan.params, { deployment: 'worker', namespace: 'production', new_replicas: '5', old_replicas: '3' });
+  assert.deepEqual(
+    [...r.plan.actions, ...(r.plan.rollback ?? [])].map((s) => [s.phase, s.summary]),
+    [
+      ['action', 'kubectl scale deployment worker --replicas=5 -n production'],
+      ['rollback', 'kubectl scale deployment worker --replicas=3 -n production'],
+    ],
+  );
+});
+
+test('a value missing for any placeholder, rollback included, refuses the whole plan', () => {
+  assert.equal(refusal(rb(seed, 'rollback-deployment'), { namespace: 'production' }), "no value for placeholder {deployment} (not in the incident's context or labels)");
+  const r = renderPlan(rb(seed, 'scale-up'), { deployment: 'worker', namespace: 'production', new_replicas: '5' });
+  assert.deepEqual(r, { ok: false, param: 'old_replicas', reason: "no value for placeholder {old_replicas} (not in the incident's context or labels)" });
+});
+
+test('shell, path, option and Unicode tricks are refused with the placeholder, the position and the value', () => {
+  const restart = rb(seed, 'restart-pod');
+  const ns = { namespace: 'production' };
+  assert.deepEqual(renderPlan(restart, { ...ns, pod_name: 'a;rm -rf /' }), {
+    ok: false,
+    param: 'pod_name',
+    reason: `placeholder {pod_name} in action 1: value "a;rm -rf /" ${K8S_NAME}`,
+  });
+  assert.equal(refusal(restart, { ...ns, pod_name: '../etc' }), `placeholder {pod_name} in action 1: value "../etc" ${K8S_NAME}`);
+  assert.equal(refusal(restart, { ...ns, pod_name: 'x\ny' }), `placeholder {pod_name} in action 1: value "x\\ny" ${K8S_NAME}`);
+  assert.equal(refusal(restart, { ...ns, pod_name: '--kubeconfig=/x' }), `placeholder {pod_name} in action 1: value "--kubeconfig=/x" ${K8S_NAME}`);
+  // Cyrillic "а" and fullwidth "ａ" look like "a".
+  assert.equal(refusal(restart, { ...ns, pod_name: 'аpi-server' }), `placeholder {pod_name} in action 1: value "аpi-server" ${K8S_NAME}`);
+  assert.equal(refusal(restart, { ...ns, pod_name: 'ａpi' }), `placeholder {pod_name} in action 1: value "ａpi" ${K8S_NAME}`);
+  assert.equal(refusal(restart, { ...ns, pod_name: '' }), `placeholder {pod_name} in action 1: value "" is empty, ${K8S_NAME}`);
+  const long = 'a'.repeat(300);
+  assert.equal(
+    refusal(restart, { ...ns, pod_name: long }),
+    `placeholder {pod_name} in action 1: value "${'a'.repeat(80)}…" is longer than 253 characters, ${K8S_NAME}`,
+  );
+  assert.equal(
+    refusal(restart, { pod_name: 'api', namespace: 'kube-system; x' }),
+    'placeholder {namespace} in action 1: value "kube-system; x" expected a Kubernetes namespace (RFC 1123 label)',
+  );
+  assert.equal(
+    refusal(rb(seed, 'scale-up'), { deployment: 'w', namespace: 'p', new_replicas: '5;x', old_replicas: '1' }),
+    'placeholder {new_replicas} in action 1: value "5;x" expected a whole number',
+  );
+  assert.equal(
+    refusal(rb(seed, 'scale-up'), { deployment: 'w', namespace: 'p', new_replicas: '5', old_replicas: '-1' }),
+    'placeholder {old_replicas} in rollback 1: value "-1" expected a whole number',
+  );
+});
+
+test('URL placeholders: one path segment or a query value, and the origin never moves', () => {
+  const app = rb(good, 'call-the-app');
+  const ok = { service: 'api', reason: 'oom', incident: 'INC001', queue: 'jobs', replicas: '2' };
+  const seg = 'expected one URL path segment ([A-Za-z0-9._~-])';
+  assert.equal(refusal(app, { ...ok, service: '../etc' }), `placeholder {service} in action 1: value "../etc" ${seg}`);
+  assert.equal(refusal(app, { ...ok, service: '%2e%2e' }), `placeholder {service} in action 1: value "%2e%2e" ${seg}`);
+  assert.equal(refusal(app, { ...ok, service: '..' }), `placeholder {service} in action 1: value ".." ${seg}`);
+  assert.equal(refusal(app, { ...ok, service: 'a/b' }), `placeholder {service} in action 1: value "a/b" ${seg}`);
+  assert.equal(refusal(app, { ...ok, service: '@evil.example' }), `placeholder {service} in action 1: value "@evil.example" ${seg}`);
+  assert.equal(
+    refusal(app, { ...ok, reason: 'x&admin=1' }),
+    'placeholder {reason} in action 1: value "x&admin=1" expected a URL query value ([A-Za-z0-9._~-])',
+  );
+  // Values side by side: each must be a segment on its own, and "." is not one.
+  const twin = inline('    action: {http: {url: "http://127.0.0.1:8080/a/{x}{y}/b"}}\n');
+  assert.equal(refusal(twin, { x: '.', y: '.' }), `placeholder {x} in action 1: value "." ${seg}`);
+  const r = renderPlan(twin, { x: 'v', y: '1' });
+  assert.ok(r.ok);
+  assert.equal(r.plan.actions[0]?.summary, 'POST http://127.0.0.1:8080/a/v1/b');
+});
+
+test('headers and bodies: text without control characters, no smuggled secret references, JSON structure kept', () => {
+  const app = rb(good, 'call-the-app');
+  const ok = { service: 'api', reason: 'oom', incident: 'INC001', queue: 'jobs', replicas: '2' };
+  assert.equal(
+    refusal(app, { ...ok, incident: 'x\r\nX-Admin: 1' }),
+    'placeholder {incident} in action 1: value "x\\r\\nX-Admin: 1" expected printable text without control characters',
+  );
+  assert.equal(
+    refusal(app, { ...ok, incident: '${env:AWS_SECRET_ACCESS_KEY}' }),
+    'placeholder {incident} in action 1: value "${env:AWS_SECRET_ACCESS_KEY}" contains "${", which would be read as a secret reference',
+  );
+  assert.equal(
+    refusal(app, { ...ok, queue: '--delete-all' }),
+    'placeholder {queue} in action 2: value "--delete-all" expected a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-")',
+  );
+  // Each value fits, but the name they make together must fit too.
+  const svc = 'a'.repeat(250);
+  assert.equal(
+    refusal(app, { ...ok, service: svc }),
+    `action 3: name "${'a'.repeat(80)}…" is longer than 253 characters, ${K8S_NAME}`,
+  );
+
+  const r = renderPlan(app, { ...ok, incident: 'INC "quoted" \\ text' });
+  assert.ok(r.ok);
+  const [post, cmd, sts] = r.plan.actions;
+  assert.deepEqual(post?.spec, {
+    type: 'http',
+    method: 'POST',
+    url: 'http://127.0.0.1:8080/restart/api?reason=oom',
+    // The secret reference is left for the executor to resolve at run time.
+    headers: { Authorization: 'Bearer ${env:APP_TOKEN}', 'X-Incident': 'INC "quoted" \\ text' },
+    body: { service: 'api', replicas: 2, tags: ['rectify', 'oom'], literal: '{not a placeholder}' },
+    expectStatus: [200, 299],
+    timeoutMs: 10_000,
+  });
+  assert.equal(post?.summary, 'POST http://127.0.0.1:8080/restart/api?reason=oom');
+  assert.deepEqual(cmd?.spec, { type: 'command', argv: ['/usr/local/bin/flush-queue', '--queue', 'jobs'], timeoutMs: 15_000 });
+  assert.equal(cmd?.summary, '/usr/local/bin/flush-queue --queue jobs');
+  assert.equal(sts?.summary, 'kubectl scale statefulset api-workers --replicas=2 -n jobs');
+  assert.equal(r.plan.rollback?.[0]?.summary, 'kubectl scale statefulset api-workers --replicas=1 -n jobs');
+});
+
+test('summaries of the other kubernetes verbs', () => {
+  const node = rb(good, 'node-maintenance');
+  const r = renderPlan(node, { node: 'worker-1', pod_name: 'p-1', namespace: 'prod', deployment: 'web', revision: '4', service: 'db' });
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.plan.actions.map((s) => s.summary),
+    [
+      'kubectl cordon worker-1',
+      'kubectl drain worker-1 --ignore-daemonsets --delete-emptydir-data --grace-period=30 --timeout=120s',
+      'kubectl delete pod p-1 -n prod (delete, skips PodDisruptionBudgets)',
+      'kubectl rollout undo deployment web --to-revision=4 -n prod',
+      'kubectl scale statefulset db --replicas=3 -n prod',
+    ],
+  );
+  assert.deepEqual(r.plan.rollback?.map((s) => s.summary), ['kubectl uncordon worker-1']);
+});
+
+test('checks render with the same safety: PromQL label values, kubernetes names, named-check inputs', () => {
+  const medium = rb(good, 'restart-service');
+  const values = { service: 'api', deployment: 'api', namespace: 'prod' };
+  const r = renderChecks(medium.postChecks, values, 'post_check');
+  assert.ok(r.ok);
+  assert.deepEqual(r.checks[0], {
+    type: 'kubernetes',
+    condition: 'deployment_ready',
+    kind: 'deployment',
+    name: 'api',
+    namespace: 'prod',
+    params: { min_ready: 2 },
+    timeoutMs: 120_000,
+    intervalMs: 5_000,
+  });
+  assert.equal(r.checks[1]?.type === 'http' && r.checks[1].url, 'http://127.0.0.1:8080/health/api?verbose=1');
+  assert.equal(
+    r.checks[2]?.type === 'promql' && r.checks[2].query,
+    'rate(http_errors_total{job="api"}[5m]) / rate(http_requests_total{job="api"}[5m])',
+  );
+  assert.deepEqual(renderChecks(medium.postChecks, { ...values, service: 'api"} or vector(1) #' }, 'post_check'), {
+    ok: false,
+    param: 'service',
+    reason: 'placeholder {service} in post_check 2: value "api\\"} or vector(1) #" expected one URL path segment ([A-Za-z0-9._~-])',
+  });
+  assert.deepEqual(renderChecks(medium.guardrails, { ...values, service: 'api"} or vector(1) #' }, 'guardrail'), {
+    ok: false,
+    param: 'service',
+    reason: 'placeholder {service} in guardrail 2: value "api\\"} or vector(1) #" expected a label value ([A-Za-z0-9_.:/@ -])',
+  });
+
+  const restart = rb(seed, 'restart-pod');
+  const named = renderChecks(restart.preChecks, { pod_name: 'api-1', namespace: 'prod', extra: 'kept' }, 'pre_check');
+  assert.ok(named.ok);
+  assert.deepEqual(named.checks[1], {
+    type: 'named',
+    name: 'recent_restarts_less_than_three',
+    params: { limit: 3, window_minutes: 60 },
+    values: { pod_name: 'api-1', namespace: 'prod', extra: 'kept' },
+    timeoutMs: 120_000,
+    intervalMs: 5_000,
+  });
+  assert.deepEqual(renderChecks(restart.preChecks, { pod_name: 'api-1', namespace: 'Prod' }, 'pre_check'), {
+    ok: false,
+    param: 'namespace',
+    reason: '{namespace} read by pre_check 1 (replicas_greater_than_one): value "Prod" expected a Kubernetes namespace (RFC 1123 label)',
+  });
+  assert.deepEqual(renderChecks(medium.postChecks, { deployment: 'api', namespace: 'prod' }), {
+    ok: false,
+    param: 'service',
+    reason: "no value for placeholder {service} (not in the incident's context or labels)",
+  });
+});
