@@ -1,0 +1,178 @@
+import { createHash } from 'node:crypto';
+
+/**
+ * The audit hash chain, independent of the database: how a row's hash is computed
+ * and how a sequence of stored rows is checked. Each row's hash covers the previous
+ * row's hash, so changing, removing or reordering any row breaks every link after
+ * it; rewriting the whole chain needs the head hash, which operators keep outside
+ * the database (the SIEM export carries it).
+ */
+
+/** prev_hash of the first chained row. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+/** One audit row exactly as stored: `at` in epoch milliseconds, `details` as the stored JSON text. */
+export interface AuditRecord {
+  seq: number;
+  at: number;
+  event: string;
+  incident_id: string | null;
+  runbook: string | null;
+  execution_id: string | null;
+  actor: string;
+  details: string;
+  prev_hash: string | null;
+  hash: string | null;
+}
+
+/**
+ * sha256 over a JSON array of the fields, in a fixed order. JSON gives an
+ * unambiguous encoding: strings are quoted and escaped, null differs from "null",
+ * and no separator can be smuggled inside a value to shift a field boundary.
+ * `details` is hashed as the stored text, so verification never depends on how a
+ * JSON value would be re-serialised.
+ */
+export function auditRowHash(prevHash: string, r: Omit<AuditRecord, 'prev_hash' | 'hash'>): string {
+  const canonical = JSON.stringify([prevHash, r.seq, r.at, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, r.details]);
+  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Rows examined. */
+  rows: number;
+  /** Rows written before the chain existed (schema 1), accepted only at the start of the log. */
+  unchained: number;
+  first_bad_seq: number | null;
+  reason: string | null;
+  /** The newest row's seq and hash: record it elsewhere to detect a rewritten chain. */
+  head: { seq: number; hash: string } | null;
+}
+
+/**
+ * Checks rows pushed in seq order, one at a time (so millions of rows need no
+ * memory). The first problem found is kept; later rows are not examined.
+ */
+export function createChainVerifier() {
+  let rows = 0;
+  let unchained = 0;
+  let lastSeq = 0;
+  let lastHash: string | null = null;
+  let chained = false;
+  let bad: { seq: number; reason: string } | null = null;
+
+  return {
+    /** False once a problem was found: stop pushing. */
+    push(r: AuditRecord): boolean {
+      if (bad) return false;
+      rows++;
+      if (r.seq !== lastSeq + 1) {
+        const missing = lastSeq + 1;
+        bad = { seq: missing, reason: r.seq - missing > 1 ? `rows ${missing} to ${r.seq - 1} are missing` : `row ${missing} is missing` };
+        return false;
+      }
+      if (r.hash === null || r.prev_hash === null) {
+        if (chained) {
+          bad = { seq: r.seq, reason: `row ${r.seq} has no hash: it was changed or inserted after the chain began` };
+          return false;
+        }
+        unchained++;
+        lastSeq = r.seq;
+        return true;
+      }
+      const expectedPrev = chained ? lastHash! : GENESIS_HASH;
+      if (auditRowHash(r.prev_hash, r) !== r.hash) {
+        bad = { seq: r.seq, reason: `hash mismatch: row ${r.seq} was changed` };
+        return false;
+      }
+      if (r.prev_hash !== expectedPrev) {
+        bad = {
+          seq: r.seq,
+          reason: chained ? `prev_hash of row ${r.seq} does not match row ${lastSeq}` : `prev_hash of row ${r.seq}, the first chained row, is not the genesis value`,
+        };
+        return false;
+      }
+      chained = true;
+      lastSeq = r.seq;
+      lastHash = r.hash;
+      return true;
+    },
+    /**
+     * `highWater` is the highest seq the database ever handed out: rows missing at
+     * the end of the log (the newest ones deleted) show up as a gap against it.
+     */
+    finish(highWater: number): AuditVerification {
+      if (!bad && highWater > lastSeq) {
+        const missing = lastSeq + 1;
+        bad = { seq: missing, reason: highWater > missing ? `rows ${missing} to ${highWater} are missing (the newest rows were removed)` : `row ${missing} is missing (the newest row was removed)` };
+      }
+      return {
+        ok: bad === null,
+        rows,
+        unchained,
+        first_bad_seq: bad?.seq ?? null,
+        reason: bad?.reason ?? null,
+        head: lastHash !== null ? { seq: lastSeq, hash: lastHash } : null,
+      };
+    },
+  };
+}
+
+export interface AuditSource {
+  /** Rows with seq > afterSeq, oldest first, at most `limit`. */
+  auditRecords(q: { afterSeq: number; limit: number; since?: number }): AuditRecord[];
+  /** The highest seq ever assigned (0 when none). */
+  auditHighWater(): number;
+}
+
+const PAGE = 5_000;
+
+/**
+ * Walks the whole log page by page, yielding to the event loop between pages so a
+ * running service keeps answering while a large log is verified. Rows appended
+ * while it walks are outside the snapshot taken by the first high-water read.
+ */
+export async function verifyAuditChain(source: AuditSource, opts: { yieldBetweenPages?: boolean } = {}): Promise<AuditVerification> {
+  const highWater = source.auditHighWater();
+  const v = createChainVerifier();
+  let after = 0;
+  for (;;) {
+    const page = source.auditRecords({ afterSeq: after, limit: PAGE });
+    let going = true;
+    for (const r of page) {
+      if (r.seq > highWater) {
+        going = false;
+        break;
+      }
+      if (!v.push(r)) {
+        going = false;
+        break;
+      }
+      after = r.seq;
+    }
+    if (!going || page.length < PAGE) break;
+    if (opts.yieldBetweenPages !== false) await new Promise((r) => setImmediate(r));
+  }
+  return v.finish(highWater);
+}
+
+/**
+ * One exported row (a line of `audit export`): the stored fields with `details`
+ * parsed, the time both readable and as hashed (`at_ms`), and the chain hashes, so
+ * a SIEM can recompute each hash from the line alone.
+ */
+export function auditExportLine(r: AuditRecord) {
+  return {
+    seq: r.seq,
+    at: new Date(r.at).toISOString(),
+    at_ms: r.at,
+    event: r.event,
+    incident_id: r.incident_id,
+    runbook: r.runbook,
+    execution_id: r.execution_id,
+    actor: r.actor,
+    details: JSON.parse(r.details) as Record<string, unknown>,
+    prev_hash: r.prev_hash,
+    hash: r.hash,
+  };
+}

@@ -1,0 +1,192 @@
+import type { AuditEventName, DecisionAction, Incident } from '../domain/index.js';
+import type { AuditRecord } from './audit-verify.js';
+
+export type { AuditRecord } from './audit-verify.js';
+
+/**
+ * The store speaks the domain. Decisions are taken inside `transact`: the guard
+ * state read there and the changes written there commit together, so concurrent
+ * requests cannot both consume the last unit of a rate limit.
+ */
+export type CircuitState = 'closed' | 'open' | 'half_open';
+
+export interface CircuitRecord {
+  state: CircuitState;
+  failures: number;
+  openedAt: number | null;
+  trialExecutionId: string | null;
+}
+
+/** What the guardrail stages may read: consistent within one transaction. */
+export interface GuardStateView {
+  paused(): boolean;
+  circuit(runbook: string): CircuitRecord;
+  executionsSince(runbook: string, service: string, sinceMs: number): number;
+  lastExecutionAt(runbook: string, service: string): number | null;
+  activeExecutions(): number;
+  activeServices(runbook: string): string[];
+}
+
+export interface AuditInput {
+  at: number;
+  event: AuditEventName;
+  incident_id?: string | null;
+  runbook?: string | null;
+  execution_id?: string | null;
+  actor: string;
+  details?: Record<string, unknown>;
+}
+
+export interface AuditRow {
+  seq: number;
+  at: string;
+  event: AuditEventName;
+  incident_id: string | null;
+  runbook: string | null;
+  execution_id: string | null;
+  actor: string;
+  details: Record<string, unknown>;
+}
+
+export interface IncidentRow {
+  incident: Incident;
+  action: DecisionAction;
+  event: AuditEventName;
+  runbook: string | null;
+  reason: string;
+  approval_id: string | null;
+  execution_id: string | null;
+}
+
+export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
+export type ExecutionTrigger = 'auto' | 'approval' | 'manual';
+
+export interface StepRecord {
+  phase: 'pre_check' | 'action' | 'post_check' | 'rollback';
+  index: number;
+  summary: string;
+  started_at: number;
+  finished_at: number | null;
+  ok: boolean | null;
+  detail: string | null;
+}
+
+export interface ExecutionRow {
+  id: string;
+  incident_id: string | null;
+  runbook: string;
+  service: string;
+  state: ExecutionState;
+  trigger: ExecutionTrigger;
+  actor: string;
+  plan: unknown;
+  steps: StepRecord[];
+  started_at: number;
+  finished_at: number | null;
+  success: boolean | null;
+  rolled_back: boolean | null;
+  outcome: string | null;
+  circuit_trial: boolean;
+}
+
+export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
+
+export interface ApprovalRow {
+  id: string;
+  incident_id: string;
+  alert_key: string | null;
+  runbook: string;
+  service: string;
+  status: ApprovalStatus;
+  reason: string;
+  plan: unknown;
+  requested_at: number;
+  requested_by: string;
+  expires_at: number;
+  approvals_required: number;
+  decided_at: number | null;
+  decided_by: string | null;
+  comment: string | null;
+  execution_id: string | null;
+}
+
+/** Synchronous on purpose: one transaction never awaits, so it cannot interleave. */
+export interface Tx extends GuardStateView {
+  findIncidentByDedup(dedupKey: string): IncidentRow | undefined;
+  insertIncident(row: IncidentRow): void;
+  getIncident(id: string): IncidentRow | undefined;
+  appendAudit(input: AuditInput): number;
+
+  insertExecution(row: ExecutionRow): void;
+  getExecution(id: string): ExecutionRow | undefined;
+  updateExecution(id: string, patch: Partial<Pick<ExecutionRow, 'state' | 'steps' | 'finished_at' | 'success' | 'rolled_back' | 'outcome'>>): void;
+  runningExecutions(): ExecutionRow[];
+
+  consumeRate(runbook: string, service: string, at: number, executionId: string): void;
+  claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
+  releaseBlastRadius(executionId: string): void;
+  setCircuit(runbook: string, record: CircuitRecord, at: number): void;
+
+  insertApproval(row: ApprovalRow): void;
+  getApproval(id: string): ApprovalRow | undefined;
+  updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id'>>): void;
+  pendingApprovalsForAlert(alertKey: string): ApprovalRow[];
+  expiredApprovals(now: number): ApprovalRow[];
+
+  setPaused(paused: boolean, by: string, at: number): void;
+}
+
+export interface AuditQuery {
+  incident_id?: string;
+  runbook?: string;
+  execution_id?: string;
+  event?: string;
+  since?: number;
+  /** Rows with seq below this (the cursor of the previous page). */
+  before?: number;
+  limit: number;
+}
+
+/** Audit rows as stored, with their chain hashes, oldest first (export and verification page through these). */
+export interface AuditRecordQuery {
+  /** Rows with seq above this. */
+  afterSeq: number;
+  /** Rows written at or after this time (epoch ms). */
+  since?: number;
+  limit: number;
+}
+
+export interface StoreHealth {
+  ok: boolean;
+  /** Why not, when not ok (the last write fault, still present). */
+  detail: string | null;
+}
+
+export interface RunbookStats {
+  executionsLastHour: number;
+  succeeded: number;
+  failed: number;
+  lastExecutionAt: number | null;
+}
+
+export interface Store {
+  /** Runs `work` in a transaction shared with other requests arriving together (group commit). */
+  transact<T>(work: (tx: Tx) => T): Promise<T>;
+  /** Reads outside any write transaction (a consistent snapshot of committed state). */
+  read<T>(work: (tx: Tx) => T): T;
+  queryAudit(q: AuditQuery): AuditRow[];
+  listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[];
+  runbookStats(runbook: string, now: number): RunbookStats;
+  lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
+  /** Removes what no guardrail reads any more (old rate-limit rows, old dedup keys). */
+  prune(now: number, dedupRetentionMs: number): { rateEvents: number; incidents: number };
+  ping(): boolean;
+  /** Whether the store takes writes: after a write fault it probes until one succeeds. */
+  health(): StoreHealth;
+  auditRecords(q: AuditRecordQuery): AuditRecord[];
+  /** The highest audit seq ever assigned (rows deleted at the end of the log leave it above the newest row). */
+  auditHighWater(): number;
+  /** Units waiting for the next commit: the overload signal. */
+  pending(): number;
+  close(): void;
+}

@@ -1,0 +1,1 @@
+export { openSqliteStore, openSqliteAuditReader, type SqliteStoreOptions } from './store.js';

@@ -1,0 +1,281 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { RectifyError } from '../../domain/index.js';
+import type {
+  ApprovalRow,
+  ApprovalStatus,
+  AuditQuery,
+  AuditRecordQuery,
+  AuditRow,
+  RunbookStats,
+  Store,
+  StoreHealth,
+  Tx,
+} from '../ports.js';
+import type { AuditRecord } from '../audit-verify.js';
+import { createAuditChain } from './audit-chain.js';
+import { migrateSqlite } from './migrate.js';
+import { createSqliteTx } from './tx.js';
+import { rowToApproval, rowToAudit } from './rows.js';
+
+export interface SqliteStoreOptions {
+  /** File path, or ':memory:'. */
+  path: string;
+  migrationsDir: string;
+  /** Refuse new work past this many units waiting for a commit (answered 503). */
+  maxPending?: number;
+  /** Called after every group commit, for metrics. */
+  onCommit?: (units: number, seconds: number) => void;
+  /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * SQLite result codes that mean the database cannot take writes now (a fault of
+ * the disk, the file or another connection), as opposed to a bug in a statement.
+ * They are answered 503 STORE_UNAVAILABLE, and the caller may retry.
+ */
+const FAULT_CODES = /^SQLITE_(BUSY|LOCKED|READONLY|FULL|IOERR|CANTOPEN|CORRUPT|NOTADB|PROTOCOL|NOMEM|PERM)/;
+
+export function isStoreFault(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && FAULT_CODES.test(code);
+}
+
+function unavailable(err: unknown): RectifyError {
+  return new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later', { cause: err });
+}
+
+const AUDIT_RECORD_COLUMNS = 'seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash';
+
+/** Reads the audit log and its chain from a database file without migrating or writing it (`rectify audit verify`). */
+export function openSqliteAuditReader(path: string): {
+  auditRecords(q: AuditRecordQuery): AuditRecord[];
+  auditHighWater(): number;
+  close(): void;
+} {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  db.pragma('busy_timeout = 5000');
+  const reader = auditReader(db);
+  return { ...reader, close: () => db.close() };
+}
+
+function auditReader(db: Database.Database) {
+  const page = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
+  const pageSince = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`);
+  const highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
+  const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit');
+  return {
+    auditRecords(q: AuditRecordQuery): AuditRecord[] {
+      return (q.since === undefined ? page.all(q.afterSeq, q.limit) : pageSince.all(q.afterSeq, q.since, q.limit)) as AuditRecord[];
+    },
+    auditHighWater(): number {
+      const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
+      return Math.max(hw, (maxSeq.get() as { seq: number | null }).seq ?? 0);
+    },
+  };
+}
+
+interface Unit {
+  work: (tx: Tx) => unknown;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+}
+
+/**
+ * SQLite store with group commit: units of work that arrive together run in one
+ * IMMEDIATE transaction and share one fsync (WAL, synchronous=FULL), each inside its
+ * own savepoint so one unit's error does not undo the others. A caller's promise
+ * resolves only after the commit that holds its rows returned: answered means durable.
+ */
+export function openSqliteStore(opts: SqliteStoreOptions): Store {
+  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  const db = new Database(opts.path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  db.pragma('foreign_keys = ON');
+  migrateSqlite(db, opts.migrationsDir);
+
+  const chain = createAuditChain(db);
+  const tx = createSqliteTx(db, chain);
+  const audit = auditReader(db);
+  /** The last write fault, until a later commit succeeds: what /readyz reports. */
+  let fault: { at: number; message: string } | null = null;
+  const maxPending = opts.maxPending ?? 20_000;
+  let queue: Unit[] = [];
+  let scheduled = false;
+  let closed = false;
+
+  // Nested call of a transaction function = SAVEPOINT (better-sqlite3 semantics).
+  const runUnit = db.transaction((work: (t: Tx) => unknown) => work(tx));
+  const runBatch = db.transaction((batch: Unit[], results: Array<{ ok: boolean; value: unknown }>) => {
+    // The chain tip is re-read from committed rows: a batch that failed to commit
+    // before this one must not have left its hashes in memory.
+    chain.sync();
+    for (const unit of batch) {
+      const tip = chain.mark();
+      try {
+        results.push({ ok: true, value: runUnit(unit.work) });
+      } catch (err) {
+        chain.reset(tip);
+        // SQLite rolls the whole transaction back on some faults (disk full, I/O
+        // error). A unit run after that would run in autocommit, outside the batch:
+        // stop here, and the batch is reported as not committed.
+        if (!db.inTransaction) throw err;
+        results.push({ ok: false, value: isStoreFault(err) ? unavailable(err) : err });
+      }
+    }
+  });
+
+  function flush(): void {
+    scheduled = false;
+    const batch = queue;
+    queue = [];
+    if (batch.length === 0) return;
+    const results: Array<{ ok: boolean; value: unknown }> = [];
+    const t0 = performance.now();
+    try {
+      runBatch.immediate(batch, results);
+    } catch (err) {
+      // The commit itself failed (disk full, read-only file, locked): nothing of this
+      // batch is durable, so every caller is told so and nothing acts on it.
+      const failure = unavailable(err);
+      fault = { at: Date.now(), message: errorText(err) };
+      for (const unit of batch) unit.reject(failure);
+      return;
+    }
+    const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
+    fault = unitFault ? { at: Date.now(), message: errorText((unitFault.value as Error).cause) } : null;
+    opts.onCommit?.(batch.length, (performance.now() - t0) / 1000);
+    batch.forEach((unit, i) => {
+      const r = results[i]!;
+      if (r.ok) unit.resolve(r.value);
+      else unit.reject(r.value);
+    });
+  }
+
+  const statsStmt = db.prepare(
+    `SELECT
+       SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS last_hour,
+       SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
+       SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
+       MAX(started_at) AS last_at
+     FROM executions WHERE runbook = ?`,
+  );
+  const lastPerService = db.prepare(
+    'SELECT service, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service',
+  );
+  // A write that changes nothing visible: proves the lock, the file and the disk take writes again.
+  const probeWrite = db.prepare(
+    `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('store_probe', ?, ?, 'rectify')
+     ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  );
+  const probe = db.transaction((now: number) => void probeWrite.run(String(now), now));
+  const pruneRate = db.prepare('DELETE FROM rate_events WHERE at < ?');
+  const pruneIncidents = db.prepare(
+    `DELETE FROM incidents WHERE received_at < ?
+       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')`,
+  );
+
+  function ping(): boolean {
+    try {
+      db.prepare('SELECT 1').get();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  return {
+    transact<T>(work: (t: Tx) => T): Promise<T> {
+      if (closed) return Promise.reject(new RectifyError('SHUTTING_DOWN', 'the store is closed'));
+      if (queue.length >= maxPending) {
+        return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting for the disk; retry shortly`));
+      }
+      return new Promise<T>((resolve, reject) => {
+        queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+        if (!scheduled) {
+          scheduled = true;
+          setImmediate(flush);
+        }
+      });
+    },
+    read<T>(work: (t: Tx) => T): T {
+      return work(tx);
+    },
+    queryAudit(q: AuditQuery): AuditRow[] {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      const filter = (sql: string, value: unknown): void => {
+        where.push(sql);
+        args.push(value);
+      };
+      if (q.incident_id) filter('incident_id = ?', q.incident_id);
+      if (q.runbook) filter('runbook = ?', q.runbook);
+      if (q.execution_id) filter('execution_id = ?', q.execution_id);
+      if (q.event) filter('event = ?', q.event);
+      if (q.since !== undefined) filter('at >= ?', q.since);
+      if (q.before !== undefined) filter('seq < ?', q.before);
+      const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
+      args.push(q.limit);
+      return (db.prepare(sql).all(...args) as Array<Record<string, unknown>>).map(rowToAudit);
+    },
+    listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[] {
+      const rows = status
+        ? db.prepare('SELECT * FROM approvals WHERE status = ? ORDER BY requested_at DESC, id DESC LIMIT ?').all(status, limit)
+        : db.prepare('SELECT * FROM approvals ORDER BY requested_at DESC, id DESC LIMIT ?').all(limit);
+      return (rows as Array<Record<string, unknown>>).map(rowToApproval);
+    },
+    runbookStats(runbook: string, now: number): RunbookStats {
+      const r = statsStmt.get(now - 3_600_000, runbook) as Record<string, number | null>;
+      return {
+        executionsLastHour: r.last_hour ?? 0,
+        succeeded: r.succeeded ?? 0,
+        failed: r.failed ?? 0,
+        lastExecutionAt: r.last_at ?? null,
+      };
+    },
+    lastExecutionPerService(runbook: string) {
+      return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
+    },
+    prune(now: number, dedupRetentionMs: number) {
+      // Rate-limit rows older than the longest window (one hour) no longer count.
+      const rateEvents = pruneRate.run(now - 3_600_000 - 60_000).changes;
+      const incidents = pruneIncidents.run(now - dedupRetentionMs).changes;
+      return { rateEvents, incidents };
+    },
+    ping,
+    health(): StoreHealth {
+      if (closed) return { ok: false, detail: 'closed' };
+      if (fault) {
+        // Probed only while degraded, so a store that recovered says so even when
+        // no request arrives (a probe that failed keeps the pod out of rotation,
+        // which would otherwise never send the request that clears the fault).
+        try {
+          probe.immediate(Date.now());
+          fault = null;
+        } catch (err) {
+          fault = { at: Date.now(), message: errorText(err) };
+        }
+      }
+      if (fault) return { ok: false, detail: fault.message };
+      return ping() ? { ok: true, detail: null } : { ok: false, detail: 'the database does not answer' };
+    },
+    auditRecords: (q) => audit.auditRecords(q),
+    auditHighWater: () => audit.auditHighWater(),
+    pending: () => queue.length,
+    close(): void {
+      if (closed) return;
+      closed = true;
+      if (queue.length) flush();
+      db.close();
+    },
+  };
+}
+
+function errorText(err: unknown): string {
+  if (err instanceof Error) return (err as { code?: string }).code ? `${(err as { code?: string }).code}: ${err.message}` : err.message;
+  return String(err);
+}

@@ -1,0 +1,182 @@
+import type Database from 'better-sqlite3';
+import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, Tx } from '../ports.js';
+import type { AuditChain } from './audit-chain.js';
+import { rowToApproval, rowToExecution, rowToIncident } from './rows.js';
+
+type Raw = Record<string, unknown>;
+const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
+
+/**
+ * The domain operations on SQLite, every statement prepared once. Used only inside
+ * the store's transactions (or for plain reads), never awaited in between.
+ */
+export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
+  const s = {
+    incidentByDedup: db.prepare('SELECT * FROM incidents WHERE dedup_key = ?'),
+    incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
+    insertIncident: db.prepare(
+      `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
+         action, event, runbook, reason, approval_id, execution_id)
+       VALUES (@id, @dedup_key, @alert_key, @source, @received_at, @status, @service, @root_cause, @confidence, @body,
+         @action, @event, @runbook, @reason, @approval_id, @execution_id)`,
+    ),
+    audit: db.prepare(
+      `INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertExecution: db.prepare(
+      `INSERT INTO executions (id, incident_id, runbook, service, state, trigger, actor, plan, steps, started_at,
+         finished_at, success, rolled_back, outcome, circuit_trial)
+       VALUES (@id, @incident_id, @runbook, @service, @state, @trigger, @actor, @plan, @steps, @started_at,
+         @finished_at, @success, @rolled_back, @outcome, @circuit_trial)`,
+    ),
+    executionById: db.prepare('SELECT * FROM executions WHERE id = ?'),
+    runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
+    rateCount: db.prepare('SELECT COUNT(*) AS n FROM rate_events WHERE runbook = ? AND service = ? AND at > ?'),
+    rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
+    rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
+    claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
+    claimsServices: db.prepare('SELECT DISTINCT service FROM blast_claims WHERE runbook = ? ORDER BY service'),
+    claimInsert: db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)'),
+    claimDelete: db.prepare('DELETE FROM blast_claims WHERE execution_id = ?'),
+    circuitGet: db.prepare('SELECT * FROM circuits WHERE runbook = ?'),
+    circuitSet: db.prepare(
+      `INSERT INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
+       ON CONFLICT(runbook) DO UPDATE SET state = excluded.state, failures = excluded.failures,
+         opened_at = excluded.opened_at, trial_execution_id = excluded.trial_execution_id, updated_at = excluded.updated_at`,
+    ),
+    insertApproval: db.prepare(
+      `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
+         expires_at, approvals_required, decided_at, decided_by, comment, execution_id)
+       VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
+         @expires_at, @approvals_required, @decided_at, @decided_by, @comment, @execution_id)`,
+    ),
+    approvalById: db.prepare('SELECT * FROM approvals WHERE id = ?'),
+    approvalsForAlert: db.prepare("SELECT * FROM approvals WHERE alert_key = ? AND status = 'pending'"),
+    approvalsExpired: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at"),
+    settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    settingSet: db.prepare(
+      `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+    ),
+  };
+
+  // Updates are built per patch shape; the shapes are few, so cache their statements.
+  const updateCache = new Map<string, Database.Statement>();
+  function update(table: 'executions' | 'approvals', id: string, patch: Record<string, unknown>): void {
+    const keys = Object.keys(patch).filter((k) => patch[k] !== undefined);
+    if (keys.length === 0) return;
+    const cacheKey = `${table}:${keys.join(',')}`;
+    let stmt = updateCache.get(cacheKey);
+    if (!stmt) {
+      stmt = db.prepare(`UPDATE ${table} SET ${keys.map((k) => `${k} = @${k}`).join(', ')} WHERE id = @id`);
+      updateCache.set(cacheKey, stmt);
+    }
+    const params: Record<string, unknown> = { id };
+    for (const k of keys) {
+      const v = patch[k];
+      params[k] = typeof v === 'boolean' ? (v ? 1 : 0) : Array.isArray(v) ? JSON.stringify(v) : v;
+    }
+    stmt.run(params);
+  }
+
+  return {
+    paused: () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true',
+    circuit(runbook) {
+      const r = s.circuitGet.get(runbook) as Raw | undefined;
+      if (!r) return CLOSED;
+      return {
+        state: r.state as CircuitRecord['state'],
+        failures: r.failures as number,
+        openedAt: (r.opened_at as number | null) ?? null,
+        trialExecutionId: (r.trial_execution_id as string | null) ?? null,
+      };
+    },
+    executionsSince: (runbook, service, sinceMs) => (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n,
+    lastExecutionAt: (runbook, service) => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null,
+    activeExecutions: () => (s.claimsCount.get() as { n: number }).n,
+    activeServices: (runbook) => (s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service),
+
+    findIncidentByDedup(key) {
+      const r = s.incidentByDedup.get(key) as Raw | undefined;
+      return r ? rowToIncident(r) : undefined;
+    },
+    getIncident(id) {
+      const r = s.incidentById.get(id) as Raw | undefined;
+      return r ? rowToIncident(r) : undefined;
+    },
+    insertIncident(row: IncidentRow) {
+      const i = row.incident;
+      s.insertIncident.run({
+        id: i.id,
+        dedup_key: i.dedup_key,
+        alert_key: i.alert_key ?? null,
+        source: i.source,
+        received_at: i.received_at,
+        status: i.status,
+        service: i.service,
+        root_cause: i.root_cause,
+        confidence: i.confidence,
+        body: JSON.stringify(i),
+        action: row.action,
+        event: row.event,
+        runbook: row.runbook,
+        reason: row.reason,
+        approval_id: row.approval_id,
+        execution_id: row.execution_id,
+      });
+    },
+    appendAudit(a) {
+      // The row is chained to the one before it (see audit-chain.ts); seq is given
+      // explicitly so the hashed seq is the stored one.
+      const row = {
+        at: a.at,
+        event: a.event,
+        incident_id: a.incident_id ?? null,
+        runbook: a.runbook ?? null,
+        execution_id: a.execution_id ?? null,
+        actor: a.actor,
+        details: JSON.stringify(a.details ?? {}),
+      };
+      const link = chain.next(row);
+      s.audit.run(link.seq, row.at, row.event, row.incident_id, row.runbook, row.execution_id, row.actor, row.details, link.prev_hash, link.hash);
+      return link.seq;
+    },
+
+    insertExecution(row: ExecutionRow) {
+      s.insertExecution.run({
+        ...row,
+        plan: JSON.stringify(row.plan),
+        steps: JSON.stringify(row.steps),
+        success: row.success === null ? null : row.success ? 1 : 0,
+        rolled_back: row.rolled_back === null ? null : row.rolled_back ? 1 : 0,
+        circuit_trial: row.circuit_trial ? 1 : 0,
+      });
+    },
+    getExecution(id) {
+      const r = s.executionById.get(id) as Raw | undefined;
+      return r ? rowToExecution(r) : undefined;
+    },
+    updateExecution: (id, patch) => update('executions', id, patch),
+    runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
+
+    consumeRate: (runbook, service, at, executionId) => void s.rateInsert.run(runbook, service, at, executionId),
+    claimBlastRadius: (executionId, runbook, service, at) => void s.claimInsert.run(executionId, runbook, service, at),
+    releaseBlastRadius: (executionId) => void s.claimDelete.run(executionId),
+    setCircuit: (runbook, rec, at) =>
+      void s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at),
+
+    insertApproval(row: ApprovalRow) {
+      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan) });
+    },
+    getApproval(id) {
+      const r = s.approvalById.get(id) as Raw | undefined;
+      return r ? rowToApproval(r) : undefined;
+    },
+    updateApproval: (id, patch) => update('approvals', id, patch),
+    pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
+    expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
+
+    setPaused: (paused, by, at) => void s.settingSet.run('paused', paused ? 'true' : 'false', at, by),
+  };
+}
