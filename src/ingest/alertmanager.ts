@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import type { Incident } from '../domain/index.js';
+import { ingestProblem, parseConfidence, type IngestResult } from './common.js';
+
+const labelSet = z.record(z.string(), z.string());
+
+/** Alertmanager webhook payload, version 4. Unknown fields are ignored. */
+export const alertmanagerAlertSchema = z.object({
+  status: z.enum(['firing', 'resolved']),
+  labels: labelSet,
+  annotations: labelSet.optional(),
+  startsAt: z.string().optional(),
+  endsAt: z.string().optional(),
+  generatorURL: z.string().optional(),
+  fingerprint: z.string().max(128).optional(),
+});
+
+export const alertmanagerWebhookSchema = z.object({
+  version: z.literal('4').optional(),
+  groupKey: z.string().optional(),
+  truncatedAlerts: z.number().int().nonnegative().optional(),
+  status: z.enum(['firing', 'resolved']).optional(),
+  receiver: z.string().optional(),
+  groupLabels: labelSet.optional(),
+  commonLabels: labelSet.optional(),
+  commonAnnotations: labelSet.optional(),
+  externalURL: z.string().optional(),
+  alerts: z.array(alertmanagerAlertSchema).min(1),
+});
+export type AlertmanagerWebhook = z.infer<typeof alertmanagerWebhookSchema>;
+export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;
+
+const SERVICE_LABELS = ['service', 'deployment', 'job', 'app'] as const;
+
+/** Alertmanager's own fingerprint when present; else a stable hash of the sorted label set. */
+function fingerprintOf(labels: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const k of Object.keys(labels).sort()) h.update(`${k}\u0000${labels[k]}\u0000`);
+  return h.digest('hex').slice(0, 16);
+}
+
+/**
+ * One incident per alert. Root cause from `root_cause`, else `reason`, else
+ * `alertname`; service from `service`, `deployment`, `job`, `app`; confidence from a
+ * `confidence` label or annotation (else 1.0); context = labels. One occurrence
+ * (fingerprint + startsAt + status) is decided once.
+ */
+export function alertmanagerToIncidents(
+  body: AlertmanagerWebhook,
+  opts: { now: number; newId: () => string },
+): IngestResult {
+  const incidents: Incident[] = [];
+  const problems = [];
+  for (let i = 0; i < body.alerts.length; i++) {
+    const a = body.alerts[i]!;
+    const labels = a.labels;
+    const at = `alerts.${i}`;
+    let service: string | undefined;
+    for (const k of SERVICE_LABELS) {
+      const v = labels[k];
+      if (v) {
+        service = v;
+        break;
+      }
+    }
+    if (!service) {
+      problems.push(ingestProblem(`${at}.labels.service`, 'the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about'));
+      continue;
+    }
+    const rawConfidence = labels.confidence ?? a.annotations?.confidence;
+    const confidence = parseConfidence(rawConfidence);
+    if (confidence === undefined) {
+      problems.push(ingestProblem(`${at}.${labels.confidence !== undefined ? 'labels' : 'annotations'}.confidence`, `expected a number from 0 to 1, got ${JSON.stringify(rawConfidence)}`));
+      continue;
+    }
+    const alertname = labels.alertname;
+    const rootCause = labels.root_cause || labels.reason || alertname;
+    if (!rootCause) {
+      problems.push(ingestProblem(`${at}.labels.alertname`, 'the alert has no alertname, reason or root_cause label'));
+      continue;
+    }
+    const symptoms: string[] = [];
+    for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
+    const fp = a.fingerprint || fingerprintOf(labels);
+    const occurrence = `${fp}:${a.startsAt ?? ''}`;
+    incidents.push({
+      id: opts.newId(),
+      source: 'alertmanager',
+      root_cause: rootCause,
+      confidence,
+      service,
+      services: [service],
+      symptoms,
+      context: { ...labels },
+      labels: { ...labels },
+      status: a.status,
+      ...(alertname ? { alertname } : {}),
+      dedup_key: `am:${occurrence}:${a.status}`,
+      alert_key: `am:${occurrence}`,
+      received_at: opts.now,
+    });
+  }
+  return { incidents, problems };
+}

@@ -1,0 +1,4 @@
+export * from './common.js';
+export * from './alertmanager.js';
+export * from './pagerduty.js';
+export * from './generic.js';
