@@ -1,0 +1,352 @@
+import type { RenderedNamedCheck } from '../domain/index.js';
+import { checkParam, quoteUntrusted } from '../domain/index.js';
+import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import { systemClock, type Clock } from '../lib/index.js';
+import {
+  isKubeStatus,
+  isPodReady,
+  kubeAttempt,
+  kubeCall,
+  listWorkloadPods,
+  readPod,
+  readRolloutHistory,
+  readWorkload,
+  resolvePodOwner,
+  workloadSettled,
+  describeWorkload,
+  type KubeClients,
+  type WorkloadRef,
+} from './kubernetes.js';
+import { poll, type Attempt } from './poll.js';
+import { queryInstant } from './promql.js';
+
+/**
+ * The seed's named checks. Each reads names from `check.values` (the incident's
+ * context over its labels, plus enrichment) and tunables from `check.params`.
+ *
+ * Two kinds of check, and they poll differently:
+ * - snapshot checks (pre-checks on state that does not change by waiting:
+ *   replicas, restarts, revisions, existence) evaluate once, inside the shared
+ *   poll loop's deadline, so a "no" is answered at once instead of after the
+ *   whole timeout;
+ * - convergence checks (pod_becomes_ready, metrics_improved,
+ *   error_rate_normalized) poll until they pass or time out.
+ * A check whose executor is missing (no Kubernetes API, no Prometheus URL)
+ * fails with the reason; it never passes.
+ */
+
+export interface NamedCheckDeps {
+  kube?: KubeClients;
+  prometheusUrl?: string;
+  /** For the restart window. */
+  clock?: Clock;
+  /** For tests of the Prometheus client path. */
+  fetch?: typeof fetch;
+}
+
+type Need = 'kubernetes' | 'prometheus';
+interface Impl {
+  needs: Need;
+  mode: 'snapshot' | 'converge';
+  evaluate(check: RenderedNamedCheck, ctx: StepContext, signal: AbortSignal): Promise<Attempt>;
+}
+
+/** Memo keys shared between a run's pre- and post-checks. */
+const MEMO = {
+  workload: (ns: string, pod: string) => `kubernetes.workload:${ns}/${pod}`,
+  podUid: (ns: string, pod: string) => `kubernetes.pod_uid:${ns}/${pod}`,
+  baseline: (query: string) => `prometheus.baseline:${query}`,
+};
+
+class CheckInputError extends Error {}
+
+function value(check: RenderedNamedCheck, key: string, kind: 'k8s_name' | 'k8s_label'): string | undefined {
+  const v = check.values[key];
+  if (v === undefined) return undefined;
+  // Already checked at render time; checked again because these go into API paths.
+  const c = checkParam(kind, v);
+  if (!c.ok) throw new CheckInputError(`value ${key} ${quoteUntrusted(v)} ${c.reason}`);
+  return v;
+}
+function required(check: RenderedNamedCheck, key: string, kind: 'k8s_name' | 'k8s_label'): string {
+  const v = value(check, key, kind);
+  if (v === undefined) throw new CheckInputError(`needs the incident value "${key}", which the incident and enrichment did not provide`);
+  return v;
+}
+function podName(check: RenderedNamedCheck): string | undefined {
+  return value(check, 'pod_name', 'k8s_name') ?? value(check, 'pod', 'k8s_name');
+}
+function numParam(check: RenderedNamedCheck, names: string[], dflt: number): number {
+  for (const n of names) {
+    const v = check.params[n];
+    if (v === undefined || v === null) continue;
+    const x = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
+    if (!Number.isFinite(x)) throw new CheckInputError(`param ${n} must be a number, got ${quoteUntrusted(String(v))}`);
+    return x;
+  }
+  return dflt;
+}
+function stringParam(check: RenderedNamedCheck, name: string): string | undefined {
+  const v = check.params[name];
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined;
+}
+
+export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<RenderedNamedCheck> {
+  const clock = deps.clock ?? systemClock;
+
+  function kube(): KubeClients {
+    // run() checks needs before evaluating; this only narrows the type.
+    if (!deps.kube) throw new CheckInputError('no Kubernetes API configured');
+    return deps.kube;
+  }
+
+  /** The workload a check is about: the pod's owner, else the named deployment. */
+  async function workloadOf(check: RenderedNamedCheck, ctx: StepContext, signal: AbortSignal): Promise<WorkloadRef> {
+    const ns = required(check, 'namespace', 'k8s_label');
+    const pod = podName(check);
+    if (pod !== undefined) {
+      const remembered = ctx.memo.get(MEMO.workload(ns, pod)) as WorkloadRef | undefined;
+      if (remembered) return remembered;
+      let p;
+      try {
+        p = await readPod(kube(), ns, pod, signal);
+      } catch (err) {
+        if (isKubeStatus(err, 404) && value(check, 'deployment', 'k8s_name') === undefined) throw new CheckInputError(`pod ${ns}/${pod} not found`);
+        if (!isKubeStatus(err, 404)) throw err;
+      }
+      if (p) {
+        ctx.memo.set(MEMO.podUid(ns, pod), p.metadata?.uid);
+        const owner = await resolvePodOwner(kube(), p, signal);
+        if (!owner.ok) throw new CheckInputError(owner.reason);
+        ctx.memo.set(MEMO.workload(ns, pod), owner.ref);
+        return owner.ref;
+      }
+    }
+    return { kind: 'Deployment', name: required(check, 'deployment', 'k8s_name'), namespace: ns };
+  }
+
+  async function instant(query: string, signal: AbortSignal, time?: number): Promise<number | undefined> {
+    const url = deps.prometheusUrl!;
+    const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    if (r.samples.length === 0) return undefined;
+    // Several series: judge by the worst (highest) one; NaN stays NaN and never passes.
+    return r.samples.reduce((m, s) => (Number.isNaN(s.value) || Number.isNaN(m) ? NaN : Math.max(m, s.value)), -Infinity);
+  }
+
+  /** Pods of `deployment` in `namespace`: `<deployment>-<template hash>-<suffix>`, dots escaped for the regex. */
+  function podRegex(check: RenderedNamedCheck): { ns: string; re: string } {
+    const ns = required(check, 'namespace', 'k8s_label');
+    const dep = required(check, 'deployment', 'k8s_name');
+    return { ns, re: `${dep.replace(/\./g, '\\\\.')}-[a-z0-9]+-[a-z0-9]+` };
+  }
+
+  const impls: Record<string, Impl> = {
+    replicas_greater_than_one: {
+      needs: 'kubernetes',
+      mode: 'snapshot',
+      // Desired replicas, not ready ones: the pod being restarted is usually the
+      // unready one, and the executor separately refuses to remove a last ready replica.
+      async evaluate(check, ctx, signal) {
+        const min = numParam(check, ['min'], 1);
+        const w = await readWorkload(kube(), await workloadOf(check, ctx, signal), signal);
+        return {
+          pass: w.desired > min,
+          detail: `${w.kind} ${w.namespace}/${w.name} has ${w.desired} replica(s) (${w.ready} ready); needs more than ${min}`,
+          observed: String(w.desired),
+        };
+      },
+    },
+    recent_restarts_less_than_three: {
+      needs: 'kubernetes',
+      mode: 'snapshot',
+      // A pod that keeps crashing is not fixed by another restart: hand it to a human.
+      // The API keeps only a lifetime restartCount and the last termination time, so
+      // "recent" means: the container's restarts count when it last terminated within
+      // window_minutes (or the time is unknown); older restart history counts as 0.
+      async evaluate(check, ctx, signal) {
+        const limit = numParam(check, ['limit', 'max'], 3);
+        const windowMs = numParam(check, ['window_minutes'], 60) * 60_000;
+        const ns = required(check, 'namespace', 'k8s_label');
+        const name = podName(check);
+        if (name === undefined) throw new CheckInputError('needs the incident value "pod_name"');
+        let pod;
+        try {
+          pod = await readPod(kube(), ns, name, signal);
+        } catch (err) {
+          if (isKubeStatus(err, 404)) return { pass: false, detail: `pod ${ns}/${name} not found` };
+          throw err;
+        }
+        ctx.memo.set(MEMO.podUid(ns, name), pod.metadata?.uid);
+        const now = clock.now();
+        let worst = 0;
+        let worstName = '';
+        for (const cs of [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? [])]) {
+          const finished = cs.lastState?.terminated?.finishedAt;
+          const at = finished ? new Date(finished).getTime() : NaN;
+          const recent = Number.isNaN(at) || now - at <= windowMs;
+          const n = recent ? cs.restartCount : 0;
+          if (n > worst) {
+            worst = n;
+            worstName = cs.name;
+          }
+        }
+        return {
+          pass: worst < limit,
+          detail: `pod ${ns}/${name}: ${worst} recent restart(s)${worstName ? ` (container ${worstName})` : ''}; limit ${limit} in ${windowMs / 60_000}m`,
+          observed: String(worst),
+        };
+      },
+    },
+    pod_becomes_ready: {
+      needs: 'kubernetes',
+      mode: 'converge',
+      // The evicted pod does not come back: its replacement has a new name. So
+      // this asks about the workload: rolled out, every desired replica ready
+      // (counted from the pods, not only the lagging status), the old pod gone.
+      async evaluate(check, ctx, signal) {
+        const ref = await workloadOf(check, ctx, signal);
+        const w = await readWorkload(kube(), ref, signal);
+        const pods = await listWorkloadPods(kube(), w, signal);
+        const old = podName(check);
+        const oldUid = old ? (ctx.memo.get(MEMO.podUid(ref.namespace, old)) as string | undefined) : undefined;
+        const oldStillThere = old !== undefined && pods.some((p) => p.metadata?.name === old && (oldUid === undefined || p.metadata?.uid === oldUid));
+        const ready = pods.filter((p) => isPodReady(p) && !(p.metadata?.name === old && (oldUid === undefined || p.metadata?.uid === oldUid)));
+        const fresh = ready.filter((p) => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() >= ctx.startedAt - 1000 : false)).map((p) => p.metadata?.name);
+        const pass = workloadSettled(w) && ready.length >= w.desired && !oldStillThere;
+        const why = oldStillThere ? `; pod ${old} still present` : '';
+        return {
+          pass,
+          detail: `${describeWorkload(w)}; ${ready.length} ready pod(s) counted${fresh.length ? `; new: ${fresh.join(', ')}` : ''}${why}`,
+          observed: `${ready.length}/${w.desired}`,
+        };
+      },
+    },
+    current_replicas_below_max: {
+      needs: 'kubernetes',
+      mode: 'snapshot',
+      async evaluate(check, _ctx, signal) {
+        const ns = required(check, 'namespace', 'k8s_label');
+        const dep = required(check, 'deployment', 'k8s_name');
+        // The runbook's cap; an incident may only lower it, never raise it.
+        let max = numParam(check, ['max_replicas', 'max'], 10);
+        const fromValues = check.values.max_replicas;
+        if (fromValues !== undefined && checkParam('integer', fromValues).ok) max = Math.min(max, Number(fromValues));
+        const sc = await kubeCall(kube(), signal, (o) => kube().apps.readNamespacedDeploymentScale({ namespace: ns, name: dep }, o));
+        const cur = sc.spec?.replicas ?? 0;
+        const target = check.values.new_replicas;
+        if (target !== undefined && checkParam('integer', target).ok && Number(target) > max) {
+          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${target} would exceed max ${max}`, observed: String(cur) };
+        }
+        return { pass: cur < max, detail: `deployment ${ns}/${dep} has ${cur} replica(s); max ${max}`, observed: String(cur) };
+      },
+    },
+    deployment_exists: {
+      needs: 'kubernetes',
+      mode: 'snapshot',
+      async evaluate(check, _ctx, signal) {
+        const ns = required(check, 'namespace', 'k8s_label');
+        const dep = required(check, 'deployment', 'k8s_name');
+        try {
+          await kubeCall(kube(), signal, (o) => kube().apps.readNamespacedDeployment({ namespace: ns, name: dep }, o));
+        } catch (err) {
+          if (isKubeStatus(err, 404)) return { pass: false, detail: `deployment ${ns}/${dep} not found` };
+          throw err;
+        }
+        return { pass: true, detail: `deployment ${ns}/${dep} exists` };
+      },
+    },
+    previous_revision_available: {
+      needs: 'kubernetes',
+      mode: 'snapshot',
+      async evaluate(check, _ctx, signal) {
+        const ns = required(check, 'namespace', 'k8s_label');
+        const dep = required(check, 'deployment', 'k8s_name');
+        const h = await readRolloutHistory(kube(), ns, dep, signal);
+        const prev = h.revisions.find((r) => r.revision < h.current);
+        const all = h.revisions.map((r) => r.revision).join(', ') || 'none';
+        return prev
+          ? { pass: true, detail: `deployment ${ns}/${dep} is at revision ${h.current}; revision ${prev.revision} (ReplicaSet ${prev.replicaSet}) is available`, observed: String(prev.revision) }
+          : { pass: false, detail: `deployment ${ns}/${dep} is at revision ${h.current} and has no earlier revision (revisions: ${all})` };
+      },
+    },
+    metrics_improved: {
+      needs: 'prometheus',
+      mode: 'converge',
+      // Before = the query evaluated at the execution's start (Prometheus keeps the
+      // history, so the baseline needs no pre-check); after = now, polled.
+      async evaluate(check, ctx, signal) {
+        let query = stringParam(check, 'query');
+        if (query === undefined) {
+          const { ns, re } = podRegex(check);
+          query = `avg(rate(container_cpu_usage_seconds_total{namespace="${ns}",pod=~"${re}",container!=""}[5m]))`;
+        }
+        const threshold = check.params.threshold === undefined ? undefined : numParam(check, ['threshold'], 0);
+        let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;
+        if (before === undefined) {
+          const b = await instant(query, signal, ctx.startedAt);
+          if (b === undefined || Number.isNaN(b)) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution` };
+          before = b;
+          ctx.memo.set(MEMO.baseline(query), b);
+        }
+        const after = await instant(query, signal);
+        if (after === undefined || Number.isNaN(after)) return { pass: false, detail: `${query} has no data now (before: ${before})` };
+        const pass = after < before || (threshold !== undefined && after < threshold);
+        return { pass, detail: `${query}: before ${before}, now ${after}${threshold !== undefined ? `, threshold ${threshold}` : ''}`, observed: String(after) };
+      },
+    },
+    error_rate_normalized: {
+      needs: 'prometheus',
+      mode: 'converge',
+      async evaluate(check, _ctx, signal) {
+        let query = stringParam(check, 'query');
+        if (query === undefined) {
+          const { ns, re } = podRegex(check);
+          const sel = `namespace="${ns}",pod=~"${re}"`;
+          query = `sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) / sum(rate(http_requests_total{${sel}}[5m]))`;
+        }
+        const threshold = numParam(check, ['threshold'], 0.05);
+        const v = await instant(query, signal);
+        // No data and NaN (0/0: no traffic) are not evidence of health.
+        if (v === undefined) return { pass: false, detail: `${query} returned no data` };
+        if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN' };
+        return { pass: v < threshold, detail: `error ratio ${v} (threshold ${threshold})`, observed: String(v) };
+      },
+    },
+  };
+
+  return {
+    type: 'named',
+    async run(check: RenderedNamedCheck, ctx: StepContext): Promise<CheckOutcome> {
+      const impl = Object.prototype.hasOwnProperty.call(impls, check.name) ? impls[check.name] : undefined;
+      if (!impl) return { ok: false, detail: `unknown named check ${quoteUntrusted(check.name)} (known: ${NAMED_CHECK_IMPLEMENTATIONS.join(', ')})`, attempts: 0 };
+      if (impl.needs === 'kubernetes' && !deps.kube) {
+        return { ok: false, detail: `${check.name} needs the Kubernetes API, and rectify runs without it (give it a kubeconfig or run it in the cluster)`, attempts: 0 };
+      }
+      if (impl.needs === 'prometheus' && !deps.prometheusUrl) {
+        return { ok: false, detail: `${check.name} needs Prometheus, and no Prometheus URL is configured (--prometheus-url)`, attempts: 0 };
+      }
+      const evaluate = kubeAttempt(async (signal) => {
+        try {
+          return await impl.evaluate(check, ctx, signal);
+        } catch (err) {
+          if (err instanceof CheckInputError) return { pass: false, detail: `${check.name}: ${err.message}` };
+          throw err;
+        }
+      });
+      // A snapshot is asked once (one attempt within the timeout); a convergence polls.
+      const intervalMs = impl.mode === 'snapshot' ? Math.max(check.timeoutMs, 1) : check.intervalMs;
+      return poll(evaluate, { timeoutMs: check.timeoutMs, intervalMs, signal: ctx.signal });
+    },
+  };
+}
+
+export const NAMED_CHECK_IMPLEMENTATIONS = [
+  'replicas_greater_than_one',
+  'recent_restarts_less_than_three',
+  'pod_becomes_ready',
+  'current_replicas_below_max',
+  'deployment_exists',
+  'previous_revision_available',
+  'metrics_improved',
+  'error_rate_normalized',
+] as const;

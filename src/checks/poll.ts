@@ -1,0 +1,208 @@
+import { formatDuration, sleep } from '../lib/index.js';
+import type { CheckOutcome } from '../execute/ports.js';
+
+/**
+ * The poll loop every polling check shares (promql, http, and later kubernetes and
+ * the named checks), so "what counts as a pass" is decided in one place:
+ *
+ * - only an evaluation that returns `pass: true` is a pass; one that throws, hangs
+ *   past its own deadline, or returns after the check was aborted is a failed
+ *   attempt. A check that cannot tell is a check that failed.
+ * - with `forMs > 0` the condition must hold on consecutive polls for that long
+ *   (Prometheus' `for:` semantics: a single good sample after a bad one is noise).
+ * - the loop ends by its own deadline, not by the evaluation's good will: every
+ *   attempt runs under a signal that fires at min(remaining time, attempt cap), and
+ *   the loop races the evaluation against that signal, so an evaluation that ignores
+ *   its signal still cannot hang the execution.
+ */
+
+/** What one evaluation saw. `detail` says why it failed (or what it saw when it passed). */
+export interface Attempt {
+  pass: boolean;
+  detail: string;
+  /** The value observed (a sample, a status code), for the outcome's `observed`. */
+  observed?: string;
+}
+
+export type Evaluate = (signal: AbortSignal) => Promise<Attempt>;
+
+export interface PollOptions {
+  /** Time between the starts of two attempts. */
+  intervalMs: number;
+  /** The whole check's budget; no attempt starts or runs past it. */
+  timeoutMs: number;
+  /** How long the condition must keep holding on consecutive polls; 0 = the first pass wins. */
+  forMs?: number;
+  /** A cap on one attempt; default max(intervalMs, 5s). Always also capped by the time left. */
+  attemptTimeoutMs?: number;
+  signal: AbortSignal;
+  /**
+   * Monotonic milliseconds. Deadlines here are for I/O, not decisions, so the default
+   * is performance.now(): a wall-clock step (NTP, DST-less but still) must not end or
+   * stretch a check.
+   */
+  now?: () => number;
+}
+
+const DEFAULT_ATTEMPT_CAP_MS = 5_000;
+/** Below this, a new attempt is not started: it could not produce an answer worth reporting. */
+const MIN_USEFUL_ATTEMPT_MS = 100;
+
+export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<CheckOutcome> {
+  const now = opts.now ?? (() => performance.now());
+  const intervalMs = Math.max(0, opts.intervalMs);
+  const forMs = Math.max(0, opts.forMs ?? 0);
+  const attemptCap = opts.attemptTimeoutMs ?? Math.max(intervalMs, DEFAULT_ATTEMPT_CAP_MS);
+  // Scaled to the interval so fast test polls (50 ms) are not cut short.
+  const minUseful = Math.min(attemptCap, MIN_USEFUL_ATTEMPT_MS, intervalMs / 2);
+  const start = now();
+  const deadline = start + Math.max(0, opts.timeoutMs);
+
+  let attempts = 0;
+  let last: Attempt | undefined;
+  /** When the current run of consecutive passes began (the first passing attempt's start). */
+  let passingSince: number | null = null;
+
+  if (opts.signal.aborted) return failed('aborted before the first attempt', 0);
+
+  for (;;) {
+    const attemptStart = now();
+    // At least one attempt always runs, even with a tiny budget: "no attempt" would
+    // otherwise read as a check that never failed.
+    // Integer: AbortSignal.timeout() throws a RangeError on 999.99 (and
+    // performance.now() is fractional), which would turn every check into a crash.
+    const budget = Math.max(1, Math.ceil(Math.min(attemptCap, deadline - attemptStart)));
+    const attempt = await attemptOnce(evaluate, opts.signal, budget);
+    attempts++;
+    if (opts.signal.aborted) return failed('aborted', attempts, last);
+    last = attempt;
+
+    if (attempt.pass) {
+      passingSince ??= attemptStart;
+      const held = now() - passingSince;
+      if (held >= forMs) {
+        const detail = forMs > 0 ? `${attempt.detail}, held for ${formatDuration(forMs)}` : attempt.detail;
+        return outcome(true, detail, attempts, attempt.observed);
+      }
+      // The condition cannot be held long enough before the deadline: stop now
+      // rather than burn the remaining budget on a foregone failure.
+      if (passingSince + forMs > deadline) break;
+    } else {
+      passingSince = null;
+    }
+
+    const nextStart = attemptStart + intervalMs;
+    // An attempt with a sliver of time left can only end in "no answer within 1ms",
+    // and that would replace the last real observation in the detail. setTimeout
+    // fires up to a millisecond early against performance.now(), so at 250 ms
+    // intervals in a 1 s check this is not hypothetical (regression).
+    if (deadline - nextStart < minUseful) break;
+    const wait = Math.ceil(nextStart - now());
+    if (wait > 0) {
+      try {
+        await sleep(wait, opts.signal);
+      } catch {
+        return failed('aborted', attempts, last);
+      }
+    }
+  }
+
+  if (last?.pass && passingSince !== null) {
+    const held = formatDuration(Math.max(0, Math.round(now() - passingSince)));
+    return failed(`${last.detail}, but held only ${held} of the required ${formatDuration(forMs)}`, attempts, last);
+  }
+  return failed(last?.detail ?? 'no attempt ran', attempts, last);
+}
+
+function outcome(ok: boolean, detail: string, attempts: number, observed?: string): CheckOutcome {
+  const out: CheckOutcome = { ok, detail, attempts };
+  if (observed !== undefined) out.observed = observed;
+  return out;
+}
+
+function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
+  const detail = attempts > 0 ? `${why} after ${attempts} attempt${attempts === 1 ? '' : 's'}` : why;
+  return outcome(false, detail, attempts, last?.observed);
+}
+
+/**
+ * One attempt under its own deadline. The race against the attempt signal is the
+ * guard against an evaluation that ignores its signal (a hung socket, a buggy
+ * named check): the loop moves on, and the attempt counts as failed.
+ */
+async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number): Promise<Attempt> {
+  // Not withTimeout(): AbortSignal.timeout() uses an unref'd timer, so an evaluation
+  // that hangs on nothing (no socket holding the event loop) would let the process
+  // exit mid-check instead of failing the attempt. This timer is ref'd and cleared.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new DOMException('attempt timed out', 'TimeoutError')), budgetMs);
+  const signal = AbortSignal.any([parent, deadline.signal]);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<Attempt>((resolve) => {
+    onAbort = () => resolve(abortedAttempt(parent, budgetMs));
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  // Started inside .then so a synchronous throw is a failed attempt, not a crash;
+  // the no-op catch keeps a late rejection (after the race was lost) from becoming
+  // an unhandled rejection that takes the process down.
+  const evaluation = Promise.resolve().then(() => evaluate(signal));
+  evaluation.catch(() => undefined);
+  try {
+    const result = await Promise.race([evaluation, aborted]);
+    // An evaluation that answers "pass" after its deadline has passed is not
+    // trusted: the answer may describe a state older than the deadline allows.
+    if (signal.aborted) return abortedAttempt(parent, budgetMs);
+    return result;
+  } catch (err) {
+    if (signal.aborted) return abortedAttempt(parent, budgetMs);
+    return { pass: false, detail: describeError(err) };
+  } finally {
+    clearTimeout(timer);
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+  }
+}
+
+function abortedAttempt(parent: AbortSignal, budgetMs: number): Attempt {
+  if (parent.aborted) return { pass: false, detail: 'aborted' };
+  return { pass: false, detail: `no answer within ${formatDuration(budgetMs)}` };
+}
+
+/**
+ * A one-line reason for a failed I/O. Node's fetch reports every network failure
+ * as `TypeError: fetch failed` and hides the useful part in `cause`; an operator
+ * reading the audit log needs "connection refused", not "fetch failed".
+ */
+export function describeError(err: unknown): string {
+  const code = errorCode(err) ?? errorCode((err as { cause?: unknown } | null)?.cause);
+  if (code) {
+    const known = NETWORK_ERRORS[code];
+    if (known) return known;
+  }
+  if (err instanceof Error) {
+    if (err.name === 'TimeoutError') return 'timed out';
+    if (err.name === 'AbortError') return 'aborted';
+    const cause = (err as { cause?: unknown }).cause;
+    if (err.message === 'fetch failed' && cause instanceof Error) return cause.message;
+    return err.message;
+  }
+  return String(err);
+}
+
+const NETWORK_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host lookup failed (try again)',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed by the server',
+  UND_ERR_HEADERS_TIMEOUT: 'timed out waiting for response headers',
+  UND_ERR_BODY_TIMEOUT: 'timed out reading the response body',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+};
+
+function errorCode(err: unknown): string | undefined {
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}

@@ -1,0 +1,235 @@
+import { compare, type Expectation, type RenderedPromqlCheck } from '../domain/index.js';
+import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import { describeError, poll, type Attempt } from './poll.js';
+
+/**
+ * `promql: {query, expect: "< 0.05", for_seconds, timeout_seconds}`: an instant
+ * query polled until every returned sample satisfies the expectation.
+ *
+ * What is a pass is deliberately narrow:
+ * - every sample of a vector must satisfy `expect` (one bad pod is a bad rollout);
+ * - an empty vector fails unless the runbook says `on_empty: pass` (no data is not
+ *   good news: a typo in a label matcher returns nothing, forever);
+ * - NaN and ±Inf never pass (0/0 is what an error ratio is with no traffic);
+ * - a Prometheus error, an unreachable Prometheus and a non-JSON answer are failed
+ *   attempts, never passes.
+ */
+
+export interface PromqlSample {
+  metric: Record<string, string>;
+  /** May be NaN or ±Infinity: Prometheus sends "NaN", "+Inf", "-Inf". */
+  value: number;
+}
+
+export interface InstantQueryResult {
+  resultType: 'vector' | 'scalar';
+  /** A scalar is one sample with no labels. */
+  samples: PromqlSample[];
+}
+
+/** Prometheus answered `status: "error"`; `errorType` is its category (bad_data, execution, timeout…). */
+export class PromqlQueryError extends Error {
+  readonly errorType: string;
+  constructor(errorType: string, message: string) {
+    super(`${errorType}: ${message}`);
+    this.name = 'PromqlQueryError';
+    this.errorType = errorType;
+  }
+}
+
+export interface QueryInstantOptions {
+  /** Evaluation time in ms since the epoch; default: Prometheus' now. */
+  time?: number;
+  signal: AbortSignal;
+  fetch?: typeof fetch;
+  /** Sent as Prometheus' own `timeout` so the server stops evaluating when we stop waiting. */
+  timeoutMs?: number;
+}
+
+/**
+ * The largest answer we read. A query that matches every series in the TSDB can
+ * return hundreds of megabytes; a check needs a handful of samples, and reading
+ * everything would let one careless runbook exhaust rectify's memory.
+ */
+const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * One instant query. Throws PromqlQueryError for a Prometheus error answer and a
+ * plain Error for transport problems and unsupported result types.
+ */
+export async function queryInstant(baseUrl: string, query: string, opts: QueryInstantOptions): Promise<InstantQueryResult> {
+  const url = apiUrl(baseUrl, 'api/v1/query');
+  // The query goes only into the query string, URL-encoded by URLSearchParams:
+  // never into the path, where `/`, `?` and `#` in PromQL would change the request.
+  url.searchParams.set('query', query);
+  if (opts.time !== undefined) url.searchParams.set('time', (opts.time / 1000).toFixed(3));
+  if (opts.timeoutMs !== undefined) url.searchParams.set('timeout', `${Math.max(1, Math.floor(opts.timeoutMs))}ms`);
+
+  const res = await (opts.fetch ?? fetch)(url, {
+    method: 'GET',
+    headers: { accept: 'application/json' },
+    redirect: 'manual',
+    signal: opts.signal,
+  });
+  const text = await readLimited(res, MAX_RESPONSE_BYTES);
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // A proxy's HTML error page, a wrong URL: say what we got, not the page itself.
+    throw new Error(`Prometheus answered HTTP ${res.status} without a JSON body`);
+  }
+  return parseQueryResponse(body, res.status);
+}
+
+export function parseQueryResponse(body: unknown, httpStatus: number): InstantQueryResult {
+  if (!isObject(body)) throw new Error(`Prometheus answered HTTP ${httpStatus} with an unexpected body`);
+  if (body.status === 'error') {
+    throw new PromqlQueryError(
+      typeof body.errorType === 'string' ? body.errorType : 'unknown',
+      typeof body.error === 'string' ? body.error : 'no error message',
+    );
+  }
+  if (body.status !== 'success' || !isObject(body.data)) {
+    throw new Error(`Prometheus answered HTTP ${httpStatus} with an unexpected body`);
+  }
+  const { resultType, result } = body.data;
+  if (resultType === 'scalar') {
+    return { resultType: 'scalar', samples: [{ metric: {}, value: parseSampleValue(result) }] };
+  }
+  if (resultType === 'vector' && Array.isArray(result)) {
+    const samples = result.map((s): PromqlSample => {
+      if (!isObject(s)) throw new Error('Prometheus returned a malformed vector sample');
+      const metric: Record<string, string> = {};
+      if (isObject(s.metric)) for (const [k, v] of Object.entries(s.metric)) if (typeof v === 'string') metric[k] = v;
+      return { metric, value: parseSampleValue(s.value) };
+    });
+    return { resultType: 'vector', samples };
+  }
+  throw new Error(`unsupported result type ${String(resultType)}: a check needs an instant vector or a scalar`);
+}
+
+/** `[<unix time>, "<value>"]`. `Number("+Inf")` is NaN, so the special values are mapped by hand. */
+function parseSampleValue(pair: unknown): number {
+  if (!Array.isArray(pair) || typeof pair[1] !== 'string') throw new Error('Prometheus returned a malformed sample value');
+  const text = pair[1];
+  if (text === '+Inf' || text === 'Inf') return Infinity;
+  if (text === '-Inf') return -Infinity;
+  if (text === 'NaN') return NaN;
+  const n = Number(text);
+  if (text.trim() === '' || Number.isNaN(n)) throw new Error(`Prometheus returned a non-numeric sample value ${JSON.stringify(text.slice(0, 40))}`);
+  return n;
+}
+
+/**
+ * Joins an API path onto a base URL that may carry a path prefix
+ * (`http://host/prometheus`). `new URL('/api/v1/query', base)` would drop the prefix.
+ */
+function apiUrl(baseUrl: string, path: string): URL {
+  const base = new URL(baseUrl);
+  if (!base.pathname.endsWith('/')) base.pathname += '/';
+  base.search = '';
+  base.hash = '';
+  return new URL(path, base);
+}
+
+async function readLimited(res: Response, limit: number): Promise<string> {
+  if (!res.body) return '';
+  const reader = res.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      throw new Error(`Prometheus answer larger than ${limit / (1024 * 1024)} MiB: narrow the query`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function formatExpectation(e: Expectation): string {
+  return `${e.op} ${e.value}`;
+}
+
+/** Prometheus' own spelling of values, so details read like the Prometheus UI. */
+export function formatSampleValue(v: number): string {
+  if (Number.isNaN(v)) return 'NaN';
+  if (v === Infinity) return '+Inf';
+  if (v === -Infinity) return '-Inf';
+  return String(v);
+}
+
+function formatLabels(metric: Record<string, string>): string {
+  const parts = Object.entries(metric).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return `{${parts.join(', ')}}`;
+}
+
+/** Judges one query answer against the check; pure, so it is tested without a server. */
+export function judgeSamples(result: InstantQueryResult, expect: Expectation, onEmpty: 'fail' | 'pass'): Attempt {
+  const want = `expected ${formatExpectation(expect)}`;
+  if (result.samples.length === 0) {
+    return onEmpty === 'pass'
+      ? { pass: true, detail: 'empty result (on_empty: pass)' }
+      : { pass: false, detail: 'no data: the query returned an empty vector' };
+  }
+  // Non-finite values fail whatever the operator: `NaN != 0` is true in IEEE terms,
+  // and `+Inf > 0` too, but neither is a measurement anyone meant to accept.
+  const bad = result.samples.filter((s) => !Number.isFinite(s.value) || !compare(expect.op, s.value, expect.value));
+  const first = bad[0];
+  if (!first) {
+    const shown = result.samples.slice(0, 5).map((s) => formatSampleValue(s.value));
+    const observed = shown.join(', ') + (result.samples.length > 5 ? ', …' : '');
+    return { pass: true, observed, detail: `${want}, got ${observed}` };
+  }
+  const observed = formatSampleValue(first.value);
+  let detail = `${want}, got ${observed}`;
+  if (result.samples.length > 1) {
+    detail += ` for ${formatLabels(first.metric)} (${bad.length} of ${result.samples.length} series)`;
+  }
+  return { pass: false, observed, detail };
+}
+
+export interface PromqlCheckRunnerOptions {
+  prometheusUrl: string;
+  fetch?: typeof fetch;
+  /** Cap on one query; default max(interval, 5s), always within the check's timeout. */
+  attemptTimeoutMs?: number;
+}
+
+export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRunner<RenderedPromqlCheck> {
+  // Fail at wiring time, not at 3 a.m. during the first check.
+  new URL(opts.prometheusUrl);
+  return {
+    type: 'promql',
+    run(check: RenderedPromqlCheck, ctx: StepContext): Promise<CheckOutcome> {
+      const evaluate = async (signal: AbortSignal): Promise<Attempt> => {
+        let result: InstantQueryResult;
+        try {
+          result = await queryInstant(opts.prometheusUrl, check.query, {
+            signal,
+            ...(opts.fetch ? { fetch: opts.fetch } : {}),
+          });
+        } catch (err) {
+          if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}` };
+          return { pass: false, detail: `Prometheus: ${describeError(err)}` };
+        }
+        return judgeSamples(result, check.expect, check.onEmpty);
+      };
+      return poll(evaluate, {
+        intervalMs: check.intervalMs,
+        timeoutMs: check.timeoutMs,
+        forMs: check.forMs,
+        signal: ctx.signal,
+        ...(opts.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: opts.attemptTimeoutMs } : {}),
+      });
+    },
+  };
+}

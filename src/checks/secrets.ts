@@ -1,0 +1,150 @@
+import { readFile as fsReadFile } from 'node:fs/promises';
+import { isAbsolute } from 'node:path';
+
+/**
+ * Secret references in HTTP header values and body strings: `${env:NAME}` and
+ * `${file:/abs/path}`. They are resolved only at the moment of the request, in the
+ * executor, so a secret value never passes through the runbook loader, the render
+ * step, the store, the audit log or the API. Everything that reports on a step
+ * (details, errors) names the *reference*, never the value.
+ *
+ * Other `${...}` text is left alone: it is not ours to interpret. A reference that
+ * starts like ours but is malformed (`${env:}`, `${file:relative}`) is an error,
+ * not literal text: sending `${env:API-TOKEN}` to a target as the token would be a
+ * silent failure at best and a leak of intent at worst.
+ */
+
+export interface SecretSources {
+  /** The variables secrets may come from; the composition root decides which. */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Reads a secret file; default node:fs/promises readFile (utf8). */
+  readFile?: (path: string, signal: AbortSignal) => Promise<string>;
+}
+
+export type SecretResult<T> =
+  | { ok: true; value: T; /** The resolved secret values, so callers can scrub them from any text they report. */ secrets: string[] }
+  | { ok: false; error: string };
+
+const REF_RE = /\$\{(env|file):([^}]*)\}/g;
+const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Resolves every reference in one string. */
+export async function resolveSecrets(
+  value: string,
+  sources: SecretSources,
+  signal: AbortSignal,
+): Promise<SecretResult<string>> {
+  const secrets: string[] = [];
+  let out = '';
+  let last = 0;
+  for (const m of value.matchAll(REF_RE)) {
+    const [whole, kind, ref] = m as unknown as [string, 'env' | 'file', string];
+    const resolved = await resolveOne(kind, ref, sources, signal);
+    if (!resolved.ok) return resolved;
+    secrets.push(resolved.value);
+    out += value.slice(last, m.index) + resolved.value;
+    last = m.index + whole.length;
+  }
+  out += value.slice(last);
+  return { ok: true, value: out, secrets };
+}
+
+/** Resolves references in every string of a JSON value (object keys are left as written). */
+export async function resolveSecretsDeep(
+  value: unknown,
+  sources: SecretSources,
+  signal: AbortSignal,
+): Promise<SecretResult<unknown>> {
+  const secrets: string[] = [];
+  const walk = async (v: unknown): Promise<SecretResult<unknown>> => {
+    if (typeof v === 'string') {
+      const r = await resolveSecrets(v, sources, signal);
+      if (r.ok) secrets.push(...r.secrets);
+      return r;
+    }
+    if (Array.isArray(v)) {
+      const items: unknown[] = [];
+      for (const item of v) {
+        const r = await walk(item);
+        if (!r.ok) return r;
+        items.push(r.value);
+      }
+      return { ok: true, value: items, secrets: [] };
+    }
+    if (v !== null && typeof v === 'object') {
+      const obj: Record<string, unknown> = {};
+      for (const [k, item] of Object.entries(v)) {
+        const r = await walk(item);
+        if (!r.ok) return r;
+        obj[k] = r.value;
+      }
+      return { ok: true, value: obj, secrets: [] };
+    }
+    return { ok: true, value: v, secrets: [] };
+  };
+  const r = await walk(value);
+  return r.ok ? { ok: true, value: r.value, secrets } : r;
+}
+
+/** Resolves each header value; the first missing reference fails the whole set. */
+export async function resolveHeaderSecrets(
+  headers: Readonly<Record<string, string>>,
+  sources: SecretSources,
+  signal: AbortSignal,
+): Promise<SecretResult<Record<string, string>>> {
+  const out: Record<string, string> = {};
+  const secrets: string[] = [];
+  for (const [name, raw] of Object.entries(headers)) {
+    const r = await resolveSecrets(raw, sources, signal);
+    if (!r.ok) return { ok: false, error: `header ${name}: ${r.error}` };
+    out[name] = r.value;
+    secrets.push(...r.secrets);
+  }
+  return { ok: true, value: out, secrets };
+}
+
+/**
+ * Replaces every resolved secret in `text` with `***`. Defence in depth for error
+ * messages we do not write ourselves (a fetch error that quotes a header value).
+ */
+export function scrubSecrets(text: string, secrets: readonly string[]): string {
+  let out = text;
+  // Longest first, so a secret that contains another is scrubbed whole.
+  for (const s of [...secrets].sort((a, b) => b.length - a.length)) {
+    if (s.length > 0) out = out.split(s).join('***');
+  }
+  return out;
+}
+
+async function resolveOne(
+  kind: 'env' | 'file',
+  ref: string,
+  sources: SecretSources,
+  signal: AbortSignal,
+): Promise<SecretResult<string>> {
+  if (kind === 'env') {
+    if (!ENV_NAME_RE.test(ref)) return { ok: false, error: `secret \${env:${ref}}: not a valid variable name` };
+    const v = sources.env[ref];
+    // An empty variable is as missing as an absent one: an empty bearer token
+    // would send "Bearer " and fail in a way that is harder to diagnose.
+    if (v === undefined || v === '') return { ok: false, error: `secret \${env:${ref}} is not set` };
+    return { ok: true, value: v, secrets: [v] };
+  }
+  if (!isAbsolute(ref)) return { ok: false, error: `secret \${file:${ref}}: the path must be absolute` };
+  const read = sources.readFile ?? ((path: string, s: AbortSignal) => fsReadFile(path, { encoding: 'utf8', signal: s }));
+  let text: string;
+  try {
+    text = await read(ref, signal);
+  } catch (err) {
+    // The error code only: a message could quote file content in exotic cases, and
+    // the code ("ENOENT", "EACCES") is what the operator needs.
+    const code = (err as { code?: unknown } | null)?.code;
+    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : typeof code === 'string' ? `cannot be read (${code})` : 'cannot be read';
+    return { ok: false, error: `secret \${file:${ref}} ${why}` };
+  }
+  // Trim as Prometheus does for credentials_file: a mounted Kubernetes secret or an
+  // `echo token > file` ends with a newline that would otherwise become part of the header.
+  const v = text.trim();
+  if (v === '') return { ok: false, error: `secret \${file:${ref}} is empty` };
+  return { ok: true, value: v, secrets: [v] };
+}

@@ -1,0 +1,277 @@
+import { spawn } from 'node:child_process';
+import type { RenderedCommandAction } from '../../domain/index.js';
+import { formatDuration } from '../../lib/index.js';
+import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
+
+/**
+ * `command: {argv: [prog, arg, …], timeout_seconds}`. The only file in rectify that
+ * may import node:child_process (lint enforces it).
+ *
+ * The traps this file exists to avoid:
+ * - a shell: argv goes to execve as a list (`shell: false`), so `a; rm -rf /` in an
+ *   alert label is one literal argument, never a second command;
+ * - rectify's environment: it holds database URLs and API tokens. The child gets
+ *   PATH, LANG and an explicit allow-list, nothing inherited;
+ * - a hung or chatty child: a deadline with SIGTERM then SIGKILL, sent to the whole
+ *   process group (a script's own children would otherwise survive and keep our
+ *   pipes open forever), and output read continuously but kept only up to a cap,
+ *   so a child writing gigabytes neither blocks on a full pipe nor fills our memory;
+ * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
+ */
+
+export const DEFAULT_PATH = '/usr/local/bin:/usr/bin:/bin';
+const MAX_OUTPUT_BYTES = 64 * 1024;
+const STDERR_TAIL_BYTES = 4 * 1024;
+const KILL_GRACE_MS = 2_000;
+const DETAIL_LINE_MAX = 200;
+
+export interface RunArgvOptions {
+  /** The child's whole environment. */
+  env: Record<string, string>;
+  timeoutMs: number;
+  signal: AbortSignal;
+  cwd?: string;
+  /** Between SIGTERM and SIGKILL; default 2 s. */
+  killGraceMs?: number;
+  /** Kept per stream; default 64 KiB. */
+  maxOutputBytes?: number;
+}
+
+export interface CommandResult {
+  /** null when the process did not exit on its own (signal, spawn failure). */
+  exitCode: number | null;
+  /** The signal that ended it, if any. */
+  exitSignal: string | null;
+  stdout: string;
+  stderr: string;
+  stdoutTruncated: boolean;
+  stderrTruncated: boolean;
+  /** The last few KiB of stderr, for the last line, even when `stderr` was truncated. */
+  stderrTail: string;
+  timedOut: boolean;
+  aborted: boolean;
+  /** SIGTERM was not enough. */
+  killedHard: boolean;
+  /** Set when the program could not be started: `not found: prog`, `not executable: prog`. */
+  spawnError?: string;
+}
+
+/** Runs one argv under a deadline and returns what happened; never throws for the child's sake. */
+export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<CommandResult> {
+  const cap = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
+  const graceMs = opts.killGraceMs ?? KILL_GRACE_MS;
+  const stdout = new Capture(cap, 0);
+  const stderr = new Capture(cap, STDERR_TAIL_BYTES);
+  const result = (partial: Partial<CommandResult>): CommandResult => ({
+    exitCode: null,
+    exitSignal: null,
+    stdout: stdout.text(),
+    stderr: stderr.text(),
+    stdoutTruncated: stdout.truncated,
+    stderrTruncated: stderr.truncated,
+    stderrTail: stderr.tailText(),
+    timedOut: false,
+    aborted: false,
+    killedHard: false,
+    ...partial,
+  });
+
+  const prog = argv[0];
+  if (prog === undefined || prog === '') return Promise.resolve(result({ spawnError: 'empty argv' }));
+  if (opts.signal.aborted) return Promise.resolve(result({ aborted: true, spawnError: 'aborted before start' }));
+
+  return new Promise<CommandResult>((resolve) => {
+    let child: ReturnType<typeof spawn>;
+    try {
+      child = spawn(prog, argv.slice(1), {
+        shell: false,
+        env: opts.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        // Its own process group, so the kill below reaches everything it started.
+        // Node's built-in `timeout`/`signal` options are not used for the same
+        // reason: they signal only the direct child.
+        detached: true,
+        windowsHide: true,
+        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+      });
+    } catch (err) {
+      // Synchronous refusals: a NUL byte in an argument, say.
+      resolve(result({ spawnError: `cannot start ${prog}: ${(err as Error).message}` }));
+      return;
+    }
+
+    let settled = false;
+    let timedOut = false;
+    let aborted = false;
+    let killedHard = false;
+    let exitCode: number | null = null;
+    let exitSignal: string | null = null;
+    const timers: NodeJS.Timeout[] = [];
+
+    const signalGroup = (sig: NodeJS.Signals): void => {
+      if (child.pid === undefined) return;
+      try {
+        process.kill(-child.pid, sig);
+      } catch {
+        // The group is gone (ESRCH) or was never created: fall back to the child.
+        try {
+          child.kill(sig);
+        } catch {
+          /* already dead */
+        }
+      }
+    };
+    const terminate = (): void => {
+      signalGroup('SIGTERM');
+      timers.push(
+        setTimeout(() => {
+          killedHard = true;
+          signalGroup('SIGKILL');
+        }, graceMs),
+      );
+    };
+    const finish = (partial: Partial<CommandResult>): void => {
+      if (settled) return;
+      settled = true;
+      for (const t of timers) clearTimeout(t);
+      opts.signal.removeEventListener('abort', onAbort);
+      resolve(result({ timedOut, aborted, killedHard, ...partial }));
+    };
+    const onAbort = (): void => {
+      if (settled || timedOut) return;
+      aborted = true;
+      terminate();
+    };
+
+    child.stdout?.on('data', (chunk: Buffer) => stdout.push(chunk));
+    child.stderr?.on('data', (chunk: Buffer) => stderr.push(chunk));
+    opts.signal.addEventListener('abort', onAbort, { once: true });
+    timers.push(
+      setTimeout(() => {
+        if (settled || aborted) return;
+        timedOut = true;
+        terminate();
+      }, opts.timeoutMs),
+    );
+
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      // Emitted when the program cannot be started (no pid); a failed kill also lands
+      // here, and is harmless once the child has exited.
+      if (child.pid !== undefined) return;
+      const why =
+        err.code === 'ENOENT'
+          ? `not found: ${prog}`
+          : err.code === 'EACCES'
+            ? `not executable: ${prog}`
+            : `cannot start ${prog}: ${err.code ?? err.message}`;
+      finish({ spawnError: why });
+    });
+    child.on('exit', (code, sig) => {
+      exitCode = code;
+      exitSignal = sig;
+      // A grandchild that left our process group may still hold the pipes open;
+      // 'close' would then never come. Give the output a moment, then stop waiting.
+      timers.push(
+        setTimeout(() => {
+          child.stdout?.destroy();
+          child.stderr?.destroy();
+          finish({ exitCode, exitSignal });
+        }, graceMs),
+      );
+    });
+    child.on('close', (code, sig) => finish({ exitCode: code ?? exitCode, exitSignal: sig ?? exitSignal }));
+  });
+}
+
+export interface CommandActionExecutorOptions {
+  /**
+   * Extra variables for the child, chosen by the composition root from the config's
+   * `command_env` allow-list. May override PATH and LANG.
+   */
+  env?: Record<string, string>;
+  cwd?: string;
+  killGraceMs?: number;
+}
+
+export function createCommandActionExecutor(opts: CommandActionExecutorOptions = {}): ActionExecutor<RenderedCommandAction> {
+  const env = Object.freeze({ PATH: DEFAULT_PATH, LANG: 'C.UTF-8', ...opts.env });
+  return {
+    type: 'command',
+    async run(action: RenderedCommandAction, ctx: StepContext): Promise<ActionOutcome> {
+      const r = await runArgv(action.argv, {
+        env: { ...env },
+        timeoutMs: action.timeoutMs,
+        signal: ctx.signal,
+        ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
+        ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+      });
+      return { ok: isSuccess(r), detail: describeResult(r, action.timeoutMs), facts: resultFacts(r) };
+    },
+  };
+}
+
+function isSuccess(r: CommandResult): boolean {
+  return r.exitCode === 0 && !r.timedOut && !r.aborted && r.spawnError === undefined;
+}
+
+export function describeResult(r: CommandResult, timeoutMs: number): string {
+  // Timeout and abort first: a process killed by our SIGTERM may still exit 0 from
+  // its handler, and that is not a success anyone can rely on.
+  if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''})`;
+  if (r.aborted) return r.spawnError ?? `aborted (killed${r.killedHard ? ' with SIGKILL' : ''})`;
+  if (r.spawnError !== undefined) return r.spawnError;
+  if (r.exitCode === null) return `killed by ${r.exitSignal ?? 'an unknown signal'}`;
+  const line = lastLine(r.stderrTail);
+  return r.exitCode === 0 || line === '' ? `exit ${r.exitCode}` : `exit ${r.exitCode}: ${line}`;
+}
+
+function resultFacts(r: CommandResult): Record<string, string> {
+  const facts: Record<string, string> = {};
+  if (r.exitCode !== null) facts.exit_code = String(r.exitCode);
+  if (r.exitSignal !== null) facts.signal = r.exitSignal;
+  return facts;
+}
+
+/** The last non-blank line, control characters removed (they would forge audit lines), at most 200 characters. */
+export function lastLine(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  const lines = text.split(/\r?\n|\r/).map((l) => l.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim());
+  const line = lines.reverse().find((l) => l !== '') ?? '';
+  const chars = [...line];
+  return chars.length > DETAIL_LINE_MAX ? chars.slice(0, DETAIL_LINE_MAX - 1).join('') + '…' : line;
+}
+
+/** Keeps the first `cap` bytes and, optionally, the last `tailCap` bytes of a stream. */
+class Capture {
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private tail: Buffer = Buffer.alloc(0);
+  truncated = false;
+
+  constructor(
+    private readonly cap: number,
+    private readonly tailCap: number,
+  ) {}
+
+  push(chunk: Buffer): void {
+    const room = this.cap - this.headBytes;
+    if (room > 0) {
+      const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
+      this.head.push(part);
+      this.headBytes += part.length;
+    }
+    if (chunk.length > room) this.truncated = true;
+    if (this.tailCap > 0) {
+      const joined = Buffer.concat([this.tail, chunk]);
+      this.tail = joined.length > this.tailCap ? joined.subarray(joined.length - this.tailCap) : joined;
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.head).toString('utf8');
+  }
+
+  tailText(): string {
+    return this.tail.toString('utf8');
+  }
+}

@@ -1,0 +1,54 @@
+import type { Logger } from 'pino';
+import type { RenderedAction, RenderedCheck } from '../domain/index.js';
+
+/**
+ * What the execution runner needs from executors. One executor per action type
+ * and one runner per check type, registered by the composition root; a type with
+ * no executor registered makes its runbooks refuse to run, with the reason.
+ */
+export interface StepContext {
+  signal: AbortSignal;
+  log: Logger;
+  /** When the execution started (ms): a before/after check queries "before" at this time. */
+  startedAt: number;
+  /** Per-execution scratch space shared by its steps (a baseline taken by a pre-check, say). */
+  memo: Map<string, unknown>;
+}
+
+/**
+ * Fills in values a runbook needs but an alert does not carry (the deployment that
+ * owns a pod, its replica counts). Given values are never overwritten.
+ */
+export interface Enricher {
+  enrich(values: Readonly<Record<string, string>>, signal: AbortSignal): Promise<Record<string, string>>;
+}
+
+export interface ActionOutcome {
+  ok: boolean;
+  /** One line for the audit log: what happened (status code, exit code, error). */
+  detail: string;
+  /** Facts a rollback may need (the replica count before a scale, say). */
+  facts?: Record<string, string>;
+}
+
+export interface ActionExecutor<A extends RenderedAction = RenderedAction> {
+  readonly type: A['type'];
+  run(action: A, ctx: StepContext): Promise<ActionOutcome>;
+}
+
+export interface CheckOutcome {
+  ok: boolean;
+  detail: string;
+  /** The last observed value, when the check has one (a PromQL sample, a status code). */
+  observed?: string;
+  attempts: number;
+}
+
+/**
+ * A check runner polls until the check passes or its timeout ends; an error or a
+ * timeout is a failed check, never a pass.
+ */
+export interface CheckRunner<C extends RenderedCheck = RenderedCheck> {
+  readonly type: C['type'];
+  run(check: C, ctx: StepContext): Promise<CheckOutcome>;
+}

@@ -1,0 +1,287 @@
+import type { Logger } from 'pino';
+import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
+import { errorMessage, sleep } from '../lib/index.js';
+import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
+import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
+import type { Notify } from '../notify/types.js';
+
+/** What the runner needs to know about one claimed execution. */
+export interface RunRequest {
+  id: string;
+  incidentId: string | null;
+  runbookId: string;
+  service: string;
+  plan: {
+    actions: RenderedStep[];
+    rollback: RenderedStep[] | null;
+    preChecks: RenderedCheck[];
+    postChecks: RenderedCheck[];
+  };
+  actor: string;
+  circuitTrial: boolean;
+  startedAt: number;
+}
+
+export interface RunOutcome {
+  executionId: string;
+  state: Exclude<ExecutionState, 'running'>;
+  success: boolean;
+  rolledBack: boolean;
+  outcome: string;
+}
+
+export interface RunnerDeps {
+  store: Pick<Store, 'transact'>;
+  actions: ReadonlyMap<string, ActionExecutor>;
+  checks: ReadonlyMap<string, CheckRunner>;
+  clock: { now(): number };
+  log: Logger;
+  circuitFailureThreshold: number;
+  onFinished?: (outcome: RunOutcome, runbookId: string, seconds: number) => void;
+  onCircuit?: (runbookId: string, state: CircuitRecord['state']) => void;
+  /** Fire-and-forget: every outcome and every breaker trip is told to the notifiers. */
+  notify?: Notify;
+}
+
+/** A pre-check is a gate on the present: one evaluation (plus its `for` duration), not a long poll. */
+function asGate(check: RenderedCheck): RenderedCheck {
+  const forMs = check.type === 'promql' ? check.forMs : 0;
+  return { ...check, timeoutMs: Math.min(check.timeoutMs, forMs + Math.min(check.intervalMs, 10_000) + 5_000) };
+}
+
+function describeCheck(c: RenderedCheck): string {
+  switch (c.type) {
+    case 'named':
+      return c.name;
+    case 'promql':
+      return `promql ${c.query} ${c.expect.op} ${c.expect.value}`;
+    case 'http':
+      return `http ${c.method} ${c.url}`;
+    case 'kubernetes':
+      return `kubernetes ${c.condition} ${c.kind}/${c.name}`;
+  }
+}
+
+/**
+ * Carries out one execution: pre-checks → actions → post-checks → rollback on
+ * failure. Every step is recorded before it starts and after it ends, so a crash
+ * leaves a record of exactly how far it got. An aborted signal (shutdown) ends the
+ * run as INTERRUPTED: it will not be resumed by itself.
+ */
+export function createExecutionRunner(deps: RunnerDeps) {
+  const { store, clock } = deps;
+
+  async function record(work: (tx: Tx) => void): Promise<void> {
+    await store.transact(work);
+  }
+
+  return async function run(req: RunRequest, signal: AbortSignal): Promise<RunOutcome> {
+    const log = deps.log.child({ execution_id: req.id, runbook: req.runbookId, incident_id: req.incidentId });
+    const steps: StepRecord[] = [];
+    const ctx: StepContext = { signal, log, startedAt: req.startedAt, memo: new Map() };
+    const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>) =>
+      tx.appendAudit({ at: clock.now(), event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
+
+    async function runCheck(phase: 'pre_check' | 'post_check', index: number, check: RenderedCheck): Promise<CheckOutcome> {
+      const step: StepRecord = { phase, index, summary: describeCheck(check), started_at: clock.now(), finished_at: null, ok: null, detail: null };
+      steps.push(step);
+      const runner = deps.checks.get(check.type);
+      let out: CheckOutcome;
+      if (!runner) out = { ok: false, detail: `no runner for ${check.type} checks is configured`, attempts: 0 };
+      else {
+        try {
+          out = await runner.run(phase === 'pre_check' ? asGate(check) : check, ctx);
+        } catch (err) {
+          // A check that errors is a failed check, never a pass.
+          out = { ok: false, detail: `check error: ${errorMessage(err)}`, attempts: 1 };
+        }
+      }
+      step.finished_at = clock.now();
+      step.ok = out.ok;
+      step.detail = out.detail;
+      return out;
+    }
+
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string }> {
+      const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
+      steps.push(rec);
+      // Durable before the action starts: after a crash the log shows it may have run.
+      await record((tx) => {
+        tx.updateExecution(req.id, { steps });
+        audit(tx, 'STEP_STARTED', { phase: step.phase, index: step.index, summary: step.summary });
+      });
+      const executor = deps.actions.get(step.type);
+      let ok = false;
+      let detail: string;
+      if (signal.aborted) detail = 'not started: shutting down';
+      else if (!executor) detail = `no executor for ${step.type} actions is configured`;
+      else {
+        try {
+          const out = await executor.run(step.spec as RenderedAction, ctx);
+          ok = out.ok;
+          detail = out.detail;
+        } catch (err) {
+          detail = `action error: ${errorMessage(err)}`;
+        }
+      }
+      rec.finished_at = clock.now();
+      rec.ok = ok;
+      rec.detail = detail;
+      await record((tx) => {
+        tx.updateExecution(req.id, { steps });
+        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail });
+      });
+      return { ok, detail };
+    }
+
+    /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
+    async function finish(
+      state: RunOutcome['state'],
+      outcome: string,
+      events: Array<{ event: AuditEventName; details: Record<string, unknown> }>,
+      breaker: 'success' | 'failure' | 'none',
+      rolledBack: boolean,
+    ): Promise<RunOutcome> {
+      const success = state === 'succeeded';
+      let circuitChange: CircuitRecord['state'] | undefined;
+      let tripped = false;
+      await store.transact((tx) => {
+        const now = clock.now();
+        tx.updateExecution(req.id, { state, steps, finished_at: now, success, rolled_back: rolledBack, outcome });
+        for (const e of events) audit(tx, e.event, e.details);
+        tx.releaseBlastRadius(req.id);
+        const c = tx.circuit(req.runbookId);
+        if (breaker === 'success') {
+          if (c.state !== 'closed' || c.failures > 0) {
+            tx.setCircuit(req.runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);
+            if (c.state !== 'closed') {
+              audit(tx, 'CIRCUIT_CLOSED', { reason: 'a run succeeded: the circuit is closed again' });
+              circuitChange = 'closed';
+            }
+          }
+        } else if (breaker === 'failure') {
+          const failures = c.failures + 1;
+          const trip = req.circuitTrial || c.state === 'half_open' || (c.state === 'closed' && failures >= deps.circuitFailureThreshold);
+          if (trip) {
+            tx.setCircuit(req.runbookId, { state: 'open', failures, openedAt: now, trialExecutionId: null }, now);
+            tripped = true;
+            audit(tx, 'CIRCUIT_TRIPPED', {
+              reason: req.circuitTrial ? 'the trial run failed: the circuit opens again' : `${failures} consecutive failures (threshold ${deps.circuitFailureThreshold})`,
+              failures,
+            });
+            circuitChange = 'open';
+          } else {
+            tx.setCircuit(req.runbookId, { ...c, failures }, now);
+          }
+        } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
+          // The trial ended without a verdict on the runbook (pre-check failed, interrupted):
+          // back to OPEN, so the next incident may try again.
+          tx.setCircuit(req.runbookId, { ...c, state: 'open', trialExecutionId: null }, now);
+          circuitChange = 'open';
+        }
+      });
+      if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);
+      const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome };
+      if (deps.notify) {
+        const base = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: clock.now() };
+        const last = events[events.length - 1]?.event ?? 'FAILED';
+        deps.notify({ ...base, event: rolledBack ? 'ROLLED_BACK' : last, outcome: rolledBack ? `${state}, rolled back` : state, reason: outcome });
+        if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: `runbook ${req.runbookId} stopped acting on its own after repeated failures` });
+      }
+      deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
+      log.info({ state, outcome }, 'execution finished');
+      return result;
+    }
+
+    const interrupted = (where: string) =>
+      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'none', false);
+
+    try {
+      // 1. Pre-checks: a failure aborts before anything is touched.
+      for (const [i, check] of req.plan.preChecks.entries()) {
+        if (signal.aborted) return await interrupted('before the pre-checks ended');
+        const out = await runCheck('pre_check', i, check);
+        if (!out.ok) {
+          if (signal.aborted) return await interrupted('during a pre-check');
+          return await finish('aborted', `pre-check failed: ${describeCheck(check)}`, [{ event: 'PRE_CHECK_FAILED', details: { check: describeCheck(check), detail: out.detail } }], 'none', false);
+        }
+      }
+
+      // 2. Actions, in order; the first failure stops them.
+      let failure: string | undefined;
+      for (const step of req.plan.actions) {
+        if (signal.aborted) return await interrupted('before an action');
+        const out = await runStep(step);
+        if (!out.ok) {
+          if (signal.aborted) return await interrupted('during an action');
+          failure = `action ${step.index + 1} failed: ${out.detail}`;
+          break;
+        }
+      }
+
+      // 3. Verification: every post-check polled until it passes or times out.
+      if (!failure) {
+        for (const [i, check] of req.plan.postChecks.entries()) {
+          if (signal.aborted) return await interrupted('during verification');
+          const out = await runCheck('post_check', i, check);
+          if (!out.ok) {
+            if (signal.aborted) return await interrupted('during verification');
+            failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
+            break;
+          }
+        }
+      }
+
+      if (!failure) {
+        return await finish('succeeded', 'success', [{ event: 'SUCCESS', details: { steps: steps.length } }], 'success', false);
+      }
+
+      // 4. Rollback, when the runbook has one.
+      const events: Array<{ event: AuditEventName; details: Record<string, unknown> }> = [];
+      let rolledBack = false;
+      if (req.plan.rollback && req.plan.rollback.length > 0) {
+        let rollbackOk = true;
+        let rollbackDetail = '';
+        for (const step of req.plan.rollback) {
+          const out = await runStep(step);
+          if (!out.ok) {
+            rollbackOk = false;
+            rollbackDetail = out.detail;
+            break;
+          }
+        }
+        if (rollbackOk) {
+          rolledBack = true;
+          events.push({ event: 'ROLLED_BACK', details: { reason: failure } });
+        } else {
+          events.push({ event: 'ROLLBACK_FAILED', details: { reason: failure, detail: rollbackDetail } });
+        }
+      }
+      events.push({ event: 'FAILED', details: { reason: failure, rolled_back: rolledBack } });
+      return await finish('failed', failure, events, 'failure', rolledBack);
+    } catch (err) {
+      // The store failed under us: the run's state is unknown. Record what we can;
+      // if even that fails, startup recovery marks it INTERRUPTED for a human.
+      // No further step runs: acting without a record of it would be acting blind.
+      log.error({ err }, 'execution could not record its progress');
+      const reason = `progress could not be recorded: ${errorMessage(err)}`;
+      // Until the end is recorded the run keeps its blast-radius claim and shows as
+      // running, so keep trying while the store is down (a lock, a full disk clears
+      // by itself). On shutdown, startup recovery records it instead.
+      for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
+        try {
+          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'none', false);
+        } catch (again) {
+          log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
+          try {
+            await sleep(delay, signal);
+          } catch {
+            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded' };
+          }
+        }
+      }
+    }
+  };
+}
+
+export type ExecutionRunner = ReturnType<typeof createExecutionRunner>;

@@ -1,0 +1,136 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import pino from 'pino';
+import type { RenderedHttpAction } from '../../src/domain/index.js';
+import type { StepContext } from '../../src/execute/ports.js';
+import { createHttpActionExecutor } from '../../src/execute/actions/http.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+
+function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
+  return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
+}
+
+describe('http action', () => {
+  let target: HttpTarget;
+  const action = (over: Partial<RenderedHttpAction> = {}): RenderedHttpAction => ({
+    type: 'http',
+    method: 'POST',
+    url: `${target.url}/restart`,
+    headers: {},
+    body: undefined,
+    expectStatus: [200, 299],
+    timeoutMs: 2_000,
+    ...over,
+  });
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(() => target.close());
+  beforeEach(() => target.reset());
+
+  it('sends exactly the method, path, headers and JSON body, once', async () => {
+    target.route('POST', '/api/restart', { status: 200, body: { restarted: true } });
+    const out = await createHttpActionExecutor().run(
+      action({
+        url: `${target.url}/api/restart?service=api-server`,
+        headers: { 'X-Request-Source': 'rectify' },
+        body: { service: 'api-server', replicas: 3, force: false },
+      }),
+      ctx(),
+    );
+    assert.deepEqual(out, { ok: true, detail: `POST ${target.url}/api/restart?… → 200`, facts: { status: '200' } });
+    assert.equal(target.calls('/api/restart'), 1);
+    const [req] = target.requests('/api/restart');
+    assert.ok(req);
+    assert.equal(req.method, 'POST');
+    assert.deepEqual(req.query, { service: 'api-server' });
+    assert.equal(req.headers['x-request-source'], 'rectify');
+    assert.equal(req.headers['content-type'], 'application/json');
+    assert.deepEqual(req.json(), { service: 'api-server', replicas: 3, force: false });
+  });
+
+  it('sends no body and no content-type when body is undefined', async () => {
+    target.route('DELETE', '/cache', { status: 204 });
+    const out = await createHttpActionExecutor().run(action({ method: 'delete', url: `${target.url}/cache` }), ctx());
+    assert.equal(out.detail, `DELETE ${target.url}/cache → 204`);
+    const [req] = target.requests('/cache');
+    assert.equal(req?.body, '');
+    assert.equal(req?.headers['content-type'], undefined);
+  });
+
+  it('keeps a content-type the runbook set', async () => {
+    target.route('PUT', '/cfg', { status: 200 });
+    await createHttpActionExecutor().run(action({ method: 'PUT', url: `${target.url}/cfg`, headers: { 'Content-Type': 'application/merge-patch+json' }, body: {} }), ctx());
+    assert.equal(target.requests('/cfg')[0]?.headers['content-type'], 'application/merge-patch+json');
+  });
+
+  it('fails on a status outside expect_status, without retrying', async () => {
+    target.route('POST', '/restart', { status: 503, body: 'upstream says: token=abc' });
+    const out = await createHttpActionExecutor().run(action(), ctx());
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart → 503, expected 200-299`, facts: { status: '503' } });
+    assert.equal(target.calls('/restart'), 1);
+  });
+
+  it('accepts any status inside the expect_status range', async () => {
+    target.route('POST', '/restart', { status: 202 });
+    const exec = createHttpActionExecutor();
+    assert.equal((await exec.run(action({ expectStatus: [202, 202] }), ctx())).ok, true);
+    assert.equal((await exec.run(action({ expectStatus: [200, 201] }), ctx())).detail, `POST ${target.url}/restart → 202, expected 200-201`);
+  });
+
+  it('does not follow redirects: a 302 is judged as itself', async () => {
+    target.route('POST', '/restart', { status: 302, headers: { location: '/elsewhere' } });
+    const out = await createHttpActionExecutor().run(action(), ctx());
+    assert.equal(out.detail, `POST ${target.url}/restart → 302, expected 200-299`);
+    assert.equal(target.calls('/elsewhere'), 0);
+  });
+
+  it('times out: fails, and the request was sent exactly once', async () => {
+    target.route('POST', '/restart', { status: 200, delayMs: 5_000 });
+    const started = Date.now();
+    const out = await createHttpActionExecutor().run(action({ timeoutMs: 300 }), ctx());
+    assert.ok(Date.now() - started < 2_000);
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart: timed out after 300ms (the request may have reached the target)` });
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(target.calls('/restart'), 1);
+  });
+
+  it('resolves ${env:X} into the header the target receives, and never reports it', async () => {
+    target.route('POST', '/restart', { status: 401, body: { echoed: 'Bearer tok-XYZ-123' } });
+    const exec = createHttpActionExecutor({ env: { RESTART_TOKEN: 'tok-XYZ-123' } });
+    const out = await exec.run(action({ headers: { Authorization: 'Bearer ${env:RESTART_TOKEN}' }, body: { note: 'by ${env:RESTART_TOKEN}' } }), ctx());
+    const [req] = target.requests('/restart');
+    assert.equal(req?.headers.authorization, 'Bearer tok-XYZ-123');
+    assert.deepEqual(req?.json(), { note: 'by tok-XYZ-123' });
+    assert.equal(out.ok, false);
+    assert.ok(!JSON.stringify(out).includes('tok-XYZ-123'), JSON.stringify(out));
+  });
+
+  it('a missing secret fails the step without calling the target', async () => {
+    target.route('POST', '/restart', { status: 200 });
+    const exec = createHttpActionExecutor({ env: { OTHER: 'x' } });
+    const out = await exec.run(action({ headers: { Authorization: 'Bearer ${env:RESTART_TOKEN}' } }), ctx());
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: header Authorization: secret \${env:RESTART_TOKEN} is not set` });
+    const body = await exec.run(action({ body: { token: '${file:/nonexistent/rectify-token}' } }), ctx());
+    assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: secret \${file:/nonexistent/rectify-token} does not exist` });
+    assert.equal(target.calls('/restart'), 0);
+  });
+
+  it('reports an unreachable target', async () => {
+    const closed = await startHttpTarget();
+    await closed.close();
+    const out = await createHttpActionExecutor().run(action({ url: `${closed.url}/restart?token=abc` }), ctx());
+    assert.deepEqual(out, { ok: false, detail: `POST ${closed.url}/restart?…: connection refused` });
+  });
+
+  // Regression: fetch refuses such URLs with an error message that quotes the URL,
+  // password included, which went straight into the detail.
+  it('refuses credentials in the URL without echoing them', async () => {
+    const out = await createHttpActionExecutor().run(action({ url: `http://user:pw-secret@${target.hostPort}/restart` }), ctx());
+    assert.deepEqual(out, {
+      ok: false,
+      detail: `POST ${target.url}/restart not sent: credentials in the URL are not supported: send them in a header, e.g. Authorization: Basic \${env:NAME}`,
+    });
+    assert.equal(target.calls('/restart'), 0);
+  });
+});

@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import pino from 'pino';
+import type { RenderedHttpCheck } from '../../src/domain/index.js';
+import type { StepContext } from '../../src/execute/ports.js';
+import { createHttpCheckRunner, displayUrl } from '../../src/checks/http.js';
+import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+
+function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
+  return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
+}
+
+describe('http check', () => {
+  let target: HttpTarget;
+  const check = (over: Partial<RenderedHttpCheck> = {}): RenderedHttpCheck => ({
+    type: 'http',
+    method: 'GET',
+    url: `${target.url}/health`,
+    headers: {},
+    expectStatus: [200, 200],
+    timeoutMs: 2_000,
+    intervalMs: 50,
+    ...over,
+  });
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(() => target.close());
+  beforeEach(() => target.reset());
+
+  it('passes on 200 at the first attempt', async () => {
+    target.route('GET', '/health', { status: 200, body: 'ok' });
+    const out = await createHttpCheckRunner().run(check(), ctx());
+    assert.deepEqual(out, { ok: true, detail: `GET ${target.url}/health → 200`, observed: '200', attempts: 1 });
+    assert.equal(target.calls('/health'), 1);
+  });
+
+  it('polls until the target turns healthy', async () => {
+    target.route('GET', '/health', sequence([{ status: 503 }, { status: 503 }, { status: 500 }, { status: 200 }]));
+    const out = await createHttpCheckRunner().run(check(), ctx());
+    assert.equal(out.ok, true);
+    assert.equal(out.attempts, 4);
+    assert.equal(target.calls('/health'), 4);
+  });
+
+  it('fails when the target stays unhealthy until the timeout', async () => {
+    target.route('GET', '/health', { status: 503 });
+    const out = await createHttpCheckRunner().run(check({ timeoutMs: 500, intervalMs: 100 }), ctx());
+    assert.deepEqual(out, {
+      ok: false,
+      detail: `GET ${target.url}/health: expected status 200, got 503 after 5 attempts`,
+      observed: '503',
+      attempts: 5,
+    });
+    assert.equal(target.calls('/health'), 5);
+  });
+
+  it('a target slower than the timeout fails, it does not hang', async () => {
+    target.route('GET', '/health', { status: 200, delayMs: 5_000 });
+    const started = Date.now();
+    const out = await createHttpCheckRunner().run(check({ timeoutMs: 300, intervalMs: 1_000 }), ctx());
+    assert.ok(Date.now() - started < 1_500);
+    assert.deepEqual(out, { ok: false, detail: 'no answer within 300ms after 1 attempt', attempts: 1 });
+  });
+
+  it('does not follow redirects', async () => {
+    target.route('GET', '/health', { status: 302, headers: { location: '/login' } });
+    target.route('GET', '/login', { status: 200 });
+    const out = await createHttpCheckRunner().run(check({ timeoutMs: 150, intervalMs: 100 }), ctx());
+    assert.equal(out.ok, false);
+    assert.equal(out.observed, '302');
+    assert.equal(target.calls('/login'), 0);
+    // …and a runbook that expects the redirect can say so.
+    const expect3xx = await createHttpCheckRunner().run(check({ expectStatus: [300, 399] }), ctx());
+    assert.equal(expect3xx.ok, true);
+  });
+
+  it('an unreachable target fails with "connection refused"', async () => {
+    const gone = await startHttpTarget();
+    await gone.close();
+    const out = await createHttpCheckRunner().run(check({ url: `${gone.url}/health`, timeoutMs: 150, intervalMs: 50 }), ctx());
+    assert.deepEqual(out, { ok: false, detail: `GET ${gone.url}/health: connection refused after 3 attempts`, attempts: 3 });
+  });
+
+  it('resolves header secrets; a missing one fails without a request', async () => {
+    target.route('GET', '/health', { status: 200 });
+    const ok = await createHttpCheckRunner({ env: { T: 'tok' } }).run(check({ headers: { authorization: 'Bearer ${env:T}' } }), ctx());
+    assert.equal(ok.ok, true);
+    assert.equal(target.requests('/health')[0]?.headers.authorization, 'Bearer tok');
+    target.reset();
+    const missing = await createHttpCheckRunner().run(check({ headers: { authorization: 'Bearer ${env:T}' } }), ctx());
+    assert.deepEqual(missing, { ok: false, detail: `GET ${target.url}/health: header authorization: secret \${env:T} is not set`, attempts: 0 });
+    assert.equal(target.calls('/health'), 0);
+  });
+
+  it('stops when the execution is aborted', async () => {
+    target.route('GET', '/health', { status: 503 });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(), 120);
+    const out = await createHttpCheckRunner().run(check({ timeoutMs: 10_000 }), ctx(ac.signal));
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^aborted after \d attempts?$/);
+  });
+
+  it('shows URLs without credentials or query strings', () => {
+    assert.equal(displayUrl('https://u:p@example.com:8443/a/b?token=x#f'), 'https://example.com:8443/a/b?…');
+    assert.equal(displayUrl('not a url'), '<invalid url>');
+  });
+});

@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import pino from 'pino';
+import type { RenderedPromqlCheck } from '../../src/domain/index.js';
+import type { StepContext } from '../../src/execute/ports.js';
+import { createPromqlCheckRunner, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
+
+/**
+ * Against a real Prometheus (one per file) scraping a real metrics target every
+ * second. Each test uses its own metric names so no test waits for another's
+ * value to go stale.
+ */
+function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
+  return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
+}
+const check = (query: string, over: Partial<RenderedPromqlCheck> = {}): RenderedPromqlCheck => ({
+  type: 'promql',
+  query,
+  expect: { op: '<', value: 0.05 },
+  forMs: 0,
+  timeoutMs: 2_000,
+  intervalMs: 250,
+  onEmpty: 'fail',
+  ...over,
+});
+
+describe('promql check against a real Prometheus', () => {
+  let target: HttpTarget;
+  let prom: RunningDaemon;
+  const testStarted = Date.now();
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.setMetric('demo_ok_ratio', 0.01);
+    target.setMetric('demo_error_ratio', 0.2);
+    target.setMetric('demo_flap_ratio', 0.01);
+    target.setMetric('demo_latency_seconds', 0.1, { pod: 'a' });
+    target.setMetric('demo_latency_seconds', 0.9, { pod: 'b' });
+    prom = await startPrometheus({ scrapeTargets: [target.hostPort] });
+    // Prometheus applies new scrape targets after a few seconds; wait once for all.
+    await waitForQuery(prom.url, 'count(demo_latency_seconds)', (v) => v[0] === 2, 20_000);
+  });
+  after(async () => {
+    await prom?.stop();
+    await target?.close();
+  });
+
+  it('passes when the scraped metric is below the threshold', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_ok_ratio'), ctx());
+    assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01', observed: '0.01', attempts: 1 });
+  });
+
+  it('fails with the exact detail when the metric stays above it', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(
+      check('demo_error_ratio', { timeoutMs: 1_000, intervalMs: 250 }),
+      ctx(),
+    );
+    // Four attempts at 0, 250, 500, 750 ms; one fewer when a loaded machine makes a
+    // query take longer than the interval.
+    assert.ok(out.attempts === 4 || out.attempts === 3, `attempts ${out.attempts}`);
+    assert.deepEqual(out, { ok: false, detail: `expected < 0.05, got 0.2 after ${out.attempts} attempts`, observed: '0.2', attempts: out.attempts });
+  });
+
+  it('every series must satisfy the expectation; the detail names the failing one', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(
+      check('demo_latency_seconds', { expect: { op: '<', value: 0.5 }, timeoutMs: 200 }),
+      ctx(),
+    );
+    assert.equal(out.ok, false);
+    assert.equal(
+      out.detail,
+      `expected < 0.5, got 0.9 for {__name__="demo_latency_seconds", instance="${target.hostPort}", job="targets", pod="b"} (1 of 2 series) after 1 attempt`,
+    );
+    const all = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_latency_seconds', { expect: { op: '<', value: 1 } }), ctx());
+    assert.equal(all.ok, true);
+  });
+
+  it('for_seconds needs consecutive passes for that long', async () => {
+    const started = Date.now();
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(
+      check('demo_ok_ratio', { forMs: 2_000, timeoutMs: 5_000, intervalMs: 500 }),
+      ctx(),
+    );
+    // Passes at 0, 0.5, 1, 1.5 and 2 s: the fifth attempt completes the window.
+    assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01, held for 2s', observed: '0.01', attempts: 5 });
+    assert.ok(Date.now() - started >= 2_000);
+  });
+
+  it('for_seconds: a bad sample within the window restarts the count, and the check fails', async () => {
+    // Good now, bad from the next scrape on: a check without `for` would pass at once.
+    const runner = createPromqlCheckRunner({ prometheusUrl: prom.url });
+    setTimeout(() => target.setMetric('demo_flap_ratio', 0.3), 100);
+    const out = await runner.run(check('demo_flap_ratio', { forMs: 3_000, timeoutMs: 3_500, intervalMs: 250 }), ctx());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^expected < 0\.05, got 0\.3 after \d+ attempts$/);
+  });
+
+  it('an empty vector fails by default (no data is not good news)', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_no_such_metric', { timeoutMs: 400 }), ctx());
+    assert.deepEqual(out, { ok: false, detail: 'no data: the query returned an empty vector after 2 attempts', attempts: 2 });
+  });
+
+  it('an empty vector passes with on_empty: pass', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_no_such_metric', { onEmpty: 'pass' }), ctx());
+    assert.deepEqual(out, { ok: true, detail: 'empty result (on_empty: pass)', attempts: 1 });
+  });
+
+  it('a Prometheus query error fails with its errorType', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('sum(demo_ok_ratio', { timeoutMs: 200 }), ctx());
+    assert.equal(out.ok, false);
+    assert.equal(out.attempts, 1);
+    assert.match(out.detail, /^query error bad_data: .*parse error.* after 1 attempt$/);
+  });
+
+  it('NaN and Inf never pass, whatever the operator', async () => {
+    const runner = createPromqlCheckRunner({ prometheusUrl: prom.url });
+    const nan = await runner.run(check('0/0', { expect: { op: '!=', value: 0 }, timeoutMs: 200 }), ctx());
+    assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 1 attempt', observed: 'NaN', attempts: 1 });
+    const inf = await runner.run(check('vector(1/0)', { expect: { op: '>', value: 0 }, timeoutMs: 200 }), ctx());
+    assert.deepEqual(inf, { ok: false, detail: 'expected > 0, got +Inf after 1 attempt', observed: '+Inf', attempts: 1 });
+  });
+
+  it('handles scalar results', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('scalar(demo_ok_ratio)'), ctx());
+    assert.equal(out.ok, true);
+    assert.equal(out.observed, '0.01');
+  });
+
+  it('an unsupported result type is a failed attempt', async () => {
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_ok_ratio[1m]', { timeoutMs: 200 }), ctx());
+    assert.equal(out.detail, 'Prometheus: unsupported result type matrix: a check needs an instant vector or a scalar after 1 attempt');
+  });
+
+  it('queries carrying /, ?, # and quotes reach Prometheus intact', async () => {
+    const q = 'demo_ok_ratio{job="targets", instance=~".+"} / 1 # a comment ? with /slashes';
+    const r = await queryInstant(`${prom.url}/`, q, { signal: AbortSignal.timeout(2_000) });
+    assert.deepEqual(r.samples.map((s) => s.value), [0.01]);
+  });
+
+  it('queryInstant evaluates at a given time (before the metric existed: empty)', async () => {
+    const r = await queryInstant(prom.url, 'demo_ok_ratio', { time: testStarted - 3_600_000, signal: AbortSignal.timeout(2_000) });
+    assert.deepEqual(r, { resultType: 'vector', samples: [] });
+  });
+
+  it('queryInstant throws PromqlQueryError with the errorType', async () => {
+    await assert.rejects(queryInstant(prom.url, 'rate(', { signal: AbortSignal.timeout(2_000) }), (err: unknown) => {
+      assert.ok(err instanceof PromqlQueryError);
+      assert.equal(err.errorType, 'bad_data');
+      return true;
+    });
+  });
+
+  it('an unreachable Prometheus fails, quickly, and never passes', async () => {
+    const gone = await startHttpTarget();
+    await gone.close();
+    const started = Date.now();
+    const out = await createPromqlCheckRunner({ prometheusUrl: gone.url }).run(check('demo_ok_ratio', { timeoutMs: 700, intervalMs: 250 }), ctx());
+    assert.ok(Date.now() - started < 1_500);
+    assert.deepEqual(out, { ok: false, detail: 'Prometheus: connection refused after 3 attempts', attempts: 3 });
+  });
+
+  it('a Prometheus that never answers fails at the deadline instead of hanging', async () => {
+    const hung = await startHttpTarget();
+    hung.route('GET', '/api/v1/query', { status: 200, delayMs: 10_000 });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: hung.url }).run(check('demo_ok_ratio', { timeoutMs: 300, intervalMs: 1_000 }), ctx());
+      assert.deepEqual(out, { ok: false, detail: 'no answer within 300ms after 1 attempt', attempts: 1 });
+    } finally {
+      await hung.close();
+    }
+  });
+
+  it('keeps a base URL path prefix and puts the query only in the query string', async () => {
+    // A reverse proxy at /prometheus/: only the URL shape is under test here.
+    const proxy = await startHttpTarget();
+    proxy.route('GET', '/prometheus/api/v1/query', { status: 200, body: { status: 'success', data: { resultType: 'scalar', result: [0, '0.01'] } } });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: `${proxy.url}/prometheus` }).run(check('up{job="a/b"}'), ctx());
+      assert.equal(out.ok, true);
+      const [req] = proxy.requests('/prometheus/api/v1/query');
+      assert.deepEqual(req?.query, { query: 'up{job="a/b"}' });
+    } finally {
+      await proxy.close();
+    }
+  });
+});
