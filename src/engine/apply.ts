@@ -1,0 +1,200 @@
+import type { DecisionResult, Incident, Verdict } from '../domain/index.js';
+import type { ExecutionPlan } from '../pipeline/index.js';
+import type { ExecutionTrigger, Tx } from '../store/ports.js';
+
+/** An execution claimed durably in the decision transaction, to be started after commit. */
+export interface ExecutionClaim {
+  id: string;
+  incidentId: string | null;
+  runbookId: string;
+  service: string;
+  plan: ExecutionPlan;
+  trigger: ExecutionTrigger;
+  actor: string;
+  circuitTrial: boolean;
+  startedAt: number;
+}
+
+export interface ApplyContext {
+  now: number;
+  actor: string;
+  trigger: ExecutionTrigger;
+  approvalTtlMs: number;
+  newId: (prefix: string) => string;
+  /** False when the incident row exists already (an approval being carried out). */
+  recordIncident: boolean;
+  /** Who asked, for approvals requested on someone's behalf. */
+  requestedBy?: string;
+}
+
+const ACTION_OF = {
+  manual: 'manual',
+  blocked: 'blocked',
+  approval: 'approval_required',
+  execute: 'executed',
+  dry_run: 'dry_run',
+} as const;
+
+function summaries(plan: ExecutionPlan): string[] {
+  return plan.actions.map((s) => s.summary);
+}
+
+/**
+ * Writes what a verdict means, inside the caller's transaction: the incident row,
+ * the audit row, and for an execution the rate-limit consume, the blast-radius
+ * claim and the execution row. All or nothing, with the audit row.
+ */
+export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: ApplyContext): { result: DecisionResult; claim?: ExecutionClaim } {
+  const runbookId = verdict.runbook?.id ?? null;
+  const result: DecisionResult = {
+    incident_id: incident.id,
+    action: ACTION_OF[verdict.kind],
+    runbook: runbookId,
+    reason: verdict.reason,
+    event: verdict.event,
+    approval_id: null,
+    execution_id: null,
+  };
+  const base = { at: ctx.now, incident_id: incident.id, runbook: runbookId, actor: ctx.actor };
+  let claim: ExecutionClaim | undefined;
+  const details: Record<string, unknown> = { reason: verdict.reason, service: incident.service, root_cause: incident.root_cause };
+
+  switch (verdict.kind) {
+    case 'approval': {
+      const plan = verdict.plan as ExecutionPlan;
+      const id = ctx.newId('apr');
+      result.approval_id = id;
+      tx.insertApproval({
+        id,
+        incident_id: incident.id,
+        alert_key: incident.alert_key ?? null,
+        runbook: verdict.runbook.id,
+        service: incident.service,
+        status: 'pending',
+        reason: verdict.reason,
+        plan,
+        requested_at: ctx.now,
+        requested_by: ctx.requestedBy ?? ctx.actor,
+        expires_at: ctx.now + ctx.approvalTtlMs,
+        approvals_required: verdict.runbook.approvalsRequired,
+        decided_at: null,
+        decided_by: null,
+        comment: null,
+        execution_id: null,
+      });
+      Object.assign(details, { approval_id: id, expires_at: new Date(ctx.now + ctx.approvalTtlMs).toISOString(), actions: summaries(plan) });
+      break;
+    }
+    case 'dry_run':
+      Object.assign(details, { actions: summaries(verdict.plan as ExecutionPlan), params: verdict.plan.params });
+      break;
+    case 'execute': {
+      const plan = verdict.plan as ExecutionPlan;
+      const id = ctx.newId('exe');
+      result.execution_id = id;
+      const rb = verdict.runbook;
+      tx.insertExecution({
+        id,
+        incident_id: incident.id,
+        runbook: rb.id,
+        service: incident.service,
+        state: 'running',
+        trigger: ctx.trigger,
+        actor: ctx.actor,
+        plan,
+        steps: [],
+        started_at: ctx.now,
+        finished_at: null,
+        success: null,
+        rolled_back: null,
+        outcome: null,
+        circuit_trial: verdict.circuitTrial,
+      });
+      tx.consumeRate(rb.id, incident.service, ctx.now, id);
+      tx.claimBlastRadius(id, rb.id, incident.service, ctx.now);
+      if (verdict.circuitTrial) {
+        const c = tx.circuit(rb.id);
+        tx.setCircuit(rb.id, { ...c, state: 'half_open', trialExecutionId: id }, ctx.now);
+        tx.appendAudit({ ...base, event: 'CIRCUIT_HALF_OPEN', execution_id: id, details: { reason: 'recovery timeout passed: one trial run allowed' } });
+      }
+      Object.assign(details, { trigger: ctx.trigger, actions: summaries(plan), params: plan.params });
+      claim = {
+        id,
+        incidentId: incident.id,
+        runbookId: rb.id,
+        service: incident.service,
+        plan,
+        trigger: ctx.trigger,
+        actor: ctx.actor,
+        circuitTrial: verdict.circuitTrial,
+        startedAt: ctx.now,
+      };
+      break;
+    }
+    default:
+      break;
+  }
+
+  if (ctx.recordIncident) {
+    tx.insertIncident({
+      incident,
+      action: result.action,
+      event: result.event,
+      runbook: runbookId,
+      reason: result.reason,
+      approval_id: result.approval_id,
+      execution_id: result.execution_id,
+    });
+  }
+  tx.appendAudit({ ...base, event: verdict.event, execution_id: result.execution_id, details });
+  return claim ? { result, claim } : { result };
+}
+
+/** A second delivery of one occurrence: answered with the first decision, audited. */
+export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult | undefined {
+  const first = tx.findIncidentByDedup(incident.dedup_key);
+  if (!first) return undefined;
+  tx.appendAudit({
+    at: now,
+    event: 'DUPLICATE',
+    incident_id: first.incident.id,
+    runbook: first.runbook,
+    actor,
+    details: { reason: `already decided: ${first.action}`, dedup_key: incident.dedup_key, source: incident.source },
+  });
+  return {
+    incident_id: first.incident.id,
+    action: 'duplicate',
+    runbook: first.runbook,
+    reason: `already decided: ${first.action} (${first.event})`,
+    event: 'DUPLICATE',
+    approval_id: first.approval_id,
+    execution_id: first.execution_id,
+  };
+}
+
+/** A resolved alert: audited, and its pending approvals are cancelled (nothing left to fix). */
+export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
+  const firing = incident.alert_key ? tx.findIncidentByDedup(`${incident.alert_key}:firing`) : undefined;
+  const subject = firing?.incident.id ?? incident.id;
+  let cancelled = 0;
+  if (incident.alert_key) {
+    for (const a of tx.pendingApprovalsForAlert(incident.alert_key)) {
+      tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: actor, comment: 'alert resolved' });
+      tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: 'alert resolved before approval' } });
+      cancelled++;
+    }
+  }
+  const reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
+  tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook: firing?.runbook ?? null, reason, approval_id: null, execution_id: null });
+  tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: subject, runbook: firing?.runbook ?? null, actor, details: { reason, resolved_incident_id: incident.id } });
+  return {
+    incident_id: subject,
+    action: 'resolved',
+    runbook: firing?.runbook ?? null,
+    reason,
+    event: 'RESOLVED',
+    approval_id: null,
+    execution_id: null,
+  };
+}

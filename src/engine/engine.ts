@@ -1,0 +1,370 @@
+import type { Logger } from 'pino';
+import type { DecisionResult, Incident, RenderedCheck, Runbook } from '../domain/index.js';
+import { RectifyError } from '../domain/index.js';
+import { placeholderValues } from '../ingest/index.js';
+import { errorMessage, newId, type Clock } from '../lib/index.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
+import type { CheckRunner, Enricher } from '../execute/ports.js';
+import type { RunOutcome } from '../execute/runner.js';
+import type { ApprovalRow, Store, Tx } from '../store/ports.js';
+import type { Notify } from '../notify/types.js';
+import { applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
+import type { ExecutionTracker } from './executions.js';
+
+export interface RunbookCatalog {
+  match(incident: Incident): Runbook | undefined;
+  byId(id: string): Runbook | undefined;
+  all: readonly Runbook[];
+}
+
+export interface EngineDeps {
+  store: Store;
+  catalog: RunbookCatalog;
+  renderer: Renderer;
+  decide: DecideFn;
+  executions: ExecutionTracker;
+  checks: ReadonlyMap<string, CheckRunner>;
+  enricher?: Enricher;
+  clock: Clock;
+  log: Logger;
+  metrics: Metrics;
+  approvalTtlMs: number;
+  /** Fire-and-forget: decisions that need a person are told to the notifiers. */
+  notify?: Notify;
+}
+
+export interface AcceptOptions {
+  wait?: boolean;
+  actor?: string;
+}
+
+const ENRICH_TIMEOUT_MS = 5_000;
+const GUARDRAIL_TIMEOUT_MS = 15_000;
+
+/**
+ * The use cases: accept incidents, decide, approve or reject, run by hand, pause.
+ * Decisions for one request are taken and committed in one store unit; executions
+ * start only after that commit returned.
+ */
+export function createEngine(deps: EngineDeps) {
+  const { store, catalog, clock, log, metrics } = deps;
+  const id = (prefix: string) => newId(prefix, clock.now());
+
+  /** Values a runbook needs that the alert lacks (the owning deployment, say). */
+  async function enrich(values: Record<string, string>, rb: Runbook): Promise<Record<string, string>> {
+    // Kubernetes runbooks read more than their placeholders (a pod's owning deployment
+    // for the named checks), so they are always enriched; the enricher only adds what is missing.
+    if (!deps.enricher || (!rb.needs.includes('kubernetes') && rb.params.every((p) => p in values))) return values;
+    try {
+      const extra = await deps.enricher.enrich(values, AbortSignal.timeout(ENRICH_TIMEOUT_MS));
+      return { ...extra, ...values };
+    } catch (err) {
+      // Unknown is not good news: the missing value makes rendering refuse the run.
+      log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
+      return values;
+    }
+  }
+
+  /** A MEDIUM runbook's guardrail conditions: all must pass now, or a human approves. */
+  async function evaluateGuardrails(rb: Runbook, values: Record<string, string>): Promise<{ ok: boolean; detail: string }> {
+    const rendered = deps.renderer.renderChecks(rb.guardrails, values);
+    if (!rendered.ok) return { ok: false, detail: rendered.reason };
+    for (const check of rendered.checks as RenderedCheck[]) {
+      const runner = deps.checks.get(check.type);
+      if (!runner) return { ok: false, detail: `no runner for ${check.type} checks` };
+      try {
+        const out = await runner.run(
+          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_TIMEOUT_MS) },
+          { signal: AbortSignal.timeout(GUARDRAIL_TIMEOUT_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
+        );
+        if (!out.ok) return { ok: false, detail: `${check.type === 'named' ? check.name : check.type}: ${out.detail}` };
+      } catch (err) {
+        return { ok: false, detail: `guardrail error: ${errorMessage(err)}` };
+      }
+    }
+    return { ok: true, detail: 'all guardrail conditions hold' };
+  }
+
+  /** I/O that must happen before deciding (enrichment, MEDIUM guardrails), only where a runbook needs it. */
+  async function prepare(incident: Incident): Promise<DecideInput> {
+    let values = placeholderValues(incident);
+    const input: DecideInput = { incident, values, trigger: 'auto', dryRun: false };
+    if (incident.status !== 'firing') return input;
+    const rb = catalog.match(incident);
+    if (!rb) return input;
+    input.runbook = rb;
+    values = await enrich(values, rb);
+    input.values = values;
+    if (rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence) {
+      input.guardrails = await evaluateGuardrails(rb, values);
+    }
+    return input;
+  }
+
+  function startClaims(claims: ExecutionClaim[]): Map<string, Promise<RunOutcome>> {
+    const started = new Map<string, Promise<RunOutcome>>();
+    for (const c of claims) {
+      started.set(
+        c.id,
+        deps.executions.start({
+          id: c.id,
+          incidentId: c.incidentId,
+          runbookId: c.runbookId,
+          service: c.service,
+          plan: c.plan,
+          actor: c.actor,
+          circuitTrial: c.circuitTrial,
+          startedAt: c.startedAt,
+        }),
+      );
+    }
+    return started;
+  }
+
+  async function settle(results: DecisionResult[], started: Map<string, Promise<RunOutcome>>): Promise<void> {
+    await Promise.all(
+      results.map(async (r) => {
+        const p = r.execution_id ? started.get(r.execution_id) : undefined;
+        if (!p) return;
+        const out = await p;
+        r.success = out.success;
+        r.rolled_back = out.rolledBack;
+        if (out.state === 'aborted' || out.state === 'interrupted') {
+          r.action = 'aborted';
+          r.event = out.state === 'aborted' ? 'PRE_CHECK_FAILED' : 'INTERRUPTED';
+          r.reason = out.outcome;
+        } else if (out.state === 'failed') {
+          r.event = 'FAILED';
+          r.reason = out.outcome;
+        } else {
+          r.event = 'SUCCESS';
+        }
+      }),
+    );
+  }
+
+  const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
+
+  function record(results: DecisionResult[], incidents: Incident[]): void {
+    for (const i of incidents) metrics.incidentReceived(i.source);
+    const services = new Map(incidents.map((i) => [i.id, i.service]));
+    for (const r of results) {
+      metrics.decision(r.action, r.event);
+      // "Always notify": every decision a person must act on. Duplicates were told already.
+      if (deps.notify && NEEDS_A_PERSON.has(r.action)) {
+        deps.notify({
+          event: r.event,
+          incident_id: r.incident_id,
+          runbook: r.runbook,
+          service: services.get(r.incident_id) ?? null,
+          execution_id: r.execution_id,
+          approval_id: r.approval_id,
+          outcome: r.action,
+          reason: r.reason,
+          at: clock.now(),
+        });
+      }
+    }
+  }
+
+  return {
+    /** Decide on incidents from any source; answered once every decision is durable. */
+    async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
+      const actor = opts.actor ?? 'rectify';
+      const inputs = await Promise.all(incidents.map(prepare));
+      const { results, claims } = await store.transact((tx) => {
+        const now = clock.now();
+        const results: DecisionResult[] = [];
+        const claims: ExecutionClaim[] = [];
+        const seen = new Map<string, DecisionResult>();
+        for (const input of inputs) {
+          const incident = input.incident;
+          // Two copies of one occurrence inside the same body: the second is a duplicate too.
+          const dup = applyDuplicate(tx, incident, now, actor) ?? (seen.has(incident.dedup_key) ? { ...seen.get(incident.dedup_key)!, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
+          if (dup) {
+            results.push(dup);
+            continue;
+          }
+          if (incident.status === 'resolved') {
+            const r = applyResolved(tx, incident, now, actor);
+            seen.set(incident.dedup_key, r);
+            results.push(r);
+            continue;
+          }
+          const verdict = deps.decide(input, tx, now);
+          const { result, claim } = applyVerdict(tx, incident, verdict, {
+            now,
+            actor,
+            trigger: 'auto',
+            approvalTtlMs: deps.approvalTtlMs,
+            newId: id,
+            recordIncident: true,
+          });
+          if (claim) claims.push(claim);
+          seen.set(incident.dedup_key, result);
+          results.push(result);
+        }
+        return { results, claims };
+      });
+      record(results, incidents);
+      const started = startClaims(claims);
+      if (opts.wait) await settle(results, started);
+      return results;
+    },
+
+    /** A person's one-click run: the same guardrails, approvals and audit as an automatic one. */
+    async runManual(runbookId: string, params: Record<string, string>, opts: { by: string; dryRun: boolean; wait?: boolean; service?: string }): Promise<DecisionResult> {
+      const rb = catalog.byId(runbookId);
+      if (!rb) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
+      const service = opts.service ?? params.service ?? rb.id;
+      const now = clock.now();
+      const incidentId = id('man');
+      const incident: Incident = {
+        id: incidentId,
+        source: 'manual',
+        root_cause: `manual run of ${rb.id}`,
+        confidence: 1,
+        service,
+        services: [service],
+        symptoms: [],
+        context: { ...params },
+        labels: {},
+        status: 'firing',
+        dedup_key: `manual:${incidentId}`,
+        received_at: now,
+      };
+      const values = await enrich(placeholderValues(incident), rb);
+      const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
+      const { result, claim } = await store.transact((tx) => {
+        tx.appendAudit({ at: now, event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
+        const verdict = deps.decide(input, tx, clock.now());
+        return applyVerdict(tx, incident, verdict, { now: clock.now(), actor: opts.by, trigger: 'manual', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, requestedBy: opts.by });
+      });
+      record([result], [incident]);
+      const started = startClaims(claim ? [claim] : []);
+      if (opts.wait) await settle([result], started);
+      return result;
+    },
+
+    /**
+     * Approve: the guardrail stages run again (the world may have changed since the
+     * request); the plan that runs is the plan the approver saw.
+     */
+    async approve(approvalId: string, by: string, comment: string | undefined, opts: { wait?: boolean } = {}): Promise<{ approval: ApprovalRow; result: DecisionResult }> {
+      const { approval, result, claim } = await store.transact((tx) => {
+        const now = clock.now();
+        const a = pendingOrThrow(tx, approvalId, now);
+        const rb = catalog.byId(a.runbook);
+        const stored = tx.getIncident(a.incident_id);
+        tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: by, comment: comment ?? null });
+        tx.appendAudit({ at: now, event: 'APPROVED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null } });
+        if (!rb || !stored) {
+          const reason = !rb ? `runbook ${a.runbook} is no longer loaded` : `incident ${a.incident_id} is no longer stored`;
+          tx.appendAudit({ at: now, event: 'FAILED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { reason } });
+          const r: DecisionResult = { incident_id: a.incident_id, action: 'manual', runbook: a.runbook, reason, event: 'FAILED', approval_id: a.id, execution_id: null };
+          return { approval: { ...a, status: 'approved' as const }, result: r, claim: undefined };
+        }
+        const verdict = deps.decide(
+          { incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false },
+          tx,
+          now,
+        );
+        const applied = applyVerdict(tx, stored.incident, verdict, { now, actor: by, trigger: 'approval', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: false });
+        applied.result.approval_id = a.id;
+        if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
+        return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim };
+      });
+      record([result], []);
+      const started = startClaims(claim ? [claim] : []);
+      if (opts.wait) await settle([result], started);
+      return { approval, result };
+    },
+
+    async reject(approvalId: string, by: string, comment: string | undefined): Promise<ApprovalRow> {
+      return store.transact((tx) => {
+        const now = clock.now();
+        const a = pendingOrThrow(tx, approvalId, now);
+        tx.updateApproval(a.id, { status: 'rejected', decided_at: now, decided_by: by, comment: comment ?? null });
+        tx.appendAudit({ at: now, event: 'REJECTED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null } });
+        return tx.getApproval(a.id)!;
+      });
+    },
+
+    /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
+    async expireApprovals(): Promise<number> {
+      return store.transact((tx) => expireDue(tx, clock.now()));
+    },
+
+    async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {
+      const changed = await store.transact((tx) => {
+        const was = tx.paused();
+        if (was === paused) return false;
+        const now = clock.now();
+        tx.setPaused(paused, by, now);
+        tx.appendAudit({ at: now, event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED', actor: by, details: { reason: reason ?? null } });
+        return true;
+      });
+      metrics.paused(paused);
+      return changed;
+    },
+
+    /**
+     * At startup: an execution still marked running was cut off by a crash. Its
+     * state is unknown, so it becomes INTERRUPTED for a human and is never re-run.
+     */
+    async recover(): Promise<number> {
+      return store.transact((tx) => {
+        const now = clock.now();
+        const running = tx.runningExecutions();
+        for (const e of running) {
+          const last = e.steps[e.steps.length - 1];
+          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
+          tx.releaseBlastRadius(e.id);
+          const c = tx.circuit(e.runbook);
+          if (c.state === 'half_open' && c.trialExecutionId === e.id) {
+            tx.setCircuit(e.runbook, { ...c, state: 'open', openedAt: now, trialExecutionId: null }, now);
+          }
+          tx.appendAudit({
+            at: now,
+            event: 'INTERRUPTED',
+            incident_id: e.incident_id,
+            runbook: e.runbook,
+            execution_id: e.id,
+            actor: 'rectify',
+            details: {
+              reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+              last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
+            },
+          });
+        }
+        expireDue(tx, now);
+        return running.length;
+      });
+    },
+  };
+
+  function pendingOrThrow(tx: Tx, approvalId: string, now: number): ApprovalRow {
+    const a = tx.getApproval(approvalId);
+    if (!a) throw new RectifyError('NOT_FOUND', `no approval request "${approvalId}"`);
+    if (a.status === 'pending' && a.expires_at <= now) {
+      expireDue(tx, now);
+      throw new RectifyError('CONFLICT', `approval request ${a.id} expired at ${new Date(a.expires_at).toISOString()}; trigger a new run if the fix is still needed`);
+    }
+    if (a.status !== 'pending') {
+      throw new RectifyError('CONFLICT', `approval request ${a.id} is already ${a.status}${a.decided_by ? ` by ${a.decided_by}` : ''}`);
+    }
+    return a;
+  }
+
+  function expireDue(tx: Tx, now: number): number {
+    const due = tx.expiredApprovals(now);
+    for (const a of due) {
+      tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
+      tx.appendAudit({ at: now, event: 'EXPIRED', incident_id: a.incident_id, runbook: a.runbook, actor: 'rectify', details: { approval_id: a.id, reason: 'nobody approved before the deadline' } });
+    }
+    return due.length;
+  }
+}
+
+export type Engine = ReturnType<typeof createEngine>;

@@ -1,0 +1,3 @@
+export * from './engine.js';
+export * from './apply.js';
+export * from './executions.js';

@@ -1,0 +1,59 @@
+import type { Verdict } from '../domain/index.js';
+import type { GuardStateView } from '../store/ports.js';
+import {
+  blastRadiusStage,
+  circuitStage,
+  confidenceStage,
+  cooldownStage,
+  createMatchStage,
+  createParamsStage,
+  createWindowStage,
+  executorsStage,
+  pauseStage,
+  rateLimitStage,
+  riskStage,
+  type Renderer,
+  type RunbookMatcher,
+} from './stages/index.js';
+import type { DecideFn, DecideInput, DecideSettings, Stage, StageContext } from './types.js';
+
+/** The guardrail chain, in order. The order is data: it is what the docs describe. */
+export function defaultStages(deps: { index: RunbookMatcher; renderer: Renderer }): Stage[] {
+  return [
+    createMatchStage(deps),
+    confidenceStage,
+    executorsStage,
+    createParamsStage(deps),
+    pauseStage,
+    createWindowStage(),
+    circuitStage,
+    rateLimitStage,
+    cooldownStage,
+    blastRadiusStage,
+    riskStage,
+  ];
+}
+
+/**
+ * decide(input, state, now) is pure given the state view: it reads, never writes.
+ * What it returns is applied by the engine in the same store transaction.
+ */
+export function createDecide(stages: readonly Stage[], settings: DecideSettings): DecideFn {
+  return function decide(input: DecideInput, state: GuardStateView, now: number): Verdict {
+    const ctx: StageContext = { input, state, now, settings, circuitTrial: false };
+    for (const stage of stages) {
+      if (!stage.appliesTo.includes(input.trigger)) continue;
+      const verdict = stage.run(ctx);
+      if (verdict) return verdict;
+    }
+    const runbook = ctx.runbook!;
+    const plan = ctx.plan!;
+    if (input.dryRun || runbook.mode === 'dry_run' || settings.globalDryRun) {
+      const why = input.dryRun ? 'dry run requested' : runbook.mode === 'dry_run' ? 'runbook mode is dry_run' : 'rectify runs with --dry-run';
+      return { kind: 'dry_run', event: 'DRY_RUN', reason: `${why}: nothing was executed`, runbook, plan };
+    }
+    const reason =
+      input.trigger === 'approval' ? 'approved' : input.trigger === 'manual' ? 'manual run' : `risk ${runbook.risk}: guardrails passed`;
+    return { kind: 'execute', event: 'EXECUTING', reason, runbook, plan, circuitTrial: ctx.circuitTrial };
+  };
+}

@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './decide.js';
+export * from './stages/index.js';

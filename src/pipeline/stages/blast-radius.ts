@@ -1,0 +1,27 @@
+import type { Stage } from '../types.js';
+
+/**
+ * Blast radius: at most N executions in flight engine-wide, and a runbook acting on
+ * at most `blast_radius_limit` services at once.
+ */
+export const blastRadiusStage: Stage = {
+  name: 'blast-radius',
+  appliesTo: ['auto', 'approval', 'manual'],
+  run(ctx) {
+    const rb = ctx.runbook!;
+    const max = ctx.settings.maxConcurrentExecutions;
+    if (ctx.state.activeExecutions() >= max) {
+      return { kind: 'blocked', event: 'BLAST_LIMITED', reason: `Max concurrent actions (${max}) reached`, runbook: rb };
+    }
+    const services = ctx.state.activeServices(rb.id);
+    if (!services.includes(ctx.input.incident.service) && services.length >= rb.blastRadiusLimit) {
+      return {
+        kind: 'blocked',
+        event: 'BLAST_LIMITED',
+        reason: `Max services (${rb.blastRadiusLimit}) already affected by ${rb.id}`,
+        runbook: rb,
+      };
+    }
+    return undefined;
+  },
+};

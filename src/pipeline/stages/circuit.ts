@@ -1,0 +1,25 @@
+import type { Stage } from '../types.js';
+
+/**
+ * Circuit breaker per runbook. OPEN blocks; after the recovery timeout one trial run
+ * is let through (HALF_OPEN) while others stay blocked until it ends.
+ */
+export const circuitStage: Stage = {
+  name: 'circuit',
+  appliesTo: ['auto', 'approval', 'manual'],
+  run(ctx) {
+    const rb = ctx.runbook!;
+    const c = ctx.state.circuit(rb.id);
+    if (c.state === 'closed') return undefined;
+    if (c.state === 'half_open') {
+      return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: 'Circuit HALF_OPEN: a trial run is in progress', runbook: rb };
+    }
+    const since = ctx.now - (c.openedAt ?? 0);
+    if (since >= ctx.settings.circuitRecoveryMs) {
+      ctx.circuitTrial = true;
+      return undefined;
+    }
+    const left = Math.ceil((ctx.settings.circuitRecoveryMs - since) / 1000);
+    return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: `Circuit OPEN (too many failures); trial allowed in ${left}s`, runbook: rb };
+  },
+};

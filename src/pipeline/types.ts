@@ -1,0 +1,54 @@
+import type { Incident, Plan, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
+import type { GuardStateView } from '../store/ports.js';
+
+export type DecisionTrigger = 'auto' | 'approval' | 'manual';
+
+/** The plan plus its rendered checks: everything an execution needs, fixed at decision time. */
+export interface ExecutionPlan extends Plan {
+  preChecks: RenderedCheck[];
+  postChecks: RenderedCheck[];
+}
+
+export interface DecideInput {
+  incident: Incident;
+  /** Placeholder values: the incident's context over its labels, plus enrichment. */
+  values: Record<string, string>;
+  trigger: DecisionTrigger;
+  /** For approval and manual runs: the runbook is chosen, not matched. */
+  runbook?: Runbook;
+  /** For approvals: the plan the approver saw is the plan that runs. */
+  plan?: ExecutionPlan;
+  /** Requested dry run (manual runs, `mode: dry_run`, or the global flag). */
+  dryRun: boolean;
+  /** Outcomes of a MEDIUM runbook's guardrail conditions, evaluated before deciding. */
+  guardrails?: { ok: boolean; detail: string };
+}
+
+export interface DecideSettings {
+  maxConcurrentExecutions: number;
+  circuitRecoveryMs: number;
+  /** Executor kinds available in this process ('http', 'command', 'kubernetes', 'prometheus'). */
+  available: ReadonlySet<string>;
+  globalDryRun: boolean;
+}
+
+/** What a stage sees: the input, the state view, the clock reading, and what earlier stages found. */
+export interface StageContext {
+  readonly input: DecideInput;
+  readonly state: GuardStateView;
+  readonly now: number;
+  readonly settings: DecideSettings;
+  runbook?: Runbook;
+  plan?: ExecutionPlan;
+  circuitTrial: boolean;
+}
+
+/** A stage returns a verdict to stop the pipeline, or undefined to pass the incident on. */
+export interface Stage {
+  readonly name: string;
+  /** Which triggers the stage applies to (pause applies only to automatic runs, say). */
+  readonly appliesTo: readonly DecisionTrigger[];
+  run(ctx: StageContext): Verdict | undefined;
+}
+
+export type DecideFn = (input: DecideInput, state: GuardStateView, now: number) => Verdict;
