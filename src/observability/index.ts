@@ -1,0 +1,20 @@
+/** Logging and metrics: one pino root with central redaction; a metrics port with a Prometheus implementation. */
+export {
+  createLogger,
+  createTestLogger,
+  REDACT_PATHS,
+  REDACTED,
+  type Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type TestLogger,
+} from './logger.js';
+export {
+  noopMetrics,
+  EXECUTION_OUTCOMES,
+  CIRCUIT_STATES,
+  type Metrics,
+  type ExecutionOutcome,
+  type CircuitStateName,
+} from './metrics.js';
+export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';

@@ -1,0 +1,41 @@
+/**
+ * The metrics port: what happened, in domain words. Callers never see
+ * prom-client, label names or buckets, so tests use `noopMetrics` and the
+ * Prometheus mapping can change in one file.
+ *
+ * Cardinality rule: every argument must come from a bounded set — runbook ids,
+ * the decision vocabulary, audit event names, ingest source names. Never pass
+ * alert labels, service names or incident ids: each distinct value is a new
+ * time series held in memory forever.
+ */
+export const EXECUTION_OUTCOMES = ['success', 'failed', 'aborted', 'interrupted'] as const;
+export type ExecutionOutcome = (typeof EXECUTION_OUTCOMES)[number];
+
+/** Gauge values, in this order, for `rectify_circuit_state`. */
+export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
+
+export interface Metrics {
+  /** An incident was accepted from `source` (alertmanager, pagerduty, api, manual). */
+  incidentReceived(source: string): void;
+  /** A decision was recorded: `action` from the decision vocabulary, `event` the audit event that explains it. */
+  decision(action: string, event: string): void;
+  executionFinished(runbook: string, outcome: ExecutionOutcome, durationSeconds: number): void;
+  circuitState(runbook: string, state: CircuitStateName): void;
+  paused(isPaused: boolean): void;
+  /** A store commit of `size` decisions took `seconds`. */
+  commitBatch(size: number, seconds: number): void;
+  approvalsPending(n: number): void;
+}
+
+const noop = (): void => {};
+
+export const noopMetrics: Metrics = Object.freeze({
+  incidentReceived: noop,
+  decision: noop,
+  executionFinished: noop,
+  circuitState: noop,
+  paused: noop,
+  commitBatch: noop,
+  approvalsPending: noop,
+});

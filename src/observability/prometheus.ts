@@ -1,0 +1,103 @@
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { CIRCUIT_STATES, type Metrics } from './metrics.js';
+
+export interface PrometheusMetrics extends Metrics {
+  /** The Content-Type to answer GET /metrics with. */
+  readonly contentType: string;
+  /** The exposition text for GET /metrics. */
+  render(): Promise<string>;
+  readonly registry: Registry;
+}
+
+export interface PrometheusMetricsOptions {
+  /** Node process metrics (CPU, memory, event loop, GC); on by default, off in tests that assert whole outputs. */
+  defaultMetrics?: boolean;
+}
+
+/**
+ * Prometheus behind the port. Each call builds its own Registry: prom-client's
+ * global default registry is module state, and two instances in one process
+ * (tests, or the CLI next to a server) would throw "metric already registered".
+ */
+export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): PrometheusMetrics {
+  const registry = new Registry();
+  // Process metrics keep their standard names (process_*, nodejs_*) so stock dashboards work.
+  if (opts.defaultMetrics ?? true) collectDefaultMetrics({ register: registry });
+
+  const incidents = new Counter({
+    name: 'rectify_incidents_total',
+    help: 'Incidents accepted, by ingest source.',
+    labelNames: ['source'] as const,
+    registers: [registry],
+  });
+  const decisions = new Counter({
+    name: 'rectify_decisions_total',
+    help: 'Decisions recorded, by action and by the audit event that explains it.',
+    labelNames: ['action', 'reason'] as const,
+    registers: [registry],
+  });
+  const executions = new Counter({
+    name: 'rectify_executions_total',
+    help: 'Executions finished, by runbook and outcome (success, failed, aborted, interrupted).',
+    labelNames: ['runbook', 'outcome'] as const,
+    registers: [registry],
+  });
+  const executionDuration = new Histogram({
+    name: 'rectify_execution_duration_seconds',
+    help: 'Execution wall time from start to final outcome, by runbook.',
+    labelNames: ['runbook'] as const,
+    // Remediations run from seconds (a pod delete) to many minutes (a rollout with post-checks).
+    buckets: [0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800],
+    registers: [registry],
+  });
+  const circuit = new Gauge({
+    name: 'rectify_circuit_state',
+    help: 'Circuit breaker state per runbook: 0 = closed, 1 = open, 2 = half-open.',
+    labelNames: ['runbook'] as const,
+    registers: [registry],
+  });
+  const pausedGauge = new Gauge({
+    name: 'rectify_paused',
+    help: '1 while the global kill switch is on (nothing executes automatically), else 0.',
+    registers: [registry],
+  });
+  const batchSize = new Histogram({
+    name: 'rectify_commit_batch_size',
+    help: 'Decisions written per store commit.',
+    buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+    registers: [registry],
+  });
+  const commitSeconds = new Histogram({
+    name: 'rectify_commit_duration_seconds',
+    help: 'Time per store commit of a batch of decisions.',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+    registers: [registry],
+  });
+  const approvals = new Gauge({
+    name: 'rectify_approvals_pending',
+    help: 'Approval requests waiting for a human.',
+    registers: [registry],
+  });
+  // Present from the first scrape, so alerts on `rectify_paused == 1` never see "no data".
+  pausedGauge.set(0);
+  approvals.set(0);
+
+  return {
+    contentType: registry.contentType,
+    registry,
+    render: () => registry.metrics(),
+    incidentReceived: (source) => incidents.inc({ source }),
+    decision: (action, event) => decisions.inc({ action, reason: event }),
+    executionFinished: (runbook, outcome, durationSeconds) => {
+      executions.inc({ runbook, outcome });
+      executionDuration.observe({ runbook }, durationSeconds);
+    },
+    circuitState: (runbook, state) => circuit.set({ runbook }, CIRCUIT_STATES.indexOf(state)),
+    paused: (isPaused) => pausedGauge.set(isPaused ? 1 : 0),
+    commitBatch: (size, seconds) => {
+      batchSize.observe(size);
+      commitSeconds.observe(seconds);
+    },
+    approvalsPending: (n) => approvals.set(n),
+  };
+}

@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createPrometheusMetrics, noopMetrics } from '../../src/observability/index.js';
+
+function sampleLines(text: string, prefix: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith(prefix));
+}
+
+describe('Prometheus metrics', () => {
+  it('renders exact samples after calls to the port', async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    m.incidentReceived('alertmanager');
+    m.incidentReceived('alertmanager');
+    m.incidentReceived('pagerduty');
+    m.decision('executed', 'EXECUTING');
+    m.decision('blocked', 'RATE_LIMITED');
+    m.decision('blocked', 'RATE_LIMITED');
+    m.executionFinished('restart-pod', 'success', 3);
+    m.executionFinished('restart-pod', 'failed', 0.2);
+    m.circuitState('restart-pod', 'open');
+    m.circuitState('rollback-deployment', 'half_open');
+    m.circuitState('scale-up', 'closed');
+    m.paused(true);
+    m.commitBatch(7, 0.004);
+    m.approvalsPending(2);
+
+    const text = await m.render();
+    assert.deepEqual(sampleLines(text, 'rectify_incidents_total'), [
+      'rectify_incidents_total{source="alertmanager"} 2',
+      'rectify_incidents_total{source="pagerduty"} 1',
+    ]);
+    assert.deepEqual(sampleLines(text, 'rectify_decisions_total'), [
+      'rectify_decisions_total{action="executed",reason="EXECUTING"} 1',
+      'rectify_decisions_total{action="blocked",reason="RATE_LIMITED"} 2',
+    ]);
+    assert.deepEqual(sampleLines(text, 'rectify_executions_total'), [
+      'rectify_executions_total{runbook="restart-pod",outcome="success"} 1',
+      'rectify_executions_total{runbook="restart-pod",outcome="failed"} 1',
+    ]);
+    const duration = sampleLines(text, 'rectify_execution_duration_seconds');
+    assert.ok(duration.includes('rectify_execution_duration_seconds_bucket{le="0.5",runbook="restart-pod"} 1'));
+    assert.ok(duration.includes('rectify_execution_duration_seconds_bucket{le="5",runbook="restart-pod"} 2'));
+    assert.ok(duration.includes('rectify_execution_duration_seconds_sum{runbook="restart-pod"} 3.2'));
+    assert.ok(duration.includes('rectify_execution_duration_seconds_count{runbook="restart-pod"} 2'));
+    assert.deepEqual(sampleLines(text, 'rectify_circuit_state'), [
+      'rectify_circuit_state{runbook="restart-pod"} 1',
+      'rectify_circuit_state{runbook="rollback-deployment"} 2',
+      'rectify_circuit_state{runbook="scale-up"} 0',
+    ]);
+    assert.ok(text.includes('# HELP rectify_circuit_state Circuit breaker state per runbook: 0 = closed, 1 = open, 2 = half-open.'));
+    assert.deepEqual(sampleLines(text, 'rectify_paused'), ['rectify_paused 1']);
+    assert.deepEqual(sampleLines(text, 'rectify_approvals_pending'), ['rectify_approvals_pending 2']);
+    assert.ok(sampleLines(text, 'rectify_commit_batch_size').includes('rectify_commit_batch_size_bucket{le="10"} 1'));
+    assert.ok(sampleLines(text, 'rectify_commit_batch_size').includes('rectify_commit_batch_size_sum 7'));
+    assert.ok(sampleLines(text, 'rectify_commit_duration_seconds').includes('rectify_commit_duration_seconds_bucket{le="0.005"} 1'));
+
+    m.paused(false);
+    assert.deepEqual(sampleLines(await m.render(), 'rectify_paused'), ['rectify_paused 0']);
+  });
+
+  it('exposes gauges from the first scrape and the exposition content type', async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    const text = await m.render();
+    assert.deepEqual(sampleLines(text, 'rectify_paused'), ['rectify_paused 0']);
+    assert.deepEqual(sampleLines(text, 'rectify_approvals_pending'), ['rectify_approvals_pending 0']);
+    assert.equal(m.contentType, 'text/plain; version=0.0.4; charset=utf-8');
+  });
+
+  it('keeps instances independent (no global registry) and includes process metrics by default', async () => {
+    const a = createPrometheusMetrics();
+    const b = createPrometheusMetrics();
+    a.incidentReceived('api');
+    const textA = await a.render();
+    const textB = await b.render();
+    assert.deepEqual(sampleLines(textA, 'rectify_incidents_total'), ['rectify_incidents_total{source="api"} 1']);
+    assert.deepEqual(sampleLines(textB, 'rectify_incidents_total'), []);
+    assert.match(textA, /^process_cpu_user_seconds_total \d/m);
+    assert.match(textA, /^nodejs_heap_size_used_bytes \d/m);
+  });
+
+  it('noopMetrics accepts every call', () => {
+    noopMetrics.incidentReceived('api');
+    noopMetrics.decision('executed', 'EXECUTING');
+    noopMetrics.executionFinished('r', 'interrupted', 1);
+    noopMetrics.circuitState('r', 'open');
+    noopMetrics.paused(true);
+    noopMetrics.commitBatch(1, 0.1);
+    noopMetrics.approvalsPending(0);
+    assert.equal(Object.isFrozen(noopMetrics), true);
+  });
+});
