@@ -1,0 +1,3 @@
+export * from './types.js';
+export * from './webhook.js';
+export * from './queue.js';

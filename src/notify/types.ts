@@ -1,0 +1,25 @@
+import type { AuditEventName } from '../domain/index.js';
+
+/** What a person is told: a decision that needs them, an execution outcome, a breaker trip. */
+export interface NotificationEvent {
+  event: AuditEventName;
+  incident_id: string | null;
+  runbook: string | null;
+  service: string | null;
+  execution_id: string | null;
+  approval_id: string | null;
+  /** The decision result word or the execution state. */
+  outcome: string;
+  reason: string;
+  at: number;
+}
+
+/** One destination. `send` throws (or rejects) on failure; retries are the queue's job. */
+export interface Notifier {
+  /** For the audit log and logs: never a secret (a webhook's path can be one). */
+  readonly name: string;
+  send(event: NotificationEvent, signal: AbortSignal): Promise<void>;
+}
+
+/** The port the engine and runner call: fire and forget, never throws, never waits. */
+export type Notify = (event: NotificationEvent) => void;

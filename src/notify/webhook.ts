@@ -1,0 +1,71 @@
+import type { NotificationEvent, Notifier } from './types.js';
+
+export interface Links {
+  publicUrl: string | undefined;
+}
+
+export function linksFor(e: NotificationEvent, publicUrl: string | undefined): Record<string, string> {
+  if (!publicUrl) return {};
+  const base = publicUrl.replace(/\/+$/, '');
+  const out: Record<string, string> = {};
+  if (e.incident_id) out.incident = `${base}/api/v1/incidents/${encodeURIComponent(e.incident_id)}`;
+  if (e.execution_id) out.execution = `${base}/api/v1/executions/${encodeURIComponent(e.execution_id)}`;
+  if (e.approval_id) out.approval = `${base}/api/v1/approvals/${encodeURIComponent(e.approval_id)}`;
+  return out;
+}
+
+async function post(url: string, body: unknown, signal: AbortSignal): Promise<void> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    redirect: 'manual',
+    signal,
+  });
+  await res.body?.cancel();
+  if (res.status < 200 || res.status > 299) throw new Error(`answered ${res.status}`);
+}
+
+/** A generic JSON webhook: the event as data, with links when --public-url is set. */
+export function createWebhookNotifier(url: string, publicUrl: string | undefined): Notifier {
+  return {
+    name: `webhook ${new URL(url).origin}`,
+    send: (e, signal) => post(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal),
+  };
+}
+
+const ICON: Record<string, string> = {
+  SUCCESS: ':white_check_mark:',
+  FAILED: ':x:',
+  ROLLED_BACK: ':leftwards_arrow_with_hook:',
+  PRE_CHECK_FAILED: ':no_entry:',
+  INTERRUPTED: ':warning:',
+  CIRCUIT_TRIPPED: ':rotating_light:',
+  APPROVAL_REQUIRED: ':raised_hand:',
+};
+
+/** Slack incoming webhook: Block Kit with the incident, the runbook, the outcome and a link. */
+export function createSlackNotifier(url: string, publicUrl: string | undefined): Notifier {
+  return {
+    // The path of a Slack webhook URL is its credential: only the host is named.
+    name: `slack ${new URL(url).host}`,
+    send(e, signal) {
+      const links = linksFor(e, publicUrl);
+      const link = links.approval ?? links.execution ?? links.incident;
+      const title = `${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim();
+      const fields = [
+        `*Incident*\n${e.incident_id ?? '—'}`,
+        `*Service*\n${e.service ?? '—'}`,
+        `*Runbook*\n${e.runbook ?? '—'}`,
+        `*Outcome*\n${e.outcome}`,
+      ].map((text) => ({ type: 'mrkdwn', text }));
+      const blocks: unknown[] = [
+        { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
+        { type: 'section', fields },
+        { type: 'section', text: { type: 'mrkdwn', text: e.reason.slice(0, 2900) || '—' } },
+      ];
+      if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>` }] });
+      return post(url, { text: `${title}: ${e.reason}`.slice(0, 3000), blocks }, signal);
+    },
+  };
+}

@@ -1,0 +1,120 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act"}
+  risky:
+    risk: HIGH
+    triggers: [scary]
+    action:
+      http: {method: POST, url: "${base}/act"}
+`;
+
+describe('notifications: always notify, never block', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('the generic webhook gets decisions that need a person and execution outcomes, with links; each audited NOTIFIED', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--public-url', 'https://rectify.example.com'] });
+    const exec = await svc.post('/api/v1/incidents?wait=true', { id: 'N1', root_cause: 'broken', service: 'shop' });
+    const appr = await svc.post('/api/v1/incidents', { id: 'N2', root_cause: 'scary', service: 'shop' });
+    await svc.post('/api/v1/incidents', { id: 'N3', root_cause: 'unknown', service: 'shop' });
+    await svc.post('/api/v1/incidents', { id: 'N3', root_cause: 'unknown', service: 'shop' }); // duplicate: not told again
+    await svc.service.drainNotifications();
+    const got = target.requests('/hook', 'POST').map((r) => r.json() as any);
+    assert.deepEqual(got.map((g) => [g.incident_id, g.event, g.outcome]).sort(), [
+      ['N1', 'SUCCESS', 'succeeded'],
+      ['N2', 'APPROVAL_REQUIRED', 'approval_required'],
+      ['N3', 'NO_RUNBOOK', 'manual'],
+    ]);
+    const approval = got.find((g) => g.incident_id === 'N2');
+    assert.equal(approval.links.approval, `https://rectify.example.com/api/v1/approvals/${appr.body.approval_id}`);
+    const success = got.find((g) => g.incident_id === 'N1');
+    assert.equal(success.links.execution, `https://rectify.example.com/api/v1/executions/${exec.body.execution_id}`);
+    assert.equal(success.service, 'shop');
+    const audited = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
+    assert.equal(audited.length, 3);
+    assert.equal(audited[0].details.notifier, `webhook ${target.url}`);
+    await svc.stop({ remove: true });
+  });
+
+  it('Slack: Block Kit with incident, runbook, outcome and a link; the secret path never reaches the audit log', async () => {
+    target.reset();
+    target.route('POST', '/services/T000/B000/SECRETxyz', { status: 200 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-webhook-url', `${target.url}/services/T000/B000/SECRETxyz`, '--public-url', 'https://rectify.example.com'] });
+    await svc.post('/api/v1/incidents', { id: 'S1', root_cause: 'scary', service: 'shop' });
+    await svc.service.drainNotifications();
+    const [msg] = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
+    assert.equal(msg.blocks[0].type, 'header');
+    assert.match(msg.blocks[0].text.text, /APPROVAL_REQUIRED risky/);
+    assert.deepEqual(msg.blocks[1].fields.map((f: any) => f.text), ['*Incident*\nS1', '*Service*\nshop', '*Runbook*\nrisky', '*Outcome*\napproval_required']);
+    assert.match(msg.blocks[3].elements[0].text, /^<https:\/\/rectify\.example\.com\/api\/v1\/approvals\/apr_[0-9A-Z]+\|Open in rectify>$/);
+    const audit = JSON.stringify((await svc.get('/api/v1/audit?limit=100')).body);
+    assert.ok(!audit.includes('SECRETxyz'), 'the webhook path is a credential');
+    await svc.stop({ remove: true });
+  });
+
+  it('retries a failing receiver with backoff (exact attempts), then gives up and audits NOTIFY_FAILED', async () => {
+    target.reset();
+    target.route('POST', '/flaky', sequence([{ status: 500 }, { status: 502 }, { status: 200 }]));
+    target.route('POST', '/down', { status: 503 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/flaky`] });
+    await svc.post('/api/v1/incidents', { id: 'R1', root_cause: 'unknown', service: 'x' });
+    await svc.service.drainNotifications();
+    assert.equal(target.calls('/flaky'), 3);
+    const ok = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
+    assert.equal(ok[0].details.attempts, 3);
+    await svc.stop({ remove: true });
+
+    const down = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/down`] });
+    await down.post('/api/v1/incidents', { id: 'R2', root_cause: 'unknown', service: 'x' });
+    await down.service.drainNotifications();
+    assert.equal(target.calls('/down'), 3);
+    const failed = (await down.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events;
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0].details.detail, 'answered 503');
+    assert.equal(failed[0].details.about, 'NO_RUNBOOK');
+    await down.stop({ remove: true });
+  });
+
+  it('a receiver that hangs does not delay the decision: the 202 comes back while the notification is still in flight', async () => {
+    target.reset();
+    target.route('POST', '/slow', { status: 200, delayMs: 4_000 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/slow`] });
+    const r = await svc.post('/api/v1/incidents?wait=true', { id: 'H1', root_cause: 'broken', service: 'shop' });
+    assert.equal(r.status, 202);
+    assert.equal(r.body.success, true, 'the remediation itself completed');
+    await target.waitForRequest('/slow');
+    assert.equal((await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.length, 0, 'delivery has not finished yet');
+    await svc.stop({ remove: true });
+  });
+
+  it('a breaker trip is told', async () => {
+    target.reset();
+    target.route('POST', '/act', { status: 500 });
+    target.route('POST', '/hook', { status: 200 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    for (let i = 0; i < 3; i++) await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop' });
+    await svc.service.drainNotifications();
+    const events = target.requests('/hook').map((r) => (r.json() as any).event);
+    assert.deepEqual(events.filter((e) => e === 'FAILED').length, 3);
+    assert.deepEqual(events.filter((e) => e === 'CIRCUIT_TRIPPED').length, 1);
+    target.route('POST', '/act', { status: 200 });
+    await svc.stop({ remove: true });
+  });
+});
