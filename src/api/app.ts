@@ -1,0 +1,85 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { errorHandler, errorBody } from './errors.js';
+import type { ApiDeps } from './deps.js';
+import { registerAuditRoutes } from './routes/audit.js';
+import { registerControlRoutes } from './routes/control.js';
+import { registerHealthRoutes } from './routes/health.js';
+import { registerIntakeRoutes } from './routes/intake.js';
+import { registerReadRoutes } from './routes/read.js';
+import { installZodValidation } from './zod-route.js';
+
+export const API_INFO = {
+  title: 'rectify',
+  description:
+    'Safe auto-remediation for Prometheus, Alertmanager and Kubernetes: alerts in, guarded decisions out, verified actions, a durable audit log.',
+  version: '0.1.0',
+};
+
+export interface BuildOptions {
+  /** Serve /docs (the OpenAPI UI). Off for the OpenAPI generator. */
+  docsUi?: boolean;
+  logger?: boolean;
+}
+
+/** The HTTP API. Fastify is imported only under src/api. */
+export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log as unknown as FastifyBaseLogger,
+    bodyLimit: deps.bodyLimitBytes,
+    // Per-request log lines would cost more than the decision itself in an alert storm.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Request ids from a trusted proxy are not assumed: ours are sequential.
+    genReqId: (() => {
+      let n = 0;
+      return () => `req-${(++n).toString(36)}`;
+    })(),
+    ajv: { customOptions: { coerceTypes: false } },
+  }) as unknown as FastifyInstance;
+  const registry = new Map<string, z.ZodType>();
+  installZodValidation(app, registry);
+  app.setErrorHandler(errorHandler);
+  // JSON only: a text body must be a 415, not a string that fails validation later.
+  app.removeContentTypeParser('text/plain');
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: API_INFO,
+      tags: [
+        { name: 'intake', description: 'Alerts and incidents in' },
+        { name: 'incidents', description: 'What was decided' },
+        { name: 'executions', description: 'What ran' },
+        { name: 'approvals', description: 'Human approval gates' },
+        { name: 'runbooks', description: 'Runbooks and their live guardrail state' },
+        { name: 'audit', description: 'The append-only audit log' },
+        { name: 'control', description: 'The global kill switch' },
+      ],
+    },
+  });
+  if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  // Stop intake while draining (SIGTERM) or while the disk is behind: Alertmanager retries 5xx.
+  app.addHook('onRequest', async (req, reply) => {
+    if (req.method !== 'POST') return;
+    if (deps.draining()) {
+      void reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
+      return reply;
+    }
+    return undefined;
+  });
+
+  registerHealthRoutes(app, deps);
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerIntakeRoutes(app, registry, deps);
+  registerReadRoutes(app, registry, deps);
+  registerAuditRoutes(app, registry, deps);
+  registerControlRoutes(app, registry, deps);
+  await app.ready();
+  return app;
+}

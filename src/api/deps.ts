@@ -1,0 +1,24 @@
+import type { Logger } from 'pino';
+import type { Engine, RunbookCatalog } from '../engine/index.js';
+import type { Clock } from '../lib/index.js';
+import type { Store } from '../store/ports.js';
+
+export interface MetricsEndpoint {
+  contentType: string;
+  render(): Promise<string>;
+}
+
+/** What the HTTP layer is given by the composition root: narrow, explicit. */
+export interface ApiDeps {
+  engine: Engine;
+  store: Store;
+  catalog: RunbookCatalog;
+  clock: Clock;
+  log: Logger;
+  metrics: MetricsEndpoint;
+  /** Executor kinds configured in this process. */
+  available: ReadonlySet<string>;
+  bodyLimitBytes: number;
+  /** True once intake must stop (SIGTERM): new work is answered 503. */
+  draining(): boolean;
+}

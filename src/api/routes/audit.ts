@@ -1,0 +1,98 @@
+import { Readable } from 'node:stream';
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { AUDIT_EVENTS } from '../../domain/index.js';
+import { auditExportLine, verifyAuditChain } from '../../store/audit-verify.js';
+import type { AuditRecordQuery } from '../../store/ports.js';
+import { errorSchema } from '../schemas.js';
+import { addRoute } from '../zod-route.js';
+import type { ApiDeps } from '../deps.js';
+
+export const auditVerificationSchema = z.object({
+  ok: z.boolean(),
+  rows: z.number().int(),
+  unchained: z.number().int(),
+  first_bad_seq: z.number().int().nullable(),
+  reason: z.string().nullable(),
+  head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
+});
+
+export const auditExportRowSchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  at_ms: z.number().int(),
+  event: z.enum(AUDIT_EVENTS),
+  incident_id: z.string().nullable(),
+  runbook: z.string().nullable(),
+  execution_id: z.string().nullable(),
+  actor: z.string(),
+  details: z.record(z.string(), z.unknown()),
+  prev_hash: z.string().nullable(),
+  hash: z.string().nullable(),
+});
+
+export const auditExportQuerySchema = z.object({
+  since: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+  after_seq: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'expected the seq of the last row already exported (a non-negative integer)')
+    .optional(),
+});
+
+/** Rows read per query while streaming: the connection is never held by an open cursor between writes. */
+const EXPORT_PAGE = 1_000;
+
+/** Tamper evidence: verify the hash chain, export the log with its hashes for a SIEM. */
+export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
+  const { store } = deps;
+
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/api/v1/audit/verify',
+    {
+      summary: 'Walk the audit hash chain and name the first row that does not fit',
+      description:
+        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it.',
+      tags: ['audit'],
+      response: { 200: auditVerificationSchema },
+    },
+    async () => verifyAuditChain(store),
+  );
+
+  addRoute<unknown, z.infer<typeof auditExportQuerySchema>>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/audit/export',
+    {
+      summary: 'Stream the audit log as JSON lines, oldest first, with its hashes (for a SIEM)',
+      description:
+        'One row per line (`application/x-ndjson`), each with `prev_hash` and `hash`. Resume an export with `after_seq` set to the last `seq` received; `since` keeps rows written at or after a time.',
+      tags: ['audit'],
+      querystring: auditExportQuerySchema,
+      response: { 200: auditExportRowSchema, 400: errorSchema },
+    },
+    async (req, reply) => {
+      const since = req.query.since ? Date.parse(req.query.since) : undefined;
+      let after = req.query.after_seq ? Number(req.query.after_seq) : 0;
+      async function* lines(): AsyncGenerator<string> {
+        for (;;) {
+          const q: AuditRecordQuery = { afterSeq: after, limit: EXPORT_PAGE, ...(since !== undefined ? { since } : {}) };
+          const page = store.auditRecords(q);
+          if (page.length === 0) return;
+          let chunk = '';
+          for (const r of page) chunk += `${JSON.stringify(auditExportLine(r))}\n`;
+          after = page[page.length - 1]!.seq;
+          yield chunk;
+          if (page.length < EXPORT_PAGE) return;
+        }
+      }
+      return reply.type('application/x-ndjson').send(Readable.from(lines()));
+    },
+  );
+}

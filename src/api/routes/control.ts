@@ -1,0 +1,160 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { RectifyError, type Runbook } from '../../domain/index.js';
+import {
+  approvalDecisionBodySchema,
+  approvalSchema,
+  decisionResultSchema,
+  errorSchema,
+  idParamsSchema,
+  manualRunBodySchema,
+  pauseBodySchema,
+  pauseStateSchema,
+  runbookStateSchema,
+  waitQuerySchema,
+} from '../schemas.js';
+import { approvalView } from '../views.js';
+import { addRoute } from '../zod-route.js';
+import type { ApiDeps } from '../deps.js';
+
+type IdParams = z.infer<typeof idParamsSchema>;
+type WaitQuery = z.infer<typeof waitQuerySchema>;
+
+/** Runbooks with live state, manual runs, approvals, and the global kill switch. */
+export function registerControlRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
+  const { store, engine, catalog, clock } = deps;
+
+  function runbookState(rb: Runbook) {
+    const now = clock.now();
+    const circuit = store.read((tx) => tx.circuit(rb.id));
+    const stats = store.runbookStats(rb.id, now);
+    const cooldowns = store
+      .lastExecutionPerService(rb.id)
+      .map((r) => ({ service: r.service, until: r.at + rb.cooldownMs }))
+      .filter((c) => c.until > now);
+    const done = stats.succeeded + stats.failed;
+    const end = cooldowns.reduce<number | null>((m, c) => (m === null || c.until > m ? c.until : m), null);
+    return {
+      id: rb.id,
+      description: rb.description,
+      file: rb.file,
+      risk: rb.risk,
+      mode: rb.mode,
+      triggers: rb.triggers,
+      min_confidence: rb.minConfidence,
+      max_per_hour: rb.maxPerHour,
+      cooldown_minutes: rb.cooldownMs / 60_000,
+      blast_radius_limit: rb.blastRadiusLimit,
+      needs: rb.needs,
+      executable: rb.needs.every((n) => deps.available.has(n)),
+      params: rb.params,
+      actions: rb.actions.map((a) => a.source),
+      has_rollback: rb.rollback !== null && rb.rollback.length > 0,
+      circuit: { state: circuit.state, failures: circuit.failures, opened_at: circuit.openedAt === null ? null : new Date(circuit.openedAt).toISOString() },
+      executions_last_hour: stats.executionsLastHour,
+      cooldowns: cooldowns.map((c) => ({ service: c.service, until: new Date(c.until).toISOString() })),
+      cooldown_end: end === null ? null : new Date(end).toISOString(),
+      success_rate: done === 0 ? null : stats.succeeded / done,
+      succeeded: stats.succeeded,
+      failed: stats.failed,
+    };
+  }
+
+  const runbookOr404 = (id: string): Runbook => {
+    const rb = catalog.byId(id);
+    if (!rb) throw new RectifyError('NOT_FOUND', `no runbook "${id}" is loaded`);
+    return rb;
+  };
+
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/api/v1/runbooks',
+    { summary: 'Runbooks with live state: circuit, executions in the last hour, cooldowns, success rate', tags: ['runbooks'], response: { 200: z.object({ runbooks: z.array(runbookStateSchema) }) } },
+    async () => ({ runbooks: catalog.all.map(runbookState) }),
+  );
+
+  addRoute<unknown, unknown, IdParams>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/runbooks/:id',
+    { summary: 'One runbook with live state', tags: ['runbooks'], params: idParamsSchema, response: { 200: runbookStateSchema, 404: errorSchema } },
+    async (req) => runbookState(runbookOr404(req.params.id)),
+  );
+
+  addRoute<z.infer<typeof manualRunBodySchema>, WaitQuery, IdParams>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/runbooks/:id/run',
+    {
+      summary: 'One-click manual run, through the same guardrails, approvals and audit',
+      tags: ['runbooks'],
+      params: idParamsSchema,
+      querystring: waitQuerySchema,
+      body: manualRunBodySchema,
+      response: { 202: decisionResultSchema, 400: errorSchema, 404: errorSchema },
+    },
+    async (req, reply) => {
+      runbookOr404(req.params.id);
+      const params: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.body.params)) params[k] = String(v);
+      const result = await engine.runManual(req.params.id, params, {
+        by: req.body.by,
+        dryRun: req.body.dry_run,
+        wait: req.query.wait,
+        ...(req.body.service ? { service: req.body.service } : {}),
+      });
+      return reply.code(202).send(result);
+    },
+  );
+
+  for (const verdict of ['approve', 'reject'] as const) {
+    addRoute<z.infer<typeof approvalDecisionBodySchema>, WaitQuery, IdParams>(
+      app,
+      registry,
+      'POST',
+      `/api/v1/approvals/:id/${verdict}`,
+      {
+        summary: verdict === 'approve' ? 'Approve a pending request: guardrails run again, then the approved plan executes' : 'Reject a pending request',
+        tags: ['approvals'],
+        params: idParamsSchema,
+        querystring: waitQuerySchema,
+        body: approvalDecisionBodySchema,
+        response: {
+          200: verdict === 'approve' ? approvalSchema.extend({ result: decisionResultSchema }) : approvalSchema,
+          400: errorSchema,
+          404: errorSchema,
+          409: errorSchema,
+        },
+      },
+      async (req) => {
+        if (verdict === 'reject') return approvalView(await engine.reject(req.params.id, req.body.by, req.body.comment));
+        const { approval, result } = await engine.approve(req.params.id, req.body.by, req.body.comment, { wait: req.query.wait });
+        return { ...approvalView(approval), result };
+      },
+    );
+  }
+
+  for (const op of ['pause', 'resume'] as const) {
+    addRoute<z.infer<typeof pauseBodySchema>>(
+      app,
+      registry,
+      'POST',
+      `/api/v1/${op}`,
+      {
+        summary: op === 'pause' ? 'Global kill switch: stop all automatic execution' : 'Resume automatic execution',
+        tags: ['control'],
+        body: pauseBodySchema,
+        response: { 200: pauseStateSchema },
+      },
+      async (req) => {
+        const body = req.body ?? { by: 'api' };
+        const changed = await engine.setPaused(op === 'pause', body.by, body.reason);
+        return { paused: op === 'pause', changed };
+      },
+    );
+  }
+}

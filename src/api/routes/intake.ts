@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { RectifyError } from '../../domain/index.js';
+import {
+  alertmanagerToIncidents,
+  alertmanagerWebhookSchema,
+  genericToIncident,
+  incidentSchema,
+  pagerdutyToIncidents,
+  pagerdutyWebhookSchema,
+  type AlertmanagerWebhook,
+  type IncidentInput,
+  type IngestResult,
+  type PagerdutyWebhook,
+} from '../../ingest/index.js';
+import { newId } from '../../lib/index.js';
+import { decisionResultSchema, errorSchema, resultsSchema, waitQuerySchema } from '../schemas.js';
+import { addRoute } from '../zod-route.js';
+import type { ApiDeps } from '../deps.js';
+
+type WaitQuery = z.infer<typeof waitQuerySchema>;
+const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: errorSchema };
+
+/** The intake routes: answered 202 once every decision in the body is durable. */
+export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
+  const ids = () => newId('inc', deps.clock.now());
+  const rejectProblems = (r: IngestResult): void => {
+    if (r.problems.length === 0) return;
+    const first = r.problems[0]!;
+    throw new RectifyError('VALIDATION_FAILED', `invalid body: ${first.path}: ${first.message}`, {
+      details: r.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
+    });
+  };
+
+  addRoute<AlertmanagerWebhook, WaitQuery>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/webhooks/alertmanager',
+    {
+      summary: 'Alertmanager webhook (version 4): one incident per alert',
+      description:
+        'Point an Alertmanager webhook receiver here. Each alert becomes an incident; a re-delivered occurrence (same fingerprint and startsAt) answers `duplicate`; a resolved alert cancels its pending approval.',
+      tags: ['intake'],
+      body: alertmanagerWebhookSchema,
+      querystring: waitQuerySchema,
+      response: { 202: resultsSchema, ...refused },
+    },
+    async (req, reply) => {
+      const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
+      rejectProblems(ingest);
+      const results = await deps.engine.accept(ingest.incidents, { wait: req.query.wait });
+      return reply.code(202).send({ results });
+    },
+  );
+
+  addRoute<PagerdutyWebhook, WaitQuery>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/webhooks/pagerduty',
+    {
+      summary: 'PagerDuty V3 webhook event (incident.triggered, incident.resolved)',
+      description: 'Other event types are acknowledged with an empty result list.',
+      tags: ['intake'],
+      body: pagerdutyWebhookSchema,
+      querystring: waitQuerySchema,
+      response: { 202: resultsSchema, ...refused },
+    },
+    async (req, reply) => {
+      const ingest = pagerdutyToIncidents(req.body, { now: deps.clock.now(), newId: ids });
+      rejectProblems(ingest);
+      const results = ingest.incidents.length ? await deps.engine.accept(ingest.incidents, { wait: req.query.wait }) : [];
+      return reply.code(202).send({ results });
+    },
+  );
+
+  addRoute<IncidentInput, WaitQuery>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/incidents',
+    {
+      summary: 'A normalised incident',
+      description: 'Answers the decision for the incident. An incident posted again with the same id answers `duplicate`.',
+      tags: ['intake'],
+      body: incidentSchema,
+      querystring: waitQuerySchema,
+      response: { 202: decisionResultSchema, ...refused },
+    },
+    async (req, reply) => {
+      const ingest = genericToIncident(req.body, { now: deps.clock.now(), newId: ids });
+      rejectProblems(ingest);
+      const [result] = await deps.engine.accept(ingest.incidents, { wait: req.query.wait });
+      return reply.code(202).send(result);
+    },
+  );
+}

@@ -1,0 +1,116 @@
+import type { FastifyInstance } from 'fastify';
+import type { z } from 'zod';
+import { RectifyError } from '../../domain/index.js';
+import {
+  approvalListSchema,
+  approvalQuerySchema,
+  approvalSchema,
+  auditPageSchema,
+  auditQuerySchema,
+  errorSchema,
+  executionSchema,
+  idParamsSchema,
+  incidentViewSchema,
+} from '../schemas.js';
+import { approvalView, executionView } from '../views.js';
+import { addRoute } from '../zod-route.js';
+import type { ApiDeps } from '../deps.js';
+
+type IdParams = z.infer<typeof idParamsSchema>;
+
+/** Incidents, executions, approvals and the audit log, as stored. */
+export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
+  const { store } = deps;
+
+  addRoute<unknown, unknown, IdParams>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/incidents/:id',
+    { summary: 'An incident, its decision, and its approval and execution if any', tags: ['incidents'], params: idParamsSchema, response: { 200: incidentViewSchema, 404: errorSchema } },
+    async (req) => {
+      return store.read((tx) => {
+        const row = tx.getIncident(req.params.id);
+        if (!row) throw new RectifyError('NOT_FOUND', `no incident "${req.params.id}"`);
+        const approval = row.approval_id ? tx.getApproval(row.approval_id) : undefined;
+        const executionId = row.execution_id ?? approval?.execution_id ?? null;
+        const execution = executionId ? tx.getExecution(executionId) : undefined;
+        const { dedup_key: _d, alert_key: _a, ...incident } = row.incident;
+        return {
+          incident: { ...incident, received_at: new Date(row.incident.received_at).toISOString() },
+          decision: { action: row.action, event: row.event, runbook: row.runbook, reason: row.reason },
+          approval: approval ? approvalView(approval) : null,
+          execution: execution ? executionView(execution) : null,
+        };
+      });
+    },
+  );
+
+  addRoute<unknown, unknown, IdParams>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/executions/:id',
+    { summary: 'One execution: state, steps, check results, timings', tags: ['executions'], params: idParamsSchema, response: { 200: executionSchema, 404: errorSchema } },
+    async (req) => {
+      const e = store.read((tx) => tx.getExecution(req.params.id));
+      if (!e) throw new RectifyError('NOT_FOUND', `no execution "${req.params.id}"`);
+      return executionView(e);
+    },
+  );
+
+  addRoute<unknown, z.infer<typeof approvalQuerySchema>>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/approvals',
+    {
+      summary: 'Approval requests, newest first',
+      tags: ['approvals'],
+      querystring: approvalQuerySchema,
+      response: { 200: approvalListSchema, 400: errorSchema },
+    },
+    async (req) => ({ approvals: store.listApprovals(req.query.status, req.query.limit).map(approvalView) }),
+  );
+
+  addRoute<unknown, unknown, IdParams>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/approvals/:id',
+    { summary: 'One approval request', tags: ['approvals'], params: idParamsSchema, response: { 200: approvalSchema, 404: errorSchema } },
+    async (req) => {
+      const a = store.read((tx) => tx.getApproval(req.params.id));
+      if (!a) throw new RectifyError('NOT_FOUND', `no approval request "${req.params.id}"`);
+      return approvalView(a);
+    },
+  );
+
+  addRoute<unknown, z.infer<typeof auditQuerySchema>>(
+    app,
+    registry,
+    'GET',
+    '/api/v1/audit',
+    {
+      summary: 'The audit log, newest first, paginated',
+      description: 'Pass `next_cursor` from one page as `cursor` to get the next (older) page.',
+      tags: ['audit'],
+      querystring: auditQuerySchema,
+      response: { 200: auditPageSchema, 400: errorSchema },
+    },
+    async (req) => {
+      const q = req.query;
+      const events = store.queryAudit({
+        ...(q.incident_id ? { incident_id: q.incident_id } : {}),
+        ...(q.runbook ? { runbook: q.runbook } : {}),
+        ...(q.execution_id ? { execution_id: q.execution_id } : {}),
+        ...(q.event ? { event: q.event } : {}),
+        ...(q.since ? { since: Date.parse(q.since) } : {}),
+        ...(q.cursor ? { before: Number(q.cursor) } : {}),
+        limit: q.limit,
+      });
+      const last = events[events.length - 1];
+      return { events, next_cursor: events.length === q.limit && last ? String(last.seq) : null };
+    },
+  );
+}

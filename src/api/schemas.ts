@@ -1,0 +1,184 @@
+import { z } from 'zod';
+import { AUDIT_EVENTS, DECISION_ACTIONS } from '../domain/index.js';
+
+/** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
+export const errorSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ path: z.string(), message: z.string() })),
+  }),
+});
+
+export const decisionResultSchema = z.object({
+  incident_id: z.string(),
+  action: z.enum(DECISION_ACTIONS),
+  runbook: z.string().nullable(),
+  reason: z.string(),
+  event: z.enum(AUDIT_EVENTS),
+  approval_id: z.string().nullable(),
+  execution_id: z.string().nullable(),
+  success: z.boolean().optional(),
+  rolled_back: z.boolean().optional(),
+});
+
+export const resultsSchema = z.object({ results: z.array(decisionResultSchema) });
+
+export const waitQuerySchema = z.object({
+  wait: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((v) => v === 'true' || v === '1')
+    .describe('Hold the answer until the executions started by this request end.'),
+});
+
+export const idParamsSchema = z.object({ id: z.string().min(1).max(128) });
+
+export const stepSchema = z.object({
+  phase: z.enum(['pre_check', 'action', 'post_check', 'rollback']),
+  index: z.number().int(),
+  summary: z.string(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  ok: z.boolean().nullable(),
+  detail: z.string().nullable(),
+});
+
+export const executionSchema = z.object({
+  id: z.string(),
+  incident_id: z.string().nullable(),
+  runbook: z.string(),
+  service: z.string(),
+  state: z.enum(['running', 'succeeded', 'failed', 'aborted', 'interrupted']),
+  trigger: z.enum(['auto', 'approval', 'manual']),
+  actor: z.string(),
+  started_at: z.string(),
+  finished_at: z.string().nullable(),
+  duration_ms: z.number().nullable(),
+  success: z.boolean().nullable(),
+  rolled_back: z.boolean().nullable(),
+  outcome: z.string().nullable(),
+  needs_human: z.boolean().describe('true when the run was interrupted and its outcome is unknown'),
+  plan: z.object({
+    params: z.record(z.string(), z.string()),
+    actions: z.array(z.string()),
+    rollback: z.array(z.string()).nullable(),
+    pre_checks: z.number().int(),
+    post_checks: z.number().int(),
+  }),
+  steps: z.array(stepSchema),
+});
+
+export const approvalSchema = z.object({
+  id: z.string(),
+  incident_id: z.string(),
+  runbook: z.string(),
+  service: z.string(),
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']),
+  reason: z.string(),
+  actions: z.array(z.string()),
+  params: z.record(z.string(), z.string()),
+  requested_at: z.string(),
+  requested_by: z.string(),
+  expires_at: z.string(),
+  approvals_required: z.number().int(),
+  decided_at: z.string().nullable(),
+  decided_by: z.string().nullable(),
+  comment: z.string().nullable(),
+  execution_id: z.string().nullable(),
+});
+
+export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });
+
+export const approvalDecisionBodySchema = z.object({
+  by: z.string().min(1).max(200),
+  comment: z.string().max(2000).optional(),
+});
+
+export const approvalQuerySchema = z.object({
+  status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+
+export const auditRowSchema = z.object({
+  seq: z.number().int(),
+  at: z.string(),
+  event: z.enum(AUDIT_EVENTS),
+  incident_id: z.string().nullable(),
+  runbook: z.string().nullable(),
+  execution_id: z.string().nullable(),
+  actor: z.string(),
+  details: z.record(z.string(), z.unknown()),
+});
+
+export const auditQuerySchema = z.object({
+  incident_id: z.string().max(128).optional(),
+  runbook: z.string().max(128).optional(),
+  execution_id: z.string().max(128).optional(),
+  event: z.enum(AUDIT_EVENTS).optional(),
+  since: z
+    .string()
+    .optional()
+    .refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z
+    .string()
+    .regex(/^[0-9]{1,15}$/, 'expected the next_cursor of a previous page')
+    .optional(),
+});
+
+export const auditPageSchema = z.object({ events: z.array(auditRowSchema), next_cursor: z.string().nullable() });
+
+export const incidentViewSchema = z.object({
+  incident: z.record(z.string(), z.unknown()),
+  decision: z.object({
+    action: z.enum(DECISION_ACTIONS),
+    event: z.enum(AUDIT_EVENTS),
+    runbook: z.string().nullable(),
+    reason: z.string(),
+  }),
+  approval: approvalSchema.nullable(),
+  execution: executionSchema.nullable(),
+});
+
+export const runbookStateSchema = z.object({
+  id: z.string(),
+  description: z.string(),
+  file: z.string(),
+  risk: z.enum(['LOW', 'MEDIUM', 'HIGH']),
+  mode: z.enum(['auto', 'dry_run']),
+  triggers: z.array(z.string()),
+  min_confidence: z.number(),
+  max_per_hour: z.number().int(),
+  cooldown_minutes: z.number(),
+  blast_radius_limit: z.number().int(),
+  needs: z.array(z.string()),
+  executable: z.boolean().describe('every executor the runbook needs is configured'),
+  params: z.array(z.string()),
+  actions: z.array(z.string()),
+  has_rollback: z.boolean(),
+  circuit: z.object({
+    state: z.enum(['closed', 'open', 'half_open']),
+    failures: z.number().int(),
+    opened_at: z.string().nullable(),
+  }),
+  executions_last_hour: z.number().int(),
+  cooldowns: z.array(z.object({ service: z.string(), until: z.string() })),
+  cooldown_end: z.string().nullable(),
+  success_rate: z.number().nullable(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+});
+
+export const manualRunBodySchema = z.object({
+  params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+  by: z.string().min(1).max(200),
+  dry_run: z.boolean().default(false),
+  service: z.string().min(1).max(253).optional(),
+});
+
+export const pauseBodySchema = z
+  .object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(2000).optional() })
+  .default({ by: 'api' });
+
+export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean() });

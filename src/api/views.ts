@@ -1,0 +1,63 @@
+import type { RenderedCheck, RenderedStep } from '../domain/index.js';
+import type { ApprovalRow, ExecutionRow } from '../store/ports.js';
+
+/** Store rows → API shapes: times as RFC 3339, plans as what a person reads. */
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+interface PlanLike {
+  params?: Record<string, string>;
+  actions?: RenderedStep[];
+  rollback?: RenderedStep[] | null;
+  preChecks?: RenderedCheck[];
+  postChecks?: RenderedCheck[];
+}
+
+export function executionView(e: ExecutionRow) {
+  const plan = (e.plan ?? {}) as PlanLike;
+  return {
+    id: e.id,
+    incident_id: e.incident_id,
+    runbook: e.runbook,
+    service: e.service,
+    state: e.state,
+    trigger: e.trigger,
+    actor: e.actor,
+    started_at: iso(e.started_at)!,
+    finished_at: iso(e.finished_at),
+    duration_ms: e.finished_at === null ? null : e.finished_at - e.started_at,
+    success: e.success,
+    rolled_back: e.rolled_back,
+    outcome: e.outcome,
+    needs_human: e.state === 'interrupted',
+    plan: {
+      params: plan.params ?? {},
+      actions: (plan.actions ?? []).map((s) => s.summary),
+      rollback: plan.rollback ? plan.rollback.map((s) => s.summary) : null,
+      pre_checks: plan.preChecks?.length ?? 0,
+      post_checks: plan.postChecks?.length ?? 0,
+    },
+    steps: e.steps.map((s) => ({ ...s, started_at: iso(s.started_at)!, finished_at: iso(s.finished_at) })),
+  };
+}
+
+export function approvalView(a: ApprovalRow) {
+  const plan = (a.plan ?? {}) as PlanLike;
+  return {
+    id: a.id,
+    incident_id: a.incident_id,
+    runbook: a.runbook,
+    service: a.service,
+    status: a.status,
+    reason: a.reason,
+    actions: (plan.actions ?? []).map((s) => s.summary),
+    params: plan.params ?? {},
+    requested_at: iso(a.requested_at)!,
+    requested_by: a.requested_by,
+    expires_at: iso(a.expires_at)!,
+    approvals_required: a.approvals_required,
+    decided_at: iso(a.decided_at),
+    decided_by: a.decided_by,
+    comment: a.comment,
+    execution_id: a.execution_id,
+  };
+}

@@ -1,0 +1,85 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
+import { z } from 'zod';
+import { RectifyError, type ErrorDetail } from '../domain/index.js';
+
+/**
+ * One zod schema per wire shape: it validates the request, types the handler and,
+ * converted to JSON Schema, documents the route in the OpenAPI document. Fastify's
+ * own validator is replaced by this one, so there is exactly one source of truth.
+ */
+export interface RouteSchemas {
+  body?: z.ZodType;
+  querystring?: z.ZodType;
+  params?: z.ZodType;
+  response?: Record<number, z.ZodType>;
+  summary: string;
+  description?: string;
+  tags: string[];
+  /** Extra OpenAPI keys (security, …). */
+  extra?: Record<string, unknown>;
+}
+
+export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const js = z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'draft-7' }) as Record<string, unknown>;
+  delete js.$schema;
+  return js;
+}
+
+function zodPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  return [prefix, ...path.map(String)].join('.');
+}
+
+export function zodDetails(prefix: string, err: z.ZodError): ErrorDetail[] {
+  return err.issues.map((i) => ({ path: zodPath(prefix, i.path), message: i.message }));
+}
+
+/** Fastify validator compiler that looks up the zod schema registered for the route. */
+export function installZodValidation(app: FastifyInstance, registry: Map<string, z.ZodType>): void {
+  app.setValidatorCompiler(({ method, url, httpPart }) => {
+    const schema = registry.get(`${String(method)} ${url} ${httpPart}`);
+    if (!schema) return () => true;
+    return (data: unknown) => {
+      const r = schema.safeParse(data);
+      if (r.success) return { value: r.data };
+      const part = httpPart === 'querystring' ? 'query' : httpPart;
+      const details = zodDetails(part ?? 'body', r.error);
+      const first = details[0];
+      return { error: new RectifyError('VALIDATION_FAILED', `invalid ${part}: ${first ? `${first.path}: ${first.message}` : 'does not match the schema'}`, { details }) };
+    };
+  });
+  // Responses are documented, not filtered: serialise as is.
+  app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data));
+}
+
+export function routeOptions(registry: Map<string, z.ZodType>, method: string, url: string, s: RouteSchemas): RouteShorthandOptions {
+  const schema: Record<string, unknown> = { summary: s.summary, tags: s.tags, ...(s.description ? { description: s.description } : {}), ...(s.extra ?? {}) };
+  for (const part of ['body', 'querystring', 'params'] as const) {
+    const z = s[part];
+    if (!z) continue;
+    registry.set(`${method} ${url} ${part}`, z);
+    schema[part] = toJsonSchema(z, 'input');
+  }
+  if (s.response) {
+    const response: Record<string, unknown> = {};
+    for (const [code, z] of Object.entries(s.response)) response[code] = toJsonSchema(z, 'output');
+    schema.response = response;
+  }
+  return { schema };
+}
+
+export type Handler<B = unknown, Q = unknown, P = unknown> = (
+  req: FastifyRequest<{ Body: B; Querystring: Q; Params: P }>,
+  reply: FastifyReply,
+) => Promise<unknown>;
+
+/** Registers a route with its zod schemas. */
+export function addRoute<B = unknown, Q = unknown, P = unknown>(
+  app: FastifyInstance,
+  registry: Map<string, z.ZodType>,
+  method: 'GET' | 'POST',
+  url: string,
+  s: RouteSchemas,
+  handler: Handler<B, Q, P>,
+): void {
+  app.route({ method, url, ...routeOptions(registry, method, url, s), handler: handler as never });
+}

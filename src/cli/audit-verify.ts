@@ -1,0 +1,91 @@
+import { existsSync } from 'node:fs';
+import { loadConfig } from '../config/index.js';
+import { formatProblem } from '../domain/index.js';
+import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
+import { openSqliteAuditReader } from '../store/sqlite/index.js';
+import { EXIT, type CliIO } from './io.js';
+
+type Reader = ReturnType<typeof openSqliteAuditReader>;
+
+/** Opens the configured database read-only (no migration, no write), or says why not. */
+function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean> } | number {
+  const loaded = loadConfig(argv, io.env, { cwd: io.cwd, extraFlags });
+  if ('problems' in loaded) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    return EXIT.USAGE;
+  }
+  const { db } = loaded.config;
+  if (db.kind !== 'sqlite' || db.path === ':memory:') {
+    io.err('rectify audit: --db must name a sqlite:<path> database file');
+    return EXIT.USAGE;
+  }
+  if (!existsSync(db.path)) {
+    io.err(`rectify audit: no database at ${db.path} (set --db sqlite:<path>)`);
+    return EXIT.USAGE;
+  }
+  try {
+    return { reader: openSqliteAuditReader(db.path), flags: loaded.config.extraFlags };
+  } catch (err) {
+    io.err(`rectify audit: cannot open ${db.path}: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.FAILED;
+  }
+}
+
+/**
+ * `rectify audit verify [--db sqlite:<path>]`: walks the audit hash chain in the
+ * database file (the service may be running or stopped) and names the first row
+ * that does not fit. Exit 0 when the chain holds, 1 when it does not.
+ */
+export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<number> {
+  const opened = openReader(argv, io, {});
+  if (typeof opened === 'number') return opened;
+  try {
+    const v = await verifyAuditChain(opened.reader, { yieldBetweenPages: false });
+    if (v.ok) {
+      io.out(`audit chain OK: ${v.rows} row(s)${v.unchained ? ` (${v.unchained} written before the chain began)` : ''}${v.head ? `, head seq ${v.head.seq} hash ${v.head.hash}` : ''}`);
+      return EXIT.OK;
+    }
+    io.err(`audit chain BROKEN at seq ${v.first_bad_seq}: ${v.reason}`);
+    return EXIT.FAILED;
+  } finally {
+    opened.reader.close();
+  }
+}
+
+const PAGE = 1_000;
+
+/**
+ * `rectify audit export [--db …] [--since <RFC 3339>] [--after-seq <n>]`: the log as
+ * JSON lines, oldest first, with hashes (the same lines as GET /api/v1/audit/export).
+ */
+export async function auditExportCommand(argv: string[], io: CliIO): Promise<number> {
+  const opened = openReader(argv, io, { since: 'string', 'after-seq': 'string' });
+  if (typeof opened === 'number') return opened;
+  const last = (name: string): string | undefined => {
+    const v = opened.flags[name];
+    return Array.isArray(v) ? v[v.length - 1] : undefined;
+  };
+  try {
+    const sinceText = last('since');
+    const afterText = last('after-seq');
+    const since = sinceText === undefined ? undefined : Date.parse(sinceText);
+    if (since !== undefined && Number.isNaN(since)) {
+      io.err(`--since: expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z (got ${JSON.stringify(sinceText)})`);
+      return EXIT.USAGE;
+    }
+    if (afterText !== undefined && !/^[0-9]{1,15}$/.test(afterText)) {
+      io.err(`--after-seq: expected a non-negative integer (got ${JSON.stringify(afterText)})`);
+      return EXIT.USAGE;
+    }
+    let after = afterText === undefined ? 0 : Number(afterText);
+    for (;;) {
+      const page = opened.reader.auditRecords({ afterSeq: after, limit: PAGE, ...(since !== undefined ? { since } : {}) });
+      for (const r of page) io.out(JSON.stringify(auditExportLine(r)));
+      if (page.length < PAGE) break;
+      after = page[page.length - 1]!.seq;
+    }
+    return EXIT.OK;
+  } finally {
+    opened.reader.close();
+  }
+}

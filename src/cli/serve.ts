@@ -1,0 +1,56 @@
+import { createLogger } from '../observability/logger.js';
+import { configSummary, formatListen, loadConfig, serveConfigProblems } from '../config/index.js';
+import { formatProblem, LoadError } from '../domain/index.js';
+import { createService } from '../service.js';
+import { EXIT, type CliIO } from './io.js';
+
+/**
+ * `rectify serve`: runs until SIGTERM/SIGINT, then stops intake, lets running
+ * executions finish within the grace period and records the rest as INTERRUPTED.
+ */
+export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
+  const loaded = loadConfig(argv, io.env, { cwd: io.cwd });
+  if ('problems' in loaded) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    return EXIT.USAGE;
+  }
+  const config = loaded.config;
+  const refusals = serveConfigProblems(config);
+  if (refusals.length) {
+    for (const p of refusals) io.err(formatProblem(p));
+    return EXIT.USAGE;
+  }
+  const log = createLogger({ level: config.logLevel });
+  for (const w of config.warnings) log.warn({ warning: formatProblem(w) }, 'configuration warning');
+  let service;
+  try {
+    service = await createService(config, log);
+  } catch (err) {
+    if (err instanceof LoadError) {
+      for (const p of err.problems) io.err(formatProblem(p));
+      return EXIT.USAGE;
+    }
+    io.err(`rectify: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.FAILED;
+  }
+  const address = await service.listen();
+  log.info({ address, listen: formatListen(config.listen), runbooks: service.catalog.all.length, executors: [...service.available], config: configSummary(config) }, 'rectify serving');
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      log.info({ signal }, 'stopping: intake closed, draining executions');
+      service
+        .close()
+        .then(() => resolve(EXIT.OK))
+        .catch((err: unknown) => {
+          log.error({ err }, 'unclean stop');
+          resolve(EXIT.FAILED);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

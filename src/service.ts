@@ -1,0 +1,195 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { buildApp } from './api/app.js';
+import type { Config } from './config/index.js';
+import { LoadError, type Runbook } from './domain/index.js';
+import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
+import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
+import { createExecutionRunner } from './execute/runner.js';
+import { systemClock, type Clock } from './lib/index.js';
+import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
+import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
+import { createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
+import type { Store } from './store/ports.js';
+import { openSqliteStore } from './store/sqlite/index.js';
+import { createExecutors } from './executors.js';
+import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, type Notifier } from './notify/index.js';
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
+
+export interface ServiceOverrides {
+  clock?: Clock;
+  /** Replace or add executors (tests register fakes of the outside world only where it cannot run here). */
+  actions?: ActionExecutor[];
+  checks?: CheckRunner[];
+  enricher?: Enricher;
+  /** Runbooks given directly instead of loaded from config.runbooks. */
+  runbooks?: Runbook[];
+}
+
+/** The HTTP app, typed without importing fastify outside src/api. */
+export type App = Awaited<ReturnType<typeof buildApp>>;
+
+export interface Service {
+  app: App;
+  engine: Engine;
+  store: Store;
+  catalog: RunbookCatalog;
+  metrics: PrometheusMetrics;
+  available: ReadonlySet<string>;
+  /** Resolves once queued notifications are delivered or given up. */
+  drainNotifications(): Promise<void>;
+  /** Starts listening; resolves with the bound address. */
+  listen(): Promise<string>;
+  /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
+  close(): Promise<void>;
+}
+
+/** Loads runbooks or throws a LoadError with one problem per line. */
+export function loadCatalog(dir: string): { runbooks: Runbook[] } {
+  if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
+  const { runbooks, problems } = loadRunbooks(dir);
+  if (problems.length) throw new LoadError(problems);
+  return { runbooks };
+}
+
+/**
+ * The composition root: config → store → migrate → executors → engine → API.
+ * Nothing below it reads the environment or constructs its own dependencies.
+ */
+export async function createService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
+  const clock = overrides.clock ?? systemClock;
+  const runbooks = overrides.runbooks ?? loadCatalog(config.runbooks).runbooks;
+  const index = createRunbookIndex(runbooks);
+  const catalog: RunbookCatalog = index;
+  const metrics = createPrometheusMetrics();
+
+  if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
+  const store = openSqliteStore({
+    path: config.db.path,
+    migrationsDir: MIGRATIONS_DIR,
+    maxPending: config.maxPendingDecisions,
+    busyTimeoutMs: config.dbBusyTimeoutMs,
+    onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
+  });
+
+  const executors = await createExecutors(config, log, overrides);
+  const renderer: Renderer = { renderPlan, renderChecks };
+  const decide = createDecide(defaultStages({ index, renderer }), {
+    maxConcurrentExecutions: config.maxConcurrentExecutions,
+    circuitRecoveryMs: config.circuitRecoveryMs,
+    available: executors.available,
+    globalDryRun: config.dryRun,
+  });
+  // Notifications: a background queue, audited, never on the decision path.
+  const notifiers: Notifier[] = [];
+  if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
+  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl));
+  const notifications = createNotifyQueue({
+    notifiers,
+    log,
+    async record(o) {
+      try {
+        await store.transact((tx) =>
+          tx.appendAudit({
+            at: clock.now(),
+            event: o.ok ? 'NOTIFIED' : 'NOTIFY_FAILED',
+            incident_id: o.event.incident_id,
+            runbook: o.event.runbook,
+            execution_id: o.event.execution_id,
+            actor: 'rectify',
+            details: { notifier: o.notifier, about: o.event.event, attempts: o.attempts, detail: o.detail },
+          }),
+        );
+      } catch (err) {
+        log.warn({ err }, 'could not record a notification outcome');
+      }
+    },
+  });
+  const notify = notifiers.length ? notifications.notify : undefined;
+
+  const runner = createExecutionRunner({
+    store,
+    actions: executors.actions,
+    checks: executors.checks,
+    clock,
+    log,
+    circuitFailureThreshold: config.circuitFailureThreshold,
+    onFinished: (o, runbook, seconds) => metrics.executionFinished(runbook, o.state === 'succeeded' ? 'success' : o.state === 'failed' ? 'failed' : o.state === 'aborted' ? 'aborted' : 'interrupted', seconds),
+    onCircuit: (runbook, state) => metrics.circuitState(runbook, state),
+    ...(notify ? { notify } : {}),
+  });
+  const tracker = createExecutionTracker(runner);
+  const engine = createEngine({
+    store,
+    catalog,
+    renderer,
+    decide,
+    executions: tracker,
+    checks: executors.checks,
+    ...(executors.enricher ? { enricher: executors.enricher } : {}),
+    clock,
+    log,
+    metrics,
+    approvalTtlMs: config.approvalTtlMs,
+    ...(notify ? { notify } : {}),
+  });
+
+  const interrupted = await engine.recover();
+  if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
+  const paused = store.read((tx) => tx.paused());
+  metrics.paused(paused);
+  for (const rb of runbooks) metrics.circuitState(rb.id, store.read((tx) => tx.circuit(rb.id)).state);
+
+  let draining = false;
+  const app = await buildApp({
+    engine,
+    store,
+    catalog,
+    clock,
+    log,
+    metrics,
+    available: executors.available,
+    bodyLimitBytes: config.bodyLimitBytes,
+    draining: () => draining,
+  });
+
+  // Housekeeping: approvals expire on time, old rate-limit rows and dedup keys are pruned.
+  const sweep = setInterval(() => {
+    engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
+    try {
+      store.prune(clock.now(), config.dedupRetentionMs);
+    } catch (err) {
+      log.error({ err }, 'prune failed');
+    }
+  }, 5_000);
+  sweep.unref();
+
+  let closed = false;
+  return {
+    app,
+    engine,
+    store,
+    catalog,
+    metrics,
+    available: executors.available,
+    drainNotifications: () => notifications.drain(),
+    async listen() {
+      return app.listen({ host: config.listen.host, port: config.listen.port });
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      draining = true;
+      clearInterval(sweep);
+      const drained = await tracker.drain(config.shutdownGraceMs);
+      if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
+      // Give queued notifications a moment, then stop retrying: shutdown is not held hostage by chat.
+      await Promise.race([notifications.drain(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      await notifications.close();
+      await app.close();
+      store.close();
+    },
+  };
+}

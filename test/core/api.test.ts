@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+describe('API surface', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  fix:
+    description: Fix it
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 4
+    cooldown_minutes: 5
+    action:
+      http: {method: POST, url: "${target.url}/act"}
+`,
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('GET /api/v1/runbooks shows live state: executions in the last hour, cooldown end, success rate', async () => {
+    await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'a' });
+    const r = await svc.get('/api/v1/runbooks');
+    assert.equal(r.status, 200);
+    const fix = r.body.runbooks[0];
+    assert.equal(fix.id, 'fix');
+    assert.equal(fix.executions_last_hour, 1);
+    assert.equal(fix.success_rate, 1);
+    assert.equal(fix.circuit.state, 'closed');
+    assert.deepEqual(fix.cooldowns, [{ service: 'a', until: '2026-11-24T03:05:00.000Z' }]);
+    assert.equal(fix.cooldown_end, '2026-11-24T03:05:00.000Z');
+    assert.equal(fix.executable, true);
+    assert.equal((await svc.get('/api/v1/runbooks/nope')).status, 404);
+  });
+
+  it('/metrics exposes decisions, executions, circuit state and pause', async () => {
+    const m = await svc.app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(m.statusCode, 200);
+    assert.match(m.body, /rectify_decisions_total\{action="executed",reason="EXECUTING"\} 1/);
+    assert.match(m.body, /rectify_executions_total\{runbook="fix",outcome="success"\} 1/);
+    assert.match(m.body, /rectify_circuit_state\{runbook="fix"\} 0/);
+    assert.match(m.body, /rectify_paused 0/);
+    assert.match(m.body, /rectify_incidents_total\{source="api"\} 1/);
+  });
+
+  it('audit pagination: newest first, cursor pages never repeat or skip', async () => {
+    for (let i = 0; i < 7; i++) await svc.post('/api/v1/incidents', { root_cause: 'unmatched', service: `s${i}` });
+    const all = (await svc.get('/api/v1/audit?limit=1000')).body.events.map((e: any) => e.seq);
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: any = await svc.get(`/api/v1/audit?limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      seen.push(...page.body.events.map((e: any) => e.seq));
+      cursor = page.body.next_cursor;
+    } while (cursor);
+    assert.deepEqual(seen, all);
+    assert.deepEqual([...all].sort((a, b) => b - a), all);
+    const filtered = await svc.get('/api/v1/audit?event=NO_RUNBOOK');
+    assert.equal(filtered.body.events.length, 7);
+    const bad = await svc.get('/api/v1/audit?event=NOT_AN_EVENT');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.details[0].path, 'query.event');
+    const since = await svc.get('/api/v1/audit?since=yesterday');
+    assert.equal(since.status, 400);
+  });
+
+  it('unknown ids are 404 with the error shape; unknown routes too', async () => {
+    for (const url of ['/api/v1/incidents/nope', '/api/v1/executions/nope', '/api/v1/approvals/nope', '/api/v1/nothing']) {
+      const r = await svc.get(url);
+      assert.equal(r.status, 404, url);
+      assert.equal(r.body.error.code, 'NOT_FOUND');
+      assert.deepEqual(r.body.error.details, []);
+    }
+  });
+
+  it('serves the OpenAPI document (the committed openapi.yaml) and /docs', async () => {
+    const doc = await svc.get('/openapi.json');
+    assert.equal(doc.status, 200);
+    assert.equal(doc.body.openapi, '3.0.3');
+    for (const p of ['/api/v1/webhooks/alertmanager', '/api/v1/webhooks/pagerduty', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/executions/{id}', '/api/v1/approvals', '/api/v1/approvals/{id}/approve', '/api/v1/approvals/{id}/reject', '/api/v1/audit', '/api/v1/runbooks', '/api/v1/runbooks/{id}', '/api/v1/runbooks/{id}/run', '/api/v1/pause', '/api/v1/resume']) {
+      assert.ok(doc.body.paths[p], p);
+    }
+    const docs = await svc.app.inject({ method: 'GET', url: '/docs/' });
+    assert.equal(docs.statusCode, 200);
+    assert.match(docs.body, /swagger/i);
+  });
+
+  it('healthz and readyz', async () => {
+    assert.deepEqual((await svc.get('/healthz')).body, { status: 'ok' });
+    const ready = await svc.get('/readyz');
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body.store, 'ok');
+    assert.equal(ready.body.runbooks, 1);
+  });
+});
+
+describe('startup refuses bad configuration and runbooks, one line per problem', () => {
+  it('rectify serve with broken runbooks prints every problem with file and YAML path, exit 2', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-start-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'x.yaml'), 'runbooks:\n  restart-pod:\n    risk: LOW\n    triggers: [a]\n    max_per_hou: 5\n    max_per_hour: five\n    action: kubectl delete pod {pod} -n {namespace}\n');
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'db.sqlite')}`], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
+    assert.equal(code, 2);
+    assert.ok(err.some((l) => /x\.yaml: runbooks\.restart-pod\.max_per_hou: unknown key \(did you mean "max_per_hour"\?\)/.test(l)), err.join('\n'));
+    assert.ok(err.some((l) => /x\.yaml: runbooks\.restart-pod\.max_per_hour: expected a positive integer, got "five"/.test(l)), err.join('\n'));
+  });
+
+  it('rectify serve with a bad setting names its source; non-loopback without tokens is refused', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-start-'));
+    const err: string[] = [];
+    const io = { out: () => {}, err: (l: string) => err.push(l), env: { RECTIFY_MAX_CONCURRENT_EXECUTIONS: 'lots' }, cwd: dir };
+    assert.equal(await runCli(['serve'], io), 2);
+    assert.match(err.join('\n'), /RECTIFY_MAX_CONCURRENT_EXECUTIONS: expected a positive integer, got "lots"/);
+    err.length = 0;
+    assert.equal(await runCli(['serve', '--listen', '0.0.0.0:0'], { ...io, env: {} }), 2);
+    assert.match(err.join('\n'), /refusing to listen on non-loopback address 0\.0\.0\.0 without API tokens/);
+  });
+});

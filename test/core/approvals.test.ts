@@ -1,0 +1,153 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+const MIN = 60_000;
+
+function runbooks(base: string): string {
+  return `runbooks:
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    min_confidence: 0.9
+    max_per_hour: 1
+    cooldown_minutes: 30
+    action:
+      http: {method: POST, url: "${base}/deployments/{deployment}/undo"}
+    rollback:
+      http: {method: POST, url: "${base}/deployments/{deployment}/undo"}
+`;
+}
+
+const inc3 = (id = 'INC003') => ({ id, root_cause: 'error_rate_spike_after_deploy', confidence: 0.92, service: 'checkout', context: { deployment: 'checkout', namespace: 'production' } });
+
+describe('approvals', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/deployments/checkout/undo', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('HIGH risk waits; approving runs exactly the approved plan once; a second decision is a 409', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const d = await svc.post('/api/v1/incidents', inc3());
+    assert.equal(d.body.action, 'approval_required');
+    assert.equal(d.body.reason, 'risk HIGH requires approval');
+    const id = d.body.approval_id as string;
+    assert.match(id, /^apr_/);
+    assert.equal(target.calls('/deployments/checkout/undo'), 0);
+
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice', comment: 'error rate is real' });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.body.status, 'approved');
+    assert.equal(ok.body.decided_by, 'alice');
+    assert.equal(ok.body.result.action, 'executed');
+    assert.equal(ok.body.result.success, true);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+
+    const again = await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'bob' });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.code, 'CONFLICT');
+    assert.equal(again.body.error.message, `approval request ${id} is already approved by alice`);
+    const rej = await svc.post(`/api/v1/approvals/${id}/reject`, { by: 'bob' });
+    assert.equal(rej.status, 409);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+
+    const view = await svc.get('/api/v1/incidents/INC003');
+    assert.equal(view.body.decision.action, 'approval_required');
+    assert.equal(view.body.approval.status, 'approved');
+    assert.equal(view.body.execution.state, 'succeeded');
+    const events = (await svc.get('/api/v1/audit?incident_id=INC003')).body.events.map((e: any) => e.event).reverse();
+    assert.deepEqual(events, ['APPROVAL_REQUIRED', 'APPROVED', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS']);
+    await svc.stop({ remove: true });
+  });
+
+  it('unknown approval is a 404; missing "by" is a 400 naming the field', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const nf = await svc.post('/api/v1/approvals/apr_nope/approve', { by: 'alice' });
+    assert.equal(nf.status, 404);
+    assert.equal(nf.body.error.code, 'NOT_FOUND');
+    const d = await svc.post('/api/v1/incidents', inc3());
+    const bad = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve`, { comment: 'x' });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.details[0].path, 'body.by');
+    assert.equal((await svc.get(`/api/v1/approvals/${d.body.approval_id}`)).body.status, 'pending', 'a refused request changes nothing');
+    await svc.stop({ remove: true });
+  });
+
+  it('reject records who and why, and nothing runs', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const d = await svc.post('/api/v1/incidents', inc3());
+    const r = await svc.post(`/api/v1/approvals/${d.body.approval_id}/reject`, { by: 'carol', comment: 'known false positive' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.status, 'rejected');
+    assert.equal(r.body.comment, 'known false positive');
+    assert.equal(target.calls('/deployments/checkout/undo'), 0);
+    const ev = (await svc.get('/api/v1/audit?event=REJECTED')).body.events[0];
+    assert.equal(ev.actor, 'carol');
+    await svc.stop({ remove: true });
+  });
+
+  it('pending approvals expire after the TTL (EXPIRED) and can no longer be approved', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m'] });
+    const d = await svc.post('/api/v1/incidents', inc3());
+    svc.clock.advance(10 * MIN);
+    assert.equal(await svc.service.engine.expireApprovals(), 1);
+    const a = await svc.get(`/api/v1/approvals/${d.body.approval_id}`);
+    assert.equal(a.body.status, 'expired');
+    const late = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve`, { by: 'alice' });
+    assert.equal(late.status, 409);
+    assert.equal((await svc.get('/api/v1/audit?event=EXPIRED')).body.events.length, 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('approval re-runs the guardrails: the rate limit used meanwhile blocks the approved run', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const a1 = (await svc.post('/api/v1/incidents', inc3('A1'))).body.approval_id;
+    const a2 = (await svc.post('/api/v1/incidents', inc3('A2'))).body.approval_id;
+    assert.equal((await svc.post(`/api/v1/approvals/${a1}/approve?wait=true`, { by: 'alice' })).body.result.action, 'executed');
+    const second = await svc.post(`/api/v1/approvals/${a2}/approve?wait=true`, { by: 'alice' });
+    assert.equal(second.status, 200);
+    assert.equal(second.body.result.action, 'blocked');
+    assert.equal(second.body.result.event, 'RATE_LIMITED');
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('a resolved alert cancels its pending approval', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const labels = { alertname: 'ErrorRateSpike', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', deployment: 'checkout', namespace: 'production', confidence: '0.95' };
+    const fired = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels, fingerprint: 'abcdef0123456789' }]));
+    assert.equal(fired.status, 202);
+    const approvalId = fired.body.results[0].approval_id;
+    assert.ok(approvalId);
+    const resolved = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels, fingerprint: 'abcdef0123456789', status: 'resolved' }]));
+    assert.equal(resolved.body.results[0].action, 'resolved');
+    assert.equal(resolved.body.results[0].incident_id, fired.body.results[0].incident_id);
+    assert.equal(resolved.body.results[0].reason, 'alert resolved; 1 pending approval(s) cancelled');
+    assert.equal((await svc.get(`/api/v1/approvals/${approvalId}`)).body.status, 'cancelled');
+    const events = (await svc.get(`/api/v1/audit?incident_id=${fired.body.results[0].incident_id}`)).body.events.map((e: any) => e.event).reverse();
+    assert.deepEqual(events, ['APPROVAL_REQUIRED', 'CANCELLED', 'RESOLVED']);
+    await svc.stop({ remove: true });
+  });
+
+  it('manual run of a HIGH runbook asks for approval on behalf of the requester', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const r = await svc.post('/api/v1/runbooks/rollback-deployment/run', { params: { deployment: 'checkout' }, by: 'dave', dry_run: false });
+    assert.equal(r.status, 202);
+    assert.equal(r.body.action, 'approval_required');
+    const a = await svc.get(`/api/v1/approvals/${r.body.approval_id}`);
+    assert.equal(a.body.requested_by, 'dave');
+    const dry = await svc.post('/api/v1/runbooks/rollback-deployment/run?wait=true', { params: { deployment: 'checkout' }, by: 'dave', dry_run: true });
+    assert.equal(dry.body.action, 'dry_run');
+    const nf = await svc.post('/api/v1/runbooks/nope/run', { by: 'dave' });
+    assert.equal(nf.status, 404);
+    await svc.stop({ remove: true });
+  });
+});

@@ -1,0 +1,165 @@
+import assert from 'node:assert/strict';
+import { chmodSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
+
+const rb = (base: string, body: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+${body}`;
+
+const broken = (context: Record<string, string> = {}) => ({ root_cause: 'broken', service: 'shop', confidence: 1, context });
+
+describe('executions: verify, roll back, refuse', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  it('a failing pre-check aborts before any action (PRE_CHECK_FAILED), without counting against the breaker', async () => {
+    target.reset();
+    target.route('GET', '/precheck', { status: 409 });
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    pre_checks:\n      - http: {url: "${target.url}/precheck", timeout_seconds: 1, interval_seconds: 1}\n    action:\n      http: {method: POST, url: "${target.url}/act"}\n`),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.equal(r.body.action, 'aborted');
+    assert.equal(r.body.event, 'PRE_CHECK_FAILED');
+    assert.equal(r.body.success, false);
+    assert.equal(target.calls('/act'), 0);
+    const e = await svc.get(`/api/v1/executions/${r.body.execution_id}`);
+    assert.equal(e.body.state, 'aborted');
+    assert.equal(e.body.steps[0].phase, 'pre_check');
+    assert.equal(e.body.steps[0].ok, false);
+    assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 0);
+    await svc.stop({ remove: true });
+  });
+
+  it('post-checks are polled until they pass', async () => {
+    target.reset();
+    target.route('POST', '/act', { status: 202 });
+    target.route('GET', '/healthy', sequence([{ status: 503 }, { status: 503 }, { status: 200 }]));
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      http: {method: POST, url: "${target.url}/act", expect_status: [200, 299]}\n    post_checks:\n      - http: {url: "${target.url}/healthy", timeout_seconds: 10, interval_seconds: 0.2}\n`),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.equal(r.body.action, 'executed');
+    assert.equal(r.body.success, true);
+    assert.equal(target.calls('/healthy'), 3);
+    const e = await svc.get(`/api/v1/executions/${r.body.execution_id}`);
+    assert.deepEqual(e.body.steps.map((s: any) => [s.phase, s.ok]), [['action', true], ['post_check', true]]);
+    assert.equal(e.body.state, 'succeeded');
+    await svc.stop({ remove: true });
+  });
+
+  it('failed verification runs the rollback (ROLLED_BACK) and records FAILED', async () => {
+    target.reset();
+    target.route('POST', '/scale', { status: 200 });
+    target.route('GET', '/healthy', { status: 500 });
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    action:\n      http: {method: POST, url: "${target.url}/scale", body: {replicas: "{new_replicas}"}}\n    post_checks:\n      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}\n    rollback:\n      http: {method: POST, url: "${target.url}/scale", body: {replicas: "{old_replicas}"}}\n`,
+      ),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken({ new_replicas: '5', old_replicas: '3' }));
+    assert.equal(r.body.action, 'executed');
+    assert.equal(r.body.success, false);
+    assert.equal(r.body.rolled_back, true);
+    assert.deepEqual(target.requests('/scale', 'POST').map((q) => q.json()), [{ replicas: '5' }, { replicas: '3' }]);
+    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => e.event).reverse();
+    assert.deepEqual(events, ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+    assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('a failed action stops the remaining actions and rolls back', async () => {
+    target.reset();
+    target.route('POST', '/one', { status: 500 });
+    target.route('POST', '/two', { status: 200 });
+    target.route('POST', '/undo', { status: 200 });
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    actions:\n      - http: {method: POST, url: "${target.url}/one"}\n      - http: {method: POST, url: "${target.url}/two"}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.equal(r.body.success, false);
+    assert.equal(r.body.rolled_back, true);
+    assert.equal(target.calls('/one'), 1);
+    assert.equal(target.calls('/two'), 0);
+    assert.equal(target.calls('/undo'), 1);
+    assert.match(r.body.reason, /^action 1 failed: POST .*\/one → 500/);
+    await svc.stop({ remove: true });
+  });
+
+  it('unsafe label values are refused before any step, audited, and reach no URL or program', async () => {
+    target.reset();
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      http: {method: POST, url: "${target.url}/pods/{pod}/restart"}\n`),
+    });
+    const tricks = ['../../admin', 'a/b', 'x%2F..', 'a b', '$(reboot)', 'p;rm -rf /', 'ünïcödé', '.', ''];
+    for (const pod of tricks) {
+      const r = await svc.post('/api/v1/incidents?wait=true', broken({ pod }));
+      assert.equal(r.body.action, 'blocked', pod);
+      assert.equal(r.body.event, 'PARAM_REFUSED', pod);
+      assert.equal(r.body.execution_id, null);
+    }
+    assert.equal(target.requests().length, 0);
+    const refused = (await svc.get('/api/v1/audit?event=PARAM_REFUSED&limit=100')).body.events;
+    assert.equal(refused.length, tricks.length);
+    // The Alertmanager path too: a label with a path trick.
+    const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'broken', service: 'shop', pod: '../../etc' } }]));
+    assert.equal(am.body.results[0].event, 'PARAM_REFUSED');
+    assert.match(am.body.results[0].reason, /\{pod\}/);
+    assert.equal(target.requests().length, 0);
+    await svc.stop({ remove: true });
+  });
+
+  it('command actions run an argv list with no shell: metacharacters stay literal', async () => {
+    target.reset();
+    const svc0 = await startTestService({ runbooks: rb(target.url, '    action:\n      http: {method: POST, url: "http://127.0.0.1:9/x"}\n') });
+    const script = join(svc0.dir, 'record.sh');
+    const outFile = join(svc0.dir, 'argv.txt');
+    await svc0.stop();
+    writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> ${outFile}; done\n`);
+    chmodSync(script, 0o755);
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      command: {argv: ["${script}", "restart", "{unit}"], timeout_seconds: 5}\n`),
+    });
+    const ok = await svc.post('/api/v1/incidents?wait=true', broken({ unit: 'nginx.service' }));
+    assert.equal(ok.body.success, true);
+    assert.equal(readFileSync(outFile, 'utf8'), 'restart\nnginx.service\n');
+    const bad = await svc.post('/api/v1/incidents?wait=true', broken({ unit: 'x;touch /tmp/pwned' }));
+    assert.equal(bad.body.event, 'PARAM_REFUSED');
+    const opt = await svc.post('/api/v1/incidents?wait=true', broken({ unit: '--force' }));
+    assert.equal(opt.body.event, 'PARAM_REFUSED', 'a value that looks like an option is refused');
+    assert.equal(readFileSync(outFile, 'utf8'), 'restart\nnginx.service\n');
+    assert.equal(existsSync('/tmp/pwned'), false);
+    await svc.stop({ remove: true });
+  });
+
+  it('a runbook whose executor is missing loads, and its runs are refused with the reason', async () => {
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    min_confidence: 0.8
+    action: kubectl delete pod {pod_name} -n {namespace}
+`,
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', { id: 'INC001', root_cause: 'CrashLoopBackOff', confidence: 0.95, service: 'api-server', context: { pod_name: 'api-server-abc123', namespace: 'production' } });
+    assert.equal(r.body.action, 'blocked');
+    assert.equal(r.body.event, 'EXECUTOR_UNAVAILABLE');
+    assert.equal(r.body.reason, 'runbook restart-pod needs the Kubernetes executor, which is not configured (run in a cluster or set --kubeconfig)');
+    const state = await svc.get('/api/v1/runbooks/restart-pod');
+    assert.equal(state.body.executable, false);
+    await svc.stop({ remove: true });
+  });
+});

@@ -1,0 +1,253 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+
+const MIN = 60_000;
+
+function runbook(base: string, id: string, extra: string, opts: { trigger?: string; path?: string; minConfidence?: number } = {}): string {
+  return `
+  ${id}:
+    risk: LOW
+    triggers: [${opts.trigger ?? id}]
+    min_confidence: ${opts.minConfidence ?? 0.5}
+    action:
+      http: {method: POST, url: "${base}${opts.path ?? `/${id}/{service}`}"}
+${extra}`;
+}
+
+const incident = (root: string, service: string, extra: Record<string, unknown> = {}) => ({ root_cause: root, service, confidence: 0.9, ...extra });
+
+describe('guardrails', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  it('200 concurrent incidents for one service with max_per_hour 5 give exactly 5 executions, every run', async () => {
+    for (let round = 0; round < 3; round++) {
+      target.reset();
+      const svc = await startTestService({
+        runbooks: `runbooks:${runbook(target.url, 'flood', '    max_per_hour: 5\n    cooldown_minutes: 0\n    blast_radius_limit: 1')}`,
+        args: ['--max-concurrent-executions', '1000'],
+      });
+      const answers = await Promise.all(Array.from({ length: 200 }, () => svc.post('/api/v1/incidents?wait=true', incident('flood', 'api'))));
+      const actions = answers.map((a) => a.body.action);
+      assert.equal(actions.filter((a) => a === 'executed').length, 5, `round ${round}`);
+      assert.equal(actions.filter((a) => a === 'blocked').length, 195);
+      assert.ok(answers.filter((a) => a.body.action === 'blocked').every((a) => a.body.event === 'RATE_LIMITED' && a.body.reason === 'Rate limit exceeded (5/hour)'));
+      assert.equal(target.calls('/flood/api', 'POST'), 5);
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('with the default limit never more than 3 executions run at once', async () => {
+    target.reset();
+    let running = 0;
+    let peak = 0;
+    target.route('POST', '/slow/api', async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 150));
+      running--;
+      return { status: 200 };
+    });
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'slow', '    max_per_hour: 100\n    cooldown_minutes: 0', { path: '/slow/{service}' })}`,
+    });
+    const answers = await Promise.all(Array.from({ length: 20 }, () => svc.post('/api/v1/incidents?wait=true', incident('slow', 'api'))));
+    const executed = answers.filter((a) => a.body.action === 'executed').length;
+    const blast = answers.filter((a) => a.body.event === 'BLAST_LIMITED');
+    assert.equal(executed, 3);
+    assert.equal(blast.length, 17);
+    assert.equal(blast[0]!.body.reason, 'Max concurrent actions (3) reached');
+    assert.ok(peak <= 3, `peak ${peak}`);
+    assert.equal(target.calls('/slow/api', 'POST'), 3);
+    // Slots are released when executions end.
+    const again = await svc.post('/api/v1/incidents?wait=true', incident('slow', 'api'));
+    assert.equal(again.body.action, 'executed');
+    await svc.stop({ remove: true });
+  });
+
+  it('cooldown per runbook and service, then allowed again after it ends', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'cool', '    max_per_hour: 10\n    cooldown_minutes: 5')}` });
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('cool', 'a'))).body.action, 'executed');
+    svc.clock.advance(2 * MIN);
+    const blocked = await svc.post('/api/v1/incidents?wait=true', incident('cool', 'a'));
+    assert.equal(blocked.body.action, 'blocked');
+    assert.equal(blocked.body.event, 'RATE_LIMITED');
+    assert.equal(blocked.body.reason, 'Cooldown active (180s remaining)');
+    // Another service is not in cooldown.
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('cool', 'b'))).body.action, 'executed');
+    svc.clock.advance(3 * MIN);
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('cool', 'a'))).body.action, 'executed');
+    assert.equal(target.calls('/cool/a', 'POST'), 2);
+    await svc.stop({ remove: true });
+  });
+
+  it('the rate-limit window slides: an execution older than an hour no longer counts', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'hourly', '    max_per_hour: 2\n    cooldown_minutes: 0')}` });
+    const send = () => svc.post('/api/v1/incidents?wait=true', incident('hourly', 'a'));
+    assert.equal((await send()).body.action, 'executed');
+    svc.clock.advance(30 * MIN);
+    assert.equal((await send()).body.action, 'executed');
+    svc.clock.advance(20 * MIN);
+    assert.equal((await send()).body.event, 'RATE_LIMITED');
+    svc.clock.advance(10 * MIN + 1);
+    assert.equal((await send()).body.action, 'executed', 'the first one left the window');
+    await svc.stop({ remove: true });
+  });
+
+  it('blast_radius_limit caps the services one runbook acts on at once', async () => {
+    target.reset();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    target.route('POST', '/wide/a', async () => {
+      await gate;
+      return { status: 200 };
+    });
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'wide', '    max_per_hour: 10\n    cooldown_minutes: 0\n    blast_radius_limit: 1')}` });
+    const first = svc.post('/api/v1/incidents?wait=true', incident('wide', 'a'));
+    // Wait until the first run is in flight.
+    await target.waitForRequest('/wide/a');
+    const second = await svc.post('/api/v1/incidents', incident('wide', 'b'));
+    assert.equal(second.body.action, 'blocked');
+    assert.equal(second.body.event, 'BLAST_LIMITED');
+    assert.equal(second.body.reason, 'Max services (1) already affected by wide');
+    release();
+    assert.equal((await first).body.action, 'executed');
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('wide', 'b'))).body.action, 'executed');
+    await svc.stop({ remove: true });
+  });
+
+  it('circuit breaker: 3 failures open it, after the recovery timeout one trial runs, success closes it', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'flaky', '    max_per_hour: 100\n    cooldown_minutes: 0')}` });
+    const send = () => svc.post('/api/v1/incidents?wait=true', incident('flaky', 'a'));
+    for (let i = 0; i < 3; i++) {
+      const r = await send();
+      assert.equal(r.body.action, 'executed');
+      assert.equal(r.body.success, false);
+      assert.equal(r.body.event, 'FAILED');
+    }
+    const open = await send();
+    assert.equal(open.body.action, 'blocked');
+    assert.equal(open.body.event, 'CIRCUIT_OPEN');
+    assert.equal(open.body.reason, 'Circuit OPEN (too many failures); trial allowed in 300s');
+    assert.equal(target.calls('/flaky/a', 'POST'), 3);
+    let rb = await svc.get('/api/v1/runbooks/flaky');
+    assert.equal(rb.body.circuit.state, 'open');
+    assert.equal(rb.body.circuit.failures, 3);
+
+    // After the recovery timeout: one trial, which fails → open again.
+    svc.clock.advance(5 * MIN);
+    const trial = await send();
+    assert.equal(trial.body.action, 'executed');
+    assert.equal(trial.body.success, false);
+    assert.equal((await send()).body.event, 'CIRCUIT_OPEN');
+
+    // Next trial succeeds → closed.
+    svc.clock.advance(5 * MIN);
+    target.route('POST', '/flaky/a', { status: 200 });
+    const ok = await send();
+    assert.equal(ok.body.success, true);
+    rb = await svc.get('/api/v1/runbooks/flaky');
+    assert.equal(rb.body.circuit.state, 'closed');
+    assert.equal(rb.body.circuit.failures, 0);
+    const audit = await svc.get('/api/v1/audit?runbook=flaky&limit=200');
+    const events = audit.body.events.map((e: any) => e.event);
+    assert.equal(events.filter((e: string) => e === 'CIRCUIT_TRIPPED').length, 2);
+    assert.equal(events.filter((e: string) => e === 'CIRCUIT_HALF_OPEN').length, 2);
+    assert.equal(events.filter((e: string) => e === 'CIRCUIT_CLOSED').length, 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('pause blocks automatic runs until resume; both audited', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'pz', '    max_per_hour: 10\n    cooldown_minutes: 0')}` });
+    const p = await svc.post('/api/v1/pause', { by: 'alice', reason: 'investigating' });
+    assert.deepEqual(p.body, { paused: true, changed: true });
+    const blocked = await svc.post('/api/v1/incidents?wait=true', incident('pz', 'a'));
+    assert.equal(blocked.body.action, 'blocked');
+    assert.equal(blocked.body.event, 'PAUSED');
+    assert.equal(target.calls('/pz/a'), 0);
+    assert.equal((await svc.post('/api/v1/resume', { by: 'alice' })).body.paused, false);
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('pz', 'a'))).body.action, 'executed');
+    const audit = await svc.get('/api/v1/audit?event=SERVICE_PAUSED');
+    assert.equal(audit.body.events[0].actor, 'alice');
+    await svc.stop({ remove: true });
+  });
+
+  it('time windows: outside them nothing runs by itself', async () => {
+    target.reset();
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'night', '    max_per_hour: 10\n    cooldown_minutes: 0\n    windows:\n      - {days: [mon, tue, wed, thu, fri, sat, sun], start: "22:00", end: "06:00", timezone: UTC}')}`,
+    });
+    // The test clock starts at 03:00 UTC: inside the wrapping window.
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('night', 'a'))).body.action, 'executed');
+    svc.clock.advance(9 * 60 * MIN); // 12:00 UTC
+    const r = await svc.post('/api/v1/incidents?wait=true', incident('night', 'a'));
+    assert.equal(r.body.action, 'blocked');
+    assert.equal(r.body.event, 'OUTSIDE_WINDOW');
+    assert.equal(r.body.reason, "outside the runbook's allowed windows (22:00–06:00 UTC)");
+    await svc.stop({ remove: true });
+  });
+
+  it('low confidence goes to a human; dry-run mode records and runs nothing', async () => {
+    target.reset();
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'sure', '    max_per_hour: 10', { minConfidence: 0.8 })}${runbook(target.url, 'rehearse', '    mode: dry_run')}`,
+    });
+    const low = await svc.post('/api/v1/incidents', incident('sure', 'a', { confidence: 0.6 }));
+    assert.equal(low.body.action, 'manual');
+    assert.equal(low.body.event, 'LOW_CONFIDENCE');
+    assert.equal(low.body.reason, 'Confidence 0.6 < 0.8');
+    const dry = await svc.post('/api/v1/incidents?wait=true', incident('rehearse', 'a'));
+    assert.equal(dry.body.action, 'dry_run');
+    assert.equal(dry.body.event, 'DRY_RUN');
+    assert.equal(target.calls('/rehearse/a'), 0);
+    const audit = await svc.get(`/api/v1/audit?incident_id=${dry.body.incident_id}`);
+    assert.deepEqual(audit.body.events[0].details.actions, [`POST ${target.url}/rehearse/a`]);
+    await svc.stop({ remove: true });
+  });
+
+  it('global --dry-run runs nothing', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'g', '')}`, args: ['--dry-run'] });
+    const r = await svc.post('/api/v1/incidents?wait=true', incident('g', 'a'));
+    assert.equal(r.body.action, 'dry_run');
+    assert.equal(r.body.reason, 'rectify runs with --dry-run: nothing was executed');
+    assert.equal(target.calls('/g/a'), 0);
+    await svc.stop({ remove: true });
+  });
+
+  it('MEDIUM risk runs when its guardrail conditions hold, asks approval when one fails', async () => {
+    target.reset();
+    target.route('GET', '/others-healthy', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  restart-service:
+    risk: MEDIUM
+    triggers: [service_unhealthy]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    guardrails:
+      - http: {url: "${target.url}/others-healthy", timeout_seconds: 1, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+    });
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('service_unhealthy', 'a'))).body.action, 'executed');
+    target.route('GET', '/others-healthy', { status: 503 });
+    const r = await svc.post('/api/v1/incidents?wait=true', incident('service_unhealthy', 'a'));
+    assert.equal(r.body.action, 'approval_required');
+    assert.match(r.body.reason, /^risk MEDIUM: guardrail failed: http: /);
+    assert.equal(target.calls('/restart/a', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+});

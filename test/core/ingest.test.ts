@@ -1,0 +1,163 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+const fixture = (p: string) => JSON.parse(readFileSync(new URL(`../fixtures/payloads/${p.split("/").pop()}`, import.meta.url), 'utf8'));
+
+describe('intake', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    for (const pod of ['api-server-7d4b9c6f8-x2x7q', 'api-server-7d4b9c6f8-9kq2m']) target.route('POST', `/evict/production/${pod}`, { status: 200 });
+    target.route('POST', '/scale/worker', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    match: ['namespace=~"prod.*"']
+    min_confidence: 0.8
+    max_per_hour: 10
+    cooldown_minutes: 0
+    blast_radius_limit: 5
+    action:
+      http: {method: POST, url: "${target.url}/evict/{namespace}/{pod}"}
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/scale/{service}"}
+`,
+      args: ['--max-concurrent-executions', '50', '--body-limit', '64KiB'],
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('the Alertmanager sample: one incident per alert, root cause from reason, service label, context = labels', async () => {
+    const res = await svc.post('/api/v1/webhooks/alertmanager?wait=true', fixture('alertmanager/crashloop-firing.json'));
+    assert.equal(res.status, 202);
+    assert.equal(res.body.results.length, 2);
+    for (const r of res.body.results) {
+      assert.equal(r.action, 'executed');
+      assert.equal(r.runbook, 'restart-pod');
+      assert.equal(r.success, true);
+    }
+    assert.equal(target.calls('/evict/production/api-server-7d4b9c6f8-x2x7q', 'POST'), 1);
+    assert.equal(target.calls('/evict/production/api-server-7d4b9c6f8-9kq2m', 'POST'), 1);
+    const view = await svc.get(`/api/v1/incidents/${res.body.results[0].incident_id}`);
+    assert.equal(view.body.incident.root_cause, 'CrashLoopBackOff');
+    assert.equal(view.body.incident.service, 'api-server');
+    assert.equal(view.body.incident.confidence, 1);
+    assert.deepEqual(view.body.incident.symptoms, ['KubePodCrashLooping']);
+    assert.equal(view.body.incident.context.pod, 'api-server-7d4b9c6f8-x2x7q');
+  });
+
+  it('re-deliveries (HA pairs, retries) answer duplicate and run nothing again', async () => {
+    const body = fixture('alertmanager/crashloop-firing.json');
+    const first = await svc.post('/api/v1/webhooks/alertmanager', body);
+    assert.deepEqual(first.body.results.map((r: any) => r.action), ['duplicate', 'duplicate']);
+    assert.equal(first.body.results[0].reason, 'already decided: executed (EXECUTING)');
+    assert.equal(target.calls('/evict/production/api-server-7d4b9c6f8-x2x7q', 'POST'), 1);
+    const dupAudit = await svc.get('/api/v1/audit?event=DUPLICATE');
+    assert.equal(dupAudit.body.events.length, 2);
+    // The same alert inside one body twice: the second copy is a duplicate of the first.
+    const twice = amWebhook([
+      { labels: { alertname: 'X', reason: 'CrashLoopBackOff', namespace: 'dev', pod: 'p1', service: 's' }, fingerprint: '1111111111111111' },
+      { labels: { alertname: 'X', reason: 'CrashLoopBackOff', namespace: 'dev', pod: 'p1', service: 's' }, fingerprint: '1111111111111111' },
+    ]);
+    const r = await svc.post('/api/v1/webhooks/alertmanager', twice);
+    assert.deepEqual(r.body.results.map((x: any) => x.action), ['manual', 'duplicate']);
+  });
+
+  it('match: matchers narrow a trigger (namespace dev does not match prod.*)', async () => {
+    const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'KubePodCrashLooping', reason: 'CrashLoopBackOff', namespace: 'dev', pod: 'p', service: 's' }, fingerprint: '2222222222222222' }]));
+    assert.equal(r.body.results[0].action, 'manual');
+    assert.equal(r.body.results[0].event, 'NO_RUNBOOK');
+  });
+
+  it('confidence from a label or annotation; an invalid one is a 400 naming the field and stores nothing', async () => {
+    const low = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: 'p2', service: 's' }, annotations: { confidence: '0.5' }, fingerprint: '3333333333333333' }]));
+    assert.equal(low.body.results[0].event, 'LOW_CONFIDENCE');
+    const before = (await svc.get('/api/v1/audit?limit=1000')).body.events.length;
+    const bad = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'ok', service: 'a' } }, { labels: { alertname: 'K', service: 's', confidence: 'very' } }]));
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
+    assert.deepEqual(bad.body.error.details, [{ path: 'body.alerts.1.labels.confidence', message: 'expected a number from 0 to 1, got "very"' }]);
+    assert.equal((await svc.get('/api/v1/audit?limit=1000')).body.events.length, before, 'a refused request changes nothing');
+  });
+
+  it('missing required fields are a 400 with the field paths; unknown fields are ignored', async () => {
+    const noAlerts = await svc.post('/api/v1/webhooks/alertmanager', { version: '4' });
+    assert.equal(noAlerts.status, 400);
+    assert.equal(noAlerts.body.error.details[0].path, 'body.alerts');
+    const noLabels = await svc.post('/api/v1/webhooks/alertmanager', { alerts: [{ status: 'firing' }] });
+    assert.equal(noLabels.status, 400);
+    assert.equal(noLabels.body.error.details[0].path, 'body.alerts.0.labels');
+    const noService = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Orphan' } }]));
+    assert.equal(noService.status, 400);
+    assert.equal(noService.body.error.details[0].path, 'body.alerts.0.labels.service');
+    const inc = await svc.post('/api/v1/incidents', { root_cause: 'x' });
+    assert.equal(inc.status, 400);
+    assert.equal(inc.body.error.details[0].path, 'body.service');
+    const extra = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 'a', surprise: { deep: true } });
+    assert.equal(extra.status, 202);
+    assert.equal(extra.body.action, 'manual');
+  });
+
+  it('413 over the body limit, 415 for a non-JSON content type, 400 for broken JSON', async () => {
+    const big = amWebhook(Array.from({ length: 400 }, (_, i) => ({ labels: { alertname: 'Big', service: 's', pad: 'x'.repeat(200), n: String(i) } })));
+    const tooBig = await svc.post('/api/v1/webhooks/alertmanager', big);
+    assert.equal(tooBig.status, 413);
+    assert.equal(tooBig.body.error.code, 'PAYLOAD_TOO_LARGE');
+    const text = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: 'root_cause=x', headers: { 'content-type': 'text/plain' } });
+    assert.equal(text.statusCode, 415);
+    assert.equal(JSON.parse(text.body).error.code, 'UNSUPPORTED_MEDIA_TYPE');
+    const broken = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: '{"root_cause": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(broken.statusCode, 400);
+  });
+
+  it('PagerDuty: triggered decides by the title words, re-delivery is a duplicate, resolved is recorded', async () => {
+    const body = fixture('pagerduty/incident-triggered.json');
+    const r = await svc.post('/api/v1/webhooks/pagerduty?wait=true', body);
+    assert.equal(r.status, 202);
+    assert.equal(r.body.results[0].runbook, 'scale-up');
+    assert.equal(r.body.results[0].action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), 1);
+    const again = await svc.post('/api/v1/webhooks/pagerduty', body);
+    assert.equal(again.body.results[0].action, 'duplicate');
+    const resolved = structuredClone(body);
+    resolved.event.event_type = 'incident.resolved';
+    resolved.event.id = '01DEN3FCXPWDF4G6VQ1QDYLK3U';
+    const rr = await svc.post('/api/v1/webhooks/pagerduty', resolved);
+    assert.equal(rr.body.results[0].action, 'resolved');
+    assert.equal(rr.body.results[0].incident_id, r.body.results[0].incident_id);
+    const ack = structuredClone(body);
+    ack.event.event_type = 'incident.acknowledged';
+    const ra = await svc.post('/api/v1/webhooks/pagerduty', ack);
+    assert.equal(ra.status, 202);
+    assert.deepEqual(ra.body.results, []);
+  });
+
+  it('an incident posted twice with the same id is a duplicate; without an id each post is new', async () => {
+    const a = await svc.post('/api/v1/incidents', { id: 'DUP-1', root_cause: 'nothing-matches', service: 'x' });
+    const b = await svc.post('/api/v1/incidents', { id: 'DUP-1', root_cause: 'nothing-matches', service: 'x' });
+    assert.equal(a.body.action, 'manual');
+    assert.equal(b.body.action, 'duplicate');
+    assert.equal(b.body.incident_id, 'DUP-1');
+    const c = await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'x' });
+    const d = await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'x' });
+    assert.notEqual(c.body.incident_id, d.body.incident_id);
+    assert.equal(d.body.action, 'manual');
+    const badId = await svc.post('/api/v1/incidents', { id: '../etc/passwd', root_cause: 'x', service: 'x' });
+    assert.equal(badId.status, 400);
+    assert.equal(badId.body.error.details[0].path, 'body.id');
+  });
+});

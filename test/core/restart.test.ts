@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 2
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+const broken = (service = 'shop') => ({ root_cause: 'broken', service, confidence: 1 });
+
+describe('state survives restarts', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('rate limits, pause, duplicates and the audit log persist across a restart', async () => {
+    let svc = await startTestService({ runbooks: runbooks(target.url) });
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', { ...broken(), id: 'R1' })).body.action, 'executed');
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', broken())).body.action, 'executed');
+    await svc.post('/api/v1/pause', { by: 'ops' });
+    const auditBefore = (await svc.get('/api/v1/audit?limit=1000')).body.events.length;
+    svc = await svc.restart();
+    assert.equal((await svc.post('/api/v1/incidents', broken())).body.event, 'PAUSED');
+    await svc.post('/api/v1/resume', { by: 'ops' });
+    const limited = await svc.post('/api/v1/incidents', broken());
+    assert.equal(limited.body.event, 'RATE_LIMITED', 'the two executions before the restart still count');
+    assert.equal((await svc.post('/api/v1/incidents', { ...broken(), id: 'R1' })).body.action, 'duplicate');
+    const audit = (await svc.get('/api/v1/audit?limit=1000')).body.events;
+    assert.equal(audit.length, auditBefore + 4, 'PAUSED, SERVICE_RESUMED, RATE_LIMITED, DUPLICATE appended; nothing lost');
+    await svc.stop({ remove: true });
+  });
+
+  it('an execution left running by a crash becomes INTERRUPTED, releases its slot, and is not re-run', async () => {
+    let svc = await startTestService({ runbooks: runbooks(target.url), args: ['--max-concurrent-executions', '1'] });
+    const dbPath = svc.dbPath;
+    await svc.stop();
+    // What a crash mid-run leaves behind: a running execution, its claim and a started step.
+    const db = new Database(dbPath);
+    const now = Date.UTC(2026, 10, 24, 3, 0, 0);
+    db.prepare(
+      `INSERT INTO executions (id, incident_id, runbook, service, state, trigger, actor, plan, steps, started_at, circuit_trial)
+       VALUES ('exe_crashed', 'inc_x', 'fix', 'shop', 'running', 'auto', 'rectify', '{}', ?, ?, 0)`,
+    ).run(JSON.stringify([{ phase: 'action', index: 0, summary: 'POST /act/shop', started_at: now, finished_at: null, ok: null, detail: null }]), now);
+    db.prepare("INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES ('exe_crashed', 'fix', 'shop', ?)").run(now);
+    db.close();
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url), dir: svc.dir, args: ['--max-concurrent-executions', '1'] });
+    const e = await svc.get('/api/v1/executions/exe_crashed');
+    assert.equal(e.body.state, 'interrupted');
+    assert.equal(e.body.needs_human, true);
+    const ev = (await svc.get('/api/v1/audit?event=INTERRUPTED')).body.events;
+    assert.equal(ev.length, 1);
+    assert.deepEqual(ev[0].details.last_step, { phase: 'action', index: 0, summary: 'POST /act/shop', finished: false });
+    assert.equal(target.calls('/act/shop'), 0, 'never re-run by itself');
+    // The slot was released: a new incident may run with a limit of 1.
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('shop'))).body.action, 'executed');
+    await svc.stop({ remove: true });
+  });
+
+  it('SIGTERM path: intake stops (readyz 503, POST 503 with Retry-After) and a run cut off is INTERRUPTED', async () => {
+    target.reset();
+    target.route('POST', '/act/slow', { status: 200, delayMs: 5_000 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--shutdown-grace', '200ms'] });
+    const r = await svc.post('/api/v1/incidents', broken('slow'));
+    assert.equal(r.body.action, 'executed');
+    await target.waitForRequest('/act/slow');
+    const closing = svc.service.close();
+    assert.equal((await svc.get('/readyz')).status, 503);
+    const refused = await svc.post('/api/v1/incidents', broken('other'));
+    assert.equal(refused.status, 503);
+    assert.equal(refused.headers['retry-after'], '10');
+    await closing;
+    const db = new Database(svc.dbPath, { readonly: true });
+    const row = db.prepare('SELECT state FROM executions WHERE id = ?').get(r.body.execution_id) as { state: string };
+    assert.equal(row.state, 'interrupted');
+    assert.equal((db.prepare('SELECT COUNT(*) AS n FROM blast_claims').get() as { n: number }).n, 0);
+    db.close();
+  });
+
+  it('the database refuses to rewrite the audit log', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url) });
+    await svc.post('/api/v1/incidents', broken());
+    await svc.stop();
+    const db = new Database(svc.dbPath);
+    assert.throws(() => db.prepare("UPDATE audit SET actor = 'mallory'").run(), /audit log is append-only: UPDATE refused/);
+    assert.throws(() => db.prepare('DELETE FROM audit').run(), /audit log is append-only: DELETE refused/);
+    db.close();
+  });
+
+  it('a database newer than this build is refused at startup', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url) });
+    await svc.stop();
+    const db = new Database(svc.dbPath);
+    db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
+    db.close();
+    await assert.rejects(startTestService({ runbooks: runbooks(target.url), dir: svc.dir }), /schema version 999 \(future\), newer than this rectify knows/);
+  });
+});
