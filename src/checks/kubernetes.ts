@@ -1,0 +1,504 @@
+import { existsSync } from 'node:fs';
+import {
+  ApiException,
+  AppsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  PolicyV1Api,
+  type ConfigurationOptions,
+  Observable,
+  type ObservableMiddleware,
+  type V1Deployment,
+  type V1LabelSelector,
+  type V1OwnerReference,
+  type V1Pod,
+  type V1PodTemplateSpec,
+} from '@kubernetes/client-node';
+import type { RenderedKubernetesCheck } from '../domain/index.js';
+import { checkParam, quoteUntrusted } from '../domain/index.js';
+import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
+import { withTimeout } from '../lib/index.js';
+import { describeError as describeIoError, poll, type Attempt } from './poll.js';
+
+/**
+ * The Kubernetes API as rectify sees it. One of only two modules that import
+ * @kubernetes/client-node (the other is execute/actions/kubernetes.ts, which
+ * imports the factory and call helpers from here): everything else speaks in
+ * the small typed functions below, so a client upgrade touches two files.
+ */
+
+export interface KubeClients {
+  readonly core: CoreV1Api;
+  readonly apps: AppsV1Api;
+  readonly policy: PolicyV1Api;
+  /** The API server URL, for messages. */
+  readonly server: string;
+  /** The deadline of one API call; a step's own timeout still bounds the whole step. */
+  readonly callTimeoutMs: number;
+}
+
+export interface KubeClientOptions {
+  /**
+   * `in-cluster`: the pod's service account. `kubeconfig`: the file at kubeconfigPath.
+   * `auto`: kubeconfigPath when given, else in-cluster when the service-account
+   * token is mounted; never a silent guess at ~/.kube/config, so a service started
+   * on a laptop cannot quietly act on whatever cluster the shell last pointed at.
+   */
+  mode: 'auto' | 'in-cluster' | 'kubeconfig';
+  kubeconfigPath?: string;
+  /** A kubeconfig context other than the file's current-context. */
+  context?: string;
+  callTimeoutMs?: number;
+}
+
+const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
+
+export function createKubeClients(opts: KubeClientOptions): KubeClients {
+  const kc = new KubeConfig();
+  const mode = opts.mode === 'auto' ? (opts.kubeconfigPath ? 'kubeconfig' : existsSync(SERVICE_ACCOUNT_TOKEN) ? 'in-cluster' : null) : opts.mode;
+  if (mode === null) {
+    throw new Error(
+      'kubernetes: no kubeconfig given and not running in a cluster (no service-account token); set --kubeconfig or run rectify in the cluster',
+    );
+  }
+  if (mode === 'in-cluster') {
+    kc.loadFromCluster();
+  } else {
+    if (!opts.kubeconfigPath) throw new Error('kubernetes: mode "kubeconfig" needs kubeconfigPath');
+    kc.loadFromFile(opts.kubeconfigPath);
+    if (opts.context) kc.setCurrentContext(opts.context);
+  }
+  const cluster = kc.getCurrentCluster();
+  if (!cluster?.server) throw new Error(`kubernetes: kubeconfig context ${quoteUntrusted(kc.getCurrentContext() ?? '')} names no cluster server`);
+  // The client refuses plain http per request with a confusing message; say it once, up front.
+  if (cluster.server.startsWith('http:') && !cluster.skipTLSVerify) {
+    throw new Error(`kubernetes: server ${cluster.server} is plain http; the client needs insecure-skip-tls-verify: true for it`);
+  }
+  return Object.freeze({
+    core: kc.makeApiClient(CoreV1Api),
+    apps: kc.makeApiClient(AppsV1Api),
+    policy: kc.makeApiClient(PolicyV1Api),
+    server: cluster.server,
+    callTimeoutMs: opts.callTimeoutMs ?? 10_000,
+  });
+}
+
+// ---------------------------------------------------------------------------
+// One API call: deadline, abort, content type, errors as values we can read.
+
+export const PATCH_TYPES = {
+  merge: 'application/merge-patch+json',
+  strategic: 'application/strategic-merge-patch+json',
+  json: 'application/json-patch+json',
+} as const;
+export type PatchType = keyof typeof PATCH_TYPES;
+
+/** A failed API call, from the Status object the server sent (or a transport error: status 0). */
+export class KubeApiError extends Error {
+  readonly status: number;
+  readonly reason: string;
+  constructor(status: number, reason: string, message: string, cause?: unknown) {
+    super(message, { cause });
+    this.name = 'KubeApiError';
+    this.status = status;
+    this.reason = reason;
+  }
+}
+
+export function isKubeStatus(err: unknown, status: number): err is KubeApiError {
+  return err instanceof KubeApiError && err.status === status;
+}
+
+function toKubeError(err: unknown): unknown {
+  if (err instanceof ApiException) {
+    const code = (err as ApiException<unknown>).code;
+    const body: unknown = (err as ApiException<unknown>).body;
+    let reason = '';
+    let message = `HTTP ${code}`;
+    if (typeof body === 'string' && body.length > 0) {
+      try {
+        const s = JSON.parse(body) as { reason?: unknown; message?: unknown };
+        if (typeof s.reason === 'string') reason = s.reason;
+        if (typeof s.message === 'string') message = s.message;
+      } catch {
+        message = body.slice(0, 200);
+      }
+    }
+    return new KubeApiError(code, reason, message, err);
+  }
+  return err;
+}
+
+/**
+ * Per-call options for the generated client (its object-style API passes them
+ * to the Observable layer, hence Observable middleware). The middleware sets the
+ * fetch signal, so an abort really stops the socket wait, and for patches the
+ * content type: the generated default would be JSON Patch for every patch.
+ */
+function callOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions {
+  const mw: ObservableMiddleware = {
+    pre: (ctx) => {
+      ctx.setSignal(signal);
+      if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+      return new Observable(Promise.resolve(ctx));
+    },
+    post: (res) => new Observable(Promise.resolve(res)),
+  };
+  return { middleware: [mw], middlewareMergeStrategy: 'append' };
+}
+
+/**
+ * Runs one API call with the client's per-call deadline inside the caller's
+ * signal. Besides handing the signal to fetch, it races the call against the
+ * signal: a library path that ignored it must still not keep a step waiting.
+ */
+export async function kubeCall<T>(
+  clients: Pick<KubeClients, 'callTimeoutMs'>,
+  signal: AbortSignal,
+  call: (options: ConfigurationOptions) => Promise<T>,
+  patch?: PatchType,
+): Promise<T> {
+  signal.throwIfAborted();
+  const s = withTimeout(signal, clients.callTimeoutMs);
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(s.reason ?? new Error('aborted'));
+    s.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([call(callOptions(s, patch ? PATCH_TYPES[patch] : undefined)), aborted]);
+  } catch (err) {
+    if (s.aborted) {
+      // The caller's own abort/timeout wins; otherwise it was this call's deadline.
+      if (signal.aborted) throw signal.reason ?? err;
+      throw new KubeApiError(0, 'Timeout', `API call timed out after ${clients.callTimeoutMs}ms`, err);
+    }
+    throw toKubeError(err);
+  } finally {
+    if (onAbort) s.removeEventListener('abort', onAbort);
+    aborted.catch(() => undefined);
+  }
+}
+
+export function describeError(err: unknown): string {
+  if (err instanceof KubeApiError) return err.status === 0 ? err.message : `${err.status}${err.reason ? ` ${err.reason}` : ''}: ${err.message}`;
+  // Network failures: "connection refused" rather than node-fetch's wrapper text.
+  return describeIoError(err);
+}
+
+// ---------------------------------------------------------------------------
+// Names read back from the API are validated before they go into a later call.
+
+export function assertName(value: string | undefined, what: string): string {
+  if (value === undefined) throw new KubeApiError(0, 'Invalid', `${what}: missing name`);
+  const c = checkParam('k8s_name', value);
+  if (!c.ok) throw new KubeApiError(0, 'Invalid', `${what} ${quoteUntrusted(value)} ${c.reason}`);
+  return value;
+}
+export function assertNamespace(value: string | undefined | null, what: string): string {
+  if (value === undefined || value === null) throw new KubeApiError(0, 'Invalid', `${what}: missing namespace`);
+  const c = checkParam('k8s_label', value);
+  if (!c.ok) throw new KubeApiError(0, 'Invalid', `${what} namespace ${quoteUntrusted(value)} ${c.reason}`);
+  return value;
+}
+
+// ---------------------------------------------------------------------------
+// Pods, their workloads and rollout revisions.
+
+export type WorkloadKind = 'Deployment' | 'StatefulSet' | 'ReplicaSet';
+export interface WorkloadRef {
+  kind: WorkloadKind;
+  name: string;
+  namespace: string;
+}
+export interface WorkloadState extends WorkloadRef {
+  uid: string;
+  /** spec.replicas */
+  desired: number;
+  /** status.replicas: every pod the controller counts, old ones included. */
+  current: number;
+  ready: number;
+  updated: number;
+  generation: number;
+  observedGeneration: number;
+  selector: V1LabelSelector | undefined;
+  paused: boolean;
+}
+
+export function isPodReady(pod: V1Pod): boolean {
+  if (pod.metadata?.deletionTimestamp) return false;
+  return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+
+export function controllerOf(refs: V1OwnerReference[] | undefined): V1OwnerReference | undefined {
+  return (refs ?? []).find((r) => r.controller === true);
+}
+
+export async function readPod(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<V1Pod> {
+  return kubeCall(clients, signal, (o) => clients.core.readNamespacedPod({ namespace, name }, o));
+}
+
+/** The pod's workload, or why it has none we manage (DaemonSet, Job, no controller). */
+export type PodOwner = { ok: true; ref: WorkloadRef } | { ok: false; reason: string };
+
+export async function resolvePodOwner(clients: KubeClients, pod: V1Pod, signal: AbortSignal): Promise<PodOwner> {
+  const namespace = assertNamespace(pod.metadata?.namespace, 'pod');
+  const podName = pod.metadata?.name ?? '';
+  const ctrl = controllerOf(pod.metadata?.ownerReferences);
+  if (!ctrl) return { ok: false, reason: `pod ${namespace}/${podName} has no controller: nothing would replace it` };
+  if (ctrl.kind === 'StatefulSet') return { ok: true, ref: { kind: 'StatefulSet', name: assertName(ctrl.name, 'StatefulSet owner'), namespace } };
+  if (ctrl.kind !== 'ReplicaSet') {
+    return { ok: false, reason: `pod ${namespace}/${podName} is owned by a ${ctrl.kind}; rectify manages pods of Deployments, ReplicaSets and StatefulSets only` };
+  }
+  const rsName = assertName(ctrl.name, 'ReplicaSet owner');
+  const rs = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedReplicaSet({ namespace, name: rsName }, o));
+  const dep = controllerOf(rs.metadata?.ownerReferences);
+  if (dep?.kind === 'Deployment') return { ok: true, ref: { kind: 'Deployment', name: assertName(dep.name, 'Deployment owner'), namespace } };
+  return { ok: true, ref: { kind: 'ReplicaSet', name: rsName, namespace } };
+}
+
+export async function readWorkload(clients: KubeClients, ref: WorkloadRef, signal: AbortSignal): Promise<WorkloadState> {
+  const { namespace, name } = ref;
+  const obj =
+    ref.kind === 'Deployment'
+      ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace, name }, o))
+      : ref.kind === 'StatefulSet'
+        ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSet({ namespace, name }, o))
+        : await kubeCall(clients, signal, (o) => clients.apps.readNamespacedReplicaSet({ namespace, name }, o));
+  const spec = obj.spec as { replicas?: number; selector?: V1LabelSelector; paused?: boolean } | undefined;
+  const status = obj.status as { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number } | undefined;
+  const desired = spec?.replicas ?? 1;
+  return {
+    ...ref,
+    uid: obj.metadata?.uid ?? '',
+    desired,
+    current: status?.replicas ?? 0,
+    ready: status?.readyReplicas ?? 0,
+    // A ReplicaSet has no rollout: all its pods are of its one template.
+    updated: ref.kind === 'ReplicaSet' ? (status?.replicas ?? 0) : (status?.updatedReplicas ?? 0),
+    generation: obj.metadata?.generation ?? 0,
+    observedGeneration: status?.observedGeneration ?? 0,
+    selector: spec?.selector,
+    paused: spec?.paused === true,
+  };
+}
+
+/**
+ * The rollout is done when the controller has seen the latest spec, every desired
+ * replica runs the new template and is ready, and no old pod remains (kubectl
+ * rollout status asks the same questions).
+ */
+export function workloadSettled(w: WorkloadState): boolean {
+  return w.observedGeneration >= w.generation && w.updated >= w.desired && w.ready >= w.desired && w.current <= w.desired;
+}
+
+export function describeWorkload(w: WorkloadState): string {
+  return `${w.kind} ${w.namespace}/${w.name}: ready ${w.ready}/${w.desired}, updated ${w.updated}, total ${w.current}`;
+}
+
+/** A label selector in the query-string form (`a=b,c in (d,e)`). */
+export function formatSelector(sel: V1LabelSelector | undefined): string {
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(sel?.matchLabels ?? {})) parts.push(`${k}=${v}`);
+  for (const e of sel?.matchExpressions ?? []) {
+    const vals = (e.values ?? []).join(',');
+    if (e.operator === 'In') parts.push(`${e.key} in (${vals})`);
+    else if (e.operator === 'NotIn') parts.push(`${e.key} notin (${vals})`);
+    else if (e.operator === 'Exists') parts.push(e.key);
+    else if (e.operator === 'DoesNotExist') parts.push(`!${e.key}`);
+  }
+  return parts.join(',');
+}
+
+/** Pods a workload selects, listed from the API rather than read from its (lagging) status. */
+export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, signal: AbortSignal): Promise<V1Pod[]> {
+  const labelSelector = formatSelector(w.selector);
+  // An empty selector would select every pod in the namespace: never count those.
+  if (!labelSelector) return [];
+  const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o));
+  return list.items;
+}
+
+export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+
+export interface RolloutRevision {
+  revision: number;
+  replicaSet: string;
+  template: V1PodTemplateSpec;
+}
+export interface RolloutHistory {
+  deployment: V1Deployment;
+  current: number;
+  /** Highest revision first. */
+  revisions: RolloutRevision[];
+}
+
+function parseRevision(v: string | undefined): number | undefined {
+  if (v === undefined || !/^[0-9]{1,18}$/.test(v)) return undefined;
+  return Number(v);
+}
+
+/**
+ * The deployment's revisions, from the ReplicaSets it controls: selected by its
+ * selector and then filtered by owner uid, because a selector can also match a
+ * ReplicaSet some other deployment owns.
+ */
+export async function readRolloutHistory(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<RolloutHistory> {
+  const deployment = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace, name }, o));
+  const uid = deployment.metadata?.uid;
+  const labelSelector = formatSelector(deployment.spec?.selector);
+  const list = labelSelector
+    ? await kubeCall(clients, signal, (o) => clients.apps.listNamespacedReplicaSet({ namespace, labelSelector }, o))
+    : { items: [] };
+  const revisions: RolloutRevision[] = [];
+  for (const rs of list.items) {
+    const owner = controllerOf(rs.metadata?.ownerReferences);
+    if (!owner || owner.kind !== 'Deployment' || owner.uid !== uid) continue;
+    const revision = parseRevision(rs.metadata?.annotations?.[REVISION_ANNOTATION]);
+    if (revision === undefined || !rs.spec?.template) continue;
+    revisions.push({ revision, replicaSet: assertName(rs.metadata?.name, 'ReplicaSet'), template: rs.spec.template });
+  }
+  revisions.sort((a, b) => b.revision - a.revision);
+  const current = parseRevision(deployment.metadata?.annotations?.[REVISION_ANNOTATION]) ?? revisions[0]?.revision ?? 0;
+  return { deployment, current, revisions };
+}
+
+/** `kubectl rollout undo` without --to-revision: the newest revision that is not the current one. */
+export function previousRevision(h: RolloutHistory): RolloutRevision | undefined {
+  return h.revisions.find((r) => r.revision !== h.current);
+}
+
+// ---------------------------------------------------------------------------
+// The `kubernetes:` check block.
+
+export const KUBE_CONDITIONS = ['deployment_ready', 'pod_ready', 'exists'] as const;
+
+/**
+ * Wraps one evaluation so an API error is a failed attempt whose detail keeps
+ * the HTTP status and the server's reason (the shared loop would keep only the
+ * message), and so a validation error never becomes a pass.
+ */
+export function kubeAttempt(fn: (signal: AbortSignal) => Promise<Attempt>): (signal: AbortSignal) => Promise<Attempt> {
+  return async (signal) => {
+    try {
+      return await fn(signal);
+    } catch (err) {
+      return { pass: false, detail: describeError(err) };
+    }
+  };
+}
+
+export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<RenderedKubernetesCheck> {
+  /** A check that can never pass as written fails at once, without polling its whole timeout. */
+  function misfit(check: RenderedKubernetesCheck): string | null {
+    if (!(KUBE_CONDITIONS as readonly string[]).includes(check.condition)) {
+      return `unknown kubernetes condition ${quoteUntrusted(check.condition)} (known: ${KUBE_CONDITIONS.join(', ')})`;
+    }
+    if (check.condition === 'deployment_ready' && check.kind !== 'deployment' && check.kind !== 'statefulset') {
+      return `condition deployment_ready needs kind deployment or statefulset, got ${check.kind}`;
+    }
+    if (check.condition === 'pod_ready' && check.kind !== 'pod') return `condition pod_ready needs kind pod, got ${check.kind}`;
+    const n = checkParam('k8s_name', check.name);
+    if (!n.ok) return `${check.kind} name ${quoteUntrusted(check.name)} ${n.reason}`;
+    if (check.kind !== 'node') {
+      const ns = check.namespace === null ? ({ ok: false, reason: 'is missing' } as const) : checkParam('k8s_label', check.namespace);
+      if (!ns.ok) return `namespace ${quoteUntrusted(check.namespace ?? '')} ${ns.reason}`;
+    }
+    return null;
+  }
+
+  async function evaluate(check: RenderedKubernetesCheck, signal: AbortSignal): Promise<Attempt> {
+    const name = check.name;
+    const ns = check.namespace ?? '';
+    const id = check.kind === 'node' ? name : `${ns}/${name}`;
+    switch (check.condition) {
+      case 'deployment_ready': {
+        const w = await readWorkload(clients, { kind: check.kind === 'deployment' ? 'Deployment' : 'StatefulSet', name, namespace: ns }, signal);
+        return { pass: workloadSettled(w), detail: describeWorkload(w), observed: `${w.ready}/${w.desired}` };
+      }
+      case 'pod_ready': {
+        const pod = await readPod(clients, ns, name, signal);
+        const ready = isPodReady(pod);
+        return { pass: ready, detail: `pod ${id} is ${ready ? 'Ready' : `not Ready (phase ${pod.status?.phase ?? 'unknown'})`}`, observed: String(ready) };
+      }
+      default: {
+        try {
+          if (check.kind === 'pod') await readPod(clients, ns, name, signal);
+          else if (check.kind === 'deployment') await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace: ns, name }, o));
+          else if (check.kind === 'statefulset') await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSet({ namespace: ns, name }, o));
+          else await kubeCall(clients, signal, (o) => clients.core.readNode({ name }, o));
+        } catch (err) {
+          if (isKubeStatus(err, 404)) return { pass: false, detail: `${check.kind} ${id} not found` };
+          throw err;
+        }
+        return { pass: true, detail: `${check.kind} ${id} exists` };
+      }
+    }
+  }
+
+  return {
+    type: 'kubernetes',
+    async run(check: RenderedKubernetesCheck, ctx: StepContext): Promise<CheckOutcome> {
+      const bad = misfit(check);
+      if (bad) return { ok: false, detail: bad, attempts: 0 };
+      return poll(kubeAttempt((s) => evaluate(check, s)), { timeoutMs: check.timeoutMs, intervalMs: check.intervalMs, signal: ctx.signal });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Enrichment: the values an alert does not carry.
+
+export interface KubernetesEnricherOptions {
+  /** The cap on `new_replicas` when the incident names no `max_replicas`. */
+  defaultMaxReplicas?: number;
+}
+
+/**
+ * From `namespace` + `pod` (or `pod_name`) finds the owning workload; from
+ * `namespace` + `deployment` reads the deployment directly. Adds only keys the
+ * incident did not give. A missing pod or deployment adds nothing (rendering
+ * then refuses the run naming the missing value); other API errors propagate so
+ * the engine fails safe and records why.
+ */
+export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
+  const defaultMax = opts.defaultMaxReplicas ?? 10;
+  return {
+    async enrich(values, signal) {
+      const out: Record<string, string> = {};
+      const add = (k: string, v: string): void => {
+        if (values[k] === undefined && out[k] === undefined) out[k] = v;
+      };
+      const ns = values.namespace;
+      if (ns === undefined || !checkParam('k8s_label', ns).ok) return out;
+      const podName = values.pod ?? values.pod_name;
+      let ref: WorkloadRef | undefined;
+      try {
+        if (podName !== undefined && checkParam('k8s_name', podName).ok) {
+          const pod = await readPod(clients, ns, podName, signal);
+          add('pod_name', podName);
+          const owner = await resolvePodOwner(clients, pod, signal);
+          if (owner.ok) ref = owner.ref;
+        } else if (values.deployment !== undefined && checkParam('k8s_name', values.deployment).ok) {
+          ref = { kind: 'Deployment', name: values.deployment, namespace: ns };
+        }
+        if (!ref) return out;
+        const w = await readWorkload(clients, ref, signal);
+        add('workload_kind', w.kind);
+        add('workload', w.name);
+        if (w.kind === 'Deployment') add('deployment', w.name);
+        if (w.kind === 'StatefulSet') add('statefulset', w.name);
+        add('replicas', String(w.desired));
+        add('ready_replicas', String(w.ready));
+        add('old_replicas', String(w.desired));
+        const maxText = values.max_replicas;
+        const max = maxText !== undefined && checkParam('integer', maxText).ok ? Number(maxText) : defaultMax;
+        add('new_replicas', String(Math.max(w.desired, Math.min(w.desired + 1, max))));
+      } catch (err) {
+        if (isKubeStatus(err, 404)) return out;
+        throw err;
+      }
+      return out;
+    },
+  };
+}

@@ -1,0 +1,399 @@
+import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import {
+  assertName,
+  assertNamespace,
+  controllerOf,
+  describeError,
+  isKubeStatus,
+  isPodReady,
+  kubeCall,
+  readPod,
+  readRolloutHistory,
+  readWorkload,
+  resolvePodOwner,
+  KubeApiError,
+  type KubeClients,
+} from '../../checks/kubernetes.js';
+import type { RenderedKubernetesAction } from '../../domain/index.js';
+import { checkParam } from '../../domain/index.js';
+import { errorMessage, sleep, systemClock, withTimeout, type Clock } from '../../lib/index.js';
+import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
+
+/**
+ * Kubernetes actions through the API, never a shell. The client factory and the
+ * call helpers live in checks/kubernetes.ts (the other module allowed to import
+ * the client) and are re-exported here for the composition root.
+ */
+export { createKubeClients, type KubeClients, type KubeClientOptions } from '../../checks/kubernetes.js';
+
+export interface KubernetesActionOptions {
+  /** Re-reads after a 409 Conflict before giving up (optimistic concurrency). */
+  conflictRetries?: number;
+  /** Pause between drain rounds while PodDisruptionBudgets say "not now". */
+  drainRetryIntervalMs?: number;
+  /** For the restartedAt stamp. */
+  clock?: Clock;
+}
+
+const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+
+/** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
+class StepFailure extends Error {}
+
+/** "25%" or "2": how many of a workload's desired replicas may be unavailable at once. */
+export function allowedUnavailable(maxUnavailable: string, desired: number): number {
+  const pct = /^([0-9]{1,3})%$/.exec(maxUnavailable);
+  // Rounded down, as a Deployment rounds its maxUnavailable: a share never grows by rounding.
+  if (pct) return Math.floor((desired * Number(pct[1])) / 100);
+  if (/^[0-9]{1,6}$/.test(maxUnavailable)) return Number(maxUnavailable);
+  throw new StepFailure(`max_unavailable ${JSON.stringify(maxUnavailable)} is neither a percentage ("25%") nor a count ("1")`);
+}
+
+export function createKubernetesActionExecutor(clients: KubeClients, opts: KubernetesActionOptions = {}): ActionExecutor<RenderedKubernetesAction> {
+  const conflictRetries = opts.conflictRetries ?? 5;
+  const drainRetryMs = opts.drainRetryIntervalMs ?? 1000;
+  const clock = opts.clock ?? systemClock;
+
+  /** Retries `attempt` after a 409 Conflict: each attempt re-reads, so it never writes over a change it did not see. */
+  async function withConflictRetry<T>(what: string, attempt: () => Promise<T>): Promise<T> {
+    for (let i = 0; ; i++) {
+      try {
+        return await attempt();
+      } catch (err) {
+        if (!isKubeStatus(err, 409) || i >= conflictRetries) {
+          if (isKubeStatus(err, 409)) throw new StepFailure(`${what}: still conflicting after ${conflictRetries + 1} attempts: ${err.message}`);
+          throw err;
+        }
+      }
+    }
+  }
+
+  /**
+   * The Kubernetes blast radius of removing one pod: refuses the last ready
+   * replica of its workload always, and any disruption beyond max_unavailable.
+   * Returns the reason it refuses, or null.
+   */
+  async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<string | null> {
+    const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const owner = await resolvePodOwner(clients, pod, signal);
+    if (!owner.ok) return owner.reason;
+    const w = await readWorkload(clients, owner.ref, signal);
+    const ready = isPodReady(pod);
+    // A pod that is not ready is not serving: removing it takes no capacity away.
+    if (ready && w.ready <= 1) return `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${w.ready}/${w.desired}); rectify never removes it`;
+    if (maxUnavailable !== undefined) {
+      const allowed = allowedUnavailable(maxUnavailable, w.desired);
+      const now = Math.max(0, w.desired - w.ready);
+      const after = now + (ready ? 1 : 0);
+      if (after > allowed) {
+        return `max_unavailable ${maxUnavailable} allows ${allowed} of ${w.desired} replicas of ${w.kind} ${w.namespace}/${w.name} to be unavailable; ${now} already are, removing ready pod ${id} would make it ${after}`;
+      }
+    }
+    return null;
+  }
+
+  async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<V1Pod> {
+    try {
+      const pod = await readPod(clients, ns, name, signal);
+      if (pod.metadata?.deletionTimestamp) throw new StepFailure(`pod ${ns}/${name} is already terminating`);
+      return pod;
+    } catch (err) {
+      if (isKubeStatus(err, 404)) throw new StepFailure(`pod ${ns}/${name} not found (already deleted or replaced?)`);
+      throw err;
+    }
+  }
+
+  async function evictOnce(pod: V1Pod, gracePeriod: number | undefined, signal: AbortSignal): Promise<void> {
+    const namespace = assertNamespace(pod.metadata?.namespace, 'pod');
+    const name = assertName(pod.metadata?.name, 'pod');
+    await kubeCall(clients, signal, (o) =>
+      clients.core.createNamespacedPodEviction(
+        {
+          namespace,
+          name,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name, namespace },
+            // The uid precondition: evict the pod we checked, never a same-named successor.
+            deleteOptions: { preconditions: { uid: pod.metadata?.uid }, ...(gracePeriod !== undefined ? { gracePeriodSeconds: gracePeriod } : {}) },
+          },
+        },
+        o,
+      ),
+    );
+  }
+
+  function gracePeriodArg(args: Record<string, string>): number | undefined {
+    const g = args.grace_period;
+    if (g === undefined) return undefined;
+    if (!checkParam('integer', g).ok) throw new StepFailure(`grace_period ${JSON.stringify(g)} is not a whole number of seconds`);
+    return Number(g);
+  }
+
+  async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+    const pod = await readTargetPod(ns, a.name, signal);
+    const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
+    if (refusal) return { ok: false, detail: `refused: ${refusal}` };
+    try {
+      await evictOnce(pod, gracePeriodArg(a.args), signal);
+    } catch (err) {
+      // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
+      if (isKubeStatus(err, 429)) return { ok: false, detail: `eviction refused by PodDisruptionBudget (429): ${err.message}` };
+      if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
+      throw err;
+    }
+    return { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
+  }
+
+  async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+    const pod = await readTargetPod(ns, a.name, signal);
+    // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
+    const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
+    if (refusal) return { ok: false, detail: `refused: ${refusal}` };
+    const grace = gracePeriodArg(a.args);
+    await kubeCall(clients, signal, (o) =>
+      clients.core.deleteNamespacedPod(
+        { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
+        o,
+      ),
+    );
+    return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
+  }
+
+  async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+    const text = a.args.replicas;
+    if (text === undefined || !checkParam('integer', text).ok) return { ok: false, detail: `scale needs a whole-number replicas argument, got ${JSON.stringify(text ?? null)}` };
+    const want = Number(text);
+    // Alert labels can reach this number; zero would take the whole service down.
+    if (want === 0) return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
+    const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
+    return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
+      const sc =
+        kind === 'Deployment'
+          ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeploymentScale({ namespace: ns, name: a.name }, o))
+          : await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSetScale({ namespace: ns, name: a.name }, o));
+      const old = sc.spec?.replicas ?? 0;
+      const facts = { old_replicas: String(old), new_replicas: String(want) };
+      if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas`, facts };
+      if (want < old && a.args.max_unavailable !== undefined) {
+        const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
+        const allowed = allowedUnavailable(a.args.max_unavailable, old);
+        const readyAfter = Math.min(w.ready, want);
+        if (readyAfter < old - allowed) {
+          return {
+            ok: false,
+            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${readyAfter} ready`,
+          };
+        }
+      }
+      // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
+      const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
+      if (kind === 'Deployment') await kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o));
+      else await kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o));
+      return { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas`, facts };
+    });
+  }
+
+  async function rolloutRestart(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+    const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
+    const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
+    if (w.paused) return { ok: false, detail: `${kind} ${ns}/${a.name} is paused; resume it before restarting (kubectl rollout resume)` };
+    // RFC 3339 in UTC without fractions, the form kubectl writes.
+    const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+    if (kind === 'Deployment') await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'strategic');
+    else await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedStatefulSet({ namespace: ns, name: a.name, body }, o), 'strategic');
+    return { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
+  }
+
+  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+    if (a.kind !== 'deployment') return { ok: false, detail: `rollout undo is implemented for deployments only, got ${a.kind}` };
+    const to = a.args.to_revision;
+    if (to !== undefined && (!checkParam('integer', to).ok || to === '0')) return { ok: false, detail: `to_revision ${JSON.stringify(to)} is not a revision number` };
+    return withConflictRetry(`rollout undo deployment ${ns}/${a.name}`, async () => {
+      const h = await readRolloutHistory(clients, ns, a.name, signal);
+      if (h.deployment.spec?.paused) return { ok: false, detail: `deployment ${ns}/${a.name} is paused; resume it before rolling back` };
+      const known = h.revisions.map((r) => r.revision).join(', ') || 'none';
+      const target = to !== undefined ? h.revisions.find((r) => r.revision === Number(to)) : h.revisions.find((r) => r.revision !== h.current);
+      if (!target) {
+        return {
+          ok: false,
+          detail:
+            to !== undefined
+              ? `deployment ${ns}/${a.name} has no revision ${to} (revisions: ${known})`
+              : `deployment ${ns}/${a.name} has no previous revision to roll back to (revisions: ${known}; current ${h.current})`,
+        };
+      }
+      const facts = { from_revision: String(h.current), to_revision: String(target.revision) };
+      if (target.revision === h.current) return { ok: true, detail: `deployment ${ns}/${a.name} is already at revision ${target.revision}`, facts };
+      const template = withoutHashLabel(target.template);
+      // JSON Patch replaces the whole template (a merge would keep fields the old
+      // revision did not have); the resourceVersion we read rides along, so the
+      // server answers 409 if the deployment changed since, and we re-read.
+      const body = [
+        { op: 'replace', path: '/spec/template', value: template },
+        { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
+      ];
+      await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json');
+      return { ok: true, detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`, facts };
+    });
+  }
+
+  async function setUnschedulable(name: string, on: boolean, signal: AbortSignal): Promise<{ was: boolean }> {
+    const node = await kubeCall(clients, signal, (o) => clients.core.readNode({ name }, o));
+    const was = node.spec?.unschedulable === true;
+    if (was !== on) {
+      // null removes the field, as kubectl uncordon leaves it.
+      const body = { spec: { unschedulable: on ? true : null } };
+      await kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic');
+    }
+    return { was };
+  }
+
+  async function drain(a: RenderedKubernetesAction, ctxSignal: AbortSignal, stepTimeoutMs: number): Promise<ActionOutcome> {
+    const t = a.args.timeout_seconds;
+    if (t !== undefined && !checkParam('integer', t).ok) return { ok: false, detail: `timeout_seconds ${JSON.stringify(t)} is not a whole number` };
+    // The drain ends a little before the step does, so the step can still report which pods stayed.
+    const margin = Math.min(2000, Math.floor(stepTimeoutMs / 10));
+    const drainMs = Math.max(0, Math.min(t !== undefined ? Number(t) * 1000 : Infinity, stepTimeoutMs - margin));
+    const grace = gracePeriodArg(a.args);
+    const drainSignal = withTimeout(ctxSignal, drainMs);
+    const node = a.name;
+    const { was } = await setUnschedulable(node, true, ctxSignal);
+    const list = await kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
+
+    const pending = new Map<string, { pod: V1Pod; why: string }>();
+    const skipped: string[] = [];
+    const notEvicted: string[] = [];
+    for (const pod of list.items) {
+      const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
+      if (!checkParam('k8s_label', pod.metadata?.namespace ?? '').ok || !checkParam('k8s_name', pod.metadata?.name ?? '').ok) {
+        notEvicted.push(`${JSON.stringify(id)} (name not valid)`);
+        continue;
+      }
+      if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) skipped.push(`${id} (mirror)`);
+      else if (controllerOf(pod.metadata?.ownerReferences)?.kind === 'DaemonSet') skipped.push(`${id} (DaemonSet)`);
+      else if (pod.metadata?.deletionTimestamp) skipped.push(`${id} (terminating)`);
+      else pending.set(id, { pod, why: 'not tried' });
+    }
+
+    const evicted: V1Pod[] = [];
+    let round = 0;
+    while (pending.size > 0 && !drainSignal.aborted) {
+      if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
+      if (drainSignal.aborted) break;
+      for (const [id, p] of pending) {
+        try {
+          const done = p.pod.status?.phase === 'Succeeded' || p.pod.status?.phase === 'Failed';
+          // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
+          // (kubectl drain evicts both): no replica guard for them.
+          const jobPod = controllerOf(p.pod.metadata?.ownerReferences)?.kind === 'Job';
+          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal);
+          if (refusal) {
+            p.why = refusal;
+            continue;
+          }
+          await evictOnce(p.pod, grace, drainSignal);
+          evicted.push(p.pod);
+          pending.delete(id);
+        } catch (err) {
+          if (isKubeStatus(err, 404)) pending.delete(id);
+          else if (isKubeStatus(err, 429)) p.why = `eviction refused by PodDisruptionBudget (429): ${err.message}`;
+          else if (drainSignal.aborted) break;
+          else if (err instanceof StepFailure) throw err;
+          else p.why = describeError(err);
+        }
+      }
+    }
+    if (ctxSignal.aborted) throw ctxSignal.reason ?? new Error('aborted');
+    // kubectl drain waits until evicted pods are gone; so do we, within the same deadline.
+    const lingering: string[] = [];
+    for (const pod of evicted) {
+      const ns = pod.metadata?.namespace ?? '';
+      const name = pod.metadata?.name ?? '';
+      for (;;) {
+        try {
+          const cur = await readPod(clients, ns, name, drainSignal);
+          if (cur.metadata?.uid !== pod.metadata?.uid) break;
+        } catch (err) {
+          if (isKubeStatus(err, 404)) break;
+          if (!drainSignal.aborted) throw err;
+        }
+        if (drainSignal.aborted) {
+          lingering.push(`${ns}/${name} (evicted, still terminating)`);
+          break;
+        }
+        await sleep(Math.min(drainRetryMs, 250), drainSignal).catch(() => undefined);
+      }
+    }
+    for (const [id, p] of pending) notEvicted.push(`${id} (${p.why})`);
+    notEvicted.push(...lingering);
+    const facts = { was_unschedulable: String(was), evicted: String(evicted.length) };
+    const skippedText = skipped.length ? `; skipped ${skipped.join(', ')}` : '';
+    if (notEvicted.length > 0) {
+      return {
+        ok: false,
+        detail: `drain node ${node}: ${notEvicted.length} pod(s) not evicted within ${drainMs}ms: ${notEvicted.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
+        facts,
+      };
+    }
+    return { ok: true, detail: `drained node ${node}: evicted ${evicted.length} pod(s)${skippedText}`, facts };
+  }
+
+  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal): Promise<ActionOutcome> {
+    const name = assertName(a.name, a.kind);
+    const needsNode = a.verb === 'cordon' || a.verb === 'uncordon' || a.verb === 'drain';
+    const needsPod = a.verb === 'evict_pod' || a.verb === 'delete_pod';
+    if (needsNode && a.kind !== 'node') return { ok: false, detail: `${a.verb} needs kind node, got ${a.kind}` };
+    if (needsPod && a.kind !== 'pod') return { ok: false, detail: `${a.verb} needs kind pod, got ${a.kind}` };
+    if (!needsNode && !needsPod && a.kind !== 'deployment' && a.kind !== 'statefulset') return { ok: false, detail: `${a.verb} needs kind deployment or statefulset, got ${a.kind}` };
+    const ns = needsNode ? '' : assertNamespace(a.namespace, a.kind);
+    switch (a.verb) {
+      case 'evict_pod':
+        return evictPod(a, ns, signal);
+      case 'delete_pod':
+        return deletePod(a, ns, signal);
+      case 'scale':
+        return scale(a, ns, signal);
+      case 'rollout_restart':
+        return rolloutRestart(a, ns, signal);
+      case 'rollout_undo':
+        return rolloutUndo(a, ns, signal);
+      case 'cordon': {
+        const { was } = await setUnschedulable(name, true, signal);
+        return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
+      }
+      case 'uncordon': {
+        const { was } = await setUnschedulable(name, false, signal);
+        return { ok: true, detail: was ? `uncordoned node ${name}` : `node ${name} was already schedulable`, facts: { was_unschedulable: String(was) } };
+      }
+      case 'drain':
+        return drain(a, signal, a.timeoutMs);
+    }
+  }
+
+  return {
+    type: 'kubernetes',
+    async run(action: RenderedKubernetesAction, ctx: StepContext): Promise<ActionOutcome> {
+      const signal = withTimeout(ctx.signal, action.timeoutMs);
+      const what = `${action.verb} ${action.kind} ${action.namespace ? `${action.namespace}/` : ''}${action.name}`;
+      try {
+        return await dispatch(action, signal);
+      } catch (err) {
+        if (err instanceof StepFailure) return { ok: false, detail: `${what}: ${err.message}` };
+        if (ctx.signal.aborted) return { ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})` };
+        if (signal.aborted) return { ok: false, detail: `${what}: timed out after ${action.timeoutMs}ms` };
+        if (err instanceof KubeApiError) return { ok: false, detail: `${what}: ${describeError(err)}` };
+        return { ok: false, detail: `${what}: ${errorMessage(err)}` };
+      }
+    },
+  };
+}
+
+function withoutHashLabel(t: V1PodTemplateSpec): V1PodTemplateSpec {
+  const labels = { ...(t.metadata?.labels ?? {}) };
+  delete labels['pod-template-hash'];
+  return { ...t, metadata: { ...(t.metadata ?? {}), labels } };
+}

@@ -1,0 +1,116 @@
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FakeCluster, type DeploymentOptions, type KObj, type PdbOptions, type PodOptions, type Resource } from './cluster.js';
+import { FakeApiServer, type RecordedRequest } from './server.js';
+
+/**
+ * A Kubernetes API server fake for tests: a real HTTP server on 127.0.0.1
+ * speaking the REST protocol @kubernetes/client-node uses. Start one per test
+ * (port 0), seed it, point a kubeconfig at it, and assert on `requests`.
+ */
+export type { DeploymentOptions, KObj, PdbOptions, PodOptions, RecordedRequest, Resource };
+
+export interface KubeFakeOptions {
+  /** How long a replacement pod takes to become Ready (default 30ms). */
+  readyDelayMs?: number;
+  /** How long controllers take to react (default 5ms). */
+  controllerDelayMs?: number;
+}
+
+export interface KubeFake {
+  readonly url: string;
+  readonly cluster: FakeCluster;
+  readonly requests: readonly RecordedRequest[];
+  /** Requests with this method whose path equals (string) or matches (RegExp). */
+  count(method: string, path: string | RegExp): number;
+  clearRequests(): void;
+
+  addNode(name: string, opts?: { unschedulable?: boolean }): KObj;
+  addDeployment(ns: string, name: string, replicas: number, opts?: DeploymentOptions): { deployment: KObj; replicaSets: KObj[]; pods: KObj[] };
+  addStatefulSet(ns: string, name: string, replicas: number, opts?: { readyReplicas?: number; nodeName?: string }): { statefulSet: KObj; pods: KObj[] };
+  addPod(ns: string, name: string, opts?: PodOptions): KObj;
+  addPdb(ns: string, name: string, opts: PdbOptions): KObj;
+  get(resource: Resource, ns: string | undefined, name: string): KObj | undefined;
+  list(resource: Resource, ns?: string): KObj[];
+  setPodReady(ns: string, name: string, ready: boolean): void;
+  set readyDelayMs(ms: number);
+  get readyDelayMs(): number;
+
+  /** The next `times` matching requests answer 409 Conflict, after another writer moved the object on. */
+  injectConflict(method: string, path: string, target: { resource: Resource; namespace?: string; name: string }, times?: number): void;
+  /** The next `times` matching requests answer this status. */
+  injectError(method: string, path: string | RegExp, code: number, reason: string, message: string, times?: number): void;
+  /** The next `times` matching requests wait `ms` before being answered. */
+  injectDelay(method: string, path: string | RegExp, ms: number, times?: number): void;
+
+  close(): Promise<void>;
+}
+
+export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFake> {
+  const cluster = new FakeCluster(opts);
+  const server = new FakeApiServer(cluster);
+  const url = await server.listen();
+  const matches = (p: string | RegExp, path: string): boolean => (typeof p === 'string' ? p === path : p.test(path));
+  return {
+    url,
+    cluster,
+    get requests() {
+      return server.requests;
+    },
+    count: (method, path) => server.requests.filter((r) => r.method === method && matches(path, r.path)).length,
+    clearRequests: () => {
+      server.requests.length = 0;
+    },
+    addNode: (name, o) => cluster.addNode(name, o),
+    addDeployment: (ns, name, replicas, o) => cluster.addDeployment(ns, name, replicas, o),
+    addStatefulSet: (ns, name, replicas, o) => cluster.addStatefulSet(ns, name, replicas, o),
+    addPod: (ns, name, o) => cluster.addPod(ns, name, o),
+    addPdb: (ns, name, o) => cluster.addPdb(ns, name, o),
+    get: (r, ns, name) => cluster.get(r, ns, name),
+    list: (r, ns) => cluster.list(r, ns),
+    setPodReady: (ns, name, ready) => cluster.setPodReady(ns, name, ready),
+    set readyDelayMs(ms: number) {
+      cluster.readyDelayMs = ms;
+    },
+    get readyDelayMs() {
+      return cluster.readyDelayMs;
+    },
+    injectConflict: (method, path, target, times = 1) =>
+      server.inject({
+        method,
+        path,
+        status: 409,
+        reason: 'Conflict',
+        message: `Operation cannot be fulfilled on ${target.resource} "${target.name}": the object has been modified; please apply your changes to the latest version and try again`,
+        times,
+        touch: target,
+      }),
+    injectError: (method, path, code, reason, message, times = 1) => server.inject({ method, path, status: code, reason, message, times }),
+    injectDelay: (method, path, ms, times = 1) => server.delay({ method, path, ms, times }),
+    close: async () => {
+      cluster.close();
+      await server.close();
+    },
+  };
+}
+
+/**
+ * A kubeconfig file for the fake. The server is plain http, which
+ * @kubernetes/client-node only accepts with insecure-skip-tls-verify: true.
+ * JSON is YAML, so the file is written as JSON.
+ */
+export async function writeKubeconfig(fakeUrl: string, dir?: string): Promise<string> {
+  const d = dir ?? (await mkdtemp(join(tmpdir(), 'rectify-kube-')));
+  const file = join(d, 'kubeconfig');
+  const config = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'fake', cluster: { server: fakeUrl, 'insecure-skip-tls-verify': true } }],
+    users: [{ name: 'rectify', user: { token: 'fake-token' } }],
+    contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'rectify', namespace: 'default' } }],
+    'current-context': 'fake',
+  };
+  await writeFile(file, JSON.stringify(config, null, 2), { mode: 0o600 });
+  return file;
+}

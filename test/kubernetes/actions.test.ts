@@ -1,0 +1,353 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { KubeClients } from '../../src/checks/kubernetes.js';
+import { createNamedCheckRunner } from '../../src/checks/named.js';
+import { allowedUnavailable, createKubernetesActionExecutor } from '../../src/execute/actions/kubernetes.js';
+import { createManualClock } from '../../src/lib/index.js';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { EVICTION, POD_PATH, kubeAction, namedCheck, startFakeEnv, stepContext, waitFor } from './setup.js';
+
+const NS = 'production';
+const DEP_PATH = (name: string): string => `/apis/apps/v1/namespaces/${NS}/deployments/${name}`;
+
+describe('kubernetes actions against the API fake', () => {
+  let fake: KubeFake;
+  let clients: KubeClients;
+
+  beforeEach(async () => {
+    ({ fake, clients } = await startFakeEnv());
+    fake.addNode('node-a');
+    fake.addNode('node-b');
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('evicts INC001 pod through the Eviction API and the replacement (new name) becomes Ready', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'], restartCount: 1 });
+    const exec = createKubernetesActionExecutor(clients);
+    const ctx = stepContext();
+    const out = await exec.run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), ctx);
+    assert.deepEqual(out.ok, true, out.detail);
+    assert.equal(out.detail, 'evicted pod production/api-server-abc123 through the Eviction API');
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/api-server-abc123/eviction`), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    const ev = fake.requests.find((r) => EVICTION.test(r.path))!;
+    assert.equal(ev.contentType, 'application/json');
+    const body = ev.body as { kind: string; apiVersion: string; deleteOptions: { preconditions: { uid: string } } };
+    assert.equal(body.kind, 'Eviction');
+    assert.equal(body.apiVersion, 'policy/v1');
+    assert.equal(body.deleteOptions.preconditions.uid, out.facts?.pod_uid);
+    assert.ok(ev.authorization, 'the kubeconfig token is sent');
+
+    const check = await createNamedCheckRunner({ kube: clients }).run(
+      namedCheck('pod_becomes_ready', { namespace: NS, pod_name: 'api-server-abc123', deployment: 'api-server' }),
+      ctx,
+    );
+    assert.equal(check.ok, true, check.detail);
+    const pods = fake.list('pods', NS).map((p) => p.metadata.name);
+    assert.equal(pods.length, 3);
+    assert.ok(!pods.includes('api-server-abc123'));
+    assert.match(check.detail, /new: api-server-[a-z0-9]+-[a-z0-9]{5}/);
+  });
+
+  it('a PodDisruptionBudget with no disruptions allowed fails the step: no DELETE, no second eviction', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^eviction refused by PodDisruptionBudget \(429\): Cannot evict pod as it would violate the pod's disruption budget\.$/);
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.ok(fake.get('pods', NS, 'api-server-abc123'), 'the pod is still there');
+  });
+
+  it('a budget computed from the pods (minAvailable = replicas) also refuses', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, minAvailable: 3 });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^eviction refused by PodDisruptionBudget \(429\)/);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
+  it('force_delete (delete_pod) sends one DELETE with a uid precondition and no eviction', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    const uid = fake.get('pods', NS, 'api-server-abc123')!.metadata.uid;
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.equal(fake.count('DELETE', `/api/v1/namespaces/${NS}/pods/api-server-abc123`), 1);
+    assert.equal(fake.count('POST', EVICTION), 0);
+    const del = fake.requests.find((r) => r.method === 'DELETE')!;
+    assert.deepEqual((del.body as { preconditions: unknown }).preconditions, { uid });
+    assert.equal(fake.get('pods', NS, 'api-server-abc123'), undefined);
+  });
+
+  it('never evicts the last ready replica, with or without max_unavailable', async () => {
+    fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-aaaaa'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const out = await exec.run(kubeAction('evict_pod', 'pod', 'solo-aaaaa', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'refused: pod production/solo-aaaaa is the last ready replica of Deployment production/solo (ready 1/1); rectify never removes it');
+    // Two replicas, one ready: the ready one is protected, the crashing one may go.
+    fake.addDeployment(NS, 'pair', 2, { podNames: ['pair-ready', 'pair-broken'], readyReplicas: 1 });
+    const ready = await exec.run(kubeAction('delete_pod', 'pod', 'pair-ready', NS), stepContext());
+    assert.equal(ready.ok, false);
+    assert.match(ready.detail, /last ready replica of Deployment production\/pair/);
+    const broken = await exec.run(kubeAction('evict_pod', 'pod', 'pair-broken', NS), stepContext());
+    assert.equal(broken.ok, true, broken.detail);
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
+  it('max_unavailable 25% allows one disruption of four replicas and refuses a second', async () => {
+    fake.readyDelayMs = 60_000; // the replacement stays unready for the whole test
+    const { pods } = fake.addDeployment(NS, 'web', 4);
+    const exec = createKubernetesActionExecutor(clients);
+    const first = await exec.run(kubeAction('evict_pod', 'pod', pods[0]!.metadata.name, NS, { max_unavailable: '25%' }), stepContext());
+    assert.equal(first.ok, true, first.detail);
+    await waitFor('replacement created', () => fake.list('pods', NS).length === 4);
+    await waitFor('status updated', () => fake.get('deployments', NS, 'web')!.status.readyReplicas === 3);
+    const second = await exec.run(kubeAction('evict_pod', 'pod', pods[1]!.metadata.name, NS, { max_unavailable: '25%' }), stepContext());
+    assert.equal(second.ok, false);
+    assert.equal(
+      second.detail,
+      `refused: max_unavailable 25% allows 1 of 4 replicas of Deployment production/web to be unavailable; 1 already are, removing ready pod production/${pods[1]!.metadata.name} would make it 2`,
+    );
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(allowedUnavailable('25%', 3), 0);
+    assert.equal(allowedUnavailable('1', 3), 1);
+  });
+
+  it('refuses to evict a pod no controller would replace', async () => {
+    fake.addPod(NS, 'bare', { nodeName: 'node-a' });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'bare', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'refused: pod production/bare has no controller: nothing would replace it');
+    assert.equal(fake.count('POST', EVICTION), 0);
+  });
+
+  it('validates names read back from the API before using them', async () => {
+    fake.addPod(NS, 'odd', { owner: { kind: 'ReplicaSet', name: 'Bad_Name/../x' } });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'odd', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /ReplicaSet owner "Bad_Name\/\.\.\/x" expected a Kubernetes name/);
+    assert.equal(fake.count('GET', /replicasets/), 0);
+    assert.equal(fake.count('POST', EVICTION), 0);
+  });
+
+  it('scales worker 3 → 5 through the scale subresource, records old_replicas, and a scale to it restores', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    const up = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '5' }), stepContext());
+    assert.equal(up.ok, true, up.detail);
+    assert.equal(up.detail, 'scaled Deployment production/worker from 3 to 5 replicas');
+    assert.deepEqual(up.facts, { old_replicas: '3', new_replicas: '5' });
+    assert.equal(fake.count('GET', `${DEP_PATH('worker')}/scale`), 1);
+    assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 1);
+    const put = fake.requests.find((r) => r.method === 'PUT')!;
+    assert.equal((put.body as { metadata: { resourceVersion?: string } }).metadata.resourceVersion !== undefined, true);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 5);
+    await waitFor('5 pods', () => fake.list('pods', NS).length === 5);
+
+    const back = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: up.facts!.old_replicas! }), stepContext());
+    assert.equal(back.ok, true, back.detail);
+    assert.deepEqual(back.facts, { old_replicas: '5', new_replicas: '3' });
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 3);
+    await waitFor('3 pods', () => fake.list('pods', NS).length === 3);
+  });
+
+  it('scale refuses 0 replicas and a scale-down beyond max_unavailable, sending no write', async () => {
+    fake.addDeployment(NS, 'worker', 4);
+    const exec = createKubernetesActionExecutor(clients);
+    const zero = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '0' }), stepContext());
+    assert.equal(zero.ok, false);
+    assert.match(zero.detail, /^refused: scaling deployment production\/worker to 0/);
+    const down = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '2', max_unavailable: '25%' }), stepContext());
+    assert.equal(down.ok, false);
+    assert.equal(down.detail, 'refused: max_unavailable 25% allows removing 1 of 4 replicas of Deployment production/worker; scaling to 2 would leave 2 ready');
+    assert.equal(fake.count('PUT', /.*/), 0);
+    const ok = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '3', max_unavailable: '25%' }), stepContext());
+    assert.equal(ok.ok, true, ok.detail);
+  });
+
+  it('a 409 conflict is re-read and retried, then succeeds', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    fake.injectConflict('PUT', `${DEP_PATH('worker')}/scale`, { resource: 'deployments', namespace: NS, name: 'worker' });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '5' }), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.equal(fake.count('GET', `${DEP_PATH('worker')}/scale`), 2);
+    assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 2);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 5);
+  });
+
+  it('conflicts are retried a bounded number of times', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    fake.injectConflict('PUT', `${DEP_PATH('worker')}/scale`, { resource: 'deployments', namespace: NS, name: 'worker' }, 100);
+    const out = await createKubernetesActionExecutor(clients, { conflictRetries: 2 }).run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '5' }), stepContext());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^scale deployment production\/worker: scale Deployment production\/worker: still conflicting after 3 attempts: /);
+    assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 3);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 3);
+  });
+
+  it('rollout restart patches the restartedAt annotation (strategic merge, RFC 3339) and a new revision rolls out', async () => {
+    fake.addDeployment(NS, 'api-server', 2);
+    const clock = createManualClock(Date.UTC(2026, 0, 2, 3, 4, 5, 678));
+    const out = await createKubernetesActionExecutor(clients, { clock }).run(kubeAction('rollout_restart', 'deployment', 'api-server', NS), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.deepEqual(out.facts, { restarted_at: '2026-01-02T03:04:05Z' });
+    assert.equal(fake.count('PATCH', DEP_PATH('api-server')), 1);
+    const patch = fake.requests.find((r) => r.method === 'PATCH')!;
+    assert.equal(patch.contentType, 'application/strategic-merge-patch+json');
+    assert.deepEqual(patch.body, { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': '2026-01-02T03:04:05Z' } } } } });
+    assert.equal(fake.get('deployments', NS, 'api-server')!.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'], '2026-01-02T03:04:05Z');
+    await waitFor('revision 2', () => fake.get('deployments', NS, 'api-server')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '2');
+  });
+
+  it('rollout undo goes to the previous revision’s template without its pod-template-hash', async () => {
+    const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    const v1 = replicaSets[0]!;
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.equal(out.detail, `rolled deployment production/checkout back from revision 2 to revision 1 (ReplicaSet ${v1.metadata.name})`);
+    assert.deepEqual(out.facts, { from_revision: '2', to_revision: '1' });
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 1);
+    const patch = fake.requests.find((r) => r.method === 'PATCH')!;
+    assert.equal(patch.contentType, 'application/json-patch+json');
+    const ops = patch.body as Array<{ op: string; path: string; value: { metadata: { labels: Record<string, string> } } }>;
+    assert.deepEqual(ops.map((o) => `${o.op} ${o.path}`), ['replace /spec/template', 'replace /metadata/resourceVersion']);
+    assert.deepEqual(ops[0]!.value.metadata.labels, { app: 'checkout' });
+    const dep = fake.get('deployments', NS, 'checkout')!;
+    assert.equal(dep.spec.template.spec.containers[0].image, 'example/checkout:v1');
+    // The controller reuses revision 1's ReplicaSet as revision 3, as Kubernetes does.
+    await waitFor('revision 3', () => fake.get('replicasets', NS, v1.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+
+    // Undo the undo (the seed's rollback): back to v2.
+    const again = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext());
+    assert.equal(again.ok, true, again.detail);
+    assert.deepEqual(again.facts, { from_revision: '3', to_revision: '2' });
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
+  });
+
+  it('rollout undo fails clearly with only one revision, and with an unknown to_revision', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 1 });
+    const exec = createKubernetesActionExecutor(clients);
+    const out = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext());
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'deployment production/checkout has no previous revision to roll back to (revisions: 1; current 1)');
+    const to = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '7' }), stepContext());
+    assert.equal(to.ok, false);
+    assert.equal(to.detail, 'deployment production/checkout has no revision 7 (revisions: 1)');
+    assert.equal(fake.count('PATCH', /.*/), 0);
+  });
+
+  it('rollout undo to_revision and a conflicting writer: re-read, then patched', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 3 });
+    fake.injectConflict('PATCH', DEP_PATH('checkout'), { resource: 'deployments', namespace: NS, name: 'checkout' });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.deepEqual(out.facts, { from_revision: '3', to_revision: '1' });
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+    assert.equal(fake.count('GET', DEP_PATH('checkout')), 2);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
+  });
+
+  it('cordon and uncordon patch spec.unschedulable; repeating one sends no patch', async () => {
+    const exec = createKubernetesActionExecutor(clients);
+    const c = await exec.run(kubeAction('cordon', 'node', 'node-a', null), stepContext());
+    assert.equal(c.ok, true, c.detail);
+    assert.equal(c.detail, 'cordoned node node-a');
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    const again = await exec.run(kubeAction('cordon', 'node', 'node-a', null), stepContext());
+    assert.equal(again.detail, 'node node-a was already cordoned');
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 1);
+    const u = await exec.run(kubeAction('uncordon', 'node', 'node-a', null), stepContext());
+    assert.equal(u.ok, true, u.detail);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 2);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'PATCH').map((r) => [r.contentType, r.body]),
+      [
+        ['application/strategic-merge-patch+json', { spec: { unschedulable: true } }],
+        ['application/strategic-merge-patch+json', { spec: { unschedulable: null } }],
+      ],
+    );
+  });
+
+  it('drain cordons, evicts every pod (Job pods too) but DaemonSet and mirror pods, and waits for them to go', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
+    fake.addPod('kube-system', 'fluentd-x1', { nodeName: 'node-a', owner: { kind: 'DaemonSet', name: 'fluentd' } });
+    fake.addPod('kube-system', 'kube-apiserver-node-a', { nodeName: 'node-a', mirror: true });
+    fake.addPod('batch', 'report-x7', { nodeName: 'node-a', owner: { kind: 'Job', name: 'report' } });
+    const onA = fake.list('pods', NS).filter((p) => p.spec.nodeName === 'node-a').map((p) => p.metadata.name);
+    assert.equal(onA.length, 2);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.equal(out.detail, 'drained node node-a: evicted 3 pod(s); skipped kube-system/fluentd-x1 (DaemonSet), kube-system/kube-apiserver-node-a (mirror)');
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    assert.equal(fake.count('POST', EVICTION), 3);
+    assert.equal(fake.count('POST', '/api/v1/namespaces/batch/pods/report-x7/eviction'), 1);
+    for (const name of onA) assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/${name}/eviction`), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(fake.count('GET', '/api/v1/pods'), 1);
+    assert.equal(fake.requests.find((r) => r.path === '/api/v1/pods')!.query, '?fieldSelector=spec.nodeName%3Dnode-a');
+    // Replacements land on the schedulable node only.
+    await waitFor('replacements', () => fake.list('pods', NS).length === 4);
+    assert.ok(fake.list('pods', NS).every((p) => p.spec.nodeName === 'node-b'));
+  });
+
+  it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    const started = Date.now();
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
+    const took = Date.now() - started;
+    assert.equal(out.ok, false);
+    assert.match(
+      out.detail,
+      /^drain node node-a: 2 pod\(s\) not evicted within 1000ms: production\/api-server-p1 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); production\/api-server-p2 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
+    );
+    assert.ok(took >= 900 && took < 3000, `took ${took}ms`);
+    assert.ok(fake.count('POST', EVICTION) >= 4, 'retried');
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+  });
+
+  it('an abort really stops waiting for a hung API call; a step timeout fails the step', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.injectDelay('GET', POD_PATH, 10_000, 2);
+    const exec = createKubernetesActionExecutor(clients);
+    const ac = new AbortController();
+    const t0 = Date.now();
+    setTimeout(() => ac.abort(new Error('shutting down')), 100);
+    const out = await exec.run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), stepContext({ signal: ac.signal }));
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'evict_pod pod production/api-server-abc123: aborted (shutting down)');
+    assert.ok(Date.now() - t0 < 1_000, 'returned promptly');
+
+    const t1 = Date.now();
+    const timed = await exec.run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS, {}, 200), stepContext());
+    assert.equal(timed.ok, false);
+    assert.equal(timed.detail, 'evict_pod pod production/api-server-abc123: timed out after 200ms');
+    assert.ok(Date.now() - t1 < 1_000);
+    assert.equal(fake.count('POST', EVICTION), 0);
+  });
+
+  it('reports API errors with status and reason', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    fake.injectError('GET', `${DEP_PATH('worker')}/scale`, 403, 'Forbidden', 'deployments.apps "worker" is forbidden: User "system:serviceaccount:rectify:rectify" cannot get resource "deployments/scale"');
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext());
+    assert.equal(out.ok, false);
+    assert.match(out.detail, /^scale deployment production\/worker: 403 Forbidden: deployments\.apps "worker" is forbidden/);
+    const missing = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'nope', NS), stepContext());
+    assert.equal(missing.detail, 'evict_pod pod production/nope: pod production/nope not found (already deleted or replaced?)');
+  });
+
+  it('rejects a verb on the wrong kind without calling the API', async () => {
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('drain', 'deployment', 'api-server', NS), stepContext());
+    assert.equal(out.detail, 'drain needs kind node, got deployment');
+    assert.equal(fake.requests.length, 0);
+  });
+});

@@ -1,0 +1,260 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, type KubeClients } from '../../src/checks/kubernetes.js';
+import { createNamedCheckRunner } from '../../src/checks/named.js';
+import type { RenderedKubernetesCheck } from '../../src/domain/index.js';
+import { createManualClock } from '../../src/lib/index.js';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { namedCheck, startFakeEnv, stepContext } from './setup.js';
+
+const NS = 'production';
+
+// Timeouts are not multiples of the interval: the shared poll loop could otherwise start a last
+// attempt with ~1ms left, whose "no answer" would replace the informative detail asserted here.
+function kubeCheck(condition: string, kind: RenderedKubernetesCheck['kind'], name: string, namespace: string | null, timeoutMs = 500): RenderedKubernetesCheck {
+  return { type: 'kubernetes', condition, kind, name, namespace, params: {}, timeoutMs, intervalMs: 40 };
+}
+
+describe('kubernetes enrichment, checks and named checks against the API fake', () => {
+  let fake: KubeFake;
+  let clients: KubeClients;
+
+  beforeEach(async () => {
+    ({ fake, clients } = await startFakeEnv());
+    fake.addNode('node-a');
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  describe('enricher', () => {
+    it('finds the deployment and replica counts from namespace + pod_name (INC001)', async () => {
+      fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'], readyReplicas: 2 });
+      const out = await createKubernetesEnricher(clients).enrich({ namespace: NS, pod_name: 'api-server-abc123' }, AbortSignal.timeout(5000));
+      assert.deepEqual(out, {
+        workload_kind: 'Deployment',
+        workload: 'api-server',
+        deployment: 'api-server',
+        replicas: '3',
+        ready_replicas: '2',
+        old_replicas: '3',
+        new_replicas: '4',
+      });
+      // Pod → ReplicaSet → Deployment: three reads.
+      assert.deepEqual(
+        fake.requests.map((r) => `${r.method} ${r.path}`),
+        [
+          `GET /api/v1/namespaces/${NS}/pods/api-server-abc123`,
+          `GET /apis/apps/v1/namespaces/${NS}/replicasets/${fake.list('replicasets', NS)[0]!.metadata.name}`,
+          `GET /apis/apps/v1/namespaces/${NS}/deployments/api-server`,
+        ],
+      );
+    });
+
+    it('never overwrites given values (INC002) and caps new_replicas at max_replicas', async () => {
+      fake.addDeployment(NS, 'worker', 3);
+      const enricher = createKubernetesEnricher(clients);
+      const given = { deployment: 'worker', namespace: NS, new_replicas: '5', old_replicas: '3' };
+      const out = await enricher.enrich(given, AbortSignal.timeout(5000));
+      assert.deepEqual(out, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3' });
+      const capped = await enricher.enrich({ deployment: 'worker', namespace: NS, max_replicas: '3' }, AbortSignal.timeout(5000));
+      assert.equal(capped.new_replicas, '3');
+      const dflt = await createKubernetesEnricher(clients, { defaultMaxReplicas: 3 }).enrich({ deployment: 'worker', namespace: NS }, AbortSignal.timeout(5000));
+      assert.equal(dflt.new_replicas, '3');
+    });
+
+    it('resolves a StatefulSet pod and accepts `pod` for the pod name', async () => {
+      fake.addStatefulSet(NS, 'db', 3);
+      const out = await createKubernetesEnricher(clients).enrich({ namespace: NS, pod: 'db-1' }, AbortSignal.timeout(5000));
+      assert.deepEqual(out, {
+        pod_name: 'db-1',
+        workload_kind: 'StatefulSet',
+        workload: 'db',
+        statefulset: 'db',
+        replicas: '3',
+        ready_replicas: '3',
+        old_replicas: '3',
+        new_replicas: '4',
+      });
+    });
+
+    it('adds nothing for a missing pod, and calls nothing for invalid names', async () => {
+      const enricher = createKubernetesEnricher(clients);
+      assert.deepEqual(await enricher.enrich({ namespace: NS, pod_name: 'gone' }, AbortSignal.timeout(5000)), {});
+      fake.clearRequests();
+      assert.deepEqual(await enricher.enrich({ namespace: 'Prod;rm', pod_name: 'x' }, AbortSignal.timeout(5000)), {});
+      assert.deepEqual(await enricher.enrich({ namespace: NS, pod_name: '../../nodes/x' }, AbortSignal.timeout(5000)), {});
+      assert.equal(fake.requests.length, 0);
+    });
+
+    it('an API failure other than 404 propagates (the engine fails safe)', async () => {
+      fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+      fake.injectError('GET', `/api/v1/namespaces/${NS}/pods/api-server-abc123`, 500, 'InternalError', 'etcd unavailable');
+      await assert.rejects(createKubernetesEnricher(clients).enrich({ namespace: NS, pod_name: 'api-server-abc123' }, AbortSignal.timeout(5000)), /etcd unavailable/);
+    });
+  });
+
+  describe('kubernetes check runner', () => {
+    it('deployment_ready, pod_ready and exists pass on a healthy cluster', async () => {
+      fake.addDeployment(NS, 'api-server', 2, { podNames: ['api-server-abc123'] });
+      const runner = createKubernetesCheckRunner(clients);
+      const ready = await runner.run(kubeCheck('deployment_ready', 'deployment', 'api-server', NS), stepContext());
+      assert.deepEqual(ready, { ok: true, detail: 'Deployment production/api-server: ready 2/2, updated 2, total 2', observed: '2/2', attempts: 1 });
+      assert.equal((await runner.run(kubeCheck('pod_ready', 'pod', 'api-server-abc123', NS), stepContext())).ok, true);
+      assert.equal((await runner.run(kubeCheck('exists', 'node', 'node-a', null), stepContext())).detail, 'node node-a exists');
+      // One attempt (interval = timeout), so the detail is that attempt's answer.
+      const missing = await runner.run({ ...kubeCheck('exists', 'deployment', 'nope', NS, 1000), intervalMs: 1000 }, stepContext());
+      assert.deepEqual(missing, { ok: false, detail: 'deployment production/nope not found after 1 attempt', attempts: 1 });
+    });
+
+    it('deployment_ready polls until a scale-up is ready, and times out while it is not', async () => {
+      fake.addDeployment(NS, 'worker', 2);
+      fake.readyDelayMs = 200;
+      fake.cluster.put('deployments', { ...fake.get('deployments', NS, 'worker')!, spec: { ...fake.get('deployments', NS, 'worker')!.spec, replicas: 3 } });
+      const runner = createKubernetesCheckRunner(clients);
+      const notYet = await runner.run(kubeCheck('deployment_ready', 'deployment', 'worker', NS, 100), stepContext());
+      assert.equal(notYet.ok, false);
+      assert.match(notYet.detail, /^Deployment production\/worker: ready 2\/3/);
+      const later = await runner.run(kubeCheck('deployment_ready', 'deployment', 'worker', NS, 2000), stepContext());
+      assert.equal(later.ok, true, later.detail);
+      assert.ok(later.attempts > 1);
+    });
+
+    it('an unknown condition or a wrong kind fails at once without calling the API', async () => {
+      const runner = createKubernetesCheckRunner(clients);
+      assert.deepEqual(await runner.run(kubeCheck('healthy', 'deployment', 'x', NS), stepContext()), {
+        ok: false,
+        detail: 'unknown kubernetes condition "healthy" (known: deployment_ready, pod_ready, exists)',
+        attempts: 0,
+      });
+      assert.equal((await runner.run(kubeCheck('pod_ready', 'deployment', 'x', NS), stepContext())).detail, 'condition pod_ready needs kind pod, got deployment');
+      assert.equal(fake.requests.length, 0);
+    });
+  });
+
+  describe('named checks (Kubernetes)', () => {
+    const INC001 = { namespace: NS, pod_name: 'api-server-abc123' };
+
+    it('replicas_greater_than_one passes for 3 replicas and fails for 1', async () => {
+      fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+      fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-aaaaa'] });
+      const runner = createNamedCheckRunner({ kube: clients });
+      const ok = await runner.run(namedCheck('replicas_greater_than_one', INC001), stepContext());
+      assert.deepEqual(ok, { ok: true, detail: 'Deployment production/api-server has 3 replica(s) (3 ready); needs more than 1', observed: '3', attempts: 1 });
+      const no = await runner.run(namedCheck('replicas_greater_than_one', { namespace: NS, pod_name: 'solo-aaaaa' }), stepContext());
+      assert.equal(no.ok, false);
+      assert.equal(no.detail, 'Deployment production/solo has 1 replica(s) (1 ready); needs more than 1 after 1 attempt');
+      assert.equal(no.attempts, 1, 'a snapshot check is asked once, not polled');
+      const min = await runner.run(namedCheck('replicas_greater_than_one', INC001, { min: 3 }), stepContext());
+      assert.equal(min.ok, false);
+    });
+
+    it('recent_restarts_less_than_three counts restarts whose last termination is recent', async () => {
+      const clock = createManualClock(Date.UTC(2026, 0, 1, 12, 0, 0));
+      const recent = new Date(Date.UTC(2026, 0, 1, 11, 50, 0)).toISOString();
+      const old = new Date(Date.UTC(2026, 0, 1, 9, 0, 0)).toISOString();
+      fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'], restartCount: 2, lastTerminatedAt: recent });
+      fake.addDeployment(NS, 'flappy', 3, { podNames: ['flappy-aaaaa'], restartCount: 5, lastTerminatedAt: recent });
+      fake.addDeployment(NS, 'healed', 3, { podNames: ['healed-aaaaa'], restartCount: 5, lastTerminatedAt: old });
+      const runner = createNamedCheckRunner({ kube: clients, clock });
+      const ok = await runner.run(namedCheck('recent_restarts_less_than_three', INC001), stepContext());
+      assert.equal(ok.ok, true, ok.detail);
+      assert.equal(ok.detail, 'pod production/api-server-abc123: 2 recent restart(s) (container main); limit 3 in 60m');
+      const flappy = await runner.run(namedCheck('recent_restarts_less_than_three', { namespace: NS, pod_name: 'flappy-aaaaa' }), stepContext());
+      assert.equal(flappy.ok, false);
+      assert.equal(flappy.observed, '5');
+      const healed = await runner.run(namedCheck('recent_restarts_less_than_three', { namespace: NS, pod_name: 'healed-aaaaa' }), stepContext());
+      assert.equal(healed.ok, true, healed.detail);
+      const limit = await runner.run(namedCheck('recent_restarts_less_than_three', { namespace: NS, pod_name: 'flappy-aaaaa' }, { limit: 10 }), stepContext());
+      assert.equal(limit.ok, true);
+      const gone = await runner.run(namedCheck('recent_restarts_less_than_three', { namespace: NS, pod_name: 'gone' }), stepContext());
+      assert.equal(gone.ok, false);
+      assert.match(gone.detail, /^pod production\/gone not found/);
+    });
+
+    it('pod_becomes_ready fails while the workload is short of ready replicas', async () => {
+      fake.readyDelayMs = 60_000;
+      fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'], readyReplicas: 2 });
+      const out = await createNamedCheckRunner({ kube: clients }).run(namedCheck('pod_becomes_ready', { ...INC001, deployment: 'api-server' }, {}, 200, 80), stepContext());
+      assert.equal(out.ok, false);
+      // The incident's pod is still there (nothing evicted it), so it is not counted as a replacement.
+      assert.match(out.detail, /^Deployment production\/api-server: ready 2\/3, updated 3, total 3; 1 ready pod\(s\) counted; .*pod api-server-abc123 still present after \d+ attempts$/);
+      assert.ok(out.attempts > 1, 'a convergence check polls');
+    });
+
+    it('current_replicas_below_max: the runbook cap, an incident may only lower it, new_replicas bounded', async () => {
+      fake.addDeployment(NS, 'worker', 3);
+      fake.addDeployment(NS, 'big', 10);
+      const runner = createNamedCheckRunner({ kube: clients });
+      const w = { namespace: NS, deployment: 'worker' };
+      assert.equal((await runner.run(namedCheck('current_replicas_below_max', { ...w, new_replicas: '5' }, { max_replicas: 10 }), stepContext())).ok, true);
+      const big = await runner.run(namedCheck('current_replicas_below_max', { namespace: NS, deployment: 'big' }, { max_replicas: 10 }), stepContext());
+      assert.equal(big.ok, false);
+      assert.match(big.detail, /^deployment production\/big has 10 replica\(s\); max 10/);
+      assert.equal((await runner.run(namedCheck('current_replicas_below_max', { ...w, max_replicas: '3' }, { max_replicas: 10 }), stepContext())).ok, false);
+      assert.equal((await runner.run(namedCheck('current_replicas_below_max', { ...w, max_replicas: '50' }, { max_replicas: 4 }), stepContext())).detail.startsWith('deployment production/worker has 3 replica(s); max 4'), true);
+      const over = await runner.run(namedCheck('current_replicas_below_max', { ...w, new_replicas: '11' }), stepContext());
+      assert.equal(over.ok, false);
+      assert.match(over.detail, /^deployment production\/worker: new_replicas 11 would exceed max 10/);
+    });
+
+    it('deployment_exists and previous_revision_available (INC003)', async () => {
+      fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+      fake.addDeployment(NS, 'fresh', 1, { revisions: 1 });
+      const runner = createNamedCheckRunner({ kube: clients });
+      const c = { namespace: NS, deployment: 'checkout' };
+      assert.deepEqual(await runner.run(namedCheck('deployment_exists', c), stepContext()), { ok: true, detail: 'deployment production/checkout exists', attempts: 1 });
+      const missing = await runner.run(namedCheck('deployment_exists', { namespace: NS, deployment: 'nope' }), stepContext());
+      assert.equal(missing.ok, false);
+      const prev = await runner.run(namedCheck('previous_revision_available', c), stepContext());
+      assert.equal(prev.ok, true, prev.detail);
+      assert.match(prev.detail, /^deployment production\/checkout is at revision 2; revision 1 \(ReplicaSet checkout-[a-z0-9]+\) is available$/);
+      const none = await runner.run(namedCheck('previous_revision_available', { namespace: NS, deployment: 'fresh' }), stepContext());
+      assert.equal(none.ok, false);
+      assert.match(none.detail, /^deployment production\/fresh is at revision 1 and has no earlier revision \(revisions: 1\)/);
+    });
+
+    it('a check missing its executor, its values or its name fails with the reason, never passes', async () => {
+      const noKube = createNamedCheckRunner({});
+      const out = await noKube.run(namedCheck('replicas_greater_than_one', INC001), stepContext());
+      assert.deepEqual(out, {
+        ok: false,
+        detail: 'replicas_greater_than_one needs the Kubernetes API, and rectify runs without it (give it a kubeconfig or run it in the cluster)',
+        attempts: 0,
+      });
+      const noProm = await createNamedCheckRunner({ kube: clients }).run(namedCheck('error_rate_normalized', { namespace: NS, deployment: 'x' }), stepContext());
+      assert.equal(noProm.detail, 'error_rate_normalized needs Prometheus, and no Prometheus URL is configured (--prometheus-url)');
+      const unknown = await createNamedCheckRunner({ kube: clients }).run(namedCheck('pods_are_happy', {}), stepContext());
+      assert.equal(unknown.ok, false);
+      assert.match(unknown.detail, /^unknown named check "pods_are_happy" \(known: replicas_greater_than_one, /);
+      const noValue = await createNamedCheckRunner({ kube: clients }).run(namedCheck('deployment_exists', { namespace: NS }), stepContext());
+      assert.equal(noValue.ok, false);
+      assert.match(noValue.detail, /^deployment_exists: needs the incident value "deployment"/);
+      const bad = await createNamedCheckRunner({ kube: clients }).run(namedCheck('deployment_exists', { namespace: NS, deployment: 'A/../b' }), stepContext());
+      assert.equal(bad.ok, false);
+      assert.match(bad.detail, /value deployment "A\/\.\.\/b" expected a Kubernetes name/);
+      assert.equal(fake.requests.length, 0);
+    });
+  });
+
+  it('the client factory refuses a plain-http kubeconfig without insecure-skip-tls-verify, and auto without any source', async () => {
+    const { writeFile, mkdtemp } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = await mkdtemp(join(tmpdir(), 'rectify-kc-'));
+    const file = join(dir, 'kubeconfig');
+    await writeFile(
+      file,
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Config',
+        clusters: [{ name: 'c', cluster: { server: fake.url } }],
+        users: [{ name: 'u', user: { token: 't' } }],
+        contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
+        'current-context': 'x',
+      }),
+    );
+    assert.throws(() => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: file }), /is plain http; the client needs insecure-skip-tls-verify: true/);
+    assert.throws(() => createKubeClients({ mode: 'kubeconfig' }), /needs kubeconfigPath/);
+  });
+});
