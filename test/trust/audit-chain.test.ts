@@ -1,0 +1,237 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { runCli } from '../../src/cli/index.js';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { verifyAuditChain } from '../../src/store/audit-verify.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+
+/** The documented encoding, written out here so the test checks the contract, not the code against itself. */
+function expectedHash(prev: string, r: { seq: number; at_ms: number; event: string; incident_id: string | null; runbook: string | null; execution_id: string | null; actor: string; details: unknown }): string {
+  const text = JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)]);
+  return createHash('sha256').update(text).digest('hex');
+}
+
+async function cli(args: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), env: {}, cwd });
+  return { code, out, err };
+}
+
+/** Edits the database file behind rectify's back: the append-only triggers dropped, the change made, the triggers put back. */
+function tamper(dbPath: string, edit: (db: Database.Database) => void): void {
+  const db = new Database(dbPath);
+  const triggers = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit'").all() as Array<{ sql: string }>;
+  assert.equal(triggers.length, 2, 'the append-only triggers exist before the edit');
+  db.exec('DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete;');
+  edit(db);
+  for (const t of triggers) db.exec(t.sql);
+  db.close();
+}
+
+describe('the audit log is a hash chain', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+  });
+  after(async () => target.close());
+
+  async function serviceWithHistory(): Promise<{ svc: TestService; rows: number }> {
+    const svc = await startTestService({ runbooks: runbooks(target.url) });
+    for (let i = 0; i < 5; i++) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id: `I${i}` });
+      assert.equal(r.body.action, 'executed');
+    }
+    await svc.post('/api/v1/incidents', { root_cause: 'nothing matches', service: 'shop', confidence: 1 });
+    await svc.post('/api/v1/pause', { by: 'ops', reason: 'quote " and \\ and \u2028 and emoji 🚨' });
+    const rows = (await svc.get('/api/v1/audit?limit=1000')).body.events.length;
+    return { svc, rows };
+  }
+
+  it('every row links to the one before; verify (API and CLI) says ok; export carries hashes a SIEM can recompute', async () => {
+    const { svc, rows } = await serviceWithHistory();
+    assert.ok(rows >= 20, `history has ${rows} rows`);
+    const v = await svc.get('/api/v1/audit/verify');
+    assert.equal(v.status, 200);
+    assert.deepEqual({ ...v.body, head: undefined }, { ok: true, rows, unchained: 0, first_bad_seq: null, reason: null, head: undefined });
+    assert.equal(v.body.head.seq, rows);
+
+    const res = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
+    assert.equal(res.statusCode, 200);
+    assert.match(String(res.headers['content-type']), /application\/x-ndjson/);
+    const lines = res.body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines.length, rows);
+    let prev = '0'.repeat(64);
+    lines.forEach((l, i) => {
+      assert.equal(l.seq, i + 1);
+      assert.equal(l.prev_hash, prev);
+      assert.equal(l.hash, expectedHash(prev, l), `row ${l.seq} recomputes from its export line`);
+      assert.equal(l.at, new Date(l.at_ms).toISOString());
+      prev = l.hash;
+    });
+    assert.equal(v.body.head.hash, prev);
+
+    const tail = await svc.app.inject({ method: 'GET', url: `/api/v1/audit/export?after_seq=${rows - 3}` });
+    assert.deepEqual(tail.body.trimEnd().split('\n').map((l) => JSON.parse(l).seq), [rows - 2, rows - 1, rows]);
+    const none = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export?since=2099-01-01T00:00:00Z' });
+    assert.equal(none.statusCode, 200);
+    assert.equal(none.body, '');
+    const bad = await svc.get('/api/v1/audit/export?after_seq=-1');
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.details[0].path, 'query.after_seq');
+    const badSince = await svc.get('/api/v1/audit/export?since=yesterday');
+    assert.equal(badSince.status, 400);
+    assert.equal(badSince.body.error.details[0].path, 'query.since');
+
+    await svc.stop();
+    const ok = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    assert.equal(ok.out[0], `audit chain OK: ${rows} row(s), head seq ${rows} hash ${prev}`);
+    const exported = await cli(['audit', 'export', '--db', `sqlite:${svc.dbPath}`, '--after-seq', String(rows - 1)], svc.dir);
+    assert.equal(exported.code, 0);
+    assert.deepEqual(exported.out.map((l) => JSON.parse(l).hash), [prev]);
+    const usage = await cli(['audit-export', '--db', `sqlite:${svc.dbPath}`, '--since', 'soon'], svc.dir);
+    assert.equal(usage.code, 2);
+    assert.match(usage.err[0]!, /^--since: expected an RFC 3339 time/);
+    const missing = await cli(['audit', 'verify', '--db', `sqlite:${join(svc.dir, 'nope.db')}`], svc.dir);
+    assert.equal(missing.code, 2);
+    assert.match(missing.err[0]!, /no database at/);
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+
+  it('a row edited in the file behind rectify\'s back is named (CLI, and the API after a restart)', async () => {
+    const { svc, rows } = await serviceWithHistory();
+    await svc.stop();
+    const victim = 7;
+    tamper(svc.dbPath, (db) => {
+      const r = db.prepare('UPDATE audit SET details = ? WHERE seq = ?').run(JSON.stringify({ reason: 'nothing to see' }), victim);
+      assert.equal(r.changes, 1);
+    });
+    const v = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.equal(v.code, 1);
+    assert.deepEqual(v.err, [`audit chain BROKEN at seq ${victim}: hash mismatch: row ${victim} was changed`]);
+
+    const again = await svc.restart();
+    const api = await again.get('/api/v1/audit/verify');
+    assert.equal(api.body.ok, false);
+    assert.equal(api.body.first_bad_seq, victim);
+    assert.equal(api.body.reason, `hash mismatch: row ${victim} was changed`);
+    // New rows keep chaining from the newest row; the old break stays visible.
+    await again.post('/api/v1/resume', { by: 'ops' });
+    assert.equal((await again.get('/api/v1/audit/verify')).body.first_bad_seq, victim);
+    assert.ok(rows > victim);
+    await again.stop({ remove: true });
+  });
+
+  it('an edit whose row hash was recomputed breaks the next link; a timestamp edit and a moved row are found too', async () => {
+    const { svc } = await serviceWithHistory();
+    await svc.stop();
+    tamper(svc.dbPath, (db) => {
+      const row = db.prepare('SELECT * FROM audit WHERE seq = 10').get() as Record<string, unknown>;
+      const details = JSON.stringify({ forged: true });
+      const hash = expectedHash(row.prev_hash as string, { seq: 10, at_ms: row.at as number, event: row.event as string, incident_id: row.incident_id as string | null, runbook: row.runbook as string | null, execution_id: row.execution_id as string | null, actor: row.actor as string, details: JSON.parse(details) });
+      db.prepare('UPDATE audit SET details = ?, hash = ? WHERE seq = 10').run(details, hash);
+    });
+    let v = await cli(['audit-verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.deepEqual(v.err, ['audit chain BROKEN at seq 11: prev_hash of row 11 does not match row 10']);
+
+    const dir2 = (await serviceWithHistory()).svc;
+    await dir2.stop();
+    tamper(dir2.dbPath, (db) => void db.prepare('UPDATE audit SET at = at - 60000 WHERE seq = 3').run());
+    v = await cli(['audit-verify', '--db', `sqlite:${dir2.dbPath}`], dir2.dir);
+    assert.deepEqual(v.err, ['audit chain BROKEN at seq 3: hash mismatch: row 3 was changed']);
+    rmSync(svc.dir, { recursive: true, force: true });
+    rmSync(dir2.dir, { recursive: true, force: true });
+  });
+
+  it('a deleted row is a gap; deleting the newest rows is found too, and stays found after new rows', async () => {
+    const { svc, rows } = await serviceWithHistory();
+    await svc.stop();
+    tamper(svc.dbPath, (db) => void db.prepare('DELETE FROM audit WHERE seq = 17').run());
+    let v = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.deepEqual(v.err, ['audit chain BROKEN at seq 17: row 17 is missing']);
+
+    const fresh = (await serviceWithHistory()).svc;
+    await fresh.stop();
+    tamper(fresh.dbPath, (db) => void db.prepare('DELETE FROM audit WHERE seq > ?').run(rows - 2));
+    v = await cli(['audit', 'verify', '--db', `sqlite:${fresh.dbPath}`], fresh.dir);
+    assert.deepEqual(v.err, [`audit chain BROKEN at seq ${rows - 1}: rows ${rows - 1} to ${rows} are missing (the newest rows were removed)`]);
+    const again = await fresh.restart();
+    await again.post('/api/v1/resume', { by: 'ops' });
+    const api = (await again.get('/api/v1/audit/verify')).body;
+    assert.equal(api.ok, false);
+    assert.equal(api.first_bad_seq, rows - 1);
+    assert.equal(api.reason, `rows ${rows - 1} to ${rows} are missing`);
+    await again.stop({ remove: true });
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+});
+
+describe('the chain tip never runs ahead of what committed', () => {
+  it('units that fail after appending, mixed with units that commit, leave a chain that verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-chain-'));
+    const store = openSqliteStore({ path: join(dir, 'db.sqlite'), migrationsDir: MIGRATIONS_DIR });
+    const append = (tag: string) => (tx: Parameters<Parameters<typeof store.transact>[0]>[0]) => tx.appendAudit({ at: 1, event: 'SERVICE_PAUSED', actor: tag, details: { tag } });
+    const settled = await Promise.allSettled([
+      store.transact(append('a')),
+      store.transact((tx) => {
+        append('rolled-back')(tx);
+        append('rolled-back-2')(tx);
+        throw new Error('this unit fails after appending two rows');
+      }),
+      store.transact(append('b')),
+      store.transact((tx) => {
+        append('rolled-back-3')(tx);
+        throw new Error('fails too');
+      }),
+      store.transact(append('c')),
+    ]);
+    assert.deepEqual(settled.map((s) => s.status), ['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled']);
+    assert.deepEqual(settled.filter((s) => s.status === 'fulfilled').map((s) => (s as PromiseFulfilledResult<number>).value), [1, 2, 3]);
+    const v = await verifyAuditChain(store);
+    assert.deepEqual({ ok: v.ok, rows: v.rows }, { ok: true, rows: 3 });
+    assert.deepEqual(store.auditRecords({ afterSeq: 0, limit: 10 }).map((r) => r.actor), ['a', 'b', 'c']);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a batch whose commit fails (the database locked elsewhere) leaves no hash behind: later rows chain to the last committed one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-chain-'));
+    const path = join(dir, 'db.sqlite');
+    const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, busyTimeoutMs: 50 });
+    await store.transact((tx) => tx.appendAudit({ at: 1, event: 'SERVICE_PAUSED', actor: 'first', details: {} }));
+    const other = new Database(path);
+    other.pragma('busy_timeout = 0');
+    other.exec('BEGIN EXCLUSIVE');
+    await assert.rejects(store.transact((tx) => tx.appendAudit({ at: 2, event: 'SERVICE_PAUSED', actor: 'lost', details: {} })), { code: 'STORE_UNAVAILABLE' });
+    assert.equal(store.health().ok, false);
+    other.exec('ROLLBACK');
+    other.close();
+    assert.deepEqual(store.health(), { ok: true, detail: null });
+    assert.equal(await store.transact((tx) => tx.appendAudit({ at: 3, event: 'SERVICE_RESUMED', actor: 'second', details: {} })), 2);
+    const v = await verifyAuditChain(store);
+    assert.equal(v.ok, true, v.reason ?? '');
+    assert.deepEqual(store.auditRecords({ afterSeq: 0, limit: 10 }).map((r) => r.actor), ['first', 'second']);
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+});

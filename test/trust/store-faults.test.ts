@@ -1,0 +1,188 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+/**
+ * Store faults through the whole service: a database locked by another
+ * connection, a full disk (a real tmpfs filled to the brim) and a file made
+ * immutable under the running process. Each time rectify must fail closed (503
+ * STORE_UNAVAILABLE with Retry-After, no action without its audit row) and recover
+ * by itself once the fault clears.
+ */
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    actions:
+      - http: {method: POST, url: "${base}/first/{service}"}
+      - http: {method: POST, url: "${base}/second/{service}"}
+`;
+const broken = (service: string, id?: string) => ({ root_cause: 'broken', service, confidence: 1, ...(id ? { id } : {}) });
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** The refusal every store fault must produce at intake. */
+async function assertRefused(svc: TestService, body: unknown): Promise<void> {
+  const r = await svc.post('/api/v1/incidents?wait=true', body);
+  assert.equal(r.status, 503);
+  assert.equal(r.body.error.code, 'STORE_UNAVAILABLE');
+  assert.equal(r.headers['retry-after'], '5');
+  const ready = await svc.get('/readyz');
+  assert.equal(ready.status, 503);
+  assert.equal(ready.body.store, 'unavailable');
+}
+
+async function assertRecovered(svc: TestService, target: HttpTarget, service: string): Promise<void> {
+  const ready = await until('readyz 200', async () => {
+    const r = await svc.get('/readyz');
+    return r.status === 200 ? r : undefined;
+  });
+  assert.equal(ready.body.store, 'ok');
+  const r = await svc.post('/api/v1/incidents?wait=true', broken(service));
+  assert.equal(r.status, 202);
+  assert.equal(r.body.action, 'executed');
+  assert.equal(r.body.success, true);
+  assert.equal(target.calls(`/first/${service}`), 1);
+  assert.equal(target.calls(`/second/${service}`), 1);
+  const v = await svc.get('/api/v1/audit/verify');
+  assert.equal(v.body.ok, true, v.body.reason);
+}
+
+function canRun(file: string, args: string[]): boolean {
+  try {
+    execFileSync(file, args, { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('store faults: fail closed, answer 503, recover by itself', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    for (const p of ['/first', '/second']) for (const s of ['locked', 'after-lock', 'mid', 'mid-next', 'full', 'after-full', 'ro', 'after-ro']) target.route('POST', `${p}/${s}`, { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('a database locked by another connection: intake 503 with nothing stored and nothing run; the next request after the lock goes is 202', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '100ms'] });
+    const other = new Database(svc.dbPath);
+    other.exec('BEGIN EXCLUSIVE');
+    await assertRefused(svc, broken('locked', 'LOCKED-1'));
+    assert.equal(target.calls('/first/locked'), 0, 'no action without its audit row');
+    other.exec('ROLLBACK');
+    other.close();
+    assert.equal((await svc.get('/api/v1/incidents/LOCKED-1')).status, 404, 'the refused incident was not stored');
+    await assertRecovered(svc, target, 'after-lock');
+    // Alertmanager retries the refused delivery: it is decided now, once.
+    const retried = await svc.post('/api/v1/incidents?wait=true', broken('locked', 'LOCKED-1'));
+    assert.equal(retried.body.action, 'executed');
+    assert.equal(target.calls('/first/locked'), 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('a step that cannot be recorded stops the run: the next action never starts, and the run ends INTERRUPTED for a human once the store is back', async () => {
+    target.route('POST', '/first/mid', { status: 200, delayMs: 400 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '50ms', '--max-concurrent-executions', '1'] });
+    const r = await svc.post('/api/v1/incidents', broken('mid'));
+    assert.equal(r.body.action, 'executed');
+    const executionId = r.body.execution_id as string;
+    await target.waitForRequest('/first/mid');
+    // The action is in flight; the lock makes recording its end (STEP_FINISHED) fail.
+    const other = new Database(svc.dbPath);
+    other.exec('BEGIN EXCLUSIVE');
+    await until('the failed record', async () => ((await svc.get('/readyz')).status === 503 ? true : undefined));
+    // Held long enough for several retries of the INTERRUPTED record to fail too.
+    await new Promise((res) => setTimeout(res, 600));
+    assert.equal(target.calls('/second/mid'), 0, 'the second action never starts after a failed record');
+    other.exec('ROLLBACK');
+    other.close();
+    const e = await until('the INTERRUPTED record', async () => {
+      const g = await svc.get(`/api/v1/executions/${executionId}`);
+      return g.body.state === 'interrupted' ? g.body : undefined;
+    });
+    assert.equal(e.needs_human, true);
+    assert.match(e.outcome, /^recording failed: /);
+    assert.equal(target.calls('/first/mid'), 1);
+    assert.equal(target.calls('/second/mid'), 0);
+    const audit = (await svc.get(`/api/v1/audit?execution_id=${executionId}&limit=100`)).body.events.map((a: { event: string }) => a.event).reverse();
+    assert.deepEqual(audit, ['EXECUTING', 'STEP_STARTED', 'INTERRUPTED']);
+    // Its claim is released: with a limit of one concurrent execution, the next runs.
+    await assertRecovered(svc, target, 'mid-next');
+    await svc.stop({ remove: true });
+  });
+
+  it('a full disk (a real tmpfs filled up): 503 and nothing run; freeing space lets it recover by itself', async (t) => {
+    const mnt = mkdtempSync(join(tmpdir(), 'rectify-full-'));
+    if (!canRun('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt])) {
+      rmSync(mnt, { recursive: true, force: true });
+      t.skip('mounting a tmpfs needs privileges this environment lacks');
+      return;
+    }
+    let stop = async (): Promise<void> => {};
+    try {
+      const dir = join(mnt, 'svc');
+      mkdirSync(join(dir, 'runbooks'), { recursive: true });
+      writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+      const svc = await startTestService({ dir, args: ['--db-busy-timeout', '100ms'] });
+      stop = () => svc.stop();
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('after-full', 'warm-up'))).body.success, true);
+      target.reset();
+      const filler = join(mnt, 'filler');
+      canRun('dd', ['if=/dev/zero', `of=${filler}`, 'bs=64k']);
+      // Several incidents: the first pages may still fit in space the WAL already holds.
+      let refused = 0;
+      for (let i = 0; i < 200 && refused === 0; i++) {
+        const r = await svc.post('/api/v1/incidents?wait=true', { ...broken('full'), root_cause: 'no runbook', context: { pad: 'x'.repeat(20_000) } });
+        if (r.status === 503) refused++;
+        else assert.equal(r.status, 202);
+      }
+      assert.equal(refused, 1, 'the full disk was reached');
+      await assertRefused(svc, broken('full'));
+      assert.equal(target.calls('/first/full'), 0, 'no action without its audit row');
+      unlinkSync(filler);
+      await assertRecovered(svc, target, 'after-full');
+    } finally {
+      await stop();
+      canRun('umount', [mnt]);
+      rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+
+  it('a database file made read-only under the running process: 503 and nothing run; writable again, it recovers by itself', async (t) => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '100ms'] });
+    const files = [svc.dbPath, `${svc.dbPath}-wal`];
+    if (!canRun('chattr', ['+i', ...files])) {
+      await svc.stop({ remove: true });
+      t.skip('chattr +i needs CAP_LINUX_IMMUTABLE and a filesystem that supports it');
+      return;
+    }
+    try {
+      await assertRefused(svc, broken('ro'));
+      assert.equal(target.calls('/first/ro'), 0, 'no action without its audit row');
+    } finally {
+      canRun('chattr', ['-i', ...files]);
+    }
+    await assertRecovered(svc, target, 'after-ro');
+    await svc.stop({ remove: true });
+  });
+});
