@@ -130,9 +130,13 @@ export function createEngine(deps: EngineDeps) {
         const out = await p;
         r.success = out.success;
         r.rolled_back = out.rolledBack;
-        if (out.state === 'aborted' || out.state === 'interrupted') {
+        if (out.event === 'DISRUPTION_BLOCKED') {
+          r.action = 'blocked';
+          r.event = out.event;
+          r.reason = out.outcome;
+        } else if (out.state === 'aborted' || out.state === 'interrupted') {
           r.action = 'aborted';
-          r.event = out.state === 'aborted' ? 'PRE_CHECK_FAILED' : 'INTERRUPTED';
+          r.event = out.event;
           r.reason = out.outcome;
         } else if (out.state === 'failed') {
           r.event = 'FAILED';

@@ -29,6 +29,14 @@ export interface ActionOutcome {
   detail: string;
   /** Facts a rollback may need (the replica count before a scale, say). */
   facts?: Record<string, string>;
+  /**
+   * The target said "not now" and nothing was changed: a PodDisruptionBudget
+   * refused an eviction, or removing the pod would take too much of its workload
+   * down. When no earlier action of the run changed anything, the run ends as
+   * blocked (DISRUPTION_BLOCKED): no rollback, no breaker failure, no retry; a
+   * later incident may try again.
+   */
+  notNow?: boolean;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

@@ -28,6 +28,8 @@ export interface RunOutcome {
   success: boolean;
   rolledBack: boolean;
   outcome: string;
+  /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, INTERRUPTED…). */
+  event: AuditEventName;
 }
 
 export interface RunnerDeps {
@@ -102,7 +104,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string }> {
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean }> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(rec);
       // Durable before the action starts: after a crash the log shows it may have run.
@@ -112,6 +114,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       });
       const executor = deps.actions.get(step.type);
       let ok = false;
+      let notNow = false;
       let detail: string;
       if (signal.aborted) detail = 'not started: shutting down';
       else if (!executor) detail = `no executor for ${step.type} actions is configured`;
@@ -119,6 +122,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         try {
           const out = await executor.run(step.spec as RenderedAction, ctx);
           ok = out.ok;
+          notNow = !out.ok && out.notNow === true;
           detail = out.detail;
         } catch (err) {
           detail = `action error: ${errorMessage(err)}`;
@@ -131,7 +135,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail });
       });
-      return { ok, detail };
+      return { ok, detail, notNow };
     }
 
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
@@ -181,11 +185,11 @@ export function createExecutionRunner(deps: RunnerDeps) {
         }
       });
       if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);
-      const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome };
+      const event = events[events.length - 1]?.event ?? 'FAILED';
+      const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome, event };
       if (deps.notify) {
         const base = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: clock.now() };
-        const last = events[events.length - 1]?.event ?? 'FAILED';
-        deps.notify({ ...base, event: rolledBack ? 'ROLLED_BACK' : last, outcome: rolledBack ? `${state}, rolled back` : state, reason: outcome });
+        deps.notify({ ...base, event: rolledBack ? 'ROLLED_BACK' : event, outcome: rolledBack ? `${state}, rolled back` : state, reason: outcome });
         if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: `runbook ${req.runbookId} stopped acting on its own after repeated failures` });
       }
       deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
@@ -209,14 +213,21 @@ export function createExecutionRunner(deps: RunnerDeps) {
 
       // 2. Actions, in order; the first failure stops them.
       let failure: string | undefined;
+      let changed = false;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         const out = await runStep(step);
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during an action');
+          if (out.notNow && !changed) {
+            // Nothing was touched and the cluster said "not now": blocked, not failed.
+            const reason = `blocked: ${out.detail}`;
+            return await finish('aborted', reason, [{ event: 'DISRUPTION_BLOCKED', details: { reason: out.detail, action: step.summary } }], 'none', false);
+          }
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           break;
         }
+        changed = true;
       }
 
       // 3. Verification: every post-check polled until it passes or times out.
@@ -276,7 +287,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           try {
             await sleep(delay, signal);
           } catch {
-            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded' };
+            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED' };
           }
         }
       }

@@ -186,10 +186,19 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     fake.addPdb(NS, 'ledger-pdb', { matchLabels: { app: 'ledger' }, disruptionsAllowed: 0 });
     fake.clearRequests();
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'CrashLoopBackOff', confidence: 0.95, service: 'ledger', context: { pod_name: 'ledger-5b6c7-q1w2e', namespace: NS } });
-    assert.equal(r.body.action, 'executed');
+    // "Not now" from the budget: the run is blocked, not failed — no rollback, no breaker failure.
+    assert.equal(r.body.action, 'blocked');
+    assert.equal(r.body.event, 'DISRUPTION_BLOCKED');
     assert.equal(r.body.success, false);
-    assert.match(r.body.reason, /PodDisruptionBudget/);
+    assert.match(r.body.reason, /^blocked: eviction refused by PodDisruptionBudget \(429\)/);
     assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/ledger-5b6c7-q1w2e/eviction`), 1);
     assert.equal(fake.count('DELETE', /.*/), 0);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.equal(e.state, 'aborted');
+    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((x: any) => x.event);
+    assert.ok(events.includes('DISRUPTION_BLOCKED'), events.join(','));
+    assert.ok(!events.includes('FAILED') && !events.includes('ROLLED_BACK'), events.join(','));
+    const rb = (await svc.get('/api/v1/runbooks/restart-pod')).body;
+    assert.equal(rb.circuit.failures, 0);
   });
 });

@@ -135,12 +135,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, detail: `refused: ${refusal}` };
+    if (refusal) return { ok: false, notNow: true, detail: `refused: ${refusal}` };
     try {
       await evictOnce(pod, gracePeriodArg(a.args), signal);
     } catch (err) {
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
-      if (isKubeStatus(err, 429)) return { ok: false, detail: `eviction refused by PodDisruptionBudget (429): ${err.message}` };
+      if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: `eviction refused by PodDisruptionBudget (429): ${err.message}` };
       if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
       throw err;
     }
