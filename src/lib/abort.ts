@@ -4,7 +4,9 @@
  * times out is a failed check, never a hang and never a pass.
  */
 export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  const timeout = AbortSignal.timeout(ms);
+  // AbortSignal.timeout() throws on a fractional or negative delay; a deadline
+  // computed from a clock is often both.
+  const timeout = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { errorMessage, withTimeout } from '../../src/lib/abort.js';
+
+/** AbortSignal.timeout() does not keep the process alive: hold it open while waiting. */
+async function aborted(signal: AbortSignal): Promise<void> {
+  const keepAlive = setTimeout(() => undefined, 10_000);
+  try {
+    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+  } finally {
+    clearTimeout(keepAlive);
+  }
+}
+
+describe('withTimeout', () => {
+  it('accepts a fractional deadline (as computed from a clock) and times out', async () => {
+    const signal = withTimeout(undefined, 12.7);
+    await aborted(signal);
+    assert.equal(errorMessage(signal.reason), 'timed out');
+  });
+
+  it('treats a deadline already passed as an immediate timeout, not an exception', async () => {
+    const signal = withTimeout(undefined, -5);
+    await aborted(signal);
+    assert.equal(signal.aborted, true);
+  });
+
+  it("aborts with the caller's reason when the caller aborts first", () => {
+    const ctl = new AbortController();
+    const signal = withTimeout(ctl.signal, 60_000);
+    ctl.abort(new Error('shutting down'));
+    assert.equal(signal.aborted, true);
+    assert.equal(errorMessage(signal.reason), 'shutting down');
+  });
+});
