@@ -37,6 +37,11 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     void reply.code(ERROR_STATUS[mapped]).send(errorBody(mapped, message));
     return;
   }
+  if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    // The parser does not say which of its two refusals this is; name both.
+    void reply.code(400).send(errorBody('BAD_REQUEST', 'the body is not valid JSON, or it holds a "__proto__" or "constructor.prototype" key, which is refused'));
+    return;
+  }
   const status = err.statusCode ?? 500;
   if (status >= 400 && status < 500) {
     // JSON syntax errors and the like: the caller's mistake, said plainly.

@@ -122,6 +122,11 @@ describe('intake', () => {
     assert.equal(JSON.parse(text.body).error.code, 'UNSUPPORTED_MEDIA_TYPE');
     const broken = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: '{"root_cause": ', headers: { 'content-type': 'application/json' } });
     assert.equal(broken.statusCode, 400);
+    assert.equal(JSON.parse(broken.body).error.code, 'BAD_REQUEST');
+    // Valid JSON with a prototype key is refused too, and the message says that may be why.
+    const proto = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: '{"root_cause": "x", "__proto__": {"a": 1}}', headers: { 'content-type': 'application/json' } });
+    assert.equal(proto.statusCode, 400);
+    assert.match(JSON.parse(proto.body).error.message, /"__proto__"/);
   });
 
   it('PagerDuty: triggered decides by the title words, re-delivery is a duplicate, resolved is recorded', async () => {
