@@ -100,6 +100,12 @@ function index(tokens: readonly TokenEntry[]): Map<string, Known> {
   return m;
 }
 
+/** One-shot crypto.hash where Node has it (20.12+): half the cost of createHash on every request. */
+const sha256: (text: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'buffer') as unknown as Buffer
+    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest();
+
 export function createTokenAuth(tokens: readonly TokenEntry[]): TokenAuth {
   let byHash = index(tokens);
   const dummy = Buffer.alloc(32);
@@ -107,7 +113,7 @@ export function createTokenAuth(tokens: readonly TokenEntry[]): TokenAuth {
     size: () => byHash.size,
     names: () => [...byHash.values()].map((k) => k.caller.name),
     identify(token) {
-      const digest = crypto.createHash('sha256').update(token, 'utf8').digest();
+      const digest = sha256(token);
       const known = byHash.get(digest.toString('hex'));
       const equal = crypto.timingSafeEqual(digest, known?.digest ?? dummy);
       return equal && known ? known.caller : undefined;
@@ -135,7 +141,9 @@ function refuse(reply: FastifyReply, status: 401 | 403, code: 'UNAUTHORIZED' | '
  */
 export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger): void {
   app.addHook('onRequest', (req, reply, done) => {
-    const access = accessFor(req.method, req.routeOptions.url);
+    // routeOptions is a getter that builds a fresh object: read it once.
+    const routeUrl = req.routeOptions.url;
+    const access = accessFor(req.method, routeUrl);
     if (access === 'public' || access === 'slack') {
       done();
       return;
@@ -153,14 +161,14 @@ export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger):
         why = 'the API token is not valid';
       }
     }
-    const route = `${req.method} ${req.routeOptions.url ?? req.url.split('?')[0]}`;
+    const route = `${req.method} ${routeUrl ?? req.url.split('?')[0]}`;
     if (!caller) {
       log.warn({ route, reqId: req.id, reason: why }, 'request refused: not authenticated');
       refuse(reply, 401, 'UNAUTHORIZED', why);
       return;
     }
     // Unknown routes: any valid token learns that they do not exist (404), nobody else does.
-    if (req.routeOptions.url !== undefined && !grants(caller.roles, access)) {
+    if (routeUrl !== undefined && !grants(caller.roles, access)) {
       log.warn({ route, reqId: req.id, token_name: caller.name, needs: access }, 'request refused: role');
       refuse(reply, 403, 'FORBIDDEN', `token "${caller.name}" may not ${route}: it needs the ${access} role (it has ${caller.roles.join(', ')})`);
       return;
