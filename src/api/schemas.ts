@@ -101,7 +101,9 @@ export const approvalDecisionBodySchema = z.object({
     .optional()
     .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   comment: z.string().max(2000).optional(),
-});
+})
+  // With API tokens nothing in the body is needed: `curl -XPOST -H "Authorization: Bearer …"` approves.
+  .default({});
 
 export const approvalQuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),

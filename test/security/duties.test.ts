@@ -87,6 +87,17 @@ describe('separation of duties and two approvers (with API tokens)', () => {
     assert.deepEqual(await events(run.body.incident_id), ['MANUAL_RUN dave', 'APPROVAL_REQUIRED dave', 'APPROVED alice', 'EXECUTING alice', 'STEP_STARTED rectify', 'STEP_FINISHED rectify', 'SUCCESS rectify']);
   });
 
+  it('with a token an approval needs no body at all', async () => {
+    target.reset();
+    const run = await post('/api/v1/runbooks/rollback-deployment/run', dave, { params: { deployment: 'checkout' }, service: 'checkout' });
+    const res = await fetch(`${url}/api/v1/approvals/${run.body.approval_id}/approve?wait=true`, { method: 'POST', headers: bearer(bob) });
+    const body = (await res.json()) as any;
+    assert.equal(res.status, 200);
+    assert.equal(body.decided_by, 'bob');
+    assert.equal(body.comment, null);
+    assert.equal(body.result.action, 'executed');
+  });
+
   it('the requester may withdraw their own request by rejecting it', async () => {
     const run = await post('/api/v1/runbooks/rollback-deployment/run', dave, { params: { deployment: 'checkout' }, service: 'checkout' });
     const r = await post(`/api/v1/approvals/${run.body.approval_id}/reject`, dave, { comment: 'wrong service' });
