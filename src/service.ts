@@ -1,9 +1,12 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import { buildApp } from './api/app.js';
+import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
+import { createTokenAuth, type TokenAuth } from './api/auth.js';
+import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import type { Config } from './config/index.js';
-import { LoadError, type Runbook } from './domain/index.js';
+import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
@@ -44,6 +47,67 @@ export interface Service {
   listen(): Promise<string>;
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
   close(): Promise<void>;
+  /**
+   * SIGHUP: re-reads the tokens file and the TLS certificate and key. Each is
+   * replaced only when the new one is valid; otherwise the old one stays in force
+   * and the problems are logged (fail safe: a broken edit locks nobody out and lets
+   * nobody new in).
+   */
+  reload(): ReloadReport;
+}
+
+export interface ReloadReport {
+  tokens: { ok: true; count: number } | { ok: false; problems: string[] } | null;
+  tls: { ok: true } | { ok: false; problem: string } | null;
+}
+
+/** Reads a file a setting names; a failure is a LoadError naming the setting and the file. */
+function readSettingFile(config: Config, name: 'tlsCert' | 'tlsKey', path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    const src = config.sources[name];
+    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(path)} (${code})` }]);
+  }
+}
+
+/** The certificate and key, checked to form a usable pair before anything listens. */
+function loadTls(config: Config): TlsMaterial | undefined {
+  if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
+  const tls = { cert: readSettingFile(config, 'tlsCert', config.tlsCert), key: readSettingFile(config, 'tlsKey', config.tlsKey) };
+  try {
+    createSecureContext(tls);
+  } catch (err) {
+    const src = config.sources.tlsKey;
+    // The library's message names the problem (no PEM, key mismatch), never the key's content.
+    throw new LoadError([{ file: src.file, path: src.path, message: `the TLS certificate and key cannot be used together: ${err instanceof Error ? err.message : String(err)}` }]);
+  }
+  return tls;
+}
+
+/** `${file:/path}` is read (and trimmed, as Kubernetes secrets end with a newline); a plain value is the secret. */
+function resolveSigningSecret(config: Config): string | undefined {
+  const v = config.slackSigningSecret;
+  if (v === undefined) return undefined;
+  const ref = /^\$\{file:(\/.*)\}$/.exec(v);
+  if (!ref) return v;
+  const src = config.sources.slackSigningSecret;
+  let text: string;
+  try {
+    text = readFileSync(ref[1]!, 'utf8').trim();
+  } catch (err) {
+    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(ref[1])} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` }]);
+  }
+  if (text === '') throw new LoadError([{ file: src.file, path: src.path, message: `${JSON.stringify(ref[1])} is empty` }]);
+  return text;
+}
+
+function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: string[] } | { ok: false; problems: LoadProblem[] } {
+  const read = readTokensFile(path);
+  if (!read.ok) return read;
+  // Names and roles only: the file holds hashes, and even those are not logged.
+  return { ok: true, tokens: read.tokens, names: read.tokens.map((t) => `${t.name} (${t.roles.join(', ')})`) };
 }
 
 /** Loads runbooks or throws a LoadError with one problem per line. */
@@ -60,6 +124,17 @@ export function loadCatalog(dir: string): { runbooks: Runbook[] } {
  */
 export async function createService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
   const clock = overrides.clock ?? systemClock;
+  // Credentials first: a service that cannot authenticate callers must not start at all.
+  let auth: TokenAuth | undefined;
+  if (config.tokens !== undefined) {
+    const loaded = loadTokens(config.tokens);
+    if (!loaded.ok) throw new LoadError(loaded.problems);
+    auth = createTokenAuth(loaded.tokens);
+    if (auth.size() === 0) log.warn({ file: config.tokens }, 'the tokens file holds no tokens: every request except /healthz and /readyz is refused');
+    log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens loaded');
+  }
+  const tls = loadTls(config);
+  const slackSigningSecret = resolveSigningSecret(config);
   const runbooks = overrides.runbooks ?? loadCatalog(config.runbooks).runbooks;
   const index = createRunbookIndex(runbooks);
   const catalog: RunbookCatalog = index;
@@ -85,7 +160,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   // Notifications: a background queue, audited, never on the decision path.
   const notifiers: Notifier[] = [];
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
-  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl));
+  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined }));
   const notifications = createNotifyQueue({
     notifiers,
     log,
@@ -153,7 +228,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     available: executors.available,
     bodyLimitBytes: config.bodyLimitBytes,
     draining: () => draining,
-  });
+    ...(auth ? { auth } : {}),
+    ...(slackSigningSecret ? { slackSigningSecret } : {}),
+  }, tls ? { https: tls } : {});
 
   // Housekeeping: approvals expire on time, old rate-limit rows and dedup keys are pruned.
   const sweep = setInterval(() => {
@@ -177,6 +254,35 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     drainNotifications: () => notifications.drain(),
     async listen() {
       return app.listen({ host: config.listen.host, port: config.listen.port });
+    },
+    reload() {
+      const report: ReloadReport = { tokens: null, tls: null };
+      if (config.tokens !== undefined && auth) {
+        const loaded = loadTokens(config.tokens);
+        if (loaded.ok) {
+          // Swap the index inside the one TokenAuth the hook holds.
+          auth.replace(loaded.tokens);
+          report.tokens = { ok: true, count: auth.size() };
+          log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens reloaded');
+        } else {
+          const problems = loaded.problems.map(formatProblem);
+          report.tokens = { ok: false, problems };
+          log.error({ file: config.tokens, problems }, 'API tokens file refused on reload: the previous tokens stay in force');
+        }
+      }
+      if (tls) {
+        try {
+          const next = loadTls(config)!;
+          setTlsMaterial(app, next);
+          report.tls = { ok: true };
+          log.info({ cert: config.tlsCert }, 'TLS certificate reloaded');
+        } catch (err) {
+          const problem = err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
+          report.tls = { ok: false, problem };
+          log.error({ problem }, 'TLS certificate refused on reload: the previous one stays in force');
+        }
+      }
+      return report;
     },
     async close() {
       if (closed) return;

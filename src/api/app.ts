@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
+import { installAuth } from './auth.js';
 import { errorHandler, errorBody } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -9,6 +10,7 @@ import { registerControlRoutes } from './routes/control.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
+import { registerSlackRoutes } from './routes/slack.js';
 import { installZodValidation } from './zod-route.js';
 
 export const API_INFO = {
@@ -22,6 +24,23 @@ export interface BuildOptions {
   /** Serve /docs (the OpenAPI UI). Off for the OpenAPI generator. */
   docsUi?: boolean;
   logger?: boolean;
+  /** Serve HTTPS with this key and certificate (PEM). */
+  https?: TlsMaterial;
+}
+
+export interface TlsMaterial {
+  key: Buffer;
+  cert: Buffer;
+}
+
+/**
+ * Replaces the served certificate and key (a SIGHUP after cert-manager renewed them);
+ * connections already open keep theirs. Throws when the pair is unusable, leaving the old one.
+ */
+export function setTlsMaterial(app: FastifyInstance, tls: TlsMaterial): void {
+  const server = app.server as unknown as { setSecureContext?: (o: TlsMaterial) => void };
+  if (typeof server.setSecureContext !== 'function') throw new Error('the server is not serving HTTPS');
+  server.setSecureContext({ key: tls.key, cert: tls.cert });
 }
 
 /** The HTTP API. Fastify is imported only under src/api. */
@@ -37,7 +56,12 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       return () => `req-${(++n).toString(36)}`;
     })(),
     ajv: { customOptions: { coerceTypes: false } },
+    ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
+  // First of all hooks, so that every route (plugins' included) is behind it and an
+  // unauthenticated caller learns nothing else (not even that rectify is draining).
+  app.decorateRequest('caller', null);
+  if (deps.auth) installAuth(app, deps.auth, deps.log);
   const registry = new Map<string, z.ZodType>();
   installZodValidation(app, registry);
   app.setErrorHandler(errorHandler);
@@ -60,6 +84,17 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
         { name: 'audit', description: 'The append-only audit log' },
         { name: 'control', description: 'The global kill switch' },
       ],
+      components: {
+        securitySchemes: {
+          bearer: {
+            type: 'http',
+            scheme: 'bearer',
+            description:
+              'An API token from the tokens file (--tokens). Roles: ingest (intake routes), viewer (reads), approver (approve/reject, manual runs, and reads), admin (pause/resume, manual runs of HIGH-risk runbooks, and what an approver may). Required on every route except /healthz and /readyz once tokens are configured.',
+          },
+        },
+      },
+      security: [{ bearer: [] }],
     },
   });
   if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
@@ -80,6 +115,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   registerReadRoutes(app, registry, deps);
   registerAuditRoutes(app, registry, deps);
   registerControlRoutes(app, registry, deps);
+  registerSlackRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Engine, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
 import type { Store } from '../store/ports.js';
+import type { TokenAuth } from './auth.js';
 
 export interface MetricsEndpoint {
   contentType: string;
@@ -21,4 +22,8 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
+  /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */
+  auth?: TokenAuth;
+  /** The Slack app's signing secret (resolved), enabling /api/v1/slack/interactions. */
+  slackSigningSecret?: string;
 }

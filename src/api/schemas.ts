@@ -82,6 +82,9 @@ export const approvalSchema = z.object({
   requested_by: z.string(),
   expires_at: z.string(),
   approvals_required: z.number().int(),
+  votes: z
+    .array(z.object({ by: z.string(), at: z.string(), comment: z.string().nullable() }))
+    .describe('approvals cast so far; the request is approved once there are approvals_required of them, from distinct people'),
   decided_at: z.string().nullable(),
   decided_by: z.string().nullable(),
   comment: z.string().nullable(),
@@ -91,9 +94,16 @@ export const approvalSchema = z.object({
 export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });
 
 export const approvalDecisionBodySchema = z.object({
-  by: z.string().min(1).max(200),
+  by: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   comment: z.string().max(2000).optional(),
-});
+})
+  // With API tokens nothing in the body is needed: `curl -XPOST -H "Authorization: Bearer …"` approves.
+  .default({});
 
 export const approvalQuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
@@ -172,7 +182,12 @@ export const runbookStateSchema = z.object({
 
 export const manualRunBodySchema = z.object({
   params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-  by: z.string().min(1).max(200),
+  by: z
+    .string()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   dry_run: z.boolean().default(false),
   service: z.string().min(1).max(253).optional(),
 });

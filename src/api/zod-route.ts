@@ -39,7 +39,13 @@ export function installZodValidation(app: FastifyInstance, registry: Map<string,
     const schema = registry.get(`${String(method)} ${url} ${httpPart}`);
     if (!schema) return () => true;
     return (data: unknown) => {
-      const r = schema.safeParse(data);
+      let r = schema.safeParse(data);
+      // Fastify hands a missing body over as null. Where the schema has a default for
+      // "no body" (pause, approve with a token), a request without one gets that default.
+      if (!r.success && data === null && httpPart === 'body') {
+        const absent = schema.safeParse(undefined);
+        if (absent.success) r = absent;
+      }
       if (r.success) return { value: r.data };
       const part = httpPart === 'querystring' ? 'query' : httpPart;
       const details = zodDetails(part ?? 'body', r.error);

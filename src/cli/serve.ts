@@ -38,9 +38,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
+    // SIGHUP re-reads the tokens file (and the TLS pair); the outcome is logged by reload().
+    const hangup = (): void => {
+      log.info({ signal: 'SIGHUP' }, 'reloading the tokens file and TLS certificate');
+      service.reload();
+    };
+    process.on('SIGHUP', hangup);
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      process.off('SIGHUP', hangup);
       log.info({ signal }, 'stopping: intake closed, draining executions');
       service
         .close()

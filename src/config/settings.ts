@@ -8,6 +8,7 @@ import {
   oneOf,
   path,
   positiveInt,
+  secretValue,
   type ValueParser,
 } from './values.js';
 
@@ -76,7 +77,7 @@ export const SETTINGS = Object.freeze({
     flag: 'tokens',
     fileKey: true,
     parser: path,
-    help: 'API tokens file; without it only a loopback listen address is allowed',
+    help: 'API tokens file (YAML, SHA-256 hashes only; re-read on SIGHUP); without it only a loopback listen address is allowed',
   }),
   tlsCert: setting({ flag: 'tls-cert', fileKey: true, parser: path, help: 'TLS certificate (PEM); needs --tls-key' }),
   tlsKey: setting({ flag: 'tls-key', fileKey: true, parser: path, help: 'TLS private key (PEM); needs --tls-cert' }),
@@ -187,6 +188,12 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: httpUrl,
     help: 'a Slack incoming-webhook URL for notifications (a secret: prefer the environment variable)',
+  }),
+  slackSigningSecret: setting({
+    flag: 'slack-signing-secret',
+    fileKey: true,
+    parser: secretValue,
+    help: 'Slack app signing secret (or ${file:/path}): enables approve/reject buttons at /api/v1/slack/interactions',
   }),
 });
 

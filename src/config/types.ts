@@ -48,6 +48,8 @@ export interface Config {
   readonly notifyWebhook: string | undefined;
   /** Slack incoming webhook: its path is a secret. */
   readonly slackWebhookUrl: string | undefined;
+  /** Slack signing secret, or `${file:/path}` to read it from (at startup). Never logged. */
+  readonly slackSigningSecret: string | undefined;
   /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */
   readonly commandEnv: readonly string[];
   /** Positional arguments after the subcommand, e.g. the runbook id of `rectify run`. */

@@ -132,6 +132,22 @@ export const path: ValueParser<string> = fromSchema('<path>', 'a path', (ctx) =>
     .transform((s) => resolve(ctx.cwd, s)),
 );
 
+/**
+ * A secret given as its value or as `${file:/absolute/path}` (read when the
+ * service starts). Messages never echo what was given: a rejected secret in an
+ * error line is a leaked secret.
+ */
+export const secretValue: ValueParser<string> = {
+  placeholder: '<secret>|${file:/path}',
+  parse(raw) {
+    if (typeof raw !== 'string' || raw.trim() === '') return { ok: false, message: 'expected a secret or ${file:/absolute/path}, got an empty or non-text value' };
+    const ref = /^\$\{file:(.*)\}$/.exec(raw.trim());
+    if (ref && !ref[1]!.startsWith('/')) return { ok: false, message: `expected \${file:/absolute/path}, got a relative path ${JSON.stringify(ref[1])}` };
+    if (!ref && raw.trim().startsWith('${')) return { ok: false, message: 'expected a secret or ${file:/absolute/path}; other ${...} references are not read here' };
+    return { ok: true, value: raw.trim() };
+  },
+};
+
 /** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
 export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or https:// URL', () =>
   z

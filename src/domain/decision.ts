@@ -32,6 +32,7 @@ export const AUDIT_EVENTS = [
   'COOLDOWN',
   'DRY_RUN',
   'APPROVED',
+  'APPROVAL_VOTE',
   'REJECTED',
   'EXPIRED',
   'CANCELLED',

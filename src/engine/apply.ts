@@ -77,6 +77,7 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
         requested_by: ctx.requestedBy ?? ctx.actor,
         expires_at: ctx.now + ctx.approvalTtlMs,
         approvals_required: verdict.runbook.approvalsRequired,
+        votes: [],
         decided_at: null,
         decided_by: null,
         comment: null,

@@ -254,20 +254,66 @@ export function createEngine(deps: EngineDeps) {
     /**
      * Approve: the guardrail stages run again (the world may have changed since the
      * request); the plan that runs is the plan the approver saw.
+     *
+     * Separation of duties: whoever asked for the run (a manual run, or an approval
+     * requested on their behalf) cannot approve it. A runbook with
+     * `approvals_required: 2` needs two distinct approvers: the first approval is a
+     * vote (APPROVAL_VOTE, `result` null), the second carries the plan out; a second
+     * vote by the same person is a conflict.
      */
-    async approve(approvalId: string, by: string, comment: string | undefined, opts: { wait?: boolean } = {}): Promise<{ approval: ApprovalRow; result: DecisionResult }> {
+    async approve(
+      approvalId: string,
+      by: string,
+      comment: string | undefined,
+      opts: { wait?: boolean; identity?: string } = {},
+    ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
+      const identity = opts.identity ?? by;
       const { approval, result, claim } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
+        if (a.requested_by === by || a.requested_by === identity) {
+          throw new RectifyError(
+            'FORBIDDEN',
+            `${by} requested this run and cannot approve it (separation of duties): another approver must, or reject it to withdraw the request`,
+          );
+        }
+        const prior = a.votes.find((v) => v.identity === identity || v.by === by);
+        if (prior) {
+          throw new RectifyError(
+            'CONFLICT',
+            `${by} already approved request ${a.id} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
+          );
+        }
+        const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null }];
+        if (votes.length < a.approvals_required) {
+          tx.updateApproval(a.id, { votes });
+          tx.appendAudit({
+            at: now,
+            event: 'APPROVAL_VOTE',
+            incident_id: a.incident_id,
+            runbook: a.runbook,
+            actor: by,
+            details: { approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required },
+          });
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined };
+        }
         const rb = catalog.byId(a.runbook);
         const stored = tx.getIncident(a.incident_id);
-        tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: by, comment: comment ?? null });
-        tx.appendAudit({ at: now, event: 'APPROVED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null } });
+        const approvers = votes.map((v) => v.by);
+        tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
+        tx.appendAudit({
+          at: now,
+          event: 'APPROVED',
+          incident_id: a.incident_id,
+          runbook: a.runbook,
+          actor: by,
+          details: { approval_id: a.id, comment: comment ?? null, ...(approvers.length > 1 ? { approvers } : {}) },
+        });
         if (!rb || !stored) {
           const reason = !rb ? `runbook ${a.runbook} is no longer loaded` : `incident ${a.incident_id} is no longer stored`;
           tx.appendAudit({ at: now, event: 'FAILED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { reason } });
           const r: DecisionResult = { incident_id: a.incident_id, action: 'manual', runbook: a.runbook, reason, event: 'FAILED', approval_id: a.id, execution_id: null };
-          return { approval: { ...a, status: 'approved' as const }, result: r, claim: undefined };
+          return { approval: tx.getApproval(a.id)!, result: r, claim: undefined };
         }
         const verdict = deps.decide(
           { incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false },
@@ -279,6 +325,7 @@ export function createEngine(deps: EngineDeps) {
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
         return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim };
       });
+      if (!result) return { approval, result: null };
       record([result], []);
       const started = startClaims(claim ? [claim] : []);
       if (opts.wait) await settle([result], started);

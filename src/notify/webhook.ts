@@ -44,8 +44,41 @@ const ICON: Record<string, string> = {
   APPROVAL_REQUIRED: ':raised_hand:',
 };
 
+/**
+ * Approve and Reject buttons for an approval request, tied to that request: each
+ * button's value names the approval id and the verb, and the verb must agree with
+ * the action_id when the click comes back (POST /api/v1/slack/interactions).
+ */
+export function approvalButtons(approvalId: string): unknown {
+  return {
+    type: 'actions',
+    block_id: `rectify_approval_${approvalId}`.slice(0, 255),
+    elements: [
+      {
+        type: 'button',
+        action_id: 'rectify_approve',
+        style: 'primary',
+        text: { type: 'plain_text', text: 'Approve' },
+        value: `${approvalId}:approve`,
+        confirm: {
+          title: { type: 'plain_text', text: 'Approve this run?' },
+          text: { type: 'mrkdwn', text: 'The guardrails run again, then the plan shown runs.' },
+          confirm: { type: 'plain_text', text: 'Approve' },
+          deny: { type: 'plain_text', text: 'Cancel' },
+        },
+      },
+      { type: 'button', action_id: 'rectify_reject', style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: `${approvalId}:reject` },
+    ],
+  };
+}
+
+export interface SlackNotifierOptions {
+  /** Add Approve/Reject buttons to approval requests (needs --slack-signing-secret to be of use). */
+  buttons?: boolean;
+}
+
 /** Slack incoming webhook: Block Kit with the incident, the runbook, the outcome and a link. */
-export function createSlackNotifier(url: string, publicUrl: string | undefined): Notifier {
+export function createSlackNotifier(url: string, publicUrl: string | undefined, opts: SlackNotifierOptions = {}): Notifier {
   return {
     // The path of a Slack webhook URL is its credential: only the host is named.
     name: `slack ${new URL(url).host}`,
@@ -65,6 +98,7 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined):
         { type: 'section', text: { type: 'mrkdwn', text: e.reason.slice(0, 2900) || '—' } },
       ];
       if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>` }] });
+      if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
       return post(url, { text: `${title}: ${e.reason}`.slice(0, 3000), blocks }, signal);
     },
   };

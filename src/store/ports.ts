@@ -91,6 +91,16 @@ export interface ExecutionRow {
 
 export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | 'cancelled';
 
+/** One approver's vote on a request that needs more than one. */
+export interface ApprovalVote {
+  /** The actor, as recorded in the audit log (a token name, `slack:<user>`, or the stated `by`). */
+  by: string;
+  /** What makes two votes the same person's: the actor, or a stable id (a Slack user id) when there is one. */
+  identity: string;
+  at: number;
+  comment: string | null;
+}
+
 export interface ApprovalRow {
   id: string;
   incident_id: string;
@@ -104,6 +114,8 @@ export interface ApprovalRow {
   requested_by: string;
   expires_at: number;
   approvals_required: number;
+  /** Approvals cast so far, oldest first; the request is approved when there are approvals_required of them. */
+  votes: ApprovalVote[];
   decided_at: number | null;
   decided_by: string | null;
   comment: string | null;
@@ -129,7 +141,7 @@ export interface Tx extends GuardStateView {
 
   insertApproval(row: ApprovalRow): void;
   getApproval(id: string): ApprovalRow | undefined;
-  updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id'>>): void;
+  updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id' | 'votes'>>): void;
   pendingApprovalsForAlert(alertKey: string): ApprovalRow[];
   expiredApprovals(now: number): ApprovalRow[];
 

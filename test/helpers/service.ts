@@ -39,6 +39,8 @@ export interface TestServiceOptions {
   dir?: string;
   /** Use the system clock (for tests against real daemons whose time moves). */
   realClock?: boolean;
+  /** Keep every log line (at trace) in `log.lines`, for asserting what is and is not logged. */
+  captureLogs?: boolean;
 }
 
 export async function startTestService(opts: TestServiceOptions = {}): Promise<TestService> {
@@ -55,7 +57,7 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
   if ('problems' in loaded) throw new Error(loaded.problems.map((p) => `${p.file}: ${p.path}: ${p.message}`).join('\n'));
   const config = loaded.config;
   const clock = opts.clock ?? createManualClock(Date.UTC(2026, 10, 24, 3, 0, 0));
-  const log = createTestLogger({ capture: false });
+  const log = createTestLogger({ capture: opts.captureLogs ?? false });
   const service = await createService(config, log.logger, { ...(opts.overrides ?? {}), ...(opts.realClock ? {} : { clock }) });
   const app = service.app;
 

@@ -13,6 +13,7 @@ import {
   runbookStateSchema,
   waitQuerySchema,
 } from '../schemas.js';
+import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
@@ -95,14 +96,17 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       params: idParamsSchema,
       querystring: waitQuerySchema,
       body: manualRunBodySchema,
-      response: { 202: decisionResultSchema, 400: errorSchema, 404: errorSchema },
+      description: 'Needs the approver role; a HIGH-risk runbook needs admin (and still asks another person to approve).',
+      response: { 202: decisionResultSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema },
     },
     async (req, reply) => {
-      runbookOr404(req.params.id);
+      const rb = runbookOr404(req.params.id);
+      if (rb.risk === 'HIGH') requireRole(req, 'admin', `run the HIGH-risk runbook ${rb.id} by hand`);
+      const by = actorOf(req, req.body.by);
       const params: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.body.params)) params[k] = String(v);
       const result = await engine.runManual(req.params.id, params, {
-        by: req.body.by,
+        by,
         dryRun: req.body.dry_run,
         wait: req.query.wait,
         ...(req.body.service ? { service: req.body.service } : {}),
@@ -119,20 +123,29 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       `/api/v1/approvals/:id/${verdict}`,
       {
         summary: verdict === 'approve' ? 'Approve a pending request: guardrails run again, then the approved plan executes' : 'Reject a pending request',
+        description:
+          verdict === 'approve'
+            ? 'Whoever asked for the run cannot approve it (403). A runbook with `approvals_required: 2` needs two distinct approvers: the first approval answers 202 with the request still pending; the same person approving again is a 409.'
+            : 'The requester may reject (withdraw) their own request.',
         tags: ['approvals'],
         params: idParamsSchema,
         querystring: waitQuerySchema,
         body: approvalDecisionBodySchema,
         response: {
           200: verdict === 'approve' ? approvalSchema.extend({ result: decisionResultSchema }) : approvalSchema,
+          ...(verdict === 'approve' ? ({ 202: approvalSchema } as Record<number, z.ZodType>) : {}),
           400: errorSchema,
+          401: errorSchema,
+          403: errorSchema,
           404: errorSchema,
           409: errorSchema,
         },
       },
-      async (req) => {
-        if (verdict === 'reject') return approvalView(await engine.reject(req.params.id, req.body.by, req.body.comment));
-        const { approval, result } = await engine.approve(req.params.id, req.body.by, req.body.comment, { wait: req.query.wait });
+      async (req, reply) => {
+        const by = actorOf(req, req.body.by);
+        if (verdict === 'reject') return approvalView(await engine.reject(req.params.id, by, req.body.comment));
+        const { approval, result } = await engine.approve(req.params.id, by, req.body.comment, { wait: req.query.wait });
+        if (!result) return reply.code(202).send(approvalView(approval));
         return { ...approvalView(approval), result };
       },
     );
@@ -148,11 +161,11 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         summary: op === 'pause' ? 'Global kill switch: stop all automatic execution' : 'Resume automatic execution',
         tags: ['control'],
         body: pauseBodySchema,
-        response: { 200: pauseStateSchema },
+        response: { 200: pauseStateSchema, 401: errorSchema, 403: errorSchema },
       },
       async (req) => {
         const body = req.body ?? { by: 'api' };
-        const changed = await engine.setPaused(op === 'pause', body.by, body.reason);
+        const changed = await engine.setPaused(op === 'pause', actorOf(req, body.by), body.reason);
         return { paused: op === 'pause', changed };
       },
     );

@@ -1,5 +1,5 @@
 import type { AuditEventName, DecisionAction, Incident } from '../../domain/index.js';
-import type { ApprovalRow, ApprovalStatus, AuditRow, ExecutionRow, ExecutionState, ExecutionTrigger, IncidentRow } from '../ports.js';
+import type { ApprovalRow, ApprovalStatus, ApprovalVote, AuditRow, ExecutionRow, ExecutionState, ExecutionTrigger, IncidentRow } from '../ports.js';
 
 /** Column ↔ domain mapping, kept apart from the statements so both read plainly. */
 type Raw = Record<string, unknown>;
@@ -65,6 +65,7 @@ export function rowToApproval(r: Raw): ApprovalRow {
     requested_by: r.requested_by as string,
     expires_at: r.expires_at as number,
     approvals_required: r.approvals_required as number,
+    votes: typeof r.votes === 'string' ? (JSON.parse(r.votes) as ApprovalVote[]) : [],
     decided_at: (r.decided_at as number | null) ?? null,
     decided_by: (r.decided_by as string | null) ?? null,
     comment: (r.comment as string | null) ?? null,

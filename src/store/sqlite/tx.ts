@@ -47,9 +47,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     ),
     insertApproval: db.prepare(
       `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
-         expires_at, approvals_required, decided_at, decided_by, comment, execution_id)
+         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id)
        VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
-         @expires_at, @approvals_required, @decided_at, @decided_by, @comment, @execution_id)`,
+         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id)`,
     ),
     approvalById: db.prepare('SELECT * FROM approvals WHERE id = ?'),
     approvalsForAlert: db.prepare("SELECT * FROM approvals WHERE alert_key = ? AND status = 'pending'"),
@@ -167,7 +167,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
       void s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at),
 
     insertApproval(row: ApprovalRow) {
-      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan) });
+      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes) });
     },
     getApproval(id) {
       const r = s.approvalById.get(id) as Raw | undefined;

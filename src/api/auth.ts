@@ -1,0 +1,206 @@
+// Called through the module object, not destructured: the constant-time comparison
+// is then observable (and countable) by a test through node:test's mock.method.
+import crypto from 'node:crypto';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger } from 'pino';
+import { RectifyError } from '../domain/index.js';
+import { errorBody } from './errors.js';
+import { ROLES, type Role, type TokenEntry } from './tokens.js';
+
+/**
+ * Who may do what. A caller is identified by a bearer token from the tokens file;
+ * the token's name is who they are (the actor in the audit log) and its roles are
+ * what they may do:
+ *
+ *   ingest    the intake routes only (webhooks and incidents)
+ *   viewer    every read
+ *   approver  approve and reject, manual runs of LOW and MEDIUM runbooks, and what a viewer may
+ *   admin     pause and resume, manual runs of HIGH-risk runbooks, and what an approver may
+ *
+ * The policy is a table keyed by method and route pattern, so a new route that is
+ * not in it falls to the safe default: reads need a viewer, anything else an admin.
+ */
+
+export interface Caller {
+  readonly name: string;
+  readonly roles: readonly Role[];
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The authenticated caller, or null when no tokens are configured (or on public routes). */
+    caller: Caller | null;
+  }
+}
+
+/** `public`: probes carry no token. `slack`: authenticated by Slack's request signature instead. */
+export type Access = Role | 'public' | 'slack';
+
+const POLICY: ReadonlyMap<string, Access> = new Map<string, Access>([
+  ['GET /healthz', 'public'],
+  ['GET /readyz', 'public'],
+  ['POST /api/v1/webhooks/alertmanager', 'ingest'],
+  ['POST /api/v1/webhooks/pagerduty', 'ingest'],
+  ['POST /api/v1/incidents', 'ingest'],
+  ['POST /api/v1/approvals/:id/approve', 'approver'],
+  ['POST /api/v1/approvals/:id/reject', 'approver'],
+  // HIGH-risk runbooks additionally need admin: checked in the route, which knows the runbook.
+  ['POST /api/v1/runbooks/:id/run', 'approver'],
+  ['POST /api/v1/pause', 'admin'],
+  ['POST /api/v1/resume', 'admin'],
+  ['POST /api/v1/slack/interactions', 'slack'],
+]);
+
+/** The access a route needs; routes not in the table: GET/HEAD → viewer, anything else → admin. */
+export function accessFor(method: string, routeUrl: string | undefined): Access {
+  const m = method === 'HEAD' ? 'GET' : method;
+  const listed = routeUrl === undefined ? undefined : POLICY.get(`${m} ${routeUrl}`);
+  if (listed) return listed;
+  return m === 'GET' ? 'viewer' : 'admin';
+}
+
+/** Whether a set of roles grants a needed role: admin ⊇ approver ⊇ viewer; ingest stands alone. */
+export function grants(roles: readonly Role[], needed: Role): boolean {
+  switch (needed) {
+    case 'ingest':
+      return roles.includes('ingest');
+    case 'viewer':
+      return roles.includes('viewer') || roles.includes('approver') || roles.includes('admin');
+    case 'approver':
+      return roles.includes('approver') || roles.includes('admin');
+    case 'admin':
+      return roles.includes('admin');
+  }
+}
+
+export interface TokenAuth {
+  /** How many tokens are configured. */
+  size(): number;
+  names(): string[];
+  /**
+   * The caller a presented token belongs to. The token is hashed and the hash looked
+   * up; the final comparison is constant-time, and a miss compares against a dummy
+   * so that a hit and a miss do the same work.
+   */
+  identify(token: string): Caller | undefined;
+  /** Replaces every token at once (a SIGHUP reload). */
+  replace(tokens: readonly TokenEntry[]): void;
+}
+
+interface Known {
+  digest: Buffer;
+  caller: Caller;
+}
+
+function index(tokens: readonly TokenEntry[]): Map<string, Known> {
+  const m = new Map<string, Known>();
+  for (const t of tokens) {
+    m.set(t.sha256, { digest: Buffer.from(t.sha256, 'hex'), caller: Object.freeze({ name: t.name, roles: Object.freeze([...t.roles]) }) });
+  }
+  return m;
+}
+
+/** One-shot crypto.hash where Node has it (20.12+): half the cost of createHash on every request. */
+const sha256: (text: string) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (text) => crypto.hash('sha256', text, 'buffer') as unknown as Buffer
+    : (text) => crypto.createHash('sha256').update(text, 'utf8').digest();
+
+export function createTokenAuth(tokens: readonly TokenEntry[]): TokenAuth {
+  let byHash = index(tokens);
+  const dummy = Buffer.alloc(32);
+  return {
+    size: () => byHash.size,
+    names: () => [...byHash.values()].map((k) => k.caller.name),
+    identify(token) {
+      const digest = sha256(token);
+      const known = byHash.get(digest.toString('hex'));
+      const equal = crypto.timingSafeEqual(digest, known?.digest ?? dummy);
+      return equal && known ? known.caller : undefined;
+    },
+    replace(next) {
+      // One assignment: a request sees either the old set or the new one, never a mix.
+      byHash = index(next);
+    },
+  };
+}
+
+/** Longer than any token anyone would issue: refused before hashing. */
+const MAX_TOKEN_LENGTH = 4096;
+
+function refuse(reply: FastifyReply, status: 401 | 403, code: 'UNAUTHORIZED' | 'FORBIDDEN', message: string): void {
+  if (status === 401) reply.header('WWW-Authenticate', 'Bearer realm="rectify"');
+  void reply.code(status).send(errorBody(code, message));
+}
+
+/**
+ * The onRequest hook: cheap on purpose (one header read, one SHA-256, one map
+ * lookup, one 32-byte constant-time compare), since it runs before every intake
+ * request in an alert storm. The token is never logged: refusals name the route and,
+ * for a 403, the token's name.
+ */
+export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger): void {
+  app.addHook('onRequest', (req, reply, done) => {
+    // routeOptions is a getter that builds a fresh object: read it once.
+    const routeUrl = req.routeOptions.url;
+    const access = accessFor(req.method, routeUrl);
+    if (access === 'public' || access === 'slack') {
+      done();
+      return;
+    }
+    const header = req.headers.authorization;
+    let caller: Caller | undefined;
+    let why: string;
+    if (header === undefined || header === '') {
+      why = 'an API token is required: send "Authorization: Bearer <token>"';
+    } else {
+      const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+      if (!m || m[1]!.length > MAX_TOKEN_LENGTH) why = 'the Authorization header must be "Bearer <token>"';
+      else {
+        caller = auth.identify(m[1]!);
+        why = 'the API token is not valid';
+      }
+    }
+    const route = `${req.method} ${routeUrl ?? req.url.split('?')[0]}`;
+    if (!caller) {
+      log.warn({ route, reqId: req.id, reason: why }, 'request refused: not authenticated');
+      refuse(reply, 401, 'UNAUTHORIZED', why);
+      return;
+    }
+    // Unknown routes: any valid token learns that they do not exist (404), nobody else does.
+    if (routeUrl !== undefined && !grants(caller.roles, access)) {
+      log.warn({ route, reqId: req.id, token_name: caller.name, needs: access }, 'request refused: role');
+      refuse(reply, 403, 'FORBIDDEN', `token "${caller.name}" may not ${route}: it needs the ${access} role (it has ${caller.roles.join(', ')})`);
+      return;
+    }
+    req.caller = caller;
+    done();
+  });
+}
+
+/** For routes whose needed role depends on what they act on (a HIGH-risk runbook's manual run). */
+export function requireRole(req: FastifyRequest, role: Role, what: string): void {
+  if (!req.caller) return;
+  if (!grants(req.caller.roles, role)) {
+    throw new RectifyError('FORBIDDEN', `token "${req.caller.name}" may not ${what}: it needs the ${role} role (it has ${req.caller.roles.join(', ')})`);
+  }
+}
+
+/**
+ * Who is acting. With tokens configured it is the token's name, whatever the body's
+ * `by` says: a body field cannot be trusted to name someone else (an approver could
+ * otherwise approve as another person and defeat separation of duties). Without
+ * tokens the API is loopback-only and `by` is the caller's word, so it is required.
+ */
+export function actorOf(req: FastifyRequest, stated: string | undefined, fallback?: string): string {
+  if (req.caller) return req.caller.name;
+  const by = stated ?? fallback;
+  if (by === undefined) {
+    throw new RectifyError('VALIDATION_FAILED', 'invalid body: body.by: required when no API tokens are configured (who is acting, for the audit log)', {
+      details: [{ path: 'body.by', message: 'required when no API tokens are configured (who is acting, for the audit log)' }],
+    });
+  }
+  return by;
+}
+
+export { ROLES, type Role };

@@ -1,0 +1,133 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { isRectifyError, RectifyError } from '../../domain/index.js';
+import { errorBody } from '../errors.js';
+import { approvalSchema, errorSchema } from '../schemas.js';
+import { createSlackVerifier } from '../slack-signature.js';
+import { approvalView } from '../views.js';
+import { toJsonSchema, zodDetails } from '../zod-route.js';
+import type { ApiDeps } from '../deps.js';
+
+/**
+ * Approve and reject buttons in Slack. Slack posts `payload=<JSON>` form-encoded
+ * and signs the raw body, so this route reads the body as text, checks the
+ * signature over exactly those bytes, and only then parses it. The bearer-token
+ * check does not apply here: the Slack signature is this route's credential.
+ *
+ * A button is tied to one approval and one verb: its value is `<approval_id>:approve`
+ * or `<approval_id>:reject`, and the verb must agree with the button's action_id,
+ * so a payload cannot turn a "Reject" click into an approval. The actor is
+ * `slack:<username>`; two votes are the same person's when their Slack user id is.
+ */
+
+export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
+
+const payloadSchema = z.object({
+  type: z.literal('block_actions'),
+  user: z.object({
+    id: z.string().regex(/^[A-Z0-9]{1,32}$/i, 'expected a Slack user id'),
+    username: z.string().optional(),
+    name: z.string().optional(),
+  }),
+  actions: z
+    .array(z.object({ action_id: z.enum([SLACK_ACTIONS.approve, SLACK_ACTIONS.reject]), value: z.string().regex(/^[A-Za-z0-9_-]{1,128}:(approve|reject)$/, 'expected <approval_id>:approve or <approval_id>:reject') }))
+    .length(1, 'expected exactly one action'),
+});
+
+export const slackReplySchema = z.object({
+  response_type: z.literal('ephemeral'),
+  replace_original: z.boolean(),
+  ok: z.boolean().describe('false when the click was refused (already decided, the requester approving, a second vote by the same person)'),
+  code: z.string().optional(),
+  text: z.string(),
+  approval: approvalSchema.optional(),
+});
+
+const USERNAME_RE = /^[A-Za-z0-9._-]{1,80}$/;
+const FORM = 'application/x-www-form-urlencoded';
+
+export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const verifier = deps.slackSigningSecret ? createSlackVerifier(deps.slackSigningSecret) : undefined;
+
+  void app.register(async (scope) => {
+    // The raw text, whatever the declared type: the signature is over the bytes as sent.
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+    scope.route({
+      method: 'POST',
+      url: '/api/v1/slack/interactions',
+      bodyLimit: 1024 * 1024,
+      schema: {
+        summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
+        description:
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. Answers 404 when no signing secret is configured.',
+        tags: ['approvals'],
+        consumes: [FORM],
+        security: [],
+        body: { type: 'object', properties: { payload: { type: 'string', description: 'the interaction payload as JSON (type block_actions)' } }, required: ['payload'] },
+        response: { 200: toJsonSchema(slackReplySchema, 'output'), 400: toJsonSchema(errorSchema, 'output'), 401: toJsonSchema(errorSchema, 'output'), 404: toJsonSchema(errorSchema, 'output'), 409: toJsonSchema(errorSchema, 'output'), 415: toJsonSchema(errorSchema, 'output') },
+      },
+      handler: async (req, reply) => {
+        if (!verifier) throw new RectifyError('NOT_FOUND', 'Slack interactivity is not configured: set --slack-signing-secret (RECTIFY_SLACK_SIGNING_SECRET, slack_signing_secret)');
+        const raw = typeof req.body === 'string' ? req.body : '';
+        const header = (name: string): string | undefined => {
+          const v = req.headers[name];
+          return typeof v === 'string' ? v : undefined;
+        };
+        const check = verifier.verify({ timestamp: header('x-slack-request-timestamp'), signature: header('x-slack-signature') }, raw, deps.clock.now());
+        if (!check.ok) {
+          req.log.warn({ reqId: req.id, reason: check.message }, 'Slack request refused');
+          if (check.status === 401) reply.header('WWW-Authenticate', 'Slack-Signature');
+          return reply.code(check.status).send(errorBody(check.status === 401 ? 'UNAUTHORIZED' : 'CONFLICT', check.message));
+        }
+        if (!(header('content-type') ?? '').toLowerCase().startsWith(FORM)) {
+          throw new RectifyError('UNSUPPORTED_MEDIA_TYPE', `content type ${JSON.stringify(header('content-type') ?? '')} is not accepted here: Slack sends ${FORM}`);
+        }
+        const text = new URLSearchParams(raw).get('payload');
+        let json: unknown;
+        try {
+          json = text === null ? undefined : JSON.parse(text);
+        } catch {
+          json = undefined;
+        }
+        if (json === undefined) throw new RectifyError('VALIDATION_FAILED', 'invalid body: body.payload: expected the interaction payload as JSON', { details: [{ path: 'body.payload', message: 'expected JSON' }] });
+        const parsed = payloadSchema.safeParse(json);
+        if (!parsed.success) {
+          const details = zodDetails('body.payload', parsed.error);
+          throw new RectifyError('VALIDATION_FAILED', `invalid body: ${details[0]?.path}: ${details[0]?.message}`, { details });
+        }
+        const { user, actions } = parsed.data;
+        const action = actions[0]!;
+        const sep = action.value.lastIndexOf(':');
+        const approvalId = action.value.slice(0, sep);
+        const verb = action.value.slice(sep + 1) as 'approve' | 'reject';
+        if (SLACK_ACTIONS[verb] !== action.action_id) {
+          throw new RectifyError('VALIDATION_FAILED', `invalid body: body.payload.actions.0.value: says ${verb} but the button is ${action.action_id}`, {
+            details: [{ path: 'body.payload.actions.0.value', message: `says ${verb} but the button is ${action.action_id}` }],
+          });
+        }
+        const username = user.username ?? user.name;
+        const actor = `slack:${username !== undefined && USERNAME_RE.test(username) ? username : user.id}`;
+        const identity = `slack-id:${user.id}`;
+        try {
+          if (verb === 'reject') {
+            const approval = await deps.engine.reject(approvalId, actor, undefined);
+            return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: `Rejected by ${actor}: nothing will run.`, approval: approvalView(approval) });
+          }
+          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity });
+          const said = result
+            ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
+            : `${actor} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
+          return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
+        } catch (err) {
+          // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
+          if (isRectifyError(err) && err.status < 500 && err.status !== 400) {
+            return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code: err.code, text: err.message });
+          }
+          throw err;
+        }
+      },
+    });
+  });
+}

@@ -1,0 +1,121 @@
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import type { LoadProblem } from '../domain/errors.js';
+import { didYouMean } from '../lib/suggest.js';
+
+/**
+ * The API tokens file: YAML holding only the SHA-256 of each token, never a token.
+ *
+ *   tokens:
+ *     - name: alertmanager
+ *       roles: [ingest]
+ *       sha256: 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08
+ *
+ * A copy of the file (a backup, a config repository) therefore grants nothing.
+ * Every problem is reported with the file and YAML path, and no message ever
+ * echoes a `sha256` value or an unknown key's value: someone who pasted the token
+ * itself where the hash belongs must not find it in the startup log.
+ */
+
+export const ROLES = ['ingest', 'viewer', 'approver', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+export interface TokenEntry {
+  readonly name: string;
+  readonly roles: readonly Role[];
+  /** Lower-case hex of the token's SHA-256. */
+  readonly sha256: string;
+}
+
+export type TokensRead = { ok: true; tokens: TokenEntry[] } | { ok: false; problems: LoadProblem[] };
+
+const ENTRY_KEYS = ['name', 'roles', 'sha256'] as const;
+/** A token's name becomes the actor in the audit log: plain, and never a Slack identity or rectify itself. */
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+const RESERVED_NAMES = new Set(['rectify', 'api']);
+const HEX_RE = /^[0-9a-fA-F]{64}$/;
+const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
+
+export function readTokensFile(absPath: string, label: string = absPath): TokensRead {
+  let text: string;
+  try {
+    text = readFileSync(absPath, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'unknown error'})`;
+    return { ok: false, problems: [{ file: label, path: '', message: `cannot read the tokens file: ${why}` }] };
+  }
+  return parseTokens(text, label);
+}
+
+export function parseTokens(text: string, label: string): TokensRead {
+  const problems: LoadProblem[] = [];
+  const report = (path: string, message: string): void => void problems.push({ file: label, path, message });
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) {
+    // The YAML library's message may quote the offending text, which could be a token: position only.
+    return { ok: false, problems: doc.errors.map((e) => ({ file: label, path: '', message: `invalid YAML (${e.code}) at offset ${e.pos[0]}` })) };
+  }
+  const root = doc.toJS() as unknown;
+  // An empty file is refused rather than read as "no tokens": a file caught half-written
+  // by an editor on reload must not silently lock everyone out or, worse, change nothing visibly.
+  if (root === null || root === undefined) return { ok: false, problems: [{ file: label, path: '', message: 'the file is empty; write `tokens: []` to allow no one' }] };
+  if (!isPlainObject(root)) return { ok: false, problems: [{ file: label, path: '', message: 'expected a mapping with a `tokens:` list at the top level' }] };
+  for (const key of Object.keys(root)) if (key !== 'tokens') report(key, `unknown key${didYouMean(key, ['tokens'])}`);
+  const list = root.tokens;
+  if (!Array.isArray(list)) {
+    report('tokens', list === undefined || list === null ? 'missing: expected a list of {name, roles, sha256}' : 'expected a list of {name, roles, sha256}');
+    return { ok: false, problems };
+  }
+  const tokens: TokenEntry[] = [];
+  const names = new Map<string, number>();
+  const hashes = new Map<string, number>();
+  list.forEach((item: unknown, i: number) => {
+    const at = `tokens[${i}]`;
+    if (!isPlainObject(item)) {
+      report(at, 'expected a mapping with name, roles and sha256');
+      return;
+    }
+    const before = problems.length;
+    for (const key of Object.keys(item)) {
+      if ((ENTRY_KEYS as readonly string[]).includes(key)) continue;
+      const hint = key === 'token' || key === 'value' || key === 'secret' ? ': this file holds only the SHA-256 of a token (sha256:), never the token' : didYouMean(key, ENTRY_KEYS);
+      report(`${at}.${key}`, `unknown key${hint}`);
+    }
+    const name = item.name;
+    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+      report(`${at}.name`, 'expected a name of letters, digits, ".", "_", "@" and "-" (at most 64), starting with a letter or digit');
+    } else if (RESERVED_NAMES.has(name)) {
+      report(`${at}.name`, `"${name}" is reserved for rectify's own audit entries; choose another name`);
+    } else if (names.has(name)) {
+      report(`${at}.name`, `"${name}" is already the name of tokens[${names.get(name)}]; names identify callers in the audit log and must be unique`);
+    } else {
+      names.set(name, i);
+    }
+    const roles = item.roles;
+    if (!Array.isArray(roles) || roles.length === 0) {
+      report(`${at}.roles`, `expected a non-empty list of roles (${ROLES.join(', ')})`);
+    } else {
+      roles.forEach((r: unknown, j: number) => {
+        if (typeof r !== 'string' || !(ROLES as readonly string[]).includes(r)) {
+          report(`${at}.roles[${j}]`, `unknown role${typeof r === 'string' ? ` "${r}"${didYouMean(r, ROLES)}` : ''}; roles are ${ROLES.join(', ')}`);
+        }
+      });
+    }
+    const sha = item.sha256;
+    if (typeof sha !== 'string' || !HEX_RE.test(sha)) {
+      report(`${at}.sha256`, `expected the token's SHA-256 as 64 hex digits (${HASH_HINT}); the value is not shown`);
+    } else {
+      const hex = sha.toLowerCase();
+      const prior = hashes.get(hex);
+      if (prior !== undefined) report(`${at}.sha256`, `the same hash as tokens[${prior}]: one token cannot have two names`);
+      else hashes.set(hex, i);
+    }
+    if (problems.length === before) tokens.push(Object.freeze({ name: name as string, roles: Object.freeze([...new Set(roles as Role[])]), sha256: (sha as string).toLowerCase() }));
+  });
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, tokens };
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}

@@ -1,0 +1,301 @@
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it, mock } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
+
+const pagerduty = JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
+
+function runbooks(base: string): string {
+  return `runbooks:
+  restart-low:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    action:
+      http: {method: POST, url: "${base}/restart/{service}"}
+  rollback-high:
+    risk: HIGH
+    triggers: [bad_deploy]
+    action:
+      http: {method: POST, url: "${base}/undo/{service}"}
+`;
+}
+
+type Expect = number;
+interface Case {
+  method: 'GET' | 'POST';
+  path: string;
+  body?: unknown;
+  /** The role that may call it ('public' for probes). */
+  needs: 'public' | 'ingest' | 'viewer' | 'approver' | 'admin';
+  /** The status a caller who may gets (the request itself is valid, or names something missing). */
+  ok: Expect;
+}
+
+const CASES: Case[] = [
+  { method: 'GET', path: '/healthz', needs: 'public', ok: 200 },
+  { method: 'GET', path: '/readyz', needs: 'public', ok: 200 },
+  { method: 'POST', path: '/api/v1/incidents', body: { root_cause: 'nothing-matches', service: 'shop' }, needs: 'ingest', ok: 202 },
+  { method: 'POST', path: '/api/v1/webhooks/alertmanager', body: amWebhook([{ labels: { alertname: 'Nothing', service: 'shop' } }]), needs: 'ingest', ok: 202 },
+  { method: 'POST', path: '/api/v1/webhooks/pagerduty', body: pagerduty, needs: 'ingest', ok: 202 },
+  { method: 'GET', path: '/api/v1/incidents/INC-NONE', needs: 'viewer', ok: 404 },
+  { method: 'GET', path: '/api/v1/executions/exe_none', needs: 'viewer', ok: 404 },
+  { method: 'GET', path: '/api/v1/approvals?status=pending', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/api/v1/approvals/apr_none', needs: 'viewer', ok: 404 },
+  { method: 'GET', path: '/api/v1/audit', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/api/v1/audit/verify', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/api/v1/audit/export', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/api/v1/runbooks', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/api/v1/runbooks/restart-low', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/metrics', needs: 'viewer', ok: 200 },
+  { method: 'GET', path: '/openapi.json', needs: 'viewer', ok: 200 },
+  { method: 'POST', path: '/api/v1/approvals/apr_none/approve', body: {}, needs: 'approver', ok: 404 },
+  { method: 'POST', path: '/api/v1/approvals/apr_none/reject', body: {}, needs: 'approver', ok: 404 },
+  { method: 'POST', path: '/api/v1/runbooks/restart-low/run', body: { params: { service: 'shop' }, dry_run: true }, needs: 'approver', ok: 202 },
+  { method: 'POST', path: '/api/v1/runbooks/rollback-high/run', body: { params: { service: 'shop' }, dry_run: true }, needs: 'admin', ok: 202 },
+  { method: 'POST', path: '/api/v1/pause', body: { reason: 'matrix' }, needs: 'admin', ok: 200 },
+  { method: 'POST', path: '/api/v1/resume', body: {}, needs: 'admin', ok: 200 },
+];
+
+const ROLE_GRANTS: Record<string, string[]> = {
+  ingest: ['ingest'],
+  viewer: ['viewer'],
+  approver: ['viewer', 'approver'],
+  admin: ['viewer', 'approver', 'admin'],
+};
+
+describe('API tokens: who may do what', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  let url: string;
+  const tokens: Record<string, IssuedToken> = {
+    ingest: issueToken('alertmanager', ['ingest']),
+    viewer: issueToken('grafana', ['viewer']),
+    approver: issueToken('alice', ['approver']),
+    admin: issueToken('root-oncall', ['admin']),
+  };
+
+  async function call(method: 'GET' | 'POST', path: string, headers: Record<string, string> = {}, body?: unknown) {
+    const res = await fetch(url + path, {
+      method,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      redirect: 'manual',
+    });
+    const text = await res.text();
+    return { status: res.status, headers: res.headers, text, json: (res.headers.get('content-type') ?? '').startsWith('application/json') ? (JSON.parse(text) as any) : undefined };
+  }
+
+  before(async () => {
+    target = await startHttpTarget();
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
+    const file = writeTokensFile(dir, Object.values(tokens));
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', file, '--listen', '127.0.0.1:0'], captureLogs: true });
+    url = await svc.service.listen();
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('every route × every caller: 401 without a valid token, 403 without the role, the route\'s own answer with it', async () => {
+    const callers: Array<[string, Record<string, string>]> = [
+      ['none', {}],
+      ['wrong token', bearer('rct_not-a-token')],
+      ['not bearer', { authorization: `Basic ${Buffer.from('alice:pw').toString('base64')}` }],
+      ...Object.entries(tokens).map(([role, t]) => [role, bearer(t)] as [string, Record<string, string>]),
+    ];
+    const table: string[] = [];
+    for (const c of CASES) {
+      for (const [who, headers] of callers) {
+        const r = await call(c.method, c.path, headers, c.body);
+        const roles = ROLE_GRANTS[who];
+        const expected = c.needs === 'public' ? c.ok : roles === undefined ? 401 : roles.includes(c.needs) ? c.ok : 403;
+        if (r.status !== expected) table.push(`${c.method} ${c.path} as ${who}: ${r.status}, expected ${expected} ${r.text.slice(0, 200)}`);
+        if (expected === 401) {
+          assert.equal(r.json.error.code, 'UNAUTHORIZED');
+          assert.equal(r.headers.get('www-authenticate'), 'Bearer realm="rectify"');
+        }
+        if (expected === 403) {
+          const t = tokens[who]!;
+          assert.equal(r.json.error.code, 'FORBIDDEN');
+          const route = c.path.split('?')[0]!.replace(/\/(INC-NONE|exe_none|apr_none|restart-low|rollback-high)(?=\/|$)/, '/:id');
+          assert.equal(r.json.error.message, c.path.includes('rollback-high') && who === 'approver'
+            ? `token "alice" may not run the HIGH-risk runbook rollback-high by hand: it needs the admin role (it has approver)`
+            : `token "${t.name}" may not ${c.method} ${route}: it needs the ${c.path.endsWith('/run') ? 'approver' : c.needs} role (it has ${t.roles.join(', ')})`);
+        }
+      }
+    }
+    assert.deepEqual(table, []);
+  });
+
+  it('401 messages say what to send; a refused request changes nothing', async () => {
+    const none = await call('POST', '/api/v1/pause', {}, {});
+    assert.deepEqual(none.json, { error: { code: 'UNAUTHORIZED', message: 'an API token is required: send "Authorization: Bearer <token>"', details: [] } });
+    const wrong = await call('POST', '/api/v1/pause', bearer('nope'), {});
+    assert.equal(wrong.json.error.message, 'the API token is not valid');
+    const basic = await call('POST', '/api/v1/pause', { authorization: 'Basic YWxpY2U6cHc=' }, {});
+    assert.equal(basic.json.error.message, 'the Authorization header must be "Bearer <token>"');
+    const asViewer = await call('POST', '/api/v1/pause', bearer(tokens.viewer!), {});
+    assert.equal(asViewer.status, 403);
+    const state = await call('GET', '/api/v1/audit?event=SERVICE_PAUSED', bearer(tokens.viewer!));
+    const before = state.json.events.length;
+    await call('POST', '/api/v1/pause', bearer(tokens.approver!), {});
+    assert.equal((await call('GET', '/api/v1/audit?event=SERVICE_PAUSED', bearer(tokens.viewer!))).json.events.length, before, 'no pause was recorded');
+    assert.equal(svc.service.store.read((tx) => tx.paused()), false);
+  });
+
+  it('an unknown route: 401 without a token (nothing to enumerate), 404 with one', async () => {
+    assert.equal((await call('GET', '/api/v1/secret-admin')).status, 401);
+    const r = await call('GET', '/api/v1/secret-admin', bearer(tokens.ingest!));
+    assert.equal(r.status, 404);
+    assert.equal(r.json.error.code, 'NOT_FOUND');
+  });
+
+  it('the scheme is case-insensitive as RFC 7235 says; the token is not', async () => {
+    assert.equal((await call('GET', '/api/v1/runbooks', { authorization: `bearer ${tokens.viewer!.token}` })).status, 200);
+    assert.equal((await call('GET', '/api/v1/runbooks', { authorization: `Bearer ${tokens.viewer!.token.toUpperCase()}` })).status, 401);
+  });
+
+  it('the caller is the token: the audit actor is its name, whatever the body says', async () => {
+    const p = await call('POST', '/api/v1/pause', bearer(tokens.admin!), { by: 'someone-else', reason: 'maintenance' });
+    assert.equal(p.status, 200);
+    assert.equal(p.json.changed, true);
+    const ev = (await call('GET', '/api/v1/audit?event=SERVICE_PAUSED&limit=1', bearer(tokens.viewer!))).json.events[0];
+    assert.equal(ev.actor, 'root-oncall');
+    assert.equal((await call('POST', '/api/v1/resume', bearer(tokens.admin!), {})).json.changed, true);
+    const run = await call('POST', '/api/v1/runbooks/restart-low/run', bearer(tokens.approver!), { params: { service: 'shop' }, dry_run: true, by: 'mallory' });
+    assert.equal(run.status, 202);
+    const manual = (await call('GET', `/api/v1/audit?incident_id=${run.json.incident_id}&event=MANUAL_RUN`, bearer(tokens.viewer!))).json.events[0];
+    assert.equal(manual.actor, 'alice');
+  });
+
+  it('tokens are compared in constant time: one timingSafeEqual per presented token, hit or miss', async () => {
+    const compare = mock.method(crypto, 'timingSafeEqual');
+    try {
+      await call('GET', '/healthz');
+      await call('GET', '/api/v1/runbooks');
+      assert.equal(compare.mock.callCount(), 0, 'no token, nothing to compare');
+      await call('GET', '/api/v1/runbooks', bearer(tokens.viewer!));
+      await call('GET', '/api/v1/runbooks', bearer('rct_wrong'));
+      await call('GET', '/api/v1/runbooks', bearer(tokens.ingest!));
+      assert.equal(compare.mock.callCount(), 3);
+      for (const c of compare.mock.calls) {
+        const [a, b] = c.arguments as [Buffer, Buffer];
+        assert.equal(a.length, 32);
+        assert.equal(b.length, 32);
+      }
+      assert.equal(compare.mock.calls[0]!.result, true);
+      assert.equal(compare.mock.calls[1]!.result, false);
+    } finally {
+      compare.mock.restore();
+    }
+  });
+
+  it('a token never reaches the log, even at trace level; refusals are logged with the route and the token name', async () => {
+    await call('GET', '/api/v1/audit', bearer(tokens.ingest!));
+    await call('POST', '/api/v1/incidents', bearer(tokens.ingest!), { root_cause: 'x', service: 'y' });
+    const text = svc.log.lines.join('\n');
+    assert.ok(svc.log.lines.length > 0);
+    for (const t of Object.values(tokens)) {
+      assert.ok(!text.includes(t.token), `token of ${t.name} is in the log`);
+      assert.ok(!text.includes(t.sha256), `hash of ${t.name} is in the log`);
+    }
+    const refusal = svc.log.records().find((r) => r.msg === 'request refused: role' && r.route === 'GET /api/v1/audit');
+    assert.ok(refusal, 'the 403 was logged');
+    assert.equal(refusal.token_name, 'alertmanager');
+    const loaded = svc.log.records().find((r) => r.msg === 'API tokens loaded');
+    assert.deepEqual(loaded?.tokens, ['alertmanager (ingest)', 'grafana (viewer)', 'alice (approver)', 'root-oncall (admin)']);
+  });
+});
+
+describe('without tokens', () => {
+  it('loopback only: a non-loopback listen address is refused at startup, naming the setting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
+    const err: string[] = [];
+    const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
+    assert.equal(await runCli(['serve', '--listen', '0.0.0.0:9095', '--db', 'sqlite::memory:'], io), 2);
+    assert.deepEqual(err, ['--listen: refusing to listen on non-loopback address 0.0.0.0 without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
+    err.length = 0;
+    assert.equal(await runCli(['serve', '--db', 'sqlite::memory:'], { ...io, env: { RECTIFY_LISTEN: '[::]:9095' } }), 2);
+    assert.deepEqual(err, ['RECTIFY_LISTEN: refusing to listen on non-loopback address :: without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
+    err.length = 0;
+    writeFileSync(join(dir, 'rectify.yaml'), 'listen: 10.0.0.5:9095\n');
+    assert.equal(await runCli(['serve', '--db', 'sqlite::memory:'], io), 2);
+    assert.deepEqual(err, ['rectify.yaml: listen: refusing to listen on non-loopback address 10.0.0.5 without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
+  });
+
+  it('every route is open on loopback and `by` names the actor; missing `by` is a 400 naming the field', async () => {
+    const svc = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
+    const r = await svc.post('/api/v1/pause', { by: 'alice' });
+    assert.equal(r.status, 200);
+    assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events[0].actor, 'alice');
+    const run = await svc.post('/api/v1/runbooks/restart-low/run', { params: { service: 'x' }, dry_run: true });
+    assert.equal(run.status, 400);
+    assert.deepEqual(run.body.error, {
+      code: 'VALIDATION_FAILED',
+      message: 'invalid body: body.by: required when no API tokens are configured (who is acting, for the audit log)',
+      details: [{ path: 'body.by', message: 'required when no API tokens are configured (who is acting, for the audit log)' }],
+    });
+    await svc.stop({ remove: true });
+  });
+});
+
+describe('the tokens file', () => {
+  async function serveWith(text: string): Promise<string[]> {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
+    writeFileSync(join(dir, 'tokens.yaml'), text);
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', 'tokens.yaml'], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
+    assert.equal(code, 2);
+    return err.map((l) => l.replace(dir + '/', ''));
+  }
+  const hash = 'a'.repeat(64);
+
+  it('every problem, with the YAML path, and never the value given for a hash', async () => {
+    const pasted = 'rct_THIS_IS_THE_TOKEN_ITSELF';
+    const lines = await serveWith(`tokens:
+  - name: alertmanager
+    roles: [ingest, approve]
+    sha256: ${pasted}
+  - name: alertmanager
+    role: [viewer]
+    sha256: ${hash}
+  - name: rectify
+    roles: []
+    token: ${pasted}
+    sha256: ${hash}
+extra: 1
+`);
+    assert.deepEqual(lines, [
+      'tokens.yaml: extra: unknown key',
+      'tokens.yaml: tokens[0].roles[1]: unknown role "approve" (did you mean "approver"?); roles are ingest, viewer, approver, admin',
+      'tokens.yaml: tokens[0].sha256: expected the token\'s SHA-256 as 64 hex digits (printf %s "$TOKEN" | sha256sum); the value is not shown',
+      'tokens.yaml: tokens[1].role: unknown key (did you mean "roles"?)',
+      'tokens.yaml: tokens[1].name: "alertmanager" is already the name of tokens[0]; names identify callers in the audit log and must be unique',
+      'tokens.yaml: tokens[1].roles: expected a non-empty list of roles (ingest, viewer, approver, admin)',
+      'tokens.yaml: tokens[2].token: unknown key: this file holds only the SHA-256 of a token (sha256:), never the token',
+      'tokens.yaml: tokens[2].name: "rectify" is reserved for rectify\'s own audit entries; choose another name',
+      'tokens.yaml: tokens[2].roles: expected a non-empty list of roles (ingest, viewer, approver, admin)',
+      'tokens.yaml: tokens[2].sha256: the same hash as tokens[1]: one token cannot have two names',
+    ]);
+    assert.ok(!lines.join('\n').includes(pasted));
+  });
+
+  it('a missing file, an empty file and broken YAML each stop startup', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
+    const err: string[] = [];
+    const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
+    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', 'nope.yaml'], io), 2);
+    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file: file not found`]);
+    assert.deepEqual(await serveWith(''), ['tokens.yaml: the file is empty; write `tokens: []` to allow no one']);
+    const broken = await serveWith('tokens: [\n');
+    assert.equal(broken.length, 1);
+    assert.match(broken[0]!, /^tokens\.yaml: invalid YAML \([A-Z_]+\) at offset \d+$/);
+  });
+});

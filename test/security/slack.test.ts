@@ -1,0 +1,271 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { slackSignature } from '../../src/api/slack-signature.js';
+import { configSummary } from '../../src/config/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { issueToken, writeTokensFile } from '../helpers/tokens.js';
+
+const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
+const HOOK = '/services/T000/B000/hookSECRET';
+
+function runbooks(base: string): string {
+  return `runbooks:
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/undo/{deployment}"}
+  drop-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [replica_lag]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/drop/{deployment}"}
+`;
+}
+
+interface Click {
+  user?: { id: string; username?: string };
+  action_id?: string;
+  value: string;
+}
+
+function payloadOf(c: Click): string {
+  const payload = {
+    type: 'block_actions',
+    team: { id: 'T000', domain: 'example' },
+    user: c.user ?? { id: 'U0ALICE', username: 'alice' },
+    api_app_id: 'A000',
+    trigger_id: '123.456.abc',
+    channel: { id: 'C000', name: 'ops' },
+    response_url: 'https://hooks.slack.com/actions/T000/1/xyz',
+    actions: [{ type: 'button', block_id: 'b', action_id: c.action_id ?? (c.value.endsWith(':approve') ? 'rectify_approve' : 'rectify_reject'), value: c.value, action_ts: '1700000000.1' }],
+  };
+  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+}
+
+describe('Slack interactive approvals', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  let url: string;
+  const am = issueToken('alertmanager', ['ingest']);
+
+  /** A request as Slack sends it; `sign` overrides what is signed (to tamper), `at` the timestamp in seconds. */
+  async function send(body: string, opts: { secret?: string; at?: number; signed?: string; contentType?: string; signature?: string } = {}) {
+    const ts = String(opts.at ?? Math.floor(svc.clock.now() / 1000));
+    const signature = opts.signature ?? slackSignature(opts.secret ?? SECRET, ts, opts.signed ?? body);
+    const res = await fetch(`${url}/api/v1/slack/interactions`, {
+      method: 'POST',
+      headers: { 'content-type': opts.contentType ?? 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  }
+  async function incident(id: string, rootCause = 'error_rate_spike_after_deploy', deployment = 'checkout'): Promise<string> {
+    const res = await fetch(`${url}/api/v1/incidents`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${am.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ id, root_cause: rootCause, service: deployment, context: { deployment } }),
+    });
+    const d = (await res.json()) as any;
+    assert.equal(d.action, 'approval_required');
+    return d.approval_id as string;
+  }
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/undo/checkout', { status: 200 });
+    target.route('POST', '/drop/db', { status: 200 });
+    target.route('POST', HOOK, { status: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-slack-'));
+    const secretFile = join(dir, 'slack-signing-secret');
+    writeFileSync(secretFile, `${SECRET}\n`);
+    svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--tokens', writeTokensFile(dir, [am]), '--listen', '127.0.0.1:0', '--slack-signing-secret', `\${file:${secretFile}}`, '--slack-webhook-url', target.url + HOOK],
+      captureLogs: true,
+    });
+    url = await svc.service.listen();
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('the approval message carries Approve and Reject buttons tied to that approval', async () => {
+    const id = await incident('SL-BUTTONS');
+    await svc.service.drainNotifications();
+    const msg = target.requests(HOOK).map((r) => r.json() as any).find((m) => JSON.stringify(m).includes(id));
+    const actions = msg.blocks.find((b: any) => b.type === 'actions');
+    assert.deepEqual(
+      actions.elements.map((e: any) => [e.action_id, e.value, e.style]),
+      [
+        ['rectify_approve', `${id}:approve`, 'primary'],
+        ['rectify_reject', `${id}:reject`, 'danger'],
+      ],
+    );
+  });
+
+  it('a signed click approves as slack:<username> and runs the plan; no bearer token is needed', async () => {
+    target.reset();
+    const id = await incident('SL-OK');
+    const r = await send(payloadOf({ value: `${id}:approve` }));
+    assert.equal(r.status, 200);
+    assert.equal(r.body.ok, true);
+    assert.equal(r.body.response_type, 'ephemeral');
+    assert.match(r.body.text, /^Approved by slack:alice: executed \(execution exe_[0-9A-Z]+\), /);
+    assert.equal(approval(id).status, 'approved');
+    assert.equal(approval(id).decided_by, 'slack:alice');
+    await target.waitForRequest('/undo/checkout');
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+    const ev = svc.service.store.queryAudit({ incident_id: 'SL-OK', event: 'APPROVED', limit: 5 });
+    assert.equal(ev.length, 1);
+    assert.equal(ev[0]!.actor, 'slack:alice');
+  });
+
+  it('refused: a wrong secret, a tampered body, a stale or future timestamp, a malformed or missing signature — and nothing changes', async () => {
+    target.reset();
+    const id = await incident('SL-BAD');
+    const body = payloadOf({ value: `${id}:approve` });
+    const now = Math.floor(svc.clock.now() / 1000);
+    const cases: Array<[string, Awaited<ReturnType<typeof send>>, string]> = [
+      ['wrong secret', await send(body, { secret: 'not-the-secret' }), 'the Slack signature does not match this request'],
+      ['tampered', await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0MALLORY', username: 'mallory' } }), { signed: body }), 'the Slack signature does not match this request'],
+      ['stale', await send(body, { at: now - 301 }), 'stale Slack request: its timestamp is more than 5 minutes from now (check the clock, or it is a replay)'],
+      ['future', await send(body, { at: now + 301 }), 'stale Slack request: its timestamp is more than 5 minutes from now (check the clock, or it is a replay)'],
+      ['malformed', await send(body, { signature: 'v1=abc' }), 'X-Slack-Signature must be v0=<64 hex digits>'],
+    ];
+    for (const [what, r, message] of cases) {
+      assert.equal(r.status, 401, what);
+      assert.deepEqual(r.body.error, { code: 'UNAUTHORIZED', message, details: [] }, what);
+    }
+    const unsigned = await fetch(`${url}/api/v1/slack/interactions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    assert.equal(unsigned.status, 401);
+    assert.equal(((await unsigned.json()) as any).error.message, 'not signed by Slack: X-Slack-Request-Timestamp and X-Slack-Signature are required');
+    assert.equal(approval(id).status, 'pending');
+    assert.deepEqual(approval(id).votes, []);
+    assert.equal(target.calls('/undo/checkout'), 0);
+    // Within the window, right at its edge, the same click is good.
+    const edge = await send(body, { at: now - 300 });
+    assert.equal(edge.status, 200);
+    assert.equal(approval(id).status, 'approved');
+    await target.waitForRequest('/undo/checkout');
+  });
+
+  it('a replayed request is refused (409) and carried out once', async () => {
+    target.reset();
+    const id = await incident('SL-REPLAY');
+    const body = payloadOf({ value: `${id}:approve` });
+    const at = Math.floor(svc.clock.now() / 1000);
+    const first = await send(body, { at });
+    assert.equal(first.status, 200);
+    await target.waitForRequest('/undo/checkout');
+    svc.clock.advance(60_000);
+    const replay = await send(body, { at });
+    assert.equal(replay.status, 409);
+    assert.deepEqual(replay.body.error, { code: 'CONFLICT', message: 'this Slack request was already received: a replay is not carried out again', details: [] });
+    svc.clock.advance(10 * 60_000);
+    const late = await send(body, { at });
+    assert.equal(late.status, 401, 'once outside the window it is stale, and so still refused');
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SL-REPLAY', event: 'APPROVED', limit: 5 }).length, 1);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+  });
+
+  it('the button is tied to one approval and one verb: a value that disagrees with its button is a 400', async () => {
+    const id = await incident('SL-VERB');
+    const r = await send(payloadOf({ action_id: 'rectify_reject', value: `${id}:approve` }));
+    assert.equal(r.status, 400);
+    assert.equal(r.body.error.message, 'invalid body: body.payload.actions.0.value: says approve but the button is rectify_reject');
+    const other = await send(payloadOf({ action_id: 'delete_everything', value: `${id}:approve` }));
+    assert.equal(other.status, 400);
+    assert.equal(other.body.error.details[0].path, 'body.payload.actions.0.action_id');
+    assert.equal(approval(id).status, 'pending');
+    const reject = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0CAROL', username: 'carol' } }));
+    assert.equal(reject.body.ok, true);
+    assert.equal(reject.body.text, 'Rejected by slack:carol: nothing will run.');
+    assert.equal(approval(id).status, 'rejected');
+  });
+
+  it('a decided approval answers ok:false with the reason, as Slack shows it to the person', async () => {
+    const id = await incident('SL-TWICE');
+    assert.equal((await send(payloadOf({ value: `${id}:approve` }))).body.ok, true);
+    const second = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' } }));
+    assert.equal(second.status, 200);
+    assert.deepEqual(second.body, { response_type: 'ephemeral', replace_original: false, ok: false, code: 'CONFLICT', text: `approval request ${id} is already approved by slack:alice` });
+    const missing = await send(payloadOf({ value: 'apr_NOPE:approve' }));
+    assert.equal(missing.body.code, 'NOT_FOUND');
+  });
+
+  it('two approvers from Slack: the same Slack user under a new username is still one person', async () => {
+    target.reset();
+    const id = await incident('SL-TWO', 'replica_lag', 'db');
+    const first = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } }));
+    assert.equal(first.body.ok, true);
+    assert.equal(first.body.text, 'slack:alice approved (1 of 2); another person must approve too.');
+    const renamed = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'not-alice' } }));
+    assert.equal(renamed.body.ok, false);
+    assert.equal(renamed.body.code, 'CONFLICT');
+    assert.equal(target.calls('/drop/db'), 0);
+    const bob = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'bob' } }));
+    assert.equal(bob.body.ok, true);
+    assert.equal(approval(id).decided_by, 'slack:alice, slack:bob');
+    await target.waitForRequest('/drop/db');
+    assert.equal(target.calls('/drop/db', 'POST'), 1);
+  });
+
+  it('only the form Slack sends: a JSON body, even correctly signed, is a 415', async () => {
+    const body = JSON.stringify({ payload: '{}' });
+    const r = await send(body, { contentType: 'application/json' });
+    assert.equal(r.status, 415);
+    assert.equal(r.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('the signing secret is in no log line and not in the configuration summary', () => {
+    const text = svc.log.lines.join('\n');
+    assert.ok(!text.includes(SECRET));
+    assert.ok(!text.includes('hookSECRET'));
+    const summary = JSON.stringify(configSummary(svc.config));
+    assert.ok(!summary.includes(SECRET));
+    assert.match(summary, /"slackSigningSecret":"\$\{file:[^}]+slack-signing-secret\}"/);
+  });
+});
+
+describe('Slack interactivity not configured', () => {
+  it('answers 404 naming the setting; approval messages carry no buttons', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', HOOK, { status: 200 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-webhook-url', target.url + HOOK] });
+    const r = await svc.app.inject({ method: 'POST', url: '/api/v1/slack/interactions', payload: 'payload=%7B%7D', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+    assert.equal(r.statusCode, 404);
+    assert.equal(JSON.parse(r.body).error.message, 'Slack interactivity is not configured: set --slack-signing-secret (RECTIFY_SLACK_SIGNING_SECRET, slack_signing_secret)');
+    await svc.post('/api/v1/incidents', { id: 'NB', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout' } });
+    await svc.service.drainNotifications();
+    const [msg] = target.requests(HOOK).map((q) => q.json() as any);
+    assert.ok(msg);
+    assert.equal(msg.blocks.some((b: any) => b.type === 'actions'), false);
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('a plain-value secret works; a relative ${file:} is refused at load without echoing anything else', async () => {
+    const target = await startHttpTarget();
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET] });
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const body = payloadOf({ value: 'apr_NONE:approve' });
+    const r = await svc.app.inject({ method: 'POST', url: '/api/v1/slack/interactions', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) } });
+    assert.equal(r.statusCode, 200);
+    assert.equal(JSON.parse(r.body).code, 'NOT_FOUND');
+    await svc.stop({ remove: true });
+    await target.close();
+    await assert.rejects(startTestService({ runbooks: runbooks('http://127.0.0.1:9'), args: ['--slack-signing-secret', '${file:secret.txt}'] }), /--slack-signing-secret: .*expected \$\{file:\/absolute\/path\}, got a relative path "secret\.txt"/);
+  });
+});

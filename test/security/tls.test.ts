@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
+
+/** A self-signed certificate for 127.0.0.1 made by openssl, as an operator would for a test setup. */
+function selfSigned(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name}`, '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
+interface Answer {
+  status: number;
+  body: string;
+  /** SHA-256 fingerprint of the certificate the server presented. */
+  fingerprint: string;
+}
+
+/** A real HTTPS request trusting exactly `ca`; a fresh connection each time (no agent), so a reloaded certificate shows. */
+function get(url: string, path: string, ca: string, headers: Record<string, string> = {}): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(url + path, { ca: readFileSync(ca), agent: false, headers }, (res) => {
+      const peer = (res.socket as TLSSocket).getPeerX509Certificate();
+      let body = '';
+      res.setEncoding('utf8').on('data', (d: string) => (body += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, fingerprint: peer?.fingerprint256 ?? '' }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('HTTPS with --tls-cert and --tls-key', () => {
+  let dir: string;
+  let svc: TestService;
+  let url: string;
+  let first: { cert: string; key: string };
+  const viewer = issueToken('grafana', ['viewer']);
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
+    first = selfSigned(dir, 'first');
+    svc = await startTestService({ args: ['--listen', '127.0.0.1:0', '--tls-cert', first.cert, '--tls-key', first.key, '--tokens', writeTokensFile(dir, [viewer])] });
+    url = await svc.service.listen();
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves HTTPS: a real TLS request verified against the certificate, with a bearer token', async () => {
+    assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const health = await get(url, '/healthz', first.cert);
+    assert.equal(health.status, 200);
+    assert.equal(health.fingerprint, new X509Certificate(readFileSync(first.cert)).fingerprint256);
+    assert.equal((await get(url, '/api/v1/runbooks', first.cert)).status, 401);
+    const ok = await get(url, '/api/v1/runbooks', first.cert, bearer(viewer));
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), { runbooks: [] });
+  });
+
+  it('plain HTTP on the same port gets no answer from the API', async () => {
+    const plain = url.replace('https://', 'http://');
+    const r = await fetch(`${plain}/healthz`).then(
+      (res) => res.status,
+      () => 'refused',
+    );
+    assert.notEqual(r, 200);
+  });
+
+  it('a client that does not trust the certificate refuses the connection', async () => {
+    const other = selfSigned(dir, 'other');
+    await assert.rejects(get(url, '/healthz', other.cert), /self[- ]signed|unable to verify|certificate/i);
+  });
+
+  it('reload (SIGHUP) swaps in a renewed certificate; a broken pair keeps the old one', async () => {
+    const renewed = selfSigned(dir, 'renewed');
+    // The files the settings name are replaced in place, as cert-manager does.
+    execFileSync('cp', [renewed.cert, first.cert]);
+    execFileSync('cp', [renewed.key, first.key]);
+    assert.deepEqual(svc.service.reload().tls, { ok: true });
+    const after1 = await get(url, '/healthz', renewed.cert);
+    assert.equal(after1.fingerprint, new X509Certificate(readFileSync(renewed.cert)).fingerprint256);
+
+    const stray = selfSigned(dir, 'stray');
+    execFileSync('cp', [stray.key, first.key]);
+    const report = svc.service.reload().tls;
+    assert.equal(report?.ok, false);
+    assert.match((report as { problem: string }).problem, /the TLS certificate and key cannot be used together/);
+    const still = await get(url, '/healthz', renewed.cert);
+    assert.equal(still.fingerprint, after1.fingerprint, 'the previous certificate stays in force');
+  });
+});
+
+describe('TLS settings at startup', () => {
+  it('a key that does not belong to the certificate, or a missing file, stops startup naming the setting', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
+    const a = selfSigned(dir, 'a');
+    const b = selfSigned(dir, 'b');
+    await assert.rejects(startTestService({ args: ['--tls-cert', a.cert, '--tls-key', b.key] }), (err: Error) => {
+      assert.match(err.message, /^--tls-key: the TLS certificate and key cannot be used together: .+/);
+      return true;
+    });
+    await assert.rejects(startTestService({ args: ['--tls-cert', join(dir, 'none.crt'), '--tls-key', a.key] }), (err: Error) => {
+      assert.equal(err.message, `--tls-cert: cannot read ${JSON.stringify(join(dir, 'none.crt'))} (ENOENT)`);
+      return true;
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
