@@ -9,6 +9,7 @@ import { auditCommand, auditHelp } from './client/audit.js';
 import { pauseCommand, pauseHelp, resumeCommand, resumeHelp } from './client/pause.js';
 import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
 import { runCommand, runHelp } from './client/run.js';
+import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
 
 export { EXIT, type CliIO } from './io.js';
@@ -20,6 +21,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
   'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand },
   'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand },
   run: { summary: 'run a runbook by hand through the guardrails, approvals and audit (--local: without a service)', run: runCommand, help: runHelp },
+  replay: { summary: 'what the runbooks would have done with a recorded alert stream (simulated; nothing executes)', run: replayCommand, help: replayHelp },
   approvals: { summary: 'approval requests (pending by default)', run: approvalsCommand, help: approvalsHelp },
   approve: { summary: 'approve a pending request; the guardrails run again, then the plan runs', run: approveCommand, help: approveHelp },
   reject: { summary: 'reject a pending request', run: rejectCommand, help: rejectHelp },

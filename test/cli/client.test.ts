@@ -256,7 +256,7 @@ describe('client commands against a running service', () => {
   });
 
   it('--help everywhere names the usage and the exit codes', async () => {
-    for (const name of ['run', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
+    for (const name of ['run', 'replay', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
       const r = await cli([name, '--help']);
       assert.equal(r.code, 0, name);
       assert.ok(r.out[0]!.startsWith(`usage: rectify ${name}`), `${name}: ${r.out[0]}`);
