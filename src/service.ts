@@ -29,6 +29,11 @@ export interface ServiceOverrides {
   enricher?: Enricher;
   /** Runbooks given directly instead of loaded from config.runbooks. */
   runbooks?: Runbook[];
+  /**
+   * False for a second process on the database (`rectify run --local`): an execution
+   * marked running may belong to a live service, so only the service recovers them.
+   */
+  recover?: boolean;
 }
 
 /** The HTTP app, typed without importing fastify outside src/api. */
@@ -211,7 +216,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(notify ? { notify } : {}),
   });
 
-  const interrupted = await engine.recover();
+  const interrupted = overrides.recover === false ? 0 : await engine.recover();
   if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);

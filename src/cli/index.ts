@@ -4,21 +4,37 @@ import { lintCommand } from './lint.js';
 import { openapiCommand } from './openapi.js';
 import { serveCommand } from './serve.js';
 import { EXIT, type CliIO } from './io.js';
+import { approvalsCommand, approvalsHelp, approveCommand, approveHelp, rejectCommand, rejectHelp } from './client/approvals.js';
+import { auditCommand, auditHelp } from './client/audit.js';
+import { pauseCommand, pauseHelp, resumeCommand, resumeHelp } from './client/pause.js';
+import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
+import { runCommand, runHelp } from './client/run.js';
+import { replayCommand, replayHelp } from './replay.js';
+import { EXIT_HELP } from './client/help.js';
 
 export { EXIT, type CliIO } from './io.js';
 
-const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number> }> = {
+const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number>; help?: string }> = {
   serve: { summary: 'run the HTTP service', run: serveCommand },
   lint: { summary: 'check every runbook file in a folder (default ./runbooks)', run: lintCommand },
   openapi: { summary: 'write openapi.yaml from the route schemas (--check: fail when it differs)', run: openapiCommand },
   'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand },
   'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand },
+  run: { summary: 'run a runbook by hand through the guardrails, approvals and audit (--local: without a service)', run: runCommand, help: runHelp },
+  replay: { summary: 'what the runbooks would have done with a recorded alert stream (simulated; nothing executes)', run: replayCommand, help: replayHelp },
+  approvals: { summary: 'approval requests (pending by default)', run: approvalsCommand, help: approvalsHelp },
+  approve: { summary: 'approve a pending request; the guardrails run again, then the plan runs', run: approveCommand, help: approveHelp },
+  reject: { summary: 'reject a pending request', run: rejectCommand, help: rejectHelp },
+  audit: { summary: 'the audit log, newest rows; --follow keeps printing new ones', run: auditCommand, help: auditHelp },
+  pause: { summary: 'global kill switch: nothing executes automatically', run: pauseCommand, help: pauseHelp },
+  resume: { summary: 'lift the global kill switch', run: resumeCommand, help: resumeHelp },
+  runbooks: { summary: 'runbooks with live state: circuit, executions in the last hour, cooldowns', run: runbooksCommand, help: runbooksHelp },
 };
 
 function usage(): string {
   const lines = ['usage: rectify <command> [flags]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
-  lines.push('', 'settings (flag, environment variable, rectify.yaml key):', HELP);
+  lines.push('', EXIT_HELP, '', 'settings (flag, environment variable, rectify.yaml key):', HELP);
   return lines.join('\n');
 }
 
@@ -38,7 +54,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(`rectify ${name}: ${cmd.summary}\n\n${HELP}`);
+    io.out(cmd.help ?? `rectify ${name}: ${cmd.summary}\n\n${HELP}`);
     return EXIT.OK;
   }
   return cmd.run(rest, io);

@@ -5,6 +5,7 @@
 export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
 export { configSummary, formatListen } from './summary.js';
 export { HELP } from './help.js';
+export { loadClientArgs, CLIENT_ENV, CLIENT_FLAGS, DEFAULT_SERVER, type ClientArgs, type ClientArgsResult, type ClientSettings } from './client.js';
 export { serveConfigProblems, isLoopbackHost } from './serve.js';
 export type { Config, ConfigSource } from './types.js';
 export type { DbTarget, ListenAddress } from './values.js';

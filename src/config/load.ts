@@ -2,6 +2,7 @@ import { delimiter, resolve } from 'node:path';
 import type { LoadProblem } from '../domain/errors.js';
 import { didYouMean, nearest } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
+import { CLIENT_ENV } from './client.js';
 import { readConfigFile, type FileEntry } from './file.js';
 import { deepFreeze } from './freeze.js';
 import {
@@ -231,7 +232,8 @@ function parseCommandEnv(entry: FileEntry, file: string, ctx: ValueContext, prob
  * the prefix for their own variables.
  */
 function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): LoadProblem[] {
-  const known = SETTING_NAMES.map((n) => envName(SETTINGS[n].flag));
+  // The client commands' variables share the prefix and are known too.
+  const known = [...SETTING_NAMES.map((n) => envName(SETTINGS[n].flag)), ...Object.values(CLIENT_ENV)];
   const warnings: LoadProblem[] = [];
   for (const key of Object.keys(env).sort()) {
     if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;

@@ -1,0 +1,130 @@
+import type { ClientSettings } from '../../config/index.js';
+import { EXIT, type CliIO } from '../io.js';
+
+/**
+ * The client side of the HTTP API (interface.md §2): one request, one deadline, and
+ * every way it can go wrong turned into a message a person can act on and an exit
+ * code a script can trust.
+ */
+export interface ApiErrorBody {
+  error: { code: string; message: string; details?: Array<{ path: string; message: string }> };
+}
+
+export class ApiFailure extends Error {
+  constructor(
+    /** The exit code this failure means (EXIT.*). */
+    readonly exit: number,
+    message: string,
+    /** What `--json` prints: the service's own error body, or one in the same shape. */
+    readonly body: ApiErrorBody,
+    readonly status: number | null,
+  ) {
+    super(message);
+    this.name = 'ApiFailure';
+  }
+}
+
+export interface ApiClient {
+  readonly server: string;
+  get<T = unknown>(path: string, signal?: AbortSignal): Promise<T>;
+  post<T = unknown>(path: string, body: unknown, signal?: AbortSignal): Promise<T>;
+}
+
+/** Network errors name their cause in `cause.code` (ECONNREFUSED, ENOTFOUND…); undici hides it otherwise. */
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  if (cause?.code) return cause.code;
+  if (cause?.message) return cause.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function statusExit(status: number): number {
+  if (status === 401 || status === 403) return EXIT.AUTH;
+  if (status >= 500) return EXIT.UNREACHABLE;
+  if (status === 400 || status === 413 || status === 415) return EXIT.USAGE;
+  return EXIT.FAILED;
+}
+
+export function createApiClient(settings: ClientSettings, opts: { userAgent?: string } = {}): ApiClient {
+  const { server, token, timeoutMs } = settings;
+
+  async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
+    const url = `${server}${path}`;
+    const headers: Record<string, string> = { accept: 'application/json', 'user-agent': opts.userAgent ?? 'rectify-cli' };
+    if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const deadline = AbortSignal.timeout(timeoutMs);
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        redirect: 'error',
+      });
+      text = await res.text();
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      const timedOut = deadline.aborted;
+      const message = timedOut
+        ? `no answer from rectify at ${server} within ${timeoutMs / 1000}s (raise --timeout, or check the service)`
+        : `cannot reach rectify at ${server}: ${networkReason(err)} (is it running? set --server or RECTIFY_SERVER)`;
+      throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, details: [] } }, null);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (res.ok) {
+      if (parsed === undefined) {
+        const message = `rectify at ${server} answered ${method} ${path} with ${res.status} but no JSON: is --server a rectify service?`;
+        throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: 'BAD_ANSWER', message, details: [] } }, res.status);
+      }
+      return parsed as T;
+    }
+    const apiError = isErrorBody(parsed) ? parsed : undefined;
+    const code = apiError?.error.code ?? `HTTP_${res.status}`;
+    const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
+    let message: string;
+    if (res.status === 401) {
+      message = `rectify at ${server} refused the request: ${token === undefined ? 'it needs an API token (set --token or RECTIFY_TOKEN)' : 'the token was not accepted (check --token or RECTIFY_TOKEN)'}${apiError ? ` [${said}]` : ''}`;
+    } else if (res.status === 403) {
+      message = `the token is not allowed to ${method} ${path.split('?')[0]}: ${said}`;
+    } else if (res.status >= 500) {
+      message = `rectify at ${server} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
+    } else {
+      message = `${code}: ${said}`;
+    }
+    const body2: ApiErrorBody = apiError ?? { error: { code, message: said, details: [] } };
+    throw new ApiFailure(statusExit(res.status), message, body2, res.status);
+  }
+
+  return {
+    server,
+    get: (path, signal) => request('GET', path, undefined, signal),
+    post: (path, body, signal) => request('POST', path, body, signal),
+  };
+}
+
+function isErrorBody(v: unknown): v is ApiErrorBody {
+  if (typeof v !== 'object' || v === null) return false;
+  const e = (v as { error?: unknown }).error;
+  return typeof e === 'object' && e !== null && typeof (e as { code?: unknown }).code === 'string' && typeof (e as { message?: unknown }).message === 'string';
+}
+
+/**
+ * Reports a failure the way every client command does: a sentence on stderr (with
+ * the failing fields, if the service named them), the error JSON on stdout under
+ * --json, and the failure's exit code. Anything else is a bug and is rethrown.
+ */
+export function reportFailure(io: CliIO, json: boolean, err: unknown): number {
+  if (!(err instanceof ApiFailure)) throw err;
+  io.err(`rectify: ${err.message}`);
+  for (const d of err.body.error.details ?? []) io.err(`  ${d.path}: ${d.message}`);
+  if (json) io.out(JSON.stringify(err.body));
+  return err.exit;
+}

@@ -1,0 +1,118 @@
+import { parseDuration } from '../../lib/index.js';
+import { EXIT } from '../io.js';
+import { actor, clientCommand, seg } from './command.js';
+import { cell, lastFlag, table, time } from './format.js';
+import { clientHelp } from './help.js';
+import { outcomeExit, printOutcome, waitForExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+
+const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
+
+interface ApprovalJson {
+  id: string;
+  runbook: string;
+  service: string;
+  status: string;
+  reason: string;
+  actions: string[];
+  requested_at: string;
+  requested_by: string;
+  expires_at: string;
+  decided_by: string | null;
+  execution_id: string | null;
+}
+
+export const approvalsHelp = clientHelp(
+  'rectify approvals [--status pending|approved|rejected|expired|cancelled|all] [--limit n] [--json]',
+  'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default.',
+  ['--status <s>       which requests (default pending; all for every status)', '--limit <n>        at most n (default 100, at most 1000)'],
+);
+
+/** `rectify approvals`: the requests waiting for a person. */
+export const approvalsCommand = clientCommand({ name: 'approvals', flags: { status: 'string', limit: 'string' } }, async ({ io, api, client, flags }) => {
+  const status = lastFlag(flags, 'status') ?? 'pending';
+  if (status !== 'all' && !(STATUSES as readonly string[]).includes(status)) {
+    io.err(`--status: expected one of ${STATUSES.join(', ')}, all; got ${JSON.stringify(status)}`);
+    return EXIT.USAGE;
+  }
+  const limit = lastFlag(flags, 'limit') ?? '100';
+  if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+    io.err(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(limit)}`);
+    return EXIT.USAGE;
+  }
+  const q = new URLSearchParams({ limit });
+  if (status !== 'all') q.set('status', status);
+  const page = await api.get<{ approvals: ApprovalJson[] }>(`/api/v1/approvals?${q}`);
+  if (client.json) {
+    io.out(JSON.stringify(page));
+    return EXIT.OK;
+  }
+  if (page.approvals.length === 0) {
+    io.out(status === 'all' ? 'no approval requests' : `no ${status} approval requests`);
+    return EXIT.OK;
+  }
+  const rows = page.approvals.map((a) => [
+    a.id,
+    a.runbook,
+    cell(a.service, 40),
+    a.status,
+    time(a.requested_at),
+    a.status === 'pending' ? time(a.expires_at) : (a.decided_by ?? '-'),
+    cell(a.actions.join('; '), 70),
+  ]);
+  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ACTIONS'], rows)) io.out(l);
+  return EXIT.OK;
+});
+
+const decideFlags = ['--by <name>        who decides, for the audit log (default: your user name)', '--comment <text>   why'];
+
+export const approveHelp = clientHelp(
+  'rectify approve <id> [--by name] [--comment text] [--no-wait] [--wait-timeout 10m] [--json]',
+  [
+    'Approve a pending request (POST /api/v1/approvals/{id}/approve). The guardrails run again first:',
+    'the approval can still be blocked (rate limit, cooldown, pause…), which exits 1. Then the plan',
+    'that was shown runs, and the command waits for the execution to end unless --no-wait.',
+    'Approving a request twice, or one that expired, exits 1 (409 CONFLICT).',
+  ].join('\n'),
+  [...decideFlags, '--no-wait          return once the decision is recorded', '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5'],
+);
+
+export const rejectHelp = clientHelp(
+  'rectify reject <id> [--by name] [--comment text] [--json]',
+  'Reject a pending request (POST /api/v1/approvals/{id}/reject). Rejecting twice exits 1 (409 CONFLICT).',
+  decideFlags,
+);
+
+/** `rectify approve <id>`: a person's yes, through the guardrails again. */
+export const approveCommand = clientCommand(
+  { name: 'approve', flags: { by: 'string', comment: 'string', 'no-wait': 'boolean', 'wait-timeout': 'string' }, positional: ['id'] },
+  async ({ io, api, client, flags, args }) => {
+    const waitMs = parseDuration(lastFlag(flags, 'wait-timeout') ?? '10m');
+    if (waitMs === undefined) {
+      io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(lastFlag(flags, 'wait-timeout'))}`);
+      return EXIT.USAGE;
+    }
+    const comment = lastFlag(flags, 'comment');
+    const by = actor(flags, io);
+    const answer = await api.post<ApprovalJson & { result: DecisionResultJson }>(`/api/v1/approvals/${seg(args[0]!)}/approve`, { by, ...(comment !== undefined ? { comment } : {}) });
+    let execution: ExecutionJson | null = null;
+    if (answer.result.execution_id && flags['no-wait'] !== true) {
+      execution = await waitForExecution(api, answer.result.execution_id, { timeoutMs: waitMs, ...(io.signal ? { signal: io.signal } : {}) });
+    }
+    if (client.json) io.out(JSON.stringify(execution ? { ...answer, execution } : answer));
+    else {
+      io.out(`approved ${answer.id} (${answer.runbook} on ${answer.service}) as ${answer.decided_by ?? by}`);
+      printOutcome(io, answer.result, execution);
+    }
+    return outcomeExit(answer.result, execution);
+  },
+);
+
+/** `rectify reject <id>`. */
+export const rejectCommand = clientCommand({ name: 'reject', flags: { by: 'string', comment: 'string' }, positional: ['id'] }, async ({ io, api, client, flags, args }) => {
+  const comment = lastFlag(flags, 'comment');
+  const by = actor(flags, io);
+  const answer = await api.post<ApprovalJson>(`/api/v1/approvals/${seg(args[0]!)}/reject`, { by, ...(comment !== undefined ? { comment } : {}) });
+  if (client.json) io.out(JSON.stringify(answer));
+  else io.out(`rejected ${answer.id} (${answer.runbook} on ${answer.service}) as ${answer.decided_by ?? by}: nothing will run`);
+  return EXIT.OK;
+});

@@ -1,0 +1,196 @@
+import { AUDIT_EVENTS } from '../../domain/index.js';
+import { didYouMean, parseDuration, sleep } from '../../lib/index.js';
+import { EXIT, type CliIO } from '../io.js';
+import { ApiFailure, type ApiClient } from './api.js';
+import { clientCommand } from './command.js';
+import { cell, lastFlag, time } from './format.js';
+import { clientHelp } from './help.js';
+
+interface AuditRowJson {
+  seq: number;
+  at: string;
+  event: string;
+  incident_id: string | null;
+  runbook: string | null;
+  execution_id: string | null;
+  actor: string;
+  details: Record<string, unknown>;
+}
+interface AuditPageJson {
+  events: AuditRowJson[];
+  next_cursor: string | null;
+}
+
+export const auditHelp = clientHelp(
+  'rectify audit [--runbook id] [--event EVENT] [--incident-id id] [--execution-id id] [--since time|duration] [--limit n] [--cursor c] [--follow [--interval 2s]] [--json]',
+  [
+    'The audit log (GET /api/v1/audit). The table lists the newest rows, oldest at the top; --json',
+    "prints the API's page as it is (newest first, with next_cursor for the older page).",
+    'With --follow it keeps printing new rows as they are written until Ctrl-C (exit 0); with --json',
+    'it then prints one JSON row per line. If the service goes away it keeps trying and says so.',
+    'Also: `rectify audit verify` and `rectify audit export` read the database file directly.',
+  ].join('\n'),
+  [
+    '--runbook <id>        rows of one runbook',
+    '--event <EVENT>       rows of one event (EXECUTING, RATE_LIMITED, APPROVED, …)',
+    '--incident-id <id>    rows of one incident',
+    '--execution-id <id>   rows of one execution',
+    '--since <t>           rows at or after an RFC 3339 time, or within a duration back from now (1h, 30m)',
+    '--limit <n>           rows per page (default 50; 1 to 1000)',
+    '--cursor <c>          the page older than next_cursor of a previous page',
+    '--follow              keep printing new rows',
+    '--interval <d>        how often --follow asks (default 2s)',
+  ],
+);
+
+const FILTERS = { runbook: 'runbook', event: 'event', 'incident-id': 'incident_id', 'execution-id': 'execution_id' } as const;
+
+/** Fixed columns, so rows printed over time by --follow line up under one header. */
+const COLS = [7, 21, 18, 22, 31, 12] as const;
+function line(cells: string[]): string {
+  return cells.map((c, i) => (i < COLS.length ? c.padEnd(COLS[i]!) : c)).join(' ').trimEnd();
+}
+const HEADER = line(['SEQ', 'AT', 'EVENT', 'RUNBOOK', 'INCIDENT/EXECUTION', 'ACTOR', 'DETAIL']);
+
+function detail(d: Record<string, unknown>): string {
+  if (typeof d['ok'] === 'boolean') return cell(`${d['ok'] ? 'ok' : 'FAILED'}: ${String(d['summary'] ?? '')}${d['detail'] ? ` (${String(d['detail'])})` : ''}`, 100);
+  const main = d['reason'] ?? d['summary'] ?? d['detail'];
+  if (typeof main === 'string') return cell(main, 100);
+  const rest = Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined));
+  return Object.keys(rest).length ? cell(rest, 100) : '-';
+}
+
+function rowLine(e: AuditRowJson): string {
+  return line([
+    String(e.seq),
+    time(e.at),
+    e.event,
+    cell(e.runbook, 21),
+    cell(e.execution_id ?? e.incident_id, 31),
+    cell(e.actor, 11),
+    detail(e.details),
+  ]);
+}
+
+/** `rectify audit`: a page of the log, or the log as it grows (--follow). */
+export const auditCommand = clientCommand(
+  {
+    name: 'audit',
+    flags: { runbook: 'string', event: 'string', 'incident-id': 'string', 'execution-id': 'string', since: 'string', limit: 'string', cursor: 'string', follow: 'boolean', interval: 'string' },
+  },
+  async ({ io, api, client, flags }) => {
+    const q = new URLSearchParams();
+    for (const [flag, param] of Object.entries(FILTERS)) {
+      const v = lastFlag(flags, flag);
+      if (v !== undefined) q.set(param, v);
+    }
+    const event = lastFlag(flags, 'event');
+    if (event !== undefined) {
+      // Event names are upper case; `--event executing` means the same thing.
+      if (!(AUDIT_EVENTS as readonly string[]).includes(event.toUpperCase())) {
+        io.err(`--event: unknown audit event ${JSON.stringify(event)}${didYouMean(event.toUpperCase(), AUDIT_EVENTS)}`);
+        return EXIT.USAGE;
+      }
+      q.set('event', event.toUpperCase());
+    }
+    const since = lastFlag(flags, 'since');
+    if (since !== undefined) {
+      const back = parseDuration(since);
+      const at = back !== undefined ? Date.now() - back : Date.parse(since);
+      if (Number.isNaN(at)) {
+        io.err(`--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got ${JSON.stringify(since)}`);
+        return EXIT.USAGE;
+      }
+      q.set('since', new Date(at).toISOString());
+    }
+    const limit = lastFlag(flags, 'limit') ?? '50';
+    if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+      io.err(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(limit)}`);
+      return EXIT.USAGE;
+    }
+    q.set('limit', limit);
+    const cursor = lastFlag(flags, 'cursor');
+    if (cursor !== undefined) q.set('cursor', cursor);
+    const follow = flags['follow'] === true;
+    const intervalMs = parseDuration(lastFlag(flags, 'interval') ?? '2s');
+    if (intervalMs === undefined || intervalMs <= 0) {
+      io.err(`--interval: expected a positive duration such as 2s, got ${JSON.stringify(lastFlag(flags, 'interval'))}`);
+      return EXIT.USAGE;
+    }
+    if (follow && cursor !== undefined) {
+      io.err('--cursor pages back through older rows; it cannot be combined with --follow');
+      return EXIT.USAGE;
+    }
+
+    const page = await api.get<AuditPageJson>(`/api/v1/audit?${q}`);
+    if (!follow) {
+      if (client.json) io.out(JSON.stringify(page));
+      else if (page.events.length === 0) io.out('no audit rows match');
+      else {
+        io.out(HEADER);
+        for (const e of [...page.events].reverse()) io.out(rowLine(e));
+        if (page.next_cursor) io.out(`(older rows: add --cursor ${page.next_cursor})`);
+      }
+      return EXIT.OK;
+    }
+    const print = (e: AuditRowJson) => io.out(client.json ? JSON.stringify(e) : rowLine(e));
+    if (!client.json) io.out(HEADER);
+    for (const e of [...page.events].reverse()) print(e);
+    const last = page.events.reduce((m, e) => Math.max(m, e.seq), 0);
+    return followLog(io, api, q, last, intervalMs, print);
+  },
+);
+
+/**
+ * Polls the newest page and prints the rows above the last seq seen, oldest first;
+ * when more rows arrived than fit a page, it pages back until it meets the last one,
+ * so nothing is skipped. Ends on Ctrl-C (or io.signal) with exit 0.
+ */
+async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, lastSeq: number, intervalMs: number, print: (e: AuditRowJson) => void): Promise<number> {
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  const stop = io.signal ? AbortSignal.any([io.signal, interrupt.signal]) : interrupt.signal;
+  let last = lastSeq;
+  let lost = false;
+  const q = new URLSearchParams(filters);
+  q.set('limit', '1000');
+  q.delete('cursor');
+  try {
+    for (;;) {
+      await sleep(intervalMs, stop);
+      const fresh: AuditRowJson[] = [];
+      try {
+        let cursor: string | null = null;
+        for (;;) {
+          if (cursor) q.set('cursor', cursor);
+          else q.delete('cursor');
+          const page: AuditPageJson = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, stop);
+          const newer = page.events.filter((e) => e.seq > last);
+          fresh.push(...newer);
+          if (newer.length < page.events.length || !page.next_cursor) break;
+          cursor = page.next_cursor;
+        }
+      } catch (err) {
+        if (stop.aborted) throw err;
+        // A restart or a network blip should not end a tail: say so once, keep asking.
+        if (err instanceof ApiFailure && err.exit === EXIT.UNREACHABLE) {
+          if (!lost) io.err(`rectify: ${err.message}; still trying`);
+          lost = true;
+          continue;
+        }
+        throw err;
+      }
+      if (lost) io.err('rectify: the service answers again');
+      lost = false;
+      fresh.sort((a, b) => a.seq - b.seq);
+      for (const e of fresh) print(e);
+      if (fresh.length) last = fresh[fresh.length - 1]!.seq;
+    }
+  } catch (err) {
+    if (stop.aborted) return EXIT.OK;
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}

@@ -1,0 +1,72 @@
+import { userInfo } from 'node:os';
+import { loadClientArgs, type ClientSettings, type FlagKind } from '../../config/index.js';
+import { formatProblem } from '../../domain/index.js';
+import { EXIT, type CliIO } from '../io.js';
+import { createApiClient, reportFailure, type ApiClient } from './api.js';
+
+export interface ClientContext {
+  io: CliIO;
+  api: ApiClient;
+  client: ClientSettings;
+  flags: Readonly<Record<string, readonly string[] | boolean>>;
+  args: readonly string[];
+}
+
+export interface ClientCommandSpec {
+  /** As typed after `rectify`, for messages. */
+  name: string;
+  flags?: Readonly<Record<string, FlagKind>>;
+  /** Names of the required positional arguments. */
+  positional?: readonly string[];
+  /** Names of optional positional arguments after them; more than both are refused. */
+  optional?: readonly string[];
+}
+
+/**
+ * The shape every client command shares: parse flags (reporting every problem at
+ * once, exit 2), check the positionals, then talk to the service; a failed request
+ * becomes its message and exit code in one place (reportFailure).
+ */
+export function clientCommand(spec: ClientCommandSpec, body: (ctx: ClientContext) => Promise<number>) {
+  return async function run(argv: string[], io: CliIO): Promise<number> {
+    const parsed = loadClientArgs(argv, io.env, spec.flags ?? {}, { cwd: io.cwd });
+    if ('problems' in parsed) {
+      for (const p of parsed.problems) io.err(formatProblem(p));
+      io.err(`see: rectify ${spec.name} --help`);
+      return EXIT.USAGE;
+    }
+    const want = spec.positional ?? [];
+    const most = want.length + (spec.optional?.length ?? 0);
+    if (parsed.args.length < want.length || parsed.args.length > most) {
+      const missing = want.slice(parsed.args.length);
+      io.err(
+        missing.length
+          ? `rectify ${spec.name}: missing ${missing.map((m) => `<${m}>`).join(' ')} (see: rectify ${spec.name} --help)`
+          : `rectify ${spec.name}: unexpected argument ${JSON.stringify(parsed.args[most])} (see: rectify ${spec.name} --help)`,
+      );
+      return EXIT.USAGE;
+    }
+    const api = createApiClient(parsed.client);
+    try {
+      return await body({ io, api, client: parsed.client, flags: parsed.flags, args: parsed.args });
+    } catch (err) {
+      return reportFailure(io, parsed.client.json, err);
+    }
+  };
+}
+
+/** Who is acting: --by, else the operating-system user; the audit log records it. */
+export function actor(flags: Readonly<Record<string, readonly string[] | boolean>>, io: CliIO): string {
+  const by = flags['by'];
+  if (Array.isArray(by) && by.length) return by[by.length - 1]!;
+  try {
+    const name = userInfo().username;
+    if (name) return name;
+  } catch {
+    // No passwd entry (a container running as an arbitrary uid): fall back below.
+  }
+  return io.env['USER'] || io.env['LOGNAME'] || 'cli';
+}
+
+/** Path segments from the command line are encoded: an id is never a path. */
+export const seg = (s: string): string => encodeURIComponent(s);

@@ -1,0 +1,25 @@
+import { CLIENT_ENV, DEFAULT_SERVER } from '../../config/index.js';
+
+/** The exit codes, as every --help and README.md state them (EXIT in io.ts). */
+export const EXIT_HELP = [
+  'Exit codes:',
+  '  0  done (a run executed and succeeded, a dry run was recorded)',
+  '  1  refused, blocked or failed (unknown id, decided twice, guardrail block, failed run)',
+  '  2  usage: wrong flags or arguments, or an invalid input file; nothing was done',
+  '  3  no answer from the service: not reachable, timed out, or a 5xx (try again later)',
+  '  4  the service wants a token, or the token is not allowed to do this',
+  '  5  waiting on a person (approval requested) or still running when --wait-timeout ended',
+].join('\n');
+
+export const CONNECTION_HELP = [
+  'Connection:',
+  `  --server <url>     the rectify service (${CLIENT_ENV.server}; default ${DEFAULT_SERVER})`,
+  `  --token <token>    API token, sent as "Authorization: Bearer" (${CLIENT_ENV.token}; prefer the variable: flags show in ps)`,
+  '  --timeout <dur>    deadline of each request (default 10s)',
+  "  --json             print the API's JSON (stable, for scripts) instead of a table",
+].join('\n');
+
+/** A client command's --help: what it does, its own flags, the connection flags, the exit codes. */
+export function clientHelp(usage: string, about: string, flags: readonly string[] = []): string {
+  return [`usage: ${usage}`, '', about, ...(flags.length ? ['', 'Flags:', ...flags.map((f) => `  ${f}`)] : []), '', CONNECTION_HELP, '', EXIT_HELP].join('\n');
+}

@@ -1,0 +1,92 @@
+import { sleep } from '../../lib/index.js';
+import { EXIT, type CliIO } from '../io.js';
+import type { ApiClient } from './api.js';
+import { seg } from './command.js';
+import { cell, table, time } from './format.js';
+
+/** The wire shapes the client reads (interface.md §2); only the fields it prints. */
+export interface DecisionResultJson {
+  incident_id: string;
+  action: string;
+  runbook: string | null;
+  reason: string;
+  event: string;
+  approval_id: string | null;
+  execution_id: string | null;
+  success?: boolean;
+  rolled_back?: boolean;
+}
+
+export interface ExecutionJson {
+  id: string;
+  runbook: string;
+  service: string;
+  state: 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
+  actor: string;
+  started_at: string;
+  finished_at: string | null;
+  outcome: string | null;
+  needs_human: boolean;
+  steps: Array<{ phase: string; index: number; summary: string; ok: boolean | null; detail: string | null; started_at: string; finished_at: string | null }>;
+}
+
+/**
+ * Polls an execution until it ends or `timeoutMs` passes (then the last view, still
+ * running). The service runs it whatever happens here: Ctrl-C stops watching, not the run.
+ */
+export async function waitForExecution(api: ApiClient, id: string, opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal }): Promise<ExecutionJson> {
+  const until = Date.now() + opts.timeoutMs;
+  for (;;) {
+    const e = await api.get<ExecutionJson>(`/api/v1/executions/${seg(id)}`, opts.signal);
+    if (e.state !== 'running' || Date.now() >= until) return e;
+    await sleep(Math.min(opts.intervalMs ?? 500, Math.max(0, until - Date.now())), opts.signal);
+  }
+}
+
+/** What a decision (and its execution, if we watched it) means for the exit code. */
+export function outcomeExit(result: DecisionResultJson, execution: ExecutionJson | null): number {
+  switch (result.action) {
+    case 'executed':
+      if (!execution) return result.success === false ? EXIT.FAILED : EXIT.OK;
+      if (execution.state === 'running') return EXIT.PENDING;
+      return execution.state === 'succeeded' ? EXIT.OK : EXIT.FAILED;
+    case 'dry_run':
+    case 'duplicate':
+    case 'resolved':
+      return EXIT.OK;
+    case 'approval_required':
+      return EXIT.PENDING;
+    default:
+      // blocked, manual, aborted: nothing ran, or it did not finish well.
+      return EXIT.FAILED;
+  }
+}
+
+/** The human lines for a decision and, when watched, how its execution went. */
+export function printOutcome(io: CliIO, result: DecisionResultJson, execution: ExecutionJson | null): void {
+  const rb = result.runbook ?? '-';
+  switch (result.action) {
+    case 'executed':
+      io.out(`${rb}: executing${result.event === 'EXECUTING' ? ` (${result.reason})` : ''}, execution ${result.execution_id}, incident ${result.incident_id}`);
+      break;
+    case 'approval_required':
+      io.out(`${rb}: approval required (${result.reason}); approval ${result.approval_id}`);
+      io.out(`  approve: rectify approve ${result.approval_id}    reject: rectify reject ${result.approval_id}`);
+      break;
+    case 'dry_run':
+      io.out(`${rb}: dry run recorded, nothing executed (${result.reason}); incident ${result.incident_id}`);
+      break;
+    default:
+      io.out(`${rb}: ${result.action} ${result.event}: ${result.reason}`);
+  }
+  if (!execution) return;
+  if (execution.steps.length) {
+    const rows = execution.steps.map((s) => [s.phase, String(s.index + 1), s.ok === null ? 'running' : s.ok ? 'ok' : 'FAILED', cell(s.summary, 60), cell(s.detail, 70)]);
+    for (const l of table(['PHASE', '#', 'RESULT', 'STEP', 'DETAIL'], rows)) io.out(`  ${l}`);
+  }
+  if (execution.state === 'running') {
+    io.out(`execution ${execution.id} is still running (started ${time(execution.started_at)}); follow it: rectify audit --execution-id ${execution.id} --follow`);
+  } else {
+    io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${execution.outcome}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
+  }
+}

@@ -1,0 +1,171 @@
+import { executionView } from '../../api/views.js';
+import { loadConfig } from '../../config/index.js';
+import { formatProblem, isRectifyError, LoadError } from '../../domain/index.js';
+import { parseDuration } from '../../lib/index.js';
+import { createLogger } from '../../observability/index.js';
+import { createService } from '../../service.js';
+import { EXIT, type CliIO } from '../io.js';
+import { actor, clientCommand, seg } from './command.js';
+import { lastFlag } from './format.js';
+import { clientHelp } from './help.js';
+import { outcomeExit, printOutcome, waitForExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+
+export const runHelp = clientHelp(
+    'rectify run <runbook> [--param k=v]... [--service name] [--dry-run] [--by name] [--no-wait] [--wait-timeout 10m] [--json]\n       rectify run --local [--db sqlite:<path>] [--runbooks dir] <runbook> [--param k=v]... [...]',
+    [
+      'Run a runbook by hand, through exactly the guardrails, approvals and audit of an automatic',
+      'run (POST /api/v1/runbooks/{id}/run); the actor is --by or your user name. A HIGH-risk',
+      'runbook asks for approval (exit 5, with the approval id); a guardrail block exits 1 with its',
+      'reason; a dry run records what would run and runs nothing. The command waits for the',
+      'execution to end (exit 0 succeeded, 1 failed or aborted) unless --no-wait.',
+      '',
+      'With --local (or --db) there is no service to talk to: the run goes through the same engine',
+      'in this process, on the database and runbooks the service settings name (flags, RECTIFY_*',
+      'variables, rectify.yaml: see `rectify serve --help`), with the same guardrail state and',
+      'audit log. Meant for when the service is not running; Ctrl-C then stops the run the way',
+      'the service stops (--shutdown-grace, then INTERRUPTED).',
+      '',
+      '--json prints {"result": <decision>, "execution": <execution or null>}.',
+    ].join('\n'),
+    [
+      '--param k=v        a placeholder value (repeat for several); strings, checked like alert labels',
+      '--service <name>   the service the run is for (rate limits and cooldowns count per service;',
+      '                   default: the service param, else the runbook id)',
+      '--dry-run          record the plan, run nothing',
+      '--by <name>        who runs it, for the audit log (default: your user name)',
+      '--no-wait          return once the decision is recorded',
+      '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5',
+      '--local            in this process, on the local database (not with --server)',
+    ],
+);
+
+const PARAM_KEY = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+/** `--param k=v` pairs, or the first problem with them. */
+function parseParams(values: readonly string[]): { params: Record<string, string> } | { problem: string } {
+  const params: Record<string, string> = {};
+  for (const kv of values) {
+    const eq = kv.indexOf('=');
+    const key = eq === -1 ? kv : kv.slice(0, eq);
+    if (eq === -1 || !PARAM_KEY.test(key)) return { problem: `--param: expected key=value with a key of letters, digits and _ . -, got ${JSON.stringify(kv)}` };
+    if (key in params) return { problem: `--param: ${key} is given twice; give each parameter once` };
+    params[key] = kv.slice(eq + 1);
+  }
+  return { params };
+}
+
+const isLocal = (argv: readonly string[]) => argv.some((a) => a === '--local' || a.startsWith('--local=') || a === '--db' || a.startsWith('--db='));
+
+/** `rectify run`: against the service, or with --local in this process. */
+export async function runCommand(argv: string[], io: CliIO): Promise<number> {
+  return isLocal(argv) ? runLocal(argv, io) : runRemote(argv, io);
+}
+
+const runRemote = clientCommand(
+  { name: 'run', flags: { param: 'string', service: 'string', by: 'string', 'dry-run': 'boolean', 'no-wait': 'boolean', 'wait-timeout': 'string' }, positional: ['runbook'] },
+  async ({ io, api, client, flags, args }) => {
+    const p = parseParams((flags['param'] as string[] | undefined) ?? []);
+    if ('problem' in p) {
+      io.err(p.problem);
+      return EXIT.USAGE;
+    }
+    const waitMs = parseDuration(lastFlag(flags, 'wait-timeout') ?? '10m');
+    if (waitMs === undefined) {
+      io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(lastFlag(flags, 'wait-timeout'))}`);
+      return EXIT.USAGE;
+    }
+    const service = lastFlag(flags, 'service');
+    const result = await api.post<DecisionResultJson>(`/api/v1/runbooks/${seg(args[0]!)}/run`, {
+      params: p.params,
+      by: actor(flags, io),
+      dry_run: flags['dry-run'] === true,
+      ...(service !== undefined ? { service } : {}),
+    });
+    let execution: ExecutionJson | null = null;
+    if (result.execution_id && flags['no-wait'] !== true) {
+      execution = await waitForExecution(api, result.execution_id, { timeoutMs: waitMs, ...(io.signal ? { signal: io.signal } : {}) });
+    }
+    return finish(io, client.json, result, execution);
+  },
+);
+
+function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution: ExecutionJson | null): number {
+  if (json) io.out(JSON.stringify({ result, execution }));
+  else printOutcome(io, result, execution);
+  return outcomeExit(result, execution);
+}
+
+const LOCAL_FLAGS = { param: 'string', service: 'string', by: 'string', local: 'boolean', json: 'boolean' } as const;
+
+async function runLocal(argv: string[], io: CliIO): Promise<number> {
+  for (const remoteOnly of ['--server', '--token', '--no-wait', '--wait-timeout']) {
+    if (argv.some((a) => a === remoteOnly || a.startsWith(`${remoteOnly}=`))) {
+      io.err(`${remoteOnly}: not with --local/--db (a local run happens in this process and always waits for its end)`);
+      return EXIT.USAGE;
+    }
+  }
+  const loaded = loadConfig(argv, io.env, { cwd: io.cwd, extraFlags: LOCAL_FLAGS });
+  if ('problems' in loaded) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    io.err('see: rectify run --help');
+    return EXIT.USAGE;
+  }
+  const config = loaded.config;
+  if (config.args.length !== 1) {
+    io.err(config.args.length ? `rectify run: unexpected argument ${JSON.stringify(config.args[1])}` : 'rectify run: missing <runbook> (see: rectify run --help)');
+    return EXIT.USAGE;
+  }
+  const p = parseParams((config.extraFlags['param'] as readonly string[] | undefined) ?? []);
+  if ('problem' in p) {
+    io.err(p.problem);
+    return EXIT.USAGE;
+  }
+  const json = config.extraFlags['json'] === true;
+  const service = lastFlag(config.extraFlags, 'service');
+  // Logs go to stderr, so stdout stays the result (and valid JSON under --json).
+  const log = createLogger({
+    level: config.sources.logLevel.kind === 'default' ? 'warn' : config.logLevel,
+    destination: { write: (s: string) => void io.err(s.trimEnd()) },
+  });
+  let svc;
+  try {
+    svc = await createService(config, log, { recover: false });
+  } catch (err) {
+    if (err instanceof LoadError) {
+      for (const problem of err.problems) io.err(formatProblem(problem));
+      return EXIT.USAGE;
+    }
+    io.err(`rectify run: cannot open ${config.db.kind === 'sqlite' ? config.db.path : 'the database'}: ${err instanceof Error ? err.message : String(err)}`);
+    return EXIT.FAILED;
+  }
+  const service_ = svc;
+  // Ctrl-C: stop as the service stops, so the run ends recorded (grace, then INTERRUPTED).
+  let closing: Promise<void> | undefined;
+  const onSigint = () => {
+    io.err(`rectify run: stopping; a running execution gets ${config.shutdownGraceMs / 1000}s (--shutdown-grace) before it is recorded INTERRUPTED`);
+    closing ??= service_.close();
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    const result = await service_.engine.runManual(config.args[0]!, p.params, {
+      by: actor(config.extraFlags, io),
+      dryRun: config.sources.dryRun.kind === 'flag' && config.dryRun,
+      wait: true,
+      ...(service !== undefined ? { service } : {}),
+    });
+    const row = result.execution_id ? service_.store.read((tx) => tx.getExecution(result.execution_id!)) : undefined;
+    const execution = row ? (executionView(row) as ExecutionJson) : null;
+    return finish(io, json, result, execution);
+  } catch (err) {
+    if (isRectifyError(err)) {
+      io.err(`rectify run: ${err.message}`);
+      if (json) io.out(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }));
+      return err.code === 'NOT_FOUND' || err.code === 'CONFLICT' ? EXIT.FAILED : err.status >= 500 ? EXIT.UNREACHABLE : EXIT.USAGE;
+    }
+    throw err;
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    closing ??= service_.close();
+    await closing;
+  }
+}

@@ -1,0 +1,82 @@
+import { EXIT } from '../io.js';
+import { clientCommand, seg } from './command.js';
+import { cell, table, time } from './format.js';
+import { clientHelp } from './help.js';
+
+interface RunbookStateJson {
+  id: string;
+  description: string;
+  file: string;
+  risk: string;
+  mode: string;
+  triggers: string[];
+  max_per_hour: number;
+  cooldown_minutes: number;
+  blast_radius_limit: number;
+  needs: string[];
+  executable: boolean;
+  actions: string[];
+  circuit: { state: string; failures: number; opened_at: string | null };
+  executions_last_hour: number;
+  cooldowns: Array<{ service: string; until: string }>;
+  cooldown_end: string | null;
+  success_rate: number | null;
+  succeeded: number;
+  failed: number;
+}
+
+export const runbooksHelp = clientHelp(
+  'rectify runbooks [id] [--json]',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).',
+);
+
+const rate = (r: RunbookStateJson) => (r.success_rate === null ? '-' : `${Math.round(r.success_rate * 100)}% of ${r.succeeded + r.failed}`);
+const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circuit.failures ? `closed (${r.circuit.failures} failed)` : 'closed') : r.circuit.state.toUpperCase());
+
+/** `rectify runbooks [id]`. */
+export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'] }, async ({ io, api, client, args }) => {
+  if (args.length === 1) {
+    const r = await api.get<RunbookStateJson>(`/api/v1/runbooks/${seg(args[0]!)}`);
+    if (client.json) {
+      io.out(JSON.stringify(r));
+      return EXIT.OK;
+    }
+    const lines: Array<[string, string]> = [
+      ['runbook', r.id],
+      ['description', cell(r.description, 100)],
+      ['file', r.file],
+      ['risk / mode', `${r.risk} / ${r.mode}`],
+      ['triggers', r.triggers.join(', ') || '-'],
+      ['actions', r.actions.join('; ') || '-'],
+      ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
+      ['circuit', `${circuit(r)}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}`],
+      ['last hour', `${r.executions_last_hour} of ${r.max_per_hour} per service`],
+      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${c.service} until ${time(c.until)}`).join(', ')}` : ''}`],
+      ['blast radius', `${r.blast_radius_limit} service(s) at once`],
+      ['success rate', rate(r)],
+    ];
+    for (const l of table(['', ''], lines).slice(1)) io.out(l);
+    return EXIT.OK;
+  }
+  const page = await api.get<{ runbooks: RunbookStateJson[] }>('/api/v1/runbooks');
+  if (client.json) {
+    io.out(JSON.stringify(page));
+    return EXIT.OK;
+  }
+  if (page.runbooks.length === 0) {
+    io.out('no runbooks loaded');
+    return EXIT.OK;
+  }
+  const rows = page.runbooks.map((r) => [
+    r.id,
+    r.risk,
+    r.mode,
+    r.executable ? 'yes' : 'NO',
+    circuit(r),
+    `${r.executions_last_hour}/${r.max_per_hour}`,
+    r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-',
+    rate(r),
+  ]);
+  for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
+  return EXIT.OK;
+});

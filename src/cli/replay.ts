@@ -1,0 +1,164 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { loadConfig } from '../config/index.js';
+import { formatProblem, LoadError } from '../domain/index.js';
+import { formatDuration, parseDuration } from '../lib/index.js';
+import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
+import { loadCatalog, MIGRATIONS_DIR } from '../service.js';
+import { table, time } from './client/format.js';
+import { EXIT_HELP } from './client/help.js';
+import { EXIT, type CliIO } from './io.js';
+
+export const replayHelp = [
+  'usage: rectify replay <file> [--runbooks dir] [--execution-time 0s] [--outcome success|failure] [--guardrails pass|fail] [--json]',
+  '',
+  'Feeds a recorded stream of Alertmanager webhook bodies through the runbooks and guardrails on a',
+  'simulated clock and prints what would have happened: executions per runbook and service, blocks',
+  'by reason, approvals asked. Nothing executes and no database is touched (an in-memory one is used).',
+  'The decisions are the service\'s own: the same intake, matching, guardrail stages (rate limit,',
+  'cooldown, circuit breaker, blast radius, windows, risk and approval), engine and execution records.',
+  '',
+  'The file: one JSON object a line, in time order; blank lines and # comments are skipped:',
+  '  {"at": "2026-11-24T03:00:00Z", "webhook": {"version": "4", "status": "firing", "alerts": [...]}}',
+  'A problem in the file names it and the line (file:line: ...) and exits 2. A webhook body the service',
+  'would refuse (400) is counted as refused, with its line.',
+  '',
+  'Assumptions (printed with the result):',
+  '  - every action, pre-check and post-check is simulated: by default each execution succeeds and ends',
+  '    --execution-time after it starts (default 0s: at once), so cooldowns, rate limits and the',
+  '    circuit breaker apply as they would; --outcome failure makes every execution fail (and roll back),',
+  '    which trips circuit breakers;',
+  '  - a MEDIUM runbook\'s guardrail conditions hold (--guardrails fail: they do not, so it asks approval);',
+  '  - values the service would read from the cluster (the owning deployment, replica counts) are made',
+  '    up: the deployment is the alert\'s deployment label, else its service; 2 replicas, scaling to 3;',
+  '  - approval requests are never answered (they expire after --approval-ttl); nobody pauses.',
+  'Service settings apply as in the service (rectify.yaml, RECTIFY_*, flags; see rectify serve --help):',
+  '--runbooks, --max-concurrent-executions, --circuit-failure-threshold, --circuit-recovery,',
+  '--approval-ttl, --dedup-retention, --dry-run.',
+  '',
+  '--json prints one object: executions (runbook → count), executions_by_service, blocked (event →',
+  'count), blocked_reasons, manual, approvals (count), approvals_by_runbook, dry_runs, duplicates,',
+  'resolved, refused, incidents, outcomes, circuit_trips, decisions, runbooks (per runbook), assumptions.',
+  '',
+  EXIT_HELP,
+].join('\n');
+
+const OUTCOMES = ['success', 'failure'] as const;
+const GUARDRAILS = ['pass', 'fail'] as const;
+
+/** `rectify replay <file>`: what the runbooks would have done with a recorded alert stream. */
+export async function replayCommand(argv: string[], io: CliIO): Promise<number> {
+  const loaded = loadConfig(argv, io.env, {
+    cwd: io.cwd,
+    extraFlags: { json: 'boolean', 'execution-time': 'string', outcome: 'string', guardrails: 'string' },
+  });
+  if ('problems' in loaded) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    io.err('see: rectify replay --help');
+    return EXIT.USAGE;
+  }
+  const config = loaded.config;
+  const last = (name: string): string | undefined => {
+    const v = config.extraFlags[name];
+    return Array.isArray(v) ? v[v.length - 1] : undefined;
+  };
+  const usage: string[] = [];
+  if (config.args.length !== 1) usage.push(config.args.length ? `rectify replay: one stream file at a time (got ${config.args.length})` : 'rectify replay: missing <file> (see: rectify replay --help)');
+  const executionMs = parseDuration(last('execution-time') ?? '0s');
+  if (executionMs === undefined) usage.push(`--execution-time: expected a duration such as 0s, 30s or 2m, got ${JSON.stringify(last('execution-time'))}`);
+  const outcome = last('outcome') ?? 'success';
+  if (!(OUTCOMES as readonly string[]).includes(outcome)) usage.push(`--outcome: expected one of ${OUTCOMES.join(', ')}, got ${JSON.stringify(outcome)}`);
+  const guardrails = last('guardrails') ?? 'pass';
+  if (!(GUARDRAILS as readonly string[]).includes(guardrails)) usage.push(`--guardrails: expected one of ${GUARDRAILS.join(', ')}, got ${JSON.stringify(guardrails)}`);
+  if (usage.length) {
+    for (const u of usage) io.err(u);
+    return EXIT.USAGE;
+  }
+
+  const file = config.args[0]!;
+  let text: string;
+  try {
+    text = readFileSync(resolve(io.cwd, file), 'utf8');
+  } catch (err) {
+    io.err(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`);
+    return EXIT.USAGE;
+  }
+  const stream = parseStream(text);
+  if (stream.problems.length) {
+    for (const p of stream.problems) io.err(`${file}:${p.line}: ${p.message}`);
+    io.err(`${stream.problems.length} problem(s) in ${file}; nothing was replayed`);
+    return EXIT.USAGE;
+  }
+
+  let runbooks;
+  try {
+    runbooks = loadCatalog(config.runbooks).runbooks;
+  } catch (err) {
+    if (err instanceof LoadError) {
+      for (const p of err.problems) io.err(formatProblem(p));
+      return EXIT.USAGE;
+    }
+    throw err;
+  }
+
+  const report = await replayStream(stream.entries, {
+    runbooks,
+    migrationsDir: MIGRATIONS_DIR,
+    maxConcurrentExecutions: config.maxConcurrentExecutions,
+    circuitRecoveryMs: config.circuitRecoveryMs,
+    circuitFailureThreshold: config.circuitFailureThreshold,
+    approvalTtlMs: config.approvalTtlMs,
+    dedupRetentionMs: config.dedupRetentionMs,
+    globalDryRun: config.dryRun,
+    executionMs: executionMs!,
+    outcome: outcome as (typeof OUTCOMES)[number],
+    guardrailsPass: guardrails === 'pass',
+  });
+  for (const f of report.refusals) io.err(`${file}:${f.line}: the service would refuse this webhook (400): ${f.reason}`);
+  if (loaded.config.extraFlags['json'] === true) io.out(JSON.stringify(report));
+  else printReport(io, file, report);
+  return EXIT.OK;
+}
+
+function printReport(io: CliIO, file: string, r: ReplayReport): void {
+  const a = r.assumptions;
+  io.out(`replayed ${file}: ${r.lines} webhook(s), ${r.alerts} alert(s), ${time(r.from)} to ${time(r.to)} (simulated; nothing was executed)`);
+  io.out(`assumed: executions ${a.outcome === 'success' ? 'succeed' : 'fail'} ${a.execution_time_ms ? `after ${formatDuration(a.execution_time_ms)}` : 'at once'}, MEDIUM guardrail conditions ${a.guardrails === 'pass' ? 'hold' : 'fail'}`);
+  io.out('');
+
+  const execRows: string[][] = [];
+  for (const [rb, byService] of Object.entries(r.executions_by_runbook_and_service)) {
+    for (const [svc, n] of Object.entries(byService)) execRows.push([rb, svc, String(n)]);
+  }
+  io.out('Executions');
+  if (execRows.length) for (const l of table(['RUNBOOK', 'SERVICE', 'EXECUTIONS'], execRows)) io.out(`  ${l}`);
+  else io.out('  none');
+  io.out('');
+
+  io.out('Blocked');
+  const blockRows = Object.entries(r.blocked_reasons).map(([key, n]) => {
+    const i = key.indexOf(': ');
+    return [key.slice(0, i), String(n), key.slice(i + 2)];
+  });
+  if (blockRows.length) for (const l of table(['EVENT', 'COUNT', 'REASON'], blockRows)) io.out(`  ${l}`);
+  else io.out('  none');
+  io.out('');
+
+  io.out('Per runbook');
+  const rbRows = Object.entries(r.runbooks).map(([id, x]) => [
+    id,
+    String(x.executions),
+    String(Object.values(x.blocked).reduce((s, n) => s + n, 0)),
+    String(x.approvals),
+    String(x.dry_runs),
+    String(r.circuit_trips[id] ?? 0),
+  ]);
+  for (const l of table(['RUNBOOK', 'EXECUTIONS', 'BLOCKED', 'APPROVALS', 'DRY RUNS', 'CIRCUIT TRIPS'], rbRows)) io.out(`  ${l}`);
+  io.out('');
+
+  const manual = Object.entries(r.manual).map(([e, n]) => `${e} ${n}`).join(', ');
+  const outcomes = Object.entries(r.outcomes).map(([e, n]) => `${e} ${n}`).join(', ');
+  io.out(`approvals asked: ${r.approvals}   duplicates: ${r.duplicates}   resolved: ${r.resolved}   refused: ${r.refused}`);
+  io.out(`left to a person (no runbook, low confidence): ${manual || '0'}`);
+  io.out(`simulated execution outcomes: ${outcomes || 'none'}`);
+}

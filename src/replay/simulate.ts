@@ -1,0 +1,261 @@
+import type { DecisionResult, Incident, Runbook } from '../domain/index.js';
+import { createEngine, type ExecutionTracker } from '../engine/index.js';
+import type { RunOutcome, RunRequest } from '../execute/runner.js';
+import { createExecutionRunner } from '../execute/runner.js';
+import { alertmanagerToIncidents } from '../ingest/index.js';
+import { createManualClock, newId } from '../lib/index.js';
+import { createLogger, noopMetrics } from '../observability/index.js';
+import { createDecide, defaultStages, type Renderer } from '../pipeline/index.js';
+import { createRunbookIndex, renderChecks, renderPlan } from '../runbooks/index.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
+import { SIMULATED_KINDS, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
+import type { StreamEntry } from './stream.js';
+
+export interface ReplaySettings {
+  runbooks: readonly Runbook[];
+  /** Where the SQL migrations are (the service's own). */
+  migrationsDir: string;
+  maxConcurrentExecutions: number;
+  circuitRecoveryMs: number;
+  circuitFailureThreshold: number;
+  approvalTtlMs: number;
+  dedupRetentionMs: number;
+  globalDryRun: boolean;
+  /** Simulated time from an execution's start to its end. */
+  executionMs: number;
+  outcome: AssumedOutcome;
+  /** Whether MEDIUM runbooks' guardrail conditions are assumed to hold. */
+  guardrailsPass: boolean;
+}
+
+type Counts = Record<string, number>;
+
+export interface RunbookReport {
+  executions: number;
+  approvals: number;
+  dry_runs: number;
+  blocked: Counts;
+}
+
+/** What would have happened. Count maps have sorted keys, so two reports diff cleanly. */
+export interface ReplayReport {
+  from: string | null;
+  to: string | null;
+  lines: number;
+  alerts: number;
+  /** Alerts decided (everything but duplicates). */
+  incidents: number;
+  executions: Counts;
+  executions_by_service: Counts;
+  executions_by_runbook_and_service: Record<string, Counts>;
+  blocked: Counts;
+  /** Event and reason, with the moving part (seconds left) taken out: cooldown and rate limit are both RATE_LIMITED. */
+  blocked_reasons: Counts;
+  /** Decisions left to a person without a block: NO_RUNBOOK, LOW_CONFIDENCE. */
+  manual: Counts;
+  approvals: number;
+  approvals_by_runbook: Counts;
+  dry_runs: Counts;
+  duplicates: number;
+  resolved: number;
+  /** Webhook bodies the service would refuse (400); the file and line are in `refusals`. */
+  refused: number;
+  refusals: Array<{ line: number; reason: string }>;
+  /** How the simulated executions ended: succeeded, failed, aborted. */
+  outcomes: Counts;
+  circuit_trips: Counts;
+  decisions: Counts;
+  runbooks: Record<string, RunbookReport>;
+  assumptions: { execution_time_ms: number; outcome: AssumedOutcome; guardrails: 'pass' | 'fail'; executors: 'simulated' };
+}
+
+const bump = (m: Counts, k: string, n = 1) => {
+  m[k] = (m[k] ?? 0) + n;
+};
+
+function sorted<T>(m: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
+}
+
+/** "Cooldown active (212s remaining)" and "Cooldown active (12s remaining)" are one reason. */
+export function reasonKey(event: string, reason: string): string {
+  return `${event}: ${reason.replace(/\s*\(\d+s remaining\)/g, '').trim()}`;
+}
+
+/**
+ * Feeds a recorded stream through the service's own decision path — intake
+ * normalisation, runbook matching, the guardrail stages, the engine's transactions
+ * and the execution runner — on a simulated clock set to each line's time, against a
+ * throw-away in-memory database. Only the executors are simulated (nothing acts on
+ * anything), and so is time: an execution ends `executionMs` after it starts.
+ */
+export async function replayStream(entries: readonly StreamEntry[], s: ReplaySettings): Promise<ReplayReport> {
+  const clock = createManualClock(entries[0]?.at ?? 0);
+  const log = createLogger({ level: 'silent' });
+  const store = openSqliteStore({ path: ':memory:', migrationsDir: s.migrationsDir });
+  const index = createRunbookIndex(s.runbooks);
+  const renderer: Renderer = { renderPlan, renderChecks };
+  const decide = createDecide(defaultStages({ index, renderer }), {
+    maxConcurrentExecutions: s.maxConcurrentExecutions,
+    circuitRecoveryMs: s.circuitRecoveryMs,
+    available: SIMULATED_KINDS,
+    globalDryRun: s.globalDryRun,
+  });
+  const outcomes: Counts = {};
+  const trips: Counts = {};
+  const byType = <T extends { type: string }>(xs: T[]) => new Map(xs.map((x) => [x.type, x]));
+  const runner = createExecutionRunner({
+    store,
+    actions: byType(simulatedActions(s.outcome)),
+    // Pre- and post-checks pass: the outcome is decided by the actions (see simulatedActions).
+    checks: byType(simulatedChecks(true)),
+    clock,
+    log,
+    circuitFailureThreshold: s.circuitFailureThreshold,
+    onFinished: (o) => bump(outcomes, o.state),
+    onCircuit: (runbook, state) => {
+      if (state === 'open') bump(trips, runbook);
+    },
+  });
+
+  // Executions start when the engine has committed their claim and end on the
+  // simulated clock: the loop below runs each one when time reaches its end.
+  const pending: Array<{ due: number; req: RunRequest; done: (o: RunOutcome) => void }> = [];
+  const tracker: ExecutionTracker = {
+    start(req) {
+      return new Promise<RunOutcome>((done) => {
+        pending.push({ due: req.startedAt + s.executionMs, req, done });
+        pending.sort((a, b) => a.due - b.due);
+      });
+    },
+    get: () => undefined,
+    size: () => pending.length,
+    drain: async () => ({ finished: 0, interrupted: 0 }),
+  };
+  const never = new AbortController().signal;
+  async function advanceTo(t: number): Promise<void> {
+    while (pending.length && pending[0]!.due <= t) {
+      const next = pending.shift()!;
+      if (next.due > clock.now()) clock.set(next.due);
+      next.done(await runner(next.req, never));
+    }
+    if (t > clock.now() && Number.isFinite(t)) clock.set(t);
+  }
+
+  const engine = createEngine({
+    store,
+    catalog: index,
+    renderer,
+    decide,
+    executions: tracker,
+    checks: byType(simulatedChecks(s.guardrailsPass)),
+    enricher: simulatedEnricher,
+    clock,
+    log,
+    metrics: noopMetrics,
+    approvalTtlMs: s.approvalTtlMs,
+  });
+
+  const r: ReplayReport = {
+    from: entries.length ? new Date(entries[0]!.at).toISOString() : null,
+    to: entries.length ? new Date(entries[entries.length - 1]!.at).toISOString() : null,
+    lines: entries.length,
+    alerts: 0,
+    incidents: 0,
+    executions: {},
+    executions_by_service: {},
+    executions_by_runbook_and_service: {},
+    blocked: {},
+    blocked_reasons: {},
+    manual: {},
+    approvals: 0,
+    approvals_by_runbook: {},
+    dry_runs: {},
+    duplicates: 0,
+    resolved: 0,
+    refused: 0,
+    refusals: [],
+    outcomes,
+    circuit_trips: trips,
+    decisions: {},
+    runbooks: {},
+    assumptions: { execution_time_ms: s.executionMs, outcome: s.outcome, guardrails: s.guardrailsPass ? 'pass' : 'fail', executors: 'simulated' },
+  };
+  const perRunbook = (id: string): RunbookReport => (r.runbooks[id] ??= { executions: 0, approvals: 0, dry_runs: 0, blocked: {} });
+  for (const rb of s.runbooks) perRunbook(rb.id);
+
+  function tally(result: DecisionResult, incident: Incident): void {
+    bump(r.decisions, result.action);
+    const rb = result.runbook;
+    switch (result.action) {
+      case 'executed': {
+        bump(r.executions, rb!);
+        bump(r.executions_by_service, incident.service);
+        bump((r.executions_by_runbook_and_service[rb!] ??= {}), incident.service);
+        perRunbook(rb!).executions++;
+        break;
+      }
+      case 'blocked':
+        bump(r.blocked, result.event);
+        bump(r.blocked_reasons, reasonKey(result.event, result.reason));
+        if (rb) bump(perRunbook(rb).blocked, result.event);
+        break;
+      case 'manual':
+        bump(r.manual, result.event);
+        break;
+      case 'approval_required':
+        r.approvals++;
+        bump(r.approvals_by_runbook, rb!);
+        perRunbook(rb!).approvals++;
+        break;
+      case 'dry_run':
+        bump(r.dry_runs, rb!);
+        perRunbook(rb!).dry_runs++;
+        break;
+      case 'duplicate':
+        r.duplicates++;
+        break;
+      case 'resolved':
+        r.resolved++;
+        break;
+      default:
+        break;
+    }
+  }
+
+  try {
+    for (const entry of entries) {
+      await advanceTo(entry.at);
+      // What the service's housekeeping does every few seconds: expire approvals, forget old dedup keys.
+      await engine.expireApprovals();
+      store.prune(clock.now(), s.dedupRetentionMs);
+      if (!entry.webhook.ok) {
+        r.refused++;
+        r.refusals.push({ line: entry.line, reason: entry.webhook.reason });
+        continue;
+      }
+      const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()) });
+      if (ingest.problems.length) {
+        // The service refuses the whole body (400) when one alert in it cannot be read.
+        const p = ingest.problems[0]!;
+        r.refused++;
+        r.refusals.push({ line: entry.line, reason: `${p.path}: ${p.message}` });
+        continue;
+      }
+      r.alerts += ingest.incidents.length;
+      const results = await engine.accept(ingest.incidents);
+      results.forEach((res, i) => tally(res, ingest.incidents[i]!));
+    }
+    await advanceTo(Number.POSITIVE_INFINITY);
+  } finally {
+    store.close();
+  }
+  r.incidents = r.alerts - r.duplicates;
+
+  for (const k of ['executions', 'executions_by_service', 'blocked', 'blocked_reasons', 'manual', 'approvals_by_runbook', 'dry_runs', 'outcomes', 'circuit_trips', 'decisions'] as const) {
+    r[k] = sorted(r[k]);
+  }
+  r.executions_by_runbook_and_service = sorted(Object.fromEntries(Object.entries(r.executions_by_runbook_and_service).map(([k, v]) => [k, sorted(v)])));
+  r.runbooks = sorted(Object.fromEntries(Object.entries(r.runbooks).map(([k, v]) => [k, { ...v, blocked: sorted(v.blocked) }])));
+  return r;
+}

@@ -1,0 +1,74 @@
+import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
+import { checkParam } from '../domain/index.js';
+
+/**
+ * The outside world during a replay: nothing is touched. Executors answer at once
+ * with an assumed outcome, so the real runner records the run as it would record a
+ * real one (steps, outcome, breaker, blast-radius release) — only nothing happens.
+ */
+export type AssumedOutcome = 'success' | 'failure';
+
+const ACTION_TYPES = ['kubernetes', 'http', 'command'] as const;
+const CHECK_TYPES = ['named', 'promql', 'http', 'kubernetes'] as const;
+/** Executor kinds runbooks may need: during a replay all are "there". */
+export const SIMULATED_KINDS: ReadonlySet<string> = new Set(['kubernetes', 'http', 'command', 'prometheus']);
+
+const FAILED = 'replay.failed';
+
+/**
+ * With `failure`, the first action of each execution fails, and everything after it
+ * (the rollback) succeeds: the run ends ROLLED_BACK or FAILED and counts against the
+ * runbook's circuit breaker, as a fix that did not work would.
+ */
+export function simulatedActions(outcome: AssumedOutcome): ActionExecutor[] {
+  return ACTION_TYPES.map((type) => ({
+    type,
+    async run(_action: unknown, ctx) {
+      if (outcome === 'failure' && !ctx.memo.has(FAILED)) {
+        ctx.memo.set(FAILED, true);
+        return { ok: false, detail: 'replay: assumed to fail (--outcome failure); nothing was executed' };
+      }
+      return { ok: true, detail: 'replay: assumed to succeed; nothing was executed' };
+    },
+  })) as ActionExecutor[];
+}
+
+export function simulatedChecks(pass: boolean): CheckRunner[] {
+  return CHECK_TYPES.map((type) => ({
+    type,
+    async run() {
+      return { ok: pass, detail: pass ? 'replay: assumed to pass' : 'replay: assumed to fail', attempts: 1 };
+    },
+  })) as CheckRunner[];
+}
+
+/**
+ * What the Kubernetes enricher would read from the cluster (the owning deployment,
+ * its replica counts), made up: the deployment is the alert's `deployment` label,
+ * else its service; 2 replicas, scaling to 3. Given values are never replaced, and
+ * like the real enricher it adds nothing without a valid namespace and a pod or
+ * deployment to start from.
+ */
+export const simulatedEnricher: Enricher = {
+  async enrich(values) {
+    const out: Record<string, string> = {};
+    const add = (k: string, v: string) => {
+      if (values[k] === undefined) out[k] = v;
+    };
+    const ns = values['namespace'];
+    if (ns === undefined || !checkParam('k8s_label', ns).ok) return out;
+    const pod = values['pod'] ?? values['pod_name'];
+    if (pod === undefined && values['deployment'] === undefined) return out;
+    const deployment = values['deployment'] ?? values['service'];
+    if (deployment === undefined || !checkParam('k8s_name', deployment).ok) return out;
+    if (pod !== undefined) add('pod_name', pod);
+    add('workload_kind', 'Deployment');
+    add('workload', deployment);
+    add('deployment', deployment);
+    add('replicas', '2');
+    add('ready_replicas', '2');
+    add('old_replicas', '2');
+    add('new_replicas', '3');
+    return out;
+  },
+};

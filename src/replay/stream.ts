@@ -1,0 +1,91 @@
+import { alertmanagerWebhookSchema, type AlertmanagerWebhook } from '../ingest/index.js';
+import { didYouMean } from '../lib/index.js';
+
+/**
+ * A recorded alert stream: one JSON object a line, `{"at": "<RFC 3339>", "webhook":
+ * <an Alertmanager webhook body>}`, in time order. Blank lines and lines starting
+ * with `#` are skipped.
+ */
+export interface StreamEntry {
+  /** 1-based line number in the file, for messages. */
+  line: number;
+  /** Epoch milliseconds. */
+  at: number;
+  /** The body as the service would take it, or why the service would refuse it (400). */
+  webhook: { ok: true; body: AlertmanagerWebhook } | { ok: false; reason: string };
+}
+
+export interface StreamProblem {
+  line: number;
+  message: string;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+const KEYS = ['at', 'webhook'];
+
+/**
+ * Reads the whole stream and reports every problem at once, each with its line.
+ * A line that is well formed but whose webhook body the service would refuse (a 400:
+ * no alerts, a missing field) is not a problem of the file: it is replayed as a refusal.
+ */
+export function parseStream(text: string): { entries: StreamEntry[]; problems: StreamProblem[] } {
+  const entries: StreamEntry[] = [];
+  const problems: StreamProblem[] = [];
+  let previous: { at: number; line: number; text: string } | undefined;
+  const lines = text.split('\n');
+  lines.forEach((raw, i) => {
+    const line = i + 1;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    let value: unknown;
+    try {
+      value = JSON.parse(trimmed);
+    } catch (err) {
+      problems.push({ line, message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` });
+      return;
+    }
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      problems.push({ line, message: 'expected a JSON object {"at": "<RFC 3339>", "webhook": {...}}' });
+      return;
+    }
+    const obj = value as Record<string, unknown>;
+    let bad = false;
+    for (const k of Object.keys(obj)) {
+      if (!KEYS.includes(k)) {
+        problems.push({ line, message: `unknown key ${JSON.stringify(k)}${didYouMean(k, KEYS)}` });
+        bad = true;
+      }
+    }
+    const at = obj['at'];
+    const ms = typeof at === 'string' && RFC3339.test(at) ? Date.parse(at) : NaN;
+    if (at === undefined) {
+      problems.push({ line, message: 'at: missing (the time the webhook arrived, RFC 3339)' });
+      bad = true;
+    } else if (Number.isNaN(ms)) {
+      problems.push({ line, message: `at: expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got ${JSON.stringify(at)}` });
+      bad = true;
+    } else if (previous && ms < previous.at) {
+      problems.push({ line, message: `at: ${at} is earlier than line ${previous.line} (${previous.text}); the stream must be in time order` });
+      bad = true;
+    }
+    const webhook = obj['webhook'];
+    if (webhook === undefined) {
+      problems.push({ line, message: 'webhook: missing (an Alertmanager webhook body)' });
+      bad = true;
+    } else if (typeof webhook !== 'object' || webhook === null || Array.isArray(webhook)) {
+      problems.push({ line, message: 'webhook: expected an Alertmanager webhook body (a JSON object)' });
+      bad = true;
+    }
+    if (!Number.isNaN(ms)) previous = { at: ms, line, text: String(at) };
+    if (bad) return;
+    const parsed = alertmanagerWebhookSchema.safeParse(webhook);
+    if (parsed.success) {
+      entries.push({ line, at: ms, webhook: { ok: true, body: parsed.data } });
+    } else {
+      const issue = parsed.error.issues[0]!;
+      const path = issue.path.map(String).join('.');
+      entries.push({ line, at: ms, webhook: { ok: false, reason: `${path || 'body'}: ${issue.message}` } });
+    }
+  });
+  return { entries, problems };
+}

@@ -1,0 +1,317 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+function runbooks(base: string): string {
+  return `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/restart/{pod_name}"}
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/undo/{deployment}"}
+`;
+}
+
+/** A port nothing listens on: bound, then released. */
+async function closedPort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as { port: number }).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (cond()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.fail(`gave up waiting for ${what}`);
+}
+
+describe('client commands against a running service', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  let env: Record<string, string>;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/restart/api-1', { status: 200 });
+    target.route('POST', '/undo/checkout', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
+    env = { RECTIFY_SERVER: await svc.service.listen() };
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('runbooks: --json is the API answer; the table has a row per runbook', async () => {
+    const r = await cli(['runbooks', '--json'], { env });
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.json(), (await svc.get('/api/v1/runbooks')).body);
+    const t = await cli(['runbooks'], { env });
+    assert.equal(t.code, 0);
+    assert.match(t.out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+EXECUTABLE\s+CIRCUIT\s+LAST HOUR\s+COOLDOWN\s+SUCCESS$/);
+    assert.ok(t.out.some((l) => /^restart-api\s+LOW\s+auto\s+yes\s+closed\s+0\/5\s+-\s+-$/.test(l)), t.out.join('\n'));
+    assert.ok(t.out.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+yes\s+closed\s+0\/5/.test(l)));
+    const one = await cli(['runbooks', 'restart-api', '--json'], { env });
+    assert.deepEqual(one.json(), (await svc.get('/api/v1/runbooks/restart-api')).body);
+    const missing = await cli(['runbooks', 'nope'], { env });
+    assert.equal(missing.code, 1);
+    assert.deepEqual(missing.err, ['rectify: NOT_FOUND: no runbook "nope" is loaded']);
+  });
+
+  it('run: the same guardrails and audit as an automatic run, the actor is --by, it waits for the end', async () => {
+    target.reset();
+    const r = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--service', 'api', '--by', 'carol', '--json'], { env });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const { result, execution } = r.json();
+    assert.equal(result.action, 'executed');
+    assert.equal(result.reason, 'manual run');
+    assert.equal(execution.state, 'succeeded');
+    assert.equal(execution.actor, 'carol');
+    assert.equal(execution.service, 'api');
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1);
+    const audit = (await svc.get(`/api/v1/audit?incident_id=${result.incident_id}`)).body.events as Array<{ event: string; actor: string }>;
+    assert.deepEqual(
+      audit.map((e) => [e.event, e.actor]).reverse(),
+      [
+        ['MANUAL_RUN', 'carol'],
+        ['EXECUTING', 'carol'],
+        ['STEP_STARTED', 'rectify'],
+        ['STEP_FINISHED', 'rectify'],
+        ['SUCCESS', 'rectify'],
+      ],
+    );
+
+    // A placeholder value that is not a Kubernetes-safe path segment is refused before any step.
+    const bad = await cli(['run', 'restart-api', '--param', 'pod_name=../admin', '--by', 'carol'], { env });
+    assert.equal(bad.code, 1);
+    assert.match(bad.out[0]!, /^restart-api: blocked PARAM_REFUSED: /);
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1);
+
+    const dry = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--dry-run', '--json'], { env });
+    assert.equal(dry.code, 0);
+    assert.equal(dry.json().result.action, 'dry_run');
+    assert.equal(dry.json().execution, null);
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1);
+
+    const unknown = await cli(['run', 'nope', '--json'], { env });
+    assert.equal(unknown.code, 1);
+    assert.equal(unknown.json().error.code, 'NOT_FOUND');
+  });
+
+  it('approvals, approve, reject: exit 5 while waiting, 0 when approved and run, 1 on a second decision or an unknown id', async () => {
+    target.reset();
+    const asked = await cli(['run', 'rollback-deployment', '--param', 'deployment=checkout', '--by', 'carol', '--json'], { env });
+    assert.equal(asked.code, 5);
+    const id = asked.json().result.approval_id as string;
+    assert.match(id, /^apr_/);
+    assert.equal(asked.json().execution, null);
+
+    const list = await cli(['approvals', '--json'], { env });
+    assert.equal(list.code, 0);
+    assert.deepEqual(list.json(), (await svc.get('/api/v1/approvals?status=pending')).body);
+    assert.deepEqual(
+      list.json().approvals.map((a: { id: string }) => a.id),
+      [id],
+    );
+    const table = await cli(['approvals'], { env });
+    assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ACTIONS$/);
+    assert.equal(table.out.length, 2);
+    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+POST ${target.url}/undo/checkout$`));
+
+    const ok = await cli(['approve', id, '--by', 'alice', '--comment', 'error rate is real', '--json'], { env });
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    const answer = ok.json();
+    assert.equal(answer.status, 'approved');
+    assert.equal(answer.decided_by, 'alice');
+    assert.equal(answer.result.action, 'executed');
+    assert.equal(answer.execution.state, 'succeeded');
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+
+    const twice = await cli(['approve', id, '--by', 'bob', '--json'], { env });
+    assert.equal(twice.code, 1);
+    assert.deepEqual(twice.json(), { error: { code: 'CONFLICT', message: `approval request ${id} is already approved by alice`, details: [] } });
+    assert.deepEqual(twice.err, [`rectify: CONFLICT: approval request ${id} is already approved by alice`]);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+
+    const unknown = await cli(['approve', 'apr_NOPE'], { env });
+    assert.equal(unknown.code, 1);
+    assert.deepEqual(unknown.err, ['rectify: NOT_FOUND: no approval request "apr_NOPE"']);
+    assert.deepEqual(unknown.out, []);
+
+    svc.clock.advance(60_000);
+    const again = await cli(['run', 'rollback-deployment', '--param', 'deployment=checkout', '--json'], { env });
+    const id2 = again.json().result.approval_id as string;
+    const no = await cli(['reject', id2, '--by', 'bob', '--comment', 'not now'], { env });
+    assert.equal(no.code, 0);
+    assert.deepEqual(no.out, [`rejected ${id2} (rollback-deployment on rollback-deployment) as bob: nothing will run`]);
+    const noAgain = await cli(['reject', id2, '--by', 'bob'], { env });
+    assert.equal(noAgain.code, 1);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+    const none = await cli(['approvals'], { env });
+    assert.deepEqual(none.out, ['no pending approval requests']);
+  });
+
+  it('pause and resume: the kill switch, audited with --by and --reason', async () => {
+    const p = await cli(['pause', '--by', 'ops', '--reason', 'maintenance', '--json'], { env });
+    assert.equal(p.code, 0);
+    assert.deepEqual(p.json(), { paused: true, changed: true });
+    const p2 = await cli(['pause', '--by', 'ops'], { env });
+    assert.deepEqual([p2.code, p2.out], [0, ['already paused: nothing changed']]);
+    const d = await svc.post('/api/v1/incidents', { id: 'INC-P1', root_cause: 'CrashLoopBackOff', service: 'api', context: { pod_name: 'api-1' } });
+    assert.equal(d.body.event, 'PAUSED');
+    const r = await cli(['resume', '--by', 'ops'], { env });
+    assert.deepEqual([r.code, r.out], [0, ['resumed: automatic execution is allowed again']]);
+    const audit = await cli(['audit', '--event', 'service_paused', '--json'], { env });
+    assert.equal(audit.code, 0);
+    const rows = audit.json().events;
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].actor, 'ops');
+    assert.deepEqual(rows[0].details, { reason: 'maintenance' });
+  });
+
+  it('audit: --json is the API page; the table lists the newest rows oldest first', async () => {
+    const j = await cli(['audit', '--runbook', 'restart-api', '--limit', '3', '--json'], { env });
+    assert.equal(j.code, 0);
+    assert.deepEqual(j.json(), (await svc.get('/api/v1/audit?runbook=restart-api&limit=3')).body);
+    const t = await cli(['audit', '--runbook', 'restart-api', '--limit', '3'], { env });
+    assert.equal(t.code, 0);
+    assert.match(t.out[0]!, /^SEQ\s+AT\s+EVENT\s+RUNBOOK\s+INCIDENT\/EXECUTION\s+ACTOR\s+DETAIL$/);
+    const seqs = t.out.slice(1, 4).map((l) => Number(l.split(/\s+/)[0]));
+    assert.deepEqual(seqs, j.json().events.map((e: { seq: number }) => e.seq).reverse());
+    assert.equal(t.out[4], `(older rows: add --cursor ${j.json().next_cursor})`);
+    const bad = await cli(['audit', '--event', 'EXECUTNG'], { env });
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.err, ['--event: unknown audit event "EXECUTNG" (did you mean "EXECUTING"?)']);
+  });
+
+  it('audit --follow prints rows written after it started, oldest first, until interrupted (exit 0)', async () => {
+    const stop = new AbortController();
+    const out: string[] = [];
+    const running = cli(['audit', '--follow', '--runbook', 'restart-api', '--limit', '1', '--interval', '20ms', '--json'], { env, signal: stop.signal, out });
+    await until(() => out.length === 1, 'the first row');
+    const first = JSON.parse(out[0]!) as { seq: number };
+    const d = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-F1', root_cause: 'CrashLoopBackOff', service: 'api-f', context: { pod_name: 'api-1' } });
+    assert.equal(d.body.action, 'executed');
+    await until(() => out.some((l) => l.includes('"SUCCESS"')), 'the SUCCESS row');
+    stop.abort();
+    const r = await running;
+    assert.equal(r.code, 0);
+    const rows = out.map((l) => JSON.parse(l) as { seq: number; event: string; incident_id: string });
+    const later = rows.slice(1);
+    assert.deepEqual(
+      later.map((e) => e.event),
+      ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS'],
+    );
+    assert.ok(later.every((e, i) => e.seq > (i === 0 ? first.seq : later[i - 1]!.seq)));
+  });
+
+  it('exit 3 when nothing answers, with the address and the cause', async () => {
+    const server = `http://127.0.0.1:${await closedPort()}`;
+    const r = await cli(['approvals', '--json'], { env: { RECTIFY_SERVER: server } });
+    assert.equal(r.code, 3);
+    assert.deepEqual(r.err, [`rectify: cannot reach rectify at ${server}: ECONNREFUSED (is it running? set --server or RECTIFY_SERVER)`]);
+    assert.equal(r.json().error.code, 'UNREACHABLE');
+    const flag = await cli(['pause', '--server', server], { env });
+    assert.equal(flag.code, 3);
+  });
+
+  it('usage mistakes exit 2 and change nothing', async () => {
+    const cases: Array<[string[], string]> = [
+      [['approve'], 'rectify approve: missing <id> (see: rectify approve --help)'],
+      [['reject', 'a', 'b'], 'rectify reject: unexpected argument "b" (see: rectify reject --help)'],
+      [['run'], 'rectify run: missing <runbook> (see: rectify run --help)'],
+      [['run', 'restart-api', '--param', 'pod_name'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
+      [['approvals', '--status', 'waiting'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],
+      [['audit', '--since', 'yesterday'], '--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv, { env });
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.err[0], message);
+    }
+    const badServer = await cli(['approvals', '--server', 'ftp://x'], { env });
+    assert.equal(badServer.code, 2);
+    assert.deepEqual(badServer.err, ['--server: expected an http:// or https:// URL, got "ftp://x"', 'see: rectify approvals --help']);
+    const badEnv = await cli(['approvals'], { env: { RECTIFY_SERVER: 'nope' } });
+    assert.equal(badEnv.err[0], 'RECTIFY_SERVER: expected an http:// or https:// URL, got "nope"');
+    const unknownFlag = await cli(['pause', '--reasn', 'x'], { env });
+    assert.equal(unknownFlag.code, 2);
+    assert.equal(unknownFlag.err[0], '--reasn: unknown flag (did you mean "--reason"?)');
+    assert.equal((await svc.get('/api/v1/approvals?status=pending')).body.approvals.length, 0);
+  });
+
+  it('--help everywhere names the usage and the exit codes', async () => {
+    for (const name of ['run', 'replay', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
+      const r = await cli([name, '--help']);
+      assert.equal(r.code, 0, name);
+      assert.ok(r.out[0]!.startsWith(`usage: rectify ${name}`), `${name}: ${r.out[0]}`);
+      assert.ok(r.out.includes('Exit codes:'), name);
+      assert.ok(r.out.some((l) => l.startsWith('  4  ')), name);
+    }
+  });
+});
+
+describe('client commands: what the service answers with an error', () => {
+  let fake: HttpTarget;
+  before(async () => {
+    fake = await startHttpTarget();
+  });
+  after(async () => fake.close());
+
+  it('401 and 403 exit 4 with what to do; the token goes as a bearer token', async () => {
+    fake.route('GET', '/api/v1/approvals', (req) =>
+      req.headers.authorization === undefined
+        ? { status: 401, body: { error: { code: 'UNAUTHORIZED', message: 'a bearer token is required', details: [] } } }
+        : { status: 403, body: { error: { code: 'FORBIDDEN', message: 'token "viewer" may only read', details: [] } } },
+    );
+    const env = { RECTIFY_SERVER: fake.url };
+    const none = await cli(['approvals'], { env });
+    assert.equal(none.code, 4);
+    assert.deepEqual(none.err, [`rectify: rectify at ${fake.url} refused the request: it needs an API token (set --token or RECTIFY_TOKEN) [a bearer token is required]`]);
+
+    fake.reset();
+    const denied = await cli(['approvals', '--json'], { env: { ...env, RECTIFY_TOKEN: 's3cret-token' } });
+    assert.equal(denied.code, 4);
+    assert.deepEqual(denied.err, ['rectify: the token is not allowed to GET /api/v1/approvals: token "viewer" may only read']);
+    assert.deepEqual(denied.json(), { error: { code: 'FORBIDDEN', message: 'token "viewer" may only read', details: [] } });
+    assert.equal(fake.requests('/api/v1/approvals')[0]!.headers.authorization, 'Bearer s3cret-token');
+    // The flag wins over the variable, and the token is never printed.
+    fake.reset();
+    const flag = await cli(['approvals', '--token', 'other'], { env: { ...env, RECTIFY_TOKEN: 's3cret-token' } });
+    assert.equal(fake.requests('/api/v1/approvals')[0]!.headers.authorization, 'Bearer other');
+    assert.ok(![...flag.out, ...flag.err, ...denied.err].some((l) => l.includes('s3cret') || l.includes('other')));
+  });
+
+  it('a 503 exits 3 (try again later) with the Retry-After; a 400 exits 2 with its fields', async () => {
+    fake.route('POST', '/api/v1/pause', { status: 503, headers: { 'retry-after': '5' }, body: { error: { code: 'STORE_UNAVAILABLE', message: 'the database is locked', details: [] } } });
+    const r = await cli(['pause'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.equal(r.code, 3);
+    assert.deepEqual(r.err, [`rectify: rectify at ${fake.url} could not answer (503 STORE_UNAVAILABLE): the database is locked; retry after 5s`]);
+    fake.route('POST', '/api/v1/resume', { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: 'invalid body', details: [{ path: 'body.by', message: 'too long' }] } } });
+    const u = await cli(['resume'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.equal(u.code, 2);
+    assert.deepEqual(u.err, ['rectify: VALIDATION_FAILED: invalid body', '  body.by: too long']);
+  });
+
+  it('an answer that is not the API (no JSON) exits 3 and says so', async () => {
+    fake.route('GET', '/api/v1/runbooks', { status: 200, body: '<html>hello</html>' });
+    const r = await cli(['runbooks'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.equal(r.code, 3);
+    assert.deepEqual(r.err, [`rectify: rectify at ${fake.url} answered GET /api/v1/runbooks with 200 but no JSON: is --server a rectify service?`]);
+  });
+});

@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+const T0 = Date.UTC(2026, 10, 24, 3, 0, 0);
+const MIN = 60_000;
+const iso = (ms: number) => new Date(ms).toISOString();
+
+interface Alert {
+  labels: Record<string, string>;
+  fingerprint?: string;
+  startsAt?: string;
+  status?: 'firing' | 'resolved';
+}
+const line = (at: number, alerts: Alert[]) => JSON.stringify({ at: iso(at), webhook: amWebhook(alerts) });
+const crash = (i: number, service = 'api', at = T0 + i * 6 * MIN): Alert => ({
+  labels: { alertname: 'KubePodCrashLooping', reason: 'CrashLoopBackOff', service, namespace: 'production', pod_name: `${service}-1` },
+  fingerprint: `fp-${service}-${i}`,
+  startsAt: iso(at),
+});
+
+describe('rectify replay', () => {
+  let dir: string;
+  let target: HttpTarget;
+  let rbDir: string;
+  const write = (name: string, lines: string[]) => {
+    writeFileSync(join(dir, name), lines.join('\n') + '\n');
+    return name;
+  };
+  const replay = (file: string, ...flags: string[]) => cli(['replay', file, '--runbooks', rbDir, ...flags], { cwd: dir });
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-replay-'));
+    target = await startHttpTarget();
+    rbDir = join(dir, 'runbooks');
+    mkdirSync(rbDir);
+    // Real http actions at a real server: a replay must call none of them.
+    writeFileSync(
+      join(rbDir, 'runbooks.yaml'),
+      `runbooks:
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    min_confidence: 0.8
+    max_per_hour: 3
+    cooldown_minutes: 10
+    blast_radius_limit: 1
+    action:
+      http: {method: POST, url: "${target.url}/restart/{namespace}/{pod_name}"}
+    post_checks:
+      - http: {url: "${target.url}/healthz/{pod_name}", expect_status: 200}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo/{pod_name}"}
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    max_per_hour: 1
+    cooldown_minutes: 30
+    action: kubectl rollout undo deployment {deployment} -n {namespace}
+`,
+    );
+  });
+  after(async () => {
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('20 CrashLoopBackOff alerts over 2 hours, max_per_hour 3 and a 10-minute cooldown: exact counts, nothing called', async () => {
+    const file = write('crash.jsonl', Array.from({ length: 20 }, (_, i) => line(T0 + i * 6 * MIN, [crash(i)])));
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    // Every 6 minutes: runs at 0, 12, 24 (6 and 18 are in the cooldown), then the hour is full
+    // until 60; 60, 72, 84 run; the rest of the second hour is full again.
+    assert.deepEqual(rep.executions, { 'restart-pod': 6 });
+    assert.deepEqual(rep.executions_by_service, { api: 6 });
+    assert.deepEqual(rep.blocked, { RATE_LIMITED: 14 });
+    assert.deepEqual(rep.blocked_reasons, { 'RATE_LIMITED: Cooldown active': 2, 'RATE_LIMITED: Rate limit exceeded (3/hour)': 12 });
+    assert.equal(rep.approvals, 0);
+    assert.equal(rep.duplicates, 0);
+    assert.equal(rep.incidents, 20);
+    assert.equal(rep.alerts, 20);
+    assert.deepEqual(rep.outcomes, { succeeded: 6 });
+    assert.deepEqual(rep.decisions, { blocked: 14, executed: 6 });
+    assert.deepEqual(rep.runbooks, {
+      'restart-pod': { executions: 6, approvals: 0, dry_runs: 0, blocked: { RATE_LIMITED: 14 } },
+      'rollback-deployment': { executions: 0, approvals: 0, dry_runs: 0, blocked: {} },
+    });
+    assert.equal(rep.from, '2026-11-24T03:00:00.000Z');
+    assert.equal(rep.to, '2026-11-24T04:54:00.000Z');
+    assert.deepEqual(rep.assumptions, { execution_time_ms: 0, outcome: 'success', guardrails: 'pass', executors: 'simulated' });
+    assert.equal(target.requests().length, 0);
+
+    const human = await replay(file);
+    assert.equal(human.code, 0);
+    assert.equal(human.out[0], `replayed ${file}: 20 webhook(s), 20 alert(s), 2026-11-24T03:00:00Z to 2026-11-24T04:54:00Z (simulated; nothing was executed)`);
+    assert.ok(human.out.some((l) => /^ {2}restart-pod\s+api\s+6$/.test(l)), human.out.join('\n'));
+    assert.ok(human.out.some((l) => /^ {2}RATE_LIMITED\s+2\s+Cooldown active$/.test(l)));
+    assert.ok(human.out.some((l) => /^ {2}RATE_LIMITED\s+12\s+Rate limit exceeded \(3\/hour\)$/.test(l)));
+    assert.ok(human.out.includes('approvals asked: 0   duplicates: 0   resolved: 0   refused: 0'));
+  });
+
+  it('a second runbook version with a higher limit runs more: the JSON compares two versions', async () => {
+    const v2 = join(dir, 'v2');
+    mkdirSync(v2, { recursive: true });
+    writeFileSync(
+      join(v2, 'runbooks.yaml'),
+      `runbooks:
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{pod_name}"}
+`,
+    );
+    const file = write('crash2.jsonl', Array.from({ length: 20 }, (_, i) => line(T0 + i * 6 * MIN, [crash(i)])));
+    const r = await cli(['replay', file, '--runbooks', v2, '--json'], { cwd: dir });
+    assert.equal(r.code, 0);
+    // A sliding hour holds 10 alerts 6 minutes apart; 5 of each run: 0..24, then 60..84.
+    assert.deepEqual(r.json().executions, { 'restart-pod': 10 });
+    assert.deepEqual(r.json().blocked, { RATE_LIMITED: 10 });
+  });
+
+  it('duplicates: an Alertmanager HA pair delivers every occurrence twice; each is decided once', async () => {
+    const lines: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const at = T0 + i * 10 * MIN;
+      lines.push(line(at, [crash(i, 'api', at)]));
+      lines.push(line(at + 1000, [crash(i, 'api', at)]));
+    }
+    const r = await replay(write('dupes.jsonl', lines), '--json');
+    assert.equal(r.code, 0);
+    const rep = r.json();
+    assert.equal(rep.alerts, 10);
+    assert.equal(rep.duplicates, 5);
+    assert.equal(rep.incidents, 5);
+    // 0, 10 and 20 run (each just past the 10-minute cooldown); at 30 and 40 the hour is full.
+    assert.deepEqual(rep.executions, { 'restart-pod': 3 });
+    assert.deepEqual(rep.blocked, { RATE_LIMITED: 2 });
+    assert.equal(target.requests().length, 0);
+  });
+
+  it('approvals asked for HIGH risk, unmatched alerts left to a person, resolved alerts counted', async () => {
+    const spike = (i: number, at: number): Alert => ({
+      labels: { alertname: 'error_rate_spike_after_deploy', service: 'checkout', deployment: 'checkout', namespace: 'production' },
+      fingerprint: `spike-${i}`,
+      startsAt: iso(at),
+    });
+    const lines = [
+      line(T0, [spike(0, T0)]),
+      line(T0 + 10 * MIN, [spike(1, T0 + 10 * MIN)]),
+      line(T0 + 11 * MIN, [{ labels: { alertname: 'DiskFull', service: 'db' }, fingerprint: 'disk', startsAt: iso(T0 + 11 * MIN) }]),
+      line(T0 + 12 * MIN, [{ ...spike(1, T0 + 10 * MIN), status: 'resolved' }]),
+    ];
+    const r = await replay(write('approvals.jsonl', lines), '--json');
+    assert.equal(r.code, 0);
+    const rep = r.json();
+    // HIGH asks every time: approvals are not executions, so no limit is consumed.
+    assert.equal(rep.approvals, 2);
+    assert.deepEqual(rep.approvals_by_runbook, { 'rollback-deployment': 2 });
+    assert.deepEqual(rep.executions, {});
+    assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
+    assert.equal(rep.resolved, 1);
+    assert.deepEqual(rep.decisions, { approval_required: 2, manual: 1, resolved: 1 });
+  });
+
+  it('--outcome failure: three failed runs trip the circuit; later alerts are blocked CIRCUIT_OPEN', async () => {
+    const lines = Array.from({ length: 10 }, (_, i) => line(T0 + i * MIN, [crash(i, `svc${i}`, T0 + i * MIN)]));
+    const r = await replay(write('failing.jsonl', lines), '--json', '--outcome', 'failure', '--circuit-recovery', '1h');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual(rep.executions, { 'restart-pod': 3 });
+    assert.deepEqual(rep.outcomes, { failed: 3 });
+    assert.deepEqual(rep.circuit_trips, { 'restart-pod': 1 });
+    assert.deepEqual(rep.blocked, { CIRCUIT_OPEN: 7 });
+    assert.equal(target.requests().length, 0);
+  });
+
+  it('--execution-time: a run in progress holds the blast radius; at 0s it has ended before the next line', async () => {
+    const lines = [line(T0, [crash(0, 'a', T0)]), line(T0, [crash(0, 'b', T0)])];
+    const file = write('blast.jsonl', lines);
+    const quick = await replay(file, '--json');
+    assert.deepEqual(quick.json().executions_by_service, { a: 1, b: 1 });
+    const slow = await replay(file, '--json', '--execution-time', '5m');
+    assert.deepEqual(slow.json().executions_by_service, { a: 1 });
+    assert.deepEqual(slow.json().blocked, { BLAST_LIMITED: 1 });
+    assert.equal(slow.json().assumptions.execution_time_ms, 300_000);
+  });
+
+  it('a bad stream names the file and line of every problem, exits 2 and replays nothing', async () => {
+    const file = write('bad.jsonl', [
+      line(T0, [crash(0)]),
+      '{"at": "2026-11-24T03:05:00Z", "webhook": {"alerts": []}',
+      '# a comment',
+      '{"at": "yesterday", "webhook": {}}',
+      JSON.stringify({ at: iso(T0 - MIN), webhok: amWebhook([crash(1)]) }),
+    ]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.out, []);
+    assert.equal(r.err.length, 6);
+    assert.match(r.err[0]!, /^bad\.jsonl:2: not valid JSON: /);
+    assert.deepEqual(r.err.slice(1), [
+      'bad.jsonl:4: at: expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got "yesterday"',
+      'bad.jsonl:5: unknown key "webhok" (did you mean "webhook"?)',
+      'bad.jsonl:5: at: 2026-11-24T02:59:00.000Z is earlier than line 1 (2026-11-24T03:00:00.000Z); the stream must be in time order',
+      'bad.jsonl:5: webhook: missing (an Alertmanager webhook body)',
+      '5 problem(s) in bad.jsonl; nothing was replayed',
+    ]);
+    const missing = await replay('nope.jsonl');
+    assert.equal(missing.code, 2);
+    assert.deepEqual(missing.err, ['nope.jsonl: cannot read: ENOENT']);
+    const flags = await replay(file, '--outcome', 'maybe');
+    assert.equal(flags.code, 2);
+    assert.deepEqual(flags.err, ['--outcome: expected one of success, failure, got "maybe"']);
+  });
+
+  it('a body the service would refuse (400) is counted as refused, with its line', async () => {
+    const file = write('refused.jsonl', [
+      line(T0, [crash(0)]),
+      line(T0 + MIN, [{ labels: { alertname: 'NoService' }, fingerprint: 'x' }]),
+      JSON.stringify({ at: iso(T0 + 2 * MIN), webhook: { version: '4', alerts: [] } }),
+    ]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0);
+    const rep = r.json();
+    assert.equal(rep.refused, 2);
+    assert.deepEqual(rep.refusals, [
+      { line: 2, reason: 'alerts.0.labels.service: the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about' },
+      { line: 3, reason: 'alerts: Too small: expected array to have >=1 items' },
+    ]);
+    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.service: the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about');
+    assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+  });
+});

@@ -1,0 +1,144 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openSqliteAuditReader } from '../../src/store/sqlite/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+describe('rectify run --local', () => {
+  let dir: string;
+  let target: HttpTarget;
+  let db: string;
+  let base: string[];
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-run-local-'));
+    target = await startHttpTarget();
+    target.route('POST', '/restart/api-1', { status: 200 });
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(
+      join(dir, 'runbooks', 'runbooks.yaml'),
+      `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    max_per_hour: 1
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{pod_name}"}
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    action:
+      http: {method: POST, url: "${target.url}/undo/{deployment}"}
+`,
+    );
+    db = join(dir, 'data', 'rectify.db');
+    base = ['--db', `sqlite:${db}`, '--runbooks', join(dir, 'runbooks'), '--kubernetes', 'off'];
+  });
+  after(async () => {
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs in this process through the guardrails, records the audit rows, and leaves the state for the next run', async () => {
+    const r = await cli(['run', '--local', ...base, 'restart-api', '--param', 'pod_name=api-1', '--service', 'api', '--by', 'dave', '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const { result, execution } = r.json();
+    assert.equal(result.action, 'executed');
+    assert.equal(execution.state, 'succeeded');
+    assert.equal(execution.actor, 'dave');
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1);
+
+    const reader = openSqliteAuditReader(db);
+    try {
+      const rows = reader.auditRecords({ afterSeq: 0, limit: 100 });
+      assert.deepEqual(
+        rows.map((x) => [x.event, x.actor, x.incident_id]),
+        [
+          ['MANUAL_RUN', 'dave', result.incident_id],
+          ['EXECUTING', 'dave', result.incident_id],
+          ['STEP_STARTED', 'rectify', result.incident_id],
+          ['STEP_FINISHED', 'rectify', result.incident_id],
+          ['SUCCESS', 'rectify', result.incident_id],
+        ],
+      );
+    } finally {
+      reader.close();
+    }
+
+    // max_per_hour 1: the guardrail state is the database's, so a second run is refused.
+    const again = await cli(['run', '--local', ...base, 'restart-api', '--param', 'pod_name=api-1', '--service', 'api', '--by', 'dave'], { cwd: dir });
+    assert.equal(again.code, 1);
+    assert.deepEqual(again.out, ['restart-api: blocked RATE_LIMITED: Rate limit exceeded (1/hour)']);
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1);
+
+    // HIGH risk asks for approval, and the service on the same database sees the request.
+    const high = await cli(['run', '--local', ...base, 'rollback-deployment', '--param', 'deployment=checkout'], { cwd: dir });
+    assert.equal(high.code, 5);
+    assert.match(high.out[0]!, /^rollback-deployment: approval required \(risk HIGH requires approval\); approval apr_\w+$/);
+    const svc = await startTestService({ dir });
+    try {
+      const pending = await svc.get('/api/v1/approvals?status=pending');
+      assert.equal(pending.body.approvals.length, 1);
+      assert.equal(pending.body.approvals[0].runbook, 'rollback-deployment');
+    } finally {
+      await svc.stop();
+    }
+
+    const verify = await cli(['audit', 'verify', '--db', `sqlite:${db}`], { cwd: dir });
+    assert.equal(verify.code, 0);
+  });
+
+  it('does not recover executions another process may be running', async () => {
+    // An execution left "running" (as a live service's would be) stays running after a local run.
+    const svc = await startTestService({ dir });
+    const running = svc.service.store.transact((tx) =>
+      tx.insertExecution({
+        id: 'exe_live',
+        incident_id: null,
+        runbook: 'restart-api',
+        service: 'other',
+        state: 'running',
+        trigger: 'auto',
+        actor: 'rectify',
+        plan: {},
+        steps: [],
+        started_at: svc.clock.now(),
+        finished_at: null,
+        success: null,
+        rolled_back: null,
+        outcome: null,
+        circuit_trial: false,
+      }),
+    );
+    await running;
+    await svc.stop();
+    const r = await cli(['run', '--local', ...base, 'restart-api', '--param', 'pod_name=api-1', '--service', 'third', '--dry-run'], { cwd: dir });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.match(r.out[0]!, /^restart-api: dry run recorded, nothing executed/);
+    const reader = openSqliteAuditReader(db);
+    try {
+      assert.equal(
+        reader.auditRecords({ afterSeq: 0, limit: 1000 }).filter((x) => x.event === 'INTERRUPTED').length,
+        0,
+      );
+    } finally {
+      reader.close();
+    }
+  });
+
+  it('refuses flags that only make sense against a service, and names unknown runbooks', async () => {
+    const both = await cli(['run', '--local', ...base, '--server', 'http://127.0.0.1:9095', 'restart-api'], { cwd: dir });
+    assert.equal(both.code, 2);
+    assert.deepEqual(both.err, ['--server: not with --local/--db (a local run happens in this process and always waits for its end)']);
+    const unknown = await cli(['run', '--local', ...base, 'nope'], { cwd: dir });
+    assert.equal(unknown.code, 1);
+    assert.deepEqual(unknown.err, ['rectify run: no runbook "nope" is loaded']);
+    const badRunbooks = await cli(['run', '--local', '--db', `sqlite:${db}`, '--runbooks', join(dir, 'missing'), 'x'], { cwd: dir });
+    assert.equal(badRunbooks.code, 2);
+    assert.deepEqual(badRunbooks.err, [`${join(dir, 'missing')}: runbooks folder not found (set --runbooks)`]);
+  });
+});
