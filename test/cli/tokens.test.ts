@@ -58,6 +58,6 @@ describe('client commands with API tokens', () => {
     assert.equal(r.code, 0, r.err.join('\n'));
     const ev = await paused();
     assert.equal(ev.length, 1);
-    assert.equal(ev[0].actor, 'ada');
+    assert.equal(ev[0]?.actor, 'ada');
   });
 });
