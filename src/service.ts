@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildApp } from './api/app.js';
 import type { Config } from './config/index.js';
-import { LoadError, type Runbook } from './domain/index.js';
+import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
@@ -46,12 +46,15 @@ export interface Service {
   close(): Promise<void>;
 }
 
-/** Loads runbooks or throws a LoadError with one problem per line. */
-export function loadCatalog(dir: string): { runbooks: Runbook[] } {
+/**
+ * Loads runbooks or throws a LoadError with one problem per line. Warnings (the
+ * reference checks `rectify lint` fails on) do not stop startup; they are returned to be logged.
+ */
+export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
   if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
-  const { runbooks, problems } = loadRunbooks(dir);
+  const { runbooks, problems, warnings } = loadRunbooks(dir);
   if (problems.length) throw new LoadError(problems);
-  return { runbooks };
+  return { runbooks, warnings };
 }
 
 /**
@@ -60,7 +63,9 @@ export function loadCatalog(dir: string): { runbooks: Runbook[] } {
  */
 export async function createService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
   const clock = overrides.clock ?? systemClock;
-  const runbooks = overrides.runbooks ?? loadCatalog(config.runbooks).runbooks;
+  const loaded = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
+  const runbooks = loaded.runbooks;
+  for (const w of loaded.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
   const index = createRunbookIndex(runbooks);
   const catalog: RunbookCatalog = index;
   const metrics = createPrometheusMetrics();
