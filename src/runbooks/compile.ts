@@ -19,7 +19,7 @@ import { parseMatcher } from './matchers.js';
 import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
-import { PLACEHOLDER_NAME_RE, placeholders } from './template.js';
+import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders } from './template.js';
 import { compileWindows } from './windows.js';
 
 /**
@@ -70,6 +70,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const opts = { forceDelete };
   const actions = readActions(r, m, path, opts);
   const rollback = readRollback(r, m, path, opts);
+  if (risk && risk !== 'HIGH') refuseScaleToZero(r, m, path, actions, rollback);
   let rollbackReason: string | undefined;
   if (has(m, 'rollback_reason')) rollbackReason = readString(r, m.rollback_reason, at('rollback_reason'));
   if (m.rollback === 'none' && !rollbackReason) {
@@ -236,6 +237,24 @@ function readDeclaredParams(r: Reporter, v: unknown, path: YamlPath): Record<str
     r.report(path, `expected a map of placeholder name to what it means (or a list of names), got ${describe(v)}`);
   }
   return r.count() === before ? out : undefined;
+}
+
+/**
+ * `--replicas=0` takes a whole service down. The executor refuses it unless the
+ * runbook wrote the 0 itself, and only a HIGH-risk runbook may, so that a person
+ * approves every run.
+ */
+function refuseScaleToZero(r: Reporter, m: YamlMap, path: YamlPath, actions: ActionSpec[] | undefined, rollback: ActionSpec[] | null | undefined): void {
+  const zero = (a: ActionSpec): boolean => a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && isLiteral(a.args.replicas) && literalText(a.args.replicas) === '0';
+  const message = 'scaling to 0 replicas takes the whole workload down: only a HIGH-risk runbook (a person approves every run) may do it';
+  const one = (key: 'action' | 'actions' | 'rollback', list: ActionSpec[] | null | undefined): void => {
+    const single = key !== 'actions' && !Array.isArray(m[key]);
+    (list ?? []).forEach((a, i) => {
+      if (zero(a)) r.report(single ? [...path, key] : [...path, key, i], message);
+    });
+  };
+  one(has(m, 'action') && m.action !== null ? 'action' : 'actions', actions);
+  one('rollback', rollback);
 }
 
 function readApprovals(r: Reporter, v: unknown, path: YamlPath): number | undefined {
