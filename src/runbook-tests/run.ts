@@ -1,5 +1,5 @@
 import { statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DecisionResult, LoadProblem, RenderedCheck, Runbook } from '../domain/index.js';
 import { createEngine, createExecutionTracker } from '../engine/index.js';
@@ -53,7 +53,7 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
   const problems: LoadProblem[] = [];
   const seen = new Map<string, string>();
   suite.runbooks.forEach((entry, i) => {
-    const path = join(base, entry);
+    const path = resolve(base, entry);
     let isDir: boolean;
     try {
       isDir = statSync(path).isDirectory();

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -271,5 +271,17 @@ tests:
     const none = await rectifyTest(dir);
     assert.equal(none.code, 2);
     assert.deepEqual(none.err, ['usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)']);
+  });
+
+  it("the README's example test file runs as shown", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('# runbooks/tests/restart-pod.test.yaml');
+    const example = readme.slice(start, readme.indexOf('```', start));
+    const library = new URL('../../runbooks/', import.meta.url).pathname;
+    const dir = workdir({ 'tests/example.test.yaml': example.replace('runbooks: [..]', `runbooks: [${JSON.stringify(library)}]`) });
+    const r = await rectifyTest(dir, 'tests/example.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, ['tests/example.test.yaml', '  PASS  INC001 restarts the crash-looping pod', '  PASS  KubePodCrashLooping, enriched', '2 test(s): 2 passed, 0 failed']);
+    assert.equal(r.code, 0);
   });
 });
