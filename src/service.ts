@@ -115,12 +115,15 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
   return { ok: true, tokens: read.tokens, names: read.tokens.map((t) => `${t.name} (${t.roles.join(', ')})`) };
 }
 
-/** Loads runbooks or throws a LoadError with one problem per line. */
-export function loadCatalog(dir: string): { runbooks: Runbook[] } {
+/**
+ * Loads runbooks or throws a LoadError with one problem per line. Warnings (the
+ * reference checks `rectify lint` fails on) do not stop startup; they are returned to be logged.
+ */
+export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
   if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
-  const { runbooks, problems } = loadRunbooks(dir);
+  const { runbooks, problems, warnings } = loadRunbooks(dir);
   if (problems.length) throw new LoadError(problems);
-  return { runbooks };
+  return { runbooks, warnings };
 }
 
 /**
@@ -140,7 +143,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }
   const tls = loadTls(config);
   const slackSigningSecret = resolveSigningSecret(config);
-  const runbooks = overrides.runbooks ?? loadCatalog(config.runbooks).runbooks;
+  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
+  const runbooks = loadedCatalog.runbooks;
+  for (const w of loadedCatalog.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
   const index = createRunbookIndex(runbooks);
   const catalog: RunbookCatalog = index;
   const metrics = createPrometheusMetrics();

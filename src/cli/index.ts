@@ -3,6 +3,7 @@ import { auditExportCommand, auditVerifyCommand } from './audit-verify.js';
 import { lintCommand } from './lint.js';
 import { openapiCommand } from './openapi.js';
 import { serveCommand } from './serve.js';
+import { testCommand } from './test.js';
 import { EXIT, type CliIO } from './io.js';
 import { approvalsCommand, approvalsHelp, approveCommand, approveHelp, rejectCommand, rejectHelp } from './client/approvals.js';
 import { auditCommand, auditHelp } from './client/audit.js';
@@ -17,6 +18,7 @@ export { EXIT, type CliIO } from './io.js';
 const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number>; help?: string }> = {
   serve: { summary: 'run the HTTP service', run: serveCommand },
   lint: { summary: 'check every runbook file in a folder (default ./runbooks)', run: lintCommand },
+  test: { summary: 'run runbook unit tests: rectify test <tests.yaml|folder>… (decides, never executes)', run: testCommand },
   openapi: { summary: 'write openapi.yaml from the route schemas (--check: fail when it differs)', run: openapiCommand },
   'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand },
   'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand },

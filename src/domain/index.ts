@@ -4,3 +4,4 @@ export * from './decision.js';
 export * from './errors.js';
 export * from './params.js';
 export * from './steps.js';
+export * from './enrichment.js';

@@ -163,6 +163,12 @@ export interface Runbook {
   owner?: string;
   /** Every placeholder the runbook uses, for lint and the API. */
   params: string[];
+  /**
+   * Values the runbook expects from the incident's context or a manual run's
+   * params (`params:` in the file), with what each means. Lint counts them as a
+   * source for placeholders; rendering still refuses a run that lacks one.
+   */
+  declaredParams: Record<string, string>;
   /** Executor kinds its actions and checks need. */
   needs: Array<'kubernetes' | 'http' | 'command' | 'prometheus'>;
   /** Fields kept as written, for the API and audit. */

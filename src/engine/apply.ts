@@ -83,11 +83,20 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
         comment: null,
         execution_id: null,
       });
-      Object.assign(details, { approval_id: id, expires_at: new Date(ctx.now + ctx.approvalTtlMs).toISOString(), actions: summaries(plan) });
+      Object.assign(details, {
+        approval_id: id,
+        expires_at: new Date(ctx.now + ctx.approvalTtlMs).toISOString(),
+        actions: summaries(plan),
+        ...(verdict.runbook.owner ? { approver: verdict.runbook.owner } : {}),
+      });
       break;
     }
     case 'dry_run':
-      Object.assign(details, { actions: summaries(verdict.plan as ExecutionPlan), params: verdict.plan.params });
+      Object.assign(details, {
+        actions: summaries(verdict.plan as ExecutionPlan),
+        rollback: verdict.plan.rollback ? verdict.plan.rollback.map((s) => s.summary) : null,
+        params: verdict.plan.params,
+      });
       break;
     case 'execute': {
       const plan = verdict.plan as ExecutionPlan;

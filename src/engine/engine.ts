@@ -150,6 +150,11 @@ export function createEngine(deps: EngineDeps) {
 
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
 
+  /** Who is asked to approve: the runbook's owner, for approval requests. */
+  function approvalOwner(r: DecisionResult): string | undefined {
+    return r.action === 'approval_required' && r.runbook ? catalog.byId(r.runbook)?.owner : undefined;
+  }
+
   function record(results: DecisionResult[], incidents: Incident[]): void {
     for (const i of incidents) metrics.incidentReceived(i.source);
     const services = new Map(incidents.map((i) => [i.id, i.service]));
@@ -167,6 +172,7 @@ export function createEngine(deps: EngineDeps) {
           outcome: r.action,
           reason: r.reason,
           at: clock.now(),
+          ...(approvalOwner(r) ? { owner: approvalOwner(r)! } : {}),
         });
       }
     }

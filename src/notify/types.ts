@@ -12,6 +12,8 @@ export interface NotificationEvent {
   outcome: string;
   reason: string;
   at: number;
+  /** The runbook's owner: who is asked to approve it (set for approval requests). */
+  owner?: string;
 }
 
 /** One destination. `send` throws (or rejects) on failure; retries are the queue's job. */

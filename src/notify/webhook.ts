@@ -91,6 +91,7 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
         `*Service*\n${e.service ?? '—'}`,
         `*Runbook*\n${e.runbook ?? '—'}`,
         `*Outcome*\n${e.outcome}`,
+        ...(e.owner ? [`*Approver*\n${e.owner}`] : []),
       ].map((text) => ({ type: 'mrkdwn', text }));
       const blocks: unknown[] = [
         { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },

@@ -19,7 +19,7 @@ import { parseMatcher } from './matchers.js';
 import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
-import { placeholders } from './template.js';
+import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders } from './template.js';
 import { compileWindows } from './windows.js';
 
 /**
@@ -56,6 +56,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const maxUnavailable = has(m, 'max_unavailable') ? readMaxUnavailable(r, m.max_unavailable, at('max_unavailable')) : null;
   const forceDelete = has(m, 'force_delete') ? (readBool(r, m.force_delete, at('force_delete')) ?? false) : DEFAULTS.forceDelete;
   const owner = has(m, 'owner') ? readString(r, m.owner, at('owner')) : undefined;
+  const declaredParams = readDeclaredParams(r, m.params, at('params'));
   if (has(m, 'last_updated') && typeof m.last_updated !== 'string' && typeof m.last_updated !== 'number') {
     r.report(at('last_updated'), `expected a date or text, got ${describe(m.last_updated)}`);
   }
@@ -69,6 +70,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const opts = { forceDelete };
   const actions = readActions(r, m, path, opts);
   const rollback = readRollback(r, m, path, opts);
+  if (risk && risk !== 'HIGH') refuseScaleToZero(r, m, path, actions, rollback);
   let rollbackReason: string | undefined;
   if (has(m, 'rollback_reason')) rollbackReason = readString(r, m.rollback_reason, at('rollback_reason'));
   if (m.rollback === 'none' && !rollbackReason) {
@@ -94,7 +96,8 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     !postChecks ||
     !guardrails ||
     !actions ||
-    rollback === undefined
+    rollback === undefined ||
+    !declaredParams
   ) {
     return undefined;
   }
@@ -123,6 +126,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     maxUnavailable,
     forceDelete,
     params: paramsOf(allActions, allChecks),
+    declaredParams,
     needs: needsOf(allActions, allChecks),
     raw: structuredClone(m),
   };
@@ -202,6 +206,57 @@ function readAliased<T>(
   return a ?? b;
 }
 
+/**
+ * `params:` a map of name → what it means (or a list of names): the values this
+ * runbook expects from the incident's context or a manual run.
+ */
+function readDeclaredParams(r: Reporter, v: unknown, path: YamlPath): Record<string, string> | undefined {
+  if (v === undefined || v === null) return {};
+  const out: Record<string, string> = {};
+  const before = r.count();
+  const name = (key: string, at: YamlPath): boolean => {
+    if (PLACEHOLDER_NAME_RE.test(key)) return true;
+    r.report(at, `${describe(key)} is not a placeholder name (a letter or "_", then letters, digits or "_")`, 'key');
+    return false;
+  };
+  if (Array.isArray(v)) {
+    v.forEach((item, i) => {
+      const key = readString(r, item, [...path, i]);
+      if (key !== undefined && name(key, [...path, i])) out[key] = '';
+    });
+  } else if (isMapValue(v)) {
+    for (const [key, desc] of Object.entries(v)) {
+      if (!name(key, [...path, key])) continue;
+      if (desc === null) out[key] = '';
+      else {
+        const text = readString(r, desc, [...path, key]);
+        if (text !== undefined) out[key] = text;
+      }
+    }
+  } else {
+    r.report(path, `expected a map of placeholder name to what it means (or a list of names), got ${describe(v)}`);
+  }
+  return r.count() === before ? out : undefined;
+}
+
+/**
+ * `--replicas=0` takes a whole service down. The executor refuses it unless the
+ * runbook wrote the 0 itself, and only a HIGH-risk runbook may, so that a person
+ * approves every run.
+ */
+function refuseScaleToZero(r: Reporter, m: YamlMap, path: YamlPath, actions: ActionSpec[] | undefined, rollback: ActionSpec[] | null | undefined): void {
+  const zero = (a: ActionSpec): boolean => a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && isLiteral(a.args.replicas) && literalText(a.args.replicas) === '0';
+  const message = 'scaling to 0 replicas takes the whole workload down: only a HIGH-risk runbook (a person approves every run) may do it';
+  const one = (key: 'action' | 'actions' | 'rollback', list: ActionSpec[] | null | undefined): void => {
+    const single = key !== 'actions' && !Array.isArray(m[key]);
+    (list ?? []).forEach((a, i) => {
+      if (zero(a)) r.report(single ? [...path, key] : [...path, key, i], message);
+    });
+  };
+  one(has(m, 'action') && m.action !== null ? 'action' : 'actions', actions);
+  one('rollback', rollback);
+}
+
 function readApprovals(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (v === 1 || v === 2) return v;
   r.report(path, `expected 1 or 2, got ${describe(v)}`);
@@ -261,7 +316,8 @@ function readRollback(r: Reporter, m: YamlMap, path: YamlPath, opts: { forceDele
   return a ? [a] : undefined;
 }
 
-function templatesOfAction(a: ActionSpec): Template[] {
+/** The templates of one action (an http body's strings aside: see `placeholdersOfAction`). */
+export function templatesOfAction(a: ActionSpec): Template[] {
   switch (a.type) {
     case 'kubernetes':
       return [a.name, ...(a.namespace ? [a.namespace] : []), ...Object.values(a.args)];
@@ -272,7 +328,7 @@ function templatesOfAction(a: ActionSpec): Template[] {
   }
 }
 
-function templatesOfCheck(c: CheckSpec): Template[] {
+export function templatesOfCheck(c: CheckSpec): Template[] {
   switch (c.type) {
     case 'named':
       return [];
@@ -285,12 +341,19 @@ function templatesOfCheck(c: CheckSpec): Template[] {
   }
 }
 
+/** Placeholder names of one action, its http body included, in order of appearance. */
+export function placeholdersOfAction(a: ActionSpec): string[] {
+  const names = templatesOfAction(a).flatMap((t) => placeholders(t).map((p) => p.param));
+  if (a.type === 'http') names.push(...bodyParams(a.body));
+  return names;
+}
+
+export function placeholdersOfCheck(c: CheckSpec): string[] {
+  return templatesOfCheck(c).flatMap((t) => placeholders(t).map((p) => p.param));
+}
+
 function paramsOf(actions: ActionSpec[], checks: CheckSpec[]): string[] {
-  const names = new Set<string>();
-  for (const t of [...actions.flatMap(templatesOfAction), ...checks.flatMap(templatesOfCheck)]) {
-    for (const p of placeholders(t)) names.add(p.param);
-  }
-  for (const a of actions) if (a.type === 'http') for (const p of bodyParams(a.body)) names.add(p);
+  const names = new Set<string>([...actions.flatMap(placeholdersOfAction), ...checks.flatMap(placeholdersOfCheck)]);
   return [...names].sort();
 }
 

@@ -14,3 +14,9 @@ export { parseExpectation, CHECK_TYPES, KUBE_CONDITIONS } from './checks.js';
 export { ACTION_TYPES } from './actions.js';
 export { RUNBOOK_KEYS, DEFAULTS as RUNBOOK_DEFAULTS, RUNBOOK_ID_RE } from './schema.js';
 export { formatPath } from './problems.js';
+export { checkReferences } from './references.js';
+export { STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
+// The YAML plumbing other file formats (runbook tests) share: path-named problems with lines.
+export { parseYamlSource, type YamlSource } from './yaml-source.js';
+export { createReporter, describe as describeValue, type Reporter, type YamlPath } from './problems.js';
+export { checkKeys, expectMap, has, isMapValue, readBool, readList, readNonEmptyString, readOneOf, readPositiveInt, readString, readStringList, type YamlMap } from './fields.js';

@@ -7,12 +7,18 @@ import { checkKeys, isMapValue } from './fields.js';
 import { createReporter, describe } from './problems.js';
 import { FILE_KEYS } from './schema.js';
 import { parseYamlSource } from './yaml-source.js';
+import { checkReferences } from './references.js';
 
 export interface LoadResult {
   /** In load order: files by name, runbooks in file order. Matching depends on it. */
   runbooks: Runbook[];
   /** Every problem found, in file order then line order. Empty means safe to start. */
   problems: LoadProblem[];
+  /**
+   * Reference checks (references.ts): a runbook with only warnings loads and
+   * startup logs them; `rectify lint` fails on them.
+   */
+  warnings: LoadProblem[];
 }
 
 const RUNBOOK_FILE_RE = /\.ya?ml$/;
@@ -33,15 +39,17 @@ export function loadRunbooks(dir: string): LoadResult {
       // Code-unit order, not locale order: the load order decides which runbook matches first.
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   } catch (err) {
-    return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }] };
+    return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }], warnings: [] };
   }
   const runbooks: Runbook[] = [];
   const problems: LoadProblem[] = [];
+  const warnings: LoadProblem[] = [];
   const seen = new Map<string, string>();
   for (const name of names) {
     const file = join(dir, name);
     const result = loadRunbookFile(file);
     problems.push(...result.problems);
+    warnings.push(...result.warnings);
     for (const rb of result.runbooks) {
       const first = seen.get(rb.id);
       if (first !== undefined) {
@@ -52,7 +60,7 @@ export function loadRunbooks(dir: string): LoadResult {
       runbooks.push(rb);
     }
   }
-  return { runbooks, problems };
+  return { runbooks, problems, warnings };
 }
 
 export function loadRunbookFile(path: string): LoadResult {
@@ -60,7 +68,7 @@ export function loadRunbookFile(path: string): LoadResult {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return { runbooks: [], problems: [{ file: path, path: '', message: `cannot read the file: ${errText(err)}` }] };
+    return { runbooks: [], problems: [{ file: path, path: '', message: `cannot read the file: ${errText(err)}` }], warnings: [] };
   }
   return parseRunbooksText(text, path);
 }
@@ -73,16 +81,19 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
     return {
       runbooks: [],
       problems: source.errors.map((e) => ({ file: fileLabel, path: '', message: `YAML syntax error at line ${e.line}: ${e.message}`, line: e.line })),
+      warnings: [],
     };
   }
   const problems: LoadProblem[] = [];
+  const warnings: LoadProblem[] = [];
   const r = createReporter(fileLabel, source.lineOf, problems);
+  const w = createReporter(fileLabel, source.lineOf, warnings);
   const runbooks: Runbook[] = [];
   const doc = source.value;
-  if (doc === null || doc === undefined) return { runbooks, problems }; // an empty file holds no runbooks
+  if (doc === null || doc === undefined) return { runbooks, problems, warnings }; // an empty file holds no runbooks
   if (!isMapValue(doc)) {
     r.report([], `expected a map with a top-level "runbooks:" key, got ${describe(doc)}`);
-    return { runbooks, problems };
+    return { runbooks, problems, warnings };
   }
   checkKeys(r, doc, FILE_KEYS, []);
   const all = doc.runbooks;
@@ -91,11 +102,13 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
     else {
       for (const [id, body] of Object.entries(all)) {
         const rb = compileRunbook(r, id, body, ['runbooks', id], fileLabel);
-        if (rb) runbooks.push(rb);
+        if (!rb) continue;
+        runbooks.push(rb);
+        checkReferences(rb, ['runbooks', id], w);
       }
     }
   }
-  return { runbooks, problems: sortByLine(problems) };
+  return { runbooks, problems: sortByLine(problems), warnings: sortByLine(warnings) };
 }
 
 /** Stable: problems on the same line keep the order they were found in. */

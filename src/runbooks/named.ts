@@ -18,6 +18,13 @@ export interface NamedCheckDef {
   description: string;
   params: Readonly<Record<string, NamedCheckParam>>;
   reads: Readonly<Record<string, ParamKind>>;
+  /**
+   * The incident values it cannot do without: each group needs one of its names
+   * (`[['namespace'], ['pod_name', 'pod', 'deployment']]`). Lint warns when no
+   * source can give a group. Not needed when the runbook sets `unlessParam`.
+   */
+  requires: readonly (readonly string[])[];
+  unlessParam?: string;
 }
 
 const K8S_WORKLOAD_READS = { deployment: 'k8s_name', pod_name: 'k8s_name', namespace: 'k8s_label' } as const;
@@ -29,6 +36,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     description: 'the workload that owns the pod has more than one ready replica (the pod is not the only one serving)',
     params: {},
     reads: K8S_WORKLOAD_READS,
+    requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
   },
   recent_restarts_less_than_three: {
     needs: 'kubernetes',
@@ -38,30 +46,35 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
       window_minutes: { type: 'integer', default: 60, description: 'how far back to count' },
     },
     reads: K8S_WORKLOAD_READS,
+    requires: [['namespace'], ['pod_name', 'pod']],
   },
   pod_becomes_ready: {
     needs: 'kubernetes',
     description: 'the workload has a Ready replacement pod',
     params: {},
     reads: K8S_WORKLOAD_READS,
+    requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
   },
   current_replicas_below_max: {
     needs: 'kubernetes',
     description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded',
     params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+    requires: [['namespace'], ['deployment']],
   },
   deployment_exists: {
     needs: 'kubernetes',
     description: 'the deployment exists',
     params: {},
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+    requires: [['namespace'], ['deployment']],
   },
   previous_revision_available: {
     needs: 'kubernetes',
     description: 'the deployment has an earlier ReplicaSet revision to roll back to',
     params: {},
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+    requires: [['namespace'], ['deployment']],
   },
   metrics_improved: {
     needs: 'prometheus',
@@ -70,6 +83,8 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
       query: { type: 'string', description: 'PromQL giving the signal (default: CPU usage of the deployment)' },
     },
     reads: METRIC_READS,
+    requires: [['namespace'], ['deployment']],
+    unlessParam: 'query',
   },
   error_rate_normalized: {
     needs: 'prometheus',
@@ -79,6 +94,8 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
       threshold: { type: 'number', default: 0.05, description: 'highest acceptable error ratio' },
     },
     reads: METRIC_READS,
+    requires: [['namespace'], ['deployment']],
+    unlessParam: 'query',
   },
 } satisfies Record<string, NamedCheckDef>);
 

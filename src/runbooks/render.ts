@@ -3,7 +3,7 @@ import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
 import { namedCheck } from './named.js';
-import { compileTemplate, placeholders } from './template.js';
+import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
 import { compileUrl } from './url.js';
 
 /**
@@ -78,8 +78,9 @@ function unsafe(kind: ParamKind, value: string): string | undefined {
 
 export function renderPlan(runbook: Runbook, values: Readonly<Record<string, string>>): PlanRender {
   const rr = createRenderer(values);
-  const actions = runbook.actions.map((a, i) => renderStep(rr, a, i, 'action'));
-  const rollback = runbook.rollback ? runbook.rollback.map((a, i) => renderStep(rr, a, i, 'rollback')) : null;
+  const opts: StepOptions = { maxUnavailable: runbook.maxUnavailable };
+  const actions = runbook.actions.map((a, i) => renderStep(rr, a, i, 'action', opts));
+  const rollback = runbook.rollback ? runbook.rollback.map((a, i) => renderStep(rr, a, i, 'rollback', opts)) : null;
   if (rr.refusal) return rr.refusal;
   return { ok: true, plan: { params: { ...rr.used }, actions, rollback } };
 }
@@ -92,16 +93,27 @@ export function renderChecks(specs: readonly CheckSpec[], values: Readonly<Recor
   return { ok: true, checks };
 }
 
-function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback'): RenderedStep {
-  const rendered = renderAction(rr, spec, `${phase} ${index + 1}`);
+/** What the runbook adds to every Kubernetes step: its blast-radius share. */
+interface StepOptions {
+  maxUnavailable: string | null;
+}
+
+function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback', opts: StepOptions): RenderedStep {
+  const rendered = renderAction(rr, spec, `${phase} ${index + 1}`, opts);
   return { index, phase, type: spec.type, summary: summarize(rendered), spec: rendered };
 }
 
-function renderAction(rr: Renderer, spec: ActionSpec, where: string): RenderedAction {
+function renderAction(rr: Renderer, spec: ActionSpec, where: string, opts: StepOptions): RenderedAction {
   switch (spec.type) {
     case 'kubernetes': {
       const args: Record<string, string> = {};
       for (const [k, t] of Object.entries(spec.args)) args[k] = rr.fill(t, where);
+      // The executor enforces the runbook's max_unavailable on evictions, drains and scale-downs.
+      if (opts.maxUnavailable !== null) args.max_unavailable = opts.maxUnavailable;
+      // Scaling to 0 only when the runbook itself says 0 (never a value from an alert);
+      // compile allows that only on HIGH-risk runbooks, so a person approves every run.
+      const replicas = spec.args.replicas;
+      if (spec.verb === 'scale' && replicas && isLiteral(replicas) && literalText(replicas) === '0') args.allow_zero = 'true';
       return {
         type: 'kubernetes',
         verb: spec.verb,

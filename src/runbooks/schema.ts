@@ -43,6 +43,7 @@ export const RUNBOOK_KEYS = [
   'force_delete',
   'rollback_reason',
   'action',
+  'params',
 ] as const;
 
 /** Missing fields fail safe: an unlabelled runbook is HIGH risk and needs a human. */

@@ -172,6 +172,17 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(ok.ok, true, ok.detail);
   });
 
+  it('scales to 0 only when the runbook itself wrote --replicas=0 (allow_zero, set by rendering)', async () => {
+    fake.addDeployment(NS, 'payments', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    const out = await exec.run(kubeAction('scale', 'deployment', 'payments', NS, { replicas: '0', allow_zero: 'true' }), stepContext());
+    assert.equal(out.ok, true, out.detail);
+    assert.equal(out.detail, 'scaled Deployment production/payments from 3 to 0 replicas');
+    assert.deepEqual(out.facts, { old_replicas: '3', new_replicas: '0' });
+    assert.equal(fake.get('deployments', NS, 'payments')!.spec.replicas, 0);
+    assert.equal(fake.count('PUT', /.*/), 1);
+  });
+
   it('a 409 conflict is re-read and retried, then succeeds', async () => {
     fake.addDeployment(NS, 'worker', 3);
     fake.injectConflict('PUT', `${DEP_PATH('worker')}/scale`, { resource: 'deployments', namespace: NS, name: 'worker' });

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import { KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
 import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, type KubeClients } from '../../src/checks/kubernetes.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
 import type { RenderedKubernetesCheck } from '../../src/domain/index.js';
@@ -76,6 +77,8 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
         old_replicas: '3',
         new_replicas: '4',
       });
+      // Lint counts on this contract: everything the enricher adds is declared.
+      for (const k of Object.keys(out)) assert.ok((KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(k), k);
     });
 
     it('adds nothing for a missing pod, and calls nothing for invalid names', async () => {

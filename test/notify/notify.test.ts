@@ -14,6 +14,7 @@ const runbooks = (base: string) => `runbooks:
       http: {method: POST, url: "${base}/act"}
   risky:
     risk: HIGH
+    owner: security-team
     triggers: [scary]
     action:
       http: {method: POST, url: "${base}/act"}
@@ -44,6 +45,7 @@ describe('notifications: always notify, never block', () => {
     ]);
     const approval = got.find((g) => g.incident_id === 'N2');
     assert.equal(approval.links.approval, `https://rectify.example.com/api/v1/approvals/${appr.body.approval_id}`);
+    assert.equal(approval.owner, 'security-team', 'an approval request names who approves');
     const success = got.find((g) => g.incident_id === 'N1');
     assert.equal(success.links.execution, `https://rectify.example.com/api/v1/executions/${exec.body.execution_id}`);
     assert.equal(success.service, 'shop');
@@ -62,7 +64,7 @@ describe('notifications: always notify, never block', () => {
     const [msg] = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
     assert.equal(msg.blocks[0].type, 'header');
     assert.match(msg.blocks[0].text.text, /APPROVAL_REQUIRED risky/);
-    assert.deepEqual(msg.blocks[1].fields.map((f: any) => f.text), ['*Incident*\nS1', '*Service*\nshop', '*Runbook*\nrisky', '*Outcome*\napproval_required']);
+    assert.deepEqual(msg.blocks[1].fields.map((f: any) => f.text), ['*Incident*\nS1', '*Service*\nshop', '*Runbook*\nrisky', '*Outcome*\napproval_required', '*Approver*\nsecurity-team']);
     assert.match(msg.blocks[3].elements[0].text, /^<https:\/\/rectify\.example\.com\/api\/v1\/approvals\/apr_[0-9A-Z]+\|Open in rectify>$/);
     const audit = JSON.stringify((await svc.get('/api/v1/audit?limit=100')).body);
     assert.ok(!audit.includes('SECRETxyz'), 'the webhook path is a credential');

@@ -7,7 +7,10 @@ export const ROOT = join(here, '..', '..');
 /** Paths relative to the repo root, so problem lines read as an operator would see them. */
 export const rel = (...parts: string[]): string => relative(process.cwd(), join(ROOT, ...parts)) || '.';
 export const FIXTURES = rel('test', 'fixtures', 'runbooks');
-export const SEED_RUNBOOKS = rel('runbooks');
+/** The seed's exercise file, kept unchanged as a fixture (the bundled runbooks/ is the library). */
+export const SEED_RUNBOOKS = rel('test', 'fixtures', 'seed');
+/** The bundled runbook library. */
+export const LIBRARY = rel('runbooks');
 
 export function incident(over: Partial<Incident> = {}): Incident {
   return {

@@ -234,3 +234,51 @@ test('checks render with the same safety: PromQL label values, kubernetes names,
     reason: "no value for placeholder {service} (not in the incident's context or labels)",
   });
 });
+
+test('a Kubernetes step carries the runbook\'s max_unavailable, and allow_zero only for a --replicas=0 written in the runbook', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  shrink:',
+      '    risk: LOW',
+      '    max_unavailable: "25%"',
+      '    actions: ["kubectl scale deployment {deployment} --replicas={replicas} -n ns", "kubectl delete pod {pod} -n ns"]',
+      '  offline:',
+      '    risk: HIGH',
+      '    action: kubectl scale deployment {deployment} --replicas=0 -n ns',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [shrink, offline] = runbooks;
+  const a = renderPlan(shrink!, { deployment: 'web', replicas: '0', pod: 'web-1' });
+  assert.ok(a.ok);
+  assert.deepEqual(a.plan.actions.map((s) => (s.spec as { args: Record<string, string> }).args), [
+    { replicas: '0', max_unavailable: '25%' },
+    { max_unavailable: '25%' },
+  ]);
+  const b = renderPlan(offline!, { deployment: 'web' });
+  assert.ok(b.ok);
+  assert.deepEqual((b.plan.actions[0]!.spec as { args: Record<string, string> }).args, { replicas: '0', allow_zero: 'true' });
+  assert.equal(b.plan.actions[0]!.summary, 'kubectl scale deployment web --replicas=0 -n ns');
+});
+
+test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
+  const { problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  low:',
+      '    risk: LOW',
+      '    action: kubectl scale deployment web --replicas=0 -n ns',
+      '  medium:',
+      '    risk: MEDIUM',
+      '    action: kubectl scale deployment web --replicas=2 -n ns',
+      '    rollback: [kubectl rollout restart deployment web -n ns, {kubernetes: {verb: scale, kind: deployment, name: web, namespace: ns, replicas: "0"}}]',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  const msg = 'scaling to 0 replicas takes the whole workload down: only a HIGH-risk runbook (a person approves every run) may do it';
+  assert.deepEqual(problems.map(formatProblem), [`z.yaml: runbooks.low.action: ${msg}`, `z.yaml: runbooks.medium.rollback[1]: ${msg}`]);
+});

@@ -166,8 +166,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const text = a.args.replicas;
     if (text === undefined || !checkParam('integer', text).ok) return { ok: false, detail: `scale needs a whole-number replicas argument, got ${JSON.stringify(text ?? null)}` };
     const want = Number(text);
-    // Alert labels can reach this number; zero would take the whole service down.
-    if (want === 0) return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
+    // Alert labels can reach this number; zero would take the whole service down. Only a
+    // runbook that writes --replicas=0 itself (HIGH risk: a person approved it) may.
+    if (want === 0 && a.args.allow_zero !== 'true') return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
     const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
       const sc =

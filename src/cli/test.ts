@@ -1,0 +1,113 @@
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { formatProblem } from '../domain/index.js';
+import { isTestFileName, loadSuiteRunbooks, parseTestFile, runSuite, type Mismatch, type TestOutcome } from '../runbook-tests/index.js';
+import { EXIT, type CliIO } from './io.js';
+
+/**
+ * `rectify test <file|folder>…`: runbook unit tests, in the spirit of
+ * `promtool test rules`. Each test gives an incident or an Alertmanager alert (and
+ * optionally a guardrail state and a clock) and asserts the decision, the runbook,
+ * the reason and the rendered actions; nothing is executed. One line per test,
+ * PASS or FAIL, with expected and got for each failed assertion.
+ * Exit 0 when every test passes, 1 when one fails, 2 when a file cannot be read
+ * or has a problem (named by file and YAML path); such a file runs no test.
+ */
+export async function testCommand(argv: string[], io: CliIO): Promise<number> {
+  const args = argv.filter((a) => !a.startsWith('-'));
+  if (args.length === 0) {
+    io.err('usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)');
+    return EXIT.USAGE;
+  }
+  const files: string[] = [];
+  let bad = false;
+  for (const a of args) {
+    const path = resolve(io.cwd, a);
+    let isDir = false;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      io.err(`${a}: no such file or folder`);
+      bad = true;
+      continue;
+    }
+    if (!isDir) files.push(path);
+    else {
+      const found = readdirSync(path).filter(isTestFileName).sort();
+      if (found.length === 0) {
+        io.err(`${a}: no runbook test files (*.test.yaml) in this folder`);
+        bad = true;
+      }
+      files.push(...found.map((n) => join(path, n)));
+    }
+  }
+
+  const show = (p: string): string => relative(io.cwd, p) || p;
+  let passed = 0;
+  let failed = 0;
+  for (const file of files) {
+    const label = show(file);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      io.err(`${label}: cannot read the file: ${(err as { code?: string }).code ?? String(err)}`);
+      bad = true;
+      continue;
+    }
+    const parsed = parseTestFile(text, label);
+    if (!parsed.suite) {
+      for (const p of parsed.problems) io.err(formatProblem(p));
+      bad = true;
+      continue;
+    }
+    const { runbooks, problems } = loadSuiteRunbooks({ ...parsed.suite, file });
+    if (problems.length) {
+      for (const p of problems) io.err(formatProblem({ ...p, file: p.file === file ? label : show(p.file) }));
+      bad = true;
+      continue;
+    }
+    io.out(label);
+    for (const outcome of await runSuite(parsed.suite, runbooks)) {
+      if (outcome.mismatches.length === 0) {
+        passed++;
+        io.out(`  PASS  ${outcome.test.name}`);
+      } else {
+        failed++;
+        io.out(`  FAIL  ${outcome.test.name}  (${label}:${outcome.test.line ?? '?'} ${outcome.test.path})`);
+        for (const line of describeFailure(outcome)) io.out(`        ${line}`);
+      }
+    }
+  }
+  const total = passed + failed;
+  io.out(`${total} test(s): ${passed} passed, ${failed} failed${bad ? '; some files could not be run' : ''}`);
+  if (bad) return EXIT.USAGE;
+  return failed ? EXIT.FAILED : EXIT.OK;
+}
+
+/** Expected against got, field by field; lists as a diff (`-` expected only, `+` got only). */
+export function describeFailure(o: TestOutcome): string[] {
+  const lines: string[] = [];
+  for (const m of o.mismatches) lines.push(...describeMismatch(m));
+  if (!o.mismatches.some((m) => m.field === 'reason')) lines.push(`(decision: ${o.got.action} ${o.got.event}, runbook ${o.got.runbook ?? 'none'}: ${o.got.reason})`);
+  return lines;
+}
+
+function describeMismatch(m: Mismatch): string[] {
+  if (Array.isArray(m.expected) && Array.isArray(m.got)) {
+    const out = [`${m.field}:`];
+    const n = Math.max(m.expected.length, m.got.length);
+    for (let i = 0; i < n; i++) {
+      const e = m.expected[i] as string | undefined;
+      const g = m.got[i] as string | undefined;
+      if (e === g) out.push(`    ${e}`);
+      else {
+        if (e !== undefined) out.push(`  - ${e}`);
+        if (g !== undefined) out.push(`  + ${g}`);
+      }
+    }
+    return out;
+  }
+  const show = (v: unknown): string => (v === undefined ? '(no plan: the decision rendered none)' : JSON.stringify(v));
+  return [`${m.field}:`, `  expected ${show(m.expected)}`, `  got      ${show(m.got)}`];
+}

@@ -1,0 +1,381 @@
+import { DECISION_ACTIONS, AUDIT_EVENTS, type DecisionAction, type Incident, type LoadProblem } from '../domain/index.js';
+import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema } from '../ingest/index.js';
+import { parseDuration } from '../lib/index.js';
+import {
+  checkKeys,
+  createReporter,
+  describeValue as describe,
+  expectMap,
+  has,
+  isMapValue,
+  parseYamlSource,
+  readBool,
+  readList,
+  readNonEmptyString,
+  readOneOf,
+  readPositiveInt,
+  readString,
+  readStringList,
+  type Reporter,
+  type YamlMap,
+  type YamlPath,
+} from '../runbooks/index.js';
+
+/**
+ * The runbook test-file format read by `rectify test`, in the spirit of
+ * `promtool test rules`: given incidents (a normalised incident or one
+ * Alertmanager alert), a guardrail state and a clock, the expected decision, runbook,
+ * reason and rendered actions. Parsing collects every problem with its YAML path
+ * and line; a file with any problem runs no test.
+ */
+export const EXECUTOR_KINDS = ['kubernetes', 'prometheus', 'http', 'command'] as const;
+export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
+
+/** The instant tests run at when the file names none: a Thursday, midnight UTC. */
+export const DEFAULT_TEST_CLOCK = Date.UTC(2026, 0, 1);
+
+export interface TestSettings {
+  executors: ExecutorKind[];
+  maxConcurrentExecutions: number;
+  circuitRecoveryMs: number;
+  circuitFailureThreshold: number;
+  dryRun: boolean;
+}
+
+export interface PastExecution {
+  runbook: string;
+  service: string;
+  at: number;
+  /** Still running: it holds a blast-radius slot. */
+  running: boolean;
+}
+
+export interface CircuitSeed {
+  state: (typeof CIRCUIT_STATES)[number];
+  failures: number;
+  openedAt: number | null;
+}
+
+export interface GuardState {
+  paused: boolean;
+  executions: PastExecution[];
+  circuits: Record<string, CircuitSeed>;
+}
+
+/** A time as written: absolute, or a duration before the test's clock. */
+type When = { at: number } | { ago: number };
+const resolve = (w: When, now: number): number => ('at' in w ? w.at : now - w.ago);
+
+/** The state as written; `ago` times are resolved against each test's clock. */
+interface StateSpec {
+  paused: boolean;
+  executions: Array<Omit<PastExecution, 'at'> & { when: When }>;
+  circuits: Record<string, Omit<CircuitSeed, 'openedAt'> & { openedAt: When | null }>;
+}
+
+function resolveState(spec: StateSpec, now: number): GuardState {
+  const circuits: Record<string, CircuitSeed> = {};
+  for (const [id, c] of Object.entries(spec.circuits)) circuits[id] = { state: c.state, failures: c.failures, openedAt: c.openedAt === null ? null : resolve(c.openedAt, now) };
+  return {
+    paused: spec.paused,
+    executions: spec.executions.map((e) => ({ runbook: e.runbook, service: e.service, running: e.running, at: resolve(e.when, now) })),
+    circuits,
+  };
+}
+
+export interface Expectation {
+  action: DecisionAction;
+  event?: string;
+  /** null: no runbook matched. */
+  runbook?: string | null;
+  reason?: string;
+  /** Rendered action summaries, in order. */
+  actions?: string[];
+  /** Rendered rollback summaries; null: the plan has no rollback. */
+  rollback?: string[] | null;
+  /** Placeholder values the plan used (only those listed are compared). */
+  params?: Record<string, string>;
+}
+
+export interface RunbookTest {
+  name: string;
+  /** YAML path of the test (`tests[2]`) and its line, for messages. */
+  path: string;
+  line?: number;
+  now: number;
+  state: GuardState;
+  incident: Incident;
+  enrichment?: Record<string, string>;
+  guardrails?: { ok: boolean; detail: string };
+  expect: Expectation;
+}
+
+export interface RunbookTestFile {
+  file: string;
+  /** Runbook files or folders, as written (relative to the test file). */
+  runbooks: string[];
+  settings: TestSettings;
+  tests: RunbookTest[];
+}
+
+const FILE_KEYS = ['runbooks', 'clock', 'settings', 'state', 'tests'];
+const SETTINGS_KEYS = ['executors', 'max_concurrent_executions', 'circuit_recovery', 'circuit_failure_threshold', 'dry_run'];
+const STATE_KEYS = ['paused', 'executions', 'circuits'];
+const EXECUTION_KEYS = ['runbook', 'service', 'at', 'ago', 'running'];
+const CIRCUIT_KEYS = ['state', 'failures', 'opened_at', 'opened_ago'];
+const TEST_KEYS = ['name', 'clock', 'state', 'incident', 'alert', 'enrichment', 'guardrails', 'expect'];
+const EXPECT_KEYS = ['action', 'event', 'runbook', 'reason', 'actions', 'rollback', 'params'];
+
+const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
+
+export function parseTestFile(text: string, file: string): { suite?: RunbookTestFile; problems: LoadProblem[] } {
+  const source = parseYamlSource(text);
+  if (source.errors.length) {
+    return { problems: source.errors.map((e) => ({ file, path: '', message: `YAML syntax error at line ${e.line}: ${e.message}`, line: e.line })) };
+  }
+  const problems: LoadProblem[] = [];
+  const r = createReporter(file, source.lineOf, problems);
+  const doc = source.value;
+  if (!isMapValue(doc)) {
+    r.report([], `expected a map with "runbooks:" and "tests:", got ${describe(doc)}`);
+    return { problems };
+  }
+  checkKeys(r, doc, FILE_KEYS, []);
+  let runbooks: string[] | undefined;
+  if (!has(doc, 'runbooks')) r.report([], 'missing "runbooks": the runbook files or folders to test, relative to this file');
+  else {
+    runbooks = readStringList(r, doc.runbooks, ['runbooks']);
+    if (runbooks && runbooks.length === 0) r.report(['runbooks'], 'expected at least one runbook file or folder');
+  }
+  const clock = has(doc, 'clock') ? readTime(r, doc.clock, ['clock']) : DEFAULT_TEST_CLOCK;
+  const settings = readSettings(r, doc.settings, ['settings']);
+  const state = readState(r, doc.state, ['state']);
+  const tests: RunbookTest[] = [];
+  if (!has(doc, 'tests')) r.report([], 'missing "tests": a list of tests');
+  else {
+    const list = readList(r, doc.tests, ['tests']);
+    if (list && list.length === 0) r.report(['tests'], 'expected at least one test');
+    list?.forEach((item, i) => {
+      const t = readTest(r, item, ['tests', i], clock ?? DEFAULT_TEST_CLOCK, state);
+      const line = source.lineOf(['tests', i], 'value');
+      if (t && line !== undefined) t.line = line;
+      if (t) tests.push(t);
+    });
+  }
+  if (problems.length || !runbooks || !settings || !state) return { problems: sortByLine(problems) };
+  return { suite: { file, runbooks, settings, tests }, problems: [] };
+}
+
+function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  const text = v instanceof Date ? v.toISOString() : v;
+  if (typeof text === 'string' && RFC3339_RE.test(text)) {
+    const ms = Date.parse(text);
+    if (Number.isFinite(ms)) return ms;
+  }
+  r.report(path, `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${describe(v)}`);
+  return undefined;
+}
+
+function readDurationMs(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  const ms = typeof v === 'string' ? parseDuration(v) : undefined;
+  if (ms !== undefined) return ms;
+  r.report(path, `expected a duration such as "90s", "5m" or "1h", got ${describe(v)}`);
+  return undefined;
+}
+
+/** `at: <RFC 3339>` or `ago: <duration>` before the test's clock; neither means the clock itself. */
+function readWhen(r: Reporter, m: YamlMap, path: YamlPath, atKey: string, agoKey: string): When | undefined {
+  if (has(m, atKey) && has(m, agoKey)) {
+    r.report([...path, agoKey], `give either ${atKey} or ${agoKey}, not both`, 'key');
+    return undefined;
+  }
+  if (has(m, atKey)) {
+    const at = readTime(r, m[atKey], [...path, atKey]);
+    return at === undefined ? undefined : { at };
+  }
+  if (has(m, agoKey)) {
+    const ago = readDurationMs(r, m[agoKey], [...path, agoKey]);
+    return ago === undefined ? undefined : { ago };
+  }
+  return { ago: 0 };
+}
+
+function readSettings(r: Reporter, v: unknown, path: YamlPath): TestSettings | undefined {
+  const out: TestSettings = { executors: [...EXECUTOR_KINDS], maxConcurrentExecutions: 3, circuitRecoveryMs: 300_000, circuitFailureThreshold: 3, dryRun: false };
+  if (v === undefined || v === null) return out;
+  const m = expectMap(r, v, path);
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, SETTINGS_KEYS, path);
+  if (has(m, 'executors')) {
+    const list = readList(r, m.executors, [...path, 'executors']);
+    if (list) {
+      out.executors = [];
+      list.forEach((e, i) => {
+        const kind = readOneOf(r, e, EXECUTOR_KINDS, [...path, 'executors', i]);
+        if (kind) out.executors.push(kind);
+      });
+    }
+  }
+  if (has(m, 'max_concurrent_executions')) out.maxConcurrentExecutions = readPositiveInt(r, m.max_concurrent_executions, [...path, 'max_concurrent_executions']) ?? 0;
+  if (has(m, 'circuit_failure_threshold')) out.circuitFailureThreshold = readPositiveInt(r, m.circuit_failure_threshold, [...path, 'circuit_failure_threshold']) ?? 0;
+  if (has(m, 'circuit_recovery')) out.circuitRecoveryMs = readDurationMs(r, m.circuit_recovery, [...path, 'circuit_recovery']) ?? 0;
+  if (has(m, 'dry_run')) out.dryRun = readBool(r, m.dry_run, [...path, 'dry_run']) ?? false;
+  return r.count() === before ? out : undefined;
+}
+
+function readState(r: Reporter, v: unknown, path: YamlPath): StateSpec | undefined {
+  const out: StateSpec = { paused: false, executions: [], circuits: {} };
+  if (v === undefined || v === null) return out;
+  const m = expectMap(r, v, path);
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, STATE_KEYS, path);
+  if (has(m, 'paused')) out.paused = readBool(r, m.paused, [...path, 'paused']) ?? false;
+  readList(r, m.executions, [...path, 'executions'])?.forEach((item, i) => {
+    const at = [...path, 'executions', i];
+    const e = expectMap(r, item, at, 'a map {runbook, service, at or ago, running}');
+    if (!e) return;
+    checkKeys(r, e, EXECUTION_KEYS, at);
+    const runbook = readNonEmptyString(r, e.runbook, [...at, 'runbook']);
+    const service = readNonEmptyString(r, e.service, [...at, 'service']);
+    const when = readWhen(r, e, at, 'at', 'ago');
+    const running = has(e, 'running') ? readBool(r, e.running, [...at, 'running']) : false;
+    if (runbook && service && when !== undefined && running !== undefined) out.executions.push({ runbook, service, when, running });
+  });
+  if (has(m, 'circuits')) {
+    const cm = expectMap(r, m.circuits, [...path, 'circuits'], 'a map of runbook id to circuit');
+    for (const [id, c] of Object.entries(cm ?? {})) {
+      const at = [...path, 'circuits', id];
+      // `restart-pod: open` is short for {state: open}.
+      const body = typeof c === 'string' ? { state: c } : expectMap(r, c, at, 'a circuit state (closed, open, half_open) or a map {state, failures, opened_at or opened_ago}');
+      if (!body) continue;
+      checkKeys(r, body, CIRCUIT_KEYS, at);
+      const state = readOneOf(r, body.state, CIRCUIT_STATES, typeof c === 'string' ? at : [...at, 'state']);
+      const failures = has(body, 'failures') ? readNonNegativeInt(r, body.failures, [...at, 'failures']) : 0;
+      const openedAt = state === 'closed' ? null : readWhen(r, body, at, 'opened_at', 'opened_ago');
+      if (state && failures !== undefined && openedAt !== undefined) out.circuits[id] = { state, failures, openedAt };
+    }
+  }
+  return r.count() === before ? out : undefined;
+}
+
+function readNonNegativeInt(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
+  r.report(path, `expected an integer >= 0, got ${describe(v)}`);
+  return undefined;
+}
+
+function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fileState: StateSpec | undefined): RunbookTest | undefined {
+  const m = expectMap(r, v, path, 'a test (a map with incident or alert, and expect)');
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, TEST_KEYS, path);
+  const index = path[path.length - 1] as number;
+  const name = has(m, 'name') ? readNonEmptyString(r, m.name, [...path, 'name']) : `test ${index + 1}`;
+  const now = has(m, 'clock') ? readTime(r, m.clock, [...path, 'clock']) : fileClock;
+  const state = has(m, 'state') ? readState(r, m.state, [...path, 'state']) : fileState;
+  const incident = now === undefined ? undefined : readIncident(r, m, path, now, index);
+  const enrichment = has(m, 'enrichment') ? readValues(r, m.enrichment, [...path, 'enrichment']) : undefined;
+  const guardrails = has(m, 'guardrails') ? readGuardrails(r, m.guardrails, [...path, 'guardrails']) : undefined;
+  const expect = has(m, 'expect') ? readExpect(r, m.expect, [...path, 'expect']) : undefined;
+  if (!has(m, 'expect')) r.report(path, 'missing "expect": a test must assert at least the decision (expect: {action: …})');
+  if (r.count() !== before || name === undefined || now === undefined || !state || !incident || !expect) return undefined;
+  const test: RunbookTest = { name, path: formatTestPath(path), now, state: resolveState(state, now), incident, expect };
+  if (enrichment) test.enrichment = enrichment;
+  if (guardrails) test.guardrails = guardrails;
+  return test;
+}
+
+const formatTestPath = (path: YamlPath): string => `tests[${String(path[1])}]`;
+
+/** Exactly one of `incident:` (the normalised incident of POST /api/v1/incidents) or `alert:` (one Alertmanager v4 alert). */
+function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, index: number): Incident | undefined {
+  const newId = () => `test-${index + 1}`;
+  if (has(m, 'incident') && has(m, 'alert')) {
+    r.report([...path, 'alert'], 'give either incident or alert, not both', 'key');
+    return undefined;
+  }
+  if (has(m, 'incident')) {
+    const at = [...path, 'incident'];
+    const parsed = incidentSchema.safeParse(m.incident);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) r.report([...at, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))], issue.message);
+      return undefined;
+    }
+    if (parsed.data.status !== 'firing') {
+      r.report([...at, 'status'], 'a runbook test decides on a firing incident; a resolved one is never matched to a runbook');
+      return undefined;
+    }
+    return genericToIncident(parsed.data, { now, newId }).incidents[0];
+  }
+  if (has(m, 'alert')) {
+    const at = [...path, 'alert'];
+    const body = isMapValue(m.alert) && !has(m.alert, 'status') ? { ...m.alert, status: 'firing' } : m.alert;
+    const parsed = alertmanagerAlertSchema.safeParse(body);
+    if (!parsed.success) {
+      for (const issue of parsed.error.issues) r.report([...at, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))], issue.message);
+      return undefined;
+    }
+    if (parsed.data.status !== 'firing') {
+      r.report([...at, 'status'], 'a runbook test decides on a firing alert; a resolved one is never matched to a runbook');
+      return undefined;
+    }
+    const out = alertmanagerToIncidents({ alerts: [parsed.data] }, { now, newId });
+    for (const p of out.problems) r.report([...at, ...p.path.split('.').slice(2)], p.message);
+    return out.incidents[0];
+  }
+  r.report(path, 'missing "incident" or "alert": what the test decides on');
+  return undefined;
+}
+
+function readValues(r: Reporter, v: unknown, path: YamlPath): Record<string, string> | undefined {
+  const m = expectMap(r, v, path, 'a map of value name to value');
+  if (!m) return undefined;
+  const out: Record<string, string> = {};
+  for (const [k, x] of Object.entries(m)) {
+    if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
+    else r.report([...path, k], `expected a string, number or boolean, got ${describe(x)}`);
+  }
+  return out;
+}
+
+/** `pass`, `fail` or `{fail: "why"}`: what a MEDIUM runbook's guardrail checks answer. */
+function readGuardrails(r: Reporter, v: unknown, path: YamlPath): { ok: boolean; detail: string } | undefined {
+  if (v === 'pass') return { ok: true, detail: 'passed (rectify test)' };
+  if (v === 'fail') return { ok: false, detail: 'failed (rectify test)' };
+  if (isMapValue(v) && Object.keys(v).length === 1 && typeof v.fail === 'string') return { ok: false, detail: v.fail };
+  r.report(path, `expected pass, fail or {fail: "why"}, got ${describe(v)}`);
+  return undefined;
+}
+
+function readExpect(r: Reporter, v: unknown, path: YamlPath): Expectation | undefined {
+  const m = expectMap(r, v, path, 'a map {action, event, runbook, reason, actions, rollback, params}');
+  if (!m) return undefined;
+  const before = r.count();
+  checkKeys(r, m, EXPECT_KEYS, path);
+  const at = (k: string): YamlPath => [...path, k];
+  let action: DecisionAction | undefined;
+  if (!has(m, 'action')) r.report(path, 'missing "action": the decision (executed, approval_required, manual, blocked, dry_run, …)');
+  else action = readOneOf(r, m.action, DECISION_ACTIONS, at('action'));
+  const out: Partial<Expectation> = {};
+  if (has(m, 'event')) {
+    const e = readOneOf(r, m.event, AUDIT_EVENTS, at('event'));
+    if (e) out.event = e;
+  }
+  if (has(m, 'runbook')) out.runbook = m.runbook === null ? null : readNonEmptyString(r, m.runbook, at('runbook'));
+  if (has(m, 'reason')) out.reason = readString(r, m.reason, at('reason'));
+  if (has(m, 'actions')) out.actions = readStringList(r, m.actions, at('actions'));
+  if (has(m, 'rollback')) out.rollback = m.rollback === null ? null : readStringList(r, m.rollback, at('rollback'));
+  if (has(m, 'params')) out.params = readValues(r, m.params, at('params'));
+  if (r.count() !== before || !action) return undefined;
+  return { ...out, action } as Expectation;
+}
+
+function sortByLine(problems: LoadProblem[]): LoadProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
+    .map((x) => x.p);
+}

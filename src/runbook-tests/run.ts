@@ -1,0 +1,177 @@
+import { statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { DecisionResult, LoadProblem, RenderedCheck, Runbook } from '../domain/index.js';
+import { createEngine, createExecutionTracker } from '../engine/index.js';
+import type { CheckRunner, Enricher } from '../execute/ports.js';
+import type { RunOutcome } from '../execute/runner.js';
+import { createManualClock } from '../lib/index.js';
+import { createLogger, noopMetrics } from '../observability/index.js';
+import { createDecide, defaultStages, type ExecutionPlan, type Renderer } from '../pipeline/index.js';
+import { CHECK_TYPES, createRunbookIndex, loadRunbookFile, loadRunbooks, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
+import type { Store, Tx } from '../store/ports.js';
+import { openSqliteStore } from '../store/sqlite/index.js';
+import type { Expectation, GuardState, RunbookTest, RunbookTestFile } from './file.js';
+
+/**
+ * Runs runbook tests through the real engine: the same match, guardrail stages,
+ * rendering and verdict-to-decision code as `rectify serve`, on an in-memory
+ * SQLite store seeded with the test's guardrail state, at the test's clock. Nothing
+ * is executed: an execution the engine claims is recorded and never started, and
+ * checks are never run (a MEDIUM runbook's guardrail checks answer what the test says).
+ */
+const MIGRATIONS_DIR = fileURLToPath(new URL('../../migrations/sqlite', import.meta.url));
+const APPROVAL_TTL_MS = 3_600_000;
+const ACTOR = 'rectify test';
+const NOT_EVALUATED = { ok: false, detail: 'not evaluated (rectify test: give the test guardrails: pass or fail)' };
+
+/** What the engine decided, with the plan it rendered (when it rendered one). */
+export interface Got {
+  action: string;
+  event: string;
+  runbook: string | null;
+  reason: string;
+  plan: { actions: string[]; rollback: string[] | null; params: Record<string, string> } | null;
+}
+
+export interface Mismatch {
+  field: string;
+  expected: unknown;
+  got: unknown;
+}
+
+export interface TestOutcome {
+  test: RunbookTest;
+  got: Got;
+  mismatches: Mismatch[];
+}
+
+/** The runbooks a test file names, relative to it: files and folders, loaded as at startup. */
+export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]; problems: LoadProblem[] } {
+  const base = dirname(suite.file);
+  const runbooks: Runbook[] = [];
+  const problems: LoadProblem[] = [];
+  const seen = new Map<string, string>();
+  suite.runbooks.forEach((entry, i) => {
+    const path = resolve(base, entry);
+    let isDir: boolean;
+    try {
+      isDir = statSync(path).isDirectory();
+    } catch {
+      problems.push({ file: suite.file, path: `runbooks[${i}]`, message: `no such runbook file or folder: ${path}` });
+      return;
+    }
+    const loaded = isDir ? loadRunbooks(path) : loadRunbookFile(path);
+    problems.push(...loaded.problems);
+    for (const rb of loaded.runbooks) {
+      const first = seen.get(rb.id);
+      if (first !== undefined) {
+        problems.push({ file: rb.file, path: `runbooks.${rb.id}`, message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first})` });
+        continue;
+      }
+      seen.set(rb.id, rb.file);
+      runbooks.push(rb);
+    }
+  });
+  return { runbooks, problems };
+}
+
+export async function runSuite(suite: RunbookTestFile, runbooks: readonly Runbook[]): Promise<TestOutcome[]> {
+  const index = createRunbookIndex(runbooks);
+  const out: TestOutcome[] = [];
+  // One at a time: each test has its own store and clock, and order of output is order of file.
+  for (const test of suite.tests) out.push(await runTest(suite, index, test));
+  return out;
+}
+
+async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: RunbookTest): Promise<TestOutcome> {
+  const store = openSqliteStore({ path: ':memory:', migrationsDir: MIGRATIONS_DIR });
+  try {
+    await store.transact((tx) => seed(tx, test.state, test.now));
+    const clock = createManualClock(test.now);
+    const s = suite.settings;
+    const available = new Set<string>(s.executors);
+    const renderer: Renderer = { renderPlan, renderChecks };
+    const decide = createDecide(defaultStages({ index, renderer }), {
+      maxConcurrentExecutions: s.maxConcurrentExecutions,
+      circuitRecoveryMs: s.circuitRecoveryMs,
+      available,
+      globalDryRun: s.dryRun,
+    });
+    const answer = test.guardrails ?? NOT_EVALUATED;
+    const checks = new Map<string, CheckRunner>(
+      CHECK_TYPES.map((type) => [type, { type, run: async (_c: RenderedCheck) => ({ ok: answer.ok, detail: answer.detail, attempts: 1 }) } as CheckRunner]),
+    );
+    // The enricher exists only where Kubernetes does, as in `rectify serve`.
+    const enrichment = test.enrichment;
+    const enricher: Enricher | undefined = enrichment && available.has('kubernetes') ? { enrich: async () => ({ ...enrichment }) } : undefined;
+    const notRun = async (req: { id: string }): Promise<RunOutcome> => ({ executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'not executed: rectify test only decides', event: 'INTERRUPTED' });
+    const engine = createEngine({
+      store,
+      catalog: index,
+      renderer,
+      decide,
+      executions: createExecutionTracker(notRun),
+      checks,
+      ...(enricher ? { enricher } : {}),
+      clock,
+      log: createLogger({ level: 'silent' }),
+      metrics: noopMetrics,
+      approvalTtlMs: APPROVAL_TTL_MS,
+    });
+    const [result] = await engine.accept([test.incident], { actor: ACTOR });
+    const got = describeResult(store, result!);
+    return { test, got, mismatches: compare(test.expect, got) };
+  } finally {
+    store.close();
+  }
+}
+
+/** The state before the test, written through the store's own operations. */
+function seed(tx: Tx, state: GuardState, now: number): void {
+  if (state.paused) tx.setPaused(true, ACTOR, now);
+  state.executions.forEach((e, i) => {
+    const id = `seeded-${i + 1}`;
+    tx.consumeRate(e.runbook, e.service, e.at, id);
+    if (e.running) tx.claimBlastRadius(id, e.runbook, e.service, e.at);
+  });
+  for (const [runbook, c] of Object.entries(state.circuits)) {
+    tx.setCircuit(runbook, { state: c.state, failures: c.failures, openedAt: c.openedAt, trialExecutionId: c.state === 'half_open' ? 'seeded-trial' : null }, now);
+  }
+}
+
+function describeResult(store: Store, r: DecisionResult): Got {
+  const got: Got = { action: r.action, event: r.event, runbook: r.runbook, reason: r.reason, plan: null };
+  const fromPlan = (p: ExecutionPlan | undefined): Got['plan'] =>
+    p ? { actions: p.actions.map((s) => s.summary), rollback: p.rollback ? p.rollback.map((s) => s.summary) : null, params: { ...p.params } } : null;
+  if (r.execution_id) got.plan = fromPlan(store.read((tx) => tx.getExecution(r.execution_id!))?.plan as ExecutionPlan | undefined);
+  else if (r.approval_id) got.plan = fromPlan(store.read((tx) => tx.getApproval(r.approval_id!))?.plan as ExecutionPlan | undefined);
+  else if (r.action === 'dry_run') {
+    const d = store.queryAudit({ incident_id: r.incident_id, event: 'DRY_RUN', limit: 1 })[0]?.details ?? {};
+    got.plan = { actions: (d.actions as string[]) ?? [], rollback: (d.rollback as string[] | null) ?? null, params: (d.params as Record<string, string>) ?? {} };
+  }
+  return got;
+}
+
+function compare(e: Expectation, got: Got): Mismatch[] {
+  const out: Mismatch[] = [];
+  const check = (field: string, expected: unknown, actual: unknown): void => {
+    if (JSON.stringify(expected) !== JSON.stringify(actual)) out.push({ field, expected, got: actual });
+  };
+  check('action', e.action, got.action);
+  if (e.event !== undefined) check('event', e.event, got.event);
+  if (e.runbook !== undefined) check('runbook', e.runbook, got.runbook);
+  if (e.reason !== undefined) check('reason', e.reason, got.reason);
+  if (e.actions !== undefined) check('actions', e.actions, got.plan ? got.plan.actions : undefined);
+  if (e.rollback !== undefined) check('rollback', e.rollback, got.plan ? got.plan.rollback : undefined);
+  if (e.params !== undefined) {
+    for (const [k, v] of Object.entries(e.params)) check(`params.${k}`, v, got.plan ? (got.plan.params[k] ?? null) : undefined);
+  }
+  return out;
+}
+
+/** `rectify test runbooks/tests/`: the test files in a folder, by name. */
+export function isTestFileName(name: string): boolean {
+  return /\.tests?\.ya?ml$/.test(name) && !name.startsWith('.');
+}
+

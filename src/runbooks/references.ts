@@ -1,0 +1,162 @@
+import { ALWAYS_PRESENT_VALUES, KUBERNETES_ENRICHMENT } from '../domain/enrichment.js';
+import type { ActionSpec, CheckSpec, KubeVerb, Runbook } from '../domain/runbook.js';
+import { nearest } from '../lib/suggest.js';
+import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
+import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
+import { has, type YamlMap } from './fields.js';
+import { matcherHolds } from './matchers.js';
+import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
+import type { Reporter, YamlPath } from './problems.js';
+
+/**
+ * Reference checks: what a runbook refers to that nothing can provide, and the
+ * safety triangle (guardrails, rollback, verification) left open. They are
+ * warnings: a runbook that trips one still loads (the seed's exercise file does,
+ * and must load unchanged), startup logs each one, and `rectify lint` fails on them.
+ *
+ * - a placeholder, or a value a named check needs, that no source can fill;
+ * - a HIGH-risk runbook with no `owner` to ask for approval;
+ * - an action that cannot undo itself, with no rollback and no explicit
+ *   `rollback: none` + `rollback_reason`;
+ * - no post_checks (nothing verifies the fix);
+ * - a HIGH-risk guardrail note that looks like a misspelt check name;
+ * - a declared param that nothing uses.
+ */
+export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): void {
+  const raw = rb.raw;
+  const at = (...rest: (string | number)[]): YamlPath => [...path, ...rest];
+  const actions = locateActions(rb, raw, path);
+  const checks = locateChecks(rb, raw, path);
+  const sources = sourcesOf(rb);
+
+  // Placeholders no source can fill: reported once per name, where it first appears.
+  const reported = new Set<string>();
+  const noSource = (name: string, where: YamlPath, what: string): void => {
+    if (reported.has(name)) return;
+    reported.add(name);
+    warn.report(where, `${what} has no source: no standard alert in triggers carries it, match: does not require it, enrichment does not add it and params: does not declare it; declare it under params: if incidents carry it in their context`);
+  };
+  for (const { path: where, spec } of actions) {
+    for (const name of placeholdersOfAction(spec)) if (!sources.has(name)) noSource(name, where, `placeholder {${name}}`);
+  }
+  for (const { path: where, spec } of checks) {
+    for (const name of placeholdersOfCheck(spec)) if (!sources.has(name)) noSource(name, where, `placeholder {${name}}`);
+    if (spec.type !== 'named') continue;
+    const def = namedCheck(spec.name);
+    if (!def || (def.unlessParam && spec.params[def.unlessParam] !== undefined)) continue;
+    for (const group of def.requires) {
+      if (group.some((n) => sources.has(n))) continue;
+      const what = group.length === 1 ? `{${group[0]!}}` : `one of ${group.map((n) => `{${n}}`).join(', ')}`;
+      noSource(group[0]!, where, `${spec.name} needs ${what}, which`);
+    }
+  }
+
+  // HIGH risk always waits for a person; somebody must be named to be asked.
+  if (rb.risk === 'HIGH' && rb.mode !== 'dry_run' && !rb.owner) {
+    const where = has(raw, 'risk') ? at('risk') : has(raw, 'risk_level') ? at('risk_level') : path;
+    warn.report(where, 'HIGH risk waits for an approval, but no owner names who approves: set owner: to the team or person who is asked (it is shown with the approval request)');
+  }
+
+  // Irreversible actions need a rollback, or an explicit, explained "none".
+  const explicitNone = raw.rollback === 'none' && rb.rollbackReason !== undefined;
+  if (rb.rollback === null && !explicitNone) {
+    for (const { path: where, spec } of actions) {
+      const what = changesState(spec);
+      if (!what) continue;
+      warn.report(where, `${what} is not undone by itself and this runbook has no rollback: give a rollback, or write rollback: none with a rollback_reason saying why it cannot be undone`);
+    }
+  }
+
+  // "Always verify": a runbook that acts must check that the fix worked.
+  if (rb.mode !== 'dry_run' && rb.postChecks.length === 0) {
+    warn.report(path, 'no post_checks: nothing verifies that the fix worked, so a failure is never rolled back; add a check (named, promql, http or kubernetes)', 'key');
+  }
+
+  // A note on a HIGH runbook that looks like a check name was probably meant to be one.
+  if (rb.risk === 'HIGH' && Array.isArray(raw.guardrails)) {
+    raw.guardrails.forEach((g, i) => {
+      if (typeof g !== 'string' || namedCheck(g)) return;
+      const near = nearest(g, NAMED_CHECK_NAMES);
+      if (near) warn.report(at('guardrails', i), `"${g}" is not a check, so it is kept as a note for the approver; did you mean the check "${near}"?`);
+    });
+  }
+
+  // Declared params that nothing reads.
+  const used = new Set<string>([...actions.flatMap((a) => placeholdersOfAction(a.spec)), ...checks.flatMap((c) => placeholdersOfCheck(c.spec))]);
+  for (const c of checks) if (c.spec.type === 'named') for (const group of namedCheck(c.spec.name)?.requires ?? []) for (const n of group) used.add(n);
+  for (const name of Object.keys(rb.declaredParams)) {
+    if (!used.has(name)) warn.report(at('params', name), `param ${name} is declared but no placeholder or named check uses it`, 'key');
+  }
+}
+
+interface Located<T> {
+  path: YamlPath;
+  spec: T;
+}
+
+/** Actions and rollback actions with the YAML path each was written at. */
+function locateActions(rb: Runbook, raw: YamlMap, path: YamlPath): Located<ActionSpec>[] {
+  const out: Located<ActionSpec>[] = [];
+  if (has(raw, 'action') && raw.action !== null) out.push({ path: [...path, 'action'], spec: rb.actions[0]! });
+  else rb.actions.forEach((spec, i) => out.push({ path: [...path, 'actions', i], spec }));
+  if (rb.rollback) {
+    if (Array.isArray(raw.rollback)) rb.rollback.forEach((spec, i) => out.push({ path: [...path, 'rollback', i], spec }));
+    else out.push({ path: [...path, 'rollback'], spec: rb.rollback[0]! });
+  }
+  return out;
+}
+
+/** Checks with their YAML paths; a HIGH runbook's prose guardrails compiled to nothing and are skipped. */
+function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): Located<CheckSpec>[] {
+  const out: Located<CheckSpec>[] = [];
+  const pair = (key: 'pre_checks' | 'post_checks' | 'guardrails', specs: readonly CheckSpec[]): void => {
+    const items = Array.isArray(raw[key]) ? (raw[key] as unknown[]) : [];
+    let next = 0;
+    items.forEach((item, i) => {
+      const isNote = key === 'guardrails' && rb.risk === 'HIGH' && typeof item === 'string' && !namedCheck(item);
+      if (isNote) return;
+      const spec = specs[next++];
+      if (spec) out.push({ path: [...path, key, i], spec });
+    });
+  };
+  pair('guardrails', rb.guardrails);
+  pair('pre_checks', rb.preChecks);
+  pair('post_checks', rb.postChecks);
+  return out;
+}
+
+/** Every value some source can give this runbook's incidents. */
+function sourcesOf(rb: Runbook): Set<string> {
+  const sources = new Set<string>([...ALWAYS_PRESENT_VALUES, ...Object.keys(rb.declaredParams)]);
+  // Labels match: guarantees are present (a missing label is "", which these refuse).
+  for (const m of rb.matchers) if (!matcherHolds(m, {})) sources.add(m.name);
+  // Labels of the standard alerts that can trigger it: by trigger word or by an alertname matcher.
+  const alerts = new Set<string>(rb.triggers.filter((t) => standardAlertLabels(t)));
+  for (const m of rb.matchers) {
+    if (m.name !== 'alertname' || (m.op !== '=' && m.op !== '=~')) continue;
+    for (const name of Object.keys(STANDARD_ALERT_LABELS)) if (matcherHolds(m, { alertname: name })) alerts.add(name);
+  }
+  for (const a of alerts) for (const l of [...ALERT_BASE_LABELS, ...(standardAlertLabels(a) ?? [])]) sources.add(l);
+  // Enrichment runs for runbooks that need Kubernetes, from values the incident already has.
+  const e = KUBERNETES_ENRICHMENT;
+  if (rb.needs.includes('kubernetes') && e.requires.every((n) => sources.has(n)) && e.requiresOneOf.some((n) => sources.has(n))) {
+    for (const n of e.adds) sources.add(n);
+  }
+  return sources;
+}
+
+/** Pod evictions and rolling restarts heal themselves: the controller recreates the same pods. */
+const SELF_HEALING: readonly KubeVerb[] = ['evict_pod', 'delete_pod', 'rollout_restart'];
+
+/** What an action changes that it does not restore by itself, or undefined. */
+function changesState(a: ActionSpec): string | undefined {
+  switch (a.type) {
+    case 'kubernetes':
+      return SELF_HEALING.includes(a.verb) ? undefined : `kubernetes ${a.verb} of ${a.kind} ${a.name.source}`;
+    case 'http':
+      return a.method === 'GET' ? undefined : `${a.method} ${a.url.source}`;
+    case 'command':
+      return `command ${a.argv[0]?.source ?? ''}`;
+  }
+}
+

@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
+
+/** `rectify test` through the CLI entry point, as a person would run it. */
+async function rectifyTest(cwd: string, ...args: string[]): Promise<{ code: number; out: string[]; err: string[] }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['test', ...args], { out: (l) => out.push(l), err: (l) => err.push(l), env: {}, cwd });
+  return { code, out, err };
+}
+
+const SEED = new URL('../fixtures/seed/', import.meta.url);
+
+function workdir(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-rbtest-'));
+  copyFileSync(new URL('runbooks.yaml', SEED), join(dir, 'runbooks.yaml'));
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(join(dir, name, '..'), { recursive: true });
+    writeFileSync(join(dir, name), text);
+  }
+  return dir;
+}
+
+const INC001 = '{id: INC001, root_cause: CrashLoopBackOff, confidence: 0.95, service: api-server, context: {pod_name: api-server-abc123, namespace: production}}';
+
+describe('rectify test', () => {
+  it("passes the seed's four incidents against its exercise file (exit 0)", async () => {
+    const r = await rectifyTest(new URL('.', SEED).pathname, 'seed.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, [
+      'seed.test.yaml',
+      '  PASS  INC001 CrashLoopBackOff restarts the pod',
+      '  PASS  INC002 high_cpu scales the worker up',
+      '  PASS  INC003 a spike after a deploy asks for approval',
+      '  PASS  INC004 an unknown issue goes to a human',
+      '4 test(s): 4 passed, 0 failed',
+    ]);
+    assert.equal(r.code, 0);
+  });
+
+  it('reports each failed assertion with expected and got, and exits 1', async () => {
+    const dir = workdir({
+      'wrong.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: right
+    incident: ${INC001}
+    expect: {action: executed}
+  - name: wrong decision and reason
+    incident: ${INC001}
+    expect: {action: approval_required, runbook: restart-pod, reason: "risk HIGH requires approval"}
+  - name: wrong rendering
+    incident: {root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
+    expect:
+      action: executed
+      actions: [kubectl scale deployment worker --replicas=4 -n production]
+      rollback: null
+      params: {deployment: worker, new_replicas: "4"}
+  - name: a plan where none was rendered
+    incident: {root_cause: unknown_issue, service: auth}
+    expect: {action: manual, actions: [anything]}
+`,
+    });
+    const r = await rectifyTest(dir, 'wrong.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, [
+      'wrong.test.yaml',
+      '  PASS  right',
+      '  FAIL  wrong decision and reason  (wrong.test.yaml:6 tests[1])',
+      '        action:',
+      '          expected "approval_required"',
+      '          got      "executed"',
+      '        reason:',
+      '          expected "risk HIGH requires approval"',
+      '          got      "risk LOW: guardrails passed"',
+      '  FAIL  wrong rendering  (wrong.test.yaml:9 tests[2])',
+      '        actions:',
+      '          - kubectl scale deployment worker --replicas=4 -n production',
+      '          + kubectl scale deployment worker --replicas=5 -n production',
+      '        rollback:',
+      '          expected null',
+      '          got      ["kubectl scale deployment worker --replicas=3 -n production"]',
+      '        params.new_replicas:',
+      '          expected "4"',
+      '          got      "5"',
+      '        (decision: executed EXECUTING, runbook scale-up: risk LOW: guardrails passed)',
+      '  FAIL  a plan where none was rendered  (wrong.test.yaml:16 tests[3])',
+      '        actions:',
+      '          expected ["anything"]',
+      '          got      (no plan: the decision rendered none)',
+      '        (decision: manual NO_RUNBOOK, runbook none: No matching runbook)',
+      '4 test(s): 1 passed, 3 failed',
+    ]);
+    assert.equal(r.code, 1);
+  });
+
+  it('decides with the given guardrail state and clock: cooldown, rate limit, circuit, pause, blast radius, windows', async () => {
+    const dir = workdir({
+      'rb/windowed.yaml': `runbooks:
+  night-restart:
+    owner: platform-team
+    risk: LOW
+    triggers: [night_only]
+    windows: [{days: mon-fri, start: "22:00", end: "06:00", timezone: UTC}]
+    params: [deployment, namespace]
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+    post_checks: [deployment_exists]
+  medium:
+    owner: platform-team
+    risk: MEDIUM
+    triggers: [medium_issue]
+    params: [deployment, namespace]
+    guardrails: [{promql: {query: 'up{job="x"}', expect: "== 1"}}]
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+    post_checks: [deployment_exists]
+`,
+      'state.test.yaml': `runbooks: [seed/runbooks.yaml, rb]
+clock: "2026-11-24T03:00:00Z"
+state:
+  executions:
+    - {runbook: restart-pod, service: api-server, at: "2026-11-24T02:58:00Z"}
+tests:
+  - name: cooldown from the file's state
+    incident: ${INC001}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Cooldown active (180s remaining)"}
+  - name: a later clock is past the cooldown
+    clock: "2026-11-24T03:03:00Z"
+    incident: ${INC001}
+    expect: {action: executed, event: EXECUTING}
+  - name: five in the last hour is the rate limit
+    state:
+      executions:
+        - {runbook: restart-pod, service: api-server, ago: 50m}
+        - {runbook: restart-pod, service: api-server, ago: 40m}
+        - {runbook: restart-pod, service: api-server, ago: 30m}
+        - {runbook: restart-pod, service: api-server, ago: 20m}
+        - {runbook: restart-pod, service: api-server, at: "2026-11-24T02:50:00Z"}
+    incident: ${INC001}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Rate limit exceeded (5/hour)"}
+  - name: another service is not rate limited by them
+    incident: {root_cause: CrashLoopBackOff, service: web, context: {pod_name: web-1, namespace: production}}
+    expect: {action: executed}
+  - name: an open circuit blocks
+    state: {circuits: {restart-pod: {state: open, failures: 3, opened_ago: 1m}}}
+    incident: ${INC001}
+    expect: {action: blocked, event: CIRCUIT_OPEN, reason: "Circuit OPEN (too many failures); trial allowed in 240s"}
+  - name: after the recovery time one trial runs
+    state: {circuits: {restart-pod: {state: open, failures: 3, opened_ago: 6m}}}
+    incident: ${INC001}
+    expect: {action: executed}
+  - name: paused
+    state: {paused: true}
+    incident: ${INC001}
+    expect: {action: blocked, event: PAUSED}
+  - name: another service in flight fills the blast radius
+    state: {executions: [{runbook: restart-pod, service: web, ago: 1h, running: true}]}
+    incident: ${INC001}
+    expect: {action: blocked, event: BLAST_LIMITED, reason: "Max services (1) already affected by restart-pod"}
+  - name: inside the window
+    incident: {root_cause: night_only, service: shop, context: {deployment: shop, namespace: prod}}
+    expect: {action: executed, actions: [kubectl rollout restart deployment shop -n prod]}
+  - name: outside the window
+    clock: "2026-11-24T12:00:00Z"
+    incident: {root_cause: night_only, service: shop, context: {deployment: shop, namespace: prod}}
+    expect: {action: blocked, event: OUTSIDE_WINDOW, reason: "outside the runbook's allowed windows (22:00–06:00 UTC)"}
+  - name: MEDIUM with passing guardrails runs
+    incident: {root_cause: medium_issue, service: shop, context: {deployment: shop, namespace: prod}}
+    guardrails: pass
+    expect: {action: executed}
+  - name: MEDIUM with a failing guardrail asks
+    incident: {root_cause: medium_issue, service: shop, context: {deployment: shop, namespace: prod}}
+    guardrails: {fail: other services unhealthy}
+    expect: {action: approval_required, reason: "risk MEDIUM: guardrail failed: promql: other services unhealthy"}
+  - name: MEDIUM with guardrails the test does not answer asks too
+    incident: {root_cause: medium_issue, service: shop, context: {deployment: shop, namespace: prod}}
+    expect: {action: approval_required, reason: "risk MEDIUM: guardrail failed: promql: not evaluated (rectify test: give the test guardrails: pass or fail)"}
+  - name: an Alertmanager alert, enriched
+    state: {}
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
+    enrichment: {pod_name: api-server-abc123}
+    expect: {action: executed, runbook: restart-pod, actions: [kubectl delete pod api-server-abc123 -n production (eviction)]}
+  - name: an alert label that is not a safe name is refused
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod_name: "x;rm", deployment: evil}
+    expect: {action: blocked, event: PARAM_REFUSED, reason: 'placeholder {pod_name} in action 1: value "x;rm" expected a Kubernetes name (lowercase letters, digits, "-" and ".")'}
+`,
+    });
+    mkdirSync(join(dir, 'seed'));
+    copyFileSync(new URL('runbooks.yaml', SEED), join(dir, 'seed', 'runbooks.yaml'));
+    const r = await rectifyTest(dir, 'state.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(
+      r.out.filter((l) => !l.startsWith('  PASS')),
+      ['state.test.yaml', '15 test(s): 15 passed, 0 failed'],
+      r.out.join('\n'),
+    );
+    assert.equal(r.code, 0);
+  });
+
+  it('a bad test file names every problem by file and YAML path, runs nothing, and exits 2', async () => {
+    const dir = workdir({
+      'bad.test.yaml': `runbooks: runbooks.yaml
+clock: yesterday
+settings: {executors: [kubernetes, ssh], max_concurent: 3}
+state:
+  executions: [{runbook: restart-pod, ago: 5 minutes}]
+tests:
+  - incident: {root_cause: x, confidence: 2, service: a}
+    expect: {action: executd}
+  - alert: {labels: {alertname: KubePodCrashLooping}}
+    expect: {action: manual}
+  - incident: {root_cause: x, service: a}
+    alert: {labels: {alertname: X, service: a}}
+    expect: {action: manual}
+  - incident: {root_cause: x, service: a}
+  - incident: {root_cause: x, service: a, status: resolved}
+    guardrails: maybe
+    expect: {action: manual, rollback: none, surprise: 1}
+`,
+    });
+    const r = await rectifyTest(dir, 'bad.test.yaml');
+    assert.deepEqual(r.err, [
+      'bad.test.yaml: runbooks: expected a list of strings, got "runbooks.yaml"',
+      'bad.test.yaml: clock: expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got "yesterday"',
+      'bad.test.yaml: settings.max_concurent: unknown key',
+      'bad.test.yaml: settings.executors[1]: expected one of kubernetes, prometheus, http, command, got "ssh"',
+      'bad.test.yaml: state.executions[0].service: expected a non-empty string, got null',
+      'bad.test.yaml: state.executions[0].ago: expected a duration such as "90s", "5m" or "1h", got "5 minutes"',
+      'bad.test.yaml: tests[0].incident.confidence: Too big: expected number to be <=1',
+      'bad.test.yaml: tests[0].expect.action: expected one of executed, approval_required, manual, blocked, aborted, duplicate, dry_run, resolved, got "executd" (did you mean "executed"?)',
+      'bad.test.yaml: tests[1].alert.labels.service: the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about',
+      'bad.test.yaml: tests[2].alert: give either incident or alert, not both',
+      'bad.test.yaml: tests[3]: missing "expect": a test must assert at least the decision (expect: {action: …})',
+      'bad.test.yaml: tests[4].incident.status: a runbook test decides on a firing incident; a resolved one is never matched to a runbook',
+      'bad.test.yaml: tests[4].guardrails: expected pass, fail or {fail: "why"}, got "maybe"',
+      'bad.test.yaml: tests[4].expect.surprise: unknown key',
+      'bad.test.yaml: tests[4].expect.rollback: expected a list of strings, got "none"',
+    ]);
+    assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(r.code, 2);
+  });
+
+  it('a runbook file with a problem, a missing runbook path or test file: exit 2, naming it', async () => {
+    const dir = workdir({
+      'rb/broken.yaml': 'runbooks:\n  x:\n    risk: LOW\n    triggers: [a]\n    max_per_hour: five\n    action: kubectl delete pod {pod} -n {namespace}\n',
+      'broken.test.yaml': 'runbooks: [rb]\ntests:\n  - incident: {root_cause: a, service: s}\n    expect: {action: manual}\n',
+      'missing.test.yaml': 'runbooks: [nope.yaml]\ntests:\n  - incident: {root_cause: a, service: s}\n    expect: {action: manual}\n',
+    });
+    const r = await rectifyTest(dir, 'broken.test.yaml', 'missing.test.yaml', 'absent.test.yaml');
+    assert.deepEqual(r.err, [
+      'absent.test.yaml: no such file or folder',
+      'rb/broken.yaml: runbooks.x.max_per_hour: expected a positive integer, got "five"',
+      `missing.test.yaml: runbooks[0]: no such runbook file or folder: ${join(dir, 'nope.yaml')}`,
+    ]);
+    assert.equal(r.code, 2);
+  });
+
+  it('runs every *.test.yaml in a folder, by name; no argument is a usage error', async () => {
+    const dir = workdir({
+      'tests/b.test.yaml': `runbooks: [../runbooks.yaml]\ntests:\n  - {name: b, incident: ${INC001}, expect: {action: executed}}\n`,
+      'tests/a.tests.yml': `runbooks: [../runbooks.yaml]\ntests:\n  - {name: a, incident: {root_cause: nothing, service: s}, expect: {action: manual}}\n`,
+      'tests/notes.yaml': 'not: a test file\n',
+    });
+    const r = await rectifyTest(dir, 'tests');
+    assert.deepEqual(r.out, ['tests/a.tests.yml', '  PASS  a', 'tests/b.test.yaml', '  PASS  b', '2 test(s): 2 passed, 0 failed']);
+    assert.equal(r.code, 0);
+    const none = await rectifyTest(dir);
+    assert.equal(none.code, 2);
+    assert.deepEqual(none.err, ['usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)']);
+  });
+
+  it("the README's example test file runs as shown", async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('# runbooks/tests/restart-pod.test.yaml');
+    const example = readme.slice(start, readme.indexOf('```', start));
+    const library = new URL('../../runbooks/', import.meta.url).pathname;
+    const dir = workdir({ 'tests/example.test.yaml': example.replace('runbooks: [..]', `runbooks: [${JSON.stringify(library)}]`) });
+    const r = await rectifyTest(dir, 'tests/example.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, ['tests/example.test.yaml', '  PASS  INC001 restarts the crash-looping pod', '  PASS  KubePodCrashLooping, enriched', '2 test(s): 2 passed, 0 failed']);
+    assert.equal(r.code, 0);
+  });
+});

@@ -1,0 +1,114 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from '../kubernetes/setup.js';
+
+/**
+ * The bundled runbook library, unchanged, through the whole service: a
+ * kube-prometheus KubePodCrashLooping alert restarts the pod (enrichment finds
+ * pod_name from pod), and scale-to-zero waits for approval, scales the deployment
+ * to 0 and verifies with PromQL that no pod runs. Kubernetes is the API fake
+ * (real REST protocol); kube-state-metrics is a local target exposing
+ * kube_deployment_status_replicas from the fake's deployments, scraped by a real
+ * Prometheus.
+ */
+const LIBRARY = new URL('../../runbooks/', import.meta.url);
+const RUNBOOKS = Object.fromEntries(
+  readdirSync(LIBRARY)
+    .filter((n) => n.endsWith('.yaml'))
+    .map((n) => [n, readFileSync(new URL(n, LIBRARY), 'utf8')]),
+);
+const NS = 'production';
+
+describe('the runbook library against Kubernetes, through the service', { timeout: 180_000 }, () => {
+  let fake: KubeFake;
+  let ksm: HttpTarget;
+  let prom: RunningDaemon;
+  let svc: TestService;
+  let sync: NodeJS.Timeout;
+
+  before(async () => {
+    const env = await startFakeEnv({ readyDelayMs: 200 });
+    fake = env.fake;
+    fake.addNode('node-a');
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-7d9f8-x2x4q'], restartCount: 1, lastTerminatedAt: new Date().toISOString() });
+    fake.addDeployment(NS, 'payments', 3);
+    ksm = await startHttpTarget();
+    const publish = () => {
+      for (const d of fake.list('deployments', NS)) ksm.setMetric('kube_deployment_status_replicas', d.status?.replicas ?? 0, { namespace: NS, deployment: d.metadata.name });
+    };
+    publish();
+    sync = setInterval(publish, 200);
+    prom = await startPrometheus({ scrapeTargets: [ksm.hostPort] });
+    await waitForQuery(prom.url, 'kube_deployment_status_replicas{deployment="payments"}', (v) => v[0] === 3, 30_000);
+    svc = await startTestService({
+      runbooks: RUNBOOKS,
+      realClock: true,
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--prometheus-url', prom.url],
+    });
+  });
+  after(async () => {
+    clearInterval(sync);
+    await svc?.stop({ remove: true });
+    await prom?.stop();
+    await ksm?.close();
+    await fake?.close();
+  });
+
+  it('KubePodCrashLooping as kube-prometheus sends it: restart-pod evicts the pod and verifies its replacement', async () => {
+    fake.clearRequests();
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([{ labels: { alertname: 'KubePodCrashLooping', severity: 'warning', job: 'kube-state-metrics', reason: 'CrashLoopBackOff', namespace: NS, pod: 'api-server-7d9f8-x2x4q', container: 'api' } }]),
+    );
+    const res = r.body.results[0];
+    assert.equal(res.runbook, 'restart-pod');
+    assert.equal(res.action, 'executed');
+    assert.equal(res.success, true, res.reason);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/api-server-7d9f8-x2x4q/eviction`), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    const e = (await svc.get(`/api/v1/executions/${res.execution_id}`)).body;
+    assert.deepEqual(e.plan.params, { pod_name: 'api-server-7d9f8-x2x4q', namespace: NS });
+    assert.deepEqual(
+      e.steps.map((s: any) => [s.phase, s.summary, s.ok]),
+      [
+        ['pre_check', 'replicas_greater_than_one', true],
+        ['pre_check', 'recent_restarts_less_than_three', true],
+        ['action', `kubectl delete pod api-server-7d9f8-x2x4q -n ${NS} (eviction)`, true],
+        ['post_check', 'pod_becomes_ready', true],
+      ],
+    );
+  });
+
+  it('scale-to-zero: nothing changes until security approves; then payments goes to 0 and PromQL confirms no pod runs', async () => {
+    fake.clearRequests();
+    const d = await svc.post('/api/v1/incidents', { id: 'SEC-17', root_cause: 'security_incident', confidence: 1, service: 'payments', context: { deployment: 'payments', namespace: NS } });
+    assert.equal(d.body.action, 'approval_required');
+    assert.equal(d.body.runbook, 'scale-to-zero');
+    assert.equal(fake.requests.filter((q) => q.method !== 'GET').length, 0, 'nothing changes before approval');
+    const audit = (await svc.get('/api/v1/audit?incident_id=SEC-17&event=APPROVAL_REQUIRED')).body.events[0];
+    assert.equal(audit.details.approver, 'security-team');
+    assert.deepEqual(audit.details.actions, [`kubectl scale deployment payments --replicas=0 -n ${NS}`]);
+
+    const a = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve?wait=true`, { by: 'sam', comment: 'SEC-17 confirmed' });
+    assert.equal(a.body.result.action, 'executed');
+    assert.equal(a.body.result.success, true, a.body.result.reason);
+    assert.equal(a.body.result.rolled_back, false);
+    assert.equal(fake.get('deployments', NS, 'payments')!.spec.replicas, 0);
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/deployments/payments/scale`), 1);
+    const e = (await svc.get(`/api/v1/executions/${a.body.result.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: any) => [s.phase, s.ok]),
+      [
+        ['pre_check', true],
+        ['action', true],
+        ['post_check', true],
+      ],
+    );
+    assert.equal(e.plan.rollback, null);
+  });
+});

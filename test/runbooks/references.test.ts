@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
+import { KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
+import { formatProblem } from '../../src/domain/errors.js';
+import { NAMED_CHECK_IMPLEMENTATIONS } from '../../src/checks/named.js';
+import { loadRunbookFile, loadRunbooks, NAMED_CHECK_NAMES } from '../../src/runbooks/index.js';
+import { loadCatalog } from '../../src/service.js';
+import { FIXTURES, SEED_RUNBOOKS } from './helpers.js';
+
+const NO_SOURCE = 'has no source: no standard alert in triggers carries it, match: does not require it, enrichment does not add it and params: does not declare it; declare it under params: if incidents carry it in their context';
+const NO_ROLLBACK = 'is not undone by itself and this runbook has no rollback: give a rollback, or write rollback: none with a rollback_reason saying why it cannot be undone';
+
+/**
+ * The reference checks, as `line: path: message`, against a fixture that has one
+ * runbook per case, including the cases that must NOT warn (sources found through
+ * match:, a standard alert's labels, enrichment and params:; self-healing and GET
+ * actions; rollback: none with a reason; a HIGH runbook in dry_run mode).
+ */
+test('references.warn.yaml: exactly these warnings, and no load problem', () => {
+  const file = join(FIXTURES, 'references.warn.yaml');
+  const { runbooks, problems, warnings } = loadRunbookFile(file);
+  assert.deepEqual(problems, []);
+  assert.equal(runbooks.length, 7, 'warnings never stop a runbook from loading');
+  assert.deepEqual(
+    warnings.map((w) => `${w.line}: ${formatProblem(w).slice(file.length + 2)}`),
+    [
+      `6: runbooks.no-source.action: placeholder {deployment} ${NO_SOURCE}`,
+      `6: runbooks.no-source.action: placeholder {namespace} ${NO_SOURCE}`,
+      '13: runbooks.sources.params.unused_one: param unused_one is declared but no placeholder or named check uses it',
+      `24: runbooks.no-enrichment-without-kubernetes.action: placeholder {deployment} ${NO_SOURCE}`,
+      `34: runbooks.named-needs.pre_checks[0]: deployment_exists needs {deployment}, which ${NO_SOURCE}`,
+      `36: runbooks.named-needs.post_checks[0]: pod_becomes_ready needs one of {pod_name}, {pod}, {deployment}, which ${NO_SOURCE}`,
+      `43: runbooks.irreversible.actions[0]: kubernetes cordon of node {node} ${NO_ROLLBACK}`,
+      `46: runbooks.irreversible.actions[3]: POST http://127.0.0.1:8080/flush ${NO_ROLLBACK}`,
+      `47: runbooks.irreversible.actions[4]: command /usr/local/bin/purge ${NO_ROLLBACK}`,
+      '50: runbooks.high-no-owner: no post_checks: nothing verifies that the fix worked, so a failure is never rolled back; add a check (named, promql, http or kubernetes)',
+      '51: runbooks.high-no-owner.risk: HIGH risk waits for an approval, but no owner names who approves: set owner: to the team or person who is asked (it is shown with the approval request)',
+      '54: runbooks.high-no-owner.guardrails[1]: "deployment_exist" is not a check, so it is kept as a note for the approver; did you mean the check "deployment_exists"?',
+    ],
+  );
+});
+
+test('rectify lint prints errors, then warnings, and exits 1 on warnings alone; startup loads the same folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-'));
+  mkdirSync(join(dir, 'runbooks'));
+  writeFileSync(
+    join(dir, 'runbooks', 'a.yaml'),
+    'runbooks:\n  scale:\n    owner: ops\n    risk: LOW\n    triggers: [busy]\n    params: [deployment, namespace]\n    action: kubectl scale deployment {deployment} --replicas=3 -n {namespace}\n    post_checks: [deployment_exists]\n',
+  );
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir };
+  assert.equal(await runCli(['lint'], io), 1);
+  const file = join(dir, 'runbooks', 'a.yaml');
+  assert.deepEqual(err, [
+    `${file}: runbooks.scale.action: warning: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`,
+    `0 problem(s) and 1 warning(s) in ${join(dir, 'runbooks')}`,
+  ]);
+  assert.deepEqual(out, []);
+  // A warning is not a reason to refuse to start: the file loads, the warning is returned to be logged.
+  const loaded = loadCatalog(join(dir, 'runbooks'));
+  assert.deepEqual(loaded.runbooks.map((r) => r.id), ['scale']);
+  assert.deepEqual(loaded.warnings.map(formatProblem), [`${file}: runbooks.scale.action: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`]);
+
+  // An error and a warning in one file: errors first; a single file can be linted too.
+  writeFileSync(join(dir, 'runbooks', 'b.yaml'), 'runbooks:\n  broken:\n    risk: LOW\n    triggers: [x]\n    max_per_hour: five\n    action: kubectl delete pod p -n n\n');
+  err.length = 0;
+  assert.equal(await runCli(['lint', 'runbooks/b.yaml'], io), 1);
+  const b = join(dir, 'runbooks', 'b.yaml');
+  assert.deepEqual(err, [`${b}: runbooks.broken.max_per_hour: expected a positive integer, got "five"`, `1 problem(s) and 0 warning(s) in ${b}`]);
+});
+
+test("the seed's exercise file loads with no problem, and lint names what it leaves open", () => {
+  const { runbooks, problems, warnings } = loadRunbooks(SEED_RUNBOOKS);
+  assert.deepEqual(problems, []);
+  assert.equal(runbooks.length, 3);
+  const file = join(SEED_RUNBOOKS, 'runbooks.yaml');
+  assert.deepEqual(
+    warnings.map((w) => formatProblem(w).slice(file.length + 2)),
+    [
+      `runbooks.restart-pod.action: placeholder {pod_name} ${NO_SOURCE}`,
+      `runbooks.restart-pod.action: placeholder {namespace} ${NO_SOURCE}`,
+      `runbooks.scale-up.action: placeholder {deployment} ${NO_SOURCE}`,
+      `runbooks.scale-up.action: placeholder {namespace} ${NO_SOURCE}`,
+      `runbooks.scale-up.action: placeholder {new_replicas} ${NO_SOURCE}`,
+      `runbooks.scale-up.rollback: placeholder {old_replicas} ${NO_SOURCE}`,
+      'runbooks.rollback-deployment.risk: HIGH risk waits for an approval, but no owner names who approves: set owner: to the team or person who is asked (it is shown with the approval request)',
+      `runbooks.rollback-deployment.action: placeholder {deployment} ${NO_SOURCE}`,
+      `runbooks.rollback-deployment.action: placeholder {namespace} ${NO_SOURCE}`,
+    ],
+  );
+});
+
+test('params: a map or a list of placeholder names; anything else is a load error', () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'rectify-params-')), 'p.yaml');
+  writeFileSync(file, 'runbooks:\n  a:\n    triggers: [x]\n    params: {ok: fine, Bad-Name: no, n: 3}\n    action: kubectl delete pod {ok} -n ns\n  b:\n    triggers: [y]\n    params: deployment\n    action: kubectl delete pod p -n ns\n');
+  const { problems } = loadRunbookFile(file);
+  assert.deepEqual(
+    problems.map((p) => formatProblem(p).slice(file.length + 2)),
+    [
+      'runbooks.a.params.Bad-Name: "Bad-Name" is not a placeholder name (a letter or "_", then letters, digits or "_")',
+      'runbooks.a.params.n: expected a string, got 3',
+      'runbooks.b.params: expected a map of placeholder name to what it means (or a list of names), got "deployment"',
+    ],
+  );
+});
+
+test('every named check has an implementation, and the enrichment contract is what lint counts on', () => {
+  assert.deepEqual([...NAMED_CHECK_NAMES].sort(), [...NAMED_CHECK_IMPLEMENTATIONS].sort());
+  assert.deepEqual([...KUBERNETES_ENRICHMENT.requires], ['namespace']);
+  assert.deepEqual([...KUBERNETES_ENRICHMENT.requiresOneOf], ['pod', 'pod_name', 'deployment']);
+});
