@@ -60,6 +60,8 @@ runbooks:
     cooldown_minutes: 10
     action:
       http: {method: POST, url: "${flakyUrl}/restart", timeout_seconds: 5}
+    rollback: none
+    rollback_reason: a restart leaves nothing to undo; if the check fails, a person looks
     post_checks:
       - promql: {query: 'max(demo_error_ratio{service="{service}"})', expect: "< 0.05", for_seconds: 2, timeout_seconds: 60, interval_seconds: 1}
 `;
