@@ -57,7 +57,7 @@ export function createBodyMaker(spec: BodySpec) {
   const counts: BodyCounts = { fresh: 0, duplicates: 0 };
   // Alerts already sent, for re-delivery: a bounded ring, so memory stays flat.
   const ring: string[] = [];
-  const RING = 50_000;
+  const RING = spec.duplicateRatio > 0 ? 10_000 : 0;
   let ringAt = 0;
   const dupsPerBody = Math.round(spec.alertsPerBody * spec.duplicateRatio);
 
@@ -67,7 +67,9 @@ export function createBodyMaker(spec: BodySpec) {
     const service = serviceName(i % spec.services);
     const fp = `${spec.prefix}${i.toString(16).padStart(10, '0')}`;
     const json = alertJson(fp, alertname, service);
-    if (ring.length < RING) ring.push(json);
+    if (RING === 0) {
+      // no re-deliveries asked for: keep nothing
+    } else if (ring.length < RING) ring.push(json);
     else ring[ringAt++ % RING] = json;
     counts.fresh++;
     return { json, alertname };

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
-import { rowToApproval, rowToExecution, rowToIncident } from './rows.js';
+import { incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 
 type Raw = Record<string, unknown>;
 const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
@@ -14,11 +14,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
   const s = {
     incidentByDedup: db.prepare('SELECT * FROM incidents WHERE dedup_key = ?'),
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
+    // Positional parameters: binding an object by name costs a property lookup per column per row.
     insertIncident: db.prepare(
       `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
          action, event, runbook, reason, approval_id, execution_id)
-       VALUES (@id, @dedup_key, @alert_key, @source, @received_at, @status, @service, @root_cause, @confidence, @body,
-         @action, @event, @runbook, @reason, @approval_id, @execution_id)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     audit: db.prepare(
       `INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash)
@@ -107,24 +107,24 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     },
     insertIncident(row: IncidentRow) {
       const i = row.incident;
-      s.insertIncident.run({
-        id: i.id,
-        dedup_key: i.dedup_key,
-        alert_key: i.alert_key ?? null,
-        source: i.source,
-        received_at: i.received_at,
-        status: i.status,
-        service: i.service,
-        root_cause: i.root_cause,
-        confidence: i.confidence,
-        body: JSON.stringify(i),
-        action: row.action,
-        event: row.event,
-        runbook: row.runbook,
-        reason: row.reason,
-        approval_id: row.approval_id,
-        execution_id: row.execution_id,
-      });
+      s.insertIncident.run(
+        i.id,
+        i.dedup_key,
+        i.alert_key ?? null,
+        i.source,
+        i.received_at,
+        i.status,
+        i.service,
+        i.root_cause,
+        i.confidence,
+        incidentBody(i),
+        row.action,
+        row.event,
+        row.runbook,
+        row.reason,
+        row.approval_id,
+        row.execution_id,
+      );
     },
     appendAudit(a) {
       // The row is chained to the one before it (see audit-chain.ts); seq is given
