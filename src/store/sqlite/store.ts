@@ -8,6 +8,8 @@ import type {
   AuditQuery,
   AuditRecordQuery,
   AuditRow,
+  PruneResult,
+  PruneRetention,
   RunbookStats,
   Store,
   StoreHealth,
@@ -173,10 +175,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   );
   const probe = db.transaction((now: number) => void probeWrite.run(String(now), now));
-  const pruneRate = db.prepare('DELETE FROM rate_events WHERE at < ?');
+  // Pruning deletes in bounded chunks (rowid IN (… LIMIT n)), each an index range scan:
+  // a million-row backlog is worked off between requests, not in one long stall.
+  const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
   const pruneIncidents = db.prepare(
-    `DELETE FROM incidents WHERE received_at < ?
-       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')`,
+    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ?
+       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending') LIMIT ?)`,
+  );
+  const pruneExecutions = db.prepare(
+    "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
+  );
+  const pruneApprovals = db.prepare(
+    "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?)",
   );
 
   function ping(): boolean {
@@ -240,11 +250,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     lastExecutionPerService(runbook: string) {
       return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
     },
-    prune(now: number, dedupRetentionMs: number) {
+    prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
       // Rate-limit rows older than the longest window (one hour) no longer count.
-      const rateEvents = pruneRate.run(now - 3_600_000 - 60_000).changes;
-      const incidents = pruneIncidents.run(now - dedupRetentionMs).changes;
-      return { rateEvents, incidents };
+      const rateEvents = pruneRate.run(now - 3_600_000 - 60_000, limit).changes;
+      const incidents = pruneIncidents.run(now - retention.dedupMs, limit).changes;
+      const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
+      const approvals = pruneApprovals.run(now - retention.historyMs, limit).changes;
+      const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;
+      return { rateEvents, incidents, executions, approvals, more };
     },
     ping,
     health(): StoreHealth {
