@@ -122,6 +122,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         results.push({ ok: true, value: runUnit(unit.work) });
       } catch (err) {
         chain.reset(tip);
+        tx.forgetReads();
         // SQLite rolls the whole transaction back on some faults (disk full, I/O
         // error). A unit run after that would run in autocommit, outside the batch:
         // stop here, and the batch is reported as not committed.
@@ -139,6 +140,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const results: Array<{ ok: boolean; value: unknown }> = [];
     const t0 = performance.now();
     try {
+      tx.memoReads(true);
       runBatch.immediate(batch, results);
     } catch (err) {
       // The commit itself failed (disk full, read-only file, locked): nothing of this
@@ -147,6 +149,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       fault = { at: Date.now(), message: errorText(err) };
       for (const unit of batch) unit.reject(failure);
       return;
+    } finally {
+      tx.memoReads(false);
     }
     const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
     fault = unitFault ? { at: Date.now(), message: errorText((unitFault.value as Error).cause) } : null;
