@@ -121,6 +121,7 @@ export function alertmanagerToIncidents(
     const symptoms: string[] = [];
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     const fp = a.fingerprint || fingerprintOf(labels);
+    const copy = { ...labels };
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
     incidents.push({
       id: opts.newId(),
@@ -130,8 +131,9 @@ export function alertmanagerToIncidents(
       service,
       services: [service],
       symptoms,
-      context: { ...labels },
-      labels: { ...labels },
+      // One copy serves as both: placeholders read the labels, and the store keeps them once.
+      context: copy,
+      labels: copy,
       status: a.status,
       ...(alertname ? { alertname } : {}),
       dedup_key: `am:${occurrence}:${a.status}`,

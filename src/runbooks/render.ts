@@ -86,6 +86,8 @@ export function renderPlan(runbook: Runbook, values: Readonly<Record<string, str
 
 /** @param where how steps are named in refusals: "pre_check" gives "pre_check 2". */
 export function renderChecks(specs: readonly CheckSpec[], values: Readonly<Record<string, string>>, where = 'check'): ChecksRender {
+  // Most runbooks have no pre- or post-checks; a storm renders them once per alert.
+  if (specs.length === 0) return { ok: true, checks: [] };
   const rr = createRenderer(values);
   const checks = specs.map((c, i) => renderCheck(rr, c, values, `${where} ${i + 1}`));
   if (rr.refusal) return rr.refusal;
