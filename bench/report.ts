@@ -16,6 +16,8 @@ export interface ScenarioResult {
   memory: Array<{ alerts: number; rssMiB: number }>;
   sent: BodyCounts;
   quick: boolean;
+  /** rectify's group commits over the run: how many, requests per commit, time per commit. */
+  commits: { count: number; unitsPerCommit: number; msPerCommit: number };
 }
 
 export interface TargetResult {

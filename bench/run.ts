@@ -135,6 +135,8 @@ async function runScenario(s: Scenario, quick: boolean, diskCache: Map<number, D
     process.stdout.write(`  rectify       ${fmtRate(rectify)}\n`);
     const executions = allowedExecutions(fresh, alertnames, s.services);
     await settle(target.calls, executions);
+    const commits = await commitStats(server.url);
+    process.stdout.write(`  commits       ${commits.count.toLocaleString('en-US')} group commits, ${commits.unitsPerCommit.toFixed(1)} requests each, ${commits.msPerCommit.toFixed(2)} ms each\n`);
     await server.stop();
     const verification = await verifyRun(dbPath, { sent, executions, targetCalls: target.calls(), non2xx });
     process.stdout.write(`  verified      ${verification.ok ? 'ok' : verification.problems.join('; ')}\n`);
@@ -148,11 +150,19 @@ async function runScenario(s: Scenario, quick: boolean, diskCache: Map<number, D
       diskCache.set(batch, disk);
     }
     process.stdout.write(`  disk ceiling  single ${Math.round(disk.single.alertsPerSecond)} alerts/s, batched ×${batch} ${Math.round(disk.batched.alertsPerSecond)} alerts/s\n`);
-    return { name: s.name, title: s.title, alertsPerBody: s.alertsPerBody, connections: s.connections, rectify, http, disk, verification, memory, sent, quick };
+    return { name: s.name, title: s.title, alertsPerBody: s.alertsPerBody, connections: s.connections, rectify, http, disk, verification, memory, sent, quick, commits };
   } finally {
     await target.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Group-commit figures from rectify's own metrics (whole run, warm-up and executions' own updates included). */
+async function commitStats(url: string): Promise<{ count: number; unitsPerCommit: number; msPerCommit: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  const count = value('rectify_commit_batch_size_count');
+  return { count, unitsPerCommit: value('rectify_commit_batch_size_sum') / count, msPerCommit: (value('rectify_commit_duration_seconds_sum') * 1000) / count };
 }
 
 function combine(parts: LoadResult[]): LoadResult {
