@@ -54,12 +54,12 @@ function stopper(child: ChildProcess): () => Promise<number | null> {
 }
 
 /** rectify as an operator runs it: `rectify serve` in a process of its own, logging at info to a file. */
-export async function startRectify(opts: { dbPath: string; runbooksDir: string; logFile: string; args?: string[] }): Promise<Server> {
+export async function startRectify(opts: { dbPath: string; runbooksDir: string; logFile: string; args?: string[]; nodeOptions?: string[] }): Promise<Server> {
   const port = await freePort();
   const out = openSync(opts.logFile, 'a');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${opts.dbPath}`, '--runbooks', opts.runbooksDir, ...(opts.args ?? [])],
+    [...(opts.nodeOptions ?? []), '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${opts.dbPath}`, '--runbooks', opts.runbooksDir, ...(opts.args ?? [])],
     { cwd: ROOT, stdio: ['ignore', out, out] },
   );
   const url = `http://127.0.0.1:${port}`;

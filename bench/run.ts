@@ -22,23 +22,25 @@ import { verifyRun } from './verify.js';
 const BODY_LIMIT = 32 * 1024 * 1024;
 const PATH = '/api/v1/webhooks/alertmanager';
 
-function parseArgs(argv: string[]): { names: string[]; quick: boolean } {
+function parseArgs(argv: string[]): { names: string[]; quick: boolean; nodeOptions: string[] } {
   const names: string[] = [];
   let quick = false;
+  let nodeOptions: string[] = [];
   for (const a of argv) {
     if (a === '--quick') quick = true;
+    else if (a.startsWith('--rectify-node-options=')) nodeOptions = a.slice('--rectify-node-options='.length).split(/\s+/).filter(Boolean);
     else if (a === '--list') {
       for (const s of SCENARIOS) console.log(`${s.name.padEnd(12)} ${s.title}`);
       process.exit(0);
     } else if (a.startsWith('-')) {
-      console.error(`bench: unknown option ${a} (use --quick, --list, or scenario names)`);
+      console.error(`bench: unknown option ${a} (use --quick, --list, --rectify-node-options="<node flags>", or scenario names)`);
       process.exit(2);
     } else if (!SCENARIOS.some((s) => s.name === a)) {
       console.error(`bench: unknown scenario "${a}"; one of: ${SCENARIOS.map((s) => s.name).join(', ')}`);
       process.exit(2);
     } else names.push(a);
   }
-  return { names, quick };
+  return { names, quick, nodeOptions };
 }
 
 let prefixSeq = 0;
@@ -80,7 +82,7 @@ async function settle(calls: () => number, expected: number): Promise<void> {
   }
 }
 
-async function runScenario(s: Scenario, quick: boolean, diskCache: Map<number, DiskCeiling>): Promise<ScenarioResult> {
+async function runScenario(s: Scenario, quick: boolean, nodeOptions: string[], diskCache: Map<number, DiskCeiling>): Promise<ScenarioResult> {
   const size = quick ? s.quick : s.size;
   const long = s.long ? { total: quick ? s.long.quickTotal : s.long.total, every: quick ? s.long.quickEvery : s.long.every } : undefined;
   const chunk = long ? { warmup: 0, requests: long.every / s.alertsPerBody } : size;
@@ -103,6 +105,7 @@ async function runScenario(s: Scenario, quick: boolean, diskCache: Map<number, D
       dbPath,
       runbooksDir,
       logFile: join(dir, 'rectify.log'),
+      nodeOptions,
       args: ['--body-limit', String(BODY_LIMIT), '--max-concurrent-executions', '100000'],
     });
     const memory: Array<{ alerts: number; rssMiB: number }> = [];
@@ -195,17 +198,18 @@ function fmtRate(r: LoadResult): string {
 }
 
 async function main(): Promise<void> {
-  const { names, quick } = parseArgs(process.argv.slice(2));
+  const { names, quick, nodeOptions } = parseArgs(process.argv.slice(2));
   const chosen = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
   process.stdout.write(`rectify storm benchmarks — ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}${quick ? ' (quick)' : ''}\n`);
   const diskCache = new Map<number, DiskCeiling>();
   const results: ScenarioResult[] = [];
-  for (const s of chosen) results.push(await runScenario(s, quick, diskCache));
+  if (nodeOptions.length) process.stdout.write(`rectify runs with node ${nodeOptions.join(' ')}\n`);
+  for (const s of chosen) results.push(await runScenario(s, quick, nodeOptions, diskCache));
   const targets = evaluateTargets(results);
   printResults(results, targets, (line) => process.stdout.write(`${line}\n`));
   const at = new Date().toISOString();
-  const out = { at, machine, quick, results, targets };
+  const out = { at, machine, quick, rectifyNodeOptions: nodeOptions, results, targets };
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${at.replaceAll(':', '-')}.json`), `${JSON.stringify(out, null, 2)}\n`);
