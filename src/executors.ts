@@ -37,7 +37,7 @@ export async function createExecutors(
     checks.set('promql', createPromqlCheckRunner({ prometheusUrl: config.prometheusUrl }) as CheckRunner);
     available.add('prometheus');
   }
-  const kube = connectKubernetes(config, log);
+  const kube = await connectKubernetes(config, log);
   let enricher: Enricher | undefined = overrides.enricher;
   if (kube) {
     actions.set('kubernetes', createKubernetesActionExecutor(kube) as ActionExecutor);
@@ -61,10 +61,10 @@ export async function createExecutors(
  * account when present and otherwise runs without it (its runbooks are refused
  * with the reason); an explicit mode that cannot connect stops startup.
  */
-function connectKubernetes(config: Config, log: Logger): KubeClients | undefined {
+async function connectKubernetes(config: Config, log: Logger): Promise<KubeClients | undefined> {
   if (config.kubernetes === 'off') return undefined;
   try {
-    return createKubeClients({ mode: config.kubernetes, ...(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {}) });
+    return await createKubeClients({ mode: config.kubernetes, ...(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {}) });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (config.kubernetes === 'auto' && !config.kubeconfig) {

@@ -14,7 +14,7 @@ import { systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
-import type { Store } from './store/ports.js';
+import type { PruneResult, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
 import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, type Notifier } from './notify/index.js';
@@ -48,6 +48,8 @@ export interface Service {
   available: ReadonlySet<string>;
   /** Resolves once queued notifications are delivered or given up. */
   drainNotifications(): Promise<void>;
+  /** One housekeeping pass (runs every 5 s by itself): expire approvals, prune what no guardrail reads. */
+  housekeep(): Promise<PruneResult>;
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<string>;
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
@@ -242,14 +244,33 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(slackSigningSecret ? { slackSigningSecret } : {}),
   }, tls ? { https: tls } : {});
 
-  // Housekeeping: approvals expire on time, old rate-limit rows and dedup keys are pruned.
-  const sweep = setInterval(() => {
-    engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
-    try {
-      store.prune(clock.now(), config.dedupRetentionMs);
-    } catch (err) {
-      log.error({ err }, 'prune failed');
+  // Housekeeping: approvals expire on time; old rate-limit rows, dedup keys and finished
+  // state are pruned, so the database holds what the guardrails read plus a bounded
+  // history, not everything since the first alert (the audit log keeps that).
+  let sweeping: Promise<PruneResult> | undefined;
+  async function housekeep(): Promise<PruneResult> {
+    await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
+    const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
+    for (;;) {
+      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs });
+      total.rateEvents += r.rateEvents;
+      total.incidents += r.incidents;
+      total.executions += r.executions;
+      total.approvals += r.approvals;
+      if (!r.more) break;
+      // A backlog is pruned in chunks with intake served in between.
+      await new Promise((resolve) => setImmediate(resolve));
     }
+    return total;
+  }
+  const sweep = setInterval(() => {
+    if (sweeping) return;
+    sweeping = housekeep()
+      .catch((err: unknown) => {
+        log.error({ err }, 'prune failed');
+        return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
+      })
+      .finally(() => (sweeping = undefined));
   }, 5_000);
   sweep.unref();
 
@@ -262,6 +283,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     metrics,
     available: executors.available,
     drainNotifications: () => notifications.drain(),
+    housekeep,
     async listen() {
       return app.listen({ host: config.listen.host, port: config.listen.port });
     },
@@ -299,6 +321,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       closed = true;
       draining = true;
       clearInterval(sweep);
+      await sweeping;
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
       // Give queued notifications a moment, then stop retrying: shutdown is not held hostage by chat.

@@ -22,7 +22,7 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
   if (isRectifyError(err)) {
     const status = ERROR_STATUS[err.code];
     if (status === 503) reply.header('Retry-After', '5');
-    if (status >= 500) req.log.error({ err, cause: err.cause }, 'request failed');
+    if (status >= 500) req.log.error({ err, cause: err.cause, reqId: req.id }, 'request failed');
     void reply.code(status).send(errorBody(err.code, err.message, err.details));
     return;
   }
@@ -48,6 +48,6 @@ export function errorHandler(err: FastifyError, req: FastifyRequest, reply: Fast
     void reply.code(status).send(errorBody(status === 400 ? 'BAD_REQUEST' : 'BAD_REQUEST', err.message));
     return;
   }
-  req.log.error({ err }, 'unexpected error');
+  req.log.error({ err, reqId: req.id }, 'unexpected error');
   void reply.code(500).send(errorBody('INTERNAL', `internal error (request ${req.id}); the log has the details`));
 }

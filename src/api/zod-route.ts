@@ -9,6 +9,12 @@ import { RectifyError, type ErrorDetail } from '../domain/index.js';
  */
 export interface RouteSchemas {
   body?: z.ZodType;
+  /**
+   * A hand-written check that is true only for bodies `body` accepts unchanged:
+   * when it holds, the parsed JSON is used as is; otherwise the schema decides (and
+   * names the fields). For intake routes, where validation runs per alert.
+   */
+  fastBody?: (data: unknown) => boolean;
   querystring?: z.ZodType;
   params?: z.ZodType;
   response?: Record<number, z.ZodType>;
@@ -38,7 +44,9 @@ export function installZodValidation(app: FastifyInstance, registry: Map<string,
   app.setValidatorCompiler(({ method, url, httpPart }) => {
     const schema = registry.get(`${String(method)} ${url} ${httpPart}`);
     if (!schema) return () => true;
+    const fast = registry.get(`${String(method)} ${url} ${httpPart} fast`);
     return (data: unknown) => {
+      if (fast?.safeParse(data).success) return { value: data };
       let r = schema.safeParse(data);
       // Fastify hands a missing body over as null. Where the schema has a default for
       // "no body" (pause, approve with a token), a request without one gets that default.
@@ -65,6 +73,8 @@ export function routeOptions(registry: Map<string, z.ZodType>, method: string, u
     registry.set(`${method} ${url} ${part}`, z);
     schema[part] = toJsonSchema(z, 'input');
   }
+  // Kept beside the schema under its own key; a zod custom type only so the registry holds one kind of value.
+  if (s.fastBody) registry.set(`${method} ${url} body fast`, z.custom(s.fastBody));
   if (s.response) {
     const response: Record<string, unknown> = {};
     for (const [code, z] of Object.entries(s.response)) response[code] = toJsonSchema(z, 'output');

@@ -1,18 +1,18 @@
 import { existsSync } from 'node:fs';
-import {
+// Types only at the top: the client is a large library (about 100 MB resident once
+// loaded), so it is imported when a Kubernetes connection is made, not by every process.
+import type {
   ApiException,
   AppsV1Api,
   CoreV1Api,
-  KubeConfig,
+  ConfigurationOptions,
+  ObservableMiddleware,
   PolicyV1Api,
-  type ConfigurationOptions,
-  Observable,
-  type ObservableMiddleware,
-  type V1Deployment,
-  type V1LabelSelector,
-  type V1OwnerReference,
-  type V1Pod,
-  type V1PodTemplateSpec,
+  V1Deployment,
+  V1LabelSelector,
+  V1OwnerReference,
+  V1Pod,
+  V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
 import { checkParam, quoteUntrusted } from '../domain/index.js';
@@ -35,7 +35,11 @@ export interface KubeClients {
   readonly server: string;
   /** The deadline of one API call; a step's own timeout still bounds the whole step. */
   readonly callTimeoutMs: number;
+  /** The client library, loaded when the clients were made (for its Observable and ApiException). */
+  readonly lib: KubeLib;
 }
+
+type KubeLib = Pick<typeof import('@kubernetes/client-node'), 'Observable' | 'ApiException'>;
 
 export interface KubeClientOptions {
   /**
@@ -53,14 +57,21 @@ export interface KubeClientOptions {
 
 const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token';
 
-export function createKubeClients(opts: KubeClientOptions): KubeClients {
-  const kc = new KubeConfig();
+/** Where the clients would connect, decided without loading the client library; throws when nowhere. */
+export function kubernetesMode(opts: Pick<KubeClientOptions, 'mode' | 'kubeconfigPath'>): 'in-cluster' | 'kubeconfig' {
   const mode = opts.mode === 'auto' ? (opts.kubeconfigPath ? 'kubeconfig' : existsSync(SERVICE_ACCOUNT_TOKEN) ? 'in-cluster' : null) : opts.mode;
   if (mode === null) {
     throw new Error(
       'kubernetes: no kubeconfig given and not running in a cluster (no service-account token); set --kubeconfig or run rectify in the cluster',
     );
   }
+  return mode;
+}
+
+export async function createKubeClients(opts: KubeClientOptions): Promise<KubeClients> {
+  const mode = kubernetesMode(opts);
+  const lib = await import('@kubernetes/client-node');
+  const kc = new lib.KubeConfig();
   if (mode === 'in-cluster') {
     kc.loadFromCluster();
   } else {
@@ -75,11 +86,12 @@ export function createKubeClients(opts: KubeClientOptions): KubeClients {
     throw new Error(`kubernetes: server ${cluster.server} is plain http; the client needs insecure-skip-tls-verify: true for it`);
   }
   return Object.freeze({
-    core: kc.makeApiClient(CoreV1Api),
-    apps: kc.makeApiClient(AppsV1Api),
-    policy: kc.makeApiClient(PolicyV1Api),
+    core: kc.makeApiClient(lib.CoreV1Api),
+    apps: kc.makeApiClient(lib.AppsV1Api),
+    policy: kc.makeApiClient(lib.PolicyV1Api),
     server: cluster.server,
     callTimeoutMs: opts.callTimeoutMs ?? 10_000,
+    lib: { Observable: lib.Observable, ApiException: lib.ApiException },
   });
 }
 
@@ -109,8 +121,8 @@ export function isKubeStatus(err: unknown, status: number): err is KubeApiError 
   return err instanceof KubeApiError && err.status === status;
 }
 
-function toKubeError(err: unknown): unknown {
-  if (err instanceof ApiException) {
+function toKubeError(lib: KubeLib, err: unknown): unknown {
+  if (err instanceof lib.ApiException) {
     const code = (err as ApiException<unknown>).code;
     const body: unknown = (err as ApiException<unknown>).body;
     let reason = '';
@@ -135,14 +147,14 @@ function toKubeError(err: unknown): unknown {
  * fetch signal, so an abort really stops the socket wait, and for patches the
  * content type: the generated default would be JSON Patch for every patch.
  */
-function callOptions(signal: AbortSignal, contentType?: string): ConfigurationOptions {
+function callOptions(lib: KubeLib, signal: AbortSignal, contentType?: string): ConfigurationOptions {
   const mw: ObservableMiddleware = {
     pre: (ctx) => {
       ctx.setSignal(signal);
       if (contentType) ctx.setHeaderParam('Content-Type', contentType);
-      return new Observable(Promise.resolve(ctx));
+      return new lib.Observable(Promise.resolve(ctx));
     },
-    post: (res) => new Observable(Promise.resolve(res)),
+    post: (res) => new lib.Observable(Promise.resolve(res)),
   };
   return { middleware: [mw], middlewareMergeStrategy: 'append' };
 }
@@ -153,7 +165,7 @@ function callOptions(signal: AbortSignal, contentType?: string): ConfigurationOp
  * signal: a library path that ignored it must still not keep a step waiting.
  */
 export async function kubeCall<T>(
-  clients: Pick<KubeClients, 'callTimeoutMs'>,
+  clients: Pick<KubeClients, 'callTimeoutMs' | 'lib'>,
   signal: AbortSignal,
   call: (options: ConfigurationOptions) => Promise<T>,
   patch?: PatchType,
@@ -166,14 +178,14 @@ export async function kubeCall<T>(
     s.addEventListener('abort', onAbort, { once: true });
   });
   try {
-    return await Promise.race([call(callOptions(s, patch ? PATCH_TYPES[patch] : undefined)), aborted]);
+    return await Promise.race([call(callOptions(clients.lib, s, patch ? PATCH_TYPES[patch] : undefined)), aborted]);
   } catch (err) {
     if (s.aborted) {
       // The caller's own abort/timeout wins; otherwise it was this call's deadline.
       if (signal.aborted) throw signal.reason ?? err;
       throw new KubeApiError(0, 'Timeout', `API call timed out after ${clients.callTimeoutMs}ms`, err);
     }
-    throw toKubeError(err);
+    throw toKubeError(clients.lib, err);
   } finally {
     if (onAbort) s.removeEventListener('abort', onAbort);
     aborted.catch(() => undefined);

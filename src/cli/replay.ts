@@ -109,6 +109,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     circuitFailureThreshold: config.circuitFailureThreshold,
     approvalTtlMs: config.approvalTtlMs,
     dedupRetentionMs: config.dedupRetentionMs,
+    historyRetentionMs: config.historyRetentionMs,
     globalDryRun: config.dryRun,
     executionMs: executionMs!,
     outcome: outcome as (typeof OUTCOMES)[number],

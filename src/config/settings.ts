@@ -151,6 +151,13 @@ export const SETTINGS = Object.freeze({
     default: '24h',
     help: 'how long alert dedup keys are remembered',
   }),
+  historyRetentionMs: setting({
+    flag: 'history-retention',
+    fileKey: true,
+    parser: duration({ allowZero: false }),
+    default: '7d',
+    help: 'how long finished executions and decided approvals are kept (the audit log keeps everything)',
+  }),
   logLevel: setting({
     flag: 'log-level',
     fileKey: true,

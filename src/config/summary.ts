@@ -25,6 +25,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     shutdownGraceMs: config.shutdownGraceMs,
     maxPendingDecisions: config.maxPendingDecisions,
     dedupRetentionMs: config.dedupRetentionMs,
+    historyRetentionMs: config.historyRetentionMs,
     logLevel: config.logLevel,
     kubernetes: config.kubernetes,
     kubeconfig: config.kubeconfig ?? null,

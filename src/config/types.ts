@@ -36,6 +36,7 @@ export interface Config {
   readonly maxPendingDecisions: number;
   readonly dbBusyTimeoutMs: number;
   readonly dedupRetentionMs: number;
+  readonly historyRetentionMs: number;
   readonly logLevel: LogLevel;
   /**
    * A kubeconfig path. When it comes from $KUBECONFIG it may be a list joined by

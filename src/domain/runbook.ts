@@ -23,6 +23,8 @@ export interface Template {
   /** The text as written in the runbook, for messages and the audit log. */
   source: string;
   parts: TemplatePart[];
+  /** URL templates: the origin fixed by the runbook, computed once at load (rendering checks it is kept). */
+  origin?: string;
 }
 
 export const KUBE_VERBS = [

@@ -86,20 +86,31 @@ export function createEngine(deps: EngineDeps) {
     return { ok: true, detail: 'all guardrail conditions hold' };
   }
 
-  /** I/O that must happen before deciding (enrichment, MEDIUM guardrails), only where a runbook needs it. */
-  async function prepare(incident: Incident): Promise<DecideInput> {
-    let values = placeholderValues(incident);
+  /**
+   * I/O that must happen before deciding (enrichment, MEDIUM guardrails), only where a
+   * runbook needs it. Synchronous otherwise: a storm of alerts that need no I/O
+   * costs no promise per alert.
+   */
+  function prepare(incident: Incident): DecideInput | Promise<DecideInput> {
+    const values = placeholderValues(incident);
     const input: DecideInput = { incident, values, trigger: 'auto', dryRun: false };
     if (incident.status !== 'firing') return input;
     const rb = catalog.match(incident);
     if (!rb) return input;
     input.runbook = rb;
-    values = await enrich(values, rb);
-    input.values = values;
-    if (rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence) {
-      input.guardrails = await evaluateGuardrails(rb, values);
-    }
-    return input;
+    const enrichment = deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !rb.params.every((p) => p in values));
+    const guardrails = rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
+    if (!enrichment && !guardrails) return input;
+    return (async () => {
+      input.values = await enrich(values, rb);
+      if (guardrails) input.guardrails = await evaluateGuardrails(rb, input.values);
+      return input;
+    })();
+  }
+
+  async function prepareAll(incidents: Incident[]): Promise<DecideInput[]> {
+    const prepared = incidents.map(prepare);
+    return prepared.some((p) => p instanceof Promise) ? Promise.all(prepared) : (prepared as DecideInput[]);
   }
 
   function startClaims(claims: ExecutionClaim[]): Map<string, Promise<RunOutcome>> {
@@ -155,13 +166,24 @@ export function createEngine(deps: EngineDeps) {
     return r.action === 'approval_required' && r.runbook ? catalog.byId(r.runbook)?.owner : undefined;
   }
 
+  /** Metrics and notifications, counted once per body rather than once per alert. */
   function record(results: DecisionResult[], incidents: Incident[]): void {
-    for (const i of incidents) metrics.incidentReceived(i.source);
+    const bySource = new Map<string, number>();
+    for (const i of incidents) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
+    for (const [source, n] of bySource) metrics.incidentReceived(source, n);
+    const byDecision = new Map<string, { action: string; event: string; n: number }>();
+    for (const r of results) {
+      const key = `${r.action}\u0000${r.event}`;
+      const d = byDecision.get(key);
+      if (d) d.n++;
+      else byDecision.set(key, { action: r.action, event: r.event, n: 1 });
+    }
+    for (const d of byDecision.values()) metrics.decision(d.action, d.event, d.n);
+    if (!deps.notify) return;
     const services = new Map(incidents.map((i) => [i.id, i.service]));
     for (const r of results) {
-      metrics.decision(r.action, r.event);
       // "Always notify": every decision a person must act on. Duplicates were told already.
-      if (deps.notify && NEEDS_A_PERSON.has(r.action)) {
+      if (NEEDS_A_PERSON.has(r.action)) {
         deps.notify({
           event: r.event,
           incident_id: r.incident_id,
@@ -182,7 +204,7 @@ export function createEngine(deps: EngineDeps) {
     /** Decide on incidents from any source; answered once every decision is durable. */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
-      const inputs = await Promise.all(incidents.map(prepare));
+      const inputs = await prepareAll(incidents);
       const { results, claims } = await store.transact((tx) => {
         const now = clock.now();
         const results: DecisionResult[] = [];

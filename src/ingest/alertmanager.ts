@@ -31,6 +31,44 @@ export const alertmanagerWebhookSchema = z.object({
 export type AlertmanagerWebhook = z.infer<typeof alertmanagerWebhookSchema>;
 export type AlertmanagerAlert = z.infer<typeof alertmanagerAlertSchema>;
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isStatus = (v: unknown): boolean => v === 'firing' || v === 'resolved';
+const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+
+function isLabelSet(v: unknown): boolean {
+  if (!isObject(v)) return false;
+  // An own "__proto__" key is the schema's to judge (its output would not carry it).
+  for (const k in v) if (typeof v[k] !== 'string' || k === '__proto__') return false;
+  return true;
+}
+
+/**
+ * The common case of `alertmanagerWebhookSchema`, checked by hand: an alert storm
+ * validates thousands of alerts per second, and the schema walk costs more than the
+ * decision. True only for bodies the schema accepts as they are (the handler then
+ * reads the parsed JSON directly; it reads only the fields described); anything
+ * else — unusual or wrong — goes to the schema, which gives the field paths.
+ */
+export function isPlainAlertmanagerWebhook(body: unknown): body is AlertmanagerWebhook {
+  if (!isObject(body)) return false;
+  if (body.version !== undefined && body.version !== '4') return false;
+  if (!optionalString(body.groupKey) || !optionalString(body.receiver) || !optionalString(body.externalURL)) return false;
+  const t = body.truncatedAlerts;
+  if (t !== undefined && !(typeof t === 'number' && Number.isSafeInteger(t) && t >= 0)) return false;
+  if (body.status !== undefined && !isStatus(body.status)) return false;
+  for (const k of ['groupLabels', 'commonLabels', 'commonAnnotations'] as const) if (body[k] !== undefined && !isLabelSet(body[k])) return false;
+  const alerts = body.alerts;
+  if (!Array.isArray(alerts) || alerts.length === 0) return false;
+  for (const a of alerts as unknown[]) {
+    if (!isObject(a) || !isStatus(a.status) || !isLabelSet(a.labels)) return false;
+    if (a.annotations !== undefined && !isLabelSet(a.annotations)) return false;
+    if (!optionalString(a.startsAt) || !optionalString(a.endsAt) || !optionalString(a.generatorURL)) return false;
+    const fp = a.fingerprint;
+    if (fp !== undefined && !(typeof fp === 'string' && fp.length <= 128)) return false;
+  }
+  return true;
+}
+
 const SERVICE_LABELS = ['service', 'deployment', 'job', 'app'] as const;
 
 /** Alertmanager's own fingerprint when present; else a stable hash of the sorted label set. */
@@ -83,6 +121,7 @@ export function alertmanagerToIncidents(
     const symptoms: string[] = [];
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     const fp = a.fingerprint || fingerprintOf(labels);
+    const copy = { ...labels };
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
     incidents.push({
       id: opts.newId(),
@@ -92,8 +131,9 @@ export function alertmanagerToIncidents(
       service,
       services: [service],
       symptoms,
-      context: { ...labels },
-      labels: { ...labels },
+      // One copy serves as both: placeholders read the labels, and the store keeps them once.
+      context: copy,
+      labels: copy,
       status: a.status,
       ...(alertname ? { alertname } : {}),
       dedup_key: `am:${occurrence}:${a.status}`,

@@ -16,10 +16,10 @@ export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 
 export interface Metrics {
-  /** An incident was accepted from `source` (alertmanager, pagerduty, api, manual). */
-  incidentReceived(source: string): void;
-  /** A decision was recorded: `action` from the decision vocabulary, `event` the audit event that explains it. */
-  decision(action: string, event: string): void;
+  /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
+  incidentReceived(source: string, count?: number): void;
+  /** `count` decisions (default 1) were recorded: `action` from the decision vocabulary, `event` the audit event that explains it. */
+  decision(action: string, event: string, count?: number): void;
   executionFinished(runbook: string, outcome: ExecutionOutcome, durationSeconds: number): void;
   circuitState(runbook: string, state: CircuitStateName): void;
   paused(isPaused: boolean): void;

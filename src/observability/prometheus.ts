@@ -86,8 +86,8 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     contentType: registry.contentType,
     registry,
     render: () => registry.metrics(),
-    incidentReceived: (source) => incidents.inc({ source }),
-    decision: (action, event) => decisions.inc({ action, reason: event }),
+    incidentReceived: (source, count = 1) => incidents.inc({ source }, count),
+    decision: (action, event, count = 1) => decisions.inc({ action, reason: event }, count),
     executionFinished: (runbook, outcome, durationSeconds) => {
       executions.inc({ runbook, outcome });
       executionDuration.observe({ runbook }, durationSeconds);

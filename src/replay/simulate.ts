@@ -20,6 +20,7 @@ export interface ReplaySettings {
   circuitFailureThreshold: number;
   approvalTtlMs: number;
   dedupRetentionMs: number;
+  historyRetentionMs: number;
   globalDryRun: boolean;
   /** Simulated time from an execution's start to its end. */
   executionMs: number;
@@ -228,7 +229,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       await advanceTo(entry.at);
       // What the service's housekeeping does every few seconds: expire approvals, forget old dedup keys.
       await engine.expireApprovals();
-      store.prune(clock.now(), s.dedupRetentionMs);
+      store.prune(clock.now(), { dedupMs: s.dedupRetentionMs, historyMs: s.historyRetentionMs });
       if (!entry.webhook.ok) {
         r.refused++;
         r.refusals.push({ line: entry.line, reason: entry.webhook.reason });

@@ -4,7 +4,7 @@ import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Runbook, T
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
 import { namedCheck } from './named.js';
 import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
-import { compileUrl } from './url.js';
+import { originOf } from './url.js';
 
 /**
  * Rendering is the only place untrusted values (alert labels, incident context)
@@ -87,6 +87,8 @@ export function renderPlan(runbook: Runbook, values: Readonly<Record<string, str
 
 /** @param where how steps are named in refusals: "pre_check" gives "pre_check 2". */
 export function renderChecks(specs: readonly CheckSpec[], values: Readonly<Record<string, string>>, where = 'check'): ChecksRender {
+  // Most runbooks have no pre- or post-checks; a storm renders them once per alert.
+  if (specs.length === 0) return { ok: true, checks: [] };
   const rr = createRenderer(values);
   const checks = specs.map((c, i) => renderCheck(rr, c, values, `${where} ${i + 1}`));
   if (rr.refusal) return rr.refusal;
@@ -205,21 +207,21 @@ const DOT_SEGMENT_RE = /^(?:\.|%2e){1,2}$/i;
 function fillUrl(rr: Renderer, t: Template, where: string): string {
   const text = rr.fill(t, where);
   if (rr.refusal) return text;
-  const first = placeholders(t)[0]?.param ?? '';
-  const literal = compileUrl(t.source);
+  // The origin is computed at load; a template built elsewhere is compiled here.
+  const origin = t.origin ?? originOf(t);
   let parsed: URL | undefined;
   try {
     parsed = new URL(text);
   } catch {
     parsed = undefined;
   }
-  if (!parsed || !literal.ok || parsed.origin !== literal.origin) {
-    rr.refuse(first, `${where}: URL ${quoteUntrusted(text)} does not keep the runbook's origin ${literal.ok ? literal.origin : t.source}`);
+  if (!parsed || origin === undefined || parsed.origin !== origin) {
+    rr.refuse(placeholders(t)[0]?.param ?? '', `${where}: URL ${quoteUntrusted(text)} does not keep the runbook's origin ${origin ?? t.source}`);
     return text;
   }
   const path = AUTHORITY_RE.exec(text)?.[1] ?? '';
   if (path.split('/').some((seg) => DOT_SEGMENT_RE.test(seg))) {
-    rr.refuse(first, `${where}: URL ${quoteUntrusted(text)} has a "." or ".." path segment`);
+    rr.refuse(placeholders(t)[0]?.param ?? '', `${where}: URL ${quoteUntrusted(text)} has a "." or ".." path segment`);
   }
   return text;
 }

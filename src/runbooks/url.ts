@@ -61,7 +61,7 @@ export function compileUrl(source: string): UrlCompile {
       k += 1;
     }
   }
-  return { ok: true, template: { source, parts }, origin: url.origin };
+  return { ok: true, template: { source, parts, origin: url.origin }, origin: url.origin };
 }
 
 function firstOf(text: string, chars: string[], from: number): number {

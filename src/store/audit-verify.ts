@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash } from 'node:crypto';
 
 /**
@@ -33,8 +34,18 @@ export interface AuditRecord {
  * JSON value would be re-serialised.
  */
 export function auditRowHash(prevHash: string, r: Omit<AuditRecord, 'prev_hash' | 'hash'>): string {
-  const canonical = JSON.stringify([prevHash, r.seq, r.at, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, r.details]);
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
+  return auditHash(prevHash, r.seq, r);
+}
+
+/** The same hash with the seq given apart from the row (the chain's tip advances without copying the row). */
+export function auditHash(prevHash: string, seq: number, r: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'>): string {
+  return sha256Hex(JSON.stringify([prevHash, seq, r.at, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, r.details]));
+}
+
+// One-shot crypto.hash (Node 20.12+) is about twice as fast as a Hash object; every audit row pays it.
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
+function sha256Hex(text: string): string {
+  return oneShot ? oneShot('sha256', text, 'hex') : createHash('sha256').update(text, 'utf8').digest('hex');
 }
 
 export interface AuditVerification {

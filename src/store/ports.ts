@@ -181,6 +181,20 @@ export interface RunbookStats {
   lastExecutionAt: number | null;
 }
 
+export interface PruneRetention {
+  dedupMs: number;
+  historyMs: number;
+}
+
+export interface PruneResult {
+  rateEvents: number;
+  incidents: number;
+  executions: number;
+  approvals: number;
+  /** A table hit the limit: there is more to prune. */
+  more: boolean;
+}
+
 export interface Store {
   /** Runs `work` in a transaction shared with other requests arriving together (group commit). */
   transact<T>(work: (tx: Tx) => T): Promise<T>;
@@ -190,8 +204,14 @@ export interface Store {
   listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[];
   runbookStats(runbook: string, now: number): RunbookStats;
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
-  /** Removes what no guardrail reads any more (old rate-limit rows, old dedup keys). */
-  prune(now: number, dedupRetentionMs: number): { rateEvents: number; incidents: number };
+  /**
+   * Removes what no guardrail reads any more: rate-limit rows older than the longest
+   * window, dedup keys (incident rows) older than the dedup retention, and finished
+   * executions and decided approvals older than the history retention. At most
+   * `limit` rows per table per call, so a large backlog never stalls intake: call
+   * again while `more` is true. The audit log is never pruned.
+   */
+  prune(now: number, retention: PruneRetention, limit?: number): PruneResult;
   ping(): boolean;
   /** Whether the store takes writes: after a write fault it probes until one succeeds. */
   health(): StoreHealth;

@@ -257,7 +257,7 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
         'current-context': 'x',
       }),
     );
-    assert.throws(() => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: file }), /is plain http; the client needs insecure-skip-tls-verify: true/);
-    assert.throws(() => createKubeClients({ mode: 'kubeconfig' }), /needs kubeconfigPath/);
+    await assert.rejects(() => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: file }), /is plain http; the client needs insecure-skip-tls-verify: true/);
+    await assert.rejects(() => createKubeClients({ mode: 'kubeconfig' }), /needs kubeconfigPath/);
   });
 });

@@ -47,7 +47,7 @@ describe(`seed runbooks end to end (${REAL ? `real cluster, namespace ${NS}` : '
 
   before(async () => {
     if (REAL) {
-      clients = createKubeClients({ mode: 'kubeconfig', kubeconfigPath: REAL_KUBECONFIG, callTimeoutMs: 15_000 });
+      clients = await createKubeClients({ mode: 'kubeconfig', kubeconfigPath: REAL_KUBECONFIG, callTimeoutMs: 15_000 });
       const w = await readWorkload(clients, { kind: 'Deployment', name: 'api-server', namespace: NS }, AbortSignal.timeout(30_000));
       const pods = await listWorkloadPods(clients, w, AbortSignal.timeout(30_000));
       const pod = pods.find(isPodReady);

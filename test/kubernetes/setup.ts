@@ -8,7 +8,7 @@ import { startKubeFake, writeKubeconfig, type KubeFake } from '../helpers/kube-f
 export async function startFakeEnv(opts: { readyDelayMs?: number; callTimeoutMs?: number } = {}): Promise<{ fake: KubeFake; clients: KubeClients; kubeconfig: string }> {
   const fake = await startKubeFake(opts.readyDelayMs !== undefined ? { readyDelayMs: opts.readyDelayMs } : {});
   const kubeconfig = await writeKubeconfig(fake.url);
-  const clients = createKubeClients({ mode: 'kubeconfig', kubeconfigPath: kubeconfig, callTimeoutMs: opts.callTimeoutMs ?? 5_000 });
+  const clients = await createKubeClients({ mode: 'kubeconfig', kubeconfigPath: kubeconfig, callTimeoutMs: opts.callTimeoutMs ?? 5_000 });
   return { fake, clients, kubeconfig };
 }
 

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { auditRowHash, GENESIS_HASH, type AuditRecord } from '../audit-verify.js';
+import { auditHash, GENESIS_HASH, type AuditRecord } from '../audit-verify.js';
 
 export interface ChainTip {
   seq: number;
@@ -39,7 +39,7 @@ export function createAuditChain(db: Database.Database) {
     /** The next row's seq, prev_hash and hash; advances the tip (call inside the write transaction). */
     next(r: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'>): { seq: number; prev_hash: string; hash: string } {
       const seq = tip.seq + 1;
-      const hash = auditRowHash(tip.hash, { ...r, seq });
+      const hash = auditHash(tip.hash, seq, r);
       const out = { seq, prev_hash: tip.hash, hash };
       tip = { seq, hash };
       return out;

@@ -6,9 +6,58 @@ type Raw = Record<string, unknown>;
 
 const bool = (v: unknown): boolean | null => (v === null || v === undefined ? null : v === 1 || v === true);
 
+/**
+ * The `body` column holds only what the other columns do not: services, symptoms,
+ * labels, the alertname, and the context when it differs from the labels (for an
+ * Alertmanager alert they are the same map, stored once). An alert storm writes a
+ * row per alert, so every byte here is paid a million times.
+ */
+export function incidentBody(i: Incident): string {
+  const body: CompactBody = { services: i.services, symptoms: i.symptoms, labels: i.labels };
+  if (!sameMap(i.context, i.labels)) body.context = i.context;
+  if (i.alertname !== undefined) body.alertname = i.alertname;
+  return JSON.stringify(body);
+}
+
+interface CompactBody {
+  services: string[];
+  symptoms: string[];
+  labels: Record<string, string>;
+  context?: Record<string, string>;
+  alertname?: string;
+}
+
+function sameMap(a: Record<string, string>, b: Record<string, string>): boolean {
+  if (a === b) return true;
+  let n = 0;
+  for (const k in a) {
+    if (!Object.prototype.hasOwnProperty.call(b, k) || a[k] !== b[k]) return false;
+    n++;
+  }
+  return n === Object.keys(b).length;
+}
+
 export function rowToIncident(r: Raw): IncidentRow {
+  // Rows written before the compact body carry the whole incident in `body`; both read the same.
+  const b = JSON.parse(r.body as string) as Partial<Incident>;
+  const incident: Incident = {
+    id: r.id as string,
+    source: r.source as Incident['source'],
+    root_cause: r.root_cause as string,
+    confidence: r.confidence as number,
+    service: r.service as string,
+    services: b.services ?? [r.service as string],
+    symptoms: b.symptoms ?? [],
+    context: b.context ?? { ...(b.labels ?? {}) },
+    labels: b.labels ?? {},
+    status: r.status as Incident['status'],
+    ...(b.alertname !== undefined ? { alertname: b.alertname } : {}),
+    dedup_key: r.dedup_key as string,
+    ...(r.alert_key !== null && r.alert_key !== undefined ? { alert_key: r.alert_key as string } : {}),
+    received_at: r.received_at as number,
+  };
   return {
-    incident: JSON.parse(r.body as string) as Incident,
+    incident,
     action: r.action as DecisionAction,
     event: r.event as AuditEventName,
     runbook: (r.runbook as string | null) ?? null,

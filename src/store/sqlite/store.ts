@@ -8,6 +8,8 @@ import type {
   AuditQuery,
   AuditRecordQuery,
   AuditRow,
+  PruneResult,
+  PruneRetention,
   RunbookStats,
   Store,
   StoreHealth,
@@ -120,6 +122,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         results.push({ ok: true, value: runUnit(unit.work) });
       } catch (err) {
         chain.reset(tip);
+        tx.forgetReads();
         // SQLite rolls the whole transaction back on some faults (disk full, I/O
         // error). A unit run after that would run in autocommit, outside the batch:
         // stop here, and the batch is reported as not committed.
@@ -129,14 +132,32 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
   });
 
+  // Group commit sizing: when this batch is smaller than the last one, requests are
+  // probably still arriving (a storm's senders answer the last batch's replies), so it
+  // waits one more turn of the event loop for them, once. Each wait saves an fsync on
+  // the event loop; a lone request (last batch of one) never waits.
+  let lastBatch = 0;
+  let waited = false;
+  function flushSoon(): void {
+    if (!waited && queue.length > 0 && queue.length < lastBatch && !closed) {
+      waited = true;
+      setImmediate(flushSoon);
+      return;
+    }
+    waited = false;
+    flush();
+  }
+
   function flush(): void {
     scheduled = false;
     const batch = queue;
+    lastBatch = batch.length;
     queue = [];
     if (batch.length === 0) return;
     const results: Array<{ ok: boolean; value: unknown }> = [];
     const t0 = performance.now();
     try {
+      tx.memoReads(true);
       runBatch.immediate(batch, results);
     } catch (err) {
       // The commit itself failed (disk full, read-only file, locked): nothing of this
@@ -145,6 +166,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       fault = { at: Date.now(), message: errorText(err) };
       for (const unit of batch) unit.reject(failure);
       return;
+    } finally {
+      tx.memoReads(false);
     }
     const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
     fault = unitFault ? { at: Date.now(), message: errorText((unitFault.value as Error).cause) } : null;
@@ -173,10 +196,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   );
   const probe = db.transaction((now: number) => void probeWrite.run(String(now), now));
-  const pruneRate = db.prepare('DELETE FROM rate_events WHERE at < ?');
+  // Pruning deletes in bounded chunks (rowid IN (… LIMIT n)), each an index range scan:
+  // a million-row backlog is worked off between requests, not in one long stall.
+  const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
   const pruneIncidents = db.prepare(
-    `DELETE FROM incidents WHERE received_at < ?
-       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')`,
+    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ?
+       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending') LIMIT ?)`,
+  );
+  const pruneExecutions = db.prepare(
+    "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
+  );
+  const pruneApprovals = db.prepare(
+    "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?)",
   );
 
   function ping(): boolean {
@@ -198,7 +229,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
-          setImmediate(flush);
+          setImmediate(flushSoon);
         }
       });
     },
@@ -240,11 +271,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     lastExecutionPerService(runbook: string) {
       return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
     },
-    prune(now: number, dedupRetentionMs: number) {
+    prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
       // Rate-limit rows older than the longest window (one hour) no longer count.
-      const rateEvents = pruneRate.run(now - 3_600_000 - 60_000).changes;
-      const incidents = pruneIncidents.run(now - dedupRetentionMs).changes;
-      return { rateEvents, incidents };
+      const rateEvents = pruneRate.run(now - 3_600_000 - 60_000, limit).changes;
+      const incidents = pruneIncidents.run(now - retention.dedupMs, limit).changes;
+      const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
+      const approvals = pruneApprovals.run(now - retention.historyMs, limit).changes;
+      const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;
+      return { rateEvents, incidents, executions, approvals, more };
     },
     ping,
     health(): StoreHealth {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
-import { rowToApproval, rowToExecution, rowToIncident } from './rows.js';
+import { incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 
 type Raw = Record<string, unknown>;
 const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
@@ -10,15 +10,28 @@ const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, open
  * The domain operations on SQLite, every statement prepared once. Used only inside
  * the store's transactions (or for plain reads), never awaited in between.
  */
-export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
+/** The SQLite Tx plus the read memo the store switches on for the length of one write transaction. */
+export interface SqliteTx extends Tx {
+  /**
+   * While on, guard-state reads (pause, circuit, rate-limit counts, blast-radius
+   * claims) are answered from a memo that every write to those tables clears. Only
+   * inside a write transaction: nobody else can write then, so the memo is exactly
+   * what a query would return. Turned off (and cleared) outside it.
+   */
+  memoReads(on: boolean): void;
+  /** Clears the memo (a unit rolled back to its savepoint: its writes are gone). */
+  forgetReads(): void;
+}
+
+export function createSqliteTx(db: Database.Database, chain: AuditChain): SqliteTx {
   const s = {
     incidentByDedup: db.prepare('SELECT * FROM incidents WHERE dedup_key = ?'),
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
+    // Positional parameters: binding an object by name costs a property lookup per column per row.
     insertIncident: db.prepare(
       `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
          action, event, runbook, reason, approval_id, execution_id)
-       VALUES (@id, @dedup_key, @alert_key, @source, @received_at, @status, @service, @root_cause, @confidence, @body,
-         @action, @event, @runbook, @reason, @approval_id, @execution_id)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     audit: db.prepare(
       `INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash)
@@ -80,22 +93,43 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     stmt.run(params);
   }
 
+  // In an alert storm every alert of a runbook asks the same guard questions; in one
+  // write transaction the answers change only when this connection writes.
+  let memo: Map<string, unknown> | null = null;
+  function remembered<T>(key: string, read: () => T): T {
+    if (!memo) return read();
+    if (memo.has(key)) return memo.get(key) as T;
+    const v = read();
+    memo.set(key, v);
+    return v;
+  }
+  const changed = (): void => memo?.clear();
+
   return {
-    paused: () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true',
-    circuit(runbook) {
-      const r = s.circuitGet.get(runbook) as Raw | undefined;
-      if (!r) return CLOSED;
-      return {
-        state: r.state as CircuitRecord['state'],
-        failures: r.failures as number,
-        openedAt: (r.opened_at as number | null) ?? null,
-        trialExecutionId: (r.trial_execution_id as string | null) ?? null,
-      };
+    memoReads(on: boolean) {
+      memo = on ? new Map() : null;
     },
-    executionsSince: (runbook, service, sinceMs) => (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n,
-    lastExecutionAt: (runbook, service) => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null,
-    activeExecutions: () => (s.claimsCount.get() as { n: number }).n,
-    activeServices: (runbook) => (s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service),
+    forgetReads: changed,
+    paused: () => remembered('paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
+    circuit(runbook) {
+      return remembered(`circuit\u0000${runbook}`, () => {
+        const r = s.circuitGet.get(runbook) as Raw | undefined;
+        if (!r) return CLOSED;
+        return Object.freeze({
+          state: r.state as CircuitRecord['state'],
+          failures: r.failures as number,
+          openedAt: (r.opened_at as number | null) ?? null,
+          trialExecutionId: (r.trial_execution_id as string | null) ?? null,
+        });
+      });
+    },
+    executionsSince: (runbook, service, sinceMs) =>
+      remembered(`since\u0000${runbook}\u0000${service}\u0000${sinceMs}`, () => (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n),
+    lastExecutionAt: (runbook, service) =>
+      remembered(`last\u0000${runbook}\u0000${service}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+    activeExecutions: () => remembered('active', () => (s.claimsCount.get() as { n: number }).n),
+    activeServices: (runbook) =>
+      remembered(`services\u0000${runbook}`, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
 
     findIncidentByDedup(key) {
       const r = s.incidentByDedup.get(key) as Raw | undefined;
@@ -107,24 +141,24 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     },
     insertIncident(row: IncidentRow) {
       const i = row.incident;
-      s.insertIncident.run({
-        id: i.id,
-        dedup_key: i.dedup_key,
-        alert_key: i.alert_key ?? null,
-        source: i.source,
-        received_at: i.received_at,
-        status: i.status,
-        service: i.service,
-        root_cause: i.root_cause,
-        confidence: i.confidence,
-        body: JSON.stringify(i),
-        action: row.action,
-        event: row.event,
-        runbook: row.runbook,
-        reason: row.reason,
-        approval_id: row.approval_id,
-        execution_id: row.execution_id,
-      });
+      s.insertIncident.run(
+        i.id,
+        i.dedup_key,
+        i.alert_key ?? null,
+        i.source,
+        i.received_at,
+        i.status,
+        i.service,
+        i.root_cause,
+        i.confidence,
+        incidentBody(i),
+        row.action,
+        row.event,
+        row.runbook,
+        row.reason,
+        row.approval_id,
+        row.execution_id,
+      );
     },
     appendAudit(a) {
       // The row is chained to the one before it (see audit-chain.ts); seq is given
@@ -160,11 +194,22 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     updateExecution: (id, patch) => update('executions', id, patch),
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
 
-    consumeRate: (runbook, service, at, executionId) => void s.rateInsert.run(runbook, service, at, executionId),
-    claimBlastRadius: (executionId, runbook, service, at) => void s.claimInsert.run(executionId, runbook, service, at),
-    releaseBlastRadius: (executionId) => void s.claimDelete.run(executionId),
-    setCircuit: (runbook, rec, at) =>
-      void s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at),
+    consumeRate(runbook, service, at, executionId) {
+      changed();
+      s.rateInsert.run(runbook, service, at, executionId);
+    },
+    claimBlastRadius(executionId, runbook, service, at) {
+      changed();
+      s.claimInsert.run(executionId, runbook, service, at);
+    },
+    releaseBlastRadius(executionId) {
+      changed();
+      s.claimDelete.run(executionId);
+    },
+    setCircuit(runbook, rec, at) {
+      changed();
+      s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at);
+    },
 
     insertApproval(row: ApprovalRow) {
       s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes) });
@@ -177,6 +222,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Tx {
     pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
 
-    setPaused: (paused, by, at) => void s.settingSet.run('paused', paused ? 'true' : 'false', at, by),
+    setPaused(paused, by, at) {
+      changed();
+      s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
+    },
   };
 }
