@@ -38,7 +38,7 @@ describe('storm: guardrails stay exact', () => {
   let base: string;
   before(async () => {
     target = await startHttpTarget();
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--max-concurrent-executions', '1000'] });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--max-concurrent-executions', '1000', '--listen', '127.0.0.1:0'] });
     base = `http://${await svc.service.listen()}`.replace('http://http://', 'http://');
   });
   after(async () => {

@@ -28,7 +28,7 @@ describe('storm: one 10,000-alert group', () => {
     action:
       http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
 `,
-      args: ['--max-concurrent-executions', '100'],
+      args: ['--max-concurrent-executions', '100', '--listen', '127.0.0.1:0'],
     });
     base = `http://${await svc.service.listen()}`.replace('http://http://', 'http://');
   });
