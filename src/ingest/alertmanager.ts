@@ -69,7 +69,16 @@ export function isPlainAlertmanagerWebhook(body: unknown): body is AlertmanagerW
   return true;
 }
 
-const SERVICE_LABELS = ['service', 'deployment', 'job', 'app'] as const;
+/**
+ * Where the service comes from, in order. The spec's four first; then the labels
+ * kube-prometheus alerts carry when they have none of those (CPUThrottlingHigh has
+ * only namespace, pod and container). An alert with none of them is still decided,
+ * under the service `unknown`: refusing it would make Alertmanager drop its whole
+ * group (it does not retry a 4xx), and one shared service is the conservative
+ * choice for rate limits, cooldowns and blast radius.
+ */
+const SERVICE_LABELS = ['service', 'deployment', 'job', 'app', 'statefulset', 'daemonset', 'app_kubernetes_io_name', 'container', 'namespace', 'node', 'instance'] as const;
+export const UNKNOWN_SERVICE = 'unknown';
 
 /** Alertmanager's own fingerprint when present; else a stable hash of the sorted label set. */
 function fingerprintOf(labels: Record<string, string>): string {
@@ -80,7 +89,8 @@ function fingerprintOf(labels: Record<string, string>): string {
 
 /**
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
- * `alertname`; service from `service`, `deployment`, `job`, `app`; confidence from a
+ * `alertname`; service from `service`, `deployment`, `job`, `app` (then the labels in
+ * SERVICE_LABELS, else `unknown`); confidence from a
  * `confidence` label or annotation (else 1.0); context = labels. One occurrence
  * (fingerprint + startsAt + status) is decided once.
  */
@@ -102,10 +112,7 @@ export function alertmanagerToIncidents(
         break;
       }
     }
-    if (!service) {
-      problems.push(ingestProblem(`${at}.labels.service`, 'the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about'));
-      continue;
-    }
+    service ??= UNKNOWN_SERVICE;
     const rawConfidence = labels.confidence ?? a.annotations?.confidence;
     const confidence = parseConfidence(rawConfidence);
     if (confidence === undefined) {

@@ -225,7 +225,7 @@ describe('rectify replay', () => {
   it('a body the service would refuse (400) is counted as refused, with its line', async () => {
     const file = write('refused.jsonl', [
       line(T0, [crash(0)]),
-      line(T0 + MIN, [{ labels: { alertname: 'NoService' }, fingerprint: 'x' }]),
+      line(T0 + MIN, [{ labels: { alertname: 'BadConfidence', service: 'api', confidence: 'high' }, fingerprint: 'x' }]),
       JSON.stringify({ at: iso(T0 + 2 * MIN), webhook: { version: '4', alerts: [] } }),
     ]);
     const r = await replay(file, '--json');
@@ -233,10 +233,10 @@ describe('rectify replay', () => {
     const rep = r.json();
     assert.equal(rep.refused, 2);
     assert.deepEqual(rep.refusals, [
-      { line: 2, reason: 'alerts.0.labels.service: the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about' },
+      { line: 2, reason: 'alerts.0.labels.confidence: expected a number from 0 to 1, got "high"' },
       { line: 3, reason: 'alerts: Too small: expected array to have >=1 items' },
     ]);
-    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.service: the alert has none of the labels service, deployment, job or app, so rectify cannot tell which service it is about');
+    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.confidence: expected a number from 0 to 1, got "high"');
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
   });
 });

@@ -101,15 +101,29 @@ describe('intake', () => {
     const noLabels = await svc.post('/api/v1/webhooks/alertmanager', { alerts: [{ status: 'firing' }] });
     assert.equal(noLabels.status, 400);
     assert.equal(noLabels.body.error.details[0].path, 'body.alerts.0.labels');
-    const noService = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Orphan' } }]));
-    assert.equal(noService.status, 400);
-    assert.equal(noService.body.error.details[0].path, 'body.alerts.0.labels.service');
     const inc = await svc.post('/api/v1/incidents', { root_cause: 'x' });
     assert.equal(inc.status, 400);
     assert.equal(inc.body.error.details[0].path, 'body.service');
     const extra = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 'a', surprise: { deep: true } });
     assert.equal(extra.status, 202);
     assert.equal(extra.body.action, 'manual');
+  });
+
+  it('an alert without a service label is still decided, so its group is not lost', async () => {
+    // Alertmanager does not retry a 4xx: refusing one alert would drop its whole group.
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager',
+      amWebhook([
+        { labels: { alertname: 'CPUThrottlingHigh', namespace: 'prod', pod: 'api-1', container: 'api' } },
+        { labels: { alertname: 'Watchdog' } },
+        { labels: { alertname: 'HighLatency', service: 'checkout' } },
+      ]),
+    );
+    assert.equal(r.status, 202);
+    assert.deepEqual(r.body.results.map((x: any) => x.action), ['manual', 'manual', 'manual']);
+    const services = [];
+    for (const x of r.body.results) services.push((await svc.get(`/api/v1/incidents/${x.incident_id}`)).body.incident.service);
+    assert.deepEqual(services, ['api', 'unknown', 'checkout']);
   });
 
   it('413 over the body limit, 415 for a non-JSON content type, 400 for broken JSON', async () => {
