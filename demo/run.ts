@@ -12,12 +12,11 @@
  */
 import { spawn } from 'node:child_process';
 import { access, constants, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ALERTMANAGER_BIN, startAlertmanager } from '../test/helpers/alertmanager.js';
-import { PROMETHEUS_BIN, startPrometheus, waitForQuery, type RunningDaemon } from '../test/helpers/prometheus.js';
+import { freePort, PROMETHEUS_BIN, startPrometheus, waitForQuery, type RunningDaemon } from '../test/helpers/prometheus.js';
 import { startFlakyService, type FlakyService } from './flaky-service.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -30,14 +29,6 @@ async function missing(bin: string): Promise<boolean> {
   } catch {
     return true;
   }
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { freePort } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { cli } from './capture.js';
 
@@ -22,15 +22,6 @@ function runbooks(base: string): string {
     action:
       http: {method: POST, url: "${base}/undo/{deployment}"}
 `;
-}
-
-/** A port nothing listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -221,7 +212,7 @@ describe('client commands against a running service', () => {
   });
 
   it('exit 3 when nothing answers, with the address and the cause', async () => {
-    const server = `http://127.0.0.1:${await closedPort()}`;
+    const server = `http://127.0.0.1:${await freePort()}`;
     const r = await cli(['approvals', '--json'], { env: { RECTIFY_SERVER: server } });
     assert.equal(r.code, 3);
     assert.deepEqual(r.err, [`rectify: cannot reach rectify at ${server}: ECONNREFUSED (is it running? set --server or RECTIFY_SERVER)`]);

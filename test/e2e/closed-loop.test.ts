@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startAlertmanager } from '../helpers/alertmanager.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startPrometheus, type RunningDaemon } from '../helpers/prometheus.js';
+import { freePort, startPrometheus, type RunningDaemon } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /**
@@ -11,14 +10,6 @@ import { startTestService, type TestService } from '../helpers/service.js';
  * alert, Alertmanager delivers it to rectify over HTTP, rectify restarts the service,
  * verifies with PromQL against the same Prometheus, and the resolved alert arrives.
  */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {

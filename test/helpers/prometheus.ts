@@ -231,7 +231,8 @@ async function requireBinary(bin: string, install: string): Promise<void> {
 
 export { requireBinary };
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on now: bound on :0, then released (another process may take it). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
