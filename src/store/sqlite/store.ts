@@ -17,6 +17,7 @@ import type {
 } from '../ports.js';
 import type { AuditRecord } from '../audit-verify.js';
 import { createAuditChain } from './audit-chain.js';
+import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { migrateSqlite } from './migrate.js';
 import { createSqliteTx } from './tx.js';
 import { rowToApproval, rowToAudit } from './rows.js';
@@ -31,7 +32,12 @@ export interface SqliteStoreOptions {
   onCommit?: (units: number, seconds: number) => void;
   /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
   busyTimeoutMs?: number;
+  /** Checkpoint the WAL in a worker thread (default true for a file). */
+  checkpointInWorker?: boolean;
 }
+
+/** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at 4 KiB). */
+const BACKSTOP_PAGES = 16_384;
 
 /**
  * SQLite result codes that mean the database cannot take writes now (a fault of
@@ -99,6 +105,19 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, opts.migrationsDir);
+  // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
+  // backstop past 64 MiB of WAL, which also bounds the file when it starts over.
+  let checkpointer: Checkpointer | null = null;
+  if (opts.path !== ':memory:' && opts.checkpointInWorker !== false) {
+    db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
+    db.pragma(`journal_size_limit = ${BACKSTOP_PAGES * 4096}`);
+    checkpointer = startCheckpointer({
+      path: opts.path,
+      onExit: () => {
+        if (!closed) db.pragma('wal_autocheckpoint = 1000');
+      },
+    });
+  }
 
   const chain = createAuditChain(db);
   const tx = createSqliteTx(db, chain);
@@ -304,6 +323,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (closed) return;
       closed = true;
       if (queue.length) flush();
+      checkpointer?.stop();
       db.close();
     },
   };
