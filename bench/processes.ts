@@ -1,4 +1,6 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -53,13 +55,35 @@ function stopper(child: ChildProcess): () => Promise<number | null> {
     });
 }
 
-/** rectify as an operator runs it: `rectify serve` in a process of its own, logging at info to a file. */
-export async function startRectify(opts: { dbPath: string; runbooksDir: string; logFile: string; args?: string[]; nodeOptions?: string[] }): Promise<Server> {
+/**
+ * The node options the container image runs rectify with (its NODE_OPTIONS line
+ * in the Dockerfile): the bench measures the service as it is shipped.
+ */
+export function imageNodeOptions(): string[] {
+  const m = /NODE_OPTIONS="([^"]*)"/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
+}
+
+/**
+ * Compiles src/ to dist/ (`npm run build`), as the container image does: the
+ * service is measured as it runs in production, not through the tsx loader.
+ */
+export function buildDist(): void {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: ROOT, stdio: 'inherit' });
+}
+
+/**
+ * rectify as an operator runs it: `rectify serve` in a process of its own, logging
+ * at info to a file; compiled (dist/main.js, see buildDist) unless `fromSources`.
+ */
+export async function startRectify(opts: { dbPath: string; runbooksDir: string; logFile: string; args?: string[]; nodeOptions?: string[]; fromSources?: boolean }): Promise<Server> {
   const port = await freePort();
   const out = openSync(opts.logFile, 'a');
+  const entry = opts.fromSources ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'];
   const child = spawn(
     process.execPath,
-    [...(opts.nodeOptions ?? []), '--import', 'tsx', 'src/main.ts', 'serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${opts.dbPath}`, '--runbooks', opts.runbooksDir, ...(opts.args ?? [])],
+    [...(opts.nodeOptions ?? []), ...entry, 'serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${opts.dbPath}`, '--runbooks', opts.runbooksDir, ...(opts.args ?? [])],
     { cwd: ROOT, stdio: ['ignore', out, out] },
   );
   const url = `http://127.0.0.1:${port}`;
