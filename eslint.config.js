@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const only = (name, message) => ({ name, message });
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'bench/results/'] },
+  { ignores: ['node_modules/', 'dist/', 'data/', 'bench/results/', '.tmp/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -3,6 +3,7 @@
 // through tsx (never a stale build); where only the compiled dist/ exists (the
 // container image) it runs that.
 import { existsSync } from 'node:fs';
+import { URL } from 'node:url';
 
 const here = (path) => new URL(path, import.meta.url);
 if (!existsSync(here('../src/main.ts')) && existsSync(here('../dist/main.js'))) {
