@@ -173,6 +173,11 @@ describe('API tokens: who may do what', () => {
     assert.equal(run.status, 202);
     const manual = (await call('GET', `/api/v1/audit?incident_id=${run.json.incident_id}&event=MANUAL_RUN`, bearer(tokens.viewer!))).json.events[0];
     assert.equal(manual.actor, 'alice');
+    // Intake too: the decision is recorded as the ingest token's.
+    const am = await call('POST', '/api/v1/webhooks/alertmanager', bearer(tokens.ingest!), amWebhook([{ labels: { alertname: 'Nothing', service: 'actor-check' }, fingerprint: 'actor-check-1' }]));
+    assert.equal(am.status, 202);
+    const decided = (await call('GET', `/api/v1/audit?incident_id=${am.json.results[0].incident_id}`, bearer(tokens.viewer!))).json.events;
+    assert.deepEqual(decided.map((e: { event: string; actor: string }) => [e.event, e.actor]), [['NO_RUNBOOK', 'alertmanager']]);
   });
 
   it('tokens are compared in constant time: one timingSafeEqual per presented token, hit or miss', async () => {
@@ -235,6 +240,10 @@ describe('without tokens', () => {
     const r = await svc.post('/api/v1/pause', { by: 'alice' });
     assert.equal(r.status, 200);
     assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events[0].actor, 'alice');
+    // Intake has no `by`: without tokens its decisions are rectify's own.
+    const inc = await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'shop' });
+    assert.equal(inc.status, 202);
+    assert.deepEqual((await svc.get(`/api/v1/audit?incident_id=${inc.body.incident_id}`)).body.events.map((e: { actor: string }) => e.actor), ['rectify']);
     const run = await svc.post('/api/v1/runbooks/restart-low/run', { params: { service: 'x' }, dry_run: true });
     assert.equal(run.status, 400);
     assert.deepEqual(run.body.error, {

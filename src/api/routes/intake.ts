@@ -51,7 +51,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const results = await deps.engine.accept(ingest.incidents, { wait: req.query.wait });
+      const results = await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name });
       return reply.code(202).send({ results });
     },
   );
@@ -72,7 +72,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = pagerdutyToIncidents(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const results = ingest.incidents.length ? await deps.engine.accept(ingest.incidents, { wait: req.query.wait }) : [];
+      const results = ingest.incidents.length ? await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name }) : [];
       return reply.code(202).send({ results });
     },
   );
@@ -93,7 +93,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = genericToIncident(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const [result] = await deps.engine.accept(ingest.incidents, { wait: req.query.wait });
+      const [result] = await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name });
       return reply.code(202).send(result);
     },
   );
