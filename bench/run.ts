@@ -46,9 +46,6 @@ function parseArgs(argv: string[]): { names: string[]; quick: boolean; nodeOptio
   return { names, quick, nodeOptions, fromSources };
 }
 
-/** rectify runs compiled (dist/, as in the image) unless `--from-sources` asks for tsx. */
-let runFromSources = false;
-
 let prefixSeq = 0;
 function plan(s: Scenario, url: string, alertnames: string[], size: { warmup: number; requests: number }): LoadPlan {
   const body: BodySpec = {
@@ -88,7 +85,13 @@ async function settle(calls: () => number, expected: number): Promise<void> {
   }
 }
 
-async function runScenario(s: Scenario, quick: boolean, nodeOptions: string[], diskCache: Map<number, DiskCeiling>): Promise<ScenarioResult> {
+/** How rectify is started: compiled (dist/, as in the image) unless `fromSources`, with these node options. */
+interface Launch {
+  nodeOptions: string[];
+  fromSources: boolean;
+}
+
+async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCache: Map<number, DiskCeiling>): Promise<ScenarioResult> {
   const size = quick ? s.quick : s.size;
   const long = s.long ? { total: quick ? s.long.quickTotal : s.long.total, every: quick ? s.long.quickEvery : s.long.every } : undefined;
   const chunk = long ? { warmup: 0, requests: long.every / s.alertsPerBody } : size;
@@ -111,8 +114,8 @@ async function runScenario(s: Scenario, quick: boolean, nodeOptions: string[], d
       dbPath,
       runbooksDir,
       logFile: join(dir, 'rectify.log'),
-      nodeOptions,
-      fromSources: runFromSources,
+      nodeOptions: launch.nodeOptions,
+      fromSources: launch.fromSources,
       args: ['--body-limit', String(BODY_LIMIT), '--max-concurrent-executions', '100000'],
     });
     const memory: Array<{ alerts: number; rssMiB: number }> = [];
@@ -206,7 +209,6 @@ function fmtRate(r: LoadResult): string {
 
 async function main(): Promise<void> {
   const { names, quick, nodeOptions, fromSources } = parseArgs(process.argv.slice(2));
-  runFromSources = fromSources;
   const chosen = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
   process.stdout.write(`rectify storm benchmarks — ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}${quick ? ' (quick)' : ''}\n`);
@@ -218,7 +220,7 @@ async function main(): Promise<void> {
     process.stdout.write('rectify runs compiled: npm run build, then node dist/main.js\n');
     buildDist();
   }
-  for (const s of chosen) results.push(await runScenario(s, quick, nodeOptions, diskCache));
+  for (const s of chosen) results.push(await runScenario(s, quick, { nodeOptions, fromSources }, diskCache));
   const targets = evaluateTargets(results);
   printResults(results, targets, (line) => process.stdout.write(`${line}\n`));
   const at = new Date().toISOString();

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { RectifyError } from '../../domain/index.js';
 import {
@@ -25,6 +25,8 @@ const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: err
 /** The intake routes: answered 202 once every decision in the body is durable. */
 export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
   const ids = () => newId('inc', deps.clock.now());
+  /** Waits when asked; the decisions are the caller's (the ingest token), or rectify's without tokens. */
+  const acceptOptions = (req: FastifyRequest & { query: WaitQuery }) => ({ wait: req.query.wait, actor: req.caller?.name });
   const rejectProblems = (r: IngestResult): void => {
     if (r.problems.length === 0) return;
     const first = r.problems[0]!;
@@ -51,7 +53,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const results = await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name });
+      const results = await deps.engine.accept(ingest.incidents, acceptOptions(req));
       return reply.code(202).send({ results });
     },
   );
@@ -72,7 +74,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = pagerdutyToIncidents(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const results = ingest.incidents.length ? await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name }) : [];
+      const results = ingest.incidents.length ? await deps.engine.accept(ingest.incidents, acceptOptions(req)) : [];
       return reply.code(202).send({ results });
     },
   );
@@ -93,7 +95,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     async (req, reply) => {
       const ingest = genericToIncident(req.body, { now: deps.clock.now(), newId: ids });
       rejectProblems(ingest);
-      const [result] = await deps.engine.accept(ingest.incidents, { wait: req.query.wait, actor: req.caller?.name });
+      const [result] = await deps.engine.accept(ingest.incidents, acceptOptions(req));
       return reply.code(202).send(result);
     },
   );

@@ -32,11 +32,9 @@ export interface SqliteStoreOptions {
   onCommit?: (units: number, seconds: number) => void;
   /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
   busyTimeoutMs?: number;
-  /** Checkpoint the WAL in a worker thread (default true for a file). */
-  checkpointInWorker?: boolean;
 }
 
-/** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at 4 KiB). */
+/** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
 const BACKSTOP_PAGES = 16_384;
 
 /**
@@ -108,9 +106,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
   // backstop past 64 MiB of WAL, which also bounds the file when it starts over.
   let checkpointer: Checkpointer | null = null;
-  if (opts.path !== ':memory:' && opts.checkpointInWorker !== false) {
+  if (opts.path !== ':memory:') {
     db.pragma(`wal_autocheckpoint = ${BACKSTOP_PAGES}`);
-    db.pragma(`journal_size_limit = ${BACKSTOP_PAGES * 4096}`);
+    db.pragma(`journal_size_limit = ${BACKSTOP_PAGES * (db.pragma('page_size', { simple: true }) as number)}`);
     checkpointer = startCheckpointer({
       path: opts.path,
       onExit: () => {
