@@ -12,7 +12,7 @@ import { Worker } from 'node:worker_threads';
  *
  * Here a worker thread with its own connection runs PASSIVE checkpoints (they
  * never block the writer) every `intervalMs`. The writer keeps an automatic
- * checkpoint only as a backstop at `backstopPages`: by the time it fires, the
+ * checkpoint only as a backstop (the store sets its threshold): by the time it fires, the
  * worker has copied almost every page, so it finishes quickly and lets the WAL
  * start over. Durability is unchanged: commits are still fsync'd in the WAL by
  * the writer (synchronous=FULL) before anyone is answered; a checkpoint only
@@ -32,7 +32,12 @@ const Database = require(workerData.module);
 const flags = new Int32Array(workerData.flags);
 let db;
 try {
-  db = new Database(workerData.path, { fileMustExist: true });
+  try {
+    db = new Database(workerData.path, { fileMustExist: true });
+  } catch (err) {
+    // A plain Error: the driver's own error class does not survive the trip to the main thread.
+    throw new Error('WAL checkpointer cannot open ' + workerData.path + ': ' + (err && err.message));
+  }
   db.pragma('busy_timeout = 1000');
   while (Atomics.load(flags, 0) === 0) {
     try { db.pragma('wal_checkpoint(PASSIVE)'); } catch { /* busy or faulted: the writer's backstop still checkpoints */ }
@@ -67,11 +72,15 @@ export function startCheckpointer(opts: CheckpointerOptions): Checkpointer {
   });
   worker.unref();
   let stopped = false;
-  worker.once('error', (err) => {
-    if (!stopped) opts.onExit?.(err);
-  });
+  // A worker that throws emits 'error' and then exits non-zero: report it once.
+  const failed = (err: unknown): void => {
+    if (stopped) return;
+    stopped = true;
+    opts.onExit?.(err);
+  };
+  worker.once('error', failed);
   worker.once('exit', (code) => {
-    if (!stopped && code !== 0) opts.onExit?.(new Error(`checkpointer exited with ${code}`));
+    if (code !== 0) failed(new Error(`checkpointer exited with ${code}`));
   });
   return {
     stop() {
