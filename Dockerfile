@@ -27,10 +27,13 @@ RUN mkdir -p /data && chown node:node /data
 USER node
 # A bounded heap keeps the resident set near 140 MiB under an alert storm (the
 # live heap stays near 60 MiB; V8 otherwise lets garbage grow toward the
-# machine's size). bench/ runs rectify with these same options.
+# machine's size). Two malloc arenas instead of glibc's eight per core hold
+# SQLite's and the threads' native memory about 8 MiB lower, at no measured cost
+# in throughput. bench/ runs rectify with these same settings.
 ENV RECTIFY_DB=sqlite:/data/rectify.db \
     RECTIFY_RUNBOOKS=/app/runbooks \
-    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4"
+    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
+    MALLOC_ARENA_MAX=2
 EXPOSE 9095
 ENTRYPOINT ["node", "bin/rectify.js"]
 CMD ["serve"]

@@ -64,6 +64,12 @@ export function imageNodeOptions(): string[] {
   return m ? m[1]!.split(/\s+/).filter(Boolean) : [];
 }
 
+/** The allocator settings the Dockerfile's ENV gives the image (MALLOC_ARENA_MAX), as NAME=value pairs. */
+export function imageAllocatorEnv(): Record<string, string> {
+  const m = /MALLOC_ARENA_MAX=(\d+)/.exec(readFileSync(join(ROOT, 'Dockerfile'), 'utf8'));
+  return m ? { MALLOC_ARENA_MAX: m[1]! } : {};
+}
+
 /**
  * Compiles src/ to dist/ (`npm run build`), as the container image does: the
  * service is measured as it runs in production, not through the tsx loader.
@@ -77,14 +83,23 @@ export function buildDist(): void {
  * rectify as an operator runs it: `rectify serve` in a process of its own, logging
  * at info to a file; compiled (dist/main.js, see buildDist) unless `fromSources`.
  */
-export async function startRectify(opts: { dbPath: string; runbooksDir: string; logFile: string; args?: string[]; nodeOptions?: string[]; fromSources?: boolean }): Promise<Server> {
+export async function startRectify(opts: {
+  dbPath: string;
+  runbooksDir: string;
+  logFile: string;
+  args?: string[];
+  nodeOptions?: string[];
+  /** Added to the environment (the image's allocator settings). */
+  env?: Record<string, string>;
+  fromSources?: boolean;
+}): Promise<Server> {
   const port = await freePort();
   const out = openSync(opts.logFile, 'a');
   const entry = opts.fromSources ? ['--import', 'tsx', 'src/main.ts'] : ['dist/main.js'];
   const child = spawn(
     process.execPath,
     [...(opts.nodeOptions ?? []), ...entry, 'serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${opts.dbPath}`, '--runbooks', opts.runbooksDir, ...(opts.args ?? [])],
-    { cwd: ROOT, stdio: ['ignore', out, out] },
+    { cwd: ROOT, stdio: ['ignore', out, out], env: { ...process.env, ...opts.env } },
   );
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/readyz`, child, 'rectify');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { BodyCounts, BodySpec } from './bodies.js';
 import { measureDiskCeiling, type DiskCeiling } from './disk.js';
 import type { LoadPlan, LoadResult } from './load.js';
-import { buildDist, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startRectify } from './processes.js';
+import { buildDist, imageAllocatorEnv, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startRectify } from './processes.js';
 import { MAX_PER_HOUR, writeManyRunbooks, writeStormRunbooks } from './runbooks.js';
 import { RUNBOOKS_MANY, SCENARIOS, type Scenario } from './scenarios.js';
 import { startActionTarget } from './target.js';
@@ -22,28 +22,44 @@ import { verifyRun } from './verify.js';
 const BODY_LIMIT = 32 * 1024 * 1024;
 const PATH = '/api/v1/webhooks/alertmanager';
 
-function parseArgs(argv: string[]): { names: string[]; quick: boolean; nodeOptions: string[]; fromSources: boolean } {
+function parseArgs(argv: string[]): { names: string[]; quick: boolean; nodeOptions: string[]; env: Record<string, string>; fromSources: boolean } {
   const names: string[] = [];
   let quick = false;
   let fromSources = false;
   // Unless given, the image's own (see imageNodeOptions); an empty value runs node's defaults.
   let nodeOptions: string[] = imageNodeOptions();
+  // Likewise the image's allocator settings; an empty value runs glibc's defaults.
+  let env: Record<string, string> = imageAllocatorEnv();
   for (const a of argv) {
     if (a === '--quick') quick = true;
     else if (a === '--from-sources') fromSources = true;
     else if (a.startsWith('--rectify-node-options=')) nodeOptions = a.slice('--rectify-node-options='.length).split(/\s+/).filter(Boolean);
+    else if (a.startsWith('--rectify-env=')) env = parseEnv(a.slice('--rectify-env='.length));
     else if (a === '--list') {
       for (const s of SCENARIOS) console.log(`${s.name.padEnd(12)} ${s.title}`);
       process.exit(0);
     } else if (a.startsWith('-')) {
-      console.error(`bench: unknown option ${a} (use --quick, --list, --from-sources, --rectify-node-options="<node flags>", or scenario names)`);
+      console.error(`bench: unknown option ${a} (use --quick, --list, --from-sources, --rectify-node-options="<node flags>", --rectify-env="NAME=value ...", or scenario names)`);
       process.exit(2);
     } else if (!SCENARIOS.some((s) => s.name === a)) {
       console.error(`bench: unknown scenario "${a}"; one of: ${SCENARIOS.map((s) => s.name).join(', ')}`);
       process.exit(2);
     } else names.push(a);
   }
-  return { names, quick, nodeOptions, fromSources };
+  return { names, quick, nodeOptions, env, fromSources };
+}
+
+function parseEnv(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of text.split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      console.error(`bench: --rectify-env takes NAME=value pairs, got "${pair}"`);
+      process.exit(2);
+    }
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
 }
 
 let prefixSeq = 0;
@@ -85,9 +101,10 @@ async function settle(calls: () => number, expected: number): Promise<void> {
   }
 }
 
-/** How rectify is started: compiled (dist/, as in the image) unless `fromSources`, with these node options. */
+/** How rectify is started: compiled (dist/, as in the image) unless `fromSources`, with these node options and environment. */
 interface Launch {
   nodeOptions: string[];
+  env: Record<string, string>;
   fromSources: boolean;
 }
 
@@ -115,6 +132,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
       runbooksDir,
       logFile: join(dir, 'rectify.log'),
       nodeOptions: launch.nodeOptions,
+      env: launch.env,
       fromSources: launch.fromSources,
       args: ['--body-limit', String(BODY_LIMIT), '--max-concurrent-executions', '100000'],
     });
@@ -208,23 +226,25 @@ function fmtRate(r: LoadResult): string {
 }
 
 async function main(): Promise<void> {
-  const { names, quick, nodeOptions, fromSources } = parseArgs(process.argv.slice(2));
+  const { names, quick, nodeOptions, env, fromSources } = parseArgs(process.argv.slice(2));
   const chosen = names.length ? SCENARIOS.filter((s) => names.includes(s.name)) : SCENARIOS;
   const machine = { cpus: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: `${process.platform} ${process.arch}` };
   process.stdout.write(`rectify storm benchmarks — ${machine.cpus} × ${machine.cpu}, ${machine.memoryGiB} GiB, node ${machine.node}${quick ? ' (quick)' : ''}\n`);
   const diskCache = new Map<number, DiskCeiling>();
   const results: ScenarioResult[] = [];
   process.stdout.write(`rectify runs with node options: ${nodeOptions.length ? nodeOptions.join(' ') : "(node's defaults)"}\n`);
+  const envText = Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ');
+  process.stdout.write(`rectify runs with environment: ${envText || "(glibc's allocator defaults)"}\n`);
   if (fromSources) process.stdout.write('rectify runs from its sources (node --import tsx src/main.ts)\n');
   else {
     process.stdout.write('rectify runs compiled: npm run build, then node dist/main.js\n');
     buildDist();
   }
-  for (const s of chosen) results.push(await runScenario(s, quick, { nodeOptions, fromSources }, diskCache));
+  for (const s of chosen) results.push(await runScenario(s, quick, { nodeOptions, env, fromSources }, diskCache));
   const targets = evaluateTargets(results);
   printResults(results, targets, (line) => process.stdout.write(`${line}\n`));
   const at = new Date().toISOString();
-  const out = { at, machine, quick, rectifyNodeOptions: nodeOptions, rectifyFrom: fromSources ? 'sources' : 'dist', results, targets };
+  const out = { at, machine, quick, rectifyNodeOptions: nodeOptions, rectifyEnv: env, rectifyFrom: fromSources ? 'sources' : 'dist', results, targets };
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, `${at.replaceAll(':', '-')}.json`), `${JSON.stringify(out, null, 2)}\n`);
