@@ -159,6 +159,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
+    onCheckpointerStopped: (err) =>
+      log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
 
   const executors = await createExecutors(config, log, overrides);

@@ -32,6 +32,8 @@ export interface SqliteStoreOptions {
   onCommit?: (units: number, seconds: number) => void;
   /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
   busyTimeoutMs?: number;
+  /** Called once if the WAL checkpoint thread stops; the writer then checkpoints inside its commits again. */
+  onCheckpointerStopped?: (err: unknown) => void;
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
@@ -111,8 +113,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     db.pragma(`journal_size_limit = ${BACKSTOP_PAGES * (db.pragma('page_size', { simple: true }) as number)}`);
     checkpointer = startCheckpointer({
       path: opts.path,
-      onExit: () => {
-        if (!closed) db.pragma('wal_autocheckpoint = 1000');
+      onExit: (err) => {
+        if (closed) return;
+        db.pragma('wal_autocheckpoint = 1000');
+        opts.onCheckpointerStopped?.(err);
       },
     });
   }
