@@ -107,9 +107,18 @@ export async function startRectify(opts: {
 }
 
 /** The HTTP ceiling: the bare Fastify route. */
-export async function startBare(bodyLimit: number): Promise<Server> {
+export function startBare(bodyLimit: number): Promise<Server> {
+  return startReference('bench/bare-server.ts', [String(bodyLimit)], 'bare server');
+}
+
+/** The design floor: the minimal group-commit service, its database in `dir`. */
+export function startMinimal(bodyLimit: number, dir: string): Promise<Server> {
+  return startReference('bench/minimal-server.ts', [String(bodyLimit), dir], 'minimal server');
+}
+
+async function startReference(script: string, args: string[], what: string): Promise<Server> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/bare-server.ts', String(port), String(bodyLimit)], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', script, String(port), ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
   const url = `http://127.0.0.1:${port}`;
   // Any answer means it listens (GET on the POST route is a 404).
   const deadline = Date.now() + 30_000;
@@ -118,7 +127,7 @@ export async function startBare(bodyLimit: number): Promise<Server> {
       await fetch(url);
       break;
     } catch {
-      if (Date.now() > deadline || child.exitCode !== null) throw new Error('bare server did not start');
+      if (Date.now() > deadline || child.exitCode !== null) throw new Error(`${what} did not start`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }

@@ -10,6 +10,8 @@ export interface ScenarioResult {
   connections: number;
   rectify: LoadResult;
   http: LoadResult;
+  /** The design floor: the minimal group-commit service (minimal-server.ts) on the same bodies. */
+  minimal: LoadResult;
   disk: DiskCeiling;
   verification: Verification;
   /** Resident set of the rectify process, after each sample's alerts. */
@@ -114,10 +116,23 @@ function table(rows: string[][]): string[] {
   return [line(rows[0]!), `|${widths.map((w, i) => (i === 0 ? ':' : '-') + '-'.repeat(w) + (i === 0 ? '-' : ':')).join('|')}|`, ...rows.slice(1).map(line)];
 }
 
+/** The design floor's own figures on the throughput targets: what this machine allows a minimal service. */
+function floorLine(results: ScenarioResult[]): string | undefined {
+  const by = (name: string) => results.find((r) => r.name === name);
+  const parts: string[] = [];
+  const single = by('single');
+  if (single) parts.push(`single ${(single.minimal.alertsPerSecond / single.http.alertsPerSecond).toFixed(2)}× of the bare route, p99 ${single.minimal.latencyMs.p99.toFixed(1)} ms`);
+  const batched = by('batched');
+  if (batched) parts.push(`100-alert bodies ${int(batched.minimal.alertsPerSecond)} alerts/s`);
+  const huge = by('huge');
+  if (huge) parts.push(`10,000-alert body ${huge.minimal.latencyMs.p50.toFixed(0)} ms (median)`);
+  return parts.length ? `design floor (minimal group commit) on the same targets: ${parts.join(', ')}` : undefined;
+}
+
 /** The results as Markdown tables (the same text goes into bench/README.md). */
 export function printResults(results: ScenarioResult[], targets: TargetResult[], print: (line: string) => void): void {
   print('');
-  const head = ['scenario', 'rectify alerts/s', 'p50 ms', 'p99 ms', 'HTTP ceiling alerts/s', '× HTTP', 'disk 1 alert/tx', '× disk 1', 'disk batched', '× disk batched', 'RSS MiB', 'exact'];
+  const head = ['scenario', 'rectify alerts/s', 'p50 ms', 'p99 ms', 'HTTP ceiling alerts/s', '× HTTP', 'minimal alerts/s', '× minimal', 'disk 1 alert/tx', '× disk 1', 'disk batched', '× disk batched', 'RSS MiB', 'exact'];
   const rows = results.map((r) => {
     const rss = r.memory[r.memory.length - 1]?.rssMiB ?? NaN;
     return [
@@ -127,6 +142,8 @@ export function printResults(results: ScenarioResult[], targets: TargetResult[],
       r.rectify.latencyMs.p99.toFixed(1),
       int(r.http.alertsPerSecond),
       `${(r.rectify.alertsPerSecond / r.http.alertsPerSecond).toFixed(2)}×`,
+      int(r.minimal.alertsPerSecond),
+      `${(r.rectify.alertsPerSecond / r.minimal.alertsPerSecond).toFixed(2)}×`,
       int(r.disk.single.alertsPerSecond),
       `${(r.rectify.alertsPerSecond / r.disk.single.alertsPerSecond).toFixed(1)}×`,
       `${int(r.disk.batched.alertsPerSecond)} (×${r.disk.batched.batch})`,
@@ -140,6 +157,11 @@ export function printResults(results: ScenarioResult[], targets: TargetResult[],
   if (long) {
     print('');
     print(`memory (rectify resident set, MiB): ${long.memory.map((m) => `${int(m.alerts)}: ${m.rssMiB.toFixed(0)}`).join(', ')}`);
+  }
+  const floor = floorLine(results);
+  if (floor) {
+    print('');
+    print(floor);
   }
   print('');
   for (const l of table([['target', 'measured', 'goal', 'status'], ...targets.map((t) => [t.target, t.measured, t.goal, t.status])])) print(l);

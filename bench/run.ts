@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { BodyCounts, BodySpec } from './bodies.js';
 import { measureDiskCeiling, type DiskCeiling } from './disk.js';
 import type { LoadPlan, LoadResult } from './load.js';
-import { buildDist, imageAllocatorEnv, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startRectify } from './processes.js';
+import { buildDist, imageAllocatorEnv, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startMinimal, startRectify } from './processes.js';
 import { MAX_PER_HOUR, writeManyRunbooks, writeStormRunbooks } from './runbooks.js';
 import { RUNBOOKS_MANY, SCENARIOS, type Scenario } from './scenarios.js';
 import { startActionTarget } from './target.js';
@@ -125,6 +125,14 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
     await bare.stop();
     process.stdout.write(`  HTTP ceiling  ${fmtRate(http)}\n`);
 
+    // Design floor: the same bodies to the minimal group-commit service.
+    const minimalDir = join(dir, 'minimal');
+    mkdirSync(minimalDir);
+    const floor = await startMinimal(BODY_LIMIT, minimalDir);
+    const minimal = await runLoad(plan(s, floor.url, alertnames, chunk));
+    await floor.stop();
+    process.stdout.write(`  minimal       ${fmtRate(minimal)}\n`);
+
     // rectify.
     const dbPath = join(dir, 'rectify.db');
     const server = await startRectify({
@@ -181,7 +189,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
       diskCache.set(batch, disk);
     }
     process.stdout.write(`  disk ceiling  single ${Math.round(disk.single.alertsPerSecond)} alerts/s, batched ×${batch} ${Math.round(disk.batched.alertsPerSecond)} alerts/s\n`);
-    return { name: s.name, title: s.title, alertsPerBody: s.alertsPerBody, connections: s.connections, rectify, http, disk, verification, memory, sent, quick, commits };
+    return { name: s.name, title: s.title, alertsPerBody: s.alertsPerBody, connections: s.connections, rectify, http, minimal, disk, verification, memory, sent, quick, commits };
   } finally {
     await target.close();
     rmSync(dir, { recursive: true, force: true });
