@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { alertmanagerToIncidents, type AlertmanagerWebhook } from '../src/ingest/index.js';
 import { auditRowHash, GENESIS_HASH } from '../src/store/audit-verify.js';
 import { migrateSqlite } from '../src/store/sqlite/migrate.js';
+import { incidentBody } from '../src/store/sqlite/rows.js';
 import { MIGRATIONS_DIR } from '../src/service.js';
 import { createBodyMaker, type BodySpec } from './bodies.js';
 
@@ -40,7 +41,7 @@ function buildRows(spec: BodySpec, count: number): Row[] {
       const rec = { seq, at: now, event: 'RATE_LIMITED', incident_id: i.id, runbook: 'restart-crashlooping', execution_id: null, actor: 'rectify', details };
       const hash = auditRowHash(prev, rec);
       rows.push({
-        incident: [i.id, i.dedup_key, i.alert_key, i.source, now, i.status, i.service, i.root_cause, i.confidence, JSON.stringify(i), 'blocked', 'RATE_LIMITED', 'restart-crashlooping', 'Rate limit exceeded (5/hour)', null, null],
+        incident: [i.id, i.dedup_key, i.alert_key, i.source, now, i.status, i.service, i.root_cause, i.confidence, incidentBody(i), 'blocked', 'RATE_LIMITED', 'restart-crashlooping', 'Rate limit exceeded (5/hour)', null, null],
         audit: [seq, now, rec.event, rec.incident_id, rec.runbook, null, rec.actor, details, prev, hash],
       });
       prev = hash;
