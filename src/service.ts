@@ -145,6 +145,12 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }
   const tls = loadTls(config);
   const slackSigningSecret = resolveSigningSecret(config);
+  if (slackSigningSecret !== undefined && config.slackApprovers === undefined) {
+    log.warn('Slack approval buttons are on for anyone who can see an approval message: set --slack-approvers to the Slack user ids allowed to approve or reject');
+  }
+  if (slackSigningSecret === undefined && config.slackApprovers !== undefined) {
+    log.warn('--slack-approvers is set but --slack-signing-secret is not: there are no Slack buttons for them to use');
+  }
   const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
   const runbooks = loadedCatalog.runbooks;
   for (const w of loadedCatalog.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
@@ -244,6 +250,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     draining: () => draining,
     ...(auth ? { auth } : {}),
     ...(slackSigningSecret ? { slackSigningSecret } : {}),
+    ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
   }, tls ? { https: tls } : {});
 
   // Housekeeping: approvals expire on time; old rate-limit rows, dedup keys and finished

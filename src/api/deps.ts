@@ -26,4 +26,6 @@ export interface ApiDeps {
   auth?: TokenAuth;
   /** The Slack app's signing secret (resolved), enabling /api/v1/slack/interactions. */
   slackSigningSecret?: string;
+  /** Slack user ids allowed to use the buttons; absent lets anyone who sees the message. */
+  slackApprovers?: ReadonlySet<string>;
 }

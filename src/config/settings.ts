@@ -9,6 +9,7 @@ import {
   path,
   positiveInt,
   secretValue,
+  slackUserIds,
   type ValueParser,
 } from './values.js';
 
@@ -201,6 +202,12 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: secretValue,
     help: 'Slack app signing secret (or ${file:/path}): enables approve/reject buttons at /api/v1/slack/interactions',
+  }),
+  slackApprovers: setting({
+    flag: 'slack-approvers',
+    fileKey: true,
+    parser: slackUserIds,
+    help: 'Slack user ids allowed to approve or reject with the Slack buttons (comma-separated); without it, anyone who can see an approval message can',
   }),
 });
 

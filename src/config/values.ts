@@ -148,6 +148,28 @@ export const secretValue: ValueParser<string> = {
   },
 };
 
+/**
+ * Slack user ids (U… or W…, as Slack shows them in a profile's "Copy member ID"):
+ * comma- or space-separated from a flag or the environment, a list or the same
+ * string in rectify.yaml. A username is refused: names can be changed, ids cannot.
+ */
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,31}$/;
+export const slackUserIds: ValueParser<readonly string[]> = {
+  placeholder: '<U012AB3CD,...>',
+  parse(raw) {
+    const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
+    const expected = 'Slack user ids such as U012AB3CD, comma-separated';
+    if (items === null || items.length === 0) return { ok: false, message: `expected ${expected}, got ${show(raw)}` };
+    for (const item of items) {
+      if (typeof item !== 'string' || !SLACK_USER_ID.test(item)) {
+        const hint = typeof item === 'string' && /^[a-z]/.test(item) ? ' (a user id, not a name: names can be changed)' : '';
+        return { ok: false, message: `expected ${expected}, got ${show(item)}${hint}` };
+      }
+    }
+    return { ok: true, value: [...new Set(items as string[])] };
+  },
+};
+
 /** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
 export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or https:// URL', () =>
   z

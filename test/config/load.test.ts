@@ -297,6 +297,23 @@ describe('durations and sizes', () => {
   });
 });
 
+describe('Slack approvers', () => {
+  it('comma- or space-separated from a flag or the environment, a list in the file; duplicates once', () => {
+    assert.deepEqual(ok(['--slack-approvers', 'U012AB3CD,W0XYZ  U012AB3CD']).slackApprovers, ['U012AB3CD', 'W0XYZ']);
+    assert.deepEqual(ok([], { RECTIFY_SLACK_APPROVERS: 'U1AB' }).slackApprovers, ['U1AB']);
+    assert.deepEqual(ok([], {}, workdir('slack_approvers: [U1AB, U2CD]\n')).slackApprovers, ['U1AB', 'U2CD']);
+    assert.equal(ok([]).slackApprovers, undefined);
+  });
+
+  it('a name or anything but a Slack user id is refused, naming its source', () => {
+    assert.deepEqual(lines(['--slack-approvers', 'U1AB,alice']), [
+      '--slack-approvers: expected Slack user ids such as U012AB3CD, comma-separated, got "alice" (a user id, not a name: names can be changed)',
+    ]);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), ['rectify.yaml: slack_approvers: expected Slack user ids such as U012AB3CD, comma-separated, got 42']);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), ['rectify.yaml: slack_approvers: expected Slack user ids such as U012AB3CD, comma-separated, got a list']);
+  });
+});
+
 describe('arguments', () => {
   it('returns positionals and subcommand flags', () => {
     const r = loadConfig(['restart-pod', '--param', 'a=1', '--yes', '--param=b=2', '--', '--not-a-flag'], {}, {

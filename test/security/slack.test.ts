@@ -229,6 +229,12 @@ describe('Slack interactive approvals', () => {
     assert.equal(r.body.error.code, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
+  it('without --slack-approvers, startup warns that anyone who sees an approval message can click', () => {
+    const warned = svc.log.lines.filter((l) => l.includes('Slack approval buttons are on for anyone who can see an approval message'));
+    assert.equal(warned.length, 1);
+    assert.match(warned[0]!, /"level":"warn"/);
+  });
+
   it('the signing secret is in no log line and not in the configuration summary', () => {
     const text = svc.log.lines.join('\n');
     assert.ok(!text.includes(SECRET));
@@ -236,6 +242,82 @@ describe('Slack interactive approvals', () => {
     const summary = JSON.stringify(configSummary(svc.config));
     assert.ok(!summary.includes(SECRET));
     assert.match(summary, /"slackSigningSecret":"\$\{file:[^}]+slack-signing-secret\}"/);
+  });
+});
+
+describe('Slack approvers (--slack-approvers)', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+
+  async function click(c: Click) {
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const body = payloadOf(c);
+    const r = await svc.app.inject({
+      method: 'POST',
+      url: '/api/v1/slack/interactions',
+      payload: body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+    });
+    return { status: r.statusCode, body: JSON.parse(r.body) as any };
+  }
+  async function pending(id: string): Promise<string> {
+    const r = await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout' } });
+    assert.equal(r.body.action, 'approval_required');
+    return r.body.approval_id as string;
+  }
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/undo/checkout', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE, U0BOB'], captureLogs: true });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('a correctly signed click by a Slack user not on the list is refused, told why, and changes nothing', async () => {
+    const id = await pending('SA-MALLORY');
+    for (const verb of ['approve', 'reject'] as const) {
+      const r = await click({ value: `${id}:${verb}`, user: { id: 'U0MALLORY', username: 'mallory' } });
+      assert.equal(r.status, 200, 'Slack shows anything but a 200 as a broken app');
+      assert.deepEqual(r.body, {
+        response_type: 'ephemeral',
+        replace_original: false,
+        ok: false,
+        code: 'FORBIDDEN',
+        text: `slack:mallory (U0MALLORY) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
+      });
+    }
+    // A username that matches an approver's is not the approver: the id decides.
+    const impostor = await click({ value: `${id}:approve`, user: { id: 'U0MALLORY', username: 'alice' } });
+    assert.equal(impostor.body.code, 'FORBIDDEN');
+    assert.equal(approval(id).status, 'pending');
+    assert.deepEqual(approval(id).votes, []);
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SA-MALLORY', limit: 50 }).filter((e) => e.event !== 'APPROVAL_REQUIRED').length, 0);
+    assert.equal(target.calls('/undo/checkout'), 0);
+    const refused = svc.log.lines.filter((l) => l.includes('Slack click refused: the user is not in --slack-approvers'));
+    assert.equal(refused.length, 3);
+    assert.match(refused[0]!, /"slack_user":"U0MALLORY"/);
+  });
+
+  it('a Slack user on the list approves, and the plan runs once', async () => {
+    const id = await pending('SA-ALICE');
+    const r = await click({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } });
+    assert.equal(r.body.ok, true);
+    assert.equal(approval(id).status, 'approved');
+    assert.equal(approval(id).decided_by, 'slack:alice');
+    await target.waitForRequest('/undo/checkout');
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+    const other = await pending('SA-BOB');
+    assert.equal((await click({ value: `${other}:reject`, user: { id: 'U0BOB', username: 'bob' } })).body.text, 'Rejected by slack:bob: nothing will run.');
+    assert.equal(approval(other).status, 'rejected');
+  });
+
+  it('no startup warning about open buttons; the ids are in the configuration summary', () => {
+    assert.equal(svc.log.lines.filter((l) => l.includes('Slack approval buttons are on for anyone')).length, 0);
+    assert.deepEqual(configSummary(svc.config).slackApprovers, ['U0ALICE', 'U0BOB']);
   });
 });
 

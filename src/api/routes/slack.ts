@@ -18,6 +18,8 @@ import type { ApiDeps } from '../deps.js';
  * or `<approval_id>:reject`, and the verb must agree with the button's action_id,
  * so a payload cannot turn a "Reject" click into an approval. The actor is
  * `slack:<username>`; two votes are the same person's when their Slack user id is.
+ * With `--slack-approvers`, only those Slack user ids may click: anyone else is
+ * told so (ok:false, FORBIDDEN) and nothing changes.
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
@@ -61,7 +63,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -110,6 +112,16 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const username = user.username ?? user.name;
         const actor = `slack:${username !== undefined && USERNAME_RE.test(username) ? username : user.id}`;
         const identity = `slack-id:${user.id}`;
+        if (deps.slackApprovers && !deps.slackApprovers.has(user.id)) {
+          req.log.warn({ reqId: req.id, slack_user: user.id, actor, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
+          return reply.send({
+            response_type: 'ephemeral',
+            replace_original: false,
+            ok: false,
+            code: 'FORBIDDEN',
+            text: `${actor} (${user.id}) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
+          });
+        }
         try {
           if (verb === 'reject') {
             const approval = await deps.engine.reject(approvalId, actor, undefined);
