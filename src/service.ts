@@ -17,7 +17,7 @@ import { createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './ru
 import type { PruneResult, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
-import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, type Notifier } from './notify/index.js';
+import { createNotifyQueue, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier } from './notify/index.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
@@ -29,6 +29,8 @@ export interface ServiceOverrides {
   enricher?: Enricher;
   /** Runbooks given directly instead of loaded from config.runbooks. */
   runbooks?: Runbook[];
+  /** Origins a Slack click's response_url may point at: Slack's own, unless a test stands in for Slack. */
+  slackResponseOrigins?: readonly string[];
   /**
    * False for a second process on the database (`rectify run --local`): an execution
    * marked running may belong to a live service, so only the service recovers them.
@@ -46,7 +48,7 @@ export interface Service {
   catalog: RunbookCatalog;
   metrics: PrometheusMetrics;
   available: ReadonlySet<string>;
-  /** Resolves once queued notifications are delivered or given up. */
+  /** Resolves once queued notifications and Slack click responses are delivered or given up. */
   drainNotifications(): Promise<void>;
   /** One housekeeping pass (runs every 5 s by itself): expire approvals, prune what no guardrail reads. */
   housekeep(): Promise<PruneResult>;
@@ -181,6 +183,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const notifiers: Notifier[] = [];
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
   if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined }));
+  // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
+  const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({
     notifiers,
     log,
@@ -251,6 +255,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(auth ? { auth } : {}),
     ...(slackSigningSecret ? { slackSigningSecret } : {}),
     ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
+    ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
   }, tls ? { https: tls } : {});
 
   // Housekeeping: approvals expire on time; old rate-limit rows, dedup keys and finished
@@ -291,7 +296,10 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     catalog,
     metrics,
     available: executors.available,
-    drainNotifications: () => notifications.drain(),
+    drainNotifications: async () => {
+      await notifications.drain();
+      await slackResponder?.drain();
+    },
     housekeep,
     async listen() {
       return app.listen({ host: config.listen.host, port: config.listen.port });
@@ -334,7 +342,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
       // Give queued notifications a moment, then stop retrying: shutdown is not held hostage by chat.
-      await Promise.race([notifications.drain(), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await notifications.close();
       await app.close();
       store.close();

@@ -28,4 +28,9 @@ export interface ApiDeps {
   slackSigningSecret?: string;
   /** Slack user ids allowed to use the buttons; absent lets anyone who sees the message. */
   slackApprovers?: ReadonlySet<string>;
+  /**
+   * Tells a Slack click's outcome through the click's response_url (Slack shows
+   * nothing of the HTTP answer to a button click). Fire and forget.
+   */
+  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }) => void;
 }

@@ -36,7 +36,11 @@ interface Click {
   user?: { id: string; username?: string };
   action_id?: string;
   value: string;
+  /** Where the outcome is told; Slack's own by default (which no test calls). */
+  responseUrl?: string;
 }
+
+const RESPOND = '/actions/T000/1/xyz';
 
 function payloadOf(c: Click): string {
   const payload = {
@@ -46,7 +50,7 @@ function payloadOf(c: Click): string {
     api_app_id: 'A000',
     trigger_id: '123.456.abc',
     channel: { id: 'C000', name: 'ops' },
-    response_url: 'https://hooks.slack.com/actions/T000/1/xyz',
+    response_url: c.responseUrl ?? `https://hooks.slack.com${RESPOND}`,
     actions: [{ type: 'button', block_id: 'b', action_id: c.action_id ?? (c.value.endsWith(':approve') ? 'rectify_approve' : 'rectify_reject'), value: c.value, action_ts: '1700000000.1' }],
   };
   return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
@@ -86,6 +90,7 @@ describe('Slack interactive approvals', () => {
     target.route('POST', '/undo/checkout', { status: 200 });
     target.route('POST', '/drop/db', { status: 200 });
     target.route('POST', HOOK, { status: 200 });
+    target.route('POST', RESPOND, { status: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'rectify-slack-'));
     const secretFile = join(dir, 'slack-signing-secret');
     writeFileSync(secretFile, `${SECRET}\n`);
@@ -93,6 +98,8 @@ describe('Slack interactive approvals', () => {
       runbooks: runbooks(target.url),
       args: ['--tokens', writeTokensFile(dir, [am]), '--listen', '127.0.0.1:0', '--slack-signing-secret', `\${file:${secretFile}}`, '--slack-webhook-url', target.url + HOOK],
       captureLogs: true,
+      // The local target stands in for Slack's hooks.slack.com.
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
     });
     url = await svc.service.listen();
   });
@@ -205,6 +212,44 @@ describe('Slack interactive approvals', () => {
     assert.equal(missing.body.code, 'NOT_FOUND');
   });
 
+  it('Slack is told through the response_url: a deciding click replaces the message (no buttons left), a refused one is told to the clicker only', async () => {
+    target.reset();
+    const responseUrl = target.url + RESPOND;
+    const id = await incident('SL-RESPOND');
+    const ok = await send(payloadOf({ value: `${id}:approve`, responseUrl }));
+    assert.equal(ok.body.ok, true);
+    await target.waitForRequest('/undo/checkout');
+    await svc.service.drainNotifications();
+    const told = target.requests(RESPOND, 'POST').map((r) => r.json() as any);
+    assert.equal(told.length, 1);
+    assert.equal(told[0].replace_original, true);
+    assert.equal(told[0].text, ok.body.text);
+    assert.match(told[0].blocks[0].text.text, /^Approved by slack:alice: executed \(execution exe_[0-9A-Z]+\), /);
+    assert.equal(told[0].blocks[1].elements[0].text, `approval ${id} · incident SL-RESPOND · runbook rollback-deployment · service checkout`);
+    assert.equal(told.some((m) => JSON.stringify(m).includes('rectify_approve')), false, 'the buttons are gone');
+    const late = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' }, responseUrl }));
+    assert.equal(late.body.ok, false);
+    await svc.service.drainNotifications();
+    const refused = target.requests(RESPOND, 'POST').map((r) => r.json() as any);
+    assert.equal(refused.length, 2);
+    assert.deepEqual(refused[1], { response_type: 'ephemeral', replace_original: false, text: `approval request ${id} is already approved by slack:alice` });
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+  });
+
+  it("a response_url outside Slack's origins is not called, and the click is still carried out", async () => {
+    target.reset();
+    const id = await incident('SL-ELSEWHERE');
+    const before = svc.log.lines.length;
+    const r = await send(payloadOf({ value: `${id}:reject`, responseUrl: 'http://127.0.0.1:9/actions/x' }));
+    assert.equal(r.body.ok, true);
+    await svc.service.drainNotifications();
+    assert.equal(approval(id).status, 'rejected');
+    assert.equal(target.calls(RESPOND), 0);
+    const warned = svc.log.lines.slice(before).filter((l) => l.includes("response_url outside Slack's own origins: not called"));
+    assert.equal(warned.length, 1);
+    assert.match(warned[0]!, /"origin":"http:\/\/127\.0\.0\.1:9"/);
+  });
+
   it('two approvers from Slack: the same Slack user under a new username is still one person', async () => {
     target.reset();
     const id = await incident('SL-TWO', 'replica_lag', 'db');
@@ -270,7 +315,13 @@ describe('Slack approvers (--slack-approvers)', () => {
   before(async () => {
     target = await startHttpTarget();
     target.route('POST', '/undo/checkout', { status: 200 });
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE, U0BOB'], captureLogs: true });
+    target.route('POST', RESPOND, { status: 200 });
+    svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE, U0BOB'],
+      captureLogs: true,
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+    });
   });
   after(async () => {
     await svc.stop({ remove: true });
@@ -280,7 +331,7 @@ describe('Slack approvers (--slack-approvers)', () => {
   it('a correctly signed click by a Slack user not on the list is refused, told why, and changes nothing', async () => {
     const id = await pending('SA-MALLORY');
     for (const verb of ['approve', 'reject'] as const) {
-      const r = await click({ value: `${id}:${verb}`, user: { id: 'U0MALLORY', username: 'mallory' } });
+      const r = await click({ value: `${id}:${verb}`, user: { id: 'U0MALLORY', username: 'mallory' }, responseUrl: target.url + RESPOND });
       assert.equal(r.status, 200, 'Slack shows anything but a 200 as a broken app');
       assert.deepEqual(r.body, {
         response_type: 'ephemeral',
@@ -290,6 +341,16 @@ describe('Slack approvers (--slack-approvers)', () => {
         text: `slack:mallory (U0MALLORY) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
       });
     }
+    await svc.service.drainNotifications();
+    assert.deepEqual(
+      target.requests(RESPOND, 'POST').map((q) => q.json()),
+      (['approve', 'reject'] as const).map((verb) => ({
+        response_type: 'ephemeral',
+        replace_original: false,
+        text: `slack:mallory (U0MALLORY) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
+      })),
+      'told to mallory alone; the approval message is left as it is',
+    );
     // A username that matches an approver's is not the approver: the id decides.
     const impostor = await click({ value: `${id}:approve`, user: { id: 'U0MALLORY', username: 'alice' } });
     assert.equal(impostor.body.code, 'FORBIDDEN');
@@ -340,7 +401,7 @@ describe('Slack interactivity not configured', () => {
 
   it('a plain-value secret works; a relative ${file:} is refused at load without echoing anything else', async () => {
     const target = await startHttpTarget();
-    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET] });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET], overrides: { slackResponseOrigins: [] } });
     const ts = String(Math.floor(svc.clock.now() / 1000));
     const body = payloadOf({ value: 'apr_NONE:approve' });
     const r = await svc.app.inject({ method: 'POST', url: '/api/v1/slack/interactions', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) } });

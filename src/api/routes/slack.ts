@@ -20,12 +20,19 @@ import type { ApiDeps } from '../deps.js';
  * `slack:<username>`; two votes are the same person's when their Slack user id is.
  * With `--slack-approvers`, only those Slack user ids may click: anyone else is
  * told so (ok:false, FORBIDDEN) and nothing changes.
+ *
+ * Slack shows nothing of this route's answer (a button click's answer is an
+ * acknowledgment only), so what the person is told also goes to the payload's
+ * response_url: a click that decided the approval replaces the approval message
+ * with its outcome (the buttons are gone for everyone), anything else is an
+ * ephemeral line to the one who clicked.
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
 
 const payloadSchema = z.object({
   type: z.literal('block_actions'),
+  response_url: z.string().max(2048).optional(),
   user: z.object({
     id: z.string().regex(/^[A-Z0-9]{1,32}$/i, 'expected a Slack user id'),
     username: z.string().optional(),
@@ -46,6 +53,21 @@ export const slackReplySchema = z.object({
 });
 
 const USERNAME_RE = /^[A-Za-z0-9._-]{1,80}$/;
+
+/** Slack's mrkdwn treats &, < and > as markup: values (a service comes from alert labels) are escaped. */
+const mrkdwn = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+
+/** The approval message, replaced once a click decided it: the outcome for the channel, no buttons left. */
+function decidedMessage(text: string, a: { id: string; incident_id: string; runbook: string; service: string }) {
+  return {
+    replace_original: true,
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text).slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
+    ],
+  };
+}
 const FORM = 'application/x-www-form-urlencoded';
 
 export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
@@ -63,7 +85,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons; anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -99,7 +121,15 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           const details = zodDetails('body.payload', parsed.error);
           throw new RectifyError('VALIDATION_FAILED', `invalid body: ${details[0]?.path}: ${details[0]?.message}`, { details });
         }
-        const { user, actions } = parsed.data;
+        const { user, actions, response_url: responseUrl } = parsed.data;
+        // What the person sees in Slack: only what goes to the response_url is shown there.
+        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }): void => {
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, message);
+        };
+        const refuse = (code: string, text: string) => {
+          tell({ response_type: 'ephemeral', replace_original: false, text });
+          return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code, text });
+        };
         const action = actions[0]!;
         const sep = action.value.lastIndexOf(':');
         const approvalId = action.value.slice(0, sep);
@@ -114,29 +144,24 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const identity = `slack-id:${user.id}`;
         if (deps.slackApprovers && !deps.slackApprovers.has(user.id)) {
           req.log.warn({ reqId: req.id, slack_user: user.id, actor, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
-          return reply.send({
-            response_type: 'ephemeral',
-            replace_original: false,
-            ok: false,
-            code: 'FORBIDDEN',
-            text: `${actor} (${user.id}) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
-          });
+          return refuse('FORBIDDEN', `${actor} (${user.id}) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`);
         }
         try {
           if (verb === 'reject') {
             const approval = await deps.engine.reject(approvalId, actor, undefined);
-            return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: `Rejected by ${actor}: nothing will run.`, approval: approvalView(approval) });
+            const text = `Rejected by ${actor}: nothing will run.`;
+            tell(decidedMessage(text, approval));
+            return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
           const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${actor} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
+          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
-          if (isRectifyError(err) && err.status < 500 && err.status !== 400) {
-            return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code: err.code, text: err.message });
-          }
+          if (isRectifyError(err) && err.status < 500 && err.status !== 400) return refuse(err.code, err.message);
           throw err;
         }
       },

@@ -1,0 +1,90 @@
+import type { Logger } from 'pino';
+import { errorMessage, sleep } from '../lib/index.js';
+
+/**
+ * Slack shows nothing of what an app answers to a button click (block_actions):
+ * the answer is an acknowledgment only. What the person clicked is told through
+ * the `response_url` of the click's payload instead, which Slack accepts for 30
+ * minutes: an ephemeral line to the one who clicked, or the approval message
+ * itself replaced with its outcome, so the channel sees who decided and the
+ * buttons are gone.
+ *
+ * The URL comes from a signed payload, yet only Slack's own origins are called:
+ * a signing secret that leaked must not turn rectify into a request forwarder.
+ */
+export const SLACK_RESPONSE_ORIGINS: readonly string[] = Object.freeze(['https://hooks.slack.com', 'https://hooks.slack-gov.com']);
+
+export interface SlackResponseMessage {
+  text: string;
+  response_type?: 'ephemeral' | 'in_channel';
+  replace_original: boolean;
+  blocks?: unknown[];
+}
+
+export interface SlackResponder {
+  /** Fire and forget: never throws, never delays the click's acknowledgment. */
+  respond(responseUrl: string, message: SlackResponseMessage): void;
+  /** Resolves once every response under way was delivered or given up (tests, shutdown). */
+  drain(): Promise<void>;
+}
+
+export interface SlackResponderOptions {
+  log: Logger;
+  origins?: readonly string[];
+  attempts?: number;
+  attemptTimeoutMs?: number;
+  backoffMs?: number;
+}
+
+export function createSlackResponder(opts: SlackResponderOptions): SlackResponder {
+  const origins = new Set(opts.origins ?? SLACK_RESPONSE_ORIGINS);
+  const attempts = opts.attempts ?? 2;
+  const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
+  const backoffMs = opts.backoffMs ?? 500;
+  const pending = new Set<Promise<void>>();
+
+  async function deliver(url: URL, message: SlackResponseMessage): Promise<void> {
+    let detail = '';
+    for (let i = 1; i <= attempts; i++) {
+      try {
+        const res = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(message),
+          redirect: 'manual',
+          signal: AbortSignal.timeout(attemptTimeoutMs),
+        });
+        await res.body?.cancel();
+        if (res.status >= 200 && res.status < 300) return;
+        detail = `answered ${res.status}`;
+      } catch (err) {
+        detail = errorMessage(err);
+      }
+      if (i < attempts) await sleep(backoffMs * 2 ** (i - 1));
+    }
+    // The path of a response_url is a credential for 30 minutes: only the origin is logged.
+    opts.log.warn({ origin: url.origin, detail }, 'the Slack click was carried out, but telling it in Slack failed');
+  }
+
+  return {
+    respond(responseUrl, message) {
+      let url: URL;
+      try {
+        url = new URL(responseUrl);
+      } catch {
+        opts.log.warn('a Slack click carried a response_url that is not a URL: not called');
+        return;
+      }
+      if (!origins.has(url.origin)) {
+        opts.log.warn({ origin: url.origin }, "a Slack click carried a response_url outside Slack's own origins: not called");
+        return;
+      }
+      const p = deliver(url, message).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
+      pending.add(p);
+      void p.finally(() => pending.delete(p));
+    },
+    async drain() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+  };
+}
