@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
+import { createSlackVerifier } from './api/slack-signature.js';
 import type { Config } from './config/index.js';
 import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
@@ -57,7 +58,8 @@ export interface Service {
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
   close(): Promise<void>;
   /**
-   * SIGHUP: re-reads the tokens file and the TLS certificate and key. Each is
+   * SIGHUP: re-reads the tokens file, the TLS certificate and key, and the Slack
+   * signing secret when it is given as `${file:/path}`. Each is
    * replaced only when the new one is valid; otherwise the old one stays in force
    * and the problems are logged (fail safe: a broken edit locks nobody out and lets
    * nobody new in).
@@ -68,6 +70,8 @@ export interface Service {
 export interface ReloadReport {
   tokens: { ok: true; count: number } | { ok: false; problems: string[] } | null;
   tls: { ok: true } | { ok: false; problem: string } | null;
+  /** Re-read when it is a `${file:/path}` reference (a rotated Kubernetes secret); null for a plain value. */
+  slackSigningSecret: { ok: true } | { ok: false; problem: string } | null;
 }
 
 /** Reads a file a setting names; a failure is a LoadError naming the setting and the file. */
@@ -147,6 +151,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }
   const tls = loadTls(config);
   const slackSigningSecret = resolveSigningSecret(config);
+  const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret) : undefined;
   if (slackSigningSecret !== undefined && config.slackApprovers === undefined) {
     log.warn('Slack approval buttons are on for anyone who can see an approval message: set --slack-approvers to the Slack user ids allowed to approve or reject');
   }
@@ -253,7 +258,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     bodyLimitBytes: config.bodyLimitBytes,
     draining: () => draining,
     ...(auth ? { auth } : {}),
-    ...(slackSigningSecret ? { slackSigningSecret } : {}),
+    ...(slackVerifier ? { slackVerifier } : {}),
     ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
     ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
   }, tls ? { https: tls } : {});
@@ -305,7 +310,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       return app.listen({ host: config.listen.host, port: config.listen.port });
     },
     reload() {
-      const report: ReloadReport = { tokens: null, tls: null };
+      const report: ReloadReport = { tokens: null, tls: null, slackSigningSecret: null };
       if (config.tokens !== undefined && auth) {
         const loaded = loadTokens(config.tokens);
         if (loaded.ok) {
@@ -329,6 +334,17 @@ export async function createService(config: Config, log: Logger, overrides: Serv
           const problem = err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
           report.tls = { ok: false, problem };
           log.error({ problem }, 'TLS certificate refused on reload: the previous one stays in force');
+        }
+      }
+      if (slackVerifier && config.slackSigningSecret?.startsWith('${file:')) {
+        try {
+          slackVerifier.replaceSecret(resolveSigningSecret(config)!);
+          report.slackSigningSecret = { ok: true };
+          log.info('Slack signing secret re-read');
+        } catch (err) {
+          const problem = err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
+          report.slackSigningSecret = { ok: false, problem };
+          log.error({ problem }, 'Slack signing secret refused on reload: the previous one stays in force');
         }
       }
       return report;

@@ -1,3 +1,4 @@
+import type { SlackVerifier } from './slack-signature.js';
 import type { Logger } from 'pino';
 import type { Engine, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
@@ -24,8 +25,8 @@ export interface ApiDeps {
   draining(): boolean;
   /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */
   auth?: TokenAuth;
-  /** The Slack app's signing secret (resolved), enabling /api/v1/slack/interactions. */
-  slackSigningSecret?: string;
+  /** Checks Slack request signatures with the app's signing secret; present enables /api/v1/slack/interactions. */
+  slackVerifier?: SlackVerifier;
   /** Slack user ids allowed to use the buttons; absent lets anyone who sees the message. */
   slackApprovers?: ReadonlySet<string>;
   /**

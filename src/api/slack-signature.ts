@@ -16,11 +16,14 @@ export interface SlackVerifier {
   verify(headers: { timestamp: string | undefined; signature: string | undefined }, rawBody: string, nowMs: number): SignatureCheck;
   /** Signatures remembered for replay protection (for tests and metrics). */
   remembered(): number;
+  /** A rotated signing secret (SIGHUP): requests signed with the old one are refused from now on; replays stay remembered. */
+  replaceSecret(signingSecret: string): void;
 }
 
 const SIGNATURE_RE = /^v0=[0-9a-f]{64}$/;
 
-export function createSlackVerifier(signingSecret: string): SlackVerifier {
+export function createSlackVerifier(initialSecret: string): SlackVerifier {
+  let signingSecret = initialSecret;
   // Signature → the time after which its timestamp is stale anyway and it can be forgotten.
   const seen = new Map<string, number>();
 
@@ -49,6 +52,9 @@ export function createSlackVerifier(signingSecret: string): SlackVerifier {
       return { ok: true };
     },
     remembered: () => seen.size,
+    replaceSecret(next) {
+      signingSecret = next;
+    },
   };
 }
 

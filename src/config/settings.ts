@@ -201,7 +201,7 @@ export const SETTINGS = Object.freeze({
     flag: 'slack-signing-secret',
     fileKey: true,
     parser: secretValue,
-    help: 'Slack app signing secret (or ${file:/path}): enables approve/reject buttons at /api/v1/slack/interactions',
+    help: 'Slack app signing secret (or ${file:/path}, re-read on SIGHUP): enables approve/reject buttons at /api/v1/slack/interactions',
   }),
   slackApprovers: setting({
     flag: 'slack-approvers',

@@ -60,6 +60,7 @@ describe('Slack interactive approvals', () => {
   let target: HttpTarget;
   let svc: TestService;
   let url: string;
+  let secretFile: string;
   const am = issueToken('alertmanager', ['ingest']);
 
   /** A request as Slack sends it; `sign` overrides what is signed (to tamper), `at` the timestamp in seconds. */
@@ -92,7 +93,7 @@ describe('Slack interactive approvals', () => {
     target.route('POST', HOOK, { status: 200 });
     target.route('POST', RESPOND, { status: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'rectify-slack-'));
-    const secretFile = join(dir, 'slack-signing-secret');
+    secretFile = join(dir, 'slack-signing-secret');
     writeFileSync(secretFile, `${SECRET}\n`);
     svc = await startTestService({
       runbooks: runbooks(target.url),
@@ -265,6 +266,29 @@ describe('Slack interactive approvals', () => {
     assert.equal(approval(id).decided_by, 'slack:alice, slack:bob');
     await target.waitForRequest('/drop/db');
     assert.equal(target.calls('/drop/db', 'POST'), 1);
+  });
+
+  it('SIGHUP re-reads a ${file:} signing secret: the rotated one is accepted, the old refused; an empty file keeps the current one', async () => {
+    const ROTATED = 'b1e6c0ffee9a4d2e8f10aa33cc55ee77';
+    try {
+      writeFileSync(secretFile, `${ROTATED}\n`);
+      assert.deepEqual(svc.service.reload().slackSigningSecret, { ok: true });
+      const id = await incident('SL-ROTATE');
+      const old = await send(payloadOf({ value: `${id}:reject` }));
+      assert.equal(old.status, 401);
+      assert.equal(old.body.error.message, 'the Slack signature does not match this request');
+      assert.equal(approval(id).status, 'pending');
+      writeFileSync(secretFile, '\n');
+      const broken = svc.service.reload().slackSigningSecret;
+      assert.equal(broken?.ok, false);
+      assert.match((broken as { problem: string }).problem, /slack-signing-secret" is empty$/);
+      const rotated = await send(payloadOf({ value: `${id}:reject` }), { secret: ROTATED });
+      assert.equal(rotated.status, 200);
+      assert.equal(approval(id).status, 'rejected');
+    } finally {
+      writeFileSync(secretFile, `${SECRET}\n`);
+      assert.deepEqual(svc.service.reload().slackSigningSecret, { ok: true });
+    }
   });
 
   it('only the form Slack sends: a JSON body, even correctly signed, is a 415', async () => {

@@ -3,7 +3,6 @@ import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
-import { createSlackVerifier } from '../slack-signature.js';
 import { approvalView } from '../views.js';
 import { toJsonSchema, zodDetails } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
@@ -71,7 +70,7 @@ function decidedMessage(text: string, a: { id: string; incident_id: string; runb
 const FORM = 'application/x-www-form-urlencoded';
 
 export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const verifier = deps.slackSigningSecret ? createSlackVerifier(deps.slackSigningSecret) : undefined;
+  const verifier = deps.slackVerifier;
 
   void app.register(async (scope) => {
     // The raw text, whatever the declared type: the signature is over the bytes as sent.
