@@ -6,7 +6,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import type { Config } from './config/index.js';
+import { resolveAuditKey, resolveSecret, type Config } from './config/index.js';
 import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
@@ -99,23 +99,6 @@ function loadTls(config: Config): TlsMaterial | undefined {
   return tls;
 }
 
-/** `${file:/path}` is read (and trimmed, as Kubernetes secrets end with a newline); a plain value is the secret. */
-function resolveSigningSecret(config: Config): string | undefined {
-  const v = config.slackSigningSecret;
-  if (v === undefined) return undefined;
-  const ref = /^\$\{file:(\/.*)\}$/.exec(v);
-  if (!ref) return v;
-  const src = config.sources.slackSigningSecret;
-  let text: string;
-  try {
-    text = readFileSync(ref[1]!, 'utf8').trim();
-  } catch (err) {
-    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(ref[1])} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` }]);
-  }
-  if (text === '') throw new LoadError([{ file: src.file, path: src.path, message: `${JSON.stringify(ref[1])} is empty` }]);
-  return text;
-}
-
 function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: string[] } | { ok: false; problems: LoadProblem[] } {
   const read = readTokensFile(path);
   if (!read.ok) return read;
@@ -150,7 +133,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens loaded');
   }
   const tls = loadTls(config);
-  const slackSigningSecret = resolveSigningSecret(config);
+  const slackSigningSecret = resolveSecret(config, 'slackSigningSecret');
   const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret) : undefined;
   if (slackSigningSecret !== undefined && config.slackApprovers === undefined) {
     log.warn('Slack approval buttons are on for anyone who can see an approval message: set --slack-approvers to the Slack user ids allowed to approve or reject');
@@ -166,7 +149,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const metrics = createPrometheusMetrics();
 
   if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
+  const auditKey = resolveAuditKey(config);
   const store = openSqliteStore({
+    ...(auditKey ? { auditKey } : {}),
     path: config.db.path,
     migrationsDir: MIGRATIONS_DIR,
     maxPending: config.maxPendingDecisions,
@@ -175,6 +160,15 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
+
+  // With an audit key, the log ends in a keyed row from now on: a log that does not
+  // was written without the key, or rewritten (audit-verify.ts).
+  if (store.auditNeedsKeyedRow()) {
+    const seq = await store.transact((tx) =>
+      tx.appendAudit({ at: clock.now(), event: 'AUDIT_KEY_SET', actor: 'rectify', details: { note: 'audit rows are hashed with the audit key (HMAC-SHA256) from this row on' } }),
+    );
+    log.info({ seq }, 'audit rows are hashed with the audit key from this row on');
+  }
 
   const executors = await createExecutors(config, log, overrides);
   const renderer: Renderer = { renderPlan, renderChecks };
@@ -261,6 +255,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(slackVerifier ? { slackVerifier } : {}),
     ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
     ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
+    ...(auditKey ? { auditKey } : {}),
   }, tls ? { https: tls } : {});
 
   // Housekeeping: approvals expire on time; old rate-limit rows, dedup keys and finished
@@ -338,7 +333,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       }
       if (slackVerifier && config.slackSigningSecret?.startsWith('${file:')) {
         try {
-          slackVerifier.replaceSecret(resolveSigningSecret(config)!);
+          slackVerifier.replaceSecret(resolveSecret(config, 'slackSigningSecret')!);
           report.slackSigningSecret = { ok: true };
           log.info('Slack signing secret re-read');
         } catch (err) {

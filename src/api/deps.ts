@@ -33,5 +33,7 @@ export interface ApiDeps {
    * Tells a Slack click's outcome through the click's response_url (Slack shows
    * nothing of the HTTP answer to a button click). Fire and forget.
    */
+  /** The audit chain's HMAC key, for GET /api/v1/audit/verify. */
+  auditKey?: Buffer;
   slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }) => void;
 }

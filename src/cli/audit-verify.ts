@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
-import { loadConfig } from '../config/index.js';
-import { formatProblem } from '../domain/index.js';
+import { loadConfig, resolveAuditKey, type Config } from '../config/index.js';
+import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
 import { EXIT, type CliIO } from './io.js';
@@ -8,7 +8,7 @@ import { EXIT, type CliIO } from './io.js';
 type Reader = ReturnType<typeof openSqliteAuditReader>;
 
 /** Opens the configured database read-only (no migration, no write), or says why not. */
-function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean> } | number {
+function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean>; config: Config } | number {
   const loaded = loadConfig(argv, io.env, { cwd: io.cwd, extraFlags });
   if ('problems' in loaded) {
     for (const p of loaded.problems) io.err(formatProblem(p));
@@ -24,7 +24,7 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
     return EXIT.USAGE;
   }
   try {
-    return { reader: openSqliteAuditReader(db.path), flags: loaded.config.extraFlags };
+    return { reader: openSqliteAuditReader(db.path), flags: loaded.config.extraFlags, config: loaded.config };
   } catch (err) {
     io.err(`rectify audit: cannot open ${db.path}: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.FAILED;
@@ -32,21 +32,35 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
 }
 
 /**
- * `rectify audit verify [--db sqlite:<path>]`: walks the audit hash chain in the
- * database file (the service may be running or stopped) and names the first row
- * that does not fit. Exit 0 when the chain holds, 1 when it does not.
+ * `rectify audit verify [--db sqlite:<path>] [--audit-key …]`: walks the audit hash
+ * chain in the database file (the service may be running or stopped) and names the
+ * first row that does not fit. Keyed rows need the key they were written with.
+ * Exit 0 when the chain holds, 1 when it does not, 2 when keyed rows were met
+ * without the key (not verified).
  */
 export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<number> {
   const opened = openReader(argv, io, {});
   if (typeof opened === 'number') return opened;
   try {
-    const v = await verifyAuditChain(opened.reader, { yieldBetweenPages: false });
+    let key: Buffer | undefined;
+    try {
+      key = resolveAuditKey(opened.config);
+    } catch (err) {
+      if (!(err instanceof LoadError)) throw err;
+      for (const p of err.problems) io.err(formatProblem(p));
+      return EXIT.USAGE;
+    }
+    const v = await verifyAuditChain(opened.reader, { yieldBetweenPages: false, ...(key ? { key } : {}) });
     if (v.ok) {
-      io.out(`audit chain OK: ${v.rows} row(s)${v.unchained ? ` (${v.unchained} written before the chain began)` : ''}${v.head ? `, head seq ${v.head.seq} hash ${v.head.hash}` : ''}`);
+      const notes = [
+        ...(v.unchained ? [`${v.unchained} written before the chain began`] : []),
+        ...(v.keyed ? [`${v.keyed} keyed from seq ${v.keyed_from}`] : key && v.rows ? ['none keyed: written without an audit key'] : []),
+      ];
+      io.out(`audit chain OK: ${v.rows} row(s)${notes.length ? ` (${notes.join('; ')})` : ''}${v.head ? `, head seq ${v.head.seq} hash ${v.head.hash}` : ''}`);
       return EXIT.OK;
     }
-    io.err(`audit chain BROKEN at seq ${v.first_bad_seq}: ${v.reason}`);
-    return EXIT.FAILED;
+    io.err(v.needs_key ? `audit chain NOT VERIFIED from seq ${v.first_bad_seq}: ${v.reason}` : `audit chain BROKEN at seq ${v.first_bad_seq}: ${v.reason}`);
+    return v.needs_key ? EXIT.USAGE : EXIT.FAILED;
   } finally {
     opened.reader.close();
   }

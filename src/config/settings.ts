@@ -203,6 +203,12 @@ export const SETTINGS = Object.freeze({
     parser: secretValue,
     help: 'Slack app signing secret (or ${file:/path}, re-read on SIGHUP): enables approve/reject buttons at /api/v1/slack/interactions',
   }),
+  auditKey: setting({
+    flag: 'audit-key',
+    fileKey: true,
+    parser: secretValue,
+    help: 'HMAC key for the audit hash chain (or ${file:/path}; at least 32 characters): without it a row\'s hash is a plain sha256 that anyone who can write the database can recompute',
+  }),
   slackApprovers: setting({
     flag: 'slack-approvers',
     fileKey: true,

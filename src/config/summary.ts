@@ -34,6 +34,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     // A Slack webhook's path is its credential: show only that one is set.
     slackWebhookUrl: config.slackWebhookUrl === undefined ? null : 'set',
     slackSigningSecret: config.slackSigningSecret === undefined ? null : config.slackSigningSecret.startsWith('${file:') ? config.slackSigningSecret : 'set',
+    auditKey: config.auditKey === undefined ? null : config.auditKey.startsWith('${file:') ? config.auditKey : 'set',
     slackApprovers: config.slackApprovers === undefined ? null : [...config.slackApprovers],
     // Names only: the values of these variables are exactly the kind of thing that is secret.
     commandEnv: [...config.commandEnv],

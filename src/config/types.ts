@@ -51,6 +51,8 @@ export interface Config {
   readonly slackWebhookUrl: string | undefined;
   /** Slack signing secret, or `${file:/path}` to read it from (at startup). Never logged. */
   readonly slackSigningSecret: string | undefined;
+  /** HMAC key of the audit chain, or `${file:/path}` to read it from (at startup). Never logged. */
+  readonly auditKey: string | undefined;
   /** Slack user ids allowed to use the approval buttons; undefined lets anyone who sees the message. */
   readonly slackApprovers: readonly string[] | undefined;
   /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */

@@ -54,6 +54,7 @@ export const AUDIT_EVENTS = [
   'DECISION_ERROR',
   'NOTIFIED',
   'NOTIFY_FAILED',
+  'AUDIT_KEY_SET',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

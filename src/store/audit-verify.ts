@@ -7,6 +7,13 @@ import { createHash } from 'node:crypto';
  * row's hash, so changing, removing or reordering any row breaks every link after
  * it; rewriting the whole chain needs the head hash, which operators keep outside
  * the database (the SIEM export carries it).
+ *
+ * With an audit key (`--audit-key`), a row's hash is an HMAC-SHA256 under that key,
+ * stored as `hmac:<hex>`: whoever can write the database but does not hold the key
+ * cannot make a changed row, or a rewritten chain, verify. Once the chain has a
+ * keyed row, every later row must be keyed (a plain row after it is a row written
+ * without the key). Rows written before the key was set keep their plain hashes,
+ * and the first keyed row's HMAC covers the last of them.
  */
 
 /** prev_hash of the first chained row. */
@@ -33,13 +40,20 @@ export interface AuditRecord {
  * `details` is hashed as the stored text, so verification never depends on how a
  * JSON value would be re-serialised.
  */
-export function auditRowHash(prevHash: string, r: Omit<AuditRecord, 'prev_hash' | 'hash'>): string {
-  return auditHash(prevHash, r.seq, r);
+export function auditRowHash(prevHash: string, r: Omit<AuditRecord, 'prev_hash' | 'hash'>, key?: AuditKey): string {
+  return auditHash(prevHash, r.seq, r, key);
 }
 
+/** The HMAC key of the audit chain (the resolved `--audit-key`). */
+export type AuditKey = Buffer;
+
+/** How a keyed row's hash begins; a plain row's hash is 64 hex digits. */
+export const KEYED_PREFIX = 'hmac:';
+
 /** The same hash with the seq given apart from the row (the chain's tip advances without copying the row). */
-export function auditHash(prevHash: string, seq: number, r: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'>): string {
-  return sha256Hex(JSON.stringify([prevHash, seq, r.at, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, r.details]));
+export function auditHash(prevHash: string, seq: number, r: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'>, key?: AuditKey): string {
+  const text = JSON.stringify([prevHash, seq, r.at, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, r.details]);
+  return key ? KEYED_PREFIX + crypto.createHmac('sha256', key).update(text, 'utf8').digest('hex') : sha256Hex(text);
 }
 
 // One-shot crypto.hash (Node 20.12+) is about twice as fast as a Hash object; every audit row pays it.
@@ -54,6 +68,12 @@ export interface AuditVerification {
   rows: number;
   /** Rows written before the chain existed (schema 1), accepted only at the start of the log. */
   unchained: number;
+  /** Rows hashed with the audit key (HMAC); the rest of the chained rows have plain sha256 hashes. */
+  keyed: number;
+  /** The seq of the first keyed row: rows before it were written before the key was set. */
+  keyed_from: number | null;
+  /** True when verification stopped at a keyed row for want of the key: not verified, rather than broken. */
+  needs_key: boolean;
   first_bad_seq: number | null;
   reason: string | null;
   /** The newest row's seq and hash: record it elsewhere to detect a rewritten chain. */
@@ -64,13 +84,16 @@ export interface AuditVerification {
  * Checks rows pushed in seq order, one at a time (so millions of rows need no
  * memory). The first problem found is kept; later rows are not examined.
  */
-export function createChainVerifier() {
+export function createChainVerifier(opts: { key?: AuditKey } = {}) {
   let rows = 0;
   let unchained = 0;
+  let keyed = 0;
+  let keyedFrom: number | null = null;
   let lastSeq = 0;
   let lastHash: string | null = null;
   let chained = false;
   let bad: { seq: number; reason: string } | null = null;
+  let needsKey = false;
 
   return {
     /** False once a problem was found: stop pushing. */
@@ -92,9 +115,23 @@ export function createChainVerifier() {
         return true;
       }
       const expectedPrev = chained ? lastHash! : GENESIS_HASH;
-      if (auditRowHash(r.prev_hash, r) !== r.hash) {
-        bad = { seq: r.seq, reason: `hash mismatch: row ${r.seq} was changed` };
+      const isKeyed = r.hash.startsWith(KEYED_PREFIX);
+      if (isKeyed && !opts.key) {
+        needsKey = true;
+        bad = { seq: r.seq, reason: `row ${r.seq} is hashed with the audit key: give the key (--audit-key) to verify it` };
         return false;
+      }
+      if (!isKeyed && keyedFrom !== null) {
+        bad = { seq: r.seq, reason: `row ${r.seq} is not hashed with the audit key, yet keyed rows come before it: it was written or rewritten without the key` };
+        return false;
+      }
+      if (auditRowHash(r.prev_hash, r, isKeyed ? opts.key : undefined) !== r.hash) {
+        bad = { seq: r.seq, reason: isKeyed ? `hash mismatch: row ${r.seq} was changed, or hashed with another key` : `hash mismatch: row ${r.seq} was changed` };
+        return false;
+      }
+      if (isKeyed) {
+        keyed++;
+        keyedFrom ??= r.seq;
       }
       if (r.prev_hash !== expectedPrev) {
         bad = {
@@ -117,10 +154,19 @@ export function createChainVerifier() {
         const missing = lastSeq + 1;
         bad = { seq: missing, reason: highWater > missing ? `rows ${missing} to ${highWater} are missing (the newest rows were removed)` : `row ${missing} is missing (the newest row was removed)` };
       }
+      // A service with the key writes a keyed row at start (AUDIT_KEY_SET) when the
+      // newest is not: so with the key, a log that does not end keyed was written, or
+      // rewritten from its start, by someone without it.
+      if (!bad && opts.key && rows > 0 && !lastHash?.startsWith(KEYED_PREFIX)) {
+        bad = { seq: lastSeq, reason: `the newest row (${lastSeq}) is not hashed with the audit key: rows were written without the key since it was set, or the log was rewritten` };
+      }
       return {
         ok: bad === null,
         rows,
         unchained,
+        keyed,
+        keyed_from: keyedFrom,
+        needs_key: needsKey,
         first_bad_seq: bad?.seq ?? null,
         reason: bad?.reason ?? null,
         head: lastHash !== null ? { seq: lastSeq, hash: lastHash } : null,
@@ -143,9 +189,9 @@ const PAGE = 5_000;
  * running service keeps answering while a large log is verified. Rows appended
  * while it walks are outside the snapshot taken by the first high-water read.
  */
-export async function verifyAuditChain(source: AuditSource, opts: { yieldBetweenPages?: boolean } = {}): Promise<AuditVerification> {
+export async function verifyAuditChain(source: AuditSource, opts: { yieldBetweenPages?: boolean; key?: AuditKey } = {}): Promise<AuditVerification> {
   const highWater = source.auditHighWater();
-  const v = createChainVerifier();
+  const v = createChainVerifier(opts.key ? { key: opts.key } : {});
   let after = 0;
   for (;;) {
     const page = source.auditRecords({ afterSeq: after, limit: PAGE });

@@ -218,6 +218,8 @@ export interface Store {
   auditRecords(q: AuditRecordQuery): AuditRecord[];
   /** The highest audit seq ever assigned (rows deleted at the end of the log leave it above the newest row). */
   auditHighWater(): number;
+  /** True when an audit key is set and the newest audit row is not hashed with it (the service then writes AUDIT_KEY_SET). */
+  auditNeedsKeyedRow(): boolean;
   /** Units waiting for the next commit: the overload signal. */
   pending(): number;
   close(): void;

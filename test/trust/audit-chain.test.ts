@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/index.js';
+import { configSummary } from '../../src/config/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { verifyAuditChain } from '../../src/store/audit-verify.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
@@ -72,7 +73,7 @@ describe('the audit log is a hash chain', () => {
     assert.ok(rows >= 20, `history has ${rows} rows`);
     const v = await svc.get('/api/v1/audit/verify');
     assert.equal(v.status, 200);
-    assert.deepEqual({ ...v.body, head: undefined }, { ok: true, rows, unchained: 0, first_bad_seq: null, reason: null, head: undefined });
+    assert.deepEqual({ ...v.body, head: undefined }, { ok: true, rows, unchained: 0, keyed: 0, keyed_from: null, needs_key: false, first_bad_seq: null, reason: null, head: undefined });
     assert.equal(v.body.head.seq, rows);
 
     const res = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
@@ -182,6 +183,107 @@ describe('the audit log is a hash chain', () => {
     assert.equal(api.first_bad_seq, rows - 1);
     assert.equal(api.reason, `rows ${rows - 1} to ${rows} are missing`);
     await again.stop({ remove: true });
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+});
+
+describe('with an audit key (--audit-key): hashes only the key holder can make', () => {
+  const KEY = 'f3a9c1d07b5e42a8961c0d2e4f6a8b1c3d5e7f90a2b4c6d8e0f1a3b5c7d9e1f2';
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+  });
+  after(async () => target.close());
+
+  /** The documented keyed encoding: `hmac:` + HMAC-SHA256(key, the same JSON array). */
+  function keyedHash(key: string, prev: string, r: Parameters<typeof expectedHash>[1]): string {
+    const text = JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)]);
+    return `hmac:${createHmac('sha256', key).update(text).digest('hex')}`;
+  }
+  async function keyedHistory(args: string[] = ['--audit-key', KEY]): Promise<{ svc: TestService; rows: number }> {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args });
+    for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id: `K${i}` })).body.action, 'executed');
+    await svc.post('/api/v1/pause', { by: 'ops', reason: 'keyed' });
+    return { svc, rows: (await svc.get('/api/v1/audit?limit=1000')).body.events.length };
+  }
+  /** Rewrites rows from `fromSeq` on with `hashOf` (as someone with write access but without the key would), links kept consistent. */
+  function rewrite(dbPath: string, fromSeq: number, hashOf: (prev: string, r: Parameters<typeof expectedHash>[1]) => string, edit?: (r: Record<string, unknown>) => void): void {
+    tamper(dbPath, (db) => {
+      const rows = db.prepare('SELECT * FROM audit WHERE seq >= ? ORDER BY seq').all(fromSeq) as Array<Record<string, unknown>>;
+      let prev = fromSeq === 1 ? '0'.repeat(64) : ((db.prepare('SELECT hash FROM audit WHERE seq = ?').get(fromSeq - 1) as { hash: string }).hash);
+      for (const r of rows) {
+        if (r.seq === fromSeq) edit?.(r);
+        const hash = hashOf(prev, { seq: r.seq as number, at_ms: r.at as number, event: r.event as string, incident_id: r.incident_id as string | null, runbook: r.runbook as string | null, execution_id: r.execution_id as string | null, actor: r.actor as string, details: JSON.parse(r.details as string) });
+        db.prepare('UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(r.details, prev, hash, r.seq);
+        prev = hash;
+      }
+    });
+  }
+
+  it('every row is an HMAC under the key (AUDIT_KEY_SET first); verify needs the key, and says so without it', async () => {
+    const { svc, rows } = await keyedHistory();
+    const lines = (await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export' })).body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.equal(lines[0].event, 'AUDIT_KEY_SET');
+    let prev = '0'.repeat(64);
+    for (const l of lines) {
+      assert.equal(l.hash, keyedHash(KEY, prev, l), `row ${l.seq}`);
+      prev = l.hash;
+    }
+    const v = (await svc.get('/api/v1/audit/verify')).body;
+    assert.deepEqual({ ...v, head: undefined }, { ok: true, rows, unchained: 0, keyed: rows, keyed_from: 1, needs_key: false, first_bad_seq: null, reason: null, head: undefined });
+    assert.equal(configSummary(svc.config).auditKey, 'set', 'the key is never in the startup summary');
+    await svc.stop();
+    const ok = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', KEY], svc.dir);
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    assert.equal(ok.out[0], `audit chain OK: ${rows} row(s) (${rows} keyed from seq 1), head seq ${rows} hash ${prev}`);
+    const without = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.equal(without.code, 2);
+    assert.deepEqual(without.err, ['audit chain NOT VERIFIED from seq 1: row 1 is hashed with the audit key: give the key (--audit-key) to verify it']);
+    const short = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', 'short'], svc.dir);
+    assert.equal(short.code, 2);
+    assert.deepEqual(short.err, ['--audit-key: the audit key must be at least 32 characters (`openssl rand -hex 32` makes one)']);
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+
+  it('a row changed and re-hashed without the key is found: plain sha256, another key, or the whole log rewritten plain', async () => {
+    const cases: Array<[string, number, (prev: string, r: Parameters<typeof expectedHash>[1]) => string, (rows: number) => string]> = [
+      ['plain from row 4', 4, expectedHash, () => 'audit chain BROKEN at seq 4: row 4 is not hashed with the audit key, yet keyed rows come before it: it was written or rewritten without the key'],
+      ['another key from row 4', 4, (p, r) => keyedHash('0'.repeat(64), p, r), () => 'audit chain BROKEN at seq 4: hash mismatch: row 4 was changed, or hashed with another key'],
+      ['all plain from row 1', 1, expectedHash, (rows) => `audit chain BROKEN at seq ${rows}: the newest row (${rows}) is not hashed with the audit key: rows were written without the key since it was set, or the log was rewritten`],
+    ];
+    for (const [what, from, hashOf, message] of cases) {
+      const { svc, rows } = await keyedHistory();
+      await svc.stop();
+      rewrite(svc.dbPath, from, hashOf, (r) => void (r.details = JSON.stringify({ forged: what })));
+      const v = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', KEY], svc.dir);
+      assert.equal(v.code, 1, what);
+      assert.deepEqual(v.err, [message(rows)], what);
+      rmSync(svc.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a log written before the key keeps its plain rows; the key starts at AUDIT_KEY_SET and cannot be dropped or swapped', async () => {
+    const { svc, rows } = await keyedHistory([]);
+    await svc.stop();
+    const keyed = await startTestService({ dir: svc.dir, args: ['--audit-key', KEY] });
+    const first = keyed.service.store.queryAudit({ event: 'AUDIT_KEY_SET', limit: 5 });
+    assert.equal(first.length, 1);
+    assert.equal(first[0]!.seq, rows + 1);
+    const v = (await keyed.get('/api/v1/audit/verify')).body;
+    assert.equal(v.ok, true);
+    assert.equal(v.keyed, 1);
+    assert.equal(v.keyed_from, rows + 1);
+    await keyed.stop();
+    // A restart with the key again adds no second AUDIT_KEY_SET.
+    const again = await startTestService({ dir: svc.dir, args: ['--audit-key', KEY] });
+    assert.equal(again.service.store.queryAudit({ event: 'AUDIT_KEY_SET', limit: 5 }).length, 1);
+    await again.stop();
+    await assert.rejects(startTestService({ dir: svc.dir }), /the audit log's rows are hashed with an audit key \(newest row \d+\): start with --audit-key set to that key/);
+    await assert.rejects(startTestService({ dir: svc.dir, args: ['--audit-key', 'a'.repeat(64)] }), /does not verify with this --audit-key: it is another key/);
+    const ok = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', KEY], svc.dir);
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    assert.match(ok.out[0]!, new RegExp(`^audit chain OK: ${rows + 1} row\\(s\\) \\(1 keyed from seq ${rows + 1}\\), `));
     rmSync(svc.dir, { recursive: true, force: true });
   });
 });

@@ -12,6 +12,9 @@ export const auditVerificationSchema = z.object({
   ok: z.boolean(),
   rows: z.number().int(),
   unchained: z.number().int(),
+  keyed: z.number().int().describe('rows hashed with the audit key (HMAC-SHA256, `hmac:` hashes)'),
+  keyed_from: z.number().int().nullable().describe('seq of the first keyed row: rows before it were written before --audit-key was set'),
+  needs_key: z.boolean().describe('true when a keyed row could not be checked without the key: not verified, rather than broken'),
   first_bad_seq: z.number().int().nullable(),
   reason: z.string().nullable(),
   head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
@@ -57,11 +60,11 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Walk the audit hash chain and name the first row that does not fit',
       description:
-        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it.',
+        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one.',
       tags: ['audit'],
       response: { 200: auditVerificationSchema },
     },
-    async () => verifyAuditChain(store),
+    async () => verifyAuditChain(store, deps.auditKey ? { key: deps.auditKey } : {}),
   );
 
   addRoute<unknown, z.infer<typeof auditExportQuerySchema>>(

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { auditHash, GENESIS_HASH, type AuditRecord } from '../audit-verify.js';
+import { auditHash, GENESIS_HASH, KEYED_PREFIX, type AuditKey, type AuditRecord } from '../audit-verify.js';
 
 export interface ChainTip {
   seq: number;
@@ -8,7 +8,8 @@ export interface ChainTip {
 
 /**
  * The head of the audit hash chain for one connection. Appending computes the next
- * row's seq and hash from the tip in memory (one sha256, no SELECT per row).
+ * row's seq and hash from the tip in memory (one sha256, or one HMAC with an audit
+ * key; no SELECT per row).
  *
  * The tip must never run ahead of what is committed: a unit rolled back to its
  * savepoint, or a whole batch whose COMMIT failed, leaves the rows unwritten, and
@@ -16,7 +17,7 @@ export interface ChainTip {
  * So the store re-reads the tip at the start of every batch (`sync`, two indexed
  * lookups per batch) and restores it around each unit that fails (`mark`/`reset`).
  */
-export function createAuditChain(db: Database.Database) {
+export function createAuditChain(db: Database.Database, key?: AuditKey) {
   const newest = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   // AUTOINCREMENT's high-water mark: after the newest rows were deleted behind
   // rectify's back, new rows continue above it, so the gap stays visible.
@@ -30,7 +31,29 @@ export function createAuditChain(db: Database.Database) {
   }
   sync();
 
+  const newestRow = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1');
+
   return {
+    /**
+     * Why this connection must not append, or null: the newest row is keyed and there
+     * is no key, or its HMAC does not verify with this key (another key, or a changed
+     * row). Rows appended then would break the chain at once.
+     */
+    keyProblem(): string | null {
+      const r = newestRow.get() as AuditRecord | undefined;
+      if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
+      if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
+      if (r.prev_hash === null || auditHash(r.prev_hash, r.seq, r, key) !== r.hash) {
+        return `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which)`;
+      }
+      return null;
+    },
+    /** True when an audit key is set and the newest row (if any) is not hashed with it. */
+    needsKeyedRow(): boolean {
+      if (!key) return false;
+      const r = newestRow.get() as AuditRecord | undefined;
+      return !r?.hash?.startsWith(KEYED_PREFIX);
+    },
     sync,
     mark: (): ChainTip => tip,
     reset(t: ChainTip): void {
@@ -39,7 +62,7 @@ export function createAuditChain(db: Database.Database) {
     /** The next row's seq, prev_hash and hash; advances the tip (call inside the write transaction). */
     next(r: Omit<AuditRecord, 'seq' | 'prev_hash' | 'hash'>): { seq: number; prev_hash: string; hash: string } {
       const seq = tip.seq + 1;
-      const hash = auditHash(tip.hash, seq, r);
+      const hash = auditHash(tip.hash, seq, r, key);
       const out = { seq, prev_hash: tip.hash, hash };
       tip = { seq, hash };
       return out;

@@ -15,7 +15,7 @@ import type {
   StoreHealth,
   Tx,
 } from '../ports.js';
-import type { AuditRecord } from '../audit-verify.js';
+import type { AuditKey, AuditRecord } from '../audit-verify.js';
 import { createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { migrateSqlite } from './migrate.js';
@@ -34,6 +34,8 @@ export interface SqliteStoreOptions {
   busyTimeoutMs?: number;
   /** Called once if the WAL checkpoint thread stops; the writer then checkpoints inside its commits again. */
   onCheckpointerStopped?: (err: unknown) => void;
+  /** HMAC key for new audit rows' hashes (see audit-verify.ts); plain sha256 without it. */
+  auditKey?: AuditKey;
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
@@ -105,6 +107,12 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, opts.migrationsDir);
+  const chain = createAuditChain(db, opts.auditKey);
+  const keyProblem = chain.keyProblem();
+  if (keyProblem) {
+    db.close();
+    throw new Error(keyProblem);
+  }
   // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
   // backstop past 64 MiB of WAL, which also bounds the file when it starts over.
   let checkpointer: Checkpointer | null = null;
@@ -121,7 +129,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     });
   }
 
-  const chain = createAuditChain(db);
   const tx = createSqliteTx(db, chain);
   const audit = auditReader(db);
   /** The last write fault, until a later commit succeeds: what /readyz reports. */
@@ -320,6 +327,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     auditRecords: (q) => audit.auditRecords(q),
     auditHighWater: () => audit.auditHighWater(),
+    auditNeedsKeyedRow: () => chain.needsKeyedRow(),
     pending: () => queue.length,
     close(): void {
       if (closed) return;

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { LoadError } from '../domain/index.js';
+import type { Config } from './types.js';
+
+/** Settings whose value is a secret given as itself or as `${file:/absolute/path}`. */
+export type SecretSetting = 'slackSigningSecret' | 'auditKey';
+
+/**
+ * The secret a setting names: `${file:/path}` is read now (and trimmed, as
+ * Kubernetes secrets end with a newline), a plain value is the secret. A file
+ * that cannot be read or is empty is a LoadError naming the setting and the
+ * file, never the content.
+ */
+export function resolveSecret(config: Config, name: SecretSetting): string | undefined {
+  const v = config[name];
+  if (v === undefined) return undefined;
+  const ref = /^\$\{file:(\/.*)\}$/.exec(v);
+  if (!ref) return v;
+  const src = config.sources[name];
+  let text: string;
+  try {
+    text = readFileSync(ref[1]!, 'utf8').trim();
+  } catch (err) {
+    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(ref[1])} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` }]);
+  }
+  if (text === '') throw new LoadError([{ file: src.file, path: src.path, message: `${JSON.stringify(ref[1])} is empty` }]);
+  return text;
+}
+
+/** Shorter than this, an HMAC key can be guessed; `openssl rand -hex 32` makes a good one. */
+export const AUDIT_KEY_MIN_LENGTH = 32;
+
+/** The audit chain's HMAC key (`--audit-key`), resolved and checked, or undefined. */
+export function resolveAuditKey(config: Config): Buffer | undefined {
+  const text = resolveSecret(config, 'auditKey');
+  if (text === undefined) return undefined;
+  if (text.length < AUDIT_KEY_MIN_LENGTH) {
+    const src = config.sources.auditKey;
+    throw new LoadError([{ file: src.file, path: src.path, message: `the audit key must be at least ${AUDIT_KEY_MIN_LENGTH} characters (\`openssl rand -hex 32\` makes one)` }]);
+  }
+  return Buffer.from(text, 'utf8');
+}
