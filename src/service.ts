@@ -219,6 +219,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(notify ? { notify } : {}),
   });
   const tracker = createExecutionTracker(runner);
+  metrics.watch({ storePending: () => store.pending(), executionsRunning: () => tracker.size(), notificationsDropped: () => notifications.dropped() });
   const engine = createEngine({
     store,
     catalog,

@@ -1,7 +1,19 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { CIRCUIT_STATES, type Metrics } from './metrics.js';
 
+/** Values read at scrape time, never counted on the hot path. */
+export interface LiveSources {
+  /** Decisions and updates waiting for the next commit (intake answers 503 past --max-pending). */
+  storePending(): number;
+  /** Executions running in this process. */
+  executionsRunning(): number;
+  /** Notifications dropped since start because the queue was full. */
+  notificationsDropped(): number;
+}
+
 export interface PrometheusMetrics extends Metrics {
+  /** Reads these on every scrape (the service's queue depths). */
+  watch(sources: LiveSources): void;
   /** The Content-Type to answer GET /metrics with. */
   readonly contentType: string;
   /** The exposition text for GET /metrics. */
@@ -78,11 +90,42 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     help: 'Approval requests waiting for a human.',
     registers: [registry],
   });
+  let live: LiveSources | undefined;
+  new Gauge({
+    name: 'rectify_store_pending',
+    help: 'Decisions and updates waiting for the next store commit; intake answers 503 OVERLOADED past --max-pending.',
+    registers: [registry],
+    collect() {
+      this.set(live?.storePending() ?? 0);
+    },
+  });
+  new Gauge({
+    name: 'rectify_executions_running',
+    help: 'Executions running in this process.',
+    registers: [registry],
+    collect() {
+      this.set(live?.executionsRunning() ?? 0);
+    },
+  });
+  let droppedSeen = 0;
+  new Counter({
+    name: 'rectify_notifications_dropped_total',
+    help: 'Notifications dropped because the queue was full (remediation never waits on chat).',
+    registers: [registry],
+    collect() {
+      const now = live?.notificationsDropped() ?? 0;
+      if (now > droppedSeen) this.inc(now - droppedSeen);
+      droppedSeen = Math.max(droppedSeen, now);
+    },
+  });
   // Present from the first scrape, so alerts on `rectify_paused == 1` never see "no data".
   pausedGauge.set(0);
   approvals.set(0);
 
   return {
+    watch(sources) {
+      live = sources;
+    },
     contentType: registry.contentType,
     registry,
     render: () => registry.metrics(),

@@ -13,6 +13,7 @@ describe('API surface', () => {
   before(async () => {
     target = await startHttpTarget();
     target.route('POST', '/act', { status: 200 });
+    target.route('POST', '/slow', { status: 200, delayMs: 400 });
     svc = await startTestService({
       runbooks: `runbooks:
   fix:
@@ -24,6 +25,15 @@ describe('API surface', () => {
     cooldown_minutes: 5
     action:
       http: {method: POST, url: "${target.url}/act"}
+  slow:
+    description: Takes a while
+    risk: LOW
+    triggers: [sluggish]
+    min_confidence: 0.5
+    max_per_hour: 4
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/slow"}
 `,
     });
   });
@@ -55,6 +65,22 @@ describe('API surface', () => {
     assert.match(m.body, /rectify_circuit_state\{runbook="fix"\} 0/);
     assert.match(m.body, /rectify_paused 0/);
     assert.match(m.body, /rectify_incidents_total\{source="api"\} 1/);
+  });
+
+  it('/metrics shows the queues an operator watches in a storm: pending commits, running executions, dropped notifications', async () => {
+    const scrape = async () => (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+    const sample = (text: string, name: string) => text.split('\n').find((l) => l.startsWith(`${name} `));
+    const idle = await scrape();
+    assert.equal(sample(idle, 'rectify_executions_running'), 'rectify_executions_running 0');
+    assert.equal(sample(idle, 'rectify_store_pending'), 'rectify_store_pending 0');
+    assert.equal(sample(idle, 'rectify_notifications_dropped_total'), 'rectify_notifications_dropped_total 0');
+    const r = await svc.post('/api/v1/incidents', { root_cause: 'sluggish', service: 'm' });
+    assert.equal(r.body.action, 'executed');
+    await target.waitForRequest('/slow');
+    assert.equal(sample(await scrape(), 'rectify_executions_running'), 'rectify_executions_running 1', 'the target holds its answer for 400 ms');
+    for (let i = 0; i < 100 && (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body.state === 'running'; i++) await new Promise((d) => setTimeout(d, 20));
+    assert.equal((await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body.state, 'succeeded');
+    assert.equal(sample(await scrape(), 'rectify_executions_running'), 'rectify_executions_running 0');
   });
 
   it('audit pagination: newest first, cursor pages never repeat or skip', async () => {
@@ -104,7 +130,7 @@ describe('API surface', () => {
     const ready = await svc.get('/readyz');
     assert.equal(ready.status, 200);
     assert.equal(ready.body.store, 'ok');
-    assert.equal(ready.body.runbooks, 1);
+    assert.equal(ready.body.runbooks, 2);
   });
 });
 

@@ -66,6 +66,27 @@ describe('Prometheus metrics', () => {
     assert.equal(m.contentType, 'text/plain; version=0.0.4; charset=utf-8');
   });
 
+  it('reads the live queue depths at scrape time, zero before anything is watched; the dropped counter only grows', async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    const before = await m.render();
+    assert.deepEqual(sampleLines(before, 'rectify_store_pending'), ['rectify_store_pending 0']);
+    assert.deepEqual(sampleLines(before, 'rectify_executions_running'), ['rectify_executions_running 0']);
+    assert.deepEqual(sampleLines(before, 'rectify_notifications_dropped_total'), ['rectify_notifications_dropped_total 0']);
+    let pending = 7;
+    let dropped = 3;
+    m.watch({ storePending: () => pending, executionsRunning: () => 2, notificationsDropped: () => dropped });
+    const text = await m.render();
+    assert.deepEqual(sampleLines(text, 'rectify_store_pending'), ['rectify_store_pending 7']);
+    assert.deepEqual(sampleLines(text, 'rectify_executions_running'), ['rectify_executions_running 2']);
+    assert.deepEqual(sampleLines(text, 'rectify_notifications_dropped_total'), ['rectify_notifications_dropped_total 3']);
+    pending = 0;
+    dropped = 5;
+    const later = await m.render();
+    assert.deepEqual(sampleLines(later, 'rectify_store_pending'), ['rectify_store_pending 0']);
+    assert.deepEqual(sampleLines(later, 'rectify_notifications_dropped_total'), ['rectify_notifications_dropped_total 5']);
+    assert.ok(later.includes('# TYPE rectify_notifications_dropped_total counter'));
+  });
+
   it('keeps instances independent (no global registry) and includes process metrics by default', async () => {
     const a = createPrometheusMetrics();
     const b = createPrometheusMetrics();
