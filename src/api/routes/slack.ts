@@ -67,6 +67,7 @@ function decidedMessage(text: string, a: { id: string; incident_id: string; runb
     ],
   };
 }
+
 const FORM = 'application/x-www-form-urlencoded';
 
 export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
