@@ -181,7 +181,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   // Notifications: a background queue, audited, never on the decision path.
   const notifiers: Notifier[] = [];
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
-  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined }));
+  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(config.slackApprovers ? { approvers: config.slackApprovers } : {}) }));
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({

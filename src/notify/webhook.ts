@@ -34,6 +34,16 @@ export function createWebhookNotifier(url: string, publicUrl: string | undefined
   };
 }
 
+/**
+ * Slack reads `&`, `<` and `>` as markup in mrkdwn and in a message's `text`:
+ * `<!channel>` pings everyone, `<https://x|Approve>` is a link. Values that come
+ * from alerts (a service, a root cause, a reason naming them) are escaped, so an
+ * alert cannot ping a channel or dress a link up in rectify's message.
+ */
+export function escapeSlackText(s: string): string {
+  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
 const ICON: Record<string, string> = {
   SUCCESS: ':white_check_mark:',
   FAILED: ':x:',
@@ -75,6 +85,8 @@ export function approvalButtons(approvalId: string): unknown {
 export interface SlackNotifierOptions {
   /** Add Approve/Reject buttons to approval requests (needs --slack-signing-secret to be of use). */
   buttons?: boolean;
+  /** Slack user ids who may click them (--slack-approvers): approval requests mention them, so Slack notifies them. */
+  approvers?: readonly string[];
 }
 
 /** Slack incoming webhook: Block Kit with the incident, the runbook, the outcome and a link. */
@@ -86,21 +98,24 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
       const links = linksFor(e, publicUrl);
       const link = links.approval ?? links.execution ?? links.incident;
       const title = `${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim();
+      const esc = escapeSlackText;
       const fields = [
-        `*Incident*\n${e.incident_id ?? '—'}`,
-        `*Service*\n${e.service ?? '—'}`,
-        `*Runbook*\n${e.runbook ?? '—'}`,
-        `*Outcome*\n${e.outcome}`,
-        ...(e.owner ? [`*Approver*\n${e.owner}`] : []),
-      ].map((text) => ({ type: 'mrkdwn', text }));
+        `*Incident*\n${esc(e.incident_id ?? '—')}`,
+        `*Service*\n${esc(e.service ?? '—')}`,
+        `*Runbook*\n${esc(e.runbook ?? '—')}`,
+        `*Outcome*\n${esc(e.outcome)}`,
+        ...(e.owner ? [`*Approver*\n${esc(e.owner)}`] : []),
+        // Slack user ids (checked at load) as mentions: Slack notifies each of them.
+        ...(opts.buttons && opts.approvers?.length && e.event === 'APPROVAL_REQUIRED' ? [`*Who may approve here*\n${opts.approvers.map((id) => `<@${id}>`).join(' ')}`] : []),
+      ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000) }));
       const blocks: unknown[] = [
         { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
         { type: 'section', fields },
-        { type: 'section', text: { type: 'mrkdwn', text: e.reason.slice(0, 2900) || '—' } },
+        { type: 'section', text: { type: 'mrkdwn', text: esc(e.reason).slice(0, 2900) || '—' } },
       ];
       if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>` }] });
       if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
-      return post(url, { text: `${title}: ${e.reason}`.slice(0, 3000), blocks }, signal);
+      return post(url, { text: escapeSlackText(`${title}: ${e.reason}`).slice(0, 3000), blocks }, signal);
     },
   };
 }

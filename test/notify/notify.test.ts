@@ -71,6 +71,30 @@ describe('notifications: always notify, never block', () => {
     await svc.stop({ remove: true });
   });
 
+  it('Slack: values from an alert cannot ping a channel or dress up a link; --slack-approvers are mentioned on approval requests', async () => {
+    target.reset();
+    target.route('POST', '/services/T000/B000/SECRETxyz', { status: 200 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-webhook-url', `${target.url}/services/T000/B000/SECRETxyz`, '--slack-signing-secret', 'x'.repeat(32), '--slack-approvers', 'U0ALICE,U0BOB'],
+    });
+    await svc.post('/api/v1/incidents', { id: 'S2', root_cause: 'scary', service: '<!channel> & <https://evil.example|Approve here>' });
+    await svc.service.drainNotifications();
+    const msgs = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
+    const approval = msgs.find((m) => JSON.stringify(m).includes('S2'));
+    assert.deepEqual(approval.blocks[1].fields.map((f: any) => f.text), [
+      '*Incident*\nS2',
+      '*Service*\n&lt;!channel&gt; &amp; &lt;https://evil.example|Approve here&gt;',
+      '*Runbook*\nrisky',
+      '*Outcome*\napproval_required',
+      '*Approver*\nsecurity-team',
+      '*Who may approve here*\n<@U0ALICE> <@U0BOB>',
+    ]);
+    const all = JSON.stringify(msgs);
+    assert.ok(!all.includes('<!channel>') && !all.includes('<https://evil'), all);
+    await svc.stop({ remove: true });
+  });
+
   it('retries a failing receiver with backoff (exact attempts), then gives up and audits NOTIFY_FAILED', async () => {
     target.reset();
     target.route('POST', '/flaky', sequence([{ status: 500 }, { status: 502 }, { status: 200 }]));

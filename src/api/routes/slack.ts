@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
+import { escapeSlackText } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
@@ -53,17 +54,14 @@ export const slackReplySchema = z.object({
 
 const USERNAME_RE = /^[A-Za-z0-9._-]{1,80}$/;
 
-/** Slack's mrkdwn treats &, < and > as markup: values (a service comes from alert labels) are escaped. */
-const mrkdwn = (s: string): string => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
-
 /** The approval message, replaced once a click decided it: the outcome for the channel, no buttons left. */
 function decidedMessage(text: string, a: { id: string; incident_id: string; runbook: string; service: string }) {
   return {
     replace_original: true,
     text,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: mrkdwn(text).slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: mrkdwn(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
+      { type: 'section', text: { type: 'mrkdwn', text: escapeSlackText(text).slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: escapeSlackText(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
     ],
   };
 }
@@ -124,7 +122,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
         const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, message);
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(message.text) });
         };
         const refuse = (code: string, text: string) => {
           tell({ response_type: 'ephemeral', replace_original: false, text });
