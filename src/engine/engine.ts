@@ -372,7 +372,9 @@ export function createEngine(deps: EngineDeps) {
 
     /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
     async expireApprovals(): Promise<number> {
-      return store.transact((tx) => expireDue(tx, clock.now()));
+      const expired = await store.transact((tx) => expireDue(tx, clock.now()));
+      tellExpired(expired);
+      return expired.length;
     },
 
     async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {
@@ -417,11 +419,30 @@ export function createEngine(deps: EngineDeps) {
             },
           });
         }
-        expireDue(tx, now);
-        return running.length;
+        return { interrupted: running.length, expired: expireDue(tx, now) };
+      }).then(({ interrupted, expired }) => {
+        tellExpired(expired);
+        return interrupted;
       });
     },
   };
+
+  /** An approval request that nobody answered in time is told like the request was: nothing ran. */
+  function tellExpired(expired: ApprovalRow[]): void {
+    for (const a of expired) {
+      deps.notify?.({
+        event: 'EXPIRED',
+        incident_id: a.incident_id,
+        runbook: a.runbook,
+        service: a.service,
+        execution_id: null,
+        approval_id: a.id,
+        outcome: 'expired',
+        reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()}): nothing ran; trigger a new run if the fix is still needed`,
+        at: clock.now(),
+      });
+    }
+  }
 
   function pendingOrThrow(tx: Tx, approvalId: string, now: number): ApprovalRow {
     const a = tx.getApproval(approvalId);
@@ -436,13 +457,13 @@ export function createEngine(deps: EngineDeps) {
     return a;
   }
 
-  function expireDue(tx: Tx, now: number): number {
+  function expireDue(tx: Tx, now: number): ApprovalRow[] {
     const due = tx.expiredApprovals(now);
     for (const a of due) {
       tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
       tx.appendAudit({ at: now, event: 'EXPIRED', incident_id: a.incident_id, runbook: a.runbook, actor: 'rectify', details: { approval_id: a.id, reason: 'nobody approved before the deadline' } });
     }
-    return due.length;
+    return due;
   }
 }
 

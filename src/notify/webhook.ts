@@ -52,6 +52,7 @@ const ICON: Record<string, string> = {
   INTERRUPTED: ':warning:',
   CIRCUIT_TRIPPED: ':rotating_light:',
   APPROVAL_REQUIRED: ':raised_hand:',
+  EXPIRED: ':hourglass:',
 };
 
 /**

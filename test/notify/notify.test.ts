@@ -95,6 +95,34 @@ describe('notifications: always notify, never block', () => {
     await svc.stop({ remove: true });
   });
 
+  it('an approval request that nobody answered in time is told as EXPIRED: nothing ran', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--approval-ttl', '10m'] });
+    const appr = await svc.post('/api/v1/incidents', { id: 'E1', root_cause: 'scary', service: 'vault' });
+    assert.equal(appr.body.action, 'approval_required');
+    svc.clock.advance(9 * 60_000);
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    assert.deepEqual(target.requests('/hook', 'POST').map((r) => (r.json() as any).event), ['APPROVAL_REQUIRED'], 'not yet due');
+    svc.clock.advance(2 * 60_000);
+    await svc.service.housekeep();
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    const got = target.requests('/hook', 'POST').map((r) => r.json() as any);
+    assert.deepEqual(got.map((g) => g.event), ['APPROVAL_REQUIRED', 'EXPIRED'], 'told once');
+    const expired = got[1];
+    assert.deepEqual(
+      [expired.incident_id, expired.runbook, expired.service, expired.approval_id, expired.execution_id, expired.outcome],
+      ['E1', 'risky', 'vault', appr.body.approval_id, null, 'expired'],
+    );
+    assert.equal(expired.reason, 'nobody approved before the deadline (2026-11-24T03:10:00.000Z): nothing ran; trigger a new run if the fix is still needed');
+    const audited = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.map((e: any) => e.details.about);
+    assert.deepEqual(audited.sort(), ['APPROVAL_REQUIRED', 'EXPIRED']);
+    assert.equal(target.calls('/act'), 0);
+    await svc.stop({ remove: true });
+  });
+
   it('retries a failing receiver with backoff (exact attempts), then gives up and audits NOTIFY_FAILED', async () => {
     target.reset();
     target.route('POST', '/flaky', sequence([{ status: 500 }, { status: 502 }, { status: 200 }]));
