@@ -387,6 +387,20 @@ export function createEngine(deps: EngineDeps) {
         return true;
       });
       metrics.paused(paused);
+      // The kill switch changes what happens to every alert from now on: the team is told who and why.
+      if (changed) {
+        deps.notify?.({
+          event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED',
+          incident_id: null,
+          runbook: null,
+          service: null,
+          execution_id: null,
+          approval_id: null,
+          outcome: paused ? 'paused' : 'resumed',
+          reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+          at: clock.now(),
+        });
+      }
       return changed;
     },
 

@@ -53,6 +53,8 @@ const ICON: Record<string, string> = {
   CIRCUIT_TRIPPED: ':rotating_light:',
   APPROVAL_REQUIRED: ':raised_hand:',
   EXPIRED: ':hourglass:',
+  SERVICE_PAUSED: ':double_vertical_bar:',
+  SERVICE_RESUMED: ':arrow_forward:',
 };
 
 /**

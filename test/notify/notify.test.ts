@@ -123,6 +123,25 @@ describe('notifications: always notify, never block', () => {
     await svc.stop({ remove: true });
   });
 
+  it('the kill switch is told: who paused or resumed, and why; a pause that changes nothing is not', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    await svc.post('/api/v1/pause', { by: 'alice', reason: 'bad deploy in flight' });
+    await svc.post('/api/v1/pause', { by: 'bob' });
+    await svc.post('/api/v1/resume', { by: 'alice' });
+    await svc.service.drainNotifications();
+    const got = target.requests('/hook', 'POST').map((r) => r.json() as any);
+    assert.deepEqual(
+      got.map((g) => [g.event, g.outcome, g.reason, g.incident_id]),
+      [
+        ['SERVICE_PAUSED', 'paused', 'automatic remediation paused by alice: bad deploy in flight', null],
+        ['SERVICE_RESUMED', 'resumed', 'automatic remediation resumed by alice', null],
+      ],
+    );
+    await svc.stop({ remove: true });
+  });
+
   it('retries a failing receiver with backoff (exact attempts), then gives up and audits NOTIFY_FAILED', async () => {
     target.reset();
     target.route('POST', '/flaky', sequence([{ status: 500 }, { status: 502 }, { status: 200 }]));
