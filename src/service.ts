@@ -240,6 +240,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);
   for (const rb of runbooks) metrics.circuitState(rb.id, store.read((tx) => tx.circuit(rb.id)).state);
+  const pausedRunbooks = store.read((tx) => tx.pausedRunbooks());
+  for (const rb of runbooks) metrics.runbookPaused(rb.id, pausedRunbooks.has(rb.id));
+  if (pausedRunbooks.size > 0) log.warn({ runbooks: [...pausedRunbooks.keys()] }, 'runbooks paused: they do not run automatically until resumed');
 
   let draining = false;
   const app = await buildApp({

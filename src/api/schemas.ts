@@ -178,6 +178,18 @@ export const runbookStateSchema = z.object({
   success_rate: z.number().nullable(),
   succeeded: z.number().int(),
   failed: z.number().int(),
+  paused: runbookPauseSchema().nullable().describe("the runbook's own kill switch: who paused it, why and since when; null when it runs"),
+});
+
+function runbookPauseSchema() {
+  return z.object({ by: z.string(), reason: z.string().nullable(), since: z.string() });
+}
+
+export const runbookPauseStateSchema = z.object({
+  runbook: z.string(),
+  paused: z.boolean(),
+  changed: z.boolean().describe('false when the runbook already was in that state'),
+  pause: runbookPauseSchema().nullable(),
 });
 
 export const manualRunBodySchema = z.object({

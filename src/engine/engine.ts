@@ -7,7 +7,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import type { ApprovalRow, Store, Tx } from '../store/ports.js';
+import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { Notify } from '../notify/types.js';
 import { applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
@@ -402,6 +402,38 @@ export function createEngine(deps: EngineDeps) {
         });
       }
       return changed;
+    },
+
+    /**
+     * One runbook's kill switch: while paused it does not run automatically (PAUSED),
+     * the other runbooks go on. Audited, notified, kept across restarts.
+     */
+    async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null }> {
+      if (!catalog.byId(runbookId)) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
+      const out = await store.transact((tx) => {
+        const was = tx.runbookPaused(runbookId);
+        if ((was !== null) === paused) return { changed: false, pause: was };
+        const now = clock.now();
+        const pause = paused ? { by, reason: reason ?? null, at: now } : null;
+        tx.setRunbookPaused(runbookId, pause);
+        tx.appendAudit({ at: now, event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED', runbook: runbookId, actor: by, details: { reason: reason ?? null } });
+        return { changed: true, pause };
+      });
+      metrics.runbookPaused(runbookId, out.pause !== null);
+      if (out.changed) {
+        deps.notify?.({
+          event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
+          incident_id: null,
+          runbook: runbookId,
+          service: null,
+          execution_id: null,
+          approval_id: null,
+          outcome: paused ? 'paused' : 'resumed',
+          reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+          at: clock.now(),
+        });
+      }
+      return out;
     },
 
     /**

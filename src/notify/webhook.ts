@@ -55,6 +55,8 @@ const ICON: Record<string, string> = {
   EXPIRED: ':hourglass:',
   SERVICE_PAUSED: ':double_vertical_bar:',
   SERVICE_RESUMED: ':arrow_forward:',
+  RUNBOOK_PAUSED: ':double_vertical_bar:',
+  RUNBOOK_RESUMED: ':arrow_forward:',
 };
 
 /**

@@ -26,6 +26,8 @@ export interface Metrics {
   /** A store commit of `size` decisions took `seconds`. */
   commitBatch(size: number, seconds: number): void;
   approvalsPending(n: number): void;
+  /** A runbook's own kill switch is on (true) or off. */
+  runbookPaused(runbook: string, paused: boolean): void;
 }
 
 const noop = (): void => {};
@@ -38,4 +40,5 @@ export const noopMetrics: Metrics = Object.freeze({
   paused: noop,
   commitBatch: noop,
   approvalsPending: noop,
+  runbookPaused: noop,
 });

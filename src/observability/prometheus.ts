@@ -90,6 +90,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     help: 'Approval requests waiting for a human.',
     registers: [registry],
   });
+  const runbookPausedGauge = new Gauge({
+    name: 'rectify_runbook_paused',
+    help: "1 while a runbook's own kill switch is on (it does not run automatically), else 0.",
+    labelNames: ['runbook'] as const,
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -142,5 +148,6 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
       commitSeconds.observe(seconds);
     },
     approvalsPending: (n) => approvals.set(n),
+    runbookPaused: (runbook, isPaused) => runbookPausedGauge.set({ runbook }, isPaused ? 1 : 0),
   };
 }

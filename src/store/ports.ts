@@ -18,8 +18,17 @@ export interface CircuitRecord {
 }
 
 /** What the guardrail stages may read: consistent within one transaction. */
+/** Who paused one runbook, and why (`POST /api/v1/runbooks/{id}/pause`). */
+export interface RunbookPause {
+  by: string;
+  reason: string | null;
+  at: number;
+}
+
 export interface GuardStateView {
   paused(): boolean;
+  /** The runbook's own kill switch, or null when it is not paused. */
+  runbookPaused(runbook: string): RunbookPause | null;
   circuit(runbook: string): CircuitRecord;
   executionsSince(runbook: string, service: string, sinceMs: number): number;
   lastExecutionAt(runbook: string, service: string): number | null;
@@ -146,6 +155,10 @@ export interface Tx extends GuardStateView {
   expiredApprovals(now: number): ApprovalRow[];
 
   setPaused(paused: boolean, by: string, at: number): void;
+  /** Pauses one runbook (`pause` given) or lifts its pause (null). */
+  setRunbookPaused(runbook: string, pause: RunbookPause | null): void;
+  /** Every paused runbook, by id. */
+  pausedRunbooks(): Map<string, RunbookPause>;
 }
 
 export interface AuditQuery {

@@ -175,6 +175,28 @@ describe('client commands against a running service', () => {
     assert.deepEqual(rows[0].details, { reason: 'maintenance' });
   });
 
+  it('pause --runbook: that runbook alone stops, the decision says who and why; resume --runbook lets it run; an unknown runbook exits 1', async () => {
+    const p = await cli(['pause', '--runbook', 'restart-api', '--by', 'ops', '--reason', 'flapping', '--json'], { env });
+    assert.equal(p.code, 0);
+    const answer = p.json();
+    assert.deepEqual({ ...answer, pause: { ...answer.pause, since: typeof answer.pause.since } }, { runbook: 'restart-api', paused: true, changed: true, pause: { by: 'ops', reason: 'flapping', since: 'string' } });
+    const again = await cli(['pause', '--runbook', 'restart-api', '--by', 'ops'], { env });
+    assert.deepEqual([again.code, again.out], [0, ['restart-api was already paused: nothing changed']]);
+    const d = await svc.post('/api/v1/incidents', { id: 'INC-RP1', root_cause: 'CrashLoopBackOff', service: 'api-rp', context: { pod_name: 'api-1' } });
+    assert.deepEqual([d.body.action, d.body.event, d.body.reason], ['blocked', 'PAUSED', 'runbook restart-api is paused by ops (flapping): it does not run automatically (POST /api/v1/runbooks/restart-api/resume)']);
+    assert.deepEqual((await svc.get('/api/v1/runbooks/restart-api')).body.paused, { by: 'ops', reason: 'flapping', since: answer.pause.since });
+    assert.equal((await svc.get('/api/v1/runbooks/rollback-deployment')).body.paused, null, 'the other runbooks go on');
+    const r = await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
+    assert.deepEqual([r.code, r.out], [0, ['resumed restart-api: it runs automatically again']]);
+    const d2 = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-RP2', root_cause: 'CrashLoopBackOff', service: 'api-rp2', context: { pod_name: 'api-1' } });
+    assert.equal(d2.body.action, 'executed');
+    const events = (await svc.get('/api/v1/audit?runbook=restart-api&limit=1000')).body.events.filter((e: any) => e.event.startsWith('RUNBOOK_'));
+    assert.deepEqual(events.map((e: any) => [e.event, e.actor, e.details.reason]), [['RUNBOOK_RESUMED', 'ops', null], ['RUNBOOK_PAUSED', 'ops', 'flapping']]);
+    const missing = await cli(['pause', '--runbook', 'nope', '--by', 'ops'], { env });
+    assert.equal(missing.code, 1);
+    assert.match(missing.err.join('\n'), /no runbook "nope" is loaded/);
+  });
+
   it('audit: --json is the API page; the table lists the newest rows oldest first', async () => {
     const j = await cli(['audit', '--runbook', 'restart-api', '--limit', '3', '--json'], { env });
     assert.equal(j.code, 0);
@@ -198,7 +220,7 @@ describe('client commands against a running service', () => {
     const first = JSON.parse(out[0]!) as { seq: number };
     const d = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-F1', root_cause: 'CrashLoopBackOff', service: 'api-f', context: { pod_name: 'api-1' } });
     assert.equal(d.body.action, 'executed');
-    await until(() => out.some((l) => l.includes('"SUCCESS"')), 'the SUCCESS row');
+    await until(() => out.slice(1).some((l) => l.includes('"SUCCESS"')), 'the SUCCESS row');
     stop.abort();
     const r = await running;
     assert.equal(r.code, 0);

@@ -134,6 +134,54 @@ describe('API surface', () => {
   });
 });
 
+describe("a runbook's own kill switch", () => {
+  it('survives a restart, shows in GET /api/v1/runbooks and /metrics, needs admin like the global one, and leaves approvals alone', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/act"}
+  other:
+    risk: LOW
+    triggers: [bent]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/act"}
+`,
+    });
+    const paused = await svc.post('/api/v1/runbooks/fix/pause', { by: 'alice', reason: 'investigating' });
+    assert.equal(paused.status, 200);
+    assert.deepEqual(paused.body, { runbook: 'fix', paused: true, changed: true, pause: { by: 'alice', reason: 'investigating', since: '2026-11-24T03:00:00.000Z' } });
+    assert.equal((await svc.post('/api/v1/runbooks/nope/pause', { by: 'alice' })).status, 404);
+    const again = await svc.restart();
+    const blocked = await again.post('/api/v1/incidents', { root_cause: 'broken', service: 'a' });
+    assert.deepEqual([blocked.body.action, blocked.body.event], ['blocked', 'PAUSED']);
+    const other = await again.post('/api/v1/incidents?wait=true', { root_cause: 'bent', service: 'a' });
+    assert.equal(other.body.action, 'executed');
+    const list = (await again.get('/api/v1/runbooks')).body.runbooks;
+    assert.deepEqual(list.map((r: any) => [r.id, r.paused?.by ?? null]), [['fix', 'alice'], ['other', null]]);
+    const metrics = (await again.app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^rectify_runbook_paused\{runbook="fix"\} 1$/m);
+    assert.match(metrics, /^rectify_runbook_paused\{runbook="other"\} 0$/m);
+    const resumed = await again.post('/api/v1/runbooks/fix/resume', { by: 'alice' });
+    assert.deepEqual(resumed.body, { runbook: 'fix', paused: false, changed: true, pause: null });
+    assert.equal((await again.post('/api/v1/runbooks/fix/resume', { by: 'alice' })).body.changed, false);
+    assert.match((await again.app.inject({ method: 'GET', url: '/metrics' })).body, /^rectify_runbook_paused\{runbook="fix"\} 0$/m);
+    assert.equal((await again.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'b' })).body.action, 'executed');
+    await again.stop({ remove: true });
+    await target.close();
+  });
+});
+
 describe('startup refuses bad configuration and runbooks, one line per problem', () => {
   it('rectify serve with broken runbooks prints every problem with file and YAML path, exit 2', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-start-'));

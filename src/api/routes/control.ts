@@ -10,9 +10,11 @@ import {
   manualRunBodySchema,
   pauseBodySchema,
   pauseStateSchema,
+  runbookPauseStateSchema,
   runbookStateSchema,
   waitQuerySchema,
 } from '../schemas.js';
+import type { RunbookPause } from '../../store/ports.js';
 import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
@@ -58,8 +60,11 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       success_rate: done === 0 ? null : stats.succeeded / done,
       succeeded: stats.succeeded,
       failed: stats.failed,
+      paused: pauseView(store.read((tx) => tx.runbookPaused(rb.id))),
     };
   }
+
+  const pauseView = (p: RunbookPause | null) => (p ? { by: p.by, reason: p.reason, since: new Date(p.at).toISOString() } : null);
 
   const runbookOr404 = (id: string): Runbook => {
     const rb = catalog.byId(id);
@@ -147,6 +152,31 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         const { approval, result } = await engine.approve(req.params.id, by, req.body.comment, { wait: req.query.wait });
         if (!result) return reply.code(202).send(approvalView(approval));
         return { ...approvalView(approval), result };
+      },
+    );
+  }
+
+  for (const op of ['pause', 'resume'] as const) {
+    addRoute<z.infer<typeof pauseBodySchema>, unknown, IdParams>(
+      app,
+      registry,
+      'POST',
+      `/api/v1/runbooks/:id/${op}`,
+      {
+        summary: op === 'pause' ? "One runbook's kill switch: stop its automatic runs, the others go on" : 'Resume automatic runs of one runbook',
+        description:
+          op === 'pause'
+            ? 'While paused, alerts matching the runbook are decided `blocked` with `PAUSED` (and the reason names who paused it); approvals and manual runs still go through. Audited (`RUNBOOK_PAUSED`), notified, kept across restarts.'
+            : 'Audited (`RUNBOOK_RESUMED`) and notified. Resuming a runbook that is not paused changes nothing (`changed: false`).',
+        tags: ['control'],
+        params: idParamsSchema,
+        body: pauseBodySchema,
+        response: { 200: runbookPauseStateSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema },
+      },
+      async (req) => {
+        const body = req.body ?? { by: 'api' };
+        const out = await engine.setRunbookPaused(req.params.id, op === 'pause', actorOf(req, body.by), body.reason);
+        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause) };
       },
     );
   }

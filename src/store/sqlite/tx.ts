@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, Tx } from '../ports.js';
+import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
 import { incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 
@@ -68,6 +68,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     approvalsForAlert: db.prepare("SELECT * FROM approvals WHERE alert_key = ? AND status = 'pending'"),
     approvalsExpired: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at"),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
+    settingsWithPrefix: db.prepare('SELECT key, value, updated_at, updated_by FROM settings WHERE key >= ? AND key < ?'),
     settingSet: db.prepare(
       `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
@@ -111,6 +113,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
     forgetReads: changed,
     paused: () => remembered('paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
+    runbookPaused: (runbook) =>
+      remembered(`rbpaused\u0000${runbook}`, () => {
+        const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
+        return r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
+      }),
     circuit(runbook) {
       return remembered(`circuit\u0000${runbook}`, () => {
         const r = s.circuitGet.get(runbook) as Raw | undefined;
@@ -226,5 +233,18 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       changed();
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
     },
+    setRunbookPaused(runbook, pause) {
+      changed();
+      if (pause) s.settingSet.run(RUNBOOK_PAUSE_PREFIX + runbook, JSON.stringify(pause), pause.at, pause.by);
+      else s.settingDelete.run(RUNBOOK_PAUSE_PREFIX + runbook);
+    },
+    pausedRunbooks() {
+      // Keys sort as text: every key with the prefix lies in [prefix, prefix + U+FFFF).
+      const rows = s.settingsWithPrefix.all(RUNBOOK_PAUSE_PREFIX, RUNBOOK_PAUSE_PREFIX + '\uffff') as Array<{ key: string; value: string }>;
+      return new Map(rows.map((r) => [r.key.slice(RUNBOOK_PAUSE_PREFIX.length), JSON.parse(r.value) as RunbookPause]));
+    },
   };
 }
+
+/** Settings keys of the runbooks' own kill switches: `paused:runbook:<id>`, the value `{by, reason, at}`. */
+const RUNBOOK_PAUSE_PREFIX = 'paused:runbook:';
