@@ -6,7 +6,7 @@
  * alert and batched (disk). Prints a table with ratios and the targets, writes
  * bench/results/<time>.json and bench/results/latest.json.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { BodyCounts, BodySpec } from './bodies.js';
@@ -190,6 +190,14 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
     }
     process.stdout.write(`  disk ceiling  single ${Math.round(disk.single.alertsPerSecond)} alerts/s, batched ×${batch} ${Math.round(disk.batched.alertsPerSecond)} alerts/s\n`);
     return { name: s.name, title: s.title, alertsPerBody: s.alertsPerBody, connections: s.connections, rectify, http, minimal, disk, verification, memory, sent, quick, commits };
+  } catch (err) {
+    // A failed scenario (rectify stopped, say) is shown with the end of rectify's own log, which goes with the folder.
+    const logFile = join(dir, 'rectify.log');
+    if (existsSync(logFile)) {
+      const tail = readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-40);
+      process.stderr.write(`\n${s.name}: the last lines of rectify's log (${logFile}):\n${tail.join('\n')}\n\n`);
+    }
+    throw err;
   } finally {
     await target.close();
     rmSync(dir, { recursive: true, force: true });

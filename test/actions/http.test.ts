@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { RenderedHttpAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
@@ -132,5 +134,54 @@ describe('http action', () => {
       detail: `POST ${target.url}/restart not sent: credentials in the URL are not supported: send them in a header, e.g. Authorization: Basic \${env:NAME}`,
     });
     assert.equal(target.calls('/restart'), 0);
+  });
+
+  it('at most maxInFlightPerOrigin requests to one origin at once; the rest wait their turn and all are sent once', async () => {
+    let inFlight = 0;
+    let most = 0;
+    let received = 0;
+    const server = createServer((req, res) => {
+      received++;
+      inFlight++;
+      most = Math.max(most, inFlight);
+      setTimeout(() => {
+        inFlight--;
+        res.writeHead(200).end();
+      }, 60);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const exec = createHttpActionExecutor({ maxInFlightPerOrigin: 2 });
+      const outs = await Promise.all(Array.from({ length: 7 }, (_, i) => exec.run(action({ url: `${url}/restart/${i}` }), ctx())));
+      assert.deepEqual(outs.map((o) => o.ok), [true, true, true, true, true, true, true]);
+      assert.equal(received, 7);
+      assert.equal(most, 2);
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a request whose deadline passes while it waits for a slot is not sent, and says so', async () => {
+    let received = 0;
+    const server = createServer((_req, res) => {
+      received++;
+      setTimeout(() => res.writeHead(200).end(), 400);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const exec = createHttpActionExecutor({ maxInFlightPerOrigin: 1 });
+      const first = exec.run(action({ url: `${url}/slow` }), ctx());
+      const second = await exec.run(action({ url: `${url}/queued`, timeoutMs: 100 }), ctx());
+      assert.deepEqual(second, { ok: false, detail: `POST ${url}/queued not sent: timed out after 100ms waiting behind 1 requests in flight to ${url}` });
+      assert.equal((await first).ok, true);
+      assert.equal(received, 1, 'the queued request never left');
+      // The slot it waited for is not lost: the next request goes through.
+      assert.equal((await exec.run(action({ url: `${url}/after` }), ctx())).ok, true);
+      assert.equal(received, 2);
+    } finally {
+      server.close();
+    }
   });
 });

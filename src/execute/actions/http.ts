@@ -18,6 +18,13 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  */
 export interface HttpActionExecutorOptions {
   fetch?: typeof fetch;
+  /**
+   * Requests in flight to one origin at most (default 64); more wait their turn,
+   * within their own timeout. A storm that starts thousands of executions must not
+   * open thousands of connections to the service being fixed, nor hold a socket
+   * and its buffers per execution in rectify's bounded heap.
+   */
+  maxInFlightPerOrigin?: number;
   /** Where `${env:NAME}` resolves; the composition root passes the allowed variables. Default: none. */
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: SecretSources['readFile'];
@@ -25,6 +32,8 @@ export interface HttpActionExecutorOptions {
 
 export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): ActionExecutor<RenderedHttpAction> {
   const doFetch = opts.fetch ?? fetch;
+  const limit = opts.maxInFlightPerOrigin ?? 64;
+  const slots = createOriginSlots(limit);
   const sources: SecretSources = { env: opts.env ?? {}, ...(opts.readFile ? { readFile: opts.readFile } : {}) };
   return {
     type: 'http',
@@ -51,6 +60,15 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         }
       }
 
+      const origin = new URL(action.url).origin;
+      let release: () => void;
+      try {
+        release = await slots.acquire(origin, signal);
+      } catch {
+        // Nothing left rectify: unlike a request that timed out, this one certainly did not happen.
+        const why = ctx.signal.aborted ? 'aborted' : `timed out after ${formatDuration(action.timeoutMs)}`;
+        return { ok: false, detail: `${target} not sent: ${why} waiting behind ${limit} requests in flight to ${origin}` };
+      }
       let res: Response;
       try {
         res = await doFetch(action.url, {
@@ -62,10 +80,12 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
           redirect: 'manual',
           signal,
         });
+        await discardBody(res);
       } catch (err) {
         return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}` };
+      } finally {
+        release();
       }
-      await discardBody(res);
       const [lo, hi] = action.expectStatus;
       const ok = res.status >= lo && res.status <= hi;
       const detail = ok ? `${target} → ${res.status}` : `${target} → ${res.status}, expected ${formatRange(lo, hi)}`;
@@ -85,4 +105,46 @@ function failureReason(
   if (parent.aborted) return 'aborted (the request may have reached the target)';
   if (signal.aborted) return `timed out after ${formatDuration(action.timeoutMs)} (the request may have reached the target)`;
   return describeFetchError(err, action.url, secrets);
+}
+
+/** A counting semaphore per origin: `acquire` resolves with its release once a slot is free, or rejects when `signal` aborts first. */
+function createOriginSlots(limit: number) {
+  const origins = new Map<string, { active: number; waiting: Array<() => void> }>();
+  return {
+    acquire(origin: string, signal: AbortSignal): Promise<() => void> {
+      let o = origins.get(origin);
+      if (!o) {
+        o = { active: 0, waiting: [] };
+        origins.set(origin, o);
+      }
+      const slot = o;
+      let released = false;
+      const release = (): void => {
+        if (released) return;
+        released = true;
+        // The slot passes straight to the next in line, or is given back.
+        const next = slot.waiting.shift();
+        if (next) next();
+        else if (--slot.active === 0) origins.delete(origin);
+      };
+      if (slot.active < limit) {
+        slot.active++;
+        return Promise.resolve(release);
+      }
+      return new Promise((resolve, reject) => {
+        if (signal.aborted) return reject(signal.reason);
+        const onAbort = (): void => {
+          const i = slot.waiting.indexOf(turn);
+          if (i >= 0) slot.waiting.splice(i, 1);
+          reject(signal.reason);
+        };
+        const turn = (): void => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(release);
+        };
+        slot.waiting.push(turn);
+        signal.addEventListener('abort', onAbort, { once: true });
+      });
+    },
+  };
 }
