@@ -15,7 +15,7 @@ export interface ScenarioResult {
   disk: DiskCeiling;
   verification: Verification;
   /** Resident set of the rectify process, after each sample's alerts. */
-  memory: Array<{ alerts: number; rssMiB: number }>;
+  memory: Array<{ alerts: number; rssMiB: number; heapTotalMiB?: number; externalMiB?: number }>;
   sent: BodyCounts;
   quick: boolean;
   /** rectify's group commits over the run: how many, requests per commit, time per commit. */

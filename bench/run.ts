@@ -162,8 +162,11 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
         const r = await runLoad(plan(s, server.url, alertnames, chunk));
         add(r);
         parts.push(r);
-        memory.push({ alerts: done + long.every, rssMiB: rssMiB(server.pid) });
-        process.stdout.write(`  ${String(done + long.every).padStart(9)} alerts  ${fmtRate(r)}  rss ${memory[memory.length - 1]!.rssMiB.toFixed(1)} MiB\n`);
+        const heap = await heapStats(server.url);
+        memory.push({ alerts: done + long.every, rssMiB: rssMiB(server.pid), ...heap });
+        process.stdout.write(
+          `  ${String(done + long.every).padStart(9)} alerts  ${fmtRate(r)}  rss ${memory[memory.length - 1]!.rssMiB.toFixed(1)} MiB (V8 heap ${heap.heapTotalMiB.toFixed(1)}, external ${heap.externalMiB.toFixed(1)})\n`,
+        );
       }
       rectify = combine(parts);
     } else {
@@ -202,6 +205,13 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
     await target.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** The V8 heap rectify holds from the system (used or not) and its external memory, from its own /metrics: the rest of the resident set is native. */
+async function heapStats(url: string): Promise<{ heapTotalMiB: number; externalMiB: number }> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN) / 2 ** 20;
+  return { heapTotalMiB: value('nodejs_heap_size_total_bytes'), externalMiB: value('nodejs_external_memory_bytes') };
 }
 
 /** Group-commit figures from rectify's own metrics (whole run, warm-up and executions' own updates included). */
