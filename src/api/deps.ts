@@ -29,11 +29,11 @@ export interface ApiDeps {
   slackVerifier?: SlackVerifier;
   /** Slack user ids allowed to use the buttons; absent lets anyone who sees the message. */
   slackApprovers?: ReadonlySet<string>;
+  /** The audit chain's HMAC key, for GET /api/v1/audit/verify. */
+  auditKey?: Buffer;
   /**
    * Tells a Slack click's outcome through the click's response_url (Slack shows
    * nothing of the HTTP answer to a button click). Fire and forget.
    */
-  /** The audit chain's HMAC key, for GET /api/v1/audit/verify. */
-  auditKey?: Buffer;
   slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }) => void;
 }

@@ -17,7 +17,6 @@ export interface CircuitRecord {
   trialExecutionId: string | null;
 }
 
-/** What the guardrail stages may read: consistent within one transaction. */
 /** Who paused one runbook, and why (`POST /api/v1/runbooks/{id}/pause`). */
 export interface RunbookPause {
   by: string;
@@ -25,6 +24,7 @@ export interface RunbookPause {
   at: number;
 }
 
+/** What the guardrail stages may read: consistent within one transaction. */
 export interface GuardStateView {
   paused(): boolean;
   /** The runbook's own kill switch, or null when it is not paused. */
