@@ -99,6 +99,11 @@ function loadTls(config: Config): TlsMaterial | undefined {
   return tls;
 }
 
+/** Why a reload refused a new file, in one line (a LoadError's problems, or the error's message). */
+function reloadProblem(err: unknown): string {
+  return err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
+}
+
 function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: string[] } | { ok: false; problems: LoadProblem[] } {
   const read = readTokensFile(path);
   if (!read.ok) return read;
@@ -330,7 +335,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
           report.tls = { ok: true };
           log.info({ cert: config.tlsCert }, 'TLS certificate reloaded');
         } catch (err) {
-          const problem = err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
+          const problem = reloadProblem(err);
           report.tls = { ok: false, problem };
           log.error({ problem }, 'TLS certificate refused on reload: the previous one stays in force');
         }
@@ -341,7 +346,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
           report.slackSigningSecret = { ok: true };
           log.info('Slack signing secret re-read');
         } catch (err) {
-          const problem = err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
+          const problem = reloadProblem(err);
           report.slackSigningSecret = { ok: false, problem };
           log.error({ problem }, 'Slack signing secret refused on reload: the previous one stays in force');
         }
