@@ -8,7 +8,7 @@ import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
-import type { Notify } from '../notify/types.js';
+import type { NotificationEvent, Notify } from '../notify/types.js';
 import { applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 
@@ -389,16 +389,10 @@ export function createEngine(deps: EngineDeps) {
       metrics.paused(paused);
       // The kill switch changes what happens to every alert from now on: the team is told who and why.
       if (changed) {
-        deps.notify?.({
+        tell({
           event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED',
-          incident_id: null,
-          runbook: null,
-          service: null,
-          execution_id: null,
-          approval_id: null,
           outcome: paused ? 'paused' : 'resumed',
           reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
-          at: clock.now(),
         });
       }
       return changed;
@@ -421,16 +415,11 @@ export function createEngine(deps: EngineDeps) {
       });
       metrics.runbookPaused(runbookId, out.pause !== null);
       if (out.changed) {
-        deps.notify?.({
+        tell({
           event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
-          incident_id: null,
           runbook: runbookId,
-          service: null,
-          execution_id: null,
-          approval_id: null,
           outcome: paused ? 'paused' : 'resumed',
           reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
-          at: clock.now(),
         });
       }
       return out;
@@ -473,19 +462,22 @@ export function createEngine(deps: EngineDeps) {
     },
   };
 
+  /** A notification about something other than one decision: the fields it does not concern are null. */
+  function tell(e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id'>>): void {
+    deps.notify?.({ incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at: clock.now() });
+  }
+
   /** An approval request that nobody answered in time is told like the request was: nothing ran. */
   function tellExpired(expired: ApprovalRow[]): void {
     for (const a of expired) {
-      deps.notify?.({
+      tell({
         event: 'EXPIRED',
         incident_id: a.incident_id,
         runbook: a.runbook,
         service: a.service,
-        execution_id: null,
         approval_id: a.id,
         outcome: 'expired',
         reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()}): nothing ran; trigger a new run if the fix is still needed`,
-        at: clock.now(),
       });
     }
   }
