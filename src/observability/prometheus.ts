@@ -120,8 +120,10 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     registers: [registry],
     collect() {
       const now = live?.notificationsDropped() ?? 0;
-      if (now > droppedSeen) this.inc(now - droppedSeen);
-      droppedSeen = Math.max(droppedSeen, now);
+      if (now > droppedSeen) {
+        this.inc(now - droppedSeen);
+        droppedSeen = now;
+      }
     },
   });
   // Present from the first scrape, so alerts on `rectify_paused == 1` never see "no data".

@@ -51,7 +51,7 @@ export function createAuditChain(db: Database.Database, key?: AuditKey) {
     /** True when an audit key is set and the newest row (if any) is not hashed with it. */
     needsKeyedRow(): boolean {
       if (!key) return false;
-      const r = newestRow.get() as AuditRecord | undefined;
+      const r = newest.get() as { hash: string | null } | undefined;
       return !r?.hash?.startsWith(KEYED_PREFIX);
     },
     sync,

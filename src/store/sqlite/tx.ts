@@ -69,7 +69,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     approvalsExpired: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at"),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
-    settingsWithPrefix: db.prepare('SELECT key, value, updated_at, updated_by FROM settings WHERE key >= ? AND key < ?'),
+    settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
     settingSet: db.prepare(
       `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, ?)
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
