@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorMessage, sleep } from '../lib/index.js';
+import { postJson } from './webhook.js';
 
 /**
  * Slack shows nothing of what an app answers to a button click (block_actions):
@@ -47,16 +48,8 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
     let detail = '';
     for (let i = 1; i <= attempts; i++) {
       try {
-        const res = await fetch(url, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(message),
-          redirect: 'manual',
-          signal: AbortSignal.timeout(attemptTimeoutMs),
-        });
-        await res.body?.cancel();
-        if (res.status >= 200 && res.status < 300) return;
-        detail = `answered ${res.status}`;
+        await postJson(url, message, AbortSignal.timeout(attemptTimeoutMs));
+        return;
       } catch (err) {
         detail = errorMessage(err);
       }

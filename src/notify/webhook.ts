@@ -14,7 +14,8 @@ export function linksFor(e: NotificationEvent, publicUrl: string | undefined): R
   return out;
 }
 
-async function post(url: string, body: unknown, signal: AbortSignal): Promise<void> {
+/** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx. */
+export async function postJson(url: string | URL, body: unknown, signal: AbortSignal): Promise<void> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -30,7 +31,7 @@ async function post(url: string, body: unknown, signal: AbortSignal): Promise<vo
 export function createWebhookNotifier(url: string, publicUrl: string | undefined): Notifier {
   return {
     name: `webhook ${new URL(url).origin}`,
-    send: (e, signal) => post(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal),
+    send: (e, signal) => postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal),
   };
 }
 
@@ -120,7 +121,7 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
       ];
       if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>` }] });
       if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
-      return post(url, { text: escapeSlackText(`${title}: ${e.reason}`).slice(0, 3000), blocks }, signal);
+      return postJson(url, { text: escapeSlackText(`${title}: ${e.reason}`).slice(0, 3000), blocks }, signal);
     },
   };
 }
