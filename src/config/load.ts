@@ -4,7 +4,7 @@ import { didYouMean, nearest } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
 import { CLIENT_ENV } from './client.js';
 import { readConfigFile, type FileEntry } from './file.js';
-import { deepFreeze } from './freeze.js';
+import { deepFreeze } from '../lib/index.js';
 import {
   COMMAND_ENV_KEY,
   envName,

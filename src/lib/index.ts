@@ -3,3 +3,4 @@ export * from './ids.js';
 export * from './durations.js';
 export * from './abort.js';
 export * from './suggest.js';
+export * from './freeze.js';

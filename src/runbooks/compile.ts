@@ -15,6 +15,7 @@ import {
   type YamlMap,
 } from './fields.js';
 import { bodyParams } from './http-parts.js';
+import { deepFreeze } from '../lib/index.js';
 import { parseMatcher } from './matchers.js';
 import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
@@ -368,13 +369,4 @@ function needsOf(actions: ActionSpec[], checks: CheckSpec[]): Runbook['needs'] {
     else needs.add(c.type);
   }
   return [...needs].sort();
-}
-
-/** Compiled runbooks are shared by every decision; freezing stops one caller changing another's. */
-function deepFreeze<T>(value: T): T {
-  if (typeof value === 'object' && value !== null && !(value instanceof RegExp) && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
