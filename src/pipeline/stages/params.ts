@@ -1,5 +1,7 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Plan, Runbook, CheckSpec } from '../../domain/index.js';
+import { deepFreeze } from '../../lib/index.js';
+import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
 
 export type RenderResult<T> = ({ ok: true } & T) | { ok: false; param?: string; reason: string };
@@ -9,12 +11,60 @@ export interface Renderer {
   renderChecks(specs: CheckSpec[], values: Record<string, string>): RenderResult<{ checks: RenderedCheck[] }>;
 }
 
+type Rendered = { ok: true; plan: ExecutionPlan } | { ok: false; reason: string };
+
+/** Rendered plans remembered, across all runbooks; the oldest is forgotten first. */
+export const RENDER_CACHE_SIZE = 4_096;
+
+/**
+ * The key of one rendering: the runbook and the value of each of its placeholders
+ * (length-prefixed, so no value can spell another's boundary). Rendering reads
+ * nothing else: the same key renders the same plan, or the same refusal.
+ */
+function renderKey(rb: Runbook, values: Record<string, string>): string {
+  let key = rb.id;
+  for (const p of rb.params) {
+    const v = Object.hasOwn(values, p) ? values[p] : undefined;
+    key += typeof v === 'string' ? `\u0000${v.length}:${v}` : '\u0001';
+  }
+  return key;
+}
+
 /**
  * Fills every placeholder from the incident, checking each value against the safe
  * pattern for where it goes. A refusal happens here, before any guardrail is
  * consumed and before any step runs, and is audited (PARAM_REFUSED).
+ *
+ * In an alert storm thousands of alerts fill one runbook with the same values (the
+ * same service, the same namespace), so a rendering is remembered by its key and
+ * shared, frozen: nothing downstream may change a plan.
  */
-export function createParamsStage(deps: { renderer: Renderer }): Stage {
+export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number }): Stage {
+  const cacheSize = deps.cacheSize ?? RENDER_CACHE_SIZE;
+  // The runbook object is kept with the entry: a reload gives the same id a new runbook.
+  const cache = new Map<string, { runbook: Runbook; out: Rendered }>();
+
+  function render(rb: Runbook, values: Record<string, string>): Rendered {
+    const plan = deps.renderer.renderPlan(rb, values);
+    if (!plan.ok) return { ok: false, reason: plan.reason };
+    const pre = deps.renderer.renderChecks(rb.preChecks, values);
+    if (!pre.ok) return { ok: false, reason: pre.reason };
+    const post = deps.renderer.renderChecks(rb.postChecks, values);
+    if (!post.ok) return { ok: false, reason: post.reason };
+    return { ok: true, plan: { ...plan.plan, preChecks: pre.checks, postChecks: post.checks } };
+  }
+
+  function remembered(rb: Runbook, values: Record<string, string>): Rendered {
+    const key = renderKey(rb, values);
+    const hit = cache.get(key);
+    if (hit && hit.runbook === rb) return hit.out;
+    const out = deepFreeze(render(rb, values));
+    if (hit) cache.delete(key);
+    else if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
+    cache.set(key, { runbook: rb, out });
+    return out;
+  }
+
   return {
     name: 'params',
     appliesTo: ['auto', 'approval', 'manual'],
@@ -24,14 +74,9 @@ export function createParamsStage(deps: { renderer: Renderer }): Stage {
         ctx.plan = ctx.input.plan;
         return undefined;
       }
-      const refuse = (reason: string) => ({ kind: 'blocked' as const, event: 'PARAM_REFUSED' as const, reason, runbook: rb });
-      const plan = deps.renderer.renderPlan(rb, ctx.input.values);
-      if (!plan.ok) return refuse(plan.reason);
-      const pre = deps.renderer.renderChecks(rb.preChecks, ctx.input.values);
-      if (!pre.ok) return refuse(pre.reason);
-      const post = deps.renderer.renderChecks(rb.postChecks, ctx.input.values);
-      if (!post.ok) return refuse(post.reason);
-      ctx.plan = { ...plan.plan, preChecks: pre.checks, postChecks: post.checks };
+      const out = cacheSize > 0 ? remembered(rb, ctx.input.values) : render(rb, ctx.input.values);
+      if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: out.reason, runbook: rb };
+      ctx.plan = out.plan;
       return undefined;
     },
   };

@@ -1,0 +1,101 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatProblem } from '../../src/domain/errors.js';
+import type { Runbook } from '../../src/domain/runbook.js';
+import { createParamsStage, type Renderer } from '../../src/pipeline/stages/index.js';
+import type { ExecutionPlan, StageContext } from '../../src/pipeline/types.js';
+import { parseRunbooksText, renderChecks, renderPlan } from '../../src/runbooks/index.js';
+import { incident } from './helpers.js';
+
+function inline(id = 't'): Runbook {
+  const { runbooks, problems } = parseRunbooksText(
+    `runbooks:\n  ${id}:\n    risk: LOW\n    action:\n      http: {method: POST, url: "http://127.0.0.1:9/restart/{service}/{namespace}"}\n`,
+    'inline.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  return runbooks[0]!;
+}
+
+/** The real renderer, counting its plan renderings. */
+function counting(): Renderer & { plans: number } {
+  const r = {
+    plans: 0,
+    renderPlan(rb: Runbook, values: Record<string, string>) {
+      r.plans++;
+      return renderPlan(rb, values);
+    },
+    renderChecks,
+  };
+  return r;
+}
+
+function run(stage: ReturnType<typeof createParamsStage>, runbook: Runbook, values: Record<string, string>) {
+  const ctx = { input: { incident: incident(), values, trigger: 'auto', dryRun: false }, runbook, circuitTrial: false } as unknown as StageContext;
+  const verdict = stage.run(ctx);
+  return { verdict, plan: ctx.plan as ExecutionPlan | undefined };
+}
+
+test('a storm filling one runbook with the same values renders its plan once, and every alert gets that plan', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const rb = inline();
+  const values = { service: 'api', namespace: 'prod', pod: 'api-1' };
+  const first = run(stage, rb, values);
+  // Labels the runbook does not use (pod) do not make another rendering.
+  const second = run(stage, rb, { ...values, pod: 'api-2', incident_id: 'inc-2' });
+  assert.equal(renderer.plans, 1);
+  assert.equal(first.verdict, undefined);
+  assert.equal(second.plan, first.plan);
+  assert.equal(first.plan!.actions[0]!.summary, 'POST http://127.0.0.1:9/restart/api/prod');
+  assert.deepEqual(first.plan!.params, { service: 'api', namespace: 'prod' });
+  // Shared, so frozen: nobody can change what another alert runs.
+  assert.ok(Object.isFrozen(first.plan) && Object.isFrozen(first.plan!.actions[0]!.spec));
+});
+
+test('another value, a reloaded runbook or a value that moves a boundary renders again', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const rb = inline();
+  run(stage, rb, { service: 'api', namespace: 'prod' });
+  const other = run(stage, rb, { service: 'web', namespace: 'prod' });
+  assert.equal(renderer.plans, 2);
+  assert.equal(other.plan!.actions[0]!.summary, 'POST http://127.0.0.1:9/restart/web/prod');
+  // The same id after a reload is another runbook object: its own rendering.
+  run(stage, inline(), { service: 'api', namespace: 'prod' });
+  assert.equal(renderer.plans, 3);
+  // "a" + "bc" and "ab" + "c" are different keys.
+  const a = run(stage, rb, { service: 'a', namespace: 'bc' });
+  const b = run(stage, rb, { service: 'ab', namespace: 'c' });
+  assert.equal(renderer.plans, 5);
+  assert.notEqual(a.plan!.actions[0]!.summary, b.plan!.actions[0]!.summary);
+});
+
+test('a refusal is remembered like a plan, and a missing value is not an empty one', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const rb = inline();
+  const bad = { service: '../admin', namespace: 'prod' };
+  const one = run(stage, rb, bad);
+  const two = run(stage, rb, { ...bad });
+  assert.equal(renderer.plans, 1);
+  assert.equal(one.verdict?.event, 'PARAM_REFUSED');
+  assert.deepEqual(two.verdict, one.verdict);
+  const missing = run(stage, rb, { service: 'api' });
+  const empty = run(stage, rb, { service: 'api', namespace: '' });
+  assert.equal(renderer.plans, 3);
+  assert.match((missing.verdict as { reason: string }).reason, /no value for placeholder \{namespace\}/);
+  assert.doesNotMatch((empty.verdict as { reason: string }).reason, /no value for placeholder/);
+});
+
+test('the cache is bounded: past its size the oldest rendering is forgotten', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer, cacheSize: 2 });
+  const rb = inline();
+  for (const service of ['a', 'b', 'c']) run(stage, rb, { service, namespace: 'n' });
+  assert.equal(renderer.plans, 3);
+  run(stage, rb, { service: 'c', namespace: 'n' });
+  run(stage, rb, { service: 'b', namespace: 'n' });
+  assert.equal(renderer.plans, 3, 'b and c are still remembered');
+  run(stage, rb, { service: 'a', namespace: 'n' });
+  assert.equal(renderer.plans, 4, 'a was forgotten');
+});
