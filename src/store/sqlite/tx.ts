@@ -14,9 +14,9 @@ const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, open
 export interface SqliteTx extends Tx {
   /**
    * While on, guard-state reads (pause, circuit, rate-limit counts, blast-radius
-   * claims) are answered from a memo that every write to those tables clears. Only
-   * inside a write transaction: nobody else can write then, so the memo is exactly
-   * what a query would return. Turned off (and cleared) outside it.
+   * claims) are answered from a memo; a write to those tables forgets the answers
+   * it can change. Only inside a write transaction: nobody else can write then, so
+   * the memo is exactly what a query would return. Turned off (and cleared) outside it.
    */
   memoReads(on: boolean): void;
   /** Clears the memo (a unit rolled back to its savepoint: its writes are gone). */
@@ -96,7 +96,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   }
 
   // In an alert storm every alert of a runbook asks the same guard questions; in one
-  // write transaction the answers change only when this connection writes.
+  // write transaction the answers change only when this connection writes, and a
+  // write forgets only the answers it can change: an execution of one runbook for
+  // one service leaves every other pair's rate-limit answers standing.
   let memo: Map<string, unknown> | null = null;
   function remembered<T>(key: string, read: () => T): T {
     if (!memo) return read();
@@ -105,13 +107,28 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     memo.set(key, v);
     return v;
   }
-  const changed = (): void => memo?.clear();
+  const forget = (key: string): void => void memo?.delete(key);
+  // Blast-radius answers (in flight, services per runbook) change with any claim or release.
+  let claims: Map<string, unknown> | null = null;
+  function rememberedClaims<T>(key: string, read: () => T): T {
+    if (!claims) return read();
+    if (claims.has(key)) return claims.get(key) as T;
+    const v = read();
+    claims.set(key, v);
+    return v;
+  }
+  const pair = (runbook: string, service: string): string => `${runbook}\u0000${service}`;
+  const forgetAll = (): void => {
+    memo?.clear();
+    claims?.clear();
+  };
 
   return {
     memoReads(on: boolean) {
       memo = on ? new Map() : null;
+      claims = on ? new Map() : null;
     },
-    forgetReads: changed,
+    forgetReads: forgetAll,
     paused: () => remembered('paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
     runbookPaused: (runbook) =>
       remembered(`rbpaused\u0000${runbook}`, () => {
@@ -130,13 +147,20 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
         });
       });
     },
-    executionsSince: (runbook, service, sinceMs) =>
-      remembered(`since\u0000${runbook}\u0000${service}\u0000${sinceMs}`, () => (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n),
+    executionsSince(runbook, service, sinceMs) {
+      // One answer per pair, for the window start last asked (each unit reads its own clock).
+      const key = `since\u0000${pair(runbook, service)}`;
+      const known = memo?.get(key) as { sinceMs: number; n: number } | undefined;
+      if (known && known.sinceMs === sinceMs) return known.n;
+      const n = (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n;
+      memo?.set(key, { sinceMs, n });
+      return n;
+    },
     lastExecutionAt: (runbook, service) =>
-      remembered(`last\u0000${runbook}\u0000${service}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
-    activeExecutions: () => remembered('active', () => (s.claimsCount.get() as { n: number }).n),
+      remembered(`last\u0000${pair(runbook, service)}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+    activeExecutions: () => rememberedClaims('active', () => (s.claimsCount.get() as { n: number }).n),
     activeServices: (runbook) =>
-      remembered(`services\u0000${runbook}`, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
+      rememberedClaims(runbook, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
 
     findIncidentByDedup(key) {
       const r = s.incidentByDedup.get(key) as Raw | undefined;
@@ -202,19 +226,20 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
 
     consumeRate(runbook, service, at, executionId) {
-      changed();
+      forget(`since\u0000${pair(runbook, service)}`);
+      forget(`last\u0000${pair(runbook, service)}`);
       s.rateInsert.run(runbook, service, at, executionId);
     },
     claimBlastRadius(executionId, runbook, service, at) {
-      changed();
+      claims?.clear();
       s.claimInsert.run(executionId, runbook, service, at);
     },
     releaseBlastRadius(executionId) {
-      changed();
+      claims?.clear();
       s.claimDelete.run(executionId);
     },
     setCircuit(runbook, rec, at) {
-      changed();
+      forget(`circuit\u0000${runbook}`);
       s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at);
     },
 
@@ -230,11 +255,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
 
     setPaused(paused, by, at) {
-      changed();
+      forget('paused');
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
     },
     setRunbookPaused(runbook, pause) {
-      changed();
+      forget(`rbpaused\u0000${runbook}`);
       if (pause) s.settingSet.run(RUNBOOK_PAUSE_PREFIX + runbook, JSON.stringify(pause), pause.at, pause.by);
       else s.settingDelete.run(RUNBOOK_PAUSE_PREFIX + runbook);
     },

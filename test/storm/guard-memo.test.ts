@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import type { Tx } from '../../src/store/ports.js';
+
+/**
+ * Inside one group commit, guard-state reads are remembered and each write forgets
+ * the answers it changes. These units share one batch (queued in one turn of the
+ * event loop), so every read after a write must see that write, and a unit rolled
+ * back must leave no remembered answer behind.
+ */
+test('within one group commit, every guard read sees the writes before it, and only those', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-memo-'));
+  const batches: number[] = [];
+  const store = openSqliteStore({ path: join(dir, 'db.sqlite'), migrationsDir: MIGRATIONS_DIR, onCommit: (units) => batches.push(units) });
+  try {
+    const snapshot = (tx: Tx) => ({
+      a: tx.executionsSince('rb', 'a', 0),
+      b: tx.executionsSince('rb', 'b', 0),
+      lastA: tx.lastExecutionAt('rb', 'a'),
+      active: tx.activeExecutions(),
+      services: [...tx.activeServices('rb')],
+      circuit: tx.circuit('rb').state,
+      paused: tx.paused(),
+      rbPaused: tx.runbookPaused('rb') !== null,
+    });
+    const units = [
+      store.transact(snapshot),
+      store.transact((tx) => {
+        tx.consumeRate('rb', 'a', 1_000, 'e1');
+        tx.claimBlastRadius('e1', 'rb', 'a', 1_000);
+        return snapshot(tx);
+      }),
+      store.transact((tx) => {
+        tx.setCircuit('rb', { state: 'open', failures: 3, openedAt: 1_000, trialExecutionId: null }, 1_000);
+        tx.setPaused(true, 'alice', 1_000);
+        tx.setRunbookPaused('rb', { by: 'alice', reason: null, at: 1_000 });
+        return snapshot(tx);
+      }),
+      store.transact((tx) => {
+        tx.consumeRate('rb', 'b', 2_000, 'e2');
+        tx.claimBlastRadius('e2', 'rb', 'b', 2_000);
+        assert.equal(tx.executionsSince('rb', 'b', 0), 1);
+        throw new Error('this unit fails after writing');
+      }),
+      store.transact((tx) => {
+        const before = snapshot(tx);
+        tx.releaseBlastRadius('e1');
+        // A later window start asks again rather than reuse the earlier count.
+        return { before, after: snapshot(tx), since: tx.executionsSince('rb', 'a', 1_000) };
+      }),
+    ];
+    const [first, second, third, failed, last] = await Promise.allSettled(units);
+    assert.deepEqual(batches, [5], 'the five units shared one group commit');
+    const value = <T>(r: PromiseSettledResult<T>): T => {
+      assert.equal(r.status, 'fulfilled');
+      return (r as PromiseFulfilledResult<T>).value;
+    };
+    assert.deepEqual(value(first), { a: 0, b: 0, lastA: null, active: 0, services: [], circuit: 'closed', paused: false, rbPaused: false });
+    assert.deepEqual(value(second), { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'closed', paused: false, rbPaused: false });
+    assert.deepEqual(value(third), { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
+    assert.equal(failed!.status, 'rejected');
+    const l = value(last!);
+    assert.deepEqual(l.before, { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
+    assert.deepEqual(l.after, { ...l.before, active: 0, services: [] });
+    assert.equal(l.since, 0);
+    // And the database agrees with what the units saw.
+    assert.deepEqual(store.read(snapshot), l.after);
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
