@@ -28,43 +28,36 @@ test('within one group commit, every guard read sees the writes before it, and o
       paused: tx.paused(),
       rbPaused: tx.runbookPaused('rb') !== null,
     });
-    const units = [
-      store.transact(snapshot),
-      store.transact((tx) => {
-        tx.consumeRate('rb', 'a', 1_000, 'e1');
-        tx.claimBlastRadius('e1', 'rb', 'a', 1_000);
-        return snapshot(tx);
-      }),
-      store.transact((tx) => {
-        tx.setCircuit('rb', { state: 'open', failures: 3, openedAt: 1_000, trialExecutionId: null }, 1_000);
-        tx.setPaused(true, 'alice', 1_000);
-        tx.setRunbookPaused('rb', { by: 'alice', reason: null, at: 1_000 });
-        return snapshot(tx);
-      }),
-      store.transact((tx) => {
-        tx.consumeRate('rb', 'b', 2_000, 'e2');
-        tx.claimBlastRadius('e2', 'rb', 'b', 2_000);
-        assert.equal(tx.executionsSince('rb', 'b', 0), 1);
-        throw new Error('this unit fails after writing');
-      }),
-      store.transact((tx) => {
-        const before = snapshot(tx);
-        tx.releaseBlastRadius('e1');
-        // A later window start asks again rather than reuse the earlier count.
-        return { before, after: snapshot(tx), since: tx.executionsSince('rb', 'a', 1_000) };
-      }),
-    ];
-    const [first, second, third, failed, last] = await Promise.allSettled(units);
+    const first = store.transact(snapshot);
+    const second = store.transact((tx) => {
+      tx.consumeRate('rb', 'a', 1_000, 'e1');
+      tx.claimBlastRadius('e1', 'rb', 'a', 1_000);
+      return snapshot(tx);
+    });
+    const third = store.transact((tx) => {
+      tx.setCircuit('rb', { state: 'open', failures: 3, openedAt: 1_000, trialExecutionId: null }, 1_000);
+      tx.setPaused(true, 'alice', 1_000);
+      tx.setRunbookPaused('rb', { by: 'alice', reason: null, at: 1_000 });
+      return snapshot(tx);
+    });
+    const failed = store.transact((tx) => {
+      tx.consumeRate('rb', 'b', 2_000, 'e2');
+      tx.claimBlastRadius('e2', 'rb', 'b', 2_000);
+      assert.equal(tx.executionsSince('rb', 'b', 0), 1);
+      throw new Error('this unit fails after writing');
+    });
+    const last = store.transact((tx) => {
+      const before = snapshot(tx);
+      tx.releaseBlastRadius('e1');
+      // A later window start asks again rather than reuse the earlier count.
+      return { before, after: snapshot(tx), since: tx.executionsSince('rb', 'a', 1_000) };
+    });
+    await assert.rejects(failed, /this unit fails after writing/);
     assert.deepEqual(batches, [5], 'the five units shared one group commit');
-    const value = <T>(r: PromiseSettledResult<T>): T => {
-      assert.equal(r.status, 'fulfilled');
-      return (r as PromiseFulfilledResult<T>).value;
-    };
-    assert.deepEqual(value(first), { a: 0, b: 0, lastA: null, active: 0, services: [], circuit: 'closed', paused: false, rbPaused: false });
-    assert.deepEqual(value(second), { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'closed', paused: false, rbPaused: false });
-    assert.deepEqual(value(third), { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
-    assert.equal(failed!.status, 'rejected');
-    const l = value(last!);
+    assert.deepEqual(await first, { a: 0, b: 0, lastA: null, active: 0, services: [], circuit: 'closed', paused: false, rbPaused: false });
+    assert.deepEqual(await second, { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'closed', paused: false, rbPaused: false });
+    assert.deepEqual(await third, { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
+    const l = await last;
     assert.deepEqual(l.before, { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
     assert.deepEqual(l.after, { ...l.before, active: 0, services: [] });
     assert.equal(l.since, 0);
