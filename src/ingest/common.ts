@@ -23,5 +23,7 @@ export function parseConfidence(raw: unknown): number | undefined {
  * incident's own `service` and `incident_id` when neither names them.
  */
 export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): Record<string, string> {
-  return { service: incident.service, incident_id: incident.id, ...incident.labels, ...incident.context };
+  const values = { service: incident.service, incident_id: incident.id, ...incident.labels };
+  // An Alertmanager alert's context is its labels, the same map: spread once.
+  return incident.context === incident.labels ? values : { ...values, ...incident.context };
 }
