@@ -100,23 +100,16 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   // write forgets only the answers it can change: an execution of one runbook for
   // one service leaves every other pair's rate-limit answers standing.
   let memo: Map<string, unknown> | null = null;
-  function remembered<T>(key: string, read: () => T): T {
-    if (!memo) return read();
-    if (memo.has(key)) return memo.get(key) as T;
+  // Blast-radius answers (in flight, services per runbook) change with any claim or release.
+  let claims: Map<string, unknown> | null = null;
+  function remembered<T>(answers: Map<string, unknown> | null, key: string, read: () => T): T {
+    if (!answers) return read();
+    if (answers.has(key)) return answers.get(key) as T;
     const v = read();
-    memo.set(key, v);
+    answers.set(key, v);
     return v;
   }
   const forget = (key: string): void => void memo?.delete(key);
-  // Blast-radius answers (in flight, services per runbook) change with any claim or release.
-  let claims: Map<string, unknown> | null = null;
-  function rememberedClaims<T>(key: string, read: () => T): T {
-    if (!claims) return read();
-    if (claims.has(key)) return claims.get(key) as T;
-    const v = read();
-    claims.set(key, v);
-    return v;
-  }
   const pair = (runbook: string, service: string): string => `${runbook}\u0000${service}`;
   const forgetAll = (): void => {
     memo?.clear();
@@ -129,14 +122,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       claims = on ? new Map() : null;
     },
     forgetReads: forgetAll,
-    paused: () => remembered('paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
+    paused: () => remembered(memo, 'paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
     runbookPaused: (runbook) =>
-      remembered(`rbpaused\u0000${runbook}`, () => {
+      remembered(memo, `rbpaused\u0000${runbook}`, () => {
         const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
         return r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
       }),
     circuit(runbook) {
-      return remembered(`circuit\u0000${runbook}`, () => {
+      return remembered(memo, `circuit\u0000${runbook}`, () => {
         const r = s.circuitGet.get(runbook) as Raw | undefined;
         if (!r) return CLOSED;
         return Object.freeze({
@@ -157,10 +150,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return n;
     },
     lastExecutionAt: (runbook, service) =>
-      remembered(`last\u0000${pair(runbook, service)}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
-    activeExecutions: () => rememberedClaims('active', () => (s.claimsCount.get() as { n: number }).n),
+      remembered(memo, `last\u0000${pair(runbook, service)}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+    activeExecutions: () => remembered(claims, 'active', () => (s.claimsCount.get() as { n: number }).n),
     activeServices: (runbook) =>
-      rememberedClaims(runbook, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
+      remembered(claims, runbook, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
 
     findIncidentByDedup(key) {
       const r = s.incidentByDedup.get(key) as Raw | undefined;
