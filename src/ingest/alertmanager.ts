@@ -128,7 +128,6 @@ export function alertmanagerToIncidents(
     const symptoms: string[] = [];
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     const fp = a.fingerprint || fingerprintOf(labels);
-    const copy = { ...labels };
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
     incidents.push({
       id: opts.newId(),
@@ -138,9 +137,10 @@ export function alertmanagerToIncidents(
       service,
       services: [service],
       symptoms,
-      // One copy serves as both: placeholders read the labels, and the store keeps them once.
-      context: copy,
-      labels: copy,
+      // The alert's own label map serves as both (nothing downstream changes an
+      // incident's maps): placeholders read the labels, and the store keeps them once.
+      context: labels,
+      labels,
       status: a.status,
       ...(alertname ? { alertname } : {}),
       dedup_key: `am:${occurrence}:${a.status}`,
