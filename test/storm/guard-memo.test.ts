@@ -49,8 +49,9 @@ test('within one group commit, every guard read sees the writes before it, and o
     const last = store.transact((tx) => {
       const before = snapshot(tx);
       tx.releaseBlastRadius('e1');
-      // A later window start asks again rather than reuse the earlier count.
-      return { before, after: snapshot(tx), since: tx.executionsSince('rb', 'a', 1_000) };
+      // Later window starts are counted from the times already read; an earlier one reads again.
+      const since = [999, 1_000, -1].map((start) => tx.executionsSince('rb', 'a', start));
+      return { before, after: snapshot(tx), since };
     });
     await assert.rejects(failed, /this unit fails after writing/);
     assert.deepEqual(batches, [5], 'the five units shared one group commit');
@@ -60,7 +61,7 @@ test('within one group commit, every guard read sees the writes before it, and o
     const l = await last;
     assert.deepEqual(l.before, { a: 1, b: 0, lastA: 1_000, active: 1, services: ['a'], circuit: 'open', paused: true, rbPaused: true });
     assert.deepEqual(l.after, { ...l.before, active: 0, services: [] });
-    assert.equal(l.since, 0);
+    assert.deepEqual(l.since, [1, 0, 1]);
     // And the database agrees with what the units saw.
     assert.deepEqual(store.read(snapshot), l.after);
   } finally {

@@ -46,6 +46,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     executionById: db.prepare('SELECT * FROM executions WHERE id = ?'),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
     rateCount: db.prepare('SELECT COUNT(*) AS n FROM rate_events WHERE runbook = ? AND service = ? AND at > ?'),
+    rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
     rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
     claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
@@ -141,12 +142,18 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       });
     },
     executionsSince(runbook, service, sinceMs) {
-      // One answer per pair, for the window start last asked (each unit reads its own clock).
+      if (!memo) return (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n;
+      // The pair's execution times since the earliest window start asked (at most
+      // max_per_hour of them): every unit reads its own clock, so later units ask
+      // from later starts, and are answered from the same list without a query.
       const key = `since\u0000${pair(runbook, service)}`;
-      const known = memo?.get(key) as { sinceMs: number; n: number } | undefined;
-      if (known && known.sinceMs === sinceMs) return known.n;
-      const n = (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n;
-      memo?.set(key, { sinceMs, n });
+      let known = memo.get(key) as { sinceMs: number; times: number[] } | undefined;
+      if (!known || sinceMs < known.sinceMs) {
+        known = { sinceMs, times: s.rateTimes.all(runbook, service, sinceMs) as number[] };
+        memo.set(key, known);
+      }
+      let n = 0;
+      for (const at of known.times) if (at > sinceMs) n++;
       return n;
     },
     lastExecutionAt: (runbook, service) =>
