@@ -52,6 +52,10 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     },
     async (req, reply) => {
       const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
+      // The incidents hold what they need of the body (the label maps); the rest of it
+      // (annotations, URLs, the envelope) need not stay alive while the group commit
+      // waits, which in a storm is thousands of alerts' worth for the collector to copy.
+      (req as { body: unknown }).body = undefined;
       rejectProblems(ingest);
       const results = await deps.engine.accept(ingest.incidents, acceptOptions(req));
       return reply.code(202).send({ results });
