@@ -33,7 +33,8 @@ export interface GuardStateView {
   executionsSince(runbook: string, service: string, sinceMs: number): number;
   lastExecutionAt(runbook: string, service: string): number | null;
   activeExecutions(): number;
-  activeServices(runbook: string): string[];
+  /** The services the runbook's in-flight executions act on (its blast radius now). */
+  activeServices(runbook: string): ReadonlySet<string>;
 }
 
 export interface AuditInput {

@@ -14,7 +14,7 @@ export const blastRadiusStage: Stage = {
       return { kind: 'blocked', event: 'BLAST_LIMITED', reason: `Max concurrent actions (${max}) reached`, runbook: rb };
     }
     const services = ctx.state.activeServices(rb.id);
-    if (!services.includes(ctx.input.incident.service) && services.length >= rb.blastRadiusLimit) {
+    if (!services.has(ctx.input.incident.service) && services.size >= rb.blastRadiusLimit) {
       return {
         kind: 'blocked',
         event: 'BLAST_LIMITED',

@@ -50,7 +50,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
     claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
-    claimsServices: db.prepare('SELECT DISTINCT service FROM blast_claims WHERE runbook = ? ORDER BY service'),
+    claimsServices: db.prepare('SELECT DISTINCT service FROM blast_claims WHERE runbook = ? ORDER BY service').pluck(),
     claimInsert: db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)'),
     claimDelete: db.prepare('DELETE FROM blast_claims WHERE execution_id = ?'),
     circuitGet: db.prepare('SELECT * FROM circuits WHERE runbook = ?'),
@@ -160,7 +160,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       remembered(memo, `last\u0000${pair(runbook, service)}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
     activeExecutions: () => remembered(claims, 'active', () => (s.claimsCount.get() as { n: number }).n),
     activeServices: (runbook) =>
-      remembered(claims, runbook, () => Object.freeze((s.claimsServices.all(runbook) as Array<{ service: string }>).map((r) => r.service)) as string[]),
+      remembered(claims, runbook, () => new Set(s.claimsServices.all(runbook) as string[]) as ReadonlySet<string>),
 
     findIncidentByDedup(key) {
       const r = s.incidentByDedup.get(key) as Raw | undefined;
