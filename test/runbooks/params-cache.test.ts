@@ -99,3 +99,29 @@ test('the cache is bounded: past its size the oldest rendering is forgotten', ()
   run(stage, rb, { service: 'a', namespace: 'n' });
   assert.equal(renderer.plans, 4, 'a was forgotten');
 });
+
+test('a runbook with a named check renders for each incident: the check carries that incident\'s values', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  restart:',
+      '    risk: LOW',
+      '    pre_checks: [replicas_greater_than_one]',
+      '    action:',
+      '      http: {method: POST, url: "http://127.0.0.1:9/restart/{namespace}"}',
+      '',
+    ].join('\n'),
+    'inline.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const rb = runbooks[0]!;
+  const one = run(stage, rb, { namespace: 'prod', pod_name: 'api-1', incident_id: 'inc-1' });
+  const two = run(stage, rb, { namespace: 'prod', pod_name: 'api-2', incident_id: 'inc-2' });
+  assert.equal(renderer.plans, 2);
+  const values = (r: typeof one) => (r.plan!.preChecks[0] as { values: Record<string, string> }).values;
+  assert.equal(values(one).pod_name, 'api-1');
+  assert.equal(values(two).pod_name, 'api-2');
+  assert.equal(values(two).incident_id, 'inc-2');
+});

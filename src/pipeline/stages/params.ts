@@ -11,6 +11,8 @@ export interface Renderer {
   renderChecks(specs: CheckSpec[], values: Record<string, string>): RenderResult<{ checks: RenderedCheck[] }>;
 }
 
+const isNamed = (c: CheckSpec): boolean => c.type === 'named';
+
 type Rendered = { ok: true; plan: ExecutionPlan } | { ok: false; reason: string };
 
 /** Rendered plans remembered, across all runbooks; the oldest is forgotten first. */
@@ -18,8 +20,9 @@ export const RENDER_CACHE_SIZE = 4_096;
 
 /**
  * The key of one rendering: the runbook and the value of each of its placeholders
- * (length-prefixed, so no value can spell another's boundary). Rendering reads
- * nothing else: the same key renders the same plan, or the same refusal.
+ * (length-prefixed, so no value can spell another's boundary). For a runbook
+ * without named checks rendering reads nothing else: the same key renders the same
+ * plan, or the same refusal.
  */
 function renderKey(rb: Runbook, values: Record<string, string>): string {
   let key = rb.id;
@@ -54,6 +57,12 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
     return { ok: true, plan: { ...plan.plan, preChecks: pre.checks, postChecks: post.checks } };
   }
 
+  /**
+   * A named check carries every incident value with it (the check reads them when it
+   * runs), so its rendering belongs to one incident and is never shared.
+   */
+  const cacheable = (rb: Runbook): boolean => !rb.preChecks.some(isNamed) && !rb.postChecks.some(isNamed);
+
   function remembered(rb: Runbook, values: Record<string, string>): Rendered {
     const key = renderKey(rb, values);
     const hit = cache.get(key);
@@ -74,7 +83,7 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         ctx.plan = ctx.input.plan;
         return undefined;
       }
-      const out = cacheSize > 0 ? remembered(rb, ctx.input.values) : render(rb, ctx.input.values);
+      const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, ctx.input.values) : render(rb, ctx.input.values);
       if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: out.reason, runbook: rb };
       ctx.plan = out.plan;
       return undefined;
