@@ -45,7 +45,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     ),
     executionById: db.prepare('SELECT * FROM executions WHERE id = ?'),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
-    rateCount: db.prepare('SELECT COUNT(*) AS n FROM rate_events WHERE runbook = ? AND service = ? AND at > ?'),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
     rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
@@ -111,7 +110,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     return v;
   }
   const forget = (key: string): void => void memo?.delete(key);
-  const pair = (runbook: string, service: string): string => `${runbook}\u0000${service}`;
+  // Each answer's key, named once: the read that remembers it and the write that forgets it use the same.
+  const key = {
+    paused: 'paused',
+    runbookPaused: (runbook: string) => `rbpaused\u0000${runbook}`,
+    circuit: (runbook: string) => `circuit\u0000${runbook}`,
+    since: (runbook: string, service: string) => `since\u0000${runbook}\u0000${service}`,
+    last: (runbook: string, service: string) => `last\u0000${runbook}\u0000${service}`,
+  };
   const forgetAll = (): void => {
     memo?.clear();
     claims?.clear();
@@ -123,14 +129,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       claims = on ? new Map() : null;
     },
     forgetReads: forgetAll,
-    paused: () => remembered(memo, 'paused', () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
+    paused: () => remembered(memo, key.paused, () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
     runbookPaused: (runbook) =>
-      remembered(memo, `rbpaused\u0000${runbook}`, () => {
+      remembered(memo, key.runbookPaused(runbook), () => {
         const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
         return r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
       }),
     circuit(runbook) {
-      return remembered(memo, `circuit\u0000${runbook}`, () => {
+      return remembered(memo, key.circuit(runbook), () => {
         const r = s.circuitGet.get(runbook) as Raw | undefined;
         if (!r) return CLOSED;
         return Object.freeze({
@@ -142,22 +148,21 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       });
     },
     executionsSince(runbook, service, sinceMs) {
-      if (!memo) return (s.rateCount.get(runbook, service, sinceMs) as { n: number }).n;
       // The pair's execution times since the earliest window start asked (at most
       // max_per_hour of them): every unit reads its own clock, so later units ask
       // from later starts, and are answered from the same list without a query.
-      const key = `since\u0000${pair(runbook, service)}`;
-      let known = memo.get(key) as { sinceMs: number; times: number[] } | undefined;
+      const k = key.since(runbook, service);
+      let known = memo?.get(k) as { sinceMs: number; times: number[] } | undefined;
       if (!known || sinceMs < known.sinceMs) {
         known = { sinceMs, times: s.rateTimes.all(runbook, service, sinceMs) as number[] };
-        memo.set(key, known);
+        memo?.set(k, known);
       }
       let n = 0;
       for (const at of known.times) if (at > sinceMs) n++;
       return n;
     },
     lastExecutionAt: (runbook, service) =>
-      remembered(memo, `last\u0000${pair(runbook, service)}`, () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+      remembered(memo, key.last(runbook, service), () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
     activeExecutions: () => remembered(claims, 'active', () => (s.claimsCount.get() as { n: number }).n),
     activeServices: (runbook) =>
       remembered(claims, runbook, () => new Set(s.claimsServices.all(runbook) as string[]) as ReadonlySet<string>),
@@ -226,8 +231,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
 
     consumeRate(runbook, service, at, executionId) {
-      forget(`since\u0000${pair(runbook, service)}`);
-      forget(`last\u0000${pair(runbook, service)}`);
+      forget(key.since(runbook, service));
+      forget(key.last(runbook, service));
       s.rateInsert.run(runbook, service, at, executionId);
     },
     claimBlastRadius(executionId, runbook, service, at) {
@@ -239,7 +244,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       s.claimDelete.run(executionId);
     },
     setCircuit(runbook, rec, at) {
-      forget(`circuit\u0000${runbook}`);
+      forget(key.circuit(runbook));
       s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at);
     },
 
@@ -255,11 +260,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
 
     setPaused(paused, by, at) {
-      forget('paused');
+      forget(key.paused);
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
     },
     setRunbookPaused(runbook, pause) {
-      forget(`rbpaused\u0000${runbook}`);
+      forget(key.runbookPaused(runbook));
       if (pause) s.settingSet.run(RUNBOOK_PAUSE_PREFIX + runbook, JSON.stringify(pause), pause.at, pause.by);
       else s.settingDelete.run(RUNBOOK_PAUSE_PREFIX + runbook);
     },
