@@ -34,9 +34,21 @@ export function triggerWords(incident: Incident): string[] {
   return words;
 }
 
-/** Placeholder lookup: context first, then labels (spec §3). */
-export function paramValue(incident: Pick<Incident, 'context' | 'labels'>, name: string): string | undefined {
-  if (Object.prototype.hasOwnProperty.call(incident.context, name)) return incident.context[name];
-  if (Object.prototype.hasOwnProperty.call(incident.labels, name)) return incident.labels[name];
-  return undefined;
+/**
+ * Values for placeholders: context first, then labels (spec §3), then the
+ * incident's own `service` and `incident_id` when neither names them.
+ */
+export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): Record<string, string> {
+  const values = { service: incident.service, incident_id: incident.id, ...incident.labels };
+  // An Alertmanager alert's context is its labels, the same map: spread once.
+  return incident.context === incident.labels ? values : { ...values, ...incident.context };
+}
+
+/** Whether the incident itself gives every one of `names` a value (no enrichment needed for them). */
+export function hasPlaceholderValues(incident: Pick<Incident, 'context' | 'labels'>, names: readonly string[]): boolean {
+  for (const n of names) {
+    if (n === 'service' || n === 'incident_id') continue;
+    if (!Object.hasOwn(incident.context, n) && !Object.hasOwn(incident.labels, n)) return false;
+  }
+  return true;
 }

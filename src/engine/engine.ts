@@ -1,7 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook } from '../domain/index.js';
-import { RectifyError } from '../domain/index.js';
-import { placeholderValues } from '../ingest/index.js';
+import { hasPlaceholderValues, placeholderValues, RectifyError } from '../domain/index.js';
 import { errorMessage, newId, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -55,7 +54,7 @@ export function createEngine(deps: EngineDeps) {
   async function enrich(values: Record<string, string>, rb: Runbook): Promise<Record<string, string>> {
     // Kubernetes runbooks read more than their placeholders (a pod's owning deployment
     // for the named checks), so they are always enriched; the enricher only adds what is missing.
-    if (!deps.enricher || (!rb.needs.includes('kubernetes') && rb.params.every((p) => p in values))) return values;
+    if (!deps.enricher || (!rb.needs.includes('kubernetes') && rb.params.every((p) => Object.hasOwn(values, p)))) return values;
     try {
       const extra = await deps.enricher.enrich(values, AbortSignal.timeout(ENRICH_TIMEOUT_MS));
       return { ...extra, ...values };
@@ -89,20 +88,20 @@ export function createEngine(deps: EngineDeps) {
   /**
    * I/O that must happen before deciding (enrichment, MEDIUM guardrails), only where a
    * runbook needs it. Synchronous otherwise: a storm of alerts that need no I/O
-   * costs no promise per alert.
+   * costs no promise per alert, and holds no copy of its values while the group
+   * commit waits (the params stage reads them from the incident).
    */
   function prepare(incident: Incident): DecideInput | Promise<DecideInput> {
-    const values = placeholderValues(incident);
-    const input: DecideInput = { incident, values, trigger: 'auto', dryRun: false };
+    const input: DecideInput = { incident, trigger: 'auto', dryRun: false };
     if (incident.status !== 'firing') return input;
     const rb = catalog.match(incident);
     if (!rb) return input;
     input.runbook = rb;
-    const enrichment = deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !rb.params.every((p) => p in values));
+    const enrichment = deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params));
     const guardrails = rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
     if (!enrichment && !guardrails) return input;
     return (async () => {
-      input.values = await enrich(values, rb);
+      input.values = await enrich(placeholderValues(incident), rb);
       if (guardrails) input.guardrails = await evaluateGuardrails(rb, input.values);
       return input;
     })();

@@ -17,13 +17,3 @@ export function parseConfidence(raw: unknown): number | undefined {
   if (!Number.isFinite(n) || n < 0 || n > 1) return undefined;
   return n;
 }
-
-/**
- * Values for placeholders: context first, then labels (spec §3), then the
- * incident's own `service` and `incident_id` when neither names them.
- */
-export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): Record<string, string> {
-  const values = { service: incident.service, incident_id: incident.id, ...incident.labels };
-  // An Alertmanager alert's context is its labels, the same map: spread once.
-  return incident.context === incident.labels ? values : { ...values, ...incident.context };
-}

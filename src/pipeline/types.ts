@@ -11,8 +11,11 @@ export interface ExecutionPlan extends Plan {
 
 export interface DecideInput {
   incident: Incident;
-  /** Placeholder values: the incident's context over its labels, plus enrichment. */
-  values: Record<string, string>;
+  /**
+   * Placeholder values when something was added to the incident's own (enrichment);
+   * absent, they are `placeholderValues(incident)`, computed where a stage needs them.
+   */
+  values?: Record<string, string>;
   trigger: DecisionTrigger;
   /** For approval and manual runs: the runbook is chosen, not matched. */
   runbook?: Runbook;

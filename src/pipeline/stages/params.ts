@@ -1,5 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Plan, Runbook, CheckSpec } from '../../domain/index.js';
+import { placeholderValues } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -83,7 +84,8 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         ctx.plan = ctx.input.plan;
         return undefined;
       }
-      const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, ctx.input.values) : render(rb, ctx.input.values);
+      const values = ctx.input.values ?? placeholderValues(ctx.input.incident);
+      const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, values) : render(rb, values);
       if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: out.reason, runbook: rb };
       ctx.plan = out.plan;
       return undefined;
