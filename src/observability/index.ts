@@ -2,7 +2,8 @@
 export {
   createLogger,
   createTestLogger,
-  REDACT_PATHS,
+  redactSecrets,
+  SECRET_KEYS,
   REDACTED,
   type Logger,
   type LoggerOptions,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createLogger, createTestLogger, REDACTED } from '../../src/observability/index.js';
+import { createLogger, createTestLogger, redactSecrets, REDACTED } from '../../src/observability/index.js';
 
 describe('logger redaction', () => {
   it('redacts an Authorization header on a request and never writes the secret', () => {
@@ -43,6 +43,83 @@ describe('logger redaction', () => {
     t.logger.child({ executionId: 'exe_1' }).error({ headers: { authorization: 'Bearer child-secret' } }, 'call failed');
     assert.doesNotMatch(t.lines.join('\n'), /child-secret/);
     assert.equal(t.records()[0]!['executionId'], 'exe_1');
+  });
+
+  it('redacts by key at any depth and in any letter case, inside arrays too', () => {
+    const t = createTestLogger();
+    t.logger.info(
+      {
+        a: { b: { c: { d: { e: { Token: 'deep-1', kept: 'visible-1' } } } } },
+        list: [{ password: 'arr-2' }, 'plain'],
+        req: { headers: { 'Proxy-Authorization': 'p-3', 'Set-Cookie': 'c-4', 'X-API-KEY': 'k-5', accept: 'json' } },
+        ApiKey: 'k-6',
+      },
+      'many nestings',
+    );
+    const all = t.lines.join('\n');
+    for (const secret of ['deep-1', 'arr-2', 'p-3', 'c-4', 'k-5', 'k-6']) assert.doesNotMatch(all, new RegExp(secret));
+    const rec = t.records()[0]! as any;
+    assert.deepEqual(rec.a.b.c.d.e, { Token: REDACTED, kept: 'visible-1' });
+    assert.deepEqual(rec.list, [{ password: REDACTED }, 'plain']);
+    assert.deepEqual(rec.req.headers, { 'Proxy-Authorization': REDACTED, 'Set-Cookie': REDACTED, 'X-API-KEY': REDACTED, accept: 'json' });
+  });
+
+  it('an error keeps its type and message, and a secret it carries is redacted', () => {
+    const t = createTestLogger();
+    const err = Object.assign(new Error('call failed'), { code: 'E_TARGET', headers: { authorization: 'Bearer err-7' } });
+    t.logger.error({ err }, 'action failed');
+    t.logger.error(new Error('bare error'));
+    assert.doesNotMatch(t.lines.join('\n'), /err-7/);
+    const [first, second] = t.records() as any[];
+    assert.equal(first.err.type, 'Error');
+    assert.equal(first.err.message, 'call failed');
+    assert.equal(first.err.code, 'E_TARGET');
+    assert.deepEqual(first.err.headers, { authorization: REDACTED });
+    assert.match(first.err.stack, /call failed/);
+    assert.equal(second.err.type, 'Error');
+    assert.equal(second.msg, 'bare error');
+    // The error itself is not changed.
+    assert.equal(err.headers.authorization, 'Bearer err-7');
+  });
+
+  it("never changes the caller's objects, and returns them as they are when nothing is secret", () => {
+    const t = createTestLogger();
+    const line = { token: 'own-8', nested: { password: 'own-9', n: 1 } };
+    t.logger.info(line, 'logged');
+    assert.deepEqual(line, { token: 'own-8', nested: { password: 'own-9', n: 1 } });
+    assert.deepEqual(t.records()[0]!['nested'], { password: REDACTED, n: 1 });
+    const clean = { a: { b: [1, 2, { c: 'x' }] } };
+    assert.equal(redactSecrets(clean), clean);
+    const secret = { a: { token: 't' }, b: { c: 1 } };
+    const out = redactSecrets(secret);
+    assert.notEqual(out, secret);
+    assert.equal(out.b, secret.b, 'branches without a secret are shared, not copied');
+  });
+
+  it('censors what is nested too deep to walk, and a cycle ends', () => {
+    const t = createTestLogger();
+    let deep: Record<string, unknown> = { token: 'too-deep-10' };
+    for (let i = 0; i < 20; i++) deep = { next: deep };
+    const cyclic: Record<string, unknown> = { name: 'loop' };
+    cyclic['self'] = cyclic;
+    t.logger.info({ deep, cyclic }, 'deep');
+    assert.doesNotMatch(t.lines.join('\n'), /too-deep-10/);
+    let node = (t.records()[0] as any).deep;
+    let levels = 0;
+    while (typeof node === 'object') {
+      node = node.next;
+      levels++;
+    }
+    assert.equal(node, REDACTED);
+    assert.equal(levels, 11);
+  });
+
+  it("redacts a child logger's own bindings", () => {
+    const t = createTestLogger();
+    t.logger.child({ execution_id: 'exe_2', token: 'bind-11', 'Set-Cookie': 'sc-12', API_KEY: 'ak-13', Password: 'pw-14' }).info('bound');
+    for (const secret of ['bind-11', 'sc-12', 'ak-13', 'pw-14']) assert.doesNotMatch(t.lines.join('\n'), new RegExp(secret));
+    assert.equal(t.records()[0]!['token'], REDACTED);
+    assert.equal(t.records()[0]!['execution_id'], 'exe_2');
   });
 
   it('respects the level and can be silent', () => {
