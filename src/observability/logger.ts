@@ -35,7 +35,7 @@ const TOP_LEVEL_PATHS = [
   ),
 ].map((k) => (/^[a-z_]\w*$/i.test(k) ? k : `["${k}"]`));
 
-/** Objects nested deeper than this are written whole-censored rather than walked further (and cycles end here). */
+/** Objects nested deeper than this are written as REDACTED rather than walked further (and cycles end here). */
 const MAX_DEPTH = 12;
 
 /**
@@ -48,6 +48,12 @@ export function redactSecrets<T>(value: T): T {
   return redact(value, 0, null) as T;
 }
 
+/** pino's err serializer, then censored: its result is an object of its own class, copied to a plain one to be walked. */
+function serializeError(e: unknown): unknown {
+  const out = pino.stdSerializers.err(e as Error) as unknown;
+  return out !== null && typeof out === 'object' ? redactSecrets({ ...out }) : out;
+}
+
 /** A log line's object: as redactSecrets, except `err`, which pino serialises first (see `serializers.err`). */
 function redactLine(obj: Record<string, unknown>): Record<string, unknown> {
   return redact(obj, 0, 'err') as Record<string, unknown>;
@@ -55,8 +61,13 @@ function redactLine(obj: Record<string, unknown>): Record<string, unknown> {
 
 function redact(value: unknown, depth: number, skip: string | null): unknown {
   if (value === null || typeof value !== 'object') return value;
+  // Plain objects, arrays and errors are walked (what pino writes of them is their
+  // own enumerable properties). Other class instances are left whole: their
+  // serializer (Fastify's req and res) or toJSON shapes them, and a copy would lose
+  // the getters those read.
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(value) && !(value instanceof Error)) return value;
   if (depth >= MAX_DEPTH) return REDACTED;
-  if (ArrayBuffer.isView(value)) return value;
   if (Array.isArray(value)) {
     let copy: unknown[] | undefined;
     for (let i = 0; i < value.length; i++) {
@@ -103,7 +114,7 @@ export function createLogger(opts: LoggerOptions): Logger {
     redact: { paths: TOP_LEVEL_PATHS, censor: REDACTED },
     // An error is made a plain object (message, stack, its own properties) before
     // it is censored, so a secret an error carries (a request's headers) is seen too.
-    serializers: { err: (e: unknown) => redactSecrets(pino.stdSerializers.err(e as Error)) },
+    serializers: { err: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   // Without a destination pino writes to stdout synchronously, so the last lines

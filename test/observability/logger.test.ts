@@ -114,6 +114,31 @@ describe('logger redaction', () => {
     assert.equal(levels, 11);
   });
 
+  it('leaves class instances to their serializer or toJSON (Fastify logs its request and reply objects)', () => {
+    const t = createTestLogger();
+    class RequestLike {
+      raw = { headers: { host: 'x' } };
+      get method(): string {
+        return 'POST';
+      }
+      get url(): string {
+        return '/api/v1/incidents';
+      }
+    }
+    class Box {
+      inner = { kept: 1 };
+      toJSON(): unknown {
+        return { kind: 'box' };
+      }
+    }
+    const fastifyLike = t.logger.child({}, { serializers: { req: (r: RequestLike) => ({ method: r.method, url: r.url }) } });
+    fastifyLike.error({ req: new RequestLike(), box: new Box(), err: new Error('handler failed') }, 'request errored');
+    const rec = t.records()[0] as any;
+    assert.deepEqual(rec.req, { method: 'POST', url: '/api/v1/incidents' });
+    assert.deepEqual(rec.box, { kind: 'box' });
+    assert.equal(rec.err.message, 'handler failed');
+  });
+
   it("redacts a child logger's own bindings", () => {
     const t = createTestLogger();
     t.logger.child({ execution_id: 'exe_2', token: 'bind-11', 'Set-Cookie': 'sc-12', API_KEY: 'ak-13', Password: 'pw-14' }).info('bound');
