@@ -18,7 +18,7 @@ import { createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './ru
 import type { PruneResult, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
-import { createNotifyQueue, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier } from './notify/index.js';
+import { createNotifyQueue, createRepeatFilter, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier } from './notify/index.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
@@ -210,7 +210,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       }
     },
   });
-  const notify = notifiers.length ? notifications.notify : undefined;
+  // A storm's thousands of rate-limited alerts are told once per runbook and service, then summed up.
+  const repeats = createRepeatFilter(notifications.notify, { windowMs: config.notifyRepeatWindowMs, now: () => clock.now() });
+  const notify = notifiers.length ? repeats.notify : undefined;
 
   const runner = createExecutionRunner({
     store,
@@ -272,6 +274,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   // history, not everything since the first alert (the audit log keeps that).
   let sweeping: Promise<PruneResult> | undefined;
   async function housekeep(): Promise<PruneResult> {
+    repeats.flush();
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
     for (;;) {
@@ -361,7 +364,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       await sweeping;
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
-      // Give queued notifications a moment, then stop retrying: shutdown is not held hostage by chat.
+      // Repeats counted but not yet told are told now; then queued notifications get a
+      // moment, and retrying stops: shutdown is not held hostage by chat.
+      repeats.flush(true);
       await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await notifications.close();
       await app.close();

@@ -191,6 +191,13 @@ export const SETTINGS = Object.freeze({
     parser: httpUrl,
     help: 'a URL that receives every notification as JSON (POST)',
   }),
+  notifyRepeatWindowMs: setting({
+    flag: 'notify-repeat-window',
+    fileKey: true,
+    parser: duration({ allowZero: true }),
+    default: '5m',
+    help: 'a blocked or manual decision repeated for one runbook and service is told once, then its repeats summed up after this long (0s: every one is told)',
+  }),
   slackWebhookUrl: setting({
     flag: 'slack-webhook-url',
     fileKey: true,

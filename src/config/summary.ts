@@ -31,6 +31,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     kubeconfig: config.kubeconfig ?? null,
     publicUrl: config.publicUrl === undefined ? null : redactUrl(config.publicUrl),
     notifyWebhook: config.notifyWebhook === undefined ? null : new URL(config.notifyWebhook).origin,
+    notifyRepeatWindowMs: config.notifyRepeatWindowMs,
     // A Slack webhook's path is its credential: show only that one is set.
     slackWebhookUrl: config.slackWebhookUrl === undefined ? null : 'set',
     slackSigningSecret: config.slackSigningSecret === undefined ? null : config.slackSigningSecret.startsWith('${file:') ? config.slackSigningSecret : 'set',

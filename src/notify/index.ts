@@ -2,3 +2,4 @@ export * from './types.js';
 export * from './webhook.js';
 export * from './queue.js';
 export * from './slack-respond.js';
+export * from './repeats.js';

@@ -14,6 +14,11 @@ export interface NotificationEvent {
   at: number;
   /** The runbook's owner: who is asked to approve it (set for approval requests). */
   owner?: string;
+  /**
+   * Set on a summary: how many more decisions like this one (same event, runbook and
+   * service) were taken within --notify-repeat-window and not told one by one.
+   */
+  repeated?: number;
 }
 
 /** One destination. `send` throws (or rejects) on failure; retries are the queue's job. */

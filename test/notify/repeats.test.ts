@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createRepeatFilter, type NotificationEvent } from '../../src/notify/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    max_per_hour: 1
+    cooldown_minutes: 0
+    blast_radius_limit: 5
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+
+const storm = () =>
+  amWebhook([
+    ...Array.from({ length: 20 }, (_, i) => ({ labels: { alertname: 'broken', service: 'shop', pod: `shop-${i}` }, fingerprint: `shop${i}` })),
+    ...Array.from({ length: 5 }, (_, i) => ({ labels: { alertname: 'broken', service: 'cart', pod: `cart-${i}` }, fingerprint: `cart${i}` })),
+    ...Array.from({ length: 3 }, (_, i) => ({ labels: { alertname: 'mystery', service: 'shop', pod: `m-${i}` }, fingerprint: `mystery${i}` })),
+  ]);
+
+type Told = { event: string; service: string; outcome: string; repeated?: number; incident_id: string; reason: string };
+
+describe('notifications in an alert storm: told once per runbook and service, then summed up', () => {
+  let target: HttpTarget;
+  let svc: TestService | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+    target.route('POST', '/act/cart', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target.close();
+  });
+  const told = (): Told[] => target.requests('/hook', 'POST').map((r) => r.json() as Told);
+
+  it('28 alerts: two executions, and the first of each repeated decision, are told at once; the repeats after the window, as one summary each', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    const res = await svc.post('/api/v1/webhooks/alertmanager?wait=true', storm());
+    assert.equal(res.status, 202);
+    const actions = (res.body.results as Array<{ action: string }>).map((r) => r.action);
+    assert.equal(actions.filter((a) => a === 'executed').length, 2);
+    assert.equal(actions.filter((a) => a === 'blocked').length, 23);
+    assert.equal(actions.filter((a) => a === 'manual').length, 3);
+    await svc.service.drainNotifications();
+    const first = told()
+      .map((t) => `${t.event} ${t.service} ${t.repeated ?? '-'}`)
+      .sort();
+    assert.deepEqual(first, ['NO_RUNBOOK shop -', 'RATE_LIMITED cart -', 'RATE_LIMITED shop -', 'SUCCESS cart -', 'SUCCESS shop -']);
+
+    // The window has not ended: a housekeeping pass tells nothing more.
+    svc.clock.advance(4 * 60_000);
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    assert.equal(told().length, 5);
+
+    svc.clock.advance(60_000);
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    const summaries = told().slice(5);
+    assert.deepEqual(summaries.map((t) => `${t.event} ${t.service} ${t.repeated}`).sort(), ['NO_RUNBOOK shop 2', 'RATE_LIMITED cart 3', 'RATE_LIMITED shop 18']);
+    const shop = summaries.find((t) => t.event === 'RATE_LIMITED' && t.service === 'shop')!;
+    const last = (res.body.results as Array<{ incident_id: string; action: string }>).filter((r) => r.action === 'blocked')[18]!;
+    assert.equal(shop.incident_id, last.incident_id, 'a summary names the latest incident it stands for');
+    assert.match(shop.reason, /^18 more RATE_LIMITED decision\(s\) for fix on shop since 2026-11-24T03:00:00\.000Z; the latest: /);
+    // Every message sent is audited; the decisions themselves each have their own audit row.
+    assert.equal((await svc.get('/api/v1/audit?event=NOTIFIED&limit=100')).body.events.length, 8);
+    assert.equal((await svc.get('/api/v1/audit?event=RATE_LIMITED&limit=100')).body.events.length, 23);
+
+    // After the window a repeat starts a new one: told at once.
+    const again = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'broken', service: 'shop' }, fingerprint: 'shop-late' }]));
+    assert.equal(again.body.results[0].action, 'blocked');
+    await svc.service.drainNotifications();
+    assert.deepEqual(told().slice(8).map((t) => `${t.event} ${t.service} ${t.repeated ?? '-'}`), ['RATE_LIMITED shop -']);
+    await svc.stop({ remove: true });
+    svc = undefined;
+  });
+
+  it('--notify-repeat-window 0s tells every decision', async () => {
+    target.reset();
+    target.route('POST', '/act/shop', { status: 200 });
+    target.route('POST', '/act/cart', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--notify-repeat-window', '0s'] });
+    await svc.post('/api/v1/webhooks/alertmanager?wait=true', storm());
+    await svc.service.drainNotifications();
+    const byEvent = new Map<string, number>();
+    for (const t of told()) byEvent.set(t.event, (byEvent.get(t.event) ?? 0) + 1);
+    assert.deepEqual(Object.fromEntries(byEvent), { SUCCESS: 2, RATE_LIMITED: 23, NO_RUNBOOK: 3 });
+    await svc.stop({ remove: true });
+    svc = undefined;
+  });
+});
+
+describe('the repeat filter', () => {
+  const event = (over: Partial<NotificationEvent>): NotificationEvent => ({
+    event: 'RATE_LIMITED',
+    incident_id: 'inc_1',
+    runbook: 'fix',
+    service: 'shop',
+    execution_id: null,
+    approval_id: null,
+    outcome: 'blocked',
+    reason: 'Rate limit exceeded (1/hour)',
+    at: 0,
+    ...over,
+  });
+
+  it('never holds back approval requests, execution outcomes or breaker trips', () => {
+    const sent: NotificationEvent[] = [];
+    const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 0 });
+    for (let i = 0; i < 3; i++) {
+      f.notify(event({ event: 'APPROVAL_REQUIRED', outcome: 'approval_required', incident_id: `a${i}` }));
+      f.notify(event({ event: 'FAILED', outcome: 'failed', incident_id: `f${i}` }));
+      f.notify(event({ event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', incident_id: `c${i}` }));
+    }
+    assert.equal(sent.length, 9);
+    assert.equal(f.pending(), 0);
+  });
+
+  it('counts per event, runbook and service; at shutdown every count is told; past its key limit it tells each', () => {
+    const sent: NotificationEvent[] = [];
+    const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 1_000, maxKeys: 2 });
+    f.notify(event({ service: 'a' }));
+    f.notify(event({ service: 'a', incident_id: 'inc_2' }));
+    f.notify(event({ service: 'b' }));
+    f.notify(event({ service: 'c' }));
+    f.notify(event({ service: 'c' }));
+    assert.deepEqual(sent.map((e) => e.service), ['a', 'b', 'c', 'c'], 'a third key is past the limit: told each time');
+    f.flush();
+    assert.equal(sent.length, 4, 'the windows have not ended');
+    f.flush(true);
+    assert.deepEqual(sent.slice(4).map((e) => [e.service, e.repeated, e.incident_id]), [['a', 1, 'inc_2']]);
+    assert.equal(f.pending(), 0);
+  });
+});
