@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorMessage, sleep } from '../lib/index.js';
+import { isRepeatable } from './repeats.js';
 import type { NotificationEvent, Notifier, Notify } from './types.js';
 
 export interface NotifyQueueOptions {
@@ -10,7 +11,11 @@ export interface NotifyQueueOptions {
   attempts?: number;
   attemptTimeoutMs?: number;
   backoffMs?: number;
-  /** Beyond this many waiting, the oldest is dropped (and counted): remediation never waits on chat. */
+  /**
+   * Beyond this many waiting, one is dropped (and counted): remediation never waits
+   * on chat. The oldest blocked or manual decision goes first (a storm's), and only
+   * when none is waiting the oldest of the rest (an approval request, an outcome).
+   */
   maxQueued?: number;
 }
 
@@ -62,8 +67,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     notify(event) {
       if (opts.notifiers.length === 0 || stop.signal.aborted) return;
       if (queue.length >= maxQueued) {
-        queue.shift();
         dropped++;
+        const i = queue.findIndex(isRepeatable);
+        if (i >= 0) queue.splice(i, 1);
+        else if (isRepeatable(event)) return; // the newcomer matters least
+        else queue.shift();
       }
       queue.push(event);
       running ??= loop();

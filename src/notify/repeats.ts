@@ -3,6 +3,11 @@ import type { NotificationEvent, Notify } from './types.js';
 /** Decision outcomes that can repeat by the thousand in an alert storm: an alert rectify will not fix on its own. */
 const REPEATABLE = new Set(['blocked', 'manual']);
 
+/** A blocked or manual decision: what a storm repeats, summed up here and dropped first from a full queue. */
+export function isRepeatable(e: NotificationEvent): boolean {
+  return REPEATABLE.has(e.outcome);
+}
+
 export interface RepeatFilterOptions {
   /** How long after telling a decision its repeats are only counted (0: every decision is told). */
   windowMs: number;
@@ -22,10 +27,10 @@ interface Window {
  * same event for the same runbook and service: a storm's rate-limited alerts, its
  * unmatched ones) is told at once, and its repeats within the window are counted,
  * then told as one summary (`repeated`: how many it stands for; its incident is
- * the latest). Without this a storm sends a message per alert, and the queue, which
- * keeps the newest 1,000, would push the few messages that matter (an approval
- * request, a breaker trip, an execution's outcome) out behind them. Those are never
- * held back: only `blocked` and `manual` decisions are counted.
+ * the latest). Without this a storm sends a message per alert, each audited. The
+ * messages that matter (an approval request, a breaker trip, an execution's
+ * outcome) are never held back: only `blocked` and `manual` decisions are counted
+ * (and the queue drops those first when it is full).
  */
 export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { notify: Notify; flush(all?: boolean): void; pending(): number } {
   const maxKeys = opts.maxKeys ?? 10_000;
@@ -44,7 +49,7 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
 
   return {
     notify(e) {
-      if (opts.windowMs <= 0 || !REPEATABLE.has(e.outcome)) return next(e);
+      if (opts.windowMs <= 0 || !isRepeatable(e)) return next(e);
       const key = `${e.event}\u0000${e.runbook ?? ''}\u0000${e.service ?? ''}`;
       const now = opts.now();
       const w = windows.get(key);

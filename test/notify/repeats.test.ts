@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createRepeatFilter, type NotificationEvent } from '../../src/notify/index.js';
+import { createNotifyQueue, createRepeatFilter, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
+import { createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 
@@ -137,5 +138,55 @@ describe('the repeat filter', () => {
     f.flush(true);
     assert.deepEqual(sent.slice(4).map((e) => [e.service, e.repeated, e.incident_id]), [['a', 1, 'inc_2']]);
     assert.equal(f.pending(), 0);
+  });
+});
+
+describe('a full notification queue', () => {
+  it('drops the oldest blocked or manual decision first, then the newcomer if it is one; approval requests and outcomes stay', async () => {
+    const target = await startHttpTarget();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (_req, call) => {
+      if (call === 1) await held;
+      return { status: 204 };
+    });
+    const recorded: string[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(`${o.ok ? 'ok' : 'failed'} ${o.event.incident_id}`),
+      attempts: 1,
+      maxQueued: 3,
+    });
+    const ev = (id: string, event: NotificationEvent['event'], outcome: string): NotificationEvent => ({
+      event,
+      incident_id: id,
+      runbook: 'fix',
+      service: 'shop',
+      execution_id: null,
+      approval_id: null,
+      outcome,
+      reason: 'r',
+      at: 0,
+    });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
+    await target.waitForRequest('/hook');
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
+    q.notify(ev('b2', 'NO_RUNBOOK', 'manual'));
+    q.notify(ev('o1', 'FAILED', 'failed'));
+    q.notify(ev('a2', 'APPROVAL_REQUIRED', 'approval_required')); // full: b1 goes
+    q.notify(ev('b3', 'RATE_LIMITED', 'blocked')); // full: b2 goes
+    q.notify(ev('t1', 'CIRCUIT_TRIPPED', 'circuit open')); // full: b3 goes
+    q.notify(ev('b4', 'RATE_LIMITED', 'blocked')); // full of what matters: b4 itself is dropped
+    assert.equal(q.dropped(), 4);
+    release();
+    await q.drain();
+    assert.deepEqual(
+      target.requests('/hook', 'POST').map((r) => (r.json() as { incident_id: string }).incident_id),
+      ['a1', 'o1', 'a2', 't1'],
+    );
+    assert.deepEqual(recorded, ['ok a1', 'ok o1', 'ok a2', 'ok t1']);
+    await q.close();
+    await target.close();
   });
 });
