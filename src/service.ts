@@ -32,6 +32,8 @@ export interface ServiceOverrides {
   runbooks?: Runbook[];
   /** Origins a Slack click's response_url may point at: Slack's own, unless a test stands in for Slack. */
   slackResponseOrigins?: readonly string[];
+  /** How much of the audit log one page filtered by event or since may read (tests make it small). */
+  auditScan?: { budget: number; step: number };
   /**
    * False for a second process on the database (`rectify run --local`): an execution
    * marked running may belong to a live service, so only the service recovers them.
@@ -157,6 +159,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const auditKey = resolveAuditKey(config);
   const store = openSqliteStore({
     ...(auditKey ? { auditKey } : {}),
+    ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
     path: config.db.path,
     migrationsDir: MIGRATIONS_DIR,
     maxPending: config.maxPendingDecisions,

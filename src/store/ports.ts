@@ -215,6 +215,13 @@ export interface Store {
   /** Reads outside any write transaction (a consistent snapshot of committed state). */
   read<T>(work: (tx: Tx) => T): T;
   queryAudit(q: AuditQuery): AuditRow[];
+  /**
+   * One page of the audit log, newest first, and where the next (older) page starts
+   * (`before` for it), or null at the end. A filter no index serves (event, since)
+   * scans a bounded number of rows per page, so a page can hold fewer than `limit`
+   * rows and still have a next one: paging never stalls the service on a long log.
+   */
+  auditPage(q: AuditQuery): { events: AuditRow[]; nextBefore: number | null };
   listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[];
   runbookStats(runbook: string, now: number): RunbookStats;
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;

@@ -93,14 +93,15 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     '/api/v1/audit',
     {
       summary: 'The audit log, newest first, paginated',
-      description: 'Pass `next_cursor` from one page as `cursor` to get the next (older) page.',
+      description:
+        'Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null. Filtering by `event` or `since` alone reads a bounded part of the log per page, so such a page can hold fewer than `limit` events and still have a `next_cursor`.',
       tags: ['audit'],
       querystring: auditQuerySchema,
       response: { 200: auditPageSchema, 400: errorSchema },
     },
     async (req) => {
       const q = req.query;
-      const events = store.queryAudit({
+      const page = store.auditPage({
         ...(q.incident_id ? { incident_id: q.incident_id } : {}),
         ...(q.runbook ? { runbook: q.runbook } : {}),
         ...(q.execution_id ? { execution_id: q.execution_id } : {}),
@@ -109,8 +110,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
         ...(q.cursor ? { before: Number(q.cursor) } : {}),
         limit: q.limit,
       });
-      const last = events[events.length - 1];
-      return { events, next_cursor: events.length === q.limit && last ? String(last.seq) : null };
+      return { events: page.events, next_cursor: page.nextBefore === null ? null : String(page.nextBefore) };
     },
   );
 }

@@ -122,21 +122,39 @@ export const auditCommand = clientCommand(
       return EXIT.USAGE;
     }
 
+    // Where a tail starts: the newest row of the whole log, read first (a filtered page
+    // may end short of the newest rows, and rows written meanwhile are on the page).
+    const start = follow ? ((await api.get<AuditPageJson>('/api/v1/audit?limit=1')).events[0]?.seq ?? 0) : 0;
     const page = await api.get<AuditPageJson>(`/api/v1/audit?${q}`);
     if (!follow) {
-      if (client.json) io.out(JSON.stringify(page));
-      else if (page.events.length === 0) io.out('no audit rows match');
+      if (client.json) {
+        io.out(JSON.stringify(page));
+        return EXIT.OK;
+      }
+      // A filter the service reads in bounded steps (event, since) can give a short
+      // page with a cursor: the table goes on from it until it has --limit rows or
+      // the log ends, each request as bounded as the first.
+      const events = [...page.events];
+      let next = page.next_cursor;
+      while (events.length < Number(limit) && next) {
+        q.set('cursor', next);
+        q.set('limit', String(Number(limit) - events.length));
+        const more = await api.get<AuditPageJson>(`/api/v1/audit?${q}`);
+        events.push(...more.events);
+        next = more.next_cursor;
+      }
+      if (events.length === 0) io.out('no audit rows match');
       else {
         io.out(HEADER);
-        for (const e of [...page.events].reverse()) io.out(rowLine(e));
-        if (page.next_cursor) io.out(`(older rows: add --cursor ${page.next_cursor})`);
+        for (const e of events.reverse()) io.out(rowLine(e));
+        if (next) io.out(`(older rows: add --cursor ${next})`);
       }
       return EXIT.OK;
     }
     const print = (e: AuditRowJson) => io.out(client.json ? JSON.stringify(e) : rowLine(e));
     if (!client.json) io.out(HEADER);
     for (const e of [...page.events].reverse()) print(e);
-    const last = page.events.reduce((m, e) => Math.max(m, e.seq), 0);
+    const last = page.events.reduce((m, e) => Math.max(m, e.seq), start);
     return followLog(io, api, q, last, intervalMs, print);
   },
 );
@@ -168,7 +186,8 @@ async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, la
           const page: AuditPageJson = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, stop);
           const newer = page.events.filter((e) => e.seq > last);
           fresh.push(...newer);
-          if (newer.length < page.events.length || !page.next_cursor) break;
+          // Done at the last row seen: on a full page, or when the cursor (rows below it) is at or under it.
+          if (newer.length < page.events.length || !page.next_cursor || Number(page.next_cursor) <= last + 1) break;
           cursor = page.next_cursor;
         }
       } catch (err) {
