@@ -73,6 +73,17 @@ describe('audit pages on a long log', () => {
     assert.deepEqual(cursors, [null]);
   });
 
+  it('the SIEM export from a time starts at its first row (found by bisecting seqs), then pages on by seq', () => {
+    const seqs = (q: { afterSeq: number; since?: number; limit: number }) => store.auditRecords(q).map((r) => r.seq);
+    const since = T0 + 275 * 1000;
+    assert.deepEqual(seqs({ afterSeq: 0, since, limit: 5 }), [275, 276, 277, 278, 279]);
+    assert.deepEqual(seqs({ afterSeq: 279, since, limit: 3 }), [280, 281, 282]);
+    assert.deepEqual(seqs({ afterSeq: 290, since: T0, limit: 20 }), [291, 292, 293, 294, 295, 296, 297, 298, 299, 300]);
+    assert.deepEqual(seqs({ afterSeq: 0, since: T0 - 1, limit: 2 }), [1, 2]);
+    assert.deepEqual(seqs({ afterSeq: 0, since: T0 + 301 * 1000, limit: 5 }), []);
+    assert.deepEqual(seqs({ afterSeq: 0, since: T0 + 300 * 1000, limit: 5 }), [300]);
+  });
+
   it('filters an index serves are one query, whatever the log length', () => {
     const page = store.auditPage({ runbook: 'even', event: 'CIRCUIT_TRIPPED', limit: 10 });
     assert.deepEqual(page.events.map((e) => e.seq), [300, 250, 200, 150, 100, 50]);

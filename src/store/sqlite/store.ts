@@ -82,9 +82,29 @@ function auditReader(db: Database.Database) {
   const pageSince = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`);
   const highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
   const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit');
+  const rowFrom = db.prepare('SELECT seq, at FROM audit WHERE seq >= ? ORDER BY seq LIMIT 1');
+
+  /**
+   * The first seq above `after` whose row is at or after `since`, found by bisecting
+   * seqs (rows are appended in time order): about twenty indexed lookups, where the
+   * query alone would read every older row of the log before its first match.
+   */
+  function firstSince(after: number, since: number): number {
+    let lo = after + 1;
+    let hi = ((maxSeq.get() as { seq: number | null }).seq ?? 0) + 1;
+    while (lo < hi) {
+      const mid = lo + Math.floor((hi - lo) / 2);
+      const r = rowFrom.get(mid) as { seq: number; at: number } | undefined;
+      if (!r || r.at >= since) hi = mid;
+      else lo = r.seq + 1;
+    }
+    return lo;
+  }
+
   return {
     auditRecords(q: AuditRecordQuery): AuditRecord[] {
-      return (q.since === undefined ? page.all(q.afterSeq, q.limit) : pageSince.all(q.afterSeq, q.since, q.limit)) as AuditRecord[];
+      if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
+      return pageSince.all(Math.max(q.afterSeq, firstSince(q.afterSeq, q.since) - 1), q.since, q.limit) as AuditRecord[];
     },
     auditHighWater(): number {
       const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
