@@ -214,7 +214,11 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     },
   });
   // A storm's thousands of rate-limited alerts are told once per runbook and service, then summed up.
-  const repeats = createRepeatFilter(notifications.notify, { windowMs: config.notifyRepeatWindowMs, now: () => clock.now() });
+  const repeats = createRepeatFilter(notifications.notify, {
+    windowMs: config.notifyRepeatWindowMs,
+    servicesPerWindow: config.notifyRepeatServices,
+    now: () => clock.now(),
+  });
   const notify = notifiers.length ? repeats.notify : undefined;
 
   const runner = createExecutionRunner({

@@ -198,6 +198,13 @@ export const SETTINGS = Object.freeze({
     default: '5m',
     help: 'a blocked or manual decision repeated for one runbook and service is told once, then its repeats summed up after this long (0s: every one is told)',
   }),
+  notifyRepeatServices: setting({
+    flag: 'notify-repeat-services',
+    fileKey: true,
+    parser: positiveInt,
+    default: '10',
+    help: 'within one repeat window, services told one by one per event and runbook; decisions for more services are summed up in one message',
+  }),
   slackWebhookUrl: setting({
     flag: 'slack-webhook-url',
     fileKey: true,

@@ -32,6 +32,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     publicUrl: config.publicUrl === undefined ? null : redactUrl(config.publicUrl),
     notifyWebhook: config.notifyWebhook === undefined ? null : new URL(config.notifyWebhook).origin,
     notifyRepeatWindowMs: config.notifyRepeatWindowMs,
+    notifyRepeatServices: config.notifyRepeatServices,
     // A Slack webhook's path is its credential: show only that one is set.
     slackWebhookUrl: config.slackWebhookUrl === undefined ? null : 'set',
     slackSigningSecret: config.slackSigningSecret === undefined ? null : config.slackSigningSecret.startsWith('${file:') ? config.slackSigningSecret : 'set',

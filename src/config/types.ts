@@ -49,6 +49,8 @@ export interface Config {
   readonly notifyWebhook: string | undefined;
   /** Repeats of a blocked or manual decision (same event, runbook, service) within this long are summed up, not told one by one; 0 tells each (`0s`). */
   readonly notifyRepeatWindowMs: number;
+  /** Services told one by one per event and runbook within a repeat window; more are summed up. */
+  readonly notifyRepeatServices: number;
   /** Slack incoming webhook: its path is a secret. */
   readonly slackWebhookUrl: string | undefined;
   /** Slack signing secret, or `${file:/path}` to read it from (at startup). Never logged. */

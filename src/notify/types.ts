@@ -19,6 +19,8 @@ export interface NotificationEvent {
    * service) were taken within --notify-repeat-window and not told one by one.
    */
   repeated?: number;
+  /** Set on a summary for a runbook over many services: how many services it covers (`service` is then null). */
+  repeated_services?: number;
 }
 
 /** One destination. `send` throws (or rejects) on failure; retries are the queue's job. */

@@ -82,6 +82,35 @@ describe('notifications in an alert storm: told once per runbook and service, th
     svc = undefined;
   });
 
+  it('a storm over many services: per event and runbook, the first services are told one by one, the rest summed up in one message', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    for (const s of ['a', 'b', 'c', 'd', 'e']) target.route('POST', `/act/${s}`, { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--notify-repeat-services', '2', '--max-concurrent-executions', '10'] });
+    // Five services, three alerts each: one execution each, then two rate-limited decisions each.
+    const body = amWebhook(
+      ['a', 'b', 'c', 'd', 'e'].flatMap((s) => [0, 1, 2].map((i) => ({ labels: { alertname: 'broken', service: s }, fingerprint: `${s}${i}` }))),
+    );
+    const res = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.deepEqual(
+      (res.body.results as Array<{ action: string }>).map((r) => r.action),
+      ['executed', 'blocked', 'blocked', 'executed', 'blocked', 'blocked', 'executed', 'blocked', 'blocked', 'executed', 'blocked', 'blocked', 'executed', 'blocked', 'blocked'],
+    );
+    await svc.service.drainNotifications();
+    const line = (t: Told & { repeated_services?: number }) => `${t.event} ${t.service ?? '*'} ${t.repeated ?? '-'} ${t.repeated_services ?? '-'}`;
+    // Outcomes are always told; of the rate-limited decisions, those of a and b (the first two services).
+    assert.deepEqual(told().map(line).sort(), ['RATE_LIMITED a - -', 'RATE_LIMITED b - -', 'SUCCESS a - -', 'SUCCESS b - -', 'SUCCESS c - -', 'SUCCESS d - -', 'SUCCESS e - -']);
+    svc.clock.advance(5 * 60_000);
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    const summaries = told().slice(7) as Array<Told & { repeated_services?: number }>;
+    assert.deepEqual(summaries.map(line).sort(), ['RATE_LIMITED * 6 3', 'RATE_LIMITED a 1 -', 'RATE_LIMITED b 1 -']);
+    const all = summaries.find((t) => t.repeated_services === 3)!;
+    assert.match(all.reason, /^6 RATE_LIMITED decision\(s\) for fix on 3 more service\(s\) than the 2 told since 2026-11-24T03:00:00\.000Z; the latest, on e: /);
+    await svc.stop({ remove: true });
+    svc = undefined;
+  });
+
   it('--notify-repeat-window 0s tells every decision', async () => {
     target.reset();
     target.route('POST', '/act/shop', { status: 200 });
@@ -126,7 +155,7 @@ describe('the repeat filter', () => {
 
   it('counts per event, runbook and service; at shutdown every count is told; past its key limit it tells each', () => {
     const sent: NotificationEvent[] = [];
-    const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 1_000, maxKeys: 2 });
+    const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 1_000, maxKeys: 2, servicesPerWindow: 100 });
     f.notify(event({ service: 'a' }));
     f.notify(event({ service: 'a', incident_id: 'inc_2' }));
     f.notify(event({ service: 'b' }));
