@@ -74,7 +74,7 @@ export function openSqliteAuditReader(path: string): {
   const db = new Database(path, { readonly: true, fileMustExist: true });
   db.pragma('busy_timeout = 5000');
   const reader = auditReader(db);
-  return { ...reader, close: () => db.close() };
+  return { auditRecords: reader.auditRecords, auditHighWater: reader.auditHighWater, close: () => db.close() };
 }
 
 function auditReader(db: Database.Database) {
@@ -91,24 +91,30 @@ function auditReader(db: Database.Database) {
    */
   function firstSince(after: number, since: number): number {
     let lo = after + 1;
-    let hi = ((maxSeq.get() as { seq: number | null }).seq ?? 0) + 1;
+    let hi = newestSeq() + 1;
     while (lo < hi) {
       const mid = lo + Math.floor((hi - lo) / 2);
-      const r = rowFrom.get(mid) as { seq: number; at: number } | undefined;
+      const r = firstFrom(mid);
       if (!r || r.at >= since) hi = mid;
       else lo = r.seq + 1;
     }
     return lo;
   }
+  /** The newest row's seq (0 for an empty log). */
+  const newestSeq = (): number => (maxSeq.get() as { seq: number | null }).seq ?? 0;
+  /** The first row at or after `seq`: its seq and time. */
+  const firstFrom = (seq: number) => rowFrom.get(seq) as { seq: number; at: number } | undefined;
 
   return {
+    newestSeq,
+    firstFrom,
     auditRecords(q: AuditRecordQuery): AuditRecord[] {
       if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
       return pageSince.all(Math.max(q.afterSeq, firstSince(q.afterSeq, q.since) - 1), q.since, q.limit) as AuditRecord[];
     },
     auditHighWater(): number {
       const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
-      return Math.max(hw, (maxSeq.get() as { seq: number | null }).seq ?? 0);
+      return Math.max(hw, newestSeq());
     },
   };
 }
@@ -265,8 +271,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   );
 
   const scan = opts.auditScan ?? { budget: 200_000, step: 50_000 };
-  const maxAuditSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit').pluck();
-  const auditAtFrom = db.prepare('SELECT at FROM audit WHERE seq >= ? ORDER BY seq LIMIT 1').pluck();
 
   /**
    * Filters an index serves (incident, runbook, execution), or none, are one query.
@@ -289,26 +293,30 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const indexed = where.length > 0;
     if (q.event) filter('event = ?', q.event);
     if (q.since !== undefined) filter('at >= ?', q.since);
-    const select = (extra: string[], extraArgs: unknown[], limit: number): AuditRow[] => {
+    const statement = (extra: string[]) => {
       const all = [...where, ...extra];
-      const sql = `SELECT * FROM audit ${all.length ? `WHERE ${all.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`;
-      return (db.prepare(sql).all(...args, ...extraArgs, limit) as Array<Record<string, unknown>>).map(rowToAudit);
+      return db.prepare(`SELECT * FROM audit ${all.length ? `WHERE ${all.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`);
     };
+    const rows = (stmt: Database.Statement, ...bounds: unknown[]): AuditRow[] =>
+      (stmt.all(...args, ...bounds) as Array<Record<string, unknown>>).map(rowToAudit);
     const full = (events: AuditRow[]) => ({ events, nextBefore: events.length === q.limit ? events[events.length - 1]!.seq : null });
-    if (indexed || where.length === 0) return full(select(q.before !== undefined ? ['seq < ?'] : [], q.before !== undefined ? [q.before] : [], q.limit));
+    if (indexed || where.length === 0) {
+      return full(q.before !== undefined ? rows(statement(['seq < ?']), q.before, q.limit) : rows(statement([]), q.limit));
+    }
 
-    let hi = q.before ?? ((maxAuditSeq.get() as number | null) ?? 0) + 1;
+    const step = statement(['seq < ?', 'seq >= ?']);
+    let hi = q.before ?? audit.newestSeq() + 1;
     const events: AuditRow[] = [];
     let scanned = 0;
     while (events.length < q.limit) {
       if (hi <= 1) return { events, nextBefore: null };
       if (scanned >= scan.budget) return { events, nextBefore: hi };
       const lo = Math.max(1, hi - scan.step);
-      events.push(...select(['seq < ?', 'seq >= ?'], [hi, lo], q.limit - events.length));
+      events.push(...rows(step, hi, lo, q.limit - events.length));
       scanned += hi - lo;
       if (q.since !== undefined && events.length < q.limit) {
-        const oldest = auditAtFrom.get(lo) as number | undefined;
-        if (oldest !== undefined && oldest < q.since) return { events, nextBefore: null };
+        const oldest = audit.firstFrom(lo);
+        if (oldest !== undefined && oldest.at < q.since) return { events, nextBefore: null };
       }
       hi = lo;
     }
