@@ -80,13 +80,18 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
 
   const ended = (w: Window, now: number): boolean => now - w.startedAt >= opts.windowMs;
 
+  /** Ends a window: its summary is told if it counted anything, and it is forgotten. */
+  function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, tell: (w: W) => void): void {
+    if (w.repeats > 0) tell(w);
+    windowsOf.delete(key);
+  }
+
   /** Whether a service's first decision in a window may be told, or is counted for its runbook. */
   function mayTell(e: NotificationEvent, now: number): boolean {
     const key = `${e.event}\u0000${e.runbook ?? ''}`;
     let w = runbooks.get(key);
     if (w && ended(w, now)) {
-      if (w.repeats > 0) runbookSummary(w);
-      runbooks.delete(key);
+      close(runbooks, key, w, runbookSummary);
       w = undefined;
     }
     if (!w) {
@@ -115,10 +120,7 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
         w.latest = e;
         return;
       }
-      if (w) {
-        if (w.repeats > 0) summary(w);
-        windows.delete(key);
-      }
+      if (w) close(windows, key, w, summary);
       if (!mayTell(e, now)) return;
       if (windows.size < maxKeys) windows.set(key, { startedAt: now, repeats: 0, latest: null });
       next(e);
@@ -126,16 +128,8 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
     /** Tells the summaries of windows that have ended (all of them with `all`, at shutdown) and forgets those windows. */
     flush(all = false) {
       const now = opts.now();
-      for (const [key, w] of windows) {
-        if (!all && !ended(w, now)) continue;
-        if (w.repeats > 0) summary(w);
-        windows.delete(key);
-      }
-      for (const [key, w] of runbooks) {
-        if (!all && !ended(w, now)) continue;
-        if (w.repeats > 0) runbookSummary(w);
-        runbooks.delete(key);
-      }
+      for (const [key, w] of windows) if (all || ended(w, now)) close(windows, key, w, summary);
+      for (const [key, w] of runbooks) if (all || ended(w, now)) close(runbooks, key, w, runbookSummary);
     },
     pending: () => windows.size + runbooks.size,
   };
