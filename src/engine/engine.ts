@@ -50,11 +50,18 @@ export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
 
-  /** Values a runbook needs that the alert lacks (the owning deployment, say). */
-  async function enrich(values: Record<string, string>, rb: Runbook): Promise<Record<string, string>> {
-    // Kubernetes runbooks read more than their placeholders (a pod's owning deployment
-    // for the named checks), so they are always enriched; the enricher only adds what is missing.
-    if (!deps.enricher || (!rb.needs.includes('kubernetes') && rb.params.every((p) => Object.hasOwn(values, p)))) return values;
+  /**
+   * Whether the runbook needs values the incident lacks (the owning deployment, say).
+   * Kubernetes runbooks read more than their placeholders (a pod's owning deployment
+   * for the named checks), so they are always enriched; the enricher only adds what is missing.
+   */
+  const needsEnrichment = (incident: Incident, rb: Runbook): boolean =>
+    deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params));
+
+  /** The incident's placeholder values, with what the enricher adds when the runbook needs it. */
+  async function enrich(incident: Incident, rb: Runbook): Promise<Record<string, string>> {
+    const values = placeholderValues(incident);
+    if (!deps.enricher || !needsEnrichment(incident, rb)) return values;
     try {
       const extra = await deps.enricher.enrich(values, AbortSignal.timeout(ENRICH_TIMEOUT_MS));
       return { ...extra, ...values };
@@ -97,11 +104,11 @@ export function createEngine(deps: EngineDeps) {
     const rb = catalog.match(incident);
     if (!rb) return input;
     input.runbook = rb;
-    const enrichment = deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params));
+    const enrichment = needsEnrichment(incident, rb);
     const guardrails = rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
     if (!enrichment && !guardrails) return input;
     return (async () => {
-      input.values = await enrich(placeholderValues(incident), rb);
+      input.values = await enrich(incident, rb);
       if (guardrails) input.guardrails = await evaluateGuardrails(rb, input.values);
       return input;
     })();
@@ -265,7 +272,7 @@ export function createEngine(deps: EngineDeps) {
         dedup_key: `manual:${incidentId}`,
         received_at: now,
       };
-      const values = await enrich(placeholderValues(incident), rb);
+      const values = await enrich(incident, rb);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
       const { result, claim } = await store.transact((tx) => {
         tx.appendAudit({ at: now, event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
