@@ -214,6 +214,7 @@ export interface Store {
   transact<T>(work: (tx: Tx) => T): Promise<T>;
   /** Reads outside any write transaction (a consistent snapshot of committed state). */
   read<T>(work: (tx: Tx) => T): T;
+  /** The events of one `auditPage` (a filter no index serves may give fewer than `limit` on a long log). */
   queryAudit(q: AuditQuery): AuditRow[];
   /**
    * One page of the audit log, newest first, and where the next (older) page starts
