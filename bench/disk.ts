@@ -20,7 +20,8 @@ import { createBodyMaker, type BodySpec } from './bodies.js';
 
 export interface DiskCeiling {
   single: { alerts: number; seconds: number; alertsPerSecond: number };
-  batched: { batch: number; alerts: number; seconds: number; alertsPerSecond: number };
+  /** `cpuUsPerAlert`: this process's CPU time over the inserts and commits, per alert. */
+  batched: { batch: number; alerts: number; seconds: number; alertsPerSecond: number; cpuUsPerAlert: number };
 }
 
 type Row = { incident: unknown[]; audit: unknown[] };
@@ -58,7 +59,7 @@ function openDb(dir: string, name: string): Database.Database {
   return db;
 }
 
-function insertAll(db: Database.Database, rows: Row[], batch: number): number {
+function insertAll(db: Database.Database, rows: Row[], batch: number): { seconds: number; cpuSeconds: number } {
   const incident = db.prepare(
     `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
        action, event, runbook, reason, approval_id, execution_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -73,8 +74,10 @@ function insertAll(db: Database.Database, rows: Row[], batch: number): number {
     }
   });
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < rows.length; i += batch) write.immediate(rows.slice(i, i + batch));
-  return (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  return { seconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 /** Measures both ceilings for alerts shaped like `spec`, batched `batch` to a transaction. */
@@ -84,12 +87,12 @@ export function measureDiskCeiling(spec: BodySpec, batch: number, opts: { single
     const singleAlerts = opts.singleAlerts ?? 2_000;
     const batchedAlerts = Math.max(opts.batchedAlerts ?? 100_000, batch);
     const singleRows = buildRows(spec, singleAlerts);
-    const s = insertAll(openDb(dir, 'single.db'), singleRows, 1);
+    const s = insertAll(openDb(dir, 'single.db'), singleRows, 1).seconds;
     const batchedRows = buildRows(spec, batchedAlerts);
     const b = insertAll(openDb(dir, 'batched.db'), batchedRows, batch);
     return {
       single: { alerts: singleAlerts, seconds: s, alertsPerSecond: singleAlerts / s },
-      batched: { batch, alerts: batchedAlerts, seconds: b, alertsPerSecond: batchedAlerts / b },
+      batched: { batch, alerts: batchedAlerts, seconds: b.seconds, alertsPerSecond: batchedAlerts / b.seconds, cpuUsPerAlert: (b.cpuSeconds * 1e6) / batchedAlerts },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@
  *   node --import tsx bench/load.ts '<json LoadPlan>'   → one JSON LoadResult line on stdout
  */
 import autocannon from 'autocannon';
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createBodyMaker, type BodyCounts, type BodySpec } from './bodies.js';
 
@@ -20,6 +21,8 @@ export interface LoadPlan {
   warmupRequests: number;
   requests: number;
   body: BodySpec;
+  /** The measured server's process: its CPU time over the measured requests is read from /proc (Linux). */
+  serverPid?: number;
 }
 
 export interface LoadResult {
@@ -36,11 +39,39 @@ export interface LoadResult {
   statuses: Record<string, number>;
   /** Alerts built over the whole process, warm-up included: what the database must hold. */
   sent: BodyCounts;
+  /**
+   * The server's CPU time (all its threads, user and system) over the measured
+   * requests, per alert, in microseconds; null where /proc cannot be read. It
+   * moves far less than alerts/s when other work shares the machine.
+   */
+  serverCpuUsPerAlert: number | null;
+}
+
+/** A process's CPU seconds so far (utime + stime of all its threads), or null off Linux. */
+export function processCpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces) start at state: utime and stime are the 12th and 13th of them.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  } catch {
+    return null;
+  }
+}
+/** USER_HZ: 100 on every Linux architecture node runs on. */
+const CLOCK_TICKS = 100;
+
+function cpuPerAlert(before: number | null, after: number | null, alerts: number): number | null {
+  return before === null || after === null || alerts === 0 ? null : ((after - before) * 1e6) / alerts;
 }
 
 function storm(plan: LoadPlan, maker: ReturnType<typeof createBodyMaker>, amount: number, statuses: Record<string, number>): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
+    let responses = 0;
     let last = 0;
+    let cpuAtLast: number | null = null;
+    const cpu0 = processCpuSeconds(plan.serverPid);
     const t0 = performance.now();
     autocannon(
       {
@@ -59,6 +90,8 @@ function storm(plan: LoadPlan, maker: ReturnType<typeof createBodyMaker>, amount
             setupRequest: (req) => ({ ...req, body: maker.next() }),
             onResponse: (status) => {
               last = performance.now();
+              responses++;
+              if (responses === amount) cpuAtLast = processCpuSeconds(plan.serverPid);
               if (status < 200 || status > 299) statuses[status] = (statuses[status] ?? 0) + 1;
             },
           },
@@ -80,6 +113,7 @@ function storm(plan: LoadPlan, maker: ReturnType<typeof createBodyMaker>, amount
           latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max },
           statuses,
           sent: maker.counts,
+          serverCpuUsPerAlert: cpuPerAlert(cpu0, cpuAtLast ?? processCpuSeconds(plan.serverPid), requests * plan.body.alertsPerBody),
         });
       },
     );
@@ -105,12 +139,15 @@ async function sequential(plan: LoadPlan, maker: ReturnType<typeof createBodyMak
   const bodies = Array.from({ length: plan.warmupRequests + plan.requests }, () => maker.next());
   const times: number[] = [];
   let ok = 0;
+  let cpu0: number | null = null;
   for (let i = 0; i < bodies.length; i++) {
+    if (i === plan.warmupRequests) cpu0 = processCpuSeconds(plan.serverPid);
     const r = await post(plan, agent, bodies[i]!);
     if (r.status >= 200 && r.status < 300) ok++;
     else statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     if (i >= plan.warmupRequests) times.push(r.ms);
   }
+  const cpu1 = processCpuSeconds(plan.serverPid);
   agent.destroy();
   const sorted = [...times].sort((a, b) => a - b);
   const pct = (p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -127,6 +164,7 @@ async function sequential(plan: LoadPlan, maker: ReturnType<typeof createBodyMak
     latencyMs: { p50: pct(50), p90: pct(90), p99: pct(99), max: sorted[sorted.length - 1]! },
     statuses,
     sent: maker.counts,
+    serverCpuUsPerAlert: cpuPerAlert(cpu0, cpu1, plan.requests * plan.body.alertsPerBody),
   };
 }
 

@@ -37,6 +37,26 @@ function grade(value: number, goal: number, floor: number, higherIsBetter: boole
 
 const int = (n: number) => Math.round(n).toLocaleString('en-US');
 
+/**
+ * Where each scenario's CPU goes: the bare route's, the design floor's and
+ * rectify's time per alert, and the raw inserts of rectify's rows. Far steadier
+ * than alerts/s when other work shares the machine, and it says what rectify's
+ * own work costs above the HTTP layer it shares with the bare route.
+ */
+function cpuTable(results: ScenarioResult[]): string[] {
+  const us = (n: number | null | undefined) => (n === null || n === undefined ? '-' : n.toFixed(1));
+  const measured = results.filter((r) => r.rectify.serverCpuUsPerAlert !== null);
+  if (measured.length === 0) return [];
+  const head = ['scenario', 'bare route', 'minimal', 'rectify', 'rectify − bare', '× minimal', 'disk batched (rows only)'];
+  return table([
+    head,
+    ...measured.map((r) => {
+      const [b, m, x] = [r.http.serverCpuUsPerAlert, r.minimal.serverCpuUsPerAlert, r.rectify.serverCpuUsPerAlert];
+      return [r.name, us(b), us(m), us(x), b !== null && x !== null ? us(x - b) : '-', m !== null && x !== null ? `${(x / m).toFixed(1)}×` : '-', us(r.disk.batched.cpuUsPerAlert)];
+    }),
+  ]);
+}
+
 /** The issue's targets, judged on this run's figures. */
 export function evaluateTargets(results: ScenarioResult[]): TargetResult[] {
   const by = (name: string) => results.find((r) => r.name === name);
@@ -153,6 +173,12 @@ export function printResults(results: ScenarioResult[], targets: TargetResult[],
     ];
   });
   for (const l of table([head, ...rows])) print(l);
+  const cpu = cpuTable(results);
+  if (cpu.length) {
+    print('');
+    print('CPU per alert (µs; the server process, all its threads, over the measured requests; the disk ceiling: its inserts and commits):');
+    for (const l of cpu) print(l);
+  }
   const long = results.find((r) => r.name === 'long');
   if (long) {
     print('');

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { BodyCounts, BodySpec } from './bodies.js';
 import { measureDiskCeiling, type DiskCeiling } from './disk.js';
 import type { LoadPlan, LoadResult } from './load.js';
-import { buildDist, imageAllocatorEnv, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startMinimal, startRectify } from './processes.js';
+import { buildDist, imageAllocatorEnv, imageNodeOptions, ROOT, rssMiB, runLoad, startBare, startMinimal, startRectify, type Server } from './processes.js';
 import { MAX_PER_HOUR, writeManyRunbooks, writeStormRunbooks } from './runbooks.js';
 import { RUNBOOKS_MANY, SCENARIOS, type Scenario } from './scenarios.js';
 import { startActionTarget } from './target.js';
@@ -63,7 +63,7 @@ function parseEnv(text: string): Record<string, string> {
 }
 
 let prefixSeq = 0;
-function plan(s: Scenario, url: string, alertnames: string[], size: { warmup: number; requests: number }): LoadPlan {
+function plan(s: Scenario, server: Server, alertnames: string[], size: { warmup: number; requests: number }): LoadPlan {
   const body: BodySpec = {
     alertsPerBody: s.alertsPerBody,
     services: s.services,
@@ -71,7 +71,7 @@ function plan(s: Scenario, url: string, alertnames: string[], size: { warmup: nu
     duplicateRatio: s.duplicateRatio,
     prefix: `b${(prefixSeq++).toString(16).padStart(3, '0')}`,
   };
-  return { url, path: PATH, mode: s.mode, connections: s.connections, warmupRequests: size.warmup, requests: size.requests, body };
+  return { url: server.url, serverPid: server.pid, path: PATH, mode: s.mode, connections: s.connections, warmupRequests: size.warmup, requests: size.requests, body };
 }
 
 /** Executions the rate limit allows for the fresh alerts sent: max_per_hour per runbook and service. */
@@ -121,7 +121,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
 
     // HTTP ceiling: the same bodies to a bare route.
     const bare = await startBare(BODY_LIMIT);
-    const http = await runLoad(plan(s, bare.url, alertnames, chunk));
+    const http = await runLoad(plan(s, bare, alertnames, chunk));
     await bare.stop();
     process.stdout.write(`  HTTP ceiling  ${fmtRate(http)}\n`);
 
@@ -129,7 +129,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
     const minimalDir = join(dir, 'minimal');
     mkdirSync(minimalDir);
     const floor = await startMinimal(BODY_LIMIT, minimalDir);
-    const minimal = await runLoad(plan(s, floor.url, alertnames, chunk));
+    const minimal = await runLoad(plan(s, floor, alertnames, chunk));
     await floor.stop();
     process.stdout.write(`  minimal       ${fmtRate(minimal)}\n`);
 
@@ -159,7 +159,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
     if (long) {
       const parts: LoadResult[] = [];
       for (let done = 0; done < long.total; done += long.every) {
-        const r = await runLoad(plan(s, server.url, alertnames, chunk));
+        const r = await runLoad(plan(s, server, alertnames, chunk));
         add(r);
         parts.push(r);
         const heap = await heapStats(server.url);
@@ -170,7 +170,7 @@ async function runScenario(s: Scenario, quick: boolean, launch: Launch, diskCach
       }
       rectify = combine(parts);
     } else {
-      rectify = await runLoad(plan(s, server.url, alertnames, size));
+      rectify = await runLoad(plan(s, server, alertnames, size));
       add(rectify);
       memory.push({ alerts: sent.fresh + sent.duplicates, rssMiB: rssMiB(server.pid) });
     }
@@ -244,11 +244,12 @@ function combine(parts: LoadResult[]): LoadResult {
     },
     statuses: {},
     sent: { fresh: sum((r) => r.sent.fresh), duplicates: sum((r) => r.sent.duplicates) },
+    serverCpuUsPerAlert: parts.every((r) => r.serverCpuUsPerAlert !== null) ? sum((r) => r.serverCpuUsPerAlert! * r.alerts) / alerts : null,
   };
 }
 
 function fmtRate(r: LoadResult): string {
-  return `${Math.round(r.alertsPerSecond).toLocaleString('en-US')} alerts/s (${Math.round(r.requestsPerSecond).toLocaleString('en-US')} req/s), p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}`;
+  return `${Math.round(r.alertsPerSecond).toLocaleString('en-US')} alerts/s (${Math.round(r.requestsPerSecond).toLocaleString('en-US')} req/s), p50 ${r.latencyMs.p50.toFixed(1)} ms, p99 ${r.latencyMs.p99.toFixed(1)} ms${r.serverCpuUsPerAlert !== null ? `, ${r.serverCpuUsPerAlert.toFixed(1)} µs CPU/alert` : ''}${r.non2xx ? `, ${r.non2xx} non-2xx` : ''}`;
 }
 
 async function main(): Promise<void> {
