@@ -69,3 +69,46 @@ test('within one group commit, every guard read sees the writes before it, and o
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * Blast-radius answers are kept in step with claims and releases inside one
+ * transaction (not read again after each): two executions on one service keep it
+ * claimed until both are released, and the in-flight count follows every write.
+ */
+test('within one group commit, blast-radius answers follow each claim and release, per service', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-memo-'));
+  const store = openSqliteStore({ path: join(dir, 'db.sqlite'), migrationsDir: MIGRATIONS_DIR });
+  try {
+    const view = (tx: Tx) => ({ active: tx.activeExecutions(), rb: [...tx.activeServices('rb')].sort(), other: [...tx.activeServices('other')] });
+    await store.transact((tx) => tx.claimBlastRadius('e0', 'rb', 'z', 500));
+    const seen = await store.transact((tx) => {
+      const steps = [view(tx)];
+      tx.claimBlastRadius('e1', 'rb', 'a', 1_000);
+      steps.push(view(tx));
+      tx.claimBlastRadius('e2', 'rb', 'a', 1_000);
+      tx.claimBlastRadius('e3', 'other', 'a', 1_000);
+      steps.push(view(tx));
+      tx.releaseBlastRadius('e1');
+      steps.push(view(tx));
+      tx.releaseBlastRadius('e2');
+      tx.releaseBlastRadius('e0');
+      steps.push(view(tx));
+      // Releasing an execution that holds no claim changes nothing.
+      tx.releaseBlastRadius('e-unknown');
+      steps.push(view(tx));
+      return steps;
+    });
+    assert.deepEqual(seen, [
+      { active: 1, rb: ['z'], other: [] },
+      { active: 2, rb: ['a', 'z'], other: [] },
+      { active: 4, rb: ['a', 'z'], other: ['a'] },
+      { active: 3, rb: ['a', 'z'], other: ['a'] },
+      { active: 1, rb: [], other: ['a'] },
+      { active: 1, rb: [], other: ['a'] },
+    ]);
+    assert.deepEqual(store.read(view), seen[seen.length - 1], 'the database agrees with what the unit saw');
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

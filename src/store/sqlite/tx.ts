@@ -15,7 +15,7 @@ export interface SqliteTx extends Tx {
   /**
    * While on, guard-state reads (pause, circuit, rate-limit counts, blast-radius
    * claims) are answered from a memo; a write to those tables forgets the answers
-   * it can change. Only inside a write transaction: nobody else can write then, so
+   * it can change (the blast-radius claims are updated in place instead). Only inside a write transaction: nobody else can write then, so
    * the memo is exactly what a query would return. Turned off (and cleared) outside it.
    */
   memoReads(on: boolean): void;
@@ -49,8 +49,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
     claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
-    claimsServices: db.prepare('SELECT DISTINCT service FROM blast_claims WHERE runbook = ? ORDER BY service').pluck(),
+    claimsPerService: db.prepare('SELECT service, COUNT(*) AS n FROM blast_claims WHERE runbook = ? GROUP BY service').raw(),
     claimInsert: db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)'),
+    claimById: db.prepare('SELECT runbook, service FROM blast_claims WHERE execution_id = ?'),
     claimDelete: db.prepare('DELETE FROM blast_claims WHERE execution_id = ?'),
     circuitGet: db.prepare('SELECT * FROM circuits WHERE runbook = ?'),
     circuitSet: db.prepare(
@@ -100,13 +101,16 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   // write forgets only the answers it can change: an execution of one runbook for
   // one service leaves every other pair's rate-limit answers standing.
   let memo: Map<string, unknown> | null = null;
-  // Blast-radius answers (in flight, services per runbook) change with any claim or release.
-  let claims: Map<string, unknown> | null = null;
-  function remembered<T>(answers: Map<string, unknown> | null, key: string, read: () => T): T {
-    if (!answers) return read();
-    if (answers.has(key)) return answers.get(key) as T;
+  // Blast-radius answers are kept up to date by the claims and releases themselves
+  // rather than forgotten: a storm's first seconds claim thousands of executions in
+  // one transaction, and reading a runbook's claims again after each would make
+  // every decision cost as much as the executions already in flight.
+  let claims: ClaimsMemo | null = null;
+  function remembered<T>(key: string, read: () => T): T {
+    if (!memo) return read();
+    if (memo.has(key)) return memo.get(key) as T;
     const v = read();
-    answers.set(key, v);
+    memo.set(key, v);
     return v;
   }
   const forget = (key: string): void => void memo?.delete(key);
@@ -120,23 +124,36 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   };
   const forgetAll = (): void => {
     memo?.clear();
-    claims?.clear();
+    if (claims) claims = newClaimsMemo();
   };
+  /** A runbook's claims per service, read once per transaction and then kept in step with its writes. */
+  function claimsOf(c: ClaimsMemo, runbook: string): RunbookClaims {
+    let rc = c.runbooks.get(runbook);
+    if (!rc) {
+      rc = { services: new Set(), counts: new Map() };
+      for (const [service, n] of s.claimsPerService.all(runbook) as Array<[string, number]>) {
+        rc.services.add(service);
+        rc.counts.set(service, n);
+      }
+      c.runbooks.set(runbook, rc);
+    }
+    return rc;
+  }
 
   return {
     memoReads(on: boolean) {
       memo = on ? new Map() : null;
-      claims = on ? new Map() : null;
+      claims = on ? newClaimsMemo() : null;
     },
     forgetReads: forgetAll,
-    paused: () => remembered(memo, key.paused, () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
+    paused: () => remembered(key.paused, () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
     runbookPaused: (runbook) =>
-      remembered(memo, key.runbookPaused(runbook), () => {
+      remembered(key.runbookPaused(runbook), () => {
         const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
         return r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
       }),
     circuit(runbook) {
-      return remembered(memo, key.circuit(runbook), () => {
+      return remembered(key.circuit(runbook), () => {
         const r = s.circuitGet.get(runbook) as Raw | undefined;
         if (!r) return CLOSED;
         return Object.freeze({
@@ -162,10 +179,13 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return n;
     },
     lastExecutionAt: (runbook, service) =>
-      remembered(memo, key.last(runbook, service), () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
-    activeExecutions: () => remembered(claims, 'active', () => (s.claimsCount.get() as { n: number }).n),
-    activeServices: (runbook) =>
-      remembered(claims, runbook, () => new Set(s.claimsServices.all(runbook) as string[]) as ReadonlySet<string>),
+      remembered(key.last(runbook, service), () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+    activeExecutions() {
+      if (!claims) return (s.claimsCount.get() as { n: number }).n;
+      claims.active ??= (s.claimsCount.get() as { n: number }).n;
+      return claims.active;
+    },
+    activeServices: (runbook) => (claims ? claimsOf(claims, runbook).services : claimsOf(newClaimsMemo(), runbook).services),
 
     findIncidentByDedup(key) {
       const r = s.incidentByDedup.get(key) as Raw | undefined;
@@ -236,12 +256,28 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       s.rateInsert.run(runbook, service, at, executionId);
     },
     claimBlastRadius(executionId, runbook, service, at) {
-      claims?.clear();
       s.claimInsert.run(executionId, runbook, service, at);
+      if (!claims) return;
+      if (claims.active !== undefined) claims.active++;
+      const rc = claims.runbooks.get(runbook);
+      if (rc) {
+        rc.counts.set(service, (rc.counts.get(service) ?? 0) + 1);
+        rc.services.add(service);
+      }
     },
     releaseBlastRadius(executionId) {
-      claims?.clear();
+      const claim = claims ? (s.claimById.get(executionId) as { runbook: string; service: string } | undefined) : undefined;
       s.claimDelete.run(executionId);
+      if (!claims || !claim) return;
+      if (claims.active !== undefined) claims.active--;
+      const rc = claims.runbooks.get(claim.runbook);
+      if (!rc) return;
+      const left = (rc.counts.get(claim.service) ?? 1) - 1;
+      if (left > 0) rc.counts.set(claim.service, left);
+      else {
+        rc.counts.delete(claim.service);
+        rc.services.delete(claim.service);
+      }
     },
     setCircuit(runbook, rec, at) {
       forget(key.circuit(runbook));
@@ -275,6 +311,17 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
   };
 }
+
+/** One write transaction's blast-radius claims: the count in flight, and per runbook its claimed services (claims per service). */
+interface ClaimsMemo {
+  active?: number;
+  runbooks: Map<string, RunbookClaims>;
+}
+interface RunbookClaims {
+  services: Set<string>;
+  counts: Map<string, number>;
+}
+const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
 
 /** Settings keys of the runbooks' own kill switches: `paused:runbook:<id>`, the value `{by, reason, at}`. */
 const RUNBOOK_PAUSE_PREFIX = 'paused:runbook:';
