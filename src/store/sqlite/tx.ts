@@ -15,8 +15,9 @@ export interface SqliteTx extends Tx {
   /**
    * While on, guard-state reads (pause, circuit, rate-limit counts, blast-radius
    * claims) are answered from a memo; a write to those tables forgets the answers
-   * it can change (the blast-radius claims are updated in place instead). Only inside a write transaction: nobody else can write then, so
-   * the memo is exactly what a query would return. Turned off (and cleared) outside it.
+   * it can change (the blast-radius claims are updated in place instead). Only
+   * inside a write transaction: nobody else can write then, so the memo is exactly
+   * what a query would return. Turned off (and cleared) outside it.
    */
   memoReads(on: boolean): void;
   /** Clears the memo (a unit rolled back to its savepoint: its writes are gone). */
