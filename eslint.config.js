@@ -19,7 +19,7 @@ export default tseslint.config(
   {
     // Library boundaries (conventions.md): each outside library has one home.
     files: ['src/**/*.ts'],
-    ignores: ['src/api/**', 'src/store/sqlite/**', 'src/execute/actions/kubernetes.ts', 'src/checks/kubernetes.ts', 'src/execute/actions/command.ts', 'src/config/**'],
+    ignores: ['src/api/**', 'src/store/sqlite/**', 'src/execute/actions/kubernetes.ts', 'src/checks/kubernetes.ts', 'src/execute/actions/command.ts', 'src/config/**', 'src/checks/http-client.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
@@ -32,6 +32,7 @@ export default tseslint.config(
             only('@kubernetes/client-node', 'Only the two kubernetes files import the Kubernetes client.'),
             only('node:child_process', 'Only src/execute/actions/command.ts runs programs.'),
             only('child_process', 'Only src/execute/actions/command.ts runs programs.'),
+            only('undici', 'Only src/checks/http-client.ts imports undici: actions, checks and notifications send HTTP through it.'),
           ],
         },
       ],

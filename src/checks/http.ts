@@ -1,5 +1,6 @@
 import type { RenderedHttpCheck } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import { httpRequest, type HttpAnswer, type HttpRequest } from './http-client.js';
 import { describeError, poll, type Attempt } from './poll.js';
 import { resolveHeaderSecrets, scrubSecrets, type SecretSources } from './secrets.js';
 
@@ -12,7 +13,8 @@ import { resolveHeaderSecrets, scrubSecrets, type SecretSources } from './secret
  * service healthy. A 3xx is judged as itself against `expect_status`.
  */
 export interface HttpCheckRunnerOptions {
-  fetch?: typeof fetch;
+  /** The HTTP client (tests stand in for it); default: undici's request, see http-client.ts. */
+  request?: HttpRequest;
   /** Where `${env:NAME}` in header values resolves; default: none (every env reference fails). */
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: SecretSources['readFile'];
@@ -21,7 +23,7 @@ export interface HttpCheckRunnerOptions {
 }
 
 export function createHttpCheckRunner(opts: HttpCheckRunnerOptions = {}): CheckRunner<RenderedHttpCheck> {
-  const doFetch = opts.fetch ?? fetch;
+  const send = opts.request ?? httpRequest;
   const sources: SecretSources = { env: opts.env ?? {}, ...(opts.readFile ? { readFile: opts.readFile } : {}) };
   return {
     type: 'http',
@@ -37,20 +39,14 @@ export function createHttpCheckRunner(opts: HttpCheckRunnerOptions = {}): CheckR
       const [lo, hi] = check.expectStatus;
 
       const evaluate = async (signal: AbortSignal): Promise<Attempt> => {
-        let res: Response;
+        let res: HttpAnswer;
         try {
-          res = await doFetch(check.url, {
-            method: check.method.toUpperCase(),
-            headers: headers.value,
-            redirect: 'manual',
-            signal,
-          });
+          res = await send(check.url, { method: check.method.toUpperCase(), headers: headers.value, signal });
         } catch (err) {
           return { pass: false, detail: `${target}: ${describeFetchError(err, check.url, secrets)}` };
         }
-        // Drain nothing, keep nothing: the body may echo the request's credentials,
-        // and an unread body would keep the pooled connection busy.
-        await discardBody(res);
+        // Keep nothing: the body may echo the request's credentials.
+        await res.discard();
         const status = String(res.status);
         const pass = res.status >= lo && res.status <= hi;
         return {
@@ -91,8 +87,9 @@ export function displayUrl(raw: string): string {
 
 /**
  * Why a URL cannot be requested, or null. Checked before any secret is read or
- * byte sent. Credentials in the URL are refused by name: fetch refuses them too,
- * but its error message quotes the whole URL, password included, into our detail.
+ * byte sent. Credentials in the URL are refused by name: an HTTP client may send
+ * them as Basic auth without a word, or quote the whole URL, password included,
+ * in its error message.
  */
 export function urlProblem(raw: string): string | null {
   let u: URL;
@@ -109,7 +106,7 @@ export function urlProblem(raw: string): string | null {
 }
 
 /**
- * A fetch failure as one line fit for the audit log: the network cause, with the
+ * A request's failure as one line fit for the audit log: the network cause, with the
  * request URL shortened (its query may carry tokens) and resolved secrets masked.
  */
 export function describeFetchError(err: unknown, url: string, secrets: readonly string[]): string {
@@ -117,11 +114,3 @@ export function describeFetchError(err: unknown, url: string, secrets: readonly 
   return scrubSecrets(text, secrets);
 }
 
-/** Cancels the response body; errors are irrelevant once we have the status. */
-export async function discardBody(res: Response): Promise<void> {
-  try {
-    await res.body?.cancel();
-  } catch {
-    // Already closed or errored: nothing to release.
-  }
-}

@@ -2,6 +2,7 @@ import type { RenderedNamedCheck } from '../domain/index.js';
 import { checkParam, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { systemClock, type Clock } from '../lib/index.js';
+import type { HttpRequest } from './http-client.js';
 import {
   isKubeStatus,
   isPodReady,
@@ -41,7 +42,7 @@ export interface NamedCheckDeps {
   /** For the restart window. */
   clock?: Clock;
   /** For tests of the Prometheus client path. */
-  fetch?: typeof fetch;
+  request?: HttpRequest;
 }
 
 type Need = 'kubernetes' | 'prometheus';
@@ -127,7 +128,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
 
   async function instant(query: string, signal: AbortSignal, time?: number): Promise<number | undefined> {
     const url = deps.prometheusUrl!;
-    const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.fetch ? { fetch: deps.fetch } : {}) });
+    const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.request ? { request: deps.request } : {}) });
     if (r.samples.length === 0) return undefined;
     // Several series: judge by the worst (highest) one; NaN stays NaN and never passes.
     return r.samples.reduce((m, s) => (Number.isNaN(s.value) || Number.isNaN(m) ? NaN : Math.max(m, s.value)), -Infinity);

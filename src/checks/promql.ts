@@ -1,5 +1,6 @@
 import { compare, type Expectation, type RenderedPromqlCheck } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import { httpRequest, type HttpRequest } from './http-client.js';
 import { describeError, poll, type Attempt } from './poll.js';
 
 /**
@@ -41,7 +42,8 @@ export interface QueryInstantOptions {
   /** Evaluation time in ms since the epoch; default: Prometheus' now. */
   time?: number;
   signal: AbortSignal;
-  fetch?: typeof fetch;
+  /** The HTTP client (tests stand in for it); default: undici's request. */
+  request?: HttpRequest;
   /** Sent as Prometheus' own `timeout` so the server stops evaluating when we stop waiting. */
   timeoutMs?: number;
 }
@@ -65,13 +67,8 @@ export async function queryInstant(baseUrl: string, query: string, opts: QueryIn
   if (opts.time !== undefined) url.searchParams.set('time', (opts.time / 1000).toFixed(3));
   if (opts.timeoutMs !== undefined) url.searchParams.set('timeout', `${Math.max(1, Math.floor(opts.timeoutMs))}ms`);
 
-  const res = await (opts.fetch ?? fetch)(url, {
-    method: 'GET',
-    headers: { accept: 'application/json' },
-    redirect: 'manual',
-    signal: opts.signal,
-  });
-  const text = await readLimited(res, MAX_RESPONSE_BYTES);
+  const res = await (opts.request ?? httpRequest)(url, { method: 'GET', headers: { accept: 'application/json' }, signal: opts.signal });
+  const text = await res.text(MAX_RESPONSE_BYTES, `Prometheus answer larger than ${MAX_RESPONSE_BYTES / (1024 * 1024)} MiB: narrow the query`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -133,24 +130,6 @@ function apiUrl(baseUrl: string, path: string): URL {
   return new URL(path, base);
 }
 
-async function readLimited(res: Response, limit: number): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw new Error(`Prometheus answer larger than ${limit / (1024 * 1024)} MiB: narrow the query`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
@@ -199,7 +178,7 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
 
 export interface PromqlCheckRunnerOptions {
   prometheusUrl: string;
-  fetch?: typeof fetch;
+  request?: HttpRequest;
   /** Cap on one query; default max(interval, 5s), always within the check's timeout. */
   attemptTimeoutMs?: number;
 }
@@ -215,7 +194,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
         try {
           result = await queryInstant(opts.prometheusUrl, check.query, {
             signal,
-            ...(opts.fetch ? { fetch: opts.fetch } : {}),
+            ...(opts.request ? { request: opts.request } : {}),
           });
         } catch (err) {
           if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}` };

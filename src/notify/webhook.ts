@@ -1,3 +1,4 @@
+import { httpRequest } from '../checks/http-client.js';
 import type { NotificationEvent, Notifier } from './types.js';
 
 export interface Links {
@@ -16,14 +17,8 @@ export function linksFor(e: NotificationEvent, publicUrl: string | undefined): R
 
 /** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx. */
 export async function postJson(url: string | URL, body: unknown, signal: AbortSignal): Promise<void> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-    redirect: 'manual',
-    signal,
-  });
-  await res.body?.cancel();
+  const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+  await res.discard();
   if (res.status < 200 || res.status > 299) throw new Error(`answered ${res.status}`);
 }
 

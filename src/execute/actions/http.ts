@@ -1,6 +1,7 @@
 import type { RenderedHttpAction } from '../../domain/index.js';
 import { formatDuration, withTimeout } from '../../lib/index.js';
-import { describeFetchError, discardBody, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
+import { describeFetchError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
+import { httpRequest, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
 import { resolveHeaderSecrets, resolveSecretsDeep, type SecretSources } from '../../checks/secrets.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
@@ -17,7 +18,8 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * credentials included) and never a resolved secret.
  */
 export interface HttpActionExecutorOptions {
-  fetch?: typeof fetch;
+  /** The HTTP client (tests stand in for it); default: undici's request, see http-client.ts. */
+  request?: HttpRequest;
   /**
    * Requests in flight to one origin at most (default 64); more wait their turn,
    * within their own timeout. A storm that starts thousands of executions must not
@@ -31,7 +33,7 @@ export interface HttpActionExecutorOptions {
 }
 
 export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): ActionExecutor<RenderedHttpAction> {
-  const doFetch = opts.fetch ?? fetch;
+  const send = opts.request ?? httpRequest;
   const limit = opts.maxInFlightPerOrigin ?? 64;
   const slots = createOriginSlots(limit);
   const sources: SecretSources = { env: opts.env ?? {}, ...(opts.readFile ? { readFile: opts.readFile } : {}) };
@@ -69,18 +71,11 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         const why = ctx.signal.aborted ? 'aborted' : `timed out after ${formatDuration(action.timeoutMs)}`;
         return { ok: false, detail: `${target} not sent: ${why} waiting behind ${limit} requests in flight to ${origin}` };
       }
-      let res: Response;
+      let res: HttpAnswer;
       try {
-        res = await doFetch(action.url, {
-          method,
-          headers: headers.value,
-          ...(body !== undefined ? { body } : {}),
-          // A 3xx is the target's answer to *this* request; following it would send
-          // the method (and its credentials) to a host nobody reviewed.
-          redirect: 'manual',
-          signal,
-        });
-        await discardBody(res);
+        // A 3xx is the target's answer to *this* request: the client never follows it.
+        res = await send(action.url, { method, headers: headers.value, ...(body !== undefined ? { body } : {}), signal });
+        await res.discard();
       } catch (err) {
         return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}` };
       } finally {

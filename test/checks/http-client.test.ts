@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import { httpRequest } from '../../src/checks/http-client.js';
+
+/**
+ * The HTTP client of actions, checks and notifications, against a real local
+ * server: redirects are answers, not hops; a small body let go leaves the
+ * connection for the next request; a body past the limit is refused; a deadline
+ * ends a request that never answers.
+ */
+describe('http client', () => {
+  let server: Server;
+  let base: string;
+  const connections: number[] = [];
+  const requests: Array<{ method: string; url: string; body: string; contentType: string | undefined }> = [];
+  before(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        requests.push({ method: req.method!, url: req.url!, body, contentType: req.headers['content-type'] });
+        if (req.url === '/moved') {
+          res.writeHead(302, { location: '/elsewhere' });
+          res.end();
+        } else if (req.url === '/big') {
+          res.end('x'.repeat(200_000));
+        } else if (req.url === '/silent') {
+          // Never answers.
+        } else res.end('ok');
+      });
+    });
+    let n = 0;
+    server.on('connection', () => connections.push(++n));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+
+  it('answers a 3xx as itself and never follows it', async () => {
+    requests.length = 0;
+    const res = await httpRequest(`${base}/moved`, { method: 'POST', body: '{"a":1}', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(5_000) });
+    assert.equal(res.status, 302);
+    assert.equal(res.header('Location'), '/elsewhere');
+    await res.discard();
+    assert.deepEqual(requests, [{ method: 'POST', url: '/moved', body: '{"a":1}', contentType: 'application/json' }], 'one request, to the URL given');
+  });
+
+  it('a small body let go leaves the connection for the next request', async () => {
+    const before = connections.length;
+    for (let i = 0; i < 3; i++) {
+      const res = await httpRequest(`${base}/ok`, { method: 'GET', signal: AbortSignal.timeout(5_000) });
+      assert.equal(res.status, 200);
+      await res.discard();
+    }
+    assert.ok(connections.length - before <= 1, `three requests in turn used ${connections.length - before} new connections`);
+  });
+
+  it('reads a body within the limit and refuses one past it, with the caller’s message', async () => {
+    const ok = await httpRequest(`${base}/ok`, { method: 'GET', signal: AbortSignal.timeout(5_000) });
+    assert.equal(await ok.text(1_000, 'too large'), 'ok');
+    const big = await httpRequest(`${base}/big`, { method: 'GET', signal: AbortSignal.timeout(5_000) });
+    await assert.rejects(big.text(100_000, 'answer larger than 100 kB'), /^Error: answer larger than 100 kB$/);
+  });
+
+  it('ends a request that never answers at its deadline, as a TimeoutError', async () => {
+    await assert.rejects(httpRequest(`${base}/silent`, { method: 'GET', signal: AbortSignal.timeout(200) }), { name: 'TimeoutError' });
+  });
+});
