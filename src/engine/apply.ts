@@ -162,18 +162,18 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
 
 /** A second delivery of one occurrence: answered with the first decision, audited. */
 export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult | undefined {
-  const first = tx.findIncidentByDedup(incident.dedup_key);
+  const first = tx.decisionByDedup(incident.dedup_key);
   if (!first) return undefined;
   tx.appendAudit({
     at: now,
     event: 'DUPLICATE',
-    incident_id: first.incident.id,
+    incident_id: first.incident_id,
     runbook: first.runbook,
     actor,
     details: { reason: `already decided: ${first.action}`, dedup_key: incident.dedup_key, source: incident.source },
   });
   return {
-    incident_id: first.incident.id,
+    incident_id: first.incident_id,
     action: 'duplicate',
     runbook: first.runbook,
     reason: `already decided: ${first.action} (${first.event})`,
@@ -185,8 +185,8 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
 
 /** A resolved alert: audited, and its pending approvals are cancelled (nothing left to fix). */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
-  const firing = incident.alert_key ? tx.findIncidentByDedup(`${incident.alert_key}:firing`) : undefined;
-  const subject = firing?.incident.id ?? incident.id;
+  const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;
+  const subject = firing?.incident_id ?? incident.id;
   let cancelled = 0;
   if (incident.alert_key) {
     for (const a of tx.pendingApprovalsForAlert(incident.alert_key)) {

@@ -68,6 +68,13 @@ export interface IncidentRow {
   execution_id: string | null;
 }
 
+/**
+ * What was decided for one stored occurrence, without the incident itself: all a
+ * re-delivery (answered with the first decision) or a resolve (which names the
+ * firing incident) needs. Most of a long storm's deliveries are re-deliveries.
+ */
+export type StoredDecision = Pick<IncidentRow, 'action' | 'event' | 'runbook' | 'approval_id' | 'execution_id'> & { incident_id: string };
+
 export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
 export type ExecutionTrigger = 'auto' | 'approval' | 'manual';
 
@@ -134,7 +141,7 @@ export interface ApprovalRow {
 
 /** Synchronous on purpose: one transaction never awaits, so it cannot interleave. */
 export interface Tx extends GuardStateView {
-  findIncidentByDedup(dedupKey: string): IncidentRow | undefined;
+  decisionByDedup(dedupKey: string): StoredDecision | undefined;
   insertIncident(row: IncidentRow): void;
   getIncident(id: string): IncidentRow | undefined;
   appendAudit(input: AuditInput): number;

@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, Tx } from '../ports.js';
+import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
 import { incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 
@@ -26,7 +26,7 @@ export interface SqliteTx extends Tx {
 
 export function createSqliteTx(db: Database.Database, chain: AuditChain): SqliteTx {
   const s = {
-    incidentByDedup: db.prepare('SELECT * FROM incidents WHERE dedup_key = ?'),
+    decisionByDedup: db.prepare('SELECT id AS incident_id, action, event, runbook, approval_id, execution_id FROM incidents WHERE dedup_key = ?'),
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
     // Positional parameters: binding an object by name costs a property lookup per column per row.
     insertIncident: db.prepare(
@@ -188,10 +188,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
     activeServices: (runbook) => (claims ? claimsOf(claims, runbook).services : claimsOf(newClaimsMemo(), runbook).services),
 
-    findIncidentByDedup(key) {
-      const r = s.incidentByDedup.get(key) as Raw | undefined;
-      return r ? rowToIncident(r) : undefined;
-    },
+    decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     getIncident(id) {
       const r = s.incidentById.get(id) as Raw | undefined;
       return r ? rowToIncident(r) : undefined;
