@@ -33,8 +33,8 @@ export interface GuardStateView {
   executionsSince(runbook: string, service: string, sinceMs: number): number;
   lastExecutionAt(runbook: string, service: string): number | null;
   activeExecutions(): number;
-  /** The services the runbook's in-flight executions act on (its blast radius now). */
-  activeServices(runbook: string): ReadonlySet<string>;
+  /** The services the runbook's in-flight executions act on (its blast radius now), each with how many act on it. */
+  activeServices(runbook: string): ReadonlyMap<string, number>;
 }
 
 export interface AuditInput {

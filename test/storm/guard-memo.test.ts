@@ -23,7 +23,7 @@ test('within one group commit, every guard read sees the writes before it, and o
       b: tx.executionsSince('rb', 'b', 0),
       lastA: tx.lastExecutionAt('rb', 'a'),
       active: tx.activeExecutions(),
-      services: [...tx.activeServices('rb')],
+      services: [...tx.activeServices('rb').keys()],
       circuit: tx.circuit('rb').state,
       paused: tx.paused(),
       rbPaused: tx.runbookPaused('rb') !== null,
@@ -79,7 +79,7 @@ test('within one group commit, blast-radius answers follow each claim and releas
   const dir = mkdtempSync(join(tmpdir(), 'rectify-memo-'));
   const store = openSqliteStore({ path: join(dir, 'db.sqlite'), migrationsDir: MIGRATIONS_DIR });
   try {
-    const view = (tx: Tx) => ({ active: tx.activeExecutions(), rb: [...tx.activeServices('rb')].sort(), other: [...tx.activeServices('other')] });
+    const view = (tx: Tx) => ({ active: tx.activeExecutions(), rb: [...tx.activeServices('rb').keys()].sort(), other: [...tx.activeServices('other').keys()] });
     await store.transact((tx) => tx.claimBlastRadius('e0', 'rb', 'z', 500));
     const seen = await store.transact((tx) => {
       const steps = [view(tx)];

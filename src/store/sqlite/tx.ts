@@ -127,19 +127,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     memo?.clear();
     if (claims) claims = newClaimsMemo();
   };
-  /** A runbook's claims per service, read once per transaction and then kept in step with its writes. */
-  function claimsOf(c: ClaimsMemo, runbook: string): RunbookClaims {
-    let rc = c.runbooks.get(runbook);
-    if (!rc) {
-      rc = { services: new Set(), counts: new Map() };
-      for (const [service, n] of s.claimsPerService.all(runbook) as Array<[string, number]>) {
-        rc.services.add(service);
-        rc.counts.set(service, n);
-      }
-      c.runbooks.set(runbook, rc);
-    }
-    return rc;
-  }
+  const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
 
   return {
     memoReads(on: boolean) {
@@ -186,7 +174,13 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       claims.active ??= (s.claimsCount.get() as { n: number }).n;
       return claims.active;
     },
-    activeServices: (runbook) => (claims ? claimsOf(claims, runbook).services : claimsOf(newClaimsMemo(), runbook).services),
+    activeServices(runbook) {
+      // Read once per transaction, then kept in step with its claims and releases.
+      if (!claims) return readClaims(runbook);
+      let perService = claims.runbooks.get(runbook);
+      if (!perService) claims.runbooks.set(runbook, (perService = readClaims(runbook)));
+      return perService;
+    },
 
     decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     getIncident(id) {
@@ -257,25 +251,19 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       s.claimInsert.run(executionId, runbook, service, at);
       if (!claims) return;
       if (claims.active !== undefined) claims.active++;
-      const rc = claims.runbooks.get(runbook);
-      if (rc) {
-        rc.counts.set(service, (rc.counts.get(service) ?? 0) + 1);
-        rc.services.add(service);
-      }
+      const perService = claims.runbooks.get(runbook);
+      perService?.set(service, (perService.get(service) ?? 0) + 1);
     },
     releaseBlastRadius(executionId) {
       const claim = claims ? (s.claimById.get(executionId) as { runbook: string; service: string } | undefined) : undefined;
       s.claimDelete.run(executionId);
       if (!claims || !claim) return;
       if (claims.active !== undefined) claims.active--;
-      const rc = claims.runbooks.get(claim.runbook);
-      if (!rc) return;
-      const left = (rc.counts.get(claim.service) ?? 1) - 1;
-      if (left > 0) rc.counts.set(claim.service, left);
-      else {
-        rc.counts.delete(claim.service);
-        rc.services.delete(claim.service);
-      }
+      const perService = claims.runbooks.get(claim.runbook);
+      if (!perService) return;
+      const left = (perService.get(claim.service) ?? 1) - 1;
+      if (left > 0) perService.set(claim.service, left);
+      else perService.delete(claim.service);
     },
     setCircuit(runbook, rec, at) {
       forget(key.circuit(runbook));
@@ -310,14 +298,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   };
 }
 
-/** One write transaction's blast-radius claims: the count in flight, and per runbook its claimed services (claims per service). */
+/** One write transaction's blast-radius claims: the count in flight, and per runbook its claims per service. */
 interface ClaimsMemo {
   active?: number;
-  runbooks: Map<string, RunbookClaims>;
-}
-interface RunbookClaims {
-  services: Set<string>;
-  counts: Map<string, number>;
+  runbooks: Map<string, Map<string, number>>;
 }
 const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
 
