@@ -43,7 +43,7 @@ export function createHttpCheckRunner(opts: HttpCheckRunnerOptions = {}): CheckR
         try {
           res = await send(check.url, { method: check.method.toUpperCase(), headers: headers.value, signal });
         } catch (err) {
-          return { pass: false, detail: `${target}: ${describeFetchError(err, check.url, secrets)}` };
+          return { pass: false, detail: `${target}: ${describeRequestError(err, check.url, secrets)}` };
         }
         // Keep nothing: the body may echo the request's credentials.
         await res.discard();
@@ -109,7 +109,7 @@ export function urlProblem(raw: string): string | null {
  * A request's failure as one line fit for the audit log: the network cause, with the
  * request URL shortened (its query may carry tokens) and resolved secrets masked.
  */
-export function describeFetchError(err: unknown, url: string, secrets: readonly string[]): string {
+export function describeRequestError(err: unknown, url: string, secrets: readonly string[]): string {
   const text = describeError(err).split(url).join(displayUrl(url));
   return scrubSecrets(text, secrets);
 }

@@ -1,6 +1,6 @@
 import type { RenderedHttpAction } from '../../domain/index.js';
 import { formatDuration, withTimeout } from '../../lib/index.js';
-import { describeFetchError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
+import { describeRequestError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
 import { httpRequest, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
 import { resolveHeaderSecrets, resolveSecretsDeep, type SecretSources } from '../../checks/secrets.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
@@ -99,7 +99,7 @@ function failureReason(
   // "Timed out" is not "did not happen": say so, so nobody re-runs it blindly.
   if (parent.aborted) return 'aborted (the request may have reached the target)';
   if (signal.aborted) return `timed out after ${formatDuration(action.timeoutMs)} (the request may have reached the target)`;
-  return describeFetchError(err, action.url, secrets);
+  return describeRequestError(err, action.url, secrets);
 }
 
 /** A counting semaphore per origin: `acquire` resolves with its release once a slot is free, or rejects when `signal` aborts first. */
