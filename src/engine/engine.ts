@@ -36,6 +36,20 @@ export interface EngineDeps {
 export interface AcceptOptions {
   wait?: boolean;
   actor?: string;
+  /** The sender left alerts out of this delivery: recorded with its decisions, and a person is told. */
+  truncated?: TruncatedDelivery;
+}
+
+/**
+ * An Alertmanager notification cut short by its webhook's `max_alerts`: `alerts`
+ * more firing or resolved alerts of the group that never reached rectify, so were
+ * never decided. Alertmanager does not send them later.
+ */
+export interface TruncatedDelivery {
+  alerts: number;
+  /** From the payload: untrusted text, bounded, kept in the audit details and logs only. */
+  groupKey: string | null;
+  receiver: string | null;
 }
 
 const ENRICH_TIMEOUT_MS = 5_000;
@@ -165,6 +179,32 @@ export function createEngine(deps: EngineDeps) {
     );
   }
 
+  function recordTruncated(tx: Tx, t: TruncatedDelivery, delivered: number, now: number, actor: string): void {
+    tx.appendAudit({
+      at: now,
+      event: 'ALERTS_TRUNCATED',
+      actor,
+      details: { truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver },
+    });
+  }
+
+  /** After the commit: the count, a warning, and a person told (the receiver's max_alerts is too low for this storm). */
+  function tellTruncated(t: TruncatedDelivery, delivered: number): void {
+    metrics.alertsTruncated(t.alerts);
+    log.warn({ truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver }, 'Alertmanager left alerts out of a notification');
+    deps.notify?.({
+      event: 'ALERTS_TRUNCATED',
+      incident_id: null,
+      runbook: null,
+      service: null,
+      execution_id: null,
+      approval_id: null,
+      outcome: 'manual',
+      reason: `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`,
+      at: clock.now(),
+    });
+  }
+
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
 
   /** Who is asked to approve: the runbook's owner, for approval requests. */
@@ -211,8 +251,10 @@ export function createEngine(deps: EngineDeps) {
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
       const inputs = await prepareAll(incidents);
+      const truncated = opts.truncated;
       const { results, claims } = await store.transact((tx) => {
         const now = clock.now();
+        if (truncated) recordTruncated(tx, truncated, incidents.length, now, actor);
         const results: DecisionResult[] = [];
         const claims: ExecutionClaim[] = [];
         const seen = new Map<string, DecisionResult>();
@@ -246,6 +288,7 @@ export function createEngine(deps: EngineDeps) {
         return { results, claims };
       });
       record(results, incidents);
+      if (truncated) tellTruncated(truncated, incidents.length);
       const started = startClaims(claims);
       if (opts.wait) await settle(results, started);
       return results;

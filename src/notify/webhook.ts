@@ -53,6 +53,7 @@ const ICON: Record<string, string> = {
   SERVICE_RESUMED: ':arrow_forward:',
   RUNBOOK_PAUSED: ':double_vertical_bar:',
   RUNBOOK_RESUMED: ':arrow_forward:',
+  ALERTS_TRUNCATED: ':warning:',
 };
 
 /**

@@ -28,6 +28,8 @@ export interface Metrics {
   approvalsPending(n: number): void;
   /** A runbook's own kill switch is on (true) or off. */
   runbookPaused(runbook: string, paused: boolean): void;
+  /** Alertmanager left `count` alerts out of a notification (its webhook `max_alerts`): rectify never saw them. */
+  alertsTruncated(count: number): void;
 }
 
 const noop = (): void => {};
@@ -41,4 +43,5 @@ export const noopMetrics: Metrics = Object.freeze({
   commitBatch: noop,
   approvalsPending: noop,
   runbookPaused: noop,
+  alertsTruncated: noop,
 });

@@ -96,6 +96,11 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['runbook'] as const,
     registers: [registry],
   });
+  const truncated = new Counter({
+    name: 'rectify_alerts_truncated_total',
+    help: "Alerts Alertmanager left out of its notifications (the webhook's max_alerts): never seen, never decided.",
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -151,5 +156,6 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     },
     approvalsPending: (n) => approvals.set(n),
     runbookPaused: (runbook, isPaused) => runbookPausedGauge.set({ runbook }, isPaused ? 1 : 0),
+    alertsTruncated: (count) => truncated.inc(count),
   };
 }

@@ -29,6 +29,8 @@ export interface AlertmanagerOptions {
   bearerToken?: string;
   /** Route `group_by`; default ['alertname']. `['...']` makes every alert its own group. */
   groupBy?: string[];
+  /** The webhook's `max_alerts`: notifications carry at most this many alerts and count the rest in `truncatedAlerts`. */
+  maxAlerts?: number;
   startTimeoutMs?: number;
 }
 
@@ -36,7 +38,7 @@ export const ALERTMANAGER_BIN = '/usr/bin/prometheus-alertmanager';
 
 export async function startAlertmanager(opts: AlertmanagerOptions): Promise<RunningDaemon> {
   await requireBinary(ALERTMANAGER_BIN, 'apt-get install prometheus-alertmanager');
-  const webhook: Record<string, unknown> = { url: opts.webhookUrl, send_resolved: true };
+  const webhook: Record<string, unknown> = { url: opts.webhookUrl, send_resolved: true, ...(opts.maxAlerts !== undefined ? { max_alerts: opts.maxAlerts } : {}) };
   if (opts.bearerToken !== undefined) {
     webhook.http_config = { authorization: { type: 'Bearer', credentials: opts.bearerToken } };
   }

@@ -18,6 +18,7 @@ import { newId } from '../../lib/index.js';
 import { decisionResultSchema, errorSchema, resultsSchema, waitQuerySchema } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
+import type { TruncatedDelivery } from '../../engine/index.js';
 
 type WaitQuery = z.infer<typeof waitQuerySchema>;
 const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: errorSchema };
@@ -51,13 +52,14 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
       response: { 202: resultsSchema, ...refused },
     },
     async (req, reply) => {
+      const truncated = truncatedDelivery(req.body);
       const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
       // The incidents hold what they need of the body (the label maps); the rest of it
       // (annotations, URLs, the envelope) need not stay alive while the group commit
       // waits, which in a storm is thousands of alerts' worth for the collector to copy.
       (req as { body: unknown }).body = undefined;
       rejectProblems(ingest);
-      const results = await deps.engine.accept(ingest.incidents, acceptOptions(req));
+      const results = await deps.engine.accept(ingest.incidents, truncated ? { ...acceptOptions(req), truncated } : acceptOptions(req));
       return reply.code(202).send({ results });
     },
   );
@@ -103,4 +105,15 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
       return reply.code(202).send(result);
     },
   );
+}
+
+/** Longest group key or receiver name kept from a payload (they are the sender's text). */
+const MAX_PAYLOAD_TEXT = 512;
+const bounded = (s: string | undefined): string | null => (s === undefined ? null : s.length > MAX_PAYLOAD_TEXT ? `${s.slice(0, MAX_PAYLOAD_TEXT)}…` : s);
+
+/** The alerts Alertmanager left out of this notification (`truncatedAlerts`, set by the receiver's `max_alerts`), if any. */
+function truncatedDelivery(body: AlertmanagerWebhook): TruncatedDelivery | undefined {
+  const n = body.truncatedAlerts ?? 0;
+  if (n <= 0) return undefined;
+  return { alerts: n, groupKey: bounded(body.groupKey), receiver: bounded(body.receiver) };
 }

@@ -1,0 +1,141 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { postAlerts, startAlertmanager } from '../helpers/alertmanager.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { freePort, type RunningDaemon } from '../helpers/prometheus.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+/**
+ * A storm bigger than the receiver's `max_alerts`: Alertmanager sends that many
+ * alerts and only counts the rest (`truncatedAlerts`), and never sends them later.
+ * rectify cannot decide alerts it never saw, but it must not keep quiet about them.
+ */
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [PodCrashLooping]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    blast_radius_limit: 10
+    action:
+      http: {method: POST, url: "${base}/act"}
+`;
+
+const truncatedEvents = async (svc: TestService) => (await svc.get('/api/v1/audit?event=ALERTS_TRUNCATED&limit=100')).body.events as any[];
+const metric = async (svc: TestService, name: string): Promise<number> => {
+  const text = (await svc.get('/metrics')).body as string;
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+};
+
+describe('storm: alerts Alertmanager left out of a notification', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(async () => target.close());
+
+  it('truncatedAlerts is audited in the same commit, counted, logged and told to a person; the delivered alerts are decided as usual', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const body = {
+      ...amWebhook([
+        { labels: { alertname: 'PodCrashLooping', service: 'shop' }, fingerprint: 'a1' },
+        { labels: { alertname: 'Unrelated', service: 'shop' }, fingerprint: 'a2' },
+      ]),
+      groupKey: '{}:{alertname="PodCrashLooping"}',
+      receiver: 'rectify',
+      truncatedAlerts: 7,
+    };
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.equal(r.status, 202);
+    assert.deepEqual(r.body.results.map((x: any) => x.action), ['executed', 'manual']);
+
+    const events = await truncatedEvents(svc);
+    assert.equal(events.length, 1);
+    assert.equal(events[0].incident_id, null);
+    assert.equal(events[0].runbook, null);
+    assert.deepEqual(events[0].details, { truncated_alerts: 7, delivered_alerts: 2, group_key: '{}:{alertname="PodCrashLooping"}', receiver: 'rectify' });
+    assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 7);
+    assert.equal(svc.log.records().filter((l) => l.msg === 'Alertmanager left alerts out of a notification' && l.truncated_alerts === 7).length, 1);
+
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'ALERTS_TRUNCATED');
+    assert.equal(told.length, 1);
+    assert.equal(told[0].outcome, 'manual');
+    assert.match(told[0].reason, /sent 2 alerts and left 7 out/);
+    assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+
+    // A re-delivery of the same cut-short notification lost the same alerts again: said again.
+    const again = await svc.post('/api/v1/webhooks/alertmanager', body);
+    assert.deepEqual(again.body.results.map((x: any) => x.action), ['duplicate', 'duplicate']);
+    assert.equal((await truncatedEvents(svc)).length, 2);
+    assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 14);
+    await svc.stop({ remove: true });
+  });
+
+  it('a whole delivery says nothing; a sender text too long is cut; a bad count is refused and changes nothing', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    const whole = await svc.post('/api/v1/webhooks/alertmanager', { ...amWebhook([{ labels: { alertname: 'Unrelated', service: 'a' }, fingerprint: 'b1' }]), truncatedAlerts: 0 });
+    assert.equal(whole.status, 202);
+    assert.equal((await truncatedEvents(svc)).length, 0);
+    assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 0);
+
+    const long = await svc.post('/api/v1/webhooks/alertmanager', { ...amWebhook([{ labels: { alertname: 'Unrelated', service: 'a' }, fingerprint: 'b2' }]), groupKey: 'k'.repeat(5000), truncatedAlerts: 1 });
+    assert.equal(long.status, 202);
+    const [cut] = await truncatedEvents(svc);
+    assert.equal(cut.details.group_key, `${'k'.repeat(512)}…`);
+
+    const auditBefore = (await svc.get('/api/v1/audit?limit=100')).body.events.length;
+    const bad = await svc.post('/api/v1/webhooks/alertmanager', { ...amWebhook([{ labels: { alertname: 'Unrelated', service: 'a' }, fingerprint: 'b3' }]), truncatedAlerts: -3 });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
+    assert.deepEqual(bad.body.error.details.map((d: any) => d.path), ['body.truncatedAlerts']);
+    assert.equal((await svc.get('/api/v1/audit?limit=100')).body.events.length, auditBefore);
+    assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 1);
+    await svc.stop({ remove: true });
+  });
+
+  describe('from a real Alertmanager with max_alerts: 2', () => {
+    let am: RunningDaemon;
+    let svc: TestService;
+    before(async () => {
+      target.reset();
+      const port = await freePort();
+      am = await startAlertmanager({ webhookUrl: `http://127.0.0.1:${port}/api/v1/webhooks/alertmanager`, maxAlerts: 2, groupBy: ['alertname'] });
+      svc = await startTestService({ realClock: true, runbooks: runbooks(target.url), args: ['--listen', `127.0.0.1:${port}`] });
+      await svc.app.listen({ host: '127.0.0.1', port });
+    });
+    after(async () => {
+      await svc?.stop({ remove: true });
+      await am?.stop();
+    });
+
+    it('five alerts in one group: two decided, three reported as never seen', async () => {
+      await postAlerts(
+        am.url,
+        ['a', 'b', 'c', 'd', 'e'].map((s) => ({ labels: { alertname: 'PodCrashLooping', service: `svc-${s}` } })),
+      );
+      const deadline = Date.now() + 20_000;
+      let events: any[] = [];
+      while (Date.now() < deadline) {
+        events = await truncatedEvents(svc);
+        if (events.length > 0) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(events.length, 1, 'Alertmanager delivered a notification cut short');
+      assert.deepEqual({ t: events[0].details.truncated_alerts, d: events[0].details.delivered_alerts, r: events[0].details.receiver }, { t: 3, d: 2, r: 'webhook' });
+      assert.match(events[0].details.group_key, /alertname="PodCrashLooping"/);
+      // Only the delivered alerts were decided: two incidents, two runs of the action.
+      const incidents = new Set((await svc.get('/api/v1/audit?runbook=fix&limit=100')).body.events.map((e: any) => e.incident_id));
+      assert.equal(incidents.size, 2);
+      while (Date.now() < deadline && target.requests('/act', 'POST').length < 2) await new Promise((r) => setTimeout(r, 50));
+      assert.equal(target.requests('/act', 'POST').length, 2);
+      assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 3);
+    });
+  });
+});
