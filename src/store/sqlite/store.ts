@@ -192,26 +192,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
   });
 
-  // Group commit sizing: when this batch is smaller than the last one, requests are
-  // probably still arriving (a storm's senders answer the last batch's replies), so it
-  // waits one more turn of the event loop for them, once. Each wait saves an fsync on
-  // the event loop; a lone request (last batch of one) never waits.
-  let lastBatch = 0;
-  let waited = false;
-  function flushSoon(): void {
-    if (!waited && queue.length > 0 && queue.length < lastBatch && !closed) {
-      waited = true;
-      setImmediate(flushSoon);
-      return;
-    }
-    waited = false;
-    flush();
-  }
-
+  // The commit runs in the check phase (setImmediate) of the turn of the event loop in
+  // which its first unit arrived: every request read in that turn's I/O phase shares
+  // it. Waiting longer for stragglers makes commits bigger but keeps every waiting
+  // request's incidents alive through more scavenges; measured, it cost more CPU per
+  // alert than the fsyncs it saved.
   function flush(): void {
     scheduled = false;
     const batch = queue;
-    lastBatch = batch.length;
     queue = [];
     if (batch.length === 0) return;
     const results: Array<{ ok: boolean; value: unknown }> = [];
@@ -342,7 +330,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
         if (!scheduled) {
           scheduled = true;
-          setImmediate(flushSoon);
+          setImmediate(flush);
         }
       });
     },
