@@ -6,7 +6,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { resolveAuditKey, resolveSecret, type Config } from './config/index.js';
+import { resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
 import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
@@ -157,8 +157,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
 
   if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
   const auditKey = resolveAuditKey(config);
+  const auditPreviousKeys = resolveAuditPreviousKeys(config);
   const store = openSqliteStore({
-    ...(auditKey ? { auditKey } : {}),
+    ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
     path: config.db.path,
     migrationsDir: MIGRATIONS_DIR,
@@ -170,12 +171,16 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   });
 
   // With an audit key, the log ends in a keyed row from now on: a log that does not
-  // was written without the key, or rewritten (audit-verify.ts).
-  if (store.auditNeedsKeyedRow()) {
-    const seq = await store.transact((tx) =>
-      tx.appendAudit({ at: clock.now(), event: 'AUDIT_KEY_SET', actor: 'rectify', details: { note: 'audit rows are hashed with the audit key (HMAC-SHA256) from this row on' } }),
-    );
-    log.info({ seq }, 'audit rows are hashed with the audit key from this row on');
+  // was written without the key, or rewritten (audit-verify.ts). A log under a previous
+  // key moves to this one here, in a row the new key signs and that chains to the old.
+  const keyRow = store.auditKeyRowNeeded();
+  if (keyRow) {
+    const note =
+      keyRow === 'AUDIT_KEY_SET'
+        ? 'audit rows are hashed with the audit key (HMAC-SHA256) from this row on'
+        : 'audit rows are hashed with a new audit key from this row on; the rows before it verify with the previous key';
+    const seq = await store.transact((tx) => tx.appendAudit({ at: clock.now(), event: keyRow, actor: 'rectify', details: { note } }));
+    log.info({ seq, event: keyRow }, note);
   }
 
   const executors = await createExecutors(config, log, overrides);
@@ -273,7 +278,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(slackVerifier ? { slackVerifier } : {}),
     ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
     ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
-    ...(auditKey ? { auditKey } : {}),
+    ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
   }, tls ? { https: tls } : {});
 
   // Housekeeping: approvals expire on time; old rate-limit rows, dedup keys and finished

@@ -31,6 +31,8 @@ export interface ApiDeps {
   slackApprovers?: ReadonlySet<string>;
   /** The audit chain's HMAC key, for GET /api/v1/audit/verify. */
   auditKey?: Buffer;
+  /** Keys the audit log was written with before `auditKey` (verification checks the older rows with them). */
+  auditPreviousKeys?: readonly Buffer[];
   /**
    * Tells a Slack click's outcome through the click's response_url (Slack shows
    * nothing of the HTTP answer to a button click). Fire and forget.

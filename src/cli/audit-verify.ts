@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { loadConfig, resolveAuditKey, type Config } from '../config/index.js';
+import { loadConfig, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
@@ -32,7 +32,7 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
 }
 
 /**
- * `rectify audit verify [--db sqlite:<path>] [--audit-key …]`: walks the audit hash
+ * `rectify audit verify [--db sqlite:<path>] [--audit-key …] [--audit-previous-keys …]`: walks the audit hash
  * chain in the database file (the service may be running or stopped) and names the
  * first row that does not fit. Keyed rows need the key they were written with.
  * Exit 0 when the chain holds, 1 when it does not, 2 when keyed rows were met
@@ -43,18 +43,21 @@ export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<num
   if (typeof opened === 'number') return opened;
   try {
     let key: Buffer | undefined;
+    let previousKeys: Buffer[];
     try {
       key = resolveAuditKey(opened.config);
+      previousKeys = resolveAuditPreviousKeys(opened.config);
     } catch (err) {
       if (!(err instanceof LoadError)) throw err;
       for (const p of err.problems) io.err(formatProblem(p));
       return EXIT.USAGE;
     }
-    const v = await verifyAuditChain(opened.reader, { yieldBetweenPages: false, ...(key ? { key } : {}) });
+    const v = await verifyAuditChain(opened.reader, { yieldBetweenPages: false, ...(key ? { key, previousKeys } : {}) });
     if (v.ok) {
       const notes = [
         ...(v.unchained ? [`${v.unchained} written before the chain began`] : []),
         ...(v.keyed ? [`${v.keyed} keyed from seq ${v.keyed_from}`] : key && v.rows ? ['none keyed: written without an audit key'] : []),
+        ...(v.rotated_at.length ? [`key rotated at seq ${v.rotated_at.join(', ')}`] : []),
       ];
       io.out(`audit chain OK: ${v.rows} row(s)${notes.length ? ` (${notes.join('; ')})` : ''}${v.head ? `, head seq ${v.head.seq} hash ${v.head.hash}` : ''}`);
       return EXIT.OK;

@@ -14,9 +14,12 @@ export type SecretSetting = 'slackSigningSecret' | 'auditKey';
 export function resolveSecret(config: Config, name: SecretSetting): string | undefined {
   const v = config[name];
   if (v === undefined) return undefined;
+  return readSecret(v, config.sources[name]);
+}
+
+function readSecret(v: string, src: { file: string; path: string }): string {
   const ref = /^\$\{file:(\/.*)\}$/.exec(v);
   if (!ref) return v;
-  const src = config.sources[name];
   let text: string;
   try {
     text = readFileSync(ref[1]!, 'utf8').trim();
@@ -39,4 +42,25 @@ export function resolveAuditKey(config: Config): Buffer | undefined {
     throw new LoadError([{ file: src.file, path: src.path, message: `the audit key must be at least ${AUDIT_KEY_MIN_LENGTH} characters (\`openssl rand -hex 32\` makes one)` }]);
   }
   return Buffer.from(text, 'utf8');
+}
+
+/**
+ * The audit keys the log was written with before `--audit-key` (`--audit-previous-keys`),
+ * resolved and checked like the key; empty without them. They only make sense beside
+ * the key the log moves to, and never include it.
+ */
+export function resolveAuditPreviousKeys(config: Config): Buffer[] {
+  const list = config.auditPreviousKeys;
+  if (list === undefined) return [];
+  const src = config.sources.auditPreviousKeys;
+  const problem = (message: string) => new LoadError([{ file: src.file, path: src.path, message }]);
+  if (config.auditKey === undefined) throw problem('previous audit keys need --audit-key: the key the log moves to');
+  const current = resolveAuditKey(config)!;
+  return list.map((v) => {
+    const text = readSecret(v, src);
+    if (text.length < AUDIT_KEY_MIN_LENGTH) throw problem(`each previous audit key must be at least ${AUDIT_KEY_MIN_LENGTH} characters`);
+    const key = Buffer.from(text, 'utf8');
+    if (key.equals(current)) throw problem('a previous audit key is the same as --audit-key');
+    return key;
+  });
 }

@@ -8,6 +8,7 @@ import {
   oneOf,
   path,
   positiveInt,
+  secretList,
   secretValue,
   slackUserIds,
   type ValueParser,
@@ -222,6 +223,12 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: secretValue,
     help: 'HMAC key for the audit hash chain (or ${file:/path}; at least 32 characters): without it a row\'s hash is a plain sha256 that anyone who can write the database can recompute',
+  }),
+  auditPreviousKeys: setting({
+    flag: 'audit-previous-keys',
+    fileKey: true,
+    parser: secretList,
+    help: 'audit keys the log was written with before --audit-key (comma-separated, each a key or ${file:/path}): a log whose newest row is under one of them moves to --audit-key with an AUDIT_KEY_ROTATED row, and verify checks the older rows with them',
   }),
   slackApprovers: setting({
     flag: 'slack-approvers',

@@ -37,6 +37,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     slackWebhookUrl: config.slackWebhookUrl === undefined ? null : 'set',
     slackSigningSecret: config.slackSigningSecret === undefined ? null : config.slackSigningSecret.startsWith('${file:') ? config.slackSigningSecret : 'set',
     auditKey: config.auditKey === undefined ? null : config.auditKey.startsWith('${file:') ? config.auditKey : 'set',
+    auditPreviousKeys: config.auditPreviousKeys === undefined ? null : config.auditPreviousKeys.map((k) => (k.startsWith('${file:') ? k : 'set')),
     slackApprovers: config.slackApprovers === undefined ? null : [...config.slackApprovers],
     // Names only: the values of these variables are exactly the kind of thing that is secret.
     commandEnv: [...config.commandEnv],

@@ -57,6 +57,8 @@ export interface Config {
   readonly slackSigningSecret: string | undefined;
   /** HMAC key of the audit chain, or `${file:/path}` to read it from (at startup). Never logged. */
   readonly auditKey: string | undefined;
+  /** Audit keys the log was written with before `auditKey`, each a key or `${file:/path}`. Never logged. */
+  readonly auditPreviousKeys: readonly string[] | undefined;
   /** Slack user ids allowed to use the approval buttons; undefined lets anyone who sees the message. */
   readonly slackApprovers: readonly string[] | undefined;
   /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */

@@ -148,6 +148,22 @@ export const secretValue: ValueParser<string> = {
   },
 };
 
+/** Secrets, comma-separated, each as itself or `${file:/absolute/path}` (the audit keys a log was rotated from). */
+export const secretList: ValueParser<readonly string[]> = {
+  placeholder: '<secret>|${file:/path},...',
+  parse(raw, ctx) {
+    const items = typeof raw === 'string' ? raw.split(',') : Array.isArray(raw) ? raw : null;
+    if (items === null || items.length === 0) return { ok: false, message: 'expected one or more secrets or ${file:/absolute/path}, comma-separated' };
+    const out: string[] = [];
+    for (const item of items) {
+      const r = secretValue.parse(item, ctx);
+      if (!r.ok) return r;
+      out.push(r.value);
+    }
+    return { ok: true, value: [...new Set(out)] };
+  },
+};
+
 /**
  * Slack user ids (U… or W…, as Slack shows them in a profile's "Copy member ID"):
  * comma- or space-separated from a flag or the environment, a list or the same

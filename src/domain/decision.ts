@@ -57,6 +57,7 @@ export const AUDIT_EVENTS = [
   'NOTIFIED',
   'NOTIFY_FAILED',
   'AUDIT_KEY_SET',
+  'AUDIT_KEY_ROTATED',
   'ALERTS_TRUNCATED',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];

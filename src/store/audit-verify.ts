@@ -14,6 +14,12 @@ import { createHash } from 'node:crypto';
  * keyed row, every later row must be keyed (a plain row after it is a row written
  * without the key). Rows written before the key was set keep their plain hashes,
  * and the first keyed row's HMAC covers the last of them.
+ *
+ * The key can be rotated (`--audit-previous-keys`): the first row under the new key
+ * is an AUDIT_KEY_ROTATED event whose HMAC covers the last row under the old one.
+ * The chain moves from key to key only at such a row, and never back to a key it
+ * has left, so whoever holds a retired (perhaps leaked) key cannot add a row after
+ * the rotation, nor change one before it without breaking the rotation row's link.
  */
 
 /** prev_hash of the first chained row. */
@@ -74,6 +80,8 @@ export interface AuditVerification {
   keyed_from: number | null;
   /** True when verification stopped at a keyed row for want of the key: not verified, rather than broken. */
   needs_key: boolean;
+  /** seqs of the AUDIT_KEY_ROTATED rows where the chain moved to another key, oldest first. */
+  rotated_at: number[];
   first_bad_seq: number | null;
   reason: string | null;
   /** The newest row's seq and hash: record it elsewhere to detect a rewritten chain. */
@@ -84,7 +92,13 @@ export interface AuditVerification {
  * Checks rows pushed in seq order, one at a time (so millions of rows need no
  * memory). The first problem found is kept; later rows are not examined.
  */
-export function createChainVerifier(opts: { key?: AuditKey } = {}) {
+export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: readonly AuditKey[] } = {}) {
+  // Every key a keyed row may be under: the current one first (the usual case, one HMAC per row).
+  const keys = opts.key ? [opts.key, ...(opts.previousKeys ?? [])] : [];
+  /** The key the chain is on (index into keys), and the keys it has left. */
+  let on: number | null = null;
+  const left = new Set<number>();
+  const rotatedAt: number[] = [];
   let rows = 0;
   let unchained = 0;
   let keyed = 0;
@@ -95,6 +109,21 @@ export function createChainVerifier(opts: { key?: AuditKey } = {}) {
   let bad: { seq: number; reason: string } | null = null;
   let needsKey = false;
 
+  /** The keyed row's key: the one the chain is on, or (at an AUDIT_KEY_ROTATED row) another it has not left. */
+  function checkKeyed(r: AuditRecord): string | null {
+    const verifies = (i: number) => auditRowHash(r.prev_hash!, r, keys[i]) === r.hash;
+    if (on !== null && verifies(on)) return null;
+    const other = keys.findIndex((_, i) => i !== on && verifies(i));
+    if (other === -1) return `hash mismatch: row ${r.seq} was changed, or hashed with another key`;
+    if (left.has(other)) return `row ${r.seq} is hashed with an audit key the log had already moved away from (at row ${rotatedAt[rotatedAt.length - 1]}): written by someone holding a retired key`;
+    if (on !== null) {
+      if (r.event !== 'AUDIT_KEY_ROTATED') return `row ${r.seq} is hashed with another audit key than the row before it, and is not an AUDIT_KEY_ROTATED row: the key changed outside rectify`;
+      left.add(on);
+      rotatedAt.push(r.seq);
+    }
+    on = other;
+    return null;
+  }
   return {
     /** False once a problem was found: stop pushing. */
     push(r: AuditRecord): boolean {
@@ -125,11 +154,16 @@ export function createChainVerifier(opts: { key?: AuditKey } = {}) {
         bad = { seq: r.seq, reason: `row ${r.seq} is not hashed with the audit key, yet keyed rows come before it: it was written or rewritten without the key` };
         return false;
       }
-      if (auditRowHash(r.prev_hash, r, isKeyed ? opts.key : undefined) !== r.hash) {
-        bad = { seq: r.seq, reason: isKeyed ? `hash mismatch: row ${r.seq} was changed, or hashed with another key` : `hash mismatch: row ${r.seq} was changed` };
+      if (!isKeyed && auditRowHash(r.prev_hash, r) !== r.hash) {
+        bad = { seq: r.seq, reason: `hash mismatch: row ${r.seq} was changed` };
         return false;
       }
       if (isKeyed) {
+        const problem = checkKeyed(r);
+        if (problem) {
+          bad = { seq: r.seq, reason: problem };
+          return false;
+        }
         keyed++;
         keyedFrom ??= r.seq;
       }
@@ -167,6 +201,7 @@ export function createChainVerifier(opts: { key?: AuditKey } = {}) {
         keyed,
         keyed_from: keyedFrom,
         needs_key: needsKey,
+        rotated_at: [...rotatedAt],
         first_bad_seq: bad?.seq ?? null,
         reason: bad?.reason ?? null,
         head: lastHash !== null ? { seq: lastSeq, hash: lastHash } : null,
@@ -189,9 +224,12 @@ const PAGE = 5_000;
  * running service keeps answering while a large log is verified. Rows appended
  * while it walks are outside the snapshot taken by the first high-water read.
  */
-export async function verifyAuditChain(source: AuditSource, opts: { yieldBetweenPages?: boolean; key?: AuditKey } = {}): Promise<AuditVerification> {
+export async function verifyAuditChain(
+  source: AuditSource,
+  opts: { yieldBetweenPages?: boolean; key?: AuditKey; previousKeys?: readonly AuditKey[] } = {},
+): Promise<AuditVerification> {
   const highWater = source.auditHighWater();
-  const v = createChainVerifier(opts.key ? { key: opts.key } : {});
+  const v = createChainVerifier(opts.key ? { key: opts.key, ...(opts.previousKeys ? { previousKeys: opts.previousKeys } : {}) } : {});
   let after = 0;
   for (;;) {
     const page = source.auditRecords({ afterSeq: after, limit: PAGE });

@@ -247,8 +247,11 @@ export interface Store {
   auditRecords(q: AuditRecordQuery): AuditRecord[];
   /** The highest audit seq ever assigned (rows deleted at the end of the log leave it above the newest row). */
   auditHighWater(): number;
-  /** True when an audit key is set and the newest audit row is not hashed with it (the service then writes AUDIT_KEY_SET). */
-  auditNeedsKeyedRow(): boolean;
+  /**
+   * With an audit key, the row the service writes first: AUDIT_KEY_SET when the newest
+   * audit row is not keyed, AUDIT_KEY_ROTATED when it is under a previous key; else null.
+   */
+  auditKeyRowNeeded(): 'AUDIT_KEY_SET' | 'AUDIT_KEY_ROTATED' | null;
   /** Units waiting for the next commit: the overload signal. */
   pending(): number;
   close(): void;

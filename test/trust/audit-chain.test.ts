@@ -73,7 +73,7 @@ describe('the audit log is a hash chain', () => {
     assert.ok(rows >= 20, `history has ${rows} rows`);
     const v = await svc.get('/api/v1/audit/verify');
     assert.equal(v.status, 200);
-    assert.deepEqual({ ...v.body, head: undefined }, { ok: true, rows, unchained: 0, keyed: 0, keyed_from: null, needs_key: false, first_bad_seq: null, reason: null, head: undefined });
+    assert.deepEqual({ ...v.body, head: undefined }, { ok: true, rows, unchained: 0, keyed: 0, keyed_from: null, needs_key: false, rotated_at: [], first_bad_seq: null, reason: null, head: undefined });
     assert.equal(v.body.head.seq, rows);
 
     const res = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
@@ -231,7 +231,7 @@ describe('with an audit key (--audit-key): hashes only the key holder can make',
       prev = l.hash;
     }
     const v = (await svc.get('/api/v1/audit/verify')).body;
-    assert.deepEqual({ ...v, head: undefined }, { ok: true, rows, unchained: 0, keyed: rows, keyed_from: 1, needs_key: false, first_bad_seq: null, reason: null, head: undefined });
+    assert.deepEqual({ ...v, head: undefined }, { ok: true, rows, unchained: 0, keyed: rows, keyed_from: 1, needs_key: false, rotated_at: [], first_bad_seq: null, reason: null, head: undefined });
     assert.equal(configSummary(svc.config).auditKey, 'set', 'the key is never in the startup summary');
     await svc.stop();
     const ok = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', KEY], svc.dir);
@@ -285,6 +285,156 @@ describe('with an audit key (--audit-key): hashes only the key holder can make',
     assert.equal(ok.code, 0, ok.err.join('\n'));
     assert.match(ok.out[0]!, new RegExp(`^audit chain OK: ${rows + 1} row\\(s\\) \\(1 keyed from seq ${rows + 1}\\), `));
     rmSync(svc.dir, { recursive: true, force: true });
+  });
+});
+
+describe('rotating the audit key (--audit-previous-keys)', () => {
+  const OLD = 'f3a9c1d07b5e42a8961c0d2e4f6a8b1c3d5e7f90a2b4c6d8e0f1a3b5c7d9e1f2';
+  const NEW = '0b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c';
+  const NEWER = '9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a2f1e0d9c8b7a6f5e4d3c2b1a0f9e8d';
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+  });
+  after(async () => target.close());
+
+  const decide = async (svc: TestService, id: string) =>
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id })).body.action, 'executed');
+  const verifyCli = (svc: TestService, ...args: string[]) => cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, ...args], svc.dir);
+  const keyedHash = (key: string, prev: string, r: Parameters<typeof expectedHash>[1]): string =>
+    `hmac:${createHmac('sha256', key).update(JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)])).digest('hex')}`;
+
+  it('a log under the old key moves to the new one at an AUDIT_KEY_ROTATED row the new key signs; both verify it, each key alone does not', async () => {
+    const first = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
+    await decide(first, 'R1');
+    const oldRows = first.service.store.auditHighWater();
+    await first.stop();
+
+    // The new key alone does not start on a log under the old one, and says how to move it.
+    await assert.rejects(startTestService({ dir: first.dir, args: ['--audit-key', NEW] }), /give the old one in --audit-previous-keys/);
+    const rotated = await startTestService({ dir: first.dir, args: ['--audit-key', NEW, '--audit-previous-keys', OLD] });
+    const rotation = rotated.service.store.queryAudit({ event: 'AUDIT_KEY_ROTATED', limit: 5 });
+    assert.deepEqual(rotation.map((r) => r.seq), [oldRows + 1]);
+    await decide(rotated, 'R2');
+    const v = (await rotated.get('/api/v1/audit/verify')).body;
+    assert.equal(v.ok, true, v.reason);
+    assert.deepEqual(v.rotated_at, [oldRows + 1]);
+    const lines = (await rotated.app.inject({ method: 'GET', url: '/api/v1/audit/export' })).body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    for (const l of lines) assert.equal(l.hash, keyedHash(l.seq <= oldRows ? OLD : NEW, l.prev_hash, l), `row ${l.seq} is under the ${l.seq <= oldRows ? 'old' : 'new'} key`);
+    await rotated.stop();
+
+    // A restart with the same settings writes no second rotation; the new key alone now starts.
+    const again = await startTestService({ dir: first.dir, args: ['--audit-key', NEW, '--audit-previous-keys', OLD] });
+    assert.equal(again.service.store.queryAudit({ event: 'AUDIT_KEY_ROTATED', limit: 5 }).length, 1);
+    await again.stop();
+    const alone = await startTestService({ dir: first.dir, args: ['--audit-key', NEW] });
+    await alone.stop();
+    // The retired key no longer starts the service.
+    await assert.rejects(startTestService({ dir: first.dir, args: ['--audit-key', OLD] }), /does not verify with this --audit-key/);
+
+    const both = await verifyCli(first, '--audit-key', NEW, '--audit-previous-keys', OLD);
+    assert.equal(both.code, 0, both.err.join('\n'));
+    assert.match(both.out[0]!, new RegExp(`^audit chain OK: \\d+ row\\(s\\) \\(\\d+ keyed from seq 1; key rotated at seq ${oldRows + 1}\\), head seq`));
+    const newOnly = await verifyCli(first, '--audit-key', NEW);
+    assert.equal(newOnly.code, 1);
+    assert.deepEqual(newOnly.err, ['audit chain BROKEN at seq 1: hash mismatch: row 1 was changed, or hashed with another key']);
+    const oldOnly = await verifyCli(first, '--audit-key', OLD);
+    assert.equal(oldOnly.code, 1);
+    assert.deepEqual(oldOnly.err, [`audit chain BROKEN at seq ${oldRows + 1}: hash mismatch: row ${oldRows + 1} was changed, or hashed with another key`]);
+    rmSync(first.dir, { recursive: true, force: true });
+  });
+
+  it('whoever holds the retired key cannot add a row after the rotation, nor change a row before it; a key change without the rotation row is refused', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
+    await decide(svc, 'T1');
+    await svc.stop();
+    const rotated = await startTestService({ dir: svc.dir, args: ['--audit-key', NEW, '--audit-previous-keys', OLD] });
+    await decide(rotated, 'T2');
+    const rotationSeq = rotated.service.store.queryAudit({ event: 'AUDIT_KEY_ROTATED', limit: 1 })[0]!.seq;
+    const newest = rotated.service.store.auditHighWater();
+    await rotated.stop();
+    const copy = (name: string) => {
+      const path = join(svc.dir, name);
+      const db = new Database(svc.dbPath);
+      db.exec(`VACUUM INTO '${path}'`);
+      db.close();
+      return path;
+    };
+    const rowOf = (r: Record<string, unknown>) => ({ seq: r.seq as number, at_ms: r.at as number, event: r.event as string, incident_id: r.incident_id as string | null, runbook: r.runbook as string | null, execution_id: r.execution_id as string | null, actor: r.actor as string, details: JSON.parse(r.details as string) });
+    const verifyAt = (path: string) => cli(['audit', 'verify', '--db', `sqlite:${path}`, '--audit-key', NEW, '--audit-previous-keys', OLD], svc.dir);
+
+    // A row appended after the rotation, signed with the old key.
+    const appended = copy('appended.db');
+    tamper(appended, (db) => {
+      const last = db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as Record<string, unknown>;
+      const row = { ...rowOf(last), seq: newest + 1, event: 'SERVICE_RESUMED', details: { forged: true } };
+      db.prepare('INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)').run(
+        row.seq, row.at_ms, row.event, row.incident_id, row.runbook, row.execution_id, row.actor, JSON.stringify(row.details), last.hash, keyedHash(OLD, last.hash as string, row));
+    });
+    const a = await verifyAt(appended);
+    assert.equal(a.code, 1);
+    assert.deepEqual(a.err, [`audit chain BROKEN at seq ${newest + 1}: row ${newest + 1} is hashed with an audit key the log had already moved away from (at row ${rotationSeq}): written by someone holding a retired key`]);
+
+    // A row before the rotation changed and re-signed with the old key: the rotation row's link breaks.
+    const changed = copy('changed.db');
+    tamper(changed, (db) => {
+      const rows = db.prepare('SELECT * FROM audit WHERE seq >= 2 AND seq < ? ORDER BY seq').all(rotationSeq) as Array<Record<string, unknown>>;
+      let prev = (db.prepare('SELECT hash FROM audit WHERE seq = 1').get() as { hash: string }).hash;
+      for (const r of rows) {
+        const row = rowOf(r);
+        if (row.seq === 2) row.details = { forged: true };
+        const hash = keyedHash(OLD, prev, row);
+        db.prepare('UPDATE audit SET details = ?, prev_hash = ?, hash = ? WHERE seq = ?').run(JSON.stringify(row.details), prev, hash, row.seq);
+        prev = hash;
+      }
+    });
+    const c = await verifyAt(changed);
+    assert.equal(c.code, 1);
+    assert.deepEqual(c.err, [`audit chain BROKEN at seq ${rotationSeq}: prev_hash of row ${rotationSeq} does not match row ${rotationSeq - 1}`]);
+
+    // The key changed at an ordinary row (someone holding the new key rewrote the rotation row as something else).
+    const relabelled = copy('relabelled.db');
+    tamper(relabelled, (db) => {
+      const r = db.prepare('SELECT * FROM audit WHERE seq = ?').get(rotationSeq) as Record<string, unknown>;
+      const row = { ...rowOf(r), event: 'SERVICE_RESUMED' };
+      const rest = db.prepare('SELECT * FROM audit WHERE seq > ? ORDER BY seq').all(rotationSeq) as Array<Record<string, unknown>>;
+      let prev = keyedHash(NEW, r.prev_hash as string, row);
+      db.prepare('UPDATE audit SET event = ?, hash = ? WHERE seq = ?').run(row.event, prev, rotationSeq);
+      for (const x of rest) {
+        const h = keyedHash(NEW, prev, rowOf(x));
+        db.prepare('UPDATE audit SET prev_hash = ?, hash = ? WHERE seq = ?').run(prev, h, x.seq);
+        prev = h;
+      }
+    });
+    const l = await verifyAt(relabelled);
+    assert.equal(l.code, 1);
+    assert.deepEqual(l.err, [`audit chain BROKEN at seq ${rotationSeq}: row ${rotationSeq} is hashed with another audit key than the row before it, and is not an AUDIT_KEY_ROTATED row: the key changed outside rectify`]);
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+
+  it('previous keys are checked like the key, need it, and may list several rotations', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-rotate-'));
+    const runs = [['--audit-key', OLD], ['--audit-key', NEW, '--audit-previous-keys', OLD], ['--audit-key', NEWER, '--audit-previous-keys', `${OLD},${NEW}`]];
+    let svc: TestService | undefined;
+    for (const [i, args] of runs.entries()) {
+      svc = await startTestService({ ...(i === 0 ? { runbooks: runbooks(target.url) } : { dir: svc!.dir }), args });
+      await decide(svc, `M${i}`);
+      await svc.stop();
+    }
+    const ok = await verifyCli(svc!, '--audit-key', NEWER, '--audit-previous-keys', `${NEW},${OLD}`);
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    assert.match(ok.out[0]!, /key rotated at seq \d+, \d+\)/);
+    const missing = await verifyCli(svc!, '--audit-previous-keys', OLD);
+    assert.equal(missing.code, 2);
+    assert.deepEqual(missing.err, ['--audit-previous-keys: previous audit keys need --audit-key: the key the log moves to']);
+    const short = await verifyCli(svc!, '--audit-key', NEWER, '--audit-previous-keys', 'short');
+    assert.deepEqual(short.err, ['--audit-previous-keys: each previous audit key must be at least 32 characters']);
+    const same = await verifyCli(svc!, '--audit-key', NEWER, '--audit-previous-keys', NEWER);
+    assert.deepEqual(same.err, ['--audit-previous-keys: a previous audit key is the same as --audit-key']);
+    assert.deepEqual(configSummary(svc!.config).auditPreviousKeys, ['set', 'set']);
+    rmSync(svc!.dir, { recursive: true, force: true });
+    rmSync(dir, { recursive: true, force: true });
   });
 });
 

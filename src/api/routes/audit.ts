@@ -15,6 +15,7 @@ export const auditVerificationSchema = z.object({
   keyed: z.number().int().describe('rows hashed with the audit key (HMAC-SHA256, `hmac:` hashes)'),
   keyed_from: z.number().int().nullable().describe('seq of the first keyed row: rows before it were written before --audit-key was set'),
   needs_key: z.boolean().describe('true when a keyed row could not be checked without the key: not verified, rather than broken'),
+  rotated_at: z.array(z.number().int()).describe('seqs of the AUDIT_KEY_ROTATED rows where the log moved to another audit key (--audit-previous-keys), oldest first'),
   first_bad_seq: z.number().int().nullable(),
   reason: z.string().nullable(),
   head: z.object({ seq: z.number().int(), hash: z.string() }).nullable(),
@@ -60,11 +61,11 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Walk the audit hash chain and name the first row that does not fit',
       description:
-        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one.',
+        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one. Rows under the keys of --audit-previous-keys verify up to the AUDIT_KEY_ROTATED row where the log moved to the next key, and not after it.',
       tags: ['audit'],
       response: { 200: auditVerificationSchema },
     },
-    async () => verifyAuditChain(store, deps.auditKey ? { key: deps.auditKey } : {}),
+    async () => verifyAuditChain(store, deps.auditKey ? { key: deps.auditKey, previousKeys: deps.auditPreviousKeys ?? [] } : {}),
   );
 
   addRoute<unknown, z.infer<typeof auditExportQuerySchema>>(

@@ -17,7 +17,7 @@ export interface ChainTip {
  * So the store re-reads the tip at the start of every batch (`sync`, two indexed
  * lookups per batch) and restores it around each unit that fails (`mark`/`reset`).
  */
-export function createAuditChain(db: Database.Database, key?: AuditKey) {
+export function createAuditChain(db: Database.Database, key?: AuditKey, previousKeys: readonly AuditKey[] = []) {
   const newest = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   // AUTOINCREMENT's high-water mark: after the newest rows were deleted behind
   // rectify's back, new rows continue above it, so the gap stays visible.
@@ -32,27 +32,33 @@ export function createAuditChain(db: Database.Database, key?: AuditKey) {
   sync();
 
   const newestRow = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1');
+  const verifiesWith = (r: AuditRecord, k: AuditKey): boolean => r.prev_hash !== null && auditHash(r.prev_hash, r.seq, r, k) === r.hash;
 
   return {
     /**
      * Why this connection must not append, or null: the newest row is keyed and there
-     * is no key, or its HMAC does not verify with this key (another key, or a changed
-     * row). Rows appended then would break the chain at once.
+     * is no key, or its HMAC verifies neither with this key nor with a previous one
+     * (another key, or a changed row). Rows appended then would break the chain at once.
      */
     keyProblem(): string | null {
       const r = newestRow.get() as AuditRecord | undefined;
       if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
       if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
-      if (r.prev_hash === null || auditHash(r.prev_hash, r.seq, r, key) !== r.hash) {
-        return `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which)`;
-      }
-      return null;
+      if (verifiesWith(r, key) || previousKeys.some((k) => verifiesWith(r, k))) return null;
+      return previousKeys.length
+        ? `the newest audit row (${r.seq}) verifies neither with --audit-key nor with --audit-previous-keys: the log was written with another key, or the row was changed (rectify audit verify says which)`
+        : `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
     },
-    /** True when an audit key is set and the newest row (if any) is not hashed with it. */
-    needsKeyedRow(): boolean {
-      if (!key) return false;
-      const r = newest.get() as { hash: string | null } | undefined;
-      return !r?.hash?.startsWith(KEYED_PREFIX);
+    /**
+     * The row to write before any other, with an audit key: AUDIT_KEY_SET when the
+     * newest row (if any) is not keyed, AUDIT_KEY_ROTATED when it is under a previous
+     * key (call after keyProblem() said none); null when the log is already on this key.
+     */
+    keyRowNeeded(): 'AUDIT_KEY_SET' | 'AUDIT_KEY_ROTATED' | null {
+      if (!key) return null;
+      const r = newestRow.get() as AuditRecord | undefined;
+      if (!r?.hash?.startsWith(KEYED_PREFIX)) return 'AUDIT_KEY_SET';
+      return verifiesWith(r, key) ? null : 'AUDIT_KEY_ROTATED';
     },
     sync,
     mark: (): ChainTip => tip,

@@ -36,6 +36,8 @@ export interface SqliteStoreOptions {
   onCheckpointerStopped?: (err: unknown) => void;
   /** HMAC key for new audit rows' hashes (see audit-verify.ts); plain sha256 without it. */
   auditKey?: AuditKey;
+  /** Keys the log was written with before `auditKey`: a newest row under one of them is accepted (the log then moves to `auditKey`). */
+  auditPreviousKeys?: readonly AuditKey[];
   /**
    * Audit rows one page may scan for a filter no index serves (event, since), in
    * steps of `step` seqs (defaults 200,000 and 50,000: about 25 ms on this project's
@@ -139,7 +141,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, opts.migrationsDir);
-  const chain = createAuditChain(db, opts.auditKey);
+  const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
   const keyProblem = chain.keyProblem();
   if (keyProblem) {
     db.close();
@@ -387,7 +389,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     auditRecords: (q) => audit.auditRecords(q),
     auditHighWater: () => audit.auditHighWater(),
-    auditNeedsKeyedRow: () => chain.needsKeyedRow(),
+    auditKeyRowNeeded: () => chain.keyRowNeeded(),
     pending: () => queue.length,
     close(): void {
       if (closed) return;
