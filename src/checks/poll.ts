@@ -69,8 +69,8 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     const attemptStart = now();
     // At least one attempt always runs, even with a tiny budget: "no attempt" would
     // otherwise read as a check that never failed.
-    // Integer: AbortSignal.timeout() throws a RangeError on 999.99 (and
-    // performance.now() is fractional), which would turn every check into a crash.
+    // Whole milliseconds: performance.now() is fractional, and the attempt's deadline
+    // is a timer's delay.
     const budget = Math.max(1, Math.ceil(Math.min(attemptCap, deadline - attemptStart)));
     const attempt = await attemptOnce(evaluate, opts.signal, budget);
     attempts++;
@@ -131,7 +131,7 @@ function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
  * named check): the loop moves on, and the attempt counts as failed.
  */
 async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number): Promise<Attempt> {
-  // Not withTimeout(): AbortSignal.timeout() uses an unref'd timer, so an evaluation
+  // Not withTimeout(): its timer is unref'd, so an evaluation
   // that hangs on nothing (no socket holding the event loop) would let the process
   // exit mid-check instead of failing the attempt. This timer is ref'd and cleared.
   const deadline = new AbortController();

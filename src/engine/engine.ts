@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook } from '../domain/index.js';
 import { hasPlaceholderValues, placeholderValues, RectifyError } from '../domain/index.js';
-import { errorMessage, newId, type Clock } from '../lib/index.js';
+import { errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
@@ -77,7 +77,7 @@ export function createEngine(deps: EngineDeps) {
     const values = placeholderValues(incident);
     if (!deps.enricher || !needsEnrichment(incident, rb)) return values;
     try {
-      const extra = await deps.enricher.enrich(values, AbortSignal.timeout(ENRICH_TIMEOUT_MS));
+      const extra = await deps.enricher.enrich(values, timeoutSignal(ENRICH_TIMEOUT_MS));
       return { ...extra, ...values };
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run.
@@ -96,7 +96,7 @@ export function createEngine(deps: EngineDeps) {
       try {
         const out = await runner.run(
           { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_TIMEOUT_MS) },
-          { signal: AbortSignal.timeout(GUARDRAIL_TIMEOUT_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
+          { signal: timeoutSignal(GUARDRAIL_TIMEOUT_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
         );
         if (!out.ok) return { ok: false, detail: `${check.type === 'named' ? check.name : check.type}: ${out.detail}` };
       } catch (err) {

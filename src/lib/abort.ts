@@ -4,10 +4,25 @@
  * times out is a failed check, never a hang and never a pass.
  */
 export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortSignal {
-  // AbortSignal.timeout() throws on a fractional or negative delay; a deadline
-  // computed from a clock is often both.
-  const timeout = AbortSignal.timeout(Math.max(0, Math.ceil(ms)));
+  const timeout = timeoutSignal(ms);
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
+}
+
+/**
+ * Aborts with a TimeoutError after `ms`, like AbortSignal.timeout(), but held by its
+ * own timer until then. Node's AbortSignal.timeout() is held only weakly by its
+ * timer, and AbortSignal.any() holds its sources weakly too: a deadline combined
+ * with a caller's signal could be collected before it fired (nodejs/node#57736),
+ * and the request it bounded then waited for as long as the other side liked, which
+ * under a storm's garbage collection is exactly when it matters. The timer is
+ * unref'd: a pending deadline does not keep the process alive, as before.
+ */
+export function timeoutSignal(ms: number): AbortSignal {
+  const controller = new AbortController();
+  // Whole, non-negative milliseconds: a deadline computed from a clock is often neither.
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), Math.max(0, Math.ceil(ms)));
+  timer.unref();
+  return controller.signal;
 }
 
 /** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */

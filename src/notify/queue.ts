@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage, sleep } from '../lib/index.js';
+import { errorMessage, sleep, withTimeout } from '../lib/index.js';
 import { isRepeatable } from './repeats.js';
 import type { NotificationEvent, Notifier, Notify } from './types.js';
 
@@ -39,7 +39,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     let detail = '';
     for (let i = 1; i <= attempts; i++) {
       try {
-        await n.send(event, AbortSignal.any([stop.signal, AbortSignal.timeout(attemptTimeoutMs)]));
+        await n.send(event, withTimeout(stop.signal, attemptTimeoutMs));
         await opts.record({ ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
         return;
       } catch (err) {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage, sleep } from '../lib/index.js';
+import { errorMessage, sleep, timeoutSignal } from '../lib/index.js';
 import { postJson } from './webhook.js';
 
 /**
@@ -48,7 +48,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
     let detail = '';
     for (let i = 1; i <= attempts; i++) {
       try {
-        await postJson(url, message, AbortSignal.timeout(attemptTimeoutMs));
+        await postJson(url, message, timeoutSignal(attemptTimeoutMs));
         return;
       } catch (err) {
         detail = errorMessage(err);

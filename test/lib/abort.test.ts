@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { errorMessage, withTimeout } from '../../src/lib/abort.js';
 
 /** AbortSignal.timeout() does not keep the process alive: hold it open while waiting. */
@@ -23,6 +25,23 @@ describe('withTimeout', () => {
     const signal = withTimeout(undefined, -5);
     await aborted(signal);
     assert.equal(signal.aborted, true);
+  });
+
+  it("still fires after a garbage collection, combined with a caller's signal that never aborts", async () => {
+    // With AbortSignal.any([caller, AbortSignal.timeout(ms)]) nothing held the timeout
+    // strongly: collected before it fired, it never did, and the request it bounded
+    // waited for as long as the other side liked (nodejs/node#57736).
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const caller = new AbortController();
+    const signals = Array.from({ length: 20 }, () => withTimeout(caller.signal, 150));
+    await new Promise((r) => setTimeout(r, 10));
+    gc();
+    gc();
+    await new Promise((r) => setTimeout(r, 600));
+    assert.deepEqual(signals.map((s) => s.aborted), signals.map(() => true));
+    assert.deepEqual([...new Set(signals.map((s) => errorMessage(s.reason)))], ['timed out']);
+    assert.equal(caller.signal.aborted, false);
   });
 
   it("aborts with the caller's reason when the caller aborts first", () => {
