@@ -194,6 +194,15 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
       if (!bad && opts.key && rows > 0 && !lastHash?.startsWith(KEYED_PREFIX)) {
         bad = { seq: lastSeq, reason: `the newest row (${lastSeq}) is not hashed with the audit key: rows were written without the key since it was set, or the log was rewritten` };
       }
+      // Given previous keys, the log must have moved to the current one: a log that
+      // still ends under a previous key was not rotated yet (verify it with that key
+      // alone), or lost its rotation and every row after it.
+      if (!bad && on !== null && on !== 0) {
+        bad = {
+          seq: lastSeq,
+          reason: `the newest row (${lastSeq}) is under a previous audit key, not --audit-key: the log was not moved to this key yet (start rectify with it, or verify with the old key alone), or the rows from its rotation on were removed`,
+        };
+      }
       return {
         ok: bad === null,
         rows,

@@ -409,6 +409,19 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     });
     const l = await verifyAt(relabelled);
     assert.equal(l.code, 1);
+    // The rotation row and every row after it removed, the sequence set back to match: the log ends under the old key.
+    const cut = copy('cut.db');
+    tamper(cut, (db) => {
+      db.prepare('DELETE FROM audit WHERE seq >= ?').run(rotationSeq);
+      db.prepare("UPDATE sqlite_sequence SET seq = ? WHERE name = 'audit'").run(rotationSeq - 1);
+    });
+    const t = await verifyAt(cut);
+    assert.equal(t.code, 1);
+    assert.deepEqual(t.err, [
+      `audit chain BROKEN at seq ${rotationSeq - 1}: the newest row (${rotationSeq - 1}) is under a previous audit key, not --audit-key: the log was not moved to this key yet (start rectify with it, or verify with the old key alone), or the rows from its rotation on were removed`,
+    ]);
+    const oldAlone = await cli(['audit', 'verify', '--db', `sqlite:${cut}`, '--audit-key', OLD], svc.dir);
+    assert.equal(oldAlone.code, 0, 'only the head hash kept elsewhere tells this log from one never rotated');
     assert.deepEqual(l.err, [`audit chain BROKEN at seq ${rotationSeq}: row ${rotationSeq} is hashed with another audit key than the row before it, and is not an AUDIT_KEY_ROTATED row: the key changed outside rectify`]);
     rmSync(svc.dir, { recursive: true, force: true });
   });
