@@ -157,7 +157,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
 
   if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
   const auditKey = resolveAuditKey(config);
-  const auditPreviousKeys = resolveAuditPreviousKeys(config);
+  const auditPreviousKeys = resolveAuditPreviousKeys(config, auditKey);
   const store = openSqliteStore({
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),

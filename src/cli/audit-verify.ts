@@ -46,7 +46,7 @@ export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<num
     let previousKeys: Buffer[];
     try {
       key = resolveAuditKey(opened.config);
-      previousKeys = resolveAuditPreviousKeys(opened.config);
+      previousKeys = resolveAuditPreviousKeys(opened.config, key);
     } catch (err) {
       if (!(err instanceof LoadError)) throw err;
       for (const p of err.problems) io.err(formatProblem(p));

@@ -47,15 +47,14 @@ export function resolveAuditKey(config: Config): Buffer | undefined {
 /**
  * The audit keys the log was written with before `--audit-key` (`--audit-previous-keys`),
  * resolved and checked like the key; empty without them. They only make sense beside
- * the key the log moves to, and never include it.
+ * `current`, the resolved key the log moves to, and never include it.
  */
-export function resolveAuditPreviousKeys(config: Config): Buffer[] {
+export function resolveAuditPreviousKeys(config: Config, current: Buffer | undefined): Buffer[] {
   const list = config.auditPreviousKeys;
   if (list === undefined) return [];
   const src = config.sources.auditPreviousKeys;
   const problem = (message: string) => new LoadError([{ file: src.file, path: src.path, message }]);
-  if (config.auditKey === undefined) throw problem('previous audit keys need --audit-key: the key the log moves to');
-  const current = resolveAuditKey(config)!;
+  if (current === undefined) throw problem('previous audit keys need --audit-key: the key the log moves to');
   return list.map((v) => {
     const text = readSecret(v, src);
     if (text.length < AUDIT_KEY_MIN_LENGTH) throw problem(`each previous audit key must be at least ${AUDIT_KEY_MIN_LENGTH} characters`);

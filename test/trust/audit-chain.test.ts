@@ -30,6 +30,12 @@ function expectedHash(prev: string, r: { seq: number; at_ms: number; event: stri
   return createHash('sha256').update(text).digest('hex');
 }
 
+/** The documented keyed encoding: `hmac:` + HMAC-SHA256(key, the same JSON array). */
+function keyedHash(key: string, prev: string, r: Parameters<typeof expectedHash>[1]): string {
+  const text = JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)]);
+  return `hmac:${createHmac('sha256', key).update(text).digest('hex')}`;
+}
+
 async function cli(args: string[], cwd: string): Promise<{ code: number; out: string[]; err: string[] }> {
   const out: string[] = [];
   const err: string[] = [];
@@ -196,11 +202,6 @@ describe('with an audit key (--audit-key): hashes only the key holder can make',
   });
   after(async () => target.close());
 
-  /** The documented keyed encoding: `hmac:` + HMAC-SHA256(key, the same JSON array). */
-  function keyedHash(key: string, prev: string, r: Parameters<typeof expectedHash>[1]): string {
-    const text = JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)]);
-    return `hmac:${createHmac('sha256', key).update(text).digest('hex')}`;
-  }
   async function keyedHistory(args: string[] = ['--audit-key', KEY]): Promise<{ svc: TestService; rows: number }> {
     const svc = await startTestService({ runbooks: runbooks(target.url), args });
     for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id: `K${i}` })).body.action, 'executed');
@@ -302,8 +303,6 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
   const decide = async (svc: TestService, id: string) =>
     assert.equal((await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id })).body.action, 'executed');
   const verifyCli = (svc: TestService, ...args: string[]) => cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, ...args], svc.dir);
-  const keyedHash = (key: string, prev: string, r: Parameters<typeof expectedHash>[1]): string =>
-    `hmac:${createHmac('sha256', key).update(JSON.stringify([prev, r.seq, r.at_ms, r.event, r.incident_id, r.runbook, r.execution_id, r.actor, JSON.stringify(r.details)])).digest('hex')}`;
 
   it('a log under the old key moves to the new one at an AUDIT_KEY_ROTATED row the new key signs; both verify it, each key alone does not', async () => {
     const first = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
