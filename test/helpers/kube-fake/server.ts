@@ -161,7 +161,8 @@ export class FakeApiServer {
         // The client gave up (abort): stop holding the request.
         res.once('close', release);
       });
-      if (req.destroyed || res.destroyed || res.writableEnded) return;
+      // (Not req.destroyed: a request whose body was read is destroyed by then.)
+      if (res.destroyed || res.writableEnded) return;
     }
     const f = this.faults.find((x) => x.times > 0 && matches(x, method, url.pathname));
     if (f) {
