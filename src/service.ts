@@ -251,6 +251,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     log,
     metrics,
     approvalTtlMs: config.approvalTtlMs,
+    maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
   });
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { DecisionResult, Incident, RenderedCheck, Runbook } from '../domain/index.js';
+import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import { hasPlaceholderValues, placeholderValues, RectifyError } from '../domain/index.js';
-import { errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
+import { createLimiter, errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
@@ -31,6 +31,8 @@ export interface EngineDeps {
   approvalTtlMs: number;
   /** Fire-and-forget: decisions that need a person are told to the notifiers. */
   notify?: Notify;
+  /** Alerts that may wait for their enrichment or guardrail checks; a request past it is answered 503 (default 20,000). */
+  maxPreparing?: number;
 }
 
 export interface AcceptOptions {
@@ -54,6 +56,30 @@ export interface TruncatedDelivery {
 
 const ENRICH_TIMEOUT_MS = 5_000;
 const GUARDRAIL_TIMEOUT_MS = 15_000;
+const HOUR_MS = 3_600_000;
+/** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
+export const PREPARE_CONCURRENCY = 32;
+
+/**
+ * A placeholder value the enricher may add, stood in for while screening: "0" is a
+ * valid value in every position (a name, a label, a number, a URL segment, text),
+ * so a rendering with it refuses only a value the alert itself carries. A verdict
+ * rendered with a stand-in is applied only when it does not depend on the plan (a
+ * block, a manual decision); any other is deferred until the alert is prepared.
+ */
+const STAND_IN = '0';
+function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
+  const values = placeholderValues(incident);
+  for (const p of rb.params) if (!Object.hasOwn(values, p)) values[p] = STAND_IN;
+  return values;
+}
+
+/**
+ * A verdict the I/O before deciding could change: one that acts, asks or shows a
+ * plan (enrichment fills the plan, guardrails choose between acting and asking), or
+ * a refusal to render (a value enrichment adds may be what was missing).
+ */
+const ioCanChange = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval' || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
 /**
  * The use cases: accept incidents, decide, approve or reject, run by hand, pause.
@@ -63,6 +89,7 @@ const GUARDRAIL_TIMEOUT_MS = 15_000;
 export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
+  const preparing = createLimiter(PREPARE_CONCURRENCY, deps.maxPreparing ?? 20_000);
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
@@ -106,31 +133,106 @@ export function createEngine(deps: EngineDeps) {
     return { ok: true, detail: 'all guardrail conditions hold' };
   }
 
+  const needsGuardrails = (incident: Incident, rb: Runbook): boolean =>
+    rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
+
   /**
-   * I/O that must happen before deciding (enrichment, MEDIUM guardrails), only where a
-   * runbook needs it. Synchronous otherwise: a storm of alerts that need no I/O
+   * The decision inputs of a body, and those that need I/O before they can be decided
+   * (enrichment, MEDIUM guardrails). Synchronous: a storm of alerts that need no I/O
    * costs no promise per alert, and holds no copy of its values while the group
    * commit waits (the params stage reads them from the incident).
    */
-  function prepare(incident: Incident): DecideInput | Promise<DecideInput> {
-    const input: DecideInput = { incident, trigger: 'auto', dryRun: false };
-    if (incident.status !== 'firing') return input;
-    const rb = catalog.match(incident);
-    if (!rb) return input;
-    input.runbook = rb;
-    const enrichment = needsEnrichment(incident, rb);
-    const guardrails = rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
-    if (!enrichment && !guardrails) return input;
-    return (async () => {
-      input.values = await enrich(incident, rb);
-      if (guardrails) input.guardrails = await evaluateGuardrails(rb, input.values);
+  function inputsFor(incidents: Incident[]): { inputs: DecideInput[]; io: DecideInput[] } {
+    const io: DecideInput[] = [];
+    const inputs = incidents.map((incident) => {
+      const input: DecideInput = { incident, trigger: 'auto', dryRun: false };
+      if (incident.status !== 'firing') return input;
+      const rb = catalog.match(incident);
+      if (!rb) return input;
+      input.runbook = rb;
+      if (needsEnrichment(incident, rb) || needsGuardrails(incident, rb)) io.push(input);
       return input;
-    })();
+    });
+    return { inputs, io };
   }
 
-  async function prepareAll(incidents: Incident[]): Promise<DecideInput[]> {
-    const prepared = incidents.map(prepare);
-    return prepared.some((p) => p instanceof Promise) ? Promise.all(prepared) : (prepared as DecideInput[]);
+  async function complete(input: DecideInput): Promise<void> {
+    const rb = input.runbook!;
+    input.values = await enrich(input.incident, rb);
+    if (needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values);
+  }
+
+  /**
+   * Runs the I/O of the inputs that need it, at most PREPARE_CONCURRENCY at once
+   * engine-wide, and returns those it left out. An alert storm must not become a
+   * storm of calls to the Kubernetes API and Prometheus, the two things an incident
+   * already strains, for alerts rectify will not act on: a re-delivery, an alert
+   * while paused, rate limited or in cooldown. So the inputs are screened first on
+   * committed state (`screen`), and only those that could act or ask are prepared.
+   * The screen only saves work: `decideAll` defers any left-out input whose
+   * decision the I/O could change, and it is prepared and decided after all.
+   */
+  async function prepareIO(io: DecideInput[]): Promise<Set<DecideInput>> {
+    let skipped: Set<DecideInput>;
+    try {
+      skipped = store.read((tx) => screen(io, tx, clock.now()));
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not screen alerts before their I/O: preparing every one');
+      skipped = new Set();
+    }
+    const todo = io.filter((input) => !skipped.has(input));
+    await runPrepared(todo);
+    return skipped;
+  }
+
+  /** Prepares `todo`; past the bound on waiting alerts the request is refused whole (`bounded`), before any of it is recorded. */
+  async function runPrepared(todo: DecideInput[], bounded = true): Promise<void> {
+    if (todo.length === 0) return;
+    if (bounded && !preparing.admits(todo.length)) {
+      throw new RectifyError(
+        'OVERLOADED',
+        `${preparing.waiting()} alerts are waiting for their enrichment or guardrail checks; nothing of this request was recorded, retry shortly`,
+      );
+    }
+    await Promise.all(todo.map((input) => preparing.run(() => complete(input))));
+  }
+
+  /**
+   * The inputs whose I/O cannot change their decision now: duplicates, and those a
+   * guardrail blocks whatever the I/O finds (paused, outside a window, circuit open,
+   * rate limited, in cooldown). They are decided as they would be once prepared, with
+   * a stand-in for each placeholder value the enricher may add (`withStandIns`): a
+   * rendering refuses only what the alert itself carries. Of the alerts that would
+   * execute, only as many per runbook and service as may still run this hour (one
+   * under a cooldown) are prepared: the others would be rate limited by them.
+   */
+  function screen(io: DecideInput[], tx: Tx, now: number): Set<DecideInput> {
+    const skip = new Set<DecideInput>();
+    const slots = new Map<string, number>();
+    for (const input of io) {
+      if (tx.decisionByDedup(input.incident.dedup_key)) {
+        skip.add(input);
+        continue;
+      }
+      input.values = withStandIns(input.incident, input.runbook!);
+      const verdict = deps.decide(input, tx, now);
+      if (!ioCanChange(verdict)) {
+        skip.add(input);
+        continue;
+      }
+      delete input.values;
+      if (verdict.kind !== 'execute') continue;
+      const rb = verdict.runbook;
+      const service = input.incident.service;
+      const key = `${rb.id}\u0000${service}`;
+      const left = slots.get(key) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
+      if (left <= 0) {
+        input.values = withStandIns(input.incident, rb);
+        skip.add(input);
+      }
+      slots.set(key, left - 1);
+    }
+    return skip;
   }
 
   function startClaims(claims: ExecutionClaim[]): Map<string, Promise<RunOutcome>> {
@@ -205,6 +307,60 @@ export function createEngine(deps: EngineDeps) {
     });
   }
 
+  /**
+   * Decides a body's inputs inside one transaction, in order. An input whose I/O was
+   * left out (`unprepared`) is decided only when the I/O could not change its
+   * decision (a duplicate, a block); otherwise it is deferred, with any later copy
+   * of the same alert, and its slot in `results` stays empty.
+   */
+  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>) {
+    const now = clock.now();
+    const results: Array<DecisionResult | undefined> = [];
+    const claims: ExecutionClaim[] = [];
+    const deferred: number[] = [];
+    const seen = new Map<string, DecisionResult | null>();
+    for (const input of inputs) {
+      const incident = input.incident;
+      const first = seen.get(incident.dedup_key);
+      if (first === null) {
+        deferred.push(results.length);
+        results.push(undefined);
+        continue;
+      }
+      // Two copies of one occurrence inside the same body: the second is a duplicate too.
+      const dup = applyDuplicate(tx, incident, now, actor) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
+      if (dup) {
+        results.push(dup);
+        continue;
+      }
+      if (incident.status === 'resolved') {
+        const r = applyResolved(tx, incident, now, actor);
+        seen.set(incident.dedup_key, r);
+        results.push(r);
+        continue;
+      }
+      const verdict = deps.decide(input, tx, now);
+      if (unprepared?.has(input) && ioCanChange(verdict)) {
+        seen.set(incident.dedup_key, null);
+        deferred.push(results.length);
+        results.push(undefined);
+        continue;
+      }
+      const { result, claim } = applyVerdict(tx, incident, verdict, {
+        now,
+        actor,
+        trigger: 'auto',
+        approvalTtlMs: deps.approvalTtlMs,
+        newId: id,
+        recordIncident: true,
+      });
+      if (claim) claims.push(claim);
+      seen.set(incident.dedup_key, result);
+      results.push(result);
+    }
+    return { results, claims, deferred };
+  }
+
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
 
   /** Who is asked to approve: the runbook's owner, for approval requests. */
@@ -213,10 +369,12 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** Metrics and notifications, counted once per body rather than once per alert. */
-  function record(results: DecisionResult[], incidents: Incident[]): void {
-    const bySource = new Map<string, number>();
-    for (const i of incidents) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
-    for (const [source, n] of bySource) metrics.incidentReceived(source, n);
+  function record(results: DecisionResult[], incidents: Incident[], received = true): void {
+    if (received) {
+      const bySource = new Map<string, number>();
+      for (const i of incidents) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
+      for (const [source, n] of bySource) metrics.incidentReceived(source, n);
+    }
     const byDecision = new Map<string, { action: string; event: string; n: number }>();
     for (const r of results) {
       const key = `${r.action}\u0000${r.event}`;
@@ -250,46 +408,27 @@ export function createEngine(deps: EngineDeps) {
     /** Decide on incidents from any source; answered once every decision is durable. */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
-      const inputs = await prepareAll(incidents);
+      const { inputs, io } = inputsFor(incidents);
+      const unprepared = io.length ? await prepareIO(io) : undefined;
       const truncated = opts.truncated;
-      const { results, claims } = await store.transact((tx) => {
-        const now = clock.now();
-        if (truncated) recordTruncated(tx, truncated, incidents.length, now, actor);
-        const results: DecisionResult[] = [];
-        const claims: ExecutionClaim[] = [];
-        const seen = new Map<string, DecisionResult>();
-        for (const input of inputs) {
-          const incident = input.incident;
-          // Two copies of one occurrence inside the same body: the second is a duplicate too.
-          const dup = applyDuplicate(tx, incident, now, actor) ?? (seen.has(incident.dedup_key) ? { ...seen.get(incident.dedup_key)!, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
-          if (dup) {
-            results.push(dup);
-            continue;
-          }
-          if (incident.status === 'resolved') {
-            const r = applyResolved(tx, incident, now, actor);
-            seen.set(incident.dedup_key, r);
-            results.push(r);
-            continue;
-          }
-          const verdict = deps.decide(input, tx, now);
-          const { result, claim } = applyVerdict(tx, incident, verdict, {
-            now,
-            actor,
-            trigger: 'auto',
-            approvalTtlMs: deps.approvalTtlMs,
-            newId: id,
-            recordIncident: true,
-          });
-          if (claim) claims.push(claim);
-          seen.set(incident.dedup_key, result);
-          results.push(result);
-        }
-        return { results, claims };
+      const first = await store.transact((tx) => {
+        if (truncated) recordTruncated(tx, truncated, incidents.length, clock.now(), actor);
+        return decideAll(tx, inputs, actor, unprepared);
       });
-      record(results, incidents);
+      const results = first.results as DecisionResult[];
+      record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
       if (truncated) tellTruncated(truncated, incidents.length);
-      const started = startClaims(claims);
+      const started = startClaims(first.claims);
+      if (first.deferred.length) {
+        // Left out by the screen, but the state changed before deciding: prepared now, and decided after all.
+        const later = first.deferred.map((i) => inputs[i]!);
+        // Not refused now: part of this request is recorded already.
+        await runPrepared(later.filter((input) => unprepared!.has(input)), false);
+        const second = await store.transact((tx) => decideAll(tx, later, actor));
+        first.deferred.forEach((i, k) => (results[i] = second.results[k]!));
+        record(second.results as DecisionResult[], later.map((input) => input.incident), false);
+        for (const [id, p] of startClaims(second.claims)) started.set(id, p);
+      }
       if (opts.wait) await settle(results, started);
       return results;
     },

@@ -4,3 +4,4 @@ export * from './durations.js';
 export * from './abort.js';
 export * from './suggest.js';
 export * from './freeze.js';
+export * from './limit.js';

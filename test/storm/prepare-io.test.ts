@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from '../kubernetes/setup.js';
+import { countRows, webhook } from './helpers.js';
+
+/**
+ * A storm must not become a storm of calls to the Kubernetes API (or Prometheus)
+ * for alerts rectify will not act on. The runbooks here need enrichment: their
+ * action names `{workload}`, which the alert does not carry and the enricher reads
+ * from the Kubernetes API fake (the real client, the real REST protocol). Each
+ * enrichment is one GET of the deployment, counted by the fake.
+ */
+const NS = 'production';
+const DEPLOYMENT = `/apis/apps/v1/namespaces/${NS}/deployments/api`;
+
+const runbooks = (targetUrl: string) => `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    blast_radius_limit: 1000
+    action:
+      http: {method: POST, url: "${targetUrl}/restart/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}
+  restart-web:
+    risk: LOW
+    triggers: [WebDown]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    blast_radius_limit: 1000
+    action:
+      http: {method: POST, url: "${targetUrl}/restart/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}
+`;
+
+let seq = 0;
+function alert(alertname: string, service: string) {
+  const n = seq++;
+  return {
+    status: 'firing' as const,
+    labels: { alertname, service, namespace: NS, deployment: 'api', severity: 'critical' },
+    annotations: {},
+    startsAt: '2026-11-24T03:00:00.000Z',
+    endsAt: '0001-01-01T00:00:00Z',
+    fingerprint: `prep-${n.toString(16).padStart(8, '0')}`,
+  };
+}
+
+describe('storm: enrichment and guardrail checks only for alerts that could act', { timeout: 60_000 }, () => {
+  let fake: KubeFake;
+  let kubeconfig: string;
+  let target: HttpTarget;
+  let svc: TestService;
+  let perEnrichment: number;
+  const enrichments = () => fake.count('GET', DEPLOYMENT) / perEnrichment;
+
+  before(async () => {
+    const env = await startFakeEnv();
+    fake = env.fake;
+    kubeconfig = env.kubeconfig;
+    fake.addDeployment(NS, 'api', 3);
+    target = await startHttpTarget();
+    svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', kubeconfig, '--max-concurrent-executions', '1000'],
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+    await fake?.close();
+  });
+
+  it('one alert: enriched, executed with the value the enricher read', async () => {
+    fake.clearRequests();
+    target.route('POST', '/restart/api/web-0', { status: 200 });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([alert('WebDown', 'web-0')]));
+    assert.equal(r.status, 202);
+    assert.equal(r.body.results[0].event, 'SUCCESS', r.body.results[0].reason);
+    assert.equal(target.calls('/restart/api/web-0', 'POST'), 1);
+    perEnrichment = fake.count('GET', DEPLOYMENT);
+    assert.ok(perEnrichment >= 1, 'the enricher read the deployment');
+  });
+
+  it('a storm for one service: only the alerts that may still run are enriched', async () => {
+    fake.clearRequests();
+    target.route('POST', '/restart/api/api', { status: 200 });
+    const body = webhook(Array.from({ length: 40 }, () => alert('ApiDown', 'api')));
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.equal(r.status, 202);
+    const actions = r.body.results.map((x: any) => x.event);
+    assert.equal(actions.filter((e: string) => e === 'SUCCESS').length, 2);
+    assert.equal(actions.filter((e: string) => e === 'RATE_LIMITED').length, 38);
+    assert.equal(target.calls('/restart/api/api', 'POST'), 2);
+    assert.equal(enrichments(), 2, 'max_per_hour is 2: the other 38 are rate limited whatever the enricher finds');
+
+    // Alertmanager sends the whole group again at every group_interval: no enrichment at all.
+    const again = await svc.post('/api/v1/webhooks/alertmanager', body);
+    assert.equal(again.status, 202);
+    assert.equal(again.body.results.filter((x: any) => x.action === 'duplicate').length, 40);
+    assert.equal(enrichments(), 2);
+    assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM audit WHERE event = 'DUPLICATE'"), 40);
+  });
+
+  it('while paused, nothing is enriched and every alert is decided PAUSED', async () => {
+    fake.clearRequests();
+    assert.equal((await svc.post('/api/v1/pause', { by: 'oncall', reason: 'storm' })).status, 200);
+    const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 10 }, (_, i) => alert('WebDown', `web-p${i}`))));
+    assert.equal(r.status, 202);
+    assert.deepEqual([...new Set(r.body.results.map((x: any) => x.event))], ['PAUSED']);
+    assert.equal(fake.count('GET', DEPLOYMENT), 0);
+    assert.equal((await svc.post('/api/v1/resume', { by: 'oncall' })).status, 200);
+  });
+
+  it('an alert left out while its runbook was paused, resumed before deciding, is enriched and acts after all', async () => {
+    fake.clearRequests();
+    assert.equal((await svc.post('/api/v1/runbooks/restart-web/pause', { by: 'oncall', reason: 'maintenance' })).status, 200);
+    // The first alert's enrichment is slow; the second (restart-web, paused now) is left out by the screen.
+    fake.injectDelay('GET', DEPLOYMENT, 600, 1);
+    for (const service of ['api-late', 'web-late']) target.route('POST', `/restart/api/${service}`, { status: 200 });
+    const pending = svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([alert('ApiDown', 'api-late'), alert('WebDown', 'web-late')]));
+    for (let i = 0; i < 200 && fake.count('GET', DEPLOYMENT) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await svc.post('/api/v1/runbooks/restart-web/resume', { by: 'oncall' })).status, 200);
+    const r = await pending;
+    assert.equal(r.status, 202);
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.runbook, x.action, x.event]),
+      [
+        ['restart-api', 'executed', 'SUCCESS'],
+        ['restart-web', 'executed', 'SUCCESS'],
+      ],
+    );
+    assert.equal(target.calls('/restart/api/web-late', 'POST'), 1, 'run with the value the enricher read');
+    assert.equal(enrichments(), 2);
+    const audit = await svc.get(`/api/v1/audit?incident_id=${r.body.results[1].incident_id}`);
+    // One decision for it, taken once it was prepared: no PAUSED row from the screen.
+    assert.deepEqual(audit.body.events.map((e: any) => e.event).reverse(), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS']);
+  });
+});
+
+describe('storm: alerts waiting for their I/O are bounded', { timeout: 60_000 }, () => {
+  let fake: KubeFake;
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    const env = await startFakeEnv();
+    fake = env.fake;
+    fake.addDeployment(NS, 'api', 3);
+    target = await startHttpTarget();
+    svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--max-pending', '3', '--max-concurrent-executions', '1000'],
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+    await fake?.close();
+  });
+
+  it('a body that would queue past --max-pending is refused whole with 503, before any call', async () => {
+    // 40 services, each could run: 40 enrichments, 32 at once and 8 waiting (more than 3).
+    const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 40 }, (_, i) => alert('WebDown', `web-o${i}`))));
+    assert.equal(r.status, 503);
+    assert.equal(r.body.error.code, 'OVERLOADED');
+    assert.equal(fake.count('GET', DEPLOYMENT), 0);
+    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 0);
+    // 35 fit (32 at once, 3 waiting).
+    for (let i = 0; i < 35; i++) target.route('POST', `/restart/api/web-k${i}`, { status: 200 });
+    const ok = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 35 }, (_, i) => alert('WebDown', `web-k${i}`))));
+    assert.equal(ok.status, 202);
+    assert.equal(ok.body.results.filter((x: any) => x.action === 'executed').length, 35);
+    assert.equal(fake.count('GET', DEPLOYMENT) > 0, true);
+  });
+});
