@@ -411,10 +411,13 @@ export function createEngine(deps: EngineDeps) {
       const { inputs, io } = inputsFor(incidents);
       const unprepared = io.length ? await prepareIO(io) : undefined;
       const truncated = opts.truncated;
-      const first = await store.transact((tx) => {
-        if (truncated) recordTruncated(tx, truncated, incidents.length, clock.now(), actor);
-        return decideAll(tx, inputs, actor, unprepared);
-      });
+      const first = await store.transact(
+        (tx) => {
+          if (truncated) recordTruncated(tx, truncated, incidents.length, clock.now(), actor);
+          return decideAll(tx, inputs, actor, unprepared);
+        },
+        { refusable: true },
+      );
       const results = first.results as DecisionResult[];
       record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
       if (truncated) tellTruncated(truncated, incidents.length);

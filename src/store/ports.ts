@@ -216,9 +216,19 @@ export interface PruneResult {
   more: boolean;
 }
 
+export interface TransactOptions {
+  /** New intake, which the sender retries: refused past --max-pending. */
+  refusable?: boolean;
+}
+
 export interface Store {
-  /** Runs `work` in a transaction shared with other requests arriving together (group commit). */
-  transact<T>(work: (tx: Tx) => T): Promise<T>;
+  /**
+   * Runs `work` in a transaction shared with other requests arriving together (group
+   * commit). `refusable` work (intake) is refused with OVERLOADED while more than
+   * --max-pending units wait; everything else (an execution's own records, a
+   * person's action) always waits its turn: refusing it would lose what is done.
+   */
+  transact<T>(work: (tx: Tx) => T, opts?: TransactOptions): Promise<T>;
   /** Reads outside any write transaction (a consistent snapshot of committed state). */
   read<T>(work: (tx: Tx) => T): T;
   /** The events of one `auditPage` (a filter no index serves may give fewer than `limit` on a long log). */

@@ -13,6 +13,7 @@ import type {
   RunbookStats,
   Store,
   StoreHealth,
+  TransactOptions,
   Tx,
 } from '../ports.js';
 import type { AuditKey, AuditRecord } from '../audit-verify.js';
@@ -26,7 +27,7 @@ export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   path: string;
   migrationsDir: string;
-  /** Refuse new work past this many units waiting for a commit (answered 503). */
+  /** Refuse new intake (`refusable` units) past this many units waiting for a commit (answered 503). */
   maxPending?: number;
   /** Called after every group commit, for metrics. */
   onCommit?: (units: number, seconds: number) => void;
@@ -323,9 +324,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   }
 
   return {
-    transact<T>(work: (t: Tx) => T): Promise<T> {
+    transact<T>(work: (t: Tx) => T, o?: TransactOptions): Promise<T> {
       if (closed) return Promise.reject(new RectifyError('SHUTTING_DOWN', 'the store is closed'));
-      if (queue.length >= maxPending) {
+      if (o?.refusable && queue.length >= maxPending) {
         return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting for the disk; retry shortly`));
       }
       return new Promise<T>((resolve, reject) => {
