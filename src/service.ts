@@ -7,7 +7,7 @@ import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
 import { resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
-import { formatProblem, LoadError, type LoadProblem, type Runbook } from './domain/index.js';
+import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
@@ -291,7 +291,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
     for (;;) {
-      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs });
+      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs: longestCooldown(catalog.all) });
       total.rateEvents += r.rateEvents;
       total.incidents += r.incidents;
       total.executions += r.executions;

@@ -176,3 +176,10 @@ export interface Runbook {
   /** Fields kept as written, for the API and audit. */
   raw: Record<string, unknown>;
 }
+
+/** The longest cooldown of these runbooks (0 without one): rate-limit rows are kept at least that long. */
+export function longestCooldown(runbooks: readonly Runbook[]): number {
+  let ms = 0;
+  for (const rb of runbooks) ms = Math.max(ms, rb.cooldownMs);
+  return ms;
+}

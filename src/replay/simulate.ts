@@ -1,4 +1,4 @@
-import type { DecisionResult, Incident, Runbook } from '../domain/index.js';
+import { longestCooldown, type DecisionResult, type Incident, type Runbook } from '../domain/index.js';
 import { createEngine, type ExecutionTracker } from '../engine/index.js';
 import type { RunOutcome, RunRequest } from '../execute/runner.js';
 import { createExecutionRunner } from '../execute/runner.js';
@@ -229,7 +229,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       await advanceTo(entry.at);
       // What the service's housekeeping does every few seconds: expire approvals, forget old dedup keys.
       await engine.expireApprovals();
-      store.prune(clock.now(), { dedupMs: s.dedupRetentionMs, historyMs: s.historyRetentionMs });
+      store.prune(clock.now(), { dedupMs: s.dedupRetentionMs, historyMs: s.historyRetentionMs, cooldownMs: longestCooldown(s.runbooks) });
       if (!entry.webhook.ok) {
         r.refused++;
         r.refusals.push({ line: entry.line, reason: entry.webhook.reason });

@@ -205,6 +205,12 @@ export interface RunbookStats {
 export interface PruneRetention {
   dedupMs: number;
   historyMs: number;
+  /**
+   * The longest `cooldown_minutes` of the loaded runbooks: the rate-limit rows, which
+   * the cooldown reads too, are kept that long when it is longer than the hour
+   * `max_per_hour` looks back.
+   */
+  cooldownMs?: number;
 }
 
 export interface PruneResult {

@@ -108,3 +108,41 @@ describe('storm: pruning keeps state bounded', () => {
     assert.equal(count('incidents'), 0);
   });
 });
+
+describe('pruning keeps what a long cooldown reads', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-slow:
+    risk: LOW
+    triggers: [SlowDown]
+    min_confidence: 0.5
+    max_per_hour: 5
+    cooldown_minutes: 180
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+    });
+    target.route('POST', '/restart/slow', { status: 200 });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('a 3-hour cooldown holds past the hour the rate limit looks back, through housekeeping', async () => {
+    const post = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('SlowDown', 'slow', n)]))).body.results[0];
+    assert.equal((await post(1)).event, 'SUCCESS');
+    svc.clock.advance(2 * HOUR);
+    assert.equal((await svc.service.housekeep()).rateEvents, 0, 'the cooldown still reads it');
+    const during = await post(2);
+    assert.deepEqual([during.action, during.event], ['blocked', 'RATE_LIMITED']);
+    assert.match(during.reason, /^Cooldown active \(3600s remaining\)$/);
+    svc.clock.advance(HOUR + 61_000);
+    assert.equal((await svc.service.housekeep()).rateEvents, 1);
+    assert.equal((await post(3)).event, 'SUCCESS');
+  });
+});
