@@ -333,6 +333,12 @@ export function createEngine(deps: EngineDeps) {
         results.push(dup);
         continue;
       }
+      if (incident.source === 'api' && tx.getIncident(incident.id)) {
+        // A posted id another alert has already (one of rectify's own, say): refused, nothing recorded.
+        throw new RectifyError('CONFLICT', `incident ${incident.id} exists already, for another alert: post this one with another id, or none`, {
+          details: [{ path: 'body.id', message: 'an incident with this id exists already' }],
+        });
+      }
       if (incident.status === 'resolved') {
         const r = applyResolved(tx, incident, now, actor);
         seen.set(incident.dedup_key, r);

@@ -179,4 +179,21 @@ describe('intake', () => {
     assert.equal(badId.status, 400);
     assert.equal(badId.body.error.details[0].path, 'body.id');
   });
+
+  it("an id another alert has already is a 409 naming body.id, and records nothing", async () => {
+    const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
+    const taken = am.body.results[0].incident_id as string;
+    const auditBefore = (await svc.get(`/api/v1/audit?incident_id=${taken}`)).body.events.length;
+    for (const status of ['firing', 'resolved']) {
+      const r = await svc.post('/api/v1/incidents', { id: taken, root_cause: 'nothing-matches', service: 'x', status });
+      assert.equal(r.status, status === 'firing' ? 409 : 202, JSON.stringify(r.body));
+      if (status === 'firing') {
+        assert.equal(r.body.error.code, 'CONFLICT');
+        assert.deepEqual(r.body.error.details, [{ path: 'body.id', message: 'an incident with this id exists already' }]);
+      }
+    }
+    const stored = (await svc.get(`/api/v1/incidents/${taken}`)).body;
+    assert.equal(stored.incident.source, 'alertmanager', 'the alert that has the id keeps it');
+    assert.equal((await svc.get(`/api/v1/audit?incident_id=${taken}`)).body.events.length, auditBefore);
+  });
 });

@@ -92,11 +92,12 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     '/api/v1/incidents',
     {
       summary: 'A normalised incident',
-      description: 'Answers the decision for the incident. An incident posted again with the same id answers `duplicate`.',
+      description:
+        'Answers the decision for the incident. An incident posted again with the same id answers `duplicate`; an id another alert has already (one rectify gave, say) is refused with 409.',
       tags: ['intake'],
       body: incidentSchema,
       querystring: waitQuerySchema,
-      response: { 202: decisionResultSchema, ...refused },
+      response: { 202: decisionResultSchema, 409: errorSchema, ...refused },
     },
     async (req, reply) => {
       const ingest = genericToIncident(req.body, { now: deps.clock.now(), newId: ids });
