@@ -13,11 +13,15 @@ export interface NotifyQueueOptions {
   backoffMs?: number;
   /**
    * Beyond this many waiting, one is dropped (and counted): remediation never waits
-   * on chat. The oldest blocked or manual decision goes first (a storm's), and only
-   * when none is waiting the oldest of the rest (an approval request, an outcome).
+   * on chat. The oldest blocked or manual decision goes first (a storm's), then the
+   * oldest outcome. An approval request is never dropped: unseen, nobody approves it
+   * and it expires; they are as many as the approvals rectify holds pending.
    */
   maxQueued?: number;
 }
+
+/** An approval request: someone must answer it, so a full queue never drops it. */
+const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQUIRED';
 
 /**
  * Notifications go through an in-memory queue drained by one background loop, so
@@ -67,11 +71,20 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     notify(event) {
       if (opts.notifiers.length === 0 || stop.signal.aborted) return;
       if (queue.length >= maxQueued) {
-        dropped++;
-        const i = queue.findIndex(isRepeatable);
-        if (i >= 0) queue.splice(i, 1);
-        else if (isRepeatable(event)) return; // the newcomer matters least
-        else queue.shift();
+        let i = queue.findIndex(isRepeatable);
+        if (i < 0 && isRepeatable(event)) {
+          dropped++;
+          return; // the newcomer matters least
+        }
+        if (i < 0) i = queue.findIndex((e) => !asksAPerson(e));
+        if (i >= 0) {
+          dropped++;
+          queue.splice(i, 1);
+        } else if (!asksAPerson(event)) {
+          dropped++;
+          return;
+        }
+        // Only approval requests are waiting, and this is one too: kept past the bound.
       }
       queue.push(event);
       running ??= loop();

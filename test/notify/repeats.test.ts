@@ -171,7 +171,7 @@ describe('the repeat filter', () => {
 });
 
 describe('a full notification queue', () => {
-  it('drops the oldest blocked or manual decision first, then the newcomer if it is one; approval requests and outcomes stay', async () => {
+  it('drops the oldest blocked or manual decision first (or the newcomer if it is one), then the oldest outcome; never an approval request', async () => {
     const target = await startHttpTarget();
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
@@ -208,13 +208,18 @@ describe('a full notification queue', () => {
     q.notify(ev('t1', 'CIRCUIT_TRIPPED', 'circuit open')); // full: b3 goes
     q.notify(ev('b4', 'RATE_LIMITED', 'blocked')); // full of what matters: b4 itself is dropped
     assert.equal(q.dropped(), 4);
+    q.notify(ev('a3', 'APPROVAL_REQUIRED', 'approval_required')); // full, nothing repeatable: the oldest outcome (o1) goes
+    q.notify(ev('a4', 'APPROVAL_REQUIRED', 'approval_required')); // then t1
+    q.notify(ev('o2', 'FAILED', 'failed')); // full of approval requests: the outcome is dropped
+    q.notify(ev('a5', 'APPROVAL_REQUIRED', 'approval_required')); // an approval request is never dropped: kept past the bound
+    assert.equal(q.dropped(), 7);
     release();
     await q.drain();
     assert.deepEqual(
       target.requests('/hook', 'POST').map((r) => (r.json() as { incident_id: string }).incident_id),
-      ['a1', 'o1', 'a2', 't1'],
+      ['a1', 'a2', 'a3', 'a4', 'a5'],
     );
-    assert.deepEqual(recorded, ['ok a1', 'ok o1', 'ok a2', 'ok t1']);
+    assert.deepEqual(recorded, ['ok a1', 'ok a2', 'ok a3', 'ok a4', 'ok a5']);
     await q.close();
     await target.close();
   });
