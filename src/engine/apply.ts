@@ -1,6 +1,6 @@
 import type { DecisionResult, Incident, Verdict } from '../domain/index.js';
 import type { ExecutionPlan } from '../pipeline/index.js';
-import type { ExecutionTrigger, Tx } from '../store/ports.js';
+import type { ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
 export interface ExecutionClaim {
@@ -207,4 +207,17 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
     approval_id: null,
     execution_id: null,
   };
+}
+
+/**
+ * A firing delivery of an alert whose resolve was decided before it (an Alertmanager
+ * HA pair, a retried notification, a firing delivery held up by its checks): the
+ * alert has cleared, so nothing acts and nobody is asked. Recorded, so later copies
+ * are duplicates.
+ */
+export function applyAlreadyResolved(tx: Tx, incident: Incident, resolved: StoredDecision, runbook: string | null, now: number, actor: string): DecisionResult {
+  const reason = `the alert was resolved (${resolved.incident_id}) before this firing delivery was decided: nothing to fix`;
+  tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook, reason, approval_id: null, execution_id: null });
+  tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: incident.id, runbook, actor, details: { reason, resolved_incident_id: resolved.incident_id } });
+  return { incident_id: incident.id, action: 'resolved', runbook, reason, event: 'RESOLVED', approval_id: null, execution_id: null };
 }

@@ -8,7 +8,7 @@ import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
-import { applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
+import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 
 export interface RunbookCatalog {
@@ -79,6 +79,7 @@ function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
  * plan (enrichment fills the plan, guardrails choose between acting and asking), or
  * a refusal to render (a value enrichment adds may be what was missing).
  */
+const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval';
 const ioCanChange = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval' || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
 /**
@@ -350,6 +351,14 @@ export function createEngine(deps: EngineDeps) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
         results.push(undefined);
+        continue;
+      }
+      // Looked up only for a verdict that would act or ask: a storm's blocked alerts pay nothing.
+      const resolved = incident.alert_key && actsOrAsks(verdict) ? tx.decisionByDedup(`${incident.alert_key}:resolved`) : undefined;
+      if (resolved) {
+        const r = applyAlreadyResolved(tx, incident, resolved, verdict.runbook?.id ?? null, now, actor);
+        seen.set(incident.dedup_key, r);
+        results.push(r);
         continue;
       }
       const { result, claim } = applyVerdict(tx, incident, verdict, {

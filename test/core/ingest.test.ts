@@ -77,6 +77,25 @@ describe('intake', () => {
     assert.deepEqual(r.body.results.map((x: any) => x.action), ['manual', 'duplicate']);
   });
 
+  it('a firing delivery decided after its own resolve acts on nothing; the next occurrence does', async () => {
+    target.route('POST', '/evict/production/late-pod', { status: 200 });
+    const labels = { alertname: 'PodCrash', reason: 'CrashLoopBackOff', namespace: 'production', pod: 'late-pod', service: 'late' };
+    const occurrence = { labels, fingerprint: 'late0000000000ff', startsAt: '2026-11-24T02:00:00.000Z' };
+    const resolved = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ ...occurrence, status: 'resolved' }]));
+    assert.equal(resolved.body.results[0].action, 'resolved');
+    const late = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([occurrence]));
+    assert.deepEqual([late.body.results[0].action, late.body.results[0].event, late.body.results[0].runbook], ['resolved', 'RESOLVED', 'restart-pod']);
+    assert.match(late.body.results[0].reason, /^the alert was resolved \(inc_\w+\) before this firing delivery was decided: nothing to fix$/);
+    assert.equal(late.body.results[0].execution_id, null);
+    assert.equal(target.calls('/evict/production/late-pod', 'POST'), 0);
+    const again = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([occurrence]));
+    assert.equal(again.body.results[0].action, 'duplicate');
+    // The alert fires again later: a new occurrence, decided as usual.
+    const next = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([{ ...occurrence, startsAt: '2026-11-24T03:00:00.000Z' }]));
+    assert.equal(next.body.results[0].action, 'executed');
+    assert.equal(target.calls('/evict/production/late-pod', 'POST'), 1);
+  });
+
   it('match: matchers narrow a trigger (namespace dev does not match prod.*)', async () => {
     const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'KubePodCrashLooping', reason: 'CrashLoopBackOff', namespace: 'dev', pod: 'p', service: 's' }, fingerprint: '2222222222222222' }]));
     assert.equal(r.body.results[0].action, 'manual');
