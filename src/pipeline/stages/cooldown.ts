@@ -1,8 +1,10 @@
 import type { Stage } from '../types.js';
 
 /**
- * No new execution of a runbook for a service until its cooldown since the last one
- * ended. Recorded as RATE_LIMITED, as the seed does, with the reason telling which.
+ * No new execution of a runbook for a service until its cooldown has passed since
+ * the last one started (its decision). Recorded as RATE_LIMITED, as the seed does,
+ * with the reason telling which. A run that lasts longer than the cooldown can
+ * overlap the next one; `max_per_hour` and the blast radius bound how many.
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
