@@ -692,7 +692,8 @@ export function createEngine(deps: EngineDeps) {
     const a = tx.getApproval(approvalId);
     if (!a) throw new RectifyError('NOT_FOUND', `no approval request "${approvalId}"`);
     if (a.status === 'pending' && a.expires_at <= now) {
-      expireDue(tx, now);
+      // Refused as expired; housekeeping records the expiry (EXPIRED) and tells the team,
+      // a write here would be rolled back with this refusal.
       throw new RectifyError('CONFLICT', `approval request ${a.id} expired at ${new Date(a.expires_at).toISOString()}; trigger a new run if the fix is still needed`);
     }
     if (a.status !== 'pending') {
