@@ -28,7 +28,8 @@ export async function createExecutors(
   const checks = new Map<string, CheckRunner>();
   const available = new Set<string>(['http', 'command']);
   // `${env:NAME}` secret references in runbooks resolve against rectify's environment,
-  // at execution only (alert values can never contain a reference: rendering refuses `${`).
+  // at execution only (alert values can never make one: rendering refuses a value holding
+  // `${`, and a reference any value would form with the text around it).
   const env = readEnv();
   actions.set('http', createHttpActionExecutor({ env }) as ActionExecutor);
   actions.set('command', createCommandActionExecutor({ env: pickEnv(config.commandEnv) }) as ActionExecutor);

@@ -38,6 +38,8 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
     refuse,
     fill(t, where) {
       let out = '';
+      // Where each value landed: [start, end) and its placeholder, to tell the alert's text from the runbook's.
+      const spans: Array<{ start: number; end: number; param: string }> = [];
       for (const part of t.parts) {
         if (typeof part === 'string') {
           out += part;
@@ -54,11 +56,35 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
           return '';
         }
         used[part.param] = value;
+        spans.push({ start: out.length, end: out.length + value.length, param: part.param });
         out += value;
+      }
+      if (spans.length > 0 && out.includes('${')) {
+        const formed = referenceFromValues(out, spans);
+        if (formed) {
+          refuse(formed.param, `placeholder {${formed.param}} in ${where}: with the text around it, its value would form or change the secret reference ${quoteUntrusted(formed.text)}`);
+          return '';
+        }
       }
       return out;
     },
   };
+}
+
+/**
+ * A secret reference (`${…}`, resolved by the executor at run time) in `out` with any
+ * character from a value: one value is checked not to hold "${", but two side by
+ * side ("$" and "{file:/x}"), or a value beside the runbook's own text, could still
+ * make one, naming a secret or a file the runbook never named.
+ */
+function referenceFromValues(out: string, spans: ReadonlyArray<{ start: number; end: number; param: string }>): { text: string; param: string } | undefined {
+  for (let i = out.indexOf('${'); i >= 0; i = out.indexOf('${', i + 1)) {
+    const close = out.indexOf('}', i + 2);
+    const end = close < 0 ? out.length : close + 1;
+    const from = spans.find((v) => v.start < end && i < v.end);
+    if (from) return { text: out.slice(i, end), param: from.param };
+  }
+  return undefined;
 }
 
 function lookup(values: Readonly<Record<string, string>>, name: string): string | undefined {
