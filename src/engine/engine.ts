@@ -660,16 +660,30 @@ export function createEngine(deps: EngineDeps) {
             },
           });
         }
-        return { interrupted: running.length, expired: expireDue(tx, now) };
+        return { interrupted: running, expired: expireDue(tx, now) };
       }).then(({ interrupted, expired }) => {
+        // The worst case rectify knows of (it may have acted, and nobody knows how it
+        // ended) is told like any other outcome, one by one.
+        for (const e of interrupted) {
+          const last = e.steps[e.steps.length - 1];
+          tell({
+            event: 'INTERRUPTED',
+            incident_id: e.incident_id,
+            runbook: e.runbook,
+            service: e.service,
+            execution_id: e.id,
+            outcome: 'interrupted',
+            reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
+          });
+        }
         tellExpired(expired);
-        return interrupted;
+        return interrupted.length;
       });
     },
   };
 
   /** A notification about something other than one decision: the fields it does not concern are null. */
-  function tell(e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id'>>): void {
+  function tell(e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id'>>): void {
     deps.notify?.({ incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at: clock.now() });
   }
 

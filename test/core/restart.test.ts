@@ -55,7 +55,15 @@ describe('state survives restarts', () => {
     db.prepare("INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES ('exe_crashed', 'fix', 'shop', ?)").run(now);
     db.close();
     target.reset();
-    svc = await startTestService({ runbooks: runbooks(target.url), dir: svc.dir, args: ['--max-concurrent-executions', '1'] });
+    target.route('POST', '/hook', { status: 204 });
+    svc = await startTestService({ runbooks: runbooks(target.url), dir: svc.dir, args: ['--max-concurrent-executions', '1', '--notify-webhook', `${target.url}/hook`] });
+    // A person is told: it may have acted, and nobody knows how it ended.
+    const told = (await target.waitForRequest('/hook', { since: 0 })).json() as Record<string, unknown>;
+    assert.deepEqual(
+      [told.event, told.outcome, told.execution_id, told.incident_id, told.runbook, told.service],
+      ['INTERRUPTED', 'interrupted', 'exe_crashed', 'inc_x', 'fix', 'shop'],
+    );
+    assert.equal(told.reason, 'rectify stopped while this execution ran (last step: action 1, POST /act/shop, not finished); its outcome is unknown and it will not be re-run: a human must check');
     const e = await svc.get('/api/v1/executions/exe_crashed');
     assert.equal(e.body.state, 'interrupted');
     assert.equal(e.body.needs_human, true);
