@@ -156,12 +156,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
         tx.releaseBlastRadius(req.id);
         const c = tx.circuit(req.runbookId);
         if (breaker === 'success') {
-          if (c.state !== 'closed' || c.failures > 0) {
+          // Closed: the failures in a row end. Open or half-open, only the trial run closes
+          // it: a run that started before the trip and succeeds after it says nothing
+          // about the runs that failed since.
+          if (c.state === 'closed' && c.failures > 0) {
+            tx.setCircuit(req.runbookId, { ...c, failures: 0 }, now);
+          } else if (c.state === 'half_open' && c.trialExecutionId === req.id) {
             tx.setCircuit(req.runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);
-            if (c.state !== 'closed') {
-              audit(tx, 'CIRCUIT_CLOSED', { reason: 'a run succeeded: the circuit is closed again' });
-              circuitChange = 'closed';
-            }
+            audit(tx, 'CIRCUIT_CLOSED', { reason: 'the trial run succeeded: the circuit is closed again' });
+            circuitChange = 'closed';
           }
         } else if (breaker === 'failure') {
           const failures = c.failures + 1;

@@ -166,6 +166,33 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('circuit breaker: a run that started before the trip and succeeds after it does not close it', async () => {
+    target.reset();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    target.route('POST', '/late/slow', async () => {
+      await gate;
+      return { status: 200 };
+    });
+    target.route('POST', '/late/a', { status: 500 });
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'late', '    max_per_hour: 100\n    cooldown_minutes: 0\n    blast_radius_limit: 10')}`,
+      args: ['--max-concurrent-executions', '10'],
+    });
+    const slow = svc.post('/api/v1/incidents?wait=true', incident('late', 'slow'));
+    await target.waitForRequest('/late/slow', { since: 0 });
+    for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('late', 'a'))).body.event, 'FAILED');
+    assert.equal((await svc.get('/api/v1/runbooks/late')).body.circuit.state, 'open');
+    release();
+    assert.equal((await slow).body.success, true);
+    const rb = (await svc.get('/api/v1/runbooks/late')).body;
+    assert.deepEqual([rb.circuit.state, rb.circuit.failures], ['open', 3], 'only a trial run, after the recovery timeout, may close it');
+    assert.equal((await svc.post('/api/v1/incidents', incident('late', 'a'))).body.event, 'CIRCUIT_OPEN');
+    const events = (await svc.get('/api/v1/audit?runbook=late&limit=200')).body.events.map((e: any) => e.event);
+    assert.equal(events.filter((e: string) => e === 'CIRCUIT_CLOSED').length, 0);
+    await svc.stop({ remove: true });
+  });
+
   it('pause blocks automatic runs until resume; both audited', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'pz', '    max_per_hour: 10\n    cooldown_minutes: 0')}` });
