@@ -294,9 +294,15 @@ describe('kubernetes actions against the API fake', () => {
     fake.addPod('batch', 'report-x7', { nodeName: 'node-a', owner: { kind: 'Job', name: 'report' } });
     const onA = fake.list('pods', NS).filter((p) => p.spec.nodeName === 'node-a').map((p) => p.metadata.name);
     assert.equal(onA.length, 2);
-    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5', ignore_daemonsets: 'true', grace_period_seconds: '30' }),
+      stepContext(),
+    );
     assert.equal(out.ok, true, out.detail);
     assert.equal(out.detail, 'drained node node-a: evicted 3 pod(s); skipped kube-system/fluentd-x1 (DaemonSet), kube-system/kube-apiserver-node-a (mirror)');
+    for (const r of fake.requests.filter((q) => q.method === 'POST' && EVICTION.test(q.path))) {
+      assert.equal((r.body as { deleteOptions: { gracePeriodSeconds?: number } }).deleteOptions.gracePeriodSeconds, 30, 'grace_period_seconds reaches the eviction');
+    }
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
     assert.equal(fake.count('POST', EVICTION), 3);
     assert.equal(fake.count('POST', '/api/v1/namespaces/batch/pods/report-x7/eviction'), 1);
@@ -307,6 +313,29 @@ describe('kubernetes actions against the API fake', () => {
     // Replacements land on the schedulable node only.
     await waitFor('replacements', () => fake.list('pods', NS).length === 4);
     assert.ok(fake.list('pods', NS).every((p) => p.spec.nodeName === 'node-b'));
+  });
+
+  it('drain refuses what kubectl drain refuses without its flags, before evicting anything: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a' });
+    fake.addPod('kube-system', 'fluentd-x1', { nodeName: 'node-a', owner: { kind: 'DaemonSet', name: 'fluentd' } });
+    fake.addPod(NS, 'scratch', { nodeName: 'node-a' });
+    fake.addPod(NS, 'cache-0', { nodeName: 'node-a', owner: { kind: 'StatefulSet', name: 'cache' }, volumes: [{ name: 'tmp', emptyDir: {} }] });
+    const run = (args: Record<string, string>) =>
+      createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5', ...args }), stepContext());
+    const out = await run({});
+    assert.equal(out.ok, false);
+    assert.equal(
+      out.detail,
+      'drain node node-a: refused, nothing evicted: kube-system/fluentd-x1 (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets); ' +
+        `${NS}/cache-0 (its emptyDir data would be lost: set delete_emptydir_data, as kubectl drain needs --delete-emptydir-data); ` +
+        `${NS}/scratch (no controller would recreate it; rectify never forces that); the node stays cordoned`,
+    );
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    // With both flags only the pod nothing would recreate is left: still refused.
+    const flagged = await run({ ignore_daemonsets: 'true', delete_emptydir_data: 'true' });
+    assert.equal(flagged.detail, `drain node node-a: refused, nothing evicted: ${NS}/scratch (no controller would recreate it; rectify never forces that); the node stays cordoned`);
+    assert.equal(fake.count('POST', EVICTION), 0);
   });
 
   it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {

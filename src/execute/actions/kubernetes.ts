@@ -126,9 +126,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   function gracePeriodArg(args: Record<string, string>): number | undefined {
-    const g = args.grace_period;
+    const g = args.grace_period_seconds;
     if (g === undefined) return undefined;
-    if (!checkParam('integer', g).ok) throw new StepFailure(`grace_period ${JSON.stringify(g)} is not a whole number of seconds`);
+    if (!checkParam('integer', g).ok) throw new StepFailure(`grace_period_seconds ${JSON.stringify(g)} is not a whole number of seconds`);
     return Number(g);
   }
 
@@ -268,16 +268,31 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const pending = new Map<string, { pod: V1Pod; why: string }>();
     const skipped: string[] = [];
     const notEvicted: string[] = [];
+    // What kubectl drain refuses before it evicts anything, unless its flag says otherwise.
+    const refused: string[] = [];
     for (const pod of list.items) {
       const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
       if (!checkParam('k8s_label', pod.metadata?.namespace ?? '').ok || !checkParam('k8s_name', pod.metadata?.name ?? '').ok) {
         notEvicted.push(`${JSON.stringify(id)} (name not valid)`);
         continue;
       }
+      const controller = controllerOf(pod.metadata?.ownerReferences);
       if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) skipped.push(`${id} (mirror)`);
-      else if (controllerOf(pod.metadata?.ownerReferences)?.kind === 'DaemonSet') skipped.push(`${id} (DaemonSet)`);
       else if (pod.metadata?.deletionTimestamp) skipped.push(`${id} (terminating)`);
-      else pending.set(id, { pod, why: 'not tried' });
+      else if (controller?.kind === 'DaemonSet') {
+        if (a.args.ignore_daemonsets === 'true') skipped.push(`${id} (DaemonSet)`);
+        else refused.push(`${id} (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets)`);
+      } else if (!controller) refused.push(`${id} (no controller would recreate it; rectify never forces that)`);
+      else if (pod.spec?.volumes?.some((v) => v.emptyDir) && a.args.delete_emptydir_data !== 'true') {
+        refused.push(`${id} (its emptyDir data would be lost: set delete_emptydir_data, as kubectl drain needs --delete-emptydir-data)`);
+      } else pending.set(id, { pod, why: 'not tried' });
+    }
+    if (refused.length > 0) {
+      return {
+        ok: false,
+        detail: `drain node ${node}: refused, nothing evicted: ${refused.join('; ')}; the node stays cordoned`,
+        facts: { was_unschedulable: String(was), evicted: '0' },
+      };
     }
 
     const evicted: V1Pod[] = [];

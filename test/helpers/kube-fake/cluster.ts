@@ -83,6 +83,8 @@ export interface PodOptions {
   owner?: { kind: 'DaemonSet' | 'Job' | 'ReplicaSet' | 'StatefulSet'; name: string; uid?: string };
   mirror?: boolean;
   annotations?: Record<string, string>;
+  /** spec.volumes, as written (`[{name: 'cache', emptyDir: {}}]`). */
+  volumes?: unknown[];
 }
 export interface DeploymentOptions {
   /** How many ReplicaSet revisions exist (1..n); the deployment runs the last. Default 1. */
@@ -437,7 +439,7 @@ export class FakeCluster {
           ? { ownerReferences: [{ apiVersion: owner.kind === 'Job' ? 'batch/v1' : 'apps/v1', kind: owner.kind, name: owner.name, uid: owner.uid ?? randomUUID(), controller: true }] }
           : {}),
       },
-      spec: { containers: [{ name: 'main', image: 'example/app:1' }], ...(opts.nodeName ? { nodeName: opts.nodeName } : {}) },
+      spec: { containers: [{ name: 'main', image: 'example/app:1' }], ...(opts.nodeName ? { nodeName: opts.nodeName } : {}), ...(opts.volumes ? { volumes: opts.volumes } : {}) },
       status: podStatus(opts.phase ?? 'Running', opts.ready ?? true, opts.restartCount ?? 0, opts.lastTerminatedAt),
     });
     return pod;
