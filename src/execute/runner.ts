@@ -202,6 +202,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
 
     const interrupted = (where: string) =>
       finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'none', false);
+    // The run had failed (that counts against the breaker); how far its rollback got is unknown.
+    const interruptedRollback = (failure: string) =>
+      finish(
+        'interrupted',
+        `interrupted during the rollback, after: ${failure}`,
+        [{ event: 'INTERRUPTED', details: { reason: 'rectify was shutting down during the rollback; it did not finish: a human must check the state', failure, steps: steps.length } }],
+        'failure',
+        false,
+      );
 
     try {
       // 1. Pre-checks: a failure aborts before anything is touched.
@@ -257,8 +266,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
         let rollbackOk = true;
         let rollbackDetail = '';
         for (const step of req.plan.rollback) {
+          if (signal.aborted) return await interruptedRollback(failure);
           const out = await runStep(step);
           if (!out.ok) {
+            if (signal.aborted) return await interruptedRollback(failure);
             rollbackOk = false;
             rollbackDetail = out.detail;
             break;

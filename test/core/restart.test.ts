@@ -76,6 +76,31 @@ describe('state survives restarts', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a rollback cut off by shutdown is INTERRUPTED (a human must check), not FAILED with a failed rollback', async () => {
+    target.reset();
+    target.route('POST', '/act/rb', { status: 500 });
+    target.route('POST', '/undo/rb', { status: 200, delayMs: 5_000 });
+    const svc = await startTestService({
+      runbooks: `${runbooks(target.url)}    rollback:\n      http: {method: POST, url: "${target.url}/undo/{service}"}\n`,
+      args: ['--shutdown-grace', '200ms'],
+    });
+    const r = await svc.post('/api/v1/incidents', broken('rb'));
+    assert.equal(r.body.action, 'executed');
+    await target.waitForRequest('/undo/rb');
+    await svc.service.close();
+    const db = new Database(svc.dbPath, { readonly: true });
+    const row = db.prepare('SELECT state, outcome FROM executions WHERE id = ?').get(r.body.execution_id) as { state: string; outcome: string };
+    const events = (db.prepare('SELECT event FROM audit WHERE execution_id = ? ORDER BY seq').all(r.body.execution_id) as Array<{ event: string }>).map((e) => e.event);
+    const circuit = db.prepare("SELECT failures FROM circuits WHERE runbook = 'fix'").get() as { failures: number };
+    db.close();
+    assert.equal(row.state, 'interrupted');
+    assert.match(row.outcome, /^interrupted during the rollback, after: action 1 failed: POST .*\/act\/rb → 500/);
+    assert.equal(events.at(-1), 'INTERRUPTED');
+    assert.equal(events.includes('ROLLBACK_FAILED'), false);
+    assert.equal(events.includes('FAILED'), false);
+    assert.equal(circuit.failures, 1, 'the action did fail');
+  });
+
   it('SIGTERM path: intake stops (readyz 503, POST 503 with Retry-After) and a run cut off is INTERRUPTED', async () => {
     target.reset();
     target.route('POST', '/act/slow', { status: 200, delayMs: 5_000 });
