@@ -7,9 +7,12 @@ import type { ExecutionRunner, RunOutcome, RunRequest } from '../execute/runner.
  */
 export function createExecutionTracker(run: ExecutionRunner) {
   const inflight = new Map<string, { promise: Promise<RunOutcome>; abort: AbortController }>();
+  /** Set once the grace period is over: a run that starts after it is aborted at once (INTERRUPTED). */
+  let stopping = false;
   return {
     start(req: RunRequest): Promise<RunOutcome> {
       const abort = new AbortController();
+      if (stopping) abort.abort(new Error('shutting down'));
       const promise = run(req, abort.signal).finally(() => inflight.delete(req.id));
       inflight.set(req.id, { promise, abort });
       return promise;
@@ -18,18 +21,28 @@ export function createExecutionTracker(run: ExecutionRunner) {
       return inflight.get(id)?.promise;
     },
     size: () => inflight.size,
-    /** Waits up to graceMs for running executions, then aborts the rest and waits for them to record it. */
+    /**
+     * Waits up to graceMs for running executions (those that start meanwhile, from a
+     * decision committed as intake stopped, too), then aborts the rest, and any that
+     * start later, and waits for them to record it.
+     */
     async drain(graceMs: number): Promise<{ finished: number; interrupted: number }> {
-      const all = [...inflight.values()];
-      if (all.length === 0) return { finished: 0, interrupted: 0 };
+      const seen = new Set<string>();
+      const settled = async (): Promise<void> => {
+        while (inflight.size > 0) {
+          for (const id of inflight.keys()) seen.add(id);
+          await Promise.allSettled([...inflight.values()].map((e) => e.promise));
+        }
+      };
       let timer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
-      await Promise.race([Promise.allSettled(all.map((e) => e.promise)), graceOver]);
+      await Promise.race([settled(), graceOver]);
       clearTimeout(timer);
-      const left = [...inflight.values()];
-      for (const e of left) e.abort.abort(new Error('shutting down'));
-      await Promise.allSettled(left.map((e) => e.promise));
-      return { finished: all.length - left.length, interrupted: left.length };
+      stopping = true;
+      const left = [...inflight.keys()];
+      for (const id of left) inflight.get(id)!.abort.abort(new Error('shutting down'));
+      await settled();
+      return { finished: seen.size - left.length, interrupted: left.length };
     },
   };
 }
