@@ -69,6 +69,13 @@ describe('command action', () => {
     assert.deepEqual(out, { ok: false, detail: 'exit 3: deployment not found', facts: { exit_code: '3' } });
   });
 
+  it('a passed-through variable printed in the error is masked in the detail', async () => {
+    const exec = createCommandActionExecutor({ env: { CLOUD_TOKEN: 'tok-9f8e7d6c5b', REGION: 'eu' } });
+    const out = await exec.run(cmd([NODE, '-e', 'console.error("auth failed for " + process.env.CLOUD_TOKEN + " in " + process.env.REGION); process.exit(2)']), ctx());
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'exit 2: auth failed for *** in eu');
+  });
+
   it('non-zero exit without stderr says just the code', async () => {
     const out = await createCommandActionExecutor().run(cmd(['false']), ctx());
     assert.deepEqual(out, { ok: false, detail: 'exit 1', facts: { exit_code: '1' } });

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import type { RenderedCommandAction } from '../../domain/index.js';
+import { scrubSecrets } from '../../checks/secrets.js';
 import { formatDuration } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
@@ -195,6 +196,12 @@ export interface CommandActionExecutorOptions {
 
 export function createCommandActionExecutor(opts: CommandActionExecutorOptions = {}): ActionExecutor<RenderedCommandAction> {
   const env = Object.freeze({ PATH: DEFAULT_PATH, LANG: 'C.UTF-8', ...opts.env });
+  // The variables passed through from rectify's environment may be credentials: a program
+  // that prints one in its error must not put it in the audit log (values under 4
+  // characters cannot be told from ordinary text, and are no secret).
+  const passed = Object.entries(opts.env ?? {})
+    .filter(([k, v]) => k !== 'PATH' && k !== 'LANG' && v.length >= 4)
+    .map(([, v]) => v);
   return {
     type: 'command',
     async run(action: RenderedCommandAction, ctx: StepContext): Promise<ActionOutcome> {
@@ -205,7 +212,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
       });
-      return { ok: isSuccess(r), detail: describeResult(r, action.timeoutMs), facts: resultFacts(r) };
+      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r) };
     },
   };
 }
