@@ -474,6 +474,8 @@ export function createEngine(deps: EngineDeps) {
       };
       const values = await enrich(incident, rb);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
+      // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
+      if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {
         tx.appendAudit({ at: now, event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
         const verdict = deps.decide(input, tx, clock.now());

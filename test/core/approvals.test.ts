@@ -137,6 +137,32 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('manual run of a MEDIUM runbook: its guardrails are evaluated as for an automatic run', async () => {
+    target.route('POST', '/medium/shop', { status: 200 });
+    target.route('GET', '/gate', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  medium-fix:
+    risk: MEDIUM
+    triggers: [medium]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    guardrails:
+      - http: {url: "${target.url}/gate", timeout_seconds: 1, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${target.url}/medium/{service}"}
+`,
+    });
+    const ran = await svc.post('/api/v1/runbooks/medium-fix/run?wait=true', { params: { service: 'shop' }, by: 'dave' });
+    assert.deepEqual([ran.body.action, ran.body.event, ran.body.reason], ['executed', 'SUCCESS', 'manual run']);
+    assert.equal(target.calls('/medium/shop', 'POST'), 1);
+    target.route('GET', '/gate', { status: 503 });
+    const held = await svc.post('/api/v1/runbooks/medium-fix/run', { params: { service: 'shop' }, by: 'dave' });
+    assert.equal(held.body.action, 'approval_required');
+    assert.match(held.body.reason, /^risk MEDIUM: guardrail failed: http: GET http:\/\/127.0.0.1:\d+\/gate: expected status 200, got 503 after 1 attempt$/);
+    await svc.stop({ remove: true });
+  });
+
   it('manual run of a HIGH runbook asks for approval on behalf of the requester', async () => {
     svc = await startTestService({ runbooks: runbooks(target.url) });
     const r = await svc.post('/api/v1/runbooks/rollback-deployment/run', { params: { deployment: 'checkout' }, by: 'dave', dry_run: false });
