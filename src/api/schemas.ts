@@ -42,6 +42,7 @@ export const stepSchema = z.object({
   finished_at: z.string().nullable(),
   ok: z.boolean().nullable(),
   detail: z.string().nullable(),
+  facts: z.record(z.string(), z.string()).optional().describe('what an action found and changed (the replicas before a scale, say): what undoing it by hand needs'),
 });
 
 export const executionSchema = z.object({

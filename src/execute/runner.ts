@@ -116,6 +116,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let ok = false;
       let notNow = false;
       let detail: string;
+      let facts: Record<string, string> | undefined;
       if (signal.aborted) detail = 'not started: shutting down';
       else if (!executor) detail = `no executor for ${step.type} actions is configured`;
       else {
@@ -124,6 +125,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ok = out.ok;
           notNow = !out.ok && out.notNow === true;
           detail = out.detail;
+          if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
           detail = `action error: ${errorMessage(err)}`;
         }
@@ -131,9 +133,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       rec.finished_at = clock.now();
       rec.ok = ok;
       rec.detail = detail;
+      if (facts) rec.facts = facts;
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
-        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail });
+        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}) });
       });
       return { ok, detail, notNow };
     }

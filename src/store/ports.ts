@@ -86,6 +86,8 @@ export interface StepRecord {
   finished_at: number | null;
   ok: boolean | null;
   detail: string | null;
+  /** What an action found and changed (the replicas before a scale, whether a node was cordoned already): what a person undoing it by hand needs. */
+  facts?: Record<string, string>;
 }
 
 export interface ExecutionRow {

@@ -115,6 +115,11 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
       assert.equal(r.body.success, true, r.body.reason);
       assert.equal(fake.count('PUT', SCALE), 1);
       assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 5);
+      // What undoing it by hand needs is kept with the step, and in its audit row.
+      const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+      assert.deepEqual(e.steps.find((s: any) => s.phase === 'action').facts, { old_replicas: '3', new_replicas: '5' });
+      const finished = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=STEP_FINISHED`)).body.events;
+      assert.deepEqual(finished[0].details.facts, { old_replicas: '3', new_replicas: '5' });
     } finally {
       clearInterval(watch);
     }
