@@ -287,6 +287,24 @@ describe('kubernetes actions against the API fake', () => {
     );
   });
 
+  it("within one run, uncordon (a rollback) undoes the run's own cordon, never an operator's from before it", async () => {
+    const exec = createKubernetesActionExecutor(clients);
+    // The run cordons a schedulable node, fails, rolls back: uncordoned.
+    const run1 = stepContext();
+    await exec.run(kubeAction('cordon', 'node', 'node-a', null), run1);
+    assert.equal((await exec.run(kubeAction('uncordon', 'node', 'node-a', null), run1)).detail, 'uncordoned node node-a');
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
+    // An operator had cordoned it: the run's cordon and drain find it so, and its rollback leaves it.
+    await exec.run(kubeAction('cordon', 'node', 'node-a', null), stepContext());
+    fake.clearRequests();
+    const run2 = stepContext();
+    assert.equal((await exec.run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '2' }), run2)).ok, true);
+    const rollback = await exec.run(kubeAction('uncordon', 'node', 'node-a', null), run2);
+    assert.deepEqual([rollback.ok, rollback.detail], [true, 'node node-a left cordoned: it was cordoned before this run']);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 0);
+  });
+
   it('drain cordons, evicts every pod (Job pods too) but DaemonSet and mirror pods, and waits for them to go', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
     fake.addPod('kube-system', 'fluentd-x1', { nodeName: 'node-a', owner: { kind: 'DaemonSet', name: 'fluentd' } });

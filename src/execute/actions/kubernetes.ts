@@ -38,6 +38,12 @@ export interface KubernetesActionOptions {
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 
+/** Within one run: whether a node was already cordoned when the run first cordoned or drained it. */
+const cordonedKey = (node: string): string => `kubernetes:cordoned-before:${node}`;
+function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean): void {
+  if (!memo.has(cordonedKey(node))) memo.set(cordonedKey(node), was);
+}
+
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
@@ -253,7 +259,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { was };
   }
 
-  async function drain(a: RenderedKubernetesAction, ctxSignal: AbortSignal, stepTimeoutMs: number): Promise<ActionOutcome> {
+  async function drain(a: RenderedKubernetesAction, ctxSignal: AbortSignal, stepTimeoutMs: number, memo: Map<string, unknown>): Promise<ActionOutcome> {
     const t = a.args.timeout_seconds;
     if (t !== undefined && !checkParam('integer', t).ok) return { ok: false, detail: `timeout_seconds ${JSON.stringify(t)} is not a whole number` };
     // The drain ends a little before the step does, so the step can still report which pods stayed.
@@ -263,6 +269,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const drainSignal = withTimeout(ctxSignal, drainMs);
     const node = a.name;
     const { was } = await setUnschedulable(node, true, ctxSignal);
+    rememberCordoned(memo, node, was);
     const list = await kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
 
     const pending = new Map<string, { pod: V1Pod; why: string }>();
@@ -358,7 +365,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `drained node ${node}: evicted ${evicted.length} pod(s)${skippedText}`, facts };
   }
 
-  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal): Promise<ActionOutcome> {
+  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal, memo: Map<string, unknown>): Promise<ActionOutcome> {
     const name = assertName(a.name, a.kind);
     const needsNode = a.verb === 'cordon' || a.verb === 'uncordon' || a.verb === 'drain';
     const needsPod = a.verb === 'evict_pod' || a.verb === 'delete_pod';
@@ -379,14 +386,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         return rolloutUndo(a, ns, signal);
       case 'cordon': {
         const { was } = await setUnschedulable(name, true, signal);
+        rememberCordoned(memo, name, was);
         return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
       }
       case 'uncordon': {
+        // A rollback's uncordon undoes this run's cordon, not an operator's from before it.
+        if (memo.get(cordonedKey(name)) === true) {
+          return { ok: true, detail: `node ${name} left cordoned: it was cordoned before this run`, facts: { was_unschedulable: 'true' } };
+        }
         const { was } = await setUnschedulable(name, false, signal);
         return { ok: true, detail: was ? `uncordoned node ${name}` : `node ${name} was already schedulable`, facts: { was_unschedulable: String(was) } };
       }
       case 'drain':
-        return drain(a, signal, a.timeoutMs);
+        return drain(a, signal, a.timeoutMs, memo);
     }
   }
 
@@ -396,7 +408,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const signal = withTimeout(ctx.signal, action.timeoutMs);
       const what = `${action.verb} ${action.kind} ${action.namespace ? `${action.namespace}/` : ''}${action.name}`;
       try {
-        return await dispatch(action, signal);
+        return await dispatch(action, signal, ctx.memo);
       } catch (err) {
         if (err instanceof StepFailure) return { ok: false, detail: `${what}: ${err.message}` };
         if (ctx.signal.aborted) return { ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})` };
