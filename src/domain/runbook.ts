@@ -124,8 +124,8 @@ export interface Matcher {
   name: string;
   op: '=' | '!=' | '=~' | '!~';
   value: string;
-  /** Anchored, as Alertmanager anchors its regex matchers. */
-  re?: RegExp;
+  /** Anchored, as Alertmanager anchors its regex matchers; RE2 semantics, linear in the value's length. */
+  re?: { test(value: string): boolean };
 }
 
 /** A time window when a runbook may act on its own; days 0 = Sunday. */

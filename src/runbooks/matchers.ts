@@ -1,4 +1,5 @@
 import type { Matcher } from '../domain/runbook.js';
+import { RE2JS } from 're2js';
 import type { Parsed } from './kubectl.js';
 
 /**
@@ -8,9 +9,17 @@ import type { Parsed } from './kubectl.js';
  */
 const MATCHER_RE = /^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$/s;
 
-// Labels are untrusted. Lookaround and backreferences are outside RE2 (what
-// Alertmanager uses) and are what makes backtracking blow up, so they are refused.
-const NON_RE2 = /\(\?<?[=!]|\\[1-9]/;
+/**
+ * Labels are untrusted, so regex matchers run on RE2 (re2js), the engine
+ * Alertmanager and Prometheus use: matching takes time linear in the label's
+ * length, where a backtracking engine (JavaScript's own) takes exponential time on
+ * a pattern like `(a+)+b` and a label of a few dozen characters, holding the event
+ * loop. RE2 has no lookaround and no backreferences; they are refused at load.
+ */
+function compileRe2(value: string): { test(v: string): boolean } {
+  const re = RE2JS.compile(value);
+  return { test: (v) => re.matches(v) };
+}
 
 export function parseMatcher(text: string): Parsed<Matcher> {
   const m = MATCHER_RE.exec(text);
@@ -28,14 +37,11 @@ export function parseMatcher(text: string): Parsed<Matcher> {
     value = raw;
   }
   if (op === '=' || op === '!=') return { ok: true, value: { name, op, value } };
-  if (NON_RE2.test(value)) {
-    return { ok: false, message: `invalid regular expression in matcher ${JSON.stringify(text)}: lookaround and backreferences are not supported (Alertmanager uses RE2)` };
-  }
   try {
-    return { ok: true, value: { name, op, value, re: new RegExp(`^(?:${value})$`) } };
+    return { ok: true, value: { name, op, value, re: compileRe2(value) } };
   } catch (err) {
-    const why = err instanceof Error ? (err.message.split(': ').pop() ?? err.message) : String(err);
-    return { ok: false, message: `invalid regular expression in matcher ${JSON.stringify(text)}: ${why}` };
+    const why = err instanceof Error ? err.message.replace(/^error parsing regexp: /, '') : String(err);
+    return { ok: false, message: `invalid regular expression in matcher ${JSON.stringify(text)} (RE2, as Alertmanager): ${why}` };
   }
 }
 

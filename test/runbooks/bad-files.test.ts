@@ -54,9 +54,9 @@ const EXPECTED: Record<string, string[]> = {
     '17: runbooks.unterminated.action: unterminated " quote in "kubectl delete pod \\"{pod_name}"',
   ],
   'match.bad.yaml': [
-    '6: runbooks.restart-pod.match[0]: invalid regular expression in matcher "namespace=~\\"prod(\\"": Unterminated group',
+    '6: runbooks.restart-pod.match[0]: invalid regular expression in matcher "namespace=~\\"prod(\\"" (RE2, as Alertmanager): missing closing ): `prod(`',
     '7: runbooks.restart-pod.match[1]: invalid matcher "severity = info extra": quote the value',
-    '8: runbooks.restart-pod.match[2]: invalid regular expression in matcher "team=~\\"(?!core).*\\"": lookaround and backreferences are not supported (Alertmanager uses RE2)',
+    '8: runbooks.restart-pod.match[2]: invalid regular expression in matcher "team=~\\"(?!core).*\\"" (RE2, as Alertmanager): invalid or unsupported Perl syntax: `(?!`',
     '9: runbooks.restart-pod.match[3]: invalid matcher "cluster=\\"eu-1": unterminated or malformed quoted value',
   ],
   'structure.bad.yaml': [

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
 import { loadRunbookFile, loadRunbooks, parseRunbooksText } from '../../src/runbooks/index.js';
 import { FIXTURES, SEED_RUNBOOKS } from './helpers.js';
+import { matcherHolds, parseMatcher } from '../../src/runbooks/matchers.js';
 
 test("the seed fixture is the seed's exercise file, byte for byte", () => {
   // sha256 of the seed's runbooks.yaml as published: the fixture must stay unchanged.
@@ -114,10 +115,11 @@ test('a folder loads in file-name order, skips runbook test files, and every for
   assert.equal(medium.rollbackReason, 'a restart cannot be undone; pods come back on their own');
   assert.equal(medium.raw.rollback, 'none');
   assert.deepEqual(
-    medium.matchers.map((m) => [m.name, m.op, m.value, m.re?.source]),
+    medium.matchers.map((m) => [m.name, m.op, m.value, m.re ? ['prod-eu', 'xprod', 'dev'].map((v) => m.re!.test(v)) : null]),
     [
-      ['namespace', '=~', 'prod.*', '^(?:prod.*)$'],
-      ['severity', '!=', 'info', undefined],
+      // Anchored at both ends, as Alertmanager's.
+      ['namespace', '=~', 'prod.*', [true, false, false]],
+      ['severity', '!=', 'info', null],
     ],
   );
   assert.deepEqual(medium.windows, [
@@ -253,4 +255,17 @@ test('aliases that expand too far are refused instead of exhausting memory', () 
   assert.equal(runbooks.length, 0);
   assert.equal(problems.length, 1);
   assert.match(formatProblem(problems[0]!), /^bomb\.yaml: YAML syntax error at line 1: .*alias/i);
+});
+
+test('regex matchers are RE2: a hostile label cannot make matching backtrack, and RE2 syntax (inline flags) works as in Alertmanager', () => {
+  const hostile = parseMatcher('pod=~"(a+)+b"');
+  assert.ok(hostile.ok);
+  // A backtracking engine takes about 2^n steps here (minutes for n = 40); RE2 is linear.
+  assert.equal(matcherHolds(hostile.value, { pod: `${'a'.repeat(100_000)}c` }), false);
+  assert.equal(matcherHolds(hostile.value, { pod: 'aaab' }), true);
+  const insensitive = parseMatcher('severity=~"(?i)critical|warning"');
+  assert.ok(insensitive.ok, insensitive.ok ? '' : insensitive.message);
+  assert.deepEqual(['CRITICAL', 'warning', 'info'].map((v) => matcherHolds(insensitive.value, { severity: v })), [true, true, false]);
+  const backref = parseMatcher('x=~"(a)\\\\1"');
+  assert.equal(backref.ok, false);
 });
