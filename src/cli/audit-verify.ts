@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { loadConfig, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
@@ -14,7 +15,14 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
     for (const p of loaded.problems) io.err(formatProblem(p));
     return EXIT.USAGE;
   }
-  const { db } = loaded.config;
+  // The database file may be named by position too (`rectify audit verify copy.db`); a
+  // name never read would verify the configured database and say OK about the wrong file.
+  const positional = loaded.config.args;
+  if (positional.length > 1 || (positional.length === 1 && loaded.config.sources.db.kind === 'flag')) {
+    io.err(`rectify audit: name one database, either as an argument or with --db (got ${[...(positional.length === 1 ? ['--db'] : []), ...positional.map((a) => JSON.stringify(a))].join(', ')})`);
+    return EXIT.USAGE;
+  }
+  const db = positional.length === 1 ? { kind: 'sqlite' as const, path: resolve(io.cwd, positional[0]!.replace(/^sqlite:/, '')) } : loaded.config.db;
   if (db.kind !== 'sqlite' || db.path === ':memory:') {
     io.err('rectify audit: --db must name a sqlite:<path> database file');
     return EXIT.USAGE;
@@ -32,7 +40,7 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
 }
 
 /**
- * `rectify audit verify [--db sqlite:<path>] [--audit-key …] [--audit-previous-keys …]`: walks the audit hash
+ * `rectify audit verify [<file> | --db sqlite:<path>] [--audit-key …] [--audit-previous-keys …]`: walks the audit hash
  * chain in the database file (the service may be running or stopped) and names the
  * first row that does not fit. Keyed rows need the key they were written with.
  * Exit 0 when the chain holds, 1 when it does not, 2 when keyed rows were met
@@ -72,7 +80,7 @@ export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<num
 const PAGE = 1_000;
 
 /**
- * `rectify audit export [--db …] [--since <RFC 3339>] [--after-seq <n>]`: the log as
+ * `rectify audit export [<file> | --db …] [--since <RFC 3339>] [--after-seq <n>]`: the log as
  * JSON lines, oldest first, with hashes (the same lines as GET /api/v1/audit/export).
  */
 export async function auditExportCommand(argv: string[], io: CliIO): Promise<number> {

@@ -114,3 +114,26 @@ test('every named check has an implementation, and the enrichment contract is wh
   assert.deepEqual([...KUBERNETES_ENRICHMENT.requires], ['namespace']);
   assert.deepEqual([...KUBERNETES_ENRICHMENT.requiresOneOf], ['pod', 'pod_name', 'deployment']);
 });
+
+test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIFY_RUNBOOKS) and refuses what it would not read', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-args-'));
+  mkdirSync(join(dir, 'runbooks'));
+  mkdirSync(join(dir, 'other'));
+  writeFileSync(join(dir, 'runbooks', 'ok.yaml'), 'runbooks:\n  fine:\n    risk: LOW\n    triggers: [x]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n    rollback: none\n    rollback_reason: a test\n    post_checks: [{http: {url: "http://127.0.0.1:9/ok"}}]\n');
+  writeFileSync(join(dir, 'other', 'bad.yaml'), 'runbooks:\n  broken:\n    risk: LOW\n    triggers: [x]\n    max_per_hour: five\n    action: kubectl delete pod p -n n\n');
+  const run = async (argv: string[], env: Record<string, string> = {}) => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await runCli(['lint', ...argv], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env, cwd: dir });
+    return { code, out, err };
+  };
+  const dflt = await run([]);
+  assert.equal(dflt.code, 0, dflt.err.join('\n'));
+  for (const [argv, env] of [[['other']], [['--runbooks', 'other']], [['--runbooks=other']], [[], { RECTIFY_RUNBOOKS: 'other' }]] as Array<[string[], Record<string, string>?]>) {
+    const r = await run(argv, env);
+    assert.equal(r.code, 1, `${argv.join(' ')} ${JSON.stringify(env ?? {})}`);
+    assert.equal(r.err.at(-1), `1 problem(s) and 0 warning(s) in ${join(dir, 'other')}`);
+  }
+  assert.deepEqual(await run(['runbooks', 'other']), { code: 2, out: [], err: ['rectify lint: name one folder or file (got "runbooks", "other")'] });
+  assert.deepEqual(await run(['--strict']), { code: 2, out: [], err: ['rectify lint: unknown option --strict (usage: rectify lint [dir|file], or --runbooks <dir>)'] });
+});

@@ -122,6 +122,16 @@ describe('the audit log is a hash chain', () => {
     const missing = await cli(['audit', 'verify', '--db', `sqlite:${join(svc.dir, 'nope.db')}`], svc.dir);
     assert.equal(missing.code, 2);
     assert.match(missing.err[0]!, /no database at/);
+    // The file by position: that file is verified, never the configured database instead.
+    const byName = await cli(['audit', 'verify', svc.dbPath], svc.dir);
+    assert.equal(byName.code, 0, byName.err.join('\n'));
+    assert.equal(byName.out[0], ok.out[0]);
+    const wrongName = await cli(['audit', 'verify', join(svc.dir, 'other.db')], svc.dir);
+    assert.equal(wrongName.code, 2);
+    assert.equal(wrongName.err[0], `rectify audit: no database at ${join(svc.dir, 'other.db')} (set --db sqlite:<path>)`);
+    const both = await cli(['audit', 'export', svc.dbPath, '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.equal(both.code, 2);
+    assert.match(both.err[0]!, /^rectify audit: name one database, either as an argument or with --db/);
     rmSync(svc.dir, { recursive: true, force: true });
   });
 
