@@ -1,4 +1,4 @@
-import { formatDuration, sleep } from '../lib/index.js';
+import { formatDuration, sleep, timerMs } from '../lib/index.js';
 import type { CheckOutcome } from '../execute/ports.js';
 
 /**
@@ -135,7 +135,7 @@ async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: nu
   // that hangs on nothing (no socket holding the event loop) would let the process
   // exit mid-check instead of failing the attempt. This timer is ref'd and cleared.
   const deadline = new AbortController();
-  const timer = setTimeout(() => deadline.abort(new DOMException('attempt timed out', 'TimeoutError')), budgetMs);
+  const timer = setTimeout(() => deadline.abort(new DOMException('attempt timed out', 'TimeoutError')), timerMs(budgetMs));
   const signal = AbortSignal.any([parent, deadline.signal]);
   let onAbort: (() => void) | undefined;
   const aborted = new Promise<Attempt>((resolve) => {

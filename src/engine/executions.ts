@@ -1,3 +1,4 @@
+import { timerMs } from '../lib/index.js';
 import type { ExecutionRunner, RunOutcome, RunRequest } from '../execute/runner.js';
 
 /**
@@ -35,7 +36,7 @@ export function createExecutionTracker(run: ExecutionRunner) {
         }
       };
       let timer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), graceMs)));
+      const graceOver = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), timerMs(graceMs))));
       await Promise.race([settled(), graceOver]);
       clearTimeout(timer);
       stopping = true;

@@ -8,6 +8,18 @@ export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortS
   return signal ? AbortSignal.any([signal, timeout]) : timeout;
 }
 
+/** The longest delay a Node timer takes (about 24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/**
+ * A delay as a timer takes it: whole, non-negative milliseconds (a deadline computed
+ * from a clock is often neither), at most MAX_TIMER_MS. Past that, Node fires the
+ * timer after 1 ms: a 30-day grace or step timeout would end at once.
+ */
+export function timerMs(ms: number): number {
+  return Math.min(MAX_TIMER_MS, Math.max(0, Math.ceil(ms)));
+}
+
 /**
  * Aborts with a TimeoutError after `ms`, like AbortSignal.timeout(), but held by its
  * own timer until then. Node's AbortSignal.timeout() is held only weakly by its
@@ -19,8 +31,7 @@ export function withTimeout(signal: AbortSignal | undefined, ms: number): AbortS
  */
 export function timeoutSignal(ms: number): AbortSignal {
   const controller = new AbortController();
-  // Whole, non-negative milliseconds: a deadline computed from a clock is often neither.
-  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), Math.max(0, Math.ceil(ms)));
+  const timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), timerMs(ms));
   timer.unref();
   return controller.signal;
 }
@@ -35,7 +46,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
-    }, ms);
+    }, timerMs(ms));
     const onAbort = (): void => {
       clearTimeout(timer);
       reject(signal?.reason ?? new Error('aborted'));

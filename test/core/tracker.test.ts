@@ -47,4 +47,11 @@ describe('execution tracker drain', () => {
     assert.deepEqual(await tracker.drain(5_000), { finished: 0, interrupted: 0 });
     assert.equal((await tracker.start(req('c'))).state, 'interrupted');
   });
+
+  it('a grace period longer than a timer can hold waits for the runs, not 1 ms', async () => {
+    const tracker = createExecutionTracker(runFor(50));
+    const run = tracker.start(req('d'));
+    assert.deepEqual(await tracker.drain(30 * 24 * 3_600_000), { finished: 1, interrupted: 0 });
+    assert.equal((await run).state, 'succeeded');
+  });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { errorMessage, withTimeout } from '../../src/lib/abort.js';
+import { errorMessage, sleep, timerMs, withTimeout } from '../../src/lib/abort.js';
 
 /** AbortSignal.timeout() does not keep the process alive: hold it open while waiting. */
 async function aborted(signal: AbortSignal): Promise<void> {
@@ -50,5 +50,22 @@ describe('withTimeout', () => {
     ctl.abort(new Error('shutting down'));
     assert.equal(signal.aborted, true);
     assert.equal(errorMessage(signal.reason), 'shutting down');
+  });
+
+  it('a deadline longer than a timer can hold (about 24.8 days) waits, instead of firing at once', async () => {
+    const month = 30 * 24 * 3_600_000;
+    assert.equal(timerMs(month), 2_147_483_647);
+    assert.equal(timerMs(-5), 0);
+    assert.equal(timerMs(1.2), 2);
+    const ctl = new AbortController();
+    const signal = withTimeout(ctl.signal, month);
+    const slept = sleep(month, ctl.signal).then(
+      () => 'woke',
+      (err: unknown) => errorMessage(err),
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(signal.aborted, false);
+    ctl.abort(new Error('done waiting'));
+    assert.equal(await slept, 'done waiting');
   });
 });

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
-import { formatDuration } from '../../lib/index.js';
+import { formatDuration, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
 /**
@@ -128,7 +128,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
         setTimeout(() => {
           killedHard = true;
           signalGroup('SIGKILL');
-        }, graceMs),
+        }, timerMs(graceMs)),
       );
     };
     const finish = (partial: Partial<CommandResult>): void => {
@@ -152,7 +152,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
         if (settled || aborted) return;
         timedOut = true;
         terminate();
-      }, opts.timeoutMs),
+      }, timerMs(opts.timeoutMs)),
     );
 
     child.on('error', (err: NodeJS.ErrnoException) => {
@@ -177,7 +177,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
           child.stdout?.destroy();
           child.stderr?.destroy();
           finish({ exitCode, exitSignal });
-        }, graceMs),
+        }, timerMs(graceMs)),
       );
     });
     child.on('close', (code, sig) => finish({ exitCode: code ?? exitCode, exitSignal: sig ?? exitSignal }));
