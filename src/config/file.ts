@@ -32,6 +32,9 @@ export function readConfigFile(absPath: string, label: string): FileRead {
   return { kind: 'read', ...parseConfigText(text, label) };
 }
 
+/** Aliases a file may expand, as for runbook files. */
+const MAX_ALIAS_COUNT = 1000;
+
 export function parseConfigText(text: string, label: string): { entries: FileEntry[]; problems: LoadProblem[] } {
   const lineCounter = new LineCounter();
   // prettyErrors off: its multi-line code excerpts do not fit the one-line-per-problem output.
@@ -56,8 +59,14 @@ export function parseConfigText(text: string, label: string): { entries: FileEnt
       problems: [{ file: label, path: '', message: 'expected a mapping of settings at the top level', line: 1 }],
     };
   }
-  // toJS resolves anchors and aliases the way a reader of the file expects.
-  const plain = doc.toJS() as Record<string, unknown>;
+  // toJS resolves anchors and aliases the way a reader of the file expects; a file that
+  // expands too many of them ("billion laughs") is a problem named like any other.
+  let plain: Record<string, unknown>;
+  try {
+    plain = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as Record<string, unknown>;
+  } catch (err) {
+    return { entries: [], problems: [{ file: label, path: '', message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}`, line: 1 }] };
+  }
   const entries: FileEntry[] = [];
   const problems: LoadProblem[] = [];
   for (const pair of doc.contents.items) {

@@ -4,6 +4,7 @@ import {
   database,
   duration,
   httpUrl,
+  secretHttpUrl,
   listenAddress,
   oneOf,
   path,
@@ -209,7 +210,7 @@ export const SETTINGS = Object.freeze({
   slackWebhookUrl: setting({
     flag: 'slack-webhook-url',
     fileKey: true,
-    parser: httpUrl,
+    parser: secretHttpUrl,
     help: 'a Slack incoming-webhook URL for notifications (a secret: prefer the environment variable)',
   }),
   slackSigningSecret: setting({

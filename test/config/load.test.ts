@@ -189,6 +189,20 @@ describe('problems', () => {
     assert.match(formatProblem(p), /^rectify\.yaml: invalid YAML at line 3: /);
   });
 
+  it('a file that expands too many aliases is a problem naming the file, not a crash', () => {
+    const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+    for (let i = 1; i < 8; i++) laughs.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => (i === 1 ? '*a' : `*l${i - 1}`)).join(', ')}]`);
+    const out = lines([], {}, workdir(`${laughs.join('\n')}\n`));
+    assert.equal(out.length, 1);
+    assert.match(out[0]!, /^rectify\.yaml: invalid YAML: Excessive alias count/);
+  });
+
+  it('a malformed Slack webhook URL is refused without echoing it (its path is its token)', () => {
+    const out = lines(['--slack-webhook-url', 'hooks.slack.com/services/T000/B000/s3cr3tT0ken'], {});
+    assert.deepEqual(out, ['--slack-webhook-url: expected an http:// or https:// URL (the value given is not shown: it is a secret)']);
+    assert.equal(out.join('\n').includes('s3cr3tT0ken'), false);
+  });
+
   it('a file that is not a mapping is a problem', () => {
     assert.deepEqual(lines([], {}, workdir('- listen\n')), [
       'rectify.yaml: expected a mapping of settings at the top level',
