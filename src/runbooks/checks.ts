@@ -208,7 +208,9 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath): CheckSpec | und
   if (r.count() !== before || query === undefined || !expect || forMs === undefined || timeoutMs === undefined || intervalMs === undefined || !onEmpty) {
     return undefined;
   }
-  return { type: 'promql', query: compileTemplate(query, 'label_value'), expect, forMs, timeoutMs, intervalMs, onEmpty };
+  // Inside a quoted string a placeholder is a label value; outside one, where a value
+  // such as `0 or up` would become part of the query itself, only a number is taken.
+  return { type: 'promql', query: compileTemplate(query, (p) => (insidePromqlString(query, p.offset) ? 'label_value' : 'integer')), expect, forMs, timeoutMs, intervalMs, onEmpty };
 }
 
 function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
@@ -287,4 +289,17 @@ export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s
 function missing(r: Reporter, path: YamlPath, key: string): undefined {
   r.report(path, `missing "${key}"`);
   return undefined;
+}
+
+/** Whether `offset` in a PromQL query lies inside a string literal ("…" or '…' with escapes, or `…`). */
+export function insidePromqlString(query: string, offset: number): boolean {
+  let quote: string | null = null;
+  for (let i = 0; i < offset; i++) {
+    const c = query[i];
+    if (quote === null) {
+      if (c === '"' || c === "'" || c === '`') quote = c;
+    } else if (c === '\\' && quote !== '`') i++;
+    else if (c === quote) quote = null;
+  }
+  return quote !== null;
 }

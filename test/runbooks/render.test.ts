@@ -282,3 +282,26 @@ test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
   const msg = 'scaling to 0 replicas takes the whole workload down: only a HIGH-risk runbook (a person approves every run) may do it';
   assert.deepEqual(problems.map(formatProblem), [`z.yaml: runbooks.low.action: ${msg}`, `z.yaml: runbooks.medium.rollback[1]: ${msg}`]);
 });
+
+test('a PromQL placeholder outside a quoted string takes only a number: an alert value cannot extend the query', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    `runbooks:
+  watch:
+    risk: LOW
+    triggers: [x]
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    post_checks:
+      - promql: {query: 'sum(up{job="{service}"}) >= {min_ready}', expect: "== 1"}
+`,
+    'w.yaml',
+  );
+  assert.deepEqual(problems, []);
+  const checks = runbooks[0]!.postChecks;
+  const ok = renderChecks(checks, { service: 'api server', min_ready: '2' }, 'post_check');
+  assert.equal(ok.ok && ok.checks[0]?.type === 'promql' && ok.checks[0].query, 'sum(up{job="api server"}) >= 2');
+  assert.deepEqual(renderChecks(checks, { service: 'api', min_ready: '0 or up' }, 'post_check'), {
+    ok: false,
+    param: 'min_ready',
+    reason: 'placeholder {min_ready} in post_check 1: value "0 or up" is longer than 6 characters, expected a whole number',
+  });
+});
