@@ -110,7 +110,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     file,
     description,
     risk,
-    triggers,
+    triggers: triggers.length > 0 ? triggers : alertnamesMatched(matchers),
     matchers,
     minConfidence,
     maxPerHour,
@@ -152,6 +152,15 @@ function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {
   if (has(m, 'risk') && !risk) return undefined;
   if (has(m, 'risk_level') && !level) return undefined;
   return risk ?? level ?? DEFAULTS.risk;
+}
+
+/**
+ * A runbook without trigger words but with `alertname="X"` matchers is triggered by
+ * those alert names: Alertmanager users write it so, and matching goes through an
+ * index of trigger words, where such a runbook would otherwise never be found.
+ */
+function alertnamesMatched(matchers: readonly Matcher[]): string[] {
+  return matchers.filter((m) => m.name === 'alertname' && m.op === '=' && m.value !== '').map((m) => m.value);
 }
 
 /** `triggers`, the seed's `root_causes` and `symptoms`, merged in that order without repeats. */

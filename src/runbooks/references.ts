@@ -51,6 +51,11 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
     }
   }
 
+  // Matching looks runbooks up by trigger word (an alertname="…" matcher counts as one).
+  if (rb.triggers.length === 0) {
+    warn.report(path, 'no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:', 'key');
+  }
+
   // HIGH risk always waits for a person; somebody must be named to be asked.
   if (rb.risk === 'HIGH' && rb.mode !== 'dry_run' && !rb.owner) {
     const where = has(raw, 'risk') ? at('risk') : has(raw, 'risk_level') ? at('risk_level') : path;

@@ -7,7 +7,7 @@ import { runCli } from '../../src/cli/index.js';
 import { KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
 import { formatProblem } from '../../src/domain/errors.js';
 import { NAMED_CHECK_IMPLEMENTATIONS } from '../../src/checks/named.js';
-import { loadRunbookFile, loadRunbooks, NAMED_CHECK_NAMES } from '../../src/runbooks/index.js';
+import { createRunbookIndex, loadRunbookFile, loadRunbooks, NAMED_CHECK_NAMES, parseRunbooksText } from '../../src/runbooks/index.js';
 import { loadCatalog } from '../../src/service.js';
 import { FIXTURES, SEED_RUNBOOKS } from './helpers.js';
 
@@ -136,4 +136,31 @@ test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIF
   }
   assert.deepEqual(await run(['runbooks', 'other']), { code: 2, out: [], err: ['rectify lint: name one folder or file (got "runbooks", "other")'] });
   assert.deepEqual(await run(['--strict']), { code: 2, out: [], err: ['rectify lint: unknown option --strict (usage: rectify lint [dir|file], or --runbooks <dir>)'] });
+});
+
+test('a runbook triggered only by an alertname matcher matches that alert; one with neither is a lint warning', () => {
+  const text = `runbooks:
+  by-matcher:
+    risk: LOW
+    match: ['alertname="DiskFull"', 'severity=~"critical|page"']
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    rollback: none
+    rollback_reason: a test
+    post_checks: [{http: {url: "http://127.0.0.1:9/ok"}}]
+  by-hand:
+    risk: LOW
+    action: {http: {method: POST, url: "http://127.0.0.1:9/y"}}
+    rollback: none
+    rollback_reason: a test
+    post_checks: [{http: {url: "http://127.0.0.1:9/ok"}}]
+`;
+  const { runbooks, problems, warnings } = parseRunbooksText(text, 'm.yaml');
+  assert.deepEqual(problems, []);
+  const index = createRunbookIndex(runbooks);
+  const alert = (severity: string) => ({ root_cause: 'DiskFull', symptoms: [], alertname: 'DiskFull', labels: { alertname: 'DiskFull', severity } });
+  assert.equal(index.match(alert('critical'))?.id, 'by-matcher');
+  assert.equal(index.match(alert('info')), undefined, 'the other matchers still hold it back');
+  assert.deepEqual(warnings.map(formatProblem), [
+    'm.yaml: runbooks.by-hand: no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:',
+  ]);
 });
