@@ -175,6 +175,8 @@ export interface Runbook {
   needs: Array<'kubernetes' | 'http' | 'command' | 'prometheus'>;
   /** Fields kept as written, for the API and audit. */
   raw: Record<string, unknown>;
+  /** A digest of the runbook as written: an approval request records it, and is refused once the runbook changed. */
+  version: string;
 }
 
 /** The longest cooldown of these runbooks (0 without one): rate-limit rows are kept at least that long. */

@@ -61,7 +61,8 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
 
   switch (verdict.kind) {
     case 'approval': {
-      const plan = verdict.plan as ExecutionPlan;
+      // The runbook's version goes with the plan the approver sees: a request outlives a restart, the runbook may not.
+      const plan: ExecutionPlan = { ...(verdict.plan as ExecutionPlan), runbookVersion: verdict.runbook.version };
       const id = ctx.newId('apr');
       result.approval_id = id;
       tx.insertApproval({

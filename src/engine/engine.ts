@@ -504,9 +504,19 @@ export function createEngine(deps: EngineDeps) {
       opts: { wait?: boolean; identity?: string } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
       const identity = opts.identity ?? by;
-      const { approval, result, claim } = await store.transact((tx) => {
+      const { approval, result, claim, stale } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
+        // The plan asked about must still be what the runbook says: edited (or removed) since,
+        // approving it would run steps nobody wrote any more. The request ends; a new alert asks again.
+        const current = catalog.byId(a.runbook);
+        const asked = (a.plan as ExecutionPlan).runbookVersion;
+        if (!current || (asked !== undefined && asked !== current.version)) {
+          const why = !current ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
+          tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
+          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, reason: why } });
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why };
+        }
         if (a.requested_by === by || a.requested_by === identity) {
           throw new RectifyError(
             'FORBIDDEN',
@@ -561,6 +571,7 @@ export function createEngine(deps: EngineDeps) {
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
         return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim };
       });
+      if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
       if (!result) return { approval, result: null };
       record([result], []);
       const started = startClaims(claim ? [claim] : []);

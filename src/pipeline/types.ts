@@ -7,6 +7,8 @@ export type DecisionTrigger = 'auto' | 'approval' | 'manual';
 export interface ExecutionPlan extends Plan {
   preChecks: RenderedCheck[];
   postChecks: RenderedCheck[];
+  /** On an approval request's plan: the version of the runbook it was rendered from. */
+  runbookVersion?: string;
 }
 
 export interface DecideInput {

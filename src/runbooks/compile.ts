@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
 import { compileAction, compileActionList } from './actions.js';
 import { compileCheckList } from './checks.js';
@@ -130,6 +131,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     declaredParams,
     needs: needsOf(allActions, allChecks),
     raw: structuredClone(m),
+    version: createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 16),
   };
   if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
   if (owner !== undefined) runbook.owner = owner;

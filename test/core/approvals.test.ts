@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
@@ -134,6 +136,36 @@ describe('approvals', () => {
     assert.equal((await svc.get(`/api/v1/approvals/${approvalId}`)).body.status, 'cancelled');
     const events = (await svc.get(`/api/v1/audit?incident_id=${fired.body.results[0].incident_id}`)).body.events.map((e: any) => e.event).reverse();
     assert.deepEqual(events, ['APPROVAL_REQUIRED', 'CANCELLED', 'RESOLVED']);
+    await svc.stop({ remove: true });
+  });
+
+  it('a request whose runbook changed (or went) before the approval is cancelled with a 409; nothing runs', async () => {
+    target.reset();
+    target.route('POST', '/deployments/checkout/v2-undo', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const unchanged = (await svc.post('/api/v1/incidents', inc3('INC-same'))).body.approval_id as string;
+    const edited = (await svc.post('/api/v1/incidents', { ...inc3('INC-edit'), service: 'checkout-b' })).body.approval_id as string;
+    // A restart with the same file: the request stands.
+    svc = await svc.restart();
+    const same = await svc.post(`/api/v1/approvals/${unchanged}/approve?wait=true`, { by: 'erin' });
+    assert.equal(same.status, 200);
+    assert.equal(same.body.result.action, 'executed');
+    // The runbook edited, then a restart: approving would run steps nobody wrote any more.
+    writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replaceAll('/undo"', '/v2-undo"'));
+    svc = await svc.restart();
+    const stale = await svc.post(`/api/v1/approvals/${edited}/approve`, { by: 'erin' });
+    assert.equal(stale.status, 409);
+    assert.equal(stale.body.error.code, 'CONFLICT');
+    assert.equal(
+      stale.body.error.message,
+      `runbook rollback-deployment changed since this request was made: approval request ${edited} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`,
+    );
+    const a = (await svc.get(`/api/v1/approvals/${edited}`)).body;
+    assert.equal(a.status, 'cancelled');
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1, 'only the unchanged request ran');
+    assert.equal(target.calls('/deployments/checkout/v2-undo', 'POST'), 0);
+    const events = (await svc.get('/api/v1/audit?event=CANCELLED')).body.events;
+    assert.equal(events[0].details.reason, 'runbook rollback-deployment changed since this request was made');
     await svc.stop({ remove: true });
   });
 
