@@ -291,7 +291,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const rows = (stmt: Database.Statement, ...bounds: unknown[]): AuditRow[] =>
       (stmt.all(...args, ...bounds) as Array<Record<string, unknown>>).map(rowToAudit);
     const full = (events: AuditRow[]) => ({ events, nextBefore: events.length === q.limit ? events[events.length - 1]!.seq : null });
-    if (indexed || where.length === 0) {
+    // An incident or an execution has a handful of rows, and no other filter makes the
+    // one query long. A runbook may have millions (a storm writes a row per alert): with
+    // event or since as well, the index would hand over every one of them to test, so
+    // that query is read in bounded steps like the unindexed ones.
+    const narrow = Boolean(q.incident_id || q.execution_id);
+    const unindexed = q.event !== undefined || q.since !== undefined;
+    if (where.length === 0 || narrow || (indexed && !unindexed)) {
       return full(q.before !== undefined ? rows(statement(['seq < ?']), q.before, q.limit) : rows(statement([]), q.limit));
     }
 
