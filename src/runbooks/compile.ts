@@ -32,6 +32,10 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const before = r.count();
   if (!RUNBOOK_ID_RE.test(id)) {
     r.report(path, `runbook id ${describe(id)} is not a safe name (lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters)`, 'key');
+  } else if (/^[0-9]+$/.test(id)) {
+    // A map read from YAML lists keys that are whole numbers first, whatever their place
+    // in the file, and the first runbook that matches an alert is the one that acts.
+    r.report(path, `runbook id ${describe(id)} is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter`, 'key');
   }
   if (!isMapValue(value)) {
     r.report(path, `expected a map of runbook fields, got ${describe(value)}`);

@@ -164,3 +164,10 @@ test('a runbook triggered only by an alertname matcher matches that alert; one w
     'm.yaml: runbooks.by-hand: no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:',
   ]);
 });
+
+test('a runbook id that is a number is refused: YAML would list it first, out of file order', () => {
+  const body = '    risk: LOW\n    triggers: [Foo]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n';
+  const { runbooks, problems } = parseRunbooksText(`runbooks:\n  zz-first:\n${body}  "10":\n${body}`, 'n.yaml');
+  assert.deepEqual(problems.map(formatProblem), ['n.yaml: runbooks.10: runbook id "10" is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter']);
+  assert.deepEqual(runbooks.map((r) => r.id), ['zz-first']);
+});
