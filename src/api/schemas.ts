@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_EVENTS, DECISION_ACTIONS } from '../domain/index.js';
+import { parseRfc3339 } from '../lib/index.js';
 
 /** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
 export const errorSchema = z.object({
@@ -130,7 +131,7 @@ export const auditQuerySchema = z.object({
   since: z
     .string()
     .optional()
-    .refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+    .refine((v) => v === undefined || parseRfc3339(v) !== undefined, 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z
     .string()

@@ -5,6 +5,7 @@ import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
 import { EXIT, type CliIO } from './io.js';
+import { parseRfc3339 } from '../lib/index.js';
 
 type Reader = ReturnType<typeof openSqliteAuditReader>;
 
@@ -93,7 +94,7 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
   try {
     const sinceText = last('since');
     const afterText = last('after-seq');
-    const since = sinceText === undefined ? undefined : Date.parse(sinceText);
+    const since = sinceText === undefined ? undefined : (parseRfc3339(sinceText) ?? NaN);
     if (since !== undefined && Number.isNaN(since)) {
       io.err(`--since: expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z (got ${JSON.stringify(sinceText)})`);
       return EXIT.USAGE;

@@ -477,7 +477,8 @@ export function createEngine(deps: EngineDeps) {
       // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
       if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {
-        tx.appendAudit({ at: now, event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
+        // The time it is written, not when the request came: audit times only go forward.
+        tx.appendAudit({ at: clock.now(), event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
         const verdict = deps.decide(input, tx, clock.now());
         return applyVerdict(tx, incident, verdict, { now: clock.now(), actor: opts.by, trigger: 'manual', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, requestedBy: opts.by });
       });

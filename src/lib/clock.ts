@@ -28,3 +28,16 @@ export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
     },
   };
 }
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/**
+ * An RFC 3339 time (2026-11-24T03:00:00Z, with an offset or fractions), as epoch
+ * milliseconds; undefined for anything else. Date.parse alone takes "1", "Nov 24"
+ * or a local time without an offset, each read some other way than meant.
+ */
+export function parseRfc3339(text: string): number | undefined {
+  if (!RFC3339.test(text)) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}

@@ -108,6 +108,15 @@ describe('the audit log is a hash chain', () => {
     const badSince = await svc.get('/api/v1/audit/export?since=yesterday');
     assert.equal(badSince.status, 400);
     assert.equal(badSince.body.error.details[0].path, 'query.since');
+    // Date.parse reads these some other way than meant (a year, a local midnight): refused.
+    for (const since of ['1', '2026-11-24', '2026-11-24T03:00:00']) {
+      for (const route of ['/api/v1/audit/export', '/api/v1/audit']) {
+        const r = await svc.get(`${route}?since=${since}`);
+        assert.equal(r.status, 400, `${route} since=${since}`);
+        assert.equal(r.body.error.details[0].path, 'query.since');
+      }
+    }
+    assert.equal((await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export?since=2026-11-24T03:00:00%2B01:00' })).statusCode, 200);
 
     await svc.stop();
     const ok = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
@@ -118,6 +127,7 @@ describe('the audit log is a hash chain', () => {
     assert.deepEqual(exported.out.map((l) => JSON.parse(l).hash), [prev]);
     const usage = await cli(['audit-export', '--db', `sqlite:${svc.dbPath}`, '--since', 'soon'], svc.dir);
     assert.equal(usage.code, 2);
+    assert.equal((await cli(['audit', 'export', '--db', `sqlite:${svc.dbPath}`, '--since', '1'], svc.dir)).code, 2);
     assert.match(usage.err[0]!, /^--since: expected an RFC 3339 time/);
     const missing = await cli(['audit', 'verify', '--db', `sqlite:${join(svc.dir, 'nope.db')}`], svc.dir);
     assert.equal(missing.code, 2);

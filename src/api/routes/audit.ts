@@ -7,6 +7,7 @@ import type { AuditRecordQuery } from '../../store/ports.js';
 import { errorSchema } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
+import { parseRfc3339 } from '../../lib/index.js';
 
 export const auditVerificationSchema = z.object({
   ok: z.boolean(),
@@ -39,7 +40,7 @@ export const auditExportQuerySchema = z.object({
   since: z
     .string()
     .optional()
-    .refine((v) => v === undefined || !Number.isNaN(Date.parse(v)), 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+    .refine((v) => v === undefined || parseRfc3339(v) !== undefined, 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
   after_seq: z
     .string()
     .regex(/^[0-9]{1,15}$/, 'expected the seq of the last row already exported (a non-negative integer)')
@@ -82,7 +83,7 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
       response: { 200: auditExportRowSchema, 400: errorSchema },
     },
     async (req, reply) => {
-      const since = req.query.since ? Date.parse(req.query.since) : undefined;
+      const since = req.query.since ? parseRfc3339(req.query.since) : undefined;
       let after = req.query.after_seq ? Number(req.query.after_seq) : 0;
       async function* lines(): AsyncGenerator<string> {
         for (;;) {

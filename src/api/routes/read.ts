@@ -15,6 +15,7 @@ import {
 import { approvalView, executionView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
+import { parseRfc3339 } from '../../lib/index.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
 
@@ -106,7 +107,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
         ...(q.runbook ? { runbook: q.runbook } : {}),
         ...(q.execution_id ? { execution_id: q.execution_id } : {}),
         ...(q.event ? { event: q.event } : {}),
-        ...(q.since ? { since: Date.parse(q.since) } : {}),
+        ...(q.since ? { since: parseRfc3339(q.since)! } : {}),
         ...(q.cursor ? { before: Number(q.cursor) } : {}),
         limit: q.limit,
       });
