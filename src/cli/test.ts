@@ -14,7 +14,12 @@ import { EXIT, type CliIO } from './io.js';
  * or has a problem (named by file and YAML path); such a file runs no test.
  */
 export async function testCommand(argv: string[], io: CliIO): Promise<number> {
-  const args = argv.filter((a) => !a.startsWith('-'));
+  const unknown = argv.find((a) => a.startsWith('-'));
+  if (unknown !== undefined) {
+    io.err(`rectify test: unknown option ${unknown} (usage: rectify test <tests.yaml|folder>…)`);
+    return EXIT.USAGE;
+  }
+  const args = argv;
   if (args.length === 0) {
     io.err('usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)');
     return EXIT.USAGE;

@@ -271,6 +271,10 @@ tests:
     const none = await rectifyTest(dir);
     assert.equal(none.code, 2);
     assert.deepEqual(none.err, ['usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)']);
+    // An option it does not know is refused, not dropped (a misspelt one would pass unnoticed).
+    const flagged = await rectifyTest(dir, 'tests', '--verbose');
+    assert.equal(flagged.code, 2);
+    assert.deepEqual(flagged.err, ['rectify test: unknown option --verbose (usage: rectify test <tests.yaml|folder>…)']);
   });
 
   it("the README's example test file runs as shown", async () => {

@@ -45,7 +45,8 @@ function renderKey(rb: Runbook, values: Record<string, string>): string {
  */
 export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number }): Stage {
   const cacheSize = deps.cacheSize ?? RENDER_CACHE_SIZE;
-  // The runbook object is kept with the entry: a reload gives the same id a new runbook.
+  // The runbook object is kept with the entry: another catalog (a runbook test, a replay,
+  // a test's restart in one process) gives the same id a new runbook.
   const cache = new Map<string, { runbook: Runbook; out: Rendered }>();
 
   function render(rb: Runbook, values: Record<string, string>): Rendered {
