@@ -15,11 +15,22 @@ export function linksFor(e: NotificationEvent, publicUrl: string | undefined): R
   return out;
 }
 
-/** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx. */
+/**
+ * A refusal that trying again will not change (the receiver answered 4xx: gone, not
+ * found, malformed): the queue records it at once instead of retrying.
+ */
+export class PermanentDeliveryError extends Error {
+  readonly permanent = true;
+}
+
+/** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent for a 4xx other than 408 and 429). */
 export async function postJson(url: string | URL, body: unknown, signal: AbortSignal): Promise<void> {
   const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   await res.discard();
-  if (res.status < 200 || res.status > 299) throw new Error(`answered ${res.status}`);
+  if (res.status >= 200 && res.status <= 299) return;
+  const message = `answered ${res.status}`;
+  if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentDeliveryError(message);
+  throw new Error(message);
 }
 
 /** A generic JSON webhook: the event as data, with links when --public-url is set. */

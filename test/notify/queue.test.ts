@@ -1,0 +1,102 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createNotifyQueue, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
+import { createTestLogger } from '../../src/observability/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+
+/**
+ * The notification queue against real local receivers: each notifier drains its own
+ * lane, approval requests go first, a receiver that refuses for good is not retried,
+ * and what is left at shutdown is recorded, not lost.
+ */
+const ev = (id: string, event: NotificationEvent['event'], outcome: string): NotificationEvent => ({
+  event,
+  incident_id: id,
+  runbook: 'fix',
+  service: 'shop',
+  execution_id: null,
+  approval_id: null,
+  outcome,
+  reason: 'r',
+  at: 0,
+});
+type Outcome = { ok: boolean; notifier: string; attempts: number; detail: string; event: NotificationEvent };
+
+describe('notification queue', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  const received = (path: string) => target.requests(path, 'POST').map((r) => (r.json() as { incident_id: string }).incident_id);
+
+  it('a receiver that hangs holds up only itself', async () => {
+    target.reset();
+    target.route('POST', '/ok', { status: 204 });
+    target.route('POST', '/hang', { status: 204, delayMs: 60_000 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hang`, undefined), createWebhookNotifier(`${target.url}/ok`, undefined)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      attempts: 3,
+      attemptTimeoutMs: 400,
+      backoffMs: 10,
+    });
+    for (let i = 1; i <= 5; i++) q.notify(ev(`e${i}`, 'FAILED', 'failed'));
+    for (let i = 0; i < 400 && received('/ok').length < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(received('/ok'), ['e1', 'e2', 'e3', 'e4', 'e5']);
+    // Each event costs the hung lane three timed-out attempts (1.2 s): it is still on its first.
+    assert.ok(recorded.filter((o) => !o.ok).length <= 1, `hung lane records: ${recorded.filter((o) => !o.ok).length}`);
+    await q.close();
+    const hung = recorded.filter((o) => o.notifier.startsWith('webhook') && !o.ok);
+    assert.equal(hung.length, 5, 'every event the hung receiver never got is recorded as not delivered');
+    assert.deepEqual(hung.slice(1).map((o) => [o.attempts, o.detail]), Array(4).fill([0, 'not sent: rectify shut down first']));
+  });
+
+  it('approval requests go before everything else waiting', async () => {
+    target.reset();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (_req, call) => {
+      if (call === 1) await held;
+      return { status: 204 };
+    });
+    const q = createNotifyQueue({ notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)], log: createTestLogger({ capture: false }).logger, record: async () => undefined });
+    q.notify(ev('first', 'FAILED', 'failed'));
+    await target.waitForRequest('/hook', { since: 0 });
+    q.notify(ev('o1', 'SUCCESS', 'succeeded'));
+    q.notify(ev('o2', 'RATE_LIMITED', 'blocked'));
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
+    q.notify(ev('a2', 'APPROVAL_REQUIRED', 'approval_required'));
+    release();
+    await q.drain();
+    assert.deepEqual(received('/hook'), ['first', 'a1', 'a2', 'o1', 'o2']);
+    await q.close();
+  });
+
+  it('a permanent refusal (404) is recorded at once; a passing one (503) is retried', async () => {
+    target.reset();
+    target.route('POST', '/gone', { status: 404 });
+    target.route('POST', '/busy', { status: 503 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined), createWebhookNotifier(`${target.url}/busy`, undefined)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+    });
+    q.notify(ev('x', 'FAILED', 'failed'));
+    await q.drain();
+    assert.equal(target.calls('/gone', 'POST'), 1);
+    assert.equal(target.calls('/busy', 'POST'), 3);
+    assert.deepEqual(
+      recorded.map((o) => [o.ok, o.attempts, o.detail]).sort(),
+      [
+        [false, 1, 'answered 404'],
+        [false, 3, 'answered 503'],
+      ],
+    );
+    await q.close();
+  });
+});
