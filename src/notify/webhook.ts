@@ -51,6 +51,21 @@ export function escapeSlackText(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
+/** Line breaks and other control characters as spaces: a value cannot start a line of its own (a fake "*Outcome*" line). */
+export function oneLine(s: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
+}
+
+/**
+ * A value from an alert inside mrkdwn: one line, in a code span, where Slack renders
+ * no bold, italics, link or mention; its own backticks (which would close the span)
+ * become apostrophes, and `& < >` are escaped as everywhere.
+ */
+export function slackCode(s: string): string {
+  return `\`${escapeSlackText(oneLine(s).replaceAll('`', "'"))}\``;
+}
+
 const ICON: Record<string, string> = {
   SUCCESS: ':white_check_mark:',
   FAILED: ':x:',
@@ -111,24 +126,27 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
       const links = linksFor(e, publicUrl);
       const link = links.approval ?? links.execution ?? links.incident;
       const title = `${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim();
-      const esc = escapeSlackText;
+      // Values (an alert's service, a posted incident id) in code spans; our own labels in
+      // bold; verbatim, so Slack adds no link or mention of its own to any of it.
+      const value = (v: string | null | undefined) => slackCode((v ?? '—').slice(0, 500));
       const fields = [
-        `*Incident*\n${esc(e.incident_id ?? '—')}`,
-        `*Service*\n${esc(e.service ?? '—')}`,
-        `*Runbook*\n${esc(e.runbook ?? '—')}`,
-        `*Outcome*\n${esc(e.outcome)}`,
-        ...(e.owner ? [`*Approver*\n${esc(e.owner)}`] : []),
+        `*Incident*\n${value(e.incident_id)}`,
+        `*Service*\n${value(e.service)}`,
+        `*Runbook*\n${value(e.runbook)}`,
+        `*Outcome*\n${value(e.outcome)}`,
+        ...(e.owner ? [`*Approver*\n${value(e.owner)}`] : []),
         // Slack user ids (checked at load) as mentions: Slack notifies each of them.
         ...(opts.buttons && opts.approvers?.length && e.event === 'APPROVAL_REQUIRED' ? [`*Who may approve here*\n${opts.approvers.map((id) => `<@${id}>`).join(' ')}`] : []),
-      ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000) }));
+      ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000), verbatim: true }));
       const blocks: unknown[] = [
         { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
         { type: 'section', fields },
-        { type: 'section', text: { type: 'mrkdwn', text: esc(e.reason).slice(0, 2900) || '—' } },
+        // The reason names alert values inside rectify's prose: plain text, where nothing is formatted.
+        { type: 'section', text: { type: 'plain_text', text: oneLine(e.reason).slice(0, 2900) || '—' } },
       ];
-      if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>` }] });
+      if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
       if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
-      return postJson(url, { text: escapeSlackText(`${title}: ${e.reason}`).slice(0, 3000), blocks }, signal);
+      return postJson(url, { text: escapeSlackText(oneLine(`${title}: ${e.reason}`)).slice(0, 3000), blocks }, signal);
     },
   };
 }

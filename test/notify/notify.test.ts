@@ -64,7 +64,8 @@ describe('notifications: always notify, never block', () => {
     const [msg] = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
     assert.equal(msg.blocks[0].type, 'header');
     assert.match(msg.blocks[0].text.text, /APPROVAL_REQUIRED risky/);
-    assert.deepEqual(msg.blocks[1].fields.map((f: any) => f.text), ['*Incident*\nS1', '*Service*\nshop', '*Runbook*\nrisky', '*Outcome*\napproval_required', '*Approver*\nsecurity-team']);
+    assert.deepEqual(msg.blocks[1].fields.map((f: any) => f.text), ['*Incident*\n`S1`', '*Service*\n`shop`', '*Runbook*\n`risky`', '*Outcome*\n`approval_required`', '*Approver*\n`security-team`']);
+    assert.deepEqual([...new Set(msg.blocks[1].fields.map((f: any) => f.verbatim))], [true]);
     assert.match(msg.blocks[3].elements[0].text, /^<https:\/\/rectify\.example\.com\/api\/v1\/approvals\/apr_[0-9A-Z]+\|Open in rectify>$/);
     const audit = JSON.stringify((await svc.get('/api/v1/audit?limit=100')).body);
     assert.ok(!audit.includes('SECRETxyz'), 'the webhook path is a credential');
@@ -79,17 +80,23 @@ describe('notifications: always notify, never block', () => {
       args: ['--slack-webhook-url', `${target.url}/services/T000/B000/SECRETxyz`, '--slack-signing-secret', 'x'.repeat(32), '--slack-approvers', 'U0ALICE,U0BOB'],
     });
     await svc.post('/api/v1/incidents', { id: 'S2', root_cause: 'scary', service: '<!channel> & <https://evil.example|Approve here>' });
+    // A line break and formatting in a value: it may not fake a field of its own, bold text or a link.
+    await svc.post('/api/v1/incidents', { id: 'S3', root_cause: 'scary', service: 'api\n\n*Outcome*\n:white_check_mark: `SUCCESS` https://evil.example/ok' });
     await svc.service.drainNotifications();
     const msgs = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
     const approval = msgs.find((m) => JSON.stringify(m).includes('S2'));
     assert.deepEqual(approval.blocks[1].fields.map((f: any) => f.text), [
-      '*Incident*\nS2',
-      '*Service*\n&lt;!channel&gt; &amp; &lt;https://evil.example|Approve here&gt;',
-      '*Runbook*\nrisky',
-      '*Outcome*\napproval_required',
-      '*Approver*\nsecurity-team',
+      '*Incident*\n`S2`',
+      '*Service*\n`&lt;!channel&gt; &amp; &lt;https://evil.example|Approve here&gt;`',
+      '*Runbook*\n`risky`',
+      '*Outcome*\n`approval_required`',
+      '*Approver*\n`security-team`',
       '*Who may approve here*\n<@U0ALICE> <@U0BOB>',
     ]);
+    const faked = msgs.find((m) => JSON.stringify(m).includes('S3'));
+    assert.equal(faked.blocks[1].fields[1].text, "*Service*\n`api *Outcome* :white_check_mark: 'SUCCESS' https://evil.example/ok`");
+    assert.deepEqual(faked.blocks[2].text.type, 'plain_text', 'the reason (prose naming values) is plain text');
+    assert.equal(faked.text.includes('\n'), false);
     const all = JSON.stringify(msgs);
     assert.ok(!all.includes('<!channel>') && !all.includes('<https://evil'), all);
     await svc.stop({ remove: true });

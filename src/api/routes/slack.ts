@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
-import { escapeSlackText } from '../../notify/webhook.js';
+import { escapeSlackText, oneLine } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
@@ -60,8 +60,9 @@ function decidedMessage(text: string, a: { id: string; incident_id: string; runb
     replace_original: true,
     text,
     blocks: [
-      { type: 'section', text: { type: 'mrkdwn', text: escapeSlackText(text).slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: escapeSlackText(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
+      // Plain text: the reason and the service come from alerts, and nothing in it is formatted.
+      { type: 'section', text: { type: 'plain_text', text: oneLine(text).slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'plain_text', text: oneLine(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
     ],
   };
 }
@@ -122,7 +123,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
         const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(message.text) });
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(oneLine(message.text)) });
         };
         const refuse = (code: string, text: string) => {
           tell({ response_type: 'ephemeral', replace_original: false, text });
