@@ -2,7 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { installAuth } from './auth.js';
+import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { errorHandler, errorBody } from './errors.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -65,6 +65,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   // unauthenticated caller learns nothing else (not even that rectify is draining).
   app.decorateRequest('caller', null);
   if (deps.auth) installAuth(app, deps.auth, deps.log);
+  else installLoopbackHostCheck(app, deps.log);
   const registry = new Map<string, z.ZodType>();
   installZodValidation(app, registry);
   app.setErrorHandler(errorHandler);

@@ -204,3 +204,25 @@ export function actorOf(req: FastifyRequest, stated: string | undefined, fallbac
 }
 
 export { ROLES, type Role };
+
+/** A Host header naming the loopback interface: localhost, 127.0.0.1 (or 127.x) or [::1], with or without a port. */
+const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
+
+/**
+ * Without API tokens rectify listens on loopback only, and whoever reaches it may
+ * act. A web page in a browser on the same machine can reach it too, through DNS
+ * rebinding (a name of the page's that resolves to 127.0.0.1): its requests carry
+ * that name in Host. So tokenless, only requests addressed to a loopback name are
+ * answered (a 403 otherwise); with tokens, the token decides.
+ */
+export function installLoopbackHostCheck(app: FastifyInstance, log: Logger): void {
+  app.addHook('onRequest', (req, reply, done) => {
+    const host = req.headers.host ?? '';
+    if (LOOPBACK_HOST.test(host)) {
+      done();
+      return;
+    }
+    log.warn({ reqId: req.id, host: host.slice(0, 100) }, 'request refused: not addressed to a loopback host');
+    refuse(reply, 403, 'FORBIDDEN', 'without API tokens rectify answers only requests addressed to localhost, 127.0.0.1 or [::1] (the Host header); configure --tokens to serve others');
+  });
+}

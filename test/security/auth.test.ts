@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
 import crypto from 'node:crypto';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -251,6 +252,28 @@ describe('without tokens', () => {
       message: 'invalid body: body.by: required when no API tokens are configured (who is acting, for the audit log)',
       details: [{ path: 'body.by', message: 'required when no API tokens are configured (who is acting, for the audit log)' }],
     });
+    await svc.stop({ remove: true });
+  });
+
+  it('only requests addressed to a loopback host are answered (a page doing DNS rebinding names its own host)', async () => {
+    const svc = await startTestService({ runbooks: runbooks('http://127.0.0.1:9'), args: ['--listen', '127.0.0.1:0'] });
+    const listened = await svc.service.listen();
+    const base = listened.startsWith('http') ? listened : `http://${listened}`;
+    const send = (host: string, path = '/api/v1/pause') =>
+      new Promise<{ status: number; body: any }>((resolve, reject) => {
+        const req = httpRequest(`${base}${path}`, { method: 'POST', headers: { host, 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ by: 'page' }));
+      });
+    const rebound = await send('rebind.evil.example:9095');
+    assert.equal(rebound.status, 403);
+    assert.equal(rebound.body.error.code, 'FORBIDDEN');
+    assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.length, 0, 'refused: nothing paused');
+    for (const host of ['127.0.0.1:9095', 'localhost', 'LOCALHOST:1', '[::1]:9095']) assert.equal((await send(host, '/api/v1/resume')).status, 200, host);
     await svc.stop({ remove: true });
   });
 });
