@@ -8,8 +8,9 @@ export const pagerdutyWebhookSchema = z.object({
     event_type: z.string().min(1),
     resource_type: z.string().optional(),
     occurred_at: z.string().optional(),
+    // Optional here: PagerDuty's own test events (pagey.ping) carry no incident.
     data: z.object({
-      id: z.string().min(1).max(128),
+      id: z.string().min(1).max(128).optional(),
       type: z.string().optional(),
       title: z.string().optional(),
       status: z.string().optional(),
@@ -22,9 +23,24 @@ export const pagerdutyWebhookSchema = z.object({
 });
 export type PagerdutyWebhook = z.infer<typeof pagerdutyWebhookSchema>;
 
+/** As long as a generic incident's root cause and service may be; longer text is cut, not refused (the alert is kept). */
+const MAX_TITLE = 256;
+const MAX_SERVICE = 253;
+/** Symptoms taken from a title, as many as a generic incident may list, each at most this long. */
+const MAX_WORDS = 100;
+const MAX_WORD = 64;
+
+const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+
 /** Title words, so a trigger such as `high_cpu` matches "high_cpu on worker". */
 function titleWords(title: string): string[] {
-  return [...new Set(title.split(/[^A-Za-z0-9_.:-]+/).filter((w) => w.length > 0))];
+  const words = new Set<string>();
+  for (const w of title.split(/[^A-Za-z0-9_.:-]+/)) {
+    if (w.length === 0 || w.length > MAX_WORD) continue;
+    words.add(w);
+    if (words.size >= MAX_WORDS) break;
+  }
+  return [...words];
 }
 
 /**
@@ -38,13 +54,16 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   const type = ev.event_type;
   if (type !== 'incident.triggered' && type !== 'incident.resolved') return { incidents: [], problems: [] };
   const data = ev.data;
-  const service = data.service?.summary;
-  if (!service) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
-  const title = data.title ?? '';
-  if (!title) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
+  if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
+  const summary = data.service?.summary;
+  if (!summary) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
+  const service = cut(summary, MAX_SERVICE);
+  const fullTitle = data.title ?? '';
+  if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
+  const title = cut(fullTitle, MAX_TITLE);
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: data.id };
-  if (data.urgency) labels.urgency = data.urgency;
+  if (data.urgency) labels.urgency = cut(data.urgency, 64);
   return {
     incidents: [
       {
@@ -54,7 +73,7 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
         confidence: 1,
         service,
         services: [service],
-        symptoms: titleWords(title).filter((w) => w !== title),
+        symptoms: titleWords(fullTitle).filter((w) => w !== title),
         context: { ...labels },
         labels,
         status,

@@ -182,6 +182,29 @@ describe('intake', () => {
     const ra = await svc.post('/api/v1/webhooks/pagerduty', ack);
     assert.equal(ra.status, 202);
     assert.deepEqual(ra.body.results, []);
+    // PagerDuty's own test event carries no incident: acknowledged, not a 400.
+    const ping = await svc.post('/api/v1/webhooks/pagerduty', { event: { id: '01PING', event_type: 'pagey.ping', resource_type: 'pagey', data: { type: 'ping', message: 'Hello from your friend Pagey!' } } });
+    assert.equal(ping.status, 202);
+    assert.deepEqual(ping.body.results, []);
+    const noId = structuredClone(body);
+    delete noId.event.data.id;
+    const refused = await svc.post('/api/v1/webhooks/pagerduty', noId);
+    assert.equal(refused.status, 400);
+    assert.equal(refused.body.error.details[0].path, 'body.event.data.id');
+  });
+
+  it('PagerDuty: a huge title is cut to 256 characters and 100 symptoms, not refused (the alert is kept)', async () => {
+    const body = fixture('pagerduty/incident-triggered.json');
+    body.event.data.id = 'PHUGE01';
+    body.event.data.title = Array.from({ length: 5_000 }, (_, i) => `w${i}`).join(' ');
+    body.event.data.service.summary = 'x'.repeat(1_000);
+    const r = await svc.post('/api/v1/webhooks/pagerduty', body);
+    assert.equal(r.status, 202);
+    const stored = (await svc.get(`/api/v1/incidents/${r.body.results[0].incident_id}`)).body.incident;
+    assert.equal(stored.root_cause.length, 256);
+    assert.ok(stored.root_cause.endsWith('…'));
+    assert.equal(stored.symptoms.length, 100);
+    assert.equal(stored.service.length, 253);
   });
 
   it('an incident posted twice with the same id is a duplicate; without an id each post is new', async () => {
