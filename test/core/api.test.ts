@@ -205,3 +205,16 @@ describe('startup refuses bad configuration and runbooks, one line per problem',
     assert.match(err.join('\n'), /refusing to listen on non-loopback address 0\.0\.0\.0 without API tokens/);
   });
 });
+
+describe('what Fastify refuses before any route', () => {
+  it('a malformed URL is a 400 in the same error shape as everything else', async () => {
+    const svc = await startTestService();
+    const res = await svc.app.inject({ method: 'GET', url: '/api/v1/incidents/%E0%A4%A' });
+    assert.equal(res.statusCode, 400);
+    const body = JSON.parse(res.body);
+    assert.equal(body.error.code, 'BAD_REQUEST');
+    assert.equal(typeof body.error.message, 'string');
+    assert.deepEqual(body.error.details, []);
+    await svc.stop({ remove: true });
+  });
+});
