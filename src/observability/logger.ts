@@ -48,10 +48,19 @@ export function redactSecrets<T>(value: T): T {
   return redact(value, 0, null) as T;
 }
 
-/** pino's err serializer, then censored: its result is an object of its own class, copied to a plain one to be walked. */
+/** pino's err serializer, then censored: its result (and the errors inside it) are objects of pino's own class, copied to plain ones to be walked. */
 function serializeError(e: unknown): unknown {
   const out = pino.stdSerializers.err(e as Error) as unknown;
-  return out !== null && typeof out === 'object' ? redactSecrets({ ...out }) : out;
+  return out !== null && typeof out === 'object' ? redactSecrets(plainError(out as Record<string, unknown>, 0)) : out;
+}
+
+function plainError(o: Record<string, unknown>, depth: number): Record<string, unknown> {
+  const copy: Record<string, unknown> = { ...o };
+  if (depth >= MAX_DEPTH) return copy;
+  // An AggregateError's errors (a fetch that tried several addresses) and a cause chain.
+  if (Array.isArray(copy.aggregateErrors)) copy.aggregateErrors = copy.aggregateErrors.map((x) => (x !== null && typeof x === 'object' ? plainError(x as Record<string, unknown>, depth + 1) : x));
+  if (copy.cause !== null && typeof copy.cause === 'object') copy.cause = plainError(copy.cause as Record<string, unknown>, depth + 1);
+  return copy;
 }
 
 /** A log line's object: as redactSecrets, except `err`, which pino serialises first (see `serializers.err`). */
@@ -59,12 +68,28 @@ function redactLine(obj: Record<string, unknown>): Record<string, unknown> {
   return redact(obj, 0, 'err') as Record<string, unknown>;
 }
 
+/**
+ * Whether a key names a secret: one of SECRET_KEYS, or any key that, lower-cased and
+ * without "-" and "_", ends in token, secret, password, passwd, apikey or signature,
+ * or is bearer, cookie or webhookurl (access_token, client_secret, x-auth-token,
+ * signingSecret, X-Slack-Signature, webhookUrl…). `token_name` and `tokens` are not.
+ */
+export function isSecretKey(key: string): boolean {
+  const lower = key.toLowerCase();
+  if (SECRET_KEYS.has(lower)) return true;
+  const k = lower.replace(/[-_]/g, '');
+  return SECRET_SUFFIX.test(k) || k === 'bearer' || k === 'webhookurl' || k.endsWith('cookie');
+}
+const SECRET_SUFFIX = /(token|secret|password|passwd|apikey|signature)$/;
+
 function redact(value: unknown, depth: number, skip: string | null): unknown {
   if (value === null || typeof value !== 'object') return value;
   // Plain objects, arrays and errors are walked (what pino writes of them is their
   // own enumerable properties). Other class instances are left whole: their
   // serializer (Fastify's req and res) or toJSON shapes them, and a copy would lose
   // the getters those read.
+  // A URL with credentials in it (https://user:pass@host) is written without them.
+  if (value instanceof URL) return value.username || value.password ? `${value.protocol}//${value.host}${value.pathname}${value.search ? '?…' : ''}` : value;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null && !Array.isArray(value) && !(value instanceof Error)) return value;
   if (depth >= MAX_DEPTH) return REDACTED;
@@ -81,7 +106,7 @@ function redact(value: unknown, depth: number, skip: string | null): unknown {
   for (const key in obj) {
     if (!Object.hasOwn(obj, key) || key === skip) continue;
     const cur = obj[key];
-    const v = cur !== undefined && SECRET_KEYS.has(key.toLowerCase()) ? REDACTED : redact(cur, depth + 1, null);
+    const v = cur !== undefined && isSecretKey(key) ? REDACTED : redact(cur, depth + 1, null);
     if (v !== cur) (copy ??= { ...obj })[key] = v;
   }
   return copy ?? obj;

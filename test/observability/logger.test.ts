@@ -82,6 +82,33 @@ describe('logger redaction', () => {
     assert.equal(err.headers.authorization, 'Bearer err-7');
   });
 
+  it('secrets inside an AggregateError and a cause chain, secret-named keys of every spelling, and credentials in a URL are not written', () => {
+    const t = createTestLogger();
+    const inner = Object.assign(new Error('connect refused'), { headers: { authorization: 'Bearer agg-1' } });
+    const cause = Object.assign(new Error('upstream'), { config: { client_secret: 'cause-2' } });
+    t.logger.error({ err: new AggregateError([inner], 'all addresses failed', { cause }) }, 'request failed');
+    t.logger.warn(
+      {
+        'x-slack-signature': 'v0=sig-3',
+        'x-auth-token': 'tok-4',
+        access_token: 'tok-5',
+        signingSecret: 'sec-6',
+        webhookUrl: 'https://hooks.example/T/B/hook-7',
+        bearer: 'b-8',
+        target: new URL('https://user:pw-9@api.example/path?q=1'),
+        token_name: 'ci-bot',
+        tokens: ['ci-bot', 'oncall'],
+      },
+      'many keys',
+    );
+    const text = t.lines.join('\n');
+    for (const secret of ['agg-1', 'cause-2', 'sig-3', 'tok-4', 'tok-5', 'sec-6', 'hook-7', 'b-8', 'pw-9']) assert.doesNotMatch(text, new RegExp(secret), secret);
+    const second = (t.records() as any[])[1];
+    assert.equal(second.target, 'https://api.example/path?…');
+    assert.equal(second.token_name, 'ci-bot', 'a name is not a secret');
+    assert.deepEqual(second.tokens, ['ci-bot', 'oncall']);
+  });
+
   it("never changes the caller's objects, and returns them as they are when nothing is secret", () => {
     const t = createTestLogger();
     const line = { token: 'own-8', nested: { password: 'own-9', n: 1 } };
