@@ -3,23 +3,14 @@ import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { notification } from './events.js';
 
 /**
  * The notification queue against real local receivers: each notifier drains its own
  * lane, approval requests go first, a receiver that refuses for good is not retried,
  * and what is left at shutdown is recorded, not lost.
  */
-const ev = (id: string, event: NotificationEvent['event'], outcome: string): NotificationEvent => ({
-  event,
-  incident_id: id,
-  runbook: 'fix',
-  service: 'shop',
-  execution_id: null,
-  approval_id: null,
-  outcome,
-  reason: 'r',
-  at: 0,
-});
+const ev = notification;
 type Outcome = { ok: boolean; notifier: string; attempts: number; detail: string; event: NotificationEvent };
 
 describe('notification queue', () => {

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createRepeatFilter, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { notification } from './events.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 
 const runbooks = (base: string) => `runbooks:
@@ -187,17 +188,7 @@ describe('a full notification queue', () => {
       attempts: 1,
       maxQueued: 3,
     });
-    const ev = (id: string, event: NotificationEvent['event'], outcome: string): NotificationEvent => ({
-      event,
-      incident_id: id,
-      runbook: 'fix',
-      service: 'shop',
-      execution_id: null,
-      approval_id: null,
-      outcome,
-      reason: 'r',
-      at: 0,
-    });
+    const ev = notification;
     q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
     await target.waitForRequest('/hook');
     q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
