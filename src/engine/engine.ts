@@ -74,13 +74,15 @@ function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
   return values;
 }
 
+/** A verdict that runs something or asks a person to. */
+const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval';
+
 /**
  * A verdict the I/O before deciding could change: one that acts, asks or shows a
  * plan (enrichment fills the plan, guardrails choose between acting and asking), or
  * a refusal to render (a value enrichment adds may be what was missing).
  */
-const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval';
-const ioCanChange = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval' || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
+const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
 /**
  * The use cases: accept incidents, decide, approve or reject, run by hand, pause.
@@ -215,23 +217,25 @@ export function createEngine(deps: EngineDeps) {
         skip.add(input);
         continue;
       }
+      // Left out, an input keeps these values: decideAll decides it with them.
       input.values = withStandIns(input.incident, input.runbook!);
       const verdict = deps.decide(input, tx, now);
       if (!ioCanChange(verdict)) {
         skip.add(input);
         continue;
       }
-      delete input.values;
-      if (verdict.kind !== 'execute') continue;
-      const rb = verdict.runbook;
-      const service = input.incident.service;
-      const key = `${rb.id}\u0000${service}`;
-      const left = slots.get(key) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
-      if (left <= 0) {
-        input.values = withStandIns(input.incident, rb);
-        skip.add(input);
+      if (verdict.kind === 'execute') {
+        const rb = verdict.runbook;
+        const service = input.incident.service;
+        const key = `${rb.id}\u0000${service}`;
+        const left = slots.get(key) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
+        slots.set(key, left - 1);
+        if (left <= 0) {
+          skip.add(input);
+          continue;
+        }
       }
-      slots.set(key, left - 1);
+      delete input.values;
     }
     return skip;
   }
@@ -295,16 +299,10 @@ export function createEngine(deps: EngineDeps) {
   function tellTruncated(t: TruncatedDelivery, delivered: number): void {
     metrics.alertsTruncated(t.alerts);
     log.warn({ truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver }, 'Alertmanager left alerts out of a notification');
-    deps.notify?.({
+    tell({
       event: 'ALERTS_TRUNCATED',
-      incident_id: null,
-      runbook: null,
-      service: null,
-      execution_id: null,
-      approval_id: null,
       outcome: 'manual',
       reason: `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`,
-      at: clock.now(),
     });
   }
 
@@ -510,10 +508,10 @@ export function createEngine(deps: EngineDeps) {
         const a = pendingOrThrow(tx, approvalId, now);
         // The plan asked about must still be what the runbook says: edited (or removed) since,
         // approving it would run steps nobody wrote any more. The request ends; a new alert asks again.
-        const current = catalog.byId(a.runbook);
+        const rb = catalog.byId(a.runbook);
         const asked = (a.plan as ExecutionPlan).runbookVersion;
-        if (!current || (asked !== undefined && asked !== current.version)) {
-          const why = !current ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
+        if (!rb || (asked !== undefined && asked !== rb.version)) {
+          const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
           tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
           tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, reason: why } });
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why };
@@ -544,7 +542,6 @@ export function createEngine(deps: EngineDeps) {
           });
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined };
         }
-        const rb = catalog.byId(a.runbook);
         const stored = tx.getIncident(a.incident_id);
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
@@ -556,8 +553,8 @@ export function createEngine(deps: EngineDeps) {
           actor: by,
           details: { approval_id: a.id, comment: comment ?? null, ...(approvers.length > 1 ? { approvers } : {}) },
         });
-        if (!rb || !stored) {
-          const reason = !rb ? `runbook ${a.runbook} is no longer loaded` : `incident ${a.incident_id} is no longer stored`;
+        if (!stored) {
+          const reason = `incident ${a.incident_id} is no longer stored`;
           tx.appendAudit({ at: now, event: 'FAILED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { reason } });
           const r: DecisionResult = { incident_id: a.incident_id, action: 'manual', runbook: a.runbook, reason, event: 'FAILED', approval_id: a.id, execution_id: null };
           return { approval: tx.getApproval(a.id)!, result: r, claim: undefined };

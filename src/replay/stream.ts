@@ -1,5 +1,5 @@
 import { alertmanagerWebhookSchema, type AlertmanagerWebhook } from '../ingest/index.js';
-import { didYouMean } from '../lib/index.js';
+import { didYouMean, parseRfc3339 } from '../lib/index.js';
 
 /**
  * A recorded alert stream: one JSON object a line, `{"at": "<RFC 3339>", "webhook":
@@ -20,7 +20,6 @@ export interface StreamProblem {
   message: string;
 }
 
-const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
 const KEYS = ['at', 'webhook'];
 
 /**
@@ -57,7 +56,7 @@ export function parseStream(text: string): { entries: StreamEntry[]; problems: S
       }
     }
     const at = obj['at'];
-    const ms = typeof at === 'string' && RFC3339.test(at) ? Date.parse(at) : NaN;
+    const ms = (typeof at === 'string' ? parseRfc3339(at) : undefined) ?? NaN;
     if (at === undefined) {
       problems.push({ line, message: 'at: missing (the time the webhook arrived, RFC 3339)' });
       bad = true;

@@ -1,6 +1,6 @@
 import { DECISION_ACTIONS, AUDIT_EVENTS, type DecisionAction, type Incident, type LoadProblem } from '../domain/index.js';
 import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema } from '../ingest/index.js';
-import { parseDuration } from '../lib/index.js';
+import { parseDuration, parseRfc3339 } from '../lib/index.js';
 import {
   checkKeys,
   createReporter,
@@ -127,7 +127,6 @@ const CIRCUIT_KEYS = ['state', 'failures', 'opened_at', 'opened_ago'];
 const TEST_KEYS = ['name', 'clock', 'state', 'incident', 'alert', 'enrichment', 'guardrails', 'expect'];
 const EXPECT_KEYS = ['action', 'event', 'runbook', 'reason', 'actions', 'rollback', 'params'];
 
-const RFC3339_RE = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;
 
 export function parseTestFile(text: string, file: string): { suite?: RunbookTestFile; problems: LoadProblem[] } {
   const source = parseYamlSource(text);
@@ -169,10 +168,8 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
 
 function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const text = v instanceof Date ? v.toISOString() : v;
-  if (typeof text === 'string' && RFC3339_RE.test(text)) {
-    const ms = Date.parse(text);
-    if (Number.isFinite(ms)) return ms;
-  }
+  const ms = typeof text === 'string' ? parseRfc3339(text) : undefined;
+  if (ms !== undefined) return ms;
   r.report(path, `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${describe(v)}`);
   return undefined;
 }

@@ -1,6 +1,6 @@
 import type { ClientSettings } from '../../config/index.js';
 import { EXIT, type CliIO } from '../io.js';
-import { timerMs } from '../../lib/index.js';
+import { timeoutSignal } from '../../lib/index.js';
 
 /**
  * The client side of the HTTP API (interface.md §2): one request, one deadline, and
@@ -54,7 +54,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': opts.userAgent ?? 'rectify-cli' };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const deadline = AbortSignal.timeout(timerMs(timeoutMs));
+    const deadline = timeoutSignal(timeoutMs);
     let res: Response;
     let text: string;
     try {
