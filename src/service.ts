@@ -150,6 +150,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }
   const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
   const runbooks = loadedCatalog.runbooks;
+  // Runbooks load once, at start: the longest cooldown, which pruning keeps rate-limit rows for, with them.
+  const cooldownMs = longestCooldown(runbooks);
   for (const w of loadedCatalog.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
   const index = createRunbookIndex(runbooks);
   const catalog: RunbookCatalog = index;
@@ -291,7 +293,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
     for (;;) {
-      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs: longestCooldown(catalog.all) });
+      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs });
       total.rateEvents += r.rateEvents;
       total.incidents += r.incidents;
       total.executions += r.executions;

@@ -19,14 +19,13 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`rectify test: unknown option ${unknown} (usage: rectify test <tests.yaml|folder>…)`);
     return EXIT.USAGE;
   }
-  const args = argv;
-  if (args.length === 0) {
+  if (argv.length === 0) {
     io.err('usage: rectify test <tests.yaml|folder>…  (for example: rectify test runbooks/tests)');
     return EXIT.USAGE;
   }
   const files: string[] = [];
   let bad = false;
-  for (const a of args) {
+  for (const a of argv) {
     const path = resolve(io.cwd, a);
     let isDir = false;
     try {

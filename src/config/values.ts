@@ -187,15 +187,6 @@ export const slackUserIds: ValueParser<readonly string[]> = {
 };
 
 /** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
-/** Like httpUrl, for a URL that is itself a secret (a Slack webhook's path is its token): a refusal never echoes it. */
-export const secretHttpUrl: ValueParser<string> = {
-  placeholder: '<url>',
-  parse(raw, ctx) {
-    const r = httpUrl.parse(raw, ctx);
-    return r.ok ? r : { ok: false, message: 'expected an http:// or https:// URL (the value given is not shown: it is a secret)' };
-  },
-};
-
 export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or https:// URL', () =>
   z
     .string()
@@ -206,6 +197,15 @@ export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or h
     })
     .transform((s) => s.replace(/\/+$/, '')),
 );
+
+/** Like httpUrl, for a URL that is itself a secret (a Slack webhook's path is its token): a refusal never echoes it. */
+export const secretHttpUrl: ValueParser<string> = {
+  placeholder: '<url>',
+  parse(raw, ctx) {
+    const r = httpUrl.parse(raw, ctx);
+    return r.ok ? r : { ok: false, message: 'expected an http:// or https:// URL (the value given is not shown: it is a secret)' };
+  },
+};
 
 export interface ListenAddress {
   host: string;

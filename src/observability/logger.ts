@@ -84,12 +84,12 @@ const SECRET_SUFFIX = /(token|secret|password|passwd|apikey|signature)$/;
 
 function redact(value: unknown, depth: number, skip: string | null): unknown {
   if (value === null || typeof value !== 'object') return value;
+  // A URL with credentials in it (https://user:pass@host) is written without them.
+  if (value instanceof URL) return value.username || value.password ? `${value.protocol}//${value.host}${value.pathname}${value.search ? '?…' : ''}` : value;
   // Plain objects, arrays and errors are walked (what pino writes of them is their
   // own enumerable properties). Other class instances are left whole: their
   // serializer (Fastify's req and res) or toJSON shapes them, and a copy would lose
   // the getters those read.
-  // A URL with credentials in it (https://user:pass@host) is written without them.
-  if (value instanceof URL) return value.username || value.password ? `${value.protocol}//${value.host}${value.pathname}${value.search ? '?…' : ''}` : value;
   const proto = Object.getPrototypeOf(value) as unknown;
   if (proto !== Object.prototype && proto !== null && !Array.isArray(value) && !(value instanceof Error)) return value;
   if (depth >= MAX_DEPTH) return REDACTED;

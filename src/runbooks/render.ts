@@ -39,7 +39,7 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
     fill(t, where) {
       let out = '';
       // Where each value landed: [start, end) and its placeholder, to tell the alert's text from the runbook's.
-      const spans: Array<{ start: number; end: number; param: string }> = [];
+      let spans: Array<{ start: number; end: number; param: string }> | undefined;
       for (const part of t.parts) {
         if (typeof part === 'string') {
           out += part;
@@ -56,10 +56,10 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
           return '';
         }
         used[part.param] = value;
-        spans.push({ start: out.length, end: out.length + value.length, param: part.param });
+        (spans ??= []).push({ start: out.length, end: out.length + value.length, param: part.param });
         out += value;
       }
-      if (spans.length > 0 && out.includes('${')) {
+      if (spans && out.includes('${')) {
         const formed = referenceFromValues(out, spans);
         if (formed) {
           refuse(formed.param, `placeholder {${formed.param}} in ${where}: with the text around it, its value would form or change the secret reference ${quoteUntrusted(formed.text)}`);
