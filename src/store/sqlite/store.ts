@@ -369,8 +369,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
     },
     prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
-      // Rate-limit rows older than the longest window (one hour) no longer count.
-      // What the rate limit (the last hour) and the longest cooldown still read, and a minute more.
+      // Rate-limit rows are kept while the rate limit (the last hour) or the longest
+      // cooldown still reads them, and a minute more.
       const rateEvents = pruneRate.run(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit).changes;
       const incidents = pruneIncidents.run(now - retention.dedupMs, limit).changes;
       const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
