@@ -84,7 +84,9 @@ describe('notifications: always notify, never block', () => {
     await svc.post('/api/v1/incidents', { id: 'S3', root_cause: 'scary', service: 'api\n\n*Outcome*\n:white_check_mark: `SUCCESS` https://evil.example/ok' });
     await svc.service.drainNotifications();
     const msgs = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
-    const approval = msgs.find((m) => JSON.stringify(m).includes('S2'));
+    // By the incident field: a random id elsewhere in a message may spell "S2" too.
+    const about = (incident: string) => msgs.find((m) => m.blocks[1].fields[0].text === `*Incident*\n\`${incident}\``);
+    const approval = about('S2');
     assert.deepEqual(approval.blocks[1].fields.map((f: any) => f.text), [
       '*Incident*\n`S2`',
       '*Service*\n`&lt;!channel&gt; &amp; &lt;https://evil.example|Approve here&gt;`',
@@ -93,7 +95,7 @@ describe('notifications: always notify, never block', () => {
       '*Approver*\n`security-team`',
       '*Who may approve here*\n<@U0ALICE> <@U0BOB>',
     ]);
-    const faked = msgs.find((m) => JSON.stringify(m).includes('S3'));
+    const faked = about('S3');
     assert.equal(faked.blocks[1].fields[1].text, "*Service*\n`api *Outcome* :white_check_mark: 'SUCCESS' https://evil.example/ok`");
     assert.deepEqual(faked.blocks[2].text.type, 'plain_text', 'the reason (prose naming values) is plain text');
     assert.equal(faked.text.includes('\n'), false);
