@@ -91,6 +91,10 @@ export const approvalSchema = z.object({
   decided_by: z.string().nullable(),
   comment: z.string().nullable(),
   execution_id: z.string().nullable(),
+  alerts: z
+    .number()
+    .int()
+    .describe('how many alerts asked for this plan: the one that opened the request and those of a storm that joined it (see incident_id for the first)'),
 });
 
 export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });

@@ -60,5 +60,6 @@ export function approvalView(a: ApprovalRow) {
     decided_by: a.decided_by,
     comment: a.comment,
     execution_id: a.execution_id,
+    alerts: a.alerts,
   };
 }

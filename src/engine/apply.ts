@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { DecisionResult, Incident, Verdict } from '../domain/index.js';
 import type { ExecutionPlan } from '../pipeline/index.js';
 import type { ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
@@ -42,9 +43,16 @@ function summaries(plan: ExecutionPlan): string[] {
 /**
  * Writes what a verdict means, inside the caller's transaction: the incident row,
  * the audit row, and for an execution the rate-limit consume, the blast-radius
- * claim and the execution row. All or nothing, with the audit row.
+ * claim and the execution row; for an approval the request, or, when an alert asks
+ * for the very plan a pending request asks for, its joining that request (`joined`).
+ * All or nothing, with the audit row.
  */
-export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: ApplyContext): { result: DecisionResult; claim?: ExecutionClaim } {
+export function applyVerdict(
+  tx: Tx,
+  incident: Incident,
+  verdict: Verdict,
+  ctx: ApplyContext,
+): { result: DecisionResult; claim?: ExecutionClaim; joined?: boolean } {
   const runbookId = verdict.runbook?.id ?? null;
   const result: DecisionResult = {
     incident_id: incident.id,
@@ -57,12 +65,33 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
   };
   const base = { at: ctx.now, incident_id: incident.id, runbook: runbookId, actor: ctx.actor };
   let claim: ExecutionClaim | undefined;
+  let joined = false;
   const details: Record<string, unknown> = { reason: verdict.reason, service: incident.service, root_cause: incident.root_cause };
 
   switch (verdict.kind) {
     case 'approval': {
       // The runbook's version goes with the plan the approver sees: a request outlives a restart, the runbook may not.
       const plan: ExecutionPlan = { ...(verdict.plan as ExecutionPlan), runbookVersion: verdict.runbook.version };
+      // An alert asking for exactly what a pending request asks (same runbook, service
+      // and rendered plan) joins it: a storm asks a person once, not once per alert.
+      // Only alerts join, never a person's manual run.
+      const planKey = ctx.trigger === 'auto' && incident.alert_key ? approvalPlanKey(verdict.runbook.id, incident.service, plan) : null;
+      const open = planKey !== null ? tx.pendingApprovalForPlan(planKey, ctx.now) : undefined;
+      if (open && incident.alert_key) {
+        const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
+        result.approval_id = open.id;
+        result.reason = `${verdict.reason}; the same plan already waits for approval (${open.id}, ${alerts} alerts): this alert joins that request`;
+        joined = true;
+        Object.assign(details, {
+          reason: result.reason,
+          approval_id: open.id,
+          joined: true,
+          alerts,
+          expires_at: new Date(open.expires_at).toISOString(),
+          actions: summaries(plan),
+        });
+        break;
+      }
       const id = ctx.newId('apr');
       result.approval_id = id;
       tx.insertApproval({
@@ -83,6 +112,8 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
         decided_by: null,
         comment: null,
         execution_id: null,
+        plan_key: planKey,
+        alerts: 1,
       });
       Object.assign(details, {
         approval_id: id,
@@ -158,7 +189,13 @@ export function applyVerdict(tx: Tx, incident: Incident, verdict: Verdict, ctx: 
     });
   }
   tx.appendAudit({ ...base, event: verdict.event, execution_id: result.execution_id, details });
-  return claim ? { result, claim } : { result };
+  if (claim) return { result, claim };
+  return joined ? { result, joined } : { result };
+}
+
+/** What alerts asking for the same fix share: the runbook, the service and the rendered plan (its runbook version included). */
+export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
+  return createHash('sha256').update(JSON.stringify([runbook, service, plan])).digest('base64url');
 }
 
 /** A second delivery of one occurrence: answered with the first decision, audited. */
@@ -184,19 +221,31 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
   };
 }
 
-/** A resolved alert: audited, and its pending approvals are cancelled (nothing left to fix). */
+/**
+ * A resolved alert: audited, and it leaves the pending approval requests it opened
+ * or joined. A request left with no alert is cancelled (nothing left to fix); one
+ * that other alerts still stand for stays.
+ */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
   const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;
   const subject = firing?.incident_id ?? incident.id;
   let cancelled = 0;
+  const kept: string[] = [];
   if (incident.alert_key) {
     for (const a of tx.pendingApprovalsForAlert(incident.alert_key)) {
+      const left = tx.leaveApproval(a.id, incident.alert_key);
+      if (left > 0) {
+        kept.push(`${a.id} (${left} other alert${left === 1 ? '' : 's'})`);
+        continue;
+      }
       tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: actor, comment: 'alert resolved' });
-      tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: 'alert resolved before approval' } });
+      const why = a.alerts > 1 ? `all ${a.alerts} alerts resolved before approval` : 'alert resolved before approval';
+      tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: why } });
       cancelled++;
     }
   }
-  const reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
+  let reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
+  if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;
   tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook: firing?.runbook ?? null, reason, approval_id: null, execution_id: null });
   tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: subject, runbook: firing?.runbook ?? null, actor, details: { reason, resolved_incident_id: incident.id } });
   return {

@@ -359,7 +359,7 @@ export function createEngine(deps: EngineDeps) {
         results.push(r);
         continue;
       }
-      const { result, claim } = applyVerdict(tx, incident, verdict, {
+      const { result, claim, joined } = applyVerdict(tx, incident, verdict, {
         now,
         actor,
         trigger: 'auto',
@@ -368,6 +368,7 @@ export function createEngine(deps: EngineDeps) {
         recordIncident: true,
       });
       if (claim) claims.push(claim);
+      if (joined) joinedRequests.add(result);
       seen.set(incident.dedup_key, result);
       results.push(result);
     }
@@ -375,6 +376,8 @@ export function createEngine(deps: EngineDeps) {
   }
 
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
+  /** Decisions that joined a pending approval request: the request was told when it was opened. */
+  const joinedRequests = new WeakSet<DecisionResult>();
 
   /** Who is asked to approve: the runbook's owner, for approval requests. */
   function approvalOwner(r: DecisionResult): string | undefined {
@@ -399,8 +402,9 @@ export function createEngine(deps: EngineDeps) {
     if (!deps.notify) return;
     const services = new Map(incidents.map((i) => [i.id, i.service]));
     for (const r of results) {
-      // "Always notify": every decision a person must act on. Duplicates were told already.
-      if (NEEDS_A_PERSON.has(r.action)) {
+      // "Always notify": every decision a person must act on. Duplicates were told
+      // already, and so was the request an alert joined (it shows how many alerts).
+      if (NEEDS_A_PERSON.has(r.action) && !joinedRequests.has(r)) {
         deps.notify({
           event: r.event,
           incident_id: r.incident_id,

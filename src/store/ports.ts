@@ -139,6 +139,13 @@ export interface ApprovalRow {
   decided_by: string | null;
   comment: string | null;
   execution_id: string | null;
+  /**
+   * What later alerts asking for the same plan join the request by (a digest of the
+   * runbook, the service and the rendered plan), or null when nobody may join it.
+   */
+  plan_key: string | null;
+  /** How many alerts asked for it: the one that opened it and those that joined it (resolved or not). */
+  alerts: number;
 }
 
 /** Synchronous on purpose: one transaction never awaits, so it cannot interleave. */
@@ -161,7 +168,14 @@ export interface Tx extends GuardStateView {
   insertApproval(row: ApprovalRow): void;
   getApproval(id: string): ApprovalRow | undefined;
   updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id' | 'votes'>>): void;
+  /** Pending requests the alert opened or joined. */
   pendingApprovalsForAlert(alertKey: string): ApprovalRow[];
+  /** The pending, unexpired request for a plan key, if any. */
+  pendingApprovalForPlan(planKey: string, now: number): ApprovalRow | undefined;
+  /** Adds an alert to a pending request (the one that opens it is added by insertApproval); answers how many it stands for now. */
+  joinApproval(approvalId: string, alertKey: string, incidentId: string): number;
+  /** Takes a resolved alert out of a pending request; answers how many alerts are left in it. */
+  leaveApproval(approvalId: string, alertKey: string): number;
   expiredApprovals(now: number): ApprovalRow[];
 
   setPaused(paused: boolean, by: string, at: number): void;

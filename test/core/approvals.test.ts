@@ -112,7 +112,9 @@ describe('approvals', () => {
     target.reset();
     svc = await startTestService({ runbooks: runbooks(target.url) });
     const a1 = (await svc.post('/api/v1/incidents', inc3('A1'))).body.approval_id;
-    const a2 = (await svc.post('/api/v1/incidents', inc3('A2'))).body.approval_id;
+    // Another deployment of the same service: another plan, so a request of its own.
+    const a2 = (await svc.post('/api/v1/incidents', { ...inc3('A2'), context: { deployment: 'checkout-canary', namespace: 'production' } })).body.approval_id;
+    assert.notEqual(a2, a1);
     assert.equal((await svc.post(`/api/v1/approvals/${a1}/approve?wait=true`, { by: 'alice' })).body.result.action, 'executed');
     const second = await svc.post(`/api/v1/approvals/${a2}/approve?wait=true`, { by: 'alice' });
     assert.equal(second.status, 200);

@@ -12,6 +12,8 @@ import { issueToken, writeTokensFile } from '../helpers/tokens.js';
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const HOOK = '/services/T000/B000/hookSECRET';
 
+// Each incident carries its own ticket into the plan: a request of its own (alerts
+// asking for the very same plan would join the first request; see approval-storm.test.ts).
 function runbooks(base: string): string {
   return `runbooks:
   rollback-deployment:
@@ -20,7 +22,7 @@ function runbooks(base: string): string {
     max_per_hour: 10
     cooldown_minutes: 0
     action:
-      http: {method: POST, url: "${base}/undo/{deployment}"}
+      http: {method: POST, url: "${base}/undo/{deployment}", body: {ticket: "{ticket}"}}
   drop-replica:
     risk: HIGH
     approvals_required: 2
@@ -28,7 +30,7 @@ function runbooks(base: string): string {
     max_per_hour: 10
     cooldown_minutes: 0
     action:
-      http: {method: POST, url: "${base}/drop/{deployment}"}
+      http: {method: POST, url: "${base}/drop/{deployment}", body: {ticket: "{ticket}"}}
 `;
 }
 
@@ -78,7 +80,7 @@ describe('Slack interactive approvals', () => {
     const res = await fetch(`${url}/api/v1/incidents`, {
       method: 'POST',
       headers: { authorization: `Bearer ${am.token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ id, root_cause: rootCause, service: deployment, context: { deployment } }),
+      body: JSON.stringify({ id, root_cause: rootCause, service: deployment, context: { deployment, ticket: id } }),
     });
     const d = (await res.json()) as any;
     assert.equal(d.action, 'approval_required');
@@ -330,7 +332,7 @@ describe('Slack approvers (--slack-approvers)', () => {
     return { status: r.statusCode, body: JSON.parse(r.body) as any };
   }
   async function pending(id: string): Promise<string> {
-    const r = await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout' } });
+    const r = await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: id } });
     assert.equal(r.body.action, 'approval_required');
     return r.body.approval_id as string;
   }

@@ -33,7 +33,7 @@ describe('storm: pruning keeps state bounded', () => {
     triggers: [DbDown]
     min_confidence: 0.5
     action:
-      http: {method: POST, url: "${target.url}/failover/{service}"}
+      http: {method: POST, url: "${target.url}/failover/{service}/{pod}"}
 `,
       args: ['--dedup-retention', '1h', '--history-retention', '2h', '--approval-ttl', '30m', '--max-concurrent-executions', '100'],
     });

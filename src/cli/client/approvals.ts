@@ -19,6 +19,7 @@ interface ApprovalJson {
   expires_at: string;
   decided_by: string | null;
   execution_id: string | null;
+  alerts?: number;
 }
 
 export const approvalsHelp = clientHelp(
@@ -57,9 +58,10 @@ export const approvalsCommand = clientCommand({ name: 'approvals', flags: { stat
     a.status,
     time(a.requested_at),
     a.status === 'pending' ? time(a.expires_at) : (a.decided_by ?? '-'),
+    String(a.alerts ?? 1),
     cell(a.actions.join('; '), 70),
   ]);
-  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ACTIONS'], rows)) io.out(l);
+  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS'], rows)) io.out(l);
   return EXIT.OK;
 });
 

@@ -62,12 +62,23 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     ),
     insertApproval: db.prepare(
       `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
-         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id)
+         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id, plan_key, alerts)
        VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
-         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id)`,
+         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts)`,
     ),
     approvalById: db.prepare('SELECT * FROM approvals WHERE id = ?'),
-    approvalsForAlert: db.prepare("SELECT * FROM approvals WHERE alert_key = ? AND status = 'pending'"),
+    approvalsForAlert: db.prepare(
+      "SELECT a.* FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE m.alert_key = ? AND a.status = 'pending'",
+    ),
+    approvalForPlan: db.prepare(
+      "SELECT * FROM approvals WHERE plan_key = ? AND status = 'pending' AND expires_at > ? ORDER BY requested_at LIMIT 1",
+    ),
+    memberInsert: db.prepare('INSERT OR IGNORE INTO approval_alerts (alert_key, approval_id, incident_id) VALUES (?, ?, ?)'),
+    memberDelete: db.prepare('DELETE FROM approval_alerts WHERE alert_key = ? AND approval_id = ?'),
+    membersCount: db.prepare('SELECT COUNT(*) AS n FROM approval_alerts WHERE approval_id = ?').pluck(),
+    membersClear: db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?'),
+    approvalAlertsAdd: db.prepare('UPDATE approvals SET alerts = alerts + 1 WHERE id = ?'),
+    approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
     approvalsExpired: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at"),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
@@ -272,13 +283,30 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
 
     insertApproval(row: ApprovalRow) {
       s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes) });
+      if (row.alert_key !== null && row.status === 'pending') s.memberInsert.run(row.alert_key, row.id, row.incident_id);
     },
     getApproval(id) {
       const r = s.approvalById.get(id) as Raw | undefined;
       return r ? rowToApproval(r) : undefined;
     },
-    updateApproval: (id, patch) => update('approvals', id, patch),
+    updateApproval(id, patch) {
+      update('approvals', id, patch);
+      // A decided request stands for nobody any more: resolves no longer look for it.
+      if (patch.status !== undefined && patch.status !== 'pending') s.membersClear.run(id);
+    },
     pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
+    pendingApprovalForPlan(planKey, now) {
+      const r = s.approvalForPlan.get(planKey, now) as Raw | undefined;
+      return r ? rowToApproval(r) : undefined;
+    },
+    joinApproval(approvalId, alertKey, incidentId) {
+      if (s.memberInsert.run(alertKey, approvalId, incidentId).changes > 0) s.approvalAlertsAdd.run(approvalId);
+      return s.approvalAlerts.get(approvalId) as number;
+    },
+    leaveApproval(approvalId, alertKey) {
+      s.memberDelete.run(alertKey, approvalId);
+      return s.membersCount.get(approvalId) as number;
+    },
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
 
     setPaused(paused, by, at) {
