@@ -14,7 +14,7 @@ import { createExecutionRunner } from './execute/runner.js';
 import { systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
-import { createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
+import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
 import type { PruneResult, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
@@ -60,16 +60,22 @@ export interface Service {
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
   close(): Promise<void>;
   /**
-   * SIGHUP: re-reads the tokens file, the TLS certificate and key, and the Slack
-   * signing secret when it is given as `${file:/path}`. Each is
+   * SIGHUP: re-reads the runbooks folder, the tokens file, the TLS certificate and
+   * key, and the Slack signing secret when it is given as `${file:/path}`. Each is
    * replaced only when the new one is valid; otherwise the old one stays in force
-   * and the problems are logged (fail safe: a broken edit locks nobody out and lets
-   * nobody new in).
+   * and the problems are logged (fail safe: a broken edit locks nobody out, lets
+   * nobody new in, and leaves the runbooks as they were).
    */
   reload(): ReloadReport;
 }
 
 export interface ReloadReport {
+  /**
+   * The runbooks folder, read whole: in force from the next decision when every file
+   * loads, with the runbooks added, removed and changed (ids); else the problems.
+   * Null when the runbooks were given in code, not read from a folder.
+   */
+  runbooks: { ok: true; count: number; added: string[]; removed: string[]; changed: string[] } | { ok: false; problems: string[] } | null;
   tokens: { ok: true; count: number } | { ok: false; problems: string[] } | null;
   tls: { ok: true } | { ok: false; problem: string } | null;
   /** Re-read when it is a `${file:/path}` reference (a rotated Kubernetes secret); null for a plain value. */
@@ -150,10 +156,11 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }
   const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
   const runbooks = loadedCatalog.runbooks;
-  // Runbooks load once, at start: the longest cooldown, which pruning keeps rate-limit rows for, with them.
-  const cooldownMs = longestCooldown(runbooks);
+  // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
+  let cooldownMs = longestCooldown(runbooks);
   for (const w of loadedCatalog.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
-  const index = createRunbookIndex(runbooks);
+  // One index object for every holder (the pipeline, the engine, the API); a reload replaces what it holds.
+  const index = createReloadableIndex(createRunbookIndex(runbooks));
   const catalog: RunbookCatalog = index;
   const metrics = createPrometheusMetrics();
 
@@ -315,6 +322,44 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   }, 5_000);
   sweep.unref();
 
+  /**
+   * Reads the runbooks folder again. All or nothing: one file with a problem keeps
+   * every runbook as it was. What changed is audited (RUNBOOKS_RELOADED). Executions
+   * running keep the plan they started with; a pending approval whose runbook
+   * changed is cancelled when someone approves it (its version no longer matches).
+   */
+  function reloadRunbooks(): NonNullable<ReloadReport['runbooks']> {
+    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
+    try {
+      loaded = loadCatalog(config.runbooks);
+    } catch (err) {
+      const problems = err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)];
+      log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
+      return { ok: false, problems };
+    }
+    const before = new Map(index.all.map((rb) => [rb.id, rb.version]));
+    const after = new Map(loaded.runbooks.map((rb) => [rb.id, rb.version]));
+    const added = [...after.keys()].filter((id) => !before.has(id));
+    const removed = [...before.keys()].filter((id) => !after.has(id));
+    const changed = [...after].filter(([id, version]) => before.has(id) && before.get(id) !== version).map(([id]) => id);
+    for (const w of loaded.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
+    index.replace(createRunbookIndex(loaded.runbooks));
+    cooldownMs = longestCooldown(loaded.runbooks);
+    const paused = store.read((tx) => tx.pausedRunbooks());
+    for (const id of added) {
+      metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);
+      metrics.runbookPaused(id, paused.has(id));
+    }
+    const summary = { count: loaded.runbooks.length, added, removed, changed };
+    log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded');
+    if (added.length + removed.length + changed.length > 0) {
+      store
+        .transact((tx) => tx.appendAudit({ at: clock.now(), event: 'RUNBOOKS_RELOADED', actor: 'rectify', details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary } }))
+        .catch((err: unknown) => log.error({ err, ...summary }, 'the runbook reload could not be audited'));
+    }
+    return { ok: true, ...summary };
+  }
+
   let closed = false;
   return {
     app,
@@ -332,7 +377,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       return app.listen({ host: config.listen.host, port: config.listen.port });
     },
     reload() {
-      const report: ReloadReport = { tokens: null, tls: null, slackSigningSecret: null };
+      const report: ReloadReport = { runbooks: overrides.runbooks ? null : reloadRunbooks(), tokens: null, tls: null, slackSigningSecret: null };
       if (config.tokens !== undefined && auth) {
         const loaded = loadTokens(config.tokens);
         if (loaded.ok) {

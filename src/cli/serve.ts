@@ -38,9 +38,9 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
 
   return new Promise<number>((resolve) => {
     let stopping = false;
-    // SIGHUP re-reads the tokens file, the TLS pair and a ${file:} Slack signing secret; the outcome is logged by reload().
+    // SIGHUP re-reads the runbooks, the tokens file, the TLS pair and a ${file:} Slack signing secret; the outcome is logged by reload().
     const hangup = (): void => {
-      log.info({ signal: 'SIGHUP' }, 'reloading the tokens file, the TLS certificate and the Slack signing secret');
+      log.info({ signal: 'SIGHUP' }, 'reloading the runbooks, the tokens file, the TLS certificate and the Slack signing secret');
       service.reload();
     };
     process.on('SIGHUP', hangup);

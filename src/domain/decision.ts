@@ -59,6 +59,7 @@ export const AUDIT_EVENTS = [
   'AUDIT_KEY_SET',
   'AUDIT_KEY_ROTATED',
   'ALERTS_TRUNCATED',
+  'RUNBOOKS_RELOADED',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

@@ -4,7 +4,7 @@
  * runbook's actions and checks with an incident's values, safely.
  */
 export { loadRunbooks, loadRunbookFile, parseRunbooksText, isRunbookFileName, type LoadResult } from './load.js';
-export { createRunbookIndex, type RunbookIndex } from './match.js';
+export { createRunbookIndex, createReloadableIndex, type RunbookIndex, type ReloadableRunbookIndex } from './match.js';
 export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
 export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, type NamedCheckDef, type NamedCheckParam } from './named.js';
 export { compileTemplate, scanTemplate, placeholders, PLACEHOLDER_NAME_RE } from './template.js';

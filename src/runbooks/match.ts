@@ -61,3 +61,22 @@ export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
     },
   };
 }
+
+/** A runbook index a reload replaces whole: every holder sees the new runbooks from its next call. */
+export interface ReloadableRunbookIndex extends RunbookIndex {
+  replace(next: RunbookIndex): void;
+}
+
+export function createReloadableIndex(initial: RunbookIndex): ReloadableRunbookIndex {
+  let current = initial;
+  return {
+    match: (incident) => current.match(incident),
+    byId: (id) => current.byId(id),
+    get all() {
+      return current.all;
+    },
+    replace(next) {
+      current = next;
+    },
+  };
+}

@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { startTestService } from '../helpers/service.js';
+
+/**
+ * SIGHUP re-reads the runbooks folder, all or nothing: a folder that loads is in
+ * force from the next decision, and what changed is audited; a folder with a
+ * problem leaves every runbook as it was, and the problem is reported with its file
+ * and YAML path.
+ */
+
+const restartApi = (base: string, path = 'restart') => `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/${path}/{service}"}
+`;
+const scaleDb = (base: string) => `runbooks:
+  scale-db:
+    risk: LOW
+    triggers: [DbSlow]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/scale/{service}"}
+`;
+const incident = (id: string, root_cause: string, service = 'shop') => ({ id, root_cause, service, confidence: 1 });
+
+describe('runbook reload', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    for (const p of ['/restart/shop', '/restart-v2/shop', '/scale/shop']) target.route('POST', p, { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('a folder that loads is in force from the next decision; added, removed and changed runbooks are reported and audited', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    try {
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'DbSlow'))).body.action, 'manual');
+
+      // One runbook added, one changed (its action's path), none removed.
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url, 'restart-v2'));
+      const report = svc.service.reload();
+      assert.deepEqual(report.runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: ['restart-api'] });
+
+      const db = await svc.post('/api/v1/incidents?wait=true', incident('I2', 'DbSlow'));
+      assert.equal(db.body.action, 'executed');
+      assert.equal(db.body.runbook, 'scale-db');
+      const api = await svc.post('/api/v1/incidents?wait=true', incident('I3', 'ApiDown'));
+      assert.equal(api.body.action, 'executed');
+      assert.equal(target.calls('/restart-v2/shop', 'POST'), 1);
+      assert.equal(target.calls('/restart/shop', 'POST'), 0);
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id).sort(), ['restart-api', 'scale-db']);
+
+      // Removed: its alerts are a person's again.
+      rmSync(join(svc.runbooksDir, 'db.yaml'));
+      assert.deepEqual(svc.service.reload().runbooks, { ok: true, count: 1, added: [], removed: ['scale-db'], changed: [] });
+      assert.equal((await svc.post('/api/v1/incidents', incident('I4', 'DbSlow'))).body.action, 'manual');
+
+      // The same folder again changes nothing, and is not audited.
+      assert.deepEqual(svc.service.reload().runbooks, { ok: true, count: 1, added: [], removed: [], changed: [] });
+      await new Promise((r) => setImmediate(r));
+      const audited = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
+      assert.deepEqual(
+        audited.map((e: any) => [e.actor, e.details.added, e.details.removed, e.details.changed, e.details.count]).reverse(),
+        [
+          ['rectify', ['scale-db'], [], ['restart-api'], 2],
+          ['rectify', [], ['scale-db'], [], 1],
+        ],
+      );
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('one file with a problem keeps every runbook as it was, and names the file and YAML path', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    try {
+      // A good new file next to a broken edit: neither takes effect.
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url).replace('risk: LOW', 'risk: EXTREME'));
+      const report = svc.service.reload();
+      assert.equal(report.runbooks?.ok, false);
+      const problems = (report.runbooks as { problems: string[] }).problems;
+      assert.equal(problems.length, 1);
+      assert.equal(problems[0], `${join(svc.runbooksDir, 'api.yaml')}: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "EXTREME"`);
+
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
+      assert.equal(target.calls('/restart/shop', 'POST'), 1);
+      assert.equal((await svc.post('/api/v1/incidents', incident('I2', 'DbSlow'))).body.action, 'manual');
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 0);
+
+      // A missing folder is refused the same way.
+      rmSync(svc.runbooksDir, { recursive: true });
+      const gone = svc.service.reload().runbooks as { ok: boolean; problems: string[] };
+      assert.equal(gone.ok, false);
+      assert.match(gone.problems[0]!, /runbooks folder not found/);
+      assert.equal((await svc.get('/api/v1/runbooks')).body.runbooks.length, 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe('runbook reload on SIGHUP (a real process)', () => {
+  let dir: string;
+  let p: RectifyProcess;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-rbreload-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'api.yaml'), restartApi('http://127.0.0.1:9'));
+    p = await startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks') });
+  });
+  after(async () => {
+    await p.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the signal reloads the folder and logs what changed', async () => {
+    writeFileSync(join(dir, 'runbooks', 'db.yaml'), scaleDb('http://127.0.0.1:9'));
+    process.kill(p.pid, 'SIGHUP');
+    const deadline = Date.now() + 20_000;
+    while (!p.output().includes('"runbooks reloaded"')) {
+      if (Date.now() > deadline) throw new Error(`no reload logged:\n${p.output()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const line = JSON.parse(p.output().split('\n').find((l) => l.includes('"runbooks reloaded"'))!);
+    assert.deepEqual([line.count, line.added, line.removed, line.changed], [2, ['scale-db'], [], []]);
+    const res = await fetch(`${p.url}/api/v1/runbooks`);
+    assert.deepEqual(((await res.json()) as any).runbooks.map((r: any) => r.id).sort(), ['restart-api', 'scale-db']);
+  });
+});
