@@ -6,7 +6,7 @@
 export { loadRunbooks, loadRunbookFile, parseRunbooksText, isRunbookFileName, type LoadResult } from './load.js';
 export { createRunbookIndex, createReloadableIndex, type RunbookIndex, type ReloadableRunbookIndex } from './match.js';
 export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
-export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, type NamedCheckDef, type NamedCheckParam } from './named.js';
+export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, namedCheckValueKeys, type NamedCheckDef, type NamedCheckParam } from './named.js';
 export { compileTemplate, scanTemplate, placeholders, PLACEHOLDER_NAME_RE } from './template.js';
 export { parseMatcher, matcherHolds, matchersHold, formatMatcher } from './matchers.js';
 export { parseKubectl, tokenize, KUBECTL_SUPPORTED } from './kubectl.js';

@@ -18,6 +18,8 @@ export interface NamedCheckDef {
   description: string;
   params: Readonly<Record<string, NamedCheckParam>>;
   reads: Readonly<Record<string, ParamKind>>;
+  /** Incident values it also looks at, checked by the implementation itself: the `pod` label a pod name may come as, the replica bounds enrichment adds. */
+  alsoReads?: readonly string[];
   /**
    * The incident values it cannot do without: each group needs one of its names
    * (`[['namespace'], ['pod_name', 'pod', 'deployment']]`). Lint warns when no
@@ -36,6 +38,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     description: 'the workload that owns the pod has more than one ready replica (the pod is not the only one serving)',
     params: {},
     reads: K8S_WORKLOAD_READS,
+    alsoReads: ['pod'],
     requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
   },
   recent_restarts_less_than_three: {
@@ -46,6 +49,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
       window_minutes: { type: 'integer', default: 60, description: 'how far back to count' },
     },
     reads: K8S_WORKLOAD_READS,
+    alsoReads: ['pod'],
     requires: [['namespace'], ['pod_name', 'pod']],
   },
   pod_becomes_ready: {
@@ -53,6 +57,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     description: 'the workload has a Ready replacement pod',
     params: {},
     reads: K8S_WORKLOAD_READS,
+    alsoReads: ['pod'],
     requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
   },
   current_replicas_below_max: {
@@ -60,6 +65,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded',
     params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
+    alsoReads: ['max_replicas', 'new_replicas'],
     requires: [['namespace'], ['deployment']],
   },
   deployment_exists: {
@@ -100,6 +106,17 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
 } satisfies Record<string, NamedCheckDef>);
 
 export const NAMED_CHECK_NAMES: readonly string[] = Object.freeze(Object.keys(NAMED_CHECKS));
+
+/**
+ * The incident values a named check's implementation (checks/named.ts) reads: its
+ * `reads` and `alsoReads`. A rendered named check carries only these, so two alerts
+ * whose checks would look at the same things render the same plan (an approval
+ * storm joins one request), whatever else their labels say.
+ */
+export function namedCheckValueKeys(name: string): readonly string[] {
+  const def = namedCheck(name);
+  return def ? [...Object.keys(def.reads), ...(def.alsoReads ?? [])] : [];
+}
 
 export function namedCheck(name: string): NamedCheckDef | undefined {
   return Object.prototype.hasOwnProperty.call(NAMED_CHECKS, name) ? NAMED_CHECKS[name] : undefined;

@@ -2,7 +2,7 @@ import type { Plan, RenderedStep } from '../domain/decision.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
-import { namedCheck } from './named.js';
+import { namedCheck, namedCheckValueKeys } from './named.js';
 import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
 import { originOf } from './url.js';
 
@@ -177,7 +177,12 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
         const why = unsafe(kind, v);
         if (why) rr.refuse(key, `{${key}} read by ${where} (${spec.name}): value ${quoteUntrusted(v)} ${why}`);
       }
-      return { type: 'named', name: spec.name, params: { ...spec.params }, values: { ...values }, timeoutMs: spec.timeoutMs, intervalMs: spec.intervalMs };
+      const read: Record<string, string> = {};
+      for (const key of namedCheckValueKeys(spec.name)) {
+        const v = lookup(values, key);
+        if (v !== undefined) read[key] = v;
+      }
+      return { type: 'named', name: spec.name, params: { ...spec.params }, values: read, timeoutMs: spec.timeoutMs, intervalMs: spec.intervalMs };
     }
     case 'promql':
       return {

@@ -162,9 +162,11 @@ describe('rectify replay', () => {
     const r = await replay(write('approvals.jsonl', lines), '--json');
     assert.equal(r.code, 0);
     const rep = r.json();
-    // HIGH asks every time: approvals are not executions, so no limit is consumed.
-    assert.equal(rep.approvals, 2);
-    assert.deepEqual(rep.approvals_by_runbook, { 'rollback-deployment': 2 });
+    // HIGH asks a person; approvals are not executions, so no limit is consumed. The
+    // second spike asks for the very plan the first request (still pending) asks
+    // for, so it joins that request: one request, two decisions.
+    assert.equal(rep.approvals, 1);
+    assert.deepEqual(rep.approvals_by_runbook, { 'rollback-deployment': 1 });
     assert.deepEqual(rep.executions, {});
     assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
     assert.equal(rep.resolved, 1);

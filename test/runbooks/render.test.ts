@@ -219,7 +219,8 @@ test('checks render with the same safety: PromQL label values, kubernetes names,
     type: 'named',
     name: 'recent_restarts_less_than_three',
     params: { limit: 3, window_minutes: 60 },
-    values: { pod_name: 'api-1', namespace: 'prod', extra: 'kept' },
+    // The values the check reads, and no others (`extra` is left out).
+    values: { pod_name: 'api-1', namespace: 'prod' },
     timeoutMs: 120_000,
     intervalMs: 5_000,
   });
