@@ -94,7 +94,11 @@ export const approvalSchema = z.object({
   alerts: z
     .number()
     .int()
-    .describe('how many alerts asked for this plan: the one that opened the request and those of a storm that joined it (see incident_id for the first)'),
+    .describe('how many alerts asked for this plan: the one that opened the request and those of a storm that joined it, resolved or not (see incident_id for the first; 0 for a manual run)'),
+  alerts_open: z
+    .number()
+    .int()
+    .describe('of those, how many are not resolved yet; the last resolve cancels a pending request; 0 once the request is decided'),
 });
 
 export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });

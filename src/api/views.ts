@@ -61,5 +61,6 @@ export function approvalView(a: ApprovalRow) {
     comment: a.comment,
     execution_id: a.execution_id,
     alerts: a.alerts,
+    alerts_open: a.alerts_open,
   };
 }

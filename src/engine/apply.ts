@@ -113,7 +113,8 @@ export function applyVerdict(
         comment: null,
         execution_id: null,
         plan_key: planKey,
-        alerts: 1,
+        alerts: incident.alert_key ? 1 : 0,
+        alerts_open: incident.alert_key ? 1 : 0,
       });
       Object.assign(details, {
         approval_id: id,

@@ -54,6 +54,7 @@ export interface ReplayReport {
   blocked_reasons: Counts;
   /** Decisions left to a person without a block: NO_RUNBOOK, LOW_CONFIDENCE. */
   manual: Counts;
+  /** Approval requests opened (alerts that joined a pending request for the same plan are not counted again). */
   approvals: number;
   approvals_by_runbook: Counts;
   dry_runs: Counts;
@@ -182,6 +183,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     runbooks: {},
     assumptions: { execution_time_ms: s.executionMs, outcome: s.outcome, guardrails: s.guardrailsPass ? 'pass' : 'fail', executors: 'simulated' },
   };
+  const asked = new Set<string>();
   const perRunbook = (id: string): RunbookReport => (r.runbooks[id] ??= { executions: 0, approvals: 0, dry_runs: 0, blocked: {} });
   for (const rb of s.runbooks) perRunbook(rb.id);
 
@@ -205,6 +207,9 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
         bump(r.manual, result.event);
         break;
       case 'approval_required':
+        // Requests asked: an alert that joined a pending request asks nobody again.
+        if (result.approval_id !== null && asked.has(result.approval_id)) break;
+        if (result.approval_id !== null) asked.add(result.approval_id);
         r.approvals++;
         bump(r.approvals_by_runbook, rb!);
         perRunbook(rb!).approvals++;

@@ -144,8 +144,10 @@ export interface ApprovalRow {
    * runbook, the service and the rendered plan), or null when nobody may join it.
    */
   plan_key: string | null;
-  /** How many alerts asked for it: the one that opened it and those that joined it (resolved or not). */
+  /** How many alerts asked for it: the one that opened it and those that joined it, resolved or not (0 for a manual run's). */
   alerts: number;
+  /** Of those, how many are not resolved yet: the last resolve cancels a pending request. 0 once it is decided. */
+  alerts_open: number;
 }
 
 /** Synchronous on purpose: one transaction never awaits, so it cannot interleave. */

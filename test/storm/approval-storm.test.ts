@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -9,6 +9,7 @@ import { migrateSqlite } from '../../src/store/sqlite/migrate.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from '../kubernetes/setup.js';
 
 /**
  * A storm for a HIGH-risk runbook asks a person once per plan, not once per alert:
@@ -67,6 +68,7 @@ describe('approval storms', () => {
       assert.equal(pending.length, 1);
       assert.equal(pending[0].id, approvalId);
       assert.equal(pending[0].alerts, 60);
+      assert.equal(pending[0].alerts_open, 60);
       assert.equal(pending[0].incident_id, first.body.results[0].incident_id);
 
       const asked = await auditRows(svc, 'APPROVAL_REQUIRED');
@@ -87,6 +89,7 @@ describe('approval storms', () => {
       assert.equal(ok.status, 200);
       assert.equal(ok.body.result.action, 'executed');
       assert.equal(ok.body.alerts, 60);
+      assert.equal(ok.body.alerts_open, 0, 'a decided request stands for no alert any more');
       assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
 
       // A request decided is joined by nobody: the next alert for the plan asks anew.
@@ -123,7 +126,8 @@ describe('approval storms', () => {
       const r1 = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(1, 'checkout', 'resolved')]));
       assert.equal(r1.body.results[0].action, 'resolved');
       assert.equal(r1.body.results[0].reason, `alert resolved; still waiting for approval for the alerts that fire on: ${approvalId} (2 other alerts)`);
-      assert.equal((await svc.get(`/api/v1/approvals/${approvalId}`)).body.status, 'pending');
+      const left = (await svc.get(`/api/v1/approvals/${approvalId}`)).body;
+      assert.deepEqual([left.status, left.alerts, left.alerts_open], ['pending', 3, 2]);
       // A resolve delivered again changes nothing.
       const again = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(1, 'checkout', 'resolved')]));
       assert.equal(again.body.results[0].action, 'duplicate');
@@ -143,6 +147,23 @@ describe('approval storms', () => {
     }
   });
 
+  it('housekeeping keeps the incidents a pending request stands for, joined ones too', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--dedup-retention', '1h', '--approval-ttl', '3h'] });
+    try {
+      const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(1), alert(2), alert(3)]));
+      const [opener, joined] = r.body.results.map((x: any) => x.incident_id);
+      svc.clock.advance(90 * 60_000);
+      await svc.service.housekeep();
+      // Past the dedup retention, but their request still waits for a person.
+      assert.equal((await svc.get(`/api/v1/incidents/${opener}`)).status, 200);
+      const view = await svc.get(`/api/v1/incidents/${joined}`);
+      assert.equal(view.status, 200);
+      assert.equal(view.body.approval.status, 'pending');
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('an expired request is not joined, and a manual run asks on its own', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m'] });
     try {
@@ -155,12 +176,53 @@ describe('approval storms', () => {
       const manual = await svc.post('/api/v1/runbooks/rollback-deployment/run', { by: 'bob', service: 'checkout', params: { deployment: 'checkout', namespace: 'production' } });
       assert.equal(manual.body.action, 'approval_required');
       assert.notEqual(manual.body.approval_id, second.approval_id);
-      // Three requests, each for one alert or run (the expired one waits for the expiry sweep).
+      // Three requests: two for one alert each, one for a person's run, no alert (the expired one waits for the expiry sweep).
       const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
       assert.deepEqual(new Set(pending.map((p: any) => p.id)), new Set([first, second.approval_id, manual.body.approval_id]));
-      assert.deepEqual(pending.map((p: any) => p.alerts), [1, 1, 1]);
+      assert.deepEqual(
+        pending.map((p: any) => [p.id === manual.body.approval_id, p.alerts, p.alerts_open]).sort(),
+        [
+          [false, 1, 1],
+          [false, 1, 1],
+          [true, 0, 0],
+        ],
+      );
     } finally {
       await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe('approval storms: the bundled rollback-deployment (named checks), against the Kubernetes API fake', () => {
+  it('alerts for one deployment from many pods make one request; another deployment asks on its own', async () => {
+    const env = await startFakeEnv();
+    env.fake.addDeployment('production', 'checkout', 3);
+    env.fake.addDeployment('production', 'payments', 3);
+    const svc = await startTestService({
+      runbooks: { 'rollback-deployment.yaml': readFileSync(new URL('../../runbooks/rollback-deployment.yaml', import.meta.url), 'utf8') },
+      // Prometheus is not asked before an approval; the post-check only needs it configured.
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--prometheus-url', 'http://127.0.0.1:9'],
+    });
+    try {
+      // kube-prometheus's alert, once per pod and instance: labels a named check does not read.
+      const stuck = (deployment: string, n: number) => ({
+        labels: { alertname: 'KubeDeploymentRolloutStuck', namespace: 'production', deployment, service: deployment, pod: `kube-state-metrics-${n}`, instance: `10.0.0.${n}:8080` },
+        fingerprint: `stuck-${deployment}-${n}`,
+      });
+      const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([...Array.from({ length: 20 }, (_, n) => stuck('checkout', n)), stuck('payments', 99)]));
+      assert.equal(r.status, 202);
+      assert.deepEqual(new Set(r.body.results.map((x: any) => x.action)), new Set(['approval_required']));
+      const ids = r.body.results.map((x: any) => x.approval_id);
+      assert.equal(new Set(ids.slice(0, 20)).size, 1);
+      assert.notEqual(ids[20], ids[0]);
+      const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
+      assert.deepEqual(pending.map((p: any) => [p.service, p.alerts, p.alerts_open]).sort(), [
+        ['checkout', 20, 20],
+        ['payments', 1, 1],
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+      await env.fake.close();
     }
   });
 });
@@ -187,7 +249,7 @@ describe('approval storms: an upgraded database', () => {
       const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR });
       try {
         const found = store.read((tx) => tx.pendingApprovalsForAlert('am:old'));
-        assert.deepEqual(found.map((a) => [a.id, a.alerts, a.plan_key]), [['apr_old', 1, null]]);
+        assert.deepEqual(found.map((a) => [a.id, a.alerts, a.alerts_open, a.plan_key]), [['apr_old', 1, 1, null]]);
         assert.equal(await store.transact((tx) => tx.leaveApproval('apr_old', 'am:old')), 0);
       } finally {
         store.close();

@@ -20,6 +20,7 @@ interface ApprovalJson {
   decided_by: string | null;
   execution_id: string | null;
   alerts?: number;
+  alerts_open?: number;
 }
 
 export const approvalsHelp = clientHelp(
@@ -58,7 +59,8 @@ export const approvalsCommand = clientCommand({ name: 'approvals', flags: { stat
     a.status,
     time(a.requested_at),
     a.status === 'pending' ? time(a.expires_at) : (a.decided_by ?? '-'),
-    String(a.alerts ?? 1),
+    // Alerts not resolved yet, of those that asked (for a pending request).
+    a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
     cell(a.actions.join('; '), 70),
   ]);
   for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS'], rows)) io.out(l);

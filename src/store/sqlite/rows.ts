@@ -100,6 +100,12 @@ export function rowToExecution(r: Raw): ExecutionRow {
   };
 }
 
+/**
+ * An approvals row with the number of its alerts not resolved yet (approval_alerts
+ * rows: the live count, never a copy that could drift). Every approval read selects this.
+ */
+export const APPROVAL_COLUMNS = 'approvals.*, (SELECT COUNT(*) FROM approval_alerts m WHERE m.approval_id = approvals.id) AS alerts_open';
+
 export function rowToApproval(r: Raw): ApprovalRow {
   return {
     id: r.id as string,
@@ -121,5 +127,6 @@ export function rowToApproval(r: Raw): ApprovalRow {
     execution_id: (r.execution_id as string | null) ?? null,
     plan_key: (r.plan_key as string | null) ?? null,
     alerts: (r.alerts as number | undefined) ?? 1,
+    alerts_open: (r.alerts_open as number | undefined) ?? 0,
   };
 }

@@ -21,7 +21,7 @@ import { createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { migrateSqlite } from './migrate.js';
 import { createSqliteTx } from './tx.js';
-import { rowToApproval, rowToAudit } from './rows.js';
+import { APPROVAL_COLUMNS, rowToApproval, rowToAudit } from './rows.js';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -252,7 +252,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
   const pruneIncidents = db.prepare(
     `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ?
-       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending') LIMIT ?)`,
+       AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')
+       AND id NOT IN (SELECT incident_id FROM approval_alerts) LIMIT ?)`,
   );
   const pruneExecutions = db.prepare(
     "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
@@ -352,8 +353,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     auditPage,
     listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[] {
       const rows = status
-        ? db.prepare('SELECT * FROM approvals WHERE status = ? ORDER BY requested_at DESC, id DESC LIMIT ?').all(status, limit)
-        : db.prepare('SELECT * FROM approvals ORDER BY requested_at DESC, id DESC LIMIT ?').all(limit);
+        ? db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = ? ORDER BY requested_at DESC, id DESC LIMIT ?`).all(status, limit)
+        : db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals ORDER BY requested_at DESC, id DESC LIMIT ?`).all(limit);
       return (rows as Array<Record<string, unknown>>).map(rowToApproval);
     },
     runbookStats(runbook: string, now: number): RunbookStats {

@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
-import { incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
+import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 
 type Raw = Record<string, unknown>;
 const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
@@ -66,12 +66,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
        VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
          @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts)`,
     ),
-    approvalById: db.prepare('SELECT * FROM approvals WHERE id = ?'),
+    approvalById: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id = ?`),
     approvalsForAlert: db.prepare(
-      "SELECT a.* FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE m.alert_key = ? AND a.status = 'pending'",
+      `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id IN (SELECT approval_id FROM approval_alerts WHERE alert_key = ?) AND status = 'pending'`,
     ),
     approvalForPlan: db.prepare(
-      "SELECT * FROM approvals WHERE plan_key = ? AND status = 'pending' AND expires_at > ? ORDER BY requested_at LIMIT 1",
+      `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE plan_key = ? AND status = 'pending' AND expires_at > ? ORDER BY requested_at LIMIT 1`,
     ),
     memberInsert: db.prepare('INSERT OR IGNORE INTO approval_alerts (alert_key, approval_id, incident_id) VALUES (?, ?, ?)'),
     memberDelete: db.prepare('DELETE FROM approval_alerts WHERE alert_key = ? AND approval_id = ?'),
@@ -79,7 +79,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     membersClear: db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?'),
     approvalAlertsAdd: db.prepare('UPDATE approvals SET alerts = alerts + 1 WHERE id = ?'),
     approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
-    approvalsExpired: db.prepare("SELECT * FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at"),
+    approvalsExpired: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
