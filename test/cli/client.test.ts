@@ -122,7 +122,7 @@ describe('client commands against a running service', () => {
     const table = await cli(['approvals'], { env });
     assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ALERTS\s+ACTIONS$/);
     assert.equal(table.out.length, 2);
-    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+1\\s+POST ${target.url}/undo/checkout$`));
+    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+0\\s+POST ${target.url}/undo/checkout$`));
 
     const ok = await cli(['approve', id, '--by', 'alice', '--comment', 'error rate is real', '--json'], { env });
     assert.equal(ok.code, 0, ok.err.join('\n'));
