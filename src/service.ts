@@ -1,4 +1,5 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -66,7 +67,7 @@ export interface Service {
    * and the problems are logged (fail safe: a broken edit locks nobody out, lets
    * nobody new in, and leaves the runbooks as they were).
    */
-  reload(): ReloadReport;
+  reload(): Promise<ReloadReport>;
 }
 
 export interface ReloadReport {
@@ -75,7 +76,7 @@ export interface ReloadReport {
    * loads, with the runbooks added, removed and changed (ids); else the problems.
    * Null when the runbooks were given in code, not read from a folder.
    */
-  runbooks: { ok: true; count: number; added: string[]; removed: string[]; changed: string[] } | { ok: false; problems: string[] } | null;
+  runbooks: { ok: true; count: number; added: string[]; removed: string[]; changed: string[]; reordered: boolean } | { ok: false; problems: string[] } | null;
   tokens: { ok: true; count: number } | { ok: false; problems: string[] } | null;
   tls: { ok: true } | { ok: false; problem: string } | null;
   /** Re-read when it is a `${file:/path}` reference (a rotated Kubernetes secret); null for a plain value. */
@@ -117,6 +118,48 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
   if (!read.ok) return read;
   // Names and roles only: the file holds hashes, and even those are not logged.
   return { ok: true, tokens: read.tokens, names: read.tokens.map((t) => `${t.name} (${t.roles.join(', ')})`) };
+}
+
+/**
+ * The runbooks folder as a reload reads it. A Kubernetes ConfigMap volume swaps its
+ * files at once through the `..data` link: the files are read through the link's
+ * target, one consistent version, and problems name the folder's own paths. A
+ * folder whose entries change while it is read (a file being written) is refused.
+ */
+function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
+  const link = join(dir, '..data');
+  const source = existsSync(link) ? realpathSync(link) : dir;
+  const stampBefore = folderStamp(source);
+  let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
+  try {
+    loaded = loadCatalog(source);
+  } catch (err) {
+    if (err instanceof LoadError && source !== dir) throw new LoadError(err.problems.map((p) => ({ ...p, file: p.file.startsWith(source) ? dir + p.file.slice(source.length) : p.file })));
+    throw err;
+  }
+  if (folderStamp(source) !== stampBefore) {
+    throw new LoadError([{ file: dir, path: '', message: 'the folder changed while it was being read: send SIGHUP again once its files are written (write each file elsewhere, then mv it in)' }]);
+  }
+  return loaded;
+}
+
+/** Names, sizes and modification times of a folder's entries: what a write in progress changes. */
+function folderStamp(dir: string): string {
+  try {
+    return readdirSync(dir)
+      .sort()
+      .map((name) => {
+        try {
+          const st = statSync(join(dir, name));
+          return `${name}\u0000${st.size}\u0000${st.mtimeMs}`;
+        } catch {
+          return `${name}\u0000gone`;
+        }
+      })
+      .join('\n');
+  } catch {
+    return 'unreadable';
+  }
 }
 
 /**
@@ -323,40 +366,68 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   sweep.unref();
 
   /**
-   * Reads the runbooks folder again. All or nothing: one file with a problem keeps
-   * every runbook as it was. What changed is audited (RUNBOOKS_RELOADED). Executions
-   * running keep the plan they started with; a pending approval whose runbook
-   * changed is cancelled when someone approves it (its version no longer matches).
+   * Reads the runbooks folder again. All or nothing: one file with a problem, or a
+   * folder that changed while it was read (a file half written), keeps every runbook
+   * as it was. The new set is in force only once the RUNBOOKS_RELOADED audit row is
+   * committed: a reload nobody could account for does not happen. Alerts matched
+   * before it are matched again when decided (engine rematch); executions running
+   * keep the plan they started with; a pending approval whose runbook changed is
+   * cancelled when someone approves it (its version no longer matches).
    */
-  function reloadRunbooks(): NonNullable<ReloadReport['runbooks']> {
-    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
-    try {
-      loaded = loadCatalog(config.runbooks);
-    } catch (err) {
-      const problems = err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)];
+  async function reloadRunbooks(): Promise<NonNullable<ReloadReport['runbooks']>> {
+    const refuse = (problems: string[]): NonNullable<ReloadReport['runbooks']> => {
+      metrics.runbooksReloaded('refused');
       log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
       return { ok: false, problems };
+    };
+    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
+    try {
+      loaded = readRunbookFolder(config.runbooks);
+    } catch (err) {
+      return refuse(err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)]);
     }
     const before = new Map(index.all.map((rb) => [rb.id, rb.version]));
     const after = new Map(loaded.runbooks.map((rb) => [rb.id, rb.version]));
     const added = [...after.keys()].filter((id) => !before.has(id));
     const removed = [...before.keys()].filter((id) => !after.has(id));
     const changed = [...after].filter(([id, version]) => before.has(id) && before.get(id) !== version).map(([id]) => id);
+    // The first runbook that matches wins: the same runbooks in another order (a file renamed) match differently.
+    const reordered = added.length + removed.length === 0 && index.all.some((rb, i) => loaded.runbooks[i]!.id !== rb.id);
     for (const w of loaded.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
+    const summary = { count: loaded.runbooks.length, added, removed, changed, reordered };
+    if (added.length + removed.length + changed.length === 0 && !reordered) {
+      metrics.runbooksReloaded('ok');
+      log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded: nothing changed');
+      return { ok: true, ...summary };
+    }
+    try {
+      await store.transact((tx) =>
+        tx.appendAudit({
+          at: clock.now(),
+          event: 'RUNBOOKS_RELOADED',
+          actor: 'rectify',
+          details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary, versions: Object.fromEntries(after) },
+        }),
+      );
+    } catch (err) {
+      return refuse([`the reload could not be audited (${reloadProblem(err)})`]);
+    }
     index.replace(createRunbookIndex(loaded.runbooks));
-    cooldownMs = longestCooldown(loaded.runbooks);
-    const paused = store.read((tx) => tx.pausedRunbooks());
-    for (const id of added) {
-      metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);
-      metrics.runbookPaused(id, paused.has(id));
+    // Rate-limit rows are kept for the longest cooldown any runbook has had in this
+    // process: one shortened or removed by mistake and put back must find its rows.
+    cooldownMs = Math.max(cooldownMs, longestCooldown(loaded.runbooks));
+    for (const id of removed) metrics.forgetRunbook(id);
+    try {
+      const paused = store.read((tx) => tx.pausedRunbooks());
+      for (const id of added) {
+        metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);
+        metrics.runbookPaused(id, paused.has(id));
+      }
+    } catch (err) {
+      log.warn({ err }, 'could not read the new runbooks\' circuit and pause state for the metrics');
     }
-    const summary = { count: loaded.runbooks.length, added, removed, changed };
+    metrics.runbooksReloaded('ok');
     log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded');
-    if (added.length + removed.length + changed.length > 0) {
-      store
-        .transact((tx) => tx.appendAudit({ at: clock.now(), event: 'RUNBOOKS_RELOADED', actor: 'rectify', details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary } }))
-        .catch((err: unknown) => log.error({ err, ...summary }, 'the runbook reload could not be audited'));
-    }
     return { ok: true, ...summary };
   }
 
@@ -376,8 +447,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     async listen() {
       return app.listen({ host: config.listen.host, port: config.listen.port });
     },
-    reload() {
-      const report: ReloadReport = { runbooks: overrides.runbooks ? null : reloadRunbooks(), tokens: null, tls: null, slackSigningSecret: null };
+    async reload() {
+      const report: ReloadReport = { runbooks: overrides.runbooks ? null : await reloadRunbooks(), tokens: null, tls: null, slackSigningSecret: null };
       if (config.tokens !== undefined && auth) {
         const loaded = loadTokens(config.tokens);
         if (loaded.ok) {

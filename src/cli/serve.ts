@@ -41,13 +41,15 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     // SIGHUP re-reads the runbooks, the tokens file, the TLS pair and a ${file:} Slack signing secret; the outcome is logged by reload().
     const hangup = (): void => {
       log.info({ signal: 'SIGHUP' }, 'reloading the runbooks, the tokens file, the TLS certificate and the Slack signing secret');
-      service.reload();
+      service.reload().catch((err: unknown) => log.error({ err }, 'reload failed'));
     };
     process.on('SIGHUP', hangup);
     const stop = (signal: string) => {
       if (stopping) return;
       stopping = true;
+      // Ignored, not let through: without a handler SIGHUP would end the process mid-drain.
       process.off('SIGHUP', hangup);
+      process.on('SIGHUP', () => log.warn({ signal: 'SIGHUP' }, 'ignored: rectify is stopping'));
       log.info({ signal }, 'stopping: intake closed, draining executions');
       service
         .close()

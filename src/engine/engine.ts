@@ -15,6 +15,8 @@ export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
   byId(id: string): Runbook | undefined;
   all: readonly Runbook[];
+  /** Bumped when the runbooks are reloaded (absent: they never are). */
+  readonly generation?: number;
 }
 
 export interface EngineDeps {
@@ -147,9 +149,11 @@ export function createEngine(deps: EngineDeps) {
    */
   function inputsFor(incidents: Incident[]): { inputs: DecideInput[]; io: DecideInput[] } {
     const io: DecideInput[] = [];
+    const generation = catalog.generation;
     const inputs = incidents.map((incident) => {
       const input: DecideInput = { incident, trigger: 'auto', dryRun: false };
       if (incident.status !== 'firing') return input;
+      matchedIn.set(input, generation);
       const rb = catalog.match(incident);
       if (!rb) return input;
       input.runbook = rb;
@@ -157,6 +161,31 @@ export function createEngine(deps: EngineDeps) {
       return input;
     });
     return { inputs, io };
+  }
+
+  /** The catalog generation each firing input was matched under (see rematch). */
+  const matchedIn = new WeakMap<DecideInput, number | undefined>();
+
+  /**
+   * An alert matched before a runbook reload is matched again before it is decided:
+   * a runbook removed or changed meanwhile must not act on the definition it had.
+   * Answers whether the runbook it will be decided with is not the one it was
+   * prepared for (its enrichment and guardrail results, if any, are dropped).
+   */
+  function rematch(input: DecideInput): boolean {
+    if (!matchedIn.has(input) || matchedIn.get(input) === catalog.generation) return false;
+    matchedIn.set(input, catalog.generation);
+    const before = input.runbook;
+    const rb = catalog.match(input.incident);
+    if (rb && before && rb.id === before.id && rb.version === before.version) {
+      input.runbook = rb;
+      return false;
+    }
+    if (rb) input.runbook = rb;
+    else delete input.runbook;
+    delete input.values;
+    delete input.guardrails;
+    return rb !== undefined && (needsEnrichment(input.incident, rb) || needsGuardrails(input.incident, rb));
   }
 
   async function complete(input: DecideInput): Promise<void> {
@@ -344,7 +373,22 @@ export function createEngine(deps: EngineDeps) {
         results.push(r);
         continue;
       }
-      const verdict = deps.decide(input, tx, now);
+      let verdict: Verdict | undefined;
+      if (rematch(input)) {
+        // Its runbook changed in a reload, and the new one needs I/O this input has not had.
+        if (unprepared) {
+          input.values = withStandIns(incident, input.runbook!);
+          unprepared.add(input);
+        } else {
+          verdict = {
+            kind: 'manual',
+            event: 'DECISION_ERROR',
+            reason: 'the runbooks were reloaded twice while this alert was being prepared: left to a person (deliver it again, or act by hand)',
+            runbook: input.runbook!,
+          };
+        }
+      }
+      verdict ??= deps.decide(input, tx, now);
       if (unprepared?.has(input) && ioCanChange(verdict)) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
@@ -426,7 +470,8 @@ export function createEngine(deps: EngineDeps) {
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
       const { inputs, io } = inputsFor(incidents);
-      const unprepared = io.length ? await prepareIO(io) : undefined;
+      // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
+      const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
       const truncated = opts.truncated;
       const first = await store.transact(
         (tx) => {
@@ -443,7 +488,7 @@ export function createEngine(deps: EngineDeps) {
         // Left out by the screen, but the state changed before deciding: prepared now, and decided after all.
         const later = first.deferred.map((i) => inputs[i]!);
         // Not refused now: part of this request is recorded already.
-        await runPrepared(later.filter((input) => unprepared!.has(input)), false);
+        await runPrepared(later.filter((input) => unprepared.has(input)), false);
         const second = await store.transact((tx) => decideAll(tx, later, actor));
         first.deferred.forEach((i, k) => (results[i] = second.results[k]!));
         record(second.results as DecisionResult[], later.map((input) => input.incident), false);
@@ -479,6 +524,10 @@ export function createEngine(deps: EngineDeps) {
       // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
       if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {
+        // Its enrichment and guardrails were for the runbook as it was looked up: a reload since then changed what would run.
+        if (catalog.byId(rb.id)?.version !== rb.version) {
+          throw new RectifyError('CONFLICT', `runbook "${rb.id}" was reloaded while this run was being prepared: nothing was run; run it again`);
+        }
         // The time it is written, not when the request came: audit times only go forward.
         tx.appendAudit({ at: clock.now(), event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
         const verdict = deps.decide(input, tx, clock.now());

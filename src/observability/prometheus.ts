@@ -19,6 +19,10 @@ export interface PrometheusMetrics extends Metrics {
   /** The exposition text for GET /metrics. */
   render(): Promise<string>;
   readonly registry: Registry;
+  /** A runbook reload ended: `ok` (in force, or nothing changed) or `refused` (the runbooks in force stay). */
+  runbooksReloaded(outcome: 'ok' | 'refused'): void;
+  /** A reload removed the runbook: its per-runbook series go, rather than stay at their last value. */
+  forgetRunbook(runbook: string): void;
 }
 
 export interface PrometheusMetricsOptions {
@@ -96,6 +100,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['runbook'] as const,
     registers: [registry],
   });
+  const reloads = new Counter({
+    name: 'rectify_runbook_reloads_total',
+    help: 'Runbook folder reloads (SIGHUP) by outcome: ok, or refused (a problem in a file; the runbooks in force stay).',
+    labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
   const truncated = new Counter({
     name: 'rectify_alerts_truncated_total',
     help: "Alerts Alertmanager left out of its notifications (the webhook's max_alerts): never seen, never decided.",
@@ -157,5 +167,10 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     approvalsPending: (n) => approvals.set(n),
     runbookPaused: (runbook, isPaused) => runbookPausedGauge.set({ runbook }, isPaused ? 1 : 0),
     alertsTruncated: (count) => truncated.inc(count),
+    runbooksReloaded: (outcome) => reloads.inc({ outcome }),
+    forgetRunbook: (runbook) => {
+      circuit.remove({ runbook });
+      runbookPausedGauge.remove({ runbook });
+    },
   };
 }

@@ -65,18 +65,25 @@ export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
 /** A runbook index a reload replaces whole: every holder sees the new runbooks from its next call. */
 export interface ReloadableRunbookIndex extends RunbookIndex {
   replace(next: RunbookIndex): void;
+  /** How many times it was replaced: an alert matched under an older generation is matched again before it is decided. */
+  readonly generation: number;
 }
 
 export function createReloadableIndex(initial: RunbookIndex): ReloadableRunbookIndex {
   let current = initial;
+  let generation = 0;
   return {
     match: (incident) => current.match(incident),
     byId: (id) => current.byId(id),
     get all() {
       return current.all;
     },
+    get generation() {
+      return generation;
+    },
     replace(next) {
       current = next;
+      generation++;
     },
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -49,8 +49,8 @@ describe('runbook reload', () => {
       // One runbook added, one changed (its action's path), none removed.
       writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url, 'restart-v2'));
-      const report = svc.service.reload();
-      assert.deepEqual(report.runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: ['restart-api'] });
+      const report = (await svc.service.reload());
+      assert.deepEqual(report.runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: ['restart-api'], reordered: false });
 
       const db = await svc.post('/api/v1/incidents?wait=true', incident('I2', 'DbSlow'));
       assert.equal(db.body.action, 'executed');
@@ -63,12 +63,17 @@ describe('runbook reload', () => {
 
       // Removed: its alerts are a person's again.
       rmSync(join(svc.runbooksDir, 'db.yaml'));
-      assert.deepEqual(svc.service.reload().runbooks, { ok: true, count: 1, added: [], removed: ['scale-db'], changed: [] });
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: ['scale-db'], changed: [], reordered: false });
       assert.equal((await svc.post('/api/v1/incidents', incident('I4', 'DbSlow'))).body.action, 'manual');
+      // Its state series go from /metrics (its execution counts stay: they are history); the reloads are counted.
+      const metrics = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.doesNotMatch(metrics, /^rectify_(circuit_state|runbook_paused)\{runbook="scale-db"\}/m);
+      assert.match(metrics, /^rectify_executions_total\{runbook="scale-db",outcome="success"\} 1$/m);
+      assert.match(metrics, /^rectify_circuit_state\{runbook="restart-api"\} 0$/m);
+      assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="ok"\} 2$/m);
 
       // The same folder again changes nothing, and is not audited.
-      assert.deepEqual(svc.service.reload().runbooks, { ok: true, count: 1, added: [], removed: [], changed: [] });
-      await new Promise((r) => setImmediate(r));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: [], reordered: false });
       const audited = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
       assert.deepEqual(
         audited.map((e: any) => [e.actor, e.details.added, e.details.removed, e.details.changed, e.details.count]).reverse(),
@@ -82,6 +87,59 @@ describe('runbook reload', () => {
     }
   });
 
+  it('the same runbooks in another order (a file renamed) are a change: the first that matches wins', async () => {
+    target.reset();
+    const both = (first: string) => `runbooks:
+  ${first}:
+    risk: LOW
+    triggers: [ApiDown]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/${first === 'restart-api' ? 'restart' : 'scale'}/{service}"}
+`;
+    const svc = await startTestService({ runbooks: { 'a.yaml': both('restart-api'), 'b.yaml': both('scale-db') } });
+    try {
+      assert.equal((await svc.post('/api/v1/incidents', incident('I1', 'ApiDown'))).body.runbook, 'restart-api');
+      renameSync(join(svc.runbooksDir, 'a.yaml'), join(svc.runbooksDir, 'c.yaml'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: [], reordered: true });
+      assert.equal((await svc.post('/api/v1/incidents', incident('I2', 'ApiDown'))).body.runbook, 'scale-db');
+      const [row] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
+      assert.equal(row.details.reordered, true);
+      assert.deepEqual(Object.keys(row.details.versions).sort(), ['restart-api', 'scale-db']);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a ConfigMap-style folder is read through its ..data link, one version at a time; problems name the folder\'s paths', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: {} });
+    try {
+      // What the kubelet writes: a timestamped folder, ..data pointing at it, and a link per file.
+      const dir = svc.runbooksDir;
+      const v1 = join(dir, '..2026_12_05_10_00_00.000000001');
+      mkdirSync(v1);
+      writeFileSync(join(v1, 'api.yaml'), restartApi(target.url));
+      symlinkSync('..2026_12_05_10_00_00.000000001', join(dir, '..data'));
+      symlinkSync('..data/api.yaml', join(dir, 'api.yaml'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: ['restart-api'], removed: [], changed: [], reordered: false });
+
+      // A broken version: the problem names the file as the folder shows it.
+      const v2 = join(dir, '..2026_12_05_10_05_00.000000002');
+      mkdirSync(v2);
+      writeFileSync(join(v2, 'api.yaml'), restartApi(target.url).replace('risk: LOW', 'risk: SOME'));
+      rmSync(join(dir, '..data'));
+      symlinkSync('..2026_12_05_10_05_00.000000002', join(dir, '..data'));
+      const refused = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
+      assert.deepEqual(refused, { ok: false, problems: [`${join(dir, 'api.yaml')}: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "SOME"`] });
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
+      const metrics = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="refused"\} 1$/m);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('one file with a problem keeps every runbook as it was, and names the file and YAML path', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
@@ -89,7 +147,7 @@ describe('runbook reload', () => {
       // A good new file next to a broken edit: neither takes effect.
       writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url).replace('risk: LOW', 'risk: EXTREME'));
-      const report = svc.service.reload();
+      const report = (await svc.service.reload());
       assert.equal(report.runbooks?.ok, false);
       const problems = (report.runbooks as { problems: string[] }).problems;
       assert.equal(problems.length, 1);
@@ -102,10 +160,75 @@ describe('runbook reload', () => {
 
       // A missing folder is refused the same way.
       rmSync(svc.runbooksDir, { recursive: true });
-      const gone = svc.service.reload().runbooks as { ok: boolean; problems: string[] };
+      const gone = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
       assert.equal(gone.ok, false);
       assert.match(gone.problems[0]!, /runbooks folder not found/);
       assert.equal((await svc.get('/api/v1/runbooks')).body.runbooks.length, 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe('runbook reload while alerts are being prepared', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  // MEDIUM: its guardrail (a slow health endpoint) is evaluated before the decision, so the alert waits on it.
+  const medium = (base: string, health = 'slow-health', risk = 'MEDIUM') => `runbooks:
+  restart-api:
+    risk: ${risk}
+    triggers: [ApiDown]
+    cooldown_minutes: 0
+    guardrails:
+      - http: {url: "${base}/${health}", timeout_seconds: 5, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${base}/restart/{service}"}
+`;
+  async function whileGuardrailRuns(next: string | null): Promise<{ decision: any; svc: Awaited<ReturnType<typeof startTestService>> }> {
+    target.reset();
+    target.route('GET', '/slow-health', { status: 200, delayMs: 400 });
+    target.route('GET', '/fast-health', { status: 200 });
+    target.route('POST', '/restart/shop', { status: 200 });
+    const svc = await startTestService({ runbooks: { 'api.yaml': medium(target.url) } });
+    const answer = svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'));
+    await target.waitForRequest('/slow-health');
+    if (next === null) rmSync(join(svc.runbooksDir, 'api.yaml'));
+    else writeFileSync(join(svc.runbooksDir, 'api.yaml'), next);
+    assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+    return { decision: (await answer).body, svc };
+  }
+
+  it('a runbook removed meanwhile does not act: the alert is a person\'s', async () => {
+    const { decision, svc } = await whileGuardrailRuns(null);
+    try {
+      assert.equal(decision.action, 'manual');
+      assert.equal(decision.event, 'NO_RUNBOOK');
+      assert.equal(target.calls('/restart/shop', 'POST'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a runbook made HIGH meanwhile asks a person instead of running', async () => {
+    const { decision, svc } = await whileGuardrailRuns(medium(target.url, 'slow-health', 'HIGH'));
+    try {
+      assert.equal(decision.action, 'approval_required');
+      assert.equal(target.calls('/restart/shop', 'POST'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a runbook whose guardrail changed meanwhile is prepared again with the new one, then decided', async () => {
+    const { decision, svc } = await whileGuardrailRuns(medium(target.url, 'fast-health'));
+    try {
+      assert.equal(decision.action, 'executed');
+      assert.equal(decision.success, true);
+      assert.equal(target.calls('/fast-health', 'GET'), 1);
+      assert.equal(target.calls('/restart/shop', 'POST'), 1);
     } finally {
       await svc.stop({ remove: true });
     }
@@ -135,7 +258,7 @@ describe('runbook reload on SIGHUP (a real process)', () => {
       await new Promise((r) => setTimeout(r, 25));
     }
     const line = JSON.parse(p.output().split('\n').find((l) => l.includes('"runbooks reloaded"'))!);
-    assert.deepEqual([line.count, line.added, line.removed, line.changed], [2, ['scale-db'], [], []]);
+    assert.deepEqual([line.count, line.added, line.removed, line.changed, line.reordered], [2, ['scale-db'], [], [], false]);
     const res = await fetch(`${p.url}/api/v1/runbooks`);
     assert.deepEqual(((await res.json()) as any).runbooks.map((r: any) => r.id).sort(), ['restart-api', 'scale-db']);
   });

@@ -274,14 +274,14 @@ describe('Slack interactive approvals', () => {
     const ROTATED = 'b1e6c0ffee9a4d2e8f10aa33cc55ee77';
     try {
       writeFileSync(secretFile, `${ROTATED}\n`);
-      assert.deepEqual(svc.service.reload().slackSigningSecret, { ok: true });
+      assert.deepEqual((await svc.service.reload()).slackSigningSecret, { ok: true });
       const id = await incident('SL-ROTATE');
       const old = await send(payloadOf({ value: `${id}:reject` }));
       assert.equal(old.status, 401);
       assert.equal(old.body.error.message, 'the Slack signature does not match this request');
       assert.equal(approval(id).status, 'pending');
       writeFileSync(secretFile, '\n');
-      const broken = svc.service.reload().slackSigningSecret;
+      const broken = (await svc.service.reload()).slackSigningSecret;
       assert.equal(broken?.ok, false);
       assert.match((broken as { problem: string }).problem, /slack-signing-secret" is empty$/);
       const rotated = await send(payloadOf({ value: `${id}:reject` }), { secret: ROTATED });
@@ -289,7 +289,7 @@ describe('Slack interactive approvals', () => {
       assert.equal(approval(id).status, 'rejected');
     } finally {
       writeFileSync(secretFile, `${SECRET}\n`);
-      assert.deepEqual(svc.service.reload().slackSigningSecret, { ok: true });
+      assert.deepEqual((await svc.service.reload()).slackSigningSecret, { ok: true });
     }
   });
 

@@ -87,13 +87,13 @@ describe('HTTPS with --tls-cert and --tls-key', () => {
     // The files the settings name are replaced in place, as cert-manager does.
     execFileSync('cp', [renewed.cert, first.cert]);
     execFileSync('cp', [renewed.key, first.key]);
-    assert.deepEqual(svc.service.reload().tls, { ok: true });
+    assert.deepEqual((await svc.service.reload()).tls, { ok: true });
     const after1 = await get(url, '/healthz', renewed.cert);
     assert.equal(after1.fingerprint, new X509Certificate(readFileSync(renewed.cert)).fingerprint256);
 
     const stray = selfSigned(dir, 'stray');
     execFileSync('cp', [stray.key, first.key]);
-    const report = svc.service.reload().tls;
+    const report = (await svc.service.reload()).tls;
     assert.equal(report?.ok, false);
     assert.match((report as { problem: string }).problem, /the TLS certificate and key cannot be used together/);
     const still = await get(url, '/healthz', renewed.cert);
