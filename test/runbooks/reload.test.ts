@@ -235,6 +235,39 @@ describe('runbook reload while alerts are being prepared', () => {
   });
 });
 
+describe('runbook reload while a manual run is being prepared', () => {
+  it('the run is refused with 409 and nothing runs: what was checked is not what would run', async () => {
+    const target = await startHttpTarget();
+    target.route('GET', '/slow-health', { status: 200, delayMs: 400 });
+    target.route('POST', '/restart/shop', { status: 200 });
+    const rb = (path: string) => `runbooks:
+  restart-api:
+    risk: MEDIUM
+    triggers: [ApiDown]
+    cooldown_minutes: 0
+    guardrails:
+      - http: {url: "${target.url}/slow-health", timeout_seconds: 5, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${target.url}/${path}/{service}"}
+`;
+    const svc = await startTestService({ runbooks: { 'api.yaml': rb('restart') } });
+    try {
+      const answer = svc.post('/api/v1/runbooks/restart-api/run', { by: 'bob', service: 'shop', params: { service: 'shop' } });
+      await target.waitForRequest('/slow-health');
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), rb('restart-v2'));
+      assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+      const r = await answer;
+      assert.equal(r.status, 409);
+      assert.equal(r.body.error.message, 'runbook "restart-api" was reloaded while this run was being prepared: nothing was run; run it again');
+      assert.equal(target.calls('/restart/shop', 'POST') + target.calls('/restart-v2/shop', 'POST'), 0);
+      assert.equal((await svc.get('/api/v1/audit?event=MANUAL_RUN')).body.events.length, 0);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});
+
 describe('runbook reload on SIGHUP (a real process)', () => {
   let dir: string;
   let p: RectifyProcess;
