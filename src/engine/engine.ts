@@ -604,7 +604,13 @@ export function createEngine(deps: EngineDeps) {
           incident_id: a.incident_id,
           runbook: a.runbook,
           actor: by,
-          details: { approval_id: a.id, comment: comment ?? null, ...(approvers.length > 1 ? { approvers } : {}) },
+          details: {
+            approval_id: a.id,
+            comment: comment ?? null,
+            ...(approvers.length > 1 ? { approvers } : {}),
+            // A request an alert storm joined: the one run stands for all of them.
+            ...(a.alerts > 1 ? { alerts: a.alerts, alerts_open: a.alerts_open } : {}),
+          },
         });
         if (!stored) {
           const reason = `incident ${a.incident_id} is no longer stored`;
@@ -761,9 +767,14 @@ export function createEngine(deps: EngineDeps) {
         service: a.service,
         approval_id: a.id,
         outcome: 'expired',
-        reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()}): nothing ran; trigger a new run if the fix is still needed`,
+        reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
       });
     }
+  }
+
+  /** ", asked for by N alerts (M not resolved)" for a request an alert storm joined; nothing for one alert's. */
+  function forAlerts(a: ApprovalRow): string {
+    return a.alerts > 1 ? `, asked for by ${a.alerts} alerts (${a.alerts_open} not resolved)` : '';
   }
 
   function pendingOrThrow(tx: Tx, approvalId: string, now: number): ApprovalRow {
@@ -784,7 +795,14 @@ export function createEngine(deps: EngineDeps) {
     const due = tx.expiredApprovals(now);
     for (const a of due) {
       tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
-      tx.appendAudit({ at: now, event: 'EXPIRED', incident_id: a.incident_id, runbook: a.runbook, actor: 'rectify', details: { approval_id: a.id, reason: 'nobody approved before the deadline' } });
+      tx.appendAudit({
+        at: now,
+        event: 'EXPIRED',
+        incident_id: a.incident_id,
+        runbook: a.runbook,
+        actor: 'rectify',
+        details: { approval_id: a.id, reason: `nobody approved before the deadline${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open },
+      });
     }
     return due;
   }

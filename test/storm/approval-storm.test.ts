@@ -91,6 +91,8 @@ describe('approval storms', () => {
       assert.equal(ok.body.alerts, 60);
       assert.equal(ok.body.alerts_open, 0, 'a decided request stands for no alert any more');
       assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+      const [approved] = await auditRows(svc, 'APPROVED');
+      assert.deepEqual([approved.details.alerts, approved.details.alerts_open], [60, 60]);
 
       // A request decided is joined by nobody: the next alert for the plan asks anew.
       const after = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(100)]));
@@ -172,21 +174,22 @@ describe('approval storms', () => {
       const second = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(2)]))).body.results[0];
       assert.notEqual(second.approval_id, first);
       assert.equal(second.reason, 'risk HIGH requires approval');
+      // A third alert joins the second request; it expires for both, told once.
+      const third = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(3)]))).body.results[0];
+      assert.equal(third.approval_id, second.approval_id);
+      svc.clock.advance(10 * 60_000);
+      await svc.service.housekeep();
+      const expired = (await auditRows(svc, 'EXPIRED')).find((e) => e.details.approval_id === second.approval_id);
+      assert.equal(expired.details.reason, 'nobody approved before the deadline, asked for by 2 alerts (2 not resolved)');
 
       const manual = await svc.post('/api/v1/runbooks/rollback-deployment/run', { by: 'bob', service: 'checkout', params: { deployment: 'checkout', namespace: 'production' } });
       assert.equal(manual.body.action, 'approval_required');
       assert.notEqual(manual.body.approval_id, second.approval_id);
-      // Three requests: two for one alert each, one for a person's run, no alert (the expired one waits for the expiry sweep).
+      // The alerts' requests expired; the person's run asks on its own, for no alert.
       const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
-      assert.deepEqual(new Set(pending.map((p: any) => p.id)), new Set([first, second.approval_id, manual.body.approval_id]));
-      assert.deepEqual(
-        pending.map((p: any) => [p.id === manual.body.approval_id, p.alerts, p.alerts_open]).sort(),
-        [
-          [false, 1, 1],
-          [false, 1, 1],
-          [true, 0, 0],
-        ],
-      );
+      assert.deepEqual(pending.map((p: any) => [p.id, p.alerts, p.alerts_open]), [[manual.body.approval_id, 0, 0]]);
+      const all = (await svc.get('/api/v1/approvals?status=expired')).body.approvals;
+      assert.deepEqual(all.map((p: any) => [p.id, p.alerts, p.alerts_open]).sort(), [[first, 1, 0], [second.approval_id, 2, 0]].sort());
     } finally {
       await svc.stop({ remove: true });
     }
