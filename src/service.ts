@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -121,26 +121,39 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
 }
 
 /**
- * The runbooks folder as a reload reads it. A Kubernetes ConfigMap volume swaps its
- * files at once through the `..data` link: the files are read through the link's
- * target, one consistent version, and problems name the folder's own paths. A
- * folder whose entries change while it is read (a file being written) is refused.
+ * The runbooks folder, read at start and on every reload. A Kubernetes ConfigMap
+ * volume swaps its files at once through the `..data` link: the files are read
+ * through the link's target, one consistent version (read again once if the link
+ * moved meanwhile), and problems name the folder's own paths. A plain folder whose
+ * entries change while it is read (a file being written) is refused.
  */
-function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
+export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
   const link = join(dir, '..data');
-  const source = existsSync(link) ? realpathSync(link) : dir;
-  const stampBefore = folderStamp(source);
-  let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
-  try {
-    loaded = loadCatalog(source);
-  } catch (err) {
-    if (err instanceof LoadError && source !== dir) throw new LoadError(err.problems.map((p) => ({ ...p, file: p.file.startsWith(source) ? dir + p.file.slice(source.length) : p.file })));
-    throw err;
+  for (let attempt = 0; ; attempt++) {
+    const source = existsSync(link) ? realpathSync(link) : dir;
+    const stampBefore = folderStamp(source);
+    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] } | undefined;
+    let failure: unknown;
+    try {
+      loaded = loadCatalog(source);
+    } catch (err) {
+      failure = err;
+    }
+    const moved = source !== dir && (existsSync(link) ? realpathSync(link) : dir) !== source;
+    if (moved && attempt === 0) continue;
+    if (moved || folderStamp(source) !== stampBefore) {
+      throw new LoadError([{ file: dir, path: '', message: 'the folder changed while it was being read: send SIGHUP again once its files are written (write each file elsewhere, then mv it in)' }]);
+    }
+    const shown = (p: LoadProblem): LoadProblem => (source === dir ? p : { ...p, file: showPath(p.file, source, dir), message: p.message.split(source).join(dir.replace(/\/+$/, '')) });
+    if (failure !== undefined) throw failure instanceof LoadError ? new LoadError(failure.problems.map(shown)) : failure;
+    return { runbooks: loaded!.runbooks, warnings: loaded!.warnings.map(shown) };
   }
-  if (folderStamp(source) !== stampBefore) {
-    throw new LoadError([{ file: dir, path: '', message: 'the folder changed while it was being read: send SIGHUP again once its files are written (write each file elsewhere, then mv it in)' }]);
-  }
-  return loaded;
+}
+
+/** A path under `source` as it shows under `dir` (the ConfigMap folder's own name for it). */
+function showPath(file: string, source: string, dir: string): string {
+  const rel = relative(source, file);
+  return rel.startsWith('..') || isAbsolute(rel) ? file : join(dir, rel);
 }
 
 /** Names, sizes and modification times of a folder's entries: what a write in progress changes. */
@@ -197,7 +210,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   if (slackSigningSecret === undefined && config.slackApprovers !== undefined) {
     log.warn('--slack-approvers is set but --slack-signing-secret is not: there are no Slack buttons for them to use');
   }
-  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : loadCatalog(config.runbooks);
+  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : readRunbookFolder(config.runbooks);
   const runbooks = loadedCatalog.runbooks;
   // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
   let cooldownMs = longestCooldown(runbooks);
@@ -400,19 +413,25 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded: nothing changed');
       return { ok: true, ...summary };
     }
+    // The swap happens inside the transaction, right after its audit row: every
+    // decision written after the row in the log was decided with the new runbooks,
+    // every one before it with the old. If the commit fails, the old ones go back.
+    const next = createRunbookIndex(loaded.runbooks);
+    let previous: ReturnType<typeof index.replace> | undefined;
     try {
-      await store.transact((tx) =>
+      await store.transact((tx) => {
         tx.appendAudit({
           at: clock.now(),
           event: 'RUNBOOKS_RELOADED',
           actor: 'rectify',
           details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary, versions: Object.fromEntries(after) },
-        }),
-      );
+        });
+        previous = index.replace(next);
+      });
     } catch (err) {
+      if (previous) index.replace(previous);
       return refuse([`the reload could not be audited (${reloadProblem(err)})`]);
     }
-    index.replace(createRunbookIndex(loaded.runbooks));
     // Rate-limit rows are kept for the longest cooldown any runbook has had in this
     // process: one shortened or removed by mistake and put back must find its rows.
     cooldownMs = Math.max(cooldownMs, longestCooldown(loaded.runbooks));
@@ -431,6 +450,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     return { ok: true, ...summary };
   }
 
+  let reloading: Promise<unknown> = Promise.resolve();
   let closed = false;
   return {
     app,
@@ -448,7 +468,10 @@ export async function createService(config: Config, log: Logger, overrides: Serv
       return app.listen({ host: config.listen.host, port: config.listen.port });
     },
     async reload() {
-      const report: ReloadReport = { runbooks: overrides.runbooks ? null : await reloadRunbooks(), tokens: null, tls: null, slackSigningSecret: null };
+      // One reload at a time: a second SIGHUP while the first waits for its commit reads the folder after the first is in force.
+      const turn = reloading.then(() => (overrides.runbooks ? null : reloadRunbooks()));
+      reloading = turn.catch(() => null);
+      const report: ReloadReport = { runbooks: await turn, tokens: null, tls: null, slackSigningSecret: null };
       if (config.tokens !== undefined && auth) {
         const loaded = loadTokens(config.tokens);
         if (loaded.ok) {

@@ -49,14 +49,21 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       stopping = true;
       // Ignored, not let through: without a handler SIGHUP would end the process mid-drain.
       process.off('SIGHUP', hangup);
-      process.on('SIGHUP', () => log.warn({ signal: 'SIGHUP' }, 'ignored: rectify is stopping'));
+      const ignore = (): void => void log.warn({ signal: 'SIGHUP' }, 'ignored: rectify is stopping');
+      process.on('SIGHUP', ignore);
       log.info({ signal }, 'stopping: intake closed, draining executions');
       service
         .close()
-        .then(() => resolve(EXIT.OK))
-        .catch((err: unknown) => {
-          log.error({ err }, 'unclean stop');
-          resolve(EXIT.FAILED);
+        .then(
+          () => EXIT.OK,
+          (err: unknown) => {
+            log.error({ err }, 'unclean stop');
+            return EXIT.FAILED;
+          },
+        )
+        .then((code) => {
+          process.off('SIGHUP', ignore);
+          resolve(code);
         });
     };
     process.once('SIGTERM', () => stop('SIGTERM'));

@@ -205,16 +205,20 @@ export function createEngine(deps: EngineDeps) {
    * decision the I/O could change, and it is prepared and decided after all.
    */
   async function prepareIO(io: DecideInput[]): Promise<Set<DecideInput>> {
-    let skipped: Set<DecideInput>;
-    try {
-      skipped = store.read((tx) => screen(io, tx, clock.now()));
-    } catch (err) {
-      log.warn({ err: errorMessage(err) }, 'could not screen alerts before their I/O: preparing every one');
-      skipped = new Set();
-    }
+    const skipped = screenQuietly(io);
     const todo = io.filter((input) => !skipped.has(input));
     await runPrepared(todo);
     return skipped;
+  }
+
+  /** The screen on committed state; if the store cannot be read, nothing is left out (every input is prepared). */
+  function screenQuietly(io: DecideInput[]): Set<DecideInput> {
+    try {
+      return store.read((tx) => screen(io, tx, clock.now()));
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'could not screen alerts before their I/O: preparing every one');
+      return new Set();
+    }
   }
 
   /** Prepares `todo`; past the bound on waiting alerts the request is refused whole (`bounded`), before any of it is recorded. */
@@ -339,9 +343,12 @@ export function createEngine(deps: EngineDeps) {
    * Decides a body's inputs inside one transaction, in order. An input whose I/O was
    * left out (`unprepared`) is decided only when the I/O could not change its
    * decision (a duplicate, a block); otherwise it is deferred, with any later copy
-   * of the same alert, and its slot in `results` stays empty.
+   * of the same alert, and its slot in `results` stays empty. An input matched again
+   * after a runbook reload, to a runbook that needs I/O, joins `unprepared`. In the
+   * second pass (no `unprepared`), an input still `leftOut` that could act is left
+   * to a person rather than decided without its I/O.
    */
-  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>) {
+  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
@@ -383,12 +390,21 @@ export function createEngine(deps: EngineDeps) {
           verdict = {
             kind: 'manual',
             event: 'DECISION_ERROR',
-            reason: 'the runbooks were reloaded twice while this alert was being prepared: left to a person (deliver it again, or act by hand)',
+            reason: 'the runbooks were reloaded while this alert was being prepared: left to a person (deliver it again, or act by hand)',
             runbook: input.runbook!,
           };
         }
       }
       verdict ??= deps.decide(input, tx, now);
+      if (leftOut?.has(input) && ioCanChange(verdict)) {
+        // Decided without its enrichment and guardrail checks (left out by the screen), yet able to act: never with stand-in values.
+        verdict = {
+          kind: 'manual',
+          event: 'DECISION_ERROR',
+          reason: 'its enrichment and guardrail checks were left out in an alert storm (the alerts before it were to use the executions left), and it could still act: left to a person (deliver it again, or act by hand)',
+          ...(input.runbook ? { runbook: input.runbook } : {}),
+        };
+      }
       if (unprepared?.has(input) && ioCanChange(verdict)) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
@@ -485,13 +501,21 @@ export function createEngine(deps: EngineDeps) {
       if (truncated) tellTruncated(truncated, incidents.length);
       const started = startClaims(first.claims);
       if (first.deferred.length) {
-        // Left out by the screen, but the state changed before deciding: prepared now, and decided after all.
+        // Left out by the screen but the state changed before deciding, or matched again
+        // after a runbook reload: prepared now, and decided after all.
         const later = first.deferred.map((i) => inputs[i]!);
+        const toPrepare = later.filter((input) => unprepared.has(input));
+        // Screened again on what the first pass committed: inputs a reload re-matched were
+        // never screened, and a storm of them must not start a storm of I/O.
+        const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
         // Not refused now: part of this request is recorded already.
-        await runPrepared(later.filter((input) => unprepared.has(input)), false);
-        const second = await store.transact((tx) => decideAll(tx, later, actor));
-        first.deferred.forEach((i, k) => (results[i] = second.results[k]!));
-        record(second.results as DecisionResult[], later.map((input) => input.incident), false);
+        await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
+        // The prepared ones first: those left out then see the executions they use.
+        const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
+        const second = await store.transact((tx) => decideAll(tx, order, actor, undefined, leftOut));
+        const decided = new Map(order.map((input, k) => [input, second.results[k]!]));
+        first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
+        record(second.results as DecisionResult[], order.map((input) => input.incident), false);
         for (const [id, p] of startClaims(second.claims)) started.set(id, p);
       }
       if (opts.wait) await settle(results, started);

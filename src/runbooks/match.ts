@@ -64,7 +64,8 @@ export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
 
 /** A runbook index a reload replaces whole: every holder sees the new runbooks from its next call. */
 export interface ReloadableRunbookIndex extends RunbookIndex {
-  replace(next: RunbookIndex): void;
+  /** Puts `next` in force; answers the index it replaced. */
+  replace(next: RunbookIndex): RunbookIndex;
   /** How many times it was replaced: an alert matched under an older generation is matched again before it is decided. */
   readonly generation: number;
 }
@@ -82,8 +83,10 @@ export function createReloadableIndex(initial: RunbookIndex): ReloadableRunbookI
       return generation;
     },
     replace(next) {
+      const previous = current;
       current = next;
       generation++;
+      return previous;
     },
   };
 }

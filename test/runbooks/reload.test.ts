@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
-import { startTestService } from '../helpers/service.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 
 /**
  * SIGHUP re-reads the runbooks folder, all or nothing: a folder that loads is in
@@ -121,7 +121,8 @@ describe('runbook reload', () => {
       mkdirSync(v1);
       writeFileSync(join(v1, 'api.yaml'), restartApi(target.url));
       symlinkSync('..2026_12_05_10_00_00.000000001', join(dir, '..data'));
-      symlinkSync('..data/api.yaml', join(dir, 'api.yaml'));
+      // The file's own link names the first version: a reader that follows it, not ..data, would miss later versions.
+      symlinkSync('..2026_12_05_10_00_00.000000001/api.yaml', join(dir, 'api.yaml'));
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: ['restart-api'], removed: [], changed: [], reordered: false });
 
       // A broken version: the problem names the file as the folder shows it.
@@ -181,29 +182,45 @@ describe('runbook reload while alerts are being prepared', () => {
   restart-api:
     risk: ${risk}
     triggers: [ApiDown]
+    max_per_hour: 2
     cooldown_minutes: 0
     guardrails:
       - http: {url: "${base}/${health}", timeout_seconds: 5, interval_seconds: 1}
     action:
       http: {method: POST, url: "${base}/restart/{service}"}
 `;
-  async function whileGuardrailRuns(next: string | null): Promise<{ decision: any; svc: Awaited<ReturnType<typeof startTestService>> }> {
-    target.reset();
-    target.route('GET', '/slow-health', { status: 200, delayMs: 400 });
-    target.route('GET', '/fast-health', { status: 200 });
-    target.route('POST', '/restart/shop', { status: 200 });
-    const svc = await startTestService({ runbooks: { 'api.yaml': medium(target.url) } });
-    const answer = svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'));
+  /** A guardrail endpoint that answers only once the test opens it (after its reload), not after a delay that a slow machine could outrun. */
+  function gate() {
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    return { open, handler: async () => (await opened, { status: 200 }) };
+  }
+
+  /** Posts an alert, reloads `next` (null: the file removed) while its guardrail waits, then opens the gate. */
+  async function reloadWhileGuardrailRuns(svc: TestService, next: string | null, alerts = [incident('I1', 'ApiDown')]): Promise<any[]> {
+    const held = gate();
+    target.route('GET', '/slow-health', held.handler);
+    const answers = alerts.map((a) => svc.post('/api/v1/incidents?wait=true', a));
     await target.waitForRequest('/slow-health');
     if (next === null) rmSync(join(svc.runbooksDir, 'api.yaml'));
     else writeFileSync(join(svc.runbooksDir, 'api.yaml'), next);
-    assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
-    return { decision: (await answer).body, svc };
+    const reloaded = (await svc.service.reload()).runbooks as { ok: boolean };
+    held.open();
+    assert.equal(reloaded.ok, true);
+    return (await Promise.all(answers)).map((a) => a.body);
+  }
+
+  async function service(): Promise<TestService> {
+    target.reset();
+    target.route('GET', '/fast-health', { status: 200 });
+    target.route('POST', '/restart/shop', { status: 200 });
+    return startTestService({ runbooks: { 'api.yaml': medium(target.url) } });
   }
 
   it('a runbook removed meanwhile does not act: the alert is a person\'s', async () => {
-    const { decision, svc } = await whileGuardrailRuns(null);
+    const svc = await service();
     try {
+      const [decision] = await reloadWhileGuardrailRuns(svc, null);
       assert.equal(decision.action, 'manual');
       assert.equal(decision.event, 'NO_RUNBOOK');
       assert.equal(target.calls('/restart/shop', 'POST'), 0);
@@ -213,8 +230,9 @@ describe('runbook reload while alerts are being prepared', () => {
   });
 
   it('a runbook made HIGH meanwhile asks a person instead of running', async () => {
-    const { decision, svc } = await whileGuardrailRuns(medium(target.url, 'slow-health', 'HIGH'));
+    const svc = await service();
     try {
+      const [decision] = await reloadWhileGuardrailRuns(svc, medium(target.url, 'slow-health', 'HIGH'));
       assert.equal(decision.action, 'approval_required');
       assert.equal(target.calls('/restart/shop', 'POST'), 0);
     } finally {
@@ -223,8 +241,9 @@ describe('runbook reload while alerts are being prepared', () => {
   });
 
   it('a runbook whose guardrail changed meanwhile is prepared again with the new one, then decided', async () => {
-    const { decision, svc } = await whileGuardrailRuns(medium(target.url, 'fast-health'));
+    const svc = await service();
     try {
+      const [decision] = await reloadWhileGuardrailRuns(svc, medium(target.url, 'fast-health'));
       assert.equal(decision.action, 'executed');
       assert.equal(decision.success, true);
       assert.equal(target.calls('/fast-health', 'GET'), 1);
@@ -238,7 +257,10 @@ describe('runbook reload while alerts are being prepared', () => {
 describe('runbook reload while a manual run is being prepared', () => {
   it('the run is refused with 409 and nothing runs: what was checked is not what would run', async () => {
     const target = await startHttpTarget();
-    target.route('GET', '/slow-health', { status: 200, delayMs: 400 });
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    // The guardrail answers once the test has reloaded, not after a delay a slow machine could outrun.
+    target.route('GET', '/slow-health', async () => (await opened, { status: 200 }));
     target.route('POST', '/restart/shop', { status: 200 });
     const rb = (path: string) => `runbooks:
   restart-api:
@@ -255,7 +277,9 @@ describe('runbook reload while a manual run is being prepared', () => {
       const answer = svc.post('/api/v1/runbooks/restart-api/run', { by: 'bob', service: 'shop', params: { service: 'shop' } });
       await target.waitForRequest('/slow-health');
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), rb('restart-v2'));
-      assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+      const reloaded = (await svc.service.reload()).runbooks as { ok: boolean };
+      open();
+      assert.equal(reloaded.ok, true);
       const r = await answer;
       assert.equal(r.status, 409);
       assert.equal(r.body.error.message, 'runbook "restart-api" was reloaded while this run was being prepared: nothing was run; run it again');

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -137,6 +139,47 @@ describe('storm: enrichment and guardrail checks only for alerts that could act'
     const audit = await svc.get(`/api/v1/audit?incident_id=${r.body.results[1].incident_id}`);
     // One decision for it, taken once it was prepared: no PAUSED row from the screen.
     assert.deepEqual(audit.body.events.map((e: any) => e.event).reverse(), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS']);
+  });
+});
+
+describe('storm: a runbook reload while a storm is being prepared', { timeout: 60_000 }, () => {
+  it('the alerts matched again are screened again: only those that may still run are enriched again', async () => {
+    const env = await startFakeEnv();
+    env.fake.addDeployment(NS, 'api', 3);
+    const target = await startHttpTarget();
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--max-concurrent-executions', '1000'],
+    });
+    try {
+      // One enrichment, to learn how many reads of the deployment it makes.
+      target.route('POST', '/restart/api/web-x', { status: 200 });
+      await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([alert('WebDown', 'web-x')]));
+      const per = env.fake.count('GET', DEPLOYMENT);
+      env.fake.clearRequests();
+
+      // 40 alerts for one service, max_per_hour 2: the screen enriches 2, slowly; the
+      // runbook changes (another action path) while they wait.
+      target.route('POST', '/restart-v2/api/api', { status: 200 });
+      env.fake.injectDelay('GET', DEPLOYMENT, 1_500, 2);
+      const answer = svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('ApiDown', 'api'))));
+      for (let i = 0; i < 400 && env.fake.count('GET', DEPLOYMENT) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replace('/restart/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}\n  restart-web', '/restart-v2/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}\n  restart-web'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: ['restart-api'], reordered: false });
+      const r = await answer;
+      assert.equal(r.status, 202);
+      const events = r.body.results.map((x: any) => x.event);
+      assert.equal(events.filter((e: string) => e === 'SUCCESS').length, 2);
+      assert.equal(events.filter((e: string) => e === 'RATE_LIMITED').length, 38);
+      // Two enrichments before the reload, two after it: not forty.
+      assert.equal(env.fake.count('GET', DEPLOYMENT) / per, 4);
+      assert.equal(target.calls('/restart-v2/api/api', 'POST'), 2, 'run with the new runbook');
+      assert.equal(target.calls('/restart/api/api', 'POST'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+      await env.fake.close();
+    }
   });
 });
 
