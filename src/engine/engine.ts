@@ -211,6 +211,38 @@ export function createEngine(deps: EngineDeps) {
     return skipped;
   }
 
+  /**
+   * Whether a verdict reached without the input's I/O would run something: it
+   * executes, or it asks only because a MEDIUM runbook's guardrail conditions were
+   * not evaluated (they may hold, and then it runs).
+   */
+  function wouldRun(verdict: Verdict, input: DecideInput): boolean {
+    if (verdict.kind === 'execute') return true;
+    return verdict.kind === 'approval' && input.guardrails === undefined && needsGuardrails(input.incident, verdict.runbook);
+  }
+
+  /**
+   * The second pass's answer for an input the screen left out whose decision its I/O
+   * could still change. The alerts of its runbook and service prepared before it in
+   * this storm had the executions left and did not use them all: their guardrail
+   * conditions did not hold. A MEDIUM alert whose plan needs nothing from enrichment
+   * (every value from the alert itself) then asks a person, like them, with the plan
+   * it would run; it is not decided to run without its own checks. Anything else is
+   * left to a person: nothing is decided on stand-in values.
+   */
+  function leftOutVerdict(input: DecideInput, verdict: Verdict): Verdict {
+    const rb = input.runbook;
+    if (rb && verdict.kind === 'approval' && !needsEnrichment(input.incident, rb) && hasPlaceholderValues(input.incident, rb.params)) {
+      return { ...verdict, reason: `risk MEDIUM: its guardrail conditions were not evaluated in this alert storm (those checked for the alerts before it did not all hold): approval` };
+    }
+    return {
+      kind: 'manual',
+      event: 'DECISION_ERROR',
+      reason: 'its enrichment and guardrail checks were left out in an alert storm (the alerts before it were to use the executions left), and it could still act: left to a person (deliver it again, or act by hand)',
+      ...(rb ? { runbook: rb } : {}),
+    };
+  }
+
   /** The screen on committed state; if the store cannot be read, nothing is left out (every input is prepared). */
   function screenQuietly(io: DecideInput[]): Set<DecideInput> {
     try {
@@ -239,8 +271,10 @@ export function createEngine(deps: EngineDeps) {
    * rate limited, in cooldown). They are decided as they would be once prepared, with
    * a stand-in for each placeholder value the enricher may add (`withStandIns`): a
    * rendering refuses only what the alert itself carries. Of the alerts that would
-   * execute, only as many per runbook and service as may still run this hour (one
-   * under a cooldown) are prepared: the others would be rate limited by them.
+   * execute (or would if their MEDIUM guardrail conditions hold), only as many per
+   * runbook and service as may still run this hour (one under a cooldown) are
+   * prepared: the others would be rate limited by them, or, when those conditions do
+   * not hold for them, ask a person as they do (see `leftOutVerdict`).
    */
   function screen(io: DecideInput[], tx: Tx, now: number): Set<DecideInput> {
     const skip = new Set<DecideInput>();
@@ -257,8 +291,8 @@ export function createEngine(deps: EngineDeps) {
         skip.add(input);
         continue;
       }
-      if (verdict.kind === 'execute') {
-        const rb = verdict.runbook;
+      if (wouldRun(verdict, input)) {
+        const rb = verdict.runbook!;
         const service = input.incident.service;
         const key = `${rb.id}\u0000${service}`;
         const left = slots.get(key) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
@@ -396,15 +430,7 @@ export function createEngine(deps: EngineDeps) {
         }
       }
       verdict ??= deps.decide(input, tx, now);
-      if (leftOut?.has(input) && ioCanChange(verdict)) {
-        // Decided without its enrichment and guardrail checks (left out by the screen), yet able to act: never with stand-in values.
-        verdict = {
-          kind: 'manual',
-          event: 'DECISION_ERROR',
-          reason: 'its enrichment and guardrail checks were left out in an alert storm (the alerts before it were to use the executions left), and it could still act: left to a person (deliver it again, or act by hand)',
-          ...(input.runbook ? { runbook: input.runbook } : {}),
-        };
-      }
+      if (leftOut?.has(input) && ioCanChange(verdict)) verdict = leftOutVerdict(input, verdict);
       if (unprepared?.has(input) && ioCanChange(verdict)) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);

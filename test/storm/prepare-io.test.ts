@@ -142,6 +142,62 @@ describe('storm: enrichment and guardrail checks only for alerts that could act'
   });
 });
 
+describe('storm: MEDIUM guardrail conditions only for alerts that could run', { timeout: 60_000 }, () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('GET', '/healthy', { status: 200 });
+    target.route('GET', '/unhealthy', { status: 503 });
+    const medium = (id: string, trigger: string, health: string) => `  ${id}:
+    risk: MEDIUM
+    triggers: [${trigger}]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    blast_radius_limit: 1000
+    guardrails:
+      - http: {url: "${target.url}/${health}", timeout_seconds: 1, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299], timeout_seconds: 10}
+`;
+    svc = await startTestService({
+      runbooks: `runbooks:\n${medium('restart-when-healthy', 'ApiDown', 'healthy')}${medium('restart-when-unhealthy', 'WebDown', 'unhealthy')}`,
+      args: ['--max-concurrent-executions', '1000'],
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+
+  it('the conditions hold: checked for the two alerts that may run, the other 38 rate limited', async () => {
+    target.route('POST', '/restart/api', { status: 200 });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('ApiDown', 'api'))));
+    assert.equal(r.status, 202);
+    const events = r.body.results.map((x: any) => x.event);
+    assert.equal(events.filter((e: string) => e === 'SUCCESS').length, 2);
+    assert.equal(events.filter((e: string) => e === 'RATE_LIMITED').length, 38);
+    assert.equal(target.calls('/healthy', 'GET'), 2, 'not forty checks against the monitoring system in a storm');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+  });
+
+  it('the conditions do not hold: checked twice per executions left, and every alert asks a person, in one request', async () => {
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('WebDown', 'web'))));
+    assert.equal(r.status, 202);
+    assert.deepEqual([...new Set(r.body.results.map((x: any) => x.action))], ['approval_required']);
+    // Two prepared by the screen, two more once the first two did not run: not forty.
+    assert.equal(target.calls('/unhealthy', 'GET'), 4);
+    const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals.filter((a: any) => a.runbook === 'restart-when-unhealthy');
+    assert.deepEqual(pending.map((a: any) => a.alerts), [40]);
+    assert.equal(target.calls('/restart/web', 'POST'), 0);
+    const reasons = new Set(r.body.results.map((x: any) => x.reason.replace(/; the same plan .*$/, '')));
+    assert.deepEqual([...reasons].sort(), [
+      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 1 attempt`,
+      'risk MEDIUM: its guardrail conditions were not evaluated in this alert storm (those checked for the alerts before it did not all hold): approval',
+    ].sort());
+  });
+});
+
 describe('storm: a runbook reload while a storm is being prepared', { timeout: 60_000 }, () => {
   it('the alerts matched again are screened again: only those that may still run are enriched again', async () => {
     const env = await startFakeEnv();
