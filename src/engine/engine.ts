@@ -67,7 +67,8 @@ export const PREPARE_CONCURRENCY = 32;
  * valid value in every position (a name, a label, a number, a URL segment, text),
  * so a rendering with it refuses only a value the alert itself carries. A verdict
  * rendered with a stand-in is applied only when it does not depend on the plan (a
- * block, a manual decision); any other is deferred until the alert is prepared.
+ * block, a manual decision); any other is deferred until the alert is prepared, and
+ * one still left out after that is left to a person (see `leftOutVerdict`).
  */
 const STAND_IN = '0';
 function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
@@ -140,6 +141,7 @@ export function createEngine(deps: EngineDeps) {
 
   const needsGuardrails = (incident: Incident, rb: Runbook): boolean =>
     rb.risk === 'MEDIUM' && rb.guardrails.length > 0 && incident.confidence >= rb.minConfidence;
+  const needsIO = (incident: Incident, rb: Runbook): boolean => needsEnrichment(incident, rb) || needsGuardrails(incident, rb);
 
   /**
    * The decision inputs of a body, and those that need I/O before they can be decided
@@ -157,7 +159,7 @@ export function createEngine(deps: EngineDeps) {
       const rb = catalog.match(incident);
       if (!rb) return input;
       input.runbook = rb;
-      if (needsEnrichment(incident, rb) || needsGuardrails(incident, rb)) io.push(input);
+      if (needsIO(incident, rb)) io.push(input);
       return input;
     });
     return { inputs, io };
@@ -185,7 +187,7 @@ export function createEngine(deps: EngineDeps) {
     else delete input.runbook;
     delete input.values;
     delete input.guardrails;
-    return rb !== undefined && (needsEnrichment(input.incident, rb) || needsGuardrails(input.incident, rb));
+    return rb !== undefined && needsIO(input.incident, rb);
   }
 
   async function complete(input: DecideInput): Promise<void> {
@@ -202,7 +204,8 @@ export function createEngine(deps: EngineDeps) {
    * while paused, rate limited or in cooldown. So the inputs are screened first on
    * committed state (`screen`), and only those that could act or ask are prepared.
    * The screen only saves work: `decideAll` defers any left-out input whose
-   * decision the I/O could change, and it is prepared and decided after all.
+   * decision the I/O could change; the deferred ones are screened again, and those
+   * that may now act are prepared and decided after all.
    */
   async function prepareIO(io: DecideInput[]): Promise<Set<DecideInput>> {
     const skipped = screenQuietly(io);
@@ -214,31 +217,46 @@ export function createEngine(deps: EngineDeps) {
   /**
    * Whether a verdict reached without the input's I/O would run something: it
    * executes, or it asks only because a MEDIUM runbook's guardrail conditions were
-   * not evaluated (they may hold, and then it runs).
+   * not evaluated, and would run if they hold (not a dry run, nothing else asking).
+   * The MEDIUM case counts only where `leftOutVerdict` can ask with a real plan
+   * (nothing from enrichment): otherwise every such alert is prepared.
    */
-  function wouldRun(verdict: Verdict, input: DecideInput): boolean {
+  function wouldRun(verdict: Verdict, input: DecideInput, tx: Tx, now: number): boolean {
     if (verdict.kind === 'execute') return true;
-    return verdict.kind === 'approval' && input.guardrails === undefined && needsGuardrails(input.incident, verdict.runbook);
+    if (verdict.kind !== 'approval' || !asksForLackOfChecks(input)) return false;
+    return deps.decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now).kind === 'execute';
+  }
+
+  /** A MEDIUM alert whose guardrail conditions were not evaluated, and whose plan comes from the alert alone. */
+  function asksForLackOfChecks(input: DecideInput): boolean {
+    const rb = input.runbook;
+    return (
+      rb !== undefined &&
+      input.guardrails === undefined &&
+      needsGuardrails(input.incident, rb) &&
+      !needsEnrichment(input.incident, rb) &&
+      hasPlaceholderValues(input.incident, rb.params)
+    );
   }
 
   /**
-   * The second pass's answer for an input the screen left out whose decision its I/O
-   * could still change. The alerts of its runbook and service prepared before it in
-   * this storm had the executions left and did not use them all: their guardrail
-   * conditions did not hold. A MEDIUM alert whose plan needs nothing from enrichment
-   * (every value from the alert itself) then asks a person, like them, with the plan
-   * it would run; it is not decided to run without its own checks. Anything else is
-   * left to a person: nothing is decided on stand-in values.
+   * The second pass's answer for an input the screen left out again whose decision
+   * its I/O could still change: the alerts of its runbook and service prepared
+   * before it were to use the executions left, and did not use them all. It is not
+   * decided to run without its own checks. A MEDIUM alert asking only for lack of
+   * its guardrail checks, with a plan from the alert alone, asks a person with the
+   * plan it would run; anything else is left to a person (never a plan with
+   * stand-in values).
    */
   function leftOutVerdict(input: DecideInput, verdict: Verdict): Verdict {
     const rb = input.runbook;
-    if (rb && verdict.kind === 'approval' && !needsEnrichment(input.incident, rb) && hasPlaceholderValues(input.incident, rb.params)) {
-      return { ...verdict, reason: `risk MEDIUM: its guardrail conditions were not evaluated in this alert storm (those checked for the alerts before it did not all hold): approval` };
+    if (verdict.kind === 'approval' && asksForLackOfChecks(input)) {
+      return { ...verdict, reason: 'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval' };
     }
     return {
       kind: 'manual',
       event: 'DECISION_ERROR',
-      reason: 'its enrichment and guardrail checks were left out in an alert storm (the alerts before it were to use the executions left), and it could still act: left to a person (deliver it again, or act by hand)',
+      reason: 'its enrichment or guardrail checks were left out in an alert storm (the alerts before it were to use the executions left, and did not all run), and it could still act: left to a person (act by hand, or run the runbook with rectify run)',
       ...(rb ? { runbook: rb } : {}),
     };
   }
@@ -279,24 +297,29 @@ export function createEngine(deps: EngineDeps) {
   function screen(io: DecideInput[], tx: Tx, now: number): Set<DecideInput> {
     const skip = new Set<DecideInput>();
     const slots = new Map<string, number>();
+    // A later copy of an alert in the same body is a duplicate of the first: it takes no slot.
+    const keys = new Set<string>();
     for (const input of io) {
-      if (tx.decisionByDedup(input.incident.dedup_key)) {
+      const key = input.incident.dedup_key;
+      if (keys.has(key) || tx.decisionByDedup(key)) {
         skip.add(input);
         continue;
       }
-      // Left out, an input keeps these values: decideAll decides it with them.
-      input.values = withStandIns(input.incident, input.runbook!);
+      keys.add(key);
+      // Left out, an input keeps these values: decideAll decides it with them. Stand-ins
+      // only for what an enricher could add: without one, a missing value stays missing.
+      input.values = deps.enricher ? withStandIns(input.incident, input.runbook!) : placeholderValues(input.incident);
       const verdict = deps.decide(input, tx, now);
       if (!ioCanChange(verdict)) {
         skip.add(input);
         continue;
       }
-      if (wouldRun(verdict, input)) {
+      if (wouldRun(verdict, input, tx, now)) {
         const rb = verdict.runbook!;
         const service = input.incident.service;
-        const key = `${rb.id}\u0000${service}`;
-        const left = slots.get(key) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
-        slots.set(key, left - 1);
+        const pair = `${rb.id}\u0000${service}`;
+        const left = slots.get(pair) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
+        slots.set(pair, left - 1);
         if (left <= 0) {
           skip.add(input);
           continue;
@@ -379,8 +402,8 @@ export function createEngine(deps: EngineDeps) {
    * decision (a duplicate, a block); otherwise it is deferred, with any later copy
    * of the same alert, and its slot in `results` stays empty. An input matched again
    * after a runbook reload, to a runbook that needs I/O, joins `unprepared`. In the
-   * second pass (no `unprepared`), an input still `leftOut` that could act is left
-   * to a person rather than decided without its I/O.
+   * second pass (no `unprepared`), an input still `leftOut` that could act is never
+   * decided to run without its I/O (`leftOutVerdict`).
    */
   function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
@@ -424,13 +447,14 @@ export function createEngine(deps: EngineDeps) {
           verdict = {
             kind: 'manual',
             event: 'DECISION_ERROR',
-            reason: 'the runbooks were reloaded while this alert was being prepared: left to a person (deliver it again, or act by hand)',
+            reason: 'the runbooks were reloaded while this alert was being prepared: left to a person (act by hand, or run the runbook with rectify run)',
             runbook: input.runbook!,
           };
         }
       }
       verdict ??= deps.decide(input, tx, now);
-      if (leftOut?.has(input) && ioCanChange(verdict)) verdict = leftOutVerdict(input, verdict);
+      // Still left out, yet able to act, and its runbook needs I/O it has not had.
+      if (leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
       if (unprepared?.has(input) && ioCanChange(verdict)) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
@@ -528,7 +552,7 @@ export function createEngine(deps: EngineDeps) {
       const started = startClaims(first.claims);
       if (first.deferred.length) {
         // Left out by the screen but the state changed before deciding, or matched again
-        // after a runbook reload: prepared now, and decided after all.
+        // after a runbook reload: screened again, prepared if they may now act, and decided.
         const later = first.deferred.map((i) => inputs[i]!);
         const toPrepare = later.filter((input) => unprepared.has(input));
         // Screened again on what the first pass committed: inputs a reload re-matched were

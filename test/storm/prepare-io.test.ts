@@ -193,8 +193,60 @@ describe('storm: MEDIUM guardrail conditions only for alerts that could run', { 
     const reasons = new Set(r.body.results.map((x: any) => x.reason.replace(/; the same plan .*$/, '')));
     assert.deepEqual([...reasons].sort(), [
       `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 1 attempt`,
-      'risk MEDIUM: its guardrail conditions were not evaluated in this alert storm (those checked for the alerts before it did not all hold): approval',
+      'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval',
     ].sort());
+  });
+});
+
+describe('storm: MEDIUM guardrail checks in a dry run, and copies of one alert', { timeout: 60_000 }, () => {
+  const runbook = (base: string) => `runbooks:
+  restart-when-healthy:
+    risk: MEDIUM
+    triggers: [ApiDown]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    blast_radius_limit: 1000
+    guardrails:
+      - http: {url: "${base}/healthy", timeout_seconds: 1, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${base}/restart/{service}", expect_status: [200, 299], timeout_seconds: 10}
+`;
+
+  it('--dry-run: nothing runs, so nothing is rate limited: every alert is checked and decided DRY_RUN', async () => {
+    const target = await startHttpTarget();
+    target.route('GET', '/healthy', { status: 200 });
+    const svc = await startTestService({ runbooks: runbook(target.url), args: ['--dry-run'] });
+    try {
+      const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 10 }, () => alert('ApiDown', 'api'))));
+      assert.equal(r.status, 202);
+      assert.deepEqual([...new Set(r.body.results.map((x: any) => x.event))], ['DRY_RUN']);
+      assert.equal(target.calls('/healthy', 'GET'), 10);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+
+  it('a later copy of an alert in the same body takes no slot: the next alert is checked and runs instead', async () => {
+    const target = await startHttpTarget();
+    target.route('GET', '/healthy', { status: 200 });
+    target.route('POST', '/restart/api', { status: 200 });
+    const svc = await startTestService({ runbooks: runbook(target.url), args: ['--max-concurrent-executions', '1000'] });
+    try {
+      const x = alert('ApiDown', 'api');
+      const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([x, x, x, alert('ApiDown', 'api'), alert('ApiDown', 'api')]));
+      assert.equal(r.status, 202);
+      assert.deepEqual(
+        r.body.results.map((y: any) => y.action),
+        ['executed', 'duplicate', 'duplicate', 'executed', 'blocked'],
+      );
+      assert.equal(r.body.results[4].event, 'RATE_LIMITED');
+      assert.equal(target.calls('/healthy', 'GET'), 2, 'the two alerts that may run, once each');
+      assert.equal(target.calls('/restart/api', 'POST'), 2);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
   });
 });
 
