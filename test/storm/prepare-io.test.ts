@@ -142,6 +142,19 @@ describe('storm: enrichment and guardrail checks only for alerts that could act'
   });
 });
 
+/** A MEDIUM runbook entry whose guardrail is a GET of `health` on the local target; max_per_hour 2. */
+const medium = (base: string, id: string, trigger: string, health: string) => `  ${id}:
+    risk: MEDIUM
+    triggers: [${trigger}]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    blast_radius_limit: 1000
+    guardrails:
+      - http: {url: "${base}/${health}", timeout_seconds: 1, interval_seconds: 1}
+    action:
+      http: {method: POST, url: "${base}/restart/{service}", expect_status: [200, 299], timeout_seconds: 10}
+`;
+
 describe('storm: MEDIUM guardrail conditions only for alerts that could run', { timeout: 60_000 }, () => {
   let target: HttpTarget;
   let svc: TestService;
@@ -149,19 +162,8 @@ describe('storm: MEDIUM guardrail conditions only for alerts that could run', { 
     target = await startHttpTarget();
     target.route('GET', '/healthy', { status: 200 });
     target.route('GET', '/unhealthy', { status: 503 });
-    const medium = (id: string, trigger: string, health: string) => `  ${id}:
-    risk: MEDIUM
-    triggers: [${trigger}]
-    max_per_hour: 2
-    cooldown_minutes: 0
-    blast_radius_limit: 1000
-    guardrails:
-      - http: {url: "${target.url}/${health}", timeout_seconds: 1, interval_seconds: 1}
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299], timeout_seconds: 10}
-`;
     svc = await startTestService({
-      runbooks: `runbooks:\n${medium('restart-when-healthy', 'ApiDown', 'healthy')}${medium('restart-when-unhealthy', 'WebDown', 'unhealthy')}`,
+      runbooks: `runbooks:\n${medium(target.url, 'restart-when-healthy', 'ApiDown', 'healthy')}${medium(target.url, 'restart-when-unhealthy', 'WebDown', 'unhealthy')}`,
       args: ['--max-concurrent-executions', '1000'],
     });
   });
@@ -199,18 +201,7 @@ describe('storm: MEDIUM guardrail conditions only for alerts that could run', { 
 });
 
 describe('storm: MEDIUM guardrail checks in a dry run, and copies of one alert', { timeout: 60_000 }, () => {
-  const runbook = (base: string) => `runbooks:
-  restart-when-healthy:
-    risk: MEDIUM
-    triggers: [ApiDown]
-    max_per_hour: 2
-    cooldown_minutes: 0
-    blast_radius_limit: 1000
-    guardrails:
-      - http: {url: "${base}/healthy", timeout_seconds: 1, interval_seconds: 1}
-    action:
-      http: {method: POST, url: "${base}/restart/{service}", expect_status: [200, 299], timeout_seconds: 10}
-`;
+  const runbook = (base: string) => `runbooks:\n${medium(base, 'restart-when-healthy', 'ApiDown', 'healthy')}`;
 
   it('--dry-run: nothing runs, so nothing is rate limited: every alert is checked and decided DRY_RUN', async () => {
     const target = await startHttpTarget();
