@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { RectifyError } from '../../src/domain/index.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /**
@@ -137,6 +138,28 @@ describe('runbook reload', () => {
       const metrics = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="refused"\} 1$/m);
     } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a reload that cannot be audited does not happen: the runbooks in force stay', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    const store = svc.service.store;
+    const transact = store.transact;
+    try {
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      // The disk refuses the commit (the store's own answer when it cannot write).
+      store.transact = (() => Promise.reject(new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later'))) as typeof transact;
+      const report = (await svc.service.reload()).runbooks;
+      store.transact = transact;
+      assert.deepEqual(report, { ok: false, problems: ['the reload could not be audited (the database could not commit; nothing was recorded, retry later)'] });
+      assert.equal((await svc.post('/api/v1/incidents', incident('I1', 'DbSlow'))).body.action, 'manual', 'scale-db is not in force');
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id), ['restart-api']);
+      // Once the disk takes writes again, the same folder goes in.
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: [], reordered: false });
+    } finally {
+      store.transact = transact;
       await svc.stop({ remove: true });
     }
   });
@@ -318,5 +341,36 @@ describe('runbook reload on SIGHUP (a real process)', () => {
     assert.deepEqual([line.count, line.added, line.removed, line.changed, line.reordered], [2, ['scale-db'], [], [], false]);
     const res = await fetch(`${p.url}/api/v1/runbooks`);
     assert.deepEqual(((await res.json()) as any).runbooks.map((r: any) => r.id).sort(), ['restart-api', 'scale-db']);
+  });
+});
+
+describe('SIGHUP while rectify is stopping (a real process)', () => {
+  it('is logged and ignored: the drain goes on and the process exits 0', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-hupstop-'));
+    const target = await startHttpTarget();
+    // The action takes a while, so the stop has an execution to drain.
+    target.route('POST', '/restart/shop', { status: 200, delayMs: 2_500 });
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'api.yaml'), restartApi(target.url));
+    const p = await startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks') });
+    try {
+      const res = await fetch(`${p.url}/api/v1/incidents`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(incident('H1', 'ApiDown')) });
+      assert.equal(((await res.json()) as any).action, 'executed');
+      await target.waitForRequest('/restart/shop');
+      const exit = p.stop();
+      const deadline = Date.now() + 10_000;
+      while (!p.output().includes('stopping: intake closed')) {
+        if (Date.now() > deadline) throw new Error(`no stop logged:\n${p.output()}`);
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      process.kill(p.pid, 'SIGHUP');
+      assert.equal(await exit, 0, p.output());
+      assert.match(p.output(), /"ignored: rectify is stopping"/);
+      assert.equal(target.calls('/restart/shop', 'POST'), 1);
+    } finally {
+      await p.stop();
+      await target.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
