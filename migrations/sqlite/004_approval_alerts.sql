@@ -6,6 +6,8 @@
 ALTER TABLE approvals ADD COLUMN plan_key TEXT;
 ALTER TABLE approvals ADD COLUMN alerts INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX approvals_plan_key ON approvals(plan_key) WHERE status = 'pending' AND plan_key IS NOT NULL;
+-- A manual run's request stands for no alert.
+UPDATE approvals SET alerts = 0 WHERE alert_key IS NULL;
 
 -- The alerts a pending request stands for. A resolved alert leaves it; the last one
 -- to leave cancels it. Rows go when the request is decided.

@@ -441,7 +441,7 @@ export function createEngine(deps: EngineDeps) {
       if (rematch(input)) {
         // Its runbook changed in a reload, and the new one needs I/O this input has not had.
         if (unprepared) {
-          input.values = withStandIns(incident, input.runbook!);
+          input.values = deps.enricher ? withStandIns(incident, input.runbook!) : placeholderValues(incident);
           unprepared.add(input);
         } else {
           verdict = {

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 import { RectifyError } from '../../src/domain/index.js';
+import { countRows } from '../storm/helpers.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
 /**
@@ -149,17 +150,62 @@ describe('runbook reload', () => {
     const transact = store.transact;
     try {
       writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
-      // The disk refuses the commit (the store's own answer when it cannot write).
-      store.transact = (() => Promise.reject(new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later'))) as typeof transact;
+      // The reload's unit runs (its audit row written, the new runbooks put in force), then its commit fails.
+      store.transact = ((work, o) =>
+        transact.call(
+          store,
+          (tx) => {
+            work(tx);
+            throw new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later');
+          },
+          o,
+        )) as typeof transact;
       const report = (await svc.service.reload()).runbooks;
       store.transact = transact;
       assert.deepEqual(report, { ok: false, problems: ['the reload could not be audited (the database could not commit; nothing was recorded, retry later)'] });
       assert.equal((await svc.post('/api/v1/incidents', incident('I1', 'DbSlow'))).body.action, 'manual', 'scale-db is not in force');
       assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id), ['restart-api']);
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 0);
       // Once the disk takes writes again, the same folder goes in.
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: [], reordered: false });
     } finally {
       store.transact = transact;
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('two reloads at once run one after the other: the second finds the first in force', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    try {
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      const [first, second] = await Promise.all([svc.service.reload(), svc.service.reload()]);
+      assert.deepEqual(first.runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: [], reordered: false });
+      assert.deepEqual(second.runbooks, { ok: true, count: 2, added: [], removed: [], changed: [], reordered: false });
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a cooldown shortened by a reload and put back still holds: its rate-limit rows were kept', async () => {
+    target.reset();
+    const long = restartApi(target.url).replace('cooldown_minutes: 0', 'cooldown_minutes: 120');
+    const svc = await startTestService({ runbooks: { 'api.yaml': long } });
+    try {
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), long.replace('cooldown_minutes: 120', 'cooldown_minutes: 1'));
+      assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+      svc.clock.advance(70 * 60_000);
+      await svc.service.housekeep();
+      // Past the hour and the new cooldown, but not past the longest this process has had.
+      assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 1);
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), long);
+      assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+      const again = await svc.post('/api/v1/incidents', incident('I2', 'ApiDown'));
+      assert.equal(again.body.event, 'RATE_LIMITED');
+      assert.match(again.body.reason, /^Cooldown active \(\d+s remaining\)$/);
+    } finally {
       await svc.stop({ remove: true });
     }
   });

@@ -260,11 +260,14 @@ describe('storm: a runbook reload while a storm is being prepared', { timeout: 6
       // 40 alerts for one service, max_per_hour 2: the screen enriches 2, slowly; the
       // runbook changes (another action path) while they wait.
       target.route('POST', '/restart-v2/api/api', { status: 200 });
-      env.fake.injectDelay('GET', DEPLOYMENT, 1_500, 2);
+      // Held until the test releases them, after the reload: not a delay a slow machine could outrun.
+      env.fake.injectDelay('GET', DEPLOYMENT, 60_000, 2);
       const answer = svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('ApiDown', 'api'))));
-      for (let i = 0; i < 400 && env.fake.count('GET', DEPLOYMENT) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+      for (let i = 0; i < 2_000 && env.fake.count('GET', DEPLOYMENT) === 0; i++) await new Promise((r) => setTimeout(r, 5));
       writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replace('/restart/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}\n  restart-web', '/restart-v2/{workload}/{service}", expect_status: [200, 299], timeout_seconds: 10}\n  restart-web'));
-      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: ['restart-api'], reordered: false });
+      const reloaded = (await svc.service.reload()).runbooks;
+      env.fake.releaseDelays();
+      assert.deepEqual(reloaded, { ok: true, count: 2, added: [], removed: [], changed: ['restart-api'], reordered: false });
       const r = await answer;
       assert.equal(r.status, 202);
       const events = r.body.results.map((x: any) => x.event);

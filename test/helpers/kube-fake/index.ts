@@ -43,6 +43,8 @@ export interface KubeFake {
   injectError(method: string, path: string | RegExp, code: number, reason: string, message: string, times?: number): void;
   /** The next `times` matching requests wait `ms` before being answered. */
   injectDelay(method: string, path: string | RegExp, ms: number, times?: number): void;
+  /** Answers the requests injected delays hold now (a test's gate: inject a long delay, release it when ready). */
+  releaseDelays(): void;
 
   close(): Promise<void>;
 }
@@ -88,6 +90,7 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
       }),
     injectError: (method, path, code, reason, message, times = 1) => server.inject({ method, path, status: code, reason, message, times }),
     injectDelay: (method, path, ms, times = 1) => server.delay({ method, path, ms, times }),
+    releaseDelays: () => server.releaseDelays(),
     close: async () => {
       cluster.close();
       await server.close();
