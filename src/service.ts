@@ -16,7 +16,7 @@ import { systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
-import type { PruneResult, Store } from './store/ports.js';
+import type { PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
 import { createNotifyQueue, createRepeatFilter, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier } from './notify/index.js';
@@ -129,8 +129,9 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
  */
 export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
   const link = join(dir, '..data');
+  const target = (): string => (existsSync(link) ? realpathSync(link) : dir);
   for (let attempt = 0; ; attempt++) {
-    const source = existsSync(link) ? realpathSync(link) : dir;
+    const source = target();
     const stampBefore = folderStamp(source);
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] } | undefined;
     let failure: unknown;
@@ -139,7 +140,7 @@ export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings:
     } catch (err) {
       failure = err;
     }
-    const moved = source !== dir && (existsSync(link) ? realpathSync(link) : dir) !== source;
+    const moved = source !== dir && target() !== source;
     if (moved && attempt === 0) continue;
     if (moved || folderStamp(source) !== stampBefore) {
       throw new LoadError([{ file: dir, path: '', message: 'the folder changed while it was being read: send SIGHUP again once its files are written (write each file elsewhere, then mv it in)' }]);
@@ -214,7 +215,10 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const runbooks = loadedCatalog.runbooks;
   // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
   let cooldownMs = longestCooldown(runbooks);
-  for (const w of loadedCatalog.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
+  const warnRunbooks = (warnings: LoadProblem[]): void => {
+    for (const w of warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
+  };
+  warnRunbooks(loadedCatalog.warnings);
   // One index object for every holder (the pipeline, the engine, the API); a reload replaces what it holds.
   const index = createReloadableIndex(createRunbookIndex(runbooks));
   const catalog: RunbookCatalog = index;
@@ -324,9 +328,16 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);
-  for (const rb of runbooks) metrics.circuitState(rb.id, store.read((tx) => tx.circuit(rb.id)).state);
-  const pausedRunbooks = store.read((tx) => tx.pausedRunbooks());
-  for (const rb of runbooks) metrics.runbookPaused(rb.id, pausedRunbooks.has(rb.id));
+  /** Sets the runbooks' circuit and pause gauges from the store (at start, and for those a reload adds); answers every paused runbook. */
+  function showRunbookState(ids: readonly string[]): Map<string, RunbookPause> {
+    const paused = store.read((tx) => tx.pausedRunbooks());
+    for (const id of ids) {
+      metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);
+      metrics.runbookPaused(id, paused.has(id));
+    }
+    return paused;
+  }
+  const pausedRunbooks = showRunbookState(runbooks.map((rb) => rb.id));
   if (pausedRunbooks.size > 0) log.warn({ runbooks: [...pausedRunbooks.keys()] }, 'runbooks paused: they do not run automatically until resumed');
 
   let draining = false;
@@ -406,7 +417,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     const changed = [...after].filter(([id, version]) => before.has(id) && before.get(id) !== version).map(([id]) => id);
     // The first runbook that matches wins: the same runbooks in another order (a file renamed) match differently.
     const reordered = added.length + removed.length === 0 && index.all.some((rb, i) => loaded.runbooks[i]!.id !== rb.id);
-    for (const w of loaded.warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
+    warnRunbooks(loaded.warnings);
     const summary = { count: loaded.runbooks.length, added, removed, changed, reordered };
     if (added.length + removed.length + changed.length === 0 && !reordered) {
       metrics.runbooksReloaded('ok');
@@ -437,11 +448,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     cooldownMs = Math.max(cooldownMs, longestCooldown(loaded.runbooks));
     for (const id of removed) metrics.forgetRunbook(id);
     try {
-      const paused = store.read((tx) => tx.pausedRunbooks());
-      for (const id of added) {
-        metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);
-        metrics.runbookPaused(id, paused.has(id));
-      }
+      showRunbookState(added);
     } catch (err) {
       log.warn({ err }, 'could not read the new runbooks\' circuit and pause state for the metrics');
     }

@@ -190,6 +190,11 @@ export function createEngine(deps: EngineDeps) {
     return rb !== undefined && needsIO(input.incident, rb);
   }
 
+  /** An input's values before its I/O: stand-ins only for what an enricher could add (without one, a missing value stays missing). */
+  function valuesBeforeIO(input: DecideInput): Record<string, string> {
+    return deps.enricher ? withStandIns(input.incident, input.runbook!) : placeholderValues(input.incident);
+  }
+
   async function complete(input: DecideInput): Promise<void> {
     const rb = input.runbook!;
     input.values = await enrich(input.incident, rb);
@@ -306,9 +311,8 @@ export function createEngine(deps: EngineDeps) {
         continue;
       }
       keys.add(key);
-      // Left out, an input keeps these values: decideAll decides it with them. Stand-ins
-      // only for what an enricher could add: without one, a missing value stays missing.
-      input.values = deps.enricher ? withStandIns(input.incident, input.runbook!) : placeholderValues(input.incident);
+      // Left out, an input keeps these values: decideAll decides it with them.
+      input.values = valuesBeforeIO(input);
       const verdict = deps.decide(input, tx, now);
       if (!ioCanChange(verdict)) {
         skip.add(input);
@@ -441,7 +445,7 @@ export function createEngine(deps: EngineDeps) {
       if (rematch(input)) {
         // Its runbook changed in a reload, and the new one needs I/O this input has not had.
         if (unprepared) {
-          input.values = deps.enricher ? withStandIns(incident, input.runbook!) : placeholderValues(incident);
+          input.values = valuesBeforeIO(input);
           unprepared.add(input);
         } else {
           verdict = {
