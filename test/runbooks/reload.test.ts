@@ -34,6 +34,13 @@ const scaleDb = (base: string) => `runbooks:
 `;
 const incident = (id: string, root_cause: string, service = 'shop') => ({ id, root_cause, service, confidence: 1 });
 
+/** A guardrail endpoint that answers only once the test opens it (after its reload), not after a delay that a slow machine could outrun. */
+function gate() {
+  let open!: () => void;
+  const opened = new Promise<void>((r) => (open = r));
+  return { open, handler: async () => (await opened, { status: 200 }) };
+}
+
 describe('runbook reload', () => {
   let target: HttpTarget;
   before(async () => {
@@ -258,13 +265,6 @@ describe('runbook reload while alerts are being prepared', () => {
     action:
       http: {method: POST, url: "${base}/restart/{service}"}
 `;
-  /** A guardrail endpoint that answers only once the test opens it (after its reload), not after a delay that a slow machine could outrun. */
-  function gate() {
-    let open!: () => void;
-    const opened = new Promise<void>((r) => (open = r));
-    return { open, handler: async () => (await opened, { status: 200 }) };
-  }
-
   /** Posts an alert, reloads `next` (null: the file removed) while its guardrail waits, then opens the gate. */
   async function reloadWhileGuardrailRuns(svc: TestService, next: string | null, alerts = [incident('I1', 'ApiDown')]): Promise<any[]> {
     const held = gate();
@@ -326,10 +326,8 @@ describe('runbook reload while alerts are being prepared', () => {
 describe('runbook reload while a manual run is being prepared', () => {
   it('the run is refused with 409 and nothing runs: what was checked is not what would run', async () => {
     const target = await startHttpTarget();
-    let open!: () => void;
-    const opened = new Promise<void>((r) => (open = r));
-    // The guardrail answers once the test has reloaded, not after a delay a slow machine could outrun.
-    target.route('GET', '/slow-health', async () => (await opened, { status: 200 }));
+    const held = gate();
+    target.route('GET', '/slow-health', held.handler);
     target.route('POST', '/restart/shop', { status: 200 });
     const rb = (path: string) => `runbooks:
   restart-api:
@@ -347,7 +345,7 @@ describe('runbook reload while a manual run is being prepared', () => {
       await target.waitForRequest('/slow-health');
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), rb('restart-v2'));
       const reloaded = (await svc.service.reload()).runbooks as { ok: boolean };
-      open();
+      held.open();
       assert.equal(reloaded.ok, true);
       const r = await answer;
       assert.equal(r.status, 409);
