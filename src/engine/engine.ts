@@ -187,6 +187,7 @@ export function createEngine(deps: EngineDeps) {
     else delete input.runbook;
     delete input.values;
     delete input.guardrails;
+    enrichedOnly.delete(input);
     return rb !== undefined && needsIO(input.incident, rb);
   }
 
@@ -223,24 +224,41 @@ export function createEngine(deps: EngineDeps) {
    * Whether a verdict reached without the input's I/O would run something: it
    * executes, or it asks only because a MEDIUM runbook's guardrail conditions were
    * not evaluated, and would run if they hold (not a dry run, nothing else asking).
-   * The MEDIUM case counts only where `leftOutVerdict` can ask with a real plan
-   * (nothing from enrichment): otherwise every such alert is prepared.
    */
   function wouldRun(verdict: Verdict, input: DecideInput, tx: Tx, now: number): boolean {
     if (verdict.kind === 'execute') return true;
-    if (verdict.kind !== 'approval' || !asksForLackOfChecks(input)) return false;
+    if (verdict.kind !== 'approval' || !uncheckedMedium(input)) return false;
     return deps.decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now).kind === 'execute';
   }
 
-  /** A MEDIUM alert whose guardrail conditions were not evaluated, and whose plan comes from the alert alone. */
-  function asksForLackOfChecks(input: DecideInput): boolean {
+  /** A MEDIUM alert whose guardrail conditions were not evaluated. */
+  function uncheckedMedium(input: DecideInput): boolean {
     const rb = input.runbook;
-    return (
-      rb !== undefined &&
-      input.guardrails === undefined &&
-      needsGuardrails(input.incident, rb) &&
-      !needsEnrichment(input.incident, rb) &&
-      hasPlaceholderValues(input.incident, rb.params)
+    return rb !== undefined && input.guardrails === undefined && needsGuardrails(input.incident, rb);
+  }
+
+  /** Whether the input's values are real (never a stand-in): from the alert alone, or enriched. */
+  function realValues(input: DecideInput): boolean {
+    const rb = input.runbook!;
+    return enrichedOnly.has(input) || (!needsEnrichment(input.incident, rb) && hasPlaceholderValues(input.incident, rb.params));
+  }
+
+  /** Inputs left out of the guardrail checks that were enriched only, to ask a person with their real plan. */
+  const enrichedOnly = new WeakSet<DecideInput>();
+
+  /** A left-out MEDIUM alert whose plan needs the enricher: asks a person only once enriched (see `leftOutVerdict`). */
+  const needsEnrichmentToAsk = (input: DecideInput): boolean =>
+    uncheckedMedium(input) && needsEnrichment(input.incident, input.runbook!) && !enrichedOnly.has(input);
+
+  /** Enrichment only, no guardrail checks, for alerts left out that will ask a person (at most PREPARE_CONCURRENCY at once). */
+  async function enrichOnly(inputs: DecideInput[]): Promise<void> {
+    await Promise.all(
+      inputs.map((input) =>
+        preparing.run(async () => {
+          input.values = await enrich(input.incident, input.runbook!);
+          enrichedOnly.add(input);
+        }),
+      ),
     );
   }
 
@@ -249,15 +267,18 @@ export function createEngine(deps: EngineDeps) {
    * its I/O could still change: the alerts of its runbook and service prepared
    * before it were to use the executions left, and did not use them all. It is not
    * decided to run without its own checks. A MEDIUM alert asking only for lack of
-   * its guardrail checks, with a plan from the alert alone, asks a person with the
-   * plan it would run; anything else is left to a person (never a plan with
+   * its guardrail checks asks a person with the plan it would run, built from the
+   * alert's values or, where the plan needs the enricher, from what it read for this
+   * alert (`enrichOnly`); anything else is left to a person (never a plan with
    * stand-in values).
    */
   function leftOutVerdict(input: DecideInput, verdict: Verdict): Verdict {
     const rb = input.runbook;
-    if (verdict.kind === 'approval' && asksForLackOfChecks(input)) {
+    if (verdict.kind === 'approval' && uncheckedMedium(input) && realValues(input)) {
       return { ...verdict, reason: 'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval' };
     }
+    // Enriched, its values are the enricher's answer: a refusal to render them stands.
+    if (enrichedOnly.has(input) && verdict.event === 'PARAM_REFUSED') return verdict;
     return {
       kind: 'manual',
       event: 'DECISION_ERROR',
@@ -458,8 +479,9 @@ export function createEngine(deps: EngineDeps) {
       }
       verdict ??= deps.decide(input, tx, now);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
-      if (leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
-      if (unprepared?.has(input) && ioCanChange(verdict)) {
+      const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);
+      if (!askLater && leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
+      if (askLater || (unprepared?.has(input) && ioCanChange(verdict))) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
         results.push(undefined);
@@ -567,10 +589,24 @@ export function createEngine(deps: EngineDeps) {
         // The prepared ones first: those left out then see the executions they use.
         const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
         const second = await store.transact((tx) => decideAll(tx, order, actor, undefined, leftOut));
-        const decided = new Map(order.map((input, k) => [input, second.results[k]!]));
-        first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
-        record(second.results as DecisionResult[], order.map((input) => input.incident), false);
+        const decided = new Map<DecideInput, DecisionResult>();
+        order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
+        record([...decided.values()], order.map((input) => input.incident), false);
         for (const [id, p] of startClaims(second.claims)) started.set(id, p);
+        if (second.deferred.length) {
+          // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
+          // enricher: enriched (their guardrail conditions still unchecked) and decided.
+          const last = second.deferred.map((k) => order[k]!);
+          const keys = new Set<string>();
+          // A later copy of one alert is decided a duplicate: not enriched again.
+          const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
+          await enrichOnly(firsts.filter(needsEnrichmentToAsk));
+          const third = await store.transact((tx) => decideAll(tx, last, actor, undefined, new Set(last)));
+          last.forEach((input, k) => decided.set(input, third.results[k]!));
+          record(third.results as DecisionResult[], last.map((input) => input.incident), false);
+          for (const [id, p] of startClaims(third.claims)) started.set(id, p);
+        }
+        first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
       }
       if (opts.wait) await settle(results, started);
       return results;

@@ -200,6 +200,74 @@ describe('storm: MEDIUM guardrail conditions only for alerts that could run', { 
   });
 });
 
+describe('storm: a MEDIUM runbook whose plan needs enrichment', { timeout: 60_000 }, () => {
+  // The action names {workload}, which only the enricher gives (one GET of the deployment per enrichment).
+  const mediumEnriched = (base: string, id: string, trigger: string, health: string) =>
+    medium(base, id, trigger, health).replace('/restart/{service}"', '/restart/{workload}/{service}"');
+  let fake: KubeFake;
+  let target: HttpTarget;
+  let svc: TestService;
+  let per: number;
+  const enrichments = () => fake.count('GET', DEPLOYMENT) / per;
+  before(async () => {
+    const env = await startFakeEnv();
+    fake = env.fake;
+    fake.addDeployment(NS, 'api', 3);
+    target = await startHttpTarget();
+    target.route('GET', '/healthy', { status: 200 });
+    target.route('GET', '/unhealthy', { status: 503 });
+    svc = await startTestService({
+      runbooks: `runbooks:\n${mediumEnriched(target.url, 'restart-when-healthy', 'ApiDown', 'healthy')}${mediumEnriched(target.url, 'restart-when-unhealthy', 'WebDown', 'unhealthy')}`,
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--max-concurrent-executions', '1000'],
+    });
+    // One alert alone, to learn how many reads of the deployment one enrichment makes.
+    target.route('POST', '/restart/api/api-0', { status: 200 });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([alert('ApiDown', 'api-0')]));
+    assert.equal(r.body.results[0].event, 'SUCCESS', r.body.results[0].reason);
+    per = fake.count('GET', DEPLOYMENT);
+    assert.ok(per >= 1);
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+    await fake?.close();
+  });
+
+  it('the conditions hold: the two alerts that may run are enriched and checked, the other 38 rate limited without either', async () => {
+    fake.clearRequests();
+    const checks = target.calls('/healthy', 'GET');
+    target.route('POST', '/restart/api/api', { status: 200 });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('ApiDown', 'api'))));
+    assert.equal(r.status, 202);
+    const events = r.body.results.map((x: any) => x.event);
+    assert.equal(events.filter((e: string) => e === 'SUCCESS').length, 2);
+    assert.equal(events.filter((e: string) => e === 'RATE_LIMITED').length, 38);
+    assert.equal(target.calls('/healthy', 'GET') - checks, 2);
+    assert.equal(enrichments(), 2);
+    assert.equal(target.calls('/restart/api/api', 'POST'), 2, 'run with the value the enricher read');
+  });
+
+  it('the conditions do not hold: four checks, every alert enriched, and all ask a person with the plan the enricher filled, in one request', async () => {
+    fake.clearRequests();
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('WebDown', 'web'))));
+    assert.equal(r.status, 202);
+    assert.deepEqual([...new Set(r.body.results.map((x: any) => x.action))], ['approval_required']);
+    assert.equal(target.calls('/unhealthy', 'GET'), 4, 'two prepared by the screen, two more once those did not run');
+    assert.equal(enrichments(), 40, 'the 36 left out of the checks are enriched for their plan');
+    const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals.filter((a: any) => a.runbook === 'restart-when-unhealthy');
+    assert.deepEqual(
+      pending.map((a: any) => [a.alerts, a.actions]),
+      [[40, [`POST ${target.url}/restart/api/web`]]],
+    );
+    const reasons = new Set(r.body.results.map((x: any) => x.reason.replace(/; the same plan .*$/, '')));
+    assert.deepEqual([...reasons].sort(), [
+      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 1 attempt`,
+      'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval',
+    ].sort());
+    assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM audit WHERE event = 'DECISION_ERROR'"), 0);
+  });
+});
+
 describe('storm: MEDIUM guardrail checks in a dry run, and copies of one alert', { timeout: 60_000 }, () => {
   const runbook = (base: string) => `runbooks:\n${medium(base, 'restart-when-healthy', 'ApiDown', 'healthy')}`;
 
