@@ -210,19 +210,39 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
 
 /**
  * Without API tokens rectify listens on loopback only, and whoever reaches it may
- * act. A web page in a browser on the same machine can reach it too, through DNS
- * rebinding (a name of the page's that resolves to 127.0.0.1): its requests carry
- * that name in Host. So tokenless, only requests addressed to a loopback name are
- * answered (a 403 otherwise); with tokens, the token decides.
+ * act. A web page in a browser on the same machine can reach it too:
+ * - through DNS rebinding (a name of the page's that resolves to 127.0.0.1): its
+ *   requests carry that name in Host;
+ * - directly, addressed to 127.0.0.1: a POST without a body, or with a form's
+ *   content type, needs no CORS preflight, so the browser sends it (the page cannot
+ *   read the answer, but a resume or a pause has happened). Such a request carries
+ *   the page's `Origin`, and `Sec-Fetch-Site: cross-site` where the browser sends it.
+ * So tokenless, only requests addressed to a loopback name are answered, and none
+ * that a page of another origin sent (a 403 otherwise). curl, the CLI, Alertmanager
+ * send no Origin. With tokens, the token decides (a page cannot make the browser
+ * send one).
  */
 export function installLoopbackHostCheck(app: FastifyInstance, log: Logger): void {
   app.addHook('onRequest', (req, reply, done) => {
     const host = req.headers.host ?? '';
-    if (LOOPBACK_HOST.test(host)) {
-      done();
+    if (!LOOPBACK_HOST.test(host)) {
+      log.warn({ reqId: req.id, host: host.slice(0, 100) }, 'request refused: not addressed to a loopback host');
+      refuse(reply, 403, 'FORBIDDEN', 'without API tokens rectify answers only requests addressed to localhost, 127.0.0.1 or [::1] (the Host header); configure --tokens to serve others');
       return;
     }
-    log.warn({ reqId: req.id, host: host.slice(0, 100) }, 'request refused: not addressed to a loopback host');
-    refuse(reply, 403, 'FORBIDDEN', 'without API tokens rectify answers only requests addressed to localhost, 127.0.0.1 or [::1] (the Host header); configure --tokens to serve others');
+    const origin = req.headers.origin;
+    const site = req.headers['sec-fetch-site'];
+    if ((origin !== undefined && !sameOrigin(origin, host)) || site === 'cross-site' || site === 'same-site') {
+      log.warn({ reqId: req.id, origin: String(origin ?? '').slice(0, 100), site }, 'request refused: sent by a web page of another origin');
+      refuse(reply, 403, 'FORBIDDEN', 'without API tokens rectify refuses requests a web page of another origin sends (the Origin or Sec-Fetch-Site header): use curl or the rectify CLI, or configure --tokens');
+      return;
+    }
+    done();
   });
+}
+
+/** Whether an Origin header names this server itself (`http(s)://<the Host header>`). */
+function sameOrigin(origin: string, host: string): boolean {
+  const m = /^https?:\/\/(.+)$/i.exec(origin);
+  return m !== null && m[1]!.toLowerCase() === host.toLowerCase();
 }

@@ -278,6 +278,47 @@ describe('without tokens', () => {
   });
 });
 
+describe('without tokens: requests a web page sends', () => {
+  it('a page of another origin cannot resume or pause: 403, nothing changes; curl, the CLI and this origin are answered', async () => {
+    const svc = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
+    try {
+      assert.equal((await svc.post('/api/v1/pause', { by: 'alice', reason: 'incident' })).status, 200);
+      // fetch('http://127.0.0.1:9095/api/v1/resume', {method: 'POST', mode: 'no-cors'}): no body, no content type, no preflight.
+      const page = (headers: Record<string, string>, url = '/api/v1/resume') => svc.app.inject({ method: 'POST', url, headers });
+      const pages: Array<Record<string, string>> = [
+        { origin: 'https://evil.example' },
+        { origin: 'null' },
+        { origin: 'http://localhost:3000' },
+        { 'sec-fetch-site': 'cross-site' },
+        { 'sec-fetch-site': 'same-site' },
+      ];
+      for (const headers of pages) {
+        const r = await page(headers);
+        assert.equal(r.statusCode, 403, JSON.stringify(headers));
+        assert.equal(JSON.parse(r.body).error.code, 'FORBIDDEN');
+      }
+      const form = await svc.app.inject({
+        method: 'POST',
+        url: '/api/v1/runbooks/restart-low/pause',
+        headers: { origin: 'https://evil.example', 'content-type': 'text/plain' },
+        payload: '{"by":"page"}',
+      });
+      assert.equal(form.statusCode, 403);
+      assert.deepEqual(
+        (await svc.get('/api/v1/audit')).body.events.map((e: { event: string; actor: string }) => [e.event, e.actor]),
+        [['SERVICE_PAUSED', 'alice']],
+        'still paused, and nothing else recorded',
+      );
+      // Its own origin, and a request no page sent (no Origin), are answered.
+      const same = await svc.app.inject({ method: 'POST', url: '/api/v1/resume', headers: { origin: 'http://localhost:80', 'sec-fetch-site': 'same-origin', 'content-type': 'application/json' }, payload: { by: 'alice' } });
+      assert.equal(same.statusCode, 200);
+      assert.equal((await svc.post('/api/v1/pause', { by: 'bob' })).status, 200);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
 describe('the tokens file', () => {
   async function serveWith(text: string): Promise<string[]> {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
