@@ -218,3 +218,23 @@ describe('what Fastify refuses before any route', () => {
     await svc.stop({ remove: true });
   });
 });
+
+describe('HEAD requests', () => {
+  it('are validated as the GET they stand for: a bad query is the same 400, and nothing is read', async () => {
+    const svc = await startTestService();
+    try {
+      const head = (url: string) => svc.app.inject({ method: 'HEAD', url });
+      for (const url of ['/api/v1/audit?limit=-1', '/api/v1/audit?limit=abc', '/api/v1/approvals?status=bogus']) {
+        const get = await svc.app.inject({ method: 'GET', url });
+        assert.equal(get.statusCode, 400, url);
+        const h = await head(url);
+        assert.equal(h.statusCode, 400, `HEAD ${url}`);
+        assert.equal(h.body, '', 'a HEAD answer has no body');
+      }
+      assert.equal((await head('/api/v1/audit')).statusCode, 200);
+      assert.equal((await head('/api/v1/approvals?status=pending')).statusCode, 200);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
