@@ -232,6 +232,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
     path: config.db.path,
     migrationsDir: MIGRATIONS_DIR,
+    // The service holds the database alone; `rectify run --local` (no recovery) may run beside it.
+    serving: overrides.recover !== false,
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),

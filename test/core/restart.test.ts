@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { hostname } from 'node:os';
 import { after, before, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -138,5 +140,44 @@ describe('state survives restarts', () => {
     db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
     db.close();
     await assert.rejects(startTestService({ runbooks: runbooks(target.url), dir: svc.dir }), /schema version 999 \(future\), newer than this rectify knows/);
+  });
+});
+
+describe('one serving rectify per database', () => {
+  it('a second `rectify serve` on the database is refused, naming the first, and leaves its running execution alone', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200, delayMs: 1_500 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), realClock: true });
+    try {
+      const r = await svc.post('/api/v1/incidents', broken());
+      assert.equal(r.body.action, 'executed');
+      for (let i = 0; i < 200 && target.calls('/act/shop', 'POST') === 0; i++) await new Promise((res) => setTimeout(res, 5));
+      const err: string[] = [];
+      const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${svc.dbPath}`, '--runbooks', svc.runbooksDir], {
+        out: () => {},
+        err: (l) => err.push(l),
+        env: {},
+        cwd: svc.dir,
+      });
+      assert.equal(code, 1);
+      assert.equal(err.length, 1, err.join('\n'));
+      assert.match(
+        err[0]!,
+        new RegExp(`^rectify: cannot start: the database .*rectify\\.db is in use by another rectify serve \\(pid ${process.pid} on ${hostname()} since \\d{4}-.*\\): stop that one first, or give this one its own --db$`),
+      );
+      // The first one's execution was not taken for a crash's leftover: it finishes.
+      for (let i = 0; i < 400; i++) {
+        if ((await svc.get(`/api/v1/incidents/${r.body.incident_id}`)).body.execution?.state !== 'running') break;
+        await new Promise((res) => setTimeout(res, 10));
+      }
+      const audit = (await svc.get(`/api/v1/audit?incident_id=${r.body.incident_id}`)).body.events.map((e: { event: string }) => e.event).reverse();
+      assert.deepEqual(audit, ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS']);
+      // Once it stops, the database is free (a crash frees it too: the operating system drops the lock).
+      const again = await svc.restart();
+      await again.stop({ remove: true });
+    } finally {
+      await svc.stop().catch(() => undefined);
+      await target.close();
+    }
   });
 });

@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { holdServeLock, SERVE_OWNER_KEY, serveOwner, type ServeLock } from './serve-lock.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RectifyError } from '../../domain/index.js';
@@ -45,6 +46,11 @@ export interface SqliteStoreOptions {
    * machine). Past it the page ends short, with a cursor to go on from.
    */
   auditScan?: { budget: number; step: number };
+  /**
+   * The serving process: it alone may take the database (see serve-lock.ts). Opening
+   * fails, naming the holder, while another serving rectify has it.
+   */
+  serving?: boolean;
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
@@ -141,11 +147,35 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma('synchronous = FULL');
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
-  migrateSqlite(db, opts.migrationsDir);
+  let serveLock: ServeLock | null = null;
+  if (opts.serving && opts.path !== ':memory:') {
+    const held = holdServeLock(opts.path);
+    if ('heldBy' in held) {
+      const owner = readServeOwner(db);
+      db.close();
+      throw new Error(
+        `the database ${opts.path} is in use by another rectify serve (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): stop that one first, or give this one its own --db`,
+      );
+    }
+    serveLock = held;
+  }
+  try {
+    migrateSqlite(db, opts.migrationsDir);
+  } catch (err) {
+    serveLock?.release();
+    throw err;
+  }
+  if (serveLock) {
+    db.prepare(
+      `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    ).run(SERVE_OWNER_KEY, serveOwner(Date.now()), Date.now());
+  }
   const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
   const keyProblem = chain.keyProblem();
   if (keyProblem) {
     db.close();
+    serveLock?.release();
     throw new Error(keyProblem);
   }
   // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
@@ -406,8 +436,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (queue.length) flush();
       checkpointer?.stop();
       db.close();
+      serveLock?.release();
     },
   };
+}
+
+/** Who holds the serve lock, as that process wrote it in the settings; null when it cannot be read. */
+function readServeOwner(db: Database.Database): string | null {
+  try {
+    return (db.prepare('SELECT value FROM settings WHERE key = ?').get(SERVE_OWNER_KEY) as { value: string } | undefined)?.value ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function errorText(err: unknown): string {
