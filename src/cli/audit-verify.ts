@@ -5,7 +5,7 @@ import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
 import { EXIT, type CliIO } from './io.js';
-import { parseRfc3339 } from '../lib/index.js';
+import { parseSince, SINCE_FORMS } from '../lib/index.js';
 
 type Reader = ReturnType<typeof openSqliteAuditReader>;
 
@@ -81,7 +81,7 @@ export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<num
 const PAGE = 1_000;
 
 /**
- * `rectify audit export [<file> | --db …] [--since <RFC 3339>] [--after-seq <n>]`: the log as
+ * `rectify audit export [<file> | --db …] [--since <RFC 3339 time | duration>] [--after-seq <n>]`: the log as
  * JSON lines, oldest first, with hashes (the same lines as GET /api/v1/audit/export).
  */
 export async function auditExportCommand(argv: string[], io: CliIO): Promise<number> {
@@ -94,9 +94,9 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
   try {
     const sinceText = last('since');
     const afterText = last('after-seq');
-    const since = sinceText === undefined ? undefined : (parseRfc3339(sinceText) ?? NaN);
-    if (since !== undefined && Number.isNaN(since)) {
-      io.err(`--since: expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z (got ${JSON.stringify(sinceText)})`);
+    const since = sinceText === undefined ? undefined : parseSince(sinceText, Date.now());
+    if (sinceText !== undefined && since === undefined) {
+      io.err(`--since: expected ${SINCE_FORMS}, got ${JSON.stringify(sinceText)}`);
       return EXIT.USAGE;
     }
     if (afterText !== undefined && !/^[0-9]{1,15}$/.test(afterText)) {

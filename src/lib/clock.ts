@@ -1,3 +1,5 @@
+import { parseDuration } from './durations.js';
+
 /**
  * Time comes from an injected clock, never `Date.now()` inside decision logic,
  * so guardrail windows (rate limits, cooldowns, breaker recovery, approval
@@ -40,4 +42,17 @@ export function parseRfc3339(text: string): number | undefined {
   if (!RFC3339.test(text)) return undefined;
   const ms = Date.parse(text);
   return Number.isNaN(ms) ? undefined : ms;
+}
+
+/** What a `--since` takes, as every command's message says it. */
+export const SINCE_FORMS = 'an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m)';
+
+/**
+ * A `--since` value: an RFC 3339 time, or a duration back from `now` ("1h": the last
+ * hour), as epoch milliseconds; undefined for anything else. `rectify audit` and
+ * `rectify audit export` read it the same way.
+ */
+export function parseSince(text: string, now: number): number | undefined {
+  const back = parseDuration(text);
+  return back !== undefined ? now - back : parseRfc3339(text);
 }

@@ -1,5 +1,5 @@
 import { AUDIT_EVENTS } from '../../domain/index.js';
-import { didYouMean, parseDuration, parseRfc3339, sleep } from '../../lib/index.js';
+import { didYouMean, parseDuration, parseSince, SINCE_FORMS, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { clientCommand } from './command.js';
@@ -95,10 +95,9 @@ export const auditCommand = clientCommand(
     }
     const since = lastFlag(flags, 'since');
     if (since !== undefined) {
-      const back = parseDuration(since);
-      const at = back !== undefined ? Date.now() - back : (parseRfc3339(since) ?? NaN);
-      if (Number.isNaN(at)) {
-        io.err(`--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got ${JSON.stringify(since)}`);
+      const at = parseSince(since, Date.now());
+      if (at === undefined) {
+        io.err(`--since: expected ${SINCE_FORMS}, got ${JSON.stringify(since)}`);
         return EXIT.USAGE;
       }
       q.set('since', new Date(at).toISOString());

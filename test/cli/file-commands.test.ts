@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { rmSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { createManualClock } from '../../src/lib/index.js';
+import { startTestService } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+/**
+ * The commands that read files directly (serve, lint, test, openapi, audit verify,
+ * audit export): what they accept, what they refuse before doing anything, and what
+ * their --help says.
+ */
+
+describe('rectify audit export --since', () => {
+  it('takes a duration back from now, as rectify audit does, or an RFC 3339 time', async () => {
+    const hour = 3_600_000;
+    const clock = createManualClock(Date.now() - 2 * hour);
+    const svc = await startTestService({ clock });
+    let running = true;
+    try {
+      await svc.post('/api/v1/incidents', { id: 'OLD', root_cause: 'nothing matches', service: 'shop' });
+      clock.set(Date.now());
+      await svc.post('/api/v1/incidents', { id: 'NEW', root_cause: 'nothing matches', service: 'shop' });
+      await svc.stop();
+      running = false;
+      const db = `sqlite:${svc.dbPath}`;
+      const incidents = (out: string[]) => [...new Set(out.map((l) => JSON.parse(l).incident_id))];
+
+      const lastHour = await cli(['audit', 'export', '--db', db, '--since', '1h'], { cwd: svc.dir });
+      assert.deepEqual(lastHour.err, []);
+      assert.equal(lastHour.code, 0);
+      assert.deepEqual(incidents(lastHour.out), ['NEW']);
+      const threeHours = await cli(['audit', 'export', '--db', db, '--since', '3h'], { cwd: svc.dir });
+      assert.deepEqual(incidents(threeHours.out), ['OLD', 'NEW']);
+      const at = await cli(['audit', 'export', '--db', db, '--since', new Date(Date.now() - hour).toISOString()], { cwd: svc.dir });
+      assert.deepEqual(at.out, lastHour.out);
+
+      const bad = await cli(['audit', 'export', '--db', db, '--since', 'yesterday'], { cwd: svc.dir });
+      assert.equal(bad.code, 2);
+      assert.deepEqual(bad.err, ['--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"']);
+      assert.deepEqual(bad.out, []);
+    } finally {
+      if (running) await svc.stop();
+      rmSync(svc.dir, { recursive: true, force: true });
+    }
+  });
+});
