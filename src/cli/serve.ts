@@ -15,6 +15,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   const config = loaded.config;
+  // Settings are flags: `rectify serve prod` would otherwise serve ./runbooks, not prod.
+  if (config.args.length) {
+    const [only] = config.args;
+    io.err(
+      config.args.length === 1
+        ? `rectify serve takes no arguments; did you mean ${/(^|\/)rectify\.ya?ml$/.test(only!) ? '--config' : '--runbooks'} ${only}?`
+        : `rectify serve takes no arguments (got ${config.args.map((a) => JSON.stringify(a)).join(', ')}); settings are flags, see rectify serve --help`,
+    );
+    return EXIT.USAGE;
+  }
   const refusals = serveConfigProblems(config);
   if (refusals.length) {
     for (const p of refusals) io.err(formatProblem(p));

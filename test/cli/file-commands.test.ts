@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { rmSync } from 'node:fs';
-import { describe, it } from 'node:test';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { createManualClock } from '../../src/lib/index.js';
 import { startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
@@ -10,6 +12,24 @@ import { cli } from './capture.js';
  * audit export): what they accept, what they refuse before doing anything, and what
  * their --help says.
  */
+
+const root = mkdtempSync(join(tmpdir(), 'rectify-file-commands-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+describe('rectify serve', () => {
+  // A folder that does not exist: were an argument let through, startup would stop on it (exit 2, another message) instead of serving.
+  const safe = ['--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', join(root, 'no-such-folder')];
+
+  it('refuses a positional argument, naming the flag that was meant, before starting anything', async () => {
+    const r = await cli(['serve', 'prod', ...safe], { cwd: root });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: ['rectify serve takes no arguments; did you mean --runbooks prod?'] });
+    const file = await cli(['serve', ...safe, 'rectify.yaml'], { cwd: root });
+    assert.deepEqual(file.err, ['rectify serve takes no arguments; did you mean --config rectify.yaml?']);
+    const two = await cli(['serve', 'a', 'b', ...safe], { cwd: root });
+    assert.equal(two.code, 2);
+    assert.deepEqual(two.err, ['rectify serve takes no arguments (got "a", "b"); settings are flags, see rectify serve --help']);
+  });
+});
 
 describe('rectify audit export --since', () => {
   it('takes a duration back from now, as rectify audit does, or an RFC 3339 time', async () => {
