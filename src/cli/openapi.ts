@@ -1,9 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, parseCommandArgs } from '../config/index.js';
+import { formatProblem } from '../domain/index.js';
 import { createTestLogger } from '../observability/index.js';
 import { createService } from '../service.js';
 import { EXIT, type CliIO } from './io.js';
+
+const OPENAPI_USAGE = 'rectify openapi [file] [--check]';
 
 /**
  * `rectify openapi [file] [--check]`: writes the OpenAPI document generated from the
@@ -11,8 +14,16 @@ import { EXIT, type CliIO } from './io.js';
  * file differs, so the committed openapi.yaml cannot drift from the code.
  */
 export async function openapiCommand(argv: string[], io: CliIO): Promise<number> {
-  const check = argv.includes('--check');
-  const file = resolve(io.cwd, argv.find((a) => !a.startsWith('-')) ?? 'openapi.yaml');
+  // Strict before anything is written: `--chek` or a second name must not overwrite a file.
+  const parsed = parseCommandArgs(argv, { check: 'boolean' });
+  const refusals = parsed.problems.map(formatProblem);
+  if (parsed.args.length > 1) refusals.push(`name one file (got ${parsed.args.map((a) => JSON.stringify(a)).join(', ')})`);
+  if (refusals.length) {
+    for (const r of refusals) io.err(`rectify openapi: ${r}; usage: ${OPENAPI_USAGE}`);
+    return EXIT.USAGE;
+  }
+  const check = parsed.flags['check'] === true;
+  const file = resolve(io.cwd, parsed.args[0] ?? 'openapi.yaml');
   const loaded = loadConfig(['--db', 'sqlite::memory:'], {}, { cwd: io.cwd });
   if ('problems' in loaded) throw new Error('internal: default configuration did not load');
   const service = await createService(loaded.config, createTestLogger({ capture: false }).logger, { runbooks: [] });
@@ -32,7 +43,12 @@ export async function openapiCommand(argv: string[], io: CliIO): Promise<number>
       io.out(`${file} is up to date`);
       return EXIT.OK;
     }
-    writeFileSync(file, yaml);
+    try {
+      writeFileSync(file, yaml);
+    } catch (err) {
+      io.err(`rectify openapi: cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`);
+      return EXIT.FAILED;
+    }
     io.out(`wrote ${file}`);
     return EXIT.OK;
   } finally {

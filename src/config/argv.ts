@@ -80,3 +80,35 @@ export function parseArgv(argv: readonly string[], known: ReadonlyMap<string, Fl
   }
   return { flags, args, help, problems };
 }
+
+export interface CommandArgs {
+  /** String flags in the order given (they may repeat); booleans as true or false. */
+  flags: Record<string, string[] | boolean>;
+  args: string[];
+  problems: LoadProblem[];
+}
+
+const TRUE_WORDS = ['true', '1', 'yes', 'on'];
+const FALSE_WORDS = ['false', '0', 'no', 'off'];
+
+/**
+ * A command's own flags and nothing else, for the commands that take no service
+ * settings (`rectify openapi`, `rectify lint`): an unknown flag is a problem, never
+ * skipped, and `--check=false` means false.
+ */
+export function parseCommandArgs(argv: readonly string[], known: Readonly<Record<string, FlagKind>>): CommandArgs {
+  const parsed = parseArgv(argv, new Map(Object.entries(known)));
+  const problems = [...parsed.problems];
+  const flags: Record<string, string[] | boolean> = {};
+  for (const f of parsed.flags) {
+    if (known[f.name] === 'boolean') {
+      const v = f.value === true ? 'true' : f.value.trim().toLowerCase();
+      if (TRUE_WORDS.includes(v) || FALSE_WORDS.includes(v)) flags[f.name] = TRUE_WORDS.includes(v);
+      else problems.push(flagProblem(f.name, `expected true or false, got ${JSON.stringify(f.value)}`));
+      continue;
+    }
+    const prior = flags[f.name];
+    flags[f.name] = [...(Array.isArray(prior) ? prior : []), String(f.value)];
+  }
+  return { flags, args: parsed.args, problems };
+}

@@ -11,7 +11,7 @@ export { resolveSecret, resolveAuditKey, resolveAuditPreviousKeys, AUDIT_KEY_MIN
 export type { Config, ConfigSource } from './types.js';
 export type { DbTarget, ListenAddress } from './values.js';
 export { LOG_LEVELS, KUBERNETES_MODES, type LogLevel, type KubernetesMode, type SettingName } from './settings.js';
-export type { FlagKind } from './argv.js';
+export { parseCommandArgs, type CommandArgs, type FlagKind } from './argv.js';
 
 /**
  * The composition root's only way to the real environment. loadConfig itself

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -28,6 +28,33 @@ describe('rectify serve', () => {
     const two = await cli(['serve', 'a', 'b', ...safe], { cwd: root });
     assert.equal(two.code, 2);
     assert.deepEqual(two.err, ['rectify serve takes no arguments (got "a", "b"); settings are flags, see rectify serve --help']);
+  });
+});
+
+describe('rectify openapi', () => {
+  it('refuses an unknown flag or a second name before writing any file', async () => {
+    const dir = join(root, 'openapi');
+    mkdirSync(dir);
+    const typo = await cli(['openapi', '--chek'], { cwd: dir });
+    assert.deepEqual({ code: typo.code, out: typo.out, err: typo.err }, {
+      code: 2,
+      out: [],
+      err: ['rectify openapi: --chek: unknown flag (did you mean "--check"?); usage: rectify openapi [file] [--check]'],
+    });
+    const two = await cli(['openapi', 'out1.yaml', 'out2.yaml', '--bogus'], { cwd: dir });
+    assert.equal(two.code, 2);
+    assert.deepEqual(two.err, [
+      'rectify openapi: --bogus: unknown flag; usage: rectify openapi [file] [--check]',
+      'rectify openapi: name one file (got "out1.yaml", "out2.yaml"); usage: rectify openapi [file] [--check]',
+    ]);
+    assert.deepEqual(readdirSync(dir), [], 'nothing was written');
+
+    // What it is for still works: one name, then --check against it (also as --check=true).
+    const wrote = await cli(['openapi', 'out.yaml'], { cwd: dir });
+    assert.deepEqual({ code: wrote.code, out: wrote.out }, { code: 0, out: [`wrote ${join(dir, 'out.yaml')}`] });
+    const checked = await cli(['openapi', '--check=true', 'out.yaml'], { cwd: dir });
+    assert.deepEqual({ code: checked.code, out: checked.out }, { code: 0, out: [`${join(dir, 'out.yaml')} is up to date`] });
+    assert.equal(existsSync(join(dir, 'openapi.yaml')), false);
   });
 });
 
