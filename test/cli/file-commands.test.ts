@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { loadConfig } from '../../src/config/index.js';
 import { createManualClock } from '../../src/lib/index.js';
 import { startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
@@ -28,6 +29,78 @@ describe('rectify serve', () => {
     const two = await cli(['serve', 'a', 'b', ...safe], { cwd: root });
     assert.equal(two.code, 2);
     assert.deepEqual(two.err, ['rectify serve takes no arguments (got "a", "b"); settings are flags, see rectify serve --help']);
+  });
+});
+
+describe('rectify lint finds the runbooks folder as rectify serve does', () => {
+  const OK = 'runbooks:\n  fine:\n    risk: LOW\n    triggers: [x]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n    rollback: none\n    rollback_reason: a test\n    post_checks: [{http: {url: "http://127.0.0.1:9/ok"}}]\n';
+  const BROKEN = 'runbooks:\n  broken:\n    risk: LOW\n    triggers: [x]\n    max_per_hour: five\n    action: kubectl delete pod p -n n\n';
+  function project(): string {
+    const dir = mkdtempSync(join(root, 'lint-'));
+    mkdirSync(join(dir, 'runbooks'));
+    mkdirSync(join(dir, 'prod'));
+    writeFileSync(join(dir, 'runbooks', 'ok.yaml'), OK);
+    writeFileSync(join(dir, 'prod', 'bad.yaml'), BROKEN);
+    writeFileSync(join(dir, 'rectify.yaml'), 'runbooks: ./prod\n');
+    writeFileSync(join(dir, 'other.yaml'), 'runbooks: ./runbooks\n');
+    return dir;
+  }
+  const problem = (dir: string) => `${join(dir, 'prod', 'bad.yaml')}: runbooks.broken.max_per_hour: expected a positive integer, got "five"`;
+
+  it('reads runbooks: from ./rectify.yaml or --config, as serve does, and says where the folder came from', async () => {
+    const dir = project();
+    const prod = join(dir, 'prod');
+    for (const argv of [[], ['--config', 'rectify.yaml'], ['--config=rectify.yaml']]) {
+      const r = await cli(['lint', ...argv], { cwd: dir });
+      assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 1, out: [], err: [problem(dir), `1 problem(s) and 0 warning(s) in ${prod} (set by runbooks in rectify.yaml)`] }, argv.join(' '));
+    }
+    // The service resolves the same folder and refuses to start on it.
+    const config = loadConfig([], {}, { cwd: dir });
+    assert.ok('config' in config);
+    assert.equal(config.config.runbooks, prod);
+    const serve = await cli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:'], { cwd: dir });
+    assert.equal(serve.code, 2);
+    assert.deepEqual(serve.err, [problem(dir)]);
+  });
+
+  it('takes the folder with serve\'s precedence: argument, --runbooks, RECTIFY_RUNBOOKS, RECTIFY_CONFIG or --config, ./rectify.yaml, ./runbooks', async () => {
+    const dir = project();
+    const good = join(dir, 'runbooks');
+    const cases: Array<[string[], Record<string, string>, string]> = [
+      [['runbooks'], {}, `1 runbook(s) OK in ${good}`],
+      [['--runbooks', 'runbooks'], { RECTIFY_RUNBOOKS: 'prod' }, `1 runbook(s) OK in ${good} (set by --runbooks)`],
+      [['--runbooks', 'runbooks', '--config', 'rectify.yaml'], {}, `1 runbook(s) OK in ${good} (set by --runbooks)`],
+      [[], { RECTIFY_RUNBOOKS: 'runbooks' }, `1 runbook(s) OK in ${good} (set by RECTIFY_RUNBOOKS)`],
+      [['--config', 'other.yaml'], {}, `1 runbook(s) OK in ${good} (set by runbooks in other.yaml)`],
+      [[], { RECTIFY_CONFIG: 'other.yaml' }, `1 runbook(s) OK in ${good} (set by runbooks in other.yaml)`],
+    ];
+    for (const [argv, env, line] of cases) {
+      const r = await cli(['lint', ...argv], { cwd: dir, env });
+      assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 0, out: [line], err: [] }, `${argv.join(' ')} ${JSON.stringify(env)}`);
+    }
+    rmSync(join(dir, 'rectify.yaml'));
+    const dflt = await cli(['lint'], { cwd: dir });
+    assert.deepEqual({ code: dflt.code, out: dflt.out }, { code: 0, out: [`1 runbook(s) OK in ${good} (the default)`] });
+  });
+
+  it('refuses what it would not read, and a configuration serve would refuse, before linting', async () => {
+    const dir = project();
+    const usage = 'usage: rectify lint [dir|file] [--runbooks dir] [--config file]';
+    const refused: Array<[string[], string]> = [
+      [['runbooks', '--config', 'rectify.yaml'], `rectify lint: name the runbooks either as an argument or through --config, not both (got "runbooks" and --config "rectify.yaml"); ${usage}`],
+      [['--confg', 'rectify.yaml'], `rectify lint: --confg: unknown flag (did you mean "--config"?); ${usage}`],
+      [['--config'], `rectify lint: --config: expected a value; ${usage}`],
+    ];
+    for (const [argv, line] of refused) {
+      const r = await cli(['lint', ...argv], { cwd: dir });
+      assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: [line] }, argv.join(' '));
+    }
+    const missing = await cli(['lint', '--config', 'nope.yaml'], { cwd: dir });
+    assert.equal(missing.code, 2);
+    assert.deepEqual(missing.err, [
+      '--config: cannot read "nope.yaml": file not found',
+      'rectify lint: the configuration that names the runbooks folder has 1 problem(s) (rectify serve would refuse it too); fix them, or name the folder: rectify lint <dir>',
+    ]);
   });
 });
 

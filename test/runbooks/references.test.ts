@@ -58,7 +58,7 @@ test('rectify lint prints errors, then warnings, and exits 1 on warnings alone; 
   const file = join(dir, 'runbooks', 'a.yaml');
   assert.deepEqual(err, [
     `${file}: runbooks.scale.action: warning: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`,
-    `0 problem(s) and 1 warning(s) in ${join(dir, 'runbooks')}`,
+    `0 problem(s) and 1 warning(s) in ${join(dir, 'runbooks')} (the default)`,
   ]);
   assert.deepEqual(out, []);
   // A warning is not a reason to refuse to start: the file loads, the warning is returned to be logged.
@@ -115,7 +115,7 @@ test('every named check has an implementation, and the enrichment contract is wh
   assert.deepEqual([...KUBERNETES_ENRICHMENT.requiresOneOf], ['pod', 'pod_name', 'deployment']);
 });
 
-test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIFY_RUNBOOKS) and refuses what it would not read', async () => {
+test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIFY_RUNBOOKS), says where it came from, and refuses what it would not read', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-args-'));
   mkdirSync(join(dir, 'runbooks'));
   mkdirSync(join(dir, 'other'));
@@ -129,13 +129,15 @@ test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIF
   };
   const dflt = await run([]);
   assert.equal(dflt.code, 0, dflt.err.join('\n'));
-  for (const [argv, env] of [[['other']], [['--runbooks', 'other']], [['--runbooks=other']], [[], { RECTIFY_RUNBOOKS: 'other' }]] as Array<[string[], Record<string, string>?]>) {
+  for (const [argv, env, from] of [[['other'], {}, ''], [['--runbooks', 'other'], {}, ' (set by --runbooks)'], [['--runbooks=other'], {}, ' (set by --runbooks)'], [[], { RECTIFY_RUNBOOKS: 'other' }, ' (set by RECTIFY_RUNBOOKS)']] as Array<[string[], Record<string, string>, string]>) {
     const r = await run(argv, env);
-    assert.equal(r.code, 1, `${argv.join(' ')} ${JSON.stringify(env ?? {})}`);
-    assert.equal(r.err.at(-1), `1 problem(s) and 0 warning(s) in ${join(dir, 'other')}`);
+    assert.equal(r.code, 1, `${argv.join(' ')} ${JSON.stringify(env)}`);
+    assert.equal(r.err.at(-1), `1 problem(s) and 0 warning(s) in ${join(dir, 'other')}${from}`);
   }
-  assert.deepEqual(await run(['runbooks', 'other']), { code: 2, out: [], err: ['rectify lint: name one folder or file (got "runbooks", "other")'] });
-  assert.deepEqual(await run(['--strict']), { code: 2, out: [], err: ['rectify lint: unknown option --strict (usage: rectify lint [dir|file], or --runbooks <dir>)'] });
+  const usage = 'usage: rectify lint [dir|file] [--runbooks dir] [--config file]';
+  assert.deepEqual(await run(['runbooks', 'other']), { code: 2, out: [], err: [`rectify lint: name one folder or file (got "runbooks", "other"); ${usage}`] });
+  assert.deepEqual(await run(['runbooks', '--runbooks', 'other']), { code: 2, out: [], err: [`rectify lint: name one folder or file (got "runbooks", "other"); ${usage}`] });
+  assert.deepEqual(await run(['--strict']), { code: 2, out: [], err: [`rectify lint: --strict: unknown flag; ${usage}`] });
 });
 
 test('a runbook triggered only by an alertname matcher matches that alert; one with neither is a lint warning', () => {
