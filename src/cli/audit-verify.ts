@@ -4,10 +4,60 @@ import { loadConfig, resolveAuditKey, resolveAuditPreviousKeys, type Config } fr
 import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
+import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 import { parseSince, SINCE_FORMS } from '../lib/index.js';
 
 type Reader = ReturnType<typeof openSqliteAuditReader>;
+
+const DB_ARG = 'file                  the database file (a path, or sqlite:<path>), instead of --db';
+const DB_FLAGS = [
+  '--db <sqlite:path>    the database (RECTIFY_DB, db in rectify.yaml; default sqlite:./data/rectify.db)',
+  '--config <file>       the config file settings are read from (RECTIFY_CONFIG; default ./rectify.yaml if present)',
+];
+
+export const auditVerifyHelp = commandHelp({
+  usage: 'rectify audit verify [file | --db sqlite:<path>] [--audit-key key] [--audit-previous-keys keys] [--config file]',
+  about: [
+    'Walks the audit hash chain in the database file, read-only (the service may be running or stopped),',
+    'and names the first row that does not fit (a changed, missing or inserted row, also among the newest).',
+    'On success it prints the rows and the head (seq and hash): keep the head hash somewhere else, since a',
+    'chain rewritten from its start would no longer end there. Keyed rows need the key they were written',
+    'with. The same walk as GET /api/v1/audit/verify.',
+  ].join('\n'),
+  args: [DB_ARG],
+  flags: [
+    ...DB_FLAGS,
+    '--audit-key <key>     the HMAC key of keyed rows, or ${file:/path} (RECTIFY_AUDIT_KEY, audit_key)',
+    '--audit-previous-keys <key,…>  keys the log was written with before a rotation, each a key or ${file:/path}',
+    '                      (RECTIFY_AUDIT_PREVIOUS_KEYS, audit_previous_keys)',
+  ],
+  exits: [
+    [0, 'the chain holds'],
+    [1, 'the chain is broken (the first row that does not fit is named), or the database cannot be opened'],
+    [2, 'not verified: keyed rows and no key for them (give --audit-key); or usage: a wrong flag or argument, no database at that path, a setting with a problem'],
+  ],
+});
+
+export const auditExportHelp = commandHelp({
+  usage: 'rectify audit export [file | --db sqlite:<path>] [--after-seq n] [--since 1h|time] [--config file]',
+  about: [
+    'The audit log as JSON lines, oldest first, each with its prev_hash and hash (the lines',
+    'GET /api/v1/audit/export streams), for a SIEM. Read-only; the service may be running or stopped.',
+    'To go on later, give the last seq received as --after-seq.',
+  ].join('\n'),
+  args: [DB_ARG],
+  flags: [
+    ...DB_FLAGS,
+    '--after-seq <n>       rows after this seq (default 0: from the first row)',
+    '--since <t>           rows at or after an RFC 3339 time, or within a duration back from now (1h, 30m)',
+  ],
+  exits: [
+    [0, 'exported (also when no row matches)'],
+    [1, 'the database cannot be opened'],
+    [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a setting with a problem; nothing was exported'],
+  ],
+});
 
 /** Opens the configured database read-only (no migration, no write), or says why not. */
 function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean>; config: Config } | number {

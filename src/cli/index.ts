@@ -1,9 +1,9 @@
 import { HELP } from '../config/index.js';
-import { auditExportCommand, auditVerifyCommand } from './audit-verify.js';
-import { lintCommand } from './lint.js';
-import { openapiCommand } from './openapi.js';
-import { serveCommand } from './serve.js';
-import { testCommand } from './test.js';
+import { auditExportCommand, auditExportHelp, auditVerifyCommand, auditVerifyHelp } from './audit-verify.js';
+import { lintCommand, lintHelp } from './lint.js';
+import { openapiCommand, openapiHelp } from './openapi.js';
+import { serveCommand, serveHelp } from './serve.js';
+import { testCommand, testHelp } from './test.js';
 import { EXIT, type CliIO } from './io.js';
 import { approvalsCommand, approvalsHelp, approveCommand, approveHelp, rejectCommand, rejectHelp } from './client/approvals.js';
 import { auditCommand, auditHelp } from './client/audit.js';
@@ -15,13 +15,13 @@ import { EXIT_HELP } from './client/help.js';
 
 export { EXIT, type CliIO } from './io.js';
 
-const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number>; help?: string }> = {
-  serve: { summary: 'run the HTTP service', run: serveCommand },
-  lint: { summary: 'check every runbook file in a folder (default ./runbooks)', run: lintCommand },
-  test: { summary: 'run runbook unit tests: rectify test <tests.yaml|folder>… (decides, never executes)', run: testCommand },
-  openapi: { summary: 'write openapi.yaml from the route schemas (--check: fail when it differs)', run: openapiCommand },
-  'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand },
-  'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand },
+const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number>; help: string }> = {
+  serve: { summary: 'run the HTTP service', run: serveCommand, help: serveHelp },
+  lint: { summary: 'check every runbook file in a folder (default ./runbooks)', run: lintCommand, help: lintHelp },
+  test: { summary: 'run runbook unit tests: rectify test <tests.yaml|folder>… (decides, never executes)', run: testCommand, help: testHelp },
+  openapi: { summary: 'write openapi.yaml from the route schemas (--check: fail when it differs)', run: openapiCommand, help: openapiHelp },
+  'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand, help: auditVerifyHelp },
+  'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand, help: auditExportHelp },
   run: { summary: 'run a runbook by hand through the guardrails, approvals and audit (--local: without a service)', run: runCommand, help: runHelp },
   replay: { summary: 'what the runbooks would have done with a recorded alert stream (simulated; nothing executes)', run: replayCommand, help: replayHelp },
   approvals: { summary: 'approval requests (pending by default)', run: approvalsCommand, help: approvalsHelp },
@@ -56,7 +56,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(cmd.help ?? `rectify ${name}: ${cmd.summary}\n\n${HELP}`);
+    io.out(cmd.help);
     return EXIT.OK;
   }
   return cmd.run(rest, io);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, type ConfigSource } from '../config/index.js';
 import { formatProblem, type LoadProblem } from '../domain/index.js';
 import { loadRunbookFile, loadRunbooks } from '../runbooks/index.js';
+import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
 /** `file: path: warning: message`, the form of every lint warning. */
@@ -11,6 +12,30 @@ export function formatWarning(p: LoadProblem): string {
 }
 
 const LINT_USAGE = 'rectify lint [dir|file] [--runbooks dir] [--config file]';
+
+export const lintHelp = commandHelp({
+  usage: LINT_USAGE,
+  about: [
+    'Checks runbook files without starting anything: every problem (what stops startup and a SIGHUP',
+    'reload), then every warning (the reference checks: a placeholder nothing fills, no rollback, no',
+    'post_checks, a HIGH-risk runbook with no owner, …), one line each: file: YAML path: message.',
+    'Run it on the folder before sending SIGHUP.',
+    '',
+    'Without an argument it checks the folder rectify serve would load, found the same way: --runbooks,',
+    'RECTIFY_RUNBOOKS, runbooks in the config file (--config, RECTIFY_CONFIG, ./rectify.yaml if present),',
+    'then ./runbooks. The last line names the folder and where it came from.',
+  ].join('\n'),
+  args: ['dir|file          the folder, or one runbook file, to check (not with --runbooks or --config)'],
+  flags: [
+    '--runbooks <dir>  the runbooks folder, as rectify serve takes it (RECTIFY_RUNBOOKS)',
+    '--config <file>   the config file whose runbooks setting names the folder (RECTIFY_CONFIG; default ./rectify.yaml if present)',
+  ],
+  exits: [
+    [0, 'every runbook loads, with no problem and no warning'],
+    [1, 'a problem or a warning (each printed)'],
+    [2, 'usage: a wrong flag or argument, or a setting or config file with a problem; nothing was checked'],
+  ],
+});
 
 /**
  * `rectify lint [dir|file | --runbooks dir | --config file]`: every problem in every runbook file, one per line,

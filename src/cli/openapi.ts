@@ -4,9 +4,26 @@ import { loadConfig, parseCommandArgs } from '../config/index.js';
 import { formatProblem } from '../domain/index.js';
 import { createTestLogger } from '../observability/index.js';
 import { createService } from '../service.js';
+import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
 const OPENAPI_USAGE = 'rectify openapi [file] [--check]';
+
+export const openapiHelp = commandHelp({
+  usage: OPENAPI_USAGE,
+  about: [
+    'Writes the OpenAPI document generated from the route schemas (the one /openapi.json serves), or',
+    'with --check compares the file with it and writes nothing, so the committed openapi.yaml cannot',
+    'drift from the code (npm run openapi, npm run openapi:check).',
+  ].join('\n'),
+  args: ['file      where to write, or what --check compares (default ./openapi.yaml)'],
+  flags: ['--check   write nothing: fail when the file differs from the route schemas'],
+  exits: [
+    [0, 'written, or with --check the file is up to date'],
+    [1, 'with --check the file differs (run npm run openapi and commit the result), or the file could not be written'],
+    [2, 'usage: an unknown flag or more than one file; nothing was written'],
+  ],
+});
 
 /**
  * `rectify openapi [file] [--check]`: writes the OpenAPI document generated from the

@@ -1,8 +1,31 @@
 import { createLogger } from '../observability/logger.js';
-import { configSummary, formatListen, loadConfig, serveConfigProblems } from '../config/index.js';
+import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { createService } from '../service.js';
+import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
+
+export const serveHelp = commandHelp({
+  usage: 'rectify serve [flags]',
+  about: [
+    'Runs the service: intake (Alertmanager and PagerDuty webhooks, POST /api/v1/incidents), decisions,',
+    'executions, approvals, the audit log and the API (described at /docs). The runbooks folder is read at',
+    'startup (a problem in any file stops it) and again on SIGHUP, with the tokens file, the TLS pair and a',
+    '${file:} Slack signing secret. On SIGTERM or SIGINT it stops intake, lets running executions finish',
+    'within --shutdown-grace and records the rest as INTERRUPTED.',
+    '',
+    'It takes no arguments: every setting is a flag, an environment variable or a rectify.yaml key',
+    '(`rectify serve prod` is refused: say --runbooks prod).',
+  ].join('\n'),
+  args: [],
+  flags: [],
+  flagsTable: HELP,
+  exits: [
+    [0, 'stopped cleanly after SIGTERM or SIGINT'],
+    [1, 'could not start (the database cannot be opened, the address is taken) or did not stop cleanly'],
+    [2, 'usage: a wrong flag or argument, or a setting, the config file, the tokens file, the TLS pair or a runbook has a problem (one line each); nothing was started'],
+  ],
+});
 
 /**
  * `rectify serve`: runs until SIGTERM/SIGINT, then stops intake, lets running

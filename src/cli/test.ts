@@ -2,7 +2,26 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { formatProblem } from '../domain/index.js';
 import { isTestFileName, loadSuiteRunbooks, parseTestFile, runSuite, type Mismatch, type TestOutcome } from '../runbook-tests/index.js';
+import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
+
+export const testHelp = commandHelp({
+  usage: 'rectify test <tests.yaml|folder>…',
+  about: [
+    'Runbook unit tests, in the spirit of promtool test rules: each test gives an incident or an',
+    'Alertmanager alert (optionally a guardrail state and a clock) and asserts the decision, the runbook',
+    'chosen, the reason and the rendered actions. The same engine as rectify serve decides, on an',
+    'in-memory store at the test\'s clock; nothing is executed and no check runs. One line per test,',
+    'PASS or FAIL, with expected and got for each failed assertion.',
+  ].join('\n'),
+  args: ['<tests.yaml|folder>…  test files, or folders of *.test.yaml files (at least one)'],
+  flags: [],
+  exits: [
+    [0, 'every test passed'],
+    [1, 'a test failed'],
+    [2, 'usage: no file, a flag, a missing file or folder, or a test file that cannot be read or has a problem (named by file and YAML path: its tests do not run; the other files still do)'],
+  ],
+});
 
 /**
  * `rectify test <file|folder>…`: runbook unit tests, in the spirit of

@@ -131,6 +131,33 @@ describe('rectify openapi', () => {
   });
 });
 
+describe('--help of the commands that read files', () => {
+  it('gives each its usage, arguments, its own flags and its own exit codes', async () => {
+    const own: Record<string, { flags: string[]; exits: string[] }> = {
+      serve: { flags: ['--runbooks <path>', '--config <path>', '--listen <host:port>', '--shutdown-grace <duration>'], exits: ['  0  stopped cleanly', '  1  could not start', '  2  usage:'] },
+      lint: { flags: ['--runbooks <dir>', '--config <file>'], exits: ['  0  every runbook loads', '  1  a problem or a warning', '  2  usage:'] },
+      test: { flags: [], exits: ['  0  every test passed', '  1  a test failed', '  2  usage:'] },
+      openapi: { flags: ['--check'], exits: ['  0  written', '  1  with --check the file differs', '  2  usage:'] },
+      'audit verify': { flags: ['--db <sqlite:path>', '--audit-key <key>', '--audit-previous-keys <key,…>'], exits: ['  0  the chain holds', '  1  the chain is broken', '  2  not verified'] },
+      'audit export': { flags: ['--db <sqlite:path>', '--since <t>', '--after-seq <n>'], exits: ['  0  exported', '  1  the database cannot be opened', '  2  usage:'] },
+    };
+    for (const [name, want] of Object.entries(own)) {
+      for (const flag of ['--help', '-h']) {
+        const r = await cli([...name.split(' '), flag], { cwd: root });
+        assert.equal(r.code, 0, name);
+        assert.ok(r.out[0]!.startsWith(`usage: rectify ${name}`), `${name}: ${r.out[0]}`);
+        assert.ok(r.out.some((l) => l.startsWith('Arguments')), `${name} names its arguments`);
+        for (const f of want.flags) assert.ok(r.out.some((l) => l.trimStart().startsWith(f)), `${name} describes ${f}`);
+        if (!want.flags.length) assert.ok(r.out.includes('Flags: none'), name);
+        const exits = r.out.slice(r.out.indexOf('Exit codes:') + 1);
+        assert.ok(r.out.includes('Exit codes:'), name);
+        assert.deepEqual(exits.map((l) => l.slice(0, 5)), want.exits.map((e) => e.slice(0, 5)), `${name}: its own exit codes only`);
+        want.exits.forEach((e, i) => assert.ok(exits[i]!.startsWith(e), `${name}: ${exits[i]}`));
+      }
+    }
+  });
+});
+
 describe('rectify audit export --since', () => {
   it('takes a duration back from now, as rectify audit does, or an RFC 3339 time', async () => {
     const hour = 3_600_000;
