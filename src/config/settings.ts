@@ -4,7 +4,6 @@ import {
   database,
   duration,
   httpUrl,
-  secretHttpUrl,
   listenAddress,
   oneOf,
   path,
@@ -12,6 +11,7 @@ import {
   secretList,
   secretValue,
   slackUserIds,
+  webhookUrl,
   type ValueParser,
 } from './values.js';
 
@@ -190,7 +190,7 @@ export const SETTINGS = Object.freeze({
   notifyWebhook: setting({
     flag: 'notify-webhook',
     fileKey: true,
-    parser: httpUrl,
+    parser: webhookUrl,
     help: 'a URL that receives every notification as JSON (POST)',
   }),
   notifyRepeatWindowMs: setting({
@@ -210,7 +210,7 @@ export const SETTINGS = Object.freeze({
   slackWebhookUrl: setting({
     flag: 'slack-webhook-url',
     fileKey: true,
-    parser: secretHttpUrl,
+    parser: webhookUrl,
     help: 'a Slack incoming-webhook URL for notifications (a secret: prefer the environment variable)',
   }),
   slackSigningSecret: setting({

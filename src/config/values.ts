@@ -41,13 +41,14 @@ function fromSchema<T>(
   expected: string,
   schema: (ctx: ValueContext) => z.ZodType<T>,
   hint?: (raw: unknown) => string,
+  shown: (raw: unknown) => string = show,
 ): ValueParser<T> {
   return {
     placeholder,
     parse(raw, ctx) {
       const r = schema(ctx).safeParse(raw);
       if (r.success) return { ok: true, value: r.data };
-      return { ok: false, message: `expected ${expected}, got ${show(raw)}${hint ? hint(raw) : ''}` };
+      return { ok: false, message: `expected ${expected}, got ${shown(raw)}${hint ? hint(raw) : ''}` };
     },
   };
 }
@@ -186,24 +187,49 @@ export const slackUserIds: ValueParser<readonly string[]> = {
   },
 };
 
-/** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
-export const httpUrl: ValueParser<string> = fromSchema('<url>', 'an http:// or https:// URL', () =>
-  z
-    .string()
-    .refine((s) => {
-      if (!URL.canParse(s)) return false;
-      const u = new URL(s);
-      return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
-    })
-    .transform((s) => s.replace(/\/+$/, '')),
-);
+/**
+ * A URL as a message may show it: its scheme and host. The rest (user:password@, the
+ * path, the query) is where webhook tokens and credentials live, so it is left out and
+ * the message says so; a value that is not scheme://host is not shown at all.
+ */
+export function showUrl(raw: unknown): string {
+  if (typeof raw !== 'string') return show(raw);
+  const u = URL.canParse(raw.trim()) ? new URL(raw.trim()) : undefined;
+  if (!u || u.host === '') return 'a value that is not scheme://host (not shown: it may hold a secret)';
+  const rest = u.username !== '' || u.password !== '' || (u.pathname !== '' && u.pathname !== '/') || u.search !== '' || u.hash !== '';
+  return rest ? `${JSON.stringify(`${u.protocol}//${u.host}`)} (the rest is left out: it may hold a secret)` : JSON.stringify(raw);
+}
 
-/** Like httpUrl, for a URL that is itself a secret (a Slack webhook's path is its token): a refusal never echoes it. */
-export const secretHttpUrl: ValueParser<string> = {
+function isHttpUrl(s: string): boolean {
+  if (!URL.canParse(s)) return false;
+  const u = new URL(s);
+  return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+}
+
+/** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. A refusal shows only its scheme and host. */
+export const httpUrl: ValueParser<string> = {
+  placeholder: '<url>',
+  parse(raw) {
+    if (typeof raw === 'string' && isHttpUrl(raw)) return { ok: true, value: raw.replace(/\/+$/, '') };
+    return { ok: false, message: `expected an http:// or https:// URL, got ${showUrl(raw)}` };
+  },
+};
+
+/**
+ * Where notifications are posted (--notify-webhook, and a Slack incoming webhook, whose
+ * path is its token: refused like any URL, scheme and host only). Credentials in the URL are refused: they would not be
+ * sent (the request carries none), so the receiver would answer 401 to every notification.
+ */
+export const webhookUrl: ValueParser<string> = {
   placeholder: '<url>',
   parse(raw, ctx) {
     const r = httpUrl.parse(raw, ctx);
-    return r.ok ? r : { ok: false, message: 'expected an http:// or https:// URL (the value given is not shown: it is a secret)' };
+    if (!r.ok) return r;
+    const u = new URL(r.value);
+    if (u.username !== '' || u.password !== '') {
+      return { ok: false, message: `expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got ${showUrl(raw)}` };
+    }
+    return r;
   },
 };
 
@@ -266,6 +292,9 @@ export const database: ValueParser<DbTarget> = fromSchema(
           z.object({ kind: z.literal('postgres'), url: z.string() }),
         ]),
       ),
+  undefined,
+  // A postgres:// URL may carry a password: shown as scheme and host, like every URL.
+  (raw) => (typeof raw === 'string' && raw.includes('://') ? showUrl(raw) : show(raw)),
 );
 
 const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -261,7 +261,9 @@ describe('client commands against a running service', () => {
     assert.equal(badServer.code, 2);
     assert.deepEqual(badServer.err, ['--server: expected an http:// or https:// URL, got "ftp://x"', 'see: rectify approvals --help']);
     const badEnv = await cli(['approvals'], { env: { RECTIFY_SERVER: 'nope' } });
-    assert.equal(badEnv.err[0], 'RECTIFY_SERVER: expected an http:// or https:// URL, got "nope"');
+    assert.equal(badEnv.err[0], 'RECTIFY_SERVER: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)');
+    const secretPath = await cli(['approvals', '--server', 'ftp://rectify.example/secret-token-123'], { env });
+    assert.deepEqual(secretPath.err, ['--server: expected an http:// or https:// URL, got "ftp://rectify.example" (the rest is left out: it may hold a secret)', 'see: rectify approvals --help']);
     const unknownFlag = await cli(['pause', '--reasn', 'x'], { env });
     assert.equal(unknownFlag.code, 2);
     assert.equal(unknownFlag.err[0], '--reasn: unknown flag (did you mean "--reason"?)');

@@ -26,7 +26,7 @@ describe('client settings', () => {
       r.problems.map((p) => `${p.file}: ${p.message}`),
       [
         '--json: expected true or false, got "perhaps"',
-        '--server: expected an http:// or https:// URL, got "nope"',
+        '--server: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)',
         'RECTIFY_TOKEN: expected a token without spaces or line breaks',
         '--timeout: expected a positive duration such as 30s, 5m or 1h, got "soon"',
       ],

@@ -199,8 +199,39 @@ describe('problems', () => {
 
   it('a malformed Slack webhook URL is refused without echoing it (its path is its token)', () => {
     const out = lines(['--slack-webhook-url', 'hooks.slack.com/services/T000/B000/s3cr3tT0ken'], {});
-    assert.deepEqual(out, ['--slack-webhook-url: expected an http:// or https:// URL (the value given is not shown: it is a secret)']);
+    assert.deepEqual(out, ['--slack-webhook-url: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)']);
     assert.equal(out.join('\n').includes('s3cr3tT0ken'), false);
+    assert.deepEqual(lines(['--slack-webhook-url', 'ftp://hooks.slack.com/services/T000/B000/s3cr3tT0ken'], {}), [
+      '--slack-webhook-url: expected an http:// or https:// URL, got "ftp://hooks.slack.com" (the rest is left out: it may hold a secret)',
+    ]);
+  });
+
+  it('a refused URL setting shows only its scheme and host, from every source, and says the rest was left out', () => {
+    const cwd = workdir('notify_webhook: ftp://hooks.example.com/secret-token-123\nprometheus_url: "gopher://admin:hunter2@prom.example:9090/api?token=secret-token-456"\n');
+    const out = lines(['--public-url', 'file:///etc/secret-token-789', '--db', 'mysql://rectify:secret-pw@db.example/rectify'], { RECTIFY_NOTIFY_WEBHOOK: 'hooks.example.com/secret-token-000' }, cwd);
+    assert.deepEqual([...out].sort(), [
+      '--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "mysql://db.example" (the rest is left out: it may hold a secret)',
+      '--public-url: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)',
+      'RECTIFY_NOTIFY_WEBHOOK: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)',
+      'rectify.yaml: prometheus_url: expected an http:// or https:// URL, got "gopher://prom.example:9090" (the rest is left out: it may hold a secret)',
+      'rectify.yaml: notify_webhook: expected an http:// or https:// URL, got "ftp://hooks.example.com" (the rest is left out: it may hold a secret)',
+    ].sort());
+    assert.doesNotMatch(out.join('\n'), /secret-|hunter2|admin/);
+    // Nothing beyond scheme and host: shown as given.
+    assert.deepEqual(lines(['--prometheus-url', 'ftp://prom:9090']), ['--prometheus-url: expected an http:// or https:// URL, got "ftp://prom:9090"']);
+  });
+
+  it('a notify webhook with user:password@ is refused, naming the setting: the credentials would never be sent', () => {
+    const cwd = workdir('notify_webhook: https://rectify:hunter2@hooks.example.com/notify\n');
+    assert.deepEqual(lines([], {}, cwd), [
+      'rectify.yaml: notify_webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
+    ]);
+    assert.deepEqual(lines(['--notify-webhook', 'https://token@hooks.example.com/'], {}), [
+      '--notify-webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
+    ]);
+    assert.equal(lines(['--slack-webhook-url', 'https://x:y@hooks.slack.com/services/T/B/s'], {})[0]!.startsWith('--slack-webhook-url: expected a URL without user:password@'), true);
+    // A token in the path or query is how such receivers take one, and stays accepted.
+    assert.equal(ok(['--notify-webhook', 'https://hooks.example.com/notify/secret-token-123?key=abc']).notifyWebhook, 'https://hooks.example.com/notify/secret-token-123?key=abc');
   });
 
   it('a file that is not a mapping is a problem', () => {
