@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
+import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
@@ -60,7 +60,13 @@ export const auditExportHelp = commandHelp({
 });
 
 /** Opens the configured database read-only (no migration, no write), or says why not. */
-function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean>; config: Config } | number {
+function openReader(argv: string[], io: CliIO, command: string, settings: readonly string[], extraFlags: Record<string, 'string'>): { reader: Reader; flags: Record<string, readonly string[] | boolean>; config: Config } | number {
+  // Only the settings this command reads: any other (`--listen`, `--runbooks`) would be taken and ignored.
+  const strict = parseCommandArgs(argv, { ...Object.fromEntries(settings.map((f) => [f, 'string' as const])), ...extraFlags });
+  if (strict.problems.length) {
+    for (const p of strict.problems) io.err(`rectify ${command}: ${formatProblem(p)}; see: rectify ${command} --help`);
+    return EXIT.USAGE;
+  }
   const loaded = loadConfig(argv, io.env, { cwd: io.cwd, extraFlags });
   if ('problems' in loaded) {
     for (const p of loaded.problems) io.err(formatProblem(p));
@@ -98,7 +104,7 @@ function openReader(argv: string[], io: CliIO, extraFlags: Record<string, 'strin
  * without the key (not verified).
  */
 export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<number> {
-  const opened = openReader(argv, io, {});
+  const opened = openReader(argv, io, 'audit verify', ['db', 'config', 'audit-key', 'audit-previous-keys'], {});
   if (typeof opened === 'number') return opened;
   try {
     let key: Buffer | undefined;
@@ -135,7 +141,7 @@ const PAGE = 1_000;
  * JSON lines, oldest first, with hashes (the same lines as GET /api/v1/audit/export).
  */
 export async function auditExportCommand(argv: string[], io: CliIO): Promise<number> {
-  const opened = openReader(argv, io, { since: 'string', 'after-seq': 'string' });
+  const opened = openReader(argv, io, 'audit export', ['db', 'config'], { since: 'string', 'after-seq': 'string' });
   if (typeof opened === 'number') return opened;
   const last = (name: string): string | undefined => {
     const v = opened.flags[name];

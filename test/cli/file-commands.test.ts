@@ -158,8 +158,8 @@ describe('--help of the commands that read files', () => {
   });
 });
 
-describe('rectify audit export --since', () => {
-  it('takes a duration back from now, as rectify audit does, or an RFC 3339 time', async () => {
+describe('rectify audit export and verify', () => {
+  it('export --since takes a duration back from now, as rectify audit does, or an RFC 3339 time; neither takes settings it does not read', async () => {
     const hour = 3_600_000;
     const clock = createManualClock(Date.now() - 2 * hour);
     const svc = await startTestService({ clock });
@@ -181,6 +181,18 @@ describe('rectify audit export --since', () => {
       assert.deepEqual(incidents(threeHours.out), ['OLD', 'NEW']);
       const at = await cli(['audit', 'export', '--db', db, '--since', new Date(Date.now() - hour).toISOString()], { cwd: svc.dir });
       assert.deepEqual(at.out, lastHour.out);
+
+      // Only its own flags: a service setting it does not read is refused, not ignored.
+      const other = await cli(['audit', 'export', '--db', db, '--runbooks', 'prod', '--audit-key', 'k'.repeat(32)], { cwd: svc.dir });
+      assert.deepEqual({ code: other.code, out: other.out, err: other.err }, {
+        code: 2,
+        out: [],
+        err: ['rectify audit export: --runbooks: unknown flag; see: rectify audit export --help', 'rectify audit export: --audit-key: unknown flag; see: rectify audit export --help'],
+      });
+      const verifyOther = await cli(['audit', 'verify', '--db', db, '--listen', '127.0.0.1:1'], { cwd: svc.dir });
+      assert.deepEqual({ code: verifyOther.code, err: verifyOther.err }, { code: 2, err: ['rectify audit verify: --listen: unknown flag; see: rectify audit verify --help'] });
+      const verified = await cli(['audit', 'verify', '--config', 'none.yaml', db], { cwd: svc.dir });
+      assert.deepEqual(verified.err, ['--config: cannot read "none.yaml": file not found']);
 
       const bad = await cli(['audit', 'export', '--db', db, '--since', 'yesterday'], { cwd: svc.dir });
       assert.equal(bad.code, 2);
