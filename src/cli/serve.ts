@@ -66,7 +66,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`rectify: cannot start: ${err instanceof Error ? err.message : String(err)}`);
     return EXIT.FAILED;
   }
-  const address = await service.listen();
+  let address: string;
+  try {
+    address = await service.listen();
+  } catch (err) {
+    await service.close().catch(() => undefined);
+    const code = (err as NodeJS.ErrnoException).code;
+    const fix = code === 'EADDRINUSE' ? ' (another process listens there: stop it, or set --listen)' : code === 'EACCES' ? ' (a port below 1024 needs privileges: set --listen to a higher port)' : ' (set --listen)';
+    io.err(`rectify: cannot listen on ${formatListen(config.listen)}: ${code ?? (err instanceof Error ? err.message : String(err))}${fix}`);
+    return EXIT.FAILED;
+  }
   log.info({ address, listen: formatListen(config.listen), runbooks: service.catalog.all.length, executors: [...service.available], config: configSummary(config) }, 'rectify serving');
 
   return new Promise<number>((resolve) => {

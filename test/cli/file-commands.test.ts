@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -101,6 +102,22 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
       '--config: cannot read "nope.yaml": file not found',
       'rectify lint: the configuration that names the runbooks folder has 1 problem(s) (rectify serve would refuse it too); fix them, or name the folder: rectify lint <dir>',
     ]);
+  });
+});
+
+describe('rectify serve on an address already taken', () => {
+  it('exits 1 with one line naming the address and the fix, and leaves nothing running', async () => {
+    const taken = createServer();
+    await new Promise<void>((ok) => taken.listen(0, '127.0.0.1', ok));
+    const port = (taken.address() as { port: number }).port;
+    const dir = mkdtempSync(join(root, 'taken-'));
+    mkdirSync(join(dir, 'runbooks'));
+    try {
+      const r = await cli(['serve', '--listen', `127.0.0.1:${port}`, '--db', 'sqlite::memory:', '--log-level', 'silent'], { cwd: dir });
+      assert.deepEqual({ code: r.code, err: r.err }, { code: 1, err: [`rectify: cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process listens there: stop it, or set --listen)`] });
+    } finally {
+      await new Promise((ok) => taken.close(ok));
+    }
   });
 });
 
