@@ -19,7 +19,7 @@ import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, 
 import type { PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
-import { createNotifyQueue, createRepeatFilter, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier } from './notify/index.js';
+import { createNotifyQueue, createRepeatFilter, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier, type NotifyQueueOptions } from './notify/index.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
@@ -35,6 +35,8 @@ export interface ServiceOverrides {
   slackResponseOrigins?: readonly string[];
   /** How much of the audit log one page filtered by event or since may read (tests make it small). */
   auditScan?: { budget: number; step: number };
+  /** How many notifications wait per receiver, and how long a drop burst lasts (tests make them small). */
+  notifyQueue?: Pick<NotifyQueueOptions, 'maxQueued' | 'dropReportMs'>;
   /**
    * False for a second process on the database (`rectify run --local`): an execution
    * marked running may belong to a live service, so only the service recovers them.
@@ -271,6 +273,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const notifications = createNotifyQueue({
     notifiers,
     log,
+    ...overrides.notifyQueue,
     async record(o) {
       try {
         await store.transact((tx) =>
@@ -281,7 +284,14 @@ export async function createService(config: Config, log: Logger, overrides: Serv
             runbook: o.event.runbook,
             execution_id: o.event.execution_id,
             actor: 'rectify',
-            details: { notifier: o.notifier, about: o.event.event, attempts: o.attempts, detail: o.detail },
+            details: {
+              notifier: o.notifier,
+              // A drop burst names every event it dropped, and how many, and which incidents (the first 20).
+              about: o.dropped ? o.dropped.about.join(', ') : o.event.event,
+              attempts: o.attempts,
+              detail: o.detail,
+              ...(o.dropped ? { dropped: o.dropped.count, incident_ids: o.dropped.incident_ids } : {}),
+            },
           }),
         );
       } catch (err) {

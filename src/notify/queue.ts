@@ -3,21 +3,56 @@ import { errorMessage, sleep, withTimeout } from '../lib/index.js';
 import { isRepeatable } from './repeats.js';
 import type { NotificationEvent, Notifier, Notify } from './types.js';
 
+/** Incident ids named in the record of one drop burst, at most: the count covers them all. */
+export const DROPPED_IDS_LISTED = 20;
+
+/** The notifications one receiver's full queue dropped within one burst, recorded together. */
+export interface DropBurst {
+  /** How many were dropped. */
+  count: number;
+  /** Their events, each named once, in the order first dropped. */
+  about: string[];
+  /** Their incidents, each named once, in the order dropped: the first DROPPED_IDS_LISTED. */
+  incident_ids: string[];
+}
+
+export interface NotifyOutcome {
+  ok: boolean;
+  notifier: string;
+  attempts: number;
+  detail: string;
+  /**
+   * The notification. For a drop burst of several, the latest, with the incident, the
+   * execution and the approval set to null, and the runbook and the service too unless
+   * every one dropped shares them.
+   */
+  event: NotificationEvent;
+  /** Set on the one record of a drop burst (`detail` "dropped: queue full"). */
+  dropped?: DropBurst;
+}
+
 export interface NotifyQueueOptions {
   notifiers: Notifier[];
   log: Logger;
   /** Records NOTIFIED / NOTIFY_FAILED; a failure to record is logged, never thrown. */
-  record(outcome: { ok: boolean; notifier: string; attempts: number; detail: string; event: NotificationEvent }): Promise<void>;
+  record(outcome: NotifyOutcome): Promise<void>;
   attempts?: number;
   attemptTimeoutMs?: number;
   backoffMs?: number;
   /**
-   * Beyond this many waiting for one notifier, one is dropped (and counted): remediation
-   * never waits on chat. The oldest blocked or manual decision goes first (a storm's),
+   * Beyond this many waiting for one notifier, one is dropped (counted, and recorded with
+   * the others of its burst: see dropReportMs): remediation never waits on chat. The
+   * oldest blocked or manual decision goes first (a storm's),
    * then the oldest outcome. An approval request is never dropped: unseen, nobody
    * approves it and it expires; they are as many as the approvals rectify holds pending.
    */
   maxQueued?: number;
+  /**
+   * Drops are recorded (and logged) once per burst: the first drop from a lane starts
+   * one, and this long after, one NOTIFY_FAILED row and one warning sum up all it
+   * dropped. A storm writes a row per receiver every few seconds, not one per message.
+   */
+  dropReportMs?: number;
 }
 
 /** An approval request: someone must answer it, so it goes first and is never dropped. */
@@ -30,24 +65,89 @@ const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQ
  * connections and answering nothing) holds up only itself. In each lane approval
  * requests go before everything else waiting (they expire if nobody sees them).
  * Each delivery is retried with exponential backoff, unless the receiver refused it
- * for good (a 4xx), then given up and audited. At close, whatever is still waiting
- * is recorded as not delivered, so nothing vanishes without a trace.
+ * for good (a 4xx), then given up and audited. What a full queue drops is audited
+ * too, once per burst, and at close whatever is still waiting is recorded as not
+ * delivered, so nothing vanishes without a trace.
  */
 export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; drain(): Promise<void>; dropped(): number; close(): Promise<void> } {
   const attempts = opts.attempts ?? 3;
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
   const maxQueued = opts.maxQueued ?? 1_000;
+  const dropReportMs = opts.dropReportMs ?? 5_000;
   const stop = new AbortController();
   let dropped = 0;
 
+  interface Drops {
+    count: number;
+    about: Set<string>;
+    incidentIds: Set<string>;
+    first: NotificationEvent;
+    latest: NotificationEvent;
+    sameRunbook: boolean;
+    sameService: boolean;
+    timer: NodeJS.Timeout;
+  }
   interface Lane {
     notifier: Notifier;
     queue: NotificationEvent[];
     running?: Promise<void>;
+    /** The drop burst under way, if any. */
+    drops?: Drops;
   }
   const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [] }));
   let idle: Array<() => void> = [];
+  /** Drop records being written (drain and close wait for them). */
+  const writing = new Set<Promise<void>>();
+
+  /** Counts a notification a full queue let go, into the lane's drop burst (started here if none is under way). */
+  function drop(lane: Lane, event: NotificationEvent): void {
+    dropped++;
+    let d = lane.drops;
+    if (!d) {
+      const timer = setTimeout(() => reportDrops(lane), dropReportMs);
+      timer.unref();
+      d = lane.drops = { count: 0, about: new Set(), incidentIds: new Set(), first: event, latest: event, sameRunbook: true, sameService: true, timer };
+    }
+    d.count++;
+    d.about.add(event.event);
+    if (event.incident_id !== null && d.incidentIds.size < DROPPED_IDS_LISTED) d.incidentIds.add(event.incident_id);
+    d.latest = event;
+    d.sameRunbook &&= event.runbook === d.first.runbook;
+    d.sameService &&= event.service === d.first.service;
+  }
+
+  /** Ends a lane's drop burst: one warning and one NOTIFY_FAILED record for all it dropped. */
+  function reportDrops(lane: Lane): void {
+    const d = lane.drops;
+    if (!d) return;
+    clearTimeout(d.timer);
+    lane.drops = undefined;
+    const burst: DropBurst = { count: d.count, about: [...d.about], incident_ids: [...d.incidentIds] };
+    const event: NotificationEvent =
+      d.count === 1
+        ? d.first
+        : {
+            ...d.latest,
+            incident_id: null,
+            execution_id: null,
+            approval_id: null,
+            runbook: d.sameRunbook ? d.latest.runbook : null,
+            service: d.sameService ? d.latest.service : null,
+          };
+    opts.log.warn({ notifier: lane.notifier.name, ...burst }, `notification queue full (${maxQueued} waiting): ${d.count} notification(s) dropped, not sent`);
+    const p = opts
+      .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: 'dropped: queue full', event, dropped: burst })
+      .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
+    writing.add(p);
+    void p.finally(() => writing.delete(p));
+  }
+
+  /** Records every drop burst under way now, and waits until every drop record is written. */
+  async function settleDrops(): Promise<void> {
+    for (const lane of lanes) reportDrops(lane);
+    while (writing.size > 0) await Promise.all([...writing]);
+  }
 
   async function deliver(n: Notifier, event: NotificationEvent): Promise<void> {
     let detail = '';
@@ -86,15 +186,14 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     if (q.length >= maxQueued) {
       let i = q.findIndex(isRepeatable);
       if (i < 0 && isRepeatable(event)) {
-        dropped++;
+        drop(lane, event);
         return; // the newcomer matters least
       }
       if (i < 0) i = q.findIndex((e) => !asksAPerson(e));
       if (i >= 0) {
-        dropped++;
-        q.splice(i, 1);
+        drop(lane, q.splice(i, 1)[0]!);
       } else if (!asksAPerson(event)) {
-        dropped++;
+        drop(lane, event);
         return;
       }
       // Only approval requests are waiting, and this is one too: kept past the bound.
@@ -117,16 +216,17 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
       }
       for (const lane of lanes) enqueue(lane, event);
     },
-    /** Resolves once every lane is empty (for tests and shutdown). */
-    drain() {
-      if (lanes.every((l) => !l.running)) return Promise.resolve();
-      return new Promise<void>((r) => idle.push(r));
+    /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */
+    async drain() {
+      if (!lanes.every((l) => !l.running)) await new Promise<void>((r) => idle.push(r));
+      await settleDrops();
     },
     dropped: () => dropped,
     /** Stops retrying and sending; what was still waiting is recorded as not delivered. */
     async close() {
       stop.abort();
       await Promise.all(lanes.map((l) => l.running));
+      await settleDrops();
       for (const lane of lanes) {
         const left = lane.queue.splice(0);
         if (left.length > 0) opts.log.warn({ notifier: lane.notifier.name, left: left.length }, 'shutting down: notifications still waiting were not sent');

@@ -199,4 +199,47 @@ describe('notifications: always notify, never block', () => {
     target.route('POST', '/act', { status: 200 });
     await svc.stop({ remove: true });
   });
+
+  it('notifications a full queue drops are audited: one NOTIFY_FAILED row for the burst, one warning', async () => {
+    target.reset();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (_req, call) => {
+      if (call === 1) await held;
+      return { status: 204 };
+    });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--notify-webhook', `${target.url}/hook`, '--notify-repeat-window', '0s'],
+      overrides: { notifyQueue: { maxQueued: 3, dropReportMs: 60_000 } },
+      captureLogs: true,
+    });
+    try {
+      await svc.post('/api/v1/incidents', { id: 'D1', root_cause: 'unknown', service: 'shop' }); // being delivered, held
+      await target.waitForRequest('/hook');
+      // D2..D4 fill the queue; each of D5..D30 pushes out the oldest waiting (D2..D27).
+      for (let i = 2; i <= 30; i++) await svc.post('/api/v1/incidents', { id: `D${i}`, root_cause: 'unknown', service: 'shop' });
+      release();
+      await svc.service.drainNotifications();
+      assert.deepEqual(target.requests('/hook', 'POST').map((r) => (r.json() as any).incident_id), ['D1', 'D28', 'D29', 'D30']);
+      assert.equal((await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.length, 4);
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events;
+      assert.equal(failed.length, 1, 'one row for the burst, not one per drop');
+      assert.equal(failed[0].incident_id, null);
+      assert.deepEqual(failed[0].details, {
+        notifier: `webhook ${target.url}`,
+        about: 'NO_RUNBOOK',
+        attempts: 0,
+        detail: 'dropped: queue full',
+        dropped: 26,
+        incident_ids: Array.from({ length: 20 }, (_, i) => `D${i + 2}`),
+      });
+      const warnings = svc.log.records().filter((r) => r.level === 'warn' && String(r.msg).includes('dropped'));
+      assert.equal(warnings.length, 1);
+      assert.equal(warnings[0]!.count, 26);
+    } finally {
+      release();
+      await svc.stop({ remove: true });
+    }
+  });
 });

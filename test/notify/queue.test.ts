@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
+import { createNotifyQueue, createWebhookNotifier, type NotifyOutcome } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification } from './events.js';
@@ -11,7 +11,7 @@ import { notification } from './events.js';
  * and what is left at shutdown is recorded, not lost.
  */
 const ev = notification;
-type Outcome = { ok: boolean; notifier: string; attempts: number; detail: string; event: NotificationEvent };
+type Outcome = NotifyOutcome;
 
 describe('notification queue', () => {
   let target: HttpTarget;
@@ -92,5 +92,66 @@ describe('notification queue', () => {
       ],
     );
     await q.close();
+  });
+
+  it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
+    target.reset();
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (_req, call) => {
+      if (call === 1) await held;
+      return { status: 204 };
+    });
+    const recorded: Outcome[] = [];
+    const log = createTestLogger();
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      log: log.logger,
+      record: async (o) => void recorded.push(o),
+      attempts: 1,
+      maxQueued: 2,
+      dropReportMs: 200,
+    });
+    const dropWarnings = () => log.records().filter((r) => r.level === 'warn' && String(r.msg).includes('dropped'));
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
+    await target.waitForRequest('/hook');
+    q.notify(ev('o1', 'FAILED', 'failed'));
+    q.notify(ev('o2', 'FAILED', 'failed'));
+    // A storm of blocked decisions against a queue full of outcomes: each newcomer is dropped.
+    for (let i = 1; i <= 25; i++) q.notify(ev(`b${i}`, 'RATE_LIMITED', 'blocked'));
+    assert.equal(q.dropped(), 25);
+    assert.equal(recorded.length, 0, 'nothing is written per drop');
+    for (let i = 0; i < 300 && recorded.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(recorded.length, 1, 'the burst is recorded in one row');
+    const [burst] = recorded;
+    assert.deepEqual(
+      [burst!.ok, burst!.notifier, burst!.attempts, burst!.detail],
+      [false, `webhook ${target.url}`, 0, 'dropped: queue full'],
+    );
+    assert.deepEqual(burst!.dropped, {
+      count: 25,
+      about: ['RATE_LIMITED'],
+      incident_ids: Array.from({ length: 20 }, (_, i) => `b${i + 1}`),
+    });
+    assert.deepEqual([burst!.event.incident_id, burst!.event.runbook, burst!.event.service], [null, 'fix', 'shop'], 'several incidents: none named on the row; the runbook and service they share are');
+    assert.equal(dropWarnings().length, 1, 'one warning for the burst');
+    assert.equal(dropWarnings()[0]!.count, 25);
+
+    // A second burst: one outcome makes room for another (the oldest goes); drain records it at once.
+    q.notify(ev('o3', 'FAILED', 'failed'));
+    assert.equal(q.dropped(), 26);
+    release();
+    await q.drain();
+    const drops = recorded.filter((o) => o.detail === 'dropped: queue full');
+    assert.equal(drops.length, 2);
+    assert.deepEqual(drops[1]!.dropped, { count: 1, about: ['FAILED'], incident_ids: ['o1'] });
+    assert.equal(drops[1]!.event.incident_id, 'o1', 'one dropped: its own incident is on the row');
+    assert.deepEqual(
+      recorded.filter((o) => o.ok).map((o) => o.event.incident_id),
+      ['a1', 'o2', 'o3'],
+    );
+    assert.equal(dropWarnings().length, 2);
+    await q.close();
+    assert.equal(recorded.length, 5, 'nothing more at close');
   });
 });
