@@ -273,6 +273,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   const notifications = createNotifyQueue({
     notifiers,
     log,
+    attemptTimeoutMs: config.notifyTimeoutMs,
     ...overrides.notifyQueue,
     async record(o) {
       try {
@@ -290,6 +291,8 @@ export async function createService(config: Config, log: Logger, overrides: Serv
               about: o.dropped ? o.dropped.about.join(', ') : o.event.event,
               attempts: o.attempts,
               detail: o.detail,
+              // What the receiver got as Idempotency-Key: its logs and this row can be matched.
+              ...(o.event.notification_id ? { notification_id: o.event.notification_id } : {}),
               ...(o.dropped ? { dropped: o.dropped.count, incident_ids: o.dropped.incident_ids } : {}),
             },
           }),

@@ -193,6 +193,13 @@ export const SETTINGS = Object.freeze({
     parser: webhookUrl,
     help: 'a URL that receives every notification as JSON (POST)',
   }),
+  notifyTimeoutMs: setting({
+    flag: 'notify-timeout',
+    fileKey: true,
+    parser: duration({ allowZero: false }),
+    default: '5s',
+    help: 'how long one attempt to deliver a notification waits for the answer; past it the attempt counts as failed (the receiver may have it: each retry carries the same notification_id / Idempotency-Key)',
+  }),
   notifyRepeatWindowMs: setting({
     flag: 'notify-repeat-window',
     fileKey: true,

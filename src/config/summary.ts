@@ -31,6 +31,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     kubeconfig: config.kubeconfig ?? null,
     publicUrl: config.publicUrl === undefined ? null : redactUrl(config.publicUrl),
     notifyWebhook: config.notifyWebhook === undefined ? null : new URL(config.notifyWebhook).origin,
+    notifyTimeoutMs: config.notifyTimeoutMs,
     notifyRepeatWindowMs: config.notifyRepeatWindowMs,
     notifyRepeatServices: config.notifyRepeatServices,
     // A Slack webhook's path is its credential: show only that one is set.

@@ -47,6 +47,8 @@ export interface Config {
   readonly publicUrl: string | undefined;
   /** Receives every notification as JSON. */
   readonly notifyWebhook: string | undefined;
+  /** How long one notification delivery attempt waits for the receiver's answer. */
+  readonly notifyTimeoutMs: number;
   /** Repeats of a blocked or manual decision (same event, runbook, service) within this long are summed up, not told one by one; 0 tells each (`0s`). */
   readonly notifyRepeatWindowMs: number;
   /** Services told one by one per event and runbook within a repeat window; more are summed up. */

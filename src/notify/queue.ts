@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage, sleep, withTimeout } from '../lib/index.js';
+import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
 import { isRepeatable } from './repeats.js';
 import type { NotificationEvent, Notifier, Notify } from './types.js';
 
@@ -22,9 +22,9 @@ export interface NotifyOutcome {
   attempts: number;
   detail: string;
   /**
-   * The notification. For a drop burst of several, the latest, with the incident, the
-   * execution and the approval set to null, and the runbook and the service too unless
-   * every one dropped shares them.
+   * The notification. For a drop burst of several, the latest, without its
+   * notification_id, with the incident, the execution and the approval set to null, and
+   * the runbook and the service too unless every one dropped shares them.
    */
   event: NotificationEvent;
   /** Set on the one record of a drop burst (`detail` "dropped: queue full"). */
@@ -37,6 +37,7 @@ export interface NotifyQueueOptions {
   /** Records NOTIFIED / NOTIFY_FAILED; a failure to record is logged, never thrown. */
   record(outcome: NotifyOutcome): Promise<void>;
   attempts?: number;
+  /** How long one attempt may wait for the receiver's answer (--notify-timeout, 5 s). */
   attemptTimeoutMs?: number;
   backoffMs?: number;
   /**
@@ -124,11 +125,13 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     clearTimeout(d.timer);
     lane.drops = undefined;
     const burst: DropBurst = { count: d.count, about: [...d.about], incident_ids: [...d.incidentIds] };
+    // Several: none of their own ids (incident, notification, …) stands for the burst.
+    const { notification_id: _latestId, ...latest } = d.latest;
     const event: NotificationEvent =
       d.count === 1
         ? d.first
         : {
-            ...d.latest,
+            ...latest,
             incident_id: null,
             execution_id: null,
             approval_id: null,
@@ -154,12 +157,15 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     let tried = 0;
     for (let i = 1; i <= attempts; i++) {
       tried = i;
+      const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
-        await n.send(event, withTimeout(stop.signal, attemptTimeoutMs));
+        await n.send(event, signal);
         await opts.record({ ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
         return;
       } catch (err) {
-        detail = errorMessage(err);
+        // Timed out waiting for the answer: the receiver may well have it (and a retry
+        // carries the same notification_id, so it can tell).
+        detail = signal.aborted && !stop.signal.aborted ? 'delivery unknown (timed out)' : errorMessage(err);
         if (stop.signal.aborted || (err as { permanent?: boolean }).permanent === true) break;
         if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
       }
@@ -208,12 +214,14 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
   }
 
   return {
-    notify(event) {
+    notify(given) {
       if (lanes.length === 0) return;
       if (stop.signal.aborted) {
-        opts.log.warn({ event: event.event, incident_id: event.incident_id }, 'notification after shutdown began: not sent');
+        opts.log.warn({ event: given.event, incident_id: given.incident_id }, 'notification after shutdown began: not sent');
         return;
       }
+      // One id for the notification, kept by each receiver's every attempt.
+      const event = given.notification_id ? given : { ...given, notification_id: newId('ntf') };
       for (const lane of lanes) enqueue(lane, event);
     },
     /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */

@@ -12,6 +12,12 @@ export interface NotificationEvent {
   outcome: string;
   reason: string;
   at: number;
+  /**
+   * One notification's id (`ntf_…`), set by the queue when it is queued: the same on
+   * every attempt to deliver it, so a receiver that got it already (a retry after a
+   * timed-out attempt it did answer) can tell. The webhook sends it as `Idempotency-Key` too.
+   */
+  notification_id?: string;
   /** The runbook's owner: who is asked to approve it (set for approval requests). */
   owner?: string;
   /**

@@ -24,8 +24,8 @@ export class PermanentDeliveryError extends Error {
 }
 
 /** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent for a 4xx other than 408 and 429). */
-export async function postJson(url: string | URL, body: unknown, signal: AbortSignal): Promise<void> {
-  const res = await httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
+export async function postJson(url: string | URL, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<void> {
+  const res = await httpRequest(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   await res.discard();
   if (res.status >= 200 && res.status <= 299) return;
   const message = `answered ${res.status}`;
@@ -33,11 +33,15 @@ export async function postJson(url: string | URL, body: unknown, signal: AbortSi
   throw new Error(message);
 }
 
-/** A generic JSON webhook: the event as data, with links when --public-url is set. */
+/**
+ * A generic JSON webhook: the event as data, with links when --public-url is set. Its
+ * `notification_id` goes as the `Idempotency-Key` header too, the same on every retry.
+ */
 export function createWebhookNotifier(url: string, publicUrl: string | undefined): Notifier {
   return {
     name: `webhook ${new URL(url).origin}`,
-    send: (e, signal) => postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal),
+    send: (e, signal) =>
+      postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal, e.notification_id ? { 'idempotency-key': e.notification_id } : {}),
   };
 }
 

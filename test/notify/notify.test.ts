@@ -242,4 +242,29 @@ describe('notifications: always notify, never block', () => {
       await svc.stop({ remove: true });
     }
   });
+
+  it('--notify-timeout bounds each attempt; the retry after a timed-out attempt carries the same notification_id, which the audit row names', async () => {
+    target.reset();
+    target.route('POST', '/late', sequence([{ status: 204, delayMs: 1_500 }, { status: 204 }]));
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/late`, '--notify-timeout', '1s'] });
+    try {
+      assert.equal(svc.config.notifyTimeoutMs, 1_000);
+      await svc.post('/api/v1/incidents', { id: 'T1', root_cause: 'unknown', service: 'shop' });
+      await svc.service.drainNotifications();
+      const got = target.requests('/late', 'POST');
+      assert.equal(got.length, 2, 'the first attempt timed out after 1 s (the receiver would have answered at 1.5 s); the second was answered');
+      const ids = got.map((r) => [r.headers['idempotency-key'], (r.json() as any).notification_id]);
+      const id = ids[0]![0];
+      assert.match(String(id), /^ntf_[0-9A-Z]{26}$/);
+      assert.deepEqual(ids, [
+        [id, id],
+        [id, id],
+      ]);
+      const ok = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
+      assert.equal(ok.length, 1);
+      assert.deepEqual(ok[0].details, { notifier: `webhook ${target.url}`, about: 'NO_RUNBOOK', attempts: 2, detail: 'delivered', notification_id: id });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
 });

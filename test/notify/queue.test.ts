@@ -154,4 +154,39 @@ describe('notification queue', () => {
     await q.close();
     assert.equal(recorded.length, 5, 'nothing more at close');
   });
+
+  it('a receiver that answers after the per-attempt timeout: every retry carries the same notification_id and Idempotency-Key; audited as delivery unknown', async () => {
+    target.reset();
+    target.route('POST', '/slow', { status: 204, delayMs: 1_000 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/slow`, undefined)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      attempts: 3,
+      attemptTimeoutMs: 150,
+      backoffMs: 5,
+    });
+    q.notify(ev('s1', 'FAILED', 'failed'));
+    q.notify(ev('s2', 'FAILED', 'failed'));
+    await q.drain();
+    const got = target.requests('/slow', 'POST').map((r) => ({ key: r.headers['idempotency-key'], body: r.json() as { incident_id: string; notification_id: string } }));
+    assert.deepEqual(got.map((g) => g.body.incident_id), ['s1', 's1', 's1', 's2', 's2', 's2']);
+    const [first, second] = [got[0]!.body.notification_id, got[3]!.body.notification_id];
+    assert.match(first, /^ntf_[0-9A-HJKMNP-TV-Z]{26}$/);
+    assert.notEqual(first, second, 'each notification has its own id');
+    assert.deepEqual(
+      got.map((g) => [g.key, g.body.notification_id]),
+      [...Array(3).fill([first, first]), ...Array(3).fill([second, second])],
+      'the header and the field agree, and stay the same across retries',
+    );
+    assert.deepEqual(
+      recorded.map((o) => [o.ok, o.attempts, o.detail, o.event.incident_id, o.event.notification_id]),
+      [
+        [false, 3, 'delivery unknown (timed out)', 's1', first],
+        [false, 3, 'delivery unknown (timed out)', 's2', second],
+      ],
+    );
+    await q.close();
+  });
 });
