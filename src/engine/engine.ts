@@ -7,7 +7,7 @@ import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
-import type { NotificationEvent, Notify } from '../notify/types.js';
+import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 
@@ -505,6 +505,7 @@ export function createEngine(deps: EngineDeps) {
       });
       if (claim) claims.push(claim);
       if (joined) joinedRequests.add(result);
+      else rememberAskedPlan(result, verdict);
       seen.set(incident.dedup_key, result);
       results.push(result);
     }
@@ -514,6 +515,16 @@ export function createEngine(deps: EngineDeps) {
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
   /** Decisions that joined a pending approval request: the request was told when it was opened. */
   const joinedRequests = new WeakSet<DecisionResult>();
+  /** The plan each new approval request asks to run, for its notification: what Approve would run. */
+  const askedPlans = new WeakMap<DecisionResult, NotificationPlan>();
+
+  function rememberAskedPlan(result: DecisionResult, verdict: Verdict): void {
+    if (verdict.kind !== 'approval' || result.action !== 'approval_required') return;
+    askedPlans.set(result, {
+      actions: verdict.plan.actions.map((s) => s.summary),
+      rollback: verdict.plan.rollback ? verdict.plan.rollback.map((s) => s.summary) : null,
+    });
+  }
 
   /** Who is asked to approve: the runbook's owner, for approval requests. */
   function approvalOwner(r: DecisionResult): string | undefined {
@@ -552,6 +563,7 @@ export function createEngine(deps: EngineDeps) {
           reason: r.reason,
           at: clock.now(),
           ...(approvalOwner(r) ? { owner: approvalOwner(r)! } : {}),
+          ...(askedPlans.has(r) ? { plan: askedPlans.get(r)! } : {}),
         });
       }
     }
@@ -645,7 +657,9 @@ export function createEngine(deps: EngineDeps) {
         // The time it is written, not when the request came: audit times only go forward.
         tx.appendAudit({ at: clock.now(), event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
         const verdict = deps.decide(input, tx, clock.now());
-        return applyVerdict(tx, incident, verdict, { now: clock.now(), actor: opts.by, trigger: 'manual', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, requestedBy: opts.by });
+        const applied = applyVerdict(tx, incident, verdict, { now: clock.now(), actor: opts.by, trigger: 'manual', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, requestedBy: opts.by });
+        rememberAskedPlan(applied.result, verdict);
+        return applied;
       });
       record([result], [incident]);
       const started = startClaims(claim ? [claim] : []);

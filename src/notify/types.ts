@@ -1,5 +1,15 @@
 import type { AuditEventName } from '../domain/index.js';
 
+/**
+ * The plan an approval request asks to run, as the approver reads it: each action's
+ * one-line summary, and the rollback's (null: none). The summaries leave headers and
+ * bodies out, where secrets live (and secret references stay unresolved).
+ */
+export interface NotificationPlan {
+  actions: string[];
+  rollback: string[] | null;
+}
+
 /** What a person is told: a decision that needs them, an execution outcome, a breaker trip. */
 export interface NotificationEvent {
   event: AuditEventName;
@@ -20,6 +30,8 @@ export interface NotificationEvent {
   notification_id?: string;
   /** The runbook's owner: who is asked to approve it (set for approval requests). */
   owner?: string;
+  /** What Approve would run (set for approval requests). */
+  plan?: NotificationPlan;
   /**
    * Set on a summary: how many more decisions like this one (same event, runbook and
    * service) were taken within --notify-repeat-window and not told one by one.

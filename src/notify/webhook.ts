@@ -1,5 +1,5 @@
 import { httpRequest } from '../checks/http-client.js';
-import type { NotificationEvent, Notifier } from './types.js';
+import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
 
 export interface Links {
   publicUrl: string | undefined;
@@ -68,6 +68,41 @@ export function oneLine(s: string): string {
  */
 export function slackCode(s: string): string {
   return `\`${escapeSlackText(oneLine(s).replaceAll('`', "'"))}\``;
+}
+
+/** Characters of mrkdwn one plan section may hold (Slack's limit for a section's text is 3,000). */
+const PLAN_TEXT_LIMIT = 2_900;
+/** Characters of one step's summary shown, before escaping. */
+const PLAN_STEP_LIMIT = 300;
+
+/**
+ * The plan an approval request asks to run, for Slack: the actions Approve would run
+ * and the rollback, each step on a numbered line of a code block, where Slack renders
+ * no formatting, link or mention. A summary holds values from the alert: one line,
+ * its backticks (which could close the block) as apostrophes, `& < >` escaped. Steps
+ * past the section's size limit are counted, not shown.
+ */
+export function slackPlanText(plan: NotificationPlan): string {
+  const parts: Array<{ title: string; steps: string[] }> = [{ title: '*Plan: what Approve runs*', steps: plan.actions }];
+  if (plan.rollback) parts.push({ title: '*Rollback if it fails*', steps: plan.rollback });
+  // Room for the titles, the fences and a "more" line per part.
+  let budget = PLAN_TEXT_LIMIT - parts.length * 120;
+  const out: string[] = [];
+  for (const { title, steps } of parts) {
+    const lines: string[] = [];
+    for (const [i, s] of steps.entries()) {
+      const line = `${i + 1}. ${escapeSlackText(oneLine(s).slice(0, PLAN_STEP_LIMIT).replaceAll('`', "'"))}`;
+      if (line.length + 1 > budget) {
+        lines.push(`… ${steps.length - i} more step(s): see the approval in rectify`);
+        break;
+      }
+      budget -= line.length + 1;
+      lines.push(line);
+    }
+    out.push(`${title}\n\`\`\`\n${lines.join('\n') || '(no steps)'}\n\`\`\``);
+  }
+  if (!plan.rollback) out.push('*Rollback if it fails*: none');
+  return out.join('\n');
 }
 
 const ICON: Record<string, string> = {
@@ -149,6 +184,8 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
         { type: 'section', text: { type: 'plain_text', text: oneLine(e.reason).slice(0, 2900) || '—' } },
       ];
       if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
+      // What the Approve button would run, right above it.
+      if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });
       if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
       return postJson(url, { text: escapeSlackText(oneLine(`${title}: ${e.reason}`)).slice(0, 3000), blocks }, signal);
     },

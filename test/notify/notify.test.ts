@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { slackPlanText } from '../../src/notify/index.js';
 import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -266,5 +267,105 @@ describe('notifications: always notify, never block', () => {
     } finally {
       await svc.stop({ remove: true });
     }
+  });
+
+  it('an approval request shows its plan: what Approve would run and the rollback, in the webhook body and as a code block in Slack; never headers or bodies', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/services/T000/B000/SECRETxyz', { status: 200 });
+    const guarded = `  guarded:
+    risk: HIGH
+    owner: db-team
+    triggers: [dbdown]
+    actions:
+      - http: {method: POST, url: "${target.url}/failover/{service}", headers: {authorization: "Bearer s3cr3t-token"}, body: {password: hunter2}}
+      - http: {method: POST, url: "${target.url}/drain/{service}"}
+    rollback:
+      - http: {method: POST, url: "${target.url}/failback/{service}"}
+`;
+    const svc = await startTestService({
+      runbooks: runbooks(target.url) + guarded,
+      args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/services/T000/B000/SECRETxyz`, '--slack-signing-secret', 'x'.repeat(32)],
+    });
+    try {
+      const asked = await svc.post('/api/v1/incidents', { id: 'P1', root_cause: 'dbdown', service: 'orders' });
+      assert.equal(asked.body.action, 'approval_required');
+      const noRollback = await svc.post('/api/v1/incidents', { id: 'P2', root_cause: 'scary', service: 'shop' });
+      assert.equal(noRollback.body.action, 'approval_required');
+      // A person's manual run of a HIGH-risk runbook asks another person: told with its plan too.
+      const manual = await svc.post('/api/v1/runbooks/guarded/run', { params: {}, by: 'alice', service: 'billing' });
+      assert.equal(manual.body.action, 'approval_required');
+      await svc.post('/api/v1/incidents?wait=true', { id: 'P3', root_cause: 'broken', service: 'shop' });
+      await svc.service.drainNotifications();
+
+      const hooks = target.requests('/hook', 'POST').map((r) => r.json() as any);
+      const hook = (incident: string) => hooks.find((h) => h.incident_id === incident);
+      assert.deepEqual(hook('P1').plan, {
+        actions: [`POST ${target.url}/failover/orders`, `POST ${target.url}/drain/orders`],
+        rollback: [`POST ${target.url}/failback/orders`],
+      });
+      assert.deepEqual(hook('P2').plan, { actions: [`POST ${target.url}/act`], rollback: null });
+      assert.deepEqual(hook(manual.body.incident_id).plan, {
+        actions: [`POST ${target.url}/failover/billing`, `POST ${target.url}/drain/billing`],
+        rollback: [`POST ${target.url}/failback/billing`],
+      });
+      assert.equal(hook('P3').event, 'SUCCESS');
+      assert.equal('plan' in hook('P3'), false, 'only approval requests carry a plan');
+      // What the API's approval view shows the approver is what the notification showed.
+      const view = (await svc.get(`/api/v1/approvals/${asked.body.approval_id}`)).body;
+      assert.deepEqual(view.actions, hook('P1').plan.actions);
+
+      const slack = target.requests('/services/T000/B000/SECRETxyz', 'POST').map((r) => r.json() as any);
+      const message = (incident: string) => slack.find((m) => m.blocks[1].fields[0].text === `*Incident*\n\`${incident}\``);
+      const blocks = message('P1').blocks;
+      assert.deepEqual(
+        blocks.map((b: any) => b.type),
+        ['header', 'section', 'section', 'section', 'actions'],
+        'the plan right above the Approve and Reject buttons',
+      );
+      assert.deepEqual(blocks[3].text, {
+        type: 'mrkdwn',
+        verbatim: true,
+        text: [
+          '*Plan: what Approve runs*',
+          '```',
+          `1. POST ${target.url}/failover/orders`,
+          `2. POST ${target.url}/drain/orders`,
+          '```',
+          '*Rollback if it fails*',
+          '```',
+          `1. POST ${target.url}/failback/orders`,
+          '```',
+        ].join('\n'),
+      });
+      assert.equal(message('P2').blocks[3].text.text, ['*Plan: what Approve runs*', '```', `1. POST ${target.url}/act`, '```', '*Rollback if it fails*: none'].join('\n'));
+      assert.equal(message('P3').blocks.some((b: any) => String(b.text?.text ?? '').includes('Plan')), false);
+
+      const everything = JSON.stringify([hooks, slack]);
+      assert.ok(!everything.includes('s3cr3t-token') && !everything.includes('hunter2'), 'headers and bodies stay out');
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe("Slack: an approval request's plan", () => {
+  it('one line per step, its markup and backticks defused; a long plan is cut to fit the section, the rest counted', () => {
+    const text = slackPlanText({ actions: ['POST https://x/<!channel>?a=1&b=2', 'echo ```done```\n*bold*'], rollback: null });
+    assert.equal(
+      text,
+      ['*Plan: what Approve runs*', '```', '1. POST https://x/&lt;!channel&gt;?a=1&amp;b=2', "2. echo '''done''' *bold*", '```', '*Rollback if it fails*: none'].join('\n'),
+    );
+    const step = (i: number) => `POST https://example.com/${String(i).padStart(2, '0')}/${'x'.repeat(200)}`;
+    const long = slackPlanText({ actions: Array.from({ length: 40 }, (_, i) => step(i)), rollback: [step(98), step(99)] });
+    assert.ok(long.length <= 3_000, `${long.length} characters`);
+    const lines = long.split('\n');
+    // 2,900 characters less 120 for each part's title, fences and "more" line: 2,660, and
+    // the steps take 232 (9 of them) or 233 characters with their line breaks: 11 fit.
+    assert.deepEqual(
+      lines.filter((l) => /^\d+\. POST/.test(l)).map((l) => l.split('/')[3]),
+      ['00', '01', '02', '03', '04', '05', '06', '07', '08', '09', '10'],
+    );
+    assert.deepEqual(lines.filter((l) => l.startsWith('…')), ['… 29 more step(s): see the approval in rectify', '… 2 more step(s): see the approval in rectify'], 'the rollback is counted when none of it fits');
   });
 });
