@@ -4,6 +4,7 @@ import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import { RectifyError } from '../domain/index.js';
+import { wellFormed } from '../lib/index.js';
 import { errorBody } from './errors.js';
 import { ROLES, type Role, type TokenEntry } from './tokens.js';
 
@@ -194,7 +195,8 @@ export function requireRole(req: FastifyRequest, role: Role, what: string): void
  */
 export function actorOf(req: FastifyRequest, stated: string | undefined, fallback?: string): string {
   if (req.caller) return req.caller.name;
-  const by = stated ?? fallback;
+  // As stored: the requester of a run and its approver are compared by name.
+  const by = stated === undefined ? fallback : wellFormed(stated);
   if (by === undefined) {
     throw new RectifyError('VALIDATION_FAILED', 'invalid body: body.by: required when no API tokens are configured (who is acting, for the audit log)', {
       details: [{ path: 'body.by', message: 'required when no API tokens are configured (who is acting, for the audit log)' }],

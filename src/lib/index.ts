@@ -5,3 +5,4 @@ export * from './abort.js';
 export * from './suggest.js';
 export * from './freeze.js';
 export * from './limit.js';
+export * from './text.js';

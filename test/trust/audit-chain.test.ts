@@ -519,3 +519,21 @@ describe('the chain tip never runs ahead of what committed', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 });
+
+describe('text the store cannot keep as sent', () => {
+  const KEY = 'a'.repeat(32) + 'b'.repeat(32);
+  it('a lone surrogate in `by` is kept as U+FFFD and the row verifies, so a keyed log still starts again', async () => {
+    const svc = await startTestService({ args: ['--audit-key', KEY] });
+    // JSON.stringify writes a lone surrogate as the escape "\ud800": the body carries it as a caller would send it.
+    const res = await svc.app.inject({ method: 'POST', url: '/api/v1/pause', headers: { 'content-type': 'application/json' }, payload: '{"by":"ops\\ud800","reason":"storm"}' });
+    assert.equal(res.statusCode, 200);
+    const events = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events;
+    assert.deepEqual(events.map((e: { actor: string }) => e.actor), ['ops\ufffd']);
+    const v = await svc.get('/api/v1/audit/verify');
+    assert.equal(v.body.ok, true, v.body.reason);
+    // Its newest row signed with the key: a restart with the key checks it, and starts.
+    const again = await svc.restart();
+    assert.equal((await again.get('/api/v1/audit/verify')).body.ok, true);
+    await again.stop({ remove: true });
+  });
+});

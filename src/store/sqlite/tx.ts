@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, Tx } from '../ports.js';
 import type { AuditChain } from './audit-chain.js';
 import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
+import { wellFormed } from '../../lib/index.js';
 
 type Raw = Record<string, unknown>;
 const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
@@ -222,13 +223,15 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     appendAudit(a) {
       // The row is chained to the one before it (see audit-chain.ts); seq is given
       // explicitly so the hashed seq is the stored one.
+      // Hashed as stored: a lone surrogate in a text column would be stored as U+FFFD
+      // and the row would no longer verify (`details` is JSON, which escapes them).
       const row = {
         at: a.at,
         event: a.event,
-        incident_id: a.incident_id ?? null,
-        runbook: a.runbook ?? null,
-        execution_id: a.execution_id ?? null,
-        actor: a.actor,
+        incident_id: a.incident_id == null ? null : wellFormed(a.incident_id),
+        runbook: a.runbook == null ? null : wellFormed(a.runbook),
+        execution_id: a.execution_id == null ? null : wellFormed(a.execution_id),
+        actor: wellFormed(a.actor),
         details: JSON.stringify(a.details ?? {}),
       };
       const link = chain.next(row);

@@ -1,0 +1,11 @@
+/** String methods of ES2024 that Node 20 has and the ES2023 typings lack. */
+type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
+
+/**
+ * The string with every lone UTF-16 surrogate (a JSON `"\ud800"`, say) replaced by
+ * U+FFFD, as SQLite stores it. A value hashed or compared before it is stored must be
+ * this one, or what is read back differs from what was hashed.
+ */
+export function wellFormed(s: string): string {
+  return (s as WellFormed).isWellFormed() ? s : (s as WellFormed).toWellFormed();
+}
