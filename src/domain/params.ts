@@ -18,8 +18,14 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   // One URL path segment: unreserved characters only, never "." or "..".
   url_segment: { re: /^(?!\.{1,2}$)[A-Za-z0-9._~-]+$/, max: 256, what: 'one URL path segment ([A-Za-z0-9._~-])' },
   url_query: { re: /^[A-Za-z0-9._~-]+$/, max: 256, what: 'a URL query value ([A-Za-z0-9._~-])' },
-  // An argv element: no leading "-" (option injection), no control characters.
-  argv: { re: /^[A-Za-z0-9_.:/=@+,][A-Za-z0-9_.:/=@+,-]*$/, max: 512, what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-")' },
+  // An argv element: no leading "-" (option injection), "@" (curl and compilers read
+  // "@file") or "+" (an option to some tools); no "." or ".." path segment (a label
+  // must not climb out of the directory the runbook names); no control characters.
+  argv: {
+    re: /^(?!(?:.*\/)?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
+    max: 512,
+    what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)',
+  },
   // Inside a quoted PromQL label value: no quote, backslash or brace can close it.
   label_value: { re: /^[A-Za-z0-9_.:/@ -]+$/, max: 256, what: 'a label value ([A-Za-z0-9_.:/@ -])' },
   // Free text inside a JSON body or header: printable, no control characters.

@@ -133,10 +133,13 @@ test('headers and bodies: text without control characters, no smuggled secret re
     refusal(app, { ...ok, incident: '${env:AWS_SECRET_ACCESS_KEY}' }),
     'placeholder {incident} in action 1: value "${env:AWS_SECRET_ACCESS_KEY}" contains "${", which would be read as a secret reference',
   );
-  assert.equal(
-    refusal(app, { ...ok, queue: '--delete-all' }),
-    'placeholder {queue} in action 2: value "--delete-all" expected a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-")',
-  );
+  const plain = 'expected a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)';
+  assert.equal(refusal(app, { ...ok, queue: '--delete-all' }), `placeholder {queue} in action 2: value "--delete-all" ${plain}`);
+  // "@file" is read as a file by curl and compilers; ".." climbs out of the runbook's directory.
+  for (const queue of ['@/etc/shadow', '+x', '..', '../../etc', 'a/../../b', 'jobs/..', '.', './jobs']) {
+    assert.equal(refusal(app, { ...ok, queue }), `placeholder {queue} in action 2: value ${JSON.stringify(queue)} ${plain}`);
+  }
+  for (const queue of ['jobs@eu', 'a+b', '.jobs', 'v1.2', 'eu/jobs']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
   // Each value fits, but the name they make together must fit too.
   const svc = 'a'.repeat(250);
   assert.equal(
