@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RenderedAction, RenderedCheck } from '../domain/index.js';
+import type { RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
 
 /**
  * What the execution runner needs from executors. One executor per action type
@@ -13,6 +13,11 @@ export interface StepContext {
   startedAt: number;
   /** Per-execution scratch space shared by its steps (a baseline taken by a pre-check, say). */
   memo: Map<string, unknown>;
+  /**
+   * The part of the plan the step belongs to; absent for checks. A rollback step
+   * undoes only what this run did (an uncordon leaves a node the run never cordoned).
+   */
+  phase?: RenderedStep['phase'];
 }
 
 /**
@@ -37,6 +42,14 @@ export interface ActionOutcome {
    * later incident may try again.
    */
   notNow?: boolean;
+  /**
+   * The step certainly changed nothing: a refusal, a read that failed before any
+   * write, a request never sent, a program that could not be started. Absent means
+   * it may have changed something (fail safe: a write that failed or timed out may
+   * still have landed). When no step of a run may have changed anything, a failed
+   * run has nothing to roll back and its rollback is not run.
+   */
+  unchanged?: boolean;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

@@ -66,9 +66,10 @@ function describeCheck(c: RenderedCheck): string {
 
 /**
  * Carries out one execution: pre-checks → actions → post-checks → rollback on
- * failure. Every step is recorded before it starts and after it ends, so a crash
- * leaves a record of exactly how far it got. An aborted signal (shutdown) ends the
- * run as INTERRUPTED: it will not be resumed by itself.
+ * failure, when an action may have changed something. Every step is recorded
+ * before it starts and after it ends, so a crash leaves a record of exactly how far
+ * it got. An aborted signal (shutdown) ends the run as INTERRUPTED: it will not be
+ * resumed by itself.
  */
 export function createExecutionRunner(deps: RunnerDeps) {
   const { store, clock } = deps;
@@ -104,7 +105,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean }> {
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean }> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(rec);
       // Durable before the action starts: after a crash the log shows it may have run.
@@ -115,18 +116,24 @@ export function createExecutionRunner(deps: RunnerDeps) {
       const executor = deps.actions.get(step.type);
       let ok = false;
       let notNow = false;
+      // Until an executor has been handed the step, nothing happened.
+      let unchanged = true;
       let detail: string;
       let facts: Record<string, string> | undefined;
       if (signal.aborted) detail = 'not started: shutting down';
       else if (!executor) detail = `no executor for ${step.type} actions is configured`;
       else {
         try {
-          const out = await executor.run(step.spec as RenderedAction, ctx);
+          const out = await executor.run(step.spec as RenderedAction, { ...ctx, phase: step.phase });
           ok = out.ok;
           notNow = !out.ok && out.notNow === true;
+          // "Not now" is the target's refusal: nothing was changed.
+          unchanged = out.unchanged === true || notNow;
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
+          // An executor that throws may have got as far as a write.
+          unchanged = false;
           detail = `action error: ${errorMessage(err)}`;
         }
       }
@@ -138,7 +145,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}) });
       });
-      return { ok, detail, notNow };
+      return { ok, detail, notNow, unchanged };
     }
 
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
@@ -228,10 +235,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
 
       // 2. Actions, in order; the first failure stops them.
       let failure: string | undefined;
+      // Whether any action so far may have changed something: unless one did, there is nothing to roll back.
       let changed = false;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         const out = await runStep(step);
+        if (!out.unchanged) changed = true;
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during an action');
           if (out.notNow && !changed) {
@@ -242,7 +251,6 @@ export function createExecutionRunner(deps: RunnerDeps) {
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           break;
         }
-        changed = true;
       }
 
       // 3. Verification: every post-check polled until it passes or times out.
@@ -262,13 +270,20 @@ export function createExecutionRunner(deps: RunnerDeps) {
         return await finish('succeeded', 'success', [{ event: 'SUCCESS', details: { steps: steps.length } }], 'success', false);
       }
 
-      // 4. Rollback, when the runbook has one.
+      // 4. Rollback, when the runbook has one and an action may have changed something.
+      const hasRollback = req.plan.rollback !== null && req.plan.rollback.length > 0;
+      if (hasRollback && !changed) {
+        // Undoing what never happened is a change of its own: a second "undo" that rolls a
+        // deployment back, an uncordon of a node someone else cordoned.
+        const why = 'nothing was changed: no rollback';
+        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why } }], 'failure', false);
+      }
       const events: Array<{ event: AuditEventName; details: Record<string, unknown> }> = [];
       let rolledBack = false;
-      if (req.plan.rollback && req.plan.rollback.length > 0) {
+      if (hasRollback) {
         let rollbackOk = true;
         let rollbackDetail = '';
-        for (const step of req.plan.rollback) {
+        for (const step of req.plan.rollback ?? []) {
           if (signal.aborted) return await interruptedRollback(failure);
           const out = await runStep(step);
           if (!out.ok) {

@@ -116,6 +116,7 @@ describe('command action', () => {
       ok: false,
       detail: 'not found: rectify-no-such-program',
       facts: {},
+      unchanged: true,
     });
     assert.equal((await exec.run(cmd(['/nonexistent/prog']), ctx())).detail, 'not found: /nonexistent/prog');
   });

@@ -112,9 +112,9 @@ describe('http action', () => {
     target.route('POST', '/restart', { status: 200 });
     const exec = createHttpActionExecutor({ env: { OTHER: 'x' } });
     const out = await exec.run(action({ headers: { Authorization: 'Bearer ${env:RESTART_TOKEN}' } }), ctx());
-    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: header Authorization: secret \${env:RESTART_TOKEN} is not set` });
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: header Authorization: secret \${env:RESTART_TOKEN} is not set`, unchanged: true });
     const body = await exec.run(action({ body: { token: '${file:/nonexistent/rectify-token}' } }), ctx());
-    assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: secret \${file:/nonexistent/rectify-token} does not exist` });
+    assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: secret \${file:/nonexistent/rectify-token} does not exist`, unchanged: true });
     assert.equal(target.calls('/restart'), 0);
   });
 
@@ -132,6 +132,7 @@ describe('http action', () => {
     assert.deepEqual(out, {
       ok: false,
       detail: `POST ${target.url}/restart not sent: credentials in the URL are not supported: send them in a header, e.g. Authorization: Basic \${env:NAME}`,
+      unchanged: true,
     });
     assert.equal(target.calls('/restart'), 0);
   });
@@ -174,7 +175,7 @@ describe('http action', () => {
       const exec = createHttpActionExecutor({ maxInFlightPerOrigin: 1 });
       const first = exec.run(action({ url: `${url}/slow` }), ctx());
       const second = await exec.run(action({ url: `${url}/queued`, timeoutMs: 100 }), ctx());
-      assert.deepEqual(second, { ok: false, detail: `POST ${url}/queued not sent: timed out after 100ms waiting behind 1 requests in flight to ${url}` });
+      assert.deepEqual(second, { ok: false, detail: `POST ${url}/queued not sent: timed out after 100ms waiting behind 1 requests in flight to ${url}`, unchanged: true });
       assert.equal((await first).ok, true);
       assert.equal(received, 1, 'the queued request never left');
       // The slot it waited for is not lost: the next request goes through.

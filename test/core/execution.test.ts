@@ -98,6 +98,27 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  it('an action that certainly changed nothing (not sent) fails the run without its rollback, and says so', async () => {
+    target.reset();
+    target.route('POST', '/undo', { status: 200 });
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    action:\n      http: {method: POST, url: "${target.url}/act", headers: {Authorization: "Bearer \${env:RECTIFY_TEST_UNSET_TOKEN}"}}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`,
+      ),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back], ['executed', false, false]);
+    const failure = `action 1 failed: POST ${target.url}/act not sent: header Authorization: secret \${env:RECTIFY_TEST_UNSET_TOKEN} is not set`;
+    assert.equal(r.body.reason, `${failure}; nothing was changed: no rollback`);
+    assert.equal(target.requests().length, 0, 'neither the action nor its rollback reached the target');
+    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
+    assert.deepEqual(events.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    assert.deepEqual(events.at(-1).details, { reason: failure, rolled_back: false, rollback: 'nothing was changed: no rollback' });
+    assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
   it('unsafe label values are refused before any step, audited, and reach no URL or program', async () => {
     target.reset();
     const svc = await startTestService({

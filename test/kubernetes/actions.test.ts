@@ -305,6 +305,61 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 0);
   });
 
+  it('a rollback uncordon leaves alone a node this run never cordoned (its drain never ran); as an action it uncordons', async () => {
+    fake.addNode('node-c', { unschedulable: true });
+    const exec = createKubernetesActionExecutor(clients);
+    const rollback = await exec.run(kubeAction('uncordon', 'node', 'node-c', null), { ...stepContext(), phase: 'rollback' });
+    assert.deepEqual(rollback, { ok: true, detail: 'node node-c left as it is: this run did not cordon it', unchanged: true });
+    assert.equal(fake.get('nodes', undefined, 'node-c')!.spec.unschedulable, true);
+    assert.equal(fake.requests.length, 0, 'not even read');
+    // A runbook whose action is the uncordon means it.
+    const action = await exec.run(kubeAction('uncordon', 'node', 'node-c', null), { ...stepContext(), phase: 'action' });
+    assert.deepEqual([action.ok, action.detail, action.unchanged], [true, 'uncordoned node node-c', undefined]);
+    assert.equal(fake.get('nodes', undefined, 'node-c')!.spec.unschedulable, undefined);
+  });
+
+  it('a cordon whose patch got no answer is remembered: the rollback uncordons the node it may have cordoned', async () => {
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectDelay('PATCH', '/api/v1/nodes/node-a', 10_000);
+    const run = stepContext();
+    const cordon = await exec.run(kubeAction('cordon', 'node', 'node-a', null, {}, 300), run);
+    assert.deepEqual([cordon.ok, cordon.detail, cordon.unchanged], [false, 'cordon node node-a: timed out after 300ms', undefined]);
+    fake.releaseDelays();
+    await waitFor('the late patch landed', () => fake.get('nodes', undefined, 'node-a')!.spec.unschedulable === true);
+    const rollback = await exec.run(kubeAction('uncordon', 'node', 'node-a', null), { ...run, phase: 'rollback' });
+    assert.equal(rollback.detail, 'uncordoned node node-a');
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
+  });
+
+  it('a step reports unchanged only when no write may have landed: reads, refusals and 4xx answers to writes', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'worker', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    const run = async (action: ReturnType<typeof kubeAction>) => {
+      const out = await exec.run(action, stepContext());
+      return [out.ok, out.unchanged === true, out.detail];
+    };
+    // A read that fails before any write.
+    fake.injectError('GET', DEP_PATH('checkout'), 500, 'InternalError', 'etcdserver: request timed out');
+    assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [false, true, 'rollout_undo deployment production/checkout: 500 InternalError: etcdserver: request timed out']);
+    // rectify's own refusal, and the API server's refusal of the write (4xx: not persisted).
+    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '0' })), [false, true, 'refused: scaling deployment production/worker to 0 would remove every replica; rectify does not do that']);
+    fake.injectError('PATCH', DEP_PATH('checkout'), 403, 'Forbidden', 'deployments.apps "checkout" is forbidden');
+    assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [false, true, 'rollout_undo deployment production/checkout: 403 Forbidden: deployments.apps "checkout" is forbidden']);
+    // Nothing to do is nothing done.
+    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '3' })), [true, true, 'Deployment production/worker already has 3 replicas']);
+    // A write answered 5xx may have been persisted all the same.
+    fake.injectError('PUT', `${DEP_PATH('worker')}/scale`, 500, 'InternalError', 'etcdserver: leader changed');
+    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), [false, false, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed']);
+    assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [true, false, expectedUndo()]);
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+
+    function expectedUndo(): string {
+      const v1 = fake.list('replicasets', NS).find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === '1')!;
+      return `rolled deployment production/checkout back from revision 2 to revision 1 (ReplicaSet ${v1.metadata.name})`;
+    }
+  });
+
   it('drain cordons, evicts every pod (Job pods too) but DaemonSet and mirror pods, and waits for them to go', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
     fake.addPod('kube-system', 'fluentd-x1', { nodeName: 'node-a', owner: { kind: 'DaemonSet', name: 'fluentd' } });

@@ -212,7 +212,9 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
       });
-      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r) };
+      // A program that never started changed nothing.
+      const unchanged = r.spawnError !== undefined ? { unchanged: true } : {};
+      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r), ...unchanged };
     },
   };
 }

@@ -11,7 +11,8 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * Actions are at most once, so there is no retry here, ever: a POST /restart that
  * timed out may well have restarted the service, and sending it again is a second
  * restart nobody decided on. A failure is reported and the runner decides (rollback,
- * a human), never this file.
+ * a human), never this file. Only a request never sent is `unchanged`: one that got
+ * an answer, even an error status, may have changed something.
  *
  * What the outcome may contain: method, URL without userinfo or query, status code,
  * the reason for a failure. Never the response body (a target may echo the request,
@@ -44,17 +45,17 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       const target = `${method} ${displayUrl(action.url)}`;
       // One deadline for everything this step does, secret files included.
       const bad = urlProblem(action.url);
-      if (bad) return { ok: false, detail: `${target} not sent: ${bad}` };
+      if (bad) return { ok: false, detail: `${target} not sent: ${bad}`, unchanged: true };
       const signal = withTimeout(ctx.signal, action.timeoutMs);
 
       // Secrets first: a missing one fails the step before any byte leaves.
       const headers = await resolveHeaderSecrets(action.headers, sources, signal);
-      if (!headers.ok) return { ok: false, detail: `${target} not sent: ${headers.error}` };
+      if (!headers.ok) return { ok: false, detail: `${target} not sent: ${headers.error}`, unchanged: true };
       let body: string | undefined;
       let secrets = headers.secrets;
       if (action.body !== undefined) {
         const resolved = await resolveSecretsDeep(action.body, sources, signal);
-        if (!resolved.ok) return { ok: false, detail: `${target} not sent: body: ${resolved.error}` };
+        if (!resolved.ok) return { ok: false, detail: `${target} not sent: body: ${resolved.error}`, unchanged: true };
         secrets = [...secrets, ...resolved.secrets];
         body = JSON.stringify(resolved.value);
         if (!Object.keys(headers.value).some((h) => h.toLowerCase() === 'content-type')) {
@@ -69,7 +70,7 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       } catch {
         // Nothing left rectify: unlike a request that timed out, this one certainly did not happen.
         const why = ctx.signal.aborted ? 'aborted' : `timed out after ${formatDuration(action.timeoutMs)}`;
-        return { ok: false, detail: `${target} not sent: ${why} waiting behind ${limit} requests in flight to ${origin}` };
+        return { ok: false, detail: `${target} not sent: ${why} waiting behind ${limit} requests in flight to ${origin}`, unchanged: true };
       }
       let res: HttpAnswer;
       try {

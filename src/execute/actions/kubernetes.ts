@@ -47,6 +47,30 @@ function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
+/**
+ * Whether a step sent a write that may have changed the cluster. Reads change
+ * nothing, and a write the API server refused with a 4xx status (a conflict, a
+ * PodDisruptionBudget's 429, a forbidden or invalid request) was not persisted; a
+ * write that succeeded, failed with a 5xx or got no answer in time may have been.
+ * A step with no such write reports `unchanged`, and a run whose steps all did has
+ * nothing for its rollback to undo.
+ */
+interface Writes {
+  mayHaveChanged: boolean;
+}
+
+async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
+  try {
+    const out = await call();
+    writes.mayHaveChanged = true;
+    return out;
+  } catch (err) {
+    const refused = err instanceof KubeApiError && err.status >= 400 && err.status < 500 && err.status !== 408;
+    if (!refused) writes.mayHaveChanged = true;
+    throw err;
+  }
+}
+
 /** "25%" or "2": how many of a workload's desired replicas may be unavailable at once. */
 export function allowedUnavailable(maxUnavailable: string, desired: number): number {
   const pct = /^([0-9]{1,3})%$/.exec(maxUnavailable);
@@ -110,23 +134,25 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
   }
 
-  async function evictOnce(pod: V1Pod, gracePeriod: number | undefined, signal: AbortSignal): Promise<void> {
+  async function evictOnce(pod: V1Pod, gracePeriod: number | undefined, signal: AbortSignal, writes: Writes): Promise<void> {
     const namespace = assertNamespace(pod.metadata?.namespace, 'pod');
     const name = assertName(pod.metadata?.name, 'pod');
-    await kubeCall(clients, signal, (o) =>
-      clients.core.createNamespacedPodEviction(
-        {
-          namespace,
-          name,
-          body: {
-            apiVersion: 'policy/v1',
-            kind: 'Eviction',
-            metadata: { name, namespace },
-            // The uid precondition: evict the pod we checked, never a same-named successor.
-            deleteOptions: { preconditions: { uid: pod.metadata?.uid }, ...(gracePeriod !== undefined ? { gracePeriodSeconds: gracePeriod } : {}) },
+    await write(writes, () =>
+      kubeCall(clients, signal, (o) =>
+        clients.core.createNamespacedPodEviction(
+          {
+            namespace,
+            name,
+            body: {
+              apiVersion: 'policy/v1',
+              kind: 'Eviction',
+              metadata: { name, namespace },
+              // The uid precondition: evict the pod we checked, never a same-named successor.
+              deleteOptions: { preconditions: { uid: pod.metadata?.uid }, ...(gracePeriod !== undefined ? { gracePeriodSeconds: gracePeriod } : {}) },
+            },
           },
-        },
-        o,
+          o,
+        ),
       ),
     );
   }
@@ -138,12 +164,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return Number(g);
   }
 
-  async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+  async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return { ok: false, notNow: true, detail: `refused: ${refusal}` };
     try {
-      await evictOnce(pod, gracePeriodArg(a.args), signal);
+      await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
       if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: `eviction refused by PodDisruptionBudget (429): ${err.message}` };
@@ -153,22 +179,24 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
-  async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+  async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return { ok: false, detail: `refused: ${refusal}` };
     const grace = gracePeriodArg(a.args);
-    await kubeCall(clients, signal, (o) =>
-      clients.core.deleteNamespacedPod(
-        { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
-        o,
+    await write(writes, () =>
+      kubeCall(clients, signal, (o) =>
+        clients.core.deleteNamespacedPod(
+          { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
+          o,
+        ),
       ),
     );
     return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
-  async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+  async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const text = a.args.replicas;
     if (text === undefined || !checkParam('integer', text).ok) return { ok: false, detail: `scale needs a whole-number replicas argument, got ${JSON.stringify(text ?? null)}` };
     const want = Number(text);
@@ -197,25 +225,25 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
       // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
       const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
-      if (kind === 'Deployment') await kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o));
-      else await kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o));
+      if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)));
+      else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)));
       return { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas`, facts };
     });
   }
 
-  async function rolloutRestart(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+  async function rolloutRestart(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
     const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
     if (w.paused) return { ok: false, detail: `${kind} ${ns}/${a.name} is paused; resume it before restarting (kubectl rollout resume)` };
     // RFC 3339 in UTC without fractions, the form kubectl writes.
     const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
-    if (kind === 'Deployment') await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'strategic');
-    else await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedStatefulSet({ namespace: ns, name: a.name, body }, o), 'strategic');
+    if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'strategic'));
+    else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedStatefulSet({ namespace: ns, name: a.name, body }, o), 'strategic'));
     return { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
   }
 
-  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal): Promise<ActionOutcome> {
+  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     if (a.kind !== 'deployment') return { ok: false, detail: `rollout undo is implemented for deployments only, got ${a.kind}` };
     const to = a.args.to_revision;
     if (to !== undefined && (!checkParam('integer', to).ok || to === '0')) return { ok: false, detail: `to_revision ${JSON.stringify(to)} is not a revision number` };
@@ -243,23 +271,26 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         { op: 'replace', path: '/spec/template', value: template },
         { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
       ];
-      await kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json');
+      await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
       return { ok: true, detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`, facts };
     });
   }
 
-  async function setUnschedulable(name: string, on: boolean, signal: AbortSignal): Promise<{ was: boolean }> {
+  /** `memo` given (cordon, drain): what the node was is remembered for the run's rollback. */
+  async function setUnschedulable(name: string, on: boolean, signal: AbortSignal, writes: Writes, memo?: Map<string, unknown>): Promise<{ was: boolean }> {
     const node = await kubeCall(clients, signal, (o) => clients.core.readNode({ name }, o));
     const was = node.spec?.unschedulable === true;
+    // Before the patch: one that times out may still cordon the node, and the rollback must then undo it.
+    if (memo) rememberCordoned(memo, name, was);
     if (was !== on) {
       // null removes the field, as kubectl uncordon leaves it.
       const body = { spec: { unschedulable: on ? true : null } };
-      await kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic');
+      await write(writes, () => kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic'));
     }
     return { was };
   }
 
-  async function drain(a: RenderedKubernetesAction, ctxSignal: AbortSignal, stepTimeoutMs: number, memo: Map<string, unknown>): Promise<ActionOutcome> {
+  async function drain(a: RenderedKubernetesAction, ctxSignal: AbortSignal, stepTimeoutMs: number, memo: Map<string, unknown>, writes: Writes): Promise<ActionOutcome> {
     const t = a.args.timeout_seconds;
     if (t !== undefined && !checkParam('integer', t).ok) return { ok: false, detail: `timeout_seconds ${JSON.stringify(t)} is not a whole number` };
     // The drain ends a little before the step does, so the step can still report which pods stayed.
@@ -268,8 +299,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const grace = gracePeriodArg(a.args);
     const drainSignal = withTimeout(ctxSignal, drainMs);
     const node = a.name;
-    const { was } = await setUnschedulable(node, true, ctxSignal);
-    rememberCordoned(memo, node, was);
+    const { was } = await setUnschedulable(node, true, ctxSignal, writes, memo);
     const list = await kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
 
     const pending = new Map<string, { pod: V1Pod; why: string }>();
@@ -318,7 +348,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             p.why = refusal;
             continue;
           }
-          await evictOnce(p.pod, grace, drainSignal);
+          await evictOnce(p.pod, grace, drainSignal, writes);
           evicted.push(p.pod);
           pending.delete(id);
         } catch (err) {
@@ -365,7 +395,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `drained node ${node}: evicted ${evicted.length} pod(s)${skippedText}`, facts };
   }
 
-  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal, memo: Map<string, unknown>): Promise<ActionOutcome> {
+  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal, ctx: Pick<StepContext, 'memo' | 'phase'>, writes: Writes): Promise<ActionOutcome> {
+    const { memo } = ctx;
     const name = assertName(a.name, a.kind);
     const needsNode = a.verb === 'cordon' || a.verb === 'uncordon' || a.verb === 'drain';
     const needsPod = a.verb === 'evict_pod' || a.verb === 'delete_pod';
@@ -375,30 +406,34 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const ns = needsNode ? '' : assertNamespace(a.namespace, a.kind);
     switch (a.verb) {
       case 'evict_pod':
-        return evictPod(a, ns, signal);
+        return evictPod(a, ns, signal, writes);
       case 'delete_pod':
-        return deletePod(a, ns, signal);
+        return deletePod(a, ns, signal, writes);
       case 'scale':
-        return scale(a, ns, signal);
+        return scale(a, ns, signal, writes);
       case 'rollout_restart':
-        return rolloutRestart(a, ns, signal);
+        return rolloutRestart(a, ns, signal, writes);
       case 'rollout_undo':
-        return rolloutUndo(a, ns, signal);
+        return rolloutUndo(a, ns, signal, writes);
       case 'cordon': {
-        const { was } = await setUnschedulable(name, true, signal);
-        rememberCordoned(memo, name, was);
+        const { was } = await setUnschedulable(name, true, signal, writes, memo);
         return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
       }
       case 'uncordon': {
-        // A rollback's uncordon undoes this run's cordon, not an operator's from before it.
-        if (memo.get(cordonedKey(name)) === true) {
+        // A rollback's uncordon undoes this run's cordon, not an operator's from before it,
+        // nor one the run never made (its drain failed before it, or never ran).
+        const before = memo.get(cordonedKey(name));
+        if (before === true) {
           return { ok: true, detail: `node ${name} left cordoned: it was cordoned before this run`, facts: { was_unschedulable: 'true' } };
         }
-        const { was } = await setUnschedulable(name, false, signal);
+        if (before === undefined && ctx.phase === 'rollback') {
+          return { ok: true, detail: `node ${name} left as it is: this run did not cordon it` };
+        }
+        const { was } = await setUnschedulable(name, false, signal, writes);
         return { ok: true, detail: was ? `uncordoned node ${name}` : `node ${name} was already schedulable`, facts: { was_unschedulable: String(was) } };
       }
       case 'drain':
-        return drain(a, signal, a.timeoutMs, memo);
+        return drain(a, signal, a.timeoutMs, memo, writes);
     }
   }
 
@@ -407,14 +442,16 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     async run(action: RenderedKubernetesAction, ctx: StepContext): Promise<ActionOutcome> {
       const signal = withTimeout(ctx.signal, action.timeoutMs);
       const what = `${action.verb} ${action.kind} ${action.namespace ? `${action.namespace}/` : ''}${action.name}`;
+      const writes: Writes = { mayHaveChanged: false };
+      const outcome = (out: ActionOutcome): ActionOutcome => (writes.mayHaveChanged ? out : { ...out, unchanged: true });
       try {
-        return await dispatch(action, signal, ctx.memo);
+        return outcome(await dispatch(action, signal, ctx, writes));
       } catch (err) {
-        if (err instanceof StepFailure) return { ok: false, detail: `${what}: ${err.message}` };
-        if (ctx.signal.aborted) return { ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})` };
-        if (signal.aborted) return { ok: false, detail: `${what}: timed out after ${action.timeoutMs}ms` };
-        if (err instanceof KubeApiError) return { ok: false, detail: `${what}: ${describeError(err)}` };
-        return { ok: false, detail: `${what}: ${errorMessage(err)}` };
+        if (err instanceof StepFailure) return outcome({ ok: false, detail: `${what}: ${err.message}` });
+        if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})` });
+        if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${action.timeoutMs}ms` });
+        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}` });
+        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}` });
       }
     },
   };

@@ -1,0 +1,100 @@
+import assert from 'node:assert/strict';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from './setup.js';
+
+/**
+ * What a run's rollback may undo, through the whole service against the API fake:
+ * only what the run itself may have changed. A rollback after nothing changed, or an
+ * "undo" of a change somebody else made, is a change nobody decided on.
+ */
+const NS = 'production';
+const DEP_PATH = `/apis/apps/v1/namespaces/${NS}/deployments/checkout`;
+const RS_PATH = `/apis/apps/v1/namespaces/${NS}/replicasets`;
+
+const runbook = (id: string, trigger: string, body: string) => `  ${id}:
+    risk: LOW
+    triggers: [${trigger}]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+${body}`;
+
+describe('kubernetes runs: the rollback undoes only what the run changed', { timeout: 60_000 }, () => {
+  let target: HttpTarget;
+  let fake: KubeFake;
+  let svc: TestService;
+
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(async () => {
+    target.reset();
+    const env = await startFakeEnv();
+    fake = env.fake;
+    svc = await startTestService({
+      runbooks: `runbooks:
+${runbook('drain-node', 'node_broken', `    actions:
+      - http: {method: POST, url: "${target.url}/notify"}
+      - kubectl drain {node} --ignore-daemonsets --timeout=5s
+    rollback: kubectl uncordon {node}
+`)}${runbook('undo-deploy', 'bad_deploy', `    action: kubectl rollout undo deployment {deployment} -n {namespace}
+    rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+`)}`,
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
+    });
+  });
+  afterEach(async () => {
+    await svc.stop({ remove: true });
+    await fake.close();
+  });
+
+  const events = async (executionId: string): Promise<string[]> =>
+    (await svc.get(`/api/v1/audit?execution_id=${executionId}`)).body.events.map((e: { event: string }) => e.event).reverse();
+
+  it("a drain that never ran leaves the operator's cordon: the rollback uncordons nothing", async () => {
+    fake.addNode('node-a', { unschedulable: true }); // an operator cordoned it before the run
+    target.route('POST', '/notify', { status: 503 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'node_broken', service: 'infra', confidence: 1, context: { node: 'node-a' } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, true]);
+    assert.equal(r.body.reason, `action 1 failed: POST ${target.url}/notify → 503, expected 200-299`);
+    assert.equal(target.calls('/notify'), 1);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true, 'still cordoned');
+    assert.equal(fake.count('PATCH', /.*/), 0);
+    assert.equal(fake.count('POST', /eviction$/), 0);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; summary: string; ok: boolean; detail: string }) => [s.phase, s.summary, s.ok, s.detail]),
+      [
+        ['action', `POST ${target.url}/notify`, false, `POST ${target.url}/notify → 503, expected 200-299`],
+        ['rollback', 'kubectl uncordon node-a', true, 'node node-a left as it is: this run did not cordon it'],
+      ],
+    );
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+  });
+
+  it('a rollout undo that fails on a read changed nothing: no rollback, so no undo at all', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    // The ReplicaSets are read for the rollout history, after the deployment and before the patch.
+    fake.injectError('GET', RS_PATH, 500, 'InternalError', 'etcdserver: request timed out');
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const failure = 'action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcdserver: request timed out';
+    assert.equal(r.body.reason, `${failure}; nothing was changed: no rollback`);
+    assert.equal(fake.count('GET', RS_PATH), 1, 'read once, by the action');
+    assert.equal(fake.count('PATCH', DEP_PATH), 0);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: 'nothing was changed: no rollback' });
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human, e.steps.length], ['failed', false, false, 1]);
+    // The runbook did fail: the breaker counts it.
+    assert.equal((await svc.get('/api/v1/runbooks/undo-deploy')).body.circuit.failures, 1);
+  });
+});
