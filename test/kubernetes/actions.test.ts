@@ -95,6 +95,8 @@ describe('kubernetes actions against the API fake', () => {
     const ready = await exec.run(kubeAction('delete_pod', 'pod', 'pair-ready', NS), stepContext());
     assert.equal(ready.ok, false);
     assert.match(ready.detail, /last ready replica of Deployment production\/pair/);
+    // force_delete skips PodDisruptionBudgets, not these limits, and their refusal is "not now" like an eviction's.
+    assert.deepEqual([out.notNow, ready.notNow, ready.unchanged], [true, true, true]);
     const broken = await exec.run(kubeAction('evict_pod', 'pod', 'pair-broken', NS), stepContext());
     assert.equal(broken.ok, true, broken.detail);
     assert.equal(fake.count('POST', EVICTION), 1);
@@ -116,6 +118,10 @@ describe('kubernetes actions against the API fake', () => {
       `refused: max_unavailable 25% allows 1 of 4 replicas of Deployment production/web to be unavailable; 1 already are, removing ready pod production/${pods[1]!.metadata.name} would make it 2`,
     );
     assert.equal(fake.count('POST', EVICTION), 1);
+    const forced = await exec.run(kubeAction('delete_pod', 'pod', pods[1]!.metadata.name, NS, { max_unavailable: '25%' }), stepContext());
+    assert.deepEqual([forced.ok, forced.notNow, forced.unchanged], [false, true, true]);
+    assert.match(forced.detail, /^refused: max_unavailable 25% allows 1 of 4 replicas/);
+    assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal(allowedUnavailable('25%', 3), 0);
     assert.equal(allowedUnavailable('1', 3), 1);
   });

@@ -43,6 +43,10 @@ ${runbook('drain-node', 'node_broken', `    actions:
     rollback: kubectl uncordon {node}
 `)}${runbook('undo-deploy', 'bad_deploy', `    action: kubectl rollout undo deployment {deployment} -n {namespace}
     rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+`)}${runbook('force-restart', 'stuck_pod', `    force_delete: true
+    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo"}
 `)}`,
       args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
     });
@@ -96,5 +100,18 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.deepEqual([e.state, e.rolled_back, e.needs_human, e.steps.length], ['failed', false, false, 1]);
     // The runbook did fail: the breaker counts it.
     assert.equal((await svc.get('/api/v1/runbooks/undo-deploy')).body.circuit.failures, 1);
+  });
+
+  it("force_delete refused by the last-replica guard is blocked, like an eviction: no rollback, no breaker failure", async () => {
+    fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-aaaaa'] });
+    target.route('POST', '/undo', { status: 200 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_pod', service: 'solo', confidence: 1, context: { pod_name: 'solo-aaaaa', namespace: NS } });
+    assert.equal(r.body.action, 'blocked');
+    assert.equal(r.body.event, 'DISRUPTION_BLOCKED');
+    assert.equal(r.body.reason, 'blocked: refused: pod production/solo-aaaaa is the last ready replica of Deployment production/solo (ready 1/1); rectify never removes it');
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(target.calls('/undo'), 0);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED']);
+    assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
   });
 });

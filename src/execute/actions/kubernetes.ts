@@ -182,8 +182,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
+    // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, detail: `refused: ${refusal}` };
+    if (refusal) return { ok: false, notNow: true, detail: `refused: ${refusal}` };
     const grace = gracePeriodArg(a.args);
     await write(writes, () =>
       kubeCall(clients, signal, (o) =>
