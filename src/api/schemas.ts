@@ -60,7 +60,7 @@ export const executionSchema = z.object({
   success: z.boolean().nullable(),
   rolled_back: z.boolean().nullable(),
   outcome: z.string().nullable(),
-  needs_human: z.boolean().describe('true when the run was interrupted and its outcome is unknown'),
+  needs_human: z.boolean().describe('true when a person must check what the run left: it was interrupted and its outcome is unknown, or it failed and so did its rollback'),
   plan: z.object({
     params: z.record(z.string(), z.string()),
     actions: z.array(z.string()),

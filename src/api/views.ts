@@ -28,7 +28,7 @@ export function executionView(e: ExecutionRow) {
     success: e.success,
     rolled_back: e.rolled_back,
     outcome: e.outcome,
-    needs_human: e.state === 'interrupted',
+    needs_human: needsHuman(e),
     plan: {
       params: plan.params ?? {},
       actions: (plan.actions ?? []).map((s) => s.summary),
@@ -38,6 +38,15 @@ export function executionView(e: ExecutionRow) {
     },
     steps: e.steps.map((s) => ({ ...s, started_at: iso(s.started_at)!, finished_at: iso(s.finished_at) })),
   };
+}
+
+/**
+ * A person must check what the run left: its outcome is unknown (interrupted), or it
+ * failed and so did the rollback meant to undo what it changed.
+ */
+function needsHuman(e: ExecutionRow): boolean {
+  if (e.state === 'interrupted') return true;
+  return e.state === 'failed' && e.steps.some((s) => s.phase === 'rollback' && s.ok === false);
 }
 
 export function approvalView(a: ApprovalRow) {

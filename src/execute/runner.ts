@@ -45,6 +45,9 @@ export interface RunnerDeps {
   notify?: Notify;
 }
 
+/** How a run's rollback went: not run (none in the plan, nothing to undo, or cut off), done, or failed. */
+type RollbackResult = 'not_run' | 'done' | 'failed';
+
 /** A pre-check is a gate on the present: one evaluation (plus its `for` duration), not a long poll. */
 function asGate(check: RenderedCheck): RenderedCheck {
   const forMs = check.type === 'promql' ? check.forMs : 0;
@@ -154,9 +157,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       outcome: string,
       events: Array<{ event: AuditEventName; details: Record<string, unknown> }>,
       breaker: 'success' | 'failure' | 'none',
-      rolledBack: boolean,
+      rollback: RollbackResult,
     ): Promise<RunOutcome> {
       const success = state === 'succeeded';
+      const rolledBack = rollback === 'done';
       let circuitChange: CircuitRecord['state'] | undefined;
       let tripped = false;
       await store.transact((tx) => {
@@ -202,7 +206,14 @@ export function createExecutionRunner(deps: RunnerDeps) {
       const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome, event };
       if (deps.notify) {
         const base = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: clock.now() };
-        deps.notify({ ...base, event: rolledBack ? 'ROLLED_BACK' : event, outcome: rolledBack ? `${state}, rolled back` : state, reason: outcome });
+        // A failed rollback is told as such: the run left things half undone and a person must look.
+        const told: { event: AuditEventName; outcome: string } =
+          rollback === 'done'
+            ? { event: 'ROLLED_BACK', outcome: `${state}, rolled back` }
+            : rollback === 'failed'
+              ? { event: 'ROLLBACK_FAILED', outcome: `${state}, rollback failed` }
+              : { event, outcome: state };
+        deps.notify({ ...base, ...told, reason: outcome });
         if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: `runbook ${req.runbookId} stopped acting on its own after repeated failures` });
       }
       deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
@@ -211,7 +222,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
     }
 
     const interrupted = (where: string) =>
-      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'none', false);
+      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'none', 'not_run');
     // The run had failed (that counts against the breaker); how far its rollback got is unknown.
     const interruptedRollback = (failure: string) =>
       finish(
@@ -219,7 +230,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         `interrupted during the rollback, after: ${failure}`,
         [{ event: 'INTERRUPTED', details: { reason: 'rectify was shutting down during the rollback; it did not finish: a human must check the state', failure, steps: steps.length } }],
         'failure',
-        false,
+        'not_run',
       );
 
     try {
@@ -229,7 +240,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const out = await runCheck('pre_check', i, check);
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during a pre-check');
-          return await finish('aborted', `pre-check failed: ${describeCheck(check)}`, [{ event: 'PRE_CHECK_FAILED', details: { check: describeCheck(check), detail: out.detail } }], 'none', false);
+          return await finish('aborted', `pre-check failed: ${describeCheck(check)}`, [{ event: 'PRE_CHECK_FAILED', details: { check: describeCheck(check), detail: out.detail } }], 'none', 'not_run');
         }
       }
 
@@ -246,7 +257,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (out.notNow && !changed) {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;
-            return await finish('aborted', reason, [{ event: 'DISRUPTION_BLOCKED', details: { reason: out.detail, action: step.summary } }], 'none', false);
+            return await finish('aborted', reason, [{ event: 'DISRUPTION_BLOCKED', details: { reason: out.detail, action: step.summary } }], 'none', 'not_run');
           }
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           break;
@@ -267,7 +278,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       }
 
       if (!failure) {
-        return await finish('succeeded', 'success', [{ event: 'SUCCESS', details: { steps: steps.length } }], 'success', false);
+        return await finish('succeeded', 'success', [{ event: 'SUCCESS', details: { steps: steps.length } }], 'success', 'not_run');
       }
 
       // 4. Rollback, when the runbook has one and an action may have changed something.
@@ -276,32 +287,33 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // Undoing what never happened is a change of its own: a second "undo" that rolls a
         // deployment back, an uncordon of a node someone else cordoned.
         const why = 'nothing was changed: no rollback';
-        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why } }], 'failure', false);
+        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why } }], 'failure', 'not_run');
       }
       const events: Array<{ event: AuditEventName; details: Record<string, unknown> }> = [];
-      let rolledBack = false;
+      let rollback: RollbackResult = 'not_run';
+      let outcome = failure;
       if (hasRollback) {
-        let rollbackOk = true;
-        let rollbackDetail = '';
+        let rollbackDetail: string | undefined;
         for (const step of req.plan.rollback ?? []) {
           if (signal.aborted) return await interruptedRollback(failure);
           const out = await runStep(step);
           if (!out.ok) {
             if (signal.aborted) return await interruptedRollback(failure);
-            rollbackOk = false;
             rollbackDetail = out.detail;
             break;
           }
         }
-        if (rollbackOk) {
-          rolledBack = true;
+        if (rollbackDetail === undefined) {
+          rollback = 'done';
           events.push({ event: 'ROLLED_BACK', details: { reason: failure } });
         } else {
+          rollback = 'failed';
+          outcome = `${failure}; rollback failed: ${rollbackDetail}`;
           events.push({ event: 'ROLLBACK_FAILED', details: { reason: failure, detail: rollbackDetail } });
         }
       }
-      events.push({ event: 'FAILED', details: { reason: failure, rolled_back: rolledBack } });
-      return await finish('failed', failure, events, 'failure', rolledBack);
+      events.push({ event: 'FAILED', details: { reason: failure, rolled_back: rollback === 'done', ...(rollback === 'failed' ? { rollback: 'failed' } : {}) } });
+      return await finish('failed', outcome, events, 'failure', rollback);
     } catch (err) {
       // The store failed under us: the run's state is unknown. Record what we can;
       // if even that fails, startup recovery marks it INTERRUPTED for a human.
@@ -313,7 +325,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // by itself). On shutdown, startup recovery records it instead.
       for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
         try {
-          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'none', false);
+          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'none', 'not_run');
         } catch (again) {
           log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
           try {

@@ -109,6 +109,7 @@ const ICON: Record<string, string> = {
   SUCCESS: ':white_check_mark:',
   FAILED: ':x:',
   ROLLED_BACK: ':leftwards_arrow_with_hook:',
+  ROLLBACK_FAILED: ':sos:',
   PRE_CHECK_FAILED: ':no_entry:',
   INTERRUPTED: ':warning:',
   CIRCUIT_TRIPPED: ':rotating_light:',

@@ -80,6 +80,45 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a rollback that fails is told as ROLLBACK_FAILED with its detail, and the run needs a human', async () => {
+    target.reset();
+    target.route('POST', '/scale', { status: 200 });
+    target.route('GET', '/healthy', { status: 500 });
+    target.route('POST', '/undo', { status: 502 });
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    action:\n      http: {method: POST, url: "${target.url}/scale"}\n    post_checks:\n      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`,
+      ),
+      args: ['--notify-webhook', `${target.url}/hook`],
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back], ['executed', false, false]);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    const check = e.steps.find((s: any) => s.phase === 'post_check');
+    const failure = `verification failed: http GET ${target.url}/healthy: ${check.detail}`;
+    const rollbackDetail = `POST ${target.url}/undo → 502, expected 200-299`;
+    assert.equal(r.body.reason, `${failure}; rollback failed: ${rollbackDetail}`);
+    assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', r.body.reason, false, true]);
+    assert.equal(target.calls('/undo'), 1);
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as any);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.outcome, t.reason, t.execution_id]),
+      [['ROLLBACK_FAILED', 'failed, rollback failed', r.body.reason, r.body.execution_id]],
+    );
+    const audit = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
+    assert.deepEqual(
+      audit.map((a: any) => a.event),
+      ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLBACK_FAILED', 'FAILED', 'NOTIFIED'],
+    );
+    assert.deepEqual(audit[5].details, { reason: failure, detail: rollbackDetail });
+    assert.deepEqual(audit[6].details, { reason: failure, rolled_back: false, rollback: 'failed' });
+    assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
   it('a failed action stops the remaining actions and rolls back', async () => {
     target.reset();
     target.route('POST', '/one', { status: 500 });
