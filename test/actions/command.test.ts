@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,7 +7,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { RenderedCommandAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
-import { createCommandActionExecutor, lastLine, runArgv } from '../../src/execute/actions/command.js';
+import { createCommandActionExecutor, describeResult, lastLine, runArgv } from '../../src/execute/actions/command.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
   return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
@@ -15,6 +16,21 @@ const cmd = (argv: string[], timeoutMs = 5_000): RenderedCommandAction => ({ typ
 // node is resolved from the child's PATH (/usr/local/bin:/usr/bin:/bin); use its
 // absolute path so the test does not depend on where this machine installed it.
 const NODE = process.execPath;
+
+/** The safety net of a test that starts background processes: a regression must not leave them running. */
+function killIfRunning(pids: number[]): void {
+  for (const pid of pids) if (pid > 0 && running(pid)) process.kill(pid, 'SIGKILL');
+}
+
+/** Whether `pid` is a running process; a zombie (dead, not yet collected by its new parent) is not. */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0] !== 'Z';
+  } catch {
+    return false;
+  }
+}
 
 describe('command action', () => {
   it('passes shell metacharacters to the program as literal arguments', async () => {
@@ -100,6 +116,58 @@ describe('command action', () => {
     // The grandchild `sleep 30` shares our stdout pipe: had it survived, we would
     // still be waiting for the pipe to close.
     assert.ok(took < 2_000, `took ${took}ms`);
+  });
+
+  it('a program that returns while a process it started runs on fails, and that process is stopped', async (t) => {
+    const pids: number[] = [];
+    t.after(() => killIfRunning(pids));
+    // `$!` is the background sleep: it shares the group and holds our stdout pipe open.
+    const started = Date.now();
+    const r = await runArgv(['sh', '-c', 'sleep 30 & echo $!'], { env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000, signal: new AbortController().signal });
+    const took = Date.now() - started;
+    const pid = Number(r.stdout.trim());
+    pids.push(pid);
+    assert.ok(pid > 0, r.stdout);
+    assert.deepEqual([r.exitCode, r.leftBehind, r.killedHard, r.timedOut], [0, true, false, false]);
+    assert.equal(running(pid), false, `sleep ${pid} is stopped`);
+    assert.ok(took < 2_000, `took ${took}ms: not the sleep's 30 s, nor the 10 s deadline`);
+
+    // Through the executor: the step fails, and says why. (The pid goes to a file, for the clean-up above.)
+    const dir = await mkdtemp(join(tmpdir(), 'rectify-cmd-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const pidFile = join(dir, 'pid');
+    const out = await createCommandActionExecutor().run(cmd(['sh', '-c', 'sleep 30 & echo $! >"$0"; echo ok', pidFile]), ctx());
+    pids.push(Number(readFileSync(pidFile, 'utf8')));
+    assert.deepEqual(out, { ok: false, detail: 'exit 0; left processes behind (killed)', facts: { exit_code: '0' } });
+    assert.equal(running(pids[1]!), false);
+
+    // Output closed early says nothing about the group: a leftover that closed its output is found too.
+    const quiet = await runArgv(['sh', '-c', 'sleep 30 >/dev/null 2>&1 & echo $!'], { env: { PATH: '/usr/bin:/bin' }, timeoutMs: 10_000, signal: new AbortController().signal });
+    pids.push(Number(quiet.stdout.trim()));
+    assert.equal(quiet.leftBehind, true);
+    assert.equal(running(pids[2]!), false);
+  });
+
+  it('a leftover that ignores SIGTERM is killed with SIGKILL after the grace', async (t) => {
+    const pids: number[] = [];
+    t.after(() => killIfRunning(pids));
+    // An ignored SIGTERM is inherited by the background sleep.
+    const r = await runArgv(['sh', '-c', 'trap "" TERM; sleep 30 & echo $!'], {
+      env: { PATH: '/usr/bin:/bin' },
+      timeoutMs: 10_000,
+      signal: new AbortController().signal,
+      killGraceMs: 300,
+    });
+    const pid = Number(r.stdout.trim());
+    pids.push(pid);
+    assert.deepEqual([r.exitCode, r.leftBehind, r.killedHard], [0, true, true]);
+    assert.equal(running(pid), false, `sleep ${pid} is stopped`);
+    assert.equal(describeResult(r, 10_000), 'exit 0; left processes behind (killed with SIGKILL)');
+  });
+
+  it('a program whose children end with it succeeds', async () => {
+    const out = await createCommandActionExecutor().run(cmd(['sh', '-c', 'sleep 0.1 & wait; echo done']), ctx());
+    assert.deepEqual(out, { ok: true, detail: 'exit 0', facts: { exit_code: '0' } });
   });
 
   it('stops the program when the execution is aborted', async () => {

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
+import { readdir, readFile } from 'node:fs/promises';
 import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
-import { formatDuration, timerMs } from '../../lib/index.js';
+import { formatDuration, sleep, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
 /**
@@ -17,6 +18,10 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  *   process group (a script's own children would otherwise survive and keep our
  *   pipes open forever), and output read continuously but kept only up to a cap,
  *   so a child writing gigabytes neither blocks on a full pipe nor fills our memory;
+ * - a program that returns while something it started runs on (`sleep 30 &`): the
+ *   step would be reported a success while its work goes on unwatched, past its
+ *   deadline and into the rollback or the next run. When the program exits, whatever
+ *   is left of its process group is stopped the same way, and the step fails;
  * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
  */
 
@@ -25,6 +30,7 @@ const MAX_OUTPUT_BYTES = 64 * 1024;
 const STDERR_TAIL_BYTES = 4 * 1024;
 const KILL_GRACE_MS = 2_000;
 const DETAIL_LINE_MAX = 200;
+const GROUP_POLL_MS = 25;
 
 export interface RunArgvOptions {
   /** The child's whole environment. */
@@ -53,6 +59,8 @@ export interface CommandResult {
   aborted: boolean;
   /** SIGTERM was not enough. */
   killedHard: boolean;
+  /** The program exited while processes of its group still ran: they were stopped, and the step fails. */
+  leftBehind: boolean;
   /** Set when the program could not be started: `not found: prog`, `not executable: prog`. */
   spawnError?: string;
 }
@@ -74,6 +82,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     timedOut: false,
     aborted: false,
     killedHard: false,
+    leftBehind: false,
     ...partial,
   });
 
@@ -105,6 +114,11 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     let timedOut = false;
     let aborted = false;
     let killedHard = false;
+    // Once the program has exited, what is left of its group is stopLeftovers' to end.
+    let exited = false;
+    let leftBehind = false;
+    let groupChecked = false;
+    let closed = false;
     let exitCode: number | null = null;
     let exitSignal: string | null = null;
     const timers: NodeJS.Timeout[] = [];
@@ -136,10 +150,10 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       settled = true;
       for (const t of timers) clearTimeout(t);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve(result({ timedOut, aborted, killedHard, ...partial }));
+      resolve(result({ timedOut, aborted, killedHard, leftBehind, ...partial }));
     };
     const onAbort = (): void => {
-      if (settled || timedOut) return;
+      if (settled || timedOut || exited) return;
       aborted = true;
       terminate();
     };
@@ -149,7 +163,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     opts.signal.addEventListener('abort', onAbort, { once: true });
     timers.push(
       setTimeout(() => {
-        if (settled || aborted) return;
+        if (settled || aborted || exited) return;
         timedOut = true;
         terminate();
       }, timerMs(opts.timeoutMs)),
@@ -167,9 +181,22 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
             : `cannot start ${prog}: ${err.code ?? err.message}`;
       finish({ spawnError: why });
     });
-    child.on('exit', (code, sig) => {
-      exitCode = code;
-      exitSignal = sig;
+    /** SIGTERM, then SIGKILL after the grace, to whatever still runs in the group. */
+    const stopLeftovers = async (pgid: number): Promise<void> => {
+      if (!(await groupRunning(pgid))) return;
+      leftBehind = true;
+      signalGroup('SIGTERM');
+      if (await groupEnds(pgid, graceMs)) return;
+      killedHard = true;
+      signalGroup('SIGKILL');
+      await groupEnds(pgid, graceMs);
+    };
+    const groupDone = (): void => {
+      groupChecked = true;
+      if (closed) {
+        finish({ exitCode, exitSignal });
+        return;
+      }
       // A grandchild that left our process group may still hold the pipes open;
       // 'close' would then never come. Give the output a moment, then stop waiting.
       timers.push(
@@ -179,8 +206,21 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
           finish({ exitCode, exitSignal });
         }, timerMs(graceMs)),
       );
+    };
+    child.on('exit', (code, sig) => {
+      exited = true;
+      exitCode = code;
+      exitSignal = sig;
+      if (child.pid === undefined) groupDone();
+      else stopLeftovers(child.pid).then(groupDone, groupDone);
     });
-    child.on('close', (code, sig) => finish({ exitCode: code ?? exitCode, exitSignal: sig ?? exitSignal }));
+    child.on('close', (code, sig) => {
+      closed = true;
+      exitCode = code ?? exitCode;
+      exitSignal = sig ?? exitSignal;
+      // Not before the group is known to be over: output closed says nothing about a child that closed it.
+      if (groupChecked) finish({ exitCode, exitSignal });
+    });
   });
 }
 
@@ -220,7 +260,46 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
 }
 
 function isSuccess(r: CommandResult): boolean {
-  return r.exitCode === 0 && !r.timedOut && !r.aborted && r.spawnError === undefined;
+  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.spawnError === undefined;
+}
+
+/**
+ * Whether a process of group `pgid` still runs. A zombie does not: it has exited and
+ * waits to be collected by its parent, which may be never when rectify is a
+ * container's PID 1 (orphans are re-parented to it, and Node collects only its own
+ * children), so the signal probe alone would see it forever.
+ */
+async function groupRunning(pgid: number): Promise<boolean> {
+  try {
+    process.kill(-pgid, 0);
+  } catch (err) {
+    // ESRCH: nothing is left in the group. EPERM: something is, and it is not ours to signal.
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  let pids: string[];
+  try {
+    pids = (await readdir('/proc')).filter((name) => /^[0-9]+$/.test(name));
+  } catch {
+    return true; // no /proc (not Linux): count the zombies in, a signal to one is harmless
+  }
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so read after the last ")".
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (pgrp === String(pgid) && state !== 'Z' && state !== 'X') return true;
+  }
+  return false;
+}
+
+/** Polls until nothing of group `pgid` runs (true) or `ms` pass (false). */
+async function groupEnds(pgid: number, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (!(await groupRunning(pgid))) return true;
+    const left = end - Date.now();
+    if (left <= 0) return false;
+    await sleep(Math.min(GROUP_POLL_MS, left));
+  }
 }
 
 export function describeResult(r: CommandResult, timeoutMs: number): string {
@@ -229,9 +308,10 @@ export function describeResult(r: CommandResult, timeoutMs: number): string {
   if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.aborted) return r.spawnError ?? `aborted (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.spawnError !== undefined) return r.spawnError;
-  if (r.exitCode === null) return `killed by ${r.exitSignal ?? 'an unknown signal'}`;
+  const left = r.leftBehind ? `; left processes behind (killed${r.killedHard ? ' with SIGKILL' : ''})` : '';
+  if (r.exitCode === null) return `killed by ${r.exitSignal ?? 'an unknown signal'}${left}`;
   const line = lastLine(r.stderrTail);
-  return r.exitCode === 0 || line === '' ? `exit ${r.exitCode}` : `exit ${r.exitCode}: ${line}`;
+  return `${r.exitCode === 0 || line === '' ? `exit ${r.exitCode}` : `exit ${r.exitCode}: ${line}`}${left}`;
 }
 
 function resultFacts(r: CommandResult): Record<string, string> {
