@@ -7,7 +7,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
+import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
@@ -267,7 +267,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
   // Notifications: a background queue, audited, never on the decision path.
   const notifiers: Notifier[] = [];
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
-  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(config.slackApprovers ? { approvers: config.slackApprovers } : {}) }));
+  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(config.slackApprovers ? { approvers: config.slackApprovers.map((e) => parseSlackApprover(e)!.id) } : {}) }));
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({
@@ -368,7 +368,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     draining: () => draining,
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),
-    ...(config.slackApprovers ? { slackApprovers: new Set(config.slackApprovers) } : {}),
+    ...(config.slackApprovers ? { slackApprovers: new Map(config.slackApprovers.map((e) => parseSlackApprover(e)!).map((a) => [a.id, a.name])) } : {}),
     ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
   }, tls ? { https: tls } : {});

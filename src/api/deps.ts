@@ -27,8 +27,8 @@ export interface ApiDeps {
   auth?: TokenAuth;
   /** Checks Slack request signatures with the app's signing secret; present enables /api/v1/slack/interactions. */
   slackVerifier?: SlackVerifier;
-  /** Slack user ids allowed to use the buttons; absent lets anyone who sees the message. */
-  slackApprovers?: ReadonlySet<string>;
+  /** Slack user ids allowed to use the buttons, each with the rectify name the same person acts under, if given; absent lets anyone who sees the message. */
+  slackApprovers?: ReadonlyMap<string, string | undefined>;
   /** The audit chain's HMAC key, for GET /api/v1/audit/verify. */
   auditKey?: Buffer;
   /** Keys the audit log was written with before `auditKey` (verification checks the older rows with them). */

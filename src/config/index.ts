@@ -9,7 +9,7 @@ export { loadClientArgs, CLIENT_ENV, CLIENT_FLAGS, DEFAULT_SERVER, type ClientAr
 export { serveConfigProblems, isLoopbackHost } from './serve.js';
 export { resolveSecret, resolveAuditKey, resolveAuditPreviousKeys, AUDIT_KEY_MIN_LENGTH, type SecretSetting } from './secrets.js';
 export type { Config, ConfigSource } from './types.js';
-export type { DbTarget, ListenAddress } from './values.js';
+export { parseSlackApprover, type DbTarget, type ListenAddress } from './values.js';
 export { LOG_LEVELS, KUBERNETES_MODES, type LogLevel, type KubernetesMode, type SettingName } from './settings.js';
 export { parseCommandArgs, type CommandArgs, type FlagKind } from './argv.js';
 

@@ -172,13 +172,13 @@ export const secretList: ValueParser<readonly string[]> = {
  */
 const SLACK_USER_ID = /^[UW][A-Z0-9]{2,31}$/;
 export const slackUserIds: ValueParser<readonly string[]> = {
-  placeholder: '<U012AB3CD,...>',
+  placeholder: '<U012AB3CD[=name],...>',
   parse(raw) {
     const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
-    const expected = 'Slack user ids such as U012AB3CD, comma-separated';
+    const expected = 'Slack user ids such as U012AB3CD, each optionally =the person\'s rectify name (U012AB3CD=alice), comma-separated';
     if (items === null || items.length === 0) return { ok: false, message: `expected ${expected}, got ${show(raw)}` };
     for (const item of items) {
-      if (typeof item !== 'string' || !SLACK_USER_ID.test(item)) {
+      if (typeof item !== 'string' || parseSlackApprover(item) === undefined) {
         const hint = typeof item === 'string' && /^[a-z]/.test(item) ? ' (a user id, not a name: names can be changed)' : '';
         return { ok: false, message: `expected ${expected}, got ${show(item)}${hint}` };
       }
@@ -186,6 +186,18 @@ export const slackUserIds: ValueParser<readonly string[]> = {
     return { ok: true, value: [...new Set(items as string[])] };
   },
 };
+
+/**
+ * One `--slack-approvers` entry: a Slack user id, and optionally the name the same
+ * person acts under in rectify (their API token's name, or the `by` they give), so
+ * that a Slack click and an API call by one person count as one person.
+ */
+export function parseSlackApprover(entry: string): { id: string; name?: string } | undefined {
+  const m = /^([^=]+)(?:=(.+))?$/.exec(entry);
+  if (!m || !SLACK_USER_ID.test(m[1]!)) return undefined;
+  if (m[2] === undefined) return { id: m[1]! };
+  return /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(m[2]) ? { id: m[1]!, name: m[2] } : undefined;
+}
 
 /**
  * A URL as a message may show it: its scheme and host. The rest (user:password@, the

@@ -681,7 +681,7 @@ export function createEngine(deps: EngineDeps) {
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string } = {},
+      opts: { wait?: boolean; identity?: string; slackUser?: string } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
       const identity = opts.identity ?? by;
       const { approval, result, claim, stale } = await store.transact((tx) => {
@@ -701,6 +701,16 @@ export function createEngine(deps: EngineDeps) {
           throw new RectifyError(
             'FORBIDDEN',
             `${by} requested this run and cannot approve it (separation of duties): another approver must, or reject it to withdraw the request`,
+          );
+        }
+        // A Slack user no rectify name is given for cannot be told apart from the person who
+        // asked for a manual run, nor from an approver who voted through the API.
+        const apiVoter = a.votes.find((v) => !String(v.identity ?? '').startsWith('slack-id:'));
+        if (opts.slackUser !== undefined && (a.alerts === 0 || apiVoter)) {
+          const whom = a.alerts === 0 ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
+          throw new RectifyError(
+            'FORBIDDEN',
+            `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackUser}=<name>), or approve through the API`,
           );
         }
         const prior = a.votes.find((v) => v.identity === identity || v.by === by);

@@ -351,12 +351,18 @@ describe('Slack approvers', () => {
   });
 
   it('a name or anything but a Slack user id is refused, naming its source', () => {
-    assert.deepEqual(lines(['--slack-approvers', 'U1AB,alice']), [
-      '--slack-approvers: expected Slack user ids such as U012AB3CD, comma-separated, got "alice" (a user id, not a name: names can be changed)',
-    ]);
-    assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), ['rectify.yaml: slack_approvers: expected Slack user ids such as U012AB3CD, comma-separated, got 42']);
-    assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), ['rectify.yaml: slack_approvers: expected Slack user ids such as U012AB3CD, comma-separated, got a list']);
+    const expected = "expected Slack user ids such as U012AB3CD, each optionally =the person's rectify name (U012AB3CD=alice), comma-separated";
+    assert.deepEqual(lines(['--slack-approvers', 'U1AB,alice']), [`--slack-approvers: ${expected}, got "alice" (a user id, not a name: names can be changed)`]);
+    assert.deepEqual(lines(['--slack-approvers', 'U1AB=al!ce,U2CD']), [`--slack-approvers: ${expected}, got "U1AB=al!ce"`]);
+    assert.deepEqual(lines(['--slack-approvers', 'U1AB=']), [`--slack-approvers: ${expected}, got "U1AB="`]);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), [`rectify.yaml: slack_approvers: ${expected}, got 42`]);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), [`rectify.yaml: slack_approvers: ${expected}, got a list`]);
   });
+
+  it('an id may name the rectify name the same person acts under', () => {
+    assert.deepEqual(ok(['--slack-approvers', 'U012AB3CD=alice,W0XYZ']).slackApprovers, ['U012AB3CD=alice', 'W0XYZ']);
+  });
+
 });
 
 describe('arguments', () => {

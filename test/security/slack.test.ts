@@ -438,3 +438,72 @@ describe('Slack interactivity not configured', () => {
     await assert.rejects(startTestService({ runbooks: runbooks('http://127.0.0.1:9'), args: ['--slack-signing-secret', '${file:secret.txt}'] }), /--slack-signing-secret: .*expected \$\{file:\/absolute\/path\}, got a relative path "secret\.txt"/);
   });
 });
+
+describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=alice)', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  async function click(c: Click) {
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const body = payloadOf(c);
+    const r = await svc.app.inject({
+      method: 'POST',
+      url: '/api/v1/slack/interactions',
+      payload: body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+    });
+    return JSON.parse(r.body) as any;
+  }
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+  const alice = { id: 'U0ALICE', username: 'alice' };
+  const bob = { id: 'U0BOB', username: 'bob' };
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/undo/checkout', { status: 200 });
+    target.route('POST', '/drop/checkout', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB'] });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('who asked for a manual run cannot approve it from Slack either; a Slack user with no name cannot be told apart from them', async () => {
+    const run = await svc.post('/api/v1/runbooks/rollback-deployment/run', { by: 'alice', params: { deployment: 'checkout', ticket: 'T1' }, service: 'checkout' });
+    assert.equal(run.body.action, 'approval_required');
+    const id = run.body.approval_id as string;
+    const own = await click({ value: `${id}:approve`, user: alice });
+    assert.equal(own.code, 'FORBIDDEN');
+    assert.match(own.text, /^slack:alice requested this run and cannot approve it \(separation of duties\)/);
+    const unnamed = await click({ value: `${id}:approve`, user: bob });
+    assert.deepEqual([unnamed.code, unnamed.text], [
+      'FORBIDDEN',
+      'slack:bob cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0BOB=<name>), or approve through the API',
+    ]);
+    assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
+    assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'carol' })).status, 200);
+    assert.equal(approval(id).status, 'approved');
+  });
+
+  it('two-person approval: an API vote and a Slack click by the same person are one vote; an unnamed Slack user cannot make the second', async () => {
+    const r = await svc.post('/api/v1/incidents', { id: 'SM-2', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-2' } });
+    assert.equal(r.body.action, 'approval_required');
+    const id = r.body.approval_id as string;
+    assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'alice' })).status, 202);
+    const again = await click({ value: `${id}:approve`, user: alice });
+    assert.equal(again.code, 'CONFLICT');
+    const unnamed = await click({ value: `${id}:approve`, user: bob });
+    assert.equal(unnamed.code, 'FORBIDDEN');
+    assert.match(unnamed.text, /^slack:bob cannot be told apart from alice, who has approved it/);
+    assert.deepEqual([approval(id).status, approval(id).votes.length], ['pending', 1]);
+    assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'dave' })).status, 200);
+    assert.equal(approval(id).status, 'approved');
+  });
+
+  it('an alert-opened request with no votes: an unnamed Slack approver approves as before', async () => {
+    const r = await svc.post('/api/v1/incidents', { id: 'SM-3', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-3' } });
+    const done = await click({ value: `${r.body.approval_id}:approve`, user: bob });
+    assert.equal(done.ok, true, done.text);
+    assert.equal(approval(r.body.approval_id).status, 'approved');
+  });
+});

@@ -140,7 +140,10 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         const username = user.username ?? user.name;
         const actor = `slack:${username !== undefined && USERNAME_RE.test(username) ? username : user.id}`;
-        const identity = `slack-id:${user.id}`;
+        // Mapped in --slack-approvers (U0ALICE=alice), the clicking user is that rectify name's
+        // person: their API calls and their clicks count as one person's.
+        const person = deps.slackApprovers?.get(user.id);
+        const identity = person ?? `slack-id:${user.id}`;
         if (deps.slackApprovers && !deps.slackApprovers.has(user.id)) {
           req.log.warn({ reqId: req.id, slack_user: user.id, actor, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
           return refuse('FORBIDDEN', `${actor} (${user.id}) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`);
@@ -152,7 +155,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             tell(decidedMessage(text, approval));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity });
+          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, person === undefined ? { identity, slackUser: user.id } : { identity });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${actor} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
