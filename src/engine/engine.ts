@@ -734,6 +734,18 @@ export function createEngine(deps: EngineDeps) {
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined };
         }
         const stored = tx.getIncident(a.incident_id);
+        // The guardrails again, before the request is spent: one blocking the run now (its
+        // rate limit used meanwhile, a cooldown, the circuit open, outside its window)
+        // leaves it pending, to be approved again later, rather than approved with nothing run.
+        const verdict = stored
+          ? deps.decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
+          : undefined;
+        if (verdict?.kind === 'blocked') {
+          throw new RectifyError(
+            'CONFLICT',
+            `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); the request stays pending (it expires at ${new Date(a.expires_at).toISOString()}): approve it again once that no longer holds, or reject it`,
+          );
+        }
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
         tx.appendAudit({
@@ -756,12 +768,7 @@ export function createEngine(deps: EngineDeps) {
           const r: DecisionResult = { incident_id: a.incident_id, action: 'manual', runbook: a.runbook, reason, event: 'FAILED', approval_id: a.id, execution_id: null };
           return { approval: tx.getApproval(a.id)!, result: r, claim: undefined };
         }
-        const verdict = deps.decide(
-          { incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false },
-          tx,
-          now,
-        );
-        const applied = applyVerdict(tx, stored.incident, verdict, { now, actor: by, trigger: 'approval', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: false });
+        const applied = applyVerdict(tx, stored.incident, verdict!, { now, actor: by, trigger: 'approval', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: false });
         applied.result.approval_id = a.id;
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
         return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim };

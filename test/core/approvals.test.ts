@@ -108,19 +108,29 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
-  it('approval re-runs the guardrails: the rate limit used meanwhile blocks the approved run', async () => {
+  it('approval re-runs the guardrails: the rate limit used meanwhile refuses the approval (409), the request stays pending and runs once approved later', async () => {
     target.reset();
-    svc = await startTestService({ runbooks: runbooks(target.url) });
+    target.route('POST', '/deployments/checkout-canary/undo', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '3h'] });
     const a1 = (await svc.post('/api/v1/incidents', inc3('A1'))).body.approval_id;
     // Another deployment of the same service: another plan, so a request of its own.
     const a2 = (await svc.post('/api/v1/incidents', { ...inc3('A2'), context: { deployment: 'checkout-canary', namespace: 'production' } })).body.approval_id;
     assert.notEqual(a2, a1);
     assert.equal((await svc.post(`/api/v1/approvals/${a1}/approve?wait=true`, { by: 'alice' })).body.result.action, 'executed');
     const second = await svc.post(`/api/v1/approvals/${a2}/approve?wait=true`, { by: 'alice' });
-    assert.equal(second.status, 200);
-    assert.equal(second.body.result.action, 'blocked');
-    assert.equal(second.body.result.event, 'RATE_LIMITED');
+    assert.equal(second.status, 409);
+    assert.equal(second.body.error.code, 'CONFLICT');
+    assert.match(second.body.error.message, new RegExp(`^approving request ${a2} now would not run it: .+ \\(RATE_LIMITED\\); the request stays pending \\(it expires at .+\\): approve it again once that no longer holds, or reject it$`));
+    assert.equal((await svc.get(`/api/v1/approvals/${a2}`)).body.status, 'pending');
+    assert.equal((await svc.get('/api/v1/audit?event=APPROVED')).body.events.length, 1, 'only the first was approved');
     assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    assert.equal(target.calls('/deployments/checkout-canary/undo', 'POST'), 0);
+    // An hour later the rate limit allows it: the same request, approved, runs.
+    svc.clock.advance(61 * MIN);
+    const later = await svc.post(`/api/v1/approvals/${a2}/approve?wait=true`, { by: 'alice' });
+    assert.equal(later.status, 200);
+    assert.equal(later.body.result.action, 'executed');
+    assert.equal(target.calls('/deployments/checkout-canary/undo', 'POST'), 1);
     await svc.stop({ remove: true });
   });
 

@@ -73,7 +73,8 @@ export const approveHelp = clientHelp(
   'rectify approve <id> [--by name] [--comment text] [--no-wait] [--wait-timeout 10m] [--json]',
   [
     'Approve a pending request (POST /api/v1/approvals/{id}/approve). The guardrails run again first:',
-    'the approval can still be blocked (rate limit, cooldown, pause…), which exits 1. Then the plan',
+    'a guardrail blocking the run now (rate limit, cooldown, circuit…) refuses the approval with 409',
+    'and the request stays pending, to be approved again later; exit 1. Then the plan',
     'that was shown runs, and the command waits for the execution to end unless --no-wait.',
     'Approving a request twice, or one that expired, exits 1 (409 CONFLICT).',
   ].join('\n'),
