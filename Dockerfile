@@ -13,6 +13,12 @@ COPY src ./src
 RUN npm run build && npm prune --omit=dev && npm cache clean --force
 
 FROM node:20-bookworm-slim
+# tini as process 1: it reaps the processes command actions leave behind (rectify
+# kills a step's leftover process group, and someone must collect the zombies) and
+# passes SIGTERM and SIGHUP on to rectify.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends tini \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
@@ -35,5 +41,5 @@ ENV RECTIFY_DB=sqlite:/data/rectify.db \
     NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
     MALLOC_ARENA_MAX=2
 EXPOSE 9095
-ENTRYPOINT ["node", "bin/rectify.js"]
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/rectify.js"]
 CMD ["serve"]
