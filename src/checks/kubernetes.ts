@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, quoteUntrusted } from '../domain/index.js';
+import { checkParam, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -468,8 +468,11 @@ export interface KubernetesEnricherOptions {
 
 /**
  * From `namespace` + `pod` (or `pod_name`) finds the owning workload; from
- * `namespace` + `deployment` reads the deployment directly. Adds only keys the
- * incident did not give. A missing pod or deployment adds nothing (rendering
+ * `namespace` + `deployment` reads the deployment directly. Returns the cluster
+ * facts it read (`KUBERNETES_ENRICHMENT.facts`: the workload, its replica counts)
+ * whatever the incident says, and names and defaults (`pod_name`, `deployment`,
+ * `new_replicas`…) only where the incident gave none; the engine uses the facts
+ * over the incident's values. A missing pod or deployment adds nothing (rendering
  * then refuses the run naming the missing value); other API errors propagate so
  * the engine fails safe and records why.
  */
@@ -480,6 +483,9 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       const out: Record<string, string> = {};
       const add = (k: string, v: string): void => {
         if (values[k] === undefined && out[k] === undefined) out[k] = v;
+      };
+      const fact = (k: (typeof KUBERNETES_ENRICHMENT.facts)[number], v: string): void => {
+        out[k] = v;
       };
       const ns = values.namespace;
       if (ns === undefined || !checkParam('k8s_label', ns).ok) return out;
@@ -496,13 +502,13 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         }
         if (!ref) return out;
         const w = await readWorkload(clients, ref, signal);
-        add('workload_kind', w.kind);
-        add('workload', w.name);
+        fact('workload_kind', w.kind);
+        fact('workload', w.name);
         if (w.kind === 'Deployment') add('deployment', w.name);
         if (w.kind === 'StatefulSet') add('statefulset', w.name);
-        add('replicas', String(w.desired));
-        add('ready_replicas', String(w.ready));
-        add('old_replicas', String(w.desired));
+        fact('replicas', String(w.desired));
+        fact('ready_replicas', String(w.ready));
+        fact('old_replicas', String(w.desired));
         const maxText = values.max_replicas;
         const max = maxText !== undefined && checkParam('integer', maxText).ok ? Number(maxText) : defaultMax;
         add('new_replicas', String(Math.max(w.desired, Math.min(w.desired + 1, max))));

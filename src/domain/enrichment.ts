@@ -9,9 +9,22 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
   requires: Object.freeze(['namespace'] as const),
   /** …and at least one of these (a pod leads to its owning workload). */
   requiresOneOf: Object.freeze(['pod', 'pod_name', 'deployment'] as const),
-  /** The values it adds when the incident did not give them. */
+  /** Every value it may add: the facts below, and names and defaults the incident did not give. */
   adds: Object.freeze(['pod_name', 'workload_kind', 'workload', 'deployment', 'statefulset', 'replicas', 'ready_replicas', 'old_replicas', 'new_replicas'] as const),
+  /**
+   * What it reads from the cluster. These are never an alert's to say: when an
+   * incident is enriched, an alert's value of the same name is dropped and the
+   * cluster's is used (a value it could not read stays missing, and rendering
+   * refuses the run). The names the alert points at (namespace, pod, deployment)
+   * and `new_replicas`, the target it may choose, stay the alert's.
+   */
+  facts: Object.freeze(['workload_kind', 'workload', 'replicas', 'ready_replicas', 'old_replicas'] as const),
 });
+
+/** Whether `name` is a value the Kubernetes enricher reads from the cluster (see `KUBERNETES_ENRICHMENT.facts`). */
+export function isClusterFact(name: string): boolean {
+  return (KUBERNETES_ENRICHMENT.facts as readonly string[]).includes(name);
+}
 
 /** Values every incident has, whatever its source: placeholders may always use them. */
 export const ALWAYS_PRESENT_VALUES = Object.freeze(['service', 'incident_id'] as const);

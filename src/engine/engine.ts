@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { hasPlaceholderValues, placeholderValues, RectifyError } from '../domain/index.js';
+import { hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
 import { createLimiter, errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -105,17 +105,25 @@ export function createEngine(deps: EngineDeps) {
   const needsEnrichment = (incident: Incident, rb: Runbook): boolean =>
     deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params));
 
-  /** The incident's placeholder values, with what the enricher adds when the runbook needs it. */
+  /**
+   * The incident's placeholder values, with what the enricher adds when the runbook
+   * needs it. What the enricher reads from the cluster (replica counts, the owning
+   * workload) is never the alert's to say: the alert's values of those names are
+   * dropped and the cluster's used, so a label cannot pose as the replica count a
+   * scale is rolled back to. The names the alert points at stay the alert's.
+   */
   async function enrich(incident: Incident, rb: Runbook): Promise<Record<string, string>> {
     const values = placeholderValues(incident);
     if (!deps.enricher || !needsEnrichment(incident, rb)) return values;
+    const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
-      const extra = await deps.enricher.enrich(values, timeoutSignal(ENRICH_TIMEOUT_MS));
-      return { ...extra, ...values };
+      const extra = await deps.enricher.enrich(given, timeoutSignal(ENRICH_TIMEOUT_MS));
+      const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
+      return { ...extra, ...given, ...facts };
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run.
       log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
-      return values;
+      return given;
     }
   }
 

@@ -22,7 +22,10 @@ export interface StepContext {
 
 /**
  * Fills in values a runbook needs but an alert does not carry (the deployment that
- * owns a pod, its replica counts). Given values are never overwritten.
+ * owns a pod, its replica counts). The engine merges its answer: the cluster facts
+ * it returns (`KUBERNETES_ENRICHMENT.facts`) replace the alert's values of the same
+ * name, which are dropped even when it returns none; every other value it returns
+ * is used only where the alert gave none.
  */
 export interface Enricher {
   enrich(values: Readonly<Record<string, string>>, signal: AbortSignal): Promise<Record<string, string>>;

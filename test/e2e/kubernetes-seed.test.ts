@@ -125,6 +125,13 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     }
   });
 
+  /** Puts worker back at 3 replicas, as an operator would between two runs. */
+  const resetWorker = () => {
+    const w = fake.get('deployments', NS, 'worker')!;
+    fake.cluster.put('deployments', { ...w, spec: { ...w.spec, replicas: 3 } });
+  };
+  const scaleWrites = () => fake.requests.filter((q) => q.method === 'PUT' && q.path === SCALE).map((q) => (q.body as { spec: { replicas: number } }).spec.replicas);
+
   it('INC002 again, for a service whose metric does not improve: a scale that changed nothing is not rolled back; one that did scales back to 3', async () => {
     metrics.setMetric('demo_worker_cpu_per_replica', 0.9, { deployment: 'worker' });
     await waitForQuery(prom.url, 'demo_worker_cpu_per_replica', (v) => v[0] === 0.9, 15_000);
@@ -149,13 +156,24 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     assert.equal(r.body.action, 'executed');
     assert.deepEqual([r.body.success, r.body.rolled_back], [false, true]);
     assert.match(r.body.reason, /^verification failed: metrics_improved/);
-    assert.deepEqual(
-      fake.requests.filter((q) => q.method === 'PUT' && q.path === SCALE).map((q) => (q.body as { spec: { replicas: number } }).spec.replicas),
-      [5, 3],
-    );
+    assert.deepEqual(scaleWrites(), [5, 3]);
     assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 3);
     const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => e.event);
     assert.ok(events.includes('ROLLED_BACK') && events.includes('FAILED'));
+  });
+
+  it('INC002 with an old_replicas of 1: the plan and the rollback use the cluster\'s 3, never the incident\'s 1', async () => {
+    resetWorker();
+    fake.clearRequests();
+    const body = inc('INC002');
+    const r = await svc.post('/api/v1/incidents?wait=true', { ...body, id: 'INC002-C', service: 'worker-c', context: { ...body.context, old_replicas: 1 } });
+    assert.equal(r.body.action, 'executed');
+    assert.equal(r.body.success, false);
+    assert.equal(r.body.rolled_back, true);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(e.plan.rollback, ['kubectl scale deployment worker --replicas=3 -n production']);
+    assert.deepEqual(scaleWrites(), [5, 3]);
+    assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 3);
   });
 
   it('INC003 waits for approval, then rolls checkout back one revision (one PATCH)', async () => {

@@ -84,6 +84,22 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     );
   });
 
+  it('scale-up: when the cluster cannot be read, replica counts from labels do not stand in; the run is refused', async () => {
+    fake.addDeployment('shop', 'cart', 8);
+    fake.injectError('GET', '/apis/apps/v1/namespaces/shop/deployments/cart', 500, 'InternalError', 'etcd unavailable');
+    fake.clearRequests();
+    const labels = { alertname: 'CartCPUHigh', severity: 'warning', root_cause: 'high_cpu', deployment: 'cart', namespace: 'shop', new_replicas: '9', old_replicas: '1' };
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([{ labels, fingerprint: 'scale-up-cart' }]));
+    const res = r.body.results[0];
+    assert.equal(res.runbook, 'scale-up');
+    assert.equal(res.action, 'blocked');
+    assert.equal(res.event, 'PARAM_REFUSED');
+    assert.equal(res.reason, "no value for placeholder {old_replicas} (not in the incident's context or labels)");
+    assert.equal(res.execution_id, null);
+    assert.equal(fake.requests.filter((q) => q.method !== 'GET').length, 0);
+    assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 8);
+  });
+
   it('scale-to-zero: nothing changes until security approves; then payments goes to 0 and PromQL confirms no pod runs', async () => {
     fake.clearRequests();
     const d = await svc.post('/api/v1/incidents', { id: 'SEC-17', root_cause: 'security_incident', confidence: 1, service: 'payments', context: { deployment: 'payments', namespace: NS } });

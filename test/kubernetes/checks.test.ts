@@ -52,12 +52,19 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       );
     });
 
-    it('never overwrites given values (INC002) and caps new_replicas at max_replicas', async () => {
+    it('returns the cluster facts whatever the incident says, keeps its names and new_replicas (INC002), and caps new_replicas at max_replicas', async () => {
       fake.addDeployment(NS, 'worker', 3);
       const enricher = createKubernetesEnricher(clients);
       const given = { deployment: 'worker', namespace: NS, new_replicas: '5', old_replicas: '3' };
       const out = await enricher.enrich(given, AbortSignal.timeout(5000));
-      assert.deepEqual(out, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3' });
+      assert.deepEqual(out, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3', old_replicas: '3' });
+      // Labels naming the facts are answered with the cluster's values.
+      const claimed = await enricher.enrich(
+        { deployment: 'worker', namespace: NS, new_replicas: '1', old_replicas: '1', replicas: '1', ready_replicas: '9', workload: 'other', workload_kind: 'StatefulSet' },
+        AbortSignal.timeout(5000),
+      );
+      assert.deepEqual(claimed, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3', old_replicas: '3' });
+      for (const k of KUBERNETES_ENRICHMENT.facts) assert.ok((KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(k), k);
       const capped = await enricher.enrich({ deployment: 'worker', namespace: NS, max_replicas: '3' }, AbortSignal.timeout(5000));
       assert.equal(capped.new_replicas, '3');
       const dflt = await createKubernetesEnricher(clients, { defaultMaxReplicas: 3 }).enrich({ deployment: 'worker', namespace: NS }, AbortSignal.timeout(5000));

@@ -103,7 +103,7 @@ describe(`seed runbooks end to end (${REAL ? `real cluster, namespace ${NS}` : '
     const ctx = stepContext({ startedAt: Date.now() });
     const given = { deployment: 'worker', namespace: NS, new_replicas: '5', old_replicas: '3' };
     const values: Record<string, string> = { ...given, ...(await createKubernetesEnricher(clients).enrich(given, ctx.signal)) };
-    assert.equal(values.new_replicas, '5', 'given values are never overwritten');
+    assert.equal(values.new_replicas, '5', "new_replicas is the incident's to choose");
 
     const named = createNamedCheckRunner({ kube: clients });
     assertPassed(await named.run(namedCheck('current_replicas_below_max', values, { max_replicas: 10 }), ctx), 'current_replicas_below_max');
