@@ -238,7 +238,12 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         if (target !== undefined && checkParam('integer', target).ok && Number(target) > max) {
           return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${target} would exceed max ${max}`, observed: String(cur) };
         }
-        return { pass: cur < max, detail: `deployment ${ns}/${dep} has ${cur} replica(s); max ${max}`, observed: String(cur) };
+        const bounded = { pass: cur < max, detail: `deployment ${ns}/${dep} has ${cur} replica(s); max ${max}`, observed: String(cur) };
+        // This check guards a scale-up: a target at or below the current count would keep or remove replicas.
+        if (bounded.pass && target !== undefined && checkParam('integer', target).ok && Number(target) <= cur) {
+          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${target} is not above its ${cur} replica(s); a scale-up never lowers or keeps the count`, observed: String(cur) };
+        }
+        return bounded;
       },
     },
     deployment_exists: {

@@ -62,7 +62,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   current_replicas_below_max: {
     needs: 'kubernetes',
-    description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded',
+    description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded; `new_replicas`, when given, is above the current count and at most `max_replicas`',
     params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
     alsoReads: ['max_replicas', 'new_replicas'],

@@ -84,6 +84,42 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     );
   });
 
+  /** Polls an execution until it has ended. */
+  async function finished(id: string): Promise<any> {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const e = (await svc.get(`/api/v1/executions/${id}`)).body;
+      if (e.state !== 'running') return e;
+      assert.ok(Date.now() < deadline, `execution ${id} still running: ${JSON.stringify(e.steps)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  it('scale-up: labels asking for 1 replica of a deployment at 8 neither scale it down nor choose its rollback', async () => {
+    fake.addDeployment('shop', 'checkout', 8);
+    fake.clearRequests();
+    const labels = { alertname: 'CheckoutCPUHigh', severity: 'warning', root_cause: 'high_cpu', deployment: 'checkout', namespace: 'shop', new_replicas: '1', old_replicas: '1' };
+    const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels, fingerprint: 'scale-up-checkout' }]));
+    const res = r.body.results[0];
+    assert.equal(res.runbook, 'scale-up');
+    assert.equal(res.action, 'executed');
+    // The rollback's count is the cluster's, read by enrichment; the label's 1 is dropped.
+    const planned = (await svc.get(`/api/v1/executions/${res.execution_id}`)).body.plan;
+    assert.deepEqual(planned.params, { deployment: 'checkout', namespace: 'shop', new_replicas: '1', old_replicas: '8' });
+    assert.deepEqual(planned.actions, ['kubectl scale deployment checkout --replicas=1 -n shop']);
+    assert.deepEqual(planned.rollback, ['kubectl scale deployment checkout --replicas=8 -n shop']);
+    // The scale-up check refuses a target that is not above the current count: nothing is written.
+    const e = await finished(res.execution_id);
+    assert.equal(e.state, 'aborted');
+    assert.equal(e.outcome, 'pre-check failed: current_replicas_below_max');
+    assert.deepEqual(
+      e.steps.map((s: any) => [s.phase, s.summary, s.ok, s.detail]),
+      [['pre_check', 'current_replicas_below_max', false, 'deployment shop/checkout: new_replicas 1 is not above its 8 replica(s); a scale-up never lowers or keeps the count after 1 attempt']],
+    );
+    assert.equal(fake.requests.filter((q) => q.method !== 'GET').length, 0);
+    assert.equal(fake.get('deployments', 'shop', 'checkout')!.spec.replicas, 8);
+  });
+
   it('scale-up: when the cluster cannot be read, replica counts from labels do not stand in; the run is refused', async () => {
     fake.addDeployment('shop', 'cart', 8);
     fake.injectError('GET', '/apis/apps/v1/namespaces/shop/deployments/cart', 500, 'InternalError', 'etcd unavailable');

@@ -208,6 +208,31 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.match(over.detail, /^deployment production\/worker: new_replicas 11 would exceed max 10/);
     });
 
+    it('current_replicas_below_max fails a target that is not above the current count: a scale-up never lowers replicas', async () => {
+      fake.addDeployment('shop', 'checkout', 8);
+      const runner = createNamedCheckRunner({ kube: clients });
+      const c = { namespace: 'shop', deployment: 'checkout' };
+      const check = (target: string) => runner.run(namedCheck('current_replicas_below_max', { ...c, new_replicas: target }, { max_replicas: 10 }), stepContext());
+      assert.deepEqual(await check('1'), {
+        ok: false,
+        detail: "deployment shop/checkout: new_replicas 1 is not above its 8 replica(s); a scale-up never lowers or keeps the count after 1 attempt",
+        observed: '8',
+        attempts: 1,
+      });
+      assert.deepEqual(await check('8'), {
+        ok: false,
+        detail: "deployment shop/checkout: new_replicas 8 is not above its 8 replica(s); a scale-up never lowers or keeps the count after 1 attempt",
+        observed: '8',
+        attempts: 1,
+      });
+      assert.deepEqual(await check('9'), { ok: true, detail: 'deployment shop/checkout has 8 replica(s); max 10', observed: '8', attempts: 1 });
+      // At the cap, the cap is the reason given.
+      fake.addDeployment('shop', 'full', 10);
+      const full = await runner.run(namedCheck('current_replicas_below_max', { namespace: 'shop', deployment: 'full', new_replicas: '10' }, { max_replicas: 10 }), stepContext());
+      assert.equal(full.detail, 'deployment shop/full has 10 replica(s); max 10 after 1 attempt');
+      assert.equal(fake.count('PUT', /.*/), 0);
+    });
+
     it('deployment_exists and previous_revision_available (INC003)', async () => {
       fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
       fake.addDeployment(NS, 'fresh', 1, { revisions: 1 });
