@@ -132,32 +132,23 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
   };
   const scaleWrites = () => fake.requests.filter((q) => q.method === 'PUT' && q.path === SCALE).map((q) => (q.body as { spec: { replicas: number } }).spec.replicas);
 
-  it('INC002 again, for a service whose metric does not improve: a scale that changed nothing is not rolled back; one that did scales back to 3', async () => {
+  it('INC002 again, for a service whose metric does not improve: verification fails and the rollback restores the 3 the scale read', async () => {
+    resetWorker();
     metrics.setMetric('demo_worker_cpu_per_replica', 0.9, { deployment: 'worker' });
     await waitForQuery(prom.url, 'demo_worker_cpu_per_replica', (v) => v[0] === 0.9, 15_000);
     fake.clearRequests();
     // Another service name: the first run's cooldown (10 min per runbook and service) does not apply.
-    // worker is at 5 after the first run, so this scale to 5 changes nothing: a rollback to 3 would
-    // undo the first run's fix, which nobody decided.
-    const same = await svc.post('/api/v1/incidents?wait=true', { ...inc('INC002'), id: 'INC002-B', service: 'worker-b' });
-    assert.equal(same.body.action, 'executed');
-    assert.deepEqual([same.body.success, same.body.rolled_back], [false, false]);
-    assert.match(same.body.reason, /^verification failed: metrics_improved: .*; nothing was changed: no rollback$/);
-    assert.equal(fake.count('PUT', SCALE), 0);
-    assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 5);
-    const sameEvents = (await svc.get(`/api/v1/audit?execution_id=${same.body.execution_id}`)).body.events.map((e: any) => e.event);
-    assert.ok(sameEvents.includes('FAILED') && !sameEvents.includes('ROLLED_BACK'), sameEvents.join(','));
-
-    // Someone scales worker back to 3 meanwhile: the next run's scale changes it, and its rollback restores 3.
-    const dep = fake.get('deployments', NS, 'worker')!;
-    fake.cluster.put('deployments', { ...dep, spec: { ...dep.spec, replicas: 3 } });
-    fake.clearRequests();
-    const r = await svc.post('/api/v1/incidents?wait=true', { ...inc('INC002'), id: 'INC002-C', service: 'worker-c' });
+    const r = await svc.post('/api/v1/incidents?wait=true', { ...inc('INC002'), id: 'INC002-B', service: 'worker-b' });
     assert.equal(r.body.action, 'executed');
-    assert.deepEqual([r.body.success, r.body.rolled_back], [false, true]);
+    assert.equal(r.body.success, false);
+    assert.equal(r.body.rolled_back, true);
     assert.match(r.body.reason, /^verification failed: metrics_improved/);
     assert.deepEqual(scaleWrites(), [5, 3]);
     assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 3);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    const rollback = e.steps.find((s: any) => s.phase === 'rollback');
+    assert.equal(rollback.detail, "scaled Deployment production/worker from 5 to 3 replicas (the count it had before this run's scale)");
+    assert.deepEqual(rollback.facts, { old_replicas: '5', new_replicas: '3' });
     const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => e.event);
     assert.ok(events.includes('ROLLED_BACK') && events.includes('FAILED'));
   });

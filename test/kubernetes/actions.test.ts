@@ -164,6 +164,56 @@ describe('kubernetes actions against the API fake', () => {
     await waitFor('3 pods', () => fake.list('pods', NS).length === 3);
   });
 
+  it("a rollback's scale restores the count the run's own scale read, not the count its plan names", async () => {
+    fake.addDeployment('shop', 'checkout', 8);
+    const exec = createKubernetesActionExecutor(clients);
+    const SCALE = '/apis/apps/v1/namespaces/shop/deployments/checkout/scale';
+    // Each write waits for the controller's status updates, which move the resourceVersion (a 409, retried).
+    const settled = (n: number) =>
+      waitFor(`checkout at ${n}`, () => {
+        const d = fake.get('deployments', 'shop', 'checkout')!;
+        return d.status?.replicas === n && d.status?.readyReplicas === n && fake.list('pods', 'shop').filter((p) => p.metadata.name.startsWith('checkout-')).length === n;
+      });
+    const memo = new Map<string, unknown>();
+    const up = await exec.run(kubeAction('scale', 'deployment', 'checkout', 'shop', { replicas: '9' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(up.ok, true, up.detail);
+    assert.deepEqual(up.facts, { old_replicas: '8', new_replicas: '9' });
+    await settled(9);
+    // A second scale in the same run does not move what the rollback restores.
+    const again = await exec.run(kubeAction('scale', 'deployment', 'checkout', 'shop', { replicas: '10' }), stepContext({ memo, phase: 'action' }));
+    assert.deepEqual(again.facts, { old_replicas: '9', new_replicas: '10' });
+    await settled(10);
+    // The rendered rollback says 1 (an alert's old_replicas label, say): the run read 8.
+    const back = await exec.run(kubeAction('scale', 'deployment', 'checkout', 'shop', { replicas: '1' }), stepContext({ memo, phase: 'rollback' }));
+    assert.equal(back.ok, true, back.detail);
+    assert.equal(back.detail, "scaled Deployment shop/checkout from 10 to 8 replicas (the count it had before this run's scale, not the rollback's --replicas=1)");
+    assert.deepEqual(back.facts, { old_replicas: '10', new_replicas: '8' });
+    assert.equal(fake.get('deployments', 'shop', 'checkout')!.spec.replicas, 8);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'PUT' && r.path === SCALE).map((r) => (r.body as { spec: { replicas: number } }).spec.replicas),
+      [9, 10, 8],
+    );
+
+    // Another workload, one this run never scaled: the rollback uses its rendered count.
+    fake.addDeployment('shop', 'cart', 4);
+    const other = await exec.run(kubeAction('scale', 'deployment', 'cart', 'shop', { replicas: '3' }), stepContext({ memo, phase: 'rollback' }));
+    assert.equal(other.detail, 'scaled Deployment shop/cart from 4 to 3 replicas');
+    assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 3);
+  });
+
+  it('a scale that made no change still pins its rollback to the count it read', async () => {
+    fake.addDeployment('shop', 'checkout', 8);
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const same = await exec.run(kubeAction('scale', 'deployment', 'checkout', 'shop', { replicas: '8' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(same.detail, 'Deployment shop/checkout already has 8 replicas');
+    const back = await exec.run(kubeAction('scale', 'deployment', 'checkout', 'shop', { replicas: '1' }), stepContext({ memo, phase: 'rollback' }));
+    assert.equal(back.ok, true, back.detail);
+    assert.equal(back.detail, "Deployment shop/checkout already has 8 replicas (the count it had before this run's scale, not the rollback's --replicas=1)");
+    assert.equal(fake.count('PUT', /.*/), 0);
+    assert.equal(fake.get('deployments', 'shop', 'checkout')!.spec.replicas, 8);
+  });
+
   it('scale refuses 0 replicas and a scale-down beyond max_unavailable, sending no write', async () => {
     fake.addDeployment(NS, 'worker', 4);
     const exec = createKubernetesActionExecutor(clients);

@@ -12,12 +12,13 @@ export async function startFakeEnv(opts: { readyDelayMs?: number; callTimeoutMs?
   return { fake, clients, kubeconfig };
 }
 
-export function stepContext(opts: { signal?: AbortSignal; startedAt?: number; memo?: Map<string, unknown> } = {}): StepContext {
+export function stepContext(opts: { signal?: AbortSignal; startedAt?: number; memo?: Map<string, unknown>; phase?: StepContext['phase'] } = {}): StepContext {
   return {
     signal: opts.signal ?? new AbortController().signal,
     log: pino({ level: 'silent' }),
     startedAt: opts.startedAt ?? Date.now(),
     memo: opts.memo ?? new Map(),
+    ...(opts.phase ? { phase: opts.phase } : {}),
   };
 }
 

@@ -44,6 +44,13 @@ function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean
   if (!memo.has(cordonedKey(node))) memo.set(cordonedKey(node), was);
 }
 
+/**
+ * Within one run: the replica count a scale action read before it scaled the
+ * workload (the first scale of the run, if several). A rollback's scale of the same
+ * workload restores it, whatever replica count the rendered rollback names.
+ */
+const scaledFromKey = (kind: string, ns: string, name: string): string => `kubernetes:scaled-from:${kind}/${ns}/${name}`;
+
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
@@ -197,22 +204,30 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
-  async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
-    const text = a.args.replicas;
+  async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
+    const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
+    const key = scaledFromKey(kind, ns, a.name);
+    // A rollback restores what this run's own scale read, not the count its plan names.
+    const restore = phase === 'rollback' ? (memo.get(key) as number | undefined) : undefined;
+    const text = restore !== undefined ? String(restore) : a.args.replicas;
     if (text === undefined || !checkParam('integer', text).ok) return { ok: false, detail: `scale needs a whole-number replicas argument, got ${JSON.stringify(text ?? null)}` };
     const want = Number(text);
+    const restoring = restore !== undefined ? ` (the count it had before this run's scale${a.args.replicas !== text ? `, not the rollback's --replicas=${a.args.replicas}` : ''})` : '';
     // Alert labels can reach this number; zero would take the whole service down. Only a
     // runbook that writes --replicas=0 itself (HIGH risk: a person approved it) may.
     if (want === 0 && a.args.allow_zero !== 'true') return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
-    const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
+    // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
+    const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
       const sc =
         kind === 'Deployment'
           ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeploymentScale({ namespace: ns, name: a.name }, o))
           : await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSetScale({ namespace: ns, name: a.name }, o));
       const old = sc.spec?.replicas ?? 0;
+      // Recorded once read, before any write (a retry after a 409 records its fresher read).
+      if (first) memo.set(key, old);
       const facts = { old_replicas: String(old), new_replicas: String(want) };
-      if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas`, facts };
+      if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
       if (want < old && a.args.max_unavailable !== undefined) {
         const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
         const allowed = allowedUnavailable(a.args.max_unavailable, old);
@@ -228,7 +243,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
       if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)));
       else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)));
-      return { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas`, facts };
+      return { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
     });
   }
 
@@ -411,7 +426,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       case 'delete_pod':
         return deletePod(a, ns, signal, writes);
       case 'scale':
-        return scale(a, ns, signal, writes);
+        return scale(a, ns, signal, writes, memo, ctx.phase);
       case 'rollout_restart':
         return rolloutRestart(a, ns, signal, writes);
       case 'rollout_undo':
