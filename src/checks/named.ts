@@ -308,7 +308,9 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         if (query === undefined) {
           const { ns, re } = podRegex(check);
           const sel = `namespace="${ns}",pod=~"${re}"`;
-          query = `sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) / sum(rate(http_requests_total{${sel}}[5m]))`;
+          // A revision that never served a 5xx has no 5xx series at all: that is 0 errors, not
+          // no data. No traffic at all still has no denominator, so it stays no data (a failure).
+          query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{${sel}}[5m]))`;
         }
         const threshold = numParam(check, ['threshold'], 0.05);
         const v = await instant(query, signal);

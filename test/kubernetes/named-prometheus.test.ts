@@ -13,16 +13,40 @@ import { namedCheck, stepContext } from './setup.js';
 describe('named checks backed by Prometheus', () => {
   let target: HttpTarget;
   let prom: RunningDaemon;
+  let traffic: NodeJS.Timeout | undefined;
+
+  /**
+   * http_requests_total counters in namespace shop, advanced together every 200 ms so
+   * rate() sees real slopes: web's pods only ever answer 200 (no 5xx series exists);
+   * api's answer 200 at 10/s and 500 at 2/s (an error ratio of 1/6). Deployment idle has
+   * no series at all.
+   */
+  const counters = [
+    { labels: { namespace: 'shop', pod: 'web-5d4f6b7c8-x2x4q', code: '200' }, perSecond: 20, value: 0 },
+    { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '200' }, perSecond: 10, value: 0 },
+    { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '500' }, perSecond: 2, value: 0 },
+  ];
 
   before(async () => {
     target = await startHttpTarget();
     target.setMetric('demo_cpu', 0.9);
     target.setMetric('demo_error_ratio', 0.2);
+    const tick = () => {
+      for (const c of counters) {
+        target.setMetric('http_requests_total', c.value, c.labels);
+        c.value += c.perSecond * 0.2;
+      }
+    };
+    tick();
+    traffic = setInterval(tick, 200);
     prom = await startPrometheus({ scrapeTargets: [target.hostPort], scrapeIntervalSeconds: 1 });
     await waitForQuery(prom.url, 'demo_cpu', (v) => v[0] === 0.9);
     await waitForQuery(prom.url, 'demo_error_ratio', (v) => v[0] === 0.2);
+    // rate() needs two samples of every series.
+    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 3);
   });
   after(async () => {
+    if (traffic) clearInterval(traffic);
     await prom?.stop();
     await target?.close();
   });
@@ -65,6 +89,36 @@ describe('named checks backed by Prometheus', () => {
     const ok = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_error_ratio' }, 10_000, 500), stepContext());
     assert.equal(ok.ok, true, ok.detail);
     assert.equal(ok.detail, 'error ratio 0.01 (threshold 0.05)');
+  });
+
+  describe('error_rate_normalized with its default query over http_requests_total', () => {
+    const query = (deployment: string): string => {
+      const sel = `namespace="shop",pod=~"${deployment}-[a-z0-9]+-[a-z0-9]+"`;
+      return `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{${sel}}[5m]))`;
+    };
+
+    it('passes for pods that have never served a 5xx (no 5xx series exists): an error ratio of 0', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'web' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
+      assert.deepEqual(out, { ok: true, detail: 'error ratio 0 (threshold 0.05)', observed: '0', attempts: 1 });
+    });
+
+    it('fails while the 5xx ratio is above the threshold', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'api' }, { threshold: 0.05 }, 1_500, 700), stepContext());
+      assert.equal(out.ok, false);
+      const m = /^error ratio (0\.\d+) \(threshold 0\.05\) after (\d+) attempts$/.exec(out.detail);
+      assert.ok(m, out.detail);
+      assert.ok(Math.abs(Number(m[1]) - 1 / 6) < 1e-9, `2/s of 12/s are 5xx, got ${m[1]}`);
+      assert.equal(out.observed, m[1]);
+      assert.equal(out.attempts, Number(m[2]));
+    });
+
+    it('fails with no data when the pods have no traffic series at all', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'idle' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 1 attempt`, attempts: 1 });
+    });
   });
 
   it('error_rate_normalized with no data fails: silence is not health', async () => {
