@@ -5,7 +5,7 @@ import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { DEFAULT_KUBE_TIMEOUT_MS, parseKubectl } from './kubectl.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalTemplate } from './template.js';
+import { compileTemplate, isLiteral, literalTemplate, refuseNearMisses } from './template.js';
 
 /**
  * Actions in their forms: a kubectl-style string, `kubernetes: {…}`, `http: {…}`
@@ -162,7 +162,7 @@ function readIntegerTemplate(r: Reporter, v: unknown, path: YamlPath): Template 
     return literalTemplate(String(n));
   }
   const s = readString(r, v, path);
-  if (s === undefined) return undefined;
+  if (s === undefined || refuseNearMisses(r, s, path)) return undefined;
   const t = compileTemplate(s, 'integer');
   if (isLiteral(t) && !/^(0|[1-9][0-9]*)$/.test(s)) {
     r.report(path, `expected a whole number or a {placeholder}, got ${describe(v)}`);
@@ -223,6 +223,8 @@ function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefin
       ok = false;
       return;
     }
+    // A program gets `{queue-name}` or `{{service}}` as written: never what was meant.
+    if (refuseNearMisses(r, text, [...path, i])) ok = false;
     out.push(compileTemplate(text, 'argv'));
   });
   const prog = out[0];

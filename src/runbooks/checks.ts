@@ -19,7 +19,7 @@ import {
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalText, scanParams } from './template.js';
+import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams } from './template.js';
 
 /**
  * Checks (`pre_checks`, `post_checks`, `guardrails`) in their four forms:
@@ -271,10 +271,13 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath): KubernetesCh
   return { type: 'kubernetes', condition, kind, name, namespace, params, timeoutMs, intervalMs };
 }
 
-/** A Kubernetes name or namespace template; a fully literal one is validated now, not at 3 a.m. */
+/**
+ * A Kubernetes name or namespace template; a fully literal one is validated now, not at 3 a.m.,
+ * and text that only looks like a placeholder (`{{pod}}`, `{pod-name}`) is refused.
+ */
 export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s_name' | 'k8s_label'): Template | undefined {
   const text = readNonEmptyString(r, v, path);
-  if (text === undefined) return undefined;
+  if (text === undefined || refuseNearMisses(r, text, path)) return undefined;
   const t = compileTemplate(text, kind);
   if (isLiteral(t)) {
     const ok = checkParam(kind, literalText(t));

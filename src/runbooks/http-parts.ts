@@ -1,7 +1,7 @@
 import type { Template } from '../domain/runbook.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { expectMap, readString } from './fields.js';
-import { compileTemplate, scanTemplate } from './template.js';
+import { compileTemplate, refuseNearMisses, scanTemplate } from './template.js';
 import { compileUrl } from './url.js';
 
 /** Pieces shared by http actions and http checks. */
@@ -10,7 +10,7 @@ const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
   const source = readString(r, v, path);
-  if (source === undefined) return undefined;
+  if (source === undefined || refuseNearMisses(r, source, path)) return undefined;
   const compiled = compileUrl(source);
   if (!compiled.ok) {
     r.report(path, compiled.message);

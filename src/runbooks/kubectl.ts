@@ -1,7 +1,7 @@
 import { checkParam } from '../domain/params.js';
 import type { KubernetesActionSpec, ParamKind, Template } from '../domain/runbook.js';
 import { parseDuration } from '../lib/durations.js';
-import { compileTemplate, isLiteral, literalTemplate, literalText } from './template.js';
+import { compileTemplate, findNearMisses, isLiteral, literalTemplate, literalText } from './template.js';
 
 /**
  * kubectl-style action strings. They are split into tokens here (quote-aware,
@@ -238,8 +238,11 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
   return { ok: true, value: { type: 'kubernetes', source: text, verb: specVerb, kind, name: name.value, namespace: ns, args, timeoutMs } };
 }
 
-/** A token as a template of the given kind; a literal one must already fit the kind. */
+/** A token as a template of the given kind; a literal one must already fit the kind, and none may only look like a placeholder. */
 function templ(text: string, kind: ParamKind, what: string): Parsed<Template> {
+  // The first near-miss, like every kubectl problem: one message per action string.
+  const near = findNearMisses(text)[0];
+  if (near) return { ok: false, message: near.message };
   const t = compileTemplate(text, kind);
   if (isLiteral(t)) {
     const check = checkParam(kind, literalText(t));

@@ -1,4 +1,5 @@
 import type { ParamKind, Placeholder, Template, TemplatePart } from '../domain/runbook.js';
+import type { Reporter, YamlPath } from './problems.js';
 
 /**
  * `{name}` placeholders, compiled once at load.
@@ -96,4 +97,114 @@ export function scanParams(source: string): string[] {
   return scanTemplate(source)
     .filter((p): p is ScannedPlaceholder => typeof p !== 'string')
     .map((p) => p.param);
+}
+
+/** Text that only looks like a placeholder: where it is, and what to write instead. */
+export interface NearMiss {
+  /** The text as written, e.g. `{{service}}`. */
+  text: string;
+  offset: number;
+  /** `"{{service}}" is not a placeholder …: write {service}`. */
+  message: string;
+}
+
+const NAME_ATTEMPT = '[A-Za-z_][A-Za-z0-9_.-]*';
+const DOUBLED_AT = new RegExp(`\\{\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)\\}\\}?`, 'y');
+const SINGLE_AT = new RegExp(`\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)`, 'y');
+// After `{name`, where an unclosed placeholder is plain: a URL delimiter, a quote, another `{`.
+const UNCLOSED_BEFORE = '/?&#"\'{';
+
+/**
+ * Text that looks like a placeholder but, by the brace rule, is literal: it would be
+ * sent or run as written. One per attempt, with the fix in `message`:
+ * - `{{name}}` (or `{{ name }}`, `{{name}`): escaped braces, the literal text `{name}`;
+ * - `{ name }`: spaces inside the braces;
+ * - `{queue-name}`, `{service.name}`: a character a name cannot hold;
+ * - `{name` with no `}` where the text or a URL part ends (`/`, `?`, `&`, `#`), or a quote or `{` follows.
+ * Only a name attempt counts (a letter or `_`, then letters, digits, `_`, `-`, `.`), so
+ * PromQL matchers (`{job="x"}`), JSON text, `{}` and regex counts (`{2,3}`) are not near-misses.
+ */
+export function findNearMisses(source: string): NearMiss[] {
+  const out: NearMiss[] = [];
+  let i = 0;
+  while (i < source.length) {
+    const c = source[i]!;
+    if (c === '$' && source[i + 1] === '{') {
+      // A secret reference, exactly as scanTemplate skips it.
+      const close = source.indexOf('}', i + 2);
+      i = close < 0 ? source.length : close + 1;
+      continue;
+    }
+    if (c !== '{') {
+      i += 1;
+      continue;
+    }
+    let run = 1;
+    while (source[i + run] === '{') run += 1;
+    if (run === 2) {
+      DOUBLED_AT.lastIndex = i;
+      const m = DOUBLED_AT.exec(source);
+      if (m) {
+        out.push({ text: m[0], offset: i, message: nearMissMessage(m[0], m[2]!, 'is not a placeholder ({{ and }} are escaped, literal braces)') });
+        i += m[0].length;
+        continue;
+      }
+    }
+    // A run of braces is pairs of escapes ({{{{name}}}} is the literal {{name}}), then
+    // perhaps one brace that may open a placeholder: scanned as scanTemplate does.
+    i += run - (run % 2);
+    if (run % 2 === 0) continue;
+    PLACEHOLDER_AT.lastIndex = i;
+    const placeholder = PLACEHOLDER_AT.exec(source);
+    if (placeholder) {
+      i += placeholder[0].length;
+      continue;
+    }
+    SINGLE_AT.lastIndex = i;
+    const m = run === 1 ? SINGLE_AT.exec(source) : null;
+    if (m) {
+      const [whole, before, name, after] = m as unknown as [string, string, string, string];
+      const next = source[i + whole.length];
+      if (next === '}') {
+        const text = `${whole}}`;
+        const spaces = before || after ? 'has spaces inside the braces' : undefined;
+        out.push({ text, offset: i, message: nearMissMessage(text, name, 'looks like a placeholder but', spaces) });
+        i += text.length;
+        continue;
+      }
+      if (!before && (next === undefined || (!after && UNCLOSED_BEFORE.includes(next)))) {
+        const text = `{${name}`;
+        out.push({ text, offset: i, message: nearMissMessage(text, name, 'looks like a placeholder but', 'has no closing "}"') });
+        i += text.length;
+        continue;
+      }
+    }
+    i += 1;
+  }
+  return out;
+}
+
+/**
+ * `"{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry`.
+ * A name with such a character never comes from an alert label (label names cannot hold one),
+ * so the fix names a params entry too.
+ */
+function nearMissMessage(text: string, name: string, lead: string, flaw?: string): string {
+  const bad = [...new Set(name.replace(/[A-Za-z0-9_]/g, ''))];
+  const flaws = flaw ? [flaw] : [];
+  if (bad.length > 0) flaws.push(`${bad.map((b) => JSON.stringify(b)).join(' and ')} ${bad.length === 1 ? 'is' : 'are'} not allowed in a name`);
+  const why = flaws.length === 0 ? '' : `${lead.endsWith(' but') ? ' ' : ' and '}${flaws.join(' and ')}`;
+  const fix = bad.length === 0 ? `write {${name}}` : `use {${name.replace(/[^A-Za-z0-9_]+/g, '_')}} and a params entry`;
+  return `${JSON.stringify(text)} ${lead}${why}: ${fix}`;
+}
+
+/**
+ * Where a literal brace is never meant (argv, URLs, Kubernetes fields) and running the
+ * text as written would be wrong, a near-miss is a load error: reported at `path`, one
+ * line each. True if there was one.
+ */
+export function refuseNearMisses(r: Reporter, text: string, path: YamlPath): boolean {
+  const found = findNearMisses(text);
+  for (const m of found) r.report(path, m.message);
+  return found.length > 0;
 }

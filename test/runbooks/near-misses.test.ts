@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
+import { formatProblem, type LoadProblem } from '../../src/domain/errors.js';
+import { parseRunbooksText } from '../../src/runbooks/index.js';
+
+/**
+ * Text that looks like a placeholder but, by the brace rule, is literal: `{{name}}`,
+ * `{ name }`, `{queue-name}`, an unclosed `{name`. Where a brace is never meant (argv,
+ * URLs, Kubernetes fields) it is a load error; where braces are (PromQL, headers,
+ * bodies) a warning. Each case sits next to legitimate braces that must stay silent.
+ */
+
+const FILE = 'near.yaml';
+const lines = (list: LoadProblem[]): string[] => list.map((p) => `${p.line}: ${formatProblem(p).slice(FILE.length + 2)}`);
+
+test('the reported case: rectify lint refuses "{queue-name}" and "{{service}}" in argv and "{ service }" in a URL', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-near-'));
+  mkdirSync(join(dir, 'runbooks'));
+  const file = join(dir, 'runbooks', 'flush.yaml');
+  writeFileSync(
+    file,
+    [
+      'runbooks:',
+      '  flush-queue:',
+      '    owner: ops',
+      '    risk: LOW',
+      '    triggers: [queue_backlog]',
+      '    params: [queue_name]',
+      '    actions:',
+      '      - command: {argv: [/usr/local/bin/flush-queue, --queue, "{queue-name}", --svc, "{{service}}"]}',
+      '      - http: {url: "http://127.0.0.1:8080/restart/{ service }"}',
+      '    rollback: none',
+      '    rollback_reason: a flushed queue cannot be refilled',
+      '    post_checks: [{promql: {query: \'sum(queue_depth{queue="{queue_name}"})\', expect: "< 10"}}]',
+      '',
+    ].join('\n'),
+  );
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await runCli(['lint', 'runbooks'], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir });
+  assert.equal(code, 1);
+  assert.deepEqual(out, []);
+  assert.deepEqual(err, [
+    `${file}: runbooks.flush-queue.actions[0].command.argv[2]: "{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry`,
+    `${file}: runbooks.flush-queue.actions[0].command.argv[4]: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}`,
+    `${file}: runbooks.flush-queue.actions[1].http.url: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}`,
+    `3 problem(s) and 0 warning(s) in ${join(dir, 'runbooks')}`,
+  ]);
+});
+
+test('argv, URLs and Kubernetes fields: every near-miss kind is a load error naming the fix', () => {
+  const text = [
+    'runbooks:',
+    '  literal:',
+    '    risk: LOW',
+    '    triggers: [x]',
+    '    params: [queue_name, pod_name]',
+    '    actions:',
+    '      - command: {argv: [/usr/local/bin/flush-queue, "{{ queue_name }}", "--to={ service }", "--ns={namespace", "{service.name}"]}',
+    '      - command: {argv: [/usr/bin/find, /var/cache, -name, "*.tmp", -exec, /bin/rm, "{}", ";", "--format={{.Name}}", "{{{{queue_name}}}}", "{queue_name}", \'{"force": true, "ids": [1, 2]}\']}',
+    '      - http: {url: "http://127.0.0.1:8080/queues/{queue-name}/flush?by={{service}}&ns={namespace"}',
+    '      - kubectl delete pod {pod-name} -n {namespace}',
+    '      - kubectl rollout restart deployment {{deployment}} -n {namespace}',
+    '      - kubernetes: {verb: scale, name: "{ deployment }", namespace: "{namespace", replicas: "{new-replicas}"}',
+    '    rollback: none',
+    '    rollback_reason: a test',
+    '    post_checks:',
+    '      - http: {url: "http://127.0.0.1:8080/queues/{queue_name/depth"}',
+    '      - kubernetes: {condition: exists, kind: pod, name: "{{pod_name}}", namespace: "{namespace}"}',
+    '',
+  ].join('\n');
+  const { runbooks, problems, warnings } = parseRunbooksText(text, FILE);
+  assert.deepEqual(runbooks, []);
+  assert.deepEqual(warnings, []);
+  assert.deepEqual(lines(problems), [
+    '7: runbooks.literal.actions[0].command.argv[1]: "{{ queue_name }}" is not a placeholder ({{ and }} are escaped, literal braces): write {queue_name}',
+    '7: runbooks.literal.actions[0].command.argv[2]: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}',
+    '7: runbooks.literal.actions[0].command.argv[3]: "{namespace" looks like a placeholder but has no closing "}": write {namespace}',
+    '7: runbooks.literal.actions[0].command.argv[4]: "{service.name}" looks like a placeholder but "." is not allowed in a name: use {service_name} and a params entry',
+    // Line 8 stays silent: find's "{}", a Go template, an escaped literal, a real placeholder and JSON.
+    '9: runbooks.literal.actions[2].http.url: "{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry',
+    '9: runbooks.literal.actions[2].http.url: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}',
+    '9: runbooks.literal.actions[2].http.url: "{namespace" looks like a placeholder but has no closing "}": write {namespace}',
+    '10: runbooks.literal.actions[3]: kubectl delete pod: "{pod-name}" looks like a placeholder but "-" is not allowed in a name: use {pod_name} and a params entry',
+    '11: runbooks.literal.actions[4]: kubectl rollout restart deployment: "{{deployment}}" is not a placeholder ({{ and }} are escaped, literal braces): write {deployment}',
+    '12: runbooks.literal.actions[5].kubernetes.name: "{ deployment }" looks like a placeholder but has spaces inside the braces: write {deployment}',
+    '12: runbooks.literal.actions[5].kubernetes.namespace: "{namespace" looks like a placeholder but has no closing "}": write {namespace}',
+    '12: runbooks.literal.actions[5].kubernetes.replicas: "{new-replicas}" looks like a placeholder but "-" is not allowed in a name: use {new_replicas} and a params entry',
+    '16: runbooks.literal.post_checks[0].http.url: "{queue_name" looks like a placeholder but has no closing "}": write {queue_name}',
+    '17: runbooks.literal.post_checks[1].kubernetes.name: "{{pod_name}}" is not a placeholder ({{ and }} are escaped, literal braces): write {pod_name}',
+  ]);
+});
