@@ -1,12 +1,13 @@
 import { ALWAYS_PRESENT_VALUES, KUBERNETES_ENRICHMENT } from '../domain/enrichment.js';
-import type { ActionSpec, CheckSpec, KubeVerb, Runbook } from '../domain/runbook.js';
+import type { ActionSpec, CheckSpec, KubeVerb, Runbook, Template } from '../domain/runbook.js';
 import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
-import { has, type YamlMap } from './fields.js';
+import { has, isMapValue, type YamlMap } from './fields.js';
 import { matcherHolds } from './matchers.js';
 import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
+import { findNearMisses } from './template.js';
 
 /**
  * Reference checks: what a runbook refers to that nothing can provide, and the
@@ -20,7 +21,10 @@ import type { Reporter, YamlPath } from './problems.js';
  *   `rollback: none` + `rollback_reason`;
  * - no post_checks (nothing verifies the fix);
  * - a HIGH-risk guardrail note that looks like a misspelt check name;
- * - a declared param that nothing uses.
+ * - a declared param that nothing uses;
+ * - text that looks like a placeholder but is literal (`{{service}}`, `{ service }`,
+ *   `{queue-name}`, `{service`) in a PromQL query or an HTTP header or body, where a
+ *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load).
  */
 export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): void {
   const raw = rb.raw;
@@ -91,6 +95,28 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   for (const c of checks) if (c.spec.type === 'named') for (const group of namedCheck(c.spec.name)?.requires ?? []) for (const n of group) used.add(n);
   for (const name of Object.keys(rb.declaredParams)) {
     if (!used.has(name)) warn.report(at('params', name), `param ${name} is declared but no placeholder or named check uses it`, 'key');
+  }
+
+  // Near-misses where braces can be meant (PromQL matchers, JSON text): sent as written.
+  const nearMisses = (text: string, where: YamlPath): void => {
+    for (const m of findNearMisses(text)) warn.report(where, m.message);
+  };
+  const headers = (h: Readonly<Record<string, Template>>, where: YamlPath): void => {
+    for (const [name, t] of Object.entries(h)) nearMisses(t.source, [...where, 'headers', name]);
+  };
+  const body = (v: unknown, where: YamlPath): void => {
+    if (typeof v === 'string') nearMisses(v, where);
+    else if (Array.isArray(v)) v.forEach((item, i) => body(item, [...where, i]));
+    else if (isMapValue(v)) for (const [k, item] of Object.entries(v)) body(item, [...where, k]);
+  };
+  for (const { path: where, spec } of actions) {
+    if (spec.type !== 'http') continue;
+    headers(spec.headers, [...where, 'http']);
+    body(spec.body, [...where, 'http', 'body']);
+  }
+  for (const { path: where, spec } of checks) {
+    if (spec.type === 'promql') nearMisses(spec.query.source, [...where, 'promql', 'query']);
+    else if (spec.type === 'http') headers(spec.headers, [...where, 'http']);
   }
 }
 

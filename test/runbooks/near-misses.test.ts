@@ -94,3 +94,46 @@ test('argv, URLs and Kubernetes fields: every near-miss kind is a load error nam
     '17: runbooks.literal.post_checks[1].kubernetes.name: "{{pod_name}}" is not a placeholder ({{ and }} are escaped, literal braces): write {pod_name}',
   ]);
 });
+
+test('PromQL queries, HTTP headers and bodies: near-misses are warnings, the runbook loads, and PromQL matchers and JSON braces stay silent', () => {
+  const text = [
+    'runbooks:',
+    '  notify:',
+    '    owner: ops',
+    '    risk: LOW',
+    '    triggers: [KubePodCrashLooping]',
+    '    params: [queue_name]',
+    '    actions:',
+    '      - http:',
+    '          url: "http://127.0.0.1:8080/notify/{service}"',
+    '          headers: {X-Service: "{{service}}", Authorization: "Bearer ${env:NOTIFY_TOKEN}", X-Queue: "{queue_name}"}',
+    '          body:',
+    '            text: "restarting { service } in {namespace}"',
+    '            queue: "{queue-name}"',
+    '            tags: ["{namespace", "{{not a placeholder}}", "{{{{queue_name}}}}"]',
+    '            json: \'{"service": "{service}", "opts": {"force": true, "pods": ["{pod}"]}}\'',
+    '            nested: {selector: {app: "{service}"}, count: 2}',
+    '    rollback: none',
+    '    rollback_reason: a notification cannot be unsent',
+    '    post_checks:',
+    '      - promql: {query: \'sum(up{job="{{service}}", namespace="{namespace}"})\', expect: "> 0"}',
+    '      - promql: {query: \'sum(up{job="{ service }"}) + sum(up{job="{service-name}", pod="{pod"})\', expect: "> 0"}',
+    '      - promql: {query: \'sum by (job) (rate(http_requests_total{job="{service}", code=~"5..", le="+Inf", instance=~"[a-z]{2,3}-.*"}[5m])) / sum(up{{job="{service}"}}) + count({__name__=~"kube_.+", namespace!=""})\', expect: "< 0.05"}',
+    '      - http: {url: "http://127.0.0.1:8080/health", headers: {X-Pod: "{pod"}}',
+    '',
+  ].join('\n');
+  const { runbooks, problems, warnings } = parseRunbooksText(text, FILE);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => r.id), ['notify'], 'a warning never stops a runbook from loading');
+  assert.deepEqual(lines(warnings), [
+    '10: runbooks.notify.actions[0].http.headers.X-Service: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}',
+    '12: runbooks.notify.actions[0].http.body.text: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}',
+    '13: runbooks.notify.actions[0].http.body.queue: "{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry',
+    '14: runbooks.notify.actions[0].http.body.tags[0]: "{namespace" looks like a placeholder but has no closing "}": write {namespace}',
+    '20: runbooks.notify.post_checks[0].promql.query: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}',
+    '21: runbooks.notify.post_checks[1].promql.query: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}',
+    '21: runbooks.notify.post_checks[1].promql.query: "{service-name}" looks like a placeholder but "-" is not allowed in a name: use {service_name} and a params entry',
+    '21: runbooks.notify.post_checks[1].promql.query: "{pod" looks like a placeholder but has no closing "}": write {pod}',
+    '23: runbooks.notify.post_checks[3].http.headers.X-Pod: "{pod" looks like a placeholder but has no closing "}": write {pod}',
+  ]);
+});
