@@ -502,11 +502,11 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         }
         if (!ref) return out;
         const w = await readWorkload(clients, ref, signal);
-        fact('workload_kind', w.kind);
-        fact('workload', w.name);
+        add('workload_kind', w.kind);
+        add('workload', w.name);
         if (w.kind === 'Deployment') add('deployment', w.name);
         if (w.kind === 'StatefulSet') add('statefulset', w.name);
-        fact('replicas', String(w.desired));
+        add('replicas', String(w.desired));
         fact('ready_replicas', String(w.ready));
         fact('old_replicas', String(w.desired));
         const maxText = values.max_replicas;

@@ -12,13 +12,15 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
   /** Every value it may add: the facts below, and names and defaults the incident did not give. */
   adds: Object.freeze(['pod_name', 'workload_kind', 'workload', 'deployment', 'statefulset', 'replicas', 'ready_replicas', 'old_replicas', 'new_replicas'] as const),
   /**
-   * What it reads from the cluster. These are never an alert's to say: when an
-   * incident is enriched, an alert's value of the same name is dropped and the
-   * cluster's is used (a value it could not read stays missing, and rendering
-   * refuses the run). The names the alert points at (namespace, pod, deployment)
-   * and `new_replicas`, the target it may choose, stay the alert's.
+   * Counts it reads from the cluster that only ever describe the state before the
+   * run (what a rollback restores, what is ready now). These are never an alert's
+   * to say: when an incident is enriched, an alert's value of the same name is
+   * dropped and the cluster's is used (a value it could not read stays missing, and
+   * rendering refuses the run). Everything else stays the alert's when it gives it:
+   * the names it points at (namespace, pod, deployment, workload) and the counts a
+   * runbook may take as a target (`replicas`, `new_replicas`).
    */
-  facts: Object.freeze(['workload_kind', 'workload', 'replicas', 'ready_replicas', 'old_replicas'] as const),
+  facts: Object.freeze(['ready_replicas', 'old_replicas'] as const),
 });
 
 /** Whether `name` is a value the Kubernetes enricher reads from the cluster (see `KUBERNETES_ENRICHMENT.facts`). */

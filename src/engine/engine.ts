@@ -107,10 +107,10 @@ export function createEngine(deps: EngineDeps) {
 
   /**
    * The incident's placeholder values, with what the enricher adds when the runbook
-   * needs it. What the enricher reads from the cluster (replica counts, the owning
-   * workload) is never the alert's to say: the alert's values of those names are
-   * dropped and the cluster's used, so a label cannot pose as the replica count a
-   * scale is rolled back to. The names the alert points at stay the alert's.
+   * needs it. The counts the enricher reads as the state before the run
+   * (`old_replicas`, `ready_replicas`) are never the alert's to say: the alert's
+   * values of those names are dropped and the cluster's used, so a label cannot pose
+   * as the replica count a scale is rolled back to. The rest stays the alert's.
    */
   async function enrich(incident: Incident, rb: Runbook): Promise<Record<string, string>> {
     const values = placeholderValues(incident);

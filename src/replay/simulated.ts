@@ -46,8 +46,8 @@ export function simulatedChecks(pass: boolean): CheckRunner[] {
  * What the Kubernetes enricher would read from the cluster (the owning deployment,
  * its replica counts), made up: the deployment is the alert's `deployment` label,
  * else its service; 2 replicas, scaling to 3. Like the real enricher it returns the
- * cluster facts whatever the alert says (the engine uses them over the alert's),
- * adds names and `new_replicas` only where the alert gave none, and adds nothing
+ * counts before the run (`old_replicas`, `ready_replicas`) whatever the alert says
+ * (the engine uses them over the alert's), adds the rest only where the alert gave none, and adds nothing
  * without a valid namespace and a pod or deployment to start from.
  */
 export const simulatedEnricher: Enricher = {
@@ -63,10 +63,10 @@ export const simulatedEnricher: Enricher = {
     const deployment = values['deployment'] ?? values['service'];
     if (deployment === undefined || !checkParam('k8s_name', deployment).ok) return out;
     if (pod !== undefined) add('pod_name', pod);
-    out['workload_kind'] = 'Deployment';
-    out['workload'] = deployment;
+    add('workload_kind', 'Deployment');
+    add('workload', deployment);
     add('deployment', deployment);
-    out['replicas'] = '2';
+    add('replicas', '2');
     out['ready_replicas'] = '2';
     out['old_replicas'] = '2';
     add('new_replicas', '3');

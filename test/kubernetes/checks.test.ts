@@ -60,10 +60,13 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.deepEqual(out, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3', old_replicas: '3' });
       // Labels naming the facts are answered with the cluster's values.
       const claimed = await enricher.enrich(
-        { deployment: 'worker', namespace: NS, new_replicas: '1', old_replicas: '1', replicas: '1', ready_replicas: '9', workload: 'other', workload_kind: 'StatefulSet' },
+        { deployment: 'worker', namespace: NS, new_replicas: '1', old_replicas: '1', ready_replicas: '9' },
         AbortSignal.timeout(5000),
       );
       assert.deepEqual(claimed, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3', old_replicas: '3' });
+      // A target count the alert gives is its own (a runbook may scale to {replicas}).
+      const target = await enricher.enrich({ deployment: 'worker', namespace: NS, replicas: '6' }, AbortSignal.timeout(5000));
+      assert.equal(target.replicas, undefined);
       for (const k of KUBERNETES_ENRICHMENT.facts) assert.ok((KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(k), k);
       const capped = await enricher.enrich({ deployment: 'worker', namespace: NS, max_replicas: '3' }, AbortSignal.timeout(5000));
       assert.equal(capped.new_replicas, '3');
