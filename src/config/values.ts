@@ -177,11 +177,19 @@ export const slackUserIds: ValueParser<readonly string[]> = {
     const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
     const expected = 'Slack user ids such as U012AB3CD, each optionally =the person\'s rectify name (U012AB3CD=alice), comma-separated';
     if (items === null || items.length === 0) return { ok: false, message: `expected ${expected}, got ${show(raw)}` };
+    const names = new Map<string, string | undefined>();
     for (const item of items) {
-      if (typeof item !== 'string' || parseSlackApprover(item) === undefined) {
+      const a = typeof item === 'string' ? parseSlackApprover(item) : undefined;
+      if (a === undefined) {
         const hint = typeof item === 'string' && /^[a-z]/.test(item) ? ' (a user id, not a name: names can be changed)' : '';
         return { ok: false, message: `expected ${expected}, got ${show(item)}${hint}` };
       }
+      // One person, one name: the same id twice with different names would make the last one win.
+      if (names.has(a.id) && names.get(a.id) !== a.name) {
+        const shown = (n: string | undefined) => (n === undefined ? 'none' : JSON.stringify(n));
+        return { ok: false, message: `${a.id} is given twice with different rectify names (${shown(names.get(a.id))} and ${shown(a.name)}): give it once` };
+      }
+      names.set(a.id, a.name);
     }
     return { ok: true, value: [...new Set(items as string[])] };
   },

@@ -713,12 +713,21 @@ export function createEngine(deps: EngineDeps) {
         }
         // A Slack user no rectify name is given for cannot be told apart from the person who
         // asked for a manual run, nor from an approver who voted through the API.
-        const apiVoter = a.votes.find((v) => !String(v.identity ?? '').startsWith('slack-id:'));
+        const unnamed = (v: { identity?: string }): boolean => String(v.identity ?? '').startsWith('slack-id:');
+        const apiVoter = a.votes.find((v) => !unnamed(v));
         if (opts.slackUser !== undefined && (a.alerts === 0 || apiVoter)) {
           const whom = a.alerts === 0 ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
             'FORBIDDEN',
             `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackUser}=<name>), or approve through the API`,
+          );
+        }
+        // The other way round: after a vote from a Slack user given no name, a vote under a name may be the same person's.
+        const slackVoter = a.votes.find(unnamed);
+        if (opts.slackUser === undefined && !identity.startsWith('slack-id:') && slackVoter) {
+          throw new RectifyError(
+            'FORBIDDEN',
+            `${by} cannot be told apart from ${slackVoter.by}, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the second vote`,
           );
         }
         const prior = a.votes.find((v) => v.identity === identity || v.by === by);

@@ -359,8 +359,10 @@ describe('Slack approvers', () => {
     assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), [`rectify.yaml: slack_approvers: ${expected}, got a list`]);
   });
 
-  it('an id may name the rectify name the same person acts under', () => {
-    assert.deepEqual(ok(['--slack-approvers', 'U012AB3CD=alice,W0XYZ']).slackApprovers, ['U012AB3CD=alice', 'W0XYZ']);
+  it('an id may name the rectify name the same person acts under, once', () => {
+    assert.deepEqual(ok(['--slack-approvers', 'U012AB3CD=alice,W0XYZ,U012AB3CD=alice']).slackApprovers, ['U012AB3CD=alice', 'W0XYZ']);
+    assert.deepEqual(lines(['--slack-approvers', 'U012AB3CD=alice,U012AB3CD']), ['--slack-approvers: U012AB3CD is given twice with different rectify names ("alice" and none): give it once']);
+    assert.deepEqual(lines(['--slack-approvers', 'U012AB3CD=alice,U012AB3CD=bob']), ['--slack-approvers: U012AB3CD is given twice with different rectify names ("alice" and "bob"): give it once']);
   });
 
 });
