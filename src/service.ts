@@ -194,6 +194,22 @@ export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadP
  * Nothing below it reads the environment or constructs its own dependencies.
  */
 export async function createService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
+  // A start that fails once the store is open closes it: its serve lock is released,
+  // so a corrected start in the same process is not refused as a second rectify.
+  const opened: { store?: { close(): void } } = {};
+  try {
+    return await assembleService(config, log, overrides, opened);
+  } catch (err) {
+    try {
+      opened.store?.close();
+    } catch {
+      // The start's own error is the one to report.
+    }
+    throw err;
+  }
+}
+
+async function assembleService(config: Config, log: Logger, overrides: ServiceOverrides, opened: { store?: { close(): void } }): Promise<Service> {
   const clock = overrides.clock ?? systemClock;
   // Credentials first: a service that cannot authenticate callers must not start at all.
   let auth: TokenAuth | undefined;
@@ -242,6 +258,7 @@ export async function createService(config: Config, log: Logger, overrides: Serv
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
+  opened.store = store;
 
   // With an audit key, the log ends in a keyed row from now on: a log that does not
   // was written without the key, or rewritten (audit-verify.ts). A log under a previous

@@ -180,4 +180,19 @@ describe('one serving rectify per database', () => {
       await target.close();
     }
   });
+
+  it('a start that fails once the database is open releases it: a corrected start in the same process is not refused', async () => {
+    const first = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
+    await first.stop();
+    // Fails after the store is open: the Kubernetes client cannot be set up from a missing kubeconfig.
+    const err: string[] = [];
+    const code = await runCli(
+      ['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${first.dbPath}`, '--runbooks', first.runbooksDir, '--kubernetes', 'kubeconfig', '--kubeconfig', `${first.dir}/missing-kubeconfig`],
+      { out: () => {}, err: (l) => err.push(l), env: {}, cwd: first.dir },
+    );
+    assert.notEqual(code, 0);
+    assert.doesNotMatch(err.join('\n'), /in use by another rectify serve/);
+    const again = await startTestService({ dir: first.dir });
+    await again.stop({ remove: true });
+  });
 });

@@ -159,25 +159,27 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
     serveLock = held;
   }
-  try {
-    migrateSqlite(db, opts.migrationsDir);
-  } catch (err) {
-    serveLock?.release();
-    throw err;
-  }
-  if (serveLock) {
-    db.prepare(
-      `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
-       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    ).run(SERVE_OWNER_KEY, serveOwner(Date.now()), Date.now());
-  }
-  const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
-  const keyProblem = chain.keyProblem();
-  if (keyProblem) {
+  // Until the store is returned, a failure closes the database and releases the lock.
+  const giveUp = (err: unknown): never => {
     db.close();
     serveLock?.release();
-    throw new Error(keyProblem);
+    throw err;
+  };
+  let chain: ReturnType<typeof createAuditChain>;
+  try {
+    migrateSqlite(db, opts.migrationsDir);
+    if (serveLock) {
+      db.prepare(
+        `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
+         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+      ).run(SERVE_OWNER_KEY, serveOwner(Date.now()), Date.now());
+    }
+    chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
+  } catch (err) {
+    giveUp(err);
   }
+  const keyProblem = chain!.keyProblem();
+  if (keyProblem) giveUp(new Error(keyProblem));
   // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
   // backstop past 64 MiB of WAL, which also bounds the file when it starts over.
   let checkpointer: Checkpointer | null = null;
@@ -194,7 +196,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     });
   }
 
-  const tx = createSqliteTx(db, chain);
+  const tx = createSqliteTx(db, chain!);
   const audit = auditReader(db);
   /** The last write fault, until a later commit succeeds: what /readyz reports. */
   let fault: { at: number; message: string } | null = null;
