@@ -309,8 +309,10 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           const { ns, re } = podRegex(check);
           const sel = `namespace="${ns}",pod=~"${re}"`;
           // A revision that never served a 5xx has no 5xx series at all: that is 0 errors, not
-          // no data. No traffic at all still has no denominator, so it stays no data (a failure).
-          query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{${sel}}[5m]))`;
+          // no data, but only where the requests carry a `code` label at all (the other
+          // series are counted times 0). A metric labelling its status otherwise would read
+          // 0 errors whatever it served: it stays no data, as does no traffic (a failure).
+          query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
         }
         const threshold = numParam(check, ['threshold'], 0.05);
         const v = await instant(query, signal);

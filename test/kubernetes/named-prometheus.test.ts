@@ -21,10 +21,12 @@ describe('named checks backed by Prometheus', () => {
    * api's answer 200 at 10/s and 500 at 2/s (an error ratio of 1/6). Deployment idle has
    * no series at all.
    */
-  const counters = [
+  const counters: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = [
     { labels: { namespace: 'shop', pod: 'web-5d4f6b7c8-x2x4q', code: '200' }, perSecond: 20, value: 0 },
     { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '200' }, perSecond: 10, value: 0 },
     { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '500' }, perSecond: 2, value: 0 },
+    // Labelled by `status`, not `code`: the default query cannot tell its errors.
+    { labels: { namespace: 'shop', pod: 'legacy-7a8b9c0d1-fghij', status: '500' }, perSecond: 5, value: 0 },
   ];
 
   before(async () => {
@@ -43,7 +45,7 @@ describe('named checks backed by Prometheus', () => {
     await waitForQuery(prom.url, 'demo_cpu', (v) => v[0] === 0.9);
     await waitForQuery(prom.url, 'demo_error_ratio', (v) => v[0] === 0.2);
     // rate() needs two samples of every series.
-    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 3);
+    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 4);
   });
   after(async () => {
     if (traffic) clearInterval(traffic);
@@ -94,7 +96,7 @@ describe('named checks backed by Prometheus', () => {
   describe('error_rate_normalized with its default query over http_requests_total', () => {
     const query = (deployment: string): string => {
       const sel = `namespace="shop",pod=~"${deployment}-[a-z0-9]+-[a-z0-9]+"`;
-      return `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or vector(0)) / sum(rate(http_requests_total{${sel}}[5m]))`;
+      return `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
     };
 
     it('passes for pods that have never served a 5xx (no 5xx series exists): an error ratio of 0', async () => {
@@ -112,6 +114,12 @@ describe('named checks backed by Prometheus', () => {
       assert.ok(Math.abs(Number(m[1]) - 1 / 6) < 1e-9, `2/s of 12/s are 5xx, got ${m[1]}`);
       assert.equal(out.observed, m[1]);
       assert.equal(out.attempts, Number(m[2]));
+    });
+
+    it('fails with no data when the requests carry no `code` label (every one may be an error)', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'legacy' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: `${query('legacy')} returned no data after 1 attempt`, attempts: 1 });
     });
 
     it('fails with no data when the pods have no traffic series at all', async () => {
