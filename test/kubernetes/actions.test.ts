@@ -126,12 +126,16 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(allowedUnavailable('1', 3), 1);
   });
 
-  it('refuses to evict a pod no controller would replace', async () => {
+  it('refuses to evict or delete a pod no controller would replace: for good (a plain failure), not "not now"', async () => {
     fake.addPod(NS, 'bare', { nodeName: 'node-a' });
-    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'bare', NS), stepContext());
-    assert.equal(out.ok, false);
-    assert.equal(out.detail, 'refused: pod production/bare has no controller: nothing would replace it');
+    const exec = createKubernetesActionExecutor(clients);
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      const out = await exec.run(kubeAction(verb, 'pod', 'bare', NS), stepContext());
+      assert.deepEqual([out.ok, out.notNow, out.unchanged], [false, undefined, true], verb);
+      assert.equal(out.detail, 'refused: pod production/bare has no controller: nothing would replace it');
+    }
     assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', `/api/v1/namespaces/${NS}/pods/bare`), 0);
   });
 
   it('validates names read back from the API before using them', async () => {

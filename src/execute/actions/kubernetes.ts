@@ -13,6 +13,7 @@ import {
   resolvePodOwner,
   KubeApiError,
   type KubeClients,
+  type WorkloadRef,
 } from '../../checks/kubernetes.js';
 import type { RenderedKubernetesAction } from '../../domain/index.js';
 import { checkParam } from '../../domain/index.js';
@@ -111,11 +112,22 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * replica of its workload always, and any disruption beyond max_unavailable.
    * Returns the reason it refuses, or null.
    */
-  async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<string | null> {
+  /**
+   * Why removing the pod is refused, or null. The last ready replica and the
+   * `max_unavailable` share are "not now" (the workload may have room later); a pod
+   * nothing would replace (no controller, a Job's, a DaemonSet's) is refused for good,
+   * a plain failure.
+   */
+  async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<{ reason: string; notNow: boolean } | null> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
-    if (!owner.ok) return owner.reason;
-    const w = await readWorkload(clients, owner.ref, signal);
+    if (!owner.ok) return { reason: owner.reason, notNow: false };
+    const room = await roomFor(pod, id, owner.ref, maxUnavailable, signal);
+    return room === null ? null : { reason: room, notNow: true };
+  }
+
+  async function roomFor(pod: V1Pod, id: string, ref: WorkloadRef, maxUnavailable: string | undefined, signal: AbortSignal): Promise<string | null> {
+    const w = await readWorkload(clients, ref, signal);
     const ready = isPodReady(pod);
     // A pod that is not ready is not serving: removing it takes no capacity away.
     if (ready && w.ready <= 1) return `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${w.ready}/${w.desired}); rectify never removes it`;
@@ -174,7 +186,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, notNow: true, detail: `refused: ${refusal}` };
+    if (refusal) return { ok: false, ...(refusal.notNow ? { notNow: true } : {}), detail: `refused: ${refusal.reason}` };
     try {
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
@@ -191,7 +203,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, notNow: true, detail: `refused: ${refusal}` };
+    if (refusal) return { ok: false, ...(refusal.notNow ? { notNow: true } : {}), detail: `refused: ${refusal.reason}` };
     const grace = gracePeriodArg(a.args);
     await write(writes, () =>
       kubeCall(clients, signal, (o) =>
@@ -361,7 +373,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           const jobPod = controllerOf(p.pod.metadata?.ownerReferences)?.kind === 'Job';
           const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal);
           if (refusal) {
-            p.why = refusal;
+            p.why = refusal.reason;
             continue;
           }
           await evictOnce(p.pod, grace, drainSignal, writes);
