@@ -205,6 +205,21 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 3);
   });
 
+  it('a rollback puts back the 0 replicas its own scale read (a label could never choose that 0)', async () => {
+    fake.addDeployment('shop', 'batch', 0);
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const up = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '1' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(up.ok, true, up.detail);
+    const back = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '0' }), stepContext({ memo, phase: 'rollback' }));
+    assert.equal(back.ok, true, back.detail);
+    assert.equal(fake.get('deployments', 'shop', 'batch')!.spec.replicas, 0);
+    // Without a count read by the run, 0 is still refused.
+    const label = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '0' }), stepContext({ memo: new Map(), phase: 'rollback' }));
+    assert.equal(label.ok, false);
+    assert.match(label.detail, /^refused: scaling deployment shop\/batch to 0 would remove every replica/);
+  });
+
   it('a scale that made no change still pins its rollback to the count it read', async () => {
     fake.addDeployment('shop', 'checkout', 8);
     const exec = createKubernetesActionExecutor(clients);

@@ -226,8 +226,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const want = Number(text);
     const restoring = restore !== undefined ? ` (the count it had before this run's scale${a.args.replicas !== text ? `, not the rollback's --replicas=${a.args.replicas}` : ''})` : '';
     // Alert labels can reach this number; zero would take the whole service down. Only a
-    // runbook that writes --replicas=0 itself (HIGH risk: a person approved it) may.
-    if (want === 0 && a.args.allow_zero !== 'true') return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
+    // runbook that writes --replicas=0 itself (HIGH risk: a person approved it) may, or a
+    // rollback putting back the 0 this run's own scale read.
+    if (want === 0 && a.args.allow_zero !== 'true' && restore === undefined) return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
     // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
