@@ -90,6 +90,20 @@ export function sequence(responses: TargetResponse[]): RouteHandler {
 const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
+/**
+ * Routes `method path` to answer 204, holding the first call until the returned
+ * `release` is called: a receiver stuck on its first delivery while more queue up.
+ */
+export function holdFirstCall(target: HttpTarget, method: string, path: string): () => void {
+  let release!: () => void;
+  const held = new Promise<void>((r) => (release = r));
+  target.route(method, path, async (_req, call) => {
+    if (call === 1) await held;
+    return { status: 204 };
+  });
+  return release;
+}
+
 export async function startHttpTarget(): Promise<HttpTarget> {
   const routes = new Map<string, RouteHandler>();
   const counters = new Map<string, number>();

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { slackPlanText } from '../../src/notify/index.js';
-import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
 const runbooks = (base: string) => `runbooks:
@@ -203,12 +203,7 @@ describe('notifications: always notify, never block', () => {
 
   it('notifications a full queue drops are audited: one NOTIFY_FAILED row for the burst, one warning', async () => {
     target.reset();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    target.route('POST', '/hook', async (_req, call) => {
-      if (call === 1) await held;
-      return { status: 204 };
-    });
+    const release = holdFirstCall(target, 'POST', '/hook');
     const svc = await startTestService({
       runbooks: runbooks(target.url),
       args: ['--notify-webhook', `${target.url}/hook`, '--notify-repeat-window', '0s'],

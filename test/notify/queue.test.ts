@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createWebhookNotifier, type NotifyOutcome } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification } from './events.js';
 
 /**
@@ -50,12 +50,7 @@ describe('notification queue', () => {
 
   it('approval requests go before everything else waiting', async () => {
     target.reset();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    target.route('POST', '/hook', async (_req, call) => {
-      if (call === 1) await held;
-      return { status: 204 };
-    });
+    const release = holdFirstCall(target, 'POST', '/hook');
     const q = createNotifyQueue({ notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)], log: createTestLogger({ capture: false }).logger, record: async () => undefined });
     q.notify(ev('first', 'FAILED', 'failed'));
     await target.waitForRequest('/hook', { since: 0 });
@@ -96,12 +91,7 @@ describe('notification queue', () => {
 
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
     target.reset();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    target.route('POST', '/hook', async (_req, call) => {
-      if (call === 1) await held;
-      return { status: 204 };
-    });
+    const release = holdFirstCall(target, 'POST', '/hook');
     const recorded: Outcome[] = [];
     const log = createTestLogger();
     const q = createNotifyQueue({

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createRepeatFilter, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification } from './events.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 
@@ -174,12 +174,7 @@ describe('the repeat filter', () => {
 describe('a full notification queue', () => {
   it('drops the oldest blocked or manual decision first (or the newcomer if it is one), then the oldest outcome; never an approval request', async () => {
     const target = await startHttpTarget();
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    target.route('POST', '/hook', async (_req, call) => {
-      if (call === 1) await held;
-      return { status: 204 };
-    });
+    const release = holdFirstCall(target, 'POST', '/hook');
     const recorded: string[] = [];
     const q = createNotifyQueue({
       notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],

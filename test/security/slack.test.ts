@@ -58,6 +58,19 @@ function payloadOf(c: Click): string {
   return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
 }
 
+/** A click as Slack sends it, signed with SECRET at the service's clock, through the app in process. */
+async function clickOn(svc: TestService, c: Click): Promise<{ status: number; body: any }> {
+  const ts = String(Math.floor(svc.clock.now() / 1000));
+  const body = payloadOf(c);
+  const r = await svc.app.inject({
+    method: 'POST',
+    url: '/api/v1/slack/interactions',
+    payload: body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+  });
+  return { status: r.statusCode, body: JSON.parse(r.body) as any };
+}
+
 describe('Slack interactive approvals', () => {
   let target: HttpTarget;
   let svc: TestService;
@@ -320,17 +333,7 @@ describe('Slack approvers (--slack-approvers)', () => {
   let target: HttpTarget;
   let svc: TestService;
 
-  async function click(c: Click) {
-    const ts = String(Math.floor(svc.clock.now() / 1000));
-    const body = payloadOf(c);
-    const r = await svc.app.inject({
-      method: 'POST',
-      url: '/api/v1/slack/interactions',
-      payload: body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
-    });
-    return { status: r.statusCode, body: JSON.parse(r.body) as any };
-  }
+  const click = (c: Click) => clickOn(svc, c);
   async function pending(id: string): Promise<string> {
     const r = await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: id } });
     assert.equal(r.body.action, 'approval_required');
@@ -428,11 +431,9 @@ describe('Slack interactivity not configured', () => {
   it('a plain-value secret works; a relative ${file:} is refused at load without echoing anything else', async () => {
     const target = await startHttpTarget();
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET], overrides: { slackResponseOrigins: [] } });
-    const ts = String(Math.floor(svc.clock.now() / 1000));
-    const body = payloadOf({ value: 'apr_NONE:approve' });
-    const r = await svc.app.inject({ method: 'POST', url: '/api/v1/slack/interactions', payload: body, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) } });
-    assert.equal(r.statusCode, 200);
-    assert.equal(JSON.parse(r.body).code, 'NOT_FOUND');
+    const r = await clickOn(svc, { value: 'apr_NONE:approve' });
+    assert.equal(r.status, 200);
+    assert.equal(r.body.code, 'NOT_FOUND');
     await svc.stop({ remove: true });
     await target.close();
     await assert.rejects(startTestService({ runbooks: runbooks('http://127.0.0.1:9'), args: ['--slack-signing-secret', '${file:secret.txt}'] }), /--slack-signing-secret: .*expected \$\{file:\/absolute\/path\}, got a relative path "secret\.txt"/);
@@ -442,17 +443,7 @@ describe('Slack interactivity not configured', () => {
 describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=alice)', () => {
   let target: HttpTarget;
   let svc: TestService;
-  async function click(c: Click) {
-    const ts = String(Math.floor(svc.clock.now() / 1000));
-    const body = payloadOf(c);
-    const r = await svc.app.inject({
-      method: 'POST',
-      url: '/api/v1/slack/interactions',
-      payload: body,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
-    });
-    return JSON.parse(r.body) as any;
-  }
+  const click = async (c: Click) => (await clickOn(svc, c)).body;
   const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
   const alice = { id: 'U0ALICE', username: 'alice' };
   const bob = { id: 'U0BOB', username: 'bob' };
