@@ -250,8 +250,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
     path: config.db.path,
     migrationsDir: MIGRATIONS_DIR,
-    // The service holds the database alone; `rectify run --local` (no recovery) may run beside it.
-    serving: overrides.recover !== false,
+    // The service holds the database alone; `rectify run --local` (no recovery) shares it, or runs beside a service.
+    lock: overrides.recover === false ? 'local' : 'serve',
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),

@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSqliteAuditReader } from '../../src/store/sqlite/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
+import { runCli } from '../../src/cli/index.js';
 import { cli } from './capture.js';
 
 describe('rectify run --local', () => {
@@ -28,6 +29,12 @@ describe('rectify run --local', () => {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${target.url}/restart/{pod_name}"}
+  slow-fix:
+    risk: LOW
+    triggers: [slow]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/slow/{pod_name}"}
   rollback-deployment:
     risk: HIGH
     triggers: [error_rate_spike_after_deploy]
@@ -90,6 +97,30 @@ describe('rectify run --local', () => {
 
     const verify = await cli(['audit', 'verify', '--db', `sqlite:${db}`], { cwd: dir });
     assert.equal(verify.code, 0);
+  });
+
+  it('while it runs, a rectify serve on the database is refused (it would take the run for a crash leftover), and the run finishes', async () => {
+    target.route('POST', '/slow/api-9', { status: 200, delayMs: 1_500 });
+    const local = cli(['run', '--local', ...base, 'slow-fix', '--param', 'pod_name=api-9', '--service', 'slow', '--by', 'dave', '--json'], { cwd: dir });
+    for (let i = 0; i < 400 && target.calls('/slow/api-9', 'POST') === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', ...base], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
+    assert.equal(code, 1);
+    assert.equal(err.length, 1, err.join('\n'));
+    assert.match(
+      err[0]!,
+      new RegExp(`^rectify: cannot start: the database .*rectify\\.db is in use by another rectify \\(rectify run --local, pid ${process.pid} on ${hostname()} since .+\\): stop that one first \\(or let it finish\\), or give this one its own --db$`),
+    );
+    const r = await local;
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const out = JSON.parse(r.out.join('\n'));
+    assert.deepEqual([out.result.action, out.execution.state], ['executed', 'succeeded']);
+    const reader = openSqliteAuditReader(db);
+    try {
+      assert.equal(reader.auditRecords({ afterSeq: 0, limit: 1000 }).filter((x) => x.event === 'INTERRUPTED').length, 0);
+    } finally {
+      reader.close();
+    }
   });
 
   it('does not recover executions another process may be running', async () => {

@@ -163,7 +163,7 @@ describe('one serving rectify per database', () => {
       assert.equal(err.length, 1, err.join('\n'));
       assert.match(
         err[0]!,
-        new RegExp(`^rectify: cannot start: the database .*rectify\\.db is in use by another rectify serve \\(pid ${process.pid} on ${hostname()} since \\d{4}-.*\\): stop that one first, or give this one its own --db$`),
+        new RegExp(`^rectify: cannot start: the database .*rectify\\.db is in use by another rectify \\(rectify serve, pid ${process.pid} on ${hostname()} since \\d{4}-.*\\): stop that one first \\(or let it finish\\), or give this one its own --db$`),
       );
       // The first one's execution was not taken for a crash's leftover: it finishes.
       for (let i = 0; i < 400; i++) {
@@ -191,7 +191,7 @@ describe('one serving rectify per database', () => {
       { out: () => {}, err: (l) => err.push(l), env: {}, cwd: first.dir },
     );
     assert.notEqual(code, 0);
-    assert.doesNotMatch(err.join('\n'), /in use by another rectify serve/);
+    assert.doesNotMatch(err.join('\n'), /in use by another rectify/);
     const again = await startTestService({ dir: first.dir });
     await again.stop({ remove: true });
   });

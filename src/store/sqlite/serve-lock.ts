@@ -5,13 +5,18 @@ import { hostname } from 'node:os';
  * One serving rectify per database. A second `rectify serve` started on the same
  * file by mistake would take the first one's running executions for a crash's
  * leftovers (INTERRUPTED, their blast-radius slots released) while they still run.
+ * So would a `rectify serve` started while `rectify run --local` runs one.
  *
- * The lock is a small SQLite file beside the database, `<db>.serve-lock`, held in
- * EXCLUSIVE locking mode for the life of the service: the operating system drops it
- * when the process ends, however it ends, so a crash never leaves a stale lock.
- * Who holds it (process, host, since when) is written in the database's settings,
- * to be named in the refusal. `rectify run --local` takes no lock: it never touches
- * executions another process may be running.
+ * The lock is a small SQLite file beside the database, `<db>.serve-lock`, held for
+ * the life of the process: the operating system drops it when the process ends,
+ * however it ends, so a crash never leaves a stale lock.
+ * - `serve` holds it exclusively (EXCLUSIVE locking mode): a second serve, or a
+ *   serve while a local run holds it, is refused.
+ * - `run --local` holds it shared (an open read transaction): local runs do not
+ *   exclude each other, and one started while a serve runs goes on without it (it
+ *   never recovers executions, so it cannot take the serve's for leftovers).
+ * Who holds it (which command, process, host, since when) is written in the
+ * database's settings, to be named in a refusal.
  */
 export interface ServeLock {
   release(): void;
@@ -19,6 +24,7 @@ export interface ServeLock {
 
 export const SERVE_OWNER_KEY = 'serve.owner';
 
+/** The exclusive lock of `rectify serve`, or `held` when another process has the lock. */
 export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' } {
   const lock = new Database(`${dbPath}.serve-lock`);
   try {
@@ -28,13 +34,32 @@ export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' }
     lock.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (pid INTEGER); COMMIT;');
   } catch (err) {
     lock.close();
-    if ((err as { code?: string }).code === 'SQLITE_BUSY') return { heldBy: 'another' };
+    if (isBusy(err)) return { heldBy: 'another' };
     throw err;
   }
   return { release: () => lock.close() };
 }
 
-/** What the settings row names of the process holding the lock: `pid 123 on host-a since 2026-12-05T11:00:00.000Z`. */
-export function serveOwner(now: number): string {
-  return `pid ${process.pid} on ${hostname()} since ${new Date(now).toISOString()}`;
+/** The shared lock of `rectify run --local`, or null when a serve holds the lock (the local run goes on beside it). */
+export function holdLocalLock(dbPath: string): ServeLock | null {
+  const lock = new Database(`${dbPath}.serve-lock`);
+  try {
+    lock.pragma('busy_timeout = 0');
+    lock.exec('CREATE TABLE IF NOT EXISTS held (pid INTEGER)');
+    // A read transaction left open holds a SHARED lock: no serve can take it exclusively meanwhile.
+    lock.exec('BEGIN');
+    lock.prepare('SELECT COUNT(*) FROM held').get();
+  } catch (err) {
+    lock.close();
+    if (isBusy(err)) return null;
+    throw err;
+  }
+  return { release: () => lock.close() };
+}
+
+const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { code?: string }).code ?? ''));
+
+/** What the settings row names of the process holding the lock: `rectify serve, pid 123 on host-a since 2026-12-05T11:00:00.000Z`. */
+export function lockOwner(command: 'rectify serve' | 'rectify run --local', now: number): string {
+  return `${command}, pid ${process.pid} on ${hostname()} since ${new Date(now).toISOString()}`;
 }

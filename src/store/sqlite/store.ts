@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { holdServeLock, SERVE_OWNER_KEY, serveOwner, type ServeLock } from './serve-lock.js';
+import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RectifyError } from '../../domain/index.js';
@@ -47,10 +47,12 @@ export interface SqliteStoreOptions {
    */
   auditScan?: { budget: number; step: number };
   /**
-   * The serving process: it alone may take the database (see serve-lock.ts). Opening
-   * fails, naming the holder, while another serving rectify has it.
+   * Which lock on the database the process holds (see serve-lock.ts): `serve` alone
+   * may take it (opening fails, naming the holder, while another serve or a local run
+   * has it); `local` (`rectify run --local`) shares it with other local runs, or goes
+   * without it beside a serve. Without it, none.
    */
-  serving?: boolean;
+  lock?: 'serve' | 'local';
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
@@ -148,16 +150,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
   let serveLock: ServeLock | null = null;
-  if (opts.serving && opts.path !== ':memory:') {
+  if (opts.lock === 'serve' && opts.path !== ':memory:') {
     const held = holdServeLock(opts.path);
     if ('heldBy' in held) {
       const owner = readServeOwner(db);
       db.close();
       throw new Error(
-        `the database ${opts.path} is in use by another rectify serve (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): stop that one first, or give this one its own --db`,
+        `the database ${opts.path} is in use by another rectify (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): stop that one first (or let it finish), or give this one its own --db`,
       );
     }
     serveLock = held;
+  } else if (opts.lock === 'local' && opts.path !== ':memory:') {
+    serveLock = holdLocalLock(opts.path);
   }
   // Until the store is returned, a failure closes the database and releases the lock.
   const giveUp = (err: unknown): never => {
@@ -172,7 +176,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       db.prepare(
         `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
          ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      ).run(SERVE_OWNER_KEY, serveOwner(Date.now()), Date.now());
+      ).run(SERVE_OWNER_KEY, lockOwner(opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local', Date.now()), Date.now());
     }
     chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
   } catch (err) {
