@@ -75,7 +75,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   // unauthenticated caller learns nothing else (not even that rectify is draining).
   app.decorateRequest('caller', null);
   if (deps.auth) installAuth(app, deps.auth, deps.log);
-  else installLoopbackHostCheck(app, deps.log);
+  else installLoopbackHostCheck(app, deps.log, opts.https ? 'https' : 'http');
   const registry = new Map<string, z.ZodType>();
   installZodValidation(app, registry);
   app.setErrorHandler(errorHandler);

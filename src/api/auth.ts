@@ -224,7 +224,7 @@ const LOOPBACK_HOST = /^(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?$/i;
  * send no Origin. With tokens, the token decides (a page cannot make the browser
  * send one).
  */
-export function installLoopbackHostCheck(app: FastifyInstance, log: Logger): void {
+export function installLoopbackHostCheck(app: FastifyInstance, log: Logger, scheme: 'http' | 'https' = 'http'): void {
   app.addHook('onRequest', (req, reply, done) => {
     const host = req.headers.host ?? '';
     if (!LOOPBACK_HOST.test(host)) {
@@ -234,7 +234,7 @@ export function installLoopbackHostCheck(app: FastifyInstance, log: Logger): voi
     }
     const origin = req.headers.origin;
     const site = req.headers['sec-fetch-site'];
-    if ((origin !== undefined && !sameOrigin(origin, host)) || site === 'cross-site' || site === 'same-site') {
+    if ((origin !== undefined && !sameOrigin(origin, scheme, host)) || site === 'cross-site' || site === 'same-site') {
       log.warn({ reqId: req.id, origin: String(origin ?? '').slice(0, 100), site }, 'request refused: sent by a web page of another origin');
       refuse(reply, 403, 'FORBIDDEN', 'without API tokens rectify refuses requests a web page of another origin sends (the Origin or Sec-Fetch-Site header): use curl or the rectify CLI, or configure --tokens');
       return;
@@ -243,8 +243,7 @@ export function installLoopbackHostCheck(app: FastifyInstance, log: Logger): voi
   });
 }
 
-/** Whether an Origin header names this server itself (`http(s)://<the Host header>`). */
-function sameOrigin(origin: string, host: string): boolean {
-  const m = /^https?:\/\/(.+)$/i.exec(origin);
-  return m !== null && m[1]!.toLowerCase() === host.toLowerCase();
+/** Whether an Origin header names this server itself: its own scheme and the Host header. */
+function sameOrigin(origin: string, scheme: 'http' | 'https', host: string): boolean {
+  return origin.toLowerCase() === `${scheme}://${host.toLowerCase()}`;
 }

@@ -289,6 +289,8 @@ describe('without tokens: requests a web page sends', () => {
         { origin: 'https://evil.example' },
         { origin: 'null' },
         { origin: 'http://localhost:3000' },
+        // The same host and port under another scheme is another origin.
+        { origin: 'https://localhost:80' },
         { 'sec-fetch-site': 'cross-site' },
         { 'sec-fetch-site': 'same-site' },
       ];
