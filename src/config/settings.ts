@@ -12,6 +12,7 @@ import {
   secretValue,
   slackUserIds,
   webhookUrl,
+  prometheusUrl,
   type ValueParser,
 } from './values.js';
 
@@ -73,7 +74,7 @@ export const SETTINGS = Object.freeze({
   prometheusUrl: setting({
     flag: 'prometheus-url',
     fileKey: true,
-    parser: httpUrl,
+    parser: prometheusUrl,
     help: 'Prometheus base URL for promql checks',
   }),
   tokens: setting({

@@ -240,18 +240,26 @@ export const httpUrl: ValueParser<string> = {
  * path is its token: refused like any URL, scheme and host only). Credentials in the URL are refused: they would not be
  * sent (the request carries none), so the receiver would answer 401 to every notification.
  */
-export const webhookUrl: ValueParser<string> = {
-  placeholder: '<url>',
-  parse(raw, ctx) {
-    const r = httpUrl.parse(raw, ctx);
-    if (!r.ok) return r;
-    const u = new URL(r.value);
-    if (u.username !== '' || u.password !== '') {
-      return { ok: false, message: `expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got ${showUrl(raw)}` };
-    }
-    return r;
-  },
-};
+export const webhookUrl: ValueParser<string> = urlWithoutCredentials('give the receiver a URL with its token in the path or query');
+
+/** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
+export const prometheusUrl: ValueParser<string> = urlWithoutCredentials('put rectify beside Prometheus, or behind a proxy that adds them');
+
+/** An http(s) URL with no user:password@, which rectify's requests never carry; `fix` says what to do instead. */
+function urlWithoutCredentials(fix: string): ValueParser<string> {
+  return {
+    placeholder: '<url>',
+    parse(raw, ctx) {
+      const r = httpUrl.parse(raw, ctx);
+      if (!r.ok) return r;
+      const u = new URL(r.value);
+      if (u.username !== '' || u.password !== '') {
+        return { ok: false, message: `expected a URL without user:password@ (credentials in the URL are not sent: ${fix}), got ${showUrl(raw)}` };
+      }
+      return r;
+    },
+  };
+}
 
 export interface ListenAddress {
   host: string;
