@@ -161,6 +161,21 @@ describe('rectify run --local', () => {
     }
   });
 
+  it('is refused while a rectify serve holds the database (a restart of that serve would take the local run for a leftover)', async () => {
+    const svc = await startTestService({ dir });
+    try {
+      const r = await cli(['run', '--local', ...base, 'restart-api', '--param', 'pod_name=api-1', '--service', 'fourth', '--dry-run'], { cwd: dir });
+      assert.equal(r.code, 1);
+      assert.deepEqual(r.out, []);
+      assert.match(
+        r.err.join('\n'),
+        /^rectify run: cannot open .*rectify\.db: the database .*rectify\.db is in use by a rectify serve \(rectify serve, pid \d+ on .+ since .+\): run the runbook through it \(rectify run, without --local\)$/m,
+      );
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('refuses flags that only make sense against a service, and names unknown runbooks', async () => {
     const both = await cli(['run', '--local', ...base, '--server', 'http://127.0.0.1:9095', 'restart-api'], { cwd: dir });
     assert.equal(both.code, 2);

@@ -1,8 +1,12 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -178,6 +182,23 @@ describe('one serving rectify per database', () => {
     } finally {
       await svc.stop().catch(() => undefined);
       await target.close();
+    }
+  });
+
+  it('local runs share the lock, even started together on a new database; a serve is refused until the last ends', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'rectify.db');
+    try {
+      const locals = [1, 2, 3].map(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'local' }));
+      assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), /is in use by another rectify \(rectify run --local, pid \d+/);
+      for (const l of locals.slice(0, 2)) l.close();
+      assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), /is in use by another rectify/);
+      locals[2]!.close();
+      const serve = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' });
+      assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'local' }), /is in use by a rectify serve \(rectify serve, pid \d+/);
+      serve.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -13,8 +13,9 @@ import { hostname } from 'node:os';
  * - `serve` holds it exclusively (EXCLUSIVE locking mode): a second serve, or a
  *   serve while a local run holds it, is refused.
  * - `run --local` holds it shared (an open read transaction): local runs do not
- *   exclude each other, and one started while a serve runs goes on without it (it
- *   never recovers executions, so it cannot take the serve's for leftovers).
+ *   exclude each other, and one is refused while a serve holds it (run the runbook
+ *   through that service): a serve restarted during a lockless local run would take
+ *   the local run's execution for a leftover.
  * Who holds it (which command, process, host, since when) is written in the
  * database's settings, to be named in a refusal.
  */
@@ -40,18 +41,19 @@ export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' }
   return { release: () => lock.close() };
 }
 
-/** The shared lock of `rectify run --local`, or null when a serve holds the lock (the local run goes on beside it). */
-export function holdLocalLock(dbPath: string): ServeLock | null {
+/** The shared lock of `rectify run --local`, or `held` when a serve has the lock. */
+export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' } {
   const lock = new Database(`${dbPath}.serve-lock`);
   try {
-    lock.pragma('busy_timeout = 0');
-    lock.exec('CREATE TABLE IF NOT EXISTS held (pid INTEGER)');
-    // A read transaction left open holds a SHARED lock: no serve can take it exclusively meanwhile.
+    // Long enough to outwait another start's brief write, not a serve's lasting hold.
+    lock.pragma('busy_timeout = 250');
+    // A read transaction left open holds a SHARED lock (no write: local runs starting
+    // together all get it): no serve can take it exclusively meanwhile.
     lock.exec('BEGIN');
-    lock.prepare('SELECT COUNT(*) FROM held').get();
+    lock.prepare('SELECT COUNT(*) FROM sqlite_master').get();
   } catch (err) {
     lock.close();
-    if (isBusy(err)) return null;
+    if (isBusy(err)) return { heldBy: 'another' };
     throw err;
   }
   return { release: () => lock.close() };

@@ -49,8 +49,8 @@ export interface SqliteStoreOptions {
   /**
    * Which lock on the database the process holds (see serve-lock.ts): `serve` alone
    * may take it (opening fails, naming the holder, while another serve or a local run
-   * has it); `local` (`rectify run --local`) shares it with other local runs, or goes
-   * without it beside a serve. Without it, none.
+   * has it); `local` (`rectify run --local`) shares it with other local runs, and
+   * fails while a serve has it. Without it, none.
    */
   lock?: 'serve' | 'local';
 }
@@ -161,7 +161,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
     serveLock = held;
   } else if (opts.lock === 'local' && opts.path !== ':memory:') {
-    serveLock = holdLocalLock(opts.path);
+    const held = holdLocalLock(opts.path);
+    if ('heldBy' in held) {
+      const owner = readServeOwner(db);
+      db.close();
+      throw new Error(
+        `the database ${opts.path} is in use by a rectify serve (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): run the runbook through it (rectify run, without --local)`,
+      );
+    }
+    serveLock = held;
   }
   // Until the store is returned, a failure closes the database and releases the lock.
   const giveUp = (err: unknown): never => {
