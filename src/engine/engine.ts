@@ -689,7 +689,7 @@ export function createEngine(deps: EngineDeps) {
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string; slackUser?: string } = {},
+      opts: { wait?: boolean; identity?: string; slackUser?: string; slackId?: string } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
       const identity = opts.identity ?? by;
       const { approval, result, claim, stale } = await store.transact((tx) => {
@@ -722,12 +722,13 @@ export function createEngine(deps: EngineDeps) {
             `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackUser}=<name>), or approve through the API`,
           );
         }
-        // The other way round: after a vote from a Slack user given no name, a vote under a name may be the same person's.
+        // The other way round: after a vote from a Slack user given no name, a vote through the
+        // API may be the same person's. A click from another Slack account is another person.
         const slackVoter = a.votes.find(unnamed);
-        if (opts.slackUser === undefined && !identity.startsWith('slack-id:') && slackVoter) {
+        if (opts.slackId === undefined && slackVoter) {
           throw new RectifyError(
             'FORBIDDEN',
-            `${by} cannot be told apart from ${slackVoter.by}, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the second vote`,
+            `${by} cannot be told apart from ${slackVoter.by}, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the next vote`,
           );
         }
         const prior = a.votes.find((v) => v.identity === identity || v.by === by);
