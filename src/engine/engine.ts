@@ -92,6 +92,9 @@ const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_ru
  * Decisions for one request are taken and committed in one store unit; executions
  * start only after that commit returned.
  */
+/** Enrichment reads in flight or done within one request, by the values given to the enricher. */
+type EnrichmentReads = Map<string, Promise<Record<string, string>>>;
+
 export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
@@ -111,13 +114,15 @@ export function createEngine(deps: EngineDeps) {
    * (`old_replicas`, `ready_replicas`) are never the alert's to say: the alert's
    * values of those names are dropped and the cluster's used, so a label cannot pose
    * as the replica count a scale is rolled back to. The rest stays the alert's.
+   * Within one request (`reads`), alerts giving the enricher the same values share
+   * one read: a storm of alerts for one workload is one call to the Kubernetes API.
    */
-  async function enrich(incident: Incident, rb: Runbook): Promise<Record<string, string>> {
+  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<Record<string, string>> {
     const values = placeholderValues(incident);
     if (!deps.enricher || !needsEnrichment(incident, rb)) return values;
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
-      const extra = await deps.enricher.enrich(given, timeoutSignal(ENRICH_TIMEOUT_MS));
+      const extra = await readEnrichment(given, reads);
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       return { ...extra, ...given, ...facts };
     } catch (err) {
@@ -126,6 +131,23 @@ export function createEngine(deps: EngineDeps) {
       return given;
     }
   }
+
+  /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
+  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string>> {
+    const read = () => deps.enricher!.enrich(given, timeoutSignal(ENRICH_TIMEOUT_MS));
+    if (!reads) return read();
+    // The incident id names the alert, not anything the enricher reads: left out of the key.
+    const key = JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
+    let p = reads.get(key);
+    if (!p) {
+      p = read();
+      reads.set(key, p);
+    }
+    return p;
+  }
+
+  /** The enrichment reads of one request, by the values given to the enricher (see `enrich`). */
+  const requestReads = new WeakMap<DecideInput, EnrichmentReads>();
 
   /** A MEDIUM runbook's guardrail conditions: all must pass now, or a human approves. */
   async function evaluateGuardrails(rb: Runbook, values: Record<string, string>): Promise<{ ok: boolean; detail: string }> {
@@ -206,7 +228,7 @@ export function createEngine(deps: EngineDeps) {
 
   async function complete(input: DecideInput): Promise<void> {
     const rb = input.runbook!;
-    input.values = await enrich(input.incident, rb);
+    input.values = await enrich(input.incident, rb, requestReads.get(input));
     if (needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values);
   }
 
@@ -263,7 +285,7 @@ export function createEngine(deps: EngineDeps) {
     await Promise.all(
       inputs.map((input) =>
         preparing.run(async () => {
-          input.values = await enrich(input.incident, input.runbook!);
+          input.values = await enrich(input.incident, input.runbook!, requestReads.get(input));
           enrichedOnly.add(input);
         }),
       ),
@@ -582,6 +604,9 @@ export function createEngine(deps: EngineDeps) {
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
       const { inputs, io } = inputsFor(incidents);
+      // Only alerts with I/O get the request's shared reads: the storm's others pay nothing.
+      const reads: EnrichmentReads = new Map();
+      for (const input of io) requestReads.set(input, reads);
       // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
       const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
       const truncated = opts.truncated;
@@ -604,6 +629,7 @@ export function createEngine(deps: EngineDeps) {
         // Screened again on what the first pass committed: inputs a reload re-matched were
         // never screened, and a storm of them must not start a storm of I/O.
         const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
+        for (const input of toPrepare) requestReads.set(input, reads);
         // Not refused now: part of this request is recorded already.
         await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
         // The prepared ones first: those left out then see the executions they use.

@@ -38,11 +38,16 @@ const runbooks = (targetUrl: string) => `runbooks:
 `;
 
 let seq = 0;
-function alert(alertname: string, service: string) {
+/**
+ * One alert; each carries its own `instance`, so the enricher is given different
+ * values for each and every enrichment is a read of its own (alerts giving it the
+ * same values share one read within a request: see `sameLabels`).
+ */
+function alert(alertname: string, service: string, sameLabels = false) {
   const n = seq++;
   return {
     status: 'firing' as const,
-    labels: { alertname, service, namespace: NS, deployment: 'api', severity: 'critical' },
+    labels: { alertname, service, namespace: NS, deployment: 'api', severity: 'critical', ...(sameLabels ? {} : { instance: `i-${n}` }) },
     annotations: {},
     startsAt: '2026-11-24T03:00:00.000Z',
     endsAt: '0001-01-01T00:00:00Z',
@@ -266,6 +271,16 @@ describe('storm: a MEDIUM runbook whose plan needs enrichment', { timeout: 60_00
     ].sort());
     assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM audit WHERE event = 'DECISION_ERROR'"), 0);
   });
+
+  it('alerts that give the enricher the same values share one read: 40 alerts for one deployment, one read of the cluster', async () => {
+    fake.clearRequests();
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('WebDown', 'web-same', true))));
+    assert.equal(r.status, 202);
+    assert.deepEqual([...new Set(r.body.results.map((x: any) => x.action))], ['approval_required']);
+    assert.equal(enrichments(), 1, 'one read for the 4 alerts checked and the 36 left out');
+    const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals.filter((a: any) => a.service === 'web-same');
+    assert.deepEqual(pending.map((a: any) => [a.alerts, a.actions]), [[40, [`POST ${target.url}/restart/api/web-same`]]]);
+  });
 });
 
 describe('storm: MEDIUM guardrail checks in a dry run, and copies of one alert', { timeout: 60_000 }, () => {
@@ -341,8 +356,9 @@ describe('storm: a runbook reload while a storm is being prepared', { timeout: 6
       const events = r.body.results.map((x: any) => x.event);
       assert.equal(events.filter((e: string) => e === 'SUCCESS').length, 2);
       assert.equal(events.filter((e: string) => e === 'RATE_LIMITED').length, 38);
-      // Two enrichments before the reload, two after it: not forty.
-      assert.equal(env.fake.count('GET', DEPLOYMENT) / per, 4);
+      // Two enrichments before the reload; the two alerts prepared again after it reuse
+      // their reads of this request (the enricher is given the same values): not forty.
+      assert.equal(env.fake.count('GET', DEPLOYMENT) / per, 2);
       assert.equal(target.calls('/restart-v2/api/api', 'POST'), 2, 'run with the new runbook');
       assert.equal(target.calls('/restart/api/api', 'POST'), 0);
     } finally {
