@@ -715,7 +715,7 @@ export function createEngine(deps: EngineDeps) {
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string; slackUser?: string; slackId?: string } = {},
+      opts: { wait?: boolean; identity?: string; slackId?: string } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
       const identity = opts.identity ?? by;
       const { approval, result, claim, stale } = await store.transact((tx) => {
@@ -737,20 +737,21 @@ export function createEngine(deps: EngineDeps) {
             `${by} requested this run and cannot approve it (separation of duties): another approver must, or reject it to withdraw the request`,
           );
         }
-        // A Slack user no rectify name is given for cannot be told apart from the person who
-        // asked for a manual run, nor from an approver who voted through the API.
-        const unnamed = (v: { identity?: string }): boolean => String(v.identity ?? '').startsWith('slack-id:');
-        const apiVoter = a.votes.find((v) => !unnamed(v));
-        if (opts.slackUser !== undefined && (a.alerts === 0 || apiVoter)) {
+        // A Slack user no rectify name is given for (its identity is its Slack id) cannot be
+        // told apart from the person who asked for a manual run, nor from an approver who
+        // voted through the API.
+        const unnamed = (id: string | undefined): boolean => String(id ?? '').startsWith('slack-id:');
+        const apiVoter = a.votes.find((v) => !unnamed(v.identity));
+        if (opts.slackId !== undefined && unnamed(identity) && (a.alerts === 0 || apiVoter)) {
           const whom = a.alerts === 0 ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
             'FORBIDDEN',
-            `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackUser}=<name>), or approve through the API`,
+            `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackId}=<name>), or approve through the API`,
           );
         }
         // The other way round: after a vote from a Slack user given no name, a vote through the
         // API may be the same person's. A click from another Slack account is another person.
-        const slackVoter = a.votes.find(unnamed);
+        const slackVoter = a.votes.find((v) => unnamed(v.identity));
         if (opts.slackId === undefined && slackVoter) {
           throw new RectifyError(
             'FORBIDDEN',

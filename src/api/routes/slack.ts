@@ -155,7 +155,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             tell(decidedMessage(text, approval));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, person === undefined ? { identity, slackId: user.id, slackUser: user.id } : { identity, slackId: user.id });
+          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity, slackId: user.id });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${actor} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
