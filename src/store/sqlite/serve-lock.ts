@@ -27,30 +27,31 @@ export const SERVE_OWNER_KEY = 'serve.owner';
 
 /** The exclusive lock of `rectify serve`, or `held` when another process has the lock. */
 export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' } {
-  const lock = new Database(`${dbPath}.serve-lock`);
-  try {
+  return holdWith(dbPath, (lock) => {
     lock.pragma('busy_timeout = 0');
     lock.pragma('locking_mode = EXCLUSIVE');
     // An exclusive lock, kept after the commit in this locking mode until the connection closes.
     lock.exec('BEGIN EXCLUSIVE; CREATE TABLE IF NOT EXISTS held (pid INTEGER); COMMIT;');
-  } catch (err) {
-    lock.close();
-    if (isBusy(err)) return { heldBy: 'another' };
-    throw err;
-  }
-  return { release: () => lock.close() };
+  });
 }
 
 /** The shared lock of `rectify run --local`, or `held` when a serve has the lock. */
 export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' } {
-  const lock = new Database(`${dbPath}.serve-lock`);
-  try {
+  return holdWith(dbPath, (lock) => {
     // Long enough to outwait another start's brief write, not a serve's lasting hold.
     lock.pragma('busy_timeout = 250');
     // A read transaction left open holds a SHARED lock (no write: local runs starting
     // together all get it): no serve can take it exclusively meanwhile.
     lock.exec('BEGIN');
     lock.prepare('SELECT COUNT(*) FROM sqlite_master').get();
+  });
+}
+
+/** Opens the lock file and takes the lock with `take`; a busy file means another process holds it. */
+function holdWith(dbPath: string, take: (lock: Database.Database) => void): ServeLock | { heldBy: 'another' } {
+  const lock = new Database(`${dbPath}.serve-lock`);
+  try {
+    take(lock);
   } catch (err) {
     lock.close();
     if (isBusy(err)) return { heldBy: 'another' };

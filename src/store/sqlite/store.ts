@@ -150,23 +150,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
   db.pragma('foreign_keys = ON');
   let serveLock: ServeLock | null = null;
-  if (opts.lock === 'serve' && opts.path !== ':memory:') {
-    const held = holdServeLock(opts.path);
+  if (opts.lock && opts.path !== ':memory:') {
+    const held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
     if ('heldBy' in held) {
-      const owner = readServeOwner(db);
+      const owner = readServeOwner(db) ?? `see who holds ${opts.path}.serve-lock`;
       db.close();
       throw new Error(
-        `the database ${opts.path} is in use by another rectify (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): stop that one first (or let it finish), or give this one its own --db`,
-      );
-    }
-    serveLock = held;
-  } else if (opts.lock === 'local' && opts.path !== ':memory:') {
-    const held = holdLocalLock(opts.path);
-    if ('heldBy' in held) {
-      const owner = readServeOwner(db);
-      db.close();
-      throw new Error(
-        `the database ${opts.path} is in use by a rectify serve (${owner ?? 'see who holds ' + opts.path + '.serve-lock'}): run the runbook through it (rectify run, without --local)`,
+        opts.lock === 'serve'
+          ? `the database ${opts.path} is in use by another rectify (${owner}): stop that one first (or let it finish), or give this one its own --db`
+          : `the database ${opts.path} is in use by a rectify serve (${owner}): run the runbook through it (rectify run, without --local)`,
       );
     }
     serveLock = held;
