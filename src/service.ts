@@ -281,10 +281,12 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     available: executors.available,
     globalDryRun: config.dryRun,
   });
+  // Slack approvers: their ids, each with the rectify name the same person acts under, if given.
+  const slackApprovers = config.slackApprovers?.map((e) => parseSlackApprover(e)!);
   // Notifications: a background queue, audited, never on the decision path.
   const notifiers: Notifier[] = [];
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
-  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(config.slackApprovers ? { approvers: config.slackApprovers.map((e) => parseSlackApprover(e)!.id) } : {}) }));
+  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(slackApprovers ? { approvers: slackApprovers.map((a) => a.id) } : {}) }));
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({
@@ -385,7 +387,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     draining: () => draining,
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),
-    ...(config.slackApprovers ? { slackApprovers: new Map(config.slackApprovers.map((e) => parseSlackApprover(e)!).map((a) => [a.id, a.name])) } : {}),
+    ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
     ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
   }, tls ? { https: tls } : {});
