@@ -13,7 +13,6 @@ import {
   resolvePodOwner,
   KubeApiError,
   type KubeClients,
-  type WorkloadRef,
 } from '../../checks/kubernetes.js';
 import type { RenderedKubernetesAction } from '../../domain/index.js';
 import { checkParam } from '../../domain/index.js';
@@ -108,35 +107,31 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   /**
-   * The Kubernetes blast radius of removing one pod: refuses the last ready
-   * replica of its workload always, and any disruption beyond max_unavailable.
-   * Returns the reason it refuses, or null.
-   */
-  /**
-   * Why removing the pod is refused, or null. The last ready replica and the
-   * `max_unavailable` share are "not now" (the workload may have room later); a pod
-   * nothing would replace (no controller, a Job's, a DaemonSet's) is refused for good,
-   * a plain failure.
+   * The Kubernetes blast radius of removing one pod, or null: the reason it is
+   * refused. The last ready replica of its workload and any disruption beyond
+   * max_unavailable are "not now" (the workload may have room later); a pod nothing
+   * would replace (no controller, a Job's, a DaemonSet's) is refused for good, a
+   * plain failure.
    */
   async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<{ reason: string; notNow: boolean } | null> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
     if (!owner.ok) return { reason: owner.reason, notNow: false };
-    const room = await roomFor(pod, id, owner.ref, maxUnavailable, signal);
-    return room === null ? null : { reason: room, notNow: true };
-  }
-
-  async function roomFor(pod: V1Pod, id: string, ref: WorkloadRef, maxUnavailable: string | undefined, signal: AbortSignal): Promise<string | null> {
-    const w = await readWorkload(clients, ref, signal);
+    const w = await readWorkload(clients, owner.ref, signal);
     const ready = isPodReady(pod);
     // A pod that is not ready is not serving: removing it takes no capacity away.
-    if (ready && w.ready <= 1) return `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${w.ready}/${w.desired}); rectify never removes it`;
+    if (ready && w.ready <= 1) {
+      return { reason: `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${w.ready}/${w.desired}); rectify never removes it`, notNow: true };
+    }
     if (maxUnavailable !== undefined) {
       const allowed = allowedUnavailable(maxUnavailable, w.desired);
       const now = Math.max(0, w.desired - w.ready);
       const after = now + (ready ? 1 : 0);
       if (after > allowed) {
-        return `max_unavailable ${maxUnavailable} allows ${allowed} of ${w.desired} replicas of ${w.kind} ${w.namespace}/${w.name} to be unavailable; ${now} already are, removing ready pod ${id} would make it ${after}`;
+        return {
+          reason: `max_unavailable ${maxUnavailable} allows ${allowed} of ${w.desired} replicas of ${w.kind} ${w.namespace}/${w.name} to be unavailable; ${now} already are, removing ready pod ${id} would make it ${after}`,
+          notNow: true,
+        };
       }
     }
     return null;
