@@ -83,7 +83,6 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     count: number;
     about: Set<string>;
     incidentIds: Set<string>;
-    first: NotificationEvent;
     latest: NotificationEvent;
     sameRunbook: boolean;
     sameService: boolean;
@@ -108,14 +107,15 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     if (!d) {
       const timer = setTimeout(() => reportDrops(lane), dropReportMs);
       timer.unref();
-      d = lane.drops = { count: 0, about: new Set(), incidentIds: new Set(), first: event, latest: event, sameRunbook: true, sameService: true, timer };
+      d = lane.drops = { count: 0, about: new Set(), incidentIds: new Set(), latest: event, sameRunbook: true, sameService: true, timer };
     }
     d.count++;
     d.about.add(event.event);
     if (event.incident_id !== null && d.incidentIds.size < DROPPED_IDS_LISTED) d.incidentIds.add(event.incident_id);
+    // Each the same as the one before: all the same.
+    d.sameRunbook &&= event.runbook === d.latest.runbook;
+    d.sameService &&= event.service === d.latest.service;
     d.latest = event;
-    d.sameRunbook &&= event.runbook === d.first.runbook;
-    d.sameService &&= event.service === d.first.service;
   }
 
   /** Ends a lane's drop burst: one warning and one NOTIFY_FAILED record for all it dropped. */
@@ -129,7 +129,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
     const { notification_id: _latestId, ...latest } = d.latest;
     const event: NotificationEvent =
       d.count === 1
-        ? d.first
+        ? d.latest
         : {
             ...latest,
             incident_id: null,
