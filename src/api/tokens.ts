@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
+import { PERSON_NAME_RE } from '../domain/names.js';
 import { didYouMean } from '../lib/suggest.js';
 
 /**
@@ -30,8 +31,7 @@ export interface TokenEntry {
 export type TokensRead = { ok: true; tokens: TokenEntry[] } | { ok: false; problems: LoadProblem[] };
 
 const ENTRY_KEYS = ['name', 'roles', 'sha256'] as const;
-/** A token's name becomes the actor in the audit log: plain, and never a Slack identity or rectify itself. */
-const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+/** A token's name becomes the actor in the audit log: plain (PERSON_NAME_RE), and never rectify itself. */
 const RESERVED_NAMES = new Set(['rectify', 'api']);
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
@@ -83,7 +83,7 @@ export function parseTokens(text: string, label: string): TokensRead {
       report(`${at}.${key}`, `unknown key${hint}`);
     }
     const name = item.name;
-    if (typeof name !== 'string' || !NAME_RE.test(name)) {
+    if (typeof name !== 'string' || !PERSON_NAME_RE.test(name)) {
       report(`${at}.name`, 'expected a name of letters, digits, ".", "_", "@" and "-" (at most 64), starting with a letter or digit');
     } else if (RESERVED_NAMES.has(name)) {
       report(`${at}.name`, `"${name}" is reserved for rectify's own audit entries; choose another name`);

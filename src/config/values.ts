@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
+import { PERSON_NAME_RE } from '../domain/names.js';
 
 /**
  * Value parsers for settings. Each one is a zod schema plus a sentence saying
@@ -204,7 +205,7 @@ export function parseSlackApprover(entry: string): { id: string; name?: string }
   const m = /^([^=]+)(?:=(.+))?$/.exec(entry);
   if (!m || !SLACK_USER_ID.test(m[1]!)) return undefined;
   if (m[2] === undefined) return { id: m[1]! };
-  return /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/.test(m[2]) ? { id: m[1]!, name: m[2] } : undefined;
+  return PERSON_NAME_RE.test(m[2]) ? { id: m[1]!, name: m[2] } : undefined;
 }
 
 /**

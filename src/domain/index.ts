@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './params.js';
 export * from './steps.js';
 export * from './enrichment.js';
+export * from './names.js';
