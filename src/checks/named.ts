@@ -234,14 +234,15 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         if (fromValues !== undefined && checkParam('integer', fromValues).ok) max = Math.min(max, Number(fromValues));
         const sc = await kubeCall(kube(), signal, (o) => kube().apps.readNamespacedDeploymentScale({ namespace: ns, name: dep }, o));
         const cur = sc.spec?.replicas ?? 0;
-        const target = check.values.new_replicas;
-        if (target !== undefined && checkParam('integer', target).ok && Number(target) > max) {
-          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${target} would exceed max ${max}`, observed: String(cur) };
+        const text = check.values.new_replicas;
+        const target = text !== undefined && checkParam('integer', text).ok ? Number(text) : undefined;
+        if (target !== undefined && target > max) {
+          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${text} would exceed max ${max}`, observed: String(cur) };
         }
         const bounded = { pass: cur < max, detail: `deployment ${ns}/${dep} has ${cur} replica(s); max ${max}`, observed: String(cur) };
         // This check guards a scale-up: a target at or below the current count would keep or remove replicas.
-        if (bounded.pass && target !== undefined && checkParam('integer', target).ok && Number(target) <= cur) {
-          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${target} is not above its ${cur} replica(s); a scale-up never lowers or keeps the count`, observed: String(cur) };
+        if (bounded.pass && target !== undefined && target <= cur) {
+          return { pass: false, detail: `deployment ${ns}/${dep}: new_replicas ${text} is not above its ${cur} replica(s); a scale-up never lowers or keeps the count`, observed: String(cur) };
         }
         return bounded;
       },
