@@ -17,7 +17,7 @@ export { EXIT, type CliIO } from './io.js';
 
 const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliIO) => Promise<number>; help: string }> = {
   serve: { summary: 'run the HTTP service', run: serveCommand, help: serveHelp },
-  lint: { summary: 'check every runbook file in a folder (default ./runbooks)', run: lintCommand, help: lintHelp },
+  lint: { summary: 'check every runbook file in a folder (the one serve would load, or one named)', run: lintCommand, help: lintHelp },
   test: { summary: 'run runbook unit tests: rectify test <tests.yaml|folder>… (decides, never executes)', run: testCommand, help: testHelp },
   openapi: { summary: 'write openapi.yaml from the route schemas (--check: fail when it differs)', run: openapiCommand, help: openapiHelp },
   'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand, help: auditVerifyHelp },
