@@ -160,9 +160,18 @@ describe('command action', () => {
     });
     const pid = Number(r.stdout.trim());
     pids.push(pid);
-    assert.deepEqual([r.exitCode, r.leftBehind, r.killedHard], [0, true, true]);
+    assert.deepEqual([r.exitCode, r.leftBehind, r.killedHard, r.stillRunning], [0, true, true, false]);
     assert.equal(running(pid), false, `sleep ${pid} is stopped`);
     assert.equal(describeResult(r, 10_000), 'exit 0; left processes behind (killed with SIGKILL)');
+  });
+
+  it('a leftover still running after SIGKILL is not reported killed', () => {
+    // As root, every process here can be signalled: the result of one that could not
+    // (another user's, or stuck in the kernel) is described from its fields.
+    const base = { exitCode: 0, exitSignal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, stderrTail: '', timedOut: false, aborted: false };
+    const r = { ...base, killedHard: true, leftBehind: true, stillRunning: true };
+    assert.equal(describeResult(r, 10_000), 'exit 0; left processes behind, still running after SIGKILL');
+    assert.equal(describeResult({ ...r, stillRunning: false }, 10_000), 'exit 0; left processes behind (killed with SIGKILL)');
   });
 
   it('a program whose children end with it succeeds', async () => {

@@ -61,6 +61,8 @@ export interface CommandResult {
   killedHard: boolean;
   /** The program exited while processes of its group still ran: they were stopped, and the step fails. */
   leftBehind: boolean;
+  /** Processes of its group still ran after SIGKILL and its grace (not ours to signal, or stuck in the kernel). */
+  stillRunning: boolean;
   /** Set when the program could not be started: `not found: prog`, `not executable: prog`. */
   spawnError?: string;
 }
@@ -83,6 +85,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     aborted: false,
     killedHard: false,
     leftBehind: false,
+    stillRunning: false,
     ...partial,
   });
 
@@ -117,6 +120,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     // Once the program has exited, what is left of its group is stopLeftovers' to end.
     let exited = false;
     let leftBehind = false;
+    let stillRunning = false;
     let groupChecked = false;
     let closed = false;
     let exitCode: number | null = null;
@@ -150,7 +154,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       settled = true;
       for (const t of timers) clearTimeout(t);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve(result({ timedOut, aborted, killedHard, leftBehind, ...partial }));
+      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, ...partial }));
     };
     const onAbort = (): void => {
       if (settled || timedOut || exited) return;
@@ -189,7 +193,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       if (await groupEnds(pgid, graceMs)) return;
       killedHard = true;
       signalGroup('SIGKILL');
-      await groupEnds(pgid, graceMs);
+      stillRunning = !(await groupEnds(pgid, graceMs));
     };
     const groupDone = (): void => {
       groupChecked = true;
@@ -308,7 +312,11 @@ export function describeResult(r: CommandResult, timeoutMs: number): string {
   if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.aborted) return r.spawnError ?? `aborted (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.spawnError !== undefined) return r.spawnError;
-  const left = r.leftBehind ? `; left processes behind (killed${r.killedHard ? ' with SIGKILL' : ''})` : '';
+  const left = !r.leftBehind
+    ? ''
+    : r.stillRunning
+      ? '; left processes behind, still running after SIGKILL'
+      : `; left processes behind (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.exitCode === null) return `killed by ${r.exitSignal ?? 'an unknown signal'}${left}`;
   const line = lastLine(r.stderrTail);
   return `${r.exitCode === 0 || line === '' ? `exit ${r.exitCode}` : `exit ${r.exitCode}: ${line}`}${left}`;
