@@ -288,7 +288,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
   if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(slackApprovers ? { approvers: slackApprovers.map((a) => a.id) } : {}) }));
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
-  const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
+  const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, attemptTimeoutMs: config.notifyTimeoutMs, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({
     notifiers,
     log,

@@ -199,7 +199,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: duration({ allowZero: false }),
     default: '5s',
-    help: 'how long one attempt to deliver a notification waits for the answer; past it the attempt counts as failed (the receiver may have it: each retry carries the same notification_id / Idempotency-Key)',
+    help: 'how long one attempt to deliver a notification (or the answer to a Slack click) waits for the answer; past it the attempt counts as failed (the receiver may have it: each retry carries the same notification_id / Idempotency-Key)',
   }),
   notifyRepeatWindowMs: setting({
     flag: 'notify-repeat-window',

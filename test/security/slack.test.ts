@@ -517,3 +517,28 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     assert.equal(approval(r.body.approval_id).status, 'approved');
   });
 });
+
+describe('telling a click in Slack', () => {
+  it('each attempt waits --notify-timeout for the response_url, then gives up and says so', async (t) => {
+    const target = await startHttpTarget();
+    // Answers only after 3 s: past a 300 ms timeout, well within the 5 s default.
+    target.route('POST', RESPOND, { status: 200, delayMs: 3_000 });
+    target.route('POST', '/undo/checkout', { status: 200 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SECRET, '--notify-timeout', '300ms'],
+      captureLogs: true,
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+    });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    const r = await svc.post('/api/v1/incidents', { id: 'SL-SLOW', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SL-SLOW' } });
+    const done = await clickOn(svc, { value: `${r.body.approval_id}:reject`, responseUrl: target.url + RESPOND });
+    assert.equal(done.body.ok, true, done.body.text);
+    await svc.service.drainNotifications();
+    assert.equal(target.calls(RESPOND, 'POST'), 2, 'both attempts timed out');
+    assert.equal(svc.log.lines.filter((l) => l.includes('the Slack click was carried out, but telling it in Slack failed')).length, 1);
+  });
+});
