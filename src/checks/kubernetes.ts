@@ -68,11 +68,23 @@ export function kubernetesMode(opts: Pick<KubeClientOptions, 'mode' | 'kubeconfi
   return mode;
 }
 
+/** What a pod's service account gives that is not here (the client library reads the same). */
+function inClusterMissing(): string[] {
+  const missing: string[] = [];
+  const unset = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((v) => !process.env[v]);
+  if (unset.length) missing.push(`${unset.join(' and ')} not set`);
+  if (!existsSync(SERVICE_ACCOUNT_TOKEN)) missing.push(`no service-account token at ${SERVICE_ACCOUNT_TOKEN}`);
+  return missing;
+}
+
 export async function createKubeClients(opts: KubeClientOptions): Promise<KubeClients> {
   const mode = kubernetesMode(opts);
   const lib = await import('@kubernetes/client-node');
   const kc = new lib.KubeConfig();
   if (mode === 'in-cluster') {
+    const missing = inClusterMissing();
+    // The client would take "https://undefined:undefined" for the API server and fail every call.
+    if (missing.length) throw new Error(`kubernetes: not running in a cluster: ${missing.join(' and ')}; set --kubeconfig, or --kubernetes off`);
     kc.loadFromCluster();
   } else {
     if (!opts.kubeconfigPath) throw new Error('kubernetes: mode "kubeconfig" needs kubeconfigPath');

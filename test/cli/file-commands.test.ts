@@ -121,6 +121,29 @@ describe('rectify serve on an address already taken', () => {
   });
 });
 
+describe('rectify serve --kubernetes in-cluster outside a cluster', () => {
+  // Were it to start, it would serve until the test's timeout fails it.
+  it('exits 2 naming what a pod would have, and serves nothing', { timeout: 30_000 }, async (t) => {
+    // This machine is no pod; the variables are cleared in case the tests run in one.
+    const saved = { host: process.env.KUBERNETES_SERVICE_HOST, port: process.env.KUBERNETES_SERVICE_PORT };
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    delete process.env.KUBERNETES_SERVICE_PORT;
+    t.after(() => {
+      if (saved.host !== undefined) process.env.KUBERNETES_SERVICE_HOST = saved.host;
+      if (saved.port !== undefined) process.env.KUBERNETES_SERVICE_PORT = saved.port;
+    });
+    if (existsSync('/var/run/secrets/kubernetes.io/serviceaccount/token')) return t.skip('a service-account token is mounted here');
+    const dir = mkdtempSync(join(root, 'in-cluster-'));
+    mkdirSync(join(dir, 'runbooks'));
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'r.db')}`, '--kubernetes', 'in-cluster', '--log-level', 'silent'], { cwd: dir });
+    assert.equal(r.code, 2);
+    assert.equal(
+      r.err.find((l) => l.includes('--kubernetes')),
+      '--kubernetes: kubernetes: not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT not set and no service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token; set --kubeconfig, or --kubernetes off',
+    );
+  });
+});
+
 describe('rectify openapi', () => {
   it('refuses an unknown flag or a second name before writing any file', async () => {
     const dir = join(root, 'openapi');

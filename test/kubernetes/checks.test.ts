@@ -294,5 +294,13 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
     );
     await assert.rejects(() => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: file }), /is plain http; the client needs insecure-skip-tls-verify: true/);
     await assert.rejects(() => createKubeClients({ mode: 'kubeconfig' }), /needs kubeconfigPath/);
+    const host = process.env.KUBERNETES_SERVICE_HOST;
+    delete process.env.KUBERNETES_SERVICE_HOST;
+    try {
+      // The client would take https://undefined:undefined for the server; refused up front instead.
+      await assert.rejects(() => createKubeClients({ mode: 'in-cluster' }), /^Error: kubernetes: not running in a cluster: KUBERNETES_SERVICE_HOST/);
+    } finally {
+      if (host !== undefined) process.env.KUBERNETES_SERVICE_HOST = host;
+    }
   });
 });
