@@ -245,6 +245,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
   const auditKey = resolveAuditKey(config);
   const auditPreviousKeys = resolveAuditPreviousKeys(config, auditKey);
+  // A service that finds no database starts an empty one: said, since after a lost
+  // volume that is also an empty audit log, with no dedup keys and no pending approvals.
+  const newDatabase = config.db.path !== ':memory:' && !existsSync(config.db.path);
   const store = openSqliteStore({
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
@@ -255,10 +258,12 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
+    onFileLost: (message) => log.error({ db: config.db.path }, message),
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
   opened.store = store;
+  if (newDatabase) log.warn({ db: config.db.path }, 'no database at this path: created a new, empty one (expected on a first start only)');
 
   // With an audit key, the log ends in a keyed row from now on: a log that does not
   // was written without the key, or rewritten (audit-verify.ts). A log under a previous

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -39,17 +39,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
-/**
- * The refusal every store fault must produce at intake. `readiness: false` where
- * the fault leaves room for small writes (a full disk: the WAL reuses the space it
- * already holds), so the readiness probe's own write may rightly succeed.
- */
-async function assertRefused(svc: TestService, body: unknown, opts: { readiness?: boolean } = {}): Promise<void> {
+/** The refusal every store fault must produce: at intake, and at /readyz. */
+async function assertRefused(svc: TestService, body: unknown): Promise<void> {
   const r = await svc.post('/api/v1/incidents?wait=true', body);
   assert.equal(r.status, 503);
   assert.equal(r.body.error.code, 'STORE_UNAVAILABLE');
   assert.equal(r.headers['retry-after'], '5');
-  if (opts.readiness === false) return;
   const ready = await svc.get('/readyz');
   assert.equal(ready.status, 503);
   assert.equal(ready.body.store, 'unavailable');
@@ -84,7 +79,7 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
   let target: HttpTarget;
   before(async () => {
     target = await startHttpTarget();
-    for (const p of ['/first', '/second']) for (const s of ['locked', 'after-lock', 'mid', 'mid-next', 'full', 'after-full', 'ro', 'after-ro']) target.route('POST', `${p}/${s}`, { status: 200 });
+    for (const p of ['/first', '/second']) for (const s of ['locked', 'after-lock', 'mid', 'mid-next', 'full', 'after-full', 'ro', 'after-ro', 'before-rm', 'gone']) target.route('POST', `${p}/${s}`, { status: 200 });
   });
   after(async () => target.close());
 
@@ -162,7 +157,9 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
         else assert.equal(r.status, 202);
       }
       assert.equal(refused, 1, 'the full disk was reached');
-      await assertRefused(svc, { ...broken('full'), context: { pad: 'x'.repeat(200_000) } }, { readiness: false });
+      await assertRefused(svc, { ...broken('full'), context: { pad: 'x'.repeat(200_000) } });
+      // The probe's one-row write would fit in the space the WAL holds: readiness waits for room.
+      assert.match((await svc.get('/readyz')).body.store_error, /^SQLITE_FULL: .* \([0-9.]+ MiB free where the database is; ready again from 8 MiB\)$/);
       assert.equal(target.calls('/first/full'), 0, 'no action without its audit row');
       unlinkSync(filler);
       await assertRecovered(svc, target, 'after-full');
@@ -170,6 +167,30 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
       await stop();
       canRun('umount', [mnt]);
       rmSync(mnt, { recursive: true, force: true });
+    }
+  });
+
+  it('the database folder removed under the running process: 503 and nothing run, /readyz says why, an error is logged; only a restart clears it', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), captureLogs: true });
+    try {
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('before-rm'))).body.success, true);
+      // SQLite would go on writing to the unlinked file: accepted, and gone at the next start.
+      rmSync(dirname(svc.dbPath), { recursive: true, force: true });
+      for (const id of ['GONE-1', 'GONE-2']) {
+        const r = await svc.post('/api/v1/incidents?wait=true', broken('gone', id));
+        assert.deepEqual([r.status, r.body.error.code], [503, 'STORE_UNAVAILABLE'], id);
+      }
+      assert.equal(target.calls('/first/gone'), 0, 'nothing run');
+      const ready = await svc.get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.equal(
+        ready.body.store_error,
+        `the database file ${svc.dbPath} was removed while rectify ran: what it writes now would be lost at the next start. Nothing is accepted; put the file back (or restore it) and restart rectify`,
+      );
+      const told = svc.log.records().filter((r) => String(r.msg).includes('was removed while rectify ran'));
+      assert.deepEqual(told.map((r) => r.level), ['error'], 'logged once, as an error');
+    } finally {
+      await svc.stop({ remove: true });
     }
   });
 

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RectifyError } from '../../domain/index.js';
 import type {
@@ -53,10 +53,29 @@ export interface SqliteStoreOptions {
    * fails while a serve has it. Without it, none.
    */
   lock?: 'serve' | 'local';
+  /** Called once when the database file is found removed or replaced under the running store (see `lostFile`). */
+  onFileLost?: (message: string) => void;
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
 const BACKSTOP_PAGES = 16_384;
+
+/**
+ * Free space a full disk must have again before the readiness probe may say the store
+ * takes writes: the probe's one-row write fits in the space the WAL already holds,
+ * where a storm's commit (about a megabyte of rows for a thousand alerts) does not.
+ */
+export const MIN_FREE_AFTER_FULL = 8 * 1024 * 1024;
+
+/** Bytes an unprivileged writer may still use on the file system holding `dir`, or null when unknown. */
+function freeBytes(dir: string): number | null {
+  try {
+    const f = statfsSync(dir);
+    return f.bavail * f.bsize;
+  } catch {
+    return null;
+  }
+}
 
 /**
  * SQLite result codes that mean the database cannot take writes now (a fault of
@@ -184,6 +203,16 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   }
   const keyProblem = chain!.keyProblem();
   if (keyProblem) giveUp(new Error(keyProblem));
+  // The file the connection writes to. Removed (its folder deleted, say) or replaced,
+  // SQLite would go on writing to the unlinked file, and everything accepted from then
+  // on would be gone at the next start: checked before every commit.
+  const identity = opts.path === ':memory:' ? null : statSync(opts.path);
+  const lostFile = (): string | null => {
+    if (!identity) return null;
+    const now = statSync(opts.path, { throwIfNoEntry: false });
+    if (now && now.dev === identity.dev && now.ino === identity.ino) return null;
+    return `the database file ${opts.path} was ${now ? 'replaced' : 'removed'} while rectify ran: what it writes now would be lost at the next start. Nothing is accepted; put the file back (or restore it) and restart rectify`;
+  };
   // Checkpoints run in a worker thread (see checkpointer.ts); the writer's own is a
   // backstop past 64 MiB of WAL, which also bounds the file when it starts over.
   let checkpointer: Checkpointer | null = null;
@@ -202,8 +231,17 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
 
   const tx = createSqliteTx(db, chain!);
   const audit = auditReader(db);
-  /** The last write fault, until a later commit succeeds: what /readyz reports. */
-  let fault: { at: number; message: string } | null = null;
+  /**
+   * The last write fault, until a later commit succeeds: what /readyz reports. `full`:
+   * the disk was full (the probe alone cannot show it has room again); `lost`: the
+   * file is gone (nothing but a restart clears it).
+   */
+  let fault: { at: number; message: string; full?: boolean; lost?: boolean } | null = null;
+  const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
+    at: Date.now(),
+    message: errorText(err),
+    ...((err as { code?: unknown } | null)?.code === 'SQLITE_FULL' ? { full: true } : {}),
+  });
   const maxPending = opts.maxPending ?? 20_000;
   let queue: Unit[] = [];
   let scheduled = false;
@@ -241,6 +279,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
+    const lost = fault?.lost ? fault.message : lostFile();
+    if (lost) {
+      if (!fault?.lost) opts.onFileLost?.(lost);
+      fault = { at: Date.now(), message: lost, lost: true };
+      const failure = unavailable(new Error(lost));
+      for (const unit of batch) unit.reject(failure);
+      return;
+    }
     const results: Array<{ ok: boolean; value: unknown }> = [];
     const t0 = performance.now();
     try {
@@ -250,14 +296,14 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       // The commit itself failed (disk full, read-only file, locked): nothing of this
       // batch is durable, so every caller is told so and nothing acts on it.
       const failure = unavailable(err);
-      fault = { at: Date.now(), message: errorText(err) };
+      fault = faultOf(err);
       for (const unit of batch) unit.reject(failure);
       return;
     } finally {
       tx.memoReads(false);
     }
     const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
-    fault = unitFault ? { at: Date.now(), message: errorText((unitFault.value as Error).cause) } : null;
+    fault = unitFault ? faultOf((unitFault.value as Error).cause) : null;
     opts.onCommit?.(batch.length, (performance.now() - t0) / 1000);
     batch.forEach((unit, i) => {
       const r = results[i]!;
@@ -418,6 +464,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     ping,
     health(): StoreHealth {
       if (closed) return { ok: false, detail: 'closed' };
+      const lost = fault?.lost ? fault.message : lostFile();
+      if (lost) {
+        if (!fault?.lost) opts.onFileLost?.(lost);
+        fault = { at: Date.now(), message: lost, lost: true };
+        return { ok: false, detail: lost };
+      }
+      if (fault?.full) {
+        const free = freeBytes(dirname(opts.path));
+        if (free !== null && free < MIN_FREE_AFTER_FULL) {
+          return { ok: false, detail: `${fault.message} (${(free / 1048576).toFixed(1)} MiB free where the database is; ready again from ${MIN_FREE_AFTER_FULL / 1048576} MiB)` };
+        }
+      }
       if (fault) {
         // Probed only while degraded, so a store that recovered says so even when
         // no request arrives (a probe that failed keeps the pod out of rotation,
@@ -426,7 +484,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
           probe.immediate(Date.now());
           fault = null;
         } catch (err) {
-          fault = { at: Date.now(), message: errorText(err) };
+          fault = faultOf(err);
         }
       }
       if (fault) return { ok: false, detail: fault.message };
