@@ -247,23 +247,24 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const auditPreviousKeys = resolveAuditPreviousKeys(config, auditKey);
   // A service that finds no database starts an empty one: said, since after a lost
   // volume that is also an empty audit log, with no dedup keys and no pending approvals.
-  const newDatabase = config.db.path !== ':memory:' && !existsSync(config.db.path);
+  const dbPath = config.db.path;
+  const newDatabase = dbPath !== ':memory:' && !existsSync(dbPath);
   const store = openSqliteStore({
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
-    path: config.db.path,
+    path: dbPath,
     migrationsDir: MIGRATIONS_DIR,
     // The service holds the database alone; `rectify run --local` (no recovery) shares it, or runs beside a service.
     lock: overrides.recover === false ? 'local' : 'serve',
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
-    onFileLost: (message) => log.error({ db: config.db.path }, message),
+    onFileLost: (message) => log.error({ db: dbPath }, message),
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
   opened.store = store;
-  if (newDatabase) log.warn({ db: config.db.path }, 'no database at this path: created a new, empty one (expected on a first start only)');
+  if (newDatabase) log.warn({ db: dbPath }, 'no database at this path: created a new, empty one (expected on a first start only)');
 
   // With an audit key, the log ends in a keyed row from now on: a log that does not
   // was written without the key, or rewritten (audit-verify.ts). A log under a previous
@@ -380,6 +381,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (pausedRunbooks.size > 0) log.warn({ runbooks: [...pausedRunbooks.keys()] }, 'runbooks paused: they do not run automatically until resumed');
 
   let draining = false;
+  let reloadRefused: { at: number; problems: readonly string[] } | null = null;
   const app = await buildApp({
     engine,
     store,
@@ -390,6 +392,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     available: executors.available,
     bodyLimitBytes: config.bodyLimitBytes,
     draining: () => draining,
+    reloadRefused: () => reloadRefused,
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
@@ -438,9 +441,17 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
    * cancelled when someone approves it (its version no longer matches).
    */
   async function reloadRunbooks(): Promise<NonNullable<ReloadReport['runbooks']>> {
-    const refuse = (problems: string[]): NonNullable<ReloadReport['runbooks']> => {
+    const refuse = async (problems: string[]): Promise<NonNullable<ReloadReport['runbooks']>> => {
       metrics.runbooksReloaded('refused');
       log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
+      const at = clock.now();
+      reloadRefused = { at, problems };
+      const reason = `the runbooks folder ${config.runbooks} was refused on reload (${problems.length} problem${problems.length === 1 ? '' : 's'}; first: ${problems[0] ?? 'none'}): the runbooks in force stay, and the next start would stop on the folder as it is; fix it`;
+      // Audited when the store takes it (a reload refused because it could not be audited will not be).
+      await store
+        .transact((tx) => tx.appendAudit({ at, event: 'RUNBOOKS_RELOAD_REFUSED', actor: 'rectify', details: { reason, dir: config.runbooks, problems } }))
+        .catch((err: unknown) => log.warn({ err }, 'could not audit the refused reload'));
+      notify?.({ event: 'RUNBOOKS_RELOAD_REFUSED', outcome: 'refused', reason, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, at });
       return { ok: false, problems };
     };
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
@@ -458,6 +469,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     const reordered = added.length + removed.length === 0 && index.all.some((rb, i) => loaded.runbooks[i]!.id !== rb.id);
     warnRunbooks(loaded.warnings);
     const summary = { count: loaded.runbooks.length, added, removed, changed, reordered };
+    reloadRefused = null;
     if (added.length + removed.length + changed.length === 0 && !reordered) {
       metrics.runbooksReloaded('ok');
       log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded: nothing changed');

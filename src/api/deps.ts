@@ -23,6 +23,8 @@ export interface ApiDeps {
   bodyLimitBytes: number;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
+  /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */
+  reloadRefused?(): { at: number; problems: readonly string[] } | null;
   /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */
   auth?: TokenAuth;
   /** Checks Slack request signatures with the app's signing secret; present enables /api/v1/slack/interactions. */

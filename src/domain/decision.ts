@@ -60,6 +60,7 @@ export const AUDIT_EVENTS = [
   'AUDIT_KEY_ROTATED',
   'ALERTS_TRUNCATED',
   'RUNBOOKS_RELOADED',
+  'RUNBOOKS_RELOAD_REFUSED',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

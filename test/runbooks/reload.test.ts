@@ -219,7 +219,8 @@ describe('runbook reload', () => {
 
   it('one file with a problem keeps every runbook as it was, and names the file and YAML path', async () => {
     target.reset();
-    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    target.route('POST', '/hook', { status: 200 });
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) }, args: ['--notify-webhook', `${target.url}/hook`] });
     try {
       // A good new file next to a broken edit: neither takes effect.
       writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
@@ -235,12 +236,30 @@ describe('runbook reload', () => {
       assert.equal((await svc.post('/api/v1/incidents', incident('I2', 'DbSlow'))).body.action, 'manual');
       assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 0);
 
+      // Still serving, but the next start would stop: said at /readyz, in the audit log and to the notifiers.
+      const ready = await svc.get('/readyz');
+      assert.equal(ready.status, 200);
+      assert.deepEqual(ready.body.runbooks_reload_refused.problems, problems);
+      const refusedRows = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOAD_REFUSED')).body.events;
+      assert.equal(refusedRows.length, 1);
+      assert.deepEqual(refusedRows[0].details.problems, problems);
+      await svc.service.drainNotifications();
+      const told = target.requests('/hook', 'POST').map((r) => r.json() as { event: string; outcome: string; reason: string }).filter((n) => n.event.startsWith('RUNBOOKS'));
+      assert.deepEqual(told.map((n) => [n.event, n.outcome]), [['RUNBOOKS_RELOAD_REFUSED', 'refused']]);
+      assert.match(told[0]!.reason, /^the runbooks folder .* was refused on reload \(1 problem; first: .*api\.yaml: runbooks\.restart-api\.risk: .*\): the runbooks in force stay, and the next start would stop on the folder as it is; fix it$/);
+
       // A missing folder is refused the same way.
       rmSync(svc.runbooksDir, { recursive: true });
       const gone = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
       assert.equal(gone.ok, false);
       assert.match(gone.problems[0]!, /runbooks folder not found/);
       assert.equal((await svc.get('/api/v1/runbooks')).body.runbooks.length, 1);
+
+      // A reload that loads clears it.
+      mkdirSync(svc.runbooksDir);
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
+      assert.equal((await svc.service.reload()).runbooks?.ok, true);
+      assert.equal((await svc.get('/readyz')).body.runbooks_reload_refused, undefined);
     } finally {
       await svc.stop({ remove: true });
     }

@@ -12,9 +12,17 @@ export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void 
     const runbooks = deps.catalog.all.length;
     const draining = deps.draining();
     const ready = health.ok && !draining;
-    return reply
-      .code(ready ? 200 : 503)
-      .send({ ready, store: health.ok ? 'ok' : 'unavailable', ...(health.detail ? { store_error: health.detail } : {}), runbooks, draining });
+    // A refused reload leaves the runbooks in force serving (ready), but the folder on
+    // disk would stop the next start: said here, where whoever watches the pod looks.
+    const refused = deps.reloadRefused?.() ?? null;
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      store: health.ok ? 'ok' : 'unavailable',
+      ...(health.detail ? { store_error: health.detail } : {}),
+      runbooks,
+      ...(refused ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
+      draining,
+    });
   });
   app.get('/metrics', hide, async (_req, reply) => {
     const body = await deps.metrics.render();
