@@ -440,6 +440,28 @@ export function createEngine(deps: EngineDeps) {
     });
   }
 
+  /**
+   * Whether a cut-short delivery is one rectify has had already (an HA Alertmanager
+   * pair sends each notification once per member; a retry sends it again): at least
+   * one alert delivered, and every one of them answered `duplicate`. Its truncation
+   * was recorded, counted and told with the first copy; doing it again would double
+   * `rectify_alerts_truncated_total` and page a person twice for the same lost alerts.
+   *
+   * Identity is the alerts, not the group key: Alertmanager has no notification id,
+   * and the same group is legitimately notified again (group_interval) with new
+   * alerts and new losses. A partial overlap (some alerts seen, at least one new) is
+   * therefore a new notification of the group and recorded in full; its losses may
+   * overlap the earlier notification's, which cannot be told apart because the left-out
+   * alerts are never named. The trap on the other side: a later notification whose
+   * delivered alerts are all old but whose left-out ones changed is taken for a
+   * re-delivery; the person was told already that this group outgrows max_alerts.
+   * A deferred slot (undefined) is an alert not decided yet, so a new one. Called
+   * only for a cut-short body: a storm without truncation pays nothing.
+   */
+  function isRedelivery(results: ReadonlyArray<DecisionResult | undefined>): boolean {
+    return results.length > 0 && results.every((r) => r?.action === 'duplicate');
+  }
+
   /** After the commit: the count, a warning, and a person told (the receiver's max_alerts is too low for this storm). */
   function tellTruncated(t: TruncatedDelivery, delivered: number): void {
     metrics.alertsTruncated(t.alerts);
@@ -609,17 +631,19 @@ export function createEngine(deps: EngineDeps) {
       for (const input of io) requestReads.set(input, reads);
       // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
       const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
-      const truncated = opts.truncated;
       const first = await store.transact(
         (tx) => {
+          const decided = decideAll(tx, inputs, actor, unprepared);
+          // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
+          const truncated = opts.truncated && !isRedelivery(decided.results) ? opts.truncated : undefined;
           if (truncated) recordTruncated(tx, truncated, incidents.length, clock.now(), actor);
-          return decideAll(tx, inputs, actor, unprepared);
+          return { ...decided, truncated };
         },
         { refusable: true },
       );
       const results = first.results as DecisionResult[];
       record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
-      if (truncated) tellTruncated(truncated, incidents.length);
+      if (first.truncated) tellTruncated(first.truncated, incidents.length);
       const started = startClaims(first.claims);
       if (first.deferred.length) {
         // Left out by the screen but the state changed before deciding, or matched again
