@@ -35,7 +35,7 @@ export const auditVerifyHelp = commandHelp({
   exits: [
     [0, 'the chain holds'],
     [1, 'the chain is broken (the first row that does not fit is named), or the database cannot be opened'],
-    [2, 'not verified: keyed rows and no key for them (give --audit-key); or usage: a wrong flag or argument, no database at that path, a setting with a problem'],
+    [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or usage: a wrong flag or argument, no database at that path, a setting with a problem'],
   ],
 });
 
@@ -101,7 +101,8 @@ function openReader(argv: string[], io: CliIO, command: string, settings: readon
  * chain in the database file (the service may be running or stopped) and names the
  * first row that does not fit. Keyed rows need the key they were written with.
  * Exit 0 when the chain holds, 1 when it does not, 2 when keyed rows were met
- * without the key (not verified).
+ * without their key (not verified): no --audit-key, or, after a rotation, the rows
+ * before it under a key missing from --audit-previous-keys.
  */
 export async function auditVerifyCommand(argv: string[], io: CliIO): Promise<number> {
   const opened = openReader(argv, io, 'audit verify', ['db', 'config', 'audit-key', 'audit-previous-keys'], {});

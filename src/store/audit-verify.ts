@@ -20,6 +20,18 @@ import { createHash } from 'node:crypto';
  * The chain moves from key to key only at such a row, and never back to a key it
  * has left, so whoever holds a retired (perhaps leaked) key cannot add a row after
  * the rotation, nor change one before it without breaking the rotation row's link.
+ *
+ * Verified with the current key but not the retired one (the usual slip after a
+ * rotation: the service itself no longer needs it), the rows before the rotation
+ * verify with no key given. That is not verified, not broken: the walk goes on over
+ * those rows checking only what needs no key (seqs, links, every row keyed), and when
+ * an AUDIT_KEY_ROTATED row verifies with a given key, the rows before it are reported
+ * as under an earlier key (needs_key, exit 2), never as intact. The trap is a changed
+ * row posing as an old-key row: so a range is let off only at a rotation row that a
+ * given key signs (whoever lacks the keys cannot make one), and a row after the range
+ * that verifies with a given key without being a rotation proves the range was under
+ * that key, so changed: broken, as is a range the log never leaves (the given key is
+ * not the one it ends under).
  */
 
 /** prev_hash of the first chained row. */
@@ -108,20 +120,73 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
   let chained = false;
   let bad: { seq: number; reason: string } | null = null;
   let needsKey = false;
+  /** The row where the chain last left a key. */
+  let movedAt: number | null = null;
+  /**
+   * Keyed rows under none of the given keys, not (yet) known to be changed: from
+   * `from` on, with the problem they are if the log never leaves them, and the key
+   * the chain was on before them (`from` is then a rotation row), if any.
+   */
+  let unchecked: Unchecked | null = null;
+  /** Ranges of rows under an earlier key than those given, each ended by the rotation row `at` a given key signs. */
+  const earlier: Array<{ from: number; to: number; at: number }> = [];
+
+  // A function, not the variable: TypeScript keeps a narrowing of `unchecked` across the calls that change it.
+  const isUnchecked = (): boolean => unchecked !== null;
+  const retired = (seq: number) => `row ${seq} is hashed with an audit key the log had already moved away from (at row ${movedAt}): written by someone holding a retired key`;
 
   /** The keyed row's key: the one the chain is on, or (at an AUDIT_KEY_ROTATED row) another it has not left. */
-  function checkKeyed(r: AuditRecord): string | null {
+  function checkKeyed(r: AuditRecord): { seq: number; reason: string } | null {
+    const broken = (reason: string) => ({ seq: r.seq, reason });
     const verifies = (i: number) => auditRowHash(r.prev_hash!, r, keys[i]) === r.hash;
     if (on !== null && verifies(on)) return null;
     const other = keys.findIndex((_, i) => i !== on && verifies(i));
-    if (other === -1) return `hash mismatch: row ${r.seq} was changed, or hashed with another key`;
-    if (left.has(other)) return `row ${r.seq} is hashed with an audit key the log had already moved away from (at row ${rotatedAt[rotatedAt.length - 1]}): written by someone holding a retired key`;
+    if (other === -1) {
+      const mismatch = `hash mismatch: row ${r.seq} was changed, or hashed with another key`;
+      // The first keyed row, or a rotation to a key not given: maybe under a key the caller did not give.
+      if (on !== null && r.event !== 'AUDIT_KEY_ROTATED') return broken(mismatch);
+      if (on !== null) {
+        left.add(on);
+        movedAt = r.seq;
+      }
+      unchecked = { from: r.seq, reason: mismatch, before: on };
+      on = null;
+      return null;
+    }
+    if (left.has(other)) return broken(retired(r.seq));
     if (on !== null) {
-      if (r.event !== 'AUDIT_KEY_ROTATED') return `row ${r.seq} is hashed with another audit key than the row before it, and is not an AUDIT_KEY_ROTATED row: the key changed outside rectify`;
+      if (r.event !== 'AUDIT_KEY_ROTATED') return broken(`row ${r.seq} is hashed with another audit key than the row before it, and is not an AUDIT_KEY_ROTATED row: the key changed outside rectify`);
       left.add(on);
       rotatedAt.push(r.seq);
+      movedAt = r.seq;
     }
     on = other;
+    return null;
+  }
+
+  /**
+   * A keyed row while the rows before it verify with none of the given keys: still
+   * unchecked, or the rotation row where the log moved to a given key, or the proof
+   * that the unchecked rows were under a given key after all, so changed.
+   */
+  function checkUnchecked(r: AuditRecord, u: Unchecked): { seq: number; reason: string } | null {
+    const k = keys.findIndex((key) => auditRowHash(r.prev_hash!, r, key) === r.hash);
+    if (k === -1) return null;
+    // Right after the rotation row, a row under the key before it: that rotation row was changed (an event renamed, say).
+    if (k === u.before && r.seq === u.from + 1) return { seq: u.from, reason: u.reason };
+    if (left.has(k)) return { seq: r.seq, reason: retired(r.seq) };
+    if (r.event !== 'AUDIT_KEY_ROTATED') {
+      const reason =
+        r.seq === u.from + 1
+          ? u.reason
+          : `hash mismatch: rows ${u.from} to ${r.seq - 1} verify with none of the given keys, yet row ${r.seq} after them does and is not an AUDIT_KEY_ROTATED row: one of them was changed`;
+      return { seq: u.from, reason };
+    }
+    earlier.push({ from: u.from, to: r.seq - 1, at: r.seq });
+    rotatedAt.push(r.seq);
+    movedAt = r.seq;
+    on = k;
+    unchecked = null;
     return null;
   }
   return {
@@ -159,13 +224,15 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
         return false;
       }
       if (isKeyed) {
-        const problem = checkKeyed(r);
+        const u = unchecked;
+        const problem = u ? checkUnchecked(r, u) : checkKeyed(r);
         if (problem) {
-          bad = { seq: r.seq, reason: problem };
+          bad = problem;
           return false;
         }
-        keyed++;
         keyedFrom ??= r.seq;
+        // Rows under a key not given are not counted as keyed: none of them was checked with a key.
+        if (!isUnchecked()) keyed++;
       }
       if (r.prev_hash !== expectedPrev) {
         bad = {
@@ -184,6 +251,8 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
      * the end of the log (the newest ones deleted) show up as a gap against it.
      */
     finish(highWater: number): AuditVerification {
+      // Rows under none of the given keys up to the end: the log never came to a given key, so it is not theirs to let off.
+      if (!bad && unchecked) bad = { seq: unchecked.from, reason: unchecked.reason };
       if (!bad && highWater > lastSeq) {
         const missing = lastSeq + 1;
         bad = { seq: missing, reason: highWater > missing ? `rows ${missing} to ${highWater} are missing (the newest rows were removed)` : `row ${missing} is missing (the newest row was removed)` };
@@ -203,6 +272,11 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
           reason: `the newest row (${lastSeq}) is under a previous audit key, not --audit-key: the log was not moved to this key yet (start rectify with it, or verify with the old key alone), or the rows from its rotation on were removed`,
         };
       }
+      // Everything else holds, but rows under an earlier key were not checked: not verified, never "intact".
+      if (!bad && earlier.length) {
+        needsKey = true;
+        bad = { seq: earlier[0]!.from, reason: earlierKeyReason(earlier) };
+      }
       return {
         ok: bad === null,
         rows,
@@ -217,6 +291,25 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
       };
     },
   };
+}
+
+interface Unchecked {
+  from: number;
+  reason: string;
+  before: number | null;
+}
+
+/** What an operator verifying with the current key alone after a rotation reads: which rows need which flag. */
+function earlierKeyReason(ranges: ReadonlyArray<{ from: number; to: number; at: number }>): string {
+  const list = (xs: string[]) => (xs.length === 1 ? xs[0]! : `${xs.slice(0, -1).join(', ')} and ${xs[xs.length - 1]}`);
+  const single = ranges.length === 1 && ranges[0]!.from === ranges[0]!.to;
+  const rows = `${single ? 'row' : 'rows'} ${list(ranges.map((r) => (r.from === r.to ? `${r.from}` : `${r.from} to ${r.to}`)))}`;
+  const many = ranges.length > 1;
+  return (
+    `${rows} ${single ? 'is' : 'are'} under an earlier audit key than those given: ` +
+    `the log moved to a given key at ${many ? 'rows' : 'row'} ${list(ranges.map((r) => `${r.at}`))} (AUDIT_KEY_ROTATED), and every other row verifies; ` +
+    `give the earlier ${many ? 'keys' : 'key'} in --audit-previous-keys to verify ${rows}`
+  );
 }
 
 export interface AuditSource {

@@ -356,8 +356,7 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     assert.equal(both.code, 0, both.err.join('\n'));
     assert.match(both.out[0]!, new RegExp(`^audit chain OK: \\d+ row\\(s\\) \\(\\d+ keyed from seq 1; key rotated at seq ${oldRows + 1}\\), head seq`));
     const newOnly = await verifyCli(first, '--audit-key', NEW);
-    assert.equal(newOnly.code, 1);
-    assert.deepEqual(newOnly.err, ['audit chain BROKEN at seq 1: hash mismatch: row 1 was changed, or hashed with another key']);
+    assert.equal(newOnly.code, 2, 'rows under the retired key are not verified, not broken');
     const oldOnly = await verifyCli(first, '--audit-key', OLD);
     assert.equal(oldOnly.code, 1);
     assert.deepEqual(oldOnly.err, [`audit chain BROKEN at seq ${oldRows + 1}: hash mismatch: row ${oldRows + 1} was changed, or hashed with another key`]);
@@ -445,6 +444,73 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     rmSync(svc.dir, { recursive: true, force: true });
   });
 
+  it('verified with the new key alone after a rotation, the rows before it are not verified (exit 2), never broken nor intact; a changed row still breaks the chain', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
+    await decide(svc, 'V1');
+    const oldRows = svc.service.store.auditHighWater();
+    await svc.stop();
+    const rotated = await startTestService({ dir: svc.dir, args: ['--audit-key', NEW, '--audit-previous-keys', OLD] });
+    await decide(rotated, 'V2');
+    const rotationSeq = rotated.service.store.queryAudit({ event: 'AUDIT_KEY_ROTATED', limit: 1 })[0]!.seq;
+    assert.equal(rotationSeq, oldRows + 1);
+    const newest = rotated.service.store.auditHighWater();
+    await rotated.stop();
+    const notVerified =
+      `audit chain NOT VERIFIED from seq 1: rows 1 to ${oldRows} are under an earlier audit key than those given: ` +
+      `the log moved to a given key at row ${rotationSeq} (AUDIT_KEY_ROTATED), and every other row verifies; ` +
+      `give the earlier key in --audit-previous-keys to verify rows 1 to ${oldRows}`;
+
+    const newOnly = await verifyCli(svc, '--audit-key', NEW);
+    assert.deepEqual({ code: newOnly.code, out: newOnly.out, err: newOnly.err }, { code: 2, out: [], err: [notVerified] });
+    const both = await verifyCli(svc, '--audit-key', NEW, '--audit-previous-keys', OLD);
+    assert.equal(both.code, 0, both.err.join('\n'));
+    assert.match(both.out[0]!, new RegExp(`^audit chain OK: ${newest} row\\(s\\) \\(${newest} keyed from seq 1; key rotated at seq ${rotationSeq}\\)`));
+
+    // The service, restarted with the new key alone (as the README allows), answers the same through the API.
+    const alone = await startTestService({ dir: svc.dir, args: ['--audit-key', NEW] });
+    const v = (await alone.get('/api/v1/audit/verify')).body;
+    const rows = alone.service.store.auditHighWater();
+    assert.deepEqual(
+      { ...v, head: undefined },
+      { ok: false, rows, unchained: 0, keyed: rows - oldRows, keyed_from: 1, needs_key: true, rotated_at: [rotationSeq], first_bad_seq: 1, reason: notVerified.replace('audit chain NOT VERIFIED from seq 1: ', ''), head: undefined },
+    );
+    await alone.stop();
+
+    const copy = (name: string, edit: (db: Database.Database) => void) => {
+      const path = join(svc.dir, name);
+      const db = new Database(svc.dbPath);
+      db.exec(`VACUUM INTO '${path}'`);
+      db.close();
+      tamper(path, edit);
+      return (...args: string[]) => cli(['audit', 'verify', '--db', `sqlite:${path}`, ...args], svc.dir);
+    };
+    const changeDetails = (seq: number) => (db: Database.Database) => db.prepare('UPDATE audit SET details = ? WHERE seq = ?').run(JSON.stringify({ forged: true }), seq);
+
+    // A row after the rotation changed: broken, with the new key alone and with both.
+    const after = copy('after.db', changeDetails(rotationSeq + 1));
+    const brokenAfter = [`audit chain BROKEN at seq ${rotationSeq + 1}: hash mismatch: row ${rotationSeq + 1} was changed, or hashed with another key`];
+    for (const keys of [['--audit-key', NEW], ['--audit-key', NEW, '--audit-previous-keys', OLD]]) {
+      const r = await after(...keys);
+      assert.deepEqual({ code: r.code, err: r.err }, { code: 1, err: brokenAfter }, keys.join(' '));
+    }
+    // A row after the rotation renamed AUDIT_KEY_ROTATED does not pass for a rotation: the row after it is under the same key.
+    const renamed = copy('renamed.db', (db) => db.prepare("UPDATE audit SET event = 'AUDIT_KEY_ROTATED' WHERE seq = ?").run(rotationSeq + 1));
+    const r = await renamed('--audit-key', NEW);
+    assert.deepEqual({ code: r.code, err: r.err }, { code: 1, err: brokenAfter });
+
+    // A row before the rotation changed: broken with both keys; with the new key alone it cannot be checked, and is not called intact.
+    const before = copy('before.db', changeDetails(2));
+    const b = await before('--audit-key', NEW, '--audit-previous-keys', OLD);
+    assert.deepEqual({ code: b.code, err: b.err }, { code: 1, err: ['audit chain BROKEN at seq 2: hash mismatch: row 2 was changed, or hashed with another key'] });
+    const bNew = await before('--audit-key', NEW);
+    assert.deepEqual({ code: bNew.code, out: bNew.out, err: bNew.err }, { code: 2, out: [], err: [notVerified] });
+    // The first keyed row (AUDIT_KEY_SET) changed: the row after it verifies with the old key, so it was changed.
+    const first = copy('first.db', changeDetails(1));
+    const f = await first('--audit-key', NEW, '--audit-previous-keys', OLD);
+    assert.deepEqual({ code: f.code, err: f.err }, { code: 1, err: ['audit chain BROKEN at seq 1: hash mismatch: row 1 was changed, or hashed with another key'] });
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+
   it('previous keys are checked like the key, need it, and may list several rotations', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-rotate-'));
     const runs = [['--audit-key', OLD], ['--audit-key', NEW, '--audit-previous-keys', OLD], ['--audit-key', NEWER, '--audit-previous-keys', `${OLD},${NEW}`]];
@@ -457,6 +523,14 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     const ok = await verifyCli(svc!, '--audit-key', NEWER, '--audit-previous-keys', `${NEW},${OLD}`);
     assert.equal(ok.code, 0, ok.err.join('\n'));
     assert.match(ok.out[0]!, /key rotated at seq \d+, \d+\)/);
+    const [r1, r2] = /key rotated at seq (\d+), (\d+)\)/.exec(ok.out[0]!)!.slice(1).map(Number) as [number, number];
+    // Some keys left out: the rows under them are named, and the rest is checked.
+    const earlier = (rows: string, at: number) =>
+      `audit chain NOT VERIFIED from seq ${rows.split(' ')[0]}: rows ${rows} are under an earlier audit key than those given: the log moved to a given key at row ${at} (AUDIT_KEY_ROTATED), and every other row verifies; give the earlier key in --audit-previous-keys to verify rows ${rows}`;
+    for (const [given, rows, at] of [[[], `1 to ${r2 - 1}`, r2], [['--audit-previous-keys', NEW], `1 to ${r1 - 1}`, r1], [['--audit-previous-keys', OLD], `${r1} to ${r2 - 1}`, r2]] as const) {
+      const partial = await verifyCli(svc!, '--audit-key', NEWER, ...given);
+      assert.deepEqual({ code: partial.code, err: partial.err }, { code: 2, err: [earlier(rows, at)] }, given.join(' '));
+    }
     const missing = await verifyCli(svc!, '--audit-previous-keys', OLD);
     assert.equal(missing.code, 2);
     assert.deepEqual(missing.err, ['--audit-previous-keys: previous audit keys need --audit-key: the key the log moves to']);

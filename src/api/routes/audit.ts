@@ -15,7 +15,7 @@ export const auditVerificationSchema = z.object({
   unchained: z.number().int(),
   keyed: z.number().int().describe('rows hashed with the audit key (HMAC-SHA256, `hmac:` hashes)'),
   keyed_from: z.number().int().nullable().describe('seq of the first keyed row: rows before it were written before --audit-key was set'),
-  needs_key: z.boolean().describe('true when a keyed row could not be checked without the key: not verified, rather than broken'),
+  needs_key: z.boolean().describe('true when keyed rows could not be checked for want of their key (no --audit-key, or rows before a rotation under a key not in --audit-previous-keys): not verified, rather than broken'),
   rotated_at: z.array(z.number().int()).describe('seqs of the AUDIT_KEY_ROTATED rows where the log moved to another audit key (--audit-previous-keys), oldest first'),
   first_bad_seq: z.number().int().nullable(),
   reason: z.string().nullable(),
@@ -62,7 +62,7 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Walk the audit hash chain and name the first row that does not fit',
       description:
-        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one. Rows under the keys of --audit-previous-keys verify up to the AUDIT_KEY_ROTATED row where the log moved to the next key, and not after it.',
+        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one. Rows under the keys of --audit-previous-keys verify up to the AUDIT_KEY_ROTATED row where the log moved to the next key, and not after it. Rows before a rotation under a key not given are not verified (`needs_key`, `first_bad_seq` the first of them, `reason` naming them), never reported intact.',
       tags: ['audit'],
       response: { 200: auditVerificationSchema },
     },
