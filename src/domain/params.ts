@@ -28,7 +28,13 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   },
   // Inside a quoted PromQL label value: no quote, backslash or brace can close it.
   label_value: { re: /^[A-Za-z0-9_.:/@ -]+$/, max: 256, what: 'a label value ([A-Za-z0-9_.:/@ -])' },
-  // Free text inside a JSON body or header: printable, no control characters.
+  // An HTTP header value: printable ASCII and spaces, nothing else. Node and undici
+  // refuse to send a control character or anything above U+00FF (the step would
+  // fail with nothing sent); U+0080-U+00FF they send as one byte each, which a
+  // server reading UTF-8 misreads (RFC 9110 keeps those bytes only as obsolete
+  // text), and U+0080-U+009F are C1 controls. Tab is a control character too.
+  header: { re: /^[\x20-\x7e]*$/, max: 4096, what: 'an HTTP header value (printable ASCII: letters, digits, spaces and punctuation)' },
+  // Free text inside a JSON body: printable, no control characters (JSON carries any Unicode).
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   text: { re: /^[^\u0000-\u001f\u007f]*$/u, max: 4096, what: 'printable text without control characters' },
 };

@@ -10,7 +10,7 @@ export type Risk = (typeof RISKS)[number];
  * that fills a Kubernetes name must be a Kubernetes name; one that fills a URL must
  * be one path segment; one that becomes an argv element must not look like an option.
  */
-export const PARAM_KINDS = ['k8s_name', 'k8s_label', 'integer', 'url_segment', 'url_query', 'argv', 'label_value', 'text'] as const;
+export const PARAM_KINDS = ['k8s_name', 'k8s_label', 'integer', 'url_segment', 'url_query', 'argv', 'label_value', 'header', 'text'] as const;
 export type ParamKind = (typeof PARAM_KINDS)[number];
 
 export interface Placeholder {

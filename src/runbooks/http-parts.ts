@@ -25,7 +25,7 @@ export function readMethod(r: Reporter, v: unknown, allowed: readonly string[], 
   return undefined;
 }
 
-/** Header values are templates of free text (no control characters, so no header injection). */
+/** Header values are templates whose values must be printable ASCII (no header injection, nothing the client cannot send). */
 export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<string, Template> | undefined {
   if (v === undefined || v === null) return {};
   const map = expectMap(r, v, path, 'a map of header name to value');
@@ -43,7 +43,7 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       ok = false;
       continue;
     }
-    out[name] = compileTemplate(text, 'text');
+    out[name] = compileTemplate(text, 'header');
   }
   return ok ? out : undefined;
 }

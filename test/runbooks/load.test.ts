@@ -162,7 +162,7 @@ test('a folder loads in file-name order, skips runbook test files, and every for
     { param: 'reason', kind: 'url_query' },
   ]);
   assert.deepEqual(post.headers.Authorization?.parts, ['Bearer ${env:APP_TOKEN}']);
-  assert.deepEqual(post.headers['X-Incident']?.parts, [{ param: 'incident', kind: 'text' }]);
+  assert.deepEqual(post.headers['X-Incident']?.parts, [{ param: 'incident', kind: 'header' }]);
   assert.deepEqual(
     cmd.argv.map((t) => t.parts),
     [['/usr/local/bin/flush-queue'], ['--queue'], [{ param: 'queue', kind: 'argv' }]],

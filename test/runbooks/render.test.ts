@@ -122,13 +122,22 @@ test('URL placeholders: one path segment or a query value, and the origin never 
   assert.equal(r.plan.actions[0]?.summary, 'POST http://127.0.0.1:8080/a/v1/b');
 });
 
-test('headers and bodies: text without control characters, no smuggled secret references, JSON structure kept', () => {
+const HEADER = 'expected an HTTP header value (printable ASCII: letters, digits, spaces and punctuation)';
+
+test('headers and bodies: header values printable ASCII, body text without control characters, no smuggled secret references, JSON structure kept', () => {
   const app = rb(good, 'call-the-app');
   const ok = { service: 'api', reason: 'oom', incident: 'INC001', queue: 'jobs', replicas: '2' };
-  assert.equal(
-    refusal(app, { ...ok, incident: 'x\r\nX-Admin: 1' }),
-    'placeholder {incident} in action 1: value "x\\r\\nX-Admin: 1" expected printable text without control characters',
-  );
+  assert.equal(refusal(app, { ...ok, incident: 'x\r\nX-Admin: 1' }), `placeholder {incident} in action 1: value "x\\r\\nX-Admin: 1" ${HEADER}`);
+  // What the HTTP client cannot send (above U+00FF) or a server would misread (Latin-1 bytes, C1 controls, tab).
+  for (const incident of ['платежи', '\u202e', '．．', 'café', '\u0085', 'a\tb', '\u007f']) {
+    assert.equal(refusal(app, { ...ok, incident }), `placeholder {incident} in action 1: value ${JSON.stringify(incident)} ${HEADER}`);
+  }
+  // A JSON body carries any Unicode; only control characters are refused there.
+  const body = inline(`    triggers: [T]\n    action:\n      http: {url: "http://127.0.0.1:8080/note", body: {team: "{team}"}}\n`);
+  const rendered = renderPlan(body, { team: 'платежи' });
+  assert.ok(rendered.ok);
+  assert.deepEqual((rendered.plan.actions[0]?.spec as { body: unknown }).body, { team: 'платежи' });
+  assert.equal(refusal(body, { team: 'a\nb' }), 'placeholder {team} in action 1: value "a\\nb" expected printable text without control characters');
   assert.equal(
     refusal(app, { ...ok, incident: '${env:AWS_SECRET_ACCESS_KEY}' }),
     'placeholder {incident} in action 1: value "${env:AWS_SECRET_ACCESS_KEY}" contains "${", which would be read as a secret reference',
