@@ -32,19 +32,61 @@ export interface HttpAnswer {
   discard(): Promise<void>;
 }
 
+/**
+ * Rejects with `RequestNotSentError` when the request certainly never left: the
+ * client refused it while building it (a header value it cannot encode, an invalid
+ * URL or method). Any other rejection may come after bytes were written.
+ */
 export type HttpRequest = (url: string | URL, init: HttpRequestInit) => Promise<HttpAnswer>;
+
+/**
+ * The request was refused before a connection was used, so the target cannot have
+ * seen it: a caller may treat it as "nothing happened" (no rollback for it). The
+ * message is the client's own ("invalid X-Team header").
+ */
+export class RequestNotSentError extends Error {
+  readonly code = 'REQUEST_NOT_SENT';
+  constructor(cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    this.name = 'RequestNotSentError';
+  }
+}
+
+/**
+ * undici throws InvalidArgumentError only while checking and building a request
+ * (its options, URL, method, headers), all before the request is queued on a
+ * socket or written. The trap: a socket error (ECONNRESET, a timeout) can come
+ * after the request was written, so nothing else is counted as not sent.
+ */
+const NOT_SENT_CODES = new Set(['UND_ERR_INVALID_ARG']);
+
+function refusedBeforeSending(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && NOT_SENT_CODES.has(err.code);
+}
 
 /** Bodies up to this size are read to the end by `discard` rather than cutting the connection. */
 const DISCARD_READ_LIMIT = 64 * 1024;
 
 export const httpRequest: HttpRequest = async (url, init) => {
-  const res = await request(url, {
-    method: init.method as 'GET',
-    ...(init.headers ? { headers: init.headers } : {}),
-    ...(init.body !== undefined ? { body: init.body } : {}),
-    signal: init.signal,
-    maxRedirections: 0,
-  });
+  let pending: ReturnType<typeof request>;
+  try {
+    pending = request(url, {
+      method: init.method as 'GET',
+      ...(init.headers ? { headers: init.headers } : {}),
+      ...(init.body !== undefined ? { body: init.body } : {}),
+      signal: init.signal,
+      maxRedirections: 0,
+    });
+  } catch (err) {
+    // Thrown before request() returned (an unparsable URL): nothing was dispatched.
+    throw new RequestNotSentError(err);
+  }
+  let res: Awaited<typeof pending>;
+  try {
+    res = await pending;
+  } catch (err) {
+    throw refusedBeforeSending(err) ? new RequestNotSentError(err) : err;
+  }
   const body = res.body;
   return {
     status: res.statusCode,

@@ -6,6 +6,7 @@ import pino from 'pino';
 import type { RenderedHttpAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createHttpActionExecutor } from '../../src/execute/actions/http.js';
+import { RequestNotSentError } from '../../src/checks/http-client.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
@@ -116,6 +117,31 @@ describe('http action', () => {
     const body = await exec.run(action({ body: { token: '${file:/nonexistent/rectify-token}' } }), ctx());
     assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: secret \${file:/nonexistent/rectify-token} does not exist`, unchanged: true });
     assert.equal(target.calls('/restart'), 0);
+  });
+
+  // Regression: a header the client refuses to encode failed the step before any byte
+  // left, but the outcome did not say so, and the runner rolled back a change that
+  // never happened.
+  it('a header value the client cannot send fails as not sent (unchanged), and the target sees nothing', async () => {
+    target.route('POST', '/restart', { status: 200 });
+    const exec = createHttpActionExecutor({ env: { BAD_TOKEN: 'tok\r\nX-Admin: 1' } });
+    for (const team of ['платежи', '\u202e', '．．']) {
+      const out = await exec.run(action({ headers: { 'X-Team': team } }), ctx());
+      assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: invalid X-Team header`, unchanged: true }, team);
+    }
+    // A secret resolved into a header is checked by the client too; its value is never reported.
+    const secret = await exec.run(action({ headers: { Authorization: 'Bearer ${env:BAD_TOKEN}' } }), ctx());
+    assert.deepEqual(secret, { ok: false, detail: `POST ${target.url}/restart not sent: invalid Authorization header`, unchanged: true });
+    assert.equal(target.calls('/restart'), 0);
+  });
+
+  it('only the client\'s "not sent" refusal is unchanged: any other failure of the request may have reached the target', async () => {
+    const failing = (err: unknown) => createHttpActionExecutor({ request: () => Promise.reject(err) });
+    const notSent = await failing(new RequestNotSentError(new Error('invalid request method'))).run(action(), ctx());
+    assert.deepEqual(notSent, { ok: false, detail: `POST ${target.url}/restart not sent: invalid request method`, unchanged: true });
+    // A socket closed after the request was written: it may have restarted the service.
+    const reset = await failing(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })).run(action(), ctx());
+    assert.deepEqual(reset, { ok: false, detail: `POST ${target.url}/restart: connection closed by the server` });
   });
 
   it('reports an unreachable target', async () => {

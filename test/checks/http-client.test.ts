@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { httpRequest } from '../../src/checks/http-client.js';
+import { httpRequest, RequestNotSentError } from '../../src/checks/http-client.js';
 
 /**
  * The HTTP client of actions, checks and notifications, against a real local
@@ -69,5 +69,23 @@ describe('http client', () => {
 
   it('ends a request that never answers at its deadline, as a TimeoutError', async () => {
     await assert.rejects(httpRequest(`${base}/silent`, { method: 'GET', signal: AbortSignal.timeout(200) }), { name: 'TimeoutError' });
+  });
+
+  it('a request refused while it is built rejects as RequestNotSentError, and nothing reaches the server', async () => {
+    const before = requests.length;
+    const signal = AbortSignal.timeout(5_000);
+    const notSent = (message: string) => (err: unknown) => {
+      assert.ok(err instanceof RequestNotSentError, String(err));
+      assert.equal(err.code, 'REQUEST_NOT_SENT');
+      assert.equal(err.message, message);
+      return true;
+    };
+    await assert.rejects(httpRequest(`${base}/ok`, { method: 'POST', headers: { 'X-Team': 'платежи' }, signal }), notSent('invalid X-Team header'));
+    await assert.rejects(httpRequest(`${base}/ok`, { method: 'POST', headers: { 'X-Note': 'a\r\nX-Admin: 1' }, signal }), notSent('invalid X-Note header'));
+    // Thrown by the client before it returns (the URL is parsed first).
+    await assert.rejects(httpRequest('http://[bad', { method: 'GET', signal }), notSent('Invalid URL'));
+    assert.equal(requests.length, before);
+    // A timeout is not "not sent": the request may have been written.
+    await assert.rejects(httpRequest(`${base}/silent`, { method: 'GET', signal: AbortSignal.timeout(200) }), (err: unknown) => !(err instanceof RequestNotSentError));
   });
 });

@@ -15,6 +15,8 @@ describe('alert values in HTTP headers', () => {
   let target: HttpTarget;
   let svc: TestService;
   before(async () => {
+    // An operator's secret the HTTP client cannot put in a header (not Latin-1).
+    process.env.RECTIFY_TEST_HDR_TOKEN = 'ключ';
     target = await startHttpTarget();
     target.route('POST', '/hdr-action', { status: 200 });
     target.route('POST', '/hdr-rollback', { status: 200 });
@@ -30,12 +32,22 @@ describe('alert values in HTTP headers', () => {
       http: {method: POST, url: "${target.url}/hdr-action", headers: {X-Team: "{team}"}}
     rollback:
       http: {method: POST, url: "${target.url}/hdr-rollback"}
+  probe-secret:
+    risk: LOW
+    triggers: [ProbeSecret]
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/hdr-action", headers: {X-Token: "\${env:RECTIFY_TEST_HDR_TOKEN}"}}
+    rollback:
+      http: {method: POST, url: "${target.url}/hdr-rollback"}
 `,
     });
   });
   after(async () => {
     await svc?.stop({ remove: true });
     await target?.close();
+    delete process.env.RECTIFY_TEST_HDR_TOKEN;
   });
 
   const fire = (service: string, team: string, fingerprint: string) =>
@@ -69,5 +81,19 @@ describe('alert values in HTTP headers', () => {
     assert.equal(target.calls('/hdr-action', 'POST'), 1);
     assert.equal(target.requests('/hdr-action', 'POST')[0]?.headers['x-team'], 'payments');
     assert.equal(target.calls('/hdr-rollback', 'POST'), 0);
+  });
+
+  it('a request the client refuses to send changes nothing: the run fails without sending its rollback', async () => {
+    target.reset();
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([{ labels: { alertname: 'ProbeSecret', service: 'shop' }, fingerprint: '5ec7e7000000000a' }]));
+    const [result] = r.body.results;
+    assert.deepEqual([result.action, result.event, result.success, result.rolled_back], ['executed', 'FAILED', false, false]);
+    assert.equal(result.reason, `action 1 failed: POST ${target.url}/hdr-action not sent: invalid X-Token header; nothing was changed: no rollback`);
+    assert.equal(target.calls('/hdr-action', 'POST'), 0);
+    assert.equal(target.calls('/hdr-rollback', 'POST'), 0);
+    // A request that can never be sent is the runbook's own fault and recurs on every
+    // run: it counts against the breaker like any failure (only a target's "not now" does not).
+    const rb = await svc.get('/api/v1/runbooks/probe-secret');
+    assert.deepEqual([rb.body.circuit.state, rb.body.circuit.failures], ['closed', 1]);
   });
 });

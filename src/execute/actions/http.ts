@@ -1,7 +1,7 @@
 import type { RenderedHttpAction } from '../../domain/index.js';
 import { formatDuration, withTimeout } from '../../lib/index.js';
 import { describeRequestError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
-import { httpRequest, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
+import { httpRequest, RequestNotSentError, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
 import { resolveHeaderSecrets, resolveSecretsDeep, type SecretSources } from '../../checks/secrets.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
@@ -78,6 +78,11 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         res = await send(action.url, { method, headers: headers.value, ...(body !== undefined ? { body } : {}), signal });
         await res.discard();
       } catch (err) {
+        // Refused by the client before a connection was used (a header value it cannot
+        // send, say): the target never saw it, so there is nothing to roll back.
+        if (err instanceof RequestNotSentError) {
+          return { ok: false, detail: `${target} not sent: ${describeRequestError(err, action.url, secrets)}`, unchanged: true };
+        }
         return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}` };
       } finally {
         release();
