@@ -7,6 +7,9 @@ import { compileUrl } from './url.js';
 /** Pieces shared by http actions and http checks. */
 
 const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// What the HTTP client refuses to put in a header value: control characters (but tab)
+// and anything above U+00FF. Written in the runbook, it would fail every run unsent.
+const UNSENDABLE_HEADER_CHAR_RE = /[^\t\x20-\x7e\x80-\xff]/u;
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
   const source = readString(r, v, path);
@@ -43,7 +46,16 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       ok = false;
       continue;
     }
-    out[name] = compileTemplate(text, 'header');
+    const template = compileTemplate(text, 'header');
+    const bad = template.parts.find((p): p is string => typeof p === 'string' && UNSENDABLE_HEADER_CHAR_RE.test(p));
+    if (bad !== undefined) {
+      const c = UNSENDABLE_HEADER_CHAR_RE.exec(bad)![0];
+      const code = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+      r.report([...path, name], `header value has ${code}, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII`);
+      ok = false;
+      continue;
+    }
+    out[name] = template;
   }
   return ok ? out : undefined;
 }

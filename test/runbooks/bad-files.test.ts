@@ -83,6 +83,12 @@ const EXPECTED: Record<string, string[]> = {
     '6: runbooks.restart-pod.colldown_minutes: unknown key (did you mean "cooldown_minutes"?)',
     '8: runbook: unknown key (did you mean "runbooks"?)',
   ],
+  // Header text the HTTP client can never send (Latin-1, as in "café", it can).
+  'headers.bad.yaml': [
+    '6: runbooks.call-out.actions[0].http.headers.X-Team: header value has U+043F, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
+    '7: runbooks.call-out.actions[1].http.headers.X-Note: header value has U+000A, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
+    '9: runbooks.call-out.post_checks[0].http.headers.X-Dir: header value has U+202E, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
+  ],
   'url.bad.yaml': [
     '5: runbooks.call-out.actions[0].http.url: placeholder {host} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
     '6: runbooks.call-out.actions[1].http.url: placeholder {port} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
