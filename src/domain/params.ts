@@ -52,5 +52,14 @@ export function checkParam(kind: ParamKind, value: string): ParamCheck {
 /** Shows an untrusted value in a message without letting it forge lines or go on forever. */
 export function quoteUntrusted(value: string, max = 80): string {
   const cut = value.length > max ? `${value.slice(0, max)}…` : value;
-  return JSON.stringify(cut);
+  // JSON escapes C0 controls, quotes and lone surrogates; the rest of what a reader
+  // cannot see, or that reorders the line around it (C1 controls, bidi overrides,
+  // zero-width and other format characters, line and paragraph separators), is
+  // written as \u escapes too, so a reason or audit line shows the value as it is.
+  return JSON.stringify(cut).replace(INVISIBLE, (ch) => {
+    let out = '';
+    for (let i = 0; i < ch.length; i++) out += `\\u${ch.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
 }
+const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;

@@ -129,8 +129,18 @@ test('headers and bodies: header values printable ASCII, body text without contr
   const ok = { service: 'api', reason: 'oom', incident: 'INC001', queue: 'jobs', replicas: '2' };
   assert.equal(refusal(app, { ...ok, incident: 'x\r\nX-Admin: 1' }), `placeholder {incident} in action 1: value "x\\r\\nX-Admin: 1" ${HEADER}`);
   // What the HTTP client cannot send (above U+00FF) or a server would misread (Latin-1 bytes, C1 controls, tab).
-  for (const incident of ['платежи', '\u202e', '．．', 'café', '\u0085', 'a\tb', '\u007f']) {
-    assert.equal(refusal(app, { ...ok, incident }), `placeholder {incident} in action 1: value ${JSON.stringify(incident)} ${HEADER}`);
+  const shown: Array<[string, string]> = [
+    ['платежи', '"платежи"'],
+    // Invisible or line-reordering characters are shown escaped.
+    ['\u202e', '"\\u202e"'],
+    ['．．', '"．．"'],
+    ['café', '"café"'],
+    ['\u0085', '"\\u0085"'],
+    ['a\tb', '"a\\tb"'],
+    ['\u007f', '"\\u007f"'],
+  ];
+  for (const [incident, quoted] of shown) {
+    assert.equal(refusal(app, { ...ok, incident }), `placeholder {incident} in action 1: value ${quoted} ${HEADER}`);
   }
   // A JSON body carries any Unicode; only control characters are refused there.
   const body = inline(`    triggers: [T]\n    action:\n      http: {url: "http://127.0.0.1:8080/note", body: {team: "{team}"}}\n`);
