@@ -9,6 +9,13 @@ export interface Incident {
   source: IncidentSource;
   root_cause: string;
   confidence: number;
+  /**
+   * Set when the source gave a confidence that cannot be read (an Alertmanager
+   * `confidence` label "abc"): `confidence` is then 0, and the confidence stage
+   * leaves the alert to a person whatever the runbook's min_confidence (0 included).
+   * `field` names where it was (`labels.confidence`), `value` is the sender's text.
+   */
+  confidence_unreadable?: { field: string; value: string };
   /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it. */
   service: string;
   services: string[];

@@ -91,8 +91,9 @@ function fingerprintOf(labels: Record<string, string>): string {
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
  * `alertname`; service from `service`, `deployment`, `job`, `app` (then the labels in
  * SERVICE_LABELS, else `unknown`); confidence from a
- * `confidence` label or annotation (else 1.0); context = labels. One occurrence
- * (fingerprint + startsAt + status) is decided once.
+ * `confidence` label or annotation (else 1.0; one that cannot be read is 0 and
+ * `confidence_unreadable`: LOW_CONFIDENCE, see the confidence stage); context =
+ * labels. One occurrence (fingerprint + startsAt + status) is decided once.
  */
 export function alertmanagerToIncidents(
   body: AlertmanagerWebhook,
@@ -114,11 +115,9 @@ export function alertmanagerToIncidents(
     }
     service ??= UNKNOWN_SERVICE;
     const rawConfidence = labels.confidence ?? a.annotations?.confidence;
-    const confidence = parseConfidence(rawConfidence);
-    if (confidence === undefined) {
-      problems.push(ingestProblem(`${at}.${labels.confidence !== undefined ? 'labels' : 'annotations'}.confidence`, `expected a number from 0 to 1, got ${JSON.stringify(rawConfidence)}`));
-      continue;
-    }
+    // Unreadable, the alert is still decided, never to act on its own: refusing it
+    // would make Alertmanager drop its whole group (it does not retry a 4xx).
+    const parsed = parseConfidence(rawConfidence);
     const alertname = labels.alertname;
     const rootCause = labels.root_cause || labels.reason || alertname;
     if (!rootCause) {
@@ -129,11 +128,11 @@ export function alertmanagerToIncidents(
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     const fp = a.fingerprint || fingerprintOf(labels);
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
-    incidents.push({
+    const incident: Incident = {
       id: opts.newId(),
       source: 'alertmanager',
       root_cause: rootCause,
-      confidence,
+      confidence: parsed ?? 0,
       service,
       services: [service],
       symptoms,
@@ -146,7 +145,10 @@ export function alertmanagerToIncidents(
       dedup_key: `am:${occurrence}:${a.status}`,
       alert_key: `am:${occurrence}`,
       received_at: opts.now,
-    });
+    };
+    // Set only on the rare alert that has it: the storm's others keep one object shape.
+    if (parsed === undefined) incident.confidence_unreadable = { field: `${labels.confidence !== undefined ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
+    incidents.push(incident);
   }
   return { incidents, problems };
 }

@@ -1,4 +1,4 @@
-import type { ErrorDetail, Incident } from '../domain/index.js';
+import { quoteUntrusted, type ErrorDetail, type Incident } from '../domain/index.js';
 
 export interface IngestResult {
   incidents: Incident[];
@@ -10,10 +10,31 @@ export function ingestProblem(path: string, message: string): ErrorDetail {
   return { path, message };
 }
 
-/** A confidence from a label or annotation: a number in [0, 1]; absent means 1.0. */
+/**
+ * A plain decimal number, nothing else: "0.8", "1", ".5", "1.0", "1.". `Number()`
+ * reads far more ("0x1" and "0b1" are 1, "1e0" is 1, "" is 0, " " is 0), so a
+ * label nobody meant as 1.0 would let a runbook act on its own. Exponent forms
+ * ("8e-1") are refused too: nobody writes a probability that way, and an alert
+ * whose confidence is refused is still decided, by a person (see alertmanager.ts).
+ * Signs are refused ("-0", "+1"): no confidence needs one.
+ */
+const PLAIN_DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
+
+/** A confidence from a label or annotation: a number in [0, 1]; absent means 1.0; undefined when it cannot be read. */
 export function parseConfidence(raw: unknown): number | undefined {
   if (raw === undefined || raw === null || raw === '') return 1;
-  const n = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  let n: number;
+  if (typeof raw === 'number') n = raw;
+  else {
+    const text = String(raw).trim();
+    if (!PLAIN_DECIMAL.test(text)) return undefined;
+    n = Number(text);
+  }
   if (!Number.isFinite(n) || n < 0 || n > 1) return undefined;
   return n;
+}
+
+/** Why a confidence label or annotation cannot be read (it is untrusted text: quoted and cut). */
+export function unreadableConfidenceMessage(raw: string): string {
+  return `expected a decimal number from 0 to 1, got ${quoteUntrusted(raw)}`;
 }

@@ -242,7 +242,9 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       }
       const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()) });
       if (ingest.problems.length) {
-        // The service refuses the whole body (400) when one alert in it cannot be read.
+        // The service refuses the whole body (400) when one alert in it names no root
+        // cause (no alertname, reason or root_cause); an unreadable confidence is not
+        // refused: that alert is decided LOW_CONFIDENCE like the service does.
         const p = ingest.problems[0]!;
         r.refused++;
         r.refusals.push({ line: entry.line, reason: `${p.path}: ${p.message}` });

@@ -1,5 +1,5 @@
 import { DECISION_ACTIONS, AUDIT_EVENTS, type DecisionAction, type Incident, type LoadProblem } from '../domain/index.js';
-import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema } from '../ingest/index.js';
+import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema, unreadableConfidenceMessage } from '../ingest/index.js';
 import { parseDuration, parseRfc3339 } from '../lib/index.js';
 import {
   checkKeys,
@@ -321,6 +321,13 @@ function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, inde
     }
     const out = alertmanagerToIncidents({ alerts: [parsed.data] }, { now, newId });
     for (const p of out.problems) r.report([...at, ...p.path.split('.').slice(2)], p.message);
+    // The service decides such an alert (LOW_CONFIDENCE, so Alertmanager keeps its
+    // group); in a test file it is a typo to fix, said where it is.
+    const unreadable = out.incidents[0]?.confidence_unreadable;
+    if (unreadable) {
+      r.report([...at, ...unreadable.field.split('.')], unreadableConfidenceMessage(unreadable.value));
+      return undefined;
+    }
     return out.incidents[0];
   }
   r.report(path, 'missing "incident" or "alert": what the test decides on');

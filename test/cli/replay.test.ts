@@ -227,7 +227,7 @@ describe('rectify replay', () => {
   it('a body the service would refuse (400) is counted as refused, with its line', async () => {
     const file = write('refused.jsonl', [
       line(T0, [crash(0)]),
-      line(T0 + MIN, [{ labels: { alertname: 'BadConfidence', service: 'api', confidence: 'high' }, fingerprint: 'x' }]),
+      line(T0 + MIN, [{ labels: { service: 'api', namespace: 'production' }, fingerprint: 'x' }]),
       JSON.stringify({ at: iso(T0 + 2 * MIN), webhook: { version: '4', alerts: [] } }),
     ]);
     const r = await replay(file, '--json');
@@ -235,10 +235,24 @@ describe('rectify replay', () => {
     const rep = r.json();
     assert.equal(rep.refused, 2);
     assert.deepEqual(rep.refusals, [
-      { line: 2, reason: 'alerts.0.labels.confidence: expected a number from 0 to 1, got "high"' },
+      { line: 2, reason: 'alerts.0.labels.alertname: the alert has no alertname, reason or root_cause label' },
       { line: 3, reason: 'alerts: Too small: expected array to have >=1 items' },
     ]);
-    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.confidence: expected a number from 0 to 1, got "high"');
+    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.alertname: the alert has no alertname, reason or root_cause label');
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+  });
+
+  it('an alert whose confidence cannot be read is left to a person (LOW_CONFIDENCE), as the service does; the rest of its body is decided', async () => {
+    const bad = (i: number, confidence: string): Alert => ({ ...crash(i, `bad${i}`), labels: { ...crash(i, `bad${i}`).labels, confidence } });
+    const file = write('unreadable.jsonl', [line(T0, [bad(0, 'high'), crash(0), bad(1, '0x1'), bad(2, '1e0')])]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.err, []);
+    const rep = r.json();
+    assert.equal(rep.refused, 0);
+    assert.equal(rep.alerts, 4);
+    assert.deepEqual(rep.manual, { LOW_CONFIDENCE: 3 });
+    assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+    assert.deepEqual(rep.executions_by_service, { api: 1 });
   });
 });

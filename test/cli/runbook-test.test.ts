@@ -232,7 +232,7 @@ tests:
       'bad.test.yaml: state.executions[0].ago: expected a duration such as "90s", "5m" or "1h", got "5 minutes"',
       'bad.test.yaml: tests[0].incident.confidence: Too big: expected number to be <=1',
       'bad.test.yaml: tests[0].expect.action: expected one of executed, approval_required, manual, blocked, aborted, duplicate, dry_run, resolved, got "executd" (did you mean "executed"?)',
-      'bad.test.yaml: tests[1].alert.labels.confidence: expected a number from 0 to 1, got "high"',
+      'bad.test.yaml: tests[1].alert.labels.confidence: expected a decimal number from 0 to 1, got "high"',
       'bad.test.yaml: tests[2].alert: give either incident or alert, not both',
       'bad.test.yaml: tests[3]: missing "expect": a test must assert at least the decision (expect: {action: …})',
       'bad.test.yaml: tests[4].incident.status: a runbook test decides on a firing incident; a resolved one is never matched to a runbook',

@@ -25,6 +25,14 @@ describe('intake', () => {
     blast_radius_limit: 5
     action:
       http: {method: POST, url: "${target.url}/evict/{namespace}/{pod}"}
+  any-confidence:
+    risk: LOW
+    triggers: [AnyConfidence]
+    min_confidence: 0
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/any/{service}"}
   scale-up:
     risk: LOW
     triggers: [high_cpu]
@@ -102,14 +110,75 @@ describe('intake', () => {
     assert.equal(r.body.results[0].event, 'NO_RUNBOOK');
   });
 
-  it('confidence from a label or annotation; an invalid one is a 400 naming the field and stores nothing', async () => {
+  it('confidence from a label or annotation; one that cannot be read leaves that alert to a person, the rest of the webhook is decided', async () => {
     const low = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: 'p2', service: 's' }, annotations: { confidence: '0.5' }, fingerprint: '3333333333333333' }]));
     assert.equal(low.body.results[0].event, 'LOW_CONFIDENCE');
+    target.route('POST', '/evict/production/ok-pod', { status: 200 });
+    target.route('POST', '/any/anysvc', { status: 200 });
+    const crash = (pod: string, extra: Record<string, string> = {}) => ({ alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'production', pod, service: pod, ...extra });
+    const long = `0.9\n${'x'.repeat(200)}`;
+    const body = amWebhook([
+      { labels: crash('bad-label', { confidence: 'very' }), fingerprint: 'c0nf000000000001' },
+      { labels: crash('ok-pod'), fingerprint: 'c0nf000000000002' },
+      // Number() reads these as 1.0: only a plain decimal number is a confidence.
+      { labels: crash('hex-pod'), annotations: { confidence: '0x1' }, fingerprint: 'c0nf000000000003' },
+      { labels: crash('exp-pod', { confidence: '1e0' }), fingerprint: 'c0nf000000000004' },
+      { labels: crash('long-pod', { confidence: long }), fingerprint: 'c0nf000000000005' },
+      // min_confidence 0 lets any readable confidence through, never an unreadable one.
+      { labels: { alertname: 'AnyConfidence', service: 'anysvc', confidence: 'abc' }, fingerprint: 'c0nf000000000006' },
+      { labels: { alertname: 'AnyConfidence', service: 'anysvc', confidence: '.0' }, fingerprint: 'c0nf000000000007' },
+    ]);
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.equal(r.status, 202);
+    const unreadable = (field: string, shown: string) => `Confidence unreadable: ${field} is ${shown}, not a decimal number from 0 to 1`;
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.runbook, x.reason, x.execution_id === null]),
+      [
+        ['manual', 'LOW_CONFIDENCE', 'restart-pod', unreadable('labels.confidence', '"very"'), true],
+        ['executed', 'SUCCESS', 'restart-pod', 'risk LOW: guardrails passed', false],
+        ['manual', 'LOW_CONFIDENCE', 'restart-pod', unreadable('annotations.confidence', '"0x1"'), true],
+        ['manual', 'LOW_CONFIDENCE', 'restart-pod', unreadable('labels.confidence', '"1e0"'), true],
+        ['manual', 'LOW_CONFIDENCE', 'restart-pod', unreadable('labels.confidence', `"0.9\\n${'x'.repeat(60)}…"`), true],
+        ['manual', 'LOW_CONFIDENCE', 'any-confidence', unreadable('labels.confidence', '"abc"'), true],
+        ['executed', 'SUCCESS', 'any-confidence', 'risk LOW: guardrails passed', false],
+      ],
+    );
+    assert.equal(target.calls('/evict/production/ok-pod', 'POST'), 1);
+    assert.equal(target.calls('/any/anysvc', 'POST'), 1);
+    for (const pod of ['bad-label', 'hex-pod', 'exp-pod', 'long-pod']) assert.equal(target.calls(`/evict/production/${pod}`, 'POST'), 0);
+    // Audited like any decision, and kept: a re-delivery is a duplicate.
+    const audit = (await svc.get(`/api/v1/audit?incident_id=${r.body.results[0].incident_id}`)).body.events;
+    assert.deepEqual(audit.map((e: any) => [e.event, e.details.reason]), [['LOW_CONFIDENCE', unreadable('labels.confidence', '"very"')]]);
+    const view = await svc.get(`/api/v1/incidents/${r.body.results[0].incident_id}`);
+    assert.equal(view.body.incident.confidence, 0);
+    const again = await svc.post('/api/v1/webhooks/alertmanager', body);
+    assert.deepEqual(again.body.results.map((x: any) => x.action), Array(7).fill('duplicate'));
+  });
+
+  it('plain decimal confidences are read as they are', async () => {
+    const at = (confidence: string, i: number) => ({ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: `dec${i}`, service: `dec${i}`, confidence }, fingerprint: `dec0${i}`.padEnd(16, '0') });
+    for (const pod of ['dec0', 'dec1', 'dec2']) target.route('POST', `/evict/prod/${pod}`, { status: 200 });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([at('0.8', 0), at('1', 1), at(' 1.0 ', 2), at('.5', 3), at('0.79', 4)]));
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.reason]),
+      [
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['manual', 'LOW_CONFIDENCE', 'Confidence 0.5 < 0.8'],
+        ['manual', 'LOW_CONFIDENCE', 'Confidence 0.79 < 0.8'],
+      ],
+    );
+  });
+
+  it('POST /api/v1/incidents still refuses a confidence that is not a number from 0 to 1 (400 naming the field), and stores nothing', async () => {
     const before = (await svc.get('/api/v1/audit?limit=1000')).body.events.length;
-    const bad = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'ok', service: 'a' } }, { labels: { alertname: 'K', service: 's', confidence: 'very' } }]));
-    assert.equal(bad.status, 400);
-    assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
-    assert.deepEqual(bad.body.error.details, [{ path: 'body.alerts.1.labels.confidence', message: 'expected a number from 0 to 1, got "very"' }]);
+    for (const confidence of ['0x1', 'abc', 1.5]) {
+      const bad = await svc.post('/api/v1/incidents', { id: `BADCONF${String(confidence).replace(/\W/g, '')}`, root_cause: 'CrashLoopBackOff', service: 's', confidence });
+      assert.equal(bad.status, 400);
+      assert.equal(bad.body.error.code, 'VALIDATION_FAILED');
+      assert.deepEqual(bad.body.error.details.map((d: any) => d.path), ['body.confidence']);
+    }
     assert.equal((await svc.get('/api/v1/audit?limit=1000')).body.events.length, before, 'a refused request changes nothing');
   });
 

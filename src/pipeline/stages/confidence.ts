@@ -1,12 +1,27 @@
+import { quoteUntrusted } from '../../domain/index.js';
 import type { Stage } from '../types.js';
 
-/** LOW_CONFIDENCE → manual: the diagnosis is not certain enough to act on. */
+/** Longest part of an unreadable confidence shown in a reason (it is the sender's text). */
+const MAX_SHOWN = 64;
+
+/**
+ * LOW_CONFIDENCE → manual: the diagnosis is not certain enough to act on. A
+ * confidence the source gave but that cannot be read ("abc") is never enough,
+ * whatever min_confidence says (0 included): a person decides, told which field
+ * held what.
+ */
 export const confidenceStage: Stage = {
   name: 'confidence',
   appliesTo: ['auto'],
   run(ctx) {
     const rb = ctx.runbook!;
-    const c = ctx.input.incident.confidence;
+    const incident = ctx.input.incident;
+    const unreadable = incident.confidence_unreadable;
+    if (unreadable) {
+      const reason = `Confidence unreadable: ${unreadable.field} is ${quoteUntrusted(unreadable.value, MAX_SHOWN)}, not a decimal number from 0 to 1`;
+      return { kind: 'manual', event: 'LOW_CONFIDENCE', reason, runbook: rb };
+    }
+    const c = incident.confidence;
     if (c < rb.minConfidence) {
       return { kind: 'manual', event: 'LOW_CONFIDENCE', reason: `Confidence ${c} < ${rb.minConfidence}`, runbook: rb };
     }
