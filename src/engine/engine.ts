@@ -81,6 +81,20 @@ function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
 const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval';
 
 /**
+ * A verdict that runs something, or that a person is told of (every approval,
+ * manual and blocked decision is notified): for such a verdict a firing delivery
+ * decided after its own resolve (an HA pair, a retry, one held up by its checks) is
+ * answered `resolved` instead, so nothing runs and nobody is told about an alert
+ * that is over, paused, low-confidence or circuit-open alike. Two are left out, to
+ * spare a storm a read per alert: a dry run (it neither acts nor tells anyone), and
+ * RATE_LIMITED, the storm's steady state (every alert past max_per_hour or in a
+ * cooldown), which runs nothing and, per runbook and service, is told once per
+ * --notify-repeat-window (5m by default), its repeats only counted into a summary.
+ * Other blocks (a storm while paused, say) do pay the read: they are told.
+ */
+const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !== 'RATE_LIMITED';
+
+/**
  * A verdict the I/O before deciding could change: one that acts, asks or shows a
  * plan (enrichment fills the plan, guardrails choose between acting and asking), or
  * a refusal to render (a value enrichment adds may be what was missing).
@@ -539,8 +553,8 @@ export function createEngine(deps: EngineDeps) {
         results.push(undefined);
         continue;
       }
-      // Looked up only for a verdict that would act or ask: a storm's blocked alerts pay nothing.
-      const resolved = incident.alert_key && actsOrAsks(verdict) ? tx.decisionByDedup(`${incident.alert_key}:resolved`) : undefined;
+      // Looked up only for a verdict that acts or that a person hears of (see tellsOrActs): a storm's rate-limited alerts pay nothing.
+      const resolved = incident.alert_key && tellsOrActs(verdict) ? tx.decisionByDedup(`${incident.alert_key}:resolved`) : undefined;
       if (resolved) {
         const r = applyAlreadyResolved(tx, incident, resolved, verdict.runbook?.id ?? null, now, actor);
         seen.set(incident.dedup_key, r);
