@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { slackPlanText } from '../../src/notify/index.js';
 import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService } from '../helpers/service.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
 
 const runbooks = (base: string) => `runbooks:
   fix:
@@ -53,6 +53,27 @@ describe('notifications: always notify, never block', () => {
     const audited = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
     assert.equal(audited.length, 3);
     assert.equal(audited[0].details.notifier, `webhook ${target.url}`);
+    await svc.stop({ remove: true });
+  });
+
+  it('an Alertmanager alert whose confidence cannot be read is told as LOW_CONFIDENCE, naming the field and value; its group is decided and told as usual', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([
+      { labels: { alertname: 'broken', service: 'shop', confidence: 'abc' }, fingerprint: 'badconf000000001' },
+      { labels: { alertname: 'broken', service: 'shop', confidence: '0.9' }, fingerprint: 'badconf000000002' },
+    ]));
+    assert.equal(r.status, 202);
+    await svc.service.drainNotifications();
+    const [bad, good] = r.body.results.map((x: any) => x.incident_id);
+    const got = target.requests('/hook', 'POST').map((q) => q.json() as any);
+    assert.deepEqual(got.map((g) => [g.incident_id, g.event, g.outcome, g.runbook]).sort(), [
+      [bad, 'LOW_CONFIDENCE', 'manual', 'fix'],
+      [good, 'SUCCESS', 'succeeded', 'fix'],
+    ].sort());
+    assert.equal(got.find((g) => g.incident_id === bad).reason, 'Confidence unreadable: labels.confidence is "abc", not a decimal number from 0 to 1');
+    assert.equal(target.calls('/act', 'POST'), 1);
     await svc.stop({ remove: true });
   });
 
