@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
-import { ingestProblem, parseConfidence, type IngestResult } from './common.js';
+import { boundedMap, ingestProblem, MAX_MAP_ENTRIES, parseConfidence, type IngestResult } from './common.js';
 
-const labelSet = z.record(z.string(), z.string());
+const labelSet = boundedMap(z.string());
 
 /** Alertmanager webhook payload, version 4. Unknown fields are ignored. */
 export const alertmanagerAlertSchema = z.object({
@@ -37,8 +37,9 @@ const optionalString = (v: unknown): boolean => v === undefined || typeof v === 
 
 function isLabelSet(v: unknown): boolean {
   if (!isObject(v)) return false;
-  // An own "__proto__" key is the schema's to judge (its output would not carry it).
-  for (const k in v) if (typeof v[k] !== 'string' || k === '__proto__') return false;
+  // An own "__proto__" key is the schema's to judge (its output would not carry it); so is a map too large.
+  let n = 0;
+  for (const k in v) if (typeof v[k] !== 'string' || k === '__proto__' || ++n > MAX_MAP_ENTRIES) return false;
   return true;
 }
 

@@ -1,9 +1,29 @@
+import { z } from 'zod';
 import { quoteUntrusted, type ErrorDetail, type Incident } from '../domain/index.js';
 
 export interface IngestResult {
   incidents: Incident[];
   /** Field paths of required values that are missing or wrong: the request is refused whole. */
   problems: ErrorDetail[];
+}
+
+/**
+ * Most entries one label map or context may have. Real alerts carry tens; a body of
+ * hundreds of thousands of keys (a few MiB, under the body limit) held the event
+ * loop for seconds per request, and would have been stored whole.
+ */
+export const MAX_MAP_ENTRIES = 1_000;
+
+/** A z.record bounded to MAX_MAP_ENTRIES entries. */
+export function boundedMap<T extends z.ZodType>(value: T) {
+  return z.record(z.string(), value).refine((m) => countKeys(m) <= MAX_MAP_ENTRIES, { message: `at most ${MAX_MAP_ENTRIES} entries` });
+}
+
+/** Own enumerable keys, counted without building the array. */
+export function countKeys(m: object): number {
+  let n = 0;
+  for (const k in m) if (Object.hasOwn(m, k)) n++;
+  return n;
 }
 
 export function ingestProblem(path: string, message: string): ErrorDetail {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
-import type { IngestResult } from './common.js';
+import { boundedMap, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -16,8 +16,8 @@ export const incidentSchema = z
     service: z.string().min(1).max(253).optional(),
     services: z.array(z.string().min(1).max(253)).min(1).optional(),
     symptoms: z.array(z.string().max(256)).max(100).default([]),
-    context: z.record(z.string(), scalar).default({}),
-    labels: z.record(z.string(), z.string()).default({}),
+    context: boundedMap(scalar).default({}),
+    labels: boundedMap(z.string()).default({}),
     status: z.enum(['firing', 'resolved']).default('firing'),
   })
   .refine((v) => v.service !== undefined || v.services !== undefined, {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { countRows } from '../storm/helpers.js';
 
 const fixture = (p: string) => JSON.parse(readFileSync(new URL(`../fixtures/payloads/${p.split("/").pop()}`, import.meta.url), 'utf8'));
 
@@ -195,6 +196,26 @@ describe('intake', () => {
     const extra = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 'a', surprise: { deep: true } });
     assert.equal(extra.status, 202);
     assert.equal(extra.body.action, 'manual');
+  });
+
+  it('a label map or context of more than 1,000 entries is a 400 naming it, and stores nothing; 1,000 are taken', async () => {
+    const map = (n: number, prefix: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const cases: Array<[string, unknown, string]> = [
+      ['/api/v1/incidents', { root_cause: 'nothing', service: 'a', context: map(1_001, 'k') }, 'body.context'],
+      ['/api/v1/incidents', { root_cause: 'nothing', service: 'a', labels: map(1_001, 'k') }, 'body.labels'],
+      ['/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Nothing', service: 'a', ...map(1_000, 'k') }, fingerprint: 'b16b16b16b16b16b' }]), 'body.alerts.0.labels'],
+      ['/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Nothing', service: 'a' }, annotations: map(1_001, 'a'), fingerprint: 'b17b17b17b17b17b' }]), 'body.alerts.0.annotations'],
+    ];
+    for (const [url, body, path] of cases) {
+      const r = await svc.post(url, body);
+      assert.equal(r.status, 400, path);
+      assert.deepEqual(r.body.error.details.map((d: { path: string; message: string }) => [d.path, d.message]), [[path, 'at most 1000 entries']], path);
+    }
+    assert.equal(rows(), before, 'nothing stored');
+    const most = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 'a', context: map(1_000, 'k') });
+    assert.equal(most.status, 202);
   });
 
   it('an alert without a service label is still decided, so its group is not lost', async () => {
