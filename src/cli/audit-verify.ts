@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
@@ -34,8 +34,8 @@ export const auditVerifyHelp = commandHelp({
   ],
   exits: [
     [0, 'the chain holds'],
-    [1, 'the chain is broken (the first row that does not fit is named), or the database cannot be opened'],
-    [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or usage: a wrong flag or argument, no database at that path, a setting with a problem'],
+    [1, 'the chain is broken (the first row that does not fit is named)'],
+    [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a setting with a problem'],
   ],
 });
 
@@ -54,8 +54,7 @@ export const auditExportHelp = commandHelp({
   ],
   exits: [
     [0, 'exported (also when no row matches)'],
-    [1, 'the database cannot be opened'],
-    [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a setting with a problem; nothing was exported'],
+    [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a file that is not a rectify database, a setting with a problem; nothing was exported'],
   ],
 });
 
@@ -88,12 +87,27 @@ function openReader(argv: string[], io: CliIO, command: string, settings: readon
     io.err(`rectify audit: no database at ${db.path} (set --db sqlite:<path>)`);
     return EXIT.USAGE;
   }
+  // SQLite says "disk I/O error" for a folder: name it instead.
+  if (statSync(db.path).isDirectory()) {
+    io.err(`rectify audit: ${db.path} is a folder, not a database file (set --db sqlite:<path>)`);
+    return EXIT.USAGE;
+  }
   try {
     return { reader: openSqliteAuditReader(db.path), flags: loaded.config.extraFlags, config: loaded.config };
   } catch (err) {
-    io.err(`rectify audit: cannot open ${db.path}: ${err instanceof Error ? err.message : String(err)}`);
-    return EXIT.FAILED;
+    // A file that is not a database, or not rectify's, is a wrong input (2), never
+    // exit 1, which verify keeps for a broken chain: a typo must not read as tampering.
+    io.err(`rectify audit: cannot open ${db.path}: ${whyNotReadable(err)}; name rectify's database file (set --db sqlite:<path>)`);
+    return EXIT.USAGE;
   }
+}
+
+/** SQLite's reason, in the words of someone who named the wrong file. */
+function whyNotReadable(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^no such table: audit$/.test(message)) return 'a SQLite database without an audit table (not a rectify database)';
+  if ((err as { code?: unknown } | null)?.code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
+  return message;
 }
 
 /**

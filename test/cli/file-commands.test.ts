@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../src/config/index.js';
 import { createManualClock } from '../../src/lib/index.js';
@@ -179,7 +180,7 @@ describe('--help of the commands that read files', () => {
       test: { flags: [], exits: ['  0  every test passed', '  1  a test failed', '  2  usage:'] },
       openapi: { flags: ['--check'], exits: ['  0  written', '  1  with --check the file differs', '  2  usage:'] },
       'audit verify': { flags: ['--db <sqlite:path>', '--audit-key <key>', '--audit-previous-keys <key,…>'], exits: ['  0  the chain holds', '  1  the chain is broken', '  2  not verified'] },
-      'audit export': { flags: ['--db <sqlite:path>', '--since <t>', '--after-seq <n>'], exits: ['  0  exported', '  1  the database cannot be opened', '  2  usage:'] },
+      'audit export': { flags: ['--db <sqlite:path>', '--since <t>', '--after-seq <n>'], exits: ['  0  exported', '  2  usage:'] },
     };
     for (const [name, want] of Object.entries(own)) {
       for (const flag of ['--help', '-h']) {
@@ -199,6 +200,28 @@ describe('--help of the commands that read files', () => {
 });
 
 describe('rectify audit export and verify', () => {
+  it('a file that is not rectify\'s database is a wrong input (exit 2, naming it), never a broken chain (exit 1)', async () => {
+    const dir = mkdtempSync(join(root, 'not-a-db-'));
+    writeFileSync(join(dir, 'x.txt'), 'line 1\nline 2\n'.repeat(100));
+    const other = join(dir, 'other.db');
+    const db = new Database(other);
+    db.exec('CREATE TABLE t (a)');
+    db.close();
+    const fix = 'name rectify\'s database file (set --db sqlite:<path>)';
+    const cases: Array<[string[], string]> = [
+      [['x.txt'], `rectify audit: cannot open ${join(dir, 'x.txt')}: not a SQLite database (file is not a database); ${fix}`],
+      [['--db', 'sqlite:x.txt'], `rectify audit: cannot open ${join(dir, 'x.txt')}: not a SQLite database (file is not a database); ${fix}`],
+      [['other.db'], `rectify audit: cannot open ${other}: a SQLite database without an audit table (not a rectify database); ${fix}`],
+      [['.'], `rectify audit: ${dir} is a folder, not a database file (set --db sqlite:<path>)`],
+    ];
+    for (const command of ['verify', 'export']) {
+      for (const [argv, line] of cases) {
+        const r = await cli(['audit', command, ...argv], { cwd: dir });
+        assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: [line] }, `${command} ${argv.join(' ')}`);
+      }
+    }
+  });
+
   it('export --since takes a duration back from now, as rectify audit does, or an RFC 3339 time; neither takes settings it does not read', async () => {
     const hour = 3_600_000;
     const clock = createManualClock(Date.now() - 2 * hour);
