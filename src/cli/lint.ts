@@ -1,8 +1,8 @@
-import { statSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, type ConfigSource } from '../config/index.js';
 import { formatProblem, type LoadProblem } from '../domain/index.js';
-import { loadRunbookFile, loadRunbooks } from '../runbooks/index.js';
+import { isRunbookFileName, loadRunbookFile, loadRunbooks } from '../runbooks/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -33,7 +33,7 @@ export const lintHelp = commandHelp({
   exits: [
     [0, 'every runbook loads, with no problem and no warning'],
     [1, 'a problem or a warning (each printed)'],
-    [2, 'usage: a wrong flag or argument, or a setting or config file with a problem; nothing was checked'],
+    [2, 'usage: a wrong flag or argument, no folder or file at that path, a file that is not .yaml/.yml, or a setting or config file with a problem; nothing was checked'],
   ],
 });
 
@@ -73,7 +73,19 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     dir = loaded.config.runbooks;
     from = ` (${describeSource(loaded.config.sources.runbooks)})`;
   }
-  const { runbooks, problems, warnings } = isFile(dir) ? loadRunbookFile(dir) : loadRunbooks(dir);
+  // What is not there, or not a runbook file, is a wrong name (exit 2), not a finding (exit 1):
+  // a log file would otherwise be parsed as YAML and print an error for every line.
+  if (!existsSync(dir)) {
+    io.err(`rectify lint: no folder or file at ${dir}${from}; name a runbooks folder or a .yaml/.yml runbook file`);
+    return EXIT.USAGE;
+  }
+  const file = isFile(dir);
+  const notRunbook = file ? whyNotRunbookFile(dir) : undefined;
+  if (notRunbook) {
+    io.err(`rectify lint: ${dir} ${notRunbook}`);
+    return EXIT.USAGE;
+  }
+  const { runbooks, problems, warnings } = file ? loadRunbookFile(dir) : loadRunbooks(dir);
   for (const p of problems) io.err(formatProblem(p));
   for (const w of warnings) io.err(formatWarning(w));
   if (problems.length || warnings.length) {
@@ -82,6 +94,15 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
   }
   io.out(`${runbooks.length} runbook(s) OK in ${dir}${from}`);
   return EXIT.OK;
+}
+
+/** Why rectify serve would not load this file from a runbooks folder, or undefined when it would. */
+function whyNotRunbookFile(path: string): string | undefined {
+  const name = basename(path);
+  if (isRunbookFileName(name)) return undefined;
+  if (!/\.ya?ml$/.test(name)) return 'is not a runbook file: lint reads .yaml and .yml files, the ones rectify serve loads from a runbooks folder';
+  if (name.startsWith('.')) return 'is a hidden file, which rectify serve does not load from a runbooks folder; rename it without the leading dot';
+  return `is a runbook test file, which rectify serve does not load; run it with: rectify test ${path}`;
 }
 
 /** Where the folder's name came from, as a person would look for it. */

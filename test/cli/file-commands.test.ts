@@ -97,6 +97,32 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
       const r = await cli(['lint', ...argv], { cwd: dir });
       assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: [line] }, argv.join(' '));
     }
+    // A name with nothing at it, or a file serve would not load, is a wrong name: exit 2 naming it,
+    // not a lint finding (exit 1), and a log file is not parsed as YAML line by line.
+    writeFileSync(join(dir, 'app.log'), 'GET /x 200\n\tpanic: {oops\n'.repeat(500));
+    writeFileSync(join(dir, 'fine.test.yaml'), 'tests: []\n');
+    writeFileSync(join(dir, '.hidden.yml'), OK);
+    const names: Array<[string[], Record<string, string>, string]> = [
+      [['nonexist.yaml'], {}, `rectify lint: no folder or file at ${join(dir, 'nonexist.yaml')}; name a runbooks folder or a .yaml/.yml runbook file`],
+      [['--runbooks', 'gone'], {}, `rectify lint: no folder or file at ${join(dir, 'gone')} (set by --runbooks); name a runbooks folder or a .yaml/.yml runbook file`],
+      [[], { RECTIFY_RUNBOOKS: 'gone' }, `rectify lint: no folder or file at ${join(dir, 'gone')} (set by RECTIFY_RUNBOOKS); name a runbooks folder or a .yaml/.yml runbook file`],
+      [['app.log'], {}, `rectify lint: ${join(dir, 'app.log')} is not a runbook file: lint reads .yaml and .yml files, the ones rectify serve loads from a runbooks folder`],
+      [['fine.test.yaml'], {}, `rectify lint: ${join(dir, 'fine.test.yaml')} is a runbook test file, which rectify serve does not load; run it with: rectify test ${join(dir, 'fine.test.yaml')}`],
+      [['.hidden.yml'], {}, `rectify lint: ${join(dir, '.hidden.yml')} is a hidden file, which rectify serve does not load from a runbooks folder; rename it without the leading dot`],
+    ];
+    for (const [argv, env, line] of names) {
+      const r = await cli(['lint', ...argv], { cwd: dir, env });
+      assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: [line] }, `${argv.join(' ')} ${JSON.stringify(env)}`);
+    }
+    // The default folder, when there is none, is named with where it came from.
+    rmSync(join(dir, 'rectify.yaml'));
+    rmSync(join(dir, 'runbooks'), { recursive: true });
+    const noDefault = await cli(['lint'], { cwd: dir });
+    assert.deepEqual({ code: noDefault.code, err: noDefault.err }, { code: 2, err: [`rectify lint: no folder or file at ${join(dir, 'runbooks')} (the default); name a runbooks folder or a .yaml/.yml runbook file`] });
+    // A runbook file named by itself is still read.
+    const one = await cli(['lint', 'prod/bad.yaml'], { cwd: dir });
+    assert.deepEqual({ code: one.code, err: one.err }, { code: 1, err: [problem(dir), `1 problem(s) and 0 warning(s) in ${join(dir, 'prod', 'bad.yaml')}`] });
+
     const missing = await cli(['lint', '--config', 'nope.yaml'], { cwd: dir });
     assert.equal(missing.code, 2);
     assert.deepEqual(missing.err, [
