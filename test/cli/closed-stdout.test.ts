@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it } from 'node:test';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+/**
+ * A reader that goes away (`rectify audit export | head -1`) closes the pipe: the next
+ * write fails with EPIPE. The command ends quietly (no stack trace on stderr) with its own
+ * exit code, 0 for a listing, and a long-running one (`--follow`) ends instead of hanging.
+ * This needs a real process: the EPIPE comes from process.stdout, which run(argv, io) never sees.
+ */
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Runs rectify with stdout's read end closed before it writes anything; resolves its exit code and stderr. */
+function withStdoutClosed(argv: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...argv], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child.stdout.destroy();
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  return new Promise((resolve) =>
+    child.once('close', (code) => {
+      clearTimeout(killer);
+      resolve({ code, stderr });
+    }),
+  );
+}
+
+describe('a closed stdout ends a command quietly', () => {
+  let svc: TestService;
+  let env: Record<string, string>;
+  before(async () => {
+    svc = await startTestService({ args: ['--listen', '127.0.0.1:0'] });
+    // Each incident adds audit rows: more than one export page (1,000 rows) and than a pipe buffer holds.
+    for (let i = 0; i < 600; i++) await svc.post('/api/v1/incidents', { id: `INC-${i}`, root_cause: 'nothing matches', service: 'shop' });
+    env = { RECTIFY_SERVER: await svc.service.listen() };
+  });
+  after(() => svc.stop({ remove: true }));
+
+  it('audit export <db>: exit 0, nothing on stderr', { timeout: 30_000 }, async () => {
+    assert.deepEqual(await withStdoutClosed(['audit', 'export', svc.dbPath]), { code: 0, stderr: '' });
+  });
+
+  it('audit --limit 200 (a client command): exit 0, nothing on stderr', { timeout: 30_000 }, async () => {
+    assert.deepEqual(await withStdoutClosed(['audit', '--limit', '200'], env), { code: 0, stderr: '' });
+  });
+
+  it('audit --follow: ends (exit 0) once nobody reads, instead of following forever', { timeout: 30_000 }, async () => {
+    assert.deepEqual(await withStdoutClosed(['audit', '--follow', '--limit', '5'], env), { code: 0, stderr: '' });
+  });
+});
