@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_EVENTS, DECISION_ACTIONS } from '../domain/index.js';
+import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
 import { parseRfc3339 } from '../lib/index.js';
 
 /** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
@@ -103,14 +103,21 @@ export const approvalSchema = z.object({
 
 export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });
 
+/** `by` of the control routes: who acts, as the caller states it; refused with control characters (domain/names.ts). */
+function statedName() {
+  return z.string().min(1).max(200).regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape)');
+}
+
+/** A reason or a comment: lines and tabs are fine, other control characters are refused. */
+function personText() {
+  return z.string().max(2000).regex(PERSON_TEXT_RE, 'control characters other than a newline or a tab (NUL, an escape, a carriage return) are not allowed');
+}
+
 export const approvalDecisionBodySchema = z.object({
-  by: z
-    .string()
-    .min(1)
-    .max(200)
+  by: statedName()
     .optional()
     .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
-  comment: z.string().max(2000).optional(),
+  comment: personText().optional(),
 })
   // With API tokens nothing in the body is needed: `curl -XPOST -H "Authorization: Bearer …"` approves.
   .default({});
@@ -204,10 +211,7 @@ export const runbookPauseStateSchema = z.object({
 
 export const manualRunBodySchema = z.object({
   params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
-  by: z
-    .string()
-    .min(1)
-    .max(200)
+  by: statedName()
     .optional()
     .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   dry_run: z.boolean().default(false),
@@ -215,7 +219,7 @@ export const manualRunBodySchema = z.object({
 });
 
 export const pauseBodySchema = z
-  .object({ by: z.string().min(1).max(200).default('api'), reason: z.string().max(2000).optional() })
+  .object({ by: statedName().default('api'), reason: personText().optional() })
   .default({ by: 'api' });
 
 export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean() });

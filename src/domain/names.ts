@@ -4,3 +4,17 @@
  * `--slack-approvers`, which must be able to equal it. Plain: never a Slack identity.
  */
 export const PERSON_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
+
+/**
+ * A name a request states for who acts (`by` of a run, an approval, a pause): any text
+ * a person goes by (spaces, letters of every script), but no control character (C0,
+ * DEL, C1) and no Unicode line or paragraph separator. A newline in a name forges a row
+ * of a table or a line of a text log; NUL or ESC rewrites what a terminal shows.
+ * (Stricter PERSON_NAME_RE is for names rectify hands out: tokens, Slack approvers.)
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+
+/** Free text of a person (a reason, a comment) may span lines and hold tabs; no other control character. */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+export const PERSON_TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]*$/;

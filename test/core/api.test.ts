@@ -238,3 +238,49 @@ describe('HEAD requests', () => {
     }
   });
 });
+
+describe('who acts, and why, as the control routes are told', () => {
+  it('control characters in by, a reason or a comment are a 400 naming the field; spaces, other scripts and lines of a reason are fine', async () => {
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  risky:
+    risk: HIGH
+    triggers: [broken]
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/act"}
+`,
+    });
+    try {
+      const ask = async (id: string) => (await svc.post('/api/v1/incidents', { id, root_cause: 'broken', service: 'shop' })).body.approval_id as string;
+      const name = 'a name may not hold control characters (a newline, a tab, NUL, an escape)';
+      const text = 'control characters other than a newline or a tab (NUL, an escape, a carriage return) are not allowed';
+      const id = await ask('INC-1');
+      const refused: Array<[string, unknown, string, string]> = [
+        [`/api/v1/approvals/${id}/reject`, { by: 'a\u0000\nFAKE AUDIT LINE' }, 'body.by', name],
+        [`/api/v1/approvals/${id}/approve`, { by: 'alice\tbob' }, 'body.by', name],
+        [`/api/v1/approvals/${id}/approve`, { by: 'alice\u2028bob' }, 'body.by', name],
+        [`/api/v1/approvals/${id}/reject`, { by: 'alice', comment: 'ok\u001b[2K\rAPPROVED' }, 'body.comment', text],
+        ['/api/v1/runbooks/risky/run', { by: 'eve\u009b31m' }, 'body.by', name],
+        ['/api/v1/pause', { by: 'ops\n' }, 'body.by', name],
+        ['/api/v1/pause', { by: 'ops', reason: 'x\u0000' }, 'body.reason', text],
+        ['/api/v1/runbooks/risky/pause', { by: 'ops', reason: 'x\ry' }, 'body.reason', text],
+      ];
+      for (const [url, body, path, message] of refused) {
+        const r = await svc.post(url, body);
+        assert.deepEqual({ status: r.status, body: r.body }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: ${path}: ${message}`, details: [{ path, message }] } } }, `${url} ${JSON.stringify(body)}`);
+      }
+      // Nothing was decided or paused by the refused requests.
+      assert.equal((await svc.get(`/api/v1/approvals?status=pending`)).body.approvals.length, 1);
+      assert.equal((await svc.get('/api/v1/runbooks/risky')).body.paused, null);
+
+      // Names as people write them still go through.
+      const rejected = await svc.post(`/api/v1/approvals/${id}/reject`, { by: 'Zoë Ångström-Łukasz 王', comment: 'not now:\n\tthe freeze is on' });
+      assert.equal(rejected.status, 200);
+      assert.equal(rejected.body.decided_by, 'Zoë Ångström-Łukasz 王');
+      const paused = await svc.post('/api/v1/runbooks/risky/pause', { by: 'José García', reason: 'flapping\nsee the incident' });
+      assert.deepEqual([paused.status, paused.body.pause.by, paused.body.pause.reason], [200, 'José García', 'flapping\nsee the incident']);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
