@@ -323,6 +323,29 @@ describe('client commands: what the service answers with an error', () => {
     assert.deepEqual(u.err, ['rectify: VALIDATION_FAILED: invalid body', '  body.by: too long']);
   });
 
+  it('what the service stored from outside cannot forge a row: every cell is on one line', async () => {
+    // Rows recorded before the API refused control characters in `by`, or from a service
+    // that does not: a newline in decided_by or in a service made a row of its own.
+    const forged = 'a\u0000\nb4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory';
+    const approval = (id: string, over: Record<string, unknown>) => ({
+      id, incident_id: 'INC-1', runbook: 'restart-api', service: 'shop', status: 'approved', reason: 'risk HIGH requires approval',
+      actions: ['POST http://x/restart'], params: {}, requested_at: '2026-11-24T03:00:00.000Z', requested_by: 'rectify',
+      expires_at: '2026-11-24T04:00:00.000Z', decided_at: '2026-11-24T03:01:00.000Z', decided_by: 'alice', comment: null,
+      decisions: [], execution_id: null, alerts: 1, alerts_open: 0, ...over,
+    });
+    fake.route('GET', '/api/v1/approvals', { status: 200, body: { approvals: [approval('apr_1', { decided_by: forged }), approval('apr_2', { service: 'shop\u2028apr_3 \u001b[31mFAKE', status: 'rejected' })] } });
+    const r = await cli(['approvals', '--status', 'all'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.out, [
+      'ID     RUNBOOK      SERVICE               STATUS    REQUESTED             EXPIRES/BY                                                  ALERTS  ACTIONS',
+      'apr_1  restart-api  shop                  approved  2026-11-24T03:00:00Z  a b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart',
+      'apr_2  restart-api  shop apr_3  [31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                       1       POST http://x/restart',
+    ]);
+    fake.route('POST', '/api/v1/approvals/apr_4/reject', { status: 200, body: approval('apr_4', { status: 'rejected', service: 'shop\nrejected apr_5', decided_by: 'bob\r\u001b[2Kmallory' }) });
+    const rejected = await cli(['reject', 'apr_4', '--by', 'bob'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.deepEqual(rejected.out, ['rejected apr_4 (restart-api on shop rejected apr_5) as bob [2Kmallory: nothing will run']);
+  });
+
   it('an answer that is not the API (no JSON) exits 3 and says so', async () => {
     fake.route('GET', '/api/v1/runbooks', { status: 200, body: '<html>hello</html>' });
     const r = await cli(['runbooks'], { env: { RECTIFY_SERVER: fake.url } });

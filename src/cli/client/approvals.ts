@@ -1,7 +1,7 @@
 import { parseDuration } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
-import { cell, lastFlag, table, time } from './format.js';
+import { cell, lastFlag, oneLine, table, time } from './format.js';
 import { clientHelp } from './help.js';
 import { outcomeExit, printOutcome, waitForExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
 
@@ -58,7 +58,7 @@ export const approvalsCommand = clientCommand({ name: 'approvals', flags: { stat
     cell(a.service, 40),
     a.status,
     time(a.requested_at),
-    a.status === 'pending' ? time(a.expires_at) : (a.decided_by ?? '-'),
+    a.status === 'pending' ? time(a.expires_at) : cell(a.decided_by, 64),
     // Alerts not resolved yet, of those that asked (for a pending request).
     a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
     cell(a.actions.join('; '), 70),
@@ -105,7 +105,7 @@ export const approveCommand = clientCommand(
     }
     if (client.json) io.out(JSON.stringify(execution ? { ...answer, execution } : answer));
     else {
-      io.out(`approved ${answer.id} (${answer.runbook} on ${answer.service}) as ${answer.decided_by ?? by}`);
+      io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}`);
       printOutcome(io, answer.result, execution);
     }
     return outcomeExit(answer.result, execution);
@@ -118,6 +118,6 @@ export const rejectCommand = clientCommand({ name: 'reject', flags: { by: 'strin
   const by = actor(flags, io);
   const answer = await api.post<ApprovalJson>(`/api/v1/approvals/${seg(args[0]!)}/reject`, { by, ...(comment !== undefined ? { comment } : {}) });
   if (client.json) io.out(JSON.stringify(answer));
-  else io.out(`rejected ${answer.id} (${answer.runbook} on ${answer.service}) as ${answer.decided_by ?? by}: nothing will run`);
+  else io.out(`rejected ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}: nothing will run`);
   return EXIT.OK;
 });

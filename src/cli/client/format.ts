@@ -1,14 +1,30 @@
 /**
+ * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: in a
+ * value the service got from outside (alert labels, who acted), a newline forges a row and
+ * an escape sequence rewrites the terminal.
+ */
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/** The value on one line: every run of control characters becomes one space. */
+export function oneLine(s: string): string {
+  return s.replace(CONTROL, ' ');
+}
+
+/**
  * Tables for people. Scripts use --json: these columns may change, the JSON does not.
+ * Every cell is put on one line here, whatever the caller passed: a cell forgotten by
+ * cell() cannot forge a row.
  */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const clean = rows.map((r) => r.map(oneLine));
+  const widths = headers.map((h, i) => Math.max(h.length, ...clean.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
       .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd();
-  return [line(headers), ...rows.map(line)];
+  return [line(headers), ...clean.map(line)];
 }
 
 /** RFC 3339 to the second: what a person compares with their own clock. */
@@ -22,8 +38,7 @@ export function time(iso: string | null | undefined): string {
 /** One line, at most `max` characters: control characters from alert labels cannot break a table. */
 export function cell(value: unknown, max = 80): string {
   if (value === null || value === undefined || value === '') return '-';
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  const s = (typeof value === 'string' ? value : JSON.stringify(value)).replace(/[\u0000-\u001f\u007f]+/g, ' ');
+  const s = oneLine(typeof value === 'string' ? value : JSON.stringify(value));
   return s.length > max ? `${s.slice(0, max - 1)}…` : s;
 }
 

@@ -51,7 +51,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
       ['circuit', `${circuit(r)}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}`],
       ['last hour', `${r.executions_last_hour} of ${r.max_per_hour} per service`],
-      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${c.service} until ${time(c.until)}`).join(', ')}` : ''}`],
+      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${cell(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
       ['success rate', rate(r)],
     ];
