@@ -1,4 +1,5 @@
 import type { Config } from './types.js';
+import { describeSecret } from '../lib/index.js';
 import { redactUrl } from './values.js';
 
 /**
@@ -36,7 +37,8 @@ export function configSummary(config: Config): Record<string, unknown> {
     notifyRepeatServices: config.notifyRepeatServices,
     // A Slack webhook's path is its credential: show only that one is set.
     slackWebhookUrl: config.slackWebhookUrl === undefined ? null : 'set',
-    slackSigningSecret: config.slackSigningSecret === undefined ? null : config.slackSigningSecret.startsWith('${file:') ? config.slackSigningSecret : 'set',
+    // Under a key the log censors (…Secret): a description it shows, null or "set" like the others.
+    slackSigningSecret: describeSecret(config.slackSigningSecret),
     auditKey: config.auditKey === undefined ? null : config.auditKey.startsWith('${file:') ? config.auditKey : 'set',
     auditPreviousKeys: config.auditPreviousKeys === undefined ? null : config.auditPreviousKeys.map((k) => (k.startsWith('${file:') ? k : 'set')),
     slackApprovers: config.slackApprovers === undefined ? null : [...config.slackApprovers],

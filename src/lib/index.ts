@@ -6,3 +6,4 @@ export * from './suggest.js';
 export * from './freeze.js';
 export * from './limit.js';
 export * from './text.js';
+export * from './secret-description.js';

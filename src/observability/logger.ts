@@ -1,4 +1,5 @@
 import { pino, type DestinationStream, type LevelWithSilent, type Logger as PinoLogger, type LoggerOptions as PinoOptions } from 'pino';
+import { SecretDescription } from '../lib/index.js';
 
 export type Logger = PinoLogger;
 export type LogLevel = LevelWithSilent;
@@ -82,6 +83,14 @@ export function isSecretKey(key: string): boolean {
 }
 const SECRET_SUFFIX = /(token|secret|password|passwd|apikey|signature)$/;
 
+/**
+ * A value under a secret key that holds no secret: null (none configured: "[REDACTED]"
+ * would say there is one) and what config says about a secret instead of it.
+ */
+function saysNothingSecret(v: unknown): boolean {
+  return v === null || v instanceof SecretDescription;
+}
+
 function redact(value: unknown, depth: number, skip: string | null): unknown {
   if (value === null || typeof value !== 'object') return value;
   // A URL with credentials in it (https://user:pass@host) is written without them.
@@ -106,7 +115,7 @@ function redact(value: unknown, depth: number, skip: string | null): unknown {
   for (const key in obj) {
     if (!Object.hasOwn(obj, key) || key === skip) continue;
     const cur = obj[key];
-    const v = cur !== undefined && isSecretKey(key) ? REDACTED : redact(cur, depth + 1, null);
+    const v = cur !== undefined && isSecretKey(key) && !saysNothingSecret(cur) ? REDACTED : redact(cur, depth + 1, null);
     if (v !== cur) (copy ??= { ...obj })[key] = v;
   }
   return copy ?? obj;

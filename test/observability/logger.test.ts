@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { configSummary, loadConfig } from '../../src/config/index.js';
 import { createLogger, createTestLogger, redactSecrets, REDACTED } from '../../src/observability/index.js';
 
 describe('logger redaction', () => {
@@ -107,6 +108,28 @@ describe('logger redaction', () => {
     assert.equal(second.target, 'https://api.example/path?…');
     assert.equal(second.token_name, 'ci-bot', 'a name is not a secret');
     assert.deepEqual(second.tokens, ['ci-bot', 'oncall']);
+  });
+
+  it('the startup summary line says of each secret null (not set) or "set", never [REDACTED] for one not configured', () => {
+    const hook = 'https://hooks.slack.com/services/T0/B0/hookSECRET';
+    const cases: Array<[string[], unknown]> = [
+      [[], null],
+      [['--slack-signing-secret', '0123456789abcdef0123456789abcdef', '--slack-webhook-url', hook, '--audit-key', 'k'.repeat(32)], 'set'],
+      [['--slack-signing-secret', '${file:/run/secrets/slack-signing-secret}'], '${file:/run/secrets/slack-signing-secret}'],
+    ];
+    for (const [argv, shown] of cases) {
+      const loaded = loadConfig(argv, {}, { cwd: '/' });
+      assert.ok('config' in loaded, JSON.stringify(loaded));
+      const t = createTestLogger();
+      t.logger.info({ config: configSummary(loaded.config) }, 'rectify serving');
+      const config = t.records()[0]!['config'] as Record<string, unknown>;
+      assert.equal(config['slackSigningSecret'], shown, argv.join(' '));
+      const set = argv.length > 2;
+      assert.deepEqual([config['slackWebhookUrl'], config['auditKey']], set ? ['set', 'set'] : [null, null]);
+      assert.doesNotMatch(t.lines.join('\n'), /0123456789abcdef|hookSECRET|kkkk/);
+    }
+    // A null under a secret key holds nothing to hide; a value still is hidden.
+    assert.deepEqual(redactSecrets({ token: null, secret: 'x' }), { token: null, secret: REDACTED });
   });
 
   it("never changes the caller's objects, and returns them as they are when nothing is secret", () => {
