@@ -112,7 +112,8 @@ type EnrichmentReads = Map<string, Promise<Record<string, string>>>;
 export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
-  const preparing = createLimiter(PREPARE_CONCURRENCY, deps.maxPreparing ?? 20_000);
+  const maxPreparing = deps.maxPreparing ?? 20_000;
+  const preparing = createLimiter(PREPARE_CONCURRENCY, maxPreparing);
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
@@ -347,7 +348,7 @@ export function createEngine(deps: EngineDeps) {
     if (bounded && !preparing.admits(todo.length)) {
       throw new RectifyError(
         'OVERLOADED',
-        `${preparing.waiting()} alerts are waiting for their enrichment or guardrail checks; nothing of this request was recorded, retry shortly`,
+        `more than ${maxPreparing} decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending ${maxPreparing}): ${preparing.waiting()} wait now and this request brings ${todo.length}; nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`,
       );
     }
     await Promise.all(todo.map((input) => preparing.run(() => complete(input))));

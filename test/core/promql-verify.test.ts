@@ -81,7 +81,7 @@ describe('PromQL verification with a real Prometheus', () => {
 });
 
 describe('overload', () => {
-  it('answers 503 with Retry-After when more decisions wait for the disk than --max-pending, and accepts again after', async () => {
+  it('answers 503 with Retry-After when more decisions wait to be recorded than --max-pending, saying so and the fix, and accepts again after', async () => {
     const svc = await startTestService({ args: ['--max-pending', '1'] });
     const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => svc.post('/api/v1/incidents', { root_cause: 'x', service: `s${i}` })));
     const codes = answers.map((a) => a.status).sort();
@@ -89,6 +89,10 @@ describe('overload', () => {
     assert.ok(codes.includes(503), `codes ${codes}`);
     const refused = answers.find((a) => a.status === 503)!;
     assert.equal(refused.body.error.code, 'OVERLOADED');
+    assert.equal(
+      refused.body.error.message,
+      'more than 1 decisions are waiting to be recorded (--max-pending 1); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
+    );
     assert.equal(refused.headers['retry-after'], '5');
     const accepted = answers.filter((a) => a.status === 202).length;
     assert.equal((await svc.get('/api/v1/audit?event=NO_RUNBOOK&limit=100')).body.events.length, accepted, 'refused requests recorded nothing');

@@ -394,6 +394,11 @@ describe('storm: alerts waiting for their I/O are bounded', { timeout: 60_000 },
     const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 40 }, (_, i) => alert('WebDown', `web-o${i}`))));
     assert.equal(r.status, 503);
     assert.equal(r.body.error.code, 'OVERLOADED');
+    // The backlog is the Kubernetes reads and Prometheus queries of alerts being prepared, not the disk.
+    assert.equal(
+      r.body.error.message,
+      'more than 3 decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending 3): 0 wait now and this request brings 40; nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
+    );
     assert.equal(fake.count('GET', DEPLOYMENT), 0);
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 0);
     // 35 fit (32 at once, 3 waiting).

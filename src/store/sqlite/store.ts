@@ -416,7 +416,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     transact<T>(work: (t: Tx) => T, o?: TransactOptions): Promise<T> {
       if (closed) return Promise.reject(new RectifyError('SHUTTING_DOWN', 'the store is closed'));
       if (o?.refusable && queue.length >= maxPending) {
-        return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting for the disk; retry shortly`));
+        // Not "for the disk": a burst of alerts in one turn fills this queue as well as a slow fsync does.
+        return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting to be recorded (--max-pending ${maxPending}); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`));
       }
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
