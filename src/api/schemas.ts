@@ -189,7 +189,11 @@ export const runbookStateSchema = z.object({
     failures: z.number().int(),
     opened_at: z.string().nullable(),
   }),
-  executions_last_hour: z.number().int(),
+  executions_last_hour: z.number().int().describe('executions started in the last hour, every service together (max_per_hour is per service: see busiest_service_last_hour)'),
+  busiest_service_last_hour: z
+    .object({ service: z.string(), executions: z.number().int() })
+    .nullable()
+    .describe('the service with the most executions in the last hour as max_per_hour counts them, and how many: what the per-service limit is compared with; null when none'),
   cooldowns: z.array(z.object({ service: z.string(), until: z.string() })),
   cooldown_end: z.string().nullable(),
   success_rate: z.number().nullable(),

@@ -214,7 +214,13 @@ export interface StoreHealth {
 }
 
 export interface RunbookStats {
+  /** Executions started in the last hour, every service together. */
   executionsLastHour: number;
+  /**
+   * The service with the most executions in the last hour as max_per_hour counts them
+   * (that limit is per service), and how many; null when none. Ties go to the first name.
+   */
+  busiestServiceLastHour: { service: string; executions: number } | null;
   succeeded: number;
   failed: number;
   lastExecutionAt: number | null;

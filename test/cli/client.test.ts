@@ -281,6 +281,46 @@ describe('client commands against a running service', () => {
   });
 });
 
+describe('rectify runbooks: the last hour against a per-service limit', () => {
+  it('shows the busiest service against max_per_hour, and the total apart (it showed 6/2 for 2 a service)', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/restart/api-1', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{pod_name}"}
+`,
+      args: ['--listen', '127.0.0.1:0'],
+    });
+    try {
+      const env = { RECTIFY_SERVER: await svc.service.listen() };
+      const row = async () => (await cli(['runbooks'], { env })).out.find((l) => l.startsWith('restart-api'))!;
+      assert.match(await row(), /\s0\/2\s/);
+      // Two for each of three services: each service at its limit, six in all; a third for one is refused.
+      for (const service of ['cart', 'shop', 'web']) {
+        for (let i = 0; i < 2; i++) {
+          const d = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'CrashLoopBackOff', service, context: { pod_name: 'api-1' } });
+          assert.equal(d.body.action, 'executed', JSON.stringify(d.body));
+        }
+      }
+      assert.equal((await svc.post('/api/v1/incidents', { root_cause: 'CrashLoopBackOff', service: 'web', context: { pod_name: 'api-1' } })).body.event, 'RATE_LIMITED');
+      const api = (await svc.get('/api/v1/runbooks/restart-api')).body;
+      assert.deepEqual([api.executions_last_hour, api.max_per_hour, api.busiest_service_last_hour], [6, 2, { service: 'cart', executions: 2 }]);
+      assert.match(await row(), /^restart-api\s+LOW\s+auto\s+yes\s+closed\s+2\/2, 6 in all\s+-\s+100% of 6$/);
+      const one = await cli(['runbooks', 'restart-api'], { env });
+      assert.ok(one.out.includes('last hour     2 of 2 for cart (the busiest service; the limit is per service); 6 in all'), one.out.join('\n'));
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});
+
 describe('client commands: what the service answers with an error', () => {
   let fake: HttpTarget;
   before(async () => {

@@ -55,6 +55,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       has_rollback: rb.rollback !== null && rb.rollback.length > 0,
       circuit: { state: circuit.state, failures: circuit.failures, opened_at: circuit.openedAt === null ? null : new Date(circuit.openedAt).toISOString() },
       executions_last_hour: stats.executionsLastHour,
+      busiest_service_last_hour: stats.busiestServiceLastHour,
       cooldowns: cooldowns.map((c) => ({ service: c.service, until: new Date(c.until).toISOString() })),
       cooldown_end: end === null ? null : new Date(end).toISOString(),
       success_rate: done === 0 ? null : stats.succeeded / done,

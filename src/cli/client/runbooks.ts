@@ -18,6 +18,8 @@ interface RunbookStateJson {
   actions: string[];
   circuit: { state: string; failures: number; opened_at: string | null };
   executions_last_hour: number;
+  /** Absent from a service older than this field. */
+  busiest_service_last_hour?: { service: string; executions: number } | null;
   cooldowns: Array<{ service: string; until: string }>;
   cooldown_end: string | null;
   success_rate: number | null;
@@ -27,7 +29,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
 );
 
 const rate = (r: RunbookStateJson) => (r.success_rate === null ? '-' : `${Math.round(r.success_rate * 100)}% of ${r.succeeded + r.failed}`);
@@ -50,7 +52,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['actions', r.actions.join('; ') || '-'],
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
       ['circuit', `${circuit(r)}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}`],
-      ['last hour', `${r.executions_last_hour} of ${r.max_per_hour} per service`],
+      ['last hour', lastHourDetail(r)],
       ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${cell(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
       ['success rate', rate(r)],
@@ -73,10 +75,29 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     r.mode,
     r.executable ? 'yes' : 'NO',
     circuit(r),
-    `${r.executions_last_hour}/${r.max_per_hour}`,
+    lastHourCell(r),
     r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-',
     rate(r),
   ]);
   for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
   return EXIT.OK;
 });
+
+/**
+ * max_per_hour is per service, executions_last_hour is every service together: "6/2"
+ * read as a limit passed three times. The busiest service is what the limit is
+ * compared with; the total follows when other services ran too.
+ */
+function lastHourCell(r: RunbookStateJson): string {
+  const busiest = r.busiest_service_last_hour;
+  if (busiest === undefined) return `${r.executions_last_hour} (≤${r.max_per_hour}/service)`;
+  const top = busiest?.executions ?? 0;
+  return `${top}/${r.max_per_hour}${r.executions_last_hour > top ? `, ${r.executions_last_hour} in all` : ''}`;
+}
+
+function lastHourDetail(r: RunbookStateJson): string {
+  const busiest = r.busiest_service_last_hour;
+  if (!busiest) return `${r.executions_last_hour} in all; at most ${r.max_per_hour} per service`;
+  const rest = r.executions_last_hour > busiest.executions ? `; ${r.executions_last_hour} in all` : '';
+  return `${busiest.executions} of ${r.max_per_hour} for ${cell(busiest.service, 40)} (the busiest service; the limit is per service)${rest}`;
+}

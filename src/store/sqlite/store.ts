@@ -320,6 +320,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
        MAX(started_at) AS last_at
      FROM executions WHERE runbook = ?`,
   );
+  // As the rate limit counts (tx.ts rateTimes): rate_events after now - 1h, per service.
+  const busiestStmt = db.prepare(
+    'SELECT service, COUNT(*) AS n FROM rate_events WHERE runbook = ? AND at > ? GROUP BY service ORDER BY n DESC, service LIMIT 1',
+  );
   const lastPerService = db.prepare(
     'SELECT service, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service',
   );
@@ -442,8 +446,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     },
     runbookStats(runbook: string, now: number): RunbookStats {
       const r = statsStmt.get(now - 3_600_000, runbook) as Record<string, number | null>;
+      const busiest = busiestStmt.get(runbook, now - 3_600_000) as { service: string; n: number } | undefined;
       return {
         executionsLastHour: r.last_hour ?? 0,
+        busiestServiceLastHour: busiest ? { service: busiest.service, executions: busiest.n } : null,
         succeeded: r.succeeded ?? 0,
         failed: r.failed ?? 0,
         lastExecutionAt: r.last_at ?? null,
