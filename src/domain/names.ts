@@ -15,6 +15,9 @@ export const PERSON_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
 
-/** Free text of a person (a reason, a comment) may span lines and hold tabs; no other control character. */
+/**
+ * Free text of a person (a reason, a comment) may span lines (newlines, and the Unicode
+ * line and paragraph separators like them) and hold tabs; no other control character.
+ */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-export const PERSON_TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]*$/;
+export const PERSON_TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
