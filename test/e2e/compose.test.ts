@@ -23,7 +23,7 @@ const run = promisify(execFile);
 
 describe('docker-compose.yml and deploy/compose', () => {
   const compose = parse(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { volumes?: string[]; command?: string[] }>;
+    services: Record<string, { volumes?: string[]; command?: string[]; stop_grace_period?: string }>;
   };
 
   it('runs rectify, the demo service, Prometheus and Alertmanager, mounting files that exist', () => {
@@ -38,6 +38,13 @@ describe('docker-compose.yml and deploy/compose', () => {
     const args = compose.services.rectify?.command ?? [];
     assert.ok(args.includes('--listen=0.0.0.0:9095'));
     assert.ok(args.includes('--tokens=/etc/rectify/tokens.yaml'));
+  });
+
+  it('gives rectify longer to stop than its --shutdown-grace (30 s by default), so a stop drains instead of killing', () => {
+    const args = compose.services.rectify?.command ?? [];
+    assert.equal(args.some((a) => a.startsWith('--shutdown-grace')), false, 'the default grace');
+    const grace = /^(\d+)s$/.exec(compose.services.rectify?.stop_grace_period ?? '');
+    assert.ok(grace && Number(grace[1]) > 30, `stop_grace_period ${compose.services.rectify?.stop_grace_period}`);
   });
 
   it('promtool accepts the Prometheus config and rules; amtool the Alertmanager config', async () => {
