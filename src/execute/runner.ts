@@ -294,14 +294,27 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let outcome = failure;
       if (hasRollback) {
         let rollbackDetail: string | undefined;
+        // Whether a rollback step may have changed something, and what the steps said.
+        let rollbackChanged = false;
+        const rollbackSaid: string[] = [];
         for (const step of req.plan.rollback ?? []) {
           if (signal.aborted) return await interruptedRollback(failure);
           const out = await runStep(step);
+          if (!out.unchanged) rollbackChanged = true;
           if (!out.ok) {
             if (signal.aborted) return await interruptedRollback(failure);
             rollbackDetail = out.detail;
             break;
           }
+          rollbackSaid.push(out.detail);
+        }
+        if (rollbackDetail === undefined && !rollbackChanged) {
+          // Every rollback step found nothing of this run's to undo (a deployment still on
+          // the template it had, a node the run never cordoned): nothing was restored, so the
+          // run is not reported as rolled back. Saying so would tell a person the cluster
+          // had been put back when it was never touched, or was changed some other way.
+          const why = `the rollback changed nothing: ${rollbackSaid.join('; ')}`;
+          return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why } }], 'failure', 'not_run');
         }
         if (rollbackDetail === undefined) {
           rollback = 'done';

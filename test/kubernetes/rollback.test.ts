@@ -64,8 +64,11 @@ ${runbook('drain-node', 'node_broken', `    actions:
     target.route('POST', '/notify', { status: 503 });
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'node_broken', service: 'infra', confidence: 1, context: { node: 'node-a' } });
     assert.equal(r.body.action, 'executed');
-    assert.deepEqual([r.body.success, r.body.rolled_back], [false, true]);
-    assert.equal(r.body.reason, `action 1 failed: POST ${target.url}/notify → 503, expected 200-299`);
+    // The rollback ran and changed nothing: not reported as a restore.
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const failure = `action 1 failed: POST ${target.url}/notify → 503, expected 200-299`;
+    const why = 'the rollback changed nothing: node node-a left as it is: this run did not cordon it';
+    assert.equal(r.body.reason, `${failure}; ${why}`);
     assert.equal(target.calls('/notify'), 1);
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true, 'still cordoned');
     assert.equal(fake.count('PATCH', /.*/), 0);
@@ -78,7 +81,10 @@ ${runbook('drain-node', 'node_broken', `    actions:
         ['rollback', 'kubectl uncordon node-a', true, 'node node-a left as it is: this run did not cordon it'],
       ],
     );
-    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: why });
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
   });
 
   it('a rollout undo that fails on a read changed nothing: no rollback, so no undo at all', async () => {
