@@ -340,6 +340,102 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
   });
 
+  it("a rollback's undo after an undo whose patch failed with a 500 (not landed): no second undo, nothing changed, and it says so", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    fake.injectError('PATCH', DEP_PATH('checkout'), 500, 'InternalError', 'etcd timeout');
+    const undo = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
+    assert.deepEqual([undo.ok, undo.unchanged, undo.detail], [false, undefined, 'rollout_undo deployment production/checkout: 500 InternalError: etcd timeout']);
+    // The rendered rollback is the seed's relative undo (and names a revision, ignored): the run read revision 2.
+    const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual(back, {
+      ok: true,
+      detail: "deployment production/checkout is still on revision 2 (the revision before this run's undo, not the rollback's --to-revision=1): nothing to roll back",
+      facts: { from_revision: '2', to_revision: '2' },
+      unchanged: true,
+    });
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 1, 'only the failed one');
+    const dep = fake.get('deployments', NS, 'checkout')!;
+    assert.equal(dep.spec.template.spec.containers[0].image, 'example/checkout:v2');
+    assert.equal(dep.metadata.annotations?.['deployment.kubernetes.io/revision'], '2');
+  });
+
+  it("a rollback's undo after an undo that landed restores the template the run read, once, even after a second undo", async () => {
+    const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 3 });
+    const v3 = replicaSets[2]!;
+    const exec = createKubernetesActionExecutor(clients);
+    // Each write waits for the rollout to settle: the controller's status updates move the
+    // resourceVersion, and a write racing them gets a 409 and is sent again (an extra PATCH).
+    const rolledOut = (rev: number) =>
+      waitFor(`checkout at revision ${rev}`, () => {
+        const d = fake.get('deployments', NS, 'checkout')!;
+        const pods = fake.list('pods', NS).filter((p) => p.metadata.name.startsWith('checkout-'));
+        return d.metadata.annotations?.['deployment.kubernetes.io/revision'] === String(rev) && d.status?.updatedReplicas === 3 && d.status?.readyReplicas === 3 && pods.length === 3;
+      });
+    await rolledOut(3);
+    const memo = new Map<string, unknown>();
+    const undo = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(undo.ok, true, undo.detail);
+    await rolledOut(4);
+    // A second undo in the same run does not move what the rollback restores.
+    const again = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
+    assert.deepEqual(again.facts, { from_revision: '4', to_revision: '3' });
+    await rolledOut(5);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3');
+    // A relative undo now would go to v1; the rollback goes back to what the run found: v3… which it is on.
+    const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.unchanged, back.detail], [true, true, "deployment production/checkout is on revision 5, still the template of revision 3 (the revision before this run's undo): nothing to roll back"]);
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+
+    // Another run: its undo lands (v3 → v2), its rollback restores v3 (a relative undo would too, here) in one PATCH.
+    const run2 = new Map<string, unknown>();
+    const undo2 = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '2' }), stepContext({ memo: run2, phase: 'action' }));
+    assert.deepEqual(undo2.facts, { from_revision: '5', to_revision: '2' });
+    await rolledOut(6);
+    const back2 = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo: run2, phase: 'rollback' }));
+    assert.deepEqual([back2.ok, back2.unchanged, back2.detail], [true, undefined, "rolled deployment production/checkout back from revision 6 to the template of revision 5 (the revision before this run's undo)"]);
+    assert.deepEqual(back2.facts, { from_revision: '6', to_revision: '5' });
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 4);
+    const patch = fake.requests.filter((r) => r.method === 'PATCH').at(-1)!;
+    assert.equal(patch.contentType, 'application/json-patch+json');
+    assert.deepEqual((patch.body as Array<{ value: { metadata: { labels: Record<string, string> } } }>)[0]!.value.metadata.labels, { app: 'checkout' });
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3');
+    // The controller reuses revision 3's ReplicaSet.
+    await waitFor('revision 7', () => fake.get('replicasets', NS, v3.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '7');
+  });
+
+  it("a rollback's relative undo without the run's own read is refused for a human, before any request; one naming its revision runs", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    const exec = createKubernetesActionExecutor(clients);
+    // Each write waits for the rollout to settle: the controller's status updates move the
+    // resourceVersion, and a write racing them gets a 409 and is sent again (an extra PATCH).
+    const rolledOut = (rev: number) =>
+      waitFor(`checkout at revision ${rev}`, () => {
+        const d = fake.get('deployments', NS, 'checkout')!;
+        const pods = fake.list('pods', NS).filter((p) => p.metadata.name.startsWith('checkout-'));
+        return d.metadata.annotations?.['deployment.kubernetes.io/revision'] === String(rev) && d.status?.updatedReplicas === 3 && d.status?.readyReplicas === 3 && pods.length === 3;
+      });
+    const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ phase: 'rollback' }));
+    assert.deepEqual(back, {
+      ok: false,
+      detail:
+        'refused: this run has no record of the template deployment production/checkout had before it changed it, so it cannot tell what to restore; rectify does not undo once more blindly (that could make the very change that failed): a person must check the deployment',
+      unchanged: true,
+    });
+    assert.equal(fake.requests.length, 0, 'not even read');
+    await rolledOut(2);
+    const named = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext({ phase: 'rollback' }));
+    assert.equal(named.ok, true, named.detail);
+    assert.deepEqual(named.facts, { from_revision: '2', to_revision: '1' });
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
+    await rolledOut(3);
+    // As an action, the relative undo is what the runbook asks for.
+    const action = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ phase: 'action' }));
+    assert.equal(action.ok, true, action.detail);
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+  });
+
   it('cordon and uncordon patch spec.unschedulable; repeating one sends no patch', async () => {
     const exec = createKubernetesActionExecutor(clients);
     const c = await exec.run(kubeAction('cordon', 'node', 'node-a', null), stepContext());

@@ -43,6 +43,13 @@ ${runbook('drain-node', 'node_broken', `    actions:
     rollback: kubectl uncordon {node}
 `)}${runbook('undo-deploy', 'bad_deploy', `    action: kubectl rollout undo deployment {deployment} -n {namespace}
     rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+`)}${runbook('undo-verified', 'bad_deploy_verified', `    action: kubectl rollout undo deployment {deployment} -n {namespace}
+    post_checks:
+      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
+    rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+`)}${runbook('notify-undo', 'bad_deploy_notify', `    action:
+      http: {method: POST, url: "${target.url}/notify"}
+    rollback: kubectl rollout undo deployment {deployment} -n {namespace}
 `)}${runbook('force-restart', 'stuck_pod', `    force_delete: true
     action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
@@ -106,6 +113,68 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.deepEqual([e.state, e.rolled_back, e.needs_human, e.steps.length], ['failed', false, false, 1]);
     // The runbook did fail: the breaker counts it.
     assert.equal((await svc.get('/api/v1/runbooks/undo-deploy')).body.circuit.failures, 1);
+  });
+
+  it('a rollout undo whose PATCH failed with a 500 that did not land: the rollback changes nothing and says so, never a second undo', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.injectError('PATCH', DEP_PATH, 500, 'InternalError', 'etcd timeout');
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const failure = 'action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcd timeout';
+    const why = "the rollback changed nothing: deployment production/checkout is still on revision 2 (the revision before this run's undo): nothing to roll back";
+    assert.equal(r.body.reason, `${failure}; ${why}`);
+    // Only the action's PATCH (which failed): a second relative undo would have sent v1's template.
+    assert.equal(fake.count('PATCH', DEP_PATH), 1);
+    const dep = fake.get('deployments', NS, 'checkout')!;
+    assert.equal(dep.spec.template.spec.containers[0].image, 'example/checkout:v2');
+    assert.equal(dep.metadata.annotations?.['deployment.kubernetes.io/revision'], '2');
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: why });
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; ok: boolean; facts?: Record<string, string> }) => [s.phase, s.ok, s.facts ?? null]),
+      [
+        ['action', false, null],
+        ['rollback', true, { from_revision: '2', to_revision: '2' }],
+      ],
+    );
+  });
+
+  it('a rollout undo that landed and failed its post-check is rolled back to the revision before the run (one PATCH each)', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    target.route('GET', '/healthy', { status: 503 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy_verified', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, true]);
+    assert.match(r.body.reason, new RegExp(`^verification failed: http GET ${target.url}/healthy: `));
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
+    const [action, , rollback] = e.steps;
+    assert.deepEqual([action.phase, action.ok, action.facts], ['action', true, { from_revision: '2', to_revision: '1' }]);
+    assert.deepEqual([rollback.phase, rollback.ok, rollback.facts], ['rollback', true, { from_revision: '3', to_revision: '2' }]);
+    assert.equal(rollback.detail, "rolled deployment production/checkout back from revision 3 to the template of revision 2 (the revision before this run's undo)");
+    assert.equal(fake.count('PATCH', DEP_PATH), 2);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+  });
+
+  it("a rollback undo with no record of the run's own read is refused and left to a human: no undo at all", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    target.route('POST', '/notify', { status: 503 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy_notify', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const refusal =
+      'refused: this run has no record of the template deployment production/checkout had before it changed it, so it cannot tell what to restore; rectify does not undo once more blindly (that could make the very change that failed): a person must check the deployment';
+    assert.equal(r.body.reason, `action 1 failed: POST ${target.url}/notify → 503, expected 200-299; rollback failed: ${refusal}`);
+    assert.equal(fake.count('PATCH', /.*/), 0);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLBACK_FAILED', 'FAILED']);
   });
 
   it("force_delete refused by the last-replica guard is blocked, like an eviction: no rollback, no breaker failure", async () => {

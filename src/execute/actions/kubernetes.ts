@@ -51,6 +51,19 @@ function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean
  */
 const scaledFromKey = (kind: string, ns: string, name: string): string => `kubernetes:scaled-from:${kind}/${ns}/${name}`;
 
+/**
+ * Within one run: the revision and pod template a deployment had when the run's
+ * rollout undo read it, before it wrote (the first undo of the run, if several). A
+ * rollback's undo restores that template instead of undoing once more: a second
+ * relative undo after a first that never landed would itself make the change that
+ * failed.
+ */
+const undoneFromKey = (ns: string, name: string): string => `kubernetes:undone-from:deployment/${ns}/${name}`;
+interface UndoneFrom {
+  revision: number;
+  template: V1PodTemplateSpec;
+}
+
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
@@ -267,12 +280,30 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
   }
 
-  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
+  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
     if (a.kind !== 'deployment') return { ok: false, detail: `rollout undo is implemented for deployments only, got ${a.kind}` };
     const to = a.args.to_revision;
     if (to !== undefined && (!checkParam('integer', to).ok || to === '0')) return { ok: false, detail: `to_revision ${JSON.stringify(to)} is not a revision number` };
+    const key = undoneFromKey(ns, a.name);
+    if (phase === 'rollback') {
+      const before = memo.get(key) as UndoneFrom | undefined;
+      if (before) return restoreTemplate(a, ns, before, signal, writes);
+      // A relative undo as a rollback undoes whatever the deployment's last change was,
+      // this run's or not, landed or not: without the run's own read there is nothing
+      // known to restore. A rollback naming its revision is absolute and runs as written.
+      if (to === undefined) {
+        return {
+          ok: false,
+          detail: `refused: this run has no record of the template deployment ${ns}/${a.name} had before it changed it, so it cannot tell what to restore; rectify does not undo once more blindly (that could make the very change that failed): a person must check the deployment`,
+        };
+      }
+    }
+    // Set by the run's first undo of this deployment only, so a second one does not move what a rollback restores.
+    const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`rollout undo deployment ${ns}/${a.name}`, async () => {
       const h = await readRolloutHistory(clients, ns, a.name, signal);
+      // Recorded once read, before any write (a retry after a 409 records its fresher read).
+      if (first && h.deployment.spec?.template) memo.set(key, { revision: h.current, template: withoutHashLabel(h.deployment.spec.template) } satisfies UndoneFrom);
       if (h.deployment.spec?.paused) return { ok: false, detail: `deployment ${ns}/${a.name} is paused; resume it before rolling back` };
       const known = h.revisions.map((r) => r.revision).join(', ') || 'none';
       const target = to !== undefined ? h.revisions.find((r) => r.revision === Number(to)) : h.revisions.find((r) => r.revision !== h.current);
@@ -297,6 +328,34 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       ];
       await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
       return { ok: true, detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`, facts };
+    });
+  }
+
+  /**
+   * A rollback's undo: puts back the pod template the deployment had before this run's
+   * undo, and changes nothing when it still has it (the run's write never landed).
+   */
+  async function restoreTemplate(a: RenderedKubernetesAction, ns: string, before: UndoneFrom, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
+    const id = `deployment ${ns}/${a.name}`;
+    const ignored = a.args.to_revision !== undefined ? `, not the rollback's --to-revision=${a.args.to_revision}` : '';
+    return withConflictRetry(`rollout undo ${id}`, async () => {
+      const h = await readRolloutHistory(clients, ns, a.name, signal);
+      const facts = { from_revision: String(h.current), to_revision: String(before.revision) };
+      const current = h.deployment.spec?.template;
+      if (current && sameTemplate(withoutHashLabel(current), before.template)) {
+        const where =
+          h.current === before.revision
+            ? `is still on revision ${h.current} (the revision before this run's undo${ignored})`
+            : `is on revision ${h.current}, still the template of revision ${before.revision} (the revision before this run's undo${ignored})`;
+        return { ok: true, detail: `${id} ${where}: nothing to roll back`, facts };
+      }
+      if (h.deployment.spec?.paused) return { ok: false, detail: `${id} is paused; resume it before rolling back` };
+      const body = [
+        { op: 'replace', path: '/spec/template', value: before.template },
+        { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
+      ];
+      await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
+      return { ok: true, detail: `rolled ${id} back from revision ${h.current} to the template of revision ${before.revision} (the revision before this run's undo${ignored})`, facts };
     });
   }
 
@@ -438,7 +497,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       case 'rollout_restart':
         return rolloutRestart(a, ns, signal, writes);
       case 'rollout_undo':
-        return rolloutUndo(a, ns, signal, writes);
+        return rolloutUndo(a, ns, signal, writes, memo, ctx.phase);
       case 'cordon': {
         const { was } = await setUnschedulable(name, true, signal, writes, memo);
         return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
@@ -485,4 +544,20 @@ function withoutHashLabel(t: V1PodTemplateSpec): V1PodTemplateSpec {
   const labels = { ...(t.metadata?.labels ?? {}) };
   delete labels['pod-template-hash'];
   return { ...t, metadata: { ...(t.metadata ?? {}), labels } };
+}
+
+/** Two pod templates are the same when their JSON is, whatever order the keys came in. */
+function sameTemplate(a: V1PodTemplateSpec, b: V1PodTemplateSpec): boolean {
+  return canonical(a) === canonical(b);
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(',')}]`;
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v !== null && typeof v === 'object') {
+    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
+    entries.sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonical(x)}`).join(',')}}`;
+  }
+  return JSON.stringify(v) ?? 'null';
 }
