@@ -77,6 +77,11 @@ function withStandIns(incident: Incident, rb: Runbook): Record<string, string> {
   return values;
 }
 
+/** The plan an approval request asks to run, as its notification shows it: each step's one-line summary. */
+function notificationPlan(plan: Pick<ExecutionPlan, 'actions' | 'rollback'>): NotificationPlan {
+  return { actions: plan.actions.map((s) => s.summary), rollback: plan.rollback ? plan.rollback.map((s) => s.summary) : null };
+}
+
 /** A verdict that runs something or asks a person to. */
 const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === 'approval';
 
@@ -587,10 +592,7 @@ export function createEngine(deps: EngineDeps) {
 
   function rememberAskedPlan(result: DecisionResult, verdict: Verdict): void {
     if (verdict.kind !== 'approval' || result.action !== 'approval_required') return;
-    askedPlans.set(result, {
-      actions: verdict.plan.actions.map((s) => s.summary),
-      rollback: verdict.plan.rollback ? verdict.plan.rollback.map((s) => s.summary) : null,
-    });
+    askedPlans.set(result, notificationPlan(verdict.plan));
   }
 
   /** Who is asked to approve: the runbook's owner, for approval requests. */
@@ -959,8 +961,12 @@ export function createEngine(deps: EngineDeps) {
             },
           });
         }
-        return { interrupted: running, expired: expireDue(tx, now) };
-      }).then(({ interrupted, expired }) => {
+        const expired = expireDue(tx, now);
+        // A request whose notification never reached a receiver (rectify stopped, or crashed,
+        // with it still queued in memory) is told again: unseen, nobody approves it.
+        const untold = deps.notify ? tx.pendingApprovals(now).filter((a) => !tx.notifiedAbout(a.incident_id, 'APPROVAL_REQUIRED')) : [];
+        return { interrupted: running, expired, untold };
+      }).then(({ interrupted, expired, untold }) => {
         // The worst case rectify knows of (it may have acted, and nobody knows how it
         // ended) is told like any other outcome, one by one.
         for (const e of interrupted) {
@@ -976,10 +982,37 @@ export function createEngine(deps: EngineDeps) {
           });
         }
         tellExpired(expired);
+        tellAgain(untold);
         return interrupted.length;
       });
     },
   };
+
+  /**
+   * Approval requests told again after a restart, as they were first told (owner and
+   * plan), the reason saying so. The first delivery may have landed unrecorded (a crash
+   * between the answer and its NOTIFIED row): a receiver drops the repeat by approval_id.
+   */
+  function tellAgain(requests: ApprovalRow[]): void {
+    if (requests.length === 0) return;
+    log.warn({ approvals: requests.map((a) => a.id) }, 'approval requests with no recorded delivery are told again');
+    for (const a of requests) {
+      const owner = catalog.byId(a.runbook)?.owner;
+      deps.notify?.({
+        event: 'APPROVAL_REQUIRED',
+        incident_id: a.incident_id,
+        runbook: a.runbook,
+        service: a.service,
+        execution_id: null,
+        approval_id: a.id,
+        outcome: 'approval_required',
+        reason: `${a.reason}${forAlerts(a)} (sent again after a restart: no delivery of this request was recorded before rectify stopped)`,
+        at: clock.now(),
+        ...(owner ? { owner } : {}),
+        plan: notificationPlan(a.plan as ExecutionPlan),
+      });
+    }
+  }
 
   /** A notification about something other than one decision: the fields it does not concern are null. */
   function tell(e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id'>>): void {

@@ -179,6 +179,14 @@ export interface Tx extends GuardStateView {
   /** Takes a resolved alert out of a pending request; answers how many alerts are left in it. */
   leaveApproval(approvalId: string, alertKey: string): number;
   expiredApprovals(now: number): ApprovalRow[];
+  /** Pending requests not yet expired at `now`, oldest first. */
+  pendingApprovals(now: number): ApprovalRow[];
+  /**
+   * Whether a notification of `about` (APPROVAL_REQUIRED, say) for the incident reached
+   * a receiver: a NOTIFIED audit row names it. Read through the audit log's incident
+   * index (an incident has a handful of rows), never a scan of the log.
+   */
+  notifiedAbout(incidentId: string, about: AuditEventName): boolean;
 
   setPaused(paused: boolean, by: string, at: number): void;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */

@@ -81,6 +81,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     approvalAlertsAdd: db.prepare('UPDATE approvals SET alerts = alerts + 1 WHERE id = ?'),
     approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
     approvalsExpired: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
+    approvalsPending: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at > ? ORDER BY requested_at, id`),
+    // `incident_id = ?` uses the partial index audit_incident; the rest filters that incident's few rows.
+    notifiedAbout: db
+      .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
+      .pluck(),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
@@ -311,6 +316,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return s.membersCount.get(approvalId) as number;
     },
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
+    pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
+    notifiedAbout: (incidentId, about) => s.notifiedAbout.get(incidentId, about) !== undefined,
 
     setPaused(paused, by, at) {
       forget(key.paused);

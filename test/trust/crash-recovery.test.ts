@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { startTestService } from '../helpers/service.js';
+
+/**
+ * What startup recovery owes the people after a kill -9 (real processes) or a stop:
+ * approval requests whose notification never got out are told again.
+ */
+
+const HOLD = { status: 200, delayMs: 120_000 };
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const asked = (base: string) => `runbooks:
+  ask:
+    risk: HIGH
+    owner: db-team
+    triggers: [scary]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+    rollback:
+      http: {method: POST, url: "${base}/undo/{service}"}
+`;
+
+const RESENT = ' (sent again after a restart: no delivery of this request was recorded before rectify stopped)';
+
+describe('approval requests whose notification was lost are told again at startup', () => {
+  let target: HttpTarget;
+  let dir: string;
+  let proc: RectifyProcess | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+    dir = mkdtempSync(join(tmpdir(), 'rectify-crash-notify-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), asked(target.url));
+  });
+  after(async () => {
+    await proc?.kill9();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = () => startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`] });
+  const body = (r: RecordedRequest) => r.json() as Record<string, any>;
+  const hookFor = (approvalId: string, since = 0) => target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => body(r).approval_id === approvalId });
+  const notified = async (p: RectifyProcess, incidentId: string) =>
+    (await p.get(`/api/v1/audit?incident_id=${incidentId}&event=NOTIFIED`)).body.events.filter((e: any) => e.details.about === 'APPROVAL_REQUIRED');
+  const ask = async (p: RectifyProcess, id: string, service: string): Promise<string> => {
+    const r = await p.post('/api/v1/incidents', { id, root_cause: 'scary', service, confidence: 1 });
+    assert.equal(r.body.action, 'approval_required');
+    return r.body.approval_id as string;
+  };
+
+  it('kill -9 with a request still queued: told once more after the restart, as first told and marked; a delivered one is not', async () => {
+    target.route('POST', '/hook', { status: 204 });
+    proc = await start();
+    // Delivered and recorded before the crash: not told again.
+    const delivered = await ask(proc, 'A1', 'shop');
+    await hookFor(delivered);
+    await until('A1 NOTIFIED', async () => ((await notified(proc!, 'A1')).length === 1 ? true : undefined));
+
+    // The receiver holds the next request: it is in flight (in memory only) when rectify dies.
+    target.route('POST', '/hook', HOLD);
+    const lost = await ask(proc, 'B1', 'db');
+    const first = body(await hookFor(lost));
+    await proc.kill9();
+
+    target.route('POST', '/hook', { status: 204 });
+    const since = Date.now();
+    proc = await start();
+    // A new request after startup: the queue sends approval requests in order, so anything
+    // recovery told comes before it.
+    const barrier = await ask(proc, 'C1', 'web');
+    await hookFor(barrier, since);
+    const told = target.requests('/hook').filter((r) => r.at >= since).map(body);
+    assert.deepEqual(told.map((t) => [t.event, t.approval_id]), [
+      ['APPROVAL_REQUIRED', lost],
+      ['APPROVAL_REQUIRED', barrier],
+    ]);
+    const again = told[0]!;
+    assert.deepEqual(
+      [again.incident_id, again.runbook, again.service, again.outcome, again.owner, again.execution_id],
+      ['B1', 'ask', 'db', 'approval_required', 'db-team', null],
+    );
+    assert.deepEqual(again.plan, { actions: [`POST ${target.url}/act/db`], rollback: [`POST ${target.url}/undo/db`] });
+    assert.deepEqual(again.plan, first.plan, 'the plan the first notification showed');
+    assert.equal(again.reason, `${first.reason}${RESENT}`);
+    assert.equal(first.reason, 'risk HIGH requires approval');
+    assert.notEqual(again.notification_id, first.notification_id);
+    assert.equal((await proc.get(`/api/v1/approvals/${lost}`)).body.status, 'pending');
+    await until('B1 and C1 NOTIFIED', async () => ((await notified(proc!, 'B1')).length === 1 && (await notified(proc!, 'C1')).length === 1 ? true : undefined));
+
+    // Once delivered and recorded, a further restart tells nobody again.
+    await proc.kill9();
+    const since2 = Date.now();
+    proc = await start();
+    const last = await ask(proc, 'D1', 'cache');
+    await hookFor(last, since2);
+    assert.deepEqual(target.requests('/hook').filter((r) => r.at >= since2).map((r) => body(r).approval_id), [last]);
+    for (const id of ['A1', 'B1', 'C1']) assert.equal((await notified(proc, id)).length, 1, `${id}: one delivery recorded`);
+    const v = await proc.get('/api/v1/audit/verify');
+    assert.equal(v.body.ok, true, v.body.reason);
+    await proc.stop();
+    proc = undefined;
+  });
+
+  it('a stop with requests in flight (aborted) and queued (not sent: rectify shut down first): each told again at the next start', async () => {
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    let svc = await startTestService({ runbooks: asked(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    const inFlight = (await svc.post('/api/v1/incidents', { id: 'S1', root_cause: 'scary', service: 'shop', confidence: 1 })).body.approval_id as string;
+    await hookFor(inFlight);
+    const queued = (await svc.post('/api/v1/incidents', { id: 'S2', root_cause: 'scary', service: 'web', confidence: 1 })).body.approval_id as string;
+    target.route('POST', '/hook', { status: 204 });
+    svc = await svc.restart();
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook').map(body);
+    assert.deepEqual(told.map((t) => [t.event, t.approval_id, t.reason]), [
+      ['APPROVAL_REQUIRED', inFlight, 'risk HIGH requires approval'],
+      ['APPROVAL_REQUIRED', inFlight, `risk HIGH requires approval${RESENT}`],
+      ['APPROVAL_REQUIRED', queued, `risk HIGH requires approval${RESENT}`],
+    ]);
+    const rows = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.concat((await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events);
+    assert.deepEqual(
+      rows.map((e: any) => [e.incident_id, e.event, e.details.about, e.details.detail]).sort(),
+      [
+        ['S1', 'NOTIFIED', 'APPROVAL_REQUIRED', 'delivered'],
+        ['S1', 'NOTIFY_FAILED', 'APPROVAL_REQUIRED', 'aborted'],
+        ['S2', 'NOTIFIED', 'APPROVAL_REQUIRED', 'delivered'],
+        ['S2', 'NOTIFY_FAILED', 'APPROVAL_REQUIRED', 'not sent: rectify shut down first'],
+      ],
+    );
+    await svc.stop({ remove: true });
+  });
+});
