@@ -360,6 +360,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     log,
     metrics,
     approvalTtlMs: config.approvalTtlMs,
+    circuitFailureThreshold: config.circuitFailureThreshold,
     maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
   });

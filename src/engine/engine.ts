@@ -6,6 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
+import { countFailure, failureInSteps, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
@@ -31,6 +32,8 @@ export interface EngineDeps {
   log: Logger;
   metrics: Metrics;
   approvalTtlMs: number;
+  /** Consecutive failures that open a runbook's circuit: recovery counts the runs a crash cut off after they failed. */
+  circuitFailureThreshold: number;
   /** Fire-and-forget: decisions that need a person are told to the notifiers. */
   notify?: Notify;
   /** Alerts that may wait for their enrichment or guardrail checks; a request past it is answered 503 (default 20,000). */
@@ -935,38 +938,43 @@ export function createEngine(deps: EngineDeps) {
     /**
      * At startup: an execution still marked running was cut off by a crash. Its
      * state is unknown, so it becomes INTERRUPTED for a human and is never re-run.
+     * One whose steps show it had failed (an action finished failed, a rollback had
+     * started) counts against its runbook's breaker, as a stop during its rollback
+     * would have counted it: a crash loop in rollbacks must still trip the breaker.
      */
     async recover(): Promise<number> {
       return store.transact((tx) => {
         const now = clock.now();
         const running = tx.runningExecutions();
+        const tripped = new Set<string>();
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
+          const failure = failureInSteps(e.steps);
           tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
+          const audit: RunAudit = (event, details) =>
+            tx.appendAudit({ at: now, event, incident_id: e.incident_id, runbook: e.runbook, execution_id: e.id, actor: 'rectify', details });
+          audit('INTERRUPTED', {
+            reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+            last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
+            // The run had failed: counted by the breaker below, as a stop at this point would have.
+            ...(failure !== undefined ? { failure } : {}),
+          });
+          if (failure !== undefined) {
+            if (countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit })) tripped.add(e.id);
+            continue;
+          }
           const c = tx.circuit(e.runbook);
           if (c.state === 'half_open' && c.trialExecutionId === e.id) {
             tx.setCircuit(e.runbook, { ...c, state: 'open', openedAt: now, trialExecutionId: null }, now);
           }
-          tx.appendAudit({
-            at: now,
-            event: 'INTERRUPTED',
-            incident_id: e.incident_id,
-            runbook: e.runbook,
-            execution_id: e.id,
-            actor: 'rectify',
-            details: {
-              reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
-              last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
-            },
-          });
         }
         const expired = expireDue(tx, now);
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again: unseen, nobody approves it.
         const untold = deps.notify ? tx.pendingApprovals(now).filter((a) => !tx.notifiedAbout(a.incident_id, 'APPROVAL_REQUIRED')) : [];
-        return { interrupted: running, expired, untold };
-      }).then(({ interrupted, expired, untold }) => {
+        return { interrupted: running, tripped, expired, untold };
+      }).then(({ interrupted, tripped, expired, untold }) => {
         // The worst case rectify knows of (it may have acted, and nobody knows how it
         // ended) is told like any other outcome, one by one.
         for (const e of interrupted) {
@@ -980,6 +988,9 @@ export function createEngine(deps: EngineDeps) {
             outcome: 'interrupted',
             reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
           });
+          if (tripped.has(e.id)) {
+            tell({ event: 'CIRCUIT_TRIPPED', incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, outcome: 'circuit open', reason: trippedReason(e.runbook) });
+          }
         }
         tellExpired(expired);
         tellAgain(untold);

@@ -4,6 +4,7 @@ import { errorMessage, sleep } from '../lib/index.js';
 import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { Notify } from '../notify/types.js';
+import { countFailure, trippedReason } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
 export interface RunRequest {
@@ -181,19 +182,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
             circuitChange = 'closed';
           }
         } else if (breaker === 'failure') {
-          const failures = c.failures + 1;
-          const trip = req.circuitTrial || c.state === 'half_open' || (c.state === 'closed' && failures >= deps.circuitFailureThreshold);
-          if (trip) {
-            tx.setCircuit(req.runbookId, { state: 'open', failures, openedAt: now, trialExecutionId: null }, now);
-            tripped = true;
-            audit(tx, 'CIRCUIT_TRIPPED', {
-              reason: req.circuitTrial ? 'the trial run failed: the circuit opens again' : `${failures} consecutive failures (threshold ${deps.circuitFailureThreshold})`,
-              failures,
-            });
-            circuitChange = 'open';
-          } else {
-            tx.setCircuit(req.runbookId, { ...c, failures }, now);
-          }
+          tripped = countFailure(tx, { runbook: req.runbookId, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: (e, d) => audit(tx, e, d) });
+          if (tripped) circuitChange = 'open';
         } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
           // The trial ended without a verdict on the runbook (pre-check failed, interrupted):
           // back to OPEN, so the next incident may try again.
@@ -214,7 +204,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
               ? { event: 'ROLLBACK_FAILED', outcome: `${state}, rollback failed` }
               : { event, outcome: state };
         deps.notify({ ...base, ...told, reason: outcome });
-        if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: `runbook ${req.runbookId} stopped acting on its own after repeated failures` });
+        if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: trippedReason(req.runbookId) });
       }
       deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
       log.info({ state, outcome }, 'execution finished');

@@ -156,6 +156,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     log,
     metrics: noopMetrics,
     approvalTtlMs: s.approvalTtlMs,
+    circuitFailureThreshold: s.circuitFailureThreshold,
   });
 
   const r: ReplayReport = {

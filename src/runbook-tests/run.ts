@@ -118,6 +118,7 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
       log: createLogger({ level: 'silent' }),
       metrics: noopMetrics,
       approvalTtlMs: APPROVAL_TTL_MS,
+      circuitFailureThreshold: s.circuitFailureThreshold,
     });
     const [result] = await engine.accept([test.incident], { actor: ACTOR });
     const got = describeResult(store, result!);

@@ -147,3 +147,93 @@ describe('approval requests whose notification was lost are told again at startu
     await svc.stop({ remove: true });
   });
 });
+
+const rollingBack = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+    rollback:
+      http: {method: POST, url: "${base}/undo/{service}", timeout_seconds: 60}
+`;
+
+describe('a run killed during its rollback counts against the breaker, as a stop there does', () => {
+  let target: HttpTarget;
+  let dir: string;
+  let proc: RectifyProcess | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+    dir = mkdtempSync(join(tmpdir(), 'rectify-crash-breaker-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), rollingBack(target.url));
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(async () => {
+    await proc?.kill9();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const start = () =>
+    startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--circuit-failure-threshold', '2', '--notify-webhook', `${target.url}/hook`] });
+  const told = (since: number) => target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
+  /** A run whose action fails, killed while its rollback waits on the target. */
+  async function crashInRollback(service: string): Promise<string> {
+    target.route('POST', `/act/${service}`, { status: 500 });
+    target.route('POST', `/undo/${service}`, HOLD);
+    proc ??= await start();
+    const r = await proc.post('/api/v1/incidents', { root_cause: 'broken', service, confidence: 1 });
+    assert.equal(r.body.action, 'executed');
+    await target.waitForRequest(`/undo/${service}`, { timeoutMs: 20_000 });
+    await proc.kill9();
+    proc = undefined;
+    return r.body.execution_id as string;
+  }
+  const events = async (p: RectifyProcess, executionId: string) =>
+    (await p.get(`/api/v1/audit?execution_id=${executionId}&limit=100`)).body.events.reverse().filter((e: any) => !e.event.startsWith('NOTIF'));
+  const circuit = async (p: RectifyProcess) => {
+    const c = (await p.get('/api/v1/runbooks/fix')).body.circuit;
+    return { state: c.state, failures: c.failures };
+  };
+
+  it('two kills in rollbacks trip the breaker (threshold 2): CIRCUIT_TRIPPED audited and told, the next alert is blocked', async () => {
+    const first = await crashInRollback('s1');
+    const since1 = Date.now();
+    proc = await start();
+    assert.deepEqual(await circuit(proc), { state: 'closed', failures: 1 });
+    const rows1 = await events(proc, first);
+    assert.deepEqual(rows1.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'INTERRUPTED']);
+    assert.equal(rows1.at(-1).details.failure, `action 1 failed: POST ${target.url}/act/s1 → 500, expected 200-299`);
+    await target.waitForRequest('/hook', { since: since1, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === first });
+
+    const second = await crashInRollback('s2');
+    const since2 = Date.now();
+    proc = await start();
+    assert.deepEqual(await circuit(proc), { state: 'open', failures: 2 });
+    const rows2 = await events(proc, second);
+    assert.deepEqual(rows2.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'INTERRUPTED', 'CIRCUIT_TRIPPED']);
+    assert.deepEqual(rows2.at(-1).details, { reason: '2 consecutive failures (threshold 2)', failures: 2 });
+    const blocked = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 's3', confidence: 1 });
+    assert.equal(blocked.body.event, 'CIRCUIT_OPEN');
+    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === blocked.body.incident_id });
+    assert.deepEqual(
+      told(since1).map((t) => [t.event, t.execution_id ?? t.incident_id, t.reason.startsWith('runbook') ? t.reason : '']),
+      [
+        ['INTERRUPTED', first, ''],
+        ['INTERRUPTED', second, ''],
+        ['CIRCUIT_TRIPPED', second, 'runbook fix stopped acting on its own after repeated failures'],
+        ['CIRCUIT_OPEN', blocked.body.incident_id, ''],
+      ],
+    );
+    assert.equal(target.calls('/act/s3'), 0);
+    for (const s of ['s1', 's2']) assert.deepEqual([target.calls(`/act/${s}`), target.calls(`/undo/${s}`)], [1, 1], `${s}: never re-run`);
+    const v = await proc.get('/api/v1/audit/verify');
+    assert.equal(v.body.ok, true, v.body.reason);
+    await proc.stop();
+    proc = undefined;
+  });
+});

@@ -1,0 +1,49 @@
+import type { AuditEventName } from '../domain/index.js';
+import type { StepRecord, Tx } from '../store/ports.js';
+
+/** Appends one audit row about the run, in the caller's transaction. */
+export type RunAudit = (event: AuditEventName, details: Record<string, unknown>) => void;
+
+/** What the notifiers are told when a run trips its runbook's breaker. */
+export const trippedReason = (runbook: string): string => `runbook ${runbook} stopped acting on its own after repeated failures`;
+
+/**
+ * A failed run, counted by its runbook's breaker inside the caller's transaction:
+ * the trial run's failure, a failure while half-open, or the threshold-th failure in
+ * a row opens it (CIRCUIT_TRIPPED, audited here). Answers whether it tripped; the
+ * caller tells the notifiers after commit. The one rule for every way a run ends
+ * failed: finished, cut off by a stop during its rollback, or found so after a crash.
+ */
+export function countFailure(
+  tx: Tx,
+  run: { runbook: string; circuitTrial: boolean; threshold: number; now: number; audit: RunAudit },
+): boolean {
+  const c = tx.circuit(run.runbook);
+  const failures = c.failures + 1;
+  const trip = run.circuitTrial || c.state === 'half_open' || (c.state === 'closed' && failures >= run.threshold);
+  if (!trip) {
+    tx.setCircuit(run.runbook, { ...c, failures }, run.now);
+    return false;
+  }
+  tx.setCircuit(run.runbook, { state: 'open', failures, openedAt: run.now, trialExecutionId: null }, run.now);
+  run.audit('CIRCUIT_TRIPPED', {
+    reason: run.circuitTrial ? 'the trial run failed: the circuit opens again' : `${failures} consecutive failures (threshold ${run.threshold})`,
+    failures,
+  });
+  return true;
+}
+
+/**
+ * What a run's recorded steps say about a run cut off by a crash: the failure that
+ * had ended it, or undefined when nothing shows it had failed. A rollback starts only
+ * after an action or a verification failed (each step is recorded before it starts);
+ * an action recorded as finished failed ended the actions. Post-check results are not
+ * recorded until the run ends, so a crash between a failed verification and the
+ * rollback's first step reads as not failed.
+ */
+export function failureInSteps(steps: readonly StepRecord[]): string | undefined {
+  const action = steps.find((s) => s.phase === 'action' && s.finished_at !== null && s.ok === false);
+  if (action) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
+  if (steps.some((s) => s.phase === 'rollback')) return 'the rollback had started: an action or a verification had failed';
+  return undefined;
+}
