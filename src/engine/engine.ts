@@ -6,7 +6,7 @@ import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import { countFailure, failureInSteps, trippedReason, type RunAudit } from '../execute/breaker.js';
+import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
@@ -941,12 +941,15 @@ export function createEngine(deps: EngineDeps) {
      * One whose steps show it had failed (an action finished failed, a rollback had
      * started) counts against its runbook's breaker, as a stop during its rollback
      * would have counted it: a crash loop in rollbacks must still trip the breaker.
+     * A half-open circuit's trial cut off otherwise re-opens it with a new recovery
+     * wait, as a stop does.
      */
     async recover(): Promise<number> {
       return store.transact((tx) => {
         const now = clock.now();
         const running = tx.runningExecutions();
         const tripped = new Set<string>();
+        const reopened = new Set<string>();
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
           const failure = failureInSteps(e.steps);
@@ -962,19 +965,16 @@ export function createEngine(deps: EngineDeps) {
           });
           if (failure !== undefined) {
             if (countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit })) tripped.add(e.id);
-            continue;
-          }
-          const c = tx.circuit(e.runbook);
-          if (c.state === 'half_open' && c.trialExecutionId === e.id) {
-            tx.setCircuit(e.runbook, { ...c, state: 'open', openedAt: now, trialExecutionId: null }, now);
+          } else if (reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit })) {
+            reopened.add(e.id);
           }
         }
         const expired = expireDue(tx, now);
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again: unseen, nobody approves it.
         const untold = deps.notify ? tx.pendingApprovals(now).filter((a) => !tx.notifiedAbout(a.incident_id, 'APPROVAL_REQUIRED')) : [];
-        return { interrupted: running, tripped, expired, untold };
-      }).then(({ interrupted, tripped, expired, untold }) => {
+        return { interrupted: running, tripped, reopened, expired, untold };
+      }).then(({ interrupted, tripped, reopened, expired, untold }) => {
         // The worst case rectify knows of (it may have acted, and nobody knows how it
         // ended) is told like any other outcome, one by one.
         for (const e of interrupted) {
@@ -988,9 +988,8 @@ export function createEngine(deps: EngineDeps) {
             outcome: 'interrupted',
             reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
           });
-          if (tripped.has(e.id)) {
-            tell({ event: 'CIRCUIT_TRIPPED', incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, outcome: 'circuit open', reason: trippedReason(e.runbook) });
-          }
+          const breaker = tripped.has(e.id) ? trippedReason(e.runbook) : reopened.has(e.id) ? reopenedReason(e.runbook) : undefined;
+          if (breaker) tell({ event: 'CIRCUIT_TRIPPED', incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, outcome: 'circuit open', reason: breaker });
         }
         tellExpired(expired);
         tellAgain(untold);

@@ -47,3 +47,26 @@ export function failureInSteps(steps: readonly StepRecord[]): string | undefined
   if (steps.some((s) => s.phase === 'rollback')) return 'the rollback had started: an action or a verification had failed';
   return undefined;
 }
+
+/** What the notifiers are told when a trial run cut off by a stop or a crash re-opens the circuit. */
+export const reopenedReason = (runbook: string): string =>
+  `the trial run of runbook ${runbook} was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again`;
+
+/**
+ * The half-open circuit's trial run cut off before it ended (a stop, a crash, a
+ * store fault), inside the caller's transaction: the circuit opens again with a new
+ * recovery wait (CIRCUIT_TRIPPED, audited here; failures unchanged). A trial that
+ * never finished proved nothing, and its target is in a state nobody knows yet: the
+ * next trial must not run the moment rectify is back. Answers whether it re-opened;
+ * the caller tells the notifiers after commit.
+ */
+export function reopenAfterCutOffTrial(tx: Tx, run: { runbook: string; executionId: string; now: number; audit: RunAudit }): boolean {
+  const c = tx.circuit(run.runbook);
+  if (c.state !== 'half_open' || c.trialExecutionId !== run.executionId) return false;
+  tx.setCircuit(run.runbook, { ...c, state: 'open', openedAt: run.now, trialExecutionId: null }, run.now);
+  run.audit('CIRCUIT_TRIPPED', {
+    reason: 'the trial run was cut off before it ended, which proves nothing: the circuit opens again and the next trial waits the recovery time again',
+    failures: c.failures,
+  });
+  return true;
+}

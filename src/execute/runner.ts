@@ -4,7 +4,7 @@ import { errorMessage, sleep } from '../lib/index.js';
 import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { Notify } from '../notify/types.js';
-import { countFailure, trippedReason } from './breaker.js';
+import { countFailure, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
 export interface RunRequest {
@@ -157,13 +157,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
       state: RunOutcome['state'],
       outcome: string,
       events: Array<{ event: AuditEventName; details: Record<string, unknown> }>,
-      breaker: 'success' | 'failure' | 'none',
+      /** `interrupted`: cut off, no verdict on the runbook; a trial's circuit re-opens with a new wait. */
+      breaker: 'success' | 'failure' | 'interrupted' | 'none',
       rollback: RollbackResult,
     ): Promise<RunOutcome> {
       const success = state === 'succeeded';
       const rolledBack = rollback === 'done';
       let circuitChange: CircuitRecord['state'] | undefined;
       let tripped = false;
+      let reopened = false;
       await store.transact((tx) => {
         const now = clock.now();
         tx.updateExecution(req.id, { state, steps, finished_at: now, success, rolled_back: rolledBack, outcome });
@@ -184,9 +186,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
         } else if (breaker === 'failure') {
           tripped = countFailure(tx, { runbook: req.runbookId, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: (e, d) => audit(tx, e, d) });
           if (tripped) circuitChange = 'open';
+        } else if (breaker === 'interrupted') {
+          // Cut off: its state is unknown, so the trial proved nothing (see reopenAfterCutOffTrial).
+          reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: (e, d) => audit(tx, e, d) });
+          if (reopened) circuitChange = 'open';
         } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
-          // The trial ended without a verdict on the runbook (pre-check failed, interrupted):
-          // back to OPEN, so the next incident may try again.
+          // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
+          // failed, the cluster said "not now"): back to OPEN, so the next incident may try again.
           tx.setCircuit(req.runbookId, { ...c, state: 'open', trialExecutionId: null }, now);
           circuitChange = 'open';
         }
@@ -205,6 +211,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
               : { event, outcome: state };
         deps.notify({ ...base, ...told, reason: outcome });
         if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: trippedReason(req.runbookId) });
+        if (reopened) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: reopenedReason(req.runbookId) });
       }
       deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
       log.info({ state, outcome }, 'execution finished');
@@ -212,7 +219,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
     }
 
     const interrupted = (where: string) =>
-      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'none', 'not_run');
+      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'interrupted', 'not_run');
     // The run had failed (that counts against the breaker); how far its rollback got is unknown.
     const interruptedRollback = (failure: string) =>
       finish(
@@ -328,7 +335,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // by itself). On shutdown, startup recovery records it instead.
       for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
         try {
-          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'none', 'not_run');
+          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'interrupted', 'not_run');
         } catch (again) {
           log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
           try {

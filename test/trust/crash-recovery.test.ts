@@ -237,3 +237,121 @@ describe('a run killed during its rollback counts against the breaker, as a stop
     proc = undefined;
   });
 });
+
+const REOPENED_AUDIT = 'the trial run was cut off before it ended, which proves nothing: the circuit opens again and the next trial waits the recovery time again';
+const REOPENED_TOLD = 'the trial run of runbook fix was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again';
+
+describe("a half-open circuit's trial cut off re-opens it with a new recovery wait, audited and told: by a kill -9 and by a stop alike", () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(async () => target.close());
+
+  const told = (since = 0) => target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
+  const breakerRows = (events: any[]) =>
+    events.filter((e) => e.event.startsWith('CIRCUIT') || e.event === 'INTERRUPTED').map((e) => [e.event, e.details.reason]).reverse();
+
+  it('kill -9 during the trial action', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-crash-trial-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), rollingBack(target.url));
+    const start = () =>
+      startRectifyProcess({
+        db: join(dir, 'rectify.db'),
+        runbooks: join(dir, 'runbooks'),
+        args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '2s', '--notify-webhook', `${target.url}/hook`],
+      });
+    let proc = await start();
+    try {
+      target.route('POST', '/act/t1', { status: 500 });
+      target.route('POST', '/undo/t1', { status: 200 });
+      const failed = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 't1', confidence: 1 });
+      assert.equal(failed.body.rolled_back, true);
+      assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'open');
+      await new Promise((r) => setTimeout(r, 2_100));
+      target.route('POST', '/act/t2', HOLD);
+      const trial = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't2', confidence: 1 });
+      assert.equal(trial.body.action, 'executed');
+      await target.waitForRequest('/act/t2', { timeoutMs: 20_000 });
+      assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'half_open');
+      await proc.kill9();
+
+      const since = Date.now();
+      proc = await start();
+      const c = (await proc.get('/api/v1/runbooks/fix')).body.circuit;
+      assert.deepEqual([c.state, c.failures], ['open', 1]);
+      assert.ok(Date.parse(c.opened_at) >= since, 'opened again at recovery, not when the trial began');
+      const rows = (await proc.get('/api/v1/audit?runbook=fix&limit=1000')).body.events;
+      assert.deepEqual(breakerRows(rows), [
+        ['CIRCUIT_TRIPPED', '1 consecutive failures (threshold 1)'],
+        ['CIRCUIT_HALF_OPEN', 'recovery timeout passed: one trial run allowed'],
+        ['INTERRUPTED', 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check'],
+        ['CIRCUIT_TRIPPED', REOPENED_AUDIT],
+      ]);
+      assert.equal(rows[0].execution_id, trial.body.execution_id);
+      // A new trial waits the recovery time again: the next alert is blocked.
+      const next = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't3', confidence: 1 });
+      assert.equal(next.body.event, 'CIRCUIT_OPEN');
+      assert.match(next.body.reason, /^Circuit OPEN \(too many failures\); trial allowed in [12]s$/);
+      await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === next.body.incident_id });
+      assert.deepEqual(
+        told(since).map((t) => [t.event, t.execution_id, t.event === 'CIRCUIT_TRIPPED' ? t.reason : '']),
+        [
+          ['INTERRUPTED', trial.body.execution_id, ''],
+          ['CIRCUIT_TRIPPED', trial.body.execution_id, REOPENED_TOLD],
+          ['CIRCUIT_OPEN', null, ''],
+        ],
+      );
+      assert.equal(target.calls('/act/t2'), 1);
+      assert.equal(target.calls('/act/t3'), 0);
+    } finally {
+      await proc.kill9();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a stop during the trial action (graceful): the same rows, the same new wait', async () => {
+    target.reset();
+    target.route('POST', '/act/t1', { status: 500 });
+    target.route('POST', '/undo/t1', { status: 200 });
+    target.route('POST', '/act/t2', { status: 200, delayMs: 5_000 });
+    let svc = await startTestService({
+      runbooks: rollingBack(target.url),
+      args: ['--circuit-failure-threshold', '1', '--shutdown-grace', '200ms', '--notify-webhook', `${target.url}/hook`],
+    });
+    try {
+      const failed = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 't1', confidence: 1 });
+      assert.equal(failed.body.rolled_back, true);
+      svc.clock.advance(5 * 60_000);
+      const trial = await svc.post('/api/v1/incidents', { root_cause: 'broken', service: 't2', confidence: 1 });
+      assert.equal(trial.body.action, 'executed');
+      await target.waitForRequest('/act/t2');
+      const stoppedAt = svc.clock.now();
+      svc = await svc.restart();
+      const c = (await svc.get('/api/v1/runbooks/fix')).body.circuit;
+      assert.deepEqual([c.state, c.failures, c.opened_at], ['open', 1, new Date(stoppedAt).toISOString()]);
+      assert.deepEqual(breakerRows((await svc.get('/api/v1/audit?runbook=fix&limit=1000')).body.events), [
+        ['CIRCUIT_TRIPPED', '1 consecutive failures (threshold 1)'],
+        ['CIRCUIT_HALF_OPEN', 'recovery timeout passed: one trial run allowed'],
+        ['INTERRUPTED', 'rectify was shutting down during an action; a human must check the state'],
+        ['CIRCUIT_TRIPPED', REOPENED_AUDIT],
+      ]);
+      assert.deepEqual(
+        told().filter((t) => t.execution_id === trial.body.execution_id).map((t) => [t.event, t.event === 'CIRCUIT_TRIPPED' ? t.reason : '']),
+        [
+          ['INTERRUPTED', ''],
+          ['CIRCUIT_TRIPPED', REOPENED_TOLD],
+        ],
+      );
+      // Not a new trial at once: the recovery wait starts again from the stop.
+      const next = await svc.post('/api/v1/incidents', { root_cause: 'broken', service: 't3', confidence: 1 });
+      assert.equal(next.body.event, 'CIRCUIT_OPEN');
+      assert.equal(next.body.reason, 'Circuit OPEN (too many failures); trial allowed in 300s');
+      assert.equal(target.calls('/act/t3'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
