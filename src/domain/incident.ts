@@ -20,9 +20,13 @@ export interface Incident {
   service: string;
   services: string[];
   symptoms: string[];
-  /** Values that fill runbook placeholders first. */
+  /** Values that fill runbook placeholders first; `match:` matchers see them first too. */
   context: Record<string, string>;
-  /** Values that fill placeholders when context has none; also what `match:` sees. */
+  /**
+   * Values that fill placeholders when context has none. `match:` matchers see the
+   * same values as the placeholders (context over labels, see `placeholderValue`):
+   * a guard on labels alone would let a context value act where the guard forbids.
+   */
   labels: Record<string, string>;
   status: 'firing' | 'resolved';
   /** The alertname, when the source has one: matched against triggers too. */
@@ -49,6 +53,19 @@ export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' 
   const values = { service: incident.service, incident_id: incident.id, ...incident.labels };
   // An Alertmanager alert's context is its labels, the same map: spread once.
   return incident.context === incident.labels ? values : { ...values, ...incident.context };
+}
+
+/**
+ * One placeholder's value, as `placeholderValues` would give it, without building
+ * the map: what `match:` matchers read, once per matcher, so matching an alert in a
+ * storm allocates nothing (an Alertmanager alert's context and labels are one map).
+ */
+export function placeholderValue(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>, name: string): string | undefined {
+  if (Object.hasOwn(incident.context, name)) return incident.context[name];
+  if (incident.labels !== incident.context && Object.hasOwn(incident.labels, name)) return incident.labels[name];
+  if (name === 'service') return incident.service;
+  if (name === 'incident_id') return incident.id;
+  return undefined;
 }
 
 /** Whether the incident itself gives every one of `names` a value (no enrichment needed for them). */

@@ -8,7 +8,7 @@ export { createRunbookIndex, createReloadableIndex, type RunbookIndex, type Relo
 export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
 export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, namedCheckValueKeys, type NamedCheckDef, type NamedCheckParam } from './named.js';
 export { compileTemplate, scanTemplate, placeholders, PLACEHOLDER_NAME_RE } from './template.js';
-export { parseMatcher, matcherHolds, matchersHold, formatMatcher } from './matchers.js';
+export { parseMatcher, matcherHolds, matchersHold, matchersHoldFor, formatMatcher } from './matchers.js';
 export { parseKubectl, tokenize, KUBECTL_SUPPORTED } from './kubectl.js';
 export { parseExpectation, CHECK_TYPES, KUBE_CONDITIONS } from './checks.js';
 export { ACTION_TYPES } from './actions.js';

@@ -1,11 +1,12 @@
 import { triggerWords, type Incident } from '../domain/incident.js';
 import type { Runbook } from '../domain/runbook.js';
-import { matchersHold } from './matchers.js';
+import { matchersHoldFor } from './matchers.js';
 
 /**
  * Which runbook an incident gets: the FIRST in load order whose triggers contain
  * the root cause, a symptom or the alertname, and whose `match:` matchers all hold
- * on the incident's labels (the seed's `_find_runbook`, plus matchers).
+ * on the values its placeholders are filled with: context over labels (the seed's
+ * `_find_runbook`, plus matchers; see `matchersHoldFor`).
  *
  * An alert storm goes through here, so this is an index, not a scan: each trigger
  * word maps to the ascending positions of the runbooks it triggers, and a lookup
@@ -14,7 +15,7 @@ import { matchersHold } from './matchers.js';
  * share them, not with the number of runbooks loaded.
  */
 export interface RunbookIndex {
-  match(incident: Pick<Incident, 'root_cause' | 'symptoms' | 'alertname' | 'labels'>): Runbook | undefined;
+  match(incident: Pick<Incident, 'root_cause' | 'symptoms' | 'alertname' | 'context' | 'labels' | 'service' | 'id'>): Runbook | undefined;
   byId(id: string): Runbook | undefined;
   readonly all: readonly Runbook[];
 }
@@ -56,7 +57,7 @@ export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
         if (best < 0) return undefined;
         for (let i = 0; i < lists.length; i++) if (lists[i]![cursor[i]!] === bestPos) cursor[i]! += 1;
         const rb = all[bestPos]!;
-        if (matchersHold(rb.matchers, incident.labels)) return rb;
+        if (matchersHoldFor(rb.matchers, incident)) return rb;
       }
     },
   };

@@ -1,3 +1,4 @@
+import { placeholderValue, type Incident } from '../domain/incident.js';
 import type { Matcher } from '../domain/runbook.js';
 import { RE2JS } from 're2js';
 import type { Parsed } from './kubectl.js';
@@ -66,7 +67,10 @@ function unquote(raw: string): string | undefined {
 }
 
 export function matcherHolds(m: Matcher, labels: Readonly<Record<string, string>>): boolean {
-  const v = Object.prototype.hasOwnProperty.call(labels, m.name) ? (labels[m.name] ?? '') : '';
+  return valueHolds(m, Object.prototype.hasOwnProperty.call(labels, m.name) ? (labels[m.name] ?? '') : '');
+}
+
+function valueHolds(m: Matcher, v: string): boolean {
   switch (m.op) {
     case '=':
       return v === m.value;
@@ -81,6 +85,18 @@ export function matcherHolds(m: Matcher, labels: Readonly<Record<string, string>
 
 export function matchersHold(ms: readonly Matcher[], labels: Readonly<Record<string, string>>): boolean {
   for (const m of ms) if (!matcherHolds(m, labels)) return false;
+  return true;
+}
+
+/**
+ * Whether all matchers hold on an incident, each seeing the value its name's
+ * placeholder would be filled with (context over labels, then `service` and
+ * `incident_id`): a guard such as `namespace!~"kube-system"` must see the namespace
+ * the action will be rendered with, not a label the context overrides. Reads each
+ * value in place; allocates nothing.
+ */
+export function matchersHoldFor(ms: readonly Matcher[], incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): boolean {
+  for (const m of ms) if (!valueHolds(m, placeholderValue(incident, m.name) ?? '')) return false;
   return true;
 }
 

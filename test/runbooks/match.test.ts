@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatProblem } from '../../src/domain/errors.js';
 import type { Runbook } from '../../src/domain/runbook.js';
-import { createRunbookIndex, loadRunbooks, matchersHold, parseMatcher, parseRunbooksText } from '../../src/runbooks/index.js';
-import { FIXTURES, SEED_RUNBOOKS, incident } from './helpers.js';
+import { createRunbookIndex, loadRunbooks, matchersHold, matchersHoldFor, parseMatcher, parseRunbooksText } from '../../src/runbooks/index.js';
+import { FIXTURES, LIBRARY, SEED_RUNBOOKS, incident } from './helpers.js';
 import { join } from 'node:path';
 
 const seed = createRunbookIndex(loadRunbooks(SEED_RUNBOOKS).runbooks);
@@ -38,6 +38,27 @@ test('matchers must all hold on the labels; a missing label is the empty string'
   assert.equal(medium({ namespace: 'production', severity: 'info' }), undefined);
   assert.equal(medium({ namespace: 'staging-prod' }), undefined); // anchored: prod.* must match the whole value
   assert.equal(medium({}), undefined);
+});
+
+test('matchers see the values placeholders are filled with: context over labels, then service (a context namespace cannot slip past a guard)', () => {
+  // The bundled restart-pod: match: ['namespace!~"kube-system|kube-public|kube-node-lease"'], action on {namespace}.
+  const library = createRunbookIndex(loadRunbooks(LIBRARY).runbooks);
+  const crash = (over: Parameters<typeof incident>[0]) => library.match(incident({ root_cause: 'CrashLoopBackOff', ...over }))?.id;
+  assert.equal(crash({ service: 'coredns', context: { pod_name: 'coredns-abc-1', namespace: 'kube-system' } }), undefined);
+  assert.equal(crash({ context: { namespace: 'kube-system' }, labels: { namespace: 'default' } }), undefined);
+  // The context's value is the one the action gets, so it is the one guarded.
+  assert.equal(crash({ context: { namespace: 'default' }, labels: { namespace: 'kube-system' } }), 'restart-pod');
+  assert.equal(crash({ context: { namespace: 'default' } }), 'restart-pod');
+  // An Alertmanager alert: context and labels are one map.
+  const labels = { namespace: 'kube-system', pod: 'coredns-abc-1' };
+  assert.equal(crash({ context: labels, labels }), undefined);
+
+  const guarded = parseMatcher('service!="payments"');
+  assert.ok(guarded.ok);
+  // {service} falls back to the incident's service when neither map names one; so does the matcher.
+  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'payments' })), false);
+  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'payments', labels: { service: 'web' } })), true);
+  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'web', context: { service: 'payments' }, labels: { service: 'web' } })), false);
 });
 
 test('matcher parsing and evaluation', () => {

@@ -159,7 +159,11 @@ test('a runbook triggered only by an alertname matcher matches that alert; one w
   const { runbooks, problems, warnings } = parseRunbooksText(text, 'm.yaml');
   assert.deepEqual(problems, []);
   const index = createRunbookIndex(runbooks);
-  const alert = (severity: string) => ({ root_cause: 'DiskFull', symptoms: [], alertname: 'DiskFull', labels: { alertname: 'DiskFull', severity } });
+  const alert = (severity: string) => {
+    // As Alertmanager ingestion gives it: context and labels are one map.
+    const labels = { alertname: 'DiskFull', severity };
+    return { id: 'INC1', service: 'disk', root_cause: 'DiskFull', symptoms: [], alertname: 'DiskFull', context: labels, labels };
+  };
   assert.equal(index.match(alert('critical'))?.id, 'by-matcher');
   assert.equal(index.match(alert('info')), undefined, 'the other matchers still hold it back');
   assert.deepEqual(warnings.map(formatProblem), [
