@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
+import { checkParam, EnrichmentRefused, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -487,6 +487,13 @@ export interface KubernetesEnricherOptions {
  * over the incident's values. A missing pod or deployment adds nothing (rendering
  * then refuses the run naming the missing value); other API errors propagate so
  * the engine fails safe and records why.
+ *
+ * A pod whose owning workload is not the `deployment` the alert names is refused
+ * (`EnrichmentRefused`), not resolved either way: the runbook would read the counts
+ * of one workload and act on the other (a scale-up once planned 8 → 9 from the pod's
+ * deployment and scaled the named one from 3 to 9). Taking the counts from the named
+ * deployment would still act on a workload the alert's pod may not belong to; which
+ * one is meant is for a person to say.
  */
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
   const defaultMax = opts.defaultMaxReplicas ?? 10;
@@ -508,6 +515,13 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
           const pod = await readPod(clients, ns, podName, signal);
           add('pod_name', podName);
           const owner = await resolvePodOwner(clients, pod, signal);
+          const named = values.deployment;
+          if (named !== undefined && !(owner.ok && owner.ref.kind === 'Deployment' && owner.ref.name === named)) {
+            const owns = owner.ok ? `belongs to ${owner.ref.kind} ${quoteUntrusted(owner.ref.name)}` : `is not part of a Deployment (${owner.reason})`;
+            return new EnrichmentRefused(
+              `pod ${quoteUntrusted(podName)} in namespace ${quoteUntrusted(ns)} ${owns}, but the alert names deployment ${quoteUntrusted(named)}: the values contradict each other, so nothing is read or acted on; a person decides`,
+            );
+          }
           if (owner.ok) ref = owner.ref;
         } else if (values.deployment !== undefined && checkParam('k8s_name', values.deployment).ok) {
           ref = { kind: 'Deployment', name: values.deployment, namespace: ns };

@@ -30,3 +30,13 @@ export function isClusterFact(name: string): boolean {
 
 /** Values every incident has, whatever its source: placeholders may always use them. */
 export const ALWAYS_PRESENT_VALUES = Object.freeze(['service', 'incident_id'] as const);
+
+/**
+ * The enricher's answer when what the alert names cannot be acted on as given (a
+ * pod of one deployment and another deployment named beside it): a value, not a
+ * fault, so the decision is refused with this reason (PARAM_REFUSED) and a person
+ * decides, where missing values would refuse it with a reason that hides why.
+ */
+export class EnrichmentRefused {
+  constructor(readonly reason: string) {}
+}

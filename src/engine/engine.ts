@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
+import { EnrichmentRefused, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
 import { createLimiter, errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -115,7 +115,7 @@ const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_ru
  * start only after that commit returned.
  */
 /** Enrichment reads in flight or done within one request, by the values given to the enricher. */
-type EnrichmentReads = Map<string, Promise<Record<string, string>>>;
+type EnrichmentReads = Map<string, Promise<Record<string, string> | EnrichmentRefused>>;
 
 export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
@@ -139,24 +139,34 @@ export function createEngine(deps: EngineDeps) {
    * as the replica count a scale is rolled back to. The rest stays the alert's.
    * Within one request (`reads`), alerts giving the enricher the same values share
    * one read: a storm of alerts for one workload is one call to the Kubernetes API.
+   * `refused`: the enricher's reason the alert's values cannot be acted on as given.
    */
-  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<Record<string, string>> {
+  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<{ values: Record<string, string>; refused?: string }> {
     const values = placeholderValues(incident);
-    if (!deps.enricher || !needsEnrichment(incident, rb)) return values;
+    if (!deps.enricher || !needsEnrichment(incident, rb)) return { values };
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
       const extra = await readEnrichment(given, reads);
+      if (extra instanceof EnrichmentRefused) return { values: given, refused: extra.reason };
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
-      return { ...extra, ...given, ...facts };
+      return { values: { ...extra, ...given, ...facts } };
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run.
       log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
-      return given;
+      return { values: given };
     }
   }
 
+  /** Puts what `enrich` prepared on the input. */
+  async function enrichInput(input: DecideInput): Promise<void> {
+    const { values, refused } = await enrich(input.incident, input.runbook!, requestReads.get(input));
+    input.values = values;
+    if (refused !== undefined) input.refused = refused;
+    else delete input.refused;
+  }
+
   /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
-  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string>> {
+  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string> | EnrichmentRefused> {
     const read = () => deps.enricher!.enrich(given, timeoutSignal(ENRICH_TIMEOUT_MS));
     if (!reads) return read();
     // The incident id names the alert, not anything the enricher reads: left out of the key.
@@ -239,6 +249,7 @@ export function createEngine(deps: EngineDeps) {
     if (rb) input.runbook = rb;
     else delete input.runbook;
     delete input.values;
+    delete input.refused;
     delete input.guardrails;
     enrichedOnly.delete(input);
     return rb !== undefined && needsIO(input.incident, rb);
@@ -251,8 +262,8 @@ export function createEngine(deps: EngineDeps) {
 
   async function complete(input: DecideInput): Promise<void> {
     const rb = input.runbook!;
-    input.values = await enrich(input.incident, rb, requestReads.get(input));
-    if (needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values);
+    await enrichInput(input);
+    if (needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values!);
   }
 
   /**
@@ -308,7 +319,7 @@ export function createEngine(deps: EngineDeps) {
     await Promise.all(
       inputs.map((input) =>
         preparing.run(async () => {
-          input.values = await enrich(input.incident, input.runbook!, requestReads.get(input));
+          await enrichInput(input);
           enrichedOnly.add(input);
         }),
       ),
@@ -723,8 +734,9 @@ export function createEngine(deps: EngineDeps) {
         dedup_key: `manual:${incidentId}`,
         received_at: now,
       };
-      const values = await enrich(incident, rb);
+      const { values, refused } = await enrich(incident, rb);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
+      if (refused !== undefined) input.refused = refused;
       // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
       if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
+import type { EnrichmentRefused, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
 
 /**
  * What the execution runner needs from executors. One executor per action type
@@ -25,10 +25,12 @@ export interface StepContext {
  * owns a pod, its replica counts). The engine merges its answer: the cluster facts
  * it returns (`KUBERNETES_ENRICHMENT.facts`) replace the alert's values of the same
  * name, which are dropped even when it returns none; every other value it returns
- * is used only where the alert gave none.
+ * is used only where the alert gave none. An `EnrichmentRefused` answer refuses the
+ * decision (PARAM_REFUSED) with its reason: the alert's values contradict each other
+ * or the cluster.
  */
 export interface Enricher {
-  enrich(values: Readonly<Record<string, string>>, signal: AbortSignal): Promise<Record<string, string>>;
+  enrich(values: Readonly<Record<string, string>>, signal: AbortSignal): Promise<Record<string, string> | EnrichmentRefused>;
 }
 
 export interface ActionOutcome {

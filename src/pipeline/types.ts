@@ -18,6 +18,8 @@ export interface DecideInput {
    * absent, they are `placeholderValues(incident)`, computed where a stage needs them.
    */
   values?: Record<string, string>;
+  /** Why the values could not be prepared as the alert gives them (the enricher refused): the decision is PARAM_REFUSED with it. */
+  refused?: string;
   trigger: DecisionTrigger;
   /** For approval and manual runs: the runbook is chosen, not matched. */
   runbook?: Runbook;

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import { KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
+import { EnrichmentRefused, KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
 import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, type KubeClients } from '../../src/checks/kubernetes.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
 import type { RenderedKubernetesCheck } from '../../src/domain/index.js';
@@ -9,6 +9,12 @@ import type { KubeFake } from '../helpers/kube-fake/index.js';
 import { namedCheck, startFakeEnv, stepContext } from './setup.js';
 
 const NS = 'production';
+
+/** The enricher's values; fails the test when it refused. */
+function enrichedValues(out: Record<string, string> | EnrichmentRefused): Record<string, string> {
+  assert.ok(!(out instanceof EnrichmentRefused), out instanceof EnrichmentRefused ? out.reason : '');
+  return out;
+}
 
 // Timeouts are not multiples of the interval: the shared poll loop could otherwise start a last
 // attempt with ~1ms left, whose "no answer" would replace the informative detail asserted here.
@@ -65,12 +71,12 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       );
       assert.deepEqual(claimed, { workload_kind: 'Deployment', workload: 'worker', replicas: '3', ready_replicas: '3', old_replicas: '3' });
       // A target count the alert gives is its own (a runbook may scale to {replicas}).
-      const target = await enricher.enrich({ deployment: 'worker', namespace: NS, replicas: '6' }, AbortSignal.timeout(5000));
+      const target = enrichedValues(await enricher.enrich({ deployment: 'worker', namespace: NS, replicas: '6' }, AbortSignal.timeout(5000)));
       assert.equal(target.replicas, undefined);
       for (const k of KUBERNETES_ENRICHMENT.facts) assert.ok((KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(k), k);
-      const capped = await enricher.enrich({ deployment: 'worker', namespace: NS, max_replicas: '3' }, AbortSignal.timeout(5000));
+      const capped = enrichedValues(await enricher.enrich({ deployment: 'worker', namespace: NS, max_replicas: '3' }, AbortSignal.timeout(5000)));
       assert.equal(capped.new_replicas, '3');
-      const dflt = await createKubernetesEnricher(clients, { defaultMaxReplicas: 3 }).enrich({ deployment: 'worker', namespace: NS }, AbortSignal.timeout(5000));
+      const dflt = enrichedValues(await createKubernetesEnricher(clients, { defaultMaxReplicas: 3 }).enrich({ deployment: 'worker', namespace: NS }, AbortSignal.timeout(5000)));
       assert.equal(dflt.new_replicas, '3');
     });
 

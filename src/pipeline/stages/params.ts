@@ -85,6 +85,7 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         ctx.plan = ctx.input.plan;
         return undefined;
       }
+      if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
       const values = ctx.input.values ?? placeholderValues(ctx.input.incident);
       const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, values) : render(rb, values);
       if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: out.reason, runbook: rb };

@@ -1,0 +1,76 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from './setup.js';
+
+/**
+ * What Kubernetes enrichment refuses, through the whole service against the API
+ * fake: values that contradict each other or the cluster are never resolved one way
+ * or the other, and the decision's reason says what was wrong. Nothing is written.
+ */
+const NS = 'kr';
+
+describe('kubernetes enrichment refusals, through the service', { timeout: 60_000 }, () => {
+  let fake: KubeFake;
+  let svc: TestService;
+
+  beforeEach(async () => {
+    const env = await startFakeEnv();
+    fake = env.fake;
+    fake.addDeployment(NS, 'big', 8, { podNames: ['big-aa-p1'] });
+    fake.addDeployment(NS, 'app2', 3);
+    svc = await startTestService({
+      runbooks: `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`,
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
+    });
+    fake.clearRequests();
+  });
+  afterEach(async () => {
+    await svc.stop({ remove: true });
+    await fake.close();
+  });
+
+  const writes = (): string[] => fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
+
+  it("a pod of one deployment beside another deployment's name is refused, naming both: neither is scaled", async () => {
+    const r = await svc.post('/api/v1/incidents?wait=true', {
+      root_cause: 'high_cpu',
+      service: 'app2',
+      confidence: 1,
+      context: { pod: 'big-aa-p1', deployment: 'app2', namespace: NS },
+    });
+    assert.deepEqual([r.body.action, r.body.runbook], ['blocked', 'scale-up']);
+    assert.equal(
+      r.body.reason,
+      'pod "big-aa-p1" in namespace "kr" belongs to Deployment "big", but the alert names deployment "app2": the values contradict each other, so nothing is read or acted on; a person decides',
+    );
+    assert.equal(r.body.event, 'PARAM_REFUSED');
+    assert.equal(r.body.execution_id, null);
+    assert.deepEqual(writes(), []);
+    assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 3);
+    assert.equal(fake.get('deployments', NS, 'big')!.spec.replicas, 8);
+  });
+
+  it('a pod of the deployment the alert names is enriched as before: the counts are that deployment’s', async () => {
+    const r = await svc.post('/api/v1/incidents?wait=true', {
+      root_cause: 'high_cpu',
+      service: 'big',
+      confidence: 1,
+      context: { pod: 'big-aa-p1', deployment: 'big', namespace: NS },
+    });
+    assert.equal(r.body.action, 'executed', r.body.reason);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(e.plan.actions, [`kubectl scale deployment big --replicas=9 -n ${NS}`]);
+    assert.deepEqual(e.plan.rollback, [`kubectl scale deployment big --replicas=8 -n ${NS}`]);
+  });
+});
