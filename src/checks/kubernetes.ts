@@ -484,9 +484,10 @@ export interface KubernetesEnricherOptions {
  * facts it read (`KUBERNETES_ENRICHMENT.facts`: the workload, its replica counts)
  * whatever the incident says, and names and defaults (`pod_name`, `deployment`,
  * `new_replicas`…) only where the incident gave none; the engine uses the facts
- * over the incident's values. A missing pod or deployment adds nothing (rendering
- * then refuses the run naming the missing value); other API errors propagate so
- * the engine fails safe and records why.
+ * over the incident's values. A pod or deployment the alert names that is not a
+ * valid name, or is not in the namespace, is refused (`EnrichmentRefused`) with
+ * that reason, quoting the value; other API errors propagate so the engine fails
+ * safe and records why.
  *
  * A pod whose owning workload is not the `deployment` the alert names is refused
  * (`EnrichmentRefused`), not resolved either way: the runbook would read the counts
@@ -495,6 +496,15 @@ export interface KubernetesEnricherOptions {
  * deployment would still act on a workload the alert's pod may not belong to; which
  * one is meant is for a person to say.
  */
+/** Why the alert's `key` cannot name anything in Kubernetes, as a refusal; undefined when it can. */
+function invalidName(key: string, value: string, kind: 'k8s_name' | 'k8s_label'): EnrichmentRefused | undefined {
+  const c = checkParam(kind, value);
+  if (c.ok) return undefined;
+  const what = kind === 'k8s_label' ? 'Kubernetes namespace name' : 'Kubernetes name';
+  const why = c.reason.startsWith('expected') ? c.reason : `it ${c.reason}`;
+  return new EnrichmentRefused(`the alert's ${key} ${quoteUntrusted(value)} is not a valid ${what}: ${why}; nothing was read from the cluster or acted on`);
+}
+
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
   const defaultMax = opts.defaultMaxReplicas ?? 10;
   return {
@@ -507,15 +517,31 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         out[k] = v;
       };
       const ns = values.namespace;
-      if (ns === undefined || !checkParam('k8s_label', ns).ok) return out;
-      const podName = values.pod ?? values.pod_name;
+      const podKey = values.pod !== undefined ? 'pod' : 'pod_name';
+      const podName = values[podKey];
+      const named = values.deployment;
+      if (ns === undefined || (podName === undefined && named === undefined)) return out;
+      // A value the alert gives but that cannot name anything is said so: left out, its
+      // refusal would read "no value for placeholder {pod_name}", which is not what happened.
+      const invalid =
+        invalidName('namespace', ns, 'k8s_label') ??
+        (podName !== undefined ? invalidName(podKey, podName, 'k8s_name') : undefined) ??
+        (named !== undefined ? invalidName('deployment', named, 'k8s_name') : undefined);
+      if (invalid) return invalid;
       let ref: WorkloadRef | undefined;
       try {
-        if (podName !== undefined && checkParam('k8s_name', podName).ok) {
-          const pod = await readPod(clients, ns, podName, signal);
+        if (podName !== undefined) {
+          let pod: V1Pod;
+          try {
+            pod = await readPod(clients, ns, podName, signal);
+          } catch (err) {
+            if (!isKubeStatus(err, 404)) throw err;
+            return new EnrichmentRefused(
+              `the alert's ${podKey} ${quoteUntrusted(podName)} was not found in namespace ${quoteUntrusted(ns)} (it may have been replaced: a new pod has a new name): nothing was acted on`,
+            );
+          }
           add('pod_name', podName);
           const owner = await resolvePodOwner(clients, pod, signal);
-          const named = values.deployment;
           if (named !== undefined && !(owner.ok && owner.ref.kind === 'Deployment' && owner.ref.name === named)) {
             const owns = owner.ok ? `belongs to ${owner.ref.kind} ${quoteUntrusted(owner.ref.name)}` : `is not part of a Deployment (${owner.reason})`;
             return new EnrichmentRefused(
@@ -523,11 +549,17 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
             );
           }
           if (owner.ok) ref = owner.ref;
-        } else if (values.deployment !== undefined && checkParam('k8s_name', values.deployment).ok) {
-          ref = { kind: 'Deployment', name: values.deployment, namespace: ns };
+        } else if (named !== undefined) {
+          ref = { kind: 'Deployment', name: named, namespace: ns };
         }
         if (!ref) return out;
-        const w = await readWorkload(clients, ref, signal);
+        let w: WorkloadState;
+        try {
+          w = await readWorkload(clients, ref, signal);
+        } catch (err) {
+          if (podName !== undefined || named === undefined || !isKubeStatus(err, 404)) throw err;
+          return new EnrichmentRefused(`the alert's deployment ${quoteUntrusted(named)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
+        }
         add('workload_kind', w.kind);
         add('workload', w.name);
         if (w.kind === 'Deployment') add('deployment', w.name);

@@ -97,13 +97,38 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       for (const k of Object.keys(out)) assert.ok((KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(k), k);
     });
 
-    it('adds nothing for a missing pod, and calls nothing for invalid names', async () => {
+    it('refuses a missing pod or deployment and invalid names, saying which value and why; calls nothing for invalid names', async () => {
       const enricher = createKubernetesEnricher(clients);
-      assert.deepEqual(await enricher.enrich({ namespace: NS, pod_name: 'gone' }, AbortSignal.timeout(5000)), {});
+      const refusal = async (values: Record<string, string>): Promise<string> => {
+        const out = await enricher.enrich(values, AbortSignal.timeout(5000));
+        assert.ok(out instanceof EnrichmentRefused, JSON.stringify(out));
+        return out.reason;
+      };
+      assert.equal(
+        await refusal({ namespace: NS, pod_name: 'gone' }),
+        `the alert's pod_name "gone" was not found in namespace "${NS}" (it may have been replaced: a new pod has a new name): nothing was acted on`,
+      );
+      assert.equal(await refusal({ namespace: NS, deployment: 'gone' }), `the alert's deployment "gone" was not found in namespace "${NS}": nothing was acted on`);
       fake.clearRequests();
-      assert.deepEqual(await enricher.enrich({ namespace: 'Prod;rm', pod_name: 'x' }, AbortSignal.timeout(5000)), {});
-      assert.deepEqual(await enricher.enrich({ namespace: NS, pod_name: '../../nodes/x' }, AbortSignal.timeout(5000)), {});
+      assert.equal(
+        await refusal({ namespace: 'Prod;rm', pod_name: 'x' }),
+        `the alert's namespace "Prod;rm" is not a valid Kubernetes namespace name: expected a Kubernetes namespace (RFC 1123 label); nothing was read from the cluster or acted on`,
+      );
+      assert.equal(
+        await refusal({ namespace: NS, pod_name: '../../nodes/x' }),
+        `the alert's pod_name "../../nodes/x" is not a valid Kubernetes name: expected a Kubernetes name (lowercase letters, digits, "-" and "."); nothing was read from the cluster or acted on`,
+      );
+      assert.equal(
+        await refusal({ namespace: NS, pod: '', pod_name: 'web-1' }),
+        `the alert's pod "" is not a valid Kubernetes name: it is empty, expected a Kubernetes name (lowercase letters, digits, "-" and "."); nothing was read from the cluster or acted on`,
+      );
+      assert.equal(
+        await refusal({ namespace: NS, deployment: 'Web' }),
+        `the alert's deployment "Web" is not a valid Kubernetes name: expected a Kubernetes name (lowercase letters, digits, "-" and "."); nothing was read from the cluster or acted on`,
+      );
       assert.equal(fake.requests.length, 0);
+      // Nothing to start from (no pod, no deployment): nothing to say, whatever the namespace.
+      assert.deepEqual(await enricher.enrich({ namespace: 'Prod;rm' }, AbortSignal.timeout(5000)), {});
     });
 
     it('an API failure other than 404 propagates (the engine fails safe)', async () => {

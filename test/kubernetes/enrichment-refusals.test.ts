@@ -30,6 +30,14 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
     cooldown_minutes: 0
     action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback: null
 `,
       args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
     });
@@ -59,6 +67,30 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
     assert.deepEqual(writes(), []);
     assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 3);
     assert.equal(fake.get('deployments', NS, 'big')!.spec.replicas, 8);
+  });
+
+  it('a pod value that is no Kubernetes name, a bad namespace or a pod that is gone is refused saying so, quoting the value', async () => {
+    const NAME = 'expected a Kubernetes name (lowercase letters, digits, "-" and ".")';
+    const NOTHING = 'nothing was read from the cluster or acted on';
+    const cases: Array<[Record<string, string>, string]> = [
+      [{ pod: 'API-Server-x', namespace: NS }, `the alert's pod "API-Server-x" is not a valid Kubernetes name: ${NAME}; ${NOTHING}`],
+      [{ pod: 'a'.repeat(254), namespace: NS }, `the alert's pod "${'a'.repeat(80)}…" is not a valid Kubernetes name: it is longer than 253 characters, ${NAME}; ${NOTHING}`],
+      [{ pod: '../web', namespace: NS }, `the alert's pod "../web" is not a valid Kubernetes name: ${NAME}; ${NOTHING}`],
+      [{ pod: '', namespace: NS }, `the alert's pod "" is not a valid Kubernetes name: it is empty, ${NAME}; ${NOTHING}`],
+      [{ pod_name: 'big-aa-p1', namespace: 'Shop' }, `the alert's namespace "Shop" is not a valid Kubernetes namespace name: expected a Kubernetes namespace (RFC 1123 label); ${NOTHING}`],
+      [{ pod_name: 'big-aa-p1', namespace: 'sh.op' }, `the alert's namespace "sh.op" is not a valid Kubernetes namespace name: expected a Kubernetes namespace (RFC 1123 label); ${NOTHING}`],
+      [{ pod: 'big-aa-gone', namespace: NS }, `the alert's pod "big-aa-gone" was not found in namespace "${NS}" (it may have been replaced: a new pod has a new name): nothing was acted on`],
+    ];
+    for (const [context, reason] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'CrashLoopBackOff', service: 'big', confidence: 1, context });
+      assert.deepEqual([r.body.action, r.body.event, r.body.runbook, r.body.reason], ['blocked', 'PARAM_REFUSED', 'restart-pod', reason], JSON.stringify(context));
+    }
+    assert.deepEqual(writes(), []);
+    // Only the gone pod was looked up: invalid values call nothing.
+    assert.deepEqual(
+      fake.requests.map((q) => `${q.method} ${q.path}`),
+      [`GET /api/v1/namespaces/${NS}/pods/big-aa-gone`],
+    );
   });
 
   it('a pod of the deployment the alert names is enriched as before: the counts are that deployment’s', async () => {
