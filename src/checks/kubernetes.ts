@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, EnrichmentRefused, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
+import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -496,14 +496,6 @@ export interface KubernetesEnricherOptions {
  * deployment would still act on a workload the alert's pod may not belong to; which
  * one is meant is for a person to say.
  */
-/** Why the alert's `key` cannot name anything in Kubernetes, as a refusal; undefined when it can. */
-function invalidName(key: string, value: string, kind: 'k8s_name' | 'k8s_label'): EnrichmentRefused | undefined {
-  const c = checkParam(kind, value);
-  if (c.ok) return undefined;
-  const what = kind === 'k8s_label' ? 'Kubernetes namespace name' : 'Kubernetes name';
-  const why = c.reason.startsWith('expected') ? c.reason : `it ${c.reason}`;
-  return new EnrichmentRefused(`the alert's ${key} ${quoteUntrusted(value)} is not a valid ${what}: ${why}; nothing was read from the cluster or acted on`);
-}
 
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
   const defaultMax = opts.defaultMaxReplicas ?? 10;
@@ -524,9 +516,9 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       // A value the alert gives but that cannot name anything is said so: left out, its
       // refusal would read "no value for placeholder {pod_name}", which is not what happened.
       const invalid =
-        invalidName('namespace', ns, 'k8s_label') ??
-        (podName !== undefined ? invalidName(podKey, podName, 'k8s_name') : undefined) ??
-        (named !== undefined ? invalidName('deployment', named, 'k8s_name') : undefined);
+        invalidKubernetesName('namespace', ns, 'k8s_label') ??
+        (podName !== undefined ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined) ??
+        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : undefined);
       if (invalid) return invalid;
       let ref: WorkloadRef | undefined;
       try {

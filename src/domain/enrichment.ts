@@ -1,3 +1,4 @@
+import { checkParam, quoteUntrusted } from './params.js';
 /**
  * What enrichment may add to an incident's values, and what it needs to start.
  * The contract between the Kubernetes enricher (checks/kubernetes.ts) and the
@@ -39,4 +40,17 @@ export const ALWAYS_PRESENT_VALUES = Object.freeze(['service', 'incident_id'] as
  */
 export class EnrichmentRefused {
   constructor(readonly reason: string) {}
+}
+
+/**
+ * The refusal for an alert's `key` (namespace, pod, deployment) whose value cannot
+ * name anything in Kubernetes; undefined when it can. Shared by the Kubernetes
+ * enricher and replay's simulated one, so a replay predicts the same reason.
+ */
+export function invalidKubernetesName(key: string, value: string, kind: 'k8s_name' | 'k8s_label'): EnrichmentRefused | undefined {
+  const c = checkParam(kind, value);
+  if (c.ok) return undefined;
+  const what = kind === 'k8s_label' ? 'Kubernetes namespace name' : 'Kubernetes name';
+  const why = c.reason.startsWith('expected') ? c.reason : `it ${c.reason}`;
+  return new EnrichmentRefused(`the alert's ${key} ${quoteUntrusted(value)} is not a valid ${what}: ${why}; nothing was read from the cluster or acted on`);
 }

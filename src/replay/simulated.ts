@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam } from '../domain/index.js';
+import { checkParam, invalidKubernetesName } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -57,9 +57,17 @@ export const simulatedEnricher: Enricher = {
       if (values[k] === undefined) out[k] = v;
     };
     const ns = values['namespace'];
-    if (ns === undefined || !checkParam('k8s_label', ns).ok) return out;
-    const pod = values['pod'] ?? values['pod_name'];
-    if (pod === undefined && values['deployment'] === undefined) return out;
+    const podKey = values['pod'] !== undefined ? 'pod' : 'pod_name';
+    const pod = values[podKey];
+    if (ns === undefined || (pod === undefined && values['deployment'] === undefined)) return out;
+    // The same refusals as the real enricher for values that cannot name anything (it
+    // refuses those before reading the cluster); what only the cluster knows (a pod
+    // gone, a pod of another deployment) a replay cannot tell.
+    const invalid =
+      invalidKubernetesName('namespace', ns, 'k8s_label') ??
+      (pod !== undefined ? invalidKubernetesName(podKey, pod, 'k8s_name') : undefined) ??
+      (values['deployment'] !== undefined ? invalidKubernetesName('deployment', values['deployment'], 'k8s_name') : undefined);
+    if (invalid) return invalid;
     const deployment = values['deployment'] ?? values['service'];
     if (deployment === undefined || !checkParam('k8s_name', deployment).ok) return out;
     if (pod !== undefined) add('pod_name', pod);

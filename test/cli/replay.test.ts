@@ -255,4 +255,28 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
     assert.deepEqual(rep.executions_by_service, { api: 1 });
   });
+
+  it('an alert naming a pod that no Kubernetes name can be is refused as the service refuses it (PARAM_REFUSED), not replayed as a run', async () => {
+    const load = (service: string, pod: string, fp: string): Alert => ({ labels: { alertname: 'HighLoad', service, namespace: 'production', pod }, fingerprint: fp, startsAt: iso(T0) });
+    const file = write('names.jsonl', [line(T0, [load('web', 'web-1', 'n1'), load('shop', 'API-Server-x', 'n2'), load('cart', '../cart', 'n3')])]);
+    // Its plan needs the enricher: new_replicas is read from the cluster.
+    const scaleDir = join(dir, 'scale-runbooks');
+    mkdirSync(scaleDir);
+    writeFileSync(
+      join(scaleDir, 'scale.yaml'),
+      `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [HighLoad]
+    cooldown_minutes: 0
+    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+`,
+    );
+    const r = await cli(['replay', file, '--runbooks', scaleDir, '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual(rep.executions, { 'scale-up': 1 });
+    assert.deepEqual(rep.executions_by_service, { web: 1 });
+    assert.deepEqual(rep.blocked, { PARAM_REFUSED: 2 });
+  });
 });
