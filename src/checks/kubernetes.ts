@@ -489,12 +489,11 @@ export interface KubernetesEnricherOptions {
  * that reason, quoting the value; other API errors propagate so the engine fails
  * safe and records why.
  *
- * A pod whose owning workload is not the `deployment` the alert names is refused
- * (`EnrichmentRefused`), not resolved either way: the runbook would read the counts
- * of one workload and act on the other (a scale-up once planned 8 → 9 from the pod's
- * deployment and scaled the named one from 3 to 9). Taking the counts from the named
- * deployment would still act on a workload the alert's pod may not belong to; which
- * one is meant is for a person to say.
+ * When the alert names a deployment, that deployment's counts are read and its pod
+ * is not: the runbook acts on `{deployment}`, so its counts are the ones the plan
+ * and its rollback must carry (following the pod once planned 8 → 9 from the pod's
+ * deployment and scaled the named one from 3 to 9), and kube-state-metrics' alerts
+ * name the exporter's own pod beside the deployment they are about.
  */
 
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
@@ -515,14 +514,20 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       if (ns === undefined || (podName === undefined && named === undefined)) return out;
       // A value the alert gives but that cannot name anything is said so: left out, its
       // refusal would read "no value for placeholder {pod_name}", which is not what happened.
+      // The deployment the alert names is the one its runbook acts on ({deployment}):
+      // its own counts are read, and the pod is not (kube-state-metrics' alerts name
+      // the exporter's pod beside the deployment they are about). Only a pod alone is
+      // followed to its owner. A value the alert gives but that cannot name anything is
+      // said so: left out, its refusal would read "no value for placeholder {pod_name}".
       const invalid =
         invalidKubernetesName('namespace', ns, 'k8s_label') ??
-        (podName !== undefined ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined) ??
-        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : undefined);
+        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : podName !== undefined ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
       if (invalid) return invalid;
       let ref: WorkloadRef | undefined;
       try {
-        if (podName !== undefined) {
+        if (named !== undefined) {
+          ref = { kind: 'Deployment', name: named, namespace: ns };
+        } else if (podName !== undefined) {
           let pod: V1Pod;
           try {
             pod = await readPod(clients, ns, podName, signal);
@@ -534,22 +539,14 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
           }
           add('pod_name', podName);
           const owner = await resolvePodOwner(clients, pod, signal);
-          if (named !== undefined && !(owner.ok && owner.ref.kind === 'Deployment' && owner.ref.name === named)) {
-            const owns = owner.ok ? `belongs to ${owner.ref.kind} ${quoteUntrusted(owner.ref.name)}` : `is not part of a Deployment (${owner.reason})`;
-            return new EnrichmentRefused(
-              `pod ${quoteUntrusted(podName)} in namespace ${quoteUntrusted(ns)} ${owns}, but the alert names deployment ${quoteUntrusted(named)}: the values contradict each other, so nothing is read or acted on; a person decides`,
-            );
-          }
           if (owner.ok) ref = owner.ref;
-        } else if (named !== undefined) {
-          ref = { kind: 'Deployment', name: named, namespace: ns };
         }
         if (!ref) return out;
         let w: WorkloadState;
         try {
           w = await readWorkload(clients, ref, signal);
         } catch (err) {
-          if (podName !== undefined || named === undefined || !isKubeStatus(err, 404)) throw err;
+          if (named === undefined || !isKubeStatus(err, 404)) throw err;
           return new EnrichmentRefused(`the alert's deployment ${quoteUntrusted(named)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
         }
         add('workload_kind', w.kind);

@@ -65,8 +65,11 @@ export const simulatedEnricher: Enricher = {
     // gone, a pod of another deployment) a replay cannot tell.
     const invalid =
       invalidKubernetesName('namespace', ns, 'k8s_label') ??
-      (pod !== undefined ? invalidKubernetesName(podKey, pod, 'k8s_name') : undefined) ??
-      (values['deployment'] !== undefined ? invalidKubernetesName('deployment', values['deployment'], 'k8s_name') : undefined);
+      (values['deployment'] !== undefined
+        ? invalidKubernetesName('deployment', values['deployment'], 'k8s_name')
+        : pod !== undefined
+          ? invalidKubernetesName(podKey, pod, 'k8s_name')
+          : undefined);
     if (invalid) return invalid;
     const deployment = values['deployment'] ?? values['service'];
     if (deployment === undefined || !checkParam('k8s_name', deployment).ok) return out;

@@ -6,8 +6,9 @@ import { startFakeEnv } from './setup.js';
 
 /**
  * What Kubernetes enrichment refuses, through the whole service against the API
- * fake: values that contradict each other or the cluster are never resolved one way
- * or the other, and the decision's reason says what was wrong. Nothing is written.
+ * fake: values that cannot name anything, or that the cluster does not have, and
+ * the decision's reason says what was wrong; and which workload's counts it reads
+ * when the alert names a pod and a deployment.
  */
 const NS = 'kr';
 
@@ -50,22 +51,20 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
 
   const writes = (): string[] => fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
 
-  it("a pod of one deployment beside another deployment's name is refused, naming both: neither is scaled", async () => {
+  it("a pod of one deployment beside another deployment's name: the named deployment is acted on with its own counts, and the pod is not read", async () => {
     const r = await svc.post('/api/v1/incidents?wait=true', {
       root_cause: 'high_cpu',
       service: 'app2',
       confidence: 1,
       context: { pod: 'big-aa-p1', deployment: 'app2', namespace: NS },
     });
-    assert.deepEqual([r.body.action, r.body.runbook], ['blocked', 'scale-up']);
-    assert.equal(
-      r.body.reason,
-      'pod "big-aa-p1" in namespace "kr" belongs to Deployment "big", but the alert names deployment "app2": the values contradict each other, so nothing is read or acted on; a person decides',
-    );
-    assert.equal(r.body.event, 'PARAM_REFUSED');
-    assert.equal(r.body.execution_id, null);
-    assert.deepEqual(writes(), []);
-    assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 3);
+    assert.equal(r.body.action, 'executed', r.body.reason);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    // Not 8 → 9 from the pod's deployment: app2's own 3 → 4, and back to 3.
+    assert.deepEqual(e.plan.actions, [`kubectl scale deployment app2 --replicas=4 -n ${NS}`]);
+    assert.deepEqual(e.plan.rollback, [`kubectl scale deployment app2 --replicas=3 -n ${NS}`]);
+    assert.equal(fake.requests.some((q) => q.path.includes('/pods/')), false, 'the pod is not read');
+    assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 4);
     assert.equal(fake.get('deployments', NS, 'big')!.spec.replicas, 8);
   });
 
