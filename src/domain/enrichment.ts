@@ -34,7 +34,7 @@ export const ALWAYS_PRESENT_VALUES = Object.freeze(['service', 'incident_id'] as
 
 /**
  * The enricher's answer when what the alert names cannot be acted on as given (a
- * pod of one deployment and another deployment named beside it): a value, not a
+ * name no Kubernetes object can have, a pod that is not there): a value, not a
  * fault, so the decision is refused with this reason (PARAM_REFUSED) and a person
  * decides, where missing values would refuse it with a reason that hides why.
  */
