@@ -1,6 +1,6 @@
 import type { LoadProblem } from '../domain/errors.js';
 import { parseArgv, type FlagKind } from './argv.js';
-import { duration, httpUrl, show, type ValueContext } from './values.js';
+import { duration, serverUrl, show, type ValueContext } from './values.js';
 
 /**
  * Settings of the client commands (`rectify approvals`, `approve`, `audit`, `run`, …):
@@ -80,7 +80,7 @@ export function loadClientArgs(
   const serverEnv = env[CLIENT_ENV.server];
   const serverRaw = serverFlag ?? (serverEnv !== undefined && serverEnv !== '' ? serverEnv : undefined);
   if (serverRaw !== undefined) {
-    const r = httpUrl.parse(serverRaw, ctx);
+    const r = serverUrl.parse(serverRaw, ctx);
     if (r.ok) server = r.value;
     else problems.push({ file: serverFlag !== undefined ? '--server' : CLIENT_ENV.server, path: '', message: r.message });
   }

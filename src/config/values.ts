@@ -246,6 +246,9 @@ export const webhookUrl: ValueParser<string> = urlWithoutCredentials('give the r
 /** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
 export const prometheusUrl: ValueParser<string> = urlWithoutCredentials('put rectify beside Prometheus, or behind a proxy that adds them');
 
+/** The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own setting, never in the URL. */
+export const serverUrl: ValueParser<string> = urlWithoutCredentials('give the token with --token or RECTIFY_TOKEN');
+
 /** An http(s) URL with no user:password@, which rectify's requests never carry; `fix` says what to do instead. */
 function urlWithoutCredentials(fix: string): ValueParser<string> {
   return {

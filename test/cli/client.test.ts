@@ -21,6 +21,14 @@ function runbooks(base: string): string {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/undo/{deployment}"}
+  drop-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [replica_lag]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/drop/{deployment}"}
 `;
 }
 
@@ -40,6 +48,7 @@ describe('client commands against a running service', () => {
     target = await startHttpTarget();
     target.route('POST', '/restart/api-1', { status: 200 });
     target.route('POST', '/undo/checkout', { status: 200 });
+    target.route('POST', '/drop/db', { status: 200 });
     svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
     env = { RECTIFY_SERVER: await svc.service.listen() };
   });
@@ -157,6 +166,20 @@ describe('client commands against a running service', () => {
     assert.deepEqual(none.out, ['no pending approval requests']);
   });
 
+  it('approve, two-person: the first vote exits 5 saying the request waits for another approver; the second runs it', async () => {
+    target.reset();
+    const asked = await cli(['run', 'drop-replica', '--param', 'deployment=db', '--by', 'carol', '--json'], { env });
+    assert.equal(asked.code, 5);
+    const id = asked.json().result.approval_id as string;
+    const first = await cli(['approve', id, '--by', 'alice'], { env });
+    assert.deepEqual([first.code, first.out, first.err], [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], []]);
+    assert.equal(target.calls('/drop/db', 'POST'), 0);
+    const second = await cli(['approve', id, '--by', 'bob', '--json'], { env });
+    assert.equal(second.code, 0, second.err.join('\n'));
+    assert.deepEqual([second.json().status, second.json().result.action, second.json().execution.state], ['approved', 'executed', 'succeeded']);
+    assert.equal(target.calls('/drop/db', 'POST'), 1);
+  });
+
   it('pause and resume: the kill switch, audited with --by and --reason', async () => {
     const p = await cli(['pause', '--by', 'ops', '--reason', 'maintenance', '--json'], { env });
     assert.equal(p.code, 0);
@@ -264,6 +287,19 @@ describe('client commands against a running service', () => {
     assert.equal(badEnv.err[0], 'RECTIFY_SERVER: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)');
     const secretPath = await cli(['approvals', '--server', 'ftp://rectify.example/secret-token-123'], { env });
     assert.deepEqual(secretPath.err, ['--server: expected an http:// or https:// URL, got "ftp://rectify.example" (the rest is left out: it may hold a secret)', 'see: rectify approvals --help']);
+    // Credentials in the address would not be sent, and must not be printed back.
+    const creds = await cli(['runbooks'], { env: { RECTIFY_SERVER: `http://ops:SECRETPW@${new URL(env.RECTIFY_SERVER!).host}` } });
+    assert.equal(creds.code, 2);
+    assert.equal(creds.err[0], `RECTIFY_SERVER: expected a URL without user:password@ (credentials in the URL are not sent: give the token with --token or RECTIFY_TOKEN), got "http://${new URL(env.RECTIFY_SERVER!).host}" (the rest is left out: it may hold a secret)`);
+    assert.equal([...creds.err, ...creds.out].join('\n').includes('SECRETPW'), false);
+    // "." and ".." name nothing: the URL would collapse them (pause --runbook .. was POST /api/v1/pause, the global switch).
+    const switches = async () => (await svc.get('/api/v1/audit?limit=1000')).body.events.filter((e: { event: string }) => e.event.startsWith('SERVICE_')).length;
+    const switchesBefore = await switches();
+    for (const argv of [['pause', '--runbook', '..'], ['resume', '--runbook', '.'], ['approve', '..'], ['runbooks', '..']]) {
+      const r = await cli(argv, { env });
+      assert.deepEqual([r.code, r.err], [2, [`rectify: ${JSON.stringify(argv[argv.length - 1])} is not an id`]], argv.join(' '));
+    }
+    assert.equal(await switches(), switchesBefore, 'the global switch was not touched');
     const unknownFlag = await cli(['pause', '--reasn', 'x'], { env });
     assert.equal(unknownFlag.code, 2);
     assert.equal(unknownFlag.err[0], '--reasn: unknown flag (did you mean "--reason"?)');

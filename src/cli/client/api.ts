@@ -48,6 +48,8 @@ function statusExit(status: number): number {
 
 export function createApiClient(settings: ClientSettings, opts: { userAgent?: string } = {}): ApiClient {
   const { server, token, timeoutMs } = settings;
+  // Messages name the service by scheme and host: a path or query may hold a secret.
+  const shown = ((u) => `${u.protocol}//${u.host}`)(new URL(server));
 
   async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
     const url = `${server}${path}`;
@@ -70,8 +72,8 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       if (signal?.aborted) throw err;
       const timedOut = deadline.aborted;
       const message = timedOut
-        ? `no answer from rectify at ${server} within ${timeoutMs / 1000}s (raise --timeout, or check the service)`
-        : `cannot reach rectify at ${server}: ${networkReason(err)} (is it running? set --server or RECTIFY_SERVER)`;
+        ? `no answer from rectify at ${shown} within ${timeoutMs / 1000}s (raise --timeout, or check the service)`
+        : `cannot reach rectify at ${shown}: ${networkReason(err)} (is it running? set --server or RECTIFY_SERVER)`;
       throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, details: [] } }, null);
     }
     let parsed: unknown;
@@ -82,7 +84,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     }
     if (res.ok) {
       if (parsed === undefined) {
-        const message = `rectify at ${server} answered ${method} ${path} with ${res.status} but no JSON: is --server a rectify service?`;
+        const message = `rectify at ${shown} answered ${method} ${path} with ${res.status} but no JSON: is --server a rectify service?`;
         throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: 'BAD_ANSWER', message, details: [] } }, res.status);
       }
       return parsed as T;
@@ -92,11 +94,11 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
     let message: string;
     if (res.status === 401) {
-      message = `rectify at ${server} refused the request: ${token === undefined ? 'it needs an API token (set --token or RECTIFY_TOKEN)' : 'the token was not accepted (check --token or RECTIFY_TOKEN)'}${apiError ? ` [${said}]` : ''}`;
+      message = `rectify at ${shown} refused the request: ${token === undefined ? 'it needs an API token (set --token or RECTIFY_TOKEN)' : 'the token was not accepted (check --token or RECTIFY_TOKEN)'}${apiError ? ` [${said}]` : ''}`;
     } else if (res.status === 403) {
       message = `the token is not allowed to ${method} ${path.split('?')[0]}: ${said}`;
     } else if (res.status >= 500) {
-      message = `rectify at ${server} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
+      message = `rectify at ${shown} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
     } else {
       message = `${code}: ${said}`;
     }

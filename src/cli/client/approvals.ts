@@ -21,6 +21,8 @@ interface ApprovalJson {
   execution_id: string | null;
   alerts?: number;
   alerts_open?: number;
+  approvals_required?: number;
+  votes?: Array<{ by: string }>;
 }
 
 export const approvalsHelp = clientHelp(
@@ -98,7 +100,17 @@ export const approveCommand = clientCommand(
     }
     const comment = lastFlag(flags, 'comment');
     const by = actor(flags, io);
-    const answer = await api.post<ApprovalJson & { result: DecisionResultJson }>(`/api/v1/approvals/${seg(args[0]!)}/approve`, { by, ...(comment !== undefined ? { comment } : {}) });
+    const answer = await api.post<ApprovalJson & { result?: DecisionResultJson }>(`/api/v1/approvals/${seg(args[0]!)}/approve`, { by, ...(comment !== undefined ? { comment } : {}) });
+    if (answer.result === undefined) {
+      // A vote of a request that needs more than one approver (202): it stays pending.
+      if (client.json) io.out(JSON.stringify(answer));
+      else {
+        const votes = answer.votes?.length ?? 1;
+        const needed = answer.approvals_required ?? votes + 1;
+        io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(by)}: vote ${votes} of ${needed}, still pending until another approver approves`);
+      }
+      return EXIT.PENDING;
+    }
     let execution: ExecutionJson | null = null;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
       execution = await waitForExecution(api, answer.result.execution_id, { timeoutMs: waitMs, ...(io.signal ? { signal: io.signal } : {}) });

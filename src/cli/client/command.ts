@@ -2,7 +2,7 @@ import { userInfo } from 'node:os';
 import { loadClientArgs, type ClientSettings, type FlagKind } from '../../config/index.js';
 import { formatProblem } from '../../domain/index.js';
 import { EXIT, type CliIO } from '../io.js';
-import { createApiClient, reportFailure, type ApiClient } from './api.js';
+import { ApiFailure, createApiClient, reportFailure, type ApiClient } from './api.js';
 
 export interface ClientContext {
   io: CliIO;
@@ -68,5 +68,17 @@ export function actor(flags: Readonly<Record<string, readonly string[] | boolean
   return io.env['USER'] || io.env['LOGNAME'] || 'cli';
 }
 
-/** Path segments from the command line are encoded: an id is never a path. */
-export const seg = (s: string): string => encodeURIComponent(s);
+/**
+ * Path segments from the command line are encoded: an id is never a path. "." and
+ * ".." (and their percent-encoded forms, which URLs read the same) name no id and are
+ * refused (exit 2): the URL would collapse them, and `pause --runbook ..` became
+ * POST /api/v1/pause, the global switch.
+ */
+export function seg(s: string): string {
+  const e = encodeURIComponent(s);
+  if (/^(?:\.|%2e){0,2}$/i.test(e)) {
+    const message = `${JSON.stringify(s)} is not an id`;
+    throw new ApiFailure(EXIT.USAGE, message, { error: { code: 'VALIDATION_FAILED', message, details: [] } }, null);
+  }
+  return e;
+}

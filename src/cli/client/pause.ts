@@ -1,5 +1,5 @@
 import { EXIT } from '../io.js';
-import { actor, clientCommand } from './command.js';
+import { actor, clientCommand, seg } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
 
@@ -27,7 +27,7 @@ function switchCommand(op: 'pause' | 'resume') {
     const runbook = lastFlag(f, 'runbook');
     const body = { by: actor(f, io), ...(reason !== undefined ? { reason } : {}) };
     if (runbook !== undefined) {
-      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean }>(`/api/v1/runbooks/${encodeURIComponent(runbook)}/${op}`, body);
+      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body);
       if (client.json) io.out(JSON.stringify(answer));
       else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused: nothing changed`);
       else io.out(answer.changed ? `resumed ${runbook}: it runs automatically again` : `${runbook} was not paused: nothing changed`);
