@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
+import { X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -108,6 +109,19 @@ function loadTls(config: Config): TlsMaterial | undefined {
     throw new LoadError([{ file: src.file, path: src.path, message: `the TLS certificate and key cannot be used together: ${err instanceof Error ? err.message : String(err)}` }]);
   }
   return tls;
+}
+
+/** When the certificate's validity has ended (or not begun), what to say; null while it is valid. */
+function certificateOutOfDate(cert: Buffer, now: number): string | null {
+  let x: X509Certificate;
+  try {
+    x = new X509Certificate(cert);
+  } catch {
+    return null; // the pair was accepted by TLS itself; a chain this cannot read is not judged here
+  }
+  if (now > Date.parse(x.validTo)) return `the TLS certificate expired on ${new Date(x.validTo).toISOString()}: clients that check it refuse the connection`;
+  if (now < Date.parse(x.validFrom)) return `the TLS certificate is not valid before ${new Date(x.validFrom).toISOString()}: clients that check it refuse the connection`;
+  return null;
 }
 
 /** Why a reload refused a new file, in one line (a LoadError's problems, or the error's message). */
@@ -221,6 +235,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens loaded');
   }
   const tls = loadTls(config);
+  // Served all the same (there is no other), but said: every client that checks it fails.
+  const tlsOutOfDate = tls ? certificateOutOfDate(tls.cert, Date.now()) : null;
+  if (tlsOutOfDate) log.warn({ cert: config.tlsCert }, tlsOutOfDate);
   const slackSigningSecret = resolveSecret(config, 'slackSigningSecret');
   const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret) : undefined;
   if (slackSigningSecret !== undefined && config.slackApprovers === undefined) {
@@ -547,6 +564,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       if (tls) {
         try {
           const next = loadTls(config)!;
+          // A renewal caught half-written, or an old file put back, must not replace a good certificate.
+          const outOfDate = certificateOutOfDate(next.cert, Date.now());
+          if (outOfDate) throw new Error(outOfDate);
           setTlsMaterial(app, next);
           report.tls = { ok: true };
           log.info({ cert: config.tlsCert }, 'TLS certificate reloaded');

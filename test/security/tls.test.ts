@@ -10,6 +10,16 @@ import { after, before, describe, it } from 'node:test';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
 
+/** A self-signed certificate for 127.0.0.1 whose validity ended a day ago (openssl's -days -1). */
+function expired(dir: string, name: string): { cert: string; key: string } {
+  const cert = join(dir, `${name}.crt`);
+  const key = join(dir, `${name}.key`);
+  const csr = join(dir, `${name}.csr`);
+  execFileSync('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${name}`, '-keyout', key, '-out', csr], { stdio: 'ignore' });
+  execFileSync('openssl', ['x509', '-req', '-in', csr, '-signkey', key, '-days', '-1', '-out', cert], { stdio: 'ignore' });
+  return { cert, key };
+}
+
 /** A self-signed certificate for 127.0.0.1 made by openssl, as an operator would for a test setup. */
 function selfSigned(dir: string, name: string): { cert: string; key: string } {
   const cert = join(dir, `${name}.crt`);
@@ -98,6 +108,15 @@ describe('HTTPS with --tls-cert and --tls-key', () => {
     assert.match((report as { problem: string }).problem, /the TLS certificate and key cannot be used together/);
     const still = await get(url, '/healthz', renewed.cert);
     assert.equal(still.fingerprint, after1.fingerprint, 'the previous certificate stays in force');
+
+    // An expired pair that fits together (an old file put back) is refused too.
+    const old = expired(dir, 'old');
+    execFileSync('cp', [old.cert, first.cert]);
+    execFileSync('cp', [old.key, first.key]);
+    const stale = (await svc.service.reload()).tls;
+    assert.equal(stale?.ok, false);
+    assert.match((stale as { problem: string }).problem, /^the TLS certificate expired on \d{4}-\d\d-\d\dT[0-9:.]+Z: clients that check it refuse the connection$/);
+    assert.equal((await get(url, '/healthz', renewed.cert)).fingerprint, after1.fingerprint, 'the previous certificate stays in force');
   });
 });
 
@@ -115,5 +134,18 @@ describe('TLS settings at startup', () => {
       return true;
     });
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an expired certificate is served (there is no other) with a warning saying when it expired', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
+    const old = expired(dir, 'old');
+    const svc = await startTestService({ args: ['--tls-cert', old.cert, '--tls-key', old.key], captureLogs: true });
+    try {
+      const warned = svc.log.records().filter((r) => String(r.msg).startsWith('the TLS certificate expired on '));
+      assert.deepEqual(warned.map((r) => [r.level, r.cert]), [['warn', old.cert]]);
+    } finally {
+      await svc.stop({ remove: true });
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
