@@ -117,6 +117,15 @@ export interface KubernetesCheckSpec {
   timeoutMs: number;
   intervalMs: number;
 }
+/**
+ * How long one guardrail check of a MEDIUM runbook may run. Guardrails are checked
+ * before the decision, while Alertmanager's webhook waits for its answer, so each is
+ * cut off after this long. The runbook loader refuses a guardrail whose
+ * `timeout_seconds`, or `for_seconds` plus one interval, cannot fit: such a
+ * condition could never be seen to hold, and every run would go to a person.
+ */
+export const GUARDRAIL_BUDGET_MS = 15_000;
+
 export type CheckSpec = NamedCheckSpec | PromqlCheckSpec | HttpCheckSpec | KubernetesCheckSpec;
 export type CheckType = CheckSpec['type'];
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { EnrichmentRefused, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
+import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
 import { createLimiter, errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -60,7 +60,6 @@ export interface TruncatedDelivery {
 }
 
 const ENRICH_TIMEOUT_MS = 5_000;
-const GUARDRAIL_TIMEOUT_MS = 15_000;
 const HOUR_MS = 3_600_000;
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 export const PREPARE_CONCURRENCY = 32;
@@ -191,8 +190,9 @@ export function createEngine(deps: EngineDeps) {
       if (!runner) return { ok: false, detail: `no runner for ${check.type} checks` };
       try {
         const out = await runner.run(
-          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_TIMEOUT_MS) },
-          { signal: timeoutSignal(GUARDRAIL_TIMEOUT_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
+          // The loader refuses a timeout_seconds past the budget; a default one is cut to it.
+          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_BUDGET_MS) },
+          { signal: timeoutSignal(GUARDRAIL_BUDGET_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
         );
         if (!out.ok) return { ok: false, detail: `${check.type === 'named' ? check.name : check.type}: ${out.detail}` };
       } catch (err) {

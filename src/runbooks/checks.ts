@@ -40,6 +40,12 @@ export interface CheckListOptions {
    * name is an error: a guardrail that silently checks nothing is worse than none.
    */
   proseAllowed: boolean;
+  /**
+   * Set for a MEDIUM runbook's guardrails: each is cut off after this long (see
+   * GUARDRAIL_BUDGET_MS), so a timeout_seconds, or a for_seconds hold plus one
+   * interval, that cannot fit in it is refused rather than failing every run.
+   */
+  budgetMs?: number;
 }
 
 export interface CompiledChecks {
@@ -57,19 +63,20 @@ export function compileCheckList(r: Reporter, v: unknown, path: YamlPath, opts: 
       out.notes.push(item);
       return;
     }
-    const spec = compileCheck(r, item, [...path, i]);
+    const spec = compileCheck(r, item, [...path, i], opts.budgetMs);
     if (spec) out.specs.push(spec);
   });
   return r.count() === before ? out : undefined;
 }
 
-export function compileCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
-  if (typeof v === 'string') return compileNamed(r, v, {}, path, path, undefined);
+/** @param budgetMs a guardrail's budget (see `CheckListOptions.budgetMs`); none for other checks. */
+export function compileCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs?: number): CheckSpec | undefined {
+  if (typeof v === 'string') return compileNamed(r, v, {}, path, path, undefined, budgetMs);
   if (!isMapValue(v)) {
     r.report(path, `expected a check name or a map (${CHECK_TYPES.join(', ')}), got ${describe(v)}`);
     return undefined;
   }
-  if (has(v, 'named')) return compileNamedBlock(r, v, path);
+  if (has(v, 'named')) return compileNamedBlock(r, v, path, budgetMs);
   const keys = Object.keys(v);
   if (keys.length !== 1) {
     r.report(path, `a check is a map with one key (${CHECK_TYPES.join(', ')} or a named check), got keys ${keys.join(', ') || '(none)'}`);
@@ -80,32 +87,37 @@ export function compileCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec
   const at = [...path, key];
   switch (key) {
     case 'promql':
-      return compilePromql(r, body, at);
+      return compilePromql(r, body, at, budgetMs);
     case 'http':
-      return compileHttpCheck(r, body, at);
+      return compileHttpCheck(r, body, at, budgetMs);
     case 'kubernetes':
-      return compileKubeCheck(r, body, at);
+      return compileKubeCheck(r, body, at, budgetMs);
   }
   if (namedCheck(key)) {
     if (body !== null && !isMapValue(body)) {
       r.report(at, `expected a map of parameters, got ${describe(body)}`);
       return undefined;
     }
-    return compileNamed(r, key, body ?? {}, path, at, 'inline');
+    return compileNamed(r, key, body ?? {}, path, at, 'inline', budgetMs);
   }
   r.report(at, `unknown check type${didYouMean(key, [...CHECK_TYPES, ...NAMED_CHECK_NAMES])} (expected ${CHECK_TYPES.join(', ')} or a named check)`, 'key');
   return undefined;
 }
 
-function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath): NamedCheckSpec | undefined {
+function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: number | undefined): NamedCheckSpec | undefined {
   checkKeys(r, v, ['named', 'params', 'timeout_seconds', 'interval_seconds'], path);
   const name = readString(r, v.named, [...path, 'named']);
   if (name === undefined) return undefined;
   const params = v.params === undefined || v.params === null ? {} : expectMap(r, v.params, [...path, 'params']);
   if (!params) return undefined;
-  const spec = compileNamed(r, name, params, [...path, 'named'], [...path, 'params'], undefined);
+  const spec = compileNamed(r, name, params, [...path, 'named'], [...path, 'params'], undefined, undefined);
   if (!spec) return undefined;
-  if (has(v, 'timeout_seconds')) spec.timeoutMs = readSecondsMs(r, v.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) ?? spec.timeoutMs;
+  if (has(v, 'timeout_seconds')) {
+    const at = [...path, 'timeout_seconds'];
+    const ms = readSecondsMs(r, v.timeout_seconds, at, { allowZero: false });
+    if (ms !== undefined && !timeoutFits(r, ms, at, budgetMs)) return undefined;
+    spec.timeoutMs = ms ?? spec.timeoutMs;
+  }
   if (has(v, 'interval_seconds')) spec.intervalMs = readSecondsMs(r, v.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) ?? spec.intervalMs;
   return spec;
 }
@@ -121,6 +133,7 @@ function compileNamed(
   namePath: YamlPath,
   paramsPath: YamlPath,
   inline: 'inline' | undefined,
+  budgetMs: number | undefined,
 ): NamedCheckSpec | undefined {
   const def = namedCheck(name);
   if (!def) {
@@ -139,7 +152,9 @@ function compileNamed(
   for (const [key, value] of Object.entries(given)) {
     const at = [...paramsPath, key];
     if (inline && key === 'timeout_seconds') {
-      spec.timeoutMs = readSecondsMs(r, value, at, { allowZero: false }) ?? spec.timeoutMs;
+      const ms = readSecondsMs(r, value, at, { allowZero: false });
+      if (ms !== undefined) timeoutFits(r, ms, at, budgetMs);
+      spec.timeoutMs = ms ?? spec.timeoutMs;
       continue;
     }
     if (inline && key === 'interval_seconds') {
@@ -185,7 +200,7 @@ export function parseExpectation(text: string): Expectation | undefined {
   return { op: m[1] as CompareOp, value: Number(m[2]) };
 }
 
-function compilePromql(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
+function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number | undefined): CheckSpec | undefined {
   const m = expectMap(r, v, path);
   if (!m) return undefined;
   const before = r.count();
@@ -204,7 +219,15 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath): CheckSpec | und
   if (forMs !== undefined && timeoutMs !== undefined && forMs >= timeoutMs) {
     // A condition that must hold longer than the check may wait can never pass.
     r.report([...path, 'for_seconds'], `for_seconds (${forMs / 1000}) must be less than timeout_seconds (${timeoutMs / 1000})`);
+  } else if (budgetMs !== undefined && forMs !== undefined && intervalMs !== undefined && forMs > 0 && forMs + intervalMs > budgetMs) {
+    // The hold is seen only by a poll after it: the first passing poll plus for_seconds,
+    // and at worst one interval more. Cut off at the budget, it could never pass.
+    r.report(
+      [...path, 'for_seconds'],
+      `for_seconds (${forMs / 1000}) plus one interval_seconds (${intervalMs / 1000}) does not fit in the guardrail budget of ${budgetMs / 1000} seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after ${budgetMs / 1000} seconds), so it could never be seen to hold: shorten for_seconds or interval_seconds, or let Prometheus look back instead (max_over_time(…[${forMs / 1000}s]) in the query)`,
+    );
   }
+  if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
   if (r.count() !== before || query === undefined || !expect || forMs === undefined || timeoutMs === undefined || intervalMs === undefined || !onEmpty) {
     return undefined;
   }
@@ -213,7 +236,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath): CheckSpec | und
   return { type: 'promql', query: compileTemplate(query, (p) => (insidePromqlString(query, p.offset) ? 'label_value' : 'integer')), expect, forMs, timeoutMs, intervalMs, onEmpty };
 }
 
-function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | undefined {
+function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: number | undefined): CheckSpec | undefined {
   const m = expectMap(r, v, path);
   if (!m) return undefined;
   const before = r.count();
@@ -225,6 +248,7 @@ function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath): CheckSpec | 
   const expectStatus = has(m, 'expect_status') ? readStatusRange(r, m.expect_status, [...path, 'expect_status']) : ([200, 200] as [number, number]);
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 60_000;
   const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 2_000;
+  if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
   if (r.count() !== before || !url || !method || !headers || !expectStatus || timeoutMs === undefined || intervalMs === undefined) return undefined;
   return { type: 'http', method, url, headers, expectStatus, timeoutMs, intervalMs };
 }
@@ -242,7 +266,7 @@ const CONDITION_PARAMS: Record<(typeof KUBE_CONDITIONS)[number], readonly string
   exists: [],
 };
 
-function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath): KubernetesCheckSpec | undefined {
+function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: number | undefined): KubernetesCheckSpec | undefined {
   const m = expectMap(r, v, path);
   if (!m) return undefined;
   const before = r.count();
@@ -267,6 +291,7 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath): KubernetesCh
   }
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : NAMED_DEFAULT_TIMEOUT_MS;
   const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : NAMED_DEFAULT_INTERVAL_MS;
+  if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
   if (r.count() !== before || !kind || !name || timeoutMs === undefined || intervalMs === undefined) return undefined;
   return { type: 'kubernetes', condition, kind, name, namespace, params, timeoutMs, intervalMs };
 }
@@ -287,6 +312,16 @@ export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s
     }
   }
   return t;
+}
+
+/**
+ * A guardrail's written timeout_seconds past its budget would be cut short without a
+ * word (the engine stops it at the budget); a default one is cut to the budget.
+ */
+function timeoutFits(r: Reporter, timeoutMs: number, at: YamlPath, budgetMs: number | undefined): boolean {
+  if (budgetMs === undefined || timeoutMs <= budgetMs) return true;
+  r.report(at, `timeout_seconds (${timeoutMs / 1000}) is longer than the guardrail budget of ${budgetMs / 1000} seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after ${budgetMs / 1000} seconds): use at most ${budgetMs / 1000}`);
+  return false;
 }
 
 function missing(r: Reporter, path: YamlPath, key: string): undefined {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
+import { GUARDRAIL_BUDGET_MS, RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
 import { compileAction, compileActionList } from './actions.js';
 import { compileCheckList } from './checks.js';
 import {
@@ -71,7 +71,11 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
 
   const preChecks = compileCheckList(r, m.pre_checks, at('pre_checks'));
   const postChecks = compileCheckList(r, m.post_checks, at('post_checks'));
-  const guardrails = compileCheckList(r, m.guardrails, at('guardrails'), { proseAllowed: risk === 'HIGH' });
+  // Only a MEDIUM runbook's guardrails are checked (before the decision, within the budget).
+  const guardrails = compileCheckList(r, m.guardrails, at('guardrails'), {
+    proseAllowed: risk === 'HIGH',
+    ...(risk === 'MEDIUM' ? { budgetMs: GUARDRAIL_BUDGET_MS } : {}),
+  });
 
   const opts = { forceDelete };
   const actions = readActions(r, m, path, opts);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
-import { loadRunbookFile } from '../../src/runbooks/index.js';
+import { loadRunbookFile, parseRunbooksText } from '../../src/runbooks/index.js';
 import { FIXTURES } from './helpers.js';
 
 /**
@@ -39,6 +39,17 @@ const EXPECTED: Record<string, string[]> = {
     '18: runbooks.scale-up.max_executions_per_hour: max_executions_per_hour 4 contradicts max_per_hour 3',
     '20: runbooks.Bad_ID: runbook id "Bad_ID" is not a safe name (lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters)',
     '21: runbooks.Bad_ID.id: id "something-else" differs from its key "Bad_ID"; the key is the runbook\'s id',
+  ],
+  // A MEDIUM runbook's guardrails are checked while Alertmanager waits, each cut off
+  // at 15 s: a hold or timeout that cannot fit is refused (line 7, 10 s + 5 s, fits).
+  'guardrail-budget.bad.yaml': [
+    "5: runbooks.restart-service.guardrails[0].promql.for_seconds: for_seconds (20) plus one interval_seconds (5) does not fit in the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds), so it could never be seen to hold: shorten for_seconds or interval_seconds, or let Prometheus look back instead (max_over_time(…[20s]) in the query)",
+    "5: runbooks.restart-service.guardrails[0].promql.timeout_seconds: timeout_seconds (60) is longer than the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds): use at most 15",
+    "6: runbooks.restart-service.guardrails[1].promql.for_seconds: for_seconds (12) plus one interval_seconds (5) does not fit in the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds), so it could never be seen to hold: shorten for_seconds or interval_seconds, or let Prometheus look back instead (max_over_time(…[12s]) in the query)",
+    "8: runbooks.restart-service.guardrails[3].http.timeout_seconds: timeout_seconds (30) is longer than the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds): use at most 15",
+    "9: runbooks.restart-service.guardrails[4].kubernetes.timeout_seconds: timeout_seconds (16) is longer than the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds): use at most 15",
+    "10: runbooks.restart-service.guardrails[5].recent_restarts_less_than_three.timeout_seconds: timeout_seconds (60) is longer than the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds): use at most 15",
+    "11: runbooks.restart-service.guardrails[6].timeout_seconds: timeout_seconds (20) is longer than the guardrail budget of 15 seconds (a MEDIUM runbook's guardrails are checked while Alertmanager waits for the answer, and each is stopped after 15 seconds): use at most 15",
   ],
   'kubectl.bad.yaml': [
     '4: runbooks.shell-in.action: kubectl verb "exec" is not supported (supported: delete pod, scale, rollout restart, rollout undo, cordon, uncordon, drain)',
@@ -129,3 +140,14 @@ for (const [name, expected] of Object.entries(EXPECTED)) {
     );
   });
 }
+
+test("only a MEDIUM runbook's guardrails are held to the guardrail budget, and a default timeout is cut to it, not refused", () => {
+  const guardrail = `promql: {query: 'up{job="api"}', expect: "== 1", for_seconds: 20, timeout_seconds: 60}`;
+  const text = (risk: string, g: string): string => `runbooks:\n  r:\n    risk: ${risk}\n    guardrails:\n      - ${g}\n    action: kubectl rollout restart deployment {deployment} -n {namespace}\n`;
+  // LOW and HIGH runbooks never check their guardrails before deciding.
+  for (const risk of ['LOW', 'HIGH']) assert.deepEqual(parseRunbooksText(text(risk, guardrail), 'r.yaml').problems, [], risk);
+  // No timeout_seconds written (default 120 s): the engine cuts it to the budget.
+  const medium = parseRunbooksText(text('MEDIUM', `promql: {query: 'up', expect: "== 1", for_seconds: 10}`), 'r.yaml');
+  assert.deepEqual(medium.problems, []);
+  assert.equal(medium.runbooks.length, 1);
+});
