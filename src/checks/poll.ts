@@ -67,6 +67,8 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
 
   for (;;) {
     const attemptStart = now();
+    // Again after the wait: a timer that fired late (a loaded machine) may have eaten the rest.
+    if (attempts > 0 && deadline - attemptStart < minUseful) break;
     // At least one attempt always runs, even with a tiny budget: "no attempt" would
     // otherwise read as a check that never failed.
     // Whole milliseconds: performance.now() is fractional, and the attempt's deadline
@@ -91,11 +93,16 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
       passingSince = null;
     }
 
-    const nextStart = attemptStart + intervalMs;
+    // The next attempt starts one interval after this one started, or now when this
+    // one took longer than the interval (a hung Prometheus answered at its deadline).
+    const nextStart = Math.max(attemptStart + intervalMs, now());
     // An attempt with a sliver of time left can only end in "no answer within 1ms",
-    // and that would replace the last real observation in the detail. setTimeout
-    // fires up to a millisecond early against performance.now(), so at 250 ms
-    // intervals in a 1 s check this is not hypothetical (regression).
+    // and that would replace the last real observation in the detail. Measured from
+    // when it would really start, not the planned start: an attempt that hung until
+    // the deadline left nothing (regression: "no answer within 1ms after 2 attempts"
+    // for a Prometheus that hung for seconds). setTimeout fires up to a millisecond
+    // early against performance.now(), so at 250 ms intervals in a 1 s check even the
+    // planned start is not safe (regression).
     if (deadline - nextStart < minUseful) break;
     const wait = Math.ceil(nextStart - now());
     if (wait > 0) {

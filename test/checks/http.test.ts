@@ -63,6 +63,16 @@ describe('http check', () => {
     assert.deepEqual(out, { ok: false, detail: 'no answer within 300ms after 1 attempt', attempts: 1 });
   });
 
+  // Regression: the first attempt hung until the deadline, and a second one started
+  // there anyway, planned one interval after the first, with a 1 ms budget: the detail
+  // read "no answer within 1ms after 2 attempts" for a target that hung 600 ms.
+  it('a target that hangs past the deadline is reported with the time it was given, not a 1 ms leftover', async () => {
+    target.route('GET', '/health', { status: 200, delayMs: 5_000 });
+    const out = await createHttpCheckRunner().run(check({ timeoutMs: 600, intervalMs: 300 }), ctx());
+    assert.deepEqual(out, { ok: false, detail: 'no answer within 600ms after 1 attempt', attempts: 1 });
+    assert.equal(target.calls('/health'), 1);
+  });
+
   it('does not follow redirects', async () => {
     target.route('GET', '/health', { status: 302, headers: { location: '/login' } });
     target.route('GET', '/login', { status: 200 });
