@@ -24,7 +24,11 @@ export interface Attempt {
   observed?: string;
 }
 
-export type Evaluate = (signal: AbortSignal) => Promise<Attempt>;
+/**
+ * One evaluation. `budgetMs` is the time this attempt has (its signal fires then), for
+ * an evaluation that can tell the far end to stop too (Prometheus' `timeout`).
+ */
+export type Evaluate = (signal: AbortSignal, budgetMs: number) => Promise<Attempt>;
 
 export interface PollOptions {
   /** Time between the starts of two attempts. */
@@ -152,7 +156,7 @@ async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: nu
   // Started inside .then so a synchronous throw is a failed attempt, not a crash;
   // the no-op catch keeps a late rejection (after the race was lost) from becoming
   // an unhandled rejection that takes the process down.
-  const evaluation = Promise.resolve().then(() => evaluate(signal));
+  const evaluation = Promise.resolve().then(() => evaluate(signal, budgetMs));
   evaluation.catch(() => undefined);
   try {
     const result = await Promise.race([evaluation, aborted]);

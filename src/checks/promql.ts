@@ -189,11 +189,14 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
   return {
     type: 'promql',
     run(check: RenderedPromqlCheck, ctx: StepContext): Promise<CheckOutcome> {
-      const evaluate = async (signal: AbortSignal): Promise<Attempt> => {
+      const evaluate = async (signal: AbortSignal, budgetMs: number): Promise<Attempt> => {
         let result: InstantQueryResult;
         try {
           result = await queryInstant(opts.prometheusUrl, check.query, {
             signal,
+            // Prometheus stops evaluating when this attempt stops waiting, rather than
+            // run an expensive query to its own (2 min default) timeout for nobody.
+            timeoutMs: budgetMs,
             ...(opts.request ? { request: opts.request } : {}),
           });
         } catch (err) {

@@ -172,6 +172,35 @@ describe('promql check against a real Prometheus', () => {
     }
   });
 
+  // Regression: the query carried no `timeout`, so Prometheus kept evaluating a query
+  // (up to its own 2 min default) after the attempt had given up on it.
+  it("sends each attempt's remaining budget as Prometheus' timeout", async () => {
+    const standIn = await startHttpTarget();
+    standIn.route('GET', '/api/v1/query', { status: 200, body: { status: 'success', data: { resultType: 'scalar', result: [0, '0.2'] } } });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('demo_error_ratio', { timeoutMs: 2_000, intervalMs: 500 }), ctx());
+      assert.equal(out.ok, false);
+      const timeouts = standIn.requests('/api/v1/query').map((r) => r.query.timeout);
+      assert.ok(timeouts.length >= 3, String(timeouts));
+      // The first attempt has the whole 2 s (the attempt cap, 5 s, is larger); each later
+      // one what is left of it, in whole milliseconds as Prometheus reads them.
+      assert.equal(timeouts[0], '2000ms');
+      const ms = timeouts.map((t) => Number(/^(\d+)ms$/.exec(t ?? '')?.[1]));
+      for (let i = 1; i < ms.length; i++) {
+        assert.ok(ms[i]! > 0 && ms[i]! <= 2_000 - 500 * i, `attempt ${i + 1}: timeout=${timeouts[i]}`);
+      }
+      // An attempt cap smaller than the time left is the budget sent.
+      standIn.reset();
+      await createPromqlCheckRunner({ prometheusUrl: standIn.url, attemptTimeoutMs: 400 }).run(check('demo_error_ratio', { timeoutMs: 300 }), ctx());
+      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['300ms']);
+      standIn.reset();
+      await createPromqlCheckRunner({ prometheusUrl: standIn.url, attemptTimeoutMs: 400 }).run(check('demo_error_ratio', { timeoutMs: 1_000, intervalMs: 5_000 }), ctx());
+      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['400ms']);
+    } finally {
+      await standIn.close();
+    }
+  });
+
   it('keeps a base URL path prefix and puts the query only in the query string', async () => {
     // A reverse proxy at /prometheus/: only the URL shape is under test here.
     const proxy = await startHttpTarget();
@@ -180,7 +209,8 @@ describe('promql check against a real Prometheus', () => {
       const out = await createPromqlCheckRunner({ prometheusUrl: `${proxy.url}/prometheus` }).run(check('up{job="a/b"}'), ctx());
       assert.equal(out.ok, true);
       const [req] = proxy.requests('/prometheus/api/v1/query');
-      assert.deepEqual(req?.query, { query: 'up{job="a/b"}' });
+      // The query, and the attempt's budget as Prometheus' timeout; nothing else.
+      assert.deepEqual(req?.query, { query: 'up{job="a/b"}', timeout: '2000ms' });
     } finally {
       await proxy.close();
     }
