@@ -19,7 +19,7 @@ import {
   type WorkloadRef,
 } from './kubernetes.js';
 import { poll, type Attempt } from './poll.js';
-import { queryInstant } from './promql.js';
+import { formatSampleValue, queryInstant } from './promql.js';
 
 /**
  * The seed's named checks. Each reads names from `check.values` (the incident's
@@ -130,8 +130,12 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     const url = deps.prometheusUrl!;
     const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.request ? { request: deps.request } : {}) });
     if (r.samples.length === 0) return undefined;
-    // Several series: judge by the worst (highest) one; NaN stays NaN and never passes.
-    return r.samples.reduce((m, s) => (Number.isNaN(s.value) || Number.isNaN(m) ? NaN : Math.max(m, s.value)), -Infinity);
+    // A non-finite series (NaN: 0/0; ±Inf: x/0) is no measurement, and the worst-of below
+    // would hide a -Inf behind a finite series: it is returned as it is, and never passes.
+    const odd = r.samples.find((s) => !Number.isFinite(s.value));
+    if (odd) return odd.value;
+    // Several series: judge by the worst (highest) one.
+    return r.samples.reduce((m, s) => Math.max(m, s.value), -Infinity);
   }
 
   /** Pods of `deployment` in `namespace`: `<deployment>-<template hash>-<suffix>`, dots escaped for the regex. */
@@ -291,12 +295,16 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;
         if (before === undefined) {
           const b = await instant(query, signal, ctx.startedAt);
-          if (b === undefined || Number.isNaN(b)) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution` };
+          if (b === undefined) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution` };
+          // A +Inf baseline would make any finite value "improved"; not remembered, so never used.
+          if (!Number.isFinite(b)) return { pass: false, detail: `no baseline: ${query} was ${formatSampleValue(b)} at the start of the execution, not a finite value` };
           before = b;
           ctx.memo.set(MEMO.baseline(query), b);
         }
         const after = await instant(query, signal);
-        if (after === undefined || Number.isNaN(after)) return { pass: false, detail: `${query} has no data now (before: ${before})` };
+        if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})` };
+        // -Inf is below every baseline, and no improvement.
+        if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after) };
         const pass = after < before || (threshold !== undefined && after < threshold);
         return { pass, detail: `${query}: before ${before}, now ${after}${threshold !== undefined ? `, threshold ${threshold}` : ''}`, observed: String(after) };
       },
@@ -320,6 +328,8 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         // No data and NaN (0/0: no traffic) are not evidence of health.
         if (v === undefined) return { pass: false, detail: `${query} returned no data` };
         if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN' };
+        // -Inf is below any threshold, and no error ratio at all (a ratio lies in [0, 1]).
+        if (!Number.isFinite(v)) return { pass: false, detail: `${query} is ${formatSampleValue(v)}, not a finite error ratio`, observed: formatSampleValue(v) };
         return { pass: v < threshold, detail: `error ratio ${v} (threshold ${threshold})`, observed: String(v) };
       },
     },

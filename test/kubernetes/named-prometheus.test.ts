@@ -33,6 +33,13 @@ describe('named checks backed by Prometheus', () => {
     target = await startHttpTarget();
     target.setMetric('demo_cpu', 0.9);
     target.setMetric('demo_error_ratio', 0.2);
+    // Non-finite values (what x/0 gives in PromQL): never a measurement that passes.
+    target.setMetric('demo_neg_inf', -Infinity);
+    target.setMetric('demo_pos_inf', Infinity);
+    target.setMetric('demo_mixed', -Infinity, { pod: 'a' });
+    target.setMetric('demo_mixed', 0.01, { pod: 'b' });
+    target.setMetric('demo_spike', Infinity);
+    target.setMetric('demo_drop', 0.9);
     const tick = () => {
       for (const c of counters) {
         target.setMetric('http_requests_total', c.value, c.labels);
@@ -44,6 +51,11 @@ describe('named checks backed by Prometheus', () => {
     prom = await startPrometheus({ scrapeTargets: [target.hostPort], scrapeIntervalSeconds: 1 });
     await waitForQuery(prom.url, 'demo_cpu', (v) => v[0] === 0.9);
     await waitForQuery(prom.url, 'demo_error_ratio', (v) => v[0] === 0.2);
+    await waitForQuery(prom.url, 'demo_neg_inf', (v) => v[0] === -Infinity);
+    await waitForQuery(prom.url, 'demo_pos_inf', (v) => v[0] === Infinity);
+    await waitForQuery(prom.url, 'demo_mixed', (v) => v.length === 2);
+    await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === Infinity);
+    await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === 0.9);
     // rate() needs two samples of every series.
     await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 4);
   });
@@ -127,6 +139,35 @@ describe('named checks backed by Prometheus', () => {
       const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'idle' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
       assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 1 attempt`, attempts: 1 });
     });
+  });
+
+  it('error_rate_normalized fails on -Inf and +Inf, alone or beside a passing series, saying the value is not finite', async () => {
+    const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+    const neg = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_neg_inf' }, 1_000, 1_000), stepContext());
+    assert.deepEqual(neg, { ok: false, detail: 'demo_neg_inf is -Inf, not a finite error ratio after 1 attempt', observed: '-Inf', attempts: 1 });
+    const pos = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_pos_inf' }, 1_000, 1_000), stepContext());
+    assert.deepEqual(pos, { ok: false, detail: 'demo_pos_inf is +Inf, not a finite error ratio after 1 attempt', observed: '+Inf', attempts: 1 });
+    // The worst series of 0.01 and -Inf is not 0.01.
+    const mixed = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_mixed' }, 1_000, 1_000), stepContext());
+    assert.deepEqual(mixed, { ok: false, detail: 'demo_mixed is -Inf, not a finite error ratio after 1 attempt', observed: '-Inf', attempts: 1 });
+  });
+
+  it('metrics_improved fails when the value drops to -Inf: below the baseline, but no measurement', async () => {
+    const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+    const ctx = stepContext({ startedAt: Date.now() });
+    target.setMetric('demo_drop', -Infinity);
+    await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === -Infinity);
+    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_drop' }, 1_000, 1_000), ctx);
+    assert.deepEqual(out, { ok: false, detail: 'demo_drop is -Inf now, not a finite value (before: 0.9) after 1 attempt', observed: '-Inf', attempts: 1 });
+  });
+
+  it('metrics_improved with a +Inf baseline fails, though the value is finite now: nothing to improve on', async () => {
+    const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+    const ctx = stepContext({ startedAt: Date.now() });
+    target.setMetric('demo_spike', 0.5);
+    await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === 0.5);
+    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_spike' }, 1_000, 1_000), ctx);
+    assert.deepEqual(out, { ok: false, detail: 'no baseline: demo_spike was +Inf at the start of the execution, not a finite value after 1 attempt', attempts: 1 });
   });
 
   it('error_rate_normalized with no data fails: silence is not health', async () => {
