@@ -138,11 +138,16 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     return r.samples.reduce((m, s) => Math.max(m, s.value), -Infinity);
   }
 
-  /** Pods of `deployment` in `namespace`: `<deployment>-<template hash>-<suffix>`, dots escaped for the regex. */
+  /**
+   * Pods of `deployment` in `namespace`: `<deployment>-<pod-template-hash>-<5 characters>`, the
+   * hash 1 to 10 characters; dots escaped for the regex. The lengths are what keep another
+   * workload's pods out: `[a-z0-9]+-[a-z0-9]+` also took StatefulSet `web-db`'s pod `web-db-0`
+   * for deployment `web`.
+   */
   function podRegex(check: RenderedNamedCheck): { ns: string; re: string } {
     const ns = required(check, 'namespace', 'k8s_label');
     const dep = required(check, 'deployment', 'k8s_name');
-    return { ns, re: `${dep.replace(/\./g, '\\\\.')}-[a-z0-9]+-[a-z0-9]+` };
+    return { ns, re: `${dep.replace(/\./g, '\\\\.')}-[a-z0-9]{1,10}-[a-z0-9]{5}` };
   }
 
   const impls: Record<string, Impl> = {

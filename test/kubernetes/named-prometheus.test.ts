@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
+import { queryInstant } from '../../src/checks/promql.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
 import { namedCheck, stepContext } from './setup.js';
@@ -19,10 +20,15 @@ describe('named checks backed by Prometheus', () => {
    * http_requests_total counters in namespace shop, advanced together every 200 ms so
    * rate() sees real slopes: web's pods only ever answer 200 (no 5xx series exists);
    * api's answer 200 at 10/s and 500 at 2/s (an error ratio of 1/6). Deployment idle has
-   * no series at all.
+   * no series at all. Pods named like web's but of other workloads (StatefulSet web-db,
+   * deployments web-db and web-canary) answer only 500: web's ratio stays 0 only if its
+   * query leaves them out.
    */
   const counters: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = [
-    { labels: { namespace: 'shop', pod: 'web-5d4f6b7c8-x2x4q', code: '200' }, perSecond: 20, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-5d8c7b9f6-x2x4z', code: '200' }, perSecond: 20, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-db-0', code: '500' }, perSecond: 3, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-db-5d8c7b9f6-x2x4z', code: '500' }, perSecond: 3, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-canary-5d8c7b9f6-x2x4z', code: '500' }, perSecond: 3, value: 0 },
     { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '200' }, perSecond: 10, value: 0 },
     { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '500' }, perSecond: 2, value: 0 },
     // Labelled by `status`, not `code`: the default query cannot tell its errors.
@@ -57,7 +63,7 @@ describe('named checks backed by Prometheus', () => {
     await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === Infinity);
     await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === 0.9);
     // rate() needs two samples of every series.
-    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 4);
+    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 7);
   });
   after(async () => {
     if (traffic) clearInterval(traffic);
@@ -87,7 +93,7 @@ describe('named checks backed by Prometheus', () => {
     assert.equal(out.ok, false);
     assert.equal(
       out.detail,
-      'no baseline: avg(rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]+-[a-z0-9]+",container!=""}[5m])) had no data at the start of the execution after 1 attempt',
+      'no baseline: avg(rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m])) had no data at the start of the execution after 1 attempt',
     );
   });
 
@@ -107,14 +113,24 @@ describe('named checks backed by Prometheus', () => {
 
   describe('error_rate_normalized with its default query over http_requests_total', () => {
     const query = (deployment: string): string => {
-      const sel = `namespace="shop",pod=~"${deployment}-[a-z0-9]+-[a-z0-9]+"`;
+      const sel = `namespace="shop",pod=~"${deployment}-[a-z0-9]{1,10}-[a-z0-9]{5}"`;
       return `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
     };
 
-    it('passes for pods that have never served a 5xx (no 5xx series exists): an error ratio of 0', async () => {
+    it('passes for pods that have never served a 5xx (no 5xx series exists): an error ratio of 0, other workloads\' pods named alike left out', async () => {
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
       const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'web' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
       assert.deepEqual(out, { ok: true, detail: 'error ratio 0 (threshold 0.05)', observed: '0', attempts: 1 });
+    });
+
+    it("selects only the deployment's own pods: <deployment>-<1 to 10 characters>-<5 characters>", async () => {
+      // The pod regex as the check renders it (metrics_improved names its query when there is no baseline).
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'web' }, {}, 1_000, 1_000), stepContext());
+      const re = /pod=~"([^"]*)"/.exec(out.detail)?.[1];
+      assert.equal(re, 'web-[a-z0-9]{1,10}-[a-z0-9]{5}', out.detail);
+      const r = await queryInstant(prom.url, `group by (pod) (http_requests_total{namespace="shop",pod=~"${re}"})`, { signal: AbortSignal.timeout(5_000) });
+      assert.deepEqual(r.samples.map((s) => s.metric.pod), ['web-5d8c7b9f6-x2x4z']);
     });
 
     it('fails while the 5xx ratio is above the threshold', async () => {
