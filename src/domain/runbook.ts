@@ -16,7 +16,16 @@ export type ParamKind = (typeof PARAM_KINDS)[number];
 export interface Placeholder {
   param: string;
   kind: ParamKind;
+  /**
+   * How the checked value is written, where the text around it gives characters a meaning:
+   * in a PromQL `=~` / `!~` matcher the value is a literal, so regex metacharacters (a
+   * label value's `.`) are escaped, the backslash doubled for a "…" or '…' string
+   * (`promql_regex`: `a.i` becomes `a\\.i`) and not for a `…` raw one (`promql_regex_raw`: `a\.i`).
+   * Absent: written as it is.
+   */
+  escape?: PlaceholderEscape;
 }
+export type PlaceholderEscape = 'promql_regex' | 'promql_regex_raw';
 export type TemplatePart = string | Placeholder;
 
 export interface Template {

@@ -19,7 +19,7 @@ import {
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams } from './template.js';
+import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, type PlaceholderSpec } from './template.js';
 
 /**
  * Checks (`pre_checks`, `post_checks`, `guardrails`) in their four forms:
@@ -231,9 +231,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   if (r.count() !== before || query === undefined || !expect || forMs === undefined || timeoutMs === undefined || intervalMs === undefined || !onEmpty) {
     return undefined;
   }
-  // Inside a quoted string a placeholder is a label value; outside one, where a value
-  // such as `0 or up` would become part of the query itself, only a number is taken.
-  return { type: 'promql', query: compileTemplate(query, (p) => (insidePromqlString(query, p.offset) ? 'label_value' : 'integer')), expect, forMs, timeoutMs, intervalMs, onEmpty };
+  return { type: 'promql', query: compileTemplate(query, (p) => promqlPlaceholder(query, p.offset)), expect, forMs, timeoutMs, intervalMs, onEmpty };
 }
 
 function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: number | undefined): CheckSpec | undefined {
@@ -329,15 +327,33 @@ function missing(r: Reporter, path: YamlPath, key: string): undefined {
   return undefined;
 }
 
-/** Whether `offset` in a PromQL query lies inside a string literal ("…" or '…' with escapes, or `…`). */
-export function insidePromqlString(query: string, offset: number): boolean {
+/**
+ * What a placeholder at `offset` in a PromQL query takes. Inside a quoted string, a label
+ * value; outside one, where a value such as `0 or up` would become part of the query
+ * itself, only a number. In the string of a regex matcher (`=~`, `!~`) the value is meant
+ * literally: written regex-escaped, else `svc=~"{svc}"` with svc `a.i` would also select
+ * `aXi` and `api`. (A regex-taking function argument, label_replace's, is not recognised.)
+ */
+export function promqlPlaceholder(query: string, offset: number): PlaceholderSpec {
+  const str = promqlStringAt(query, offset);
+  if (!str) return 'integer';
+  if (!/[=!]~\s*$/.test(query.slice(0, str.start))) return 'label_value';
+  return { kind: 'label_value', escape: str.quote === '`' ? 'promql_regex_raw' : 'promql_regex' };
+}
+
+/** The PromQL string literal ("…" or '…' with escapes, or `…`) `offset` lies in: its quote and where it opens. */
+function promqlStringAt(query: string, offset: number): { quote: string; start: number } | undefined {
   let quote: string | null = null;
+  let start = 0;
   for (let i = 0; i < offset; i++) {
-    const c = query[i];
+    const c = query[i]!;
     if (quote === null) {
-      if (c === '"' || c === "'" || c === '`') quote = c;
+      if (c === '"' || c === "'" || c === '`') {
+        quote = c;
+        start = i;
+      }
     } else if (c === '\\' && quote !== '`') i++;
     else if (c === quote) quote = null;
   }
-  return quote !== null;
+  return quote === null ? undefined : { quote, start };
 }

@@ -1,6 +1,6 @@
 import type { Plan, RenderedStep } from '../domain/decision.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
-import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Runbook, Template } from '../domain/runbook.js';
+import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
 import { namedCheck, namedCheckValueKeys } from './named.js';
 import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
@@ -56,8 +56,9 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
           return '';
         }
         used[part.param] = value;
-        (spans ??= []).push({ start: out.length, end: out.length + value.length, param: part.param });
-        out += value;
+        const text = written(part, value);
+        (spans ??= []).push({ start: out.length, end: out.length + text.length, param: part.param });
+        out += text;
       }
       if (spans && out.includes('${')) {
         const formed = referenceFromValues(out, spans);
@@ -91,6 +92,13 @@ function lookup(values: Readonly<Record<string, string>>, name: string): string 
   if (!Object.prototype.hasOwnProperty.call(values, name)) return undefined;
   const v = values[name];
   return typeof v === 'string' ? v : undefined;
+}
+
+/** A checked value as the text around it needs it (Placeholder.escape). */
+function written(part: Placeholder, value: string): string {
+  if (!part.escape) return value;
+  const literal = value.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+  return part.escape === 'promql_regex' ? literal.replace(/\\/g, '\\\\') : literal;
 }
 
 function unsafe(kind: ParamKind, value: string): string | undefined {

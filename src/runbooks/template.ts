@@ -1,4 +1,4 @@
-import type { ParamKind, Placeholder, Template, TemplatePart } from '../domain/runbook.js';
+import type { ParamKind, Placeholder, PlaceholderEscape, Template, TemplatePart } from '../domain/runbook.js';
 import type { Reporter, YamlPath } from './problems.js';
 
 /**
@@ -67,11 +67,16 @@ export function scanTemplate(source: string): ScannedPart[] {
   return parts;
 }
 
+/** What a placeholder takes, and how its value is written (see Placeholder.escape). */
+export type PlaceholderSpec = ParamKind | { kind: ParamKind; escape: PlaceholderEscape };
+
 /** Compiles a template; `kind` may depend on where in the source a placeholder sits. */
-export function compileTemplate(source: string, kind: ParamKind | ((p: ScannedPlaceholder) => ParamKind)): Template {
-  const parts: TemplatePart[] = scanTemplate(source).map((p) =>
-    typeof p === 'string' ? p : ({ param: p.param, kind: typeof kind === 'function' ? kind(p) : kind } satisfies Placeholder),
-  );
+export function compileTemplate(source: string, kind: PlaceholderSpec | ((p: ScannedPlaceholder) => PlaceholderSpec)): Template {
+  const parts: TemplatePart[] = scanTemplate(source).map((p) => {
+    if (typeof p === 'string') return p;
+    const spec = typeof kind === 'function' ? kind(p) : kind;
+    return (typeof spec === 'string' ? { param: p.param, kind: spec } : { param: p.param, ...spec }) satisfies Placeholder;
+  });
   return { source, parts };
 }
 

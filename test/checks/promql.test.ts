@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { RenderedPromqlCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createPromqlCheckRunner, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
+import { parseRunbooksText, renderChecks } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
 
@@ -38,13 +39,35 @@ describe('promql check against a real Prometheus', () => {
     target.setMetric('demo_flap_ratio', 0.01);
     target.setMetric('demo_latency_seconds', 0.1, { pod: 'a' });
     target.setMetric('demo_latency_seconds', 0.9, { pod: 'b' });
+    // "." is a regex metacharacter and allowed in a label value: a.i as a pattern is also aXi and api.
+    for (const svc of ['a.i', 'aXi', 'api']) target.setMetric('probe_good', 1, { svc });
     prom = await startPrometheus({ scrapeTargets: [target.hostPort] });
     // Prometheus applies new scrape targets after a few seconds; wait once for all.
     await waitForQuery(prom.url, 'count(demo_latency_seconds)', (v) => v[0] === 2, 20_000);
+    await waitForQuery(prom.url, 'count(probe_good)', (v) => v[0] === 3);
   });
   after(async () => {
     await prom?.stop();
     await target?.close();
+  });
+
+  it('a placeholder in a regex matcher selects only the series its value names, as rendered from a runbook', async () => {
+    const { runbooks, problems } = parseRunbooksText(
+      `runbooks:
+  t:
+    risk: LOW
+    triggers: [x]
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    post_checks:
+      - promql: {query: 'count(probe_good{svc=~"{svc}"})', expect: "== 1"}
+`,
+      'inline.yaml',
+    );
+    assert.deepEqual(problems, []);
+    const r = renderChecks(runbooks[0]!.postChecks, { svc: 'a.i' }, 'post_check');
+    assert.ok(r.ok && r.checks[0]?.type === 'promql');
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(r.checks[0], ctx());
+    assert.deepEqual(out, { ok: true, detail: 'expected == 1, got 1', observed: '1', attempts: 1 });
   });
 
   it('passes when the scraped metric is below the threshold', async () => {

@@ -328,3 +328,29 @@ test('a PromQL placeholder outside a quoted string takes only a number: an alert
     reason: 'placeholder {min_ready} in post_check 1: value "0 or up" is longer than 6 characters, expected a whole number',
   });
 });
+
+test('a PromQL placeholder inside a regex matcher is written regex-escaped (the value is meant literally); in an equality matcher as it is', () => {
+  const runbook = inline(`    triggers: [x]
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    post_checks:
+      - promql: {query: 'count(probe_good{svc=~"{svc}"})', expect: "== 1"}
+      - promql: {query: "count(probe_good{svc !~ '{svc}-canary|b.*'})", expect: "== 1"}
+      - promql: {query: 'count(probe_good{svc=~\`{svc}\`})', expect: "== 1"}
+      - promql: {query: 'count(probe_good{svc="{svc}"})', expect: "== 1"}
+      - promql: {query: 'label_replace(up, "svc", "{svc}", "", "")', expect: "== 1"}
+`);
+  const r = renderChecks(runbook.postChecks, { svc: 'a.i' }, 'post_check');
+  assert.ok(r.ok);
+  assert.deepEqual(
+    r.checks.map((c) => c.type === 'promql' && c.query),
+    [
+      // In a "…" or '…' string the backslash is doubled: the regex sees a\.i.
+      'count(probe_good{svc=~"a\\\\.i"})',
+      "count(probe_good{svc !~ 'a\\\\.i-canary|b.*'})",
+      // A `…` raw string takes the regex as it is.
+      'count(probe_good{svc=~`a\\.i`})',
+      'count(probe_good{svc="a.i"})',
+      'label_replace(up, "svc", "a.i", "", "")',
+    ],
+  );
+});
