@@ -237,6 +237,19 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
    * file is gone (nothing but a restart clears it).
    */
   let fault: { at: number; message: string; full?: boolean; lost?: boolean } | null = null;
+  /**
+   * Why the database file can no longer be written to, once it is found removed or
+   * replaced (told once through onFileLost): a lasting fault, so the file is not looked
+   * at again; null while it is in place.
+   */
+  const fileLost = (): string | null => {
+    if (fault?.lost) return fault.message;
+    const lost = lostFile();
+    if (!lost) return null;
+    opts.onFileLost?.(lost);
+    fault = { at: Date.now(), message: lost, lost: true };
+    return lost;
+  };
   const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
     at: Date.now(),
     message: errorText(err),
@@ -279,10 +292,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const lost = fault?.lost ? fault.message : lostFile();
+    const lost = fileLost();
     if (lost) {
-      if (!fault?.lost) opts.onFileLost?.(lost);
-      fault = { at: Date.now(), message: lost, lost: true };
       const failure = unavailable(new Error(lost));
       for (const unit of batch) unit.reject(failure);
       return;
@@ -471,12 +482,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     ping,
     health(): StoreHealth {
       if (closed) return { ok: false, detail: 'closed' };
-      const lost = fault?.lost ? fault.message : lostFile();
-      if (lost) {
-        if (!fault?.lost) opts.onFileLost?.(lost);
-        fault = { at: Date.now(), message: lost, lost: true };
-        return { ok: false, detail: lost };
-      }
+      const lost = fileLost();
+      if (lost) return { ok: false, detail: lost };
       if (fault?.full) {
         const free = freeBytes(dirname(opts.path));
         if (free !== null && free < MIN_FREE_AFTER_FULL) {
