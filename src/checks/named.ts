@@ -1,7 +1,7 @@
 import type { RenderedNamedCheck } from '../domain/index.js';
 import { checkParam, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
-import { systemClock, type Clock } from '../lib/index.js';
+import { promqlRegexLiteral, systemClock, type Clock } from '../lib/index.js';
 import type { HttpRequest } from './http-client.js';
 import {
   isKubeStatus,
@@ -147,7 +147,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
   function podRegex(check: RenderedNamedCheck): { ns: string; re: string } {
     const ns = required(check, 'namespace', 'k8s_label');
     const dep = required(check, 'deployment', 'k8s_name');
-    return { ns, re: `${dep.replace(/\./g, '\\\\.')}-[a-z0-9]{1,10}-[a-z0-9]{5}` };
+    return { ns, re: `${promqlRegexLiteral(dep, 'escaping')}-[a-z0-9]{1,10}-[a-z0-9]{5}` };
   }
 
   const impls: Record<string, Impl> = {

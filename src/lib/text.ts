@@ -9,3 +9,13 @@ type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
 export function wellFormed(s: string): string {
   return (s as WellFormed).isWellFormed() ? s : (s as WellFormed).toWellFormed();
 }
+
+/**
+ * `value` as a regular expression that matches it literally, written for a PromQL
+ * regex matcher: inside a "…" or '…' string each backslash is doubled (the string
+ * takes escapes), inside a `…` string it is not.
+ */
+export function promqlRegexLiteral(value: string, quote: 'escaping' | 'raw'): string {
+  const literal = value.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
+  return quote === 'escaping' ? literal.replace(/\\/g, '\\\\') : literal;
+}

@@ -5,6 +5,7 @@ import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '..
 import { namedCheck, namedCheckValueKeys } from './named.js';
 import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
 import { originOf } from './url.js';
+import { promqlRegexLiteral } from '../lib/index.js';
 
 /**
  * Rendering is the only place untrusted values (alert labels, incident context)
@@ -97,8 +98,7 @@ function lookup(values: Readonly<Record<string, string>>, name: string): string 
 /** A checked value as the text around it needs it (Placeholder.escape). */
 function written(part: Placeholder, value: string): string {
   if (!part.escape) return value;
-  const literal = value.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
-  return part.escape === 'promql_regex' ? literal.replace(/\\/g, '\\\\') : literal;
+  return promqlRegexLiteral(value, part.escape === 'promql_regex' ? 'escaping' : 'raw');
 }
 
 function unsafe(kind: ParamKind, value: string): string | undefined {
