@@ -4,21 +4,14 @@ import { startAlertmanager } from '../helpers/alertmanager.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { freePort, startPrometheus, type RunningDaemon } from '../helpers/prometheus.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { until as untilHelper } from '../helpers/until.js';
 
 /**
  * The closed loop with real parts: Prometheus scrapes a flaky service and fires an
  * alert, Alertmanager delivers it to rectify over HTTP, rectify restarts the service,
  * verifies with PromQL against the same Prometheus, and the resolved alert arrives.
  */
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}
+const until = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> => untilHelper(what, probe, 60_000, 250);
 
 describe('closed loop: Prometheus → Alertmanager → rectify → action → verification → resolved', { timeout: 120_000 }, () => {
   let flaky: HttpTarget;

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 
 /**
  * What startup recovery owes the people after a kill -9 (real processes) or a stop:
@@ -13,16 +14,6 @@ import { startTestService } from '../helpers/service.js';
  */
 
 const HOLD = { status: 200, delayMs: 120_000 };
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const asked = (base: string) => `runbooks:
   ask:

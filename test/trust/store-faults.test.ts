@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Store faults through the whole service: a database locked by another
@@ -28,16 +29,6 @@ const runbooks = (base: string) => `runbooks:
       - http: {method: POST, url: "${base}/second/{service}"}
 `;
 const broken = (service: string, id?: string) => ({ root_cause: 'broken', service, confidence: 1, ...(id ? { id } : {}) });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 /** The refusal every store fault must produce: at intake, and at /readyz. */
 async function assertRefused(svc: TestService, body: unknown): Promise<void> {
