@@ -20,7 +20,16 @@ import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, 
 import type { PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
-import { createNotifyQueue, createRepeatFilter, createSlackNotifier, createSlackResponder, createWebhookNotifier, type Notifier, type NotifyQueueOptions } from './notify/index.js';
+import {
+  createNotifyQueue,
+  createOutbox,
+  createRepeatFilter,
+  createSlackNotifier,
+  createSlackResponder,
+  createWebhookNotifier,
+  type Notifier,
+  type NotifyQueueOptions,
+} from './notify/index.js';
 
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
@@ -351,6 +360,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     now: () => clock.now(),
   });
   const notify = notifiers.length ? repeats.notify : undefined;
+  // Events told one by one record their notification in their audit row; startup tells
+  // a receiver again what it has no delivery record of (see notify/outbox.ts).
+  const outbox = notifiers.length ? createOutbox({ receivers: notifiers.map((n) => n.name), resend: notifications.resend }) : undefined;
 
   const runner = createExecutionRunner({
     store,
@@ -362,6 +374,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     onFinished: (o, runbook, seconds) => metrics.executionFinished(runbook, o.state === 'succeeded' ? 'success' : o.state === 'failed' ? 'failed' : o.state === 'aborted' ? 'aborted' : 'interrupted', seconds),
     onCircuit: (runbook, state) => metrics.circuitState(runbook, state),
     ...(notify ? { notify } : {}),
+    ...(outbox ? { outbox } : {}),
   });
   const tracker = createExecutionTracker(runner);
   metrics.watch({ storePending: () => store.pending(), executionsRunning: () => tracker.size(), notificationsDropped: () => notifications.dropped() });
@@ -380,6 +393,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     circuitFailureThreshold: config.circuitFailureThreshold,
     maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
+    ...(outbox ? { outbox } : {}),
   });
 
   const interrupted = overrides.recover === false ? 0 : await engine.recover();
@@ -465,11 +479,14 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       const at = clock.now();
       reloadRefused = { at, problems };
       const reason = `the runbooks folder ${config.runbooks} was refused on reload (${problems.length} problem${problems.length === 1 ? '' : 's'}; first: ${problems[0] ?? 'none'}): the runbooks in force stay, and the next start would stop on the folder as it is; fix it`;
+      const event = { event: 'RUNBOOKS_RELOAD_REFUSED', outcome: 'refused', reason, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, at } as const;
+      // Its row records the notification, told again after a restart if never delivered.
+      const told = outbox?.announce(event);
       // Audited when the store takes it (a reload refused because it could not be audited will not be).
       await store
-        .transact((tx) => tx.appendAudit({ at, event: 'RUNBOOKS_RELOAD_REFUSED', actor: 'rectify', details: { reason, dir: config.runbooks, problems } }))
+        .transact((tx) => tx.appendAudit({ at, event: 'RUNBOOKS_RELOAD_REFUSED', actor: 'rectify', details: { reason, dir: config.runbooks, problems, ...told?.details } }))
         .catch((err: unknown) => log.warn({ err }, 'could not audit the refused reload'));
-      notify?.({ event: 'RUNBOOKS_RELOAD_REFUSED', outcome: 'refused', reason, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, at });
+      notify?.(told?.event ?? event);
       return { ok: false, problems };
     };
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };

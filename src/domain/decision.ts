@@ -64,6 +64,32 @@ export const AUDIT_EVENTS = [
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
+/**
+ * The events told one by one whose audit rows record their notification (see
+ * notify/outbox.ts): told again after a restart to a receiver that has no record of
+ * it. Rare rows, never an alert storm's decisions. ALERTS_TRUNCATED is not one: it is
+ * told as a `manual` notification, which the repeat filter sums up when a storm repeats
+ * it, so the ones counted into a summary would look never delivered. Migration 005
+ * indexes exactly these rows, with its predicate written in this order (the store's
+ * query repeats it).
+ */
+export const TOLD_EVENTS = [
+  'SUCCESS',
+  'FAILED',
+  'ROLLED_BACK',
+  'ROLLBACK_FAILED',
+  'PRE_CHECK_FAILED',
+  'DISRUPTION_BLOCKED',
+  'INTERRUPTED',
+  'CIRCUIT_TRIPPED',
+  'EXPIRED',
+  'SERVICE_PAUSED',
+  'SERVICE_RESUMED',
+  'RUNBOOK_PAUSED',
+  'RUNBOOK_RESUMED',
+  'RUNBOOKS_RELOAD_REFUSED',
+] as const satisfies readonly AuditEventName[];
+
 /** Filled-in action, ready for an executor: no placeholder left. */
 export interface RenderedStep {
   index: number;

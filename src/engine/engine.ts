@@ -9,8 +9,10 @@ import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
+import type { Outbox, ToldDetails } from '../notify/outbox.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
+import { planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
@@ -36,6 +38,11 @@ export interface EngineDeps {
   circuitFailureThreshold: number;
   /** Fire-and-forget: decisions that need a person are told to the notifiers. */
   notify?: Notify;
+  /**
+   * With notify: events told one by one record their notification in their own audit
+   * row, and startup tells again what a receiver has no record of (see notify/outbox.ts).
+   */
+  outbox?: Pick<Outbox, 'receivers' | 'announce' | 'resend'>;
   /** Alerts that may wait for their enrichment or guardrail checks; a request past it is answered 503 (default 20,000). */
   maxPreparing?: number;
 }
@@ -496,15 +503,25 @@ export function createEngine(deps: EngineDeps) {
     return results.length > 0 && results.every((r) => r?.action === 'duplicate');
   }
 
-  /** After the commit: the count, a warning, and a person told (the receiver's max_alerts is too low for this storm). */
+  /**
+   * After the commit: the count, a warning, and a person told (the receiver's max_alerts
+   * is too low for this storm). Told as a `manual` notification, which the repeat filter
+   * sums up when a storm repeats it: its row records no notification, and a restart does
+   * not tell it again (see notify/outbox.ts).
+   */
   function tellTruncated(t: TruncatedDelivery, delivered: number): void {
     metrics.alertsTruncated(t.alerts);
     log.warn({ truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver }, 'Alertmanager left alerts out of a notification');
-    tell({
-      event: 'ALERTS_TRUNCATED',
-      outcome: 'manual',
-      reason: `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`,
-    });
+    deps.notify?.(
+      notice(
+        {
+          event: 'ALERTS_TRUNCATED',
+          outcome: 'manual',
+          reason: `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`,
+        },
+        clock.now(),
+      ),
+    );
   }
 
   /**
@@ -895,29 +912,31 @@ export function createEngine(deps: EngineDeps) {
     /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
     async expireApprovals(): Promise<number> {
       const expired = await store.transact((tx) => expireDue(tx, clock.now()));
-      tellExpired(expired);
+      for (const e of expired) send(e.told);
       return expired.length;
     },
 
     async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {
       const changed = await store.transact((tx) => {
         const was = tx.paused();
-        if (was === paused) return false;
+        if (was === paused) return null;
         const now = clock.now();
         tx.setPaused(paused, by, now);
-        tx.appendAudit({ at: now, event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED', actor: by, details: { reason: reason ?? null } });
-        return true;
+        // The kill switch changes what happens to every alert from now on: the team is told who and why.
+        const told = announce(
+          {
+            event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED',
+            outcome: paused ? 'paused' : 'resumed',
+            reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+          },
+          now,
+        );
+        tx.appendAudit({ at: now, event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED', actor: by, details: withTold({ reason: reason ?? null }, told) });
+        return { told };
       });
       metrics.paused(paused);
-      // The kill switch changes what happens to every alert from now on: the team is told who and why.
-      if (changed) {
-        tell({
-          event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED',
-          outcome: paused ? 'paused' : 'resumed',
-          reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
-        });
-      }
-      return changed;
+      if (changed) send(changed.told);
+      return changed !== null;
     },
 
     /**
@@ -928,23 +947,25 @@ export function createEngine(deps: EngineDeps) {
       if (!catalog.byId(runbookId)) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
       const out = await store.transact((tx) => {
         const was = tx.runbookPaused(runbookId);
-        if ((was !== null) === paused) return { changed: false, pause: was };
+        if ((was !== null) === paused) return { changed: false, pause: was, told: undefined };
         const now = clock.now();
         const pause = paused ? { by, reason: reason ?? null, at: now } : null;
         tx.setRunbookPaused(runbookId, pause);
-        tx.appendAudit({ at: now, event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED', runbook: runbookId, actor: by, details: { reason: reason ?? null } });
-        return { changed: true, pause };
+        const told = announce(
+          {
+            event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
+            runbook: runbookId,
+            outcome: paused ? 'paused' : 'resumed',
+            reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+          },
+          now,
+        );
+        tx.appendAudit({ at: now, event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED', runbook: runbookId, actor: by, details: withTold({ reason: reason ?? null }, told) });
+        return { changed: true, pause, told };
       });
       metrics.runbookPaused(runbookId, out.pause !== null);
-      if (out.changed) {
-        tell({
-          event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
-          runbook: runbookId,
-          outcome: paused ? 'paused' : 'resumed',
-          reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
-        });
-      }
-      return out;
+      if (out.changed) send(out.told);
+      return { changed: out.changed, pause: out.pause };
     },
 
     /**
@@ -959,56 +980,110 @@ export function createEngine(deps: EngineDeps) {
     async recover(): Promise<number> {
       return store.transact((tx) => {
         const now = clock.now();
+        // Read before anything is written: what this recovery records, it tells below.
+        const toldRows = deps.notify && deps.outbox ? tx.toldSince(now - RESEND_WINDOW_MS, RESEND_EXAMINED) : [];
         const running = tx.runningExecutions();
-        const tripped = new Set<string>();
-        const reopened = new Set<string>();
+        // The worst case rectify knows of (it may have acted, and nobody knows how it
+        // ended) is told like any other outcome, one by one, after the commit.
+        const told: Told[] = [];
+        const keep = (t: Told | undefined): void => void (t && told.push(t));
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
           const failure = failureInSteps(e.steps);
           tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
+          const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
           const audit: RunAudit = (event, details) =>
             tx.appendAudit({ at: now, event, incident_id: e.incident_id, runbook: e.runbook, execution_id: e.id, actor: 'rectify', details });
-          audit('INTERRUPTED', {
-            reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
-            last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
-            // The run had failed: counted by the breaker below, as a stop at this point would have.
-            ...(failure !== undefined ? { failure } : {}),
-          });
+          /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
+          const breakerAudit =
+            (reason: string): RunAudit =>
+            (event, details) => {
+              const t = event === 'CIRCUIT_TRIPPED' ? announce({ ...about, event, outcome: 'circuit open', reason }, now) : undefined;
+              keep(t);
+              audit(event, withTold(details, t));
+            };
+          const interrupted = announce(
+            {
+              ...about,
+              event: 'INTERRUPTED',
+              outcome: 'interrupted',
+              reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
+            },
+            now,
+          );
+          keep(interrupted);
+          audit(
+            'INTERRUPTED',
+            withTold(
+              {
+                reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+                last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
+                // The run had failed: counted by the breaker below, as a stop at this point would have.
+                ...(failure !== undefined ? { failure } : {}),
+              },
+              interrupted,
+            ),
+          );
           if (failure !== undefined) {
-            if (countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit })) tripped.add(e.id);
-          } else if (reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit })) {
-            reopened.add(e.id);
+            countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
+          } else {
+            reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }
         }
         const expired = expireDue(tx, now);
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again: unseen, nobody approves it.
         const untold = deps.notify ? tx.pendingApprovals(now).filter((a) => !tx.notifiedAbout(a.incident_id, 'APPROVAL_REQUIRED')) : [];
-        return { interrupted: running, tripped, reopened, expired, untold };
-      }).then(({ interrupted, tripped, reopened, expired, untold }) => {
-        // The worst case rectify knows of (it may have acted, and nobody knows how it
-        // ended) is told like any other outcome, one by one.
-        for (const e of interrupted) {
-          const last = e.steps[e.steps.length - 1];
-          tell({
-            event: 'INTERRUPTED',
-            incident_id: e.incident_id,
-            runbook: e.runbook,
-            service: e.service,
-            execution_id: e.id,
-            outcome: 'interrupted',
-            reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
-          });
-          const breaker = tripped.has(e.id) ? trippedReason(e.runbook) : reopened.has(e.id) ? reopenedReason(e.runbook) : undefined;
-          if (breaker) tell({ event: 'CIRCUIT_TRIPPED', incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, outcome: 'circuit open', reason: breaker });
-        }
-        tellExpired(expired);
+        // Events told one by one before the stop whose delivery to a receiver was never
+        // recorded: told again to it, except the runs just recovered (told above).
+        const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
+        return { interrupted: running, told, expired, untold, resends };
+      }).then(({ interrupted, told, expired, untold, resends }) => {
+        if (resends) resendUntold(resends);
+        for (const t of told) send(t);
+        for (const e of expired) send(e.told);
         tellAgain(untold);
         return interrupted.length;
       });
     },
   };
+
+  /**
+   * Notifications of events told one by one that a receiver has no record of (a crash
+   * lost them, or a stop cut them off), told again to it as they were first told, with
+   * the same notification_id (see resend.ts). Past the bound, each receiver is told
+   * once how many more it never got.
+   */
+  function resendUntold(plan: ResendPlan): void {
+    if (plan.truncated) {
+      log.warn({ examined: RESEND_EXAMINED }, 'notifications before the restart: only the newest rows of the last 24 hours were examined for deliveries never recorded');
+    }
+    if (plan.left.size > 0) {
+      const since = new Date(plan.leftSince!).toISOString();
+      log.warn({ left: Object.fromEntries(plan.left), since }, `notifications never delivered before the restart: more than ${RESEND_MAX}, the older ones are not sent again`);
+      for (const [receiver, n] of plan.left) {
+        deps.outbox!.resend(
+          {
+            ...notice(
+              {
+                event: 'NOTIFY_FAILED',
+                outcome: 'not sent again',
+                reason: `${n} notification(s) of events since ${since} never reached this receiver before rectify stopped and are not sent again (only the newest ${RESEND_MAX} are): read them in the audit log`,
+              },
+              clock.now(),
+            ),
+            repeated: n,
+            notification_id: newId('ntf'),
+          },
+          [receiver],
+        );
+      }
+    }
+    if (plan.resend.length === 0) return;
+    log.warn({ notifications: plan.resend.length }, 'notifications with no recorded delivery to a receiver are told to it again');
+    for (const r of plan.resend) deps.outbox!.resend(r.event, r.to);
+  }
 
   /**
    * Approval requests told again after a restart, as they were first told (owner and
@@ -1037,23 +1112,26 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /** A notification about something other than one decision: the fields it does not concern are null. */
-  function tell(e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id'>>): void {
-    deps.notify?.({ incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at: clock.now() });
+  function notice(
+    e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id'>>,
+    at: number,
+  ): NotificationEvent {
+    return { incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at };
   }
 
-  /** An approval request that nobody answered in time is told like the request was: nothing ran. */
-  function tellExpired(expired: ApprovalRow[]): void {
-    for (const a of expired) {
-      tell({
-        event: 'EXPIRED',
-        incident_id: a.incident_id,
-        runbook: a.runbook,
-        service: a.service,
-        approval_id: a.id,
-        outcome: 'expired',
-        reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
-      });
-    }
+  /**
+   * The notification of an event told one by one, announced inside the transaction
+   * that audits the event, so the row records it (withTold) and a restart can tell it
+   * again (the audit log is the outbox: notify/outbox.ts). Sent after the commit
+   * (send); undefined when nobody is told.
+   */
+  function announce(e: Parameters<typeof notice>[0], at: number): Told | undefined {
+    if (!deps.notify) return undefined;
+    return deps.outbox ? deps.outbox.announce(notice(e, at)) : { event: notice(e, at) };
+  }
+
+  function send(t: Told | undefined): void {
+    if (t) deps.notify?.(t.event);
   }
 
   /** ", asked for by N alerts (M not resolved)" for a request an alert storm joined; nothing for one alert's. */
@@ -1075,21 +1153,45 @@ export function createEngine(deps: EngineDeps) {
     return a;
   }
 
-  function expireDue(tx: Tx, now: number): ApprovalRow[] {
-    const due = tx.expiredApprovals(now);
-    for (const a of due) {
+  /** Pending requests past their deadline become EXPIRED, each with the notification telling it (like the request was: nothing ran). */
+  function expireDue(tx: Tx, now: number): Array<{ approval: ApprovalRow; told: Told | undefined }> {
+    return tx.expiredApprovals(now).map((a) => {
       tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
+      const told = announce(
+        {
+          event: 'EXPIRED',
+          incident_id: a.incident_id,
+          runbook: a.runbook,
+          service: a.service,
+          approval_id: a.id,
+          outcome: 'expired',
+          reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
+        },
+        now,
+      );
       tx.appendAudit({
         at: now,
         event: 'EXPIRED',
         incident_id: a.incident_id,
         runbook: a.runbook,
         actor: 'rectify',
-        details: { approval_id: a.id, reason: `nobody approved before the deadline${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open },
+        details: withTold({ approval_id: a.id, reason: `nobody approved before the deadline${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open }, told),
       });
-    }
-    return due;
+      return { approval: a, told };
+    });
   }
 }
 
 export type Engine = ReturnType<typeof createEngine>;
+
+/** A notification announced before its event's audit row was written (see `announce` in createEngine). */
+interface Told {
+  event: NotificationEvent;
+  /** What the row records of it: absent when no outbox records it. */
+  details?: ToldDetails;
+}
+
+/** An audit row's details, with what it records of its notification. */
+function withTold(details: Record<string, unknown>, told: Told | undefined): Record<string, unknown> {
+  return told?.details ? { ...details, ...told.details } : details;
+}

@@ -3,7 +3,8 @@ import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from
 import { errorMessage, sleep } from '../lib/index.js';
 import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
-import type { Notify } from '../notify/types.js';
+import type { NotificationEvent, Notify } from '../notify/types.js';
+import type { Outbox } from '../notify/outbox.js';
 import { countFailure, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
@@ -44,6 +45,8 @@ export interface RunnerDeps {
   onCircuit?: (runbookId: string, state: CircuitRecord['state']) => void;
   /** Fire-and-forget: every outcome and every breaker trip is told to the notifiers. */
   notify?: Notify;
+  /** With notify: the outcome's and the trip's audit rows record their notification, told again after a restart if never delivered. */
+  outbox?: Pick<Outbox, 'announce'>;
 }
 
 /** How a run's rollback went: not run (none in the plan, nothing to undo, or cut off), done, or failed. */
@@ -86,8 +89,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
     const log = deps.log.child({ execution_id: req.id, runbook: req.runbookId, incident_id: req.incidentId });
     const steps: StepRecord[] = [];
     const ctx: StepContext = { signal, log, startedAt: req.startedAt, memo: new Map() };
-    const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>) =>
-      tx.appendAudit({ at: clock.now(), event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
+    const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>, at = clock.now()) =>
+      tx.appendAudit({ at, event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
 
     async function runCheck(phase: 'pre_check' | 'post_check', index: number, check: RenderedCheck): Promise<CheckOutcome> {
       const step: StepRecord = { phase, index, summary: describeCheck(check), started_at: clock.now(), finished_at: null, ok: null, detail: null };
@@ -166,10 +169,33 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let circuitChange: CircuitRecord['state'] | undefined;
       let tripped = false;
       let reopened = false;
+      const event = events[events.length - 1]?.event ?? 'FAILED';
+      // A failed rollback is told as such: the run left things half undone and a person must look.
+      const told: { event: AuditEventName; outcome: string } =
+        rollback === 'done'
+          ? { event: 'ROLLED_BACK', outcome: `${state}, rolled back` }
+          : rollback === 'failed'
+            ? { event: 'ROLLBACK_FAILED', outcome: `${state}, rollback failed` }
+            : { event, outcome: state };
+      /** The notifications of this end, announced as their rows are written (they record them: see notify/outbox.ts), sent after the commit. */
+      const notices: NotificationEvent[] = [];
       await store.transact((tx) => {
+        notices.length = 0;
         const now = clock.now();
+        const announce = (n: Omit<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'execution_id' | 'approval_id' | 'at'>): Record<string, unknown> => {
+          if (!deps.notify) return {};
+          const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
+          const a = deps.outbox?.announce(given);
+          notices.push(a?.event ?? given);
+          return a ? { ...a.details } : {};
+        };
+        /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
+        const breakerAudit = (reason: string) => (e: AuditEventName, d: Record<string, unknown>) =>
+          audit(tx, e, e === 'CIRCUIT_TRIPPED' ? { ...d, ...announce({ event: e, outcome: 'circuit open', reason }) } : d, now);
         tx.updateExecution(req.id, { state, steps, finished_at: now, success, rolled_back: rolledBack, outcome });
-        for (const e of events) audit(tx, e.event, e.details);
+        // The outcome is recorded with the row of the event it is told as (ROLLED_BACK, not the FAILED after it).
+        const toldAt = events.findIndex((e) => e.event === told.event);
+        events.forEach((e, i) => audit(tx, e.event, i === toldAt ? { ...e.details, ...announce({ ...told, reason: outcome }) } : e.details, now));
         tx.releaseBlastRadius(req.id);
         const c = tx.circuit(req.runbookId);
         if (breaker === 'success') {
@@ -184,11 +210,11 @@ export function createExecutionRunner(deps: RunnerDeps) {
             circuitChange = 'closed';
           }
         } else if (breaker === 'failure') {
-          tripped = countFailure(tx, { runbook: req.runbookId, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: (e, d) => audit(tx, e, d) });
+          tripped = countFailure(tx, { runbook: req.runbookId, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(req.runbookId)) });
           if (tripped) circuitChange = 'open';
         } else if (breaker === 'interrupted') {
           // Cut off: its state is unknown, so the trial proved nothing (see reopenAfterCutOffTrial).
-          reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: (e, d) => audit(tx, e, d) });
+          reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: breakerAudit(reopenedReason(req.runbookId)) });
           if (reopened) circuitChange = 'open';
         } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
           // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
@@ -198,21 +224,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
         }
       });
       if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);
-      const event = events[events.length - 1]?.event ?? 'FAILED';
       const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome, event };
-      if (deps.notify) {
-        const base = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: clock.now() };
-        // A failed rollback is told as such: the run left things half undone and a person must look.
-        const told: { event: AuditEventName; outcome: string } =
-          rollback === 'done'
-            ? { event: 'ROLLED_BACK', outcome: `${state}, rolled back` }
-            : rollback === 'failed'
-              ? { event: 'ROLLBACK_FAILED', outcome: `${state}, rollback failed` }
-              : { event, outcome: state };
-        deps.notify({ ...base, ...told, reason: outcome });
-        if (tripped) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: trippedReason(req.runbookId) });
-        if (reopened) deps.notify({ ...base, event: 'CIRCUIT_TRIPPED', outcome: 'circuit open', reason: reopenedReason(req.runbookId) });
-      }
+      for (const n of notices) deps.notify?.(n);
       deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
       log.info({ state, outcome }, 'execution finished');
       return result;

@@ -3,3 +3,4 @@ export * from './webhook.js';
 export * from './queue.js';
 export * from './slack-respond.js';
 export * from './repeats.js';
+export * from './outbox.js';

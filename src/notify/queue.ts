@@ -6,6 +6,20 @@ import type { NotificationEvent, Notifier, Notify } from './types.js';
 /** Incident ids named in the record of one drop burst, at most: the count covers them all. */
 export const DROPPED_IDS_LISTED = 20;
 
+/** The NOTIFY_FAILED detail of a notification still waiting when the stop's 2 s were up. */
+export const NOT_SENT_AT_SHUTDOWN = 'not sent: rectify shut down first';
+/** The NOTIFY_FAILED detail of a delivery the stop cut off (an attempt under way, or a retry that never came). */
+export const CUT_OFF_AT_SHUTDOWN = 'cut off: rectify shut down during delivery';
+
+/**
+ * Whether a record of a delivery settles it for its receiver: delivered, or given up
+ * (retries spent, refused, dropped from a full queue). One a stop cut off is not
+ * settled: like one a crash lost, it is told again at the next start (see outbox.ts).
+ */
+export function deliverySettled(r: { ok: boolean; detail: string }): boolean {
+  return r.ok || (r.detail !== NOT_SENT_AT_SHUTDOWN && r.detail !== CUT_OFF_AT_SHUTDOWN);
+}
+
 /** The notifications one receiver's full queue dropped within one burst, recorded together. */
 export interface DropBurst {
   /** How many were dropped. */
@@ -70,7 +84,13 @@ const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQ
  * too, once per burst, and at close whatever is still waiting is recorded as not
  * delivered, so nothing vanishes without a trace.
  */
-export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; drain(): Promise<void>; dropped(): number; close(): Promise<void> } {
+export function createNotifyQueue(opts: NotifyQueueOptions): {
+  notify: Notify;
+  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[]): void;
+  drain(): Promise<void>;
+  dropped(): number;
+  close(): Promise<void>;
+} {
   const attempts = opts.attempts ?? 3;
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
@@ -164,8 +184,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
         return;
       } catch (err) {
         // Timed out waiting for the answer: the receiver may well have it (and a retry
-        // carries the same notification_id, so it can tell).
-        detail = signal.aborted && !stop.signal.aborted ? 'delivery unknown (timed out)' : errorMessage(err);
+        // carries the same notification_id, so it can tell). Cut off by the stop: told
+        // again at the next start, so the record must say so (see deliverySettled).
+        detail = stop.signal.aborted ? CUT_OFF_AT_SHUTDOWN : signal.aborted ? 'delivery unknown (timed out)' : errorMessage(err);
         if (stop.signal.aborted || (err as { permanent?: boolean }).permanent === true) break;
         if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
       }
@@ -224,6 +245,14 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
       const event = given.notification_id ? given : { ...given, notification_id: newId('ntf') };
       for (const lane of lanes) enqueue(lane, event);
     },
+    /** Queues a notification, with the id it has, for the named receivers only (one told again after a restart). */
+    resend(event, receivers) {
+      if (stop.signal.aborted) {
+        opts.log.warn({ event: event.event, incident_id: event.incident_id }, 'notification after shutdown began: not sent');
+        return;
+      }
+      for (const lane of lanes) if (receivers.includes(lane.notifier.name)) enqueue(lane, event);
+    },
     /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */
     async drain() {
       if (!lanes.every((l) => !l.running)) await new Promise<void>((r) => idle.push(r));
@@ -240,7 +269,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): { notify: Notify; d
         if (left.length > 0) opts.log.warn({ notifier: lane.notifier.name, left: left.length }, 'shutting down: notifications still waiting were not sent');
         for (const event of left) {
           await opts
-            .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: 'not sent: rectify shut down first', event })
+            .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: NOT_SENT_AT_SHUTDOWN, event })
             .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
         }
       }

@@ -58,6 +58,31 @@ export interface AuditRow {
   details: Record<string, unknown>;
 }
 
+/** One record of a notification's delivery to one receiver: a NOTIFIED or NOTIFY_FAILED row. */
+export interface DeliveryRecord {
+  ok: boolean;
+  /** The receiver (the notifier's name). */
+  notifier: string;
+  detail: string;
+}
+
+/**
+ * The audit row of an event told one by one that recorded its notification (its
+ * `notification_id` and what was told, see notify/outbox.ts), with every record of
+ * that notification's delivery, whenever written.
+ */
+export interface ToldRow {
+  seq: number;
+  /** Epoch ms. */
+  at: number;
+  event: AuditEventName;
+  incident_id: string | null;
+  runbook: string | null;
+  execution_id: string | null;
+  details: Record<string, unknown>;
+  deliveries: DeliveryRecord[];
+}
+
 export interface IncidentRow {
   incident: Incident;
   action: DecisionAction;
@@ -187,6 +212,13 @@ export interface Tx extends GuardStateView {
    * index (an incident has a handful of rows), never a scan of the log.
    */
   notifiedAbout(incidentId: string, about: AuditEventName): boolean;
+  /**
+   * The audit rows of events told one by one (TOLD_EVENTS) written at or after `since`
+   * that recorded their notification, newest first, at most `limit`, each with its
+   * delivery records. Read through indexes over those rare rows only: an alert storm's
+   * millions of rows are never walked.
+   */
+  toldSince(since: number, limit: number): ToldRow[];
 
   setPaused(paused: boolean, by: string, at: number): void;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */

@@ -113,7 +113,11 @@ describe('executions: verify, roll back, refuse', () => {
       audit.map((a: any) => a.event),
       ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLBACK_FAILED', 'FAILED', 'NOTIFIED'],
     );
-    assert.deepEqual(audit[5].details, { reason: failure, detail: rollbackDetail });
+    // The ROLLBACK_FAILED row records the notification that told it, by the id the receiver got.
+    const { notification_id, told: recorded, ...details } = audit[5].details;
+    assert.deepEqual(details, { reason: failure, detail: rollbackDetail });
+    assert.equal(notification_id, told[0].notification_id);
+    assert.deepEqual(recorded, { to: [`webhook ${target.url}`], outcome: 'failed, rollback failed', reason: r.body.reason, service: 'shop', approval_id: null });
     assert.deepEqual(audit[6].details, { reason: failure, rolled_back: false, rollback: 'failed' });
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
     await svc.stop({ remove: true });

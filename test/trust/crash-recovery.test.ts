@@ -109,7 +109,7 @@ describe('approval requests whose notification was lost are told again at startu
     proc = undefined;
   });
 
-  it('a stop with requests in flight (aborted) and queued (not sent: rectify shut down first): each told again at the next start', async () => {
+  it('a stop with requests in flight (cut off) and queued (not sent: rectify shut down first): each told again at the next start', async () => {
     target.reset();
     target.route('POST', '/hook', HOLD);
     let svc = await startTestService({ runbooks: asked(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
@@ -130,7 +130,7 @@ describe('approval requests whose notification was lost are told again at startu
       rows.map((e: any) => [e.incident_id, e.event, e.details.about, e.details.detail]).sort(),
       [
         ['S1', 'NOTIFIED', 'APPROVAL_REQUIRED', 'delivered'],
-        ['S1', 'NOTIFY_FAILED', 'APPROVAL_REQUIRED', 'aborted'],
+        ['S1', 'NOTIFY_FAILED', 'APPROVAL_REQUIRED', 'cut off: rectify shut down during delivery'],
         ['S2', 'NOTIFIED', 'APPROVAL_REQUIRED', 'delivered'],
         ['S2', 'NOTIFY_FAILED', 'APPROVAL_REQUIRED', 'not sent: rectify shut down first'],
       ],
@@ -207,7 +207,16 @@ describe('a run killed during its rollback counts against the breaker, as a stop
     assert.deepEqual(await circuit(proc), { state: 'open', failures: 2 });
     const rows2 = await events(proc, second);
     assert.deepEqual(rows2.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'INTERRUPTED', 'CIRCUIT_TRIPPED']);
-    assert.deepEqual(rows2.at(-1).details, { reason: '2 consecutive failures (threshold 2)', failures: 2 });
+    const { notification_id: tripId, told: trip, ...tripped } = rows2.at(-1).details;
+    assert.deepEqual(tripped, { reason: '2 consecutive failures (threshold 2)', failures: 2 });
+    // The row records the notification telling the trip (told again after a restart if never delivered).
+    assert.deepEqual(trip, {
+      to: [`webhook ${target.url}`],
+      outcome: 'circuit open',
+      reason: 'runbook fix stopped acting on its own after repeated failures',
+      service: 's2',
+      approval_id: null,
+    });
     const blocked = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 's3', confidence: 1 });
     assert.equal(blocked.body.event, 'CIRCUIT_OPEN');
     await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === blocked.body.incident_id });
@@ -220,6 +229,7 @@ describe('a run killed during its rollback counts against the breaker, as a stop
         ['CIRCUIT_OPEN', blocked.body.incident_id, ''],
       ],
     );
+    assert.equal(told(since1).find((t) => t.event === 'CIRCUIT_TRIPPED')!.notification_id, tripId);
     assert.equal(target.calls('/act/s3'), 0);
     for (const s of ['s1', 's2']) assert.deepEqual([target.calls(`/act/${s}`), target.calls(`/undo/${s}`)], [1, 1], `${s}: never re-run`);
     const v = await proc.get('/api/v1/audit/verify');

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import type { ApprovalRow, CircuitRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, Tx } from '../ports.js';
+import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
+import { TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
 import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 import { wellFormed } from '../../lib/index.js';
@@ -86,6 +87,17 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     notifiedAbout: db
       .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
       .pluck(),
+    // The partial indexes of migration 005, named so that a predicate that no longer
+    // matches the index's fails at prepare (every start) instead of walking the log.
+    toldSince: db.prepare(
+      `SELECT seq, at, event, incident_id, runbook, execution_id, details FROM audit INDEXED BY audit_told
+       WHERE (${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')}) AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?`,
+    ),
+    deliveries: db.prepare(
+      `SELECT event, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
+       FROM audit INDEXED BY audit_notification
+       WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
+    ),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
@@ -318,6 +330,31 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
     notifiedAbout: (incidentId, about) => s.notifiedAbout.get(incidentId, about) !== undefined,
+    toldSince(since, limit) {
+      const out: ToldRow[] = [];
+      for (const r of s.toldSince.all(since, limit) as Raw[]) {
+        const details = JSON.parse(r.details as string) as Record<string, unknown>;
+        // Rows written before their notification was recorded (an older rectify) have none to tell again.
+        const id = details.notification_id;
+        const deliveries =
+          typeof id === 'string'
+            ? (s.deliveries.all(id) as Raw[]).map(
+                (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? '') }),
+              )
+            : [];
+        out.push({
+          seq: r.seq as number,
+          at: r.at as number,
+          event: r.event as ToldRow['event'],
+          incident_id: (r.incident_id as string | null) ?? null,
+          runbook: (r.runbook as string | null) ?? null,
+          execution_id: (r.execution_id as string | null) ?? null,
+          details,
+          deliveries,
+        });
+      }
+      return out;
+    },
 
     setPaused(paused, by, at) {
       forget(key.paused);

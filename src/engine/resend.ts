@@ -1,0 +1,74 @@
+import type { ToldRow } from '../store/ports.js';
+import { deliverySettled } from '../notify/queue.js';
+import { toldDetails } from '../notify/outbox.js';
+import type { NotificationEvent } from '../notify/types.js';
+
+/** How far back startup looks for notifications never delivered: older news is left to the audit log. */
+export const RESEND_WINDOW_MS = 24 * 3_600_000;
+/** Notifications told again at one start, at most (the newest): a long outage of a receiver must not become a flood. */
+export const RESEND_MAX = 200;
+/** Rows of the window examined at most, newest first (each is one indexed read of its delivery records). */
+export const RESEND_EXAMINED = 10_000;
+
+/** What the reason of a notification told again after a restart ends with. */
+export const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
+
+export interface Resend {
+  event: NotificationEvent & { notification_id: string };
+  /** The receivers that lack it. */
+  to: string[];
+}
+
+export interface ResendPlan {
+  /** Oldest first: told in the order they happened. */
+  resend: Resend[];
+  /** Per receiver, how many more it lacks than were told again (past RESEND_MAX). */
+  left: Map<string, number>;
+  /** The oldest of those left out, when any (epoch ms). */
+  leftSince: number | null;
+  /** Whether RESEND_EXAMINED rows were examined and older rows of the window were not. */
+  truncated: boolean;
+}
+
+/**
+ * Which notifications recorded in `rows` (newest first, as `toldSince` gives them) to
+ * tell again, and to whom: each receiver it was told to that is still configured and
+ * has no record settling its delivery (delivered, or given up: see deliverySettled).
+ * Rows about the executions in `skipExecutions` are left out: startup recovery tells
+ * those itself (INTERRUPTED). The newest RESEND_MAX are told again, as first told, with
+ * the same notification_id, the reason saying so.
+ */
+export function planResends(rows: readonly ToldRow[], receivers: readonly string[], skipExecutions: ReadonlySet<string>, examined = RESEND_EXAMINED): ResendPlan {
+  const resend: Resend[] = [];
+  const left = new Map<string, number>();
+  let leftSince: number | null = null;
+  for (const row of rows) {
+    if (row.execution_id !== null && skipExecutions.has(row.execution_id)) continue;
+    const told = toldDetails(row.details);
+    if (!told) continue;
+    const settled = new Set(row.deliveries.filter(deliverySettled).map((d) => d.notifier));
+    const to = told.told.to.filter((r) => receivers.includes(r) && !settled.has(r));
+    if (to.length === 0) continue;
+    if (resend.length >= RESEND_MAX) {
+      for (const r of to) left.set(r, (left.get(r) ?? 0) + 1);
+      leftSince = row.at;
+      continue;
+    }
+    resend.push({
+      to,
+      event: {
+        event: row.event,
+        incident_id: row.incident_id,
+        runbook: row.runbook,
+        service: told.told.service,
+        execution_id: row.execution_id,
+        approval_id: told.told.approval_id,
+        outcome: told.told.outcome,
+        reason: `${told.told.reason}${RESENT_NOTE}`,
+        at: row.at,
+        notification_id: told.notification_id,
+      },
+    });
+  }
+  return { resend: resend.reverse(), left, leftSince, truncated: rows.length >= examined };
+}

@@ -1,0 +1,82 @@
+import { newId } from '../lib/index.js';
+import type { NotificationEvent } from './types.js';
+
+/**
+ * The audit log is the outbox. Notifications wait to be sent in memory (queue.ts):
+ * a crash loses those not delivered yet, and a stop records those still waiting as
+ * not sent. So the audit row of an event told one by one (an execution outcome, a
+ * breaker trip, an expiry, a kill switch, a refused runbook reload: TOLD_EVENTS)
+ * records its notification when it is written, in the same transaction: the id the
+ * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
+ * told, and whom. At startup, one not delivered to a receiver is told to it again
+ * from that row (see engine/resend.ts), with the same id, so a receiver that had it
+ * after all drops the repeat by its Idempotency-Key.
+ *
+ * Only these rare rows carry it. What the repeat filter may sum up in an alert storm
+ * (blocked and manual decisions, ALERTS_TRUNCATED) is not told again: a notification
+ * counted into a summary has no delivery record of its own.
+ */
+
+/** What an event's own audit row records of its notification, merged into its details. */
+export interface ToldDetails {
+  notification_id: string;
+  told: {
+    /** The receivers it was told to (notifier names): a receiver added later is not sent old news. */
+    to: string[];
+    outcome: string;
+    reason: string;
+    service: string | null;
+    approval_id: string | null;
+  };
+}
+
+/** A notification given its id before its event is audited, and what the audit row records of it. */
+export interface Announced {
+  event: NotificationEvent & { notification_id: string };
+  details: ToldDetails;
+}
+
+export interface Outbox {
+  /** The notifiers' names, in order. */
+  readonly receivers: readonly string[];
+  /** Gives the notification its id now, so the event's audit row can record it (merge `details` into the row's). */
+  announce(event: NotificationEvent): Announced;
+  /** Tells a notification again to the named receivers only, with its own id (after a restart). */
+  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[]): void;
+}
+
+export function createOutbox(opts: { receivers: readonly string[]; resend: Outbox['resend'] }): Outbox {
+  const receivers = Object.freeze([...opts.receivers]);
+  return {
+    receivers,
+    announce(given) {
+      const event = { ...given, notification_id: given.notification_id ?? newId('ntf') };
+      return {
+        event,
+        details: {
+          notification_id: event.notification_id,
+          told: { to: [...receivers], outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
+        },
+      };
+    },
+    resend: opts.resend,
+  };
+}
+
+/** Reads back what an audit row recorded of its notification; undefined for a row that recorded none (one written before rectify did). */
+export function toldDetails(details: Record<string, unknown>): ToldDetails | undefined {
+  const id = details.notification_id;
+  const told = details.told as Partial<ToldDetails['told']> | undefined;
+  if (typeof id !== 'string' || !told || typeof told !== 'object' || !Array.isArray(told.to)) return undefined;
+  if (typeof told.outcome !== 'string' || typeof told.reason !== 'string') return undefined;
+  return {
+    notification_id: id,
+    told: {
+      to: told.to.filter((t): t is string => typeof t === 'string'),
+      outcome: told.outcome,
+      reason: told.reason,
+      service: typeof told.service === 'string' ? told.service : null,
+      approval_id: typeof told.approval_id === 'string' ? told.approval_id : null,
+    },
+  };
+}
