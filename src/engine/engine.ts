@@ -1069,7 +1069,7 @@ export function createEngine(deps: EngineDeps) {
               {
                 event: 'NOTIFY_FAILED',
                 outcome: 'not sent again',
-                reason: `${n} notification(s) of events since ${since} never reached this receiver before rectify stopped and are not sent again (only the newest ${RESEND_MAX} are): read them in the audit log`,
+                reason: `${n} notification(s) of events from ${since} on never reached this receiver before rectify stopped and are not sent again (only the newest ${RESEND_MAX} are): read them in the audit log (GET /api/v1/audit?since=${since})`,
               },
               clock.now(),
             ),

@@ -87,17 +87,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     notifiedAbout: db
       .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
       .pluck(),
-    // The partial indexes of migration 005, named so that a predicate that no longer
-    // matches the index's fails at prepare (every start) instead of walking the log.
-    toldSince: db.prepare(
-      `SELECT seq, at, event, incident_id, runbook, execution_id, details FROM audit INDEXED BY audit_told
-       WHERE (${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')}) AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?`,
-    ),
-    deliveries: db.prepare(
-      `SELECT event, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
-       FROM audit INDEXED BY audit_notification
-       WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
-    ),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
@@ -106,6 +95,23 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
     ),
   };
+
+  // The partial indexes of migration 005, named so that a predicate that no longer
+  // matches the index's fails the start's recovery loudly instead of walking the log.
+  // Prepared when first used (once per start).
+  let toldStatements: { rows: Database.Statement; deliveries: Database.Statement } | undefined;
+  const told = () =>
+    (toldStatements ??= {
+      rows: db.prepare(
+        `SELECT seq, at, event, incident_id, runbook, execution_id, details FROM audit INDEXED BY audit_told
+         WHERE (${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')}) AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?`,
+      ),
+      deliveries: db.prepare(
+        `SELECT event, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
+         FROM audit INDEXED BY audit_notification
+         WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
+      ),
+    });
 
   // Updates are built per patch shape; the shapes are few, so cache their statements.
   const updateCache = new Map<string, Database.Statement>();
@@ -332,13 +338,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     notifiedAbout: (incidentId, about) => s.notifiedAbout.get(incidentId, about) !== undefined,
     toldSince(since, limit) {
       const out: ToldRow[] = [];
-      for (const r of s.toldSince.all(since, limit) as Raw[]) {
+      const q = told();
+      for (const r of q.rows.all(since, limit) as Raw[]) {
         const details = JSON.parse(r.details as string) as Record<string, unknown>;
         // Rows written before their notification was recorded (an older rectify) have none to tell again.
         const id = details.notification_id;
         const deliveries =
           typeof id === 'string'
-            ? (s.deliveries.all(id) as Raw[]).map(
+            ? (q.deliveries.all(id) as Raw[]).map(
                 (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? '') }),
               )
             : [];
