@@ -1,0 +1,376 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * The audit log is the outbox: an event told one by one (an execution outcome, a
+ * breaker trip, an expiry, a kill switch, a refused reload) whose notification a crash
+ * lost, or a stop cut off, is told again at the next start, to each receiver that has
+ * no record of it, with the same notification_id; at most 200, from the last 24 hours.
+ */
+
+const HOLD = { status: 204, delayMs: 120_000 };
+const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}", timeout_seconds: 60}
+    rollback:
+      http: {method: POST, url: "${base}/undo/{service}"}
+  ask:
+    risk: HIGH
+    owner: db-team
+    triggers: [scary]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+
+const json = (r: RecordedRequest) => r.json() as Record<string, any>;
+
+describe('kill -9: outcomes whose delivery was never recorded are told again at startup, to the receiver that lacks them', () => {
+  let target: HttpTarget;
+  let dir: string;
+  let proc: RectifyProcess | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+    dir = mkdtempSync(join(tmpdir(), 'rectify-told-again-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+  });
+  after(async () => {
+    await proc?.kill9();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  // Two receivers: the webhook and a Slack-format one, each named by its own host in the records.
+  const start = () =>
+    startRectifyProcess({
+      db: join(dir, 'rectify.db'),
+      runbooks: join(dir, 'runbooks'),
+      args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`],
+    });
+  const hooks = (since: number) => target.requests('/hook').filter((r) => r.at >= since);
+  const slacks = (since: number) => target.requests('/slack').filter((r) => r.at >= since).map((r) => String(json(r).text));
+  const deliveries = async (p: RectifyProcess, executionId: string) =>
+    (await p.get(`/api/v1/audit?execution_id=${executionId}&event=NOTIFIED`)).body.events.map((e: any) => [e.details.notifier, e.details.notification_id]);
+
+  it('the outcome in flight to the webhook is told to it once more with the same notification_id; Slack, which had it, gets nothing; the INTERRUPTED run is told once', async () => {
+    const slack = `slack ${new URL(target.url).host}`;
+    const hook = `webhook ${target.url}`;
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/slack', { status: 200 });
+    target.route('POST', '/act/ok', { status: 200 });
+    target.route('POST', '/act/bad', { status: 500 });
+    target.route('POST', '/undo/bad', { status: 200 });
+    target.route('POST', '/act/hang', HOLD);
+    proc = await start();
+
+    // Delivered to both receivers and recorded: never told again.
+    const ok = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'ok', confidence: 1 });
+    assert.equal(ok.body.event, 'SUCCESS');
+    await until('SUCCESS recorded as delivered to both', async () => ((await deliveries(proc!, ok.body.execution_id)).length === 2 ? true : undefined));
+
+    // The webhook holds the next outcome: in flight (in memory only) when rectify dies; Slack has it, recorded.
+    target.route('POST', '/hook', HOLD);
+    const bad = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'bad', confidence: 1 });
+    assert.equal(bad.body.rolled_back, true);
+    const first = await target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).execution_id === bad.body.execution_id });
+    await until('ROLLED_BACK recorded as delivered to Slack', async () => ((await deliveries(proc!, bad.body.execution_id)).length === 1 ? true : undefined));
+    assert.deepEqual((await deliveries(proc, bad.body.execution_id)).map((d: string[]) => d[0]), [slack]);
+
+    // A run in flight: recovery makes it INTERRUPTED and tells that, once.
+    const hang = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 'hang', confidence: 1 });
+    assert.equal(hang.body.action, 'executed');
+    await target.waitForRequest('/act/hang', { timeoutMs: 20_000 });
+    await proc.kill9();
+
+    target.route('POST', '/hook', { status: 204 });
+    const since = Date.now();
+    proc = await start();
+    // A kill switch turned after startup: each receiver's queue sends in order, so what startup told comes before it.
+    assert.equal((await proc.post('/api/v1/pause', { by: 'alice', reason: 'barrier' })).status, 200);
+    await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_PAUSED' });
+    await target.waitForRequest('/slack', { since, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_PAUSED') });
+
+    const told = hooks(since).map(json);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.execution_id]),
+      [
+        ['ROLLED_BACK', bad.body.execution_id],
+        ['INTERRUPTED', hang.body.execution_id],
+        ['SERVICE_PAUSED', null],
+      ],
+    );
+    // As first told, with the same id (and Idempotency-Key): a receiver that had it drops the repeat.
+    const again = told[0]!;
+    const was = json(first);
+    assert.equal(again.notification_id, was.notification_id);
+    assert.equal(hooks(since)[0]!.headers['idempotency-key'], was.notification_id);
+    assert.equal(again.reason, `${was.reason}${RESENT_NOTE}`);
+    assert.deepEqual({ ...again, reason: null }, { ...was, reason: null });
+    assert.equal(was.outcome, 'failed, rolled back');
+    // Slack had the outcome: only what it lacked.
+    const toSlack = slacks(since);
+    assert.equal(toSlack.length, 2, toSlack.join('\n'));
+    assert.match(toSlack[0]!, /rectify: INTERRUPTED fix/);
+    assert.match(toSlack[1]!, /rectify: SERVICE_PAUSED/);
+    // One delivery recorded per receiver, under the id the outcome's own row records.
+    await until('ROLLED_BACK recorded as delivered to the webhook', async () => ((await deliveries(proc!, bad.body.execution_id)).length === 2 ? true : undefined));
+    const rows = (await proc.get(`/api/v1/audit?execution_id=${bad.body.execution_id}&event=ROLLED_BACK`)).body.events;
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].details.notification_id, was.notification_id);
+    assert.deepEqual((await deliveries(proc, bad.body.execution_id)).sort(), [
+      [slack, was.notification_id],
+      [hook, was.notification_id],
+    ]);
+
+    // Once delivered and recorded, a further crash and restart tell nobody anything again.
+    await until('INTERRUPTED recorded as delivered to both', async () => ((await deliveries(proc!, hang.body.execution_id)).length === 2 ? true : undefined));
+    await proc.kill9();
+    const since2 = Date.now();
+    proc = await start();
+    await proc.post('/api/v1/resume', { by: 'alice', reason: 'barrier' });
+    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_RESUMED' });
+    await target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_RESUMED') });
+    assert.deepEqual(hooks(since2).map((r) => json(r).event), ['SERVICE_RESUMED']);
+    assert.equal(slacks(since2).length, 1);
+    assert.deepEqual([target.calls('/act/ok'), target.calls('/act/bad'), target.calls('/undo/bad'), target.calls('/act/hang')], [1, 1, 1, 1], 'nothing re-run');
+    const v = await proc.get('/api/v1/audit/verify');
+    assert.equal(v.body.ok, true, v.body.reason);
+    await proc.stop();
+    proc = undefined;
+  });
+
+  it('at most 200 are told again, the newest, after one summary naming how many were not; the warning says so too', async () => {
+    rmSync(join(dir, 'rectify.db'), { force: true });
+    rmSync(join(dir, 'rectify.db-wal'), { force: true });
+    rmSync(join(dir, 'rectify.db-shm'), { force: true });
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    target.route('POST', '/slack', HOLD);
+    proc = await start();
+    // 205 turns of the kill switch, each told; the first is held in flight, the rest wait in memory.
+    for (let i = 0; i < 205; i++) {
+      const r = await proc.post(i % 2 === 0 ? '/api/v1/pause' : '/api/v1/resume', { by: 'alice', reason: `turn ${i}` });
+      assert.equal(r.status, 200);
+    }
+    await target.waitForRequest('/hook', { timeoutMs: 20_000 });
+    const turns = (await proc.get('/api/v1/audit?limit=1000')).body.events
+      .filter((e: any) => e.event === 'SERVICE_PAUSED' || e.event === 'SERVICE_RESUMED')
+      .reverse();
+    assert.equal(turns.length, 205);
+    await proc.kill9();
+
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/slack', { status: 200 });
+    const since = Date.now();
+    proc = await start();
+    // The 205th turn paused it: resuming now is the barrier.
+    await proc.post('/api/v1/resume', { by: 'alice', reason: 'barrier' });
+    await target.waitForRequest('/hook', { since, timeoutMs: 60_000, where: (r) => json(r).reason.endsWith('barrier') });
+    await target.waitForRequest('/slack', { since, timeoutMs: 60_000, where: (r) => String(json(r).text).endsWith('barrier') });
+
+    const told = hooks(since).map(json);
+    assert.equal(told.length, 1 + 200 + 1);
+    const summary = told[0]!;
+    assert.deepEqual([summary.event, summary.outcome, summary.repeated], ['NOTIFY_FAILED', 'not sent again', 5]);
+    assert.equal(
+      summary.reason,
+      `5 notification(s) of events from ${turns[0].at} on never reached this receiver before rectify stopped and are not sent again (only the newest 200 are): read them in the audit log (GET /api/v1/audit?since=${turns[0].at})`,
+    );
+    // The newest 200, oldest first, each with the id its row records and the note.
+    const resent = told.slice(1, 201);
+    assert.deepEqual(
+      resent.map((t) => t.notification_id),
+      turns.slice(5).map((e: any) => e.details.notification_id),
+    );
+    assert.deepEqual(
+      resent.map((t) => t.reason),
+      turns.slice(5).map((e: any) => `automatic remediation ${e.event === 'SERVICE_PAUSED' ? 'paused' : 'resumed'} by alice: ${e.details.reason}${RESENT_NOTE}`),
+    );
+    assert.equal(told[201]!.reason, 'automatic remediation resumed by alice: barrier');
+    // Slack gets the same: one summary, 200, the barrier.
+    assert.equal(slacks(since).length, 202);
+    const warned = proc
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('the older ones are not sent again'))
+      .map((l) => JSON.parse(l) as Record<string, any>);
+    assert.equal(warned.length, 1);
+    assert.deepEqual(warned[0]!.left, { [`webhook ${target.url}`]: 5, [`slack ${new URL(target.url).host}`]: 5 });
+    await proc.stop();
+    proc = undefined;
+  });
+});
+
+describe('a stop: notifications cut off in flight or still waiting are told again at the next start', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  it('an outcome, a breaker trip, an expiry, a runbook pause and a refused reload: each told once more, the same; then nothing', async () => {
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    target.route('POST', '/act/bad', { status: 500 });
+    target.route('POST', '/undo/bad', { status: 200 });
+    let svc = await startTestService({
+      runbooks: { 'r.yaml': runbooks(target.url) },
+      args: ['--notify-webhook', `${target.url}/hook`, '--circuit-failure-threshold', '1'],
+    });
+    try {
+      // FAILED (rolled back) is held in flight; its breaker trip waits behind it.
+      const bad = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'bad', confidence: 1 });
+      assert.equal(bad.body.rolled_back, true);
+      await target.waitForRequest('/hook');
+      const asked = await svc.post('/api/v1/incidents', { root_cause: 'scary', service: 'db', confidence: 1 });
+      assert.equal(asked.body.action, 'approval_required');
+      svc.clock.advance(61 * 60_000);
+      await svc.service.housekeep();
+      assert.equal((await svc.get(`/api/v1/approvals/${asked.body.approval_id}`)).body.status, 'expired');
+      assert.equal((await svc.post('/api/v1/runbooks/ask/pause', { by: 'bob', reason: 'db migration' })).status, 200);
+      writeFileSync(join(svc.runbooksDir, 'broken.yaml'), 'runbooks: [');
+      assert.equal((await svc.service.reload()).runbooks?.ok, false);
+      unlinkSync(join(svc.runbooksDir, 'broken.yaml'));
+
+      const events = ['ROLLED_BACK', 'CIRCUIT_TRIPPED', 'EXPIRED', 'RUNBOOK_PAUSED', 'RUNBOOKS_RELOAD_REFUSED'];
+      const rows = (await svc.get('/api/v1/audit?limit=1000')).body.events.filter((e: any) => events.includes(e.event)).reverse();
+      assert.deepEqual(rows.map((e: any) => e.event), events);
+      const ids = rows.map((e: any) => e.details.notification_id);
+      const first = json(target.requests('/hook')[0]!);
+      assert.equal(first.notification_id, ids[0]);
+
+      target.route('POST', '/hook', { status: 204 });
+      const before = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+
+      // The stop recorded them: the one in flight cut off, the others not sent.
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.reverse();
+      assert.deepEqual(
+        failed.map((e: any) => [e.details.about, e.details.detail, e.details.notification_id ?? null]),
+        [
+          ['ROLLED_BACK', 'cut off: rectify shut down during delivery', ids[0]],
+          ['APPROVAL_REQUIRED', 'not sent: rectify shut down first', failed[1]?.details.notification_id],
+          ['CIRCUIT_TRIPPED', 'not sent: rectify shut down first', ids[1]],
+          ['EXPIRED', 'not sent: rectify shut down first', ids[2]],
+          ['RUNBOOK_PAUSED', 'not sent: rectify shut down first', ids[3]],
+          ['RUNBOOKS_RELOAD_REFUSED', 'not sent: rectify shut down first', ids[4]],
+        ],
+      );
+      // Told again in the order they happened, each as its row recorded it; the expired
+      // request is not asked again (nobody can approve it any more).
+      const told = target.requests('/hook').slice(before).map(json);
+      assert.deepEqual(
+        told.map((t) => [t.event, t.notification_id, t.reason]),
+        rows.map((e: any) => [e.event, e.details.notification_id, `${e.details.told.reason}${RESENT_NOTE}`]),
+      );
+      assert.deepEqual({ ...told[0], reason: null }, { ...first, reason: null });
+      assert.deepEqual(
+        told.map((t) => [t.outcome, t.runbook, t.service, t.approval_id]),
+        [
+          ['failed, rolled back', 'fix', 'bad', null],
+          ['circuit open', 'fix', 'bad', null],
+          ['expired', 'ask', 'db', asked.body.approval_id],
+          ['paused', 'ask', null, null],
+          ['refused', null, null, null],
+        ],
+      );
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events;
+      assert.deepEqual(notified.map((e: any) => e.details.notification_id).sort(), [...ids].sort());
+
+      // Recorded as delivered now: the next start tells nothing.
+      const before2 = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook').length, before2);
+      assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('only the last 24 hours: a notification older than that is left to the audit log', async () => {
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    let svc = await startTestService({ runbooks: { 'r.yaml': runbooks(target.url) }, args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      await svc.post('/api/v1/pause', { by: 'alice', reason: 'old' });
+      await target.waitForRequest('/hook');
+      svc.clock.advance(2 * 3_600_000);
+      await svc.post('/api/v1/resume', { by: 'alice', reason: 'recent' });
+      target.route('POST', '/hook', { status: 204 });
+      // The restart comes 25 hours after the pause, 23 after the resume.
+      svc.clock.advance(23 * 3_600_000);
+      const before = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.deepEqual(
+        target.requests('/hook').slice(before).map((r) => json(r).reason),
+        [`automatic remediation resumed by alice: recent${RESENT_NOTE}`],
+      );
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a database written before rows recorded their notification starts as before and tells nothing again', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-told-upgrade-'));
+    try {
+      // As the release before wrote it (migrations up to 004): a kill switch turned, its notification cut off by a stop.
+      const old = join(dir, 'migrations');
+      mkdirSync(old);
+      for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '005')) copyFileSync(join(MIGRATIONS_DIR, f), join(old, f));
+      mkdirSync(join(dir, 'runbooks'));
+      writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+      const store = openSqliteStore({ path: join(dir, 'data', 'rectify.db'), migrationsDir: old });
+      const at = Date.UTC(2026, 10, 24, 2, 0, 0);
+      await store.transact((tx) => {
+        tx.setPaused(true, 'alice', at);
+        tx.appendAudit({ at, event: 'SERVICE_PAUSED', actor: 'alice', details: { reason: 'old' } });
+        tx.appendAudit({
+          at,
+          event: 'NOTIFY_FAILED',
+          actor: 'rectify',
+          details: { notifier: `webhook ${target.url}`, about: 'SERVICE_PAUSED', attempts: 0, detail: 'not sent: rectify shut down first', notification_id: 'ntf_old' },
+        });
+      });
+      store.close();
+
+      target.reset();
+      target.route('POST', '/hook', { status: 204 });
+      const svc = await startTestService({ dir, args: ['--notify-webhook', `${target.url}/hook`] });
+      try {
+        await svc.service.drainNotifications();
+        assert.equal(target.calls('/hook'), 0);
+        assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+        // What it writes now records its notification.
+        await svc.post('/api/v1/resume', { by: 'alice' });
+        await svc.service.drainNotifications();
+        const row = (await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events[0];
+        assert.equal(row.details.notification_id, json(target.requests('/hook')[0]!).notification_id);
+      } finally {
+        await svc.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
