@@ -82,7 +82,8 @@ const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQ
  * Each delivery is retried with exponential backoff, unless the receiver refused it
  * for good (a 4xx), then given up and audited. What a full queue drops is audited
  * too, once per burst, and at close whatever is still waiting is recorded as not
- * delivered, so nothing vanishes without a trace.
+ * delivered, so nothing vanishes without a trace (an event told one by one is told
+ * again at the next start: see outbox.ts).
  */
 export function createNotifyQueue(opts: NotifyQueueOptions): {
   notify: Notify;
