@@ -85,7 +85,14 @@ export const approvalSchema = z.object({
   expires_at: z.string(),
   approvals_required: z.number().int(),
   votes: z
-    .array(z.object({ by: z.string(), at: z.string(), comment: z.string().nullable() }))
+    .array(
+      z.object({
+        by: z.string().describe('who approved: a token name, the stated by, the rectify name --slack-approvers gives a Slack user, or slack:<Slack user id>'),
+        at: z.string(),
+        comment: z.string().nullable(),
+        slack_user_id: z.string().nullable().describe('the Slack user id of a vote cast with a Slack button, else null'),
+      }),
+    )
     .describe('approvals cast so far; the request is approved once there are approvals_required of them, from distinct people'),
   decided_at: z.string().nullable(),
   decided_by: z.string().nullable(),

@@ -64,7 +64,7 @@ export function approvalView(a: ApprovalRow) {
     requested_by: a.requested_by,
     expires_at: iso(a.expires_at)!,
     approvals_required: a.approvals_required,
-    votes: a.votes.map((v) => ({ by: v.by, at: iso(v.at)!, comment: v.comment })),
+    votes: a.votes.map((v) => ({ by: v.by, at: iso(v.at)!, comment: v.comment, slack_user_id: v.slack_user_id ?? null })),
     decided_at: iso(a.decided_at),
     decided_by: a.decided_by,
     comment: a.comment,

@@ -72,6 +72,22 @@ const HOUR_MS = 3_600_000;
 export const PREPARE_CONCURRENCY = 32;
 
 /**
+ * The Slack account behind a click. Its id is what Slack vouches for and cannot be
+ * renamed; the username is the account holder's to change (to anyone's name), so it is
+ * recorded beside the id for people to read and never decides who acted.
+ */
+export interface SlackClicker {
+  id: string;
+  username?: string;
+}
+
+/** What an audit row records of the Slack account that acted, if one did. */
+function slackDetails(slack: SlackClicker | undefined): Record<string, string> {
+  if (!slack) return {};
+  return { slack_user_id: slack.id, ...(slack.username !== undefined ? { slack_username: slack.username } : {}) };
+}
+
+/**
  * A placeholder value the enricher may add, stood in for while screening: "0" is a
  * valid value in every position (a name, a label, a number, a URL segment, text),
  * so a rendering with it refuses only a value the alert itself carries. A verdict
@@ -788,9 +804,11 @@ export function createEngine(deps: EngineDeps) {
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string; slackId?: string } = {},
+      opts: { wait?: boolean; identity?: string; slack?: SlackClicker } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
       const identity = opts.identity ?? by;
+      const slackId = opts.slack?.id;
+      const via = slackDetails(opts.slack);
       const { approval, result, claim, stale } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
@@ -801,7 +819,7 @@ export function createEngine(deps: EngineDeps) {
         if (!rb || (asked !== undefined && asked !== rb.version)) {
           const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
           tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
-          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, reason: why } });
+          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, reason: why, ...via } });
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why };
         }
         if (a.requested_by === by || a.requested_by === identity) {
@@ -815,17 +833,17 @@ export function createEngine(deps: EngineDeps) {
         // voted through the API.
         const unnamed = (id: string | undefined): boolean => String(id ?? '').startsWith('slack-id:');
         const apiVoter = a.votes.find((v) => !unnamed(v.identity));
-        if (opts.slackId !== undefined && unnamed(identity) && (a.alerts === 0 || apiVoter)) {
+        if (slackId !== undefined && unnamed(identity) && (a.alerts === 0 || apiVoter)) {
           const whom = a.alerts === 0 ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
             'FORBIDDEN',
-            `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${opts.slackId}=<name>), or approve through the API`,
+            `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${slackId}=<name>), or approve through the API`,
           );
         }
         // The other way round: after a vote from a Slack user given no name, a vote through the
         // API may be the same person's. A click from another Slack account is another person.
         const slackVoter = a.votes.find((v) => unnamed(v.identity));
-        if (opts.slackId === undefined && slackVoter) {
+        if (slackId === undefined && slackVoter) {
           throw new RectifyError(
             'FORBIDDEN',
             `${by} cannot be told apart from ${slackVoter.by}, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the next vote`,
@@ -838,7 +856,7 @@ export function createEngine(deps: EngineDeps) {
             `${by} already approved request ${a.id} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
           );
         }
-        const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null }];
+        const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];
         if (votes.length < a.approvals_required) {
           tx.updateApproval(a.id, { votes });
           tx.appendAudit({
@@ -847,7 +865,7 @@ export function createEngine(deps: EngineDeps) {
             incident_id: a.incident_id,
             runbook: a.runbook,
             actor: by,
-            details: { approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required },
+            details: { approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required, ...via },
           });
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined };
         }
@@ -876,6 +894,7 @@ export function createEngine(deps: EngineDeps) {
             approval_id: a.id,
             comment: comment ?? null,
             ...(approvers.length > 1 ? { approvers } : {}),
+            ...via,
             // A request an alert storm joined: the one run stands for all of them.
             ...(a.alerts > 1 ? { alerts: a.alerts, alerts_open: a.alerts_open } : {}),
           },
@@ -899,12 +918,12 @@ export function createEngine(deps: EngineDeps) {
       return { approval, result };
     },
 
-    async reject(approvalId: string, by: string, comment: string | undefined): Promise<ApprovalRow> {
+    async reject(approvalId: string, by: string, comment: string | undefined, opts: { slack?: SlackClicker } = {}): Promise<ApprovalRow> {
       return store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
         tx.updateApproval(a.id, { status: 'rejected', decided_at: now, decided_by: by, comment: comment ?? null });
-        tx.appendAudit({ at: now, event: 'REJECTED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null } });
+        tx.appendAudit({ at: now, event: 'REJECTED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null, ...slackDetails(opts.slack) } });
         return tx.getApproval(a.id)!;
       });
     },

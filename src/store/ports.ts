@@ -137,12 +137,17 @@ export type ApprovalStatus = 'pending' | 'approved' | 'rejected' | 'expired' | '
 
 /** One approver's vote on a request that needs more than one. */
 export interface ApprovalVote {
-  /** The actor, as recorded in the audit log (a token name, `slack:<user>`, or the stated `by`). */
+  /**
+   * The actor, as recorded in the audit log: a token name, the stated `by`, the rectify
+   * name `--slack-approvers` gives a Slack user, or `slack:<Slack user id>` for one given none.
+   */
   by: string;
-  /** What makes two votes the same person's: the actor, or a stable id (a Slack user id) when there is one. */
+  /** What makes two votes the same person's: the actor, or a stable id (`slack-id:<Slack user id>`) for a Slack user given no name. */
   identity: string;
   at: number;
   comment: string | null;
+  /** The Slack account that cast it from a button, if one did (absent in votes recorded before it was kept). */
+  slack_user_id?: string;
 }
 
 export interface ApprovalRow {

@@ -138,21 +138,22 @@ describe('Slack interactive approvals', () => {
     );
   });
 
-  it('a signed click approves as slack:<username> and runs the plan; no bearer token is needed', async () => {
+  it('a signed click approves as slack:<Slack user id> and runs the plan; no bearer token is needed', async () => {
     target.reset();
     const id = await incident('SL-OK');
     const r = await send(payloadOf({ value: `${id}:approve` }));
     assert.equal(r.status, 200);
     assert.equal(r.body.ok, true);
     assert.equal(r.body.response_type, 'ephemeral');
-    assert.match(r.body.text, /^Approved by slack:alice: executed \(execution exe_[0-9A-Z]+\), /);
+    assert.match(r.body.text, /^Approved by slack:U0ALICE: executed \(execution exe_[0-9A-Z]+\), /);
     assert.equal(approval(id).status, 'approved');
-    assert.equal(approval(id).decided_by, 'slack:alice');
+    assert.equal(approval(id).decided_by, 'slack:U0ALICE');
     await target.waitForRequest('/undo/checkout');
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
     const ev = svc.service.store.queryAudit({ incident_id: 'SL-OK', event: 'APPROVED', limit: 5 });
     assert.equal(ev.length, 1);
-    assert.equal(ev[0]!.actor, 'slack:alice');
+    assert.equal(ev[0]!.actor, 'slack:U0ALICE');
+    assert.deepEqual([ev[0]!.details.slack_user_id, ev[0]!.details.slack_username], ['U0ALICE', 'alice']);
   });
 
   it('refused: a wrong secret, a tampered body, a stale or future timestamp, a malformed or missing signature — and nothing changes', async () => {
@@ -214,7 +215,7 @@ describe('Slack interactive approvals', () => {
     assert.equal(approval(id).status, 'pending');
     const reject = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0CAROL', username: 'carol' } }));
     assert.equal(reject.body.ok, true);
-    assert.equal(reject.body.text, 'Rejected by slack:carol: nothing will run.');
+    assert.equal(reject.body.text, 'Rejected by slack:U0CAROL (carol): nothing will run.');
     assert.equal(approval(id).status, 'rejected');
   });
 
@@ -223,7 +224,7 @@ describe('Slack interactive approvals', () => {
     assert.equal((await send(payloadOf({ value: `${id}:approve` }))).body.ok, true);
     const second = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' } }));
     assert.equal(second.status, 200);
-    assert.deepEqual(second.body, { response_type: 'ephemeral', replace_original: false, ok: false, code: 'CONFLICT', text: `approval request ${id} is already approved by slack:alice` });
+    assert.deepEqual(second.body, { response_type: 'ephemeral', replace_original: false, ok: false, code: 'CONFLICT', text: `approval request ${id} is already approved by slack:U0ALICE` });
     const missing = await send(payloadOf({ value: 'apr_NOPE:approve' }));
     assert.equal(missing.body.code, 'NOT_FOUND');
   });
@@ -240,7 +241,7 @@ describe('Slack interactive approvals', () => {
     assert.equal(told.length, 1);
     assert.equal(told[0].replace_original, true);
     assert.equal(told[0].text, ok.body.text);
-    assert.match(told[0].blocks[0].text.text, /^Approved by slack:alice: executed \(execution exe_[0-9A-Z]+\), /);
+    assert.match(told[0].blocks[0].text.text, /^Approved by slack:U0ALICE: executed \(execution exe_[0-9A-Z]+\), /);
     assert.equal(told[0].blocks[1].elements[0].text, `approval ${id} · incident SL-RESPOND · runbook rollback-deployment · service checkout`);
     assert.equal(told.some((m) => JSON.stringify(m).includes('rectify_approve')), false, 'the buttons are gone');
     const late = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' }, responseUrl }));
@@ -248,7 +249,7 @@ describe('Slack interactive approvals', () => {
     await svc.service.drainNotifications();
     const refused = target.requests(RESPOND, 'POST').map((r) => r.json() as any);
     assert.equal(refused.length, 2);
-    assert.deepEqual(refused[1], { response_type: 'ephemeral', replace_original: false, text: `approval request ${id} is already approved by slack:alice` });
+    assert.deepEqual(refused[1], { response_type: 'ephemeral', replace_original: false, text: `approval request ${id} is already approved by slack:U0ALICE` });
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
   });
 
@@ -271,14 +272,14 @@ describe('Slack interactive approvals', () => {
     const id = await incident('SL-TWO', 'replica_lag', 'db');
     const first = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } }));
     assert.equal(first.body.ok, true);
-    assert.equal(first.body.text, 'slack:alice approved (1 of 2); another person must approve too.');
+    assert.equal(first.body.text, 'slack:U0ALICE (alice) approved (1 of 2); another person must approve too.');
     const renamed = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'not-alice' } }));
     assert.equal(renamed.body.ok, false);
     assert.equal(renamed.body.code, 'CONFLICT');
     assert.equal(target.calls('/drop/db'), 0);
     const bob = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'bob' } }));
     assert.equal(bob.body.ok, true);
-    assert.equal(approval(id).decided_by, 'slack:alice, slack:bob');
+    assert.equal(approval(id).decided_by, 'slack:U0ALICE, slack:U0BOB');
     await target.waitForRequest('/drop/db');
     assert.equal(target.calls('/drop/db', 'POST'), 1);
   });
@@ -367,7 +368,7 @@ describe('Slack approvers (--slack-approvers)', () => {
         replace_original: false,
         ok: false,
         code: 'FORBIDDEN',
-        text: `slack:mallory (U0MALLORY) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
+        text: `slack:U0MALLORY (mallory) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
       });
     }
     await svc.service.drainNotifications();
@@ -376,7 +377,7 @@ describe('Slack approvers (--slack-approvers)', () => {
       (['approve', 'reject'] as const).map((verb) => ({
         response_type: 'ephemeral',
         replace_original: false,
-        text: `slack:mallory (U0MALLORY) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
+        text: `slack:U0MALLORY (mallory) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`,
       })),
       'told to mallory alone; the approval message is left as it is',
     );
@@ -397,11 +398,11 @@ describe('Slack approvers (--slack-approvers)', () => {
     const r = await click({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } });
     assert.equal(r.body.ok, true);
     assert.equal(approval(id).status, 'approved');
-    assert.equal(approval(id).decided_by, 'slack:alice');
+    assert.equal(approval(id).decided_by, 'slack:U0ALICE');
     await target.waitForRequest('/undo/checkout');
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
     const other = await pending('SA-BOB');
-    assert.equal((await click({ value: `${other}:reject`, user: { id: 'U0BOB', username: 'bob' } })).body.text, 'Rejected by slack:bob: nothing will run.');
+    assert.equal((await click({ value: `${other}:reject`, user: { id: 'U0BOB', username: 'bob' } })).body.text, 'Rejected by slack:U0BOB (bob): nothing will run.');
     assert.equal(approval(other).status, 'rejected');
   });
 
@@ -465,11 +466,11 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     const id = run.body.approval_id as string;
     const own = await click({ value: `${id}:approve`, user: alice });
     assert.equal(own.code, 'FORBIDDEN');
-    assert.match(own.text, /^slack:alice requested this run and cannot approve it \(separation of duties\)/);
+    assert.match(own.text, /^alice requested this run and cannot approve it \(separation of duties\)/);
     const unnamed = await click({ value: `${id}:approve`, user: bob });
     assert.deepEqual([unnamed.code, unnamed.text], [
       'FORBIDDEN',
-      'slack:bob cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0BOB=<name>), or approve through the API',
+      'slack:U0BOB cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0BOB=<name>), or approve through the API',
     ]);
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'carol' })).status, 200);
@@ -485,7 +486,7 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     assert.equal(again.code, 'CONFLICT');
     const unnamed = await click({ value: `${id}:approve`, user: bob });
     assert.equal(unnamed.code, 'FORBIDDEN');
-    assert.match(unnamed.text, /^slack:bob cannot be told apart from alice, who has approved it/);
+    assert.match(unnamed.text, /^slack:U0BOB cannot be told apart from alice, who has approved it/);
     assert.deepEqual([approval(id).status, approval(id).votes.length], ['pending', 1]);
     assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'dave' })).status, 200);
     assert.equal(approval(id).status, 'approved');
@@ -500,7 +501,7 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     assert.equal(same.status, 403);
     assert.equal(
       same.body.error.message,
-      'bob cannot be told apart from slack:bob, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the next vote',
+      'bob cannot be told apart from slack:U0BOB, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the next vote',
     );
     assert.deepEqual([approval(id).status, approval(id).votes.length], ['pending', 1]);
     assert.equal(target.calls('/drop/checkout', 'POST'), 1, 'only SM-2 ran');
@@ -515,6 +516,40 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     const done = await click({ value: `${r.body.approval_id}:approve`, user: bob });
     assert.equal(done.ok, true, done.text);
     assert.equal(approval(r.body.approval_id).status, 'approved');
+  });
+
+  const audit = (incident: string, event: 'APPROVAL_VOTE' | 'APPROVED') => svc.service.store.queryAudit({ incident_id: incident, event, limit: 5 }).map((e) => [e.actor, e.details]);
+
+  it("a username decides nothing: an unnamed account calling itself alice votes as its Slack id, and the real alice still makes the second vote", async () => {
+    const r = await svc.post('/api/v1/incidents', { id: 'SM-5', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-5' } });
+    const id = r.body.approval_id as string;
+    const impostor = await click({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'alice' } });
+    assert.deepEqual([impostor.ok, impostor.text], [true, 'slack:U0BOB (alice) approved (1 of 2); another person must approve too.']);
+    assert.deepEqual(approval(id).votes.map((v) => [v.by, v.slack_user_id]), [['slack:U0BOB', 'U0BOB']]);
+    const real = await click({ value: `${id}:approve`, user: alice });
+    assert.equal(real.ok, true, real.text);
+    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'slack:U0BOB, alice']);
+    const view = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual(view.votes.map((v: any) => [v.by, v.slack_user_id]), [['slack:U0BOB', 'U0BOB'], ['alice', 'U0ALICE']]);
+    assert.deepEqual(audit('SM-5', 'APPROVAL_VOTE'), [['slack:U0BOB', { approval_id: id, comment: null, votes: 1, approvals_required: 2, slack_user_id: 'U0BOB', slack_username: 'alice' }]]);
+    assert.deepEqual(audit('SM-5', 'APPROVED'), [['alice', { approval_id: id, comment: null, approvers: ['slack:U0BOB', 'alice'], slack_user_id: 'U0ALICE', slack_username: 'alice' }]]);
+  });
+
+  it("an unnamed account calling itself a mapped approver's name approves as its Slack id; a mapped approver renamed in Slack still acts as its rectify name", async () => {
+    const one = await svc.post('/api/v1/incidents', { id: 'SM-6', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-6' } });
+    const byImpostor = await click({ value: `${one.body.approval_id}:approve`, user: { id: 'U0BOB', username: 'alice' } });
+    assert.match(byImpostor.text, /^Approved by slack:U0BOB: executed/);
+    assert.deepEqual(audit('SM-6', 'APPROVED'), [['slack:U0BOB', { approval_id: one.body.approval_id, comment: null, slack_user_id: 'U0BOB', slack_username: 'alice' }]]);
+    const two = await svc.post('/api/v1/incidents', { id: 'SM-7', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-7' } });
+    const renamed = await click({ value: `${two.body.approval_id}:approve`, user: { id: 'U0ALICE', username: 'zed' } });
+    assert.match(renamed.text, /^Approved by alice: executed/);
+    assert.equal(approval(two.body.approval_id).decided_by, 'alice');
+    assert.deepEqual(audit('SM-7', 'APPROVED'), [['alice', { approval_id: two.body.approval_id, comment: null, slack_user_id: 'U0ALICE', slack_username: 'zed' }]]);
+    // Rejecting is recorded the same way.
+    const three = await svc.post('/api/v1/incidents', { id: 'SM-8', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-8' } });
+    assert.equal((await click({ value: `${three.body.approval_id}:reject`, user: { id: 'U0ALICE', username: 'zed' } })).text, 'Rejected by alice: nothing will run.');
+    const rejected = svc.service.store.queryAudit({ incident_id: 'SM-8', event: 'REJECTED', limit: 5 }).map((e) => [e.actor, e.details]);
+    assert.deepEqual(rejected, [['alice', { approval_id: three.body.approval_id, comment: null, slack_user_id: 'U0ALICE', slack_username: 'zed' }]]);
   });
 });
 

@@ -16,10 +16,15 @@ import type { ApiDeps } from '../deps.js';
  *
  * A button is tied to one approval and one verb: its value is `<approval_id>:approve`
  * or `<approval_id>:reject`, and the verb must agree with the button's action_id,
- * so a payload cannot turn a "Reject" click into an approval. The actor is
- * `slack:<username>`; two votes are the same person's when their Slack user id is.
- * With `--slack-approvers`, only those Slack user ids may click: anyone else is
- * told so (ok:false, FORBIDDEN) and nothing changes.
+ * so a payload cannot turn a "Reject" click into an approval.
+ *
+ * Who clicked is the Slack user id, never the username: a username is the account
+ * holder's to change, to anyone's name, so an actor built from it would let one account
+ * vote as another person (and block that person's own vote). A user id given a rectify
+ * name in `--slack-approvers` (U0ALICE=alice) acts as that name; any other acts as
+ * `slack:<user id>`. The username is shown beside it to people and recorded in the
+ * audit details, and decides nothing. With `--slack-approvers`, only those Slack user
+ * ids may click: anyone else is told so (ok:false, FORBIDDEN) and nothing changes.
  *
  * Slack shows nothing of this route's answer (a button click's answer is an
  * acknowledgment only), so what the person is told also goes to the payload's
@@ -138,27 +143,31 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             details: [{ path: 'body.payload.actions.0.value', message: `says ${verb} but the button is ${action.action_id}` }],
           });
         }
-        const username = user.username ?? user.name;
-        const actor = `slack:${username !== undefined && USERNAME_RE.test(username) ? username : user.id}`;
+        const given = user.username ?? user.name;
+        const username = given !== undefined && USERNAME_RE.test(given) ? given : undefined;
+        const slack = { id: user.id, ...(username !== undefined ? { username } : {}) };
         // Mapped in --slack-approvers (U0ALICE=alice), the clicking user is that rectify name's
-        // person: their API calls and their clicks count as one person's.
+        // person: their API calls and their clicks count as one person's, under that name.
         const person = deps.slackApprovers?.get(user.id);
+        const actor = person ?? `slack:${user.id}`;
         const identity = person ?? `slack-id:${user.id}`;
+        // For people reading it in Slack: the id alone names nobody they know.
+        const who = person === undefined && username !== undefined ? `${actor} (${username})` : actor;
         if (deps.slackApprovers && !deps.slackApprovers.has(user.id)) {
-          req.log.warn({ reqId: req.id, slack_user: user.id, actor, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
-          return refuse('FORBIDDEN', `${actor} (${user.id}) may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`);
+          req.log.warn({ reqId: req.id, slack_user: user.id, slack_username: username, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
+          return refuse('FORBIDDEN', `${who} may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`);
         }
         try {
           if (verb === 'reject') {
-            const approval = await deps.engine.reject(approvalId, actor, undefined);
-            const text = `Rejected by ${actor}: nothing will run.`;
+            const approval = await deps.engine.reject(approvalId, actor, undefined, { slack });
+            const text = `Rejected by ${who}: nothing will run.`;
             tell(decidedMessage(text, approval));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity, slackId: user.id });
+          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
-            : `${actor} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
+            : `${who} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
           tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
