@@ -11,6 +11,7 @@ import { cli } from './capture.js';
 describe('client commands with API tokens', () => {
   const viewer = issueToken('vera', ['viewer']);
   const admin = issueToken('ada', ['admin']);
+  const approver = issueToken('alice', ['approver']);
   let dir: string;
   let svc: TestService;
   let server: string;
@@ -22,8 +23,17 @@ describe('client commands with API tokens', () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rectify-cli-tokens-'));
-    const file = writeTokensFile(dir, [viewer, admin]);
-    svc = await startTestService({ args: ['--listen', '127.0.0.1:0', '--tokens', file] });
+    const file = writeTokensFile(dir, [viewer, admin, approver]);
+    // Two people must approve; the action never runs here (one vote is cast).
+    const runbooks = `runbooks:
+  drop-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [replica_lag]
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/drop/{deployment}"}
+`;
+    svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--tokens', file] });
     server = await svc.service.listen();
   });
   after(async () => {
@@ -59,5 +69,16 @@ describe('client commands with API tokens', () => {
     const ev = await paused();
     assert.equal(ev.length, 1);
     assert.equal(ev[0]?.actor, 'ada');
+  });
+
+  it("approve, a two-person request's first vote: the CLI says who the server recorded (the token's name), not --by", async () => {
+    const asked = await cli(['run', 'drop-replica', '--param', 'deployment=db', '--no-wait', '--json', '--token', admin.token], { env: { RECTIFY_SERVER: server } });
+    assert.equal(asked.code, 5, asked.err.join('\n'));
+    const id = asked.json().result.approval_id as string;
+    const vote = await cli(['approve', id, '--by', 'mallory', '--token', approver.token], { env: { RECTIFY_SERVER: server } });
+    assert.deepEqual(
+      [vote.code, vote.out, vote.err],
+      [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], []],
+    );
   });
 });

@@ -107,7 +107,10 @@ export const approveCommand = clientCommand(
       else {
         const votes = answer.votes?.length ?? 1;
         const needed = answer.approvals_required ?? votes + 1;
-        io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(by)}: vote ${votes} of ${needed}, still pending until another approver approves`);
+        // Who the server recorded (the newest vote is this one, read in the same transaction):
+        // with API tokens that is the token's name, whatever --by said.
+        const as = answer.votes?.at(-1)?.by ?? by;
+        io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(as)}: vote ${votes} of ${needed}, still pending until another approver approves`);
       }
       return EXIT.PENDING;
     }
