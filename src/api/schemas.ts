@@ -105,7 +105,7 @@ export const approvalSchema = z.object({
   alerts_open: z
     .number()
     .int()
-    .describe('of those, how many are not resolved yet; the last resolve cancels a pending request; 0 once the request is decided'),
+    .describe('of those, how many are not resolved yet, also once the request is decided (a decision resolves no alert); the last resolve cancels a pending request'),
 });
 
 export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });

@@ -223,9 +223,9 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
 }
 
 /**
- * A resolved alert: audited, and it leaves the pending approval requests it opened
- * or joined. A request left with no alert is cancelled (nothing left to fix); one
- * that other alerts still stand for stays.
+ * A resolved alert: audited, and it leaves the approval requests it opened or joined.
+ * A pending request left with no alert is cancelled (nothing left to fix); one that
+ * other alerts still stand for stays; a decided one counts one open alert fewer.
  */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
   const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;
@@ -244,6 +244,8 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
       tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: why } });
       cancelled++;
     }
+    // Decided requests it asked in count it as resolved too (their alerts_open).
+    tx.alertResolved(incident.alert_key);
   }
   let reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
   if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;

@@ -176,7 +176,10 @@ export interface ApprovalRow {
   plan_key: string | null;
   /** How many alerts asked for it: the one that opened it and those that joined it, resolved or not (0 for a manual run's). */
   alerts: number;
-  /** Of those, how many are not resolved yet: the last resolve cancels a pending request. 0 once it is decided. */
+  /**
+   * Of those, how many are not resolved yet, whether the request is pending or decided:
+   * the last resolve cancels a pending request; a decision resolves no alert.
+   */
   alerts_open: number;
 }
 
@@ -208,6 +211,8 @@ export interface Tx extends GuardStateView {
   joinApproval(approvalId: string, alertKey: string, incidentId: string): number;
   /** Takes a resolved alert out of a pending request; answers how many alerts are left in it. */
   leaveApproval(approvalId: string, alertKey: string): number;
+  /** A resolved alert no longer counts as open in any request it asked in, decided ones included (their alerts_open). */
+  alertResolved(alertKey: string): void;
   expiredApprovals(now: number): ApprovalRow[];
   /** Pending requests not yet expired at `now`, oldest first. */
   pendingApprovals(now: number): ApprovalRow[];

@@ -89,7 +89,7 @@ describe('approval storms', () => {
       assert.equal(ok.status, 200);
       assert.equal(ok.body.result.action, 'executed');
       assert.equal(ok.body.alerts, 60);
-      assert.equal(ok.body.alerts_open, 0, 'a decided request stands for no alert any more');
+      assert.equal(ok.body.alerts_open, 60, 'approving resolves no alert');
       assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
       const [approved] = await auditRows(svc, 'APPROVED');
       assert.deepEqual([approved.details.alerts, approved.details.alerts_open], [60, 60]);
@@ -166,6 +166,52 @@ describe('approval storms', () => {
     }
   });
 
+  it('a decided request still counts its alerts not resolved: alerts_open falls only as they resolve, and pruning takes them with the request', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m', '--dedup-retention', '1h', '--history-retention', '2h'] });
+    try {
+      // One alert, approved; nothing resolved.
+      const one = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(1)]))).body.results[0];
+      const approved = await svc.post(`/api/v1/approvals/${one.approval_id}/approve`, { by: 'alice' });
+      assert.deepEqual([approved.body.status, approved.body.alerts, approved.body.alerts_open], ['approved', 1, 1]);
+      // Three alerts, expired; then two of them resolve.
+      const threeAsked = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(2), alert(3), alert(4)]))).body.results;
+      const three = threeAsked[0].approval_id as string;
+      svc.clock.advance(10 * 60_000);
+      await svc.service.housekeep();
+      const view = async (id: string) => {
+        const a = (await svc.get(`/api/v1/approvals/${id}`)).body;
+        return [a.status, a.alerts, a.alerts_open];
+      };
+      assert.deepEqual(await view(three), ['expired', 3, 3]);
+      const resolved = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(2, 'checkout', 'resolved'), alert(3, 'checkout', 'resolved'), alert(1, 'checkout', 'resolved')]));
+      assert.deepEqual(resolved.body.results.map((r: any) => [r.action, r.reason]), Array(3).fill(['resolved', 'alert resolved']));
+      assert.deepEqual(await view(three), ['expired', 3, 1]);
+      assert.deepEqual(await view(one.approval_id), ['approved', 1, 0]);
+
+      // Past the dedup retention the decided request's incidents go (only a pending request keeps its own);
+      // past the history retention the request goes, and with it the alert it still counted.
+      const members = (): number => {
+        const db = new Database(svc.dbPath, { readonly: true });
+        try {
+          return db.prepare('SELECT COUNT(*) FROM approval_alerts').pluck().get() as number;
+        } finally {
+          db.close();
+        }
+      };
+      assert.equal(members(), 1);
+      svc.clock.advance(70 * 60_000);
+      await svc.service.housekeep();
+      assert.equal((await svc.get(`/api/v1/incidents/${threeAsked[2].incident_id}`)).status, 404, 'the alert still open in the expired request');
+      assert.deepEqual(await view(three), ['expired', 3, 1]);
+      svc.clock.advance(60 * 60_000);
+      await svc.service.housekeep();
+      assert.equal((await svc.get(`/api/v1/approvals/${three}`)).status, 404);
+      assert.equal(members(), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('an expired request is not joined, and a manual run asks on its own', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m'] });
     try {
@@ -189,7 +235,7 @@ describe('approval storms', () => {
       const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
       assert.deepEqual(pending.map((p: any) => [p.id, p.alerts, p.alerts_open]), [[manual.body.approval_id, 0, 0]]);
       const all = (await svc.get('/api/v1/approvals?status=expired')).body.approvals;
-      assert.deepEqual(all.map((p: any) => [p.id, p.alerts, p.alerts_open]).sort(), [[first, 1, 0], [second.approval_id, 2, 0]].sort());
+      assert.deepEqual(all.map((p: any) => [p.id, p.alerts, p.alerts_open]).sort(), [[first, 1, 1], [second.approval_id, 2, 2]].sort(), 'expiring resolves no alert');
     } finally {
       await svc.stop({ remove: true });
     }

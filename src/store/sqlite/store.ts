@@ -347,17 +347,26 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   // Pruning deletes in bounded chunks (rowid IN (… LIMIT n)), each an index range scan:
   // a million-row backlog is worked off between requests, not in one long stall.
   const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
+  // The incidents a pending request stands for are kept past the dedup retention; a
+  // decided request's alerts are only counted (alerts_open) and keep nothing.
   const pruneIncidents = db.prepare(
     `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ?
        AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')
-       AND id NOT IN (SELECT incident_id FROM approval_alerts) LIMIT ?)`,
+       AND id NOT IN (SELECT m.incident_id FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE a.status = 'pending') LIMIT ?)`,
   );
   const pruneExecutions = db.prepare(
     "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
   );
-  const pruneApprovals = db.prepare(
-    "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?)",
+  const pruneApprovalRows = db.prepare(
+    "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?) RETURNING id",
   );
+  const pruneApprovalAlerts = db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?');
+  // A decided request keeps its alerts not resolved yet (alerts_open); they go with it.
+  const pruneApprovals = db.transaction((before: number, limit: number): number => {
+    const ids = pruneApprovalRows.pluck().all(before, limit) as string[];
+    for (const id of ids) pruneApprovalAlerts.run(id);
+    return ids.length;
+  });
 
   const scan = opts.auditScan ?? { budget: 200_000, step: 50_000 };
 
@@ -475,7 +484,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       const rateEvents = pruneRate.run(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit).changes;
       const incidents = pruneIncidents.run(now - retention.dedupMs, limit).changes;
       const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
-      const approvals = pruneApprovals.run(now - retention.historyMs, limit).changes;
+      const approvals = pruneApprovals(now - retention.historyMs, limit);
       const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;
       return { rateEvents, incidents, executions, approvals, more };
     },

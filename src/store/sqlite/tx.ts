@@ -78,7 +78,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     memberInsert: db.prepare('INSERT OR IGNORE INTO approval_alerts (alert_key, approval_id, incident_id) VALUES (?, ?, ?)'),
     memberDelete: db.prepare('DELETE FROM approval_alerts WHERE alert_key = ? AND approval_id = ?'),
     membersCount: db.prepare('SELECT COUNT(*) AS n FROM approval_alerts WHERE approval_id = ?').pluck(),
-    membersClear: db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?'),
+    membersResolved: db.prepare('DELETE FROM approval_alerts WHERE alert_key = ?'),
     approvalAlertsAdd: db.prepare('UPDATE approvals SET alerts = alerts + 1 WHERE id = ?'),
     approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
     approvalsExpired: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
@@ -316,9 +316,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return r ? rowToApproval(r) : undefined;
     },
     updateApproval(id, patch) {
+      // A decided request keeps its alerts (approval_alerts) until each resolves, so its
+      // alerts_open still says how many have not: a decision resolves no alert.
       update('approvals', id, patch);
-      // A decided request stands for nobody any more: resolves no longer look for it.
-      if (patch.status !== undefined && patch.status !== 'pending') s.membersClear.run(id);
     },
     pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
     pendingApprovalForPlan(planKey, now) {
@@ -332,6 +332,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     leaveApproval(approvalId, alertKey) {
       s.memberDelete.run(alertKey, approvalId);
       return s.membersCount.get(approvalId) as number;
+    },
+    alertResolved(alertKey) {
+      s.membersResolved.run(alertKey);
     },
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
