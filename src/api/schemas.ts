@@ -78,7 +78,11 @@ export const approvalSchema = z.object({
   service: z.string(),
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']),
   reason: z.string(),
-  actions: z.array(z.string()),
+  actions: z.array(z.string()).describe('what Approve would run: each step as a one-line summary (never its headers or body)'),
+  rollback: z
+    .array(z.string())
+    .nullable()
+    .describe('what undoes the actions if they fail, each step as a one-line summary like actions; null when the runbook has no rollback'),
   params: z.record(z.string(), z.string()),
   requested_at: z.string(),
   requested_by: z.string(),

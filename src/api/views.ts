@@ -59,6 +59,9 @@ export function approvalView(a: ApprovalRow) {
     status: a.status,
     reason: a.reason,
     actions: (plan.actions ?? []).map((s) => s.summary),
+    // What an approver agrees to is the actions and what undoes them if they fail: the same
+    // one-line summaries the approval notification shows (never a header or a body).
+    rollback: plan.rollback ? plan.rollback.map((s) => s.summary) : null,
     params: plan.params ?? {},
     requested_at: iso(a.requested_at)!,
     requested_by: a.requested_by,

@@ -21,6 +21,8 @@ function runbooks(base: string): string {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/undo/{deployment}"}
+    rollback:
+      http: {method: POST, url: "${base}/redo/{deployment}"}
   drop-replica:
     risk: HIGH
     approvals_required: 2
@@ -129,9 +131,10 @@ describe('client commands against a running service', () => {
       [id],
     );
     const table = await cli(['approvals'], { env });
-    assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ALERTS\s+ACTIONS$/);
+    assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ALERTS\s+ACTIONS\s+ROLLBACK$/);
     assert.equal(table.out.length, 2);
-    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+0\\s+POST ${target.url}/undo/checkout$`));
+    // What Approve would run, and what undoes it if it fails.
+    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+0\\s+POST ${target.url}/undo/checkout\\s+POST ${target.url}/redo/checkout$`));
 
     const ok = await cli(['approve', id, '--by', 'alice', '--comment', 'error rate is real', '--json'], { env });
     assert.equal(ok.code, 0, ok.err.join('\n'));
@@ -173,6 +176,9 @@ describe('client commands against a running service', () => {
     const id = asked.json().result.approval_id as string;
     const first = await cli(['approve', id, '--by', 'alice'], { env });
     assert.deepEqual([first.code, first.out, first.err], [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], []]);
+    // A runbook with no rollback says so.
+    const listed = await cli(['approvals'], { env });
+    assert.match(listed.out[1]!, new RegExp(`^${id}\\s.*\\s+POST ${target.url}/drop/db\\s+none$`));
     assert.equal(target.calls('/drop/db', 'POST'), 0);
     const second = await cli(['approve', id, '--by', 'bob', '--json'], { env });
     assert.equal(second.code, 0, second.err.join('\n'));
@@ -413,9 +419,9 @@ describe('client commands: what the service answers with an error', () => {
     const r = await cli(['approvals', '--status', 'all'], { env: { RECTIFY_SERVER: fake.url } });
     assert.equal(r.code, 0);
     assert.deepEqual(r.out, [
-      'ID     RUNBOOK      SERVICE               STATUS    REQUESTED             EXPIRES/BY                                                  ALERTS  ACTIONS',
-      'apr_1  restart-api  shop                  approved  2026-11-24T03:00:00Z  a b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart',
-      'apr_2  restart-api  shop apr_3  [31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                       1       POST http://x/restart',
+      'ID     RUNBOOK      SERVICE               STATUS    REQUESTED             EXPIRES/BY                                                  ALERTS  ACTIONS                ROLLBACK',
+      'apr_1  restart-api  shop                  approved  2026-11-24T03:00:00Z  a b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart  -',
+      'apr_2  restart-api  shop apr_3  [31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                       1       POST http://x/restart  -',
     ]);
     fake.route('POST', '/api/v1/approvals/apr_4/reject', { status: 200, body: approval('apr_4', { status: 'rejected', service: 'shop\nrejected apr_5', decided_by: 'bob\r\u001b[2Kmallory' }) });
     const rejected = await cli(['reject', 'apr_4', '--by', 'bob'], { env: { RECTIFY_SERVER: fake.url } });

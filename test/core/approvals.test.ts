@@ -207,6 +207,37 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('the approval view shows what Approve would run and its rollback, as the notification does; null with no rollback', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 200 });
+    const undoOnly = `runbooks:
+  abort-canary:
+    risk: HIGH
+    triggers: [bad_canary]
+    action:
+      http: {method: POST, url: "${target.url}/canary/{deployment}/abort"}
+`;
+    svc = await startTestService({ runbooks: { 'a.yaml': runbooks(target.url), 'b.yaml': undoOnly }, args: ['--notify-webhook', `${target.url}/hook`] });
+    const withRollback = (await svc.post('/api/v1/incidents', inc3('INC-RB'))).body.approval_id as string;
+    const without = (await svc.post('/api/v1/incidents', { id: 'INC-NORB', root_cause: 'bad_canary', confidence: 1, service: 'checkout', context: { deployment: 'checkout' } })).body.approval_id as string;
+    const undo = `POST ${target.url}/deployments/checkout/undo`;
+    const one = (await svc.get(`/api/v1/approvals/${withRollback}`)).body;
+    assert.deepEqual([one.actions, one.rollback], [[undo], [undo]]);
+    const other = (await svc.get(`/api/v1/approvals/${without}`)).body;
+    assert.deepEqual([other.actions, other.rollback], [[`POST ${target.url}/canary/checkout/abort`], null]);
+    // The list and the incident's view say the same; so does the notification's plan.
+    const listed = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
+    assert.deepEqual(listed.map((a: any) => [a.id, a.rollback]).sort(), [[withRollback, [undo]], [without, null]].sort());
+    assert.deepEqual((await svc.get('/api/v1/incidents/INC-RB')).body.approval.rollback, [undo]);
+    await svc.service.drainNotifications();
+    const plans = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'APPROVAL_REQUIRED');
+    assert.deepEqual(
+      plans.map((n) => [n.approval_id, n.plan]).sort(),
+      [[withRollback, { actions: one.actions, rollback: one.rollback }], [without, { actions: other.actions, rollback: other.rollback }]].sort(),
+    );
+    await svc.stop({ remove: true });
+  });
+
   it('manual run of a HIGH runbook asks for approval on behalf of the requester', async () => {
     svc = await startTestService({ runbooks: runbooks(target.url) });
     const r = await svc.post('/api/v1/runbooks/rollback-deployment/run', { params: { deployment: 'checkout' }, by: 'dave', dry_run: false });

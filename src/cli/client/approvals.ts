@@ -14,6 +14,8 @@ interface ApprovalJson {
   status: string;
   reason: string;
   actions: string[];
+  /** Absent from a service older than the field. */
+  rollback?: string[] | null;
   requested_at: string;
   requested_by: string;
   expires_at: string;
@@ -27,7 +29,7 @@ interface ApprovalJson {
 
 export const approvalsHelp = clientHelp(
   'rectify approvals [--status pending|approved|rejected|expired|cancelled|all] [--limit n] [--json]',
-  'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default.',
+  'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default. Each shows the\nactions Approve would run and the rollback that undoes them if they fail (none: the runbook has none).',
   ['--status <s>       which requests (default pending; all for every status)', '--limit <n>        at most n (default 100, at most 1000)'],
 );
 
@@ -64,8 +66,10 @@ export const approvalsCommand = clientCommand({ name: 'approvals', flags: { stat
     // Alerts not resolved yet, of those that asked (for a pending request).
     a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
     cell(a.actions.join('; '), 70),
+    // What undoes the actions if they fail: an approver agrees to both.
+    a.rollback === undefined ? '-' : a.rollback === null || a.rollback.length === 0 ? 'none' : cell(a.rollback.join('; '), 70),
   ]);
-  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS'], rows)) io.out(l);
+  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS', 'ROLLBACK'], rows)) io.out(l);
   return EXIT.OK;
 });
 
