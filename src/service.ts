@@ -285,6 +285,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     maxPending: config.maxPendingDecisions,
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
+    onApprovalsPending: (pending) => metrics.approvalsPending(pending),
     onFileLost: (message) => log.error({ db: dbPath }, message),
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),

@@ -25,6 +25,7 @@ export interface Metrics {
   paused(isPaused: boolean): void;
   /** A store commit of `size` decisions took `seconds`. */
   commitBatch(size: number, seconds: number): void;
+  /** `n` approval requests are pending now (set at start and after every change, never counted per alert). */
   approvalsPending(n: number): void;
   /** A runbook's own kill switch is on (true) or off. */
   runbookPaused(runbook: string, paused: boolean): void;

@@ -32,6 +32,12 @@ export interface SqliteStoreOptions {
   maxPending?: number;
   /** Called after every group commit, for metrics. */
   onCommit?: (units: number, seconds: number) => void;
+  /**
+   * Called with how many approval requests are pending: once when the store opens, then
+   * after each commit that opened a request or changed one's status (an alert joining a
+   * request changes neither), for the rectify_approvals_pending gauge.
+   */
+  onApprovalsPending?: (pending: number) => void;
   /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
   busyTimeoutMs?: number;
   /** Called once if the WAL checkpoint thread stops; the writer then checkpoints inside its commits again. */
@@ -231,6 +237,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
 
   const tx = createSqliteTx(db, chain!);
   const audit = auditReader(db);
+  opts.onApprovalsPending?.(tx.pendingApprovalCount());
   /**
    * The last write fault, until a later commit succeeds: what /readyz reports. `full`:
    * the disk was full (the probe alone cannot show it has room again); `lost`: the
@@ -300,6 +307,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
     const results: Array<{ ok: boolean; value: unknown }> = [];
     const t0 = performance.now();
+    // Left set by a batch that did not commit: what it changed is gone.
+    tx.takeApprovalsChanged();
     try {
       tx.memoReads(true);
       runBatch.immediate(batch, results);
@@ -316,6 +325,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
     fault = unitFault ? faultOf((unitFault.value as Error).cause) : null;
     opts.onCommit?.(batch.length, (performance.now() - t0) / 1000);
+    if (tx.takeApprovalsChanged()) opts.onApprovalsPending?.(tx.pendingApprovalCount());
     batch.forEach((unit, i) => {
       const r = results[i]!;
       if (r.ok) unit.resolve(r.value);

@@ -24,6 +24,14 @@ export interface SqliteTx extends Tx {
   memoReads(on: boolean): void;
   /** Clears the memo (a unit rolled back to its savepoint: its writes are gone). */
   forgetReads(): void;
+  /**
+   * Whether an approval request was opened or changed status (approved, rejected,
+   * expired, cancelled) since the last call, which clears it: the store counts the
+   * pending requests again after a commit only then, never per alert of a storm.
+   */
+  takeApprovalsChanged(): boolean;
+  /** Approval requests pending now (not yet decided, expired or cancelled). */
+  pendingApprovalCount(): number;
 }
 
 export function createSqliteTx(db: Database.Database, chain: AuditChain): SqliteTx {
@@ -83,6 +91,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
     approvalsExpired: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
     approvalsPending: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at > ? ORDER BY requested_at, id`),
+    // Read from the approvals_status index alone: one range of it, the pending entries.
+    approvalsPendingCount: db.prepare("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").pluck(),
     // `incident_id = ?` uses the partial index audit_incident; the rest filters that incident's few rows.
     notifiedAbout: db
       .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
@@ -163,6 +173,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     if (claims) claims = newClaimsMemo();
   };
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
+  let approvalsChanged = false;
 
   return {
     memoReads(on: boolean) {
@@ -170,6 +181,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       claims = on ? newClaimsMemo() : null;
     },
     forgetReads: forgetAll,
+    takeApprovalsChanged() {
+      const changed = approvalsChanged;
+      approvalsChanged = false;
+      return changed;
+    },
+    pendingApprovalCount: () => s.approvalsPendingCount.get() as number,
     paused: () => remembered(key.paused, () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
     runbookPaused: (runbook) =>
       remembered(key.runbookPaused(runbook), () => {
@@ -309,6 +326,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
 
     insertApproval(row: ApprovalRow) {
       s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes) });
+      approvalsChanged = true;
       if (row.alert_key !== null && row.status === 'pending') s.memberInsert.run(row.alert_key, row.id, row.incident_id);
     },
     getApproval(id) {
@@ -319,6 +337,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       // A decided request keeps its alerts (approval_alerts) until each resolves, so its
       // alerts_open still says how many have not: a decision resolves no alert.
       update('approvals', id, patch);
+      if (patch.status !== undefined) approvalsChanged = true;
     },
     pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
     pendingApprovalForPlan(planKey, now) {
