@@ -2,9 +2,10 @@ import { randomBytes } from 'node:crypto';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { errorHandler, errorBody } from './errors.js';
+import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerControlRoutes } from './routes/control.js';
@@ -12,7 +13,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes } from './routes/slack.js';
-import { installZodValidation } from './zod-route.js';
+import { addRoute, installZodValidation } from './zod-route.js';
 
 export const API_INFO = {
   title: 'rectify',
@@ -97,6 +98,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
         { name: 'runbooks', description: 'Runbooks and their live guardrail state' },
         { name: 'audit', description: 'The append-only audit log' },
         { name: 'control', description: 'The global kill switch' },
+        { name: 'service', description: 'Probes, metrics and this document' },
       ],
       components: {
         securitySchemes: {
@@ -110,6 +112,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       },
       security: [{ bearer: [] }],
     },
+    transform: documentRefusals,
   });
   if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
 
@@ -123,8 +126,19 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     return undefined;
   });
 
-  registerHealthRoutes(app, deps);
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  registerHealthRoutes(app, registry, deps);
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/openapi.json',
+    {
+      summary: 'This OpenAPI document (the same as openapi.yaml in the repository)',
+      tags: ['service'],
+      response: { 200: z.record(z.string(), z.unknown()).describe('an OpenAPI 3.0 document') },
+    },
+    async () => app.swagger(),
+  );
   registerIntakeRoutes(app, registry, deps);
   registerReadRoutes(app, registry, deps);
   registerAuditRoutes(app, registry, deps);

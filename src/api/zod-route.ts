@@ -18,6 +18,11 @@ export interface RouteSchemas {
   querystring?: z.ZodType;
   params?: z.ZodType;
   response?: Record<number, z.ZodType>;
+  /**
+   * Answers that are not one JSON document: their media type, what the answer is, and
+   * what `response` then describes (one line of a JSON-lines stream, say).
+   */
+  media?: Partial<Record<number, { type: string; description: string }>>;
   summary: string;
   description?: string;
   tags: string[];
@@ -79,7 +84,12 @@ export function routeOptions(registry: Map<string, z.ZodType>, method: string, u
   if (s.fastBody) registry.set(`${method} ${url} body fast`, z.custom(s.fastBody));
   if (s.response) {
     const response: Record<string, unknown> = {};
-    for (const [code, z] of Object.entries(s.response)) response[code] = toJsonSchema(z, 'output');
+    for (const [code, z] of Object.entries(s.response)) {
+      const media = s.media?.[Number(code)];
+      response[code] = media
+        ? { 'x-response-description': media.description, content: { [media.type]: { schema: toJsonSchema(z, 'output') } } }
+        : toJsonSchema(z, 'output');
+    }
     schema.response = response;
   }
   return { schema };

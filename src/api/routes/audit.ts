@@ -81,6 +81,7 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
       tags: ['audit'],
       querystring: auditExportQuerySchema,
       response: { 200: auditExportRowSchema, 400: errorSchema },
+      media: { 200: { type: 'application/x-ndjson', description: 'The audit rows, one JSON object per line (JSON lines), oldest first: the schema is that of one line' } },
     },
     async (req, reply) => {
       const since = req.query.since ? parseRfc3339(req.query.since) : undefined;

@@ -1,31 +1,72 @@
 import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
+import { addRoute } from '../zod-route.js';
 
-/** Probes and metrics: outside /api/v1, no body validation, no auth. */
-export function registerHealthRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const hide = { schema: { hide: true } };
-  app.get('/healthz', hide, async () => ({ status: 'ok' }));
-  app.get('/readyz', hide, async (_req, reply) => {
-    // Whether the store takes writes, not only reads: a locked, full or read-only
-    // database answers SELECT 1 but cannot record a decision.
-    const health = deps.store.health();
-    const runbooks = deps.catalog.all.length;
-    const draining = deps.draining();
-    const ready = health.ok && !draining;
-    // A refused reload leaves the runbooks in force serving (ready), but the folder on
-    // disk would stop the next start: said here, where whoever watches the pod looks.
-    const refused = deps.reloadRefused?.() ?? null;
-    return reply.code(ready ? 200 : 503).send({
-      ready,
-      store: health.ok ? 'ok' : 'unavailable',
-      ...(health.detail ? { store_error: health.detail } : {}),
-      runbooks,
-      ...(refused ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
-      draining,
-    });
-  });
-  app.get('/metrics', hide, async (_req, reply) => {
-    const body = await deps.metrics.render();
-    return reply.type(deps.metrics.contentType).send(body);
-  });
+export const healthSchema = z.object({ status: z.literal('ok') });
+
+export const readinessSchema = z.object({
+  ready: z.boolean().describe('the store takes writes and rectify is not draining'),
+  store: z.enum(['ok', 'unavailable']),
+  store_error: z.string().optional().describe('why the store does not take writes (a locked, full, read-only or removed database)'),
+  runbooks: z.number().int().describe('runbooks loaded'),
+  runbooks_reload_refused: z
+    .object({ at: z.string(), problems: z.array(z.string()) })
+    .optional()
+    .describe('the last reload of the runbooks folder was refused: the runbooks in force stay, but the folder on disk would stop the next start'),
+  draining: z.boolean().describe('stopping (SIGTERM): intake answers 503'),
+});
+
+/** Probes and metrics: outside /api/v1, no request validation; the probes need no token. */
+export function registerHealthRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
+  // The probes are public (auth.ts): the document says so, over its default of a bearer token.
+  const probe = { tags: ['service'], extra: { security: [] } };
+  addRoute(app, registry, 'GET', '/healthz', { ...probe, summary: 'Liveness: the process answers', response: { 200: healthSchema } }, async () => ({ status: 'ok' }));
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/readyz',
+    {
+      ...probe,
+      summary: 'Readiness: the store takes writes and rectify is not draining (503 otherwise)',
+      response: { 200: readinessSchema, 503: readinessSchema },
+    },
+    async (_req, reply) => {
+      // Whether the store takes writes, not only reads: a locked, full or read-only
+      // database answers SELECT 1 but cannot record a decision.
+      const health = deps.store.health();
+      const runbooks = deps.catalog.all.length;
+      const draining = deps.draining();
+      const ready = health.ok && !draining;
+      // A refused reload leaves the runbooks in force serving (ready), but the folder on
+      // disk would stop the next start: said here, where whoever watches the pod looks.
+      const refused = deps.reloadRefused?.() ?? null;
+      return reply.code(ready ? 200 : 503).send({
+        ready,
+        store: health.ok ? 'ok' : 'unavailable',
+        ...(health.detail ? { store_error: health.detail } : {}),
+        runbooks,
+        ...(refused ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
+        draining,
+      });
+    },
+  );
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/metrics',
+    {
+      summary: 'Prometheus metrics (text exposition format 0.0.4)',
+      description: 'The `rectify_*` series (see the README) and the process metrics. Needs the viewer role once --tokens is set.',
+      tags: ['service'],
+      response: { 200: z.string() },
+      media: { 200: { type: 'text/plain', description: 'The Prometheus text exposition format, version 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`)' } },
+    },
+    async (_req, reply) => {
+      const body = await deps.metrics.render();
+      return reply.type(deps.metrics.contentType).send(body);
+    },
+  );
 }

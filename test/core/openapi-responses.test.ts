@@ -1,0 +1,184 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
+
+/**
+ * The OpenAPI document is what clients are generated from: every answer the service
+ * really gives (its status, media type and body) must be one the document lists for
+ * that operation, the refusals of the token check and the JSON-lines export included.
+ */
+
+const runbooks = (base: string) => `runbooks:
+  restart-low:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/restart/{service}"}
+  rollback-high:
+    risk: HIGH
+    triggers: [bad_deploy]
+    action:
+      http: {method: POST, url: "${base}/undo/{service}"}
+`;
+
+interface Answer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
+type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: object }> }> }>> };
+
+// OpenAPI 3.0 schemas: `nullable` is Ajv's by default; annotations it does not know are not errors.
+const ajv = new Ajv({ strict: false, allErrors: true });
+const compiled = new Map<object, ValidateFunction>();
+
+/** The values an answer carries, as its media type frames them. */
+function values(type: string, body: string): unknown[] {
+  if (type === 'application/json') return [JSON.parse(body)];
+  if (type === 'application/x-ndjson') return body.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l));
+  return [body];
+}
+
+/** Problems with an answer, against the operation `method template` of the document; none when it conforms. */
+function problems(doc: Doc, method: string, template: string, res: Answer): string[] {
+  const where = `${method} ${template} → ${res.statusCode}`;
+  const op = doc.paths[template]?.[method.toLowerCase()];
+  if (!op) return [`${method} ${template} is not in the document`];
+  const documented = op.responses[String(res.statusCode)];
+  if (!documented) return [`${where}: status not documented (documented: ${Object.keys(op.responses).join(', ')}): ${res.body.slice(0, 160)}`];
+  const type = String(res.headers['content-type'] ?? '').split(';')[0]!.trim();
+  const media = documented.content?.[type];
+  if (!media) return [`${where}: ${type} not documented (documented: ${Object.keys(documented.content ?? {}).join(', ')})`];
+  let validate = compiled.get(media.schema);
+  if (!validate) compiled.set(media.schema, (validate = ajv.compile(media.schema)));
+  const all = values(type, res.body);
+  if (all.length === 0) return [`${where}: nothing to check (an empty body)`];
+  const out: string[] = [];
+  for (const v of all) if (!validate(v)) out.push(`${where}: ${ajv.errorsText(validate.errors)} in ${JSON.stringify(v).slice(0, 160)}`);
+  return out;
+}
+
+describe('the OpenAPI document describes the real answers', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  let dir: string;
+  const tokens = {
+    ingest: issueToken('alertmanager', ['ingest']),
+    viewer: issueToken('grafana', ['viewer']),
+    approver: issueToken('alice', ['approver']),
+    admin: issueToken('root-oncall', ['admin']),
+  };
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/restart/shop', { status: 200 });
+    target.route('POST', '/undo/shop', { status: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'rectify-openapi-'));
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, Object.values(tokens))] });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const send = async (method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: unknown): Promise<Answer> => {
+    const res = await svc.app.inject({
+      method,
+      url,
+      headers: { ...headers, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { payload: JSON.stringify(body) }),
+    });
+    return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+  };
+
+  it('every operation, as every caller: the status, media type and body are documented, the refusals of the token check too', async () => {
+    // Something to read: an execution, a pending approval, audit rows.
+    const ran = await send('POST', '/api/v1/incidents?wait=true', bearer(tokens.ingest), { id: 'INC-LOW', root_cause: 'CrashLoopBackOff', service: 'shop' });
+    assert.equal(JSON.parse(ran.body).action, 'executed');
+    const asked = await send('POST', '/api/v1/webhooks/alertmanager', bearer(tokens.ingest), amWebhook([{ labels: { alertname: 'bad_deploy', service: 'shop' } }]));
+    const approvalId = JSON.parse(asked.body).results[0].approval_id as string;
+    const executionId = JSON.parse(ran.body).execution_id as string;
+    const doc = JSON.parse((await send('GET', '/openapi.json', bearer(tokens.viewer))).body) as Doc;
+
+    const cases: Array<{ method: 'GET' | 'POST'; template: string; url?: string; body?: unknown }> = [
+      { method: 'GET', template: '/healthz' },
+      { method: 'GET', template: '/readyz' },
+      { method: 'GET', template: '/metrics' },
+      { method: 'GET', template: '/openapi.json' },
+      { method: 'POST', template: '/api/v1/incidents', body: { root_cause: 'nothing-matches', service: 'shop' } },
+      { method: 'POST', template: '/api/v1/webhooks/alertmanager', body: amWebhook([{ labels: { alertname: 'Nothing', service: 'shop' } }]) },
+      { method: 'GET', template: '/api/v1/incidents/{id}', url: '/api/v1/incidents/INC-LOW' },
+      { method: 'GET', template: '/api/v1/incidents/{id}', url: '/api/v1/incidents/INC-NONE' },
+      { method: 'GET', template: '/api/v1/executions/{id}', url: `/api/v1/executions/${executionId}` },
+      { method: 'GET', template: '/api/v1/approvals', url: '/api/v1/approvals?status=pending' },
+      { method: 'GET', template: '/api/v1/approvals', url: '/api/v1/approvals?status=nope' },
+      { method: 'GET', template: '/api/v1/approvals/{id}', url: `/api/v1/approvals/${approvalId}` },
+      { method: 'GET', template: '/api/v1/audit' },
+      { method: 'GET', template: '/api/v1/audit/verify' },
+      { method: 'GET', template: '/api/v1/audit/export' },
+      { method: 'GET', template: '/api/v1/audit/export', url: '/api/v1/audit/export?since=yesterday' },
+      { method: 'GET', template: '/api/v1/runbooks' },
+      { method: 'GET', template: '/api/v1/runbooks/{id}', url: '/api/v1/runbooks/restart-low' },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/run', url: '/api/v1/runbooks/restart-low/run', body: { params: { service: 'shop' }, dry_run: true } },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/run', url: '/api/v1/runbooks/rollback-high/run', body: { params: { service: 'shop' }, dry_run: true } },
+      { method: 'POST', template: '/api/v1/approvals/{id}/reject', url: '/api/v1/approvals/apr_none/reject', body: {} },
+      { method: 'POST', template: '/api/v1/pause', body: { reason: 'openapi' } },
+      { method: 'POST', template: '/api/v1/resume', body: {} },
+    ];
+    const callers: Array<[string, Record<string, string>]> = [
+      ['nobody', {}],
+      ['a token that is not valid', bearer('rct_not-a-token')],
+      ...Object.entries(tokens).map(([role, t]) => [role, bearer(t)] as [string, Record<string, string>]),
+    ];
+    const found: string[] = [];
+    const statuses = new Set<string>();
+    for (const c of cases) {
+      for (const [who, headers] of callers) {
+        const res = await send(c.method, c.url ?? c.template, headers, c.body);
+        statuses.add(`${c.template} ${res.statusCode}`);
+        found.push(...problems(doc, c.method, c.template, res).map((p) => `as ${who}: ${p}`));
+      }
+    }
+    assert.deepEqual(found, []);
+    // The matrix did reach the answers it is about.
+    for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200']) {
+      assert.ok(statuses.has(s), s);
+    }
+  });
+
+  it('the export is documented as JSON lines, each line one row', async () => {
+    const res = await send('GET', '/api/v1/audit/export', bearer(tokens.viewer));
+    assert.equal(res.statusCode, 200);
+    assert.equal(res.headers['content-type'], 'application/x-ndjson');
+    const doc = JSON.parse((await send('GET', '/openapi.json', bearer(tokens.viewer))).body) as Doc;
+    assert.deepEqual(Object.keys(doc.paths['/api/v1/audit/export']!.get!.responses['200']!.content!), ['application/x-ndjson']);
+    const lines = res.body.trim().split('\n');
+    assert.ok(lines.length >= 3, 'the log has rows');
+    assert.deepEqual(problems(doc, 'GET', '/api/v1/audit/export', res), []);
+    // One line that is not a row does not pass.
+    assert.equal(problems(doc, 'GET', '/api/v1/audit/export', { ...res, body: `${res.body}{"seq":"x"}\n` }).length, 1);
+  });
+
+  it('without tokens the probes answer 403 to a request not addressed to loopback, as documented', async () => {
+    const open = await startTestService({ runbooks: runbooks(target.url) });
+    try {
+      const doc = open.app.swagger() as unknown as Doc;
+      for (const url of ['/healthz', '/readyz', '/metrics']) {
+        const res = await open.app.inject({ method: 'GET', url, headers: { host: 'rectify.example.com' } });
+        assert.equal(res.statusCode, 403, url);
+        assert.deepEqual(problems(doc, 'GET', url, { statusCode: res.statusCode, headers: res.headers, body: res.body }), []);
+      }
+    } finally {
+      await open.stop({ remove: true });
+    }
+  });
+});
