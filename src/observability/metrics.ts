@@ -18,7 +18,12 @@ export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
   incidentReceived(source: string, count?: number): void;
-  /** `count` decisions (default 1) were recorded: `action` from the decision vocabulary, `event` the audit event that explains it. */
+  /**
+   * `count` decisions (default 1) were recorded: `action` from the decision vocabulary, `event`
+   * the audit event that explains it. One per incident taken in and per manual run, and one
+   * per approval that carries its request out (what came of it), never for a vote, a
+   * rejection, an expiry or a cancellation.
+   */
   decision(action: string, event: string, count?: number): void;
   executionFinished(runbook: string, outcome: ExecutionOutcome, durationSeconds: number): void;
   circuitState(runbook: string, state: CircuitStateName): void;

@@ -48,7 +48,10 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const decisions = new Counter({
     name: 'rectify_decisions_total',
-    help: 'Decisions recorded, by action and by the audit event that explains it.',
+    // An approval is a person's decision on an incident already counted (approval_required):
+    // counted again with what came of it, so the decisions exceed the incidents by the
+    // approvals carried out. Dashboards rely on it: defined here and in the README.
+    help: 'Decisions recorded, by action and by the audit event that explains it (reason): one per incident or alert taken in (re-deliveries and resolves included) and per manual run, as rectify_incidents_total counts them, plus one per approval that carries its request out, with what came of it (executed, say).',
     labelNames: ['action', 'reason'] as const,
     registers: [registry],
   });
