@@ -17,7 +17,7 @@ import { systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
-import type { PruneResult, RunbookPause, Store } from './store/ports.js';
+import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
 import {
@@ -365,6 +365,16 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // a receiver again what it has no delivery record of (see notify/outbox.ts).
   const outbox = notifiers.length ? createOutbox({ receivers: notifiers.map((n) => n.name), resend: notifications.resend }) : undefined;
 
+  /**
+   * Every circuit transition moves `rectify_circuit_state`, told after its commit: a
+   * trial claimed (half-open), a trip, a trial's end or its cut-off. Only for a
+   * runbook in force: a run of a runbook a reload removed may still end, and must not
+   * bring back the series the reload took away (a reload that adds it again reads the
+   * store).
+   */
+  const showCircuit = (runbook: string, state: CircuitState): void => {
+    if (index.byId(runbook)) metrics.circuitState(runbook, state);
+  };
   const runner = createExecutionRunner({
     store,
     actions: executors.actions,
@@ -373,7 +383,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     log,
     circuitFailureThreshold: config.circuitFailureThreshold,
     onFinished: (o, runbook, seconds) => metrics.executionFinished(runbook, o.state === 'succeeded' ? 'success' : o.state === 'failed' ? 'failed' : o.state === 'aborted' ? 'aborted' : 'interrupted', seconds),
-    onCircuit: (runbook, state) => metrics.circuitState(runbook, state),
+    onCircuit: showCircuit,
     ...(notify ? { notify } : {}),
     ...(outbox ? { outbox } : {}),
   });
@@ -390,6 +400,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     clock,
     log,
     metrics,
+    onCircuit: showCircuit,
     approvalTtlMs: config.approvalTtlMs,
     circuitFailureThreshold: config.circuitFailureThreshold,
     maxPreparing: config.maxPendingDecisions,

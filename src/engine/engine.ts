@@ -7,7 +7,7 @@ import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
-import type { ApprovalRow, RunbookPause, Store, Tx } from '../store/ports.js';
+import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { Outbox, ToldDetails } from '../notify/outbox.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
@@ -33,6 +33,8 @@ export interface EngineDeps {
   clock: Clock;
   log: Logger;
   metrics: Metrics;
+  /** A claimed trial run took its runbook's circuit half-open (told after the commit, before the run starts). */
+  onCircuit?: (runbookId: string, state: CircuitState) => void;
   approvalTtlMs: number;
   /** Consecutive failures that open a runbook's circuit: recovery counts the runs a crash cut off after they failed. */
   circuitFailureThreshold: number;
@@ -445,6 +447,8 @@ export function createEngine(deps: EngineDeps) {
   function startClaims(claims: ExecutionClaim[]): Map<string, Promise<RunOutcome>> {
     const started = new Map<string, Promise<RunOutcome>>();
     for (const c of claims) {
+      // Before the run starts: its end (closed, open) is told after this, never before.
+      if (c.circuitTrial) deps.onCircuit?.(c.runbookId, 'half_open');
       started.set(
         c.id,
         deps.executions.start({

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
@@ -191,6 +193,80 @@ describe('guardrails', () => {
     const events = (await svc.get('/api/v1/audit?runbook=late&limit=200')).body.events.map((e: any) => e.event);
     assert.equal(events.filter((e: string) => e === 'CIRCUIT_CLOSED').length, 0);
     await svc.stop({ remove: true });
+  });
+
+  it('circuit breaker: rectify_circuit_state follows every transition, half-open while the trial runs, across a restart and a reload', async () => {
+    target.reset();
+    const failing = { status: 500 };
+    target.route('POST', '/gauge/a', failing);
+    /** Answers the held trial request with a status; each trial holds its own. */
+    const held: Array<(status: number) => void> = [];
+    const other = `runbooks:${runbook(target.url, 'other', '    max_per_hour: 100')}`;
+    const gauge = `runbooks:${runbook(target.url, 'gauge', '    max_per_hour: 100\n    cooldown_minutes: 0')}`;
+    let svc = await startTestService({ runbooks: { 'gauge.yaml': gauge, 'other.yaml': other }, args: ['--shutdown-grace', '200ms'] });
+    const metric = async () => /^rectify_circuit_state\{runbook="gauge"\} (\d+)$/m.exec(String((await svc.get('/metrics')).body))?.[1] ?? 'absent';
+    const send = (wait = true) => svc.post(`/api/v1/incidents${wait ? '?wait=true' : ''}`, incident('gauge', 'a'));
+    const trip = async () => {
+      target.route('POST', '/gauge/a', failing);
+      for (let i = 0; i < 3; i++) assert.equal((await send()).body.event, 'FAILED');
+    };
+    /** After the recovery wait, starts the trial and answers once its request is held at the target. */
+    const startTrial = async (wait = true) => {
+      svc.clock.advance(5 * MIN);
+      target.route('POST', '/gauge/a', () => new Promise((r) => held.push((status) => r({ status }))));
+      const since = Date.now();
+      const trial = send(wait);
+      await target.waitForRequest('/gauge/a', { since });
+      // Wrapped: an async function returning the promise itself would wait for the trial's end.
+      return { trial };
+    };
+    try {
+      assert.equal(await metric(), '0');
+      await trip();
+      assert.equal(await metric(), '1');
+
+      // A trial that fails: half-open (2) while it runs, as the API and the audit say, then open (1) again.
+      let { trial } = await startTrial();
+      assert.equal((await svc.get('/api/v1/runbooks/gauge')).body.circuit.state, 'half_open');
+      assert.equal((await svc.get('/api/v1/audit?runbook=gauge&event=CIRCUIT_HALF_OPEN')).body.events.length, 1);
+      assert.equal(await metric(), '2', 'half-open while the trial runs');
+      held.shift()!(500);
+      assert.equal((await trial).body.success, false);
+      assert.equal(await metric(), '1');
+
+      // A trial that succeeds closes it (0).
+      ({ trial } = await startTrial());
+      assert.equal(await metric(), '2');
+      held.shift()!(200);
+      assert.equal((await trial).body.success, true);
+      assert.equal(await metric(), '0');
+
+      // A trial cut off by a stop re-opens the circuit; the next start reads the gauge from the store.
+      await trip();
+      await startTrial(false);
+      assert.equal(await metric(), '2');
+      svc = await svc.restart();
+      held.shift()!(500);
+      assert.equal((await svc.get('/api/v1/runbooks/gauge')).body.circuit.state, 'open');
+      assert.equal(await metric(), '1', 'read from the store at startup');
+
+      // A reload removes the runbook while its trial runs: the trial's end does not bring its series back.
+      ({ trial } = await startTrial());
+      assert.equal(await metric(), '2');
+      rmSync(join(svc.runbooksDir, 'gauge.yaml'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: ['gauge'], changed: [], reordered: false });
+      assert.equal(await metric(), 'absent');
+      held.shift()!(200);
+      assert.equal((await trial).body.success, true);
+      assert.equal(await metric(), 'absent', 'a removed runbook has no series');
+      // Added again: its state as the store has it (the trial closed it).
+      writeFileSync(join(svc.runbooksDir, 'gauge.yaml'), gauge);
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: ['gauge'], removed: [], changed: [], reordered: false });
+      assert.equal(await metric(), '0');
+    } finally {
+      for (const answer of held) answer(200);
+      await svc.stop({ remove: true });
+    }
   });
 
   it('pause blocks automatic runs until resume; both audited', async () => {
