@@ -149,6 +149,8 @@ export interface Matcher {
 /** A time window when a runbook may act on its own; days 0 = Sunday. */
 export interface TimeWindow {
   days: number[];
+  /** The days as the runbook names them (`mon–fri`, `sat, sun`, `every day`), for the reasons people read. */
+  daysText: string;
   startMinute: number;
   endMinute: number;
   timezone: string;

@@ -33,7 +33,7 @@ function compileWindow(r: Reporter, v: unknown, path: YamlPath): TimeWindow | un
   if (!m) return undefined;
   const before = r.count();
   checkKeys(r, m, ['days', 'start', 'end', 'timezone'], path);
-  const days = has(m, 'days') ? readDays(r, m.days, [...path, 'days']) : ALL_DAYS;
+  const days = has(m, 'days') ? readDays(r, m.days, [...path, 'days']) : { days: ALL_DAYS, text: 'every day' };
   const start = has(m, 'start') ? readTime(r, m.start, [...path, 'start'], false) : missing(r, path, 'start');
   const end = has(m, 'end') ? readTime(r, m.end, [...path, 'end'], true) : missing(r, path, 'end');
   let timezone = 'UTC';
@@ -48,7 +48,7 @@ function compileWindow(r: Reporter, v: unknown, path: YamlPath): TimeWindow | un
     r.report(path, 'start and end are the same time; use start: "00:00", end: "24:00" for a whole day');
   }
   if (r.count() !== before || !days || start === undefined || end === undefined) return undefined;
-  return { days, startMinute: start, endMinute: end, timezone };
+  return { days: days.days, daysText: days.text, startMinute: start, endMinute: end, timezone };
 }
 
 function missing(r: Reporter, path: YamlPath, key: string): undefined {
@@ -83,14 +83,19 @@ function dayIndex(name: string): number | undefined {
   return long >= 0 ? long : undefined;
 }
 
-/** `[mon, wed]`, `"mon-fri"`, `[mon-wed, sat]`; a range may wrap (`fri-mon`). */
-function readDays(r: Reporter, v: unknown, path: YamlPath): number[] | undefined {
+/**
+ * `[mon, wed]`, `"mon-fri"`, `[mon-wed, sat]`; a range may wrap (`fri-mon`). Also
+ * answers the days as written (`mon–fri`, `sat, sun`): a reason that named the hours
+ * alone would read "22:00–06:00" to someone paged at 23:00 on a Saturday.
+ */
+function readDays(r: Reporter, v: unknown, path: YamlPath): { days: number[]; text: string } | undefined {
   const items = typeof v === 'string' ? [v] : Array.isArray(v) ? v : undefined;
   if (!items || items.length === 0) {
     r.report(path, `expected day names (mon, tue, …) or a range such as "mon-fri", got ${describe(v)}`);
     return undefined;
   }
   const set = new Set<number>();
+  const written: string[] = [];
   for (const [i, item] of items.entries()) {
     const at = typeof v === 'string' ? path : [...path, i];
     if (typeof item !== 'string') {
@@ -108,6 +113,7 @@ function readDays(r: Reporter, v: unknown, path: YamlPath): number[] | undefined
       set.add(d);
       if (d === to) break;
     }
+    written.push(b === undefined ? item.trim() : `${a!.trim()}–${b.trim()}`);
   }
-  return [...set].sort((x, y) => x - y);
+  return { days: [...set].sort((x, y) => x - y), text: written.join(', ') };
 }

@@ -165,7 +165,7 @@ tests:
   - name: outside the window
     clock: "2026-11-24T12:00:00Z"
     incident: {root_cause: night_only, service: shop, context: {deployment: shop, namespace: prod}}
-    expect: {action: blocked, event: OUTSIDE_WINDOW, reason: "outside the runbook's allowed windows (22:00–06:00 UTC)"}
+    expect: {action: blocked, event: OUTSIDE_WINDOW, reason: "outside the runbook's allowed windows (mon–fri 22:00–06:00 UTC)"}
   - name: MEDIUM with passing guardrails runs
     incident: {root_cause: medium_issue, service: shop, context: {deployment: shop, namespace: prod}}
     guardrails: pass

@@ -296,8 +296,40 @@ describe('guardrails', () => {
     const r = await svc.post('/api/v1/incidents?wait=true', incident('night', 'a'));
     assert.equal(r.body.action, 'blocked');
     assert.equal(r.body.event, 'OUTSIDE_WINDOW');
-    assert.equal(r.body.reason, "outside the runbook's allowed windows (22:00–06:00 UTC)");
+    assert.equal(r.body.reason, "outside the runbook's allowed windows (mon, tue, wed, thu, fri, sat, sun 22:00–06:00 UTC)");
     await svc.stop({ remove: true });
+  });
+
+  it('time windows: the reason names each window\'s days, as the runbook writes them, with its hours and time zone', async () => {
+    target.reset();
+    const windows = {
+      // Saturday 23:00 is outside weeknights 22:00–06:00, though 23:00 is not.
+      weeknights: '[{days: mon-fri, start: "22:00", end: "06:00"}]',
+      named: '[{days: [Monday, wed-thu], start: "09:00", end: "17:00", timezone: Europe/Paris}, {start: "01:00", end: "02:00"}]',
+      wrapping: '[{days: fri-mon, start: "08:00", end: "12:00", timezone: UTC}, {days: sat, start: "00:00", end: "06:00", timezone: America/New_York}]',
+    };
+    const svc = await startTestService({
+      runbooks: `runbooks:${Object.entries(windows)
+        .map(([id, w]) => runbook(target.url, id, `    max_per_hour: 10\n    windows: ${w}`))
+        .join('')}`,
+    });
+    try {
+      svc.clock.set(Date.UTC(2026, 10, 28, 23, 0)); // Saturday 23:00 UTC (18:00 in New York, Sunday 00:00 in Paris)
+      const reasons: Record<string, string> = {};
+      for (const id of Object.keys(windows)) {
+        const r = await svc.post('/api/v1/incidents', incident(id, 'a'));
+        assert.equal(r.body.event, 'OUTSIDE_WINDOW');
+        reasons[id] = r.body.reason;
+      }
+      assert.deepEqual(reasons, {
+        weeknights: "outside the runbook's allowed windows (mon–fri 22:00–06:00 UTC)",
+        named: "outside the runbook's allowed windows (Monday, wed–thu 09:00–17:00 Europe/Paris; every day 01:00–02:00 UTC)",
+        wrapping: "outside the runbook's allowed windows (fri–mon 08:00–12:00 UTC; sat 00:00–06:00 America/New_York)",
+      });
+      assert.equal(target.calls('/weeknights/a') + target.calls('/named/a') + target.calls('/wrapping/a'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('low confidence goes to a human; dry-run mode records and runs nothing', async () => {

@@ -123,8 +123,8 @@ test('a folder loads in file-name order, skips runbook test files, and every for
     ],
   );
   assert.deepEqual(medium.windows, [
-    { days: [1, 2, 3, 4, 5], startMinute: 22 * 60, endMinute: 6 * 60, timezone: 'Europe/Paris' },
-    { days: [0, 6], startMinute: 0, endMinute: 1440, timezone: 'UTC' },
+    { days: [1, 2, 3, 4, 5], daysText: 'mon–fri', startMinute: 22 * 60, endMinute: 6 * 60, timezone: 'Europe/Paris' },
+    { days: [0, 6], daysText: 'sat, sun', startMinute: 0, endMinute: 1440, timezone: 'UTC' },
   ]);
   assert.deepEqual(
     medium.guardrails.map((g) => g.type),

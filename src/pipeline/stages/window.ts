@@ -43,7 +43,9 @@ export function createWindowStage(): Stage {
       const rb = ctx.runbook!;
       if (rb.windows.length === 0) return undefined;
       if (rb.windows.some((w) => inWindow(w, ctx.now, formatters))) return undefined;
-      const desc = rb.windows.map((w) => `${fmt(w.startMinute)}–${fmt(w.endMinute)} ${w.timezone}`).join(', ');
+      // Each window with its days, in the runbook's own terms: the hours alone mislead
+      // (Saturday 23:00 is outside "mon–fri 22:00–06:00" though 23:00 is not).
+      const desc = rb.windows.map((w) => `${w.daysText} ${fmt(w.startMinute)}–${fmt(w.endMinute)} ${w.timezone}`).join('; ');
       return { kind: 'blocked', event: 'OUTSIDE_WINDOW', reason: `outside the runbook's allowed windows (${desc})`, runbook: rb };
     },
   };
