@@ -198,7 +198,10 @@ export const runbookStateSchema = z.object({
   circuit: z.object({
     state: z.enum(['closed', 'open', 'half_open']),
     failures: z.number().int(),
-    opened_at: z.string().nullable(),
+    opened_at: z
+      .string()
+      .nullable()
+      .describe('when the current recovery wait started: the trip, or the last failure since (a run that started before the trip), or a trial cut off; the trial is allowed --circuit-recovery after it'),
   }),
   executions_last_hour: z.number().int().describe('executions started in the last hour, every service together (max_per_hour is per service: see busiest_service_last_hour)'),
   busiest_service_last_hour: z

@@ -118,7 +118,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: duration({ allowZero: false }),
     default: '5m',
-    help: 'time an open circuit waits before half-open',
+    help: 'time an open circuit waits after its last failure before a trial run (half-open)',
   }),
   bodyLimitBytes: setting({
     flag: 'body-limit',

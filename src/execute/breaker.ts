@@ -10,9 +10,13 @@ export const trippedReason = (runbook: string): string => `runbook ${runbook} st
 /**
  * A failed run, counted by its runbook's breaker inside the caller's transaction:
  * the trial run's failure, a failure while half-open, or the threshold-th failure in
- * a row opens it (CIRCUIT_TRIPPED, audited here). Answers whether it tripped; the
- * caller tells the notifiers after commit. The one rule for every way a run ends
- * failed: finished, cut off by a stop during its rollback, or found so after a crash.
+ * a row opens it (CIRCUIT_TRIPPED, audited here). A failure while it is open (a run
+ * that started before the trip) restarts its recovery wait from that failure
+ * (CIRCUIT_WAIT_RESTARTED, audited here), as the seed times the wait from the last
+ * failure: the trial must not come while the runs that tripped it are still failing.
+ * Answers whether it tripped; the caller tells the notifiers after commit. The one
+ * rule for every way a run ends failed: finished, cut off by a stop during its
+ * rollback, or found so after a crash.
  */
 export function countFailure(
   tx: Tx,
@@ -21,6 +25,14 @@ export function countFailure(
   const c = tx.circuit(run.runbook);
   const failures = c.failures + 1;
   const trip = run.circuitTrial || c.state === 'half_open' || (c.state === 'closed' && failures >= run.threshold);
+  if (!trip && c.state === 'open') {
+    tx.setCircuit(run.runbook, { ...c, failures, openedAt: run.now }, run.now);
+    run.audit('CIRCUIT_WAIT_RESTARTED', {
+      reason: 'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure',
+      failures,
+    });
+    return false;
+  }
   if (!trip) {
     tx.setCircuit(run.runbook, { ...c, failures }, run.now);
     return false;

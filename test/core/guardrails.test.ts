@@ -195,6 +195,64 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('circuit breaker: runs in flight that fail after the trip restart the recovery wait from the last failure', async () => {
+    target.reset();
+    target.route('POST', '/wait/a', { status: 500 });
+    const gates = new Map<string, () => void>();
+    for (const service of ['s1', 's2']) {
+      const opened = new Promise<void>((r) => gates.set(service, r));
+      target.route('POST', `/wait/${service}`, async () => (await opened, { status: 500 }));
+    }
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'wait', '    max_per_hour: 100\n    cooldown_minutes: 0\n    blast_radius_limit: 10')}`,
+      args: ['--max-concurrent-executions', '10'],
+    });
+    try {
+      const inFlight = ['s1', 's2'].map((service) => svc.post('/api/v1/incidents?wait=true', incident('wait', service)));
+      for (const service of ['s1', 's2']) await target.waitForRequest(`/wait/${service}`, { since: 0 });
+      for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('wait', 'a'))).body.event, 'FAILED');
+      const trippedAt = svc.clock.now();
+      const circuit = async () => (await svc.get('/api/v1/runbooks/wait')).body.circuit;
+      assert.deepEqual(await circuit(), { state: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
+
+      // The 4th and 5th failures, 60 s and 61 s after the trip: each starts the wait again.
+      svc.clock.advance(60_000);
+      gates.get('s1')!();
+      assert.equal((await inFlight[0]!).body.event, 'FAILED');
+      svc.clock.advance(1_000);
+      gates.get('s2')!();
+      assert.equal((await inFlight[1]!).body.event, 'FAILED');
+      const lastFailure = trippedAt + 61_000;
+      assert.deepEqual(await circuit(), { state: 'open', failures: 5, opened_at: new Date(lastFailure).toISOString() });
+      const rows = (await svc.get('/api/v1/audit?runbook=wait&limit=200')).body.events.filter((e: any) => e.event.startsWith('CIRCUIT_'));
+      assert.deepEqual(
+        rows.map((e: any) => [e.event, e.at, e.details.failures, e.details.reason]).reverse(),
+        [
+          ['CIRCUIT_TRIPPED', new Date(trippedAt).toISOString(), 3, '3 consecutive failures (threshold 3)'],
+          ...[60_000, 61_000].map((ms, i) => [
+            'CIRCUIT_WAIT_RESTARTED',
+            new Date(trippedAt + ms).toISOString(),
+            4 + i,
+            'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure',
+          ]),
+        ],
+      );
+
+      // 5 minutes after the trip is not enough: 5 minutes after the last failure is.
+      svc.clock.set(trippedAt + 5 * MIN);
+      const early = await svc.post('/api/v1/incidents', incident('wait', 'a'));
+      assert.deepEqual([early.body.event, early.body.reason], ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 61s']);
+      svc.clock.set(lastFailure + 5 * MIN);
+      target.route('POST', '/wait/a', { status: 200 });
+      const trial = await svc.post('/api/v1/incidents?wait=true', incident('wait', 'a'));
+      assert.deepEqual([trial.body.action, trial.body.success], ['executed', true]);
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null });
+    } finally {
+      for (const open of gates.values()) open();
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('circuit breaker: rectify_circuit_state follows every transition, half-open while the trial runs, across a restart and a reload', async () => {
     target.reset();
     const failing = { status: 500 };
