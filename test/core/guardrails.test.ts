@@ -272,9 +272,9 @@ describe('guardrails', () => {
     const startTrial = async (wait = true) => {
       svc.clock.advance(5 * MIN);
       target.route('POST', '/gauge/a', () => new Promise((r) => held.push((status) => r({ status }))));
-      const since = Date.now();
       const trial = send(wait);
-      await target.waitForRequest('/gauge/a', { since });
+      // The next request (registered before the trial's can arrive): one `since` now could be the trip's last, in the same millisecond.
+      await target.waitForRequest('/gauge/a');
       // Wrapped: an async function returning the promise itself would wait for the trial's end.
       return { trial };
     };
