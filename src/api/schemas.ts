@@ -177,6 +177,14 @@ export const incidentViewSchema = z.object({
   }),
   approval: approvalSchema.nullable(),
   execution: executionSchema.nullable(),
+  resolution: z
+    .object({
+      at: z.string().describe('when the resolve was decided'),
+      reason: z.string().describe('what the resolve did, as its answer said ("alert resolved; 1 pending approval(s) cancelled")'),
+      incident_id: z.string().describe("the resolve delivery's own record (the RESOLVED audit row's details.resolved_incident_id)"),
+    })
+    .nullable()
+    .describe('The resolve of the alert this incident reports, once one was decided (then incident.status is "resolved"); the decision above stays what was decided when it fired. Null while it fires, and for an incident posted without an id.'),
 });
 
 export const runbookStateSchema = z.object({

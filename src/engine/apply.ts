@@ -225,7 +225,11 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
 /**
  * A resolved alert: audited, and it leaves the approval requests it opened or joined.
  * A pending request left with no alert is cancelled (nothing left to fix); one that
- * other alerts still stand for stays; a decided one counts one open alert fewer.
+ * other alerts still stand for stays; a decided one counts one open alert fewer. The
+ * resolve is recorded as a row of its own (dedup key `<alert_key>:resolved`, so a
+ * re-delivery is a duplicate) while the answer and the audit row name the firing
+ * incident: that incident's view finds the resolve through the same key
+ * (api/routes/read.ts), and its decision row stays as decided.
  */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
   const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;

@@ -15,9 +15,28 @@ import {
 import { approvalView, executionView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
+import type { IncidentRow, Tx } from '../../store/ports.js';
 import { parseRfc3339 } from '../../lib/index.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
+
+/**
+ * The resolve of the alert an incident reports, if one was decided. A resolve is a
+ * delivery of its own, stored under its own id with the dedup key
+ * `<alert_key>:resolved` (so its re-deliveries are duplicates), while its answer and
+ * its RESOLVED audit row name the firing incident. The firing incident's view finds
+ * it through that key, as the resolve found the firing one through
+ * `<alert_key>:firing`: only those two rows are the same alert's (an API incident
+ * posted without an id has neither key, and nothing can resolve it).
+ */
+function resolveOf(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, row: IncidentRow): IncidentRow | undefined {
+  const { alert_key: key, dedup_key: dedup } = row.incident;
+  if (key === undefined) return undefined;
+  if (dedup === `${key}:resolved`) return row;
+  if (dedup !== `${key}:firing`) return undefined;
+  const resolved = tx.decisionByDedup(`${key}:resolved`);
+  return resolved ? tx.getIncident(resolved.incident_id) : undefined;
+}
 
 /** Incidents, executions, approvals and the audit log, as stored. */
 export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
@@ -36,12 +55,14 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
         const approval = row.approval_id ? tx.getApproval(row.approval_id) : undefined;
         const executionId = row.execution_id ?? approval?.execution_id ?? null;
         const execution = executionId ? tx.getExecution(executionId) : undefined;
+        const resolve = resolveOf(tx, row);
         const { dedup_key: _d, alert_key: _a, ...incident } = row.incident;
         return {
-          incident: { ...incident, received_at: new Date(row.incident.received_at).toISOString() },
+          incident: { ...incident, ...(resolve ? { status: 'resolved' } : {}), received_at: new Date(row.incident.received_at).toISOString() },
           decision: { action: row.action, event: row.event, runbook: row.runbook, reason: row.reason },
           approval: approval ? approvalView(approval) : null,
           execution: execution ? executionView(execution) : null,
+          resolution: resolve ? { at: new Date(resolve.incident.received_at).toISOString(), reason: resolve.reason, incident_id: resolve.incident.id } : null,
         };
       });
     },
