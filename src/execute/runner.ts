@@ -73,9 +73,9 @@ function describeCheck(c: RenderedCheck): string {
 
 /**
  * Carries out one execution: pre-checks → actions → post-checks → rollback on
- * failure, when an action may have changed something. Every step is recorded
- * before it starts and after it ends, so a crash leaves a record of exactly how far
- * it got. An aborted signal (shutdown) ends the run as INTERRUPTED: it will not be
+ * failure, when an action may have changed something. Every step, checks included,
+ * is recorded and audited before it starts and after it ends, so a crash leaves a
+ * record of exactly how far it got. An aborted signal (shutdown) ends the run as INTERRUPTED: it will not be
  * resumed by itself.
  */
 export function createExecutionRunner(deps: RunnerDeps) {
@@ -92,9 +92,20 @@ export function createExecutionRunner(deps: RunnerDeps) {
     const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>, at = clock.now()) =>
       tx.appendAudit({ at, event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
 
+    /**
+     * A check is a step like an action: recorded and audited (STEP_STARTED, STEP_FINISHED
+     * with its phase) before it starts and when it ends. Executions are pruned after the
+     * history retention; the audit log keeps what each check found, and a crash during
+     * one leaves the record of where the run was.
+     */
     async function runCheck(phase: 'pre_check' | 'post_check', index: number, check: RenderedCheck): Promise<CheckOutcome> {
-      const step: StepRecord = { phase, index, summary: describeCheck(check), started_at: clock.now(), finished_at: null, ok: null, detail: null };
+      const summary = describeCheck(check);
+      const step: StepRecord = { phase, index, summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(step);
+      await record((tx) => {
+        tx.updateExecution(req.id, { steps });
+        audit(tx, 'STEP_STARTED', { phase, index, summary });
+      });
       const runner = deps.checks.get(check.type);
       let out: CheckOutcome;
       if (!runner) out = { ok: false, detail: `no runner for ${check.type} checks is configured`, attempts: 0 };
@@ -109,6 +120,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       step.finished_at = clock.now();
       step.ok = out.ok;
       step.detail = out.detail;
+      await record((tx) => {
+        tx.updateExecution(req.id, { steps });
+        audit(tx, 'STEP_FINISHED', { phase, index, summary, ok: out.ok, detail: out.detail, attempts: out.attempts });
+      });
       return out;
     }
 

@@ -74,9 +74,69 @@ describe('executions: verify, roll back, refuse', () => {
     assert.equal(r.body.success, false);
     assert.equal(r.body.rolled_back, true);
     assert.deepEqual(target.requests('/scale', 'POST').map((q) => q.json()), [{ replicas: '5' }, { replicas: '3' }]);
-    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => e.event).reverse();
-    assert.deepEqual(events, ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => `${e.event} ${e.details.phase ?? ''}`.trim()).reverse();
+    assert.deepEqual(events, [
+      'EXECUTING',
+      'STEP_STARTED action',
+      'STEP_FINISHED action',
+      'STEP_STARTED post_check',
+      'STEP_FINISHED post_check',
+      'STEP_STARTED rollback',
+      'STEP_FINISHED rollback',
+      'ROLLED_BACK',
+      'FAILED',
+    ]);
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('every step is audited, checks as actions are (STEP_STARTED, STEP_FINISHED with the phase and what it found), and the counts agree', async () => {
+    target.reset();
+    target.route('GET', '/ready', { status: 200 });
+    target.route('POST', '/act', { status: 200 });
+    target.route('GET', '/healthy', { status: 500 });
+    target.route('POST', '/undo', { status: 200 });
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    pre_checks:
+      - http: {url: "${target.url}/ready", timeout_seconds: 1, interval_seconds: 0.2}
+    action:
+      http: {method: POST, url: "${target.url}/act"}
+    post_checks:
+      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo"}
+`,
+      ),
+    });
+    const failed = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([failed.body.success, failed.body.rolled_back], [false, true]);
+    const steps = async (id: string) => {
+      const view = (await svc.get(`/api/v1/executions/${id}`)).body.steps;
+      const rows = (await svc.get(`/api/v1/audit?execution_id=${id}`)).body.events.reverse();
+      const started = rows.filter((e: any) => e.event === 'STEP_STARTED').map((e: any) => [e.details.phase, e.details.index, e.details.summary]);
+      const finished = rows.filter((e: any) => e.event === 'STEP_FINISHED');
+      // The audit log holds what the execution view shows, step for step.
+      assert.deepEqual(started, view.map((s: any) => [s.phase, s.index, s.summary]));
+      assert.deepEqual(finished.map((e: any) => [e.details.phase, e.details.index, e.details.summary, e.details.ok, e.details.detail]), view.map((s: any) => [s.phase, s.index, s.summary, s.ok, s.detail]));
+      return { view, rows, finished };
+    };
+    const f = await steps(failed.body.execution_id);
+    assert.deepEqual(f.view.map((s: any) => [s.phase, s.ok]), [['pre_check', true], ['action', true], ['post_check', false], ['rollback', true]]);
+    const post = f.finished.find((e: any) => e.details.phase === 'post_check');
+    assert.deepEqual([post.details.summary, post.details.ok, post.details.detail, post.details.attempts > 1], [`http GET ${target.url}/healthy`, false, f.view[2].detail, true]);
+    assert.equal(post.actor, 'rectify');
+
+    // A run that succeeds: SUCCESS counts the steps the log holds.
+    target.route('GET', '/healthy', { status: 200 });
+    const ok = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.equal(ok.body.success, true);
+    const s = await steps(ok.body.execution_id);
+    assert.deepEqual(s.view.map((x: any) => x.phase), ['pre_check', 'action', 'post_check']);
+    const success = s.rows.find((e: any) => e.event === 'SUCCESS');
+    assert.deepEqual(success.details, { steps: s.finished.length });
+    assert.equal(s.finished.length, 3);
     await svc.stop({ remove: true });
   });
 
@@ -111,14 +171,14 @@ describe('executions: verify, roll back, refuse', () => {
     const audit = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
     assert.deepEqual(
       audit.map((a: any) => a.event),
-      ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLBACK_FAILED', 'FAILED', 'NOTIFIED'],
+      ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLBACK_FAILED', 'FAILED', 'NOTIFIED'],
     );
     // The ROLLBACK_FAILED row records the notification that told it, by the id the receiver got.
-    const { notification_id, told: recorded, ...details } = audit[5].details;
+    const { notification_id, told: recorded, ...details } = audit[7].details;
     assert.deepEqual(details, { reason: failure, detail: rollbackDetail });
     assert.equal(notification_id, told[0].notification_id);
     assert.deepEqual(recorded, { to: [`webhook ${target.url}`], outcome: 'failed, rollback failed', reason: r.body.reason, service: 'shop', approval_id: null });
-    assert.deepEqual(audit[6].details, { reason: failure, rolled_back: false, rollback: 'failed' });
+    assert.deepEqual(audit[8].details, { reason: failure, rolled_back: false, rollback: 'failed' });
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
     await svc.stop({ remove: true });
   });

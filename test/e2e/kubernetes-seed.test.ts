@@ -119,7 +119,7 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
       const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
       assert.deepEqual(e.steps.find((s: any) => s.phase === 'action').facts, { old_replicas: '3', new_replicas: '5' });
       const finished = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=STEP_FINISHED`)).body.events;
-      assert.deepEqual(finished[0].details.facts, { old_replicas: '3', new_replicas: '5' });
+      assert.deepEqual(finished.find((f: any) => f.details.phase === 'action').details.facts, { old_replicas: '3', new_replicas: '5' });
     } finally {
       clearInterval(watch);
     }

@@ -158,7 +158,7 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal(rollback.detail, "rolled deployment production/checkout back from revision 3 to the template of revision 2 (the revision before this run's undo)");
     assert.equal(fake.count('PATCH', DEP_PATH), 2);
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
-    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
   });
 
   it("a rollback undo with no record of the run's own read is refused and left to a human: no undo at all", async () => {
