@@ -1,8 +1,22 @@
 import { z } from 'zod';
 import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
-import { parseRfc3339 } from '../lib/index.js';
+import { impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
+/**
+ * An optional RFC 3339 time in a query string, one that exists: a date such as
+ * 2026-02-31 or a T24:00:00 is refused, naming why, never read as another instant.
+ */
+export function timeParam() {
+  return z
+    .string()
+    .optional()
+    .superRefine((v, ctx) => {
+      if (v === undefined || parseRfc3339(v) !== undefined) return;
+      ctx.addIssue({ code: 'custom', message: impossibleTime(v) ?? 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z' });
+    });
+}
+
 export const errorSchema = z.object({
   error: z.object({
     code: z.string(),
@@ -154,10 +168,7 @@ export const auditQuerySchema = z.object({
   runbook: z.string().max(128).optional(),
   execution_id: z.string().max(128).optional(),
   event: z.enum(AUDIT_EVENTS).optional(),
-  since: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || parseRfc3339(v) !== undefined, 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+  since: timeParam(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z
     .string()

@@ -6,7 +6,7 @@ import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
-import { parseSince, SINCE_FORMS } from '../lib/index.js';
+import { parseSince, sinceProblem } from '../lib/index.js';
 
 type Reader = ReturnType<typeof openSqliteAuditReader>;
 
@@ -167,7 +167,7 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
     const afterText = last('after-seq');
     const since = sinceText === undefined ? undefined : parseSince(sinceText, Date.now());
     if (sinceText !== undefined && since === undefined) {
-      io.err(`--since: expected ${SINCE_FORMS}, got ${JSON.stringify(sinceText)}`);
+      io.err(`--since: ${sinceProblem(sinceText, Date.now())}`);
       return EXIT.USAGE;
     }
     if (afterText !== undefined && !/^[0-9]{1,15}$/.test(afterText)) {

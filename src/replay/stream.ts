@@ -1,5 +1,5 @@
 import { alertmanagerWebhookSchema, type AlertmanagerWebhook } from '../ingest/index.js';
-import { didYouMean, parseRfc3339 } from '../lib/index.js';
+import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /**
  * A recorded alert stream: one JSON object a line, `{"at": "<RFC 3339>", "webhook":
@@ -61,7 +61,9 @@ export function parseStream(text: string): { entries: StreamEntry[]; problems: S
       problems.push({ line, message: 'at: missing (the time the webhook arrived, RFC 3339)' });
       bad = true;
     } else if (Number.isNaN(ms)) {
-      problems.push({ line, message: `at: expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got ${JSON.stringify(at)}` });
+      // A date that does not exist (2026-02-31, T24:00:00) is named as such: Date.parse would move it.
+      const why = (typeof at === 'string' ? impossibleTime(at) : undefined) ?? `expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got ${JSON.stringify(at)}`;
+      problems.push({ line, message: `at: ${why}` });
       bad = true;
     } else if (previous && ms < previous.at) {
       problems.push({ line, message: `at: ${at} is earlier than line ${previous.line} (${previous.text}); the stream must be in time order` });

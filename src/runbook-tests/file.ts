@@ -1,6 +1,6 @@
 import { DECISION_ACTIONS, AUDIT_EVENTS, type DecisionAction, type Incident, type LoadProblem } from '../domain/index.js';
 import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema, unreadableConfidenceMessage } from '../ingest/index.js';
-import { parseDuration, parseRfc3339 } from '../lib/index.js';
+import { impossibleTime, parseDuration, parseRfc3339 } from '../lib/index.js';
 import {
   checkKeys,
   createReporter,
@@ -170,7 +170,8 @@ function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const text = v instanceof Date ? v.toISOString() : v;
   const ms = typeof text === 'string' ? parseRfc3339(text) : undefined;
   if (ms !== undefined) return ms;
-  r.report(path, `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${describe(v)}`);
+  // A date that does not exist (2026-02-31, T24:00:00) is named as such: Date.parse would move it.
+  r.report(path, (typeof text === 'string' ? impossibleTime(text) : undefined) ?? `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${describe(v)}`);
   return undefined;
 }
 

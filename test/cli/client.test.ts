@@ -280,6 +280,9 @@ describe('client commands against a running service', () => {
       [['run', 'restart-api', '--param', 'pod_name'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
       [['approvals', '--status', 'waiting'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],
       [['audit', '--since', 'yesterday'], '--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"'],
+      // A day that does not exist is refused, not read as March 3rd.
+      [['audit', '--since', '2026-02-31T12:00:00Z'], '--since: 2026-02-31 does not exist: February 2026 has 28 days'],
+      [['audit', '--since', '2026-04-30T24:00:00Z'], '--since: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day'],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv, { env });

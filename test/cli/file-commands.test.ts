@@ -287,6 +287,8 @@ describe('rectify audit export and verify', () => {
       assert.equal(bad.code, 2);
       assert.deepEqual(bad.err, ['--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"']);
       assert.deepEqual(bad.out, []);
+      const noSuchDay = await cli(['audit', 'export', '--db', db, '--since', '2026-04-31T00:00:00Z'], { cwd: svc.dir });
+      assert.deepEqual([noSuchDay.code, noSuchDay.err, noSuchDay.out], [2, ['--since: 2026-04-31 does not exist: April 2026 has 30 days'], []]);
     } finally {
       if (running) await svc.stop();
       rmSync(svc.dir, { recursive: true, force: true });

@@ -203,18 +203,20 @@ describe('rectify replay', () => {
       '# a comment',
       '{"at": "yesterday", "webhook": {}}',
       JSON.stringify({ at: iso(T0 - MIN), webhok: amWebhook([crash(1)]) }),
+      JSON.stringify({ at: '2026-11-31T03:00:00Z', webhook: amWebhook([crash(2)]) }),
     ]);
     const r = await replay(file, '--json');
     assert.equal(r.code, 2);
     assert.deepEqual(r.out, []);
-    assert.equal(r.err.length, 6);
+    assert.equal(r.err.length, 7);
     assert.match(r.err[0]!, /^bad\.jsonl:2: not valid JSON: /);
     assert.deepEqual(r.err.slice(1), [
       'bad.jsonl:4: at: expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got "yesterday"',
       'bad.jsonl:5: unknown key "webhok" (did you mean "webhook"?)',
       'bad.jsonl:5: at: 2026-11-24T02:59:00.000Z is earlier than line 1 (2026-11-24T03:00:00.000Z); the stream must be in time order',
       'bad.jsonl:5: webhook: missing (an Alertmanager webhook body)',
-      '5 problem(s) in bad.jsonl; nothing was replayed',
+      'bad.jsonl:6: at: 2026-11-31 does not exist: November 2026 has 30 days',
+      '6 problem(s) in bad.jsonl; nothing was replayed',
     ]);
     const missing = await replay('nope.jsonl');
     assert.equal(missing.code, 2);

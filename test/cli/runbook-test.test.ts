@@ -244,6 +244,34 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a time that does not exist (2026-02-31, T24:00:00) is a problem named by file and YAML path, never read as another day', async () => {
+    const dir = workdir({
+      'dates.test.yaml': `runbooks: [runbooks.yaml]
+clock: 2026-02-31T12:00:00Z
+state:
+  executions: [{runbook: restart-pod, service: api-server, at: "2026-02-29T03:00:00Z"}]
+  circuits:
+    scale-up: {state: open, failures: 3, opened_at: "2026-04-31T00:00:00+01:00"}
+tests:
+  - clock: "2026-01-01T24:00:00Z"
+    incident: ${INC001}
+    expect: {action: executed}
+  - clock: "2026-01-01T12:00:00+24:00"
+    incident: ${INC001}
+    expect: {action: executed}
+`,
+    });
+    const r = await rectifyTest(dir, 'dates.test.yaml');
+    assert.deepEqual(r.err, [
+      'dates.test.yaml: clock: 2026-02-31 does not exist: February 2026 has 28 days',
+      'dates.test.yaml: state.executions[0].at: 2026-02-29 does not exist: February 2026 has 28 days',
+      'dates.test.yaml: state.circuits.scale-up.opened_at: 2026-04-31 does not exist: April 2026 has 30 days',
+      'dates.test.yaml: tests[0].clock: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day',
+      'dates.test.yaml: tests[1].clock: the offset +24:00 does not exist (-23:59 to +23:59)',
+    ]);
+    assert.equal(r.code, 2);
+  });
+
   it('a runbook file with a problem, a missing runbook path or test file: exit 2, naming it', async () => {
     const dir = workdir({
       'rb/broken.yaml': 'runbooks:\n  x:\n    risk: LOW\n    triggers: [a]\n    max_per_hour: five\n    action: kubectl delete pod {pod} -n {namespace}\n',

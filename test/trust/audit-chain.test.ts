@@ -116,6 +116,21 @@ describe('the audit log is a hash chain', () => {
         assert.equal(r.body.error.details[0].path, 'query.since');
       }
     }
+    // Dates that do not exist, which Date.parse would move to another day: refused, saying why.
+    const impossible: Array<[string, string]> = [
+      ['2026-02-31T12:00:00Z', '2026-02-31 does not exist: February 2026 has 28 days'],
+      ['2026-04-31T12:00:00Z', '2026-04-31 does not exist: April 2026 has 30 days'],
+      ['2026-02-29T12:00:00Z', '2026-02-29 does not exist: February 2026 has 28 days'],
+      ['2026-11-24T24:00:00Z', '24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day'],
+    ];
+    for (const [since, message] of impossible) {
+      for (const route of ['/api/v1/audit/export', '/api/v1/audit']) {
+        const r = await svc.get(`${route}?since=${since}`);
+        assert.equal(r.status, 400, `${route} since=${since}`);
+        assert.deepEqual(r.body.error.details, [{ path: 'query.since', message }]);
+      }
+    }
+    assert.equal((await svc.get('/api/v1/audit?since=2028-02-29T12:00:00Z')).status, 200, 'a leap day exists');
     assert.equal((await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export?since=2026-11-24T03:00:00%2B01:00' })).statusCode, 200);
 
     await svc.stop();

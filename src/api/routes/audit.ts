@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AUDIT_EVENTS } from '../../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../../store/audit-verify.js';
 import type { AuditRecordQuery } from '../../store/ports.js';
-import { errorSchema } from '../schemas.js';
+import { errorSchema, timeParam } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
 import { parseRfc3339 } from '../../lib/index.js';
@@ -37,10 +37,7 @@ export const auditExportRowSchema = z.object({
 });
 
 export const auditExportQuerySchema = z.object({
-  since: z
-    .string()
-    .optional()
-    .refine((v) => v === undefined || parseRfc3339(v) !== undefined, 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z'),
+  since: timeParam(),
   after_seq: z
     .string()
     .regex(/^[0-9]{1,15}$/, 'expected the seq of the last row already exported (a non-negative integer)')

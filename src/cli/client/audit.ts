@@ -1,5 +1,5 @@
 import { AUDIT_EVENTS } from '../../domain/index.js';
-import { didYouMean, parseDuration, parseSince, SINCE_FORMS, sleep } from '../../lib/index.js';
+import { didYouMean, parseDuration, parseSince, sinceProblem, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { clientCommand } from './command.js';
@@ -97,7 +97,7 @@ export const auditCommand = clientCommand(
     if (since !== undefined) {
       const at = parseSince(since, Date.now());
       if (at === undefined) {
-        io.err(`--since: expected ${SINCE_FORMS}, got ${JSON.stringify(since)}`);
+        io.err(`--since: ${sinceProblem(since, Date.now())}`);
         return EXIT.USAGE;
       }
       q.set('since', new Date(at).toISOString());

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { impossibleTime, parseRfc3339, parseSince, sinceProblem } from '../../src/lib/index.js';
+
+describe('RFC 3339 times', () => {
+  it('reads a time that exists, with an offset or fractions, and a leap day of a leap year', () => {
+    assert.equal(parseRfc3339('2026-11-24T03:00:00Z'), Date.UTC(2026, 10, 24, 3));
+    assert.equal(parseRfc3339('2026-11-24T03:00:00.250+01:00'), Date.UTC(2026, 10, 24, 2, 0, 0, 250));
+    assert.equal(parseRfc3339('2028-02-29T00:00:00Z'), Date.UTC(2028, 1, 29));
+    assert.equal(parseRfc3339('2000-02-29T23:59:59Z'), Date.UTC(2000, 1, 29, 23, 59, 59));
+    assert.equal(impossibleTime('2026-12-31T23:59:59-23:59'), undefined);
+  });
+
+  it('refuses a date or time that does not exist, saying why, where Date.parse would move it', () => {
+    const cases: Array<[string, string]> = [
+      ['2026-02-31T12:00:00Z', '2026-02-31 does not exist: February 2026 has 28 days'],
+      ['2026-04-31T00:00:00Z', '2026-04-31 does not exist: April 2026 has 30 days'],
+      ['2026-02-29T00:00:00Z', '2026-02-29 does not exist: February 2026 has 28 days'],
+      ['2100-02-29T00:00:00Z', '2100-02-29 does not exist: February 2100 has 28 days'],
+      ['2026-13-01T00:00:00Z', '2026-13-01 does not exist: there is no month 13'],
+      ['2026-01-00T00:00:00Z', '2026-01-00 does not exist: there is no day 00'],
+      ['2026-01-01T24:00:00Z', '24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day'],
+      ['2026-01-01T12:60:00Z', '12:60:00 is not a time of day (00:00:00 to 23:59:59)'],
+      ['2026-01-01T00:00:00+24:00', 'the offset +24:00 does not exist (-23:59 to +23:59)'],
+    ];
+    for (const [text, why] of cases) {
+      assert.equal(parseRfc3339(text), undefined, text);
+      assert.equal(impossibleTime(text), why, text);
+    }
+    // Not written as a time at all: no reason of this kind (the caller says what form it expects).
+    assert.equal(impossibleTime('yesterday'), undefined);
+    assert.equal(parseRfc3339('yesterday'), undefined);
+  });
+
+  it('--since: a duration back from now or a time that exists; the problem names a day that does not exist', () => {
+    const now = Date.UTC(2026, 5, 1);
+    assert.equal(parseSince('1h', now), now - 3_600_000);
+    assert.equal(sinceProblem('1h', now), undefined);
+    assert.equal(parseSince('2026-02-31T12:00:00Z', now), undefined);
+    assert.equal(sinceProblem('2026-02-31T12:00:00Z', now), '2026-02-31 does not exist: February 2026 has 28 days');
+    assert.equal(sinceProblem('soon', now), 'expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "soon"');
+  });
+});
