@@ -6,6 +6,7 @@ import {
   createReporter,
   describeValue as describe,
   expectMap,
+  formatPath,
   has,
   isMapValue,
   parseYamlSource,
@@ -111,12 +112,21 @@ export interface RunbookTest {
   expect: Expectation;
 }
 
+/** A runbook id the file's guardrail state names, where it is written: it must be one the file loads. */
+export interface RunbookRef {
+  runbook: string;
+  path: string;
+  line?: number;
+}
+
 export interface RunbookTestFile {
   file: string;
   /** Runbook files or folders, as written (relative to the test file). */
   runbooks: string[];
   settings: TestSettings;
   tests: RunbookTest[];
+  /** Every runbook id named in a `state:` (executions, circuits), checked once the runbooks are loaded. */
+  runbookRefs: RunbookRef[];
 }
 
 const FILE_KEYS = ['runbooks', 'clock', 'settings', 'state', 'tests'];
@@ -135,6 +145,8 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   }
   const problems: LoadProblem[] = [];
   const r = createReporter(file, source.lineOf, problems);
+  // Runbook ids in a state, with where each is written: which exist is known only once the runbooks are loaded.
+  const refs: StateRefs = [];
   const doc = source.value;
   if (!isMapValue(doc)) {
     r.report([], `expected a map with "runbooks:" and "tests:", got ${describe(doc)}`);
@@ -149,21 +161,25 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   }
   const clock = has(doc, 'clock') ? readTime(r, doc.clock, ['clock']) : DEFAULT_TEST_CLOCK;
   const settings = readSettings(r, doc.settings, ['settings']);
-  const state = readState(r, doc.state, ['state']);
+  const state = readState(r, doc.state, ['state'], refs);
   const tests: RunbookTest[] = [];
   if (!has(doc, 'tests')) r.report([], 'missing "tests": a list of tests');
   else {
     const list = readList(r, doc.tests, ['tests']);
     if (list && list.length === 0) r.report(['tests'], 'expected at least one test');
     list?.forEach((item, i) => {
-      const t = readTest(r, item, ['tests', i], clock ?? DEFAULT_TEST_CLOCK, state);
+      const t = readTest(r, item, ['tests', i], clock ?? DEFAULT_TEST_CLOCK, state, refs);
       const line = source.lineOf(['tests', i], 'value');
       if (t && line !== undefined) t.line = line;
       if (t) tests.push(t);
     });
   }
   if (problems.length || !runbooks || !settings || !state) return { problems: sortByLine(problems) };
-  return { suite: { file, runbooks, settings, tests }, problems: [] };
+  const runbookRefs = refs.map(({ runbook, path, at }): RunbookRef => {
+    const line = source.lineOf(path, at);
+    return { runbook, path: formatPath(path), ...(line !== undefined ? { line } : {}) };
+  });
+  return { suite: { file, runbooks, settings, tests, runbookRefs }, problems: [] };
 }
 
 function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
@@ -223,7 +239,9 @@ function readSettings(r: Reporter, v: unknown, path: YamlPath): TestSettings | u
   return r.count() === before ? out : undefined;
 }
 
-function readState(r: Reporter, v: unknown, path: YamlPath): StateSpec | undefined {
+type StateRefs = Array<{ runbook: string; path: YamlPath; at: 'key' | 'value' }>;
+
+function readState(r: Reporter, v: unknown, path: YamlPath, refs: StateRefs): StateSpec | undefined {
   const out: StateSpec = { paused: false, executions: [], circuits: {} };
   if (v === undefined || v === null) return out;
   const m = expectMap(r, v, path);
@@ -240,12 +258,14 @@ function readState(r: Reporter, v: unknown, path: YamlPath): StateSpec | undefin
     const service = readNonEmptyString(r, e.service, [...at, 'service']);
     const when = readWhen(r, e, at, 'at', 'ago');
     const running = has(e, 'running') ? readBool(r, e.running, [...at, 'running']) : false;
+    if (runbook) refs.push({ runbook, path: [...at, 'runbook'], at: 'value' });
     if (runbook && service && when !== undefined && running !== undefined) out.executions.push({ runbook, service, when, running });
   });
   if (has(m, 'circuits')) {
     const cm = expectMap(r, m.circuits, [...path, 'circuits'], 'a map of runbook id to circuit');
     for (const [id, c] of Object.entries(cm ?? {})) {
       const at = [...path, 'circuits', id];
+      refs.push({ runbook: id, path: at, at: 'key' });
       // `restart-pod: open` is short for {state: open}.
       const body = typeof c === 'string' ? { state: c } : expectMap(r, c, at, 'a circuit state (closed, open, half_open) or a map {state, failures, opened_at or opened_ago}');
       if (!body) continue;
@@ -265,7 +285,7 @@ function readNonNegativeInt(r: Reporter, v: unknown, path: YamlPath): number | u
   return undefined;
 }
 
-function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fileState: StateSpec | undefined): RunbookTest | undefined {
+function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fileState: StateSpec | undefined, refs: StateRefs): RunbookTest | undefined {
   const m = expectMap(r, v, path, 'a test (a map with incident or alert, and expect)');
   if (!m) return undefined;
   const before = r.count();
@@ -273,7 +293,7 @@ function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fi
   const index = path[path.length - 1] as number;
   const name = has(m, 'name') ? readNonEmptyString(r, m.name, [...path, 'name']) : `test ${index + 1}`;
   const now = has(m, 'clock') ? readTime(r, m.clock, [...path, 'clock']) : fileClock;
-  const state = has(m, 'state') ? readState(r, m.state, [...path, 'state']) : fileState;
+  const state = has(m, 'state') ? readState(r, m.state, [...path, 'state'], refs) : fileState;
   const incident = now === undefined ? undefined : readIncident(r, m, path, now, index);
   const enrichment = has(m, 'enrichment') ? readValues(r, m.enrichment, [...path, 'enrichment']) : undefined;
   const guardrails = has(m, 'guardrails') ? readGuardrails(r, m.guardrails, [...path, 'guardrails']) : undefined;

@@ -5,7 +5,7 @@ import type { DecisionResult, LoadProblem, RenderedCheck, Runbook } from '../dom
 import { createEngine, createExecutionTracker } from '../engine/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import { createManualClock } from '../lib/index.js';
+import { createManualClock, didYouMean } from '../lib/index.js';
 import { createLogger, noopMetrics } from '../observability/index.js';
 import { createDecide, defaultStages, type ExecutionPlan, type Renderer } from '../pipeline/index.js';
 import { CHECK_TYPES, createRunbookIndex, loadRunbookFile, loadRunbooks, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
@@ -73,6 +73,20 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
       runbooks.push(rb);
     }
   });
+  // A state naming a runbook the file does not load seeds nothing that runbook reads: its
+  // tests would pass or fail for another reason than the one written.
+  if (problems.length === 0) {
+    const ids = [...seen.keys()];
+    for (const ref of suite.runbookRefs) {
+      if (seen.has(ref.runbook)) continue;
+      problems.push({
+        file: suite.file,
+        path: ref.path,
+        message: `unknown runbook ${JSON.stringify(ref.runbook)}: no runbook this file loads has that id${didYouMean(ref.runbook, ids)}`,
+        ...(ref.line !== undefined ? { line: ref.line } : {}),
+      });
+    }
+  }
   return { runbooks, problems };
 }
 

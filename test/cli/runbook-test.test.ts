@@ -272,6 +272,32 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a state naming a runbook the file does not load is a problem named by file and YAML path, with a suggestion; no test runs', async () => {
+    const dir = workdir({
+      'typo.test.yaml': `runbooks: [runbooks.yaml]
+state:
+  executions: [{runbook: restart-pd, service: api-server, ago: 2m}, {runbook: restart-pod, service: web, ago: 1m}]
+  circuits: {nosuch: open, scale-up: closed}
+tests:
+  - incident: ${INC001}
+    expect: {action: executed}
+  - state:
+      circuits:
+        rollback-deploymnet: {state: open, failures: 3, opened_ago: 1m}
+    incident: ${INC001}
+    expect: {action: executed}
+`,
+    });
+    const r = await rectifyTest(dir, 'typo.test.yaml');
+    assert.deepEqual(r.err, [
+      'typo.test.yaml: state.executions[0].runbook: unknown runbook "restart-pd": no runbook this file loads has that id (did you mean "restart-pod"?)',
+      'typo.test.yaml: state.circuits.nosuch: unknown runbook "nosuch": no runbook this file loads has that id',
+      'typo.test.yaml: tests[1].state.circuits.rollback-deploymnet: unknown runbook "rollback-deploymnet": no runbook this file loads has that id (did you mean "rollback-deployment"?)',
+    ]);
+    assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(r.code, 2);
+  });
+
   it('a runbook file with a problem, a missing runbook path or test file: exit 2, naming it', async () => {
     const dir = workdir({
       'rb/broken.yaml': 'runbooks:\n  x:\n    risk: LOW\n    triggers: [a]\n    max_per_hour: five\n    action: kubectl delete pod {pod} -n {namespace}\n',
