@@ -263,6 +263,10 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     for (const w of warnings) log.warn({ runbook_warning: formatProblem(w) }, 'runbook warning (rectify lint fails on it)');
   };
   warnRunbooks(loadedCatalog.warnings);
+  // Started on an empty folder, rectify serves and remediates nothing: said, since a
+  // mount that failed or a ConfigMap not there yet looks the same. (A reload that would
+  // empty a loaded set is refused instead: see reloadRunbooks.)
+  if (runbooks.length === 0) log.warn({ dir: config.runbooks }, 'no runbook loaded: nothing is remediated until runbooks are in the folder and rectify reloads them (SIGHUP)');
   // One index object for every holder (the pipeline, the engine, the API); a reload replaces what it holds.
   const index = createReloadableIndex(createRunbookIndex(runbooks));
   const catalog: RunbookCatalog = index;
@@ -485,12 +489,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
    * cancelled when someone approves it (its version no longer matches).
    */
   async function reloadRunbooks(): Promise<NonNullable<ReloadReport['runbooks']>> {
-    const refuse = async (problems: string[]): Promise<NonNullable<ReloadReport['runbooks']>> => {
+    /** `fix`: what to do, after "the runbooks in force stay". */
+    const refuse = async (problems: string[], fix = ', and the next start would stop on the folder as it is; fix it'): Promise<NonNullable<ReloadReport['runbooks']>> => {
       metrics.runbooksReloaded('refused');
       log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
       const at = clock.now();
       reloadRefused = { at, problems };
-      const reason = `the runbooks folder ${config.runbooks} was refused on reload (${problems.length} problem${problems.length === 1 ? '' : 's'}; first: ${problems[0] ?? 'none'}): the runbooks in force stay, and the next start would stop on the folder as it is; fix it`;
+      const reason = `the runbooks folder ${config.runbooks} was refused on reload (${problems.length} problem${problems.length === 1 ? '' : 's'}; first: ${problems[0] ?? 'none'}): the runbooks in force stay${fix}`;
       const event = { event: 'RUNBOOKS_RELOAD_REFUSED', outcome: 'refused', reason, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, at } as const;
       // Its row records the notification, told again after a restart if never delivered.
       const told = outbox?.announce(event);
@@ -507,6 +512,15 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     } catch (err) {
       return refuse(err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)]);
     }
+    if (loaded.runbooks.length === 0 && index.all.length > 0) {
+      // An emptied or unmounted folder, a ConfigMap gone: loading it would stop every
+      // remediation without a word. Stopping them on purpose is what pause is for.
+      const n = index.all.length;
+      return refuse(
+        [formatProblem({ file: config.runbooks, path: '', message: `no runbook in the folder: loading it would remove the ${n} runbook${n === 1 ? '' : 's'} in force and stop all remediation` })],
+        '; put the runbooks back (a folder emptied, a volume not mounted, a ConfigMap gone?), or to stop remediation on purpose, pause it (rectify pause, POST /api/v1/pause)',
+      );
+    }
     const before = new Map(index.all.map((rb) => [rb.id, rb.version]));
     const after = new Map(loaded.runbooks.map((rb) => [rb.id, rb.version]));
     const added = [...after.keys()].filter((id) => !before.has(id));
@@ -516,12 +530,30 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     const reordered = added.length + removed.length === 0 && index.all.some((rb, i) => loaded.runbooks[i]!.id !== rb.id);
     warnRunbooks(loaded.warnings);
     const summary = { count: loaded.runbooks.length, added, removed, changed, reordered };
-    reloadRefused = null;
+    // A refused reload is audited; so is its end, the first reload that loads after it,
+    // even one that changes nothing: the log, not only /readyz, tells it was fixed.
+    const refusal = reloadRefused;
+    const refusalOver = refusal
+      ? { refused_reload_over: new Date(refusal.at).toISOString(), reason: `SIGHUP: the runbooks folder loads again: the refusal of the reload at ${new Date(refusal.at).toISOString()} is over` }
+      : {};
     if (added.length + removed.length + changed.length === 0 && !reordered) {
+      if (refusal) {
+        try {
+          await store.transact((tx) =>
+            tx.appendAudit({ at: clock.now(), event: 'RUNBOOKS_RELOADED', actor: 'rectify', details: { dir: config.runbooks, ...summary, ...refusalOver, reason: `${refusalOver.reason}; the runbooks in force are unchanged` } }),
+          );
+        } catch (err) {
+          // Kept as refused (and shown at /readyz) until a reload can say it is over.
+          log.warn({ err }, 'could not audit the end of the refused reload');
+          return { ok: true, ...summary };
+        }
+      }
+      reloadRefused = null;
       metrics.runbooksReloaded('ok');
       log.info({ dir: config.runbooks, ...summary }, 'runbooks reloaded: nothing changed');
       return { ok: true, ...summary };
     }
+    reloadRefused = null;
     // The swap happens inside the transaction, right after its audit row: every
     // decision written after the row in the log was decided with the new runbooks,
     // every one before it with the old. If the commit fails, the old ones go back.
@@ -533,7 +565,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
           at: clock.now(),
           event: 'RUNBOOKS_RELOADED',
           actor: 'rectify',
-          details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary, versions: Object.fromEntries(after) },
+          details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary, versions: Object.fromEntries(after), ...refusalOver },
         });
         previous = index.replace(next);
       });

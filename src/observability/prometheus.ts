@@ -105,7 +105,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const reloads = new Counter({
     name: 'rectify_runbook_reloads_total',
-    help: 'Runbook folder reloads (SIGHUP) by outcome: ok, or refused (a problem in a file; the runbooks in force stay).',
+    help: 'Runbook folder reloads (SIGHUP) by outcome: ok, or refused (a problem in a file, or a folder left with no runbook; the runbooks in force stay).',
     labelNames: ['outcome'] as const,
     registers: [registry],
   });

@@ -266,6 +266,92 @@ describe('runbook reload', () => {
   });
 });
 
+describe('a runbook reload that would leave no runbook', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 200 });
+    target.route('POST', '/restart/shop', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('is refused like any refused reload: the runbooks in force stay, audited, told, at /readyz, saying to pause; its end is audited even when nothing changed', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url), 'db.yaml': scaleDb(target.url) }, args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      // An emptied folder (a volume not mounted, a ConfigMap gone looks the same).
+      rmSync(join(svc.runbooksDir, 'api.yaml'));
+      rmSync(join(svc.runbooksDir, 'db.yaml'));
+      const problem = `${svc.runbooksDir}: no runbook in the folder: loading it would remove the 2 runbooks in force and stop all remediation`;
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: false, problems: [problem] });
+
+      // Remediation goes on with the runbooks in force.
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('E1', 'ApiDown'))).body.action, 'executed');
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id), ['restart-api', 'scale-db']);
+      const ready = await svc.get('/readyz');
+      assert.equal(ready.status, 200);
+      assert.equal(ready.body.runbooks, 2);
+      assert.deepEqual(ready.body.runbooks_reload_refused.problems, [problem]);
+      const reason = `the runbooks folder ${svc.runbooksDir} was refused on reload (1 problem; first: ${problem}): the runbooks in force stay; put the runbooks back (a folder emptied, a volume not mounted, a ConfigMap gone?), or to stop remediation on purpose, pause it (rectify pause, POST /api/v1/pause)`;
+      const [row] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOAD_REFUSED')).body.events;
+      assert.deepEqual([row.details.reason, row.details.problems], [reason, [problem]]);
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 0);
+      await svc.service.drainNotifications();
+      const told = target.requests('/hook', 'POST').map((r) => r.json() as { event: string; reason: string }).filter((n) => n.event.startsWith('RUNBOOKS'));
+      assert.deepEqual(told.map((n) => [n.event, n.reason]), [['RUNBOOKS_RELOAD_REFUSED', reason]]);
+      const metrics = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="refused"\} 1$/m);
+
+      // The files put back as they were: nothing changes, and the log says the refusal is over.
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: [], reordered: false });
+      assert.equal((await svc.get('/readyz')).body.runbooks_reload_refused, undefined);
+      const [over] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
+      assert.deepEqual([over.details.count, over.details.added, over.details.removed, over.details.changed, over.details.refused_reload_over], [2, [], [], [], row.at]);
+      assert.equal(over.details.reason, `SIGHUP: the runbooks folder loads again: the refusal of the reload at ${row.at} is over; the runbooks in force are unchanged`);
+      // Once over, the same folder again is not audited.
+      await svc.service.reload();
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events.length, 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a reload that changes runbooks after a refused one says the refusal is over too', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    try {
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url).replace('risk: LOW', 'risk: SOME'));
+      assert.equal((await svc.service.reload()).runbooks?.ok, false);
+      const [refused] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOAD_REFUSED')).body.events;
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: [], reordered: false });
+      const [row] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
+      assert.equal(row.details.refused_reload_over, refused.at);
+      assert.equal(row.details.reason, `SIGHUP: the runbooks folder loads again: the refusal of the reload at ${refused.at} is over`);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a start on an empty folder serves, with a warning; a reload from none loads the folder', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: {}, captureLogs: true });
+    try {
+      const warned = svc.log.records().filter((r) => r.msg === 'no runbook loaded: nothing is remediated until runbooks are in the folder and rectify reloads them (SIGHUP)');
+      assert.deepEqual(warned.map((r) => [r.level, r.dir]), [['warn', svc.runbooksDir]]);
+      const ready = await svc.get('/readyz');
+      assert.deepEqual([ready.status, ready.body.runbooks], [200, 0]);
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: ['restart-api'], removed: [], changed: [], reordered: false });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
 describe('runbook reload while alerts are being prepared', () => {
   let target: HttpTarget;
   before(async () => {
@@ -308,6 +394,8 @@ describe('runbook reload while alerts are being prepared', () => {
   it('a runbook removed meanwhile does not act: the alert is a person\'s', async () => {
     const svc = await service();
     try {
+      // Another runbook stays: a reload that would leave none is refused (see above).
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
       const [decision] = await reloadWhileGuardrailRuns(svc, null);
       assert.equal(decision.action, 'manual');
       assert.equal(decision.event, 'NO_RUNBOOK');
@@ -404,6 +492,20 @@ describe('runbook reload on SIGHUP (a real process)', () => {
     assert.deepEqual([line.count, line.added, line.removed, line.changed, line.reordered], [2, ['scale-db'], [], [], false]);
     const res = await fetch(`${p.url}/api/v1/runbooks`);
     assert.deepEqual(((await res.json()) as any).runbooks.map((r: any) => r.id).sort(), ['restart-api', 'scale-db']);
+  });
+
+  it('the signal after the folder was emptied is refused: the runbooks stay, /readyz says so', async () => {
+    rmSync(join(dir, 'runbooks', 'api.yaml'));
+    rmSync(join(dir, 'runbooks', 'db.yaml'));
+    process.kill(p.pid, 'SIGHUP');
+    const deadline = Date.now() + 20_000;
+    while (!p.output().includes('"runbooks refused on reload: the previous runbooks stay in force"')) {
+      if (Date.now() > deadline) throw new Error(`no refusal logged:\n${p.output()}`);
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const ready = (await (await fetch(`${p.url}/readyz`)).json()) as any;
+    assert.equal(ready.runbooks, 2);
+    assert.match(ready.runbooks_reload_refused.problems[0], /: no runbook in the folder: loading it would remove the 2 runbooks in force and stop all remediation$/);
   });
 });
 
