@@ -126,7 +126,17 @@ export const approvalSchema = z.object({
     .describe('of those, how many are not resolved yet, also once the request is decided (a decision resolves no alert); the last resolve cancels a pending request'),
 });
 
-export const approvalListSchema = z.object({ approvals: z.array(approvalSchema) });
+export const approvalListSchema = z.object({
+  approvals: z.array(approvalSchema),
+  next_cursor: z
+    .string()
+    .nullable()
+    .describe('pass it as `cursor` for the next page (older requests); null when no request is listed after this page'),
+  total: z.number().int().describe('how many requests of this `status` (every request without one) there are now, on every page together'),
+});
+
+/** An approval page's cursor: the last request's requested_at (epoch ms) and id, the key the list is sorted by. */
+export const APPROVAL_CURSOR_RE = /^([0-9]{1,15})\.([0-9A-Za-z_-]{1,128})$/;
 
 /** `by` of the control routes: who acts, as the caller states it; refused with control characters (domain/names.ts). */
 function statedName() {
@@ -150,6 +160,11 @@ export const approvalDecisionBodySchema = z.object({
 export const approvalQuerySchema = z.object({
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
+  cursor: z
+    .string()
+    .regex(APPROVAL_CURSOR_RE, 'expected the next_cursor of a previous page')
+    .optional()
+    .describe('the next_cursor of the previous page: the requests listed after it (older)'),
 });
 
 export const auditRowSchema = z.object({

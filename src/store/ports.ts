@@ -248,6 +248,27 @@ export interface AuditQuery {
   limit: number;
 }
 
+/** Where a page of approval requests ends: the next page holds the requests listed after this one. */
+export interface ApprovalCursor {
+  requested_at: number;
+  id: string;
+}
+
+export interface ApprovalQuery {
+  status?: ApprovalStatus;
+  limit: number;
+  /** Requests listed after this one (the `next` of the previous page): older, or as old with a lower id. */
+  after?: ApprovalCursor;
+}
+
+export interface ApprovalPage {
+  approvals: ApprovalRow[];
+  /** Where the next (older) page starts, or null when no request is listed after this page. */
+  next: ApprovalCursor | null;
+  /** How many requests of `status` (every one without it) there are now, on every page together. */
+  total: number;
+}
+
 /** Audit rows as stored, with their chain hashes, oldest first (export and verification page through these). */
 export interface AuditRecordQuery {
   /** Rows with seq above this. */
@@ -320,7 +341,14 @@ export interface Store {
    * rows and still have a next one: paging never stalls the service on a long log.
    */
   auditPage(q: AuditQuery): { events: AuditRow[]; nextBefore: number | null };
-  listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[];
+  /**
+   * One page of approval requests, newest first (requested_at, then id, both never
+   * changed), and the cursor of the next one. The cursor is the last row's sort key,
+   * not an offset: a request opened meanwhile sorts before it and one decided meanwhile
+   * leaves the status without moving the others, so paging on neither repeats nor skips
+   * a request that stays listed.
+   */
+  approvalPage(q: ApprovalQuery): ApprovalPage;
   runbookStats(runbook: string, now: number): RunbookStats;
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
   /**

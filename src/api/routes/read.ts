@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
 import { RectifyError } from '../../domain/index.js';
 import {
+  APPROVAL_CURSOR_RE,
   approvalListSchema,
   approvalQuerySchema,
   approvalSchema,
@@ -87,12 +88,27 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     'GET',
     '/api/v1/approvals',
     {
-      summary: 'Approval requests, newest first',
+      summary: 'Approval requests, newest first, paginated',
+      description:
+        'At most `limit` requests a page. Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: requests opened or decided meanwhile neither repeat nor hide the others. `total` counts the requests of this `status` on every page together.',
       tags: ['approvals'],
       querystring: approvalQuerySchema,
       response: { 200: approvalListSchema, 400: errorSchema },
     },
-    async (req) => ({ approvals: store.listApprovals(req.query.status, req.query.limit).map(approvalView) }),
+    async (req) => {
+      const q = req.query;
+      const at = q.cursor ? APPROVAL_CURSOR_RE.exec(q.cursor) : null;
+      const page = store.approvalPage({
+        ...(q.status ? { status: q.status } : {}),
+        ...(at ? { after: { requested_at: Number(at[1]), id: at[2]! } } : {}),
+        limit: q.limit,
+      });
+      return {
+        approvals: page.approvals.map(approvalView),
+        next_cursor: page.next ? `${page.next.requested_at}.${page.next.id}` : null,
+        total: page.total,
+      };
+    },
   );
 
   addRoute<unknown, unknown, IdParams>(

@@ -27,51 +27,92 @@ interface ApprovalJson {
   votes?: Array<{ by: string }>;
 }
 
+interface ApprovalPageJson {
+  approvals: ApprovalJson[];
+  /** Absent from a service older than paging. */
+  next_cursor?: string | null;
+  total?: number;
+}
+
 export const approvalsHelp = clientHelp(
-  'rectify approvals [--status pending|approved|rejected|expired|cancelled|all] [--limit n] [--json]',
-  'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default. Each shows the\nactions Approve would run and the rollback that undoes them if they fail (none: the runbook has none).',
-  ['--status <s>       which requests (default pending; all for every status)', '--limit <n>        at most n (default 100, at most 1000)'],
+  'rectify approvals [--status pending|approved|rejected|expired|cancelled|all] [--limit n] [--cursor c] [--all-pages] [--json]',
+  [
+    'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default. Each shows the',
+    'actions Approve would run and the rollback that undoes them if they fail (none: the runbook has none).',
+    'When more requests match than one page holds, the last line says how many and how to list the',
+    'older ones (pending ones expire oldest first): --cursor for the next page, --all-pages for every one.',
+  ].join('\n'),
+  [
+    '--status <s>       which requests (default pending; all for every status)',
+    '--limit <n>        requests a page (default 100, at most 1000; with --all-pages, default 1000)',
+    '--cursor <c>       the page after the one whose next_cursor (or last line) gave c: older requests',
+    '--all-pages        every matching request (from --cursor on, if given), page after page; with --json,\n                     one object holding them all',
+  ],
 );
 
 /** `rectify approvals`: the requests waiting for a person. */
-export const approvalsCommand = clientCommand({ name: 'approvals', flags: { status: 'string', limit: 'string' } }, async ({ io, api, client, flags }) => {
-  const status = lastFlag(flags, 'status') ?? 'pending';
-  if (status !== 'all' && !(STATUSES as readonly string[]).includes(status)) {
-    io.err(`--status: expected one of ${STATUSES.join(', ')}, all; got ${JSON.stringify(status)}`);
-    return EXIT.USAGE;
-  }
-  const limit = lastFlag(flags, 'limit') ?? '100';
-  if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
-    io.err(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(limit)}`);
-    return EXIT.USAGE;
-  }
-  const q = new URLSearchParams({ limit });
-  if (status !== 'all') q.set('status', status);
-  const page = await api.get<{ approvals: ApprovalJson[] }>(`/api/v1/approvals?${q}`);
-  if (client.json) {
-    io.out(JSON.stringify(page));
+export const approvalsCommand = clientCommand(
+  { name: 'approvals', flags: { status: 'string', limit: 'string', cursor: 'string', 'all-pages': 'boolean' } },
+  async ({ io, api, client, flags }) => {
+    const status = lastFlag(flags, 'status') ?? 'pending';
+    if (status !== 'all' && !(STATUSES as readonly string[]).includes(status)) {
+      io.err(`--status: expected one of ${STATUSES.join(', ')}, all; got ${JSON.stringify(status)}`);
+      return EXIT.USAGE;
+    }
+    const allPages = flags['all-pages'] === true;
+    const limit = lastFlag(flags, 'limit') ?? (allPages ? '1000' : '100');
+    if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) {
+      io.err(`--limit: expected an integer from 1 to 1000, got ${JSON.stringify(limit)}`);
+      return EXIT.USAGE;
+    }
+    const q = new URLSearchParams({ limit });
+    if (status !== 'all') q.set('status', status);
+    const cursor = lastFlag(flags, 'cursor');
+    if (cursor !== undefined) q.set('cursor', cursor);
+    const page = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`);
+    // Every page: the cursor is the last request listed, so requests opened or decided
+    // meanwhile neither repeat nor hide the others.
+    const approvals = [...page.approvals];
+    let next = page.next_cursor ?? null;
+    let total = page.total;
+    while (allPages && next) {
+      q.set('cursor', next);
+      const more = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`);
+      approvals.push(...more.approvals);
+      next = more.next_cursor ?? null;
+      total = more.total;
+    }
+    if (client.json) {
+      io.out(JSON.stringify(allPages ? { ...page, approvals, next_cursor: next, ...(total !== undefined ? { total } : {}) } : page));
+      return EXIT.OK;
+    }
+    const what = status === 'all' ? 'approval requests' : `${status} approval requests`;
+    if (approvals.length === 0) io.out(`no ${what}`);
+    else {
+      const rows = approvals.map((a) => [
+        a.id,
+        a.runbook,
+        cell(a.service, 40),
+        a.status,
+        time(a.requested_at),
+        a.status === 'pending' ? time(a.expires_at) : cell(a.decided_by, 64),
+        // Alerts not resolved yet, of those that asked (for a pending request).
+        a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
+        cell(a.actions.join('; '), 70),
+        // What undoes the actions if they fail: an approver agrees to both.
+        a.rollback === undefined ? '-' : a.rollback === null || a.rollback.length === 0 ? 'none' : cell(a.rollback.join('; '), 70),
+      ]);
+      for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS', 'ROLLBACK'], rows)) io.out(l);
+    }
+    // Never a silent cut: the hidden requests are the oldest, and pending ones expire oldest first.
+    if (next) {
+      const older = status === 'pending' ? 'older ones (the first to expire)' : 'older ones';
+      const shown = total !== undefined ? `${approvals.length} of ${total} ${what} shown, newest first` : `${approvals.length} ${what} shown, newest first`;
+      io.out(`(${shown}; ${older}: add --cursor ${next}, or --all-pages for every one)`);
+    }
     return EXIT.OK;
-  }
-  if (page.approvals.length === 0) {
-    io.out(status === 'all' ? 'no approval requests' : `no ${status} approval requests`);
-    return EXIT.OK;
-  }
-  const rows = page.approvals.map((a) => [
-    a.id,
-    a.runbook,
-    cell(a.service, 40),
-    a.status,
-    time(a.requested_at),
-    a.status === 'pending' ? time(a.expires_at) : cell(a.decided_by, 64),
-    // Alerts not resolved yet, of those that asked (for a pending request).
-    a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
-    cell(a.actions.join('; '), 70),
-    // What undoes the actions if they fail: an approver agrees to both.
-    a.rollback === undefined ? '-' : a.rollback === null || a.rollback.length === 0 ? 'none' : cell(a.rollback.join('; '), 70),
-  ]);
-  for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS', 'ROLLBACK'], rows)) io.out(l);
-  return EXIT.OK;
-});
+  },
+);
 
 const decideFlags = ['--by <name>        who decides, for the audit log (default: your user name)', '--comment <text>   why'];
 

@@ -4,8 +4,8 @@ import { mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RectifyError } from '../../domain/index.js';
 import type {
-  ApprovalRow,
-  ApprovalStatus,
+  ApprovalPage,
+  ApprovalQuery,
   AuditQuery,
   AuditRecordQuery,
   AuditRow,
@@ -437,6 +437,34 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     return full(events);
   }
 
+  // Served by the indexes of migration 006: a page seeks to its cursor and reads `limit`
+  // rows, whatever the number of requests kept.
+  const approvalRows = (where: string[]) =>
+    db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY requested_at DESC, id DESC LIMIT ?`);
+  const approvalPageStmt = {
+    first: approvalRows([]),
+    after: approvalRows(['(requested_at, id) < (?, ?)']),
+    firstOf: approvalRows(['status = ?']),
+    afterOf: approvalRows(['status = ?', '(requested_at, id) < (?, ?)']),
+    count: db.prepare('SELECT COUNT(*) FROM approvals').pluck(),
+    countOf: db.prepare('SELECT COUNT(*) FROM approvals WHERE status = ?').pluck(),
+  };
+
+  function approvalPage(q: ApprovalQuery): ApprovalPage {
+    const s = approvalPageStmt;
+    const after = q.after ? [q.after.requested_at, q.after.id] : [];
+    const status = q.status ? [q.status] : [];
+    const stmt = q.status ? (q.after ? s.afterOf : s.firstOf) : q.after ? s.after : s.first;
+    // One row more than asked tells whether a next page exists, so the last page says so
+    // (a full last page with a cursor to an empty one would cost a client a request).
+    const raw = stmt.all(...status, ...after, q.limit + 1) as Array<Record<string, unknown>>;
+    const approvals = raw.slice(0, q.limit).map(rowToApproval);
+    const last = approvals[approvals.length - 1];
+    const next = raw.length > q.limit && last ? { requested_at: last.requested_at, id: last.id } : null;
+    const total = (q.status ? s.countOf.get(q.status) : s.count.get()) as number;
+    return { approvals, next, total };
+  }
+
   function ping(): boolean {
     try {
       db.prepare('SELECT 1').get();
@@ -468,12 +496,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       return auditPage(q).events;
     },
     auditPage,
-    listApprovals(status: ApprovalStatus | undefined, limit: number): ApprovalRow[] {
-      const rows = status
-        ? db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = ? ORDER BY requested_at DESC, id DESC LIMIT ?`).all(status, limit)
-        : db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals ORDER BY requested_at DESC, id DESC LIMIT ?`).all(limit);
-      return (rows as Array<Record<string, unknown>>).map(rowToApproval);
-    },
+    approvalPage,
     runbookStats(runbook: string, now: number): RunbookStats {
       const r = statsStmt.get(now - 3_600_000, runbook) as Record<string, number | null>;
       const busiest = busiestStmt.get(runbook, now - 3_600_000) as { service: string; n: number } | undefined;
