@@ -822,8 +822,10 @@ export function createEngine(deps: EngineDeps) {
         const asked = (a.plan as ExecutionPlan).runbookVersion;
         if (!rb || (asked !== undefined && asked !== rb.version)) {
           const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
+          // rectify cancels it (the runbook changed), not the approver who found it out: the
+          // request and its audit row both say rectify, and the row names who tried.
           tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
-          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, reason: why, ...via } });
+          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: 'rectify', details: { approval_id: a.id, reason: why, attempted_by: by, ...via } });
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why };
         }
         if (a.requested_by === by || a.requested_by === identity) {

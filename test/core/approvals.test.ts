@@ -181,6 +181,24 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a request cancelled because its runbook changed is recorded as rectify\'s cancellation, in the audit log and the request alike, naming who tried to approve it', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const id = (await svc.post('/api/v1/incidents', inc3('INC-OWNER'))).body.approval_id as string;
+    // Only the owner changes, then a reload (what SIGHUP does): the request no longer fits the runbook.
+    writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replace('    risk: HIGH\n', '    risk: HIGH\n    owner: team-payments\n'));
+    assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: ['rollback-deployment'], reordered: false });
+    const tried = await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'carol' });
+    assert.equal(tried.status, 409);
+    const a = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual([a.status, a.decided_by, a.comment], ['cancelled', 'rectify', 'runbook rollback-deployment changed since this request was made']);
+    const [row, ...more] = (await svc.get('/api/v1/audit?event=CANCELLED')).body.events;
+    assert.equal(more.length, 0);
+    assert.equal(row.actor, 'rectify', 'the same actor as the request records: carol approved, rectify cancelled');
+    assert.deepEqual(row.details, { approval_id: id, reason: 'runbook rollback-deployment changed since this request was made', attempted_by: 'carol' });
+    assert.equal((await svc.get('/api/v1/audit?event=APPROVED')).body.events.length, 0);
+    await svc.stop({ remove: true });
+  });
+
   it('manual run of a MEDIUM runbook: its guardrails are evaluated as for an automatic run', async () => {
     target.route('POST', '/medium/shop', { status: 200 });
     target.route('GET', '/gate', { status: 200 });
