@@ -49,13 +49,15 @@ export function countFailure(
  * What a run's recorded steps say about a run cut off by a crash: the failure that
  * had ended it, or undefined when nothing shows it had failed. A rollback starts only
  * after an action or a verification failed (each step is recorded before it starts);
- * an action recorded as finished failed ended the actions. Post-check results are not
- * recorded until the run ends, so a crash between a failed verification and the
- * rollback's first step reads as not failed.
+ * an action or a post-check recorded as finished failed ended the run as failed, even
+ * when the crash came before the rollback's first step. A failed pre-check is not a
+ * failure: the run was aborted before it changed anything.
  */
 export function failureInSteps(steps: readonly StepRecord[]): string | undefined {
   const action = steps.find((s) => s.phase === 'action' && s.finished_at !== null && s.ok === false);
   if (action) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
+  const check = steps.find((s) => s.phase === 'post_check' && s.finished_at !== null && s.ok === false);
+  if (check) return `verification ${check.index + 1} failed: ${check.detail ?? 'no detail recorded'}`;
   if (steps.some((s) => s.phase === 'rollback')) return 'the rollback had started: an action or a verification had failed';
   return undefined;
 }
