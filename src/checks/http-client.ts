@@ -1,4 +1,5 @@
-import { request } from 'undici';
+import { DecoratorHandler, getGlobalDispatcher, request, type Dispatcher } from 'undici';
+import { describeError } from './poll.js';
 
 /**
  * The one HTTP client of actions, checks and notifications: undici's `request`,
@@ -35,19 +36,22 @@ export interface HttpAnswer {
 /**
  * Rejects with `RequestNotSentError` when the request certainly never left: the
  * client refused it while building it (a header value it cannot encode, an invalid
- * URL or method). Any other rejection may come after bytes were written.
+ * URL or method), or it was never handed to a connected socket (connection refused,
+ * host not found, a connect timeout, a TLS handshake that failed, a deadline that
+ * passed while connecting). Any other rejection may come after bytes were written.
  */
 export type HttpRequest = (url: string | URL, init: HttpRequestInit) => Promise<HttpAnswer>;
 
 /**
- * The request was refused before a connection was used, so the target cannot have
- * seen it: a caller may treat it as "nothing happened" (no rollback for it). The
- * message is the client's own ("invalid X-Team header").
+ * The request was never written to a connection, so the target cannot have seen
+ * it: a caller may treat it as "nothing happened" (no rollback for it). The message
+ * is the cause as one line ("invalid X-Team header", "connection refused"), the
+ * same words the cause itself would be described with.
  */
 export class RequestNotSentError extends Error {
   readonly code = 'REQUEST_NOT_SENT';
   constructor(cause: unknown) {
-    super(cause instanceof Error ? cause.message : String(cause), { cause });
+    super(describeError(cause), { cause });
     this.name = 'RequestNotSentError';
   }
 }
@@ -55,8 +59,7 @@ export class RequestNotSentError extends Error {
 /**
  * undici throws InvalidArgumentError only while checking and building a request
  * (its options, URL, method, headers), all before the request is queued on a
- * socket or written. The trap: a socket error (ECONNRESET, a timeout) can come
- * after the request was written, so nothing else is counted as not sent.
+ * socket or written.
  */
 const NOT_SENT_CODES = new Set(['UND_ERR_INVALID_ARG']);
 
@@ -64,11 +67,53 @@ function refusedBeforeSending(err: unknown): boolean {
   return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' && NOT_SENT_CODES.has(err.code);
 }
 
+/**
+ * Whether undici handed the request to a connected socket. It calls the handler's
+ * `onConnect` on a connected socket just before it writes the request line, and
+ * never before: a request that fails before that (the connection refused, the host
+ * not found, a connect or TLS handshake error, a deadline that passed while it
+ * waited for a connection) was never written. The trap this guards against is
+ * telling errors apart by their code: ECONNRESET, a timeout or "other side closed"
+ * on a reused keep-alive socket come after the request was written, and a request
+ * written once and queued again behind a broken pipeline could even meet a connect
+ * error later; so the only "not sent" here is "never handed over", and everything
+ * else stays "may have been sent".
+ */
+interface Handover {
+  written: boolean;
+}
+
+/** `handler` as it is, but for `onConnect`, which records the handover first. */
+function watch(handler: Dispatcher.DispatchHandlers, handover: Handover): Dispatcher.DispatchHandlers {
+  // DecoratorHandler passes every callback on to the handler it wraps.
+  const watcher = new DecoratorHandler(handler) as Dispatcher.DispatchHandlers;
+  const onConnect = watcher.onConnect!.bind(watcher);
+  watcher.onConnect = (abort) => {
+    // The request handler aborts at once, inside this call, when the caller's deadline
+    // passed while it waited for a connection: undici then returns without writing.
+    let abortedNow = false;
+    let during = true;
+    onConnect((err) => {
+      if (during) abortedNow = true;
+      abort(err);
+    });
+    during = false;
+    if (!abortedNow) handover.written = true;
+  };
+  return watcher;
+}
+
+/** The current global dispatcher (tests may replace it), seeing each request's handover. */
+function watched(handover: Handover): Dispatcher {
+  return getGlobalDispatcher().compose((dispatch) => (opts, handler) => dispatch(opts, watch(handler, handover)));
+}
+
 /** Bodies up to this size are read to the end by `discard` rather than cutting the connection. */
 const DISCARD_READ_LIMIT = 64 * 1024;
 
 export const httpRequest: HttpRequest = async (url, init) => {
   let pending: ReturnType<typeof request>;
+  const handover: Handover = { written: false };
   try {
     pending = request(url, {
       method: init.method as 'GET',
@@ -76,6 +121,7 @@ export const httpRequest: HttpRequest = async (url, init) => {
       ...(init.body !== undefined ? { body: init.body } : {}),
       signal: init.signal,
       maxRedirections: 0,
+      dispatcher: watched(handover),
     });
   } catch (err) {
     // Thrown before request() returned (an unparsable URL): nothing was dispatched.
@@ -85,7 +131,7 @@ export const httpRequest: HttpRequest = async (url, init) => {
   try {
     res = await pending;
   } catch (err) {
-    throw refusedBeforeSending(err) ? new RequestNotSentError(err) : err;
+    throw refusedBeforeSending(err) || !handover.written ? new RequestNotSentError(err) : err;
   }
   const body = res.body;
   return {

@@ -144,11 +144,24 @@ describe('http action', () => {
     assert.deepEqual(reset, { ok: false, detail: `POST ${target.url}/restart: connection closed by the server` });
   });
 
-  it('reports an unreachable target', async () => {
+  // Regression: a refused connection was reported as a request that may have reached
+  // the target, and the runner rolled back a change that never happened.
+  it('a refused connection or an unknown host is "not sent" (unchanged): the request never left', async () => {
     const closed = await startHttpTarget();
     await closed.close();
     const out = await createHttpActionExecutor().run(action({ url: `${closed.url}/restart?token=abc` }), ctx());
-    assert.deepEqual(out, { ok: false, detail: `POST ${closed.url}/restart?…: connection refused` });
+    assert.deepEqual(out, { ok: false, detail: `POST ${closed.url}/restart?… not sent: connection refused`, unchanged: true });
+    // What the client reports for a host name that does not resolve, as the executor sees it.
+    const dns = Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), { code: 'ENOTFOUND', syscall: 'getaddrinfo' });
+    const unknown = await createHttpActionExecutor({ request: () => Promise.reject(new RequestNotSentError(dns)) }).run(action({ url: 'http://no-such-host.invalid/x/a' }), ctx());
+    assert.deepEqual(unknown, { ok: false, detail: 'POST http://no-such-host.invalid/x/a not sent: host not found', unchanged: true });
+  });
+
+  it('a deadline that passes before the request was handed to a connection is "not sent", and says so', async () => {
+    const waitsThenNotSent = (_url: string | URL, init: { signal: AbortSignal }) =>
+      new Promise<never>((_resolve, reject) => init.signal.addEventListener('abort', () => reject(new RequestNotSentError(init.signal.reason)), { once: true }));
+    const out = await createHttpActionExecutor({ request: waitsThenNotSent }).run(action({ timeoutMs: 50 }), ctx());
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: timed out after 50ms while connecting`, unchanged: true });
   });
 
   // Regression: fetch refuses such URLs with an error message that quotes the URL,

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { Agent, buildConnector, errors, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { httpRequest, RequestNotSentError } from '../../src/checks/http-client.js';
 
 /**
@@ -87,5 +88,90 @@ describe('http client', () => {
     assert.equal(requests.length, before);
     // A timeout is not "not sent": the request may have been written.
     await assert.rejects(httpRequest(`${base}/silent`, { method: 'GET', signal: AbortSignal.timeout(200) }), (err: unknown) => !(err instanceof RequestNotSentError));
+  });
+
+  const notSentAs = (message: string) => (err: unknown) => {
+    assert.ok(err instanceof RequestNotSentError, String(err));
+    assert.equal(err.message, message);
+    return true;
+  };
+
+  // Regression: a refused connection or an unknown host was reported as "may have
+  // been sent", so the runner rolled back a change that never happened.
+  it('a request that never got a connection rejects as RequestNotSentError: connection refused, host not found', async () => {
+    const signal = AbortSignal.timeout(5_000);
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const port = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    await assert.rejects(httpRequest(`http://127.0.0.1:${port}/x`, { method: 'POST', body: '{}', signal }), notSentAs('connection refused'));
+    await assert.rejects(httpRequest(`http://localhost:${port}/x`, { method: 'POST', body: '{}', signal }), notSentAs('connection refused'));
+  });
+
+  describe('with the connect phase of the client stood in for', () => {
+    let saved: Dispatcher;
+    before(() => {
+      saved = getGlobalDispatcher();
+    });
+    after(() => setGlobalDispatcher(saved));
+    const connectingWith = (connect: buildConnector.connector): void => setGlobalDispatcher(new Agent({ connect }));
+    const fails = (err: Error): buildConnector.connector => (_opts, cb) => setImmediate(() => cb(err, null));
+
+    it('every error of the connect phase is "not sent": DNS, connect timeout, a TLS handshake, anything the connector reports', async () => {
+      const signal = AbortSignal.timeout(5_000);
+      const cases: Array<[Error, string]> = [
+        [Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), { code: 'ENOTFOUND', syscall: 'getaddrinfo' }), 'host not found'],
+        [Object.assign(new Error('getaddrinfo EAI_AGAIN api.shop'), { code: 'EAI_AGAIN', syscall: 'getaddrinfo' }), 'host lookup failed (try again)'],
+        [new errors.ConnectTimeoutError(), 'connection timed out'],
+        [Object.assign(new Error('self-signed certificate'), { code: 'DEPTH_ZERO_SELF_SIGNED_CERT' }), 'self-signed certificate'],
+        // A reset during connect is still before the request was written.
+        [Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET', syscall: 'read' }), 'connection reset'],
+      ];
+      const before = requests.length;
+      for (const [err, message] of cases) {
+        connectingWith(fails(err));
+        await assert.rejects(httpRequest(`${base}/ok`, { method: 'POST', body: '{}', signal }), notSentAs(message), message);
+      }
+      assert.equal(requests.length, before);
+    });
+
+    it('a deadline that passes while the connection is being made: not sent, even when the connection comes after', async () => {
+      const real = buildConnector({});
+      connectingWith((opts, cb) => setTimeout(() => real(opts, cb), 300));
+      const before = requests.length;
+      await assert.rejects(httpRequest(`${base}/ok`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(50) }), (err: unknown) => {
+        assert.ok(err instanceof RequestNotSentError, String(err));
+        assert.equal((err.cause as Error).name, 'TimeoutError');
+        return true;
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(requests.length, before, 'nothing reached the server');
+    });
+  });
+
+  it('a connection lost after the request was written may have been sent: a reset on a reused socket, on a fresh one, a deadline', async () => {
+    let n = 0;
+    const flaky = createServer((req, res) => {
+      n++;
+      if (req.url === '/first') return void res.end('ok');
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    });
+    await new Promise<void>((r) => flaky.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(flaky.address() as AddressInfo).port}`;
+    try {
+      const signal = AbortSignal.timeout(5_000);
+      const first = await httpRequest(`${url}/first`, { method: 'GET', signal });
+      await first.discard();
+      const maybeSent = (err: unknown) => !(err instanceof RequestNotSentError);
+      // The keep-alive socket of the first request, closed after the second was written.
+      await assert.rejects(httpRequest(`${url}/reused`, { method: 'POST', body: '{}', signal }), maybeSent);
+      await assert.rejects(httpRequest(`${url}/fresh`, { method: 'POST', body: '{}', signal }), maybeSent);
+      assert.equal(n, 3, 'each request reached the server');
+      await assert.rejects(httpRequest(`${base}/silent`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(200) }), maybeSent);
+    } finally {
+      flaky.closeAllConnections();
+      flaky.close();
+    }
   });
 });

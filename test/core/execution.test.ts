@@ -222,6 +222,32 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: a request refused at the connection (or to a host that does not
+  // resolve) never left rectify, yet its rollback ran: the target got an "undo" of a
+  // change nobody made, and the run was reported rolled back.
+  it('an action whose connection is refused fails without its rollback (nothing was sent), and still counts against the breaker', async () => {
+    target.reset();
+    target.route('POST', '/undo/a', { status: 200 });
+    target.route('POST', '/hook', { status: 200 });
+    const closed = await startHttpTarget();
+    await closed.close();
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      http: {method: POST, url: "${closed.url}/x/{svc}"}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo/{svc}"}\n`),
+      args: ['--notify-webhook', `${target.url}/hook`],
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken({ svc: 'a' }));
+    const failure = `action 1 failed: POST ${closed.url}/x/a not sent: connection refused`;
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back, r.body.reason], ['executed', false, false, `${failure}; nothing was changed: no rollback`]);
+    assert.equal(target.calls('/undo/a'), 0, 'no rollback reached the target');
+    await svc.service.drainNotifications();
+    const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
+    assert.deepEqual(events.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED', 'NOTIFIED']);
+    assert.deepEqual(target.requests('/hook', 'POST').map((q) => (q.json() as any).outcome), ['failed']);
+    // The target is broken: that is what the breaker counts.
+    assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
   it('unsafe label values are refused before any step, audited, and reach no URL or program', async () => {
     target.reset();
     const svc = await startTestService({

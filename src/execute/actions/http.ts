@@ -12,7 +12,8 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * timed out may well have restarted the service, and sending it again is a second
  * restart nobody decided on. A failure is reported and the runner decides (rollback,
  * a human), never this file. Only a request never sent is `unchanged`: one that got
- * an answer, even an error status, may have changed something.
+ * an answer, even an error status, or that failed after it was written, may have
+ * changed something.
  *
  * What the outcome may contain: method, URL without userinfo or query, status code,
  * the reason for a failure. Never the response body (a target may echo the request,
@@ -78,21 +79,34 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         res = await send(action.url, { method, headers: headers.value, ...(body !== undefined ? { body } : {}), signal });
         await res.discard();
       } catch (err) {
-        // Refused by the client before a connection was used (a header value it cannot
-        // send, say): the target never saw it, so there is nothing to roll back.
+        // Never written to a connection (a header value the client cannot send, the
+        // connection refused, the host not found, a deadline that passed while
+        // connecting): the target never saw it, so there is nothing to roll back.
         if (err instanceof RequestNotSentError) {
-          return { ok: false, detail: `${target} not sent: ${describeRequestError(err, action.url, secrets)}`, unchanged: true };
+          return { ok: false, detail: `${target} not sent: ${notSentReason(err, action, ctx.signal, signal, secrets)}`, unchanged: true };
         }
-        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}` };
+        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`};
       } finally {
         release();
       }
       const [lo, hi] = action.expectStatus;
       const ok = res.status >= lo && res.status <= hi;
       const detail = ok ? `${target} → ${res.status}` : `${target} → ${res.status}, expected ${formatRange(lo, hi)}`;
-      return { ok, detail, facts: { status: String(res.status) } };
+      return { ok, detail, facts: { status: String(res.status) }};
     },
   };
+}
+
+function notSentReason(
+  err: RequestNotSentError,
+  action: RenderedHttpAction,
+  parent: AbortSignal,
+  signal: AbortSignal,
+  secrets: readonly string[],
+): string {
+  if (parent.aborted) return 'aborted while connecting';
+  if (signal.aborted) return `timed out after ${formatDuration(action.timeoutMs)} while connecting`;
+  return describeRequestError(err, action.url, secrets);
 }
 
 function failureReason(
