@@ -157,6 +157,22 @@ describe('http action', () => {
     assert.deepEqual(unknown, { ok: false, detail: 'POST http://no-such-host.invalid/x/a not sent: host not found', unchanged: true });
   });
 
+  it('a GET changes nothing, whatever its answer: its outcome is unchanged (a failed read is nothing to roll back)', async () => {
+    target.route('GET', '/status', { status: 500 });
+    target.route('GET', '/fine', { status: 200 });
+    const exec = createHttpActionExecutor();
+    assert.deepEqual(await exec.run(action({ method: 'GET', url: `${target.url}/status` }), ctx()), {
+      ok: false,
+      detail: `GET ${target.url}/status → 500, expected 200-299`,
+      facts: { status: '500' },
+      unchanged: true,
+    });
+    assert.deepEqual(await exec.run(action({ method: 'GET', url: `${target.url}/fine` }), ctx()), { ok: true, detail: `GET ${target.url}/fine → 200`, facts: { status: '200' }, unchanged: true });
+    // Any other method's error answer may have changed something.
+    target.route('POST', '/status', { status: 500 });
+    assert.deepEqual(await exec.run(action({ url: `${target.url}/status` }), ctx()), { ok: false, detail: `POST ${target.url}/status → 500, expected 200-299`, facts: { status: '500' } });
+  });
+
   it('a deadline that passes before the request was handed to a connection is "not sent", and says so', async () => {
     const waitsThenNotSent = (_url: string | URL, init: { signal: AbortSignal }) =>
       new Promise<never>((_resolve, reject) => init.signal.addEventListener('abort', () => reject(new RequestNotSentError(init.signal.reason)), { once: true }));

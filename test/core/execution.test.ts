@@ -248,6 +248,22 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: a GET action that failed (a 500) ran the rollback, though lint counts
+  // only other methods as changes: a failed read changed nothing.
+  it('a failed GET action fails the run without its rollback', async () => {
+    target.reset();
+    target.route('GET', '/state', { status: 500 });
+    target.route('POST', '/undo', { status: 200 });
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      http: {method: GET, url: "${target.url}/state"}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    assert.equal(r.body.reason, `action 1 failed: GET ${target.url}/state → 500, expected 200-299; nothing was changed: no rollback`);
+    assert.equal(target.calls('/undo'), 0);
+    await svc.stop({ remove: true });
+  });
+
   it('unsafe label values are refused before any step, audited, and reach no URL or program', async () => {
     target.reset();
     const svc = await startTestService({

@@ -11,9 +11,9 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * Actions are at most once, so there is no retry here, ever: a POST /restart that
  * timed out may well have restarted the service, and sending it again is a second
  * restart nobody decided on. A failure is reported and the runner decides (rollback,
- * a human), never this file. Only a request never sent is `unchanged`: one that got
- * an answer, even an error status, or that failed after it was written, may have
- * changed something.
+ * a human), never this file. Only a request never sent, or a GET (a read), is
+ * `unchanged`: any other that got an answer, even an error status, or that failed
+ * after it was written, may have changed something.
  *
  * What the outcome may contain: method, URL without userinfo or query, status code,
  * the reason for a failure. Never the response body (a target may echo the request,
@@ -44,6 +44,9 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
     async run(action: RenderedHttpAction, ctx: StepContext): Promise<ActionOutcome> {
       const method = action.method.toUpperCase();
       const target = `${method} ${displayUrl(action.url)}`;
+      // A GET changes nothing, whatever it answers (lint counts only other methods as
+      // changes needing a rollback): a failed read is no reason to undo anything.
+      const read = method === 'GET' || method === 'HEAD' ? { unchanged: true } : {};
       // One deadline for everything this step does, secret files included.
       const bad = urlProblem(action.url);
       if (bad) return { ok: false, detail: `${target} not sent: ${bad}`, unchanged: true };
@@ -85,14 +88,14 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         if (err instanceof RequestNotSentError) {
           return { ok: false, detail: `${target} not sent: ${notSentReason(err, action, ctx.signal, signal, secrets)}`, unchanged: true };
         }
-        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`};
+        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`, ...read };
       } finally {
         release();
       }
       const [lo, hi] = action.expectStatus;
       const ok = res.status >= lo && res.status <= hi;
       const detail = ok ? `${target} → ${res.status}` : `${target} → ${res.status}, expected ${formatRange(lo, hi)}`;
-      return { ok, detail, facts: { status: String(res.status) }};
+      return { ok, detail, facts: { status: String(res.status) }, ...read };
     },
   };
 }
