@@ -1,4 +1,5 @@
 import type { Plan, RenderedStep } from '../domain/decision.js';
+import { isClusterFact } from '../domain/enrichment.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
@@ -135,11 +136,11 @@ interface StepOptions {
 }
 
 function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback', opts: StepOptions): RenderedStep {
-  const rendered = renderAction(rr, spec, `${phase} ${index + 1}`, opts);
+  const rendered = renderAction(rr, spec, `${phase} ${index + 1}`, phase, opts);
   return { index, phase, type: spec.type, summary: summarize(rendered), spec: rendered };
 }
 
-function renderAction(rr: Renderer, spec: ActionSpec, where: string, opts: StepOptions): RenderedAction {
+function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: RenderedStep['phase'], opts: StepOptions): RenderedAction {
   switch (spec.type) {
     case 'kubernetes': {
       const args: Record<string, string> = {};
@@ -150,7 +151,7 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, opts: StepO
       // compile allows that only on HIGH-risk runbooks, so a person approves every run.
       const replicas = spec.args.replicas;
       if (spec.verb === 'scale' && replicas && isLiteral(replicas) && literalText(replicas) === '0') args.allow_zero = 'true';
-      return {
+      const rendered: RenderedKubernetesAction = {
         type: 'kubernetes',
         verb: spec.verb,
         kind: spec.kind,
@@ -159,6 +160,8 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, opts: StepO
         args,
         timeoutMs: spec.timeoutMs,
       };
+      if (spec.verb === 'scale' && replicas && !isLiteral(replicas)) checkFilledReplicas(rr, replicas, rendered, where, phase);
+      return rendered;
     }
     case 'http':
       return {
@@ -224,6 +227,36 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
         intervalMs: spec.intervalMs,
       };
   }
+}
+
+/**
+ * A replica count filled from values, refused here rather than by the executor, so
+ * the decision is PARAM_REFUSED before anything is claimed: no execution, no rate
+ * limit unit, no breaker failure. The executor refuses a 0 from a value too, but only
+ * once the run has started, and then whoever can send alerts could spend a runbook's
+ * rate limit and open its circuit with a count rectify never acts on. The count the
+ * values make together must be a whole number, and not 0: only a runbook that writes
+ * `--replicas=0` itself scales to 0. One exception: a rollback's `{old_replicas}`,
+ * the cluster's own count before the run (an alert's value of that name is dropped),
+ * which may be 0; the executor puts a 0 back only when this run's own scale read it.
+ */
+function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAction, where: string, phase: RenderedStep['phase']): void {
+  if (rr.refusal) return;
+  const text = a.args.replicas ?? '';
+  const filled = placeholders(t);
+  const param = filled[0]?.param ?? '';
+  const check = checkParam('integer', text);
+  if (!check.ok) {
+    rr.refuse(param, `${where}: replicas ${quoteUntrusted(text)} ${check.reason}`);
+    return;
+  }
+  if (Number(text) !== 0) return;
+  if (phase === 'rollback' && t.parts.length === 1 && filled.length === 1 && isClusterFact(param)) return;
+  const target = `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
+  rr.refuse(
+    param,
+    `placeholder {${param}} in ${where}: value "0" would scale ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`,
+  );
 }
 
 /** `{deployment}-canary`: each value fits, and so must the name they make together. */

@@ -104,4 +104,24 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
     assert.deepEqual(e.plan.actions, [`kubectl scale deployment big --replicas=9 -n ${NS}`]);
     assert.deepEqual(e.plan.rollback, [`kubectl scale deployment big --replicas=8 -n ${NS}`]);
   });
+
+  // Regression: an alert's new_replicas "0" passed the params stage and failed as an
+  // execution ("refused: scaling … to 0"): three such alerts used three rate-limit units
+  // and opened the circuit, and a legitimate alert was then CIRCUIT_OPEN.
+  it('a replica count of 0 from an alert or a manual run is refused before any execution: no rate-limit unit, no breaker failure', async () => {
+    const reason = `placeholder {new_replicas} in action 1: value "0" would scale deployment ${NS}/app2 to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`;
+    for (let i = 0; i < 3; i++) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'high_cpu', service: 'app2', confidence: 1, context: { deployment: 'app2', namespace: NS, new_replicas: '0' } });
+      assert.deepEqual([r.body.action, r.body.event, r.body.reason, r.body.execution_id], ['blocked', 'PARAM_REFUSED', reason, null]);
+    }
+    const manual = await svc.post('/api/v1/runbooks/scale-up/run', { by: 'alice', params: { deployment: 'app2', namespace: NS, new_replicas: '0' } });
+    assert.deepEqual([manual.body.action, manual.body.event, manual.body.reason], ['blocked', 'PARAM_REFUSED', reason]);
+    const state = (await svc.get('/api/v1/runbooks/scale-up')).body;
+    assert.deepEqual([state.circuit.state, state.circuit.failures, state.executions_last_hour], ['closed', 0, 0]);
+    assert.deepEqual(writes(), []);
+    // A legitimate alert still runs.
+    const ok = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'high_cpu', service: 'app2', confidence: 1, context: { deployment: 'app2', namespace: NS } });
+    assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
+    assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 4);
+  });
 });

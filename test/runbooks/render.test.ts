@@ -275,16 +275,58 @@ test('a Kubernetes step carries the runbook\'s max_unavailable, and allow_zero o
   );
   assert.deepEqual(problems.map(formatProblem), []);
   const [shrink, offline] = runbooks;
-  const a = renderPlan(shrink!, { deployment: 'web', replicas: '0', pod: 'web-1' });
+  const a = renderPlan(shrink!, { deployment: 'web', replicas: '1', pod: 'web-1' });
   assert.ok(a.ok);
   assert.deepEqual(a.plan.actions.map((s) => (s.spec as { args: Record<string, string> }).args), [
-    { replicas: '0', max_unavailable: '25%' },
+    { replicas: '1', max_unavailable: '25%' },
     { max_unavailable: '25%' },
   ]);
   const b = renderPlan(offline!, { deployment: 'web' });
   assert.ok(b.ok);
   assert.deepEqual((b.plan.actions[0]!.spec as { args: Record<string, string> }).args, { replicas: '0', allow_zero: 'true' });
   assert.equal(b.plan.actions[0]!.summary, 'kubectl scale deployment web --replicas=0 -n ns');
+});
+
+// Regression: an alert's new_replicas "0" passed rendering and was refused only once the
+// run had started, as an execution that failed: each such alert used a rate-limit unit
+// and counted against the breaker, so three of them switched the runbook off.
+test('a replica count of 0 from a value is refused at rendering, in every form that takes one, rollbacks included', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  kubectl:',
+      '    risk: LOW',
+      '    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '  map:',
+      '    risk: LOW',
+      '    action: {kubernetes: {verb: scale, kind: deployment, name: "{deployment}", namespace: "{namespace}", replicas: "{new_replicas}"}}',
+      '    rollback: {kubernetes: {verb: scale, kind: statefulset, name: "{deployment}-db", namespace: "{namespace}", replicas: "{replicas}"}}',
+      '  joined:',
+      '    risk: LOW',
+      '    action: kubectl scale deployment {deployment} --replicas={tens}{units} -n {namespace}',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [kubectl, map, joined] = runbooks;
+  const why = (target: string) =>
+    `value "0" would scale ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`;
+  const values = { deployment: 'api', namespace: 'prod', new_replicas: '3', old_replicas: '2', replicas: '2' };
+  assert.equal(refusal(kubectl!, { ...values, new_replicas: '0' }), `placeholder {new_replicas} in action 1: ${why('deployment prod/api')}`);
+  assert.equal(refusal(map!, { ...values, new_replicas: '0' }), `placeholder {new_replicas} in action 1: ${why('deployment prod/api')}`);
+  assert.equal(refusal(map!, { ...values, replicas: '0' }), `placeholder {replicas} in rollback 1: ${why('statefulset prod/api-db')}`);
+  // Values that fit one by one but make no count together, or a count of 0.
+  assert.equal(refusal(joined!, { ...values, tens: '0', units: '0' }), 'action 1: replicas "00" expected a whole number');
+  // A rollback's {old_replicas} is the cluster's count before the run: it may be 0 (the
+  // executor puts 0 back only when this run's own scale read it).
+  const fromZero = renderPlan(kubectl!, { ...values, new_replicas: '1', old_replicas: '0' });
+  assert.ok(fromZero.ok);
+  assert.equal(fromZero.plan.rollback?.[0]?.summary, 'kubectl scale deployment api --replicas=0 -n prod');
+  // Any other count is as before.
+  assert.ok(renderPlan(joined!, { ...values, tens: '1', units: '0' }).ok);
+  assert.ok(renderPlan(map!, values).ok);
 });
 
 test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
