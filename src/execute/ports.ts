@@ -55,6 +55,16 @@ export interface ActionOutcome {
    * run has nothing to roll back and its rollback is not run.
    */
   unchanged?: boolean;
+  /**
+   * rectify refused the step by one of its own safety rules, having changed nothing:
+   * a scale to 0 it never makes, a scale-down past `max_unavailable`, a pod nothing
+   * would replace, a drain `kubectl drain` would refuse. Implies `unchanged`. When no
+   * earlier action of the run changed anything, the run ends FAILED without its
+   * rollback and is not counted by the circuit breaker: the breaker stops rectify from
+   * hammering a target that keeps failing, and here the target was never asked (a
+   * refused connection, by contrast, is the target's failure, and counts).
+   */
+  refused?: boolean;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

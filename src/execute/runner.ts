@@ -127,7 +127,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean }> {
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean; refused: boolean }> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(rec);
       // Durable before the action starts: after a crash the log shows it may have run.
@@ -138,6 +138,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       const executor = deps.actions.get(step.type);
       let ok = false;
       let notNow = false;
+      let refused = false;
       // Until an executor has been handed the step, nothing happened.
       let unchanged = true;
       let detail: string;
@@ -149,8 +150,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
           const out = await executor.run(step.spec as RenderedAction, { ...ctx, phase: step.phase });
           ok = out.ok;
           notNow = !out.ok && out.notNow === true;
-          // "Not now" is the target's refusal: nothing was changed.
-          unchanged = out.unchanged === true || notNow;
+          // "Not now" is the target's refusal, and a refusal by rectify's own rule is
+          // rectify's: either way nothing was changed.
+          refused = !out.ok && !notNow && out.refused === true;
+          unchanged = out.unchanged === true || notNow || refused;
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
@@ -167,7 +170,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}) });
       });
-      return { ok, detail, notNow, unchanged };
+      return { ok, detail, notNow, unchanged, refused };
     }
 
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
@@ -233,7 +236,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (reopened) circuitChange = 'open';
         } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
           // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
-          // failed, the cluster said "not now"): back to OPEN, so the next incident may try again.
+          // failed, the cluster said "not now", rectify refused a step by its own rule): back to
+          // OPEN, so the next incident may try again.
           tx.setCircuit(req.runbookId, { ...c, state: 'open', trialExecutionId: null }, now);
           circuitChange = 'open';
         }
@@ -273,6 +277,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let failure: string | undefined;
       // Whether any action so far may have changed something: unless one did, there is nothing to roll back.
       let changed = false;
+      // The failing action was refused by rectify's own rule before anything changed: not the target's failure.
+      let refusedByRule = false;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         const out = await runStep(step);
@@ -285,6 +291,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
             return await finish('aborted', reason, [{ event: 'DISRUPTION_BLOCKED', details: { reason: out.detail, action: step.summary } }], 'none', 'not_run');
           }
           failure = `action ${step.index + 1} failed: ${out.detail}`;
+          refusedByRule = out.refused && !changed;
           break;
         }
       }
@@ -308,6 +315,21 @@ export function createExecutionRunner(deps: RunnerDeps) {
 
       // 4. Rollback, when the runbook has one and an action may have changed something.
       const hasRollback = req.plan.rollback !== null && req.plan.rollback.length > 0;
+      if (refusedByRule) {
+        // rectify refused by its own rule and nothing changed: the target was never asked,
+        // so this says nothing about it, and the breaker does not count it. Counted, a rule
+        // that refuses what an alert asks for (a scale to 0) would let whoever sends the
+        // alerts switch the runbook off.
+        const why = 'nothing was changed: no rollback';
+        const circuit = 'not counted: rectify refused the step by its own rule, before anything changed';
+        return await finish(
+          'failed',
+          hasRollback ? `${failure}; ${why}` : failure,
+          [{ event: 'FAILED', details: { reason: failure, rolled_back: false, ...(hasRollback ? { rollback: why } : {}), circuit } }],
+          'none',
+          'not_run',
+        );
+      }
       if (hasRollback && !changed) {
         // Undoing what never happened is a change of its own: a second "undo" that rolls a
         // deployment back, an uncordon of a node someone else cordoned.

@@ -519,6 +519,12 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [false, true, 'rollout_undo deployment production/checkout: 403 Forbidden: deployments.apps "checkout" is forbidden']);
     // Nothing to do is nothing done.
     assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '3' })), [true, true, 'Deployment production/worker already has 3 replicas']);
+    // Only rectify's own rules mark a step refused (no breaker failure): not a failed read.
+    const refusedBy = async (action: ReturnType<typeof kubeAction>) => (await exec.run(action, stepContext())).refused === true;
+    assert.equal(await refusedBy(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '0' })), true);
+    assert.equal(await refusedBy(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '1', max_unavailable: '1' })), true);
+    fake.injectError('GET', DEP_PATH('checkout'), 500, 'InternalError', 'etcdserver: request timed out');
+    assert.equal(await refusedBy(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), false);
     // A write answered 5xx may have been persisted all the same.
     fake.injectError('PUT', `${DEP_PATH('worker')}/scale`, 500, 'InternalError', 'etcdserver: leader changed');
     assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), [false, false, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed']);

@@ -54,6 +54,9 @@ ${runbook('drain-node', 'node_broken', `    actions:
     action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
       http: {method: POST, url: "${target.url}/undo"}
+`)}${runbook('shrink', 'too_big', `    max_unavailable: 1
+    action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}`,
       args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
     });
@@ -188,5 +191,37 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal(target.calls('/undo'), 0);
     assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED']);
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
+  // Regression: a step rectify refused by its own rule, having changed nothing, counted
+  // against the breaker like a target that failed: runs the target never saw opened the
+  // circuit and switched the runbook off.
+  it("a step rectify refuses by its own rule fails the run without its rollback and is no breaker failure; the target's failures still are", async () => {
+    fake.addPod(NS, 'lonely'); // no controller: nothing would replace it
+    fake.addDeployment(NS, 'web', 3);
+    const counted = async (id: string) => (await svc.get(`/api/v1/runbooks/${id}`)).body.circuit;
+    const NOT_COUNTED = 'not counted: rectify refused the step by its own rule, before anything changed';
+    for (let i = 0; i < 3; i++) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_pod', service: 'lonely', confidence: 1, context: { pod_name: 'lonely', namespace: NS } });
+      const failure = `action 1 failed: refused: pod ${NS}/lonely has no controller: nothing would replace it`;
+      assert.deepEqual([r.body.action, r.body.event, r.body.success, r.body.rolled_back, r.body.reason], ['executed', 'FAILED', false, false, `${failure}; nothing was changed: no rollback`]);
+      const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+      assert.deepEqual(failed.details.circuit, NOT_COUNTED);
+    }
+    assert.equal(target.calls('/undo'), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.deepEqual([(await counted('force-restart')).state, (await counted('force-restart')).failures], ['closed', 0]);
+    // A scale-down past max_unavailable: refused by rectify before the write, and not rolled back either.
+    const shrink = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'too_big', service: 'web', confidence: 1, context: { deployment: 'web', namespace: NS, replicas: '1' } });
+    assert.deepEqual([shrink.body.success, shrink.body.rolled_back], [false, false]);
+    assert.match(shrink.body.reason, /^action 1 failed: refused: max_unavailable 1 allows removing 1 of 3 replicas of Deployment production\/web; .*; nothing was changed: no rollback$/);
+    assert.equal(fake.get('deployments', NS, 'web')!.spec.replicas, 3);
+    assert.equal((await counted('shrink')).failures, 0);
+    // The target failing is what the breaker is for, even when it changed nothing: a read that failed counts.
+    fake.injectError('GET', `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`, 500, 'InternalError', 'etcd unavailable');
+    const broken = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'too_big', service: 'web', confidence: 1, context: { deployment: 'web', namespace: NS, replicas: '4' } });
+    assert.deepEqual([broken.body.success, broken.body.rolled_back], [false, false]);
+    assert.match(broken.body.reason, /etcd unavailable; nothing was changed: no rollback$/);
+    assert.equal((await counted('shrink')).failures, 1);
   });
 });

@@ -91,6 +91,15 @@ async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * A removal rectify refuses by its own rules: "not now" (the last ready replica, more
+ * than `max_unavailable`: the workload may have room later) or for good (a pod nothing
+ * would replace). Either way it refused without asking the cluster to change anything.
+ */
+function refusedRemoval(r: { reason: string; notNow: boolean }): ActionOutcome {
+  return { ok: false, ...(r.notNow ? { notNow: true } : { refused: true }), detail: `refused: ${r.reason}` };
+}
+
 /** "25%" or "2": how many of a workload's desired replicas may be unavailable at once. */
 export function allowedUnavailable(maxUnavailable: string, desired: number): number {
   const pct = /^([0-9]{1,3})%$/.exec(maxUnavailable);
@@ -123,8 +132,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * The Kubernetes blast radius of removing one pod, or null: the reason it is
    * refused. The last ready replica of its workload and any disruption beyond
    * max_unavailable are "not now" (the workload may have room later); a pod nothing
-   * would replace (no controller, a Job's, a DaemonSet's) is refused for good, a
-   * plain failure.
+   * would replace (no controller, a Job's, a DaemonSet's) is refused for good: the run
+   * fails, though not as the target's failure (see `refusedRemoval`).
    */
   async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<{ reason: string; notNow: boolean } | null> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
@@ -194,7 +203,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, ...(refusal.notNow ? { notNow: true } : {}), detail: `refused: ${refusal.reason}` };
+    if (refusal) return refusedRemoval(refusal);
     try {
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
@@ -211,7 +220,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return { ok: false, ...(refusal.notNow ? { notNow: true } : {}), detail: `refused: ${refusal.reason}` };
+    if (refusal) return refusedRemoval(refusal);
     const grace = gracePeriodArg(a.args);
     await write(writes, () =>
       kubeCall(clients, signal, (o) =>
@@ -236,7 +245,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Alert labels can reach this number; zero would take the whole service down. Only a
     // runbook that writes --replicas=0 itself (HIGH risk: a person approved it) may, or a
     // rollback putting back the 0 this run's own scale read.
-    if (want === 0 && a.args.allow_zero !== 'true' && restore === undefined) return { ok: false, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
+    if (want === 0 && a.args.allow_zero !== 'true' && restore === undefined) {
+      return { ok: false, refused: true, detail: `refused: scaling ${a.kind} ${ns}/${a.name} to 0 would remove every replica; rectify does not do that` };
+    }
     // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
@@ -256,6 +267,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         if (readyAfter < old - allowed) {
           return {
             ok: false,
+            refused: true,
             detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${readyAfter} ready`,
           };
         }
@@ -410,6 +422,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (refused.length > 0) {
       return {
         ok: false,
+        refused: true,
         detail: `drain node ${node}: refused, nothing evicted: ${refused.join('; ')}; the node stays cordoned`,
         facts: { was_unschedulable: String(was), evicted: '0' },
       };
