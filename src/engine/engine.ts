@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
-import { createLimiter, errorMessage, newId, timeoutSignal, type Clock } from '../lib/index.js';
+import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
@@ -69,6 +69,15 @@ export interface TruncatedDelivery {
 }
 
 const ENRICH_TIMEOUT_MS = 5_000;
+
+/** The enrichment read ran out of its time: said so in a refusal, as what to do about it differs. */
+class EnrichmentTimedOut extends Error {}
+
+/** An error's text as one line of a reason: no line breaks, and not a wall of text. */
+function oneLine(text: string, max = 200): string {
+  const flat = text.replace(/\s+/g, ' ').trim();
+  return flat.length > max ? `${flat.slice(0, max)}…` : flat;
+}
 const HOUR_MS = 3_600_000;
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 export const PREPARE_CONCURRENCY = 32;
@@ -165,7 +174,7 @@ export function createEngine(deps: EngineDeps) {
    * one read: a storm of alerts for one workload is one call to the Kubernetes API.
    * `refused`: the enricher's reason the alert's values cannot be acted on as given.
    */
-  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<{ values: Record<string, string>; refused?: string }> {
+  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<{ values: Record<string, string>; refused?: string; unread?: string }> {
     const values = placeholderValues(incident);
     if (!deps.enricher || !needsEnrichment(incident, rb)) return { values };
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
@@ -175,23 +184,34 @@ export function createEngine(deps: EngineDeps) {
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       return { values: { ...extra, ...given, ...facts } };
     } catch (err) {
-      // Unknown is not good news: the missing value makes rendering refuse the run.
+      // Unknown is not good news: the missing value makes rendering refuse the run, and
+      // the refusal says the read failed (not that the alert lacked the value).
       log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
-      return { values: given };
+      const unread = err instanceof EnrichmentTimedOut ? err.message : `failed: ${oneLine(errorMessage(err))}`;
+      return { values: given, unread };
     }
   }
 
   /** Puts what `enrich` prepared on the input. */
   async function enrichInput(input: DecideInput): Promise<void> {
-    const { values, refused } = await enrich(input.incident, input.runbook!, requestReads.get(input));
+    const { values, refused, unread } = await enrich(input.incident, input.runbook!, requestReads.get(input));
     input.values = values;
     if (refused !== undefined) input.refused = refused;
     else delete input.refused;
+    if (unread !== undefined) input.unread = unread;
+    else delete input.unread;
   }
 
   /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
   function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string> | EnrichmentRefused> {
-    const read = () => deps.enricher!.enrich(given, timeoutSignal(ENRICH_TIMEOUT_MS));
+    const read = async () => {
+      const signal = timeoutSignal(ENRICH_TIMEOUT_MS);
+      try {
+        return await deps.enricher!.enrich(given, signal);
+      } catch (err) {
+        throw signal.aborted ? new EnrichmentTimedOut(`timed out after ${formatDuration(ENRICH_TIMEOUT_MS)}`, { cause: err }) : err;
+      }
+    };
     if (!reads) return read();
     // The incident id names the alert, not anything the enricher reads: left out of the key.
     const key = JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
@@ -275,6 +295,7 @@ export function createEngine(deps: EngineDeps) {
     else delete input.runbook;
     delete input.values;
     delete input.refused;
+    delete input.unread;
     delete input.guardrails;
     enrichedOnly.delete(input);
     return rb !== undefined && needsIO(input.incident, rb);
@@ -771,9 +792,10 @@ export function createEngine(deps: EngineDeps) {
         dedup_key: `manual:${incidentId}`,
         received_at: now,
       };
-      const { values, refused } = await enrich(incident, rb);
+      const { values, refused, unread } = await enrich(incident, rb);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
       if (refused !== undefined) input.refused = refused;
+      if (unread !== undefined) input.unread = unread;
       // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
       if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {

@@ -20,6 +20,12 @@ export interface DecideInput {
   values?: Record<string, string>;
   /** Why the values could not be prepared as the alert gives them (the enricher refused): the decision is PARAM_REFUSED with it. */
   refused?: string;
+  /**
+   * How reading the cluster for enrichment went wrong ("timed out after 5s", "failed: …"):
+   * a value the enricher would have given is missing for that reason, not because the
+   * alert lacks it, and a refusal for it says so.
+   */
+  unread?: string;
   trigger: DecisionTrigger;
   /** For approval and manual runs: the runbook is chosen, not matched. */
   runbook?: Runbook;

@@ -124,4 +124,25 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
     assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
     assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 4);
   });
+
+  // Regression: when the enrichment read hung until its deadline, the refusal said the
+  // alert carried no old_replicas ("not in the incident's context or labels"), though it
+  // did (dropped: the count is the cluster's) and the read timing out was the cause.
+  it('a cluster read that times out or fails while enriching is the reason given for the missing count', { timeout: 30_000 }, async () => {
+    const DEP = `/apis/apps/v1/namespaces/${NS}/deployments/app2`;
+    const alert = { root_cause: 'high_cpu', service: 'app2', confidence: 1, context: { deployment: 'app2', namespace: NS, old_replicas: '3', new_replicas: '4' } };
+    const next = 'nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand';
+    fake.injectDelay('GET', DEP, 20_000);
+    const hung = await svc.post('/api/v1/incidents?wait=true', alert);
+    fake.releaseDelays();
+    // The held request is answered on a later tick: let it be, before the next fault is set.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.deepEqual([hung.body.action, hung.body.event, hung.body.execution_id], ['blocked', 'PARAM_REFUSED', null]);
+    assert.equal(hung.body.reason, `no value for placeholder {old_replicas}: reading it from the cluster timed out after 5s (an alert's own old_replicas is never used: it is the cluster's to say); ${next}`);
+    fake.injectError('GET', DEP, 500, 'InternalError', 'etcd unavailable');
+    const failed = await svc.post('/api/v1/incidents?wait=true', alert);
+    assert.equal(failed.body.event, 'PARAM_REFUSED');
+    assert.equal(failed.body.reason, `no value for placeholder {old_replicas}: reading it from the cluster failed: etcd unavailable (an alert's own old_replicas is never used: it is the cluster's to say); ${next}`);
+    assert.deepEqual(writes(), []);
+  });
 });

@@ -1,6 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Plan, Runbook, CheckSpec } from '../../domain/index.js';
-import { placeholderValues } from '../../domain/index.js';
+import { isClusterFact, KUBERNETES_ENRICHMENT, placeholderValues } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -14,7 +14,23 @@ export interface Renderer {
 
 const isNamed = (c: CheckSpec): boolean => c.type === 'named';
 
-type Rendered = { ok: true; plan: ExecutionPlan } | { ok: false; reason: string };
+type Rendered = { ok: true; plan: ExecutionPlan } | { ok: false; reason: string; param?: string };
+
+const refusal = (r: { reason: string; param?: string }): Rendered => ({ ok: false, reason: r.reason, ...(r.param !== undefined ? { param: r.param } : {}) });
+
+/**
+ * The reason for a refusal over a missing value the Kubernetes enricher would have
+ * given, when reading the cluster failed: "no value … (not in the incident's context or
+ * labels)" would send a person looking at the alert (which may well carry one, dropped
+ * as the cluster's to say), when the cluster read is what to look at.
+ */
+function unreadValue(out: { reason: string; param?: string }, values: Record<string, string>, unread: string | undefined): string | undefined {
+  const param = out.param;
+  if (unread === undefined || param === undefined || Object.hasOwn(values, param)) return undefined;
+  if (!(KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(param)) return undefined;
+  const dropped = isClusterFact(param) ? ` (an alert's own ${param} is never used: it is the cluster's to say)` : '';
+  return `no value for placeholder {${param}}: reading it from the cluster ${unread}${dropped}; nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand`;
+}
 
 /** Rendered plans remembered, across all runbooks; the oldest is forgotten first. */
 export const RENDER_CACHE_SIZE = 4_096;
@@ -51,11 +67,11 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
 
   function render(rb: Runbook, values: Record<string, string>): Rendered {
     const plan = deps.renderer.renderPlan(rb, values);
-    if (!plan.ok) return { ok: false, reason: plan.reason };
+    if (!plan.ok) return refusal(plan);
     const pre = deps.renderer.renderChecks(rb.preChecks, values);
-    if (!pre.ok) return { ok: false, reason: pre.reason };
+    if (!pre.ok) return refusal(pre);
     const post = deps.renderer.renderChecks(rb.postChecks, values);
-    if (!post.ok) return { ok: false, reason: post.reason };
+    if (!post.ok) return refusal(post);
     return { ok: true, plan: { ...plan.plan, preChecks: pre.checks, postChecks: post.checks } };
   }
 
@@ -88,7 +104,7 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
       if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
       const values = ctx.input.values ?? placeholderValues(ctx.input.incident);
       const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, values) : render(rb, values);
-      if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: out.reason, runbook: rb };
+      if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unreadValue(out, values, ctx.input.unread) ?? out.reason, runbook: rb };
       ctx.plan = out.plan;
       return undefined;
     },
