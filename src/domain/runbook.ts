@@ -146,6 +146,25 @@ export interface Matcher {
   re?: { test(value: string): boolean };
 }
 
+/** Whether `m` holds on a label's value (a missing label is the empty string, as in Alertmanager). */
+export function matcherHoldsOn(m: Matcher, value: string): boolean {
+  switch (m.op) {
+    case '=':
+      return value === m.value;
+    case '!=':
+      return value !== m.value;
+    case '=~':
+      return m.re !== undefined && m.re.test(value);
+    case '!~':
+      return m.re !== undefined && !m.re.test(value);
+  }
+}
+
+/** A matcher as a runbook writes it: `namespace!~"kube-system|kube-public"`. */
+export function formatMatcher(m: Matcher): string {
+  return `${m.name}${m.op}${JSON.stringify(m.value)}`;
+}
+
 /** A time window when a runbook may act on its own; days 0 = Sunday. */
 export interface TimeWindow {
   days: number[];

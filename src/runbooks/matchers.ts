@@ -1,5 +1,5 @@
 import { placeholderValue, type Incident } from '../domain/incident.js';
-import type { Matcher } from '../domain/runbook.js';
+import { formatMatcher, matcherHoldsOn, type Matcher } from '../domain/runbook.js';
 import { RE2JS } from 're2js';
 import type { Parsed } from './kubectl.js';
 
@@ -67,20 +67,7 @@ function unquote(raw: string): string | undefined {
 }
 
 export function matcherHolds(m: Matcher, labels: Readonly<Record<string, string>>): boolean {
-  return valueHolds(m, Object.prototype.hasOwnProperty.call(labels, m.name) ? (labels[m.name] ?? '') : '');
-}
-
-function valueHolds(m: Matcher, v: string): boolean {
-  switch (m.op) {
-    case '=':
-      return v === m.value;
-    case '!=':
-      return v !== m.value;
-    case '=~':
-      return m.re !== undefined && m.re.test(v);
-    case '!~':
-      return m.re !== undefined && !m.re.test(v);
-  }
+  return matcherHoldsOn(m, Object.prototype.hasOwnProperty.call(labels, m.name) ? (labels[m.name] ?? '') : '');
 }
 
 export function matchersHold(ms: readonly Matcher[], labels: Readonly<Record<string, string>>): boolean {
@@ -96,10 +83,8 @@ export function matchersHold(ms: readonly Matcher[], labels: Readonly<Record<str
  * value in place; allocates nothing.
  */
 export function matchersHoldFor(ms: readonly Matcher[], incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): boolean {
-  for (const m of ms) if (!valueHolds(m, placeholderValue(incident, m.name) ?? '')) return false;
+  for (const m of ms) if (!matcherHoldsOn(m, placeholderValue(incident, m.name) ?? '')) return false;
   return true;
 }
 
-export function formatMatcher(m: Matcher): string {
-  return `${m.name}${m.op}${JSON.stringify(m.value)}`;
-}
+export { formatMatcher };

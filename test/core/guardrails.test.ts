@@ -408,6 +408,35 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: a manual run of a runbook whose match: excludes kube-system restarted a
+  // kube-system deployment, though the same alert finds no runbook.
+  it("a manual run keeps the runbook's exclusions (negative match: matchers on the values it gives); positive matchers are not required", async () => {
+    target.reset();
+    target.route('POST', '/k-restart/kube-system/coredns', { status: 200 });
+    target.route('POST', '/k-restart/shop/web', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'k-restart', `    match: ['namespace!~"kube-system|kube-public"', 'service!="payments"', 'alertname="KubeDeploymentReplicasMismatch"']\n    max_per_hour: 10\n    cooldown_minutes: 0\n`, { path: '/k-restart/{namespace}/{deployment}' })}`,
+    });
+    const alert = await svc.post('/api/v1/incidents', incident('k-restart', 'coredns', { context: { deployment: 'coredns', namespace: 'kube-system' } }));
+    assert.equal(alert.body.event, 'NO_RUNBOOK');
+    const fix = 'a manual run keeps the runbook\'s exclusions, and nothing overrides them; to act there, use a runbook whose match: allows it (a reviewed change to the runbooks), or act by hand outside rectify';
+    const r = await svc.post('/api/v1/runbooks/k-restart/run?wait=true', { by: 'alice', params: { deployment: 'coredns', namespace: 'kube-system' } });
+    assert.deepEqual([r.body.action, r.body.event, r.body.execution_id], ['blocked', 'PARAM_REFUSED', null]);
+    assert.equal(r.body.reason, `runbook k-restart excludes namespace "kube-system" (match: namespace!~"kube-system|kube-public"): ${fix}`);
+    const dry = await svc.post('/api/v1/runbooks/k-restart/run', { by: 'alice', dry_run: true, params: { deployment: 'coredns', namespace: 'kube-public' } });
+    assert.equal(dry.body.event, 'PARAM_REFUSED');
+    const payments = await svc.post('/api/v1/runbooks/k-restart/run', { by: 'alice', service: 'payments', params: { deployment: 'web', namespace: 'shop' } });
+    assert.equal(payments.body.reason, `runbook k-restart excludes service "payments" (match: service!="payments"): ${fix}`);
+    assert.equal(target.requests().length, 0, 'nothing was called');
+    const audit = (await svc.get(`/api/v1/audit?incident_id=${r.body.incident_id}`)).body.events.map((e: { event: string }) => e.event).reverse();
+    assert.deepEqual(audit, ['MANUAL_RUN', 'PARAM_REFUSED']);
+    // Elsewhere it runs, without the alertname a manual run does not carry.
+    const ok = await svc.post('/api/v1/runbooks/k-restart/run?wait=true', { by: 'alice', params: { deployment: 'web', namespace: 'shop' } });
+    assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
+    assert.equal(target.calls('/k-restart/shop/web'), 1);
+    await svc.stop({ remove: true });
+  });
+
   it('global --dry-run runs nothing', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'g', '')}`, args: ['--dry-run'] });

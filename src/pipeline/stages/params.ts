@@ -1,6 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
-import type { Plan, Runbook, CheckSpec } from '../../domain/index.js';
-import { isClusterFact, KUBERNETES_ENRICHMENT, placeholderValues } from '../../domain/index.js';
+import type { Incident, Plan, Runbook, CheckSpec } from '../../domain/index.js';
+import { formatMatcher, isClusterFact, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -30,6 +30,28 @@ function unreadValue(out: { reason: string; param?: string }, values: Record<str
   if (!(KUBERNETES_ENRICHMENT.adds as readonly string[]).includes(param)) return undefined;
   const dropped = isClusterFact(param) ? ` (an alert's own ${param} is never used: it is the cluster's to say)` : '';
   return `no value for placeholder {${param}}: reading it from the cluster ${unread}${dropped}; nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand`;
+}
+
+/**
+ * A manual run names its runbook, so `match:` never chose it. But a runbook's negative
+ * matchers (`namespace!~"kube-system|kube-public"`) say where it must never act, and
+ * whoever runs it by hand expects that to hold as it does for an alert (the same alert
+ * would find no runbook). So a run whose own values (its params, its service)
+ * contradict one is refused, naming the matcher. Positive matchers select alerts (an
+ * alertname, a severity a manual run does not carry) and are not required; nor is a
+ * value the run does not give.
+ */
+function manualRunExclusion(rb: Runbook, incident: Incident): string | undefined {
+  for (const m of rb.matchers) {
+    if (m.op !== '!=' && m.op !== '!~') continue;
+    const value = placeholderValue(incident, m.name);
+    if (value === undefined || matcherHoldsOn(m, value)) continue;
+    return (
+      `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(value)} (match: ${formatMatcher(m)}): a manual run keeps the runbook's exclusions, ` +
+      `and nothing overrides them; to act there, use a runbook whose match: allows it (a reviewed change to the runbooks), or act by hand outside rectify`
+    );
+  }
+  return undefined;
 }
 
 /** Rendered plans remembered, across all runbooks; the oldest is forgotten first. */
@@ -102,6 +124,10 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         return undefined;
       }
       if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
+      if (ctx.input.trigger === 'manual') {
+        const excluded = manualRunExclusion(rb, ctx.input.incident);
+        if (excluded !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: excluded, runbook: rb };
+      }
       const values = ctx.input.values ?? placeholderValues(ctx.input.incident);
       const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, values) : render(rb, values);
       if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unreadValue(out, values, ctx.input.unread) ?? out.reason, runbook: rb };
