@@ -38,7 +38,11 @@ export interface SqliteStoreOptions {
    * request changes neither), for the rectify_approvals_pending gauge.
    */
   onApprovalsPending?: (pending: number) => void;
-  /** How long a write waits for another connection's lock before the store reports itself unavailable (default 5000). */
+  /**
+   * How long a write waits for another connection's lock before the store reports itself
+   * unavailable (default 5000): each unit at most this long from when it was queued,
+   * polled off the event loop (see `flush`).
+   */
   busyTimeoutMs?: number;
   /** Called once if the WAL checkpoint thread stops; the writer then checkpoints inside its commits again. */
   onCheckpointerStopped?: (err: unknown) => void;
@@ -94,6 +98,15 @@ export function isStoreFault(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && FAULT_CODES.test(code);
 }
+
+/** Another connection holds the write lock (SQLITE_BUSY and its extended codes): waiting may end it. */
+function isLockBusy(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_BUSY');
+}
+
+/** The longest pause between two attempts to take a lock another connection holds. */
+const MAX_LOCK_POLL_MS = 100;
 
 function unavailable(err: unknown): RectifyError {
   return new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later', { cause: err });
@@ -159,6 +172,8 @@ interface Unit {
   work: (tx: Tx) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
+  /** When it was queued (performance.now()): it waits for a lock held elsewhere until `busyTimeoutMs` after. */
+  since: number;
 }
 
 /**
@@ -170,9 +185,12 @@ interface Unit {
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
   const db = new Database(opts.path);
+  const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
-  db.pragma(`busy_timeout = ${Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000))}`);
+  // While opening (migrations, the owner row) a lock held elsewhere is waited for in
+  // SQLite itself; once the store is open, writes wait off the event loop (see flush).
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
   let serveLock: ServeLock | null = null;
   if (opts.lock && opts.path !== ':memory:') {
@@ -259,17 +277,27 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   };
   const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
     at: Date.now(),
-    message: errorText(err),
+    message: isLockBusy(err) ? `${errorText(err)} (another connection holds its write lock; a commit waits for it up to ${busyTimeoutMs} ms)` : errorText(err),
     ...((err as { code?: unknown } | null)?.code === 'SQLITE_FULL' ? { full: true } : {}),
   });
   const maxPending = opts.maxPending ?? 20_000;
   let queue: Unit[] = [];
+  /** A flush is due: on the next check phase, or on `lockTimer` while a lock held elsewhere is waited for. */
   let scheduled = false;
   let closed = false;
+  /**
+   * Set while the queued units wait for another connection's write lock: the last
+   * refusal and how many attempts met it. Cleared by a commit.
+   */
+  let lockWait: { err: unknown; attempts: number } | null = null;
+  let lockTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Set by a batch's transaction once it holds the write lock: a failure before that ran no unit. */
+  let batchRan = false;
 
   // Nested call of a transaction function = SAVEPOINT (better-sqlite3 semantics).
   const runUnit = db.transaction((work: (t: Tx) => unknown) => work(tx));
   const runBatch = db.transaction((batch: Unit[], results: Array<{ ok: boolean; value: unknown }>) => {
+    batchRan = true;
     // The chain tip is re-read from committed rows: a batch that failed to commit
     // before this one must not have left its hashes in memory.
     chain.sync();
@@ -294,27 +322,48 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   // it. Waiting longer for stragglers makes commits bigger but keeps every waiting
   // request's incidents alive through more scavenges; measured, it cost more CPU per
   // alert than the fsyncs it saved.
+  //
+  // A write lock held by another connection is not waited for inside SQLite: its busy
+  // handler sleeps on the event loop, so every batch, readiness probe and prune waited
+  // out the whole busy timeout in turn while no request (not even /readyz) was read,
+  // and a request waited a multiple of it. The connection's busy timeout is 0 once the
+  // store is open; a batch that finds the lock taken ran nothing, and is tried again on
+  // a timer (`waitForLock`) until the lock is free or its units have waited
+  // `busyTimeoutMs`, when they are answered 503 without another attempt.
   function flush(): void {
     scheduled = false;
-    const batch = queue;
+    lockTimer = null;
+    let batch = queue;
     queue = [];
     if (batch.length === 0) return;
     const lost = fileLost();
     if (lost) {
+      lockWait = null;
       const failure = unavailable(new Error(lost));
       for (const unit of batch) unit.reject(failure);
       return;
+    }
+    if (lockWait) {
+      batch = answerTimedOut(batch, lockWait.err);
+      if (batch.length === 0) return;
     }
     const results: Array<{ ok: boolean; value: unknown }> = [];
     const t0 = performance.now();
     // Left set by a batch that did not commit: what it changed is gone.
     tx.takeApprovalsChanged();
+    batchRan = false;
     try {
       tx.memoReads(true);
       runBatch.immediate(batch, results);
     } catch (err) {
+      // The lock is taken elsewhere and nothing of the batch ran: it waits its turn.
+      if (!batchRan && !closed && isLockBusy(err)) {
+        waitForLock(batch, err);
+        return;
+      }
       // The commit itself failed (disk full, read-only file, locked): nothing of this
       // batch is durable, so every caller is told so and nothing acts on it.
+      lockWait = null;
       const failure = unavailable(err);
       fault = faultOf(err);
       for (const unit of batch) unit.reject(failure);
@@ -322,6 +371,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     } finally {
       tx.memoReads(false);
     }
+    lockWait = null;
     const unitFault = results.find((r) => !r.ok && (r.value as { code?: string }).code === 'STORE_UNAVAILABLE');
     fault = unitFault ? faultOf((unitFault.value as Error).cause) : null;
     opts.onCommit?.(batch.length, (performance.now() - t0) / 1000);
@@ -331,6 +381,37 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (r.ok) unit.resolve(r.value);
       else unit.reject(r.value);
     });
+  }
+
+  /**
+   * The units that have waited `busyTimeoutMs` for the lock are answered 503 (nothing of
+   * theirs ran, so nothing of theirs is recorded), and the fault shows at /readyz until a
+   * write succeeds; the rest are returned. The queue is in arrival order, so they are a prefix.
+   */
+  function answerTimedOut(batch: Unit[], err: unknown): Unit[] {
+    const now = performance.now();
+    let waited = 0;
+    while (waited < batch.length && now - batch[waited]!.since >= busyTimeoutMs) waited++;
+    if (waited === 0) return batch;
+    const failure = unavailable(err);
+    fault = faultOf(err);
+    for (let i = 0; i < waited; i++) batch[i]!.reject(failure);
+    return batch.slice(waited);
+  }
+
+  /**
+   * Puts a batch the lock refused back at the head of the queue and tries again after a
+   * pause growing from 1 ms to MAX_LOCK_POLL_MS, or when its oldest unit's wait is up.
+   * Units queued meanwhile join the next attempt: one attempt at a time, however many
+   * requests wait, and the event loop stays free for them and for /readyz.
+   */
+  function waitForLock(batch: Unit[], err: unknown): void {
+    lockWait = { err, attempts: (lockWait?.attempts ?? 0) + 1 };
+    queue = queue.length ? batch.concat(queue) : batch;
+    const untilTimedOut = batch[0]!.since + busyTimeoutMs - performance.now();
+    const pause = Math.min(MAX_LOCK_POLL_MS, 2 ** Math.min(lockWait.attempts - 1, 7));
+    scheduled = true;
+    lockTimer = setTimeout(flush, Math.max(0, Math.min(pause, untilTimedOut)));
   }
 
   const statsStmt = db.prepare(
@@ -474,6 +555,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
   }
 
+  // From here on no statement waits for a lock inside SQLite, on the event loop: a batch
+  // waits in flush, the readiness probe and pruning fail at once and are tried again
+  // later. Reads do not wait in WAL mode (a writer does not block them).
+  db.pragma('busy_timeout = 0');
+
   return {
     transact<T>(work: (t: Tx) => T, o?: TransactOptions): Promise<T> {
       if (closed) return Promise.reject(new RectifyError('SHUTTING_DOWN', 'the store is closed'));
@@ -482,7 +568,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting to be recorded (--max-pending ${maxPending}); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`));
       }
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (v: unknown) => void, reject });
+        queue.push({ work, resolve: resolve as (v: unknown) => void, reject, since: performance.now() });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);
@@ -535,7 +621,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (fault) {
         // Probed only while degraded, so a store that recovered says so even when
         // no request arrives (a probe that failed keeps the pod out of rotation,
-        // which would otherwise never send the request that clears the fault).
+        // which would otherwise never send the request that clears the fault). It does
+        // not wait for a lock held elsewhere (busy timeout 0): /readyz answers at once.
         try {
           probe.immediate(Date.now());
           fault = null;
@@ -553,7 +640,12 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     close(): void {
       if (closed) return;
       closed = true;
-      if (queue.length) flush();
+      if (lockTimer) clearTimeout(lockTimer);
+      if (queue.length) {
+        // The last commit may wait for the lock in SQLite: nothing else is served any more.
+        db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+        flush();
+      }
       checkpointer?.stop();
       db.close();
       serveLock?.release();

@@ -1,0 +1,127 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { holdDatabaseLock } from '../helpers/db-lock.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * A write lock held by another process (an operator's sqlite3 shell, a second
+ * program) for longer than --db-busy-timeout. The wait for it must not hold the event
+ * loop: every request, /readyz included, is answered while the lock stands, and each
+ * intake request within about --db-busy-timeout of its arrival, however many wait.
+ */
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    actions:
+      - http: {method: POST, url: "${base}/act/{service}"}
+`;
+const broken = (service: string, id: string) => ({ root_cause: 'broken', service, confidence: 1, id });
+const LOCKED = 'SQLITE_BUSY: database is locked (another connection holds its write lock; a commit waits for it up to 1000 ms)';
+
+describe('a database locked by another process', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    for (const s of ['ready', 'wait']) target.route('POST', `/act/${s}`, { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('once a commit failed on the lock, /readyz answers at once 503 naming it, until a write succeeds again', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '1s'] });
+    const lock = await holdDatabaseLock(svc.dbPath);
+    try {
+      const r = await svc.post('/api/v1/incidents?wait=true', broken('ready', 'READY-1'));
+      assert.deepEqual([r.status, r.body.error.code, r.headers['retry-after']], [503, 'STORE_UNAVAILABLE', '5']);
+      for (let i = 0; i < 3; i++) {
+        const t0 = performance.now();
+        const ready = await svc.get('/readyz');
+        const took = performance.now() - t0;
+        // Before, the probe waited out the busy timeout on the event loop (and every
+        // request with it), and answered 200 if the lock went meanwhile.
+        assert.ok(took < 300, `/readyz answered after ${Math.round(took)} ms`);
+        assert.equal(ready.status, 503);
+        assert.deepEqual({ ready: ready.body.ready, store: ready.body.store, store_error: ready.body.store_error }, { ready: false, store: 'unavailable', store_error: LOCKED });
+        await delay(100);
+      }
+    } finally {
+      await lock.release();
+    }
+    await until('readyz 200', async () => ((await svc.get('/readyz')).status === 200 ? true : undefined));
+    const again = await svc.post('/api/v1/incidents?wait=true', broken('ready', 'READY-1'));
+    assert.deepEqual([again.status, again.body.action, again.body.success], [202, 'executed', true]);
+    assert.equal(target.calls('/act/ready'), 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('each request waits about --db-busy-timeout at most, however many wait: 503 with nothing recorded, or 202 when the lock goes in time', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '1s'] });
+    const lock = await holdDatabaseLock(svc.dbPath);
+    let released = false;
+    try {
+      // Four requests a quarter of a second apart, each timed from when it was due:
+      // before, each commit batch waited its whole busy timeout in turn on the event
+      // loop, so the later ones were not even read until the earlier ones gave up.
+      const t0 = performance.now();
+      const answers = await Promise.all(
+        [0, 250, 500, 750].map(async (at, k) => {
+          await delay(at);
+          const r = await svc.post('/api/v1/incidents?wait=true', broken('wait', `WAIT-${k}`));
+          return { status: r.status, code: r.body.error?.code, waited: performance.now() - (t0 + at) };
+        }),
+      );
+      for (const [k, a] of answers.entries()) {
+        assert.deepEqual([a.status, a.code], [503, 'STORE_UNAVAILABLE'], `WAIT-${k}`);
+        assert.ok(a.waited >= 950 && a.waited < 1_500, `WAIT-${k} answered after ${Math.round(a.waited)} ms`);
+      }
+      // A request still waiting when the lock goes is committed and decided: nothing answered 503 was, nothing accepted is lost.
+      const sent = performance.now();
+      const late = svc.post('/api/v1/incidents?wait=true', broken('wait', 'WAIT-LATE'));
+      await delay(300);
+      await lock.release();
+      released = true;
+      const r = await late;
+      assert.deepEqual([r.status, r.body.action, r.body.success], [202, 'executed', true]);
+      assert.ok(performance.now() - sent < 1_000);
+    } finally {
+      if (!released) await lock.release();
+    }
+    for (let k = 0; k < 4; k++) assert.equal((await svc.get(`/api/v1/incidents/WAIT-${k}`)).status, 404, `WAIT-${k} was not recorded`);
+    assert.equal(target.calls('/act/wait'), 1, 'only the committed request acted');
+    // The sender retries a refused one: decided now, once.
+    const retried = await svc.post('/api/v1/incidents?wait=true', broken('wait', 'WAIT-0'));
+    assert.deepEqual([retried.status, retried.body.action], [202, 'executed']);
+    assert.equal(target.calls('/act/wait'), 2);
+    assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    await svc.stop({ remove: true });
+  });
+
+  it('closing the store while units wait for the lock answers them once, after one last wait', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'db.sqlite');
+    const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, busyTimeoutMs: 200 });
+    const lock = await holdDatabaseLock(path);
+    try {
+      const waiting = store.transact((tx) => tx.appendAudit({ at: 1, event: 'SERVICE_PAUSED', actor: 'waiting', details: {} }));
+      await delay(20);
+      assert.equal(store.pending(), 1, 'the unit waits in the queue, not in SQLite');
+      store.close();
+      await assert.rejects(waiting, { code: 'STORE_UNAVAILABLE' });
+    } finally {
+      await lock.release();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
