@@ -10,7 +10,7 @@ import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
 import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
-import { createEngine, createExecutionTracker, type Engine, type RunbookCatalog } from './engine/index.js';
+import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
 import { systemClock, type Clock } from './lib/index.js';
@@ -430,6 +430,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
 
   let draining = false;
   let reloadRefused: { at: number; problems: readonly string[] } | null = null;
+  // A delivery refused as a whole (too large, not JSON) is dropped by Alertmanager: said, counted, audited, told.
+  const intakeRefusals = createIntakeRefusals({ store, clock, log, metrics, bodyLimitBytes: config.bodyLimitBytes, ...(notify ? { notify } : {}) });
   const app = await buildApp({
     engine,
     store,
@@ -439,6 +441,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     metrics,
     available: executors.available,
     bodyLimitBytes: config.bodyLimitBytes,
+    intakeRefused: intakeRefusals.refused,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
     ...(auth ? { auth } : {}),

@@ -4,13 +4,13 @@ import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
-import { errorHandler, errorBody } from './errors.js';
+import { createErrorHandler, errorBody } from './errors.js';
 import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { registerIntakeRoutes } from './routes/intake.js';
+import { intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes } from './routes/slack.js';
 import { addRoute, installZodValidation } from './zod-route.js';
@@ -79,7 +79,12 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   else installLoopbackHostCheck(app, deps.log, opts.https ? 'https' : 'http');
   const registry = new Map<string, z.ZodType>();
   installZodValidation(app, registry);
-  app.setErrorHandler(errorHandler);
+  app.setErrorHandler(
+    createErrorHandler({
+      bodyLimitBytes: deps.bodyLimitBytes,
+      ...(deps.intakeRefused ? { onRefused: intakeRefusalReporter(deps.intakeRefused) } : {}),
+    }),
+  );
   // JSON only: a text body must be a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
   app.setNotFoundHandler((req, reply) => {

@@ -1,6 +1,6 @@
 import type { SlackVerifier } from './slack-signature.js';
 import type { Logger } from 'pino';
-import type { Engine, RunbookCatalog } from '../engine/index.js';
+import type { Engine, IntakeRefusal, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
 import type { Store } from '../store/ports.js';
 import type { TokenAuth } from './auth.js';
@@ -21,6 +21,8 @@ export interface ApiDeps {
   /** Executor kinds configured in this process. */
   available: ReadonlySet<string>;
   bodyLimitBytes: number;
+  /** An intake request refused as a whole (413, 415, 400): counted, logged, and for a lost delivery audited and told. */
+  intakeRefused?(refusal: IntakeRefusal): void;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */

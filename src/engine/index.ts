@@ -1,3 +1,4 @@
 export * from './engine.js';
 export * from './apply.js';
 export * from './executions.js';
+export * from './intake-refusals.js';

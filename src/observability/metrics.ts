@@ -36,6 +36,11 @@ export interface Metrics {
   runbookPaused(runbook: string, paused: boolean): void;
   /** Alertmanager left `count` alerts out of a notification (its webhook `max_alerts`): rectify never saw them. */
   alertsTruncated(count: number): void;
+  /**
+   * An intake request was refused as a whole (nothing in it decided): `route` its path (one
+   * of the intake routes), `reason` body_too_large, unsupported_media_type, malformed or invalid.
+   */
+  intakeRefused(route: string, reason: string): void;
 }
 
 const noop = (): void => {};
@@ -50,4 +55,5 @@ export const noopMetrics: Metrics = Object.freeze({
   approvalsPending: noop,
   runbookPaused: noop,
   alertsTruncated: noop,
+  intakeRefused: noop,
 });

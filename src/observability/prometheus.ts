@@ -114,6 +114,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     help: "Alerts Alertmanager left out of its notifications (the webhook's max_alerts): never seen, never decided.",
     registers: [registry],
   });
+  const intakeRefused = new Counter({
+    name: 'rectify_intake_refused_total',
+    help: 'Intake requests refused as a whole, nothing in them decided, by route and reason (body_too_large: over --body-limit; unsupported_media_type; malformed: not one JSON document; invalid: fails the schema). Alertmanager drops a group answered 4xx.',
+    labelNames: ['route', 'reason'] as const,
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -170,6 +176,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     approvalsPending: (n) => approvals.set(n),
     runbookPaused: (runbook, isPaused) => runbookPausedGauge.set({ runbook }, isPaused ? 1 : 0),
     alertsTruncated: (count) => truncated.inc(count),
+    intakeRefused: (route, reason) => intakeRefused.inc({ route, reason }),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
     forgetRunbook: (runbook) => {
       circuit.remove({ runbook });

@@ -18,9 +18,49 @@ import { newId } from '../../lib/index.js';
 import { decisionResultSchema, errorSchema, resultsSchema, waitQuerySchema } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
-import type { TruncatedDelivery } from '../../engine/index.js';
+import type { ClientRefusal } from '../errors.js';
+import type { IntakeRefusal, IntakeRefusalReason, TruncatedDelivery } from '../../engine/index.js';
 
 type WaitQuery = z.infer<typeof waitQuerySchema>;
+
+/** The intake routes, and whether their sender is a webhook (it drops a delivery answered 4xx, and no person reads the answer). */
+const INTAKE_ROUTES: ReadonlyMap<string, { webhook: boolean }> = new Map([
+  ['/api/v1/webhooks/alertmanager', { webhook: true }],
+  ['/api/v1/webhooks/pagerduty', { webhook: true }],
+  ['/api/v1/incidents', { webhook: false }],
+]);
+
+/** The refusals of a whole intake request, by the code answered (a 409 of one incident id is not one: the sender is told which). */
+const REFUSAL_REASONS: Partial<Record<string, IntakeRefusalReason>> = {
+  PAYLOAD_TOO_LARGE: 'body_too_large',
+  UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  BAD_REQUEST: 'malformed',
+  VALIDATION_FAILED: 'invalid',
+};
+
+/**
+ * Hears the error handler's 4xx answers and passes on those that refused an intake
+ * request as a whole: Alertmanager drops a group it gets a 4xx for, so each must leave
+ * a trace here (see engine/intake-refusals.ts).
+ */
+export function intakeRefusalReporter(report: (r: IntakeRefusal) => void): (req: FastifyRequest, refusal: ClientRefusal) => void {
+  return (req, refusal) => {
+    const route = req.routeOptions.url ?? '';
+    const intake = INTAKE_ROUTES.get(route);
+    const reason = REFUSAL_REASONS[refusal.code];
+    if (!intake || !reason || req.method !== 'POST') return;
+    const declared = Number(req.headers['content-length']);
+    report({
+      route,
+      reason,
+      status: refusal.status,
+      bytes: req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : null,
+      message: refusal.message,
+      webhook: intake.webhook,
+      caller: req.caller?.name ?? null,
+    });
+  };
+}
 const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: errorSchema };
 
 /** The intake routes: answered 202 once every decision in the body is durable. */

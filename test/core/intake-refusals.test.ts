@@ -1,0 +1,181 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { postAlerts, startAlertmanager } from '../helpers/alertmanager.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { freePort, type RunningDaemon } from '../helpers/prometheus.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * Alertmanager drops a group it gets a 4xx for and never sends it again: a group
+ * larger than --body-limit (a storm of thousands of alerts in one notification) must
+ * not vanish with no trace in rectify. Refusals of a whole intake request are counted
+ * and logged; a body too large, and any refused webhook delivery, is also audited and
+ * told to a person, at most once a minute per route and reason.
+ */
+
+const AM = '/api/v1/webhooks/alertmanager';
+const LIMIT = 16 * 1024;
+
+/** An Alertmanager notification of `n` alerts in one group: about 500 bytes each. */
+const group = (n: number, tag = 'g') =>
+  amWebhook(Array.from({ length: n }, (_, i) => ({ labels: { alertname: 'PodCrashLooping', service: `svc-${i}`, pad: 'x'.repeat(300) }, fingerprint: `${tag}${i.toString(16).padStart(14, '0')}` })));
+
+const refusedRows = async (svc: TestService) => (await svc.get('/api/v1/audit?event=INTAKE_REFUSED&limit=100')).body.events as any[];
+const refusedCount = async (svc: TestService, route: string, reason: string): Promise<number> => {
+  const text = (await svc.get('/metrics')).body as string;
+  const m = new RegExp(`^rectify_intake_refused_total\\{route="${route.replaceAll('/', '\\/')}",reason="${reason}"\\} (\\S+)$`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+};
+const warnings = (svc: TestService) => svc.log.records().filter((l) => l.msg === 'intake request refused as a whole: nothing in it was decided');
+
+describe('intake requests refused as a whole are counted, logged, audited and told', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(async () => target.close());
+  const told = async (svc: TestService) => {
+    await svc.service.drainNotifications();
+    return target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'INTAKE_REFUSED');
+  };
+
+  it('a group larger than --body-limit: 413 saying what to do, a warning, rectify_intake_refused_total, an INTAKE_REFUSED row and a notification', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--body-limit', '16KiB', '--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const body = group(100);
+    const bytes = Buffer.byteLength(JSON.stringify(body));
+    const r = await svc.post(AM, body);
+    assert.equal(r.status, 413);
+    assert.deepEqual(r.body.error, {
+      code: 'PAYLOAD_TOO_LARGE',
+      message: `the request body (${bytes} bytes) is larger than the configured limit of ${LIMIT} bytes (--body-limit): raise --body-limit, or send less in one request`,
+      details: [],
+    });
+
+    const fix = "raise --body-limit (now 16.0 KiB) above the largest body the sender posts, or set max_alerts on rectify's Alertmanager receiver so a large group is cut down (rectify then reports the alerts it left out as ALERTS_TRUNCATED)";
+    const [warning, ...more] = warnings(svc);
+    assert.equal(more.length, 0);
+    assert.equal(warning!.level, 'warn');
+    assert.deepEqual(
+      { route: warning!.route, reason: warning!.reason, status: warning!.status, bytes: warning!.bytes, body_limit: warning!.body_limit, fix: warning!.fix },
+      { route: AM, reason: 'body_too_large', status: 413, bytes, body_limit: LIMIT, fix },
+    );
+    assert.equal(await refusedCount(svc, AM, 'body_too_large'), 1);
+
+    const rows = await until('the INTAKE_REFUSED row', async () => ((await refusedRows(svc)).length ? refusedRows(svc) : undefined));
+    assert.equal(rows.length, 1);
+    assert.deepEqual(
+      { actor: rows[0].actor, incident_id: rows[0].incident_id, details: rows[0].details },
+      { actor: 'rectify', incident_id: null, details: { route: AM, reason: 'body_too_large', status: 413, bytes, body_limit: LIMIT, answer: r.body.error.message, fix } },
+    );
+    const notes = await told(svc);
+    assert.equal(notes.length, 1);
+    assert.equal(notes[0].outcome, 'refused');
+    assert.equal(
+      notes[0].reason,
+      `rectify refused a body of ${(bytes / 1024).toFixed(1)} KiB, larger than --body-limit (16.0 KiB) on ${AM}: the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided; ${fix}`,
+    );
+    // Nothing of the body was decided.
+    assert.equal((await svc.get('/api/v1/audit?limit=100')).body.events.filter((e: any) => e.incident_id !== null).length, 0);
+    assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    await svc.stop({ remove: true });
+  });
+
+  it('a flood is told once a minute per route and reason: the rest are counted, and the next one told says how many', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--body-limit', '16KiB', '--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const first = svc.clock.now();
+    for (let i = 0; i < 5; i++) assert.equal((await svc.post(AM, group(100))).status, 413);
+    // Another route's refusals are told on their own.
+    assert.equal((await svc.post('/api/v1/incidents', { root_cause: 'x', service: 's', context: { pad: 'y'.repeat(LIMIT) } })).status, 413);
+    assert.equal(await refusedCount(svc, AM, 'body_too_large'), 5);
+    assert.equal(await refusedCount(svc, '/api/v1/incidents', 'body_too_large'), 1);
+    assert.equal(warnings(svc).length, 2);
+    await until('two rows', async () => ((await refusedRows(svc)).length === 2 ? true : undefined));
+    assert.deepEqual((await told(svc)).map((n) => n.reason.split(':')[0]).sort(), [
+      `rectify refused a body of ${(Buffer.byteLength(JSON.stringify(group(100))) / 1024).toFixed(1)} KiB, larger than --body-limit (16.0 KiB) on ${AM}`,
+      `rectify refused a body of ${(Buffer.byteLength(JSON.stringify({ root_cause: 'x', service: 's', context: { pad: 'y'.repeat(LIMIT) } })) / 1024).toFixed(1)} KiB, larger than --body-limit (16.0 KiB) on /api/v1/incidents`,
+    ].sort());
+
+    svc.clock.advance(59_000);
+    assert.equal((await svc.post(AM, group(100))).status, 413);
+    assert.equal(warnings(svc).length, 2, 'still within the minute');
+    svc.clock.advance(1_000);
+    assert.equal((await svc.post(AM, group(100))).status, 413);
+    assert.equal(await refusedCount(svc, AM, 'body_too_large'), 7);
+    const rows = await until('the third row', async () => {
+      const r = await refusedRows(svc);
+      return r.length === 3 ? r : undefined;
+    });
+    assert.equal(rows[0].details.route, AM);
+    assert.equal(rows[0].details.also_refused, 5);
+    assert.equal(rows[0].details.since, new Date(first).toISOString());
+    assert.equal(warnings(svc)[2]!.also_refused, 5);
+    const notes = (await told(svc)).filter((n) => n.reason.includes(AM));
+    assert.equal(notes.length, 2);
+    assert.match(notes[1].reason, new RegExp(`\\(5 more refused the same way since ${new Date(first).toISOString().replaceAll('.', '\\.')} were only counted\\)$`));
+    await svc.stop({ remove: true });
+  });
+
+  it('415 and 400 on intake routes are logged and counted (a webhook delivery also audited and told); refusals elsewhere are not', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const text = await svc.app.inject({ method: 'POST', url: AM, payload: 'alerts', headers: { 'content-type': 'text/plain' } });
+    assert.equal(text.statusCode, 415);
+    const broken = await svc.app.inject({ method: 'POST', url: AM, payload: '{"alerts": [', headers: { 'content-type': 'application/json' } });
+    assert.equal(broken.statusCode, 400);
+    const v3 = await svc.post(AM, { ...amWebhook([{ labels: { alertname: 'x' } }]), version: '3' });
+    assert.deepEqual([v3.status, v3.body.error.code], [400, 'VALIDATION_FAILED']);
+    const api = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: '{"root_cause": ', headers: { 'content-type': 'application/json' } });
+    assert.equal(api.statusCode, 400);
+    // Not intake: a person's request, answered to them.
+    assert.equal((await svc.post('/api/v1/pause', { by: 'a\nb' })).status, 400);
+
+    assert.equal(await refusedCount(svc, AM, 'unsupported_media_type'), 1);
+    assert.equal(await refusedCount(svc, AM, 'malformed'), 1);
+    assert.equal(await refusedCount(svc, AM, 'invalid'), 1);
+    assert.equal(await refusedCount(svc, '/api/v1/incidents', 'malformed'), 1);
+    assert.equal(!/rectify_intake_refused_total\{route="\/api\/v1\/pause"/.test((await svc.get('/metrics')).body), true);
+    assert.deepEqual(warnings(svc).map((w) => `${w.route} ${w.reason} ${w.status}`), [`${AM} unsupported_media_type 415`, `${AM} malformed 400`, `${AM} invalid 400`, '/api/v1/incidents malformed 400']);
+    // The webhook's three are audited and told; the API caller read its answer.
+    const rows = await until('three rows', async () => {
+      const r = await refusedRows(svc);
+      return r.length === 3 ? r : undefined;
+    });
+    assert.deepEqual(rows.map((r) => r.details.reason).sort(), ['invalid', 'malformed', 'unsupported_media_type']);
+    assert.equal((await told(svc)).length, 3);
+    await svc.stop({ remove: true });
+  });
+
+  describe('from a real Alertmanager', () => {
+    let am: RunningDaemon;
+    let svc: TestService;
+    before(async () => {
+      const port = await freePort();
+      am = await startAlertmanager({ webhookUrl: `http://127.0.0.1:${port}${AM}`, groupBy: ['alertname'] });
+      svc = await startTestService({ realClock: true, args: ['--listen', `127.0.0.1:${port}`, '--body-limit', '16KiB'], captureLogs: true });
+      await svc.app.listen({ host: '127.0.0.1', port });
+    });
+    after(async () => {
+      await svc?.stop({ remove: true });
+      await am?.stop();
+    });
+
+    it('a group over --body-limit, which Alertmanager drops, is recorded with its size', async () => {
+      await postAlerts(
+        am.url,
+        Array.from({ length: 60 }, (_, i) => ({ labels: { alertname: 'PodCrashLooping', service: `svc-${i}`, pad: 'x'.repeat(300) } })),
+      );
+      const rows = await until('the INTAKE_REFUSED row', async () => {
+        const r = await refusedRows(svc);
+        return r.length ? r : undefined;
+      }, 20_000, 100);
+      assert.equal(rows[0].details.route, AM);
+      assert.equal(rows[0].details.reason, 'body_too_large');
+      assert.ok(rows[0].details.bytes > LIMIT, `Alertmanager declared ${rows[0].details.bytes} bytes`);
+      assert.equal(await refusedCount(svc, AM, 'body_too_large') >= 1, true);
+    });
+  });
+});
