@@ -17,7 +17,7 @@ export interface IntakeRefusal {
   status: number;
   /** The body's size as its sender declared it (Content-Length), or null when it did not. */
   bytes: number | null;
-  /** What the sender was answered. */
+  /** What the sender was answered (it may quote the sender's text: bounded by the caller). */
   message: string;
   /**
    * The sender is a webhook (Alertmanager, PagerDuty): it drops a delivery answered

@@ -55,7 +55,8 @@ export function intakeRefusalReporter(report: (r: IntakeRefusal) => void): (req:
       reason,
       status: refusal.status,
       bytes: req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : null,
-      message: refusal.message,
+      // It may quote the sender (its content type, a label key): kept as long as a group key.
+      message: bounded(refusal.message)!,
       webhook: intake.webhook,
       caller: req.caller?.name ?? null,
     });
