@@ -18,7 +18,7 @@ export interface HttpCheckRunnerOptions {
   /** Where `${env:NAME}` in header values resolves; default: none (every env reference fails). */
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: SecretSources['readFile'];
-  /** Cap on one request; default max(interval, 5s), always within the check's timeout. */
+  /** Cap on one request; default max(interval, 5s). One that starts before the check's timeout is cut off at it; the last, at the timeout, has the whole cap. */
   attemptTimeoutMs?: number;
 }
 
@@ -59,6 +59,7 @@ export function createHttpCheckRunner(opts: HttpCheckRunnerOptions = {}): CheckR
       return poll(evaluate, {
         intervalMs: check.intervalMs,
         timeoutMs: check.timeoutMs,
+        limitMs: ctx.budgetMs,
         signal: ctx.signal,
         ...(opts.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: opts.attemptTimeoutMs } : {}),
       });

@@ -465,7 +465,12 @@ export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<R
     async run(check: RenderedKubernetesCheck, ctx: StepContext): Promise<CheckOutcome> {
       const bad = misfit(check);
       if (bad) return { ok: false, detail: bad, attempts: 0 };
-      return poll(kubeAttempt((s) => evaluate(check, s)), { timeoutMs: check.timeoutMs, intervalMs: check.intervalMs, signal: ctx.signal });
+      return poll(kubeAttempt((s) => evaluate(check, s)), {
+        timeoutMs: check.timeoutMs,
+        intervalMs: check.intervalMs,
+        limitMs: ctx.budgetMs,
+        signal: ctx.signal,
+      });
     },
   };
 }

@@ -359,9 +359,9 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           throw err;
         }
       });
-      // A snapshot is asked once (one attempt within the timeout); a convergence polls.
-      const intervalMs = impl.mode === 'snapshot' ? Math.max(check.timeoutMs, 1) : check.intervalMs;
-      return poll(evaluate, { timeoutMs: check.timeoutMs, intervalMs, signal: ctx.signal });
+      // A snapshot is asked once, with the whole timeout to answer; a convergence polls.
+      const snapshot = impl.mode === 'snapshot' ? { maxAttempts: 1, attemptTimeoutMs: Math.max(check.timeoutMs, 1) } : {};
+      return poll(evaluate, { timeoutMs: check.timeoutMs, intervalMs: check.intervalMs, limitMs: ctx.budgetMs, signal: ctx.signal, ...snapshot });
     },
   };
 }

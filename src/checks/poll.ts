@@ -2,18 +2,28 @@ import { formatDuration, sleep, timerMs } from '../lib/index.js';
 import type { CheckOutcome } from '../execute/ports.js';
 
 /**
- * The poll loop every polling check shares (promql, http, and later kubernetes and
- * the named checks), so "what counts as a pass" is decided in one place:
+ * The poll loop every polling check shares (promql, http, kubernetes and the named
+ * checks), so "what counts as a pass" and "when a check gives up" are decided in
+ * one place:
  *
  * - only an evaluation that returns `pass: true` is a pass; one that throws, hangs
  *   past its own deadline, or returns after the check was aborted is a failed
  *   attempt. A check that cannot tell is a check that failed.
  * - with `forMs > 0` the condition must hold on consecutive polls for that long
  *   (Prometheus' `for:` semantics: a single good sample after a bad one is noise).
- * - the loop ends by its own deadline, not by the evaluation's good will: every
- *   attempt runs under a signal that fires at min(remaining time, attempt cap), and
- *   the loop races the evaluation against that signal, so an evaluation that ignores
- *   its signal still cannot hang the execution.
+ * - attempts start every `intervalMs` until the timeout, and when the next one would
+ *   fall past it, one last attempt starts at the timeout: a check never gives up
+ *   before its timeout while it still could pass. (Regression: a 4 s timeout with a
+ *   5 s interval tried once, at 0 s, and failed a fix that was healthy at 1 s; an 8 s
+ *   timeout gave up at 5 s.)
+ * - an attempt that starts before the timeout is cut off at it, so the last one
+ *   starts on time; the last one has its own attempt time (the attempt cap), so a
+ *   check ends at most one attempt's time after its timeout, and never past
+ *   `limitMs` when one is set.
+ * - the loop ends by its own deadlines, not by the evaluation's good will: every
+ *   attempt runs under a signal that fires when its time is up, and the loop races
+ *   the evaluation against that signal, so an evaluation that ignores its signal
+ *   still cannot hang the execution.
  */
 
 /** What one evaluation saw. `detail` says why it failed (or what it saw when it passed). */
@@ -33,11 +43,27 @@ export type Evaluate = (signal: AbortSignal, budgetMs: number) => Promise<Attemp
 export interface PollOptions {
   /** Time between the starts of two attempts. */
   intervalMs: number;
-  /** The whole check's budget; no attempt starts or runs past it. */
+  /**
+   * The check's timeout: no attempt starts after it, and the last one starts at it
+   * (when the next interval would fall past it). An attempt that starts before it is
+   * cut off at it; the last one has its own attempt time.
+   */
   timeoutMs: number;
+  /**
+   * The most the whole check may take, last attempt included, when something waits
+   * on it (a MEDIUM runbook's guardrail, checked while Alertmanager waits): the last
+   * attempt gets only what is left of it, and is not started with too little.
+   * Absent: the last attempt has its whole attempt cap.
+   */
+  limitMs?: number | undefined;
+  /** At most this many attempts; 1 for a snapshot, asked once. Default: no limit. */
+  maxAttempts?: number;
   /** How long the condition must keep holding on consecutive polls; 0 = the first pass wins. */
   forMs?: number;
-  /** A cap on one attempt; default max(intervalMs, 5s). Always also capped by the time left. */
+  /**
+   * A cap on one attempt; default max(intervalMs, 5s). An attempt that starts before
+   * the timeout is also cut off at it; the last is capped by `limitMs` instead.
+   */
   attemptTimeoutMs?: number;
   signal: AbortSignal;
   /**
@@ -49,35 +75,62 @@ export interface PollOptions {
 }
 
 const DEFAULT_ATTEMPT_CAP_MS = 5_000;
-/** Below this, a new attempt is not started: it could not produce an answer worth reporting. */
+/** Below this, an attempt is not started: it could not produce an answer worth reporting. */
 const MIN_USEFUL_ATTEMPT_MS = 100;
 
 export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<CheckOutcome> {
   const now = opts.now ?? (() => performance.now());
   const intervalMs = Math.max(0, opts.intervalMs);
   const forMs = Math.max(0, opts.forMs ?? 0);
+  const maxAttempts = Math.max(1, opts.maxAttempts ?? Infinity);
   const attemptCap = opts.attemptTimeoutMs ?? Math.max(intervalMs, DEFAULT_ATTEMPT_CAP_MS);
   // Scaled to the interval so fast test polls (50 ms) are not cut short.
   const minUseful = Math.min(attemptCap, MIN_USEFUL_ATTEMPT_MS, intervalMs / 2);
   const start = now();
-  const deadline = start + Math.max(0, opts.timeoutMs);
+  const limit = opts.limitMs === undefined ? Infinity : start + Math.max(0, opts.limitMs);
+  const deadline = Math.min(start + Math.max(0, opts.timeoutMs), limit);
 
   let attempts = 0;
   let last: Attempt | undefined;
   /** When the current run of consecutive passes began (the first passing attempt's start). */
   let passingSince: number | null = null;
+  /** The next attempt is the last one, planned at the deadline. */
+  let lastPlanned = false;
 
   if (opts.signal.aborted) return failed('aborted before the first attempt', 0);
 
   for (;;) {
-    const attemptStart = now();
-    // Again after the wait: a timer that fired late (a loaded machine) may have eaten the rest.
-    if (attempts > 0 && deadline - attemptStart < minUseful) break;
+    // The first attempt starts with the check: a tiny timeout must not make it the last
+    // or not, depending on how long the line above took.
+    let attemptStart = attempts === 0 ? start : now();
+    if (attempts > 0 && !lastPlanned && deadline - attemptStart < minUseful) {
+      // A timer that fired late (a loaded machine) left this attempt next to no time
+      // before the deadline: the last attempt is made at the deadline instead, where a
+      // `for` hold may need it (unless the limit leaves it nothing).
+      if (limit - deadline < minUseful) break;
+      lastPlanned = true;
+      try {
+        await sleep(Math.ceil(deadline - attemptStart), opts.signal);
+      } catch {
+        return failed('aborted', attempts, last);
+      }
+      attemptStart = now();
+    }
+    // The last attempt: planned at the deadline (setTimeout fires up to a millisecond
+    // early against performance.now(), hence the flag rather than comparing the start
+    // with the deadline), or a first one with next to no time before it.
+    const isLast = lastPlanned || deadline - attemptStart < minUseful;
+    // Cut off at the deadline, so that the last attempt starts on time; the last one
+    // runs on its own time, within the limit.
+    const room = Math.min(attemptCap, (isLast ? limit : deadline) - attemptStart);
+    // What the limit left may be too little for an attempt worth reporting: its "no
+    // answer within 1ms" would replace the last real observation in the detail.
     // At least one attempt always runs, even with a tiny budget: "no attempt" would
     // otherwise read as a check that never failed.
+    if (attempts > 0 && room < minUseful) break;
     // Whole milliseconds: performance.now() is fractional, and the attempt's deadline
     // is a timer's delay.
-    const budget = Math.max(1, Math.ceil(Math.min(attemptCap, deadline - attemptStart)));
+    const budget = Math.max(1, Math.ceil(room));
     const attempt = await attemptOnce(evaluate, opts.signal, budget);
     attempts++;
     if (opts.signal.aborted) return failed('aborted', attempts, last);
@@ -90,24 +143,28 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
         const detail = forMs > 0 ? `${attempt.detail}, held for ${formatDuration(forMs)}` : attempt.detail;
         return outcome(true, detail, attempts, attempt.observed);
       }
-      // The condition cannot be held long enough before the deadline: stop now
+      // The condition cannot be held long enough by the last attempt: stop now
       // rather than burn the remaining budget on a foregone failure.
       if (passingSince + forMs > deadline) break;
     } else {
       passingSince = null;
     }
+    if (isLast || attempts >= maxAttempts) break;
 
     // The next attempt starts one interval after this one started, or now when this
     // one took longer than the interval (a hung Prometheus answered at its deadline).
-    const nextStart = Math.max(attemptStart + intervalMs, now());
-    // An attempt with a sliver of time left can only end in "no answer within 1ms",
-    // and that would replace the last real observation in the detail. Measured from
-    // when it would really start, not the planned start: an attempt that hung until
-    // the deadline left nothing (regression: "no answer within 1ms after 2 attempts"
-    // for a Prometheus that hung for seconds). setTimeout fires up to a millisecond
-    // early against performance.now(), so at 250 ms intervals in a 1 s check even the
-    // planned start is not safe (regression).
-    if (deadline - nextStart < minUseful) break;
+    let nextStart = Math.max(attemptStart + intervalMs, now());
+    // When that falls past the deadline, or so close before it that the attempt
+    // would be cut off with next to no time, the last attempt is made at the deadline
+    // instead, with its own time. Measured from when it would really start, not the
+    // planned start: an attempt that hung until the deadline leaves the next one no
+    // time before it (regression: "no answer within 1ms after 2 attempts" for a
+    // Prometheus that hung for seconds), so that one is the last.
+    if (deadline - nextStart < minUseful) {
+      nextStart = Math.max(deadline, now());
+      lastPlanned = true;
+    }
+    if (limit - nextStart < minUseful) break;
     const wait = Math.ceil(nextStart - now());
     if (wait > 0) {
       try {

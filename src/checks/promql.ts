@@ -179,7 +179,7 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
 export interface PromqlCheckRunnerOptions {
   prometheusUrl: string;
   request?: HttpRequest;
-  /** Cap on one query; default max(interval, 5s), always within the check's timeout. */
+  /** Cap on one query; default max(interval, 5s). One that starts before the check's timeout is cut off at it; the last, at the timeout, has the whole cap. */
   attemptTimeoutMs?: number;
 }
 
@@ -208,6 +208,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
       return poll(evaluate, {
         intervalMs: check.intervalMs,
         timeoutMs: check.timeoutMs,
+        limitMs: ctx.budgetMs,
         forMs: check.forMs,
         signal: ctx.signal,
         ...(opts.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: opts.attemptTimeoutMs } : {}),

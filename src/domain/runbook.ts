@@ -134,6 +134,14 @@ export interface KubernetesCheckSpec {
  * condition could never be seen to hold, and every run would go to a person.
  */
 export const GUARDRAIL_BUDGET_MS = 15_000;
+/**
+ * What a guardrail's last attempt keeps for itself at the end of the budget. A check
+ * makes its last attempt at its timeout; a guardrail's must also end within the
+ * budget, so its timeout is cut to the budget less this, or less one interval when
+ * that is shorter (so a `for_seconds` hold the loader accepts, one interval inside
+ * the budget, can still be seen).
+ */
+export const GUARDRAIL_LAST_ATTEMPT_MS = 1_000;
 
 export type CheckSpec = NamedCheckSpec | PromqlCheckSpec | HttpCheckSpec | KubernetesCheckSpec;
 export type CheckType = CheckSpec['type'];

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
+import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
 import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -234,10 +234,15 @@ export function createEngine(deps: EngineDeps) {
       const runner = deps.checks.get(check.type);
       if (!runner) return { ok: false, detail: `no runner for ${check.type} checks` };
       try {
+        // The loader refuses a timeout_seconds past the budget; a default one is cut to it.
+        // The last attempt, made at the timeout, must end within the budget too: the
+        // timeout leaves it a second (or one interval, when shorter) before the budget
+        // ends, and the budget cuts it off there. The signal is the backstop for a
+        // runner that overstays.
+        const lastAttemptMs = Math.min(GUARDRAIL_LAST_ATTEMPT_MS, check.intervalMs);
         const out = await runner.run(
-          // The loader refuses a timeout_seconds past the budget; a default one is cut to it.
-          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_BUDGET_MS) },
-          { signal: timeoutSignal(GUARDRAIL_BUDGET_MS + 1_000), log, startedAt: clock.now(), memo: new Map() },
+          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_BUDGET_MS - lastAttemptMs) },
+          { signal: timeoutSignal(GUARDRAIL_BUDGET_MS + 1_000), budgetMs: GUARDRAIL_BUDGET_MS, log, startedAt: clock.now(), memo: new Map() },
         );
         if (!out.ok) return { ok: false, detail: `${check.type === 'named' ? check.name : check.type}: ${out.detail}` };
       } catch (err) {

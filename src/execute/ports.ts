@@ -14,6 +14,13 @@ export interface StepContext {
   /** Per-execution scratch space shared by its steps (a baseline taken by a pre-check, say). */
   memo: Map<string, unknown>;
   /**
+   * The most the step may take, when something waits on it: a MEDIUM runbook's
+   * guardrails are checked while Alertmanager waits for the answer, so a check's
+   * last attempt, made at its timeout, gets only what is left of this. Absent
+   * during an execution: the last attempt has its own whole attempt time.
+   */
+  budgetMs?: number;
+  /**
    * The part of the plan the step belongs to; absent for checks. A rollback step
    * undoes only what this run did (an uncordon leaves a node the run never cordoned).
    */
@@ -81,8 +88,9 @@ export interface CheckOutcome {
 }
 
 /**
- * A check runner polls until the check passes or its timeout ends; an error or a
- * timeout is a failed check, never a pass.
+ * A check runner polls until the check passes or its timeout is used up (the last
+ * attempt is made at the timeout, see checks/poll.ts); an error or a timeout is a
+ * failed check, never a pass.
  */
 export interface CheckRunner<C extends RenderedCheck = RenderedCheck> {
   readonly type: C['type'];

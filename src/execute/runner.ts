@@ -52,7 +52,11 @@ export interface RunnerDeps {
 /** How a run's rollback went: not run (none in the plan, nothing to undo, or cut off), done, or failed. */
 type RollbackResult = 'not_run' | 'done' | 'failed';
 
-/** A pre-check is a gate on the present: one evaluation (plus its `for` duration), not a long poll. */
+/**
+ * A pre-check is a gate on the present: one evaluation (plus its `for` duration), not a
+ * long poll. Its timeout is cut to that plus one interval (at most 10 s) plus 5 s, and
+ * it is polled within it like any check, its last attempt at that timeout.
+ */
 function asGate(check: RenderedCheck): RenderedCheck {
   const forMs = check.type === 'promql' ? check.forMs : 0;
   return { ...check, timeoutMs: Math.min(check.timeoutMs, forMs + Math.min(check.intervalMs, 10_000) + 5_000) };

@@ -39,18 +39,20 @@ describe('poll', () => {
     const s = scripted([fail()]);
     const out = await poll(s.evaluate, { intervalMs: 50, timeoutMs: 300, signal: never });
     assert.equal(out.ok, false);
-    assert.equal(out.attempts, 6);
-    assert.equal(out.detail, 'expected < 0.05, got 0.2 after 6 attempts');
+    // 0, 50, …, 250 ms, and the last at the timeout, 300 ms.
+    assert.equal(out.attempts, 7);
+    assert.equal(out.detail, 'expected < 0.05, got 0.2 after 7 attempts');
     assert.equal(out.observed, '0.2');
   });
 
-  // Regression: setTimeout fires up to 1 ms early, so a fifth attempt started with a
-  // 1 ms budget and its "no answer within 1ms" replaced the real reason.
-  it('does not start an attempt the deadline leaves no time for', async () => {
+  // Regression: setTimeout fires up to 1 ms early, so the attempt planned at the
+  // deadline started just before it with a 1 ms budget, and its "no answer within
+  // 1ms" replaced the real reason. The last attempt has its own time instead.
+  it('the attempt planned at the deadline has its own time, never a sliver', async () => {
     for (let i = 0; i < 5; i++) {
       const s = scripted([fail()]);
       const out = await poll(s.evaluate, { intervalMs: 50, timeoutMs: 200, signal: never });
-      assert.equal(out.detail, 'expected < 0.05, got 0.2 after 4 attempts');
+      assert.equal(out.detail, 'expected < 0.05, got 0.2 after 5 attempts');
     }
   });
 
@@ -59,7 +61,7 @@ describe('poll', () => {
     const s = scripted([err]);
     const out = await poll(s.evaluate, { intervalMs: 20, timeoutMs: 60, signal: never });
     assert.equal(out.ok, false);
-    assert.equal(out.detail, 'connection refused after 3 attempts');
+    assert.equal(out.detail, 'connection refused after 4 attempts');
   });
 
   it('gives each attempt its own deadline, even when the evaluation ignores its signal', async () => {
@@ -68,12 +70,11 @@ describe('poll', () => {
     const out = await poll(s.evaluate, { intervalMs: 100, timeoutMs: 300, attemptTimeoutMs: 100, signal: never });
     const took = performance.now() - started;
     assert.equal(out.ok, false);
-    // The third attempt's budget is what is left of the 300 ms: at most its own 100 ms,
-    // less when the first two ran late (timers fire late on a loaded machine).
-    const m = /^no answer within (\d+)ms after 3 attempts$/.exec(out.detail);
-    assert.ok(m, out.detail);
-    assert.ok(Number(m[1]) > 0 && Number(m[1]) <= 100, out.detail);
-    assert.ok(took < 600, `took ${took}ms`);
+    // Attempts at 0, 100 and 200 ms, each cut off by its 100 ms (or the timeout), and
+    // the last at the timeout with its own whole 100 ms.
+    assert.equal(out.detail, 'no answer within 100ms after 4 attempts');
+    assert.equal(s.calls(), 4);
+    assert.ok(took >= 399 && took < 700, `took ${took}ms`);
   });
 
   it('does not trust a pass that arrives after the attempt deadline', async () => {
@@ -128,7 +129,140 @@ describe('poll', () => {
       },
       { intervalMs: 10, timeoutMs: 5, signal: never },
     );
-    assert.deepEqual(out, { ok: false, detail: 'boom after 1 attempt', attempts: 1 });
+    // At 0 ms, and at the timeout (5 ms) since the next interval falls past it.
+    assert.deepEqual(out, { ok: false, detail: 'boom after 2 attempts', attempts: 2 });
+  });
+});
+
+/**
+ * An evaluator that records when each attempt started (ms since `t0`) and answers
+ * with `answer(msSinceFirstAttempt)`.
+ */
+function timed(answer: (sinceFirst: number) => Attempt | 'hang'): { evaluate: () => Promise<Attempt>; at: number[]; t0: number } {
+  const rec = { at: [] as number[], t0: performance.now() };
+  let first: number | undefined;
+  return {
+    ...rec,
+    get t0() {
+      return rec.t0;
+    },
+    evaluate: async () => {
+      const t = performance.now();
+      first ??= t;
+      rec.at.push(Math.round(t - rec.t0));
+      const a = answer(t - first);
+      if (a === 'hang') return new Promise<Attempt>(() => undefined);
+      return a;
+    },
+  };
+}
+
+/** `at` is within [lo, hi] ms (timers fire late on a loaded machine, never much early). */
+function near(at: number | undefined, lo: number, hi: number, what: string): void {
+  assert.ok(at !== undefined && at >= lo && at <= hi, `${what} at ${at}ms, expected ${lo}-${hi}ms`);
+}
+
+describe('poll: a check is polled until it passes or its timeout is used up', () => {
+  // Regression (the black-box probe): timeout 4 s, interval 5 s, a target healthy 1 s
+  // after its first hit. The check tried once, at 0 s, failed "after 1 attempt" and the
+  // fix was rolled back. The next interval falls past the timeout, so the last attempt
+  // is made at the timeout. At a tenth of the scale: 400 ms and 500 ms.
+  it('a timeout shorter than the interval: a second attempt at the timeout', async () => {
+    const s = timed((t) => (t >= 100 ? pass() : fail()));
+    const started = performance.now();
+    const out = await poll(s.evaluate, { intervalMs: 500, timeoutMs: 400, signal: never });
+    assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01', observed: '0.01', attempts: 2 });
+    assert.equal(s.at.length, 2);
+    near(s.at[0], 0, 30, 'the first attempt');
+    near(s.at[1], 395, 480, 'the last attempt');
+    near(performance.now() - started, 395, 500, 'the pass');
+  });
+
+  // The tail: timeout 8 s, interval 5 s gave up at about 5 s. Attempts at 0, 500 and 800 ms.
+  it('the tail after the last interval is used: a last attempt at the timeout', async () => {
+    const s = timed((t) => (t >= 700 ? pass() : fail()));
+    const out = await poll(s.evaluate, { intervalMs: 500, timeoutMs: 800, signal: never });
+    assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01', observed: '0.01', attempts: 3 });
+    near(s.at[1], 495, 580, 'the second attempt');
+    near(s.at[2], 795, 880, 'the last attempt');
+  });
+
+  it('a check that never passes fails at about its timeout, with the exact attempt count', async () => {
+    const s = timed(() => fail());
+    const started = performance.now();
+    const out = await poll(s.evaluate, { intervalMs: 500, timeoutMs: 800, signal: never });
+    const took = performance.now() - started;
+    assert.deepEqual(out, { ok: false, detail: 'expected < 0.05, got 0.2 after 3 attempts', observed: '0.2', attempts: 3 });
+    near(s.at[2], 795, 880, 'the last attempt');
+    near(took, 795, 900, 'the failure');
+    // A timeout that is a whole number of intervals: the last interval's attempt is the one at the timeout.
+    const even = timed(() => fail());
+    const out2 = await poll(even.evaluate, { intervalMs: 200, timeoutMs: 600, signal: never });
+    assert.equal(out2.detail, 'expected < 0.05, got 0.2 after 4 attempts');
+    near(even.at[3], 595, 680, 'the last attempt');
+  });
+
+  it('an attempt before the timeout is cut off at it; the last one has its own attempt time', async () => {
+    const s = timed(() => 'hang');
+    const started = performance.now();
+    const out = await poll(s.evaluate, { intervalMs: 500, timeoutMs: 300, attemptTimeoutMs: 250, signal: never });
+    const took = performance.now() - started;
+    // At 0 ms (cut off at its 250 ms), and the last at the timeout, 300 ms, with its own 250 ms.
+    assert.deepEqual(out, { ok: false, detail: 'no answer within 250ms after 2 attempts', attempts: 2 });
+    near(s.at[1], 295, 380, 'the last attempt');
+    near(took, 545, 700, 'the failure');
+    // An attempt that would run past the timeout is cut off there, so the last one starts on time.
+    const cut = timed(() => 'hang');
+    const out2 = await poll(cut.evaluate, { intervalMs: 500, timeoutMs: 300, attemptTimeoutMs: 1_000, signal: never });
+    assert.deepEqual(out2, { ok: false, detail: 'no answer within 1s after 2 attempts', attempts: 2 });
+    near(cut.at[1], 295, 380, 'the last attempt');
+  });
+
+  it('with limitMs (a guardrail budget), the last attempt gets only what is left of it, and none when nothing is', async () => {
+    const s = timed(() => 'hang');
+    const started = performance.now();
+    const out = await poll(s.evaluate, { intervalMs: 500, timeoutMs: 300, limitMs: 450, attemptTimeoutMs: 1_000, signal: never });
+    const took = performance.now() - started;
+    assert.equal(out.ok, false);
+    // The last attempt, at 300 ms (a little later on a loaded machine), has what is left of the 450 ms.
+    const m = /^no answer within (\d+)ms after 2 attempts$/.exec(out.detail);
+    assert.ok(m, out.detail);
+    near(Number(m[1]), 100, 150, 'the last attempt\'s budget');
+    near(took, 445, 550, 'the failure');
+    // A timeout as long as the limit: no attempt is started at it with nothing left.
+    const full = timed(() => fail());
+    const out2 = await poll(full.evaluate, { intervalMs: 500, timeoutMs: 300, limitMs: 300, signal: never });
+    assert.equal(out2.detail, 'expected < 0.05, got 0.2 after 1 attempt');
+    // A timeout longer than the limit is cut to it.
+    const over = timed(() => fail());
+    const t0 = performance.now();
+    const out3 = await poll(over.evaluate, { intervalMs: 100, timeoutMs: 10_000, limitMs: 300, signal: never });
+    assert.equal(out3.detail, 'expected < 0.05, got 0.2 after 3 attempts');
+    assert.ok(performance.now() - t0 < 400);
+  });
+
+  it('maxAttempts: 1 asks once, whatever the interval', async () => {
+    const s = scripted([fail()]);
+    const out = await poll(s.evaluate, { intervalMs: 50, timeoutMs: 300, maxAttempts: 1, signal: never });
+    assert.deepEqual(out, { ok: false, detail: 'expected < 0.05, got 0.2 after 1 attempt', observed: '0.2', attempts: 1 });
+  });
+
+  it('with forMs a hold can be seen by the last attempt, at the timeout', async () => {
+    // Passing from the first attempt (0, 200, 400 ms): held 500 ms only at the last attempt, at 550 ms.
+    const s = timed(() => pass());
+    const out = await poll(s.evaluate, { intervalMs: 200, timeoutMs: 550, forMs: 500, signal: never });
+    assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01, held for 500ms', observed: '0.01', attempts: 4 });
+    near(s.at[3], 545, 630, 'the last attempt');
+  });
+
+  it('stops at once when aborted while waiting for the last attempt', async () => {
+    const ac = new AbortController();
+    const s = scripted([fail()]);
+    setTimeout(() => ac.abort(), 100);
+    const started = performance.now();
+    const out = await poll(s.evaluate, { intervalMs: 5_000, timeoutMs: 4_000, signal: ac.signal });
+    assert.ok(performance.now() - started < 500);
+    assert.equal(out.detail, 'aborted after 1 attempt');
   });
 });
 

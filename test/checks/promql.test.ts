@@ -80,9 +80,9 @@ describe('promql check against a real Prometheus', () => {
       check('demo_error_ratio', { timeoutMs: 1_000, intervalMs: 250 }),
       ctx(),
     );
-    // Four attempts at 0, 250, 500, 750 ms; one fewer when a loaded machine makes a
-    // query take longer than the interval.
-    assert.ok(out.attempts === 4 || out.attempts === 3, `attempts ${out.attempts}`);
+    // Five attempts at 0, 250, 500, 750 ms and the last at the timeout, 1 s; one fewer
+    // when a loaded machine makes a query take longer than the interval.
+    assert.ok(out.attempts === 5 || out.attempts === 4, `attempts ${out.attempts}`);
     assert.deepEqual(out, { ok: false, detail: `expected < 0.05, got 0.2 after ${out.attempts} attempts`, observed: '0.2', attempts: out.attempts });
   });
 
@@ -92,9 +92,10 @@ describe('promql check against a real Prometheus', () => {
       ctx(),
     );
     assert.equal(out.ok, false);
+    // At 0 ms and at the timeout, 200 ms (the 250 ms interval falls past it).
     assert.equal(
       out.detail,
-      `expected < 0.5, got 0.9 for {__name__="demo_latency_seconds", instance="${target.hostPort}", job="targets", pod="b"} (1 of 2 series) after 1 attempt`,
+      `expected < 0.5, got 0.9 for {__name__="demo_latency_seconds", instance="${target.hostPort}", job="targets", pod="b"} (1 of 2 series) after 2 attempts`,
     );
     const all = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_latency_seconds', { expect: { op: '<', value: 1 } }), ctx());
     assert.equal(all.ok, true);
@@ -122,7 +123,8 @@ describe('promql check against a real Prometheus', () => {
 
   it('an empty vector fails by default (no data is not good news)', async () => {
     const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_no_such_metric', { timeoutMs: 400 }), ctx());
-    assert.deepEqual(out, { ok: false, detail: 'no data: the query returned an empty vector after 2 attempts', attempts: 2 });
+    // At 0 and 250 ms, and the last at the timeout, 400 ms.
+    assert.deepEqual(out, { ok: false, detail: 'no data: the query returned an empty vector after 3 attempts', attempts: 3 });
   });
 
   it('an empty vector passes with on_empty: pass', async () => {
@@ -133,16 +135,16 @@ describe('promql check against a real Prometheus', () => {
   it('a Prometheus query error fails with its errorType', async () => {
     const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('sum(demo_ok_ratio', { timeoutMs: 200 }), ctx());
     assert.equal(out.ok, false);
-    assert.equal(out.attempts, 1);
-    assert.match(out.detail, /^query error bad_data: .*parse error.* after 1 attempt$/);
+    assert.equal(out.attempts, 2);
+    assert.match(out.detail, /^query error bad_data: .*parse error.* after 2 attempts$/);
   });
 
   it('NaN and Inf never pass, whatever the operator', async () => {
     const runner = createPromqlCheckRunner({ prometheusUrl: prom.url });
     const nan = await runner.run(check('0/0', { expect: { op: '!=', value: 0 }, timeoutMs: 200 }), ctx());
-    assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 1 attempt', observed: 'NaN', attempts: 1 });
+    assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 2 attempts', observed: 'NaN', attempts: 2 });
     const inf = await runner.run(check('vector(1/0)', { expect: { op: '>', value: 0 }, timeoutMs: 200 }), ctx());
-    assert.deepEqual(inf, { ok: false, detail: 'expected > 0, got +Inf after 1 attempt', observed: '+Inf', attempts: 1 });
+    assert.deepEqual(inf, { ok: false, detail: 'expected > 0, got +Inf after 2 attempts', observed: '+Inf', attempts: 2 });
   });
 
   it('handles scalar results', async () => {
@@ -153,7 +155,7 @@ describe('promql check against a real Prometheus', () => {
 
   it('an unsupported result type is a failed attempt', async () => {
     const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_ok_ratio[1m]', { timeoutMs: 200 }), ctx());
-    assert.equal(out.detail, 'Prometheus: unsupported result type matrix: a check needs an instant vector or a scalar after 1 attempt');
+    assert.equal(out.detail, 'Prometheus: unsupported result type matrix: a check needs an instant vector or a scalar after 2 attempts');
   });
 
   it('queries carrying /, ?, # and quotes reach Prometheus intact', async () => {
@@ -181,15 +183,22 @@ describe('promql check against a real Prometheus', () => {
     const started = Date.now();
     const out = await createPromqlCheckRunner({ prometheusUrl: gone.url }).run(check('demo_ok_ratio', { timeoutMs: 700, intervalMs: 250 }), ctx());
     assert.ok(Date.now() - started < 1_500);
-    assert.deepEqual(out, { ok: false, detail: 'Prometheus: connection refused after 3 attempts', attempts: 3 });
+    // At 0, 250 and 500 ms, and the last at the timeout, 700 ms.
+    assert.deepEqual(out, { ok: false, detail: 'Prometheus: connection refused after 4 attempts', attempts: 4 });
   });
 
-  it('a Prometheus that never answers fails at the deadline instead of hanging', async () => {
+  it('a Prometheus that never answers fails when its last attempt runs out of time, instead of hanging', async () => {
     const hung = await startHttpTarget();
     hung.route('GET', '/api/v1/query', { status: 200, delayMs: 10_000 });
     try {
-      const out = await createPromqlCheckRunner({ prometheusUrl: hung.url }).run(check('demo_ok_ratio', { timeoutMs: 300, intervalMs: 1_000 }), ctx());
-      assert.deepEqual(out, { ok: false, detail: 'no answer within 300ms after 1 attempt', attempts: 1 });
+      const started = Date.now();
+      const out = await createPromqlCheckRunner({ prometheusUrl: hung.url, attemptTimeoutMs: 400 }).run(
+        check('demo_ok_ratio', { timeoutMs: 300, intervalMs: 1_000 }),
+        ctx(),
+      );
+      // The first attempt is cut off at the timeout (300 ms); the last, made there, has its own 400 ms.
+      assert.deepEqual(out, { ok: false, detail: 'no answer within 400ms after 2 attempts', attempts: 2 });
+      assert.ok(Date.now() - started < 1_500);
     } finally {
       await hung.close();
     }
@@ -206,19 +215,22 @@ describe('promql check against a real Prometheus', () => {
       const timeouts = standIn.requests('/api/v1/query').map((r) => r.query.timeout);
       assert.ok(timeouts.length >= 3, String(timeouts));
       // The first attempt has the whole 2 s (the attempt cap, 5 s, is larger); each later
-      // one what is left of it, in whole milliseconds as Prometheus reads them.
+      // one before the timeout what is left of it, in whole milliseconds as Prometheus
+      // reads them; the last, at the timeout, the whole attempt cap.
       assert.equal(timeouts[0], '2000ms');
       const ms = timeouts.map((t) => Number(/^(\d+)ms$/.exec(t ?? '')?.[1]));
-      for (let i = 1; i < ms.length; i++) {
+      for (let i = 1; i < ms.length - 1; i++) {
         assert.ok(ms[i]! > 0 && ms[i]! <= 2_000 - 500 * i, `attempt ${i + 1}: timeout=${timeouts[i]}`);
       }
-      // An attempt cap smaller than the time left is the budget sent.
+      assert.equal(timeouts.at(-1), '5000ms');
+      // An attempt cap smaller than the time left is the budget sent; the attempt at the
+      // timeout has the whole cap.
       standIn.reset();
       await createPromqlCheckRunner({ prometheusUrl: standIn.url, attemptTimeoutMs: 400 }).run(check('demo_error_ratio', { timeoutMs: 300 }), ctx());
-      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['300ms']);
+      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['300ms', '400ms']);
       standIn.reset();
       await createPromqlCheckRunner({ prometheusUrl: standIn.url, attemptTimeoutMs: 400 }).run(check('demo_error_ratio', { timeoutMs: 1_000, intervalMs: 5_000 }), ctx());
-      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['400ms']);
+      assert.deepEqual(standIn.requests('/api/v1/query').map((r) => r.query.timeout), ['400ms', '400ms']);
     } finally {
       await standIn.close();
     }

@@ -221,7 +221,7 @@ describe('approvals', () => {
     target.route('GET', '/gate', { status: 503 });
     const held = await svc.post('/api/v1/runbooks/medium-fix/run', { params: { service: 'shop' }, by: 'dave' });
     assert.equal(held.body.action, 'approval_required');
-    assert.match(held.body.reason, /^risk MEDIUM: guardrail failed: http: GET http:\/\/127.0.0.1:\d+\/gate: expected status 200, got 503 after 1 attempt$/);
+    assert.match(held.body.reason, /^risk MEDIUM: guardrail failed: http: GET http:\/\/127.0.0.1:\d+\/gate: expected status 200, got 503 after 2 attempts$/);
     await svc.stop({ remove: true });
   });
 

@@ -59,6 +59,65 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  /** Answers 503 until `ms` after its first request, then 200. */
+  const healthyAfter = (ms: number) => {
+    let first: number | undefined;
+    return () => {
+      first ??= Date.now();
+      return { status: Date.now() - first >= ms ? 200 : 503 };
+    };
+  };
+
+  // Regression (the black-box probe): timeout_seconds 4 with interval_seconds 5 and a
+  // target healthy 1 s after its first hit: the check ran once, at 0 s, the run failed
+  // "expected status 200, got 503 after 1 attempt" and the fix was rolled back. The
+  // last attempt is made at the timeout. At a tenth of the scale.
+  it('a post-check whose timeout is shorter than its interval is tried again at its timeout: a fix that worked is not rolled back', async () => {
+    target.reset();
+    target.route('POST', '/act', { status: 200 });
+    target.route('POST', '/undo', { status: 200 });
+    target.route('GET', '/flip', healthyAfter(100));
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    action:\n      http: {method: POST, url: "${target.url}/act"}\n    post_checks:\n      - http: {url: "${target.url}/flip", timeout_seconds: 0.4, interval_seconds: 0.5}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`,
+      ),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back], ['executed', true, false], r.body.reason);
+    assert.equal(target.calls('/undo'), 0);
+    const [a, b] = target.requests('/flip').map((q) => q.at);
+    assert.equal(target.calls('/flip'), 2);
+    assert.ok(b! - a! >= 390 && b! - a! < 600, `second attempt ${b! - a!}ms after the first`);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(e.steps.map((s: any) => [s.phase, s.ok, s.detail]), [
+      ['action', true, `POST ${target.url}/act → 200`],
+      ['post_check', true, `GET ${target.url}/flip → 200`],
+    ]);
+
+    // One that never turns healthy fails at its timeout, after those two attempts, and is rolled back.
+    target.reset();
+    target.route('GET', '/flip', { status: 503 });
+    const failed = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([failed.body.success, failed.body.rolled_back], [false, true]);
+    assert.equal(failed.body.reason, `verification failed: http GET ${target.url}/flip: GET ${target.url}/flip: expected status 200, got 503 after 2 attempts`);
+    await svc.stop({ remove: true });
+  });
+
+  it('a pre-check whose timeout is shorter than its interval is tried again at its timeout before the run is aborted', async () => {
+    target.reset();
+    target.route('POST', '/act', { status: 200 });
+    target.route('GET', '/ready', healthyAfter(100));
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    pre_checks:\n      - http: {url: "${target.url}/ready", timeout_seconds: 0.4, interval_seconds: 0.5}\n    action:\n      http: {method: POST, url: "${target.url}/act"}\n`),
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.action, r.body.success], ['executed', true], r.body.reason);
+    assert.equal(target.calls('/ready'), 2);
+    assert.equal(target.calls('/act', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+
   it('failed verification runs the rollback (ROLLED_BACK) and records FAILED', async () => {
     target.reset();
     target.route('POST', '/scale', { status: 200 });

@@ -472,4 +472,54 @@ describe('guardrails', () => {
     assert.equal(target.calls('/restart/a', 'POST'), 1);
     await svc.stop({ remove: true });
   });
+
+  const medium = (guardrail: string) => `runbooks:
+  restart-service:
+    risk: MEDIUM
+    triggers: [service_unhealthy]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    guardrails:
+      - ${guardrail}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`;
+
+  // A guardrail polls like any check: when the next interval falls past its timeout,
+  // the last attempt is made at the timeout (it was made only at 0 s, and the run
+  // went to a person).
+  it('a guardrail whose timeout is shorter than its interval is tried again at its timeout', async () => {
+    target.reset();
+    let first: number | undefined;
+    target.route('GET', '/warming', () => {
+      first ??= Date.now();
+      return { status: Date.now() - first >= 100 ? 200 : 503 };
+    });
+    const svc = await startTestService({ runbooks: medium(`http: {url: "${target.url}/warming", timeout_seconds: 0.4, interval_seconds: 0.5}`) });
+    const r = await svc.post('/api/v1/incidents?wait=true', incident('service_unhealthy', 'a'));
+    assert.equal(r.body.action, 'executed', r.body.reason);
+    const [a, b] = target.requests('/warming').map((q) => q.at);
+    assert.equal(target.calls('/warming'), 2);
+    assert.ok(b! - a! >= 390 && b! - a! < 600, `second attempt ${b! - a!}ms after the first`);
+    await svc.stop({ remove: true });
+  });
+
+  // The budget still holds: with the default timeout (cut to the budget) and an interval
+  // past it, the last attempt is made at 14 s and has the last second of the 15.
+  it('a guardrail that never answers is stopped within the 15 s budget, its last attempt in its last second', async () => {
+    target.reset();
+    target.route('GET', '/hangs', { status: 200, delayMs: 60_000 });
+    const svc = await startTestService({ runbooks: medium(`http: {url: "${target.url}/hangs", interval_seconds: 20}`) });
+    const started = Date.now();
+    const r = await svc.post('/api/v1/incidents?wait=true', incident('service_unhealthy', 'a'));
+    const took = Date.now() - started;
+    assert.equal(r.body.action, 'approval_required');
+    assert.match(r.body.reason, /^risk MEDIUM: guardrail failed: http: no answer within (9\d\dms|1s) after 2 attempts$/);
+    assert.ok(took >= 14_900 && took < 15_900, `decided after ${took}ms`);
+    const [a, b] = target.requests('/hangs').map((q) => q.at);
+    assert.ok(b! - a! >= 13_950 && b! - a! < 14_500, `last attempt ${b! - a!}ms after the first`);
+    assert.equal(target.calls('/restart/a', 'POST'), 0);
+    await svc.stop({ remove: true });
+  });
 });

@@ -146,9 +146,9 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.deepEqual(ready, { ok: true, detail: 'Deployment production/api-server: ready 2/2, updated 2, total 2', observed: '2/2', attempts: 1 });
       assert.equal((await runner.run(kubeCheck('pod_ready', 'pod', 'api-server-abc123', NS), stepContext())).ok, true);
       assert.equal((await runner.run(kubeCheck('exists', 'node', 'node-a', null), stepContext())).detail, 'node node-a exists');
-      // One attempt (interval = timeout), so the detail is that attempt's answer.
-      const missing = await runner.run({ ...kubeCheck('exists', 'deployment', 'nope', NS, 1000), intervalMs: 1000 }, stepContext());
-      assert.deepEqual(missing, { ok: false, detail: 'deployment production/nope not found after 1 attempt', attempts: 1 });
+      // At 0 ms and at the timeout (the interval falls past it): the detail is the last attempt's answer.
+      const missing = await runner.run({ ...kubeCheck('exists', 'deployment', 'nope', NS, 100), intervalMs: 1000 }, stepContext());
+      assert.deepEqual(missing, { ok: false, detail: 'deployment production/nope not found after 2 attempts', attempts: 2 });
     });
 
     it('deployment_ready polls until a scale-up is ready, and times out while it is not', async () => {
@@ -162,6 +162,21 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       const later = await runner.run(kubeCheck('deployment_ready', 'deployment', 'worker', NS, 2000), stepContext());
       assert.equal(later.ok, true, later.detail);
       assert.ok(later.attempts > 1);
+    });
+
+    // Regression (the black-box probe): deployment_ready with timeout_seconds 3 and the
+    // default 5 s interval read "ready 3/5 … after 1 attempt" at once after the scale,
+    // and the scale was rolled back. The last attempt is made at the timeout. At a tenth
+    // of the scale: a 300 ms timeout, a 500 ms interval, replicas Ready 100 ms after the scale.
+    it('deployment_ready with a timeout shorter than its interval is tried again at its timeout', async () => {
+      fake.addDeployment(NS, 'worker', 2);
+      fake.readyDelayMs = 100;
+      const started = performance.now();
+      fake.cluster.put('deployments', { ...fake.get('deployments', NS, 'worker')!, spec: { ...fake.get('deployments', NS, 'worker')!.spec, replicas: 3 } });
+      const out = await createKubernetesCheckRunner(clients).run({ ...kubeCheck('deployment_ready', 'deployment', 'worker', NS, 300), intervalMs: 500 }, stepContext());
+      const took = performance.now() - started;
+      assert.deepEqual(out, { ok: true, detail: 'Deployment production/worker: ready 3/3, updated 3, total 3', observed: '3/3', attempts: 2 });
+      assert.ok(took >= 295 && took < 600, `passed after ${took}ms`);
     });
 
     it('an unknown condition or a wrong kind fails at once without calling the API', async () => {

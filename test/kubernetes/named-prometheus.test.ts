@@ -87,13 +87,15 @@ describe('named checks backed by Prometheus', () => {
     assert.equal(better.observed, '0.3');
   });
 
+  // A timeout of 200 ms with a 1 s interval, here and below: a failing check is asked
+  // twice, at 0 ms and at its timeout, and its detail is the last answer.
   it('metrics_improved with no data at the start fails, naming the (default) query', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-    const out = await runner.run(namedCheck('metrics_improved', values, {}, 1_000, 1_000), stepContext());
+    const out = await runner.run(namedCheck('metrics_improved', values, {}, 200, 1_000), stepContext());
     assert.equal(out.ok, false);
     assert.equal(
       out.detail,
-      'no baseline: avg(rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m])) had no data at the start of the execution after 1 attempt',
+      'no baseline: avg(rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m])) had no data at the start of the execution after 2 attempts',
     );
   });
 
@@ -126,7 +128,7 @@ describe('named checks backed by Prometheus', () => {
     it("selects only the deployment's own pods: <deployment>-<1 to 10 characters>-<5 characters>", async () => {
       // The pod regex as the check renders it (metrics_improved names its query when there is no baseline).
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-      const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'web' }, {}, 1_000, 1_000), stepContext());
+      const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'web' }, {}, 200, 1_000), stepContext());
       const re = /pod=~"([^"]*)"/.exec(out.detail)?.[1];
       assert.equal(re, 'web-[a-z0-9]{1,10}-[a-z0-9]{5}', out.detail);
       const r = await queryInstant(prom.url, `group by (pod) (http_requests_total{namespace="shop",pod=~"${re}"})`, { signal: AbortSignal.timeout(5_000) });
@@ -146,26 +148,26 @@ describe('named checks backed by Prometheus', () => {
 
     it('fails with no data when the requests carry no `code` label (every one may be an error)', async () => {
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'legacy' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
-      assert.deepEqual(out, { ok: false, detail: `${query('legacy')} returned no data after 1 attempt`, attempts: 1 });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'legacy' }, { threshold: 0.05 }, 200, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: `${query('legacy')} returned no data after 2 attempts`, attempts: 2 });
     });
 
     it('fails with no data when the pods have no traffic series at all', async () => {
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'idle' }, { threshold: 0.05 }, 1_000, 1_000), stepContext());
-      assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 1 attempt`, attempts: 1 });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'idle' }, { threshold: 0.05 }, 200, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 2 attempts`, attempts: 2 });
     });
   });
 
   it('error_rate_normalized fails on -Inf and +Inf, alone or beside a passing series, saying the value is not finite', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-    const neg = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_neg_inf' }, 1_000, 1_000), stepContext());
-    assert.deepEqual(neg, { ok: false, detail: 'demo_neg_inf is -Inf, not a finite error ratio after 1 attempt', observed: '-Inf', attempts: 1 });
-    const pos = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_pos_inf' }, 1_000, 1_000), stepContext());
-    assert.deepEqual(pos, { ok: false, detail: 'demo_pos_inf is +Inf, not a finite error ratio after 1 attempt', observed: '+Inf', attempts: 1 });
+    const neg = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_neg_inf' }, 200, 1_000), stepContext());
+    assert.deepEqual(neg, { ok: false, detail: 'demo_neg_inf is -Inf, not a finite error ratio after 2 attempts', observed: '-Inf', attempts: 2 });
+    const pos = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_pos_inf' }, 200, 1_000), stepContext());
+    assert.deepEqual(pos, { ok: false, detail: 'demo_pos_inf is +Inf, not a finite error ratio after 2 attempts', observed: '+Inf', attempts: 2 });
     // The worst series of 0.01 and -Inf is not 0.01.
-    const mixed = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_mixed' }, 1_000, 1_000), stepContext());
-    assert.deepEqual(mixed, { ok: false, detail: 'demo_mixed is -Inf, not a finite error ratio after 1 attempt', observed: '-Inf', attempts: 1 });
+    const mixed = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_mixed' }, 200, 1_000), stepContext());
+    assert.deepEqual(mixed, { ok: false, detail: 'demo_mixed is -Inf, not a finite error ratio after 2 attempts', observed: '-Inf', attempts: 2 });
   });
 
   it('metrics_improved fails when the value drops to -Inf: below the baseline, but no measurement', async () => {
@@ -173,8 +175,8 @@ describe('named checks backed by Prometheus', () => {
     const ctx = stepContext({ startedAt: Date.now() });
     target.setMetric('demo_drop', -Infinity);
     await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === -Infinity);
-    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_drop' }, 1_000, 1_000), ctx);
-    assert.deepEqual(out, { ok: false, detail: 'demo_drop is -Inf now, not a finite value (before: 0.9) after 1 attempt', observed: '-Inf', attempts: 1 });
+    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_drop' }, 200, 1_000), ctx);
+    assert.deepEqual(out, { ok: false, detail: 'demo_drop is -Inf now, not a finite value (before: 0.9) after 2 attempts', observed: '-Inf', attempts: 2 });
   });
 
   it('metrics_improved with a +Inf baseline fails, though the value is finite now: nothing to improve on', async () => {
@@ -182,13 +184,13 @@ describe('named checks backed by Prometheus', () => {
     const ctx = stepContext({ startedAt: Date.now() });
     target.setMetric('demo_spike', 0.5);
     await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === 0.5);
-    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_spike' }, 1_000, 1_000), ctx);
-    assert.deepEqual(out, { ok: false, detail: 'no baseline: demo_spike was +Inf at the start of the execution, not a finite value after 1 attempt', attempts: 1 });
+    const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_spike' }, 200, 1_000), ctx);
+    assert.deepEqual(out, { ok: false, detail: 'no baseline: demo_spike was +Inf at the start of the execution, not a finite value after 2 attempts', attempts: 2 });
   });
 
   it('error_rate_normalized with no data fails: silence is not health', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-    const out = await runner.run(namedCheck('error_rate_normalized', values, { query: 'no_such_metric' }, 1_000, 1_000), stepContext());
-    assert.deepEqual(out, { ok: false, detail: 'no_such_metric returned no data after 1 attempt', attempts: 1 });
+    const out = await runner.run(namedCheck('error_rate_normalized', values, { query: 'no_such_metric' }, 200, 1_000), stepContext());
+    assert.deepEqual(out, { ok: false, detail: 'no_such_metric returned no data after 2 attempts', attempts: 2 });
   });
 });

@@ -193,13 +193,14 @@ describe('storm: MEDIUM guardrail conditions only for alerts that could run', { 
     assert.equal(r.status, 202);
     assert.deepEqual([...new Set(r.body.results.map((x: any) => x.action))], ['approval_required']);
     // Two prepared by the screen, two more once the first two did not run: not forty.
-    assert.equal(target.calls('/unhealthy', 'GET'), 4);
+    // Each failing check is tried twice: at 0 s and at its 1 s timeout.
+    assert.equal(target.calls('/unhealthy', 'GET'), 4 * 2);
     const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals.filter((a: any) => a.runbook === 'restart-when-unhealthy');
     assert.deepEqual(pending.map((a: any) => a.alerts), [40]);
     assert.equal(target.calls('/restart/web', 'POST'), 0);
     const reasons = new Set(r.body.results.map((x: any) => x.reason.replace(/; the same plan .*$/, '')));
     assert.deepEqual([...reasons].sort(), [
-      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 1 attempt`,
+      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 2 attempts`,
       'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval',
     ].sort());
   });
@@ -257,7 +258,7 @@ describe('storm: a MEDIUM runbook whose plan needs enrichment', { timeout: 60_00
     const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook(Array.from({ length: 40 }, () => alert('WebDown', 'web'))));
     assert.equal(r.status, 202);
     assert.deepEqual([...new Set(r.body.results.map((x: any) => x.action))], ['approval_required']);
-    assert.equal(target.calls('/unhealthy', 'GET'), 4, 'two prepared by the screen, two more once those did not run');
+    assert.equal(target.calls('/unhealthy', 'GET'), 4 * 2, 'two prepared by the screen, two more once those did not run, each tried at 0 s and at its 1 s timeout');
     assert.equal(enrichments(), 40, 'the 36 left out of the checks are enriched for their plan');
     const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals.filter((a: any) => a.runbook === 'restart-when-unhealthy');
     assert.deepEqual(
@@ -266,7 +267,7 @@ describe('storm: a MEDIUM runbook whose plan needs enrichment', { timeout: 60_00
     );
     const reasons = new Set(r.body.results.map((x: any) => x.reason.replace(/; the same plan .*$/, '')));
     assert.deepEqual([...reasons].sort(), [
-      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 1 attempt`,
+      `risk MEDIUM: guardrail failed: http: GET ${target.url}/unhealthy: expected status 200, got 503 after 2 attempts`,
       'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval',
     ].sort());
     assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM audit WHERE event = 'DECISION_ERROR'"), 0);
