@@ -15,6 +15,12 @@ export interface NamedCheckParam {
 
 export interface NamedCheckDef {
   needs: 'kubernetes' | 'prometheus';
+  /**
+   * `snapshot`: reads a state that waiting does not change, asked once (its
+   * `interval_seconds` is not used); `converge`: polled until it passes or its
+   * timeout is used up. The implementation's own table (checks/named.ts) agrees.
+   */
+  mode: 'snapshot' | 'converge';
   description: string;
   params: Readonly<Record<string, NamedCheckParam>>;
   reads: Readonly<Record<string, ParamKind>>;
@@ -35,6 +41,7 @@ const METRIC_READS = { service: 'label_value', deployment: 'k8s_name', namespace
 export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.freeze({
   replicas_greater_than_one: {
     needs: 'kubernetes',
+    mode: 'snapshot',
     description: 'the workload that owns the pod has more than one ready replica (the pod is not the only one serving)',
     params: {},
     reads: K8S_WORKLOAD_READS,
@@ -43,6 +50,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   recent_restarts_less_than_three: {
     needs: 'kubernetes',
+    mode: 'snapshot',
     description: 'the pod restarted fewer than `limit` times in the last `window_minutes` (it is not already flapping)',
     params: {
       limit: { type: 'integer', default: 3, description: 'restarts allowed in the window' },
@@ -54,6 +62,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   pod_becomes_ready: {
     needs: 'kubernetes',
+    mode: 'converge',
     description: 'the workload has a Ready replacement pod',
     params: {},
     reads: K8S_WORKLOAD_READS,
@@ -62,6 +71,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   current_replicas_below_max: {
     needs: 'kubernetes',
+    mode: 'snapshot',
     description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded; `new_replicas`, when given, is above the current count and at most `max_replicas`',
     params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
@@ -70,6 +80,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   deployment_exists: {
     needs: 'kubernetes',
+    mode: 'snapshot',
     description: 'the deployment exists',
     params: {},
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
@@ -77,6 +88,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   previous_revision_available: {
     needs: 'kubernetes',
+    mode: 'snapshot',
     description: 'the deployment has an earlier ReplicaSet revision to roll back to',
     params: {},
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
@@ -84,6 +96,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   metrics_improved: {
     needs: 'prometheus',
+    mode: 'converge',
     description: 'the service’s CPU/latency signal is lower after the action than before it',
     params: {
       query: { type: 'string', description: 'PromQL giving the signal (default: CPU usage of the deployment)' },
@@ -94,6 +107,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   },
   error_rate_normalized: {
     needs: 'prometheus',
+    mode: 'converge',
     description: 'the service’s error ratio is back below `threshold`',
     params: {
       query: { type: 'string', description: 'PromQL giving the error ratio' },

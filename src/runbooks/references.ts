@@ -24,7 +24,9 @@ import { findNearMisses } from './template.js';
  * - a declared param that nothing uses;
  * - text that looks like a placeholder but is literal (`{{service}}`, `{ service }`,
  *   `{queue-name}`, `{service`) in a PromQL query or an HTTP header or body, where a
- *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load).
+ *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load);
+ * - a check whose timeout is shorter than its interval: it is tried only at its start
+ *   and at its timeout, which is rarely what the interval was written for.
  */
 export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): void {
   const raw = rb.raw;
@@ -118,6 +120,29 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
     if (spec.type === 'promql') nearMisses(spec.query.source, [...where, 'promql', 'query']);
     else if (spec.type === 'http') headers(spec.headers, [...where, 'http']);
   }
+
+  // A timeout shorter than the interval (given or default): tried at the start and once
+  // more at the timeout, never one interval apart. A snapshot named check is asked once
+  // and has no interval to speak of.
+  for (const { path: where, spec, item } of checks) {
+    if (spec.timeoutMs >= spec.intervalMs) continue;
+    if (spec.type === 'named' && namedCheck(spec.name)?.mode !== 'converge') continue;
+    const timeoutAt = fieldPath(item, 'timeout_seconds');
+    const intervalAt = fieldPath(item, 'interval_seconds');
+    const t = spec.timeoutMs / 1000;
+    warn.report(
+      [...where, ...(timeoutAt ?? intervalAt ?? [])],
+      `timeout_seconds (${t}${timeoutAt ? '' : ', the default'}) is shorter than interval_seconds (${spec.intervalMs / 1000}${intervalAt ? '' : ', the default'}): the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`,
+    );
+  }
+}
+
+/** Where `field` is written in a check item: `{named: x, field}` or `{type: {…, field}}`. */
+function fieldPath(item: unknown, field: string): (string | number)[] | undefined {
+  if (!isMapValue(item)) return undefined;
+  if (has(item, field)) return [field];
+  for (const [key, body] of Object.entries(item)) if (isMapValue(body) && has(body, field)) return [key, field];
+  return undefined;
 }
 
 interface Located<T> {
@@ -137,9 +162,9 @@ function locateActions(rb: Runbook, raw: YamlMap, path: YamlPath): Located<Actio
   return out;
 }
 
-/** Checks with their YAML paths; a HIGH runbook's prose guardrails compiled to nothing and are skipped. */
-function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): Located<CheckSpec>[] {
-  const out: Located<CheckSpec>[] = [];
+/** Checks with their YAML paths and items as written; a HIGH runbook's prose guardrails compiled to nothing and are skipped. */
+function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): (Located<CheckSpec> & { item: unknown })[] {
+  const out: (Located<CheckSpec> & { item: unknown })[] = [];
   const pair = (key: 'pre_checks' | 'post_checks' | 'guardrails', specs: readonly CheckSpec[]): void => {
     const items = Array.isArray(raw[key]) ? (raw[key] as unknown[]) : [];
     let next = 0;
@@ -147,7 +172,7 @@ function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): Located<CheckS
       const isNote = key === 'guardrails' && rb.risk === 'HIGH' && typeof item === 'string' && !namedCheck(item);
       if (isNote) return;
       const spec = specs[next++];
-      if (spec) out.push({ path: [...path, key, i], spec });
+      if (spec) out.push({ path: [...path, key, i], spec, item });
     });
   };
   pair('guardrails', rb.guardrails);

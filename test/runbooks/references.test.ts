@@ -6,8 +6,8 @@ import { test } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
 import { formatProblem } from '../../src/domain/errors.js';
-import { NAMED_CHECK_IMPLEMENTATIONS } from '../../src/checks/named.js';
-import { createRunbookIndex, loadRunbookFile, loadRunbooks, NAMED_CHECK_NAMES, parseRunbooksText } from '../../src/runbooks/index.js';
+import { NAMED_CHECK_IMPLEMENTATIONS, NAMED_CHECK_MODES } from '../../src/checks/named.js';
+import { createRunbookIndex, loadRunbookFile, loadRunbooks, NAMED_CHECK_NAMES, namedCheck, parseRunbooksText } from '../../src/runbooks/index.js';
 import { loadCatalog } from '../../src/service.js';
 import { FIXTURES, SEED_RUNBOOKS } from './helpers.js';
 
@@ -93,6 +93,60 @@ test("the seed's exercise file loads with no problem, and lint names what it lea
       `runbooks.rollback-deployment.action: placeholder {namespace} ${NO_SOURCE}`,
     ],
   );
+});
+
+const SHORT = (t: string, i: string, t0 = '', i0 = '') =>
+  `timeout_seconds (${t}${t0}) is shorter than interval_seconds (${i}${i0}): the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`;
+
+// A timeout shorter than the interval is tried at the start and at the timeout only
+// (the black-box probe's runbooks: an http check 4 s / 5 s, deployment_ready with
+// timeout_seconds 3 and the default 5 s interval). A warning: such a check works.
+test('lint warns about a check whose timeout is shorter than its interval, given or default, where it polls', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-interval-'));
+  const file = join(dir, 'a.yaml');
+  writeFileSync(
+    file,
+    `runbooks:
+  scale:
+    owner: ops
+    risk: LOW
+    triggers: [busy]
+    params: [deployment, namespace]
+    pre_checks:
+      - replicas_greater_than_one: {timeout_seconds: 3}
+      - http: {url: "http://127.0.0.1:30977/ready", timeout_seconds: 5, interval_seconds: 5}
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+    post_checks:
+      - http: {url: "http://127.0.0.1:30977/flip1000-{deployment}", timeout_seconds: 4, interval_seconds: 5}
+      - kubernetes: {condition: deployment_ready, kind: deployment, name: "{deployment}", namespace: "{namespace}", timeout_seconds: 3}
+      - pod_becomes_ready: {timeout_seconds: 2}
+      - {named: error_rate_normalized, timeout_seconds: 0.5, interval_seconds: 1}
+      - http: {url: "http://127.0.0.1:30977/slow", interval_seconds: 90}
+      - promql: {query: 'up{job="{deployment}"}', expect: "== 1", timeout_seconds: 8, interval_seconds: 5}
+`,
+  );
+  const { problems, warnings } = loadRunbookFile(file);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(
+    warnings.map((w) => `${w.line}: ${formatProblem(w).slice(file.length + 2)}`),
+    [
+      `12: runbooks.scale.post_checks[0].http.timeout_seconds: ${SHORT('4', '5')}`,
+      `13: runbooks.scale.post_checks[1].kubernetes.timeout_seconds: ${SHORT('3', '5', '', ', the default')}`,
+      `14: runbooks.scale.post_checks[2].pod_becomes_ready.timeout_seconds: ${SHORT('2', '5', '', ', the default')}`,
+      `15: runbooks.scale.post_checks[3].timeout_seconds: ${SHORT('0.5', '1')}`,
+      `16: runbooks.scale.post_checks[4].http.interval_seconds: ${SHORT('60', '90', ', the default')}`,
+    ],
+  );
+  // rectify lint prints it as a warning and exits 1; the runbook still loads.
+  const out: string[] = [];
+  const err: string[] = [];
+  assert.equal(await runCli(['lint', file], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir }), 1);
+  assert.equal(err[0], `${file}: runbooks.scale.post_checks[0].http.timeout_seconds: warning: ${SHORT('4', '5')}`);
+  assert.equal(err.at(-1), `0 problem(s) and 5 warning(s) in ${file}`);
+});
+
+test("the runbook registry's named check modes are the implementation's", () => {
+  for (const name of NAMED_CHECK_NAMES) assert.equal(namedCheck(name)?.mode, NAMED_CHECK_MODES[name as keyof typeof NAMED_CHECK_MODES], name);
 });
 
 test('params: a map or a list of placeholder names; anything else is a load error', () => {
