@@ -1,3 +1,4 @@
+import { TOLD_EVENTS } from '../domain/index.js';
 import { newId } from '../lib/index.js';
 import type { NotificationEvent } from './types.js';
 
@@ -10,7 +11,9 @@ import type { NotificationEvent } from './types.js';
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again
  * from that row (see engine/resend.ts), with the same id, so a receiver that had it
- * after all drops the repeat by its Idempotency-Key.
+ * after all drops the repeat by its Idempotency-Key. A record of giving it up (retries
+ * spent, refused, dropped from a full queue) settles it as a delivery does: such a
+ * record must name its notification_id (see recordsItsNotification).
  *
  * Only these rare rows carry it. What the repeat filter may sum up in an alert storm
  * (blocked and manual decisions, ALERTS_TRUNCATED) is not told again: a notification
@@ -61,6 +64,17 @@ export function createOutbox(opts: { receivers: readonly string[]; resend: Outbo
     },
     resend: opts.resend,
   };
+}
+
+const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);
+
+/**
+ * Whether a notification is one whose event's own audit row records it (an event told
+ * one by one, with its id): a record of its delivery, or of giving it up, must name that
+ * id, or startup would take it for never delivered and tell it again.
+ */
+export function recordsItsNotification(e: NotificationEvent): boolean {
+  return e.notification_id !== undefined && toldEvents.has(e.event);
 }
 
 /** Reads back what an audit row recorded of its notification; undefined for a row that recorded none (one written before rectify did). */

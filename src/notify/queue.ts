@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
 import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
+import { recordsItsNotification } from './outbox.js';
 import { isRepeatable } from './repeats.js';
 import type { NotificationEvent, Notifier, Notify } from './types.js';
 
 /** Incident ids named in the record of one drop burst, at most: the count covers them all. */
 export const DROPPED_IDS_LISTED = 20;
 
+/** The NOTIFY_FAILED detail of what a full queue dropped (given up: never told again). */
+export const DROPPED = 'dropped: queue full';
 /** The NOTIFY_FAILED detail of a notification still waiting when the stop's 2 s were up. */
 export const NOT_SENT_AT_SHUTDOWN = 'not sent: rectify shut down first';
 /** The NOTIFY_FAILED detail of a delivery the stop cut off (an attempt under way, or a retry that never came). */
@@ -41,7 +44,10 @@ export interface NotifyOutcome {
    * the runbook and the service too unless every one dropped shares them.
    */
   event: NotificationEvent;
-  /** Set on the one record of a drop burst (`detail` "dropped: queue full"). */
+  /**
+   * Set on a record of what a full queue dropped (`detail` "dropped: queue full"): a
+   * burst's storm decisions summed up, or one notification of an event told one by one.
+   */
   dropped?: DropBurst;
 }
 
@@ -66,6 +72,8 @@ export interface NotifyQueueOptions {
    * Drops are recorded (and logged) once per burst: the first drop from a lane starts
    * one, and this long after, one NOTIFY_FAILED row and one warning sum up all it
    * dropped. A storm writes a row per receiver every few seconds, not one per message.
+   * A notification of an event told one by one is the exception: it gets a row of its
+   * own, with its notification_id (see recordsItsNotification).
    */
   dropReportMs?: number;
 }
@@ -100,13 +108,27 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   const stop = new AbortController();
   let dropped = 0;
 
-  interface Drops {
+  /** Drops summed up in one record: how many, their events, their incidents, what they share. */
+  interface Tally {
     count: number;
     about: Set<string>;
     incidentIds: Set<string>;
-    latest: NotificationEvent;
+    latest?: NotificationEvent;
     sameRunbook: boolean;
     sameService: boolean;
+  }
+  interface Drops {
+    /** Everything the burst dropped: for the warning. */
+    all: Tally;
+    /** What the burst's one record sums up: the storm's decisions, every drop but `own`. */
+    summed: Tally;
+    /**
+     * Notifications whose event's own audit row records them (outcomes, breaker trips,
+     * …): each recorded apart, under its notification_id, so that startup finds it given
+     * up for this receiver and does not tell it again. Few: the storm's decisions are
+     * dropped first.
+     */
+    own: NotificationEvent[];
     timer: NodeJS.Timeout;
   }
   interface Lane {
@@ -121,6 +143,20 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
 
+  const newTally = (): Tally => ({ count: 0, about: new Set(), incidentIds: new Set(), sameRunbook: true, sameService: true });
+  function count(t: Tally, event: NotificationEvent): void {
+    t.count++;
+    t.about.add(event.event);
+    if (event.incident_id !== null && t.incidentIds.size < DROPPED_IDS_LISTED) t.incidentIds.add(event.incident_id);
+    // Each the same as the one before: all the same.
+    if (t.latest) {
+      t.sameRunbook &&= event.runbook === t.latest.runbook;
+      t.sameService &&= event.service === t.latest.service;
+    }
+    t.latest = event;
+  }
+  const burstOf = (t: Tally): DropBurst => ({ count: t.count, about: [...t.about], incident_ids: [...t.incidentIds] });
+
   /** Counts a notification a full queue let go, into the lane's drop burst (started here if none is under way). */
   function drop(lane: Lane, event: NotificationEvent): void {
     dropped++;
@@ -128,43 +164,53 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     if (!d) {
       const timer = setTimeout(() => reportDrops(lane), dropReportMs);
       timer.unref();
-      d = lane.drops = { count: 0, about: new Set(), incidentIds: new Set(), latest: event, sameRunbook: true, sameService: true, timer };
+      d = lane.drops = { all: newTally(), summed: newTally(), own: [], timer };
     }
-    d.count++;
-    d.about.add(event.event);
-    if (event.incident_id !== null && d.incidentIds.size < DROPPED_IDS_LISTED) d.incidentIds.add(event.incident_id);
-    // Each the same as the one before: all the same.
-    d.sameRunbook &&= event.runbook === d.latest.runbook;
-    d.sameService &&= event.service === d.latest.service;
-    d.latest = event;
+    count(d.all, event);
+    if (recordsItsNotification(event)) d.own.push(event);
+    else count(d.summed, event);
   }
 
-  /** Ends a lane's drop burst: one warning and one NOTIFY_FAILED record for all it dropped. */
+  /** Writes one drop record, and has drain and close wait for it. */
+  function recordDrop(lane: Lane, event: NotificationEvent, burst: DropBurst): void {
+    const p = opts
+      .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: DROPPED, event, dropped: burst })
+      .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
+    writing.add(p);
+    void p.finally(() => writing.delete(p));
+  }
+
+  /**
+   * Ends a lane's drop burst: one warning for all it dropped, one NOTIFY_FAILED record
+   * summing up the storm's decisions, and one per notification of an event told one by
+   * one (a burst of one each, with its notification_id).
+   */
   function reportDrops(lane: Lane): void {
     const d = lane.drops;
     if (!d) return;
     clearTimeout(d.timer);
     lane.drops = undefined;
-    const burst: DropBurst = { count: d.count, about: [...d.about], incident_ids: [...d.incidentIds] };
+    opts.log.warn(
+      { notifier: lane.notifier.name, ...burstOf(d.all), ...(d.own.length > 0 ? { recorded_apart: d.own.length } : {}) },
+      `notification queue full (${maxQueued} waiting): ${d.all.count} notification(s) dropped, not sent`,
+    );
+    for (const event of d.own) recordDrop(lane, event, { count: 1, about: [event.event], incident_ids: event.incident_id !== null ? [event.incident_id] : [] });
+    const t = d.summed;
+    if (!t.latest) return;
     // Several: none of their own ids (incident, notification, …) stands for the burst.
-    const { notification_id: _latestId, ...latest } = d.latest;
+    const { notification_id: _latestId, ...latest } = t.latest;
     const event: NotificationEvent =
-      d.count === 1
-        ? d.latest
+      t.count === 1
+        ? t.latest
         : {
             ...latest,
             incident_id: null,
             execution_id: null,
             approval_id: null,
-            runbook: d.sameRunbook ? d.latest.runbook : null,
-            service: d.sameService ? d.latest.service : null,
+            runbook: t.sameRunbook ? t.latest.runbook : null,
+            service: t.sameService ? t.latest.service : null,
           };
-    opts.log.warn({ notifier: lane.notifier.name, ...burst }, `notification queue full (${maxQueued} waiting): ${d.count} notification(s) dropped, not sent`);
-    const p = opts
-      .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: 'dropped: queue full', event, dropped: burst })
-      .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
-    writing.add(p);
-    void p.finally(() => writing.delete(p));
+    recordDrop(lane, event, burstOf(t));
   }
 
   /** Records every drop burst under way now, and waits until every drop record is written. */

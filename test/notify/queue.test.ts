@@ -145,6 +145,58 @@ describe('notification queue', () => {
     assert.equal(recorded.length, 5, 'nothing more at close');
   });
 
+  it('a dropped notification of an event told one by one is recorded in a row of its own, with its notification_id; the storm decisions of the burst in one row', async () => {
+    target.reset();
+    const release = holdFirstCall(target, 'POST', '/hook');
+    const recorded: Outcome[] = [];
+    const log = createTestLogger();
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      log: log.logger,
+      record: async (o) => void recorded.push(o),
+      attempts: 1,
+      maxQueued: 2,
+      dropReportMs: 60_000,
+    });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
+    await target.waitForRequest('/hook');
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
+    q.notify(ev('b2', 'RATE_LIMITED', 'blocked'));
+    // Outcomes push the storm's decisions out, then each other (the oldest goes).
+    for (const id of ['o1', 'o2', 'o3', 'o4']) q.notify(ev(id, 'FAILED', 'failed'));
+    q.notify({ ...ev('p1', 'SERVICE_PAUSED', 'paused'), notification_id: 'ntf_paused' });
+    assert.equal(q.dropped(), 5);
+    release();
+    await q.drain();
+    const drops = recorded.filter((o) => o.detail === 'dropped: queue full');
+    const ids = (id: string) => recorded.find((o) => o.event.incident_id === id)?.event.notification_id;
+    assert.deepEqual(
+      drops.map((o) => [o.event.event, o.event.incident_id, o.event.notification_id ?? null, o.dropped]),
+      [
+        // Each outcome given up on its own row, findable by its id: startup does not tell it again.
+        ['FAILED', 'o1', ids('o1'), { count: 1, about: ['FAILED'], incident_ids: ['o1'] }],
+        ['FAILED', 'o2', ids('o2'), { count: 1, about: ['FAILED'], incident_ids: ['o2'] }],
+        ['FAILED', 'o3', ids('o3'), { count: 1, about: ['FAILED'], incident_ids: ['o3'] }],
+        // The storm's decisions, summed up in one row as before.
+        ['RATE_LIMITED', null, null, { count: 2, about: ['RATE_LIMITED'], incident_ids: ['b1', 'b2'] }],
+      ],
+    );
+    for (const id of ['o1', 'o2', 'o3']) assert.match(ids(id)!, /^ntf_/);
+    assert.deepEqual(
+      recorded.filter((o) => o.ok).map((o) => [o.event.incident_id, o.event.notification_id]),
+      [
+        ['a1', ids('a1')],
+        ['o4', ids('o4')],
+        ['p1', 'ntf_paused'],
+      ],
+    );
+    // One warning for the whole burst.
+    const warned = log.records().filter((r) => r.level === 'warn' && String(r.msg).includes('dropped'));
+    assert.equal(warned.length, 1);
+    assert.deepEqual([warned[0]!.count, warned[0]!.about, warned[0]!.incident_ids, warned[0]!.recorded_apart], [5, ['RATE_LIMITED', 'FAILED'], ['b1', 'b2', 'o1', 'o2', 'o3'], 3]);
+    await q.close();
+  });
+
   it('a receiver that answers after the per-attempt timeout: every retry carries the same notification_id and Idempotency-Key; audited as delivery unknown', async () => {
     target.reset();
     target.route('POST', '/slow', { status: 204, delayMs: 1_000 });

@@ -205,8 +205,9 @@ describe('a full notification queue', () => {
       target.requests('/hook', 'POST').map((r) => (r.json() as { incident_id: string }).incident_id),
       ['a1', 'a2', 'a3', 'a4', 'a5'],
     );
-    // The seven drops, one burst: recorded once, with no incident of its own (several were dropped).
-    assert.deepEqual(recorded, ['ok a1', 'ok a2', 'ok a3', 'ok a4', 'ok a5', 'failed null']);
+    // The seven drops, one burst: each outcome on a row of its own (told again after a
+    // restart otherwise), the four decisions on one, with no incident of its own.
+    assert.deepEqual(recorded, ['ok a1', 'ok a2', 'ok a3', 'ok a4', 'ok a5', 'failed o1', 'failed t1', 'failed o2', 'failed null']);
     await q.close();
     await target.close();
   });

@@ -307,6 +307,55 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
     }
   });
 
+  it('one dropped from a full queue stays given up: recorded under its own notification_id, it is not told again', async () => {
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    let svc = await startTestService({
+      runbooks: { 'r.yaml': runbooks(target.url) },
+      args: ['--notify-webhook', `${target.url}/hook`],
+      overrides: { notifyQueue: { maxQueued: 2, dropReportMs: 50 } },
+    });
+    try {
+      // The first turn is held in flight; two wait; each later turn pushes the oldest waiting out.
+      for (let i = 0; i < 5; i++) {
+        assert.equal((await svc.post(i % 2 === 0 ? '/api/v1/pause' : '/api/v1/resume', { by: 'alice', reason: `turn ${i}` })).status, 200);
+        if (i === 0) await target.waitForRequest('/hook');
+      }
+      const turns = (await svc.get('/api/v1/audit?limit=1000')).body.events
+        .filter((e: any) => e.event === 'SERVICE_PAUSED' || e.event === 'SERVICE_RESUMED')
+        .reverse();
+      const ids = turns.map((e: any) => e.details.notification_id);
+      assert.equal(ids.length, 5);
+      const drops = await until('the drops recorded', async () => {
+        const rows = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events.filter((e: any) => e.details.detail === 'dropped: queue full');
+        return rows.length === 2 ? rows.reverse() : undefined;
+      });
+      assert.deepEqual(
+        drops.map((e: any) => [e.details.about, e.details.dropped, e.details.notification_id]),
+        [
+          [turns[1].event, 1, ids[1]],
+          [turns[2].event, 1, ids[2]],
+        ],
+      );
+
+      // Restarted with room enough in the queue for all.
+      target.route('POST', '/hook', { status: 204 });
+      const before = target.requests('/hook').length;
+      const stopped = svc;
+      await stopped.stop();
+      svc = await startTestService({ dir: stopped.dir, clock: stopped.clock, args: ['--notify-webhook', `${target.url}/hook`] });
+      await svc.service.drainNotifications();
+      // The one cut off in flight and the two still waiting, not the two dropped.
+      assert.deepEqual(
+        target.requests('/hook').slice(before).map((r) => json(r).notification_id),
+        [ids[0], ids[3], ids[4]],
+      );
+      assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('only the last 24 hours: a notification older than that is left to the audit log', async () => {
     target.reset();
     target.route('POST', '/hook', HOLD);
