@@ -12,7 +12,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { Outbox, ToldDetails } from '../notify/outbox.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
-import { planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
+import { NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
@@ -1090,6 +1090,7 @@ export function createEngine(deps: EngineDeps) {
         // Events told one by one before the stop whose delivery to a receiver was never
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
+        if (resends) recordGivenUp(tx, resends, now);
         return { interrupted: running, told, expired, untold, resends };
       }).then(({ interrupted, told, expired, untold, resends }) => {
         if (resends) resendUntold(resends);
@@ -1100,6 +1101,28 @@ export function createEngine(deps: EngineDeps) {
       });
     },
   };
+
+  /**
+   * The notifications past the bound that the summary (resendUntold) tells a receiver
+   * are not sent again: each is given up for it in a NOTIFY_FAILED row under its
+   * notification_id, which settles it as a retry given up does, so no later start tells
+   * it after all. One row per notification and receiver, at most the rows examined.
+   */
+  function recordGivenUp(tx: Tx, plan: ResendPlan, now: number): void {
+    for (const g of plan.givenUp) {
+      for (const notifier of g.to) {
+        tx.appendAudit({
+          at: now,
+          event: 'NOTIFY_FAILED',
+          incident_id: g.incident_id,
+          runbook: g.runbook,
+          execution_id: g.execution_id,
+          actor: 'rectify',
+          details: { notifier, about: g.event, attempts: 0, detail: NOT_SENT_AGAIN, notification_id: g.notification_id },
+        });
+      }
+    }
+  }
 
   /**
    * Notifications of events told one by one that a receiver has no record of (a crash

@@ -19,9 +19,29 @@ export interface Resend {
   to: string[];
 }
 
+/** The NOTIFY_FAILED detail recording, for one receiver, a notification given up at a start: one of more than RESEND_MAX it lacked. */
+export const NOT_SENT_AGAIN = `not sent again: more than ${RESEND_MAX} never delivered before a restart, only the newest ${RESEND_MAX} were`;
+
+/** A notification past RESEND_MAX: given up for the receivers that lack it. */
+export interface GivenUp {
+  notification_id: string;
+  event: ToldRow['event'];
+  incident_id: string | null;
+  runbook: string | null;
+  execution_id: string | null;
+  /** The receivers that lack it. */
+  to: string[];
+}
+
 export interface ResendPlan {
   /** Oldest first: told in the order they happened. */
   resend: Resend[];
+  /**
+   * Oldest first: those past RESEND_MAX, not told again. The summary tells each receiver
+   * they are not sent again, so each is recorded as given up for them (NOT_SENT_AGAIN):
+   * otherwise the next start would find them never delivered and tell them after all.
+   */
+  givenUp: GivenUp[];
   /** Per receiver, how many more it lacks than were told again (past RESEND_MAX). */
   left: Map<string, number>;
   /** The oldest of those left out, when any (epoch ms). */
@@ -36,10 +56,11 @@ export interface ResendPlan {
  * has no record settling its delivery (delivered, or given up: see deliverySettled).
  * Rows about the executions in `skipExecutions` are left out: startup recovery tells
  * those itself (INTERRUPTED). The newest RESEND_MAX are told again, as first told, with
- * the same notification_id, the reason saying so.
+ * the same notification_id, the reason saying so; the older ones are given up (givenUp).
  */
 export function planResends(rows: readonly ToldRow[], receivers: readonly string[], skipExecutions: ReadonlySet<string>, examined = RESEND_EXAMINED): ResendPlan {
   const resend: Resend[] = [];
+  const givenUp: GivenUp[] = [];
   const left = new Map<string, number>();
   let leftSince: number | null = null;
   for (const row of rows) {
@@ -52,6 +73,7 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     if (resend.length >= RESEND_MAX) {
       for (const r of to) left.set(r, (left.get(r) ?? 0) + 1);
       leftSince = row.at;
+      givenUp.push({ notification_id: told.notification_id, event: row.event, incident_id: row.incident_id, runbook: row.runbook, execution_id: row.execution_id, to });
       continue;
     }
     resend.push({
@@ -70,5 +92,5 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
       },
     });
   }
-  return { resend: resend.reverse(), left, leftSince, truncated: rows.length >= examined };
+  return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined };
 }

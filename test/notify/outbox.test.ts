@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createOutbox, createWebhookNotifier, deliverySettled, toldDetails, type NotificationEvent } from '../../src/notify/index.js';
-import { planResends, RESEND_MAX, RESENT_NOTE } from '../../src/engine/resend.js';
+import { NOT_SENT_AGAIN, planResends, RESEND_MAX, RESENT_NOTE } from '../../src/engine/resend.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import type { DeliveryRecord, ToldRow } from '../../src/store/ports.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -123,6 +123,24 @@ describe('the audit log as the outbox', () => {
       [B, 2],
     ]);
     assert.equal(plan.leftSince, 1_000);
+    // Those left out are given up, oldest first, for the receivers that lack them: a record
+    // of that settles them, so the next start does not tell them after all.
+    assert.deepEqual(
+      plan.givenUp.map((g) => [g.execution_id, g.notification_id, g.to]),
+      [
+        ['exe1', rows.at(-1)!.details.notification_id, [A, B]],
+        ['exe2', rows.at(-2)!.details.notification_id, [A]],
+        ['exe3', rows.at(-3)!.details.notification_id, [A, B]],
+      ],
+    );
+    assert.equal(deliverySettled({ ok: false, detail: NOT_SENT_AGAIN }), true);
+    const recorded = (r: ToldRow): ToldRow => {
+      const g = plan.givenUp.find((x) => x.notification_id === r.details.notification_id);
+      return g ? { ...r, deliveries: [...r.deliveries, ...g.to.map((n) => failed(n, NOT_SENT_AGAIN))] } : r;
+    };
+    const next = planResends(rows.map(recorded), [A, B], new Set());
+    assert.equal(next.resend.length, RESEND_MAX);
+    assert.deepEqual([next.givenUp, next.left.size], [[], 0]);
     assert.equal(planResends(rows, [A, B], new Set(), rows.length).truncated, true);
   });
 });

@@ -214,6 +214,29 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
       .map((l) => JSON.parse(l) as Record<string, any>);
     assert.equal(warned.length, 1);
     assert.deepEqual(warned[0]!.left, { [`webhook ${target.url}`]: 5, [`slack ${new URL(target.url).host}`]: 5 });
+
+    // What the summary says is not sent again is given up for each receiver, in the audit
+    // log, under each notification's id: no later start tells it after all.
+    const givenUp = (await proc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events
+      .filter((e: any) => e.details.detail.startsWith('not sent again'))
+      .reverse();
+    assert.deepEqual(
+      givenUp.map((e: any) => [e.details.notifier, e.details.about, e.details.notification_id]),
+      turns.slice(0, 5).flatMap((t: any) => [
+        [`webhook ${target.url}`, t.event, t.details.notification_id],
+        [`slack ${new URL(target.url).host}`, t.event, t.details.notification_id],
+      ]),
+    );
+    assert.equal(givenUp[0].details.detail, 'not sent again: more than 200 never delivered before a restart, only the newest 200 were');
+    await proc.stop();
+    const since2 = Date.now();
+    proc = await start();
+    await proc.post('/api/v1/pause', { by: 'alice', reason: 'barrier 2' });
+    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).reason.endsWith('barrier 2') });
+    await target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).endsWith('barrier 2') });
+    assert.deepEqual(hooks(since2).map((r) => json(r).reason), ['automatic remediation paused by alice: barrier 2']);
+    assert.equal(slacks(since2).length, 1);
+    assert.equal(proc.output().includes('told to it again'), false);
     await proc.stop();
     proc = undefined;
   });
