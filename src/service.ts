@@ -64,6 +64,8 @@ export interface Service {
   catalog: RunbookCatalog;
   metrics: PrometheusMetrics;
   available: ReadonlySet<string>;
+  /** The notification receivers, by the names the audit log gives them (notify/receiver.ts). */
+  receivers: readonly string[];
   /** Resolves once queued notifications and Slack click responses are delivered or given up. */
   drainNotifications(): Promise<void>;
   /** One housekeeping pass (runs every 5 s by itself): expire approvals, prune what no guardrail reads. */
@@ -321,9 +323,23 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // Slack approvers: their ids, each with the rectify name the same person acts under, if given.
   const slackApprovers = config.slackApprovers?.map((e) => parseSlackApprover(e)!);
   // Notifications: a background queue, audited, never on the decision path.
+  // Each receiver is named by its host and a hash of its whole URL keyed with the
+  // database's key: a new URL on the same host is a new receiver (notify/receiver.ts).
+  const receiverKey = config.notifyWebhook || config.slackWebhookUrl ? await store.transact((tx) => tx.receiverKey(clock.now())) : '';
   const notifiers: Notifier[] = [];
-  if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl));
-  if (config.slackWebhookUrl) notifiers.push(createSlackNotifier(config.slackWebhookUrl, config.publicUrl, { buttons: slackSigningSecret !== undefined, ...(slackApprovers ? { approvers: slackApprovers.map((a) => a.id) } : {}) }));
+  if (config.notifyWebhook) notifiers.push(createWebhookNotifier(config.notifyWebhook, config.publicUrl, { receiverKey }));
+  if (config.slackWebhookUrl) {
+    notifiers.push(
+      createSlackNotifier(config.slackWebhookUrl, config.publicUrl, {
+        receiverKey,
+        buttons: slackSigningSecret !== undefined,
+        ...(slackApprovers ? { approvers: slackApprovers.map((a) => a.id) } : {}),
+      }),
+    );
+  }
+  // Said at start: the names the audit log gives the receivers configured now (the hash
+  // cannot be traced back to a URL, so this is where an operator pairs them).
+  if (notifiers.length > 0) log.info({ receivers: notifiers.map((n) => n.name) }, 'notifications go to these receivers');
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, attemptTimeoutMs: config.notifyTimeoutMs, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   const notifications = createNotifyQueue({
@@ -599,6 +615,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     catalog,
     metrics,
     available: executors.available,
+    receivers: notifiers.map((n) => n.name),
     drainNotifications: async () => {
       await notifications.drain();
       await slackResponder?.drain();

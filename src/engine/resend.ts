@@ -1,6 +1,7 @@
 import type { ToldRow } from '../store/ports.js';
 import { deliverySettled } from '../notify/queue.js';
 import { toldDetails } from '../notify/outbox.js';
+import { hostOnlyName } from '../notify/receiver.js';
 import type { NotificationEvent } from '../notify/types.js';
 
 /** How far back startup looks for notifications never delivered: older news is left to the audit log. */
@@ -54,6 +55,8 @@ export interface ResendPlan {
  * Which notifications recorded in `rows` (newest first, as `toldSince` gives them) to
  * tell again, and to whom: each receiver it was told to that is still configured and
  * has no record settling its delivery (delivered, or given up: see deliverySettled).
+ * A receiver is known by its name, which hashes its whole URL (notify/receiver.ts): one
+ * re-pointed to a new URL is a new receiver, not told what the old one lacked.
  * Rows about the executions in `skipExecutions` are left out: startup recovery tells
  * those itself (INTERRUPTED). The newest RESEND_MAX are told again, as first told, with
  * the same notification_id, the reason saying so; the older ones are given up (givenUp).
@@ -68,7 +71,8 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     const told = toldDetails(row.details);
     if (!told) continue;
     const settled = new Set(row.deliveries.filter(deliverySettled).map((d) => d.notifier));
-    const to = told.told.to.filter((r) => receivers.includes(r) && !settled.has(r));
+    const toldTo = new Set(told.told.to);
+    const to = receivers.filter((r) => names(toldTo, r) && !names(settled, r));
     if (to.length === 0) continue;
     if (resend.length >= RESEND_MAX) {
       for (const r of to) left.set(r, (left.get(r) ?? 0) + 1);
@@ -93,4 +97,15 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     });
   }
   return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined };
+}
+
+/**
+ * Whether recorded names name the receiver `r`: by its name, or by the name a row
+ * written before names carried the hash of the URL gave it (kind and host only). Such a
+ * row counts for today's receiver of that kind and host, as it counted then: an upgrade
+ * (a stop and a start) still tells what the stop cut off.
+ */
+function names(recorded: ReadonlySet<string>, r: string): boolean {
+  const hostOnly = hostOnlyName(r);
+  return recorded.has(r) || (hostOnly !== undefined && recorded.has(hostOnly));
 }

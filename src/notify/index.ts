@@ -4,3 +4,4 @@ export * from './queue.js';
 export * from './slack-respond.js';
 export * from './repeats.js';
 export * from './outbox.js';
+export * from './receiver.js';

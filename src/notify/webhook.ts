@@ -1,4 +1,5 @@
 import { httpRequest } from '../checks/http-client.js';
+import { receiverName } from './receiver.js';
 import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
 
 export interface Links {
@@ -37,9 +38,9 @@ export async function postJson(url: string | URL, body: unknown, signal: AbortSi
  * A generic JSON webhook: the event as data, with links when --public-url is set. Its
  * `notification_id` goes as the `Idempotency-Key` header too, the same on every retry.
  */
-export function createWebhookNotifier(url: string, publicUrl: string | undefined): Notifier {
+export function createWebhookNotifier(url: string, publicUrl: string | undefined, opts: ReceiverOptions): Notifier {
   return {
-    name: `webhook ${new URL(url).origin}`,
+    name: receiverName('webhook', url, opts.receiverKey),
     send: (e, signal) =>
       postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal, e.notification_id ? { 'idempotency-key': e.notification_id } : {}),
   };
@@ -150,7 +151,13 @@ export function approvalButtons(approvalId: string): unknown {
   };
 }
 
-export interface SlackNotifierOptions {
+/** What every notifier is given. */
+export interface ReceiverOptions {
+  /** The key its name's hash of its URL is made with (see receiver.ts): the database's, so the name outlives a restart. */
+  receiverKey: string;
+}
+
+export interface SlackNotifierOptions extends ReceiverOptions {
   /** Add Approve/Reject buttons to approval requests (needs --slack-signing-secret to be of use). */
   buttons?: boolean;
   /** Slack user ids who may click them (--slack-approvers): approval requests mention them, so Slack notifies them. */
@@ -158,10 +165,10 @@ export interface SlackNotifierOptions {
 }
 
 /** Slack incoming webhook: Block Kit with the incident, the runbook, the outcome and a link. */
-export function createSlackNotifier(url: string, publicUrl: string | undefined, opts: SlackNotifierOptions = {}): Notifier {
+export function createSlackNotifier(url: string, publicUrl: string | undefined, opts: SlackNotifierOptions): Notifier {
   return {
-    // The path of a Slack webhook URL is its credential: only the host is named.
-    name: `slack ${new URL(url).host}`,
+    // The path of a Slack webhook URL is its credential: only the host is named, and a keyed hash of the whole.
+    name: receiverName('slack', url, opts.receiverKey),
     send(e, signal) {
       const links = linksFor(e, publicUrl);
       const link = links.approval ?? links.execution ?? links.incident;

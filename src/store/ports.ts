@@ -230,6 +230,13 @@ export interface Tx extends GuardStateView {
    */
   toldSince(since: number, limit: number): ToldRow[];
 
+  /**
+   * The key notification receivers' names hash their URL with (notify/receiver.ts):
+   * random, made the first time it is asked for (at `at`) and kept in the database, so
+   * a receiver keeps its name across restarts. Never shown anywhere.
+   */
+  receiverKey(at: number): string;
+
   setPaused(paused: boolean, by: string, at: number): void;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */
   setRunbookPaused(runbook: string, pause: RunbookPause | null): void;

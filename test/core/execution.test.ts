@@ -236,7 +236,7 @@ describe('executions: verify, roll back, refuse', () => {
     const { notification_id, told: recorded, ...details } = audit[7].details;
     assert.deepEqual(details, { reason: failure, detail: rollbackDetail });
     assert.equal(notification_id, told[0].notification_id);
-    assert.deepEqual(recorded, { to: [`webhook ${target.url}`], outcome: 'failed, rollback failed', reason: r.body.reason, service: 'shop', approval_id: null });
+    assert.deepEqual(recorded, { to: [svc.service.receivers[0]], outcome: 'failed, rollback failed', reason: r.body.reason, service: 'shop', approval_id: null });
     assert.deepEqual(audit[8].details, { reason: failure, rolled_back: false, rollback: 'failed' });
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
     await svc.stop({ remove: true });

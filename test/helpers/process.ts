@@ -26,6 +26,16 @@ export interface RectifyProcess {
   stop(): Promise<number | null>;
 }
 
+/** The notification receivers, by the names the audit log gives them, as the process logged them at its start. */
+export function receiversOf(p: RectifyProcess): string[] {
+  const line = p
+    .output()
+    .split('\n')
+    .find((l) => l.includes('notifications go to these receivers'));
+  if (!line) throw new Error('the process logged no notification receivers');
+  return (JSON.parse(line) as { receivers: string[] }).receivers;
+}
+
 export interface ProcessOptions {
   /** Path of the SQLite file. */
   db: string;

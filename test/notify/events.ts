@@ -4,3 +4,6 @@ import type { NotificationEvent } from '../../src/notify/index.js';
 export function notification(id: string, event: NotificationEvent['event'], outcome: string): NotificationEvent {
   return { event, incident_id: id, runbook: 'fix', service: 'shop', execution_id: null, approval_id: null, outcome, reason: 'r', at: 0 };
 }
+
+/** What notifiers made in tests are given: the key their names hash their URL with. */
+export const receiver = { receiverKey: 'a test key' };

@@ -52,7 +52,7 @@ describe('notifications: always notify, never block', () => {
     assert.equal(success.service, 'shop');
     const audited = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
     assert.equal(audited.length, 3);
-    assert.equal(audited[0].details.notifier, `webhook ${target.url}`);
+    assert.equal(audited[0].details.notifier, svc.service.receivers[0]);
     await svc.stop({ remove: true });
   });
 
@@ -244,7 +244,7 @@ describe('notifications: always notify, never block', () => {
       assert.equal(failed.length, 1, 'one row for the burst, not one per drop');
       assert.equal(failed[0].incident_id, null);
       assert.deepEqual(failed[0].details, {
-        notifier: `webhook ${target.url}`,
+        notifier: svc.service.receivers[0],
         about: 'NO_RUNBOOK',
         attempts: 0,
         detail: 'dropped: queue full',
@@ -279,7 +279,7 @@ describe('notifications: always notify, never block', () => {
       ]);
       const ok = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events;
       assert.equal(ok.length, 1);
-      assert.deepEqual(ok[0].details, { notifier: `webhook ${target.url}`, about: 'NO_RUNBOOK', attempts: 2, detail: 'delivered', notification_id: id });
+      assert.deepEqual(ok[0].details, { notifier: svc.service.receivers[0], about: 'NO_RUNBOOK', attempts: 2, detail: 'delivered', notification_id: id });
     } finally {
       await svc.stop({ remove: true });
     }

@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createOutbox, createWebhookNotifier, deliverySettled, toldDetails, type NotificationEvent } from '../../src/notify/index.js';
+import { createNotifyQueue, createOutbox, createSlackNotifier, createWebhookNotifier, deliverySettled, hostOnlyName, receiverName, toldDetails, type NotificationEvent } from '../../src/notify/index.js';
 import { NOT_SENT_AGAIN, planResends, RESEND_MAX, RESENT_NOTE } from '../../src/engine/resend.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import type { DeliveryRecord, ToldRow } from '../../src/store/ports.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { receiver } from './events.js';
 
 /**
  * The audit log as the outbox, in parts: what an event's row records of its
@@ -13,8 +14,8 @@ import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
  * test/trust/told-again.test.ts.
  */
 
-const A = 'webhook http://a.test';
-const B = 'slack b.test';
+const A = receiverName('webhook', 'http://a.test/hook', receiver.receiverKey);
+const B = receiverName('slack', 'https://b.test/services/T0/B0/secret', receiver.receiverKey);
 
 const event = (over: Partial<NotificationEvent> = {}): NotificationEvent => ({
   event: 'FAILED',
@@ -145,6 +146,62 @@ describe('the audit log as the outbox', () => {
   });
 });
 
+describe('a receiver is known by its whole URL, named by its host and a keyed hash of the URL', () => {
+  const slackA = 'https://hooks.slack.com/services/T000/B111/aaaaaaaaaaaaaaaaaaaaaaaa';
+  const slackB = 'https://hooks.slack.com/services/T000/B222/bbbbbbbbbbbbbbbbbbbbbbbb';
+
+  it('two Slack webhooks (every one is on hooks.slack.com) are two receivers; nothing of the URL but the host is shown', () => {
+    const a = createSlackNotifier(slackA, undefined, receiver).name;
+    const b = createSlackNotifier(slackB, undefined, receiver).name;
+    assert.match(a, /^slack hooks\.slack\.com #[0-9a-f]{8}$/);
+    assert.match(b, /^slack hooks\.slack\.com #[0-9a-f]{8}$/);
+    assert.notEqual(a, b);
+    // The same URL, the same key: the same name at every start.
+    assert.equal(createSlackNotifier(slackA, undefined, { receiverKey: 'a test key' }).name, a);
+    // Keyed: another database's key gives another hash, so the hash alone cannot be checked against a guess.
+    assert.notEqual(createSlackNotifier(slackA, undefined, { receiverKey: 'another key' }).name, a);
+    const hook = createWebhookNotifier('https://hooks.example.com:8443/rectify?token=s3cret', undefined, receiver).name;
+    assert.match(hook, /^webhook https:\/\/hooks\.example\.com:8443 #[0-9a-f]{8}$/);
+    assert.notEqual(hook, createWebhookNotifier('https://hooks.example.com:8443/rectify?token=other', undefined, receiver).name);
+    // The names rows written before the hash gave them.
+    assert.equal(hostOnlyName(a), 'slack hooks.slack.com');
+    assert.equal(hostOnlyName(hook), 'webhook https://hooks.example.com:8443');
+    assert.equal(hostOnlyName('slack hooks.slack.com'), undefined);
+  });
+
+  it('a new URL on the same host is not told what the old one lacked, and a delivery to the old one does not count for it', () => {
+    const old = createSlackNotifier(slackA, undefined, receiver).name;
+    const now = createSlackNotifier(slackB, undefined, receiver).name;
+    const rows = newestFirst([row(1, [], { to: [A, old] }), row(2, [delivered(old)], { to: [A, old] })]);
+    assert.deepEqual(
+      planResends(rows, [A, now], new Set()).resend.map((r) => [r.event.execution_id, r.to]),
+      [
+        ['exe1', [A]],
+        ['exe2', [A]],
+      ],
+    );
+  });
+
+  it('rows written before names carried the hash count for the receiver of that kind and host, as they did then', () => {
+    const now = [A, B];
+    const [oldA, oldB] = [hostOnlyName(A)!, hostOnlyName(B)!];
+    const rows = newestFirst([
+      row(1, [], { to: [oldA, oldB] }),
+      row(2, [delivered(oldB), failed(oldA, 'not sent: rectify shut down first')], { to: [oldA, oldB] }),
+      // Told again after the upgrade: recorded under today's name.
+      row(3, [failed(oldA, 'cut off: rectify shut down during delivery'), delivered(A)], { to: [oldA] }),
+      row(4, [], { to: ['webhook http://elsewhere.test'] }),
+    ]);
+    assert.deepEqual(
+      planResends(rows, now, new Set()).resend.map((r) => [r.event.execution_id, r.to]),
+      [
+        ['exe1', [A, B]],
+        ['exe2', [A]],
+      ],
+    );
+  });
+});
+
 describe('the queue tells a notification again to the named receivers only', () => {
   let target: HttpTarget;
   before(async () => {
@@ -155,18 +212,19 @@ describe('the queue tells a notification again to the named receivers only', () 
   it('with its own id, as the Idempotency-Key too', async () => {
     target.route('POST', '/a', { status: 204 });
     target.route('POST', '/b', { status: 204 });
-    const a = createWebhookNotifier(`${target.url}/a`, undefined);
-    const b = { ...createWebhookNotifier(`${target.url}/b`, undefined), name: 'webhook b' };
+    // Two webhooks on one host: two receivers, each told only what it lacks.
+    const a = createWebhookNotifier(`${target.url}/a`, undefined, receiver);
+    const b = createWebhookNotifier(`${target.url}/b`, undefined, receiver);
     const recorded: Array<[string, string | undefined]> = [];
     const q = createNotifyQueue({ notifiers: [a, b], log: createTestLogger({ capture: false }).logger, record: async (o) => void recorded.push([o.notifier, o.event.notification_id]) });
-    q.resend({ ...event(), notification_id: 'ntf_again' }, ['webhook b']);
+    q.resend({ ...event(), notification_id: 'ntf_again' }, [b.name]);
     await q.drain();
     assert.equal(target.calls('/a'), 0);
     assert.deepEqual(
       target.requests('/b').map((r) => [(r.json() as NotificationEvent).notification_id, r.headers['idempotency-key']]),
       [['ntf_again', 'ntf_again']],
     );
-    assert.deepEqual(recorded, [['webhook b', 'ntf_again']]);
+    assert.deepEqual(recorded, [[b.name, 'ntf_again']]);
     await q.close();
   });
 });

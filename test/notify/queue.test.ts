@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createWebhookNotifier, type NotifyOutcome } from '../../src/notify/index.js';
+import { createNotifyQueue, createWebhookNotifier, receiverName, type NotifyOutcome } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { notification } from './events.js';
+import { notification, receiver } from './events.js';
 
 /**
  * The notification queue against real local receivers: each notifier drains its own
@@ -27,7 +27,7 @@ describe('notification queue', () => {
     target.route('POST', '/hang', { status: 204, delayMs: 60_000 });
     const recorded: Outcome[] = [];
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hang`, undefined), createWebhookNotifier(`${target.url}/ok`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/hang`, undefined, receiver), createWebhookNotifier(`${target.url}/ok`, undefined, receiver)],
       log: createTestLogger({ capture: false }).logger,
       record: async (o) => void recorded.push(o),
       attempts: 3,
@@ -51,7 +51,7 @@ describe('notification queue', () => {
   it('approval requests go before everything else waiting', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');
-    const q = createNotifyQueue({ notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)], log: createTestLogger({ capture: false }).logger, record: async () => undefined });
+    const q = createNotifyQueue({ notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)], log: createTestLogger({ capture: false }).logger, record: async () => undefined });
     q.notify(ev('first', 'FAILED', 'failed'));
     await target.waitForRequest('/hook', { since: 0 });
     q.notify(ev('o1', 'SUCCESS', 'succeeded'));
@@ -70,7 +70,7 @@ describe('notification queue', () => {
     target.route('POST', '/busy', { status: 503 });
     const recorded: Outcome[] = [];
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined), createWebhookNotifier(`${target.url}/busy`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined, receiver), createWebhookNotifier(`${target.url}/busy`, undefined, receiver)],
       log: createTestLogger({ capture: false }).logger,
       record: async (o) => void recorded.push(o),
       backoffMs: 5,
@@ -95,7 +95,7 @@ describe('notification queue', () => {
     const recorded: Outcome[] = [];
     const log = createTestLogger();
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
       log: log.logger,
       record: async (o) => void recorded.push(o),
       attempts: 1,
@@ -116,7 +116,7 @@ describe('notification queue', () => {
     const [burst] = recorded;
     assert.deepEqual(
       [burst!.ok, burst!.notifier, burst!.attempts, burst!.detail],
-      [false, `webhook ${target.url}`, 0, 'dropped: queue full'],
+      [false, receiverName('webhook', `${target.url}/hook`, receiver.receiverKey), 0, 'dropped: queue full'],
     );
     assert.deepEqual(burst!.dropped, {
       count: 25,
@@ -151,7 +151,7 @@ describe('notification queue', () => {
     const recorded: Outcome[] = [];
     const log = createTestLogger();
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
       log: log.logger,
       record: async (o) => void recorded.push(o),
       attempts: 1,
@@ -202,7 +202,7 @@ describe('notification queue', () => {
     target.route('POST', '/slow', { status: 204, delayMs: 1_000 });
     const recorded: Outcome[] = [];
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/slow`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/slow`, undefined, receiver)],
       log: createTestLogger({ capture: false }).logger,
       record: async (o) => void recorded.push(o),
       attempts: 3,

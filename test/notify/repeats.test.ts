@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createRepeatFilter, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { notification } from './events.js';
+import { notification, receiver } from './events.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 
 const runbooks = (base: string) => `runbooks:
@@ -177,7 +177,7 @@ describe('a full notification queue', () => {
     const release = holdFirstCall(target, 'POST', '/hook');
     const recorded: string[] = [];
     const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined)],
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
       log: createTestLogger({ capture: false }).logger,
       record: async (o) => void recorded.push(`${o.ok ? 'ok' : 'failed'} ${o.event.incident_id}`),
       attempts: 1,

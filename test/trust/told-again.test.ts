@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
-import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { receiversOf, startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -71,8 +71,6 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     (await p.get(`/api/v1/audit?execution_id=${executionId}&event=NOTIFIED`)).body.events.map((e: any) => [e.details.notifier, e.details.notification_id]);
 
   it('the outcome in flight to the webhook is told to it once more with the same notification_id; Slack, which had it, gets nothing; the INTERRUPTED run is told once', async () => {
-    const slack = `slack ${new URL(target.url).host}`;
-    const hook = `webhook ${target.url}`;
     target.route('POST', '/hook', { status: 204 });
     target.route('POST', '/slack', { status: 200 });
     target.route('POST', '/act/ok', { status: 200 });
@@ -80,6 +78,9 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     target.route('POST', '/undo/bad', { status: 200 });
     target.route('POST', '/act/hang', HOLD);
     proc = await start();
+    const [hook, slack] = receiversOf(proc);
+    assert.match(hook!, /^webhook http:\/\/127\.0\.0\.1:\d+ #[0-9a-f]{8}$/);
+    assert.match(slack!, /^slack 127\.0\.0\.1:\d+ #[0-9a-f]{8}$/);
 
     // Delivered to both receivers and recorded: never told again.
     const ok = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'ok', confidence: 1 });
@@ -213,7 +214,8 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
       .filter((l) => l.includes('the older ones are not sent again'))
       .map((l) => JSON.parse(l) as Record<string, any>);
     assert.equal(warned.length, 1);
-    assert.deepEqual(warned[0]!.left, { [`webhook ${target.url}`]: 5, [`slack ${new URL(target.url).host}`]: 5 });
+    const [hook, slack] = receiversOf(proc);
+    assert.deepEqual(warned[0]!.left, { [hook!]: 5, [slack!]: 5 });
 
     // What the summary says is not sent again is given up for each receiver, in the audit
     // log, under each notification's id: no later start tells it after all.
@@ -223,8 +225,8 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     assert.deepEqual(
       givenUp.map((e: any) => [e.details.notifier, e.details.about, e.details.notification_id]),
       turns.slice(0, 5).flatMap((t: any) => [
-        [`webhook ${target.url}`, t.event, t.details.notification_id],
-        [`slack ${new URL(target.url).host}`, t.event, t.details.notification_id],
+        [hook, t.event, t.details.notification_id],
+        [slack, t.event, t.details.notification_id],
       ]),
     );
     assert.equal(givenUp[0].details.detail, 'not sent again: more than 200 never delivered before a restart, only the newest 200 were');
@@ -376,6 +378,94 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
       assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
     } finally {
       await svc.stop({ remove: true });
+    }
+  });
+
+  it('a receiver is its whole URL: a Slack webhook re-pointed to another channel on the same host is not told the old one’s news, nor does a delivery to it count for the old one', async () => {
+    target.reset();
+    target.route('POST', '/slack-a', HOLD);
+    target.route('POST', '/slack-b', { status: 200 });
+    const slackTo = (path: string) => ['--slack-webhook-url', `${target.url}${path}`];
+    let svc = await startTestService({ runbooks: { 'r.yaml': runbooks(target.url) }, args: slackTo('/slack-a') });
+    const dir = svc.dir;
+    const clock = svc.clock;
+    try {
+      const a = svc.service.receivers[0]!;
+      await svc.post('/api/v1/pause', { by: 'alice', reason: 'for channel a' });
+      await target.waitForRequest('/slack-a');
+      await svc.stop(); // cut off in flight: told again to channel a at its next start
+
+      // Re-pointed to channel b (hooks.slack.com for both, in real life; one host here too).
+      svc = await startTestService({ dir, clock, args: slackTo('/slack-b') });
+      const b = svc.service.receivers[0]!;
+      assert.notEqual(b, a);
+      assert.equal(b.replace(/ #[0-9a-f]{8}$/, ''), a.replace(/ #[0-9a-f]{8}$/, ''), 'the same host shown');
+      await svc.post('/api/v1/resume', { by: 'alice', reason: 'for channel b' });
+      await svc.service.drainNotifications();
+      assert.equal(target.calls('/slack-b'), 1, 'only what happened since it was added');
+      assert.match(String(json(target.requests('/slack-b')[0]!).text), /for channel b/);
+      await svc.stop();
+
+      // Back to channel a: it still lacks the pause, and gets it now; not the resume it was never told.
+      target.route('POST', '/slack-a', { status: 200 });
+      const before = target.requests('/slack-a').length;
+      svc = await startTestService({ dir, clock, args: slackTo('/slack-a') });
+      assert.deepEqual(svc.service.receivers, [a], 'the same URL, the same name');
+      await svc.service.drainNotifications();
+      const told = target.requests('/slack-a').slice(before).map((r) => String(json(r).text));
+      assert.equal(told.length, 1, told.join('\n'));
+      assert.match(told[0]!, /for channel a/);
+      assert.ok(told[0]!.includes('sent again after a restart'));
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.map((e: any) => [e.details.about, e.details.notifier]);
+      assert.deepEqual(notified, [
+        ['SERVICE_PAUSED', a],
+        ['SERVICE_RESUMED', b],
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('after an upgrade, rows that named receivers by host alone count for the receiver of that kind and host: what the stop cut off is told again, once', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-told-names-'));
+    try {
+      mkdirSync(join(dir, 'runbooks'));
+      writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+      // As the release before wrote them: told to `webhook <origin>`; the pause cut off by
+      // its stop, the resume delivered.
+      const store = openSqliteStore({ path: join(dir, 'data', 'rectify.db'), migrationsDir: MIGRATIONS_DIR });
+      const at = Date.UTC(2026, 10, 24, 2, 0, 0);
+      const hostOnly = `webhook ${target.url}`;
+      const told = (reason: string) => ({ to: [hostOnly], outcome: reason, reason: `automatic remediation ${reason} by alice: upgrade`, service: null, approval_id: null });
+      await store.transact((tx) => {
+        tx.appendAudit({ at, event: 'SERVICE_PAUSED', actor: 'alice', details: { reason: 'upgrade', notification_id: 'ntf_paused', told: told('paused') } });
+        tx.appendAudit({ at, event: 'SERVICE_RESUMED', actor: 'alice', details: { reason: 'upgrade', notification_id: 'ntf_resumed', told: told('resumed') } });
+        tx.appendAudit({ at, event: 'NOTIFIED', actor: 'rectify', details: { notifier: hostOnly, about: 'SERVICE_RESUMED', attempts: 1, detail: 'delivered', notification_id: 'ntf_resumed' } });
+        tx.appendAudit({ at, event: 'NOTIFY_FAILED', actor: 'rectify', details: { notifier: hostOnly, about: 'SERVICE_PAUSED', attempts: 0, detail: 'cut off: rectify shut down during delivery', notification_id: 'ntf_paused' } });
+      });
+      store.close();
+
+      target.reset();
+      target.route('POST', '/hook', { status: 204 });
+      let svc = await startTestService({ dir, args: ['--notify-webhook', `${target.url}/hook`] });
+      try {
+        await svc.service.drainNotifications();
+        assert.deepEqual(
+          target.requests('/hook').map((r) => [json(r).notification_id, json(r).reason]),
+          [['ntf_paused', `automatic remediation paused by alice: upgrade${RESENT_NOTE}`]],
+        );
+        const notified = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events[0];
+        assert.deepEqual([notified.details.notifier, notified.details.notification_id], [svc.service.receivers[0], 'ntf_paused']);
+        // Recorded under today's name: the next start tells nothing.
+        svc = await svc.restart();
+        await svc.service.drainNotifications();
+        assert.equal(target.calls('/hook'), 1);
+        assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+      } finally {
+        await svc.stop();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

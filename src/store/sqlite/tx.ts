@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
 import { TOLD_EVENTS } from '../../domain/index.js';
@@ -98,6 +99,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
       .pluck(),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    settingAdd: db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING"),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
     settingSet: db.prepare(
@@ -385,6 +387,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return out;
     },
 
+    receiverKey(at) {
+      // Made once per database; a second process on it (`rectify run --local`) reads the first's.
+      s.settingAdd.run(RECEIVER_KEY, randomBytes(32).toString('base64url'), at);
+      return (s.settingGet.get(RECEIVER_KEY) as { value: string }).value;
+    },
+
     setPaused(paused, by, at) {
       forget(key.paused);
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
@@ -408,6 +416,9 @@ interface ClaimsMemo {
   runbooks: Map<string, Map<string, number>>;
 }
 const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
+
+/** The settings key of the key receivers' names hash their URL with (see receiverKey). */
+const RECEIVER_KEY = 'notify:receiver-key';
 
 /** Settings keys of the runbooks' own kill switches: `paused:runbook:<id>`, the value `{by, reason, at}`. */
 const RUNBOOK_PAUSE_PREFIX = 'paused:runbook:';
