@@ -119,7 +119,10 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     // The last attempt: planned at the deadline (setTimeout fires up to a millisecond
     // early against performance.now(), hence the flag rather than comparing the start
     // with the deadline), or a first one with next to no time before it.
-    const isLast = lastPlanned || deadline - attemptStart < minUseful;
+    // For the first, from the durations given, not from `deadline - start`: in floating
+    // point, (start + 100) - start is 99.99999999994 for about one start in a hundred.
+    const left = attempts === 0 ? Math.min(Math.max(0, opts.timeoutMs), opts.limitMs === undefined ? Infinity : Math.max(0, opts.limitMs)) : deadline - attemptStart;
+    const isLast = lastPlanned || left < minUseful;
     // Cut off at the deadline, so that the last attempt starts on time; the last one
     // runs on its own time, within the limit.
     const room = Math.min(attemptCap, (isLast ? limit : deadline) - attemptStart);

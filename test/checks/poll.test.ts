@@ -274,3 +274,17 @@ describe('describeError', () => {
     assert.equal(describeError('text'), 'text');
   });
 });
+
+describe('poll: a timeout equal to the shortest useful attempt', () => {
+  it('is not taken for less by floating point: the first attempt is not the last, the second comes at the timeout', async () => {
+    // (start + 100) - start is 99.99999999976717 for this start: the first attempt was
+    // taken for the last one, about once in a hundred runs of a 100 ms check.
+    const start = 2097138.0936964846;
+    assert.ok(start + 100 - start < 100);
+    const { evaluate, calls } = scripted([fail(), fail()]);
+    const out = await poll(evaluate, { timeoutMs: 100, intervalMs: 1_000, signal: never, now: () => start });
+    assert.equal(calls(), 2);
+    assert.deepEqual([out.ok, out.attempts], [false, 2]);
+  });
+});
+
