@@ -86,9 +86,15 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   const attemptCap = opts.attemptTimeoutMs ?? Math.max(intervalMs, DEFAULT_ATTEMPT_CAP_MS);
   // Scaled to the interval so fast test polls (50 ms) are not cut short.
   const minUseful = Math.min(attemptCap, MIN_USEFUL_ATTEMPT_MS, intervalMs / 2);
-  const start = now();
-  const limit = opts.limitMs === undefined ? Infinity : start + Math.max(0, opts.limitMs);
-  const deadline = Math.min(start + Math.max(0, opts.timeoutMs), limit);
+  // Every time below is milliseconds since the check began, so the first attempt's
+  // budget is exactly the durations given. (Regression: with absolute times,
+  // (start + 2000) - start is 2000.0000000002 for some starts, and the first attempt
+  // of a 2 s check told Prometheus `timeout=2001ms`.)
+  const origin = now();
+  const elapsed = () => now() - origin;
+  const start = 0;
+  const limit = opts.limitMs === undefined ? Infinity : Math.max(0, opts.limitMs);
+  const deadline = Math.min(Math.max(0, opts.timeoutMs), limit);
 
   let attempts = 0;
   let last: Attempt | undefined;
@@ -102,7 +108,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   for (;;) {
     // The first attempt starts with the check: a tiny timeout must not make it the last
     // or not, depending on how long the line above took.
-    let attemptStart = attempts === 0 ? start : now();
+    let attemptStart = attempts === 0 ? start : elapsed();
     if (attempts > 0 && !lastPlanned && deadline - attemptStart < minUseful) {
       // A timer that fired late (a loaded machine) left this attempt next to no time
       // before the deadline: the last attempt is made at the deadline instead, where a
@@ -114,14 +120,13 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
       } catch {
         return failed('aborted', attempts, last);
       }
-      attemptStart = now();
+      attemptStart = elapsed();
     }
     // The last attempt: planned at the deadline (setTimeout fires up to a millisecond
     // early against performance.now(), hence the flag rather than comparing the start
     // with the deadline), or a first one with next to no time before it.
-    // For the first, from the durations given, not from `deadline - start`: in floating
-    // point, (start + 100) - start is 99.99999999994 for about one start in a hundred.
-    const left = attempts === 0 ? Math.min(Math.max(0, opts.timeoutMs), opts.limitMs === undefined ? Infinity : Math.max(0, opts.limitMs)) : deadline - attemptStart;
+    // The first starts at 0, so `left` is the durations given, exactly.
+    const left = deadline - attemptStart;
     const isLast = lastPlanned || left < minUseful;
     // Cut off at the deadline, so that the last attempt starts on time; the last one
     // runs on its own time, within the limit.
@@ -141,7 +146,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
 
     if (attempt.pass) {
       passingSince ??= attemptStart;
-      const held = now() - passingSince;
+      const held = elapsed() - passingSince;
       if (held >= forMs) {
         const detail = forMs > 0 ? `${attempt.detail}, held for ${formatDuration(forMs)}` : attempt.detail;
         return outcome(true, detail, attempts, attempt.observed);
@@ -156,7 +161,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
 
     // The next attempt starts one interval after this one started, or now when this
     // one took longer than the interval (a hung Prometheus answered at its deadline).
-    let nextStart = Math.max(attemptStart + intervalMs, now());
+    let nextStart = Math.max(attemptStart + intervalMs, elapsed());
     // When that falls past the deadline, or so close before it that the attempt
     // would be cut off with next to no time, the last attempt is made at the deadline
     // instead, with its own time. Measured from when it would really start, not the
@@ -164,11 +169,11 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     // time before it (regression: "no answer within 1ms after 2 attempts" for a
     // Prometheus that hung for seconds), so that one is the last.
     if (deadline - nextStart < minUseful) {
-      nextStart = Math.max(deadline, now());
+      nextStart = Math.max(deadline, elapsed());
       lastPlanned = true;
     }
     if (limit - nextStart < minUseful) break;
-    const wait = Math.ceil(nextStart - now());
+    const wait = Math.ceil(nextStart - elapsed());
     if (wait > 0) {
       try {
         await sleep(wait, opts.signal);
@@ -179,7 +184,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   }
 
   if (last?.pass && passingSince !== null) {
-    const held = formatDuration(Math.max(0, Math.round(now() - passingSince)));
+    const held = formatDuration(Math.max(0, Math.round(elapsed() - passingSince)));
     return failed(`${last.detail}, but held only ${held} of the required ${formatDuration(forMs)}`, attempts, last);
   }
   return failed(last?.detail ?? 'no attempt ran', attempts, last);

@@ -288,3 +288,25 @@ describe('poll: a timeout equal to the shortest useful attempt', () => {
   });
 });
 
+
+describe("poll: the first attempt's budget", () => {
+  it('is the timeout given, exactly, whatever the start: a 2 s check gives its first attempt 2000 ms, not 2001', async () => {
+    // (start + 2000) - start is 2000.000000000001 for this start: rounded up, the first
+    // attempt of a 2 s check told Prometheus `timeout=2001ms`.
+    const start = 6947.988715522347;
+    assert.ok(start + 2000 - start > 2000);
+    const budgets: number[] = [];
+    let t = start;
+    const out = await poll(
+      async (_signal, budgetMs) => {
+        budgets.push(budgetMs);
+        t += 2_000;
+        return fail();
+      },
+      { timeoutMs: 2_000, intervalMs: 5_000, attemptTimeoutMs: 5_000, signal: never, now: () => t },
+    );
+    // The first attempt, cut off at the timeout; the last, at the timeout, has the cap.
+    assert.deepEqual(budgets, [2_000, 5_000]);
+    assert.equal(out.attempts, 2);
+  });
+});
