@@ -332,13 +332,41 @@ function missing(r: Reporter, path: YamlPath, key: string): undefined {
  * value; outside one, where a value such as `0 or up` would become part of the query
  * itself, only a number. In the string of a regex matcher (`=~`, `!~`) the value is meant
  * literally: written regex-escaped, else `svc=~"{svc}"` with svc `a.i` would also select
- * `aXi` and `api`. (A regex-taking function argument, label_replace's, is not recognised.)
+ * `aXi` and `api`. So is it in label_replace's regex, its fifth argument, which would
+ * otherwise copy labels from series it was not meant for.
  */
 export function promqlPlaceholder(query: string, offset: number): PlaceholderSpec {
   const str = promqlStringAt(query, offset);
   if (!str) return 'integer';
-  if (!/[=!]~\s*$/.test(query.slice(0, str.start))) return 'label_value';
+  if (!/[=!]~\s*$/.test(query.slice(0, str.start)) && !isLabelReplaceRegex(query, str.start)) return 'label_value';
   return { kind: 'label_value', escape: str.quote === '`' ? 'promql_regex_raw' : 'promql_regex' };
+}
+
+/**
+ * Whether a string opening at `start` is the regex argument of a `label_replace(…)`
+ * call: its fifth argument, counted at the call's own depth (commas inside nested
+ * calls, `{…}` selectors, `[…]` ranges and strings do not count).
+ */
+function isLabelReplaceRegex(query: string, start: number): boolean {
+  /** One entry per open bracket: the function it calls (for `(`) and the commas seen at its depth. */
+  const open: Array<{ fn: string | null; commas: number }> = [];
+  let quote: string | null = null;
+  for (let i = 0; i < start; i++) {
+    const c = query[i]!;
+    if (quote !== null) {
+      if (c === '\\' && quote !== '`') i++;
+      else if (c === quote) quote = null;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') quote = c;
+    else if (c === '(' || c === '{' || c === '[') {
+      const fn = c === '(' ? (/([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(query.slice(0, i))?.[1] ?? null) : null;
+      open.push({ fn, commas: 0 });
+    } else if (c === ')' || c === '}' || c === ']') open.pop();
+    else if (c === ',' && open.length > 0) open[open.length - 1]!.commas++;
+  }
+  const inner = open.at(-1);
+  return inner?.fn === 'label_replace' && inner.commas === 4;
 }
 
 /** The PromQL string literal ("…" or '…' with escapes, or `…`) `offset` lies in: its quote and where it opens. */

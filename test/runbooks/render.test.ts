@@ -371,7 +371,7 @@ test('a PromQL placeholder outside a quoted string takes only a number: an alert
   });
 });
 
-test('a PromQL placeholder inside a regex matcher is written regex-escaped (the value is meant literally); in an equality matcher as it is', () => {
+test('a PromQL placeholder inside a regex matcher or label_replace\'s regex is written regex-escaped (the value is meant literally); in an equality matcher as it is', () => {
   const runbook = inline(`    triggers: [x]
     action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
     post_checks:
@@ -380,6 +380,7 @@ test('a PromQL placeholder inside a regex matcher is written regex-escaped (the 
       - promql: {query: 'count(probe_good{svc=~\`{svc}\`})', expect: "== 1"}
       - promql: {query: 'count(probe_good{svc="{svc}"})', expect: "== 1"}
       - promql: {query: 'label_replace(up, "svc", "{svc}", "", "")', expect: "== 1"}
+      - promql: {query: 'sum(label_replace(rate(x{a="b,c"}[5m]), "dst", "$1", "src", "({svc})-.*")) + label_replace(up, "svc", "{svc}", "src", \`{svc}\`)', expect: "== 1"}
 `);
   const r = renderChecks(runbook.postChecks, { svc: 'a.i' }, 'post_check');
   assert.ok(r.ok);
@@ -393,6 +394,8 @@ test('a PromQL placeholder inside a regex matcher is written regex-escaped (the 
       'count(probe_good{svc=~`a\\.i`})',
       'count(probe_good{svc="a.i"})',
       'label_replace(up, "svc", "a.i", "", "")',
+      // label_replace's regex (its fifth argument) is a regex too; its replacement is not.
+      'sum(label_replace(rate(x{a="b,c"}[5m]), "dst", "$1", "src", "(a\\\\.i)-.*")) + label_replace(up, "svc", "a.i", "src", `a\\.i`)',
     ],
   );
 });
