@@ -147,6 +147,27 @@ describe('http client', () => {
       await new Promise((r) => setTimeout(r, 100));
       assert.equal(requests.length, before, 'nothing reached the server');
     });
+
+    // Regression: the client records a deadline that passes while it connects and acts
+    // on it only once the connection is made or its own 10 s connect timeout fires, so
+    // an action to a host that drops SYNs waited 10 s whatever its timeout_seconds.
+    it('a connection that never comes: rejected at the deadline, not sent, and the connection is not used when it comes', async () => {
+      const real = buildConnector({});
+      connectingWith((opts, cb) => setTimeout(() => real(opts, cb), 1_500));
+      const before = requests.length;
+      const started = performance.now();
+      const settled = await Promise.race([
+        httpRequest(`${base}/ok`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(100) }).then(
+          () => 'answered',
+          (err: unknown) => (err instanceof RequestNotSentError && (err.cause as Error).name === 'TimeoutError' ? 'not sent' : String(err)),
+        ),
+        new Promise((r) => setTimeout(() => r('still waiting at 1 s'), 1_000)),
+      ]);
+      assert.equal(settled, 'not sent');
+      assert.ok(performance.now() - started < 1_000);
+      await new Promise((r) => setTimeout(r, 800));
+      assert.equal(requests.length, before, 'nothing reached the server');
+    });
   });
 
   it('a connection lost after the request was written may have been sent: a reset on a reused socket, on a fresh one, a deadline', async () => {
