@@ -16,7 +16,7 @@ import {
 } from '../../checks/kubernetes.js';
 import type { RenderedKubernetesAction } from '../../domain/index.js';
 import { checkParam } from '../../domain/index.js';
-import { errorMessage, sleep, systemClock, withTimeout, type Clock } from '../../lib/index.js';
+import { errorMessage, formatDuration, sleep, systemClock, withTimeout, type Clock } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
 /**
@@ -544,8 +544,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         return outcome(await dispatch(action, signal, ctx, writes));
       } catch (err) {
         if (err instanceof StepFailure) return outcome({ ok: false, detail: `${what}: ${err.message}` });
-        if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})` });
-        if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${action.timeoutMs}ms` });
+        // A write cut off without an answer may still be applied by the API server:
+        // the detail says so, as the rollback (which runs for it) assumes.
+        const landed = writes.mayHaveChanged ? ' (a write may have reached the cluster)' : '';
+        if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}` });
+        if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}` });
         if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}` });
         return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}` });
       }
