@@ -69,11 +69,14 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 /**
  * The events told one by one whose audit rows record their notification (see
  * notify/outbox.ts): told again after a restart to a receiver that has no record of
- * it. Rare rows, never an alert storm's decisions. ALERTS_TRUNCATED is not one: it is
- * told as a `manual` notification, which the repeat filter sums up when a storm repeats
- * it, so the ones counted into a summary would look never delivered. Migration 005
- * indexes exactly these rows, with its predicate written in this order (the store's
- * query repeats it).
+ * it. Rare rows, never an alert storm's decisions: an approval request leaves the
+ * pending state once (APPROVED, REJECTED, EXPIRED, CANCELLED), however many alerts
+ * joined it. ALERTS_TRUNCATED is not one: it is told as a `manual` notification,
+ * which the repeat filter sums up when a storm repeats it, so the ones counted into a
+ * summary would look never delivered. The latest migration that builds the
+ * `audit_told` index (007) indexes exactly these rows, with its predicate written in
+ * this order (the store's query repeats it, and SQLite uses a partial index only for
+ * a query that repeats its predicate).
  */
 export const TOLD_EVENTS = [
   'SUCCESS',
@@ -90,6 +93,9 @@ export const TOLD_EVENTS = [
   'RUNBOOK_PAUSED',
   'RUNBOOK_RESUMED',
   'RUNBOOKS_RELOAD_REFUSED',
+  'APPROVED',
+  'REJECTED',
+  'CANCELLED',
 ] as const satisfies readonly AuditEventName[];
 
 /** Filled-in action, ready for an executor: no placeholder left. */

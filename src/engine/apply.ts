@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DecisionResult, Incident, Verdict } from '../domain/index.js';
 import type { ExecutionPlan } from '../pipeline/index.js';
-import type { ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
+import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
 export interface ExecutionClaim {
@@ -26,6 +26,11 @@ export interface ApplyContext {
   recordIncident: boolean;
   /** Who asked, for approvals requested on someone's behalf. */
   requestedBy?: string;
+  /**
+   * The id an execution takes, when the caller had to name it before (an approval
+   * carried out: its APPROVED row, written first, tells which run starts).
+   */
+  executionId?: string;
 }
 
 const ACTION_OF = {
@@ -133,7 +138,7 @@ export function applyVerdict(
       break;
     case 'execute': {
       const plan = verdict.plan as ExecutionPlan;
-      const id = ctx.newId('exe');
+      const id = ctx.executionId ?? ctx.newId('exe');
       result.execution_id = id;
       const rb = verdict.runbook;
       tx.insertExecution({
@@ -223,15 +228,24 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
 }
 
 /**
+ * Announces a pending request a resolve cancelled, inside the resolve's transaction:
+ * returns what its CANCELLED row records of the notification (nothing when nobody is
+ * told), and sends it once the transaction is committed.
+ */
+export type TellCancelled = (approval: ApprovalRow, reason: string) => Record<string, unknown> | undefined;
+
+/**
  * A resolved alert: audited, and it leaves the approval requests it opened or joined.
- * A pending request left with no alert is cancelled (nothing left to fix); one that
- * other alerts still stand for stays; a decided one counts one open alert fewer. The
+ * A pending request left with no alert is cancelled (nothing left to fix) and told
+ * (`tellCancelled`); one that other alerts still stand for stays; a decided one counts
+ * one open alert fewer. A storm's request is told once, when its last alert leaves it:
+ * the resolves before that cost nothing more. The
  * resolve is recorded as a row of its own (dedup key `<alert_key>:resolved`, so a
  * re-delivery is a duplicate) while the answer and the audit row name the firing
  * incident: that incident's view finds the resolve through the same key
  * (api/routes/read.ts), and its decision row stays as decided.
  */
-export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult {
+export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string, tellCancelled?: TellCancelled): DecisionResult {
   const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;
   const subject = firing?.incident_id ?? incident.id;
   let cancelled = 0;
@@ -245,7 +259,8 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
       }
       tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: actor, comment: 'alert resolved' });
       const why = a.alerts > 1 ? `all ${a.alerts} alerts resolved before approval` : 'alert resolved before approval';
-      tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: why } });
+      const told = tellCancelled?.(a, why);
+      tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor, details: { approval_id: a.id, reason: why, ...told } });
       cancelled++;
     }
     // Decided requests it asked in count it as resolved too (their alerts_open).

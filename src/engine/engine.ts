@@ -584,6 +584,13 @@ export function createEngine(deps: EngineDeps) {
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
     const deferred: number[] = [];
+    /** Requests a resolve cancelled, to be told after the commit. */
+    const told: Told[] = [];
+    const tellCancelled = (a: ApprovalRow, why: string): Record<string, unknown> | undefined => {
+      const t = announceDecided(a, 'CANCELLED', `${why}: the request is cancelled and nothing ran`, now);
+      if (t) told.push(t);
+      return t?.details ? { ...t.details } : undefined;
+    };
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
       const incident = input.incident;
@@ -606,7 +613,7 @@ export function createEngine(deps: EngineDeps) {
         });
       }
       if (incident.status === 'resolved') {
-        const r = applyResolved(tx, incident, now, actor);
+        const r = applyResolved(tx, incident, now, actor, tellCancelled);
         seen.set(incident.dedup_key, r);
         results.push(r);
         continue;
@@ -658,7 +665,7 @@ export function createEngine(deps: EngineDeps) {
       seen.set(incident.dedup_key, result);
       results.push(result);
     }
-    return { results, claims, deferred };
+    return { results, claims, deferred, told };
   }
 
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
@@ -737,6 +744,7 @@ export function createEngine(deps: EngineDeps) {
       );
       const results = first.results as DecisionResult[];
       record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
+      for (const t of first.told) send(t);
       if (first.truncated) tellTruncated(first.truncated, incidents.length);
       const started = startClaims(first.claims);
       if (first.deferred.length) {
@@ -756,6 +764,7 @@ export function createEngine(deps: EngineDeps) {
         const decided = new Map<DecideInput, DecisionResult>();
         order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
         record([...decided.values()], order.map((input) => input.incident), false);
+        for (const t of second.told) send(t);
         for (const [id, p] of startClaims(second.claims)) started.set(id, p);
         if (second.deferred.length) {
           // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
@@ -768,6 +777,7 @@ export function createEngine(deps: EngineDeps) {
           const third = await store.transact((tx) => decideAll(tx, last, actor, undefined, new Set(last)));
           last.forEach((input, k) => decided.set(input, third.results[k]!));
           record(third.results as DecisionResult[], last.map((input) => input.incident), false);
+          for (const t of third.told) send(t);
           for (const [id, p] of startClaims(third.claims)) started.set(id, p);
         }
         first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
@@ -840,7 +850,7 @@ export function createEngine(deps: EngineDeps) {
       const identity = opts.identity ?? by;
       const slackId = opts.slack?.id;
       const via = slackDetails(opts.slack);
-      const { approval, result, claim, stale } = await store.transact((tx) => {
+      const { approval, result, claim, stale, told } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
         // The plan asked about must still be what the runbook says: edited (or removed) since,
@@ -852,8 +862,21 @@ export function createEngine(deps: EngineDeps) {
           // rectify cancels it (the runbook changed), not the approver who found it out: the
           // request and its audit row both say rectify, and the row names who tried.
           tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
-          tx.appendAudit({ at: now, event: 'CANCELLED', incident_id: a.incident_id, runbook: a.runbook, actor: 'rectify', details: { approval_id: a.id, reason: why, attempted_by: by, ...via } });
-          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why };
+          const cancelled = announceDecided(
+            a,
+            'CANCELLED',
+            `${why}: rectify cancelled the request when ${by} tried to approve it${forAlerts(a)}, and nothing ran; the next alert asks again with the runbook as it is now`,
+            now,
+          );
+          tx.appendAudit({
+            at: now,
+            event: 'CANCELLED',
+            incident_id: a.incident_id,
+            runbook: a.runbook,
+            actor: 'rectify',
+            details: withTold({ approval_id: a.id, reason: why, attempted_by: by, ...via }, cancelled),
+          });
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why, told: cancelled };
         }
         if (a.requested_by === by || a.requested_by === identity) {
           throw new RectifyError(
@@ -900,7 +923,8 @@ export function createEngine(deps: EngineDeps) {
             actor: by,
             details: { approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required, ...via },
           });
-          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined };
+          // Still pending (its buttons still ask): the request is told when it is carried out, naming every approver.
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, told: undefined };
         }
         const stored = tx.getIncident(a.incident_id);
         // The guardrails again, before the request is spent: one blocking the run now (its
@@ -917,32 +941,53 @@ export function createEngine(deps: EngineDeps) {
         }
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
+        // Named now, so the APPROVED row (written before the run is claimed) can tell which run starts.
+        const executionId = verdict?.kind === 'execute' ? id('exe') : undefined;
+        const carried = !verdict
+          ? `incident ${a.incident_id} is no longer stored, so nothing ran`
+          : executionId !== undefined
+            ? `the run starts (execution ${executionId}); its outcome is told when it ends`
+            : `it did not run: ${verdict.reason}`;
+        const approved = announceDecided(a, 'APPROVED', `approved by ${whoWithComments(votes)}${forAlerts(a)}: ${carried}`, now);
         tx.appendAudit({
           at: now,
           event: 'APPROVED',
           incident_id: a.incident_id,
           runbook: a.runbook,
           actor: by,
-          details: {
-            approval_id: a.id,
-            comment: comment ?? null,
-            ...(approvers.length > 1 ? { approvers } : {}),
-            ...via,
-            // A request an alert storm joined: the one run stands for all of them.
-            ...(a.alerts > 1 ? { alerts: a.alerts, alerts_open: a.alerts_open } : {}),
-          },
+          details: withTold(
+            {
+              approval_id: a.id,
+              comment: comment ?? null,
+              ...(approvers.length > 1 ? { approvers } : {}),
+              ...via,
+              // A request an alert storm joined: the one run stands for all of them.
+              ...(a.alerts > 1 ? { alerts: a.alerts, alerts_open: a.alerts_open } : {}),
+            },
+            approved,
+          ),
         });
         if (!stored) {
           const reason = `incident ${a.incident_id} is no longer stored`;
           tx.appendAudit({ at: now, event: 'FAILED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { reason } });
           const r: DecisionResult = { incident_id: a.incident_id, action: 'manual', runbook: a.runbook, reason, event: 'FAILED', approval_id: a.id, execution_id: null };
-          return { approval: tx.getApproval(a.id)!, result: r, claim: undefined };
+          return { approval: tx.getApproval(a.id)!, result: r, claim: undefined, told: approved };
         }
-        const applied = applyVerdict(tx, stored.incident, verdict!, { now, actor: by, trigger: 'approval', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: false });
+        const applied = applyVerdict(tx, stored.incident, verdict!, {
+          now,
+          actor: by,
+          trigger: 'approval',
+          approvalTtlMs: deps.approvalTtlMs,
+          newId: id,
+          recordIncident: false,
+          ...(executionId !== undefined ? { executionId } : {}),
+        });
         applied.result.approval_id = a.id;
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
-        return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim };
+        return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim, told: approved };
       });
+      // The request left the pending state (approved, or cancelled as stale): told before anything else of it.
+      send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
       if (!result) return { approval, result: null };
       record([result], []);
@@ -952,13 +997,23 @@ export function createEngine(deps: EngineDeps) {
     },
 
     async reject(approvalId: string, by: string, comment: string | undefined, opts: { slack?: SlackClicker } = {}): Promise<ApprovalRow> {
-      return store.transact((tx) => {
+      const { approval, told } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
         tx.updateApproval(a.id, { status: 'rejected', decided_at: now, decided_by: by, comment: comment ?? null });
-        tx.appendAudit({ at: now, event: 'REJECTED', incident_id: a.incident_id, runbook: a.runbook, actor: by, details: { approval_id: a.id, comment: comment ?? null, ...slackDetails(opts.slack) } });
-        return tx.getApproval(a.id)!;
+        const rejected = announceDecided(a, 'REJECTED', `rejected by ${who(by, comment ?? null)}${forAlerts(a)}: nothing ran`, now);
+        tx.appendAudit({
+          at: now,
+          event: 'REJECTED',
+          incident_id: a.incident_id,
+          runbook: a.runbook,
+          actor: by,
+          details: withTold({ approval_id: a.id, comment: comment ?? null, ...slackDetails(opts.slack) }, rejected),
+        });
+        return { approval: tx.getApproval(a.id)!, told: rejected };
       });
+      send(told);
+      return approval;
     },
 
     /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
@@ -1209,6 +1264,17 @@ export function createEngine(deps: EngineDeps) {
     if (t) deps.notify?.(t.event);
   }
 
+  /**
+   * The notification of a request leaving the pending state, however it leaves it
+   * (APPROVED, REJECTED, EXPIRED, CANCELLED), announced in the transaction that decides
+   * it: its audit row records it, and it is sent after the commit, one by one. A
+   * receiver that showed the request (a Slack message with buttons) learns it is settled.
+   * A first vote of two is not told: the request still asks, and its approval names both.
+   */
+  function announceDecided(a: ApprovalRow, event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED', reason: string, now: number): Told | undefined {
+    return announce({ event, incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: event.toLowerCase(), reason }, now);
+  }
+
   /** ", asked for by N alerts (M not resolved)" for a request an alert storm joined; nothing for one alert's. */
   function forAlerts(a: ApprovalRow): string {
     return a.alerts > 1 ? `, asked for by ${a.alerts} alerts (${a.alerts_open} not resolved)` : '';
@@ -1232,16 +1298,10 @@ export function createEngine(deps: EngineDeps) {
   function expireDue(tx: Tx, now: number): Array<{ approval: ApprovalRow; told: Told | undefined }> {
     return tx.expiredApprovals(now).map((a) => {
       tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
-      const told = announce(
-        {
-          event: 'EXPIRED',
-          incident_id: a.incident_id,
-          runbook: a.runbook,
-          service: a.service,
-          approval_id: a.id,
-          outcome: 'expired',
-          reason: `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
-        },
+      const told = announceDecided(
+        a,
+        'EXPIRED',
+        `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
         now,
       );
       tx.appendAudit({
@@ -1269,4 +1329,15 @@ interface Told {
 /** An audit row's details, with what it records of its notification. */
 function withTold(details: Record<string, unknown>, told: Told | undefined): Record<string, unknown> {
   return told?.details ? { ...details, ...told.details } : details;
+}
+
+/** `alice ("looks right")`: who decided, with their comment when they gave one. */
+function who(by: string, comment: string | null): string {
+  return comment ? `${by} ("${comment}")` : by;
+}
+
+/** Every approver of a request in the order they voted, with their comments: `bob and alice ("go")`. */
+function whoWithComments(votes: ReadonlyArray<{ by: string; comment: string | null }>): string {
+  const names = votes.map((v) => who(v.by, v.comment));
+  return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`;
 }

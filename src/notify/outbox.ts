@@ -6,7 +6,8 @@ import type { NotificationEvent } from './types.js';
  * The audit log is the outbox. Notifications wait to be sent in memory (queue.ts):
  * a crash loses those not delivered yet, and a stop records those still waiting as
  * not sent. So the audit row of an event told one by one (an execution outcome, a
- * breaker trip, an expiry, a kill switch, a refused runbook reload: TOLD_EVENTS)
+ * breaker trip, an approval request approved, rejected, expired or cancelled, a kill
+ * switch, a refused runbook reload: TOLD_EVENTS)
  * records its notification when it is written, in the same transaction: the id the
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again

@@ -115,7 +115,11 @@ const ICON: Record<string, string> = {
   INTERRUPTED: ':warning:',
   CIRCUIT_TRIPPED: ':rotating_light:',
   APPROVAL_REQUIRED: ':raised_hand:',
+  // An approval request settled: its own message, without buttons, says how.
+  APPROVED: ':ballot_box_with_check:',
+  REJECTED: ':no_entry_sign:',
   EXPIRED: ':hourglass:',
+  CANCELLED: ':heavy_multiplication_x:',
   SERVICE_PAUSED: ':double_vertical_bar:',
   SERVICE_RESUMED: ':arrow_forward:',
   RUNBOOK_PAUSED: ':double_vertical_bar:',

@@ -1,0 +1,432 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { slackSignature } from '../../src/api/slack-signature.js';
+import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+/**
+ * Every way a pending approval request leaves the pending state is told to the
+ * receivers, one by one, like an expiry: approved (who, and that the run starts),
+ * rejected (who, the comment), cancelled (its runbook changed, or its alerts
+ * resolved). Each is recorded in its own audit row (the outbox), so the channel that
+ * showed the request with live buttons, and the webhook receiver, learn it is settled.
+ */
+
+const SECRET = 'x'.repeat(32);
+const RESPOND = '/actions/T000/1/xyz';
+const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
+
+const runbooks = (base: string, risky = '') => `runbooks:
+  risky:
+    risk: HIGH
+    owner: security-team
+    triggers: [scary, Scary]
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"${risky}}
+  twice:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [grave]
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+
+const json = (r: RecordedRequest) => r.json() as Record<string, any>;
+const SETTLED = new Set(['APPROVED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
+
+/** Every receiver and a signed Slack click, on one test service. */
+async function start(target: HttpTarget, extra: string[] = []): Promise<TestService> {
+  return startTestService({
+    runbooks: runbooks(target.url),
+    args: [
+      '--notify-webhook',
+      `${target.url}/hook`,
+      '--slack-webhook-url',
+      `${target.url}/slack`,
+      '--slack-signing-secret',
+      SECRET,
+      '--public-url',
+      'https://rectify.example.com',
+      ...extra,
+    ],
+    overrides: { slackResponseOrigins: [target.url] },
+  });
+}
+
+/** The audit row of `event` for one approval request, newest first. */
+async function rowsFor(svc: TestService, event: string, approvalId: string): Promise<any[]> {
+  return (await svc.get(`/api/v1/audit?event=${event}&limit=1000`)).body.events.filter((e: any) => e.details.approval_id === approvalId);
+}
+
+/** The notification the webhook got for one approval request and event: exactly one. */
+function one(target: HttpTarget, event: string, approvalId: string): Record<string, any> {
+  const got = target.requests('/hook', 'POST').map(json).filter((n) => n.event === event && n.approval_id === approvalId);
+  assert.equal(got.length, 1, `${event} for ${approvalId}: told once`);
+  return got[0]!;
+}
+
+/** Its audit row records exactly the notification the receivers got, to every receiver. */
+async function recordedAs(svc: TestService, event: string, n: Record<string, any>, headers?: RecordedRequest['headers']): Promise<void> {
+  const rows = await rowsFor(svc, event, n.approval_id);
+  assert.equal(rows.length, 1);
+  assert.equal(rows[0].details.notification_id, n.notification_id);
+  assert.deepEqual(rows[0].details.told, { to: [...svc.service.receivers], outcome: n.outcome, reason: n.reason, service: n.service, approval_id: n.approval_id });
+  if (headers) assert.equal(headers['idempotency-key'], n.notification_id);
+  const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+  assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...svc.service.receivers].sort(), 'delivered to the webhook and to Slack');
+}
+
+/** The Slack message of one settled request: its own, with no buttons; values as one-line code. */
+function slackOf(target: HttpTarget, event: string, approvalId: string): Record<string, any> {
+  const got = target
+    .requests('/slack', 'POST')
+    .map(json)
+    .filter((m) => String(m.blocks[0].text.text).includes(`rectify: ${event} `) && JSON.stringify(m).includes(approvalId));
+  assert.equal(got.length, 1, `one Slack message for ${event} of ${approvalId}`);
+  const m = got[0]!;
+  assert.equal(
+    m.blocks.some((b: any) => b.type === 'actions'),
+    false,
+    'no buttons: the request is settled',
+  );
+  return m;
+}
+
+describe('an approval request leaving the pending state is told: approved, rejected, cancelled', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  function reset(): void {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/slack', { status: 200 });
+    target.route('POST', RESPOND, { status: 200 });
+    target.route('POST', '/act/vault', { status: 200 });
+    target.route('POST', '/act/db', { status: 200 });
+  }
+
+  it('APPROVED through the API: who approved, and that the run starts; the outcome follows; a first vote of two is not told, the approval names both', async () => {
+    reset();
+    const svc = await start(target);
+    try {
+      const asked = await svc.post('/api/v1/incidents', { id: 'A1', root_cause: 'scary', service: 'vault' });
+      const id = asked.body.approval_id as string;
+      const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice', comment: 'go ahead' });
+      assert.equal(ok.status, 200);
+      assert.equal(ok.body.result.action, 'executed');
+      const exe = ok.body.result.execution_id as string;
+      await svc.service.drainNotifications();
+      const hooks = target.requests('/hook', 'POST');
+      assert.deepEqual(
+        hooks.map((r) => json(r).event),
+        ['APPROVAL_REQUIRED', 'APPROVED', 'SUCCESS'],
+      );
+      const approved = one(target, 'APPROVED', id);
+      assert.deepEqual(
+        [approved.incident_id, approved.runbook, approved.service, approved.approval_id, approved.execution_id, approved.outcome],
+        ['A1', 'risky', 'vault', id, null, 'approved'],
+      );
+      assert.equal(approved.reason, `approved by alice ("go ahead"): the run starts (execution ${exe}); its outcome is told when it ends`);
+      assert.deepEqual(approved.links, {
+        incident: 'https://rectify.example.com/api/v1/incidents/A1',
+        approval: `https://rectify.example.com/api/v1/approvals/${id}`,
+      });
+      await recordedAs(svc, 'APPROVED', approved, hooks[1]!.headers);
+      assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.execution_id, exe, 'the run named is the run that started');
+
+      // Slack: the request had buttons; its approval is a message of its own without them.
+      const request = target.requests('/slack', 'POST').map(json)[0]!;
+      assert.equal(request.blocks.some((b: any) => b.type === 'actions'), true);
+      const m = slackOf(target, 'APPROVED', id);
+      assert.equal(m.blocks[0].text.text, ':ballot_box_with_check: rectify: APPROVED risky');
+      assert.deepEqual(
+        m.blocks[1].fields.map((f: any) => f.text),
+        ['*Incident*\n`A1`', '*Service*\n`vault`', '*Runbook*\n`risky`', '*Outcome*\n`approved`'],
+      );
+
+      // Two approvers: the first vote leaves the request pending, its buttons live: not told.
+      const grave = await svc.post('/api/v1/incidents', { id: 'A2', root_cause: 'grave', service: 'db' });
+      const id2 = grave.body.approval_id as string;
+      const vote = await svc.post(`/api/v1/approvals/${id2}/approve`, { by: 'alice', comment: 'looks right' });
+      assert.equal(vote.status, 202);
+      assert.deepEqual([vote.body.status, vote.body.votes.length], ['pending', 1]);
+      await svc.service.drainNotifications();
+      assert.deepEqual(
+        target
+          .requests('/hook', 'POST')
+          .map(json)
+          .filter((n) => n.approval_id === id2)
+          .map((n) => n.event),
+        ['APPROVAL_REQUIRED'],
+      );
+      const second = await svc.post(`/api/v1/approvals/${id2}/approve?wait=true`, { by: 'bob' });
+      assert.equal(second.body.result.action, 'executed');
+      await svc.service.drainNotifications();
+      const both = one(target, 'APPROVED', id2);
+      assert.equal(both.reason, `approved by alice ("looks right") and bob: the run starts (execution ${second.body.result.execution_id}); its outcome is told when it ends`);
+      await recordedAs(svc, 'APPROVED', both);
+      assert.equal(target.calls('/act/db', 'POST'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('REJECTED through the API and from a Slack click: by whom, the comment, nothing ran; each told, none summed up as a repeat', async () => {
+    reset();
+    const svc = await start(target);
+    try {
+      // Manual runs ask one by one (they never join a request): three for one runbook and service.
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await svc.post('/api/v1/runbooks/risky/run', { params: { service: 'vault' }, by: 'carol' });
+        assert.equal(r.body.action, 'approval_required');
+        ids.push(r.body.approval_id as string);
+      }
+      const [first, second, third] = ids as [string, string, string];
+      assert.equal((await svc.post(`/api/v1/approvals/${first}/reject`, { by: 'bob', comment: 'not during the freeze' })).status, 200);
+      assert.equal((await svc.post(`/api/v1/approvals/${second}/reject`, { by: 'dave' })).status, 200);
+
+      // A click on Reject in Slack: the message clicked is replaced, as before, and the receivers are told.
+      const ts = String(Math.floor(svc.clock.now() / 1000));
+      const payload = {
+        type: 'block_actions',
+        user: { id: 'U0ALICE', username: 'alice' },
+        response_url: `${target.url}${RESPOND}`,
+        actions: [{ type: 'button', block_id: 'b', action_id: 'rectify_reject', value: `${third}:reject`, action_ts: '1700000000.1' }],
+      };
+      const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+      const click = await svc.app.inject({
+        method: 'POST',
+        url: '/api/v1/slack/interactions',
+        payload: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+      });
+      assert.equal(click.statusCode, 200);
+      assert.equal(JSON.parse(click.body).ok, true);
+      await svc.service.drainNotifications();
+      const [replaced] = target.requests(RESPOND, 'POST').map(json);
+      assert.ok(replaced);
+      assert.deepEqual([replaced.replace_original, replaced.text], [true, 'Rejected by slack:U0ALICE (alice): nothing will run.']);
+
+      const told = target
+        .requests('/hook', 'POST')
+        .map(json)
+        .filter((n) => n.event === 'REJECTED');
+      assert.deepEqual(
+        told.map((n) => [n.approval_id, n.outcome, n.runbook, n.service, n.reason, n.repeated ?? null]),
+        [
+          [first, 'rejected', 'risky', 'vault', 'rejected by bob ("not during the freeze"): nothing ran', null],
+          [second, 'rejected', 'risky', 'vault', 'rejected by dave: nothing ran', null],
+          [third, 'rejected', 'risky', 'vault', 'rejected by slack:U0ALICE: nothing ran', null],
+        ],
+      );
+      for (const n of told) await recordedAs(svc, 'REJECTED', n);
+      const m = slackOf(target, 'REJECTED', first);
+      assert.equal(m.blocks[0].text.text, ':no_entry_sign: rectify: REJECTED risky');
+      assert.equal(m.blocks[2].text.text, 'rejected by bob ("not during the freeze"): nothing ran');
+      assert.equal(target.calls('/act/vault'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('CANCELLED because its runbook changed or is no longer loaded: found when someone approves it, told, nothing ran', async () => {
+    reset();
+    const svc = await start(target);
+    try {
+      const a = (await svc.post('/api/v1/incidents', { id: 'C1', root_cause: 'scary', service: 'vault' })).body.approval_id as string;
+      const b = (await svc.post('/api/v1/incidents', { id: 'C2', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      // risky is edited, twice removed.
+      writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url, ', timeout_seconds: 7').replace(/ {2}twice:[\s\S]*$/, ''));
+      assert.equal((await svc.service.reload()).runbooks?.ok, true);
+
+      const refused = await svc.post(`/api/v1/approvals/${a}/approve`, { by: 'alice' });
+      assert.equal(refused.status, 409);
+      assert.equal((await svc.post(`/api/v1/approvals/${b}/approve`, { by: 'bob' })).status, 409);
+      await svc.service.drainNotifications();
+
+      const changed = one(target, 'CANCELLED', a);
+      assert.deepEqual([changed.incident_id, changed.runbook, changed.service, changed.outcome, changed.execution_id], ['C1', 'risky', 'vault', 'cancelled', null]);
+      assert.equal(
+        changed.reason,
+        'runbook risky changed since this request was made: rectify cancelled the request when alice tried to approve it, and nothing ran; the next alert asks again with the runbook as it is now',
+      );
+      await recordedAs(svc, 'CANCELLED', changed);
+      const gone = one(target, 'CANCELLED', b);
+      assert.equal(
+        gone.reason,
+        'runbook twice is no longer loaded: rectify cancelled the request when bob tried to approve it, and nothing ran; the next alert asks again with the runbook as it is now',
+      );
+      await recordedAs(svc, 'CANCELLED', gone);
+      // The row keeps who tried, and rectify as the actor.
+      const [row] = await rowsFor(svc, 'CANCELLED', a);
+      assert.deepEqual([row.actor, row.details.attempted_by, row.details.reason], ['rectify', 'alice', 'runbook risky changed since this request was made']);
+      assert.equal(slackOf(target, 'CANCELLED', a).blocks[0].text.text, ':heavy_multiplication_x: rectify: CANCELLED risky');
+      assert.equal(target.calls('/act/vault') + target.calls('/act/db'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('CANCELLED because its alerts resolved: an alert storm’s request is told once, when its last alert resolves; resolves before cost no notification', async () => {
+    reset();
+    const svc = await start(target);
+    const alert = (service: string, n: number, status: 'firing' | 'resolved' = 'firing') => ({
+      labels: { alertname: 'Scary', service, pod: `${service}-${n}` },
+      fingerprint: `fp-${service}-${n.toString(16).padStart(6, '0')}`,
+      status,
+    });
+    const range = (n: number) => Array.from({ length: n }, (_, i) => i);
+    try {
+      // One alert, one request: its resolve cancels it.
+      const lone = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('lone', 0)]))).body.results[0];
+      // A storm of 20 alerts asking one plan: one request.
+      const storm = await svc.post('/api/v1/webhooks/alertmanager', amWebhook(range(20).map((i) => alert('vault', i))));
+      const vault = new Set(storm.body.results.map((r: any) => r.approval_id));
+      assert.equal(vault.size, 1);
+      const v = [...vault][0] as string;
+      // Another storm of 10, which resolves in one body.
+      const db = (await svc.post('/api/v1/webhooks/alertmanager', amWebhook(range(10).map((i) => alert('db', i))))).body.results[0].approval_id as string;
+      await svc.service.drainNotifications();
+      const before = target.requests('/hook', 'POST').length;
+      assert.equal(before, 3, 'three requests, each told once');
+
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('lone', 0, 'resolved')]));
+      // 19 of the 20 resolve, in one body and then one by one: the request stays, nothing is told.
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook(range(15).map((i) => alert('vault', i, 'resolved'))));
+      for (const i of range(4)) await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('vault', 15 + i, 'resolved')]));
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook(range(10).map((i) => alert('db', i, 'resolved'))));
+      await svc.service.drainNotifications();
+      assert.deepEqual(
+        target
+          .requests('/hook', 'POST')
+          .slice(before)
+          .map((r) => [json(r).event, json(r).approval_id]),
+        [
+          ['CANCELLED', lone.approval_id],
+          ['CANCELLED', db],
+        ],
+      );
+      assert.equal((await svc.get(`/api/v1/approvals/${v}`)).body.status, 'pending');
+      assert.equal((await rowsFor(svc, 'CANCELLED', v)).length, 0);
+
+      // The last one resolves (and again: a duplicate changes nothing).
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('vault', 19, 'resolved')]));
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('vault', 19, 'resolved')]));
+      await svc.service.drainNotifications();
+      const settled = target
+        .requests('/hook', 'POST')
+        .slice(before)
+        .map(json)
+        .filter((n) => SETTLED.has(n.event));
+      assert.equal(settled.length, 3, 'one per request');
+
+      const first = one(target, 'CANCELLED', lone.approval_id);
+      assert.deepEqual([first.incident_id, first.service, first.runbook, first.outcome], [lone.incident_id, 'lone', 'risky', 'cancelled']);
+      assert.equal(first.reason, 'alert resolved before approval: the request is cancelled and nothing ran');
+      assert.equal(one(target, 'CANCELLED', db).reason, 'all 10 alerts resolved before approval: the request is cancelled and nothing ran');
+      const last = one(target, 'CANCELLED', v);
+      assert.deepEqual([last.incident_id, last.service], [storm.body.results[0].incident_id, 'vault']);
+      assert.equal(last.reason, 'all 20 alerts resolved before approval: the request is cancelled and nothing ran');
+      for (const n of [first, one(target, 'CANCELLED', db), last]) await recordedAs(svc, 'CANCELLED', n);
+      assert.equal(slackOf(target, 'CANCELLED', v).blocks[1].fields[1].text, '*Service*\n`vault`');
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe('a stop before delivery: an approval request’s settlement is told again at the next start, with the same notification_id', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  it('approved, rejected, cancelled as stale and cancelled by a resolve: each told once more, the same; then nothing', async () => {
+    target.route('POST', '/hook', { status: 204, delayMs: 120_000 });
+    target.route('POST', '/act/vault', { status: 200 });
+    let svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      const ask = async (id: string, rootCause = 'scary') => (await svc.post('/api/v1/incidents', { id, root_cause: rootCause, service: 'vault' })).body.approval_id as string;
+      const approved = await ask('S1');
+      // The first delivery hangs: everything after it waits behind it.
+      await target.waitForRequest('/hook');
+      const ok = await svc.post(`/api/v1/approvals/${approved}/approve?wait=true`, { by: 'alice' });
+      assert.equal(ok.body.result.action, 'executed');
+      const rejected = await ask('S2', 'grave');
+      assert.equal((await svc.post(`/api/v1/approvals/${rejected}/reject`, { by: 'bob', comment: 'no' })).status, 200);
+      const resolved = (
+        await svc.post(
+          '/api/v1/webhooks/alertmanager',
+          amWebhook([{ labels: { alertname: 'Scary', service: 'vault', pod: 'p' }, fingerprint: 'fp-s3' }]),
+        )
+      ).body.results[0].approval_id as string;
+      await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Scary', service: 'vault', pod: 'p' }, fingerprint: 'fp-s3', status: 'resolved' }]));
+      const stale = await ask('S4', 'grave');
+      writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replace(/ {2}twice:[\s\S]*$/, ''));
+      assert.equal((await svc.service.reload()).runbooks?.ok, true);
+      assert.equal((await svc.post(`/api/v1/approvals/${stale}/approve`, { by: 'carol' })).status, 409);
+
+      const order: Array<[string, string]> = [
+        ['APPROVED', approved],
+        ['REJECTED', rejected],
+        ['CANCELLED', resolved],
+        ['CANCELLED', stale],
+      ];
+      const rows = [];
+      for (const [event, id] of order) rows.push(...(await rowsFor(svc, event, id)));
+      assert.equal(rows.length, 4);
+      const ids = rows.map((r) => r.details.notification_id as string);
+      assert.equal(new Set(ids).size, 4);
+
+      target.route('POST', '/hook', { status: 204 });
+      const since = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+
+      // The stop recorded each as not sent, under its notification_id.
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events;
+      for (const [k, [event]] of order.entries()) {
+        const f = failed.filter((e: any) => e.details.notification_id === ids[k]);
+        assert.deepEqual(
+          f.map((e: any) => [e.details.about, e.details.detail]),
+          [[event, 'not sent: rectify shut down first']],
+        );
+      }
+      const again = target
+        .requests('/hook')
+        .slice(since)
+        .map(json)
+        .filter((n) => SETTLED.has(n.event));
+      assert.deepEqual(
+        again.map((n) => [n.event, n.approval_id, n.notification_id, n.reason, n.outcome, n.service]),
+        rows.map((r) => [r.event, r.details.approval_id, r.details.notification_id, `${r.details.told.reason}${RESENT_NOTE}`, r.details.told.outcome, 'vault']),
+      );
+      assert.deepEqual(
+        again.map((n) => n.outcome),
+        ['approved', 'rejected', 'cancelled', 'cancelled'],
+      );
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.map((e: any) => e.details.notification_id);
+      for (const id of ids) assert.equal(notified.filter((n: string) => n === id).length, 1);
+
+      // Recorded as delivered now: the next start tells none of them.
+      const since2 = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook').length, since2);
+      assert.equal(target.calls('/act/vault', 'POST'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
