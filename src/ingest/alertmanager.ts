@@ -81,6 +81,27 @@ export function isPlainAlertmanagerWebhook(body: unknown): body is AlertmanagerW
 const SERVICE_LABELS = ['service', 'deployment', 'job', 'app', 'statefulset', 'daemonset', 'app_kubernetes_io_name', 'container', 'namespace', 'node', 'instance'] as const;
 export const UNKNOWN_SERVICE = 'unknown';
 
+/**
+ * Exporters that report on other things: their scrape job (and, in some setups, the
+ * Kubernetes Service they are scraped through) names the exporter, not what the alert
+ * is about. kube-prometheus' KubePodCrashLooping carries `job: kube-state-metrics`:
+ * keyed to it, every crash-looping pod in the cluster shared one rate limit, one
+ * cooldown and one blast radius, so restarting one held every other off. Such a value
+ * of `service` or `job` is passed over for the labels after it (`deployment`,
+ * `container`, `namespace`, `node`, `instance`…).
+ */
+const EXPORTER_JOBS: ReadonlySet<string> = new Set(['kube-state-metrics', 'node-exporter', 'kubelet']);
+
+function serviceOf(labels: Record<string, string>): string {
+  for (const k of SERVICE_LABELS) {
+    const v = labels[k];
+    if (!v) continue;
+    if ((k === 'job' || k === 'service') && EXPORTER_JOBS.has(v)) continue;
+    return v;
+  }
+  return UNKNOWN_SERVICE;
+}
+
 /** Alertmanager's own fingerprint when present; else a stable hash of the sorted label set. */
 function fingerprintOf(labels: Record<string, string>): string {
   const h = createHash('sha256');
@@ -106,15 +127,7 @@ export function alertmanagerToIncidents(
     const a = body.alerts[i]!;
     const labels = a.labels;
     const at = `alerts.${i}`;
-    let service: string | undefined;
-    for (const k of SERVICE_LABELS) {
-      const v = labels[k];
-      if (v) {
-        service = v;
-        break;
-      }
-    }
-    service ??= UNKNOWN_SERVICE;
+    const service = serviceOf(labels);
     const rawConfidence = labels.confidence ?? a.annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).

@@ -235,6 +235,30 @@ describe('intake', () => {
     assert.deepEqual(services, ['api', 'unknown', 'checkout']);
   });
 
+  // Regression: kube-prometheus' pod and node alerts carry the exporter's job: keyed to
+  // it, every crash-looping pod in the cluster shared one rate limit and one cooldown.
+  it("an exporter's job or Service (kube-state-metrics, node-exporter, kubelet) is not the service: the labels after it are", async () => {
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager',
+      amWebhook(
+        ([
+          { labels: { alertname: 'KubePodCrashLooping', job: 'kube-state-metrics', namespace: 'shop', pod: 'cart-7d9f8-x2x4q', container: 'cart' } },
+          { labels: { alertname: 'KubePodCrashLooping', job: 'kube-state-metrics', service: 'kube-state-metrics', namespace: 'shop', pod: 'web-5c6d-abcde' } },
+          { labels: { alertname: 'KubeDeploymentReplicasMismatch', job: 'kube-state-metrics', namespace: 'shop', deployment: 'checkout' } },
+          { labels: { alertname: 'NodeFilesystemSpaceFillingUp', job: 'node-exporter', instance: '10.0.0.7:9100', device: '/dev/sda1' } },
+          { labels: { alertname: 'KubeletTooManyPods', job: 'kubelet', node: 'node-a' } },
+          // A service of its own is the service, whatever reported it; another job is the service.
+          { labels: { alertname: 'KubePodCrashLooping', job: 'kube-state-metrics', service: 'api-server', container: 'api' } },
+          { labels: { alertname: 'HighLatency', job: 'payments', container: 'app' } },
+        ] as Array<{ labels: Record<string, string> }>).map((a, i) => ({ ...a, fingerprint: `exporter${i}` })),
+      ),
+    );
+    assert.equal(r.status, 202);
+    const services = [];
+    for (const x of r.body.results) services.push((await svc.get(`/api/v1/incidents/${x.incident_id}`)).body.incident.service);
+    assert.deepEqual(services, ['cart', 'shop', 'checkout', '10.0.0.7:9100', 'node-a', 'api-server', 'payments']);
+  });
+
   it('413 over the body limit, 415 for a non-JSON content type, 400 for broken JSON', async () => {
     const big = amWebhook(Array.from({ length: 400 }, (_, i) => ({ labels: { alertname: 'Big', service: 's', pad: 'x'.repeat(200), n: String(i) } })));
     const tooBig = await svc.post('/api/v1/webhooks/alertmanager', big);
