@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
-import { impossibleTime, parseRfc3339 } from '../lib/index.js';
+import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
 /**
@@ -261,14 +261,32 @@ export const runbookPauseStateSchema = z.object({
   pause: runbookPauseSchema().nullable(),
 });
 
-export const manualRunBodySchema = z.object({
+const manualRunShape = {
   params: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
   by: statedName()
     .optional()
     .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   dry_run: z.boolean().default(false),
   service: z.string().min(1).max(253).optional(),
-});
+};
+const MANUAL_RUN_KEYS = Object.keys(manualRunShape);
+
+/**
+ * Every key of a manual run's body is one rectify reads: an unknown one is refused,
+ * naming it. Dropped silently, `{"dryRun": true}` (or `"dry-run"`) would have been a
+ * real run of a runbook its caller asked only to try.
+ */
+export const manualRunBodySchema = z
+  .object(manualRunShape)
+  .loose()
+  .superRefine((body, ctx) => {
+    for (const key of Object.keys(body)) {
+      if (MANUAL_RUN_KEYS.includes(key)) continue;
+      ctx.addIssue({ code: 'custom', path: [key], message: `unknown key${didYouMean(key, MANUAL_RUN_KEYS)}: a manual run's body has ${MANUAL_RUN_KEYS.join(', ')}` });
+    }
+  })
+  // Documented as what it is: no key beyond those.
+  .meta({ additionalProperties: false });
 
 export const pauseBodySchema = z
   .object({ by: statedName().default('api'), reason: personText().optional() })

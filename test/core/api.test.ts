@@ -284,3 +284,47 @@ describe('who acts, and why, as the control routes are told', () => {
     }
   });
 });
+
+describe('a manual run is what its body says', () => {
+  it('an unknown key (a misspelt dry_run among them) is a 400 naming it, and nothing runs or is recorded', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/restart/shop', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  restart:
+    risk: LOW
+    triggers: [broken]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+    });
+    try {
+      const keys = 'params, by, dry_run, service';
+      const refused: Array<[Record<string, unknown>, string, string]> = [
+        [{ params: { service: 'shop' }, by: 'alice', dryRun: true }, 'body.dryRun', `unknown key (did you mean "dry_run"?): a manual run's body has ${keys}`],
+        [{ params: { service: 'shop' }, by: 'alice', 'dry-run': true }, 'body.dry-run', `unknown key (did you mean "dry_run"?): a manual run's body has ${keys}`],
+        [{ params: { service: 'shop' }, by: 'alice', simulate: true }, 'body.simulate', `unknown key: a manual run's body has ${keys}`],
+        [{ param: { service: 'shop' }, by: 'alice' }, 'body.param', `unknown key (did you mean "params"?): a manual run's body has ${keys}`],
+      ];
+      const before = svc.service.store.auditHighWater();
+      for (const [body, path, message] of refused) {
+        const r = await svc.post('/api/v1/runbooks/restart/run?wait=true', body);
+        assert.deepEqual({ status: r.status, body: r.body }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: ${path}: ${message}`, details: [{ path, message }] } } }, JSON.stringify(body));
+      }
+      assert.equal(target.calls('/restart/shop', 'POST'), 0);
+      assert.equal(svc.service.store.auditHighWater(), before);
+
+      // The keys it has still do what they say.
+      const dry = await svc.post('/api/v1/runbooks/restart/run?wait=true', { params: { service: 'shop' }, by: 'alice', dry_run: true });
+      assert.deepEqual([dry.status, dry.body.action], [202, 'dry_run']);
+      assert.equal(target.calls('/restart/shop', 'POST'), 0);
+      const run = await svc.post('/api/v1/runbooks/restart/run?wait=true', { params: { service: 'shop' }, by: 'alice', dry_run: false, service: 'shop' });
+      assert.deepEqual([run.status, run.body.action], [202, 'executed']);
+      assert.equal(target.calls('/restart/shop', 'POST'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});
