@@ -1,8 +1,32 @@
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
+import { editDistance } from '../lib/index.js';
 import { boundedMap, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+const INCIDENT_KEYS = ['id', 'root_cause', 'confidence', 'service', 'services', 'symptoms', 'context', 'labels', 'status'] as const;
+
+const bare = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/**
+ * The known key an unknown one stands for, when it looks like a slip: any key in
+ * another case or with other separators (`Confidence`, `rootCause`), and the two keys
+ * whose default lets a runbook act (confidence 1.0, status firing) misspelt or
+ * decorated (`confidnce`, `confidence_score`, `state`, `stauts`). Read as absent, such
+ * a key would take that default, and a runbook would act on what its sender never
+ * said. Other unknown keys (`title`, `severity`, the seed's `expected`) are ignored,
+ * as extensions are; a misspelling of another key fails safe (a missing service or
+ * root cause is refused, a missing value for a placeholder refuses the run).
+ */
+export function misspeltIncidentKey(key: string): string | undefined {
+  if ((INCIDENT_KEYS as readonly string[]).includes(key)) return undefined;
+  const k = bare(key);
+  for (const known of INCIDENT_KEYS) if (k === bare(known)) return known;
+  if (k.includes('confidence') || editDistance(k, 'confidence') <= 2) return 'confidence';
+  if (editDistance(k, 'status') <= 2) return 'status';
+  return undefined;
+}
 
 /** The normalised incident (spec §2). `service` or `services` is required. */
 export const incidentSchema = z
@@ -19,6 +43,13 @@ export const incidentSchema = z
     context: boundedMap(scalar).default({}),
     labels: boundedMap(z.string()).default({}),
     status: z.enum(['firing', 'resolved']).default('firing'),
+  })
+  .loose()
+  .superRefine((body, ctx) => {
+    for (const key of Object.keys(body)) {
+      const known = misspeltIncidentKey(key);
+      if (known) ctx.addIssue({ code: 'custom', path: [key], message: `unknown key (did you mean "${known}"?): it would be ignored, and the incident decided without it` });
+    }
   })
   .refine((v) => v.service !== undefined || v.services !== undefined, {
     message: 'required: give "service" or "services"',

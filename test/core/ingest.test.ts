@@ -198,6 +198,39 @@ describe('intake', () => {
     assert.equal(extra.body.action, 'manual');
   });
 
+  it('a misspelt confidence or status (or a known key in another case) is a 400 naming it: read as absent, its default would let a runbook act', async () => {
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const auditBefore = svc.service.store.auditHighWater();
+    const callsBefore = target.calls('/scale/web', 'POST');
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ confidnce: 0.1 }, 'confidnce', 'confidence'],
+      [{ Confidence: 0.1 }, 'Confidence', 'confidence'],
+      [{ confidence_score: 0.1 }, 'confidence_score', 'confidence'],
+      [{ state: 'resolved' }, 'state', 'status'],
+      [{ stauts: 'resolved' }, 'stauts', 'status'],
+      [{ Service: 'api' }, 'Service', 'service'],
+    ];
+    for (const [extra, key, known] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'high_cpu', service: 'web', ...extra });
+      const message = `unknown key (did you mean "${known}"?): it would be ignored, and the incident decided without it`;
+      assert.deepEqual(
+        { status: r.status, body: r.body },
+        { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.${key}: ${message}`, details: [{ path: `body.${key}`, message }] } } },
+        key,
+      );
+    }
+    assert.equal(target.calls('/scale/web', 'POST'), callsBefore, 'nothing ran');
+    assert.equal(rows(), before, 'nothing stored');
+    // One audit row per route and reason a minute at most (INTAKE_REFUSED); no decision.
+    const audit = (await svc.get('/api/v1/audit?limit=1000')).body.events.filter((e: { seq: number }) => e.seq > auditBefore);
+    assert.deepEqual([...new Set(audit.map((e: { event: string }) => e.event))].filter((e) => e !== 'INTAKE_REFUSED'), []);
+
+    // Other unknown keys are extensions, ignored as before (the seed's incidents carry `expected`).
+    const ok = await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'web', title: 't', severity: 'critical', expected: { action: 'manual' }, ts: 1 });
+    assert.deepEqual([ok.status, ok.body.action], [202, 'manual']);
+  });
+
   it('a label map or context of more than 1,000 entries is a 400 naming it, and stores nothing; 1,000 are taken', async () => {
     const map = (n: number, prefix: string) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`${prefix}${i}`, 'v']));
     const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
