@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { DecisionResult, Incident, Verdict } from '../domain/index.js';
+import { quoteUntrusted, RectifyError, type DecisionResult, type Incident, type Verdict } from '../domain/index.js';
 import type { ExecutionPlan } from '../pipeline/index.js';
 import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
@@ -202,6 +202,44 @@ export function applyVerdict(
 /** What alerts asking for the same fix share: the runbook, the service and the rendered plan (its runbook version included). */
 export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
   return createHash('sha256').update(JSON.stringify([runbook, service, plan])).digest('base64url');
+}
+
+/** The fields of a reported incident its decision is made from. */
+const REPORTED = ['root_cause', 'confidence', 'service', 'services', 'symptoms', 'context', 'labels'] as const;
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (typeof a === 'object' && typeof b === 'object' && a !== null && b !== null) {
+    const ka = Object.keys(a);
+    return ka.length === Object.keys(b).length && ka.every((k) => Object.hasOwn(b, k) && (a as Record<string, unknown>)[k] === (b as Record<string, unknown>)[k]);
+  }
+  return false;
+}
+
+/**
+ * An incident posted through the API again under an id already decided, but saying
+ * something else (another root cause, service, confidence, context…): a sender that
+ * reuses ids. Answered `duplicate`, it would be dropped unseen (a duplicate runs
+ * nothing and tells nobody), with the first incident's runbook and reason as if they
+ * were its own. Refused instead (409, nothing recorded), naming what differs. A
+ * re-send of the same report stays a duplicate.
+ */
+export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | undefined {
+  if (incident.source !== 'api' || incident.status !== 'firing') return undefined;
+  const first = tx.decisionByDedup(incident.dedup_key);
+  const stored = first ? tx.getIncident(first.incident_id)?.incident : undefined;
+  if (!first || !stored) return undefined;
+  const field = REPORTED.find((f) => !sameValue(stored[f], incident[f]));
+  if (!field) return undefined;
+  const was = stored[field];
+  const now = incident[field];
+  const values = typeof was === 'object' ? '' : ` (${quoteUntrusted(String(was))} then, ${quoteUntrusted(String(now))} now)`;
+  return new RectifyError(
+    'CONFLICT',
+    `incident ${incident.id} was posted before with another ${field}${values} and decided then (${first.action}, ${first.event}); an id names one incident, decided once: post this one with another id, or none`,
+    { details: [{ path: `body.${field}`, message: `differs from the incident posted before with id ${incident.id}` }] },
+  );
 }
 
 /** A second delivery of one occurrence: answered with the first decision, audited. */

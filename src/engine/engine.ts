@@ -10,7 +10,7 @@ import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, t
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { Outbox, ToldDetails } from '../notify/outbox.js';
-import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, type ExecutionClaim } from './apply.js';
+import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
@@ -600,6 +600,9 @@ export function createEngine(deps: EngineDeps) {
         results.push(undefined);
         continue;
       }
+      // An id reused for another report: refused, nothing recorded (see repostedDifferently).
+      const reposted = repostedDifferently(tx, incident);
+      if (reposted) throw reposted;
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
       const dup = applyDuplicate(tx, incident, now, actor) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
       if (dup) {

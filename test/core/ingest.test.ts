@@ -369,6 +369,46 @@ describe('intake', () => {
     assert.equal(badId.body.error.details[0].path, 'body.id');
   });
 
+  it('an id posted again with another report (root cause, service, confidence, context…) is a 409 naming what differs, not a duplicate, and records nothing', async () => {
+    const first = await svc.post('/api/v1/incidents?wait=true', { id: 'REUSED-1', root_cause: 'nothing-matches', service: 'web', context: { namespace: 'shop' } });
+    assert.deepEqual([first.status, first.body.action], [202, 'manual']);
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const auditBefore = (await svc.get('/api/v1/audit?incident_id=REUSED-1')).body.events.length;
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ root_cause: 'high_cpu', service: 'web', context: { namespace: 'shop' } }, 'root_cause', ' ("nothing-matches" then, "high_cpu" now)'],
+      [{ root_cause: 'nothing-matches', service: 'db', context: { namespace: 'shop' } }, 'service', ' ("web" then, "db" now)'],
+      [{ root_cause: 'nothing-matches', service: 'web', confidence: 0.5, context: { namespace: 'shop' } }, 'confidence', ' ("1" then, "0.5" now)'],
+      [{ root_cause: 'nothing-matches', service: 'web', context: { namespace: 'kube-system' } }, 'context', ''],
+    ];
+    for (const [body, field, values] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { id: 'REUSED-1', ...body });
+      assert.deepEqual(
+        { status: r.status, body: r.body },
+        {
+          status: 409,
+          body: {
+            error: {
+              code: 'CONFLICT',
+              message: `incident REUSED-1 was posted before with another ${field}${values} and decided then (manual, NO_RUNBOOK); an id names one incident, decided once: post this one with another id, or none`,
+              details: [{ path: `body.${field}`, message: 'differs from the incident posted before with id REUSED-1' }],
+            },
+          },
+        },
+        field,
+      );
+    }
+    assert.equal(target.calls('/scale/web', 'POST') + target.calls('/scale/db', 'POST'), 0, 'nothing ran');
+    assert.equal(rows(), before, 'nothing stored');
+    assert.equal((await svc.get('/api/v1/audit?incident_id=REUSED-1')).body.events.length, auditBefore, 'nothing audited');
+
+    // The same report again (a retry) is still a duplicate; so is a resolve, whatever it says.
+    const again = await svc.post('/api/v1/incidents', { id: 'REUSED-1', root_cause: 'nothing-matches', service: 'web', context: { namespace: 'shop' } });
+    assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
+    const resolved = await svc.post('/api/v1/incidents', { id: 'REUSED-1', root_cause: 'whatever', service: 'other', status: 'resolved' });
+    assert.deepEqual([resolved.status, resolved.body.action, resolved.body.incident_id], [202, 'resolved', 'REUSED-1']);
+  });
+
   it("an id another alert has already is a 409 naming body.id, and records nothing", async () => {
     const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
     const taken = am.body.results[0].incident_id as string;

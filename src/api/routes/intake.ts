@@ -134,7 +134,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     {
       summary: 'A normalised incident',
       description:
-        'Answers the decision for the incident. An incident posted again with the same id answers `duplicate`; an id another alert has already (one rectify gave, say) is refused with 409.',
+        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs, as is an id another alert has already (one rectify gave, say). Nothing refused is recorded.',
       tags: ['intake'],
       body: incidentSchema,
       querystring: waitQuerySchema,
