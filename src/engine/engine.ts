@@ -793,6 +793,10 @@ export function createEngine(deps: EngineDeps) {
     async runManual(runbookId: string, params: Record<string, string>, opts: { by: string; dryRun: boolean; wait?: boolean; service?: string }): Promise<DecisionResult> {
       const rb = catalog.byId(runbookId);
       if (!rb) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
+      // The runbook id stands in for a service not given, for what counts per service (rate
+      // limits, cooldowns), but never fills {service}: a run by hand acts only on what its
+      // caller named (a misspelt --param service would have acted on a service named after the runbook).
+      const unnamed = opts.service === undefined && params.service === undefined && rb.params.includes('service');
       const service = opts.service ?? params.service ?? rb.id;
       const now = clock.now();
       const incidentId = id('man');
@@ -810,12 +814,18 @@ export function createEngine(deps: EngineDeps) {
         dedup_key: `manual:${incidentId}`,
         received_at: now,
       };
-      const { values, refused, unread } = await enrich(incident, rb);
+      const { values, refused, unread } = unnamed
+        ? {
+            values: placeholderValues(incident),
+            refused: `no value for placeholder {service}: a run of ${rb.id} by hand acts on the service it names, and none was given (give service, or the param service: rectify run --service <name>); nothing was run`,
+            unread: undefined,
+          }
+        : await enrich(incident, rb);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
       if (refused !== undefined) input.refused = refused;
       if (unread !== undefined) input.unread = unread;
       // The same guardrails as an automatic run: a MEDIUM runbook runs when its conditions hold.
-      if (!opts.dryRun && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
+      if (!opts.dryRun && !unnamed && needsGuardrails(incident, rb)) input.guardrails = await evaluateGuardrails(rb, values);
       const { result, claim } = await store.transact((tx) => {
         // Its enrichment and guardrails were for the runbook as it was looked up: a reload since then changed what would run.
         if (catalog.byId(rb.id)?.version !== rb.version) {

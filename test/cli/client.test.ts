@@ -438,3 +438,43 @@ describe('client commands: what the service answers with an error', () => {
     assert.deepEqual(r.err, [`rectify: rectify at ${fake.url} answered GET /api/v1/runbooks with 200 but no JSON: is --server a rectify service?`]);
   });
 });
+
+describe('rectify run of a runbook that acts on {service}', () => {
+  it('acts only on a service it is given: without one (a misspelt --param service) it is refused, nothing runs', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/restart/web', { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  restart-service:
+    risk: LOW
+    triggers: [ServiceDown]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+      args: ['--listen', '127.0.0.1:0'],
+    });
+    try {
+      const env = { RECTIFY_SERVER: await svc.service.listen() };
+      const reason =
+        'no value for placeholder {service}: a run of restart-service by hand acts on the service it names, and none was given (give service, or the param service: rectify run --service <name>); nothing was run';
+      for (const extra of [['--param', 'servce=web'], [], ['--dry-run']]) {
+        const r = await cli(['run', 'restart-service', ...extra, '--by', 'carol'], { env });
+        assert.deepEqual([r.code, r.out], [1, [`restart-service: blocked PARAM_REFUSED: ${reason}`]], extra.join(' '));
+      }
+      assert.equal(target.requests().length, 0, 'nothing was called: not /restart/restart-service either');
+
+      // Named, by --service or by the param, it runs on that service.
+      for (const extra of [['--service', 'web'], ['--param', 'service=web']]) {
+        const r = await cli(['run', 'restart-service', ...extra, '--by', 'carol', '--json'], { env });
+        assert.equal(r.code, 0, r.err.join('\n'));
+        assert.equal(r.json().execution.service, 'web');
+      }
+      assert.equal(target.calls('/restart/web', 'POST'), 2);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});

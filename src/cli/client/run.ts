@@ -30,7 +30,8 @@ export const runHelp = clientHelp(
     [
       '--param k=v        a placeholder value (repeat for several); strings, checked like alert labels',
       '--service <name>   the service the run is for (rate limits and cooldowns count per service;',
-      '                   default: the service param, else the runbook id)',
+      '                   default: the service param, else the runbook id, which never fills',
+      '                   {service}: a runbook that acts on {service} is refused without one)',
       '--dry-run          record the plan, run nothing',
       '--by <name>        who runs it, for the audit log (default: your user name)',
       '--no-wait          return once the decision is recorded',
