@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -44,6 +44,8 @@ describe('rectify run --local', () => {
     );
     db = join(dir, 'data', 'rectify.db');
     base = ['--db', `sqlite:${db}`, '--runbooks', join(dir, 'runbooks'), '--kubernetes', 'off'];
+    // The database a service made: a local run uses one, it never makes one.
+    await (await startTestService({ dir })).stop();
   });
   after(async () => {
     await target.close();
@@ -174,6 +176,32 @@ describe('rectify run --local', () => {
     } finally {
       await svc.stop();
     }
+  });
+
+  it('is refused on a database that is not there (a misspelt --db, the default of another folder): nothing runs, nothing is created', async () => {
+    for (const [args, where] of [
+      [['--db', `sqlite:${join(dir, 'data', 'rectfy.db')}`], `no database at ${join(dir, 'data', 'rectfy.db')} (set by --db)`],
+      [[], `no database at ${join(dir, 'elsewhere', 'data', 'rectify.db')} (the default)`],
+      [['--db', 'sqlite::memory:'], 'an in-memory database (set by --db)'],
+    ] as const) {
+      mkdirSync(join(dir, 'elsewhere'), { recursive: true });
+      const r = await cli(['run', '--local', ...args, '--runbooks', join(dir, 'runbooks'), '--kubernetes', 'off', 'restart-api', '--param', 'pod_name=api-1', '--service', 'fifth'], {
+        cwd: join(dir, 'elsewhere'),
+      });
+      assert.deepEqual(
+        { code: r.code, out: r.out, err: r.err },
+        {
+          code: 2,
+          out: [],
+          err: [
+            `rectify run: ${where}: a local run decides on the guardrail state and writes to the audit log of the database rectify serve uses; give its path with --db. Nothing was run`,
+          ],
+        },
+      );
+    }
+    assert.equal(existsSync(join(dir, 'data', 'rectfy.db')), false);
+    assert.equal(existsSync(join(dir, 'elsewhere', 'data')), false);
+    assert.equal(target.calls('/restart/api-1', 'POST'), 1, 'only the first test ran it');
   });
 
   it('refuses flags that only make sense against a service, and names unknown runbooks', async () => {

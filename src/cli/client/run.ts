@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { executionView } from '../../api/views.js';
 import { loadConfig } from '../../config/index.js';
 import { formatProblem, isRectifyError, LoadError } from '../../domain/index.js';
@@ -23,7 +24,8 @@ export const runHelp = clientHelp(
       'in this process, on the database and runbooks the service settings name (flags, RECTIFY_*',
       'variables, rectify.yaml: see `rectify serve --help`), with the same guardrail state and',
       'audit log. Meant for when the service is not running; Ctrl-C then stops the run the way',
-      'the service stops (--shutdown-grace, then INTERRUPTED).',
+      'the service stops (--shutdown-grace, then INTERRUPTED). Where that database is not there,',
+      'the run is refused (exit 2): a new one would hold none of the guardrail state.',
       '',
       '--json prints {"result": <decision>, "execution": <execution or null>}.',
     ].join('\n'),
@@ -119,6 +121,19 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
   const p = parseParams((config.extraFlags['param'] as readonly string[] | undefined) ?? []);
   if ('problem' in p) {
     io.err(p.problem);
+    return EXIT.USAGE;
+  }
+  // A local run decides on the guardrail state of the database the service keeps (rate
+  // limits, cooldowns, circuits) and appends to its audit log. Opened where nothing is
+  // (a misspelt --db, the default ./data/rectify.db of another folder), it would be a new,
+  // empty database: every limit unused, every circuit closed, and the run recorded nowhere
+  // the service looks.
+  if (config.db.kind === 'sqlite' && (config.db.path === ':memory:' || !existsSync(config.db.path))) {
+    const src = config.sources.db;
+    const from = src.kind === 'default' ? 'the default' : src.kind === 'file' ? `set by ${src.path} in ${src.file}` : `set by ${src.file}`;
+    io.err(
+      `rectify run: ${config.db.path === ':memory:' ? 'an in-memory database' : `no database at ${config.db.path}`} (${from}): a local run decides on the guardrail state and writes to the audit log of the database rectify serve uses; give its path with --db. Nothing was run`,
+    );
     return EXIT.USAGE;
   }
   const json = config.extraFlags['json'] === true;
