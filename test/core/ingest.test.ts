@@ -251,6 +251,20 @@ describe('intake', () => {
     assert.equal(most.status, 202);
   });
 
+  it('more than 100 services (or symptoms) is a 400 naming the field, and stores nothing; 100 are taken', async () => {
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const many = (n: number) => Array.from({ length: n }, (_, i) => `s${i}`);
+    for (const field of ['services', 'symptoms']) {
+      const r = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 's0', [field]: many(101) });
+      assert.equal(r.status, 400, field);
+      assert.deepEqual(r.body.error.details, [{ path: `body.${field}`, message: 'Too big: expected array to have <=100 items' }], field);
+    }
+    assert.equal(rows(), before, 'nothing stored');
+    const most = await svc.post('/api/v1/incidents', { root_cause: 'nothing', service: 's0', services: many(100), symptoms: many(100) });
+    assert.equal(most.status, 202);
+  });
+
   it('an alert without a service label is still decided, so its group is not lost', async () => {
     // Alertmanager does not retry a 4xx: refusing one alert would drop its whole group.
     const r = await svc.post(
