@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, RectifyError } from '../domain/index.js';
+import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, quoteUntrusted, RectifyError } from '../domain/index.js';
 import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
@@ -797,6 +797,15 @@ export function createEngine(deps: EngineDeps) {
       // limits, cooldowns), but never fills {service}: a run by hand acts only on what its
       // caller named (a misspelt --param service would have acted on a service named after the runbook).
       const unnamed = opts.service === undefined && params.service === undefined && rb.params.includes('service');
+      // Both given and different, the run would act on the param's service ({service} is filled
+      // from the params) and count its rate limit and cooldown against the other.
+      if (opts.service !== undefined && params.service !== undefined && opts.service !== params.service) {
+        throw new RectifyError(
+          'VALIDATION_FAILED',
+          `service ${quoteUntrusted(opts.service)} and the param service ${quoteUntrusted(params.service)} differ: give the service once (rectify run --service, or --param service=…); nothing was run`,
+          { details: [{ path: 'body.service', message: `differs from params.service ${quoteUntrusted(params.service)}` }] },
+        );
+      }
       const service = opts.service ?? params.service ?? rb.id;
       const now = clock.now();
       const incidentId = id('man');

@@ -472,6 +472,18 @@ describe('rectify run of a runbook that acts on {service}', () => {
         assert.equal(r.json().execution.service, 'web');
       }
       assert.equal(target.calls('/restart/web', 'POST'), 2);
+
+      // Both, differing: it would act on the param's service and count its cooldown against the other.
+      const auditBefore = svc.service.store.auditHighWater();
+      const both = await cli(['run', 'restart-service', '--service', 'db', '--param', 'service=web', '--by', 'carol', '--json'], { env });
+      const message = 'service "db" and the param service "web" differ: give the service once (rectify run --service, or --param service=…); nothing was run';
+      assert.deepEqual([both.code, both.json()], [2, { error: { code: 'VALIDATION_FAILED', message, details: [{ path: 'body.service', message: 'differs from params.service "web"' }] } }]);
+      const api = await svc.post('/api/v1/runbooks/restart-service/run', { by: 'carol', service: 'db', params: { service: 'web' } });
+      assert.deepEqual([api.status, api.body.error.message], [400, message]);
+      assert.equal(target.calls('/restart/web', 'POST'), 2, 'nothing more ran');
+      assert.equal(svc.service.store.auditHighWater(), auditBefore, 'nothing was recorded');
+      const same = await cli(['run', 'restart-service', '--service', 'web', '--param', 'service=web', '--by', 'carol'], { env });
+      assert.equal(same.code, 0, same.err.join('\n'));
     } finally {
       await svc.stop({ remove: true });
       await target.close();
