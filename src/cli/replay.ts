@@ -20,8 +20,8 @@ export const replayHelp = [
   '',
   'The file: one JSON object a line, in time order; blank lines and # comments are skipped:',
   '  {"at": "2026-11-24T03:00:00Z", "webhook": {"version": "4", "status": "firing", "alerts": [...]}}',
-  'A problem in the file names it and the line (file:line: ...) and exits 2. A webhook body the service',
-  'would refuse (400) is counted as refused, with its line.',
+  'A problem in the file names it and the line (file:line: ...) and exits 2, as does a file with no',
+  'webhook in it. A webhook body the service would refuse (400) is counted as refused, with its line.',
   '',
   'Assumptions (printed with the result):',
   '  - every action, pre-check and post-check is simulated: by default each execution succeeds and ends',
@@ -87,6 +87,12 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   if (stream.problems.length) {
     for (const p of stream.problems) io.err(`${file}:${p.line}: ${p.message}`);
     io.err(`${stream.problems.length} problem(s) in ${file}; nothing was replayed`);
+    return EXIT.USAGE;
+  }
+  if (stream.entries.length === 0) {
+    // An empty report would read as "the runbooks never act": from a file that holds no alert
+    // (an export that failed, the wrong file), that says nothing about them.
+    io.err(`${file}: no webhook to replay (the file is empty, or holds only blank lines and # comments); nothing was replayed`);
     return EXIT.USAGE;
   }
 

@@ -226,6 +226,17 @@ describe('rectify replay', () => {
     assert.deepEqual(flags.err, ['--outcome: expected one of success, failure, got "maybe"']);
   });
 
+  it('a stream with no webhook (empty, or only comments) exits 2 rather than report that nothing would run', async () => {
+    for (const [name, lines] of [['empty.jsonl', []], ['comments.jsonl', ['# exported 2026-11-24', '', '   ']]] as const) {
+      const file = write(name, [...lines]);
+      const r = await replay(file, '--json');
+      assert.deepEqual(
+        { code: r.code, out: r.out, err: r.err },
+        { code: 2, out: [], err: [`${name}: no webhook to replay (the file is empty, or holds only blank lines and # comments); nothing was replayed`] },
+      );
+    }
+  });
+
   it('a body the service would refuse (400) is counted as refused, with its line', async () => {
     const file = write('refused.jsonl', [
       line(T0, [crash(0)]),
