@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
-import { editDistance } from '../lib/index.js';
+import { editDistance, wellFormed } from '../lib/index.js';
 import { boundedMap, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -59,12 +59,20 @@ export const incidentSchema = z
   });
 export type IncidentInput = z.infer<typeof incidentSchema>;
 
+/** A string map with every key and value well formed (see genericToIncident); fromEntries keeps every key as an own one. */
+function wellFormedMap(m: Record<string, string | number | boolean>): Record<string, string> {
+  return Object.fromEntries(Object.entries(m).map(([k, v]) => [wellFormed(k), wellFormed(String(v))]));
+}
+
 export function genericToIncident(body: IncidentInput, opts: { now: number; newId: () => string; source?: Incident['source'] }): IngestResult {
-  const service = body.service ?? body.services![0]!;
-  const services = body.services ?? [service];
+  // Lone surrogates (a JSON "\ud800") become U+FFFD here rather than in the database, which
+  // would store them as three: the incident decided is the one stored and read back, and a
+  // re-send of the same body compares equal to it (a duplicate, not another report).
+  const service = wellFormed(body.service ?? body.services![0]!);
+  const services = (body.services ?? [service]).map(wellFormed);
   if (!services.includes(service)) services.unshift(service);
-  const context: Record<string, string> = {};
-  for (const [k, v] of Object.entries(body.context)) context[k] = String(v);
+  const context = wellFormedMap(body.context);
+  const labels = wellFormedMap(body.labels);
   // The alert this incident reports: a posted id names it; a resolve for that id is a new row of its own.
   const alertId = body.id ?? opts.newId();
   const id = body.id && body.status === 'resolved' ? opts.newId() : alertId;
@@ -73,15 +81,15 @@ export function genericToIncident(body: IncidentInput, opts: { now: number; newI
       {
         id,
         source: opts.source ?? 'api',
-        root_cause: body.root_cause,
+        root_cause: wellFormed(body.root_cause),
         confidence: body.confidence,
         service,
         services,
-        symptoms: body.symptoms,
+        symptoms: body.symptoms.map(wellFormed),
         context,
-        labels: { ...body.labels },
+        labels,
         status: body.status,
-        ...(body.labels.alertname ? { alertname: body.labels.alertname } : {}),
+        ...(labels.alertname ? { alertname: labels.alertname } : {}),
         // An incident posted with an id is decided once for that id; without one, every post is new.
         dedup_key: body.id ? `api:${body.id}:${body.status}` : `api:${id}`,
         alert_key: `api:${alertId}`,

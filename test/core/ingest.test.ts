@@ -423,6 +423,24 @@ describe('intake', () => {
     assert.deepEqual([resolved.status, resolved.body.action, resolved.body.incident_id], [202, 'resolved', 'REUSED-1']);
   });
 
+  it('a lone surrogate in an incident is stored as one U+FFFD, and the same body sent again is a duplicate', async () => {
+    // JSON text, as a client would send it: "\ud800" is a lone surrogate, which no UTF-8 column holds.
+    const payload = '{"id":"LONE-1","root_cause":"nothing\\ud800x","service":"s\\udc00","symptoms":["a\\ud800"],"context":{"k\\ud800":"v\\ud800"}}';
+    const send = async () => {
+      const res = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload, headers: { 'content-type': 'application/json' } });
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+    const first = await send();
+    assert.deepEqual([first.status, first.body.action], [202, 'manual']);
+    const stored = (await svc.get('/api/v1/incidents/LONE-1')).body.incident;
+    assert.deepEqual(
+      [stored.root_cause, stored.service, stored.symptoms, stored.context],
+      ['nothing\ufffdx', 's\ufffd', ['a\ufffd'], { 'k\ufffd': 'v\ufffd' }],
+    );
+    const again = await send();
+    assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
+  });
+
   it("an id another alert has already is a 409 naming body.id, and records nothing", async () => {
     const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
     const taken = am.body.results[0].incident_id as string;
