@@ -315,6 +315,12 @@ describe('a manual run is what its body says', () => {
       assert.equal(target.calls('/restart/shop', 'POST'), 0);
       assert.equal(svc.service.store.auditHighWater(), before);
 
+      // Params are bounded as an incident's context is.
+      const many = Object.fromEntries(Array.from({ length: 1_001 }, (_, i) => [`k${i}`, '']));
+      const tooMany = await svc.post('/api/v1/runbooks/restart/run', { params: { ...many, service: 'shop' }, by: 'alice', dry_run: true });
+      assert.deepEqual([tooMany.status, tooMany.body.error.details], [400, [{ path: 'body.params', message: 'at most 1000 entries' }]]);
+      assert.equal(svc.service.store.auditHighWater(), before);
+
       // The keys it has still do what they say.
       const dry = await svc.post('/api/v1/runbooks/restart/run?wait=true', { params: { service: 'shop' }, by: 'alice', dry_run: true });
       assert.deepEqual([dry.status, dry.body.action], [202, 'dry_run']);
