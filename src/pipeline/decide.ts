@@ -50,7 +50,8 @@ export function createDecide(stages: readonly Stage[], settings: DecideSettings)
     const plan = ctx.plan!;
     if (input.dryRun || runbook.mode === 'dry_run' || settings.globalDryRun) {
       const why = input.dryRun ? 'dry run requested' : runbook.mode === 'dry_run' ? 'runbook mode is dry_run' : 'rectify runs with --dry-run';
-      return { kind: 'dry_run', event: 'DRY_RUN', reason: `${why}: nothing was executed`, runbook, plan };
+      const ask = ctx.wouldAsk !== undefined ? ` (a real run would ask for approval first: ${ctx.wouldAsk})` : '';
+      return { kind: 'dry_run', event: 'DRY_RUN', reason: `${why}: nothing was executed${ask}`, runbook, plan };
     }
     const reason =
       input.trigger === 'approval' ? 'approved' : input.trigger === 'manual' ? 'manual run' : `risk ${runbook.risk}: guardrails passed`;

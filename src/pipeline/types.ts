@@ -54,6 +54,8 @@ export interface StageContext {
   runbook?: Runbook;
   plan?: ExecutionPlan;
   circuitTrial: boolean;
+  /** In a dry run (the runbook's mode or the global flag): why a real run would ask for approval. */
+  wouldAsk?: string;
 }
 
 /** A stage returns a verdict to stop the pipeline, or undefined to pass the incident on. */

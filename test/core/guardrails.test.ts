@@ -473,6 +473,50 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: a HIGH runbook in mode: dry_run, or a MEDIUM one whose guardrail failed,
+  // opened an approval request (its owner was paged), and approving it ran nothing.
+  it('a dry run asks nobody for approval: it records that a real run would ask, and why', async () => {
+    target.reset();
+    target.route('GET', '/others-healthy', { status: 503 });
+    const rehearsed = `runbooks:
+  rehearse-high:
+    risk: HIGH
+    mode: dry_run
+    triggers: [rehearse_high]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "${target.url}/high/{service}"}
+  rehearse-medium:
+    risk: MEDIUM
+    mode: dry_run
+    triggers: [rehearse_medium]
+    min_confidence: 0.5
+    guardrails:
+      - http: {url: "${target.url}/others-healthy", timeout_seconds: 0.2, interval_seconds: 0.1}
+    action:
+      http: {method: POST, url: "${target.url}/medium/{service}"}
+`;
+    const svc = await startTestService({ runbooks: rehearsed });
+    const high = await svc.post('/api/v1/incidents?wait=true', incident('rehearse_high', 'a'));
+    assert.deepEqual([high.body.action, high.body.event, high.body.approval_id], ['dry_run', 'DRY_RUN', null]);
+    assert.equal(high.body.reason, 'runbook mode is dry_run: nothing was executed (a real run would ask for approval first: risk HIGH requires approval)');
+    const med = await svc.post('/api/v1/incidents?wait=true', incident('rehearse_medium', 'a'));
+    assert.deepEqual([med.body.action, med.body.event, med.body.approval_id], ['dry_run', 'DRY_RUN', null]);
+    assert.match(med.body.reason, /^runbook mode is dry_run: nothing was executed \(a real run would ask for approval first: risk MEDIUM: guardrail failed: http: /);
+    assert.deepEqual((await svc.get('/api/v1/approvals?status=pending')).body.approvals, []);
+    assert.equal((await svc.get('/api/v1/audit?event=APPROVAL_REQUIRED')).body.events.length, 0);
+    assert.equal(target.calls('/high/a') + target.calls('/medium/a'), 0);
+    await svc.stop({ remove: true });
+
+    // The same under --dry-run, for a runbook that would otherwise ask.
+    const g = await startTestService({ runbooks: rehearsed.replace(/ {4}mode: dry_run\n/g, ''), args: ['--dry-run'] });
+    const r = await g.post('/api/v1/incidents?wait=true', incident('rehearse_high', 'b'));
+    assert.deepEqual([r.body.action, r.body.approval_id], ['dry_run', null]);
+    assert.equal(r.body.reason, 'rectify runs with --dry-run: nothing was executed (a real run would ask for approval first: risk HIGH requires approval)');
+    assert.deepEqual((await g.get('/api/v1/approvals?status=pending')).body.approvals, []);
+    await g.stop({ remove: true });
+  });
+
   it('MEDIUM risk runs when its guardrail conditions hold, asks approval when one fails', async () => {
     target.reset();
     target.route('GET', '/others-healthy', { status: 200 });
