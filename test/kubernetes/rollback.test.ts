@@ -47,6 +47,10 @@ ${runbook('drain-node', 'node_broken', `    actions:
     post_checks:
       - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
     rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+`)}${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    post_checks:
+      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}${runbook('notify-undo', 'bad_deploy_notify', `    action:
       http: {method: POST, url: "${target.url}/notify"}
     rollback: kubectl rollout undo deployment {deployment} -n {namespace}
@@ -162,6 +166,54 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal(fake.count('PATCH', DEP_PATH), 2);
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
     assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'ROLLED_BACK', 'FAILED']);
+  });
+
+  /** While the run verifies, someone else changes the deployment (a person, an autoscaler, a CI deploy). */
+  const changedMeanwhile = (name: string, change: (d: any) => void) => {
+    target.route('GET', '/healthy', (_req, call) => {
+      if (call === 1) {
+        const d = JSON.parse(JSON.stringify(fake.get('deployments', NS, name)));
+        change(d);
+        fake.cluster.put('deployments', d);
+      }
+      return { status: 503 };
+    });
+  };
+
+  // Regression: a scale-up that failed its verification scaled the deployment back to its
+  // count from before the run even after someone else had scaled it (3 → 4 by the run, 8 by
+  // a person meanwhile, then 3 by the rollback): five replicas removed under load.
+  it('a scale whose workload someone else scaled since is not rolled back over that change: left to a human', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    changedMeanwhile('worker', (d) => (d.spec.replicas = 8));
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'overloaded', service: 'worker', confidence: 1, context: { deployment: 'worker', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const refusal = `refused: Deployment ${NS}/worker has 8 replicas, not the 4 this run set: it was scaled by someone else since, and rectify does not scale it back to 3 over that change: a person must check it`;
+    assert.ok(r.body.reason.startsWith(`verification failed: http GET ${target.url}/healthy: `), r.body.reason);
+    assert.ok(r.body.reason.endsWith(`; rollback failed: ${refusal}`), r.body.reason);
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/deployments/worker/scale`), 1, "the action's scale only");
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 8);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
+    assert.deepEqual((await events(r.body.execution_id)).slice(-2), ['ROLLBACK_FAILED', 'FAILED']);
+  });
+
+  // Regression: the rollback of a rollout undo put the template from before the run back
+  // over a rollout someone else made while the run verified (a hotfix, overwritten by the bad deploy).
+  it("an undo's rollback leaves a rollout someone else made since: left to a human", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    changedMeanwhile('checkout', (d) => (d.spec.template.spec.containers[0].image = 'example/checkout:v3-hotfix'));
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy_verified', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const refusal = `refused: deployment ${NS}/checkout is on revision 4, whose template is neither the one this run's undo wrote nor the one before it: someone else rolled it out since, and rectify does not put revision 2's template back over it: a person must check the deployment`;
+    assert.ok(r.body.reason.endsWith(`; rollback failed: ${refusal}`), r.body.reason);
+    assert.equal(fake.count('PATCH', DEP_PATH), 1, "the action's undo only");
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3-hotfix');
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
+    assert.deepEqual((await events(r.body.execution_id)).slice(-2), ['ROLLBACK_FAILED', 'FAILED']);
   });
 
   it("a rollback undo with no record of the run's own read is refused and left to a human: no undo at all", async () => {

@@ -50,6 +50,13 @@ function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean
  * workload restores it, whatever replica count the rendered rollback names.
  */
 const scaledFromKey = (kind: string, ns: string, name: string): string => `kubernetes:scaled-from:${kind}/${ns}/${name}`;
+/**
+ * Within one run: the replica count the run's last scale of a workload asked for. A
+ * rollback finding another count there leaves it: someone else (a person, an
+ * autoscaler) scaled the workload since, and putting back the count from before the
+ * run would undo their change, not the run's.
+ */
+const scaledToKey = (kind: string, ns: string, name: string): string => `kubernetes:scaled-to:${kind}/${ns}/${name}`;
 
 /**
  * Within one run: the revision and pod template a deployment had when the run's
@@ -62,6 +69,12 @@ const undoneFromKey = (ns: string, name: string): string => `kubernetes:undone-f
 interface UndoneFrom {
   revision: number;
   template: V1PodTemplateSpec;
+  /**
+   * The template the run's undo wrote (its last undo, if several). A rollback finding
+   * another template leaves it: someone else deployed since, and restoring the
+   * template from before the run would overwrite their rollout, not the run's.
+   */
+  wrote?: V1PodTemplateSpec;
 }
 
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
@@ -259,7 +272,17 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // Recorded once read, before any write (a retry after a 409 records its fresher read).
       if (first) memo.set(key, old);
       const facts = { old_replicas: String(old), new_replicas: String(want) };
+      // Before the write: one that fails with no answer may still have landed.
+      if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
       if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+      const set = restore !== undefined ? (memo.get(scaledToKey(kind, ns, a.name)) as number | undefined) : undefined;
+      if (set !== undefined && old !== set) {
+        return {
+          ok: false,
+          detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${set} this run set: it was scaled by someone else since, and rectify does not scale it back to ${want} over that change: a person must check it`,
+          facts,
+        };
+      }
       if (want < old && a.args.max_unavailable !== undefined) {
         const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
         const allowed = allowedUnavailable(a.args.max_unavailable, old);
@@ -331,6 +354,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const facts = { from_revision: String(h.current), to_revision: String(target.revision) };
       if (target.revision === h.current) return { ok: true, detail: `deployment ${ns}/${a.name} is already at revision ${target.revision}`, facts };
       const template = withoutHashLabel(target.template);
+      // Before the write: one that fails with no answer may still have landed.
+      const undone = memo.get(key) as UndoneFrom | undefined;
+      if (phase !== 'rollback' && undone) memo.set(key, { ...undone, wrote: template } satisfies UndoneFrom);
       // JSON Patch replaces the whole template (a merge would keep fields the old
       // revision did not have); the resourceVersion we read rides along, so the
       // server answers 409 if the deployment changed since, and we re-read.
@@ -360,6 +386,13 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             ? `is still on revision ${h.current} (the revision before this run's undo${ignored})`
             : `is on revision ${h.current}, still the template of revision ${before.revision} (the revision before this run's undo${ignored})`;
         return { ok: true, detail: `${id} ${where}: nothing to roll back`, facts };
+      }
+      if (current && before.wrote && !sameTemplate(withoutHashLabel(current), before.wrote)) {
+        return {
+          ok: false,
+          detail: `refused: ${id} is on revision ${h.current}, whose template is neither the one this run's undo wrote nor the one before it: someone else rolled it out since, and rectify does not put revision ${before.revision}'s template back over it: a person must check the deployment`,
+          facts,
+        };
       }
       if (h.deployment.spec?.paused) return { ok: false, detail: `${id} is paused; resume it before rolling back` };
       const body = [
