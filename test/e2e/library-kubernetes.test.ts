@@ -11,9 +11,10 @@ import { startFakeEnv } from '../kubernetes/setup.js';
  * The bundled runbook library, unchanged, through the whole service: a
  * kube-prometheus KubePodCrashLooping alert restarts the pod (enrichment finds
  * pod_name from pod), and scale-to-zero waits for approval, scales the deployment
- * to 0 and verifies with PromQL that no pod runs. Kubernetes is the API fake
+ * to 0 and verifies with PromQL that no pod runs; restart-service leaves a deployment
+ * whose rollout is under way alone. Kubernetes is the API fake
  * (real REST protocol); kube-state-metrics is a local target exposing
- * kube_deployment_status_replicas from the fake's deployments, scraped by a real
+ * kube_deployment_status_replicas(_updated) from the fake's deployments, scraped by a real
  * Prometheus.
  */
 const LIBRARY = new URL('../../runbooks/', import.meta.url);
@@ -39,7 +40,11 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     fake.addDeployment(NS, 'payments', 3);
     ksm = await startHttpTarget();
     const publish = () => {
-      for (const d of fake.list('deployments', NS)) ksm.setMetric('kube_deployment_status_replicas', d.status?.replicas ?? 0, { namespace: NS, deployment: d.metadata.name });
+      for (const d of fake.list('deployments')) {
+        const labels = { namespace: d.metadata.namespace!, deployment: d.metadata.name };
+        ksm.setMetric('kube_deployment_status_replicas', d.status?.replicas ?? 0, labels);
+        ksm.setMetric('kube_deployment_status_replicas_updated', d.status?.updatedReplicas ?? 0, labels);
+      }
     };
     publish();
     sync = setInterval(publish, 200);
@@ -137,6 +142,40 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     assert.equal(res.execution_id, null);
     assert.equal(fake.requests.filter((q) => q.method !== 'GET').length, 0);
     assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 8);
+  });
+
+  // Regression: restart-service restarted a deployment in the middle of a stuck rollout,
+  // adding a revision of the bad template: rollback-deployment's undo then went back to
+  // that template instead of the good one before it.
+  it('restart-service: a deployment whose rollout is under way is not restarted over it (the pre-check stops the run; nothing is written)', async () => {
+    const ns = 'orders';
+    const { replicaSets } = fake.addDeployment(ns, 'orders', 3, { revisions: 2 });
+    // One pod of the previous revision still runs: the rollout to revision 2 has not finished.
+    const previous = replicaSets[0]!;
+    fake.addPod(ns, 'orders-previous-bcdfg', { labels: { ...previous.spec.template.metadata.labels }, owner: { kind: 'ReplicaSet', name: previous.metadata.name, uid: previous.metadata.uid } });
+    await waitForQuery(prom.url, 'kube_deployment_status_replicas{deployment="orders"} - kube_deployment_status_replicas_updated{deployment="orders"}', (v) => v[0] === 1, 30_000);
+    fake.clearRequests();
+    const r = await svc.post('/api/v1/runbooks/restart-service/run?wait=true', { by: 'sam', params: { deployment: 'orders', namespace: ns } });
+    assert.deepEqual([r.body.runbook, r.body.action, r.body.event], ['restart-service', 'aborted', 'PRE_CHECK_FAILED'], r.body.reason);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: any) => [s.phase, s.ok]),
+      [
+        ['pre_check', true],
+        ['pre_check', false],
+      ],
+    );
+    assert.match(e.steps[1].summary, /^promql max\(kube_deployment_status_replicas\{namespace="orders",deployment="orders"\}\) - max\(kube_deployment_status_replicas_updated\{/);
+    assert.match(e.steps[1].detail, /^expected == 0, got 1 /);
+    assert.equal(fake.requests.filter((q) => q.method !== 'GET').length, 0);
+    assert.equal(fake.get('deployments', ns, 'orders')!.spec.template.metadata.annotations, undefined);
+    // The same query for a deployment with no rollout under way answers 0: the pre-check passes.
+    await waitForQuery(
+      prom.url,
+      `max(kube_deployment_status_replicas{namespace="${NS}",deployment="api-server"}) - max(kube_deployment_status_replicas_updated{namespace="${NS}",deployment="api-server"})`,
+      (v) => v.length === 1 && v[0] === 0,
+      10_000,
+    );
   });
 
   it('scale-to-zero: nothing changes until security approves; then payments goes to 0 and PromQL confirms no pod runs', async () => {
