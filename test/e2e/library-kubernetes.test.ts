@@ -11,10 +11,11 @@ import { startFakeEnv } from '../kubernetes/setup.js';
  * The bundled runbook library, unchanged, through the whole service: a
  * kube-prometheus KubePodCrashLooping alert restarts the pod (enrichment finds
  * pod_name from pod), and scale-to-zero waits for approval, scales the deployment
- * to 0 and verifies with PromQL that no pod runs; restart-service leaves a deployment
+ * to 0 and verifies with PromQL that no pod runs, a terminating one included; restart-service leaves a deployment
  * whose rollout is under way alone. Kubernetes is the API fake
  * (real REST protocol); kube-state-metrics is a local target exposing
- * kube_deployment_status_replicas(_updated) from the fake's deployments, scraped by a real
+ * kube_deployment_status_replicas(_updated) from the fake's deployments and kube_pod_owner
+ * from its pods, scraped by a real
  * Prometheus.
  */
 const LIBRARY = new URL('../../runbooks/', import.meta.url);
@@ -25,7 +26,7 @@ const RUNBOOKS = Object.fromEntries(
 );
 const NS = 'production';
 
-describe('the runbook library against Kubernetes, through the service', { timeout: 180_000 }, () => {
+describe('the runbook library against Kubernetes, through the service', { timeout: 300_000 }, () => {
   let fake: KubeFake;
   let ksm: HttpTarget;
   let prom: RunningDaemon;
@@ -44,6 +45,12 @@ describe('the runbook library against Kubernetes, through the service', { timeou
         const labels = { namespace: d.metadata.namespace!, deployment: d.metadata.name };
         ksm.setMetric('kube_deployment_status_replicas', d.status?.replicas ?? 0, labels);
         ksm.setMetric('kube_deployment_status_replicas_updated', d.status?.updatedReplicas ?? 0, labels);
+      }
+      // Every pod until it is gone, terminating ones too, as kube-state-metrics lists them.
+      ksm.deleteMetric('kube_pod_owner');
+      for (const p of fake.list('pods')) {
+        const owner = p.metadata.ownerReferences?.find((o) => o.controller);
+        if (owner) ksm.setMetric('kube_pod_owner', 1, { namespace: p.metadata.namespace!, pod: p.metadata.name, owner_kind: owner.kind, owner_name: owner.name });
       }
     };
     publish();
@@ -178,7 +185,13 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     );
   });
 
-  it('scale-to-zero: nothing changes until security approves; then payments goes to 0 and PromQL confirms no pod runs', async () => {
+  // Regression: the verification read kube_deployment_status_replicas alone, which leaves
+  // out terminating pods: the run succeeded while a pod of the workload still ran.
+  it('scale-to-zero: nothing changes until security approves; then payments goes to 0 and PromQL confirms no pod runs, terminating ones included', async () => {
+    // One pod is terminating already (a long grace period): it still runs, and no replica count shows it.
+    const lingering = fake.list('pods', NS).find((p) => p.metadata.ownerReferences?.[0]?.name.startsWith('payments-'))!;
+    lingering.metadata.deletionTimestamp = new Date().toISOString();
+    fake.cluster.refreshStatuses(NS);
     fake.clearRequests();
     const d = await svc.post('/api/v1/incidents', { id: 'SEC-17', root_cause: 'security_incident', confidence: 1, service: 'payments', context: { deployment: 'payments', namespace: NS } });
     assert.equal(d.body.action, 'approval_required');
@@ -188,21 +201,34 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     assert.equal(audit.details.approver, 'security-team');
     assert.deepEqual(audit.details.actions, [`kubectl scale deployment payments --replicas=0 -n ${NS}`]);
 
-    const a = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve?wait=true`, { by: 'sam', comment: 'SEC-17 confirmed' });
+    const a = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve`, { by: 'sam', comment: 'SEC-17 confirmed' });
+    const id = a.body.result.execution_id;
     assert.equal(a.body.result.action, 'executed');
-    assert.equal(a.body.result.success, true, a.body.result.reason);
-    assert.equal(a.body.result.rolled_back, false);
+    // The replica count reaches 0 and holds; the terminating pod keeps the run verifying.
+    const steps = async () => (await svc.get(`/api/v1/executions/${id}`)).body;
+    for (let e = await steps(); !e.steps.some((s: any) => s.phase === 'post_check'); e = await steps()) {
+      assert.equal(e.state, 'running', JSON.stringify(e.steps));
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    await new Promise((r) => setTimeout(r, 5_000));
+    const verifying = await steps();
+    assert.equal(verifying.state, 'running', `verified while pod ${lingering.metadata.name} still runs: ${JSON.stringify(verifying.steps)}`);
     assert.equal(fake.get('deployments', NS, 'payments')!.spec.replicas, 0);
+    // The pod exits: now no pod of payments is left.
+    fake.cluster.remove('pods', NS, lingering.metadata.name);
+    const e = await finished(id);
+    assert.equal(e.state, 'succeeded', e.outcome);
     assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/deployments/payments/scale`), 1);
-    const e = (await svc.get(`/api/v1/executions/${a.body.result.execution_id}`)).body;
     assert.deepEqual(
       e.steps.map((s: any) => [s.phase, s.ok]),
       [
         ['pre_check', true],
         ['action', true],
         ['post_check', true],
+        ['post_check', true],
       ],
     );
+    assert.match(e.steps[3].summary, /^promql count\(kube_pod_owner\{namespace="production",owner_kind="ReplicaSet",owner_name=~"payments-\[a-z0-9\]\{1,10\}"\}\) == 0$/);
     assert.equal(e.plan.rollback, null);
   });
 });
