@@ -12,7 +12,8 @@ export const serveHelp = commandHelp({
     'executions, approvals, the audit log and the API (described at /docs). The runbooks folder is read at',
     'startup (a problem in any file stops it) and again on SIGHUP, with the tokens file, the TLS pair and a',
     '${file:} Slack signing secret. On SIGTERM or SIGINT it stops intake, lets running executions finish',
-    'within --shutdown-grace and records the rest as INTERRUPTED.',
+    'within --shutdown-grace and records the rest as INTERRUPTED (a second SIGTERM or SIGINT meanwhile is logged',
+    'and ignored; kill -9 forces the stop).',
     '',
     'It takes no arguments: every setting is a flag, an environment variable or a rectify.yaml key',
     '(`rectify serve prod` is refused: say --runbooks prod).',
@@ -87,7 +88,14 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     };
     process.on('SIGHUP', hangup);
     const stop = (signal: string) => {
-      if (stopping) return;
+      // A second SIGTERM or Ctrl-C while draining is not let through: Node's default would end
+      // the process at once, leaving a command action's process running with nobody to stop
+      // it, its execution unrecorded until the next start and ?wait=true callers cut off. The
+      // stop is bounded anyway (--shutdown-grace); kill -9 is the way to force it.
+      if (stopping) {
+        log.warn({ signal, shutdown_grace_ms: config.shutdownGraceMs }, 'already stopping: running executions get --shutdown-grace, then are recorded INTERRUPTED (kill -9 to force: they are then recorded at the next start)');
+        return;
+      }
       stopping = true;
       // Ignored, not let through: without a handler SIGHUP would end the process mid-drain.
       process.off('SIGHUP', hangup);
@@ -105,10 +113,15 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
         )
         .then((code) => {
           process.off('SIGHUP', ignore);
+          process.off('SIGTERM', onTerm);
+          process.off('SIGINT', onInt);
+          log.info({ exit_code: code }, 'stopped');
           resolve(code);
         });
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const onTerm = (): void => stop('SIGTERM');
+    const onInt = (): void => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
   });
 }

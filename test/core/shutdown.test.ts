@@ -1,0 +1,85 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+
+/**
+ * `rectify serve` stopping as a real process: the stop is bounded and complete whatever
+ * the operator or a client does meanwhile (a second SIGTERM or Ctrl-C, a request that
+ * never finishes sending its body).
+ */
+
+const RUNBOOKS = `runbooks:
+  slow-fix:
+    risk: LOW
+    triggers: [slow]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    actions:
+      - command: {argv: [/bin/sleep, "31"], timeout_seconds: 60}
+    rollback: none
+    rollback_reason: sleeping changes nothing
+`;
+
+/** The exit code, or null when the process was ended by a signal; rejects past `ms`. */
+function exitWithin(p: RectifyProcess, ms: number): Promise<number | null> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`rectify did not exit within ${ms}ms:\n${p.output()}`)), ms);
+    void p.stop().then((code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('stopping rectify serve', () => {
+  let dir: string;
+  let runbooks: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-stop-'));
+    runbooks = join(dir, 'runbooks');
+    mkdirSync(runbooks);
+    writeFileSync(join(runbooks, 'slow.yaml'), RUNBOOKS);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('a second SIGTERM while draining is logged, not obeyed: the running execution is still recorded INTERRUPTED and the exit is 0', { timeout: 60_000 }, async () => {
+    const db = join(dir, 'twice.db');
+    const p = await startRectifyProcess({ db, runbooks, args: ['--shutdown-grace', '2s'] });
+    let code: number | null | undefined;
+    try {
+      const r = await p.post('/api/v1/incidents', { id: 'INC-slow', root_cause: 'slow', service: 'shop' });
+      assert.equal(r.body.action, 'executed');
+      await until('the action to start', async () => (await p.get('/api/v1/audit?event=STEP_STARTED')).body.events.length > 0);
+      process.kill(p.pid, 'SIGTERM');
+      await until('the stop to begin', () => p.output().includes('stopping: intake closed'));
+      // The second one (stop() sends it), as an impatient operator or a second Ctrl-C would.
+      code = await exitWithin(p, 30_000);
+    } finally {
+      if (code === undefined) await p.kill9();
+    }
+    assert.equal(code, 0, p.output());
+    assert.match(p.output(), /"signal":"SIGTERM".*"already stopping/);
+    const d = new Database(db, { readonly: true });
+    try {
+      const exe = d.prepare("SELECT state FROM executions WHERE incident_id = 'INC-slow'").get() as { state: string };
+      assert.equal(exe.state, 'interrupted');
+      const events = (d.prepare("SELECT event FROM audit WHERE incident_id = 'INC-slow' ORDER BY seq").all() as { event: string }[]).map((e) => e.event);
+      assert.deepEqual(events, ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED']);
+    } finally {
+      d.close();
+    }
+  });
+});
