@@ -31,6 +31,9 @@ import {
   type NotifyQueueOptions,
 } from './notify/index.js';
 
+/** On stop, how long requests still open after the drain may take before their connections are closed. */
+const CLOSE_REQUESTS_MS = 5_000;
+
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
 export interface ServiceOverrides {
@@ -683,7 +686,16 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       repeats.flush(true);
       await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await notifications.close();
-      await app.close();
+      // A request still open now (a client sending its body slowly, or never) would hold the
+      // stop until Node's request timeout, five minutes: it gets CLOSE_REQUESTS_MS, then its
+      // connection is closed. Nothing of it was accepted (intake answers once its decisions
+      // are committed), so its sender retries as after any refused delivery.
+      const cutOff = setTimeout(() => app.server.closeAllConnections(), CLOSE_REQUESTS_MS);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cutOff);
+      }
       store.close();
     },
   };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -81,5 +82,26 @@ describe('stopping rectify serve', () => {
     } finally {
       d.close();
     }
+  });
+
+  it('a request answered before its body arrived (refused by the Host check), whose body never comes, does not hold the stop: its connection is closed and the exit is 0', { timeout: 60_000 }, async () => {
+    const p = await startRectifyProcess({ db: join(dir, 'slow-client.db'), runbooks, args: ['--shutdown-grace', '1s'] });
+    const { hostname: host, port } = new URL(p.url);
+    const socket = connect({ host, port: Number(port) });
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    socket.on('error', () => undefined);
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    // A Host that is not loopback is refused (403) before the body is read; the connection stays open for the rest of it.
+    socket.write(`POST /api/v1/incidents HTTP/1.1\r\nHost: example.com\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{"id": "INC-half`);
+    let code: number | null | undefined;
+    try {
+      // Without a bound, Node's request timeout (five minutes) would hold it.
+      code = await exitWithin(p, 25_000);
+    } finally {
+      if (code === undefined) await p.kill9();
+      socket.destroy();
+    }
+    assert.equal(code, 0, p.output());
+    await closed;
   });
 });
