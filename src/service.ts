@@ -218,6 +218,32 @@ export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadP
 }
 
 /**
+ * Opens the database, or fails naming the file and the setting that chose it. SQLite's
+ * own messages ("unable to open database file", "file is not a database") name neither,
+ * and at 3 AM the operator must not have to guess which path rectify tried.
+ */
+function openStoreNamed(config: Config, opts: Parameters<typeof openSqliteStore>[0]): ReturnType<typeof openSqliteStore> {
+  try {
+    return openSqliteStore(opts);
+  } catch (err) {
+    // Errors rectify words itself (the database in use, too new, its audit key) say what to do already.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code !== 'string') throw err;
+    const src = config.sources.db;
+    const setting = src.kind === 'file' ? `${src.file}: ${src.path}` : src.kind === 'default' ? 'the default of --db' : src.file;
+    const hint =
+      code === 'SQLITE_NOTADB'
+        ? ' (point --db at rectify\'s database file)'
+        : code.startsWith('SQLITE_READONLY')
+          ? ' (the file or its folder is read-only for this user)'
+          : code.startsWith('SQLITE_CANTOPEN')
+            ? ' (is it a file, not a folder, in a folder this user can write?)'
+            : '';
+    throw new Error(`cannot open the database ${opts.path} (set by ${setting}): ${err instanceof Error ? err.message : String(err)}${hint}`, { cause: err });
+  }
+}
+
+/**
  * The composition root: config → store → migrate → executors → engine → API.
  * Nothing below it reads the environment or constructs its own dependencies.
  */
@@ -284,7 +310,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // volume that is also an empty audit log, with no dedup keys and no pending approvals.
   const dbPath = config.db.path;
   const newDatabase = dbPath !== ':memory:' && !existsSync(dbPath);
-  const store = openSqliteStore({
+  const store = openStoreNamed(config, {
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
     path: dbPath,

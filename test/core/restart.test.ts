@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -144,6 +144,39 @@ describe('state survives restarts', () => {
     db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
     db.close();
     await assert.rejects(startTestService({ runbooks: runbooks(target.url), dir: svc.dir }), /schema version 999 \(future\), newer than this rectify knows/);
+  });
+});
+
+describe('a database that cannot be opened', () => {
+  /** `rectify serve` on the given --db (or RECTIFY_DB), from a folder of its own. */
+  async function serve(dir: string, db: { flag?: string; env?: string }): Promise<{ code: number; err: string[] }> {
+    mkdirSync(join(dir, 'runbooks'), { recursive: true });
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--runbooks', join(dir, 'runbooks'), ...(db.flag ? ['--db', db.flag] : [])], {
+      out: () => {},
+      err: (l) => err.push(l),
+      env: db.env ? { RECTIFY_DB: db.env } : {},
+      cwd: dir,
+    });
+    return { code, err };
+  }
+
+  it('is refused in one line naming the file and the setting that chose it, and nothing is left beside it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-db-'));
+    try {
+      writeFileSync(join(dir, 'notes.txt'), 'not a database, but long enough to have a header of sorts: '.repeat(10));
+      const junk = await serve(dir, { flag: `sqlite:${join(dir, 'notes.txt')}` });
+      assert.equal(junk.code, 1);
+      assert.deepEqual(junk.err, [`rectify: cannot start: cannot open the database ${join(dir, 'notes.txt')} (set by --db): file is not a database (point --db at rectify's database file)`]);
+      const folder = await serve(dir, { env: `sqlite:${join(dir, 'runbooks')}` });
+      assert.equal(folder.code, 1);
+      assert.deepEqual(folder.err, [
+        `rectify: cannot start: cannot open the database ${join(dir, 'runbooks')} (set by RECTIFY_DB): unable to open database file (is it a file, not a folder, in a folder this user can write?)`,
+      ]);
+      assert.deepEqual(readdirSync(dir).sort(), ['notes.txt', 'runbooks']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
