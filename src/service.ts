@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
-import { X509Certificate } from 'node:crypto';
+import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -115,6 +115,28 @@ function readSettingFile(config: Config, name: 'tlsCert' | 'tlsKey', path: strin
 function loadTls(config: Config): TlsMaterial | undefined {
   if (config.tlsCert === undefined || config.tlsKey === undefined) return undefined;
   const tls = { cert: readSettingFile(config, 'tlsCert', config.tlsCert), key: readSettingFile(config, 'tlsKey', config.tlsKey) };
+  // Each file is judged on its own first, so a problem names the file that has it: the pair
+  // check below says "no start line" of a broken certificate, and named the key for it.
+  const problems: LoadProblem[] = [];
+  try {
+    // X509Certificate reads DER too; TLS takes PEM only.
+    if (!tls.cert.includes('-----BEGIN CERTIFICATE-----')) throw new Error('not PEM');
+    new X509Certificate(tls.cert);
+  } catch {
+    const src = config.sources.tlsCert;
+    problems.push({ file: src.file, path: src.path, message: `${JSON.stringify(config.tlsCert)} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)` });
+  }
+  try {
+    createPrivateKey(tls.key);
+  } catch (err) {
+    const src = config.sources.tlsKey;
+    // The library's message names the problem (not PEM, encrypted), never the key's content.
+    const why = /-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type: 4,ENCRYPTED/.test(tls.key.toString('latin1'))
+      ? 'it is encrypted: give the key without a passphrase (openssl pkey -in key.pem -out plain.pem)'
+      : `expected PEM (-----BEGIN PRIVATE KEY-----): ${err instanceof Error ? err.message : String(err)}`;
+    problems.push({ file: src.file, path: src.path, message: `${JSON.stringify(config.tlsKey)} holds no usable private key: ${why}` });
+  }
+  if (problems.length) throw new LoadError(problems);
   try {
     createSecureContext(tls);
   } catch (err) {

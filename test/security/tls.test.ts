@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +134,37 @@ describe('TLS settings at startup', () => {
       return true;
     });
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a file that is not what its setting says is named by that setting, not blamed on the other', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
+    try {
+      const a = selfSigned(dir, 'a');
+      const junk = join(dir, 'junk.pem');
+      writeFileSync(junk, 'not a certificate\n');
+      await assert.rejects(startTestService({ args: ['--tls-cert', junk, '--tls-key', a.key] }), (err: Error) => {
+        assert.equal(err.message, `--tls-cert: ${JSON.stringify(junk)} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)`);
+        return true;
+      });
+      // The two swapped: one line each.
+      await assert.rejects(startTestService({ args: ['--tls-cert', a.key, '--tls-key', a.cert] }), (err: Error) => {
+        const lines = err.message.split('\n');
+        assert.equal(lines.length, 2, err.message);
+        assert.equal(lines[0], `--tls-cert: ${JSON.stringify(a.key)} holds no certificate (expected PEM: -----BEGIN CERTIFICATE-----)`);
+        const keyLine = `--tls-key: ${JSON.stringify(a.cert)} holds no usable private key: expected PEM (-----BEGIN PRIVATE KEY-----): `;
+        assert.ok(lines[1]!.startsWith(keyLine), lines[1]);
+        return true;
+      });
+      // A key kept under a passphrase: said so, with the way out.
+      const encrypted = join(dir, 'encrypted.key');
+      execFileSync('openssl', ['pkey', '-in', a.key, '-aes256', '-passout', 'pass:secret', '-out', encrypted], { stdio: 'ignore' });
+      await assert.rejects(startTestService({ args: ['--tls-cert', a.cert, '--tls-key', encrypted] }), (err: Error) => {
+        assert.equal(err.message, `--tls-key: ${JSON.stringify(encrypted)} holds no usable private key: it is encrypted: give the key without a passphrase (openssl pkey -in key.pem -out plain.pem)`);
+        return true;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an expired certificate is served (there is no other) with a warning saying when it expired', async () => {
