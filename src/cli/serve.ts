@@ -55,27 +55,61 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   const log = createLogger({ level: config.logLevel });
-  for (const w of config.warnings) log.warn({ warning: formatProblem(w) }, 'configuration warning');
+  // Signals that arrive while rectify starts (seconds on a busy node) wait for the start to
+  // end: Node's default would end the process half started, SIGHUP included (a reloader sent
+  // it as the pod came up). SIGTERM or SIGINT then stops it at once, SIGHUP reloads.
+  const early: { stop: string | null; hangup: boolean } = { stop: null, hangup: false };
+  const stopEarly = (signal: string) => (): void => {
+    if (early.stop) return;
+    early.stop = signal;
+    log.info({ signal }, 'stopping as soon as the start has ended');
+  };
+  const earlyTerm = stopEarly('SIGTERM');
+  const earlyInt = stopEarly('SIGINT');
+  const earlyHup = (): void => void (early.hangup = true);
+  process.on('SIGTERM', earlyTerm);
+  process.on('SIGINT', earlyInt);
+  process.on('SIGHUP', earlyHup);
   let service;
-  try {
-    service = await createService(config, log);
-  } catch (err) {
-    if (err instanceof LoadError) {
-      for (const p of err.problems) io.err(formatProblem(p));
-      return EXIT.USAGE;
-    }
-    io.err(`rectify: cannot start: ${err instanceof Error ? err.message : String(err)}`);
-    return EXIT.FAILED;
-  }
   let address: string;
   try {
-    address = await service.listen();
-  } catch (err) {
-    await service.close().catch(() => undefined);
-    const code = (err as NodeJS.ErrnoException).code;
-    const fix = code === 'EADDRINUSE' ? ' (another process listens there: stop it, or set --listen)' : code === 'EACCES' ? ' (a port below 1024 needs privileges: set --listen to a higher port)' : ' (set --listen)';
-    io.err(`rectify: cannot listen on ${formatListen(config.listen)}: ${code ?? (err instanceof Error ? err.message : String(err))}${fix}`);
-    return EXIT.FAILED;
+    for (const w of config.warnings) log.warn({ warning: formatProblem(w) }, 'configuration warning');
+    try {
+      service = await createService(config, log);
+    } catch (err) {
+      if (err instanceof LoadError) {
+        for (const p of err.problems) io.err(formatProblem(p));
+        return EXIT.USAGE;
+      }
+      io.err(`rectify: cannot start: ${err instanceof Error ? err.message : String(err)}`);
+      return EXIT.FAILED;
+    }
+    if (early.stop) {
+      // Stopped before it listened: nothing was taken in, nothing is running.
+      const code = await service.close().then(
+        () => EXIT.OK,
+        (err: unknown) => {
+          log.error({ err }, 'unclean stop');
+          return EXIT.FAILED;
+        },
+      );
+      log.info({ exit_code: code }, 'stopped');
+      return code;
+    }
+    try {
+      address = await service.listen();
+    } catch (err) {
+      await service.close().catch(() => undefined);
+      const code = (err as NodeJS.ErrnoException).code;
+      const fix = code === 'EADDRINUSE' ? ' (another process listens there: stop it, or set --listen)' : code === 'EACCES' ? ' (a port below 1024 needs privileges: set --listen to a higher port)' : ' (set --listen)';
+      io.err(`rectify: cannot listen on ${formatListen(config.listen)}: ${code ?? (err instanceof Error ? err.message : String(err))}${fix}`);
+      return EXIT.FAILED;
+    }
+  } finally {
+    // The handlers below take over in the same turn of the event loop: no signal falls between.
+    process.off('SIGTERM', earlyTerm);
+    process.off('SIGINT', earlyInt);
+    process.off('SIGHUP', earlyHup);
   }
   log.info({ address, listen: formatListen(config.listen), runbooks: service.catalog.all.length, executors: [...service.available], config: configSummary(config) }, 'rectify serving');
 
@@ -123,5 +157,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     const onInt = (): void => stop('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+    if (early.stop) stop(early.stop);
+    else if (early.hangup) hangup();
   });
 }

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 
@@ -103,5 +105,70 @@ describe('stopping rectify serve', () => {
     }
     assert.equal(code, 0, p.output());
     await closed;
+  });
+});
+
+describe('signals while rectify serve starts', () => {
+  const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+  let dir: string;
+  let runbooks: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'rectify-start-'));
+    runbooks = join(dir, 'runbooks');
+    mkdirSync(runbooks);
+    writeFileSync(join(runbooks, 'slow.yaml'), RUNBOOKS);
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /**
+   * Starts `rectify serve` and sends `signal` as soon as it logs its first line: the warning
+   * about an unknown RECTIFY_ variable, written before the database is opened, so the signal
+   * lands while the start is under way. Resolves the exit code (null: ended by a signal) and the output.
+   */
+  async function signalWhileStarting(signal: NodeJS.Signals, db: string, then?: (output: () => string) => Promise<void>): Promise<{ code: number | null; signal: string | null; output: string }> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${db}`, '--runbooks', runbooks, '--listen', '127.0.0.1:0'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', RECTIFY_NOT_A_SETTING: '1' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let sent = false;
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (!sent && out.includes('configuration warning')) {
+        sent = true;
+        child.kill(signal);
+      }
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 40_000);
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, sig) => resolve({ code, signal: sig })));
+    try {
+      if (then) {
+        await Promise.race([then(() => out), exited]);
+        child.kill('SIGTERM');
+      }
+      return { ...(await exited), output: out };
+    } finally {
+      clearTimeout(killer);
+    }
+  }
+
+  it('SIGHUP is kept until the start has ended, then reloads: the process serves on', { timeout: 60_000 }, async () => {
+    let served = false;
+    const r = await signalWhileStarting('SIGHUP', join(dir, 'hup.db'), async (output) => {
+      await until('the reload', () => output().includes('runbooks reloaded'), 30_000);
+      served = output().includes('"rectify serving"');
+    });
+    assert.deepEqual([r.code, r.signal], [0, null], r.output);
+    assert.ok(served, r.output);
+  });
+
+  it('SIGTERM stops it as soon as the start has ended, with exit 0 and nothing listening', { timeout: 60_000 }, async () => {
+    const r = await signalWhileStarting('SIGTERM', join(dir, 'term.db'));
+    assert.deepEqual([r.code, r.signal], [0, null], r.output);
+    assert.match(r.output, /"stopping as soon as the start has ended"/);
+    assert.doesNotMatch(r.output, /"rectify serving"/);
+    assert.match(r.output, /"exit_code":0,"msg":"stopped"/);
   });
 });
