@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import { pino, type DestinationStream, type LevelWithSilent, type Logger as PinoLogger, type LoggerOptions as PinoOptions } from 'pino';
 import { SecretDescription } from '../lib/index.js';
 
@@ -151,9 +152,37 @@ export function createLogger(opts: LoggerOptions): Logger {
     serializers: { err: serializeError },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  // Without a destination pino writes to stdout synchronously, so the last lines
-  // before a crash or process.exit() are not lost in a buffer.
-  return opts.destination ? pino(options, opts.destination) : pino(options);
+  // Without a destination the log goes to stdout synchronously, so the last lines before
+  // a crash or process.exit() are not lost in a buffer.
+  return pino(options, opts.destination ?? stdoutElseStderr());
+}
+
+/**
+ * stdout, until it cannot be written (its reader gone: `rectify serve | shipper` after the
+ * shipper died, EPIPE); then stderr, from the line that failed on, after a line saying so.
+ * pino's own stdout stream drops every line from then on without a word, errors included,
+ * while the service runs on.
+ */
+function stdoutElseStderr(): DestinationStream {
+  const stdout = pino.destination({ fd: 1, sync: true });
+  let stderr: ReturnType<typeof pino.destination> | null = null;
+  stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (stderr) return;
+    stderr = pino.destination({ fd: 2, sync: true });
+    // With stderr gone too there is nowhere left to say anything.
+    stderr.on('error', () => undefined);
+    stderr.write(
+      `${JSON.stringify({ level: 'warn', time: new Date().toISOString(), pid: process.pid, hostname: hostname(), code: err.code, msg: 'stdout cannot be written: the log goes to stderr from here on' })}\n`,
+    );
+  });
+  return {
+    write(line: string) {
+      if (stderr) return void stderr.write(line);
+      stdout.write(line);
+      // The write that failed: its line goes where the next ones go.
+      if (stderr) (stderr as ReturnType<typeof pino.destination>).write(line);
+    },
+  };
 }
 
 export interface TestLogger {

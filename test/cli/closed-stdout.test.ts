@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -53,5 +56,37 @@ describe('a closed stdout ends a command quietly', () => {
 
   it('audit --follow: ends (exit 0) once nobody reads, instead of following forever', { timeout: 30_000 }, async () => {
     assert.deepEqual(await withStdoutClosed(['audit', '--follow', '--limit', '5'], env), { code: 0, stderr: '' });
+  });
+});
+
+describe('rectify serve whose stdout reader went away', () => {
+  it('logs to stderr from then on, after a line saying so, and stops as usual', { timeout: 60_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-serve-stdout-'));
+    mkdirSync(join(dir, 'runbooks'));
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', join(dir, 'runbooks')], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      // The address is in the log's "rectify serving" line: without the fallback it is written nowhere.
+      const deadline = Date.now() + 30_000;
+      while (!stderr.includes('"rectify serving"') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const lines = stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { msg: string; level: string; code?: string; address?: string });
+      assert.deepEqual(lines[0] && [lines[0].level, lines[0].code, lines[0].msg], ['warn', 'EPIPE', 'stdout cannot be written: the log goes to stderr from here on'], stderr);
+      const serving = lines.find((l) => l.msg === 'rectify serving');
+      assert.ok(serving?.address, stderr);
+      assert.equal((await fetch(`${serving.address}/readyz`)).status, 200);
+      child.kill('SIGTERM');
+      assert.equal(await exited, 0);
+      assert.match(stderr, /"exit_code":0,"msg":"stopped"/);
+    } finally {
+      child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
