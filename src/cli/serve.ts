@@ -1,3 +1,4 @@
+import { createServer } from 'node:net';
 import { createLogger } from '../observability/logger.js';
 import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
@@ -27,6 +28,23 @@ export const serveHelp = commandHelp({
     [2, 'usage: a wrong flag or argument, or a setting, the config file, the tokens file, the TLS pair or a runbook has a problem (one line each); nothing was started'],
   ],
 });
+
+/** The one line a start refused by its listen address prints; `code` is the error's code (EADDRINUSE) or message. */
+function listenRefusal(listen: { host: string; port: number }, code: string): string {
+  const fix = code === 'EADDRINUSE' ? ' (another process listens there: stop it, or set --listen)' : code === 'EACCES' ? ' (a port below 1024 needs privileges: set --listen to a higher port)' : ' (set --listen)';
+  return `rectify: cannot listen on ${formatListen(listen)}: ${code}${fix}`;
+}
+
+/** Binds the address and lets it go at once: the error's code when it cannot be bound, else null. */
+function addressProblem(listen: { host: string; port: number }): Promise<string | null> {
+  // Port 0 is any free port: nothing to check.
+  if (listen.port === 0) return Promise.resolve(null);
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
+    probe.listen({ host: listen.host, port: listen.port, exclusive: true }, () => probe.close(() => resolve(null)));
+  });
+}
 
 /**
  * `rectify serve`: runs until SIGTERM/SIGINT, then stops intake, lets running
@@ -74,6 +92,13 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   let address: string;
   try {
     for (const w of config.warnings) log.warn({ warning: formatProblem(w) }, 'configuration warning');
+    // A taken address is refused before the database is opened: a start that fails there
+    // leaves nothing behind (no new database, no recovery run, no notification told again).
+    const taken = await addressProblem(config.listen);
+    if (taken) {
+      io.err(listenRefusal(config.listen, taken));
+      return EXIT.FAILED;
+    }
     try {
       service = await createService(config, log);
     } catch (err) {
@@ -100,9 +125,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       address = await service.listen();
     } catch (err) {
       await service.close().catch(() => undefined);
-      const code = (err as NodeJS.ErrnoException).code;
-      const fix = code === 'EADDRINUSE' ? ' (another process listens there: stop it, or set --listen)' : code === 'EACCES' ? ' (a port below 1024 needs privileges: set --listen to a higher port)' : ' (set --listen)';
-      io.err(`rectify: cannot listen on ${formatListen(config.listen)}: ${code ?? (err instanceof Error ? err.message : String(err))}${fix}`);
+      io.err(listenRefusal(config.listen, (err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))));
       return EXIT.FAILED;
     }
   } finally {

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
@@ -175,6 +176,31 @@ describe('a database that cannot be opened', () => {
       ]);
       assert.deepEqual(readdirSync(dir).sort(), ['notes.txt', 'runbooks']);
     } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a listen address that is taken', () => {
+  it('is refused in one line before the database is opened: nothing is created, nothing recovered or told', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-port-'));
+    const other = createServer();
+    await new Promise<void>((resolve) => other.listen({ host: '127.0.0.1', port: 0 }, () => resolve()));
+    try {
+      const { port } = other.address() as AddressInfo;
+      mkdirSync(join(dir, 'runbooks'));
+      const err: string[] = [];
+      const code = await runCli(['serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${join(dir, 'data', 'rectify.db')}`, '--runbooks', join(dir, 'runbooks')], {
+        out: () => {},
+        err: (l) => err.push(l),
+        env: {},
+        cwd: dir,
+      });
+      assert.equal(code, 1);
+      assert.deepEqual(err, [`rectify: cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process listens there: stop it, or set --listen)`]);
+      assert.deepEqual(readdirSync(dir), ['runbooks']);
+    } finally {
+      await new Promise((resolve) => other.close(resolve));
       rmSync(dir, { recursive: true, force: true });
     }
   });
