@@ -60,9 +60,13 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   // Settings are flags: `rectify serve prod` would otherwise serve ./runbooks, not prod.
   if (config.args.length) {
     const [only] = config.args;
+    // `--dry-run false`: a boolean flag takes no separate value, so "false" is left over.
+    const booleanValue = /^(true|false|yes|no|on|off|1|0)$/i.test(only!) && argv[argv.indexOf(only!) - 1] === '--dry-run';
     io.err(
       config.args.length === 1
-        ? `rectify serve takes no arguments; did you mean ${/(^|\/)rectify\.ya?ml$/.test(only!) ? '--config' : '--runbooks'} ${only}?`
+        ? booleanValue
+          ? `rectify serve takes no arguments; did you mean --dry-run=${only}?`
+          : `rectify serve takes no arguments; did you mean ${/(^|\/)rectify\.ya?ml$/.test(only!) ? '--config' : '--runbooks'} ${only}?`
         : `rectify serve takes no arguments (got ${config.args.map((a) => JSON.stringify(a)).join(', ')}); settings are flags, see rectify serve --help`,
     );
     return EXIT.USAGE;

@@ -32,6 +32,11 @@ describe('rectify serve', () => {
     assert.equal(two.code, 2);
     assert.deepEqual(two.err, ['rectify serve takes no arguments (got "a", "b"); settings are flags, see rectify serve --help']);
   });
+
+  it('`--dry-run false` is refused with the spelling that says false, not taken for a runbooks folder', async () => {
+    const r = await cli(['serve', '--dry-run', 'false', ...safe], { cwd: root });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: ['rectify serve takes no arguments; did you mean --dry-run=false?'] });
+  });
 });
 
 describe('rectify lint finds the runbooks folder as rectify serve does', () => {
