@@ -231,7 +231,11 @@ async function main(): Promise<number> {
 
     say('');
     if (marks.resolved === undefined || marks.verified === undefined) {
-      say(`The loop did not close within ${DEADLINE_MS / 1000} s. rectify's log: ${logFile} (kept)`);
+      const why =
+        marks.failed !== undefined
+          ? "The remediation did not succeed (see rectify's lines above)."
+          : `The loop did not close within ${DEADLINE_MS / 1000} s.`;
+      say(`${why} rectify's log: ${logFile} (kept)`);
       cleanups.splice(cleanups.indexOf(removeDir), 1); // keep the temp dir for the log
       return 1;
     }
@@ -244,8 +248,9 @@ async function main(): Promise<number> {
     say(`  verification  restart → PromQL check held  ${leg('acted', 'verified')}   (restart takes 1 s, check holds for 2 s)`);
     say(`  resolution    restart → resolved alert     ${leg('acted', 'resolved')}   (Prometheus sees the ratio drop, Alertmanager sends resolved)`);
     say(`  total         broken → verified, resolved  ${leg('broke', marks.verified! > marks.resolved! ? 'verified' : 'resolved')}`);
-    say(`Restarts asked of the demo service: ${flaky.restarts()} (exactly one remediation).`);
-    return flaky.restarts() === 1 ? 0 : 1;
+    const restarts = flaky.restarts();
+    say(`Restarts asked of the demo service: ${restarts} (${restarts === 1 ? 'exactly one remediation' : 'expected exactly one'}).`);
+    return restarts === 1 ? 0 : 1;
   } finally {
     await cleanUp();
   }
