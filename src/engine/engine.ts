@@ -10,6 +10,7 @@ import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, t
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { Outbox, ToldDetails } from '../notify/outbox.js';
+import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
@@ -593,7 +594,8 @@ export function createEngine(deps: EngineDeps) {
     };
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
-      const incident = input.incident;
+      // A PagerDuty reopen or resolve takes the keys of the occurrence it belongs to (see occurrence.ts).
+      const incident = (input.incident = placePagerdutyOccurrence(tx, input.incident));
       const first = seen.get(incident.dedup_key);
       if (first === null) {
         deferred.push(results.length);

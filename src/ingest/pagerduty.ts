@@ -43,16 +43,25 @@ function titleWords(title: string): string[] {
   return [...words];
 }
 
+/** The event types rectify acts on; others (acknowledged, annotated, priority_updated…) are acknowledged and ignored. */
+const HANDLED = new Set(['incident.triggered', 'incident.reopened', 'incident.resolved']);
+
 /**
  * `incident.triggered` becomes an incident to decide on; `incident.resolved`
- * resolves it (and cancels its pending approval). Other event types are
- * acknowledged and ignored. Root cause is the incident title; its words are
- * symptoms, so runbook triggers match words of the title.
+ * resolves it (and cancels its pending approval); `incident.reopened`, a resolved
+ * incident firing again, is a new occurrence decided as a trigger is, which the next
+ * resolve resolves. Other event types are acknowledged and ignored. Root cause is the
+ * incident title; its words are symptoms, so runbook triggers match words of the title.
+ *
+ * The event id (`pagerduty_event` label) tells a re-delivery from a new event; which
+ * occurrence a reopen or resolve belongs to is read by the engine
+ * (engine/occurrence.ts), as this has no I/O. A reopen's dedup key here is its event's
+ * until then.
  */
 export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number; newId: () => string }): IngestResult {
   const ev = body.event;
   const type = ev.event_type;
-  if (type !== 'incident.triggered' && type !== 'incident.resolved') return { incidents: [], problems: [] };
+  if (!HANDLED.has(type)) return { incidents: [], problems: [] };
   const data = ev.data;
   if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
   const summary = data.service?.summary;
@@ -62,7 +71,7 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
   const title = cut(fullTitle, MAX_TITLE);
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
-  const labels: Record<string, string> = { service, pagerduty_incident: data.id };
+  const labels: Record<string, string> = { service, pagerduty_incident: data.id, pagerduty_event: ev.id };
   if (data.urgency) labels.urgency = cut(data.urgency, 64);
   return {
     incidents: [
@@ -77,7 +86,7 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
         context: { ...labels },
         labels,
         status,
-        dedup_key: `pd:${data.id}:${status}`,
+        dedup_key: type === 'incident.reopened' ? `pd:${data.id}:reopened:${ev.id}` : `pd:${data.id}:${status}`,
         alert_key: `pd:${data.id}`,
         received_at: opts.now,
       },

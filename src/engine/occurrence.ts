@@ -1,0 +1,55 @@
+import type { Incident } from '../domain/index.js';
+import type { Tx } from '../store/ports.js';
+
+/** The alert key of a PagerDuty incident's n-th occurrence: its first firing keeps the plain key, each reopen counts one up. */
+const occurrenceKey = (base: string, n: number): string => (n === 0 ? base : `${base}#${n}`);
+
+/**
+ * Places a PagerDuty `incident.resolved` or `incident.reopened` event in the occurrence
+ * it belongs to: an alert key and a dedup key per occurrence of the PagerDuty incident
+ * (`pd:<id>`, then `pd:<id>#1`, `pd:<id>#2`… after each reopen), so a reopen is decided
+ * as a new alert and the next resolve resolves it (cancels its pending approval).
+ *
+ * PagerDuty says nothing in a resolve that names the reopen it ends, and ingest does no
+ * I/O, so this is read here, in the decision transaction: occurrences are resolved in
+ * order, so the first one without a resolve is the open one. A resolve takes it; a
+ * reopen opens the one after the last resolve (at least the first reopen's, so a reopen
+ * that overtook the resolve before it is still a new occurrence, and that resolve still
+ * ends the first one). The traps on either side: keeping one key for all occurrences
+ * answers a reopen `resolved` (its firing looks like a late delivery of an alert
+ * resolved already) and a second resolve `duplicate` (its reopen's request is never
+ * cancelled); a key per event id alone leaves the resolve unable to find its reopen.
+ *
+ * A re-delivery is the same event (`event.id`, kept as the `pagerduty_event` label):
+ * one met on the way is placed on the row that recorded it, so it is answered
+ * `duplicate` however many occurrences came after it. The first trigger is not placed:
+ * it is occurrence 0 (`pd:<id>:firing`), and one arriving after a resolve is answered
+ * `resolved` as any late firing delivery is.
+ */
+export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, incident: Incident): Incident {
+  const base = incident.alert_key;
+  const event = incident.labels.pagerduty_event;
+  // Placed already (an input decided again after its I/O) or not a PagerDuty event: as it is.
+  if (incident.source !== 'pagerduty' || !event || base !== `pd:${incident.labels.pagerduty_incident}`) return incident;
+  const reopen = incident.status === 'firing';
+  if (reopen && incident.dedup_key === `${base}:firing`) return incident;
+  const place = (n: number, status: 'firing' | 'resolved'): Incident => ({
+    ...incident,
+    alert_key: occurrenceKey(base, n),
+    dedup_key: `${occurrenceKey(base, n)}:${status}`,
+  });
+  const recorded = (key: string): 'same' | 'other' | undefined => {
+    const d = tx.decisionByDedup(key);
+    if (!d) return undefined;
+    return tx.getIncident(d.incident_id)?.incident.labels.pagerduty_event === event ? 'same' : 'other';
+  };
+  let n = 0;
+  for (;;) {
+    if (recorded(`${occurrenceKey(base, n)}:firing`) === 'same') return place(n, 'firing');
+    const resolve = recorded(`${occurrenceKey(base, n)}:resolved`);
+    if (resolve === undefined) break;
+    if (resolve === 'same') return place(n, 'resolved');
+    n++;
+  }
+  return reopen ? place(Math.max(n, 1), 'firing') : place(n, 'resolved');
+}

@@ -1,0 +1,132 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+const fixture = () => JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
+
+/** A PagerDuty V3 event about incident `incident`, titled `title`. */
+function pdEvent(eventId: string, type: string, incident: string, title: string) {
+  const body = fixture();
+  body.event.id = eventId;
+  body.event.event_type = type;
+  body.event.data.id = incident;
+  body.event.data.title = title;
+  body.event.data.status = type === 'incident.resolved' ? 'resolved' : 'triggered';
+  return body;
+}
+
+describe('PagerDuty: a reopened incident is a new occurrence', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const url = '/api/v1/webhooks/pagerduty?wait=true';
+  const post = async (body: unknown) => {
+    const r = await svc.post(url, body);
+    assert.equal(r.status, 202);
+    assert.equal(r.body.results.length, 1);
+    return r.body.results[0];
+  };
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/scale/worker', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/scale/{service}"}
+  failover:
+    risk: HIGH
+    triggers: [db_down]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/failover/{service}"}
+`,
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('trigger, resolve, reopen, resolve, reopen: each reopen runs the fix once more, re-deliveries run nothing', async () => {
+    const t = await post(pdEvent('EV-T', 'incident.triggered', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(t.action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), 1);
+    const s1 = await post(pdEvent('EV-S1', 'incident.resolved', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(s1.action, 'resolved');
+    assert.equal(s1.incident_id, t.incident_id);
+
+    const r1 = await post(pdEvent('EV-R1', 'incident.reopened', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(r1.action, 'executed');
+    assert.equal(r1.runbook, 'scale-up');
+    assert.notEqual(r1.incident_id, t.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), 2);
+    // PagerDuty delivers an event again (same event id): a duplicate of the reopen, nothing runs.
+    const r1again = await post(pdEvent('EV-R1', 'incident.reopened', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(r1again.action, 'duplicate');
+    assert.equal(r1again.incident_id, r1.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), 2);
+
+    const s2 = await post(pdEvent('EV-S2', 'incident.resolved', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(s2.action, 'resolved');
+    assert.equal(s2.incident_id, r1.incident_id);
+    // The first resolve delivered again is its duplicate: it resolves nothing new.
+    assert.equal((await post(pdEvent('EV-S1', 'incident.resolved', 'PREOPEN1', 'high_cpu on worker'))).action, 'duplicate');
+
+    const r2 = await post(pdEvent('EV-R2', 'incident.reopened', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(r2.action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), 3);
+    // The first reopen delivered again after later events is still its duplicate.
+    assert.equal((await post(pdEvent('EV-R1', 'incident.reopened', 'PREOPEN1', 'high_cpu on worker'))).action, 'duplicate');
+    // A late trigger (delivered after resolves and reopens) acts on nothing, as before.
+    assert.equal((await post(pdEvent('EV-T', 'incident.triggered', 'PREOPEN1', 'high_cpu on worker'))).action, 'duplicate');
+    assert.equal(target.calls('/scale/worker', 'POST'), 3);
+    // Other event types about the reopened incident are still acknowledged and ignored.
+    for (const type of ['incident.acknowledged', 'incident.annotated', 'incident.priority_updated']) {
+      const r = await svc.post(url, pdEvent(`EV-${type}`, type, 'PREOPEN1', 'high_cpu on worker'));
+      assert.equal(r.status, 202);
+      assert.deepEqual(r.body.results, []);
+    }
+    const s3 = await post(pdEvent('EV-S3', 'incident.resolved', 'PREOPEN1', 'high_cpu on worker'));
+    assert.equal(s3.action, 'resolved');
+    assert.equal(s3.incident_id, r2.incident_id);
+  });
+
+  it('a trigger delivered only after its resolve acts on nothing; a reopen after that is decided', async () => {
+    const s1 = await post(pdEvent('EV-LATE-S1', 'incident.resolved', 'PLATE1', 'high_cpu on worker'));
+    assert.equal(s1.action, 'resolved');
+    const t = await post(pdEvent('EV-LATE-T', 'incident.triggered', 'PLATE1', 'high_cpu on worker'));
+    assert.equal(t.action, 'resolved');
+    const before = target.calls('/scale/worker', 'POST');
+    const r1 = await post(pdEvent('EV-LATE-R1', 'incident.reopened', 'PLATE1', 'high_cpu on worker'));
+    assert.equal(r1.action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), before + 1);
+  });
+
+  it('a HIGH runbook: the reopen asks again, and the resolve after it cancels that request', async () => {
+    const t = await post(pdEvent('EV-H-T', 'incident.triggered', 'PHIGH1', 'db_down on orders'));
+    assert.equal(t.action, 'approval_required');
+    const s1 = await post(pdEvent('EV-H-S1', 'incident.resolved', 'PHIGH1', 'db_down on orders'));
+    assert.equal(s1.action, 'resolved');
+    assert.equal((await svc.get(`/api/v1/approvals/${t.approval_id}`)).body.status, 'cancelled');
+
+    const r1 = await post(pdEvent('EV-H-R1', 'incident.reopened', 'PHIGH1', 'db_down on orders'));
+    assert.equal(r1.action, 'approval_required');
+    assert.notEqual(r1.approval_id, t.approval_id);
+    assert.equal((await svc.get(`/api/v1/approvals/${r1.approval_id}`)).body.status, 'pending');
+    assert.equal((await post(pdEvent('EV-H-R1', 'incident.reopened', 'PHIGH1', 'db_down on orders'))).action, 'duplicate');
+
+    const s2 = await post(pdEvent('EV-H-S2', 'incident.resolved', 'PHIGH1', 'db_down on orders'));
+    assert.equal(s2.action, 'resolved');
+    assert.equal(s2.incident_id, r1.incident_id);
+    assert.match(s2.reason, /1 pending approval\(s\) cancelled/);
+    assert.equal((await svc.get(`/api/v1/approvals/${r1.approval_id}`)).body.status, 'cancelled');
+    assert.equal(target.calls('/failover/orders', 'POST'), 0);
+  });
+});
