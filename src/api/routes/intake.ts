@@ -111,8 +111,9 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     'POST',
     '/api/v1/webhooks/pagerduty',
     {
-      summary: 'PagerDuty V3 webhook event (incident.triggered, incident.resolved)',
-      description: 'Other event types are acknowledged with an empty result list.',
+      summary: 'PagerDuty V3 webhook event (incident.triggered, incident.reopened, incident.resolved)',
+      description:
+        'A reopened incident is a new occurrence, decided as a trigger is; the next incident.resolved resolves it (cancels its pending approval). A re-delivered event (same event.id) is a duplicate. Other event types are acknowledged with an empty result list.',
       tags: ['intake'],
       body: pagerdutyWebhookSchema,
       querystring: waitQuerySchema,
