@@ -1,4 +1,4 @@
-import { delimiter, resolve } from 'node:path';
+import { delimiter, dirname, resolve } from 'node:path';
 import type { LoadProblem } from '../domain/errors.js';
 import { didYouMean, nearest } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
@@ -18,7 +18,11 @@ import type { Config, ConfigSource } from './types.js';
 import { boolean, envVarName, show, type ValueContext } from './values.js';
 
 export interface LoadOptions {
-  /** Directory for relative paths and the default ./rectify.yaml; defaults to process.cwd(). */
+  /**
+   * Directory for relative paths given by flags and environment variables, for the
+   * defaults and for the default ./rectify.yaml; defaults to process.cwd(). A relative
+   * path written in the config file resolves against the file's own folder.
+   */
   cwd?: string;
   /**
    * Flags owned by a subcommand (e.g. `run --param k=v`), so they are not reported
@@ -67,8 +71,9 @@ export function loadConfig(
     raw: unknown,
     source: ConfigSource,
     line?: number,
+    at: ValueContext = ctx,
   ): void => {
-    const r = SETTINGS[name].parser.parse(raw, ctx);
+    const r = SETTINGS[name].parser.parse(raw, at);
     if (r.ok) into.set(name, { value: r.value, raw, source });
     else problems.push({ file: source.file, path: source.path, message: r.message, ...(line ? { line } : {}) });
   };
@@ -120,12 +125,15 @@ export function loadConfig(
     } else if (read.kind === 'read') {
       configFile = filePath;
       problems.push(...read.problems);
+      // A path in the file means the same wherever rectify is started from (a systemd
+      // unit's WorkingDirectory, a shell elsewhere): it is relative to the file's folder.
+      const fileCtx: ValueContext = { cwd: dirname(filePath) };
       const settingByKey = new Map<string, SettingName>(
         SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => [fileKeyName(SETTINGS[n].flag), n]),
       );
       for (const entry of read.entries) {
         if (entry.key === COMMAND_ENV_KEY) {
-          commandEnv = parseCommandEnv(entry, fileLabel, ctx, problems);
+          commandEnv = parseCommandEnv(entry, fileLabel, fileCtx, problems);
           continue;
         }
         const name = settingByKey.get(entry.key);
@@ -140,7 +148,7 @@ export function loadConfig(
         }
         // `tokens:` with nothing after it reads as "not set", as YAML readers expect.
         if (entry.value === null) continue;
-        accept(fromFile, name, entry.value, { kind: 'file', file: fileLabel, path: entry.key }, entry.line);
+        accept(fromFile, name, entry.value, { kind: 'file', file: fileLabel, path: entry.key }, entry.line, fileCtx);
       }
     }
   }

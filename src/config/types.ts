@@ -13,7 +13,9 @@ export interface ConfigSource {
 
 /**
  * The whole configuration, parsed once and deep-frozen. Paths are absolute
- * (resolved against `cwd`) so nothing later depends on the process's directory.
+ * (from flags, environment variables and defaults resolved against `cwd`, from
+ * the config file against the file's folder) so nothing later depends on the
+ * process's directory.
  */
 export interface Config {
   readonly listen: Readonly<ListenAddress>;
@@ -71,7 +73,7 @@ export interface Config {
   readonly help: boolean;
   /** Values of subcommand flags declared through `opts.extraFlags`: repeatable strings, or a boolean. */
   readonly extraFlags: Readonly<Record<string, readonly string[] | boolean>>;
-  /** The directory relative paths were resolved against. */
+  /** The directory relative paths of flags, environment variables and defaults were resolved against. */
   readonly cwd: string;
   readonly sources: Readonly<Record<SettingName, ConfigSource>>;
   /** Not fatal, but worth logging at startup: e.g. an unknown RECTIFY_* variable. */

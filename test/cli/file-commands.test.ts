@@ -70,6 +70,17 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
     assert.deepEqual(serve.err, [problem(dir)]);
   });
 
+  it('reads runbooks: in a config file relative to that file, started from any folder', async () => {
+    const dir = project();
+    const elsewhere = mkdtempSync(join(root, 'cwd-'));
+    // An empty ./prod where rectify is started from must not be the one read.
+    mkdirSync(join(elsewhere, 'prod'));
+    for (const [argv, env] of [[['--config', join(dir, 'rectify.yaml')], {}], [[], { RECTIFY_CONFIG: join(dir, 'rectify.yaml') }]] as const) {
+      const r = await cli(['lint', ...argv], { cwd: elsewhere, env });
+      assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 1, out: [], err: [problem(dir), `1 problem(s) and 0 warning(s) in ${join(dir, 'prod')} (set by runbooks in ${join(dir, 'rectify.yaml')})`] });
+    }
+  });
+
   it('takes the folder with serve\'s precedence: argument, --runbooks, RECTIFY_RUNBOOKS, RECTIFY_CONFIG or --config, ./rectify.yaml, ./runbooks', async () => {
     const dir = project();
     const good = join(dir, 'runbooks');

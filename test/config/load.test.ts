@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { formatProblem } from '../../src/domain/errors.js';
 import { configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
+import { fileKeyName, SETTING_NAMES, SETTINGS } from '../../src/config/settings.js';
+import { database, path } from '../../src/config/values.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rectify-config-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -111,6 +113,72 @@ describe('precedence: flag > env > file > default', () => {
     assert.equal(ok([], { KUBECONFIG: '/k/a' }, workdir('kubeconfig: /k/file\n')).kubeconfig, '/k/file');
     assert.equal(ok([], { KUBECONFIG: '/k/a', RECTIFY_KUBECONFIG: '/k/env' }, cwd).kubeconfig, '/k/env');
     assert.equal(ok(['--kubeconfig', '/k/flag'], { RECTIFY_KUBECONFIG: '/k/env' }, cwd).kubeconfig, '/k/flag');
+  });
+});
+
+describe('relative paths', () => {
+  /** A config file in etc/ of a fresh folder, and a working directory beside it (not its parent). */
+  function layout(yaml: string): { etc: string; cwd: string } {
+    const top = workdir();
+    const etc = join(top, 'etc');
+    const cwd = join(top, 'elsewhere');
+    mkdirSync(etc);
+    mkdirSync(cwd);
+    writeFileSync(join(etc, 'rectify.yaml'), yaml);
+    return { etc, cwd };
+  }
+  const yaml = [
+    'runbooks: rb',
+    'db: sqlite:data/r.db',
+    'tokens: ./secrets/tokens.yaml',
+    'tls_cert: tls/cert.pem',
+    'tls_key: tls/key.pem',
+    'kubeconfig: kube/config',
+    '',
+  ].join('\n');
+
+  it('in the config file resolve against its folder, whatever the working directory', () => {
+    const { etc, cwd } = layout(yaml);
+    for (const c of [ok(['--config', '../etc/rectify.yaml'], {}, cwd), ok([], { RECTIFY_CONFIG: join(etc, 'rectify.yaml') }, cwd)]) {
+      assert.equal(c.configFile, join(etc, 'rectify.yaml'));
+      assert.equal(c.runbooks, join(etc, 'rb'));
+      assert.deepEqual(c.db, { kind: 'sqlite', path: join(etc, 'data/r.db') });
+      assert.equal(c.tokens, join(etc, 'secrets/tokens.yaml'));
+      assert.equal(c.tlsCert, join(etc, 'tls/cert.pem'));
+      assert.equal(c.tlsKey, join(etc, 'tls/key.pem'));
+      assert.equal(c.kubeconfig, join(etc, 'kube/config'));
+    }
+    // An absolute path and the in-memory database are left as written.
+    const abs = layout('runbooks: /srv/rb\ndb: "sqlite::memory:"\n');
+    const c = ok(['--config', join(abs.etc, 'rectify.yaml')], {}, abs.cwd);
+    assert.equal(c.runbooks, '/srv/rb');
+    assert.deepEqual(c.db, { kind: 'sqlite', path: ':memory:' });
+  });
+
+  it('in flags, environment variables and defaults resolve against the working directory', () => {
+    const { etc, cwd } = layout('max_pending: 7\n');
+    const config = ['--config', join(etc, 'rectify.yaml')];
+    const flags = ok([...config, '--runbooks', 'rb', '--db', 'sqlite:data/r.db', '--tokens', 't.yaml', '--tls-cert', 'c.pem', '--tls-key', 'k.pem', '--kubeconfig', 'kc'], {}, cwd);
+    assert.equal(flags.runbooks, join(cwd, 'rb'));
+    assert.deepEqual(flags.db, { kind: 'sqlite', path: join(cwd, 'data/r.db') });
+    assert.deepEqual([flags.tokens, flags.tlsCert, flags.tlsKey, flags.kubeconfig], [join(cwd, 't.yaml'), join(cwd, 'c.pem'), join(cwd, 'k.pem'), join(cwd, 'kc')]);
+    const env = ok(config, { RECTIFY_RUNBOOKS: 'rb', RECTIFY_DB: 'sqlite:d.db', RECTIFY_TOKENS: 't.yaml', KUBECONFIG: 'kc' }, cwd);
+    assert.deepEqual([env.runbooks, env.db, env.tokens, env.kubeconfig], [join(cwd, 'rb'), { kind: 'sqlite', path: join(cwd, 'd.db') }, join(cwd, 't.yaml'), join(cwd, 'kc')]);
+    const dflt = ok(config, {}, cwd);
+    assert.equal(dflt.maxPendingDecisions, 7);
+    assert.equal(dflt.runbooks, join(cwd, 'runbooks'));
+    assert.deepEqual(dflt.db, { kind: 'sqlite', path: join(cwd, 'data/rectify.db') });
+  });
+
+  it('the test above covers every file key whose value holds a path', () => {
+    const written = new Set(yaml.split('\n').filter(Boolean).map((l) => l.split(':')[0]));
+    for (const n of SETTING_NAMES) {
+      const s = SETTINGS[n];
+      if (!s.fileKey || (s.parser !== path && s.parser !== database)) continue;
+      assert.ok(written.has(fileKeyName(s.flag)), `${fileKeyName(s.flag)} is a path: add it to the relative paths test`);
+    }
+    // Secrets read from files take only ${file:/absolute/path}, so have no relative form to resolve.
+    assert.deepEqual(lines([], {}, workdir('audit_key: ${file:keys/audit}\n')), ['rectify.yaml: audit_key: expected ${file:/absolute/path}, got a relative path "keys/audit"']);
   });
 });
 
