@@ -1,6 +1,6 @@
 import { delimiter, dirname, resolve } from 'node:path';
 import type { LoadProblem } from '../domain/errors.js';
-import { didYouMean, nearest } from '../lib/suggest.js';
+import { didYouMean, editDistance, nearest } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
 import { CLIENT_ENV } from './client.js';
 import { readConfigFile, type FileEntry } from './file.js';
@@ -107,6 +107,7 @@ export function loadConfig(
     const raw = env[key];
     if (raw !== undefined && raw !== '') accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
   }
+  problems.push(...misspeltEnvProblems(env));
 
   // 3. The config file: named explicitly (then it must exist) or ./rectify.yaml if present.
   const explicit = fromFlags.get('configFile') ?? fromEnv.get('configFile');
@@ -234,14 +235,67 @@ function parseCommandEnv(entry: FileEntry, file: string, ctx: ValueContext, prob
   return names;
 }
 
+/** Every RECTIFY_* variable rectify reads; the client commands' variables share the prefix and are known too. */
+function knownEnvNames(): string[] {
+  return [...SETTING_NAMES.map((n) => envName(SETTINGS[n].flag)), ...Object.values(CLIENT_ENV)];
+}
+
+const PREFIX_RE = /^RECTIFY[_-]?/i;
+/** The part of a variable's name after RECTIFY_, upper case, without `_` or `-`. */
+const letters = (key: string): string => key.replace(PREFIX_RE, '').toUpperCase().replace(/[_-]/g, '');
+
 /**
- * A misspelt RECTIFY_* variable would otherwise be ignored in silence. These are
- * warnings, not problems: other tools (a CLI client, a wrapper script) may share
- * the prefix for their own variables.
+ * The known variable `key` was surely meant to be, if any: the same letters once case
+ * and `_` are ignored (`RECTIFY_DRYRUN`, `rectify_dry_run`), or at most two letters
+ * off (`RECTIFY_DRY_RUM`) and less than half of the name, so that a short setting
+ * does not claim every short name (`RECTIFY_ID` is not `RECTIFY_DB`).
+ */
+function nearMissOf(key: string, known: readonly string[]): string | undefined {
+  if (!PREFIX_RE.test(key) || known.includes(key)) return undefined;
+  const mine = letters(key);
+  let best: string | undefined;
+  let bestD = Infinity;
+  for (const k of known) {
+    const theirs = letters(k);
+    const d = editDistance(mine, theirs);
+    if (d < bestD && d <= 2 && d < theirs.length / 2) {
+      bestD = d;
+      best = k;
+    }
+  }
+  return best;
+}
+
+/**
+ * A variable that is a near miss of a known one is refused: ignored, a misspelt
+ * RECTIFY_DRY_RUN would let rectify act for real. Such a name is a typo far more
+ * often than another tool's own variable, and the fix (rename or unset it) is one line.
+ */
+function misspeltEnvProblems(env: Readonly<Record<string, string | undefined>>): LoadProblem[] {
+  const known = knownEnvNames();
+  const problems: LoadProblem[] = [];
+  for (const key of Object.keys(env).sort()) {
+    // Empty counts as unset, as for the settings themselves: it is left to the warning.
+    if (env[key] === undefined || env[key] === '') continue;
+    const meant = nearMissOf(key, known);
+    if (meant === undefined) continue;
+    problems.push({
+      file: key,
+      path: '',
+      message: `not a rectify setting, but so close to ${meant} that it was surely meant for it (rectify would run without it): rename it ${meant}, or unset it`,
+    });
+  }
+  return problems;
+}
+
+/**
+ * A misspelt RECTIFY_* variable would otherwise be ignored in silence. Other unknown
+ * ones are warnings, not problems: other tools (a CLI client, a wrapper script) may
+ * share the prefix for their own variables. Near misses of a known variable are
+ * refused before this (misspeltEnvProblems).
  */
 function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): LoadProblem[] {
-  // The client commands' variables share the prefix and are known too.
-  const known = [...SETTING_NAMES.map((n) => envName(SETTINGS[n].flag)), ...Object.values(CLIENT_ENV)];
+  const known = knownEnvNames();
   const warnings: LoadProblem[] = [];
   for (const key of Object.keys(env).sort()) {
     if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;

@@ -39,6 +39,21 @@ describe('rectify serve', () => {
   });
 });
 
+describe('rectify serve with a misspelt RECTIFY_ variable', () => {
+  it('RECTIFY_DRYRUN=true stops the start (exit 2) naming RECTIFY_DRY_RUN, before the database is created', async () => {
+    const dir = mkdtempSync(join(root, 'dryrun-'));
+    mkdirSync(join(dir, 'runbooks'));
+    const db = join(dir, 'r.db');
+    const r = await cli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${db}`], { cwd: dir, env: { RECTIFY_DRYRUN: 'true' }, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, {
+      code: 2,
+      out: [],
+      err: ['RECTIFY_DRYRUN: not a rectify setting, but so close to RECTIFY_DRY_RUN that it was surely meant for it (rectify would run without it): rename it RECTIFY_DRY_RUN, or unset it'],
+    });
+    assert.equal(existsSync(db), false);
+  });
+});
+
 describe('rectify lint finds the runbooks folder as rectify serve does', () => {
   const OK = 'runbooks:\n  fine:\n    risk: LOW\n    triggers: [x]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n    rollback: none\n    rollback_reason: a test\n    post_checks: [{http: {url: "http://127.0.0.1:9/ok"}}]\n';
   const BROKEN = 'runbooks:\n  broken:\n    risk: LOW\n    triggers: [x]\n    max_per_hour: five\n    action: kubectl delete pod p -n n\n';

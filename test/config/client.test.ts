@@ -34,11 +34,11 @@ describe('client settings', () => {
   });
 
   it('the service does not warn about the client variables', () => {
-    const loaded = loadConfig([], { RECTIFY_SERVER: 'http://x:1', RECTIFY_TOKEN: 't', RECTIFY_TOKNS: 'f' }, { cwd: '/nonexistent-dir' });
+    const loaded = loadConfig([], { RECTIFY_SERVER: 'http://x:1', RECTIFY_TOKEN: 't', RECTIFY_WRAPPER_HOME: '/opt' }, { cwd: '/nonexistent-dir' });
     assert.ok('config' in loaded);
     assert.deepEqual(
       loaded.config.warnings.map((w) => w.file),
-      ['RECTIFY_TOKNS'],
+      ['RECTIFY_WRAPPER_HOME'],
     );
   });
 });

@@ -461,9 +461,40 @@ describe('arguments', () => {
     assert.equal(ok(['-h']).help, true);
   });
 
-  it('warns about unknown RECTIFY_ variables without failing', () => {
-    const c = ok([], { RECTIFY_LISTN: '1.2.3.4:5', PATH: '/bin' });
-    assert.deepEqual(c.warnings.map(formatProblem), ['RECTIFY_LISTN: not a rectify setting (did you mean "RECTIFY_LISTEN"?)']);
+  it('warns about unknown RECTIFY_ variables that are no near miss of a setting, without failing', () => {
+    // Another tool's variables may share the prefix: a wrapper's own, a short name that only
+    // looks like a short setting (RECTIFY_ID is not RECTIFY_DB), an empty one (counts as unset).
+    const c = ok([], { RECTIFY_WRAPPER_HOME: '/opt', RECTIFY_ID: '7', RECTIFY_TLS_CA: 'ca.pem', RECTIFY_DRYRUN: '', PATH: '/bin' });
+    assert.deepEqual(c.warnings.map(formatProblem), [
+      'RECTIFY_DRYRUN: not a rectify setting (did you mean "RECTIFY_DRY_RUN"?)',
+      'RECTIFY_ID: not a rectify setting (did you mean "RECTIFY_DB"?)',
+      'RECTIFY_TLS_CA: not a rectify setting (did you mean "RECTIFY_TLS_CERT"?)',
+      'RECTIFY_WRAPPER_HOME: not a rectify setting',
+    ]);
+  });
+
+  it('refuses a near miss of a known RECTIFY_ variable, naming both: ignored, RECTIFY_DRYRUN=true would run for real', () => {
+    const refusal = (key: string, meant: string) =>
+      `${key}: not a rectify setting, but so close to ${meant} that it was surely meant for it (rectify would run without it): rename it ${meant}, or unset it`;
+    const cases: Array<[string, string]> = [
+      ['RECTIFY_DRYRUN', 'RECTIFY_DRY_RUN'], // the same letters
+      ['rectify_dry_run', 'RECTIFY_DRY_RUN'], // in another case
+      ['RECTIFY_DRY_RUM', 'RECTIFY_DRY_RUN'], // one letter off
+      ['RECTIFY_DYR_RUN', 'RECTIFY_DRY_RUN'], // two
+      ['RECTIFY_LISTN', 'RECTIFY_LISTEN'],
+      ['RECTIFY_LOGLEVEL', 'RECTIFY_LOG_LEVEL'],
+      ['RECTIFY_TLS_CRT', 'RECTIFY_TLS_CERT'],
+      ['RECTIFY_TOKN', 'RECTIFY_TOKEN'], // the client's variables are known too
+    ];
+    for (const [key, meant] of cases) {
+      assert.deepEqual(lines([], { [key]: 'true' }), [refusal(key, meant)], key);
+    }
+    // With every other problem, in one go.
+    assert.deepEqual(lines(['--max-pending', '0'], { RECTIFY_DRYRUN: 'true', RECTIFY_AUDITKEY: 'k', RECTIFY_WRAPPER: 'x' }), [
+      '--max-pending: expected a positive integer, got "0"',
+      refusal('RECTIFY_AUDITKEY', 'RECTIFY_AUDIT_KEY'),
+      refusal('RECTIFY_DRYRUN', 'RECTIFY_DRY_RUN'),
+    ]);
   });
 });
 
