@@ -142,7 +142,7 @@ export function loadConfig(
           problems.push({
             file: fileLabel,
             path: entry.key,
-            message: `unknown key${didYouMean(entry.key, FILE_KEYS)}`,
+            message: `unknown key${suggestFileKey(entry.key)}`,
             ...(entry.line ? { line: entry.line } : {}),
           });
           continue;
@@ -217,6 +217,22 @@ export function loadConfig(
     warnings: unknownEnvWarnings(env),
   };
   return { config: deepFreeze(config) };
+}
+
+/**
+ * " (did you mean …?)" for an unknown key of the config file: a near spelling
+ * (`listn`, `dryRun`, `dry-run`), or the one key it extends or shortens at a `_`
+ * (`listen_addr`, `runbooks_dir`, `max_concurrent`); nothing when several fit (`tls`).
+ */
+function suggestFileKey(key: string): string {
+  const letters = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
+  const same = FILE_KEYS.find((k) => letters(k) === letters(key));
+  if (same !== undefined) return ` (did you mean "${same}"?)`;
+  const near = didYouMean(key, FILE_KEYS);
+  if (near !== '') return near;
+  const snake = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replaceAll('-', '_');
+  const related = FILE_KEYS.filter((k) => snake.startsWith(`${k}_`) || k.startsWith(`${snake}_`));
+  return related.length === 1 ? ` (did you mean "${related[0]}"?)` : '';
 }
 
 function parseCommandEnv(entry: FileEntry, file: string, ctx: ValueContext, problems: LoadProblem[]): string[] {

@@ -247,6 +247,22 @@ describe('problems', () => {
     assert.equal(c.configFile, join(cwd, 'conf/r.yaml'));
   });
 
+  it('an unknown key close to a real one is told which it resembles, with the file, key and line', () => {
+    const cwd = workdir(['listen_addr: 127.0.0.1:1', 'dryRun: true', 'runbooks_dir: rb', 'max_concurrent: 2', 'db-path: x', 'tls: on', 'colour: blue', ''].join('\n'));
+    const r = loadConfig([], {}, { cwd });
+    assert.ok('problems' in r);
+    assert.deepEqual(r.problems.map((p) => [formatProblem(p), p.line]), [
+      ['rectify.yaml: listen_addr: unknown key (did you mean "listen"?)', 1],
+      ['rectify.yaml: dryRun: unknown key (did you mean "dry_run"?)', 2],
+      ['rectify.yaml: runbooks_dir: unknown key (did you mean "runbooks"?)', 3],
+      ['rectify.yaml: max_concurrent: unknown key (did you mean "max_concurrent_executions"?)', 4],
+      ['rectify.yaml: db-path: unknown key (did you mean "db"?)', 5],
+      // Two keys fit (tls_cert, tls_key): no guess. Nothing fits: none.
+      ['rectify.yaml: tls: unknown key', 6],
+      ['rectify.yaml: colour: unknown key', 7],
+    ]);
+  });
+
   it('invalid YAML is a problem with its line', () => {
     const r = loadConfig([], {}, { cwd: workdir('listen: 127.0.0.1:1\ndb: [unclosed\n') });
     assert.ok('problems' in r);
