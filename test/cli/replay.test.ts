@@ -173,6 +173,19 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.decisions, { approval_required: 2, manual: 1, resolved: 1 });
   });
 
+  it('the human output prints every assumption --help says it prints', async () => {
+    const file = write('assumed.jsonl', [line(T0, [crash(0, 'api', T0)])]);
+    const r = await replay(file, '--approval-ttl', '30m', '--outcome', 'failure', '--execution-time', '2m', '--guardrails', 'fail');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(r.out.slice(1, 4), [
+      'assumed: executions fail after 2m, MEDIUM guardrail conditions fail',
+      "assumed: values the service would read from the cluster are made up: the deployment is the alert's deployment label, else its service; 2 replicas, scaling to 3",
+      'assumed: approval requests are never answered (they expire after 30m); nobody pauses',
+    ]);
+    const help = await replay('--help');
+    assert.match(help.out.join('\n'), /Assumptions \(printed with the result\):/);
+  });
+
   it('--outcome failure: three failed runs trip the circuit; later alerts are blocked CIRCUIT_OPEN', async () => {
     const lines = Array.from({ length: 10 }, (_, i) => line(T0 + i * MIN, [crash(i, `svc${i}`, T0 + i * MIN)]));
     const r = await replay(write('failing.jsonl', lines), '--json', '--outcome', 'failure', '--circuit-recovery', '1h');
