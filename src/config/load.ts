@@ -1,6 +1,6 @@
 import { delimiter, dirname, resolve } from 'node:path';
 import type { LoadProblem } from '../domain/errors.js';
-import { didYouMean, editDistance, nearest } from '../lib/suggest.js';
+import { didYouMean, editDistance, keyLetters, sameLetters } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
 import { CLIENT_ENV } from './client.js';
 import { readConfigFile, type FileEntry } from './file.js';
@@ -225,8 +225,7 @@ export function loadConfig(
  * (`listen_addr`, `runbooks_dir`, `max_concurrent`); nothing when several fit (`tls`).
  */
 function suggestFileKey(key: string): string {
-  const letters = (s: string): string => s.toLowerCase().replace(/[_-]/g, '');
-  const same = FILE_KEYS.find((k) => letters(k) === letters(key));
+  const same = sameLetters(key, FILE_KEYS);
   if (same !== undefined) return ` (did you mean "${same}"?)`;
   const near = didYouMean(key, FILE_KEYS);
   if (near !== '') return near;
@@ -257,8 +256,8 @@ function knownEnvNames(): string[] {
 }
 
 const PREFIX_RE = /^RECTIFY[_-]?/i;
-/** The part of a variable's name after RECTIFY_, upper case, without `_` or `-`. */
-const letters = (key: string): string => key.replace(PREFIX_RE, '').toUpperCase().replace(/[_-]/g, '');
+/** The part of a variable's name after RECTIFY_, without case or separators. */
+const letters = (key: string): string => keyLetters(key.replace(PREFIX_RE, ''));
 
 /**
  * The known variable `key` was surely meant to be, if any: the same letters once case
@@ -315,8 +314,7 @@ function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): 
   const warnings: LoadProblem[] = [];
   for (const key of Object.keys(env).sort()) {
     if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;
-    const guess = nearest(key, known);
-    warnings.push({ file: key, path: '', message: `not a rectify setting${guess ? ` (did you mean "${guess}"?)` : ''}` });
+    warnings.push({ file: key, path: '', message: `not a rectify setting${didYouMean(key, known)}` });
   }
   return warnings;
 }

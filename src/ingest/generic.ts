@@ -1,13 +1,11 @@
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
-import { editDistance, wellFormed } from '../lib/index.js';
+import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
 import { boundedMap, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
 const INCIDENT_KEYS = ['id', 'root_cause', 'confidence', 'service', 'services', 'symptoms', 'context', 'labels', 'status'] as const;
-
-const bare = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, '');
 
 /**
  * The known key an unknown one stands for, when it looks like a slip: any key in
@@ -21,8 +19,9 @@ const bare = (key: string): string => key.toLowerCase().replace(/[^a-z0-9]/g, ''
  */
 export function misspeltIncidentKey(key: string): string | undefined {
   if ((INCIDENT_KEYS as readonly string[]).includes(key)) return undefined;
-  const k = bare(key);
-  for (const known of INCIDENT_KEYS) if (k === bare(known)) return known;
+  const same = sameLetters(key, INCIDENT_KEYS);
+  if (same !== undefined) return same;
+  const k = keyLetters(key);
   if (k.includes('confidence') || editDistance(k, 'confidence') <= 2) return 'confidence';
   if (editDistance(k, 'status') <= 2) return 'status';
   return undefined;

@@ -34,3 +34,14 @@ export function didYouMean(word: string, known: readonly string[]): string {
   const n = nearest(word, known);
   return n ? ` (did you mean "${n}"?)` : '';
 }
+
+/** A key's letters and digits, lower case: `dryRun`, `dry-run` and `DRY_RUN` read the same. */
+export function keyLetters(key: string): string {
+  return key.toLowerCase().replace(/[^a-z0-9]/g, '');
+}
+
+/** The known key `key` spells once case and separators are ignored (`rootCause` for `root_cause`), if any. */
+export function sameLetters(key: string, known: readonly string[]): string | undefined {
+  const mine = keyLetters(key);
+  return known.find((k) => keyLetters(k) === mine);
+}
