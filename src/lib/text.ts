@@ -19,3 +19,15 @@ export function promqlRegexLiteral(value: string, quote: 'escaping' | 'raw'): st
   const literal = value.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
   return quote === 'escaping' ? literal.replace(/\\/g, '\\\\') : literal;
 }
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+
+/**
+ * The value on one line: every run of line breaks and other control characters becomes
+ * one space, so a value cannot start a line of its own (a fake "*Outcome*" line in a
+ * message, a forged row in a table).
+ */
+export function oneLine(s: string): string {
+  return s.replace(CONTROL, ' ');
+}

@@ -1,3 +1,4 @@
+import { oneLine } from '../lib/index.js';
 import { httpRequest } from '../checks/http-client.js';
 import { receiverName } from './receiver.js';
 import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
@@ -56,11 +57,7 @@ export function escapeSlackText(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-/** Line breaks and other control characters as spaces: a value cannot start a line of its own (a fake "*Outcome*" line). */
-export function oneLine(s: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  return s.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g, ' ');
-}
+export { oneLine };
 
 /**
  * A value from an alert inside mrkdwn: one line, in a code span, where Slack renders

@@ -1,15 +1,12 @@
+import { oneLine } from '../../lib/index.js';
+
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: in a
  * value the service got from outside (alert labels, who acted), a newline forges a row and
- * an escape sequence rewrites the terminal.
+ * an escape sequence rewrites the terminal. `oneLine` (lib/text.ts, shared with the
+ * notifications) puts a value on one line.
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
-
-/** The value on one line: every run of control characters becomes one space. */
-export function oneLine(s: string): string {
-  return s.replace(CONTROL, ' ');
-}
+export { oneLine };
 
 /**
  * Tables for people. Scripts use --json: these columns may change, the JSON does not.
