@@ -1,5 +1,6 @@
 import { DecoratorHandler, getGlobalDispatcher, request, type Dispatcher } from 'undici';
 import { describeError } from './poll.js';
+import { untilAborted } from '../lib/index.js';
 
 /**
  * The one HTTP client of actions, checks and notifications: undici's `request`,
@@ -108,37 +109,6 @@ function watched(handover: Handover): Dispatcher {
   return getGlobalDispatcher().compose((dispatch) => (opts, handler) => dispatch(opts, watch(handler, handover)));
 }
 
-/**
- * `pending`, but rejected at once with the signal's reason when the signal fires before
- * the request was handed to a socket. The client itself notes such a deadline and acts
- * on it only when the connection is made (then writes nothing) or its own 10 s connect
- * timeout fires: a host that drops SYNs would hold the caller that long, whatever its
- * timeout. Once handed over, the client aborts the request itself.
- */
-function beforeDeadline<T>(pending: Promise<T>, signal: AbortSignal | undefined, handover: Handover): Promise<T> {
-  if (!signal) return pending;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => {
-      if (handover.written) return;
-      // Settled by the client later, when its connection comes or gives up: not ours to report.
-      pending.catch(() => undefined);
-      reject(signal.reason);
-    };
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-    pending.then(
-      (v) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(v);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
-
 /** Bodies up to this size are read to the end by `discard` rather than cutting the connection. */
 const DISCARD_READ_LIMIT = 64 * 1024;
 
@@ -160,7 +130,11 @@ export const httpRequest: HttpRequest = async (url, init) => {
   }
   let res: Awaited<typeof pending>;
   try {
-    res = await beforeDeadline(pending, init.signal, handover);
+    // Given up at the deadline while still waiting for a connection: the client itself
+    // acts on such a deadline only when the connection is made (then writes nothing) or
+    // its own 10 s connect timeout fires, so a host that drops SYNs would hold the caller
+    // that long, whatever its timeout. Once handed over, the client aborts the request.
+    res = await untilAborted(pending, init.signal, () => handover.written);
   } catch (err) {
     throw refusedBeforeSending(err) || !handover.written ? new RequestNotSentError(err) : err;
   }

@@ -17,7 +17,7 @@ import type {
 import type { RenderedKubernetesCheck } from '../domain/index.js';
 import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
-import { withTimeout } from '../lib/index.js';
+import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
 
 /**
@@ -184,13 +184,8 @@ export async function kubeCall<T>(
 ): Promise<T> {
   signal.throwIfAborted();
   const s = withTimeout(signal, clients.callTimeoutMs);
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<never>((_, reject) => {
-    onAbort = () => reject(s.reason ?? new Error('aborted'));
-    s.addEventListener('abort', onAbort, { once: true });
-  });
   try {
-    return await Promise.race([call(callOptions(clients.lib, s, patch ? PATCH_TYPES[patch] : undefined)), aborted]);
+    return await untilAborted(call(callOptions(clients.lib, s, patch ? PATCH_TYPES[patch] : undefined)), s);
   } catch (err) {
     if (s.aborted) {
       // The caller's own abort/timeout wins; otherwise it was this call's deadline.
@@ -198,9 +193,6 @@ export async function kubeCall<T>(
       throw new KubeApiError(0, 'Timeout', `API call timed out after ${clients.callTimeoutMs}ms`, err);
     }
     throw toKubeError(clients.lib, err);
-  } finally {
-    if (onAbort) s.removeEventListener('abort', onAbort);
-    aborted.catch(() => undefined);
   }
 }
 

@@ -55,6 +55,34 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
+/**
+ * `pending`, or a rejection with the signal's reason as soon as the signal aborts, for a
+ * call that may not honour its signal: the caller stops waiting whatever the call does.
+ * `letRun()`, asked at the abort, may keep waiting instead (the call will end on its
+ * own). A rejection of `pending` after the abort is nobody's to report.
+ */
+export function untilAborted<T>(pending: Promise<T>, signal: AbortSignal, letRun: () => boolean = () => false): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => {
+      if (letRun()) return;
+      pending.catch(() => undefined);
+      reject(signal.reason ?? new Error('aborted'));
+    };
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+    pending.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
+}
+
 export function errorMessage(err: unknown): string {
   if (err instanceof Error) {
     if (err.name === 'TimeoutError') return 'timed out';
