@@ -123,17 +123,18 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   });
   for (const f of report.refusals) io.err(`${file}:${f.line}: the service would refuse this webhook (400): ${f.reason}`);
   if (loaded.config.extraFlags['json'] === true) io.out(JSON.stringify(report));
-  else printReport(io, file, report, config.approvalTtlMs);
+  else printReport(io, file, report);
   return EXIT.OK;
 }
 
-function printReport(io: CliIO, file: string, r: ReplayReport, approvalTtlMs: number): void {
+function printReport(io: CliIO, file: string, r: ReplayReport): void {
   const a = r.assumptions;
   io.out(`replayed ${file}: ${r.lines} webhook(s), ${r.alerts} alert(s), ${time(r.from)} to ${time(r.to)} (simulated; nothing was executed)`);
   io.out(`assumed: executions ${a.outcome === 'success' ? 'succeed' : 'fail'} ${a.execution_time_ms ? `after ${formatDuration(a.execution_time_ms)}` : 'at once'}, MEDIUM guardrail conditions ${a.guardrails === 'pass' ? 'hold' : 'fail'}`);
   // The rest of what --help promises is printed: a reader of the result alone should see it too.
-  io.out("assumed: values the service would read from the cluster are made up: the deployment is the alert's deployment label, else its service; 2 replicas, scaling to 3");
-  io.out(`assumed: approval requests are never answered (they expire after ${formatDuration(approvalTtlMs)}); nobody pauses`);
+  const c = a.cluster;
+  io.out(`assumed: values the service would read from the cluster are made up: the deployment is ${c.deployment}; ${c.replicas} replicas, scaling to ${c.new_replicas}`);
+  io.out(`assumed: approval requests are never answered (they expire after ${formatDuration(a.approval_ttl_ms)}); nobody pauses`);
   io.out('');
 
   const execRows: string[][] = [];

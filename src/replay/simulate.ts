@@ -8,7 +8,7 @@ import { createLogger, noopMetrics } from '../observability/index.js';
 import { createDecide, defaultStages, type Renderer } from '../pipeline/index.js';
 import { createRunbookIndex, renderChecks, renderPlan } from '../runbooks/index.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
-import { SIMULATED_KINDS, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
+import { SIMULATED_CLUSTER, SIMULATED_KINDS, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
 import type { StreamEntry } from './stream.js';
 
 export interface ReplaySettings {
@@ -68,7 +68,19 @@ export interface ReplayReport {
   circuit_trips: Counts;
   decisions: Counts;
   runbooks: Record<string, RunbookReport>;
-  assumptions: { execution_time_ms: number; outcome: AssumedOutcome; guardrails: 'pass' | 'fail'; executors: 'simulated' };
+  assumptions: {
+    execution_time_ms: number;
+    outcome: AssumedOutcome;
+    guardrails: 'pass' | 'fail';
+    executors: 'simulated';
+    /** The values the service would read from the cluster, made up. */
+    cluster: typeof SIMULATED_CLUSTER;
+    /** Approval requests are never answered: they expire after `approval_ttl_ms`. */
+    approvals: 'never_answered';
+    approval_ttl_ms: number;
+    /** Nobody pauses the service or a runbook during the replay. */
+    pauses: 'none';
+  };
 }
 
 const bump = (m: Counts, k: string, n = 1) => {
@@ -182,7 +194,16 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     circuit_trips: trips,
     decisions: {},
     runbooks: {},
-    assumptions: { execution_time_ms: s.executionMs, outcome: s.outcome, guardrails: s.guardrailsPass ? 'pass' : 'fail', executors: 'simulated' },
+    assumptions: {
+      execution_time_ms: s.executionMs,
+      outcome: s.outcome,
+      guardrails: s.guardrailsPass ? 'pass' : 'fail',
+      executors: 'simulated',
+      cluster: SIMULATED_CLUSTER,
+      approvals: 'never_answered',
+      approval_ttl_ms: s.approvalTtlMs,
+      pauses: 'none',
+    },
   };
   const asked = new Set<string>();
   const perRunbook = (id: string): RunbookReport => (r.runbooks[id] ??= { executions: 0, approvals: 0, dry_runs: 0, blocked: {} });

@@ -50,6 +50,9 @@ export function simulatedChecks(pass: boolean): CheckRunner[] {
  * (the engine uses them over the alert's), adds the rest only where the alert gave none, and adds nothing
  * without a valid namespace and a pod or deployment to start from.
  */
+/** The made-up cluster values, as `replay --json` reports them among its assumptions. */
+export const SIMULATED_CLUSTER = Object.freeze({ deployment: "the alert's deployment label, else its service", replicas: 2, new_replicas: 3 });
+
 export const simulatedEnricher: Enricher = {
   async enrich(values) {
     const out: Record<string, string> = {};
@@ -77,10 +80,11 @@ export const simulatedEnricher: Enricher = {
     add('workload_kind', 'Deployment');
     add('workload', deployment);
     add('deployment', deployment);
-    add('replicas', '2');
-    out['ready_replicas'] = '2';
-    out['old_replicas'] = '2';
-    add('new_replicas', '3');
+    const replicas = String(SIMULATED_CLUSTER.replicas);
+    add('replicas', replicas);
+    out['ready_replicas'] = replicas;
+    out['old_replicas'] = replicas;
+    add('new_replicas', String(SIMULATED_CLUSTER.new_replicas));
     return out;
   },
 };

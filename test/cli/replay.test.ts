@@ -93,7 +93,16 @@ describe('rectify replay', () => {
     });
     assert.equal(rep.from, '2026-11-24T03:00:00.000Z');
     assert.equal(rep.to, '2026-11-24T04:54:00.000Z');
-    assert.deepEqual(rep.assumptions, { execution_time_ms: 0, outcome: 'success', guardrails: 'pass', executors: 'simulated' });
+    assert.deepEqual(rep.assumptions, {
+      execution_time_ms: 0,
+      outcome: 'success',
+      guardrails: 'pass',
+      executors: 'simulated',
+      cluster: { deployment: "the alert's deployment label, else its service", replicas: 2, new_replicas: 3 },
+      approvals: 'never_answered',
+      approval_ttl_ms: 3_600_000,
+      pauses: 'none',
+    });
     assert.equal(target.requests().length, 0);
 
     const human = await replay(file);
@@ -184,6 +193,9 @@ describe('rectify replay', () => {
     ]);
     const help = await replay('--help');
     assert.match(help.out.join('\n'), /Assumptions \(printed with the result\):/);
+    // --json carries the same assumptions, as values.
+    const json = (await replay(file, '--json', '--approval-ttl', '30m')).json().assumptions;
+    assert.deepEqual([json.approvals, json.approval_ttl_ms, json.pauses, json.cluster.replicas, json.cluster.new_replicas], ['never_answered', 1_800_000, 'none', 2, 3]);
   });
 
   it('--outcome failure: three failed runs trip the circuit; later alerts are blocked CIRCUIT_OPEN', async () => {
