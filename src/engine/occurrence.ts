@@ -20,6 +20,11 @@ const occurrenceKey = (base: string, n: number): string => (n === 0 ? base : `${
  * resolved already) and a second resolve `duplicate` (its reopen's request is never
  * cancelled); a key per event id alone leaves the resolve unable to find its reopen.
  *
+ * PagerDuty does not deliver in order. A reopen that happened (`occurred_at`) before a
+ * resolve already placed on an occurrence no reopen has reached yet belongs to that
+ * occurrence, which has ended: it is answered `resolved`, not decided. Without
+ * `occurred_at` on both, the reopen is a new occurrence.
+ *
  * A re-delivery is the same event (`event.id`, kept as the `pagerduty_event` label):
  * one met on the way is placed on the row that recorded it, so it is answered
  * `duplicate` however many occurrences came after it. The first trigger is not placed:
@@ -38,18 +43,31 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
     alert_key: occurrenceKey(base, n),
     dedup_key: `${occurrenceKey(base, n)}:${status}`,
   });
-  const recorded = (key: string): 'same' | 'other' | undefined => {
+  const labelsOf = (key: string): Record<string, string> | null | undefined => {
     const d = tx.decisionByDedup(key);
     if (!d) return undefined;
-    return tx.getIncident(d.incident_id)?.incident.labels.pagerduty_event === event ? 'same' : 'other';
+    return tx.getIncident(d.incident_id)?.incident.labels ?? null;
   };
+  const recorded = (labels: Record<string, string> | null | undefined): 'same' | 'other' | undefined =>
+    labels === undefined ? undefined : labels?.pagerduty_event === event ? 'same' : 'other';
+  const at = (labels: Record<string, string> | null | undefined): number => Date.parse(labels?.pagerduty_occurred_at ?? '');
+  const occurredAt = at(incident.labels);
+  // A reopen's occurrence whose resolve came first (the reopen still on its way):
+  // the first such occurrence ended after this reopen happened.
+  let endedAlready: number | undefined;
   let n = 0;
   for (;;) {
-    if (recorded(`${occurrenceKey(base, n)}:firing`) === 'same') return place(n, 'firing');
-    const resolve = recorded(`${occurrenceKey(base, n)}:resolved`);
+    const firing = recorded(labelsOf(`${occurrenceKey(base, n)}:firing`));
+    if (firing === 'same') return place(n, 'firing');
+    const resolveLabels = labelsOf(`${occurrenceKey(base, n)}:resolved`);
+    const resolve = recorded(resolveLabels);
     if (resolve === undefined) break;
     if (resolve === 'same') return place(n, 'resolved');
+    if (reopen && n > 0 && firing === undefined && endedAlready === undefined && at(resolveLabels) >= occurredAt) endedAlready = n;
     n++;
   }
+  // That occurrence's firing delivered late: answered `resolved`, as any late firing
+  // delivery is, rather than decided as an occurrence after the one it belongs to.
+  if (endedAlready !== undefined) return place(endedAlready, 'firing');
   return reopen ? place(Math.max(n, 1), 'firing') : place(n, 'resolved');
 }

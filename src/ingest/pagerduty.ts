@@ -73,6 +73,11 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: data.id, pagerduty_event: ev.id };
   if (data.urgency) labels.urgency = cut(data.urgency, 64);
+  // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
+  // after the resolve that ended it is told by it (engine/occurrence.ts). Kept only
+  // when it is a time, in one form.
+  const occurred = ev.occurred_at === undefined ? NaN : Date.parse(ev.occurred_at);
+  if (Number.isFinite(occurred)) labels.pagerduty_occurred_at = new Date(occurred).toISOString();
   return {
     incidents: [
       {

@@ -109,6 +109,30 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.equal(target.calls('/scale/worker', 'POST'), before + 1);
   });
 
+  it('a reopen delivered after the resolve that ended it (by occurred_at) acts on nothing; a later reopen is decided', async () => {
+    const at = (e: ReturnType<typeof pdEvent>, minute: number) => {
+      e.event.occurred_at = new Date(Date.UTC(2026, 10, 24, 3, minute)).toISOString();
+      return e;
+    };
+    const t = await post(at(pdEvent('EV-O-T', 'incident.triggered', 'PORDER1', 'high_cpu on worker'), 0));
+    assert.equal(t.action, 'executed');
+    const calls = target.calls('/scale/worker', 'POST');
+    assert.equal((await post(at(pdEvent('EV-O-S1', 'incident.resolved', 'PORDER1', 'high_cpu on worker'), 1))).action, 'resolved');
+    // PagerDuty delivers the second resolve (03:04) before the reopen it ends (03:03).
+    assert.equal((await post(at(pdEvent('EV-O-S2', 'incident.resolved', 'PORDER1', 'high_cpu on worker'), 4))).action, 'resolved');
+    const r1 = await post(at(pdEvent('EV-O-R1', 'incident.reopened', 'PORDER1', 'high_cpu on worker'), 3));
+    assert.equal(r1.action, 'resolved');
+    assert.equal(target.calls('/scale/worker', 'POST'), calls);
+    // Delivered again, it is its duplicate.
+    assert.equal((await post(at(pdEvent('EV-O-R1', 'incident.reopened', 'PORDER1', 'high_cpu on worker'), 3))).action, 'duplicate');
+    // A reopen after that resolve is a problem back: decided, and the fix runs.
+    const r2 = await post(at(pdEvent('EV-O-R2', 'incident.reopened', 'PORDER1', 'high_cpu on worker'), 5));
+    assert.equal(r2.action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), calls + 1);
+    const s3 = await post(at(pdEvent('EV-O-S3', 'incident.resolved', 'PORDER1', 'high_cpu on worker'), 6));
+    assert.equal(s3.incident_id, r2.incident_id);
+  });
+
   it('a HIGH runbook: the reopen asks again, and the resolve after it cancels that request', async () => {
     const t = await post(pdEvent('EV-H-T', 'incident.triggered', 'PHIGH1', 'db_down on orders'));
     assert.equal(t.action, 'approval_required');
