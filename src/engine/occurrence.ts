@@ -20,7 +20,9 @@ const occurrenceKey = (base: string, n: number): string => (n === 0 ? base : `${
  * resolved already) and a second resolve `duplicate` (its reopen's request is never
  * cancelled); a key per event id alone leaves the resolve unable to find its reopen.
  *
- * PagerDuty does not deliver in order. A reopen that happened (`occurred_at`) before a
+ * PagerDuty does not deliver in order. Two reopens with no resolve between them are two
+ * occurrences (PagerDuty reopens only a resolved incident: the resolve between them is
+ * on its way, and takes the first). A reopen that happened (`occurred_at`) before a
  * resolve already placed on an occurrence no reopen has reached yet belongs to that
  * occurrence, which has ended: it is answered `resolved`, not decided. Without
  * `occurred_at` on both, the reopen is a new occurrence.
@@ -69,5 +71,15 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
   // That occurrence's firing delivered late: answered `resolved`, as any late firing
   // delivery is, rather than decided as an occurrence after the one it belongs to.
   if (endedAlready !== undefined) return place(endedAlready, 'firing');
-  return reopen ? place(Math.max(n, 1), 'firing') : place(n, 'resolved');
+  if (!reopen) return place(n, 'resolved');
+  // Occurrences from the first unresolved one that have their firing already (the
+  // resolves between them still on their way: PagerDuty reopens only a resolved
+  // incident): this reopen is the one after them, or a re-delivery of one of them.
+  for (;;) {
+    const firing = recorded(labelsOf(`${occurrenceKey(base, n)}:firing`));
+    if (firing === undefined) break;
+    if (firing === 'same') return place(n, 'firing');
+    n++;
+  }
+  return place(Math.max(n, 1), 'firing');
 }

@@ -35,7 +35,7 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
   scale-up:
     risk: LOW
     triggers: [high_cpu]
-    max_per_hour: 10
+    max_per_hour: 50
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${target.url}/scale/{service}"}
@@ -131,6 +131,27 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.equal(target.calls('/scale/worker', 'POST'), calls + 1);
     const s3 = await post(at(pdEvent('EV-O-S3', 'incident.resolved', 'PORDER1', 'high_cpu on worker'), 6));
     assert.equal(s3.incident_id, r2.incident_id);
+  });
+
+  it('two reopens delivered with no resolve between them are two occurrences; the resolves end them in order', async () => {
+    assert.equal((await post(pdEvent('EV-2R-T', 'incident.triggered', 'PTWO1', 'high_cpu on worker'))).action, 'executed');
+    assert.equal((await post(pdEvent('EV-2R-S1', 'incident.resolved', 'PTWO1', 'high_cpu on worker'))).action, 'resolved');
+    const calls = target.calls('/scale/worker', 'POST');
+    const r1 = await post(pdEvent('EV-2R-R1', 'incident.reopened', 'PTWO1', 'high_cpu on worker'));
+    assert.equal(r1.action, 'executed');
+    // The resolve between the two reopens is still on its way.
+    const r2 = await post(pdEvent('EV-2R-R2', 'incident.reopened', 'PTWO1', 'high_cpu on worker'));
+    assert.equal(r2.action, 'executed');
+    assert.notEqual(r2.incident_id, r1.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), calls + 2);
+    // Re-deliveries of either are duplicates.
+    assert.equal((await post(pdEvent('EV-2R-R2', 'incident.reopened', 'PTWO1', 'high_cpu on worker'))).incident_id, r2.incident_id);
+    assert.equal((await post(pdEvent('EV-2R-R1', 'incident.reopened', 'PTWO1', 'high_cpu on worker'))).action, 'duplicate');
+    const s2 = await post(pdEvent('EV-2R-S2', 'incident.resolved', 'PTWO1', 'high_cpu on worker'));
+    assert.equal(s2.incident_id, r1.incident_id);
+    const s3 = await post(pdEvent('EV-2R-S3', 'incident.resolved', 'PTWO1', 'high_cpu on worker'));
+    assert.equal(s3.incident_id, r2.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), calls + 2);
   });
 
   it('a HIGH runbook: the reopen asks again, and the resolve after it cancels that request', async () => {
