@@ -508,6 +508,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     metrics,
     available: executors.available,
     bodyLimitBytes: config.bodyLimitBytes,
+    exporterJobs: config.exporterJobs,
     intakeRefused: intakeRefusals.refused,
     draining: () => draining,
     reloadRefused: () => reloadRefused,

@@ -21,6 +21,8 @@ export interface ApiDeps {
   /** Executor kinds configured in this process. */
   available: ReadonlySet<string>;
   bodyLimitBytes: number;
+  /** `--exporter-jobs`: absent, the default (see ingest/alertmanager.ts). */
+  exporterJobs?: readonly string[];
   /** An intake request refused as a whole (413, 415, 400): counted, logged, and for a lost delivery audited and told. */
   intakeRefused?(refusal: IntakeRefusal): void;
   /** True once intake must stop (SIGTERM): new work is answered 503. */

@@ -114,6 +114,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     circuitRecoveryMs: config.circuitRecoveryMs,
     circuitFailureThreshold: config.circuitFailureThreshold,
     approvalTtlMs: config.approvalTtlMs,
+    exporterJobs: config.exporterJobs,
     dedupRetentionMs: config.dedupRetentionMs,
     historyRetentionMs: config.historyRetentionMs,
     globalDryRun: config.dryRun,

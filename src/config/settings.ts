@@ -4,6 +4,7 @@ import {
   database,
   duration,
   httpUrl,
+  labelValues,
   listenAddress,
   oneOf,
   path,
@@ -238,6 +239,13 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: secretList,
     help: 'audit keys the log was written with before --audit-key (comma-separated, each a key or ${file:/path}): a log whose newest row is under one of them moves to --audit-key with an AUDIT_KEY_ROTATED row, and verify checks the older rows with them',
+  }),
+  exporterJobs: setting({
+    flag: 'exporter-jobs',
+    fileKey: true,
+    parser: labelValues,
+    default: 'kube-state-metrics,node-exporter,kubelet',
+    help: "scrape jobs of exporters that report on other things (comma-separated; replaces the default, '' for none): an Alertmanager alert whose service or job label is one of them is keyed to the labels after it (deployment, container, namespace, node, instance…), not to the exporter",
   }),
   slackApprovers: setting({
     flag: 'slack-approvers',

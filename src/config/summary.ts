@@ -41,6 +41,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     slackSigningSecret: describeSecret(config.slackSigningSecret),
     auditKey: config.auditKey === undefined ? null : config.auditKey.startsWith('${file:') ? config.auditKey : 'set',
     auditPreviousKeys: config.auditPreviousKeys === undefined ? null : config.auditPreviousKeys.map((k) => (k.startsWith('${file:') ? k : 'set')),
+    exporterJobs: [...config.exporterJobs],
     slackApprovers: config.slackApprovers === undefined ? null : [...config.slackApprovers],
     // Names only: the values of these variables are exactly the kind of thing that is secret.
     commandEnv: [...config.commandEnv],

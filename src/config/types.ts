@@ -63,6 +63,8 @@ export interface Config {
   readonly auditKey: string | undefined;
   /** Audit keys the log was written with before `auditKey`, each a key or `${file:/path}`. Never logged. */
   readonly auditPreviousKeys: readonly string[] | undefined;
+  /** Scrape jobs of exporters whose `service`/`job` label an Alertmanager alert's service is not taken from. */
+  readonly exporterJobs: readonly string[];
   /** Slack user ids allowed to use the approval buttons; undefined lets anyone who sees the message. */
   readonly slackApprovers: readonly string[] | undefined;
   /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */

@@ -167,6 +167,27 @@ export const secretList: ValueParser<readonly string[]> = {
 };
 
 /**
+ * Label values, such as the scrape jobs of exporters: comma- or space-separated from
+ * a flag or the environment, a list or the same string in rectify.yaml. An empty
+ * string or list is none. Each is what a Prometheus label value can usefully be here:
+ * 1–253 characters, no whitespace or control characters.
+ */
+const LABEL_VALUE = /^[^\s\p{Cc}]{1,253}$/u;
+export const labelValues: ValueParser<readonly string[]> = {
+  placeholder: '<value,...>',
+  parse(raw) {
+    const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
+    if (items === null) return { ok: false, message: `expected label values, comma-separated, got ${show(raw)}` };
+    for (const item of items) {
+      if (typeof item !== 'string' || !LABEL_VALUE.test(item)) {
+        return { ok: false, message: `expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got ${show(item)}` };
+      }
+    }
+    return { ok: true, value: [...new Set(items as string[])] };
+  },
+};
+
+/**
  * Slack user ids (U… or W…, as Slack shows them in a profile's "Copy member ID"):
  * comma- or space-separated from a flag or the environment, a list or the same
  * string in rectify.yaml. A username is refused: names can be changed, ids cannot.

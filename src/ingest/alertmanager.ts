@@ -88,15 +88,16 @@ export const UNKNOWN_SERVICE = 'unknown';
  * keyed to it, every crash-looping pod in the cluster shared one rate limit, one
  * cooldown and one blast radius, so restarting one held every other off. Such a value
  * of `service` or `job` is passed over for the labels after it (`deployment`,
- * `container`, `namespace`, `node`, `instance`…).
+ * `container`, `namespace`, `node`, `instance`…). These are the default of
+ * `--exporter-jobs`, which names a setup's own.
  */
-const EXPORTER_JOBS: ReadonlySet<string> = new Set(['kube-state-metrics', 'node-exporter', 'kubelet']);
+export const DEFAULT_EXPORTER_JOBS: ReadonlySet<string> = new Set(['kube-state-metrics', 'node-exporter', 'kubelet']);
 
-function serviceOf(labels: Record<string, string>): string {
+function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string>): string {
   for (const k of SERVICE_LABELS) {
     const v = labels[k];
     if (!v) continue;
-    if ((k === 'job' || k === 'service') && EXPORTER_JOBS.has(v)) continue;
+    if ((k === 'job' || k === 'service') && exporters.has(v)) continue;
     return v;
   }
   return UNKNOWN_SERVICE;
@@ -119,15 +120,16 @@ function fingerprintOf(labels: Record<string, string>): string {
  */
 export function alertmanagerToIncidents(
   body: AlertmanagerWebhook,
-  opts: { now: number; newId: () => string },
+  opts: { now: number; newId: () => string; exporterJobs?: ReadonlySet<string> },
 ): IngestResult {
+  const exporters = opts.exporterJobs ?? DEFAULT_EXPORTER_JOBS;
   const incidents: Incident[] = [];
   const problems = [];
   for (let i = 0; i < body.alerts.length; i++) {
     const a = body.alerts[i]!;
     const labels = a.labels;
     const at = `alerts.${i}`;
-    const service = serviceOf(labels);
+    const service = serviceOf(labels, exporters);
     const rawConfidence = labels.confidence ?? a.annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).

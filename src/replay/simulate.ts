@@ -19,6 +19,8 @@ export interface ReplaySettings {
   circuitRecoveryMs: number;
   circuitFailureThreshold: number;
   approvalTtlMs: number;
+  /** `--exporter-jobs`: absent, the default. */
+  exporterJobs?: readonly string[];
   dedupRetentionMs: number;
   historyRetentionMs: number;
   globalDryRun: boolean;
@@ -107,6 +109,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
   const clock = createManualClock(entries[0]?.at ?? 0);
   const log = createLogger({ level: 'silent' });
   const store = openSqliteStore({ path: ':memory:', migrationsDir: s.migrationsDir });
+  const exporterJobs = s.exporterJobs ? new Set(s.exporterJobs) : undefined;
   const index = createRunbookIndex(s.runbooks);
   const renderer: Renderer = { renderPlan, renderChecks };
   const decide = createDecide(defaultStages({ index, renderer }), {
@@ -262,7 +265,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
         r.refusals.push({ line: entry.line, reason: entry.webhook.reason });
         continue;
       }
-      const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()) });
+      const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()), exporterJobs });
       if (ingest.problems.length) {
         // The service refuses the whole body (400) when one alert in it names no root
         // cause (no alertname, reason or root_cause); an unreadable confidence is not

@@ -454,6 +454,27 @@ describe('Slack approvers', () => {
 
 });
 
+describe('exporter jobs', () => {
+  it('default kube-state-metrics, node-exporter, kubelet; a flag, variable or file list replaces it; empty is none', () => {
+    assert.deepEqual(ok([]).exporterJobs, ['kube-state-metrics', 'node-exporter', 'kubelet']);
+    assert.deepEqual(ok(['--exporter-jobs', 'ksm, node-exporter ksm']).exporterJobs, ['ksm', 'node-exporter']);
+    assert.deepEqual(ok([], { RECTIFY_EXPORTER_JOBS: 'blackbox' }).exporterJobs, ['blackbox']);
+    assert.deepEqual(ok([], {}, workdir('exporter_jobs: [ksm, cadvisor]\n')).exporterJobs, ['ksm', 'cadvisor']);
+    assert.deepEqual(ok(['--exporter-jobs', '']).exporterJobs, []);
+    assert.deepEqual(ok([], {}, workdir('exporter_jobs: []\n')).exporterJobs, []);
+  });
+
+  it('a value that cannot be a job label is refused, naming its source', () => {
+    assert.deepEqual(lines([], {}, workdir('exporter_jobs: [ksm, 42]\n')), [
+      'rectify.yaml: exporter_jobs: expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got 42',
+    ]);
+    assert.deepEqual(lines([], {}, workdir('exporter_jobs: {a: b}\n')), ['rectify.yaml: exporter_jobs: expected label values, comma-separated, got a mapping']);
+    assert.deepEqual(lines(['--exporter-jobs', 'a\u0007b']), [
+      '--exporter-jobs: expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got "a\\u0007b"',
+    ]);
+  });
+});
+
 describe('arguments', () => {
   it('returns positionals and subcommand flags', () => {
     const r = loadConfig(['restart-pod', '--param', 'a=1', '--yes', '--param=b=2', '--', '--not-a-flag'], {}, {

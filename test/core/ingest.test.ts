@@ -306,6 +306,30 @@ describe('intake', () => {
     assert.deepEqual(services, ['cart', 'shop', 'checkout', '10.0.0.7:9100', 'node-a', 'api-server', 'payments']);
   });
 
+  it('--exporter-jobs names the exporters whose job is not the service, in place of the default', async () => {
+    const own = await startTestService({ args: ['--exporter-jobs', 'ksm, blackbox'] });
+    try {
+      const r = await own.post(
+        '/api/v1/webhooks/alertmanager',
+        amWebhook(
+          ([
+            { labels: { alertname: 'KubePodCrashLooping', job: 'ksm', namespace: 'shop', container: 'cart' } },
+            { labels: { alertname: 'ProbeFailed', service: 'blackbox', instance: 'https://shop.example' } },
+            // No longer in the list: kube-state-metrics is the service, as any job is.
+            { labels: { alertname: 'KubePodCrashLooping', job: 'kube-state-metrics', container: 'web' } },
+          ] as Array<{ labels: Record<string, string> }>).map((a, i) => ({ ...a, fingerprint: `own-exporter${i}` })),
+        ),
+      );
+      assert.equal(r.status, 202);
+      const services = [];
+      for (const x of r.body.results) services.push((await own.get(`/api/v1/incidents/${x.incident_id}`)).body.incident.service);
+      assert.deepEqual(services, ['cart', 'https://shop.example', 'kube-state-metrics']);
+      assert.deepEqual(own.config.exporterJobs, ['ksm', 'blackbox']);
+    } finally {
+      await own.stop({ remove: true });
+    }
+  });
+
   it('413 over the body limit, 415 for a non-JSON content type, 400 for broken JSON', async () => {
     const big = amWebhook(Array.from({ length: 400 }, (_, i) => ({ labels: { alertname: 'Big', service: 's', pad: 'x'.repeat(200), n: String(i) } })));
     const tooBig = await svc.post('/api/v1/webhooks/alertmanager', big);

@@ -67,6 +67,7 @@ const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: err
 /** The intake routes: answered 202 once every decision in the body is durable. */
 export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
   const ids = () => newId('inc', deps.clock.now());
+  const exporterJobs = deps.exporterJobs ? new Set(deps.exporterJobs) : undefined;
   /** Waits when asked; the decisions are the caller's (the ingest token), or rectify's without tokens. */
   const acceptOptions = (req: FastifyRequest & { query: WaitQuery }) => ({ wait: req.query.wait, actor: req.caller?.name });
   const rejectProblems = (r: IngestResult): void => {
@@ -94,7 +95,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     },
     async (req, reply) => {
       const truncated = truncatedDelivery(req.body);
-      const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids });
+      const ingest = alertmanagerToIncidents(req.body, { now: deps.clock.now(), newId: ids, exporterJobs });
       // The incidents hold what they need of the body (the label maps); the rest of it
       // (annotations, URLs, the envelope) need not stay alive while the group commit
       // waits, which in a storm is thousands of alerts' worth for the collector to copy.
