@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { wellFormed } from '../lib/index.js';
 import { ingestProblem, type IngestResult } from './common.js';
 
 /** PagerDuty V3 webhook event. Only the fields rectify reads are described; the rest are ignored. */
@@ -64,15 +65,17 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   if (!HANDLED.has(type)) return { incidents: [], problems: [] };
   const data = ev.data;
   if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
-  const summary = data.service?.summary;
+  // Lone surrogates (a JSON "\ud800") become U+FFFD here, as in a generic incident: the
+  // incident decided is the one stored and read back (the database would store three).
+  const summary = data.service?.summary === undefined ? undefined : wellFormed(data.service.summary);
   if (!summary) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
   const service = cut(summary, MAX_SERVICE);
-  const fullTitle = data.title ?? '';
+  const fullTitle = wellFormed(data.title ?? '');
   if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
   const title = cut(fullTitle, MAX_TITLE);
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
-  const labels: Record<string, string> = { service, pagerduty_incident: data.id, pagerduty_event: ev.id };
-  if (data.urgency) labels.urgency = cut(data.urgency, 64);
+  const labels: Record<string, string> = { service, pagerduty_incident: wellFormed(data.id), pagerduty_event: wellFormed(ev.id) };
+  if (data.urgency) labels.urgency = cut(wellFormed(data.urgency), 64);
   // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
   // after the resolve that ended it is told by it (engine/occurrence.ts). Kept only
   // when it is a time, in one form.
@@ -91,8 +94,8 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
         context: { ...labels },
         labels,
         status,
-        dedup_key: type === 'incident.reopened' ? `pd:${data.id}:reopened:${ev.id}` : `pd:${data.id}:${status}`,
-        alert_key: `pd:${data.id}`,
+        dedup_key: type === 'incident.reopened' ? `pd:${labels.pagerduty_incident}:reopened:${labels.pagerduty_event}` : `pd:${labels.pagerduty_incident}:${status}`,
+        alert_key: `pd:${labels.pagerduty_incident}`,
         received_at: opts.now,
       },
     ],

@@ -465,6 +465,30 @@ describe('intake', () => {
     assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
   });
 
+  it('a lone surrogate in a PagerDuty event is stored as one U+FFFD, and its re-delivery is a duplicate', async () => {
+    const body = fixture('pagerduty/incident-triggered.json');
+    body.event.id = 'EV-LONE\ud800';
+    body.event.data.id = 'PLONE\udc00';
+    body.event.data.title = 'nothing-matches\ud800 here';
+    body.event.data.service.summary = 'svc\ud800';
+    // As PagerDuty would send it: JSON text with "\ud800" escapes.
+    const payload = JSON.stringify(body);
+    assert.match(payload, /\\ud800/);
+    const send = async () => {
+      const res = await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/pagerduty', payload, headers: { 'content-type': 'application/json' } });
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+    const first = await send();
+    assert.deepEqual([first.status, first.body.results[0].action], [202, 'manual']);
+    const stored = (await svc.get(`/api/v1/incidents/${first.body.results[0].incident_id}`)).body.incident;
+    assert.deepEqual(
+      [stored.root_cause, stored.service, stored.labels.pagerduty_incident, stored.labels.pagerduty_event],
+      ['nothing-matches\ufffd here', 'svc\ufffd', 'PLONE\ufffd', 'EV-LONE\ufffd'],
+    );
+    const again = await send();
+    assert.deepEqual([again.status, again.body.results[0].action], [202, 'duplicate']);
+  });
+
   it("an id another alert has already is a 409 naming body.id, and records nothing", async () => {
     const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
     const taken = am.body.results[0].incident_id as string;
