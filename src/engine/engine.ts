@@ -9,7 +9,7 @@ import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
-import type { Outbox, ToldDetails } from '../notify/outbox.js';
+import { approvalRequestNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
@@ -722,6 +722,8 @@ export function createEngine(deps: EngineDeps) {
           at: clock.now(),
           ...(approvalOwner(r) ? { owner: approvalOwner(r)! } : {}),
           ...(askedPlans.has(r) ? { plan: askedPlans.get(r)! } : {}),
+          // The same id when a restart tells it again (tellAgain).
+          ...(r.action === 'approval_required' && r.approval_id ? { notification_id: approvalRequestNotificationId(r.approval_id) } : {}),
         });
       }
     }
@@ -1241,8 +1243,9 @@ export function createEngine(deps: EngineDeps) {
 
   /**
    * Approval requests told again after a restart, as they were first told (owner and
-   * plan), the reason saying so. The first delivery may have landed unrecorded (a crash
-   * between the answer and its NOTIFIED row): a receiver drops the repeat by approval_id.
+   * plan), the reason saying so, with the notification_id of the first telling. The first
+   * delivery may have landed unrecorded (a crash between the answer and its NOTIFIED row):
+   * a receiver drops the repeat by that id (its Idempotency-Key).
    */
   function tellAgain(requests: ApprovalRow[]): void {
     if (requests.length === 0) return;
@@ -1261,6 +1264,7 @@ export function createEngine(deps: EngineDeps) {
         at: clock.now(),
         ...(owner ? { owner } : {}),
         plan: notificationPlan(a.plan as ExecutionPlan),
+        notification_id: approvalRequestNotificationId(a.id),
       });
     }
   }

@@ -67,6 +67,18 @@ export function createOutbox(opts: { receivers: readonly string[]; resend: Outbo
   };
 }
 
+/**
+ * The notification_id of an approval request's notification, made from the request's
+ * id: the same on the first telling and on each telling again after a restart
+ * (engine tellAgain), so a receiver that had it after all (delivered, but rectify died
+ * before recording it) drops the repeat by its Idempotency-Key. A request is told once
+ * (an alert that joins it is not told), so its id names one notification. Its own audit
+ * row records no notification: its deliveries are found by the incident (notifiedAbout).
+ */
+export function approvalRequestNotificationId(approvalId: string): string {
+  return `ntf_${approvalId}`;
+}
+
 const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);
 
 /**

@@ -23,7 +23,8 @@ export interface NotificationEvent {
   reason: string;
   at: number;
   /**
-   * One notification's id (`ntf_…`), set by the queue when it is queued: the same on
+   * One notification's id (`ntf_…`), set by the queue when it is queued unless it has
+   * one (an event told one by one, an approval request: told again with it after a restart): the same on
    * every attempt to deliver it, so a receiver that got it already (a retry after a
    * timed-out attempt it did answer) can tell. The webhook sends it as `Idempotency-Key` too.
    */

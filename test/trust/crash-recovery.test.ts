@@ -56,7 +56,7 @@ describe('approval requests whose notification was lost are told again at startu
     return r.body.approval_id as string;
   };
 
-  it('kill -9 with a request still queued: told once more after the restart, as first told and marked; a delivered one is not', async () => {
+  it('kill -9 with a request still queued: told once more after the restart, as first told (its notification_id and Idempotency-Key too) and marked; a delivered one is not', async () => {
     target.route('POST', '/hook', { status: 204 });
     proc = await start();
     // Delivered and recorded before the crash: not told again.
@@ -67,7 +67,8 @@ describe('approval requests whose notification was lost are told again at startu
     // The receiver holds the next request: it is in flight (in memory only) when rectify dies.
     target.route('POST', '/hook', HOLD);
     const lost = await ask(proc, 'B1', 'db');
-    const first = body(await hookFor(lost));
+    const firstRequest = await hookFor(lost);
+    const first = body(firstRequest);
     await proc.kill9();
 
     target.route('POST', '/hook', { status: 204 });
@@ -77,7 +78,8 @@ describe('approval requests whose notification was lost are told again at startu
     // recovery told comes before it.
     const barrier = await ask(proc, 'C1', 'web');
     await hookFor(barrier, since);
-    const told = target.requests('/hook').filter((r) => r.at >= since).map(body);
+    const toldRequests = target.requests('/hook').filter((r) => r.at >= since);
+    const told = toldRequests.map(body);
     assert.deepEqual(told.map((t) => [t.event, t.approval_id]), [
       ['APPROVAL_REQUIRED', lost],
       ['APPROVAL_REQUIRED', barrier],
@@ -91,7 +93,13 @@ describe('approval requests whose notification was lost are told again at startu
     assert.deepEqual(again.plan, first.plan, 'the plan the first notification showed');
     assert.equal(again.reason, `${first.reason}${RESENT}`);
     assert.equal(first.reason, 'risk HIGH requires approval');
-    assert.notEqual(again.notification_id, first.notification_id);
+    // The receiver may have had the first telling (rectify died before recording it): the
+    // same id and Idempotency-Key let it drop the repeat.
+    assert.equal(again.notification_id, `ntf_${lost}`);
+    assert.equal(first.notification_id, `ntf_${lost}`);
+    assert.equal(toldRequests[0]!.headers['idempotency-key'], firstRequest.headers['idempotency-key']);
+    assert.equal(firstRequest.headers['idempotency-key'], `ntf_${lost}`);
+    assert.notEqual(told[1]!.notification_id, again.notification_id, 'another request, another notification');
     assert.equal((await proc.get(`/api/v1/approvals/${lost}`)).body.status, 'pending');
     await until('B1 and C1 NOTIFIED', async () => ((await notified(proc!, 'B1')).length === 1 && (await notified(proc!, 'C1')).length === 1 ? true : undefined));
 
@@ -120,10 +128,10 @@ describe('approval requests whose notification was lost are told again at startu
     svc = await svc.restart();
     await svc.service.drainNotifications();
     const told = target.requests('/hook').map(body);
-    assert.deepEqual(told.map((t) => [t.event, t.approval_id, t.reason]), [
-      ['APPROVAL_REQUIRED', inFlight, 'risk HIGH requires approval'],
-      ['APPROVAL_REQUIRED', inFlight, `risk HIGH requires approval${RESENT}`],
-      ['APPROVAL_REQUIRED', queued, `risk HIGH requires approval${RESENT}`],
+    assert.deepEqual(told.map((t) => [t.event, t.approval_id, t.reason, t.notification_id]), [
+      ['APPROVAL_REQUIRED', inFlight, 'risk HIGH requires approval', `ntf_${inFlight}`],
+      ['APPROVAL_REQUIRED', inFlight, `risk HIGH requires approval${RESENT}`, `ntf_${inFlight}`],
+      ['APPROVAL_REQUIRED', queued, `risk HIGH requires approval${RESENT}`, `ntf_${queued}`],
     ]);
     const rows = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.concat((await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events);
     assert.deepEqual(
