@@ -1172,8 +1172,11 @@ export function createEngine(deps: EngineDeps) {
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
         if (resends) recordGivenUp(tx, resends, now);
-        return { interrupted: running, told, expired, untold, resends };
-      }).then(({ interrupted, told, expired, untold, resends }) => {
+        return { interrupted: running, told, expired, untold, resends, now };
+      }).then(({ interrupted, told, expired, untold, resends, now }) => {
+        // Counted as the runner counts one a stop cuts off: a crash's INTERRUPTED runs are
+        // the ones a human must check, and the process that ran them never counted them.
+        for (const e of interrupted) metrics.executionFinished(e.runbook, 'interrupted', Math.max(0, now - e.started_at) / 1000);
         if (resends) resendUntold(resends);
         for (const t of told) send(t);
         for (const e of expired) send(e.told);
