@@ -498,7 +498,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   let draining = false;
   let reloadRefused: { at: number; problems: readonly string[] } | null = null;
   // A delivery refused as a whole (too large, not JSON) is dropped by Alertmanager: said, counted, audited, told.
-  const intakeRefusals = createIntakeRefusals({ store, clock, log, metrics, bodyLimitBytes: config.bodyLimitBytes, ...(notify ? { notify } : {}) });
+  const intakeRefusals = createIntakeRefusals({ store, clock, log, metrics, bodyLimitBytes: config.bodyLimitBytes, ...(notify ? { notify } : {}), ...(outbox ? { outbox } : {}) });
   const app = await buildApp({
     engine,
     store,

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
-import type { Notify } from '../notify/types.js';
+import type { Outbox } from '../notify/outbox.js';
+import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Store } from '../store/ports.js';
 
 /** Why an intake request was refused as a whole, before any of it was decided (the `reason` label of rectify_intake_refused_total). */
@@ -34,6 +35,8 @@ export interface IntakeRefusalsDeps {
   log: Logger;
   metrics: Pick<Metrics, 'intakeRefused'>;
   notify?: Notify;
+  /** Gives the notification its id before its row is written, which records it: told again after a restart if never delivered (notify/outbox.ts). */
+  outbox?: Pick<Outbox, 'announce'>;
   /** --body-limit, named in what a person is told. */
   bodyLimitBytes: number;
   /** Per route and reason, at most one warning, audit row and notification in this long (default a minute); the rest are counted into the next. */
@@ -60,7 +63,8 @@ const size = (bytes: number): string => (bytes >= MiB ? `${(bytes / MiB).toFixed
  * Every refusal is counted (rectify_intake_refused_total{route,reason}). A warning
  * says what to do; a body too large, and any refusal of a webhook's delivery, is also
  * audited (INTAKE_REFUSED) and told to a person (outcome `refused`, never summed up by
- * the repeat filter). A flood (a sender retrying, an oversized group every
+ * the repeat filter), its row recording the notification: told again after a restart
+ * to a receiver with no record of it (notify/outbox.ts). A flood (a sender retrying, an oversized group every
  * group_interval) is told at most once per route and reason per window: the ones in
  * between are counted, and the next one told says how many there were.
  */
@@ -93,10 +97,13 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
     const dropped = r.webhook ? ': the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided' : ': nothing in it was decided';
     const more = untold > 0 && since !== null ? ` (${untold} more refused the same way since ${new Date(since).toISOString()} were only counted)` : '';
     const reason = `rectify refused ${what} on ${r.route}${dropped}; ${fix}${more}`;
+    const event: NotificationEvent = { event: 'INTAKE_REFUSED', outcome: 'refused', reason, at, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null };
+    // The row records the notification (its id, what was told, to whom): a crash that
+    // loses it before delivery has it told again at the next start.
+    const announced = deps.notify ? deps.outbox?.announce(event) : undefined;
     // The row first, then the person: a failed audit (the store down) still tells them.
-    const audited = deps.store.transact((tx) => tx.appendAudit({ at, event: 'INTAKE_REFUSED', actor: r.caller ?? 'rectify', details: fields }));
-    const told = (): void =>
-      deps.notify?.({ event: 'INTAKE_REFUSED', outcome: 'refused', reason, at, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null });
+    const audited = deps.store.transact((tx) => tx.appendAudit({ at, event: 'INTAKE_REFUSED', actor: r.caller ?? 'rectify', details: { ...fields, ...announced?.details } }));
+    const told = (): void => deps.notify?.(announced?.event ?? event);
     void audited.then(told, (err: unknown) => {
       deps.log.warn({ err, route: r.route, reason: r.reason }, 'could not audit a refused intake request');
       told();

@@ -7,7 +7,7 @@ import type { NotificationEvent } from './types.js';
  * a crash loses those not delivered yet, and a stop records those still waiting as
  * not sent. So the audit row of an event told one by one (an execution outcome, a
  * breaker trip, an approval request approved, rejected, expired or cancelled, a kill
- * switch, a refused runbook reload: TOLD_EVENTS)
+ * switch, a refused runbook reload, an intake request refused as a whole: TOLD_EVENTS)
  * records its notification when it is written, in the same transaction: the id the
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again

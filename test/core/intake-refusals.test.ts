@@ -66,13 +66,17 @@ describe('intake requests refused as a whole are counted, logged, audited and to
 
     const rows = await until('the INTAKE_REFUSED row', async () => ((await refusedRows(svc)).length ? refusedRows(svc) : undefined));
     assert.equal(rows.length, 1);
+    // The row records its notification (told again after a restart if never delivered).
+    const { notification_id: notificationId, told: recorded, ...details } = rows[0].details;
     assert.deepEqual(
-      { actor: rows[0].actor, incident_id: rows[0].incident_id, details: rows[0].details },
+      { actor: rows[0].actor, incident_id: rows[0].incident_id, details },
       { actor: 'rectify', incident_id: null, details: { route: AM, reason: 'body_too_large', status: 413, bytes, body_limit: LIMIT, answer: r.body.error.message, fix } },
     );
     const notes = await told(svc);
     assert.equal(notes.length, 1);
     assert.equal(notes[0].outcome, 'refused');
+    assert.equal(notes[0].notification_id, notificationId);
+    assert.deepEqual(recorded, { to: svc.service.receivers, outcome: 'refused', reason: notes[0].reason, service: null, approval_id: null });
     assert.equal(
       notes[0].reason,
       `rectify refused a body of ${(bytes / 1024).toFixed(1)} KiB, larger than --body-limit (16.0 KiB) on ${AM}: the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided; ${fix}`,

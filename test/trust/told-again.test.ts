@@ -7,7 +7,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
-import { startTestService } from '../helpers/service.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -327,6 +327,39 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
       await svc.service.drainNotifications();
       assert.equal(target.requests('/hook').length, before2);
       assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('an intake request refused as a whole (INTAKE_REFUSED), its notification cut off: told once more, the same; then nothing', async () => {
+    target.reset();
+    target.route('POST', '/hook', HOLD);
+    let svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`, '--body-limit', '16KiB'] });
+    try {
+      // A group Alertmanager will never send again: the notification is the one trace a person gets.
+      const alerts = Array.from({ length: 100 }, (_, i) => ({ labels: { alertname: 'Big', service: `svc-${i}`, pad: 'x'.repeat(300) }, fingerprint: `big${i}` }));
+      assert.equal((await svc.post('/api/v1/webhooks/alertmanager', amWebhook(alerts))).status, 413);
+      const first = json(await target.waitForRequest('/hook', { timeoutMs: 20_000 }));
+      const [row] = (await svc.get('/api/v1/audit?event=INTAKE_REFUSED')).body.events;
+      assert.equal(first.event, 'INTAKE_REFUSED');
+      assert.equal(first.notification_id, row.details.notification_id);
+
+      target.route('POST', '/hook', { status: 204 });
+      const before = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      const told = target.requests('/hook').slice(before);
+      assert.deepEqual(
+        told.map((r) => [json(r).event, json(r).notification_id, r.headers['idempotency-key'], json(r).reason]),
+        [['INTAKE_REFUSED', first.notification_id, first.notification_id, `${first.reason}${RESENT_NOTE}`]],
+      );
+      assert.deepEqual({ ...json(told[0]!), reason: null }, { ...first, reason: null });
+
+      const before2 = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook').length, before2);
     } finally {
       await svc.stop({ remove: true });
     }
