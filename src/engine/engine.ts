@@ -13,7 +13,7 @@ import { approvalRequestNotificationId, type Outbox, type ToldDetails } from '..
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
-import { NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
+import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
@@ -1166,8 +1166,9 @@ export function createEngine(deps: EngineDeps) {
         }
         const expired = expireDue(tx, now);
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
-        // with it still queued in memory) is told again: unseen, nobody approves it.
-        const untold = deps.notify ? tx.pendingApprovals(now).filter((a) => !tx.notifiedAbout(a.incident_id, 'APPROVAL_REQUIRED')) : [];
+        // with it still queued in memory) is told again to it: unseen, nobody approves it.
+        // One receiver having it does not do for another (a Slack channel with the buttons).
+        const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED'))) : [];
         // Events told one by one before the stop whose delivery to a receiver was never
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
@@ -1245,17 +1246,30 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
-   * Approval requests told again after a restart, as they were first told (owner and
-   * plan), the reason saying so, with the notification_id of the first telling. The first
-   * delivery may have landed unrecorded (a crash between the answer and its NOTIFIED row):
-   * a receiver drops the repeat by that id (its Idempotency-Key).
+   * A pending request and the receivers it is told again to: each configured now with no
+   * NOTIFIED row for it (a row written before receiver names carried the hash of the URL
+   * counts for the receiver of its kind and host). Without receiver names (no outbox),
+   * to every receiver when none had it.
    */
-  function tellAgain(requests: ApprovalRow[]): void {
+  function untoldRequest(a: ApprovalRow, notified: string[]): Array<{ a: ApprovalRow; to: readonly string[] | null }> {
+    if (!deps.outbox) return notified.length === 0 ? [{ a, to: null }] : [];
+    const had = new Set(notified);
+    const to = deps.outbox.receivers.filter((r) => !names(had, r));
+    return to.length > 0 ? [{ a, to }] : [];
+  }
+
+  /**
+   * Approval requests told again after a restart to the receivers that lack them, as they
+   * were first told (owner and plan), the reason saying so, with the notification_id of
+   * the first telling. The first delivery may have landed unrecorded (a crash between the
+   * answer and its NOTIFIED row): a receiver drops the repeat by that id (its Idempotency-Key).
+   */
+  function tellAgain(requests: Array<{ a: ApprovalRow; to: readonly string[] | null }>): void {
     if (requests.length === 0) return;
-    log.warn({ approvals: requests.map((a) => a.id) }, 'approval requests with no recorded delivery are told again');
-    for (const a of requests) {
+    log.warn({ approvals: requests.map(({ a }) => a.id) }, 'approval requests with no recorded delivery are told again');
+    for (const { a, to } of requests) {
       const owner = catalog.byId(a.runbook)?.owner;
-      deps.notify?.({
+      const event = {
         event: 'APPROVAL_REQUIRED',
         incident_id: a.incident_id,
         runbook: a.runbook,
@@ -1268,7 +1282,9 @@ export function createEngine(deps: EngineDeps) {
         ...(owner ? { owner } : {}),
         plan: notificationPlan(a.plan as ExecutionPlan),
         notification_id: approvalRequestNotificationId(a.id),
-      });
+      } satisfies NotificationEvent;
+      if (to && deps.outbox) deps.outbox.resend(event, to);
+      else deps.notify?.(event);
     }
   }
 

@@ -105,7 +105,7 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
  * row counts for today's receiver of that kind and host, as it counted then: an upgrade
  * (a stop and a start) still tells what the stop cut off.
  */
-function names(recorded: ReadonlySet<string>, r: string): boolean {
+export function names(recorded: ReadonlySet<string>, r: string): boolean {
   const hostOnly = hostOnlyName(r);
   return recorded.has(r) || (hostOnly !== undefined && recorded.has(hostOnly));
 }

@@ -217,11 +217,11 @@ export interface Tx extends GuardStateView {
   /** Pending requests not yet expired at `now`, oldest first. */
   pendingApprovals(now: number): ApprovalRow[];
   /**
-   * Whether a notification of `about` (APPROVAL_REQUIRED, say) for the incident reached
-   * a receiver: a NOTIFIED audit row names it. Read through the audit log's incident
-   * index (an incident has a handful of rows), never a scan of the log.
+   * The receivers (notifier names) a notification of `about` (APPROVAL_REQUIRED, say) for
+   * the incident reached: those its NOTIFIED audit rows name. Read through the audit
+   * log's incident index (an incident has a handful of rows), never a scan of the log.
    */
-  notifiedAbout(incidentId: string, about: AuditEventName): boolean;
+  notifiedReceivers(incidentId: string, about: AuditEventName): string[];
   /**
    * The audit rows of events told one by one (TOLD_EVENTS) written at or after `since`
    * that recorded their notification, newest first, at most `limit`, each with its

@@ -117,6 +117,40 @@ describe('approval requests whose notification was lost are told again at startu
     proc = undefined;
   });
 
+  it('kill -9 with a request delivered to one receiver and in flight to the other: told again to the one that lacks it alone, with the same notification_id', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/slack', HOLD);
+    const db = join(dir, 'two-receivers.db');
+    const startTwo = () =>
+      startRectifyProcess({ db, runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`] });
+    proc = await startTwo();
+    const [hook, slack] = receiversOf(proc);
+    const id = await ask(proc, 'T1', 'db');
+    await target.waitForRequest('/slack', { timeoutMs: 20_000 });
+    await until('T1 NOTIFIED to the webhook', async () => ((await notified(proc!, 'T1')).length === 1 ? true : undefined));
+    assert.deepEqual((await notified(proc, 'T1')).map((e: any) => [e.details.notifier, e.details.notification_id]), [[hook, `ntf_${id}`]]);
+    await proc.kill9();
+
+    target.route('POST', '/slack', { status: 200 });
+    const since = Date.now();
+    proc = await startTwo();
+    await until('T1 NOTIFIED to Slack', async () => ((await notified(proc!, 'T1')).length === 2 ? true : undefined));
+    assert.equal(target.requests('/hook').filter((r) => r.at >= since).length, 0, 'the webhook had it: not told again');
+    const again = target.requests('/slack').filter((r) => r.at >= since);
+    assert.equal(again.length, 1);
+    assert.ok(String(body(again[0]!).text).includes('sent again after a restart'));
+    assert.deepEqual(
+      (await notified(proc, 'T1')).map((e: any) => [e.details.notifier, e.details.notification_id]).sort(),
+      [
+        [hook, `ntf_${id}`],
+        [slack, `ntf_${id}`],
+      ].sort(),
+    );
+    await proc.stop();
+    proc = undefined;
+  });
+
   it('a stop with requests in flight (cut off) and queued (not sent: rectify shut down first): each told again at the next start', async () => {
     target.reset();
     target.route('POST', '/hook', HOLD);

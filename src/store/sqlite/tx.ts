@@ -95,8 +95,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     // Read from the approvals_status index alone: one range of it, the pending entries.
     approvalsPendingCount: db.prepare("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").pluck(),
     // `incident_id = ?` uses the partial index audit_incident; the rest filters that incident's few rows.
-    notifiedAbout: db
-      .prepare("SELECT 1 FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ? LIMIT 1")
+    notifiedReceivers: db
+      .prepare("SELECT DISTINCT json_extract(details, '$.notifier') FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ?")
       .pluck(),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingAdd: db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING"),
@@ -359,7 +359,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
-    notifiedAbout: (incidentId, about) => s.notifiedAbout.get(incidentId, about) !== undefined,
+    notifiedReceivers: (incidentId, about) => (s.notifiedReceivers.all(incidentId, about) as unknown[]).filter((n): n is string => typeof n === 'string'),
     toldSince(since, limit) {
       const out: ToldRow[] = [];
       const q = told();
