@@ -74,6 +74,23 @@ describe('the audit log is a hash chain', () => {
     return { svc, rows };
   }
 
+  it('calls made while a verification walks the log get its result: a burst costs one walk', async () => {
+    const { svc, rows } = await serviceWithHistory();
+    const store = svc.service.store as { auditHighWater(): number };
+    const real = store.auditHighWater.bind(store);
+    let walks = 0;
+    store.auditHighWater = () => {
+      walks++;
+      return real();
+    };
+    const burst = await Promise.all(Array.from({ length: 5 }, () => svc.app.inject({ method: 'GET', url: '/api/v1/audit/verify' })));
+    assert.deepEqual(burst.map((r) => [r.statusCode, JSON.parse(r.body).ok, JSON.parse(r.body).head.seq]), Array(5).fill([200, true, rows]));
+    assert.equal(walks, 1);
+    // The walk over, the next call walks again.
+    assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    assert.equal(walks, 2);
+  });
+
   it('every row links to the one before; verify (API and CLI) says ok; export carries hashes a SIEM can recompute', async () => {
     const { svc, rows } = await serviceWithHistory();
     assert.ok(rows >= 20, `history has ${rows} rows`);

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AUDIT_EVENTS } from '../../domain/index.js';
-import { auditExportLine, verifyAuditChain } from '../../store/audit-verify.js';
+import { auditExportLine, verifyAuditChain, type AuditVerification } from '../../store/audit-verify.js';
 import type { AuditRecordQuery } from '../../store/ports.js';
 import { errorSchema, timeParam } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
@@ -50,6 +50,10 @@ const EXPORT_PAGE = 1_000;
 /** Tamper evidence: verify the hash chain, export the log with its hashes for a SIEM. */
 export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
   const { store } = deps;
+  // One walk of the whole log at a time: a request that arrives while one runs is
+  // answered with its result (its `head` says up to which row), so a burst of calls
+  // costs one walk, not one each.
+  let walking: Promise<AuditVerification> | null = null;
 
   addRoute(
     app,
@@ -59,11 +63,11 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Walk the audit hash chain and name the first row that does not fit',
       description:
-        'Recomputes every row\'s hash and checks each link to the row before. `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one. Rows under the keys of --audit-previous-keys verify up to the AUDIT_KEY_ROTATED row where the log moved to the next key, and not after it. Rows before a rotation under a key not given are not verified (`needs_key`, `first_bad_seq` the first of them, `reason` naming them), never reported intact.',
+        'Recomputes every row\'s hash and checks each link to the row before. A call made while a walk runs gets that walk\'s result (`head` names the last row it covered). `ok: false` names the first bad row in `first_bad_seq` and says why in `reason` (a changed row, a broken link, a missing row). Keep `head.hash` somewhere else: a chain rewritten from the start would no longer end in it. With --audit-key, rows are HMAC-SHA256 under that key (`hmac:` hashes) and are checked with it: a row changed by someone without the key does not verify, nor does a plain row after a keyed one. Rows under the keys of --audit-previous-keys verify up to the AUDIT_KEY_ROTATED row where the log moved to the next key, and not after it. Rows before a rotation under a key not given are not verified (`needs_key`, `first_bad_seq` the first of them, `reason` naming them), never reported intact.',
       tags: ['audit'],
       response: { 200: auditVerificationSchema },
     },
-    async () => verifyAuditChain(store, deps.auditKey ? { key: deps.auditKey, previousKeys: deps.auditPreviousKeys ?? [] } : {}),
+    () => (walking ??= verifyAuditChain(store, deps.auditKey ? { key: deps.auditKey, previousKeys: deps.auditPreviousKeys ?? [] } : {}).finally(() => (walking = null))),
   );
 
   addRoute<unknown, z.infer<typeof auditExportQuerySchema>>(
