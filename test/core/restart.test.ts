@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -256,6 +256,27 @@ describe('one serving rectify per database', () => {
       const serve = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' });
       assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'local' }), /is in use by a rectify serve \(rectify serve, pid \d+/);
       serve.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a second rectify given a symbolic link to the database finds the same lock: refused, the first one\'s executions untouched', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'rectify.db');
+    const link = join(dir, 'current.db');
+    try {
+      const serve = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' });
+      symlinkSync(path, link);
+      // Without one lock for both paths, this serve would take the first one's running executions for a crash's leftovers.
+      assert.throws(() => openSqliteStore({ path: link, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), /^Error: the database .*current\.db is in use by another rectify \(rectify serve, pid \d+/);
+      assert.throws(() => openSqliteStore({ path: link, migrationsDir: MIGRATIONS_DIR, lock: 'local' }), /is in use by a rectify serve \(rectify serve, pid \d+/);
+      serve.close();
+      // The other way round: a local run through the link keeps a serve on the file's own path out.
+      const local = openSqliteStore({ path: link, migrationsDir: MIGRATIONS_DIR, lock: 'local' });
+      assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), /is in use by another rectify \(rectify run --local, pid \d+/);
+      local.close();
+      assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.serve-lock')), ['rectify.db.serve-lock'], 'one lock, beside the file itself');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

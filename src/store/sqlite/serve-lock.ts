@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import { realpathSync } from 'node:fs';
 import { hostname } from 'node:os';
 
 /**
@@ -7,7 +8,8 @@ import { hostname } from 'node:os';
  * leftovers (INTERRUPTED, their blast-radius slots released) while they still run.
  * So would a `rectify serve` started while `rectify run --local` runs one.
  *
- * The lock is a small SQLite file beside the database, `<db>.serve-lock`, held for
+ * The lock is a small SQLite file beside the database, `<db>.serve-lock` (beside the
+ * file itself when the path given is a symbolic link to it), held for
  * the life of the process: the operating system drops it when the process ends,
  * however it ends, so a crash never leaves a stale lock.
  * - `serve` holds it exclusively (EXCLUSIVE locking mode): a second serve, or a
@@ -49,7 +51,7 @@ export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' }
 
 /** Opens the lock file and takes the lock with `take`; a busy file means another process holds it. */
 function holdWith(dbPath: string, take: (lock: Database.Database) => void): ServeLock | { heldBy: 'another' } {
-  const lock = new Database(`${dbPath}.serve-lock`);
+  const lock = new Database(`${lockBase(dbPath)}.serve-lock`);
   try {
     take(lock);
   } catch (err) {
@@ -58,6 +60,20 @@ function holdWith(dbPath: string, take: (lock: Database.Database) => void): Serv
     throw err;
   }
   return { release: () => lock.close() };
+}
+
+/**
+ * The database file's own path, its symbolic links resolved: a second rectify given a
+ * link to the file (`--db sqlite:/data/current.db` → `/data/rectify.db`) opens the same
+ * database, so it must find the same lock, not a `current.db.serve-lock` of its own
+ * beside the link. (The file exists by now: the store opened it first.)
+ */
+function lockBase(dbPath: string): string {
+  try {
+    return realpathSync(dbPath);
+  } catch {
+    return dbPath;
+  }
 }
 
 const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { code?: string }).code ?? ''));
