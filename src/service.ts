@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
-import { isAbsolute, join, relative } from 'node:path';
+import { basename, isAbsolute, join, relative } from 'node:path';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -179,13 +179,13 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
  * moved meanwhile), and problems name the folder's own paths. A plain folder whose
  * entries change while it is read (a file being written) is refused.
  */
-export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
+export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   const link = join(dir, '..data');
   const target = (): string => (existsSync(link) ? realpathSync(link) : dir);
   for (let attempt = 0; ; attempt++) {
     const source = target();
     const stampBefore = folderStamp(source);
-    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] } | undefined;
+    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } | undefined;
     let failure: unknown;
     try {
       loaded = loadCatalog(source);
@@ -199,7 +199,8 @@ export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings:
     }
     const shown = (p: LoadProblem): LoadProblem => (source === dir ? p : { ...p, file: showPath(p.file, source, dir), message: p.message.split(source).join(dir.replace(/\/+$/, '')) });
     if (failure !== undefined) throw failure instanceof LoadError ? new LoadError(failure.problems.map(shown)) : failure;
-    return { runbooks: loaded!.runbooks, warnings: loaded!.warnings.map(shown) };
+    // Empty files by name: a ConfigMap's files live in a new folder at each version.
+    return { runbooks: loaded!.runbooks, warnings: loaded!.warnings.map(shown), emptyFiles: loaded!.emptyFiles.map((f) => basename(f)) };
   }
 }
 
@@ -232,11 +233,11 @@ function folderStamp(dir: string): string {
  * Loads runbooks or throws a LoadError with one problem per line. Warnings (the
  * reference checks `rectify lint` fails on) do not stop startup; they are returned to be logged.
  */
-export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[] } {
+export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
-  const { runbooks, problems, warnings } = loadRunbooks(dir);
+  const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir);
   if (problems.length) throw new LoadError(problems);
-  return { runbooks, warnings };
+  return { runbooks, warnings, emptyFiles };
 }
 
 /**
@@ -308,7 +309,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (slackSigningSecret === undefined && config.slackApprovers !== undefined) {
     log.warn('--slack-approvers is set but --slack-signing-secret is not: there are no Slack buttons for them to use');
   }
-  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [] } : readRunbookFolder(config.runbooks);
+  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [], emptyFiles: [] } : readRunbookFolder(config.runbooks);
   const runbooks = loadedCatalog.runbooks;
   // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
   let cooldownMs = longestCooldown(runbooks);
@@ -577,7 +578,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       notify?.(told?.event ?? event);
       return { ok: false, problems };
     };
-    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[] };
+    let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] };
     try {
       loaded = readRunbookFolder(config.runbooks);
     } catch (err) {
@@ -590,6 +591,28 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       return refuse(
         [formatProblem({ file: config.runbooks, path: '', message: `no runbook in the folder: loading it would remove the ${n} runbook${n === 1 ? '' : 's'} in force and stop all remediation` })],
         '; put the runbooks back (a folder emptied, a volume not mounted, a ConfigMap gone?), or to stop remediation on purpose, pause it (rectify pause, POST /api/v1/pause)',
+      );
+    }
+    // A file that held runbooks in force and now holds nothing at all (no byte, or only
+    // comments) is being written in place: truncated, the rest still to come. Loading it
+    // would remove its runbooks without a word. To remove them, delete the file (or
+    // write `runbooks: {}`).
+    const emptied = new Set(loaded.emptyFiles);
+    const cut = new Map<string, string[]>();
+    for (const rb of index.all) {
+      const name = basename(rb.file);
+      if (emptied.has(name)) cut.set(name, [...(cut.get(name) ?? []), rb.id]);
+    }
+    if (cut.size > 0) {
+      return refuse(
+        [...cut].map(([name, ids]) =>
+          formatProblem({
+            file: join(config.runbooks, name),
+            path: '',
+            message: `the file is empty (no runbook, not even a "runbooks:" key): loading it would remove ${ids.length === 1 ? 'the runbook' : `the ${ids.length} runbooks`} in force from it (${ids.join(', ')})`,
+          }),
+        ),
+        '; if the file is being written, send SIGHUP again once it is (write it elsewhere, then mv it in); to remove its runbooks, delete the file or write `runbooks: {}` in it',
       );
     }
     const before = new Map(index.all.map((rb) => [rb.id, rb.version]));

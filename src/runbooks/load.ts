@@ -30,7 +30,13 @@ export function isRunbookFileName(name: string): boolean {
   return RUNBOOK_FILE_RE.test(name) && !TEST_FILE_RE.test(name) && !name.startsWith('.');
 }
 
-export function loadRunbooks(dir: string): LoadResult {
+/**
+ * A folder's runbooks, and `emptyFiles`: the files that hold no YAML document at all
+ * (no byte, or only blank lines and comments). Such a file loads, holding no runbook,
+ * but one that held runbooks before is most likely being written in place (truncated,
+ * the rest to come): a reload refuses it rather than remove its runbooks.
+ */
+export function loadRunbooks(dir: string): LoadResult & { emptyFiles: string[] } {
   let names: string[];
   try {
     names = readdirSync(dir, { withFileTypes: true })
@@ -39,15 +45,17 @@ export function loadRunbooks(dir: string): LoadResult {
       // Code-unit order, not locale order: the load order decides which runbook matches first.
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   } catch (err) {
-    return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }], warnings: [] };
+    return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }], warnings: [], emptyFiles: [] };
   }
   const runbooks: Runbook[] = [];
+  const emptyFiles: string[] = [];
   const problems: LoadProblem[] = [];
   const warnings: LoadProblem[] = [];
   const seen = new Map<string, string>();
   for (const name of names) {
     const file = join(dir, name);
-    const result = loadRunbookFile(file);
+    const result = readRunbookFile(file);
+    if (result.empty) emptyFiles.push(file);
     problems.push(...result.problems);
     warnings.push(...result.warnings);
     for (const rb of result.runbooks) {
@@ -60,21 +68,32 @@ export function loadRunbooks(dir: string): LoadResult {
       runbooks.push(rb);
     }
   }
-  return { runbooks, problems, warnings };
+  return { runbooks, problems, warnings, emptyFiles };
 }
 
 export function loadRunbookFile(path: string): LoadResult {
+  const { empty: _empty, ...result } = readRunbookFile(path);
+  return result;
+}
+
+function readRunbookFile(path: string): LoadResult & { empty: boolean } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    return { runbooks: [], problems: [{ file: path, path: '', message: `cannot read the file: ${errText(err)}` }], warnings: [] };
+    return { runbooks: [], problems: [{ file: path, path: '', message: `cannot read the file: ${errText(err)}` }], warnings: [], empty: false };
   }
-  return parseRunbooksText(text, path);
+  return parseText(text, path);
 }
 
 /** Parses one file's text; `fileLabel` is what problems and `Runbook.file` name. */
 export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
+  const { empty: _empty, ...result } = parseText(text, fileLabel);
+  return result;
+}
+
+/** parseRunbooksText, and whether the text holds no YAML document (nothing, or only blank lines and comments). */
+function parseText(text: string, fileLabel: string): LoadResult & { empty: boolean } {
   const source = parseYamlSource(text);
   if (source.errors.length > 0) {
     // After a syntax error the tree is unreliable; report only what the parser said.
@@ -82,6 +101,7 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
       runbooks: [],
       problems: source.errors.map((e) => ({ file: fileLabel, path: '', message: `YAML syntax error at line ${e.line}: ${e.message}`, line: e.line })),
       warnings: [],
+      empty: false,
     };
   }
   const problems: LoadProblem[] = [];
@@ -90,10 +110,10 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
   const w = createReporter(fileLabel, source.lineOf, warnings);
   const runbooks: Runbook[] = [];
   const doc = source.value;
-  if (doc === null || doc === undefined) return { runbooks, problems, warnings }; // an empty file holds no runbooks
+  if (doc === null || doc === undefined) return { runbooks, problems, warnings, empty: true }; // an empty file holds no runbooks
   if (!isMapValue(doc)) {
     r.report([], `expected a map with a top-level "runbooks:" key, got ${describe(doc)}`);
-    return { runbooks, problems, warnings };
+    return { runbooks, problems, warnings, empty: false };
   }
   checkKeys(r, doc, FILE_KEYS, []);
   const all = doc.runbooks;
@@ -108,7 +128,7 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
       }
     }
   }
-  return { runbooks, problems: sortByLine(problems), warnings: sortByLine(warnings) };
+  return { runbooks, problems: sortByLine(problems), warnings: sortByLine(warnings), empty: false };
 }
 
 /** Stable: problems on the same line keep the order they were found in. */

@@ -318,6 +318,41 @@ describe('a runbook reload that would leave no runbook', () => {
     }
   });
 
+  it('a file that held runbooks in force and is now empty (written in place, not yet written) is refused; deleting the file, or `runbooks: {}`, removes them', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url), 'db.yaml': scaleDb(target.url) } });
+    try {
+      // `> api.yaml` then the text: between the two a reload finds nothing, or only the file's heading comment.
+      for (const text of ['', '# restart-api: restarts the API when it is down\n']) {
+        writeFileSync(join(svc.runbooksDir, 'api.yaml'), text);
+        const problem = `${join(svc.runbooksDir, 'api.yaml')}: the file is empty (no runbook, not even a "runbooks:" key): loading it would remove the runbook in force from it (restart-api)`;
+        assert.deepEqual((await svc.service.reload()).runbooks, { ok: false, problems: [problem] });
+        const [row] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOAD_REFUSED')).body.events;
+        assert.equal(
+          row.details.reason,
+          `the runbooks folder ${svc.runbooksDir} was refused on reload (1 problem; first: ${problem}): the runbooks in force stay; if the file is being written, send SIGHUP again once it is (write it elsewhere, then mv it in); to remove its runbooks, delete the file or write \`runbooks: {}\` in it`,
+        );
+        assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id), ['restart-api', 'scale-db']);
+        assert.equal((await svc.post('/api/v1/incidents?wait=true', incident(`E${text.length}`, 'ApiDown'))).body.action, 'executed');
+      }
+      // Written out: it loads.
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url, 'restart2'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: ['restart-api'], reordered: false });
+      // Removing on purpose: an explicit empty map, or the file deleted.
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), 'runbooks: {}\n');
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: ['restart-api'], changed: [], reordered: false });
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
+      assert.equal((await svc.service.reload()).runbooks?.ok, true);
+      rmSync(join(svc.runbooksDir, 'api.yaml'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: ['restart-api'], changed: [], reordered: false });
+      // An empty file that held no runbook in force changes nothing and is no problem.
+      writeFileSync(join(svc.runbooksDir, 'notes.yaml'), '');
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: [], reordered: false });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a reload that changes runbooks after a refused one says the refusal is over too', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
