@@ -282,6 +282,29 @@ describe('one serving rectify per database', () => {
     }
   });
 
+  it('a lock file that cannot be used is named as the lock file, not taken for the database; removed, it is made again', async () => {
+    const first = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
+    await first.stop();
+    const lockFile = `${first.dbPath}.serve-lock`;
+    // Overwritten with something else (a restore, a copy gone wrong): SQLite says "file is not a database".
+    writeFileSync(lockFile, 'not a lock: '.repeat(100));
+    const told = `cannot use the lock file ${lockFile}, beside the database: file is not a database. It holds nothing but the lock that keeps two rectify off one database: once no rectify uses the database, remove it (it is made again) or give it to this user`;
+    assert.throws(() => openSqliteStore({ path: first.dbPath, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), { message: told });
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${first.dbPath}`, '--runbooks', first.runbooksDir], {
+      out: () => {},
+      err: (l) => err.push(l),
+      env: {},
+      cwd: first.dir,
+    });
+    assert.equal(code, 1);
+    assert.deepEqual(err, [`rectify: cannot start: ${told}`]);
+    rmSync(lockFile);
+    const again = await startTestService({ dir: first.dir });
+    assert.equal((await again.get('/readyz')).status, 200);
+    await again.stop({ remove: true });
+  });
+
   it('a start that fails once the database is open releases it: a corrected start in the same process is not refused', async () => {
     const first = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
     await first.stop();

@@ -51,15 +51,34 @@ export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' }
 
 /** Opens the lock file and takes the lock with `take`; a busy file means another process holds it. */
 function holdWith(dbPath: string, take: (lock: Database.Database) => void): ServeLock | { heldBy: 'another' } {
-  const lock = new Database(`${lockBase(dbPath)}.serve-lock`);
+  const path = `${lockBase(dbPath)}.serve-lock`;
+  let lock: Database.Database | undefined;
   try {
+    lock = new Database(path);
     take(lock);
   } catch (err) {
-    lock.close();
+    lock?.close();
     if (isBusy(err)) return { heldBy: 'another' };
-    throw err;
+    throw unusableLock(path, err);
   }
   return { release: () => lock.close() };
+}
+
+/**
+ * A lock file that cannot be opened or locked (made by another user, say a `rectify run
+ * --local` under sudo; overwritten with something else) is named as such. SQLite's own
+ * words ("file is not a database", "attempt to write a readonly database") would be
+ * taken for the database's, and the operator sent to a database that is fine.
+ */
+function unusableLock(path: string, err: unknown): Error {
+  const code = String((err as { code?: unknown }).code ?? '');
+  const hint = code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_CANTOPEN') || code === 'SQLITE_PERM'
+    ? ' (it or its folder is not writable for this user: was it made by another user, a rectify run --local under sudo?)'
+    : '';
+  return new Error(
+    `cannot use the lock file ${path}, beside the database: ${err instanceof Error ? err.message : String(err)}${hint}. It holds nothing but the lock that keeps two rectify off one database: once no rectify uses the database, remove it (it is made again) or give it to this user`,
+    { cause: err },
+  );
 }
 
 /**

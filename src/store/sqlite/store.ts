@@ -194,7 +194,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   db.pragma('foreign_keys = ON');
   let serveLock: ServeLock | null = null;
   if (opts.lock && opts.path !== ':memory:') {
-    const held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
+    let held: ReturnType<typeof holdServeLock>;
+    try {
+      held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
     if ('heldBy' in held) {
       const owner = readServeOwner(db) ?? `see who holds ${opts.path}.serve-lock`;
       db.close();
