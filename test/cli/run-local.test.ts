@@ -219,4 +219,46 @@ describe('rectify run --local', () => {
     assert.equal(badRunbooks.code, 2);
     assert.deepEqual(badRunbooks.err, [`${join(dir, 'missing')}: runbooks folder not found (set --runbooks)`]);
   });
+
+  it('blocked by executions a crashed serve left running, says which they are and that starting the serve frees them', async () => {
+    target.route('POST', '/slow/api-7', { status: 200 });
+    // What a serve killed with -9 leaves: an execution recorded as running that nobody runs.
+    const svc = await startTestService({ dir });
+    const started = Date.UTC(2026, 10, 24, 2, 0, 0);
+    await svc.service.store.transact((tx) => {
+      tx.insertExecution({
+        id: 'exe_leftover',
+        incident_id: null,
+        runbook: 'slow-fix',
+        service: 'shop',
+        state: 'running',
+        trigger: 'auto',
+        actor: 'rectify',
+        plan: {},
+        steps: [],
+        started_at: started,
+        finished_at: null,
+        success: null,
+        rolled_back: null,
+        outcome: null,
+        circuit_trial: false,
+      });
+      tx.claimBlastRadius('exe_leftover', 'slow-fix', 'shop', started);
+    });
+    await svc.stop();
+    const blocked = await cli(['run', '--local', ...base, 'slow-fix', '--param', 'pod_name=api-7', '--service', 'cart', '--json'], { cwd: dir });
+    assert.equal(blocked.code, 1, JSON.stringify([blocked.out, blocked.err]));
+    assert.deepEqual([blocked.json().result.action, blocked.json().result.event, blocked.json().result.reason], ['blocked', 'BLAST_LIMITED', 'Max services (1) already affected by slow-fix']);
+    assert.deepEqual(blocked.err.filter((l) => !l.includes('"runbook_warning"')), [
+      'rectify run: blocked by an execution recorded as running: exe_leftover (slow-fix on shop, since 2026-11-24T02:00:00.000Z). A local run never takes one over: if no rectify runs them any more (a rectify serve that stopped without recording them: a crash, kill -9), start rectify serve on this database: it records them INTERRUPTED for a human to check and frees their slots',
+    ]);
+    assert.equal(target.calls('/slow/api-7', 'POST'), 0);
+    // The serve started again records it INTERRUPTED: the local run goes through.
+    await (await startTestService({ dir })).stop();
+    const ran = await cli(['run', '--local', ...base, 'slow-fix', '--param', 'pod_name=api-7', '--service', 'cart', '--json'], { cwd: dir });
+    assert.equal(ran.code, 0, ran.err.join('\n'));
+    assert.equal(ran.json().result.action, 'executed');
+    assert.deepEqual(ran.err.filter((l) => !l.includes('"runbook_warning"')), []);
+    assert.equal(target.calls('/slow/api-7', 'POST'), 1);
+  });
 });

@@ -172,7 +172,10 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     });
     const row = result.execution_id ? service_.store.read((tx) => tx.getExecution(result.execution_id!)) : undefined;
     const execution = row ? (executionView(row) as ExecutionJson) : null;
-    return finish(io, json, result, execution);
+    const code = finish(io, json, result, execution);
+    const held = heldBy(result, () => service_.store.read((tx) => tx.runningExecutions()));
+    if (held) io.err(held);
+    return code;
   } catch (err) {
     if (isRectifyError(err)) {
       io.err(`rectify run: ${err.message}`);
@@ -185,4 +188,27 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     closing ??= service_.close();
     await closing;
   }
+}
+
+/**
+ * A local run blocked by executions recorded as running (the blast radius, or a run of
+ * the same runbook on the service still going) is told which they are. The service
+ * records the runs a crash cut off as INTERRUPTED when it starts again; a local run never
+ * does (another local run may be running them), so after a crash of the service, which is
+ * when a local run is wanted, its leftovers would block it with no word of why.
+ */
+function heldBy(result: DecisionResultJson, running: () => Array<{ id: string; runbook: string; service: string; started_at: number }>): string | undefined {
+  if (result.action !== 'blocked') return undefined;
+  const engineWide = result.event === 'BLAST_LIMITED' && result.reason.startsWith('Max concurrent');
+  const ofRunbook = result.event === 'BLAST_LIMITED' || (result.event === 'RATE_LIMITED' && result.reason.includes('still running'));
+  if (!engineWide && !ofRunbook) return undefined;
+  const held = running().filter((e) => engineWide || e.runbook === result.runbook);
+  if (held.length === 0) return undefined;
+  const shown = held.slice(0, 5).map((e) => `${e.id} (${e.runbook} on ${e.service}, since ${new Date(e.started_at).toISOString()})`);
+  const more = held.length > shown.length ? ` and ${held.length - shown.length} more` : '';
+  return (
+    `rectify run: blocked by ${held.length === 1 ? 'an execution' : `${held.length} executions`} recorded as running: ${shown.join(', ')}${more}. ` +
+    'A local run never takes one over: if no rectify runs them any more (a rectify serve that stopped without recording them: a crash, kill -9), ' +
+    'start rectify serve on this database: it records them INTERRUPTED for a human to check and frees their slots'
+  );
 }
