@@ -59,6 +59,7 @@ export const stepSchema = z.object({
   ok: z.boolean().nullable(),
   detail: z.string().nullable(),
   facts: z.record(z.string(), z.string()).optional().describe('what an action found and changed (the replicas before a scale, say): what undoing it by hand needs'),
+  inconclusive: z.literal(true).optional().describe('a failed check whose last try could not measure (no data, NaN, a query error, no answer)'),
 });
 
 export const executionSchema = z.object({
@@ -75,7 +76,7 @@ export const executionSchema = z.object({
   success: z.boolean().nullable(),
   rolled_back: z.boolean().nullable(),
   outcome: z.string().nullable(),
-  needs_human: z.boolean().describe('true when a person must check what the run left: it was interrupted and its outcome is unknown, or it failed and so did its rollback'),
+  needs_human: z.boolean().describe('true when a person must check what the run left: it was interrupted and its outcome is unknown, it failed and so did its rollback, or its rollback was held because the verification could not measure (on_no_data: needs_human)'),
   plan: z.object({
     params: z.record(z.string(), z.string()),
     actions: z.array(z.string()),

@@ -28,7 +28,7 @@ export function executionView(e: ExecutionRow) {
     success: e.success,
     rolled_back: e.rolled_back,
     outcome: e.outcome,
-    needs_human: needsHuman(e),
+    needs_human: needsHuman(e, plan),
     plan: {
       params: plan.params ?? {},
       actions: (plan.actions ?? []).map((s) => s.summary),
@@ -41,12 +41,18 @@ export function executionView(e: ExecutionRow) {
 }
 
 /**
- * A person must check what the run left: its outcome is unknown (interrupted), or it
- * failed and so did the rollback meant to undo what it changed.
+ * A person must check what the run left: its outcome is unknown (interrupted), it
+ * failed and so did the rollback meant to undo what it changed, or its rollback was
+ * held because the verification could not measure (`on_no_data: needs_human`: the run
+ * ended on an inconclusive post-check, its plan had a rollback, and none ran).
  */
-function needsHuman(e: ExecutionRow): boolean {
+function needsHuman(e: ExecutionRow, plan: PlanLike): boolean {
   if (e.state === 'interrupted') return true;
-  return e.state === 'failed' && e.steps.some((s) => s.phase === 'rollback' && s.ok === false);
+  if (e.state !== 'failed') return false;
+  if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
+  const last = e.steps[e.steps.length - 1];
+  const held = last?.phase === 'post_check' && last.inconclusive === true && (plan.rollback?.length ?? 0) > 0;
+  return held && e.rolled_back !== true;
 }
 
 export function approvalView(a: ApprovalRow) {

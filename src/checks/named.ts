@@ -18,7 +18,7 @@ import {
   type KubeClients,
   type WorkloadRef,
 } from './kubernetes.js';
-import { poll, type Attempt } from './poll.js';
+import { describeError, poll, type Attempt } from './poll.js';
 import { formatSampleValue, queryInstant } from './promql.js';
 
 /**
@@ -292,16 +292,16 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;
         if (before === undefined) {
           const b = await instant(query, signal, ctx.startedAt);
-          if (b === undefined) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution` };
+          if (b === undefined) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution`, unknown: true };
           // A +Inf baseline would make any finite value "improved"; not remembered, so never used.
-          if (!Number.isFinite(b)) return { pass: false, detail: `no baseline: ${query} was ${formatSampleValue(b)} at the start of the execution, not a finite value` };
+          if (!Number.isFinite(b)) return { pass: false, detail: `no baseline: ${query} was ${formatSampleValue(b)} at the start of the execution, not a finite value`, ...(Number.isNaN(b) ? { unknown: true } : {}) };
           before = b;
           ctx.memo.set(MEMO.baseline(query), b);
         }
         const after = await instant(query, signal);
-        if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})` };
+        if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})`, unknown: true };
         // -Inf is below every baseline, and no improvement.
-        if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after) };
+        if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after), ...(Number.isNaN(after) ? { unknown: true } : {}) };
         const pass = after < before || (threshold !== undefined && after < threshold);
         return { pass, detail: `${query}: before ${before}, now ${after}${threshold !== undefined ? `, threshold ${threshold}` : ''}`, observed: String(after) };
       },
@@ -322,8 +322,8 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         const threshold = numParam(check, ['threshold'], 0.05);
         const v = await instant(query, signal);
         // No data and NaN (0/0: no traffic) are not evidence of health.
-        if (v === undefined) return { pass: false, detail: `${query} returned no data` };
-        if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN' };
+        if (v === undefined) return { pass: false, detail: `${query} returned no data`, unknown: true };
+        if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN', unknown: true };
         // -Inf is below any threshold, and no error ratio at all (a ratio lies in [0, 1]).
         if (!Number.isFinite(v)) return { pass: false, detail: `${query} is ${formatSampleValue(v)}, not a finite error ratio`, observed: formatSampleValue(v) };
         return { pass: v < threshold, detail: `error ratio ${v} (threshold ${threshold})`, observed: String(v) };
@@ -340,19 +340,28 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         return { ok: false, detail: `${check.name} needs the Kubernetes API, and rectify runs without it (give it a kubeconfig or run it in the cluster)`, attempts: 0 };
       }
       if (impl.needs === 'prometheus' && !deps.prometheusUrl) {
-        return { ok: false, detail: `${check.name} needs Prometheus, and no Prometheus URL is configured (--prometheus-url)`, attempts: 0 };
+        return { ok: false, detail: `${check.name} needs Prometheus, and no Prometheus URL is configured (--prometheus-url)`, attempts: 0, inconclusive: true };
       }
       const evaluate = kubeAttempt(async (signal) => {
         try {
           return await impl.evaluate(check, ctx, signal);
         } catch (err) {
           if (err instanceof CheckInputError) return { pass: false, detail: `${check.name}: ${err.message}` };
+          // A Prometheus that errs or cannot be reached measured nothing.
+          if (impl.needs === 'prometheus') return { pass: false, detail: describeError(err), unknown: true };
           throw err;
         }
       });
       // A snapshot is asked once, with the whole timeout to answer; a convergence polls.
       const snapshot = NAMED_CHECK_MODES[check.name as NamedCheckImplementation] === 'snapshot' ? { maxAttempts: 1, attemptTimeoutMs: Math.max(check.timeoutMs, 1) } : {};
-      return poll(evaluate, { timeoutMs: check.timeoutMs, intervalMs: check.intervalMs, limitMs: ctx.budgetMs, signal: ctx.signal, ...snapshot });
+      return poll(evaluate, {
+        timeoutMs: check.timeoutMs,
+        intervalMs: check.intervalMs,
+        limitMs: ctx.budgetMs,
+        signal: ctx.signal,
+        ...snapshot,
+        ...(impl.needs === 'prometheus' ? { noAnswerIsUnknown: true } : {}),
+      });
     },
   };
 }

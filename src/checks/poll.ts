@@ -32,6 +32,8 @@ export interface Attempt {
   detail: string;
   /** The value observed (a sample, a status code), for the outcome's `observed`. */
   observed?: string;
+  /** A failure that measured nothing (no data, NaN, an error, no answer): it cannot tell. */
+  unknown?: boolean;
 }
 
 /**
@@ -65,6 +67,12 @@ export interface PollOptions {
    * the timeout is also cut off at it; the last is capped by `limitMs` instead.
    */
   attemptTimeoutMs?: number;
+  /**
+   * An attempt that throws or gets no answer in time measured nothing: marked `unknown`,
+   * so a check ending on it is inconclusive (the Prometheus checks, where it decides
+   * whether `on_no_data` holds a rollback back). Others leave it unset.
+   */
+  noAnswerIsUnknown?: boolean;
   signal: AbortSignal;
   /**
    * Monotonic milliseconds. Deadlines here are for I/O, not decisions, so the default
@@ -139,7 +147,8 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     // Whole milliseconds: performance.now() is fractional, and the attempt's deadline
     // is a timer's delay.
     const budget = Math.max(1, Math.ceil(room));
-    const attempt = await attemptOnce(evaluate, opts.signal, budget);
+    const answered = await attemptOnce(evaluate, opts.signal, budget);
+    const attempt = answered.noAnswer && opts.noAnswerIsUnknown && !opts.signal.aborted ? { ...answered, unknown: true } : answered;
     attempts++;
     if (opts.signal.aborted) return failed('aborted', attempts, last);
     last = attempt;
@@ -198,7 +207,10 @@ function outcome(ok: boolean, detail: string, attempts: number, observed?: strin
 
 function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
   const detail = attempts > 0 ? `${why} after ${attempts} attempt${attempts === 1 ? '' : 's'}` : why;
-  return outcome(false, detail, attempts, last?.observed);
+  const out = outcome(false, detail, attempts, last?.observed);
+  // Judged by the last try: the latest word on what is there now.
+  if (last?.unknown === true) out.inconclusive = true;
+  return out;
 }
 
 /**
@@ -206,7 +218,7 @@ function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
  * guard against an evaluation that ignores its signal (a hung socket, a buggy
  * named check): the loop moves on, and the attempt counts as failed.
  */
-async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number): Promise<Attempt> {
+async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number): Promise<Attempt & { noAnswer?: true }> {
   // Not withTimeout(): its timer is unref'd, so an evaluation
   // that hangs on nothing (no socket holding the event loop) would let the process
   // exit mid-check instead of failing the attempt. This timer is ref'd and cleared.
@@ -231,16 +243,16 @@ async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: nu
     return result;
   } catch (err) {
     if (signal.aborted) return abortedAttempt(parent, budgetMs);
-    return { pass: false, detail: describeError(err) };
+    return { pass: false, detail: describeError(err), noAnswer: true };
   } finally {
     clearTimeout(timer);
     if (onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
-function abortedAttempt(parent: AbortSignal, budgetMs: number): Attempt {
+function abortedAttempt(parent: AbortSignal, budgetMs: number): Attempt & { noAnswer?: true } {
   if (parent.aborted) return { pass: false, detail: 'aborted' };
-  return { pass: false, detail: `no answer within ${formatDuration(budgetMs)}` };
+  return { pass: false, detail: `no answer within ${formatDuration(budgetMs)}`, noAnswer: true };
 }
 
 /**

@@ -157,7 +157,7 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
   if (result.samples.length === 0) {
     return onEmpty === 'pass'
       ? { pass: true, detail: 'empty result (on_empty: pass)' }
-      : { pass: false, detail: 'no data: the query returned an empty vector' };
+      : { pass: false, detail: 'no data: the query returned an empty vector', unknown: true };
   }
   // Non-finite values fail whatever the operator: `NaN != 0` is true in IEEE terms,
   // and `+Inf > 0` too, but neither is a measurement anyone meant to accept.
@@ -173,7 +173,9 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
   if (result.samples.length > 1) {
     detail += ` for ${formatLabels(first.metric)} (${bad.length} of ${result.samples.length} series)`;
   }
-  return { pass: false, observed, detail };
+  // NaN is 0/0 (a ratio with no traffic): not a measurement, when no series measured a failure.
+  const measured = bad.some((s) => !Number.isNaN(s.value));
+  return { pass: false, observed, detail, ...(measured ? {} : { unknown: true }) };
 }
 
 export interface PromqlCheckRunnerOptions {
@@ -200,8 +202,8 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
             ...(opts.request ? { request: opts.request } : {}),
           });
         } catch (err) {
-          if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}` };
-          return { pass: false, detail: `Prometheus: ${describeError(err)}` };
+          if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}`, unknown: true };
+          return { pass: false, detail: `Prometheus: ${describeError(err)}`, unknown: true };
         }
         return judgeSamples(result, check.expect, check.onEmpty);
       };
@@ -211,6 +213,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
         limitMs: ctx.budgetMs,
         forMs: check.forMs,
         signal: ctx.signal,
+        noAnswerIsUnknown: true,
         ...(opts.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: opts.attemptTimeoutMs } : {}),
       });
     },

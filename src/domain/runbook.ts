@@ -95,6 +95,12 @@ export interface NamedCheckSpec {
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
+  /**
+   * In a post-check: what a failure that could not measure means (no data, NaN, a query
+   * error, no answer). `fail` (default): a failed check like any other, the rollback runs;
+   * `needs_human`: the run fails without its rollback and a person is asked to check.
+   */
+  onNoData?: 'fail' | 'needs_human';
 }
 export interface PromqlCheckSpec {
   type: 'promql';
@@ -106,6 +112,12 @@ export interface PromqlCheckSpec {
   intervalMs: number;
   /** What an empty result vector means. Default: fail (no data is not good news). */
   onEmpty: 'fail' | 'pass';
+  /**
+   * In a post-check: what a failure that could not measure means (no data, NaN, a query
+   * error, no answer). `fail` (default): a failed check like any other, the rollback runs;
+   * `needs_human`: the run fails without its rollback and a person is asked to check.
+   */
+  onNoData?: 'fail' | 'needs_human';
 }
 export interface HttpCheckSpec {
   type: 'http';

@@ -38,6 +38,8 @@ export interface RenderedNamedCheck {
   values: Record<string, string>;
   timeoutMs: number;
   intervalMs: number;
+  /** See NamedCheckSpec.onNoData. */
+  onNoData?: 'fail' | 'needs_human';
 }
 export interface RenderedPromqlCheck {
   type: 'promql';
@@ -47,6 +49,8 @@ export interface RenderedPromqlCheck {
   timeoutMs: number;
   intervalMs: number;
   onEmpty: 'fail' | 'pass';
+  /** See PromqlCheckSpec.onNoData. */
+  onNoData?: 'fail' | 'needs_human';
 }
 export interface RenderedHttpCheck {
   type: 'http';

@@ -85,6 +85,12 @@ export interface CheckOutcome {
   /** The last observed value, when the check has one (a PromQL sample, a status code). */
   observed?: string;
   attempts: number;
+  /**
+   * Failed, and its last try could not measure (no data, NaN, an error, no answer): the
+   * check cannot tell whether what it verifies holds. A runbook may keep its rollback
+   * from running on such a verdict (`on_no_data: needs_human`).
+   */
+  inconclusive?: boolean;
 }
 
 /**

@@ -112,7 +112,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       });
       const runner = deps.checks.get(check.type);
       let out: CheckOutcome;
-      if (!runner) out = { ok: false, detail: `no runner for ${check.type} checks is configured`, attempts: 0 };
+      if (!runner) out = { ok: false, detail: `no runner for ${check.type} checks is configured`, attempts: 0, inconclusive: true };
       else {
         try {
           out = await runner.run(phase === 'pre_check' ? asGate(check) : check, ctx);
@@ -124,9 +124,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       step.finished_at = clock.now();
       step.ok = out.ok;
       step.detail = out.detail;
+      if (!out.ok && out.inconclusive) step.inconclusive = true;
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
-        audit(tx, 'STEP_FINISHED', { phase, index, summary, ok: out.ok, detail: out.detail, attempts: out.attempts });
+        audit(tx, 'STEP_FINISHED', { phase, index, summary, ok: out.ok, detail: out.detail, attempts: out.attempts, ...(!out.ok && out.inconclusive ? { inconclusive: true } : {}) });
       });
       return out;
     }
@@ -301,6 +302,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
       }
 
       // 3. Verification: every post-check polled until it passes or times out.
+      /** The failed post-check could not measure and says so (`on_no_data: needs_human`): its rollback is held for a person. */
+      let holdRollback = false;
       if (!failure) {
         for (const [i, check] of req.plan.postChecks.entries()) {
           if (signal.aborted) return await interrupted('during verification');
@@ -308,6 +311,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (!out.ok) {
             if (signal.aborted) return await interrupted('during verification');
             failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
+            holdRollback = out.inconclusive === true && (check.type === 'promql' || check.type === 'named') && check.onNoData === 'needs_human';
             break;
           }
         }
@@ -333,6 +337,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
           'none',
           'not_run',
         );
+      }
+      if (hasRollback && changed && holdRollback) {
+        // The check could not tell whether the action worked (no data, a query error). Its
+        // rollback may re-apply the very fault the action removed (rollback-deployment's undo
+        // of its undo brings the bad deploy back): on no evidence, nothing more is changed.
+        const why = 'the rollback was not run: the verification could not measure (on_no_data: needs_human); a person must check';
+        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why, needs_human: true } }], 'failure', 'not_run');
       }
       if (hasRollback && !changed) {
         // Undoing what never happened is a change of its own: a second "undo" that rolls a

@@ -105,7 +105,7 @@ export function compileCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs?:
 }
 
 function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: number | undefined): NamedCheckSpec | undefined {
-  checkKeys(r, v, ['named', 'params', 'timeout_seconds', 'interval_seconds'], path);
+  checkKeys(r, v, ['named', 'params', 'timeout_seconds', 'interval_seconds', 'on_no_data'], path);
   const name = readString(r, v.named, [...path, 'named']);
   if (name === undefined) return undefined;
   const params = v.params === undefined || v.params === null ? {} : expectMap(r, v.params, [...path, 'params']);
@@ -119,6 +119,13 @@ function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: nu
     spec.timeoutMs = ms ?? spec.timeoutMs;
   }
   if (has(v, 'interval_seconds')) spec.intervalMs = readSecondsMs(r, v.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) ?? spec.intervalMs;
+  if (has(v, 'on_no_data')) {
+    const at = [...path, 'on_no_data'];
+    const mode = readOnNoData(r, v.on_no_data, at);
+    if (mode === undefined) return undefined;
+    if (!noDataApplies(r, name, at)) return undefined;
+    spec.onNoData = mode;
+  }
   return spec;
 }
 
@@ -161,9 +168,14 @@ function compileNamed(
       spec.intervalMs = readSecondsMs(r, value, at, { allowZero: false }) ?? spec.intervalMs;
       continue;
     }
+    if (inline && key === 'on_no_data') {
+      const mode = readOnNoData(r, value, at);
+      if (mode !== undefined && noDataApplies(r, name, at)) spec.onNoData = mode;
+      continue;
+    }
     const p = def.params[key];
     if (!p) {
-      const all = inline ? [...known, 'timeout_seconds', 'interval_seconds'] : known;
+      const all = inline ? [...known, 'timeout_seconds', 'interval_seconds', 'on_no_data'] : known;
       r.report(at, `unknown parameter for ${name}${didYouMean(key, all)}${known.length ? ` (known: ${known.join(', ')})` : ' (it takes none)'}`, 'key');
       continue;
     }
@@ -188,6 +200,26 @@ function compileNamed(
   return r.count() === before ? spec : undefined;
 }
 
+const ON_NO_DATA = ['fail', 'needs_human'] as const;
+
+/**
+ * `on_no_data`: what a post-check's failure means when its last try could not measure
+ * (no data, NaN, a query error, no answer). `needs_human` keeps the rollback from running
+ * on a verdict nobody has: where the rollback re-applies what the action undid (a bad
+ * deploy), a check that cannot read its metric would otherwise bring the fault back.
+ */
+function readOnNoData(r: Reporter, v: unknown, at: YamlPath): 'fail' | 'needs_human' | undefined {
+  return readOneOf(r, v, ON_NO_DATA, at);
+}
+
+/** Only a Prometheus check has "no data"; a Kubernetes check's answer is the cluster's state. */
+function noDataApplies(r: Reporter, name: string, at: YamlPath): boolean {
+  if (namedCheck(name)?.needs === 'prometheus') return true;
+  const prom = NAMED_CHECK_NAMES.filter((n) => namedCheck(n)?.needs === 'prometheus');
+  r.report(at, `on_no_data applies to the checks that read Prometheus (promql, ${prom.join(', ')}), not ${name}`);
+  return false;
+}
+
 function defaultsOf(def: NamedCheckDef): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, p] of Object.entries(def.params)) if (p.default !== undefined) out[k] = p.default;
@@ -204,7 +236,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   const m = expectMap(r, v, path);
   if (!m) return undefined;
   const before = r.count();
-  checkKeys(r, m, ['query', 'expect', 'for_seconds', 'timeout_seconds', 'interval_seconds', 'on_empty'], path);
+  checkKeys(r, m, ['query', 'expect', 'for_seconds', 'timeout_seconds', 'interval_seconds', 'on_empty', 'on_no_data'], path);
   const query = readNonEmptyString(r, m.query, [...path, 'query']);
   let expect: Expectation | undefined;
   const expectText = readString(r, m.expect, [...path, 'expect']);
@@ -216,6 +248,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 120_000;
   const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 5_000;
   const onEmpty = has(m, 'on_empty') ? readOneOf(r, m.on_empty, ['fail', 'pass'] as const, [...path, 'on_empty']) : 'fail';
+  const onNoData = has(m, 'on_no_data') ? readOnNoData(r, m.on_no_data, [...path, 'on_no_data']) : undefined;
   if (forMs !== undefined && timeoutMs !== undefined && forMs >= timeoutMs) {
     // A condition that must hold longer than the check may wait can never pass.
     r.report([...path, 'for_seconds'], `for_seconds (${forMs / 1000}) must be less than timeout_seconds (${timeoutMs / 1000})`);
@@ -231,7 +264,16 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   if (r.count() !== before || query === undefined || !expect || forMs === undefined || timeoutMs === undefined || intervalMs === undefined || !onEmpty) {
     return undefined;
   }
-  return { type: 'promql', query: compileTemplate(query, (p) => promqlPlaceholder(query, p.offset)), expect, forMs, timeoutMs, intervalMs, onEmpty };
+  return {
+    type: 'promql',
+    query: compileTemplate(query, (p) => promqlPlaceholder(query, p.offset)),
+    expect,
+    forMs,
+    timeoutMs,
+    intervalMs,
+    onEmpty,
+    ...(onNoData ? { onNoData } : {}),
+  };
 }
 
 function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: number | undefined): CheckSpec | undefined {

@@ -193,7 +193,7 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
         const v = lookup(values, key);
         if (v !== undefined) read[key] = v;
       }
-      return { type: 'named', name: spec.name, params: { ...spec.params }, values: read, timeoutMs: spec.timeoutMs, intervalMs: spec.intervalMs };
+      return { type: 'named', name: spec.name, params: { ...spec.params }, values: read, timeoutMs: spec.timeoutMs, intervalMs: spec.intervalMs, ...(spec.onNoData ? { onNoData: spec.onNoData } : {}) };
     }
     case 'promql':
       return {
@@ -204,6 +204,7 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
         timeoutMs: spec.timeoutMs,
         intervalMs: spec.intervalMs,
         onEmpty: spec.onEmpty,
+        ...(spec.onNoData ? { onNoData: spec.onNoData } : {}),
       };
     case 'http':
       return {

@@ -113,6 +113,8 @@ export interface StepRecord {
   detail: string | null;
   /** What an action found and changed (the replicas before a scale, whether a node was cordoned already): what a person undoing it by hand needs. */
   facts?: Record<string, string>;
+  /** A failed check whose last try could not measure (no data, NaN, an error, no answer). */
+  inconclusive?: true;
 }
 
 export interface ExecutionRow {

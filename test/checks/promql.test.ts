@@ -124,7 +124,7 @@ describe('promql check against a real Prometheus', () => {
   it('an empty vector fails by default (no data is not good news)', async () => {
     const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check('demo_no_such_metric', { timeoutMs: 400 }), ctx());
     // At 0 and 250 ms, and the last at the timeout, 400 ms.
-    assert.deepEqual(out, { ok: false, detail: 'no data: the query returned an empty vector after 3 attempts', attempts: 3 });
+    assert.deepEqual(out, { ok: false, detail: 'no data: the query returned an empty vector after 3 attempts', attempts: 3, inconclusive: true });
   });
 
   it('an empty vector passes with on_empty: pass', async () => {
@@ -137,12 +137,14 @@ describe('promql check against a real Prometheus', () => {
     assert.equal(out.ok, false);
     assert.equal(out.attempts, 2);
     assert.match(out.detail, /^query error bad_data: .*parse error.* after 2 attempts$/);
+    // It could not measure: a runbook may hold its rollback on it (on_no_data: needs_human).
+    assert.equal(out.inconclusive, true);
   });
 
   it('NaN and Inf never pass, whatever the operator', async () => {
     const runner = createPromqlCheckRunner({ prometheusUrl: prom.url });
     const nan = await runner.run(check('0/0', { expect: { op: '!=', value: 0 }, timeoutMs: 200 }), ctx());
-    assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 2 attempts', observed: 'NaN', attempts: 2 });
+    assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 2 attempts', observed: 'NaN', attempts: 2, inconclusive: true });
     const inf = await runner.run(check('vector(1/0)', { expect: { op: '>', value: 0 }, timeoutMs: 200 }), ctx());
     assert.deepEqual(inf, { ok: false, detail: 'expected > 0, got +Inf after 2 attempts', observed: '+Inf', attempts: 2 });
   });
@@ -184,7 +186,7 @@ describe('promql check against a real Prometheus', () => {
     const out = await createPromqlCheckRunner({ prometheusUrl: gone.url }).run(check('demo_ok_ratio', { timeoutMs: 700, intervalMs: 250 }), ctx());
     assert.ok(Date.now() - started < 1_500);
     // At 0, 250 and 500 ms, and the last at the timeout, 700 ms.
-    assert.deepEqual(out, { ok: false, detail: 'Prometheus: connection refused after 4 attempts', attempts: 4 });
+    assert.deepEqual(out, { ok: false, detail: 'Prometheus: connection refused after 4 attempts', attempts: 4, inconclusive: true });
   });
 
   it('a Prometheus that never answers fails when its last attempt runs out of time, instead of hanging', async () => {
@@ -197,7 +199,7 @@ describe('promql check against a real Prometheus', () => {
         ctx(),
       );
       // The first attempt is cut off at the timeout (300 ms); the last, made there, has its own 400 ms.
-      assert.deepEqual(out, { ok: false, detail: 'no answer within 400ms after 2 attempts', attempts: 2 });
+      assert.deepEqual(out, { ok: false, detail: 'no answer within 400ms after 2 attempts', attempts: 2, inconclusive: true });
       assert.ok(Date.now() - started < 1_500);
     } finally {
       await hung.close();

@@ -149,13 +149,13 @@ describe('named checks backed by Prometheus', () => {
     it('fails with no data when the requests carry no `code` label (every one may be an error)', async () => {
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
       const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'legacy' }, { threshold: 0.05 }, 200, 1_000), stepContext());
-      assert.deepEqual(out, { ok: false, detail: `${query('legacy')} returned no data after 2 attempts`, attempts: 2 });
+      assert.deepEqual(out, { ok: false, detail: `${query('legacy')} returned no data after 2 attempts`, attempts: 2, inconclusive: true });
     });
 
     it('fails with no data when the pods have no traffic series at all', async () => {
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
       const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'idle' }, { threshold: 0.05 }, 200, 1_000), stepContext());
-      assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 2 attempts`, attempts: 2 });
+      assert.deepEqual(out, { ok: false, detail: `${query('idle')} returned no data after 2 attempts`, attempts: 2, inconclusive: true });
     });
   });
 
@@ -191,6 +191,6 @@ describe('named checks backed by Prometheus', () => {
   it('error_rate_normalized with no data fails: silence is not health', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
     const out = await runner.run(namedCheck('error_rate_normalized', values, { query: 'no_such_metric' }, 200, 1_000), stepContext());
-    assert.deepEqual(out, { ok: false, detail: 'no_such_metric returned no data after 2 attempts', attempts: 2 });
+    assert.deepEqual(out, { ok: false, detail: 'no_such_metric returned no data after 2 attempts', attempts: 2, inconclusive: true });
   });
 });

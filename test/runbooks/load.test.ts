@@ -269,3 +269,38 @@ test('regex matchers are RE2: a hostile label cannot make matching backtrack, an
   const backref = parseMatcher('x=~"(a)\\\\1"');
   assert.equal(backref.ok, false);
 });
+
+test('on_no_data: needs_human is read on promql and Prometheus-backed named checks; elsewhere, or misspelt, it is a load error naming the path', () => {
+  const rb = (checks: string) => ['runbooks:', '  r:', '    risk: LOW', '    action: kubectl rollout undo deployment {deployment} -n {namespace}', '    rollback: kubectl rollout undo deployment {deployment} -n {namespace}', '    post_checks:', checks, ''].join('\n');
+  const good = parseRunbooksText(
+    rb(
+      [
+        '      - error_rate_normalized: {threshold: 0.1, on_no_data: needs_human}',
+        '      - {named: metrics_improved, on_no_data: fail}',
+        "      - promql: {query: 'up', expect: '== 1', on_no_data: needs_human}",
+        "      - promql: {query: 'up', expect: '== 1'}",
+      ].join('\n'),
+    ),
+    'g.yaml',
+  );
+  assert.deepEqual(good.problems.map(formatProblem), []);
+  assert.deepEqual(
+    good.runbooks[0]!.postChecks.map((c) => ('onNoData' in c ? c.onNoData : undefined)),
+    ['needs_human', 'fail', 'needs_human', undefined],
+  );
+  const bad = parseRunbooksText(
+    rb(
+      [
+        '      - pod_becomes_ready: {on_no_data: needs_human}',
+        "      - promql: {query: 'up', expect: '== 1', on_no_data: needs-human}",
+        '      - {named: deployment_exists, on_no_data: needs_human}',
+      ].join('\n'),
+    ),
+    'b.yaml',
+  );
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    'b.yaml: runbooks.r.post_checks[0].pod_becomes_ready.on_no_data: on_no_data applies to the checks that read Prometheus (promql, metrics_improved, error_rate_normalized), not pod_becomes_ready',
+    'b.yaml: runbooks.r.post_checks[1].promql.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
+    'b.yaml: runbooks.r.post_checks[2].on_no_data: on_no_data applies to the checks that read Prometheus (promql, metrics_improved, error_rate_normalized), not deployment_exists',
+  ]);
+});
