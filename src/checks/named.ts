@@ -286,7 +286,10 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         let query = stringParam(check, 'query');
         if (query === undefined) {
           const { ns, re } = podRegex(check);
-          query = `avg(rate(container_cpu_usage_seconds_total{namespace="${ns}",pod=~"${re}",container!=""}[5m]))`;
+          // The busiest pod's CPU, not the pods' average: a pod that a scale-up adds idles
+          // at first, and its zero pulled an average down at once, "improved" while the
+          // load was not handled at all. A maximum drops only when the busy pods' load does.
+          query = `max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="${ns}",pod=~"${re}",container!=""}[5m])))`;
         }
         const threshold = check.params.threshold === undefined ? undefined : numParam(check, ['threshold'], 0);
         let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;

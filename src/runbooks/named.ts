@@ -99,7 +99,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     mode: 'converge',
     description: 'the service’s CPU/latency signal is lower after the action than before it',
     params: {
-      query: { type: 'string', description: 'PromQL giving the signal (default: CPU usage of the deployment)' },
+      query: { type: 'string', description: 'PromQL giving the signal (default: the CPU usage of the busiest pod of the deployment)' },
     },
     reads: METRIC_READS,
     requires: [['namespace'], ['deployment']],

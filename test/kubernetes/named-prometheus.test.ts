@@ -34,6 +34,15 @@ describe('named checks backed by Prometheus', () => {
     // Labelled by `status`, not `code`: the default query cannot tell its errors.
     { labels: { namespace: 'shop', pod: 'legacy-7a8b9c0d1-fghij', status: '500' }, perSecond: 5, value: 0 },
   ];
+  /**
+   * container_cpu_usage_seconds_total of deployment busy's three pods, 0.6 cores each,
+   * and (once a test scales it up) of a fourth that idles.
+   */
+  const cpu: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = ['busy-7c9d8f6b5-aaaaa', 'busy-7c9d8f6b5-bbbbb', 'busy-7c9d8f6b5-ccccc'].map((pod) => ({
+    labels: { namespace: 'shop', pod, container: 'app' },
+    perSecond: 0.6,
+    value: 0,
+  }));
 
   before(async () => {
     target = await startHttpTarget();
@@ -49,6 +58,10 @@ describe('named checks backed by Prometheus', () => {
     const tick = () => {
       for (const c of counters) {
         target.setMetric('http_requests_total', c.value, c.labels);
+        c.value += c.perSecond * 0.2;
+      }
+      for (const c of cpu) {
+        target.setMetric('container_cpu_usage_seconds_total', c.value, c.labels);
         c.value += c.perSecond * 0.2;
       }
     };
@@ -95,7 +108,7 @@ describe('named checks backed by Prometheus', () => {
     assert.equal(out.ok, false);
     assert.equal(
       out.detail,
-      'no baseline: avg(rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m])) had no data at the start of the execution after 2 attempts',
+      'no baseline: max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m]))) had no data at the start of the execution after 2 attempts',
     );
   });
 
@@ -186,6 +199,28 @@ describe('named checks backed by Prometheus', () => {
     await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === 0.5);
     const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_spike' }, 200, 1_000), ctx);
     assert.deepEqual(out, { ok: false, detail: 'no baseline: demo_spike was +Inf at the start of the execution, not a finite value after 2 attempts', attempts: 2 });
+  });
+
+  it('metrics_improved (default query) is not fooled by an idle pod a scale-up adds: the busiest pod is judged, not the average', async () => {
+    const busy = 'container_cpu_usage_seconds_total{namespace="shop",pod=~"busy-.*"}';
+    // History enough that rate() over it moves slowly (it grows with the history it covers).
+    await waitForQuery(prom.url, `min(count_over_time(${busy}[5m]))`, (v) => (v[0] ?? 0) >= 30, 60_000);
+    const ctx = stepContext({ startedAt: Date.now() });
+    // The scale-up: a fourth pod joins and takes no load; the three keep theirs.
+    cpu.push({ labels: { namespace: 'shop', pod: 'busy-7c9d8f6b5-ddddd', container: 'app' }, perSecond: 0, value: 0 });
+    await waitForQuery(prom.url, `count(rate(${busy}[5m]))`, (v) => v[0] === 4);
+    // The trap: an average over the pods dropped, only because the idle pod joined it.
+    const avg = `avg(rate(${busy}[5m]))`;
+    const [avgBefore] = (await queryInstant(prom.url, avg, { signal: AbortSignal.timeout(5_000), time: ctx.startedAt })).samples.map((x) => x.value);
+    const [avgNow] = (await queryInstant(prom.url, avg, { signal: AbortSignal.timeout(5_000) })).samples.map((x) => x.value);
+    assert.ok(avgNow! < avgBefore!, `the average fell: ${avgBefore} → ${avgNow}`);
+
+    const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+    const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'busy' }, {}, 1_500, 700), ctx);
+    assert.equal(out.ok, false, out.detail);
+    const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[a-z0-9\]\{1,10\}-\[a-z0-9\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+) after \d+ attempts$/.exec(out.detail);
+    assert.ok(m, out.detail);
+    assert.ok(Number(m[2]) >= Number(m[1]), out.detail);
   });
 
   it('error_rate_normalized with no data fails: silence is not health', async () => {
