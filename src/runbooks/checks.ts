@@ -46,6 +46,11 @@ export interface CheckListOptions {
    * interval, that cannot fit in it is refused rather than failing every run.
    */
   budgetMs?: number;
+  /**
+   * Pre-checks and guardrails: checked before any action, so their failure never runs a
+   * rollback, and `on_no_data` (which holds a rollback back) would do nothing there.
+   */
+  beforeActions?: boolean;
 }
 
 export interface CompiledChecks {
@@ -64,6 +69,10 @@ export function compileCheckList(r: Reporter, v: unknown, path: YamlPath, opts: 
       return;
     }
     const spec = compileCheck(r, item, [...path, i], opts.budgetMs);
+    if (spec && opts.beforeActions && (spec.type === 'promql' || spec.type === 'named') && spec.onNoData !== undefined) {
+      r.report([...path, i], `on_no_data is for post_checks only: a ${path[path.length - 1] === 'guardrails' ? 'guardrail' : 'pre-check'} is checked before any action, and its failure never runs a rollback`);
+      return;
+    }
     if (spec) out.specs.push(spec);
   });
   return r.count() === before ? out : undefined;

@@ -69,11 +69,12 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   if (has(m, 'success_rate')) readFraction(r, m.success_rate, at('success_rate'));
   if (has(m, 'verification')) readString(r, m.verification, at('verification'));
 
-  const preChecks = compileCheckList(r, m.pre_checks, at('pre_checks'));
+  const preChecks = compileCheckList(r, m.pre_checks, at('pre_checks'), { proseAllowed: false, beforeActions: true });
   const postChecks = compileCheckList(r, m.post_checks, at('post_checks'));
   // Only a MEDIUM runbook's guardrails are checked (before the decision, within the budget).
   const guardrails = compileCheckList(r, m.guardrails, at('guardrails'), {
     proseAllowed: risk === 'HIGH',
+    beforeActions: true,
     ...(risk === 'MEDIUM' ? { budgetMs: GUARDRAIL_BUDGET_MS } : {}),
   });
 

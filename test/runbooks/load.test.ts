@@ -303,4 +303,23 @@ test('on_no_data: needs_human is read on promql and Prometheus-backed named chec
     'b.yaml: runbooks.r.post_checks[1].promql.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
     'b.yaml: runbooks.r.post_checks[2].on_no_data: on_no_data applies to the checks that read Prometheus (promql, metrics_improved, error_rate_normalized), not deployment_exists',
   ]);
+  // Before the actions, it would hold back nothing: a failed pre-check or guardrail runs no rollback.
+  const before = parseRunbooksText(
+    [
+      'runbooks:',
+      '  r:',
+      '    risk: MEDIUM',
+      '    action: kubectl rollout restart deployment {deployment} -n {namespace}',
+      '    pre_checks:',
+      "      - promql: {query: 'up', expect: '== 1', on_no_data: needs_human}",
+      '    guardrails:',
+      "      - promql: {query: 'up', expect: '== 1', on_no_data: fail, timeout_seconds: 10}",
+      '',
+    ].join('\n'),
+    'p.yaml',
+  );
+  assert.deepEqual(before.problems.map(formatProblem), [
+    'p.yaml: runbooks.r.pre_checks[0]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
+    'p.yaml: runbooks.r.guardrails[0]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
+  ]);
 });
