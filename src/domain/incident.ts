@@ -16,7 +16,7 @@ export interface Incident {
    * `field` names where it was (`labels.confidence`), `value` is the sender's text.
    */
   confidence_unreadable?: { field: string; value: string };
-  /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it. */
+  /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it, and it alone fills `{service}` (see placeholderValues). */
   service: string;
   services: string[];
   symptoms: string[];
@@ -47,12 +47,20 @@ export function triggerWords(incident: Incident): string[] {
 
 /**
  * Values for placeholders: context first, then labels (spec §3), then the
- * incident's own `service` and `incident_id` when neither names them.
+ * incident's own `incident_id` when neither names it. `{service}` is always the
+ * incident's own service, whatever a context or label of that name says: it is the
+ * service the guardrails (rate limit, cooldown, blast radius, circuit, approval plan
+ * key) count against, and a run must act on the service it is counted against. Were
+ * they two, alerts naming one target under a new service each time would each get a
+ * rate limit and cooldown of their own (the generic intake refuses a differing
+ * `context.service` or `labels.service`; an Alertmanager alert's `service` label
+ * naming an exporter is not its service, see ingest/alertmanager.ts).
  */
 export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>): Record<string, string> {
-  const values = { service: incident.service, incident_id: incident.id, ...incident.labels };
   // An Alertmanager alert's context is its labels, the same map: spread once.
-  return incident.context === incident.labels ? values : { ...values, ...incident.context };
+  const values: Record<string, string> = incident.context === incident.labels ? { incident_id: incident.id, ...incident.labels } : { incident_id: incident.id, ...incident.labels, ...incident.context };
+  values.service = incident.service;
+  return values;
 }
 
 /**
@@ -61,9 +69,9 @@ export function placeholderValues(incident: Pick<Incident, 'context' | 'labels' 
  * storm allocates nothing (an Alertmanager alert's context and labels are one map).
  */
 export function placeholderValue(incident: Pick<Incident, 'context' | 'labels' | 'service' | 'id'>, name: string): string | undefined {
+  if (name === 'service') return incident.service;
   if (Object.hasOwn(incident.context, name)) return incident.context[name];
   if (incident.labels !== incident.context && Object.hasOwn(incident.labels, name)) return incident.labels[name];
-  if (name === 'service') return incident.service;
   if (name === 'incident_id') return incident.id;
   return undefined;
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { Incident } from '../domain/index.js';
+import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
 import { boundedMap, type IngestResult } from './common.js';
 
@@ -55,6 +55,24 @@ export const incidentSchema = z
   .refine((v) => v.service !== undefined || v.services !== undefined, {
     message: 'required: give "service" or "services"',
     path: ['service'],
+  })
+  .superRefine((body, ctx) => {
+    // {service} in a runbook is filled with the incident's service, the one its rate
+    // limit, cooldown and blast radius count against. A context or label naming another
+    // service would be ignored there, so the incident is refused rather than read two ways.
+    const service = body.service ?? body.services?.[0];
+    if (service === undefined) return;
+    for (const map of ['context', 'labels'] as const) {
+      if (!Object.hasOwn(body[map], 'service')) continue;
+      const given = String(body[map].service);
+      if (wellFormed(given) !== wellFormed(service)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [map, 'service'],
+          message: `differs from service ${quoteUntrusted(service)}: an incident has one service, the one its runbook acts on and its rate limit and cooldown count against; give it once (or the same in both)`,
+        });
+      }
+    }
   });
 export type IncidentInput = z.infer<typeof incidentSchema>;
 

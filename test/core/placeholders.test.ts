@@ -13,16 +13,16 @@ import { startTestService, type TestService } from '../helpers/service.js';
 describe('placeholder values', () => {
   const labels = { service: 'from-label', pod: 'pod-label', namespace: 'prod' };
 
-  it('context over labels over the incident service and id', () => {
+  it('context over labels over the incident id; service always the incident\'s own', () => {
     const v = placeholderValues({ id: 'inc_1', service: 'svc', labels, context: { pod: 'pod-context' } });
-    assert.deepEqual(v, { service: 'from-label', incident_id: 'inc_1', pod: 'pod-context', namespace: 'prod' });
+    assert.deepEqual(v, { service: 'svc', incident_id: 'inc_1', pod: 'pod-context', namespace: 'prod' });
     const bare = placeholderValues({ id: 'inc_2', service: 'svc', labels: {}, context: {} });
     assert.deepEqual(bare, { service: 'svc', incident_id: 'inc_2' });
   });
 
   it('an Alertmanager incident (context is its labels) gives the same values', () => {
     assert.deepEqual(placeholderValues({ id: 'inc_3', service: 'svc', labels, context: labels }), {
-      service: 'from-label',
+      service: 'svc',
       incident_id: 'inc_3',
       pod: 'pod-label',
       namespace: 'prod',

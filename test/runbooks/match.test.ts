@@ -40,7 +40,7 @@ test('matchers must all hold on the labels; a missing label is the empty string'
   assert.equal(medium({}), undefined);
 });
 
-test('matchers see the values placeholders are filled with: context over labels, then service (a context namespace cannot slip past a guard)', () => {
+test('matchers see the values placeholders are filled with: context over labels, service always the incident\'s (a context namespace cannot slip past a guard)', () => {
   // The bundled restart-pod: match: ['namespace!~"kube-system|kube-public|kube-node-lease"'], action on {namespace}.
   const library = createRunbookIndex(loadRunbooks(LIBRARY).runbooks);
   const crash = (over: Parameters<typeof incident>[0]) => library.match(incident({ root_cause: 'CrashLoopBackOff', ...over }))?.id;
@@ -55,10 +55,11 @@ test('matchers see the values placeholders are filled with: context over labels,
 
   const guarded = parseMatcher('service!="payments"');
   assert.ok(guarded.ok);
-  // {service} falls back to the incident's service when neither map names one; so does the matcher.
+  // {service} is always the incident's service (the one its guardrails count against),
+  // whatever a context or label of that name says; so is what the matcher sees.
   assert.equal(matchersHoldFor([guarded.value], incident({ service: 'payments' })), false);
-  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'payments', labels: { service: 'web' } })), true);
-  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'web', context: { service: 'payments' }, labels: { service: 'web' } })), false);
+  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'payments', labels: { service: 'web' } })), false);
+  assert.equal(matchersHoldFor([guarded.value], incident({ service: 'web', context: { service: 'payments' }, labels: { service: 'web' } })), true);
 });
 
 test('matcher parsing and evaluation', () => {

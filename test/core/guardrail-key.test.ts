@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { placeholderValue, placeholderValues } from '../../src/domain/index.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+
+/**
+ * The service a run acts on ({service} in its steps) and the service its guardrails
+ * (rate limit, cooldown, blast radius, circuit, the approval plan key) count against
+ * are one value: the incident's service. Were they two, repeated incidents could act
+ * on one service again and again while each counted against another.
+ */
+describe('the service acted on is the service counted', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    for (const s of ['checkout', 'a', 'b', 'c', 'kube-state-metrics']) target.route('POST', `/restart/${s}`, { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart:
+    risk: LOW
+    triggers: [crashloop, KubePodCrashLooping]
+    max_per_hour: 1
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('{service} is always the incident service, never a context or label of that name', () => {
+    const incident = { id: 'inc_1', service: 'checkout', context: { service: 'a' }, labels: { service: 'b' } };
+    assert.equal(placeholderValues(incident).service, 'checkout');
+    assert.equal(placeholderValue(incident, 'service'), 'checkout');
+    const am = { id: 'inc_2', service: 'checkout', context: { service: 'kube-state-metrics' }, labels: {} };
+    am.labels = am.context;
+    assert.equal(placeholderValues(am).service, 'checkout');
+    assert.equal(placeholderValue(am, 'service'), 'checkout');
+  });
+
+  it('an incident whose context.service or labels.service differs from its service is refused with 400 naming the field; nothing runs', async () => {
+    for (const [i, s] of ['a', 'b', 'c'].entries()) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { id: `INC-CTX-${i}`, service: 'checkout', root_cause: 'crashloop', context: { service: s } });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.details[0].path, 'body.context.service');
+      assert.match(r.body.error.details[0].message, /differs from service "checkout"/);
+    }
+    const lab = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-LAB', service: 'checkout', root_cause: 'crashloop', labels: { service: 'a' } });
+    assert.equal(lab.status, 400);
+    assert.equal(lab.body.error.details[0].path, 'body.labels.service');
+    const first = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-SVCS', services: ['checkout', 'a'], root_cause: 'crashloop', context: { service: 'a' } });
+    assert.equal(first.status, 400);
+    assert.equal(first.body.error.details[0].path, 'body.context.service');
+    // The other way round: one target, a service of its own each time (each under its own rate limit).
+    for (const [i, s] of ['x1', 'x2', 'x3'].entries()) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { id: `INC-DODGE-${i}`, service: s, root_cause: 'crashloop', context: { service: 'checkout' } });
+      assert.equal(r.status, 400, JSON.stringify(r.body));
+      assert.equal(r.body.error.details[0].path, 'body.context.service');
+    }
+    for (const s of ['a', 'b', 'c', 'checkout']) assert.equal(target.calls(`/restart/${s}`, 'POST'), 0);
+    assert.equal((await svc.get('/api/v1/incidents/INC-CTX-0')).status, 404);
+    assert.equal((await svc.get('/api/v1/incidents/INC-DODGE-0')).status, 404);
+  });
+
+  it('the same service given in both places is one service: accepted, and the rate limit holds across them', async () => {
+    const one = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-SAME-1', service: 'checkout', root_cause: 'crashloop', context: { service: 'checkout' } });
+    assert.equal(one.status, 202);
+    assert.equal(one.body.action, 'executed');
+    const two = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-SAME-2', service: 'checkout', root_cause: 'crashloop', labels: { service: 'checkout' } });
+    assert.equal(two.status, 202);
+    assert.equal(two.body.action, 'blocked');
+    assert.equal(target.calls('/restart/checkout', 'POST'), 1);
+  });
+
+  it("an Alertmanager alert whose service label names an exporter acts on the service it is counted against, not the exporter", async () => {
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([{ labels: { alertname: 'KubePodCrashLooping', job: 'kube-state-metrics', service: 'kube-state-metrics', namespace: 'shop', deployment: 'b' }, fingerprint: 'ksm1' }]),
+    );
+    assert.equal(r.status, 202);
+    assert.equal(r.body.results[0].action, 'executed');
+    const incident = (await svc.get(`/api/v1/incidents/${r.body.results[0].incident_id}`)).body.incident;
+    assert.equal(incident.service, 'b');
+    assert.equal(target.calls('/restart/b', 'POST'), 1);
+    assert.equal(target.calls('/restart/kube-state-metrics', 'POST'), 0);
+  });
+});
