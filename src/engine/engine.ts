@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, quoteUntrusted, RectifyError } from '../domain/index.js';
-import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, type Clock } from '../lib/index.js';
+import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
@@ -810,7 +810,9 @@ export function createEngine(deps: EngineDeps) {
           { details: [{ path: 'body.service', message: `differs from params.service ${quoteUntrusted(params.service)}` }] },
         );
       }
-      const service = opts.service ?? params.service ?? rb.id;
+      // Well formed as the store keeps it (a lone surrogate as U+FFFD): the rate limit, cooldown
+      // and blast radius read back from the store must find the key this run compares with.
+      const service = wellFormed(opts.service ?? params.service ?? rb.id);
       const now = clock.now();
       const incidentId = id('man');
       const incident: Incident = {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
+import { wellFormed } from '../lib/index.js';
 import { boundedMap, ingestProblem, MAX_MAP_ENTRIES, parseConfidence, type IngestResult } from './common.js';
 
 const labelSet = boundedMap(z.string());
@@ -129,7 +130,9 @@ export function alertmanagerToIncidents(
     const a = body.alerts[i]!;
     const labels = a.labels;
     const at = `alerts.${i}`;
-    const service = serviceOf(labels, exporters);
+    // Well formed as the store keeps it (a lone surrogate as U+FFFD): the rate limit, cooldown and
+    // blast radius read back from the store must find the key this decision compares with.
+    const service = wellFormed(serviceOf(labels, exporters));
     const rawConfidence = labels.confidence ?? a.annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).

@@ -65,17 +65,18 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   if (!HANDLED.has(type)) return { incidents: [], problems: [] };
   const data = ev.data;
   if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
-  // Lone surrogates (a JSON "\ud800") become U+FFFD here, as in a generic incident: the
-  // incident decided is the one stored and read back (the database would store three).
-  const summary = data.service?.summary === undefined ? undefined : wellFormed(data.service.summary);
+  const summary = data.service?.summary;
   if (!summary) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
-  const service = cut(summary, MAX_SERVICE);
+  // Well formed as the store keeps it (a lone surrogate, or a pair a cut split, as one U+FFFD),
+  // as in a generic incident: the guardrails read back from the store must find the key this
+  // decision compares with, and the incident decided is the one read back.
+  const service = wellFormed(cut(summary, MAX_SERVICE));
   const fullTitle = wellFormed(data.title ?? '');
   if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
-  const title = cut(fullTitle, MAX_TITLE);
+  const title = wellFormed(cut(fullTitle, MAX_TITLE));
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: wellFormed(data.id), pagerduty_event: wellFormed(ev.id) };
-  if (data.urgency) labels.urgency = cut(wellFormed(data.urgency), 64);
+  if (data.urgency) labels.urgency = wellFormed(cut(data.urgency, 64));
   // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
   // after the resolve that ended it is told by it (engine/occurrence.ts). Kept only
   // when it is a time, in one form.

@@ -90,3 +90,71 @@ describe('the service acted on is the service counted', () => {
     assert.equal(target.calls('/restart/kube-state-metrics', 'POST'), 0);
   });
 });
+
+/**
+ * A service name that is not well-formed text (a lone surrogate, JSON "\ud800") is
+ * stored as U+FFFD: the key the guardrails read back from the store must be the key
+ * the decision compares with, or a run still under way on that service is not seen.
+ */
+describe('a service with a lone surrogate is one key, in the decision and in the store', () => {
+  const MIN = 60_000;
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => {
+    await target.close();
+  });
+
+  for (const source of ['alertmanager', 'pagerduty', 'manual'] as const) {
+    it(`${source}: a cooldown lasts while the last run on that service still runs`, async () => {
+      target.reset();
+      let release!: () => void;
+      const gate = new Promise<void>((r) => (release = r));
+      target.route('POST', `/long/${source}`, async (_req, call) => {
+        if (call === 1) await gate;
+        return { status: 200 };
+      });
+      const svc = await startTestService({
+        runbooks: `runbooks:
+  long:
+    risk: LOW
+    triggers: [Crash, crash]
+    max_per_hour: 10
+    cooldown_minutes: 5
+    blast_radius_limit: 2
+    action:
+      http: {method: POST, url: "${target.url}/long/${source}"}
+`,
+      });
+      try {
+        const service = 'shop\ud800';
+        const send = async (n: number) => {
+          if (source === 'manual') {
+            const r = await svc.post('/api/v1/runbooks/long/run', { service, by: 'alice' });
+            return { status: r.status, body: { results: [r.body] } };
+          }
+          return source === 'alertmanager'
+            ? svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Crash', service }, fingerprint: `lone${n}` }]))
+            : svc.post('/api/v1/webhooks/pagerduty', { event: { id: `EV${n}`, event_type: 'incident.triggered', data: { id: `PD${n}`, title: 'crash', service: { summary: service } } } });
+        };
+        const first = await send(1);
+        assert.equal(first.status, 202, JSON.stringify(first.body));
+        assert.equal(first.body.results[0].action, 'executed');
+        await target.waitForRequest(`/long/${source}`);
+        svc.clock.advance(6 * MIN);
+        const second = await send(2);
+        assert.equal(second.status, 202);
+        assert.deepEqual(
+          [second.body.results[0].action, second.body.results[0].event, second.body.results[0].reason],
+          ['blocked', 'RATE_LIMITED', 'Cooldown active (the last run of long on shop\ufffd is still running)'],
+        );
+        release();
+        assert.equal((await svc.get(`/api/v1/incidents/${first.body.results[0].incident_id}`)).body.incident.service, 'shop\ufffd');
+      } finally {
+        release();
+        await svc.stop({ remove: true });
+      }
+    });
+  }
+});
