@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { quoteUntrusted, RectifyError, type DecisionResult, type Incident, type Verdict } from '../domain/index.js';
-import type { ExecutionPlan } from '../pipeline/index.js';
+import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
 import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
@@ -159,6 +159,7 @@ export function applyVerdict(
         circuit_trial: verdict.circuitTrial,
       });
       tx.consumeRate(rb.id, incident.service, ctx.now, id);
+      for (const target of kubernetesTargets(plan)) tx.consumeRate(targetRunbookKey(rb.id), target, ctx.now, id);
       tx.claimBlastRadius(id, rb.id, incident.service, ctx.now);
       if (verdict.circuitTrial) {
         const c = tx.circuit(rb.id);

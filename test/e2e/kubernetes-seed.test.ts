@@ -57,6 +57,9 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     fake.addNode('node-b');
     fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'], restartCount: 1, lastTerminatedAt: new Date().toISOString() });
     fake.addDeployment(NS, 'worker', 3);
+    // Runs of scale-up after INC002's: its cooldown (10 min) holds per deployment, whatever the service.
+    fake.addDeployment(NS, 'worker-b', 3);
+    fake.addDeployment(NS, 'worker-c', 3);
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
   };
 
@@ -125,46 +128,41 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     }
   });
 
-  /** Puts worker back at 3 replicas, as an operator would between two runs. */
-  const resetWorker = () => {
-    const w = fake.get('deployments', NS, 'worker')!;
-    fake.cluster.put('deployments', { ...w, spec: { ...w.spec, replicas: 3 } });
-  };
-  const scaleWrites = () => fake.requests.filter((q) => q.method === 'PUT' && q.path === SCALE).map((q) => (q.body as { spec: { replicas: number } }).spec.replicas);
+  const scaleWrites = (deployment: string) =>
+    fake.requests.filter((q) => q.method === 'PUT' && q.path === `/apis/apps/v1/namespaces/${NS}/deployments/${deployment}/scale`).map((q) => (q.body as { spec: { replicas: number } }).spec.replicas);
 
   it('INC002 again, for a service whose metric does not improve: verification fails and the rollback restores the 3 the scale read', async () => {
-    resetWorker();
     metrics.setMetric('demo_worker_cpu_per_replica', 0.9, { deployment: 'worker' });
     await waitForQuery(prom.url, 'demo_worker_cpu_per_replica', (v) => v[0] === 0.9, 15_000);
     fake.clearRequests();
-    // Another service name: the first run's cooldown (10 min per runbook and service) does not apply.
-    const r = await svc.post('/api/v1/incidents?wait=true', { ...inc('INC002'), id: 'INC002-B', service: 'worker-b' });
+    // Another service and deployment: the first run's cooldown (10 min per runbook and service, and per deployment) does not apply.
+    const body = inc('INC002');
+    const r = await svc.post('/api/v1/incidents?wait=true', { ...body, id: 'INC002-B', service: 'worker-b', context: { ...body.context, deployment: 'worker-b' } });
     assert.equal(r.body.action, 'executed');
     assert.equal(r.body.success, false);
     assert.equal(r.body.rolled_back, true);
     assert.match(r.body.reason, /^verification failed: metrics_improved/);
-    assert.deepEqual(scaleWrites(), [5, 3]);
-    assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 3);
+    assert.deepEqual(scaleWrites('worker-b'), [5, 3]);
+    assert.equal((fake.get('deployments', NS, 'worker-b') as any).spec.replicas, 3);
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     const rollback = e.steps.find((s: any) => s.phase === 'rollback');
-    assert.equal(rollback.detail, "scaled Deployment production/worker from 5 to 3 replicas (the count it had before this run's scale)");
+    assert.equal(rollback.detail, "scaled Deployment production/worker-b from 5 to 3 replicas (the count it had before this run's scale)");
     assert.deepEqual(rollback.facts, { old_replicas: '5', new_replicas: '3' });
     const events = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.map((e: any) => e.event);
     assert.ok(events.includes('ROLLED_BACK') && events.includes('FAILED'));
   });
 
   it('INC002 with an old_replicas of 1: the plan and the rollback use the cluster\'s 3, never the incident\'s 1', async () => {
-    resetWorker();
     fake.clearRequests();
     const body = inc('INC002');
-    const r = await svc.post('/api/v1/incidents?wait=true', { ...body, id: 'INC002-C', service: 'worker-c', context: { ...body.context, old_replicas: 1 } });
+    const r = await svc.post('/api/v1/incidents?wait=true', { ...body, id: 'INC002-C', service: 'worker-c', context: { ...body.context, deployment: 'worker-c', old_replicas: 1 } });
     assert.equal(r.body.action, 'executed');
     assert.equal(r.body.success, false);
     assert.equal(r.body.rolled_back, true);
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
-    assert.deepEqual(e.plan.rollback, ['kubectl scale deployment worker --replicas=3 -n production']);
-    assert.deepEqual(scaleWrites(), [5, 3]);
-    assert.equal((fake.get('deployments', NS, 'worker') as any).spec.replicas, 3);
+    assert.deepEqual(e.plan.rollback, ['kubectl scale deployment worker-c --replicas=3 -n production']);
+    assert.deepEqual(scaleWrites('worker-c'), [5, 3]);
+    assert.equal((fake.get('deployments', NS, 'worker-c') as any).spec.replicas, 3);
   });
 
   it('INC003 waits for approval, then rolls checkout back one revision (one PATCH)', async () => {

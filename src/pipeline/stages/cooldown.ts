@@ -1,3 +1,4 @@
+import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { Stage } from '../types.js';
 
 /**
@@ -6,7 +7,8 @@ import type { Stage } from '../types.js';
  * outlasts its cooldown (slow checks, a rollback) is not overlapped by the next on
  * the same service. Recorded as RATE_LIMITED, as the seed does, with the reason
  * telling which. A runbook with no cooldown (0) may run again at once; `max_per_hour`
- * and the blast radius bound how many.
+ * and the blast radius bound how many. The Kubernetes objects a run acts on have the
+ * cooldown too, whichever service the last run on them was for (see targets.ts).
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
@@ -16,14 +18,23 @@ export const cooldownStage: Stage = {
     if (rb.cooldownMs <= 0) return undefined;
     const service = ctx.input.incident.service;
     const last = ctx.state.lastExecutionAt(rb.id, service);
-    if (last === null) return undefined;
-    const end = last + rb.cooldownMs;
-    if (ctx.now < end) {
-      const left = Math.ceil((end - ctx.now) / 1000);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining)`, runbook: rb };
+    if (last !== null) {
+      const end = last + rb.cooldownMs;
+      if (ctx.now < end) {
+        const left = Math.ceil((end - ctx.now) / 1000);
+        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining)`, runbook: rb };
+      }
+      if (ctx.state.activeServices(rb.id).has(service)) {
+        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
+      }
     }
-    if (ctx.state.activeServices(rb.id).has(service)) {
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
+    // The Kubernetes objects the run acts on have the same cooldown, whichever service an earlier run was for.
+    if (!ctx.plan) return undefined;
+    for (const target of kubernetesTargets(ctx.plan)) {
+      const at = ctx.state.lastExecutionAt(targetRunbookKey(rb.id), target);
+      if (at === null || ctx.now >= at + rb.cooldownMs) continue;
+      const left = Math.ceil((at + rb.cooldownMs - ctx.now) / 1000);
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service)`, runbook: rb };
     }
     return undefined;
   },

@@ -1,0 +1,94 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { startFakeEnv } from './setup.js';
+
+/**
+ * A runbook's steps may name their Kubernetes object from other values than the
+ * service its rate limit and cooldown count per (`{deployment}`), and alerts about one
+ * deployment may carry several services. The object acted on is counted too: alerts
+ * naming one deployment under a new service each time do not restart it past the
+ * runbook's max_per_hour or inside its cooldown.
+ */
+const NS = 'production';
+const MIN = 60_000;
+const patches = (fake: KubeFake, name: string): number => fake.count('PATCH', `/apis/apps/v1/namespaces/${NS}/deployments/${name}`);
+
+describe('the Kubernetes object a run acts on is counted, whatever the service', { timeout: 60_000 }, () => {
+  let fake: KubeFake;
+  let svc: TestService;
+  before(async () => {
+    const env = await startFakeEnv();
+    fake = env.fake;
+    for (const d of ['checkout', 'cart', 'search', 'orders']) fake.addDeployment(NS, d, 3);
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-limited:
+    risk: LOW
+    triggers: [limited]
+    max_per_hour: 1
+    cooldown_minutes: 0
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+  restart-cooled:
+    risk: LOW
+    triggers: [cooled]
+    max_per_hour: 10
+    cooldown_minutes: 5
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+`,
+      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await fake.close();
+  });
+
+  const incident = (rootCause: string, service: string, deployment: string) => ({ root_cause: rootCause, service, context: { deployment, namespace: NS } });
+
+  it('max_per_hour holds per deployment across services (generic incidents and Alertmanager alerts)', async () => {
+    const first = await svc.post('/api/v1/incidents?wait=true', incident('limited', 'checkout-api', 'checkout'));
+    assert.deepEqual([first.body.action, first.body.success], ['executed', true]);
+    const second = await svc.post('/api/v1/incidents?wait=true', incident('limited', 'checkout-web', 'checkout'));
+    assert.deepEqual(
+      [second.body.action, second.body.event, second.body.reason],
+      ['blocked', 'RATE_LIMITED', `Rate limit exceeded (1/hour) on deployment ${NS}/checkout, counting the runs for every service`],
+    );
+    const am = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([{ labels: { alertname: 'limited', service: 'checkout-worker', deployment: 'checkout', namespace: NS }, fingerprint: 'target0000000001' }]),
+    );
+    assert.equal(am.body.results[0].event, 'RATE_LIMITED');
+    assert.equal(patches(fake, 'checkout'), 1);
+    // Another deployment is not held off by it.
+    const other = await svc.post('/api/v1/incidents?wait=true', incident('limited', 'cart', 'cart'));
+    assert.deepEqual([other.body.action, other.body.success], ['executed', true]);
+    assert.equal(patches(fake, 'cart'), 1);
+  });
+
+  it('the cooldown holds per deployment across services, and ends as it does per service', async () => {
+    const first = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'search-api', 'search'));
+    assert.deepEqual([first.body.action, first.body.success], ['executed', true]);
+    svc.clock.advance(2 * MIN);
+    const second = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'search-web', 'search'));
+    assert.deepEqual(
+      [second.body.action, second.body.event, second.body.reason],
+      ['blocked', 'RATE_LIMITED', `Cooldown active on deployment ${NS}/search (180s remaining; it counts the runs for every service)`],
+    );
+    assert.equal(patches(fake, 'search'), 1);
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'orders', 'orders'))).body.action, 'executed');
+    svc.clock.advance(3 * MIN);
+    const later = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'search-web', 'search'));
+    assert.deepEqual([later.body.action, later.body.success], ['executed', true]);
+    assert.equal(patches(fake, 'search'), 2);
+  });
+
+  it("the runbook's live state shows its services only", async () => {
+    const rb = (await svc.get('/api/v1/runbooks/restart-cooled')).body;
+    assert.deepEqual(rb.cooldowns.map((c: { service: string }) => c.service), ['orders', 'search-web']);
+    const text = JSON.stringify(rb);
+    assert.ok(!text.includes('\\u0000'), text);
+    assert.ok(!text.includes('deployment production/'), text);
+  });
+});
