@@ -21,7 +21,7 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
   before(async () => {
     const env = await startFakeEnv();
     fake = env.fake;
-    for (const d of ['checkout', 'cart', 'search', 'orders']) fake.addDeployment(NS, d, 3);
+    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments']) fake.addDeployment(NS, d, 3);
     svc = await startTestService({
       runbooks: `runbooks:
   restart-limited:
@@ -35,6 +35,12 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     triggers: [cooled]
     max_per_hour: 10
     cooldown_minutes: 5
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+  restart-approved:
+    risk: HIGH
+    triggers: [approved]
+    max_per_hour: 1
+    cooldown_minutes: 0
     action: kubectl rollout restart deployment {deployment} -n {namespace}
 `,
       args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
@@ -82,6 +88,19 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     const later = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'search-web', 'search'));
     assert.deepEqual([later.body.action, later.body.success], ['executed', true]);
     assert.equal(patches(fake, 'search'), 2);
+  });
+
+  it('an approval is decided again when approved: a second request for the deployment under another service is held off (409, it stays pending)', async () => {
+    const one = await svc.post('/api/v1/incidents', incident('approved', 'payments-api', 'payments'));
+    const two = await svc.post('/api/v1/incidents', incident('approved', 'payments-web', 'payments'));
+    assert.deepEqual([one.body.action, two.body.action], ['approval_required', 'approval_required']);
+    assert.notEqual(one.body.approval_id, two.body.approval_id);
+    const first = await svc.post(`/api/v1/approvals/${one.body.approval_id}/approve?wait=true`, { by: 'alice' });
+    assert.deepEqual([first.body.result.action, first.body.result.success], ['executed', true]);
+    const second = await svc.post(`/api/v1/approvals/${two.body.approval_id}/approve?wait=true`, { by: 'alice' });
+    assert.equal(second.status, 409);
+    assert.match(second.body.error.message, new RegExp(`would not run it: Rate limit exceeded \\(1/hour\\) on deployment ${NS}/payments, counting the runs for every service \\(RATE_LIMITED\\); the request stays pending`));
+    assert.equal(patches(fake, 'payments'), 1);
   });
 
   it("the runbook's live state shows its services only", async () => {
