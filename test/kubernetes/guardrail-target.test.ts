@@ -21,7 +21,7 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
   before(async () => {
     const env = await startFakeEnv();
     fake = env.fake;
-    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments']) fake.addDeployment(NS, d, 3);
+    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments', 'ledger']) fake.addDeployment(NS, d, 3);
     svc = await startTestService({
       runbooks: `runbooks:
   restart-limited:
@@ -101,6 +101,18 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     assert.equal(second.status, 409);
     assert.match(second.body.error.message, new RegExp(`would not run it: Rate limit exceeded \\(1/hour\\) on deployment ${NS}/payments, counting the runs for every service \\(RATE_LIMITED\\); the request stays pending`));
     assert.equal(patches(fake, 'payments'), 1);
+  });
+
+  it('manual runs (the API, rectify run) count the deployment too, whatever service each names', async () => {
+    const run = (service: string) => svc.post('/api/v1/runbooks/restart-limited/run?wait=true', { service, by: 'alice', params: { deployment: 'ledger', namespace: NS } });
+    const first = await run('ledger-api');
+    assert.deepEqual([first.status, first.body.action, first.body.success], [202, 'executed', true]);
+    const second = await run('ledger-web');
+    assert.deepEqual(
+      [second.status, second.body.action, second.body.reason],
+      [202, 'blocked', `Rate limit exceeded (1/hour) on deployment ${NS}/ledger, counting the runs for every service`],
+    );
+    assert.equal(patches(fake, 'ledger'), 1);
   });
 
   it("the runbook's live state shows its services only", async () => {
