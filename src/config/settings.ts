@@ -154,7 +154,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: duration({ allowZero: false }),
     default: '24h',
-    help: 'how long alert dedup keys are remembered',
+    help: 'how long after its last delivery an alert dedup key is remembered',
   }),
   historyRetentionMs: setting({
     flag: 'history-retention',

@@ -247,6 +247,10 @@ export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | 
 export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult | undefined {
   const first = tx.decisionByDedup(incident.dedup_key);
   if (!first) return undefined;
+  // Alertmanager sends a firing alert again every repeat_interval for as long as it
+  // fires: the key is kept the retention from its last delivery, not its first, or a
+  // day-long alert would be decided (and its fix run) again past the retention.
+  tx.incidentSeen(first.incident_id, now);
   tx.appendAudit({
     at: now,
     event: 'DUPLICATE',

@@ -188,6 +188,8 @@ export interface ApprovalRow {
 /** Synchronous on purpose: one transaction never awaits, so it cannot interleave. */
 export interface Tx extends GuardStateView {
   decisionByDedup(dedupKey: string): StoredDecision | undefined;
+  /** The occurrence of this incident row was delivered again at `at`: its dedup key is kept the dedup retention from then. */
+  incidentSeen(incidentId: string, at: number): void;
   insertIncident(row: IncidentRow): void;
   getIncident(id: string): IncidentRow | undefined;
   appendAudit(input: AuditInput): number;
@@ -362,7 +364,7 @@ export interface Store {
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
   /**
    * Removes what no guardrail reads any more: rate-limit rows older than the longest
-   * window, dedup keys (incident rows) older than the dedup retention, and finished
+   * window, dedup keys (incident rows) not delivered again for the dedup retention, and finished
    * executions and decided approvals older than the history retention. At most
    * `limit` rows per table per call, so a large backlog never stalls intake: call
    * again while `more` is true. The audit log is never pruned.

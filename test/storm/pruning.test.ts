@@ -93,6 +93,37 @@ describe('storm: pruning keeps state bounded', () => {
     assert.notEqual(late.body.results[0].incident_id, first.body.results[0].incident_id);
   });
 
+  // Regression: Alertmanager sends a firing alert again every repeat_interval (4 h by
+  // default) with the same fingerprint and startsAt. The dedup key was pruned the
+  // dedup retention after the first delivery, however often the alert came again in
+  // between, so an alert firing for a day had its fix run again at the re-delivery
+  // after the 24th hour, answered `executed` where every one before was `duplicate`.
+  it('an alert re-delivered within the dedup retention of its last delivery stays a duplicate, however long it fires', async () => {
+    target.route('POST', '/restart/api-repeat', { status: 200 });
+    const alert = stormAlert('ApiDown', 'api-repeat', 1);
+    const deliver = async () => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([alert]))).body.results[0];
+    const first = await deliver();
+    assert.equal(first.action, 'executed');
+    // Every 40 minutes for 4 hours: each within the hour (the retention) of the last.
+    for (let i = 1; i <= 6; i++) {
+      svc.clock.advance(40 * 60_000);
+      await svc.service.housekeep();
+      const again = await deliver();
+      assert.deepEqual([again.action, again.incident_id], ['duplicate', first.incident_id], `delivery ${i}, ${i * 40} minutes after the first`);
+    }
+    assert.equal(target.calls('/restart/api-repeat', 'POST'), 1);
+    // Exactly the retention after the last delivery the key is still kept; past it, it is pruned.
+    svc.clock.advance(HOUR);
+    await svc.service.housekeep();
+    assert.equal(count('incidents', `id = '${first.incident_id}'`), 1);
+    svc.clock.advance(1);
+    await svc.service.housekeep();
+    assert.equal(count('incidents', `id = '${first.incident_id}'`), 0);
+    const late = await deliver();
+    assert.equal(late.action, 'executed');
+    assert.notEqual(late.incident_id, first.incident_id);
+  });
+
   it('a large backlog is pruned in bounded chunks', async () => {
     const alerts = Array.from({ length: 2_500 }, (_, i) => stormAlert('Unmatched', `web${i % 7}`, i));
     assert.equal((await svc.post('/api/v1/webhooks/alertmanager', webhook(alerts))).status, 202);

@@ -447,7 +447,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   // The incidents a pending request stands for are kept past the dedup retention; a
   // decided request's alerts are only counted (alerts_open) and keep nothing.
   const pruneIncidents = db.prepare(
-    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ?
+    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE seen_at < ?
        AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')
        AND id NOT IN (SELECT m.incident_id FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE a.status = 'pending') LIMIT ?)`,
   );
