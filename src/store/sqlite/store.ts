@@ -420,9 +420,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     lockTimer = setTimeout(flush, Math.max(0, Math.min(pause, untilTimedOut)));
   }
 
+  // last_hour counts as the rate limit does (after now - 1h): a run started exactly an
+  // hour ago is no longer counted there, so the live state must not count it either.
   const statsStmt = db.prepare(
     `SELECT
-       SUM(CASE WHEN started_at >= ? THEN 1 ELSE 0 END) AS last_hour,
+       SUM(CASE WHEN started_at > ? THEN 1 ELSE 0 END) AS last_hour,
        SUM(CASE WHEN state = 'succeeded' THEN 1 ELSE 0 END) AS succeeded,
        SUM(CASE WHEN state = 'failed' THEN 1 ELSE 0 END) AS failed,
        MAX(started_at) AS last_at
