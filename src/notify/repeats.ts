@@ -78,7 +78,9 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
     });
   }
 
-  const ended = (w: Window, now: number): boolean => now - w.startedAt >= opts.windowMs;
+  // A clock stepped back (an NTP correction, a restored VM) ends the window too: timed
+  // from its start alone, the repeats would stay untold for the whole step.
+  const ended = (w: Window, now: number): boolean => now < w.startedAt || now - w.startedAt >= opts.windowMs;
 
   /** Ends a window: its summary is told if it counted anything, and it is forgotten. */
   function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, tell: (w: W) => void): void {

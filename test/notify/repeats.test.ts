@@ -154,6 +154,25 @@ describe('the repeat filter', () => {
     assert.equal(f.pending(), 0);
   });
 
+  // Regression: a window ended only once the clock read its start plus the window, so a
+  // clock stepped back (an NTP correction of an hour, a VM restored) held every repeat
+  // of a blocked decision, untold, for the whole step: 5 minutes became 65.
+  it('a clock stepped back ends the windows it started: their counts are told, the next decision is told at once', () => {
+    const sent: NotificationEvent[] = [];
+    let now = 10 * 3_600_000;
+    const f = createRepeatFilter((e) => sent.push(e), { windowMs: 5 * 60_000, now: () => now, servicesPerWindow: 1 });
+    f.notify(event({ service: 'a' }));
+    f.notify(event({ service: 'a', incident_id: 'inc_2' }));
+    f.notify(event({ service: 'b', incident_id: 'inc_3' }));
+    assert.deepEqual(sent.map((e) => [e.service, e.repeated]), [['a', undefined]]);
+    now -= 3_600_000;
+    f.flush();
+    assert.deepEqual(sent.slice(1).map((e) => [e.service, e.repeated, e.incident_id]), [['a', 1, 'inc_2'], [null, 1, 'inc_3']]);
+    assert.equal(f.pending(), 0);
+    f.notify(event({ service: 'a', incident_id: 'inc_4' }));
+    assert.deepEqual(sent.slice(3).map((e) => [e.service, e.repeated, e.incident_id]), [['a', undefined, 'inc_4']]);
+  });
+
   it('counts per event, runbook and service; at shutdown every count is told; past its key limit it tells each', () => {
     const sent: NotificationEvent[] = [];
     const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 1_000, maxKeys: 2, servicesPerWindow: 100 });
