@@ -116,7 +116,9 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
       const key = `${r.route} ${r.reason}`;
       const now = deps.clock.now();
       const w = windows.get(key);
-      if (w && now - w.toldAt < windowMs) {
+      // A clock stepped back ends the minute too: timed from the last one told alone,
+      // refusals (groups Alertmanager drops for good) would go untold for the whole step.
+      if (w && now >= w.toldAt && now - w.toldAt < windowMs) {
         w.untold++;
         return;
       }

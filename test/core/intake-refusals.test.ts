@@ -123,6 +123,24 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     await svc.stop({ remove: true });
   });
 
+  // Regression: a refusal was counted, untold, while the clock read less than a minute
+  // after the last one told, so a clock stepped back an hour (an NTP correction) kept an
+  // hour of dropped Alertmanager groups from anyone's log, audit log and notifications.
+  it('a clock stepped back ends the minute: the next refusal is logged, audited and told', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--body-limit', '16KiB', '--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    try {
+      assert.equal((await svc.post(AM, group(100))).status, 413);
+      svc.clock.advance(-3_600_000);
+      assert.equal((await svc.post(AM, group(100))).status, 413);
+      assert.equal(warnings(svc).length, 2);
+      await until('two rows', async () => ((await refusedRows(svc)).length === 2 ? true : undefined));
+      assert.equal((await told(svc)).length, 2);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('415 and 400 on intake routes are logged and counted (a webhook delivery also audited and told); refusals elsewhere are not', async () => {
     target.reset();
     const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
