@@ -105,3 +105,67 @@ describe('time boundaries of the guardrails', () => {
     }
   });
 });
+
+describe('time windows keep the wall clock of their zone', () => {
+  const windows: Record<string, string> = {
+    berlin: '[{start: "01:00", end: "03:00", timezone: Europe/Berlin}]',
+    newyork: '[{start: "01:00", end: "03:00", timezone: America/New_York}]',
+    repeated: '[{start: "01:00", end: "02:00", timezone: America/New_York}]',
+    weeknights: '[{days: mon-fri, start: "22:00", end: "06:00", timezone: Asia/Tokyo}]',
+    whole: '[{days: sat, start: "00:00", end: "24:00", timezone: Pacific/Auckland}]',
+  };
+  const rb = (id: string, w: string) => `
+  ${id}:
+    risk: LOW
+    mode: dry_run
+    triggers: [${id}]
+    min_confidence: 0.5
+    max_per_hour: 1000
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/{service}"}
+    windows: ${w}
+`;
+  /** For each instant (UTC), whether the runbook would act on its own (DRY_RUN) or not (OUTSIDE_WINDOW). */
+  async function inside(id: string, instants: string[]): Promise<boolean[]> {
+    const svc = await startTestService({ runbooks: `runbooks:${rb(id, windows[id]!)}` });
+    try {
+      const out: boolean[] = [];
+      for (const at of instants) {
+        svc.clock.set(Date.parse(at));
+        const r = await svc.post('/api/v1/incidents', incident(id, 'a'));
+        assert.ok(['DRY_RUN', 'OUTSIDE_WINDOW'].includes(r.body.event), r.body.event);
+        out.push(r.body.event === 'DRY_RUN');
+      }
+      return out;
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  }
+
+  it('01:00–03:00 on the day Berlin springs forward (02:00 → 03:00): open from 01:00 to the jump, one hour', async () => {
+    // 2026-03-29: 01:00 CET is 00:00Z; 03:00 CEST, a minute after 01:59 CET, is 01:00Z.
+    assert.deepEqual(await inside('berlin', ['2026-03-28T23:59:59Z', '2026-03-29T00:00:00Z', '2026-03-29T00:59:59Z', '2026-03-29T01:00:00Z', '2026-03-29T23:00:00Z', '2026-03-30T00:59:59Z', '2026-03-30T01:00:00Z']), [false, true, true, false, true, true, false]);
+  });
+
+  it('01:00–03:00 on the day New York springs forward: one hour; on an ordinary day, two', async () => {
+    // 2026-03-08: 01:00 EST is 06:00Z, the jump to 03:00 EDT at 07:00Z. The next day 01:00 EDT is 05:00Z.
+    assert.deepEqual(await inside('newyork', ['2026-03-08T05:59:59Z', '2026-03-08T06:00:00Z', '2026-03-08T06:59:59Z', '2026-03-08T07:00:00Z', '2026-03-09T05:00:00Z', '2026-03-09T06:59:59Z', '2026-03-09T07:00:00Z']), [false, true, true, false, true, true, false]);
+  });
+
+  it('01:00–02:00 on the day New York falls back: open through both 01:00 hours', async () => {
+    // 2026-11-01: 01:00 EDT is 05:00Z; 01:00 EST again at 06:00Z; 02:00 EST at 07:00Z.
+    assert.deepEqual(await inside('repeated', ['2026-11-01T04:59:59Z', '2026-11-01T05:00:00Z', '2026-11-01T06:30:00Z', '2026-11-01T06:59:59Z', '2026-11-01T07:00:00Z']), [false, true, true, true, false]);
+  });
+
+  it('days are the zone\'s days: a window across midnight belongs to the day it starts on, there', async () => {
+    // Friday 22:00 in Tokyo is Friday 13:00Z; its Saturday 05:59 is Friday 20:59Z. Monday 03:00 in
+    // Tokyo (Sunday 18:00Z) is the end of Sunday's night there: closed; Tuesday 03:00, Monday's: open.
+    assert.deepEqual(await inside('weeknights', ['2026-11-27T12:59:59Z', '2026-11-27T13:00:00Z', '2026-11-27T20:59:59Z', '2026-11-27T21:00:00Z', '2026-11-29T18:00:00Z', '2026-11-30T18:00:00Z']), [false, true, true, false, false, true]);
+  });
+
+  it('00:00–24:00 is the whole day in the zone, to its last millisecond', async () => {
+    // Saturday 2026-11-28 in Auckland (NZDT, +13) is 2026-11-27T11:00Z to 2026-11-28T11:00Z.
+    assert.deepEqual(await inside('whole', ['2026-11-27T10:59:59.999Z', '2026-11-27T11:00:00Z', '2026-11-28T10:59:59.999Z', '2026-11-28T11:00:00Z']), [false, true, true, false]);
+  });
+});
