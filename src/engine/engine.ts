@@ -595,7 +595,7 @@ export function createEngine(deps: EngineDeps) {
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
       // A PagerDuty reopen or resolve takes the keys of the occurrence it belongs to (see occurrence.ts).
-      const incident = (input.incident = placePagerdutyOccurrence(tx, input.incident));
+      const incident = (input.incident = placePagerdutyOccurrence(tx, input.incident, now));
       const first = seen.get(incident.dedup_key);
       if (first === null) {
         deferred.push(results.length);

@@ -32,8 +32,12 @@ const occurrenceKey = (base: string, n: number): string => (n === 0 ? base : `${
  * `duplicate` however many occurrences came after it. The first trigger is not placed:
  * it is occurrence 0 (`pd:<id>:firing`), and one arriving after a resolve is answered
  * `resolved` as any late firing delivery is.
+ *
+ * The rows walked are kept the dedup retention from the event placed (`now`), so an
+ * incident's occurrences are forgotten together, once nothing about it has come for
+ * that long: then a reopen is a new occurrence again.
  */
-export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, incident: Incident): Incident {
+export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIncident' | 'incidentSeen'>, incident: Incident, now: number): Incident {
   const base = incident.alert_key;
   const event = incident.labels.pagerduty_event;
   // Placed already (an input decided again after its I/O) or not a PagerDuty event: as it is.
@@ -48,6 +52,11 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
   const labelsOf = (key: string): Record<string, string> | null | undefined => {
     const d = tx.decisionByDedup(key);
     if (!d) return undefined;
+    // The walk starts at the first occurrence: each row it passes is kept the dedup
+    // retention from now, as a re-delivery keeps its own. Pruned by its own age, the
+    // first occurrence's rows went while a later one's stayed, and the next reopen was
+    // placed on that later occurrence: answered `duplicate`, no fix, nobody told.
+    tx.incidentSeen(d.incident_id, now);
     return tx.getIncident(d.incident_id)?.incident.labels ?? null;
   };
   const recorded = (labels: Record<string, string> | null | undefined): 'same' | 'other' | undefined =>
@@ -63,6 +72,18 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
     if (firing === 'same') return place(n, 'firing');
     const resolveLabels = labelsOf(`${occurrenceKey(base, n)}:resolved`);
     const resolve = recorded(resolveLabels);
+    // Nothing of the first occurrence, but a reopen's: the incident was forgotten (the
+    // dedup retention) and reopened since, which starts at #1. A resolve placed on the
+    // first occurrence would not end that reopen (its approval request left pending).
+    // Unless the resolve happened before that reopen: then it is the first occurrence's,
+    // delivered after the reopen, and its trigger is still on its way.
+    if (n === 0 && firing === undefined && resolve === undefined) {
+      const reopened = labelsOf(`${occurrenceKey(base, 1)}:firing`);
+      if (reopened !== undefined && (reopen || !(at(reopened) > occurredAt))) {
+        n = 1;
+        continue;
+      }
+    }
     if (resolve === undefined) break;
     if (resolve === 'same') return place(n, 'resolved');
     if (reopen && n > 0 && firing === undefined && endedAlready === undefined && at(resolveLabels) >= occurredAt) endedAlready = n;

@@ -175,3 +175,88 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.equal(target.calls('/failover/orders', 'POST'), 0);
   });
 });
+
+// Regression: a PagerDuty incident's occurrences are found by walking its rows from the
+// first (pd:<id>, then #1, #2…), and each row was pruned the dedup retention after it
+// was written. Once the first occurrence's rows were pruned and a later one's were not,
+// the next reopen was placed on that later occurrence and answered `duplicate` of it:
+// the problem back once more ran no fix and was told to nobody.
+describe('PagerDuty: reopens after the dedup retention of the first occurrence', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const MIN = 60_000;
+  const post = async (body: unknown) => (await svc.post('/api/v1/webhooks/pagerduty?wait=true', body)).body.results[0];
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/scale/worker', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    max_per_hour: 50
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/scale/{service}"}
+`,
+      args: ['--dedup-retention', '1h'],
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('a reopen while a later occurrence is still remembered is a new occurrence; with every one forgotten, too', async () => {
+    const ev = (id: string, type: string) => pdEvent(id, type, 'PKEEP1', 'high_cpu on worker');
+    assert.equal((await post(ev('EV-K-T', 'incident.triggered'))).action, 'executed');
+    svc.clock.advance(MIN);
+    assert.equal((await post(ev('EV-K-S1', 'incident.resolved'))).action, 'resolved');
+    svc.clock.advance(49 * MIN);
+    const r1 = await post(ev('EV-K-R1', 'incident.reopened'));
+    assert.equal(r1.action, 'executed');
+    svc.clock.advance(MIN);
+    assert.equal((await post(ev('EV-K-S2', 'incident.resolved'))).incident_id, r1.incident_id);
+    // 70 minutes after the trigger: past the retention of the first occurrence's own rows.
+    svc.clock.advance(19 * MIN);
+    await svc.service.housekeep();
+    svc.clock.advance(5 * MIN);
+    const r2 = await post(ev('EV-K-R2', 'incident.reopened'));
+    assert.deepEqual([r2.action, r2.event], ['executed', 'SUCCESS']);
+    assert.notEqual(r2.incident_id, r1.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), 3);
+    svc.clock.advance(MIN);
+    assert.equal((await post(ev('EV-K-S3', 'incident.resolved'))).incident_id, r2.incident_id);
+    // Nothing about the incident for longer than the retention: all of it is forgotten, and a reopen is decided.
+    svc.clock.advance(2 * 60 * MIN);
+    await svc.service.housekeep();
+    const r3 = await post(ev('EV-K-R3', 'incident.reopened'));
+    assert.equal(r3.action, 'executed');
+    assert.equal((await post(ev('EV-K-R3', 'incident.reopened'))).action, 'duplicate');
+    assert.equal(target.calls('/scale/worker', 'POST'), 4);
+    // Its resolve ends it (the first occurrence it would have gone to is forgotten), and the next reopen is decided.
+    svc.clock.advance(MIN);
+    const s4 = await post(ev('EV-K-S4', 'incident.resolved'));
+    assert.deepEqual([s4.action, s4.incident_id], ['resolved', r3.incident_id]);
+    assert.equal((await svc.get(`/api/v1/incidents/${r3.incident_id}`)).body.incident.status, 'resolved');
+    const r4 = await post(ev('EV-K-R4', 'incident.reopened'));
+    assert.equal(r4.action, 'executed');
+    assert.equal(target.calls('/scale/worker', 'POST'), 5);
+  });
+
+  it('a reopen delivered before the trigger and the resolve that came before it (by occurred_at): the resolve is the first occurrence\'s, and the late trigger acts on nothing', async () => {
+    const ev = (id: string, type: string, minute: number) => {
+      const e = pdEvent(id, type, 'PFIRST1', 'high_cpu on worker');
+      e.event.occurred_at = new Date(Date.UTC(2026, 10, 24, 3, minute)).toISOString();
+      return e;
+    };
+    const calls = target.calls('/scale/worker', 'POST');
+    const r1 = await post(ev('EV-F-R1', 'incident.reopened', 3));
+    assert.equal(r1.action, 'executed');
+    assert.equal((await post(ev('EV-F-S1', 'incident.resolved', 1))).action, 'resolved');
+    assert.equal((await post(ev('EV-F-T', 'incident.triggered', 0))).action, 'resolved');
+    const s2 = await post(ev('EV-F-S2', 'incident.resolved', 4));
+    assert.equal(s2.incident_id, r1.incident_id);
+    assert.equal(target.calls('/scale/worker', 'POST'), calls + 1);
+  });
+});
