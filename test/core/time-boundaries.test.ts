@@ -169,3 +169,48 @@ describe('time windows keep the wall clock of their zone', () => {
     assert.deepEqual(await inside('whole', ['2026-11-27T10:59:59.999Z', '2026-11-27T11:00:00Z', '2026-11-28T10:59:59.999Z', '2026-11-28T11:00:00Z']), [false, true, true, false]);
   });
 });
+
+describe('approval expiry at its deadline', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/high/a', { status: 200 });
+  });
+  after(async () => target.close());
+  const high = (base: string) => `runbooks:
+  high:
+    risk: HIGH
+    triggers: [high]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/high/{service}"}
+`;
+
+  it('a millisecond before the deadline Approve runs it; at the deadline it is a 409 before any housekeeping, and an alert asks anew', async () => {
+    const svc = await startTestService({ runbooks: high(target.url), args: ['--approval-ttl', '10m'] });
+    try {
+      const a = await svc.post('/api/v1/incidents', { id: 'A1', ...incident('high', 'a') });
+      const b = await svc.post('/api/v1/incidents', { id: 'B1', ...incident('high', 'a') });
+      assert.equal(b.body.approval_id, a.body.approval_id, 'the same plan joins the request');
+      svc.clock.advance(10 * MIN - 1);
+      const c = await svc.post('/api/v1/incidents', { id: 'C1', ...incident('high', 'a') });
+      assert.equal(c.body.approval_id, a.body.approval_id, 'still pending a millisecond before its deadline');
+      svc.clock.advance(1);
+      const late = await svc.post(`/api/v1/approvals/${a.body.approval_id}/approve`, { by: 'alice' });
+      assert.equal(late.status, 409);
+      assert.equal(late.body.error.message, `approval request ${a.body.approval_id} expired at ${new Date(svc.clock.now()).toISOString()}; trigger a new run if the fix is still needed`);
+      const d = await svc.post('/api/v1/incidents', { id: 'D1', ...incident('high', 'a') });
+      assert.equal(d.body.action, 'approval_required');
+      assert.notEqual(d.body.approval_id, a.body.approval_id, 'an expired request is joined by nobody');
+      assert.equal(target.calls('/high/a', 'POST'), 0);
+      svc.clock.advance(10 * MIN - 1);
+      const ok = await svc.post(`/api/v1/approvals/${d.body.approval_id}/approve?wait=true`, { by: 'alice' });
+      assert.equal(ok.status, 200);
+      assert.equal(target.calls('/high/a', 'POST'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
