@@ -446,13 +446,17 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   // Pruning deletes in bounded chunks (rowid IN (… LIMIT n)), each an index range scan:
   // a million-row backlog is worked off between requests, not in one long stall.
   const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
-  // The incidents a pending request stands for are kept past the dedup retention; a
-  // decided request's alerts are only counted (alerts_open) and keep nothing.
-  const pruneIncidents = db.prepare(
-    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE seen_at < ?
+  // A dedup key is kept the retention from its last delivery: its first (received_at,
+  // through its index) or a re-delivery (seen_at, 0 until one comes); a long-firing
+  // alert re-delivered every repeat_interval is passed over. The incidents a pending
+  // request stands for are kept past the dedup retention; a decided request's alerts
+  // are only counted (alerts_open) and keep nothing. Prepared at first use (see
+  // incidentSeen in tx.ts).
+  let pruneIncidents: Database.Statement | undefined;
+  const pruneIncidentsSql =
+    `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ? AND seen_at < ?
        AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')
-       AND id NOT IN (SELECT m.incident_id FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE a.status = 'pending') LIMIT ?)`,
-  );
+       AND id NOT IN (SELECT m.incident_id FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE a.status = 'pending') LIMIT ?)`;
   const pruneExecutions = db.prepare(
     "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
   );
@@ -609,7 +613,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       // Rate-limit rows are kept while the rate limit (the last hour) or the longest
       // cooldown still reads them, and a minute more.
       const rateEvents = pruneRate.run(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit).changes;
-      const incidents = pruneIncidents.run(now - retention.dedupMs, limit).changes;
+      pruneIncidents ??= db.prepare(pruneIncidentsSql);
+      const incidents = pruneIncidents.run(now - retention.dedupMs, now - retention.dedupMs, limit).changes;
       const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
       const approvals = pruneApprovals(now - retention.historyMs, limit);
       const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;

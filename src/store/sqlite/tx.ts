@@ -41,12 +41,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
     // Positional parameters: binding an object by name costs a property lookup per column per row.
     insertIncident: db.prepare(
-      `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, seen_at, status, service, root_cause, confidence, body,
+      `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
          action, event, runbook, reason, approval_id, execution_id)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    // A re-delivery keeps its occurrence's dedup key: the retention counts from the last delivery.
-    incidentSeen: db.prepare('UPDATE incidents SET seen_at = ? WHERE id = ? AND seen_at < ?'),
     audit: db.prepare(
       `INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -178,6 +176,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   };
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
   let approvalsChanged = false;
+  let incidentSeen: Database.Statement | undefined;
 
   return {
     memoReads(on: boolean) {
@@ -240,7 +239,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
 
     decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     incidentSeen(id, at) {
-      s.incidentSeen.run(at, id, at);
+      // A re-delivery keeps its occurrence's dedup key: the retention counts from the
+      // last delivery (seen_at, migration 008). Prepared at first use, as only a
+      // duplicate needs it: a store opened on a database of an older schema (a test
+      // writing as the release before did) prepares nothing that schema lacks.
+      incidentSeen ??= db.prepare('UPDATE incidents SET seen_at = ? WHERE id = ? AND seen_at < ?');
+      incidentSeen.run(at, id, at);
     },
     getIncident(id) {
       const r = s.incidentById.get(id) as Raw | undefined;
@@ -253,7 +257,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
         i.dedup_key,
         i.alert_key ?? null,
         i.source,
-        i.received_at,
         i.received_at,
         i.status,
         i.service,
