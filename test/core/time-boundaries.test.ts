@@ -72,6 +72,37 @@ describe('time boundaries of the guardrails', () => {
     }
   });
 
+  it('a clock set back: the cooldown and the breaker wait longer by the step, never run twice, and their reasons say why', async () => {
+    target.reset();
+    target.route('POST', '/back/a', { status: 200 });
+    target.route('POST', '/backc/a', { status: 500 });
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'back', '    max_per_hour: 100\n    cooldown_minutes: 10')}${runbook(target.url, 'backc', '    max_per_hour: 100\n    cooldown_minutes: 0')}`,
+      args: ['--circuit-failure-threshold', '1'],
+    });
+    try {
+      const send = (id: string) => svc.post('/api/v1/incidents?wait=true', incident(id, 'a'));
+      const started = svc.clock.now();
+      assert.equal((await send('back')).body.event, 'SUCCESS');
+      assert.equal((await send('backc')).body.event, 'FAILED');
+      const at = new Date(started).toISOString();
+      svc.clock.advance(-60 * MIN);
+      const cool = await send('back');
+      assert.deepEqual([cool.body.event, cool.body.reason], ['RATE_LIMITED', `Cooldown active (4200s remaining; the last run is recorded as started at ${at}, after now: was the clock set back?)`]);
+      const open = await send('backc');
+      assert.deepEqual([open.body.event, open.body.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 3900s (its wait began at ${at}, after now: was the clock set back?)`]);
+      // Once the clock reads past the recorded times again, the waits are as ever.
+      svc.clock.set(started + MIN);
+      assert.equal((await send('back')).body.reason, 'Cooldown active (540s remaining)');
+      assert.equal((await send('backc')).body.reason, 'Circuit OPEN (too many failures); trial allowed in 240s');
+      svc.clock.set(started + 10 * MIN);
+      assert.equal((await send('back')).body.event, 'SUCCESS');
+      assert.deepEqual([target.calls('/back/a', 'POST'), target.calls('/backc/a', 'POST')], [2, 1]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('circuit: the trial comes exactly at the recovery time, once among concurrent alerts; the others are told a trial is under way', async () => {
     target.reset();
     target.route('POST', '/brk/a', { status: 500 });

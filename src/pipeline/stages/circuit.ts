@@ -20,6 +20,8 @@ export const circuitStage: Stage = {
       return undefined;
     }
     const left = Math.ceil((ctx.settings.circuitRecoveryMs - since) / 1000);
-    return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: `Circuit OPEN (too many failures); trial allowed in ${left}s`, runbook: rb };
+    // Opened after now: the host's clock was set back since, and the wait is longer by the step.
+    const ahead = since < 0 ? ` (its wait began at ${new Date(c.openedAt ?? 0).toISOString()}, after now: was the clock set back?)` : '';
+    return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: `Circuit OPEN (too many failures); trial allowed in ${left}s${ahead}`, runbook: rb };
   },
 };

@@ -22,7 +22,10 @@ export const cooldownStage: Stage = {
       const end = last + rb.cooldownMs;
       if (ctx.now < end) {
         const left = Math.ceil((end - ctx.now) / 1000);
-        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining)`, runbook: rb };
+        // A start recorded after now: the host's clock was set back since, and the wait is
+        // longer by the step. Said, so nobody takes a 10-minute cooldown's 4200s for a bug.
+        const ahead = last > ctx.now ? `; the last run is recorded as started at ${new Date(last).toISOString()}, after now: was the clock set back?` : '';
+        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${ahead})`, runbook: rb };
       }
       if (ctx.state.activeServices(rb.id).has(service)) {
         return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
