@@ -35,6 +35,9 @@ export interface SqliteTx extends Tx {
   pendingApprovalCount(): number;
 }
 
+/** How stale a row's last-delivery time may be before a re-delivery writes it again. */
+const SEEN_STEP_MS = 60_000;
+
 export function createSqliteTx(db: Database.Database, chain: AuditChain): SqliteTx {
   const s = {
     decisionByDedup: db.prepare('SELECT id AS incident_id, action, event, runbook, approval_id, execution_id FROM incidents WHERE dedup_key = ?'),
@@ -240,11 +243,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     incidentSeen(id, at) {
       // A re-delivery keeps its occurrence's dedup key: the retention counts from the
-      // last delivery (seen_at, migration 008). Prepared at first use, as only a
-      // duplicate needs it: a store opened on a database of an older schema (a test
-      // writing as the release before did) prepares nothing that schema lacks.
-      incidentSeen ??= db.prepare('UPDATE incidents SET seen_at = ? WHERE id = ? AND seen_at < ?');
-      incidentSeen.run(at, id, at);
+      // last delivery (seen_at, migration 008), to the minute: an HA pair's copies
+      // milliseconds apart write the row once, not once each. Prepared at first use, as
+      // only a duplicate needs it: a store opened on a database of an older schema (a
+      // test writing as the release before did) prepares nothing that schema lacks.
+      incidentSeen ??= db.prepare('UPDATE incidents SET seen_at = ? WHERE id = ? AND seen_at <= ?');
+      incidentSeen.run(at, id, at - SEEN_STEP_MS);
     },
     getIncident(id) {
       const r = s.incidentById.get(id) as Raw | undefined;
