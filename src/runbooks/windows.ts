@@ -5,8 +5,9 @@ import { describe, type Reporter, type YamlPath } from './problems.js';
 /**
  * `windows:` — when a runbook may act on its own. `{days: [mon, tue] | "mon-fri",
  * start: "22:00", end: "06:00", timezone: "Europe/Paris"}`. A window whose end is
- * before its start wraps midnight (one equal to it is refused); `days` names the day the window STARTS on
- * (Friday 22:00–06:00 runs into Saturday morning). `end: "24:00"` means midnight.
+ * before its start wraps midnight (one equal to it is refused); `days` names the day
+ * the window STARTS on (Friday 22:00–06:00 runs into Saturday morning). `end: "24:00"`
+ * means midnight.
  */
 const DAY_NAMES = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
 const LONG_DAY_NAMES = ['sunday', 'monday', 'tuesday', 'wednesday', 'thursday', 'friday', 'saturday'] as const;
