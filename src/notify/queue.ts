@@ -61,6 +61,12 @@ export interface NotifyQueueOptions {
   attemptTimeoutMs?: number;
   backoffMs?: number;
   /**
+   * The longest wait before a retry that a receiver's `Retry-After` (on a 429 or 503) is
+   * granted (60 s): it is waited for instead of the backoff when longer, and holds up
+   * only that receiver's lane.
+   */
+  maxRetryAfterMs?: number;
+  /**
    * Beyond this many waiting for one notifier, one is dropped (counted, and recorded with
    * the others of its burst: see dropReportMs): remediation never waits on chat. The
    * oldest blocked or manual decision goes first (a storm's),
@@ -103,6 +109,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   const attempts = opts.attempts ?? 3;
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
+  const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
   const maxQueued = opts.maxQueued ?? 1_000;
   const dropReportMs = opts.dropReportMs ?? 5_000;
   const stop = new AbortController();
@@ -235,7 +242,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         // again at the next start, so the record must say so (see deliverySettled).
         detail = stop.signal.aborted ? CUT_OFF_AT_SHUTDOWN : signal.aborted ? 'delivery unknown (timed out)' : errorMessage(err);
         if (stop.signal.aborted || (err as { permanent?: boolean }).permanent === true) break;
-        if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
+        // A receiver that says when to come back (429 or 503 with Retry-After) is given that
+        // long, capped: retrying sooner would only spend the attempts while it still refuses.
+        const asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
+        if (i < attempts) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
       }
     }
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');

@@ -25,12 +25,42 @@ export class PermanentDeliveryError extends Error {
   readonly permanent = true;
 }
 
-/** One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent for a 4xx other than 408 and 429). */
+/**
+ * A receiver that is busy or rate-limits (429, 503) and says when to come back
+ * (`Retry-After`): the queue waits that long before the next attempt (capped), instead
+ * of its own short backoff, which would spend every attempt while it still refuses.
+ */
+export class RetryLaterError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number,
+  ) {
+    super(message);
+  }
+}
+
+/** A `Retry-After` value (delay-seconds, or an HTTP date) as milliseconds from `now`; undefined when it is neither. */
+export function retryAfterMs(value: string | undefined, now: number): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1_000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
+/**
+ * One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent
+ * for a 4xx other than 408 and 429; a RetryLaterError for a 429 or 503 with `Retry-After`).
+ */
 export async function postJson(url: string | URL, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<void> {
   const res = await httpRequest(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   await res.discard();
   if (res.status >= 200 && res.status <= 299) return;
   const message = `answered ${res.status}`;
+  if (res.status === 429 || res.status === 503) {
+    const after = retryAfterMs(res.header('retry-after'), Date.now());
+    if (after !== undefined) throw new RetryLaterError(`${message} (retry after ${Math.ceil(after / 1_000)} s)`, after);
+  }
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentDeliveryError(message);
   throw new Error(message);
 }

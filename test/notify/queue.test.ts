@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createWebhookNotifier, receiverName, type NotifyOutcome } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
-import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
 
 /**
@@ -86,6 +86,42 @@ describe('notification queue', () => {
         [false, 3, 'answered 503'],
       ],
     );
+    await q.close();
+  });
+
+  it("a receiver that answers 429 or 503 with Retry-After is given that long before the retry (capped), not the short backoff", async () => {
+    target.reset();
+    target.route('POST', '/limited', sequence([{ status: 429, headers: { 'retry-after': '1' } }, { status: 204 }]));
+    target.route('POST', '/busy', sequence([{ status: 503, headers: { 'retry-after': new Date(Date.now() + 60_000).toUTCString() } }, { status: 204 }]));
+    target.route('POST', '/hour', { status: 429, headers: { 'retry-after': '3600' } });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [
+        createWebhookNotifier(`${target.url}/limited`, undefined, receiver),
+        createWebhookNotifier(`${target.url}/busy`, undefined, receiver),
+        createWebhookNotifier(`${target.url}/hour`, undefined, receiver),
+      ],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+      // An hour (or a minute) asked for is cut to this.
+      maxRetryAfterMs: 1_200,
+    });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
+    await q.drain();
+    const at = (path: string) => target.requests(path, 'POST').map((r) => r.at);
+    const [first, second] = at('/limited');
+    assert.equal(at('/limited').length, 2);
+    assert.ok(second! - first! >= 1_000, `retried ${second! - first!} ms after a 429 asking for 1 s`);
+    const [b1, b2] = at('/busy');
+    assert.ok(b2! - b1! >= 1_200, `retried ${b2! - b1!} ms after a 503 asking for a minute (capped at 1.2 s)`);
+    const hour = at('/hour');
+    assert.equal(hour.length, 3);
+    assert.ok(hour[2]! - hour[1]! >= 1_200);
+    const byNotifier = (host: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${host}`, receiver.receiverKey)).map((o) => [o.ok, o.attempts, o.detail]);
+    assert.deepEqual(byNotifier('limited'), [[true, 2, 'delivered']]);
+    assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
+    assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s)']]);
     await q.close();
   });
 
