@@ -67,6 +67,16 @@ export interface NotifyQueueOptions {
    */
   maxRetryAfterMs?: number;
   /**
+   * An approval request whose attempts are all spent on a passing failure (the receiver
+   * down, hanging, answering 5xx or 429) is not given up: nobody could approve it
+   * unseen. It is queued again this long after (30 s), doubling each round up to 5
+   * minutes, `approvalRounds` times at most (12: about 45 minutes, within the default
+   * approval TTL); each round's failure is recorded, its detail ending "(tried again
+   * later)", and the last round's gives it up.
+   */
+  approvalRetryMs?: number;
+  approvalRounds?: number;
+  /**
    * Beyond this many waiting for one notifier, one is dropped (counted, and recorded with
    * the others of its burst: see dropReportMs): remediation never waits on chat. The
    * oldest blocked or manual decision goes first (a storm's),
@@ -110,6 +120,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
+  const approvalRetryMs = opts.approvalRetryMs ?? 30_000;
+  const approvalRounds = opts.approvalRounds ?? 12;
+  /** Approval requests waiting for their next round, per notification id: how many rounds spent, and the timer. */
+  const laterRounds = new Map<string, { round: number; lane: Lane; approvalId: string | null; timer?: NodeJS.Timeout }>();
   const maxQueued = opts.maxQueued ?? 1_000;
   const dropReportMs = opts.dropReportMs ?? 5_000;
   const stop = new AbortController();
@@ -226,36 +240,66 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     while (writing.size > 0) await Promise.all([...writing]);
   }
 
-  async function deliver(n: Notifier, event: NotificationEvent): Promise<void> {
+  /** Delivers with retries and records the outcome; resolves true when it was given up on a passing failure (worth another round). */
+  async function deliver(n: Notifier, event: NotificationEvent, lastRound = true): Promise<boolean> {
     let detail = '';
     let tried = 0;
+    let permanent = false;
     for (let i = 1; i <= attempts; i++) {
       tried = i;
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
         await n.send(event, signal);
         await opts.record({ ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
-        return;
+        return false;
       } catch (err) {
         // Timed out waiting for the answer: the receiver may well have it (and a retry
         // carries the same notification_id, so it can tell). Cut off by the stop: told
         // again at the next start, so the record must say so (see deliverySettled).
         detail = stop.signal.aborted ? CUT_OFF_AT_SHUTDOWN : signal.aborted ? 'delivery unknown (timed out)' : errorMessage(err);
-        if (stop.signal.aborted || (err as { permanent?: boolean }).permanent === true) break;
+        permanent = (err as { permanent?: boolean }).permanent === true;
+        if (stop.signal.aborted || permanent) break;
         // A receiver that says when to come back (429 or 503 with Retry-After) is given that
         // long, capped: retrying sooner would only spend the attempts while it still refuses.
         const asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
         if (i < attempts) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
       }
     }
+    const again = !permanent && !stop.signal.aborted && !lastRound;
+    if (again) detail = `${detail} (tried again later)`;
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');
     await opts.record({ ok: false, notifier: n.name, attempts: tried, detail, event });
+    return again;
+  }
+
+  /**
+   * An approval request not delivered in a round is queued again later (see
+   * approvalRetryMs), ahead of everything else waiting as before; it is given up after
+   * the last round. Rounds are counted per lane and notification.
+   */
+  function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
+    if (!asksAPerson(event) || event.notification_id === undefined) return deliver(lane.notifier, event).then(() => undefined);
+    const key = `${lane.notifier.name}\u0000${event.notification_id}`;
+    const round = (laterRounds.get(key)?.round ?? 0) + 1;
+    return deliver(lane.notifier, event, round > approvalRounds).then((again) => {
+      if (!again) {
+        laterRounds.delete(key);
+        return;
+      }
+      const timer = setTimeout(() => {
+        const r = laterRounds.get(key);
+        if (r) r.timer = undefined;
+        if (!stop.signal.aborted) enqueue(lane, event);
+      }, Math.min(approvalRetryMs * 2 ** (round - 1), 300_000));
+      timer.unref();
+      laterRounds.set(key, { round, lane, approvalId: event.approval_id, timer });
+    });
   }
 
   async function loop(lane: Lane): Promise<void> {
     while (lane.queue.length > 0 && !stop.signal.aborted) {
       const event = lane.queue.shift()!;
-      await deliver(lane.notifier, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
+      await deliverRound(lane, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
     }
     lane.running = undefined;
     if (lanes.every((l) => !l.running)) {
@@ -267,6 +311,15 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
 
   function enqueue(lane: Lane, event: NotificationEvent): void {
     const q = lane.queue;
+    // Its settlement (approved, rejected, expired, cancelled) told: a request waiting for
+    // its next round is not told after it, with buttons for what is already settled.
+    if (!asksAPerson(event) && event.approval_id !== null && laterRounds.size > 0) {
+      for (const [key, r] of laterRounds) {
+        if (r.lane !== lane || r.approvalId !== event.approval_id) continue;
+        clearTimeout(r.timer);
+        laterRounds.delete(key);
+      }
+    }
     if (q.length >= maxQueued) {
       let i = q.findIndex(isRepeatable);
       if (i < 0 && isRepeatable(event)) {
@@ -319,6 +372,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     /** Stops retrying and sending; what was still waiting is recorded as not delivered. */
     async close() {
       stop.abort();
+      // An approval request waiting for its next round is told again at the next start
+      // (it has no NOTIFIED row): see engine tellAgain.
+      for (const r of laterRounds.values()) clearTimeout(r.timer);
+      laterRounds.clear();
       await Promise.all(lanes.map((l) => l.running));
       await settleDrops();
       for (const lane of lanes) {

@@ -107,7 +107,7 @@ describe('notification queue', () => {
       // An hour (or a minute) asked for is cut to this.
       maxRetryAfterMs: 1_200,
     });
-    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
+    q.notify(ev('f1', 'FAILED', 'failed'));
     await q.drain();
     const at = (path: string) => target.requests(path, 'POST').map((r) => r.at);
     const [first, second] = at('/limited');
@@ -123,6 +123,74 @@ describe('notification queue', () => {
     assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
     assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s)']]);
     await q.close();
+  });
+
+  it('an approval request whose attempts fail while the receiver is down is queued again in rounds, not given up; other notifications are given up as before', async () => {
+    target.reset();
+    // Down for the first round (3 attempts), back for the second.
+    target.route('POST', '/down', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
+    target.route('POST', '/gone', { status: 503 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/down`, undefined, receiver), createWebhookNotifier(`${target.url}/gone`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+      approvalRetryMs: 20,
+      approvalRounds: 2,
+    });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
+    q.notify(ev('f1', 'FAILED', 'failed'));
+    const of = (path: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${path}`, receiver.receiverKey));
+    for (let i = 0; i < 500 && (of('down').length < 3 || of('gone').length < 4); i++) await new Promise((r) => setTimeout(r, 10));
+    await q.drain();
+    const rows = (path: string) => of(path).map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]);
+    // The outcome is given up after its attempts; the request is told when the receiver is back.
+    assert.deepEqual(rows('down'), [
+      ['a1', false, 3, 'answered 503 (tried again later)'],
+      ['f1', true, 1, 'delivered'],
+      ['a1', true, 1, 'delivered'],
+    ]);
+    // A receiver that stays down: two rounds, then the third and last is given up.
+    assert.deepEqual(rows('gone'), [
+      ['a1', false, 3, 'answered 503 (tried again later)'],
+      ['f1', false, 3, 'answered 503'],
+      ['a1', false, 3, 'answered 503 (tried again later)'],
+      ['a1', false, 3, 'answered 503'],
+    ]);
+    assert.equal(target.calls('/gone', 'POST'), 12);
+    const ids = new Set(target.requests('/down', 'POST').map((r) => r.headers['idempotency-key']));
+    assert.equal(ids.size, 2, 'each round carries the same notification_id');
+    await q.close();
+  });
+
+  it('an approval request waiting for its next round is not told once its settlement is', async () => {
+    target.reset();
+    target.route('POST', '/hook', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+      approvalRetryMs: 300,
+    });
+    q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
+    await q.drain();
+    q.notify({ ...ev('a1', 'APPROVED', 'approved'), approval_id: 'apr_1' });
+    await q.drain();
+    // Past the time its next round would have come.
+    await new Promise((r) => setTimeout(r, 700));
+    await q.drain();
+    assert.deepEqual(
+      recorded.map((o) => [o.event.event, o.ok, o.detail]),
+      [
+        ['APPROVAL_REQUIRED', false, 'answered 503 (tried again later)'],
+        ['APPROVED', true, 'delivered'],
+      ],
+    );
+    await q.close();
+    assert.equal(target.calls('/hook', 'POST'), 4);
   });
 
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
