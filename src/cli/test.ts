@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { formatProblem } from '../domain/index.js';
+import { readTextFile } from '../lib/index.js';
 import { isTestFileName, loadSuiteRunbooks, parseTestFile, runSuite, type Mismatch, type TestOutcome } from '../runbook-tests/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
@@ -70,15 +71,13 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
   let failed = 0;
   for (const file of files) {
     const label = show(file);
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (err) {
-      io.err(`${label}: cannot read the file: ${(err as { code?: string }).code ?? String(err)}`);
+    const read = readTextFile(file);
+    if (!read.ok) {
+      io.err(`${label}: ${/^E[A-Z]+$/.test(read.code) ? `cannot read the file: ${read.message}` : `the file ${read.message}`}`);
       bad = true;
       continue;
     }
-    const parsed = parseTestFile(text, label);
+    const parsed = parseTestFile(read.text, label);
     if (!parsed.suite) {
       for (const p of parsed.problems) io.err(formatProblem(p));
       bad = true;

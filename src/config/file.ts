@@ -1,7 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
-import { errorMessage } from '../lib/abort.js';
+import { readTextFile } from '../lib/text-file.js';
 
 /**
  * Reads rectify.yaml into top-level key → value, keeping each key's line so
@@ -21,15 +20,12 @@ export type FileRead =
 
 /** `label` is the path as the user gave it, used in problem lines. */
 export function readConfigFile(absPath: string, label: string): FileRead {
-  let text: string;
-  try {
-    text = readFileSync(absPath, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'missing' };
-    if ((err as NodeJS.ErrnoException).code === 'EISDIR') return { kind: 'unreadable', message: 'is a directory' };
-    return { kind: 'unreadable', message: errorMessage(err) };
+  const read = readTextFile(absPath);
+  if (!read.ok) {
+    if (read.code === 'ENOENT') return { kind: 'missing' };
+    return { kind: 'unreadable', message: read.message };
   }
-  return { kind: 'read', ...parseConfigText(text, label) };
+  return { kind: 'read', ...parseConfigText(read.text, label) };
 }
 
 /** Aliases a file may expand, as for runbook files. */

@@ -7,3 +7,4 @@ export * from './freeze.js';
 export * from './limit.js';
 export * from './text.js';
 export * from './secret-description.js';
+export * from './text-file.js';

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node } from 'yaml';
+import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { YamlPath } from './problems.js';
 
 /**
@@ -30,17 +30,32 @@ export function parseYamlSource(text: string): YamlSource {
       errors.push({ message: err instanceof Error ? err.message : String(err), line: 1 });
     }
   }
-  return { value, errors, lineOf: (path, at) => locate(doc, path, at, line) };
+  const pairs = new WeakMap<YAMLMap, Map<string, Pair>>();
+  return { value, errors, lineOf: (path, at) => locate(doc, path, at, line, pairs) };
 }
 
-function locate(doc: Document, path: YamlPath, at: 'key' | 'value', line: (offset: number) => number): number | undefined {
+/**
+ * The map's pairs by key, built once per map: looking a key up by scanning made every
+ * problem and warning cost the size of its map, quadratic in a file of many runbooks.
+ */
+function pairOf(map: YAMLMap, key: string, pairs: WeakMap<YAMLMap, Map<string, Pair>>): Pair | undefined {
+  let byKey = pairs.get(map);
+  if (!byKey) {
+    byKey = new Map();
+    for (const p of map.items) if (isScalar(p.key) && !byKey.has(String(p.key.value))) byKey.set(String(p.key.value), p);
+    pairs.set(map, byKey);
+  }
+  return byKey.get(key);
+}
+
+function locate(doc: Document, path: YamlPath, at: 'key' | 'value', line: (offset: number) => number, pairs: WeakMap<YAMLMap, Map<string, Pair>>): number | undefined {
   let node: unknown = doc.contents;
   let lastLine: number | undefined = rangeLine(node, line);
   for (let i = 0; i < path.length; i++) {
     const seg = path[i]!;
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
+      const pair = pairOf(node as YAMLMap, String(seg), pairs);
       if (!pair) return lastLine;
       if (i === path.length - 1 && at === 'key') return rangeLine(pair.key, line) ?? lastLine;
       node = pair.value;

@@ -313,6 +313,18 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a test file too large or not UTF-8 is refused by name, runs nothing, and exits 2', async () => {
+    const dir = workdir({ 'big.test.yaml': `# ${'x'.repeat(1024 * 1024)}\nruns: []\n` });
+    writeFileSync(join(dir, 'latin1.test.yaml'), Buffer.concat([Buffer.from('runbooks: [runbooks.yaml]\ntests:\n  - name: caf'), Buffer.from([0xe9]), Buffer.from(`\n    incident: ${INC001}\n    expect: {action: AUTO}\n`)]));
+    const r = await rectifyTest(dir, 'big.test.yaml', 'latin1.test.yaml');
+    assert.deepEqual(r.err, [
+      'big.test.yaml: the file is larger than the 1 MiB a YAML file may be (1048588 bytes)',
+      'latin1.test.yaml: the file is not UTF-8 text: invalid bytes at line 3 (save the file as UTF-8)',
+    ]);
+    assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(r.code, 2);
+  });
+
   it('runs every *.test.yaml in a folder, by name; no argument is a usage error', async () => {
     const dir = workdir({
       'tests/b.test.yaml': `runbooks: [../runbooks.yaml]\ntests:\n  - {name: b, incident: ${INC001}, expect: {action: executed}}\n`,

@@ -1,5 +1,6 @@
 'use strict';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,6 +229,16 @@ describe('problems', () => {
     assert.deepEqual(lines([], { RECTIFY_CONFIG: 'conf/r.yaml' }), [
       'RECTIFY_CONFIG: cannot read "conf/r.yaml": file not found',
     ]);
+  });
+
+  it('a config file that is too large, not UTF-8 or not a regular file is refused, naming it', () => {
+    const cwd = workdir();
+    writeFileSync(join(cwd, 'big.yaml'), `# ${'x'.repeat(1024 * 1024)}\ndry_run: true\n`);
+    writeFileSync(join(cwd, 'latin1.yaml'), Buffer.concat([Buffer.from('dry_run: false\nrunbooks: /srv/caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
+    execFileSync('mkfifo', [join(cwd, 'pipe.yaml')]);
+    assert.deepEqual(lines(['--config', 'big.yaml'], {}, cwd), ['--config: cannot read "big.yaml": is larger than the 1 MiB a YAML file may be (1048593 bytes)']);
+    assert.deepEqual(lines(['--config', 'latin1.yaml'], {}, cwd), ['--config: cannot read "latin1.yaml": is not UTF-8 text: invalid bytes at line 2 (save the file as UTF-8)']);
+    assert.deepEqual(lines(['--config', 'pipe.yaml'], {}, cwd), ['--config: cannot read "pipe.yaml": is not a regular file (a FIFO, a socket or a device)']);
   });
 
   it('labels problems with the config file path as given', () => {

@@ -1,0 +1,78 @@
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+
+/**
+ * The most a YAML file rectify reads (a runbook file, a runbook test file, rectify.yaml)
+ * may hold. The whole bundled library is a few tens of KiB; a file of many MiB is a
+ * mistake (a log, a dump) or an attack, and parsing one takes seconds and gigabytes of
+ * memory while startup or a SIGHUP reload waits.
+ */
+export const MAX_YAML_FILE_BYTES = 1024 * 1024;
+
+export type TextFileRead =
+  | { ok: true; text: string }
+  /** `code`: an errno code (ENOENT, EISDIR, ELOOP, …), or TOO_LARGE, NOT_A_FILE, NOT_UTF8. */
+  | { ok: false; code: string; message: string };
+
+/**
+ * Reads a UTF-8 text file of at most `maxBytes`, refusing instead of blocking or
+ * guessing: a FIFO (or a symlink to one) is opened non-blocking and refused, as is
+ * anything but a regular file, a file above the limit is refused before it is read,
+ * and bytes that are not UTF-8 are refused with their line rather than silently
+ * turned into U+FFFD (a path or an argument that is no longer the one written).
+ */
+export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTES): TextFileRead {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    return errnoRead(err);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
+    if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
+    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes);
+    // Read up to one byte past the limit: a file growing while it is read is caught too.
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      const got = readSync(fd, buf, n, buf.length - n, null);
+      if (got === 0) break;
+      n += got;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes) return tooLarge('it grew while being read', maxBytes);
+    const bytes = buf.subarray(0, n);
+    try {
+      return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
+    } catch {
+      return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(bytes)} (save the file as UTF-8)` };
+    }
+  } catch (err) {
+    return errnoRead(err);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function tooLarge(size: string, maxBytes: number): TextFileRead {
+  return { ok: false, code: 'TOO_LARGE', message: `is larger than the ${formatBytes(maxBytes)} a YAML file may be (${size})` };
+}
+
+function formatBytes(n: number): string {
+  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+}
+
+function errnoRead(err: unknown): TextFileRead {
+  const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
+  return { ok: false, code, message: code };
+}
+
+/** The line of the first byte sequence that is not UTF-8 (read leniently, it is the first U+FFFD). */
+function firstInvalidLine(bytes: Buffer): number {
+  const lenient = new TextDecoder('utf-8').decode(bytes);
+  const at = lenient.indexOf('\uFFFD');
+  let line = 1;
+  for (let i = 0; i < at; i++) if (lenient.charCodeAt(i) === 10) line++;
+  return line;
+}
