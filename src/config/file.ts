@@ -1,6 +1,9 @@
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
 import { readTextFile } from '../lib/text-file.js';
+// The runbook loader's YAML rules, so rectify.yaml and runbook files refuse the same things.
+import { formatPath } from '../runbooks/problems.js';
+import { distinct, notPlainYaml, yamlErrorMessage } from '../runbooks/yaml-source.js';
 
 /**
  * Reads rectify.yaml into top-level key → value, keeping each key's line so
@@ -34,19 +37,25 @@ const MAX_ALIAS_COUNT = 1000;
 export function parseConfigText(text: string, label: string): { entries: FileEntry[]; problems: LoadProblem[] } {
   const lineCounter = new LineCounter();
   // prettyErrors off: its multi-line code excerpts do not fit the one-line-per-problem output.
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  // resolveKnownTags off, as for runbook files: a YAML 1.1 tag is refused by name below.
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, resolveKnownTags: false });
   const lineOf = (offset: number | undefined): number | undefined =>
     offset === undefined ? undefined : lineCounter.linePos(offset).line;
 
   if (doc.errors.length > 0) {
     return {
       entries: [],
-      problems: doc.errors.map((e) => {
-        const line = lineOf(e.pos[0]);
-        return { file: label, path: '', message: `invalid YAML at line ${line}: ${e.message.split('\n')[0]}`, line };
-      }),
+      problems: distinct(
+        doc.errors.map((e) => {
+          const line = lineOf(e.pos[0]);
+          return { file: label, path: '', message: `invalid YAML at line ${line}: ${yamlErrorMessage(e.code, e.message)}`, line };
+        }),
+      ),
     };
   }
+  // A tag, a %YAML 1.1 directive or a leading-zero number: valid, but not read as written.
+  const notPlain = notPlainYaml(doc, text, (offset) => lineCounter.linePos(offset).line);
+  if (notPlain.length > 0) return { entries: [], problems: notPlain.map((p) => ({ file: label, path: formatPath(p.path), message: p.message, line: p.line })) };
   // An empty file (or one holding only comments) is a valid file with nothing set.
   if (doc.contents === null) return { entries: [], problems: [] };
   if (!isMap(doc.contents)) {

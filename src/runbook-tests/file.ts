@@ -143,6 +143,7 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   if (source.errors.length) {
     return { problems: source.errors.map((e) => ({ file, path: '', message: `YAML syntax error at line ${e.line}: ${e.message}`, line: e.line })) };
   }
+  if (source.notPlain.length) return { problems: source.notPlain.map((p) => ({ file, path: formatPath(p.path), message: p.message, line: p.line })) };
   const problems: LoadProblem[] = [];
   const r = createReporter(file, source.lineOf, problems);
   // Runbook ids in a state, with where each is written: which exist is known only once the runbooks are loaded.

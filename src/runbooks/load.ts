@@ -5,7 +5,7 @@ import type { Runbook } from '../domain/runbook.js';
 import { readTextFile } from '../lib/index.js';
 import { compileRunbook } from './compile.js';
 import { checkKeys, isMapValue } from './fields.js';
-import { createReporter, describe } from './problems.js';
+import { createReporter, describe, formatPath } from './problems.js';
 import { FILE_KEYS } from './schema.js';
 import { parseYamlSource } from './yaml-source.js';
 import { checkReferences } from './references.js';
@@ -100,6 +100,9 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
       warnings: [],
       empty: false,
     };
+  }
+  if (source.notPlain.length > 0) {
+    return { runbooks: [], problems: source.notPlain.map((p) => ({ file: fileLabel, path: formatPath(p.path), message: p.message, line: p.line })), warnings: [] };
   }
   const problems: LoadProblem[] = [];
   const warnings: LoadProblem[] = [];

@@ -1,4 +1,4 @@
-import { isAlias, isMap, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
 import type { YamlPath } from './problems.js';
 
 /**
@@ -9,6 +9,11 @@ export interface YamlSource {
   value: unknown;
   /** Syntax errors: when there are any, `value` is not to be trusted. */
   errors: Array<{ message: string; line: number }>;
+  /**
+   * What is valid YAML but would not be read as written (a tag, a YAML 1.1 directive, a
+   * leading-zero number), at its path: when there are any, `value` is null.
+   */
+  notPlain: Array<{ path: YamlPath; message: string; line: number }>;
   lineOf(path: YamlPath, at: 'key' | 'value'): number | undefined;
 }
 
@@ -19,11 +24,15 @@ const MAX_ALIAS_COUNT = 1000;
 export function parseYamlSource(text: string): YamlSource {
   const counter = new LineCounter();
   // prettyErrors off: we want one-line messages and compute the line ourselves.
-  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true });
+  // resolveKnownTags off: !!binary, !!timestamp, !!set, !!omap are YAML 1.1 types that
+  // became a byte array, a Date or a Map no validator expects (an !!omap of runbooks
+  // loaded none, silently); unresolved, notPlainYaml refuses them by name.
+  const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   const line = (offset: number): number => counter.linePos(offset).line;
-  const errors = doc.errors.map((e) => ({ message: e.message.split('\n')[0] ?? e.message, line: line(e.pos[0]) }));
+  const errors = distinct(doc.errors.map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
+  const notPlain = errors.length === 0 ? notPlainYaml(doc, text, line) : [];
   let value: unknown = null;
-  if (errors.length === 0) {
+  if (errors.length === 0 && notPlain.length === 0) {
     try {
       value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch (err) {
@@ -31,7 +40,75 @@ export function parseYamlSource(text: string): YamlSource {
     }
   }
   const pairs = new WeakMap<YAMLMap, Map<string, Pair>>();
-  return { value, errors, lineOf: (path, at) => locate(doc, path, at, line, pairs) };
+  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs) };
+}
+
+/**
+ * Each error once: a list nested 100,000 deep overflows the parser's stack at every
+ * level it unwinds through, which printed the same line thousands of times.
+ */
+export function distinct<T extends { message: string; line: number | undefined }>(errors: T[]): T[] {
+  const seen = new Set<string>();
+  return errors.filter((e) => {
+    const k = `${e.line}\u0000${e.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+/** The YAML library's message, in the file's terms where it speaks of its own API. */
+export function yamlErrorMessage(code: string, message: string): string {
+  if (code === 'MULTIPLE_DOCS') return 'a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own';
+  const first = message.split('\n')[0] ?? message;
+  if (/call stack/i.test(first)) return 'nested too deeply (lists or maps inside each other thousands of levels down)';
+  return first;
+}
+
+/** Tags that only say what the value already is: `!!str 3` is the string "3". */
+const PLAIN_TAGS = new Set(['!', ...['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`)]);
+/** `0755`: decimal 755 in YAML 1.2 (how rectify reads it), octal 493 in YAML 1.1. */
+const LEADING_ZERO_RE = /^[-+]?0[0-9]+$/;
+
+/**
+ * What parses but would not mean what its writer meant: a `%YAML 1.1` directive (which
+ * turns `yes`, `off` into booleans, `010` into 8 and `1:30` into 90), a tag other than
+ * the plain ones (`!foo`, `!!js/function`, `!!binary`: the value was read as if it had
+ * none, or as a type no field takes), and an integer with a leading zero.
+ */
+export function notPlainYaml(doc: Document, text: string, line: (offset: number) => number): YamlSource['notPlain'] {
+  const out: YamlSource['notPlain'] = [];
+  if (doc.directives?.yaml.explicit && doc.directives.yaml.version !== '1.2') {
+    // The rest of the file was read by YAML 1.1's rules: say only what to remove.
+    return [{ path: [], message: `%YAML ${doc.directives.yaml.version}: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive`, line: 1 }];
+  }
+  visit(doc, {
+    Node(_key, node, ancestors) {
+      const at = line(node.range?.[0] ?? 0);
+      if (node.tag !== undefined && !PLAIN_TAGS.has(node.tag)) {
+        const shown = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
+        out.push({ path: pathOf(ancestors, node), message: `YAML tag ${shown} is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`, line: at });
+      } else if (isScalar(node) && typeof node.value === 'number' && node.type === 'PLAIN' && node.range) {
+        const written = text.slice(node.range[0], node.range[1]).trim();
+        if (LEADING_ZERO_RE.test(written)) {
+          out.push({ path: pathOf(ancestors, node), message: `${written} has a leading zero: YAML 1.2 reads it as ${node.value}, YAML 1.1 as an octal number; write ${node.value}, or quote it for text`, line: at });
+        }
+      }
+    },
+  });
+  return out;
+}
+
+/** The YAML path of a node from the ancestors `visit` gives: map keys and list indexes. */
+function pathOf(ancestors: readonly unknown[], node: unknown): YamlPath {
+  const path: (string | number)[] = [];
+  const chain = [...ancestors, node];
+  for (let i = 0; i < chain.length - 1; i++) {
+    const a = chain[i];
+    if (isPair(a)) path.push(isScalar(a.key) ? String(a.key.value) : String(a.key));
+    else if (isSeq(a)) path.push(a.items.indexOf(chain[i + 1] as never));
+  }
+  return path;
 }
 
 /**

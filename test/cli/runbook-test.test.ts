@@ -325,6 +325,26 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a tag or a leading-zero number in a test file is refused at its YAML path; its tests do not run', async () => {
+    const dir = workdir({
+      'tagged.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: tagged
+    incident: {id: INC001, root_cause: !root CrashLoopBackOff, confidence: 0.95, service: api-server, context: {pod_name: api-server-abc123, namespace: production}}
+    expect: {action: AUTO}
+  - name: octal
+    incident: {id: INC002, root_cause: CrashLoopBackOff, confidence: 0.95, service: api-server, context: {pod_name: api-server-abc123, namespace: production, code: 0123}}
+    expect: {action: AUTO}
+`,
+    });
+    const r = await rectifyTest(dir, 'tagged.test.yaml');
+    assert.deepEqual(r.err, [
+      'tagged.test.yaml: tests[0].incident.root_cause: YAML tag !root is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+      'tagged.test.yaml: tests[1].incident.context.code: 0123 has a leading zero: YAML 1.2 reads it as 123, YAML 1.1 as an octal number; write 123, or quote it for text',
+    ]);
+    assert.equal(r.code, 2);
+  });
+
   it('runs every *.test.yaml in a folder, by name; no argument is a usage error', async () => {
     const dir = workdir({
       'tests/b.test.yaml': `runbooks: [../runbooks.yaml]\ntests:\n  - {name: b, incident: ${INC001}, expect: {action: executed}}\n`,

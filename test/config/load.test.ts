@@ -241,6 +241,23 @@ describe('problems', () => {
     assert.deepEqual(lines(['--config', 'pipe.yaml'], {}, cwd), ['--config: cannot read "pipe.yaml": is not a regular file (a FIFO, a socket or a device)']);
   });
 
+  it('a tag, a %YAML 1.1 directive, a leading-zero number or a second document is refused like in a runbook file', () => {
+    const at = (yaml: string): string[] => lines([], {}, workdir(yaml));
+    // dry_run: !foo false ran for real with the tag ignored; %YAML 1.1 made 010 eight.
+    assert.deepEqual(at('dry_run: !foo false\n'), [
+      'rectify.yaml: dry_run: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    ]);
+    assert.deepEqual(at('%YAML 1.1\n---\nmax_concurrent_executions: 010\n'), [
+      'rectify.yaml: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
+    ]);
+    assert.deepEqual(at('max_concurrent_executions: 010\n'), [
+      'rectify.yaml: max_concurrent_executions: 010 has a leading zero: YAML 1.2 reads it as 10, YAML 1.1 as an octal number; write 10, or quote it for text',
+    ]);
+    assert.deepEqual(at('dry_run: true\n---\ndry_run: false\n'), [
+      'rectify.yaml: invalid YAML at line 2: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
+    ]);
+  });
+
   it('labels problems with the config file path as given', () => {
     const cwd = workdir();
     mkdirSync(join(cwd, 'conf'));

@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
-import { loadRunbookFile, loadRunbooks } from '../../src/runbooks/index.js';
+import { loadRunbookFile, loadRunbooks, parseRunbooksText } from '../../src/runbooks/index.js';
 
 /**
  * Files a runbooks folder may hold by mistake or by malice: each is refused with a
@@ -75,4 +75,68 @@ test('a byte order mark, CRLF line endings and a trailing tab still load', () =>
   const { runbooks, problems } = loadRunbooks(dir);
   assert.deepEqual(problems.map(formatProblem), []);
   assert.deepEqual(runbooks.map((r) => [r.id, r.risk, r.actions.length]), [['r', 'LOW', 1]]);
+});
+
+const rb = (...lines: string[]): string => ['runbooks:', '  r:', ...lines.map((l) => `    ${l}`), ''].join('\n');
+const problemsOf = (text: string): string[] => {
+  const { runbooks, problems } = parseRunbooksText(text, 'x.yaml');
+  assert.deepEqual(runbooks, [], 'a file with a problem loads no runbook');
+  return problems.map((p) => `${p.line}: ${formatProblem(p)}`);
+};
+
+test('a %YAML 1.1 directive is refused: under it force_delete: yes loaded as true, 010 as 8 and 1:30 as 90', () => {
+  assert.deepEqual(problemsOf(`%YAML 1.1\n---\n${rb('risk: LOW', 'force_delete: yes', 'action: kubectl delete pod {pod_name}')}`), [
+    '1: x.yaml: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
+  ]);
+  // Without it, YAML 1.2 reads them as text, which the fields refuse.
+  assert.deepEqual(problemsOf(rb('risk: no', 'mode: off', 'force_delete: yes', 'cooldown_minutes: 1:30', 'action: kubectl delete pod {pod_name}')), [
+    '3: x.yaml: runbooks.r.risk: expected LOW, MEDIUM or HIGH, got "no"',
+    '4: x.yaml: runbooks.r.mode: expected one of auto, dry_run, got "off"',
+    '5: x.yaml: runbooks.r.force_delete: expected true or false, got "yes"',
+    '6: x.yaml: runbooks.r.cooldown_minutes: expected a number >= 0, got "1:30"',
+  ]);
+});
+
+test('a tag other than the plain ones is refused at its path: !foo and !!js/function were dropped silently, and an !!omap of runbooks loaded none with no problem', () => {
+  assert.deepEqual(problemsOf(rb('risk: !foo LOW', 'description: !!js/function "function () {}"', 'last_updated: !!timestamp 2026-01-01', 'triggers: !!set {a, b}', 'name: !!binary aGVsbG8=', 'action: kubectl delete pod {pod_name}')), [
+    '3: x.yaml: runbooks.r.risk: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    '4: x.yaml: runbooks.r.description: YAML tag !!js/function is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    '5: x.yaml: runbooks.r.last_updated: YAML tag !!timestamp is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    '6: x.yaml: runbooks.r.triggers: YAML tag !!set is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    '7: x.yaml: runbooks.r.name: YAML tag !!binary is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+  ]);
+  assert.deepEqual(problemsOf('runbooks: !!omap\n  - r:\n      risk: LOW\n      action: kubectl delete pod {pod_name}\n'), [
+    '2: x.yaml: runbooks: YAML tag !!omap is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'actions:', '  - kubectl delete pod {pod_name}', '  - !shell "rm -rf /"')), [
+    '6: x.yaml: runbooks.r.actions[1]: YAML tag !shell is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+  ]);
+  // The plain tags only say what the value is: !!str 3 is the text "3".
+  assert.deepEqual(problemsOf(rb('risk: !!str LOW', 'max_per_hour: !!str 3', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: runbooks.r.max_per_hour: expected a positive integer, got "3"',
+  ]);
+});
+
+test('an integer with a leading zero is refused (0755: 755 in YAML 1.2, 493 in YAML 1.1); 0o17, 0x10 and 1e3 say what they are', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'max_per_hour: 0755', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: runbooks.r.max_per_hour: 0755 has a leading zero: YAML 1.2 reads it as 755, YAML 1.1 as an octal number; write 755, or quote it for text',
+  ]);
+  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'max_per_hour: 0o17', 'blast_radius_limit: 0x10', 'cooldown_minutes: 1e3', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => [r.maxPerHour, r.blastRadiusLimit, r.cooldownMs]), [[15, 16, 1000 * 60_000]]);
+});
+
+test('a second YAML document is refused in the file\'s terms, and nesting thousands deep is an error, not a crash', () => {
+  assert.deepEqual(problemsOf(`${rb('risk: HIGH', 'action: kubectl delete pod {pod_name}')}---\n${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}`), [
+    '5: x.yaml: YAML syntax error at line 5: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
+  ]);
+  assert.deepEqual(problemsOf(rb(`triggers: ${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'action: kubectl delete pod {pod_name}')), [
+    '3: x.yaml: YAML syntax error at line 3: nested too deeply (lists or maps inside each other thousands of levels down)',
+  ]);
+});
+
+test('duplicate keys are refused, never last-wins: risk: LOW then risk: HIGH', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: YAML syntax error at line 4: Map keys must be unique',
+  ]);
 });
