@@ -3,7 +3,7 @@ import type { LoadProblem } from '../domain/errors.js';
 import { readTextFile } from '../lib/text-file.js';
 // The runbook loader's YAML rules, so rectify.yaml and runbook files refuse the same things.
 import { formatPath } from '../runbooks/problems.js';
-import { distinct, notPlainYaml, yamlErrorMessage } from '../runbooks/yaml-source.js';
+import { distinct, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
 
 /**
  * Reads rectify.yaml into top-level key → value, keeping each key's line so
@@ -42,11 +42,11 @@ export function parseConfigText(text: string, label: string): { entries: FileEnt
   const lineOf = (offset: number | undefined): number | undefined =>
     offset === undefined ? undefined : lineCounter.linePos(offset).line;
 
-  if (doc.errors.length > 0) {
+  if (syntaxErrors(doc).length > 0) {
     return {
       entries: [],
       problems: distinct(
-        doc.errors.map((e) => {
+        syntaxErrors(doc).map((e) => {
           const line = lineOf(e.pos[0]);
           return { file: label, path: '', message: `invalid YAML at line ${line}: ${yamlErrorMessage(e.code, e.message)}`, line };
         }),

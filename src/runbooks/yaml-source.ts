@@ -29,7 +29,8 @@ export function parseYamlSource(text: string): YamlSource {
   // loaded none, silently); unresolved, notPlainYaml refuses them by name.
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   const line = (offset: number): number => counter.linePos(offset).line;
-  const errors = distinct(doc.errors.map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
+  // A duplicate key alone is told by notPlainYaml, with its path and the first one's line.
+  const errors = distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
   const notPlain = errors.length === 0 ? notPlainYaml(doc, text, line) : [];
   let value: unknown = null;
   if (errors.length === 0 && notPlain.length === 0) {
@@ -65,6 +66,15 @@ export function yamlErrorMessage(code: string, message: string): string {
   return first;
 }
 
+/**
+ * The parser's errors, but none when the only ones are duplicate keys: the tree is whole
+ * then, and notPlainYaml names each duplicate by its path ("Map keys must be unique"
+ * named neither the key nor where it was first given).
+ */
+export function syntaxErrors(doc: Document): Document['errors'] {
+  return doc.errors.every((e) => e.code === 'DUPLICATE_KEY') ? [] : doc.errors;
+}
+
 /** Tags that only say what the value already is: `!!str 3` is the string "3". */
 const PLAIN_TAGS = new Set(['!', ...['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`)]);
 /** `0755`: decimal 755 in YAML 1.2 (how rectify reads it), octal 493 in YAML 1.1. */
@@ -85,6 +95,17 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
   visit(doc, {
     Node(_key, node, ancestors) {
       const at = line(node.range?.[0] ?? 0);
+      if (isMap(node)) {
+        const first = new Map<string, number>();
+        for (const pair of node.items) {
+          if (!isScalar(pair.key)) continue;
+          const key = String(pair.key.value);
+          const keyLine = line(pair.key.range?.[0] ?? 0);
+          const firstLine = first.get(key);
+          if (firstLine === undefined) first.set(key, keyLine);
+          else out.push({ path: [...pathOf(ancestors, node), key], message: `key ${JSON.stringify(key)} is given twice in one map (first at line ${firstLine}); give it once: neither value is taken`, line: keyLine });
+        }
+      }
       if (node.tag !== undefined && !PLAIN_TAGS.has(node.tag)) {
         const shown = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
         out.push({ path: pathOf(ancestors, node), message: `YAML tag ${shown} is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`, line: at });

@@ -241,7 +241,7 @@ describe('problems', () => {
     assert.deepEqual(lines(['--config', 'pipe.yaml'], {}, cwd), ['--config: cannot read "pipe.yaml": is not a regular file (a FIFO, a socket or a device)']);
   });
 
-  it('a tag, a %YAML 1.1 directive, a leading-zero number or a second document is refused like in a runbook file', () => {
+  it('a tag, a %YAML 1.1 directive, a leading-zero number, a duplicate key or a second document is refused like in a runbook file', () => {
     const at = (yaml: string): string[] => lines([], {}, workdir(yaml));
     // dry_run: !foo false ran for real with the tag ignored; %YAML 1.1 made 010 eight.
     assert.deepEqual(at('dry_run: !foo false\n'), [
@@ -252,6 +252,9 @@ describe('problems', () => {
     ]);
     assert.deepEqual(at('max_concurrent_executions: 010\n'), [
       'rectify.yaml: max_concurrent_executions: 010 has a leading zero: YAML 1.2 reads it as 10, YAML 1.1 as an octal number; write 10, or quote it for text',
+    ]);
+    assert.deepEqual(at('dry_run: true\nmax_pending: 5\ndry_run: false\n'), [
+      'rectify.yaml: dry_run: key "dry_run" is given twice in one map (first at line 1); give it once: neither value is taken',
     ]);
     assert.deepEqual(at('dry_run: true\n---\ndry_run: false\n'), [
       'rectify.yaml: invalid YAML at line 2: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',

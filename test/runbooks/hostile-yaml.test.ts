@@ -135,8 +135,14 @@ test('a second YAML document is refused in the file\'s terms, and nesting thousa
   ]);
 });
 
-test('duplicate keys are refused, never last-wins: risk: LOW then risk: HIGH', () => {
+test('a duplicate key is refused, never last-wins, naming its path and where it was first given ("Map keys must be unique" named neither)', () => {
   assert.deepEqual(problemsOf(rb('risk: LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: YAML syntax error at line 4: Map keys must be unique',
+    '4: x.yaml: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
+  ]);
+  assert.deepEqual(problemsOf(`${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}  r:\n    risk: HIGH\n    actions: ["kubectl delete pod {pod_name}"]\n`), [
+    '5: x.yaml: runbooks.r: key "r" is given twice in one map (first at line 2); give it once: neither value is taken',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'pre_checks:', '  - promql: {query: up, expect: "> 0", expect: "== 0"}', 'action: kubectl delete pod {pod_name}')), [
+    '5: x.yaml: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
   ]);
 });
