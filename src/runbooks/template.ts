@@ -113,9 +113,11 @@ export interface NearMiss {
   message: string;
 }
 
-const NAME_ATTEMPT = '[A-Za-z_][A-Za-z0-9_.-]*';
-const DOUBLED_AT = new RegExp(`\\{\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)\\}\\}?`, 'y');
-const SINGLE_AT = new RegExp(`\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)`, 'y');
+// Any letter, not only ASCII: {ѕervice} (a Cyrillic "ѕ") or {ｓervice} (a fullwidth "ｓ")
+// reads as {service} but is no placeholder, and ran as the literal text.
+const NAME_ATTEMPT = '[\\p{L}_][\\p{L}\\p{N}_.-]*';
+const DOUBLED_AT = new RegExp(`\\{\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)\\}\\}?`, 'uy');
+const SINGLE_AT = new RegExp(`\\{([ \\t]*)(${NAME_ATTEMPT})([ \\t]*)`, 'uy');
 // After `{name`, where an unclosed placeholder is plain: a URL delimiter, a quote, another `{`.
 const UNCLOSED_BEFORE = '/?&#"\'{';
 
@@ -126,7 +128,7 @@ const UNCLOSED_BEFORE = '/?&#"\'{';
  * - `{ name }`: spaces inside the braces;
  * - `{queue-name}`, `{service.name}`: a character a name cannot hold;
  * - `{name` with no `}` where the text or a URL part ends (`/`, `?`, `&`, `#`), or a quote or `{` follows.
- * Only a name attempt counts (a letter or `_`, then letters, digits, `_`, `-`, `.`), so
+ * Only a name attempt counts (a letter, of any script, or `_`, then letters, digits, `_`, `-`, `.`), so
  * PromQL matchers (`{job="x"}`), JSON text, `{}` and regex counts (`{2,3}`) are not near-misses.
  */
 export function findNearMisses(source: string): NearMiss[] {
@@ -199,7 +201,14 @@ function nearMissMessage(text: string, name: string, lead: string, flaw?: string
   const flaws = flaw ? [flaw] : [];
   if (bad.length > 0) flaws.push(`${bad.map((b) => JSON.stringify(b)).join(' and ')} ${bad.length === 1 ? 'is' : 'are'} not allowed in a name`);
   const why = flaws.length === 0 ? '' : `${lead.endsWith(' but') ? ' ' : ' and '}${flaws.join(' and ')}`;
-  const fix = bad.length === 0 ? `write {${name}}` : `use {${name.replace(/[^A-Za-z0-9_]+/g, '_')}} and a params entry`;
+  // A letter outside ASCII is most likely a look-alike typed or pasted in: say so, not "_".
+  const lookAlike = bad.some((b) => /\p{L}|\p{N}/u.test(b));
+  const fix =
+    bad.length === 0
+      ? `write {${name}}`
+      : lookAlike
+        ? 'a name is ASCII letters, digits and "_" (is it a look-alike of an ASCII letter?): retype it'
+        : `use {${name.replace(/[^A-Za-z0-9_]+/g, '_')}} and a params entry`;
   return `${JSON.stringify(text)} ${lead}${why}: ${fix}`;
 }
 

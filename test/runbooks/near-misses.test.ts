@@ -137,3 +137,28 @@ test('PromQL queries, HTTP headers and bodies: near-misses are warnings, the run
     '23: runbooks.notify.post_checks[3].http.headers.X-Pod: "{pod" looks like a placeholder but has no closing "}": write {pod}',
   ]);
 });
+
+test('a name with a look-alike letter ({ѕervice} with a Cyrillic "ѕ", {ｓervice} fullwidth) is a near-miss too: it ran as the literal text', () => {
+  const text = [
+    'runbooks:',
+    '  lookalike:',
+    '    risk: LOW',
+    '    triggers: [x]',
+    '    params: [service, pod_name]',
+    '    actions:',
+    '      - command: {argv: [/usr/local/bin/flush, "{\u0455ervice}"]}',
+    '      - "kubectl delete pod {pod_n\u0430me}"',
+    '      - http: {url: "http://127.0.0.1:8080/restart/{\uff53ervice}"}',
+    '    rollback: none',
+    '    rollback_reason: x',
+    '',
+  ].join('\n');
+  const { runbooks, problems } = parseRunbooksText(text, FILE);
+  assert.deepEqual(runbooks, []);
+  const fix = 'a name is ASCII letters, digits and "_" (is it a look-alike of an ASCII letter?): retype it';
+  assert.deepEqual(lines(problems), [
+    `7: runbooks.lookalike.actions[0].command.argv[1]: "{\u0455ervice}" looks like a placeholder but "\u0455" is not allowed in a name: ${fix}`,
+    `8: runbooks.lookalike.actions[1]: kubectl delete pod: "{pod_n\u0430me}" looks like a placeholder but "\u0430" is not allowed in a name: ${fix}`,
+    `9: runbooks.lookalike.actions[2].http.url: "{\uff53ervice}" looks like a placeholder but "\uff53" is not allowed in a name: ${fix}`,
+  ]);
+});
