@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 
@@ -322,6 +322,13 @@ tests:
       'latin1.test.yaml: the file is not UTF-8 text: invalid bytes at line 3 (save the file as UTF-8)',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(r.code, 2);
+  });
+
+  it('a test file whose runbooks name a device (/dev/zero) is refused, not read: it ran until memory ran out', async () => {
+    const dir = workdir({ 'zero.test.yaml': `runbooks: [/dev/zero]\ntests:\n  - name: a\n    incident: ${INC001}\n    expect: {action: manual}\n` });
+    const r = await rectifyTest(dir, 'zero.test.yaml');
+    assert.deepEqual(r.err, [`${relative(dir, '/dev/zero')}: the file is not a regular file (a FIFO, a socket or a device)`]);
     assert.equal(r.code, 2);
   });
 
