@@ -98,7 +98,13 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
       if (isMap(node)) {
         const first = new Map<string, number>();
         for (const pair of node.items) {
-          if (!isScalar(pair.key)) continue;
+          if (!isScalar(pair.key)) {
+            // `? [a, b]` or `{a: 1}: x`: no field or id is a list or map, and turning one
+            // into text ("[ a, b ]") printed a warning on the service's stderr.
+            const keyLine = line((pair.key as Node | null)?.range?.[0] ?? node.range?.[0] ?? 0);
+            out.push({ path: pathOf(ancestors, node), message: `a key here is ${isSeq(pair.key) ? 'a list' : isMap(pair.key) ? 'a map' : isAlias(pair.key) ? 'an alias (*name)' : 'empty'}: write each key out as text`, line: keyLine });
+            continue;
+          }
           const key = String(pair.key.value);
           const keyLine = line(pair.key.range?.[0] ?? 0);
           const firstLine = first.get(key);

@@ -146,3 +146,15 @@ test('a duplicate key is refused, never last-wins, naming its path and where it 
     '5: x.yaml: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
   ]);
 });
+
+test('a key that is a list, a map or an alias is refused at its map: it was turned into text ("[ a, b ]") with a warning on stderr', () => {
+  assert.deepEqual(problemsOf('runbooks:\n  ? [a, b]\n  : risk: LOW\n    action: kubectl delete pod {pod_name}\n'), [
+    '2: x.yaml: runbooks: a key here is a list: write each key out as text',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: LOW', '? {a: 1}', ': x', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: runbooks.r: a key here is a map: write each key out as text',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: &k LOW', '*k : x', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: runbooks.r: a key here is an alias (*name): write each key out as text',
+  ]);
+});
