@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -260,6 +261,27 @@ describe('runbook reload', () => {
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
       assert.equal((await svc.service.reload()).runbooks?.ok, true);
       assert.equal((await svc.get('/readyz')).body.runbooks_reload_refused, undefined);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a FIFO, a file above 1 MiB or a tagged value is refused naming each, and the runbooks stay: the FIFO blocked the reload, and the service, forever', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
+    try {
+      execFileSync('mkfifo', [join(svc.runbooksDir, '..', 'pipe')]);
+      symlinkSync(join(svc.runbooksDir, '..', 'pipe'), join(svc.runbooksDir, 'pipe.yaml'));
+      writeFileSync(join(svc.runbooksDir, 'big.yaml'), `# ${'x'.repeat(1024 * 1024)}\n`);
+      writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url).replace('risk: LOW', 'risk: !high LOW'));
+      const report = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
+      assert.equal(report.ok, false);
+      assert.deepEqual(report.problems, [
+        `${join(svc.runbooksDir, 'api.yaml')}: runbooks.restart-api.risk: YAML tag !high is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`,
+        `${join(svc.runbooksDir, 'big.yaml')}: the file is larger than the 1 MiB a YAML file may be (1048579 bytes): split its runbooks into several files`,
+        `${join(svc.runbooksDir, 'pipe.yaml')}: the file is not a regular file (a FIFO, a socket or a device)`,
+      ]);
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: { id: string; risk: string }) => [r.id, r.risk]), [['restart-api', 'LOW']]);
     } finally {
       await svc.stop({ remove: true });
     }
