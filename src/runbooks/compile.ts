@@ -54,7 +54,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const matchers = readMatchers(r, m.match, at('match'));
   const minConfidence = has(m, 'min_confidence') ? readFraction(r, m.min_confidence, at('min_confidence')) : DEFAULTS.minConfidence;
   const maxPerHour = readAliased(r, m, path, 'max_per_hour', 'max_executions_per_hour', readPositiveInt) ?? DEFAULTS.maxPerHour;
-  const cooldownMinutes = has(m, 'cooldown_minutes') ? readNonNegativeNumber(r, m.cooldown_minutes, at('cooldown_minutes')) : DEFAULTS.cooldownMinutes;
+  const cooldownMinutes = has(m, 'cooldown_minutes') ? readCooldownMinutes(r, m.cooldown_minutes, at('cooldown_minutes')) : DEFAULTS.cooldownMinutes;
   const blastRadiusLimit = has(m, 'blast_radius_limit') ? readPositiveInt(r, m.blast_radius_limit, at('blast_radius_limit')) : DEFAULTS.blastRadiusLimit;
   const mode = has(m, 'mode') ? readOneOf(r, m.mode, MODES, at('mode')) : DEFAULTS.mode;
   const windows = compileWindows(r, m.windows, at('windows'));
@@ -172,6 +172,20 @@ function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {
  */
 function alertnamesMatched(matchers: readonly Matcher[]): string[] {
   return matchers.filter((m) => m.name === 'alertname' && m.op === '=' && m.value !== '').map((m) => m.value);
+}
+
+/** A year: a longer cooldown is no cooldown but a stop (use mode: dry_run or remove the runbook). */
+export const MAX_COOLDOWN_MINUTES = 525_600;
+
+/**
+ * `cooldown_minutes`, at most a year. `1e20` loaded, and a cooldown's end past the last
+ * date JavaScript can hold made GET /api/v1/runbooks answer 500 after the first run.
+ */
+function readCooldownMinutes(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  const n = readNonNegativeNumber(r, v, path);
+  if (n === undefined || n <= MAX_COOLDOWN_MINUTES) return n;
+  r.report(path, `expected at most ${MAX_COOLDOWN_MINUTES} minutes (a year), got ${describe(v)}: to stop a runbook acting, set mode: dry_run or remove it`);
+  return undefined;
 }
 
 /** `triggers`, the seed's `root_causes` and `symptoms`, merged in that order without repeats. */

@@ -158,3 +158,12 @@ test('a key that is a list, a map or an alias is refused at its map: it was turn
     '4: x.yaml: runbooks.r: a key here is an alias (*name): write each key out as text',
   ]);
 });
+
+test('cooldown_minutes above a year is refused: 1e20 loaded, and its end, past the last date JavaScript holds, made GET /api/v1/runbooks answer 500 after one run', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'cooldown_minutes: 1e20', 'action: kubectl delete pod {pod_name}')), [
+    '4: x.yaml: runbooks.r.cooldown_minutes: expected at most 525600 minutes (a year), got 100000000000000000000: to stop a runbook acting, set mode: dry_run or remove it',
+  ]);
+  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'cooldown_minutes: 525600', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => r.cooldownMs), [525_600 * 60_000]);
+});
