@@ -82,13 +82,28 @@ export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true o
  */
 export function duration(opts: { allowZero: boolean }): ValueParser<number> {
   const what = opts.allowZero ? 'a duration' : 'a positive duration';
-  return fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
+  const parser = fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
     z
       .string()
       .transform((s) => parseDuration(s))
       .pipe(opts.allowZero ? z.number().nonnegative() : z.number().positive()),
   );
+  return {
+    placeholder: parser.placeholder,
+    parse(raw, ctx) {
+      const r = parser.parse(raw, ctx);
+      if (!r.ok || r.value <= MAX_DURATION_MS) return r;
+      return { ok: false, message: `expected ${what} of at most 3650d (ten years), got ${show(raw)}` };
+    },
+  };
 }
+
+/**
+ * Ten years. `approval_ttl: 100000000000h` was accepted, and every approval it would
+ * have opened ended past the last date JavaScript can hold: each such alert was
+ * answered 500 and nobody was asked.
+ */
+export const MAX_DURATION_MS = 3650 * 86_400_000;
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,

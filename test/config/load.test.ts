@@ -449,6 +449,15 @@ describe('durations and sizes', () => {
     assert.equal(c.dedupRetentionMs, 5_400_000);
   });
 
+  it('refuses a duration above ten years, from every source: approval_ttl: 100000000000h answered every alert needing approval 500', () => {
+    assert.deepEqual(lines(['--circuit-recovery', '3651d'], { RECTIFY_SHUTDOWN_GRACE: '100000000000h' }, workdir('approval_ttl: 100000000000h\n')), [
+      '--circuit-recovery: expected a positive duration of at most 3650d (ten years), got "3651d"',
+      'RECTIFY_SHUTDOWN_GRACE: expected a duration of at most 3650d (ten years), got "100000000000h"',
+      'rectify.yaml: approval_ttl: expected a positive duration of at most 3650d (ten years), got "100000000000h"',
+    ]);
+    assert.equal(ok([], {}, workdir('approval_ttl: 3650d\n')).approvalTtlMs, 3650 * 86_400_000);
+  });
+
   it('parses sizes as bytes or with binary and decimal units', () => {
     assert.equal(ok(['--body-limit', '1048576']).bodyLimitBytes, 1_048_576);
     assert.equal(ok(['--body-limit', '512KiB']).bodyLimitBytes, 524_288);
