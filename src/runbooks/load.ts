@@ -39,11 +39,18 @@ export function isRunbookFileName(name: string): boolean {
  */
 export function loadRunbooks(dir: string): LoadResult & { emptyFiles: string[] } {
   let names: string[];
+  let miscased: string[];
   try {
-    names = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => (e.isFile() || e.isSymbolicLink()) && isRunbookFileName(e.name))
+    const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() || e.isSymbolicLink());
+    names = files
+      .filter((e) => isRunbookFileName(e.name))
       .map((e) => e.name)
       // Code-unit order, not locale order: the load order decides which runbook matches first.
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    // `restart.YAML` looks loaded and is not: said, so lint fails on it (backups such as x.yaml~ are skipped on purpose).
+    miscased = files
+      .map((e) => e.name)
+      .filter((n) => !isRunbookFileName(n) && isRunbookFileName(n.toLowerCase()))
       .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   } catch (err) {
     return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }], warnings: [], emptyFiles: [] };
@@ -51,7 +58,11 @@ export function loadRunbooks(dir: string): LoadResult & { emptyFiles: string[] }
   const runbooks: Runbook[] = [];
   const emptyFiles: string[] = [];
   const problems: LoadProblem[] = [];
-  const warnings: LoadProblem[] = [];
+  const warnings: LoadProblem[] = miscased.map((n) => ({
+    file: join(dir, n),
+    path: '',
+    message: `not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to ${n.replace(/\.ya?ml$/i, (ext) => ext.toLowerCase())}`,
+  }));
   const seen = new Map<string, string>();
   for (const name of names) {
     const file = join(dir, name);

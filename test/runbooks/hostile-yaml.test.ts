@@ -167,3 +167,18 @@ test('cooldown_minutes above a year is refused: 1e20 loaded, and its end, past t
   assert.deepEqual(problems, []);
   assert.deepEqual(runbooks.map((r) => r.cooldownMs), [525_600 * 60_000]);
 });
+
+test('a folder loads *.yaml and *.yml only; editor leftovers are skipped, and a name in the wrong case is a warning, not skipped silently', () => {
+  const dir = folder();
+  const body = (id: string): string => RUNBOOK.replace('  r:', `  ${id}:`);
+  const names = { 'a.yaml': 'a', 'b.yml': 'b', 'C.YAML': 'c', 'd.Yml': 'd', 'e.yaml~': 'e', '.#f.yaml': 'f', 'g.yaml.swp': 'g', '#h.yaml#': 'h', 'i.yaml.bak': 'i', 'j.test.yaml': 'j' };
+  for (const [name, id] of Object.entries(names)) writeFileSync(join(dir, name), body(id));
+  mkdirSync(join(dir, 'k.yaml'));
+  const { runbooks, problems, warnings } = loadRunbooks(dir);
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => r.id), ['a', 'b']);
+  assert.deepEqual(warnings.filter((w) => w.message.startsWith('not loaded')).map(formatProblem), [
+    `${dir}/C.YAML: not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to C.yaml`,
+    `${dir}/d.Yml: not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to d.yml`,
+  ]);
+});
