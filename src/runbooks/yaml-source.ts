@@ -123,7 +123,8 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
       }
     },
   });
-  return out;
+  // In file order, as every other problem (stable: one line's problems keep their order).
+  return out.map((p, i) => ({ p, i })).sort((a, b) => a.p.line - b.p.line || a.i - b.i).map((x) => x.p);
 }
 
 /** The YAML path of a node from the ancestors `visit` gives: map keys and list indexes. */

@@ -145,6 +145,11 @@ test('a duplicate key is refused, never last-wins, naming its path and where it 
   assert.deepEqual(problemsOf(rb('risk: LOW', 'pre_checks:', '  - promql: {query: up, expect: "> 0", expect: "== 0"}', 'action: kubectl delete pod {pod_name}')), [
     '5: x.yaml: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
   ]);
+  // With a tag before it, in file order.
+  assert.deepEqual(problemsOf(rb('risk: !x LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
+    '3: x.yaml: runbooks.r.risk: YAML tag !x is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    '4: x.yaml: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
+  ]);
 });
 
 test('a key that is a list, a map or an alias is refused at its map: it was turned into text ("[ a, b ]") with a warning on stderr', () => {
