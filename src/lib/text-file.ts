@@ -63,9 +63,19 @@ function formatBytes(n: number): string {
   return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
 }
 
+/** What an errno means here, for the codes a person can act on; others show as the code. */
+const ERRNO_MEANING: Record<string, string> = {
+  ELOOP: 'a symlink loop',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  ENOTDIR: 'a part of the path is not a folder',
+  ENAMETOOLONG: 'the name is too long',
+};
+
 function errnoRead(err: unknown): TextFileRead {
   const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-  return { ok: false, code, message: code };
+  const meaning = ERRNO_MEANING[code];
+  return { ok: false, code, message: meaning ? `${code} (${meaning})` : code };
 }
 
 /** The line of the first byte sequence that is not UTF-8 (read leniently, it is the first U+FFFD). */

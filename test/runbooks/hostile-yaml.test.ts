@@ -187,3 +187,20 @@ test('a folder loads *.yaml and *.yml only; editor leftovers are skipped, and a 
     `${dir}/d.Yml: not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to d.yml`,
   ]);
 });
+
+test('a symlink loop, a dangling symlink and a symlink to a folder are problems naming each file; the other files load', () => {
+  const dir = folder();
+  writeFileSync(join(dir, 'a.yaml'), RUNBOOK);
+  symlinkSync('loop2.yaml', join(dir, 'loop1.yaml'));
+  symlinkSync('loop1.yaml', join(dir, 'loop2.yaml'));
+  symlinkSync(join(root, 'nothing-here'), join(dir, 'dangling.yaml'));
+  symlinkSync(dir, join(dir, 'self.yaml'));
+  const { runbooks, problems } = loadRunbooks(dir);
+  assert.deepEqual(problems.map(formatProblem), [
+    `${dir}/dangling.yaml: cannot read the file: ENOENT`,
+    `${dir}/loop1.yaml: cannot read the file: ELOOP (a symlink loop)`,
+    `${dir}/loop2.yaml: cannot read the file: ELOOP (a symlink loop)`,
+    `${dir}/self.yaml: cannot read the file: is a directory`,
+  ]);
+  assert.deepEqual(runbooks.map((r) => r.id), ['r']);
+});
