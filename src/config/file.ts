@@ -3,7 +3,7 @@ import type { LoadProblem } from '../domain/errors.js';
 import { readTextFile } from '../lib/text-file.js';
 // The runbook loader's YAML rules, so rectify.yaml and runbook files refuse the same things.
 import { formatPath } from '../runbooks/problems.js';
-import { distinct, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
+import { distinct, hiddenCharacters, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
 
 /**
  * Reads rectify.yaml into top-level key → value, keeping each key's line so
@@ -54,7 +54,8 @@ export function parseConfigText(text: string, label: string): { entries: FileEnt
     };
   }
   // A tag, a %YAML 1.1 directive or a leading-zero number: valid, but not read as written.
-  const notPlain = notPlainYaml(doc, text, (offset) => lineCounter.linePos(offset).line);
+  const lineAt = (offset: number): number => lineCounter.linePos(offset).line;
+  const notPlain = [...hiddenCharacters(text, lineAt), ...notPlainYaml(doc, text, lineAt)];
   if (notPlain.length > 0) return { entries: [], problems: notPlain.map((p) => ({ file: label, path: formatPath(p.path), message: p.message, line: p.line })) };
   // An empty file (or one holding only comments) is a valid file with nothing set.
   if (doc.contents === null) return { entries: [], problems: [] };

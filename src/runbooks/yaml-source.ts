@@ -31,7 +31,7 @@ export function parseYamlSource(text: string): YamlSource {
   const line = (offset: number): number => counter.linePos(offset).line;
   // A duplicate key alone is told by notPlainYaml, with its path and the first one's line.
   const errors = distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
-  const notPlain = errors.length === 0 ? notPlainYaml(doc, text, line) : [];
+  const notPlain = errors.length === 0 ? [...hiddenCharacters(text, line), ...notPlainYaml(doc, text, line)] : [];
   let value: unknown = null;
   if (errors.length === 0 && notPlain.length === 0) {
     try {
@@ -73,6 +73,32 @@ export function yamlErrorMessage(code: string, message: string): string {
  */
 export function syntaxErrors(doc: Document): Document['errors'] {
   return doc.errors.every((e) => e.code === 'DUPLICATE_KEY') ? [] : doc.errors;
+}
+
+// Control characters YAML does not allow unescaped (the parser lets them through), and
+// characters that are invisible or reorder what is shown: a raw NUL in an argument
+// failed only when the step ran, an ESC rewrote the terminal lint printed to, and a
+// right-to-left override or a zero-width space makes a reviewed line read otherwise
+// than it runs ("Trojan Source"). Written as escapes in a double-quoted string
+// ("\u202e") they are explicit, and allowed. A byte order mark may open the file.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+
+/** Each line holding such a character, once, with the first one's code point and column. */
+export function hiddenCharacters(text: string, line: (offset: number) => number): Array<{ path: YamlPath; message: string; line: number }> {
+  const out: Array<{ path: YamlPath; message: string; line: number }> = [];
+  let lastLine = 0;
+  for (const m of text.matchAll(HIDDEN_RE)) {
+    if (m.index === 0 && m[0] === '\ufeff') continue;
+    const at = line(m.index);
+    if (at === lastLine) continue;
+    lastLine = at;
+    const code = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+    const column = m.index - text.lastIndexOf('\n', m.index - 1);
+    const kind = /\p{Cc}/u.test(m[0]) ? 'a control character' : 'an invisible character';
+    out.push({ path: [], message: `line ${at}, column ${column}: ${kind}, ${code}: what is shown is not what is read; remove it, or write it as the escape "\\u${code.slice(2).toLowerCase()}" in a double-quoted string if it is meant`, line: at });
+  }
+  return out;
 }
 
 /** Tags that only say what the value already is: `!!str 3` is the string "3". */

@@ -256,6 +256,9 @@ describe('problems', () => {
     assert.deepEqual(at('dry_run: true\nmax_pending: 5\ndry_run: false\n'), [
       'rectify.yaml: dry_run: key "dry_run" is given twice in one map (first at line 1); give it once: neither value is taken',
     ]);
+    assert.deepEqual(at('dry_run: false\nrunbooks: /srv/\u202eanil\n'), [
+      'rectify.yaml: line 2, column 16: an invisible character, U+202E: what is shown is not what is read; remove it, or write it as the escape "\\u202e" in a double-quoted string if it is meant',
+    ]);
     assert.deepEqual(at('dry_run: true\n---\ndry_run: false\n'), [
       'rectify.yaml: invalid YAML at line 2: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
     ]);

@@ -204,3 +204,18 @@ test('a symlink loop, a dangling symlink and a symlink to a folder are problems 
   ]);
   assert.deepEqual(runbooks.map((r) => r.id), ['r']);
 });
+
+test('a raw control or invisible character is refused with its line and column: a right-to-left override or zero-width space made a line read otherwise than it ran, a raw NUL failed only when the step ran', () => {
+  const argv = (ch: string): string => rb('risk: LOW', `action: {command: {argv: [/usr/bin/touch, "/tmp/a${ch}b"]}}`, 'rollback: none', 'rollback_reason: x');
+  const said = (code: string, kind = 'an invisible character'): string[] => [
+    `4: x.yaml: line 4, column 54: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "\\u${code.toLowerCase()}" in a double-quoted string if it is meant`,
+  ];
+  assert.deepEqual(problemsOf(argv('\u202e')), said('202E'));
+  assert.deepEqual(problemsOf(argv('\u200b')), said('200B'));
+  assert.deepEqual(problemsOf(argv('\u0000')), said('0000', 'a control character'));
+  assert.deepEqual(problemsOf(argv('\u001b')), said('001B', 'a control character'));
+  // Written as an escape it is explicit; a byte order mark may open the file; a tab is text.
+  const { runbooks, problems } = parseRunbooksText(`\uFEFF${argv('\\u202e')}`.replace('LOW', 'LOW\t'), 'x.yaml');
+  assert.deepEqual(problems, []);
+  assert.equal(runbooks.length, 1);
+});
