@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
 import { PERSON_NAME_RE } from '../domain/names.js';
 import { didYouMean } from '../lib/suggest.js';
+import { readTextFile } from '../lib/text-file.js';
 
 /**
  * The API tokens file: YAML holding only the SHA-256 of each token, never a token.
@@ -37,15 +37,15 @@ const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
 
 export function readTokensFile(absPath: string, label: string = absPath): TokensRead {
-  let text: string;
-  try {
-    text = readFileSync(absPath, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : `cannot be read (${code ?? 'unknown error'})`;
+  // Bounded and strict, as the runbook files: a FIFO named here blocked startup and every
+  // SIGHUP forever, and /dev/zero read until memory ran out.
+  const read = readTextFile(absPath);
+  if (!read.ok) {
+    const code = read.code;
+    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : /^E[A-Z]+$/.test(code) ? `cannot be read (${read.message})` : read.message;
     return { ok: false, problems: [{ file: label, path: '', message: `cannot read the tokens file: ${why}` }] };
   }
-  return parseTokens(text, label);
+  return parseTokens(read.text, label);
 }
 
 export function parseTokens(text: string, label: string): TokensRead {
