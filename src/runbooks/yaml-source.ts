@@ -10,8 +10,9 @@ export interface YamlSource {
   /** Syntax errors: when there are any, `value` is not to be trusted. */
   errors: Array<{ message: string; line: number }>;
   /**
-   * What is valid YAML but would not be read as written (a tag, a YAML 1.1 directive, a
-   * leading-zero number), at its path: when there are any, `value` is null.
+   * What parses but would not be read as written (a tag, a YAML 1.1 directive, a
+   * leading-zero number, a duplicate key, a key that is not text, a hidden character),
+   * at its path: when there are any, `value` is null.
    */
   notPlain: Array<{ path: YamlPath; message: string; line: number }>;
   lineOf(path: YamlPath, at: 'key' | 'value'): number | undefined;
