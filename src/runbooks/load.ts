@@ -113,7 +113,7 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
     };
   }
   if (source.notPlain.length > 0) {
-    return { runbooks: [], problems: source.notPlain.map((p) => ({ file: fileLabel, path: formatPath(p.path), message: p.message, line: p.line })), warnings: [] };
+    return { runbooks: [], problems: source.notPlain.map((p) => ({ file: fileLabel, path: formatPath(p.path), message: p.message, line: p.line })), warnings: [], empty: false };
   }
   const problems: LoadProblem[] = [];
   const warnings: LoadProblem[] = [];
