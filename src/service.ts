@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, isAbsolute, join, relative } from 'node:path';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
@@ -8,12 +8,12 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, type Config } from './config/index.js';
+import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
-import { systemClock, type Clock } from './lib/index.js';
+import { readBoundedFile, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
@@ -102,14 +102,15 @@ export interface ReloadReport {
 
 /** Reads a file a setting names; a failure is a LoadError naming the setting and the file. */
 function readSettingFile(config: Config, name: 'tlsCert' | 'tlsKey', path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    const src = config.sources[name];
-    const code = (err as NodeJS.ErrnoException).code ?? 'unreadable';
-    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(path)} (${code})` }]);
-  }
+  // Bounded, and never blocking on a FIFO: read at startup and at each SIGHUP, on the event loop.
+  const read = readBoundedFile(path, MAX_TLS_FILE_BYTES, 'a certificate or key file');
+  if (read.ok) return read.bytes;
+  const src = config.sources[name];
+  throw new LoadError([{ file: src.file, path: src.path, message: settingFileProblem(path, read) }]);
 }
+
+/** A certificate chain and its key are a few KiB of PEM. */
+const MAX_TLS_FILE_BYTES = 1024 * 1024;
 
 /** The certificate and key, checked to form a usable pair before anything listens. */
 function loadTls(config: Config): TlsMaterial | undefined {

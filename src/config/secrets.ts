@@ -1,5 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { LoadError } from '../domain/index.js';
+import { readTextFile } from '../lib/index.js';
 import type { Config } from './types.js';
 
 /** Settings whose value is a secret given as itself or as `${file:/absolute/path}`. */
@@ -20,14 +20,21 @@ export function resolveSecret(config: Config, name: SecretSetting): string | und
 function readSecret(v: string, src: { file: string; path: string }): string {
   const ref = /^\$\{file:(\/.*)\}$/.exec(v);
   if (!ref) return v;
-  let text: string;
-  try {
-    text = readFileSync(ref[1]!, 'utf8').trim();
-  } catch (err) {
-    throw new LoadError([{ file: src.file, path: src.path, message: `cannot read ${JSON.stringify(ref[1])} (${(err as NodeJS.ErrnoException).code ?? 'unreadable'})` }]);
-  }
+  // Bounded, and never blocking on a FIFO: read at startup and at each SIGHUP, on the event loop.
+  const read = readTextFile(ref[1]!, MAX_SECRET_FILE_BYTES, 'a secret file');
+  if (!read.ok) throw new LoadError([{ file: src.file, path: src.path, message: settingFileProblem(ref[1]!, read) }]);
+  const text = read.text.trim();
   if (text === '') throw new LoadError([{ file: src.file, path: src.path, message: `${JSON.stringify(ref[1])} is empty` }]);
   return text;
+}
+
+/** A secret file (a key, a signing secret) is a line of text: far less than this. */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+
+/** Why a file a setting names could not be used, naming the file (never its content). */
+export function settingFileProblem(path: string, read: { code: string; message: string }): string {
+  // An errno code (ENOENT, EACCES…): "cannot read"; otherwise what the file is.
+  return /^E[A-Z]+/.test(read.code) && read.code !== 'EISDIR' ? `cannot read ${JSON.stringify(path)} (${read.message})` : `${JSON.stringify(path)} ${read.message}`;
 }
 
 /** Shorter than this, an HMAC key can be guessed; `openssl rand -hex 32` makes a good one. */

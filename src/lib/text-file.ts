@@ -13,14 +13,15 @@ export type TextFileRead =
   /** `code`: an errno code (ENOENT, EISDIR, ELOOP, …), or TOO_LARGE, NOT_A_FILE, NOT_UTF8. */
   | { ok: false; code: string; message: string };
 
+export type FileRead = { ok: true; bytes: Buffer } | { ok: false; code: string; message: string };
+
 /**
- * Reads a UTF-8 text file of at most `maxBytes`, refusing instead of blocking or
- * guessing: a FIFO (or a symlink to one) is opened non-blocking and refused, as is
- * anything but a regular file, a file above the limit is refused before it is read,
- * and bytes that are not UTF-8 are refused with their line rather than silently
- * turned into U+FFFD (a path or an argument that is no longer the one written).
+ * Reads a file of at most `maxBytes`, refusing instead of blocking: a FIFO (or a
+ * symlink to one) is opened non-blocking and refused, as is anything but a regular
+ * file, and a file above the limit is refused before it is read. `what` names the
+ * file in the size refusal ("a YAML file", "a secret file").
  */
-export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTES): TextFileRead {
+export function readBoundedFile(path: string, maxBytes: number, what: string): FileRead {
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -31,7 +32,7 @@ export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTE
     const st = fstatSync(fd);
     if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
     if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
-    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes);
+    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes, what);
     // Read up to one byte past the limit: a file growing while it is read is caught too.
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
@@ -41,13 +42,8 @@ export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTE
       n += got;
       if (n === buf.length) break;
     }
-    if (n > maxBytes) return tooLarge('it grew while being read', maxBytes);
-    const bytes = buf.subarray(0, n);
-    try {
-      return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
-    } catch {
-      return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(bytes)} (save the file as UTF-8)` };
-    }
+    if (n > maxBytes) return tooLarge('it grew while being read', maxBytes, what);
+    return { ok: true, bytes: buf.subarray(0, n) };
   } catch (err) {
     return errnoRead(err);
   } finally {
@@ -55,12 +51,28 @@ export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTE
   }
 }
 
-function tooLarge(size: string, maxBytes: number): TextFileRead {
-  return { ok: false, code: 'TOO_LARGE', message: `is larger than the ${formatBytes(maxBytes)} a YAML file may be (${size})` };
+/**
+ * Reads a UTF-8 text file of at most `maxBytes` as readBoundedFile does, and refuses
+ * bytes that are not UTF-8 with their line rather than silently turning them into
+ * U+FFFD (a path or an argument that is no longer the one written).
+ */
+export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTES, what = 'a YAML file'): TextFileRead {
+  const read = readBoundedFile(path, maxBytes, what);
+  if (!read.ok) return read;
+  try {
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(read.bytes) };
+  } catch {
+    return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(read.bytes)} (save the file as UTF-8)` };
+  }
+}
+
+function tooLarge(size: string, maxBytes: number, what: string): { ok: false; code: string; message: string } {
+  return { ok: false, code: 'TOO_LARGE', message: `is larger than the ${formatBytes(maxBytes)} ${what} may be (${size})` };
 }
 
 function formatBytes(n: number): string {
-  return n % (1024 * 1024) === 0 ? `${n / (1024 * 1024)} MiB` : `${n} bytes`;
+  if (n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`;
+  return n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
 }
 
 /** What an errno means here, for the codes a person can act on; others show as the code. */
@@ -72,7 +84,7 @@ const ERRNO_MEANING: Record<string, string> = {
   ENAMETOOLONG: 'the name is too long',
 };
 
-function errnoRead(err: unknown): TextFileRead {
+function errnoRead(err: unknown): { ok: false; code: string; message: string } {
   const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
   const meaning = ERRNO_MEANING[code];
   return { ok: false, code, message: meaning ? `${code} (${meaning})` : code };

@@ -136,6 +136,33 @@ describe('TLS settings at startup', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a FIFO, a folder or an oversized file named by a TLS setting or a ${file:} secret is refused, never waited on', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
+    const a = selfSigned(dir, 'a');
+    const fifo = join(dir, 'cert.fifo');
+    execFileSync('mkfifo', [fifo]);
+    // readFileSync on a FIFO with no writer blocks the event loop for good: startup (and every SIGHUP) would hang.
+    await assert.rejects(startTestService({ args: ['--tls-cert', fifo, '--tls-key', a.key] }), (err: Error) => {
+      assert.equal(err.message, `--tls-cert: ${JSON.stringify(fifo)} is not a regular file (a FIFO, a socket or a device)`);
+      return true;
+    });
+    await assert.rejects(startTestService({ args: ['--tls-cert', a.cert, '--tls-key', dir] }), (err: Error) => {
+      assert.equal(err.message, `--tls-key: ${JSON.stringify(dir)} is a directory`);
+      return true;
+    });
+    await assert.rejects(startTestService({ args: ['--audit-key', `\${file:${fifo}}`] }), (err: Error) => {
+      assert.equal(err.message, `--audit-key: ${JSON.stringify(fifo)} is not a regular file (a FIFO, a socket or a device)`);
+      return true;
+    });
+    const big = join(dir, 'big.key');
+    writeFileSync(big, 'k'.repeat(64 * 1024 + 1));
+    await assert.rejects(startTestService({ args: ['--audit-key', `\${file:${big}}`] }), (err: Error) => {
+      assert.equal(err.message, `--audit-key: ${JSON.stringify(big)} is larger than the 64 KiB a secret file may be (65537 bytes)`);
+      return true;
+    });
+    rmSync(dir, { recursive: true, force: true });
+  });
+
   it('a file that is not what its setting says is named by that setting, not blamed on the other', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-tls-'));
     try {
