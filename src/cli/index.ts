@@ -12,6 +12,7 @@ import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
 import { runCommand, runHelp } from './client/run.js';
 import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
+import { nearest, oneLine } from '../lib/index.js';
 
 export { EXIT, type CliIO } from './io.js';
 
@@ -35,9 +36,39 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
 
 function usage(): string {
   const lines = ['usage: rectify <command> [flags]', '', 'commands:'];
-  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(10)} ${c.summary}`);
+  for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
   lines.push('', EXIT_HELP, '', 'settings (flag, environment variable, rectify.yaml key):', HELP);
   return lines.join('\n');
+}
+
+/**
+ * What exists where an on-call engineer looks for a command that does not: the API has
+ * incidents and executions, the CLI shows them through the audit log.
+ */
+const ELSEWHERE: Readonly<Record<string, string>> = {
+  incident: 'an incident\'s decisions and steps: rectify audit --incident-id <id>',
+  incidents: 'an incident\'s decisions and steps: rectify audit --incident-id <id>',
+  execution: 'an execution\'s steps and outcome: rectify audit --execution-id <id>',
+  executions: 'an execution\'s steps and outcome: rectify audit --execution-id <id>',
+  status: 'the live state: rectify runbooks (circuits, rate limits, cooldowns) and rectify approvals (pending requests)',
+};
+
+/**
+ * A mistyped command is told in a few lines on stderr: the nearest command, or where the
+ * thing looked for is, or the list of commands. The whole usage (a hundred lines of
+ * settings) buried the one line that said what was wrong.
+ */
+function unknownCommand(name: string): string[] {
+  const shown = JSON.stringify(oneLine(name));
+  if (name.startsWith('-')) {
+    return [`rectify: ${shown} before a command: the command comes first, then its flags (rectify approvals --server …)`, 'see: rectify --help'];
+  }
+  const names = Object.keys(COMMANDS);
+  const near = nearest(name, names);
+  const elsewhere = ELSEWHERE[name.toLowerCase()];
+  if (near) return [`rectify: unknown command ${shown} (did you mean "${near}"?)`, 'see: rectify --help'];
+  if (elsewhere) return [`rectify: unknown command ${shown}; ${elsewhere}`, 'see: rectify --help'];
+  return [`rectify: unknown command ${shown}; the commands are ${names.join(', ')}`, 'see: rectify --help'];
 }
 
 /** run(argv, io) → exit code: the whole CLI, testable without a process. */
@@ -51,8 +82,7 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   }
   const cmd = COMMANDS[name];
   if (!cmd) {
-    io.err(`rectify: unknown command "${name}"`);
-    io.err(usage());
+    for (const line of unknownCommand(name)) io.err(line);
     return EXIT.USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
