@@ -1,6 +1,6 @@
 import type { ClientSettings } from '../../config/index.js';
 import { EXIT, type CliIO } from '../io.js';
-import { timeoutSignal } from '../../lib/index.js';
+import { oneLine, timeoutSignal } from '../../lib/index.js';
 
 /**
  * The client side of the HTTP API (interface.md §2): one request, one deadline, and
@@ -126,8 +126,9 @@ function isErrorBody(v: unknown): v is ApiErrorBody {
  */
 export function reportFailure(io: CliIO, json: boolean, err: unknown): number {
   if (!(err instanceof ApiFailure)) throw err;
-  io.err(`rectify: ${err.message}`);
-  for (const d of err.body.error.details ?? []) io.err(`  ${d.path}: ${d.message}`);
+  // The service's messages quote what it was sent (an alert's service, who acted): on one line.
+  io.err(`rectify: ${oneLine(err.message)}`);
+  for (const d of err.body.error.details ?? []) io.err(`  ${oneLine(d.path)}: ${oneLine(d.message)}`);
   if (json) io.out(JSON.stringify(err.body));
   return err.exit;
 }

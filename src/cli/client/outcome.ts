@@ -2,7 +2,7 @@ import { sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import type { ApiClient } from './api.js';
 import { seg } from './command.js';
-import { cell, table, time } from './format.js';
+import { cell, oneLine, table, time } from './format.js';
 
 /** The wire shapes the client reads (interface.md §2); only the fields it prints. */
 export interface DecisionResultJson {
@@ -67,17 +67,17 @@ export function printOutcome(io: CliIO, result: DecisionResultJson, execution: E
   const rb = result.runbook ?? '-';
   switch (result.action) {
     case 'executed':
-      io.out(`${rb}: executing${result.event === 'EXECUTING' ? ` (${result.reason})` : ''}, execution ${result.execution_id}, incident ${result.incident_id}`);
+      io.out(`${rb}: executing${result.event === 'EXECUTING' ? ` (${oneLine(result.reason)})` : ''}, execution ${result.execution_id}, incident ${result.incident_id}`);
       break;
     case 'approval_required':
-      io.out(`${rb}: approval required (${result.reason}); approval ${result.approval_id}`);
+      io.out(`${rb}: approval required (${oneLine(result.reason)}); approval ${result.approval_id}`);
       io.out(`  approve: rectify approve ${result.approval_id}    reject: rectify reject ${result.approval_id}`);
       break;
     case 'dry_run':
-      io.out(`${rb}: dry run recorded, nothing executed (${result.reason}); incident ${result.incident_id}`);
+      io.out(`${rb}: dry run recorded, nothing executed (${oneLine(result.reason)}); incident ${result.incident_id}`);
       break;
     default:
-      io.out(`${rb}: ${result.action} ${result.event}: ${result.reason}`);
+      io.out(`${rb}: ${result.action} ${result.event}: ${oneLine(result.reason)}`);
   }
   if (!execution) return;
   if (execution.steps.length) {
@@ -87,6 +87,6 @@ export function printOutcome(io: CliIO, result: DecisionResultJson, execution: E
   if (execution.state === 'running') {
     io.out(`execution ${execution.id} is still running (started ${time(execution.started_at)}); follow it: rectify audit --execution-id ${execution.id} --follow`);
   } else {
-    io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${execution.outcome}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
+    io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${oneLine(execution.outcome)}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
   }
 }

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { startHttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+/** Bidirectional controls: U+202E reorders the rest of a line as a terminal shows it. */
+const BIDI = '\u202e\u2066\u2069\u200f\u061c';
+const SERVICE = `shop${BIDI}gnp.exe\u001b[31m\nFAKE`;
+
+function alert(service: string) {
+  return {
+    version: '4', status: 'firing', receiver: 'r', groupKey: 'g', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am',
+    alerts: [{ status: 'firing', labels: { alertname: 'error_rate_spike_after_deploy', service, deployment: 'checkout' }, annotations: {}, startsAt: '2026-11-24T03:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f1' }],
+  };
+}
+
+describe('what an alert says never reaches the terminal raw', () => {
+  it('approvals and reject: a service label with a right-to-left override, an escape sequence and a newline is shown on one line without them', async () => {
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/undo/{deployment}"}
+`,
+      args: ['--listen', '127.0.0.1:0'],
+    });
+    try {
+      const env = { RECTIFY_SERVER: await svc.service.listen() };
+      const res = await svc.post('/api/v1/webhooks/alertmanager', alert(SERVICE));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const id = res.body.results[0].approval_id as string;
+      // The service keeps the label as it came: --json is the data, unchanged.
+      const json = await cli(['approvals', '--json'], { env });
+      assert.equal(json.json().approvals[0].service, SERVICE);
+      const t = await cli(['approvals'], { env });
+      assert.equal(t.code, 0);
+      assert.equal(t.out.length, 2);
+      assert.match(t.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+shop gnp\\.exe \\[31m FAKE\\s+pending\\s`));
+      const no = await cli(['reject', id, '--by', 'bob'], { env });
+      assert.deepEqual([no.code, no.out], [0, [`rejected ${id} (rollback-deployment on shop gnp.exe [31m FAKE) as bob: nothing will run`]]);
+      assert.ok(![...t.out, ...no.out].some((l) => [...BIDI, '\u001b'].some((c) => l.includes(c))));
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a decision reason, an execution outcome and an error message from the service are put on one line', async () => {
+    const fake = await startHttpTarget();
+    try {
+      const env = { RECTIFY_SERVER: fake.url };
+      const result = { incident_id: 'man_1', action: 'executed', runbook: 'r', reason: `manual run${BIDI}`, event: 'EXECUTING', approval_id: null, execution_id: 'exe_1' };
+      fake.route('POST', '/api/v1/runbooks/r/run', { status: 200, body: result });
+      fake.route('GET', '/api/v1/executions/exe_1', {
+        status: 200,
+        body: { id: 'exe_1', runbook: 'r', service: 's', state: 'failed', actor: 'a', started_at: '2026-11-24T03:00:00Z', finished_at: '2026-11-24T03:00:01Z', outcome: `action 1 failed: 500 ${BIDI}\u001b]0;pwned\u0007\nexecution exe_2 succeeded`, needs_human: false, steps: [] },
+      });
+      const r = await cli(['run', 'r', '--by', 'carol'], { env });
+      assert.deepEqual([r.code, r.out], [1, ['r: executing (manual run ), execution exe_1, incident man_1', 'execution exe_1 failed: action 1 failed: 500  ]0;pwned execution exe_2 succeeded']]);
+      fake.route('POST', '/api/v1/approvals/apr_1/approve', { status: 409, body: { error: { code: 'CONFLICT', message: `blocked on shop${BIDI}\nrectify: approved`, details: [{ path: `body${BIDI}`, message: `bad\n  x: y` }] } } });
+      const a = await cli(['approve', 'apr_1', '--by', 'carol'], { env });
+      assert.deepEqual([a.code, a.err], [1, ['rectify: CONFLICT: blocked on shop rectify: approved', '  body : bad   x: y']]);
+    } finally {
+      await fake.close();
+    }
+  });
+});
