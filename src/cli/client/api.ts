@@ -39,6 +39,36 @@ function networkReason(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/** OpenSSL's and Node's names for a certificate that was not accepted. */
+const CERT_REFUSED = /CERT|SELF_SIGNED|UNABLE_TO_(?:GET|VERIFY)/;
+
+/**
+ * Why nothing answered, and what to do. A TLS problem is no "is it running?": the
+ * service answered, and its certificate, or the scheme, is what is wrong.
+ */
+function unreachableMessage(err: unknown, shown: string): string {
+  const reason = networkReason(err);
+  const said = (err as { cause?: { message?: string } } | undefined)?.cause?.message;
+  const why = said && said !== reason ? `${reason}: ${oneLine(said).split(':')[0]!.trim()}` : reason;
+  const https = shown.startsWith('https:');
+  if (reason === 'ERR_TLS_CERT_ALTNAME_INVALID') {
+    return `cannot reach rectify at ${shown}: its TLS certificate is not for this host name (${why}); give --server the name the certificate was issued for`;
+  }
+  if (reason === 'CERT_HAS_EXPIRED' || reason === 'CERT_NOT_YET_VALID') {
+    return `cannot reach rectify at ${shown}: its TLS certificate is not valid now (${reason}); the service needs a new certificate (--tls-cert, reloaded on SIGHUP)`;
+  }
+  if (CERT_REFUSED.test(reason)) {
+    return `cannot reach rectify at ${shown}: its TLS certificate is not trusted (${why}); if it is the service's, give its CA certificate to the CLI with NODE_EXTRA_CA_CERTS=/path/to/ca.pem`;
+  }
+  if (https && /^ERR_SSL_/.test(reason)) {
+    return `cannot reach rectify at ${shown}: no TLS there (${reason}); if the service listens without --tls-cert, its address starts http://`;
+  }
+  if (!https && reason === 'UND_ERR_SOCKET') {
+    return `cannot reach rectify at ${shown}: the connection was closed without an answer (${reason}); if the service listens with TLS (--tls-cert), its address starts https://`;
+  }
+  return `cannot reach rectify at ${shown}: ${reason} (is it running? set --server or RECTIFY_SERVER)`;
+}
+
 function statusExit(status: number): number {
   if (status === 401 || status === 403) return EXIT.AUTH;
   if (status >= 500) return EXIT.UNREACHABLE;
@@ -73,7 +103,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       const timedOut = deadline.aborted;
       const message = timedOut
         ? `no answer from rectify at ${shown} within ${timeoutMs / 1000}s (raise --timeout, or check the service)`
-        : `cannot reach rectify at ${shown}: ${networkReason(err)} (is it running? set --server or RECTIFY_SERVER)`;
+        : unreachableMessage(err, shown);
       throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, details: [] } }, null);
     }
     let parsed: unknown;
