@@ -431,6 +431,20 @@ describe('client commands: what the service answers with an error', () => {
     assert.deepEqual(rejected.out, ['rejected apr_4 (restart-api on shop rejected apr_5) as bob [2Kmallory: nothing will run']);
   });
 
+  it('a 404 that is not the API\'s (another service at --server) exits 3 and says so: it read as an unknown id, exit 1', async () => {
+    fake.reset();
+    const env = { RECTIFY_SERVER: fake.url };
+    const r = await cli(['approve', 'apr_1', '--by', 'carol', '--json'], { env });
+    const message = `rectify at ${fake.url} answered POST /api/v1/approvals/apr_1/approve with 404 Not Found but no rectify error: is --server a rectify service?`;
+    assert.deepEqual([r.code, r.err, r.json()], [3, [`rectify: ${message}`], { error: { code: 'BAD_ANSWER', message, details: [] } }]);
+    const a = await cli(['audit', '--limit', '5'], { env });
+    assert.deepEqual([a.code, a.err], [3, [`rectify: rectify at ${fake.url} answered GET /api/v1/audit with 404 Not Found but no rectify error: is --server a rectify service?`]]);
+    // The API's own 404 is an unknown id, as before.
+    fake.route('POST', '/api/v1/approvals/apr_2/approve', { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no approval request "apr_2"', details: [] } } });
+    const unknown = await cli(['approve', 'apr_2', '--by', 'carol'], { env });
+    assert.deepEqual([unknown.code, unknown.err], [1, ['rectify: NOT_FOUND: no approval request "apr_2"']]);
+  });
+
   it('an answer that is not the API (no JSON) exits 3 and says so', async () => {
     fake.route('GET', '/api/v1/runbooks', { status: 200, body: '<html>hello</html>' });
     const r = await cli(['runbooks'], { env: { RECTIFY_SERVER: fake.url } });

@@ -120,6 +120,12 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       return parsed as T;
     }
     const apiError = isErrorBody(parsed) ? parsed : undefined;
+    if (!apiError && res.status < 500 && res.status !== 401 && res.status !== 403) {
+      // Not the API's refusal: something else answers at --server (another service, a proxy
+      // with no route). Its 404 read as "unknown id" (exit 1), which a script trusts.
+      const message = `rectify at ${shown} answered ${method} ${path.split('?')[0]} with ${res.status} ${res.statusText} but no rectify error: is --server a rectify service?`;
+      throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: 'BAD_ANSWER', message, details: [] } }, res.status);
+    }
     const code = apiError?.error.code ?? `HTTP_${res.status}`;
     const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
     let message: string;
