@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { issueToken, writeTokensFile } from '../helpers/tokens.js';
+import { TOKEN_IN_ARGV } from '../../src/cli/client/command.js';
 import { cli } from './capture.js';
 
 /** The client commands against a service that checks tokens: exit codes scripts can trust. */
@@ -78,7 +79,15 @@ describe('client commands with API tokens', () => {
     const vote = await cli(['approve', id, '--by', 'mallory', '--token', approver.token], { env: { RECTIFY_SERVER: server } });
     assert.deepEqual(
       [vote.code, vote.out, vote.err],
-      [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], []],
+      [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], [TOKEN_IN_ARGV]],
     );
+  });
+
+  it('a token given as --token works and is warned about on stderr (other users see it in ps); from RECTIFY_TOKEN, no word', async () => {
+    const flag = await cli(['approvals', '--json', `--token=${viewer.token}`], { env: { RECTIFY_SERVER: server } });
+    assert.deepEqual([flag.code, flag.err, flag.json().approvals.length], [0, ['rectify: warning: a --token on the command line can be read by other users of this host (ps) and stays in shell history; set RECTIFY_TOKEN instead'], 1]);
+    assert.ok(!flag.err.join('\n').includes(viewer.token));
+    const fromEnv = await cli(['approvals', '--json'], { env: { RECTIFY_SERVER: server, RECTIFY_TOKEN: viewer.token } });
+    assert.deepEqual([fromEnv.code, fromEnv.err], [0, []]);
   });
 });

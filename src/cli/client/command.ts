@@ -22,6 +22,9 @@ export interface ClientCommandSpec {
   optional?: readonly string[];
 }
 
+export const TOKEN_IN_ARGV =
+  'rectify: warning: a --token on the command line can be read by other users of this host (ps) and stays in shell history; set RECTIFY_TOKEN instead';
+
 /**
  * The shape every client command shares: parse flags (reporting every problem at
  * once, exit 2), check the positionals, then talk to the service; a failed request
@@ -46,6 +49,9 @@ export function clientCommand(spec: ClientCommandSpec, body: (ctx: ClientContext
       );
       return EXIT.USAGE;
     }
+    // A token in argv is readable by every user of the host (ps, /proc/<pid>/cmdline) and
+    // kept in shell history: it works, and says so, once, on stderr (stdout stays --json's).
+    if (argv.some((a) => a === '--token' || a.startsWith('--token='))) io.err(TOKEN_IN_ARGV);
     const api = createApiClient(parsed.client);
     try {
       return await body({ io, api, client: parsed.client, flags: parsed.flags, args: parsed.args });
