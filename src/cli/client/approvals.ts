@@ -3,7 +3,7 @@ import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, oneLine, table, time } from './format.js';
 import { clientHelp } from './help.js';
-import { outcomeExit, printOutcome, waitForExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { finishWatch, outcomeExit, printOutcome, watchExecution, type DecisionResultJson } from './outcome.js';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
 
@@ -122,7 +122,8 @@ export const approveHelp = clientHelp(
     'Approve a pending request (POST /api/v1/approvals/{id}/approve). The guardrails run again first:',
     'a guardrail blocking the run now (rate limit, cooldown, circuit…) refuses the approval with 409',
     'and the request stays pending, to be approved again later; exit 1. Then the plan',
-    'that was shown runs, and the command waits for the execution to end unless --no-wait.',
+    'that was shown runs, and the command waits for the execution to end unless --no-wait',
+    '(Ctrl-C stops watching, not the run: exit 5).',
     'Approving a request twice, or one that expired, exits 1 (409 CONFLICT).',
   ].join('\n'),
   [...decideFlags, '--no-wait          return once the decision is recorded', '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5'],
@@ -159,16 +160,19 @@ export const approveCommand = clientCommand(
       }
       return EXIT.PENDING;
     }
-    let execution: ExecutionJson | null = null;
+    const approved = `approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}`;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
-      execution = await waitForExecution(api, answer.result.execution_id, { timeoutMs: waitMs, ...(io.signal ? { signal: io.signal } : {}) });
+      if (!client.json) io.out(approved);
+      const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { timeoutMs: waitMs, shownTimeout: lastFlag(flags, 'wait-timeout') ?? '10m', json: client.json });
+      if (client.json) io.out(JSON.stringify(watched.execution ? { ...answer, execution: watched.execution } : answer));
+      return finishWatch(io, answer.result, watched, client.json);
     }
-    if (client.json) io.out(JSON.stringify(execution ? { ...answer, execution } : answer));
+    if (client.json) io.out(JSON.stringify(answer));
     else {
-      io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}`);
-      printOutcome(io, answer.result, execution);
+      io.out(approved);
+      printOutcome(io, answer.result, null);
     }
-    return outcomeExit(answer.result, execution);
+    return outcomeExit(answer.result, null);
   },
 );
 

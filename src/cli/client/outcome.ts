@@ -32,15 +32,63 @@ export interface ExecutionJson {
 
 /**
  * Polls an execution until it ends or `timeoutMs` passes (then the last view, still
- * running). The service runs it whatever happens here: Ctrl-C stops watching, not the run.
+ * running). The service runs it whatever happens here: an abort of `signal` stops
+ * watching, not the run, and gives the last view (null if none was read yet).
  */
-export async function waitForExecution(api: ApiClient, id: string, opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal }): Promise<ExecutionJson> {
+export async function waitForExecution(api: ApiClient, id: string, opts: { timeoutMs: number; intervalMs?: number; signal?: AbortSignal }): Promise<ExecutionJson | null> {
   const until = Date.now() + opts.timeoutMs;
-  for (;;) {
-    const e = await api.get<ExecutionJson>(`/api/v1/executions/${seg(id)}`, opts.signal);
-    if (e.state !== 'running' || Date.now() >= until) return e;
-    await sleep(Math.min(opts.intervalMs ?? 500, Math.max(0, until - Date.now())), opts.signal);
+  let last: ExecutionJson | null = null;
+  try {
+    for (;;) {
+      last = await api.get<ExecutionJson>(`/api/v1/executions/${seg(id)}`, opts.signal);
+      if (last.state !== 'running' || Date.now() >= until) return last;
+      await sleep(Math.min(opts.intervalMs ?? 500, Math.max(0, until - Date.now())), opts.signal);
+    }
+  } catch (err) {
+    if (opts.signal?.aborted) return last;
+    throw err;
   }
+}
+
+/**
+ * `run` and `approve` watching the execution they started: the decision is printed first
+ * (which execution, which incident) and a note on stderr says what Ctrl-C does. Ctrl-C
+ * then stops watching (the run goes on in the service) and the command ends as a wait
+ * that timed out does: exit 5, saying how to follow it. Before, nothing showed while it
+ * waited, and Ctrl-C ended with no word of which execution went on running.
+ */
+export async function watchExecution(
+  io: CliIO,
+  api: ApiClient,
+  result: DecisionResultJson & { execution_id: string },
+  opts: { timeoutMs: number; shownTimeout: string; json: boolean },
+): Promise<{ execution: ExecutionJson | null; stopped: boolean }> {
+  if (!opts.json) printDecision(io, result);
+  io.err(`rectify: waiting up to ${opts.shownTimeout} for execution ${result.execution_id} to end (--wait-timeout); Ctrl-C stops watching, not the run`);
+  const interrupt = new AbortController();
+  const onSigint = () => interrupt.abort();
+  process.once('SIGINT', onSigint);
+  try {
+    const signal = io.signal ? AbortSignal.any([io.signal, interrupt.signal]) : interrupt.signal;
+    const execution = await waitForExecution(api, result.execution_id, { timeoutMs: opts.timeoutMs, signal });
+    return { execution, stopped: signal.aborted };
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+  }
+}
+
+/**
+ * The exit code and, for people, the closing lines of a watch (the caller prints --json's
+ * document). A watch stopped before any view is still waiting on the run (5).
+ */
+export function finishWatch(io: CliIO, result: DecisionResultJson, watched: { execution: ExecutionJson | null; stopped: boolean }, json: boolean): number {
+  const { execution, stopped } = watched;
+  if (stopped && execution === null) {
+    if (!json) io.out(`stopped watching; execution ${result.execution_id} goes on in the service: rectify audit --execution-id ${result.execution_id} --follow`);
+    return EXIT.PENDING;
+  }
+  if (!json) printExecution(io, execution);
+  return outcomeExit(result, execution);
 }
 
 /** What a decision (and its execution, if we watched it) means for the exit code. */
@@ -64,6 +112,12 @@ export function outcomeExit(result: DecisionResultJson, execution: ExecutionJson
 
 /** The human lines for a decision and, when watched, how its execution went. */
 export function printOutcome(io: CliIO, result: DecisionResultJson, execution: ExecutionJson | null): void {
+  printDecision(io, result);
+  printExecution(io, execution);
+}
+
+/** The decision: what happened, and the ids to follow it by. */
+export function printDecision(io: CliIO, result: DecisionResultJson): void {
   const rb = result.runbook ?? '-';
   switch (result.action) {
     case 'executed':
@@ -79,6 +133,10 @@ export function printOutcome(io: CliIO, result: DecisionResultJson, execution: E
     default:
       io.out(`${rb}: ${result.action} ${result.event}: ${oneLine(result.reason)}`);
   }
+}
+
+/** How the execution went (nothing when it was not watched). */
+export function printExecution(io: CliIO, execution: ExecutionJson | null): void {
   if (!execution) return;
   if (execution.steps.length) {
     const rows = execution.steps.map((s) => [s.phase, String(s.index + 1), s.ok === null ? 'running' : s.ok ? 'ok' : 'FAILED', cell(s.summary, 60), cell(s.detail, 70)]);

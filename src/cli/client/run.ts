@@ -9,7 +9,7 @@ import { EXIT, type CliIO } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
-import { outcomeExit, printOutcome, waitForExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { finishWatch, outcomeExit, printOutcome, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
 
 export const runHelp = clientHelp(
     'rectify run <runbook> [--param k=v]... [--service name] [--dry-run] [--by name] [--no-wait] [--wait-timeout 10m] [--json]\n       rectify run --local [--db sqlite:<path>] [--runbooks dir] <runbook> [--param k=v]... [...]',
@@ -18,7 +18,8 @@ export const runHelp = clientHelp(
       'run (POST /api/v1/runbooks/{id}/run); the actor is --by or your user name. A HIGH-risk',
       'runbook asks for approval (exit 5, with the approval id); a guardrail block exits 1 with its',
       'reason; a dry run records what would run and runs nothing. The command waits for the',
-      'execution to end (exit 0 succeeded, 1 failed or aborted) unless --no-wait.',
+      'execution to end (exit 0 succeeded, 1 failed or aborted) unless --no-wait; Ctrl-C stops',
+      'watching, not the run (exit 5, with how to follow it).',
       '',
       'With --local (or --db) there is no service to talk to: the run goes through the same engine',
       'in this process, on the database and runbooks the service settings name (flags, RECTIFY_*',
@@ -85,11 +86,12 @@ const runRemote = clientCommand(
       dry_run: flags['dry-run'] === true,
       ...(service !== undefined ? { service } : {}),
     });
-    let execution: ExecutionJson | null = null;
     if (result.execution_id && flags['no-wait'] !== true) {
-      execution = await waitForExecution(api, result.execution_id, { timeoutMs: waitMs, ...(io.signal ? { signal: io.signal } : {}) });
+      const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { timeoutMs: waitMs, shownTimeout: lastFlag(flags, 'wait-timeout') ?? '10m', json: client.json });
+      if (client.json) io.out(JSON.stringify({ result, execution: watched.execution }));
+      return finishWatch(io, result, watched, client.json);
     }
-    return finish(io, client.json, result, execution);
+    return finish(io, client.json, result, null);
   },
 );
 
