@@ -315,6 +315,25 @@ describe('client commands against a running service', () => {
     assert.equal((await svc.get('/api/v1/approvals?status=pending')).body.approvals.length, 0);
   });
 
+  it('usage mistakes under --json: stdout is the error as JSON (it was empty), stderr the sentence, exit 2', async () => {
+    const cases: Array<[string[], string]> = [
+      [['approvals', '--status', 'waiting', '--json'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],
+      [['approve', '--json'], 'rectify approve: missing <id> (see: rectify approve --help)'],
+      [['pause', '--reasn', 'x', '--json'], '--reasn: unknown flag (did you mean "--reason"?)'],
+      [['audit', '--json=true', '--limit', '0'], '--limit: expected an integer from 1 to 1000, got "0"'],
+      [['run', 'restart-api', '--param', 'pod_name', '--json'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
+    ];
+    for (const [argv, message] of cases) {
+      const r = await cli(argv, { env });
+      assert.equal(r.code, 2, argv.join(' '));
+      assert.equal(r.err[0], message);
+      assert.deepEqual(r.json(), { error: { code: 'VALIDATION_FAILED', message, details: [] } }, argv.join(' '));
+    }
+    // Without --json, stdout stays empty.
+    const plain = await cli(['approvals', '--status', 'waiting'], { env });
+    assert.deepEqual([plain.code, plain.out], [2, []]);
+  });
+
   it('--help everywhere names the usage and the exit codes', async () => {
     for (const name of ['run', 'replay', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
       const r = await cli([name, '--help']);

@@ -31,6 +31,37 @@ export const TOKEN_IN_ARGV =
  * becomes its message and exit code in one place (reportFailure).
  */
 export function clientCommand(spec: ClientCommandSpec, body: (ctx: ClientContext) => Promise<number>) {
+  const command = commandBody(spec, body);
+  /**
+   * Under --json, stdout is one JSON document whatever happens: a usage mistake (exit 2)
+   * that printed only its sentence on stderr left stdout empty, which `jq` reads as no
+   * input at all; it gets the error in the API's shape, the sentences as its message.
+   */
+  return async function run(argv: string[], io: CliIO): Promise<number> {
+    if (!argv.some((a) => a === '--json' || /^--json=(?:true|1|yes|on)$/i.test(a))) return command(argv, io);
+    let wrote = false;
+    const said: string[] = [];
+    const code = await command(argv, {
+      ...io,
+      out: (l) => {
+        wrote = true;
+        io.out(l);
+      },
+      err: (l) => {
+        said.push(l);
+        io.err(l);
+      },
+    });
+    if (code === EXIT.USAGE && !wrote) {
+      const lines = said.filter((l) => l !== TOKEN_IN_ARGV && !l.startsWith('see: '));
+      const message = lines.join('; ') || `rectify ${spec.name}: wrong flags or arguments`;
+      io.out(JSON.stringify({ error: { code: 'VALIDATION_FAILED', message, details: [] } }));
+    }
+    return code;
+  };
+}
+
+function commandBody(spec: ClientCommandSpec, body: (ctx: ClientContext) => Promise<number>) {
   return async function run(argv: string[], io: CliIO): Promise<number> {
     const parsed = loadClientArgs(argv, io.env, spec.flags ?? {}, { cwd: io.cwd });
     if ('problems' in parsed) {
