@@ -76,6 +76,13 @@ export async function runCli(argv: string[], io: CliIO): Promise<number> {
   let [name, ...rest] = argv;
   // `audit verify` and `audit export` are the two-word forms of audit-verify and audit-export.
   if (name === 'audit' && (rest[0] === 'verify' || rest[0] === 'export')) [name, ...rest] = [`audit-${rest[0]}`, ...rest.slice(1)];
+  // `rectify audit verfy`: audit takes no argument, so a word after it is a mistyped verify or export.
+  const sub = name === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-') ? nearest(rest[0], ['verify', 'export']) : undefined;
+  if (sub) {
+    io.err(`rectify audit: unknown subcommand ${JSON.stringify(oneLine(rest[0]!))} (did you mean "audit ${sub}"?)`);
+    io.err('see: rectify audit --help');
+    return EXIT.USAGE;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
     return name ? EXIT.OK : EXIT.USAGE;

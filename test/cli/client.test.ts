@@ -167,6 +167,9 @@ describe('client commands against a running service', () => {
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
     const none = await cli(['approvals'], { env });
     assert.deepEqual(none.out, ['no pending approval requests']);
+    // Statuses read regardless of case, as --event does.
+    const upper = await cli(['approvals', '--status', 'Pending'], { env });
+    assert.deepEqual([upper.code, upper.out], [0, ['no pending approval requests']]);
   });
 
   it('approve, two-person: the first vote exits 5 saying the request waits for another approver; the second runs it', async () => {
@@ -279,6 +282,7 @@ describe('client commands against a running service', () => {
       [['run'], 'rectify run: missing <runbook> (see: rectify run --help)'],
       [['run', 'restart-api', '--param', 'pod_name'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
       [['approvals', '--status', 'waiting'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],
+      [['approvals', '--status', 'pendng'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "pendng" (did you mean "pending"?)'],
       [['audit', '--since', 'yesterday'], '--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"'],
       // A day that does not exist is refused, not read as March 3rd.
       [['audit', '--since', '2026-02-31T12:00:00Z'], '--since: 2026-02-31 does not exist: February 2026 has 28 days'],

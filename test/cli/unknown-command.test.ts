@@ -31,6 +31,13 @@ describe('a mistyped command', () => {
     assert.deepEqual([r.code, r.err], [2, ['rectify: "--server" before a command: the command comes first, then its flags (rectify approvals --server …)', 'see: rectify --help']]);
   });
 
+  it('a mistyped word after audit is a mistyped verify or export', async () => {
+    const r = await cli(['audit', 'verfy', 'rectify.db']);
+    assert.deepEqual([r.code, r.out, r.err], [2, [], ['rectify audit: unknown subcommand "verfy" (did you mean "audit verify"?)', 'see: rectify audit --help']]);
+    const e = await cli(['audit', 'exprot']);
+    assert.deepEqual(e.err, ['rectify audit: unknown subcommand "exprot" (did you mean "audit export"?)', 'see: rectify audit --help']);
+  });
+
   it('--help still prints the whole usage on stdout, exit 0', async () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);

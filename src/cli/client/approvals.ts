@@ -1,4 +1,4 @@
-import { parseDuration } from '../../lib/index.js';
+import { didYouMean, parseDuration } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, oneLine, table, time } from './format.js';
@@ -54,9 +54,11 @@ export const approvalsHelp = clientHelp(
 export const approvalsCommand = clientCommand(
   { name: 'approvals', flags: { status: 'string', limit: 'string', cursor: 'string', 'all-pages': 'boolean' } },
   async ({ io, api, client, flags }) => {
-    const status = lastFlag(flags, 'status') ?? 'pending';
+    // Statuses are lower case; `--status Pending` means the same thing.
+    const given = lastFlag(flags, 'status') ?? 'pending';
+    const status = given.toLowerCase();
     if (status !== 'all' && !(STATUSES as readonly string[]).includes(status)) {
-      io.err(`--status: expected one of ${STATUSES.join(', ')}, all; got ${JSON.stringify(status)}`);
+      io.err(`--status: expected one of ${STATUSES.join(', ')}, all; got ${JSON.stringify(given)}${didYouMean(status, [...STATUSES, 'all'])}`);
       return EXIT.USAGE;
     }
     const allPages = flags['all-pages'] === true;
