@@ -93,3 +93,29 @@ describe('watching an execution: what shows while it runs, and Ctrl-C', () => {
     await until(() => svc.service.store.read((tx) => tx.getExecution(id))?.state === 'succeeded', 'the execution to succeed in the service');
   });
 });
+
+describe('watching an execution: the service stops answering meanwhile', () => {
+  it('says the execution had started (it read as "the run did not happen"), exit 3', async () => {
+    const fake = await startHttpTarget();
+    try {
+      const env = { RECTIFY_SERVER: fake.url };
+      fake.route('POST', '/api/v1/approvals/apr_1/approve', {
+        status: 200,
+        body: {
+          id: 'apr_1', runbook: 'r', service: 's', status: 'approved', decided_by: 'carol', actions: [], requested_at: '2026-11-24T03:00:00Z', requested_by: 'x', expires_at: '2026-11-24T04:00:00Z', execution_id: 'exe_1', reason: 'risk HIGH requires approval',
+          result: { incident_id: 'inc_1', action: 'executed', runbook: 'r', reason: 'approved', event: 'EXECUTING', approval_id: 'apr_1', execution_id: 'exe_1' },
+        },
+      });
+      fake.route('GET', '/api/v1/executions/exe_1', { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'the database is locked', details: [] } } });
+      const r = await cli(['approve', 'apr_1', '--by', 'carol'], { env });
+      assert.equal(r.code, 3);
+      assert.deepEqual(r.out, ['approved apr_1 (r on s) as carol', 'r: executing (approved), execution exe_1, incident inc_1']);
+      assert.deepEqual(r.err, [
+        'rectify: waiting up to 10m for execution exe_1 to end (--wait-timeout); Ctrl-C stops watching, not the run',
+        `rectify: rectify at ${fake.url} could not answer (503 STORE_UNAVAILABLE): the database is locked; that was watching execution exe_1, which had started: see how it went with rectify audit --execution-id exe_1`,
+      ]);
+    } finally {
+      await fake.close();
+    }
+  });
+});

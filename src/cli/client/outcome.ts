@@ -1,6 +1,6 @@
 import { sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
-import type { ApiClient } from './api.js';
+import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
 import { cell, oneLine, table, time } from './format.js';
 
@@ -72,6 +72,13 @@ export async function watchExecution(
     const signal = io.signal ? AbortSignal.any([io.signal, interrupt.signal]) : interrupt.signal;
     const execution = await waitForExecution(api, result.execution_id, { timeoutMs: opts.timeoutMs, signal });
     return { execution, stopped: signal.aborted };
+  } catch (err) {
+    // The decision is made and the execution started: a failure now is of the watching
+    // only. Said plainly, or "cannot reach rectify" reads as "the run did not happen" and
+    // the operator runs it, or approves it, again.
+    if (!(err instanceof ApiFailure)) throw err;
+    const message = `${err.message}; that was watching execution ${result.execution_id}, which had started: see how it went with rectify audit --execution-id ${result.execution_id}`;
+    throw new ApiFailure(err.exit, message, err.body, err.status);
   } finally {
     process.removeListener('SIGINT', onSigint);
   }
