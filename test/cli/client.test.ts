@@ -70,6 +70,9 @@ describe('client commands against a running service', () => {
     assert.ok(t.out.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+yes\s+closed\s+0\/5/.test(l)));
     const one = await cli(['runbooks', 'restart-api', '--json'], { env });
     assert.deepEqual(one.json(), (await svc.get('/api/v1/runbooks/restart-api')).body);
+    // A path in --server that the service does not serve: its "no route" says what to check.
+    const path = await cli(['runbooks'], { env: { RECTIFY_SERVER: `${env.RECTIFY_SERVER}/api` } });
+    assert.deepEqual([path.code, path.err], [1, ["rectify: NOT_FOUND: no route GET /api/api/v1/runbooks (check that --server is the service's address with no path it does not serve, such as /api, and that the service is as new as this CLI)"]]);
     const missing = await cli(['runbooks', 'nope'], { env });
     assert.equal(missing.code, 1);
     assert.deepEqual(missing.err, ['rectify: NOT_FOUND: no runbook "nope" is loaded']);

@@ -136,7 +136,10 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     } else if (res.status >= 500) {
       message = `rectify at ${shown} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
     } else {
-      message = `${code}: ${said}`;
+      // The API's "no route" is no unknown id: the address (a path in --server, say /api)
+      // or the service's version is what is wrong.
+      const noRoute = res.status === 404 && said.startsWith('no route ');
+      message = `${code}: ${said}${noRoute ? ` (check that --server is the service's address with no path it does not serve, such as /api, and that the service is as new as this CLI)` : ''}`;
     }
     const body2: ApiErrorBody = apiError ?? { error: { code, message: said, details: [] } };
     throw new ApiFailure(statusExit(res.status), message, body2, res.status);
