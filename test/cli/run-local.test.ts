@@ -199,6 +199,10 @@ describe('rectify run --local', () => {
         },
       );
     }
+    // Under --json, stdout holds the refusal as JSON (it was empty).
+    const json = await cli(['run', '--local', '--db', `sqlite:${join(dir, 'data', 'rectfy.db')}`, '--runbooks', join(dir, 'runbooks'), 'restart-api', '--json'], { cwd: dir });
+    const message = `rectify run: no database at ${join(dir, 'data', 'rectfy.db')} (set by --db): a local run decides on the guardrail state and writes to the audit log of the database rectify serve uses; give its path with --db. Nothing was run`;
+    assert.deepEqual([json.code, json.err, json.json()], [2, [message], { error: { code: 'VALIDATION_FAILED', message, details: [] } }]);
     assert.equal(existsSync(join(dir, 'data', 'rectfy.db')), false);
     assert.equal(existsSync(join(dir, 'elsewhere', 'data')), false);
     assert.equal(target.calls('/restart/api-1', 'POST'), 1, 'only the first test ran it');

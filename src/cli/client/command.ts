@@ -31,7 +31,10 @@ export const TOKEN_IN_ARGV =
  * becomes its message and exit code in one place (reportFailure).
  */
 export function clientCommand(spec: ClientCommandSpec, body: (ctx: ClientContext) => Promise<number>) {
-  const command = commandBody(spec, body);
+  return withJsonUsage(spec.name, commandBody(spec, body));
+}
+
+export function withJsonUsage(name: string, command: (argv: string[], io: CliIO) => Promise<number>) {
   /**
    * Under --json, stdout is one JSON document whatever happens: a usage mistake (exit 2)
    * that printed only its sentence on stderr left stdout empty, which `jq` reads as no
@@ -54,7 +57,7 @@ export function clientCommand(spec: ClientCommandSpec, body: (ctx: ClientContext
     });
     if (code === EXIT.USAGE && !wrote) {
       const lines = said.filter((l) => l !== TOKEN_IN_ARGV && !l.startsWith('see: '));
-      const message = lines.join('; ') || `rectify ${spec.name}: wrong flags or arguments`;
+      const message = lines.join('; ') || `rectify ${name}: wrong flags or arguments`;
       io.out(JSON.stringify({ error: { code: 'VALIDATION_FAILED', message, details: [] } }));
     }
     return code;

@@ -6,7 +6,7 @@ import { parseDuration } from '../../lib/index.js';
 import { createLogger } from '../../observability/index.js';
 import { createService } from '../../service.js';
 import { EXIT, type CliIO } from '../io.js';
-import { actor, clientCommand, seg } from './command.js';
+import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
 import { finishWatch, outcomeExit, printOutcome, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
@@ -63,7 +63,7 @@ const isLocal = (argv: readonly string[]) => argv.some((a) => a === '--local' ||
 
 /** `rectify run`: against the service, or with --local in this process. */
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
-  return isLocal(argv) ? runLocal(argv, io) : runRemote(argv, io);
+  return isLocal(argv) ? runLocalCommand(argv, io) : runRemote(argv, io);
 }
 
 const runRemote = clientCommand(
@@ -102,6 +102,8 @@ function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution:
 }
 
 const LOCAL_FLAGS = { param: 'string', service: 'string', by: 'string', local: 'boolean', json: 'boolean' } as const;
+
+const runLocalCommand = withJsonUsage('run', runLocal);
 
 async function runLocal(argv: string[], io: CliIO): Promise<number> {
   for (const remoteOnly of ['--server', '--token', '--no-wait', '--wait-timeout']) {
