@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, quoteUntrusted, RectifyError } from '../domain/index.js';
-import { createLimiter, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
+import { createLimiter, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
@@ -21,6 +21,14 @@ export interface RunbookCatalog {
   all: readonly Runbook[];
   /** Bumped when the runbooks are reloaded (absent: they never are). */
   readonly generation?: number;
+}
+
+/**
+ * The refusal of a runbook id no file holds, with the nearest loaded id when it is near
+ * enough to be a typo (`rectify run restart-ap` at 3 AM).
+ */
+export function runbookNotLoaded(id: string, catalog: Pick<RunbookCatalog, 'all'>): RectifyError {
+  return new RectifyError('NOT_FOUND', `no runbook "${id}" is loaded${didYouMean(id, catalog.all.map((r) => r.id))}`);
 }
 
 export interface EngineDeps {
@@ -796,7 +804,7 @@ export function createEngine(deps: EngineDeps) {
     /** A person's one-click run: the same guardrails, approvals and audit as an automatic one. */
     async runManual(runbookId: string, params: Record<string, string>, opts: { by: string; dryRun: boolean; wait?: boolean; service?: string }): Promise<DecisionResult> {
       const rb = catalog.byId(runbookId);
-      if (!rb) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
+      if (!rb) throw runbookNotLoaded(runbookId, catalog);
       // The runbook id stands in for a service not given, for what counts per service (rate
       // limits, cooldowns), but never fills {service}: a run by hand acts only on what its
       // caller named (a misspelt --param service would have acted on a service named after the runbook).
@@ -1079,7 +1087,7 @@ export function createEngine(deps: EngineDeps) {
      * the other runbooks go on. Audited, notified, kept across restarts.
      */
     async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null }> {
-      if (!catalog.byId(runbookId)) throw new RectifyError('NOT_FOUND', `no runbook "${runbookId}" is loaded`);
+      if (!catalog.byId(runbookId)) throw runbookNotLoaded(runbookId, catalog);
       const out = await store.transact((tx) => {
         const was = tx.runbookPaused(runbookId);
         if ((was !== null) === paused) return { changed: false, pause: was, told: undefined };

@@ -76,6 +76,11 @@ describe('client commands against a running service', () => {
     const missing = await cli(['runbooks', 'nope'], { env });
     assert.equal(missing.code, 1);
     assert.deepEqual(missing.err, ['rectify: NOT_FOUND: no runbook "nope" is loaded']);
+    // A typo of a loaded id is told the id it is near, wherever a runbook id is given.
+    for (const argv of [['runbooks', 'restart-ap'], ['run', 'restart-ap', '--param', 'pod_name=api-1'], ['pause', '--runbook', 'restart-ap']]) {
+      const typo = await cli(argv, { env });
+      assert.deepEqual([typo.code, typo.err], [1, ['rectify: NOT_FOUND: no runbook "restart-ap" is loaded (did you mean "restart-api"?)']], argv.join(' '));
+    }
   });
 
   it('run: the same guardrails and audit as an automatic run, the actor is --by, it waits for the end', async () => {

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { RectifyError, type Runbook } from '../../domain/index.js';
+import type { Runbook } from '../../domain/index.js';
 import {
   approvalDecisionBodySchema,
   approvalSchema,
@@ -18,6 +18,7 @@ import type { RunbookPause } from '../../store/ports.js';
 import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
+import { runbookNotLoaded } from '../../engine/index.js';
 import type { ApiDeps } from '../deps.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
@@ -69,7 +70,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
 
   const runbookOr404 = (id: string): Runbook => {
     const rb = catalog.byId(id);
-    if (!rb) throw new RectifyError('NOT_FOUND', `no runbook "${id}" is loaded`);
+    if (!rb) throw runbookNotLoaded(id, catalog);
     return rb;
   };
 
