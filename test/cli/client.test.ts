@@ -213,6 +213,11 @@ describe('client commands against a running service', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].actor, 'ops');
     assert.deepEqual(rows[0].details, { reason: 'maintenance' });
+    // Who acted is shown whole in the table: it was cut at 11 characters (alice.smith…).
+    await cli(['pause', '--by', 'alice.smithers-oncall', '--reason', 'again'], { env });
+    await cli(['resume', '--by', 'ops'], { env });
+    const t = await cli(['audit', '--event', 'service_paused', '--limit', '1'], { env });
+    assert.match(t.out[1]!, /^\d+\s+\S+Z\s+SERVICE_PAUSED\s+-\s+-\s+alice\.smithers-oncall again$/);
   });
 
   it('pause --runbook: that runbook alone stops, the decision says who and why; resume --runbook lets it run; an unknown runbook exits 1', async () => {

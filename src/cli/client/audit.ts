@@ -46,7 +46,7 @@ export const auditHelp = clientHelp(
 const FILTERS = { runbook: 'runbook', event: 'event', 'incident-id': 'incident_id', 'execution-id': 'execution_id' } as const;
 
 /** Fixed columns, so rows printed over time by --follow line up under one header. */
-const COLS = [7, 21, 18, 22, 31, 12] as const;
+const COLS = [7, 21, 18, 22, 31, 16] as const;
 function line(cells: string[]): string {
   return cells.map((c, i) => (i < COLS.length ? c.padEnd(COLS[i]!) : c)).join(' ').trimEnd();
 }
@@ -65,9 +65,11 @@ function rowLine(e: AuditRowJson): string {
     String(e.seq),
     time(e.at),
     e.event,
-    cell(e.runbook, 21),
-    cell(e.execution_id ?? e.incident_id, 31),
-    cell(e.actor, 11),
+    // Who acted and on which runbook are never cut (alice.smith… could be alice.smithers):
+    // a longer one pushes the rest of its row to the right.
+    cell(e.runbook, 128),
+    cell(e.execution_id ?? e.incident_id, 64),
+    cell(e.actor, 128),
     detail(e.details),
   ]);
 }
