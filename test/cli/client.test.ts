@@ -442,6 +442,11 @@ describe('client commands: what the service answers with an error', () => {
     const u = await cli(['resume'], { env: { RECTIFY_SERVER: fake.url } });
     assert.equal(u.code, 2);
     assert.deepEqual(u.err, ['rectify: VALIDATION_FAILED: invalid body', '  body.by: too long']);
+    // A detail the message already holds is not said again (the service's 400s name their fields in the message).
+    const said = 'invalid query: query.cursor: expected the next_cursor of a previous page';
+    fake.route('GET', '/api/v1/approvals', { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: said, details: [{ path: 'query.cursor', message: 'expected the next_cursor of a previous page' }, { path: 'query.limit', message: 'too big' }] } } });
+    const c = await cli(['approvals', '--cursor', 'abc'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.deepEqual([c.code, c.err], [2, [`rectify: VALIDATION_FAILED: ${said}`, '  query.limit: too big']]);
   });
 
   it('what the service stored from outside cannot forge a row: every cell is on one line', async () => {

@@ -167,7 +167,11 @@ export function reportFailure(io: CliIO, json: boolean, err: unknown): number {
   if (!(err instanceof ApiFailure)) throw err;
   // The service's messages quote what it was sent (an alert's service, who acted): on one line.
   io.err(`rectify: ${oneLine(err.message)}`);
-  for (const d of err.body.error.details ?? []) io.err(`  ${oneLine(d.path)}: ${oneLine(d.message)}`);
+  // A detail the message already says ("invalid query: query.cursor: …") is not said twice.
+  for (const d of err.body.error.details ?? []) {
+    const line = `${oneLine(d.path)}: ${oneLine(d.message)}`;
+    if (!oneLine(err.message).includes(line)) io.err(`  ${line}`);
+  }
   if (json) io.out(JSON.stringify(err.body));
   return err.exit;
 }
