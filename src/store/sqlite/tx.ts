@@ -243,7 +243,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     incidentSeen(id, at) {
       // A re-delivery keeps its occurrence's dedup key: the retention counts from the
-      // last delivery (seen_at, migration 008), to the minute: an HA pair's copies
+      // last delivery (seen_at, migration 009), to the minute: an HA pair's copies
       // milliseconds apart write the row once, not once each. Prepared at first use, as
       // only a duplicate needs it: a store opened on a database of an older schema (a
       // test writing as the release before did) prepares nothing that schema lacks.

@@ -1,0 +1,315 @@
+import Database from 'better-sqlite3';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { migrateSqlite } from '../../src/store/sqlite/migrate.js';
+import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { until } from '../helpers/until.js';
+import { amWebhook } from '../helpers/service.js';
+
+/**
+ * An upgrade from the release before migrations 008 and 009 (schema 007): a database
+ * with history (runs, blocks, duplicates, approvals pending and decided, a paused
+ * runbook, an open circuit, a run cut off by kill -9, PagerDuty reopens, notifications
+ * never delivered) is migrated once at the next start, recovered as any crash is, and
+ * carries its guardrail state, its dedup keys and its audit chain over; nothing
+ * delivered before is told again.
+ *
+ * The old database is the history a real process wrote, taken back to schema 007: the
+ * tables the release before wrote are those it writes now (008 and 009 only rebuild an
+ * index and add a column), and the test first checks that the schema is exactly the one
+ * migrations 001–007 build. Migration files are immutable (checksummed), so those in
+ * the folder are the release's own, also on a checkout without history.
+ */
+
+const HOLD = { status: 204, delayMs: 120_000 };
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 2
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+
+  cool:
+    risk: LOW
+    triggers: [cool]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 60
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+
+  flaky:
+    risk: LOW
+    triggers: [flaky]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/fail/{service}"}
+
+  pz:
+    risk: LOW
+    triggers: [pz]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+
+  spare:
+    risk: LOW
+    triggers: [spare]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+
+  hang:
+    risk: LOW
+    triggers: [hang]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/hang/{service}", timeout_seconds: 60}
+
+  ask:
+    risk: HIGH
+    owner: db-team
+    triggers: [scary]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    blast_radius_limit: 5
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/scale/{service}"}
+
+`;
+
+/** A PagerDuty V3 event about incident `incident`. */
+function pdEvent(eventId: string, type: string, incident: string) {
+  const body = JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
+  body.event.id = eventId;
+  body.event.event_type = type;
+  body.event.data.id = incident;
+  body.event.data.status = type === 'incident.resolved' ? 'resolved' : 'triggered';
+  return body;
+}
+
+/** The schema as sqlite_master holds it, blanks collapsed (DROP COLUMN edits the CREATE TABLE text). */
+function schemaOf(path: string): string[] {
+  const db = new Database(path, { readonly: true });
+  try {
+    return (db.prepare("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all() as Array<{ type: string; name: string; sql: string | null }>).map(
+      (r) => `${r.type} ${r.name}: ${(r.sql ?? '').replace(/\s+/g, ' ').replace(/ ?, ?/g, ',').replace(/ ?\) ?/g, ')').trim()}`,
+    );
+  } finally {
+    db.close();
+  }
+}
+
+function migrationsOf(path: string): Array<{ version: number; checksum: string; applied_at: number }> {
+  const db = new Database(path, { readonly: true });
+  try {
+    return db.prepare('SELECT version, checksum, applied_at FROM schema_migrations ORDER BY version').all() as Array<{ version: number; checksum: string; applied_at: number }>;
+  } finally {
+    db.close();
+  }
+}
+
+/** Takes the database written now back to schema 007: what the release before migrations 008 and 009 read and wrote. */
+function toSchema007(path: string): void {
+  const db = new Database(path);
+  try {
+    db.exec('DELETE FROM schema_migrations WHERE version >= 8');
+    // 007 rebuilds audit_told without INTAKE_REFUSED (its first statement drops the index 008 built).
+    db.exec(readFileSync(join(MIGRATIONS_DIR, readdirSync(MIGRATIONS_DIR).find((f) => f.startsWith('007_'))!), 'utf8'));
+    db.exec('ALTER TABLE incidents DROP COLUMN seen_at');
+  } finally {
+    db.close();
+  }
+}
+
+const json = (r: RecordedRequest) => r.json() as Record<string, any>;
+
+describe('upgrade from schema 007: migrated once, recovered, guardrail state and dedup carried over, nothing told twice', () => {
+  let target: HttpTarget;
+  let dir: string;
+  let proc: RectifyProcess | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+    dir = mkdtempSync(join(tmpdir(), 'rectify-upgrade-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+  });
+  after(async () => {
+    await proc?.kill9();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const db = () => join(dir, 'rectify.db');
+  const start = () =>
+    startRectifyProcess({ db: db(), runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`, '--circuit-recovery', '1h'] });
+  const hooks = (since: number) => target.requests('/hook').filter((r) => r.at >= since).map(json);
+
+  it('history written at schema 007 is read on, and a second start applies nothing', async () => {
+    for (const s of ['a', 'c', 'd', 'e', 'x', 'y', 'z', 'worker', 's']) {
+      target.route('POST', `/act/${s}`, { status: 200 });
+      target.route('POST', `/scale/${s}`, { status: 200 });
+    }
+    target.route('POST', '/fail/f', { status: 500 });
+    target.route('POST', '/hang/h', HOLD);
+    target.route('POST', '/hook', { status: 204 });
+
+    // --- The history, with the receiver up.
+    proc = await start();
+    const p = proc;
+    const inc = async (rootCause: string, service: string) => (await p.post('/api/v1/incidents?wait=true', { root_cause: rootCause, service, confidence: 1 })).body;
+    const am = amWebhook([{ labels: { alertname: 'broken', service: 'a' }, fingerprint: 'fp-upgrade-a' }]);
+    const first = (await p.post('/api/v1/webhooks/alertmanager?wait=true', am)).body.results[0];
+    assert.equal(first.action, 'executed');
+    assert.equal((await p.post('/api/v1/webhooks/alertmanager?wait=true', am)).body.results[0].action, 'duplicate');
+    assert.equal((await inc('broken', 'a')).action, 'executed');
+    assert.equal((await inc('broken', 'a')).event, 'RATE_LIMITED');
+    assert.equal((await inc('cool', 'c')).action, 'executed');
+    for (let i = 0; i < 3; i++) assert.equal((await inc('flaky', 'f')).event, 'FAILED');
+    assert.equal((await inc('flaky', 'f')).event, 'CIRCUIT_OPEN');
+    assert.equal((await p.post('/api/v1/runbooks/pz/pause', { by: 'bob', reason: 'maintenance' })).status, 200);
+    const pending = await inc('scary', 'x');
+    assert.equal(pending.action, 'approval_required');
+    const decided = await inc('scary', 'y');
+    assert.equal((await p.post(`/api/v1/approvals/${decided.approval_id}/reject`, { by: 'bob', comment: 'no' })).status, 200);
+    assert.equal((await p.post('/api/v1/webhooks/pagerduty?wait=true', pdEvent('EV-T', 'incident.triggered', 'PUPG1'))).body.results[0].action, 'executed');
+    assert.equal((await p.post('/api/v1/webhooks/pagerduty?wait=true', pdEvent('EV-S', 'incident.resolved', 'PUPG1'))).body.results[0].action, 'resolved');
+    const reopen = (await p.post('/api/v1/webhooks/pagerduty?wait=true', pdEvent('EV-R', 'incident.reopened', 'PUPG1'))).body.results[0];
+    assert.equal(reopen.action, 'executed');
+    // Everything so far delivered and recorded: the queue sends in order, so the barrier comes last.
+    assert.equal((await p.post('/api/v1/runbooks/spare/pause', { by: 'alice', reason: 'barrier' })).status, 200);
+    await target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' && json(r).runbook === 'spare' });
+    const delivered = async () => (await p.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.length;
+    await until('the deliveries recorded', async () => ((await delivered()) === target.calls('/hook') ? true : undefined));
+    const toldBefore = new Set(hooks(0).map((t) => t.notification_id));
+
+    // --- The receiver goes down: what follows is never recorded as delivered.
+    target.route('POST', '/hook', HOLD);
+    const asked = await inc('scary', 'z');
+    assert.equal(asked.action, 'approval_required');
+    const lost = await inc('broken', 'e');
+    assert.equal(lost.action, 'executed');
+    const hang = (await p.post('/api/v1/incidents', { root_cause: 'hang', service: 'h', confidence: 1 })).body;
+    await target.waitForRequest('/hang/h', { timeoutMs: 20_000 });
+    await proc.kill9();
+    proc = undefined;
+
+    // --- Back to the release before: its schema, exactly.
+    toSchema007(db());
+    const old = join(dir, 'm007');
+    mkdirSync(old);
+    for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '008')) writeFileSync(join(old, f), readFileSync(join(MIGRATIONS_DIR, f)));
+    const fresh = new Database(join(dir, 'fresh.db'));
+    migrateSqlite(fresh, old);
+    fresh.close();
+    assert.deepEqual(schemaOf(db()), schemaOf(join(dir, 'fresh.db')));
+    const before = migrationsOf(db());
+    assert.deepEqual(before.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7]);
+
+    // --- The upgrade.
+    target.route('POST', '/hook', { status: 204 });
+    const since = Date.now();
+    proc = await start();
+    const q = proc;
+    const applied = migrationsOf(db());
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(applied.slice(0, 7), before);
+    assert.deepEqual(schemaOf(db()).length, schemaOf(join(dir, 'fresh.db')).length);
+
+    // A barrier: each receiver's queue sends in order, so what startup told comes before it.
+    assert.equal((await q.post('/api/v1/runbooks/spare/resume', { by: 'alice', reason: 'barrier' })).status, 200);
+    await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_RESUMED' });
+    const told = hooks(since);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.notification_id]),
+      [
+        ['SUCCESS', told[0]!.notification_id],
+        ['APPROVAL_REQUIRED', `ntf_${asked.approval_id}`],
+        ['INTERRUPTED', told[2]!.notification_id],
+        ['RUNBOOK_RESUMED', told[3]!.notification_id],
+      ],
+    );
+    assert.equal(told[0]!.execution_id, lost.execution_id);
+    assert.equal(told[1]!.approval_id, asked.approval_id);
+    assert.equal(told[2]!.execution_id, hang.execution_id);
+    assert.deepEqual(told.filter((t) => toldBefore.has(t.notification_id)), [], 'nothing delivered before is told again');
+
+    // Recovery: the run cut off is INTERRUPTED, once, and re-run never.
+    const exe = (await q.get(`/api/v1/executions/${hang.execution_id}`)).body;
+    assert.equal(exe.state, 'interrupted');
+    assert.equal((await q.get(`/api/v1/audit?execution_id=${hang.execution_id}&event=INTERRUPTED`)).body.events.length, 1);
+    assert.equal(target.calls('/hang/h'), 1);
+
+    // Dedup keys written before are still duplicates: the Alertmanager alert, the PagerDuty reopen.
+    const again = (await q.post('/api/v1/webhooks/alertmanager?wait=true', am)).body.results[0];
+    assert.deepEqual([again.action, again.incident_id], ['duplicate', first.incident_id]);
+    const reopenAgain = (await q.post('/api/v1/webhooks/pagerduty?wait=true', pdEvent('EV-R', 'incident.reopened', 'PUPG1'))).body.results[0];
+    assert.deepEqual([reopenAgain.action, reopenAgain.incident_id], ['duplicate', reopen.incident_id]);
+    const resolved = (await q.post('/api/v1/webhooks/pagerduty?wait=true', pdEvent('EV-S2', 'incident.resolved', 'PUPG1'))).body.results[0];
+    assert.deepEqual([resolved.action, resolved.incident_id], ['resolved', reopen.incident_id]);
+
+    // Guardrail state carried over: the rate limit's count, the cooldown, the open circuit, the pause.
+    assert.equal((await inc2(q, 'broken', 'a')).reason, 'Rate limit exceeded (2/hour)');
+    assert.match((await inc2(q, 'cool', 'c')).reason, /^Cooldown active \(\d+s remaining\)$/);
+    assert.match((await inc2(q, 'flaky', 'f')).reason, /^Circuit OPEN \(too many failures\); trial allowed in \d+s$/);
+    assert.equal((await inc2(q, 'pz', 'd')).reason, 'runbook pz is paused by bob (maintenance): it does not run automatically (POST /api/v1/runbooks/pz/resume)');
+
+    // The approvals: the decided one stays decided, both pending ones can be approved.
+    assert.equal((await q.get(`/api/v1/approvals/${decided.approval_id}`)).body.status, 'rejected');
+    assert.deepEqual(
+      (await q.get('/api/v1/approvals?status=pending')).body.approvals.map((a: any) => a.id).sort(),
+      [pending.approval_id, asked.approval_id].sort(),
+    );
+    for (const id of [pending.approval_id, asked.approval_id]) {
+      const r = await q.post(`/api/v1/approvals/${id}/approve`, { by: 'carol' });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      assert.equal(r.body.result.action, 'executed');
+    }
+
+    // The chain holds across the boundary.
+    const v = (await q.get('/api/v1/audit/verify')).body;
+    assert.equal(v.ok, true, v.reason);
+    assert.equal(v.unchained, 0);
+
+    // --- A second start applies nothing and tells nothing again.
+    // (a graceful stop first sends what waits: the two runs approved are told here, not at the next start)
+    assert.equal(await q.stop(), 0);
+    const since2 = Date.now();
+    proc = await start();
+    assert.deepEqual(migrationsOf(db()), applied);
+    assert.equal((await proc.post('/api/v1/runbooks/spare/pause', { by: 'alice', reason: 'barrier' })).status, 200);
+    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' });
+    assert.deepEqual(hooks(since2).map((t) => t.event), ['RUNBOOK_PAUSED']);
+    assert.equal((await proc.get('/api/v1/audit/verify')).body.ok, true);
+    await proc.stop();
+    proc = undefined;
+  });
+});
+
+async function inc2(p: RectifyProcess, rootCause: string, service: string) {
+  return (await p.post('/api/v1/incidents?wait=true', { root_cause: rootCause, service, confidence: 1 })).body;
+}
