@@ -1059,6 +1059,25 @@ export function createEngine(deps: EngineDeps) {
       return expired.length;
     },
 
+    /**
+     * Before a read of approval requests (the list, one request, an incident's, the
+     * pending gauge): expires those past their deadline that housekeeping (every 5 s) has
+     * not reached yet, so no read shows pending a request that approving already refuses
+     * as expired. Writes only when one is due (a read check first). A write that fails
+     * (the store locked, full, shutting down) does not fail the read: it is logged, and
+     * housekeeping records the expiry when it can.
+     */
+    async expireDueBeforeRead(): Promise<void> {
+      const now = clock.now();
+      if (store.read((tx) => tx.expiredApprovals(now).length) === 0) return;
+      try {
+        const expired = await store.transact((tx) => expireDue(tx, clock.now()));
+        for (const e of expired) send(e.told);
+      } catch (err) {
+        log.warn({ err }, 'approval expiry before a read failed: the read shows the stored status');
+      }
+    },
+
     async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {
       const changed = await store.transact((tx) => {
         const was = tx.paused();

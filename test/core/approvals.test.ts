@@ -108,6 +108,33 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a request past its deadline reads as expired at once, before housekeeping reaches it: the lists, the request, its incident and the pending gauge agree with approving it (409)', async () => {
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m'] });
+    const d = await svc.post('/api/v1/incidents', inc3());
+    const id = d.body.approval_id;
+    const gauge = async () => /^rectify_approvals_pending (\d+)$/m.exec((await svc.get('/metrics')).body)?.[1];
+    // A millisecond before the deadline: pending everywhere, nothing written by reading.
+    svc.clock.advance(10 * MIN - 1);
+    assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.status, 'pending');
+    assert.equal((await svc.get('/api/v1/approvals?status=pending')).body.total, 1);
+    assert.equal(await gauge(), '1');
+    // At the deadline (approving answers 409 expired from here on), before any housekeeping pass.
+    svc.clock.advance(1);
+    const pending = (await svc.get('/api/v1/approvals?status=pending')).body;
+    assert.deepEqual([pending.approvals, pending.total], [[], 0]);
+    const a = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual([a.status, a.decided_by, a.decided_at], ['expired', 'rectify', a.expires_at]);
+    assert.equal((await svc.get(`/api/v1/incidents/${d.body.incident_id}`)).body.approval.status, 'expired');
+    assert.equal(await gauge(), '0');
+    const late = await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'alice' });
+    assert.equal(late.status, 409);
+    assert.equal(late.body.error.message, `approval request ${id} is already expired by rectify`);
+    // Recorded and told once, by the first read; housekeeping finds nothing left.
+    assert.equal((await svc.get('/api/v1/audit?event=EXPIRED')).body.events.length, 1);
+    assert.equal(await svc.service.engine.expireApprovals(), 0);
+    await svc.stop({ remove: true });
+  });
+
   it('approval re-runs the guardrails: the rate limit used meanwhile refuses the approval (409), the request stays pending and runs once approved later', async () => {
     target.reset();
     target.route('POST', '/deployments/checkout-canary/undo', { status: 200 });

@@ -41,7 +41,7 @@ function resolveOf(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, row: Inciden
 
 /** Incidents, executions, approvals and the audit log, as stored. */
 export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
-  const { store } = deps;
+  const { store, engine } = deps;
 
   addRoute<unknown, unknown, IdParams>(
     app,
@@ -50,6 +50,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     '/api/v1/incidents/:id',
     { summary: 'An incident, its decision, and its approval and execution if any', tags: ['incidents'], params: idParamsSchema, response: { 200: incidentViewSchema, 404: errorSchema } },
     async (req) => {
+      await engine.expireDueBeforeRead();
       return store.read((tx) => {
         const row = tx.getIncident(req.params.id);
         if (!row) throw new RectifyError('NOT_FOUND', `no incident "${req.params.id}"`);
@@ -96,6 +97,8 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
       response: { 200: approvalListSchema, 400: errorSchema },
     },
     async (req) => {
+      // A request past its deadline reads as expired at once, as approving it answers (409 expired).
+      await engine.expireDueBeforeRead();
       const q = req.query;
       const at = q.cursor ? APPROVAL_CURSOR_RE.exec(q.cursor) : null;
       const page = store.approvalPage({
@@ -118,6 +121,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     '/api/v1/approvals/:id',
     { summary: 'One approval request', tags: ['approvals'], params: idParamsSchema, response: { 200: approvalSchema, 404: errorSchema } },
     async (req) => {
+      await engine.expireDueBeforeRead();
       const a = store.read((tx) => tx.getApproval(req.params.id));
       if (!a) throw new RectifyError('NOT_FOUND', `no approval request "${req.params.id}"`);
       return approvalView(a);
