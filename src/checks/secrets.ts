@@ -1,5 +1,5 @@
-import { readFile as fsReadFile } from 'node:fs/promises';
 import { isAbsolute } from 'node:path';
+import { MAX_SECRET_FILE_BYTES, readTextFileAsync } from '../lib/index.js';
 
 /**
  * Secret references in HTTP header values and body strings: `${env:NAME}` and
@@ -17,7 +17,11 @@ import { isAbsolute } from 'node:path';
 export interface SecretSources {
   /** The variables secrets may come from; the composition root decides which. */
   env: Readonly<Record<string, string | undefined>>;
-  /** Reads a secret file; default node:fs/promises readFile (utf8). */
+  /**
+   * Reads a secret file; by default lib/text-file's readTextFileAsync: a regular file of
+   * at most 64 KiB of UTF-8 (a FIFO, a device such as /dev/zero, a folder or a larger file
+   * is refused, never waited on nor read to the step's deadline).
+   */
   readFile?: (path: string, signal: AbortSignal) => Promise<string>;
 }
 
@@ -131,14 +135,22 @@ async function resolveOne(
     return { ok: true, value: v, secrets: [v] };
   }
   if (!isAbsolute(ref)) return { ok: false, error: `secret \${file:${ref}}: the path must be absolute` };
-  const read = sources.readFile ?? ((path: string, s: AbortSignal) => fsReadFile(path, { encoding: 'utf8', signal: s }));
   let text: string;
   try {
-    text = await read(ref, signal);
+    if (sources.readFile) text = await sources.readFile(ref, signal);
+    else {
+      const read = await readTextFileAsync(ref, MAX_SECRET_FILE_BYTES, 'a secret file', signal);
+      if (!read.ok) {
+        const why = read.code === 'ENOENT' ? 'does not exist' : read.code === 'EACCES' || read.code === 'EPERM' ? 'is not readable' : read.message.startsWith('is ') ? read.message : `cannot be read (${read.message})`;
+        return { ok: false, error: `secret \${file:${ref}} ${why}` };
+      }
+      text = read.text;
+    }
   } catch (err) {
     // The error code only: a message could quote file content in exotic cases, and
     // the code ("ENOENT", "EACCES") is what the operator needs.
-    const code = (err as { code?: unknown } | null)?.code;
+    // A step stopped while reading (its signal's reason, an AbortError) reads as fs's own abort did.
+    const code = signal.aborted ? 'ABORT_ERR' : (err as { code?: unknown } | null)?.code;
     const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : typeof code === 'string' ? `cannot be read (${code})` : 'cannot be read';
     return { ok: false, error: `secret \${file:${ref}} ${why}` };
   }

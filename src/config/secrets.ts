@@ -1,5 +1,5 @@
 import { LoadError } from '../domain/index.js';
-import { readTextFile } from '../lib/index.js';
+import { MAX_SECRET_FILE_BYTES, readTextFile } from '../lib/index.js';
 import type { Config } from './types.js';
 
 /** Settings whose value is a secret given as itself or as `${file:/absolute/path}`. */
@@ -28,8 +28,7 @@ function readSecret(v: string, src: { file: string; path: string }): string {
   return text;
 }
 
-/** A secret file (a key, a signing secret) is a line of text: far less than this. */
-export const MAX_SECRET_FILE_BYTES = 64 * 1024;
+export { MAX_SECRET_FILE_BYTES } from '../lib/index.js';
 
 /** Why a file a setting names could not be used, naming the file (never its content). */
 export function settingFileProblem(path: string, read: { code: string; message: string }): string {

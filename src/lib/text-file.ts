@@ -1,4 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 
 /**
  * The most a YAML file rectify reads (a runbook file, a runbook test file, rectify.yaml)
@@ -7,6 +8,12 @@ import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
  * memory while startup or a SIGHUP reload waits.
  */
 export const MAX_YAML_FILE_BYTES = 1024 * 1024;
+
+/**
+ * The most a secret file (`${file:/path}`: a key, a signing secret, a token) may hold:
+ * it is a line of text, far less than this.
+ */
+export const MAX_SECRET_FILE_BYTES = 64 * 1024;
 
 export type TextFileRead =
   | { ok: true; text: string }
@@ -52,17 +59,65 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): F
 }
 
 /**
+ * readBoundedFile without blocking the event loop, for files read while the service
+ * runs (a `${file:}` secret at a step's request): the same refusals (a FIFO is opened
+ * non-blocking and refused, so no libuv thread waits on a writer; a device such as
+ * /dev/zero or a file above `maxBytes` is refused before it is read), and `signal`
+ * stops the read between chunks (the refusal is then the signal's reason, thrown).
+ */
+export async function readBoundedFileAsync(path: string, maxBytes: number, what: string, signal?: AbortSignal): Promise<FileRead> {
+  signal?.throwIfAborted();
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (err) {
+    return errnoRead(err);
+  }
+  try {
+    const st = await fh.stat();
+    if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
+    if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
+    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes, what);
+    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let n = 0;
+    for (;;) {
+      signal?.throwIfAborted();
+      const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n === buf.length) break;
+    }
+    if (n > maxBytes) return tooLarge('it grew while being read', maxBytes, what);
+    return { ok: true, bytes: buf.subarray(0, n) };
+  } catch (err) {
+    if (signal?.aborted) throw signal.reason;
+    return errnoRead(err);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** readTextFile without blocking the event loop (see readBoundedFileAsync). */
+export async function readTextFileAsync(path: string, maxBytes: number, what: string, signal?: AbortSignal): Promise<TextFileRead> {
+  const read = await readBoundedFileAsync(path, maxBytes, what, signal);
+  return read.ok ? decodeUtf8(read.bytes) : read;
+}
+
+/**
  * Reads a UTF-8 text file of at most `maxBytes` as readBoundedFile does, and refuses
  * bytes that are not UTF-8 with their line rather than silently turning them into
  * U+FFFD (a path or an argument that is no longer the one written).
  */
 export function readTextFile(path: string, maxBytes: number = MAX_YAML_FILE_BYTES, what = 'a YAML file'): TextFileRead {
   const read = readBoundedFile(path, maxBytes, what);
-  if (!read.ok) return read;
+  return read.ok ? decodeUtf8(read.bytes) : read;
+}
+
+function decodeUtf8(bytes: Buffer): TextFileRead {
   try {
-    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(read.bytes) };
+    return { ok: true, text: new TextDecoder('utf-8', { fatal: true }).decode(bytes) };
   } catch {
-    return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(read.bytes)} (save the file as UTF-8)` };
+    return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(bytes)} (save the file as UTF-8)` };
   }
 }
 

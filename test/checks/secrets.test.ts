@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -29,6 +30,28 @@ describe('secret references', () => {
       error: `secret \${file:${dir}/missing} does not exist`,
     });
     assert.deepEqual(await resolveSecrets(`\${file:${dir}/empty}`, { env: {} }, signal), { ok: false, error: `secret \${file:${dir}/empty} is empty` });
+  });
+
+  it('a FIFO, a device or a folder is refused at once, never waited on or read to the deadline; a file above 64 KiB is refused unread', async () => {
+    // Nobody ever writes the FIFO: a read that waited on it would hang here for good (and hold a libuv thread).
+    execFileSync('mkfifo', [join(dir, 'fifo')]);
+    await symlink(join(dir, 'fifo'), join(dir, 'to-fifo'));
+    const notAFile = 'is not a regular file (a FIFO, a socket or a device)';
+    for (const path of [join(dir, 'fifo'), join(dir, 'to-fifo'), '/dev/zero']) {
+      assert.deepEqual(await resolveSecrets(`Bearer \${file:${path}}`, { env: {} }, signal), { ok: false, error: `secret \${file:${path}} ${notAFile}` });
+    }
+    assert.deepEqual(await resolveSecrets(`\${file:${dir}}`, { env: {} }, signal), { ok: false, error: `secret \${file:${dir}} is a directory` });
+    await writeFile(join(dir, 'big'), 'x'.repeat(64 * 1024 + 1));
+    assert.deepEqual(await resolveSecrets(`\${file:${dir}/big}`, { env: {} }, signal), {
+      ok: false,
+      error: `secret \${file:${dir}/big} is larger than the 64 KiB a secret file may be (65537 bytes)`,
+    });
+    await writeFile(join(dir, 'just-fits'), `${'y'.repeat(64 * 1024 - 1)}\n`);
+    const fits = await resolveSecrets(`\${file:${dir}/just-fits}`, { env: {} }, signal);
+    assert.equal(fits.ok && fits.value.length, 64 * 1024 - 1);
+    // An aborted step reads nothing.
+    const aborted = await resolveSecrets(`\${file:${dir}/token}`, { env: {} }, AbortSignal.abort());
+    assert.deepEqual(aborted, { ok: false, error: `secret \${file:${dir}/token} cannot be read (ABORT_ERR)` });
   });
 
   it('rejects malformed references instead of sending them literally', async () => {
