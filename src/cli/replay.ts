@@ -1,13 +1,18 @@
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
-import { formatDuration, parseDuration } from '../lib/index.js';
+import { formatDuration, parseDuration, readTextFile } from '../lib/index.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
 import { loadCatalog, MIGRATIONS_DIR } from '../service.js';
 import { table, time } from './client/format.js';
 import { EXIT_HELP } from './client/help.js';
 import { EXIT, type CliIO } from './io.js';
+
+/**
+ * The most a replay stream file may hold: a day of a busy Alertmanager's webhooks is a
+ * few tens of MiB; the whole file is held in memory while it is replayed.
+ */
+const MAX_REPLAY_FILE_BYTES = 256 * 1024 * 1024;
 
 export const replayHelp = [
   'usage: rectify replay <file> [--runbooks dir] [--execution-time 0s] [--outcome success|failure] [--guardrails pass|fail] [--json]',
@@ -76,13 +81,14 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   }
 
   const file = config.args[0]!;
-  let text: string;
-  try {
-    text = readFileSync(resolve(io.cwd, file), 'utf8');
-  } catch (err) {
-    io.err(`${file}: cannot read: ${(err as NodeJS.ErrnoException).code ?? (err instanceof Error ? err.message : String(err))}`);
+  // Bounded and never blocking: a FIFO (a process substitution, <(…)) would wait for a
+  // writer that may never come, and /dev/zero or a huge log would be read until memory ran out.
+  const read = readTextFile(resolve(io.cwd, file), MAX_REPLAY_FILE_BYTES, 'a replay stream');
+  if (!read.ok) {
+    io.err(`${file}: cannot read: ${read.message}${read.code === 'NOT_A_FILE' ? ': save the stream to a file and replay that' : ''}`);
     return EXIT.USAGE;
   }
+  const text = read.text;
   const stream = parseStream(text);
   if (stream.problems.length) {
     for (const p of stream.problems) io.err(`${file}:${p.line}: ${p.message}`);
