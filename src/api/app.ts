@@ -69,6 +69,12 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
       void (reply as unknown as FastifyReply).code(status).send(errorBody('BAD_REQUEST', error.message));
     },
+    // While closing (SIGTERM, after the executions drained), a request that still comes on an
+    // open connection goes through the hooks as any other: the draining hook refuses it as
+    // SHUTTING_DOWN in the API's error shape, with Retry-After, and the auth hook keeps an
+    // unauthenticated caller from learning even that. Fastify's own 503 answered instead,
+    // {"error": "Service Unavailable", "statusCode": 503}, a body no client of the API reads.
+    return503OnClosing: false,
     ajv: { customOptions: { coerceTypes: false } },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;

@@ -1,0 +1,92 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { connect, type Socket } from 'node:net';
+import { describe, it } from 'node:test';
+import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+import { countRows, postJson } from '../storm/helpers.js';
+
+/**
+ * A stop (SIGTERM: service.close()) racing operators' requests on connections that are
+ * already open. An approval whose request came in before the stop is carried out and its
+ * run recorded INTERRUPTED, never lost; a request that comes after it is refused in the
+ * API's own error shape, so a client (the CLI, Alertmanager, a script) reads why.
+ */
+const runbooks = `runbooks:
+  undo:
+    risk: HIGH
+    triggers: [Spike]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/undo"}
+`;
+
+function request(method: string, path: string, host: string, body: string): string {
+  return `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+}
+
+async function refusesConnections(host: string, port: number): Promise<true | undefined> {
+  return new Promise((resolve) => {
+    const s = connect(port, host);
+    s.on('connect', () => {
+      s.destroy();
+      resolve(undefined);
+    });
+    s.on('error', () => resolve(true));
+  });
+}
+
+describe('races: shutdown and operators', () => {
+  it('a request on an open connection while the service closes is answered 503 SHUTTING_DOWN in the API error shape; the approval sent before the stop runs and is recorded INTERRUPTED', async () => {
+    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+    const addr = (await svc.service.listen()).replace('http://', '');
+    const host = addr.slice(0, addr.lastIndexOf(':'));
+    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    const asked = await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' });
+    const approvalId = asked.body.approval_id as string;
+
+    // The approval's headers arrive before the stop, its body only after the listener has gone.
+    const sock: Socket = connect(port, host);
+    let answer = '';
+    sock.on('data', (b) => (answer += b.toString()));
+    const ended = new Promise((r) => sock.on('close', r));
+    await new Promise((r) => sock.on('connect', r));
+    const approve = request('POST', `/api/v1/approvals/${approvalId}/approve`, addr, JSON.stringify({ by: 'alice' }));
+    const split = approve.length - 5;
+    const arrived = new Promise<void>((r) => svc.app.server.once('request', () => setImmediate(r)));
+    sock.write(approve.slice(0, split));
+    await arrived;
+    const closing = svc.service.close();
+    await until('the listener to close', () => refusesConnections(host, port));
+    // The rest of the approval, and a rejection right behind it on the same connection.
+    sock.write(approve.slice(split) + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
+    await ended;
+    await closing;
+
+    const responses = answer.split(/(?=HTTP\/1\.1 )/);
+    assert.equal(responses.length, 2, answer);
+    assert.match(responses[0]!, /^HTTP\/1\.1 200 /);
+    const approved = JSON.parse(responses[0]!.slice(responses[0]!.indexOf('\r\n\r\n') + 4));
+    assert.equal(approved.status, 'approved');
+    assert.equal(approved.result.action, 'executed');
+    const [head, body] = responses[1]!.split('\r\n\r\n');
+    assert.match(head!, /^HTTP\/1\.1 503 /);
+    assert.match(head!, /\r\nretry-after: 10\r\n/i);
+    assert.deepEqual(JSON.parse(body!), { error: { code: 'SHUTTING_DOWN', message: 'rectify is shutting down; send this to another replica or retry', details: [] } });
+
+    // One execution, recorded INTERRUPTED; the rejection changed nothing.
+    assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM executions WHERE state = 'interrupted'`), 1);
+    assert.equal(countRows(svc.dbPath, 'SELECT count(*) n FROM executions'), 1);
+    assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM approvals WHERE status = 'approved' AND execution_id = ?`, approved.execution_id), 1);
+    const db = new Database(svc.dbPath, { readonly: true });
+    const rows = db.prepare(`SELECT event, actor, execution_id FROM audit ORDER BY seq`).all();
+    db.close();
+    assert.deepEqual(rows, [
+      { event: 'APPROVAL_REQUIRED', actor: 'rectify', execution_id: null },
+      { event: 'APPROVED', actor: 'alice', execution_id: null },
+      { event: 'EXECUTING', actor: 'alice', execution_id: approved.execution_id },
+      { event: 'INTERRUPTED', actor: 'rectify', execution_id: approved.execution_id },
+    ]);
+    await svc.stop({ remove: true });
+  });
+});
