@@ -747,6 +747,15 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       return report;
     },
     async close() {
+      /** Until no commit is queued and no run is in flight: nothing new comes once the API is closed. */
+      const settleLate = async (): Promise<void> => {
+        let late = 0;
+        while (store.pending() > 0 || tracker.size() > 0) {
+          await new Promise((r) => setImmediate(r));
+          late += (await tracker.drain(0)).interrupted;
+        }
+        if (late > 0) log.warn({ interrupted: late }, 'executions started as the service stopped were recorded as INTERRUPTED');
+      };
       if (closed) return;
       closed = true;
       draining = true;
@@ -754,11 +763,6 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       await sweeping;
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
-      // Repeats counted but not yet told are told now; then queued notifications get a
-      // moment, and retrying stops: shutdown is not held hostage by chat.
-      repeats.flush(true);
-      await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
-      await notifications.close();
       // A request still open now (a client sending its body slowly, or never) would hold the
       // stop until Node's request timeout, five minutes: it gets CLOSE_REQUESTS_MS, then its
       // connection is closed. Nothing of it was accepted (intake answers once its decisions
@@ -769,6 +773,18 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       } finally {
         clearTimeout(cutOff);
       }
+      // A request that came in before the stop (an approval, a manual run) may still be on its
+      // way to the store: Fastify does not wait for a request whose connection is gone, and
+      // store.close() commits what is queued. Its run would start then, be cut off at once,
+      // and find the store closed: claimed EXECUTING, with no end until the next start. So the
+      // queue is let empty, and the runs it started record their INTERRUPTED (told below),
+      // before the store closes.
+      await settleLate();
+      // Repeats counted but not yet told are told now; then queued notifications get a
+      // moment, and retrying stops: shutdown is not held hostage by chat.
+      repeats.flush(true);
+      await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
+      await notifications.close();
       store.close();
     },
   };

@@ -21,8 +21,8 @@ const runbooks = `runbooks:
       http: {method: POST, url: "http://127.0.0.1:9/undo"}
 `;
 
-function request(method: string, path: string, host: string, body: string): string {
-  return `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+function request(method: string, path: string, host: string, body: string, headers = ''): string {
+  return `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
 async function refusesConnections(host: string, port: number): Promise<true | undefined> {
@@ -86,6 +86,46 @@ describe('races: shutdown and operators', () => {
       { event: 'APPROVED', actor: 'alice', execution_id: null },
       { event: 'EXECUTING', actor: 'alice', execution_id: approved.execution_id },
       { event: 'INTERRUPTED', actor: 'rectify', execution_id: approved.execution_id },
+    ]);
+    await svc.stop({ remove: true });
+  });
+
+  it('an approval whose connection the server dropped as the service stopped is carried out and its run recorded INTERRUPTED before the database closes, not left running', async () => {
+    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+    const addr = (await svc.service.listen()).replace('http://', '');
+    const host = addr.slice(0, addr.lastIndexOf(':'));
+    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    const asked = await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' });
+    const approvalId = asked.body.approval_id as string;
+
+    const sock: Socket = connect(port, host);
+    await new Promise((r) => sock.on('connect', r));
+    const approve = request('POST', `/api/v1/approvals/${approvalId}/approve`, addr, JSON.stringify({ by: 'alice' }), 'Connection: close\r\n');
+    const split = approve.length - 5;
+    const arrived = new Promise<void>((r) => svc.app.server.once('request', () => setImmediate(r)));
+    sock.write(approve.slice(0, split));
+    await arrived;
+    const closing = svc.service.close();
+    await until('the listener to close', () => refusesConnections(host, port));
+    // The rest of the approval, then another request although the approval said it was the
+    // last: the server refuses the connection (400) and drops it, and the stop no longer
+    // waits for the approval, which is still on its way to the database.
+    sock.on('error', () => {});
+    sock.write(approve.slice(split) + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
+    await closing;
+    sock.destroy();
+
+    assert.equal(countRows(svc.dbPath, 'SELECT count(*) n FROM executions'), 1);
+    const db = new Database(svc.dbPath, { readonly: true });
+    const execution = db.prepare('SELECT id, state, outcome FROM executions').get() as { id: string; state: string; outcome: string };
+    const rows = db.prepare(`SELECT event, actor, execution_id FROM audit ORDER BY seq`).all();
+    db.close();
+    assert.deepEqual({ state: execution.state, outcome: execution.outcome }, { state: 'interrupted', outcome: 'interrupted before an action' });
+    assert.deepEqual(rows, [
+      { event: 'APPROVAL_REQUIRED', actor: 'rectify', execution_id: null },
+      { event: 'APPROVED', actor: 'alice', execution_id: null },
+      { event: 'EXECUTING', actor: 'alice', execution_id: execution.id },
+      { event: 'INTERRUPTED', actor: 'rectify', execution_id: execution.id },
     ]);
     await svc.stop({ remove: true });
   });
