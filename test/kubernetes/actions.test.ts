@@ -346,7 +346,7 @@ describe('kubernetes actions against the API fake', () => {
     const memo = new Map<string, unknown>();
     fake.injectError('PATCH', DEP_PATH('checkout'), 500, 'InternalError', 'etcd timeout');
     const undo = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
-    assert.deepEqual([undo.ok, undo.unchanged, undo.detail], [false, undefined, 'rollout_undo deployment production/checkout: 500 InternalError: etcd timeout']);
+    assert.deepEqual([undo.ok, undo.unchanged, undo.detail], [false, undefined, 'rollout_undo deployment production/checkout: 500 InternalError: etcd timeout (a write may have reached the cluster)']);
     // The rendered rollback is the seed's relative undo (and names a revision, ignored): the run read revision 2.
     const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext({ memo, phase: 'rollback' }));
     assert.deepEqual(back, {
@@ -527,7 +527,7 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(await refusedBy(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), false);
     // A write answered 5xx may have been persisted all the same.
     fake.injectError('PUT', `${DEP_PATH('worker')}/scale`, 500, 'InternalError', 'etcdserver: leader changed');
-    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), [false, false, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed']);
+    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), [false, false, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed (a write may have reached the cluster)']);
     assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [true, false, expectedUndo()]);
     assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
 
@@ -535,6 +535,29 @@ describe('kubernetes actions against the API fake', () => {
       const v1 = fake.list('replicasets', NS).find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === '1')!;
       return `rolled deployment production/checkout back from revision 2 to revision 1 (ReplicaSet ${v1.metadata.name})`;
     }
+  });
+
+  it('a write whose answer is lost (the connection cut after the API server applied it) is sent once and reported as possibly landed', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    fake.addDeployment(NS, 'checkout', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectReset('PUT', `${DEP_PATH('worker')}/scale`, { applied: true });
+    const out = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext());
+    assert.deepEqual(
+      [out.ok, out.unchanged, out.detail],
+      [false, undefined, `scale deployment production/worker: request to ${fake.url}${DEP_PATH('worker')}/scale failed, reason: socket hang up (a write may have reached the cluster)`],
+    );
+    // Not retried: the write did land, and rectify cannot know it.
+    assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 1);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 4);
+    // A server error to a patch says the same.
+    fake.injectError('PATCH', DEP_PATH('checkout'), 503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 1, { 'retry-after': '1' });
+    const restart = await exec.run(kubeAction('rollout_restart', 'deployment', 'checkout', NS), stepContext());
+    assert.deepEqual(
+      [restart.ok, restart.unchanged, restart.detail],
+      [false, undefined, 'rollout_restart deployment production/checkout: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)'],
+    );
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 1);
   });
 
   it('drain cordons, evicts every pod (Job pods too) but DaemonSet and mirror pods, and waits for them to go', async () => {

@@ -128,7 +128,7 @@ ${runbook('drain-node', 'node_broken', `    actions:
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
     assert.equal(r.body.action, 'executed');
     assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
-    const failure = 'action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcd timeout';
+    const failure = 'action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcd timeout (a write may have reached the cluster)';
     const why = "the rollback changed nothing: deployment production/checkout is still on revision 2 (the revision before this run's undo): nothing to roll back";
     assert.equal(r.body.reason, `${failure}; ${why}`);
     // Only the action's PATCH (which failed): a second relative undo would have sent v1's template.

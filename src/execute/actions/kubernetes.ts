@@ -582,8 +582,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         const landed = writes.mayHaveChanged ? ' (a write may have reached the cluster)' : '';
         if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}` });
         if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}` });
-        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}` });
-        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}` });
+        // So does a write answered by a server error or whose connection was lost (a reset
+        // after the server applied it reads the same as one before): what was sent, and that
+        // its effect is unknown.
+        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}${landed}` });
+        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}${landed}` });
       }
     },
   };

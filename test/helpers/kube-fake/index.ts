@@ -40,7 +40,13 @@ export interface KubeFake {
   /** The next `times` matching requests answer 409 Conflict, after another writer moved the object on. */
   injectConflict(method: string, path: string, target: { resource: Resource; namespace?: string; name: string }, times?: number): void;
   /** The next `times` matching requests answer this status. */
-  injectError(method: string, path: string | RegExp, code: number, reason: string, message: string, times?: number): void;
+  injectError(method: string, path: string | RegExp, code: number, reason: string, message: string, times?: number, headers?: Record<string, string>): void;
+  /**
+   * The next `times` matching requests get their connection cut without an answer:
+   * `applied: true` after the server applied the request (a write that landed, its
+   * answer lost), `false` before.
+   */
+  injectReset(method: string, path: string | RegExp, opts: { applied: boolean; times?: number }): void;
   /** The next `times` matching requests wait `ms` before being answered. */
   injectDelay(method: string, path: string | RegExp, ms: number, times?: number): void;
   /** Answers the requests injected delays hold now (a test's gate: inject a long delay, release it when ready). */
@@ -88,7 +94,8 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
         times,
         touch: target,
       }),
-    injectError: (method, path, code, reason, message, times = 1) => server.inject({ method, path, status: code, reason, message, times }),
+    injectError: (method, path, code, reason, message, times = 1, headers) => server.inject({ method, path, status: code, reason, message, times, ...(headers ? { headers } : {}) }),
+    injectReset: (method, path, o) => server.reset({ method, path, applied: o.applied, times: o.times ?? 1 }),
     injectDelay: (method, path, ms, times = 1) => server.delay({ method, path, ms, times }),
     releaseDelays: () => server.releaseDelays(),
     close: async () => {

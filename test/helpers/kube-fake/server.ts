@@ -30,6 +30,15 @@ export interface InjectedFault {
   times: number;
   /** Before answering, move the target's resourceVersion on (a concurrent writer). */
   touch?: { resource: Resource; namespace?: string; name: string };
+  /** Extra response headers (a 429's Retry-After). */
+  headers?: Record<string, string>;
+}
+/** A connection cut without an answer: before the request is applied, or after (the write landed, its answer lost). */
+export interface InjectedReset {
+  method: string;
+  path: string | RegExp;
+  applied: boolean;
+  times: number;
 }
 export interface InjectedDelay {
   method: string;
@@ -86,6 +95,7 @@ export class FakeApiServer {
   readonly requests: RecordedRequest[] = [];
   private readonly faults: InjectedFault[] = [];
   private readonly delays: InjectedDelay[] = [];
+  private readonly resets: InjectedReset[] = [];
   private server: Server | undefined;
   /** Pending injected delays: released on close, so a test's process does not wait them out. */
   private readonly waits = new Set<() => void>();
@@ -119,6 +129,9 @@ export class FakeApiServer {
   inject(f: InjectedFault): void {
     this.faults.push({ ...f });
   }
+  reset(r: InjectedReset): void {
+    this.resets.push({ ...r });
+  }
   delay(d: InjectedDelay): void {
     this.delays.push({ ...d });
   }
@@ -127,9 +140,9 @@ export class FakeApiServer {
     for (const release of [...this.waits]) release();
   }
 
-  private send(res: ServerResponse, code: number, body: unknown): void {
+  private send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(code, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 
@@ -172,12 +185,17 @@ export class FakeApiServer {
     if (f) {
       f.times--;
       if (f.touch) this.cluster.touch(f.touch.resource, f.touch.namespace, f.touch.name);
-      return this.send(res, f.status, status(f.status, f.reason, f.message));
+      return this.send(res, f.status, status(f.status, f.reason, f.message), f.headers);
     }
+    const cut = this.resets.find((x) => x.times > 0 && matches(x, method, url.pathname));
+    if (cut) cut.times--;
+    if (cut && !cut.applied) return void req.socket.destroy();
 
     const route = parsePath(url.pathname);
     if (!route) return this.send(res, 404, status(404, 'NotFound', 'the server could not find the requested resource'));
     const r = this.route(method, route, url.searchParams, contentType, body);
+    // Applied, and the connection is cut before the answer: the client cannot know.
+    if (cut) return void req.socket.destroy();
     this.send(res, r.code, r.body);
   }
 
