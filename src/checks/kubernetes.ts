@@ -121,11 +121,14 @@ export type PatchType = keyof typeof PATCH_TYPES;
 export class KubeApiError extends Error {
   readonly status: number;
   readonly reason: string;
-  constructor(status: number, reason: string, message: string, cause?: unknown) {
+  /** The reasons of the Status's `details.causes` (`DisruptionBudget` for a PodDisruptionBudget's refusal). */
+  readonly causes: readonly string[];
+  constructor(status: number, reason: string, message: string, cause?: unknown, causes: readonly string[] = []) {
     super(message, { cause });
     this.name = 'KubeApiError';
     this.status = status;
     this.reason = reason;
+    this.causes = causes;
   }
 }
 
@@ -139,16 +142,20 @@ function toKubeError(lib: KubeLib, err: unknown): unknown {
     const body: unknown = (err as ApiException<unknown>).body;
     let reason = '';
     let message = `HTTP ${code}`;
+    const causes: string[] = [];
     if (typeof body === 'string' && body.length > 0) {
       try {
-        const s = JSON.parse(body) as { reason?: unknown; message?: unknown };
+        const s = JSON.parse(body) as { reason?: unknown; message?: unknown; details?: { causes?: unknown } };
         if (typeof s.reason === 'string') reason = s.reason;
         if (typeof s.message === 'string') message = s.message;
+        if (Array.isArray(s.details?.causes)) {
+          for (const c of s.details.causes as Array<{ reason?: unknown }>) if (typeof c?.reason === 'string') causes.push(c.reason);
+        }
       } catch {
         message = body.slice(0, 200);
       }
     }
-    return new KubeApiError(code, reason, message, err);
+    return new KubeApiError(code, reason, message, err, causes);
   }
   return err;
 }

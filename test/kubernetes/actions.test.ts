@@ -71,6 +71,21 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('DELETE', /.*/), 0);
   });
 
+  it('a 429 from the API server throttling (no budget named) is not called a PodDisruptionBudget: not now, sent once, never a delete', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.injectError('POST', EVICTION, 429, 'TooManyRequests', 'Too many requests, please try again later.', 1, { 'retry-after': '1' });
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), stepContext());
+    assert.deepEqual(out, {
+      ok: false,
+      notNow: true,
+      detail: 'eviction refused by the API server (429 TooManyRequests), not by a PodDisruptionBudget: Too many requests, please try again later.',
+      unchanged: true,
+    });
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.ok(fake.get('pods', NS, 'api-server-abc123'), 'the pod is still there');
+  });
+
   it('force_delete (delete_pod) sends one DELETE with a uid precondition and no eviction', async () => {
     fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });

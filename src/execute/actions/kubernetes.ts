@@ -77,6 +77,16 @@ interface UndoneFrom {
   wrote?: V1PodTemplateSpec;
 }
 
+/**
+ * What a 429 to an eviction says: a PodDisruptionBudget's "not now" (its Status names
+ * the budget), or the API server throttling requests (API Priority and Fairness, whose
+ * answer names no budget). Either way the eviction was not carried out.
+ */
+function evictionRefused(err: KubeApiError): string {
+  const budget = err.causes.includes('DisruptionBudget') || /disruption budget/i.test(err.message);
+  return budget ? `eviction refused by PodDisruptionBudget (429): ${err.message}` : `eviction refused by the API server (429 ${err.reason || 'TooManyRequests'}), not by a PodDisruptionBudget: ${err.message}`;
+}
+
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
@@ -221,7 +231,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
-      if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: `eviction refused by PodDisruptionBudget (429): ${err.message}` };
+      if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: evictionRefused(err) };
       if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
       throw err;
     }
@@ -482,7 +492,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           pending.delete(id);
         } catch (err) {
           if (isKubeStatus(err, 404)) pending.delete(id);
-          else if (isKubeStatus(err, 429)) p.why = `eviction refused by PodDisruptionBudget (429): ${err.message}`;
+          else if (isKubeStatus(err, 429)) p.why = evictionRefused(err);
           else if (drainSignal.aborted) break;
           else if (err instanceof StepFailure) throw err;
           else p.why = describeError(err);
