@@ -60,6 +60,10 @@ export const stepSchema = z.object({
   detail: z.string().nullable(),
   facts: z.record(z.string(), z.string()).optional().describe('what an action found and changed (the replicas before a scale, say): what undoing it by hand needs'),
   inconclusive: z.literal(true).optional().describe('a failed check whose last try could not measure (no data, NaN, a query error, no answer)'),
+  unconfirmed: z
+    .literal(true)
+    .optional()
+    .describe('a failed action that sent a write whose answer never said whether it was applied (no answer in time, a lost connection, a server error): what it changed is not known'),
 });
 
 export const executionSchema = z.object({

@@ -44,12 +44,15 @@ export function executionView(e: ExecutionRow) {
  * A person must check what the run left: its outcome is unknown (interrupted), it
  * failed and so did the rollback meant to undo what it changed, or its rollback was
  * held because the verification could not measure (`on_no_data: needs_human`: the run
- * ended on an inconclusive post-check, its plan had a rollback, and none ran).
+ * ended on an inconclusive post-check, its plan had a rollback, and none ran), or an
+ * action sent a write whose answer never said whether it was applied and no rollback
+ * ran after it (none in the plan) to find out and undo it.
  */
 function needsHuman(e: ExecutionRow, plan: PlanLike): boolean {
   if (e.state === 'interrupted') return true;
   if (e.state !== 'failed') return false;
   if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
+  if (e.steps.some((s) => s.phase === 'action' && s.unconfirmed === true) && !e.steps.some((s) => s.phase === 'rollback')) return true;
   const last = e.steps[e.steps.length - 1];
   const held = last?.phase === 'post_check' && last.inconclusive === true && (plan.rollback?.length ?? 0) > 0;
   return held && e.rolled_back !== true;

@@ -72,6 +72,13 @@ export interface ActionOutcome {
    * refused connection, by contrast, is the target's failure, and counts).
    */
   refused?: boolean;
+  /**
+   * Failed after sending a write whose answer never said whether it was applied (no
+   * answer in time, a lost connection, a server error): what the step changed is not
+   * known. A run that ends with no rollback run after it leaves that to a person
+   * (`needs_human`).
+   */
+  unconfirmed?: boolean;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

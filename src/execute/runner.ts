@@ -132,7 +132,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean; refused: boolean }> {
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean; refused: boolean; unconfirmed: boolean }> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(rec);
       // Durable before the action starts: after a crash the log shows it may have run.
@@ -144,6 +144,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let ok = false;
       let notNow = false;
       let refused = false;
+      let unconfirmed = false;
       // Until an executor has been handed the step, nothing happened.
       let unchanged = true;
       let detail: string;
@@ -159,6 +160,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           // rectify's: either way nothing was changed.
           refused = !out.ok && !notNow && out.refused === true;
           unchanged = out.unchanged === true || notNow || refused;
+          unconfirmed = !out.ok && !unchanged && out.unconfirmed === true;
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
@@ -171,11 +173,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
       rec.ok = ok;
       rec.detail = detail;
       if (facts) rec.facts = facts;
+      if (unconfirmed) rec.unconfirmed = true;
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
-        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}) });
+        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}), ...(unconfirmed ? { unconfirmed: true } : {}) });
       });
-      return { ok, detail, notNow, unchanged, refused };
+      return { ok, detail, notNow, unchanged, refused, unconfirmed };
     }
 
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
@@ -284,6 +287,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let changed = false;
       // The failing action was refused by rectify's own rule before anything changed: not the target's failure.
       let refusedByRule = false;
+      // The failing action sent a write whose answer never said whether it was applied.
+      let unconfirmed = false;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         const out = await runStep(step);
@@ -297,6 +302,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           }
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           refusedByRule = out.refused && !changed;
+          unconfirmed = out.unconfirmed;
           break;
         }
       }
@@ -387,7 +393,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
           events.push({ event: 'ROLLBACK_FAILED', details: { reason: failure, detail: rollbackDetail } });
         }
       }
-      events.push({ event: 'FAILED', details: { reason: failure, rolled_back: rollback === 'done', ...(rollback === 'failed' ? { rollback: 'failed' } : {}) } });
+      // With no rollback to read the target again, what the unanswered write did is left unknown: a person must check.
+      const unknown = unconfirmed && !hasRollback ? { needs_human: true } : {};
+      events.push({ event: 'FAILED', details: { reason: failure, rolled_back: rollback === 'done', ...(rollback === 'failed' ? { rollback: 'failed' } : {}), ...unknown } });
       return await finish('failed', outcome, events, 'failure', rollback);
     } catch (err) {
       // The store failed under us: the run's state is unknown. Record what we can;

@@ -115,6 +115,8 @@ export interface StepRecord {
   facts?: Record<string, string>;
   /** A failed check whose last try could not measure (no data, NaN, an error, no answer). */
   inconclusive?: true;
+  /** A failed action whose write got no answer saying whether it was applied: what it changed is not known. */
+  unconfirmed?: true;
 }
 
 export interface ExecutionRow {

@@ -590,13 +590,14 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         // A write cut off without an answer may still be applied by the API server:
         // the detail says so, as the rollback (which runs for it) assumes.
         const landed = writes.mayHaveChanged ? ' (a write may have reached the cluster)' : '';
-        if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}` });
-        if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}` });
+        const unknown = writes.mayHaveChanged ? { unconfirmed: true } : {};
+        if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}`, ...unknown });
+        if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}`, ...unknown });
         // So does a write answered by a server error or whose connection was lost (a reset
         // after the server applied it reads the same as one before): what was sent, and that
         // its effect is unknown.
-        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}${landed}` });
-        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}${landed}` });
+        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}${landed}`, ...unknown });
+        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}${landed}`, ...unknown });
       }
     },
   };
