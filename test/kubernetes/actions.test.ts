@@ -559,8 +559,8 @@ describe('kubernetes actions against the API fake', () => {
     fake.injectReset('PUT', `${DEP_PATH('worker')}/scale`, { applied: true });
     const out = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext());
     assert.deepEqual(
-      [out.ok, out.unchanged, out.detail],
-      [false, undefined, `scale deployment production/worker: request to ${fake.url}${DEP_PATH('worker')}/scale failed, reason: socket hang up (a write may have reached the cluster)`],
+      [out.ok, out.unchanged, out.unconfirmed, out.detail],
+      [false, undefined, true, `scale deployment production/worker: request to ${fake.url}${DEP_PATH('worker')}/scale failed, reason: socket hang up (a write may have reached the cluster)`],
     );
     // Not retried: the write did land, and rectify cannot know it.
     assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 1);
@@ -569,10 +569,36 @@ describe('kubernetes actions against the API fake', () => {
     fake.injectError('PATCH', DEP_PATH('checkout'), 503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 1, { 'retry-after': '1' });
     const restart = await exec.run(kubeAction('rollout_restart', 'deployment', 'checkout', NS), stepContext());
     assert.deepEqual(
-      [restart.ok, restart.unchanged, restart.detail],
-      [false, undefined, 'rollout_restart deployment production/checkout: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)'],
+      [restart.ok, restart.unchanged, restart.unconfirmed, restart.detail],
+      [false, undefined, true, 'rollout_restart deployment production/checkout: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)'],
     );
     assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 1);
+  });
+
+  it('a drain whose eviction answer was lost tries that pod again (its uid or none), and counts it evicted when it is gone', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
+    const onA = fake.list('pods', NS).filter((p) => p.spec.nodeName === 'node-a').map((p) => p.metadata.name);
+    fake.injectReset('POST', EVICTION, { applied: true });
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    assert.deepEqual(out, { ok: true, detail: 'drained node node-a: evicted 2 pod(s)', facts: { was_unschedulable: 'false', evicted: '2' } });
+    // The pod whose answer was lost was asked once more, with its uid: the answer (404) says it is gone.
+    assert.equal(fake.count('POST', EVICTION), 3);
+    const first = fake.requests.find((r) => r.method === 'POST' && EVICTION.test(r.path))!;
+    const again = fake.requests.filter((r) => r.path === first.path);
+    assert.equal(again.length, 2);
+    assert.deepEqual(
+      again.map((r) => (r.body as { deleteOptions: { preconditions: { uid: string } } }).deleteOptions.preconditions.uid),
+      [0, 1].map(() => (first.body as { deleteOptions: { preconditions: { uid: string } } }).deleteOptions.preconditions.uid),
+    );
+    assert.deepEqual(fake.list('pods', NS).filter((p) => onA.includes(p.metadata.name)), []);
+  });
+
+  it('a drain whose pod list fails after its cordon landed: the detail says a write reached the cluster, and its answer was not lost', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
+    fake.injectError('GET', '/api/v1/pods', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
+    const out = await createKubernetesActionExecutor(clients).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    assert.deepEqual(out, { ok: false, detail: 'drain node node-a: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)' });
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
   });
 
   it('drain cordons, evicts every pod (Job pods too) but DaemonSet and mirror pods, and waits for them to go', async () => {

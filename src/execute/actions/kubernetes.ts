@@ -100,6 +100,13 @@ class StepFailure extends Error {}
  */
 interface Writes {
   mayHaveChanged: boolean;
+  /** A write got no answer saying whether it was applied (no answer, a lost connection, a 5xx). */
+  unanswered: boolean;
+}
+
+/** The API server refused the write with a 4xx status: it was not persisted. */
+function refusedWrite(err: unknown): boolean {
+  return err instanceof KubeApiError && err.status >= 400 && err.status < 500 && err.status !== 408;
 }
 
 async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
@@ -108,8 +115,10 @@ async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
     writes.mayHaveChanged = true;
     return out;
   } catch (err) {
-    const refused = err instanceof KubeApiError && err.status >= 400 && err.status < 500 && err.status !== 408;
-    if (!refused) writes.mayHaveChanged = true;
+    if (!refusedWrite(err)) {
+      writes.mayHaveChanged = true;
+      writes.unanswered = true;
+    }
     throw err;
   }
 }
@@ -472,11 +481,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
 
     const evicted: V1Pod[] = [];
+    // Pods whose eviction got no answer saying whether it was carried out: tried again
+    // (the uid precondition evicts that pod or none), and gone by then, counted as evicted.
+    const unanswered = new Set<string>();
     let round = 0;
     while (pending.size > 0 && !drainSignal.aborted) {
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
       for (const [id, p] of pending) {
+        let evicting = false;
         try {
           const done = p.pod.status?.phase === 'Succeeded' || p.pod.status?.phase === 'Failed';
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
@@ -487,11 +500,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             p.why = refusal.reason;
             continue;
           }
+          evicting = true;
           await evictOnce(p.pod, grace, drainSignal, writes);
           evicted.push(p.pod);
           pending.delete(id);
         } catch (err) {
-          if (isKubeStatus(err, 404)) pending.delete(id);
+          // Gone (404), or a same-named successor in its place (409 on the uid precondition),
+          // after an earlier eviction whose answer was lost: that eviction was carried out.
+          const goneAfterLost = evicting && unanswered.has(id) && (isKubeStatus(err, 404) || isKubeStatus(err, 409));
+          if (evicting && !refusedWrite(err)) unanswered.add(id);
+          if (goneAfterLost) {
+            evicted.push(p.pod);
+            pending.delete(id);
+          } else if (isKubeStatus(err, 404)) pending.delete(id);
           else if (isKubeStatus(err, 429)) p.why = evictionRefused(err);
           else if (drainSignal.aborted) break;
           else if (err instanceof StepFailure) throw err;
@@ -581,7 +602,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     async run(action: RenderedKubernetesAction, ctx: StepContext): Promise<ActionOutcome> {
       const signal = withTimeout(ctx.signal, action.timeoutMs);
       const what = `${action.verb} ${action.kind} ${action.namespace ? `${action.namespace}/` : ''}${action.name}`;
-      const writes: Writes = { mayHaveChanged: false };
+      const writes: Writes = { mayHaveChanged: false, unanswered: false };
       const outcome = (out: ActionOutcome): ActionOutcome => (writes.mayHaveChanged ? out : { ...out, unchanged: true });
       try {
         return outcome(await dispatch(action, signal, ctx, writes));
@@ -590,7 +611,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         // A write cut off without an answer may still be applied by the API server:
         // the detail says so, as the rollback (which runs for it) assumes.
         const landed = writes.mayHaveChanged ? ' (a write may have reached the cluster)' : '';
-        const unknown = writes.mayHaveChanged ? { unconfirmed: true } : {};
+        const unknown = writes.unanswered ? { unconfirmed: true } : {};
         if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}`, ...unknown });
         if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}`, ...unknown });
         // So does a write answered by a server error or whose connection was lost (a reset
