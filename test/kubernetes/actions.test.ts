@@ -593,6 +593,22 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(fake.list('pods', NS).filter((p) => onA.includes(p.metadata.name)), []);
   });
 
+  it('a drain whose eviction answers stay lost until its timeout says the pod may have been evicted', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
+    const onA = fake.list('pods', NS).find((p) => p.spec.nodeName === 'node-a')!.metadata.name;
+    const path = `/api/v1/namespaces/${NS}/pods/${onA}/eviction`;
+    fake.injectReset('POST', path, { applied: true, times: 1000 });
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }, 5_000),
+      stepContext(),
+    );
+    // The other pod on node-a was evicted early and is gone: not reported as still terminating.
+    assert.deepEqual(
+      [out.ok, out.detail],
+      [false, `drain node node-a: 1 pod(s) not evicted within 1000ms: ${NS}/${onA} (connection reset (its eviction may have been carried out)); evicted 1; the node stays cordoned`],
+    );
+  });
+
   it('a drain whose pod list fails after its cordon landed: the detail says a write reached the cluster, and its answer was not lost', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
     fake.injectError('GET', '/api/v1/pods', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');

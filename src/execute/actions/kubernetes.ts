@@ -516,28 +516,35 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           else if (isKubeStatus(err, 429)) p.why = evictionRefused(err);
           else if (drainSignal.aborted) break;
           else if (err instanceof StepFailure) throw err;
-          else p.why = describeError(err);
+          else p.why = `${describeError(err)}${unanswered.has(id) ? ' (its eviction may have been carried out)' : ''}`;
         }
       }
     }
     if (ctxSignal.aborted) throw ctxSignal.reason ?? new Error('aborted');
     // kubectl drain waits until evicted pods are gone; so do we, within the same deadline.
     const lingering: string[] = [];
+    // Past the drain's deadline (another pod kept it busy till then), each evicted pod is
+    // still looked at once, within the margin the step keeps for its report: one gone
+    // long ago is not reported as still terminating.
+    let lastLook: AbortSignal | undefined;
     for (const pod of evicted) {
       const ns = pod.metadata?.namespace ?? '';
       const name = pod.metadata?.name ?? '';
       for (;;) {
+        const last = drainSignal.aborted;
+        if (last) lastLook ??= withTimeout(ctxSignal, margin);
         try {
-          const cur = await readPod(clients, ns, name, drainSignal);
+          const cur = await readPod(clients, ns, name, last && lastLook ? lastLook : drainSignal);
           if (cur.metadata?.uid !== pod.metadata?.uid) break;
         } catch (err) {
           if (isKubeStatus(err, 404)) break;
-          if (!drainSignal.aborted) throw err;
+          if (!last && !drainSignal.aborted) throw err;
         }
-        if (drainSignal.aborted) {
+        if (last) {
           lingering.push(`${ns}/${name} (evicted, still terminating)`);
           break;
         }
+        if (drainSignal.aborted) continue;
         await sleep(Math.min(drainRetryMs, 250), drainSignal).catch(() => undefined);
       }
     }
