@@ -609,6 +609,20 @@ describe('kubernetes actions against the API fake', () => {
     );
   });
 
+  it('a drain whose evictions are forbidden (RBAC 403) stops at the first refusal, not asking again each round until its timeout', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
+    fake.injectError('POST', EVICTION, 403, 'Forbidden', 'pods "api-server-p1" is forbidden: User "system:serviceaccount:rectify:rectify" cannot create resource "pods/eviction"', 1000);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '30' }, 60_000), stepContext());
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.deepEqual(
+      [out.ok, out.detail],
+      [
+        false,
+        `drain node node-a: 2 pod(s) not evicted (stopped: evictions are forbidden to rectify): ${NS}/api-server-p1 (403 Forbidden: pods "api-server-p1" is forbidden: User "system:serviceaccount:rectify:rectify" cannot create resource "pods/eviction"); ${NS}/api-server-p3 (not tried); evicted 0; the node stays cordoned`,
+      ],
+    );
+  });
+
   it('a drain whose pod list fails after its cordon landed: the detail says a write reached the cluster, and its answer was not lost', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
     fake.injectError('GET', '/api/v1/pods', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');

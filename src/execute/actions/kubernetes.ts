@@ -484,8 +484,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Pods whose eviction got no answer saying whether it was carried out: tried again
     // (the uid precondition evicts that pod or none), and gone by then, counted as evicted.
     const unanswered = new Set<string>();
+    // Evictions this service account may not make (403): asking again each round until the
+    // deadline would only hammer the API server with requests it will refuse.
+    let forbidden = false;
     let round = 0;
-    while (pending.size > 0 && !drainSignal.aborted) {
+    while (pending.size > 0 && !drainSignal.aborted && !forbidden) {
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
       for (const [id, p] of pending) {
@@ -514,7 +517,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             pending.delete(id);
           } else if (isKubeStatus(err, 404)) pending.delete(id);
           else if (isKubeStatus(err, 429)) p.why = evictionRefused(err);
-          else if (drainSignal.aborted) break;
+          else if (evicting && isKubeStatus(err, 403)) {
+            p.why = describeError(err);
+            forbidden = true;
+            break;
+          } else if (drainSignal.aborted) break;
           else if (err instanceof StepFailure) throw err;
           else p.why = `${describeError(err)}${unanswered.has(id) ? ' (its eviction may have been carried out)' : ''}`;
         }
@@ -555,7 +562,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (notEvicted.length > 0) {
       return {
         ok: false,
-        detail: `drain node ${node}: ${notEvicted.length} pod(s) not evicted within ${drainMs}ms: ${notEvicted.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
+        detail: `drain node ${node}: ${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms`}: ${notEvicted.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
         facts,
       };
     }
