@@ -406,7 +406,11 @@ export function kubeAttempt(fn: (signal: AbortSignal) => Promise<Attempt>): (sig
     try {
       return await fn(signal);
     } catch (err) {
-      return { pass: false, detail: describeError(err) };
+      // A 404 is the cluster's answer (the object is not there). Anything else is not an
+      // answer about the object: the API erred, refused (403) or went away, so the check
+      // could not read the cluster (see on_no_data).
+      if (isKubeStatus(err, 404)) return { pass: false, detail: describeError(err) };
+      return { pass: false, detail: describeError(err), unknown: true };
     }
   };
 }
@@ -468,6 +472,7 @@ export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<R
         timeoutMs: check.timeoutMs,
         intervalMs: check.intervalMs,
         limitMs: ctx.budgetMs,
+        noAnswerIsUnknown: true,
         signal: ctx.signal,
       });
     },

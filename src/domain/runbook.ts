@@ -137,6 +137,12 @@ export interface KubernetesCheckSpec {
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
+  /**
+   * In a post-check: what a failure that could not read the cluster means (the API
+   * erring, refusing (403) or silent on the last try). `fail` (default): a failed check
+   * like any other, the rollback runs; `needs_human`: the run fails without its rollback.
+   */
+  onNoData?: 'fail' | 'needs_human';
 }
 /**
  * How long one guardrail check of a MEDIUM runbook may run. Guardrails are checked

@@ -70,6 +70,8 @@ export interface RenderedKubernetesCheck {
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
+  /** See KubernetesCheckSpec.onNoData. */
+  onNoData?: 'fail' | 'needs_human';
 }
 export type RenderedCheck = RenderedNamedCheck | RenderedPromqlCheck | RenderedHttpCheck | RenderedKubernetesCheck;
 

@@ -317,7 +317,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (!out.ok) {
             if (signal.aborted) return await interrupted('during verification');
             failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
-            holdRollback = out.inconclusive === true && (check.type === 'promql' || check.type === 'named') && check.onNoData === 'needs_human';
+            holdRollback = out.inconclusive === true && check.type !== 'http' && check.onNoData === 'needs_human';
             break;
           }
         }

@@ -69,7 +69,7 @@ export function compileCheckList(r: Reporter, v: unknown, path: YamlPath, opts: 
       return;
     }
     const spec = compileCheck(r, item, [...path, i], opts.budgetMs);
-    if (spec && opts.beforeActions && (spec.type === 'promql' || spec.type === 'named') && spec.onNoData !== undefined) {
+    if (spec && opts.beforeActions && spec.type !== 'http' && spec.onNoData !== undefined) {
       r.report([...path, i], `on_no_data is for post_checks only: a ${path[path.length - 1] === 'guardrails' ? 'guardrail' : 'pre-check'} is checked before any action, and its failure never runs a rollback`);
       return;
     }
@@ -221,11 +221,14 @@ function readOnNoData(r: Reporter, v: unknown, at: YamlPath): 'fail' | 'needs_hu
   return readOneOf(r, v, ON_NO_DATA, at);
 }
 
-/** Only a Prometheus check has "no data"; a Kubernetes check's answer is the cluster's state. */
+/**
+ * A named check takes it when it reads Prometheus ("no data"); of the checks that read
+ * the cluster, the `kubernetes:` form takes it (the API erring or refusing on the last try).
+ */
 function noDataApplies(r: Reporter, name: string, at: YamlPath): boolean {
   if (namedCheck(name)?.needs === 'prometheus') return true;
   const prom = NAMED_CHECK_NAMES.filter((n) => namedCheck(n)?.needs === 'prometheus');
-  r.report(at, `on_no_data applies to the checks that read Prometheus (promql, ${prom.join(', ')}), not ${name}`);
+  r.report(at, `on_no_data applies to the checks that read Prometheus (promql, ${prom.join(', ')}) and to kubernetes: checks, not ${name}`);
   return false;
 }
 
@@ -321,7 +324,7 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
   const before = r.count();
   const condition = readOneOf(r, m.condition, KUBE_CONDITIONS, [...path, 'condition']);
   const params: Record<string, unknown> = {};
-  const base = ['condition', 'kind', 'name', 'namespace', 'timeout_seconds', 'interval_seconds'];
+  const base = ['condition', 'kind', 'name', 'namespace', 'timeout_seconds', 'interval_seconds', 'on_no_data'];
   checkKeys(r, m, [...base, ...(condition ? CONDITION_PARAMS[condition] : [])], path);
   if (!condition) return undefined;
   let kind: KubeCheckKind | undefined;
@@ -341,8 +344,9 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : NAMED_DEFAULT_TIMEOUT_MS;
   const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : NAMED_DEFAULT_INTERVAL_MS;
   if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
+  const onNoData = has(m, 'on_no_data') ? readOnNoData(r, m.on_no_data, [...path, 'on_no_data']) : undefined;
   if (r.count() !== before || !kind || !name || timeoutMs === undefined || intervalMs === undefined) return undefined;
-  return { type: 'kubernetes', condition, kind, name, namespace, params, timeoutMs, intervalMs };
+  return { type: 'kubernetes', condition, kind, name, namespace, params, timeoutMs, intervalMs, ...(onNoData ? { onNoData } : {}) };
 }
 
 /**

@@ -226,6 +226,7 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
         params: { ...spec.params },
         timeoutMs: spec.timeoutMs,
         intervalMs: spec.intervalMs,
+        ...(spec.onNoData ? { onNoData: spec.onNoData } : {}),
       };
   }
 }

@@ -20,7 +20,7 @@ const SHIPPED = readFileSync(new URL('../../runbooks/rollback-deployment.yaml', 
 
 function shortened(text: string): string {
   const out = text
-    .replace('timeout_seconds: 600}', 'timeout_seconds: 30}')
+    .replace('timeout_seconds: 600, on_no_data: needs_human}', 'timeout_seconds: 30, on_no_data: needs_human}')
     .replace('timeout_seconds: 600, interval_seconds: 15', 'timeout_seconds: 3, interval_seconds: 1');
   assert.notEqual(out, text);
   assert.doesNotMatch(out, /timeout_seconds: 600/, 'every long wait was shortened');

@@ -151,6 +151,27 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.deepEqual(missing, { ok: false, detail: 'deployment production/nope not found after 2 attempts', attempts: 2 });
     });
 
+    it('a check the API would not answer (503, 403) is inconclusive; a 404 or a state read is an answer', async () => {
+      const runner = createKubernetesCheckRunner(clients);
+      const ready = (name: string) => runner.run({ ...kubeCheck('deployment_ready', 'deployment', name, NS, 100), intervalMs: 1000 }, stepContext());
+      fake.addDeployment(NS, 'api-a', 2);
+      fake.injectError('GET', `/apis/apps/v1/namespaces/${NS}/deployments/api-a`, 503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 100);
+      const down = await ready('api-a');
+      assert.deepEqual([down.ok, down.inconclusive], [false, true]);
+      fake.addDeployment(NS, 'api-b', 2);
+      fake.injectError('GET', `/apis/apps/v1/namespaces/${NS}/deployments/api-b`, 403, 'Forbidden', 'deployments.apps "api-b" is forbidden', 100);
+      const refused = await ready('api-b');
+      assert.deepEqual([refused.ok, refused.inconclusive], [false, true]);
+      // The cluster's own answers: gone, or not ready.
+      const gone = await ready('nope');
+      assert.deepEqual([gone.ok, gone.inconclusive], [false, undefined]);
+      fake.addDeployment(NS, 'worker', 2);
+      fake.readyDelayMs = 60_000;
+      fake.cluster.put('deployments', { ...fake.get('deployments', NS, 'worker')!, spec: { ...fake.get('deployments', NS, 'worker')!.spec, replicas: 3 } });
+      const notReady = await ready('worker');
+      assert.deepEqual([notReady.ok, notReady.inconclusive], [false, undefined]);
+    });
+
     it('deployment_ready polls until a scale-up is ready, and times out while it is not', async () => {
       fake.addDeployment(NS, 'worker', 2);
       fake.readyDelayMs = 200;
