@@ -37,10 +37,8 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): F
   }
   try {
     const st = fstatSync(fd);
-    if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
-    if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
-    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes, what);
-    // Read up to one byte past the limit: a file growing while it is read is caught too.
+    const refused = refusedByStat(st, maxBytes, what);
+    if (refused) return refused;
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {
@@ -75,9 +73,8 @@ export async function readBoundedFileAsync(path: string, maxBytes: number, what:
   }
   try {
     const st = await fh.stat();
-    if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
-    if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
-    if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes, what);
+    const refused = refusedByStat(st, maxBytes, what);
+    if (refused) return refused;
     const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {
@@ -119,6 +116,18 @@ function decodeUtf8(bytes: Buffer): TextFileRead {
   } catch {
     return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(bytes)} (save the file as UTF-8)` };
   }
+}
+
+/**
+ * What the file's stat already refuses: not a regular file, or above the limit. The
+ * read that follows reads one byte past the limit, so a file growing meanwhile is
+ * caught too.
+ */
+function refusedByStat(st: { isDirectory(): boolean; isFile(): boolean; size: number }, maxBytes: number, what: string): FileRead | undefined {
+  if (st.isDirectory()) return { ok: false, code: 'EISDIR', message: 'is a directory' };
+  if (!st.isFile()) return { ok: false, code: 'NOT_A_FILE', message: 'is not a regular file (a FIFO, a socket or a device)' };
+  if (st.size > maxBytes) return tooLarge(`${st.size} bytes`, maxBytes, what);
+  return undefined;
 }
 
 function tooLarge(size: string, maxBytes: number, what: string): { ok: false; code: string; message: string } {
