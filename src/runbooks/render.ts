@@ -22,6 +22,8 @@ interface Renderer {
   /** The template filled in; after a refusal, returns '' and keeps the first refusal. */
   fill(t: Template, where: string): string;
   refuse(param: string, reason: string): void;
+  /** A value the incident has (context, labels, enrichment), unchecked: for what the plan records beside its steps. */
+  value(name: string): string | undefined;
   readonly used: Record<string, string>;
   readonly refusal: Refusal | undefined;
 }
@@ -38,6 +40,7 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
       return refusal;
     },
     refuse,
+    value: (name) => lookup(values, name),
     fill(t, where) {
       let out = '';
       // Where each value landed: [start, end) and its placeholder, to tell the alert's text from the runbook's.
@@ -151,6 +154,11 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: Rend
       // compile allows that only on HIGH-risk runbooks, so a person approves every run.
       const replicas = spec.args.replicas;
       if (spec.verb === 'scale' && replicas && isLiteral(replicas) && literalText(replicas) === '0') args.allow_zero = 'true';
+      // The count the plan's replicas were worked out from (the cluster's, read when the
+      // alert was decided): the executor refuses a scale the workload has since moved past
+      // the other way (a scale-up from 3 to 4 after an autoscaler raised it to 6 would lower it).
+      const from = phase === 'action' && spec.verb === 'scale' && replicas && !isLiteral(replicas) ? rr.value('old_replicas') : undefined;
+      if (from !== undefined && /^[0-9]{1,9}$/.test(from)) args.planned_from = from;
       const rendered: RenderedKubernetesAction = {
         type: 'kubernetes',
         verb: spec.verb,

@@ -183,6 +183,25 @@ describe('kubernetes actions against the API fake', () => {
     await waitFor('3 pods', () => fake.list('pods', NS).length === 3);
   });
 
+  it('a scale the workload has moved past since its plan (planned_from) is refused when it would go the other way; nothing is written', async () => {
+    // Planned 3 → 4 (a scale-up); an autoscaler has raised it to 6 since: 4 would remove two replicas.
+    fake.addDeployment(NS, 'busy', 6);
+    const exec = createKubernetesActionExecutor(clients);
+    const out = await exec.run(kubeAction('scale', 'deployment', 'busy', NS, { replicas: '4', planned_from: '3' }), stepContext({ phase: 'action' }));
+    assert.deepEqual([out.ok, out.refused], [false, true]);
+    assert.equal(
+      out.detail,
+      'refused: Deployment production/busy has 6 replicas, not the 3 this plan was made from: it was scaled since (an autoscaler, a person), and scaling it to 4 now would lower it, the other way from the plan; nothing was written',
+    );
+    assert.equal(fake.count('PUT', `${DEP_PATH('busy')}/scale`), 0);
+    assert.equal(fake.get('deployments', NS, 'busy')!.spec.replicas, 6);
+    // Moved, but the write still goes the plan's way (3 → 4 planned, 2 now): it scales.
+    fake.addDeployment(NS, 'calm', 2);
+    const up = await exec.run(kubeAction('scale', 'deployment', 'calm', NS, { replicas: '4', planned_from: '3' }), stepContext({ phase: 'action' }));
+    assert.equal(up.ok, true, up.detail);
+    assert.equal(fake.get('deployments', NS, 'calm')!.spec.replicas, 4);
+  });
+
   it("a rollback's scale restores the count the run's own scale read, not the count its plan names", async () => {
     fake.addDeployment('shop', 'checkout', 8);
     const exec = createKubernetesActionExecutor(clients);

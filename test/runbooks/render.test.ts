@@ -59,6 +59,10 @@ test("the seed's scale-up renders its action and its rollback with INC002's cont
       ['rollback', 'kubectl scale deployment worker --replicas=3 -n production'],
     ],
   );
+  // The count the action's replicas were worked out from rides with it, for the executor to
+  // refuse a scale the workload has moved past since; the rollback restores what the run read.
+  assert.deepEqual((r.plan.actions[0]!.spec as { args: Record<string, string> }).args, { replicas: '5', planned_from: '3' });
+  assert.deepEqual((r.plan.rollback![0]!.spec as { args: Record<string, string> }).args, { replicas: '3' });
 });
 
 test('a value missing for any placeholder, rollback included, refuses the whole plan', () => {

@@ -294,6 +294,16 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // Before the write: one that fails with no answer may still have landed.
       if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
       if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+      // Scaled since the plan was made, past it: the write would go the other way from the plan.
+      const from = phase === 'action' && a.args.planned_from !== undefined ? Number(a.args.planned_from) : undefined;
+      if (from !== undefined && old !== from && Math.sign(want - from) !== Math.sign(want - old)) {
+        return {
+          ok: false,
+          refused: true,
+          detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${from} this plan was made from: it was scaled since (an autoscaler, a person), and scaling it to ${want} now would ${want < old ? 'lower' : 'raise'} it, the other way from the plan; nothing was written`,
+          facts,
+        };
+      }
       const set = restore !== undefined ? (memo.get(scaledToKey(kind, ns, a.name)) as number | undefined) : undefined;
       if (set !== undefined && old !== set) {
         return {
