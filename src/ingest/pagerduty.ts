@@ -71,7 +71,8 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // as in a generic incident: the guardrails read back from the store must find the key this
   // decision compares with, and the incident decided is the one read back.
   const service = wellFormed(cut(summary, MAX_SERVICE));
-  const fullTitle = wellFormed(data.title ?? '');
+  // Made well formed once cut (below): its words hold no surrogate (see titleWords).
+  const fullTitle = data.title ?? '';
   if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
   const title = wellFormed(cut(fullTitle, MAX_TITLE));
   const status = type === 'incident.resolved' ? 'resolved' : 'firing';
