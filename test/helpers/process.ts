@@ -1,5 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { startHttpTarget, type HttpTarget } from './http-target.js';
 
 /**
  * A real rectify process: `node --import tsx src/main.ts serve …` on a free
@@ -128,6 +133,70 @@ export async function startRectifyProcess(opts: ProcessOptions): Promise<Rectify
     async stop() {
       child.kill('SIGTERM');
       return exited(child);
+    },
+  };
+}
+
+/**
+ * One folder for a describe block whose tests kill and restart real processes: call it in
+ * the block. Its before() starts an HTTP target (for the runbooks' steps and the
+ * notification receivers) and writes `runbooks(target.url)` to `runbooks/r.yaml` in a temp
+ * folder named from `prefix`; its after() kills every process `start` started (SIGKILL: one
+ * already gone is left as it is), closes the target and removes the folder. A before() of
+ * the block's own, registered after the call, runs after it and may route the target.
+ *
+ *   const rig = useRectifyProcesses('rectify-crash-', runbooks);
+ *   const start = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`]);
+ *   it('…', async () => { let p = await start(); await p.kill9(); p = await start(); … });
+ */
+export interface ProcessRig {
+  readonly target: HttpTarget;
+  /** The temp folder. */
+  readonly dir: string;
+  /** `rectify.db` in the folder: the database `start` serves by default. */
+  readonly db: string;
+  /** The runbooks folder. */
+  readonly runbooks: string;
+  /** `rectify serve` on the runbooks folder and `db` (or another database file), with these arguments. */
+  start(args?: string[], db?: string): Promise<RectifyProcess>;
+}
+
+export function useRectifyProcesses(prefix: string, runbooks: (targetUrl: string) => string): ProcessRig {
+  let target: HttpTarget | undefined;
+  let dir: string | undefined;
+  const started: RectifyProcess[] = [];
+  before(async () => {
+    target = await startHttpTarget();
+    dir = mkdtempSync(join(tmpdir(), prefix));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
+  });
+  after(async () => {
+    for (const p of started) await p.kill9();
+    await target?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const set = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the process folder is made in before(): use it in a test or a later hook');
+    return value;
+  };
+  return {
+    get target() {
+      return set(target);
+    },
+    get dir() {
+      return set(dir);
+    },
+    get db() {
+      return join(set(dir), 'rectify.db');
+    },
+    get runbooks() {
+      return join(set(dir), 'runbooks');
+    },
+    async start(args = [], db = join(set(dir), 'rectify.db')) {
+      const p = await startRectifyProcess({ db, runbooks: join(set(dir), 'runbooks'), args });
+      started.push(p);
+      return p;
     },
   };
 }

@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { describe, it } from 'node:test';
+import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 
 /**
  * GET /metrics after a kill -9: the gauges come back from the database (pending
@@ -51,32 +47,18 @@ const samples = async (p: RectifyProcess): Promise<string[]> => {
 };
 
 describe('/metrics after a kill -9', () => {
-  let target: HttpTarget;
-  let dir: string;
-  let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-metrics-restart-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const start = () => startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--circuit-failure-threshold', '1'] });
+  const rig = useRectifyProcesses('rectify-metrics-restart-', runbooks);
+  const start = () => rig.start(['--circuit-failure-threshold', '1']);
 
   it('gauges are read back from the store, and the run the crash cut off counts as interrupted', async () => {
-    target.route('POST', '/fail/web', { status: 500 });
-    target.route('POST', '/act/shop', { status: 200, delayMs: 120_000 });
-    proc = await start();
+    rig.target.route('POST', '/fail/web', { status: 500 });
+    rig.target.route('POST', '/act/shop', { status: 200, delayMs: 120_000 });
+    let proc = await start();
     const failed = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'failing', service: 'web', confidence: 1 });
     assert.equal(failed.body.action, 'executed');
     assert.equal((await proc.post('/api/v1/incidents', { root_cause: 'scary', service: 'db', confidence: 1 })).body.action, 'approval_required');
     assert.equal((await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 'shop', confidence: 1 })).body.action, 'executed');
-    await target.waitForRequest('/act/shop', { timeoutMs: 20_000 });
+    await rig.target.waitForRequest('/act/shop', { timeoutMs: 20_000 });
     assert.equal((await proc.post('/api/v1/pause', { by: 'alice', reason: 'looking' })).status, 200);
     const before = [
       'rectify_executions_total{runbook="bad",outcome="failed"} 1',
@@ -113,6 +95,5 @@ describe('/metrics after a kill -9', () => {
       .filter((l) => l.startsWith('rectify_execution_duration_seconds_count'));
     assert.deepEqual(interrupted, ['rectify_execution_duration_seconds_count{runbook="fix"} 1']);
     await proc.stop();
-    proc = undefined;
   });
 });

@@ -1,10 +1,8 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
-import { receiversOf, startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { before, describe, it } from 'node:test';
+import { type RecordedRequest } from '../helpers/http-target.js';
+import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -30,24 +28,10 @@ const asked = (base: string) => `runbooks:
 const RESENT = ' (sent again after a restart: no delivery of this request was recorded before rectify stopped)';
 
 describe('approval requests whose notification was lost are told again at startup', () => {
-  let target: HttpTarget;
-  let dir: string;
-  let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-crash-notify-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), asked(target.url));
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const start = () => startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`] });
+  const rig = useRectifyProcesses('rectify-crash-notify-', asked);
+  const start = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`]);
   const body = (r: RecordedRequest) => r.json() as Record<string, any>;
-  const hookFor = (approvalId: string, since = 0) => target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => body(r).approval_id === approvalId });
+  const hookFor = (approvalId: string, since = 0) => rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => body(r).approval_id === approvalId });
   const notified = async (p: RectifyProcess, incidentId: string) =>
     (await p.get(`/api/v1/audit?incident_id=${incidentId}&event=NOTIFIED`)).body.events.filter((e: any) => e.details.about === 'APPROVAL_REQUIRED');
   const ask = async (p: RectifyProcess, id: string, service: string): Promise<string> => {
@@ -57,28 +41,28 @@ describe('approval requests whose notification was lost are told again at startu
   };
 
   it('kill -9 with a request still queued: told once more after the restart, as first told (its notification_id and Idempotency-Key too) and marked; a delivered one is not', async () => {
-    target.route('POST', '/hook', { status: 204 });
-    proc = await start();
+    rig.target.route('POST', '/hook', { status: 204 });
+    let proc = await start();
     // Delivered and recorded before the crash: not told again.
     const delivered = await ask(proc, 'A1', 'shop');
     await hookFor(delivered);
     await until('A1 NOTIFIED', async () => ((await notified(proc!, 'A1')).length === 1 ? true : undefined));
 
     // The receiver holds the next request: it is in flight (in memory only) when rectify dies.
-    target.route('POST', '/hook', HOLD);
+    rig.target.route('POST', '/hook', HOLD);
     const lost = await ask(proc, 'B1', 'db');
     const firstRequest = await hookFor(lost);
     const first = body(firstRequest);
     await proc.kill9();
 
-    target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/hook', { status: 204 });
     const since = Date.now();
     proc = await start();
     // A new request after startup: the queue sends approval requests in order, so anything
     // recovery told comes before it.
     const barrier = await ask(proc, 'C1', 'web');
     await hookFor(barrier, since);
-    const toldRequests = target.requests('/hook').filter((r) => r.at >= since);
+    const toldRequests = rig.target.requests('/hook').filter((r) => r.at >= since);
     const told = toldRequests.map(body);
     assert.deepEqual(told.map((t) => [t.event, t.approval_id]), [
       ['APPROVAL_REQUIRED', lost],
@@ -89,7 +73,7 @@ describe('approval requests whose notification was lost are told again at startu
       [again.incident_id, again.runbook, again.service, again.outcome, again.owner, again.execution_id],
       ['B1', 'ask', 'db', 'approval_required', 'db-team', null],
     );
-    assert.deepEqual(again.plan, { actions: [`POST ${target.url}/act/db`], rollback: [`POST ${target.url}/undo/db`] });
+    assert.deepEqual(again.plan, { actions: [`POST ${rig.target.url}/act/db`], rollback: [`POST ${rig.target.url}/undo/db`] });
     assert.deepEqual(again.plan, first.plan, 'the plan the first notification showed');
     assert.equal(again.reason, `${first.reason}${RESENT}`);
     assert.equal(first.reason, 'risk HIGH requires approval');
@@ -109,35 +93,32 @@ describe('approval requests whose notification was lost are told again at startu
     proc = await start();
     const last = await ask(proc, 'D1', 'cache');
     await hookFor(last, since2);
-    assert.deepEqual(target.requests('/hook').filter((r) => r.at >= since2).map((r) => body(r).approval_id), [last]);
+    assert.deepEqual(rig.target.requests('/hook').filter((r) => r.at >= since2).map((r) => body(r).approval_id), [last]);
     for (const id of ['A1', 'B1', 'C1']) assert.equal((await notified(proc, id)).length, 1, `${id}: one delivery recorded`);
     const v = await proc.get('/api/v1/audit/verify');
     assert.equal(v.body.ok, true, v.body.reason);
     await proc.stop();
-    proc = undefined;
   });
 
   it('kill -9 with a request delivered to one receiver and in flight to the other: told again to the one that lacks it alone, with the same notification_id', async () => {
-    target.reset();
-    target.route('POST', '/hook', { status: 204 });
-    target.route('POST', '/slack', HOLD);
-    const db = join(dir, 'two-receivers.db');
-    const startTwo = () =>
-      startRectifyProcess({ db, runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`] });
-    proc = await startTwo();
+    rig.target.reset();
+    rig.target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/slack', HOLD);
+    const startTwo = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`, '--slack-webhook-url', `${rig.target.url}/slack`], join(rig.dir, 'two-receivers.db'));
+    let proc = await startTwo();
     const [hook, slack] = receiversOf(proc);
     const id = await ask(proc, 'T1', 'db');
-    await target.waitForRequest('/slack', { timeoutMs: 20_000 });
+    await rig.target.waitForRequest('/slack', { timeoutMs: 20_000 });
     await until('T1 NOTIFIED to the webhook', async () => ((await notified(proc!, 'T1')).length === 1 ? true : undefined));
     assert.deepEqual((await notified(proc, 'T1')).map((e: any) => [e.details.notifier, e.details.notification_id]), [[hook, `ntf_${id}`]]);
     await proc.kill9();
 
-    target.route('POST', '/slack', { status: 200 });
+    rig.target.route('POST', '/slack', { status: 200 });
     const since = Date.now();
     proc = await startTwo();
     await until('T1 NOTIFIED to Slack', async () => ((await notified(proc!, 'T1')).length === 2 ? true : undefined));
-    assert.equal(target.requests('/hook').filter((r) => r.at >= since).length, 0, 'the webhook had it: not told again');
-    const again = target.requests('/slack').filter((r) => r.at >= since);
+    assert.equal(rig.target.requests('/hook').filter((r) => r.at >= since).length, 0, 'the webhook had it: not told again');
+    const again = rig.target.requests('/slack').filter((r) => r.at >= since);
     assert.equal(again.length, 1);
     assert.ok(String(body(again[0]!).text).includes('sent again after a restart'));
     assert.deepEqual(
@@ -148,20 +129,19 @@ describe('approval requests whose notification was lost are told again at startu
       ].sort(),
     );
     await proc.stop();
-    proc = undefined;
   });
 
   it('a stop with requests in flight (cut off) and queued (not sent: rectify shut down first): each told again at the next start', async () => {
-    target.reset();
-    target.route('POST', '/hook', HOLD);
-    let svc = await startTestService({ runbooks: asked(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    rig.target.reset();
+    rig.target.route('POST', '/hook', HOLD);
+    let svc = await startTestService({ runbooks: asked(rig.target.url), args: ['--notify-webhook', `${rig.target.url}/hook`] });
     const inFlight = (await svc.post('/api/v1/incidents', { id: 'S1', root_cause: 'scary', service: 'shop', confidence: 1 })).body.approval_id as string;
     await hookFor(inFlight);
     const queued = (await svc.post('/api/v1/incidents', { id: 'S2', root_cause: 'scary', service: 'web', confidence: 1 })).body.approval_id as string;
-    target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/hook', { status: 204 });
     svc = await svc.restart();
     await svc.service.drainNotifications();
-    const told = target.requests('/hook').map(body);
+    const told = rig.target.requests('/hook').map(body);
     assert.deepEqual(told.map((t) => [t.event, t.approval_id, t.reason, t.notification_id]), [
       ['APPROVAL_REQUIRED', inFlight, 'risk HIGH requires approval', `ntf_${inFlight}`],
       ['APPROVAL_REQUIRED', inFlight, `risk HIGH requires approval${RESENT}`, `ntf_${inFlight}`],
@@ -195,33 +175,20 @@ const rollingBack = (base: string) => `runbooks:
 `;
 
 describe('a run killed during its rollback counts against the breaker, as a stop there does', () => {
-  let target: HttpTarget;
-  let dir: string;
+  const rig = useRectifyProcesses('rectify-crash-breaker-', rollingBack);
   let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-crash-breaker-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), rollingBack(target.url));
-    target.route('POST', '/hook', { status: 204 });
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  before(() => rig.target.route('POST', '/hook', { status: 204 }));
 
-  const start = () =>
-    startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--circuit-failure-threshold', '2', '--notify-webhook', `${target.url}/hook`] });
-  const told = (since: number) => target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
+  const start = () => rig.start(['--circuit-failure-threshold', '2', '--notify-webhook', `${rig.target.url}/hook`]);
+  const told = (since: number) => rig.target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
   /** A run whose action fails, killed while its rollback waits on the target. */
   async function crashInRollback(service: string): Promise<string> {
-    target.route('POST', `/act/${service}`, { status: 500 });
-    target.route('POST', `/undo/${service}`, HOLD);
+    rig.target.route('POST', `/act/${service}`, { status: 500 });
+    rig.target.route('POST', `/undo/${service}`, HOLD);
     proc ??= await start();
     const r = await proc.post('/api/v1/incidents', { root_cause: 'broken', service, confidence: 1 });
     assert.equal(r.body.action, 'executed');
-    await target.waitForRequest(`/undo/${service}`, { timeoutMs: 20_000 });
+    await rig.target.waitForRequest(`/undo/${service}`, { timeoutMs: 20_000 });
     await proc.kill9();
     proc = undefined;
     return r.body.execution_id as string;
@@ -240,8 +207,8 @@ describe('a run killed during its rollback counts against the breaker, as a stop
     assert.deepEqual(await circuit(proc), { state: 'closed', failures: 1 });
     const rows1 = await events(proc, first);
     assert.deepEqual(rows1.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'INTERRUPTED']);
-    assert.equal(rows1.at(-1).details.failure, `action 1 failed: POST ${target.url}/act/s1 → 500, expected 200-299`);
-    await target.waitForRequest('/hook', { since: since1, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === first });
+    assert.equal(rows1.at(-1).details.failure, `action 1 failed: POST ${rig.target.url}/act/s1 → 500, expected 200-299`);
+    await rig.target.waitForRequest('/hook', { since: since1, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === first });
 
     const second = await crashInRollback('s2');
     const since2 = Date.now();
@@ -261,7 +228,7 @@ describe('a run killed during its rollback counts against the breaker, as a stop
     });
     const blocked = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 's3', confidence: 1 });
     assert.equal(blocked.body.event, 'CIRCUIT_OPEN');
-    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === blocked.body.incident_id });
+    await rig.target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === blocked.body.incident_id });
     assert.deepEqual(
       told(since1).map((t) => [t.event, t.execution_id ?? t.incident_id, t.reason.startsWith('runbook') ? t.reason : '']),
       [
@@ -272,12 +239,11 @@ describe('a run killed during its rollback counts against the breaker, as a stop
       ],
     );
     assert.equal(told(since1).find((t) => t.event === 'CIRCUIT_TRIPPED')!.notification_id, tripId);
-    assert.equal(target.calls('/act/s3'), 0);
-    for (const s of ['s1', 's2']) assert.deepEqual([target.calls(`/act/${s}`), target.calls(`/undo/${s}`)], [1, 1], `${s}: never re-run`);
+    assert.equal(rig.target.calls('/act/s3'), 0);
+    for (const s of ['s1', 's2']) assert.deepEqual([rig.target.calls(`/act/${s}`), rig.target.calls(`/undo/${s}`)], [1, 1], `${s}: never re-run`);
     const v = await proc.get('/api/v1/audit/verify');
     assert.equal(v.body.ok, true, v.body.reason);
     await proc.stop();
-    proc = undefined;
   });
 });
 
@@ -285,86 +251,69 @@ const REOPENED_AUDIT = 'the trial run was cut off before it ended, which proves 
 const REOPENED_TOLD = 'the trial run of runbook fix was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again';
 
 describe("a half-open circuit's trial cut off re-opens it with a new recovery wait, audited and told: by a kill -9 and by a stop alike", () => {
-  let target: HttpTarget;
-  before(async () => {
-    target = await startHttpTarget();
-    target.route('POST', '/hook', { status: 204 });
-  });
-  after(async () => target.close());
+  const rig = useRectifyProcesses('rectify-crash-trial-', rollingBack);
+  before(() => rig.target.route('POST', '/hook', { status: 204 }));
 
-  const told = (since = 0) => target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
+  const told = (since = 0) => rig.target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as Record<string, any>);
   const breakerRows = (events: any[]) =>
     events.filter((e) => e.event.startsWith('CIRCUIT') || e.event === 'INTERRUPTED').map((e) => [e.event, e.details.reason]).reverse();
 
   it('kill -9 during the trial action', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'rectify-crash-trial-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), rollingBack(target.url));
     // 2 s to reach the trial quickly; after the crash 60 s, so that a slow machine's
     // restart cannot outlast the fresh wait before the next alert tests it.
-    const start = (recovery: string) =>
-      startRectifyProcess({
-        db: join(dir, 'rectify.db'),
-        runbooks: join(dir, 'runbooks'),
-        args: ['--circuit-failure-threshold', '1', '--circuit-recovery', recovery, '--notify-webhook', `${target.url}/hook`],
-      });
+    const start = (recovery: string) => rig.start(['--circuit-failure-threshold', '1', '--circuit-recovery', recovery, '--notify-webhook', `${rig.target.url}/hook`]);
     let proc = await start('2s');
-    try {
-      target.route('POST', '/act/t1', { status: 500 });
-      target.route('POST', '/undo/t1', { status: 200 });
-      const failed = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 't1', confidence: 1 });
-      assert.equal(failed.body.rolled_back, true);
-      assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'open');
-      await new Promise((r) => setTimeout(r, 2_100));
-      target.route('POST', '/act/t2', HOLD);
-      const trial = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't2', confidence: 1 });
-      assert.equal(trial.body.action, 'executed');
-      await target.waitForRequest('/act/t2', { timeoutMs: 20_000 });
-      assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'half_open');
-      await proc.kill9();
+    rig.target.route('POST', '/act/t1', { status: 500 });
+    rig.target.route('POST', '/undo/t1', { status: 200 });
+    const failed = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 't1', confidence: 1 });
+    assert.equal(failed.body.rolled_back, true);
+    assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'open');
+    await new Promise((r) => setTimeout(r, 2_100));
+    rig.target.route('POST', '/act/t2', HOLD);
+    const trial = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't2', confidence: 1 });
+    assert.equal(trial.body.action, 'executed');
+    await rig.target.waitForRequest('/act/t2', { timeoutMs: 20_000 });
+    assert.equal((await proc.get('/api/v1/runbooks/fix')).body.circuit.state, 'half_open');
+    await proc.kill9();
 
-      const since = Date.now();
-      proc = await start('60s');
-      const c = (await proc.get('/api/v1/runbooks/fix')).body.circuit;
-      assert.deepEqual([c.state, c.failures], ['open', 1]);
-      assert.ok(Date.parse(c.opened_at) >= since, 'opened again at recovery, not when the trial began');
-      const rows = (await proc.get('/api/v1/audit?runbook=fix&limit=1000')).body.events;
-      assert.deepEqual(breakerRows(rows), [
-        ['CIRCUIT_TRIPPED', '1 consecutive failures (threshold 1)'],
-        ['CIRCUIT_HALF_OPEN', 'recovery timeout passed: one trial run allowed'],
-        ['INTERRUPTED', 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check'],
-        ['CIRCUIT_TRIPPED', REOPENED_AUDIT],
-      ]);
-      assert.equal(rows[0].execution_id, trial.body.execution_id);
-      // A new trial waits the recovery time again: the next alert is blocked.
-      const next = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't3', confidence: 1 });
-      assert.equal(next.body.event, 'CIRCUIT_OPEN');
-      assert.match(next.body.reason, /^Circuit OPEN \(too many failures\); trial allowed in (5\d|60)s$/);
-      await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === next.body.incident_id });
-      assert.deepEqual(
-        told(since).map((t) => [t.event, t.execution_id, t.event === 'CIRCUIT_TRIPPED' ? t.reason : '']),
-        [
-          ['INTERRUPTED', trial.body.execution_id, ''],
-          ['CIRCUIT_TRIPPED', trial.body.execution_id, REOPENED_TOLD],
-          ['CIRCUIT_OPEN', null, ''],
-        ],
-      );
-      assert.equal(target.calls('/act/t2'), 1);
-      assert.equal(target.calls('/act/t3'), 0);
-    } finally {
-      await proc.kill9();
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const since = Date.now();
+    proc = await start('60s');
+    const c = (await proc.get('/api/v1/runbooks/fix')).body.circuit;
+    assert.deepEqual([c.state, c.failures], ['open', 1]);
+    assert.ok(Date.parse(c.opened_at) >= since, 'opened again at recovery, not when the trial began');
+    const rows = (await proc.get('/api/v1/audit?runbook=fix&limit=1000')).body.events;
+    assert.deepEqual(breakerRows(rows), [
+      ['CIRCUIT_TRIPPED', '1 consecutive failures (threshold 1)'],
+      ['CIRCUIT_HALF_OPEN', 'recovery timeout passed: one trial run allowed'],
+      ['INTERRUPTED', 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check'],
+      ['CIRCUIT_TRIPPED', REOPENED_AUDIT],
+    ]);
+    assert.equal(rows[0].execution_id, trial.body.execution_id);
+    // A new trial waits the recovery time again: the next alert is blocked.
+    const next = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 't3', confidence: 1 });
+    assert.equal(next.body.event, 'CIRCUIT_OPEN');
+    assert.match(next.body.reason, /^Circuit OPEN \(too many failures\); trial allowed in (5\d|60)s$/);
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).incident_id === next.body.incident_id });
+    assert.deepEqual(
+      told(since).map((t) => [t.event, t.execution_id, t.event === 'CIRCUIT_TRIPPED' ? t.reason : '']),
+      [
+        ['INTERRUPTED', trial.body.execution_id, ''],
+        ['CIRCUIT_TRIPPED', trial.body.execution_id, REOPENED_TOLD],
+        ['CIRCUIT_OPEN', null, ''],
+      ],
+    );
+    assert.equal(rig.target.calls('/act/t2'), 1);
+    assert.equal(rig.target.calls('/act/t3'), 0);
   });
 
   it('a stop during the trial action (graceful): the same rows, the same new wait', async () => {
-    target.reset();
-    target.route('POST', '/act/t1', { status: 500 });
-    target.route('POST', '/undo/t1', { status: 200 });
-    target.route('POST', '/act/t2', { status: 200, delayMs: 5_000 });
+    rig.target.reset();
+    rig.target.route('POST', '/act/t1', { status: 500 });
+    rig.target.route('POST', '/undo/t1', { status: 200 });
+    rig.target.route('POST', '/act/t2', { status: 200, delayMs: 5_000 });
     let svc = await startTestService({
-      runbooks: rollingBack(target.url),
-      args: ['--circuit-failure-threshold', '1', '--shutdown-grace', '200ms', '--notify-webhook', `${target.url}/hook`],
+      runbooks: rollingBack(rig.target.url),
+      args: ['--circuit-failure-threshold', '1', '--shutdown-grace', '200ms', '--notify-webhook', `${rig.target.url}/hook`],
     });
     try {
       const failed = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 't1', confidence: 1 });
@@ -372,7 +321,7 @@ describe("a half-open circuit's trial cut off re-opens it with a new recovery wa
       svc.clock.advance(5 * 60_000);
       const trial = await svc.post('/api/v1/incidents', { root_cause: 'broken', service: 't2', confidence: 1 });
       assert.equal(trial.body.action, 'executed');
-      await target.waitForRequest('/act/t2');
+      await rig.target.waitForRequest('/act/t2');
       const stoppedAt = svc.clock.now();
       svc = await svc.restart();
       const c = (await svc.get('/api/v1/runbooks/fix')).body.circuit;
@@ -394,7 +343,7 @@ describe("a half-open circuit's trial cut off re-opens it with a new recovery wa
       const next = await svc.post('/api/v1/incidents', { root_cause: 'broken', service: 't3', confidence: 1 });
       assert.equal(next.body.event, 'CIRCUIT_OPEN');
       assert.equal(next.body.reason, 'Circuit OPEN (too many failures); trial allowed in 300s');
-      assert.equal(target.calls('/act/t3'), 0);
+      assert.equal(rig.target.calls('/act/t3'), 0);
     } finally {
       await svc.stop({ remove: true });
     }

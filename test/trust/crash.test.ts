@@ -1,10 +1,6 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { before, describe, it } from 'node:test';
+import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 
 /**
  * kill -9 of a real rectify process at every step boundary of an execution. The
@@ -88,30 +84,20 @@ const boundaries: Boundary[] = [
 ];
 
 describe('kill -9 at every step boundary (real processes)', () => {
-  let target: HttpTarget;
-  let dir: string;
+  const rig = useRectifyProcesses('rectify-crash-', runbooks);
   let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-crash-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
-    for (const s of ['s1', 's2', 's3', 's4', 'z']) target.route('POST', `/free/${s}`, { status: 200 });
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
+  before(() => {
+    for (const s of ['s1', 's2', 's3', 's4', 'z']) rig.target.route('POST', `/free/${s}`, { status: 200 });
   });
 
-  const start = () => startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--max-concurrent-executions', '1'] });
+  const start = () => rig.start(['--max-concurrent-executions', '1']);
   const executions: string[] = [];
 
   for (const [i, b] of boundaries.entries()) {
     it(`killed ${b.name}: INTERRUPTED for a human, claim released, nothing ran twice, the audit chain holds`, async () => {
       for (const [key, response] of Object.entries(b.routes)) {
         const [method, path] = key.split(' ') as [string, string];
-        target.route(method, path, response);
+        rig.target.route(method, path, response);
       }
       const service = `s${i + 1}`;
       proc ??= await start();
@@ -120,7 +106,7 @@ describe('kill -9 at every step boundary (real processes)', () => {
       assert.equal(accepted.body.action, 'executed', 'the previous run released its slot (limit 1)');
       const executionId = accepted.body.execution_id as string;
       executions.push(executionId);
-      await target.waitForRequest(b.park, { timeoutMs: 20_000 });
+      await rig.target.waitForRequest(b.park, { timeoutMs: 20_000 });
       await proc.kill9();
 
       proc = await start();
@@ -136,12 +122,12 @@ describe('kill -9 at every step boundary (real processes)', () => {
       // Redelivery of the same alert after the restart is a duplicate, not a second run.
       assert.equal((await proc.post('/api/v1/incidents', { id: `crash-${service}`, root_cause: 'broken', service, confidence: 1 })).body.action, 'duplicate');
 
-      assert.equal(target.calls(`/pre/${service}`), b.calls.pre, 'pre-check calls');
-      assert.equal(target.calls(`/act/${service}`), b.calls.act, 'action calls: never twice');
-      if (b.calls.post === 'some') assert.ok(target.calls(`/post/${service}`) >= 1);
-      else assert.equal(target.calls(`/post/${service}`), b.calls.post, 'post-check calls');
-      assert.equal(target.calls(`/undo/${service}`), b.calls.undo, 'rollback calls: never twice');
-      assert.equal(target.calls(`/free/${service}`), 1);
+      assert.equal(rig.target.calls(`/pre/${service}`), b.calls.pre, 'pre-check calls');
+      assert.equal(rig.target.calls(`/act/${service}`), b.calls.act, 'action calls: never twice');
+      if (b.calls.post === 'some') assert.ok(rig.target.calls(`/post/${service}`) >= 1);
+      else assert.equal(rig.target.calls(`/post/${service}`), b.calls.post, 'post-check calls');
+      assert.equal(rig.target.calls(`/undo/${service}`), b.calls.undo, 'rollback calls: never twice');
+      assert.equal(rig.target.calls(`/free/${service}`), 1);
 
       const events = (await proc.get(`/api/v1/audit?execution_id=${executionId}&limit=100`)).body.events.reverse();
       assert.deepEqual(events.map((a: { event: string }) => a.event), b.events);
@@ -171,6 +157,5 @@ describe('kill -9 at every step boundary (real processes)', () => {
     const seqs = exported.trimEnd().split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
     assert.deepEqual(seqs, Array.from({ length: before.rows }, (_, k) => k + 1), 'no gap, no duplicate');
     await proc.stop();
-    proc = undefined;
   });
 });

@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
-import { receiversOf, startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -43,41 +43,22 @@ const runbooks = (base: string) => `runbooks:
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 
 describe('kill -9: outcomes whose delivery was never recorded are told again at startup, to the receiver that lacks them', () => {
-  let target: HttpTarget;
-  let dir: string;
-  let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-told-again-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
+  const rig = useRectifyProcesses('rectify-told-again-', runbooks);
   // Two receivers: the webhook and a Slack-format one, each named by its own host in the records.
-  const start = () =>
-    startRectifyProcess({
-      db: join(dir, 'rectify.db'),
-      runbooks: join(dir, 'runbooks'),
-      args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`],
-    });
-  const hooks = (since: number) => target.requests('/hook').filter((r) => r.at >= since);
-  const slacks = (since: number) => target.requests('/slack').filter((r) => r.at >= since).map((r) => String(json(r).text));
+  const start = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`, '--slack-webhook-url', `${rig.target.url}/slack`]);
+  const hooks = (since: number) => rig.target.requests('/hook').filter((r) => r.at >= since);
+  const slacks = (since: number) => rig.target.requests('/slack').filter((r) => r.at >= since).map((r) => String(json(r).text));
   const deliveries = async (p: RectifyProcess, executionId: string) =>
     (await p.get(`/api/v1/audit?execution_id=${executionId}&event=NOTIFIED`)).body.events.map((e: any) => [e.details.notifier, e.details.notification_id]);
 
   it('the outcome in flight to the webhook is told to it once more with the same notification_id; Slack, which had it, gets nothing; the INTERRUPTED run is told once', async () => {
-    target.route('POST', '/hook', { status: 204 });
-    target.route('POST', '/slack', { status: 200 });
-    target.route('POST', '/act/ok', { status: 200 });
-    target.route('POST', '/act/bad', { status: 500 });
-    target.route('POST', '/undo/bad', { status: 200 });
-    target.route('POST', '/act/hang', HOLD);
-    proc = await start();
+    rig.target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/slack', { status: 200 });
+    rig.target.route('POST', '/act/ok', { status: 200 });
+    rig.target.route('POST', '/act/bad', { status: 500 });
+    rig.target.route('POST', '/undo/bad', { status: 200 });
+    rig.target.route('POST', '/act/hang', HOLD);
+    let proc = await start();
     const [hook, slack] = receiversOf(proc);
     assert.match(hook!, /^webhook http:\/\/127\.0\.0\.1:\d+ #[0-9a-f]{8}$/);
     assert.match(slack!, /^slack 127\.0\.0\.1:\d+ #[0-9a-f]{8}$/);
@@ -88,26 +69,26 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     await until('SUCCESS recorded as delivered to both', async () => ((await deliveries(proc!, ok.body.execution_id)).length === 2 ? true : undefined));
 
     // The webhook holds the next outcome: in flight (in memory only) when rectify dies; Slack has it, recorded.
-    target.route('POST', '/hook', HOLD);
+    rig.target.route('POST', '/hook', HOLD);
     const bad = await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'bad', confidence: 1 });
     assert.equal(bad.body.rolled_back, true);
-    const first = await target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).execution_id === bad.body.execution_id });
+    const first = await rig.target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).execution_id === bad.body.execution_id });
     await until('ROLLED_BACK recorded as delivered to Slack', async () => ((await deliveries(proc!, bad.body.execution_id)).length === 1 ? true : undefined));
     assert.deepEqual((await deliveries(proc, bad.body.execution_id)).map((d: string[]) => d[0]), [slack]);
 
     // A run in flight: recovery makes it INTERRUPTED and tells that, once.
     const hang = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 'hang', confidence: 1 });
     assert.equal(hang.body.action, 'executed');
-    await target.waitForRequest('/act/hang', { timeoutMs: 20_000 });
+    await rig.target.waitForRequest('/act/hang', { timeoutMs: 20_000 });
     await proc.kill9();
 
-    target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/hook', { status: 204 });
     const since = Date.now();
     proc = await start();
     // A kill switch turned after startup: each receiver's queue sends in order, so what startup told comes before it.
     assert.equal((await proc.post('/api/v1/pause', { by: 'alice', reason: 'barrier' })).status, 200);
-    await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_PAUSED' });
-    await target.waitForRequest('/slack', { since, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_PAUSED') });
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_PAUSED' });
+    await rig.target.waitForRequest('/slack', { since, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_PAUSED') });
 
     const told = hooks(since).map(json);
     assert.deepEqual(
@@ -147,45 +128,42 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     const since2 = Date.now();
     proc = await start();
     await proc.post('/api/v1/resume', { by: 'alice', reason: 'barrier' });
-    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_RESUMED' });
-    await target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_RESUMED') });
+    await rig.target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_RESUMED' });
+    await rig.target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).includes('SERVICE_RESUMED') });
     assert.deepEqual(hooks(since2).map((r) => json(r).event), ['SERVICE_RESUMED']);
     assert.equal(slacks(since2).length, 1);
-    assert.deepEqual([target.calls('/act/ok'), target.calls('/act/bad'), target.calls('/undo/bad'), target.calls('/act/hang')], [1, 1, 1, 1], 'nothing re-run');
+    assert.deepEqual([rig.target.calls('/act/ok'), rig.target.calls('/act/bad'), rig.target.calls('/undo/bad'), rig.target.calls('/act/hang')], [1, 1, 1, 1], 'nothing re-run');
     const v = await proc.get('/api/v1/audit/verify');
     assert.equal(v.body.ok, true, v.body.reason);
     await proc.stop();
-    proc = undefined;
   });
 
   it('at most 200 are told again, the newest, after one summary naming how many were not; the warning says so too', async () => {
-    rmSync(join(dir, 'rectify.db'), { force: true });
-    rmSync(join(dir, 'rectify.db-wal'), { force: true });
-    rmSync(join(dir, 'rectify.db-shm'), { force: true });
-    target.reset();
-    target.route('POST', '/hook', HOLD);
-    target.route('POST', '/slack', HOLD);
-    proc = await start();
+    for (const f of [rig.db, `${rig.db}-wal`, `${rig.db}-shm`]) rmSync(f, { force: true });
+    rig.target.reset();
+    rig.target.route('POST', '/hook', HOLD);
+    rig.target.route('POST', '/slack', HOLD);
+    let proc = await start();
     // 205 turns of the kill switch, each told; the first is held in flight, the rest wait in memory.
     for (let i = 0; i < 205; i++) {
       const r = await proc.post(i % 2 === 0 ? '/api/v1/pause' : '/api/v1/resume', { by: 'alice', reason: `turn ${i}` });
       assert.equal(r.status, 200);
     }
-    await target.waitForRequest('/hook', { timeoutMs: 20_000 });
+    await rig.target.waitForRequest('/hook', { timeoutMs: 20_000 });
     const turns = (await proc.get('/api/v1/audit?limit=1000')).body.events
       .filter((e: any) => e.event === 'SERVICE_PAUSED' || e.event === 'SERVICE_RESUMED')
       .reverse();
     assert.equal(turns.length, 205);
     await proc.kill9();
 
-    target.route('POST', '/hook', { status: 204 });
-    target.route('POST', '/slack', { status: 200 });
+    rig.target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/slack', { status: 200 });
     const since = Date.now();
     proc = await start();
     // The 205th turn paused it: resuming now is the barrier.
     await proc.post('/api/v1/resume', { by: 'alice', reason: 'barrier' });
-    await target.waitForRequest('/hook', { since, timeoutMs: 60_000, where: (r) => json(r).reason.endsWith('barrier') });
-    await target.waitForRequest('/slack', { since, timeoutMs: 60_000, where: (r) => String(json(r).text).endsWith('barrier') });
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 60_000, where: (r) => json(r).reason.endsWith('barrier') });
+    await rig.target.waitForRequest('/slack', { since, timeoutMs: 60_000, where: (r) => String(json(r).text).endsWith('barrier') });
 
     const told = hooks(since).map(json);
     assert.equal(told.length, 1 + 200 + 1);
@@ -234,13 +212,12 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
     const since2 = Date.now();
     proc = await start();
     await proc.post('/api/v1/pause', { by: 'alice', reason: 'barrier 2' });
-    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).reason.endsWith('barrier 2') });
-    await target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).endsWith('barrier 2') });
+    await rig.target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).reason.endsWith('barrier 2') });
+    await rig.target.waitForRequest('/slack', { since: since2, timeoutMs: 20_000, where: (r) => String(json(r).text).endsWith('barrier 2') });
     assert.deepEqual(hooks(since2).map((r) => json(r).reason), ['automatic remediation paused by alice: barrier 2']);
     assert.equal(slacks(since2).length, 1);
     assert.equal(proc.output().includes('told to it again'), false);
     await proc.stop();
-    proc = undefined;
   });
 });
 

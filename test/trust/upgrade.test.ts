@@ -1,13 +1,12 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { migrateSqlite } from '../../src/store/sqlite/migrate.js';
-import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
-import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { type RecordedRequest } from '../helpers/http-target.js';
+import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { until } from '../helpers/until.js';
 import { amWebhook } from '../helpers/service.js';
 
@@ -149,37 +148,21 @@ function toSchema007(path: string): void {
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 
 describe('upgrade from schema 007: migrated once, recovered, guardrail state and dedup carried over, nothing told twice', () => {
-  let target: HttpTarget;
-  let dir: string;
-  let proc: RectifyProcess | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-    dir = mkdtempSync(join(tmpdir(), 'rectify-upgrade-'));
-    mkdirSync(join(dir, 'runbooks'));
-    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
-  });
-  after(async () => {
-    await proc?.kill9();
-    await target.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  const db = () => join(dir, 'rectify.db');
-  const start = () =>
-    startRectifyProcess({ db: db(), runbooks: join(dir, 'runbooks'), args: ['--notify-webhook', `${target.url}/hook`, '--circuit-recovery', '1h'] });
-  const hooks = (since: number) => target.requests('/hook').filter((r) => r.at >= since).map(json);
+  const rig = useRectifyProcesses('rectify-upgrade-', runbooks);
+  const start = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`, '--circuit-recovery', '1h']);
+  const hooks = (since: number) => rig.target.requests('/hook').filter((r) => r.at >= since).map(json);
 
   it('history written at schema 007 is read on, and a second start applies nothing', async () => {
     for (const s of ['a', 'c', 'd', 'e', 'x', 'y', 'z', 'worker', 's']) {
-      target.route('POST', `/act/${s}`, { status: 200 });
-      target.route('POST', `/scale/${s}`, { status: 200 });
+      rig.target.route('POST', `/act/${s}`, { status: 200 });
+      rig.target.route('POST', `/scale/${s}`, { status: 200 });
     }
-    target.route('POST', '/fail/f', { status: 500 });
-    target.route('POST', '/hang/h', HOLD);
-    target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/fail/f', { status: 500 });
+    rig.target.route('POST', '/hang/h', HOLD);
+    rig.target.route('POST', '/hook', { status: 204 });
 
     // --- The history, with the receiver up.
-    proc = await start();
+    let proc = await start();
     const p = proc;
     const inc = async (rootCause: string, service: string) => (await p.post('/api/v1/incidents?wait=true', { root_cause: rootCause, service, confidence: 1 })).body;
     const am = amWebhook([{ labels: { alertname: 'broken', service: 'a' }, fingerprint: 'fp-upgrade-a' }]);
@@ -202,47 +185,46 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     assert.equal(reopen.action, 'executed');
     // Everything so far delivered and recorded: the queue sends in order, so the barrier comes last.
     assert.equal((await p.post('/api/v1/runbooks/spare/pause', { by: 'alice', reason: 'barrier' })).status, 200);
-    await target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' && json(r).runbook === 'spare' });
+    await rig.target.waitForRequest('/hook', { timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' && json(r).runbook === 'spare' });
     const delivered = async () => (await p.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.length;
-    await until('the deliveries recorded', async () => ((await delivered()) === target.calls('/hook') ? true : undefined));
+    await until('the deliveries recorded', async () => ((await delivered()) === rig.target.calls('/hook') ? true : undefined));
     const toldBefore = new Set(hooks(0).map((t) => t.notification_id));
 
     // --- The receiver goes down: what follows is never recorded as delivered.
-    target.route('POST', '/hook', HOLD);
+    rig.target.route('POST', '/hook', HOLD);
     const asked = await inc('scary', 'z');
     assert.equal(asked.action, 'approval_required');
     const lost = await inc('broken', 'e');
     assert.equal(lost.action, 'executed');
     const hang = (await p.post('/api/v1/incidents', { root_cause: 'hang', service: 'h', confidence: 1 })).body;
-    await target.waitForRequest('/hang/h', { timeoutMs: 20_000 });
+    await rig.target.waitForRequest('/hang/h', { timeoutMs: 20_000 });
     await proc.kill9();
-    proc = undefined;
 
     // --- Back to the release before: its schema, exactly.
-    toSchema007(db());
-    const old = join(dir, 'm007');
+    toSchema007(rig.db);
+    const old = join(rig.dir, 'm007');
     mkdirSync(old);
     for (const f of readdirSync(MIGRATIONS_DIR).filter((f) => f.endsWith('.sql') && f < '008')) writeFileSync(join(old, f), readFileSync(join(MIGRATIONS_DIR, f)));
-    const fresh = new Database(join(dir, 'fresh.db'));
+    const fresh = new Database(join(rig.dir, 'fresh.db'));
     migrateSqlite(fresh, old);
     fresh.close();
-    assert.deepEqual(schemaOf(db()), schemaOf(join(dir, 'fresh.db')));
-    const before = migrationsOf(db());
+    assert.deepEqual(schemaOf(rig.db), schemaOf(join(rig.dir, 'fresh.db')));
+    const before = migrationsOf(rig.db);
     assert.deepEqual(before.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7]);
 
     // --- The upgrade.
-    target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/hook', { status: 204 });
     const since = Date.now();
     proc = await start();
     const q = proc;
-    const applied = migrationsOf(db());
+    const applied = migrationsOf(rig.db);
     assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
     assert.deepEqual(applied.slice(0, 7), before);
-    assert.deepEqual(schemaOf(db()).length, schemaOf(join(dir, 'fresh.db')).length);
+    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length);
 
     // A barrier: each receiver's queue sends in order, so what startup told comes before it.
     assert.equal((await q.post('/api/v1/runbooks/spare/resume', { by: 'alice', reason: 'barrier' })).status, 200);
-    await target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_RESUMED' });
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_RESUMED' });
     const told = hooks(since);
     assert.deepEqual(
       told.map((t) => [t.event, t.notification_id]),
@@ -262,7 +244,7 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     const exe = (await q.get(`/api/v1/executions/${hang.execution_id}`)).body;
     assert.equal(exe.state, 'interrupted');
     assert.equal((await q.get(`/api/v1/audit?execution_id=${hang.execution_id}&event=INTERRUPTED`)).body.events.length, 1);
-    assert.equal(target.calls('/hang/h'), 1);
+    assert.equal(rig.target.calls('/hang/h'), 1);
 
     // Dedup keys written before are still duplicates: the Alertmanager alert, the PagerDuty reopen.
     const again = (await q.post('/api/v1/webhooks/alertmanager?wait=true', am)).body.results[0];
@@ -300,13 +282,12 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     assert.equal(await q.stop(), 0);
     const since2 = Date.now();
     proc = await start();
-    assert.deepEqual(migrationsOf(db()), applied);
+    assert.deepEqual(migrationsOf(rig.db), applied);
     assert.equal((await proc.post('/api/v1/runbooks/spare/pause', { by: 'alice', reason: 'barrier' })).status, 200);
-    await target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' });
+    await rig.target.waitForRequest('/hook', { since: since2, timeoutMs: 20_000, where: (r) => json(r).event === 'RUNBOOK_PAUSED' });
     assert.deepEqual(hooks(since2).map((t) => t.event), ['RUNBOOK_PAUSED']);
     assert.equal((await proc.get('/api/v1/audit/verify')).body.ok, true);
     await proc.stop();
-    proc = undefined;
   });
 });
 
