@@ -60,4 +60,33 @@ describe('limiter', () => {
     await Promise.all(running);
     assert.throws(() => createLimiter(0, 1), /at least 1/);
   });
+
+  it('acquire: a slot at once when one is free, else in arrival order; an abort gives up the place in line, a second release nothing', async () => {
+    const l = createLimiter(1);
+    const first = await l.acquire();
+    const order: string[] = [];
+    const gone = new AbortController();
+    const a = l.acquire(gone.signal).then((r) => (order.push('a'), r));
+    const b = l.acquire().then((r) => (order.push('b'), r));
+    assert.equal(l.waiting(), 2);
+    gone.abort(new Error('deadline'));
+    await assert.rejects(a, /deadline/);
+    assert.deepEqual([l.active(), l.waiting()], [1, 1]);
+    first();
+    first();
+    const second = await b;
+    assert.deepEqual(order, ['b']);
+    assert.deepEqual([l.active(), l.waiting()], [1, 0], 'the double release gave one slot back');
+    second();
+    assert.deepEqual([l.active(), l.waiting()], [0, 0]);
+    const aborted = new AbortController();
+    aborted.abort(new Error('late'));
+    const free = await l.acquire(aborted.signal);
+    assert.equal(l.active(), 1, 'a free slot is taken whatever the signal');
+    free();
+    const held = await l.acquire();
+    await assert.rejects(l.acquire(aborted.signal), /late/);
+    assert.equal(l.waiting(), 0);
+    held();
+  });
 });

@@ -1,5 +1,5 @@
 import type { RenderedHttpAction } from '../../domain/index.js';
-import { formatDuration, withTimeout } from '../../lib/index.js';
+import { createLimiter, formatDuration, withTimeout, type Limiter } from '../../lib/index.js';
 import { describeRequestError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
 import { httpRequest, RequestNotSentError, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
 import { resolveHeaderSecrets, resolveSecretsDeep, type SecretSources } from '../../checks/secrets.js';
@@ -125,44 +125,30 @@ function failureReason(
   return describeRequestError(err, action.url, secrets);
 }
 
-/** A counting semaphore per origin: `acquire` resolves with its release once a slot is free, or rejects when `signal` aborts first. */
+/** A limiter per origin, each dropped once nothing runs or waits on it: `acquire` as the limiter's. */
 function createOriginSlots(limit: number) {
-  const origins = new Map<string, { active: number; waiting: Array<() => void> }>();
+  const origins = new Map<string, Limiter>();
   return {
-    acquire(origin: string, signal: AbortSignal): Promise<() => void> {
-      let o = origins.get(origin);
-      if (!o) {
-        o = { active: 0, waiting: [] };
-        origins.set(origin, o);
+    async acquire(origin: string, signal: AbortSignal): Promise<() => void> {
+      let slots = origins.get(origin);
+      if (!slots) {
+        slots = createLimiter(limit);
+        origins.set(origin, slots);
       }
-      const slot = o;
-      let released = false;
-      const release = (): void => {
-        if (released) return;
-        released = true;
-        // The slot passes straight to the next in line, or is given back.
-        const next = slot.waiting.shift();
-        if (next) next();
-        else if (--slot.active === 0) origins.delete(origin);
+      const held = slots;
+      const drop = (): void => {
+        if (held.active() === 0 && held.waiting() === 0 && origins.get(origin) === held) origins.delete(origin);
       };
-      if (slot.active < limit) {
-        slot.active++;
-        return Promise.resolve(release);
+      try {
+        const release = await held.acquire(signal);
+        return () => {
+          release();
+          drop();
+        };
+      } catch (err) {
+        drop();
+        throw err;
       }
-      return new Promise((resolve, reject) => {
-        if (signal.aborted) return reject(signal.reason);
-        const onAbort = (): void => {
-          const i = slot.waiting.indexOf(turn);
-          if (i >= 0) slot.waiting.splice(i, 1);
-          reject(signal.reason);
-        };
-        const turn = (): void => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(release);
-        };
-        slot.waiting.push(turn);
-        signal.addEventListener('abort', onAbort, { once: true });
-      });
     },
   };
 }
