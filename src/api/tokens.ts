@@ -2,7 +2,7 @@ import { parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
 import { PERSON_NAME_RE } from '../domain/names.js';
 import { didYouMean } from '../lib/suggest.js';
-import { readTextFile } from '../lib/text-file.js';
+import { readTextFile, unreadableFile } from '../lib/text-file.js';
 
 /**
  * The API tokens file: YAML holding only the SHA-256 of each token, never a token.
@@ -40,11 +40,7 @@ export function readTokensFile(absPath: string, label: string = absPath): Tokens
   // Bounded and strict, as the runbook files: a FIFO named here blocked startup and every
   // SIGHUP forever, and /dev/zero read until memory ran out.
   const read = readTextFile(absPath);
-  if (!read.ok) {
-    const code = read.code;
-    const why = code === 'ENOENT' ? 'file not found' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'is a directory' : /^E[A-Z]+$/.test(code) ? `cannot be read (${read.message})` : read.message;
-    return { ok: false, problems: [{ file: label, path: '', message: `cannot read the tokens file: ${why}` }] };
-  }
+  if (!read.ok) return { ok: false, problems: [{ file: label, path: '', message: unreadableFile('the tokens file', read) }] };
   return parseTokens(read.text, label);
 }
 

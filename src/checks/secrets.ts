@@ -1,5 +1,5 @@
 import { isAbsolute } from 'node:path';
-import { MAX_SECRET_FILE_BYTES, readTextFileAsync } from '../lib/index.js';
+import { errnoMessage, MAX_SECRET_FILE_BYTES, readTextFileAsync, unreadableFile } from '../lib/index.js';
 
 /**
  * Secret references in HTTP header values and body strings: `${env:NAME}` and
@@ -140,10 +140,7 @@ async function resolveOne(
     if (sources.readFile) text = await sources.readFile(ref, signal);
     else {
       const read = await readTextFileAsync(ref, MAX_SECRET_FILE_BYTES, 'a secret file', signal);
-      if (!read.ok) {
-        const why = read.code === 'ENOENT' ? 'does not exist' : read.code === 'EACCES' || read.code === 'EPERM' ? 'is not readable' : read.message.startsWith('is ') ? read.message : `cannot be read (${read.message})`;
-        return { ok: false, error: `secret \${file:${ref}} ${why}` };
-      }
+      if (!read.ok) return { ok: false, error: unreadableFile(`secret \${file:${ref}}`, read) };
       text = read.text;
     }
   } catch (err) {
@@ -151,8 +148,7 @@ async function resolveOne(
     // the code ("ENOENT", "EACCES") is what the operator needs.
     // A step stopped while reading (its signal's reason, an AbortError) reads as fs's own abort did.
     const code = signal.aborted ? 'ABORT_ERR' : (err as { code?: unknown } | null)?.code;
-    const why = code === 'ENOENT' ? 'does not exist' : code === 'EACCES' ? 'is not readable' : typeof code === 'string' ? `cannot be read (${code})` : 'cannot be read';
-    return { ok: false, error: `secret \${file:${ref}} ${why}` };
+    return { ok: false, error: unreadableFile(`secret \${file:${ref}}`, { message: typeof code === 'string' ? errnoMessage(code) : 'an error without a code' }) };
   }
   // Trim as Prometheus does for credentials_file: a mounted Kubernetes secret or an
   // `echo token > file` ends with a newline that would otherwise become part of the header.

@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
-import { formatDuration, parseDuration, readTextFile } from '../lib/index.js';
+import { formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
 import { loadCatalog, MIGRATIONS_DIR } from '../service.js';
 import { table, time } from './client/format.js';
@@ -85,7 +85,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   // writer that may never come, and /dev/zero or a huge log would be read until memory ran out.
   const read = readTextFile(resolve(io.cwd, file), MAX_REPLAY_FILE_BYTES, 'a replay stream');
   if (!read.ok) {
-    io.err(`${file}: cannot read: ${read.message}${read.code === 'NOT_A_FILE' ? ': save the stream to a file and replay that' : ''}`);
+    io.err(`${file}: ${unreadableFile('the file', read, read.code === 'NOT_A_FILE' ? 'save the stream to a file and replay that' : undefined)}`);
     return EXIT.USAGE;
   }
   const text = read.text;

@@ -1,7 +1,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { formatProblem } from '../domain/index.js';
-import { readTextFile } from '../lib/index.js';
+import { readTextFile, unreadableFile } from '../lib/index.js';
 import { isTestFileName, loadSuiteRunbooks, parseTestFile, runSuite, type Mismatch, type TestOutcome } from '../runbook-tests/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
@@ -73,7 +73,7 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
     const label = show(file);
     const read = readTextFile(file);
     if (!read.ok) {
-      io.err(`${label}: ${/^E[A-Z]+$/.test(read.code) ? `cannot read the file: ${read.message}` : `the file ${read.message}`}`);
+      io.err(`${label}: ${unreadableFile('the file', read)}`);
       bad = true;
       continue;
     }

@@ -1,6 +1,6 @@
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
-import { readTextFile } from '../lib/text-file.js';
+import { readTextFile, unreadableFile } from '../lib/text-file.js';
 // The runbook loader's YAML rules, so rectify.yaml and runbook files refuse the same things.
 import { formatPath } from '../runbooks/problems.js';
 import { distinct, hiddenCharacters, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
@@ -16,18 +16,16 @@ export interface FileEntry {
   line: number | undefined;
 }
 
+/** `problem`: why the file could not be read, as a problem line says it, naming the file. */
 export type FileRead =
-  | { kind: 'missing' }
+  | { kind: 'missing'; problem: string }
   | { kind: 'read'; entries: FileEntry[]; problems: LoadProblem[] }
-  | { kind: 'unreadable'; message: string };
+  | { kind: 'unreadable'; problem: string };
 
 /** `label` is the path as the user gave it, used in problem lines. */
 export function readConfigFile(absPath: string, label: string): FileRead {
   const read = readTextFile(absPath);
-  if (!read.ok) {
-    if (read.code === 'ENOENT') return { kind: 'missing' };
-    return { kind: 'unreadable', message: read.message };
-  }
+  if (!read.ok) return { kind: read.code === 'ENOENT' ? 'missing' : 'unreadable', problem: unreadableFile(JSON.stringify(label), read) };
   return { kind: 'read', ...parseConfigText(read.text, label) };
 }
 

@@ -119,10 +119,10 @@ export function loadConfig(
   if (!explicitlyBroken) {
     const read = readConfigFile(filePath, fileLabel);
     if (read.kind === 'missing' && explicit) {
-      problems.push({ file: explicit.source.file, path: '', message: `cannot read ${JSON.stringify(fileLabel)}: file not found` });
+      problems.push({ file: explicit.source.file, path: '', message: read.problem });
     } else if (read.kind === 'unreadable') {
       const at = explicit?.source.file ?? fileLabel;
-      problems.push({ file: at, path: '', message: `cannot read ${JSON.stringify(fileLabel)}: ${read.message}` });
+      problems.push({ file: at, path: '', message: read.problem });
     } else if (read.kind === 'read') {
       configFile = filePath;
       problems.push(...read.problems);

@@ -1,5 +1,5 @@
 import { LoadError } from '../domain/index.js';
-import { MAX_SECRET_FILE_BYTES, readTextFile } from '../lib/index.js';
+import { MAX_SECRET_FILE_BYTES, readTextFile, unreadableFile } from '../lib/index.js';
 import type { Config } from './types.js';
 
 /** Settings whose value is a secret given as itself or as `${file:/absolute/path}`. */
@@ -30,10 +30,9 @@ function readSecret(v: string, src: { file: string; path: string }): string {
 
 export { MAX_SECRET_FILE_BYTES } from '../lib/index.js';
 
-/** Why a file a setting names could not be used, naming the file (never its content). */
-export function settingFileProblem(path: string, read: { code: string; message: string }): string {
-  // An errno code (ENOENT, EACCES…): "cannot read"; otherwise what the file is.
-  return /^E[A-Z]+/.test(read.code) && read.code !== 'EISDIR' ? `cannot read ${JSON.stringify(path)} (${read.message})` : `${JSON.stringify(path)} ${read.message}`;
+/** Why a file a setting names could not be used, naming the file (never its content); the problem's location names the setting. */
+export function settingFileProblem(path: string, read: { message: string }): string {
+  return unreadableFile(JSON.stringify(path), read);
 }
 
 /** Shorter than this, an HMAC key can be guessed; `openssl rand -hex 32` makes a good one. */

@@ -139,8 +139,26 @@ function formatBytes(n: number): string {
   return n % 1024 === 0 ? `${n / 1024} KiB` : `${n} bytes`;
 }
 
+/**
+ * How every reader tells a file it could not read, in one wording: `cannot read NAME:
+ * WHY`. NAME is how the reader knows the file: "the file" where the problem's location
+ * is the file's path, the quoted path or the reference where the location is the setting
+ * or the step that names it. WHY is the refusal: an errno code with what it means, or
+ * what the file is. `hint`, what to do about it, where the reader has one.
+ */
+export function unreadableFile(name: string, read: { message: string }, hint?: string): string {
+  return `cannot read ${name}: ${read.message}${hint ? `: ${hint}` : ''}`;
+}
+
+/** An errno code as a refusal says it: with its meaning for the codes a person can act on. */
+export function errnoMessage(code: string): string {
+  const meaning = ERRNO_MEANING[code];
+  return meaning ? `${code} (${meaning})` : code;
+}
+
 /** What an errno means here, for the codes a person can act on; others show as the code. */
 const ERRNO_MEANING: Record<string, string> = {
+  ENOENT: 'file not found',
   ELOOP: 'a symlink loop',
   EACCES: 'permission denied',
   EPERM: 'permission denied',
@@ -150,8 +168,7 @@ const ERRNO_MEANING: Record<string, string> = {
 
 function errnoRead(err: unknown): { ok: false; code: string; message: string } {
   const code = (err as NodeJS.ErrnoException).code ?? 'EIO';
-  const meaning = ERRNO_MEANING[code];
-  return { ok: false, code, message: meaning ? `${code} (${meaning})` : code };
+  return { ok: false, code, message: errnoMessage(code) };
 }
 
 /** The line of the first byte sequence that is not UTF-8 (read leniently, it is the first U+FFFD). */

@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LoadProblem } from '../domain/errors.js';
 import type { Runbook } from '../domain/runbook.js';
-import { readTextFile } from '../lib/index.js';
+import { readTextFile, unreadableFile } from '../lib/index.js';
 import { compileRunbook } from './compile.js';
 import { checkKeys, isMapValue } from './fields.js';
 import { createReporter, describe, formatPath } from './problems.js';
@@ -90,7 +90,10 @@ export function loadRunbookFile(path: string): LoadResult {
 
 function readRunbookFile(path: string): LoadResult & { empty: boolean } {
   const read = readTextFile(path);
-  if (!read.ok) return { runbooks: [], problems: [{ file: path, path: '', message: fileProblem(read) }], warnings: [], empty: false };
+  if (!read.ok) {
+    const message = unreadableFile('the file', read, read.code === 'TOO_LARGE' ? 'split its runbooks into several files' : undefined);
+    return { runbooks: [], problems: [{ file: path, path: '', message }], warnings: [], empty: false };
+  }
   return parseText(read.text, path);
 }
 
@@ -148,13 +151,6 @@ function sortByLine(problems: LoadProblem[]): LoadProblem[] {
     .map((p, i) => ({ p, i }))
     .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
     .map((x) => x.p);
-}
-
-/** Why a runbook file was not read, as a problem line says it. */
-export function fileProblem(read: { code: string; message: string }): string {
-  if (read.code === 'TOO_LARGE') return `the file ${read.message}: split its runbooks into several files`;
-  if (read.code === 'NOT_A_FILE' || read.code === 'NOT_UTF8') return `the file ${read.message}`;
-  return `cannot read the file: ${read.message}`;
 }
 
 function errText(err: unknown): string {

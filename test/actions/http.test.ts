@@ -115,7 +115,7 @@ describe('http action', () => {
     const out = await exec.run(action({ headers: { Authorization: 'Bearer ${env:RESTART_TOKEN}' } }), ctx());
     assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart not sent: header Authorization: secret \${env:RESTART_TOKEN} is not set`, unchanged: true });
     const body = await exec.run(action({ body: { token: '${file:/nonexistent/rectify-token}' } }), ctx());
-    assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: secret \${file:/nonexistent/rectify-token} does not exist`, unchanged: true });
+    assert.deepEqual(body, { ok: false, detail: `POST ${target.url}/restart not sent: body: cannot read secret \${file:/nonexistent/rectify-token}: ENOENT (file not found)`, unchanged: true });
     assert.equal(target.calls('/restart'), 0);
   });
 

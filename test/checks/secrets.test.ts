@@ -27,7 +27,7 @@ describe('secret references', () => {
     assert.deepEqual(await resolveSecrets('${env:EMPTY}', { env: { EMPTY: '' } }, signal), { ok: false, error: 'secret ${env:EMPTY} is not set' });
     assert.deepEqual(await resolveSecrets(`\${file:${dir}/missing}`, { env: {} }, signal), {
       ok: false,
-      error: `secret \${file:${dir}/missing} does not exist`,
+      error: `cannot read secret \${file:${dir}/missing}: ENOENT (file not found)`,
     });
     assert.deepEqual(await resolveSecrets(`\${file:${dir}/empty}`, { env: {} }, signal), { ok: false, error: `secret \${file:${dir}/empty} is empty` });
   });
@@ -38,20 +38,20 @@ describe('secret references', () => {
     await symlink(join(dir, 'fifo'), join(dir, 'to-fifo'));
     const notAFile = 'is not a regular file (a FIFO, a socket or a device)';
     for (const path of [join(dir, 'fifo'), join(dir, 'to-fifo'), '/dev/zero']) {
-      assert.deepEqual(await resolveSecrets(`Bearer \${file:${path}}`, { env: {} }, signal), { ok: false, error: `secret \${file:${path}} ${notAFile}` });
+      assert.deepEqual(await resolveSecrets(`Bearer \${file:${path}}`, { env: {} }, signal), { ok: false, error: `cannot read secret \${file:${path}}: ${notAFile}` });
     }
-    assert.deepEqual(await resolveSecrets(`\${file:${dir}}`, { env: {} }, signal), { ok: false, error: `secret \${file:${dir}} is a directory` });
+    assert.deepEqual(await resolveSecrets(`\${file:${dir}}`, { env: {} }, signal), { ok: false, error: `cannot read secret \${file:${dir}}: is a directory` });
     await writeFile(join(dir, 'big'), 'x'.repeat(64 * 1024 + 1));
     assert.deepEqual(await resolveSecrets(`\${file:${dir}/big}`, { env: {} }, signal), {
       ok: false,
-      error: `secret \${file:${dir}/big} is larger than the 64 KiB a secret file may be (65537 bytes)`,
+      error: `cannot read secret \${file:${dir}/big}: is larger than the 64 KiB a secret file may be (65537 bytes)`,
     });
     await writeFile(join(dir, 'just-fits'), `${'y'.repeat(64 * 1024 - 1)}\n`);
     const fits = await resolveSecrets(`\${file:${dir}/just-fits}`, { env: {} }, signal);
     assert.equal(fits.ok && fits.value.length, 64 * 1024 - 1);
     // An aborted step reads nothing.
     const aborted = await resolveSecrets(`\${file:${dir}/token}`, { env: {} }, AbortSignal.abort());
-    assert.deepEqual(aborted, { ok: false, error: `secret \${file:${dir}/token} cannot be read (ABORT_ERR)` });
+    assert.deepEqual(aborted, { ok: false, error: `cannot read secret \${file:${dir}/token}: ABORT_ERR` });
   });
 
   it('rejects malformed references instead of sending them literally', async () => {

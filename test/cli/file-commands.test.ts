@@ -157,7 +157,7 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
     const missing = await cli(['lint', '--config', 'nope.yaml'], { cwd: dir });
     assert.equal(missing.code, 2);
     assert.deepEqual(missing.err, [
-      '--config: cannot read "nope.yaml": file not found',
+      '--config: cannot read "nope.yaml": ENOENT (file not found)',
       'rectify lint: the configuration that names the runbooks folder has 1 problem(s) (rectify serve would refuse it too); fix them, or name the folder: rectify lint <dir>',
     ]);
   });
@@ -312,7 +312,7 @@ describe('rectify audit export and verify', () => {
       const verifyOther = await cli(['audit', 'verify', '--db', db, '--listen', '127.0.0.1:1'], { cwd: svc.dir });
       assert.deepEqual({ code: verifyOther.code, err: verifyOther.err }, { code: 2, err: ['rectify audit verify: --listen: unknown flag; see: rectify audit verify --help'] });
       const verified = await cli(['audit', 'verify', '--config', 'none.yaml', db], { cwd: svc.dir });
-      assert.deepEqual(verified.err, ['--config: cannot read "none.yaml": file not found']);
+      assert.deepEqual(verified.err, ['--config: cannot read "none.yaml": ENOENT (file not found)']);
 
       const bad = await cli(['audit', 'export', '--db', db, '--since', 'yesterday'], { cwd: svc.dir });
       assert.equal(bad.code, 2);

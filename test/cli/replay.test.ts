@@ -246,7 +246,7 @@ describe('rectify replay', () => {
     ]);
     const missing = await replay('nope.jsonl');
     assert.equal(missing.code, 2);
-    assert.deepEqual(missing.err, ['nope.jsonl: cannot read: ENOENT']);
+    assert.deepEqual(missing.err, ['nope.jsonl: cannot read the file: ENOENT (file not found)']);
     const flags = await replay(file, '--outcome', 'maybe');
     assert.equal(flags.code, 2);
     assert.deepEqual(flags.err, ['--outcome: expected one of success, failure, got "maybe"']);
@@ -258,17 +258,17 @@ describe('rectify replay', () => {
     for (const file of ['stream.fifo', '/dev/zero']) {
       const r = await replay(file);
       assert.equal(r.code, 2);
-      assert.deepEqual(r.err, [`${file}: cannot read: is not a regular file (a FIFO, a socket or a device): save the stream to a file and replay that`]);
+      assert.deepEqual(r.err, [`${file}: cannot read the file: is not a regular file (a FIFO, a socket or a device): save the stream to a file and replay that`]);
     }
     // Above 256 MiB (a sparse file: nothing is written, nor read) is refused before it is read.
     writeFileSync(join(dir, 'huge.jsonl'), '');
     truncateSync(join(dir, 'huge.jsonl'), 256 * 1024 * 1024 + 1);
     const huge = await replay('huge.jsonl');
-    assert.deepEqual([huge.code, huge.err], [2, ['huge.jsonl: cannot read: is larger than the 256 MiB a replay stream may be (268435457 bytes)']]);
+    assert.deepEqual([huge.code, huge.err], [2, ['huge.jsonl: cannot read the file: is larger than the 256 MiB a replay stream may be (268435457 bytes)']]);
     writeFileSync(join(dir, 'latin1.jsonl'), Buffer.concat([Buffer.from('# ok\n# caf'), Buffer.from([0xe9]), Buffer.from('\n')]));
     const bad = await replay('latin1.jsonl');
     assert.equal(bad.code, 2);
-    assert.deepEqual(bad.err, ['latin1.jsonl: cannot read: is not UTF-8 text: invalid bytes at line 2 (save the file as UTF-8)']);
+    assert.deepEqual(bad.err, ['latin1.jsonl: cannot read the file: is not UTF-8 text: invalid bytes at line 2 (save the file as UTF-8)']);
   });
 
   it('a stream with no webhook (empty, or only comments) exits 2 rather than report that nothing would run', async () => {

@@ -318,8 +318,8 @@ tests:
     writeFileSync(join(dir, 'latin1.test.yaml'), Buffer.concat([Buffer.from('runbooks: [runbooks.yaml]\ntests:\n  - name: caf'), Buffer.from([0xe9]), Buffer.from(`\n    incident: ${INC001}\n    expect: {action: AUTO}\n`)]));
     const r = await rectifyTest(dir, 'big.test.yaml', 'latin1.test.yaml');
     assert.deepEqual(r.err, [
-      'big.test.yaml: the file is larger than the 1 MiB a YAML file may be (1048588 bytes)',
-      'latin1.test.yaml: the file is not UTF-8 text: invalid bytes at line 3 (save the file as UTF-8)',
+      'big.test.yaml: cannot read the file: is larger than the 1 MiB a YAML file may be (1048588 bytes)',
+      'latin1.test.yaml: cannot read the file: is not UTF-8 text: invalid bytes at line 3 (save the file as UTF-8)',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);
@@ -328,7 +328,7 @@ tests:
   it('a test file whose runbooks name a device (/dev/zero) is refused, not read: it ran until memory ran out', async () => {
     const dir = workdir({ 'zero.test.yaml': `runbooks: [/dev/zero]\ntests:\n  - name: a\n    incident: ${INC001}\n    expect: {action: manual}\n` });
     const r = await rectifyTest(dir, 'zero.test.yaml');
-    assert.deepEqual(r.err, [`${relative(dir, '/dev/zero')}: the file is not a regular file (a FIFO, a socket or a device)`]);
+    assert.deepEqual(r.err, [`${relative(dir, '/dev/zero')}: cannot read the file: is not a regular file (a FIFO, a socket or a device)`]);
     assert.equal(r.code, 2);
   });
 

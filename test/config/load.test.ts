@@ -225,9 +225,9 @@ describe('problems', () => {
   });
 
   it('an explicitly named missing config file is a problem, by flag or by env', () => {
-    assert.deepEqual(lines(['--config', 'nope.yaml']), ['--config: cannot read "nope.yaml": file not found']);
+    assert.deepEqual(lines(['--config', 'nope.yaml']), ['--config: cannot read "nope.yaml": ENOENT (file not found)']);
     assert.deepEqual(lines([], { RECTIFY_CONFIG: 'conf/r.yaml' }), [
-      'RECTIFY_CONFIG: cannot read "conf/r.yaml": file not found',
+      'RECTIFY_CONFIG: cannot read "conf/r.yaml": ENOENT (file not found)',
     ]);
   });
 

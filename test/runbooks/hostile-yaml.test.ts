@@ -28,7 +28,7 @@ test('a runbook file larger than 1 MiB is refused before it is parsed (a 50 MB f
   writeFileSync(join(dir, 'big.yaml'), `runbooks:\n  big:\n    description: "${'x'.repeat(2 * 1024 * 1024)}"\n    action: kubectl delete pod {p}\n`);
   const { runbooks, problems } = loadRunbooks(dir);
   assert.deepEqual(problems.map(formatProblem), [
-    `${dir}/big.yaml: the file is larger than the 1 MiB a YAML file may be (2097224 bytes): split its runbooks into several files`,
+    `${dir}/big.yaml: cannot read the file: is larger than the 1 MiB a YAML file may be (2097224 bytes): split its runbooks into several files`,
   ]);
   assert.deepEqual(runbooks.map((r) => r.id), ['r']);
 });
@@ -47,7 +47,7 @@ test('a symlink to a FIFO is refused, not read: reading it would block startup a
   execFileSync('mkfifo', [join(root, `fifo${n}`)]);
   symlinkSync(join(root, `fifo${n}`), join(dir, 'pipe.yaml'));
   assert.deepEqual(loadRunbooks(dir).problems.map(formatProblem), [
-    `${dir}/pipe.yaml: the file is not a regular file (a FIFO, a socket or a device)`,
+    `${dir}/pipe.yaml: cannot read the file: is not a regular file (a FIFO, a socket or a device)`,
   ]);
 });
 
@@ -64,7 +64,7 @@ test('bytes that are not UTF-8 are refused with their line, not read as U+FFFD (
   );
   assert.deepEqual(loadRunbookFile(file), {
     runbooks: [],
-    problems: [{ file, path: '', message: 'the file is not UTF-8 text: invalid bytes at line 6 (save the file as UTF-8)' }],
+    problems: [{ file, path: '', message: 'cannot read the file: is not UTF-8 text: invalid bytes at line 6 (save the file as UTF-8)' }],
     warnings: [],
   });
 });
@@ -197,7 +197,7 @@ test('a symlink loop, a dangling symlink and a symlink to a folder are problems 
   symlinkSync(dir, join(dir, 'self.yaml'));
   const { runbooks, problems } = loadRunbooks(dir);
   assert.deepEqual(problems.map(formatProblem), [
-    `${dir}/dangling.yaml: cannot read the file: ENOENT`,
+    `${dir}/dangling.yaml: cannot read the file: ENOENT (file not found)`,
     `${dir}/loop1.yaml: cannot read the file: ELOOP (a symlink loop)`,
     `${dir}/loop2.yaml: cannot read the file: ELOOP (a symlink loop)`,
     `${dir}/self.yaml: cannot read the file: is a directory`,

@@ -228,7 +228,7 @@ test('a missing folder, an empty file and a file that is not a map', () => {
   assert.deepEqual(loadRunbooks('/nonexistent/rectify-runbooks').problems.map(formatProblem), [
     '/nonexistent/rectify-runbooks: cannot read the runbooks folder: ENOENT',
   ]);
-  assert.deepEqual(loadRunbookFile('/nonexistent/x.yaml').problems.map(formatProblem), ['/nonexistent/x.yaml: cannot read the file: ENOENT']);
+  assert.deepEqual(loadRunbookFile('/nonexistent/x.yaml').problems.map(formatProblem), ['/nonexistent/x.yaml: cannot read the file: ENOENT (file not found)']);
   assert.deepEqual(parseRunbooksText('', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('# only a comment\n', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('- a\n- b\n', 'l.yaml').problems.map(formatProblem), [

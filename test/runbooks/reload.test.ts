@@ -278,8 +278,8 @@ describe('runbook reload', () => {
       assert.equal(report.ok, false);
       assert.deepEqual(report.problems, [
         `${join(svc.runbooksDir, 'api.yaml')}: runbooks.restart-api.risk: YAML tag !high is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`,
-        `${join(svc.runbooksDir, 'big.yaml')}: the file is larger than the 1 MiB a YAML file may be (1048579 bytes): split its runbooks into several files`,
-        `${join(svc.runbooksDir, 'pipe.yaml')}: the file is not a regular file (a FIFO, a socket or a device)`,
+        `${join(svc.runbooksDir, 'big.yaml')}: cannot read the file: is larger than the 1 MiB a YAML file may be (1048579 bytes): split its runbooks into several files`,
+        `${join(svc.runbooksDir, 'pipe.yaml')}: cannot read the file: is not a regular file (a FIFO, a socket or a device)`,
       ]);
       assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: { id: string; risk: string }) => [r.id, r.risk]), [['restart-api', 'LOW']]);
     } finally {

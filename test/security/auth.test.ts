@@ -367,7 +367,7 @@ extra: 1
     const err: string[] = [];
     const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
     assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', 'nope.yaml'], io), 2);
-    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file: file not found`]);
+    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file: ENOENT (file not found)`]);
     // A device or a FIFO is refused, not read: /dev/zero read until memory ran out, a FIFO blocked forever.
     err.length = 0;
     assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', '/dev/zero'], io), 2);

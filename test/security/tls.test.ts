@@ -130,7 +130,7 @@ describe('TLS settings at startup', () => {
       return true;
     });
     await assert.rejects(startTestService({ args: ['--tls-cert', join(dir, 'none.crt'), '--tls-key', a.key] }), (err: Error) => {
-      assert.equal(err.message, `--tls-cert: cannot read ${JSON.stringify(join(dir, 'none.crt'))} (ENOENT)`);
+      assert.equal(err.message, `--tls-cert: cannot read ${JSON.stringify(join(dir, 'none.crt'))}: ENOENT (file not found)`);
       return true;
     });
     rmSync(dir, { recursive: true, force: true });
@@ -143,21 +143,21 @@ describe('TLS settings at startup', () => {
     execFileSync('mkfifo', [fifo]);
     // readFileSync on a FIFO with no writer blocks the event loop for good: startup (and every SIGHUP) would hang.
     await assert.rejects(startTestService({ args: ['--tls-cert', fifo, '--tls-key', a.key] }), (err: Error) => {
-      assert.equal(err.message, `--tls-cert: ${JSON.stringify(fifo)} is not a regular file (a FIFO, a socket or a device)`);
+      assert.equal(err.message, `--tls-cert: cannot read ${JSON.stringify(fifo)}: is not a regular file (a FIFO, a socket or a device)`);
       return true;
     });
     await assert.rejects(startTestService({ args: ['--tls-cert', a.cert, '--tls-key', dir] }), (err: Error) => {
-      assert.equal(err.message, `--tls-key: ${JSON.stringify(dir)} is a directory`);
+      assert.equal(err.message, `--tls-key: cannot read ${JSON.stringify(dir)}: is a directory`);
       return true;
     });
     await assert.rejects(startTestService({ args: ['--audit-key', `\${file:${fifo}}`] }), (err: Error) => {
-      assert.equal(err.message, `--audit-key: ${JSON.stringify(fifo)} is not a regular file (a FIFO, a socket or a device)`);
+      assert.equal(err.message, `--audit-key: cannot read ${JSON.stringify(fifo)}: is not a regular file (a FIFO, a socket or a device)`);
       return true;
     });
     const big = join(dir, 'big.key');
     writeFileSync(big, 'k'.repeat(64 * 1024 + 1));
     await assert.rejects(startTestService({ args: ['--audit-key', `\${file:${big}}`] }), (err: Error) => {
-      assert.equal(err.message, `--audit-key: ${JSON.stringify(big)} is larger than the 64 KiB a secret file may be (65537 bytes)`);
+      assert.equal(err.message, `--audit-key: cannot read ${JSON.stringify(big)}: is larger than the 64 KiB a secret file may be (65537 bytes)`);
       return true;
     });
     rmSync(dir, { recursive: true, force: true });
