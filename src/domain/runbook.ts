@@ -48,12 +48,15 @@ export const KUBE_VERBS = [
 ] as const;
 export type KubeVerb = (typeof KUBE_VERBS)[number];
 
+/** The kinds of object a Kubernetes action or check names. */
+export type KubeKind = 'pod' | 'deployment' | 'statefulset' | 'node';
+
 export interface KubernetesActionSpec {
   type: 'kubernetes';
   /** The text as written (kubectl string) or a summary of the block. */
   source: string;
   verb: KubeVerb;
-  kind: 'pod' | 'deployment' | 'statefulset' | 'node';
+  kind: KubeKind;
   name: Template;
   namespace: Template | null;
   /** Verb arguments: `replicas` for scale, `to_revision` for undo, `timeout_seconds` for drain. */
@@ -83,6 +86,14 @@ export interface CommandActionSpec {
 export type ActionSpec = KubernetesActionSpec | HttpActionSpec | CommandActionSpec;
 export type ActionType = ActionSpec['type'];
 
+/**
+ * In a post-check: what a failure that could not measure means (no data, NaN, a query
+ * error, no answer, the cluster API erring or silent). `fail` (default): a failed check
+ * like any other, the rollback runs; `needs_human`: the run fails without its rollback
+ * and a person is asked to check.
+ */
+export type OnNoData = 'fail' | 'needs_human';
+
 export type CompareOp = '<' | '<=' | '>' | '>=' | '==' | '!=';
 export interface Expectation {
   op: CompareOp;
@@ -95,12 +106,8 @@ export interface NamedCheckSpec {
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
-  /**
-   * In a post-check: what a failure that could not measure means (no data, NaN, a query
-   * error, no answer). `fail` (default): a failed check like any other, the rollback runs;
-   * `needs_human`: the run fails without its rollback and a person is asked to check.
-   */
-  onNoData?: 'fail' | 'needs_human';
+  /** In a post-check: see OnNoData. */
+  onNoData?: OnNoData;
 }
 export interface PromqlCheckSpec {
   type: 'promql';
@@ -112,12 +119,8 @@ export interface PromqlCheckSpec {
   intervalMs: number;
   /** What an empty result vector means. Default: fail (no data is not good news). */
   onEmpty: 'fail' | 'pass';
-  /**
-   * In a post-check: what a failure that could not measure means (no data, NaN, a query
-   * error, no answer). `fail` (default): a failed check like any other, the rollback runs;
-   * `needs_human`: the run fails without its rollback and a person is asked to check.
-   */
-  onNoData?: 'fail' | 'needs_human';
+  /** In a post-check: see OnNoData. */
+  onNoData?: OnNoData;
 }
 export interface HttpCheckSpec {
   type: 'http';
@@ -131,18 +134,14 @@ export interface HttpCheckSpec {
 export interface KubernetesCheckSpec {
   type: 'kubernetes';
   condition: string;
-  kind: 'deployment' | 'pod' | 'statefulset' | 'node';
+  kind: KubeKind;
   name: Template;
   namespace: Template | null;
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
-  /**
-   * In a post-check: what a failure that could not read the cluster means (the API
-   * erring, refusing (403) or silent on the last try). `fail` (default): a failed check
-   * like any other, the rollback runs; `needs_human`: the run fails without its rollback.
-   */
-  onNoData?: 'fail' | 'needs_human';
+  /** In a post-check: see OnNoData; here a failure to read the cluster (the API erring, refusing (403) or silent on the last try). */
+  onNoData?: OnNoData;
 }
 /**
  * How long one guardrail check of a MEDIUM runbook may run. Guardrails are checked

@@ -1,4 +1,4 @@
-import type { CompareOp, Expectation, KubeVerb } from './runbook.js';
+import type { CompareOp, Expectation, KubeKind, KubeVerb, OnNoData } from './runbook.js';
 
 /**
  * Actions and checks with every placeholder filled: what executors receive.
@@ -8,7 +8,7 @@ import type { CompareOp, Expectation, KubeVerb } from './runbook.js';
 export interface RenderedKubernetesAction {
   type: 'kubernetes';
   verb: KubeVerb;
-  kind: 'pod' | 'deployment' | 'statefulset' | 'node';
+  kind: KubeKind;
   name: string;
   namespace: string | null;
   args: Record<string, string>;
@@ -39,7 +39,7 @@ export interface RenderedNamedCheck {
   timeoutMs: number;
   intervalMs: number;
   /** See NamedCheckSpec.onNoData. */
-  onNoData?: 'fail' | 'needs_human';
+  onNoData?: OnNoData;
 }
 export interface RenderedPromqlCheck {
   type: 'promql';
@@ -50,7 +50,7 @@ export interface RenderedPromqlCheck {
   intervalMs: number;
   onEmpty: 'fail' | 'pass';
   /** See PromqlCheckSpec.onNoData. */
-  onNoData?: 'fail' | 'needs_human';
+  onNoData?: OnNoData;
 }
 export interface RenderedHttpCheck {
   type: 'http';
@@ -64,14 +64,14 @@ export interface RenderedHttpCheck {
 export interface RenderedKubernetesCheck {
   type: 'kubernetes';
   condition: string;
-  kind: 'deployment' | 'pod' | 'statefulset' | 'node';
+  kind: KubeKind;
   name: string;
   namespace: string | null;
   params: Record<string, unknown>;
   timeoutMs: number;
   intervalMs: number;
   /** See KubernetesCheckSpec.onNoData. */
-  onNoData?: 'fail' | 'needs_human';
+  onNoData?: OnNoData;
 }
 export type RenderedCheck = RenderedNamedCheck | RenderedPromqlCheck | RenderedHttpCheck | RenderedKubernetesCheck;
 

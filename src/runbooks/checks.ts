@@ -1,4 +1,4 @@
-import type { CheckSpec, CompareOp, Expectation, KubernetesCheckSpec, NamedCheckSpec, Template } from '../domain/runbook.js';
+import type { CheckSpec, CompareOp, Expectation, KubernetesCheckSpec, NamedCheckSpec, OnNoData, Template } from '../domain/runbook.js';
 import { checkParam } from '../domain/params.js';
 import { didYouMean } from '../lib/suggest.js';
 import {
@@ -217,7 +217,7 @@ const ON_NO_DATA = ['fail', 'needs_human'] as const;
  * on a verdict nobody has: where the rollback re-applies what the action undid (a bad
  * deploy), a check that cannot read its metric would otherwise bring the fault back.
  */
-function readOnNoData(r: Reporter, v: unknown, at: YamlPath): 'fail' | 'needs_human' | undefined {
+function readOnNoData(r: Reporter, v: unknown, at: YamlPath): OnNoData | undefined {
   return readOneOf(r, v, ON_NO_DATA, at);
 }
 
