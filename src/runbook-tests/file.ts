@@ -17,6 +17,7 @@ import {
   readPositiveInt,
   readString,
   readStringList,
+  sortByLine,
   type Reporter,
   type YamlMap,
   type YamlPath,
@@ -397,11 +398,4 @@ function readExpect(r: Reporter, v: unknown, path: YamlPath): Expectation | unde
   if (has(m, 'params')) out.params = readValues(r, m.params, at('params'));
   if (r.count() !== before || !action) return undefined;
   return { ...out, action } as Expectation;
-}
-
-function sortByLine(problems: LoadProblem[]): LoadProblem[] {
-  return problems
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
-    .map((x) => x.p);
 }

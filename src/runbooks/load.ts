@@ -5,7 +5,7 @@ import type { Runbook } from '../domain/runbook.js';
 import { readTextFile, unreadableFile } from '../lib/index.js';
 import { compileRunbook } from './compile.js';
 import { checkKeys, isMapValue } from './fields.js';
-import { createReporter, describe, formatPath } from './problems.js';
+import { createReporter, describe, formatPath, sortByLine } from './problems.js';
 import { FILE_KEYS } from './schema.js';
 import { parseYamlSource } from './yaml-source.js';
 import { checkReferences } from './references.js';
@@ -143,14 +143,6 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
     }
   }
   return { runbooks, problems: sortByLine(problems), warnings: sortByLine(warnings), empty: false };
-}
-
-/** Stable: problems on the same line keep the order they were found in. */
-function sortByLine(problems: LoadProblem[]): LoadProblem[] {
-  return problems
-    .map((p, i) => ({ p, i }))
-    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
-    .map((x) => x.p);
 }
 
 function errText(err: unknown): string {

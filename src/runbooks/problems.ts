@@ -40,6 +40,14 @@ export function createReporter(
   };
 }
 
+/** Problems in line order (those with no line last); stable: problems on the same line keep the order they were found in. */
+export function sortByLine(problems: LoadProblem[]): LoadProblem[] {
+  return problems
+    .map((p, i) => ({ p, i }))
+    .sort((a, b) => (a.p.line ?? Infinity) - (b.p.line ?? Infinity) || a.i - b.i)
+    .map((x) => x.p);
+}
+
 /** Describes a value for "got …" in messages, without dumping a whole structure. */
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'null';
