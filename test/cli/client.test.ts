@@ -294,6 +294,8 @@ describe('client commands against a running service', () => {
       [['reject', 'a', 'b'], 'rectify reject: unexpected argument "b" (see: rectify reject --help)'],
       [['run'], 'rectify run: missing <runbook> (see: rectify run --help)'],
       [['run', 'restart-api', '--param', 'pod_name'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
+      [['run', 'restart-api', '--wait-timeout', 'soon'], '--wait-timeout: expected a duration such as 30s or 10m, got "soon"'],
+      [['approve', 'apr_1', '--wait-timeout', '10 minutes'], '--wait-timeout: expected a duration such as 30s or 10m, got "10 minutes"'],
       [['approvals', '--status', 'waiting'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],
       [['approvals', '--status', 'pendng'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "pendng" (did you mean "pending"?)'],
       [['audit', '--since', 'yesterday'], '--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "yesterday"'],

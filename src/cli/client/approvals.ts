@@ -1,9 +1,9 @@
-import { didYouMean, parseDuration } from '../../lib/index.js';
+import { didYouMean } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, oneLine, table, time } from './format.js';
 import { clientHelp } from './help.js';
-import { finishWatch, outcomeExit, printOutcome, watchExecution, type DecisionResultJson } from './outcome.js';
+import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson } from './outcome.js';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
 
@@ -141,11 +141,8 @@ export const rejectHelp = clientHelp(
 export const approveCommand = clientCommand(
   { name: 'approve', flags: { by: 'string', comment: 'string', 'no-wait': 'boolean', 'wait-timeout': 'string' }, positional: ['id'] },
   async ({ io, api, client, flags, args }) => {
-    const waitMs = parseDuration(lastFlag(flags, 'wait-timeout') ?? '10m');
-    if (waitMs === undefined) {
-      io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(lastFlag(flags, 'wait-timeout'))}`);
-      return EXIT.USAGE;
-    }
+    const wait = waitTimeout(io, flags);
+    if (!wait) return EXIT.USAGE;
     const comment = lastFlag(flags, 'comment');
     const by = actor(flags, io);
     const answer = await api.post<ApprovalJson & { result?: DecisionResultJson }>(`/api/v1/approvals/${seg(args[0]!)}/approve`, { by, ...(comment !== undefined ? { comment } : {}) });
@@ -165,7 +162,7 @@ export const approveCommand = clientCommand(
     const approved = `approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}`;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
       if (!client.json) io.out(approved);
-      const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { timeoutMs: waitMs, shownTimeout: lastFlag(flags, 'wait-timeout') ?? '10m', json: client.json });
+      const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json });
       if (client.json) io.out(JSON.stringify(watched.execution ? { ...answer, execution: watched.execution } : answer));
       return finishWatch(io, answer.result, watched, client.json);
     }

@@ -1,8 +1,8 @@
-import { sleep } from '../../lib/index.js';
+import { parseDuration, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
-import { cell, oneLine, table, time } from './format.js';
+import { cell, lastFlag, oneLine, table, time } from './format.js';
 
 /** The wire shapes the client reads (interface.md §2); only the fields it prints. */
 export interface DecisionResultJson {
@@ -48,6 +48,20 @@ export async function waitForExecution(api: ApiClient, id: string, opts: { timeo
     if (opts.signal?.aborted) return last;
     throw err;
   }
+}
+
+/**
+ * `--wait-timeout` as `run` and `approve` take it (default 10m): how long to watch, and
+ * the words to say it with; undefined, once the problem is said, when it is no duration.
+ */
+export function waitTimeout(io: CliIO, flags: Readonly<Record<string, readonly string[] | boolean>>): { timeoutMs: number; shownTimeout: string } | undefined {
+  const shownTimeout = lastFlag(flags, 'wait-timeout') ?? '10m';
+  const timeoutMs = parseDuration(shownTimeout);
+  if (timeoutMs === undefined) {
+    io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(shownTimeout)}`);
+    return undefined;
+  }
+  return { timeoutMs, shownTimeout };
 }
 
 /**

@@ -2,14 +2,13 @@ import { existsSync } from 'node:fs';
 import { executionView } from '../../api/views.js';
 import { loadConfig } from '../../config/index.js';
 import { formatProblem, isRectifyError, LoadError } from '../../domain/index.js';
-import { parseDuration } from '../../lib/index.js';
 import { createLogger } from '../../observability/index.js';
 import { createService } from '../../service.js';
 import { EXIT, type CliIO } from '../io.js';
 import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
-import { finishWatch, outcomeExit, printOutcome, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
 
 export const runHelp = clientHelp(
     'rectify run <runbook> [--param k=v]... [--service name] [--dry-run] [--by name] [--no-wait] [--wait-timeout 10m] [--json]\n       rectify run --local [--db sqlite:<path>] [--runbooks dir] <runbook> [--param k=v]... [...]',
@@ -74,11 +73,8 @@ const runRemote = clientCommand(
       io.err(p.problem);
       return EXIT.USAGE;
     }
-    const waitMs = parseDuration(lastFlag(flags, 'wait-timeout') ?? '10m');
-    if (waitMs === undefined) {
-      io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(lastFlag(flags, 'wait-timeout'))}`);
-      return EXIT.USAGE;
-    }
+    const wait = waitTimeout(io, flags);
+    if (!wait) return EXIT.USAGE;
     const service = lastFlag(flags, 'service');
     const result = await api.post<DecisionResultJson>(`/api/v1/runbooks/${seg(args[0]!)}/run`, {
       params: p.params,
@@ -87,7 +83,7 @@ const runRemote = clientCommand(
       ...(service !== undefined ? { service } : {}),
     });
     if (result.execution_id && flags['no-wait'] !== true) {
-      const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { timeoutMs: waitMs, shownTimeout: lastFlag(flags, 'wait-timeout') ?? '10m', json: client.json });
+      const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { ...wait, json: client.json });
       if (client.json) io.out(JSON.stringify({ result, execution: watched.execution }));
       return finishWatch(io, result, watched, client.json);
     }
