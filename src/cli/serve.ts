@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { createLogger } from '../observability/logger.js';
+import { createLogger, type Logger } from '../observability/logger.js';
 import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { createService } from '../service.js';
@@ -115,15 +115,7 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     }
     if (early.stop) {
       // Stopped before it listened: nothing was taken in, nothing is running.
-      const code = await service.close().then(
-        () => EXIT.OK,
-        (err: unknown) => {
-          log.error({ err }, 'unclean stop');
-          return EXIT.FAILED;
-        },
-      );
-      log.info({ exit_code: code }, 'stopped');
-      return code;
+      return await stopService(service, log);
     }
     try {
       address = await service.listen();
@@ -163,22 +155,12 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       const ignore = (): void => void log.warn({ signal: 'SIGHUP' }, 'ignored: rectify is stopping');
       process.on('SIGHUP', ignore);
       log.info({ signal }, 'stopping: intake closed, draining executions');
-      service
-        .close()
-        .then(
-          () => EXIT.OK,
-          (err: unknown) => {
-            log.error({ err }, 'unclean stop');
-            return EXIT.FAILED;
-          },
-        )
-        .then((code) => {
-          process.off('SIGHUP', ignore);
-          process.off('SIGTERM', onTerm);
-          process.off('SIGINT', onInt);
-          log.info({ exit_code: code }, 'stopped');
-          resolve(code);
-        });
+      void stopService(service, log).then((code) => {
+        process.off('SIGHUP', ignore);
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        resolve(code);
+      });
     };
     const onTerm = (): void => stop('SIGTERM');
     const onInt = (): void => stop('SIGINT');
@@ -187,4 +169,17 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
     if (early.stop) stop(early.stop);
     else if (early.hangup) hangup();
   });
+}
+
+/** Closes the service, draining its executions: exit 0, or 1 once an unclean stop is logged; the exit code is logged as stopped. */
+async function stopService(service: { close(): Promise<void> }, log: Logger): Promise<number> {
+  const code = await service.close().then(
+    () => EXIT.OK,
+    (err: unknown) => {
+      log.error({ err }, 'unclean stop');
+      return EXIT.FAILED;
+    },
+  );
+  log.info({ exit_code: code }, 'stopped');
+  return code;
 }
