@@ -363,7 +363,9 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         limitMs: ctx.budgetMs,
         signal: ctx.signal,
         ...snapshot,
-        ...(impl.needs === 'prometheus' ? { noAnswerIsUnknown: true } : {}),
+        // No answer in time measured nothing, from Prometheus as from the Kubernetes API:
+        // a post-check ending so is inconclusive, as the `kubernetes:` form's (see on_no_data).
+        noAnswerIsUnknown: true,
       });
     },
   };

@@ -69,8 +69,9 @@ export interface PollOptions {
   attemptTimeoutMs?: number;
   /**
    * An attempt that throws or gets no answer in time measured nothing: marked `unknown`,
-   * so a check ending on it is inconclusive (the Prometheus checks, where it decides
-   * whether `on_no_data` holds a rollback back). Others leave it unset.
+   * so a check ending on it is inconclusive (the Prometheus and Kubernetes checks, named
+   * or not, where it decides whether `on_no_data` holds a rollback back). The http check
+   * leaves it unset.
    */
   noAnswerIsUnknown?: boolean;
   signal: AbortSignal;

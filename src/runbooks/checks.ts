@@ -129,10 +129,8 @@ function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: nu
   }
   if (has(v, 'interval_seconds')) spec.intervalMs = readSecondsMs(r, v.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) ?? spec.intervalMs;
   if (has(v, 'on_no_data')) {
-    const at = [...path, 'on_no_data'];
-    const mode = readOnNoData(r, v.on_no_data, at);
+    const mode = readOnNoData(r, v.on_no_data, [...path, 'on_no_data']);
     if (mode === undefined) return undefined;
-    if (!noDataApplies(r, name, at)) return undefined;
     spec.onNoData = mode;
   }
   return spec;
@@ -179,7 +177,7 @@ function compileNamed(
     }
     if (inline && key === 'on_no_data') {
       const mode = readOnNoData(r, value, at);
-      if (mode !== undefined && noDataApplies(r, name, at)) spec.onNoData = mode;
+      if (mode !== undefined) spec.onNoData = mode;
       continue;
     }
     const p = def.params[key];
@@ -213,23 +211,14 @@ const ON_NO_DATA = ['fail', 'needs_human'] as const;
 
 /**
  * `on_no_data`: what a post-check's failure means when its last try could not measure
- * (no data, NaN, a query error, no answer). `needs_human` keeps the rollback from running
+ * (no data, NaN, a query error, no answer; for a check that reads the cluster, the
+ * named ones as the `kubernetes:` form, the API erring, refusing or not answering).
+ * Every named check reads Prometheus or the cluster, so each takes it. `needs_human` keeps the rollback from running
  * on a verdict nobody has: where the rollback re-applies what the action undid (a bad
  * deploy), a check that cannot read its metric would otherwise bring the fault back.
  */
 function readOnNoData(r: Reporter, v: unknown, at: YamlPath): OnNoData | undefined {
   return readOneOf(r, v, ON_NO_DATA, at);
-}
-
-/**
- * A named check takes it when it reads Prometheus ("no data"); of the checks that read
- * the cluster, the `kubernetes:` form takes it (the API erring or refusing on the last try).
- */
-function noDataApplies(r: Reporter, name: string, at: YamlPath): boolean {
-  if (namedCheck(name)?.needs === 'prometheus') return true;
-  const prom = NAMED_CHECK_NAMES.filter((n) => namedCheck(n)?.needs === 'prometheus');
-  r.report(at, `on_no_data applies to the checks that read Prometheus (promql, ${prom.join(', ')}) and to kubernetes: checks, not ${name}`);
-  return false;
 }
 
 function defaultsOf(def: NamedCheckDef): Record<string, unknown> {

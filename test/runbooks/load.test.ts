@@ -270,7 +270,7 @@ test('regex matchers are RE2: a hostile label cannot make matching backtrack, an
   assert.equal(backref.ok, false);
 });
 
-test('on_no_data: needs_human is read on promql, Prometheus-backed named and kubernetes: checks; elsewhere, or misspelt, it is a load error naming the path', () => {
+test('on_no_data: needs_human is read on promql, named and kubernetes: checks; elsewhere, or misspelt, it is a load error naming the path', () => {
   const rb = (checks: string) => ['runbooks:', '  r:', '    risk: LOW', '    action: kubectl rollout undo deployment {deployment} -n {namespace}', '    rollback: kubectl rollout undo deployment {deployment} -n {namespace}', '    post_checks:', checks, ''].join('\n');
   const good = parseRunbooksText(
     rb(
@@ -280,6 +280,10 @@ test('on_no_data: needs_human is read on promql, Prometheus-backed named and kub
         "      - promql: {query: 'up', expect: '== 1', on_no_data: needs_human}",
         "      - promql: {query: 'up', expect: '== 1'}",
         "      - kubernetes: {condition: deployment_ready, name: '{deployment}', namespace: '{namespace}', on_no_data: needs_human}",
+        // The named checks that read the cluster take it as the kubernetes: form does.
+        '      - pod_becomes_ready: {on_no_data: needs_human, timeout_seconds: 60}',
+        '      - {named: deployment_exists, on_no_data: needs_human}',
+        '      - {named: current_replicas_below_max, params: {max_replicas: 5}, on_no_data: fail}',
       ].join('\n'),
     ),
     'g.yaml',
@@ -287,22 +291,24 @@ test('on_no_data: needs_human is read on promql, Prometheus-backed named and kub
   assert.deepEqual(good.problems.map(formatProblem), []);
   assert.deepEqual(
     good.runbooks[0]!.postChecks.map((c) => ('onNoData' in c ? c.onNoData : undefined)),
-    ['needs_human', 'fail', 'needs_human', undefined, 'needs_human'],
+    ['needs_human', 'fail', 'needs_human', undefined, 'needs_human', 'needs_human', 'needs_human', 'fail'],
   );
   const bad = parseRunbooksText(
     rb(
       [
-        '      - pod_becomes_ready: {on_no_data: needs_human}',
+        '      - pod_becomes_ready: {on_no_data: needs-human}',
         "      - promql: {query: 'up', expect: '== 1', on_no_data: needs-human}",
-        '      - {named: deployment_exists, on_no_data: needs_human}',
+        '      - {named: deployment_exists, on_no_data: true}',
+        "      - http: {url: 'http://health.example/', on_no_data: needs_human}",
       ].join('\n'),
     ),
     'b.yaml',
   );
   assert.deepEqual(bad.problems.map(formatProblem), [
-    'b.yaml: runbooks.r.post_checks[0].pod_becomes_ready.on_no_data: on_no_data applies to the checks that read Prometheus (promql, metrics_improved, error_rate_normalized) and to kubernetes: checks, not pod_becomes_ready',
+    'b.yaml: runbooks.r.post_checks[0].pod_becomes_ready.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
     'b.yaml: runbooks.r.post_checks[1].promql.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
-    'b.yaml: runbooks.r.post_checks[2].on_no_data: on_no_data applies to the checks that read Prometheus (promql, metrics_improved, error_rate_normalized) and to kubernetes: checks, not deployment_exists',
+    'b.yaml: runbooks.r.post_checks[2].on_no_data: expected one of fail, needs_human, got true',
+    'b.yaml: runbooks.r.post_checks[3].http.on_no_data: unknown key',
   ]);
   // Before the actions, it would hold back nothing: a failed pre-check or guardrail runs no rollback.
   const before = parseRunbooksText(
@@ -314,8 +320,10 @@ test('on_no_data: needs_human is read on promql, Prometheus-backed named and kub
       '    pre_checks:',
       "      - promql: {query: 'up', expect: '== 1', on_no_data: needs_human}",
       "      - kubernetes: {condition: deployment_ready, name: '{deployment}', namespace: '{namespace}', on_no_data: needs_human}",
+      '      - replicas_greater_than_one: {on_no_data: needs_human}',
       '    guardrails:',
       "      - promql: {query: 'up', expect: '== 1', on_no_data: fail, timeout_seconds: 10}",
+      '      - {named: deployment_exists, on_no_data: needs_human, timeout_seconds: 5}',
       '',
     ].join('\n'),
     'p.yaml',
@@ -323,6 +331,8 @@ test('on_no_data: needs_human is read on promql, Prometheus-backed named and kub
   assert.deepEqual(before.problems.map(formatProblem), [
     'p.yaml: runbooks.r.pre_checks[0]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
     'p.yaml: runbooks.r.pre_checks[1]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
+    'p.yaml: runbooks.r.pre_checks[2]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
     'p.yaml: runbooks.r.guardrails[0]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
+    'p.yaml: runbooks.r.guardrails[1]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
   ]);
 });
