@@ -612,7 +612,7 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(fake.list('pods', NS).filter((p) => onA.includes(p.metadata.name)), []);
   });
 
-  it('a drain whose eviction answers stay lost until its timeout says the pod may have been evicted', async () => {
+  it('a drain whose eviction answers stay lost until its timeout says the pod may have been evicted, and is unconfirmed', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
     const onA = fake.list('pods', NS).find((p) => p.spec.nodeName === 'node-a')!.metadata.name;
     const path = `/api/v1/namespaces/${NS}/pods/${onA}/eviction`;
@@ -626,6 +626,8 @@ describe('kubernetes actions against the API fake', () => {
       [out.ok, out.detail],
       [false, `drain node node-a: 1 pod(s) not evicted within 1000ms: ${NS}/${onA} (connection reset (its eviction may have been carried out)); evicted 1; the node stays cordoned`],
     );
+    // As every write whose answer never came: what it changed is not known.
+    assert.deepEqual([out.unchanged, out.unconfirmed], [undefined, true]);
   });
 
   it('a drain whose evictions are forbidden (RBAC 403) stops at the first refusal, not asking again each round until its timeout', async () => {
@@ -713,6 +715,8 @@ describe('kubernetes actions against the API fake', () => {
       /^drain node node-a: 2 pod\(s\) not evicted within 1000ms: production\/api-server-p1 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); production\/api-server-p2 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
     );
     assert.ok(took >= 900 && took < 3000, `took ${took}ms`);
+    // Every eviction was answered (refused): nothing of it is unknown.
+    assert.equal(out.unconfirmed, undefined);
     assert.ok(fake.count('POST', EVICTION) >= 4, 'retried');
     assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);

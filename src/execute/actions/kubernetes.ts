@@ -570,10 +570,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const facts = { was_unschedulable: String(was), evicted: String(evicted.length) };
     const skippedText = skipped.length ? `; skipped ${skipped.join(', ')}` : '';
     if (notEvicted.length > 0) {
+      // A pod whose eviction answers stayed lost to the end may have been evicted or not:
+      // the step is unconfirmed, as any write whose answer never came (its rollback's
+      // uncordon still runs; what the eviction did is for a person to read).
+      const lost = [...pending.keys()].some((id) => unanswered.has(id));
       return {
         ok: false,
         detail: `drain node ${node}: ${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms`}: ${notEvicted.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
         facts,
+        ...(lost ? { unconfirmed: true } : {}),
       };
     }
     return { ok: true, detail: `drained node ${node}: evicted ${evicted.length} pod(s)${skippedText}`, facts };
