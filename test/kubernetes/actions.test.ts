@@ -153,6 +153,30 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('DELETE', `/api/v1/namespaces/${NS}/pods/bare`), 0);
   });
 
+  it('a pod already gone (404) before its eviction or delete is done without effect: nothing sent, nothing changed', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    const exec = createKubernetesActionExecutor(clients);
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      const out = await exec.run(kubeAction(verb, 'pod', 'api-server-gone', NS), stepContext());
+      const what = verb === 'evict_pod' ? 'evict' : 'delete';
+      assert.deepEqual(out, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-gone was already gone (404 when read): nothing to ${what}; done without effect` });
+    }
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    // Gone between the read and the eviction: the eviction's 404, confirmed by a read.
+    fake.injectDelay('POST', EVICTION, 30_000);
+    const racing = exec.run(kubeAction('evict_pod', 'pod', 'api-server-abc123', NS), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', EVICTION) === 1);
+    fake.cluster.remove('pods', NS, 'api-server-abc123');
+    fake.releaseDelays();
+    assert.deepEqual(await racing, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-abc123 was already gone (404 to its eviction): nothing to evict; done without effect` });
+    // A 404 while the pod is still there (a path the API server does not serve) is no such answer.
+    const [still] = fake.list('pods', NS).map((p) => p.metadata.name as string);
+    fake.injectError('POST', EVICTION, 404, 'NotFound', 'the server could not find the requested resource');
+    const odd = await exec.run(kubeAction('evict_pod', 'pod', still!, NS), stepContext());
+    assert.deepEqual([odd.ok, odd.detail], [false, `evict_pod pod ${NS}/${still}: 404 NotFound: the server could not find the requested resource`]);
+  });
+
   it('validates names read back from the API before using them', async () => {
     fake.addPod(NS, 'odd', { owner: { kind: 'ReplicaSet', name: 'Bad_Name/../x' } });
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'odd', NS), stepContext());
@@ -748,8 +772,9 @@ describe('kubernetes actions against the API fake', () => {
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext());
     assert.equal(out.ok, false);
     assert.match(out.detail, /^scale deployment production\/worker: 403 Forbidden: deployments\.apps "worker" is forbidden/);
+    // A pod that is not there is no error: see "a pod already gone".
     const missing = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'nope', NS), stepContext());
-    assert.equal(missing.detail, 'evict_pod pod production/nope: pod production/nope not found (already deleted or replaced?)');
+    assert.deepEqual([missing.ok, missing.detail], [true, 'pod production/nope was already gone (404 when read): nothing to evict; done without effect']);
   });
 
   it('rejects a verb on the wrong kind without calling the API', async () => {

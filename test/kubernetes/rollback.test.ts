@@ -58,6 +58,11 @@ ${runbook('drain-node', 'node_broken', `    actions:
     action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
       http: {method: POST, url: "${target.url}/undo"}
+`)}${runbook('evict', 'crashloop', `    action: kubectl delete pod {pod_name} -n {namespace}
+    post_checks:
+      - pod_becomes_ready: {timeout_seconds: 5, interval_seconds: 0.2}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo"}
 `)}${runbook('shrink', 'too_big', `    max_unavailable: 1
     action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
@@ -246,6 +251,39 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal(target.calls('/undo'), 0);
     assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED']);
+    assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
+  // Regression: a pod gone (404) before its eviction failed the step, and three such runs
+  // opened the circuit: a pod its controller replaced between the alert and the action
+  // switched the runbook off, though what the action is for (that pod gone) held.
+  it('a pod already gone before its eviction or delete: the step is done without effect, the run verifies and succeeds, no breaker failure', async () => {
+    fake.addDeployment(NS, 'checkout', 3);
+    target.route('POST', '/undo', { status: 200 });
+    for (let i = 1; i <= 3; i++) {
+      const pod = `checkout-gone-${i}`;
+      // The alert names the deployment: its counts are read, not the pod, which is gone by the action.
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'crashloop', service: 'checkout', confidence: 1, context: { deployment: 'checkout', pod_name: pod, namespace: NS } });
+      assert.deepEqual([r.body.action, r.body.event, r.body.success, r.body.rolled_back, r.body.reason], ['executed', 'SUCCESS', true, false, 'risk LOW: guardrails passed']);
+      const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+      assert.deepEqual(
+        e.steps.map((s: { phase: string; ok: boolean; detail: string; unconfirmed?: boolean }) => [s.phase, s.ok, s.detail, s.unconfirmed ?? null]),
+        [
+          ['action', true, `pod ${NS}/${pod} was already gone (404 when read): nothing to evict; done without effect`, null],
+          ['post_check', true, e.steps[1].detail, null],
+        ],
+      );
+    }
+    assert.equal(fake.count('POST', /eviction$/), 0);
+    assert.equal(target.calls('/undo'), 0);
+    const circuit = (await svc.get('/api/v1/runbooks/evict')).body.circuit;
+    assert.deepEqual([circuit.state, circuit.failures], ['closed', 0]);
+    // force_delete's plain delete the same.
+    const del = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_pod', service: 'checkout', confidence: 1, context: { deployment: 'checkout', pod_name: 'checkout-gone-9', namespace: NS } });
+    assert.deepEqual([del.body.event, del.body.success], ['SUCCESS', true]);
+    const [step] = (await svc.get(`/api/v1/executions/${del.body.execution_id}`)).body.steps;
+    assert.deepEqual([step.ok, step.detail], [true, `pod ${NS}/checkout-gone-9 was already gone (404 when read): nothing to delete; done without effect`]);
+    assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
   });
 

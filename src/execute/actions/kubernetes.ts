@@ -191,14 +191,42 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return null;
   }
 
-  async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<V1Pod> {
+  /** The pod to remove, or null when it is not there (404). */
+  async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<V1Pod | null> {
+    let pod: V1Pod;
     try {
-      const pod = await readPod(clients, ns, name, signal);
-      if (pod.metadata?.deletionTimestamp) throw new StepFailure(`pod ${ns}/${name} is already terminating`);
-      return pod;
+      pod = await readPod(clients, ns, name, signal);
     } catch (err) {
-      if (isKubeStatus(err, 404)) throw new StepFailure(`pod ${ns}/${name} not found (already deleted or replaced?)`);
+      if (isKubeStatus(err, 404)) return null;
       throw err;
+    }
+    if (pod.metadata?.deletionTimestamp) throw new StepFailure(`pod ${ns}/${name} is already terminating`);
+    return pod;
+  }
+
+  /**
+   * Removing a pod that is already gone has nothing to do: what the step is for (that pod
+   * no longer running) holds, and nothing was asked of the cluster. The step is done
+   * without effect and says so; counted as a failure, a pod that went by itself between
+   * the alert and the action (its controller replaced it, someone deleted it) would count
+   * against the breaker, and a few of them would switch the runbook off. The post-checks
+   * still judge the workload.
+   */
+  function alreadyGone(ns: string, name: string, verb: 'evict' | 'delete', when: string): ActionOutcome {
+    return { ok: true, unchanged: true, detail: `pod ${ns}/${name} was already gone (404 ${when}): nothing to ${verb}; done without effect` };
+  }
+
+  /**
+   * A 404 to the eviction or delete itself: the pod went between the read and the write,
+   * if a read now says it is not there (a 404 for some other reason, a path the API server
+   * does not serve, is not taken for the pod being gone).
+   */
+  async function goneSince(ns: string, name: string, signal: AbortSignal): Promise<boolean> {
+    try {
+      await readPod(clients, ns, name, signal);
+      return false;
+    } catch (err) {
+      return isKubeStatus(err, 404);
     }
   }
 
@@ -234,6 +262,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
+    if (!pod) return alreadyGone(ns, a.name, 'evict', 'when read');
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     try {
@@ -242,6 +271,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
       if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: evictionRefused(err) };
       if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
+      if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'evict', 'to its eviction');
       throw err;
     }
     return { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
@@ -249,19 +279,25 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
+    if (!pod) return alreadyGone(ns, a.name, 'delete', 'when read');
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     const grace = gracePeriodArg(a.args);
-    await write(writes, () =>
-      kubeCall(clients, signal, (o) =>
-        clients.core.deleteNamespacedPod(
-          { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
-          o,
+    try {
+      await write(writes, () =>
+        kubeCall(clients, signal, (o) =>
+          clients.core.deleteNamespacedPod(
+            { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
+            o,
+          ),
         ),
-      ),
-    );
+      );
+    } catch (err) {
+      if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
+      throw err;
+    }
     return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
