@@ -223,6 +223,13 @@ function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefin
       ok = false;
       return;
     }
+    // The escape "\0" (or "\u0000") in a double-quoted string is a NUL, which no argument
+    // can hold: execve ends an argument at it, and the step would fail only when it ran.
+    // (A raw NUL byte in the file is refused with the file's hidden characters.)
+    if (text.includes('\u0000')) {
+      r.report([...path, i], `the ${i === 0 ? 'program' : 'argument'} cannot hold a NUL character: the operating system ends an argument at it, so the program could never be started with it; remove it`);
+      ok = false;
+    }
     // A program gets `{queue-name}` or `{{service}}` as written: never what was meant.
     if (refuseNearMisses(r, text, [...path, i])) ok = false;
     out.push(compileTemplate(text, 'argv'));

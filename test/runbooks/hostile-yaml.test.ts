@@ -219,3 +219,19 @@ test('a raw control or invisible character is refused with its line and column: 
   assert.deepEqual(problems, []);
   assert.equal(runbooks.length, 1);
 });
+
+// Regression: the escape "\0" (or "\u0000") in a double-quoted argument loaded, and the
+// step failed when it ran: no program can be given an argument holding a NUL.
+test('a NUL written as an escape in a command argument ("\\0", "\\u0000", "\\x00") is refused at load, naming the file and the argument', () => {
+  const NUL = 'cannot hold a NUL character: the operating system ends an argument at it, so the program could never be started with it; remove it';
+  const argv = (...args: string[]): string => rb('risk: LOW', `action: {command: {argv: [${args.join(', ')}]}}`, 'rollback: none', 'rollback_reason: x');
+  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"/tmp/a\\0b"')), [`4: x.yaml: runbooks.r.action.command.argv[1]: the argument ${NUL}`]);
+  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"ok"', '"\\u0000"')), [`4: x.yaml: runbooks.r.action.command.argv[2]: the argument ${NUL}`]);
+  assert.deepEqual(problemsOf(argv('"/usr/bin/touch\\x00"', '"ok"')), [`4: x.yaml: runbooks.r.action.command.argv[0]: the program ${NUL}`]);
+  // Also in a runbook's list of actions, and next to a placeholder.
+  const listed = rb('risk: LOW', 'actions:', '  - command: {argv: [/usr/bin/logger, "{service}\\0"]}', 'rollback: none', 'rollback_reason: x');
+  assert.deepEqual(problemsOf(listed), [`5: x.yaml: runbooks.r.actions[0].command.argv[1]: the argument ${NUL}`]);
+  // Other escapes are text an argument may hold.
+  const { problems } = parseRunbooksText(argv('/usr/bin/printf', '"a\\tb\\u00e9"'), 'x.yaml');
+  assert.deepEqual(problems, []);
+});
