@@ -13,7 +13,7 @@ import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbo
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
-import { readBoundedFile, systemClock, type Clock } from './lib/index.js';
+import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
@@ -525,12 +525,17 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // state are pruned, so the database holds what the guardrails read plus a bounded
   // history, not everything since the first alert (the audit log keeps that).
   let sweeping: Promise<PruneResult> | undefined;
+  const pruneHorizon = createPruneHorizon(clock);
   async function housekeep(): Promise<PruneResult> {
     repeats.flush();
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
+    const retention = { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs };
+    // Not the wall clock as it is: a forward step of it, corrected again, must not prune
+    // what the guardrails and the dedup still read (see createPruneHorizon).
+    const at = pruneHorizon.now(Math.max(retention.dedupMs, retention.historyMs, Math.max(3_600_000, cooldownMs) + 60_000));
     for (;;) {
-      const r = store.prune(clock.now(), { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs });
+      const r = store.prune(at, retention);
       total.rateEvents += r.rateEvents;
       total.incidents += r.incidents;
       total.executions += r.executions;

@@ -8,25 +8,99 @@ import { parseDuration } from './durations.js';
 export interface Clock {
   /** Milliseconds since the Unix epoch. */
   now(): number;
+  /**
+   * Milliseconds from an arbitrary origin that move only as time passes: a step of the
+   * wall clock (NTP correcting a bad RTC, an operator's `date -s`) does not move them.
+   * Absent: nothing tells a step from time passing (see createPruneHorizon).
+   */
+  monotonic?(): number;
 }
 
-export const systemClock: Clock = Object.freeze({ now: () => Date.now() });
+export const systemClock: Clock = Object.freeze({ now: () => Date.now(), monotonic: () => performance.now() });
 
 /** A clock that only moves when told to: for tests and replay. */
 export interface ManualClock extends Clock {
+  monotonic(): number;
+  /** Time passes to `ms` (forward; set back, the wall clock alone moves, as `step`). */
   set(ms: number): void;
+  /** Time passes: the wall clock and the monotonic time move together. */
   advance(ms: number): void;
+  /** The wall clock is stepped by `ms` (either way) while no time passes. */
+  step(ms: number): void;
 }
 
 export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
   let t = startMs;
+  let mono = 0;
   return {
     now: () => t,
+    monotonic: () => mono,
     set: (ms) => {
+      mono += Math.max(0, ms - t);
       t = ms;
     },
     advance: (ms) => {
+      mono += Math.max(0, ms);
       t += ms;
+    },
+    step: (ms) => {
+      t += ms;
+    },
+  };
+}
+
+/** A wall clock ahead of the time passed by no more than this is taken as it is (timer jitter, NTP slewing). */
+const STEP_TOLERANCE_MS = 1_000;
+
+/**
+ * The time housekeeping prunes by: the wall clock, except that a forward step of it
+ * counts only once it has held for `settleMs` of time passing.
+ *
+ * Rows are pruned by their wall-clock age (dedup keys after the dedup retention,
+ * rate-limit rows after their hour). Pruned by the wall clock as it is, a clock set a
+ * day forward for a minute pruned every dedup key and rate-limit row at once; once it
+ * was put right, an alert re-delivered was decided again and its fix ran a second
+ * time, and the rate limit no longer counted the first run. So the time given here
+ * moves forward no faster than the monotonic clock (time really passing) while the wall
+ * clock is ahead of it: a step is not time passed, and a step corrected again costs
+ * nothing. A step back is followed at once (rows are then kept longer, never fewer).
+ *
+ * Why not judge by the newest time recorded instead: alerts keep coming while the
+ * clock is wrong, and their rows carry the stepped time, which then pruned the others
+ * all the same; nor by bounding each prune's step alone: a step that is right (a clock
+ * that was behind at boot) would then never be caught up with, and every row kept
+ * longer by it for as long as the process runs. Here a forward step that has held for
+ * `settleMs` (the longest retention) is taken as the time: by then every row recorded
+ * before it is past its retention in real time too, so taking it forgets nothing that
+ * must be remembered, and the rows recorded since carry the clock's time.
+ *
+ * What it cannot see: a step made while rectify is stopped (the wall clock at its start is
+ * taken as it is), and a clock without `monotonic`, whose wall time is used as it is.
+ */
+export function createPruneHorizon(clock: Clock): { now(settleMs: number): number } {
+  // From its creation (the service's start), not its first use: a step before the first
+  // housekeeping pass is a step all the same.
+  const start = clock.monotonic?.();
+  let last: { at: number; mono: number } | undefined = start === undefined ? undefined : { at: clock.now(), mono: start };
+  /** Monotonic time the wall clock was first seen ahead of the time passed, while it stays so. */
+  let aheadSince: number | undefined;
+  return {
+    now(settleMs) {
+      const wall = clock.now();
+      const mono = clock.monotonic?.();
+      if (mono === undefined) return wall;
+      let at = wall;
+      if (last) {
+        const passed = last.at + Math.max(0, mono - last.mono);
+        if (wall <= passed + STEP_TOLERANCE_MS) aheadSince = undefined;
+        else {
+          aheadSince ??= mono;
+          if (mono - aheadSince < settleMs) at = passed;
+          else aheadSince = undefined;
+        }
+      }
+      last = { at, mono };
+      return at;
     },
   };
 }

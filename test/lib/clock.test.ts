@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { impossibleTime, parseRfc3339, parseSince, sinceProblem } from '../../src/lib/index.js';
+import { createManualClock, createPruneHorizon, impossibleTime, parseRfc3339, parseSince, sinceProblem } from '../../src/lib/index.js';
 
 describe('RFC 3339 times', () => {
   it('reads a time that exists, with an offset or fractions, and a leap day of a leap year', () => {
@@ -39,5 +39,57 @@ describe('RFC 3339 times', () => {
     assert.equal(parseSince('2026-02-31T12:00:00Z', now), undefined);
     assert.equal(sinceProblem('2026-02-31T12:00:00Z', now), '2026-02-31 does not exist: February 2026 has 28 days');
     assert.equal(sinceProblem('soon', now), 'expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "soon"');
+  });
+});
+
+describe('the prune horizon', () => {
+  const H = 3_600_000;
+  it('moves with time passing, not with a forward step of the wall clock, until the step has held for settleMs', () => {
+    const clock = createManualClock(0);
+    const horizon = createPruneHorizon(clock);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), H);
+    clock.step(24 * H);
+    assert.equal(horizon.now(2 * H), H, 'a step is no time passed');
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 2 * H);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 27 * H, 'held for settleMs: taken as the time');
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 28 * H);
+  });
+
+  it('a forward step corrected again costs nothing; a step back is followed at once; small jitter is taken as it is', () => {
+    const clock = createManualClock(0);
+    const horizon = createPruneHorizon(clock);
+    clock.step(24 * H);
+    assert.equal(horizon.now(2 * H), 0, 'stepped before the first pass: still a step');
+    clock.step(-24 * H);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), H);
+    clock.step(-H / 2);
+    assert.equal(horizon.now(2 * H), H / 2);
+    clock.step(500);
+    assert.equal(horizon.now(2 * H), H / 2 + 500);
+    // A step that came back before settleMs: the wait starts again with the next one.
+    clock.step(24 * H);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 1.5 * H + 500);
+    clock.step(-24 * H);
+    assert.equal(horizon.now(2 * H), 1.5 * H + 500);
+    clock.step(24 * H);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 2.5 * H + 500);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 3.5 * H + 500, 'held an hour since it was seen: not yet taken');
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 28.5 * H + 500);
+  });
+
+  it('a clock without monotonic time is taken as it is', () => {
+    let t = 0;
+    const horizon = createPruneHorizon({ now: () => t });
+    t = 24 * H;
+    assert.equal(horizon.now(2 * H), 24 * H);
   });
 });
