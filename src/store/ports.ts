@@ -349,7 +349,7 @@ export interface Store {
   queryAudit(q: AuditQuery): AuditRow[];
   /**
    * One page of the audit log, newest first, and where the next (older) page starts
-   * (`before` for it), or null at the end. A filter no index serves (event, since)
+   * (`before` for it), or null when no older row matches. A filter no index serves (event, since)
    * scans a bounded number of rows per page, so a page can hold fewer than `limit`
    * rows and still have a next one: paging never stalls the service on a long log.
    */

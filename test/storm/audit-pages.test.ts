@@ -11,8 +11,8 @@ import { startTestService } from '../helpers/service.js';
 
 /**
  * The audit log is never pruned, and a storm writes a row per alert, so it grows
- * into the millions. A page filtered only by `event` or `since` (no index serves
- * them) reads a bounded number of rows, so a dashboard asking for a rare event does
+ * into the millions. A page filtered only by `event` (no index serves it) or
+ * `since` reads a bounded number of rows, so a dashboard asking for a rare event does
  * not hold the event loop while it reads the whole log; paging on from the cursor
  * still finds every row, once, newest first. Here the budget is 30 rows in steps
  * of 10, over 300 rows.
@@ -66,14 +66,14 @@ describe('audit pages on a long log', () => {
     assert.deepEqual(next.events.map((e) => e.seq), [294, 293, 292, 291, 290]);
   });
 
-  it('since: the walk ends at the first step older than it, without reading back to the start', () => {
+  it('since: the walk ends where no older row is at or after it (the index on the time says so), without reading back to the start', () => {
     const { pages, cursors } = walk({ since: T0 + 275 * 1000, event: 'RATE_LIMITED' }, 100);
     assert.deepEqual(pages.flat(), Array.from({ length: 26 }, (_, i) => 300 - i).filter((s) => s % 50 !== 0));
-    assert.equal(pages.length, 1, 'one page: the third step is already older than since');
+    assert.equal(pages.length, 1, 'one page: no row below the third step is at or after since');
     assert.deepEqual(cursors, [null]);
   });
 
-  it('the SIEM export from a time starts at its first row (found by bisecting seqs), then pages on by seq', () => {
+  it('the SIEM export from a time starts at its first row (found through the index on the time), then pages on by seq', () => {
     const seqs = (q: { afterSeq: number; since?: number; limit: number }) => store.auditRecords(q).map((r) => r.seq);
     const since = T0 + 275 * 1000;
     assert.deepEqual(seqs({ afterSeq: 0, since, limit: 5 }), [275, 276, 277, 278, 279]);

@@ -140,6 +140,8 @@ function toSchema007(path: string): void {
     // 007 rebuilds audit_told without INTAKE_REFUSED (its first statement drops the index 008 built).
     db.exec(readFileSync(join(MIGRATIONS_DIR, readdirSync(MIGRATIONS_DIR).find((f) => f.startsWith('007_'))!), 'utf8'));
     db.exec('ALTER TABLE incidents DROP COLUMN seen_at');
+    // 010 adds an index on the audit rows' time.
+    db.exec('DROP INDEX audit_at');
   } finally {
     db.close();
   }
@@ -218,9 +220,11 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     assert.deepEqual(applied.slice(0, 7), before);
-    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length);
+    // 008 and 009 rebuild an index and add a column; 010 adds one index.
+    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 1);
+    assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
 
     // A barrier: each receiver's queue sends in order, so what startup told comes before it.
     assert.equal((await q.post('/api/v1/runbooks/spare/resume', { by: 'alice', reason: 'barrier' })).status, 200);

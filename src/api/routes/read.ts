@@ -136,7 +136,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     {
       summary: 'The audit log, newest first, paginated',
       description:
-        'Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null. Filtering by `event` or `since` alone reads a bounded part of the log per page, so such a page can hold fewer than `limit` events and still have a `next_cursor`.',
+        'Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: a page has one only when an older row matches. Filtering by `event` or `since` alone reads a bounded part of the log per page, so such a page can hold fewer than `limit` events and still have a `next_cursor`. `since` keeps each row by its own time, also when times do not rise with `seq` (a clock stepped back).',
       tags: ['audit'],
       querystring: auditQuerySchema,
       response: { 200: auditPageSchema, 400: errorSchema },

@@ -113,6 +113,8 @@ function unavailable(err: unknown): RectifyError {
 }
 
 const AUDIT_RECORD_COLUMNS = 'seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash';
+/** Seqs read per step by an export from a time (a step holding none of its rows is skipped through the index). */
+const AUDIT_RECORD_WINDOW = 50_000;
 
 /** Reads the audit log and its chain from a database file without migrating or writing it (`rectify audit verify`). */
 export function openSqliteAuditReader(path: string): {
@@ -128,38 +130,51 @@ export function openSqliteAuditReader(path: string): {
 
 function auditReader(db: Database.Database) {
   const page = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
-  const pageSince = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`);
   const highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
   const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit');
-  const rowFrom = db.prepare('SELECT seq, at FROM audit WHERE seq >= ? ORDER BY seq LIMIT 1');
+  // Prepared at first use: a database read without migrating (`rectify audit verify`)
+  // may predate the index on `at` (migration 010), and verifying never filters by time.
+  let sinceStmts: { window: Database.Statement; firstAbove: Database.Statement; lastBelow: Database.Statement } | undefined;
+  const since = () =>
+    (sinceStmts ??= {
+      window: db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND at >= ? ORDER BY seq LIMIT ?`),
+      firstAbove: db.prepare('SELECT MIN(seq) FROM audit INDEXED BY audit_at WHERE at >= ? AND seq > ?').pluck(),
+      lastBelow: db.prepare('SELECT MAX(seq) FROM audit INDEXED BY audit_at WHERE at >= ? AND seq < ?').pluck(),
+    });
 
-  /**
-   * The first seq above `after` whose row is at or after `since`, found by bisecting
-   * seqs (rows are appended in time order): about twenty indexed lookups, where the
-   * query alone would read every older row of the log before its first match.
-   */
-  function firstSince(after: number, since: number): number {
-    let lo = after + 1;
-    let hi = newestSeq() + 1;
-    while (lo < hi) {
-      const mid = lo + Math.floor((hi - lo) / 2);
-      const r = firstFrom(mid);
-      if (!r || r.at >= since) hi = mid;
-      else lo = r.seq + 1;
-    }
-    return lo;
-  }
   /** The newest row's seq (0 for an empty log). */
   const newestSeq = (): number => (maxSeq.get() as { seq: number | null }).seq ?? 0;
-  /** The first row at or after `seq`: its seq and time. */
-  const firstFrom = (seq: number) => rowFrom.get(seq) as { seq: number; at: number } | undefined;
+  /**
+   * The lowest seq above `after` whose row was written at or after `since` (null when
+   * none): read from the index on `at`, each row by its own time. Times need not rise
+   * with seq: a clock stepped back writes older times after newer ones.
+   */
+  const firstSinceAbove = (after: number, at: number): number | null => since().firstAbove.get(at, after) as number | null;
+  /** The highest seq below `before` whose row was written at or after `since` (null when none). */
+  const lastSinceBelow = (before: number, at: number): number | null => since().lastBelow.get(at, before) as number | null;
 
   return {
     newestSeq,
-    firstFrom,
+    lastSinceBelow,
     auditRecords(q: AuditRecordQuery): AuditRecord[] {
       if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
-      return pageSince.all(Math.max(q.afterSeq, firstSince(q.afterSeq, q.since) - 1), q.since, q.limit) as AuditRecord[];
+      // Read by seq in windows, keeping the rows at or after `since`; a window with
+      // none of them (the rows before `since`, or written while the clock was behind
+      // it) is passed over in one step through the index on `at`, not read row by row.
+      const rows: AuditRecord[] = [];
+      let after = q.afterSeq;
+      const newest = newestSeq();
+      while (rows.length < q.limit && after < newest) {
+        const upTo = Math.min(newest, after + AUDIT_RECORD_WINDOW);
+        const got = since().window.all(after, upTo, q.since, q.limit - rows.length) as AuditRecord[];
+        rows.push(...got);
+        if (got.length === 0) {
+          const next = firstSinceAbove(upTo, q.since);
+          if (next === null) break;
+          after = next - 1;
+        } else after = upTo;
+      }
+      return rows;
     },
     auditHighWater(): number {
       const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
@@ -472,14 +487,20 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   });
 
   const scan = opts.auditScan ?? { budget: 200_000, step: 50_000 };
+  const sinceInStep = db.prepare('SELECT 1 FROM audit WHERE seq < ? AND seq >= ? AND at >= ? LIMIT 1').pluck();
 
   /**
    * Filters an index serves (incident, runbook, execution), or none, are one query.
-   * `event` and `since` have no index (each would cost every alert of a storm one
-   * more B-tree insert), and on a long log a query with only them would read it
-   * whole on the event loop: they are read in steps of seqs, newest first, at most
-   * `scan.budget` rows per page. `since` ends the walk at the first step whose oldest
-   * row is older than it (rows are appended in time order).
+   * `event` has no index (it would cost every alert of a storm one more B-tree
+   * insert), and on a long log a query with it would read the log whole on the event
+   * loop: it is read in steps of seqs, newest first, at most `scan.budget` rows per
+   * page. `since` keeps each row by its own time, whatever its seq (a clock stepped
+   * back writes older times after newer ones): a step holding no row at or after it
+   * is passed over through the index on `at` (migration 010), and the walk ends
+   * where that index has no such row below it.
+   *
+   * Each page reads one row more than `limit`: a cursor is given only when a row
+   * follows the page, or when the budget ended the walk before it knew.
    */
   function auditPage(q: AuditQuery): { events: AuditRow[]; nextBefore: number | null } {
     const where: string[] = [];
@@ -500,7 +521,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     };
     const rows = (stmt: Database.Statement, ...bounds: unknown[]): AuditRow[] =>
       (stmt.all(...args, ...bounds) as Array<Record<string, unknown>>).map(rowToAudit);
-    const full = (events: AuditRow[]) => ({ events, nextBefore: events.length === q.limit ? events[events.length - 1]!.seq : null });
+    // `read` holds up to limit + 1 rows: the one past the page says a next page exists.
+    const full = (read: AuditRow[]) => {
+      const events = read.slice(0, q.limit);
+      return { events, nextBefore: read.length > q.limit ? events[events.length - 1]!.seq : null };
+    };
     // An incident or an execution has a handful of rows, and no other filter makes the
     // one query long. A runbook may have millions (a storm writes a row per alert): with
     // event or since as well, the index would hand over every one of them to test, so
@@ -508,24 +533,35 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const narrow = Boolean(q.incident_id || q.execution_id);
     const unindexed = q.event !== undefined || q.since !== undefined;
     if (where.length === 0 || narrow || (indexed && !unindexed)) {
-      return full(q.before !== undefined ? rows(statement(['seq < ?']), q.before, q.limit) : rows(statement([]), q.limit));
+      return full(q.before !== undefined ? rows(statement(['seq < ?']), q.before, q.limit + 1) : rows(statement([]), q.limit + 1));
     }
 
     const step = statement(['seq < ?', 'seq >= ?']);
+    // Whether a step holds a row at or after `since` at all (it may hold none of the event asked for).
+    const sinceIn = q.event !== undefined || q.runbook !== undefined ? sinceInStep : null;
     let hi = q.before ?? audit.newestSeq() + 1;
     const events: AuditRow[] = [];
     let scanned = 0;
-    while (events.length < q.limit) {
-      if (hi <= 1) return { events, nextBefore: null };
-      if (scanned >= scan.budget) return { events, nextBefore: hi };
-      const lo = Math.max(1, hi - scan.step);
-      events.push(...rows(step, hi, lo, q.limit - events.length));
-      scanned += hi - lo;
-      if (q.since !== undefined && events.length < q.limit) {
-        const oldest = audit.firstFrom(lo);
-        if (oldest !== undefined && oldest.at < q.since) return { events, nextBefore: null };
+    while (events.length <= q.limit) {
+      if (hi <= 1) return full(events);
+      if (scanned >= scan.budget) {
+        // The next page starts at the newest row below at or after `since`; with none, there is no next page.
+        const top = q.since !== undefined ? audit.lastSinceBelow(hi, q.since) : hi - 1;
+        return top === null ? full(events) : { events: events.slice(0, q.limit), nextBefore: top + 1 };
       }
+      const lo = Math.max(1, hi - scan.step);
+      const got = rows(step, hi, lo, q.limit + 1 - events.length);
+      events.push(...got);
+      scanned += hi - lo;
+      const stepHeldSince = got.length > 0 || (sinceIn !== null && sinceIn.get(hi, lo, q.since) !== undefined);
       hi = lo;
+      if (q.since !== undefined && !stepHeldSince) {
+        // No row of the step is at or after `since`: the walk goes on from the newest
+        // one below it, or ends when there is none.
+        const top = audit.lastSinceBelow(lo, q.since);
+        if (top === null) return full(events);
+        hi = top + 1;
+      }
     }
     return full(events);
   }
