@@ -35,7 +35,7 @@ describe('a database locked by another process', () => {
   let target: HttpTarget;
   before(async () => {
     target = await startHttpTarget();
-    for (const s of ['ready', 'wait']) target.route('POST', `/act/${s}`, { status: 200 });
+    for (const s of ['ready', 'wait', 'locked']) target.route('POST', `/act/${s}`, { status: 200 });
   });
   after(async () => target.close());
 
@@ -63,6 +63,35 @@ describe('a database locked by another process', () => {
     const again = await svc.post('/api/v1/incidents?wait=true', broken('ready', 'READY-1'));
     assert.deepEqual([again.status, again.body.action, again.body.success], [202, 'executed', true]);
     assert.equal(target.calls('/act/ready'), 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('within --db-busy-timeout of the lock, before any commit failed on it, /readyz answers 503 naming it; ready again once it goes', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '60s'] });
+    const waitingFor = 'SQLITE_BUSY: database is locked (another connection holds its write lock; a commit waits for it up to 60000 ms)';
+    assert.equal((await svc.get('/readyz')).status, 200);
+    const lock = await holdDatabaseLock(svc.dbPath);
+    let released = false;
+    try {
+      // Nothing waits to be written yet: the probe finds the lock taken.
+      const idle = await svc.get('/readyz');
+      assert.equal(idle.status, 503);
+      assert.deepEqual({ ready: idle.body.ready, store: idle.body.store, store_error: idle.body.store_error }, { ready: false, store: 'unavailable', store_error: waitingFor });
+      // A request waits for the lock (well within its busy timeout): still not ready, and the wait goes on.
+      const waiting = svc.post('/api/v1/incidents?wait=true', broken('locked', 'LOCKED-1'));
+      await until('the request waits for the lock', async () => (svc.service.store.pending() > 0 ? true : undefined));
+      const busy = await svc.get('/readyz');
+      assert.deepEqual([busy.status, busy.body.store, busy.body.store_error], [503, 'unavailable', waitingFor]);
+      await lock.release();
+      released = true;
+      const r = await waiting;
+      assert.deepEqual([r.status, r.body.action, r.body.success], [202, 'executed', true]);
+    } finally {
+      if (!released) await lock.release();
+    }
+    const ready = await svc.get('/readyz');
+    assert.deepEqual([ready.status, ready.body.ready, ready.body.store, ready.body.store_error], [200, true, 'ok', undefined]);
+    assert.equal(target.calls('/act/locked'), 1);
     await svc.stop({ remove: true });
   });
 

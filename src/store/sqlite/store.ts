@@ -594,6 +594,23 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     return { approvals, next, total };
   }
 
+  /**
+   * Takes the write lock and lets it go at once (BEGIN IMMEDIATE, ROLLBACK): nothing is
+   * written, nothing synced. With the busy timeout at 0 a lock held by another
+   * connection is answered at once (SQLITE_BUSY), never waited for. The error, or null.
+   */
+  function lockProbe(): unknown {
+    if (db.inTransaction) return null;
+    try {
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('ROLLBACK');
+      return null;
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      return err;
+    }
+  }
+
   function ping(): boolean {
     try {
       db.prepare('SELECT 1').get();
@@ -680,6 +697,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         }
       }
       if (fault) return { ok: false, detail: fault.message };
+      // No commit has failed yet, but one would wait: writes are queued for a lock held
+      // elsewhere, or the lock is taken now. Not ready, before the busy timeout runs out.
+      if (lockWait) return { ok: false, detail: faultOf(lockWait.err).message };
+      const busy = lockProbe();
+      if (busy) return { ok: false, detail: faultOf(busy).message };
       return ping() ? { ok: true, detail: null } : { ok: false, detail: 'the database does not answer' };
     },
     auditRecords: (q) => audit.auditRecords(q),
