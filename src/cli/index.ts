@@ -12,7 +12,7 @@ import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
 import { runCommand, runHelp } from './client/run.js';
 import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
-import { nearest, oneLine } from '../lib/index.js';
+import { nearest, oneLine, visible } from '../lib/index.js';
 
 export { EXIT, type CliIO } from './io.js';
 
@@ -72,7 +72,11 @@ function unknownCommand(name: string): string[] {
 }
 
 /** run(argv, io) → exit code: the whole CLI, testable without a process. */
-export async function runCli(argv: string[], io: CliIO): Promise<number> {
+export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
+  // Every line printed shows the characters a terminal draws as nothing as their escape
+  // (JSON's, so --json output is the same document): text from the service cannot pass
+  // "shop\u200b" off as "shop".
+  const io: CliIO = { ...terminal, out: (line) => terminal.out(visible(line)), err: (line) => terminal.err(visible(line)) };
   let [name, ...rest] = argv;
   // `audit verify` and `audit export` are the two-word forms of audit-verify and audit-export.
   if (name === 'audit' && (rest[0] === 'verify' || rest[0] === 'export')) [name, ...rest] = [`audit-${rest[0]}`, ...rest.slice(1)];

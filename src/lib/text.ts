@@ -34,3 +34,28 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u061c\u200e\u200f\u202a
 export function oneLine(s: string): string {
   return s.replace(CONTROL, ' ');
 }
+
+/**
+ * Characters a terminal draws as nothing: the format characters (Unicode category Cf:
+ * zero-width space, joiners and non-joiner U+200B–U+200D, the marks U+200E–U+200F,
+ * U+2060–U+2064 word joiner and invisible operators, U+FEFF, the soft hyphen U+00AD,
+ * the bidirectional controls, the tag characters U+E0000–U+E007F…) and the blanks that
+ * are letters or marks (U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the
+ * Khmer vowels U+17B4, U+17B5, the Mongolian selectors U+180B–U+180F).
+ */
+// The marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F) stand alone: in a class after a letter they would read as combined with it.
+const INVISIBLE = /[\p{Cf}\u115f\u1160\u180e\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+
+/**
+ * The value with every invisible character written as its escape (`shop\u200b`), so
+ * "shop\u200b" cannot pass for "shop" on a terminal. The escape is JSON's: applied to
+ * a JSON document (where such a character can only stand inside a string) it leaves the
+ * same document, each character outside the BMP written as its two UTF-16 escapes.
+ */
+export function visible(s: string): string {
+  return s.replace(INVISIBLE, (c) => {
+    let out = '';
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
+}

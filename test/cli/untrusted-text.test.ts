@@ -66,4 +66,41 @@ describe('what an alert says never reaches the terminal raw', () => {
       await fake.close();
     }
   });
+
+  it('characters a terminal draws as nothing (zero-width, word joiner, BOM, soft hyphen, tags) are shown as their escape: "shop\\u200b" is not "shop"', async () => {
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    action:
+      http: {method: POST, url: "http://127.0.0.1:9/undo/{deployment}"}
+`,
+      args: ['--listen', '127.0.0.1:0'],
+    });
+    const service = 'shop\u200b\u200c\u200d\u2060\u2064\ufeff\u00ad\u{e0041}';
+    const shown = String.raw`shop\u200b\u200c\u200d\u2060\u2064\ufeff\u00ad\udb40\udc41`;
+    const invisible = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u{e0000}-\u{e007f}]/u;
+    try {
+      const env = { RECTIFY_SERVER: await svc.service.listen() };
+      const res = await svc.post('/api/v1/webhooks/alertmanager', alert(service));
+      assert.equal(res.status, 202, JSON.stringify(res.body));
+      const id = res.body.results[0].approval_id as string;
+      const t = await cli(['approvals'], { env });
+      assert.equal(t.code, 0);
+      assert.equal(t.out.length, 2);
+      assert.match(t.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+${shown.replace(/\\/g, '\\\\')}\\s+pending\\s`));
+      // The columns stay aligned: the status column starts where its header does.
+      assert.equal(t.out[1]!.indexOf('pending'), t.out[0]!.indexOf('STATUS'));
+      // --json is the same data, the characters written as JSON escapes.
+      const json = await cli(['approvals', '--json'], { env });
+      assert.equal(json.json().approvals[0].service, service);
+      assert.ok(json.out.join('\n').includes(`"service":"${shown}"`));
+      const no = await cli(['reject', id, '--by', 'bob'], { env });
+      assert.deepEqual([no.code, no.out], [0, [`rejected ${id} (rollback-deployment on ${shown}) as bob: nothing will run`]]);
+      assert.ok(![...t.out, ...json.out, ...no.out].some((l) => invisible.test(l)));
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
 });

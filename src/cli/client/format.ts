@@ -1,12 +1,15 @@
-import { oneLine } from '../../lib/index.js';
+import { oneLine, visible } from '../../lib/index.js';
 
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: in a
  * value the service got from outside (alert labels, who acted), a newline forges a row and
  * an escape sequence rewrites the terminal. `oneLine` (lib/text.ts, shared with the
- * notifications) puts a value on one line.
+ * notifications) puts a value on one line. Characters a terminal draws as nothing
+ * (U+200B zero-width space, U+FEFF, U+00AD soft hyphen…) are shown as their escape
+ * (`visible`): "shop\u200b" cannot pass for "shop". runCli does this to every line
+ * it prints; a table does it to its cells first, so the columns stay aligned.
  */
-export { oneLine };
+export { oneLine, visible };
 
 /**
  * Tables for people. Scripts use --json: these columns may change, the JSON does not.
@@ -14,7 +17,7 @@ export { oneLine };
  * cell() cannot forge a row.
  */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const clean = rows.map((r) => r.map(oneLine));
+  const clean = rows.map((r) => r.map((c) => visible(oneLine(c))));
   const widths = headers.map((h, i) => Math.max(h.length, ...clean.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -36,7 +39,8 @@ export function time(iso: string | null | undefined): string {
 export function cell(value: unknown, max = 80): string {
   if (value === null || value === undefined || value === '') return '-';
   const s = oneLine(typeof value === 'string' ? value : JSON.stringify(value));
-  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+  // Cut before the escapes are written: an invisible character costs one of `max`, not six.
+  return visible(s.length > max ? `${s.slice(0, max - 1)}…` : s);
 }
 
 /** The last value of a repeatable string flag. */
