@@ -12,6 +12,7 @@ import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
 import { runCommand, runHelp } from './client/run.js';
 import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
+import { versionCommand, versionHelp } from './version.js';
 import { nearest, oneLine, visible } from '../lib/index.js';
 
 export { EXIT, type CliIO } from './io.js';
@@ -32,6 +33,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
   pause: { summary: 'global kill switch: nothing executes automatically', run: pauseCommand, help: pauseHelp },
   resume: { summary: 'lift the global kill switch', run: resumeCommand, help: resumeHelp },
   runbooks: { summary: 'runbooks with live state: circuit, executions in the last hour, cooldowns', run: runbooksCommand, help: runbooksHelp },
+  version: { summary: 'print this rectify\'s version (also: --version)', run: versionCommand, help: versionHelp },
 };
 
 function usage(): string {
@@ -61,6 +63,8 @@ const ELSEWHERE: Readonly<Record<string, string>> = {
 function unknownCommand(name: string): string[] {
   const shown = JSON.stringify(oneLine(name));
   if (name.startsWith('-')) {
+    const flag = nearest(name, ['--version', '--help']);
+    if (flag) return [`rectify: unknown flag ${shown} (did you mean "${flag}"?)`, 'see: rectify --help'];
     return [`rectify: ${shown} before a command: the command comes first, then its flags (rectify approvals --server …)`, 'see: rectify --help'];
   }
   const names = Object.keys(COMMANDS);
@@ -87,6 +91,7 @@ export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
     io.err('see: rectify audit --help');
     return EXIT.USAGE;
   }
+  if (name === '--version') return versionCommand(rest, io);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
     return name ? EXIT.OK : EXIT.USAGE;

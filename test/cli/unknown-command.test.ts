@@ -21,9 +21,16 @@ describe('a mistyped command', () => {
     const r = await cli(['frobnicate\u001b[2J']);
     assert.equal(r.code, 2);
     assert.deepEqual(r.err, [
-      'rectify: unknown command "frobnicate [2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, run, replay, approvals, approve, reject, audit, pause, resume, runbooks',
+      'rectify: unknown command "frobnicate [2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, version',
       'see: rectify --help',
     ]);
+  });
+
+  it('a mistyped --version or version is told the nearest', async () => {
+    const flag = await cli(['--verison']);
+    assert.deepEqual([flag.code, flag.out, flag.err], [2, [], ['rectify: unknown flag "--verison" (did you mean "--version"?)', 'see: rectify --help']]);
+    const word = await cli(['verison']);
+    assert.deepEqual([word.code, word.err], [2, ['rectify: unknown command "verison" (did you mean "version"?)', 'see: rectify --help']]);
   });
 
   it('a flag before the command says the command comes first', async () => {
