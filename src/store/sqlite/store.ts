@@ -697,9 +697,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         }
       }
       if (fault) return { ok: false, detail: fault.message };
-      // No commit has failed yet, but one would wait: writes are queued for a lock held
-      // elsewhere, or the lock is taken now. Not ready, before the busy timeout runs out.
-      if (lockWait) return { ok: false, detail: faultOf(lockWait.err).message };
+      // No commit has failed (yet), but one would wait: the lock is held elsewhere now.
+      // Not ready from the first moment, not only once a commit gave up after the busy timeout.
       const busy = lockProbe();
       if (busy) return { ok: false, detail: faultOf(busy).message };
       return ping() ? { ok: true, detail: null } : { ok: false, detail: 'the database does not answer' };
