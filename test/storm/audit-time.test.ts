@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { AuditQuery, Store } from '../../src/store/ports.js';
@@ -99,6 +100,33 @@ describe('audit pages: the last page, and time filters when the clock was steppe
     assert.deepEqual(seqs({ afterSeq: 100, since, limit: 2 }), [201, 202]);
     assert.deepEqual(seqs({ afterSeq: 0, since: T0 + 40 * 1000, limit: 1000 }), [...range(40, 100), ...range(190, 300)]);
     assert.deepEqual(seqs({ afterSeq: 0, since: T0 + 201 * 1000, limit: 5 }), []);
+  });
+});
+
+describe('rectify audit export --since on the database file', () => {
+  it('keeps each row by its own time, also on a file from before the index on the time (read without migrating)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-audit-export-'));
+    const path = join(dir, 'db.sqlite');
+    try {
+      const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR });
+      // Rows 1-5 at T0+1..5 s, then the clock back: 6-10 at T0-5..-1 s, then 11-12 at T0+6, +7 s.
+      const times = [1, 2, 3, 4, 5, -5, -4, -3, -2, -1, 6, 7];
+      await store.transact((tx) => times.forEach((s, i) => tx.appendAudit({ at: T0 + s * 1000, event: 'SERVICE_PAUSED', actor: `a${i + 1}`, details: {} })));
+      store.close();
+      const since = new Date(T0 + 3000).toISOString();
+      const seqs = async () => {
+        const r = await cli(['audit', 'export', path, '--since', since]);
+        assert.equal(r.code, 0, r.err.join('\n'));
+        return r.out.filter((l) => l).map((l) => (JSON.parse(l) as { seq: number }).seq);
+      };
+      assert.deepEqual(await seqs(), [3, 4, 5, 11, 12]);
+      const db = new Database(path);
+      db.exec('DROP INDEX audit_at');
+      db.close();
+      assert.deepEqual(await seqs(), [3, 4, 5, 11, 12]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -132,15 +132,20 @@ function auditReader(db: Database.Database) {
   const page = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
   const highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
   const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit');
-  // Prepared at first use: a database read without migrating (`rectify audit verify`)
-  // may predate the index on `at` (migration 010), and verifying never filters by time.
+  // Prepared at first use. A database read without migrating (`rectify audit export`
+  // on the file) may predate the index on `at` (migration 010): the same queries then
+  // read the table, slower but the same rows.
   let sinceStmts: { window: Database.Statement; firstAbove: Database.Statement; lastBelow: Database.Statement } | undefined;
-  const since = () =>
-    (sinceStmts ??= {
+  const since = () => {
+    if (sinceStmts) return sinceStmts;
+    const indexed = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_at'").get() !== undefined;
+    const byAt = indexed ? 'INDEXED BY audit_at' : '';
+    return (sinceStmts = {
       window: db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND at >= ? ORDER BY seq LIMIT ?`),
-      firstAbove: db.prepare('SELECT MIN(seq) FROM audit INDEXED BY audit_at WHERE at >= ? AND seq > ?').pluck(),
-      lastBelow: db.prepare('SELECT MAX(seq) FROM audit INDEXED BY audit_at WHERE at >= ? AND seq < ?').pluck(),
+      firstAbove: db.prepare(`SELECT MIN(seq) FROM audit ${byAt} WHERE at >= ? AND seq > ?`).pluck(),
+      lastBelow: db.prepare(`SELECT MAX(seq) FROM audit ${byAt} WHERE at >= ? AND seq < ?`).pluck(),
     });
+  };
 
   /** The newest row's seq (0 for an empty log). */
   const newestSeq = (): number => (maxSeq.get() as { seq: number | null }).seq ?? 0;
