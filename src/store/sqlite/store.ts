@@ -135,7 +135,7 @@ function auditReader(db: Database.Database) {
   // Prepared at first use. A database read without migrating (`rectify audit export`
   // on the file) may predate the index on `at` (migration 010): the same queries then
   // read the table, slower but the same rows.
-  let sinceStmts: { window: Database.Statement; firstAbove: Database.Statement; lastBelow: Database.Statement } | undefined;
+  let sinceStmts: { window: Database.Statement; firstAbove: Database.Statement; lastBelow: Database.Statement; anyBelow: Database.Statement } | undefined;
   const since = () => {
     if (sinceStmts) return sinceStmts;
     const indexed = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_at'").get() !== undefined;
@@ -144,6 +144,9 @@ function auditReader(db: Database.Database) {
       window: db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND at >= ? ORDER BY seq LIMIT ?`),
       firstAbove: db.prepare(`SELECT MIN(seq) FROM audit ${byAt} WHERE at >= ? AND seq > ?`).pluck(),
       lastBelow: db.prepare(`SELECT MAX(seq) FROM audit ${byAt} WHERE at >= ? AND seq < ?`).pluck(),
+      // Read in the index's order, oldest time first: the rows of lowest seqs come first
+      // when times mostly rise, so a row below is found at once; only "none" reads them all.
+      anyBelow: db.prepare(`SELECT 1 FROM audit ${byAt} WHERE at >= ? AND seq < ? LIMIT 1`).pluck(),
     });
   };
 
@@ -157,10 +160,13 @@ function auditReader(db: Database.Database) {
   const firstSinceAbove = (after: number, at: number): number | null => since().firstAbove.get(at, after) as number | null;
   /** The highest seq below `before` whose row was written at or after `since` (null when none). */
   const lastSinceBelow = (before: number, at: number): number | null => since().lastBelow.get(at, before) as number | null;
+  /** Whether a row below `before` was written at or after `since`. */
+  const anySinceBelow = (before: number, at: number): boolean => since().anyBelow.get(at, before) !== undefined;
 
   return {
     newestSeq,
     lastSinceBelow,
+    anySinceBelow,
     auditRecords(q: AuditRecordQuery): AuditRecord[] {
       if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
       // Read by seq in windows, keeping the rows at or after `since`; a window with
@@ -550,9 +556,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     while (events.length <= q.limit) {
       if (hi <= 1) return full(events);
       if (scanned >= scan.budget) {
-        // The next page starts at the newest row below at or after `since`; with none, there is no next page.
-        const top = q.since !== undefined ? audit.lastSinceBelow(hi, q.since) : hi - 1;
-        return top === null ? full(events) : { events: events.slice(0, q.limit), nextBefore: top + 1 };
+        // With `since`, a next page only when a row below is at or after it.
+        if (q.since !== undefined && !audit.anySinceBelow(hi, q.since)) return full(events);
+        return { events: events.slice(0, q.limit), nextBefore: hi };
       }
       const lo = Math.max(1, hi - scan.step);
       const got = rows(step, hi, lo, q.limit + 1 - events.length);
