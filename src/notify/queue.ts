@@ -20,8 +20,15 @@ export const CUT_OFF_AT_SHUTDOWN = 'cut off: rectify shut down during delivery';
  * settled: like one a crash lost, it is told again at the next start (see outbox.ts).
  */
 export function deliverySettled(r: { ok: boolean; detail: string }): boolean {
-  return r.ok || (r.detail !== NOT_SENT_AT_SHUTDOWN && r.detail !== CUT_OFF_AT_SHUTDOWN);
+  return r.ok || (r.detail !== NOT_SENT_AT_SHUTDOWN && r.detail !== CUT_OFF_AT_SHUTDOWN && !r.detail.endsWith(TRIED_AGAIN_LATER));
 }
+
+/**
+ * What the NOTIFY_FAILED detail of a round that failed on a passing failure ends with:
+ * the notification is queued again later (see approvalRetryMs). Not settled: one a
+ * stop or a crash left waiting for its next round is told again at the next start.
+ */
+export const TRIED_AGAIN_LATER = ' (tried again later)';
 
 /** The notifications one receiver's full queue dropped within one burst, recorded together. */
 export interface DropBurst {
@@ -72,7 +79,11 @@ export interface NotifyQueueOptions {
    * unseen. It is queued again this long after (30 s), doubling each round up to 5
    * minutes, `approvalRounds` times at most (12: about 45 minutes, within the default
    * approval TTL); each round's failure is recorded, its detail ending "(tried again
-   * later)", and the last round's gives it up.
+   * later)", and the last round's gives it up. A notification of an event told one by
+   * one (an execution outcome, a breaker trip, …: see recordsItsNotification) gets the
+   * same rounds: nobody learns of the failed run otherwise. At most `maxQueued` of
+   * these wait for their next round per receiver (approval requests are not counted:
+   * they are as many as the approvals pending); past that, one is given up as before.
    */
   approvalRetryMs?: number;
   approvalRounds?: number;
@@ -122,7 +133,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
   const approvalRetryMs = opts.approvalRetryMs ?? 30_000;
   const approvalRounds = opts.approvalRounds ?? 12;
-  /** Approval requests waiting for their next round, per notification id: how many rounds spent, and the timer. */
+  /**
+   * Notifications waiting for their next round (approval requests, and events told one by
+   * one), per receiver and notification id: how many rounds spent, and the timer. For a
+   * request, its approval (its settlement told, it is not told again).
+   */
   const laterRounds = new Map<string, { round: number; lane: Lane; approvalId: string | null; timer?: NodeJS.Timeout }>();
   const maxQueued = opts.maxQueued ?? 1_000;
   const dropReportMs = opts.dropReportMs ?? 5_000;
@@ -158,8 +173,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     running?: Promise<void>;
     /** The drop burst under way, if any. */
     drops?: Drops;
+    /** Notifications of events told one by one waiting for a later round (at most maxQueued). */
+    laterOutcomes: number;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [] }));
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0 }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -181,6 +198,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /** Counts a notification a full queue let go, into the lane's drop burst (started here if none is under way). */
   function drop(lane: Lane, event: NotificationEvent): void {
     dropped++;
+    // One queued again for its next round: its rounds end here.
+    const key = `${lane.notifier.name}\u0000${event.notification_id}`;
+    if (!asksAPerson(event) && laterRounds.delete(key)) lane.laterOutcomes--;
     let d = lane.drops;
     if (!d) {
       const timer = setTimeout(() => reportDrops(lane), dropReportMs);
@@ -266,33 +286,40 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       }
     }
     const again = !permanent && !stop.signal.aborted && !lastRound;
-    if (again) detail = `${detail} (tried again later)`;
+    if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');
     await opts.record({ ok: false, notifier: n.name, attempts: tried, detail, event });
     return again;
   }
 
   /**
-   * An approval request not delivered in a round is queued again later (see
-   * approvalRetryMs), ahead of everything else waiting as before; it is given up after
-   * the last round. Rounds are counted per lane and notification.
+   * An approval request, or a notification of an event told one by one, not delivered in
+   * a round is queued again later (see approvalRetryMs), a request ahead of everything
+   * else waiting as before; it is given up after the last round. Rounds are counted per
+   * lane and notification.
    */
   function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
-    if (!asksAPerson(event) || event.notification_id === undefined) return deliver(lane.notifier, event).then(() => undefined);
+    const asks = asksAPerson(event);
+    if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane.notifier, event).then(() => undefined);
     const key = `${lane.notifier.name}\u0000${event.notification_id}`;
-    const round = (laterRounds.get(key)?.round ?? 0) + 1;
-    return deliver(lane.notifier, event, round > approvalRounds).then((again) => {
+    const held = laterRounds.get(key);
+    const round = (held?.round ?? 0) + 1;
+    // Bounded: past maxQueued outcomes waiting for a later round on this lane, this one's round is its last.
+    const room = asks || held !== undefined || lane.laterOutcomes < maxQueued;
+    return deliver(lane.notifier, event, round > approvalRounds || !room).then((again) => {
       if (!again) {
+        if (held && !asks) lane.laterOutcomes--;
         laterRounds.delete(key);
         return;
       }
+      if (!held && !asks) lane.laterOutcomes++;
       const timer = setTimeout(() => {
         const r = laterRounds.get(key);
         if (r) r.timer = undefined;
         if (!stop.signal.aborted) enqueue(lane, event);
       }, Math.min(approvalRetryMs * 2 ** (round - 1), 300_000));
       timer.unref();
-      laterRounds.set(key, { round, lane, approvalId: event.approval_id, timer });
+      laterRounds.set(key, { round, lane, approvalId: asks ? event.approval_id : null, timer });
     });
   }
 
@@ -376,6 +403,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       // (it has no NOTIFIED row): see engine tellAgain.
       for (const r of laterRounds.values()) clearTimeout(r.timer);
       laterRounds.clear();
+      for (const lane of lanes) lane.laterOutcomes = 0;
       await Promise.all(lanes.map((l) => l.running));
       await settleDrops();
       for (const lane of lanes) {

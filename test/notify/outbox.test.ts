@@ -68,13 +68,14 @@ describe('the audit log as the outbox', () => {
     assert.equal(toldDetails({ notification_id: 'ntf_1' }), undefined);
   });
 
-  it('a delivery is settled when delivered or given up, not when a stop cut it off', () => {
+  it('a delivery is settled when delivered or given up, not when a stop cut it off nor while it waits for a later round', () => {
     assert.equal(deliverySettled({ ok: true, detail: 'delivered' }), true);
     assert.equal(deliverySettled({ ok: false, detail: 'answered 410' }), true);
     assert.equal(deliverySettled({ ok: false, detail: 'delivery unknown (timed out)' }), true);
     assert.equal(deliverySettled({ ok: false, detail: 'dropped: queue full' }), true);
     assert.equal(deliverySettled({ ok: false, detail: 'not sent: rectify shut down first' }), false);
     assert.equal(deliverySettled({ ok: false, detail: 'cut off: rectify shut down during delivery' }), false);
+    assert.equal(deliverySettled({ ok: false, detail: 'answered 503 (tried again later)' }), false);
   });
 
   it('told again to each receiver it was told to that has no settled record of it, as first told, with the same id', () => {

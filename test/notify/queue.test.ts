@@ -83,7 +83,8 @@ describe('notification queue', () => {
       recorded.map((o) => [o.ok, o.attempts, o.detail]).sort(),
       [
         [false, 1, 'answered 404'],
-        [false, 3, 'answered 503'],
+        // An outcome: queued again for a later round (see below).
+        [false, 3, 'answered 503 (tried again later)'],
       ],
     );
     await q.close();
@@ -121,11 +122,11 @@ describe('notification queue', () => {
     const byNotifier = (host: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${host}`, receiver.receiverKey)).map((o) => [o.ok, o.attempts, o.detail]);
     assert.deepEqual(byNotifier('limited'), [[true, 2, 'delivered']]);
     assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
-    assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s)']]);
+    assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s) (tried again later)']]);
     await q.close();
   });
 
-  it('an approval request whose attempts fail while the receiver is down is queued again in rounds, not given up; other notifications are given up as before', async () => {
+  it('an approval request or an outcome whose attempts fail while the receiver is down is queued again in rounds, not given up; a storm decision is given up as before', async () => {
     target.reset();
     // Down for the first round (3 attempts), back for the second.
     target.route('POST', '/down', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
@@ -140,27 +141,38 @@ describe('notification queue', () => {
       approvalRounds: 2,
     });
     q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
-    q.notify(ev('f1', 'FAILED', 'failed'));
+    q.notify({ ...ev('f1', 'FAILED', 'failed'), notification_id: 'ntf_f1' });
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
     const of = (path: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${path}`, receiver.receiverKey));
-    for (let i = 0; i < 500 && (of('down').length < 3 || of('gone').length < 4); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (of('down').length < 3 || of('gone').length < 7); i++) await new Promise((r) => setTimeout(r, 10));
     await q.drain();
     const rows = (path: string) => of(path).map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]);
-    // The outcome is given up after its attempts; the request is told when the receiver is back.
-    assert.deepEqual(rows('down'), [
+    // The request's first round fails; the receiver is back for what comes after.
+    const down = rows('down');
+    assert.deepEqual(down.slice(0, 2), [
       ['a1', false, 3, 'answered 503 (tried again later)'],
       ['f1', true, 1, 'delivered'],
+    ]);
+    // The request's next round may come before the blocked decision is told.
+    assert.deepEqual(down.slice(2).sort(), [
       ['a1', true, 1, 'delivered'],
+      ['b1', true, 1, 'delivered'],
     ]);
-    // A receiver that stays down: two rounds, then the third and last is given up.
-    assert.deepEqual(rows('gone'), [
-      ['a1', false, 3, 'answered 503 (tried again later)'],
-      ['f1', false, 3, 'answered 503'],
-      ['a1', false, 3, 'answered 503 (tried again later)'],
-      ['a1', false, 3, 'answered 503'],
-    ]);
-    assert.equal(target.calls('/gone', 'POST'), 12);
+    // A receiver that stays down: two rounds each for the request and the outcome, then the
+    // third and last is given up; the blocked decision is given up after its attempts.
+    // (A round's timer may bring the request back before the others are told.)
+    const gone = (id: string) => rows('gone').filter((r) => r[0] === id);
+    for (const id of ['a1', 'f1']) {
+      assert.deepEqual(gone(id), [
+        [id, false, 3, 'answered 503 (tried again later)'],
+        [id, false, 3, 'answered 503 (tried again later)'],
+        [id, false, 3, 'answered 503'],
+      ]);
+    }
+    assert.deepEqual(gone('b1'), [['b1', false, 3, 'answered 503']]);
+    assert.equal(target.calls('/gone', 'POST'), 21);
     const ids = new Set(target.requests('/down', 'POST').map((r) => r.headers['idempotency-key']));
-    assert.equal(ids.size, 2, 'each round carries the same notification_id');
+    assert.equal(ids.size, 3, 'each round carries the same notification_id');
     await q.close();
   });
 
@@ -191,6 +203,37 @@ describe('notification queue', () => {
     );
     await q.close();
     assert.equal(target.calls('/hook', 'POST'), 4);
+  });
+
+  it('an outcome refused for good (4xx) is given up at once, not tried again later; past maxQueued outcomes waiting for a later round, one is given up', async () => {
+    target.reset();
+    target.route('POST', '/gone', { status: 410 });
+    target.route('POST', '/down', { status: 503 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined, receiver), createWebhookNotifier(`${target.url}/down`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 1,
+      approvalRetryMs: 60_000,
+      maxQueued: 2,
+    });
+    for (const id of ['f1', 'f2', 'f3']) q.notify({ ...ev(id, 'FAILED', 'failed'), notification_id: `ntf_${id}` });
+    await q.drain();
+    const of = (path: string) =>
+      recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${path}`, receiver.receiverKey)).map((o) => [o.event.incident_id, o.attempts, o.detail]);
+    assert.deepEqual(of('gone'), [
+      ['f1', 1, 'answered 410'],
+      ['f2', 1, 'answered 410'],
+      ['f3', 1, 'answered 410'],
+    ]);
+    // Two wait for their next round (held in memory, at most maxQueued); the third is given up.
+    assert.deepEqual(of('down'), [
+      ['f1', 3, 'answered 503 (tried again later)'],
+      ['f2', 3, 'answered 503 (tried again later)'],
+      ['f3', 3, 'answered 503'],
+    ]);
+    await q.close();
   });
 
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
@@ -329,8 +372,8 @@ describe('notification queue', () => {
     assert.deepEqual(
       recorded.map((o) => [o.ok, o.attempts, o.detail, o.event.incident_id, o.event.notification_id]),
       [
-        [false, 3, 'delivery unknown (timed out)', 's1', first],
-        [false, 3, 'delivery unknown (timed out)', 's2', second],
+        [false, 3, 'delivery unknown (timed out) (tried again later)', 's1', first],
+        [false, 3, 'delivery unknown (timed out) (tried again later)', 's2', second],
       ],
     );
     await q.close();
