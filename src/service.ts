@@ -11,6 +11,7 @@ import { createSlackVerifier } from './api/slack-signature.js';
 import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
+import { unsettledPage } from './engine/resend.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
 import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
@@ -399,6 +400,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     notifiers,
     log,
     attemptTimeoutMs: config.notifyTimeoutMs,
+    // What a full queue held back is told from its audit row when there is room (see notify/queue.ts).
+    unsettled: (receiver, after, limit) => store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit)),
     ...overrides.notifyQueue,
     async record(o) {
       try {

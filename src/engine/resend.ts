@@ -1,5 +1,6 @@
 import type { ToldRow } from '../store/ports.js';
-import { deliverySettled } from '../notify/queue.js';
+import type { Cursor, UnsettledPage } from '../notify/queue.js';
+import { deliverySettled, TRIED_AGAIN_LATER } from '../notify/queue.js';
 import { toldDetails } from '../notify/outbox.js';
 import { hostOnlyName } from '../notify/receiver.js';
 import type { NotificationEvent } from '../notify/types.js';
@@ -108,4 +109,49 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
 export function names(recorded: ReadonlySet<string>, r: string): boolean {
   const hostOnly = hostOnlyName(r);
   return recorded.has(r) || (hostOnly !== undefined && recorded.has(hostOnly));
+}
+
+/** A notification read back from its audit row for one receiver that has no record settling it (see unsettledFor). */
+export interface Unsettled {
+  event: NotificationEvent & { notification_id: string };
+  /** Its rounds already spent on this receiver (records ending "(tried again later)"). */
+  rounds: number;
+}
+
+/**
+ * Of `rows` (oldest first, as `toldAfter` gives them), the notifications told to the
+ * receiver `r` that it has no record settling (see deliverySettled), as first told, with
+ * the same notification_id: what a full queue held back is told from them when the
+ * receiver's queue has room again (notify/queue.ts).
+ */
+export function unsettledFor(rows: readonly ToldRow[], r: string): Unsettled[] {
+  const out: Unsettled[] = [];
+  for (const row of rows) {
+    const told = toldDetails(row.details);
+    if (!told || !names(new Set(told.told.to), r)) continue;
+    const mine = row.deliveries.filter((d) => names(new Set([d.notifier]), r));
+    if (mine.some(deliverySettled)) continue;
+    out.push({
+      rounds: mine.filter((d) => d.detail.endsWith(TRIED_AGAIN_LATER)).length,
+      event: {
+        event: row.event,
+        incident_id: row.incident_id,
+        runbook: row.runbook,
+        service: told.told.service,
+        execution_id: row.execution_id,
+        approval_id: told.told.approval_id,
+        outcome: told.told.outcome,
+        reason: told.told.reason,
+        at: row.at,
+        notification_id: told.notification_id,
+      },
+    });
+  }
+  return out;
+}
+
+/** One read back of held-back notifications for the receiver `r`: `rows` as `toldAfter(after, limit)` gave them. */
+export function unsettledPage(rows: readonly ToldRow[], r: string, after: Cursor, limit: number): UnsettledPage {
+  const last = rows[rows.length - 1];
+  return { events: unsettledFor(rows, r), next: last ? { at: last.at, seq: last.seq } : after, done: rows.length < limit };
 }

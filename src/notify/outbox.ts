@@ -12,9 +12,10 @@ import type { NotificationEvent } from './types.js';
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again
  * from that row (see engine/resend.ts), with the same id, so a receiver that had it
- * after all drops the repeat by its Idempotency-Key. A record of giving it up (retries
- * spent, refused, dropped from a full queue) settles it as a delivery does: such a
- * record must name its notification_id (see recordsItsNotification).
+ * after all drops the repeat by its Idempotency-Key. A record of giving it up (rounds
+ * spent, refused) settles it as a delivery does: such a record must name its
+ * notification_id (see recordsItsNotification). A full queue holds such a notification
+ * back rather than drop it: it is read back from this row when there is room.
  *
  * Only these rare rows carry it. What the repeat filter may sum up in an alert storm
  * (blocked and manual decisions, ALERTS_TRUNCATED) is not told again: a notification

@@ -9,6 +9,12 @@ export const DROPPED_IDS_LISTED = 20;
 
 /** The NOTIFY_FAILED detail of what a full queue dropped (given up: never told again). */
 export const DROPPED = 'dropped: queue full';
+/**
+ * The NOTIFY_FAILED detail of what a full queue held back: notifications of events told
+ * one by one, read back from their audit rows and told when the receiver's queue has
+ * room again (not settled: see deliverySettled; such a row names no notification_id).
+ */
+export const HELD_BACK = 'held back: queue full (told from its audit row when there is room)';
 /** The NOTIFY_FAILED detail of a notification still waiting when the stop's 2 s were up. */
 export const NOT_SENT_AT_SHUTDOWN = 'not sent: rectify shut down first';
 /** The NOTIFY_FAILED detail of a delivery the stop cut off (an attempt under way, or a retry that never came). */
@@ -16,11 +22,12 @@ export const CUT_OFF_AT_SHUTDOWN = 'cut off: rectify shut down during delivery';
 
 /**
  * Whether a record of a delivery settles it for its receiver: delivered, or given up
- * (retries spent, refused, dropped from a full queue). One a stop cut off is not
- * settled: like one a crash lost, it is told again at the next start (see outbox.ts).
+ * (retries and rounds spent, refused, dropped from a full queue). One a stop cut off is
+ * not settled: like one a crash lost, it is told again at the next start (see
+ * outbox.ts); nor one held back from a full queue, or waiting for a later round.
  */
 export function deliverySettled(r: { ok: boolean; detail: string }): boolean {
-  return r.ok || (r.detail !== NOT_SENT_AT_SHUTDOWN && r.detail !== CUT_OFF_AT_SHUTDOWN && !r.detail.endsWith(TRIED_AGAIN_LATER));
+  return r.ok || (r.detail !== NOT_SENT_AT_SHUTDOWN && r.detail !== CUT_OFF_AT_SHUTDOWN && r.detail !== HELD_BACK && !r.detail.endsWith(TRIED_AGAIN_LATER));
 }
 
 /**
@@ -53,9 +60,26 @@ export interface NotifyOutcome {
   event: NotificationEvent;
   /**
    * Set on a record of what a full queue dropped (`detail` "dropped: queue full"): a
-   * burst's storm decisions summed up, or one notification of an event told one by one.
+   * burst's storm decisions summed up, or one notification of an event told one by one;
+   * or held back (`detail` HELD_BACK): a burst's notifications of events told one by one.
    */
   dropped?: DropBurst;
+}
+
+/** Where reading held-back notifications back from the audit log goes on from: after this row. */
+export interface Cursor {
+  at: number;
+  seq: number;
+}
+
+/** Notifications of events told one by one read back from their audit rows for one receiver. */
+export interface UnsettledPage {
+  /** Oldest first: those the receiver has no record settling, each with the rounds it already spent on it. */
+  events: Array<{ event: NotificationEvent & { notification_id: string }; rounds: number }>;
+  /** The last row examined. */
+  next: Cursor;
+  /** Whether the rows ran out (every row after `after` was examined). */
+  done: boolean;
 }
 
 export interface NotifyQueueOptions {
@@ -83,7 +107,8 @@ export interface NotifyQueueOptions {
    * one (an execution outcome, a breaker trip, …: see recordsItsNotification) gets the
    * same rounds: nobody learns of the failed run otherwise. At most `maxQueued` of
    * these wait for their next round per receiver (approval requests are not counted:
-   * they are as many as the approvals pending); past that, one is given up as before.
+   * they are as many as the approvals pending); past that, one is held back (see
+   * `unsettled`), or without it, its round is its last.
    */
   approvalRetryMs?: number;
   approvalRounds?: number;
@@ -91,7 +116,7 @@ export interface NotifyQueueOptions {
    * Beyond this many waiting for one notifier, one is dropped (counted, and recorded with
    * the others of its burst: see dropReportMs): remediation never waits on chat. The
    * oldest blocked or manual decision goes first (a storm's),
-   * then the oldest outcome. An approval request is never dropped: unseen, nobody
+   * then the oldest outcome (held back, not lost, with `unsettled`). An approval request is never dropped: unseen, nobody
    * approves it and it expires; they are as many as the approvals rectify holds pending.
    */
   maxQueued?: number;
@@ -103,7 +128,22 @@ export interface NotifyQueueOptions {
    * own, with its notification_id (see recordsItsNotification).
    */
   dropReportMs?: number;
+  /**
+   * Reads back, oldest first, at most `limit` audit rows of events told one by one after
+   * `after`, and returns those whose notification the receiver has no record settling
+   * (engine/resend.ts unsettledFor). With it, a notification of such an event is never
+   * dropped for good from a full queue: it is held back (counted and recorded once per
+   * burst, HELD_BACK), nothing of it kept in memory, and told from its audit row when the
+   * queue has room again (half of maxQueued free); so is one past the bound of later
+   * rounds. Without it, such a notification is dropped and given up as the others.
+   */
+  unsettled?(receiver: string, after: Cursor, limit: number): UnsettledPage;
 }
+
+/** Rows examined at most per read back from the audit log. */
+const BACKLOG_PAGE = 500;
+/** A read back that failed (the store unavailable) is tried again this long after. */
+const BACKLOG_RETRY_MS = 5_000;
 
 /** An approval request: someone must answer it, so it goes first and is never dropped. */
 const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQUIRED';
@@ -156,8 +196,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   interface Drops {
     /** Everything the burst dropped: for the warning. */
     all: Tally;
-    /** What the burst's one record sums up: the storm's decisions, every drop but `own`. */
+    /** What the burst's one record sums up: the storm's decisions, every drop but `own` and `held`. */
     summed: Tally;
+    /** Notifications of events told one by one held back (told later from their audit rows): one record. */
+    held: Tally;
     /**
      * Notifications whose event's own audit row records them (outcomes, breaker trips,
      * …): each recorded apart, under its notification_id, so that startup finds it given
@@ -175,8 +217,17 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     drops?: Drops;
     /** Notifications of events told one by one waiting for a later round (at most maxQueued). */
     laterOutcomes: number;
+    /** The notification being delivered. */
+    current?: NotificationEvent;
+    /**
+     * Set while notifications of events told one by one were held back: they are read back
+     * from their audit rows after `after` when the queue has room again.
+     */
+    backlog?: { after: Cursor; retry?: NodeJS.Timeout };
+    /** Rounds already spent on notifications read back from the audit log, by notification id (while queued). */
+    priorRounds: Map<string, number>;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0 }));
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map() }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -205,17 +256,79 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     if (!d) {
       const timer = setTimeout(() => reportDrops(lane), dropReportMs);
       timer.unref();
-      d = lane.drops = { all: newTally(), summed: newTally(), own: [], timer };
+      d = lane.drops = { all: newTally(), summed: newTally(), held: newTally(), own: [], timer };
     }
     count(d.all, event);
-    if (recordsItsNotification(event)) d.own.push(event);
-    else count(d.summed, event);
+    if (!recordsItsNotification(event)) count(d.summed, event);
+    else if (opts.unsettled) {
+      count(d.held, event);
+      holdBack(lane, event);
+    } else d.own.push(event);
+  }
+
+  /**
+   * Lets a notification of an event told one by one go from memory: it is read back from
+   * its audit row (from a little before its time on) once the lane has room.
+   */
+  function holdBack(lane: Lane, event: NotificationEvent): void {
+    if (event.notification_id !== undefined) lane.priorRounds.delete(event.notification_id);
+    const from: Cursor = { at: event.at - 1, seq: Number.MAX_SAFE_INTEGER };
+    const b = lane.backlog;
+    if (!b) lane.backlog = { after: from };
+    else if (from.at < b.after.at) b.after = from;
+  }
+
+  /** The notification ids the lane holds in memory: queued, being delivered, waiting for a later round. */
+  function inMemory(lane: Lane): Set<string> {
+    const ids = new Set<string>();
+    for (const e of lane.queue) if (e.notification_id !== undefined) ids.add(e.notification_id);
+    if (lane.current?.notification_id !== undefined) ids.add(lane.current.notification_id);
+    const prefix = `${lane.notifier.name}\u0000`;
+    for (const key of laterRounds.keys()) if (key.startsWith(prefix)) ids.add(key.slice(prefix.length));
+    return ids;
+  }
+
+  /**
+   * Reads held-back notifications back from their audit rows into the lane, oldest first,
+   * up to maxQueued waiting; the backlog ends when the rows run out. A read that fails is
+   * tried again later (the rows stay: a restart tells them too).
+   */
+  function refill(lane: Lane): void {
+    const b = lane.backlog!;
+    const known = inMemory(lane);
+    let examined = 0;
+    while (lane.queue.length < maxQueued && examined < BACKLOG_PAGE) {
+      const limit = Math.min(BACKLOG_PAGE, maxQueued - lane.queue.length);
+      let page: UnsettledPage;
+      try {
+        page = opts.unsettled!(lane.notifier.name, b.after, limit);
+      } catch (err) {
+        opts.log.warn({ err, notifier: lane.notifier.name }, 'could not read held-back notifications from the audit log; trying again shortly');
+        b.retry ??= setTimeout(() => {
+          b.retry = undefined;
+          if (!stop.signal.aborted && lane.backlog === b) lane.running ??= loop(lane);
+        }, BACKLOG_RETRY_MS);
+        b.retry.unref();
+        return;
+      }
+      examined += limit;
+      b.after = page.next;
+      for (const { event, rounds } of page.events) {
+        if (known.has(event.notification_id)) continue;
+        if (rounds > 0) lane.priorRounds.set(event.notification_id, rounds);
+        lane.queue.push(event);
+      }
+      if (page.done) {
+        lane.backlog = undefined;
+        return;
+      }
+    }
   }
 
   /** Writes one drop record, and has drain and close wait for it. */
-  function recordDrop(lane: Lane, event: NotificationEvent, burst: DropBurst): void {
+  function recordDrop(lane: Lane, event: NotificationEvent, burst: DropBurst, detail = DROPPED): void {
     const p = opts
-      .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: DROPPED, event, dropped: burst })
+      .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail, event, dropped: burst })
       .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
     writing.add(p);
     void p.finally(() => writing.delete(p));
@@ -232,26 +345,34 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     clearTimeout(d.timer);
     lane.drops = undefined;
     opts.log.warn(
-      { notifier: lane.notifier.name, ...burstOf(d.all), ...(d.own.length > 0 ? { recorded_apart: d.own.length } : {}) },
-      `notification queue full (${maxQueued} waiting): ${d.all.count} notification(s) dropped, not sent`,
+      {
+        notifier: lane.notifier.name,
+        ...burstOf(d.all),
+        ...(d.own.length > 0 ? { recorded_apart: d.own.length } : {}),
+        ...(d.held.count > 0 ? { held_back: d.held.count } : {}),
+      },
+      d.held.count === d.all.count
+        ? `notification queue full (${maxQueued} waiting): ${d.all.count} notification(s) held back, told from their audit rows when there is room`
+        : `notification queue full (${maxQueued} waiting): ${d.all.count} notification(s) dropped, ${d.held.count > 0 ? `${d.held.count} of them held back (told from their audit rows when there is room), the rest ` : ''}not sent`,
     );
+    if (d.held.latest) recordDrop(lane, summedUp(d.held), burstOf(d.held), HELD_BACK);
     for (const event of d.own) recordDrop(lane, event, { count: 1, about: [event.event], incident_ids: event.incident_id !== null ? [event.incident_id] : [] });
-    const t = d.summed;
-    if (!t.latest) return;
+    if (d.summed.latest) recordDrop(lane, summedUp(d.summed), burstOf(d.summed));
+  }
+
+  /** The notification a burst's record is about: the one, or the latest without the ids that name one. */
+  function summedUp(t: Tally): NotificationEvent {
+    if (t.count === 1) return t.latest!;
     // Several: none of their own ids (incident, notification, …) stands for the burst.
-    const { notification_id: _latestId, ...latest } = t.latest;
-    const event: NotificationEvent =
-      t.count === 1
-        ? t.latest
-        : {
-            ...latest,
-            incident_id: null,
-            execution_id: null,
-            approval_id: null,
-            runbook: t.sameRunbook ? t.latest.runbook : null,
-            service: t.sameService ? t.latest.service : null,
-          };
-    recordDrop(lane, event, burstOf(t));
+    const { notification_id: _latestId, ...latest } = t.latest!;
+    return {
+          ...latest,
+          incident_id: null,
+          execution_id: null,
+          approval_id: null,
+          runbook: t.sameRunbook ? latest.runbook : null,
+          service: t.sameService ? latest.service : null,
+        };
   }
 
   /** Records every drop burst under way now, and waits until every drop record is written. */
@@ -301,15 +422,23 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
     const asks = asksAPerson(event);
     if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane.notifier, event).then(() => undefined);
-    const key = `${lane.notifier.name}\u0000${event.notification_id}`;
+    const id = event.notification_id;
+    const key = `${lane.notifier.name}\u0000${id}`;
     const held = laterRounds.get(key);
-    const round = (held?.round ?? 0) + 1;
-    // Bounded: past maxQueued outcomes waiting for a later round on this lane, this one's round is its last.
+    const round = (held?.round ?? lane.priorRounds.get(id) ?? 0) + 1;
+    lane.priorRounds.delete(id);
+    // Bounded: past maxQueued outcomes waiting for a later round on this lane, this one is
+    // held back (read back from its audit row when there is room), or without the audit
+    // log to read it from, its round is its last.
     const room = asks || held !== undefined || lane.laterOutcomes < maxQueued;
-    return deliver(lane.notifier, event, round > approvalRounds || !room).then((again) => {
+    return deliver(lane.notifier, event, round > approvalRounds || (!room && !opts.unsettled)).then((again) => {
       if (!again) {
         if (held && !asks) lane.laterOutcomes--;
         laterRounds.delete(key);
+        return;
+      }
+      if (!room) {
+        holdBack(lane, event);
         return;
       }
       if (!held && !asks) lane.laterOutcomes++;
@@ -324,9 +453,19 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   }
 
   async function loop(lane: Lane): Promise<void> {
-    while (lane.queue.length > 0 && !stop.signal.aborted) {
-      const event = lane.queue.shift()!;
+    while (!stop.signal.aborted) {
+      // What was held back comes back once half the queue is free.
+      if (lane.backlog && !lane.backlog.retry && lane.queue.length <= maxQueued / 2) refill(lane);
+      const event = lane.queue.shift();
+      if (!event) {
+        if (!lane.backlog || lane.backlog.retry) break;
+        // Rows examined, none to tell yet: the next ones after a turn of the event loop.
+        await new Promise((r) => setImmediate(r));
+        continue;
+      }
+      lane.current = event;
       await deliverRound(lane, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
+      lane.current = undefined;
     }
     lane.running = undefined;
     if (lanes.every((l) => !l.running)) {
@@ -403,7 +542,13 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       // (it has no NOTIFIED row): see engine tellAgain.
       for (const r of laterRounds.values()) clearTimeout(r.timer);
       laterRounds.clear();
-      for (const lane of lanes) lane.laterOutcomes = 0;
+      // What was held back is told at the next start from its audit row (it has no record settling it).
+      for (const lane of lanes) {
+        lane.laterOutcomes = 0;
+        clearTimeout(lane.backlog?.retry);
+        lane.backlog = undefined;
+        lane.priorRounds.clear();
+      }
       await Promise.all(lanes.map((l) => l.running));
       await settleDrops();
       for (const lane of lanes) {

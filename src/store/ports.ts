@@ -235,6 +235,11 @@ export interface Tx extends GuardStateView {
    * millions of rows are never walked.
    */
   toldSince(since: number, limit: number): ToldRow[];
+  /**
+   * The same rows, oldest first, from the one after `after` (by time, then seq), at most
+   * `limit`: the notifications a full queue held back are read back from them (notify/queue.ts).
+   */
+  toldAfter(after: { at: number; seq: number }, limit: number): ToldRow[];
 
   /**
    * The key notification receivers' names hash their URL with (notify/receiver.ts):

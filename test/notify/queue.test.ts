@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createWebhookNotifier, receiverName, type NotifyOutcome } from '../../src/notify/index.js';
+import { createNotifyQueue, createWebhookNotifier, receiverName, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
+import { unsettledPage } from '../../src/engine/resend.js';
+import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
@@ -232,6 +234,48 @@ describe('notification queue', () => {
       ['f1', 3, 'answered 503 (tried again later)'],
       ['f2', 3, 'answered 503 (tried again later)'],
       ['f3', 3, 'answered 503'],
+    ]);
+    await q.close();
+  });
+
+  it('with the audit log to read from, an outcome past the bound of later rounds is held back, read back with the rounds it spent, and given up after the last', async () => {
+    target.reset();
+    target.route('POST', '/down', { status: 503 });
+    const recorded: Outcome[] = [];
+    // The audit rows of the outcomes, as the store keeps them: read back by unsettledFor.
+    const rows: Array<{ seq: number; event: NotificationEvent & { notification_id: string } }> = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/down`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 1,
+      approvalRetryMs: 60_000,
+      approvalRounds: 2,
+      maxQueued: 1,
+      unsettled(name, after, limit) {
+        const page = rows.filter((r) => r.event.at > after.at || (r.event.at === after.at && r.seq > after.seq)).slice(0, limit);
+        const told = page.map((r): ToldRow => ({
+          seq: r.seq, at: r.event.at, event: r.event.event, incident_id: r.event.incident_id, runbook: r.event.runbook, execution_id: null,
+          details: { notification_id: r.event.notification_id, told: { to: [name], outcome: r.event.outcome, reason: r.event.reason, service: r.event.service, approval_id: null } },
+          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail })),
+        }));
+        return unsettledPage(told, name, after, limit);
+      },
+    });
+    for (const [i, id] of ['f1', 'f2'].entries()) {
+      const event = { ...ev(id, 'FAILED', 'failed'), at: 1_000 + i, notification_id: `ntf_${id}` };
+      rows.push({ seq: i + 1, event });
+      q.notify(event);
+    }
+    await q.drain();
+    const of = (id: string) => recorded.filter((o) => o.event.incident_id === id).map((o) => [o.attempts, o.detail]);
+    // f1 waits for its next round in memory (60 s away); f2, past the bound, is held back and read
+    // back at once, each of its rounds counted from its records, the third and last given up.
+    assert.deepEqual(of('f1'), [[3, 'answered 503 (tried again later)']]);
+    assert.deepEqual(of('f2'), [
+      [3, 'answered 503 (tried again later)'],
+      [3, 'answered 503 (tried again later)'],
+      [3, 'answered 503'],
     ]);
     await q.close();
   });

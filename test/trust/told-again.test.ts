@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
-import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
+import { holdFirstCall, startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
@@ -342,9 +342,9 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
     }
   });
 
-  it('one dropped from a full queue stays given up: recorded under its own notification_id, it is not told again', async () => {
+  it('one held back from a full queue is not lost: told from its audit row once the queue has room, once, with its own id; a restart tells nothing more', async () => {
     target.reset();
-    target.route('POST', '/hook', HOLD);
+    const release = holdFirstCall(target, 'POST', '/hook');
     let svc = await startTestService({
       runbooks: { 'r.yaml': runbooks(target.url) },
       args: ['--notify-webhook', `${target.url}/hook`],
@@ -361,30 +361,37 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
         .reverse();
       const ids = turns.map((e: any) => e.details.notification_id);
       assert.equal(ids.length, 5);
-      const drops = await until('the drops recorded', async () => {
-        const rows = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events.filter((e: any) => e.details.detail === 'dropped: queue full');
-        return rows.length === 2 ? rows.reverse() : undefined;
+      const held = await until('the burst recorded', async () => {
+        const rows = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events;
+        return rows.length > 0 ? rows : undefined;
       });
+      // One row for the burst, naming no notification: it settles none of them.
       assert.deepEqual(
-        drops.map((e: any) => [e.details.about, e.details.dropped, e.details.notification_id]),
-        [
-          [turns[1].event, 1, ids[1]],
-          [turns[2].event, 1, ids[2]],
-        ],
+        held.map((e: any) => [e.details.detail, e.details.dropped, e.details.about, e.details.notification_id ?? null]),
+        [['held back: queue full (told from its audit row when there is room)', 2, 'SERVICE_RESUMED, SERVICE_PAUSED', null]],
       );
+      release();
+      await svc.service.drainNotifications();
+      // The one in flight, the two that waited, then the two held back, read from their rows.
+      assert.deepEqual(
+        target.requests('/hook').map((r) => json(r).notification_id),
+        [ids[0], ids[3], ids[4], ids[1], ids[2]],
+      );
+      assert.deepEqual(
+        target.requests('/hook').map((r) => json(r).reason),
+        [0, 3, 4, 1, 2].map((i) => turns[i].details.told.reason),
+        'each as first told',
+      );
+      const delivered = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.map((e: any) => e.details.notification_id).sort();
+      assert.deepEqual(delivered, [...ids].sort());
 
-      // Restarted with room enough in the queue for all.
-      target.route('POST', '/hook', { status: 204 });
+      // Restarted: every one has its delivery recorded, so none is told again.
       const before = target.requests('/hook').length;
       const stopped = svc;
       await stopped.stop();
       svc = await startTestService({ dir: stopped.dir, clock: stopped.clock, args: ['--notify-webhook', `${target.url}/hook`] });
       await svc.service.drainNotifications();
-      // The one cut off in flight and the two still waiting, not the two dropped.
-      assert.deepEqual(
-        target.requests('/hook').slice(before).map((r) => json(r).notification_id),
-        [ids[0], ids[3], ids[4]],
-      );
+      assert.equal(target.requests('/hook').length, before);
       assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
     } finally {
       await svc.stop({ remove: true });

@@ -114,12 +114,17 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   // The partial indexes of migration 005 (audit_told rebuilt by 007 and 008), named so that a predicate that no longer
   // matches the index's fails the start's recovery loudly instead of walking the log.
   // Prepared when first used (once per start).
-  let toldStatements: { rows: Database.Statement; deliveries: Database.Statement } | undefined;
+  let toldStatements: { rows: Database.Statement; rowsAfter: Database.Statement; deliveries: Database.Statement } | undefined;
+  const toldPredicate = `(${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')})`;
   const told = () =>
     (toldStatements ??= {
       rows: db.prepare(
         `SELECT seq, at, event, incident_id, runbook, execution_id, details FROM audit INDEXED BY audit_told
-         WHERE (${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')}) AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?`,
+         WHERE ${toldPredicate} AND at >= ? ORDER BY at DESC, seq DESC LIMIT ?`,
+      ),
+      rowsAfter: db.prepare(
+        `SELECT seq, at, event, incident_id, runbook, execution_id, details FROM audit INDEXED BY audit_told
+         WHERE ${toldPredicate} AND at >= ? AND (at > ? OR seq > ?) ORDER BY at, seq LIMIT ?`,
       ),
       deliveries: db.prepare(
         `SELECT event, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
@@ -127,6 +132,34 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
          WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
       ),
     });
+
+  /** Told rows with their delivery records (see toldSince). */
+  function toldRows(rows: Raw[]): ToldRow[] {
+    const out: ToldRow[] = [];
+    const q = told();
+    for (const r of rows) {
+      const details = JSON.parse(r.details as string) as Record<string, unknown>;
+      // Rows written before their notification was recorded (an older rectify) have none to tell again.
+      const id = details.notification_id;
+      const deliveries =
+        typeof id === 'string'
+          ? (q.deliveries.all(id) as Raw[]).map(
+              (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? '') }),
+            )
+          : [];
+      out.push({
+        seq: r.seq as number,
+        at: r.at as number,
+        event: r.event as ToldRow['event'],
+        incident_id: (r.incident_id as string | null) ?? null,
+        runbook: (r.runbook as string | null) ?? null,
+        execution_id: (r.execution_id as string | null) ?? null,
+        details,
+        deliveries,
+      });
+    }
+    return out;
+  }
 
   // Updates are built per patch shape; the shapes are few, so cache their statements.
   const updateCache = new Map<string, Database.Statement>();
@@ -373,32 +406,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
     notifiedReceivers: (incidentId, about) => (s.notifiedReceivers.all(incidentId, about) as unknown[]).filter((n): n is string => typeof n === 'string'),
-    toldSince(since, limit) {
-      const out: ToldRow[] = [];
-      const q = told();
-      for (const r of q.rows.all(since, limit) as Raw[]) {
-        const details = JSON.parse(r.details as string) as Record<string, unknown>;
-        // Rows written before their notification was recorded (an older rectify) have none to tell again.
-        const id = details.notification_id;
-        const deliveries =
-          typeof id === 'string'
-            ? (q.deliveries.all(id) as Raw[]).map(
-                (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? '') }),
-              )
-            : [];
-        out.push({
-          seq: r.seq as number,
-          at: r.at as number,
-          event: r.event as ToldRow['event'],
-          incident_id: (r.incident_id as string | null) ?? null,
-          runbook: (r.runbook as string | null) ?? null,
-          execution_id: (r.execution_id as string | null) ?? null,
-          details,
-          deliveries,
-        });
-      }
-      return out;
-    },
+    toldSince: (since, limit) => toldRows(told().rows.all(since, limit) as Raw[]),
+    toldAfter: (after, limit) => toldRows(told().rowsAfter.all(after.at, after.at, after.seq, limit) as Raw[]),
 
     receiverKey(at) {
       // Made once per database; a second process on it (`rectify run --local`) reads the first's.
