@@ -140,6 +140,10 @@ export interface NotifyQueueOptions {
   unsettled?(receiver: string, after: Cursor, limit: number): UnsettledPage;
 }
 
+/** Deliveries whose row waits for its commit, per receiver, before the next delivery waits for one. */
+const RECORDING_AHEAD = 256;
+/** The longest a delivered row waits for the next commit to start. */
+const MAX_RECORD_WAIT_MS = 50;
 /** Rows examined at most per read back from the audit log. */
 const BACKLOG_PAGE = 500;
 /** A read back that failed (the store unavailable) is tried again this long after. */
@@ -226,8 +230,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     backlog?: { after: Cursor; retry?: NodeJS.Timeout };
     /** Rounds already spent on notifications read back from the audit log, by notification id (while queued). */
     priorRounds: Map<string, number>;
+    /** Deliveries whose NOTIFIED row is not committed yet: not settled, and not read back from the audit log. */
+    recording: Map<string, Promise<void>>;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map() }));
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map() }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -283,6 +289,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     const ids = new Set<string>();
     for (const e of lane.queue) if (e.notification_id !== undefined) ids.add(e.notification_id);
     if (lane.current?.notification_id !== undefined) ids.add(lane.current.notification_id);
+    for (const id of lane.recording.keys()) ids.add(id);
     const prefix = `${lane.notifier.name}\u0000`;
     for (const key of laterRounds.keys()) if (key.startsWith(prefix)) ids.add(key.slice(prefix.length));
     return ids;
@@ -375,14 +382,84 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         };
   }
 
-  /** Records every drop burst under way now, and waits until every drop record is written. */
+  /** Records every drop burst under way now, and waits until every drop record and delivered row is written. */
   async function settleDrops(): Promise<void> {
     for (const lane of lanes) reportDrops(lane);
+    // Delivered rows waiting for their commit: committed now (after the one running, if any).
+    for (;;) {
+      if (committing) await committing;
+      else if (unrecorded.length > 0) {
+        clearTimeout(recordTimer);
+        commitDelivered();
+      } else break;
+    }
     while (writing.size > 0) await Promise.all([...writing]);
   }
 
+  /** Delivered, their rows waiting for the next commit. */
+  let unrecorded: Array<{ outcome: NotifyOutcome; done: () => void }> = [];
+  let recordTimer: NodeJS.Timeout | undefined;
+  /** Set while a commit of delivered rows runs: the rows finished meanwhile wait for the next. */
+  let committing: Promise<void> | undefined;
+  /** How long the last commit of delivered rows took (ms). */
+  let lastCommitMs = 0;
+
+  /**
+   * Records the rows of the deliveries finished since the last commit, together: the
+   * store commits what is queued in one turn in one transaction, with one fsync.
+   */
+  function commitDelivered(): void {
+    recordTimer = undefined;
+    const rows = unrecorded;
+    unrecorded = [];
+    const t0 = performance.now();
+    const all = rows.map(({ outcome, done }) =>
+      opts
+        .record(outcome)
+        .catch((err: unknown) => opts.log.error({ err }, 'notification failed'))
+        .finally(done),
+    );
+    committing = Promise.all(all).then(() => {
+      committing = undefined;
+      lastCommitMs = performance.now() - t0;
+      if (unrecorded.length > 0) scheduleCommit();
+    });
+  }
+
+  /**
+   * The next commit of delivered rows comes after the one running ends, three times as
+   * long after it as it took (at most MAX_RECORD_WAIT_MS): the rows of the deliveries
+   * finished meanwhile go in it together, so a fast receiver is not held to one commit
+   * and fsync per message, and commits take at most about a quarter of the event loop.
+   */
+  function scheduleCommit(): void {
+    if (recordTimer || committing) return;
+    recordTimer = setTimeout(commitDelivered, Math.min(3 * lastCommitMs, MAX_RECORD_WAIT_MS));
+  }
+
+  /**
+   * Records a delivery without holding up the lane: the next delivery starts while the
+   * row waits for its commit, shared with the rows of the deliveries finished meanwhile
+   * (see scheduleCommit). Until its row is committed the delivery is not settled: drain
+   * and close wait for it, and the lane does not read it back from the audit log. At most
+   * RECORDING_AHEAD wait per lane; past that the lane waits for the commit.
+   */
+  async function recordDelivered(lane: Lane, outcome: NotifyOutcome): Promise<void> {
+    const id = outcome.event.notification_id ?? newId('ntf');
+    const p = new Promise<void>((done) => unrecorded.push({ outcome, done }));
+    scheduleCommit();
+    lane.recording.set(id, p);
+    writing.add(p);
+    void p.finally(() => {
+      writing.delete(p);
+      if (lane.recording.get(id) === p) lane.recording.delete(id);
+    });
+    if (lane.recording.size >= RECORDING_AHEAD) await p;
+  }
+
   /** Delivers with retries and records the outcome; resolves true when it was given up on a passing failure (worth another round). */
-  async function deliver(n: Notifier, event: NotificationEvent, lastRound = true): Promise<boolean> {
+  async function deliver(lane: Lane, event: NotificationEvent, lastRound = true): Promise<boolean> {
+    const n = lane.notifier;
     let detail = '';
     let tried = 0;
     let permanent = false;
@@ -391,7 +468,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
         await n.send(event, signal);
-        await opts.record({ ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
+        await recordDelivered(lane, { ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
         return false;
       } catch (err) {
         // Timed out waiting for the answer: the receiver may well have it (and a retry
@@ -421,7 +498,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    */
   function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
     const asks = asksAPerson(event);
-    if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane.notifier, event).then(() => undefined);
+    if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane, event).then(() => undefined);
     const id = event.notification_id;
     const key = `${lane.notifier.name}\u0000${id}`;
     const held = laterRounds.get(key);
@@ -431,7 +508,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     // held back (read back from its audit row when there is room), or without the audit
     // log to read it from, its round is its last.
     const room = asks || held !== undefined || lane.laterOutcomes < maxQueued;
-    return deliver(lane.notifier, event, round > approvalRounds || (!room && !opts.unsettled)).then((again) => {
+    return deliver(lane, event, round > approvalRounds || (!room && !opts.unsettled)).then((again) => {
       if (!again) {
         if (held && !asks) lane.laterOutcomes--;
         laterRounds.delete(key);

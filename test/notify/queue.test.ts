@@ -280,6 +280,43 @@ describe('notification queue', () => {
     await q.close();
   });
 
+  it("a delivery does not wait for its row's commit: the rows of the deliveries finished while one commit runs go in the next, together; drain waits until every row is written", async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    let release!: () => void;
+    const commit = new Promise<void>((r) => (release = r));
+    // Each batch: the rows recorded in one turn of the event loop (the store commits them together).
+    const batches: string[][] = [];
+    let batch: string[] | undefined;
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => {
+        if (!batch) {
+          batches.push((batch = []));
+          setImmediate(() => (batch = undefined));
+        }
+        batch.push(o.event.incident_id!);
+        await commit;
+      },
+    });
+    const ids = Array.from({ length: 8 }, (_, i) => `o${i + 1}`);
+    for (const id of ids) q.notify(ev(id, 'FAILED', 'failed'));
+    let drained = false;
+    const draining = q.drain().then(() => (drained = true));
+    // The first row's commit is held: every delivery goes on all the same.
+    for (let i = 0; i < 500 && received('/hook').length < ids.length; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.deepEqual(received('/hook'), ids);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(batches.length, 1, 'no second commit while the first runs');
+    assert.equal(drained, false, 'not settled before its row is written');
+    release();
+    await draining;
+    assert.equal(batches.length, 2, 'the rows finished meanwhile share the next commit');
+    assert.deepEqual(batches.flat(), ids);
+    await q.close();
+  });
+
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');
