@@ -35,6 +35,38 @@ import {
 /** On stop, how long requests still open after the drain may take before their connections are closed. */
 const CLOSE_REQUESTS_MS = 5_000;
 
+/** Event-loop turns with no new connection and no new request after which what had arrived is taken in. */
+const QUIET_TURNS = 3;
+
+/**
+ * Before the listener closes at a stop: lets in the connections that already reached it,
+ * and the requests already sent on them. Closing the listener resets every connection the
+ * kernel queued for it and not yet accepted, and the server's close destroys each open
+ * connection with no request begun, one whose request is still unread among them: a
+ * client that sent an approval in the instant of the stop saw ECONNRESET, unable to tell
+ * whether it was carried out. So the loop turns until a few turns in a row accept no
+ * connection and begin no request (each such request is answered: its result, or 503
+ * SHUTTING_DOWN with Retry-After, the connection closed after it), within `budgetMs`.
+ */
+async function letInArrived(server: { on(event: string, f: () => void): unknown; off(event: string, f: () => void): unknown }, budgetMs: number): Promise<void> {
+  let seen = 0;
+  const saw = (): void => void seen++;
+  server.on('connection', saw);
+  server.on('request', saw);
+  const deadline = Date.now() + budgetMs;
+  try {
+    for (let quiet = 0; quiet < QUIET_TURNS && Date.now() < deadline; ) {
+      const before = seen;
+      // One turn: the poll phase (accepting, reading) runs before setImmediate's callback.
+      await new Promise((r) => setImmediate(r));
+      quiet = seen === before ? quiet + 1 : 0;
+    }
+  } finally {
+    server.off('connection', saw);
+    server.off('request', saw);
+  }
+}
+
 export const MIGRATIONS_DIR = fileURLToPath(new URL('../migrations/sqlite', import.meta.url));
 
 export interface ServiceOverrides {
@@ -771,6 +803,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       await sweeping;
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
+      // Connections made before the listener closes get their answer, not a reset: see letInArrived.
+      await letInArrived(app.server, CLOSE_REQUESTS_MS);
       // A request still open now (a client sending its body slowly, or never) would hold the
       // stop until Node's request timeout, five minutes: it gets CLOSE_REQUESTS_MS, then its
       // connection is closed. Nothing of it was accepted (intake answers once its decisions

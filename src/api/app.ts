@@ -129,12 +129,15 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
 
   // Stop intake while draining (SIGTERM) or while the disk is behind: Alertmanager retries 5xx.
   app.addHook('onRequest', async (req, reply) => {
-    if (req.method !== 'POST') return;
-    if (deps.draining()) {
-      void reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
-      return reply;
-    }
-    return undefined;
+    if (!deps.draining()) return undefined;
+    // A request that comes in while stopping is the connection's last: its answer says so,
+    // and a client's keep-alive pool drops the socket instead of sending its next request
+    // on one the stop is about to close (seen as a reset, the client unable to tell
+    // whether it was carried out). A request that came in before is answered as usual.
+    void reply.header('Connection', 'close');
+    if (req.method !== 'POST') return undefined;
+    void reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
+    return reply;
   });
 
   registerHealthRoutes(app, registry, deps);

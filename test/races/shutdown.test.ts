@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { startTestService } from '../helpers/service.js';
@@ -20,6 +21,19 @@ const runbooks = `runbooks:
     action:
       http: {method: POST, url: "http://127.0.0.1:9/undo"}
 `;
+
+/** One POST on a real socket: the status, Connection header and body, or the socket error's code (ECONNRESET). */
+function send(url: string, body: unknown, agent?: Agent): Promise<{ status: number; connection: string | undefined; retryAfter: string | undefined; body: any } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' }, ...(agent ? { agent } : {}) }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode!, connection: res.headers.connection, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(text) }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+    req.end(JSON.stringify(body));
+  });
+}
 
 function request(method: string, path: string, host: string, body: string, headers = ''): string {
   return `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
@@ -127,6 +141,67 @@ describe('races: shutdown and operators', () => {
       { event: 'EXECUTING', actor: 'alice', execution_id: execution.id },
       { event: 'INTERRUPTED', actor: 'rectify', execution_id: execution.id },
     ]);
+    await svc.stop({ remove: true });
+  });
+
+  for (const pool of ['new connections', 'keep-alive connections already open'] as const) {
+    it(`ten approvals sent in the instant the service stops, on ${pool}, each get an answer (503 SHUTTING_DOWN with Retry-After, the connection closed after it), none a reset; nothing is approved`, async () => {
+      const svc = await startTestService({ runbooks: runbooks.replace('/undo"', '/undo/{service}"'), args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+      const base = await svc.service.listen();
+      const ids: string[] = [];
+      for (let i = 0; i < 10; i++) ids.push((await postJson(`${base}/api/v1/incidents`, { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+      assert.equal(new Set(ids).size, 10);
+      const agent = pool === 'new connections' ? undefined : new Agent({ keepAlive: true, maxSockets: 10 });
+      if (agent) {
+        // Ten sockets open and idle in the client's pool, as an operator's script holds them.
+        await Promise.all(ids.map(() => new Promise((r) => httpRequest(`${base}/healthz`, { agent }, (res) => res.resume().on('end', r)).end())));
+        assert.equal(Object.values(agent.freeSockets).flat().length, 10);
+      }
+      // Sent (the connections made, the bytes written) as the stop begins.
+      const answers = ids.map((id) => send(`${base}/api/v1/approvals/${id}/approve`, { by: 'alice' }, agent));
+      const closing = svc.service.close();
+      const got = await Promise.all(answers);
+      await closing;
+      agent?.destroy();
+
+      assert.deepEqual(
+        got.map((g) => ('error' in g ? g : { status: g.status, connection: g.connection, retryAfter: g.retryAfter, code: g.body.error?.code })),
+        ids.map(() => ({ status: 503, connection: 'close', retryAfter: '10', code: 'SHUTTING_DOWN' })),
+      );
+      assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM approvals WHERE status = 'pending'`), 10);
+      assert.equal(countRows(svc.dbPath, 'SELECT count(*) n FROM executions'), 0);
+      await svc.stop({ remove: true });
+    });
+  }
+
+  it('approvals under way when the service stops are answered with their result; those behind them 503 SHUTTING_DOWN, the connection closed after it; none a reset, and each answer is what the database holds', async () => {
+    const svc = await startTestService({ runbooks: runbooks.replace('/undo"', '/undo/{service}"'), args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+    const base = await svc.service.listen();
+    const ids: string[] = [];
+    for (let i = 0; i < 10; i++) ids.push((await postJson(`${base}/api/v1/incidents`, { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+    const agent = new Agent({ keepAlive: true, maxSockets: 10 });
+    // The stop begins once the first approval has come in (the others are on their way).
+    const arrived = new Promise<void>((r) => svc.app.server.once('request', () => r()));
+    const answers = ids.map((id) => send(`${base}/api/v1/approvals/${id}/approve`, { by: 'alice' }, agent));
+    await arrived;
+    const closing = svc.service.close();
+    const got = await Promise.all(answers);
+    await closing;
+    agent.destroy();
+
+    const db = new Database(svc.dbPath, { readonly: true });
+    const status = (id: string) => (db.prepare('SELECT status FROM approvals WHERE id = ?').get(id) as { status: string }).status;
+    for (const [i, g] of got.entries()) {
+      assert.ok(!('error' in g), `approval ${i}: ${JSON.stringify(g)}`);
+      if (g.status === 200) {
+        assert.equal(g.body.status, 'approved');
+        assert.equal(status(ids[i]!), 'approved');
+      } else {
+        assert.deepEqual({ status: g.status, connection: g.connection, retryAfter: g.retryAfter, code: g.body.error.code }, { status: 503, connection: 'close', retryAfter: '10', code: 'SHUTTING_DOWN' });
+        assert.equal(status(ids[i]!), 'pending');
+      }
+    }
+    db.close();
     await svc.stop({ remove: true });
   });
 });
