@@ -71,11 +71,11 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
  * notify/outbox.ts): told again after a restart to a receiver that has no record of
  * it. Rare rows, never an alert storm's decisions: an approval request leaves the
  * pending state once (APPROVED, REJECTED, EXPIRED, CANCELLED), however many alerts
- * joined it; an intake request refused as a whole (INTAKE_REFUSED) is told at most once
+ * joined it, and takes at most approvals_required - 1 votes before (APPROVAL_VOTE); an intake request refused as a whole (INTAKE_REFUSED) is told at most once
  * per route and reason a minute. ALERTS_TRUNCATED is not one: it is told as a `manual` notification,
  * which the repeat filter sums up when a storm repeats it, so the ones counted into a
  * summary would look never delivered. The latest migration that builds the
- * `audit_told` index (008) indexes exactly these rows, with its predicate written in
+ * `audit_told` index (011) indexes exactly these rows, with its predicate written in
  * this order (the store's query repeats it, and SQLite uses a partial index only for
  * a query that repeats its predicate).
  */
@@ -98,6 +98,7 @@ export const TOLD_EVENTS = [
   'REJECTED',
   'CANCELLED',
   'INTAKE_REFUSED',
+  'APPROVAL_VOTE',
 ] as const satisfies readonly AuditEventName[];
 
 /** Filled-in action, ready for an executor: no placeholder left. */

@@ -9,7 +9,7 @@ import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
-import { approvalRequestNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
+import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
@@ -951,16 +951,17 @@ export function createEngine(deps: EngineDeps) {
         const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];
         if (votes.length < a.approvals_required) {
           tx.updateApproval(a.id, { votes });
+          // Still pending (its buttons still ask), and told: who approved, and that another approver is needed.
+          const voted = announceVote(a, votes, now);
           tx.appendAudit({
             at: now,
             event: 'APPROVAL_VOTE',
             incident_id: a.incident_id,
             runbook: a.runbook,
             actor: by,
-            details: { approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required, ...via },
+            details: withTold({ approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required, ...via }, voted),
           });
-          // Still pending (its buttons still ask): the request is told when it is carried out, naming every approver.
-          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, told: undefined };
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, told: voted };
         }
         const stored = tx.getIncident(a.incident_id);
         // The guardrails again, before the request is spent: one blocking the run now (its
@@ -1022,7 +1023,7 @@ export function createEngine(deps: EngineDeps) {
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
         return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim, told: approved };
       });
-      // The request left the pending state (approved, or cancelled as stale): told before anything else of it.
+      // The request left the pending state (approved, or cancelled as stale), or took a vote: told before anything else of it.
       send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
       if (!result) return { approval, result: null };
@@ -1319,7 +1320,7 @@ export function createEngine(deps: EngineDeps) {
 
   /** A notification about something other than one decision: the fields it does not concern are null. */
   function notice(
-    e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id'>>,
+    e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id' | 'notification_id'>>,
     at: number,
   ): NotificationEvent {
     return { incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at };
@@ -1345,10 +1346,28 @@ export function createEngine(deps: EngineDeps) {
    * (APPROVED, REJECTED, EXPIRED, CANCELLED), announced in the transaction that decides
    * it: its audit row records it, and it is sent after the commit, one by one. A
    * receiver that showed the request (a Slack message with buttons) learns it is settled.
-   * A first vote of two is not told: the request still asks, and its approval names both.
+   * A vote before the last is told on its own (announceVote).
    */
   function announceDecided(a: ApprovalRow, event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED', reason: string, now: number): Told | undefined {
     return announce({ event, incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: event.toLowerCase(), reason }, now);
+  }
+
+  /**
+   * The notification of a vote on a request that needs more than one approver, the
+   * last one's excepted (that one approves it: APPROVED): who approved, and how many
+   * more approvers it needs. One per vote, its id made from the request's and the
+   * vote's number (approvalVoteNotificationId); recorded in the APPROVAL_VOTE row like
+   * a settlement, so a restart tells it again to a receiver that lacks it. The request
+   * itself is not told again: it stays pending, and a Slack message of it keeps its buttons.
+   */
+  function announceVote(a: ApprovalRow, votes: ReadonlyArray<{ by: string; comment: string | null }>, now: number): Told | undefined {
+    const left = a.approvals_required - votes.length;
+    const needed = left === 1 ? 'one more approver is needed' : `${left} more approvers are needed`;
+    const reason = `approved by ${whoWithComments(votes)}, ${votes.length} of ${a.approvals_required} approvals${forAlerts(a)}: ${needed} before it runs; the request stays pending until then (it expires at ${new Date(a.expires_at).toISOString()})`;
+    return announce(
+      { event: 'APPROVAL_VOTE', incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: 'pending', reason, notification_id: approvalVoteNotificationId(a.id, votes.length) },
+      now,
+    );
   }
 
   /** ", asked for by N alerts (M not resolved)" for a request an alert storm joined; nothing for one alert's. */

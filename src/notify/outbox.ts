@@ -6,7 +6,8 @@ import type { NotificationEvent } from './types.js';
  * The audit log is the outbox. Notifications wait to be sent in memory (queue.ts):
  * a crash loses those not delivered yet, and a stop records those still waiting as
  * not sent. So the audit row of an event told one by one (an execution outcome, a
- * breaker trip, an approval request approved, rejected, expired or cancelled, a kill
+ * breaker trip, an approval request approved, rejected, expired or cancelled, a vote on
+ * one that needs another approver, a kill
  * switch, a refused runbook reload, an intake request refused as a whole: TOLD_EVENTS)
  * records its notification when it is written, in the same transaction: the id the
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
@@ -78,6 +79,16 @@ export function createOutbox(opts: { receivers: readonly string[]; resend: Outbo
  */
 export function approvalRequestNotificationId(approvalId: string): string {
   return `ntf_${approvalId}`;
+}
+
+/**
+ * The notification_id of one vote on an approval request that needs more than one
+ * approver (`vote`: 1 for the first): one notification per vote, its id made from the
+ * request's and the vote's number, so the same vote told again after a restart carries
+ * the same id, and two votes never share one.
+ */
+export function approvalVoteNotificationId(approvalId: string, vote: number): string {
+  return `ntf_${approvalId}_vote${vote}`;
 }
 
 const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);

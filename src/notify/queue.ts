@@ -555,8 +555,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   function enqueue(lane: Lane, event: NotificationEvent): void {
     const q = lane.queue;
     // Its settlement (approved, rejected, expired, cancelled) told: a request waiting for
-    // its next round is not told after it, with buttons for what is already settled.
-    if (!asksAPerson(event) && event.approval_id !== null && laterRounds.size > 0) {
+    // its next round is not told after it, with buttons for what is already settled. A
+    // vote settles nothing: the request still asks for another approver.
+    if (!asksAPerson(event) && event.event !== 'APPROVAL_VOTE' && event.approval_id !== null && laterRounds.size > 0) {
       for (const [key, r] of laterRounds) {
         if (r.lane !== lane || r.approvalId !== event.approval_id) continue;
         clearTimeout(r.timer);

@@ -142,6 +142,8 @@ const ICON: Record<string, string> = {
   INTERRUPTED: ':warning:',
   CIRCUIT_TRIPPED: ':rotating_light:',
   APPROVAL_REQUIRED: ':raised_hand:',
+  // A vote on a request that needs another approver: it still asks (its message keeps its buttons).
+  APPROVAL_VOTE: ':ballot_box_with_ballot:',
   // An approval request settled: its own message, without buttons, says how.
   APPROVED: ':ballot_box_with_check:',
   REJECTED: ':no_entry_sign:',

@@ -114,7 +114,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
     target.route('POST', '/act/db', { status: 200 });
   }
 
-  it('APPROVED through the API: who approved, and that the run starts; the outcome follows; a first vote of two is not told, the approval names both', async () => {
+  it('APPROVED through the API: who approved, and that the run starts; the outcome follows; a first vote of two is told on its own (who, one more approver needed), the approval names both', async () => {
     reset();
     const svc = await start(target);
     try {
@@ -153,7 +153,8 @@ describe('an approval request leaving the pending state is told: approved, rejec
         ['*Incident*\n`A1`', '*Service*\n`vault`', '*Runbook*\n`risky`', '*Outcome*\n`approved`'],
       );
 
-      // Two approvers: the first vote leaves the request pending, its buttons live: not told.
+      // Two approvers: the first vote leaves the request pending, its buttons live, and is
+      // told on its own: who approved, and that one more approver is needed.
       const grave = await svc.post('/api/v1/incidents', { id: 'A2', root_cause: 'grave', service: 'db' });
       const id2 = grave.body.approval_id as string;
       const vote = await svc.post(`/api/v1/approvals/${id2}/approve`, { by: 'alice', comment: 'looks right' });
@@ -166,11 +167,34 @@ describe('an approval request leaving the pending state is told: approved, rejec
           .map(json)
           .filter((n) => n.approval_id === id2)
           .map((n) => n.event),
-        ['APPROVAL_REQUIRED'],
+        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE'],
       );
+      const voted = one(target, 'APPROVAL_VOTE', id2);
+      assert.deepEqual(
+        [voted.incident_id, voted.runbook, voted.service, voted.approval_id, voted.execution_id, voted.outcome, voted.notification_id],
+        ['A2', 'twice', 'db', id2, null, 'pending', `ntf_${id2}_vote1`],
+      );
+      const expiresAt = (await svc.get(`/api/v1/approvals/${id2}`)).body.expires_at as string;
+      assert.equal(voted.reason, `approved by alice ("looks right"), 1 of 2 approvals: one more approver is needed before it runs; the request stays pending until then (it expires at ${expiresAt})`);
+      const votedHook = target.requests('/hook', 'POST').find((r) => json(r).event === 'APPROVAL_VOTE')!;
+      await recordedAs(svc, 'APPROVAL_VOTE', voted, votedHook.headers);
+      // In Slack: a message of its own, without buttons (those of the request's message still ask).
+      const votedInSlack = slackOf(target, 'APPROVAL_VOTE', id2);
+      assert.equal(votedInSlack.blocks[0].text.text, ':ballot_box_with_ballot: rectify: APPROVAL_VOTE twice');
+      assert.equal(votedInSlack.blocks[2].text.text, voted.reason);
+
       const second = await svc.post(`/api/v1/approvals/${id2}/approve?wait=true`, { by: 'bob' });
       assert.equal(second.body.result.action, 'executed');
       await svc.service.drainNotifications();
+      // The second vote approves it: told as APPROVED, not as a vote.
+      assert.deepEqual(
+        target
+          .requests('/hook', 'POST')
+          .map(json)
+          .filter((n) => n.approval_id === id2)
+          .map((n) => n.event),
+        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED'],
+      );
       const both = one(target, 'APPROVED', id2);
       assert.equal(both.reason, `approved by alice ("looks right") and bob: the run starts (execution ${second.body.result.execution_id}); its outcome is told when it ends`);
       await recordedAs(svc, 'APPROVED', both);
@@ -425,6 +449,72 @@ describe('a stop before delivery: an approval request’s settlement is told aga
       await svc.service.drainNotifications();
       assert.equal(target.requests('/hook').length, since2);
       assert.equal(target.calls('/act/vault', 'POST'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a first vote of two: its notification a stop cut off is told again at the next start, with the same notification_id; the second vote tells APPROVED, no vote; then nothing', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204, delayMs: 120_000 });
+    target.route('POST', '/act/db', { status: 200 });
+    let svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      const id = (await svc.post('/api/v1/incidents', { id: 'V1', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      // The request's delivery hangs: the vote waits behind it.
+      await target.waitForRequest('/hook');
+      assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'alice', comment: 'agreed' })).status, 202);
+      const rows = (await svc.get('/api/v1/audit?event=APPROVAL_VOTE&limit=10')).body.events;
+      const expiresAt = (await svc.get(`/api/v1/approvals/${id}`)).body.expires_at as string;
+      assert.deepEqual(
+        rows.map((r: any) => [r.actor, r.details.votes, r.details.notification_id, r.details.told]),
+        [
+          [
+            'alice',
+            1,
+            `ntf_${id}_vote1`,
+            {
+              to: [...svc.service.receivers],
+              outcome: 'pending',
+              reason: `approved by alice ("agreed"), 1 of 2 approvals: one more approver is needed before it runs; the request stays pending until then (it expires at ${expiresAt})`,
+              service: 'db',
+              approval_id: id,
+            },
+          ],
+        ],
+      );
+
+      target.route('POST', '/hook', { status: 204 });
+      const since = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      const again = target
+        .requests('/hook')
+        .slice(since)
+        .map(json)
+        .filter((n) => n.event === 'APPROVAL_VOTE');
+      assert.deepEqual(
+        again.map((n) => [n.approval_id, n.notification_id, n.outcome, n.reason]),
+        rows.map((r: any) => [id, r.details.notification_id, 'pending', `${r.details.told.reason}${RESENT_NOTE}`]),
+      );
+      // The stop recorded it as not sent, under its notification_id.
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === `ntf_${id}_vote1`);
+      assert.deepEqual(
+        failed.map((e: any) => [e.details.about, e.details.detail]),
+        [['APPROVAL_VOTE', 'not sent: rectify shut down first']],
+      );
+      // The second vote carries it out: APPROVED, no vote told.
+      const second = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'bob' });
+      assert.equal(second.body.result.action, 'executed');
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook').map(json).filter((n) => n.event === 'APPROVAL_VOTE').length, 1);
+      assert.equal(target.requests('/hook').map(json).filter((n) => n.event === 'APPROVED' && n.approval_id === id).length, 1);
+
+      // Recorded as delivered now: the next start tells none of them.
+      const since2 = target.requests('/hook').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook').length, since2);
     } finally {
       await svc.stop({ remove: true });
     }

@@ -317,6 +317,34 @@ describe('notification queue', () => {
     await q.close();
   });
 
+  it('an approval request waiting for its next round is still told after a vote on it (a vote settles nothing)', async () => {
+    target.reset();
+    target.route('POST', '/hook', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+      approvalRetryMs: 20,
+    });
+    q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
+    await q.drain();
+    q.notify({ ...ev('a1', 'APPROVAL_VOTE', 'pending'), approval_id: 'apr_1' });
+    await q.drain();
+    for (let i = 0; i < 500 && recorded.length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await q.drain();
+    assert.deepEqual(
+      recorded.map((o) => [o.event.event, o.ok, o.detail]),
+      [
+        ['APPROVAL_REQUIRED', false, 'answered 503 (tried again later)'],
+        ['APPROVAL_VOTE', true, 'delivered'],
+        ['APPROVAL_REQUIRED', true, 'delivered'],
+      ],
+    );
+    await q.close();
+  });
+
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');

@@ -132,7 +132,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         summary: verdict === 'approve' ? 'Approve a pending request: guardrails run again, then the approved plan executes' : 'Reject a pending request',
         description:
           verdict === 'approve'
-            ? 'Whoever asked for the run cannot approve it (403). A runbook with `approvals_required: 2` needs two distinct approvers: the first approval answers 202 with the request still pending; the same person approving again is a 409. The approval carried out is told to the notification receivers (event APPROVED: every approver, and the run that starts); a first vote is not. A request whose runbook changed or was removed since it was made is cancelled instead (409; event CANCELLED, told too): nothing runs.'
+            ? 'Whoever asked for the run cannot approve it (403). A runbook with `approvals_required: 2` needs two distinct approvers: the first approval answers 202 with the request still pending; the same person approving again is a 409. The approval carried out is told to the notification receivers (event APPROVED: every approver, and the run that starts); a first vote is told too, on its own (event APPROVAL_VOTE, outcome pending: who approved, and that one more approver is needed). A request whose runbook changed or was removed since it was made is cancelled instead (409; event CANCELLED, told too): nothing runs.'
             : 'The requester may reject (withdraw) their own request. The rejection is told to the notification receivers (event REJECTED: by whom, the comment; nothing ran).',
         tags: ['approvals'],
         params: idParamsSchema,
