@@ -28,6 +28,8 @@ import {
   createSlackNotifier,
   createSlackResponder,
   createWebhookNotifier,
+  tellsTo,
+  type NotificationEvent,
   type Notifier,
   type NotifyQueueOptions,
 } from './notify/index.js';
@@ -471,7 +473,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const notify = notifiers.length ? repeats.notify : undefined;
   // Events told one by one record their notification in their audit row; startup tells
   // a receiver again what it has no delivery record of (see notify/outbox.ts).
-  const outbox = notifiers.length ? createOutbox({ receivers: notifiers.map((n) => n.name), resend: notifications.resend }) : undefined;
+  const outbox = notifiers.length
+    ? createOutbox({ receivers: notifiers.map((n) => n.name), tells: (name, e) => notifiers.some((n) => n.name === name && tellsTo(n, e)), resend: notifications.resend })
+    : undefined;
 
   /**
    * Every circuit transition moves `rectify_circuit_state`, told after its commit: a
@@ -552,7 +556,18 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
-    ...(slackResponder ? { slackRespond: slackResponder.respond } : {}),
+    ...(slackResponder
+      ? {
+          slackRespond: slackResponder.respond,
+          slackResponseAccepted: slackResponder.accepts,
+          // A settlement a click's answer was to show, that answer having failed: told to the
+          // Slack receiver as a message of its own after all, with its notification_id.
+          tellSlackAfterAll: (e: NotificationEvent) => {
+            const to = notifiers.filter((n) => !tellsTo(n, e)).map((n) => n.name);
+            if (e.notification_id !== undefined && to.length > 0) notifications.resend({ ...e, shown_in_slack: false, notification_id: e.notification_id }, to);
+          },
+        }
+      : {}),
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
   }, tls ? { https: tls } : {});
 

@@ -2,6 +2,7 @@ import type { SlackVerifier } from './slack-signature.js';
 import type { Logger } from 'pino';
 import type { Engine, IntakeRefusal, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
+import type { NotificationEvent } from '../notify/index.js';
 import type { Store } from '../store/ports.js';
 import type { TokenAuth } from './auth.js';
 
@@ -43,5 +44,12 @@ export interface ApiDeps {
    * Tells a Slack click's outcome through the click's response_url (Slack shows
    * nothing of the HTTP answer to a button click). Fire and forget.
    */
-  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }) => void;
+  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, onFailed?: () => void) => void;
+  /** Whether slackRespond calls this response_url (one on Slack's own origins). */
+  slackResponseAccepted?: (responseUrl: string) => boolean;
+  /**
+   * Tells the Slack receiver a settlement it was not told because a click's answer was to
+   * show it (shown_in_slack), when that answer could not be delivered.
+   */
+  tellSlackAfterAll?: (event: NotificationEvent) => void;
 }

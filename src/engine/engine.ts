@@ -881,8 +881,8 @@ export function createEngine(deps: EngineDeps) {
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string; slack?: SlackClicker } = {},
-    ): Promise<{ approval: ApprovalRow; result: DecisionResult | null }> {
+      opts: { wait?: boolean; identity?: string; slack?: SlackClicker; shownInSlack?: boolean } = {},
+    ): Promise<{ approval: ApprovalRow; result: DecisionResult | null; told?: NotificationEvent }> {
       const identity = opts.identity ?? by;
       const slackId = opts.slack?.id;
       const via = slackDetails(opts.slack);
@@ -985,7 +985,7 @@ export function createEngine(deps: EngineDeps) {
           : executionId !== undefined
             ? `the run starts (execution ${executionId}); its outcome is told when it ends`
             : `it did not run: ${verdict.reason}`;
-        const approved = announceDecided(a, 'APPROVED', `approved by ${whoWithComments(votes)}${forAlerts(a)}: ${carried}`, now);
+        const approved = announceDecided(a, 'APPROVED', `approved by ${whoWithComments(votes)}${forAlerts(a)}: ${carried}`, now, opts.shownInSlack);
         tx.appendAudit({
           at: now,
           event: 'APPROVED',
@@ -1026,19 +1026,30 @@ export function createEngine(deps: EngineDeps) {
       // The request left the pending state (approved, or cancelled as stale), or took a vote: told before anything else of it.
       send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
-      if (!result) return { approval, result: null };
+      if (!result) return { approval, result: null, ...(told ? { told: told.event } : {}) };
       record([result], []);
       const started = startClaims(claim ? [claim] : []);
       if (opts.wait) await settle([result], started);
-      return { approval, result };
+      return { approval, result, ...(told ? { told: told.event } : {}) };
     },
 
-    async reject(approvalId: string, by: string, comment: string | undefined, opts: { slack?: SlackClicker } = {}): Promise<ApprovalRow> {
+    /**
+     * Reject. `shownInSlack`: the rejection is a Slack click whose answer replaces the
+     * request's message with it, so the Slack receiver is not told it again (see
+     * NotificationEvent.shown_in_slack); `told` is the notification, to tell Slack after
+     * all should that answer fail.
+     */
+    async reject(
+      approvalId: string,
+      by: string,
+      comment: string | undefined,
+      opts: { slack?: SlackClicker; shownInSlack?: boolean } = {},
+    ): Promise<{ approval: ApprovalRow; told?: NotificationEvent }> {
       const { approval, told } = await store.transact((tx) => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
         tx.updateApproval(a.id, { status: 'rejected', decided_at: now, decided_by: by, comment: comment ?? null });
-        const rejected = announceDecided(a, 'REJECTED', `rejected by ${who(by, comment ?? null)}${forAlerts(a)}: nothing ran`, now);
+        const rejected = announceDecided(a, 'REJECTED', `rejected by ${who(by, comment ?? null)}${forAlerts(a)}: nothing ran`, now, opts.shownInSlack);
         tx.appendAudit({
           at: now,
           event: 'REJECTED',
@@ -1050,7 +1061,7 @@ export function createEngine(deps: EngineDeps) {
         return { approval: tx.getApproval(a.id)!, told: rejected };
       });
       send(told);
-      return approval;
+      return { approval, ...(told ? { told: told.event } : {}) };
     },
 
     /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
@@ -1320,7 +1331,8 @@ export function createEngine(deps: EngineDeps) {
 
   /** A notification about something other than one decision: the fields it does not concern are null. */
   function notice(
-    e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> & Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id' | 'notification_id'>>,
+    e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> &
+      Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id' | 'notification_id' | 'shown_in_slack'>>,
     at: number,
   ): NotificationEvent {
     return { incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at };
@@ -1348,8 +1360,8 @@ export function createEngine(deps: EngineDeps) {
    * receiver that showed the request (a Slack message with buttons) learns it is settled.
    * A vote before the last is told on its own (announceVote).
    */
-  function announceDecided(a: ApprovalRow, event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED', reason: string, now: number): Told | undefined {
-    return announce({ event, incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: event.toLowerCase(), reason }, now);
+  function announceDecided(a: ApprovalRow, event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED', reason: string, now: number, shownInSlack = false): Told | undefined {
+    return announce({ event, incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: event.toLowerCase(), reason, ...(shownInSlack ? { shown_in_slack: true } : {}) }, now);
   }
 
   /**

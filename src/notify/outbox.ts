@@ -51,7 +51,12 @@ export interface Outbox {
   resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[]): void;
 }
 
-export function createOutbox(opts: { receivers: readonly string[]; resend: Outbox['resend'] }): Outbox {
+export function createOutbox(opts: {
+  receivers: readonly string[];
+  /** Whether the named receiver is told a notification (see Notifier.tells): the row's `to` names only those. */
+  tells?: (receiver: string, event: NotificationEvent) => boolean;
+  resend: Outbox['resend'];
+}): Outbox {
   const receivers = Object.freeze([...opts.receivers]);
   return {
     receivers,
@@ -61,7 +66,7 @@ export function createOutbox(opts: { receivers: readonly string[]; resend: Outbo
         event,
         details: {
           notification_id: event.notification_id,
-          told: { to: [...receivers], outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
+          told: { to: receivers.filter((r) => opts.tells?.(r, event) ?? true), outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
         },
       };
     },

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
 import { recordsItsNotification } from './outbox.js';
 import { isRepeatable } from './repeats.js';
-import type { NotificationEvent, Notifier, Notify } from './types.js';
+import { tellsTo, type NotificationEvent, type Notifier, type Notify } from './types.js';
 
 /** Incident ids named in the record of one drop burst, at most: the count covers them all. */
 export const DROPPED_IDS_LISTED = 20;
@@ -597,7 +597,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       }
       // One id for the notification, kept by each receiver's every attempt.
       const event = given.notification_id ? given : { ...given, notification_id: newId('ntf') };
-      for (const lane of lanes) enqueue(lane, event);
+      for (const lane of lanes) if (tellsTo(lane.notifier, event)) enqueue(lane, event);
     },
     /** Queues a notification, with the id it has, for the named receivers only (one told again after a restart). */
     resend(event, receivers) {

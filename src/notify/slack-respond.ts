@@ -8,7 +8,9 @@ import { postJson } from './webhook.js';
  * the `response_url` of the click's payload instead, which Slack accepts for 30
  * minutes: an ephemeral line to the one who clicked, or the approval message
  * itself replaced with its outcome, so the channel sees who decided and the
- * buttons are gone.
+ * buttons are gone. That replaced message is the channel's one message of the
+ * decision: the Slack receiver is not told it again (NotificationEvent.shown_in_slack),
+ * unless the response fails, when it is told after all (`onFailed`).
  *
  * The URL comes from a signed payload, yet only Slack's own origins are called:
  * a signing secret that leaked must not turn rectify into a request forwarder.
@@ -23,8 +25,13 @@ export interface SlackResponseMessage {
 }
 
 export interface SlackResponder {
-  /** Fire and forget: never throws, never delays the click's acknowledgment. */
-  respond(responseUrl: string, message: SlackResponseMessage): void;
+  /**
+   * Fire and forget: never throws, never delays the click's acknowledgment. `onFailed`
+   * runs when the response could not be delivered (every attempt failed).
+   */
+  respond(responseUrl: string, message: SlackResponseMessage, onFailed?: () => void): void;
+  /** Whether respond would call this URL (a URL on Slack's own origins). */
+  accepts(responseUrl: string): boolean;
   /** Resolves once every response under way was delivered or given up (tests, shutdown). */
   drain(): Promise<void>;
 }
@@ -44,7 +51,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   const backoffMs = opts.backoffMs ?? 500;
   const pending = new Set<Promise<void>>();
 
-  async function deliver(url: URL, message: SlackResponseMessage): Promise<void> {
+  async function deliver(url: URL, message: SlackResponseMessage, onFailed?: () => void): Promise<void> {
     let detail = '';
     for (let i = 1; i <= attempts; i++) {
       try {
@@ -56,15 +63,22 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
       if (i < attempts) await sleep(backoffMs * 2 ** (i - 1));
     }
     // The path of a response_url is a credential for 30 minutes: only the origin is logged.
-    opts.log.warn({ origin: url.origin, detail }, 'the Slack click was carried out, but telling it in Slack failed');
+    opts.log.warn({ origin: url.origin, detail, ...(onFailed ? { fallback: 'told as a message of its own' } : {}) }, 'the Slack click was carried out, but telling it in Slack failed');
+    onFailed?.();
+  }
+
+  function parse(responseUrl: string): URL | undefined {
+    try {
+      return new URL(responseUrl);
+    } catch {
+      return undefined;
+    }
   }
 
   return {
-    respond(responseUrl, message) {
-      let url: URL;
-      try {
-        url = new URL(responseUrl);
-      } catch {
+    respond(responseUrl, message, onFailed) {
+      const url = parse(responseUrl);
+      if (!url) {
         opts.log.warn('a Slack click carried a response_url that is not a URL: not called');
         return;
       }
@@ -72,9 +86,13 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
         opts.log.warn({ origin: url.origin }, "a Slack click carried a response_url outside Slack's own origins: not called");
         return;
       }
-      const p = deliver(url, message).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
+      const p = deliver(url, message, onFailed).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
       pending.add(p);
       void p.finally(() => pending.delete(p));
+    },
+    accepts(responseUrl) {
+      const url = parse(responseUrl);
+      return url !== undefined && origins.has(url.origin);
     },
     async drain() {
       while (pending.size > 0) await Promise.all([...pending]);

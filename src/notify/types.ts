@@ -40,6 +40,13 @@ export interface NotificationEvent {
   repeated?: number;
   /** Set on a summary for a runbook over many services: how many services it covers (`service` is then null). */
   repeated_services?: number;
+  /**
+   * Set on an approval request's settlement decided by a Slack button click whose answer
+   * replaces the request's own message with the outcome: Slack shows it there, so the
+   * Slack receiver is not told it again as a message of its own (Notifier.tells). Never
+   * sent to a receiver.
+   */
+  shown_in_slack?: boolean;
 }
 
 /** One destination. `send` throws (or rejects) on failure; retries are the queue's job. */
@@ -47,6 +54,13 @@ export interface Notifier {
   /** For the audit log and logs: never a secret (a webhook's path can be one). */
   readonly name: string;
   send(event: NotificationEvent, signal: AbortSignal): Promise<void>;
+  /** Whether this receiver is told the notification at all (absent: every one). */
+  tells?(event: NotificationEvent): boolean;
+}
+
+/** Whether a notifier is told a notification: see Notifier.tells. */
+export function tellsTo(n: Pick<Notifier, 'tells'>, event: NotificationEvent): boolean {
+  return n.tells?.(event) ?? true;
 }
 
 /** The port the engine and runner call: fire and forget, never throws, never waits. */

@@ -72,7 +72,7 @@ export async function postJson(url: string | URL, body: unknown, signal: AbortSi
 export function createWebhookNotifier(url: string, publicUrl: string | undefined, opts: ReceiverOptions): Notifier {
   return {
     name: receiverName('webhook', url, opts.receiverKey),
-    send: (e, signal) =>
+    send: ({ shown_in_slack: _shown, ...e }, signal) =>
       postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal, e.notification_id ? { 'idempotency-key': e.notification_id } : {}),
   };
 }
@@ -202,6 +202,9 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
   return {
     // The path of a Slack webhook URL is its credential: only the host is named, and a keyed hash of the whole.
     name: receiverName('slack', url, opts.receiverKey),
+    // A settlement a click decided is shown by the click's answer, which replaced the
+    // request's message with it (api/routes/slack.ts): a message of its own would say it twice.
+    tells: (e) => e.shown_in_slack !== true,
     send(e, signal) {
       const links = linksFor(e, publicUrl);
       const link = links.approval ?? links.execution ?? links.incident;

@@ -72,14 +72,14 @@ function one(target: HttpTarget, event: string, approvalId: string): Record<stri
 }
 
 /** Its audit row records exactly the notification the receivers got, to every receiver. */
-async function recordedAs(svc: TestService, event: string, n: Record<string, any>, headers?: RecordedRequest['headers']): Promise<void> {
+async function recordedAs(svc: TestService, event: string, n: Record<string, any>, headers?: RecordedRequest['headers'], to: readonly string[] = svc.service.receivers): Promise<void> {
   const rows = await rowsFor(svc, event, n.approval_id);
   assert.equal(rows.length, 1);
   assert.equal(rows[0].details.notification_id, n.notification_id);
-  assert.deepEqual(rows[0].details.told, { to: [...svc.service.receivers], outcome: n.outcome, reason: n.reason, service: n.service, approval_id: n.approval_id });
+  assert.deepEqual(rows[0].details.told, { to: [...to], outcome: n.outcome, reason: n.reason, service: n.service, approval_id: n.approval_id });
   if (headers) assert.equal(headers['idempotency-key'], n.notification_id);
   const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
-  assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...svc.service.receivers].sort(), 'delivered to the webhook and to Slack');
+  assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...to].sort(), 'delivered to every receiver it was told to');
 }
 
 /** The Slack message of one settled request: its own, with no buttons; values as one-line code. */
@@ -253,11 +253,114 @@ describe('an approval request leaving the pending state is told: approved, rejec
           [third, 'rejected', 'risky', 'vault', 'rejected by slack:U0ALICE: nothing ran', null],
         ],
       );
-      for (const n of told) await recordedAs(svc, 'REJECTED', n);
+      // The click's rejection: shown in Slack by the replaced message, so told to the webhook alone.
+      for (const n of told) await recordedAs(svc, 'REJECTED', n, undefined, n.approval_id === third ? [svc.service.receivers[0]!] : svc.service.receivers);
       const m = slackOf(target, 'REJECTED', first);
       assert.equal(m.blocks[0].text.text, ':no_entry_sign: rectify: REJECTED risky');
       assert.equal(m.blocks[2].text.text, 'rejected by bob ("not during the freeze"): nothing ran');
       assert.equal(target.calls('/act/vault'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  /** A signed click on one of an approval message's buttons, its response_url on the test's receiver. */
+  async function click(svc: TestService, approvalId: string, verb: 'approve' | 'reject', user: { id: string; username: string }, respond = RESPOND): Promise<any> {
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const payload = {
+      type: 'block_actions',
+      user,
+      response_url: `${target.url}${respond}`,
+      actions: [{ type: 'button', block_id: 'b', action_id: `rectify_${verb}`, value: `${approvalId}:${verb}`, action_ts: '1700000000.1' }],
+    };
+    const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+    const r = await svc.app.inject({
+      method: 'POST',
+      url: '/api/v1/slack/interactions',
+      payload: body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+    });
+    assert.equal(r.statusCode, 200);
+    return JSON.parse(r.body);
+  }
+
+  it('a Slack click that decides a request shows one message in the channel: the request’s own, replaced with the outcome; the Slack receiver is not told it again, the webhook is', async () => {
+    reset();
+    const svc = await start(target);
+    try {
+      const [webhook, slack] = svc.service.receivers as [string, string];
+      const approved = (await svc.post('/api/v1/incidents', { id: 'K1', root_cause: 'scary', service: 'vault' })).body.approval_id as string;
+      const rejected = (await svc.post('/api/v1/incidents', { id: 'K2', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      const sinceSlack = target.requests('/slack', 'POST').length;
+
+      const yes = await click(svc, approved, 'approve', { id: 'U0ALICE', username: 'alice' });
+      assert.equal(yes.ok, true, yes.text);
+      assert.equal((await svc.post(`/api/v1/approvals/${rejected}/approve`, { by: 'bob' })).status, 202);
+      const no = await click(svc, rejected, 'reject', { id: 'U0CAROL', username: 'carol' });
+      assert.equal(no.ok, true, no.text);
+      await svc.service.drainNotifications();
+
+      // The channel: each request's message replaced with its outcome, no buttons left ...
+      const replaced = target.requests(RESPOND, 'POST').map(json);
+      assert.deepEqual(
+        replaced.map((m) => [m.replace_original, m.text.split(':')[0], m.blocks.some((b: any) => b.type === 'actions')]),
+        [
+          [true, 'Approved by slack', false],
+          [true, 'Rejected by slack', false],
+        ],
+      );
+      // ... and no message of its own for either settlement; the vote in between is told.
+      const posted = target.requests('/slack', 'POST').slice(sinceSlack).map(json);
+      assert.deepEqual(
+        posted.map((m) => String(m.blocks[0].text.text).replace(/^:[a-z_]+: rectify: /, '')),
+        ['APPROVAL_VOTE twice', 'SUCCESS risky'],
+      );
+      // The webhook is told both, as for a decision through the API, with no word of Slack's.
+      for (const [event, id] of [['APPROVED', approved], ['REJECTED', rejected]] as const) {
+        const n = one(target, event, id);
+        assert.equal('shown_in_slack' in n, false);
+        const [row] = await rowsFor(svc, event, id);
+        assert.deepEqual(row.details.told.to, [webhook], 'told to the webhook only: a restart does not tell Slack either');
+        const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+        assert.deepEqual(
+          notified.map((e: any) => e.details.notifier),
+          [webhook],
+        );
+      }
+      assert.equal(slack.startsWith('slack '), true);
+      // A restart tells Slack none of it.
+      const restarted = await svc.restart();
+      try {
+        await restarted.service.drainNotifications();
+        assert.deepEqual(target.requests('/slack', 'POST').slice(sinceSlack).length, posted.length);
+      } finally {
+        await restarted.stop({ remove: true });
+      }
+    } catch (err) {
+      await svc.stop({ remove: true });
+      throw err;
+    }
+  });
+
+  it('a Slack click whose answer through response_url fails: its settlement is told to Slack after all, once, as a message of its own with its notification_id', async () => {
+    reset();
+    target.route('POST', '/gone', { status: 404 });
+    const svc = await start(target);
+    try {
+      const [, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'K3', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      const no = await click(svc, id, 'reject', { id: 'U0CAROL', username: 'carol' }, '/gone');
+      assert.equal(no.ok, true, no.text);
+      await svc.service.drainNotifications();
+      await svc.service.drainNotifications();
+      const n = one(target, 'REJECTED', id);
+      const m = slackOf(target, 'REJECTED', id);
+      assert.equal(m.blocks[2].text.text, n.reason);
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+      assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...svc.service.receivers].sort());
+      assert.ok(notified.some((e: any) => e.details.notifier === slack));
     } finally {
       await svc.stop({ remove: true });
     }

@@ -150,7 +150,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       },
       async (req, reply) => {
         const by = actorOf(req, req.body.by);
-        if (verdict === 'reject') return approvalView(await engine.reject(req.params.id, by, req.body.comment));
+        if (verdict === 'reject') return approvalView((await engine.reject(req.params.id, by, req.body.comment)).approval);
         const { approval, result } = await engine.approve(req.params.id, by, req.body.comment, { wait: req.query.wait });
         if (!result) return reply.code(202).send(approvalView(approval));
         return { ...approvalView(approval), result };

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
+import type { NotificationEvent } from '../../notify/types.js';
 import { escapeSlackText, oneLine } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
@@ -30,7 +31,9 @@ import type { ApiDeps } from '../deps.js';
  * acknowledgment only), so what the person is told also goes to the payload's
  * response_url: a click that decided the approval replaces the approval message
  * with its outcome (the buttons are gone for everyone), anything else is an
- * ephemeral line to the one who clicked.
+ * ephemeral line to the one who clicked. The replaced message is the channel's one
+ * message of the decision: the Slack receiver is not told it again (shownInSlack),
+ * unless the replacement fails.
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
@@ -89,7 +92,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons (and the notification receivers are told, APPROVED or REJECTED, as for a decision through the API); anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two is an ephemeral line to the person who clicked, and is told to every receiver (APPROVAL_VOTE); anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -127,9 +130,14 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
-        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(oneLine(message.text)) });
+        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, onFailed?: () => void): void => {
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(oneLine(message.text)) }, onFailed);
         };
+        // A click that decides the request replaces its message with the outcome: the channel's
+        // one message of it, so the Slack receiver is not told it again (shownInSlack). Should
+        // that answer fail, Slack is told after all, as a message of its own.
+        const shownInSlack = responseUrl !== undefined && deps.slackRespond !== undefined && (deps.slackResponseAccepted?.(responseUrl) ?? false);
+        const orElse = (told: NotificationEvent | undefined) => (told && shownInSlack && deps.tellSlackAfterAll ? () => deps.tellSlackAfterAll!(told) : undefined);
         const refuse = (code: string, text: string) => {
           tell({ response_type: 'ephemeral', replace_original: false, text });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code, text });
@@ -159,16 +167,16 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         try {
           if (verb === 'reject') {
-            const approval = await deps.engine.reject(approvalId, actor, undefined, { slack });
+            const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
             const text = `Rejected by ${who}: nothing will run.`;
-            tell(decidedMessage(text, approval));
+            tell(decidedMessage(text, approval), orElse(told));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack });
+          const { approval, result, told } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
-          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said });
+          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said }, result ? orElse(told) : undefined);
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
