@@ -37,31 +37,40 @@ import {
 /** On stop, how long requests still open after the drain may take before their connections are closed. */
 const CLOSE_REQUESTS_MS = 5_000;
 
-/** Event-loop turns with no new connection and no new request after which what had arrived is taken in. */
-const QUIET_TURNS = 3;
+/**
+ * At a stop, how long the listener must have taken no new connection and begun no new
+ * request before it closes, and how long that wait may take at most (traffic that never
+ * pauses gets 503s meanwhile, then the listener closes anyway).
+ */
+const QUIET_MS = 100;
+const QUIET_BUDGET_MS = 1_000;
 
 /**
  * Before the listener closes at a stop: lets in the connections that already reached it,
  * and the requests already sent on them. Closing the listener resets every connection the
- * kernel queued for it and not yet accepted, and the server's close destroys each open
- * connection with no request begun, one whose request is still unread among them: a
- * client that sent an approval in the instant of the stop saw ECONNRESET, unable to tell
- * whether it was carried out. So the loop turns until a few turns in a row accept no
- * connection and begin no request (each such request is answered: its result, or 503
- * SHUTTING_DOWN with Retry-After, the connection closed after it), within `budgetMs`.
+ * kernel queued for it and not yet accepted (the stop used to close it within a few ticks
+ * of SIGTERM, before the poll phase accepted them): a client that sent an approval in the
+ * instant of the stop saw ECONNRESET, unable to tell whether it was carried out. A
+ * connection accepted but with no request read yet is not closed as idle by the server's
+ * close: its request is answered. So the listener stays open until QUIET_MS pass with no new
+ * connection and no new request (each such request is answered: its result, or 503
+ * SHUTTING_DOWN with Retry-After, the connection closed after it), QUIET_BUDGET_MS at most.
+ * A connection made after it closed is refused, which a client can tell apart: nothing was sent.
  */
-async function letInArrived(server: { on(event: string, f: () => void): unknown; off(event: string, f: () => void): unknown }, budgetMs: number): Promise<void> {
+async function letInArrived(server: { on(event: string, f: () => void): unknown; off(event: string, f: () => void): unknown }): Promise<void> {
   let seen = 0;
   const saw = (): void => void seen++;
   server.on('connection', saw);
   server.on('request', saw);
-  const deadline = Date.now() + budgetMs;
+  const deadline = Date.now() + QUIET_BUDGET_MS;
   try {
-    for (let quiet = 0; quiet < QUIET_TURNS && Date.now() < deadline; ) {
+    for (;;) {
       const before = seen;
-      // One turn: the poll phase (accepting, reading) runs before setImmediate's callback.
+      await new Promise((r) => setTimeout(r, QUIET_MS));
+      // Then a poll phase, before counting: a process held off the CPU meanwhile wakes in
+      // the timers phase, before the connections queued meanwhile are accepted.
       await new Promise((r) => setImmediate(r));
-      quiet = seen === before ? quiet + 1 : 0;
+      if (seen === before || Date.now() >= deadline) return;
     }
   } finally {
     server.off('connection', saw);
@@ -819,7 +828,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       const drained = await tracker.drain(config.shutdownGraceMs);
       if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
       // Connections made before the listener closes get their answer, not a reset: see letInArrived.
-      await letInArrived(app.server, CLOSE_REQUESTS_MS);
+      await letInArrived(app.server);
       // A request still open now (a client sending its body slowly, or never) would hold the
       // stop until Node's request timeout, five minutes: it gets CLOSE_REQUESTS_MS, then its
       // connection is closed. Nothing of it was accepted (intake answers once its decisions

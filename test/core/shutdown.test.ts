@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -170,5 +171,56 @@ describe('signals while rectify serve starts', () => {
     assert.match(r.output, /"stopping as soon as the start has ended"/);
     assert.doesNotMatch(r.output, /"rectify serving"/);
     assert.match(r.output, /"exit_code":0,"msg":"stopped"/);
+  });
+
+  it('SIGTERM in the instant ten approvals are sent: each gets an answer (its result, or 503 SHUTTING_DOWN with Retry-After), none a reset, and each answer is what the database holds', { timeout: 120_000 }, async () => {
+    writeFileSync(
+      join(runbooks, 'undo.yaml'),
+      'runbooks:\n  undo:\n    risk: HIGH\n    triggers: [Spike]\n    min_confidence: 0.5\n    action:\n      http: {method: POST, url: "http://127.0.0.1:9/undo/{service}"}\n',
+    );
+    const post = (url: string, body: unknown): Promise<{ status: number; retryAfter?: string; body: any } | { error: string }> =>
+      new Promise((resolve) => {
+        const req = httpRequest(url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (d: string) => (text += d));
+          res.on('end', () => resolve({ status: res.statusCode!, retryAfter: res.headers['retry-after'] as string | undefined, body: JSON.parse(text) }));
+        });
+        req.on('error', (err: NodeJS.ErrnoException) => resolve({ error: err.code ?? err.message }));
+        req.end(JSON.stringify(body));
+      });
+    // Three stops: the race is the instant, so more than one instant is tried.
+    for (let round = 0; round < 3; round++) {
+      const db = join(dir, `instant-${round}.db`);
+      const p = await startRectifyProcess({ db, runbooks, args: ['--shutdown-grace', '0s'] });
+      let code: number | null | undefined;
+      let got: Array<Awaited<ReturnType<typeof post>>> = [];
+      const ids: string[] = [];
+      try {
+        for (let i = 0; i < 10; i++) ids.push((await p.post('/api/v1/incidents', { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+        const answers = ids.map((id) => post(`${p.url}/api/v1/approvals/${id}/approve`, { by: 'alice' }));
+        process.kill(p.pid, 'SIGTERM');
+        got = await Promise.all(answers);
+        code = await exitWithin(p, 30_000);
+      } finally {
+        if (code === undefined) await p.kill9();
+      }
+      assert.equal(code, 0, p.output());
+      const d = new Database(db, { readonly: true });
+      try {
+        for (const [i, g] of got.entries()) {
+          assert.ok(!('error' in g), `round ${round}, approval ${i}: ${JSON.stringify(g)}`);
+          const status = (d.prepare('SELECT status FROM approvals WHERE id = ?').get(ids[i]) as { status: string }).status;
+          if (g.status === 200) assert.equal(status, 'approved');
+          else if (g.status === 503) {
+            assert.deepEqual([g.retryAfter, g.body.error.code, status], ['10', 'SHUTTING_DOWN', 'pending']);
+          } else {
+            // Refused by the guardrails run again (another approval's run took the slot): still pending.
+            assert.deepEqual([g.status, g.body.error.code, status], [409, 'CONFLICT', 'pending']);
+          }
+        }
+      } finally {
+        d.close();
+      }
+    }
   });
 });

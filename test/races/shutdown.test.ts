@@ -204,4 +204,37 @@ describe('races: shutdown and operators', () => {
     db.close();
     await svc.stop({ remove: true });
   });
+
+  it('a connection made before the stop that sends its approval only after the listener closed is answered 503 SHUTTING_DOWN, not reset', async () => {
+    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+    const addr = (await svc.service.listen()).replace('http://', '');
+    const host = addr.slice(0, addr.lastIndexOf(':'));
+    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
+    const approvalId = (await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' })).body.approval_id as string;
+
+    // Connected (accepted by the server), nothing sent yet.
+    const sock: Socket = connect(port, host);
+    let answer = '';
+    let failure = '';
+    sock.on('data', (b) => (answer += b.toString()));
+    sock.on('error', (err: NodeJS.ErrnoException) => (failure = err.code ?? err.message));
+    const ended = new Promise((r) => sock.on('close', r));
+    const accepted = new Promise<void>((r) => svc.app.server.once('connection', () => r()));
+    await new Promise((r) => sock.on('connect', r));
+    await accepted;
+    const closing = svc.service.close();
+    await until('the listener to close', () => refusesConnections(host, port));
+    sock.write(request('POST', `/api/v1/approvals/${approvalId}/approve`, addr, JSON.stringify({ by: 'alice' })));
+    await ended;
+    await closing;
+
+    assert.equal(failure, '');
+    const [head, body] = answer.split('\r\n\r\n');
+    assert.match(head!, /^HTTP\/1\.1 503 /);
+    assert.match(head!, /\r\nretry-after: 10\r\n/i);
+    assert.match(head!, /\r\nconnection: close\r\n/i);
+    assert.equal(JSON.parse(body!).error.code, 'SHUTTING_DOWN');
+    assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM approvals WHERE status = 'pending'`), 1);
+    await svc.stop({ remove: true });
+  });
 });
