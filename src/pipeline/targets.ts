@@ -12,7 +12,14 @@ import type { Plan, RenderedKubernetesAction } from '../domain/index.js';
  * under the runbook's target key (`targetRunbookKey`): the rate limit and the cooldown
  * hold per runbook and object as they hold per runbook and service.
  */
-export function kubernetesTargets(plan: Pick<Plan, 'actions'>): string[] {
+export function kubernetesTargets(plan: Pick<Plan, 'actions'>): readonly string[] {
+  // A frozen plan (a remembered rendering, shared by every alert that renders it alike)
+  // never changes: its targets are worked out once, not in each stage and write that asks.
+  const frozen = Object.isFrozen(plan) && Object.isFrozen(plan.actions);
+  if (frozen) {
+    const known = targetsOfFrozen.get(plan);
+    if (known) return known;
+  }
   const out: string[] = [];
   for (const step of plan.actions) {
     if (step.type !== 'kubernetes') continue;
@@ -20,8 +27,13 @@ export function kubernetesTargets(plan: Pick<Plan, 'actions'>): string[] {
     const key = `${a.kind} ${a.namespace === null ? '' : `${a.namespace}/`}${a.name}`;
     if (!out.includes(key)) out.push(key);
   }
-  return out;
+  if (!frozen) return out;
+  const targets = Object.freeze(out);
+  targetsOfFrozen.set(plan, targets);
+  return targets;
 }
+
+const targetsOfFrozen = new WeakMap<object, readonly string[]>();
 
 /**
  * Where a runbook's per-object counts are kept, beside its per-service ones: a runbook id
