@@ -7,6 +7,21 @@ import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToInc
 import { wellFormed } from '../../lib/index.js';
 
 type Raw = Record<string, unknown>;
+/** The guard answers remembered in one write transaction (see `memoReads`); undefined is not asked yet. */
+interface ReadMemo {
+  paused?: boolean;
+  runbooks: Map<string, RunbookMemo>;
+}
+interface RunbookMemo {
+  paused?: RunbookPause | null;
+  circuit?: CircuitRecord;
+  /** By service: the pair's execution times since the earliest window start asked. */
+  since: Map<string, { sinceMs: number; times: number[] }>;
+  /** By service: the pair's last execution start, null when none. */
+  last: Map<string, number | null>;
+}
+const newReadMemo = (): ReadMemo => ({ runbooks: new Map() });
+
 const CLOSED: CircuitRecord = Object.freeze({ state: 'closed', failures: 0, openedAt: null, trialExecutionId: null });
 
 /**
@@ -184,30 +199,24 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   // write transaction the answers change only when this connection writes, and a
   // write forgets only the answers it can change: an execution of one runbook for
   // one service leaves every other pair's rate-limit answers standing.
-  let memo: Map<string, unknown> | null = null;
+  //
+  // Kept by runbook, then by service, rather than under one string key per answer: every
+  // alert asks several of them, and a key built per question was a string made, hashed
+  // and dropped each time.
+  let memo: ReadMemo | null = null;
   // Blast-radius answers are kept up to date by the claims and releases themselves
   // rather than forgotten: a storm's first seconds claim thousands of executions in
   // one transaction, and reading a runbook's claims again after each would make
   // every decision cost as much as the executions already in flight.
   let claims: ClaimsMemo | null = null;
-  function remembered<T>(key: string, read: () => T): T {
-    if (!memo) return read();
-    if (memo.has(key)) return memo.get(key) as T;
-    const v = read();
-    memo.set(key, v);
-    return v;
+  /** A runbook's remembered answers (call with the memo on). */
+  function ofRunbook(runbook: string): RunbookMemo {
+    let m = memo!.runbooks.get(runbook);
+    if (!m) memo!.runbooks.set(runbook, (m = { since: new Map(), last: new Map() }));
+    return m;
   }
-  const forget = (key: string): void => void memo?.delete(key);
-  // Each answer's key, named once: the read that remembers it and the write that forgets it use the same.
-  const key = {
-    paused: 'paused',
-    runbookPaused: (runbook: string) => `rbpaused\u0000${runbook}`,
-    circuit: (runbook: string) => `circuit\u0000${runbook}`,
-    since: (runbook: string, service: string) => `since\u0000${runbook}\u0000${service}`,
-    last: (runbook: string, service: string) => `last\u0000${runbook}\u0000${service}`,
-  };
   const forgetAll = (): void => {
-    memo?.clear();
+    if (memo) memo = newReadMemo();
     if (claims) claims = newClaimsMemo();
   };
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
@@ -216,7 +225,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
 
   return {
     memoReads(on: boolean) {
-      memo = on ? new Map() : null;
+      memo = on ? newReadMemo() : null;
       claims = on ? newClaimsMemo() : null;
     },
     forgetReads: forgetAll,
@@ -226,40 +235,57 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return changed;
     },
     pendingApprovalCount: () => s.approvalsPendingCount.get() as number,
-    paused: () => remembered(key.paused, () => (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true'),
-    runbookPaused: (runbook) =>
-      remembered(key.runbookPaused(runbook), () => {
-        const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
-        return r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
-      }),
+    paused() {
+      if (memo?.paused !== undefined) return memo.paused;
+      const paused = (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true';
+      if (memo) memo.paused = paused;
+      return paused;
+    },
+    runbookPaused(runbook) {
+      const m = memo ? ofRunbook(runbook) : undefined;
+      if (m?.paused !== undefined) return m.paused;
+      const r = s.settingGet.get(RUNBOOK_PAUSE_PREFIX + runbook) as { value: string } | undefined;
+      const pause = r ? (Object.freeze(JSON.parse(r.value)) as RunbookPause) : null;
+      if (m) m.paused = pause;
+      return pause;
+    },
     circuit(runbook) {
-      return remembered(key.circuit(runbook), () => {
-        const r = s.circuitGet.get(runbook) as Raw | undefined;
-        if (!r) return CLOSED;
-        return Object.freeze({
-          state: r.state as CircuitRecord['state'],
-          failures: r.failures as number,
-          openedAt: (r.opened_at as number | null) ?? null,
-          trialExecutionId: (r.trial_execution_id as string | null) ?? null,
-        });
-      });
+      const m = memo ? ofRunbook(runbook) : undefined;
+      if (m?.circuit !== undefined) return m.circuit;
+      const r = s.circuitGet.get(runbook) as Raw | undefined;
+      const circuit: CircuitRecord = r
+        ? Object.freeze({
+            state: r.state as CircuitRecord['state'],
+            failures: r.failures as number,
+            openedAt: (r.opened_at as number | null) ?? null,
+            trialExecutionId: (r.trial_execution_id as string | null) ?? null,
+          })
+        : CLOSED;
+      if (m) m.circuit = circuit;
+      return circuit;
     },
     executionsSince(runbook, service, sinceMs) {
       // The pair's execution times since the earliest window start asked (at most
       // max_per_hour of them): every unit reads its own clock, so later units ask
       // from later starts, and are answered from the same list without a query.
-      const k = key.since(runbook, service);
-      let known = memo?.get(k) as { sinceMs: number; times: number[] } | undefined;
+      const bySince = memo ? ofRunbook(runbook).since : undefined;
+      let known = bySince?.get(service);
       if (!known || sinceMs < known.sinceMs) {
         known = { sinceMs, times: s.rateTimes.all(runbook, service, sinceMs) as number[] };
-        memo?.set(k, known);
+        bySince?.set(service, known);
       }
       let n = 0;
       for (const at of known.times) if (at > sinceMs) n++;
       return n;
     },
-    lastExecutionAt: (runbook, service) =>
-      remembered(key.last(runbook, service), () => (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null),
+    lastExecutionAt(runbook, service) {
+      const byLast = memo ? ofRunbook(runbook).last : undefined;
+      const known = byLast?.get(service);
+      if (known !== undefined) return known;
+      const at = (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null;
+      byLast?.set(service, at);
+      return at;
+    },
     activeExecutions() {
       if (!claims) return (s.claimsCount.get() as { n: number }).n;
       claims.active ??= (s.claimsCount.get() as { n: number }).n;
@@ -345,8 +371,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
 
     consumeRate(runbook, service, at, executionId) {
-      forget(key.since(runbook, service));
-      forget(key.last(runbook, service));
+      const m = memo?.runbooks.get(runbook);
+      m?.since.delete(service);
+      m?.last.delete(service);
       s.rateInsert.run(runbook, service, at, executionId);
     },
     claimBlastRadius(executionId, runbook, service, at) {
@@ -368,7 +395,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       else perService.delete(claim.service);
     },
     setCircuit(runbook, rec, at) {
-      forget(key.circuit(runbook));
+      const m = memo?.runbooks.get(runbook);
+      if (m) m.circuit = undefined;
       s.circuitSet.run(runbook, rec.state, rec.failures, rec.openedAt, rec.trialExecutionId, at);
     },
 
@@ -416,11 +444,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
 
     setPaused(paused, by, at) {
-      forget(key.paused);
+      if (memo) memo.paused = undefined;
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
     },
     setRunbookPaused(runbook, pause) {
-      forget(key.runbookPaused(runbook));
+      const m = memo?.runbooks.get(runbook);
+      if (m) m.paused = undefined;
       if (pause) s.settingSet.run(RUNBOOK_PAUSE_PREFIX + runbook, JSON.stringify(pause), pause.at, pause.by);
       else s.settingDelete.run(RUNBOOK_PAUSE_PREFIX + runbook);
     },
