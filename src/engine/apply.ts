@@ -195,7 +195,7 @@ export function applyVerdict(
       execution_id: result.execution_id,
     });
   }
-  tx.appendAudit({ ...base, event: verdict.event, execution_id: result.execution_id, details });
+  tx.appendAudit({ at: ctx.now, event: verdict.event, incident_id: incident.id, runbook: runbookId, execution_id: result.execution_id, actor: ctx.actor, details });
   if (claim) return { result, claim };
   return joined ? { result, joined } : { result };
 }

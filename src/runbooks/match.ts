@@ -1,4 +1,4 @@
-import { triggerWords, type Incident } from '../domain/incident.js';
+import type { Incident } from '../domain/incident.js';
 import type { Runbook } from '../domain/runbook.js';
 import { matchersHoldFor } from './matchers.js';
 
@@ -37,10 +37,22 @@ export function createRunbookIndex(runbooks: readonly Runbook[]): RunbookIndex {
     all,
     byId: (id) => byId.get(id),
     match(incident) {
-      const lists: number[][] = [];
-      for (const word of triggerWords(incident as Incident)) {
-        const list = byWord.get(word);
-        if (list && !lists.includes(list)) lists.push(list);
+      // The lists of the incident's words (triggerWords: root cause, symptoms, alertname),
+      // each once; a storm's alert names one, walked without the merge or a list of lists.
+      let first = byWord.get(incident.root_cause);
+      let lists: number[][] | undefined;
+      const take = (word: string | undefined): void => {
+        const list = word === undefined ? undefined : byWord.get(word);
+        if (!list || list === first || lists?.includes(list)) return;
+        if (!first) first = list;
+        else (lists ??= [first]).push(list);
+      };
+      for (const word of incident.symptoms) take(word);
+      if (incident.alertname) take(incident.alertname);
+      if (!first) return undefined;
+      if (!lists) {
+        for (const pos of first) if (matchersHoldFor(all[pos]!.matchers, incident)) return all[pos];
+        return undefined;
       }
       // k-way merge of ascending position lists; k is the number of the incident's words.
       const cursor = lists.map(() => 0);

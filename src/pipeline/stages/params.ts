@@ -63,10 +63,13 @@ export const RENDER_CACHE_SIZE = 4_096;
  * without named checks rendering reads nothing else: the same key renders the same
  * plan, or the same refusal.
  */
-function renderKey(rb: Runbook, values: Record<string, string>): string {
+function renderKey(rb: Runbook, values: Record<string, string> | undefined, incident: Incident): string {
   let key = rb.id;
   for (const p of rb.params) {
-    const v = Object.hasOwn(values, p) ? values[p] : undefined;
+    // Without values of its own (no enrichment), an alert's are read from the incident
+    // one by one, as `placeholderValues` would give them: a rendering remembered costs
+    // no map of every label per alert.
+    const v = values === undefined ? placeholderValue(incident, p) : Object.hasOwn(values, p) ? values[p] : undefined;
     key += typeof v === 'string' ? `\u0000${v.length}:${v}` : '\u0001';
   }
   return key;
@@ -103,11 +106,11 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
    */
   const cacheable = (rb: Runbook): boolean => !rb.preChecks.some(isNamed) && !rb.postChecks.some(isNamed);
 
-  function remembered(rb: Runbook, values: Record<string, string>): Rendered {
-    const key = renderKey(rb, values);
+  function remembered(rb: Runbook, given: Record<string, string> | undefined, incident: Incident): Rendered {
+    const key = renderKey(rb, given, incident);
     const hit = cache.get(key);
     if (hit && hit.runbook === rb) return hit.out;
-    const out = deepFreeze(render(rb, values));
+    const out = deepFreeze(render(rb, given ?? placeholderValues(incident)));
     if (hit) cache.delete(key);
     else if (cache.size >= cacheSize) cache.delete(cache.keys().next().value!);
     cache.set(key, { runbook: rb, out });
@@ -128,9 +131,13 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         const excluded = manualRunExclusion(rb, ctx.input.incident);
         if (excluded !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: excluded, runbook: rb };
       }
-      const values = ctx.input.values ?? placeholderValues(ctx.input.incident);
-      const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, values) : render(rb, values);
-      if (!out.ok) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unreadValue(out, values, ctx.input.unread) ?? out.reason, runbook: rb };
+      const incident = ctx.input.incident;
+      const given = ctx.input.values;
+      const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, given, incident) : render(rb, given ?? placeholderValues(incident));
+      if (!out.ok) {
+        const reason = unreadValue(out, given ?? placeholderValues(incident), ctx.input.unread) ?? out.reason;
+        return { kind: 'blocked', event: 'PARAM_REFUSED', reason, runbook: rb };
+      }
       ctx.plan = out.plan;
       return undefined;
     },
