@@ -15,8 +15,8 @@ import { ROLES, type Role, type TokenEntry } from './tokens.js';
  *
  *   ingest    the intake routes only (webhooks and incidents)
  *   viewer    every read
- *   approver  approve and reject, manual runs of LOW and MEDIUM runbooks, and what a viewer may
- *   admin     pause and resume, manual runs of HIGH-risk runbooks, and what an approver may
+ *   approver  approve and reject, manual runs of LOW and MEDIUM runbooks, closing their circuits and ending their cooldowns, and what a viewer may
+ *   admin     pause and resume, manual runs of HIGH-risk runbooks, closing their circuits and ending their cooldowns, and what an approver may
  *
  * The policy is a table keyed by method and route pattern, so a new route that is
  * not in it falls to the safe default: reads need a viewer, anything else an admin.
@@ -47,6 +47,9 @@ const POLICY: ReadonlyMap<string, Access> = new Map<string, Access>([
   ['POST /api/v1/approvals/:id/reject', 'approver'],
   // HIGH-risk runbooks additionally need admin: checked in the route, which knows the runbook.
   ['POST /api/v1/runbooks/:id/run', 'approver'],
+  // As a run: a HIGH-risk runbook's circuit additionally needs admin, checked in the route.
+  ['POST /api/v1/runbooks/:id/circuit/close', 'approver'],
+  ['POST /api/v1/runbooks/:id/cooldown/clear', 'approver'],
   ['POST /api/v1/pause', 'admin'],
   ['POST /api/v1/resume', 'admin'],
   ['POST /api/v1/slack/interactions', 'slack'],

@@ -296,6 +296,48 @@ export const manualRunBodySchema = z
   // Documented as what it is: no key beyond those.
   .meta({ additionalProperties: false });
 
+/** A person's reason for acting by hand on a guardrail (closing a circuit, ending a cooldown): required, not blank. */
+function requiredReason() {
+  return personText()
+    .refine((r) => r.trim() !== '', 'required: why, for the audit log (not blank)')
+    .describe('why, for the audit log and the notification receivers');
+}
+
+export const circuitCloseBodySchema = z.object({
+  by: statedName()
+    .optional()
+    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+  reason: requiredReason(),
+});
+
+export const circuitClosedSchema = z.object({
+  runbook: z.string(),
+  state: z.literal('closed'),
+  was: z.enum(['open', 'half_open']).describe('the state the circuit was closed from'),
+  failures: z.number().int().describe('the failures in a row it had counted (0 now)'),
+  opened_at: z.string().nullable().describe('when its recovery wait had begun'),
+});
+
+export const cooldownClearBodySchema = circuitCloseBodySchema.extend({
+  service: statedName()
+    .optional()
+    .describe("the service whose cooldown ends; without it, every cooldown of the runbook in force ends (each service's and each Kubernetes object's)"),
+});
+
+export const cooldownClearedSchema = z.object({
+  runbook: z.string(),
+  cleared: z
+    .array(
+      z.object({
+        kind: z.enum(['service', 'object']).describe('a service, or a Kubernetes object the runs acted on'),
+        subject: z.string(),
+        last_started_at: z.string().describe('the start of the last run, whose cooldown ended'),
+        until: z.string().describe('when the cooldown would have ended'),
+      }),
+    )
+    .describe('the cooldowns ended'),
+});
+
 export const pauseBodySchema = z
   .object({ by: statedName().default('api'), reason: personText().optional() })
   .default({ by: 'api' });

@@ -63,6 +63,7 @@ export const AUDIT_EVENTS = [
   'INTAKE_REFUSED',
   'RUNBOOKS_RELOADED',
   'RUNBOOKS_RELOAD_REFUSED',
+  'COOLDOWN_CLEARED',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 
@@ -72,10 +73,11 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
  * it. Rare rows, never an alert storm's decisions: an approval request leaves the
  * pending state once (APPROVED, REJECTED, EXPIRED, CANCELLED), however many alerts
  * joined it, and takes at most approvals_required - 1 votes before (APPROVAL_VOTE); an intake request refused as a whole (INTAKE_REFUSED) is told at most once
- * per route and reason a minute. ALERTS_TRUNCATED is not one: it is told as a `manual` notification,
+ * per route and reason a minute; a circuit closed or a cooldown ended by hand (CIRCUIT_CLOSED,
+ * COOLDOWN_CLEARED) is a person's act (a trial run's CIRCUIT_CLOSED records no notification). ALERTS_TRUNCATED is not one: it is told as a `manual` notification,
  * which the repeat filter sums up when a storm repeats it, so the ones counted into a
  * summary would look never delivered. The latest migration that builds the
- * `audit_told` index (011) indexes exactly these rows, with its predicate written in
+ * `audit_told` index (012) indexes exactly these rows, with its predicate written in
  * this order (the store's query repeats it, and SQLite uses a partial index only for
  * a query that repeats its predicate).
  */
@@ -99,6 +101,8 @@ export const TOLD_EVENTS = [
   'CANCELLED',
   'INTAKE_REFUSED',
   'APPROVAL_VOTE',
+  'CIRCUIT_CLOSED',
+  'COOLDOWN_CLEARED',
 ] as const satisfies readonly AuditEventName[];
 
 /** Filled-in action, ready for an executor: no placeholder left. */

@@ -4,6 +4,7 @@ import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasP
 import { createLimiter, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
+import { targetRunbookKey } from '../pipeline/targets.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
@@ -1140,6 +1141,112 @@ export function createEngine(deps: EngineDeps) {
       metrics.runbookPaused(runbookId, out.pause !== null);
       if (out.changed) send(out.told);
       return { changed: out.changed, pause: out.pause };
+    },
+
+    /**
+     * Closes a runbook's open or half-open circuit by hand (CIRCUIT_CLOSED, audited
+     * with who and why, told), so its next alert is decided without waiting for the
+     * breaker's trial: for a target a person has fixed, or a wait a clock set back has
+     * lengthened. The failures in a row start again from 0. A trial run still under
+     * way ends as any run does: its failure opens the circuit again. A closed circuit
+     * is a 409 naming its state: nothing changes.
+     */
+    async closeCircuit(runbookId: string, by: string, reason: string): Promise<{ runbook: string; was: CircuitState; failures: number; opened_at: number | null }> {
+      if (!catalog.byId(runbookId)) throw runbookNotLoaded(runbookId, catalog);
+      const out = await store.transact((tx) => {
+        const c = tx.circuit(runbookId);
+        if (c.state === 'closed') {
+          throw new RectifyError('CONFLICT', `the circuit of runbook ${runbookId} is closed (${c.failures} failure${c.failures === 1 ? '' : 's'} in a row): there is nothing to close`);
+        }
+        const now = clock.now();
+        tx.setCircuit(runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);
+        const told = announce(
+          { event: 'CIRCUIT_CLOSED', runbook: runbookId, outcome: 'circuit closed', reason: `the circuit of ${runbookId} was closed by hand by ${by}: ${reason}` },
+          now,
+        );
+        tx.appendAudit({
+          at: now,
+          event: 'CIRCUIT_CLOSED',
+          runbook: runbookId,
+          actor: by,
+          details: withTold(
+            {
+              reason,
+              by_hand: true,
+              was: c.state,
+              failures: c.failures,
+              opened_at: c.openedAt === null ? null : new Date(c.openedAt).toISOString(),
+              ...(c.trialExecutionId ? { trial_execution_id: c.trialExecutionId } : {}),
+            },
+            told,
+          ),
+        });
+        return { was: c.state, failures: c.failures, openedAt: c.openedAt, told };
+      });
+      deps.onCircuit?.(runbookId, 'closed');
+      send(out.told);
+      return { runbook: runbookId, was: out.was, failures: out.failures, opened_at: out.openedAt };
+    },
+
+    /**
+     * Ends a runbook's cooldowns by hand (COOLDOWN_CLEARED, audited with who and why,
+     * told): the one on `service`, or, without it, every one in force (each service's
+     * and each Kubernetes object's). What ends is the wait since the last run's start:
+     * the clearing records that start, so a run started after it has its cooldown
+     * again, and a run still under way still holds off the next on its service. No
+     * cooldown in force to end is a 409 saying so: nothing changes.
+     */
+    async clearCooldown(
+      runbookId: string,
+      by: string,
+      reason: string,
+      service?: string,
+    ): Promise<{ runbook: string; cleared: Array<{ kind: 'service' | 'object'; subject: string; last_started_at: number; until: number }> }> {
+      const rb = catalog.byId(runbookId);
+      if (!rb) throw runbookNotLoaded(runbookId, catalog);
+      if (rb.cooldownMs <= 0) throw new RectifyError('CONFLICT', `runbook ${runbookId} has no cooldown (cooldown_minutes: 0): there is nothing to end`);
+      const out = await store.transact((tx) => {
+        const now = clock.now();
+        const objects = targetRunbookKey(rb.id);
+        const starts = service
+          ? [{ key: rb.id, kind: 'service' as const, subject: service, at: tx.lastExecutionAt(rb.id, service) }]
+          : [
+              ...tx.lastStarts(rb.id).map((r) => ({ key: rb.id, kind: 'service' as const, subject: r.subject, at: r.at as number | null })),
+              ...tx.lastStarts(objects).map((r) => ({ key: objects, kind: 'object' as const, subject: r.subject, at: r.at as number | null })),
+            ];
+        const inForce = starts.flatMap((s) => {
+          if (s.at === null || now >= s.at + rb.cooldownMs) return [];
+          const through = tx.cooldownClearedThrough(s.key, s.subject);
+          return through !== null && through >= s.at ? [] : [{ ...s, at: s.at }];
+        });
+        if (inForce.length === 0) {
+          throw new RectifyError('CONFLICT', service ? `runbook ${runbookId} has no cooldown in force on service ${service}: there is nothing to end` : `runbook ${runbookId} has no cooldown in force: there is nothing to end`);
+        }
+        for (const c of inForce) tx.clearCooldown(c.key, c.subject, c.at);
+        const cleared = inForce.map((c) => ({ kind: c.kind, subject: c.subject, last_started_at: c.at, until: c.at + rb.cooldownMs }));
+        const what = cleared.map((c) => (c.kind === 'service' ? `service ${c.subject}` : c.subject)).join(', ');
+        const told = announce(
+          { event: 'COOLDOWN_CLEARED', runbook: runbookId, service: service ?? null, outcome: 'cooldown ended', reason: `the cooldown of ${runbookId} on ${what} was ended by hand by ${by}: ${reason}` },
+          now,
+        );
+        tx.appendAudit({
+          at: now,
+          event: 'COOLDOWN_CLEARED',
+          runbook: runbookId,
+          actor: by,
+          details: withTold(
+            {
+              reason,
+              service: service ?? null,
+              cleared: cleared.map((c) => ({ ...c, last_started_at: new Date(c.last_started_at).toISOString(), until: new Date(c.until).toISOString() })),
+            },
+            told,
+          ),
+        });
+        return { cleared, told };
+      });
+      send(out.told);
+      return { runbook: runbookId, cleared: out.cleared };
     },
 
     /**

@@ -153,6 +153,8 @@ const ICON: Record<string, string> = {
   SERVICE_RESUMED: ':arrow_forward:',
   RUNBOOK_PAUSED: ':double_vertical_bar:',
   RUNBOOK_RESUMED: ':arrow_forward:',
+  CIRCUIT_CLOSED: ':white_check_mark:',
+  COOLDOWN_CLEARED: ':fast_forward:',
   ALERTS_TRUNCATED: ':warning:',
 };
 

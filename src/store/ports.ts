@@ -32,6 +32,13 @@ export interface GuardStateView {
   circuit(runbook: string): CircuitRecord;
   executionsSince(runbook: string, service: string, sinceMs: number): number;
   lastExecutionAt(runbook: string, service: string): number | null;
+  /**
+   * The start of the last run whose cooldown a person ended by hand (COOLDOWN_CLEARED)
+   * for the runbook (or its Kubernetes-object key) and service (or object), or null:
+   * a cooldown from a start at or before it is over. A run started since (consumeRate)
+   * takes the clearing away.
+   */
+  cooldownClearedThrough(runbook: string, subject: string): number | null;
   activeExecutions(): number;
   /** The services the runbook's in-flight executions act on (its blast radius now), each with how many act on it. */
   activeServices(runbook: string): ReadonlyMap<string, number>;
@@ -205,6 +212,10 @@ export interface Tx extends GuardStateView {
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
   releaseBlastRadius(executionId: string): void;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
+  /** The last start per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them. */
+  lastStarts(runbook: string): Array<{ subject: string; at: number }>;
+  /** Ends the cooldown of the runs started up to `through` (see cooldownClearedThrough). */
+  clearCooldown(runbook: string, subject: string, through: number): void;
 
   insertApproval(row: ApprovalRow): void;
   getApproval(id: string): ApprovalRow | undefined;

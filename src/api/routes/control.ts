@@ -4,6 +4,10 @@ import type { Runbook } from '../../domain/index.js';
 import {
   approvalDecisionBodySchema,
   approvalSchema,
+  circuitCloseBodySchema,
+  circuitClosedSchema,
+  cooldownClearBodySchema,
+  cooldownClearedSchema,
   decisionResultSchema,
   errorSchema,
   idParamsSchema,
@@ -32,10 +36,14 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     const now = clock.now();
     const circuit = store.read((tx) => tx.circuit(rb.id));
     const stats = store.runbookStats(rb.id, now);
-    const cooldowns = store
-      .lastExecutionPerService(rb.id)
-      .map((r) => ({ service: r.service, until: r.at + rb.cooldownMs }))
-      .filter((c) => c.until > now);
+    // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed.
+    const cooldowns = store.read((tx) =>
+      store
+        .lastExecutionPerService(rb.id)
+        .filter((r) => (tx.cooldownClearedThrough(rb.id, r.service) ?? -Infinity) < r.at)
+        .map((r) => ({ service: r.service, until: r.at + rb.cooldownMs }))
+        .filter((c) => c.until > now),
+    );
     const done = stats.succeeded + stats.failed;
     const end = cooldowns.reduce<number | null>((m, c) => (m === null || c.until > m ? c.until : m), null);
     return {
@@ -157,6 +165,61 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       },
     );
   }
+
+  addRoute<z.infer<typeof circuitCloseBodySchema>, unknown, IdParams>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/runbooks/:id/circuit/close',
+    {
+      summary: "Close a runbook's open or half-open circuit by hand: its next alert is decided without waiting for the trial",
+      description:
+        'Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. The failures in a row start again from 0; a trial run still under way ends as any run does (its failure opens the circuit again). Audited (`CIRCUIT_CLOSED`, the actor and the reason, `by_hand: true`), told to the notification receivers, kept across restarts. A circuit that is closed answers 409 naming its state; nothing changes.',
+      tags: ['runbooks'],
+      params: idParamsSchema,
+      body: circuitCloseBodySchema,
+      response: { 200: circuitClosedSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
+    },
+    async (req) => {
+      const rb = runbookOr404(req.params.id);
+      if (rb.risk === 'HIGH') requireRole(req, 'admin', `close the circuit of the HIGH-risk runbook ${rb.id}`);
+      const by = actorOf(req, req.body.by);
+      const out = await engine.closeCircuit(rb.id, by, req.body.reason);
+      return {
+        runbook: out.runbook,
+        state: 'closed' as const,
+        was: out.was as 'open' | 'half_open',
+        failures: out.failures,
+        opened_at: out.opened_at === null ? null : new Date(out.opened_at).toISOString(),
+      };
+    },
+  );
+
+  addRoute<z.infer<typeof cooldownClearBodySchema>, unknown, IdParams>(
+    app,
+    registry,
+    'POST',
+    '/api/v1/runbooks/:id/cooldown/clear',
+    {
+      summary: "End a runbook's cooldown by hand, on one service or on all: its next alert there is decided without waiting it out",
+      description:
+        "Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. With `service`, that service's cooldown ends; without it, every cooldown of the runbook in force (each service's and each Kubernetes object's). The wait since the last run's start ends: a run started later has its cooldown again, and a run still under way still holds off the next on its service. Audited (`COOLDOWN_CLEARED`, the actor, the reason and what ended), told to the notification receivers, kept across restarts. No cooldown in force to end answers 409; nothing changes. The rate limit (`max_per_hour`) is not touched.",
+      tags: ['runbooks'],
+      params: idParamsSchema,
+      body: cooldownClearBodySchema,
+      response: { 200: cooldownClearedSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema, 409: errorSchema },
+    },
+    async (req) => {
+      const rb = runbookOr404(req.params.id);
+      if (rb.risk === 'HIGH') requireRole(req, 'admin', `end a cooldown of the HIGH-risk runbook ${rb.id}`);
+      const by = actorOf(req, req.body.by);
+      const out = await engine.clearCooldown(rb.id, by, req.body.reason, req.body.service);
+      return {
+        runbook: out.runbook,
+        cleared: out.cleared.map((c) => ({ ...c, last_started_at: new Date(c.last_started_at).toISOString(), until: new Date(c.until).toISOString() })),
+      };
+    },
+  );
 
   for (const op of ['pause', 'resume'] as const) {
     addRoute<z.infer<typeof pauseBodySchema>, unknown, IdParams>(

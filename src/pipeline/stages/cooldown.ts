@@ -1,5 +1,12 @@
 import { kubernetesTargets, targetRunbookKey } from '../targets.js';
+import type { GuardStateView } from '../../store/ports.js';
 import type { Stage } from '../types.js';
+
+/** A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its time is over. */
+const clearedByHand = (state: GuardStateView, runbook: string, subject: string, last: number): boolean => {
+  const through = state.cooldownClearedThrough(runbook, subject);
+  return through !== null && through >= last;
+};
 
 /**
  * No new execution of a runbook for a service until its cooldown has passed since
@@ -8,7 +15,9 @@ import type { Stage } from '../types.js';
  * the same service. Recorded as RATE_LIMITED, as the seed does, with the reason
  * telling which. A runbook with no cooldown (0) may run again at once; `max_per_hour`
  * and the blast radius bound how many. The Kubernetes objects a run acts on have the
- * cooldown too, whichever service the last run on them was for (see targets.ts).
+ * cooldown too, whichever service the last run on them was for (see targets.ts). A
+ * cooldown a person ended by hand (COOLDOWN_CLEARED) holds no more, but for a run
+ * still under way: that one still holds off the next on its service.
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
@@ -20,7 +29,7 @@ export const cooldownStage: Stage = {
     const last = ctx.state.lastExecutionAt(rb.id, service);
     if (last !== null) {
       const end = last + rb.cooldownMs;
-      if (ctx.now < end) {
+      if (ctx.now < end && !clearedByHand(ctx.state, rb.id, service, last)) {
         const left = Math.ceil((end - ctx.now) / 1000);
         // A start recorded after now: the host's clock was set back since, and the wait is
         // longer by the step. Said, so nobody takes a 10-minute cooldown's 4200s for a bug.
@@ -35,7 +44,7 @@ export const cooldownStage: Stage = {
     if (!ctx.plan) return undefined;
     for (const target of kubernetesTargets(ctx.plan)) {
       const at = ctx.state.lastExecutionAt(targetRunbookKey(rb.id), target);
-      if (at === null || ctx.now >= at + rb.cooldownMs) continue;
+      if (at === null || ctx.now >= at + rb.cooldownMs || clearedByHand(ctx.state, targetRunbookKey(rb.id), target, at)) continue;
       const left = Math.ceil((at + rb.cooldownMs - ctx.now) / 1000);
       return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service)`, runbook: rb };
     }

@@ -19,6 +19,8 @@ interface RunbookMemo {
   since: Map<string, { sinceMs: number; times: number[] }>;
   /** By service: the pair's last execution start, null when none. */
   last: Map<string, number | null>;
+  /** By service or Kubernetes object: the last run start a person's clearing ended the cooldown of, null when none. */
+  cleared: Map<string, number | null>;
 }
 const newReadMemo = (): ReadMemo => ({ runbooks: new Map() });
 
@@ -126,7 +128,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     ),
   };
 
-  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008 and 011), named so that a predicate that no longer
+  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008, 011 and 012), named so that a predicate that no longer
   // matches the index's fails the start's recovery loudly instead of walking the log.
   // Prepared when first used (once per start).
   let toldStatements: { rows: Database.Statement; rowsAfter: Database.Statement; deliveries: Database.Statement } | undefined;
@@ -212,7 +214,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   /** A runbook's remembered answers (call with the memo on). */
   function ofRunbook(runbook: string): RunbookMemo {
     let m = memo!.runbooks.get(runbook);
-    if (!m) memo!.runbooks.set(runbook, (m = { since: new Map(), last: new Map() }));
+    if (!m) memo!.runbooks.set(runbook, (m = { since: new Map(), last: new Map(), cleared: new Map() }));
     return m;
   }
   const forgetAll = (): void => {
@@ -222,6 +224,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
   let approvalsChanged = false;
   let incidentSeen: Database.Statement | undefined;
+  // Prepared at first use, as incidentSeen is: cooldown_clears is migration 010's.
+  let clearGet: Database.Statement | undefined;
+  let clearSet: Database.Statement | undefined;
+  let clearDelete: Database.Statement | undefined;
+  let lastStarts: Database.Statement | undefined;
 
   return {
     memoReads(on: boolean) {
@@ -285,6 +292,26 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       const at = (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null;
       byLast?.set(service, at);
       return at;
+    },
+    cooldownClearedThrough(runbook, subject) {
+      const byCleared = memo ? ofRunbook(runbook).cleared : undefined;
+      const known = byCleared?.get(subject);
+      if (known !== undefined) return known;
+      clearGet ??= db.prepare('SELECT through FROM cooldown_clears WHERE runbook = ? AND subject = ?').pluck();
+      const through = (clearGet.get(runbook, subject) as number | undefined) ?? null;
+      byCleared?.set(subject, through);
+      return through;
+    },
+    lastStarts(runbook) {
+      lastStarts ??= db.prepare('SELECT service AS subject, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
+      return lastStarts.all(runbook) as Array<{ subject: string; at: number }>;
+    },
+    clearCooldown(runbook, subject, through) {
+      memo?.runbooks.get(runbook)?.cleared.delete(subject);
+      clearSet ??= db.prepare(
+        'INSERT INTO cooldown_clears (runbook, subject, through) VALUES (?, ?, ?) ON CONFLICT(runbook, subject) DO UPDATE SET through = excluded.through',
+      );
+      clearSet.run(runbook, subject, through);
     },
     activeExecutions() {
       if (!claims) return (s.claimsCount.get() as { n: number }).n;
@@ -375,6 +402,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       m?.since.delete(service);
       m?.last.delete(service);
       s.rateInsert.run(runbook, service, at, executionId);
+      // A new run has its cooldown again, even one a clock set back records as started
+      // before the run a person's clearing ended: the clearing covered the runs before it.
+      m?.cleared.delete(service);
+      clearDelete ??= db.prepare('DELETE FROM cooldown_clears WHERE runbook = ? AND subject = ?');
+      clearDelete.run(runbook, service);
     },
     claimBlastRadius(executionId, runbook, service, at) {
       s.claimInsert.run(executionId, runbook, service, at);

@@ -1,0 +1,245 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, afterEach, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
+
+/**
+ * A person ends a guardrail's wait by hand, over real HTTP on a real SQLite file:
+ * a runbook's open circuit (CIRCUIT_CLOSED) and a cooldown (COOLDOWN_CLEARED), each
+ * with the role, the reason, the audit row, the notification, and the next alert
+ * decided as if the wait were over; kept across a restart.
+ */
+const MIN = 60_000;
+const ingest = issueToken('alertmanager', ['ingest']);
+const alice = issueToken('alice', ['approver']);
+const val = issueToken('val', ['viewer']);
+
+const runbooks = (target: string) => `runbooks:
+  flaky:
+    risk: LOW
+    triggers: [flaky]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target}/flaky/{service}"}
+  cool:
+    risk: LOW
+    triggers: [cool]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 30
+    blast_radius_limit: 10
+    action:
+      http: {method: POST, url: "${target}/cool/{service}"}
+`;
+
+interface Rig {
+  svc: TestService;
+  base: string;
+}
+
+async function call(rig: Rig, path: string, body: unknown, token = alice): Promise<{ status: number; body: any }> {
+  const res = await fetch(`${rig.base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...bearer(token) }, body: JSON.stringify(body) });
+  const text = await res.text();
+  return { status: res.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function read(rig: Rig, path: string): Promise<any> {
+  const res = await fetch(`${rig.base}${path}`, { headers: bearer(val) });
+  assert.equal(res.status, 200);
+  return res.json();
+}
+
+const alert = (rig: Rig, root: string, service: string) => call(rig, '/api/v1/incidents?wait=true', { root_cause: root, service, confidence: 0.9 }, ingest);
+
+/** The audit rows of one event, oldest first, as stored. */
+function auditRows(dbPath: string, event: string): Array<{ actor: string; runbook: string; details: any }> {
+  const db = new Database(dbPath, { readonly: true });
+  try {
+    return (db.prepare('SELECT actor, runbook, details FROM audit WHERE event = ? ORDER BY seq').all(event) as Array<{ actor: string; runbook: string; details: string }>).map((r) => ({
+      ...r,
+      details: JSON.parse(r.details),
+    }));
+  } finally {
+    db.close();
+  }
+}
+
+describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120_000 }, () => {
+  let target: HttpTarget;
+  let tokensDir: string;
+  let tokens: string;
+  before(async () => {
+    target = await startHttpTarget();
+    tokensDir = mkdtempSync(join(tmpdir(), 'rectify-tokens-'));
+    tokens = writeTokensFile(tokensDir, [ingest, alice, val]);
+  });
+  after(async () => {
+    await target.close();
+    rmSync(tokensDir, { recursive: true, force: true });
+  });
+  let running: TestService[] = [];
+  afterEach(async () => {
+    for (const svc of running.reverse()) await svc.stop({ remove: true }).catch(() => {});
+    running = [];
+  });
+  const listen = async (svc: TestService): Promise<Rig> => {
+    running.push(svc);
+    const addr = await svc.service.listen();
+    return { svc, base: addr.startsWith('http') ? addr : `http://${addr}` };
+  };
+  const start = async () =>
+    listen(await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0', '--tokens', tokens, '--notify-webhook', `${target.url}/hook`] }));
+
+  it('an open circuit closed by hand: role, reason, 404, 409, audited and told, kept across a restart, and the next alert runs', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    target.route('POST', '/hook', { status: 200 });
+    let rig = await start();
+    for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+    const trippedAt = rig.svc.clock.now();
+    // A clock stepped back an hour: the wait is longer by the step.
+    rig.svc.clock.advance(-60 * MIN);
+    const blocked = await alert(rig, 'flaky', 'a');
+    assert.equal(blocked.body.event, 'CIRCUIT_OPEN');
+    assert.match(blocked.body.reason, /trial allowed in 3900s .*was the clock set back\?/);
+
+    const closeUrl = '/api/v1/runbooks/flaky/circuit/close';
+    assert.equal((await call(rig, closeUrl, { reason: 'target fixed' }, val)).status, 403, 'a viewer may not');
+    const noReason = await call(rig, closeUrl, {});
+    assert.equal(noReason.status, 400);
+    assert.match(JSON.stringify(noReason.body), /reason/);
+    assert.equal((await call(rig, closeUrl, { reason: '   ' })).status, 400, 'a blank reason is none');
+    const unknown = await call(rig, '/api/v1/runbooks/flakey/circuit/close', { reason: 'target fixed' });
+    assert.equal(unknown.status, 404);
+    assert.match(unknown.body.error.message, /flaky/, 'did you mean');
+    assert.equal(auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED').length, 0, 'the refusals changed nothing');
+    assert.equal((await read(rig, '/api/v1/runbooks/flaky')).circuit.state, 'open');
+
+    const closed = await call(rig, closeUrl, { reason: 'the clock was set back; target fixed', by: 'mallory' });
+    assert.equal(closed.status, 200);
+    assert.deepEqual(closed.body, { runbook: 'flaky', state: 'closed', was: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
+    const rows = auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.actor, 'alice', 'the token names the actor, not the body');
+    assert.equal(rows[0]!.runbook, 'flaky');
+    assert.equal(rows[0]!.details.reason, 'the clock was set back; target fixed');
+    assert.equal(rows[0]!.details.by_hand, true);
+    assert.equal(rows[0]!.details.was, 'open');
+    assert.equal(rows[0]!.details.failures, 3);
+    await rig.svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((r) => r.json() as any).filter((n) => n.event === 'CIRCUIT_CLOSED');
+    assert.equal(told.length, 1);
+    assert.equal(told[0].runbook, 'flaky');
+    assert.equal(told[0].reason, 'the circuit of flaky was closed by hand by alice: the clock was set back; target fixed');
+    assert.equal(rows[0]!.details.notification_id, told[0].notification_id, 'the row records its notification');
+
+    const again = await call(rig, closeUrl, { reason: 'again' });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.error.message, 'the circuit of runbook flaky is closed (0 failures in a row): there is nothing to close');
+
+    // Kept across a restart: the next alert, after it, runs.
+    const svc = await rig.svc.restart();
+    rig = await listen(svc);
+    assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'closed', failures: 0, opened_at: null });
+    target.route('POST', '/flaky/a', { status: 200 });
+    const next = await alert(rig, 'flaky', 'a');
+    assert.equal(next.body.action, 'executed');
+    assert.equal(next.body.event, 'SUCCESS');
+    assert.equal(target.calls('/flaky/a', 'POST'), 4);
+  });
+
+  it('a half-open circuit closed by hand: its trial still ends as a run does', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((r) => (release = r));
+    const rig = await start();
+    for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+    rig.svc.clock.advance(5 * MIN);
+    target.route('POST', '/flaky/a', async () => {
+      await gate;
+      return { status: 200 };
+    });
+    const trial = alert(rig, 'flaky', 'a');
+    await target.waitForRequest('/flaky/a');
+    assert.equal((await read(rig, '/api/v1/runbooks/flaky')).circuit.state, 'half_open');
+    const closed = await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'target fixed' });
+    assert.equal(closed.status, 200);
+    assert.equal(closed.body.was, 'half_open');
+    assert.equal(auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED')[0]!.details.was, 'half_open');
+    release();
+    assert.equal((await trial).body.event, 'SUCCESS');
+    assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'closed', failures: 0, opened_at: null });
+  });
+
+  it("a cooldown ended by hand, on one service then on all: audited and told, the next alert runs, a later run's cooldown holds again", async () => {
+    target.reset();
+    for (const s of ['a', 'b']) target.route('POST', `/cool/${s}`, { status: 200 });
+    target.route('POST', '/hook', { status: 200 });
+    let rig = await start();
+    assert.equal((await alert(rig, 'cool', 'a')).body.event, 'SUCCESS');
+    assert.equal((await alert(rig, 'cool', 'b')).body.event, 'SUCCESS');
+    const startedAt = rig.svc.clock.now();
+    rig.svc.clock.advance(-2 * 60 * MIN); // a clock stepped back two hours: the cooldown would hold 2h30
+    const held = await alert(rig, 'cool', 'a');
+    assert.equal(held.body.event, 'RATE_LIMITED');
+    assert.match(held.body.reason, /^Cooldown active \(9000s remaining; .*was the clock set back\?\)$/);
+
+    const url = '/api/v1/runbooks/cool/cooldown/clear';
+    assert.equal((await call(rig, url, { reason: 'x', service: 'a' }, val)).status, 403);
+    assert.equal((await call(rig, url, { service: 'a' })).status, 400);
+    assert.equal((await call(rig, '/api/v1/runbooks/nope/cooldown/clear', { reason: 'x' })).status, 404);
+    const none = await call(rig, url, { reason: 'x', service: 'c' });
+    assert.equal(none.status, 409);
+    assert.equal(none.body.error.message, 'runbook cool has no cooldown in force on service c: there is nothing to end');
+    const noCooldown = await call(rig, '/api/v1/runbooks/flaky/cooldown/clear', { reason: 'x' });
+    assert.equal(noCooldown.status, 409);
+    assert.equal(noCooldown.body.error.message, 'runbook flaky has no cooldown (cooldown_minutes: 0): there is nothing to end');
+    assert.equal(auditRows(rig.svc.dbPath, 'COOLDOWN_CLEARED').length, 0);
+
+    const cleared = await call(rig, url, { reason: 'clock stepped back', service: 'a' });
+    assert.equal(cleared.status, 200);
+    const until = new Date(startedAt + 30 * MIN).toISOString();
+    assert.deepEqual(cleared.body, { runbook: 'cool', cleared: [{ kind: 'service', subject: 'a', last_started_at: new Date(startedAt).toISOString(), until }] });
+    let rows = auditRows(rig.svc.dbPath, 'COOLDOWN_CLEARED');
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0]!.actor, 'alice');
+    assert.equal(rows[0]!.details.reason, 'clock stepped back');
+    assert.equal(rows[0]!.details.service, 'a');
+    assert.deepEqual(rows[0]!.details.cleared, cleared.body.cleared);
+    await rig.svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((r) => r.json() as any).filter((n) => n.event === 'COOLDOWN_CLEARED');
+    assert.deepEqual(told.map((n) => [n.runbook, n.service, n.reason]), [['cool', 'a', 'the cooldown of cool on service a was ended by hand by alice: clock stepped back']]);
+    assert.deepEqual((await read(rig, '/api/v1/runbooks/cool')).cooldowns.map((c: any) => c.service), ['b'], 'the one ended is not listed');
+    assert.equal((await call(rig, url, { reason: 'x', service: 'a' })).status, 409, 'ended already');
+
+    // Kept across a restart; b still holds.
+    rig = await listen(await rig.svc.restart());
+    assert.equal((await alert(rig, 'cool', 'b')).body.event, 'RATE_LIMITED');
+    const next = await alert(rig, 'cool', 'a');
+    assert.equal(next.body.action, 'executed');
+    assert.equal(next.body.event, 'SUCCESS');
+    assert.equal(target.calls('/cool/a', 'POST'), 2);
+    // The run just started has its cooldown again: with the clock still two hours back,
+    // the last start is still the one before the step, and the wait as long as before.
+    assert.match((await alert(rig, 'cool', 'a')).body.reason, /^Cooldown active \(9000s remaining; .*was the clock set back\?\)$/);
+
+    // Without a service: every cooldown in force ends.
+    const all = await call(rig, url, { reason: 'both fixed' });
+    assert.equal(all.status, 200);
+    assert.deepEqual(all.body.cleared.map((c: any) => [c.kind, c.subject]), [['service', 'a'], ['service', 'b']]);
+    rows = auditRows(rig.svc.dbPath, 'COOLDOWN_CLEARED');
+    assert.equal(rows.length, 2);
+    assert.equal(rows[1]!.details.service, null);
+    assert.equal((await alert(rig, 'cool', 'a')).body.event, 'SUCCESS');
+    assert.equal((await alert(rig, 'cool', 'b')).body.event, 'SUCCESS');
+    assert.equal((await call(rig, '/api/v1/runbooks/cool/cooldown/clear', { reason: 'x', service: 'a' })).status, 200, 'the newest run on a: in force again, and ended again');
+  });
+});
