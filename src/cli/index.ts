@@ -9,6 +9,7 @@ import { approvalsCommand, approvalsHelp, approveCommand, approveHelp, rejectCom
 import { auditCommand, auditHelp } from './client/audit.js';
 import { pauseCommand, pauseHelp, resumeCommand, resumeHelp } from './client/pause.js';
 import { runbooksCommand, runbooksHelp } from './client/runbooks.js';
+import { circuitCommand, circuitHelp, cooldownCommand, cooldownHelp } from './client/reset.js';
 import { runCommand, runHelp } from './client/run.js';
 import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
@@ -33,6 +34,8 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
   pause: { summary: 'global kill switch: nothing executes automatically', run: pauseCommand, help: pauseHelp },
   resume: { summary: 'lift the global kill switch', run: resumeCommand, help: resumeHelp },
   runbooks: { summary: 'runbooks with live state: circuit, executions in the last hour, cooldowns', run: runbooksCommand, help: runbooksHelp },
+  circuit: { summary: "circuit close <runbook> --reason …: close a runbook's open circuit by hand", run: circuitCommand, help: circuitHelp },
+  cooldown: { summary: "cooldown clear <runbook> [--service …] --reason …: end a runbook's cooldown by hand", run: cooldownCommand, help: cooldownHelp },
   version: { summary: 'print this rectify\'s version (also: --version)', run: versionCommand, help: versionHelp },
 };
 
