@@ -133,6 +133,10 @@ describe('the OpenAPI document describes the real answers', () => {
       { method: 'POST', template: '/api/v1/approvals/{id}/reject', url: '/api/v1/approvals/apr_none/reject', body: {} },
       { method: 'POST', template: '/api/v1/pause', body: { reason: 'openapi' } },
       { method: 'POST', template: '/api/v1/resume', body: {} },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/circuit/close', url: '/api/v1/runbooks/restart-low/circuit/close', body: { reason: 'openapi' } },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/circuit/close', url: '/api/v1/runbooks/restart-low/circuit/close', body: {} },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/cooldown/clear', url: '/api/v1/runbooks/restart-low/cooldown/clear', body: { reason: 'openapi', service: 'shop' } },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/cooldown/clear', url: '/api/v1/runbooks/nope/cooldown/clear', body: { reason: 'openapi' } },
     ];
     const callers: Array<[string, Record<string, string>]> = [
       ['nobody', {}],
