@@ -21,7 +21,7 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
   before(async () => {
     const env = await startFakeEnv();
     fake = env.fake;
-    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments', 'ledger']) fake.addDeployment(NS, d, 3);
+    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments', 'ledger', 'billing']) fake.addDeployment(NS, d, 3);
     svc = await startTestService({
       runbooks: `runbooks:
   restart-limited:
@@ -121,5 +121,29 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     const text = JSON.stringify(rb);
     assert.ok(!text.includes('\\u0000'), text);
     assert.ok(!text.includes('deployment production/'), text);
+  });
+  it("a cooldown ended by hand without a service ends the deployment's too; with a service, only that service's", async () => {
+    svc.clock.advance(10 * MIN); // the cooldowns of the runs above are over
+    const first = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'billing-api', 'billing'));
+    assert.deepEqual([first.body.action, first.body.success], ['executed', true]);
+    const held = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'billing-web', 'billing'));
+    assert.equal(held.body.reason, `Cooldown active on deployment ${NS}/billing (300s remaining; it counts the runs for every service)`);
+    const none = await svc.post('/api/v1/runbooks/restart-cooled/cooldown/clear', { by: 'alice', reason: 'fixed', service: 'billing-web' });
+    assert.deepEqual([none.status, none.body.error.message], [409, 'runbook restart-cooled has no cooldown in force on service billing-web: there is nothing to end']);
+    const cleared = await svc.post('/api/v1/runbooks/restart-cooled/cooldown/clear', { by: 'alice', reason: 'fixed' });
+    assert.equal(cleared.status, 200);
+    assert.deepEqual(
+      cleared.body.cleared.map((c: any) => [c.kind, c.subject]),
+      [
+        ['service', 'billing-api'],
+        ['object', `deployment ${NS}/billing`],
+      ],
+    );
+    const next = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'billing-web', 'billing'));
+    assert.deepEqual([next.body.action, next.body.success], ['executed', true]);
+    assert.equal(patches(fake, 'billing'), 2);
+    // The run just started holds the deployment off again, for every service.
+    const again = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'billing-api', 'billing'));
+    assert.equal(again.body.reason, `Cooldown active on deployment ${NS}/billing (300s remaining; it counts the runs for every service)`);
   });
 });
