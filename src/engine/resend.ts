@@ -1,7 +1,7 @@
 import type { ToldRow } from '../store/ports.js';
 import type { Cursor, UnsettledPage } from '../notify/queue.js';
 import { deliverySettled, TRIED_AGAIN_LATER } from '../notify/queue.js';
-import { toldDetails } from '../notify/outbox.js';
+import { toldDetails, type ToldDetails } from '../notify/outbox.js';
 import { hostOnlyName } from '../notify/receiver.js';
 import type { NotificationEvent } from '../notify/types.js';
 
@@ -83,21 +83,26 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     }
     resend.push({
       to,
-      event: {
-        event: row.event,
-        incident_id: row.incident_id,
-        runbook: row.runbook,
-        service: told.told.service,
-        execution_id: row.execution_id,
-        approval_id: told.told.approval_id,
-        outcome: told.told.outcome,
-        reason: `${told.told.reason}${RESENT_NOTE}`,
-        at: row.at,
-        notification_id: told.notification_id,
-      },
+      event: toldEvent(row, told, `${told.told.reason}${RESENT_NOTE}`),
     });
   }
   return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined };
+}
+
+/** The notification an audit row records, as first told but for its reason: with the same notification_id. */
+function toldEvent(row: ToldRow, told: ToldDetails, reason: string): NotificationEvent & { notification_id: string } {
+  return {
+    event: row.event,
+    incident_id: row.incident_id,
+    runbook: row.runbook,
+    service: told.told.service,
+    execution_id: row.execution_id,
+    approval_id: told.told.approval_id,
+    outcome: told.told.outcome,
+    reason,
+    at: row.at,
+    notification_id: told.notification_id,
+  };
 }
 
 /**
@@ -133,18 +138,7 @@ export function unsettledFor(rows: readonly ToldRow[], r: string): Unsettled[] {
     if (mine.some(deliverySettled)) continue;
     out.push({
       rounds: mine.filter((d) => d.detail.endsWith(TRIED_AGAIN_LATER)).length,
-      event: {
-        event: row.event,
-        incident_id: row.incident_id,
-        runbook: row.runbook,
-        service: told.told.service,
-        execution_id: row.execution_id,
-        approval_id: told.told.approval_id,
-        outcome: told.told.outcome,
-        reason: told.told.reason,
-        at: row.at,
-        notification_id: told.notification_id,
-      },
+      event: toldEvent(row, told, told.told.reason),
     });
   }
   return out;
