@@ -97,7 +97,10 @@ export function hiddenCharacters(text: string, line: (offset: number) => number)
     const code = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     const column = m.index - text.lastIndexOf('\n', m.index - 1);
     const kind = /\p{Cc}/u.test(m[0]) ? 'a control character' : 'an invisible character';
-    out.push({ path: [], message: `line ${at}, column ${column}: ${kind}, ${code}: what is shown is not what is read; remove it, or write it as the escape "\\u${code.slice(2).toLowerCase()}" in a double-quoted string if it is meant`, line: at });
+    // A NUL has no escape to offer: no program can be given an argument holding one, and
+    // the escape is refused in a command argument too.
+    const fix = m[0] === '\u0000' ? 'remove it' : `remove it, or write it as the escape "\\u${code.slice(2).toLowerCase()}" in a double-quoted string if it is meant`;
+    out.push({ path: [], message: `line ${at}, column ${column}: ${kind}, ${code}: what is shown is not what is read; ${fix}`, line: at });
   }
   return out;
 }

@@ -212,7 +212,10 @@ test('a raw control or invisible character is refused with its line and column: 
   ];
   assert.deepEqual(problemsOf(argv('\u202e')), said('202E'));
   assert.deepEqual(problemsOf(argv('\u200b')), said('200B'));
-  assert.deepEqual(problemsOf(argv('\u0000')), said('0000', 'a control character'));
+  // A NUL is not offered its escape: that is refused in a command argument as well.
+  assert.deepEqual(problemsOf(argv('\u0000')), [
+    '4: x.yaml: line 4, column 54: a control character, U+0000: what is shown is not what is read; remove it',
+  ]);
   assert.deepEqual(problemsOf(argv('\u001b')), said('001B', 'a control character'));
   // Written as an escape it is explicit; a byte order mark may open the file; a tab is text.
   const { runbooks, problems } = parseRunbooksText(`\uFEFF${argv('\\u202e')}`.replace('LOW', 'LOW\t'), 'x.yaml');
