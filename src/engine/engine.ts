@@ -5,6 +5,7 @@ import { createLimiter, didYouMean, errorMessage, formatDuration, newId, timeout
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import { targetRunbookKey } from '../pipeline/targets.js';
+import { clearedByHand } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
@@ -1211,14 +1212,12 @@ export function createEngine(deps: EngineDeps) {
         const starts = service
           ? [{ key: rb.id, kind: 'service' as const, subject: service, at: tx.lastExecutionAt(rb.id, service) }]
           : [
-              ...tx.lastStarts(rb.id).map((r) => ({ key: rb.id, kind: 'service' as const, subject: r.subject, at: r.at as number | null })),
-              ...tx.lastStarts(objects).map((r) => ({ key: objects, kind: 'object' as const, subject: r.subject, at: r.at as number | null })),
+              ...tx.lastExecutionPerService(rb.id).map((r) => ({ key: rb.id, kind: 'service' as const, subject: r.service, at: r.at as number | null })),
+              ...tx.lastExecutionPerService(objects).map((r) => ({ key: objects, kind: 'object' as const, subject: r.service, at: r.at as number | null })),
             ];
-        const inForce = starts.flatMap((s) => {
-          if (s.at === null || now >= s.at + rb.cooldownMs) return [];
-          const through = tx.cooldownClearedThrough(s.key, s.subject);
-          return through !== null && through >= s.at ? [] : [{ ...s, at: s.at }];
-        });
+        const inForce = starts.flatMap((s) =>
+          s.at === null || now >= s.at + rb.cooldownMs || clearedByHand(tx, s.key, s.subject, s.at) ? [] : [{ ...s, at: s.at }],
+        );
         if (inForce.length === 0) {
           throw new RectifyError('CONFLICT', service ? `runbook ${runbookId} has no cooldown in force on service ${service}: there is nothing to end` : `runbook ${runbookId} has no cooldown in force: there is nothing to end`);
         }

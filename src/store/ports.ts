@@ -212,8 +212,8 @@ export interface Tx extends GuardStateView {
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
   releaseBlastRadius(executionId: string): void;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
-  /** The last start per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them. */
-  lastStarts(runbook: string): Array<{ subject: string; at: number }>;
+  /** The last start per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them; by service. */
+  lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
   /** Ends the cooldown of the runs started up to `through` (see cooldownClearedThrough). */
   clearCooldown(runbook: string, subject: string, through: number): void;
 
@@ -379,7 +379,6 @@ export interface Store {
    */
   approvalPage(q: ApprovalQuery): ApprovalPage;
   runbookStats(runbook: string, now: number): RunbookStats;
-  lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
   /**
    * Removes what no guardrail reads any more: rate-limit rows older than the longest
    * window, dedup keys (incident rows) not delivered again for the dedup retention, and finished

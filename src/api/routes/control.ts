@@ -23,6 +23,7 @@ import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import { runbookNotLoaded } from '../../engine/index.js';
+import { clearedByHand } from '../../pipeline/index.js';
 import type { ApiDeps } from '../deps.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
@@ -38,9 +39,9 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     const stats = store.runbookStats(rb.id, now);
     // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed.
     const cooldowns = store.read((tx) =>
-      store
+      tx
         .lastExecutionPerService(rb.id)
-        .filter((r) => (tx.cooldownClearedThrough(rb.id, r.service) ?? -Infinity) < r.at)
+        .filter((r) => !clearedByHand(tx, rb.id, r.service, r.at))
         .map((r) => ({ service: r.service, until: r.at + rb.cooldownMs }))
         .filter((c) => c.until > now),
     );

@@ -2,8 +2,11 @@ import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { GuardStateView } from '../../store/ports.js';
 import type { Stage } from '../types.js';
 
-/** A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its time is over. */
-const clearedByHand = (state: GuardStateView, runbook: string, subject: string, last: number): boolean => {
+/**
+ * A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its
+ * time is over. The stage, the runbook view and a clearing itself all judge it so.
+ */
+export const clearedByHand = (state: GuardStateView, runbook: string, subject: string, last: number): boolean => {
   const through = state.cooldownClearedThrough(runbook, subject);
   return through !== null && through >= last;
 };

@@ -460,9 +460,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const busiestStmt = db.prepare(
     'SELECT service, COUNT(*) AS n FROM rate_events WHERE runbook = ? AND at > ? GROUP BY service ORDER BY n DESC, service LIMIT 1',
   );
-  const lastPerService = db.prepare(
-    'SELECT service, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service',
-  );
   // A write that changes nothing visible: proves the lock, the file and the disk take writes again.
   const probeWrite = db.prepare(
     `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('store_probe', ?, ?, 'rectify')
@@ -669,9 +666,6 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         failed: r.failed ?? 0,
         lastExecutionAt: r.last_at ?? null,
       };
-    },
-    lastExecutionPerService(runbook: string) {
-      return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
     },
     prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
       // Rate-limit rows are kept while the rate limit (the last hour) or the longest

@@ -224,11 +224,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
   let approvalsChanged = false;
   let incidentSeen: Database.Statement | undefined;
-  // Prepared at first use, as incidentSeen is: cooldown_clears is migration 010's.
+  // Prepared at first use, as incidentSeen is: cooldown_clears is migration 012's (the last
+  // starts per service are read only for a person's request: the runbook view, a clearing).
   let clearGet: Database.Statement | undefined;
   let clearSet: Database.Statement | undefined;
   let clearDelete: Database.Statement | undefined;
-  let lastStarts: Database.Statement | undefined;
+  let lastPerService: Database.Statement | undefined;
 
   return {
     memoReads(on: boolean) {
@@ -302,9 +303,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       byCleared?.set(subject, through);
       return through;
     },
-    lastStarts(runbook) {
-      lastStarts ??= db.prepare('SELECT service AS subject, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
-      return lastStarts.all(runbook) as Array<{ subject: string; at: number }>;
+    lastExecutionPerService(runbook) {
+      lastPerService ??= db.prepare('SELECT service, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
+      return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
     },
     clearCooldown(runbook, subject, through) {
       memo?.runbooks.get(runbook)?.cleared.delete(subject);
