@@ -182,7 +182,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    * one), per receiver and notification id: how many rounds spent, and the timer. For a
    * request, its approval (its settlement told, it is not told again).
    */
-  const laterRounds = new Map<string, { round: number; lane: Lane; approvalId: string | null; timer?: NodeJS.Timeout }>();
+  const laterRounds = new Map<string, { round: number; lane: Lane; id: string; approvalId: string | null; timer?: NodeJS.Timeout }>();
+  /** A notification's key in laterRounds: its receiver's, and its own id. */
+  const roundKey = (lane: Lane, id: string | undefined): string => `${lane.notifier.name}\u0000${id}`;
   const maxQueued = opts.maxQueued ?? 1_000;
   const dropReportMs = opts.dropReportMs ?? 5_000;
   const stop = new AbortController();
@@ -256,8 +258,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   function drop(lane: Lane, event: NotificationEvent): void {
     dropped++;
     // One queued again for its next round: its rounds end here.
-    const key = `${lane.notifier.name}\u0000${event.notification_id}`;
-    if (!asksAPerson(event) && laterRounds.delete(key)) lane.laterOutcomes--;
+    if (!asksAPerson(event) && laterRounds.delete(roundKey(lane, event.notification_id))) lane.laterOutcomes--;
     let d = lane.drops;
     if (!d) {
       const timer = setTimeout(() => reportDrops(lane), dropReportMs);
@@ -290,8 +291,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     for (const e of lane.queue) if (e.notification_id !== undefined) ids.add(e.notification_id);
     if (lane.current?.notification_id !== undefined) ids.add(lane.current.notification_id);
     for (const id of lane.recording.keys()) ids.add(id);
-    const prefix = `${lane.notifier.name}\u0000`;
-    for (const key of laterRounds.keys()) if (key.startsWith(prefix)) ids.add(key.slice(prefix.length));
+    for (const r of laterRounds.values()) if (r.lane === lane) ids.add(r.id);
     return ids;
   }
 
@@ -373,13 +373,13 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     // Several: none of their own ids (incident, notification, …) stands for the burst.
     const { notification_id: _latestId, ...latest } = t.latest!;
     return {
-          ...latest,
-          incident_id: null,
-          execution_id: null,
-          approval_id: null,
-          runbook: t.sameRunbook ? latest.runbook : null,
-          service: t.sameService ? latest.service : null,
-        };
+      ...latest,
+      incident_id: null,
+      execution_id: null,
+      approval_id: null,
+      runbook: t.sameRunbook ? latest.runbook : null,
+      service: t.sameService ? latest.service : null,
+    };
   }
 
   /** Records every drop burst under way now, and waits until every drop record and delivered row is written. */
@@ -500,7 +500,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     const asks = asksAPerson(event);
     if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane, event).then(() => undefined);
     const id = event.notification_id;
-    const key = `${lane.notifier.name}\u0000${id}`;
+    const key = roundKey(lane, id);
     const held = laterRounds.get(key);
     const round = (held?.round ?? lane.priorRounds.get(id) ?? 0) + 1;
     lane.priorRounds.delete(id);
@@ -525,7 +525,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         if (!stop.signal.aborted) enqueue(lane, event);
       }, Math.min(approvalRetryMs * 2 ** (round - 1), 300_000));
       timer.unref();
-      laterRounds.set(key, { round, lane, approvalId: asks ? event.approval_id : null, timer });
+      laterRounds.set(key, { round, lane, id, approvalId: asks ? event.approval_id : null, timer });
     });
   }
 
