@@ -72,14 +72,17 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
  * notify/outbox.ts): told again after a restart to a receiver that has no record of
  * it. Rare rows, never an alert storm's decisions: an approval request leaves the
  * pending state once (APPROVED, REJECTED, EXPIRED, CANCELLED), however many alerts
- * joined it, and takes at most approvals_required - 1 votes before (APPROVAL_VOTE); an intake request refused as a whole (INTAKE_REFUSED) is told at most once
- * per route and reason a minute; a circuit closed or a cooldown ended by hand (CIRCUIT_CLOSED,
- * COOLDOWN_CLEARED) is a person's act (a trial run's CIRCUIT_CLOSED records no notification). ALERTS_TRUNCATED is not one: it is told as a `manual` notification,
- * which the repeat filter sums up when a storm repeats it, so the ones counted into a
- * summary would look never delivered. The latest migration that builds the
- * `audit_told` index (012) indexes exactly these rows, with its predicate written in
- * this order (the store's query repeats it, and SQLite uses a partial index only for
- * a query that repeats its predicate).
+ * joined it, and takes at most approvals_required - 1 votes before (APPROVAL_VOTE); an
+ * intake request refused as a whole (INTAKE_REFUSED) is told at most once per route and
+ * reason a minute; a circuit closed or a cooldown ended by hand (CIRCUIT_CLOSED,
+ * COOLDOWN_CLEARED) is a person's act (a trial run's CIRCUIT_CLOSED records no
+ * notification); an Alertmanager notification cut short (ALERTS_TRUNCATED) is told one
+ * by one once per group a minute, and for ten groups a minute at most
+ * (engine/truncations.ts): the others are told as `manual` notifications, which the
+ * repeat filter sums up in a storm, and their rows record none. The latest migration
+ * that builds the `audit_told` index (013) indexes exactly these rows, with its
+ * predicate written in this order (the store's query repeats it, and SQLite uses a
+ * partial index only for a query that repeats its predicate).
  */
 export const TOLD_EVENTS = [
   'SUCCESS',
@@ -103,6 +106,7 @@ export const TOLD_EVENTS = [
   'APPROVAL_VOTE',
   'CIRCUIT_CLOSED',
   'COOLDOWN_CLEARED',
+  'ALERTS_TRUNCATED',
 ] as const satisfies readonly AuditEventName[];
 
 /** Filled-in action, ready for an executor: no placeholder left. */

@@ -15,6 +15,7 @@ import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox,
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
+import { createTruncationBudget, TRUNCATED_OUTCOME, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
@@ -77,6 +78,21 @@ export interface TruncatedDelivery {
   /** From the payload: untrusted text, bounded, kept in the audit details and logs only. */
   groupKey: string | null;
   receiver: string | null;
+}
+
+/** A cut-short delivery as audited, to be told after its commit (tellTruncated). */
+interface TruncationNotice {
+  delivery: TruncatedDelivery;
+  delivered: number;
+  reason: string;
+  /** Announced, its audit row recording it: told one by one. Absent: told as `manual`, summed up in a storm. */
+  told: Told | undefined;
+  taken: TruncationTake | undefined;
+}
+
+/** What a person is told of a cut-short delivery. */
+function truncatedReason(t: TruncatedDelivery, delivered: number): string {
+  return `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`;
 }
 
 const ENRICH_TIMEOUT_MS = 5_000;
@@ -166,6 +182,7 @@ export function createEngine(deps: EngineDeps) {
   const id = (prefix: string) => newId(prefix, clock.now());
   const maxPreparing = deps.maxPreparing ?? 20_000;
   const preparing = createLimiter(PREPARE_CONCURRENCY, maxPreparing);
+  const truncations = createTruncationBudget();
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
@@ -529,13 +546,28 @@ export function createEngine(deps: EngineDeps) {
     );
   }
 
-  function recordTruncated(tx: Tx, t: TruncatedDelivery, delivered: number, now: number, actor: string): void {
-    tx.appendAudit({
-      at: now,
-      event: 'ALERTS_TRUNCATED',
-      actor,
-      details: { truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver },
-    });
+  /**
+   * Audits a cut-short delivery (ALERTS_TRUNCATED) in the commit of its decisions. A
+   * notice told one by one (see truncations.ts) is announced here, so its row records it:
+   * one a crash or a stop kept from a receiver is told again at the next start. One
+   * taken from the window is named in `taken`, so a commit that fails gives it back.
+   */
+  function recordTruncated(tx: Tx, t: TruncatedDelivery, delivered: number, now: number, actor: string): TruncationNotice {
+    const reason = truncatedReason(t, delivered);
+    const taken = deps.notify ? truncations.take(JSON.stringify([t.receiver, t.groupKey]), now) : undefined;
+    const told = taken ? announce({ event: 'ALERTS_TRUNCATED', outcome: TRUNCATED_OUTCOME, reason }, now) : undefined;
+    try {
+      tx.appendAudit({
+        at: now,
+        event: 'ALERTS_TRUNCATED',
+        actor,
+        details: withTold({ truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver }, told),
+      });
+    } catch (err) {
+      if (taken) truncations.giveBack(taken);
+      throw err;
+    }
+    return { delivery: t, delivered, reason, told, taken };
   }
 
   /**
@@ -562,23 +594,16 @@ export function createEngine(deps: EngineDeps) {
 
   /**
    * After the commit: the count, a warning, and a person told (the receiver's max_alerts
-   * is too low for this storm). Told as a `manual` notification, which the repeat filter
-   * sums up when a storm repeats it: its row records no notification, and a restart does
-   * not tell it again (see notify/outbox.ts).
+   * is too low for this storm). One by one (outcome `alerts left out`) when its row
+   * records the notification; otherwise as a `manual` notification, which the repeat
+   * filter sums up when a storm repeats it, and which a restart does not tell again.
    */
-  function tellTruncated(t: TruncatedDelivery, delivered: number): void {
+  function tellTruncated(n: TruncationNotice): void {
+    const t = n.delivery;
     metrics.alertsTruncated(t.alerts);
-    log.warn({ truncated_alerts: t.alerts, delivered_alerts: delivered, group_key: t.groupKey, receiver: t.receiver }, 'Alertmanager left alerts out of a notification');
-    deps.notify?.(
-      notice(
-        {
-          event: 'ALERTS_TRUNCATED',
-          outcome: 'manual',
-          reason: `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`,
-        },
-        clock.now(),
-      ),
-    );
+    log.warn({ truncated_alerts: t.alerts, delivered_alerts: n.delivered, group_key: t.groupKey, receiver: t.receiver }, 'Alertmanager left alerts out of a notification');
+    if (n.told) send(n.told);
+    else deps.notify?.(notice({ event: 'ALERTS_TRUNCATED', outcome: 'manual', reason: n.reason }, clock.now()));
   }
 
   /**
@@ -749,20 +774,27 @@ export function createEngine(deps: EngineDeps) {
       for (const input of io) requestReads.set(input, reads);
       // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
       const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
-      const first = await store.transact(
-        (tx) => {
-          const decided = decideAll(tx, inputs, actor, unprepared);
-          // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
-          const truncated = opts.truncated && !isRedelivery(decided.results) ? opts.truncated : undefined;
-          if (truncated) recordTruncated(tx, truncated, incidents.length, clock.now(), actor);
-          return { ...decided, truncated };
-        },
-        { refusable: true },
-      );
+      let truncationTaken: TruncationTake | undefined;
+      const first = await store
+        .transact(
+          (tx) => {
+            const decided = decideAll(tx, inputs, actor, unprepared);
+            // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
+            const truncated = opts.truncated && !isRedelivery(decided.results) ? recordTruncated(tx, opts.truncated, incidents.length, clock.now(), actor) : undefined;
+            truncationTaken = truncated?.taken;
+            return { ...decided, truncated };
+          },
+          { refusable: true },
+        )
+        .catch((err: unknown) => {
+          // Nothing of it was recorded: the sender's retry may be told one by one.
+          if (truncationTaken) truncations.giveBack(truncationTaken);
+          throw err;
+        });
       const results = first.results as DecisionResult[];
       record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
       for (const t of first.told) send(t);
-      if (first.truncated) tellTruncated(first.truncated, incidents.length);
+      if (first.truncated) tellTruncated(first.truncated);
       const started = startClaims(first.claims);
       if (first.deferred.length) {
         // Left out by the screen but the state changed before deciding, or matched again

@@ -2,3 +2,4 @@ export * from './engine.js';
 export * from './apply.js';
 export * from './executions.js';
 export * from './intake-refusals.js';
+export * from './truncations.js';

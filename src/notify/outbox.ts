@@ -7,9 +7,10 @@ import type { NotificationEvent } from './types.js';
  * a crash loses those not delivered yet, and a stop records those still waiting as
  * not sent. So the audit row of an event told one by one (an execution outcome, a
  * breaker trip, an approval request approved, rejected, expired or cancelled, a vote on
- * one that needs another approver, a kill
- * switch, a refused runbook reload, an intake request refused as a whole: TOLD_EVENTS)
- * records its notification when it is written, in the same transaction: the id the
+ * one that needs another approver, a kill switch, a refused runbook reload, an intake
+ * request refused as a whole, an Alertmanager notification cut short within the bound
+ * told one by one: TOLD_EVENTS) records its notification when it is written, in the
+ * same transaction: the id the
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again
  * from that row (see engine/resend.ts), with the same id, so a receiver that had it
@@ -19,8 +20,9 @@ import type { NotificationEvent } from './types.js';
  * back rather than drop it: it is read back from this row when there is room.
  *
  * Only these rare rows carry it. What the repeat filter may sum up in an alert storm
- * (blocked and manual decisions, ALERTS_TRUNCATED) is not told again: a notification
- * counted into a summary has no delivery record of its own.
+ * (blocked and manual decisions, the ALERTS_TRUNCATED notices past the bound of those
+ * told one by one: engine/truncations.ts) is not told again: a notification counted
+ * into a summary has no delivery record of its own, and such a row records none.
  */
 
 /** What an event's own audit row records of its notification, merged into its details. */

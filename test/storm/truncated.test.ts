@@ -5,6 +5,7 @@ import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { freePort, type RunningDaemon } from '../helpers/prometheus.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
+import { createTruncationBudget, TRUNCATIONS_TOLD_PER_WINDOW } from '../../src/engine/truncations.js';
 
 /**
  * A storm bigger than the receiver's `max_alerts`: Alertmanager sends that many
@@ -59,15 +60,21 @@ describe('storm: alerts Alertmanager left out of a notification', () => {
     assert.equal(events.length, 1);
     assert.equal(events[0].incident_id, null);
     assert.equal(events[0].runbook, null);
-    assert.deepEqual(events[0].details, { truncated_alerts: 7, delivered_alerts: 2, group_key: '{}:{alertname="PodCrashLooping"}', receiver: 'rectify' });
+    const { notification_id: id, told: recorded, ...details } = events[0].details;
+    assert.deepEqual(details, { truncated_alerts: 7, delivered_alerts: 2, group_key: '{}:{alertname="PodCrashLooping"}', receiver: 'rectify' });
     assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 7);
     assert.equal(svc.log.records().filter((l) => l.msg === 'Alertmanager left alerts out of a notification' && l.truncated_alerts === 7).length, 1);
 
+    // Told one by one: the row records the notification, as for every event told one by one.
     await svc.service.drainNotifications();
     const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'ALERTS_TRUNCATED');
     assert.equal(told.length, 1);
-    assert.equal(told[0].outcome, 'manual');
+    assert.equal(told[0].outcome, 'alerts left out');
     assert.match(told[0].reason, /sent 2 alerts and left 7 out/);
+    assert.equal(told[0].notification_id, id);
+    assert.deepEqual(recorded, { to: svc.service.receivers, outcome: 'alerts left out', reason: told[0].reason, service: null, approval_id: null });
+    const delivered = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=100')).body.events.filter((e: any) => e.details.about === 'ALERTS_TRUNCATED');
+    assert.deepEqual(delivered.map((e: any) => e.details.notification_id), [id]);
     assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
 
     await svc.stop({ remove: true });
@@ -100,6 +107,7 @@ describe('storm: alerts Alertmanager left out of a notification', () => {
     assert.equal(svc.log.records().filter((l) => l.msg === 'Alertmanager left alerts out of a notification').length, 1);
 
     // A partial overlap is a new notification of the group (it carries an alert never seen): recorded in full.
+    // The group was told one by one within the minute: this one is told as a manual notice, its row recording none.
     const later = { ...amWebhook([...alerts, { labels: { alertname: 'Unrelated', service: 'cart' }, fingerprint: 'c3' }]), groupKey: body.groupKey, receiver: body.receiver, truncatedAlerts: 2 };
     const r = await svc.post('/api/v1/webhooks/alertmanager', later);
     assert.deepEqual(r.body.results.map((x: any) => x.action), ['duplicate', 'duplicate', 'manual']);
@@ -107,9 +115,69 @@ describe('storm: alerts Alertmanager left out of a notification', () => {
     assert.equal(events.length, 2);
     assert.deepEqual(events[0].details, { truncated_alerts: 2, delivered_alerts: 3, group_key: '{}:{alertname="PodCrashLooping"}', receiver: 'rectify' });
     assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 5);
-    assert.equal((await told()).length, 2);
+    assert.deepEqual((await told()).map((n) => n.outcome), ['alerts left out', 'manual']);
     assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
     await svc.stop({ remove: true });
+  });
+
+  it('a storm of cut-short groups: ten groups a minute told one by one, each once; the rest summed up, recording no notification, and not told again after a restart', async () => {
+    target.reset();
+    let svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      const told = async () => {
+        await svc.service.drainNotifications();
+        return target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'ALERTS_TRUNCATED');
+      };
+      let n = 0;
+      const cutShort = async (group: number) => {
+        n++;
+        const body = { ...amWebhook([{ labels: { alertname: 'Unrelated', service: `g${group}` }, fingerprint: `s${n}` }]), groupKey: `{}:{group="${group}"}`, receiver: 'rectify', truncatedAlerts: n };
+        assert.equal((await svc.post('/api/v1/webhooks/alertmanager?wait=true', body)).status, 202);
+      };
+      // Twelve groups, and the first one again, within one minute.
+      for (let g = 0; g < 12; g++) await cutShort(g);
+      await cutShort(0);
+      const rows = (await truncatedEvents(svc)).reverse();
+      assert.equal(rows.length, 13);
+      const recorded = rows.map((e: any) => typeof e.details.notification_id === 'string');
+      assert.deepEqual(recorded, [...Array(10).fill(true), false, false, false]);
+      assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), (13 * 14) / 2);
+
+      // The ten, one by one with their rows' ids; then the repeat filter's first manual notice, the other two counted.
+      const first = await told();
+      assert.deepEqual(
+        first.map((t) => [t.outcome, t.notification_id ?? null]),
+        [...rows.slice(0, 10).map((e: any) => ['alerts left out', e.details.notification_id]), ['manual', first[10]?.notification_id ?? null]],
+      );
+      assert.match(first[10].reason, /left 11 out/);
+      assert.equal(first[10].repeated, undefined);
+
+      // A minute on, a new window: a group is told one by one again; the summary comes when the repeat window ends.
+      svc.clock.advance(61_000);
+      await cutShort(5);
+      svc.clock.advance(5 * 60_000);
+      await svc.service.housekeep();
+      const later = (await told()).slice(first.length);
+      assert.deepEqual(
+        later.map((t) => [t.outcome, t.repeated ?? null]),
+        [
+          ['alerts left out', null],
+          ['manual', 2],
+        ],
+      );
+      assert.match(later[0].reason, /left 14 out/);
+      assert.match(later[1].reason, /^2 more ALERTS_TRUNCATED decision\(s\) for no runbook on no service since .*; the latest: .*left 13 out/);
+      assert.equal(typeof (await truncatedEvents(svc))[0].details.notification_id, 'string');
+
+      // Every one told is recorded as delivered or recorded nothing: a restart tells none of them again.
+      const before = target.requests('/hook', 'POST').length;
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      assert.equal(target.requests('/hook', 'POST').length, before);
+      assert.equal((await svc.get('/api/v1/audit/verify')).body.ok, true);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('a whole delivery says nothing; a sender text too long is cut; a bad count is refused and changes nothing', async () => {
@@ -178,5 +246,29 @@ describe('storm: alerts Alertmanager left out of a notification', () => {
       assert.equal(target.requests('/act', 'POST').length, 2);
       assert.equal(await metric(svc, 'rectify_alerts_truncated_total'), 3);
     });
+  });
+});
+
+describe('the bound on cut-short groups told one by one', () => {
+  it('once per group and so many groups a window (ten in rectify); a new window, a clock set back, or a take given back frees a place', () => {
+    const budget = createTruncationBudget({ windowMs: 60_000, groups: 3 });
+    const t0 = Date.UTC(2026, 10, 24, 3, 0, 0);
+    assert.ok(budget.take('a', t0));
+    assert.equal(budget.take('a', t0 + 1), undefined, 'a group once a window');
+    const b = budget.take('b', t0 + 2)!;
+    assert.ok(budget.take('c', t0 + 3));
+    assert.equal(budget.take('d', t0 + 4), undefined, 'three groups a window');
+    // A commit that failed gives its place back.
+    budget.giveBack(b);
+    assert.ok(budget.take('d', t0 + 5));
+    // A minute on: a new window.
+    assert.ok(budget.take('a', t0 + 60_000));
+    assert.ok(budget.take('b', t0 + 60_001));
+    // A take from an ended window given back frees nothing in the new one.
+    budget.giveBack(b);
+    assert.equal(budget.take('b', t0 + 60_002), undefined);
+    // A clock set back ends the window too.
+    assert.ok(budget.take('a', t0 + 30_000));
+    assert.equal(TRUNCATIONS_TOLD_PER_WINDOW, 10);
   });
 });

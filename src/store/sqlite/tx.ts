@@ -128,7 +128,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     ),
   };
 
-  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008, 011 and 012), named so that a predicate that no longer
+  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008, 011, 012 and 013), named so that a predicate that no longer
   // matches the index's fails the start's recovery loudly instead of walking the log.
   // Prepared when first used (once per start).
   let toldStatements: { rows: Database.Statement; rowsAfter: Database.Statement; deliveries: Database.Statement } | undefined;
