@@ -1217,6 +1217,7 @@ export function createEngine(deps: EngineDeps) {
         return { was: c.state, failures: c.failures, openedAt: c.openedAt, told };
       });
       deps.onCircuit?.(runbookId, 'closed');
+      metrics.operatorReset(runbookId, 'circuit_close');
       send(out.told);
       return { runbook: runbookId, was: out.was, failures: out.failures, opened_at: out.openedAt };
     },
@@ -1276,6 +1277,7 @@ export function createEngine(deps: EngineDeps) {
         });
         return { cleared, told };
       });
+      metrics.operatorReset(runbookId, 'cooldown_clear');
       send(out.told);
       return { runbook: runbookId, cleared: out.cleared };
     },

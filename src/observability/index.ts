@@ -14,8 +14,10 @@ export {
   noopMetrics,
   EXECUTION_OUTCOMES,
   CIRCUIT_STATES,
+  OPERATOR_RESET_KINDS,
   type Metrics,
   type ExecutionOutcome,
   type CircuitStateName,
+  type OperatorResetKind,
 } from './metrics.js';
 export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';

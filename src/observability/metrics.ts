@@ -15,6 +15,10 @@ export type ExecutionOutcome = (typeof EXECUTION_OUTCOMES)[number];
 export const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 
+/** What a person ended by hand, for `rectify_operator_resets_total{kind}`. */
+export const OPERATOR_RESET_KINDS = ['circuit_close', 'cooldown_clear'] as const;
+export type OperatorResetKind = (typeof OPERATOR_RESET_KINDS)[number];
+
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
   incidentReceived(source: string, count?: number): void;
@@ -41,6 +45,12 @@ export interface Metrics {
    * of the intake routes), `reason` body_too_large, unsupported_media_type, malformed or invalid.
    */
   intakeRefused(route: string, reason: string): void;
+  /**
+   * A person ended a guardrail's wait on `runbook` by hand, once it was committed:
+   * `circuit_close` (CIRCUIT_CLOSED, by_hand) or `cooldown_clear` (COOLDOWN_CLEARED, one
+   * however many cooldowns it ended). A refused request (403, 404, 409) counts nothing.
+   */
+  operatorReset(runbook: string, kind: OperatorResetKind): void;
 }
 
 const noop = (): void => {};
@@ -56,4 +66,5 @@ export const noopMetrics: Metrics = Object.freeze({
   runbookPaused: noop,
   alertsTruncated: noop,
   intakeRefused: noop,
+  operatorReset: noop,
 });

@@ -120,6 +120,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['route', 'reason'] as const,
     registers: [registry],
   });
+  const operatorResets = new Counter({
+    name: 'rectify_operator_resets_total',
+    help: "Guardrail waits a person ended by hand, by runbook and kind (circuit_close: an open or half-open circuit closed, CIRCUIT_CLOSED; cooldown_clear: a runbook's cooldowns ended, COOLDOWN_CLEARED), counted once committed; refused requests count nothing.",
+    labelNames: ['runbook', 'kind'] as const,
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -177,6 +183,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     runbookPaused: (runbook, isPaused) => runbookPausedGauge.set({ runbook }, isPaused ? 1 : 0),
     alertsTruncated: (count) => truncated.inc(count),
     intakeRefused: (route, reason) => intakeRefused.inc({ route, reason }),
+    operatorReset: (runbook, kind) => operatorResets.inc({ runbook, kind }),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
     forgetRunbook: (runbook) => {
       circuit.remove({ runbook });
