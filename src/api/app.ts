@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { createErrorHandler, errorBody } from './errors.js';
 import { documentRefusals } from './openapi-refusals.js';
@@ -15,12 +16,17 @@ import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes } from './routes/slack.js';
 import { addRoute, installZodValidation } from './zod-route.js';
 
-export const API_INFO = {
+/**
+ * The OpenAPI document's `info`. Its version is the package's, read from package.json as
+ * `rectify --version` reads it: a version written here as well would be left behind at
+ * the next release.
+ */
+export const apiInfo = (): { title: string; description: string; version: string } => ({
   title: 'rectify',
   description:
     'Safe auto-remediation for Prometheus, Alertmanager and Kubernetes: alerts in, guarded decisions out, verified actions, a durable audit log.',
-  version: '0.1.0',
-};
+  version: packageVersion(),
+});
 
 export interface BuildOptions {
   /** Serve /docs (the OpenAPI UI). Off for the OpenAPI generator. */
@@ -100,7 +106,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   await app.register(swagger, {
     openapi: {
       openapi: '3.0.3',
-      info: API_INFO,
+      info: apiInfo(),
       tags: [
         { name: 'intake', description: 'Alerts and incidents in' },
         { name: 'incidents', description: 'What was decided' },

@@ -8,3 +8,4 @@ export * from './limit.js';
 export * from './text.js';
 export * from './secret-description.js';
 export * from './text-file.js';
+export * from './version.js';
