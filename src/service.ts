@@ -17,7 +17,7 @@ import { createExecutionRunner } from './execute/runner.js';
 import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
-import { createReloadableIndex, createRunbookIndex, loadRunbooks, renderChecks, renderPlan } from './runbooks/index.js';
+import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
 import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
@@ -222,18 +222,23 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
  * volume swaps its files at once through the `..data` link: the files are read
  * through the link's target, one consistent version (read again once if the link
  * moved meanwhile), and problems name the folder's own paths. A plain folder whose
- * entries change while it is read (a file being written) is refused.
+ * entries change while it is read (a file being written) is refused. A folder with
+ * more runbook files than `maxFiles` is refused from its listing, before its entries
+ * are stat'ed or read.
  */
-export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
+export function readRunbookFolder(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   const link = join(dir, '..data');
   const target = (): string => (existsSync(link) ? realpathSync(link) : dir);
   for (let attempt = 0; ; attempt++) {
     const source = target();
+    const shown = (p: LoadProblem): LoadProblem => (source === dir ? p : { ...p, file: showPath(p.file, source, dir), message: p.message.split(source).join(dir.replace(/\/+$/, '')) });
+    const tooMany = runbookFileCountProblem(source, maxFiles);
+    if (tooMany) throw new LoadError([shown(tooMany)]);
     const stampBefore = folderStamp(source);
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } | undefined;
     let failure: unknown;
     try {
-      loaded = loadCatalog(source);
+      loaded = loadCatalog(source, maxFiles);
     } catch (err) {
       failure = err;
     }
@@ -242,7 +247,6 @@ export function readRunbookFolder(dir: string): { runbooks: Runbook[]; warnings:
     if (moved || folderStamp(source) !== stampBefore) {
       throw new LoadError([{ file: dir, path: '', message: 'the folder changed while it was being read: send SIGHUP again once its files are written (write each file elsewhere, then mv it in)' }]);
     }
-    const shown = (p: LoadProblem): LoadProblem => (source === dir ? p : { ...p, file: showPath(p.file, source, dir), message: p.message.split(source).join(dir.replace(/\/+$/, '')) });
     if (failure !== undefined) throw failure instanceof LoadError ? new LoadError(failure.problems.map(shown)) : failure;
     // Empty files by name: a ConfigMap's files live in a new folder at each version.
     return { runbooks: loaded!.runbooks, warnings: loaded!.warnings.map(shown), emptyFiles: loaded!.emptyFiles.map((f) => basename(f)) };
@@ -278,9 +282,9 @@ function folderStamp(dir: string): string {
  * Loads runbooks or throws a LoadError with one problem per line. Warnings (the
  * reference checks `rectify lint` fails on) do not stop startup; they are returned to be logged.
  */
-export function loadCatalog(dir: string): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
+export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
-  const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir);
+  const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir, { maxFiles });
   if (problems.length) throw new LoadError(problems);
   return { runbooks, warnings, emptyFiles };
 }
@@ -354,7 +358,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (slackSigningSecret === undefined && config.slackApprovers !== undefined) {
     log.warn('--slack-approvers is set but --slack-signing-secret is not: there are no Slack buttons for them to use');
   }
-  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [], emptyFiles: [] } : readRunbookFolder(config.runbooks);
+  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [], emptyFiles: [] } : readRunbookFolder(config.runbooks, config.maxRunbookFiles);
   const runbooks = loadedCatalog.runbooks;
   // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
   let cooldownMs = longestCooldown(runbooks);
@@ -645,7 +649,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     };
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] };
     try {
-      loaded = readRunbookFolder(config.runbooks);
+      loaded = readRunbookFolder(config.runbooks, config.maxRunbookFiles);
     } catch (err) {
       return refuse(err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)]);
     }

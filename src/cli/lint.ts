@@ -62,6 +62,8 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
 
   let dir: string;
   let from = '';
+  // The folder named as an argument is held to the default limit; one found as serve finds it, to serve's.
+  let maxFiles: number | undefined;
   if (parsed.args.length === 1) dir = resolve(io.cwd, parsed.args[0]!);
   else {
     const loaded = loadConfig(argv, io.env, { cwd: io.cwd });
@@ -71,6 +73,7 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
       return EXIT.USAGE;
     }
     dir = loaded.config.runbooks;
+    maxFiles = loaded.config.maxRunbookFiles;
     from = ` (${describeSource(loaded.config.sources.runbooks)})`;
   }
   // What is not there, or not a runbook file, is a wrong name (exit 2), not a finding (exit 1):
@@ -85,7 +88,7 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`rectify lint: ${dir} ${notRunbook}`);
     return EXIT.USAGE;
   }
-  const { runbooks, problems, warnings } = file ? loadRunbookFile(dir) : loadRunbooks(dir);
+  const { runbooks, problems, warnings } = file ? loadRunbookFile(dir) : loadRunbooks(dir, maxFiles === undefined ? {} : { maxFiles });
   for (const p of problems) io.err(formatProblem(p));
   for (const w of warnings) io.err(formatWarning(w));
   if (problems.length || warnings.length) {

@@ -104,7 +104,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
 
   let runbooks;
   try {
-    runbooks = loadCatalog(config.runbooks).runbooks;
+    runbooks = loadCatalog(config.runbooks, config.maxRunbookFiles).runbooks;
   } catch (err) {
     if (err instanceof LoadError) {
       for (const p of err.problems) io.err(formatProblem(p));

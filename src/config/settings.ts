@@ -16,6 +16,7 @@ import {
   prometheusUrl,
   type ValueParser,
 } from './values.js';
+import { DEFAULT_MAX_RUNBOOK_FILES } from '../runbooks/load.js';
 
 /**
  * The table of settings: one row per setting, naming its flag, environment
@@ -65,6 +66,13 @@ export const SETTINGS = Object.freeze({
     parser: path,
     default: './runbooks',
     help: 'folder of runbook YAML files',
+  }),
+  maxRunbookFiles: setting({
+    flag: 'max-runbook-files',
+    fileKey: true,
+    parser: positiveInt,
+    default: String(DEFAULT_MAX_RUNBOOK_FILES),
+    help: 'most runbook files the runbooks folder may hold: a folder with more is refused before any file is read (at start rectify does not start; a reload keeps the runbooks in force)',
   }),
   configFile: setting({
     flag: 'config',

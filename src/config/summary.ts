@@ -13,6 +13,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     listen: formatListen(config.listen),
     db: config.db.kind === 'sqlite' ? `sqlite:${config.db.path}` : redactUrl(config.db.url),
     runbooks: config.runbooks,
+    maxRunbookFiles: config.maxRunbookFiles,
     configFile: config.configFile ?? null,
     prometheusUrl: config.prometheusUrl === undefined ? null : redactUrl(config.prometheusUrl),
     tokens: config.tokens ?? null,

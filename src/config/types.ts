@@ -21,6 +21,8 @@ export interface Config {
   readonly listen: Readonly<ListenAddress>;
   readonly db: Readonly<DbTarget>;
   readonly runbooks: string;
+  /** A runbooks folder with more runbook files than this is refused before any is read. */
+  readonly maxRunbookFiles: number;
   /** The config file that was read, if any (absolute). */
   readonly configFile: string | undefined;
   readonly prometheusUrl: string | undefined;

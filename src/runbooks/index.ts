@@ -3,7 +3,16 @@
  * file, YAML path and line), compile them, match incidents to them, and render a
  * runbook's actions and checks with an incident's values, safely.
  */
-export { loadRunbooks, loadRunbookFile, parseRunbooksText, isRunbookFileName, type LoadResult } from './load.js';
+export {
+  loadRunbooks,
+  loadRunbookFile,
+  parseRunbooksText,
+  isRunbookFileName,
+  runbookFileCountProblem,
+  DEFAULT_MAX_RUNBOOK_FILES,
+  type LoadResult,
+  type LoadOptions,
+} from './load.js';
 export { createRunbookIndex, createReloadableIndex, type RunbookIndex, type ReloadableRunbookIndex } from './match.js';
 export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
 export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, namedCheckValueKeys, type NamedCheckDef, type NamedCheckParam } from './named.js';

@@ -32,29 +32,75 @@ export function isRunbookFileName(name: string): boolean {
 }
 
 /**
+ * The most runbook files a folder may hold unless --max-runbook-files says otherwise. Every
+ * file is read whole (up to 1 MiB) at start and at each reload: a folder with far more
+ * files than anyone writes by hand is a mistake (a volume mounted in the wrong place, a
+ * generator gone wrong), and reading it would hold the start, or every reload, for as long
+ * as it takes.
+ */
+export const DEFAULT_MAX_RUNBOOK_FILES = 10_000;
+
+export interface LoadOptions {
+  /** A folder with more runbook files than this is refused before any is read (default DEFAULT_MAX_RUNBOOK_FILES). */
+  maxFiles?: number;
+}
+
+/**
+ * The folder's entries that are files (or links) and their runbook files, by name in
+ * code-unit order. Names only: nothing is read or stat'ed, so a huge folder costs one listing.
+ */
+function listFolder(dir: string): { files: string[]; names: string[] } {
+  const files = readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isFile() || e.isSymbolicLink())
+    .map((e) => e.name);
+  // Code-unit order, not locale order: the load order decides which runbook matches first.
+  const names = files.filter(isRunbookFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return { files, names };
+}
+
+/**
+ * The problem of a folder holding more runbook files than `maxFiles`, or undefined. Read
+ * from the folder's listing alone, so it can be asked before anything else looks at the
+ * files; a folder that cannot be listed is left to the load to report.
+ */
+export function runbookFileCountProblem(dir: string, maxFiles: number = DEFAULT_MAX_RUNBOOK_FILES): LoadProblem | undefined {
+  let count: number;
+  try {
+    count = listFolder(dir).names.length;
+  } catch {
+    return undefined;
+  }
+  return tooManyFiles(dir, count, maxFiles);
+}
+
+function tooManyFiles(dir: string, count: number, maxFiles: number): LoadProblem | undefined {
+  if (count <= maxFiles) return undefined;
+  return {
+    file: dir,
+    path: '',
+    message: `the folder holds ${count} runbook files, more than the ${maxFiles} --max-runbook-files allows: none was read; is it the runbooks folder (a volume mounted in the wrong place?), or raise --max-runbook-files (RECTIFY_MAX_RUNBOOK_FILES, max_runbook_files)`,
+  };
+}
+
+/**
  * A folder's runbooks, and `emptyFiles`: the files that hold no YAML document at all
  * (no byte, or only blank lines and comments). Such a file loads, holding no runbook,
  * but one that held runbooks before is most likely being written in place (truncated,
  * the rest to come): a reload refuses it rather than remove its runbooks.
  */
-export function loadRunbooks(dir: string): LoadResult & { emptyFiles: string[] } {
+export function loadRunbooks(dir: string, opts: LoadOptions = {}): LoadResult & { emptyFiles: string[] } {
   let names: string[];
   let miscased: string[];
   try {
-    const files = readdirSync(dir, { withFileTypes: true }).filter((e) => e.isFile() || e.isSymbolicLink());
-    names = files
-      .filter((e) => isRunbookFileName(e.name))
-      .map((e) => e.name)
-      // Code-unit order, not locale order: the load order decides which runbook matches first.
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const listed = listFolder(dir);
+    names = listed.names;
     // `restart.YAML` looks loaded and is not: said, so lint fails on it (backups such as x.yaml~ are skipped on purpose).
-    miscased = files
-      .map((e) => e.name)
-      .filter((n) => !isRunbookFileName(n) && isRunbookFileName(n.toLowerCase()))
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    miscased = listed.files.filter((n) => !isRunbookFileName(n) && isRunbookFileName(n.toLowerCase())).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   } catch (err) {
     return { runbooks: [], problems: [{ file: dir, path: '', message: `cannot read the runbooks folder: ${errText(err)}` }], warnings: [], emptyFiles: [] };
   }
+  const tooMany = tooManyFiles(dir, names.length, opts.maxFiles ?? DEFAULT_MAX_RUNBOOK_FILES);
+  if (tooMany) return { runbooks: [], problems: [tooMany], warnings: [], emptyFiles: [] };
   const runbooks: Runbook[] = [];
   const emptyFiles: string[] = [];
   const problems: LoadProblem[] = [];
