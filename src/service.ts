@@ -17,7 +17,7 @@ import { createExecutionRunner } from './execute/runner.js';
 import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
-import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
+import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, isRunbookFileName, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
 import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
 import { createExecutors } from './executors.js';
@@ -259,10 +259,14 @@ function showPath(file: string, source: string, dir: string): string {
   return rel.startsWith('..') || isAbsolute(rel) ? file : join(dir, rel);
 }
 
-/** Names, sizes and modification times of a folder's entries: what a write in progress changes. */
+/**
+ * Names, sizes and modification times of a folder's runbook files: what a write in progress
+ * changes. Other entries are neither read nor stat'ed (a folder may hold many of them).
+ */
 function folderStamp(dir: string): string {
   try {
     return readdirSync(dir)
+      .filter(isRunbookFileName)
       .sort()
       .map((name) => {
         try {
