@@ -59,3 +59,19 @@ export function visible(s: string): string {
     return out;
   });
 }
+
+const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/**
+ * A value from an alert as a person is shown it in a message (Slack, a notification's
+ * text): on one line (its line breaks and tabs one space, so it cannot start a line of
+ * its own), and every character a screen draws as nothing written as its escape: the
+ * other control characters (NUL, BEL, ESC, DEL, C1) and the invisible ones (visible,
+ * the bidirectional controls among them). So "shop\u200b" or "shop\u0000" cannot pass
+ * for "shop" in a message asking someone to approve a fix for it.
+ */
+export function readable(s: string): string {
+  return visible(s.replace(LINE_BREAKS, ' ').replace(CONTROL_CHARS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+}

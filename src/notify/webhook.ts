@@ -1,4 +1,4 @@
-import { oneLine } from '../lib/index.js';
+import { oneLine, readable } from '../lib/index.js';
 import { httpRequest } from '../checks/http-client.js';
 import { receiverName } from './receiver.js';
 import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
@@ -73,7 +73,22 @@ export function createWebhookNotifier(url: string, publicUrl: string | undefined
   return {
     name: receiverName('webhook', url, opts.receiverKey),
     send: ({ shown_in_slack: _shown, ...e }, signal) =>
-      postJson(url, { ...e, at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal, e.notification_id ? { 'idempotency-key': e.notification_id } : {}),
+      postJson(url, { ...webhookText(e), at: new Date(e.at).toISOString(), links: linksFor(e, publicUrl) }, signal, e.notification_id ? { 'idempotency-key': e.notification_id } : {}),
+  };
+}
+
+/**
+ * The webhook's event with its text for people (the reason, the plan's step summaries)
+ * made readable (lib readable: one line, invisible and control characters as their
+ * escapes), as a receiver that shows it to someone would want it. The fields that are
+ * data (ids, the service, the runbook, the outcome) go as they are: a receiver matches
+ * on them, and `shop\u200b` is another service than `shop`.
+ */
+export function webhookText<E extends NotificationEvent>(e: E): E {
+  return {
+    ...e,
+    reason: readable(e.reason),
+    ...(e.plan ? { plan: { actions: e.plan.actions.map(readable), rollback: e.plan.rollback?.map(readable) ?? null } } : {}),
   };
 }
 
@@ -87,15 +102,16 @@ export function escapeSlackText(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-export { oneLine };
+export { oneLine, readable };
 
 /**
- * A value from an alert inside mrkdwn: one line, in a code span, where Slack renders
- * no bold, italics, link or mention; its own backticks (which would close the span)
- * become apostrophes, and `& < >` are escaped as everywhere.
+ * A value from an alert inside mrkdwn: readable (one line, what a screen draws as
+ * nothing written as its escape), in a code span, where Slack renders no bold,
+ * italics, link or mention; its own backticks (which would close the span) become
+ * apostrophes, and `& < >` are escaped as everywhere.
  */
 export function slackCode(s: string): string {
-  return `\`${escapeSlackText(oneLine(s).replaceAll('`', "'"))}\``;
+  return `\`${escapeSlackText(readable(s).replaceAll('`', "'"))}\``;
 }
 
 /** Characters of mrkdwn one plan section may hold (Slack's limit for a section's text is 3,000). */
@@ -106,7 +122,7 @@ const PLAN_STEP_LIMIT = 300;
 /**
  * The plan an approval request asks to run, for Slack: the actions Approve would run
  * and the rollback, each step on a numbered line of a code block, where Slack renders
- * no formatting, link or mention. A summary holds values from the alert: one line,
+ * no formatting, link or mention. A summary holds values from the alert: readable,
  * its backticks (which could close the block) as apostrophes, `& < >` escaped. Steps
  * past the section's size limit are counted, not shown.
  */
@@ -119,7 +135,7 @@ export function slackPlanText(plan: NotificationPlan): string {
   for (const { title, steps } of parts) {
     const lines: string[] = [];
     for (const [i, s] of steps.entries()) {
-      const line = `${i + 1}. ${escapeSlackText(oneLine(s).slice(0, PLAN_STEP_LIMIT).replaceAll('`', "'"))}`;
+      const line = `${i + 1}. ${escapeSlackText(readable(s.slice(0, PLAN_STEP_LIMIT)).replaceAll('`', "'"))}`;
       if (line.length + 1 > budget) {
         lines.push(`… ${steps.length - i} more step(s): see the approval in rectify`);
         break;
@@ -210,7 +226,7 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
     send(e, signal) {
       const links = linksFor(e, publicUrl);
       const link = links.approval ?? links.execution ?? links.incident;
-      const title = `${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim();
+      const title = readable(`${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim());
       // Values (an alert's service, a posted incident id) in code spans; our own labels in
       // bold; verbatim, so Slack adds no link or mention of its own to any of it.
       const value = (v: string | null | undefined) => slackCode((v ?? '—').slice(0, 500));
@@ -227,13 +243,13 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
         { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
         { type: 'section', fields },
         // The reason names alert values inside rectify's prose: plain text, where nothing is formatted.
-        { type: 'section', text: { type: 'plain_text', text: oneLine(e.reason).slice(0, 2900) || '—' } },
+        { type: 'section', text: { type: 'plain_text', text: readable(e.reason).slice(0, 2900) || '—' } },
       ];
       if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
       // What the Approve button would run, right above it.
       if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });
       if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
-      return postJson(url, { text: escapeSlackText(oneLine(`${title}: ${e.reason}`)).slice(0, 3000), blocks }, signal);
+      return postJson(url, { text: escapeSlackText(`${title}: ${readable(e.reason)}`).slice(0, 3000), blocks }, signal);
     },
   };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { slackPlanText } from '../../src/notify/index.js';
+import { slackPlanText, webhookText } from '../../src/notify/index.js';
 import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 
@@ -124,6 +124,55 @@ describe('notifications: always notify, never block', () => {
     const all = JSON.stringify(msgs);
     assert.ok(!all.includes('<!channel>') && !all.includes('<https://evil'), all);
     await svc.stop({ remove: true });
+  });
+
+  it('characters a screen draws as nothing, in values from an alert or a person, are written as their escapes in the text people read (Slack fields, reason, fallback text; the webhook reason); the webhook data fields keep them as sent', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/slack', { status: 200 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`] });
+    try {
+      // A zero-width space, an invisible operator, a tag character, a soft hyphen and a BEL: "shop" to the eye.
+      const service = 'shop\u200b\u2062\u{E0041}\u00ad\u0007';
+      const shown = 'shop\\u200b\\u2062\\udb40\\udc41\\u00ad\\u0007';
+      const asked = await svc.post('/api/v1/incidents', { id: 'H1', root_cause: 'scary', service });
+      assert.equal(asked.body.action, 'approval_required');
+      // A comment with a zero-width space, a line break, a mention and a right-to-left override.
+      const rejected = await svc.post(`/api/v1/approvals/${asked.body.approval_id}/reject`, { by: 'bob', comment: 'fine\u200b\n<!here> FAKE \u202egnp' });
+      assert.equal(rejected.status, 200);
+      await svc.service.drainNotifications();
+
+      const hooks = target.requests('/hook', 'POST').map((r) => r.json() as any);
+      assert.deepEqual(
+        hooks.map((h) => [h.event, h.service, h.reason]),
+        [
+          ['APPROVAL_REQUIRED', service, 'risk HIGH requires approval'],
+          ['REJECTED', service, 'rejected by bob ("fine\\u200b <!here> FAKE \\u202egnp"): nothing ran'],
+        ],
+        'the service as data, as sent; the reason as a person reads it',
+      );
+      // The audit row records what was told as it was: the data, not its rendering.
+      const [row] = (await svc.get('/api/v1/audit?event=REJECTED')).body.events;
+      assert.equal(row.details.told.reason, 'rejected by bob ("fine\u200b\n<!here> FAKE \u202egnp"): nothing ran');
+      assert.equal(row.details.told.service, service);
+
+      const slack = target.requests('/slack', 'POST').map((r) => r.json() as any);
+      assert.deepEqual(
+        slack.map((m) => m.blocks[1].fields[1].text),
+        [`*Service*\n\`${shown}\``, `*Service*\n\`${shown}\``],
+      );
+      const [, no] = slack;
+      assert.equal(no.blocks[2].text.text, 'rejected by bob ("fine\\u200b <!here> FAKE \\u202egnp"): nothing ran');
+      assert.equal(no.text, ':no_entry_sign: rectify: REJECTED risky: rejected by bob ("fine\\u200b &lt;!here&gt; FAKE \\u202egnp"): nothing ran');
+      const everything = [...slack.flatMap((m) => [m.text, m.blocks[0].text.text, ...m.blocks[1].fields.map((f: any) => f.text), m.blocks[2].text.text]), ...hooks.map((h) => h.reason)]
+        .join(' ')
+        // A field's own line break, between its label and its value: rectify's.
+        .replaceAll('*\n`', '* `');
+      // eslint-disable-next-line no-control-regex -- looking for control characters is the point
+      assert.equal(/[\p{Cf}\u0000-\u001f\u007f-\u009f]/u.test(everything), false, 'no invisible or control character reaches what people read');
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('an approval request that nobody answered in time is told as EXPIRED: nothing ran', async () => {
@@ -366,6 +415,16 @@ describe('notifications: always notify, never block', () => {
 });
 
 describe("Slack: an approval request's plan", () => {
+  it('a step summary holding a character a screen draws as nothing shows its escape, in Slack and in the webhook body', () => {
+    const plan = { actions: ['POST https://x/act?svc=shop\u200b'], rollback: ['echo \u202egnp\u0000'] };
+    assert.equal(
+      slackPlanText(plan),
+      ['*Plan: what Approve runs*', '```', '1. POST https://x/act?svc=shop\\u200b', '```', '*Rollback if it fails*', '```', '1. echo \\u202egnp\\u0000', '```'].join('\n'),
+    );
+    const e = { event: 'APPROVAL_REQUIRED', incident_id: 'i\u200b', runbook: 'r', service: 'shop\u200b', execution_id: null, approval_id: null, outcome: 'approval_required', reason: 'why\u200b', at: 0, plan } as const;
+    assert.deepEqual(webhookText(e), { ...e, reason: 'why\\u200b', plan: { actions: ['POST https://x/act?svc=shop\\u200b'], rollback: ['echo \\u202egnp\\u0000'] } });
+  });
+
   it('one line per step, its markup and backticks defused; a long plan is cut to fit the section, the rest counted', () => {
     const text = slackPlanText({ actions: ['POST https://x/<!channel>?a=1&b=2', 'echo ```done```\n*bold*'], rollback: null });
     assert.equal(

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
-import { escapeSlackText, oneLine } from '../../notify/webhook.js';
+import { escapeSlackText, readable } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
@@ -68,9 +68,9 @@ function decidedMessage(text: string, a: { id: string; incident_id: string; runb
     replace_original: true,
     text,
     blocks: [
-      // Plain text: the reason and the service come from alerts, and nothing in it is formatted.
-      { type: 'section', text: { type: 'plain_text', text: oneLine(text).slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'plain_text', text: oneLine(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
+      // Plain text: the reason and the service come from alerts, and nothing in it is formatted; readable, so no character of theirs hides.
+      { type: 'section', text: { type: 'plain_text', text: readable(text).slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'plain_text', text: readable(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
     ],
   };
 }
@@ -131,7 +131,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
         const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, onFailed?: () => void): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(oneLine(message.text)) }, onFailed);
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, onFailed);
         };
         // A click that decides the request replaces its message with the outcome: the channel's
         // one message of it, so the Slack receiver is not told it again (shownInSlack). Should
