@@ -31,7 +31,10 @@ import {
   tellsTo,
   type NotificationEvent,
   type Notifier,
+  type NotifyOutcome,
   type NotifyQueueOptions,
+  type SlackResponseAfter,
+  SHOWN_BY_CLICK_ANSWER,
 } from './notify/index.js';
 
 /** On stop, how long requests still open after the drain may take before their connections are closed. */
@@ -447,40 +450,73 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (notifiers.length > 0) log.info({ receivers: notifiers.map((n) => n.name) }, 'notifications go to these receivers');
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, attemptTimeoutMs: config.notifyTimeoutMs, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
+  /**
+   * Settlements a Slack click's answer is showing in the channel, by notification_id, until
+   * that answer is recorded as delivered or Slack is sent it after all: owed to the Slack
+   * receiver (its audit row names it), yet not read back for it from a full queue meanwhile,
+   * or the channel would see it twice.
+   */
+  const showing = new Set<string>();
+  async function recordNotified(o: NotifyOutcome): Promise<void> {
+    try {
+      await store.transact((tx) =>
+        tx.appendAudit({
+          at: clock.now(),
+          event: o.ok ? 'NOTIFIED' : 'NOTIFY_FAILED',
+          incident_id: o.event.incident_id,
+          runbook: o.event.runbook,
+          execution_id: o.event.execution_id,
+          actor: 'rectify',
+          details: {
+            notifier: o.notifier,
+            // A drop burst names every event it dropped, and how many, and which incidents (the first 20).
+            about: o.dropped ? o.dropped.about.join(', ') : o.event.event,
+            attempts: o.attempts,
+            detail: o.detail,
+            // What the receiver got as Idempotency-Key: its logs and this row can be matched.
+            ...(o.event.notification_id ? { notification_id: o.event.notification_id } : {}),
+            ...(o.dropped ? { dropped: o.dropped.count, incident_ids: o.dropped.incident_ids } : {}),
+          },
+        }),
+      );
+    } catch (err) {
+      log.warn({ err }, 'could not record a notification outcome');
+    }
+  }
   const notifications = createNotifyQueue({
     notifiers,
     log,
     attemptTimeoutMs: config.notifyTimeoutMs,
     // What a full queue held back is told from its audit row when there is room (see notify/queue.ts).
-    unsettled: (receiver, after, limit) => store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit)),
-    ...overrides.notifyQueue,
-    async record(o) {
-      try {
-        await store.transact((tx) =>
-          tx.appendAudit({
-            at: clock.now(),
-            event: o.ok ? 'NOTIFIED' : 'NOTIFY_FAILED',
-            incident_id: o.event.incident_id,
-            runbook: o.event.runbook,
-            execution_id: o.event.execution_id,
-            actor: 'rectify',
-            details: {
-              notifier: o.notifier,
-              // A drop burst names every event it dropped, and how many, and which incidents (the first 20).
-              about: o.dropped ? o.dropped.about.join(', ') : o.event.event,
-              attempts: o.attempts,
-              detail: o.detail,
-              // What the receiver got as Idempotency-Key: its logs and this row can be matched.
-              ...(o.event.notification_id ? { notification_id: o.event.notification_id } : {}),
-              ...(o.dropped ? { dropped: o.dropped.count, incident_ids: o.dropped.incident_ids } : {}),
-            },
-          }),
-        );
-      } catch (err) {
-        log.warn({ err }, 'could not record a notification outcome');
-      }
+    unsettled: (receiver, after, limit) => {
+      const page = store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit));
+      return showing.size === 0 ? page : { ...page, events: page.events.filter((u) => !showing.has(u.event.notification_id)) };
     },
+    ...overrides.notifyQueue,
+    record: recordNotified,
   });
+  /**
+   * What follows a Slack click's answer that shows a settlement in the channel: delivered,
+   * it is recorded as the Slack receiver's delivery of the settlement (which its audit row
+   * names it owed: notify/outbox.ts), so a restart does not tell it again; failed, the
+   * Slack receiver is told it as a message of its own after all, with its notification_id.
+   */
+  function showInSlack(e: NotificationEvent): SlackResponseAfter | undefined {
+    const id = e.notification_id;
+    const to = notifiers.filter((n) => !tellsTo(n, e));
+    if (id === undefined || to.length === 0) return undefined;
+    showing.add(id);
+    return {
+      async delivered(attempts) {
+        for (const n of to) await recordNotified({ ok: true, notifier: n.name, attempts, detail: SHOWN_BY_CLICK_ANSWER, event: e });
+        showing.delete(id);
+      },
+      failed() {
+        notifications.resend({ ...e, shown_in_slack: false, notification_id: id }, to.map((n) => n.name));
+        showing.delete(id);
+      },
+    };
+  }
   // A storm's thousands of rate-limited alerts are told once per runbook and service, then summed up.
   const repeats = createRepeatFilter(notifications.notify, {
     windowMs: config.notifyRepeatWindowMs,
@@ -575,14 +611,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
     ...(slackResponder
       ? {
-          slackRespond: slackResponder.respond,
+          slackRespond: (url, message, shown) => slackResponder.respond(url, message, shown ? showInSlack(shown) : undefined),
           slackResponseAccepted: slackResponder.accepts,
-          // A settlement a click's answer was to show, that answer having failed: told to the
-          // Slack receiver as a message of its own after all, with its notification_id.
-          tellSlackAfterAll: (e: NotificationEvent) => {
-            const to = notifiers.filter((n) => !tellsTo(n, e)).map((n) => n.name);
-            if (e.notification_id !== undefined && to.length > 0) notifications.resend({ ...e, shown_in_slack: false, notification_id: e.notification_id }, to);
-          },
         }
       : {}),
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),

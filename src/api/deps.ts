@@ -44,12 +44,12 @@ export interface ApiDeps {
    * Tells a Slack click's outcome through the click's response_url (Slack shows
    * nothing of the HTTP answer to a button click). Fire and forget.
    */
-  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, onFailed?: () => void) => void;
+  /**
+   * `shows`: the settlement the message shows in the channel (shown_in_slack), which the
+   * Slack receiver is owed: the message delivered is recorded as its delivery to Slack;
+   * not delivered, Slack is told the settlement as a message of its own after all.
+   */
+  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, shows?: NotificationEvent) => void;
   /** Whether slackRespond calls this response_url (one on Slack's own origins). */
   slackResponseAccepted?: (responseUrl: string) => boolean;
-  /**
-   * Tells the Slack receiver a settlement it was not told because a click's answer was to
-   * show it (shown_in_slack), when that answer could not be delivered.
-   */
-  tellSlackAfterAll?: (event: NotificationEvent) => void;
 }

@@ -55,7 +55,7 @@ export interface Outbox {
 
 export function createOutbox(opts: {
   receivers: readonly string[];
-  /** Whether the named receiver is told a notification (see Notifier.tells): the row's `to` names only those. */
+  /** Whether the named receiver is told a notification (see Notifier.tells): the row's `to` names only those (and Slack for a settlement shown by a click's answer). */
   tells?: (receiver: string, event: NotificationEvent) => boolean;
   resend: Outbox['resend'];
 }): Outbox {
@@ -64,11 +64,16 @@ export function createOutbox(opts: {
     receivers,
     announce(given) {
       const event = { ...given, notification_id: given.notification_id ?? newId('ntf') };
+      // A settlement a Slack click's answer is to show in the channel (shown_in_slack) is owed
+      // to the Slack receiver all the same, though not sent to it as a message of its own:
+      // the answer delivered is recorded as its delivery; failed, or cut off by a crash
+      // before either, the Slack receiver lacks it, and is told it after all.
+      const owed = event.shown_in_slack ? { ...event, shown_in_slack: false } : event;
       return {
         event,
         details: {
           notification_id: event.notification_id,
-          told: { to: receivers.filter((r) => opts.tells?.(r, event) ?? true), outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
+          told: { to: receivers.filter((r) => opts.tells?.(r, owed) ?? true), outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
         },
       };
     },

@@ -9,8 +9,9 @@ import { postJson } from './webhook.js';
  * minutes: an ephemeral line to the one who clicked, or the approval message
  * itself replaced with its outcome, so the channel sees who decided and the
  * buttons are gone. That replaced message is the channel's one message of the
- * decision: the Slack receiver is not told it again (NotificationEvent.shown_in_slack),
- * unless the response fails, when it is told after all (`onFailed`).
+ * decision: the Slack receiver is not sent it again (NotificationEvent.shown_in_slack);
+ * the response delivered is recorded as its delivery (`after.delivered`), and should
+ * the response fail, it is told after all (`after.failed`).
  *
  * The URL comes from a signed payload, yet only Slack's own origins are called:
  * a signing secret that leaked must not turn rectify into a request forwarder.
@@ -24,12 +25,21 @@ export interface SlackResponseMessage {
   blocks?: unknown[];
 }
 
+/**
+ * The NOTIFIED detail recording a settlement shown in Slack by a click's answer (the
+ * request's message replaced with it): its delivery to the Slack receiver.
+ */
+export const SHOWN_BY_CLICK_ANSWER = "shown in Slack: the click's answer replaced the request's message with it";
+
+/** What follows a response: once delivered (drain waits for it), or once every attempt failed. */
+export interface SlackResponseAfter {
+  delivered?(attempts: number): Promise<void> | void;
+  failed?(): void;
+}
+
 export interface SlackResponder {
-  /**
-   * Fire and forget: never throws, never delays the click's acknowledgment. `onFailed`
-   * runs when the response could not be delivered (every attempt failed).
-   */
-  respond(responseUrl: string, message: SlackResponseMessage, onFailed?: () => void): void;
+  /** Fire and forget: never throws, never delays the click's acknowledgment. */
+  respond(responseUrl: string, message: SlackResponseMessage, after?: SlackResponseAfter): void;
   /** Whether respond would call this URL (a URL on Slack's own origins). */
   accepts(responseUrl: string): boolean;
   /** Resolves once every response under way was delivered or given up (tests, shutdown). */
@@ -51,20 +61,22 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   const backoffMs = opts.backoffMs ?? 500;
   const pending = new Set<Promise<void>>();
 
-  async function deliver(url: URL, message: SlackResponseMessage, onFailed?: () => void): Promise<void> {
+  async function deliver(url: URL, message: SlackResponseMessage, after?: SlackResponseAfter): Promise<void> {
     let detail = '';
     for (let i = 1; i <= attempts; i++) {
       try {
         await postJson(url, message, timeoutSignal(attemptTimeoutMs));
-        return;
       } catch (err) {
         detail = errorMessage(err);
+        if (i < attempts) await sleep(backoffMs * 2 ** (i - 1));
+        continue;
       }
-      if (i < attempts) await sleep(backoffMs * 2 ** (i - 1));
+      await after?.delivered?.(i);
+      return;
     }
     // The path of a response_url is a credential for 30 minutes: only the origin is logged.
-    opts.log.warn({ origin: url.origin, detail, ...(onFailed ? { fallback: 'told as a message of its own' } : {}) }, 'the Slack click was carried out, but telling it in Slack failed');
-    onFailed?.();
+    opts.log.warn({ origin: url.origin, detail, ...(after?.failed ? { fallback: 'told as a message of its own' } : {}) }, 'the Slack click was carried out, but telling it in Slack failed');
+    after?.failed?.();
   }
 
   function parse(responseUrl: string): URL | undefined {
@@ -76,7 +88,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   }
 
   return {
-    respond(responseUrl, message, onFailed) {
+    respond(responseUrl, message, after) {
       const url = parse(responseUrl);
       if (!url) {
         opts.log.warn('a Slack click carried a response_url that is not a URL: not called');
@@ -86,7 +98,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
         opts.log.warn({ origin: url.origin }, "a Slack click carried a response_url outside Slack's own origins: not called");
         return;
       }
-      const p = deliver(url, message, onFailed).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
+      const p = deliver(url, message, after).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
       pending.add(p);
       void p.finally(() => pending.delete(p));
     },

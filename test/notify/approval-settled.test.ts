@@ -1,10 +1,14 @@
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { slackSignature } from '../../src/api/slack-signature.js';
+import { SHOWN_BY_CLICK_ANSWER } from '../../src/notify/index.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 
 /**
  * Every way a pending approval request leaves the pending state is told to the
@@ -253,8 +257,9 @@ describe('an approval request leaving the pending state is told: approved, rejec
           [third, 'rejected', 'risky', 'vault', 'rejected by slack:U0ALICE: nothing ran', null],
         ],
       );
-      // The click's rejection: shown in Slack by the replaced message, so told to the webhook alone.
-      for (const n of told) await recordedAs(svc, 'REJECTED', n, undefined, n.approval_id === third ? [svc.service.receivers[0]!] : svc.service.receivers);
+      // The click's rejection: sent to the webhook, and shown in Slack by the replaced message,
+      // which is recorded as its delivery to Slack (owed to both, delivered to both).
+      for (const n of told) await recordedAs(svc, 'REJECTED', n);
       const m = slackOf(target, 'REJECTED', first);
       assert.equal(m.blocks[0].text.text, ':no_entry_sign: rectify: REJECTED risky');
       assert.equal(m.blocks[2].text.text, 'rejected by bob ("not during the freeze"): nothing ran');
@@ -317,15 +322,20 @@ describe('an approval request leaving the pending state is told: approved, rejec
         ['APPROVAL_VOTE twice', 'SUCCESS risky'],
       );
       // The webhook is told both, as for a decision through the API, with no word of Slack's.
+      // Each row names Slack among those owed it, and the replaced message is recorded as its
+      // delivery to Slack: a restart does not tell Slack again.
       for (const [event, id] of [['APPROVED', approved], ['REJECTED', rejected]] as const) {
         const n = one(target, event, id);
         assert.equal('shown_in_slack' in n, false);
         const [row] = await rowsFor(svc, event, id);
-        assert.deepEqual(row.details.told.to, [webhook], 'told to the webhook only: a restart does not tell Slack either');
+        assert.deepEqual(row.details.told.to, [webhook, slack]);
         const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
         assert.deepEqual(
-          notified.map((e: any) => e.details.notifier),
-          [webhook],
+          notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
+          [
+            [slack, SHOWN_BY_CLICK_ANSWER],
+            [webhook, 'delivered'],
+          ].sort(),
         );
       }
       assert.equal(slack.startsWith('slack '), true);
@@ -363,6 +373,69 @@ describe('an approval request leaving the pending state is told: approved, rejec
       assert.ok(notified.some((e: any) => e.details.notifier === slack));
     } finally {
       await svc.stop({ remove: true });
+    }
+  });
+
+  it('a Slack click whose answer fails, rectify killed while Slack is told after all: the audit row names Slack as owed, and the next start tells it, once', async () => {
+    reset();
+    target.route('POST', '/gone', { status: 404 });
+    const svc = await start(target);
+    const crashed = mkdtempSync(join(tmpdir(), 'rectify-crashed-'));
+    let stopped = false;
+    let restarted: TestService | undefined;
+    try {
+      const [webhook, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'K4', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      // From now on Slack's webhook takes the message and never answers: the message of its own is under way.
+      target.route('POST', '/slack', { status: 200, delayMs: 120_000 });
+      const since = Date.now();
+      const no = await click(svc, id, 'reject', { id: 'U0CAROL', username: 'carol' }, '/gone');
+      assert.equal(no.ok, true, no.text);
+      await target.waitForRequest('/slack', { since, timeoutMs: 15_000, where: (r) => JSON.stringify(r.json()).includes('REJECTED') });
+      const [row] = await rowsFor(svc, 'REJECTED', id);
+      assert.deepEqual(row.details.told.to, [webhook, slack], 'owed to Slack too, though not sent to it at first');
+      await until('the webhook’s delivery recorded', async () =>
+        (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.find((e: any) => e.details.notification_id === row.details.notification_id),
+      );
+
+      // A kill -9 now: what is on disk is what was committed, nothing of the stop's own records.
+      mkdirSync(join(crashed, 'data'));
+      cpSync(svc.runbooksDir, join(crashed, 'runbooks'), { recursive: true });
+      const db = new Database(svc.dbPath, { readonly: true });
+      db.exec(`VACUUM INTO '${join(crashed, 'data', 'rectify.db')}'`);
+      db.close();
+      stopped = true;
+      await svc.stop();
+
+      target.reset();
+      target.route('POST', '/hook', { status: 204 });
+      target.route('POST', '/slack', { status: 200 });
+      restarted = await startTestService({
+        dir: crashed,
+        args: ['--notify-webhook', `${target.url}/hook`, '--slack-webhook-url', `${target.url}/slack`, '--slack-signing-secret', SECRET, '--public-url', 'https://rectify.example.com'],
+        overrides: { slackResponseOrigins: [target.url] },
+      });
+      await restarted.service.drainNotifications();
+      assert.deepEqual(target.requests('/hook'), [], 'the webhook had it: not told again');
+      const m = slackOf(target, 'REJECTED', id);
+      assert.equal(m.blocks[2].text.text, `${row.details.told.reason}${RESENT_NOTE}`);
+      const notified = (await restarted.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === row.details.notification_id);
+      assert.deepEqual(notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(), [
+        [slack, 'delivered'],
+        [webhook, 'delivered'],
+      ]);
+
+      // Delivered now: the next start tells nobody.
+      restarted = await restarted.restart();
+      await restarted.service.drainNotifications();
+      assert.equal(target.requests('/slack').length, 1);
+      assert.equal(target.requests('/hook').length, 0);
+    } finally {
+      if (!stopped) await svc.stop();
+      await restarted?.stop();
+      rmSync(svc.dir, { recursive: true, force: true });
+      rmSync(crashed, { recursive: true, force: true });
     }
   });
 

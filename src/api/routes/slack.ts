@@ -32,8 +32,9 @@ import type { ApiDeps } from '../deps.js';
  * response_url: a click that decided the approval replaces the approval message
  * with its outcome (the buttons are gone for everyone), anything else is an
  * ephemeral line to the one who clicked. The replaced message is the channel's one
- * message of the decision: the Slack receiver is not told it again (shownInSlack),
- * unless the replacement fails.
+ * message of the decision: the Slack receiver is not sent it as a message of its own
+ * (shownInSlack), unless the replacement fails; its audit row names Slack among those
+ * owed it, so one a crash cut off is told at the next start.
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
@@ -130,14 +131,16 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
-        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, onFailed?: () => void): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, onFailed);
+        // `shown`: the settlement this answer shows in the channel, if it does (see shownInSlack).
+        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, shown?: NotificationEvent): void => {
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, shown);
         };
         // A click that decides the request replaces its message with the outcome: the channel's
-        // one message of it, so the Slack receiver is not told it again (shownInSlack). Should
-        // that answer fail, Slack is told after all, as a message of its own.
+        // one message of it, so the Slack receiver is not sent it as a message of its own
+        // (shownInSlack), but is owed it all the same: the answer delivered is recorded as its
+        // delivery; should the answer fail, or rectify stop first, Slack is told it after all.
         const shownInSlack = responseUrl !== undefined && deps.slackRespond !== undefined && (deps.slackResponseAccepted?.(responseUrl) ?? false);
-        const orElse = (told: NotificationEvent | undefined) => (told && shownInSlack && deps.tellSlackAfterAll ? () => deps.tellSlackAfterAll!(told) : undefined);
+        const shows = (told: NotificationEvent | undefined) => (told && shownInSlack ? told : undefined);
         const refuse = (code: string, text: string) => {
           tell({ response_type: 'ephemeral', replace_original: false, text });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code, text });
@@ -169,14 +172,14 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (verb === 'reject') {
             const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
             const text = `Rejected by ${who}: nothing will run.`;
-            tell(decidedMessage(text, approval), orElse(told));
+            tell(decidedMessage(text, approval), shows(told));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
           const { approval, result, told } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
-          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said }, result ? orElse(told) : undefined);
+          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said }, result ? shows(told) : undefined);
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
