@@ -568,6 +568,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     onCircuit: showCircuit,
     approvalTtlMs: config.approvalTtlMs,
     circuitFailureThreshold: config.circuitFailureThreshold,
+    circuitRecoveryMs: config.circuitRecoveryMs,
     maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
     ...(outbox ? { outbox } : {}),

@@ -1,7 +1,17 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
-import { EnrichmentRefused, GUARDRAIL_BUDGET_MS, GUARDRAIL_LAST_ATTEMPT_MS, hasPlaceholderValues, isClusterFact, placeholderValues, quoteUntrusted, RectifyError } from '../domain/index.js';
-import { createLimiter, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
+import {
+  EnrichmentRefused,
+  GUARDRAIL_BUDGET_MS,
+  GUARDRAIL_LAST_ATTEMPT_MS,
+  hasPlaceholderValues,
+  isClusterFact,
+  longestCooldown,
+  placeholderValues,
+  quoteUntrusted,
+  RectifyError,
+} from '../domain/index.js';
+import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import { targetRunbookKey } from '../pipeline/targets.js';
@@ -50,6 +60,8 @@ export interface EngineDeps {
   approvalTtlMs: number;
   /** Consecutive failures that open a runbook's circuit: recovery counts the runs a crash cut off after they failed. */
   circuitFailureThreshold: number;
+  /** The breaker's recovery wait (`--circuit-recovery`): the longest guardrail window may be it (see guardNow). */
+  circuitRecoveryMs?: number;
   /** Fire-and-forget: decisions that need a person are told to the notifiers. */
   notify?: Notify;
   /**
@@ -183,6 +195,30 @@ export function createEngine(deps: EngineDeps) {
   const maxPreparing = deps.maxPreparing ?? 20_000;
   const preparing = createLimiter(PREPARE_CONCURRENCY, maxPreparing);
   const truncations = createTruncationBudget();
+
+  /**
+   * The time the guardrail windows are judged by (the rate limit's hour, cooldowns, the
+   * breaker's recovery wait), given the wall clock's reading `now`: `now`, except while
+   * the wall clock is ahead of the time passed (a forward step: NTP after a bad RTC, an
+   * operator's `date -s`). Judged by the wall clock then, every run before the step
+   * looked older by the step, and a day's step let `max_per_hour` more runs through at
+   * once and ended every cooldown. So the windows go by the time passed (the prune
+   * horizon on the monotonic clock), and a run recorded on the stepped clock, stamped
+   * after that time, counts as recent. The step is taken as the time once it has held
+   * for the longest window and a minute: by then every run before it is past its window
+   * in real time too, and the runs since carry the clock's time. A step back is followed
+   * at once (a window then lasts longer by the step, never shorter).
+   */
+  const guardHorizon = createPruneHorizon(clock);
+  let guardSettle: { of: readonly Runbook[]; ms: number } | undefined;
+  function guardNow(now: number): number {
+    if (guardSettle?.of !== catalog.all) {
+      guardSettle = { of: catalog.all, ms: Math.max(HOUR_MS, longestCooldown(catalog.all), deps.circuitRecoveryMs ?? 0) + 60_000 };
+    }
+    return Math.min(now, guardHorizon.now(guardSettle.ms));
+  }
+  /** deps.decide with the guard time of the wall clock's reading `now`. */
+  const decide = (input: DecideInput, tx: Tx, now: number): Verdict => deps.decide(input, tx, now, guardNow(now));
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
@@ -371,7 +407,7 @@ export function createEngine(deps: EngineDeps) {
   function wouldRun(verdict: Verdict, input: DecideInput, tx: Tx, now: number): boolean {
     if (verdict.kind === 'execute') return true;
     if (verdict.kind !== 'approval' || !uncheckedMedium(input)) return false;
-    return deps.decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now).kind === 'execute';
+    return decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now).kind === 'execute';
   }
 
   /** A MEDIUM alert whose guardrail conditions were not evaluated. */
@@ -477,7 +513,7 @@ export function createEngine(deps: EngineDeps) {
       keys.add(key);
       // Left out, an input keeps these values: decideAll decides it with them.
       input.values = valuesBeforeIO(input);
-      const verdict = deps.decide(input, tx, now);
+      const verdict = decide(input, tx, now);
       if (!ioCanChange(verdict)) {
         skip.add(input);
         continue;
@@ -486,7 +522,7 @@ export function createEngine(deps: EngineDeps) {
         const rb = verdict.runbook!;
         const service = input.incident.service;
         const pair = `${rb.id}\u0000${service}`;
-        const left = slots.get(pair) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, now - HOUR_MS));
+        const left = slots.get(pair) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, guardNow(now) - HOUR_MS));
         slots.set(pair, left - 1);
         if (left <= 0) {
           skip.add(input);
@@ -673,7 +709,7 @@ export function createEngine(deps: EngineDeps) {
           };
         }
       }
-      verdict ??= deps.decide(input, tx, now);
+      verdict ??= decide(input, tx, now);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
       const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);
       if (!askLater && leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
@@ -765,6 +801,9 @@ export function createEngine(deps: EngineDeps) {
   }
 
   return {
+    /** The time the guardrail windows are judged by now (see guardNow): a runbook's live state reads its cooldowns and last hour by it. */
+    guardNow: (): number => guardNow(clock.now()),
+
     /** Decide on incidents from any source; answered once every decision is durable. */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
@@ -890,7 +929,7 @@ export function createEngine(deps: EngineDeps) {
         }
         // The time it is written, not when the request came: audit times only go forward.
         tx.appendAudit({ at: clock.now(), event: 'MANUAL_RUN', incident_id: incidentId, runbook: rb.id, actor: opts.by, details: { params, dry_run: opts.dryRun } });
-        const verdict = deps.decide(input, tx, clock.now());
+        const verdict = decide(input, tx, clock.now());
         const applied = applyVerdict(tx, incident, verdict, { now: clock.now(), actor: opts.by, trigger: 'manual', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, requestedBy: opts.by });
         rememberAskedPlan(applied.result, verdict);
         return applied;
@@ -1002,7 +1041,7 @@ export function createEngine(deps: EngineDeps) {
         // rate limit used meanwhile, a cooldown, the circuit open, outside its window)
         // leaves it pending, to be approved again later, rather than approved with nothing run.
         const verdict = stored
-          ? deps.decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
+          ? decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
           : undefined;
         if (verdict?.kind === 'blocked') {
           throw new RectifyError(
@@ -1248,8 +1287,10 @@ export function createEngine(deps: EngineDeps) {
               ...tx.lastExecutionPerService(rb.id).map((r) => ({ key: rb.id, kind: 'service' as const, subject: r.service, at: r.at as number | null })),
               ...tx.lastExecutionPerService(objects).map((r) => ({ key: objects, kind: 'object' as const, subject: r.service, at: r.at as number | null })),
             ];
+        // In force as the cooldown stage judges it (by the guard time, see guardNow).
+        const guard = guardNow(now);
         const inForce = starts.flatMap((s) =>
-          s.at === null || now >= s.at + rb.cooldownMs || clearedByHand(tx, s.key, s.subject, s.at) ? [] : [{ ...s, at: s.at }],
+          s.at === null || guard >= s.at + rb.cooldownMs || clearedByHand(tx, s.key, s.subject, s.at) ? [] : [{ ...s, at: s.at }],
         );
         if (inForce.length === 0) {
           throw new RectifyError('CONFLICT', service ? `runbook ${runbookId} has no cooldown in force on service ${service}: there is nothing to end` : `runbook ${runbookId} has no cooldown in force: there is nothing to end`);

@@ -53,8 +53,9 @@ export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
 const STEP_TOLERANCE_MS = 1_000;
 
 /**
- * The time housekeeping prunes by: the wall clock, except that a forward step of it
- * counts only once it has held for `settleMs` of time passing.
+ * The time housekeeping prunes by, and the guardrail windows are judged by (each its own,
+ * with its own `settleMs`: see guardNow in engine.ts): the wall clock, except that a
+ * forward step of it counts only once it has held for `settleMs` of time passing.
  *
  * Rows are pruned by their wall-clock age (dedup keys after the dedup retention,
  * rate-limit rows after their hour). Pruned by the wall clock as it is, a clock set a

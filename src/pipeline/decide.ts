@@ -35,12 +35,13 @@ export function defaultStages(deps: { index: RunbookMatcher; renderer: Renderer 
 }
 
 /**
- * decide(input, state, now) is pure given the state view: it reads, never writes.
- * What it returns is applied by the engine in the same store transaction.
+ * decide(input, state, now, guardNow) is pure given the state view and the two times:
+ * it reads, never writes. What it returns is applied by the engine in the same store
+ * transaction.
  */
 export function createDecide(stages: readonly Stage[], settings: DecideSettings): DecideFn {
-  return function decide(input: DecideInput, state: GuardStateView, now: number): Verdict {
-    const ctx: StageContext = { input, state, now, settings, circuitTrial: false };
+  return function decide(input: DecideInput, state: GuardStateView, now: number, guardNow: number): Verdict {
+    const ctx: StageContext = { input, state, now, guardNow: Math.min(now, guardNow), settings, circuitTrial: false };
     for (const stage of stages) {
       if (!stage.appliesTo.includes(input.trigger)) continue;
       const verdict = stage.run(ctx);

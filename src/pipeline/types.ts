@@ -45,11 +45,20 @@ export interface DecideSettings {
   globalDryRun: boolean;
 }
 
-/** What a stage sees: the input, the state view, the clock reading, and what earlier stages found. */
+/** What a stage sees: the input, the state view, the clock readings, and what earlier stages found. */
 export interface StageContext {
   readonly input: DecideInput;
   readonly state: GuardStateView;
+  /** The wall clock: what a time of day (a runbook's windows) is read from. */
   readonly now: number;
+  /**
+   * The time the guardrail windows (the rate limit's hour, a cooldown, the breaker's
+   * recovery wait) are judged by: `now`, or less while the wall clock has been stepped
+   * ahead of the time passed (see guardNow in engine.ts). A window is then measured by
+   * the time passed, and a run stamped after it counts as recent: a forward step never
+   * shortens a window.
+   */
+  readonly guardNow: number;
   readonly settings: DecideSettings;
   runbook?: Runbook;
   plan?: ExecutionPlan;
@@ -66,4 +75,5 @@ export interface Stage {
   run(ctx: StageContext): Verdict | undefined;
 }
 
-export type DecideFn = (input: DecideInput, state: GuardStateView, now: number) => Verdict;
+/** `now`: the wall clock; `guardNow`: the time the guardrail windows are judged by (at most `now`, see StageContext). */
+export type DecideFn = (input: DecideInput, state: GuardStateView, now: number, guardNow: number) => Verdict;

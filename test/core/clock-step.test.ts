@@ -70,8 +70,10 @@ describe('a wall clock stepped forward, then corrected', () => {
     svc.clock.step(24 * HOUR);
     await svc.service.housekeep();
     assert.deepEqual([count('incidents'), count('rate_events')], [1, 1], 'the step is not time passed');
-    // An alert decided on the stepped clock: its rows carry the stepped time.
-    assert.equal((await deliver(2)).action, 'executed');
+    // An alert decided on the stepped clock (another service: the first run still counts
+    // for its own, see below): its rows carry the stepped time.
+    target.route('POST', '/restart/web', { status: 200 });
+    assert.equal((await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', 2)]))).body.results[0].action, 'executed');
     svc.clock.advance(HOUR);
     await svc.service.housekeep();
     assert.deepEqual([count('incidents'), count('rate_events')], [2, 2], 'an hour of time passing: both keys are within their retention');
@@ -81,5 +83,110 @@ describe('a wall clock stepped forward, then corrected', () => {
     svc.clock.advance(HOUR);
     await svc.service.housekeep();
     assert.deepEqual([count('incidents'), count('rate_events')], [0, 0]);
+  });
+});
+
+/**
+ * The guardrail windows (the rate limit's hour, a cooldown) judge how long ago a run
+ * started by the time passed while the wall clock is ahead of it: a forward step does
+ * not make the runs before it look old, so it lets no more runs through.
+ */
+describe('the guardrail windows while the wall clock is stepped forward', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
+  const start = (maxPerHour: number, cooldownMinutes: number) =>
+    startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    min_confidence: 0.5
+    max_per_hour: ${maxPerHour}
+    cooldown_minutes: ${cooldownMinutes}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+    });
+
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(() => {
+    target.reset();
+    target.route('POST', '/restart/api', { status: 200 });
+  });
+  afterEach(async () => svc.stop({ remove: true }));
+
+  it('the rate limit still counts the hour\'s runs a day after a step forward, and frees as time passes', async () => {
+    svc = await start(5, 0);
+    for (let n = 1; n <= 5; n++) {
+      assert.equal((await deliver(n)).action, 'executed', `run ${n}`);
+      svc.clock.advance(60_000);
+    }
+    // Five runs in the last five minutes; the clock is set a day forward.
+    svc.clock.step(24 * HOUR);
+    const next = await deliver(6);
+    assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
+    assert.match(next.reason, /^Rate limit exceeded \(5\/hour\); the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward\?$/);
+    assert.equal(target.calls('/restart/api', 'POST'), 5);
+    // Time passing frees the window as before: the first run is an hour old an hour after it.
+    svc.clock.advance(HOUR - 5 * 60_000 - 1);
+    assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
+    svc.clock.advance(1);
+    assert.equal((await deliver(8)).action, 'executed');
+    assert.equal(target.calls('/restart/api', 'POST'), 6);
+  });
+
+  it('a cooldown holds through a step forward for as long as time has not passed, and ends by time passing or by hand', async () => {
+    svc = await start(100, 10);
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(60_000);
+    svc.clock.step(24 * HOUR);
+    const next = await deliver(2);
+    assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
+    assert.match(next.reason, /^Cooldown active \(540s remaining; the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward\?\)$/);
+    // The runbook's live state shows the cooldown the stage holds to.
+    const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
+    assert.deepEqual(state.cooldowns.map((c: { service: string }) => c.service), ['api']);
+    assert.equal(state.executions_last_hour, 1);
+    svc.clock.advance(9 * 60_000 - 1);
+    assert.equal((await deliver(3)).event, 'RATE_LIMITED');
+    svc.clock.advance(1);
+    assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+    // The run just made carries the stepped clock's time: its cooldown is in force, and a
+    // person may end it by hand as the stage judges it.
+    svc.clock.advance(60_000);
+    assert.equal((await deliver(5)).event, 'RATE_LIMITED');
+    const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    assert.equal((await deliver(6)).action, 'executed');
+    assert.equal(target.calls('/restart/api', 'POST'), 3);
+  });
+
+  it('a run recorded on the stepped clock counts until the step has held for the longest window, then the clock is taken as it is', async () => {
+    svc = await start(1, 0);
+    svc.clock.step(24 * HOUR);
+    assert.equal((await deliver(1)).action, 'executed', 'no run before: nothing to hold it');
+    svc.clock.advance(HOUR);
+    // Judged by the wall clock the run is an hour old; by the time passed it is stamped
+    // a day ahead, so it still counts until the step is taken as the time.
+    assert.equal((await deliver(2)).event, 'RATE_LIMITED');
+    svc.clock.advance(60_000);
+    assert.equal((await deliver(3)).action, 'executed', 'held for an hour and a minute: the clock is taken as it is');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+  });
+
+  it('under time passing alone the windows are exact', async () => {
+    svc = await start(2, 0);
+    assert.equal((await deliver(1)).action, 'executed');
+    assert.equal((await deliver(2)).action, 'executed');
+    assert.equal((await deliver(3)).event, 'RATE_LIMITED');
+    svc.clock.advance(HOUR - 1);
+    assert.equal((await deliver(4)).event, 'RATE_LIMITED', 'an hour less a millisecond: the runs still count');
+    svc.clock.advance(1);
+    assert.equal((await deliver(5)).action, 'executed');
   });
 });

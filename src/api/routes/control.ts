@@ -31,10 +31,11 @@ type WaitQuery = z.infer<typeof waitQuerySchema>;
 
 /** Runbooks with live state, manual runs, approvals, and the global kill switch. */
 export function registerControlRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
-  const { store, engine, catalog, clock } = deps;
+  const { store, engine, catalog } = deps;
 
   function runbookState(rb: Runbook) {
-    const now = clock.now();
+    // As the guardrails judge them: a clock stepped forward shortens no cooldown here either.
+    const now = engine.guardNow();
     const circuit = store.read((tx) => tx.circuit(rb.id));
     const stats = store.runbookStats(rb.id, now);
     // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed.

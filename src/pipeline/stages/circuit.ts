@@ -1,8 +1,10 @@
 import type { Stage } from '../types.js';
+import { clockAheadNote } from './clock-ahead.js';
 
 /**
  * Circuit breaker per runbook. OPEN blocks; after the recovery timeout one trial run
- * is let through (HALF_OPEN) while others stay blocked until it ends.
+ * is let through (HALF_OPEN) while others stay blocked until it ends. The wait is
+ * judged by `guardNow`: a forward step of the wall clock does not end it early.
  */
 export const circuitStage: Stage = {
   name: 'circuit',
@@ -14,14 +16,19 @@ export const circuitStage: Stage = {
     if (c.state === 'half_open') {
       return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: 'Circuit HALF_OPEN: a trial run is in progress', runbook: rb };
     }
-    const since = ctx.now - (c.openedAt ?? 0);
+    const since = ctx.guardNow - (c.openedAt ?? 0);
     if (since >= ctx.settings.circuitRecoveryMs) {
       ctx.circuitTrial = true;
       return undefined;
     }
     const left = Math.ceil((ctx.settings.circuitRecoveryMs - since) / 1000);
     // Opened after now: the host's clock was set back since, and the wait is longer by the step.
-    const ahead = since < 0 ? ` (its wait began at ${new Date(c.openedAt ?? 0).toISOString()}, after now: was the clock set back?)` : '';
+    const ahead =
+      (c.openedAt ?? 0) > ctx.now
+        ? ` (its wait began at ${new Date(c.openedAt ?? 0).toISOString()}, after now: was the clock set back?)`
+        : ctx.guardNow < ctx.now
+          ? ` (${clockAheadNote(ctx).slice(2)})`
+          : '';
     return { kind: 'blocked', event: 'CIRCUIT_OPEN', reason: `Circuit OPEN (too many failures); trial allowed in ${left}s${ahead}`, runbook: rb };
   },
 };

@@ -1,6 +1,7 @@
 import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { GuardStateView } from '../../store/ports.js';
-import type { Stage } from '../types.js';
+import type { Stage, StageContext } from '../types.js';
+import { clockAheadNote } from './clock-ahead.js';
 
 /**
  * A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its
@@ -20,7 +21,8 @@ export const clearedByHand = (state: GuardStateView, runbook: string, subject: s
  * and the blast radius bound how many. The Kubernetes objects a run acts on have the
  * cooldown too, whichever service the last run on them was for (see targets.ts). A
  * cooldown a person ended by hand (COOLDOWN_CLEARED) holds no more, but for a run
- * still under way: that one still holds off the next on its service.
+ * still under way: that one still holds off the next on its service. The wait is judged
+ * by `guardNow`: a forward step of the wall clock does not end it early.
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
@@ -32,12 +34,9 @@ export const cooldownStage: Stage = {
     const last = ctx.state.lastExecutionAt(rb.id, service);
     if (last !== null) {
       const end = last + rb.cooldownMs;
-      if (ctx.now < end && !clearedByHand(ctx.state, rb.id, service, last)) {
-        const left = Math.ceil((end - ctx.now) / 1000);
-        // A start recorded after now: the host's clock was set back since, and the wait is
-        // longer by the step. Said, so nobody takes a 10-minute cooldown's 4200s for a bug.
-        const ahead = last > ctx.now ? `; the last run is recorded as started at ${new Date(last).toISOString()}, after now: was the clock set back?` : '';
-        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${ahead})`, runbook: rb };
+      if (ctx.guardNow < end && !clearedByHand(ctx.state, rb.id, service, last)) {
+        const left = Math.ceil((end - ctx.guardNow) / 1000);
+        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last)})`, runbook: rb };
       }
       if (ctx.state.activeServices(rb.id).has(service)) {
         return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
@@ -47,10 +46,21 @@ export const cooldownStage: Stage = {
     if (!ctx.plan) return undefined;
     for (const target of kubernetesTargets(ctx.plan)) {
       const at = ctx.state.lastExecutionAt(targetRunbookKey(rb.id), target);
-      if (at === null || ctx.now >= at + rb.cooldownMs || clearedByHand(ctx.state, targetRunbookKey(rb.id), target, at)) continue;
-      const left = Math.ceil((at + rb.cooldownMs - ctx.now) / 1000);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service)`, runbook: rb };
+      if (at === null || ctx.guardNow >= at + rb.cooldownMs || clearedByHand(ctx.state, targetRunbookKey(rb.id), target, at)) continue;
+      const left = Math.ceil((at + rb.cooldownMs - ctx.guardNow) / 1000);
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at)})`, runbook: rb };
     }
     return undefined;
   },
 };
+
+/**
+ * Why a wait is longer than the cooldown, if the clock was stepped. A start recorded
+ * after the wall clock: the clock was set back since, and the wait is longer by the
+ * step (so nobody takes a 10-minute cooldown's 4200s for a bug). A wall clock ahead of
+ * the time passed: the time passed is what counts (see clockAheadNote).
+ */
+function stepNote(ctx: StageContext, last: number): string {
+  if (last > ctx.now) return `; the last run is recorded as started at ${new Date(last).toISOString()}, after now: was the clock set back?`;
+  return clockAheadNote(ctx);
+}
