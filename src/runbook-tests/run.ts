@@ -145,11 +145,13 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
 /** The state before the test, written through the store's own operations. */
 function seed(tx: Tx, state: GuardState, now: number): void {
   if (state.paused) tx.setPaused(true, ACTOR, now);
-  state.executions.forEach((e, i) => {
-    const id = `seeded-${i + 1}`;
+  // Recorded in the order they started, whatever order the file lists them in: a cooldown
+  // runs from the run recorded last (see lastExecutionAt).
+  const runs = state.executions.map((e, i) => ({ e, id: `seeded-${i + 1}` })).sort((a, b) => a.e.at - b.e.at);
+  for (const { e, id } of runs) {
     tx.consumeRate(e.runbook, e.service, e.at, id);
     if (e.running) tx.claimBlastRadius(id, e.runbook, e.service, e.at);
-  });
+  }
   for (const [runbook, c] of Object.entries(state.circuits)) {
     tx.setCircuit(runbook, { state: c.state, failures: c.failures, openedAt: c.openedAt, trialExecutionId: c.state === 'half_open' ? 'seeded-trial' : null }, now);
   }

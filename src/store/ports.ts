@@ -31,6 +31,11 @@ export interface GuardStateView {
   runbookPaused(runbook: string): RunbookPause | null;
   circuit(runbook: string): CircuitRecord;
   executionsSince(runbook: string, service: string, sinceMs: number): number;
+  /**
+   * The start of the last run recorded for the runbook and service (what a cooldown runs
+   * from), or null: the one recorded last, not the latest time, so that after a clock set
+   * back a run recorded since is the last one (not a run before the step, stamped later).
+   */
   lastExecutionAt(runbook: string, service: string): number | null;
   /**
    * The start of the last run whose cooldown a person ended by hand (COOLDOWN_CLEARED)
@@ -212,7 +217,7 @@ export interface Tx extends GuardStateView {
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
   releaseBlastRadius(executionId: string): void;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
-  /** The last start per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them; by service. */
+  /** The last start recorded per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them (see lastExecutionAt); by service. */
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;
   /** Ends the cooldown of the runs started up to `through` (see cooldownClearedThrough). */
   clearCooldown(runbook: string, subject: string, through: number): void;

@@ -130,6 +130,13 @@ tests:
     clock: "2026-11-24T03:03:00Z"
     incident: ${INC001}
     expect: {action: executed, event: EXECUTING}
+  - name: the cooldown runs from the latest run, whatever order the state lists them in
+    state:
+      executions:
+        - {runbook: restart-pod, service: api-server, ago: 2m}
+        - {runbook: restart-pod, service: api-server, ago: 50m}
+    incident: ${INC001}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Cooldown active (180s remaining)"}
   - name: five in the last hour is the rate limit
     state:
       executions:
@@ -195,7 +202,7 @@ tests:
     assert.deepEqual(r.err, []);
     assert.deepEqual(
       r.out.filter((l) => !l.startsWith('  PASS')),
-      ['state.test.yaml', '15 test(s): 15 passed, 0 failed'],
+      ['state.test.yaml', '16 test(s): 16 passed, 0 failed'],
       r.out.join('\n'),
     );
     assert.equal(r.code, 0);

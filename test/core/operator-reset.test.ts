@@ -238,9 +238,17 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.equal(next.body.action, 'executed');
     assert.equal(next.body.event, 'SUCCESS');
     assert.equal(target.calls('/cool/a', 'POST'), 2);
-    // The run just started has its cooldown again: with the clock still two hours back,
-    // the last start is still the one before the step, and the wait as long as before.
-    assert.match((await alert(rig, 'cool', 'a')).body.reason, /^Cooldown active \(9000s remaining; .*was the clock set back\?\)$/);
+    // The run just started has its cooldown again, from its own start: the clock is still
+    // two hours back, and the run before the step (stamped later) is not the last one.
+    assert.equal((await alert(rig, 'cool', 'a')).body.reason, 'Cooldown active (1800s remaining)');
+    assert.deepEqual(
+      (await read(rig, '/api/v1/runbooks/cool')).cooldowns.find((c: any) => c.service === 'a')?.until,
+      new Date(rig.svc.clock.now() + 30 * MIN).toISOString(),
+      'listed from the run just started',
+    );
+    rig.svc.clock.advance(30 * MIN);
+    assert.equal((await alert(rig, 'cool', 'a')).body.event, 'SUCCESS', 'its cooldown over: not the step again');
+    assert.equal(target.calls('/cool/a', 'POST'), 3);
 
     // Without a service: every cooldown in force ends.
     const all = await call(rig, url, { reason: 'both fixed' });

@@ -78,7 +78,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     executionById: db.prepare('SELECT * FROM executions WHERE id = ?'),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
-    rateLast: db.prepare('SELECT MAX(at) AS at FROM rate_events WHERE runbook = ? AND service = ?'),
+    // The last run recorded, not the latest time: after a clock set back, a run recorded
+    // since carries an earlier time than the runs before the step (rowids only grow).
+    rateLast: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? ORDER BY rowid DESC LIMIT 1').pluck(),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
     claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
     claimsPerService: db.prepare('SELECT service, COUNT(*) AS n FROM blast_claims WHERE runbook = ? GROUP BY service').raw(),
@@ -290,7 +292,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       const byLast = memo ? ofRunbook(runbook).last : undefined;
       const known = byLast?.get(service);
       if (known !== undefined) return known;
-      const at = (s.rateLast.get(runbook, service) as { at: number | null }).at ?? null;
+      const at = (s.rateLast.get(runbook, service) as number | undefined) ?? null;
       byLast?.set(service, at);
       return at;
     },
@@ -304,8 +306,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       return through;
     },
     lastExecutionPerService(runbook) {
-      lastPerService ??= db.prepare('SELECT service, MAX(at) AS at FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
-      return lastPerService.all(runbook) as Array<{ service: string; at: number }>;
+      // As lastExecutionAt: the last run recorded per service (SQLite takes a bare column
+      // from the row MAX picks).
+      lastPerService ??= db.prepare('SELECT service, at, MAX(rowid) AS seq FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
+      return (lastPerService.all(runbook) as Array<{ service: string; at: number }>).map((r) => ({ service: r.service, at: r.at }));
     },
     clearCooldown(runbook, subject, through) {
       memo?.runbooks.get(runbook)?.cleared.delete(subject);
