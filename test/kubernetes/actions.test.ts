@@ -177,6 +177,38 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual([odd.ok, odd.detail], [false, `evict_pod pod ${NS}/${still}: 404 NotFound: the server could not find the requested resource`]);
   });
 
+  it('the fake deletes a pod gracefully, as the API server does: terminating (deletionTimestamp) and replaced, gone once its kubelet confirms; a second delete changes nothing unless shorter', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { podNames: ['api-server-abc123'] });
+    fake.terminationDelayMs = 60_000;
+    const before = Date.now();
+    const answer = await clients.core.deleteNamespacedPod({ namespace: NS, name: 'api-server-abc123', gracePeriodSeconds: 45 });
+    const due = answer.metadata?.deletionTimestamp?.getTime() ?? 0;
+    assert.ok(due >= before + 44_000 && due <= Date.now() + 46_000, `deletionTimestamp ${answer.metadata?.deletionTimestamp?.toISOString()}`);
+    assert.equal(answer.metadata?.deletionGracePeriodSeconds, 45);
+    const read = await clients.core.readNamespacedPod({ namespace: NS, name: 'api-server-abc123' });
+    assert.equal(read.metadata?.deletionTimestamp?.getTime(), due);
+    // Its ReplicaSet no longer counts it: a replacement comes while it terminates.
+    await waitFor('replacement created', () => fake.list('pods', NS).length === 3);
+    // Deleted again with a longer grace period: answered with the pod as it is.
+    const again = await clients.core.deleteNamespacedPod({ namespace: NS, name: 'api-server-abc123', gracePeriodSeconds: 120 });
+    assert.equal(again.metadata?.deletionTimestamp?.getTime(), due);
+    // An eviction of it asks no budget (it disrupts nothing more): accepted, and changes nothing either.
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    await clients.core.createNamespacedPodEviction({ namespace: NS, name: 'api-server-abc123', body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'api-server-abc123', namespace: NS } } });
+    assert.equal(fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionGracePeriodSeconds, 45);
+    // A shorter one shortens it; 0 removes it.
+    const shorter = await clients.core.deleteNamespacedPod({ namespace: NS, name: 'api-server-abc123', gracePeriodSeconds: 10 });
+    assert.equal(shorter.metadata?.deletionGracePeriodSeconds, 10);
+    assert.ok((shorter.metadata?.deletionTimestamp?.getTime() ?? Infinity) < due);
+    await clients.core.deleteNamespacedPod({ namespace: NS, name: 'api-server-abc123', gracePeriodSeconds: 0 });
+    assert.equal(fake.get('pods', NS, 'api-server-abc123'), undefined);
+    // A kubelet that confirms at once: the pod is gone within the delete.
+    fake.terminationDelayMs = 0;
+    const [other] = fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp);
+    await clients.core.deleteNamespacedPod({ namespace: NS, name: other!.metadata.name });
+    assert.equal(fake.get('pods', NS, other!.metadata.name), undefined);
+  });
+
   it('validates names read back from the API before using them', async () => {
     fake.addPod(NS, 'odd', { owner: { kind: 'ReplicaSet', name: 'Bad_Name/../x' } });
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'odd', NS), stepContext());

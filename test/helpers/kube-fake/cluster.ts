@@ -12,6 +12,15 @@ import { matchLabelsSelector } from './selectors.js';
  * its ordinals, new pods become Ready after `readyDelayMs`, and
  * PodDisruptionBudget status follows the pods. Everything happens a few
  * milliseconds after the request, as in a real cluster, never inside it.
+ *
+ * Deleting a pod (DELETE or an eviction) is graceful, as the API server does it: a
+ * pod a kubelet runs gets its deletionTimestamp (now + the grace period: the
+ * request's, else the pod's terminationGracePeriodSeconds, else 30) and
+ * deletionGracePeriodSeconds, its controller replaces it at once, and it is removed
+ * when its kubelet confirms its containers stopped, `terminationDelayMs` later (0:
+ * within the request). A pod no kubelet runs (unscheduled) or one that finished
+ * goes at once. Deleting a pod already terminating changes nothing unless it asks
+ * for a shorter grace period, which shortens it (0 removes it).
  */
 
 export interface OwnerRef {
@@ -30,6 +39,7 @@ export interface Meta {
   generation?: number;
   creationTimestamp: string;
   deletionTimestamp?: string;
+  deletionGracePeriodSeconds?: number;
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerRef[];
@@ -119,10 +129,17 @@ export class FakeCluster {
   readyDelayMs: number;
   /** How long controllers take to notice a change. */
   controllerDelayMs: number;
+  /**
+   * How long a kubelet takes to stop a gracefully deleted pod and confirm it: 0 (the
+   * default), within the delete itself; a long one holds pods terminating (a slow
+   * shutdown, a kubelet the API server cannot reach).
+   */
+  terminationDelayMs: number;
 
-  constructor(opts: { readyDelayMs?: number; controllerDelayMs?: number } = {}) {
+  constructor(opts: { readyDelayMs?: number; controllerDelayMs?: number; terminationDelayMs?: number } = {}) {
     this.readyDelayMs = opts.readyDelayMs ?? 30;
     this.controllerDelayMs = opts.controllerDelayMs ?? 5;
+    this.terminationDelayMs = opts.terminationDelayMs ?? 0;
     for (const r of Object.keys(RESOURCES) as Resource[]) this.objects.set(r, new Map());
   }
 
@@ -190,6 +207,52 @@ export class FakeCluster {
     this.nextRv();
     if (r === 'pods') this.afterPodGone(prev);
     return prev;
+  }
+
+  /**
+   * A pod's deletion as the API server carries it out (the Pod strategy's graceful
+   * delete): what the DELETE answers, the pod as it is afterwards (terminating, or as it
+   * was when removed), or undefined when there is no such pod. The caller has checked
+   * the request's preconditions.
+   */
+  deletePod(ns: string, name: string, gracePeriodSeconds?: number): KObj | undefined {
+    const pod = this.get('pods', ns, name);
+    if (!pod) return undefined;
+    const finished = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed';
+    const current = pod.metadata.deletionGracePeriodSeconds;
+    let grace: number;
+    if (pod.metadata.deletionTimestamp && current) {
+      // Already being deleted: its grace period may only be shortened; a delete that
+      // names none, or a longer one, is answered with the pod as it is.
+      if (gracePeriodSeconds === undefined || gracePeriodSeconds >= current) return clone(pod);
+      grace = Math.max(0, gracePeriodSeconds);
+    } else if (pod.metadata.deletionTimestamp) grace = 0;
+    // No kubelet runs it, or its containers are done: nothing to wait for.
+    else grace = !pod.spec?.nodeName || finished ? 0 : Math.max(0, gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30);
+    if (grace === 0) {
+      pod.metadata.deletionTimestamp = new Date().toISOString();
+      pod.metadata.deletionGracePeriodSeconds = 0;
+      return this.remove('pods', ns, name);
+    }
+    pod.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString();
+    pod.metadata.deletionGracePeriodSeconds = grace;
+    pod.metadata.resourceVersion = this.nextRv();
+    const answer = clone(pod);
+    // Shortened: the kubelet of the first deletion is already on it.
+    if (current) return answer;
+    const uid = pod.metadata.uid;
+    // The kubelet stops the containers and deletes the pod for good.
+    const confirm = (): void => {
+      const cur = this.get('pods', ns, name);
+      if (cur?.metadata.uid === uid && cur.metadata.deletionTimestamp) this.remove('pods', ns, name);
+    };
+    if (this.terminationDelayMs <= 0) confirm();
+    else {
+      // Its controller sees it terminating and replaces it meanwhile.
+      this.afterPodGone(pod);
+      this.later(this.terminationDelayMs, confirm);
+    }
+    return answer;
   }
 
   /** Writes status without a spec change (controllers); bumps resourceVersion only when it changed. */

@@ -16,6 +16,8 @@ export interface KubeFakeOptions {
   readyDelayMs?: number;
   /** How long controllers take to react (default 5ms). */
   controllerDelayMs?: number;
+  /** How long a kubelet takes to confirm a gracefully deleted pod stopped (default 0: within the delete). */
+  terminationDelayMs?: number;
 }
 
 export interface KubeFake {
@@ -36,6 +38,13 @@ export interface KubeFake {
   setPodReady(ns: string, name: string, ready: boolean): void;
   set readyDelayMs(ms: number);
   get readyDelayMs(): number;
+  /**
+   * Someone else deletes a pod, as a DELETE to the API server would (graceful: it stays
+   * terminating, its deletionTimestamp set, for `terminationDelayMs`).
+   */
+  deletePod(ns: string, name: string, gracePeriodSeconds?: number): KObj | undefined;
+  set terminationDelayMs(ms: number);
+  get terminationDelayMs(): number;
 
   /** The next `times` matching requests answer 409 Conflict, after another writer moved the object on. */
   injectConflict(method: string, path: string, target: { resource: Resource; namespace?: string; name: string }, times?: number): void;
@@ -83,6 +92,13 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
     },
     get readyDelayMs() {
       return cluster.readyDelayMs;
+    },
+    deletePod: (ns, name, grace) => cluster.deletePod(ns, name, grace),
+    set terminationDelayMs(ms: number) {
+      cluster.terminationDelayMs = ms;
+    },
+    get terminationDelayMs() {
+      return cluster.terminationDelayMs;
     },
     injectConflict: (method, path, target, times = 1) =>
       server.inject({

@@ -321,6 +321,13 @@ export class FakeApiServer {
             body: status(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${obj.metadata.uid}`),
           };
         }
+        if (rt.resource === 'pods') {
+          // DeleteOptions' gracePeriodSeconds, in the body or the query, as the API server takes either.
+          const grace = gracePeriod((body as { gracePeriodSeconds?: unknown } | undefined)?.gracePeriodSeconds ?? q.get('gracePeriodSeconds'));
+          if (grace === null) return { code: 400, body: status(400, 'BadRequest', 'gracePeriodSeconds must be a whole number') };
+          // A pod deleted gracefully is answered as it now is: terminating, its deletionTimestamp set.
+          return { code: 200, body: clone(this.cluster.deletePod(rt.namespace!, rt.name, grace)) };
+        }
         const gone = this.cluster.remove(rt.resource, rt.namespace, rt.name);
         return { code: 200, body: clone(gone) };
       }
@@ -343,9 +350,13 @@ export class FakeApiServer {
     }
   }
 
-  /** policy/v1 Eviction: the PodDisruptionBudget decides, 429 when it allows no disruption. */
+  /**
+   * policy/v1 Eviction: the PodDisruptionBudget decides, 429 when it allows no disruption.
+   * A pod that disrupts nothing any more (terminating already, finished, or pending) is
+   * deleted without asking its budget, as the API server's eviction does.
+   */
   private evict(pod: KObj, body: unknown): { code: number; body: unknown } {
-    const ev = body as { kind?: string; metadata?: { name?: string }; deleteOptions?: { preconditions?: { uid?: string } } } | undefined;
+    const ev = body as { kind?: string; metadata?: { name?: string }; deleteOptions?: { preconditions?: { uid?: string }; gracePeriodSeconds?: unknown } } | undefined;
     if (ev?.kind !== 'Eviction' || ev.metadata?.name !== pod.metadata.name) {
       return { code: 400, body: status(400, 'BadRequest', 'name in URL does not match name in Eviction object') };
     }
@@ -354,6 +365,14 @@ export class FakeApiServer {
       return { code: 409, body: status(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`) };
     }
     const ns = pod.metadata.namespace!;
+    const grace = gracePeriod(ev.deleteOptions?.gracePeriodSeconds);
+    if (grace === null) return { code: 400, body: status(400, 'BadRequest', 'gracePeriodSeconds must be a whole number') };
+    const success = { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
+    const phase = pod.status?.phase;
+    if (pod.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending') {
+      this.cluster.deletePod(ns, pod.metadata.name, grace);
+      return success;
+    }
     this.cluster.refreshStatuses(ns);
     const pdbs = this.cluster.list('poddisruptionbudgets', ns).filter((p) => matchLabelsSelector(p.spec.selector?.matchLabels, pod.metadata.labels));
     if (pdbs.length > 1) {
@@ -372,7 +391,14 @@ export class FakeApiServer {
       }
       pdb.status = { ...pdb.status, disruptionsAllowed: allowed - 1 };
     }
-    this.cluster.remove('pods', ns, pod.metadata.name);
-    return { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
+    this.cluster.deletePod(ns, pod.metadata.name, grace);
+    return success;
   }
+}
+
+/** A DeleteOptions gracePeriodSeconds: undefined when not given, null when not a whole number. */
+function gracePeriod(v: unknown): number | undefined | null {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' && /^-?[0-9]+$/.test(v) ? Number(v) : v;
+  return typeof n === 'number' && Number.isInteger(n) ? n : null;
 }
