@@ -248,8 +248,17 @@ export interface WorkloadState extends WorkloadRef {
   paused: boolean;
 }
 
+/**
+ * Whether the pod is being deleted: the API server set its deletionTimestamp (a graceful
+ * deletion under way: its containers are being stopped, its controller has already
+ * replaced it) and it is gone once the kubelet confirms, or its finalizers are removed.
+ */
+export function isTerminating(pod: V1Pod): boolean {
+  return pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
+}
+
 export function isPodReady(pod: V1Pod): boolean {
-  if (pod.metadata?.deletionTimestamp) return false;
+  if (isTerminating(pod)) return false;
   return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 }
 

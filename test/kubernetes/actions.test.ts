@@ -209,6 +209,46 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('pods', NS, other!.metadata.name), undefined);
   });
 
+  it('a pod already terminating (its deletionTimestamp set) before its eviction or delete is done without effect: nothing sent, nothing changed', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123', 'api-server-def456'] });
+    // Someone else deleted it; its kubelet is still stopping it.
+    fake.terminationDelayMs = 60_000;
+    fake.deletePod(NS, 'api-server-abc123', 30);
+    const ts = new Date(fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionTimestamp!).toISOString();
+    const exec = createKubernetesActionExecutor(clients);
+    fake.clearRequests();
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      const out = await exec.run(kubeAction(verb, 'pod', 'api-server-abc123', NS), stepContext());
+      const what = verb === 'evict_pod' ? 'evict' : 'delete';
+      assert.deepEqual(out, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-abc123 was already terminating (deletionTimestamp ${ts} when read): nothing to ${what}; done without effect` });
+    }
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionGracePeriodSeconds, 30, 'its deletion is left as it was');
+
+    // Deleted between the read and the eviction, on an API server that asks the budget even
+    // for a terminating pod (429): a read shows that same pod terminating.
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    fake.injectDelay('POST', EVICTION, 30_000);
+    const refusal = "Cannot evict pod as it would violate the pod's disruption budget.";
+    fake.injectError('POST', EVICTION, 429, 'TooManyRequests', refusal);
+    const racing = exec.run(kubeAction('evict_pod', 'pod', 'api-server-def456', NS), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', EVICTION) === 1);
+    fake.deletePod(NS, 'api-server-def456', 30);
+    const ts2 = new Date(fake.get('pods', NS, 'api-server-def456')!.metadata.deletionTimestamp!).toISOString();
+    fake.releaseDelays();
+    assert.deepEqual(await racing, {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${NS}/api-server-def456 was already terminating (deletionTimestamp ${ts2} on a read after the 429 to its eviction): nothing to evict; done without effect`,
+    });
+    // A 429 for a pod that is not terminating stays the budget's "not now".
+    const [running] = fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp && p.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
+    const blocked = await exec.run(kubeAction('evict_pod', 'pod', running!.metadata.name, NS), stepContext());
+    assert.deepEqual([blocked.ok, blocked.notNow, blocked.detail], [false, true, `eviction refused by PodDisruptionBudget (429): ${refusal}`]);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
   it('validates names read back from the API before using them', async () => {
     fake.addPod(NS, 'odd', { owner: { kind: 'ReplicaSet', name: 'Bad_Name/../x' } });
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'odd', NS), stepContext());
@@ -734,6 +774,20 @@ describe('kubernetes actions against the API fake', () => {
     // Replacements land on the schedulable node only.
     await waitFor('replacements', () => fake.list('pods', NS).length === 4);
     assert.ok(fake.list('pods', NS).every((p) => p.spec.nodeName === 'node-b'));
+  });
+
+  it('drain lets go a pod that begins terminating while a budget holds its eviction: skipped as terminating, the drain done', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { nodeName: ['node-a', 'node-b', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    fake.terminationDelayMs = 60_000;
+    const draining = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    await waitFor('the budget refused the eviction', () => fake.count('POST', EVICTION) >= 1);
+    // Someone else deletes it; its kubelet takes its time.
+    fake.deletePod(NS, 'api-server-p1', 30);
+    const out = await draining;
+    assert.deepEqual([out.ok, out.detail], [true, `drained node node-a: evicted 0 pod(s); skipped ${NS}/api-server-p1 (terminating)`]);
+    assert.equal(fake.get('pods', NS, 'api-server-p1')!.metadata.deletionGracePeriodSeconds, 30, 'its deletion is left as it was');
+    assert.equal(fake.count('DELETE', /.*/), 0);
   });
 
   it('drain refuses what kubectl drain refuses without its flags, before evicting anything: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {

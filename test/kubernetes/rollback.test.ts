@@ -287,6 +287,47 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
   });
 
+  // Regression: a pod already terminating (someone deleted it, its kubelet still stopping
+  // it) failed the step ("is already terminating"), and three such runs opened the circuit,
+  // though the pod on its way out is what the action is for.
+  it('a pod already terminating before its eviction or delete: the step is done without effect, the post-checks judge the workload, no breaker failure', async () => {
+    fake.addNode('node-a');
+    fake.addDeployment(NS, 'checkout', 3, { podNames: ['checkout-t1', 'checkout-t2', 'checkout-t3'] });
+    target.route('POST', '/undo', { status: 200 });
+    // Its kubelet confirms a while after the action has read it.
+    fake.terminationDelayMs = 1_500;
+    for (let i = 1; i <= 3; i++) {
+      const pod = `checkout-t${i}`;
+      fake.deletePod(NS, pod);
+      const ts = new Date(fake.get('pods', NS, pod)!.metadata.deletionTimestamp!).toISOString();
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'crashloop', service: 'checkout', confidence: 1, context: { deployment: 'checkout', pod_name: pod, namespace: NS } });
+      assert.deepEqual([r.body.action, r.body.event, r.body.success, r.body.rolled_back], ['executed', 'SUCCESS', true, false], r.body.reason);
+      const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+      assert.deepEqual(
+        e.steps.map((s: { phase: string; ok: boolean; detail: string; unconfirmed?: boolean }) => [s.phase, s.ok, s.detail, s.unconfirmed ?? null]),
+        [
+          ['action', true, `pod ${NS}/${pod} was already terminating (deletionTimestamp ${ts} when read): nothing to evict; done without effect`, null],
+          // The post-check waited for the pod to go and the workload to be whole again.
+          ['post_check', true, e.steps[1].detail, null],
+        ],
+      );
+      assert.equal(fake.get('pods', NS, pod), undefined);
+    }
+    assert.equal(fake.count('POST', /eviction$/), 0);
+    assert.equal(target.calls('/undo'), 0);
+    const circuit = (await svc.get('/api/v1/runbooks/evict')).body.circuit;
+    assert.deepEqual([circuit.state, circuit.failures], ['closed', 0]);
+    // force_delete's plain delete the same; the circuit's failures stay 0.
+    const [victim] = fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp);
+    fake.deletePod(NS, victim!.metadata.name);
+    const del = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_pod', service: 'checkout', confidence: 1, context: { deployment: 'checkout', pod_name: victim!.metadata.name, namespace: NS } });
+    assert.deepEqual([del.body.event, del.body.success], ['SUCCESS', true]);
+    const [step] = (await svc.get(`/api/v1/executions/${del.body.execution_id}`)).body.steps;
+    assert.deepEqual([step.ok, step.detail.replace(/\(deletionTimestamp [^ ]+ /, '(deletionTimestamp T ')], [true, `pod ${NS}/${victim!.metadata.name} was already terminating (deletionTimestamp T when read): nothing to delete; done without effect`]);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
   // Regression: a step rectify refused by its own rule, having changed nothing, counted
   // against the breaker like a target that failed: runs the target never saw opened the
   // circuit and switched the runbook off.

@@ -6,6 +6,7 @@ import {
   describeError,
   isKubeStatus,
   isPodReady,
+  isTerminating,
   kubeCall,
   readPod,
   readRolloutHistory,
@@ -193,15 +194,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   /** The pod to remove, or null when it is not there (404). */
   async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<V1Pod | null> {
-    let pod: V1Pod;
     try {
-      pod = await readPod(clients, ns, name, signal);
+      return await readPod(clients, ns, name, signal);
     } catch (err) {
       if (isKubeStatus(err, 404)) return null;
       throw err;
     }
-    if (pod.metadata?.deletionTimestamp) throw new StepFailure(`pod ${ns}/${name} is already terminating`);
-    return pod;
   }
 
   /**
@@ -214,6 +212,36 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    */
   function alreadyGone(ns: string, name: string, verb: 'evict' | 'delete', when: string): ActionOutcome {
     return { ok: true, unchanged: true, detail: `pod ${ns}/${name} was already gone (404 ${when}): nothing to ${verb}; done without effect` };
+  }
+
+  /**
+   * Removing a pod that is already terminating (its deletionTimestamp set: someone or
+   * something deleted it, its controller has replaced it) has nothing to do either: it is
+   * on its way out, which is what the step is for. Done without effect, as a pod already
+   * gone; the post-checks judge whether the workload recovered.
+   */
+  function alreadyTerminating(pod: V1Pod, verb: 'evict' | 'delete', when: string): ActionOutcome {
+    const ts = pod.metadata?.deletionTimestamp;
+    const at = ts instanceof Date && !Number.isNaN(ts.getTime()) ? ts.toISOString() : String(ts);
+    return {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${pod.metadata?.namespace}/${pod.metadata?.name} was already terminating (deletionTimestamp ${at} ${when}): nothing to ${verb}; done without effect`,
+    };
+  }
+
+  /**
+   * After an eviction the API server refused (409, 429), or between drain rounds: the pod
+   * as a read finds it now. `gone` when it is not there or a same-named successor stands
+   * in its place; the pod when it is the same one (its uid); null when the read failed.
+   */
+  async function lookAgain(ns: string, name: string, uid: string | undefined, signal: AbortSignal): Promise<V1Pod | 'gone' | null> {
+    try {
+      const cur = await readPod(clients, ns, name, signal);
+      return uid !== undefined && cur.metadata?.uid !== uid ? 'gone' : cur;
+    } catch (err) {
+      return isKubeStatus(err, 404) ? 'gone' : null;
+    }
   }
 
   /**
@@ -263,11 +291,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     if (!pod) return alreadyGone(ns, a.name, 'evict', 'when read');
+    if (isTerminating(pod)) return alreadyTerminating(pod, 'evict', 'when read');
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     try {
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
+      // Refused because the pod is already on its way out (an API server that asks the
+      // budget even for a terminating pod answers 429): a read must show that same pod
+      // terminating. Otherwise the refusal stands.
+      if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
+        const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
+        if (now !== null && now !== 'gone' && isTerminating(now)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
+      }
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
       if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: evictionRefused(err) };
       if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
@@ -280,6 +316,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     if (!pod) return alreadyGone(ns, a.name, 'delete', 'when read');
+    if (isTerminating(pod)) return alreadyTerminating(pod, 'delete', 'when read');
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
@@ -534,12 +571,33 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // deadline would only hammer the API server with requests it will refuse.
     let forbidden = false;
     let round = 0;
+    /**
+     * A pod found gone or terminating since the list (someone else deleted it, its
+     * controller replaced it) is no longer the drain's to evict: it is let go, a
+     * terminating one listed as skipped, as at the start. When an eviction of it got
+     * no answer, that eviction is what removed it: it counts as evicted.
+     */
+    const settled = async (id: string, p: { pod: V1Pod }): Promise<boolean> => {
+      const now = await lookAgain(p.pod.metadata?.namespace ?? '', p.pod.metadata?.name ?? '', p.pod.metadata?.uid, drainSignal);
+      if (now === null) return false;
+      if (now !== 'gone' && !isTerminating(now)) {
+        p.pod = now;
+        return false;
+      }
+      if (unanswered.has(id)) evicted.push(p.pod);
+      else if (now !== 'gone') skipped.push(`${id} (terminating)`);
+      pending.delete(id);
+      return true;
+    };
     while (pending.size > 0 && !drainSignal.aborted && !forbidden) {
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
       for (const [id, p] of pending) {
         let evicting = false;
         try {
+          // A pod left for a later round is read again first: it may have gone, or begun
+          // terminating, meanwhile (one whose eviction got no answer is asked again instead).
+          if (round > 1 && !unanswered.has(id) && (await settled(id, p))) continue;
           const done = p.pod.status?.phase === 'Succeeded' || p.pod.status?.phase === 'Failed';
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
           // (kubectl drain evicts both): no replica guard for them.
@@ -562,6 +620,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             evicted.push(p.pod);
             pending.delete(id);
           } else if (isKubeStatus(err, 404)) pending.delete(id);
+          // Refused, perhaps because the pod is on its way out already (an API server that
+          // asks the budget even for a terminating pod answers 429): a read tells.
+          else if ((isKubeStatus(err, 429) || isKubeStatus(err, 409)) && (await settled(id, p))) continue;
           else if (isKubeStatus(err, 429)) p.why = evictionRefused(err);
           else if (evicting && isKubeStatus(err, 403)) {
             p.why = describeError(err);
