@@ -496,7 +496,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     record: recordNotified,
   });
   /**
-   * What follows a Slack click's answer that shows a settlement in the channel: delivered,
+   * What follows a Slack click's answer that shows a settlement (or a vote) in the channel: delivered,
    * it is recorded as the Slack receiver's delivery of the settlement (which its audit row
    * names it owed: notify/outbox.ts), so a restart does not tell it again; failed, the
    * Slack receiver is told it as a message of its own after all, with its notification_id.
@@ -614,6 +614,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       ? {
           slackRespond: (url, message, shown) => slackResponder.respond(url, message, shown ? showInSlack(shown) : undefined),
           slackResponseAccepted: slackResponder.accepts,
+          ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
         }
       : {}),
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),

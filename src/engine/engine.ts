@@ -948,7 +948,10 @@ export function createEngine(deps: EngineDeps) {
      * requested on their behalf) cannot approve it. A runbook with
      * `approvals_required: 2` needs two distinct approvers: the first approval is a
      * vote (APPROVAL_VOTE, `result` null), the second carries the plan out; a second
-     * vote by the same person is a conflict.
+     * vote by the same person is a conflict. `shownInSlack`: the click's answer replaces
+     * the request's Slack message with what this did (the settlement, or the request with
+     * the vote), so the Slack receiver is not sent that as a message of its own; `told` is
+     * the notification, to tell Slack after all should that answer fail.
      */
     async approve(
       approvalId: string,
@@ -1025,7 +1028,7 @@ export function createEngine(deps: EngineDeps) {
         if (votes.length < a.approvals_required) {
           tx.updateApproval(a.id, { votes });
           // Still pending (its buttons still ask), and told: who approved, and that another approver is needed.
-          const voted = announceVote(a, votes, now);
+          const voted = announceVote(a, votes, now, opts.shownInSlack);
           tx.appendAudit({
             at: now,
             event: 'APPROVAL_VOTE',
@@ -1552,13 +1555,27 @@ export function createEngine(deps: EngineDeps) {
    * vote's number (approvalVoteNotificationId); recorded in the APPROVAL_VOTE row like
    * a settlement, so a restart tells it again to a receiver that lacks it. The request
    * itself is not told again: it stays pending, and a Slack message of it keeps its buttons.
+   * `shownInSlack`: the vote is a Slack click whose answer replaces the request's message
+   * with the request as it stands now (who approved, the buttons still there), so the
+   * Slack receiver is owed it but not sent it as a message of its own, as for a
+   * settlement (announceDecided).
    */
-  function announceVote(a: ApprovalRow, votes: ReadonlyArray<{ by: string; comment: string | null }>, now: number): Told | undefined {
+  function announceVote(a: ApprovalRow, votes: ReadonlyArray<{ by: string; comment: string | null }>, now: number, shownInSlack = false): Told | undefined {
     const left = a.approvals_required - votes.length;
     const needed = left === 1 ? 'one more approver is needed' : `${left} more approvers are needed`;
     const reason = `approved by ${whoWithComments(votes)}, ${votes.length} of ${a.approvals_required} approvals${forAlerts(a)}: ${needed} before it runs; the request stays pending until then (it expires at ${new Date(a.expires_at).toISOString()})`;
     return announce(
-      { event: 'APPROVAL_VOTE', incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: 'pending', reason, notification_id: approvalVoteNotificationId(a.id, votes.length) },
+      {
+        event: 'APPROVAL_VOTE',
+        incident_id: a.incident_id,
+        runbook: a.runbook,
+        service: a.service,
+        approval_id: a.id,
+        outcome: 'pending',
+        reason,
+        notification_id: approvalVoteNotificationId(a.id, votes.length),
+        ...(shownInSlack ? { shown_in_slack: true } : {}),
+      },
       now,
     );
   }

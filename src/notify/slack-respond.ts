@@ -8,8 +8,10 @@ import { postJson } from './webhook.js';
  * the `response_url` of the click's payload instead, which Slack accepts for 30
  * minutes: an ephemeral line to the one who clicked, or the approval message
  * itself replaced with its outcome, so the channel sees who decided and the
- * buttons are gone. That replaced message is the channel's one message of the
- * decision: the Slack receiver is not sent it again (NotificationEvent.shown_in_slack);
+ * buttons are gone, or, after a vote short of the last, with the request as it
+ * stands (who approved, the buttons still there for the next approver). That
+ * replaced message is the channel's one message of the decision or the vote:
+ * the Slack receiver is not sent it again (NotificationEvent.shown_in_slack);
  * the response delivered is recorded as its delivery (`after.delivered`), and should
  * the response fail, it is told after all (`after.failed`).
  *
@@ -26,8 +28,8 @@ export interface SlackResponseMessage {
 }
 
 /**
- * The NOTIFIED detail recording a settlement shown in Slack by a click's answer (the
- * request's message replaced with it): its delivery to the Slack receiver.
+ * The NOTIFIED detail recording a settlement, or a vote, shown in Slack by a click's
+ * answer (the request's message replaced with it): its delivery to the Slack receiver.
  */
 export const SHOWN_BY_CLICK_ANSWER = "shown in Slack: the click's answer replaced the request's message with it";
 

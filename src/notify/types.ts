@@ -42,7 +42,9 @@ export interface NotificationEvent {
   repeated_services?: number;
   /**
    * Set on an approval request's settlement decided by a Slack button click whose answer
-   * replaces the request's own message with the outcome: Slack shows it there, so the
+   * replaces the request's own message with the outcome, and on a vote cast by such a
+   * click on a request that needs another approver (its message replaced with the request
+   * as it stands: who approved, the buttons still there): Slack shows it there, so the
    * Slack receiver is not told it again as a message of its own (Notifier.tells). Never
    * sent to a receiver.
    */

@@ -215,41 +215,110 @@ export interface SlackNotifierOptions extends ReceiverOptions {
   approvers?: readonly string[];
 }
 
+/** How rectify's Slack messages look: the links, and the buttons and whom they mention. */
+interface SlackLook {
+  publicUrl: string | undefined;
+  buttons?: boolean | undefined;
+  approvers?: readonly string[] | undefined;
+}
+
+/**
+ * One notification as a Slack message (Block Kit): a header, the values as fields, the
+ * reason, a link, the plan and the buttons of a request that asks. `status`: a line
+ * above the reason (a request's votes so far); `asks`: whether it carries the
+ * request's buttons and mentions the people who may click them.
+ */
+function slackBlocks(e: NotificationEvent, look: SlackLook, extra: { title?: string; status?: string; asks?: boolean } = {}): { title: string; blocks: unknown[] } {
+  const asks = extra.asks ?? e.event === 'APPROVAL_REQUIRED';
+  const links = linksFor(e, look.publicUrl);
+  const link = links.approval ?? links.execution ?? links.incident;
+  const title = readable(extra.title ?? `${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim());
+  // Values (an alert's service, a posted incident id) in code spans; our own labels in
+  // bold; verbatim, so Slack adds no link or mention of its own to any of it.
+  const value = (v: string | null | undefined) => slackCode((v ?? '—').slice(0, 500));
+  const fields = [
+    `*Incident*\n${value(e.incident_id)}`,
+    `*Service*\n${value(e.service)}`,
+    `*Runbook*\n${value(e.runbook)}`,
+    `*Outcome*\n${value(e.outcome)}`,
+    ...(e.owner ? [`*Approver*\n${value(e.owner)}`] : []),
+    // Slack user ids (checked at load) as mentions: Slack notifies each of them.
+    ...(look.buttons && look.approvers?.length && asks ? [`*Who may approve here*\n${look.approvers.map((id) => `<@${id}>`).join(' ')}`] : []),
+  ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000), verbatim: true }));
+  const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'section', fields }];
+  // Rectify's prose naming alert values and people (an approver's comment): plain text, where nothing is formatted.
+  if (extra.status !== undefined) blocks.push({ type: 'section', text: { type: 'plain_text', text: readable(extra.status).slice(0, 2900) || '—' } });
+  blocks.push({ type: 'section', text: { type: 'plain_text', text: readable(e.reason).slice(0, 2900) || '—' } });
+  if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
+  // What the Approve button would run, right above it.
+  if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });
+  if (look.buttons && asks && e.approval_id) blocks.push(approvalButtons(e.approval_id));
+  return { title, blocks };
+}
+
 /** Slack incoming webhook: Block Kit with the incident, the runbook, the outcome and a link. */
 export function createSlackNotifier(url: string, publicUrl: string | undefined, opts: SlackNotifierOptions): Notifier {
   return {
     // The path of a Slack webhook URL is its credential: only the host is named, and a keyed hash of the whole.
     name: receiverName('slack', url, opts.receiverKey),
-    // A settlement a click decided is shown by the click's answer, which replaced the
+    // A settlement or a vote a click made is shown by the click's answer, which replaced the
     // request's message with it (api/routes/slack.ts): a message of its own would say it twice.
     tells: (e) => e.shown_in_slack !== true,
     send(e, signal) {
-      const links = linksFor(e, publicUrl);
-      const link = links.approval ?? links.execution ?? links.incident;
-      const title = readable(`${ICON[e.event] ?? ':information_source:'} rectify: ${e.event} ${e.runbook ?? ''}`.trim());
-      // Values (an alert's service, a posted incident id) in code spans; our own labels in
-      // bold; verbatim, so Slack adds no link or mention of its own to any of it.
-      const value = (v: string | null | undefined) => slackCode((v ?? '—').slice(0, 500));
-      const fields = [
-        `*Incident*\n${value(e.incident_id)}`,
-        `*Service*\n${value(e.service)}`,
-        `*Runbook*\n${value(e.runbook)}`,
-        `*Outcome*\n${value(e.outcome)}`,
-        ...(e.owner ? [`*Approver*\n${value(e.owner)}`] : []),
-        // Slack user ids (checked at load) as mentions: Slack notifies each of them.
-        ...(opts.buttons && opts.approvers?.length && e.event === 'APPROVAL_REQUIRED' ? [`*Who may approve here*\n${opts.approvers.map((id) => `<@${id}>`).join(' ')}`] : []),
-      ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000), verbatim: true }));
-      const blocks: unknown[] = [
-        { type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } },
-        { type: 'section', fields },
-        // The reason names alert values inside rectify's prose: plain text, where nothing is formatted.
-        { type: 'section', text: { type: 'plain_text', text: readable(e.reason).slice(0, 2900) || '—' } },
-      ];
-      if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
-      // What the Approve button would run, right above it.
-      if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });
-      if (opts.buttons && e.event === 'APPROVAL_REQUIRED' && e.approval_id) blocks.push(approvalButtons(e.approval_id));
+      const { title, blocks } = slackBlocks(e, { publicUrl, buttons: opts.buttons, approvers: opts.approvers });
       return postJson(url, { text: escapeSlackText(`${title}: ${readable(e.reason)}`).slice(0, 3000), blocks }, signal);
     },
   };
+}
+
+/** An approval request still pending after a vote, as its Slack message shows it. */
+export interface SlackPendingRequest {
+  approval_id: string;
+  incident_id: string;
+  runbook: string;
+  service: string;
+  /** Why it was asked for (the request's own reason). */
+  reason: string;
+  owner?: string;
+  plan: NotificationPlan;
+  /** The votes so far, oldest first, each by its approver as people know them. */
+  votes: ReadonlyArray<{ who: string; comment: string | null }>;
+  approvals_required: number;
+  expires_at: number;
+}
+
+/**
+ * The message a Slack click that cast a vote short of the last replaces the request's
+ * with (through its response_url): the request as it stands now. Who approved, with
+ * their comments; how many more approvers it needs, and that none of them may be one who
+ * approved already; the deadline; and the Approve and Reject buttons, still there for
+ * the next approver. `text` is the fallback (notifications, screen readers), unescaped:
+ * the caller escapes it as it does every response's.
+ */
+export function slackVoteMessage(r: SlackPendingRequest, look: { publicUrl: string | undefined; approvers?: readonly string[] | undefined }): { replace_original: true; text: string; blocks: unknown[] } {
+  const count = `${r.votes.length} of ${r.approvals_required} approvals`;
+  const names = r.votes.map((v) => (v.comment ? `${v.who} ("${v.comment}")` : v.who));
+  const approvedBy = names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`;
+  const left = r.approvals_required - r.votes.length;
+  const already = r.votes.map((v) => v.who);
+  const others = already.length <= 1 ? (already[0] ?? '') : `${already.slice(0, -1).join(', ')} or ${already[already.length - 1]!}`;
+  const needed = left === 1 ? 'One more approver is needed' : `${left} more approvers are needed`;
+  const status =
+    `Approved by ${approvedBy}: ${count}. ${needed} before it runs, someone other than ${others}: the same person cannot approve it twice. ` +
+    `Approve or reject it by ${new Date(r.expires_at).toISOString()}, when the request expires.`;
+  const request: NotificationEvent = {
+    event: 'APPROVAL_REQUIRED',
+    incident_id: r.incident_id,
+    runbook: r.runbook,
+    service: r.service,
+    execution_id: null,
+    approval_id: r.approval_id,
+    outcome: 'pending',
+    reason: r.reason,
+    at: 0,
+    ...(r.owner ? { owner: r.owner } : {}),
+    plan: r.plan,
+  };
+  const { title, blocks } = slackBlocks(request, { publicUrl: look.publicUrl, buttons: true, approvers: look.approvers }, { title: `${ICON.APPROVAL_VOTE} rectify: APPROVAL_REQUIRED ${r.runbook}: ${count}`, status, asks: true });
+  return { replace_original: true, text: `${title}: ${readable(status)}`.slice(0, 3000), blocks };
 }

@@ -439,6 +439,143 @@ describe('an approval request leaving the pending state is told: approved, rejec
     }
   });
 
+  /** The Slack message that asked for one approval request (posted by the Slack webhook, with its buttons). */
+  function requestIn(approvalId: string): Record<string, any> {
+    const got = target
+      .requests('/slack', 'POST')
+      .map(json)
+      .filter((m) => String(m.blocks[0].text.text).includes('rectify: APPROVAL_REQUIRED ') && JSON.stringify(m).includes(approvalId));
+    assert.equal(got.length, 1);
+    return got[0]!;
+  }
+
+  it('a first vote of two from a Slack click replaces the request’s message with the request as it stands: who approved, one more needed, the deadline, the buttons still there; the vote is told to the webhook, not posted to Slack again; the second click settles it', async () => {
+    reset();
+    const svc = await start(target);
+    try {
+      const [webhook, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'W1', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      const request = requestIn(id);
+      const sinceSlack = target.requests('/slack', 'POST').length;
+
+      const first = await click(svc, id, 'approve', { id: 'U0ALICE', username: 'alice' });
+      assert.deepEqual([first.ok, first.text], [true, 'slack:U0ALICE (alice) approved (1 of 2); another person must approve too.']);
+      await svc.service.drainNotifications();
+
+      // The channel: the request's own message, replaced once, as it stands now.
+      const replaced = target.requests(RESPOND, 'POST').map(json);
+      assert.equal(replaced.length, 1, 'one answer through the response_url');
+      const m = replaced[0]!;
+      const expiresAt = (await svc.get(`/api/v1/approvals/${id}`)).body.expires_at as string;
+      const status = `Approved by slack:U0ALICE (alice): 1 of 2 approvals. One more approver is needed before it runs, someone other than slack:U0ALICE (alice): the same person cannot approve it twice. Approve or reject it by ${expiresAt}, when the request expires.`;
+      assert.equal(m.replace_original, true);
+      assert.equal('response_type' in m, false, 'not an ephemeral line: the message everyone sees');
+      assert.equal(m.text, `:ballot_box_with_ballot: rectify: APPROVAL_REQUIRED twice: 1 of 2 approvals: ${status}`);
+      assert.equal(m.blocks[0].text.text, ':ballot_box_with_ballot: rectify: APPROVAL_REQUIRED twice: 1 of 2 approvals');
+      assert.deepEqual(m.blocks[2], { type: 'section', text: { type: 'plain_text', text: status } });
+      // Everything else is the request as it was asked: its values, reason, link, plan and
+      // both buttons, tied to this request (the outcome says it is still pending).
+      const rest = [m.blocks[1], ...m.blocks.slice(3)];
+      const asked = structuredClone(request.blocks.slice(1)) as any[];
+      asked[0].fields[3].text = '*Outcome*\n`pending`';
+      assert.deepEqual(rest, asked);
+      const buttons = m.blocks.find((b: any) => b.type === 'actions');
+      assert.deepEqual(
+        buttons.elements.map((b: any) => [b.action_id, b.value]),
+        [
+          ['rectify_approve', `${id}:approve`],
+          ['rectify_reject', `${id}:reject`],
+        ],
+      );
+      assert.equal(JSON.stringify(m).includes(`https://rectify.example.com/api/v1/approvals/${id}`), true);
+
+      // Slack is not posted the vote as a message of its own; the webhook is told it, once.
+      assert.deepEqual(target.requests('/slack', 'POST').slice(sinceSlack), []);
+      const voted = one(target, 'APPROVAL_VOTE', id);
+      assert.equal('shown_in_slack' in voted, false);
+      assert.equal(voted.reason, `approved by slack:U0ALICE, 1 of 2 approvals: one more approver is needed before it runs; the request stays pending until then (it expires at ${expiresAt})`);
+      // Its row names Slack among those owed it, and the replaced message is its delivery to Slack.
+      const [row] = await rowsFor(svc, 'APPROVAL_VOTE', id);
+      assert.deepEqual(row.details.told.to, [webhook, slack]);
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === voted.notification_id);
+      assert.deepEqual(
+        notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
+        [
+          [slack, SHOWN_BY_CLICK_ANSWER],
+          [webhook, 'delivered'],
+        ].sort(),
+      );
+
+      // The second approver's click settles it: the message replaced with the outcome, no buttons.
+      const second = await click(svc, id, 'approve', { id: 'U0BOB', username: 'bob' });
+      assert.equal(second.ok, true, second.text);
+      await until('the run’s outcome told', async () => target.requests('/hook', 'POST').map(json).find((n) => n.event === 'SUCCESS' && n.incident_id === 'W1'));
+      await svc.service.drainNotifications();
+      const settled = target.requests(RESPOND, 'POST').map(json);
+      assert.equal(settled.length, 2);
+      const decided = settled[1]!;
+      assert.equal(decided.replace_original, true);
+      assert.match(decided.text, /^Approved by slack:U0ALICE, slack:U0BOB: executed \(execution exe_/);
+      assert.equal(decided.blocks.some((b: any) => b.type === 'actions'), false);
+      one(target, 'APPROVED', id);
+      assert.deepEqual(
+        target
+          .requests('/hook', 'POST')
+          .map(json)
+          .filter((n) => n.approval_id === id)
+          .map((n) => n.event),
+        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED'],
+      );
+      // Of all this, Slack was posted the run's outcome only.
+      assert.deepEqual(
+        target
+          .requests('/slack', 'POST')
+          .slice(sinceSlack)
+          .map((r) => String(json(r).blocks[0].text.text)),
+        [':white_check_mark: rectify: SUCCESS twice'],
+      );
+      assert.equal(target.calls('/act/db', 'POST'), 1);
+
+      // A restart tells Slack neither the vote nor the approval.
+      const restarted = await svc.restart();
+      try {
+        await restarted.service.drainNotifications();
+        assert.equal(target.requests('/slack', 'POST').length, sinceSlack + 1);
+        assert.equal(target.requests('/hook', 'POST').map(json).filter((n) => n.approval_id === id).length, 3);
+      } finally {
+        await restarted.stop({ remove: true });
+      }
+    } catch (err) {
+      await svc.stop({ remove: true });
+      throw err;
+    }
+  });
+
+  it('a vote from a Slack click whose answer through response_url fails: Slack is told the vote as a message of its own, once; the request’s message keeps its buttons', async () => {
+    reset();
+    target.route('POST', '/gone', { status: 404 });
+    const svc = await start(target);
+    try {
+      const [, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'W2', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      const yes = await click(svc, id, 'approve', { id: 'U0ALICE', username: 'alice' }, '/gone');
+      assert.equal(yes.ok, true, yes.text);
+      await svc.service.drainNotifications();
+      await svc.service.drainNotifications();
+      assert.equal(target.calls('/gone', 'POST'), 2, 'both attempts refused');
+      const n = one(target, 'APPROVAL_VOTE', id);
+      const m = slackOf(target, 'APPROVAL_VOTE', id);
+      assert.equal(m.blocks[2].text.text, n.reason);
+      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+      assert.deepEqual(notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(), [...svc.service.receivers].map((r) => [r, 'delivered']).sort());
+      assert.ok(notified.some((e: any) => e.details.notifier === slack));
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('CANCELLED because its runbook changed or is no longer loaded: found when someone approves it, told, nothing ran', async () => {
     reset();
     const svc = await start(target);

@@ -2,12 +2,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
-import { escapeSlackText, readable } from '../../notify/webhook.js';
+import { escapeSlackText, readable, slackVoteMessage } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
 import { toJsonSchema, zodDetails } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
+import type { ApprovalRow } from '../../store/ports.js';
 
 /**
  * Approve and reject buttons in Slack. Slack posts `payload=<JSON>` form-encoded
@@ -31,10 +32,13 @@ import type { ApiDeps } from '../deps.js';
  * acknowledgment only), so what the person is told also goes to the payload's
  * response_url: a click that decided the approval replaces the approval message
  * with its outcome (the buttons are gone for everyone), anything else is an
- * ephemeral line to the one who clicked. The replaced message is the channel's one
- * message of the decision: the Slack receiver is not sent it as a message of its own
- * (shownInSlack), unless the replacement fails; its audit row names Slack among those
- * owed it, so one a crash cut off is told at the next start.
+ * ephemeral line to the one who clicked. A click that cast a vote short of the last (a
+ * runbook needing two approvers) replaces the message with the request as it stands: who
+ * approved, that another person must approve, by when, and the buttons still there for
+ * them. The replaced message is the channel's one message of the decision or the vote:
+ * the Slack receiver is not sent it as a message of its own (shownInSlack), unless the
+ * replacement fails; its audit row names Slack among those owed it, so one a crash cut
+ * off is told at the next start.
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
@@ -93,7 +97,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two is an ephemeral line to the person who clicked, and is told to every receiver (APPROVAL_VOTE); anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -131,12 +135,13 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
-        // `shown`: the settlement this answer shows in the channel, if it does (see shownInSlack).
+        // `shown`: the settlement or vote this answer shows in the channel, if it does (see shownInSlack).
         const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, shown?: NotificationEvent): void => {
           if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, shown);
         };
-        // A click that decides the request replaces its message with the outcome: the channel's
-        // one message of it, so the Slack receiver is not sent it as a message of its own
+        // A click that decides the request replaces its message with the outcome, and one that
+        // casts a vote short of the last with the request as it stands: the channel's one
+        // message of it, so the Slack receiver is not sent it as a message of its own
         // (shownInSlack), but is owed it all the same: the answer delivered is recorded as its
         // delivery; should the answer fail, or rectify stop first, Slack is told it after all.
         const shownInSlack = responseUrl !== undefined && deps.slackRespond !== undefined && (deps.slackResponseAccepted?.(responseUrl) ?? false);
@@ -144,6 +149,26 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const refuse = (code: string, text: string) => {
           tell({ response_type: 'ephemeral', replace_original: false, text });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code, text });
+        };
+        /** The request still pending after this click's vote, as its replaced message shows it: its voters as people know them. */
+        const pendingMessage = (a: ApprovalRow, identity: string, who: string) => {
+          const view = approvalView(a);
+          const owner = deps.catalog.byId(a.runbook)?.owner;
+          return slackVoteMessage(
+            {
+              approval_id: a.id,
+              incident_id: a.incident_id,
+              runbook: a.runbook,
+              service: a.service,
+              reason: a.reason,
+              ...(owner ? { owner } : {}),
+              plan: { actions: view.actions, rollback: view.rollback },
+              votes: a.votes.map((v) => ({ who: v.identity === identity ? who : v.by, comment: v.comment })),
+              approvals_required: a.approvals_required,
+              expires_at: a.expires_at,
+            },
+            { publicUrl: deps.publicUrl, approvers: deps.slackApprovers ? [...deps.slackApprovers.keys()] : undefined },
+          );
         };
         const action = actions[0]!;
         const sep = action.value.lastIndexOf(':');
@@ -179,7 +204,8 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
-          tell(result ? decidedMessage(said, approval) : { response_type: 'ephemeral', replace_original: false, text: said }, result ? shows(told) : undefined);
+          // Still pending: its message shows the vote, and keeps its buttons for the next approver.
+          tell(result ? decidedMessage(said, approval) : pendingMessage(approval, identity, who), shows(told));
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
