@@ -121,13 +121,16 @@ export interface Unsettled {
   event: NotificationEvent & { notification_id: string };
   /** Its rounds already spent on this receiver (records ending "(tried again later)"). */
   rounds: number;
+  /** When the last of those was recorded (epoch ms; null: none): its next round is reckoned from it. */
+  lastRoundAt: number | null;
 }
 
 /**
  * Of `rows` (oldest first, as `toldAfter` gives them), the notifications told to the
  * receiver `r` that it has no record settling (see deliverySettled), as first told, with
  * the same notification_id: what a full queue held back is told from them when the
- * receiver's queue has room again (notify/queue.ts).
+ * receiver's queue has room again and, for one that spent rounds, its next round is due
+ * (notify/queue.ts).
  */
 export function unsettledFor(rows: readonly ToldRow[], r: string): Unsettled[] {
   const out: Unsettled[] = [];
@@ -136,8 +139,10 @@ export function unsettledFor(rows: readonly ToldRow[], r: string): Unsettled[] {
     if (!told || !names(new Set(told.told.to), r)) continue;
     const mine = row.deliveries.filter((d) => names(new Set([d.notifier]), r));
     if (mine.some(deliverySettled)) continue;
+    const rounds = mine.filter((d) => d.detail.endsWith(TRIED_AGAIN_LATER));
     out.push({
-      rounds: mine.filter((d) => d.detail.endsWith(TRIED_AGAIN_LATER)).length,
+      rounds: rounds.length,
+      lastRoundAt: rounds.reduce<number | null>((last, d) => (last === null || d.at > last ? d.at : last), null),
       event: toldEvent(row, told, told.told.reason),
     });
   }

@@ -76,6 +76,8 @@ export interface DeliveryRecord {
   /** The receiver (the notifier's name). */
   notifier: string;
   detail: string;
+  /** When the row was written (epoch ms). */
+  at: number;
 }
 
 /**

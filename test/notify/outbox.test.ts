@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createOutbox, createSlackNotifier, createWebhookNotifier, deliverySettled, hostOnlyName, receiverName, toldDetails, type NotificationEvent } from '../../src/notify/index.js';
-import { NOT_SENT_AGAIN, planResends, RESEND_MAX, RESENT_NOTE } from '../../src/engine/resend.js';
+import { NOT_SENT_AGAIN, planResends, RESEND_MAX, RESENT_NOTE, unsettledFor } from '../../src/engine/resend.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import type { DeliveryRecord, ToldRow } from '../../src/store/ports.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -46,8 +46,8 @@ function row(seq: number, deliveries: DeliveryRecord[], over: { to?: string[]; e
     deliveries: deliveries.map((d) => ({ ...d })),
   };
 }
-const delivered = (notifier: string): DeliveryRecord => ({ ok: true, notifier, detail: 'delivered' });
-const failed = (notifier: string, detail: string): DeliveryRecord => ({ ok: false, notifier, detail });
+const delivered = (notifier: string): DeliveryRecord => ({ ok: true, notifier, detail: 'delivered', at: 0 });
+const failed = (notifier: string, detail: string): DeliveryRecord => ({ ok: false, notifier, detail, at: 0 });
 /** Newest first, as toldSince gives them. */
 const newestFirst = (rows: ToldRow[]) => [...rows].sort((x, y) => y.seq - x.seq);
 
@@ -109,6 +109,26 @@ describe('the audit log as the outbox', () => {
     const plan = planResends(newestFirst([added, recovered, old]), [A, B], new Set(['exe-running']));
     assert.deepEqual(plan.resend.map((r) => [r.event.execution_id, r.to]), [['exe1', [A]]]);
     assert.deepEqual(planResends([row(4, [])], ['webhook http://elsewhere.test'], new Set()).resend, []);
+  });
+
+  it('read back for one receiver: the rounds it spent on each and when the last was recorded, from which its next round is reckoned', () => {
+    const rows = [
+      row(1, [
+        { ...failed(A, 'answered 503 (tried again later)'), at: 5_000 },
+        { ...failed(A, 'not tried: the delivery before it to this receiver failed (answered 503) (tried again later)'), at: 9_000 },
+        { ...failed(B, 'answered 503 (tried again later)'), at: 12_000 },
+        { ...failed(A, 'held back: queue full (told from its audit row when there is room)'), at: 13_000 },
+      ]),
+      row(2, []),
+      row(3, [delivered(A)]),
+    ];
+    assert.deepEqual(
+      unsettledFor(rows, A).map((u) => [u.event.notification_id, u.rounds, u.lastRoundAt]),
+      [
+        [toldDetails(rows[0]!.details)!.notification_id, 2, 9_000],
+        [toldDetails(rows[1]!.details)!.notification_id, 0, null],
+      ],
+    );
   });
 
   it(`at most ${RESEND_MAX}, the newest, oldest first; the rest counted per receiver`, () => {

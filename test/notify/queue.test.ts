@@ -257,7 +257,7 @@ describe('notification queue', () => {
         const told = page.map((r): ToldRow => ({
           seq: r.seq, at: r.event.at, event: r.event.event, incident_id: r.event.incident_id, runbook: r.event.runbook, execution_id: null,
           details: { notification_id: r.event.notification_id, told: { to: [name], outcome: r.event.outcome, reason: r.event.reason, service: r.event.service, approval_id: null } },
-          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail })),
+          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail, at: 0 })),
         }));
         return unsettledPage(told, name, after, limit);
       },

@@ -146,7 +146,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
          WHERE ${toldPredicate} AND at >= ? AND (at > ? OR seq > ?) ORDER BY at, seq LIMIT ?`,
       ),
       deliveries: db.prepare(
-        `SELECT event, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
+        `SELECT event, at, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
          FROM audit INDEXED BY audit_notification
          WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
       ),
@@ -163,7 +163,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       const deliveries =
         typeof id === 'string'
           ? (q.deliveries.all(id) as Raw[]).map(
-              (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? '') }),
+              (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? ''), at: d.at as number }),
             )
           : [];
       out.push({
