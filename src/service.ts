@@ -492,6 +492,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       const page = store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit));
       return showing.size === 0 ? page : { ...page, events: page.events.filter((u) => !showing.has(u.event.notification_id)) };
     },
+    // The clock the rows are written at: one read back comes on its round's schedule.
+    now: () => clock.now(),
     ...overrides.notifyQueue,
     record: recordNotified,
   });

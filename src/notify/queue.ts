@@ -37,6 +37,17 @@ export function deliverySettled(r: { ok: boolean; detail: string }): boolean {
  */
 export const TRIED_AGAIN_LATER = ' (tried again later)';
 
+/**
+ * What the NOTIFY_FAILED detail of a notification passed over begins with: it was
+ * waiting while a delivery to the same receiver failed on a passing failure, so it spends
+ * a round without being tried (see NotifyQueueOptions.approvalRetryMs), or is given up
+ * when it has no later rounds. The failure that receiver last gave follows in brackets.
+ */
+export const NOT_TRIED = 'not tried: the delivery before it to this receiver failed';
+
+/** The longest wait before a later round (5 minutes). */
+const MAX_ROUND_WAIT_MS = 300_000;
+
 /** The notifications one receiver's full queue dropped within one burst, recorded together. */
 export interface DropBurst {
   /** How many were dropped. */
@@ -74,8 +85,11 @@ export interface Cursor {
 
 /** Notifications of events told one by one read back from their audit rows for one receiver. */
 export interface UnsettledPage {
-  /** Oldest first: those the receiver has no record settling, each with the rounds it already spent on it. */
-  events: Array<{ event: NotificationEvent & { notification_id: string }; rounds: number }>;
+  /**
+   * Oldest first: those the receiver has no record settling, each with the rounds it
+   * already spent on it and when the last of them was recorded (epoch ms; null: none).
+   */
+  events: Array<{ event: NotificationEvent & { notification_id: string }; rounds: number; lastRoundAt: number | null }>;
   /** The last row examined. */
   next: Cursor;
   /** Whether the rows ran out (every row after `after` was examined). */
@@ -136,8 +150,12 @@ export interface NotifyQueueOptions {
    * burst, HELD_BACK), nothing of it kept in memory, and told from its audit row when the
    * queue has room again (half of maxQueued free); so is one past the bound of later
    * rounds. Without it, such a notification is dropped and given up as the others.
+   * One read back that spent rounds already comes back on its round's schedule (its last
+   * round's record's time, plus the wait after that round), not as soon as there is room.
    */
   unsettled?(receiver: string, after: Cursor, limit: number): UnsettledPage;
+  /** The time the audit rows are written at (epoch ms): a read-back round's schedule is reckoned with it. */
+  now?(): number;
 }
 
 /** Deliveries whose row waits for its commit, per receiver, before the next delivery waits for one. */
@@ -177,6 +195,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   const maxRetryAfterMs = opts.maxRetryAfterMs ?? 60_000;
   const approvalRetryMs = opts.approvalRetryMs ?? 30_000;
   const approvalRounds = opts.approvalRounds ?? 12;
+  const now = opts.now ?? Date.now;
+  /** The wait after a notification's `round`th round before its next one. */
+  const roundWait = (round: number): number => Math.min(approvalRetryMs * 2 ** (round - 1), MAX_ROUND_WAIT_MS);
   /**
    * Notifications waiting for their next round (approval requests, and events told one by
    * one), per receiver and notification id: how many rounds spent, and the timer. For a
@@ -229,13 +250,39 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
      * Set while notifications of events told one by one were held back: they are read back
      * from their audit rows after `after` when the queue has room again.
      */
-    backlog?: { after: Cursor; retry?: NodeJS.Timeout };
+    backlog?: Backlog;
+    /**
+     * Set while the receiver has not answered since a delivery spent its attempts on a
+     * passing failure (the failure's detail): each delivery is then one attempt, a probe,
+     * and whatever waited behind a probe that failed is passed over (see passOver).
+     */
+    failing?: string;
     /** Rounds already spent on notifications read back from the audit log, by notification id (while queued). */
     priorRounds: Map<string, number>;
     /** Deliveries whose NOTIFIED row is not committed yet: not settled, and not read back from the audit log. */
     recording: Map<string, Promise<void>>;
+    /**
+     * Passed over, the record of it not written yet (see passOver), by notification id: not
+     * read back from the audit log meanwhile. `settled`: an approval request whose
+     * settlement was told meanwhile (it gets no later round).
+     */
+    passing: Map<string, { approvalId: string | null; settled: boolean }>;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map() }));
+  interface Backlog {
+    /** Where the next read back begins: after this row. */
+    after: Cursor;
+    /** Where the read back under way goes on from (undefined: none under way). */
+    scan?: Cursor;
+    /** Held back while a read back was under way, maybe behind it: the next begins here at the latest. */
+    again?: Cursor;
+    /** The first row of the read back under way whose round is not due yet, and when the first of those is. */
+    notDue?: { after: Cursor; at: number };
+    /** Waiting for that time. */
+    wake?: NodeJS.Timeout;
+    /** A read back that failed, tried again. */
+    retry?: NodeJS.Timeout;
+  }
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map(), passing: new Map() }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -279,11 +326,22 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    */
   function holdBack(lane: Lane, event: NotificationEvent): void {
     if (event.notification_id !== undefined) lane.priorRounds.delete(event.notification_id);
-    const from: Cursor = { at: event.at - 1, seq: Number.MAX_SAFE_INTEGER };
+    const from = before(event);
     const b = lane.backlog;
     if (!b) lane.backlog = { after: from };
-    else if (from.at < b.after.at) b.after = from;
+    else if (b.scan) b.again = earlier(b.again, from);
+    else {
+      b.after = earlier(b.after, from)!;
+      // Waiting for a round that is due later: this one may be due sooner (the read back tells).
+      clearTimeout(b.wake);
+      b.wake = undefined;
+    }
+    if (!stop.signal.aborted) run(lane);
   }
+
+  /** Where a read back from the audit log begins so that it reads the event's row (and a few of the same millisecond before it). */
+  const before = (event: NotificationEvent): Cursor => ({ at: event.at - 1, seq: Number.MAX_SAFE_INTEGER });
+  const earlier = (a: Cursor | undefined, b: Cursor): Cursor => (a && (a.at < b.at || (a.at === b.at && a.seq <= b.seq)) ? a : b);
 
   /** The notification ids the lane holds in memory: queued, being delivered, waiting for a later round. */
   function inMemory(lane: Lane): Set<string> {
@@ -291,6 +349,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     for (const e of lane.queue) if (e.notification_id !== undefined) ids.add(e.notification_id);
     if (lane.current?.notification_id !== undefined) ids.add(lane.current.notification_id);
     for (const id of lane.recording.keys()) ids.add(id);
+    for (const id of lane.passing.keys()) ids.add(id);
     for (const r of laterRounds.values()) if (r.lane === lane) ids.add(r.id);
     return ids;
   }
@@ -303,33 +362,67 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   function refill(lane: Lane): void {
     const b = lane.backlog!;
     const known = inMemory(lane);
+    const at = now();
     let examined = 0;
     while (lane.queue.length < maxQueued && examined < BACKLOG_PAGE) {
       const limit = Math.min(BACKLOG_PAGE, maxQueued - lane.queue.length);
       let page: UnsettledPage;
       try {
-        page = opts.unsettled!(lane.notifier.name, b.after, limit);
+        page = opts.unsettled!(lane.notifier.name, b.scan ?? b.after, limit);
       } catch (err) {
         opts.log.warn({ err, notifier: lane.notifier.name }, 'could not read held-back notifications from the audit log; trying again shortly');
         b.retry ??= setTimeout(() => {
           b.retry = undefined;
-          if (!stop.signal.aborted && lane.backlog === b) lane.running ??= loop(lane);
+          if (!stop.signal.aborted && lane.backlog === b) run(lane);
         }, BACKLOG_RETRY_MS);
         b.retry.unref();
         return;
       }
       examined += limit;
-      b.after = page.next;
-      for (const { event, rounds } of page.events) {
+      b.scan = page.next;
+      for (const { event, rounds, lastRoundAt } of page.events) {
         if (known.has(event.notification_id)) continue;
+        // One that spent a round comes back on that round's schedule, as one kept in memory
+        // does (a row written after now: the clock was set back, and it is due).
+        const due = rounds > 0 && lastRoundAt !== null && lastRoundAt <= at ? lastRoundAt + roundWait(rounds) : at;
+        if (due > at) {
+          b.notDue ??= { after: before(event), at: due };
+          b.notDue.at = Math.min(b.notDue.at, due);
+          continue;
+        }
         if (rounds > 0) lane.priorRounds.set(event.notification_id, rounds);
         lane.queue.push(event);
       }
       if (page.done) {
-        lane.backlog = undefined;
+        endReadBack(lane, b);
         return;
       }
     }
+  }
+
+  /**
+   * The rows ran out. Ends the backlog, unless rows read were not due yet (the next read
+   * back begins at the first of them, when the first is due) or more were held back
+   * meanwhile (it begins at the first of those, when there is room).
+   */
+  function endReadBack(lane: Lane, b: Backlog): void {
+    b.scan = undefined;
+    const { notDue, again } = b;
+    b.notDue = b.again = undefined;
+    if (!notDue && !again) {
+      lane.backlog = undefined;
+      return;
+    }
+    b.after = again ? earlier(notDue?.after, again) : notDue!.after;
+    if (again) return;
+    b.wake = setTimeout(
+      () => {
+        b.wake = undefined;
+        if (!stop.signal.aborted && lane.backlog === b) run(lane);
+      },
+      Math.min(notDue!.at - now(), MAX_ROUND_WAIT_MS),
+    );
+    b.wake.unref();
   }
 
   /** Writes one drop record, and has drain and close wait for it. */
@@ -457,17 +550,24 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     if (lane.recording.size >= RECORDING_AHEAD) await p;
   }
 
-  /** Delivers with retries and records the outcome; resolves true when it was given up on a passing failure (worth another round). */
+  /**
+   * Delivers with retries and records the outcome; resolves true when it was given up on a
+   * passing failure (worth another round). To a receiver that has not answered since its
+   * last failure (lane.failing), one attempt: a probe, so that a receiver that hangs costs
+   * one timeout per round of the queue, not its attempts and backoffs per notification.
+   */
   async function deliver(lane: Lane, event: NotificationEvent, lastRound = true): Promise<boolean> {
     const n = lane.notifier;
+    const tries = lane.failing === undefined ? attempts : 1;
     let detail = '';
     let tried = 0;
     let permanent = false;
-    for (let i = 1; i <= attempts; i++) {
+    for (let i = 1; i <= tries; i++) {
       tried = i;
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
         await n.send(event, signal);
+        lane.failing = undefined;
         await recordDelivered(lane, { ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
         return false;
       } catch (err) {
@@ -480,9 +580,13 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         // A receiver that says when to come back (429 or 503 with Retry-After) is given that
         // long, capped: retrying sooner would only spend the attempts while it still refuses.
         const asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
-        if (i < attempts) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
+        if (i < tries) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
       }
     }
+    // A refusal is an answer: the receiver is there. A passing failure after every attempt:
+    // it is not, for now, and what waits behind this one is passed over (see loop).
+    if (permanent) lane.failing = undefined;
+    else if (!stop.signal.aborted) lane.failing = detail;
     const again = !permanent && !stop.signal.aborted && !lastRound;
     if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');
@@ -497,45 +601,121 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    * lane and notification.
    */
   function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
+    const r = roundOf(lane, event);
+    if (!r) return deliver(lane, event).then(() => undefined);
+    return deliver(lane, event, r.last).then((again) => afterRound(lane, event, r, again));
+  }
+
+  /** A notification's round about to be spent: undefined for one that has no later rounds. */
+  interface Round {
+    key: string;
+    id: string;
+    asks: boolean;
+    /** Whether it is counted among the outcomes waiting for a later round (laterOutcomes) already. */
+    held: boolean;
+    round: number;
+    /** Whether it may wait for its next round in memory. */
+    room: boolean;
+    /** Whether this round is its last. */
+    last: boolean;
+  }
+  function roundOf(lane: Lane, event: NotificationEvent): Round | undefined {
     const asks = asksAPerson(event);
-    if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return deliver(lane, event).then(() => undefined);
+    if ((!asks && !recordsItsNotification(event)) || event.notification_id === undefined) return undefined;
     const id = event.notification_id;
     const key = roundKey(lane, id);
-    const held = laterRounds.get(key);
-    const round = (held?.round ?? lane.priorRounds.get(id) ?? 0) + 1;
+    const held = laterRounds.has(key);
+    const round = (laterRounds.get(key)?.round ?? lane.priorRounds.get(id) ?? 0) + 1;
     lane.priorRounds.delete(id);
     // Bounded: past maxQueued outcomes waiting for a later round on this lane, this one is
     // held back (read back from its audit row when there is room), or without the audit
     // log to read it from, its round is its last.
-    const room = asks || held !== undefined || lane.laterOutcomes < maxQueued;
-    return deliver(lane, event, round > approvalRounds || (!room && !opts.unsettled)).then((again) => {
-      if (!again) {
-        if (held && !asks) lane.laterOutcomes--;
-        laterRounds.delete(key);
-        return;
+    const room = asks || held || lane.laterOutcomes < maxQueued;
+    return { key, id, asks, held, round, room, last: round > approvalRounds || (!room && !opts.unsettled) };
+  }
+
+  /** After a round that failed (`again`: worth another) or ended it: its next round, held back, or no more. */
+  function afterRound(lane: Lane, event: NotificationEvent, r: Round, again: boolean): void {
+    const { key, asks, held, round, room } = r;
+    if (!again) {
+      if (held && !asks) lane.laterOutcomes--;
+      laterRounds.delete(key);
+      return;
+    }
+    if (!room) {
+      holdBack(lane, event);
+      return;
+    }
+    if (!held && !asks) lane.laterOutcomes++;
+    const timer = setTimeout(() => {
+      const later = laterRounds.get(key);
+      if (later) later.timer = undefined;
+      if (!stop.signal.aborted) enqueue(lane, event);
+    }, roundWait(round));
+    timer.unref();
+    laterRounds.set(key, { round, lane, id: r.id, approvalId: asks ? event.approval_id : null, timer });
+  }
+
+  /**
+   * Passes over everything waiting for a receiver whose delivery (or probe) just failed on
+   * a passing failure, rather than try each in full in turn behind it: one with later
+   * rounds spends this one without being tried (recorded, its detail ending "(tried again
+   * later)"; the last gives it up, as a round that failed would), one without (a storm's
+   * decision) is given up. Each record names what the receiver last failed with. The
+   * next to come (a later round, a new notification) is the next probe.
+   */
+  function passOver(lane: Lane): void {
+    const why = lane.failing!;
+    const waiting = lane.queue.splice(0);
+    if (waiting.length === 0) return;
+    opts.log.warn({ notifier: lane.notifier.name, passed_over: waiting.length, detail: why }, 'notification receiver failing: what waited for it moved to its later rounds, or given up');
+    for (const event of waiting) {
+      const r = roundOf(lane, event);
+      const again = r !== undefined && !r.last;
+      const passing = { approvalId: r?.asks ? event.approval_id : null, settled: false };
+      if (r) lane.passing.set(r.id, passing);
+      // Its place among the outcomes waiting for a later round taken now, not once its
+      // record is written: the next one passed over finds the bound as it will be.
+      if (r && again && r.room && !r.held && !r.asks) {
+        lane.laterOutcomes++;
+        r.held = true;
       }
-      if (!room) {
-        holdBack(lane, event);
-        return;
-      }
-      if (!held && !asks) lane.laterOutcomes++;
-      const timer = setTimeout(() => {
-        const r = laterRounds.get(key);
-        if (r) r.timer = undefined;
-        if (!stop.signal.aborted) enqueue(lane, event);
-      }, Math.min(approvalRetryMs * 2 ** (round - 1), 300_000));
-      timer.unref();
-      laterRounds.set(key, { round, lane, id, approvalId: asks ? event.approval_id : null, timer });
-    });
+      const p = opts
+        .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: `${NOT_TRIED} (${why})${again ? TRIED_AGAIN_LATER : ''}`, event })
+        .catch((err: unknown) => opts.log.error({ err }, 'notification failed'))
+        // Its next round is set once the record of this one is written: a read back from
+        // the audit log (held back) counts this round and reckons its schedule from it.
+        .then(() => {
+          if (!r) return;
+          lane.passing.delete(r.id);
+          // At a stop it is told again at the next start (its record does not settle it).
+          if (!stop.signal.aborted) afterRound(lane, event, r, again && !passing.settled);
+        });
+      writing.add(p);
+      void p.finally(() => writing.delete(p));
+    }
+  }
+
+  /**
+   * Starts the lane's loop unless it runs. A loop can end before its first await (a read
+   * back with nothing due yet): it clears lane.running then, before `lane.running = loop()`
+   * would set it to the finished loop, and nothing would start the lane again.
+   */
+  function run(lane: Lane): void {
+    if (lane.running) return;
+    const starting = Promise.resolve();
+    lane.running = starting;
+    const running = loop(lane);
+    if (lane.running === starting) lane.running = running;
   }
 
   async function loop(lane: Lane): Promise<void> {
     while (!stop.signal.aborted) {
       // What was held back comes back once half the queue is free.
-      if (lane.backlog && !lane.backlog.retry && lane.queue.length <= maxQueued / 2) refill(lane);
+      if (lane.backlog && !lane.backlog.retry && !lane.backlog.wake && lane.queue.length <= maxQueued / 2) refill(lane);
       const event = lane.queue.shift();
       if (!event) {
-        if (!lane.backlog || lane.backlog.retry) break;
+        if (!lane.backlog || lane.backlog.retry || lane.backlog.wake) break;
         // Rows examined, none to tell yet: the next ones after a turn of the event loop.
         await new Promise((r) => setImmediate(r));
         continue;
@@ -543,6 +723,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       lane.current = event;
       await deliverRound(lane, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
       lane.current = undefined;
+      if (lane.failing !== undefined && !stop.signal.aborted) passOver(lane);
     }
     lane.running = undefined;
     if (lanes.every((l) => !l.running)) {
@@ -557,12 +738,14 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     // Its settlement (approved, rejected, expired, cancelled) told: a request waiting for
     // its next round is not told after it, with buttons for what is already settled. A
     // vote settles nothing: the request still asks for another approver.
-    if (!asksAPerson(event) && event.event !== 'APPROVAL_VOTE' && event.approval_id !== null && laterRounds.size > 0) {
+    // (One passed over whose record is being written gets no next round either.)
+    if (!asksAPerson(event) && event.event !== 'APPROVAL_VOTE' && event.approval_id !== null) {
       for (const [key, r] of laterRounds) {
         if (r.lane !== lane || r.approvalId !== event.approval_id) continue;
         clearTimeout(r.timer);
         laterRounds.delete(key);
       }
+      for (const p of lane.passing.values()) if (p.approvalId === event.approval_id) p.settled = true;
     }
     if (q.length >= maxQueued) {
       let i = q.findIndex(isRepeatable);
@@ -585,7 +768,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       if (at < 0) q.push(event);
       else q.splice(at, 0, event);
     } else q.push(event);
-    lane.running ??= loop(lane);
+    run(lane);
   }
 
   return {
@@ -609,8 +792,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     },
     /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */
     async drain() {
-      if (!lanes.every((l) => !l.running)) await new Promise<void>((r) => idle.push(r));
-      await settleDrops();
+      // A record written meanwhile can start a lane again (one passed over, held back: see passOver).
+      do {
+        if (!lanes.every((l) => !l.running)) await new Promise<void>((r) => idle.push(r));
+        await settleDrops();
+      } while (!lanes.every((l) => !l.running));
     },
     dropped: () => dropped,
     /** Stops retrying and sending; what was still waiting is recorded as not delivered. */
@@ -624,6 +810,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       for (const lane of lanes) {
         lane.laterOutcomes = 0;
         clearTimeout(lane.backlog?.retry);
+        clearTimeout(lane.backlog?.wake);
         lane.backlog = undefined;
         lane.priorRounds.clear();
       }

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createWebhookNotifier, receiverName, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createNotifyQueue, createWebhookNotifier, NOT_TRIED, receiverName, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
 import { unsettledPage } from '../../src/engine/resend.js';
 import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
@@ -48,6 +50,85 @@ describe('notification queue', () => {
     const hung = recorded.filter((o) => o.notifier.startsWith('webhook') && !o.ok);
     assert.equal(hung.length, 5, 'every event the hung receiver never got is recorded as not delivered');
     assert.deepEqual(hung.slice(1).map((o) => [o.attempts, o.detail]), Array(4).fill([0, 'not sent: rectify shut down first']));
+  });
+
+  it('a receiver that accepts the connection and never answers: after one delivery spends its attempts, what waits behind it is passed over to its later rounds at once, and each later round probes it with one attempt until it answers; a healthy receiver is told everything, in order', async () => {
+    // A real HTTP server that reads each request and answers nothing, until told to.
+    let answering = false;
+    let open = 0;
+    let mostOpen = 0;
+    const hung: Array<{ id: string; res: ServerResponse }> = [];
+    const server = createServer((req, res) => {
+      if (answering) {
+        res.statusCode = 204;
+        res.end();
+        return;
+      }
+      open++;
+      mostOpen = Math.max(mostOpen, open);
+      hung.push({ id: String(req.headers['idempotency-key']), res });
+      res.on('close', () => open--);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const hangUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`;
+    target.reset();
+    target.route('POST', '/ok', { status: 204 });
+    const recorded: Outcome[] = [];
+    const hangs = createWebhookNotifier(hangUrl, undefined, receiver);
+    const q = createNotifyQueue({
+      notifiers: [hangs, createWebhookNotifier(`${target.url}/ok`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      attempts: 3,
+      attemptTimeoutMs: 150,
+      backoffMs: 5,
+      approvalRetryMs: 100,
+    });
+    const ids = ['a1', 'a2', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6'];
+    for (const id of ids) q.notify(id.startsWith('a') ? { ...ev(id, 'APPROVAL_REQUIRED', 'approval_required'), approval_id: `apr_${id}` } : ev(id, 'FAILED', 'failed'));
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
+    const of = (name: string) => recorded.filter((o) => o.notifier === name);
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 1_000 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    await until(() => of(hangs.name).length >= 9);
+    // The first spends its 3 attempts; the 8 behind it are recorded at once, none tried.
+    const timedOut = 'delivery unknown (timed out)';
+    assert.deepEqual(
+      of(hangs.name).slice(0, 9).map((o) => [o.event.incident_id, o.attempts, o.detail]),
+      [
+        ['a1', 3, `${timedOut}${TRIED_AGAIN_LATER}`],
+        ...ids.slice(1).map((id) => [id, 0, `${NOT_TRIED} (${timedOut})${TRIED_AGAIN_LATER}`]),
+        // A storm's decision has no later rounds: given up.
+        ['b1', 0, `${NOT_TRIED} (${timedOut})`],
+      ],
+    );
+    const a1Id = of(hangs.name)[0]!.event.notification_id;
+    assert.ok(hung.length <= 3 && hung.every((h) => h.id === a1Id), `the receiver got the first one's attempts only: ${hung.map((h) => h.id).join(', ')}`);
+    // The healthy receiver was told everything, in order, meanwhile.
+    assert.deepEqual(received('/ok'), [...ids, 'b1']);
+    // The later rounds: one probe at a time, one attempt each, the rest passed over again.
+    await until(() => recorded.filter((o) => o.notifier === hangs.name && o.event.incident_id === 'a1').length >= 3);
+    assert.equal(mostOpen, 1, 'never two deliveries to it at once');
+    const laterRounds = of(hangs.name).filter((o) => o.detail.endsWith(TRIED_AGAIN_LATER)).length - 8;
+    const probes = of(hangs.name).filter((o) => o.attempts > 0).length - 1;
+    assert.ok(probes >= 1 && probes < laterRounds, `one probe for several later rounds: ${probes} probes, ${laterRounds} later rounds`);
+    assert.ok(of(hangs.name).filter((o) => o.attempts > 0).slice(1).every((o) => o.attempts === 1), 'a probe is one attempt');
+    // It answers again: each is delivered on its next round, once; the storm decision is not.
+    answering = true;
+    await until(() => of(hangs.name).filter((o) => o.ok).length >= ids.length);
+    await q.drain();
+    const delivered = of(hangs.name).filter((o) => o.ok).map((o) => o.event.incident_id);
+    assert.deepEqual([...delivered].sort(), ids);
+    for (const id of ids) {
+      const rounds = of(hangs.name).filter((o) => o.event.incident_id === id);
+      assert.ok(rounds.slice(0, -1).every((o) => !o.ok && o.detail.endsWith(TRIED_AGAIN_LATER)), id);
+      assert.ok(rounds.at(-1)!.ok, id);
+    }
+    await q.close();
+    for (const h of hung) h.res.destroy();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
   });
 
   it('approval requests go before everything else waiting', async () => {
@@ -146,35 +227,40 @@ describe('notification queue', () => {
     q.notify({ ...ev('f1', 'FAILED', 'failed'), notification_id: 'ntf_f1' });
     q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
     const of = (path: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${path}`, receiver.receiverKey));
-    for (let i = 0; i < 500 && (of('down').length < 3 || of('gone').length < 7); i++) await new Promise((r) => setTimeout(r, 10));
+    for (let i = 0; i < 500 && (of('down').length < 5 || of('gone').length < 7); i++) await new Promise((r) => setTimeout(r, 10));
     await q.drain();
     const rows = (path: string) => of(path).map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]);
-    // The request's first round fails; the receiver is back for what comes after.
+    const passed = `${NOT_TRIED} (answered 503)`;
+    // The request's first round fails; what waited behind it is passed over, not tried in
+    // full in turn: the outcome to its next round, the blocked decision given up.
     const down = rows('down');
-    assert.deepEqual(down.slice(0, 2), [
+    assert.deepEqual(down.slice(0, 3), [
       ['a1', false, 3, 'answered 503 (tried again later)'],
+      ['f1', false, 0, `${passed} (tried again later)`],
+      ['b1', false, 0, passed],
+    ]);
+    // The receiver is back for their next rounds (the first a probe of one attempt).
+    assert.deepEqual(down.slice(3).sort(), [
+      ['a1', true, 1, 'delivered'],
       ['f1', true, 1, 'delivered'],
     ]);
-    // The request's next round may come before the blocked decision is told.
-    assert.deepEqual(down.slice(2).sort(), [
-      ['a1', true, 1, 'delivered'],
-      ['b1', true, 1, 'delivered'],
-    ]);
     // A receiver that stays down: two rounds each for the request and the outcome, then the
-    // third and last is given up; the blocked decision is given up after its attempts.
-    // (A round's timer may bring the request back before the others are told.)
+    // third and last is given up, whether tried (a probe) or passed over behind one; the
+    // blocked decision is given up with the first round.
     const gone = (id: string) => rows('gone').filter((r) => r[0] === id);
     for (const id of ['a1', 'f1']) {
-      assert.deepEqual(gone(id), [
-        [id, false, 3, 'answered 503 (tried again later)'],
-        [id, false, 3, 'answered 503 (tried again later)'],
-        [id, false, 3, 'answered 503'],
-      ]);
+      assert.deepEqual(
+        gone(id).map((r) => String(r[3]).endsWith(TRIED_AGAIN_LATER)),
+        [true, true, false],
+        id,
+      );
     }
-    assert.deepEqual(gone('b1'), [['b1', false, 3, 'answered 503']]);
-    assert.equal(target.calls('/gone', 'POST'), 21);
+    assert.deepEqual(gone('a1')[0], ['a1', false, 3, 'answered 503 (tried again later)']);
+    assert.deepEqual(gone('b1'), [['b1', false, 0, passed]]);
+    // Three attempts for the first round, one probe at most per later round and notification.
+    assert.ok(target.calls('/gone', 'POST') <= 3 + 4, `calls: ${target.calls('/gone', 'POST')}`);
     const ids = new Set(target.requests('/down', 'POST').map((r) => r.headers['idempotency-key']));
-    assert.equal(ids.size, 3, 'each round carries the same notification_id');
+    assert.equal(ids.size, 2, 'each round carries the same notification_id');
     await q.close();
   });
 
@@ -229,27 +315,33 @@ describe('notification queue', () => {
       ['f2', 1, 'answered 410'],
       ['f3', 1, 'answered 410'],
     ]);
-    // Two wait for their next round (held in memory, at most maxQueued); the third is given up.
+    // Two wait for their next round (held in memory, at most maxQueued); the third is given
+    // up. The second and third were passed over behind the first's failure, not tried.
     assert.deepEqual(of('down'), [
       ['f1', 3, 'answered 503 (tried again later)'],
-      ['f2', 3, 'answered 503 (tried again later)'],
-      ['f3', 3, 'answered 503'],
+      ['f2', 0, `${NOT_TRIED} (answered 503) (tried again later)`],
+      ['f3', 0, `${NOT_TRIED} (answered 503)`],
     ]);
+    assert.equal(target.calls('/down', 'POST'), 3);
     await q.close();
   });
 
-  it('with the audit log to read from, an outcome past the bound of later rounds is held back, read back with the rounds it spent, and given up after the last', async () => {
+  it('with the audit log to read from, an outcome past the bound of later rounds is held back, read back on its round\'s schedule with the rounds it spent, and given up after the last', async () => {
     target.reset();
     target.route('POST', '/down', { status: 503 });
-    const recorded: Outcome[] = [];
+    // The rows' clock, as the store's: a read-back round's schedule is reckoned with it.
+    let clock = 1_000_000;
+    const recorded: Array<Outcome & { at: number }> = [];
     // The audit rows of the outcomes, as the store keeps them: read back by unsettledFor.
     const rows: Array<{ seq: number; event: NotificationEvent & { notification_id: string } }> = [];
     const q = createNotifyQueue({
       notifiers: [createWebhookNotifier(`${target.url}/down`, undefined, receiver)],
       log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
+      record: async (o) => void recorded.push({ ...o, at: clock }),
+      now: () => clock,
       backoffMs: 1,
-      approvalRetryMs: 60_000,
+      // Real time for a round waiting in memory; the rows' clock for one read back.
+      approvalRetryMs: 50,
       approvalRounds: 2,
       maxQueued: 1,
       unsettled(name, after, limit) {
@@ -257,26 +349,43 @@ describe('notification queue', () => {
         const told = page.map((r): ToldRow => ({
           seq: r.seq, at: r.event.at, event: r.event.event, incident_id: r.event.incident_id, runbook: r.event.runbook, execution_id: null,
           details: { notification_id: r.event.notification_id, told: { to: [name], outcome: r.event.outcome, reason: r.event.reason, service: r.event.service, approval_id: null } },
-          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail, at: 0 })),
+          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail, at: o.at })),
         }));
         return unsettledPage(told, name, after, limit);
       },
     });
     for (const [i, id] of ['f1', 'f2'].entries()) {
-      const event = { ...ev(id, 'FAILED', 'failed'), at: 1_000 + i, notification_id: `ntf_${id}` };
+      const event = { ...ev(id, 'FAILED', 'failed'), at: clock - 10 + i, notification_id: `ntf_${id}` };
       rows.push({ seq: i + 1, event });
       q.notify(event);
     }
-    await q.drain();
     const of = (id: string) => recorded.filter((o) => o.event.incident_id === id).map((o) => [o.attempts, o.detail]);
-    // f1 waits for its next round in memory (60 s away); f2, past the bound, is held back and read
-    // back at once, each of its rounds counted from its records, the third and last given up.
-    assert.deepEqual(of('f1'), [[3, 'answered 503 (tried again later)']]);
-    assert.deepEqual(of('f2'), [
+    const until = async (done: () => boolean) => {
+      for (let i = 0; i < 500 && !done(); i++) await new Promise((r) => setTimeout(r, 10));
+    };
+    // f1 waits for its next rounds in memory (50 ms, then 100 ms); f2, passed over behind it
+    // and past the bound, is held back: not read back before its next round is due on the
+    // rows' clock, however long the queue has had room.
+    await until(() => of('f1').length === 3);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(of('f1'), [
       [3, 'answered 503 (tried again later)'],
-      [3, 'answered 503 (tried again later)'],
-      [3, 'answered 503'],
+      [1, 'answered 503 (tried again later)'],
+      [1, 'answered 503'],
     ]);
+    assert.deepEqual(of('f2'), [[0, `${NOT_TRIED} (answered 503) (tried again later)`]]);
+    // Its round is due: read back, and tried (a probe: the receiver has not answered since);
+    // f1 given up, there is room in memory for its next round; the third and last gives it up.
+    clock += 50;
+    await until(() => of('f2').length === 3);
+    await q.drain();
+    assert.deepEqual(of('f2'), [
+      [0, `${NOT_TRIED} (answered 503) (tried again later)`],
+      [1, 'answered 503 (tried again later)'],
+      [1, 'answered 503'],
+    ]);
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(of('f2').length, 3, 'nothing after the last round');
     await q.close();
   });
 
@@ -466,23 +575,25 @@ describe('notification queue', () => {
       backoffMs: 5,
     });
     q.notify(ev('s1', 'FAILED', 'failed'));
+    await q.drain();
+    // Told after the first failed: a probe of one attempt, since the receiver has not answered since.
     q.notify(ev('s2', 'FAILED', 'failed'));
     await q.drain();
     const got = target.requests('/slow', 'POST').map((r) => ({ key: r.headers['idempotency-key'], body: r.json() as { incident_id: string; notification_id: string } }));
-    assert.deepEqual(got.map((g) => g.body.incident_id), ['s1', 's1', 's1', 's2', 's2', 's2']);
+    assert.deepEqual(got.map((g) => g.body.incident_id), ['s1', 's1', 's1', 's2']);
     const [first, second] = [got[0]!.body.notification_id, got[3]!.body.notification_id];
     assert.match(first, /^ntf_[0-9A-HJKMNP-TV-Z]{26}$/);
     assert.notEqual(first, second, 'each notification has its own id');
     assert.deepEqual(
       got.map((g) => [g.key, g.body.notification_id]),
-      [...Array(3).fill([first, first]), ...Array(3).fill([second, second])],
+      [...Array(3).fill([first, first]), [second, second]],
       'the header and the field agree, and stay the same across retries',
     );
     assert.deepEqual(
       recorded.map((o) => [o.ok, o.attempts, o.detail, o.event.incident_id, o.event.notification_id]),
       [
         [false, 3, 'delivery unknown (timed out) (tried again later)', 's1', first],
-        [false, 3, 'delivery unknown (timed out) (tried again later)', 's2', second],
+        [false, 1, 'delivery unknown (timed out) (tried again later)', 's2', second],
       ],
     );
     await q.close();
