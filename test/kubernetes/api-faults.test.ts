@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
+import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { startFakeEnv } from './setup.js';
+import type { TestService } from '../helpers/service.js';
+import { loopRunbook as runbook, useServiceOnFake } from './setup.js';
 
 /**
  * A Kubernetes API that misbehaves mid-run, through the whole service against the API
@@ -13,44 +13,24 @@ import { startFakeEnv } from './setup.js';
 const NS = 'production';
 const SCALE = `/apis/apps/v1/namespaces/${NS}/deployments/checkout/scale`;
 
-const runbook = (id: string, trigger: string, body: string) => `  ${id}:
-    risk: LOW
-    triggers: [${trigger}]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-${body}`;
-
 describe('kubernetes runs when the API misbehaves mid-run', { timeout: 60_000 }, () => {
-  let target: HttpTarget;
-  let fake: KubeFake;
-  let svc: TestService;
-
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(async () => {
-    target.reset();
-    target.route('POST', '/hook', { status: 204 });
-    const env = await startFakeEnv();
-    fake = env.fake;
-    fake.addDeployment(NS, 'checkout', 3);
-    svc = await startTestService({
-      runbooks: `runbooks:
+  const on = useServiceOnFake({
+    prepare: (fake, target) => {
+      target.route('POST', '/hook', { status: 204 });
+      fake.addDeployment(NS, 'checkout', 3);
+    },
+    runbooks: () => `runbooks:
 ${runbook('grow', 'overloaded', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
     rollback: null
 `)}${runbook('grow-verified', 'overloaded_verified', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}`,
-      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, '--notify-webhook', `${target.url}/hook`],
-    });
-    fake.clearRequests();
+    args: (target) => ['--notify-webhook', `${target.url}/hook`],
   });
-  afterEach(async () => {
-    await svc.stop({ remove: true });
-    await fake.close();
-  });
+  let target: HttpTarget;
+  let fake: KubeFake;
+  let svc: TestService;
+  beforeEach(() => ({ target, fake, svc } = on));
 
   const lost = `scale deployment production/checkout: request to \${url}${SCALE} failed, reason: socket hang up (a write may have reached the cluster)`;
 

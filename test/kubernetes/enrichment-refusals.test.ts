@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { startFakeEnv } from './setup.js';
+import type { TestService } from '../helpers/service.js';
+import { loopRunbook, useServiceOnFake } from './setup.js';
 
 /**
  * What Kubernetes enrichment refuses, through the whole service against the API
@@ -13,41 +13,21 @@ import { startFakeEnv } from './setup.js';
 const NS = 'kr';
 
 describe('kubernetes enrichment refusals, through the service', { timeout: 60_000 }, () => {
+  const on = useServiceOnFake({
+    prepare: (fake) => {
+      fake.addDeployment(NS, 'big', 8, { podNames: ['big-aa-p1'] });
+      fake.addDeployment(NS, 'app2', 3);
+    },
+    runbooks: () => `runbooks:
+${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${loopRunbook('restart-pod', 'CrashLoopBackOff', `    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback: null
+`)}`,
+  });
   let fake: KubeFake;
   let svc: TestService;
-
-  beforeEach(async () => {
-    const env = await startFakeEnv();
-    fake = env.fake;
-    fake.addDeployment(NS, 'big', 8, { podNames: ['big-aa-p1'] });
-    fake.addDeployment(NS, 'app2', 3);
-    svc = await startTestService({
-      runbooks: `runbooks:
-  scale-up:
-    risk: LOW
-    triggers: [high_cpu]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
-    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
-  restart-pod:
-    risk: LOW
-    triggers: [CrashLoopBackOff]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action: kubectl delete pod {pod_name} -n {namespace}
-    rollback: null
-`,
-      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
-    });
-    fake.clearRequests();
-  });
-  afterEach(async () => {
-    await svc.stop({ remove: true });
-    await fake.close();
-  });
+  beforeEach(() => ({ fake, svc } = on));
 
   const writes = (): string[] => fake.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
 

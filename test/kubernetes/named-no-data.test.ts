@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
+import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { startFakeEnv } from './setup.js';
+import type { TestService } from '../helpers/service.js';
+import { useServiceOnFake } from './setup.js';
 
 /**
  * `on_no_data` on the named checks that read the cluster (`pod_becomes_ready` here),
@@ -29,32 +29,18 @@ const runbook = (id: string, trigger: string, onNoData: string) => `  ${id}:
 `;
 
 describe('named Kubernetes checks take on_no_data', { timeout: 60_000 }, () => {
+  const on = useServiceOnFake({
+    prepare: (fake, target) => {
+      target.route('POST', '/undo', { status: 200 });
+      fake.addDeployment(NS, 'checkout', 3);
+    },
+    runbooks: (target) =>
+      `runbooks:\n${runbook('held', 'stuck', ', on_no_data: needs_human').replace('{undo_url}', `${target.url}/undo`)}${runbook('plain', 'stuck_plain', '').replace('{undo_url}', `${target.url}/undo`)}`,
+  });
   let target: HttpTarget;
   let fake: KubeFake;
   let svc: TestService | undefined;
-
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(async () => {
-    target.reset();
-    target.route('POST', '/undo', { status: 200 });
-    svc = undefined;
-    const env = await startFakeEnv();
-    fake = env.fake;
-    fake.addDeployment(NS, 'checkout', 3);
-    svc = await startTestService({
-      runbooks: `runbooks:\n${runbook('held', 'stuck', ', on_no_data: needs_human').replace('{undo_url}', `${target.url}/undo`)}${runbook('plain', 'stuck_plain', '').replace('{undo_url}', `${target.url}/undo`)}`,
-      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
-    });
-    fake.clearRequests();
-  });
-  afterEach(async () => {
-    fake.releaseDelays();
-    await svc?.stop({ remove: true });
-    await fake.close();
-  });
+  beforeEach(() => ({ target, fake, svc } = on));
 
   const run = async (trigger: string) => {
     const r = await svc!.post('/api/v1/incidents?wait=true', { root_cause: trigger, service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });

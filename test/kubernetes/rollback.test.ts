@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { beforeEach, describe, it } from 'node:test';
+import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
-import { startFakeEnv } from './setup.js';
+import type { TestService } from '../helpers/service.js';
+import { loopRunbook as runbook, useServiceOnFake } from './setup.js';
 
 /**
  * What a run's rollback may undo, through the whole service against the API fake:
@@ -14,29 +14,9 @@ const NS = 'production';
 const DEP_PATH = `/apis/apps/v1/namespaces/${NS}/deployments/checkout`;
 const RS_PATH = `/apis/apps/v1/namespaces/${NS}/replicasets`;
 
-const runbook = (id: string, trigger: string, body: string) => `  ${id}:
-    risk: LOW
-    triggers: [${trigger}]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-${body}`;
-
 describe('kubernetes runs: the rollback undoes only what the run changed', { timeout: 60_000 }, () => {
-  let target: HttpTarget;
-  let fake: KubeFake;
-  let svc: TestService;
-
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(async () => {
-    target.reset();
-    const env = await startFakeEnv();
-    fake = env.fake;
-    svc = await startTestService({
-      runbooks: `runbooks:
+  const on = useServiceOnFake({
+    runbooks: (target) => `runbooks:
 ${runbook('drain-node', 'node_broken', `    actions:
       - http: {method: POST, url: "${target.url}/notify"}
       - kubectl drain {node} --ignore-daemonsets --timeout=5s
@@ -67,13 +47,11 @@ ${runbook('drain-node', 'node_broken', `    actions:
     action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}`,
-      args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig],
-    });
   });
-  afterEach(async () => {
-    await svc.stop({ remove: true });
-    await fake.close();
-  });
+  let target: HttpTarget;
+  let fake: KubeFake;
+  let svc: TestService;
+  beforeEach(() => ({ target, fake, svc } = on));
 
   const events = async (executionId: string): Promise<string[]> =>
     (await svc.get(`/api/v1/audit?execution_id=${executionId}`)).body.events.map((e: { event: string }) => e.event).reverse();
