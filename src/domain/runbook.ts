@@ -160,6 +160,32 @@ export const GUARDRAIL_BUDGET_MS = 15_000;
  */
 export const GUARDRAIL_LAST_ATTEMPT_MS = 1_000;
 
+/** What the two cuts below read of a check, written or rendered. */
+interface CheckTiming {
+  type: string;
+  timeoutMs: number;
+  intervalMs: number;
+  forMs?: number;
+}
+
+/**
+ * The timeout a MEDIUM runbook's guardrail is run with: its own, or the budget less
+ * its last attempt (a second, or one interval when shorter), whichever is shorter.
+ */
+export function guardrailTimeoutMs(check: CheckTiming): number {
+  return Math.min(check.timeoutMs, GUARDRAIL_BUDGET_MS - Math.min(GUARDRAIL_LAST_ATTEMPT_MS, check.intervalMs));
+}
+
+/**
+ * The timeout a pre-check is run with. A pre-check is a gate on the present: one
+ * evaluation (plus its `for` duration), not a long poll, so its timeout is cut to that
+ * plus one interval (at most 10 s) plus 5 s.
+ */
+export function preCheckTimeoutMs(check: CheckTiming): number {
+  const forMs = check.type === 'promql' ? (check.forMs ?? 0) : 0;
+  return Math.min(check.timeoutMs, forMs + Math.min(check.intervalMs, 10_000) + 5_000);
+}
+
 export type CheckSpec = NamedCheckSpec | PromqlCheckSpec | HttpCheckSpec | KubernetesCheckSpec;
 export type CheckType = CheckSpec['type'];
 

@@ -3,7 +3,7 @@ import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '
 import {
   EnrichmentRefused,
   GUARDRAIL_BUDGET_MS,
-  GUARDRAIL_LAST_ATTEMPT_MS,
+  guardrailTimeoutMs,
   hasPlaceholderValues,
   isClusterFact,
   longestCooldown,
@@ -303,9 +303,8 @@ export function createEngine(deps: EngineDeps) {
         // timeout leaves it a second (or one interval, when shorter) before the budget
         // ends, and the budget cuts it off there. The signal is the backstop for a
         // runner that overstays.
-        const lastAttemptMs = Math.min(GUARDRAIL_LAST_ATTEMPT_MS, check.intervalMs);
         const out = await runner.run(
-          { ...check, timeoutMs: Math.min(check.timeoutMs, GUARDRAIL_BUDGET_MS - lastAttemptMs) },
+          { ...check, timeoutMs: guardrailTimeoutMs(check) },
           { signal: timeoutSignal(GUARDRAIL_BUDGET_MS + 1_000), budgetMs: GUARDRAIL_BUDGET_MS, log, startedAt: clock.now(), memo: new Map() },
         );
         if (!out.ok) return { ok: false, detail: `${check.type === 'named' ? check.name : check.type}: ${out.detail}` };

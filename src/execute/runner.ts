@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
+import { preCheckTimeoutMs } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
 import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
@@ -53,13 +54,11 @@ export interface RunnerDeps {
 type RollbackResult = 'not_run' | 'done' | 'failed';
 
 /**
- * A pre-check is a gate on the present: one evaluation (plus its `for` duration), not a
- * long poll. Its timeout is cut to that plus one interval (at most 10 s) plus 5 s, and
- * it is polled within it like any check, its last attempt at that timeout.
+ * A pre-check is a gate on the present: its timeout is cut (`preCheckTimeoutMs`), and it
+ * is polled within that like any check, its last attempt at that timeout.
  */
 function asGate(check: RenderedCheck): RenderedCheck {
-  const forMs = check.type === 'promql' ? check.forMs : 0;
-  return { ...check, timeoutMs: Math.min(check.timeoutMs, forMs + Math.min(check.intervalMs, 10_000) + 5_000) };
+  return { ...check, timeoutMs: preCheckTimeoutMs(check) };
 }
 
 function describeCheck(c: RenderedCheck): string {

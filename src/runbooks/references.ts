@@ -1,5 +1,5 @@
 import { ALWAYS_PRESENT_VALUES, KUBERNETES_ENRICHMENT } from '../domain/enrichment.js';
-import type { ActionSpec, CheckSpec, KubeVerb, Runbook, Template } from '../domain/runbook.js';
+import { GUARDRAIL_BUDGET_MS, guardrailTimeoutMs, preCheckTimeoutMs, type ActionSpec, type CheckSpec, type KubeVerb, type Runbook, type Template } from '../domain/runbook.js';
 import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
@@ -26,7 +26,9 @@ import { findNearMisses } from './template.js';
  *   `{queue-name}`, `{service`) in a PromQL query or an HTTP header or body, where a
  *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load);
  * - a check whose timeout is shorter than its interval: it is tried only at its start
- *   and at its timeout, which is rarely what the interval was written for.
+ *   and at its timeout, which is rarely what the interval was written for. The timeout
+ *   is the one it runs with: a pre-check's, and a MEDIUM runbook's guardrail's, are cut
+ *   shorter than written (the message gives both figures).
  */
 export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): void {
   const raw = rb.raw;
@@ -122,19 +124,36 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   }
 
   // A timeout shorter than the interval (given or default): tried at the start and once
-  // more at the timeout, never one interval apart. A snapshot named check is asked once
-  // and has no interval to speak of.
-  for (const { path: where, spec, item } of checks) {
-    if (spec.timeoutMs >= spec.intervalMs) continue;
+  // more at the timeout, never one interval apart. The timeout is the one the check runs
+  // with: a pre-check's and a MEDIUM runbook's guardrail's are cut shorter than written,
+  // and a 60 s timeout with a 90 s interval is, on a pre-check, tried at 0 and 15 s. A
+  // snapshot named check is asked once and has no interval to speak of.
+  for (const { path: where, list, spec, item } of checks) {
+    const cut = runTimeout(rb, list, spec);
+    if (cut.ms >= spec.intervalMs) continue;
     if (spec.type === 'named' && namedCheck(spec.name)?.mode !== 'converge') continue;
     const timeoutAt = fieldPath(item, 'timeout_seconds');
     const intervalAt = fieldPath(item, 'interval_seconds');
-    const t = spec.timeoutMs / 1000;
+    const written = `timeout_seconds (${spec.timeoutMs / 1000}${timeoutAt ? '' : ', the default'})`;
+    const interval = `interval_seconds (${spec.intervalMs / 1000}${intervalAt ? '' : ', the default'})`;
+    const t = cut.ms / 1000;
     warn.report(
       [...where, ...(timeoutAt ?? intervalAt ?? [])],
-      `timeout_seconds (${t}${timeoutAt ? '' : ', the default'}) is shorter than interval_seconds (${spec.intervalMs / 1000}${intervalAt ? '' : ', the default'}): the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`,
+      cut.ms < spec.timeoutMs
+        ? `${written} is cut to ${t} s ${cut.why}, which is shorter than ${interval}: the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds`
+        : `${written} is shorter than ${interval}: the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`,
     );
   }
+}
+
+/** The timeout a check runs with, where it is cut shorter than written, and why. */
+function runTimeout(rb: Runbook, list: CheckList, spec: CheckSpec): { ms: number; why: string } {
+  if (list === 'pre_checks') return { ms: preCheckTimeoutMs(spec), why: 'for a pre-check (its for_seconds, plus its interval_seconds up to 10 s, plus 5 s)' };
+  // Only a MEDIUM runbook's guardrails are run; the others' are not timed at all.
+  if (list === 'guardrails' && rb.risk === 'MEDIUM') {
+    return { ms: guardrailTimeoutMs(spec), why: `for a guardrail (its last try ends within the ${GUARDRAIL_BUDGET_MS / 1000} s guardrail budget)` };
+  }
+  return { ms: spec.timeoutMs, why: '' };
 }
 
 /** Where `field` is written in a check item: `{named: x, field}` or `{type: {…, field}}`. */
@@ -162,17 +181,19 @@ function locateActions(rb: Runbook, raw: YamlMap, path: YamlPath): Located<Actio
   return out;
 }
 
-/** Checks with their YAML paths and items as written; a HIGH runbook's prose guardrails compiled to nothing and are skipped. */
-function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): (Located<CheckSpec> & { item: unknown })[] {
-  const out: (Located<CheckSpec> & { item: unknown })[] = [];
-  const pair = (key: 'pre_checks' | 'post_checks' | 'guardrails', specs: readonly CheckSpec[]): void => {
+type CheckList = 'pre_checks' | 'post_checks' | 'guardrails';
+
+/** Checks with their list, YAML paths and items as written; a HIGH runbook's prose guardrails compiled to nothing and are skipped. */
+function locateChecks(rb: Runbook, raw: YamlMap, path: YamlPath): (Located<CheckSpec> & { list: CheckList; item: unknown })[] {
+  const out: (Located<CheckSpec> & { list: CheckList; item: unknown })[] = [];
+  const pair = (key: CheckList, specs: readonly CheckSpec[]): void => {
     const items = Array.isArray(raw[key]) ? (raw[key] as unknown[]) : [];
     let next = 0;
     items.forEach((item, i) => {
       const isNote = key === 'guardrails' && rb.risk === 'HIGH' && typeof item === 'string' && !namedCheck(item);
       if (isNote) return;
       const spec = specs[next++];
-      if (spec) out.push({ path: [...path, key, i], spec, item });
+      if (spec) out.push({ path: [...path, key, i], list: key, spec, item });
     });
   };
   pair('guardrails', rb.guardrails);

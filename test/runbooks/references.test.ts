@@ -145,6 +145,57 @@ test('lint warns about a check whose timeout is shorter than its interval, given
   assert.equal(err.at(-1), `0 problem(s) and 5 warning(s) in ${file}`);
 });
 
+// The timeout the interval is held to is the one the check runs with: a pre-check's is
+// cut to its for_seconds, plus its interval (at most 10 s), plus 5 s; a MEDIUM runbook's
+// guardrail's to the 15 s budget less its last try. Both figures are named.
+test('lint holds the interval to the timeout a pre-check or a guardrail is cut to, not the one written', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-cut-'));
+  mkdirSync(join(dir, 'runbooks'));
+  const file = join(dir, 'runbooks', 'cut.yaml');
+  writeFileSync(
+    file,
+    `runbooks:
+  gate:
+    owner: ops
+    risk: LOW
+    triggers: [busy]
+    params: [deployment]
+    pre_checks:
+      - http: {url: "http://127.0.0.1:30977/a", interval_seconds: 90}
+      - http: {url: "http://127.0.0.1:30977/b", timeout_seconds: 30, interval_seconds: 20}
+      - promql: {query: 'up{job="{deployment}"}', expect: "== 1", for_seconds: 10, timeout_seconds: 60, interval_seconds: 20}
+      - http: {url: "http://127.0.0.1:30977/c", timeout_seconds: 15, interval_seconds: 10}
+    action: kubectl rollout restart deployment {deployment} -n ns
+    post_checks:
+      - http: {url: "http://127.0.0.1:30977/d", timeout_seconds: 30, interval_seconds: 20}
+  guarded:
+    owner: ops
+    risk: MEDIUM
+    triggers: [slow]
+    params: [deployment]
+    guardrails:
+      - http: {url: "http://127.0.0.1:30977/e", timeout_seconds: 15, interval_seconds: 14.5}
+      - http: {url: "http://127.0.0.1:30977/f", timeout_seconds: 15, interval_seconds: 10}
+    action: kubectl rollout restart deployment {deployment} -n ns
+    post_checks:
+      - http: {url: "http://127.0.0.1:30977/g", timeout_seconds: 15, interval_seconds: 14.5}
+`,
+  );
+  const out: string[] = [];
+  const err: string[] = [];
+  assert.equal(await runCli(['lint', 'runbooks'], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir }), 1);
+  const gate = 'for a pre-check (its for_seconds, plus its interval_seconds up to 10 s, plus 5 s)';
+  const guardrail = 'for a guardrail (its last try ends within the 15 s guardrail budget)';
+  const cut = (written: string, to: string, why: string, interval: string) =>
+    `warning: timeout_seconds (${written}) is cut to ${to} s ${why}, which is shorter than interval_seconds (${interval}): the check is tried only at its start and once more at ${to} s; to poll it, give a shorter interval_seconds`;
+  assert.deepEqual(err, [
+    `${file}: runbooks.gate.pre_checks[0].http.interval_seconds: ${cut('60, the default', '15', gate, '90')}`,
+    `${file}: runbooks.gate.pre_checks[1].http.timeout_seconds: ${cut('30', '15', gate, '20')}`,
+    `${file}: runbooks.guarded.guardrails[0].http.timeout_seconds: ${cut('15', '14', guardrail, '14.5')}`,
+    `0 problem(s) and 3 warning(s) in ${join(dir, 'runbooks')}`,
+  ]);
+});
+
 test("the runbook registry's named check modes are the implementation's", () => {
   for (const name of NAMED_CHECK_NAMES) assert.equal(namedCheck(name)?.mode, NAMED_CHECK_MODES[name as keyof typeof NAMED_CHECK_MODES], name);
 });
