@@ -24,20 +24,23 @@ describe('notification queue', () => {
   });
   after(async () => target.close());
   const received = (path: string) => target.requests(path, 'POST').map((r) => (r.json() as { incident_id: string }).incident_id);
+  /** A queue telling a webhook at each of `paths` on the target, what it records kept in order. */
+  const queueTo = (paths: string[], opts: Partial<Parameters<typeof createNotifyQueue>[0]> = {}) => {
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: paths.map((path) => createWebhookNotifier(`${target.url}${path}`, undefined, receiver)),
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      ...opts,
+    });
+    return { q, recorded };
+  };
 
   it('a receiver that hangs holds up only itself', async () => {
     target.reset();
     target.route('POST', '/ok', { status: 204 });
     target.route('POST', '/hang', { status: 204, delayMs: 60_000 });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hang`, undefined, receiver), createWebhookNotifier(`${target.url}/ok`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      attempts: 3,
-      attemptTimeoutMs: 400,
-      backoffMs: 10,
-    });
+    const { q, recorded } = queueTo(['/hang', '/ok'], { attempts: 3, attemptTimeoutMs: 400, backoffMs: 10 });
     for (let i = 1; i <= 5; i++) q.notify(ev(`e${i}`, 'FAILED', 'failed'));
     for (let i = 0; i < 400 && received('/ok').length < 5; i++) await new Promise((r) => setTimeout(r, 10));
     assert.deepEqual(received('/ok'), ['e1', 'e2', 'e3', 'e4', 'e5']);
@@ -134,7 +137,7 @@ describe('notification queue', () => {
   it('approval requests go before everything else waiting', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');
-    const q = createNotifyQueue({ notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)], log: createTestLogger({ capture: false }).logger, record: async () => undefined });
+    const { q } = queueTo(['/hook']);
     q.notify(ev('first', 'FAILED', 'failed'));
     await target.waitForRequest('/hook', { since: 0 });
     q.notify(ev('o1', 'SUCCESS', 'succeeded'));
@@ -151,13 +154,7 @@ describe('notification queue', () => {
     target.reset();
     target.route('POST', '/gone', { status: 404 });
     target.route('POST', '/busy', { status: 503 });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined, receiver), createWebhookNotifier(`${target.url}/busy`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 5,
-    });
+    const { q, recorded } = queueTo(['/gone', '/busy'], { backoffMs: 5 });
     q.notify(ev('x', 'FAILED', 'failed'));
     await q.drain();
     assert.equal(target.calls('/gone', 'POST'), 1);
@@ -178,19 +175,8 @@ describe('notification queue', () => {
     target.route('POST', '/limited', sequence([{ status: 429, headers: { 'retry-after': '1' } }, { status: 204 }]));
     target.route('POST', '/busy', sequence([{ status: 503, headers: { 'retry-after': new Date(Date.now() + 60_000).toUTCString() } }, { status: 204 }]));
     target.route('POST', '/hour', { status: 429, headers: { 'retry-after': '3600' } });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [
-        createWebhookNotifier(`${target.url}/limited`, undefined, receiver),
-        createWebhookNotifier(`${target.url}/busy`, undefined, receiver),
-        createWebhookNotifier(`${target.url}/hour`, undefined, receiver),
-      ],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 5,
-      // An hour (or a minute) asked for is cut to this.
-      maxRetryAfterMs: 1_200,
-    });
+    // An hour (or a minute) asked for is cut to maxRetryAfterMs.
+    const { q, recorded } = queueTo(['/limited', '/busy', '/hour'], { backoffMs: 5, maxRetryAfterMs: 1_200 });
     q.notify(ev('f1', 'FAILED', 'failed'));
     await q.drain();
     const at = (path: string) => target.requests(path, 'POST').map((r) => r.at);
@@ -214,15 +200,7 @@ describe('notification queue', () => {
     // Down for the first round (3 attempts), back for the second.
     target.route('POST', '/down', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
     target.route('POST', '/gone', { status: 503 });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/down`, undefined, receiver), createWebhookNotifier(`${target.url}/gone`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 5,
-      approvalRetryMs: 20,
-      approvalRounds: 2,
-    });
+    const { q, recorded } = queueTo(['/down', '/gone'], { backoffMs: 5, approvalRetryMs: 20, approvalRounds: 2 });
     q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required'));
     q.notify({ ...ev('f1', 'FAILED', 'failed'), notification_id: 'ntf_f1' });
     q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
@@ -267,14 +245,7 @@ describe('notification queue', () => {
   it('an approval request waiting for its next round is not told once its settlement is', async () => {
     target.reset();
     target.route('POST', '/hook', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 5,
-      approvalRetryMs: 300,
-    });
+    const { q, recorded } = queueTo(['/hook'], { backoffMs: 5, approvalRetryMs: 300 });
     q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
     await q.drain();
     q.notify({ ...ev('a1', 'APPROVED', 'approved'), approval_id: 'apr_1' });
@@ -297,15 +268,7 @@ describe('notification queue', () => {
     target.reset();
     target.route('POST', '/gone', { status: 410 });
     target.route('POST', '/down', { status: 503 });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/gone`, undefined, receiver), createWebhookNotifier(`${target.url}/down`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 1,
-      approvalRetryMs: 60_000,
-      maxQueued: 2,
-    });
+    const { q, recorded } = queueTo(['/gone', '/down'], { backoffMs: 1, approvalRetryMs: 60_000, maxQueued: 2 });
     for (const id of ['f1', 'f2', 'f3']) q.notify({ ...ev(id, 'FAILED', 'failed'), notification_id: `ntf_${id}` });
     await q.drain();
     const of = (path: string) =>
@@ -429,14 +392,7 @@ describe('notification queue', () => {
   it('an approval request waiting for its next round is still told after a vote on it (a vote settles nothing)', async () => {
     target.reset();
     target.route('POST', '/hook', sequence([{ status: 503 }, { status: 503 }, { status: 503 }, { status: 204 }]));
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      backoffMs: 5,
-      approvalRetryMs: 20,
-    });
+    const { q, recorded } = queueTo(['/hook'], { backoffMs: 5, approvalRetryMs: 20 });
     q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
     await q.drain();
     q.notify({ ...ev('a1', 'APPROVAL_VOTE', 'pending'), approval_id: 'apr_1' });
@@ -457,16 +413,8 @@ describe('notification queue', () => {
   it('what a full queue drops is recorded once per burst (count, events, the first 20 incidents) and warned about once per burst', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');
-    const recorded: Outcome[] = [];
     const log = createTestLogger();
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
-      log: log.logger,
-      record: async (o) => void recorded.push(o),
-      attempts: 1,
-      maxQueued: 2,
-      dropReportMs: 200,
-    });
+    const { q, recorded } = queueTo(['/hook'], { log: log.logger, attempts: 1, maxQueued: 2, dropReportMs: 200 });
     const dropWarnings = () => log.records().filter((r) => r.level === 'warn' && String(r.msg).includes('dropped'));
     q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
     await target.waitForRequest('/hook');
@@ -513,16 +461,8 @@ describe('notification queue', () => {
   it('a dropped notification of an event told one by one is recorded in a row of its own, with its notification_id; the storm decisions of the burst in one row', async () => {
     target.reset();
     const release = holdFirstCall(target, 'POST', '/hook');
-    const recorded: Outcome[] = [];
     const log = createTestLogger();
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
-      log: log.logger,
-      record: async (o) => void recorded.push(o),
-      attempts: 1,
-      maxQueued: 2,
-      dropReportMs: 60_000,
-    });
+    const { q, recorded } = queueTo(['/hook'], { log: log.logger, attempts: 1, maxQueued: 2, dropReportMs: 60_000 });
     q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
     await target.waitForRequest('/hook');
     q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
@@ -565,15 +505,7 @@ describe('notification queue', () => {
   it('a receiver that answers after the per-attempt timeout: every retry carries the same notification_id and Idempotency-Key; audited as delivery unknown', async () => {
     target.reset();
     target.route('POST', '/slow', { status: 204, delayMs: 1_000 });
-    const recorded: Outcome[] = [];
-    const q = createNotifyQueue({
-      notifiers: [createWebhookNotifier(`${target.url}/slow`, undefined, receiver)],
-      log: createTestLogger({ capture: false }).logger,
-      record: async (o) => void recorded.push(o),
-      attempts: 3,
-      attemptTimeoutMs: 150,
-      backoffMs: 5,
-    });
+    const { q, recorded } = queueTo(['/slow'], { attempts: 3, attemptTimeoutMs: 150, backoffMs: 5 });
     q.notify(ev('s1', 'FAILED', 'failed'));
     await q.drain();
     // Told after the first failed: a probe of one attempt, since the receiver has not answered since.
