@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
-import { startTestService } from '../helpers/service.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 import { countRows, postJson } from '../storm/helpers.js';
 
@@ -39,6 +39,43 @@ function request(method: string, path: string, host: string, body: string, heade
   return `${method} ${path} HTTP/1.1\r\nHost: ${host}\r\nContent-Type: application/json\r\n${headers}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
 }
 
+/** A service with no shutdown grace on a loopback port, and where it listens (its base URL, address, host and port). */
+async function startListening(rbs = runbooks) {
+  const svc = await startTestService({ runbooks: rbs, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+  const base = await svc.service.listen();
+  const addr = base.replace('http://', '');
+  return { svc, base, addr, host: addr.slice(0, addr.lastIndexOf(':')), port: Number(addr.slice(addr.lastIndexOf(':') + 1)) };
+}
+
+/** The same with an approval asked of it (incident I1, service checkout). */
+async function startAsked() {
+  const on = await startListening();
+  const approvalId = (await postJson(`http://${on.addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' })).body.approval_id as string;
+  return { ...on, approvalId };
+}
+
+/** The same with ten approvals asked of it, one per service: its base URL and the approvals' ids. */
+async function startTenAsked() {
+  const { svc, base } = await startListening(runbooks.replace('/undo"', '/undo/{service}"'));
+  const ids: string[] = [];
+  for (let i = 0; i < 10; i++) ids.push((await postJson(`${base}/api/v1/incidents`, { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+  return { svc, base, ids };
+}
+
+/**
+ * Writes all of `req` but its last bytes on `sock`, begins the stop once the service has
+ * it, and resolves when the listener has closed: the bytes left to write, and the stop.
+ */
+async function stopWithinRequest(on: { svc: TestService; host: string; port: number }, sock: Socket, req: string): Promise<{ rest: string; closing: Promise<void> }> {
+  const split = req.length - 5;
+  const arrived = new Promise<void>((r) => on.svc.app.server.once('request', () => setImmediate(r)));
+  sock.write(req.slice(0, split));
+  await arrived;
+  const closing = on.svc.service.close();
+  await until('the listener to close', () => refusesConnections(on.host, on.port));
+  return { rest: req.slice(split), closing };
+}
+
 async function refusesConnections(host: string, port: number): Promise<true | undefined> {
   return new Promise((resolve) => {
     const s = connect(port, host);
@@ -52,12 +89,8 @@ async function refusesConnections(host: string, port: number): Promise<true | un
 
 describe('races: shutdown and operators', () => {
   it('a request on an open connection while the service closes is answered 503 SHUTTING_DOWN in the API error shape; the approval sent before the stop runs and is recorded INTERRUPTED', async () => {
-    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
-    const addr = (await svc.service.listen()).replace('http://', '');
-    const host = addr.slice(0, addr.lastIndexOf(':'));
-    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
-    const asked = await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' });
-    const approvalId = asked.body.approval_id as string;
+    const on = await startAsked();
+    const { svc, addr, host, port, approvalId } = on;
 
     // The approval's headers arrive before the stop, its body only after the listener has gone.
     const sock: Socket = connect(port, host);
@@ -66,14 +99,9 @@ describe('races: shutdown and operators', () => {
     const ended = new Promise((r) => sock.on('close', r));
     await new Promise((r) => sock.on('connect', r));
     const approve = request('POST', `/api/v1/approvals/${approvalId}/approve`, addr, JSON.stringify({ by: 'alice' }));
-    const split = approve.length - 5;
-    const arrived = new Promise<void>((r) => svc.app.server.once('request', () => setImmediate(r)));
-    sock.write(approve.slice(0, split));
-    await arrived;
-    const closing = svc.service.close();
-    await until('the listener to close', () => refusesConnections(host, port));
+    const { rest, closing } = await stopWithinRequest(on, sock, approve);
     // The rest of the approval, and a rejection right behind it on the same connection.
-    sock.write(approve.slice(split) + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
+    sock.write(rest + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
     await ended;
     await closing;
 
@@ -105,27 +133,18 @@ describe('races: shutdown and operators', () => {
   });
 
   it('an approval whose connection the server dropped as the service stopped is carried out and its run recorded INTERRUPTED before the database closes, not left running', async () => {
-    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
-    const addr = (await svc.service.listen()).replace('http://', '');
-    const host = addr.slice(0, addr.lastIndexOf(':'));
-    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
-    const asked = await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' });
-    const approvalId = asked.body.approval_id as string;
+    const on = await startAsked();
+    const { svc, addr, host, port, approvalId } = on;
 
     const sock: Socket = connect(port, host);
     await new Promise((r) => sock.on('connect', r));
     const approve = request('POST', `/api/v1/approvals/${approvalId}/approve`, addr, JSON.stringify({ by: 'alice' }), 'Connection: close\r\n');
-    const split = approve.length - 5;
-    const arrived = new Promise<void>((r) => svc.app.server.once('request', () => setImmediate(r)));
-    sock.write(approve.slice(0, split));
-    await arrived;
-    const closing = svc.service.close();
-    await until('the listener to close', () => refusesConnections(host, port));
+    const { rest, closing } = await stopWithinRequest(on, sock, approve);
     // The rest of the approval, then another request although the approval said it was the
     // last: the server refuses the connection (400) and drops it, and the stop no longer
     // waits for the approval, which is still on its way to the database.
     sock.on('error', () => {});
-    sock.write(approve.slice(split) + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
+    sock.write(rest + request('POST', `/api/v1/approvals/${approvalId}/reject`, addr, JSON.stringify({ by: 'bob' })));
     await closing;
     sock.destroy();
 
@@ -146,10 +165,7 @@ describe('races: shutdown and operators', () => {
 
   for (const pool of ['new connections', 'keep-alive connections already open'] as const) {
     it(`ten approvals sent in the instant the service stops, on ${pool}, each get an answer (503 SHUTTING_DOWN with Retry-After, the connection closed after it), none a reset; nothing is approved`, async () => {
-      const svc = await startTestService({ runbooks: runbooks.replace('/undo"', '/undo/{service}"'), args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
-      const base = await svc.service.listen();
-      const ids: string[] = [];
-      for (let i = 0; i < 10; i++) ids.push((await postJson(`${base}/api/v1/incidents`, { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+      const { svc, base, ids } = await startTenAsked();
       assert.equal(new Set(ids).size, 10);
       const agent = pool === 'new connections' ? undefined : new Agent({ keepAlive: true, maxSockets: 10 });
       if (agent) {
@@ -175,10 +191,7 @@ describe('races: shutdown and operators', () => {
   }
 
   it('approvals under way when the service stops are answered with their result; those behind them 503 SHUTTING_DOWN, the connection closed after it; none a reset, and each answer is what the database holds', async () => {
-    const svc = await startTestService({ runbooks: runbooks.replace('/undo"', '/undo/{service}"'), args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
-    const base = await svc.service.listen();
-    const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push((await postJson(`${base}/api/v1/incidents`, { id: `I${i}`, root_cause: 'Spike', service: `svc-${i}` })).body.approval_id as string);
+    const { svc, base, ids } = await startTenAsked();
     const agent = new Agent({ keepAlive: true, maxSockets: 10 });
     // The stop begins once the first approval has come in (the others are on their way).
     const arrived = new Promise<void>((r) => svc.app.server.once('request', () => r()));
@@ -206,11 +219,7 @@ describe('races: shutdown and operators', () => {
   });
 
   it('a connection made before the stop that sends its approval only after the listener closed is answered 503 SHUTTING_DOWN, not reset', async () => {
-    const svc = await startTestService({ runbooks, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
-    const addr = (await svc.service.listen()).replace('http://', '');
-    const host = addr.slice(0, addr.lastIndexOf(':'));
-    const port = Number(addr.slice(addr.lastIndexOf(':') + 1));
-    const approvalId = (await postJson(`http://${addr}/api/v1/incidents`, { id: 'I1', root_cause: 'Spike', service: 'checkout' })).body.approval_id as string;
+    const { svc, addr, host, port, approvalId } = await startAsked();
 
     // Connected (accepted by the server), nothing sent yet.
     const sock: Socket = connect(port, host);
