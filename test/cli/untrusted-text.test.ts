@@ -15,18 +15,23 @@ function alert(service: string) {
   };
 }
 
-describe('what an alert says never reaches the terminal raw', () => {
-  it('approvals and reject: a service label with a right-to-left override, an escape sequence and a newline is shown on one line without them', async () => {
-    const svc = await startTestService({
-      runbooks: `runbooks:
+/** A listening service whose one runbook, HIGH risk, asks approval for the alert above. */
+function startAsking() {
+  return startTestService({
+    runbooks: `runbooks:
   rollback-deployment:
     risk: HIGH
     triggers: [error_rate_spike_after_deploy]
     action:
       http: {method: POST, url: "http://127.0.0.1:9/undo/{deployment}"}
 `,
-      args: ['--listen', '127.0.0.1:0'],
-    });
+    args: ['--listen', '127.0.0.1:0'],
+  });
+}
+
+describe('what an alert says never reaches the terminal raw', () => {
+  it('approvals and reject: a service label with a right-to-left override, an escape sequence and a newline is shown on one line without them', async () => {
+    const svc = await startAsking();
     try {
       const env = { RECTIFY_SERVER: await svc.service.listen() };
       const res = await svc.post('/api/v1/webhooks/alertmanager', alert(SERVICE));
@@ -68,16 +73,7 @@ describe('what an alert says never reaches the terminal raw', () => {
   });
 
   it('characters a terminal draws as nothing (zero-width, word joiner, BOM, soft hyphen, tags) are shown as their escape: "shop\\u200b" is not "shop"', async () => {
-    const svc = await startTestService({
-      runbooks: `runbooks:
-  rollback-deployment:
-    risk: HIGH
-    triggers: [error_rate_spike_after_deploy]
-    action:
-      http: {method: POST, url: "http://127.0.0.1:9/undo/{deployment}"}
-`,
-      args: ['--listen', '127.0.0.1:0'],
-    });
+    const svc = await startAsking();
     const service = 'shop\u200b\u200c\u200d\u2060\u2064\ufeff\u00ad\u{e0041}';
     const shown = String.raw`shop\u200b\u200c\u200d\u2060\u2064\ufeff\u00ad\udb40\udc41`;
     const invisible = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u{e0000}-\u{e007f}]/u;
