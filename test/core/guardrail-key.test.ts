@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { placeholderValue, placeholderValues } from '../../src/domain/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 
 /**
@@ -109,12 +109,7 @@ describe('a service with a lone surrogate is one key, in the decision and in the
   for (const source of ['alertmanager', 'pagerduty', 'manual'] as const) {
     it(`${source}: a cooldown lasts while the last run on that service still runs`, async () => {
       target.reset();
-      let release!: () => void;
-      const gate = new Promise<void>((r) => (release = r));
-      target.route('POST', `/long/${source}`, async (_req, call) => {
-        if (call === 1) await gate;
-        return { status: 200 };
-      });
+      const release = holdFirstCall(target, 'POST', `/long/${source}`, 200);
       const svc = await startTestService({
         runbooks: `runbooks:
   long:

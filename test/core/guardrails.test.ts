@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdCalls, holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
 const MIN = 60_000;
@@ -93,12 +93,7 @@ describe('guardrails', () => {
   // it (slow checks, a rollback) was overlapped by the next one on the same service.
   it('a cooldown lasts while the last run still runs: no second run on the same service overlaps it', async () => {
     target.reset();
-    let release!: () => void;
-    const gate = new Promise<void>((r) => (release = r));
-    target.route('POST', '/long/a', async (_req, call) => {
-      if (call === 1) await gate;
-      return { status: 200 };
-    });
+    const release = holdFirstCall(target, 'POST', '/long/a', 200);
     target.route('POST', '/long/b', { status: 200 });
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'long', '    max_per_hour: 10\n    cooldown_minutes: 5\n    blast_radius_limit: 2')}` });
     const first = svc.post('/api/v1/incidents?wait=true', incident('long', 'a'));
@@ -131,12 +126,7 @@ describe('guardrails', () => {
 
   it('blast_radius_limit caps the services one runbook acts on at once', async () => {
     target.reset();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => (release = r));
-    target.route('POST', '/wide/a', async () => {
-      await gate;
-      return { status: 200 };
-    });
+    const release = holdCalls(target, 'POST', '/wide/a');
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'wide', '    max_per_hour: 10\n    cooldown_minutes: 0\n    blast_radius_limit: 1')}` });
     const first = svc.post('/api/v1/incidents?wait=true', incident('wide', 'a'));
     // Wait until the first run is in flight.
@@ -196,12 +186,7 @@ describe('guardrails', () => {
 
   it('circuit breaker: a run that started before the trip and succeeds after it does not close it', async () => {
     target.reset();
-    let release: () => void = () => {};
-    const gate = new Promise<void>((r) => (release = r));
-    target.route('POST', '/late/slow', async () => {
-      await gate;
-      return { status: 200 };
-    });
+    const release = holdCalls(target, 'POST', '/late/slow');
     target.route('POST', '/late/a', { status: 500 });
     const svc = await startTestService({
       runbooks: `runbooks:${runbook(target.url, 'late', '    max_per_hour: 100\n    cooldown_minutes: 0\n    blast_radius_limit: 10')}`,

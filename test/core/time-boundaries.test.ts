@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdCalls, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -114,12 +114,7 @@ describe('time boundaries of the guardrails', () => {
       const early = await send();
       assert.deepEqual([early.body.event, early.body.reason], ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 1s']);
       svc.clock.advance(1);
-      let release: () => void = () => {};
-      const gate = new Promise<void>((r) => (release = r));
-      target.route('POST', '/brk/a', async () => {
-        await gate;
-        return { status: 200 };
-      });
+      const release = holdCalls(target, 'POST', '/brk/a');
       const answers = await Promise.all(Array.from({ length: 20 }, () => svc.post('/api/v1/incidents', incident('brk', 'a'))));
       const executed = answers.filter((a) => a.body.action === 'executed');
       assert.equal(executed.length, 1);

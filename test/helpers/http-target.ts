@@ -91,15 +91,24 @@ const METRIC_NAME_RE = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 /**
- * Routes `method path` to answer 204, holding the first call until the returned
+ * Routes `method path` to answer `status` (204), holding the first call until the returned
  * `release` is called: a receiver stuck on its first delivery while more queue up.
  */
-export function holdFirstCall(target: HttpTarget, method: string, path: string): () => void {
+export function holdFirstCall(target: HttpTarget, method: string, path: string, status = 204): () => void {
+  return hold(target, method, path, status, (call) => call === 1);
+}
+
+/** Holds every call to one route until the returned function is called; each is then answered `status`. */
+export function holdCalls(target: HttpTarget, method: string, path: string, status = 200): () => void {
+  return hold(target, method, path, status, () => true);
+}
+
+function hold(target: HttpTarget, method: string, path: string, status: number, held: (call: number) => boolean): () => void {
   let release!: () => void;
-  const held = new Promise<void>((r) => (release = r));
+  const released = new Promise<void>((r) => (release = r));
   target.route(method, path, async (_req, call) => {
-    if (call === 1) await held;
-    return { status: 204 };
+    if (held(call)) await released;
+    return { status };
   });
   return release;
 }
