@@ -242,8 +242,12 @@ describe('kubernetes actions against the API fake', () => {
       unchanged: true,
       detail: `pod ${NS}/api-server-def456 was already terminating (deletionTimestamp ${ts2} on a read after the 429 to its eviction): nothing to evict; done without effect`,
     });
-    // A 429 for a pod that is not terminating stays the budget's "not now".
-    const [running] = fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp && p.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
+    // A 429 for a pod that is not terminating stays the budget's "not now". The replacements
+    // become Ready a moment after their pods were deleted: wait for them, or the pod asked for
+    // would be the last ready replica, which rectify refuses before asking the budget.
+    const ready = () => fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp && p.status.conditions.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
+    await waitFor('the replacements ready', () => ready().length >= 3);
+    const [running] = ready();
     const blocked = await exec.run(kubeAction('evict_pod', 'pod', running!.metadata.name, NS), stepContext());
     assert.deepEqual([blocked.ok, blocked.notNow, blocked.detail], [false, true, `eviction refused by PodDisruptionBudget (429): ${refusal}`]);
     assert.equal(fake.count('DELETE', /.*/), 0);
