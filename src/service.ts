@@ -8,7 +8,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
+import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import { unsettledPage } from './engine/resend.js';
@@ -229,7 +229,7 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
  * more runbook files than `maxFiles` is refused from its listing, before its entries
  * are stat'ed or read.
  */
-export function readRunbookFolder(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
+export function readRunbookFolder(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES, from?: string): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   const link = join(dir, '..data');
   const target = (): string => (existsSync(link) ? realpathSync(link) : dir);
   for (let attempt = 0; ; attempt++) {
@@ -241,7 +241,7 @@ export function readRunbookFolder(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FI
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } | undefined;
     let failure: unknown;
     try {
-      loaded = loadCatalog(source, maxFiles);
+      loaded = loadCatalog(source, maxFiles, from);
     } catch (err) {
       failure = err;
     }
@@ -289,11 +289,20 @@ function folderStamp(dir: string): string {
  * Loads runbooks or throws a LoadError with one problem per line. Warnings (the
  * reference checks `rectify lint` fails on) do not stop startup; they are returned to be logged.
  */
-export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
-  if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: 'runbooks folder not found (set --runbooks)' }]);
+export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES, from = 'set --runbooks'): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
+  if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: `runbooks folder not found (${from})` }]);
   const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir, { maxFiles });
   if (problems.length) throw new LoadError(problems);
   return { runbooks, warnings, emptyFiles };
+}
+
+/**
+ * Where the runbooks folder's name came from, for "runbooks folder not found (…)": the
+ * flag, the environment variable or the config file's key the operator has to correct.
+ */
+export function runbooksSource(config: Config): string {
+  const src = config.sources.runbooks;
+  return src.kind === 'default' ? 'the default; set --runbooks' : describeSource(src);
 }
 
 /**
@@ -365,7 +374,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   if (slackSigningSecret === undefined && config.slackApprovers !== undefined) {
     log.warn('--slack-approvers is set but --slack-signing-secret is not: there are no Slack buttons for them to use');
   }
-  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [], emptyFiles: [] } : readRunbookFolder(config.runbooks, config.maxRunbookFiles);
+  const loadedCatalog = overrides.runbooks ? { runbooks: overrides.runbooks, warnings: [], emptyFiles: [] } : readRunbookFolder(config.runbooks, config.maxRunbookFiles, runbooksSource(config));
   const runbooks = loadedCatalog.runbooks;
   // The longest cooldown, which pruning keeps rate-limit rows for, goes with the runbooks in force (a reload recomputes it).
   let cooldownMs = longestCooldown(runbooks);
@@ -687,7 +696,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     };
     let loaded: { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] };
     try {
-      loaded = readRunbookFolder(config.runbooks, config.maxRunbookFiles);
+      loaded = readRunbookFolder(config.runbooks, config.maxRunbookFiles, runbooksSource(config));
     } catch (err) {
       return refuse(err instanceof LoadError ? err.problems.map(formatProblem) : [reloadProblem(err)]);
     }

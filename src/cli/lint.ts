@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { loadConfig, parseCommandArgs, type ConfigSource } from '../config/index.js';
+import { describeSource, loadConfig, parseCommandArgs } from '../config/index.js';
 import { formatProblem, type LoadProblem } from '../domain/index.js';
 import { isRunbookFileName, loadRunbookFile, loadRunbooks } from '../runbooks/index.js';
 import { commandHelp } from './help.js';
@@ -106,19 +106,6 @@ function whyNotRunbookFile(path: string): string | undefined {
   if (!/\.ya?ml$/.test(name)) return 'is not a runbook file: lint reads .yaml and .yml files, the ones rectify serve loads from a runbooks folder';
   if (name.startsWith('.')) return 'is a hidden file, which rectify serve does not load from a runbooks folder; rename it without the leading dot';
   return `is a runbook test file, which rectify serve does not load; run it with: rectify test ${path}`;
-}
-
-/** Where the folder's name came from, as a person would look for it. */
-function describeSource(s: ConfigSource): string {
-  switch (s.kind) {
-    case 'flag':
-    case 'env':
-      return `set by ${s.file}`;
-    case 'file':
-      return `set by ${s.path} in ${s.file}`;
-    case 'default':
-      return 'the default';
-  }
 }
 
 function isFile(path: string): boolean {

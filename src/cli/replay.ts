@@ -3,7 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
-import { loadCatalog, MIGRATIONS_DIR } from '../service.js';
+import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
 import { table, time } from './client/format.js';
 import { EXIT_HELP } from './client/help.js';
 import { EXIT, type CliIO } from './io.js';
@@ -104,7 +104,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
 
   let runbooks;
   try {
-    runbooks = loadCatalog(config.runbooks, config.maxRunbookFiles).runbooks;
+    runbooks = loadCatalog(config.runbooks, config.maxRunbookFiles, runbooksSource(config)).runbooks;
   } catch (err) {
     if (err instanceof LoadError) {
       for (const p of err.problems) io.err(formatProblem(p));

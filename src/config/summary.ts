@@ -1,4 +1,4 @@
-import type { Config } from './types.js';
+import type { Config, ConfigSource } from './types.js';
 import { describeSecret } from '../lib/index.js';
 import { redactUrl } from './values.js';
 
@@ -52,4 +52,17 @@ export function configSummary(config: Config): Record<string, unknown> {
 /** `host:port`, bracketing IPv6 so the result parses back. */
 export function formatListen(l: { host: string; port: number }): string {
   return l.host.includes(':') ? `[${l.host}]:${l.port}` : `${l.host}:${l.port}`;
+}
+
+/** Where a setting's value came from, as a person would look for it: `set by RECTIFY_RUNBOOKS`. */
+export function describeSource(s: ConfigSource): string {
+  switch (s.kind) {
+    case 'flag':
+    case 'env':
+      return `set by ${s.file}`;
+    case 'file':
+      return `set by ${s.path} in ${s.file}`;
+    case 'default':
+      return 'the default';
+  }
 }

@@ -221,7 +221,7 @@ describe('rectify run --local', () => {
     );
     const badRunbooks = await cli(['run', '--local', '--db', `sqlite:${db}`, '--runbooks', join(dir, 'missing'), 'x'], { cwd: dir });
     assert.equal(badRunbooks.code, 2);
-    assert.deepEqual(badRunbooks.err, [`${join(dir, 'missing')}: runbooks folder not found (set --runbooks)`]);
+    assert.deepEqual(badRunbooks.err, [`${join(dir, 'missing')}: runbooks folder not found (set by --runbooks)`]);
   });
 
   it('blocked by executions a crashed serve left running, says which they are and that starting the serve frees them', async () => {

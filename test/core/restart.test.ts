@@ -206,6 +206,35 @@ describe('a listen address that is taken', () => {
   });
 });
 
+describe('a runbooks folder that is not there', () => {
+  it('is refused in one line naming the folder and the setting that chose it: the flag, the variable, the config file or the default', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-rb-'));
+    try {
+      const missing = join(dir, 'missing');
+      writeFileSync(join(dir, 'rectify.yaml'), `runbooks: missing\n`);
+      const serve = async (args: string[], env: Record<string, string>, cwd = dir): Promise<{ code: number; err: string[] }> => {
+        const err: string[] = [];
+        const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', ...args], { out: () => {}, err: (l) => err.push(l), env, cwd });
+        return { code, err };
+      };
+      // From a folder without a rectify.yaml, so the one beside `missing` is read only when named.
+      const elsewhere = join(dir, 'elsewhere');
+      mkdirSync(elsewhere);
+      const flag = await serve(['--runbooks', missing], {}, elsewhere);
+      assert.deepEqual(flag.err, [`${missing}: runbooks folder not found (set by --runbooks)`]);
+      assert.equal(flag.code, 2);
+      const env = await serve([], { RECTIFY_RUNBOOKS: missing }, elsewhere);
+      assert.deepEqual(env.err, [`${missing}: runbooks folder not found (set by RECTIFY_RUNBOOKS)`]);
+      const file = await serve(['--config', join(dir, 'rectify.yaml')], {}, elsewhere);
+      assert.deepEqual(file.err, [`${missing}: runbooks folder not found (set by runbooks in ${join(dir, 'rectify.yaml')})`]);
+      const byDefault = await serve([], {}, elsewhere);
+      assert.deepEqual(byDefault.err, [`${join(elsewhere, 'runbooks')}: runbooks folder not found (the default; set --runbooks)`]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('one serving rectify per database', () => {
   it('a second `rectify serve` on the database is refused, naming the first, and leaves its running execution alone', async () => {
     const target = await startHttpTarget();
