@@ -58,7 +58,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: database,
     default: 'sqlite:./data/rectify.db',
-    help: 'database: sqlite:<path>, sqlite::memory: or postgres://…',
+    help: 'database: sqlite:<path> or sqlite::memory: (this build opens SQLite only)',
   }),
   runbooks: setting({
     flag: 'runbooks',

@@ -360,7 +360,8 @@ export const database: ValueParser<DbTarget> = fromSchema(
           z.object({ kind: z.literal('postgres'), url: z.string() }),
         ]),
       ),
-  undefined,
+  // A bare path (`--db ./data/rectify.db`) is the usual slip: say how to write it.
+  (raw) => (typeof raw === 'string' && /^[^:\s\p{C}]+$/u.test(raw.trim()) ? ` (a file is written sqlite:${raw.trim()})` : ''),
   // A postgres:// URL may carry a password: shown as scheme and host, like every URL.
   (raw) => (typeof raw === 'string' && raw.includes('://') ? showUrl(raw) : show(raw)),
 );

@@ -442,6 +442,15 @@ describe('database', () => {
       '--prometheus-url: expected an http:// or https:// URL, got "ftp://x"',
     ]);
   });
+
+  it('a bare path, the usual slip, is refused saying how to write it', () => {
+    assert.deepEqual(lines(['--db', './data/rectify.db']), ['--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "./data/rectify.db" (a file is written sqlite:./data/rectify.db)']);
+    assert.deepEqual(lines([], { RECTIFY_DB: '/var/lib/rectify/rectify.db' }), [
+      'RECTIFY_DB: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "/var/lib/rectify/rectify.db" (a file is written sqlite:/var/lib/rectify/rectify.db)',
+    ]);
+    // A value a line could not show as it is gets no suggestion repeating it.
+    assert.deepEqual(lines(['--db', '/tmp/x\ny']), ['--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "/tmp/x\\ny"']);
+  });
 });
 
 describe('durations and sizes', () => {
