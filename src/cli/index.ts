@@ -42,7 +42,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
 function usage(): string {
   const lines = ['usage: rectify <command> [flags]', '', 'commands:'];
   for (const [name, c] of Object.entries(COMMANDS)) lines.push(`  ${name.padEnd(12)} ${c.summary}`);
-  lines.push('', EXIT_HELP, '', 'settings (flag, environment variable, rectify.yaml key):', HELP);
+  lines.push('', EXIT_HELP, '', 'For rectify serve (the client commands take --server, --token and --timeout: see rectify <command> --help):', HELP);
   return lines.join('\n');
 }
 

@@ -49,5 +49,9 @@ describe('a mistyped command', () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);
     assert.ok(r.out.includes('  audit-verify walk the audit hash chain and name the first row that does not fit (also: audit verify)'), r.out.join('\n'));
+    // The settings table comes once, under one heading that says whose settings they are.
+    const text = r.out.join('\n');
+    assert.equal(text.match(/^settings/gim)?.length, 1, text);
+    assert.match(text, /^For rectify serve \(the client commands take --server, --token and --timeout: see rectify <command> --help\):\nSettings \(a flag wins/m);
   });
 });
