@@ -6,7 +6,7 @@ import { clientCommand } from './command.js';
 import { cell, lastFlag, time } from './format.js';
 import { clientHelp } from './help.js';
 
-interface AuditRowJson {
+export interface AuditRowJson {
   seq: number;
   at: string;
   event: string;
@@ -45,12 +45,15 @@ export const auditHelp = clientHelp(
 
 const FILTERS = { runbook: 'runbook', event: 'event', 'incident-id': 'incident_id', 'execution-id': 'execution_id' } as const;
 
-/** Fixed columns, so rows printed over time by --follow line up under one header. */
-const COLS = [7, 21, 18, 22, 31, 16] as const;
+/**
+ * Fixed columns, so rows printed over time by --follow line up under one header; the
+ * event column is as wide as the longest event (EXECUTOR_UNAVAILABLE, CIRCUIT_WAIT_RESTARTED…).
+ */
+const COLS = [7, 21, Math.max(...AUDIT_EVENTS.map((e) => e.length)), 22, 31, 16] as const;
 function line(cells: string[]): string {
   return cells.map((c, i) => (i < COLS.length ? c.padEnd(COLS[i]!) : c)).join(' ').trimEnd();
 }
-const HEADER = line(['SEQ', 'AT', 'EVENT', 'RUNBOOK', 'INCIDENT/EXECUTION', 'ACTOR', 'DETAIL']);
+export const HEADER = line(['SEQ', 'AT', 'EVENT', 'RUNBOOK', 'INCIDENT/EXECUTION', 'ACTOR', 'DETAIL']);
 
 function detail(d: Record<string, unknown>): string {
   if (typeof d['ok'] === 'boolean') return cell(`${d['ok'] ? 'ok' : 'FAILED'}: ${String(d['summary'] ?? '')}${d['detail'] ? ` (${String(d['detail'])})` : ''}`, 100);
@@ -60,7 +63,8 @@ function detail(d: Record<string, unknown>): string {
   return Object.keys(rest).length ? cell(rest, 100) : '-';
 }
 
-function rowLine(e: AuditRowJson): string {
+/** One row of the table (exported for its tests). */
+export function rowLine(e: AuditRowJson): string {
   return line([
     String(e.seq),
     time(e.at),
