@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -175,6 +176,27 @@ describe('a database that cannot be opened', () => {
         `rectify: cannot start: cannot open the database ${join(dir, 'runbooks')} (set by RECTIFY_DB): unable to open database file (is it a file, not a folder, in a folder this user can write?)`,
       ]);
       assert.deepEqual(readdirSync(dir).sort(), ['notes.txt', 'runbooks']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a folder that cannot be made (under /proc) is refused in one line, not waited on without a word', { skip: !existsSync('/proc/self') }, () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-db-'));
+    try {
+      mkdirSync(join(dir, 'runbooks'));
+      const db = `/proc/rectify-${process.pid}/rectify.db`;
+      // A process of its own: where the start hangs, the test must not hang with it.
+      const r = spawnSync(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--listen', '127.0.0.1:0', '--runbooks', join(dir, 'runbooks'), '--db', `sqlite:${db}`], {
+        env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? '/tmp' },
+        encoding: 'utf8',
+        timeout: 60_000,
+        // A process stuck in a synchronous call never runs its SIGTERM handler.
+        killSignal: 'SIGKILL',
+      });
+      assert.equal(r.signal, null, 'the start did not end');
+      assert.equal(r.status, 1, r.stderr);
+      assert.deepEqual(r.stderr.trim().split('\n'), [`rectify: cannot start: cannot open the database ${db} (set by --db): ENOENT: no such file or directory, mkdir '/proc/rectify-${process.pid}'`]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
-import { mkdirSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { RectifyError } from '../../domain/index.js';
 import type {
@@ -203,13 +203,31 @@ interface Unit {
 }
 
 /**
+ * The database's folder and the missing ones above it, one level at a time. Node's
+ * `mkdirSync(…, { recursive: true })` never returns where mkdir answers ENOENT for a
+ * parent that exists (a path under /proc): the start hung without a word. A folder
+ * another process makes meanwhile (local runs started together) is no error.
+ */
+function makeFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+  for (const d of missing.reverse()) {
+    try {
+      mkdirSync(d);
+    } catch (err) {
+      if ((err as { code?: unknown }).code !== 'EEXIST') throw err;
+    }
+  }
+}
+
+/**
  * SQLite store with group commit: units of work that arrive together run in one
  * IMMEDIATE transaction and share one fsync (WAL, synchronous=FULL), each inside its
  * own savepoint so one unit's error does not undo the others. A caller's promise
  * resolves only after the commit that holds its rows returned: answered means durable.
  */
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
-  if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
+  if (opts.path !== ':memory:') makeFolder(dirname(opts.path));
   const db = new Database(opts.path);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   db.pragma('journal_mode = WAL');
