@@ -257,6 +257,8 @@ export function showUrl(raw: unknown): string {
   return rest ? `${JSON.stringify(`${u.protocol}//${u.host}`)} (the rest is left out: it may hold a secret)` : JSON.stringify(raw);
 }
 
+const HOST_PORT = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/;
+
 function isHttpUrl(s: string): boolean {
   if (!URL.canParse(s)) return false;
   const u = new URL(s);
@@ -268,6 +270,11 @@ export const httpUrl: ValueParser<string> = {
   placeholder: '<url>',
   parse(raw) {
     if (typeof raw === 'string' && isHttpUrl(raw)) return { ok: true, value: raw.replace(/\/+$/, '') };
+    // host:port without its scheme (`--server localhost:9095`), the usual slip: it holds no
+    // secret, so it is shown, with the address as it is written.
+    if (typeof raw === 'string' && HOST_PORT.test(raw.trim())) {
+      return { ok: false, message: `expected an http:// or https:// URL, got ${JSON.stringify(raw.trim())} (with its scheme: http://${raw.trim()})` };
+    }
     return { ok: false, message: `expected an http:// or https:// URL, got ${showUrl(raw)}` };
   },
 };

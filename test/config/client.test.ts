@@ -33,6 +33,16 @@ describe('client settings', () => {
     );
   });
 
+  it('host:port without its scheme, the usual slip, is shown with the scheme it needs; a value that may hold a secret still is not', () => {
+    const problems = (argv: string[], env: Record<string, string> = {}): string[] => {
+      const r = loadClientArgs(argv, env);
+      return 'problems' in r ? r.problems.map((p) => `${p.file}: ${p.message}`) : [];
+    };
+    assert.deepEqual(problems(['--server', 'localhost:9095']), ['--server: expected an http:// or https:// URL, got "localhost:9095" (with its scheme: http://localhost:9095)']);
+    assert.deepEqual(problems([], { RECTIFY_SERVER: '[::1]:9095' }), ['RECTIFY_SERVER: expected an http:// or https:// URL, got "[::1]:9095" (with its scheme: http://[::1]:9095)']);
+    assert.deepEqual(problems(['--server', 'alice:s3cret@rectify:9095']), ['--server: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)']);
+  });
+
   it('the service does not warn about the client variables', () => {
     const loaded = loadConfig([], { RECTIFY_SERVER: 'http://x:1', RECTIFY_TOKEN: 't', RECTIFY_WRAPPER_HOME: '/opt' }, { cwd: '/nonexistent-dir' });
     assert.ok('config' in loaded);
