@@ -46,12 +46,17 @@ export const incidentSchema = z
     status: z.enum(['firing', 'resolved']).default('firing'),
   })
   .loose()
-  .superRefine((body, ctx) => {
-    for (const key of Object.keys(body)) {
-      const known = misspeltIncidentKey(key);
-      if (known) ctx.addIssue({ code: 'custom', path: [key], message: `unknown key (did you mean "${known}"?): it would be ignored, and the incident decided without it` });
-    }
-  })
+  .superRefine(
+    (body, ctx) => {
+      for (const key of Object.keys(body)) {
+        const known = misspeltIncidentKey(key);
+        if (known) ctx.addIssue({ code: 'custom', path: [key], message: `unknown key (did you mean "${known}"?): it would be ignored, and the incident decided without it` });
+      }
+    },
+    // Also when a required key is missing: `rootCause` is named beside the missing
+    // `root_cause` it stands for, not left for the sender to guess.
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
+  )
   .refine((v) => v.service !== undefined || v.services !== undefined, {
     message: 'required: give "service" or "services"',
     path: ['service'],

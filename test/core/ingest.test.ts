@@ -220,6 +220,16 @@ describe('intake', () => {
         key,
       );
     }
+    // A slip for a required key is named beside the missing key it stands for.
+    const slipped = await svc.post('/api/v1/incidents?wait=true', { rootCause: 'high_cpu', service: 'web' });
+    assert.equal(slipped.status, 400);
+    assert.deepEqual(
+      slipped.body.error.details.map((d: { path: string; message: string }) => [d.path, d.message]).sort(),
+      [
+        ['body.rootCause', 'unknown key (did you mean "root_cause"?): it would be ignored, and the incident decided without it'],
+        ['body.root_cause', 'Invalid input: expected string, received undefined'],
+      ],
+    );
     assert.equal(target.calls('/scale/web', 'POST'), callsBefore, 'nothing ran');
     assert.equal(rows(), before, 'nothing stored');
     // One audit row per route and reason a minute at most (INTAKE_REFUSED); no decision.
