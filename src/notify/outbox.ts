@@ -108,10 +108,16 @@ const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);
 /**
  * Whether a notification is one whose event's own audit row records it (an event told
  * one by one, with its id): a record of its delivery, or of giving it up, must name that
- * id, or startup would take it for never delivered and tell it again.
+ * id, or startup would take it for never delivered and tell it again. The queue gives
+ * every notification an id, so the id alone does not say so: an ALERTS_TRUNCATED notice
+ * past the bound of those told one by one (outcome `manual`, engine/truncations.ts) is
+ * not announced and its row records nothing. Such a notice is summed up like any manual
+ * one: a full queue counts it in its drop burst (there is no row to read it back from),
+ * and it gets no later rounds.
  */
 export function recordsItsNotification(e: NotificationEvent): boolean {
-  return e.notification_id !== undefined && toldEvents.has(e.event);
+  if (e.notification_id === undefined || !toldEvents.has(e.event)) return false;
+  return !(e.event === 'ALERTS_TRUNCATED' && e.outcome === 'manual');
 }
 
 /** Reads back what an audit row recorded of its notification; undefined for a row that recorded none (one written before rectify did). */

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createNotifyQueue, createWebhookNotifier, NOT_TRIED, receiverName, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
+import { createNotifyQueue, createWebhookNotifier, HELD_BACK, NOT_TRIED, receiverName, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
 import { unsettledPage } from '../../src/engine/resend.js';
 import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
@@ -500,6 +500,55 @@ describe('notification queue', () => {
     assert.equal(warned.length, 1);
     assert.deepEqual([warned[0]!.count, warned[0]!.about, warned[0]!.incident_ids, warned[0]!.recorded_apart], [5, ['RATE_LIMITED', 'FAILED'], ['b1', 'b2', 'o1', 'o2', 'o3'], 3]);
     await q.close();
+  });
+
+  it('an ALERTS_TRUNCATED notice past the bound of those told one by one (manual: its row records none) is summed in the drop burst, not held back, and gets no later rounds; one told one by one is held back, and tried again later', async () => {
+    target.reset();
+    const release = holdFirstCall(target, 'POST', '/hook');
+    const { q, recorded } = queueTo(['/hook'], {
+      attempts: 1,
+      maxQueued: 2,
+      dropReportMs: 60_000,
+      // The audit log to read a held-back notification from (nothing unsettled in it here).
+      unsettled: (name, after, limit) => unsettledPage([], name, after, limit),
+    });
+    const truncated = (id: string, outcome: string): NotificationEvent => ({ ...ev(id, 'ALERTS_TRUNCATED', outcome), runbook: null, service: null });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
+    await target.waitForRequest('/hook');
+    q.notify({ ...truncated('t2', 'alerts left out'), notification_id: 'ntf_told' });
+    q.notify(ev('o1', 'FAILED', 'failed'));
+    // The queue is full of outcomes: the manual notice is let go (the queue gives it an id,
+    // as it gives every notification one); an outcome pushes out the oldest, the notice told one by one.
+    q.notify(truncated('t1', 'manual'));
+    q.notify(ev('o2', 'FAILED', 'failed'));
+    assert.equal(q.dropped(), 2);
+    release();
+    await q.drain();
+    const drops = recorded.filter((o) => o.detail === 'dropped: queue full' || o.detail === HELD_BACK);
+    assert.deepEqual(
+      drops.map((o) => [o.detail, o.event.outcome, o.event.notification_id ?? null, o.dropped]),
+      [
+        [HELD_BACK, 'alerts left out', 'ntf_told', { count: 1, about: ['ALERTS_TRUNCATED'], incident_ids: ['t2'] }],
+        ['dropped: queue full', 'manual', recorded.find((o) => o.event.incident_id === 't1')?.event.notification_id, { count: 1, about: ['ALERTS_TRUNCATED'], incident_ids: ['t1'] }],
+      ],
+    );
+    await q.close();
+
+    // A receiver that is down: the manual notice is tried once and given up; the one told one by one waits for its later rounds.
+    target.reset();
+    target.route('POST', '/down', { status: 503 });
+    const down = queueTo(['/down'], { backoffMs: 1, approvalRetryMs: 60_000, maxQueued: 2 });
+    down.q.notify(truncated('t3', 'manual'));
+    down.q.notify({ ...truncated('t4', 'alerts left out'), notification_id: 'ntf_told2' });
+    await down.q.drain();
+    assert.deepEqual(
+      down.recorded.map((o) => [o.event.incident_id, o.attempts, o.detail]),
+      [
+        ['t3', 3, 'answered 503'],
+        ['t4', 0, `${NOT_TRIED} (answered 503) (tried again later)`],
+      ],
+    );
+    await down.q.close();
   });
 
   it('a receiver that answers after the per-attempt timeout: every retry carries the same notification_id and Idempotency-Key; audited as delivery unknown', async () => {
