@@ -80,8 +80,8 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
  * by one once per group a minute, and for ten groups a minute at most
  * (engine/truncations.ts): the others are told as `manual` notifications, which the
  * repeat filter sums up in a storm, and their rows record none. The latest migration
- * that builds the `audit_told` index (013) indexes exactly these rows, with its
- * predicate written in this order (the store's query repeats it, and SQLite uses a
+ * that builds the `audit_told` index (013) indexes exactly these rows (an ALERTS_TRUNCATED
+ * row only when it records its notification), with its predicate written in this order (the store's query repeats it, and SQLite uses a
  * partial index only for a query that repeats its predicate).
  */
 export const TOLD_EVENTS = [

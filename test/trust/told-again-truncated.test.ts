@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { amWebhook } from '../helpers/service.js';
@@ -93,5 +98,37 @@ describe('kill -9: a cut-short group told to a receiver that is down is told aga
     const v = await proc.get('/api/v1/audit/verify');
     assert.equal(v.body.ok, true, v.body.reason);
     await proc.stop();
+  });
+});
+
+describe('the told rows startup examines: an ALERTS_TRUNCATED row only when it records its notification', () => {
+  it('a manual notice past the bound (its row records none) is not read back as told; one told one by one is, with the rows before and after it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-told-truncated-rows-'));
+    const store = openSqliteStore({ path: join(dir, 'rectify.db'), migrationsDir: MIGRATIONS_DIR });
+    try {
+      const at = Date.UTC(2026, 11, 6, 6, 0, 0);
+      const told = (outcome: string) => ({ to: ['webhook x'], outcome, reason: 'r', service: null, approval_id: null });
+      await store.transact((tx) => {
+        tx.appendAudit({ at, event: 'SUCCESS', actor: 'rectify', details: { notification_id: 'ntf_success', told: told('success') } });
+        tx.appendAudit({ at: at + 1, event: 'ALERTS_TRUNCATED', actor: 'rectify', details: { truncated_alerts: 3, notification_id: 'ntf_told', told: told('alerts left out') } });
+        tx.appendAudit({ at: at + 2, event: 'ALERTS_TRUNCATED', actor: 'rectify', details: { truncated_alerts: 5 } });
+        tx.appendAudit({ at: at + 3, event: 'FAILED', actor: 'rectify', details: { notification_id: 'ntf_failed', told: told('failed') } });
+      });
+      const [since, after] = await store.transact((tx) => [tx.toldSince(0, 100), tx.toldAfter({ at: 0, seq: 0 }, 100)]);
+      const named = (rows: typeof since) => rows.map((r) => [r.event, r.details.notification_id ?? null]);
+      assert.deepEqual(named(since), [
+        ['FAILED', 'ntf_failed'],
+        ['ALERTS_TRUNCATED', 'ntf_told'],
+        ['SUCCESS', 'ntf_success'],
+      ]);
+      assert.deepEqual(named(after), [
+        ['SUCCESS', 'ntf_success'],
+        ['ALERTS_TRUNCATED', 'ntf_told'],
+        ['FAILED', 'ntf_failed'],
+      ]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -134,7 +134,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   // matches the index's fails the start's recovery loudly instead of walking the log.
   // Prepared when first used (once per start).
   let toldStatements: { rows: Database.Statement; rowsAfter: Database.Statement; deliveries: Database.Statement } | undefined;
-  const toldPredicate = `(${TOLD_EVENTS.map((e) => `event = '${e}'`).join(' OR ')})`;
+  // Migration 013's predicate, term for term: an ALERTS_TRUNCATED row is indexed only when it
+  // records its notification (the manual notices past the bound record none).
+  const toldPredicate = `(${TOLD_EVENTS.map((e) => (e === 'ALERTS_TRUNCATED' ? `(event = '${e}' AND json_extract(details, '$.notification_id') IS NOT NULL)` : `event = '${e}'`)).join(' OR ')})`;
   const told = () =>
     (toldStatements ??= {
       rows: db.prepare(
