@@ -11,7 +11,7 @@ import { createSlackVerifier } from './api/slack-signature.js';
 import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
-import { unsettledPage } from './engine/resend.js';
+import { unsettledPage, withoutShowing } from './engine/resend.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
 import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
@@ -460,12 +460,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // What a Slack click did is told back through its response_url (see notify/slack-respond.ts).
   const slackResponder = slackSigningSecret !== undefined ? createSlackResponder({ log, attemptTimeoutMs: config.notifyTimeoutMs, ...(overrides.slackResponseOrigins ? { origins: overrides.slackResponseOrigins } : {}) }) : undefined;
   /**
-   * Settlements a Slack click's answer is showing in the channel, by notification_id, until
-   * that answer is recorded as delivered or Slack is sent it after all: owed to the Slack
-   * receiver (its audit row names it), yet not read back for it from a full queue meanwhile,
-   * or the channel would see it twice.
+   * Settlements a Slack click's answer is showing in the channel, by notification_id, with
+   * the Slack receivers that answer stands for, until it is recorded as delivered or they
+   * are sent it after all: owed to them (its audit row names them), yet not read back for
+   * them from a full queue meanwhile, or the channel would see it twice. Any other receiver
+   * (a webhook) is read back the same notification as ever.
    */
-  const showing = new Set<string>();
+  const showing = new Map<string, Set<string>>();
   async function recordNotified(o: NotifyOutcome): Promise<void> {
     try {
       await store.transact((tx) =>
@@ -498,8 +499,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     attemptTimeoutMs: config.notifyTimeoutMs,
     // What a full queue held back is told from its audit row when there is room (see notify/queue.ts).
     unsettled: (receiver, after, limit) => {
-      const page = store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit));
-      return showing.size === 0 ? page : { ...page, events: page.events.filter((u) => !showing.has(u.event.notification_id)) };
+      return withoutShowing(
+        store.read((tx) => unsettledPage(tx.toldAfter(after, limit), receiver, after, limit)),
+        receiver,
+        showing,
+      );
     },
     // The clock the rows are written at: one read back comes on its round's schedule.
     now: () => clock.now(),
@@ -516,7 +520,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     const id = e.notification_id;
     const to = notifiers.filter((n) => !tellsTo(n, e));
     if (id === undefined || to.length === 0) return undefined;
-    showing.add(id);
+    showing.set(id, new Set(to.map((n) => n.name)));
     return {
       async delivered(attempts) {
         for (const n of to) await recordNotified({ ok: true, notifier: n.name, attempts, detail: SHOWN_BY_CLICK_ANSWER, event: e });

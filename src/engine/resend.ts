@@ -154,3 +154,15 @@ export function unsettledPage(rows: readonly ToldRow[], r: string, after: Cursor
   const last = rows[rows.length - 1];
   return { events: unsettledFor(rows, r), next: last ? { at: last.at, seq: last.seq } : after, done: rows.length < limit };
 }
+
+/**
+ * A read back for the receiver `r` without the settlements a Slack click's answer is
+ * showing in the channel (`showing`: by notification_id, the receivers that answer stands
+ * for): owed to those receivers, they are recorded once the answer is delivered, or sent
+ * after all if it fails, and read back for them meanwhile would be told twice. Every other
+ * receiver is read back the notification as ever: the answer in the channel tells it nothing.
+ */
+export function withoutShowing(page: UnsettledPage, r: string, showing: ReadonlyMap<string, ReadonlySet<string>>): UnsettledPage {
+  if (showing.size === 0) return page;
+  return { ...page, events: page.events.filter((u) => showing.get(u.event.notification_id)?.has(r) !== true) };
+}

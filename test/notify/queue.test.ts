@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createNotifyQueue, createWebhookNotifier, HELD_BACK, NOT_TRIED, receiverName, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
-import { unsettledPage } from '../../src/engine/resend.js';
+import { unsettledPage, withoutShowing } from '../../src/engine/resend.js';
 import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -349,6 +349,50 @@ describe('notification queue', () => {
     ]);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(of('f2').length, 3, 'nothing after the last round');
+    await q.close();
+  });
+
+  it("a settlement a Slack click's answer is showing is not read back for the receivers that answer stands for while it is in flight; another receiver's held-back copy is read back and told", async () => {
+    target.reset();
+    // Both receivers stuck on their first delivery while more queue up: their queues fill.
+    const releaseShown = holdFirstCall(target, 'POST', '/shown');
+    const releaseHook = holdFirstCall(target, 'POST', '/hook');
+    const recorded: Outcome[] = [];
+    const rows: Array<{ seq: number; event: NotificationEvent & { notification_id: string } }> = [];
+    const shown = createWebhookNotifier(`${target.url}/shown`, undefined, receiver);
+    const hook = createWebhookNotifier(`${target.url}/hook`, undefined, receiver);
+    // The click's answer stands for the first receiver only (as service.ts builds it from the Slack receivers).
+    const showing = new Map([['ntf_f2', new Set([shown.name])]]);
+    const q = createNotifyQueue({
+      notifiers: [shown, hook],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      maxQueued: 1,
+      dropReportMs: 20,
+      unsettled(name, after, limit) {
+        const page = rows.filter((r) => r.event.at > after.at || (r.event.at === after.at && r.seq > after.seq)).slice(0, limit);
+        const told = page.map((r): ToldRow => ({
+          seq: r.seq, at: r.event.at, event: r.event.event, incident_id: r.event.incident_id, runbook: r.event.runbook, execution_id: null,
+          details: { notification_id: r.event.notification_id, told: { to: [shown.name, hook.name], outcome: r.event.outcome, reason: r.event.reason, service: r.event.service, approval_id: null } },
+          deliveries: recorded.filter((o) => o.event.notification_id === r.event.notification_id).map((o) => ({ ok: o.ok, notifier: o.notifier, detail: o.detail, at: 0 })),
+        }));
+        return withoutShowing(unsettledPage(told, name, after, limit), name, showing);
+      },
+    });
+    // f1 in flight, f2 waiting, f3 fills the queue: f2 is held back on both lanes.
+    for (const [i, id] of ['f1', 'f2', 'f3'].entries()) {
+      const event = { ...ev(id, 'FAILED', 'failed'), at: 1_000 + i, notification_id: `ntf_${id}` };
+      rows.push({ seq: i + 1, event });
+      q.notify(event);
+    }
+    releaseShown();
+    releaseHook();
+    for (let i = 0; i < 500 && received('/hook').length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    await q.drain();
+    // The receiver the answer stands for is not told it twice (the answer's delivery is its record);
+    // the other is told it from its audit row.
+    assert.deepEqual(received('/shown'), ['f1', 'f3']);
+    assert.deepEqual(received('/hook').sort(), ['f1', 'f2', 'f3']);
     await q.close();
   });
 
