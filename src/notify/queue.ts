@@ -257,6 +257,13 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
      * and whatever waited behind a probe that failed is passed over (see passOver).
      */
     failing?: string;
+    /**
+     * Set while a receiver that failed asked, with `Retry-After` (a 429 or 503), to be left
+     * alone until then (capped at maxRetryAfterMs): the monotonic time (performance.now())
+     * before which its next delivery, a probe, is not tried. A probe per new notification
+     * would only be refused again, and pass over what waited behind it each time.
+     */
+    notBefore?: number;
     /** Rounds already spent on notifications read back from the audit log, by notification id (while queued). */
     priorRounds: Map<string, number>;
     /** Deliveries whose NOTIFIED row is not committed yet: not settled, and not read back from the audit log. */
@@ -554,7 +561,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    * Delivers with retries and records the outcome; resolves true when it was given up on a
    * passing failure (worth another round). To a receiver that has not answered since its
    * last failure (lane.failing), one attempt: a probe, so that a receiver that hangs costs
-   * one timeout per round of the queue, not its attempts and backoffs per notification.
+   * one timeout per round of the queue, not its attempts and backoffs per notification;
+   * one that asked with `Retry-After` to be left alone is not probed before then (lane.notBefore).
    */
   async function deliver(lane: Lane, event: NotificationEvent, lastRound = true): Promise<boolean> {
     const n = lane.notifier;
@@ -562,6 +570,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     let detail = '';
     let tried = 0;
     let permanent = false;
+    // The receiver asked to be left alone for a while when it last failed: its probe waits.
+    const wait = lane.notBefore === undefined ? 0 : lane.notBefore - performance.now();
+    lane.notBefore = undefined;
+    if (wait > 0) await sleep(wait, stop.signal).catch(() => undefined);
+    let asked = 0;
     for (let i = 1; i <= tries; i++) {
       tried = i;
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
@@ -579,14 +592,18 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         if (stop.signal.aborted || permanent) break;
         // A receiver that says when to come back (429 or 503 with Retry-After) is given that
         // long, capped: retrying sooner would only spend the attempts while it still refuses.
-        const asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
+        asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
         if (i < tries) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
       }
     }
     // A refusal is an answer: the receiver is there. A passing failure after every attempt:
     // it is not, for now, and what waits behind this one is passed over (see loop).
     if (permanent) lane.failing = undefined;
-    else if (!stop.signal.aborted) lane.failing = detail;
+    else if (!stop.signal.aborted) {
+      lane.failing = detail;
+      // What its last answer asked for is waited for before the next probe.
+      if (asked > 0) lane.notBefore = performance.now() + asked;
+    }
     const again = !permanent && !stop.signal.aborted && !lastRound;
     if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');

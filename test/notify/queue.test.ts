@@ -195,6 +195,36 @@ describe('notification queue', () => {
     await q.close();
   });
 
+  it('a failing receiver that asked with Retry-After to be left alone is not probed before then: not once per new notification', async () => {
+    target.reset();
+    target.route('POST', '/limited', sequence([{ status: 429, headers: { 'retry-after': '1' } }, { status: 204 }]));
+    // One attempt: the first delivery fails at once and the receiver is marked failing.
+    const { q, recorded } = queueTo(['/limited'], { attempts: 1, backoffMs: 5 });
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
+    await q.drain();
+    assert.equal(target.calls('/limited', 'POST'), 1);
+    // New notifications while the second asked for has not passed: no probe yet.
+    q.notify(ev('b2', 'RATE_LIMITED', 'blocked'));
+    await new Promise((r) => setTimeout(r, 150));
+    q.notify(ev('b3', 'RATE_LIMITED', 'blocked'));
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(target.calls('/limited', 'POST'), 1, 'no probe before the Retry-After is up');
+    // Once it is up, the probe goes, is answered, and what waited behind it is told.
+    await q.drain();
+    const at = target.requests('/limited', 'POST').map((r) => r.at);
+    assert.equal(at.length, 3);
+    assert.ok(at[1]! - at[0]! >= 1_000, `probed ${at[1]! - at[0]!} ms after a 429 asking for 1 s`);
+    assert.deepEqual(
+      recorded.map((o) => [o.event.incident_id, o.ok, o.attempts]),
+      [
+        ['b1', false, 1],
+        ['b2', true, 1],
+        ['b3', true, 1],
+      ],
+    );
+    await q.close();
+  });
+
   it('an approval request or an outcome whose attempts fail while the receiver is down is queued again in rounds, not given up; a storm decision is given up as before', async () => {
     target.reset();
     // Down for the first round (3 attempts), back for the second.
