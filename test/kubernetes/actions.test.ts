@@ -253,6 +253,52 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('DELETE', /.*/), 0);
   });
 
+  it('a pod stuck terminating (past its deletionTimestamp by more than 30 s) fails its eviction or delete, naming it; one within its grace, or just past it, is done without effect', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123', 'api-server-def456'] });
+    fake.terminationDelayMs = 600_000;
+    fake.deletePod(NS, 'api-server-abc123', 30);
+    // Its grace period ended two minutes ago and it is still there (a finalizer, a kubelet gone).
+    const past = new Date(Date.now() - 120_000).toISOString();
+    fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionTimestamp = past;
+    const exec = createKubernetesActionExecutor(clients);
+    fake.clearRequests();
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      const out = await exec.run(kubeAction(verb, 'pod', 'api-server-abc123', NS), stepContext());
+      assert.equal(out.ok, false, out.detail);
+      assert.match(out.detail, new RegExp(`^pod ${NS}/api-server-abc123 is stuck terminating since ${past.replace(/[.]/g, '[.]')} \\(deletionTimestamp when read: its grace period ended 120s ago`));
+    }
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    // Just past its grace (the kubelet is still reporting): on its way out, done without effect.
+    fake.deletePod(NS, 'api-server-def456', 30);
+    const recent = new Date(Date.now() - 10_000).toISOString();
+    fake.get('pods', NS, 'api-server-def456')!.metadata.deletionTimestamp = recent;
+    const out = await exec.run(kubeAction('evict_pod', 'pod', 'api-server-def456', NS), stepContext());
+    assert.deepEqual(out, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-def456 was already terminating (deletionTimestamp ${recent} when read): nothing to evict; done without effect` });
+  });
+
+  it('delete_pod with a grace period shorter than a terminating pod\'s shortens it, the uid precondition sent; a longer one or none changes nothing', async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.terminationDelayMs = 600_000;
+    fake.deletePod(NS, 'api-server-abc123', 300);
+    const uid = fake.get('pods', NS, 'api-server-abc123')!.metadata.uid;
+    const exec = createKubernetesActionExecutor(clients);
+    fake.clearRequests();
+    const longer = await exec.run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS, { grace_period_seconds: '600' }), stepContext());
+    assert.deepEqual([longer.ok, longer.unchanged], [true, true], longer.detail);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    const out = await exec.run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS, { grace_period_seconds: '5' }), stepContext());
+    assert.deepEqual(out, { ok: true, detail: `shortened the grace period of terminating pod ${NS}/api-server-abc123 from 300s to 5s`, facts: { pod_uid: uid } });
+    const [del] = fake.requests.filter((r) => r.method === 'DELETE');
+    assert.equal((del!.body as { preconditions?: { uid?: string } }).preconditions?.uid, uid);
+    assert.equal(fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionGracePeriodSeconds, 5);
+    // Stuck past its grace, it is still shortened when asked: that is how a person gets it out.
+    fake.get('pods', NS, 'api-server-abc123')!.metadata.deletionTimestamp = new Date(Date.now() - 120_000).toISOString();
+    const zero = await exec.run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS, { grace_period_seconds: '0' }), stepContext());
+    assert.equal(zero.ok, true, zero.detail);
+    assert.equal(fake.get('pods', NS, 'api-server-abc123'), undefined);
+  });
+
   it('validates names read back from the API before using them', async () => {
     fake.addPod(NS, 'odd', { owner: { kind: 'ReplicaSet', name: 'Bad_Name/../x' } });
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('evict_pod', 'pod', 'odd', NS), stepContext());
@@ -780,18 +826,39 @@ describe('kubernetes actions against the API fake', () => {
     assert.ok(fake.list('pods', NS).every((p) => p.spec.nodeName === 'node-b'));
   });
 
-  it('drain lets go a pod that begins terminating while a budget holds its eviction: skipped as terminating, the drain done', async () => {
+  it('drain waits for a pod that begins terminating while a budget holds its eviction until it is gone, as for an evicted one', async () => {
     fake.addDeployment(NS, 'api-server', 3, { nodeName: ['node-a', 'node-b', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
     fake.terminationDelayMs = 60_000;
-    const draining = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    let finished = false;
+    const draining = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 })
+      .run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext())
+      .finally(() => (finished = true));
     await waitFor('the budget refused the eviction', () => fake.count('POST', EVICTION) >= 1);
     // Someone else deletes it; its kubelet takes its time.
     fake.deletePod(NS, 'api-server-p1', 30);
-    const out = await draining;
-    assert.deepEqual([out.ok, out.detail], [true, `drained node node-a: evicted 0 pod(s); skipped ${NS}/api-server-p1 (terminating)`]);
+    await waitFor('the drain read it terminating', () => fake.count('GET', `/api/v1/namespaces/${NS}/pods/api-server-p1`) >= 2);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(finished, false, 'the drain is not done while the pod still runs on the node');
     assert.equal(fake.get('pods', NS, 'api-server-p1')!.metadata.deletionGracePeriodSeconds, 30, 'its deletion is left as it was');
+    // Its kubelet confirms: the pod is gone, and only then is the drain done.
+    fake.deletePod(NS, 'api-server-p1', 0);
+    const out = await draining;
+    assert.deepEqual([out.ok, out.detail], [true, `drained node node-a: evicted 0 pod(s); waited for ${NS}/api-server-p1 (already terminating) to go`]);
     assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
+  it('drain waits for a pod already terminating when listed, and fails naming it when it is still there at the deadline', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2'] });
+    fake.terminationDelayMs = 60_000;
+    // Cordoned already, so its replacement lands on node-b.
+    fake.get('nodes', undefined, 'node-a')!.spec.unschedulable = true;
+    fake.deletePod(NS, 'api-server-p1', 30);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
+    assert.equal(out.ok, false, out.detail);
+    assert.match(out.detail, new RegExp(`^drain node node-a: 1 pod\\(s\\) not evicted within 1000ms: ${NS}/api-server-p1 \\(terminating when the drain found it, still terminating\\); evicted 0; the node stays cordoned$`));
+    assert.equal(fake.count('POST', EVICTION), 0, 'nothing to evict: it is on its way out');
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
   });
 
   it('drain refuses what kubectl drain refuses without its flags, before evicting anything: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {

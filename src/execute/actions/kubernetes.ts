@@ -38,6 +38,8 @@ export interface KubernetesActionOptions {
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+/** How long past its deletionTimestamp (the end of its grace period) a pod still there is stuck terminating. */
+const STUCK_TERMINATING_MS = 30_000;
 
 /** Within one run: whether a node was already cordoned when the run first cordoned or drained it. */
 const cordonedKey = (node: string): string => `kubernetes:cordoned-before:${node}`;
@@ -216,17 +218,29 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   /**
    * Removing a pod that is already terminating (its deletionTimestamp set: someone or
-   * something deleted it, its controller has replaced it) has nothing to do either: it is
-   * on its way out, which is what the step is for. Done without effect, as a pod already
-   * gone; the post-checks judge whether the workload recovered.
+   * something deleted it, its controller has replaced it) has nothing to do either while
+   * its grace period runs: it is on its way out, which is what the step is for. Done
+   * without effect, as a pod already gone; the post-checks judge whether the workload
+   * recovered. The deletionTimestamp is when that grace ends: a pod still there more than
+   * STUCK_TERMINATING_MS after it is stuck (a finalizer, a kubelet that no longer answers),
+   * not on its way out, and the step fails naming it, for the breaker and a person to see.
    */
   function alreadyTerminating(pod: V1Pod, verb: 'evict' | 'delete', when: string): ActionOutcome {
     const ts = pod.metadata?.deletionTimestamp;
-    const at = ts instanceof Date && !Number.isNaN(ts.getTime()) ? ts.toISOString() : String(ts);
+    const due = ts instanceof Date ? ts.getTime() : ts !== undefined && ts !== null ? new Date(ts as unknown as string).getTime() : NaN;
+    const at = Number.isNaN(due) ? String(ts) : new Date(due).toISOString();
+    const id = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    const late = clock.now() - due;
+    if (late > STUCK_TERMINATING_MS) {
+      return {
+        ok: false,
+        detail: `${id} is stuck terminating since ${at} (deletionTimestamp ${when}: its grace period ended ${Math.round(late / 1000)}s ago and it is still there, a finalizer or its kubelet holding it): nothing to ${verb}; a person must check it`,
+      };
+    }
     return {
       ok: true,
       unchanged: true,
-      detail: `pod ${pod.metadata?.namespace}/${pod.metadata?.name} was already terminating (deletionTimestamp ${at} ${when}): nothing to ${verb}; done without effect`,
+      detail: `${id} was already terminating (deletionTimestamp ${at} ${when}): nothing to ${verb}; done without effect`,
     };
   }
 
@@ -316,12 +330,17 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const pod = await readTargetPod(ns, a.name, signal);
     if (!pod) return alreadyGone(ns, a.name, 'delete', 'when read');
-    if (isTerminating(pod)) return alreadyTerminating(pod, 'delete', 'when read');
+    const grace = gracePeriodArg(a.args);
+    // A terminating pod's grace period may be shortened (the API server allows it, never
+    // a longer one): a delete naming a shorter one is sent, the uid precondition with it.
+    // Its controller no longer counts it, so no replica guard is asked.
+    const current = pod.metadata?.deletionGracePeriodSeconds;
+    const shortening = isTerminating(pod) && grace !== undefined && current !== undefined && current !== null && grace < current;
+    if (isTerminating(pod) && !shortening) return alreadyTerminating(pod, 'delete', 'when read');
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
-    const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
+    const refusal = shortening ? null : await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
-    const grace = gracePeriodArg(a.args);
     try {
       await write(writes, () =>
         kubeCall(clients, signal, (o) =>
@@ -334,6 +353,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     } catch (err) {
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
       throw err;
+    }
+    if (shortening) {
+      return { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${current}s to ${grace}s`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
     }
     return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
@@ -534,6 +556,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
     const pending = new Map<string, { pod: V1Pod; why: string }>();
     const skipped: string[] = [];
+    // Pods found terminating (when listed, or later) that the drain did not evict: waited
+    // for until gone within its deadline, as evicted ones are.
+    const terminating: V1Pod[] = [];
     const notEvicted: string[] = [];
     // What kubectl drain refuses before it evicts anything, unless its flag says otherwise.
     const refused: string[] = [];
@@ -545,7 +570,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
       const controller = controllerOf(pod.metadata?.ownerReferences);
       if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) skipped.push(`${id} (mirror)`);
-      else if (pod.metadata?.deletionTimestamp) skipped.push(`${id} (terminating)`);
+      // Already on its way out: nothing to evict, but kubectl drain waits until it is gone, and so do we.
+      else if (pod.metadata?.deletionTimestamp) terminating.push(pod);
       else if (controller?.kind === 'DaemonSet') {
         if (a.args.ignore_daemonsets === 'true') skipped.push(`${id} (DaemonSet)`);
         else refused.push(`${id} (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets)`);
@@ -573,9 +599,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     let round = 0;
     /**
      * A pod found gone or terminating since the list (someone else deleted it, its
-     * controller replaced it) is no longer the drain's to evict: it is let go, a
-     * terminating one listed as skipped, as at the start. When an eviction of it got
-     * no answer, that eviction is what removed it: it counts as evicted.
+     * controller replaced it) is no longer the drain's to evict: a gone one is let go, a
+     * terminating one is waited for until gone, as at the start. When an eviction of it
+     * got no answer, that eviction is what removed it: it counts as evicted.
      */
     const settled = async (id: string, p: { pod: V1Pod }): Promise<boolean> => {
       const now = await lookAgain(p.pod.metadata?.namespace ?? '', p.pod.metadata?.name ?? '', p.pod.metadata?.uid, drainSignal);
@@ -585,7 +611,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         return false;
       }
       if (unanswered.has(id)) evicted.push(p.pod);
-      else if (now !== 'gone') skipped.push(`${id} (terminating)`);
+      else if (now !== 'gone') terminating.push(now);
       pending.delete(id);
       return true;
     };
@@ -635,13 +661,16 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
     }
     if (ctxSignal.aborted) throw ctxSignal.reason ?? new Error('aborted');
-    // kubectl drain waits until evicted pods are gone; so do we, within the same deadline.
+    // kubectl drain waits until evicted and terminating pods are gone; so do we, within the
+    // same deadline: a drain done means no pod it was to move still runs on the node.
     const lingering: string[] = [];
     // Past the drain's deadline (another pod kept it busy till then), each evicted pod is
     // still looked at once, within the margin the step keeps for its report: one gone
     // long ago is not reported as still terminating.
     let lastLook: AbortSignal | undefined;
-    for (const pod of evicted) {
+    const waited = [...evicted.map((pod) => ({ pod, how: 'evicted' })), ...terminating.map((pod) => ({ pod, how: 'terminating when the drain found it' }))];
+    const stayed = new Set<V1Pod>();
+    for (const { pod, how } of waited) {
       const ns = pod.metadata?.namespace ?? '';
       const name = pod.metadata?.name ?? '';
       for (;;) {
@@ -655,7 +684,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           if (!last && !drainSignal.aborted) throw err;
         }
         if (last) {
-          lingering.push(`${ns}/${name} (evicted, still terminating)`);
+          lingering.push(`${ns}/${name} (${how}, still terminating)`);
+          stayed.add(pod);
           break;
         }
         if (drainSignal.aborted) continue;
@@ -665,7 +695,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     for (const [id, p] of pending) notEvicted.push(`${id} (${p.why})`);
     notEvicted.push(...lingering);
     const facts = { was_unschedulable: String(was), evicted: String(evicted.length) };
-    const skippedText = skipped.length ? `; skipped ${skipped.join(', ')}` : '';
+    const gone = terminating.filter((pod) => !stayed.has(pod));
+    const waitedText = gone.length ? `; waited for ${gone.map((pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`).join(', ')} (already terminating) to go` : '';
+    const skippedText = `${waitedText}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`;
     if (notEvicted.length > 0) {
       // A pod whose eviction answers stayed lost to the end may have been evicted or not:
       // the step is unconfirmed, as any write whose answer never came (its rollback's
