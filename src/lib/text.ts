@@ -53,11 +53,14 @@ const INVISIBLE = /[\p{Cf}\u115f\u1160\u180e\u3164\uffa0]|\u034f|\u17b4|\u17b5|[
  * same document, each character outside the BMP written as its two UTF-16 escapes.
  */
 export function visible(s: string): string {
-  return s.replace(INVISIBLE, (c) => {
-    let out = '';
-    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
-    return out;
-  });
+  return s.replace(INVISIBLE, escaped);
+}
+
+/** A matched character as JSON's escapes, one `\uXXXX` per UTF-16 code unit. */
+function escaped(c: string): string {
+  let out = '';
+  for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return out;
 }
 
 const LINE_BREAKS = /[\t\n\v\f\r\u0085\u2028\u2029]+/g;
@@ -73,5 +76,5 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
  * for "shop" in a message asking someone to approve a fix for it.
  */
 export function readable(s: string): string {
-  return visible(s.replace(LINE_BREAKS, ' ').replace(CONTROL_CHARS, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`));
+  return visible(s.replace(LINE_BREAKS, ' ').replace(CONTROL_CHARS, escaped));
 }
