@@ -124,6 +124,11 @@ describe('kill -9: outcomes whose delivery was never recorded are told again at 
 
     // Once delivered and recorded, a further crash and restart tell nobody anything again.
     await until('INTERRUPTED recorded as delivered to both', async () => ((await deliveries(proc!, hang.body.execution_id)).length === 2 ? true : undefined));
+    // The barrier too: a kill before its deliveries are recorded would rightly tell it again.
+    const paused = told[2]!.notification_id;
+    await until('SERVICE_PAUSED recorded as delivered to both', async () =>
+      (await proc!.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === paused).length === 2 ? true : undefined,
+    );
     await proc.kill9();
     const since2 = Date.now();
     proc = await start();
