@@ -14,7 +14,7 @@ import { runCommand, runHelp } from './client/run.js';
 import { replayCommand, replayHelp } from './replay.js';
 import { EXIT_HELP } from './client/help.js';
 import { versionCommand, versionHelp } from './version.js';
-import { nearest, oneLine, visible } from '../lib/index.js';
+import { nearest, printable } from '../lib/index.js';
 
 export { EXIT, type CliIO } from './io.js';
 
@@ -64,7 +64,7 @@ const ELSEWHERE: Readonly<Record<string, string>> = {
  * settings) buried the one line that said what was wrong.
  */
 function unknownCommand(name: string): string[] {
-  const shown = JSON.stringify(oneLine(name));
+  const shown = JSON.stringify(name);
   if (name.startsWith('-')) {
     const flag = nearest(name, ['--version', '--help']);
     if (flag) return [`rectify: unknown flag ${shown} (did you mean "${flag}"?)`, 'see: rectify --help'];
@@ -80,17 +80,18 @@ function unknownCommand(name: string): string[] {
 
 /** run(argv, io) → exit code: the whole CLI, testable without a process. */
 export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
-  // Every line printed shows the characters a terminal draws as nothing as their escape
-  // (JSON's, so --json output is the same document): text from the service cannot pass
+  // Every line printed shows the control characters (but line feeds and tabs) and the
+  // characters a terminal draws as nothing as their escape (JSON's, so --json output is
+  // the same document): text from the service can neither rewrite the terminal nor pass
   // "shop\u200b" off as "shop".
-  const io: CliIO = { ...terminal, out: (line) => terminal.out(visible(line)), err: (line) => terminal.err(visible(line)) };
+  const io: CliIO = { ...terminal, out: (line) => terminal.out(printable(line)), err: (line) => terminal.err(printable(line)) };
   let [name, ...rest] = argv;
   // `audit verify` and `audit export` are the two-word forms of audit-verify and audit-export.
   if (name === 'audit' && (rest[0] === 'verify' || rest[0] === 'export')) [name, ...rest] = [`audit-${rest[0]}`, ...rest.slice(1)];
   // `rectify audit verfy`: audit takes no argument, so a word after it is a mistyped verify or export.
   const sub = name === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-') ? nearest(rest[0], ['verify', 'export']) : undefined;
   if (sub) {
-    io.err(`rectify audit: unknown subcommand ${JSON.stringify(oneLine(rest[0]!))} (did you mean "audit ${sub}"?)`);
+    io.err(`rectify audit: unknown subcommand ${JSON.stringify(rest[0]!)} (did you mean "audit ${sub}"?)`);
     io.err('see: rectify audit --help');
     return EXIT.USAGE;
   }

@@ -73,8 +73,37 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
  * its own), and every character a screen draws as nothing written as its escape: the
  * other control characters (NUL, BEL, ESC, DEL, C1) and the invisible ones (visible,
  * the bidirectional controls among them). So "shop\u200b" or "shop\u0000" cannot pass
- * for "shop" in a message asking someone to approve a fix for it.
+ * for "shop" in a message asking someone to approve a fix for it. With `max`, at most
+ * that many characters before the escapes are written (a table's cell).
  */
-export function readable(s: string): string {
-  return visible(s.replace(LINE_BREAKS, ' ').replace(CONTROL_CHARS, escaped));
+export function readable(s: string, max = Infinity): string {
+  const flat = s.replace(LINE_BREAKS, ' ');
+  return visible(cut(flat, max).replace(CONTROL_CHARS, escaped));
+}
+
+/**
+ * At most `max` characters, the last one `…` when cut; a surrogate pair is not split.
+ * `readable` cuts before the escapes are written: a hidden character costs one of
+ * `max`, not six, and an escape is never cut in half.
+ */
+function cut(s: string, max: number): string {
+  if (s.length <= max) return s;
+  let end = max - 1;
+  const last = s.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return `${s.slice(0, end)}…`;
+}
+
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * A line about to be printed on a terminal, however it was built: every control
+ * character but the line feed and the tab (an escape sequence, a carriage return, a
+ * backspace, NUL, C1) and every invisible character written as its escape. A value that
+ * missed `readable` still cannot rewrite the terminal. The escapes are JSON's, so a
+ * JSON document printed through it is the same document.
+ */
+export function printable(s: string): string {
+  return visible(s.replace(CONTROL_BUT_LINES, escaped));
 }

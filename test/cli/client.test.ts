@@ -465,13 +465,13 @@ describe('client commands: what the service answers with an error', () => {
     const r = await cli(['approvals', '--status', 'all'], { env: { RECTIFY_SERVER: fake.url } });
     assert.equal(r.code, 0);
     assert.deepEqual(r.out, [
-      'ID     RUNBOOK      SERVICE               STATUS    REQUESTED             EXPIRES/BY                                                  ALERTS  ACTIONS                ROLLBACK',
-      'apr_1  restart-api  shop                  approved  2026-11-24T03:00:00Z  a b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart  -',
-      'apr_2  restart-api  shop apr_3  [31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                       1       POST http://x/restart  -',
+      'ID     RUNBOOK      SERVICE                    STATUS    REQUESTED             EXPIRES/BY                                                        ALERTS  ACTIONS                ROLLBACK',
+      String.raw`apr_1  restart-api  shop                       approved  2026-11-24T03:00:00Z  a\u0000 b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart  -`,
+      String.raw`apr_2  restart-api  shop apr_3 \u001b[31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                             1       POST http://x/restart  -`,
     ]);
     fake.route('POST', '/api/v1/approvals/apr_4/reject', { status: 200, body: approval('apr_4', { status: 'rejected', service: 'shop\nrejected apr_5', decided_by: 'bob\r\u001b[2Kmallory' }) });
     const rejected = await cli(['reject', 'apr_4', '--by', 'bob'], { env: { RECTIFY_SERVER: fake.url } });
-    assert.deepEqual(rejected.out, ['rejected apr_4 (restart-api on shop rejected apr_5) as bob [2Kmallory: nothing will run']);
+    assert.deepEqual(rejected.out, [String.raw`rejected apr_4 (restart-api on shop rejected apr_5) as bob \u001b[2Kmallory: nothing will run`]);
   });
 
   it('a 404 that is not the API\'s (another service at --server) exits 3 and says so: it read as an unknown id, exit 1', async () => {

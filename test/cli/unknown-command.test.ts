@@ -21,7 +21,7 @@ describe('a mistyped command', () => {
     const r = await cli(['frobnicate\u001b[2J']);
     assert.equal(r.code, 2);
     assert.deepEqual(r.err, [
-      'rectify: unknown command "frobnicate [2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version',
+      String.raw`rectify: unknown command "frobnicate\u001b[2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version`,
       'see: rectify --help',
     ]);
   });

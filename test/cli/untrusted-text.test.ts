@@ -30,7 +30,7 @@ function startAsking() {
 }
 
 describe('what an alert says never reaches the terminal raw', () => {
-  it('approvals and reject: a service label with a right-to-left override, an escape sequence and a newline is shown on one line without them', async () => {
+  it('approvals and reject: a service label with a right-to-left override, an escape sequence and a newline is shown on one line, the controls as their escapes', async () => {
     const svc = await startAsking();
     try {
       const env = { RECTIFY_SERVER: await svc.service.listen() };
@@ -43,16 +43,17 @@ describe('what an alert says never reaches the terminal raw', () => {
       const t = await cli(['approvals'], { env });
       assert.equal(t.code, 0);
       assert.equal(t.out.length, 2);
-      assert.match(t.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+shop gnp\\.exe \\[31m FAKE\\s+pending\\s`));
+      const shown = String.raw`shop\u202e\u2066\u2069\u200f\u061cgnp.exe\u001b[31m FAKE`;
+      assert.ok(t.out[1]!.startsWith(`${id}  rollback-deployment  ${shown}  pending  `), t.out[1]);
       const no = await cli(['reject', id, '--by', 'bob'], { env });
-      assert.deepEqual([no.code, no.out], [0, [`rejected ${id} (rollback-deployment on shop gnp.exe [31m FAKE) as bob: nothing will run`]]);
+      assert.deepEqual([no.code, no.out], [0, [`rejected ${id} (rollback-deployment on ${shown}) as bob: nothing will run`]]);
       assert.ok(![...t.out, ...no.out].some((l) => [...BIDI, '\u001b'].some((c) => l.includes(c))));
     } finally {
       await svc.stop({ remove: true });
     }
   });
 
-  it('a decision reason, an execution outcome and an error message from the service are put on one line', async () => {
+  it('a decision reason, an execution outcome and an error message from the service are put on one line, their control characters shown as escapes', async () => {
     const fake = await startHttpTarget();
     try {
       const env = { RECTIFY_SERVER: fake.url };
@@ -63,10 +64,10 @@ describe('what an alert says never reaches the terminal raw', () => {
         body: { id: 'exe_1', runbook: 'r', service: 's', state: 'failed', actor: 'a', started_at: '2026-11-24T03:00:00Z', finished_at: '2026-11-24T03:00:01Z', outcome: `action 1 failed: 500 ${BIDI}\u001b]0;pwned\u0007\nexecution exe_2 succeeded`, needs_human: false, steps: [] },
       });
       const r = await cli(['run', 'r', '--by', 'carol'], { env });
-      assert.deepEqual([r.code, r.out], [1, ['r: executing (manual run ), execution exe_1, incident man_1', 'execution exe_1 failed: action 1 failed: 500  ]0;pwned execution exe_2 succeeded']]);
+      assert.deepEqual([r.code, r.out], [1, [String.raw`r: executing (manual run\u202e\u2066\u2069\u200f\u061c), execution exe_1, incident man_1`, String.raw`execution exe_1 failed: action 1 failed: 500 \u202e\u2066\u2069\u200f\u061c\u001b]0;pwned\u0007 execution exe_2 succeeded`]]);
       fake.route('POST', '/api/v1/approvals/apr_1/approve', { status: 409, body: { error: { code: 'CONFLICT', message: `blocked on shop${BIDI}\nrectify: approved`, details: [{ path: `body${BIDI}`, message: `bad\n  x: y` }] } } });
       const a = await cli(['approve', 'apr_1', '--by', 'carol'], { env });
-      assert.deepEqual([a.code, a.err], [1, ['rectify: CONFLICT: blocked on shop rectify: approved', '  body : bad   x: y']]);
+      assert.deepEqual([a.code, a.err], [1, [String.raw`rectify: CONFLICT: blocked on shop\u202e\u2066\u2069\u200f\u061c rectify: approved`, String.raw`  body\u202e\u2066\u2069\u200f\u061c: bad   x: y`]]);
     } finally {
       await fake.close();
     }
@@ -97,6 +98,26 @@ describe('what an alert says never reaches the terminal raw', () => {
       assert.ok(![...t.out, ...json.out, ...no.out].some((l) => invisible.test(l)));
     } finally {
       await svc.stop({ remove: true });
+    }
+  });
+
+  it('a control character JSON leaves raw (DEL, the C1 CSI that starts an escape sequence, NEL) is escaped in every line printed, --json included, and the document reads back the same', async () => {
+    const fake = await startHttpTarget();
+    const service = 'shop\u009b2J\u007f\u0085x';
+    try {
+      const env = { RECTIFY_SERVER: fake.url };
+      const approval = { id: 'apr_1', incident_id: 'INC-1', runbook: 'r', service, status: 'pending', reason: 'risk HIGH requires approval', actions: [], params: {}, requested_at: '2026-11-24T03:00:00.000Z', requested_by: 'rectify', expires_at: '2026-11-24T04:00:00.000Z', decided_at: null, decided_by: null, comment: null, decisions: [], execution_id: null, alerts: 1, alerts_open: 1 };
+      fake.route('GET', '/api/v1/approvals', { status: 200, body: { approvals: [approval] } });
+      const json = await cli(['approvals', '--json'], { env });
+      assert.equal(json.code, 0);
+      assert.equal(json.json().approvals[0].service, service);
+      assert.ok(json.out.join('\n').includes(String.raw`"service":"shop\u009b2J\u007f\u0085x"`));
+      const t = await cli(['approvals'], { env });
+      // NEL is a line break: one space, as a newline is.
+      assert.ok(t.out[1]!.startsWith(String.raw`apr_1  r        shop\u009b2J\u007f x  pending  `), t.out[1]);
+      assert.ok(![...json.out, ...t.out].some((l) => /[\u007f-\u009f]/.test(l)));
+    } finally {
+      await fake.close();
     }
   });
 });

@@ -1,6 +1,6 @@
 import type { ClientSettings } from '../../config/index.js';
 import { EXIT, type CliIO } from '../io.js';
-import { oneLine, timeoutSignal } from '../../lib/index.js';
+import { readable, timeoutSignal } from '../../lib/index.js';
 
 /**
  * The client side of the HTTP API (interface.md §2): one request, one deadline, and
@@ -49,7 +49,7 @@ const CERT_REFUSED = /CERT|SELF_SIGNED|UNABLE_TO_(?:GET|VERIFY)/;
 function unreachableMessage(err: unknown, shown: string): string {
   const reason = networkReason(err);
   const said = (err as { cause?: { message?: string } } | undefined)?.cause?.message;
-  const why = said && said !== reason ? `${reason}: ${oneLine(said).split(':')[0]!.trim()}` : reason;
+  const why = said && said !== reason ? `${reason}: ${readable(said).split(':')[0]!.trim()}` : reason;
   const https = shown.startsWith('https:');
   if (reason === 'ERR_TLS_CERT_ALTNAME_INVALID') {
     return `cannot reach rectify at ${shown}: its TLS certificate is not for this host name (${why}); give --server the name the certificate was issued for`;
@@ -166,11 +166,11 @@ function isErrorBody(v: unknown): v is ApiErrorBody {
 export function reportFailure(io: CliIO, json: boolean, err: unknown): number {
   if (!(err instanceof ApiFailure)) throw err;
   // The service's messages quote what it was sent (an alert's service, who acted): on one line.
-  io.err(`rectify: ${oneLine(err.message)}`);
+  io.err(`rectify: ${readable(err.message)}`);
   // A detail the message already says ("invalid query: query.cursor: …") is not said twice.
   for (const d of err.body.error.details ?? []) {
-    const line = `${oneLine(d.path)}: ${oneLine(d.message)}`;
-    if (!oneLine(err.message).includes(line)) io.err(`  ${line}`);
+    const line = `${readable(d.path)}: ${readable(d.message)}`;
+    if (!readable(err.message).includes(line)) io.err(`  ${line}`);
   }
   if (json) io.out(JSON.stringify(err.body));
   return err.exit;

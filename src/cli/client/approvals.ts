@@ -1,7 +1,7 @@
 import { didYouMean } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
-import { cell, lastFlag, oneLine, table, time } from './format.js';
+import { cell, lastFlag, readable, table, time } from './format.js';
 import { clientHelp } from './help.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson } from './outcome.js';
 
@@ -155,11 +155,11 @@ export const approveCommand = clientCommand(
         // Who the server recorded (the newest vote is this one, read in the same transaction):
         // with API tokens that is the token's name, whatever --by said.
         const as = answer.votes?.at(-1)?.by ?? by;
-        io.out(`approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(as)}: vote ${votes} of ${needed}, still pending until another approver approves`);
+        io.out(`approved ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(as)}: vote ${votes} of ${needed}, still pending until another approver approves`);
       }
       return EXIT.PENDING;
     }
-    const approved = `approved ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}`;
+    const approved = `approved ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}`;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
       if (!client.json) io.out(approved);
       const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json });
@@ -181,6 +181,6 @@ export const rejectCommand = clientCommand({ name: 'reject', flags: { by: 'strin
   const by = actor(flags, io);
   const answer = await api.post<ApprovalJson>(`/api/v1/approvals/${seg(args[0]!)}/reject`, { by, ...(comment !== undefined ? { comment } : {}) });
   if (client.json) io.out(JSON.stringify(answer));
-  else io.out(`rejected ${answer.id} (${answer.runbook} on ${oneLine(answer.service)}) as ${oneLine(answer.decided_by ?? by)}: nothing will run`);
+  else io.out(`rejected ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}: nothing will run`);
   return EXIT.OK;
 });

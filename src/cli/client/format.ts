@@ -1,15 +1,17 @@
-import { oneLine, visible } from '../../lib/index.js';
+import { printable, readable } from '../../lib/index.js';
 
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: in a
  * value the service got from outside (alert labels, who acted), a newline forges a row and
- * an escape sequence rewrites the terminal. `oneLine` (lib/text.ts, shared with the
- * notifications) puts a value on one line. Characters a terminal draws as nothing
- * (U+200B zero-width space, U+FEFF, U+00AD soft hyphen…) are shown as their escape
- * (`visible`): "shop\u200b" cannot pass for "shop". runCli does this to every line
- * it prints; a table does it to its cells first, so the columns stay aligned.
+ * an escape sequence rewrites the terminal. `readable` (lib/text.ts, shared with the
+ * notifications) puts a value on one line (its line breaks one space) and shows every
+ * other control character, and every character a terminal draws as nothing (U+200B
+ * zero-width space, U+FEFF, U+00AD soft hyphen, the bidirectional controls…), as its
+ * escape: "shop\u0000" or "shop\u200b" cannot pass for "shop". runCli writes every line
+ * it prints through `printable` (the same escapes, line feeds kept); a table does it to
+ * its cells first, so the columns stay aligned.
  */
-export { oneLine, visible };
+export { printable, readable };
 
 /**
  * Tables for people. Scripts use --json: these columns may change, the JSON does not.
@@ -17,7 +19,7 @@ export { oneLine, visible };
  * cell() cannot forge a row.
  */
 export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string[] {
-  const clean = rows.map((r) => r.map((c) => visible(oneLine(c))));
+  const clean = rows.map((r) => r.map((c) => readable(c)));
   const widths = headers.map((h, i) => Math.max(h.length, ...clean.map((r) => (r[i] ?? '').length)));
   const line = (cells: readonly string[]) =>
     cells
@@ -38,9 +40,7 @@ export function time(iso: string | null | undefined): string {
 /** One line, at most `max` characters: control characters from alert labels cannot break a table. */
 export function cell(value: unknown, max = 80): string {
   if (value === null || value === undefined || value === '') return '-';
-  const s = oneLine(typeof value === 'string' ? value : JSON.stringify(value));
-  // Cut before the escapes are written: an invisible character costs one of `max`, not six.
-  return visible(s.length > max ? `${s.slice(0, max - 1)}…` : s);
+  return readable(typeof value === 'string' ? value : JSON.stringify(value), max);
 }
 
 /** The last value of a repeatable string flag. */

@@ -2,7 +2,7 @@ import { parseDuration, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
-import { cell, lastFlag, oneLine, table, time } from './format.js';
+import { cell, lastFlag, readable, table, time } from './format.js';
 
 /** The wire shapes the client reads (interface.md §2); only the fields it prints. */
 export interface DecisionResultJson {
@@ -142,17 +142,17 @@ export function printDecision(io: CliIO, result: DecisionResultJson): void {
   const rb = result.runbook ?? '-';
   switch (result.action) {
     case 'executed':
-      io.out(`${rb}: executing${result.event === 'EXECUTING' ? ` (${oneLine(result.reason)})` : ''}, execution ${result.execution_id}, incident ${result.incident_id}`);
+      io.out(`${rb}: executing${result.event === 'EXECUTING' ? ` (${readable(result.reason)})` : ''}, execution ${result.execution_id}, incident ${result.incident_id}`);
       break;
     case 'approval_required':
-      io.out(`${rb}: approval required (${oneLine(result.reason)}); approval ${result.approval_id}`);
+      io.out(`${rb}: approval required (${readable(result.reason)}); approval ${result.approval_id}`);
       io.out(`  approve: rectify approve ${result.approval_id}    reject: rectify reject ${result.approval_id}`);
       break;
     case 'dry_run':
-      io.out(`${rb}: dry run recorded, nothing executed (${oneLine(result.reason)}); incident ${result.incident_id}`);
+      io.out(`${rb}: dry run recorded, nothing executed (${readable(result.reason)}); incident ${result.incident_id}`);
       break;
     default:
-      io.out(`${rb}: ${result.action} ${result.event}: ${oneLine(result.reason)}`);
+      io.out(`${rb}: ${result.action} ${result.event}: ${readable(result.reason)}`);
   }
 }
 
@@ -166,6 +166,6 @@ export function printExecution(io: CliIO, execution: ExecutionJson | null): void
   if (execution.state === 'running') {
     io.out(`execution ${execution.id} is still running (started ${time(execution.started_at)}); follow it: rectify audit --execution-id ${execution.id} --follow`);
   } else {
-    io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${oneLine(execution.outcome)}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
+    io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${readable(execution.outcome)}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
   }
 }

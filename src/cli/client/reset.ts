@@ -1,4 +1,4 @@
-import { nearest, oneLine } from '../../lib/index.js';
+import { nearest } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg, type ClientContext } from './command.js';
 import { lastFlag, time } from './format.js';
@@ -25,7 +25,7 @@ export const cooldownHelp = clientHelp(
 function verbAndReason(name: string, verb: string, { io, args, flags }: ClientContext): string | undefined {
   if (args[0] !== verb) {
     const near = nearest(args[0]!, [verb]);
-    io.err(`rectify ${name}: unknown subcommand ${JSON.stringify(oneLine(args[0]!))}${near ? ` (did you mean "${name} ${near}"?)` : `; the one there is: ${name} ${verb}`}`);
+    io.err(`rectify ${name}: unknown subcommand ${JSON.stringify(args[0]!)}${near ? ` (did you mean "${name} ${near}"?)` : `; the one there is: ${name} ${verb}`}`);
     io.err(`see: rectify ${name} --help`);
     return undefined;
   }
