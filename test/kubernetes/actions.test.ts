@@ -177,6 +177,65 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual([odd.ok, odd.detail], [false, `evict_pod pod ${NS}/${still}: 404 NotFound: the server could not find the requested resource`]);
   });
 
+  it('a 409 because a new pod took the name (a StatefulSet recreated it) is done without effect, naming the new pod; a 409 for the same pod still fails', async () => {
+    fake.addStatefulSet(NS, 'web', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    const POD = (name: string): string => `/api/v1/namespaces/${NS}/pods/${name}`;
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
+      const [method, path] = verb === 'evict_pod' ? ['POST', `${POD('web-0')}/eviction`] : ['DELETE', POD('web-0')];
+      fake.clearRequests();
+      // Read by rectify, then deleted by someone else before its request lands: the
+      // StatefulSet recreates web-0, a new pod under the same name.
+      fake.injectDelay(method, path, 30_000);
+      const racing = exec.run(kubeAction(verb, 'pod', 'web-0', NS), stepContext());
+      await waitFor('the request sent', () => fake.count(method, path) === 1);
+      fake.deletePod(NS, 'web-0');
+      await waitFor('the successor created', () => (fake.get('pods', NS, 'web-0')?.metadata.uid ?? old) !== old);
+      const successor = fake.get('pods', NS, 'web-0')!.metadata.uid;
+      fake.releaseDelays();
+      const request = verb === 'evict_pod' ? 'eviction' : 'delete';
+      const what = verb === 'evict_pod' ? 'evict' : 'delete';
+      assert.deepEqual(await racing, {
+        ok: true,
+        unchanged: true,
+        detail: `pod ${NS}/web-0 (uid ${old}) was already gone: a new pod (uid ${successor}) now holds the name (409 to its ${request}, whose uid precondition left the new pod alone): nothing to ${what}; done without effect`,
+      });
+      // The new pod is left alone.
+      assert.equal(fake.count(method, path), 1);
+      assert.equal(fake.get('pods', NS, 'web-0')!.metadata.uid, successor);
+      assert.equal(fake.get('pods', NS, 'web-0')!.metadata.deletionTimestamp, undefined);
+      await waitFor('web-0 ready again', () => fake.list('statefulsets', NS)[0]!.status.readyReplicas === 3);
+    }
+
+    // A 409 to the request, the pod gone by the read after it (a Deployment's pod: its
+    // replacement has another name): gone too.
+    fake.addDeployment(NS, 'api', 3, { podNames: ['api-p1'] });
+    const gone = fake.get('pods', NS, 'api-p1')!.metadata.uid;
+    fake.injectDelay('POST', `${POD('api-p1')}/eviction`, 30_000);
+    fake.injectError('POST', `${POD('api-p1')}/eviction`, 409, 'Conflict', `Precondition failed: UID in precondition: ${gone}, UID in object meta: other`);
+    const racing = exec.run(kubeAction('evict_pod', 'pod', 'api-p1', NS), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', `${POD('api-p1')}/eviction`) === 1);
+    fake.deletePod(NS, 'api-p1');
+    fake.releaseDelays();
+    assert.deepEqual(await racing, {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${NS}/api-p1 (uid ${gone}) was already gone (409 to its eviction, then 404 when read): nothing to evict; done without effect`,
+    });
+
+    // A 409 while the same pod (its uid) is still there, not terminating: the failure stands.
+    const conflict = 'Operation cannot be fulfilled on pods "web-2": the object has been modified; please apply your changes to the latest version and try again';
+    fake.injectError('POST', `${POD('web-2')}/eviction`, 409, 'Conflict', conflict);
+    const evict = await exec.run(kubeAction('evict_pod', 'pod', 'web-2', NS), stepContext());
+    assert.deepEqual([evict.ok, evict.unchanged, evict.detail], [false, true, `pod ${NS}/web-2 changed before eviction (409): ${conflict}`]);
+    fake.injectError('DELETE', POD('web-2'), 409, 'Conflict', conflict);
+    const del = await exec.run(kubeAction('delete_pod', 'pod', 'web-2', NS), stepContext());
+    assert.deepEqual([del.ok, del.unchanged, del.detail], [false, true, `delete_pod pod ${NS}/web-2: 409 Conflict: ${conflict}`]);
+    assert.ok(fake.get('pods', NS, 'web-2'));
+    assert.equal(fake.get('pods', NS, 'web-2')!.metadata.deletionTimestamp, undefined);
+  });
+
   it('the fake deletes a pod gracefully, as the API server does: terminating (deletionTimestamp) and replaced, gone once its kubelet confirms; a second delete changes nothing unless shorter', async () => {
     fake.addDeployment(NS, 'api-server', 2, { podNames: ['api-server-abc123'] });
     fake.terminationDelayMs = 60_000;

@@ -245,17 +245,38 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   /**
-   * After an eviction the API server refused (409, 429), or between drain rounds: the pod
-   * as a read finds it now. `gone` when it is not there or a same-named successor stands
-   * in its place; the pod when it is the same one (its uid); null when the read failed.
+   * After an eviction or delete the API server refused (409, 429), or between drain rounds:
+   * the pod as a read finds it now. `gone` when it is not there or a same-named successor
+   * stands in its place (`successor`: its uid); the pod when it is the same one (its uid);
+   * null when the read failed.
    */
-  async function lookAgain(ns: string, name: string, uid: string | undefined, signal: AbortSignal): Promise<V1Pod | 'gone' | null> {
+  async function lookAgain(ns: string, name: string, uid: string | undefined, signal: AbortSignal): Promise<V1Pod | { gone: true; successor?: string } | null> {
     try {
       const cur = await readPod(clients, ns, name, signal);
-      return uid !== undefined && cur.metadata?.uid !== uid ? 'gone' : cur;
+      return uid !== undefined && cur.metadata?.uid !== uid ? { gone: true, successor: cur.metadata?.uid ?? '' } : cur;
     } catch (err) {
-      return isKubeStatus(err, 404) ? 'gone' : null;
+      return isKubeStatus(err, 404) ? { gone: true } : null;
     }
+  }
+  const isGone = (now: V1Pod | { gone: true } | null): now is { gone: true; successor?: string } => now !== null && 'gone' in now;
+
+  /**
+   * A 409 to an eviction or delete, which carries the uid precondition: when a read finds
+   * another pod under the name (a StatefulSet recreates its ordinal under the same name)
+   * or none, the pod the step was to remove is gone, and the precondition is what kept the
+   * request off its successor. What the step is for holds: done without effect, as for a
+   * pod already gone, and the detail names the new pod. Null when the read finds the same
+   * pod (its uid), or fails: the 409 stands.
+   */
+  async function replacedSince(ns: string, name: string, uid: string | undefined, verb: 'evict' | 'delete', signal: AbortSignal): Promise<ActionOutcome | null> {
+    const now = await lookAgain(ns, name, uid, signal);
+    if (!isGone(now)) return null;
+    const request = verb === 'evict' ? 'eviction' : 'delete';
+    const how =
+      now.successor !== undefined
+        ? `: a new pod (uid ${now.successor}) now holds the name (409 to its ${request}, whose uid precondition left the new pod alone)`
+        : ` (409 to its ${request}, then 404 when read)`;
+    return { ok: true, unchanged: true, detail: `pod ${ns}/${name} (uid ${uid ?? ''}) was already gone${how}: nothing to ${verb}; done without effect` };
   }
 
   /**
@@ -316,7 +337,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // terminating. Otherwise the refusal stands.
       if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
         const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
-        if (now !== null && now !== 'gone' && isTerminating(now)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
+        if (now !== null && !isGone(now) && isTerminating(now)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
+      }
+      // A 409 on the uid precondition, the pod gone and perhaps a successor under its name.
+      if (isKubeStatus(err, 409)) {
+        const replaced = await replacedSince(ns, a.name, pod.metadata?.uid, 'evict', signal);
+        if (replaced) return replaced;
       }
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
       if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: evictionRefused(err) };
@@ -352,6 +378,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       );
     } catch (err) {
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
+      if (isKubeStatus(err, 409)) {
+        const replaced = await replacedSince(ns, a.name, pod.metadata?.uid, 'delete', signal);
+        if (replaced) return replaced;
+      }
       throw err;
     }
     if (shortening) {
@@ -606,12 +636,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const settled = async (id: string, p: { pod: V1Pod }): Promise<boolean> => {
       const now = await lookAgain(p.pod.metadata?.namespace ?? '', p.pod.metadata?.name ?? '', p.pod.metadata?.uid, drainSignal);
       if (now === null) return false;
-      if (now !== 'gone' && !isTerminating(now)) {
+      if (!isGone(now) && !isTerminating(now)) {
         p.pod = now;
         return false;
       }
       if (unanswered.has(id)) evicted.push(p.pod);
-      else if (now !== 'gone') terminating.push(now);
+      else if (!isGone(now)) terminating.push(now);
       pending.delete(id);
       return true;
     };
