@@ -257,6 +257,17 @@ export function isTerminating(pod: V1Pod): boolean {
   return pod.metadata?.deletionTimestamp !== undefined && pod.metadata.deletionTimestamp !== null;
 }
 
+/**
+ * When a terminating pod's grace period ends, as the API server stamped it (its
+ * deletionTimestamp, in ms since the epoch; NaN when it cannot be read as a time), or
+ * undefined when the pod is not terminating (`isTerminating`).
+ */
+export function deletionDue(pod: V1Pod): number | undefined {
+  if (!isTerminating(pod)) return undefined;
+  const ts: unknown = pod.metadata?.deletionTimestamp;
+  return ts instanceof Date ? ts.getTime() : new Date(String(ts)).getTime();
+}
+
 export function isPodReady(pod: V1Pod): boolean {
   if (isTerminating(pod)) return false;
   return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');

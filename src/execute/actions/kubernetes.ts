@@ -3,6 +3,7 @@ import {
   assertName,
   assertNamespace,
   controllerOf,
+  deletionDue,
   describeError,
   isKubeStatus,
   isPodReady,
@@ -226,9 +227,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * not on its way out, and the step fails naming it, for the breaker and a person to see.
    */
   function alreadyTerminating(pod: V1Pod, verb: 'evict' | 'delete', when: string): ActionOutcome {
-    const ts = pod.metadata?.deletionTimestamp;
-    const due = ts instanceof Date ? ts.getTime() : ts !== undefined && ts !== null ? new Date(ts as unknown as string).getTime() : NaN;
-    const at = Number.isNaN(due) ? String(ts) : new Date(due).toISOString();
+    const due = deletionDue(pod) ?? NaN;
+    const at = Number.isNaN(due) ? String(pod.metadata?.deletionTimestamp) : new Date(due).toISOString();
     const id = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const late = clock.now() - due;
     if (late > STUCK_TERMINATING_MS) {
@@ -601,7 +601,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const controller = controllerOf(pod.metadata?.ownerReferences);
       if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) skipped.push(`${id} (mirror)`);
       // Already on its way out: nothing to evict, but kubectl drain waits until it is gone, and so do we.
-      else if (pod.metadata?.deletionTimestamp) terminating.push(pod);
+      // (isTerminating, as every later read of it and evict_pod judge it.)
+      else if (isTerminating(pod)) terminating.push(pod);
       else if (controller?.kind === 'DaemonSet') {
         if (a.args.ignore_daemonsets === 'true') skipped.push(`${id} (DaemonSet)`);
         else refused.push(`${id} (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets)`);
