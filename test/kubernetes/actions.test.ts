@@ -915,9 +915,29 @@ describe('kubernetes actions against the API fake', () => {
     fake.deletePod(NS, 'api-server-p1', 30);
     const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
     assert.equal(out.ok, false, out.detail);
-    assert.match(out.detail, new RegExp(`^drain node node-a: 1 pod\\(s\\) not evicted within 1000ms: ${NS}/api-server-p1 \\(terminating when the drain found it, still terminating\\); evicted 0; the node stays cordoned$`));
+    // Never evicted (it was on its way out already): counted as still terminating, not as "not evicted".
+    assert.equal(out.detail, `drain node node-a: 1 pod(s) still terminating at the deadline (1000ms): ${NS}/api-server-p1 (terminating when the drain found it); evicted 0; the node stays cordoned`);
     assert.equal(fake.count('POST', EVICTION), 0, 'nothing to evict: it is on its way out');
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+  });
+
+  it("a drain's failure counts and names the pods it leaves by what happened: not evicted, or still terminating at the deadline (evicted, or found terminating)", async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2'] });
+    fake.addDeployment(NS, 'checkout', 2, { nodeName: ['node-a', 'node-b'], podNames: ['checkout-c1', 'checkout-c2'] });
+    fake.addDeployment(NS, 'worker', 2, { nodeName: ['node-a', 'node-b'], podNames: ['worker-w1', 'worker-w2'] });
+    fake.addPdb(NS, 'checkout-pdb', { matchLabels: { app: 'checkout' }, disruptionsAllowed: 0 });
+    fake.terminationDelayMs = 60_000;
+    // Cordoned already, so replacements land on node-b.
+    fake.get('nodes', undefined, 'node-a')!.spec.unschedulable = true;
+    fake.deletePod(NS, 'api-server-p1', 30);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
+    assert.deepEqual([out.ok, out.detail], [
+      false,
+      `drain node node-a: 1 pod(s) not evicted within 1000ms: ${NS}/checkout-c1 (eviction refused by PodDisruptionBudget (429): Cannot evict pod as it would violate the pod's disruption budget.); ` +
+        `2 pod(s) still terminating at the deadline (1000ms): ${NS}/worker-w1 (evicted); ${NS}/api-server-p1 (terminating when the drain found it); evicted 1; the node stays cordoned`,
+    ]);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/worker-w1/eviction`), 1);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/api-server-p1/eviction`), 0);
   });
 
   it('drain refuses what kubectl drain refuses without its flags, before evicting anything: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {

@@ -715,7 +715,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           if (!last && !drainSignal.aborted) throw err;
         }
         if (last) {
-          lingering.push(`${ns}/${name} (${how}, still terminating)`);
+          lingering.push(`${ns}/${name} (${how})`);
           stayed.add(pod);
           break;
         }
@@ -724,19 +724,26 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
     }
     for (const [id, p] of pending) notEvicted.push(`${id} (${p.why})`);
-    notEvicted.push(...lingering);
     const facts = { was_unschedulable: String(was), evicted: String(evicted.length) };
     const gone = terminating.filter((pod) => !stayed.has(pod));
     const waitedText = gone.length ? `; waited for ${gone.map((pod) => `${pod.metadata?.namespace}/${pod.metadata?.name}`).join(', ')} (already terminating) to go` : '';
     const skippedText = `${waitedText}${skipped.length ? `; skipped ${skipped.join(', ')}` : ''}`;
+    // Each pod the drain leaves on the node is counted and named by what happened to it: not
+    // evicted (refused, failed, not tried), or still terminating at the deadline (evicted,
+    // or found terminating and so never evicted).
+    const left: string[] = [];
     if (notEvicted.length > 0) {
+      left.push(`${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms`}: ${notEvicted.join('; ')}`);
+    }
+    if (lingering.length > 0) left.push(`${lingering.length} pod(s) still terminating at the deadline (${drainMs}ms): ${lingering.join('; ')}`);
+    if (left.length > 0) {
       // A pod whose eviction answers stayed lost to the end may have been evicted or not:
       // the step is unconfirmed, as any write whose answer never came (its rollback's
       // uncordon still runs; what the eviction did is for a person to read).
       const lost = [...pending.keys()].some((id) => unanswered.has(id));
       return {
         ok: false,
-        detail: `drain node ${node}: ${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms`}: ${notEvicted.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
+        detail: `drain node ${node}: ${left.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
         facts,
         ...(lost ? { unconfirmed: true } : {}),
       };
