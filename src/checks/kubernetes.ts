@@ -166,14 +166,18 @@ function toKubeError(lib: KubeLib, err: unknown): unknown {
  * fetch signal, so an abort really stops the socket wait, and for patches the
  * content type: the generated default would be JSON Patch for every patch.
  */
-function callOptions(lib: KubeLib, signal: AbortSignal, contentType?: string): ConfigurationOptions {
+function callOptions(lib: KubeLib, signal: AbortSignal, contentType?: string, onDate?: (date: string | undefined) => void): ConfigurationOptions {
   const mw: ObservableMiddleware = {
     pre: (ctx) => {
       ctx.setSignal(signal);
       if (contentType) ctx.setHeaderParam('Content-Type', contentType);
       return new lib.Observable(Promise.resolve(ctx));
     },
-    post: (res) => new lib.Observable(Promise.resolve(res)),
+    post: (res) => {
+      // The fetch layer gives header names in lower case.
+      onDate?.(res.headers.date);
+      return new lib.Observable(Promise.resolve(res));
+    },
   };
   return { middleware: [mw], middlewareMergeStrategy: 'append' };
 }
@@ -188,11 +192,12 @@ export async function kubeCall<T>(
   signal: AbortSignal,
   call: (options: ConfigurationOptions) => Promise<T>,
   patch?: PatchType,
+  onDate?: (date: string | undefined) => void,
 ): Promise<T> {
   signal.throwIfAborted();
   const s = withTimeout(signal, clients.callTimeoutMs);
   try {
-    return await untilAborted(call(callOptions(clients.lib, s, patch ? PATCH_TYPES[patch] : undefined)), s);
+    return await untilAborted(call(callOptions(clients.lib, s, patch ? PATCH_TYPES[patch] : undefined, onDate)), s);
   } catch (err) {
     if (s.aborted) {
       // The caller's own abort/timeout wins; otherwise it was this call's deadline.
@@ -279,6 +284,33 @@ export function controllerOf(refs: V1OwnerReference[] | undefined): V1OwnerRefer
 
 export async function readPod(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<V1Pod> {
   return kubeCall(clients, signal, (o) => clients.core.readNamespacedPod({ namespace, name }, o));
+}
+
+/** A Date header (RFC 9110) gives whole seconds. */
+const DATE_HEADER_RESOLUTION_MS = 1_000;
+
+/**
+ * The pod, and the API server's time when it answered (ms since the epoch), from its
+ * answer's Date header: undefined when the answer had none, or none that reads as a time.
+ */
+export async function readPodDated(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<{ pod: V1Pod; serverTime: number | undefined }> {
+  let date: string | undefined;
+  const pod = await kubeCall(clients, signal, (o) => clients.core.readNamespacedPod({ namespace, name }, o), undefined, (d) => (date = d));
+  const at = date === undefined ? NaN : Date.parse(date);
+  return { pod, serverTime: Number.isNaN(at) ? undefined : at };
+}
+
+/**
+ * How far the API server's clock is ahead of rectify's (negative: behind), from the time
+ * one of its answers carried (`readPodDated`) and rectify's clock when it came. 0 when the
+ * answer carried none, and when the two agree within what a Date header can tell: it
+ * holds whole seconds and the answer takes a moment to arrive, so a server clock in step
+ * with rectify's reads up to a second or so behind it.
+ */
+export function serverClockOffset(serverTime: number | undefined, localNow: number): number {
+  if (serverTime === undefined) return 0;
+  const d = serverTime - localNow;
+  return d >= -2 * DATE_HEADER_RESOLUTION_MS && d <= DATE_HEADER_RESOLUTION_MS ? 0 : d;
 }
 
 /** The pod's workload, or why it has none we manage (DaemonSet, Job, no controller). */

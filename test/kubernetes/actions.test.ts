@@ -336,6 +336,59 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(out, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-def456 was already terminating (deletionTimestamp ${recent} when read): nothing to evict; done without effect` });
   });
 
+  it("a pod stuck terminating is judged by the API server's clock (its Date header), not rectify's; without the header, by rectify's", async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.terminationDelayMs = 600_000;
+    fake.deletePod(NS, 'api-server-abc123', 30);
+    const pod = fake.get('pods', NS, 'api-server-abc123')!;
+    // rectify's clock, and the API server's, each stopped, 120 s apart.
+    const rectify = Date.UTC(2026, 0, 2, 3, 0, 0);
+    const exec = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const run = (verb: 'evict_pod' | 'delete_pod') => exec.run(kubeAction(verb, 'pod', 'api-server-abc123', NS), stepContext());
+    const what = { evict_pod: 'evict', delete_pod: 'delete' } as const;
+
+    // The server's clock 120 s ahead: a deletionTimestamp 40 s old by it is 80 s ahead of rectify's.
+    fake.serverNow = () => rectify + 120_000;
+    pod.metadata.deletionTimestamp = iso(rectify + 80_000);
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      assert.deepEqual(await run(verb), {
+        ok: false,
+        unchanged: true,
+        detail:
+          `pod ${NS}/api-server-abc123 is stuck terminating since ${iso(rectify + 80_000)} (deletionTimestamp when read: its grace period ended 40s ago by the API server's clock ` +
+          `(120s ahead of rectify's, by its Date header) and it is still there, a finalizer or its kubelet holding it): nothing to ${what[verb]}; a person must check it`,
+      });
+    }
+    // No Date header: judged by rectify's clock, as before: not due yet.
+    fake.dateHeader = false;
+    assert.deepEqual(await run('evict_pod'), {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${NS}/api-server-abc123 was already terminating (deletionTimestamp ${iso(rectify + 80_000)} when read): nothing to evict; done without effect`,
+    });
+
+    // And the other way: the server's clock 120 s behind; 40 s old by rectify's clock, its grace still runs by the server's.
+    fake.dateHeader = true;
+    fake.serverNow = () => rectify - 120_000;
+    pod.metadata.deletionTimestamp = iso(rectify - 40_000);
+    for (const verb of ['evict_pod', 'delete_pod'] as const) {
+      assert.deepEqual(await run(verb), {
+        ok: true,
+        unchanged: true,
+        detail: `pod ${NS}/api-server-abc123 was already terminating (deletionTimestamp ${iso(rectify - 40_000)} when read): nothing to ${what[verb]}; done without effect`,
+      });
+    }
+    fake.dateHeader = false;
+    const out = await run('evict_pod');
+    assert.deepEqual([out.ok, out.detail], [
+      false,
+      `pod ${NS}/api-server-abc123 is stuck terminating since ${iso(rectify - 40_000)} (deletionTimestamp when read: its grace period ended 40s ago and it is still there, a finalizer or its kubelet holding it): nothing to evict; a person must check it`,
+    ]);
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
   it('delete_pod with a grace period shorter than a terminating pod\'s shortens it, the uid precondition sent; a longer one or none changes nothing', async () => {
     fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
     fake.terminationDelayMs = 600_000;

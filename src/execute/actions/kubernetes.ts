@@ -10,9 +10,11 @@ import {
   isTerminating,
   kubeCall,
   readPod,
+  readPodDated,
   readRolloutHistory,
   readWorkload,
   resolvePodOwner,
+  serverClockOffset,
   KubeApiError,
   type KubeClients,
 } from '../../checks/kubernetes.js';
@@ -89,6 +91,16 @@ interface UndoneFrom {
 function evictionRefused(err: KubeApiError): string {
   const budget = err.causes.includes('DisruptionBudget') || /disruption budget/i.test(err.message);
   return budget ? `eviction refused by PodDisruptionBudget (429): ${err.message}` : `eviction refused by the API server (429 ${err.reason || 'TooManyRequests'}), not by a PodDisruptionBudget: ${err.message}`;
+}
+
+/**
+ * A pod as a read found it, and how far the API server's clock was ahead of rectify's
+ * (negative: behind) by that answer's Date header: 0 when the answer had none, or when
+ * the two agree within the header's resolution (see `serverClockOffset`).
+ */
+interface PodRead {
+  pod: V1Pod;
+  offsetMs: number;
 }
 
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
@@ -195,10 +207,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return null;
   }
 
+  async function readPodAndClock(ns: string, name: string, signal: AbortSignal): Promise<PodRead> {
+    const { pod, serverTime } = await readPodDated(clients, ns, name, signal);
+    return { pod, offsetMs: serverClockOffset(serverTime, clock.now()) };
+  }
+
   /** The pod to remove, or null when it is not there (404). */
-  async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<V1Pod | null> {
+  async function readTargetPod(ns: string, name: string, signal: AbortSignal): Promise<PodRead | null> {
     try {
-      return await readPod(clients, ns, name, signal);
+      return await readPodAndClock(ns, name, signal);
     } catch (err) {
       if (isKubeStatus(err, 404)) return null;
       throw err;
@@ -225,16 +242,21 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * recovered. The deletionTimestamp is when that grace ends: a pod still there more than
    * STUCK_TERMINATING_MS after it is stuck (a finalizer, a kubelet that no longer answers),
    * not on its way out, and the step fails naming it, for the breaker and a person to see.
+   * The API server stamped that time by its own clock, so "after" is judged by its clock
+   * too, as the read's answer showed it: judged by rectify's, clocks more than the margin
+   * apart would call a pod on its way out stuck, or a stuck one on its way out.
    */
-  function alreadyTerminating(pod: V1Pod, verb: 'evict' | 'delete', when: string): ActionOutcome {
+  function alreadyTerminating({ pod, offsetMs }: PodRead, verb: 'evict' | 'delete', when: string): ActionOutcome {
     const due = deletionDue(pod) ?? NaN;
     const at = Number.isNaN(due) ? String(pod.metadata?.deletionTimestamp) : new Date(due).toISOString();
     const id = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
-    const late = clock.now() - due;
+    const late = clock.now() + offsetMs - due;
     if (late > STUCK_TERMINATING_MS) {
+      const apart = Math.round(Math.abs(offsetMs) / 1000);
+      const byClock = offsetMs === 0 ? '' : ` by the API server's clock (${apart}s ${offsetMs > 0 ? 'ahead of' : 'behind'} rectify's, by its Date header)`;
       return {
         ok: false,
-        detail: `${id} is stuck terminating since ${at} (deletionTimestamp ${when}: its grace period ended ${Math.round(late / 1000)}s ago and it is still there, a finalizer or its kubelet holding it): nothing to ${verb}; a person must check it`,
+        detail: `${id} is stuck terminating since ${at} (deletionTimestamp ${when}: its grace period ended ${Math.round(late / 1000)}s ago${byClock} and it is still there, a finalizer or its kubelet holding it): nothing to ${verb}; a person must check it`,
       };
     }
     return {
@@ -250,15 +272,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * stands in its place (`successor`: its uid); the pod when it is the same one (its uid);
    * null when the read failed.
    */
-  async function lookAgain(ns: string, name: string, uid: string | undefined, signal: AbortSignal): Promise<V1Pod | { gone: true; successor?: string } | null> {
+  async function lookAgain(ns: string, name: string, uid: string | undefined, signal: AbortSignal): Promise<PodRead | { gone: true; successor?: string } | null> {
     try {
-      const cur = await readPod(clients, ns, name, signal);
-      return uid !== undefined && cur.metadata?.uid !== uid ? { gone: true, successor: cur.metadata?.uid ?? '' } : cur;
+      const cur = await readPodAndClock(ns, name, signal);
+      return uid !== undefined && cur.pod.metadata?.uid !== uid ? { gone: true, successor: cur.pod.metadata?.uid ?? '' } : cur;
     } catch (err) {
       return isKubeStatus(err, 404) ? { gone: true } : null;
     }
   }
-  const isGone = (now: V1Pod | { gone: true } | null): now is { gone: true; successor?: string } => now !== null && 'gone' in now;
+  const isGone = (now: PodRead | { gone: true } | null): now is { gone: true; successor?: string } => now !== null && 'gone' in now;
 
   /**
    * A 409 to an eviction or delete, which carries the uid precondition: when a read finds
@@ -324,9 +346,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
-    const pod = await readTargetPod(ns, a.name, signal);
-    if (!pod) return alreadyGone(ns, a.name, 'evict', 'when read');
-    if (isTerminating(pod)) return alreadyTerminating(pod, 'evict', 'when read');
+    const read = await readTargetPod(ns, a.name, signal);
+    if (!read) return alreadyGone(ns, a.name, 'evict', 'when read');
+    const { pod } = read;
+    if (isTerminating(pod)) return alreadyTerminating(read, 'evict', 'when read');
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     try {
@@ -337,7 +360,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // terminating. Otherwise the refusal stands.
       if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
         const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
-        if (now !== null && !isGone(now) && isTerminating(now)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
+        if (now !== null && !isGone(now) && isTerminating(now.pod)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
       }
       // A 409 on the uid precondition, the pod gone and perhaps a successor under its name.
       if (isKubeStatus(err, 409)) {
@@ -354,15 +377,16 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
-    const pod = await readTargetPod(ns, a.name, signal);
-    if (!pod) return alreadyGone(ns, a.name, 'delete', 'when read');
+    const read = await readTargetPod(ns, a.name, signal);
+    if (!read) return alreadyGone(ns, a.name, 'delete', 'when read');
+    const { pod } = read;
     const grace = gracePeriodArg(a.args);
     // A terminating pod's grace period may be shortened (the API server allows it, never
     // a longer one): a delete naming a shorter one is sent, the uid precondition with it.
     // Its controller no longer counts it, so no replica guard is asked.
     const current = pod.metadata?.deletionGracePeriodSeconds;
     const shortening = isTerminating(pod) && grace !== undefined && current !== undefined && current !== null && grace < current;
-    if (isTerminating(pod) && !shortening) return alreadyTerminating(pod, 'delete', 'when read');
+    if (isTerminating(pod) && !shortening) return alreadyTerminating(read, 'delete', 'when read');
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = shortening ? null : await disruptionRefusal(pod, a.args.max_unavailable, signal);
@@ -637,12 +661,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const settled = async (id: string, p: { pod: V1Pod }): Promise<boolean> => {
       const now = await lookAgain(p.pod.metadata?.namespace ?? '', p.pod.metadata?.name ?? '', p.pod.metadata?.uid, drainSignal);
       if (now === null) return false;
-      if (!isGone(now) && !isTerminating(now)) {
-        p.pod = now;
+      if (!isGone(now) && !isTerminating(now.pod)) {
+        p.pod = now.pod;
         return false;
       }
       if (unanswered.has(id)) evicted.push(p.pod);
-      else if (!isGone(now)) terminating.push(now);
+      else if (!isGone(now)) terminating.push(now.pod);
       pending.delete(id);
       return true;
     };

@@ -135,6 +135,12 @@ export class FakeCluster {
    * shutdown, a kubelet the API server cannot reach).
    */
   terminationDelayMs: number;
+  /**
+   * The API server's clock: the timestamps it stamps (creation, deletion) and its answers'
+   * Date header read it. The machine's clock by default; a test sets it apart from rectify's
+   * (a skewed clock), or stops it.
+   */
+  serverNow: () => number = () => Date.now();
 
   constructor(opts: { readyDelayMs?: number; controllerDelayMs?: number; terminationDelayMs?: number } = {}) {
     this.readyDelayMs = opts.readyDelayMs ?? 30;
@@ -188,7 +194,7 @@ export class FakeCluster {
     next.metadata.resourceVersion = this.nextRv();
     if (!prev) {
       next.metadata.uid ||= randomUUID();
-      next.metadata.creationTimestamp ||= new Date().toISOString();
+      next.metadata.creationTimestamp ||= new Date(this.serverNow()).toISOString();
       if (r !== 'pods' && r !== 'nodes') next.metadata.generation = 1;
     } else if (r !== 'pods' && r !== 'nodes' && stableStringify(prev.spec) !== stableStringify(next.spec)) {
       next.metadata.generation = (prev.metadata.generation ?? 1) + 1;
@@ -230,11 +236,11 @@ export class FakeCluster {
     // No kubelet runs it, or its containers are done: nothing to wait for.
     else grace = !pod.spec?.nodeName || finished ? 0 : Math.max(0, gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30);
     if (grace === 0) {
-      pod.metadata.deletionTimestamp = new Date().toISOString();
+      pod.metadata.deletionTimestamp = new Date(this.serverNow()).toISOString();
       pod.metadata.deletionGracePeriodSeconds = 0;
       return this.remove('pods', ns, name);
     }
-    pod.metadata.deletionTimestamp = new Date(Date.now() + grace * 1000).toISOString();
+    pod.metadata.deletionTimestamp = new Date(this.serverNow() + grace * 1000).toISOString();
     pod.metadata.deletionGracePeriodSeconds = grace;
     pod.metadata.resourceVersion = this.nextRv();
     const answer = clone(pod);
@@ -518,7 +524,7 @@ export class FakeCluster {
     const dep = this.putQuiet('deployments', {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
-      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date().toISOString(), generation: 1, labels: { ...labels }, annotations: { [REVISION]: String(revisions) } },
+      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date(this.serverNow()).toISOString(), generation: 1, labels: { ...labels }, annotations: { [REVISION]: String(revisions) } },
       spec: { replicas, selector: { matchLabels: { ...labels } }, template: template(revisions), strategy: { type: 'RollingUpdate' }, ...(opts.paused ? { paused: true } : {}) },
       status: {},
     });
@@ -536,7 +542,7 @@ export class FakeCluster {
             namespace: ns,
             uid: randomUUID(),
             resourceVersion: '',
-            creationTimestamp: new Date(Date.now() - (revisions - rev) * 60_000).toISOString(),
+            creationTimestamp: new Date(this.serverNow() - (revisions - rev) * 60_000).toISOString(),
             generation: 1,
             labels: { ...t.metadata.labels },
             annotations: { [REVISION]: String(rev) },
@@ -574,7 +580,7 @@ export class FakeCluster {
     const sts = this.putQuiet('statefulsets', {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
-      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date().toISOString(), generation: 1, labels },
+      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date(this.serverNow()).toISOString(), generation: 1, labels },
       spec: { replicas, serviceName: name, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, image: `example/${name}:v1` }] } } },
       status: {},
     });
@@ -599,7 +605,7 @@ export class FakeCluster {
     const pdb = this.putQuiet('poddisruptionbudgets', {
       apiVersion: 'policy/v1',
       kind: 'PodDisruptionBudget',
-      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date().toISOString(), generation: 1 },
+      metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date(this.serverNow()).toISOString(), generation: 1 },
       spec: {
         selector: { matchLabels: opts.matchLabels },
         ...(opts.minAvailable !== undefined ? { minAvailable: opts.minAvailable } : {}),

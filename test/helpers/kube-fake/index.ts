@@ -45,6 +45,15 @@ export interface KubeFake {
   deletePod(ns: string, name: string, gracePeriodSeconds?: number): KObj | undefined;
   set terminationDelayMs(ms: number);
   get terminationDelayMs(): number;
+  /**
+   * The API server's clock (default: the machine's): the timestamps it stamps and its
+   * answers' Date header read it. Set it apart from rectify's for a skewed clock.
+   */
+  set serverNow(now: () => number);
+  get serverNow(): () => number;
+  /** Whether answers carry a Date header (default true, as the real API server's do). */
+  set dateHeader(on: boolean);
+  get dateHeader(): boolean;
 
   /** The next `times` matching requests answer 409 Conflict, after another writer moved the object on. */
   injectConflict(method: string, path: string, target: { resource: Resource; namespace?: string; name: string }, times?: number): void;
@@ -99,6 +108,18 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
     },
     get terminationDelayMs() {
       return cluster.terminationDelayMs;
+    },
+    set serverNow(now: () => number) {
+      cluster.serverNow = now;
+    },
+    get serverNow() {
+      return cluster.serverNow;
+    },
+    set dateHeader(on: boolean) {
+      server.dateHeader = on;
+    },
+    get dateHeader() {
+      return server.dateHeader;
     },
     injectConflict: (method, path, target, times = 1) =>
       server.inject({

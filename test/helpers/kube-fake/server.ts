@@ -100,6 +100,8 @@ export class FakeApiServer {
   /** Pending injected delays: released on close, so a test's process does not wait them out. */
   private readonly waits = new Set<() => void>();
   url = '';
+  /** Whether answers carry a Date header. */
+  dateHeader = true;
 
   constructor(cluster: FakeCluster) {
     this.cluster = cluster;
@@ -142,7 +144,11 @@ export class FakeApiServer {
 
   private send(res: ServerResponse, code: number, body: unknown, headers: Record<string, string> = {}): void {
     const text = JSON.stringify(body);
-    res.writeHead(code, { ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+    // Every answer carries the time by the API server's clock (the cluster's), as the real
+    // one's do (Go's net/http writes it); `dateHeader: false` leaves it out.
+    res.sendDate = false;
+    const date: Record<string, string> = this.dateHeader ? { date: new Date(this.cluster.serverNow()).toUTCString() } : {};
+    res.writeHead(code, { ...date, ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 
