@@ -290,13 +290,24 @@ export async function readPod(clients: KubeClients, namespace: string, name: str
 const DATE_HEADER_RESOLUTION_MS = 1_000;
 
 /**
+ * The most the API server's clock is believed to be apart from rectify's: a header
+ * further off is taken for a wrong one (a proxy's, a clock reset at boot), and rectify's
+ * own clock judges, as without a header.
+ */
+export const MAX_BELIEVED_SKEW_MS = 10 * 60_000;
+
+/** RFC 9110's IMF-fixdate, the one form an HTTP server sends (`Sun, 06 Dec 2026 08:00:00 GMT`). */
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
+/**
  * The pod, and the API server's time when it answered (ms since the epoch), from its
- * answer's Date header: undefined when the answer had none, or none that reads as a time.
+ * answer's Date header: undefined when the answer had none, or one not in RFC 9110's form
+ * (Date.parse reads "1" as the year 2001).
  */
 export async function readPodDated(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<{ pod: V1Pod; serverTime: number | undefined }> {
   let date: string | undefined;
   const pod = await kubeCall(clients, signal, (o) => clients.core.readNamespacedPod({ namespace, name }, o), undefined, (d) => (date = d));
-  const at = date === undefined ? NaN : Date.parse(date);
+  const at = date !== undefined && IMF_FIXDATE.test(date) ? Date.parse(date) : NaN;
   return { pod, serverTime: Number.isNaN(at) ? undefined : at };
 }
 
@@ -305,11 +316,12 @@ export async function readPodDated(clients: KubeClients, namespace: string, name
  * one of its answers carried (`readPodDated`) and rectify's clock when it came. 0 when the
  * answer carried none, and when the two agree within what a Date header can tell: it
  * holds whole seconds and the answer takes a moment to arrive, so a server clock in step
- * with rectify's reads up to a second or so behind it.
+ * with rectify's reads up to a second or so behind it. 0 too past MAX_BELIEVED_SKEW_MS.
  */
 export function serverClockOffset(serverTime: number | undefined, localNow: number): number {
   if (serverTime === undefined) return 0;
   const d = serverTime - localNow;
+  if (Math.abs(d) > MAX_BELIEVED_SKEW_MS) return 0;
   return d >= -2 * DATE_HEADER_RESOLUTION_MS && d <= DATE_HEADER_RESOLUTION_MS ? 0 : d;
 }
 

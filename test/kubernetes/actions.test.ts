@@ -368,10 +368,12 @@ describe('kubernetes actions against the API fake', () => {
       detail: `pod ${NS}/api-server-abc123 was already terminating (deletionTimestamp ${iso(rectify + 80_000)} when read): nothing to evict; done without effect`,
     });
 
-    // And the other way: the server's clock 120 s behind; 40 s old by rectify's clock, its grace still runs by the server's.
+    // And the other way: the server's clock 120 s behind; 40 s old by rectify's clock, its
+    // grace (120 s, asked 160 s before rectify's now) still runs by the server's.
     fake.dateHeader = true;
     fake.serverNow = () => rectify - 120_000;
     pod.metadata.deletionTimestamp = iso(rectify - 40_000);
+    pod.metadata.deletionGracePeriodSeconds = 120;
     for (const verb of ['evict_pod', 'delete_pod'] as const) {
       assert.deepEqual(await run(verb), {
         ok: true,
@@ -386,6 +388,51 @@ describe('kubernetes actions against the API fake', () => {
       `pod ${NS}/api-server-abc123 is stuck terminating since ${iso(rectify - 40_000)} (deletionTimestamp when read: its grace period ended 40s ago and it is still there, a finalizer or its kubelet holding it): nothing to evict; a person must check it`,
     ]);
     assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+  });
+
+  it("a Date header that cannot be the API server's clock is not believed: a stuck pod is still found stuck, by rectify's clock", async () => {
+    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
+    fake.terminationDelayMs = 600_000;
+    fake.deletePod(NS, 'api-server-abc123', 30);
+    const pod = fake.get('pods', NS, 'api-server-abc123')!;
+    const rectify = Date.UTC(2026, 0, 2, 3, 0, 0);
+    const exec = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    pod.metadata.deletionGracePeriodSeconds = 30;
+    const cases: Array<[header: string, endedAgoMs: number]> = [
+      // Not RFC 9110's form: Date.parse reads "1" as 2001-01-01, "garbage 12" as 2001-12-01.
+      ['1', 3_600_000],
+      ['garbage 12', 3_600_000],
+      // The epoch: further apart than any clock is believed to be (10 minutes).
+      [new Date(0).toUTCString(), 3_600_000],
+      // 9 minutes behind: within the bound, but before the deletion was asked (90 s ago
+      // by rectify's clock), which the server stamped by its own.
+      [new Date(rectify - 9 * 60_000).toUTCString(), 60_000],
+    ];
+    for (const [header, endedAgoMs] of cases) {
+      fake.dateHeader = header;
+      pod.metadata.deletionTimestamp = iso(rectify - endedAgoMs);
+      const out = await exec.run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS), stepContext());
+      assert.deepEqual([header, out.ok, out.detail], [
+        header,
+        false,
+        `pod ${NS}/api-server-abc123 is stuck terminating since ${iso(rectify - endedAgoMs)} (deletionTimestamp when read: its grace period ended ${endedAgoMs / 1000}s ago and it is still there, a finalizer or its kubelet holding it): nothing to delete; a person must check it`,
+      ]);
+    }
+    // And ahead: a pod whose grace ends in a minute by rectify's clock is on its way out,
+    // not stuck, whatever a header not in RFC 9110's form (an ISO time 5 minutes ahead) or
+    // a day ahead says.
+    pod.metadata.deletionTimestamp = iso(rectify + 60_000);
+    for (const header of [iso(rectify + 5 * 60_000), new Date(rectify + 86_400_000).toUTCString()]) {
+      fake.dateHeader = header;
+      const out = await exec.run(kubeAction('delete_pod', 'pod', 'api-server-abc123', NS), stepContext());
+      assert.deepEqual([header, out.ok, out.detail], [
+        header,
+        true,
+        `pod ${NS}/api-server-abc123 was already terminating (deletionTimestamp ${iso(rectify + 60_000)} when read): nothing to delete; done without effect`,
+      ]);
+    }
     assert.equal(fake.count('DELETE', /.*/), 0);
   });
 

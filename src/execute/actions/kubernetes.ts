@@ -250,6 +250,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const due = deletionDue(pod) ?? NaN;
     const at = Number.isNaN(due) ? String(pod.metadata?.deletionTimestamp) : new Date(due).toISOString();
     const id = `pod ${pod.metadata?.namespace}/${pod.metadata?.name}`;
+    // The deletion was asked for its grace period before that time, so the server's clock
+    // read at least that then: a header saying earlier is wrong (a proxy's, a clock reset),
+    // and rectify's own clock judges.
+    const asked = due - (pod.metadata?.deletionGracePeriodSeconds ?? 0) * 1000;
+    if (offsetMs !== 0 && clock.now() + offsetMs < asked - 1000) offsetMs = 0;
     const late = clock.now() + offsetMs - due;
     if (late > STUCK_TERMINATING_MS) {
       const apart = Math.round(Math.abs(offsetMs) / 1000);
@@ -290,8 +295,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * pod already gone, and the detail names the new pod. Null when the read finds the same
    * pod (its uid), or fails: the 409 stands.
    */
-  async function replacedSince(ns: string, name: string, uid: string | undefined, verb: 'evict' | 'delete', signal: AbortSignal): Promise<ActionOutcome | null> {
-    const now = await lookAgain(ns, name, uid, signal);
+  function replacedSince(now: PodRead | { gone: true; successor?: string } | null, ns: string, name: string, uid: string | undefined, verb: 'evict' | 'delete'): ActionOutcome | null {
     if (!isGone(now)) return null;
     const request = verb === 'evict' ? 'eviction' : 'delete';
     const how =
@@ -361,10 +365,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
         const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
         if (now !== null && !isGone(now) && isTerminating(now.pod)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
-      }
-      // A 409 on the uid precondition, the pod gone and perhaps a successor under its name.
-      if (isKubeStatus(err, 409)) {
-        const replaced = await replacedSince(ns, a.name, pod.metadata?.uid, 'evict', signal);
+        // A 409 on the uid precondition, the pod gone and perhaps a successor under its name.
+        const replaced = isKubeStatus(err, 409) ? replacedSince(now, ns, a.name, pod.metadata?.uid, 'evict') : null;
         if (replaced) return replaced;
       }
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
@@ -403,7 +405,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     } catch (err) {
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
       if (isKubeStatus(err, 409)) {
-        const replaced = await replacedSince(ns, a.name, pod.metadata?.uid, 'delete', signal);
+        const replaced = replacedSince(await lookAgain(ns, a.name, pod.metadata?.uid, signal), ns, a.name, pod.metadata?.uid, 'delete');
         if (replaced) return replaced;
       }
       throw err;

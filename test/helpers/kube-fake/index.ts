@@ -51,9 +51,9 @@ export interface KubeFake {
    */
   set serverNow(now: () => number);
   get serverNow(): () => number;
-  /** Whether answers carry a Date header (default true, as the real API server's do). */
-  set dateHeader(on: boolean);
-  get dateHeader(): boolean;
+  /** Whether answers carry a Date header (default true, as the real API server's do); a string is sent as it is. */
+  set dateHeader(on: boolean | string);
+  get dateHeader(): boolean | string;
 
   /** The next `times` matching requests answer 409 Conflict, after another writer moved the object on. */
   injectConflict(method: string, path: string, target: { resource: Resource; namespace?: string; name: string }, times?: number): void;
@@ -115,7 +115,7 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
     get serverNow() {
       return cluster.serverNow;
     },
-    set dateHeader(on: boolean) {
+    set dateHeader(on: boolean | string) {
       server.dateHeader = on;
     },
     get dateHeader() {

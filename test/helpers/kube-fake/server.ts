@@ -100,8 +100,8 @@ export class FakeApiServer {
   /** Pending injected delays: released on close, so a test's process does not wait them out. */
   private readonly waits = new Set<() => void>();
   url = '';
-  /** Whether answers carry a Date header. */
-  dateHeader = true;
+  /** Whether answers carry a Date header; a string is sent as it is (a proxy's, a broken one). */
+  dateHeader: boolean | string = true;
 
   constructor(cluster: FakeCluster) {
     this.cluster = cluster;
@@ -147,7 +147,8 @@ export class FakeApiServer {
     // Every answer carries the time by the API server's clock (the cluster's), as the real
     // one's do (Go's net/http writes it); `dateHeader: false` leaves it out.
     res.sendDate = false;
-    const date: Record<string, string> = this.dateHeader ? { date: new Date(this.cluster.serverNow()).toUTCString() } : {};
+    const date: Record<string, string> =
+      typeof this.dateHeader === 'string' ? { date: this.dateHeader } : this.dateHeader ? { date: new Date(this.cluster.serverNow()).toUTCString() } : {};
     res.writeHead(code, { ...date, ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
