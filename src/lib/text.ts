@@ -95,12 +95,13 @@ function cut(s: string, max: number): string {
 }
 
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
-const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]/g;
 
 /**
  * A line about to be printed on a terminal, however it was built: every control
  * character but the line feed and the tab (an escape sequence, a carriage return, a
- * backspace, NUL, C1) and every invisible character written as its escape. A value that
+ * backspace, NUL, C1), the line and paragraph separators (U+2028, U+2029) and every
+ * invisible character written as its escape. A value that
  * missed `readable` still cannot rewrite the terminal. The escapes are JSON's, so a
  * JSON document printed through it is the same document.
  */

@@ -101,6 +101,19 @@ describe('what an alert says never reaches the terminal raw', () => {
     }
   });
 
+  it('cooldown clear: a service with a newline in its name cannot print a line of its own', async () => {
+    const fake = await startHttpTarget();
+    try {
+      const env = { RECTIFY_SERVER: fake.url };
+      const cleared = [{ kind: 'service', subject: 'shop\nrectify: all cooldowns ended', last_started_at: '2026-11-24T02:50:00.000Z', until: '2026-11-24T03:20:00.000Z' }];
+      fake.route('POST', '/api/v1/runbooks/r/cooldown/clear', { status: 200, body: { runbook: 'r', cleared } });
+      const r = await cli(['cooldown', 'clear', 'r', '--reason', 'fixed', '--by', 'dave'], { env });
+      assert.deepEqual([r.code, r.out], [0, ['ended the cooldown of r:', '  service shop rectify: all cooldowns ended (it held until 2026-11-24T03:20:00Z)']]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('a control character JSON leaves raw (DEL, the C1 CSI that starts an escape sequence, NEL) is escaped in every line printed, --json included, and the document reads back the same', async () => {
     const fake = await startHttpTarget();
     const service = 'shop\u009b2J\u007f\u0085x';
