@@ -153,7 +153,7 @@ const PAGE = 1_000;
 
 /**
  * `rectify audit export [<file> | --db …] [--since <RFC 3339 time | duration>] [--after-seq <n>]`: the log as
- * JSON lines, oldest first, with hashes (the same lines as GET /api/v1/audit/export).
+ * JSON lines, oldest first, with hashes (the same records as GET /api/v1/audit/export; printed, as every CLI line, with DEL, C1 and invisible characters as their JSON escapes, the same document).
  */
 export async function auditExportCommand(argv: string[], io: CliIO): Promise<number> {
   const opened = openReader(argv, io, 'audit export', ['db', 'config'], { since: 'string', 'after-seq': 'string' });
