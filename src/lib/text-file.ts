@@ -39,13 +39,16 @@ export function readBoundedFile(path: string, maxBytes: number, what: string): F
     const st = fstatSync(fd);
     const refused = refusedByStat(st, maxBytes, what);
     if (refused) return refused;
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let buf: Buffer = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {
       const got = readSync(fd, buf, n, buf.length - n, null);
       if (got === 0) break;
       n += got;
-      if (n === buf.length) break;
+      if (n === buf.length) {
+        if (n > maxBytes) break;
+        buf = grown(buf, maxBytes);
+      }
     }
     if (n > maxBytes) return tooLarge('it grew while being read', maxBytes, what);
     return { ok: true, bytes: buf.subarray(0, n) };
@@ -75,14 +78,17 @@ export async function readBoundedFileAsync(path: string, maxBytes: number, what:
     const st = await fh.stat();
     const refused = refusedByStat(st, maxBytes, what);
     if (refused) return refused;
-    const buf = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
+    let buf: Buffer = Buffer.alloc(Math.min(st.size, maxBytes) + 1);
     let n = 0;
     for (;;) {
       signal?.throwIfAborted();
       const { bytesRead } = await fh.read(buf, n, buf.length - n, null);
       if (bytesRead === 0) break;
       n += bytesRead;
-      if (n === buf.length) break;
+      if (n === buf.length) {
+        if (n > maxBytes) break;
+        buf = grown(buf, maxBytes);
+      }
     }
     if (n > maxBytes) return tooLarge('it grew while being read', maxBytes, what);
     return { ok: true, bytes: buf.subarray(0, n) };
@@ -116,6 +122,17 @@ function decodeUtf8(bytes: Buffer): TextFileRead {
   } catch {
     return { ok: false, code: 'NOT_UTF8', message: `is not UTF-8 text: invalid bytes at line ${firstInvalidLine(bytes)} (save the file as UTF-8)` };
   }
+}
+
+/**
+ * A larger buffer holding `buf`, at most the limit and a byte: the file holds more than its
+ * stat said. It grew while being read, or it is one whose size the kernel gives as 0 (a
+ * /proc or /sys file, read as it is made): it is read on, up to the limit.
+ */
+function grown(buf: Buffer, maxBytes: number): Buffer {
+  const next = Buffer.alloc(Math.min(Math.max(buf.length * 2, 4096), maxBytes + 1));
+  buf.copy(next);
+  return next;
 }
 
 /**
