@@ -14,7 +14,7 @@ import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine
 import { unsettledPage, withoutShowing } from './engine/resend.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
-import { createPruneHorizon, readBoundedFile, systemClock, type Clock } from './lib/index.js';
+import { createPruneHorizon, readBoundedFile, resumeGuardClock, saveGuardClock, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, isRunbookFileName, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
@@ -569,7 +569,24 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   });
   const tracker = createExecutionTracker(runner);
   metrics.watch({ storePending: () => store.pending(), executionsRunning: () => tracker.size(), notificationsDropped: () => notifications.dropped() });
+  // The guard time (and the prune horizon) go on from where the last process on this boot
+  // left them: restarting does not take a forward step of the wall clock as the time.
+  const resumed = resumeGuardClock(clock, store.read((tx) => tx.guardClock()));
+  if ('saved' in resumed) {
+    const { saved } = resumed;
+    const passed = saved.guard.at + Math.max(0, clock.monotonic!() - saved.guard.mono);
+    const ahead = clock.now() - passed;
+    if (ahead > 1_000) {
+      log.warn(
+        { ahead_s: Math.ceil(ahead / 1000), saved_at: new Date(saved.wall).toISOString() },
+        'the clock reads ahead of the time passed since the last run on this boot (was it stepped forward?): the rate limit, cooldowns and the breaker go by the time passed until the step has held for the longest of them and a minute',
+      );
+    }
+  } else if (resumed.why !== 'nothing saved') {
+    log.info({ why: resumed.why }, 'the guard time starts from the wall clock as it is');
+  }
   const engine = createEngine({
+    ...('saved' in resumed ? { guardResume: resumed.saved.guard } : {}),
     store,
     catalog,
     renderer,
@@ -639,7 +656,20 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // state are pruned, so the database holds what the guardrails read plus a bounded
   // history, not everything since the first alert (the audit log keeps that).
   let sweeping: Promise<PruneResult> | undefined;
-  const pruneHorizon = createPruneHorizon(clock);
+  const pruneHorizon = createPruneHorizon(clock, 'saved' in resumed ? resumed.saved.prune : undefined);
+  /**
+   * Saves the guard time and the prune horizon, with the boot and the monotonic time they
+   * were read at, for the next start on this boot (see resumeGuardClock): at each
+   * housekeeping pass and at a stop. Only the service saves them (`rectify run --local`
+   * beside it reads them). A save that fails is logged: the next start goes on from an
+   * older one, or from the wall clock.
+   */
+  async function saveClock(): Promise<void> {
+    if (overrides.recover === false) return;
+    const value = saveGuardClock(clock, engine.guardState(), pruneHorizon.state());
+    if (value === undefined) return;
+    await store.transact((tx) => tx.setGuardClock(value, clock.now())).catch((err: unknown) => log.warn({ err }, 'could not save the guard time for the next start'));
+  }
   async function housekeep(): Promise<PruneResult> {
     repeats.flush();
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
@@ -658,6 +688,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // A backlog is pruned in chunks with intake served in between.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await saveClock();
     return total;
   }
   const sweep = setInterval(() => {
@@ -906,6 +937,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       repeats.flush(true);
       await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await notifications.close();
+      await saveClock();
       store.close();
     },
   };

@@ -11,7 +11,7 @@ import {
   quoteUntrusted,
   RectifyError,
 } from '../domain/index.js';
-import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock } from '../lib/index.js';
+import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock, type HorizonState } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import { targetRunbookKey } from '../pipeline/targets.js';
@@ -71,6 +71,8 @@ export interface EngineDeps {
   outbox?: Pick<Outbox, 'receivers' | 'announce' | 'resend'>;
   /** Alerts that may wait for their enrichment or guardrail checks; a request past it is answered 503 (default 20,000). */
   maxPreparing?: number;
+  /** Where the guard time stood when the last process on this boot left it (see guardNow and resumeGuardClock). */
+  guardResume?: HorizonState;
 }
 
 export interface AcceptOptions {
@@ -207,16 +209,22 @@ export function createEngine(deps: EngineDeps) {
    * after that time, counts as recent. The step is taken as the time once it has held
    * for the longest window and a minute: by then every run before it is past its window
    * in real time too, and the runs since carry the clock's time. A step back is followed
-   * at once (a window then lasts longer by the step, never shorter).
+   * at once (a window then lasts longer by the step, never shorter). A restart on the
+   * same boot goes on from the guard time the last process saved (`guardResume`), so a
+   * step is not taken as the time by restarting.
    */
-  const guardHorizon = createPruneHorizon(clock);
+  const guardHorizon = createPruneHorizon(clock, deps.guardResume);
   let guardSettle: { of: readonly Runbook[]; ms: number } | undefined;
-  function guardNow(now: number): number {
+  function guardSettleMs(): number {
     if (guardSettle?.of !== catalog.all) {
       guardSettle = { of: catalog.all, ms: Math.max(HOUR_MS, longestCooldown(catalog.all), deps.circuitRecoveryMs ?? 0) + 60_000 };
     }
-    return Math.min(now, guardHorizon.now(guardSettle.ms));
+    return guardSettle.ms;
   }
+  function guardNow(now: number): number {
+    return Math.min(now, guardHorizon.now(guardSettleMs()));
+  }
+
   /** deps.decide with the guard time of the wall clock's reading `now`. */
   const decide = (input: DecideInput, tx: Tx, now: number): Verdict => deps.decide(input, tx, now, guardNow(now));
 
@@ -802,6 +810,11 @@ export function createEngine(deps: EngineDeps) {
   return {
     /** The time the guardrail windows are judged by now (see guardNow): a runbook's live state reads its cooldowns and last hour by it. */
     guardNow: (): number => guardNow(clock.now()),
+    /** Where the guard time stands, saved for the next start on this boot. */
+    guardState: (): HorizonState | undefined => {
+      guardNow(clock.now());
+      return guardHorizon.state();
+    },
 
     /** Decide on incidents from any source; answered once every decision is durable. */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {

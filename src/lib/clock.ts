@@ -1,4 +1,5 @@
 import { parseDuration } from './durations.js';
+import { readBoundedFile } from './text-file.js';
 
 /**
  * Time comes from an injected clock, never `Date.now()` inside decision logic,
@@ -14,27 +15,63 @@ export interface Clock {
    * Absent: nothing tells a step from time passing (see createPruneHorizon).
    */
   monotonic?(): number;
+  /**
+   * Which boot of the machine `monotonic` counts from: two readings of it, taken by two
+   * processes, compare only when both were taken on the same boot (Linux's monotonic clock
+   * starts again at each boot). Absent or undefined: the readings of another process
+   * compare with none of this one's (see resumeGuardClock).
+   */
+  bootId?(): string | undefined;
 }
 
-export const systemClock: Clock = Object.freeze({ now: () => Date.now(), monotonic: () => performance.now() });
+/** Where Linux says which boot this is: a random id, made at each boot. */
+const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
+
+/**
+ * The machine's boot id (Linux), read once; undefined where there is none to read. Inside
+ * a container it is the host's, as the monotonic clock is.
+ */
+function readBootId(): () => string | undefined {
+  let id: string | null | undefined;
+  return () => {
+    if (id === undefined) {
+      const read = readBoundedFile(BOOT_ID_FILE, 64, 'a boot id');
+      const text = read.ok ? read.bytes.toString('utf8').trim() : '';
+      id = /^[0-9a-f-]{16,40}$/i.test(text) ? text : null;
+    }
+    return id ?? undefined;
+  };
+}
+
+/**
+ * The system's clocks. `monotonic` is the system-wide monotonic clock (CLOCK_MONOTONIC on
+ * Linux, which process.hrtime reads: the time since boot, not since this process started),
+ * so a process started later on the same boot reads on from where another left off.
+ */
+export const systemClock: Clock = Object.freeze({ now: () => Date.now(), monotonic: () => Number(process.hrtime.bigint()) / 1e6, bootId: readBootId() });
 
 /** A clock that only moves when told to: for tests and replay. */
 export interface ManualClock extends Clock {
   monotonic(): number;
+  bootId(): string;
   /** Time passes to `ms` (forward; set back, the wall clock alone moves, as `step`). */
   set(ms: number): void;
   /** Time passes: the wall clock and the monotonic time move together. */
   advance(ms: number): void;
   /** The wall clock is stepped by `ms` (either way) while no time passes. */
   step(ms: number): void;
+  /** The machine boots again: a new boot id, and the monotonic time starts again from 0 (the wall clock is kept). */
+  reboot(): void;
 }
 
 export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
   let t = startMs;
   let mono = 0;
+  let boot = 1;
   return {
     now: () => t,
     monotonic: () => mono,
+    bootId: () => `manual-boot-${boot}`,
     set: (ms) => {
       mono += Math.max(0, ms - t);
       t = ms;
@@ -45,6 +82,10 @@ export function createManualClock(startMs = Date.UTC(2026, 0, 1)): ManualClock {
     },
     step: (ms) => {
       t += ms;
+    },
+    reboot: () => {
+      boot += 1;
+      mono = 0;
     },
   };
 }
@@ -75,35 +116,109 @@ const STEP_TOLERANCE_MS = 1_000;
  * before it is past its retention in real time too, so taking it forgets nothing that
  * must be remembered, and the rows recorded since carry the clock's time.
  *
- * What it cannot see: a step made while rectify is stopped (the wall clock at its start is
- * taken as it is), and a clock without `monotonic`, whose wall time is used as it is.
+ * A restart on the same boot resumes it from where the last process left it (`resume`,
+ * see resumeGuardClock): the time passed since is the monotonic time passed, so a step
+ * made before the restart, or while rectify was stopped, is still a step, and one held
+ * for part of `settleMs` goes on from there. What it cannot see: a step before a start
+ * with nothing to resume (another boot, a first start), whose wall time is taken as it
+ * is, and a clock without `monotonic`, whose wall time is used as it is.
  */
-export function createPruneHorizon(clock: Clock): { now(settleMs: number): number } {
+export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHorizon {
   // From its creation (the service's start), not its first use: a step before the first
   // housekeeping pass is a step all the same.
   const start = clock.monotonic?.();
-  let last: { at: number; mono: number } | undefined = start === undefined ? undefined : { at: clock.now(), mono: start };
+  let last: { at: number; mono: number } | undefined =
+    start === undefined ? undefined : resume && resume.mono <= start ? { at: resume.at, mono: resume.mono } : { at: clock.now(), mono: start };
   /** Monotonic time the wall clock was first seen ahead of the time passed, while it stays so. */
-  let aheadSince: number | undefined;
-  return {
-    now(settleMs) {
-      const wall = clock.now();
-      const mono = clock.monotonic?.();
-      if (mono === undefined) return wall;
-      let at = wall;
-      if (last) {
-        const passed = last.at + Math.max(0, mono - last.mono);
-        if (wall <= passed + STEP_TOLERANCE_MS) aheadSince = undefined;
-        else {
-          aheadSince ??= mono;
-          if (mono - aheadSince < settleMs) at = passed;
-          else aheadSince = undefined;
-        }
+  let aheadSince: number | undefined = start !== undefined && resume && resume.mono <= start && resume.aheadSince !== null ? resume.aheadSince : undefined;
+  function now(settleMs: number): number {
+    const wall = clock.now();
+    const mono = clock.monotonic?.();
+    if (mono === undefined) return wall;
+    let at = wall;
+    if (last) {
+      const passed = last.at + Math.max(0, mono - last.mono);
+      if (wall <= passed + STEP_TOLERANCE_MS) aheadSince = undefined;
+      else {
+        aheadSince ??= mono;
+        if (mono - aheadSince < settleMs) at = passed;
+        else aheadSince = undefined;
       }
-      last = { at, mono };
-      return at;
-    },
+    }
+    last = { at, mono };
+    return at;
+  }
+  return {
+    now,
+    state: () => (last ? { at: last.at, mono: last.mono, aheadSince: aheadSince ?? null } : undefined),
   };
+}
+
+/** Where a prune horizon stands: its time `at`, read at the monotonic time `mono`, and since when (monotonic) the wall clock is ahead of it. */
+export interface HorizonState {
+  at: number;
+  mono: number;
+  aheadSince: number | null;
+}
+
+export interface PruneHorizon {
+  /** The time, given the `settleMs` a forward step must hold for to be taken as the time. */
+  now(settleMs: number): number;
+  /** Where it stands, to be resumed after a restart on the same boot (undefined: a clock without `monotonic`). */
+  state(): HorizonState | undefined;
+}
+
+/**
+ * The guard and prune horizons as a process leaves them, saved at each housekeeping pass
+ * and at a stop, so the next start on the same boot goes on from them (resumeGuardClock).
+ */
+export interface SavedGuardClock {
+  /** The boot the monotonic readings were taken on. */
+  boot: string;
+  /** The wall clock and the monotonic time when saved. */
+  wall: number;
+  mono: number;
+  guard: HorizonState;
+  prune: HorizonState;
+}
+
+/** The saved horizons as the settings row holds them; undefined for a clock without a boot id or a monotonic time. */
+export function saveGuardClock(clock: Clock, guard: HorizonState | undefined, prune: HorizonState | undefined): string | undefined {
+  const boot = clock.bootId?.();
+  const mono = clock.monotonic?.();
+  if (boot === undefined || mono === undefined || !guard || !prune) return undefined;
+  const saved: SavedGuardClock = { boot, wall: clock.now(), mono, guard, prune };
+  return JSON.stringify(saved);
+}
+
+/**
+ * What a start resumes its guard and prune horizons from: the saved state (`text`, as
+ * saveGuardClock wrote it) when it was saved on this boot, by a monotonic clock that has
+ * not gone back since. Otherwise (another boot: Linux's monotonic clock starts again at
+ * boot, so its readings from before say nothing now; nothing saved, or nothing readable)
+ * `why` says why not, and the start takes the wall clock as it is, as a first start does.
+ */
+export function resumeGuardClock(clock: Clock, text: string | null): { saved: SavedGuardClock } | { why: string } {
+  if (text === null) return { why: 'nothing saved' };
+  const boot = clock.bootId?.();
+  const mono = clock.monotonic?.();
+  if (boot === undefined || mono === undefined) return { why: 'this system gives no boot id or monotonic clock' };
+  let saved: SavedGuardClock;
+  try {
+    saved = JSON.parse(text) as SavedGuardClock;
+  } catch {
+    return { why: 'the saved state is not JSON' };
+  }
+  const horizon = (h: unknown): h is HorizonState => {
+    const o = h as HorizonState | null;
+    return typeof o === 'object' && o !== null && Number.isFinite(o.at) && Number.isFinite(o.mono) && (o.aheadSince === null || Number.isFinite(o.aheadSince));
+  };
+  if (typeof saved !== 'object' || saved === null || typeof saved.boot !== 'string' || !Number.isFinite(saved.wall) || !Number.isFinite(saved.mono) || !horizon(saved.guard) || !horizon(saved.prune)) {
+    return { why: 'the saved state is not as rectify writes it' };
+  }
+  if (saved.boot !== boot) return { why: 'saved on another boot' };
+  if (Math.max(saved.mono, saved.guard.mono, saved.prune.mono) > mono) return { why: 'the monotonic clock reads less than when saved' };
+  return { saved };
 }
 
 const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?(?:[Zz]|[+-](\d{2}):(\d{2}))$/;

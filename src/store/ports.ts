@@ -266,6 +266,13 @@ export interface Tx extends GuardStateView {
    */
   receiverKey(at: number): string;
 
+  /**
+   * The guard and prune horizons the last process saved (lib/clock.ts saveGuardClock), as
+   * written; null when none was. A start on the same boot goes on from them.
+   */
+  guardClock(): string | null;
+  setGuardClock(value: string, at: number): void;
+
   setPaused(paused: boolean, by: string, at: number): void;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */
   setRunbookPaused(runbook: string, pause: RunbookPause | null): void;

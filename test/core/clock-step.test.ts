@@ -219,3 +219,108 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     assert.equal((await deliver(5)).action, 'executed');
   });
 });
+
+/**
+ * A restart while the wall clock is stepped forward (a crash loop, a deploy): the guard time
+ * is saved at each housekeeping pass and at a stop, with the boot id and the monotonic
+ * time, and a start on the same boot goes on from it. The manual clock stands for the
+ * machine: the same clock across a restart is the same boot, `reboot()` a new one.
+ */
+describe('a restart while the wall clock is stepped forward', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
+  const ahead = '; the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward?';
+  const start = (maxPerHour: number, cooldownMinutes: number) =>
+    startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    min_confidence: 0.5
+    max_per_hour: ${maxPerHour}
+    cooldown_minutes: ${cooldownMinutes}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+    });
+
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(() => {
+    target.reset();
+    target.route('POST', '/restart/api', { status: 200 });
+  });
+  afterEach(async () => svc.stop({ remove: true }));
+
+  it('a cooldown still holds after a restart on the same boot, and ends by time passing', async () => {
+    svc = await start(100, 10);
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(60_000);
+    svc.clock.step(24 * HOUR);
+    await svc.service.housekeep();
+    svc = await svc.restart();
+    const next = await deliver(2);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead})`]);
+    // Housekeeping on the restarted service goes on from the saved time too.
+    await svc.service.housekeep();
+    svc = await svc.restart();
+    svc.clock.advance(9 * 60_000 - 1);
+    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining${ahead})`);
+    svc.clock.advance(1);
+    assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+  });
+
+  it('the rate limit still counts the hour\'s runs after a step made while rectify was stopped, through housekeeping', async () => {
+    svc = await start(5, 0);
+    for (let n = 1; n <= 5; n++) {
+      assert.equal((await deliver(n)).action, 'executed', `run ${n}`);
+      svc.clock.advance(60_000);
+    }
+    await svc.stop();
+    // Stopped (the stop saved the guard time); the clock is set a day forward; started again.
+    svc.clock.step(24 * HOUR);
+    svc = await startTestService({ dir: svc.dir, clock: svc.clock });
+    await svc.service.housekeep();
+    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 5, 'nothing pruned: no time passed');
+    const next = await deliver(6);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour)${ahead}`]);
+    svc.clock.advance(HOUR - 5 * 60_000 - 1);
+    assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
+    svc.clock.advance(1);
+    assert.equal((await deliver(8)).action, 'executed');
+    assert.equal(target.calls('/restart/api', 'POST'), 6);
+  });
+
+  it('a step held across a restart is taken as the time once it has held for the longest window and a minute in all', async () => {
+    svc = await start(1, 0);
+    svc.clock.step(24 * HOUR);
+    assert.equal((await deliver(1)).action, 'executed', 'no run before: nothing to hold it');
+    svc.clock.advance(HOUR / 2);
+    await svc.service.housekeep();
+    svc = await svc.restart();
+    svc.clock.advance(HOUR / 2);
+    assert.equal((await deliver(2)).event, 'RATE_LIMITED', 'the run is stamped a day ahead of the time passed');
+    svc.clock.advance(60_000);
+    assert.equal((await deliver(3)).action, 'executed', 'held for an hour and a minute, half of it before the restart: the clock is taken as it is');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+  });
+
+  it('on another boot the saved time says nothing: the clock is taken as it is at the start', async () => {
+    svc = await start(100, 10);
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(60_000);
+    await svc.service.housekeep();
+    await svc.stop();
+    // The machine boots again; its monotonic clock starts again, and reads past the saved one two minutes later.
+    svc.clock.reboot();
+    svc.clock.advance(2 * 60_000);
+    svc.clock.step(24 * HOUR);
+    svc = await startTestService({ dir: svc.dir, clock: svc.clock, captureLogs: true });
+    assert.equal((await deliver(2)).action, 'executed', 'the wall clock at the start is taken as it is, as on a first start');
+    assert.equal(svc.log.records().filter((r) => r.msg === 'the guard time starts from the wall clock as it is').map((r) => r.why).join(), 'saved on another boot');
+  });
+});

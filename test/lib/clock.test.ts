@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createManualClock, createPruneHorizon, impossibleTime, parseRfc3339, parseSince, sinceProblem } from '../../src/lib/index.js';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createManualClock, createPruneHorizon, impossibleTime, parseRfc3339, parseSince, resumeGuardClock, saveGuardClock, sinceProblem, systemClock, type ManualClock } from '../../src/lib/index.js';
 
 describe('RFC 3339 times', () => {
   it('reads a time that exists, with an offset or fractions, and a leap day of a leap year', () => {
@@ -91,5 +93,69 @@ describe('the prune horizon', () => {
     const horizon = createPruneHorizon({ now: () => t });
     t = 24 * H;
     assert.equal(horizon.now(2 * H), 24 * H);
+  });
+});
+
+describe('the guard clock saved for the next start', () => {
+  const H = 3_600_000;
+  const save = (clock: ManualClock, horizon: ReturnType<typeof createPruneHorizon>) => saveGuardClock(clock, horizon.state(), horizon.state())!;
+
+  it('resumed on the same boot: the time passed goes on from the saved time, a step before or after the stop is still a step, and its hold goes on', () => {
+    const clock = createManualClock(0);
+    let horizon = createPruneHorizon(clock);
+    clock.advance(H);
+    clock.step(24 * H);
+    assert.equal(horizon.now(2 * H), H);
+    clock.advance(H);
+    assert.equal(horizon.now(2 * H), 2 * H);
+    const text = save(clock, horizon);
+    assert.deepEqual(JSON.parse(text), { boot: 'manual-boot-1', wall: 26 * H, mono: 2 * H, guard: { at: 2 * H, mono: 2 * H, aheadSince: H }, prune: { at: 2 * H, mono: 2 * H, aheadSince: H } });
+    // Stopped for half an hour; the clock is stepped another day meanwhile.
+    clock.advance(H / 2);
+    clock.step(24 * H);
+    const resumed = resumeGuardClock(clock, text);
+    assert.ok('saved' in resumed);
+    horizon = createPruneHorizon(clock, resumed.saved.guard);
+    assert.equal(horizon.now(2 * H), 2.5 * H);
+    clock.advance(H / 2 - 1);
+    assert.equal(horizon.now(2 * H), 3 * H - 1, 'held two hours less a millisecond since it was first seen');
+    clock.advance(1);
+    assert.equal(horizon.now(2 * H), 51 * H, 'held two hours: taken as the time');
+  });
+
+  it('never ahead of the wall clock: a clock set back while stopped is followed', () => {
+    const clock = createManualClock(10 * H);
+    const horizon = createPruneHorizon(clock);
+    const text = save(clock, horizon);
+    clock.advance(H);
+    clock.step(-5 * H);
+    const resumed = resumeGuardClock(clock, text);
+    assert.ok('saved' in resumed);
+    assert.equal(createPruneHorizon(clock, resumed.saved.guard).now(2 * H), 6 * H);
+  });
+
+  it('not resumed: nothing saved, another boot, a monotonic clock that went back, or not as rectify writes it', () => {
+    const clock = createManualClock(0);
+    clock.advance(H);
+    const text = save(clock, createPruneHorizon(clock));
+    assert.deepEqual(resumeGuardClock(clock, null), { why: 'nothing saved' });
+    assert.deepEqual(resumeGuardClock({ now: () => 0, monotonic: () => H }, text), { why: 'this system gives no boot id or monotonic clock' });
+    assert.deepEqual(resumeGuardClock(clock, '{'), { why: 'the saved state is not JSON' });
+    assert.deepEqual(resumeGuardClock(clock, JSON.stringify({ ...JSON.parse(text), guard: { at: 'x' } })), { why: 'the saved state is not as rectify writes it' });
+    assert.deepEqual(resumeGuardClock(clock, 'null'), { why: 'the saved state is not as rectify writes it' });
+    assert.deepEqual(resumeGuardClock({ ...clock, monotonic: () => H - 1 }, text), { why: 'the monotonic clock reads less than when saved' });
+    clock.reboot();
+    clock.advance(2 * H);
+    assert.deepEqual(resumeGuardClock(clock, text), { why: 'saved on another boot' });
+  });
+
+  it('the system clock: the boot id is Linux\'s, and the monotonic time is the system\'s, read on by a process started later', () => {
+    assert.equal(systemClock.bootId?.(), readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+    const before = systemClock.monotonic!();
+    const child = Number(
+      execFileSync(process.execPath, ['--import', 'tsx', '-e', "import('./src/lib/clock.ts').then((m) => process.stdout.write(String(m.systemClock.monotonic())))"], { encoding: 'utf8' }),
+    );
+    const after = systemClock.monotonic!();
+    assert.ok(before <= child && child <= after, `${before} <= ${child} <= ${after}`);
   });
 });

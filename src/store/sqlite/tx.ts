@@ -492,6 +492,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       if (pause) s.settingSet.run(RUNBOOK_PAUSE_PREFIX + runbook, JSON.stringify(pause), pause.at, pause.by);
       else s.settingDelete.run(RUNBOOK_PAUSE_PREFIX + runbook);
     },
+    guardClock: () => (s.settingGet.get(GUARD_CLOCK_KEY) as { value: string } | undefined)?.value ?? null,
+    setGuardClock(value, at) {
+      s.settingSet.run(GUARD_CLOCK_KEY, value, at, 'rectify');
+    },
     pausedRunbooks() {
       // Keys sort as text: every key with the prefix lies in [prefix, prefix + U+FFFF).
       const rows = s.settingsWithPrefix.all(RUNBOOK_PAUSE_PREFIX, RUNBOOK_PAUSE_PREFIX + '\uffff') as Array<{ key: string; value: string }>;
@@ -509,6 +513,9 @@ const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
 
 /** The settings key of the key receivers' names hash their URL with (see receiverKey). */
 const RECEIVER_KEY = 'notify:receiver-key';
+
+/** The settings key of the guard and prune horizons saved for the next start on the same boot (see resumeGuardClock). */
+const GUARD_CLOCK_KEY = 'guard:clock';
 
 /** Settings keys of the runbooks' own kill switches: `paused:runbook:<id>`, the value `{by, reason, at}`. */
 const RUNBOOK_PAUSE_PREFIX = 'paused:runbook:';
