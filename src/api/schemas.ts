@@ -248,8 +248,17 @@ export const runbookStateSchema = z.object({
     .object({ service: z.string(), executions: z.number().int() })
     .nullable()
     .describe('the service with the most executions in the last hour as max_per_hour counts them, and how many: what the per-service limit is compared with; null when none'),
-  cooldowns: z.array(z.object({ service: z.string(), until: z.string() })),
-  cooldown_end: z.string().nullable(),
+  cooldowns: z
+    .array(
+      z.object({
+        service: z.string(),
+        until: z
+          .string()
+          .describe('when the cooldown ends on the wall clock: the last start plus cooldown_minutes, or later while the clock reads ahead of the time passed (a forward step the cooldown is not judged by yet)'),
+      }),
+    )
+    .describe('the cooldowns in force per service, as the cooldown guardrail judges them'),
+  cooldown_end: z.string().nullable().describe('the latest of the cooldowns\' `until`; null when none is in force'),
   success_rate: z.number().nullable(),
   succeeded: z.number().int(),
   failed: z.number().int(),
@@ -332,7 +341,9 @@ export const cooldownClearedSchema = z.object({
         kind: z.enum(['service', 'object']).describe('a service, or a Kubernetes object the runs acted on'),
         subject: z.string(),
         last_started_at: z.string().describe('the start of the last run, whose cooldown ended'),
-        until: z.string().describe('when the cooldown would have ended'),
+        until: z
+          .string()
+          .describe('when the cooldown would have ended on the wall clock (later than last_started_at plus cooldown_minutes while the clock reads ahead of the time passed, as the runbook view shows it)'),
       }),
     )
     .describe('the cooldowns ended'),

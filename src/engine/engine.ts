@@ -224,7 +224,8 @@ export function createEngine(deps: EngineDeps) {
   function guardNow(now: number): number {
     return Math.min(now, guardHorizon.now(guardSettleMs()));
   }
-
+  /** The wall-clock time at which the guard time reaches `t` (the end of a window it judges), time passing from now. */
+  const guardEnd = (t: number): number => guardHorizon.wallTimeOf(t, guardSettleMs());
   /** deps.decide with the guard time of the wall clock's reading `now`. */
   const decide = (input: DecideInput, tx: Tx, now: number): Verdict => deps.decide(input, tx, now, guardNow(now));
 
@@ -810,6 +811,11 @@ export function createEngine(deps: EngineDeps) {
   return {
     /** The time the guardrail windows are judged by now (see guardNow): a runbook's live state reads its cooldowns and last hour by it. */
     guardNow: (): number => guardNow(clock.now()),
+    /**
+     * When a window the guard time judges, ending at `t` by it, ends on the wall clock: `t`,
+     * or later while the wall clock is ahead of the time passed (what a person is shown as a cooldown's end).
+     */
+    guardEnd,
     /** Where the guard time stands, saved for the next start on this boot. */
     guardState: (): HorizonState | undefined => {
       guardNow(clock.now());
@@ -1311,7 +1317,9 @@ export function createEngine(deps: EngineDeps) {
           throw new RectifyError('CONFLICT', service ? `runbook ${runbookId} has no cooldown in force on service ${service}: there is nothing to end` : `runbook ${runbookId} has no cooldown in force: there is nothing to end`);
         }
         for (const c of inForce) tx.clearCooldown(c.key, c.subject, c.at);
-        const cleared = inForce.map((c) => ({ kind: c.kind, subject: c.subject, last_started_at: c.at, until: c.at + rb.cooldownMs }));
+        // `until`: when it would have ended as the cooldown stage judges it (by the guard
+        // time: later than start + cooldown while the wall clock is ahead of the time passed).
+        const cleared = inForce.map((c) => ({ kind: c.kind, subject: c.subject, last_started_at: c.at, until: guardEnd(c.at + rb.cooldownMs) }));
         const what = cleared.map((c) => (c.kind === 'service' ? `service ${c.subject}` : c.subject)).join(', ');
         const told = announce(
           { event: 'COOLDOWN_CLEARED', runbook: runbookId, service: service ?? null, outcome: 'cooldown ended', reason: `the cooldown of ${runbookId} on ${what} was ended by hand by ${by}: ${reason}` },

@@ -150,6 +150,16 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
   }
   return {
     now,
+    wallTimeOf(t, settleMs) {
+      const at = now(settleMs);
+      const wall = clock.now();
+      if (at >= wall || aheadSince === undefined || !last) return t;
+      // The wall-clock time at which it will be `t`, time passing from now: `t` reached by
+      // the time passed, or the moment the step is taken as the time, whichever comes first.
+      const ahead = wall - at;
+      const settles = wall + Math.max(0, aheadSince + settleMs - last.mono);
+      return t + ahead < settles ? t + ahead : Math.max(settles, t);
+    },
     state: () => (last ? { at: last.at, mono: last.mono, aheadSince: aheadSince ?? null } : undefined),
   };
 }
@@ -164,6 +174,12 @@ export interface HorizonState {
 export interface PruneHorizon {
   /** The time, given the `settleMs` a forward step must hold for to be taken as the time. */
   now(settleMs: number): number;
+  /**
+   * The wall-clock time at which `now(settleMs)` reaches `t`, if the wall clock moves on
+   * only as time passes: `t` itself unless the wall clock is ahead of the time passed.
+   * What a person is shown as the end of a window this time judges.
+   */
+  wallTimeOf(t: number, settleMs: number): number;
   /** Where it stands, to be resumed after a restart on the same boot (undefined: a clock without `monotonic`). */
   state(): HorizonState | undefined;
 }

@@ -324,3 +324,66 @@ describe('a restart while the wall clock is stepped forward', () => {
     assert.equal(svc.log.records().filter((r) => r.msg === 'the guard time starts from the wall clock as it is').map((r) => r.why).join(), 'saved on another boot');
   });
 });
+
+describe('a cooldown\'s end as shown while the wall clock is stepped forward', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
+  const iso = (ms: number) => new Date(ms).toISOString();
+
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(async () => {
+    target.reset();
+    target.route('POST', '/restart/api', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 10
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+    });
+  });
+  afterEach(async () => svc.stop({ remove: true }));
+
+  it('the runbook view and a clearing show the wall-clock time the cooldown actually ends: later by the step while it is judged by the time passed', async () => {
+    const t0 = svc.clock.now();
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(60_000);
+    svc.clock.step(24 * HOUR);
+    // Judged by the time passed, the cooldown has nine minutes left: on the wall clock, it ends a day and ten minutes after the run.
+    const end = iso(t0 + 24 * HOUR + 10 * 60_000);
+    const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
+    assert.deepEqual([state.cooldowns, state.cooldown_end], [[{ service: 'api', until: end }], end]);
+    // It does end then.
+    svc.clock.advance(9 * 60_000 - 1);
+    assert.equal((await deliver(2)).event, 'RATE_LIMITED');
+    assert.deepEqual((await svc.get('/api/v1/runbooks/restart-api')).body.cooldown_end, end);
+    const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    assert.deepEqual(cleared.body.cleared, [{ kind: 'service', subject: 'api', last_started_at: iso(t0), until: end }]);
+  });
+
+  it('a run on the stepped clock shortly before the step is taken as the time: its cooldown ends when written, by the clock that stamped it', async () => {
+    svc.clock.step(24 * HOUR);
+    // Seen by the housekeeping pass that follows it (every 5 s), then held for 55 minutes of
+    // the hour and a minute it must hold (the hour is the longest window here).
+    await svc.service.housekeep();
+    svc.clock.advance(55 * 60_000);
+    const at = svc.clock.now();
+    assert.equal((await deliver(1)).action, 'executed');
+    const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
+    assert.equal(state.cooldown_end, iso(at + 10 * 60_000), 'the step is taken as the time six minutes from now, before the time passed reaches the end');
+    svc.clock.advance(10 * 60_000 - 1);
+    assert.equal((await deliver(2)).event, 'RATE_LIMITED');
+    svc.clock.advance(1);
+    assert.equal((await deliver(3)).action, 'executed');
+  });
+});

@@ -38,13 +38,15 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     const now = engine.guardNow();
     const circuit = store.read((tx) => tx.circuit(rb.id));
     const stats = store.runbookStats(rb.id, now);
-    // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed.
+    // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed. In force as the stage
+    // judges it (its end by the guard time), and shown ending when it will on the wall
+    // clock: later than start + cooldown while the clock is ahead of the time passed.
     const cooldowns = store.read((tx) =>
       tx
         .lastExecutionPerService(rb.id)
         .filter((r) => !clearedByHand(tx, rb.id, r.service, r.at))
-        .map((r) => ({ service: r.service, until: r.at + rb.cooldownMs }))
-        .filter((c) => c.until > now),
+        .filter((r) => r.at + rb.cooldownMs > now)
+        .map((r) => ({ service: r.service, until: engine.guardEnd(r.at + rb.cooldownMs) })),
     );
     const done = stats.succeeded + stats.failed;
     const end = cooldowns.reduce<number | null>((m, c) => (m === null || c.until > m ? c.until : m), null);
