@@ -572,19 +572,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // The guard time (and the prune horizon) go on from where the last process on this boot
   // left them: restarting does not take a forward step of the wall clock as the time.
   const resumed = resumeGuardClock(clock, store.read((tx) => tx.guardClock()));
-  if ('saved' in resumed) {
-    const { saved } = resumed;
-    const passed = saved.guard.at + Math.max(0, clock.monotonic!() - saved.guard.mono);
-    const ahead = clock.now() - passed;
-    if (ahead > 1_000) {
-      log.warn(
-        { ahead_s: Math.ceil(ahead / 1000), saved_at: new Date(saved.wall).toISOString() },
-        'the clock reads ahead of the time passed since the last run on this boot (was it stepped forward?): the rate limit, cooldowns and the breaker go by the time passed until the step has held for the longest of them and a minute',
-      );
-    }
-  } else if (resumed.why !== 'nothing saved') {
-    log.info({ why: resumed.why }, 'the guard time starts from the wall clock as it is');
-  }
+  if ('why' in resumed && resumed.why !== 'nothing saved') log.info({ why: resumed.why }, 'the guard time starts from the wall clock as it is');
   const engine = createEngine({
     ...('saved' in resumed ? { guardResume: resumed.saved.guard } : {}),
     store,
@@ -606,6 +594,15 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(outbox ? { outbox } : {}),
   });
 
+  if ('saved' in resumed) {
+    const ahead = clock.now() - engine.guardNow();
+    if (ahead > 1_000) {
+      log.warn(
+        { ahead_s: Math.ceil(ahead / 1000), saved_at: new Date(resumed.saved.wall).toISOString() },
+        'the clock reads ahead of the time passed since the last run on this boot (was it stepped forward?): the rate limit, cooldowns and the breaker go by the time passed until the step has held for the longest of them and a minute',
+      );
+    }
+  }
   const interrupted = overrides.recover === false ? 0 : await engine.recover();
   if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
   const paused = store.read((tx) => tx.paused());

@@ -283,7 +283,9 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.stop();
     // Stopped (the stop saved the guard time); the clock is set a day forward; started again.
     svc.clock.step(24 * HOUR);
-    svc = await startTestService({ dir: svc.dir, clock: svc.clock });
+    svc = await startTestService({ dir: svc.dir, clock: svc.clock, captureLogs: true });
+    const said = svc.log.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('the clock reads ahead of the time passed since the last run on this boot'));
+    assert.deepEqual(said.map((r) => r.ahead_s), [86400]);
     await svc.service.housekeep();
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 5, 'nothing pruned: no time passed');
     const next = await deliver(6);
