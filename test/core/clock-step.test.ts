@@ -311,6 +311,33 @@ describe('a restart while the wall clock is stepped forward', () => {
     assert.equal(target.calls('/restart/api', 'POST'), 2);
   });
 
+  it('an open circuit\'s recovery wait still holds after a restart on the same boot', async () => {
+    target.route('POST', '/restart/api', { status: 500 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+      args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'],
+    });
+    assert.equal((await deliver(1)).event, 'FAILED');
+    svc.clock.step(24 * HOUR);
+    svc = await svc.restart();
+    const open = await deliver(2);
+    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead.slice(2)})`]);
+    target.route('POST', '/restart/api', { status: 200 });
+    svc.clock.advance(5 * 60_000 - 1);
+    assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
+    svc.clock.advance(1);
+    assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
+  });
+
   it('on another boot the saved time says nothing: the clock is taken as it is at the start', async () => {
     svc = await start(100, 10);
     assert.equal((await deliver(1)).action, 'executed');
