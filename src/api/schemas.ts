@@ -64,6 +64,11 @@ export const stepSchema = z.object({
     .literal(true)
     .optional()
     .describe('a failed action that sent a write whose answer never said whether it was applied (no answer in time, a lost connection, a server error): what it changed is not known'),
+  unchanged: z.literal(true).optional().describe('an action that changed nothing: done without effect, refused by rectify\'s own rule, or answered "not now" by the target'),
+  refused: z
+    .enum(['rule', 'not_now'])
+    .optional()
+    .describe('a failed action refused before it changed anything: by rectify\'s own rule (rule), or by the target\'s "not now" (not_now)'),
 });
 
 export const executionSchema = z.object({

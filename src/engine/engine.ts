@@ -18,7 +18,7 @@ import { targetRunbookKey } from '../pipeline/targets.js';
 import { clearedByHand } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import { countFailure, failureInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
+import { countFailure, failureInSteps, NOT_COUNTED_NOT_NOW, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -1368,6 +1368,10 @@ export function createEngine(deps: EngineDeps) {
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
           const failure = failureInSteps(e.steps);
+          // Refused before anything changed: the run had acted on nothing, and ended, had
+          // rectify lived to record it, without a breaker failure. Not counted here either.
+          const refused = refusedInSteps(e.steps);
+          const refusal = refused ? `action ${refused.index + 1} was refused before anything changed: ${refused.detail ?? 'no detail recorded'}` : undefined;
           tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
           const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
@@ -1386,7 +1390,9 @@ export function createEngine(deps: EngineDeps) {
               ...about,
               event: 'INTERRUPTED',
               outcome: 'interrupted',
-              reason: `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
+              reason: refusal
+                ? `rectify stopped before this execution recorded its end; ${refusal}, so nothing was changed, and it will not be re-run: a human must check`
+                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
             },
             now,
           );
@@ -1395,10 +1401,14 @@ export function createEngine(deps: EngineDeps) {
             'INTERRUPTED',
             withTold(
               {
-                reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+                reason: refusal
+                  ? 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check'
+                  : 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
                 // The run had failed: counted by the breaker below, as a stop at this point would have.
                 ...(failure !== undefined ? { failure } : {}),
+                // It had acted on nothing: not counted (the runner's own end would not have counted it).
+                ...(refused && refusal ? { refused: refusal, nothing_changed: true, circuit: refused.refused === 'rule' ? NOT_COUNTED_REFUSED : NOT_COUNTED_NOT_NOW } : {}),
               },
               interrupted,
             ),

@@ -51,15 +51,40 @@ export function countFailure(
  * after an action or a verification failed (each step is recorded before it starts);
  * an action or a post-check recorded as finished failed ended the run as failed, even
  * when the crash came before the rollback's first step. A failed pre-check is not a
- * failure: the run was aborted before it changed anything.
+ * failure: the run was aborted before it changed anything. Nor is an action refused
+ * before any action of the run changed anything (see refusedInSteps): the run would
+ * have ended without a breaker failure had it lived to record its end.
  */
 export function failureInSteps(steps: readonly StepRecord[]): string | undefined {
   const action = steps.find((s) => s.phase === 'action' && s.finished_at !== null && s.ok === false);
-  if (action) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
+  if (action && refusedInSteps(steps) === undefined) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
   const check = steps.find((s) => s.phase === 'post_check' && s.finished_at !== null && s.ok === false);
   if (check) return `verification ${check.index + 1} failed: ${check.detail ?? 'no detail recorded'}`;
   if (steps.some((s) => s.phase === 'rollback')) return 'the rollback had started: an action or a verification had failed';
   return undefined;
+}
+
+/** What the breaker records of a run refused by rectify's own rule before anything changed (the runner's FAILED row says the same). */
+export const NOT_COUNTED_REFUSED = 'not counted: rectify refused the step by its own rule, before anything changed';
+/** What the breaker records of a run whose target said "not now" before anything changed (blocked, not failed). */
+export const NOT_COUNTED_NOT_NOW = 'not counted: the target refused the step ("not now") before anything changed';
+
+/**
+ * The action a run cut off by a crash had been refused, before it changed anything:
+ * its first failed action was refused (by rectify's own rule, or the target's "not
+ * now"), and every action recorded before it changed nothing. Such a run had changed
+ * nothing and said nothing about its target: the runner ends it FAILED (or
+ * DISRUPTION_BLOCKED) without a breaker failure, and recovery, finding it unfinished,
+ * does not count it either. Undefined for any other run: one that may have acted.
+ */
+export function refusedInSteps(steps: readonly StepRecord[]): (StepRecord & { refused: 'rule' | 'not_now' }) | undefined {
+  const actions = steps.filter((s) => s.phase === 'action');
+  const failed = actions.findIndex((s) => s.finished_at !== null && s.ok === false);
+  const step = actions[failed];
+  if (!step || step.refused === undefined) return undefined;
+  if (!actions.slice(0, failed).every((s) => s.unchanged === true)) return undefined;
+  if (steps.some((s) => s.phase === 'post_check' || s.phase === 'rollback')) return undefined;
+  return { ...step, refused: step.refused };
 }
 
 /** What the notifiers are told when a trial run cut off by a stop or a crash re-opens the circuit. */

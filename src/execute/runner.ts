@@ -6,7 +6,7 @@ import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../st
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
-import { countFailure, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
+import { countFailure, NOT_COUNTED_REFUSED, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
 export interface RunRequest {
@@ -173,9 +173,23 @@ export function createExecutionRunner(deps: RunnerDeps) {
       rec.detail = detail;
       if (facts) rec.facts = facts;
       if (unconfirmed) rec.unconfirmed = true;
+      // Recorded with the step, so crash recovery reads what the run would have made of it
+      // had it lived to record its end: a refusal before anything changed is no failure.
+      if (unchanged) rec.unchanged = true;
+      if (refused) rec.refused = 'rule';
+      else if (notNow) rec.refused = 'not_now';
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
-        audit(tx, 'STEP_FINISHED', { phase: step.phase, index: step.index, summary: step.summary, ok, detail, ...(facts ? { facts } : {}), ...(unconfirmed ? { unconfirmed: true } : {}) });
+        audit(tx, 'STEP_FINISHED', {
+          phase: step.phase,
+          index: step.index,
+          summary: step.summary,
+          ok,
+          detail,
+          ...(facts ? { facts } : {}),
+          ...(unconfirmed ? { unconfirmed: true } : {}),
+          ...(rec.refused ? { refused: rec.refused } : {}),
+        });
       });
       return { ok, detail, notNow, unchanged, refused, unconfirmed };
     }
@@ -334,7 +348,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // that refuses what an alert asks for (a scale to 0) would let whoever sends the
         // alerts switch the runbook off.
         const why = 'nothing was changed: no rollback';
-        const circuit = 'not counted: rectify refused the step by its own rule, before anything changed';
+        const circuit = NOT_COUNTED_REFUSED;
         return await finish(
           'failed',
           hasRollback ? `${failure}; ${why}` : failure,

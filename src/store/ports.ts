@@ -131,6 +131,14 @@ export interface StepRecord {
   inconclusive?: true;
   /** A failed action whose write got no answer saying whether it was applied: what it changed is not known. */
   unconfirmed?: true;
+  /**
+   * An action that changed nothing: done without effect, refused by rectify's own rule,
+   * or answered "not now" by the target. Read by crash recovery: a run whose failing
+   * action was refused before any action of it changed anything had not failed.
+   */
+  unchanged?: true;
+  /** A failed action refused before it changed anything: by rectify's own rule (`rule`), or by the target's "not now" (`not_now`). */
+  refused?: 'rule' | 'not_now';
 }
 
 export interface ExecutionRow {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { failureInSteps } from '../../src/execute/breaker.js';
+import { failureInSteps, refusedInSteps } from '../../src/execute/breaker.js';
 import type { StepRecord } from '../../src/store/ports.js';
 
 // What crash recovery reads from a run's recorded steps: whether the run had failed
@@ -30,4 +30,20 @@ test('a failed pre-check, a post-check still running or passed, and a clean run 
   assert.equal(failureInSteps([step('action', 0, true), step('post_check', 0, null)]), undefined);
   assert.equal(failureInSteps([step('action', 0, true), step('post_check', 0, true)]), undefined);
   assert.equal(failureInSteps([]), undefined);
+});
+
+test('an action refused before anything changed is no failure, by rectify’s rule or the target’s "not now"; after a change, or with anything after it, it is', () => {
+  const refused = (index: number, why: 'rule' | 'not_now'): StepRecord => ({ ...step('action', index, false, 'refused: no controller'), unchanged: true, refused: why });
+  const without = (index: number): StepRecord => ({ ...step('action', index, true, 'already gone'), unchanged: true });
+  for (const why of ['rule', 'not_now'] as const) {
+    assert.equal(failureInSteps([step('pre_check', 0, true), refused(0, why)]), undefined);
+    assert.deepEqual(refusedInSteps([step('pre_check', 0, true), without(0), refused(1, why)])?.refused, why);
+    assert.equal(failureInSteps([without(0), refused(1, why)]), undefined);
+  }
+  // An earlier action that may have changed something: the run had acted, and failed.
+  assert.equal(failureInSteps([step('action', 0, true), refused(1, 'rule')]), 'action 2 failed: refused: no controller');
+  assert.equal(refusedInSteps([step('action', 0, true), refused(1, 'rule')]), undefined);
+  // A failed action not refused, and one recorded before steps said so: failures as ever.
+  assert.equal(failureInSteps([step('action', 0, false, 'HTTP 500')]), 'action 1 failed: HTTP 500');
+  assert.equal(refusedInSteps([step('action', 0, false, 'refused: no controller')]), undefined);
 });

@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
+import { after, before, describe, it } from 'node:test';
+import { startKubeFake, writeKubeconfig, type KubeFake } from '../helpers/kube-fake/index.js';
+import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * A run killed (kill -9) after its action was refused, before it recorded its end.
+ * rectify refused the step by its own rule (a pod with no controller: nothing would
+ * replace it), so nothing was changed and, had rectify lived, the run would have ended
+ * FAILED without a breaker failure. Found unfinished at the next start, it is
+ * INTERRUPTED, audited and told to a human, and not counted by the breaker either;
+ * a run whose action failed at the target, killed at the same point, still is.
+ *
+ * The point between the step's record and the run's end has no I/O to park the process
+ * on, so the test holds it there with a trigger in the real database file that refuses
+ * to record any run's end: the runner keeps retrying while the process lives, as it does
+ * for a store that fails under it. The trigger is dropped before the restart.
+ */
+
+const NS = 'production';
+
+const runbooks = (base: string) => `runbooks:
+  force-restart:
+    risk: LOW
+    triggers: [stuck_pod]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    force_delete: true
+    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback:
+      http: {method: POST, url: "${base}/undo"}
+  call:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act/{service}"}
+`;
+
+const HOLD_END = `CREATE TRIGGER test_hold_end BEFORE UPDATE ON executions WHEN NEW.state <> 'running'
+  BEGIN SELECT RAISE(ABORT, 'the test holds the end of every run'); END`;
+
+describe('kill -9 after a refused action, before the run recorded its end', () => {
+  const rig = useRectifyProcesses('rectify-crash-refused-', runbooks);
+  let fake: KubeFake;
+  let kubeconfig: string;
+  before(async () => {
+    fake = await startKubeFake();
+    kubeconfig = await writeKubeconfig(fake.url, rig.dir);
+    rig.target.route('POST', '/hook', { status: 204 });
+    rig.target.route('POST', '/undo', { status: 200 });
+    rig.target.route('POST', '/act/shop', { status: 500 });
+  });
+  after(async () => fake.close());
+
+  const start = () =>
+    rig.start(['--kubernetes', 'kubeconfig', '--kubeconfig', kubeconfig, '--notify-webhook', `${rig.target.url}/hook`, '--circuit-failure-threshold', '2']);
+  const sql = (statement: string): void => {
+    const db = new Database(rig.db);
+    try {
+      db.exec(statement);
+    } finally {
+      db.close();
+    }
+  };
+  const circuit = async (p: RectifyProcess, runbook: string) => {
+    const c = (await p.get(`/api/v1/runbooks/${runbook}`)).body.circuit;
+    return { state: c.state, failures: c.failures };
+  };
+  /** The run's audit rows, oldest first, without the records of notifications' deliveries. */
+  const rows = async (p: RectifyProcess, executionId: string) =>
+    ((await p.get(`/api/v1/audit?execution_id=${executionId}&limit=100`)).body.events as Array<{ event: string; details: Record<string, any> }>)
+      .reverse()
+      .filter((e) => e.event !== 'NOTIFIED' && e.event !== 'NOTIFY_FAILED');
+
+  /** Starts the alert's run with every run's end held, waits until its action's end is recorded and its own end refused, and kills the process. */
+  async function killedAfterItsAction(p: RectifyProcess, incident: object): Promise<string> {
+    sql(HOLD_END);
+    const r = await p.post('/api/v1/incidents', incident);
+    assert.equal(r.body.action, 'executed');
+    const executionId = r.body.execution_id as string;
+    await until('the action recorded as finished', async () => ((await rows(p, executionId)).some((e) => e.event === 'STEP_FINISHED') ? true : undefined), 20_000);
+    await until('the end refused, and tried again', async () => (p.output().includes('the interruption could not be recorded yet') ? true : undefined), 20_000);
+    await p.kill9();
+    sql('DROP TRIGGER test_hold_end');
+    return executionId;
+  }
+
+  it('refused by rectify’s own rule: INTERRUPTED, audited and told as such, nothing changed, not counted by the breaker; a failure at the target still is', async () => {
+    fake.addPod(NS, 'lonely'); // no controller: nothing would replace it
+    let proc = await start();
+    const refused = await killedAfterItsAction(proc, { id: 'R1', root_cause: 'stuck_pod', service: 'lonely', confidence: 1, context: { pod_name: 'lonely', namespace: NS } });
+
+    const since = Date.now();
+    proc = await start();
+    const e = (await proc.get(`/api/v1/executions/${refused}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human], ['interrupted', 'interrupted: rectify stopped while it ran', true]);
+    const refusal = `refused: pod ${NS}/lonely has no controller: nothing would replace it`;
+    assert.deepEqual(
+      e.steps.map((s: any) => [s.phase, s.ok, s.detail, s.unchanged, s.refused]),
+      [['action', false, refusal, true, 'rule']],
+    );
+    const audit = await rows(proc, refused);
+    assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED']);
+    assert.equal(audit[2]!.details.refused, 'rule');
+    const interrupted = audit[3]!.details;
+    assert.deepEqual(
+      { reason: interrupted.reason, refused: interrupted.refused, nothing_changed: interrupted.nothing_changed, circuit: interrupted.circuit, failure: interrupted.failure },
+      {
+        reason: 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check',
+        refused: `action 1 was refused before anything changed: ${refusal}`,
+        nothing_changed: true,
+        circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
+        failure: undefined,
+      },
+    );
+    assert.deepEqual(await circuit(proc, 'force-restart'), { state: 'closed', failures: 0 });
+    const told = await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === refused });
+    assert.deepEqual(
+      [(told.json() as any).event, (told.json() as any).outcome, (told.json() as any).reason],
+      [
+        'INTERRUPTED',
+        'interrupted',
+        `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check`,
+      ],
+    );
+    assert.equal(fake.count('DELETE', /.*/), 0, 'the pod was never deleted');
+    assert.equal(rig.target.calls('/undo'), 0, 'nothing to roll back');
+
+    // The target's own failure, killed at the same point: the run had failed, and counts.
+    const failed = await killedAfterItsAction(proc, { id: 'F1', root_cause: 'broken', service: 'shop', confidence: 1 });
+    proc = await start();
+    const f = await rows(proc, failed);
+    assert.deepEqual(f.map((a) => a.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED']);
+    assert.equal(f[3]!.details.failure, `action 1 failed: POST ${rig.target.url}/act/shop → 500, expected 200-299`);
+    assert.equal(f[3]!.details.nothing_changed, undefined);
+    assert.deepEqual(await circuit(proc, 'call'), { state: 'closed', failures: 1 });
+    assert.deepEqual(await circuit(proc, 'force-restart'), { state: 'closed', failures: 0 });
+    await proc.stop();
+  });
+});
