@@ -12,6 +12,7 @@ import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPrevio
 import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import { unsettledPage, withoutShowing } from './engine/resend.js';
+import { createRepeatsCheckpointer, readBackRepeats } from './engine/repeats-readback.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
 import { createPruneHorizon, readBoundedFile, resumeGuardClock, saveGuardClock, systemClock, type Clock } from './lib/index.js';
@@ -605,6 +606,18 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   }
   const interrupted = overrides.recover === false ? 0 : await engine.recover();
   if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
+  // The repeats a crash kept from being told: counted again from the audit log after the
+  // filter's last checkpoint, and told now (engine/repeats-readback.ts). Only the service
+  // does this (a second process on the database, `rectify run --local`, leaves them to it).
+  const checkpointRepeats = overrides.recover === false ? undefined : createRepeatsCheckpointer(store, repeats, () => clock.now());
+  if (checkpointRepeats) {
+    if (notify) readBackRepeats(store, repeats, log);
+    // Written with no receivers too: a later start with one does not walk the log since an old checkpoint.
+    await checkpointRepeats(true);
+  }
+  /** Writes the repeat filter's checkpoint (see createRepeatsCheckpointer); a failure is logged, and the next pass tries again. */
+  const checkpointed = (force = false): Promise<void> =>
+    checkpointRepeats ? checkpointRepeats(force).catch((err: unknown) => log.warn({ err }, 'could not write the checkpoint of the repeated decisions counted')) : Promise.resolve();
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);
   /** Sets the runbooks' circuit and pause gauges from the store (at start, and for those a reload adds); answers every paused runbook. */
@@ -669,6 +682,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   }
   async function housekeep(): Promise<PruneResult> {
     repeats.flush();
+    // In the same synchronous step as the flush: the state and the audit row it stands as of.
+    const checkpointing = checkpointed();
     await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
     const retention = { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs };
@@ -685,6 +700,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // A backlog is pruned in chunks with intake served in between.
       await new Promise((resolve) => setImmediate(resolve));
     }
+    await checkpointing;
     await saveClock();
     return total;
   }
@@ -932,6 +948,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // Repeats counted but not yet told are told now; then queued notifications get a
       // moment, and retrying stops: shutdown is not held hostage by chat.
       repeats.flush(true);
+      // Nothing is owed now: a start after this stop reads back only what comes after.
+      await checkpointed(true);
       await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
       await notifications.close();
       await saveClock();

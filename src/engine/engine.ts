@@ -25,7 +25,7 @@ import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox,
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
-import { createTruncationBudget, TRUNCATED_OUTCOME, type TruncationTake } from './truncations.js';
+import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
@@ -104,10 +104,6 @@ interface TruncationNotice {
   taken: TruncationTake | undefined;
 }
 
-/** What a person is told of a cut-short delivery. */
-function truncatedReason(t: TruncatedDelivery, delivered: number): string {
-  return `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${t.alerts} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`;
-}
 
 const ENRICH_TIMEOUT_MS = 5_000;
 
@@ -597,7 +593,7 @@ export function createEngine(deps: EngineDeps) {
    * taken from the window is named in `taken`, so a commit that fails gives it back.
    */
   function recordTruncated(tx: Tx, t: TruncatedDelivery, delivered: number, now: number, actor: string): TruncationNotice {
-    const reason = truncatedReason(t, delivered);
+    const reason = truncatedReason(t.alerts, delivered);
     const taken = deps.notify ? truncations.take(JSON.stringify([t.receiver, t.groupKey]), now) : undefined;
     const told = taken ? announce({ event: 'ALERTS_TRUNCATED', outcome: TRUNCATED_OUTCOME, reason }, now) : undefined;
     try {

@@ -1,5 +1,10 @@
 /** The outcome of an ALERTS_TRUNCATED notice told one by one: not one the repeat filter sums up (blocked, manual). */
 export const TRUNCATED_OUTCOME = 'alerts left out';
+/** What a person is told of a cut-short delivery: `left` alerts left out, `delivered` sent. */
+export function truncatedReason(left: number, delivered: number): string {
+  return `Alertmanager sent ${delivered} alert${delivered === 1 ? '' : 's'} and left ${left} out of one notification (its webhook max_alerts): rectify never saw them; raise max_alerts (0 is no limit) and look at the group in Alertmanager`;
+}
+
 /** How long a window of truncation notices told one by one lasts. */
 export const TRUNCATION_WINDOW_MS = 60_000;
 /** Alertmanager groups whose truncation is told one by one in a window, at most; the rest are summed up. */

@@ -36,6 +36,33 @@ interface RunbookWindow extends Window {
 }
 
 /**
+ * The filter's state as data (JSON): its windows, what each has counted and its latest
+ * decision. What a start reads back from the audit log is counted on top of it (see
+ * engine/repeats-readback.ts), so a crash does not lose the repeats counted in memory.
+ */
+export interface RepeatState {
+  windows: Array<[string, Window]>;
+  runbooks: Array<[string, Omit<RunbookWindow, 'counted'> & { counted: string[] }]>;
+}
+
+export interface RepeatFilter {
+  notify: Notify;
+  /** Tells the summaries of windows that have ended (all of them with `all`: at shutdown, and after a read-back at start) and forgets those windows. `note` ends each summary's reason. */
+  flush(all?: boolean, note?: string): void;
+  /** Windows open. */
+  pending(): number;
+  /** The state as data, and how many times it has changed so far (a checkpoint is written only when that moved). */
+  snapshot(): { state: RepeatState; changes: number };
+  /**
+   * Takes `state` (a snapshot) as its own, then counts `decisions` (in the order they were
+   * decided, each at its own time) as they were counted before: telling none of them,
+   * nor the summaries their windows' ends told then. What it holds after is what the
+   * filter held when the last of them was counted.
+   */
+  restore(state: RepeatState | undefined, decisions: Iterable<NotificationEvent>): void;
+}
+
+/**
  * Alert storms, told once: a decision that needs a person but will repeat (the
  * same event for the same runbook and service: a storm's rate-limited alerts, its
  * unmatched ones) is told at once, and its repeats within the window are counted,
@@ -46,33 +73,37 @@ interface RunbookWindow extends Window {
  * storm sends a message per alert, each audited. The messages that matter (an
  * approval request, a breaker trip, an execution's outcome) are never held back:
  * only `blocked` and `manual` decisions are counted (and the queue drops those
- * first when it is full).
+ * first when it is full). The counts live in memory: see `snapshot` and `restore`
+ * for how a start gets back those a crash cut off.
  */
-export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { notify: Notify; flush(all?: boolean): void; pending(): number } {
+export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): RepeatFilter {
   const maxKeys = opts.maxKeys ?? 10_000;
   const perRunbook = opts.servicesPerWindow ?? 10;
-  const windows = new Map<string, Window>();
-  const runbooks = new Map<string, RunbookWindow>();
+  let windows = new Map<string, Window>();
+  let runbooks = new Map<string, RunbookWindow>();
+  let changes = 0;
+  /** Where notifications go: `next`, or nowhere while decisions told before a restart are counted again. */
+  let tell: Notify = next;
 
-  function summary(w: Window): void {
+  function summary(w: Window, note = ''): void {
     const latest = w.latest!;
     const since = new Date(w.startedAt).toISOString();
     const subject = `${latest.runbook ?? 'no runbook'} on ${latest.service ?? 'no service'}`;
-    next({
+    tell({
       ...latest,
-      reason: `${w.repeats} more ${latest.event} decision(s) for ${subject} since ${since}; the latest: ${latest.reason}`,
+      reason: `${w.repeats} more ${latest.event} decision(s) for ${subject} since ${since}; the latest: ${latest.reason}${note}`,
       repeated: w.repeats,
     });
   }
 
-  function runbookSummary(w: RunbookWindow): void {
+  function runbookSummary(w: RunbookWindow, note = ''): void {
     const latest = w.latest!;
     const since = new Date(w.startedAt).toISOString();
     const services = w.counted.size;
-    next({
+    tell({
       ...latest,
       service: null,
-      reason: `${w.repeats} ${latest.event} decision(s) for ${latest.runbook ?? 'no runbook'} on ${services} more service(s) than the ${w.told} told since ${since}; the latest, on ${latest.service ?? 'no service'}: ${latest.reason}`,
+      reason: `${w.repeats} ${latest.event} decision(s) for ${latest.runbook ?? 'no runbook'} on ${services} more service(s) than the ${w.told} told since ${since}; the latest, on ${latest.service ?? 'no service'}: ${latest.reason}${note}`,
       repeated: w.repeats,
       repeated_services: services,
     });
@@ -83,8 +114,8 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
   const ended = (w: Window, now: number): boolean => now < w.startedAt || now - w.startedAt >= opts.windowMs;
 
   /** Ends a window: its summary is told if it counted anything, and it is forgotten. */
-  function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, tell: (w: W) => void): void {
-    if (w.repeats > 0) tell(w);
+  function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, tellIt: (w: W) => void): void {
+    if (w.repeats > 0) tellIt(w);
     windowsOf.delete(key);
   }
 
@@ -111,28 +142,60 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): { n
     return false;
   }
 
+  /** One repeatable decision at `now`: told, or counted. */
+  function count(e: NotificationEvent, now: number): void {
+    changes++;
+    const key = `${e.event}\u0000${e.runbook ?? ''}\u0000${e.service ?? ''}`;
+    const w = windows.get(key);
+    if (w && !ended(w, now)) {
+      w.repeats++;
+      w.latest = e;
+      return;
+    }
+    if (w) close(windows, key, w, summary);
+    if (!mayTell(e, now)) return;
+    if (windows.size < maxKeys) windows.set(key, { startedAt: now, repeats: 0, latest: null });
+    tell(e);
+  }
+
   return {
     notify(e) {
       if (opts.windowMs <= 0 || !isRepeatable(e)) return next(e);
-      const key = `${e.event}\u0000${e.runbook ?? ''}\u0000${e.service ?? ''}`;
-      const now = opts.now();
-      const w = windows.get(key);
-      if (w && !ended(w, now)) {
-        w.repeats++;
-        w.latest = e;
-        return;
-      }
-      if (w) close(windows, key, w, summary);
-      if (!mayTell(e, now)) return;
-      if (windows.size < maxKeys) windows.set(key, { startedAt: now, repeats: 0, latest: null });
-      next(e);
+      count(e, opts.now());
     },
-    /** Tells the summaries of windows that have ended (all of them with `all`, at shutdown) and forgets those windows. */
-    flush(all = false) {
+    flush(all = false, note?: string) {
       const now = opts.now();
-      for (const [key, w] of windows) if (all || ended(w, now)) close(windows, key, w, summary);
-      for (const [key, w] of runbooks) if (all || ended(w, now)) close(runbooks, key, w, runbookSummary);
+      for (const [key, w] of windows) {
+        if (!all && !ended(w, now)) continue;
+        changes++;
+        close(windows, key, w, (x) => summary(x, note));
+      }
+      for (const [key, w] of runbooks) {
+        if (!all && !ended(w, now)) continue;
+        changes++;
+        close(runbooks, key, w, (x) => runbookSummary(x, note));
+      }
     },
     pending: () => windows.size + runbooks.size,
+    snapshot: () => ({
+      state: {
+        windows: [...windows].map(([k, w]) => [k, { ...w }]),
+        runbooks: [...runbooks].map(([k, w]) => [k, { ...w, counted: [...w.counted] }]),
+      },
+      changes,
+    }),
+    restore(state, decisions) {
+      windows = new Map(state?.windows.map(([k, w]) => [k, { ...w }]));
+      runbooks = new Map(state?.runbooks.map(([k, w]) => [k, { ...w, counted: new Set(w.counted) }]));
+      changes++;
+      if (opts.windowMs <= 0) return;
+      // Told before the restart, one by one or summed up as a window ended: not told again.
+      tell = () => {};
+      try {
+        for (const e of decisions) if (isRepeatable(e)) count(e, e.at);
+      } finally {
+        tell = next;
+      }
+    },
   };
 }

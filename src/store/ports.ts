@@ -97,6 +97,30 @@ export interface ToldRow {
   deliveries: DeliveryRecord[];
 }
 
+/**
+ * A decision the repeat filter counts (notify/repeats.ts), read back from the audit log:
+ * an alert's or a manual run's `blocked` or `manual` decision (its row, and the outcome and
+ * service of its incident), or an ALERTS_TRUNCATED notice past the bound of those told one
+ * by one (a row that records no notification; outcome `manual`).
+ */
+export interface RepeatableRow {
+  seq: number;
+  /** Epoch ms. */
+  at: number;
+  event: AuditEventName;
+  incident_id: string | null;
+  runbook: string | null;
+  service: string | null;
+  outcome: 'blocked' | 'manual';
+  details: Record<string, unknown>;
+}
+
+/** The repeat filter's state as of the audit row `through` (see engine/repeats-readback.ts). */
+export interface RepeatsCheckpoint {
+  through: number;
+  state: unknown;
+}
+
 export interface IncidentRow {
   incident: Incident;
   action: DecisionAction;
@@ -266,6 +290,18 @@ export interface Tx extends GuardStateView {
    * `limit`: the notifications a full queue held back are read back from them (notify/queue.ts).
    */
   toldAfter(after: { at: number; seq: number }, limit: number): ToldRow[];
+
+  /** The seq of the newest audit row (0: none). */
+  auditHead(): number;
+  /**
+   * The decisions the repeat filter counts (RepeatableRow) recorded after the audit row
+   * `after`, oldest first, at most `limit`: a walk of the log from that row on (the rows
+   * since the filter's last checkpoint, a few seconds' worth).
+   */
+  repeatableAfter(after: number, limit: number): RepeatableRow[];
+  /** The repeat filter's last checkpoint, if one was written. */
+  repeatsCheckpoint(): RepeatsCheckpoint | undefined;
+  setRepeatsCheckpoint(checkpoint: RepeatsCheckpoint, at: number): void;
 
   /**
    * The key notification receivers' names hash their URL with (notify/receiver.ts):

@@ -188,6 +188,43 @@ describe('the repeat filter', () => {
     assert.deepEqual(sent.slice(4).map((e) => [e.service, e.repeated, e.incident_id]), [['a', 1, 'inc_2']]);
     assert.equal(f.pending(), 0);
   });
+
+  it('restored from a snapshot and the decisions after it (as a start reads them back), it holds what the filter held, telling none of them', () => {
+    // What the filter did live: a storm on three services (one told per runbook window), windows
+    // ending on the way (their summaries told then); the snapshot taken half way through.
+    const decisions = [
+      event({ service: 'a', incident_id: 'i1', at: 1_000 }),
+      event({ service: 'a', incident_id: 'i2', at: 2_000 }),
+      event({ service: 'b', incident_id: 'i3', at: 3_000 }),
+      event({ service: 'a', incident_id: 'i4', at: 4_000 }),
+      event({ service: 'b', incident_id: 'i5', at: 70_000 }),
+      event({ service: 'a', incident_id: 'i6', at: 75_000 }),
+      event({ service: 'a', incident_id: 'i7', at: 76_000 }),
+      event({ service: 'c', incident_id: 'i8', at: 77_000 }),
+    ];
+    let now = 0;
+    const live: NotificationEvent[] = [];
+    const f = createRepeatFilter((e) => live.push(e), { windowMs: 60_000, now: () => now, servicesPerWindow: 1 });
+    let snapshot: ReturnType<typeof f.snapshot> | undefined;
+    for (const [i, e] of decisions.entries()) {
+      now = e.at;
+      f.notify(e);
+      if (i === 3) snapshot = JSON.parse(JSON.stringify(f.snapshot()));
+    }
+    const toldLive = live.length;
+    assert.deepEqual(live.map((e) => [e.incident_id, e.repeated]), [['i1', undefined], ['i3', 1], ['i5', undefined], ['i4', 2]]);
+
+    const sent: NotificationEvent[] = [];
+    const g = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => now, servicesPerWindow: 1 });
+    g.restore(snapshot!.state, decisions.slice(4));
+    assert.equal(sent.length, 0, 'nothing told again: told, or counted, before');
+    assert.deepEqual(g.snapshot().state, f.snapshot().state);
+    f.flush(true);
+    g.flush(true, ' (after a restart)');
+    assert.deepEqual(sent.map((e) => [e.service, e.repeated, e.repeated_services, e.incident_id]), live.slice(toldLive).map((e) => [e.service, e.repeated, e.repeated_services, e.incident_id]));
+    assert.deepEqual(sent.map((e) => [e.service, e.repeated, e.repeated_services, e.incident_id]), [[null, 3, 2, 'i8']]);
+    assert.ok(sent.every((e) => e.reason.endsWith(' (after a restart)')));
+  });
 });
 
 describe('a full notification queue', () => {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
+import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
 import { TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
 import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
@@ -120,6 +120,17 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     notifiedReceivers: db
       .prepare("SELECT DISTINCT json_extract(details, '$.notifier') FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ?")
       .pluck(),
+    auditHead: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM audit').pluck(),
+    // A walk of the log by seq from `after` (the rows since the last checkpoint): each row's
+    // incident by its key, a decision being the row of its incident's own event.
+    repeatableAfter: db.prepare(
+      `SELECT a.seq, a.at, a.event, a.incident_id, a.runbook, a.details, i.action, i.service
+         FROM audit a LEFT JOIN incidents i ON i.id = a.incident_id AND i.event = a.event
+        WHERE a.seq > ?
+          AND (i.action IN ('blocked', 'manual')
+               OR (a.event = 'ALERTS_TRUNCATED' AND json_extract(a.details, '$.notification_id') IS NULL))
+        ORDER BY a.seq LIMIT ?`,
+    ),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
     settingAdd: db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING"),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
@@ -476,6 +487,28 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     toldSince: (since, limit) => toldRows(told().rows.all(since, limit) as Raw[]),
     toldAfter: (after, limit) => toldRows(told().rowsAfter.all(after.at, after.at, after.seq, limit) as Raw[]),
 
+    auditHead: () => s.auditHead.get() as number,
+    repeatableAfter: (after, limit) =>
+      (s.repeatableAfter.all(after, limit) as Raw[]).map(
+        (r): RepeatableRow => ({
+          seq: r.seq as number,
+          at: r.at as number,
+          event: r.event as RepeatableRow['event'],
+          incident_id: (r.incident_id as string | null) ?? null,
+          runbook: (r.runbook as string | null) ?? null,
+          service: (r.service as string | null) ?? null,
+          outcome: r.action === 'blocked' ? 'blocked' : 'manual',
+          details: JSON.parse(r.details as string) as Record<string, unknown>,
+        }),
+      ),
+    repeatsCheckpoint() {
+      const r = s.settingGet.get(REPEATS_CHECKPOINT) as { value: string } | undefined;
+      return r ? (JSON.parse(r.value) as RepeatsCheckpoint) : undefined;
+    },
+    setRepeatsCheckpoint(checkpoint, at) {
+      s.settingSet.run(REPEATS_CHECKPOINT, JSON.stringify(checkpoint), at, 'rectify');
+    },
+
     receiverKey(at) {
       // Made once per database; a second process on it (`rectify run --local`) reads the first's.
       s.settingAdd.run(RECEIVER_KEY, randomBytes(32).toString('base64url'), at);
@@ -510,6 +543,9 @@ interface ClaimsMemo {
   runbooks: Map<string, Map<string, number>>;
 }
 const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
+
+/** The settings key of the repeat filter's checkpoint (see repeatsCheckpoint). */
+const REPEATS_CHECKPOINT = 'notify_repeats';
 
 /** The settings key of the key receivers' names hash their URL with (see receiverKey). */
 const RECEIVER_KEY = 'notify:receiver-key';
