@@ -28,7 +28,9 @@ export interface Clock {
 const BOOT_ID_FILE = '/proc/sys/kernel/random/boot_id';
 
 /**
- * The machine's boot id (Linux), read once; undefined where there is none to read. Inside
+ * The machine's boot id (Linux), read until a read says what it is; undefined where there
+ * is none to read. A read that failed for another reason (too many open files) is tried
+ * again at the next call, not taken for "no boot id" for the rest of the process. Inside
  * a container it is the host's, as the monotonic clock is.
  */
 function readBootId(): () => string | undefined {
@@ -36,6 +38,7 @@ function readBootId(): () => string | undefined {
   return () => {
     if (id === undefined) {
       const read = readBoundedFile(BOOT_ID_FILE, 64, 'a boot id');
+      if (!read.ok && read.code !== 'ENOENT' && read.code !== 'ENOTDIR') return undefined;
       const text = read.ok ? read.bytes.toString('utf8').trim() : '';
       id = /^[0-9a-f-]{16,40}$/i.test(text) ? text : null;
     }
@@ -225,13 +228,26 @@ export function resumeGuardClock(clock: Clock, text: string | null): { saved: Sa
   } catch {
     return { why: 'the saved state is not JSON' };
   }
-  const horizon = (h: unknown): h is HorizonState => {
-    const o = h as HorizonState | null;
-    return typeof o === 'object' && o !== null && Number.isFinite(o.at) && Number.isFinite(o.mono) && (o.aheadSince === null || Number.isFinite(o.aheadSince));
-  };
-  if (typeof saved !== 'object' || saved === null || typeof saved.boot !== 'string' || !Number.isFinite(saved.wall) || !Number.isFinite(saved.mono) || !horizon(saved.guard) || !horizon(saved.prune)) {
+  if (typeof saved !== 'object' || saved === null || typeof saved.boot !== 'string' || !Number.isFinite(saved.wall) || !Number.isFinite(saved.mono)) {
     return { why: 'the saved state is not as rectify writes it' };
   }
+  // As a process leaves them: read by the save's time, not ahead of its wall clock, and
+  // ahead of the time passed since no later than they were read. A row that says
+  // otherwise (changed by hand, damaged) could hold the guard time back with no end (a
+  // step "ahead since" a monotonic time yet to come never settles), so it is not resumed.
+  const horizon = (h: unknown): h is HorizonState => {
+    const o = h as HorizonState | null;
+    return (
+      typeof o === 'object' &&
+      o !== null &&
+      Number.isFinite(o.at) &&
+      Number.isFinite(o.mono) &&
+      o.mono <= saved.mono &&
+      o.at <= saved.wall + STEP_TOLERANCE_MS &&
+      (o.aheadSince === null || (Number.isFinite(o.aheadSince) && o.aheadSince <= o.mono))
+    );
+  };
+  if (!horizon(saved.guard) || !horizon(saved.prune)) return { why: 'the saved state is not as rectify writes it' };
   if (saved.boot !== boot) return { why: 'saved on another boot' };
   if (Math.max(saved.mono, saved.guard.mono, saved.prune.mono) > mono) return { why: 'the monotonic clock reads less than when saved' };
   return { saved };

@@ -143,6 +143,19 @@ describe('the guard clock saved for the next start', () => {
     assert.deepEqual(resumeGuardClock(clock, '{'), { why: 'the saved state is not JSON' });
     assert.deepEqual(resumeGuardClock(clock, JSON.stringify({ ...JSON.parse(text), guard: { at: 'x' } })), { why: 'the saved state is not as rectify writes it' });
     assert.deepEqual(resumeGuardClock(clock, 'null'), { why: 'the saved state is not as rectify writes it' });
+    // Changed by hand or damaged: a step "ahead since" a monotonic time yet to come (it
+    // would never settle, holding every window back for good), a horizon read after the
+    // save, or ahead of the save's wall clock.
+    const saved = JSON.parse(text) as { wall: number; mono: number; guard: object; prune: object };
+    for (const guard of [
+      { at: 0, mono: H, aheadSince: 1e15 },
+      { at: 0, mono: H, aheadSince: H + 1 },
+      { at: 0, mono: H + 1, aheadSince: null },
+      { at: saved.wall + 2_000, mono: H, aheadSince: null },
+    ]) {
+      assert.deepEqual([guard, resumeGuardClock(clock, JSON.stringify({ ...saved, guard }))], [guard, { why: 'the saved state is not as rectify writes it' }]);
+    }
+    assert.ok('saved' in resumeGuardClock(clock, JSON.stringify({ ...saved, guard: { at: 0, mono: H, aheadSince: H } })));
     assert.deepEqual(resumeGuardClock({ ...clock, monotonic: () => H - 1 }, text), { why: 'the monotonic clock reads less than when saved' });
     clock.reboot();
     clock.advance(2 * H);
