@@ -96,8 +96,8 @@ export interface ServiceOverrides {
   slackResponseOrigins?: readonly string[];
   /** How much of the audit log one page filtered by event or since may read (tests make it small). */
   auditScan?: { budget: number; step: number };
-  /** How many notifications wait per receiver, and how long a drop burst lasts (tests make them small). */
-  notifyQueue?: Pick<NotifyQueueOptions, 'maxQueued' | 'dropReportMs'>;
+  /** How many notifications wait per receiver, how long a drop burst lasts, and the retries' and later rounds' waits and counts (tests make them small). */
+  notifyQueue?: Pick<NotifyQueueOptions, 'maxQueued' | 'dropReportMs' | 'backoffMs' | 'approvalRetryMs' | 'approvalRounds'>;
   /**
    * False for a second process on the database (`rectify run --local`): an execution
    * marked running may belong to a live service, so only the service recovers them.

@@ -38,6 +38,12 @@ export function deliverySettled(r: { ok: boolean; detail: string }): boolean {
 export const TRIED_AGAIN_LATER = ' (tried again later)';
 
 /**
+ * What the NOTIFY_FAILED detail of an approval request's delivery that failed ends with when
+ * its settlement was told meanwhile: it is not tried again (nor given another round).
+ */
+export const SETTLED_MEANWHILE = ' (not tried again: its approval was settled meanwhile)';
+
+/**
  * What the NOTIFY_FAILED detail of a notification passed over begins with: it was
  * waiting while a delivery to the same receiver failed on a passing failure, so it spends
  * a round without being tried (see NotifyQueueOptions.approvalRetryMs), or is given up
@@ -171,6 +177,22 @@ const BACKLOG_RETRY_MS = 5_000;
 const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQUIRED';
 
 /**
+ * Whether a notification tells that an approval request is settled (approved, rejected,
+ * expired, cancelled, or a run it started): the request is not told after it. A vote
+ * settles nothing: the request still asks for another approver.
+ */
+const settles = (e: NotificationEvent): e is NotificationEvent & { approval_id: string } => !asksAPerson(e) && e.event !== 'APPROVAL_VOTE' && e.approval_id !== null;
+
+/** Settled approvals remembered per lane, at most (the oldest forgotten first). */
+const SETTLED_KEPT = 10_000;
+/**
+ * How long a settled approval is remembered (1 hour): longer than a request's every
+ * round (about 48 minutes), and far longer than a delivery or a record in flight when
+ * its settlement came, which is what the memory is for (waiting rounds are cancelled).
+ */
+const SETTLED_KEPT_MS = 3_600_000;
+
+/**
  * Notifications go through in-memory queues drained in the background, so a slow or
  * failing receiver can never delay or block a decision or an execution. Each
  * notifier has a lane of its own: one that hangs (a chat service accepting
@@ -268,12 +290,16 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     priorRounds: Map<string, number>;
     /** Deliveries whose NOTIFIED row is not committed yet: not settled, and not read back from the audit log. */
     recording: Map<string, Promise<void>>;
+    /** Passed over, the record of it not written yet (see passOver), by notification id: not read back from the audit log meanwhile. */
+    passing: Set<string>;
     /**
-     * Passed over, the record of it not written yet (see passOver), by notification id: not
-     * read back from the audit log meanwhile. `settled`: an approval request whose
-     * settlement was told meanwhile (it gets no later round).
+     * Approvals whose settlement was told (to any receiver: one a Slack click's answer
+     * shows is never queued to Slack), with when (performance.now()), oldest first: a
+     * request of one is not delivered, nor given another round, after it, though it was
+     * being delivered, or its record written, when the settlement came. Bounded
+     * (SETTLED_KEPT, SETTLED_KEPT_MS).
      */
-    passing: Map<string, { approvalId: string | null; settled: boolean }>;
+    settled: Map<string, number>;
   }
   interface Backlog {
     /** Where the next read back begins: after this row. */
@@ -289,7 +315,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     /** A read back that failed, tried again. */
     retry?: NodeJS.Timeout;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map(), passing: new Map() }));
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map(), passing: new Set(), settled: new Map() }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -356,7 +382,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     for (const e of lane.queue) if (e.notification_id !== undefined) ids.add(e.notification_id);
     if (lane.current?.notification_id !== undefined) ids.add(lane.current.notification_id);
     for (const id of lane.recording.keys()) ids.add(id);
-    for (const id of lane.passing.keys()) ids.add(id);
+    for (const id of lane.passing) ids.add(id);
     for (const r of laterRounds.values()) if (r.lane === lane) ids.add(r.id);
     return ids;
   }
@@ -575,7 +601,19 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     lane.notBefore = undefined;
     if (wait > 0) await sleep(wait, stop.signal).catch(() => undefined);
     let asked = 0;
+    const asks = asksAPerson(event);
+    let settledMeanwhile = false;
     for (let i = 1; i <= tries; i++) {
+      // A request whose settlement was told meanwhile (while its probe waited, or its
+      // attempt before this one failed) is not sent after it: no further attempt.
+      if (asks && settledIn(lane, event)) {
+        if (i === 1) {
+          forgetRequest(lane, event);
+          return false;
+        }
+        settledMeanwhile = true;
+        break;
+      }
       tried = i;
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
@@ -597,15 +635,20 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       }
     }
     // A refusal is an answer: the receiver is there. A passing failure after every attempt:
-    // it is not, for now, and what waits behind this one is passed over (see loop).
+    // it is not, for now, and what waits behind this one is passed over (see loop). (Attempts
+    // left unspent, the request settled meanwhile, say nothing of it yet.)
     if (permanent) lane.failing = undefined;
-    else if (!stop.signal.aborted) {
+    else if (!stop.signal.aborted && !settledMeanwhile) {
       lane.failing = detail;
       // What its last answer asked for is waited for before the next probe.
       if (asked > 0) lane.notBefore = performance.now() + asked;
     }
-    const again = !permanent && !stop.signal.aborted && !lastRound;
+    // A request whose settlement was told while it was being delivered gets no later round.
+    const passing = !permanent && !stop.signal.aborted;
+    const settled = asks && settledIn(lane, event);
+    const again = passing && !lastRound && !settled;
     if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
+    else if (passing && settled) detail = `${detail}${SETTLED_MEANWHILE}`;
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');
     await opts.record({ ok: false, notifier: n.name, attempts: tried, detail, event });
     return again;
@@ -654,6 +697,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /** After a round that failed (`again`: worth another) or ended it: its next round, held back, or no more. */
   function afterRound(lane: Lane, event: NotificationEvent, r: Round, again: boolean): void {
     const { key, asks, held, round, room } = r;
+    // A request whose settlement was told while this round was under way: no more rounds.
+    if (asks && settledIn(lane, event)) again = false;
     if (!again) {
       if (held && !asks) lane.laterOutcomes--;
       laterRounds.delete(key);
@@ -689,8 +734,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     for (const event of waiting) {
       const r = roundOf(lane, event);
       const again = r !== undefined && !r.last;
-      const passing = { approvalId: r?.asks ? event.approval_id : null, settled: false };
-      if (r) lane.passing.set(r.id, passing);
+      if (r) lane.passing.add(r.id);
       // Its place among the outcomes waiting for a later round taken now, not once its
       // record is written: the next one passed over finds the bound as it will be.
       if (r && again && r.room && !r.held && !r.asks) {
@@ -706,7 +750,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
           if (!r) return;
           lane.passing.delete(r.id);
           // At a stop it is told again at the next start (its record does not settle it).
-          if (!stop.signal.aborted) afterRound(lane, event, r, again && !passing.settled);
+          if (!stop.signal.aborted) afterRound(lane, event, r, again);
         });
       writing.add(p);
       void p.finally(() => writing.delete(p));
@@ -737,6 +781,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         await new Promise((r) => setImmediate(r));
         continue;
       }
+      // A request settled since it was queued (its settlement told meanwhile) is not sent.
+      if (asksAPerson(event) && settledIn(lane, event)) {
+        forgetRequest(lane, event);
+        continue;
+      }
       lane.current = event;
       await deliverRound(lane, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
       lane.current = undefined;
@@ -750,19 +799,50 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     }
   }
 
+  /** Whether the approval an approval request asks for is settled in the lane (its settlement told). */
+  function settledIn(lane: Lane, event: NotificationEvent): boolean {
+    return event.approval_id !== null && lane.settled.has(event.approval_id);
+  }
+
+  /** A request not sent after its settlement: its rounds end (none was spent on it in vain). */
+  function forgetRequest(lane: Lane, event: NotificationEvent): void {
+    laterRounds.delete(roundKey(lane, event.notification_id));
+    opts.log.info({ notifier: lane.notifier.name, approval_id: event.approval_id }, 'approval request not sent: its settlement was told first');
+  }
+
+  /**
+   * An approval's settlement (approved, rejected, expired, cancelled) told: its request is
+   * not told after it, with buttons for what is already settled. Its waiting rounds are
+   * cancelled and a copy queued is taken out; one being delivered, or passed over with its
+   * record being written, gets no later round (afterRound), and one queued again after
+   * this (a round that was due, a telling again) is not sent (loop, enqueue).
+   */
+  function settle(lane: Lane, approvalId: string): void {
+    const at = performance.now();
+    lane.settled.delete(approvalId);
+    lane.settled.set(approvalId, at);
+    for (const [id, since] of lane.settled) {
+      if (lane.settled.size <= SETTLED_KEPT && at - since <= SETTLED_KEPT_MS) break;
+      lane.settled.delete(id);
+    }
+    for (const [key, r] of laterRounds) {
+      if (r.lane !== lane || r.approvalId !== approvalId) continue;
+      clearTimeout(r.timer);
+      laterRounds.delete(key);
+    }
+    const q = lane.queue;
+    for (let i = q.length - 1; i >= 0; i--) {
+      const e = q[i]!;
+      if (asksAPerson(e) && e.approval_id === approvalId) forgetRequest(lane, q.splice(i, 1)[0]!);
+    }
+  }
+
   function enqueue(lane: Lane, event: NotificationEvent): void {
     const q = lane.queue;
-    // Its settlement (approved, rejected, expired, cancelled) told: a request waiting for
-    // its next round is not told after it, with buttons for what is already settled. A
-    // vote settles nothing: the request still asks for another approver.
-    // (One passed over whose record is being written gets no next round either.)
-    if (!asksAPerson(event) && event.event !== 'APPROVAL_VOTE' && event.approval_id !== null) {
-      for (const [key, r] of laterRounds) {
-        if (r.lane !== lane || r.approvalId !== event.approval_id) continue;
-        clearTimeout(r.timer);
-        laterRounds.delete(key);
-      }
-      for (const p of lane.passing.values()) if (p.approvalId === event.approval_id) p.settled = true;
+    // A request whose settlement was told already (a round come due, a telling again).
+    if (asksAPerson(event) && settledIn(lane, event)) {
+      forgetRequest(lane, event);
+      return;
     }
     if (q.length >= maxQueued) {
       let i = q.findIndex(isRepeatable);
@@ -797,6 +877,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       }
       // One id for the notification, kept by each receiver's every attempt.
       const event = given.notification_id ? given : { ...given, notification_id: newId('ntf') };
+      // Settled for every receiver, also one not sent the settlement as a message of its
+      // own (Slack, when a click's answer shows it by replacing the request's message).
+      if (settles(event)) for (const lane of lanes) settle(lane, event.approval_id);
       for (const lane of lanes) if (tellsTo(lane.notifier, event)) enqueue(lane, event);
     },
     /** Queues a notification, with the id it has, for the named receivers only (one told again after a restart). */
@@ -805,6 +888,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         opts.log.warn({ event: event.event, incident_id: event.incident_id }, 'notification after shutdown began: not sent');
         return;
       }
+      if (settles(event)) for (const lane of lanes) settle(lane, event.approval_id);
       for (const lane of lanes) if (receivers.includes(lane.notifier.name)) enqueue(lane, event);
     },
     /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */

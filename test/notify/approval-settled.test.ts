@@ -5,9 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { slackSignature } from '../../src/api/slack-signature.js';
-import { SHOWN_BY_CLICK_ANSWER } from '../../src/notify/index.js';
+import { SETTLED_MEANWHILE, SHOWN_BY_CLICK_ANSWER } from '../../src/notify/index.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
-import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { amWebhook, startTestService, type TestService, type TestServiceOptions } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -45,7 +45,7 @@ const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 const SETTLED = new Set(['APPROVED', 'REJECTED', 'CANCELLED', 'EXPIRED']);
 
 /** Every receiver and a signed Slack click, on one test service. */
-async function start(target: HttpTarget, extra: string[] = []): Promise<TestService> {
+async function start(target: HttpTarget, extra: string[] = [], notifyQueue?: NonNullable<TestServiceOptions['overrides']>['notifyQueue']): Promise<TestService> {
   return startTestService({
     runbooks: runbooks(target.url),
     args: [
@@ -59,7 +59,7 @@ async function start(target: HttpTarget, extra: string[] = []): Promise<TestServ
       'https://rectify.example.com',
       ...extra,
     ],
-    overrides: { slackResponseOrigins: [target.url] },
+    overrides: { slackResponseOrigins: [target.url], ...(notifyQueue ? { notifyQueue } : {}) },
   });
 }
 
@@ -350,6 +350,51 @@ describe('an approval request leaving the pending state is told: approved, rejec
     } catch (err) {
       await svc.stop({ remove: true });
       throw err;
+    }
+  });
+
+  it('an approval request Slack is failing, its later round under way when a Slack click settles it: posted to Slack no more after the click’s answer, no later round', async () => {
+    reset();
+    // Slack fails the request's first round (3 attempts) and holds its second round's probe, then fails it.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    const asked = (r: RecordedRequest) => JSON.stringify(r.json()).includes('rectify: APPROVAL_REQUIRED ');
+    target.route('POST', '/slack', async (req) => {
+      if (!asked(req)) return { status: 200 };
+      if (target.requests('/slack', 'POST').filter(asked).length === 4) await released;
+      return { status: 503 };
+    });
+    const svc = await start(target, [], { backoffMs: 5, approvalRetryMs: 50 });
+    try {
+      const [, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'K5', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await target.waitForRequest('/slack', { timeoutMs: 15_000, where: (r) => asked(r) && target.requests('/slack', 'POST').filter(asked).length === 4 });
+      const no = await click(svc, id, 'reject', { id: 'U0CAROL', username: 'carol' });
+      assert.equal(no.ok, true, no.text);
+      const answer = await target.waitForRequest(RESPOND, { timeoutMs: 15_000 });
+      release();
+      await svc.service.drainNotifications();
+      // Past the times its later rounds would have come (100, 200 ms on).
+      await new Promise((r) => setTimeout(r, 600));
+      await svc.service.drainNotifications();
+      const posts = target.requests('/slack', 'POST').filter(asked);
+      assert.equal(posts.length, 4, 'three attempts of the first round, the second round’s probe; nothing after');
+      assert.ok(posts.every((p) => p.at <= answer.at));
+      assert.deepEqual(
+        target.requests('/slack', 'POST').filter((r) => !asked(r)),
+        [],
+        'the settlement is shown by the click’s answer, not posted',
+      );
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.filter((e: any) => e.details.notifier === slack);
+      assert.deepEqual(
+        failed.map((e: any) => [e.details.attempts, e.details.detail]).reverse(),
+        [
+          [3, 'answered 503 (tried again later)'],
+          [1, `answered 503${SETTLED_MEANWHILE}`],
+        ],
+      );
+    } finally {
+      await svc.stop({ remove: true });
     }
   });
 

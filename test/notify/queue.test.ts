@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createNotifyQueue, createWebhookNotifier, HELD_BACK, NOT_TRIED, receiverName, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
+import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, HELD_BACK, NOT_TRIED, receiverName, SETTLED_MEANWHILE, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
 import { unsettledPage, withoutShowing } from '../../src/engine/resend.js';
 import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
@@ -292,6 +292,111 @@ describe('notification queue', () => {
     );
     await q.close();
     assert.equal(target.calls('/hook', 'POST'), 4);
+  });
+
+  /** Waits (10 ms steps, 5 s at most) until `ok` holds. */
+  const until = async (ok: () => boolean): Promise<void> => {
+    for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(ok(), 'reached in time');
+  };
+  const sleepMs = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  /** The event each request to a path carried, in the order they came. */
+  const eventsAt = (path: string) => target.requests(path, 'POST').map((r) => (r.json() as { event: string }).event);
+
+  it('an approval request being delivered when its settlement is told is not tried again after it, nor given a later round', async () => {
+    target.reset();
+    // The request's first attempt is held until released, then every attempt of it fails.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (req) => {
+      const { event } = req.json() as { event: string };
+      if (event !== 'APPROVAL_REQUIRED') return { status: 204 };
+      if (target.requests('/hook', 'POST').filter((r) => (r.json() as { event: string }).event === event).length === 1) await released;
+      return { status: 503 };
+    });
+    const { q, recorded } = queueTo(['/hook'], { backoffMs: 5, approvalRetryMs: 20, attemptTimeoutMs: 10_000 });
+    q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
+    await until(() => target.calls('/hook', 'POST') === 1);
+    q.notify({ ...ev('a1', 'APPROVED', 'approved'), approval_id: 'apr_1' });
+    release();
+    await until(() => recorded.some((o) => o.ok));
+    // Past the times its next rounds would have come (20, 40, 80 ms on).
+    await sleepMs(400);
+    await q.drain();
+    assert.deepEqual(eventsAt('/hook'), ['APPROVAL_REQUIRED', 'APPROVED']);
+    assert.deepEqual(
+      recorded.map((o) => [o.event.event, o.ok, o.attempts, o.detail]),
+      [['APPROVAL_REQUIRED', false, 1, `answered 503${SETTLED_MEANWHILE}`], ['APPROVED', true, 1, 'delivered']],
+    );
+    await q.close();
+  });
+
+  it('an approval request queued for its next round behind a delivery held by its receiver is not sent once its settlement is told: its round count does not start again', async () => {
+    target.reset();
+    // The request always fails; the outcome's first delivery is held until released.
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    target.route('POST', '/hook', async (req) => {
+      const { event } = req.json() as { event: string };
+      if (event === 'APPROVAL_REQUIRED') return { status: 503 };
+      if (event === 'FAILED') await released;
+      return { status: 204 };
+    });
+    const { q, recorded } = queueTo(['/hook'], { backoffMs: 5, approvalRetryMs: 50, attemptTimeoutMs: 10_000 });
+    q.notify({ ...ev('a2', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_2' });
+    await until(() => recorded.length === 1);
+    // The receiver failed the request's first round: the outcome is a probe, held.
+    q.notify(ev('f2', 'FAILED', 'failed'));
+    await until(() => eventsAt('/hook').includes('FAILED'));
+    // Past the request's next round (50 ms): queued again, behind the probe.
+    await sleepMs(300);
+    q.notify({ ...ev('a2', 'APPROVED', 'approved'), approval_id: 'apr_2' });
+    release();
+    await until(() => recorded.filter((o) => o.ok).length === 2);
+    await sleepMs(400);
+    await q.drain();
+    assert.deepEqual(eventsAt('/hook'), ['APPROVAL_REQUIRED', 'APPROVAL_REQUIRED', 'APPROVAL_REQUIRED', 'FAILED', 'APPROVED']);
+    assert.deepEqual(
+      recorded.map((o) => [o.event.event, o.ok, o.attempts, o.detail]),
+      [
+        ['APPROVAL_REQUIRED', false, 3, `answered 503${TRIED_AGAIN_LATER}`],
+        ['FAILED', true, 1, 'delivered'],
+        ['APPROVED', true, 1, 'delivered'],
+      ],
+    );
+    await q.close();
+  });
+
+  it("an approval request waiting for its next round in Slack is not posted again once a Slack click's answer shows its settlement (no message of its own to Slack), nor to the webhook after the webhook's settlement", async () => {
+    target.reset();
+    target.route('POST', '/slack', { status: 503 });
+    target.route('POST', '/hook', { status: 204 });
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createSlackNotifier(`${target.url}/slack`, undefined, { ...receiver, buttons: true }), createWebhookNotifier(`${target.url}/hook`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      backoffMs: 5,
+      approvalRetryMs: 300,
+    });
+    q.notify({ ...ev('a3', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_3' });
+    await q.drain();
+    assert.equal(target.calls('/slack', 'POST'), 3);
+    // Decided by a click in Slack: the click's answer shows it there, the webhook is told it.
+    q.notify({ ...ev('a3', 'REJECTED', 'rejected'), approval_id: 'apr_3', shown_in_slack: true });
+    await q.drain();
+    // Past the time the request's next round in Slack would have come.
+    await sleepMs(700);
+    await q.drain();
+    assert.equal(target.calls('/slack', 'POST'), 3, 'the request is not posted to Slack again');
+    assert.deepEqual(eventsAt('/hook'), ['APPROVAL_REQUIRED', 'REJECTED']);
+    const of = (kind: string) => recorded.filter((o) => o.notifier.startsWith(`${kind} `)).map((o) => [o.event.event, o.ok, o.detail]);
+    assert.deepEqual(of('slack'), [['APPROVAL_REQUIRED', false, `answered 503${TRIED_AGAIN_LATER}`]]);
+    assert.deepEqual(of('webhook'), [
+      ['APPROVAL_REQUIRED', true, 'delivered'],
+      ['REJECTED', true, 'delivered'],
+    ]);
+    await q.close();
   });
 
   it('an outcome refused for good (4xx) is given up at once, not tried again later; past maxQueued outcomes waiting for a later round, one is given up', async () => {
