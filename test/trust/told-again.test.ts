@@ -269,13 +269,13 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
       svc = await svc.restart();
       await svc.service.drainNotifications();
 
-      // The stop recorded them: the one in flight cut off, the others not sent.
+      // The stop recorded them: the one in flight cut off, the others not sent. (The approval
+      // request waiting behind the first is not sent, nor recorded so: its expiry came first.)
       const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.reverse();
       assert.deepEqual(
         failed.map((e: any) => [e.details.about, e.details.detail, e.details.notification_id ?? null]),
         [
           ['ROLLED_BACK', 'cut off: rectify shut down during delivery', ids[0]],
-          ['APPROVAL_REQUIRED', 'not sent: rectify shut down first', failed[1]?.details.notification_id],
           ['CIRCUIT_TRIPPED', 'not sent: rectify shut down first', ids[1]],
           ['EXPIRED', 'not sent: rectify shut down first', ids[2]],
           ['RUNBOOK_PAUSED', 'not sent: rectify shut down first', ids[3]],
