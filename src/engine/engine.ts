@@ -21,12 +21,13 @@ import type { RunOutcome } from '../execute/runner.js';
 import { countFailure, failureInSteps, NOT_COUNTED_NOT_NOW, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
+import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
-import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, type ResendPlan } from './resend.js';
+import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
@@ -1419,7 +1420,7 @@ export function createEngine(deps: EngineDeps) {
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again to it: unseen, nobody approves it.
         // One receiver having it does not do for another (a Slack channel with the buttons).
-        const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED'))) : [];
+        const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(tx, a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED'))) : [];
         // Events told one by one before the stop whose delivery to a receiver was never
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
@@ -1493,7 +1494,14 @@ export function createEngine(deps: EngineDeps) {
     }
     if (plan.resend.length === 0) return;
     log.warn({ notifications: plan.resend.length }, 'notifications with no recorded delivery to a receiver are told to it again');
-    for (const r of plan.resend) deps.outbox!.resend(r.event, r.to);
+    for (const r of plan.resend) deps.outbox!.resend(r.event, r.to, r.rounds);
+  }
+
+  /** A pending request told again after a restart: to whom (null: every receiver), and the rounds it spent on each. */
+  interface Untold {
+    a: ApprovalRow;
+    to: readonly string[] | null;
+    rounds?: ReadonlyMap<string, RoundsSpent>;
   }
 
   /**
@@ -1502,11 +1510,14 @@ export function createEngine(deps: EngineDeps) {
    * counts for the receiver of its kind and host). Without receiver names (no outbox),
    * to every receiver when none had it.
    */
-  function untoldRequest(a: ApprovalRow, notified: string[]): Array<{ a: ApprovalRow; to: readonly string[] | null }> {
+  function untoldRequest(tx: Tx, a: ApprovalRow, notified: string[]): Untold[] {
     if (!deps.outbox) return notified.length === 0 ? [{ a, to: null }] : [];
     const had = new Set(notified);
     const to = deps.outbox.receivers.filter((r) => !names(had, r));
-    return to.length > 0 ? [{ a, to }] : [];
+    if (to.length === 0) return [];
+    // The rounds its deliveries to each spent before: the count goes on (see notify/queue.ts resume).
+    const deliveries = tx.deliveries(approvalRequestNotificationId(a.id));
+    return [{ a, to, rounds: new Map(to.map((r) => [r, roundsSpent(deliveries, r)])) }];
   }
 
   /**
@@ -1515,10 +1526,10 @@ export function createEngine(deps: EngineDeps) {
    * the first telling. The first delivery may have landed unrecorded (a crash between the
    * answer and its NOTIFIED row): a receiver drops the repeat by that id (its Idempotency-Key).
    */
-  function tellAgain(requests: Array<{ a: ApprovalRow; to: readonly string[] | null }>): void {
+  function tellAgain(requests: Untold[]): void {
     if (requests.length === 0) return;
     log.warn({ approvals: requests.map(({ a }) => a.id) }, 'approval requests with no recorded delivery are told again');
-    for (const { a, to } of requests) {
+    for (const { a, to, rounds } of requests) {
       const owner = catalog.byId(a.runbook)?.owner;
       const event = {
         event: 'APPROVAL_REQUIRED',
@@ -1534,7 +1545,7 @@ export function createEngine(deps: EngineDeps) {
         plan: notificationPlan(a.plan as ExecutionPlan),
         notification_id: approvalRequestNotificationId(a.id),
       } satisfies NotificationEvent;
-      if (to && deps.outbox) deps.outbox.resend(event, to);
+      if (to && deps.outbox) deps.outbox.resend(event, to, rounds);
       else deps.notify?.(event);
     }
   }

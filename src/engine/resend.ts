@@ -1,5 +1,5 @@
-import type { ToldRow } from '../store/ports.js';
-import type { Cursor, UnsettledPage } from '../notify/queue.js';
+import type { DeliveryRecord, ToldRow } from '../store/ports.js';
+import type { Cursor, RoundsSpent, UnsettledPage } from '../notify/queue.js';
 import { deliverySettled, TRIED_AGAIN_LATER } from '../notify/queue.js';
 import { toldDetails, type ToldDetails } from '../notify/outbox.js';
 import { hostOnlyName } from '../notify/receiver.js';
@@ -19,6 +19,29 @@ export interface Resend {
   event: NotificationEvent & { notification_id: string };
   /** The receivers that lack it. */
   to: string[];
+  /** The rounds it already spent on each of them (see roundsSpent): the count goes on from there. */
+  rounds: Map<string, RoundsSpent>;
+}
+
+/**
+ * The rounds a notification spent on the receiver `r` by its delivery records: each
+ * failed round that left it for a later one. A restart, or a read back from the audit
+ * log, goes on counting from them, so the bound of rounds (notify/queue.ts
+ * approvalRounds) holds however many times rectify stopped meanwhile.
+ */
+export function roundsSpent(deliveries: readonly DeliveryRecord[], r: string): RoundsSpent {
+  let rounds = 0;
+  let lastRoundAt: number | null = null;
+  let givenUp = false;
+  for (const d of deliveries) {
+    if (!names(new Set([d.notifier]), r)) continue;
+    if (d.detail.endsWith(TRIED_AGAIN_LATER)) {
+      rounds++;
+      givenUp = false;
+      if (lastRoundAt === null || d.at > lastRoundAt) lastRoundAt = d.at;
+    } else if (!d.ok && deliverySettled(d)) givenUp = true;
+  }
+  return { rounds, lastRoundAt, givenUp };
 }
 
 /** The NOTIFY_FAILED detail recording, for one receiver, a notification given up at a start: one of more than RESEND_MAX it lacked. */
@@ -84,6 +107,7 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     resend.push({
       to,
       event: toldEvent(row, told, `${told.told.reason}${RESENT_NOTE}`),
+      rounds: new Map(to.map((r) => [r, roundsSpent(row.deliveries, r)])),
     });
   }
   return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined };
@@ -139,12 +163,8 @@ export function unsettledFor(rows: readonly ToldRow[], r: string): Unsettled[] {
     if (!told || !names(new Set(told.told.to), r)) continue;
     const mine = row.deliveries.filter((d) => names(new Set([d.notifier]), r));
     if (mine.some(deliverySettled)) continue;
-    const rounds = mine.filter((d) => d.detail.endsWith(TRIED_AGAIN_LATER));
-    out.push({
-      rounds: rounds.length,
-      lastRoundAt: rounds.reduce<number | null>((last, d) => (last === null || d.at > last ? d.at : last), null),
-      event: toldEvent(row, told, told.told.reason),
-    });
+    const { rounds, lastRoundAt } = roundsSpent(mine, r);
+    out.push({ rounds, lastRoundAt, event: toldEvent(row, told, told.told.reason) });
   }
   return out;
 }

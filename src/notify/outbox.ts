@@ -1,5 +1,6 @@
 import { TOLD_EVENTS } from '../domain/index.js';
 import { newId } from '../lib/index.js';
+import type { RoundsSpent } from './queue.js';
 import type { NotificationEvent } from './types.js';
 
 /**
@@ -49,8 +50,12 @@ export interface Outbox {
   readonly receivers: readonly string[];
   /** Gives the notification its id now, so the event's audit row can record it (merge `details` into the row's). */
   announce(event: NotificationEvent): Announced;
-  /** Tells a notification again to the named receivers only, with its own id (after a restart). */
-  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[]): void;
+  /**
+   * Tells a notification again to the named receivers only, with its own id (after a
+   * restart); `rounds`: the later rounds it already spent on each, by its delivery records
+   * (the bound of rounds counts them: the count goes on, it does not start again).
+   */
+  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[], rounds?: ReadonlyMap<string, RoundsSpent>): void;
 }
 
 export function createOutbox(opts: {

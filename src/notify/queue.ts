@@ -83,6 +83,19 @@ export interface NotifyOutcome {
   dropped?: DropBurst;
 }
 
+/** The later rounds a notification already spent on one receiver, by its records ending "(tried again later)". */
+export interface RoundsSpent {
+  rounds: number;
+  /** When the last of them was recorded (epoch ms; null: none): its next round is reckoned from it. */
+  lastRoundAt: number | null;
+  /**
+   * Whether a record after the last of them gives it up (its last round failed, or was
+   * refused). A pending approval request's is told again after a restart all the same
+   * (see engine tellAgain), unless its rounds were all spent.
+   */
+  givenUp?: boolean;
+}
+
 /** Where reading held-back notifications back from the audit log goes on from: after this row. */
 export interface Cursor {
   at: number;
@@ -206,7 +219,7 @@ const SETTLED_KEPT_MS = 3_600_000;
  */
 export function createNotifyQueue(opts: NotifyQueueOptions): {
   notify: Notify;
-  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[]): void;
+  resend(event: NotificationEvent & { notification_id: string }, receivers: readonly string[], rounds?: ReadonlyMap<string, RoundsSpent>): void;
   drain(): Promise<void>;
   dropped(): number;
   close(): Promise<void>;
@@ -719,6 +732,21 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   }
 
   /**
+   * Tells again, after a restart, a notification that spent `spent.rounds` later rounds on
+   * this receiver before: told now, as the start's round, its count going on from them, so
+   * the bound of rounds holds however many times rectify stopped meanwhile; one whose every
+   * round was spent and given up before is given up for good (its records say so).
+   */
+  function resume(lane: Lane, event: NotificationEvent & { notification_id: string }, spent: RoundsSpent): void {
+    if (spent.givenUp && spent.rounds >= approvalRounds) {
+      opts.log.info({ notifier: lane.notifier.name, event: event.event, notification_id: event.notification_id, rounds: spent.rounds }, 'not told again: its rounds were all spent before the restart');
+      return;
+    }
+    lane.priorRounds.set(event.notification_id, spent.rounds);
+    enqueue(lane, event);
+  }
+
+  /**
    * Passes over everything waiting for a receiver whose delivery (or probe) just failed on
    * a passing failure, rather than try each in full in turn behind it: one with later
    * rounds spends this one without being tried (recorded, its detail ending "(tried again
@@ -882,14 +910,22 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       if (settles(event)) for (const lane of lanes) settle(lane, event.approval_id);
       for (const lane of lanes) if (tellsTo(lane.notifier, event)) enqueue(lane, event);
     },
-    /** Queues a notification, with the id it has, for the named receivers only (one told again after a restart). */
-    resend(event, receivers) {
+    /**
+     * Queues a notification, with the id it has, for the named receivers only (one told
+     * again after a restart); `rounds`: the later rounds it spent on each before (see resume).
+     */
+    resend(event, receivers, rounds) {
       if (stop.signal.aborted) {
         opts.log.warn({ event: event.event, incident_id: event.incident_id }, 'notification after shutdown began: not sent');
         return;
       }
       if (settles(event)) for (const lane of lanes) settle(lane, event.approval_id);
-      for (const lane of lanes) if (receivers.includes(lane.notifier.name)) enqueue(lane, event);
+      for (const lane of lanes) {
+        if (!receivers.includes(lane.notifier.name)) continue;
+        const spent = rounds?.get(lane.notifier.name);
+        if (spent && spent.rounds > 0 && (asksAPerson(event) || recordsItsNotification(event))) resume(lane, event, spent);
+        else enqueue(lane, event);
+      }
     },
     /** Resolves once every lane is empty and what was dropped is recorded (for tests and shutdown). */
     async drain() {

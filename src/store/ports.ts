@@ -278,6 +278,8 @@ export interface Tx extends GuardStateView {
    * log's incident index (an incident has a handful of rows), never a scan of the log.
    */
   notifiedReceivers(incidentId: string, about: AuditEventName): string[];
+  /** Every record (NOTIFIED, NOTIFY_FAILED) of one notification's delivery, oldest first: read through their index by notification_id. */
+  deliveries(notificationId: string): DeliveryRecord[];
   /**
    * The audit rows of events told one by one (TOLD_EVENTS) written at or after `since`
    * that recorded their notification, newest first, at most `limit`, each with its

@@ -314,6 +314,56 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
     }
   });
 
+  it('rounds spent before a stop count after it: a receiver down across restarts gets a notification’s rounds once in all (an outcome and an approval request alike), a round at each start; then it is given up, recorded, and no later start tells it', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 503 });
+    // Two later rounds at most (three in all); a round's wait longer than the test, so each start spends one.
+    let svc = await startTestService({
+      runbooks: { 'r.yaml': runbooks(target.url) },
+      args: ['--notify-webhook', `${target.url}/hook`, '--approval-ttl', '24h'],
+      overrides: { notifyQueue: { backoffMs: 1, approvalRetryMs: 600_000, approvalRounds: 2 } },
+    });
+    const failures = async (n: number) => {
+      await until(`${n} NOTIFY_FAILED rows`, async () => ((await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.length >= n ? true : undefined));
+      await svc.service.drainNotifications();
+    };
+    try {
+      const asked = await svc.post('/api/v1/incidents', { root_cause: 'scary', service: 'db', confidence: 1 });
+      assert.equal(asked.body.action, 'approval_required');
+      await failures(1);
+      assert.equal((await svc.post('/api/v1/pause', { by: 'alice', reason: 'maintenance' })).status, 200);
+      await failures(2);
+      const [paused] = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events;
+      const ids = { request: `ntf_${asked.body.approval_id}`, paused: paused.details.notification_id as string };
+      assert.equal(target.calls('/hook', 'POST'), 4, 'the request’s three attempts; the pause, a probe of the failing receiver');
+
+      // Each start: one round (told again at once), counted on from the rounds before.
+      for (let start = 0; start < 3; start++) {
+        svc.clock.advance(3_600_000);
+        svc = await svc.restart();
+        await svc.service.drainNotifications();
+      }
+      const failed = (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=1000')).body.events.reverse();
+      const of = (id: string) => failed.filter((e: any) => e.details.notification_id === id).map((e: any) => [e.details.attempts, e.details.detail]);
+      const passed = 'not tried: the delivery before it to this receiver failed (answered 503)';
+      assert.deepEqual(of(ids.paused), [
+        [1, 'answered 503 (tried again later)'],
+        [3, 'answered 503 (tried again later)'],
+        [3, 'answered 503'],
+      ]);
+      // Told again after the pause at each start, the request waits behind it and is passed over with it.
+      assert.deepEqual(of(ids.request), [
+        [3, 'answered 503 (tried again later)'],
+        [0, `${passed} (tried again later)`],
+        [0, passed],
+      ]);
+      assert.equal(target.calls('/hook', 'POST'), 10, 'nothing after the last round');
+      assert.equal((await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.length, 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('an intake request refused as a whole (INTAKE_REFUSED), its notification cut off: told once more, the same; then nothing', async () => {
     target.reset();
     target.route('POST', '/hook', HOLD);

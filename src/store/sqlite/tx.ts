@@ -165,6 +165,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       ),
     });
 
+  /** The delivery records of one notification, oldest first. */
+  function deliveriesOf(q: ReturnType<typeof told>, id: string): DeliveryRecord[] {
+    return (q.deliveries.all(id) as Raw[]).map((d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? ''), at: d.at as number }));
+  }
+
   /** Told rows with their delivery records (see toldSince). */
   function toldRows(rows: Raw[]): ToldRow[] {
     const out: ToldRow[] = [];
@@ -173,12 +178,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       const details = JSON.parse(r.details as string) as Record<string, unknown>;
       // Rows written before their notification was recorded (an older rectify) have none to tell again.
       const id = details.notification_id;
-      const deliveries =
-        typeof id === 'string'
-          ? (q.deliveries.all(id) as Raw[]).map(
-              (d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? ''), at: d.at as number }),
-            )
-          : [];
+      const deliveries = typeof id === 'string' ? deliveriesOf(q, id) : [];
       out.push({
         seq: r.seq as number,
         at: r.at as number,
@@ -484,6 +484,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
     notifiedReceivers: (incidentId, about) => (s.notifiedReceivers.all(incidentId, about) as unknown[]).filter((n): n is string => typeof n === 'string'),
+    deliveries: (notificationId) => deliveriesOf(told(), notificationId),
     toldSince: (since, limit) => toldRows(told().rows.all(since, limit) as Raw[]),
     toldAfter: (after, limit) => toldRows(told().rowsAfter.all(after.at, after.at, after.seq, limit) as Raw[]),
 
