@@ -46,6 +46,15 @@ export interface SlackResponder {
   accepts(responseUrl: string): boolean;
   /** Resolves once every response under way was delivered or given up (tests, shutdown). */
   drain(): Promise<void>;
+  /**
+   * At a stop, before the store closes: no response is begun or tried again from now on, and
+   * the attempts under way are waited for (each its own timeout at most) with what follows
+   * them, so that one delivered is recorded (`after.delivered`): else the next start would
+   * find the settlement it showed never delivered to Slack and post it again, a second
+   * message in the channel. One whose attempt fails is not tried again (`after.failed`): its
+   * settlement is owed to Slack still, and told as a message of its own at the next start.
+   */
+  close(): Promise<void>;
 }
 
 export interface SlackResponderOptions {
@@ -62,15 +71,17 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
   const pending = new Set<Promise<void>>();
+  /** Aborted at a stop: no retry is waited for or begun after it. */
+  const stop = new AbortController();
 
   async function deliver(url: URL, message: SlackResponseMessage, after?: SlackResponseAfter): Promise<void> {
     let detail = '';
-    for (let i = 1; i <= attempts; i++) {
+    for (let i = 1; i <= attempts && !(i > 1 && stop.signal.aborted); i++) {
       try {
         await postJson(url, message, timeoutSignal(attemptTimeoutMs));
       } catch (err) {
         detail = errorMessage(err);
-        if (i < attempts) await sleep(backoffMs * 2 ** (i - 1));
+        if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
         continue;
       }
       await after?.delivered?.(i);
@@ -91,6 +102,11 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
 
   return {
     respond(responseUrl, message, after) {
+      if (stop.signal.aborted) {
+        opts.log.warn('a Slack click answered as rectify stops: not told in Slack');
+        after?.failed?.();
+        return;
+      }
       const url = parse(responseUrl);
       if (!url) {
         opts.log.warn('a Slack click carried a response_url that is not a URL: not called');
@@ -109,6 +125,10 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
       return url !== undefined && origins.has(url.origin);
     },
     async drain() {
+      while (pending.size > 0) await Promise.all([...pending]);
+    },
+    async close() {
+      stop.abort();
       while (pending.size > 0) await Promise.all([...pending]);
     },
   };

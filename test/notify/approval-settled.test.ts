@@ -484,6 +484,39 @@ describe('an approval request leaving the pending state is told: approved, rejec
     }
   });
 
+  it('a stop with a Slack click’s answer still under way past the stop’s 2 s waits for it and records it: the next start does not post the settlement to Slack again', async () => {
+    reset();
+    // Slack takes 4 s to answer the click's response (within --notify-timeout).
+    target.route('POST', RESPOND, { status: 200, delayMs: 4_000 });
+    const svc = await start(target, ['--notify-timeout', '10s']);
+    let restarted: TestService | undefined;
+    try {
+      const [webhook, slack] = svc.service.receivers as [string, string];
+      const id = (await svc.post('/api/v1/incidents', { id: 'K6', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      await svc.service.drainNotifications();
+      const sinceSlack = target.requests('/slack', 'POST').length;
+      const no = await click(svc, id, 'reject', { id: 'U0CAROL', username: 'carol' });
+      assert.equal(no.ok, true, no.text);
+      await target.waitForRequest(RESPOND, { timeoutMs: 15_000 });
+      // Stopped while the answer is under way, and started again.
+      restarted = await svc.restart();
+      await restarted.service.drainNotifications();
+      assert.equal(target.requests('/slack', 'POST').length, sinceSlack, 'the settlement is not posted to Slack after the restart');
+      const n = one(target, 'REJECTED', id);
+      const notified = (await restarted.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+      assert.deepEqual(
+        notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
+        [
+          [slack, SHOWN_BY_CLICK_ANSWER],
+          [webhook, 'delivered'],
+        ].sort(),
+      );
+    } finally {
+      if (restarted) await restarted.stop({ remove: true });
+      else await svc.stop({ remove: true });
+    }
+  });
+
   /** The Slack message that asked for one approval request (posted by the Slack webhook, with its buttons). */
   function requestIn(approvalId: string): Record<string, any> {
     const got = target
