@@ -141,7 +141,8 @@ export interface NotifyQueueOptions {
    * same rounds: nobody learns of the failed run otherwise. At most `maxQueued` of
    * these wait for their next round per receiver (approval requests are not counted:
    * they are as many as the approvals pending); past that, one is held back (see
-   * `unsettled`), or without it, its round is its last.
+   * `unsettled`), or without it, its round is its last. The count holds across restarts:
+   * one told again at a start goes on from the rounds its records show (see resend).
    */
   approvalRetryMs?: number;
   approvalRounds?: number;
@@ -835,6 +836,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /** A request not sent after its settlement: its rounds end (none was spent on it in vain). */
   function forgetRequest(lane: Lane, event: NotificationEvent): void {
     laterRounds.delete(roundKey(lane, event.notification_id));
+    if (event.notification_id !== undefined) lane.priorRounds.delete(event.notification_id);
     opts.log.info({ notifier: lane.notifier.name, approval_id: event.approval_id }, 'approval request not sent: its settlement was told first');
   }
 
