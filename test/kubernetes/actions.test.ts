@@ -951,8 +951,14 @@ describe('kubernetes actions against the API fake', () => {
 
   it('a drain whose pod list fails after its cordon landed: the detail says a write reached the cluster, and its answer was not lost', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'] });
+    // The listing after the cordon fails (the one before it, for refusals, went through).
+    fake.injectDelay('PATCH', '/api/v1/nodes/node-a', 5_000, 1);
+    const running = createKubernetesActionExecutor(clients).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    await waitFor('the cordon sent', () => fake.count('PATCH', '/api/v1/nodes/node-a') === 1);
     fake.injectError('GET', '/api/v1/pods', 503, 'ServiceUnavailable', 'the server is currently unable to handle the request');
-    const out = await createKubernetesActionExecutor(clients).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    fake.releaseDelays();
+    const out = await running;
+    assert.equal(fake.count('GET', '/api/v1/pods'), 2);
     assert.deepEqual(out, { ok: false, detail: 'drain node node-a: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)' });
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
   });
@@ -978,8 +984,8 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('POST', '/api/v1/namespaces/batch/pods/report-x7/eviction'), 1);
     for (const name of onA) assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/${name}/eviction`), 1);
     assert.equal(fake.count('DELETE', /.*/), 0);
-    assert.equal(fake.count('GET', '/api/v1/pods'), 1);
-    assert.equal(fake.requests.find((r) => r.path === '/api/v1/pods')!.query, '?fieldSelector=spec.nodeName%3Dnode-a');
+    // Listed twice: for what it would refuse before the cordon, then what to evict after it.
+    assert.deepEqual(fake.requests.filter((r) => r.path === '/api/v1/pods').map((r) => r.query), ['?fieldSelector=spec.nodeName%3Dnode-a', '?fieldSelector=spec.nodeName%3Dnode-a']);
     // Replacements land on the schedulable node only.
     await waitFor('replacements', () => fake.list('pods', NS).length === 4);
     assert.ok(fake.list('pods', NS).every((p) => p.spec.nodeName === 'node-b'));
@@ -1040,7 +1046,7 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/api-server-p1/eviction`), 0);
   });
 
-  it('drain refuses what kubectl drain refuses without its flags, before evicting anything: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {
+  it('drain refuses what kubectl drain refuses without its flags, before evicting anything or cordoning the node: DaemonSet pods, pods no controller recreates, emptyDir data', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a' });
     fake.addPod('kube-system', 'fluentd-x1', { nodeName: 'node-a', owner: { kind: 'DaemonSet', name: 'fluentd' } });
     fake.addPod(NS, 'scratch', { nodeName: 'node-a' });
@@ -1048,18 +1054,37 @@ describe('kubernetes actions against the API fake', () => {
     const run = (args: Record<string, string>) =>
       createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5', ...args }), stepContext());
     const out = await run({});
-    assert.equal(out.ok, false);
+    assert.deepEqual([out.ok, out.refused, out.unchanged], [false, true, true]);
     assert.equal(
       out.detail,
       'drain node node-a: refused, nothing evicted: kube-system/fluentd-x1 (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets); ' +
         `${NS}/cache-0 (its emptyDir data would be lost: set delete_emptydir_data, as kubectl drain needs --delete-emptydir-data); ` +
-        `${NS}/scratch (no controller would recreate it; rectify never forces that); the node stays cordoned`,
+        `${NS}/scratch (no controller would recreate it; rectify never forces that); the node was not cordoned`,
     );
     assert.equal(fake.count('POST', EVICTION), 0);
-    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    // A refusal changes nothing: the node is left schedulable (cordoned first, a refused
+    // drain was recorded as changing nothing while it left the node cordoned).
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 0);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
     // With both flags only the pod nothing would recreate is left: still refused.
     const flagged = await run({ ignore_daemonsets: 'true', delete_emptydir_data: 'true' });
-    assert.equal(flagged.detail, `drain node node-a: refused, nothing evicted: ${NS}/scratch (no controller would recreate it; rectify never forces that); the node stays cordoned`);
+    assert.equal(flagged.detail, `drain node node-a: refused, nothing evicted: ${NS}/scratch (no controller would recreate it; rectify never forces that); the node was not cordoned`);
+    assert.equal(fake.count('POST', EVICTION), 0);
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 0);
+  });
+
+  it('a pod drain would refuse, scheduled while the node is cordoned, fails the drain as changed (not refused): its rollback runs, the breaker counts it', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a' });
+    fake.injectDelay('PATCH', '/api/v1/nodes/node-a', 5_000, 1);
+    const exec = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 });
+    const running = exec.run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    await waitFor('the cordon sent', () => fake.count('PATCH', '/api/v1/nodes/node-a') === 1);
+    fake.addPod(NS, 'scratch', { nodeName: 'node-a' });
+    fake.releaseDelays();
+    const out = await running;
+    assert.deepEqual([out.ok, out.refused, out.notNow, out.unchanged], [false, undefined, undefined, undefined]);
+    assert.equal(out.detail, `drain node node-a: refused, nothing evicted: ${NS}/scratch (no controller would recreate it; rectify never forces that); the node stays cordoned`);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
     assert.equal(fake.count('POST', EVICTION), 0);
   });
 

@@ -106,6 +106,40 @@ interface PodRead {
 /** A refusal or failure that is the action's answer, not a fault: it becomes the step's detail. */
 class StepFailure extends Error {}
 
+const validPodName = (pod: V1Pod): boolean => checkParam('k8s_label', pod.metadata?.namespace ?? '').ok && checkParam('k8s_name', pod.metadata?.name ?? '').ok;
+
+/**
+ * What a drain does with a pod on its node: a mirror pod (the kubelet's own) and a
+ * DaemonSet's pod with `ignore_daemonsets` are passed over; a terminating one (as
+ * isTerminating judges it, as every later read of it does) is waited for; what
+ * kubectl drain refuses without its flag (a DaemonSet's pod, a pod no controller
+ * recreates, emptyDir data) is refused; the rest are evicted.
+ */
+function drainDisposition(
+  pod: V1Pod,
+  args: Readonly<Record<string, string>>,
+): { kind: 'mirror' | 'terminating' | 'skip' | 'evict' } | { kind: 'refuse'; why: string } {
+  const controller = controllerOf(pod.metadata?.ownerReferences);
+  if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) return { kind: 'mirror' };
+  if (isTerminating(pod)) return { kind: 'terminating' };
+  if (controller?.kind === 'DaemonSet') {
+    return args.ignore_daemonsets === 'true' ? { kind: 'skip' } : { kind: 'refuse', why: 'DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets' };
+  }
+  if (!controller) return { kind: 'refuse', why: 'no controller would recreate it; rectify never forces that' };
+  if (pod.spec?.volumes?.some((v) => v.emptyDir) && args.delete_emptydir_data !== 'true') {
+    return { kind: 'refuse', why: 'its emptyDir data would be lost: set delete_emptydir_data, as kubectl drain needs --delete-emptydir-data' };
+  }
+  return { kind: 'evict' };
+}
+
+/** The pods of a node's listing a drain refuses, each with why (a pod whose name is not valid is not evicted, not refused). */
+function drainRefusals(list: { items: V1Pod[] }, args: Readonly<Record<string, string>>): string[] {
+  return list.items.flatMap((pod) => {
+    const d = validPodName(pod) ? drainDisposition(pod, args) : undefined;
+    return d?.kind === 'refuse' ? [`${pod.metadata?.namespace}/${pod.metadata?.name} (${d.why})`] : [];
+  });
+}
+
 /**
  * Whether a step sent a write that may have changed the cluster. Reads change
  * nothing, and a write the API server refused with a 4xx status (a conflict, a
@@ -607,8 +641,23 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const grace = gracePeriodArg(a.args);
     const drainSignal = withTimeout(ctxSignal, drainMs);
     const node = a.name;
+    const listPods = () => kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
+    // What kubectl drain would refuse is looked for before the node is cordoned: a refusal
+    // then changes nothing (the node is left as it was), as a refusal by rectify's own
+    // rule must, so it is neither rolled back nor counted by the breaker. A refused pod
+    // scheduled between this listing and the cordon is found in the one after it: the
+    // node is cordoned by then, so that drain fails as any other does.
+    const before = drainRefusals(await listPods(), a.args);
+    if (before.length > 0) {
+      return {
+        ok: false,
+        refused: true,
+        detail: `drain node ${node}: refused, nothing evicted: ${before.join('; ')}; the node was not cordoned`,
+        facts: { evicted: '0' },
+      };
+    }
     const { was } = await setUnschedulable(node, true, ctxSignal, writes, memo);
-    const list = await kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
+    const list = await listPods();
 
     const pending = new Map<string, { pod: V1Pod; why: string }>();
     const skipped: string[] = [];
@@ -616,28 +665,24 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // for until gone within its deadline, as evicted ones are.
     const terminating: V1Pod[] = [];
     const notEvicted: string[] = [];
-    // What kubectl drain refuses before it evicts anything, unless its flag says otherwise.
-    const refused: string[] = [];
+    // What kubectl drain refuses before it evicts anything, unless its flag says otherwise:
+    // a pod scheduled since the listing before the cordon.
+    const refused = drainRefusals(list, a.args);
     for (const pod of list.items) {
       const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
-      if (!checkParam('k8s_label', pod.metadata?.namespace ?? '').ok || !checkParam('k8s_name', pod.metadata?.name ?? '').ok) {
+      if (!validPodName(pod)) {
         notEvicted.push(`${JSON.stringify(id)} (name not valid)`);
         continue;
       }
-      const controller = controllerOf(pod.metadata?.ownerReferences);
-      if (pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined) skipped.push(`${id} (mirror)`);
+      const d = drainDisposition(pod, a.args);
+      if (d.kind === 'mirror') skipped.push(`${id} (mirror)`);
       // Already on its way out: nothing to evict, but kubectl drain waits until it is gone, and so do we.
-      // (isTerminating, as every later read of it and evict_pod judge it.)
-      else if (isTerminating(pod)) terminating.push(pod);
-      else if (controller?.kind === 'DaemonSet') {
-        if (a.args.ignore_daemonsets === 'true') skipped.push(`${id} (DaemonSet)`);
-        else refused.push(`${id} (DaemonSet-managed: set ignore_daemonsets, as kubectl drain needs --ignore-daemonsets)`);
-      } else if (!controller) refused.push(`${id} (no controller would recreate it; rectify never forces that)`);
-      else if (pod.spec?.volumes?.some((v) => v.emptyDir) && a.args.delete_emptydir_data !== 'true') {
-        refused.push(`${id} (its emptyDir data would be lost: set delete_emptydir_data, as kubectl drain needs --delete-emptydir-data)`);
-      } else pending.set(id, { pod, why: 'not tried' });
+      else if (d.kind === 'terminating') terminating.push(pod);
+      else if (d.kind === 'skip') skipped.push(`${id} (DaemonSet)`);
+      else if (d.kind === 'evict') pending.set(id, { pod, why: 'not tried' });
     }
     if (refused.length > 0) {
+      // The node was cordoned (unless it already was): not a refusal that changed nothing.
       return {
         ok: false,
         refused: true,
@@ -825,7 +870,14 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const signal = withTimeout(ctx.signal, action.timeoutMs);
       const what = `${action.verb} ${action.kind} ${action.namespace ? `${action.namespace}/` : ''}${action.name}`;
       const writes: Writes = { mayHaveChanged: false, unanswered: false };
-      const outcome = (out: ActionOutcome): ActionOutcome => (writes.mayHaveChanged ? out : { ...out, unchanged: true });
+      // A refusal, or a target's "not now", says nothing changed: a step that sent a write
+      // is neither (the runner would skip its rollback and the breaker would not count it).
+      const outcome = (out: ActionOutcome): ActionOutcome => {
+        if (!writes.mayHaveChanged) return { ...out, unchanged: true };
+        if (out.refused !== true && out.notNow !== true) return out;
+        const { refused: _refused, notNow: _notNow, ...changed } = out;
+        return changed;
+      };
       try {
         return outcome(await dispatch(action, signal, ctx, writes));
       } catch (err) {
