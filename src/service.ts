@@ -690,6 +690,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     // Not the wall clock as it is: a forward step of it, corrected again, must not prune
     // what the guardrails and the dedup still read (see createPruneHorizon).
     const at = pruneHorizon.now(Math.max(retention.dedupMs, retention.historyMs, Math.max(3_600_000, cooldownMs) + 60_000));
+    // The guard time is read at each pass too, whether or not it is saved: a forward step
+    // is seen within a pass of it, and its hold counts from then, not from the next decision.
+    engine.guardNow();
     for (;;) {
       const r = store.prune(at, retention);
       total.rateEvents += r.rateEvents;

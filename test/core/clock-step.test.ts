@@ -1,5 +1,9 @@
 import assert from 'node:assert/strict';
+import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { countRows, stormAlert, webhook } from '../storm/helpers.js';
@@ -245,6 +249,30 @@ describe('a restart while the wall clock is stepped forward', () => {
 `,
     });
 
+  /** Services left running by a crash (below), stopped after the test. */
+  let crashed: TestService[] = [];
+  /**
+   * A kill -9 of `from` now: a new service on a copy of what its database file holds (what
+   * was committed, nothing of a stop's own saves), on the same clock (the same boot). The
+   * serve lock allows one service per file, so the one "killed" is left running on its own
+   * file, and stopped after the test.
+   */
+  async function afterCrash(from: TestService): Promise<TestService> {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-crashed-'));
+    mkdirSync(join(dir, 'data'));
+    cpSync(from.runbooksDir, join(dir, 'runbooks'), { recursive: true });
+    const db = new Database(from.dbPath, { readonly: true });
+    try {
+      db.exec(`VACUUM INTO '${join(dir, 'data', 'rectify.db')}'`);
+    } finally {
+      db.close();
+    }
+    crashed.push(from);
+    return startTestService({ dir, clock: from.clock, captureLogs: true });
+  }
+  const warnedAhead = (s: TestService) =>
+    s.log.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('the clock reads ahead of the time passed since the last run on this boot')).map((r) => r.ahead_s);
+
   before(async () => {
     target = await startHttpTarget();
   });
@@ -253,7 +281,34 @@ describe('a restart while the wall clock is stepped forward', () => {
     target.reset();
     target.route('POST', '/restart/api', { status: 200 });
   });
-  afterEach(async () => svc.stop({ remove: true }));
+  afterEach(async () => {
+    await svc.stop({ remove: true });
+    for (const s of crashed) await s.stop({ remove: true });
+    crashed = [];
+  });
+
+  it('a crash loop: a cooldown still holds after a kill -9 on the same boot, from the guard time the last housekeeping pass saved', async () => {
+    svc = await start(100, 10);
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(60_000);
+    svc.clock.step(24 * HOUR);
+    // The pass after the step saves the guard time; then the process dies, with no stop to save it.
+    await svc.service.housekeep();
+    svc = await afterCrash(svc);
+    const next = await deliver(2);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead})`]);
+    assert.deepEqual(warnedAhead(svc), [86400]);
+    // Time passes, a pass, and it dies again: the time passed before each crash still counts.
+    svc.clock.advance(9 * 60_000 - 1);
+    await svc.service.housekeep();
+    svc = await afterCrash(svc);
+    const again = await deliver(3);
+    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${ahead})`]);
+    assert.deepEqual(warnedAhead(svc), [86400]);
+    svc.clock.advance(1);
+    assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
+    assert.equal(target.calls('/restart/api', 'POST'), 2);
+  });
 
   it('a cooldown still holds after a restart on the same boot, and ends by time passing', async () => {
     svc = await start(100, 10);
