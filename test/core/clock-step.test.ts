@@ -455,6 +455,39 @@ describe('a cooldown\'s end as shown while the wall clock is stepped forward', (
     assert.deepEqual(cleared.body.cleared, [{ kind: 'service', subject: 'api', last_started_at: iso(t0), until: end }]);
   });
 
+  it('a run on the stepped clock soon after the step: its cooldown ends when the step is taken as the time, and that is the end shown', async () => {
+    target.route('POST', '/restart/web', { status: 200 });
+    svc.clock.step(24 * HOUR);
+    // Seen by the housekeeping pass that follows it (every 5 s); it is taken as the time once
+    // it has held for an hour and a minute (the hour is the longest window here).
+    await svc.service.housekeep();
+    svc.clock.advance(5 * 60_000);
+    const at = svc.clock.now();
+    assert.equal((await deliver(1)).action, 'executed');
+    assert.equal((await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', 2)]))).body.results[0].action, 'executed');
+    // By the time passed the runs are a day ahead: their ten minutes are not reached before
+    // the step is taken as the time, 56 minutes from now (61 after the step), and they end then.
+    const end = iso(at + 56 * 60_000);
+    const view = async () => (await svc.get('/api/v1/runbooks/restart-api')).body;
+    const state = await view();
+    assert.deepEqual(
+      [[...state.cooldowns].sort((a: { service: string }, b: { service: string }) => a.service.localeCompare(b.service)), state.cooldown_end],
+      [[{ service: 'api', until: end }, { service: 'web', until: end }], end],
+    );
+    svc.clock.advance(56 * 60_000 - 1);
+    assert.equal((await deliver(3)).event, 'RATE_LIMITED');
+    assert.deepEqual((await view()).cooldown_end, end);
+    const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
+    assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
+    assert.deepEqual(cleared.body.cleared, [{ kind: 'service', subject: 'api', last_started_at: iso(at), until: end }]);
+    // The one not cleared does end then.
+    const web = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', n)]))).body.results[0];
+    assert.equal((await web(4)).event, 'RATE_LIMITED');
+    svc.clock.advance(1);
+    assert.equal((await web(5)).action, 'executed');
+    assert.deepEqual([target.calls('/restart/api', 'POST'), target.calls('/restart/web', 'POST')], [1, 2]);
+  });
+
   it('a run on the stepped clock shortly before the step is taken as the time: its cooldown ends when written, by the clock that stamped it', async () => {
     svc.clock.step(24 * HOUR);
     // Seen by the housekeeping pass that follows it (every 5 s), then held for 55 minutes of

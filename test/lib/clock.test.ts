@@ -88,6 +88,24 @@ describe('the prune horizon', () => {
     assert.equal(horizon.now(2 * H), 28.5 * H + 500);
   });
 
+  it('the wall-clock time a time is reached: by the time passed, or when the step is taken as the time, whichever comes first', () => {
+    const M = 60_000;
+    const clock = createManualClock(0);
+    const horizon = createPruneHorizon(clock);
+    assert.equal(horizon.wallTimeOf(10 * M, 61 * M), 10 * M, 'no step: the time itself');
+    clock.step(24 * H);
+    assert.equal(horizon.now(61 * M), 0);
+    clock.advance(5 * M);
+    const wall = clock.now();
+    // The horizon is 5 minutes, the wall clock a day ahead of it; the step is taken in 56 minutes.
+    assert.equal(horizon.wallTimeOf(30 * M, 61 * M), wall + 25 * M, 'reached by the time passed first: later on the wall clock by the step');
+    assert.equal(horizon.wallTimeOf(wall + 10 * M, 61 * M), wall + 56 * M, 'not reached by the time passed before the step is taken: then');
+    assert.equal(horizon.wallTimeOf(wall + 70 * M, 61 * M), wall + 70 * M, 'after the step is taken: the time itself');
+    clock.advance(56 * M);
+    assert.equal(horizon.now(61 * M), wall + 56 * M, 'taken as the time then');
+    assert.equal(horizon.wallTimeOf(wall + 70 * M, 61 * M), wall + 70 * M);
+  });
+
   it('a clock without monotonic time is taken as it is', () => {
     let t = 0;
     const horizon = createPruneHorizon({ now: () => t });
