@@ -73,17 +73,37 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/g;
  * its own), and every character a screen draws as nothing written as its escape: the
  * other control characters (NUL, BEL, ESC, DEL, C1) and the invisible ones (visible,
  * the bidirectional controls among them). So "shop\u200b" or "shop\u0000" cannot pass
- * for "shop" in a message asking someone to approve a fix for it. With `max`, at most
- * that many characters before the escapes are written (a table's cell).
+ * for "shop" in a message asking someone to approve a fix for it.
  */
-export function readable(s: string, max = Infinity): string {
+export function readable(s: string): string {
+  return readableCut(s, Infinity);
+}
+
+/** `readable(s)`, at most `max` characters before the escapes are written (a table's cell). */
+export function readableCut(s: string, max: number): string {
   const flat = s.replace(LINE_BREAKS, ' ');
   return visible(cut(flat, max).replace(CONTROL_CHARS, escaped));
 }
 
 /**
+ * `readable(s)` in at most `max` characters, for a field with a length limit (Slack's
+ * text): cut after the escapes are written, so it fits, but never inside one (a
+ * `\u00` left of `\u0000`) nor inside a surrogate pair.
+ */
+export function readableWithin(s: string, max: number): string {
+  const r = readable(s);
+  if (r.length <= max) return r;
+  let end = max;
+  const escape = r.lastIndexOf('\\u', end - 1);
+  if (escape !== -1 && escape > end - 6 && /^\\(?:u[0-9a-f]{0,3})?$/.test(r.slice(escape, end))) end = escape;
+  const last = r.charCodeAt(end - 1);
+  if (last >= 0xd800 && last <= 0xdbff) end--;
+  return r.slice(0, end);
+}
+
+/**
  * At most `max` characters, the last one `…` when cut; a surrogate pair is not split.
- * `readable` cuts before the escapes are written: a hidden character costs one of
+ * `readableCut` cuts before the escapes are written: a hidden character costs one of
  * `max`, not six, and an escape is never cut in half.
  */
 function cut(s: string, max: number): string {

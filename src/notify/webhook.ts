@@ -1,4 +1,4 @@
-import { oneLine, readable } from '../lib/index.js';
+import { oneLine, readable, readableWithin } from '../lib/index.js';
 import { httpRequest } from '../checks/http-client.js';
 import { receiverName } from './receiver.js';
 import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
@@ -102,7 +102,7 @@ export function escapeSlackText(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 }
 
-export { oneLine, readable };
+export { oneLine, readable, readableWithin };
 
 /**
  * A value from an alert inside mrkdwn: readable (one line, what a screen draws as
@@ -247,8 +247,8 @@ function slackBlocks(e: NotificationEvent, look: SlackLook, extra: { title?: str
   ].map((text) => ({ type: 'mrkdwn', text: text.slice(0, 2000), verbatim: true }));
   const blocks: unknown[] = [{ type: 'header', text: { type: 'plain_text', text: title.slice(0, 150) } }, { type: 'section', fields }];
   // Rectify's prose naming alert values and people (an approver's comment): plain text, where nothing is formatted.
-  if (extra.status !== undefined) blocks.push({ type: 'section', text: { type: 'plain_text', text: readable(extra.status).slice(0, 2900) || '—' } });
-  blocks.push({ type: 'section', text: { type: 'plain_text', text: readable(e.reason).slice(0, 2900) || '—' } });
+  if (extra.status !== undefined) blocks.push({ type: 'section', text: { type: 'plain_text', text: readableWithin(extra.status, 2900) || '—' } });
+  blocks.push({ type: 'section', text: { type: 'plain_text', text: readableWithin(e.reason, 2900) || '—' } });
   if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
   // What the Approve button would run, right above it.
   if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });

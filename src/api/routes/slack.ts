@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
-import { escapeSlackText, readable, slackVoteMessage } from '../../notify/webhook.js';
+import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
 import { errorBody } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
@@ -74,8 +74,8 @@ function decidedMessage(text: string, a: { id: string; incident_id: string; runb
     text,
     blocks: [
       // Plain text: the reason and the service come from alerts, and nothing in it is formatted; readable, so no character of theirs hides.
-      { type: 'section', text: { type: 'plain_text', text: readable(text).slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'plain_text', text: readable(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`).slice(0, 2900) }] },
+      { type: 'section', text: { type: 'plain_text', text: readableWithin(text, 2900) } },
+      { type: 'context', elements: [{ type: 'plain_text', text: readableWithin(`approval ${a.id} · incident ${a.incident_id} · runbook ${a.runbook} · service ${a.service}`, 2900) }] },
     ],
   };
 }

@@ -1,4 +1,4 @@
-import { printable, readable } from '../../lib/index.js';
+import { printable, readable, readableCut } from '../../lib/index.js';
 
 /**
  * Control characters (C0, DEL, C1) and the Unicode line and paragraph separators: in a
@@ -40,7 +40,7 @@ export function time(iso: string | null | undefined): string {
 /** One line, at most `max` characters: control characters from alert labels cannot break a table. */
 export function cell(value: unknown, max = 80): string {
   if (value === null || value === undefined || value === '') return '-';
-  return readable(typeof value === 'string' ? value : JSON.stringify(value), max);
+  return readableCut(typeof value === 'string' ? value : JSON.stringify(value), max);
 }
 
 /** The last value of a repeatable string flag. */
