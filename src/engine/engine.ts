@@ -223,8 +223,11 @@ export function createEngine(deps: EngineDeps) {
   }
   /** The wall-clock time at which the guard time reaches `t` (the end of a window it judges), time passing from now. */
   const guardEnd = (t: number): number => guardHorizon.wallTimeOf(t, guardSettleMs());
-  /** deps.decide with the guard time of the wall clock's reading `now`. */
-  const decide = (input: DecideInput, tx: Tx, now: number): Verdict => deps.decide(input, tx, now, guardNow(now));
+  /** deps.decide with the guard time of the wall clock's reading `now`, and when a step it is behind by is taken as the time. */
+  const decide = (input: DecideInput, tx: Tx, now: number): Verdict => {
+    const guard = guardNow(now);
+    return deps.decide(input, tx, now, guard, guard < now ? guardHorizon.settlesAt(guardSettleMs()) : undefined);
+  };
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).

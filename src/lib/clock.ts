@@ -151,20 +151,35 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
     last = { at, mono };
     return at;
   }
+  /** The time now, the wall clock, and when a step held now is taken as the time (wall clock). */
+  function read(settleMs: number): { at: number; wall: number; settles: number | undefined } {
+    const at = now(settleMs);
+    const wall = clock.now();
+    if (at >= wall || aheadSince === undefined || !last) return { at, wall, settles: undefined };
+    return { at, wall, settles: wall + Math.max(0, aheadSince + settleMs - last.mono) };
+  }
   return {
     now,
+    settlesAt: (settleMs) => read(settleMs).settles,
     wallTimeOf(t, settleMs) {
-      const at = now(settleMs);
-      const wall = clock.now();
-      if (at >= wall || aheadSince === undefined || !last) return t;
-      // The wall-clock time at which it will be `t`, time passing from now: `t` reached by
-      // the time passed, or the moment the step is taken as the time, whichever comes first.
-      const ahead = wall - at;
-      const settles = wall + Math.max(0, aheadSince + settleMs - last.mono);
-      return t + ahead < settles ? t + ahead : Math.max(settles, t);
+      const { at, wall, settles } = read(settleMs);
+      return settles === undefined ? t : wallTimeAt(t, wall, at, settles);
     },
     state: () => (last ? { at: last.at, mono: last.mono, aheadSince: aheadSince ?? null } : undefined),
   };
+}
+
+/**
+ * The wall-clock time at which a time that reads `at` when the wall clock reads `wall`
+ * reaches `t`, time passing from then (see PruneHorizon): `t` reached by the time passed,
+ * or the moment the step is taken as the time (`settlesAt`, the wall-clock time; absent:
+ * not known, so by the time passed alone), whichever comes first. `t` itself while the
+ * time is the wall clock's. Pure: what the guardrail stages state a wait's end by.
+ */
+export function wallTimeAt(t: number, wall: number, at: number, settlesAt?: number): number {
+  if (at >= wall) return t;
+  const byTimePassed = t + (wall - at);
+  return settlesAt === undefined || byTimePassed < settlesAt ? byTimePassed : Math.max(settlesAt, t);
 }
 
 /** Where a prune horizon stands: its time `at`, read at the monotonic time `mono`, and since when (monotonic) the wall clock is ahead of it. */
@@ -183,6 +198,12 @@ export interface PruneHorizon {
    * What a person is shown as the end of a window this time judges.
    */
   wallTimeOf(t: number, settleMs: number): number;
+  /**
+   * The wall-clock time at which the forward step the time is behind by will be taken as
+   * the time, if the wall clock moves on only as time passes (undefined: the time is the
+   * wall clock's, no step is being held).
+   */
+  settlesAt(settleMs: number): number | undefined;
   /** Where it stands, to be resumed after a restart on the same boot (undefined: a clock without `monotonic`). */
   state(): HorizonState | undefined;
 }

@@ -1,4 +1,5 @@
 import type { Verdict } from '../domain/index.js';
+import { wallTimeAt } from '../lib/clock.js';
 import type { GuardStateView } from '../store/ports.js';
 import {
   blastRadiusStage,
@@ -35,13 +36,16 @@ export function defaultStages(deps: { index: RunbookMatcher; renderer: Renderer 
 }
 
 /**
- * decide(input, state, now, guardNow) is pure given the state view and the two times:
- * it reads, never writes. What it returns is applied by the engine in the same store
+ * decide(input, state, now, guardNow, guardSettlesAt) is pure given the state view and the
+ * times: it reads, never writes. What it returns is applied by the engine in the same store
  * transaction.
  */
 export function createDecide(stages: readonly Stage[], settings: DecideSettings): DecideFn {
-  return function decide(input: DecideInput, state: GuardStateView, now: number, guardNow: number): Verdict {
-    const ctx: StageContext = { input, state, now, guardNow: Math.min(now, guardNow), settings, circuitTrial: false };
+  return function decide(input: DecideInput, state: GuardStateView, now: number, guardNow: number, guardSettlesAt?: number): Verdict {
+    const guard = Math.min(now, guardNow);
+    const settles = guard < now ? guardSettlesAt : undefined;
+    const guardEnd = (t: number): number => wallTimeAt(t, now, guard, settles);
+    const ctx: StageContext = { input, state, now, guardNow: guard, guardSettlesAt: settles, guardEnd, settings, circuitTrial: false };
     for (const stage of stages) {
       if (!stage.appliesTo.includes(input.trigger)) continue;
       const verdict = stage.run(ctx);

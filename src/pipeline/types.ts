@@ -59,6 +59,17 @@ export interface StageContext {
    * shortens a window.
    */
   readonly guardNow: number;
+  /**
+   * While `guardNow` is behind `now`: the wall-clock time at which the step will be taken
+   * as the time, if the wall clock moves on only as time passes (absent: not known).
+   */
+  readonly guardSettlesAt?: number;
+  /**
+   * The wall-clock time at which `guardNow` reaches `t`, time passing from `now`: when a
+   * window judged by it really ends (`t` itself while `guardNow` is `now`). What a reason
+   * states a wait's time left by.
+   */
+  readonly guardEnd: (t: number) => number;
   readonly settings: DecideSettings;
   runbook?: Runbook;
   plan?: ExecutionPlan;
@@ -75,5 +86,10 @@ export interface Stage {
   run(ctx: StageContext): Verdict | undefined;
 }
 
-/** `now`: the wall clock; `guardNow`: the time the guardrail windows are judged by (at most `now`, see StageContext). */
-export type DecideFn = (input: DecideInput, state: GuardStateView, now: number, guardNow: number) => Verdict;
+/**
+ * `now`: the wall clock; `guardNow`: the time the guardrail windows are judged by (at most
+ * `now`, see StageContext); `guardSettlesAt`: while `guardNow` is behind `now`, the
+ * wall-clock time at which the step is taken as the time (absent: not known, and a wait's
+ * end is stated by the time passed alone).
+ */
+export type DecideFn = (input: DecideInput, state: GuardStateView, now: number, guardNow: number, guardSettlesAt?: number) => Verdict;

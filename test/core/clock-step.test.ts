@@ -133,7 +133,8 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     svc.clock.step(24 * HOUR);
     const next = await deliver(6);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
-    assert.match(next.reason, /^Rate limit exceeded \(5\/hour\); the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward\?$/);
+    // The step is first seen now: it is taken as the time once it has held for an hour and a minute.
+    assert.equal(next.reason, 'Rate limit exceeded (5/hour); the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?');
     assert.equal(target.calls('/restart/api', 'POST'), 5);
     // Time passing frees the window as before: the first run is an hour old an hour after it.
     svc.clock.advance(HOUR - 5 * 60_000 - 1);
@@ -150,7 +151,7 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     svc.clock.step(24 * HOUR);
     const next = await deliver(2);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
-    assert.match(next.reason, /^Cooldown active \(540s remaining; the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward\?\)$/);
+    assert.equal(next.reason, 'Cooldown active (540s remaining; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?)');
     // The runbook's live state shows the cooldown the stage holds to.
     const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
     assert.deepEqual(state.cooldowns.map((c: { service: string }) => c.service), ['api']);
@@ -203,11 +204,46 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     const open = await deliver(2);
     assert.deepEqual(
       [open.event, open.reason],
-      ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 300s (the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward?)'],
+      ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 300s (the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?)'],
     );
     target.route('POST', '/restart/api', { status: 200 });
     svc.clock.advance(5 * 60_000 - 1);
     assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
+    svc.clock.advance(1);
+    assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
+  });
+
+  it('an open circuit opened on the stepped clock soon after the step: its trial is allowed when the step is taken as the time, and the reason says so', async () => {
+    target.route('POST', '/restart/api', { status: 500 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [ApiDown]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
+`,
+      args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'],
+    });
+    svc.clock.step(24 * HOUR);
+    // Seen by the housekeeping pass that follows it; taken as the time once it has held for
+    // an hour and a minute (the hour is the longest window here).
+    await svc.service.housekeep();
+    svc.clock.advance(5 * 60_000);
+    assert.equal((await deliver(1)).event, 'FAILED');
+    // Opened on the stepped clock, a day ahead of the time passed: its five minutes are not
+    // reached by the time passed before the step is taken as the time, 56 minutes from now.
+    const note = (s: number) =>
+      ` (the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${s}s: was it stepped forward?)`;
+    const open = await deliver(2);
+    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 3360s${note(3360)}`]);
+    svc.clock.advance(56 * 60_000 - 1);
+    const last = await deliver(3);
+    assert.deepEqual([last.event, last.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 1s${note(1)}`]);
+    target.route('POST', '/restart/api', { status: 200 });
     svc.clock.advance(1);
     assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
   });
@@ -234,7 +270,9 @@ describe('a restart while the wall clock is stepped forward', () => {
   let target: HttpTarget;
   let svc: TestService;
   const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
-  const ahead = '; the clock reads 86400s ahead of the time passed, so the time passed is what counts: was it stepped forward?';
+  /** The note on a reason while the clock reads a day ahead, the step taken as the time `settlesIn` seconds from now. */
+  const ahead = (settlesIn: number) =>
+    `; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${settlesIn}s: was it stepped forward?`;
   const start = (maxPerHour: number, cooldownMinutes: number) =>
     startTestService({
       runbooks: `runbooks:
@@ -296,14 +334,14 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead(3660)})`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     // Time passes, a pass, and it dies again: the time passed before each crash still counts.
     svc.clock.advance(9 * 60_000 - 1);
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const again = await deliver(3);
-    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${ahead})`]);
+    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${ahead(3121)})`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
@@ -318,12 +356,12 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await svc.restart();
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead(3660)})`]);
     // Housekeeping on the restarted service goes on from the saved time too.
     await svc.service.housekeep();
     svc = await svc.restart();
     svc.clock.advance(9 * 60_000 - 1);
-    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining${ahead})`);
+    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining${ahead(3121)})`);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
     assert.equal(target.calls('/restart/api', 'POST'), 2);
@@ -344,7 +382,7 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 5, 'nothing pruned: no time passed');
     const next = await deliver(6);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour)${ahead}`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour)${ahead(3660)}`]);
     svc.clock.advance(HOUR - 5 * 60_000 - 1);
     assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
     svc.clock.advance(1);
@@ -385,7 +423,7 @@ describe('a restart while the wall clock is stepped forward', () => {
     svc.clock.step(24 * HOUR);
     svc = await svc.restart();
     const open = await deliver(2);
-    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead.slice(2)})`]);
+    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead(3660).slice(2)})`]);
     target.route('POST', '/restart/api', { status: 200 });
     svc.clock.advance(5 * 60_000 - 1);
     assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
@@ -474,8 +512,17 @@ describe('a cooldown\'s end as shown while the wall clock is stepped forward', (
       [[...state.cooldowns].sort((a: { service: string }, b: { service: string }) => a.service.localeCompare(b.service)), state.cooldown_end],
       [[{ service: 'api', until: end }, { service: 'web', until: end }], end],
     );
-    svc.clock.advance(56 * 60_000 - 1);
-    assert.equal((await deliver(3)).event, 'RATE_LIMITED');
+    // The reasons state the wall-clock time left, as shown: not the day and ten minutes the
+    // time passed has to go, but until the step is taken as the time. Half an hour on:
+    svc.clock.advance(30 * 60_000);
+    const note = (s: number) =>
+      `; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${s}s: was it stepped forward?`;
+    const mid = await deliver(10);
+    assert.deepEqual([mid.action, mid.event, mid.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1560s remaining${note(1560)})`]);
+    // A millisecond before the end, a second (rounded up) is left.
+    svc.clock.advance(26 * 60_000 - 1);
+    const last = await deliver(3);
+    assert.deepEqual([last.action, last.event, last.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${note(1)})`]);
     assert.deepEqual((await view()).cooldown_end, end);
     const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
     assert.equal(cleared.status, 200, JSON.stringify(cleared.body));

@@ -21,7 +21,7 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
   before(async () => {
     const env = await startFakeEnv();
     fake = env.fake;
-    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments', 'ledger', 'billing']) fake.addDeployment(NS, d, 3);
+    for (const d of ['checkout', 'cart', 'search', 'orders', 'payments', 'ledger', 'billing', 'stock']) fake.addDeployment(NS, d, 3);
     svc = await startTestService({
       runbooks: `runbooks:
   restart-limited:
@@ -145,5 +145,32 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     // The run just started holds the deployment off again, for every service.
     const again = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'billing-api', 'billing'));
     assert.equal(again.body.reason, `Cooldown active on deployment ${NS}/billing (300s remaining; it counts the runs for every service)`);
+  });
+
+  // Last: it steps the service's clock a day forward.
+  it("after a forward step, the deployment's cooldown states the wall-clock time it really has left", async () => {
+    svc.clock.step(24 * 60 * MIN);
+    // Seen by the housekeeping pass that follows it; taken as the time once it has held for
+    // an hour and a minute (the hour is the longest window here).
+    await svc.service.housekeep();
+    svc.clock.advance(5 * MIN);
+    const first = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'stock-api', 'stock'));
+    assert.deepEqual([first.body.action, first.body.success], ['executed', true]);
+    // Stamped a day ahead of the time passed, its five minutes end when the step is taken as
+    // the time, 56 minutes from now: that is the time left, not a day.
+    const note = (s: number) =>
+      `; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${s}s: was it stepped forward?`;
+    const held = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'stock-web', 'stock'));
+    assert.deepEqual(
+      [held.body.action, held.body.event, held.body.reason],
+      ['blocked', 'RATE_LIMITED', `Cooldown active on deployment ${NS}/stock (3360s remaining; it counts the runs for every service${note(3360)})`],
+    );
+    svc.clock.advance(56 * MIN - 1);
+    const last = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'stock-web', 'stock'));
+    assert.equal(last.body.reason, `Cooldown active on deployment ${NS}/stock (1s remaining; it counts the runs for every service${note(1)})`);
+    svc.clock.advance(1);
+    const next = await svc.post('/api/v1/incidents?wait=true', incident('cooled', 'stock-web', 'stock'));
+    assert.deepEqual([next.body.action, next.body.success], ['executed', true]);
+    assert.equal(patches(fake, 'stock'), 2);
   });
 });

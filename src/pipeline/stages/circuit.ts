@@ -1,10 +1,11 @@
 import type { Stage } from '../types.js';
-import { clockAheadNote } from './clock-ahead.js';
+import { clockAheadNote, secondsLeft } from './clock-ahead.js';
 
 /**
  * Circuit breaker per runbook. OPEN blocks; after the recovery timeout one trial run
  * is let through (HALF_OPEN) while others stay blocked until it ends. The wait is
- * judged by `guardNow`: a forward step of the wall clock does not end it early.
+ * judged by `guardNow`: a forward step of the wall clock does not end it early. The time
+ * left it states is the wall-clock time until the trial is really allowed (`guardEnd`).
  */
 export const circuitStage: Stage = {
   name: 'circuit',
@@ -21,7 +22,7 @@ export const circuitStage: Stage = {
       ctx.circuitTrial = true;
       return undefined;
     }
-    const left = Math.ceil((ctx.settings.circuitRecoveryMs - since) / 1000);
+    const left = secondsLeft(ctx, (c.openedAt ?? 0) + ctx.settings.circuitRecoveryMs);
     // Opened after now: the host's clock was set back since, and the wait is longer by the step.
     const ahead =
       (c.openedAt ?? 0) > ctx.now

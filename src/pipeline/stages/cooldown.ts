@@ -1,7 +1,7 @@
 import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { GuardStateView } from '../../store/ports.js';
 import type { Stage, StageContext } from '../types.js';
-import { clockAheadNote } from './clock-ahead.js';
+import { clockAheadNote, secondsLeft } from './clock-ahead.js';
 
 /**
  * A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its
@@ -22,7 +22,8 @@ export const clearedByHand = (state: GuardStateView, runbook: string, subject: s
  * cooldown too, whichever service the last run on them was for (see targets.ts). A
  * cooldown a person ended by hand (COOLDOWN_CLEARED) holds no more, but for a run
  * still under way: that one still holds off the next on its service. The wait is judged
- * by `guardNow`: a forward step of the wall clock does not end it early.
+ * by `guardNow`: a forward step of the wall clock does not end it early. The time left it
+ * states is the wall-clock time until it really ends (`guardEnd`).
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
@@ -35,7 +36,7 @@ export const cooldownStage: Stage = {
     if (last !== null) {
       const end = last + rb.cooldownMs;
       if (ctx.guardNow < end && !clearedByHand(ctx.state, rb.id, service, last)) {
-        const left = Math.ceil((end - ctx.guardNow) / 1000);
+        const left = secondsLeft(ctx, end);
         return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last)})`, runbook: rb };
       }
       if (ctx.state.activeServices(rb.id).has(service)) {
@@ -47,7 +48,7 @@ export const cooldownStage: Stage = {
     for (const target of kubernetesTargets(ctx.plan)) {
       const at = ctx.state.lastExecutionAt(targetRunbookKey(rb.id), target);
       if (at === null || ctx.guardNow >= at + rb.cooldownMs || clearedByHand(ctx.state, targetRunbookKey(rb.id), target, at)) continue;
-      const left = Math.ceil((at + rb.cooldownMs - ctx.guardNow) / 1000);
+      const left = secondsLeft(ctx, at + rb.cooldownMs);
       return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at)})`, runbook: rb };
     }
     return undefined;
