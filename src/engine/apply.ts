@@ -68,7 +68,6 @@ export function applyVerdict(
     approval_id: null,
     execution_id: null,
   };
-  const base = { at: ctx.now, incident_id: incident.id, runbook: runbookId, actor: ctx.actor };
   let claim: ExecutionClaim | undefined;
   let joined = false;
   const details: Record<string, unknown> = { reason: verdict.reason, service: incident.service, root_cause: incident.root_cause };
@@ -164,7 +163,7 @@ export function applyVerdict(
       if (verdict.circuitTrial) {
         const c = tx.circuit(rb.id);
         tx.setCircuit(rb.id, { ...c, state: 'half_open', trialExecutionId: id }, ctx.now);
-        tx.appendAudit({ ...base, event: 'CIRCUIT_HALF_OPEN', execution_id: id, details: { reason: 'recovery timeout passed: one trial run allowed' } });
+        tx.appendAudit({ at: ctx.now, incident_id: incident.id, runbook: runbookId, actor: ctx.actor, event: 'CIRCUIT_HALF_OPEN', execution_id: id, details: { reason: 'recovery timeout passed: one trial run allowed' } });
       }
       Object.assign(details, { trigger: ctx.trigger, actions: summaries(plan), params: plan.params });
       claim = {

@@ -24,7 +24,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence } from './occurrence.js';
-import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ExecutionClaim } from './apply.js';
+import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
@@ -661,6 +661,9 @@ export function createEngine(deps: EngineDeps) {
    */
   function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
+    // Read once per body, as `now` is: every alert of it is decided at the same time.
+    const guard = guardNow(now);
+    const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
     const deferred: number[] = [];
@@ -717,7 +720,7 @@ export function createEngine(deps: EngineDeps) {
           };
         }
       }
-      verdict ??= decide(input, tx, now);
+      verdict ??= deps.decide(input, tx, now, guard);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
       const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);
       if (!askLater && leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
@@ -735,14 +738,7 @@ export function createEngine(deps: EngineDeps) {
         results.push(r);
         continue;
       }
-      const { result, claim, joined } = applyVerdict(tx, incident, verdict, {
-        now,
-        actor,
-        trigger: 'auto',
-        approvalTtlMs: deps.approvalTtlMs,
-        newId: id,
-        recordIncident: true,
-      });
+      const { result, claim, joined } = applyVerdict(tx, incident, verdict, applyContext);
       if (claim) claims.push(claim);
       if (joined) joinedRequests.add(result);
       else rememberAskedPlan(result, verdict);
@@ -775,14 +771,14 @@ export function createEngine(deps: EngineDeps) {
       for (const i of incidents) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
       for (const [source, n] of bySource) metrics.incidentReceived(source, n);
     }
-    const byDecision = new Map<string, { action: string; event: string; n: number }>();
+    // By action, then event: no key string built per alert.
+    const byDecision = new Map<string, Map<string, number>>();
     for (const r of results) {
-      const key = `${r.action}\u0000${r.event}`;
-      const d = byDecision.get(key);
-      if (d) d.n++;
-      else byDecision.set(key, { action: r.action, event: r.event, n: 1 });
+      let byEvent = byDecision.get(r.action);
+      if (!byEvent) byDecision.set(r.action, (byEvent = new Map()));
+      byEvent.set(r.event, (byEvent.get(r.event) ?? 0) + 1);
     }
-    for (const d of byDecision.values()) metrics.decision(d.action, d.event, d.n);
+    for (const [action, byEvent] of byDecision) for (const [event, n] of byEvent) metrics.decision(action, event, n);
     if (!deps.notify) return;
     const services = new Map(incidents.map((i) => [i.id, i.service]));
     for (const r of results) {

@@ -16,7 +16,7 @@ import {
   type Renderer,
   type RunbookMatcher,
 } from './stages/index.js';
-import type { DecideFn, DecideInput, DecideSettings, Stage, StageContext } from './types.js';
+import type { DecideFn, DecideInput, DecideSettings, DecisionTrigger, Stage, StageContext } from './types.js';
 
 /** The guardrail chain, in order. The order is data: it is what the docs describe. */
 export function defaultStages(deps: { index: RunbookMatcher; renderer: Renderer }): Stage[] {
@@ -41,13 +41,15 @@ export function defaultStages(deps: { index: RunbookMatcher; renderer: Renderer 
  * transaction.
  */
 export function createDecide(stages: readonly Stage[], settings: DecideSettings): DecideFn {
+  // The stages each trigger goes through, picked once rather than per decision.
+  const forTrigger = (t: DecisionTrigger): Stage[] => stages.filter((s) => s.appliesTo.includes(t));
+  const byTrigger: Record<DecisionTrigger, Stage[]> = { auto: forTrigger('auto'), approval: forTrigger('approval'), manual: forTrigger('manual') };
   return function decide(input: DecideInput, state: GuardStateView, now: number, guardNow: number, guardSettlesAt?: number): Verdict {
     const guard = Math.min(now, guardNow);
     const settles = guard < now ? guardSettlesAt : undefined;
     const guardEnd = (t: number): number => wallTimeAt(t, now, guard, settles);
     const ctx: StageContext = { input, state, now, guardNow: guard, guardSettlesAt: settles, guardEnd, settings, circuitTrial: false };
-    for (const stage of stages) {
-      if (!stage.appliesTo.includes(input.trigger)) continue;
+    for (const stage of byTrigger[input.trigger]) {
       const verdict = stage.run(ctx);
       if (verdict) return verdict;
     }

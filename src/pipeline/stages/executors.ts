@@ -13,8 +13,10 @@ export const executorsStage: Stage = {
   appliesTo: ['auto', 'approval', 'manual'],
   run(ctx) {
     const rb = ctx.runbook!;
-    const missing = rb.needs.filter((n) => !ctx.settings.available.has(n));
-    if (missing.length === 0) return undefined;
+    const available = ctx.settings.available;
+    // Checked without building the list first: every alert of a storm passes.
+    if (rb.needs.every((n) => available.has(n))) return undefined;
+    const missing = rb.needs.filter((n) => !available.has(n));
     return {
       kind: 'blocked',
       event: 'EXECUTOR_UNAVAILABLE',
