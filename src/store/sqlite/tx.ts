@@ -52,6 +52,45 @@ export interface SqliteTx extends Tx {
   pendingApprovalCount(): number;
 }
 
+/** Most decision details texts remembered (see detailsText); past it they are forgotten all at once. */
+const DECISION_DETAILS_KEPT = 4_096;
+/** Decision details texts by reason, service and root cause. */
+const decisionDetails = new Map<string, Map<string, Map<string, string>>>();
+let decisionDetailsKept = 0;
+
+/**
+ * An audit row's details as stored: JSON text. A storm's blocked decisions all carry
+ * `{reason, service, root_cause}`, and with a few runbooks and services the same few
+ * hundred of them: those texts are remembered by their three values (what
+ * JSON.stringify gives for such an object depends on nothing else) rather than built
+ * again for every alert. Anything else is stringified as it is.
+ */
+export function detailsText(details: Record<string, unknown> | undefined): string {
+  if (details === undefined) return '{}';
+  let n = 0;
+  for (const k in details) {
+    if ((n === 0 && k !== 'reason') || (n === 1 && k !== 'service') || (n === 2 && k !== 'root_cause') || n === 3) return JSON.stringify(details);
+    n++;
+  }
+  const { reason, service, root_cause: rootCause } = details;
+  if (n !== 3 || typeof reason !== 'string' || typeof service !== 'string' || typeof rootCause !== 'string') return JSON.stringify(details);
+  let byService = decisionDetails.get(reason);
+  let byCause = byService?.get(service);
+  const known = byCause?.get(rootCause);
+  if (known !== undefined) return known;
+  const text = JSON.stringify(details);
+  if (decisionDetailsKept >= DECISION_DETAILS_KEPT) {
+    decisionDetails.clear();
+    decisionDetailsKept = 0;
+    byService = byCause = undefined;
+  }
+  if (!byService) decisionDetails.set(reason, (byService = new Map()));
+  if (!byCause) byService.set(service, (byCause = new Map()));
+  byCause.set(rootCause, text);
+  decisionDetailsKept++;
+  return text;
+}
+
 /** How stale a row's last-delivery time may be before a re-delivery writes it again. */
 const SEEN_STEP_MS = 60_000;
 
@@ -391,7 +430,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
         runbook: a.runbook == null ? null : wellFormed(a.runbook),
         execution_id: a.execution_id == null ? null : wellFormed(a.execution_id),
         actor: wellFormed(a.actor),
-        details: JSON.stringify(a.details ?? {}),
+        details: detailsText(a.details),
       };
       const link = chain.next(row);
       s.audit.run(link.seq, row.at, row.event, row.incident_id, row.runbook, row.execution_id, row.actor, row.details, link.prev_hash, link.hash);
