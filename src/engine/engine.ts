@@ -663,6 +663,7 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
     const guard = guardNow(now);
+    const settlesAt = guard < now ? guardHorizon.settlesAt(guardSettleMs()) : undefined;
     const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
@@ -720,7 +721,7 @@ export function createEngine(deps: EngineDeps) {
           };
         }
       }
-      verdict ??= deps.decide(input, tx, now, guard);
+      verdict ??= deps.decide(input, tx, now, guard, settlesAt);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
       const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);
       if (!askLater && leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);
