@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { RepeatFilter, RepeatState } from '../notify/repeats.js';
 import type { NotificationEvent } from '../notify/types.js';
-import type { RepeatableRow, Store } from '../store/ports.js';
+import type { RepeatableRow, RepeatsCheckpoint, Store } from '../store/ports.js';
 import { truncatedReason } from './truncations.js';
 
 /** What the reason of a summary told at a start ends with. */
@@ -78,15 +78,18 @@ function stateOf(state: unknown): RepeatState | undefined {
  * minute while the log grows. Its state and the audit row it stands as of are read in
  * one synchronous step: every decision committed by then has been through the filter
  * (each is handed to it in the continuation of its commit, before any timer runs).
+ * Nothing is copied when nothing is written, and the state is made JSON before the
+ * write's transaction, which then holds the write lock for the row alone.
  */
 export function createRepeatsCheckpointer(store: Pick<Store, 'read' | 'transact'>, filter: RepeatFilter, now: () => number) {
   let written: { changes: number; through: number; at: number } | undefined;
   return async function checkpoint(force = false): Promise<void> {
-    const { state, changes } = filter.snapshot();
+    const changes = filter.changes();
     const through = store.read((tx) => tx.auditHead());
     const at = now();
     if (!force && written && written.changes === changes && (written.through === through || at - written.at < REPEATS_CHECKPOINT_IDLE_MS)) return;
-    await store.transact((tx) => tx.setRepeatsCheckpoint({ through, state }, at));
+    const value = JSON.stringify({ through, state: filter.snapshot().state } satisfies RepeatsCheckpoint);
+    await store.transact((tx) => tx.setRepeatsCheckpoint(value, at));
     written = { changes, through, at };
   };
 }

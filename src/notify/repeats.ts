@@ -8,6 +8,16 @@ export function isRepeatable(e: NotificationEvent): boolean {
   return REPEATABLE.has(e.outcome);
 }
 
+/** A window's latest decision keeps at most this much of its reason in a snapshot. */
+export const REPEAT_REASON_MAX = 500;
+
+/** What a snapshot keeps of a window's latest decision: what its summary tells. */
+function kept(e: NotificationEvent | null): NotificationEvent | null {
+  if (!e) return null;
+  const reason = e.reason.length > REPEAT_REASON_MAX ? `${e.reason.slice(0, REPEAT_REASON_MAX - 1)}\u2026` : e.reason;
+  return { event: e.event, incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.execution_id, approval_id: e.approval_id, outcome: e.outcome, reason, at: e.at };
+}
+
 export interface RepeatFilterOptions {
   /** How long after telling a decision its repeats are only counted (0: every decision is told). */
   windowMs: number;
@@ -51,7 +61,13 @@ export interface RepeatFilter {
   flush(all?: boolean, note?: string): void;
   /** Windows open. */
   pending(): number;
-  /** The state as data, and how many times it has changed so far (a checkpoint is written only when that moved). */
+  /** How many times the state has changed so far: a checkpoint is taken and written only when that moved. */
+  changes(): number;
+  /**
+   * The state as data, and `changes()` as of it: what a restore needs, no more (of a
+   * window's latest decision, the fields a summary tells, its reason cut to
+   * REPEAT_REASON_MAX characters), so a storm's checkpoint stays small.
+   */
   snapshot(): { state: RepeatState; changes: number };
   /**
    * Takes `state` (a snapshot) as its own, then counts `decisions` (in the order they were
@@ -177,10 +193,11 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
       }
     },
     pending: () => windows.size + runbooks.size,
+    changes: () => changes,
     snapshot: () => ({
       state: {
-        windows: [...windows].map(([k, w]) => [k, { ...w }]),
-        runbooks: [...runbooks].map(([k, w]) => [k, { ...w, counted: [...w.counted] }]),
+        windows: [...windows].map(([k, w]) => [k, { startedAt: w.startedAt, repeats: w.repeats, latest: kept(w.latest) }]),
+        runbooks: [...runbooks].map(([k, w]) => [k, { startedAt: w.startedAt, repeats: w.repeats, latest: kept(w.latest), told: w.told, counted: [...w.counted] }]),
       },
       changes,
     }),

@@ -303,7 +303,8 @@ export interface Tx extends GuardStateView {
   repeatableAfter(after: number, limit: number): RepeatableRow[];
   /** The repeat filter's last checkpoint, if one was written. */
   repeatsCheckpoint(): RepeatsCheckpoint | undefined;
-  setRepeatsCheckpoint(checkpoint: RepeatsCheckpoint, at: number): void;
+  /** Writes the checkpoint, given as its JSON (a RepeatsCheckpoint), made before the transaction. */
+  setRepeatsCheckpoint(json: string, at: number): void;
 
   /**
    * The key notification receivers' names hash their URL with (notify/receiver.ts):

@@ -1,7 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createNotifyQueue, createRepeatFilter, createWebhookNotifier, type NotificationEvent } from '../../src/notify/index.js';
+import { createRepeatsCheckpointer } from '../../src/engine/repeats-readback.js';
+import { REPEAT_REASON_MAX, type RepeatState } from '../../src/notify/repeats.js';
 import { createTestLogger } from '../../src/observability/index.js';
+import type { Store, Tx } from '../../src/store/ports.js';
 import { holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
@@ -274,5 +277,78 @@ describe('a full notification queue', () => {
     );
     await q.close();
     await target.close();
+  });
+});
+
+describe("the repeat filter's checkpoint", () => {
+  const event = (over: Partial<NotificationEvent>): NotificationEvent => ({
+    event: 'RATE_LIMITED',
+    incident_id: 'inc_1',
+    runbook: 'fix',
+    service: 'shop',
+    execution_id: null,
+    approval_id: null,
+    outcome: 'blocked',
+    reason: 'Rate limit exceeded (1/hour)',
+    at: 0,
+    ...over,
+  });
+  const N = 200;
+  const long = 'x'.repeat(20_000);
+  /** A store answering the audit head and keeping the checkpoints written. */
+  const fakeStore = (head: () => number) => {
+    const written: string[] = [];
+    const store = {
+      read: <T>(work: (tx: Tx) => T): T => work({ auditHead: head } as unknown as Tx),
+      transact: async <T>(work: (tx: Tx) => T): Promise<T> => work({ setRepeatsCheckpoint: (json: string) => void written.push(json) } as unknown as Tx),
+    } as unknown as Pick<Store, 'read' | 'transact'>;
+    return { store, written };
+  };
+  /** N windows (one runbook each), each with a repeat counted whose reason is 20,000 characters. */
+  const stormed = (sent: NotificationEvent[]) => {
+    const f = createRepeatFilter((e) => void sent.push(e), { windowMs: 60_000, now: () => 1_000 });
+    for (let i = 0; i < N; i++) for (const id of ['a', 'b']) f.notify(event({ runbook: `rb${i}`, service: 'shop', incident_id: `i${i}${id}`, reason: long, at: 1_000 }));
+    return f;
+  };
+
+  it('is written only when the filter changed, without copying its state otherwise; a storm of long reasons stays small; a restore from it tells the same counts', async () => {
+    const live: NotificationEvent[] = [];
+    const f = stormed(live);
+    let snapshots = 0;
+    const snapshot = f.snapshot;
+    f.snapshot = () => (snapshots++, snapshot());
+    const { store, written } = fakeStore(() => 42);
+    const checkpoint = createRepeatsCheckpointer(store, f, () => 5_000);
+
+    await checkpoint();
+    await checkpoint();
+    await checkpoint();
+    assert.deepEqual([written.length, snapshots], [1, 1], 'nothing changed after the first: no write, no copy');
+    // Each window keeps at most REPEAT_REASON_MAX characters of its latest reason: the row
+    // stays within N times that and a few hundred characters, not N times the reason.
+    const bound = N * (REPEAT_REASON_MAX + 400);
+    assert.ok(written[0]!.length <= bound, `${written[0]!.length} > ${bound}`);
+    const stored = JSON.parse(written[0]!) as { through: number; state: RepeatState };
+    assert.equal(stored.through, 42);
+    assert.deepEqual(Object.keys(stored.state.windows[0]![1].latest!).sort(), ['approval_id', 'at', 'event', 'execution_id', 'incident_id', 'outcome', 'reason', 'runbook', 'service']);
+
+    f.notify(event({ runbook: 'rb0', service: 'shop', incident_id: 'i0c', reason: 'r', at: 1_000 }));
+    await checkpoint();
+    assert.deepEqual([written.length, snapshots], [2, 2], 'a decision counted: written again');
+
+    const sent: NotificationEvent[] = [];
+    const g = createRepeatFilter((e) => void sent.push(e), { windowMs: 60_000, now: () => 1_000 });
+    g.restore((JSON.parse(written[1]!) as { state: RepeatState }).state, []);
+    f.flush(true);
+    g.flush(true);
+    const told = live.slice(N);
+    assert.deepEqual(
+      sent.map((e) => [e.runbook, e.service, e.repeated, e.incident_id]),
+      told.map((e) => [e.runbook, e.service, e.repeated, e.incident_id]),
+    );
+    assert.equal(sent.length, N);
+    assert.deepEqual(sent[0]!.repeated, 2);
+    const cut = `${long.slice(0, REPEAT_REASON_MAX - 1)}\u2026`;
+    assert.ok(sent.every((e) => e.reason.endsWith(`the latest: ${e.runbook === 'rb0' ? 'r' : cut}`)));
   });
 });

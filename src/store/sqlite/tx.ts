@@ -545,8 +545,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       const r = s.settingGet.get(REPEATS_CHECKPOINT) as { value: string } | undefined;
       return r ? (JSON.parse(r.value) as RepeatsCheckpoint) : undefined;
     },
-    setRepeatsCheckpoint(checkpoint, at) {
-      s.settingSet.run(REPEATS_CHECKPOINT, JSON.stringify(checkpoint), at, 'rectify');
+    setRepeatsCheckpoint(json, at) {
+      s.settingSet.run(REPEATS_CHECKPOINT, json, at, 'rectify');
     },
 
     receiverKey(at) {
