@@ -611,7 +611,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // does this (a second process on the database, `rectify run --local`, leaves them to it).
   const checkpointRepeats = overrides.recover === false ? undefined : createRepeatsCheckpointer(store, repeats, () => clock.now());
   if (checkpointRepeats) {
-    if (notify) readBackRepeats(store, repeats, log);
+    if (notify) readBackRepeats(store, repeats, config.notifyRepeatWindowMs, log);
     // Written with no receivers too: a later start with one does not walk the log since an old checkpoint.
     await checkpointRepeats(true);
   }

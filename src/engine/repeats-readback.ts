@@ -6,8 +6,8 @@ import { truncatedReason } from './truncations.js';
 
 /** What the reason of a summary told at a start ends with. */
 export const REPEATS_RESTART_NOTE = ' (told at a restart: rectify stopped before this summary was due)';
-/** Rows read back at one start, at most: the rows since the last checkpoint, a few seconds' worth unless checkpoints failed. */
-export const REPEATS_READ_BACK_MAX = 1_000_000;
+/** How often the housekeeping pass writes the checkpoint (src/service.ts). */
+export const REPEATS_CHECKPOINT_EVERY_MS = 5_000;
 /** A checkpoint with nothing counted since the last is still written this often while the log grows, so a start walks few rows. */
 export const REPEATS_CHECKPOINT_IDLE_MS = 60_000;
 const PAGE = 10_000;
@@ -28,34 +28,63 @@ const PAGE = 10_000;
  * (told twice, never lost); one queued and not yet delivered is lost as any queued
  * notification is.
  *
+ * Bounded by time: a window that started before the newest row's time less the window
+ * and two housekeeping passes had ended while rectify still ran (its summary told then,
+ * or due by the next pass), so the walk starts at the first row of that horizon when the
+ * checkpoint is older (a long gap: a version that wrote no checkpoint, a restored backup,
+ * checkpoint writes failing for days). Such a checkpoint is stale: its state is dropped,
+ * not told (logged), and the rows within the horizon are counted from nothing (a window
+ * open across the horizon may be counted short; one wholly within it is exact; one that
+ * ended before the stop with its summary told by a housekeeping pass then is told again:
+ * twice, never lost). The rows are read a page at a time, so memory does not grow with
+ * the log.
+ *
  * Read back: an alert's or a manual run's blocked or manual decision (its incident's own
  * decision row) and an ALERTS_TRUNCATED notice past the bound of those told one by one.
  * An approval's decision taken again when it is approved is not (its incident records the
  * request): a blocked one is told at once, and a crash before its window ends loses it.
  */
-export function readBackRepeats(store: Pick<Store, 'read'>, filter: RepeatFilter, log: Logger): { rows: number; owed: number } {
+export function readBackRepeats(
+  store: Pick<Store, 'read'>,
+  filter: RepeatFilter,
+  windowMs: number,
+  log: Logger,
+  pageSize = PAGE,
+): { rows: number; owed: number; stale: boolean } {
   const checkpoint = store.read((tx) => tx.repeatsCheckpoint());
   // None written (a first start, or a database from before checkpoints): nothing is known owed.
-  if (!checkpoint) return { rows: 0, owed: 0 };
-  const decisions: NotificationEvent[] = [];
-  let after = checkpoint.through;
-  for (;;) {
-    const rows = store.read((tx) => tx.repeatableAfter(after, PAGE));
-    for (const r of rows) decisions.push(repeatableEvent(r));
-    const last = rows[rows.length - 1];
-    if (!last || rows.length < PAGE) break;
-    after = last.seq;
-    if (decisions.length >= REPEATS_READ_BACK_MAX) {
-      log.warn({ rows: decisions.length, after }, 'repeated decisions read back at start: stopped at the bound; those recorded after are not summed up');
-      break;
+  if (!checkpoint) return { rows: 0, owed: 0, stale: false };
+  const newest = store.read((tx) => tx.auditNewest());
+  const horizon = (newest?.at ?? 0) - windowMs - 2 * REPEATS_CHECKPOINT_EVERY_MS;
+  const first = newest ? store.read((tx) => tx.firstAuditSince(horizon)) : null;
+  // Rows after the checkpoint's and before the horizon: it is older than any window still open.
+  const stale = first !== null && checkpoint.through < first - 1;
+  if (stale) {
+    log.warn(
+      { checkpoint_through: checkpoint.through, from: first },
+      'the checkpoint of the repeated decisions counted is older than the repeat window: its counts are dropped, not told; those of the rows within the window are counted again',
+    );
+  }
+  const after = stale ? first - 1 : checkpoint.through;
+  let rows = 0;
+  function* decisions(): Generator<NotificationEvent> {
+    let from = after;
+    for (;;) {
+      const page = store.read((tx) => tx.repeatableAfter(from, pageSize));
+      for (const r of page) {
+        rows++;
+        yield repeatableEvent(r);
+      }
+      const last = page[page.length - 1];
+      if (!last || page.length < pageSize) return;
+      from = last.seq;
     }
   }
-  filter.restore(stateOf(checkpoint.state), decisions);
-  const { state } = filter.snapshot();
-  const owed = [...state.windows, ...state.runbooks].filter(([, w]) => w.repeats > 0).length;
+  filter.restore(stale ? undefined : stateOf(checkpoint.state), decisions());
+  const owed = filter.owed();
   filter.flush(true, REPEATS_RESTART_NOTE);
-  if (owed > 0) log.info({ rows: decisions.length, windows: owed }, 'repeated decisions counted before the stop: their summaries are told now');
-  return { rows: decisions.length, owed };
+  if (owed > 0) log.info({ rows, windows: owed }, 'repeated decisions counted before the stop: their summaries are told now');
+  return { rows, owed, stale };
 }
 
 /** The notification a read-back row stood for when it was first told or counted. */

@@ -63,6 +63,8 @@ export interface RepeatFilter {
   pending(): number;
   /** How many times the state has changed so far: a checkpoint is taken and written only when that moved. */
   changes(): number;
+  /** Windows whose summary is owed (they counted a repeat). */
+  owed(): number;
   /**
    * The state as data, and `changes()` as of it: what a restore needs, no more (of a
    * window's latest decision, the fields a summary tells, its reason cut to
@@ -194,6 +196,7 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
     },
     pending: () => windows.size + runbooks.size,
     changes: () => changes,
+    owed: () => [...windows.values(), ...runbooks.values()].filter((w) => w.repeats > 0).length,
     snapshot: () => ({
       state: {
         windows: [...windows].map(([k, w]) => [k, { startedAt: w.startedAt, repeats: w.repeats, latest: kept(w.latest) }]),

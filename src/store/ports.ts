@@ -295,6 +295,13 @@ export interface Tx extends GuardStateView {
 
   /** The seq of the newest audit row (0: none). */
   auditHead(): number;
+  /** The newest audit row's seq and time (epoch ms), if the log has a row. */
+  auditNewest(): { seq: number; at: number } | undefined;
+  /**
+   * The lowest seq of a row written at or after `at` (epoch ms), null when none: read
+   * from the index on `at` (migration 010), so it costs the rows since `at`, not the log.
+   */
+  firstAuditSince(at: number): number | null;
   /**
    * The decisions the repeat filter counts (RepeatableRow) recorded after the audit row
    * `after`, oldest first, at most `limit`: a walk of the log from that row on (the rows

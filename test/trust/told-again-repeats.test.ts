@@ -1,6 +1,16 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { readBackRepeats, repeatableEvent, REPEATS_CHECKPOINT_EVERY_MS, REPEATS_RESTART_NOTE } from '../../src/engine/repeats-readback.js';
+import { truncatedReason } from '../../src/engine/truncations.js';
+import { createRepeatFilter } from '../../src/notify/repeats.js';
+import type { NotificationEvent } from '../../src/notify/types.js';
+import { createTestLogger } from '../../src/observability/index.js';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { amWebhook } from '../helpers/service.js';
@@ -26,7 +36,6 @@ const runbooks = (base: string) => `runbooks:
       http: {method: POST, url: "${base}/act/{service}"}
 `;
 
-const RESTART_NOTE = ' (told at a restart: rectify stopped before this summary was due)';
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 
 describe('kill -9 in a storm of repeats: the summary owed is told at the next start, with the exact count, once', () => {
@@ -73,7 +82,7 @@ describe('kill -9 in a storm of repeats: the summary owed is told at the next st
     const s = json(summary!);
     assert.deepEqual([s.event, s.outcome, s.runbook, s.service, s.repeated, s.incident_id], ['RATE_LIMITED', 'blocked', 'fix', 'shop', 49, second[20]]);
     assert.match(s.reason, /^49 more RATE_LIMITED decision\(s\) for fix on shop since \d{4}-\d\d-\d\dT[\d:.]+Z; the latest: /);
-    assert.ok(s.reason.endsWith(RESTART_NOTE), s.reason);
+    assert.ok(s.reason.endsWith(REPEATS_RESTART_NOTE), s.reason);
     // Nothing else of the storm is told again: the decisions told one by one were told.
     assert.equal(rig.target.requests('/hook').filter((r) => r.at >= restarted && json(r).event === 'RATE_LIMITED').length, 1);
     const cp = checkpoint()!;
@@ -89,5 +98,86 @@ describe('kill -9 in a storm of repeats: the summary owed is told at the next st
     assert.deepEqual(summaries(again), [], 'no summary told twice');
     assert.equal(summaries(0).length, 1);
     await proc.stop();
+  });
+});
+
+describe('the read-back at a start is bounded by the repeat window, not by rows', () => {
+  const WINDOW = 300_000;
+  const week = 7 * 86_400_000;
+  const T0 = Date.UTC(2026, 11, 6, 6, 0, 0);
+  const T1 = T0 + week;
+  const horizon = T1 - WINDOW - 2 * REPEATS_CHECKPOINT_EVERY_MS;
+  /** An ALERTS_TRUNCATED notice past the bound of those told one by one (a row recording no notification): one the filter counts. */
+  const notice = (runbook: string, at: number, left: number) => ({ at, event: 'ALERTS_TRUNCATED' as const, runbook, actor: 'rectify', details: { truncated_alerts: left, delivered_alerts: 1 } });
+  const open = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-repeats-readback-'));
+    return { dir, store: openSqliteStore({ path: join(dir, 'rectify.db'), migrationsDir: MIGRATIONS_DIR }) };
+  };
+  const filterTelling = (sent: NotificationEvent[], now: number) => createRepeatFilter((e) => void sent.push(e), { windowMs: WINDOW, now: () => now });
+
+  it('a checkpoint a week old is stale: its counts and the old rows after it are dropped, not told; the rows within the window are counted exactly, page by page', async () => {
+    const { dir, store } = open();
+    try {
+      // A week ago: a storm of notices for runbook `old`, checkpointed after its second row,
+      // then three more rows the checkpoint does not hold (its writes failing, say).
+      const old = [0, 1, 2, 3, 4].map((i) => notice('old', T0 + i * 1_000, 10 + i));
+      await store.transact((tx) => old.forEach((r) => tx.appendAudit(r)));
+      const live = filterTelling([], T0);
+      for (const r of old.slice(0, 2)) live.notify(repeatableEvent({ seq: 0, at: r.at, event: r.event, incident_id: null, runbook: r.runbook, service: null, outcome: 'manual', details: r.details }));
+      assert.equal(live.owed(), 1);
+      await store.transact((tx) => tx.setRepeatsCheckpoint(JSON.stringify({ through: 2, state: live.snapshot().state }), T0 + 1_000));
+      // Now: one row just before the horizon (the window and two housekeeping passes before
+      // the newest row), then three within it, the newest at T1.
+      const recent = [notice('new', horizon - 1, 20), notice('new', T1 - 250_000, 21), notice('new', T1 - 200_000, 22), notice('new', T1, 24)];
+      await store.transact((tx) => recent.forEach((r) => tx.appendAudit(r)));
+
+      const sent: NotificationEvent[] = [];
+      const log = createTestLogger({ capture: true });
+      const result = readBackRepeats(store, filterTelling(sent, T1), WINDOW, log.logger, 2);
+      assert.deepEqual(result, { rows: 3, owed: 1, stale: true });
+      // The first row within the horizon was told (the first of its window), the two after it counted.
+      assert.deepEqual(
+        sent.map((e) => [e.event, e.runbook, e.repeated, e.at, e.reason]),
+        [['ALERTS_TRUNCATED', 'new', 2, T1, `2 more ALERTS_TRUNCATED decision(s) for new on no service since ${new Date(T1 - 250_000).toISOString()}; the latest: ${truncatedReason(24, 1)}${REPEATS_RESTART_NOTE}`]],
+      );
+      const warned = log.records().filter((r) => r.level === 'warn');
+      assert.deepEqual(
+        warned.map((r) => [r.msg, r.checkpoint_through, r.from]),
+        [['the checkpoint of the repeated decisions counted is older than the repeat window: its counts are dropped, not told; those of the rows within the window are counted again', 2, 7]],
+      );
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a checkpoint within the window is taken: its counts and every row after it, as the filter counted them', async () => {
+    const { dir, store } = open();
+    try {
+      const rows = [0, 1, 2, 3, 4, 5].map((i) => notice('new', T1 - 200_000 + i * 1_000, 30 + i));
+      await store.transact((tx) => rows.forEach((r) => tx.appendAudit(r)));
+      const told: NotificationEvent[] = [];
+      let now = 0;
+      const live = createRepeatFilter((e) => void told.push(e), { windowMs: WINDOW, now: () => now });
+      const events = rows.map((r, i) => repeatableEvent({ seq: i + 1, at: r.at, event: r.event, incident_id: null, runbook: r.runbook, service: null, outcome: 'manual', details: r.details }));
+      for (const e of events.slice(0, 3)) {
+        now = e.at;
+        live.notify(e);
+      }
+      await store.transact((tx) => tx.setRepeatsCheckpoint(JSON.stringify({ through: 3, state: live.snapshot().state }), T1));
+      for (const e of events.slice(3)) {
+        now = e.at;
+        live.notify(e);
+      }
+      live.flush(true, REPEATS_RESTART_NOTE);
+
+      const sent: NotificationEvent[] = [];
+      assert.deepEqual(readBackRepeats(store, filterTelling(sent, T1), WINDOW, createTestLogger().logger, 2), { rows: 3, owed: 1, stale: false });
+      assert.deepEqual(sent, told.slice(1));
+      assert.deepEqual(sent.map((e) => e.repeated), [5]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -160,6 +160,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
       .prepare("SELECT DISTINCT json_extract(details, '$.notifier') FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ?")
       .pluck(),
     auditHead: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM audit').pluck(),
+    auditNewest: db.prepare('SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1'),
     // A walk of the log by seq from `after` (the rows since the last checkpoint): each row's
     // incident by its key, a decision being the row of its incident's own event.
     repeatableAfter: db.prepare(
@@ -203,6 +204,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
          WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
       ),
     });
+
+  // Prepared when first used: by the index on `at` (migration 010) when the database has it.
+  let firstSince: Database.Statement | undefined;
+  const firstSinceStatement = () => {
+    if (firstSince) return firstSince;
+    const indexed = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_at'").get() !== undefined;
+    return (firstSince = db.prepare(`SELECT MIN(seq) FROM audit ${indexed ? 'INDEXED BY audit_at' : ''} WHERE at >= ?`).pluck());
+  };
 
   /** The delivery records of one notification, oldest first. */
   function deliveriesOf(q: ReturnType<typeof told>, id: string): DeliveryRecord[] {
@@ -528,6 +537,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     toldAfter: (after, limit) => toldRows(told().rowsAfter.all(after.at, after.at, after.seq, limit) as Raw[]),
 
     auditHead: () => s.auditHead.get() as number,
+    auditNewest: () => s.auditNewest.get() as { seq: number; at: number } | undefined,
+    firstAuditSince: (at) => (firstSinceStatement().get(at) as number | null) ?? null,
     repeatableAfter: (after, limit) =>
       (s.repeatableAfter.all(after, limit) as Raw[]).map(
         (r): RepeatableRow => ({
