@@ -610,14 +610,14 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // filter's last checkpoint, and told now (engine/repeats-readback.ts). Only the service
   // does this (a second process on the database, `rectify run --local`, leaves them to it).
   const checkpointRepeats = overrides.recover === false ? undefined : createRepeatsCheckpointer(store, repeats, () => clock.now());
-  if (checkpointRepeats) {
-    if (notify) readBackRepeats(store, repeats, config.notifyRepeatWindowMs, log);
-    // Written with no receivers too: a later start with one does not walk the log since an old checkpoint.
-    await checkpointRepeats(true);
-  }
   /** Writes the repeat filter's checkpoint (see createRepeatsCheckpointer); a failure is logged, and the next pass tries again. */
   const checkpointed = (force = false): Promise<void> =>
     checkpointRepeats ? checkpointRepeats(force).catch((err: unknown) => log.warn({ err }, 'could not write the checkpoint of the repeated decisions counted')) : Promise.resolve();
+  if (checkpointRepeats) {
+    if (notify) readBackRepeats(store, repeats, config.notifyRepeatWindowMs, log);
+    // Written with no receivers too: a later start with one does not walk the log since an old checkpoint.
+    await checkpointed(true);
+  }
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);
   /** Sets the runbooks' circuit and pause gauges from the store (at start, and for those a reload adds); answers every paused runbook. */

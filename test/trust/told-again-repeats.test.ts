@@ -13,7 +13,7 @@ import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
-import { amWebhook } from '../helpers/service.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -178,6 +178,29 @@ describe('the read-back at a start is bounded by the repeat window, not by rows'
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a start whose checkpoint of the repeats cannot be written', () => {
+  it('logs it and goes on: the service starts and serves, as when a housekeeping pass or a stop cannot write it', async () => {
+    const first = await startTestService({ runbooks: 'runbooks: {}\n', captureLogs: true });
+    await first.stop();
+    // The database refuses that row from now on (a full disk, a broken settings table...).
+    const db = new Database(first.dbPath);
+    db.exec(`CREATE TRIGGER refuse_repeats_insert BEFORE INSERT ON settings WHEN NEW.key = 'notify_repeats' BEGIN SELECT RAISE(ABORT, 'settings write refused'); END;
+             CREATE TRIGGER refuse_repeats_update BEFORE UPDATE ON settings WHEN NEW.key = 'notify_repeats' BEGIN SELECT RAISE(ABORT, 'settings write refused'); END;`);
+    db.close();
+    const again = await startTestService({ dir: first.dir, clock: first.clock, captureLogs: true });
+    try {
+      assert.equal((await again.get('/readyz')).status, 200);
+      const warned = again.log.records().filter((r) => r.msg === 'could not write the checkpoint of the repeated decisions counted');
+      assert.deepEqual(
+        warned.map((r) => [r.level, (r.err as { message: string }).message]),
+        [['warn', 'settings write refused']],
+      );
+    } finally {
+      await again.stop({ remove: true });
     }
   });
 });
