@@ -51,7 +51,15 @@ export function readBackRepeats(
   log: Logger,
   pageSize = PAGE,
 ): { rows: number; owed: number; stale: boolean } {
-  const checkpoint = store.read((tx) => tx.repeatsCheckpoint());
+  let checkpoint: RepeatsCheckpoint | undefined;
+  try {
+    checkpoint = store.read((tx) => tx.repeatsCheckpoint());
+    if (checkpoint && !Number.isSafeInteger(checkpoint.through)) throw new Error(`its audit row is ${JSON.stringify(checkpoint.through)}, not a seq`);
+  } catch (err) {
+    // Damaged (changed by hand, a torn write): nothing is known owed, and the start goes on.
+    log.warn({ err }, 'the checkpoint of the repeated decisions counted cannot be read: taken as none, nothing is told as owed');
+    return { rows: 0, owed: 0, stale: false };
+  }
   // None written (a first start, or a database from before checkpoints): nothing is known owed.
   if (!checkpoint) return { rows: 0, owed: 0, stale: false };
   const newest = store.read((tx) => tx.auditNewest());

@@ -182,6 +182,32 @@ describe('the read-back at a start is bounded by the repeat window, not by rows'
   });
 });
 
+describe('a start whose checkpoint of the repeats is damaged', () => {
+  it('logs it and goes on, nothing told as owed: a row that is not JSON, or names no audit row', async () => {
+    const first = await startTestService({ runbooks: 'runbooks: {}\n', captureLogs: true });
+    await first.stop();
+    for (const [value, why] of [
+      ['{"through": 12, "state"', /JSON/],
+      ['{"through": "x", "state": null}', /its audit row is "x", not a seq/],
+    ] as const) {
+      const db = new Database(first.dbPath);
+      db.prepare("UPDATE settings SET value = ? WHERE key = 'notify_repeats'").run(value);
+      db.close();
+      // A receiver: only then are the repeats read back.
+      const again = await startTestService({ dir: first.dir, clock: first.clock, captureLogs: true, args: ['--notify-webhook', 'http://127.0.0.1:9/hook'] });
+      try {
+        assert.equal((await again.get('/readyz')).status, 200);
+        const warned = again.log.records().filter((r) => r.msg === 'the checkpoint of the repeated decisions counted cannot be read: taken as none, nothing is told as owed');
+        assert.equal(warned.length, 1, value);
+        assert.match((warned[0]!.err as { message: string }).message, why);
+      } finally {
+        await again.stop();
+      }
+    }
+    await first.stop({ remove: true }).catch(() => undefined);
+  });
+});
+
 describe('a start whose checkpoint of the repeats cannot be written', () => {
   it('logs it and goes on: the service starts and serves, as when a housekeeping pass or a stop cannot write it', async () => {
     const first = await startTestService({ runbooks: 'runbooks: {}\n', captureLogs: true });
