@@ -300,6 +300,12 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
      * would only be refused again, and pass over what waited behind it each time.
      */
     notBefore?: number;
+    /**
+     * Set when the delivery just made was no delivery: a request dropped before its first
+     * attempt because its settlement was told meanwhile. It was no probe, so what waits
+     * behind it is not passed over (see loop): the next one is the probe.
+     */
+    untried?: boolean;
     /** Rounds already spent on notifications read back from the audit log, by notification id (while queued). */
     priorRounds: Map<string, number>;
     /** Deliveries whose NOTIFIED row is not committed yet: not settled, and not read back from the audit log. */
@@ -611,8 +617,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     let tried = 0;
     let permanent = false;
     // The receiver asked to be left alone for a while when it last failed: its probe waits.
-    const wait = lane.notBefore === undefined ? 0 : lane.notBefore - performance.now();
+    const notBefore = lane.notBefore;
+    const wait = notBefore === undefined ? 0 : notBefore - performance.now();
     lane.notBefore = undefined;
+    lane.untried = false;
     if (wait > 0) await sleep(wait, stop.signal).catch(() => undefined);
     let asked = 0;
     const asks = asksAPerson(event);
@@ -622,6 +630,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       // attempt before this one failed) is not sent after it: no further attempt.
       if (asks && settledIn(lane, event)) {
         if (i === 1) {
+          // No attempt: no probe. The receiver's wish to be left alone still holds for the
+          // next one, and what waits behind is not passed over (see loop).
+          if (lane.failing !== undefined && lane.notBefore === undefined) lane.notBefore = notBefore;
+          lane.untried = true;
           forgetRequest(lane, event);
           return false;
         }
@@ -818,7 +830,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       lane.current = event;
       await deliverRound(lane, event).catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
       lane.current = undefined;
-      if (lane.failing !== undefined && !stop.signal.aborted) passOver(lane);
+      if (lane.failing !== undefined && !lane.untried && !stop.signal.aborted) passOver(lane);
+      lane.untried = false;
     }
     lane.running = undefined;
     if (lanes.every((l) => !l.running)) {

@@ -331,6 +331,32 @@ describe('notification queue', () => {
     await q.close();
   });
 
+  it('an approval request whose probe waits for Retry-After and is settled meanwhile is dropped untried: no probe, so what waits behind it is not passed over; the next one is the probe', async () => {
+    target.reset();
+    // The first delivery is refused with Retry-After 2 s (the receiver marked failing); the rest answered.
+    target.route('POST', '/limited', () => (target.calls('/limited', 'POST') === 1 ? { status: 429, headers: { 'retry-after': '2' } } : { status: 204 }));
+    const { q, recorded } = queueTo(['/limited'], { attempts: 1, backoffMs: 5, approvalRetryMs: 50 });
+    q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
+    await until(() => recorded.length === 1);
+    // Its second round came due 50 ms on and waits out the 2 s asked for: a person's
+    // decision (no later rounds) and the settlement are queued behind it meanwhile.
+    await sleepMs(300);
+    q.notify(ev('m1', 'RATE_LIMITED', 'blocked'));
+    q.notify({ ...ev('a1', 'APPROVED', 'approved'), approval_id: 'apr_1' });
+    await until(() => recorded.length >= 3);
+    await q.drain();
+    assert.deepEqual(eventsAt('/limited'), ['APPROVAL_REQUIRED', 'RATE_LIMITED', 'APPROVED']);
+    assert.deepEqual(
+      recorded.map((o) => [o.event.event, o.ok, o.attempts, o.detail]),
+      [
+        ['APPROVAL_REQUIRED', false, 1, `answered 429 (retry after 2 s)${TRIED_AGAIN_LATER}`],
+        ['RATE_LIMITED', true, 1, 'delivered'],
+        ['APPROVED', true, 1, 'delivered'],
+      ],
+    );
+    await q.close();
+  });
+
   it('an approval request queued for its next round behind a delivery held by its receiver is not sent once its settlement is told: its round count does not start again', async () => {
     target.reset();
     // The request always fails; the outcome's first delivery is held until released.
