@@ -746,7 +746,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
 
   /**
    * Tells again, after a restart, a notification that spent `spent.rounds` later rounds on
-   * this receiver before: told now, as the start's round, its count going on from them, so
+   * this receiver before: told when its next round is due (at once when it is), its count going on from them, so
    * the bound of rounds holds however many times rectify stopped meanwhile; one whose every
    * round was spent and given up before is given up for good (its records say so).
    */
@@ -755,8 +755,29 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       opts.log.info({ notifier: lane.notifier.name, event: event.event, notification_id: event.notification_id, rounds: spent.rounds }, 'not told again: its rounds were all spent before the restart');
       return;
     }
-    lane.priorRounds.set(event.notification_id, spent.rounds);
-    enqueue(lane, event);
+    // Its round comes when it is due, reckoned from the last it spent, as a read back from
+    // the audit log does (see refill); one due already (or a row written after now: the
+    // clock was set back) goes at once. Queued at once, a restart would spend a round each
+    // time: with the receiver down at each start, a request would be given up after as many
+    // starts as it has rounds, untried each time.
+    const at = now();
+    const due = spent.lastRoundAt !== null && spent.lastRoundAt <= at ? spent.lastRoundAt + roundWait(spent.rounds) : at;
+    const asks = asksAPerson(event);
+    const key = roundKey(lane, event.notification_id);
+    if (laterRounds.has(key)) return;
+    if (due <= at || (asks && settledIn(lane, event)) || (!asks && lane.laterOutcomes >= maxQueued)) {
+      lane.priorRounds.set(event.notification_id, spent.rounds);
+      enqueue(lane, event);
+      return;
+    }
+    if (!asks) lane.laterOutcomes++;
+    const timer = setTimeout(() => {
+      const later = laterRounds.get(key);
+      if (later) later.timer = undefined;
+      if (!stop.signal.aborted) enqueue(lane, event);
+    }, due - at);
+    timer.unref();
+    laterRounds.set(key, { round: spent.rounds, lane, id: event.notification_id, approvalId: asks ? event.approval_id : null, timer });
   }
 
   /**

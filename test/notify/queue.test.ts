@@ -357,6 +357,29 @@ describe('notification queue', () => {
     await q.close();
   });
 
+  it('an approval request told again after a restart waits for its next round, reckoned from the last it spent, as a read back does: a restart does not spend a round at once; one whose round is due goes at once', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const { q, recorded } = queueTo(['/hook'], { approvalRetryMs: 300 });
+    const name = receiverName('webhook', `${target.url}/hook`, receiver.receiverKey);
+    // a1 spent a round just now (its next 300 ms on); a2 spent one 10 minutes ago (due).
+    q.resend({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1', notification_id: 'ntf_a1' }, [name], new Map([[name, { rounds: 1, lastRoundAt: Date.now(), givenUp: true }]]));
+    q.resend({ ...ev('a2', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_2', notification_id: 'ntf_a2' }, [name], new Map([[name, { rounds: 1, lastRoundAt: Date.now() - 600_000, givenUp: true }]]));
+    q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
+    await until(() => recorded.length === 3);
+    await q.drain();
+    assert.deepEqual(target.requests('/hook', 'POST').map((r) => (r.json() as { incident_id: string }).incident_id), ['a2', 'b1', 'a1']);
+    assert.deepEqual(
+      recorded.map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]),
+      [
+        ['a2', true, 1, 'delivered'],
+        ['b1', true, 1, 'delivered'],
+        ['a1', true, 1, 'delivered'],
+      ],
+    );
+    await q.close();
+  });
+
   it('an approval request queued for its next round behind a delivery held by its receiver is not sent once its settlement is told: its round count does not start again', async () => {
     target.reset();
     // The request always fails; the outcome's first delivery is held until released.

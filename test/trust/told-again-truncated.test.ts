@@ -78,9 +78,13 @@ describe('kill -9: a cut-short group told to a receiver that is down is told aga
     rig.target.route('POST', '/hook', { status: 204 });
     const since = Date.now();
     proc = await start();
-    // A barrier: the receiver's queue sends in order, so what startup told comes before it.
+    // A barrier: the receiver's queue sends in order, so what startup queued comes before it.
+    // Not told at once: its next round is reckoned from the one it spent before the kill
+    // (30 s on), so a start spends no round of its own.
     assert.equal((await proc.post('/api/v1/pause', { by: 'alice', reason: 'barrier' })).status, 200);
     await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).event === 'SERVICE_PAUSED' });
+    assert.deepEqual(truncatedTold(since), []);
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 60_000, where: (r) => json(r).event === 'ALERTS_TRUNCATED' });
     const again = truncatedTold(since);
     assert.equal(again.length, 1);
     assert.equal(again[0]!.headers['idempotency-key'], id);
