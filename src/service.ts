@@ -954,9 +954,10 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // Nothing is owed now: a start after this stop reads back only what comes after.
       await checkpointed(true);
       await Promise.race([Promise.all([notifications.drain(), slackResponder?.drain()]), new Promise((r) => setTimeout(r, 2_000).unref())]);
-      // A Slack click's answer still under way is waited for (its attempt's own timeout at
-      // most, no retry) and recorded while the store is open: unrecorded, the next start
-      // would post the settlement it shows to the channel again.
+      // A Slack click's answer still under way is waited for (its attempt's own timeout, and
+      // 5 s, at most: --notify-timeout has no bound, Kubernetes' grace has; no retry) and
+      // recorded while the store is open: unrecorded, the next start would post the
+      // settlement it shows to the channel again. One cut off is owed, told at the next start.
       await slackResponder?.close();
       await notifications.close();
       await saveClock();

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { errorMessage, sleep, timeoutSignal } from '../lib/index.js';
+import { errorMessage, sleep, withTimeout } from '../lib/index.js';
 import { postJson } from './webhook.js';
 
 /**
@@ -19,6 +19,9 @@ import { postJson } from './webhook.js';
  * a signing secret that leaked must not turn rectify into a request forwarder.
  */
 export const SLACK_RESPONSE_ORIGINS: readonly string[] = Object.freeze(['https://hooks.slack.com', 'https://hooks.slack-gov.com']);
+
+/** How long a stop waits for Slack responses under way before cutting them off. */
+export const SLACK_RESPONSE_CLOSE_WAIT_MS = 5_000;
 
 export interface SlackResponseMessage {
   text: string;
@@ -48,10 +51,12 @@ export interface SlackResponder {
   drain(): Promise<void>;
   /**
    * At a stop, before the store closes: no response is begun or tried again from now on, and
-   * the attempts under way are waited for (each its own timeout at most) with what follows
-   * them, so that one delivered is recorded (`after.delivered`): else the next start would
-   * find the settlement it showed never delivered to Slack and post it again, a second
-   * message in the channel. One whose attempt fails is not tried again (`after.failed`): its
+   * the attempts under way are waited for (their own timeout, and closeWaitMs, at most) with
+   * what follows them, so that one delivered is recorded (`after.delivered`): else the next
+   * start would find the settlement it showed never delivered to Slack and post it again, a
+   * second message in the channel. One whose attempt fails, or is still under way after
+   * closeWaitMs (then cut off: a stop must end within the platform's grace, 30 s in
+   * Kubernetes, whatever --notify-timeout is), is not tried again (`after.failed`): its
    * settlement is owed to Slack still, and told as a message of its own at the next start.
    */
   close(): Promise<void>;
@@ -63,6 +68,8 @@ export interface SlackResponderOptions {
   attempts?: number;
   attemptTimeoutMs?: number;
   backoffMs?: number;
+  /** How long close waits for the attempts under way before it cuts them off (default 5 s). */
+  closeWaitMs?: number;
 }
 
 export function createSlackResponder(opts: SlackResponderOptions): SlackResponder {
@@ -70,17 +77,20 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   const attempts = opts.attempts ?? 2;
   const attemptTimeoutMs = opts.attemptTimeoutMs ?? 5_000;
   const backoffMs = opts.backoffMs ?? 500;
+  const closeWaitMs = opts.closeWaitMs ?? SLACK_RESPONSE_CLOSE_WAIT_MS;
   const pending = new Set<Promise<void>>();
   /** Aborted at a stop: no retry is waited for or begun after it. */
   const stop = new AbortController();
+  /** Aborted closeWaitMs into a stop: the attempts still under way are cut off. */
+  const cut = new AbortController();
 
   async function deliver(url: URL, message: SlackResponseMessage, after?: SlackResponseAfter): Promise<void> {
     let detail = '';
     for (let i = 1; i <= attempts && !(i > 1 && stop.signal.aborted); i++) {
       try {
-        await postJson(url, message, timeoutSignal(attemptTimeoutMs));
+        await postJson(url, message, withTimeout(cut.signal, attemptTimeoutMs));
       } catch (err) {
-        detail = errorMessage(err);
+        detail = cut.signal.aborted ? `cut off at shutdown after ${closeWaitMs} ms` : errorMessage(err);
         if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
         continue;
       }
@@ -129,7 +139,12 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
     },
     async close() {
       stop.abort();
-      while (pending.size > 0) await Promise.all([...pending]);
+      const cutOff = setTimeout(() => cut.abort(), closeWaitMs);
+      try {
+        while (pending.size > 0) await Promise.all([...pending]);
+      } finally {
+        clearTimeout(cutOff);
+      }
     },
   };
 }

@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { it } from 'node:test';
+import { createSlackResponder } from '../../src/notify/index.js';
+import { createTestLogger } from '../../src/observability/index.js';
+
+/** A Slack click's answer (response_url) against a real local server standing for Slack. */
+
+it("a stop waits for a click's answer under way closeWaitMs at most, whatever its attempt's timeout: then cuts it off, not delivered, owed (after.failed)", async () => {
+  // A server that reads each request and answers nothing until the test ends.
+  const held: ServerResponse[] = [];
+  const server = createServer((req, res) => {
+    req.resume();
+    held.push(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { logger, records } = createTestLogger();
+  // An attempt's timeout far past any stop's grace (--notify-timeout has no bound).
+  const responder = createSlackResponder({ log: logger, origins: [origin], attemptTimeoutMs: 600_000, closeWaitMs: 200 });
+  const outcome: string[] = [];
+  responder.respond(`${origin}/actions/T0/1/x`, { text: 'approved', replace_original: true }, {
+    delivered: (n) => void outcome.push(`delivered ${n}`),
+    failed: () => void outcome.push('failed'),
+  });
+  for (let i = 0; i < 500 && held.length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  assert.equal(held.length, 1);
+  // Bounded well below the attempt's timeout: the stop does not wait for it.
+  let guard: NodeJS.Timeout | undefined;
+  const closed = await Promise.race([
+    responder.close().then(() => 'closed'),
+    new Promise((r) => (guard = setTimeout(() => r('still waiting'), 20_000))),
+  ]);
+  clearTimeout(guard);
+  for (const res of held) res.end();
+  await new Promise((r) => server.close(r));
+  assert.equal(closed, 'closed');
+  assert.deepEqual(outcome, ['failed']);
+  assert.equal(held.length, 1, 'not tried again');
+  const warned = records().filter((l) => l.msg === 'the Slack click was carried out, but telling it in Slack failed');
+  assert.deepEqual(warned.map((l) => [l.detail, l.fallback]), [['cut off at shutdown after 200 ms', 'told as a message of its own']]);
+});
