@@ -93,9 +93,17 @@ function sorted<T>(m: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.keys(m).sort().map((k) => [k, m[k]!]));
 }
 
-/** "Cooldown active (212s remaining)" and "Cooldown active (12s remaining)" are one reason. */
+/**
+ * "Cooldown active (212s remaining)" and "Cooldown active (12s remaining)" are one
+ * reason; so are a Kubernetes target's cooldowns and an open circuit's waits however
+ * long they have left ("(Ns remaining; it counts…)", "trial allowed in Ns").
+ */
 export function reasonKey(event: string, reason: string): string {
-  return `${event}: ${reason.replace(/\s*\(\d+s remaining\)/g, '').trim()}`;
+  const key = reason
+    .replace(/\s*\(\d+s remaining\)/g, '')
+    .replace(/\(\d+s remaining;/g, '(Ns remaining;')
+    .replace(/trial allowed in \d+s/g, 'trial allowed in Ns');
+  return `${event}: ${key.trim()}`;
 }
 
 /**

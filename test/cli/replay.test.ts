@@ -338,3 +338,16 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.blocked, { PARAM_REFUSED: 2 });
   });
 });
+
+describe('replay: blocked reasons grouped whatever time they have left', () => {
+  it('a plain cooldown, a Kubernetes target\'s cooldown and an open circuit are one reason each, however long they wait', async () => {
+    const { reasonKey } = await import('../../src/replay/index.js');
+    assert.equal(reasonKey('RATE_LIMITED', 'Cooldown active (212s remaining)'), 'RATE_LIMITED: Cooldown active');
+    const target = (n: number) => `Cooldown active on deployment prod/web (${n}s remaining; it counts the runs for every service)`;
+    assert.equal(reasonKey('RATE_LIMITED', target(212)), reasonKey('RATE_LIMITED', target(12)));
+    assert.equal(reasonKey('RATE_LIMITED', target(12)), 'RATE_LIMITED: Cooldown active on deployment prod/web (Ns remaining; it counts the runs for every service)');
+    const circuit = (n: number) => `Circuit OPEN (too many failures); trial allowed in ${n}s`;
+    assert.equal(reasonKey('CIRCUIT_OPEN', circuit(300)), 'CIRCUIT_OPEN: Circuit OPEN (too many failures); trial allowed in Ns');
+    assert.equal(reasonKey('CIRCUIT_OPEN', circuit(300)), reasonKey('CIRCUIT_OPEN', circuit(7)));
+  });
+});
