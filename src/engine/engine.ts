@@ -221,12 +221,21 @@ export function createEngine(deps: EngineDeps) {
   function guardNow(now: number): number {
     return Math.min(now, guardHorizon.now(guardSettleMs()));
   }
+  /**
+   * guardNow, and when the step it is behind by is taken as the time, from one reading (a
+   * step taken between two readings gave a guard time behind with no end to it).
+   */
+  function guardTimes(now: number): { guard: number; settlesAt: number | undefined } {
+    const { at, settlesAt } = guardHorizon.times(guardSettleMs());
+    const guard = Math.min(now, at);
+    return { guard, settlesAt: guard < now ? settlesAt : undefined };
+  }
   /** The wall-clock time at which the guard time reaches `t` (the end of a window it judges), time passing from now. */
   const guardEnd = (t: number): number => guardHorizon.wallTimeOf(t, guardSettleMs());
   /** deps.decide with the guard time of the wall clock's reading `now`, and when a step it is behind by is taken as the time. */
   const decide = (input: DecideInput, tx: Tx, now: number): Verdict => {
-    const guard = guardNow(now);
-    return deps.decide(input, tx, now, guard, guard < now ? guardHorizon.settlesAt(guardSettleMs()) : undefined);
+    const { guard, settlesAt } = guardTimes(now);
+    return deps.decide(input, tx, now, guard, settlesAt);
   };
 
   /**
@@ -662,8 +671,7 @@ export function createEngine(deps: EngineDeps) {
   function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
-    const guard = guardNow(now);
-    const settlesAt = guard < now ? guardHorizon.settlesAt(guardSettleMs()) : undefined;
+    const { guard, settlesAt } = guardTimes(now);
     const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];

@@ -160,7 +160,10 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
   }
   return {
     now,
-    settlesAt: (settleMs) => read(settleMs).settles,
+    times(settleMs) {
+      const { at, settles } = read(settleMs);
+      return { at, settlesAt: settles };
+    },
     wallTimeOf(t, settleMs) {
       const { at, wall, settles } = read(settleMs);
       return settles === undefined ? t : wallTimeAt(t, wall, at, settles);
@@ -199,11 +202,11 @@ export interface PruneHorizon {
    */
   wallTimeOf(t: number, settleMs: number): number;
   /**
-   * The wall-clock time at which the forward step the time is behind by will be taken as
-   * the time, if the wall clock moves on only as time passes (undefined: the time is the
-   * wall clock's, no step is being held).
+   * `now(settleMs)`, and from the same reading the wall-clock time at which the forward
+   * step the time is behind by will be taken as the time, if the wall clock moves on only
+   * as time passes (undefined: the time is the wall clock's, no step is being held).
    */
-  settlesAt(settleMs: number): number | undefined;
+  times(settleMs: number): { at: number; settlesAt: number | undefined };
   /** Where it stands, to be resumed after a restart on the same boot (undefined: a clock without `monotonic`). */
   state(): HorizonState | undefined;
 }

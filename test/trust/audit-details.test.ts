@@ -33,6 +33,36 @@ describe('audit details text', () => {
     }
   });
 
+  it('an object that is not plain data is stringified as it is, and leaves nothing remembered for the plain one after it', () => {
+    class WithToJSON {
+      reason = 'ta';
+      service = 'tb';
+      root_cause = 'tc';
+      toJSON() {
+        return { x: 1 };
+      }
+    }
+    let reads = 0;
+    const getter = {
+      get reason() {
+        return `g${++reads}`;
+      },
+      service: 'gb',
+      root_cause: 'gc',
+    };
+    const hidden = Object.defineProperty({ reason: 'ha', service: 'hb', root_cause: 'hc' }, 'toJSON', { value: () => 'hidden', enumerable: false });
+    for (const d of [new WithToJSON(), getter, hidden] as Array<Record<string, unknown>>) {
+      reads = 0;
+      const text = detailsText(d);
+      reads = 0;
+      assert.equal(text, JSON.stringify(d));
+    }
+    // The plain objects with the same three values get their own text, not the one above.
+    for (const d of [{ reason: 'ta', service: 'tb', root_cause: 'tc' }, { reason: 'g1', service: 'gb', root_cause: 'gc' }, { reason: 'ha', service: 'hb', root_cause: 'hc' }]) {
+      assert.equal(detailsText(d), JSON.stringify(d));
+    }
+  });
+
   it('gives the text of the values asked for after many different ones', () => {
     for (let i = 0; i < 10_000; i++) {
       const d = { reason: `r${i % 7}`, service: `svc-${i}`, root_cause: `c${i % 3}` };

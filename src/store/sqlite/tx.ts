@@ -67,13 +67,20 @@ let decisionDetailsKept = 0;
  */
 export function detailsText(details: Record<string, unknown> | undefined): string {
   if (details === undefined) return '{}';
+  // A plain object's own data only: JSON.stringify would follow a toJSON (inherited or
+  // not enumerable) or read a getter again, and give another text than its three values.
+  const proto = Object.getPrototypeOf(details) as unknown;
+  if ((proto !== Object.prototype && proto !== null) || 'toJSON' in details) return JSON.stringify(details);
   let n = 0;
   for (const k in details) {
     if ((n === 0 && k !== 'reason') || (n === 1 && k !== 'service') || (n === 2 && k !== 'root_cause') || n === 3) return JSON.stringify(details);
     n++;
   }
+  // Own data properties (a getter is not read here: JSON.stringify reads it once).
+  const own = (k: string): boolean => Object.getOwnPropertyDescriptor(details, k)?.value !== undefined;
+  if (n !== 3 || !own('reason') || !own('service') || !own('root_cause')) return JSON.stringify(details);
   const { reason, service, root_cause: rootCause } = details;
-  if (n !== 3 || typeof reason !== 'string' || typeof service !== 'string' || typeof rootCause !== 'string') return JSON.stringify(details);
+  if ( typeof reason !== 'string' || typeof service !== 'string' || typeof rootCause !== 'string') return JSON.stringify(details);
   let byService = decisionDetails.get(reason);
   let byCause = byService?.get(service);
   const known = byCause?.get(rootCause);
