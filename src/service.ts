@@ -420,6 +420,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // With an audit key, the log ends in a keyed row from now on: a log that does not
   // was written without the key, or rewritten (audit-verify.ts). A log under a previous
   // key moves to this one here, in a row the new key signs and that chains to the old.
+  // The log as the last process left it, before this start writes to it: the read-back
+  // of the repeats reckons its horizon from its newest row (see readBackRepeats).
+  const lastAuditBeforeStart = store.read((tx) => tx.auditNewest());
   const keyRow = store.auditKeyRowNeeded();
   if (keyRow) {
     const note =
@@ -614,7 +617,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const checkpointed = (force = false): Promise<void> =>
     checkpointRepeats ? checkpointRepeats(force).catch((err: unknown) => log.warn({ err }, 'could not write the checkpoint of the repeated decisions counted')) : Promise.resolve();
   if (checkpointRepeats) {
-    if (notify) readBackRepeats(store, repeats, config.notifyRepeatWindowMs, log);
+    if (notify) readBackRepeats(store, repeats, config.notifyRepeatWindowMs, log, undefined, lastAuditBeforeStart ?? null);
     // Written with no receivers too: a later start with one does not walk the log since an old checkpoint.
     await checkpointed(true);
   }

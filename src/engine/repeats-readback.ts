@@ -50,6 +50,13 @@ export function readBackRepeats(
   windowMs: number,
   log: Logger,
   pageSize = PAGE,
+  /**
+   * The newest audit row as the last process left it, read before this start wrote any
+   * (crash recovery's INTERRUPTED and EXPIRED rows, an audit key's row): the horizon is
+   * reckoned from it. From a row this start wrote after a downtime longer than the window,
+   * a crash's checkpoint looked stale and the summaries it held were dropped.
+   */
+  lastBeforeStart: { seq: number; at: number } | null | undefined = store.read((tx) => tx.auditNewest()),
 ): { rows: number; owed: number; stale: boolean } {
   let checkpoint: RepeatsCheckpoint | undefined;
   try {
@@ -62,7 +69,7 @@ export function readBackRepeats(
   }
   // None written (a first start, or a database from before checkpoints): nothing is known owed.
   if (!checkpoint) return { rows: 0, owed: 0, stale: false };
-  const newest = store.read((tx) => tx.auditNewest());
+  const newest = lastBeforeStart;
   const horizon = (newest?.at ?? 0) - windowMs - 2 * REPEATS_CHECKPOINT_EVERY_MS;
   const first = newest ? store.read((tx) => tx.firstAuditSince(horizon)) : null;
   // Rows after the checkpoint's and before the horizon: it is older than any window still open.

@@ -182,6 +182,38 @@ describe('the read-back at a start is bounded by the repeat window, not by rows'
   });
 });
 
+describe('the read-back after a crash and a long downtime', () => {
+  it('reckons its horizon from the log as the crash left it, not from a row the start writes (an INTERRUPTED, an audit key): the summary owed is told', async () => {
+    const WINDOW = 300_000;
+    const T = Date.UTC(2026, 11, 6, 6, 0, 0);
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-repeats-downtime-'));
+    const store = openSqliteStore({ path: join(dir, 'rectify.db'), migrationsDir: MIGRATIONS_DIR });
+    try {
+      const notice = (at: number, left: number) => ({ at, event: 'ALERTS_TRUNCATED' as const, runbook: 'cart', actor: 'rectify', details: { truncated_alerts: left, delivered_alerts: 1 } });
+      // Six rows of a storm, the checkpoint after the fourth (the first told, three counted), two after it.
+      const rows = [0, 1, 2, 3, 4, 5].map((i) => notice(T + i * 1_000, 40 + i));
+      await store.transact((tx) => rows.forEach((r) => tx.appendAudit(r)));
+      const live = createRepeatFilter(() => undefined, { windowMs: WINDOW, now: () => T + 3_000 });
+      for (const r of rows.slice(0, 4)) live.notify(repeatableEvent({ seq: 0, at: r.at, event: r.event, incident_id: null, runbook: r.runbook, service: null, outcome: 'manual', details: r.details }));
+      await store.transact((tx) => tx.setRepeatsCheckpoint(JSON.stringify({ through: 4, state: live.snapshot().state }), T + 3_000));
+      // The crash; the log as it left it. Ten minutes later the start writes a row of its own.
+      const left = store.read((tx) => tx.auditNewest());
+      await store.transact((tx) => tx.appendAudit({ at: T + 600_000, event: 'INTERRUPTED', runbook: 'cart', actor: 'rectify', details: { reason: 'cut off by the last stop' } }));
+      const sent: NotificationEvent[] = [];
+      const result = readBackRepeats(store, createRepeatFilter((e) => void sent.push(e), { windowMs: WINDOW, now: () => T + 600_000 }), WINDOW, createTestLogger().logger, 2, left ?? null);
+      assert.deepEqual(result, { rows: 2, owed: 1, stale: false });
+      assert.deepEqual(sent.map((e) => [e.event, e.runbook, e.repeated]), [['ALERTS_TRUNCATED', 'cart', 5]]);
+      // Reckoned from the newest row now (the start's own), the checkpoint read as stale and nothing was told.
+      const fromNow: NotificationEvent[] = [];
+      assert.deepEqual(readBackRepeats(store, createRepeatFilter((e) => void fromNow.push(e), { windowMs: WINDOW, now: () => T + 600_000 }), WINDOW, createTestLogger().logger, 2), { rows: 0, owed: 0, stale: true });
+      assert.deepEqual(fromNow, []);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('a start whose checkpoint of the repeats is damaged', () => {
   it('logs it and goes on, nothing told as owed: a row that is not JSON, or names no audit row', async () => {
     const first = await startTestService({ runbooks: 'runbooks: {}\n', captureLogs: true });
