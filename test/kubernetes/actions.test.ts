@@ -1073,7 +1073,7 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 0);
   });
 
-  it('a pod drain would refuse, scheduled while the node is cordoned, fails the drain as changed (not refused): its rollback runs, the breaker counts it', async () => {
+  it('a pod drain would refuse, scheduled while the node is cordoned, fails the drain as changed: neither refused nor not now nor unchanged (what makes the runner roll it back and the breaker count it)', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a' });
     fake.injectDelay('PATCH', '/api/v1/nodes/node-a', 5_000, 1);
     const exec = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 });
