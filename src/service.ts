@@ -417,12 +417,12 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   opened.store = store;
   if (newDatabase) log.warn({ db: dbPath }, 'no database at this path: created a new, empty one (expected on a first start only)');
 
-  // With an audit key, the log ends in a keyed row from now on: a log that does not
-  // was written without the key, or rewritten (audit-verify.ts). A log under a previous
-  // key moves to this one here, in a row the new key signs and that chains to the old.
   // The log as the last process left it, before this start writes to it: the read-back
   // of the repeats reckons its horizon from its newest row (see readBackRepeats).
   const lastAuditBeforeStart = store.read((tx) => tx.auditNewest());
+  // With an audit key, the log ends in a keyed row from now on: a log that does not
+  // was written without the key, or rewritten (audit-verify.ts). A log under a previous
+  // key moves to this one here, in a row the new key signs and that chains to the old.
   const keyRow = store.auditKeyRowNeeded();
   if (keyRow) {
     const note =

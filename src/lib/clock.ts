@@ -130,10 +130,11 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
   // From its creation (the service's start), not its first use: a step before the first
   // housekeeping pass is a step all the same.
   const start = clock.monotonic?.();
+  const resumed = start !== undefined && resume && resume.mono <= start ? resume : undefined;
   let last: { at: number; mono: number } | undefined =
-    start === undefined ? undefined : resume && resume.mono <= start ? { at: resume.at, mono: resume.mono } : { at: clock.now(), mono: start };
+    start === undefined ? undefined : resumed ? { at: resumed.at, mono: resumed.mono } : { at: clock.now(), mono: start };
   /** Monotonic time the wall clock was first seen ahead of the time passed, while it stays so. */
-  let aheadSince: number | undefined = start !== undefined && resume && resume.mono <= start && resume.aheadSince !== null ? resume.aheadSince : undefined;
+  let aheadSince: number | undefined = resumed?.aheadSince ?? undefined;
   function now(settleMs: number): number {
     const wall = clock.now();
     const mono = clock.monotonic?.();

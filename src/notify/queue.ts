@@ -735,13 +735,18 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       return;
     }
     if (!held && !asks) lane.laterOutcomes++;
+    waitForRound(lane, event, key, round, r.id, roundWait(round));
+  }
+
+  /** Queues `event` again in `ms`, waiting meanwhile in laterRounds (a settlement or a close cancels it there). */
+  function waitForRound(lane: Lane, event: NotificationEvent, key: string, round: number, id: string, ms: number): void {
     const timer = setTimeout(() => {
       const later = laterRounds.get(key);
       if (later) later.timer = undefined;
       if (!stop.signal.aborted) enqueue(lane, event);
-    }, roundWait(round));
+    }, ms);
     timer.unref();
-    laterRounds.set(key, { round, lane, id: r.id, approvalId: asks ? event.approval_id : null, timer });
+    laterRounds.set(key, { round, lane, id, approvalId: asksAPerson(event) ? event.approval_id : null, timer });
   }
 
   /**
@@ -771,13 +776,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       return;
     }
     if (!asks) lane.laterOutcomes++;
-    const timer = setTimeout(() => {
-      const later = laterRounds.get(key);
-      if (later) later.timer = undefined;
-      if (!stop.signal.aborted) enqueue(lane, event);
-    }, due - at);
-    timer.unref();
-    laterRounds.set(key, { round: spent.rounds, lane, id: event.notification_id, approvalId: asks ? event.approval_id : null, timer });
+    waitForRound(lane, event, key, spent.rounds, event.notification_id, due - at);
   }
 
   /**
