@@ -70,12 +70,14 @@ export const NOT_COUNTED_REFUSED = 'not counted: rectify refused the step by its
 export const NOT_COUNTED_NOT_NOW = 'not counted: the target refused the step ("not now") before anything changed';
 
 /**
- * The action a run cut off by a crash had been refused, before it changed anything:
- * its first failed action was refused (by rectify's own rule, or the target's "not
- * now"), and every action recorded before it changed nothing. Such a run had changed
- * nothing and said nothing about its target: the runner ends it FAILED (or
- * DISRUPTION_BLOCKED) without a breaker failure, and recovery, finding it unfinished,
- * does not count it either. Undefined for any other run: one that may have acted.
+ * The action of a run refused before the run changed anything: its first failed
+ * action was refused (by rectify's own rule, or the target's "not now"), and every
+ * action recorded before it changed nothing. Such a run changed nothing and said
+ * nothing about its target, so it is no breaker failure (see endTrialWithoutVerdict).
+ * The one reading of that rule: the runner ends such a run by it (FAILED, or
+ * DISRUPTION_BLOCKED for "not now"), and crash recovery reads the same steps when the
+ * run was cut off before it recorded its end. Undefined for any other run: one that
+ * may have acted.
  */
 export function refusedInSteps(steps: readonly StepRecord[]): (StepRecord & { refused: 'rule' | 'not_now' }) | undefined {
   const actions = steps.filter((s) => s.phase === 'action');
@@ -107,5 +109,21 @@ export function reopenAfterCutOffTrial(tx: Tx, run: { runbook: string; execution
     reason: 'the trial run was cut off before it ended, which proves nothing: the circuit opens again and the next trial waits the recovery time again',
     failures: c.failures,
   });
+  return true;
+}
+
+/**
+ * A run that ended without a verdict on its runbook, having changed nothing (a
+ * pre-check failed, the target said "not now", rectify refused a step by its own
+ * rule), inside the caller's transaction: no breaker failure. When it was the
+ * half-open circuit's trial, the circuit goes back to open with the wait it had
+ * already served (openedAt kept), so the next incident may try again: unlike a trial
+ * cut off mid-step (reopenAfterCutOffTrial), nothing about its target is left
+ * unknown. Answers whether it re-opened.
+ */
+export function endTrialWithoutVerdict(tx: Tx, run: { runbook: string; executionId: string; now: number }): boolean {
+  const c = tx.circuit(run.runbook);
+  if (c.state !== 'half_open' || c.trialExecutionId !== run.executionId) return false;
+  tx.setCircuit(run.runbook, { ...c, state: 'open', trialExecutionId: null }, run.now);
   return true;
 }

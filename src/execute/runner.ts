@@ -6,7 +6,7 @@ import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../st
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
-import { countFailure, NOT_COUNTED_REFUSED, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
+import { countFailure, endTrialWithoutVerdict, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
 export interface RunRequest {
@@ -131,7 +131,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; notNow: boolean; unchanged: boolean; refused: boolean; unconfirmed: boolean }> {
+    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; unchanged: boolean; unconfirmed: boolean }> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(rec);
       // Durable before the action starts: after a crash the log shows it may have run.
@@ -191,7 +191,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ...(rec.refused ? { refused: rec.refused } : {}),
         });
       });
-      return { ok, detail, notNow, unchanged, refused, unconfirmed };
+      return { ok, detail, unchanged, unconfirmed };
     }
 
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
@@ -255,11 +255,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
           // Cut off: its state is unknown, so the trial proved nothing (see reopenAfterCutOffTrial).
           reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: breakerAudit(reopenedReason(req.runbookId)) });
           if (reopened) circuitChange = 'open';
-        } else if (req.circuitTrial && c.state === 'half_open' && c.trialExecutionId === req.id) {
+        } else if (endTrialWithoutVerdict(tx, { runbook: req.runbookId, executionId: req.id, now })) {
           // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
           // failed, the cluster said "not now", rectify refused a step by its own rule): back to
           // OPEN, so the next incident may try again.
-          tx.setCircuit(req.runbookId, { ...c, state: 'open', trialExecutionId: null }, now);
           circuitChange = 'open';
         }
       });
@@ -308,13 +307,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
         if (!out.unchanged) changed = true;
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during an action');
-          if (out.notNow && !changed) {
+          // Read from the recorded steps, as crash recovery reads them: one rule for both.
+          const refusal = refusedInSteps(steps)?.refused;
+          if (refusal === 'not_now') {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;
             return await finish('aborted', reason, [{ event: 'DISRUPTION_BLOCKED', details: { reason: out.detail, action: step.summary } }], 'none', 'not_run');
           }
           failure = `action ${step.index + 1} failed: ${out.detail}`;
-          refusedByRule = out.refused && !changed;
+          refusedByRule = refusal === 'rule';
           unconfirmed = out.unconfirmed;
           break;
         }
