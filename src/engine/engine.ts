@@ -18,7 +18,7 @@ import { targetRunbookKey } from '../pipeline/targets.js';
 import { clearedByHand } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import { countFailure, failureInSteps, NOT_COUNTED_NOT_NOW, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason, type RunAudit } from '../execute/breaker.js';
+import { countFailure, endTrialWithoutVerdict, failureInSteps, NOT_COUNTED_NOT_NOW, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, TRIAL_ENDED_WITHOUT_VERDICT, trippedReason, type RunAudit } from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
@@ -1357,8 +1357,12 @@ export function createEngine(deps: EngineDeps) {
      * One whose steps show it had failed (an action finished failed, a rollback had
      * started) counts against its runbook's breaker, as a stop during its rollback
      * would have counted it: a crash loop in rollbacks must still trip the breaker.
-     * A half-open circuit's trial cut off otherwise re-opens it with a new recovery
-     * wait, as a stop does.
+     * One whose action was refused before anything changed is no failure, as the
+     * runner's own end would have had it (refusedInSteps): when it was the half-open
+     * circuit's trial, the circuit goes back to open without a new wait, as the runner
+     * sends it back, and its INTERRUPTED row and notification say so. A half-open
+     * circuit's trial cut off otherwise re-opens it with a new recovery wait, as a stop
+     * does.
      */
     async recover(): Promise<number> {
       return store.transact((tx) => {
@@ -1377,6 +1381,9 @@ export function createEngine(deps: EngineDeps) {
           // rectify lived to record it, without a breaker failure. Not counted here either.
           const refused = refusedInSteps(e.steps);
           const refusal = refused ? `action ${refused.index + 1} was refused before anything changed: ${refused.detail ?? 'no detail recorded'}` : undefined;
+          // Nothing about its target is unknown: the trial ends as the runner ends it (no new
+          // wait), not as one cut off mid-step (reopenAfterCutOffTrial, below).
+          const trialEnded = refused !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
           tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
           const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
@@ -1396,7 +1403,7 @@ export function createEngine(deps: EngineDeps) {
               event: 'INTERRUPTED',
               outcome: 'interrupted',
               reason: refusal
-                ? `rectify stopped before this execution recorded its end; ${refusal}, so nothing was changed, and it will not be re-run: a human must check`
+                ? `rectify stopped before this execution recorded its end; ${refusal}, so nothing was changed, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}`
                 : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
             },
             now,
@@ -1414,13 +1421,14 @@ export function createEngine(deps: EngineDeps) {
                 ...(failure !== undefined ? { failure } : {}),
                 // It had acted on nothing: not counted (the runner's own end would not have counted it).
                 ...(refused && refusal ? { refused: refusal, nothing_changed: true, circuit: refused.refused === 'rule' ? NOT_COUNTED_REFUSED : NOT_COUNTED_NOT_NOW } : {}),
+                ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
               },
               interrupted,
             ),
           );
           if (failure !== undefined) {
             countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
-          } else {
+          } else if (refused === undefined) {
             reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }
         }

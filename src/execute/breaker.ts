@@ -112,6 +112,10 @@ export function reopenAfterCutOffTrial(tx: Tx, run: { runbook: string; execution
   return true;
 }
 
+/** What a refused run's INTERRUPTED row (crash recovery) says of the half-open circuit whose trial it was. */
+export const TRIAL_ENDED_WITHOUT_VERDICT =
+  'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
+
 /**
  * A run that ended without a verdict on its runbook, having changed nothing (a
  * pre-check failed, the target said "not now", rectify refused a step by its own
@@ -119,7 +123,8 @@ export function reopenAfterCutOffTrial(tx: Tx, run: { runbook: string; execution
  * half-open circuit's trial, the circuit goes back to open with the wait it had
  * already served (openedAt kept), so the next incident may try again: unlike a trial
  * cut off mid-step (reopenAfterCutOffTrial), nothing about its target is left
- * unknown. Answers whether it re-opened.
+ * unknown. The one rule for the runner's end of such a run and for crash recovery's
+ * reading of one cut off before that end was recorded. Answers whether it re-opened.
  */
 export function endTrialWithoutVerdict(tx: Tx, run: { runbook: string; executionId: string; now: number }): boolean {
   const c = tx.circuit(run.runbook);

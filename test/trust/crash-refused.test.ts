@@ -143,4 +143,63 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
     assert.deepEqual(await circuit(proc, 'force-restart'), { state: 'closed', failures: 0 });
     await proc.stop();
   });
+
+  it('the half-open circuit’s trial, refused by rectify’s own rule: the circuit open again with the wait it had served, as the runner’s own end leaves it; no CIRCUIT_TRIPPED, and the row and the notification say so', async () => {
+    // An open circuit whose recovery wait (5 minutes by default) ended long ago: the next alert is its trial.
+    const openedAt = Date.now() - 3_600_000;
+    sql(`INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES ('force-restart', 'open', 3, ${openedAt}, NULL, ${openedAt})`);
+    fake.addPod(NS, 'alone'); // no controller: nothing would replace it
+    const alert = (id: string) => ({ id, root_cause: 'stuck_pod', service: 'alone', confidence: 1, context: { pod_name: 'alone', namespace: NS } });
+    const circuitNow = async (p: RectifyProcess) => {
+      const c = (await p.get('/api/v1/runbooks/force-restart')).body.circuit;
+      return { state: c.state, failures: c.failures, opened_at: c.opened_at };
+    };
+    const served = { state: 'open', failures: 3, opened_at: new Date(openedAt).toISOString() };
+    let proc = await start();
+    const trial = await killedAfterItsAction(proc, alert('T1'));
+
+    const since = Date.now();
+    proc = await start();
+    // Open again with the wait it had served: not a new recovery wait, and not counted.
+    assert.deepEqual(await circuitNow(proc), served);
+    const audit = await rows(proc, trial);
+    assert.deepEqual(audit.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED']);
+    const refusal = `refused: pod ${NS}/alone has no controller: nothing would replace it`;
+    const trialEnded =
+      'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
+    const { notification_id: _id, told: _told, ...interrupted } = audit[4]!.details;
+    assert.deepEqual(interrupted, {
+      last_step: { phase: 'action', index: 0, summary: audit[3]!.details.summary, finished: true },
+      reason: 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check',
+      refused: `action 1 was refused before anything changed: ${refusal}`,
+      nothing_changed: true,
+      circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
+      circuit_trial: trialEnded,
+    });
+    const breakerRows = ((await proc.get('/api/v1/audit?runbook=force-restart&limit=1000')).body.events as Array<{ event: string; execution_id: string | null }>)
+      .filter((e) => e.event.startsWith('CIRCUIT'))
+      .map((e) => [e.event, e.execution_id]);
+    assert.deepEqual(breakerRows, [['CIRCUIT_HALF_OPEN', trial]], 'no CIRCUIT_TRIPPED: the circuit was not re-opened with a new wait');
+
+    // The next alert is the circuit's trial at once; refused again, the runner's own end leaves the circuit as recovery did.
+    const next = await proc.post('/api/v1/incidents?wait=true', alert('T2'));
+    assert.deepEqual([next.body.action, next.body.success], ['executed', false]);
+    const nextRows = await rows(proc, next.body.execution_id as string);
+    assert.deepEqual(nextRows.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    assert.equal(nextRows[4]!.details.circuit, 'not counted: rectify refused the step by its own rule, before anything changed');
+    assert.deepEqual(await circuitNow(proc), served);
+
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === next.body.execution_id });
+    const told = rig.target
+      .requests('/hook')
+      .filter((r) => r.at >= since)
+      .map((r) => r.json() as any)
+      .filter((t) => t.execution_id === trial);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.outcome, t.reason]),
+      [['INTERRUPTED', 'interrupted', `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check; ${trialEnded}`]],
+    );
+    assert.equal(fake.count('DELETE', /.*/), 0, 'the pod was never deleted');
+    await proc.stop();
+  });
 });
