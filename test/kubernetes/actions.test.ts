@@ -1013,6 +1013,35 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('DELETE', /.*/), 0);
   });
 
+  it('a drain lets go a pod whose eviction was refused (429 from its budget, or 409) after a new pod took its name: neither evicted nor refused nor waited for', async () => {
+    // The successor stays unready: with it, a budget has no room (2 healthy of the 2 it needs).
+    fake.readyDelayMs = 60_000;
+    for (const [node, ns, budget] of [['node-a', 'with-budget', true], ['node-c', 'no-budget', false]] as const) {
+      fake.addNode(node);
+      fake.addStatefulSet(ns, 'web', 3, { nodeName: 'node-b' });
+      // Only web-0 runs on the node drained.
+      fake.get('pods', ns, 'web-0')!.spec.nodeName = node;
+      if (budget) fake.addPdb(ns, 'web-pdb', { matchLabels: { app: 'web' }, maxUnavailable: 1 });
+      fake.clearRequests();
+      const EVICT = `/api/v1/namespaces/${ns}/pods/web-0/eviction`;
+      const old = fake.get('pods', ns, 'web-0')!.metadata.uid;
+      fake.injectDelay('POST', EVICT, 30_000);
+      const draining = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 }).run(kubeAction('drain', 'node', node, null, { timeout_seconds: '5' }), stepContext());
+      await waitFor('the eviction sent', () => fake.count('POST', EVICT) === 1);
+      fake.deletePod(ns, 'web-0');
+      await waitFor('the successor created', () => (fake.get('pods', ns, 'web-0')?.metadata.uid ?? old) !== old);
+      const successor = fake.get('pods', ns, 'web-0')!.metadata.uid;
+      fake.releaseDelays();
+      assert.deepEqual(await draining, { ok: true, detail: `drained node ${node}: evicted 0 pod(s)`, facts: { was_unschedulable: 'false', evicted: '0' } }, ns);
+      // The budget had no room for the unready successor: 429; without a budget, the uid precondition: 409.
+      assert.deepEqual(fake.requests.filter((r) => EVICTION.test(r.path)).map((r) => r.status), [budget ? 429 : 409]);
+      // Read once, after the refusal; never a delete.
+      assert.deepEqual([fake.count('GET', `/api/v1/namespaces/${ns}/pods/web-0`), fake.count('DELETE', /.*/)], [1, 0]);
+      const now = fake.get('pods', ns, 'web-0')!;
+      assert.deepEqual([now.metadata.uid, now.metadata.deletionTimestamp, now.spec.nodeName], [successor, undefined, 'node-b']);
+    }
+  });
+
   it('drain waits for a pod already terminating when listed, and fails naming it when it is still there at the deadline', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2'] });
     fake.terminationDelayMs = 60_000;

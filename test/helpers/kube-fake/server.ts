@@ -17,6 +17,8 @@ export interface RecordedRequest {
   contentType: string | undefined;
   body: unknown;
   authorization: boolean;
+  /** The status it was answered with; unset while unanswered, or when its connection was cut. */
+  status?: number;
 }
 
 export interface InjectedFault {
@@ -97,6 +99,8 @@ export class FakeApiServer {
   private readonly delays: InjectedDelay[] = [];
   private readonly resets: InjectedReset[] = [];
   private server: Server | undefined;
+  /** Each request's record, to note the status it is answered with. */
+  private readonly recorded = new WeakMap<ServerResponse, RecordedRequest>();
   /** Pending injected delays: released on close, so a test's process does not wait them out. */
   private readonly waits = new Set<() => void>();
   url = '';
@@ -149,6 +153,8 @@ export class FakeApiServer {
     res.sendDate = false;
     const date: Record<string, string> =
       typeof this.dateHeader === 'string' ? { date: this.dateHeader } : this.dateHeader ? { date: new Date(this.cluster.serverNow()).toUTCString() } : {};
+    const rec = this.recorded.get(res);
+    if (rec) rec.status = code;
     res.writeHead(code, { ...date, ...headers, 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
@@ -165,11 +171,15 @@ export class FakeApiServer {
       try {
         body = JSON.parse(raw);
       } catch {
-        this.requests.push({ method, path: url.pathname, query: url.search, contentType, body: raw, authorization: !!req.headers.authorization });
+        const rec: RecordedRequest = { method, path: url.pathname, query: url.search, contentType, body: raw, authorization: !!req.headers.authorization };
+        this.requests.push(rec);
+        this.recorded.set(res, rec);
         return this.send(res, 400, status(400, 'BadRequest', 'request body is not JSON'));
       }
     }
-    this.requests.push({ method, path: url.pathname, query: url.search, contentType, body, authorization: !!req.headers.authorization });
+    const rec: RecordedRequest = { method, path: url.pathname, query: url.search, contentType, body, authorization: !!req.headers.authorization };
+    this.requests.push(rec);
+    this.recorded.set(res, rec);
 
     const d = this.delays.find((x) => x.times > 0 && matches(x, method, url.pathname));
     if (d) {
@@ -360,7 +370,10 @@ export class FakeApiServer {
   /**
    * policy/v1 Eviction: the PodDisruptionBudget decides, 429 when it allows no disruption.
    * A pod that disrupts nothing any more (terminating already, finished, or pending) is
-   * deleted without asking its budget, as the API server's eviction does.
+   * deleted without asking its budget, as the API server's eviction does. As there, the
+   * budget is asked about the pod that holds the name now and the uid precondition is
+   * checked by the delete after it: a same-named successor the budget has no room for is
+   * answered 429, not 409 (and the budget's disruption is spent first, as there).
    */
   private evict(pod: KObj, body: unknown): { code: number; body: unknown } {
     const ev = body as { kind?: string; metadata?: { name?: string }; deleteOptions?: { preconditions?: { uid?: string }; gracePeriodSeconds?: unknown } } | undefined;
@@ -368,15 +381,15 @@ export class FakeApiServer {
       return { code: 400, body: status(400, 'BadRequest', 'name in URL does not match name in Eviction object') };
     }
     const uid = ev.deleteOptions?.preconditions?.uid;
-    if (uid && uid !== pod.metadata.uid) {
-      return { code: 409, body: status(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`) };
-    }
+    const precondition =
+      uid && uid !== pod.metadata.uid ? { code: 409, body: status(409, 'Conflict', `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${pod.metadata.uid}`) } : null;
     const ns = pod.metadata.namespace!;
     const grace = gracePeriod(ev.deleteOptions?.gracePeriodSeconds);
     if (grace === null) return { code: 400, body: status(400, 'BadRequest', 'gracePeriodSeconds must be a whole number') };
     const success = { code: 201, body: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 } };
     const phase = pod.status?.phase;
     if (pod.metadata.deletionTimestamp || phase === 'Succeeded' || phase === 'Failed' || phase === 'Pending') {
+      if (precondition) return precondition;
       this.cluster.deletePod(ns, pod.metadata.name, grace);
       return success;
     }
@@ -398,6 +411,7 @@ export class FakeApiServer {
       }
       pdb.status = { ...pdb.status, disruptionsAllowed: allowed - 1 };
     }
+    if (precondition) return precondition;
     this.cluster.deletePod(ns, pod.metadata.name, grace);
     return success;
   }
