@@ -236,6 +236,74 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('pods', NS, 'web-2')!.metadata.deletionTimestamp, undefined);
   });
 
+  // Regression: a 429 to the eviction while a same-named successor held the name (the API
+  // server asks the budget about the pod holding the name, the new one not ready yet, before
+  // it checks the uid precondition) failed the step as "not now": the run was blocked on a
+  // pod that no longer existed. So was a 429 after which the pod was simply gone.
+  it('a 429 to an eviction after which another pod holds the name, or none, is done without effect naming what was found, never a delete; a 429 for the same pod stays "not now"', async () => {
+    fake.addStatefulSet(NS, 'web', 3);
+    fake.addPdb(NS, 'web-pdb', { matchLabels: { app: 'web' }, maxUnavailable: 1 });
+    // The successor stays unready: with it, the budget has no room (2 healthy of the 2 it needs).
+    fake.readyDelayMs = 60_000;
+    const exec = createKubernetesActionExecutor(clients);
+    const POD = (name: string): string => `/api/v1/namespaces/${NS}/pods/${name}`;
+    const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
+    // Read by rectify, then deleted by someone else before its eviction lands: the
+    // StatefulSet recreates web-0, a new pod under the same name.
+    fake.injectDelay('POST', `${POD('web-0')}/eviction`, 30_000);
+    const racing = exec.run(kubeAction('evict_pod', 'pod', 'web-0', NS), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', `${POD('web-0')}/eviction`) === 1);
+    fake.deletePod(NS, 'web-0');
+    await waitFor('the successor created', () => (fake.get('pods', NS, 'web-0')?.metadata.uid ?? old) !== old);
+    const successor = fake.get('pods', NS, 'web-0')!.metadata.uid;
+    fake.releaseDelays();
+    assert.deepEqual(await racing, {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${NS}/web-0 (uid ${old}) was already gone: a new pod (uid ${successor}) now holds the name (429 to its eviction, which removed nothing): nothing to evict; done without effect`,
+    });
+    // The budget answered about the successor, before the uid precondition, as the API server does.
+    assert.deepEqual(fake.requests.filter((r) => EVICTION.test(r.path)).map((r) => r.status), [429]);
+    // Read once before the eviction and once after its 429; no delete, no second eviction.
+    assert.equal(fake.count('GET', POD('web-0')), 2);
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(fake.get('pods', NS, 'web-0')!.metadata.uid, successor);
+    assert.equal(fake.get('pods', NS, 'web-0')!.metadata.deletionTimestamp, undefined);
+
+    // A 429 naming the budget, the pod gone by the read after it (a Deployment's pod: its
+    // replacement has another name): gone too.
+    fake.readyDelayMs = 30;
+    fake.addDeployment(NS, 'api', 3, { podNames: ['api-p1'] });
+    const gone = fake.get('pods', NS, 'api-p1')!.metadata.uid;
+    fake.clearRequests();
+    fake.injectDelay('POST', `${POD('api-p1')}/eviction`, 30_000);
+    fake.injectError('POST', `${POD('api-p1')}/eviction`, 429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.");
+    const vanishing = exec.run(kubeAction('evict_pod', 'pod', 'api-p1', NS), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', `${POD('api-p1')}/eviction`) === 1);
+    fake.deletePod(NS, 'api-p1');
+    fake.releaseDelays();
+    assert.deepEqual(await vanishing, {
+      ok: true,
+      unchanged: true,
+      detail: `pod ${NS}/api-p1 (uid ${gone}) was already gone (429 to its eviction, then 404 when read): nothing to evict; done without effect`,
+    });
+    assert.deepEqual([fake.count('GET', POD('api-p1')), fake.count('POST', EVICTION), fake.count('DELETE', /.*/)], [2, 1, 0]);
+
+    // A 429 while the same pod (its uid) is still there, not terminating: "not now" stands.
+    fake.clearRequests();
+    fake.injectError('POST', `${POD('web-2')}/eviction`, 429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.");
+    const refused = await exec.run(kubeAction('evict_pod', 'pod', 'web-2', NS), stepContext());
+    assert.deepEqual(refused, {
+      ok: false,
+      notNow: true,
+      unchanged: true,
+      detail: "eviction refused by PodDisruptionBudget (429): Cannot evict pod as it would violate the pod's disruption budget.",
+    });
+    assert.deepEqual([fake.count('GET', POD('web-2')), fake.count('POST', EVICTION), fake.count('DELETE', /.*/)], [2, 1, 0]);
+    assert.equal(fake.get('pods', NS, 'web-2')!.metadata.deletionTimestamp, undefined);
+  });
+
   it('the fake deletes a pod gracefully, as the API server does: terminating (deletionTimestamp) and replaced, gone once its kubelet confirms; a second delete changes nothing unless shorter', async () => {
     fake.addDeployment(NS, 'api-server', 2, { podNames: ['api-server-abc123'] });
     fake.terminationDelayMs = 60_000;

@@ -3,7 +3,7 @@ import { beforeEach, describe, it } from 'node:test';
 import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
 import type { TestService } from '../helpers/service.js';
-import { loopRunbook as runbook, useServiceOnFake } from './setup.js';
+import { loopRunbook as runbook, useServiceOnFake, waitFor } from './setup.js';
 
 /**
  * What a run's rollback may undo, through the whole service against the API fake:
@@ -41,6 +41,9 @@ ${runbook('drain-node', 'node_broken', `    actions:
 `)}${runbook('evict', 'crashloop', `    action: kubectl delete pod {pod_name} -n {namespace}
     post_checks:
       - pod_becomes_ready: {timeout_seconds: 5, interval_seconds: 0.2}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo"}
+`)}${runbook('evict-ordinal', 'stuck_ordinal', `    action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
       http: {method: POST, url: "${target.url}/undo"}
 `)}${runbook('shrink', 'too_big', `    max_unavailable: 1
@@ -263,6 +266,45 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.deepEqual([step.ok, step.detail], [true, `pod ${NS}/checkout-gone-9 was already gone (404 when read): nothing to delete; done without effect`]);
     assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
+  // Regression: a 429 to the eviction while a same-named successor held the name (the
+  // budget asked about the new pod, not ready yet) blocked the run as "not now", though the
+  // pod it was to evict no longer existed.
+  it('a 429 to an eviction after a StatefulSet recreated the pod under its name: done without effect, the run succeeds, never a delete, no rollback, no breaker failure', async () => {
+    fake.addNode('node-a');
+    fake.addStatefulSet(NS, 'web', 3);
+    fake.addPdb(NS, 'web-pdb', { matchLabels: { app: 'web' }, maxUnavailable: 1 });
+    target.route('POST', '/undo', { status: 200 });
+    const EVICT = `/api/v1/namespaces/${NS}/pods/web-0/eviction`;
+    const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
+    fake.readyDelayMs = 60_000;
+    fake.injectDelay('POST', EVICT, 30_000);
+    const running = svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_ordinal', service: 'web', confidence: 1, context: { pod_name: 'web-0', namespace: NS } });
+    await waitFor('the eviction sent', () => fake.count('POST', EVICT) === 1);
+    fake.deletePod(NS, 'web-0');
+    await waitFor('the successor created', () => (fake.get('pods', NS, 'web-0')?.metadata.uid ?? old) !== old);
+    const successor = fake.get('pods', NS, 'web-0')!.metadata.uid;
+    fake.releaseDelays();
+    const r = await running;
+    assert.deepEqual([r.body.action, r.body.event, r.body.success, r.body.rolled_back, r.body.reason], ['executed', 'SUCCESS', true, false, 'risk LOW: guardrails passed']);
+    const detail = `pod ${NS}/web-0 (uid ${old}) was already gone: a new pod (uid ${successor}) now holds the name (429 to its eviction, which removed nothing): nothing to evict; done without effect`;
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; ok: boolean; detail: string; unconfirmed?: boolean }) => [s.phase, s.ok, s.detail, s.unconfirmed ?? null]),
+      [['action', true, detail, null]],
+    );
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['succeeded', false, false]);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'SUCCESS']);
+    const [finished] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=STEP_FINISHED`)).body.events;
+    assert.deepEqual([finished.details.ok, finished.details.detail], [true, detail]);
+    // The budget answered about the successor, not yet ready: 429.
+    assert.deepEqual(fake.requests.filter((q) => q.path === EVICT).map((q) => q.status), [429]);
+    assert.deepEqual([fake.count('POST', /eviction$/), fake.count('DELETE', /.*/), target.calls('/undo')], [1, 0, 0]);
+    assert.equal(fake.get('pods', NS, 'web-0')!.metadata.uid, successor);
+    assert.equal(fake.get('pods', NS, 'web-0')!.metadata.deletionTimestamp, undefined);
+    const circuit = (await svc.get('/api/v1/runbooks/evict-ordinal')).body.circuit;
+    assert.deepEqual([circuit.state, circuit.failures], ['closed', 0]);
   });
 
   // Regression: a pod already terminating (someone deleted it, its kubelet still stopping

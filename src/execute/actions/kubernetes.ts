@@ -322,20 +322,29 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   const isGone = (now: PodRead | { gone: true } | null): now is { gone: true; successor?: string } => now !== null && 'gone' in now;
 
   /**
-   * A 409 to an eviction or delete, which carries the uid precondition: when a read finds
-   * another pod under the name (a StatefulSet recreates its ordinal under the same name)
-   * or none, the pod the step was to remove is gone, and the precondition is what kept the
-   * request off its successor. What the step is for holds: done without effect, as for a
-   * pod already gone, and the detail names the new pod. Null when the read finds the same
-   * pod (its uid), or fails: the 409 stands.
+   * A refused eviction or delete (409, 429) after which a read finds another pod under the
+   * name (a StatefulSet recreates its ordinal under the same name) or none: the pod the step
+   * was to remove is gone, and the refusal changed nothing. What the step is for holds:
+   * done without effect, as for a pod already gone, and the detail names the new pod. A 409
+   * is the uid precondition keeping the request off the successor; a 429 is a budget's (or
+   * the API server's) "not now", which the eviction may give about the successor itself (the
+   * API server asks the budget about whatever pod holds the name, and checks the uid
+   * precondition only after): taken for "not now", it would block the run on a pod that no
+   * longer exists. Null when the read finds the same pod (its uid), or fails: the refusal
+   * stands.
    */
-  function replacedSince(now: PodRead | { gone: true; successor?: string } | null, ns: string, name: string, uid: string | undefined, verb: 'evict' | 'delete'): ActionOutcome | null {
+  function replacedSince(
+    now: PodRead | { gone: true; successor?: string } | null,
+    ns: string,
+    name: string,
+    uid: string | undefined,
+    verb: 'evict' | 'delete',
+    status: 409 | 429,
+  ): ActionOutcome | null {
     if (!isGone(now)) return null;
     const request = verb === 'evict' ? 'eviction' : 'delete';
-    const how =
-      now.successor !== undefined
-        ? `: a new pod (uid ${now.successor}) now holds the name (409 to its ${request}, whose uid precondition left the new pod alone)`
-        : ` (409 to its ${request}, then 404 when read)`;
+    const refused = status === 409 ? `409 to its ${request}, whose uid precondition left the new pod alone` : `429 to its ${request}, which removed nothing`;
+    const how = now.successor !== undefined ? `: a new pod (uid ${now.successor}) now holds the name (${refused})` : ` (${status} to its ${request}, then 404 when read)`;
     return { ok: true, unchanged: true, detail: `pod ${ns}/${name} (uid ${uid ?? ''}) was already gone${how}: nothing to ${verb}; done without effect` };
   }
 
@@ -394,13 +403,13 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
       // Refused because the pod is already on its way out (an API server that asks the
-      // budget even for a terminating pod answers 429): a read must show that same pod
-      // terminating. Otherwise the refusal stands.
+      // budget even for a terminating pod answers 429), or gone, perhaps with a successor
+      // under its name: a read must show that same pod terminating, or another pod or none
+      // under the name. Otherwise the refusal stands.
       if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
         const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
         if (now !== null && !isGone(now) && isTerminating(now.pod)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
-        // A 409 on the uid precondition, the pod gone and perhaps a successor under its name.
-        const replaced = isKubeStatus(err, 409) ? replacedSince(now, ns, a.name, pod.metadata?.uid, 'evict') : null;
+        const replaced = replacedSince(now, ns, a.name, pod.metadata?.uid, 'evict', isKubeStatus(err, 409) ? 409 : 429);
         if (replaced) return replaced;
       }
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
@@ -439,7 +448,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     } catch (err) {
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
       if (isKubeStatus(err, 409)) {
-        const replaced = replacedSince(await lookAgain(ns, a.name, pod.metadata?.uid, signal), ns, a.name, pod.metadata?.uid, 'delete');
+        const replaced = replacedSince(await lookAgain(ns, a.name, pod.metadata?.uid, signal), ns, a.name, pod.metadata?.uid, 'delete', 409);
         if (replaced) return replaced;
       }
       throw err;
