@@ -9,7 +9,7 @@ import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { readTokensFile, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
 import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
-import { formatProblem, LoadError, longestCooldown, type LoadProblem, type Runbook } from './domain/index.js';
+import { formatProblem, LoadError, longestCooldown, stepSettleMs, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import { unsettledPage, withoutShowing } from './engine/resend.js';
 import { createRepeatsCheckpointer, readBackRepeats } from './engine/repeats-readback.js';
@@ -692,7 +692,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     const retention = { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs };
     // Not the wall clock as it is: a forward step of it, corrected again, must not prune
     // what the guardrails and the dedup still read (see createPruneHorizon).
-    const at = pruneHorizon.now(Math.max(retention.dedupMs, retention.historyMs, Math.max(3_600_000, cooldownMs) + 60_000));
+    const at = pruneHorizon.now(Math.max(retention.dedupMs, retention.historyMs, stepSettleMs(cooldownMs)));
     // The guard time is read at each pass too, whether or not it is saved: a forward step
     // is seen within a pass of it, and its hold counts from then, not from the next decision.
     engine.guardNow();

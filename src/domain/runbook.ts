@@ -269,6 +269,17 @@ export interface Runbook {
   version: string;
 }
 
+/**
+ * How long a forward step of the wall clock must hold before it is taken as the time
+ * (createPruneHorizon's `settleMs`) by a horizon judging windows up to the longest of
+ * `windowsMs` (cooldowns, the breaker's recovery wait) and the rate limit's hour: that
+ * longest window and a minute. By then every run or row recorded before the step is past
+ * its window in real time too. The guard time and the prune horizon both settle by it.
+ */
+export function stepSettleMs(...windowsMs: number[]): number {
+  return Math.max(3_600_000, ...windowsMs) + 60_000;
+}
+
 /** The longest cooldown of these runbooks (0 without one): rate-limit rows are kept at least that long. */
 export function longestCooldown(runbooks: readonly Runbook[]): number {
   let ms = 0;

@@ -10,6 +10,7 @@ import {
   placeholderValues,
   quoteUntrusted,
   RectifyError,
+  stepSettleMs,
 } from '../domain/index.js';
 import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock, type HorizonState } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -188,6 +189,12 @@ const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_ru
 /** Enrichment reads in flight or done within one request, by the values given to the enricher. */
 type EnrichmentReads = Map<string, Promise<Record<string, string> | EnrichmentRefused>>;
 
+/** The guard time (see guardNow in createEngine), and when the step it is behind by is taken as the time (undefined: none held). */
+interface GuardTimes {
+  guard: number;
+  settlesAt: number | undefined;
+}
+
 export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
@@ -214,29 +221,30 @@ export function createEngine(deps: EngineDeps) {
   let guardSettle: { of: readonly Runbook[]; ms: number } | undefined;
   function guardSettleMs(): number {
     if (guardSettle?.of !== catalog.all) {
-      guardSettle = { of: catalog.all, ms: Math.max(HOUR_MS, longestCooldown(catalog.all), deps.circuitRecoveryMs ?? 0) + 60_000 };
+      guardSettle = { of: catalog.all, ms: stepSettleMs(longestCooldown(catalog.all), deps.circuitRecoveryMs ?? 0) };
     }
     return guardSettle.ms;
   }
-  function guardNow(now: number): number {
-    return Math.min(now, guardHorizon.now(guardSettleMs()));
-  }
   /**
-   * guardNow, and when the step it is behind by is taken as the time, from one reading (a
-   * step taken between two readings gave a guard time behind with no end to it).
+   * The guard time of the wall clock's reading `now`, and when the step it is behind by is
+   * taken as the time, from one reading (a step taken between two readings gave a guard
+   * time behind with no end to it).
    */
-  function guardTimes(now: number): { guard: number; settlesAt: number | undefined } {
+  function guardTimes(now: number): GuardTimes {
     const { at, settlesAt } = guardHorizon.times(guardSettleMs());
     const guard = Math.min(now, at);
     return { guard, settlesAt: guard < now ? settlesAt : undefined };
   }
+  /** The guard time alone (see guardTimes): `now`, or behind it while a forward step is held. */
+  const guardNow = (now: number): number => guardTimes(now).guard;
   /** The wall-clock time at which the guard time reaches `t` (the end of a window it judges), time passing from now. */
   const guardEnd = (t: number): number => guardHorizon.wallTimeOf(t, guardSettleMs());
-  /** deps.decide with the guard time of the wall clock's reading `now`, and when a step it is behind by is taken as the time. */
-  const decide = (input: DecideInput, tx: Tx, now: number): Verdict => {
-    const { guard, settlesAt } = guardTimes(now);
-    return deps.decide(input, tx, now, guard, settlesAt);
-  };
+  /**
+   * deps.decide at the wall clock's reading `now`, by the guard time `times` read for it
+   * (a body reads them once and decides all its alerts by them).
+   */
+  const decide = (input: DecideInput, tx: Tx, now: number, times: GuardTimes = guardTimes(now)): Verdict =>
+    deps.decide(input, tx, now, times.guard, times.settlesAt);
 
   /**
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
@@ -421,10 +429,10 @@ export function createEngine(deps: EngineDeps) {
    * executes, or it asks only because a MEDIUM runbook's guardrail conditions were
    * not evaluated, and would run if they hold (not a dry run, nothing else asking).
    */
-  function wouldRun(verdict: Verdict, input: DecideInput, tx: Tx, now: number): boolean {
+  function wouldRun(verdict: Verdict, input: DecideInput, tx: Tx, now: number, times: GuardTimes): boolean {
     if (verdict.kind === 'execute') return true;
     if (verdict.kind !== 'approval' || !uncheckedMedium(input)) return false;
-    return decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now).kind === 'execute';
+    return decide({ ...input, guardrails: { ok: true, detail: 'as if the conditions hold' } }, tx, now, times).kind === 'execute';
   }
 
   /** A MEDIUM alert whose guardrail conditions were not evaluated. */
@@ -517,6 +525,8 @@ export function createEngine(deps: EngineDeps) {
    * not hold for them, ask a person as they do (see `leftOutVerdict`).
    */
   function screen(io: DecideInput[], tx: Tx, now: number): Set<DecideInput> {
+    // Read once, as `now` is: every alert of the body is screened at the same time.
+    const times = guardTimes(now);
     const skip = new Set<DecideInput>();
     const slots = new Map<string, number>();
     // A later copy of an alert in the same body is a duplicate of the first: it takes no slot.
@@ -530,16 +540,16 @@ export function createEngine(deps: EngineDeps) {
       keys.add(key);
       // Left out, an input keeps these values: decideAll decides it with them.
       input.values = valuesBeforeIO(input);
-      const verdict = decide(input, tx, now);
+      const verdict = decide(input, tx, now, times);
       if (!ioCanChange(verdict)) {
         skip.add(input);
         continue;
       }
-      if (wouldRun(verdict, input, tx, now)) {
+      if (wouldRun(verdict, input, tx, now, times)) {
         const rb = verdict.runbook!;
         const service = input.incident.service;
         const pair = `${rb.id}\u0000${service}`;
-        const left = slots.get(pair) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, guardNow(now) - HOUR_MS));
+        const left = slots.get(pair) ?? (rb.cooldownMs > 0 ? 1 : rb.maxPerHour - tx.executionsSince(rb.id, service, times.guard - HOUR_MS));
         slots.set(pair, left - 1);
         if (left <= 0) {
           skip.add(input);
@@ -671,7 +681,7 @@ export function createEngine(deps: EngineDeps) {
   function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
-    const { guard, settlesAt } = guardTimes(now);
+    const times = guardTimes(now);
     const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
@@ -729,7 +739,7 @@ export function createEngine(deps: EngineDeps) {
           };
         }
       }
-      verdict ??= deps.decide(input, tx, now, guard, settlesAt);
+      verdict ??= decide(input, tx, now, times);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
       const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);
       if (!askLater && leftOut?.has(input) && ioCanChange(verdict) && input.runbook && needsIO(input.incident, input.runbook)) verdict = leftOutVerdict(input, verdict);

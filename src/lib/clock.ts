@@ -135,10 +135,11 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
     start === undefined ? undefined : resumed ? { at: resumed.at, mono: resumed.mono } : { at: clock.now(), mono: start };
   /** Monotonic time the wall clock was first seen ahead of the time passed, while it stays so. */
   let aheadSince: number | undefined = resumed?.aheadSince ?? undefined;
-  function now(settleMs: number): number {
+  /** The time, and the wall clock's reading it was judged from (one reading serves both). */
+  function judge(settleMs: number): { at: number; wall: number } {
     const wall = clock.now();
     const mono = clock.monotonic?.();
-    if (mono === undefined) return wall;
+    if (mono === undefined) return { at: wall, wall };
     let at = wall;
     if (last) {
       const passed = last.at + Math.max(0, mono - last.mono);
@@ -150,17 +151,16 @@ export function createPruneHorizon(clock: Clock, resume?: HorizonState): PruneHo
       }
     }
     last = { at, mono };
-    return at;
+    return { at, wall };
   }
   /** The time now, the wall clock, and when a step held now is taken as the time (wall clock). */
   function read(settleMs: number): { at: number; wall: number; settles: number | undefined } {
-    const at = now(settleMs);
-    const wall = clock.now();
+    const { at, wall } = judge(settleMs);
     if (at >= wall || aheadSince === undefined || !last) return { at, wall, settles: undefined };
     return { at, wall, settles: wall + Math.max(0, aheadSince + settleMs - last.mono) };
   }
   return {
-    now,
+    now: (settleMs) => judge(settleMs).at,
     times(settleMs) {
       const { at, settles } = read(settleMs);
       return { at, settlesAt: settles };
