@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { countRows, postJson, stormAlert, webhook } from './helpers.js';
 
@@ -18,16 +19,7 @@ describe('storm: one 10,000-alert group', () => {
     target = await startHttpTarget();
     target.route('POST', '/restart/cart', { status: 200 });
     svc = await startTestService({
-      runbooks: `runbooks:
-  restart-cart:
-    risk: LOW
-    triggers: [CartDown]
-    min_confidence: 0.5
-    max_per_hour: 5
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
+      runbooks: runbooksFile(httpRunbook('restart-cart', { trigger: 'CartDown', url: `${target.url}/restart/{service}`, maxPerHour: 5, expectStatus: [200, 299] })),
       args: ['--max-concurrent-executions', '100', '--listen', '127.0.0.1:0'],
     });
     base = `http://${await svc.service.listen()}`.replace('http://http://', 'http://');

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { countRows, stormAlert, webhook } from './helpers.js';
 
@@ -19,22 +20,16 @@ describe('storm: pruning keeps state bounded', () => {
   before(async () => {
     target = await startHttpTarget();
     svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 5
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-  failover-db:
+      runbooks: runbooksFile(
+        httpRunbook('restart-api', { trigger: 'ApiDown', url: `${target.url}/restart/{service}`, maxPerHour: 5, expectStatus: [200, 299] }),
+        `  failover-db:
     risk: HIGH
     triggers: [DbDown]
     min_confidence: 0.5
     action:
       http: {method: POST, url: "${target.url}/failover/{service}/{pod}"}
 `,
+      ),
       args: ['--dedup-retention', '1h', '--history-retention', '2h', '--approval-ttl', '30m', '--max-concurrent-executions', '100'],
     });
   });

@@ -11,18 +11,10 @@ import { MIGRATIONS_DIR } from '../../src/service.js';
 import { verifyAuditChain } from '../../src/store/audit-verify.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 
-const runbooks = (base: string) => `runbooks:
-  fix:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}"}
-`;
+const runbooks = (base: string) => runbooksFile(httpRunbook('fix', { trigger: 'broken', url: `${base}/act/{service}` }));
 
 /** The documented encoding, written out here so the test checks the contract, not the code against itself. */
 function expectedHash(prev: string, r: { seq: number; at_ms: number; event: string; incident_id: string | null; runbook: string | null; execution_id: string | null; actor: string; details: unknown }): string {

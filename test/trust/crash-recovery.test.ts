@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -161,18 +162,16 @@ describe('approval requests whose notification was lost are told again at startu
   });
 });
 
-const rollingBack = (base: string) => `runbooks:
-  fix:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}"}
-    rollback:
+const rollingBack = (base: string) =>
+  runbooksFile(
+    httpRunbook('fix', {
+      trigger: 'broken',
+      url: `${base}/act/{service}`,
+      more: `    rollback:
       http: {method: POST, url: "${base}/undo/{service}", timeout_seconds: 60}
-`;
+`,
+    }),
+  );
 
 describe('a run killed during its rollback counts against the breaker, as a stop there does', () => {
   const rig = useRectifyProcesses('rectify-crash-breaker-', rollingBack);

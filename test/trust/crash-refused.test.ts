@@ -3,6 +3,7 @@ import Database from 'better-sqlite3';
 import { after, before, describe, it } from 'node:test';
 import { startKubeFake, writeKubeconfig, type KubeFake } from '../helpers/kube-fake/index.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { until } from '../helpers/until.js';
 
 /**
@@ -21,8 +22,9 @@ import { until } from '../helpers/until.js';
 
 const NS = 'production';
 
-const runbooks = (base: string) => `runbooks:
-  force-restart:
+const runbooks = (base: string) =>
+  runbooksFile(
+    `  force-restart:
     risk: LOW
     triggers: [stuck_pod]
     min_confidence: 0.5
@@ -32,15 +34,9 @@ const runbooks = (base: string) => `runbooks:
     action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
       http: {method: POST, url: "${base}/undo"}
-  call:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}"}
-`;
+`,
+    httpRunbook('call', { trigger: 'broken', url: `${base}/act/{service}` }),
+  );
 
 const HOLD_END = `CREATE TRIGGER test_hold_end BEFORE UPDATE ON executions WHEN NEW.state <> 'running'
   BEGIN SELECT RAISE(ABORT, 'the test holds the end of every run'); END`;

@@ -13,6 +13,7 @@ import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -25,16 +26,7 @@ import { until } from '../helpers/until.js';
  * and another start.
  */
 
-const runbooks = (base: string) => `runbooks:
-  fix:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 1
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}"}
-`;
+const runbooks = (base: string) => runbooksFile(httpRunbook('fix', { trigger: 'broken', url: `${base}/act/{service}`, maxPerHour: 1 }));
 
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 

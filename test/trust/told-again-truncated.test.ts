@@ -7,6 +7,7 @@ import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -19,16 +20,7 @@ import { until } from '../helpers/until.js';
 
 const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
 
-const runbooks = (base: string) => `runbooks:
-  fix:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}"}
-`;
+const runbooks = (base: string) => runbooksFile(httpRunbook('fix', { trigger: 'broken', url: `${base}/act/{service}` }));
 
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 

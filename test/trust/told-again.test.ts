@@ -7,6 +7,7 @@ import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { holdFirstCall, startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { receiversOf, useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -20,25 +21,25 @@ import { until } from '../helpers/until.js';
 const HOLD = { status: 204, delayMs: 120_000 };
 const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
 
-const runbooks = (base: string) => `runbooks:
-  fix:
-    risk: LOW
-    triggers: [broken]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/act/{service}", timeout_seconds: 60}
-    rollback:
+const runbooks = (base: string) =>
+  runbooksFile(
+    httpRunbook('fix', {
+      trigger: 'broken',
+      url: `${base}/act/{service}`,
+      timeoutSeconds: 60,
+      more: `    rollback:
       http: {method: POST, url: "${base}/undo/{service}"}
-  ask:
+`,
+    }),
+    `  ask:
     risk: HIGH
     owner: db-team
     triggers: [scary]
     min_confidence: 0.5
     action:
       http: {method: POST, url: "${base}/act/{service}"}
-`;
+`,
+  );
 
 const json = (r: RecordedRequest) => r.json() as Record<string, any>;
 
