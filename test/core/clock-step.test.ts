@@ -6,6 +6,7 @@ import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { countRows, stormAlert, webhook } from '../storm/helpers.js';
 
 /**
@@ -17,34 +18,84 @@ import { countRows, stormAlert, webhook } from '../storm/helpers.js';
  */
 const HOUR = 3_600_000;
 
-describe('a wall clock stepped forward, then corrected', () => {
-  let target: HttpTarget;
-  let svc: TestService;
-  const count = (table: string) => countRows(svc.dbPath, `SELECT COUNT(*) AS n FROM ${table}`);
-  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
+/** The target the runbook restarts: POST /restart/api answers 200 at the start of each test. */
+let target: HttpTarget;
+/** The service under test, stopped after each test. */
+let svc: TestService;
+before(async () => {
+  target = await startHttpTarget();
+});
+after(async () => target.close());
+beforeEach(() => {
+  target.reset();
+  target.route('POST', '/restart/api', { status: 200 });
+});
+afterEach(async () => svc.stop({ remove: true }));
 
-  before(async () => {
-    target = await startHttpTarget();
+/** A service whose one runbook, restart-api (LOW, on ApiDown), restarts the alert's service by a POST to the target. */
+const start = (maxPerHour: number, cooldownMinutes: number, args: string[] = []) =>
+  startTestService({
+    runbooks: runbooksFile(httpRunbook('restart-api', { trigger: 'ApiDown', url: `${target.url}/restart/{service}`, maxPerHour, cooldownMinutes, expectStatus: [200, 299] })),
+    args,
   });
-  after(async () => target.close());
+/** The breaker opened by one failure, its recovery wait 5 minutes. */
+const CIRCUIT = ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'];
+/** The decision on alert `n` of the storm helpers for `service`, delivered and waited for. */
+const deliver = async (n: number, service = 'api') => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', service, n)]))).body.results[0];
+
+/** A service allowed five runs an hour, and five runs (alerts 1 to 5) a minute apart: the last a minute ago. */
+async function fiveRunsAMinuteApart(): Promise<void> {
+  svc = await start(5, 0);
+  for (let n = 1; n <= 5; n++) {
+    assert.equal((await deliver(n)).action, 'executed', `run ${n}`);
+    svc.clock.advance(60_000);
+  }
+}
+/** After fiveRunsAMinuteApart, time passes until the first run is an hour old: alert 7 a millisecond before is still held back, alert 8 then runs. */
+async function firstRunLeavesTheHour(): Promise<void> {
+  svc.clock.advance(HOUR - 5 * 60_000 - 1);
+  assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
+  svc.clock.advance(1);
+  assert.equal((await deliver(8)).action, 'executed');
+  assert.equal(target.calls('/restart/api', 'POST'), 6);
+}
+/** A service allowed one run an hour, the wall clock stepped a day forward, and alert 1 run on it. */
+async function runOnSteppedClock(): Promise<void> {
+  svc = await start(1, 0);
+  svc.clock.step(24 * HOUR);
+  assert.equal((await deliver(1)).action, 'executed', 'no run before: nothing to hold it');
+}
+/** A service whose breaker opens at the first failure (CIRCUIT), its target failing until it is put right. */
+async function startFailing(): Promise<void> {
+  target.route('POST', '/restart/api', { status: 500 });
+  svc = await start(100, 0, CIRCUIT);
+}
+/** A circuit opened (startFailing) by alert 1's run failing. */
+async function openCircuit(): Promise<void> {
+  await startFailing();
+  assert.equal((await deliver(1)).event, 'FAILED');
+}
+/**
+ * The circuit opened by alert 1, its recovery wait judged by the time passed: the target put
+ * right, alert 3 finds it open a millisecond before the five minutes end, and alert 4 is the trial, run.
+ */
+async function trialAfterFiveMinutes(): Promise<void> {
+  target.route('POST', '/restart/api', { status: 200 });
+  svc.clock.advance(5 * 60_000 - 1);
+  assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
+  svc.clock.advance(1);
+  assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
+}
+/** What a reason says while the clock reads a day ahead, the step taken as the time `settlesIn` seconds from now. */
+const ahead = (settlesIn: number) =>
+  `the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${settlesIn}s: was it stepped forward?`;
+
+describe('a wall clock stepped forward, then corrected', () => {
+  const count = (table: string) => countRows(svc.dbPath, `SELECT COUNT(*) AS n FROM ${table}`);
+
   beforeEach(async () => {
-    target.reset();
-    target.route('POST', '/restart/api', { status: 200 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 1
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-      args: ['--dedup-retention', '1h', '--history-retention', '2h'],
-    });
+    svc = await start(1, 0, ['--dedup-retention', '1h', '--history-retention', '2h']);
   });
-  afterEach(async () => svc.stop({ remove: true }));
 
   it('a re-delivered alert stays a duplicate and the rate limit still counts its run: the fix runs once', async () => {
     const first = await deliver(1);
@@ -77,7 +128,7 @@ describe('a wall clock stepped forward, then corrected', () => {
     // An alert decided on the stepped clock (another service: the first run still counts
     // for its own, see below): its rows carry the stepped time.
     target.route('POST', '/restart/web', { status: 200 });
-    assert.equal((await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', 2)]))).body.results[0].action, 'executed');
+    assert.equal((await deliver(2, 'web')).action, 'executed');
     svc.clock.advance(HOUR);
     await svc.service.housekeep();
     assert.deepEqual([count('incidents'), count('rate_events')], [2, 2], 'an hour of time passing: both keys are within their retention');
@@ -96,52 +147,17 @@ describe('a wall clock stepped forward, then corrected', () => {
  * not make the runs before it look old, so it lets no more runs through.
  */
 describe('the guardrail windows while the wall clock is stepped forward', () => {
-  let target: HttpTarget;
-  let svc: TestService;
-  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
-  const start = (maxPerHour: number, cooldownMinutes: number) =>
-    startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: ${maxPerHour}
-    cooldown_minutes: ${cooldownMinutes}
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-    });
-
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(() => {
-    target.reset();
-    target.route('POST', '/restart/api', { status: 200 });
-  });
-  afterEach(async () => svc.stop({ remove: true }));
-
   it('the rate limit still counts the hour\'s runs a day after a step forward, and frees as time passes', async () => {
-    svc = await start(5, 0);
-    for (let n = 1; n <= 5; n++) {
-      assert.equal((await deliver(n)).action, 'executed', `run ${n}`);
-      svc.clock.advance(60_000);
-    }
+    await fiveRunsAMinuteApart();
     // Five runs in the last five minutes; the clock is set a day forward.
     svc.clock.step(24 * HOUR);
     const next = await deliver(6);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
     // The step is first seen now: it is taken as the time once it has held for an hour and a minute.
-    assert.equal(next.reason, 'Rate limit exceeded (5/hour); the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?');
+    assert.equal(next.reason, `Rate limit exceeded (5/hour); ${ahead(3660)}`);
     assert.equal(target.calls('/restart/api', 'POST'), 5);
     // Time passing frees the window as before: the first run is an hour old an hour after it.
-    svc.clock.advance(HOUR - 5 * 60_000 - 1);
-    assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
-    svc.clock.advance(1);
-    assert.equal((await deliver(8)).action, 'executed');
-    assert.equal(target.calls('/restart/api', 'POST'), 6);
+    await firstRunLeavesTheHour();
   });
 
   it('a cooldown holds through a step forward for as long as time has not passed, and ends by time passing or by hand', async () => {
@@ -151,7 +167,7 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     svc.clock.step(24 * HOUR);
     const next = await deliver(2);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
-    assert.equal(next.reason, 'Cooldown active (540s remaining; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?)');
+    assert.equal(next.reason, `Cooldown active (540s remaining; ${ahead(3660)})`);
     // The runbook's live state shows the cooldown the stage holds to.
     const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
     assert.deepEqual(state.cooldowns.map((c: { service: string }) => c.service), ['api']);
@@ -172,9 +188,7 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
   });
 
   it('a run recorded on the stepped clock counts until the step has held for the longest window, then the clock is taken as it is', async () => {
-    svc = await start(1, 0);
-    svc.clock.step(24 * HOUR);
-    assert.equal((await deliver(1)).action, 'executed', 'no run before: nothing to hold it');
+    await runOnSteppedClock();
     svc.clock.advance(HOUR);
     // Judged by the wall clock the run is an hour old; by the time passed it is stamped
     // a day ahead, so it still counts until the step is taken as the time.
@@ -185,49 +199,18 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
   });
 
   it('an open circuit\'s recovery wait is not ended by a step forward: the trial comes after the time passed', async () => {
-    target.route('POST', '/restart/api', { status: 500 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-      args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'],
-    });
-    assert.equal((await deliver(1)).event, 'FAILED');
+    await openCircuit();
     svc.clock.step(24 * HOUR);
     const open = await deliver(2);
     assert.deepEqual(
       [open.event, open.reason],
-      ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 300s (the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in 3660s: was it stepped forward?)'],
+      ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead(3660)})`],
     );
-    target.route('POST', '/restart/api', { status: 200 });
-    svc.clock.advance(5 * 60_000 - 1);
-    assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
-    svc.clock.advance(1);
-    assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
+    await trialAfterFiveMinutes();
   });
 
   it('an open circuit opened on the stepped clock soon after the step: its trial is allowed when the step is taken as the time, and the reason says so', async () => {
-    target.route('POST', '/restart/api', { status: 500 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-      args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'],
-    });
+    await startFailing();
     svc.clock.step(24 * HOUR);
     // Seen by the housekeeping pass that follows it; taken as the time once it has held for
     // an hour and a minute (the hour is the longest window here).
@@ -236,13 +219,11 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     assert.equal((await deliver(1)).event, 'FAILED');
     // Opened on the stepped clock, a day ahead of the time passed: its five minutes are not
     // reached by the time passed before the step is taken as the time, 56 minutes from now.
-    const note = (s: number) =>
-      ` (the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${s}s: was it stepped forward?)`;
     const open = await deliver(2);
-    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 3360s${note(3360)}`]);
+    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 3360s (${ahead(3360)})`]);
     svc.clock.advance(56 * 60_000 - 1);
     const last = await deliver(3);
-    assert.deepEqual([last.event, last.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 1s${note(1)}`]);
+    assert.deepEqual([last.event, last.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 1s (${ahead(1)})`]);
     target.route('POST', '/restart/api', { status: 200 });
     svc.clock.advance(1);
     assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
@@ -267,25 +248,6 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
  * machine: the same clock across a restart is the same boot, `reboot()` a new one.
  */
 describe('a restart while the wall clock is stepped forward', () => {
-  let target: HttpTarget;
-  let svc: TestService;
-  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
-  /** The note on a reason while the clock reads a day ahead, the step taken as the time `settlesIn` seconds from now. */
-  const ahead = (settlesIn: number) =>
-    `; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${settlesIn}s: was it stepped forward?`;
-  const start = (maxPerHour: number, cooldownMinutes: number) =>
-    startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: ${maxPerHour}
-    cooldown_minutes: ${cooldownMinutes}
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-    });
 
   /** Services left running by a crash (below), stopped after the test. */
   let crashed: TestService[] = [];
@@ -311,16 +273,7 @@ describe('a restart while the wall clock is stepped forward', () => {
   const warnedAhead = (s: TestService) =>
     s.log.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('the clock reads ahead of the time passed since the last run on this boot')).map((r) => r.ahead_s);
 
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(() => {
-    target.reset();
-    target.route('POST', '/restart/api', { status: 200 });
-  });
   afterEach(async () => {
-    await svc.stop({ remove: true });
     for (const s of crashed) await s.stop({ remove: true });
     crashed = [];
   });
@@ -334,14 +287,14 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead(3660)})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     // Time passes, a pass, and it dies again: the time passed before each crash still counts.
     svc.clock.advance(9 * 60_000 - 1);
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const again = await deliver(3);
-    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${ahead(3121)})`]);
+    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(3121)})`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
@@ -356,44 +309,33 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await svc.restart();
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining${ahead(3660)})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})`]);
     // Housekeeping on the restarted service goes on from the saved time too.
     await svc.service.housekeep();
     svc = await svc.restart();
     svc.clock.advance(9 * 60_000 - 1);
-    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining${ahead(3121)})`);
+    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining; ${ahead(3121)})`);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
     assert.equal(target.calls('/restart/api', 'POST'), 2);
   });
 
   it('the rate limit still counts the hour\'s runs after a step made while rectify was stopped, through housekeeping', async () => {
-    svc = await start(5, 0);
-    for (let n = 1; n <= 5; n++) {
-      assert.equal((await deliver(n)).action, 'executed', `run ${n}`);
-      svc.clock.advance(60_000);
-    }
+    await fiveRunsAMinuteApart();
     await svc.stop();
     // Stopped (the stop saved the guard time); the clock is set a day forward; started again.
     svc.clock.step(24 * HOUR);
     svc = await startTestService({ dir: svc.dir, clock: svc.clock, captureLogs: true });
-    const said = svc.log.records().filter((r) => typeof r.msg === 'string' && r.msg.startsWith('the clock reads ahead of the time passed since the last run on this boot'));
-    assert.deepEqual(said.map((r) => r.ahead_s), [86400]);
+    assert.deepEqual(warnedAhead(svc), [86400]);
     await svc.service.housekeep();
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 5, 'nothing pruned: no time passed');
     const next = await deliver(6);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour)${ahead(3660)}`]);
-    svc.clock.advance(HOUR - 5 * 60_000 - 1);
-    assert.equal((await deliver(7)).event, 'RATE_LIMITED', 'the first run started an hour ago less a millisecond: it still counts');
-    svc.clock.advance(1);
-    assert.equal((await deliver(8)).action, 'executed');
-    assert.equal(target.calls('/restart/api', 'POST'), 6);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour); ${ahead(3660)}`]);
+    await firstRunLeavesTheHour();
   });
 
   it('a step held across a restart is taken as the time once it has held for the longest window and a minute in all', async () => {
-    svc = await start(1, 0);
-    svc.clock.step(24 * HOUR);
-    assert.equal((await deliver(1)).action, 'executed', 'no run before: nothing to hold it');
+    await runOnSteppedClock();
     svc.clock.advance(HOUR / 2);
     await svc.service.housekeep();
     svc = await svc.restart();
@@ -405,30 +347,12 @@ describe('a restart while the wall clock is stepped forward', () => {
   });
 
   it('an open circuit\'s recovery wait still holds after a restart on the same boot', async () => {
-    target.route('POST', '/restart/api', { status: 500 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-      args: ['--circuit-failure-threshold', '1', '--circuit-recovery', '5m'],
-    });
-    assert.equal((await deliver(1)).event, 'FAILED');
+    await openCircuit();
     svc.clock.step(24 * HOUR);
     svc = await svc.restart();
     const open = await deliver(2);
-    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead(3660).slice(2)})`]);
-    target.route('POST', '/restart/api', { status: 200 });
-    svc.clock.advance(5 * 60_000 - 1);
-    assert.equal((await deliver(3)).event, 'CIRCUIT_OPEN');
-    svc.clock.advance(1);
-    assert.deepEqual([(await deliver(4)).action, target.calls('/restart/api', 'POST')], ['executed', 2]);
+    assert.deepEqual([open.event, open.reason], ['CIRCUIT_OPEN', `Circuit OPEN (too many failures); trial allowed in 300s (${ahead(3660)})`]);
+    await trialAfterFiveMinutes();
   });
 
   it('on another boot the saved time says nothing: the clock is taken as it is at the start', async () => {
@@ -448,32 +372,11 @@ describe('a restart while the wall clock is stepped forward', () => {
 });
 
 describe('a cooldown\'s end as shown while the wall clock is stepped forward', () => {
-  let target: HttpTarget;
-  let svc: TestService;
-  const deliver = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'api', n)]))).body.results[0];
   const iso = (ms: number) => new Date(ms).toISOString();
 
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
   beforeEach(async () => {
-    target.reset();
-    target.route('POST', '/restart/api', { status: 200 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  restart-api:
-    risk: LOW
-    triggers: [ApiDown]
-    min_confidence: 0.5
-    max_per_hour: 100
-    cooldown_minutes: 10
-    action:
-      http: {method: POST, url: "${target.url}/restart/{service}", expect_status: [200, 299]}
-`,
-    });
+    svc = await start(100, 10);
   });
-  afterEach(async () => svc.stop({ remove: true }));
 
   it('the runbook view and a clearing show the wall-clock time the cooldown actually ends: later by the step while it is judged by the time passed', async () => {
     const t0 = svc.clock.now();
@@ -502,7 +405,7 @@ describe('a cooldown\'s end as shown while the wall clock is stepped forward', (
     svc.clock.advance(5 * 60_000);
     const at = svc.clock.now();
     assert.equal((await deliver(1)).action, 'executed');
-    assert.equal((await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', 2)]))).body.results[0].action, 'executed');
+    assert.equal((await deliver(2, 'web')).action, 'executed');
     // By the time passed the runs are a day ahead: their ten minutes are not reached before
     // the step is taken as the time, 56 minutes from now (61 after the step), and they end then.
     const end = iso(at + 56 * 60_000);
@@ -515,23 +418,20 @@ describe('a cooldown\'s end as shown while the wall clock is stepped forward', (
     // The reasons state the wall-clock time left, as shown: not the day and ten minutes the
     // time passed has to go, but until the step is taken as the time. Half an hour on:
     svc.clock.advance(30 * 60_000);
-    const note = (s: number) =>
-      `; the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${s}s: was it stepped forward?`;
     const mid = await deliver(10);
-    assert.deepEqual([mid.action, mid.event, mid.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1560s remaining${note(1560)})`]);
+    assert.deepEqual([mid.action, mid.event, mid.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1560s remaining; ${ahead(1560)})`]);
     // A millisecond before the end, a second (rounded up) is left.
     svc.clock.advance(26 * 60_000 - 1);
     const last = await deliver(3);
-    assert.deepEqual([last.action, last.event, last.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining${note(1)})`]);
+    assert.deepEqual([last.action, last.event, last.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(1)})`]);
     assert.deepEqual((await view()).cooldown_end, end);
     const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
     assert.equal(cleared.status, 200, JSON.stringify(cleared.body));
     assert.deepEqual(cleared.body.cleared, [{ kind: 'service', subject: 'api', last_started_at: iso(at), until: end }]);
     // The one not cleared does end then.
-    const web = async (n: number) => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', webhook([stormAlert('ApiDown', 'web', n)]))).body.results[0];
-    assert.equal((await web(4)).event, 'RATE_LIMITED');
+    assert.equal((await deliver(4, 'web')).event, 'RATE_LIMITED');
     svc.clock.advance(1);
-    assert.equal((await web(5)).action, 'executed');
+    assert.equal((await deliver(5, 'web')).action, 'executed');
     assert.deepEqual([target.calls('/restart/api', 'POST'), target.calls('/restart/web', 'POST')], [1, 2]);
   });
 
