@@ -27,6 +27,20 @@ const storm = () =>
     ...Array.from({ length: 3 }, (_, i) => ({ labels: { alertname: 'mystery', service: 'shop', pod: `m-${i}` }, fingerprint: `mystery${i}` })),
   ]);
 
+/** A rate-limited decision of runbook "fix" on service "shop", with `over` in place of what it names. */
+const event = (over: Partial<NotificationEvent>): NotificationEvent => ({
+  event: 'RATE_LIMITED',
+  incident_id: 'inc_1',
+  runbook: 'fix',
+  service: 'shop',
+  execution_id: null,
+  approval_id: null,
+  outcome: 'blocked',
+  reason: 'Rate limit exceeded (1/hour)',
+  at: 0,
+  ...over,
+});
+
 type Told = { event: string; service: string; outcome: string; repeated?: number; incident_id: string; reason: string };
 
 describe('notifications in an alert storm: told once per runbook and service, then summed up', () => {
@@ -132,19 +146,6 @@ describe('notifications in an alert storm: told once per runbook and service, th
 });
 
 describe('the repeat filter', () => {
-  const event = (over: Partial<NotificationEvent>): NotificationEvent => ({
-    event: 'RATE_LIMITED',
-    incident_id: 'inc_1',
-    runbook: 'fix',
-    service: 'shop',
-    execution_id: null,
-    approval_id: null,
-    outcome: 'blocked',
-    reason: 'Rate limit exceeded (1/hour)',
-    at: 0,
-    ...over,
-  });
-
   it('never holds back approval requests, execution outcomes or breaker trips', () => {
     const sent: NotificationEvent[] = [];
     const f = createRepeatFilter((e) => sent.push(e), { windowMs: 60_000, now: () => 0 });
@@ -281,18 +282,6 @@ describe('a full notification queue', () => {
 });
 
 describe("the repeat filter's checkpoint", () => {
-  const event = (over: Partial<NotificationEvent>): NotificationEvent => ({
-    event: 'RATE_LIMITED',
-    incident_id: 'inc_1',
-    runbook: 'fix',
-    service: 'shop',
-    execution_id: null,
-    approval_id: null,
-    outcome: 'blocked',
-    reason: 'Rate limit exceeded (1/hour)',
-    at: 0,
-    ...over,
-  });
   const N = 200;
   const long = 'x'.repeat(20_000);
   /** A store answering the audit head and keeping the checkpoints written. */
