@@ -404,15 +404,22 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(out, { ok: true, unchanged: true, detail: `pod ${NS}/api-server-def456 was already terminating (deletionTimestamp ${recent} when read): nothing to evict; done without effect` });
   });
 
-  it("a pod stuck terminating is judged by the API server's clock (its Date header), not rectify's; without the header, by rectify's", async () => {
+  /**
+   * api-server-abc123 of a deployment of 3, its deletion asked with a 30 s grace and never
+   * done (the fake holds it terminating), and an executor on rectify's clock stopped at `rectify`.
+   */
+  const stuckPod = () => {
     fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
     fake.terminationDelayMs = 600_000;
     fake.deletePod(NS, 'api-server-abc123', 30);
-    const pod = fake.get('pods', NS, 'api-server-abc123')!;
-    // rectify's clock, and the API server's, each stopped, 120 s apart.
     const rectify = Date.UTC(2026, 0, 2, 3, 0, 0);
-    const exec = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
-    const iso = (ms: number): string => new Date(ms).toISOString();
+    return { pod: fake.get('pods', NS, 'api-server-abc123')!, rectify, exec: createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) }) };
+  };
+  const iso = (ms: number): string => new Date(ms).toISOString();
+
+  it("a pod stuck terminating is judged by the API server's clock (its Date header), not rectify's; without the header, by rectify's", async () => {
+    const { pod, rectify, exec } = stuckPod();
+    // rectify's clock, and the API server's, each stopped, 120 s apart.
     const run = (verb: 'evict_pod' | 'delete_pod') => exec.run(kubeAction(verb, 'pod', 'api-server-abc123', NS), stepContext());
     const what = { evict_pod: 'evict', delete_pod: 'delete' } as const;
 
@@ -460,13 +467,7 @@ describe('kubernetes actions against the API fake', () => {
   });
 
   it("a Date header that cannot be the API server's clock is not believed: a stuck pod is still found stuck, by rectify's clock", async () => {
-    fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
-    fake.terminationDelayMs = 600_000;
-    fake.deletePod(NS, 'api-server-abc123', 30);
-    const pod = fake.get('pods', NS, 'api-server-abc123')!;
-    const rectify = Date.UTC(2026, 0, 2, 3, 0, 0);
-    const exec = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
-    const iso = (ms: number): string => new Date(ms).toISOString();
+    const { pod, rectify, exec } = stuckPod();
     pod.metadata.deletionGracePeriodSeconds = 30;
     const cases: Array<[header: string, endedAgoMs: number]> = [
       // Not RFC 9110's form: Date.parse reads "1" as 2001-01-01, "garbage 12" as 2001-12-01.
