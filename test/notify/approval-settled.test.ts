@@ -68,6 +68,16 @@ async function rowsFor(svc: TestService, event: string, approvalId: string): Pro
   return (await svc.get(`/api/v1/audit?event=${event}&limit=1000`)).body.events.filter((e: any) => e.details.approval_id === approvalId);
 }
 
+/** The NOTIFIED rows of one notification (by its notification_id): one per receiver it was delivered to. */
+async function notifiedRows(svc: TestService, notificationId: string): Promise<any[]> {
+  return (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === notificationId);
+}
+
+/** Each receiver one notification was delivered to, and how (its NOTIFIED rows' notifier and detail), sorted. */
+async function deliveries(svc: TestService, notificationId: string): Promise<Array<[string, string]>> {
+  return (await notifiedRows(svc, notificationId)).map((e: any): [string, string] => [e.details.notifier, e.details.detail]).sort();
+}
+
 /** The notification the webhook got for one approval request and event: exactly one. */
 function one(target: HttpTarget, event: string, approvalId: string): Record<string, any> {
   const got = target.requests('/hook', 'POST').map(json).filter((n) => n.event === event && n.approval_id === approvalId);
@@ -82,7 +92,7 @@ async function recordedAs(svc: TestService, event: string, n: Record<string, any
   assert.equal(rows[0].details.notification_id, n.notification_id);
   assert.deepEqual(rows[0].details.told, { to: [...to], outcome: n.outcome, reason: n.reason, service: n.service, approval_id: n.approval_id });
   if (headers) assert.equal(headers['idempotency-key'], n.notification_id);
-  const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+  const notified = await notifiedRows(svc, n.notification_id);
   assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...to].sort(), 'delivered to every receiver it was told to');
 }
 
@@ -329,14 +339,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
         assert.equal('shown_in_slack' in n, false);
         const [row] = await rowsFor(svc, event, id);
         assert.deepEqual(row.details.told.to, [webhook, slack]);
-        const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
-        assert.deepEqual(
-          notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
-          [
-            [slack, SHOWN_BY_CLICK_ANSWER],
-            [webhook, 'delivered'],
-          ].sort(),
-        );
+        assert.deepEqual(await deliveries(svc, n.notification_id), [[slack, SHOWN_BY_CLICK_ANSWER], [webhook, 'delivered']].sort());
       }
       assert.equal(slack.startsWith('slack '), true);
       // A restart tells Slack none of it.
@@ -413,7 +416,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       const n = one(target, 'REJECTED', id);
       const m = slackOf(target, 'REJECTED', id);
       assert.equal(m.blocks[2].text.text, n.reason);
-      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+      const notified = await notifiedRows(svc, n.notification_id);
       assert.deepEqual(notified.map((e: any) => e.details.notifier).sort(), [...svc.service.receivers].sort());
       assert.ok(notified.some((e: any) => e.details.notifier === slack));
     } finally {
@@ -465,8 +468,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       assert.deepEqual(target.requests('/hook'), [], 'the webhook had it: not told again');
       const m = slackOf(target, 'REJECTED', id);
       assert.equal(m.blocks[2].text.text, `${row.details.told.reason}${RESENT_NOTE}`);
-      const notified = (await restarted.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === row.details.notification_id);
-      assert.deepEqual(notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(), [
+      assert.deepEqual(await deliveries(restarted, row.details.notification_id), [
         [slack, 'delivered'],
         [webhook, 'delivered'],
       ]);
@@ -503,14 +505,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       await restarted.service.drainNotifications();
       assert.equal(target.requests('/slack', 'POST').length, sinceSlack, 'the settlement is not posted to Slack after the restart');
       const n = one(target, 'REJECTED', id);
-      const notified = (await restarted.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
-      assert.deepEqual(
-        notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
-        [
-          [slack, SHOWN_BY_CLICK_ANSWER],
-          [webhook, 'delivered'],
-        ].sort(),
-      );
+      assert.deepEqual(await deliveries(restarted, n.notification_id), [[slack, SHOWN_BY_CLICK_ANSWER], [webhook, 'delivered']].sort());
     } finally {
       if (restarted) await restarted.stop({ remove: true });
       else await svc.stop({ remove: true });
@@ -576,14 +571,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       // Its row names Slack among those owed it, and the replaced message is its delivery to Slack.
       const [row] = await rowsFor(svc, 'APPROVAL_VOTE', id);
       assert.deepEqual(row.details.told.to, [webhook, slack]);
-      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === voted.notification_id);
-      assert.deepEqual(
-        notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(),
-        [
-          [slack, SHOWN_BY_CLICK_ANSWER],
-          [webhook, 'delivered'],
-        ].sort(),
-      );
+      assert.deepEqual(await deliveries(svc, voted.notification_id), [[slack, SHOWN_BY_CLICK_ANSWER], [webhook, 'delivered']].sort());
 
       // The second approver's click settles it: the message replaced with the outcome, no buttons.
       const second = await click(svc, id, 'approve', { id: 'U0BOB', username: 'bob' });
@@ -646,7 +634,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       const n = one(target, 'APPROVAL_VOTE', id);
       const m = slackOf(target, 'APPROVAL_VOTE', id);
       assert.equal(m.blocks[2].text.text, n.reason);
-      const notified = (await svc.get('/api/v1/audit?event=NOTIFIED&limit=1000')).body.events.filter((e: any) => e.details.notification_id === n.notification_id);
+      const notified = await notifiedRows(svc, n.notification_id);
       assert.deepEqual(notified.map((e: any) => [e.details.notifier, e.details.detail]).sort(), [...svc.service.receivers].map((r) => [r, 'delivered']).sort());
       assert.ok(notified.some((e: any) => e.details.notifier === slack));
     } finally {
