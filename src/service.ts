@@ -541,6 +541,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     windowMs: config.notifyRepeatWindowMs,
     servicesPerWindow: config.notifyRepeatServices,
     now: () => clock.now(),
+    // Where its checkpoints are written (see checkpointRepeats below), a summary is told once
+    // the checkpoint recording its window closed is: never before it, so never again after a crash.
+    holdSummaries: overrides.recover !== false,
   });
   const notify = notifiers.length ? repeats.notify : undefined;
   // Events told one by one record their notification in their audit row; startup tells

@@ -23,10 +23,16 @@ const PAGE = 10_000;
  * counts again the decisions recorded after that row, in order and at the times they
  * were decided, telling none of them (they were told, or counted, then). What the filter
  * holds after is what it held at the crash: every summary still owed is told then, its
- * reason ending REPEATS_RESTART_NOTE, and a checkpoint with nothing owed is written.
- * A crash between the telling and that checkpoint tells them again at the next start
- * (told twice, never lost); one queued and not yet delivered is lost as any queued
- * notification is.
+ * reason ending REPEATS_RESTART_NOTE, once a checkpoint with nothing owed is written.
+ * A summary is told only once the checkpoint recording its window closed is written
+ * (holdSummaries), at a housekeeping pass, a stop or a start alike: a crash before that
+ * write leaves it owed in the checkpoint before, told at the next start, once; after it,
+ * it is not told again (one queued and not yet delivered then is lost, as any queued
+ * notification is). A window a decision after the checkpoint closed (a repeat after the
+ * window's end) waited for a later checkpoint that was never written: its summary is owed
+ * too. Only a checkpoint whose write failed lets its summaries be told before it (held
+ * back, they would wait for as long as writes fail): a crash then tells them again at
+ * the next start (twice, never lost).
  *
  * Bounded by time: a window that started before the newest row's time less the window
  * and two housekeeping passes had ended while rectify still ran (its summary told then,
@@ -117,7 +123,7 @@ function stateOf(state: unknown): RepeatState | undefined {
 }
 
 /**
- * Writes the filter's checkpoint: when it counted or told anything since the last one,
+ * Writes the filter's checkpoint, then tells the summaries it held back for it: when it counted or told anything since the last one,
  * or (`force`) at a stop, once everything was told; and, with nothing counted, once a
  * minute while the log grows. Its state and the audit row it stands as of are read in
  * one synchronous step: every decision committed by then has been through the filter
@@ -132,8 +138,18 @@ export function createRepeatsCheckpointer(store: Pick<Store, 'read' | 'transact'
     const through = store.read((tx) => tx.auditHead());
     const at = now();
     if (!force && written && written.changes === changes && (written.through === through || at - written.at < REPEATS_CHECKPOINT_IDLE_MS)) return;
+    // The summaries of the windows this checkpoint records closed (held back: see
+    // holdSummaries) are told once it is written. Told before, a crash would leave those
+    // windows open in the last checkpoint written, and the next start would tell them again.
+    const held = filter.takeHeld();
     const value = JSON.stringify({ through, state: filter.snapshot().state } satisfies RepeatsCheckpoint);
-    await store.transact((tx) => tx.setRepeatsCheckpoint(value, at));
+    try {
+      await store.transact((tx) => tx.setRepeatsCheckpoint(value, at));
+    } finally {
+      // Not written, they are told all the same: held back, they would wait for as long as the
+      // writes fail. The next start may then tell them again (twice, never lost).
+      filter.release(held);
+    }
     written = { changes, through, at };
   };
 }

@@ -29,6 +29,12 @@ export interface RepeatFilterOptions {
   servicesPerWindow?: number;
   /** Distinct (event, runbook, service) counted at once at most; past it, decisions are told one by one. */
   maxKeys?: number;
+  /**
+   * A summary is held back (see `takeHeld`) until the checkpoint that records its window
+   * closed is written, then told (`release`). Told before it, a crash would leave the window
+   * open in the last checkpoint, and the next start would tell the summary again.
+   */
+  holdSummaries?: boolean;
 }
 
 interface Window {
@@ -63,8 +69,16 @@ export interface RepeatFilter {
   pending(): number;
   /** How many times the state has changed so far: a checkpoint is taken and written only when that moved. */
   changes(): number;
-  /** Windows whose summary is owed (they counted a repeat). */
+  /** Summaries owed: windows that counted a repeat, and those a restore found closed after the checkpoint (see `restore`). */
   owed(): number;
+  /**
+   * With `holdSummaries`: the summaries of the windows closed since the last call, taken
+   * out of the filter in the same synchronous step as the `snapshot` of a checkpoint; told
+   * by `release` once that checkpoint is written.
+   */
+  takeHeld(): NotificationEvent[];
+  /** Tells summaries taken by `takeHeld`, in order. */
+  release(summaries: readonly NotificationEvent[]): void;
   /**
    * The state as data, and `changes()` as of it: what a restore needs, no more (of a
    * window's latest decision, the fields a summary tells, its reason cut to
@@ -73,9 +87,12 @@ export interface RepeatFilter {
   snapshot(): { state: RepeatState; changes: number };
   /**
    * Takes `state` (a snapshot) as its own, then counts `decisions` (in the order they were
-   * decided, each at its own time) as they were counted before: telling none of them,
-   * nor the summaries their windows' ends told then. What it holds after is what the
-   * filter held when the last of them was counted.
+   * decided, each at its own time) as they were counted before: telling none of them.
+   * What it holds after is what the filter held when the last of them was counted. A window
+   * one of them closed had its summary told then, without `holdSummaries`; with it, its
+   * summary waited for a checkpoint after that decision, and `state` is the last one
+   * written: never told, it is owed, told by the next `flush`. Without `state` (none, or too
+   * old to be taken), such a window is taken as told.
    */
   restore(state: RepeatState | undefined, decisions: Iterable<NotificationEvent>): void;
 }
@@ -100,41 +117,55 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
   let windows = new Map<string, Window>();
   let runbooks = new Map<string, RunbookWindow>();
   let changes = 0;
-  /** Where notifications go: `next`, or nowhere while decisions told before a restart are counted again. */
-  let tell: Notify = next;
+  /** Counting decisions told before a restart again: nothing is told. */
+  let replaying = false;
+  /** Whether a window closed while replaying is owed (see `restore`). */
+  let closedOwed = false;
+  /** Windows closed while replaying whose summary is owed: told by the next flush, with its note. */
+  let closedInReplay: Array<(note: string | undefined) => NotificationEvent> = [];
+  /** With `holdSummaries`: summaries waiting for the checkpoint that records their windows closed. */
+  let held: NotificationEvent[] = [];
 
-  function summary(w: Window, note = ''): void {
+  /** A summary: told at once, or held back for its checkpoint. */
+  function send(e: NotificationEvent): void {
+    if (opts.holdSummaries) held.push(e);
+    else next(e);
+  }
+
+  function summary(w: Window, note = ''): NotificationEvent {
     const latest = w.latest!;
     const since = new Date(w.startedAt).toISOString();
     const subject = `${latest.runbook ?? 'no runbook'} on ${latest.service ?? 'no service'}`;
-    tell({
+    return {
       ...latest,
       reason: `${w.repeats} more ${latest.event} decision(s) for ${subject} since ${since}; the latest: ${latest.reason}${note}`,
       repeated: w.repeats,
-    });
+    };
   }
 
-  function runbookSummary(w: RunbookWindow, note = ''): void {
+  function runbookSummary(w: RunbookWindow, note = ''): NotificationEvent {
     const latest = w.latest!;
     const since = new Date(w.startedAt).toISOString();
     const services = w.counted.size;
-    tell({
+    return {
       ...latest,
       service: null,
       reason: `${w.repeats} ${latest.event} decision(s) for ${latest.runbook ?? 'no runbook'} on ${services} more service(s) than the ${w.told} told since ${since}; the latest, on ${latest.service ?? 'no service'}: ${latest.reason}${note}`,
       repeated: w.repeats,
       repeated_services: services,
-    });
+    };
   }
 
   // A clock stepped back (an NTP correction, a restored VM) ends the window too: timed
   // from its start alone, the repeats would stay untold for the whole step.
   const ended = (w: Window, now: number): boolean => now < w.startedAt || now - w.startedAt >= opts.windowMs;
 
-  /** Ends a window: its summary is told if it counted anything, and it is forgotten. */
-  function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, tellIt: (w: W) => void): void {
-    if (w.repeats > 0) tellIt(w);
+  /** Ends a window: its summary is told if it counted anything (see `restore` while replaying), and it is forgotten. */
+  function close<W extends Window>(windowsOf: Map<string, W>, key: string, w: W, build: (w: W, note?: string) => NotificationEvent, note?: string): void {
     windowsOf.delete(key);
+    if (w.repeats === 0) return;
+    if (!replaying) send(build(w, note));
+    else if (closedOwed) closedInReplay.push((n) => build(w, n));
   }
 
   /** Whether a service's first decision in a window may be told, or is counted for its runbook. */
@@ -173,7 +204,7 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
     if (w) close(windows, key, w, summary);
     if (!mayTell(e, now)) return;
     if (windows.size < maxKeys) windows.set(key, { startedAt: now, repeats: 0, latest: null });
-    tell(e);
+    if (!replaying) next(e);
   }
 
   return {
@@ -183,20 +214,33 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
     },
     flush(all = false, note?: string) {
       const now = opts.now();
+      if (closedInReplay.length > 0) {
+        changes++;
+        for (const build of closedInReplay) send(build(note));
+        closedInReplay = [];
+      }
       for (const [key, w] of windows) {
         if (!all && !ended(w, now)) continue;
         changes++;
-        close(windows, key, w, (x) => summary(x, note));
+        close(windows, key, w, summary, note);
       }
       for (const [key, w] of runbooks) {
         if (!all && !ended(w, now)) continue;
         changes++;
-        close(runbooks, key, w, (x) => runbookSummary(x, note));
+        close(runbooks, key, w, runbookSummary, note);
       }
     },
     pending: () => windows.size + runbooks.size,
     changes: () => changes,
-    owed: () => [...windows.values(), ...runbooks.values()].filter((w) => w.repeats > 0).length,
+    owed: () => closedInReplay.length + [...windows.values(), ...runbooks.values()].filter((w) => w.repeats > 0).length,
+    takeHeld() {
+      const taken = held;
+      held = [];
+      return taken;
+    },
+    release(summaries) {
+      for (const e of summaries) next(e);
+    },
     snapshot: () => ({
       state: {
         windows: [...windows].map(([k, w]) => [k, { startedAt: w.startedAt, repeats: w.repeats, latest: kept(w.latest) }]),
@@ -207,14 +251,16 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
     restore(state, decisions) {
       windows = new Map(state?.windows.map(([k, w]) => [k, { ...w }]));
       runbooks = new Map(state?.runbooks.map(([k, w]) => [k, { ...w, counted: new Set(w.counted) }]));
+      closedInReplay = [];
       changes++;
       if (opts.windowMs <= 0) return;
-      // Told before the restart, one by one or summed up as a window ended: not told again.
-      tell = () => {};
+      // Told before the restart one by one: not told again. A summary, see above.
+      replaying = true;
+      closedOwed = opts.holdSummaries === true && state !== undefined;
       try {
         for (const e of decisions) if (isRepeatable(e)) count(e, e.at);
       } finally {
-        tell = next;
+        replaying = false;
       }
     },
   };

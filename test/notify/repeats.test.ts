@@ -340,4 +340,46 @@ describe("the repeat filter's checkpoint", () => {
     const cut = `${long.slice(0, REPEAT_REASON_MAX - 1)}\u2026`;
     assert.ok(sent.every((e) => e.reason.endsWith(`the latest: ${e.runbook === 'rb0' ? 'r' : cut}`)));
   });
+
+  it('with holdSummaries, tells a summary once the checkpoint recording its window closed is written, never before; a write that fails tells it all the same', async () => {
+    const sent: NotificationEvent[] = [];
+    let now = 1_000;
+    const f = createRepeatFilter((e) => void sent.push(e), { windowMs: 60_000, now: () => now, holdSummaries: true });
+    const told = () => sent.map((e) => [e.incident_id, e.repeated]);
+    for (const id of ['a', 'b', 'c']) f.notify(event({ incident_id: id, at: now }));
+    // Each write waits until the test ends it, as a commit waiting for the disk or a lock.
+    const written: string[] = [];
+    let end: (ok: boolean) => void = () => assert.fail('no write begun');
+    const store = {
+      read: <T>(work: (tx: Tx) => T): T => work({ auditHead: () => 7 } as unknown as Tx),
+      transact: <T>(work: (tx: Tx) => T): Promise<T> =>
+        new Promise<T>((resolve, reject) => {
+          end = (ok) => (ok ? resolve(work({ setRepeatsCheckpoint: (json: string) => void written.push(json) } as unknown as Tx)) : reject(new Error('disk full')));
+        }),
+    } as unknown as Pick<Store, 'read' | 'transact'>;
+    const checkpoint = createRepeatsCheckpointer(store, f, () => now);
+
+    // The window ends at a housekeeping pass: its summary waits for the write.
+    now = 61_000;
+    f.flush();
+    const writing = checkpoint();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(told(), [['a', undefined]], 'not told while its checkpoint is being written');
+    end(true);
+    await writing;
+    assert.deepEqual(told(), [['a', undefined], ['c', 2]]);
+    assert.deepEqual(JSON.parse(written[0]!), { through: 7, state: { windows: [], runbooks: [] } });
+
+    // A window closed at intake (a decision after its end) waits for the next checkpoint too;
+    // that write fails: told all the same.
+    for (const id of ['d', 'e']) f.notify(event({ incident_id: id, at: now }));
+    now = 122_000;
+    f.notify(event({ incident_id: 'f', at: now }));
+    assert.deepEqual(told().slice(2), [['d', undefined], ['f', undefined]]);
+    const failing = checkpoint();
+    end(false);
+    await assert.rejects(failing, /disk full/);
+    assert.deepEqual(told().slice(2), [['d', undefined], ['f', undefined], ['e', 1]]);
+    assert.equal(written.length, 1);
+  });
 });

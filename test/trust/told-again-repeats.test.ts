@@ -3,8 +3,8 @@ import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
-import { readBackRepeats, repeatableEvent, REPEATS_CHECKPOINT_EVERY_MS, REPEATS_RESTART_NOTE } from '../../src/engine/repeats-readback.js';
+import { before, describe, it } from 'node:test';
+import { createRepeatsCheckpointer, readBackRepeats, repeatableEvent, REPEATS_CHECKPOINT_EVERY_MS, REPEATS_RESTART_NOTE } from '../../src/engine/repeats-readback.js';
 import { truncatedReason } from '../../src/engine/truncations.js';
 import { createRepeatFilter } from '../../src/notify/repeats.js';
 import type { NotificationEvent } from '../../src/notify/types.js';
@@ -12,6 +12,7 @@ import { createTestLogger } from '../../src/observability/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { type RecordedRequest } from '../helpers/http-target.js';
+import { holdDatabaseLock, type HeldLock } from '../helpers/db-lock.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
@@ -93,6 +94,117 @@ describe('kill -9 in a storm of repeats: the summary owed is told at the next st
   });
 });
 
+describe('a summary told before a crash is not told again; one owed and not told is told once', () => {
+  // The checkpoint recording a window closed is written in the housekeeping pass that closed
+  // it; another connection holding the database's write lock (a backup, `rectify run
+  // --local`) makes that write wait, long enough to crash in between, as a slow disk could.
+  const rig = useRectifyProcesses('rectify-repeats-told-once-', runbooks);
+  const WINDOW_MS = 2_000;
+  const PASS_MS = REPEATS_CHECKPOINT_EVERY_MS;
+  const start = (db: string) =>
+    rig.start(['--notify-webhook', `${rig.target.url}/hook`, '--notify-repeat-window', `${WINDOW_MS / 1000}s`, '--db-busy-timeout', '120s'], db);
+  let sent = 0;
+  const storm = async (p: RectifyProcess, service: string, n: number): Promise<string[]> => {
+    const alerts = Array.from({ length: n }, () => ({ labels: { alertname: 'broken', service, n: String(++sent) }, fingerprint: `${service}-${sent}` }));
+    const r = await p.post('/api/v1/webhooks/alertmanager', amWebhook(alerts));
+    assert.equal(r.status, 202);
+    return r.body.results.map((x: { incident_id: string }) => x.incident_id);
+  };
+  const sql = <T>(db: string, query: string): T => {
+    const c = new Database(db, { readonly: true });
+    try {
+      return c.prepare(query).pluck().get() as T;
+    } finally {
+      c.close();
+    }
+  };
+  const summaries = (service: string) => rig.target.requests('/hook').filter((r) => json(r).repeated !== undefined && json(r).service === service);
+
+  /**
+   * A storm on `service` begun just after a housekeeping pass ended (its save of the guard
+   * time seen): the first alert runs, the second is told, 28 are counted. Once what was told is
+   * recorded, another connection takes the write lock, before the next pass: that pass comes
+   * after the window ended, closes it and cannot write its checkpoint. Resolves when that pass
+   * has had its time, the lock still held. With `crashOnSummary`, the
+   * process is killed (SIGKILL) the moment the receiver has a summary.
+   */
+  async function stormThenLock(db: string, service: string, crashOnSummary = false): Promise<{ proc: RectifyProcess; incidents: string[]; lock: HeldLock }> {
+    const proc = await start(db);
+    crash = crashOnSummary ? () => process.kill(proc.pid, 'SIGKILL') : undefined;
+    const passAt = () => sql<number | undefined>(db, "SELECT updated_at FROM settings WHERE key = 'guard:clock'");
+    const before = passAt();
+    await until('a housekeeping pass ending', async () => (passAt() !== before ? true : undefined), 3 * PASS_MS);
+    const passEnded = Date.now();
+    const incidents = await storm(proc, service, 30);
+    await until('the run and the first repeat told and recorded', async () => (sql<number>(db, "SELECT count(*) FROM audit WHERE event = 'NOTIFIED'") >= 2 ? true : undefined), PASS_MS);
+    const lock = await holdDatabaseLock(db, 30_000);
+    const locked = Date.now();
+    assert.ok(locked < passEnded + PASS_MS - 500, `the lock came ${locked - passEnded} ms after the pass: too late to come before the next one`);
+    // The next pass (the window ended before it) closes the window and waits for the lock.
+    const passed = passEnded + PASS_MS + 2_000;
+    await new Promise((r) => setTimeout(r, passed - Date.now()));
+    return { proc, incidents, lock };
+  }
+
+  /** A decision told one by one after a start, queued behind what the start told: once it is in, so is all the start told. */
+  async function afterRestart(proc: RectifyProcess): Promise<void> {
+    const since = Date.now();
+    const other = await storm(proc, 'other', 2);
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => json(r).incident_id === other[1] });
+  }
+
+  /** Called the moment the receiver has a summary. */
+  let crash: (() => void) | undefined;
+  before(() => {
+    rig.target.route('POST', '/hook', (r) => {
+      if (json(r).repeated !== undefined) crash?.();
+      return { status: 204 };
+    });
+    for (const s of ['shop', 'cart', 'other']) rig.target.route('POST', `/act/${s}`, { status: 200 });
+  });
+
+  it('kill -9 the moment the receiver has a summary: the next start does not tell it again (one post across the crash)', async () => {
+    const db = join(rig.dir, 'told.db');
+    const { proc, incidents, lock } = await stormThenLock(db, 'shop', true);
+    // Told while its checkpoint waited for the lock, the crash would come before that write;
+    // told once it is written, the crash comes after it.
+    await lock.release();
+    await rig.target.waitForRequest('/hook', { since: 0, timeoutMs: 20_000, where: (r) => json(r).repeated !== undefined && json(r).service === 'shop' });
+    await proc.kill9();
+    crash = undefined;
+
+    const again = await start(db);
+    await afterRestart(again);
+    assert.deepEqual(
+      summaries('shop').map((r) => [json(r).repeated, json(r).incident_id, json(r).reason.endsWith(REPEATS_RESTART_NOTE)]),
+      [[28, incidents[29], false]],
+      'told once across the crash, before it',
+    );
+    await again.stop();
+  });
+
+  it('a summary whose checkpoint was never written (kill -9 while it waits) is told at the next start, once (one post)', async () => {
+    const db = join(rig.dir, 'owed.db');
+    const { proc, incidents, lock } = await stormThenLock(db, 'cart');
+    await proc.kill9();
+    await lock.release();
+    assert.deepEqual(summaries('cart'), [], 'no summary told before the crash');
+
+    const again = await start(db);
+    await afterRestart(again);
+    assert.equal(summaries('cart').length, 1, 'the summary owed is told, once');
+    const s = json(summaries('cart')[0]!);
+    assert.deepEqual([s.repeated, s.incident_id], [28, incidents[29]]);
+    assert.ok(s.reason.endsWith(REPEATS_RESTART_NOTE), s.reason);
+    // Its checkpoint is written now: a clean stop and another start tell it no more.
+    assert.equal(await again.stop(), 0);
+    const third = await start(db);
+    await afterRestart(third);
+    assert.equal(summaries('cart').length, 1);
+    await third.stop();
+  });
+});
+
 describe('the read-back at a start is bounded by the repeat window, not by rows', () => {
   const WINDOW = 300_000;
   const week = 7 * 86_400_000;
@@ -167,6 +279,53 @@ describe('the read-back at a start is bounded by the repeat window, not by rows'
       assert.deepEqual(readBackRepeats(store, filterTelling(sent, T1), WINDOW, createTestLogger().logger, 2), { rows: 3, owed: 1, stale: false });
       assert.deepEqual(sent, told.slice(1));
       assert.deepEqual(sent.map((e) => e.repeated), [5]);
+    } finally {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('the read-back of a window closed after the checkpoint', () => {
+  it('a window a decision after the checkpoint closed held its summary for a later checkpoint, never written: owed, told at the start once, and not at the next', async () => {
+    const WINDOW = 300_000;
+    const T = Date.UTC(2026, 11, 6, 6, 0, 0);
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-repeats-closed-'));
+    const store = openSqliteStore({ path: join(dir, 'rectify.db'), migrationsDir: MIGRATIONS_DIR });
+    try {
+      const notice = (at: number, left: number) => ({ at, event: 'ALERTS_TRUNCATED' as const, runbook: 'cart', actor: 'rectify', details: { truncated_alerts: left, delivered_alerts: 1 } });
+      const asEvent = (r: ReturnType<typeof notice>) => repeatableEvent({ seq: 0, at: r.at, event: r.event, incident_id: null, runbook: r.runbook, service: null, outcome: 'manual', details: r.details });
+      const live: NotificationEvent[] = [];
+      let now = T;
+      const filter = createRepeatFilter((e) => void live.push(e), { windowMs: WINDOW, now: () => now, holdSummaries: true });
+      // Three rows in a window (the first told, two counted), checkpointed; then one after the
+      // window's end, which closes it at intake: its summary waits for the next checkpoint, and
+      // the crash comes first.
+      const rows = [notice(T, 50), notice(T + 1_000, 51), notice(T + 2_000, 52)];
+      await store.transact((tx) => rows.forEach((r) => tx.appendAudit(r)));
+      for (const r of rows) filter.notify(asEvent(r));
+      await createRepeatsCheckpointer(store, filter, () => now)();
+      const late = notice(T + WINDOW + 1_000, 53);
+      await store.transact((tx) => tx.appendAudit(late));
+      now = late.at;
+      filter.notify(asEvent(late));
+      assert.deepEqual(live.map((e) => [e.at, e.repeated]), [[T, undefined], [late.at, undefined]], 'the summary was held, not told');
+
+      const start = (sent: NotificationEvent[]) => {
+        const g = createRepeatFilter((e) => void sent.push(e), { windowMs: WINDOW, now: () => late.at + 60_000, holdSummaries: true });
+        const result = readBackRepeats(store, g, WINDOW, createTestLogger().logger, 2);
+        return { g, result };
+      };
+      const sent: NotificationEvent[] = [];
+      const first = start(sent);
+      assert.deepEqual(first.result, { rows: 1, owed: 1, stale: false });
+      assert.equal(sent.length, 0, 'held until the start writes its checkpoint');
+      await createRepeatsCheckpointer(store, first.g, () => late.at + 60_000)(true);
+      assert.deepEqual(sent.map((e) => [e.runbook, e.repeated, e.at, e.reason.endsWith(REPEATS_RESTART_NOTE)]), [['cart', 2, T + 2_000, true]]);
+
+      const again: NotificationEvent[] = [];
+      assert.deepEqual(start(again).result, { rows: 0, owed: 0, stale: false });
+      assert.deepEqual(again, []);
     } finally {
       store.close();
       rmSync(dir, { recursive: true, force: true });
