@@ -112,7 +112,12 @@ export function reopenAfterCutOffTrial(tx: Tx, run: { runbook: string; execution
   return true;
 }
 
-/** What a refused run's INTERRUPTED row (crash recovery) says of the half-open circuit whose trial it was. */
+/**
+ * What the row ending a half-open circuit's trial without a verdict says of the circuit
+ * (circuit_trial): the runner's PRE_CHECK_FAILED, DISRUPTION_BLOCKED or FAILED row, and
+ * crash recovery's INTERRUPTED row (and its notification) for one cut off before it
+ * recorded that end. Without it the log shows CIRCUIT_HALF_OPEN and nothing after.
+ */
 export const TRIAL_ENDED_WITHOUT_VERDICT =
   'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
 

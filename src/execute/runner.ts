@@ -6,7 +6,16 @@ import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../st
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
-import { countFailure, endTrialWithoutVerdict, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, trippedReason } from './breaker.js';
+import {
+  countFailure,
+  endTrialWithoutVerdict,
+  NOT_COUNTED_REFUSED,
+  refusedInSteps,
+  reopenAfterCutOffTrial,
+  reopenedReason,
+  TRIAL_ENDED_WITHOUT_VERDICT,
+  trippedReason,
+} from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
 export interface RunRequest {
@@ -232,9 +241,27 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const breakerAudit = (reason: string) => (e: AuditEventName, d: Record<string, unknown>) =>
           audit(tx, e, e === 'CIRCUIT_TRIPPED' ? { ...d, ...announce({ event: e, outcome: 'circuit open', reason }) } : d, now);
         tx.updateExecution(req.id, { state, steps, finished_at: now, success, rolled_back: rolledBack, outcome });
+        // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
+        // failed, the cluster said "not now", rectify refused a step by its own rule): back to
+        // OPEN, so the next incident may try again. The row ending the run says so: nothing
+        // else in the log tells what became of the circuit after its CIRCUIT_HALF_OPEN.
+        const trialEnded = breaker === 'none' && endTrialWithoutVerdict(tx, { runbook: req.runbookId, executionId: req.id, now });
+        if (trialEnded) circuitChange = 'open';
+        const endAt = events.length - 1;
         // The outcome is recorded with the row of the event it is told as (ROLLED_BACK, not the FAILED after it).
         const toldAt = events.findIndex((e) => e.event === told.event);
-        events.forEach((e, i) => audit(tx, e.event, i === toldAt ? { ...e.details, ...announce({ ...told, reason: outcome }) } : e.details, now));
+        events.forEach((e, i) =>
+          audit(
+            tx,
+            e.event,
+            {
+              ...e.details,
+              ...(i === endAt && trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
+              ...(i === toldAt ? announce({ ...told, reason: outcome }) : {}),
+            },
+            now,
+          ),
+        );
         tx.releaseBlastRadius(req.id);
         const c = tx.circuit(req.runbookId);
         if (breaker === 'success') {
@@ -255,11 +282,6 @@ export function createExecutionRunner(deps: RunnerDeps) {
           // Cut off: its state is unknown, so the trial proved nothing (see reopenAfterCutOffTrial).
           reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: breakerAudit(reopenedReason(req.runbookId)) });
           if (reopened) circuitChange = 'open';
-        } else if (endTrialWithoutVerdict(tx, { runbook: req.runbookId, executionId: req.id, now })) {
-          // The trial ended without a verdict on the runbook, having changed nothing (a pre-check
-          // failed, the cluster said "not now", rectify refused a step by its own rule): back to
-          // OPEN, so the next incident may try again.
-          circuitChange = 'open';
         }
       });
       if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);

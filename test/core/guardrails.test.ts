@@ -264,6 +264,64 @@ describe('guardrails', () => {
     }
   });
 
+  it('circuit breaker: a trial whose pre-check fails ends without a verdict: open again with the wait it had served, and its PRE_CHECK_FAILED row says so', async () => {
+    target.reset();
+    target.route('GET', '/gated/ready', { status: 200 });
+    target.route('POST', '/gated/a', { status: 500 });
+    target.route('POST', '/hook', { status: 204 });
+    const gate = `    max_per_hour: 100\n    cooldown_minutes: 0\n    pre_checks:\n      - http: {url: "${target.url}/gated/ready", timeout_seconds: 1, interval_seconds: 1}`;
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'gated', gate)}`, args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      const send = () => svc.post('/api/v1/incidents?wait=true', incident('gated', 'a'));
+      const circuit = async () => {
+        const c = (await svc.get('/api/v1/runbooks/gated')).body.circuit;
+        return { state: c.state, failures: c.failures, opened_at: c.opened_at };
+      };
+      for (let i = 0; i < 3; i++) assert.equal((await send()).body.event, 'FAILED');
+      const served = { state: 'open', failures: 3, opened_at: new Date(svc.clock.now()).toISOString() };
+      assert.deepEqual(await circuit(), served);
+
+      // After the recovery wait the trial runs, and its pre-check fails: nothing ran.
+      svc.clock.advance(5 * MIN);
+      target.route('GET', '/gated/ready', { status: 503 });
+      const trial = await send();
+      assert.deepEqual([trial.body.action, trial.body.event, trial.body.success], ['aborted', 'PRE_CHECK_FAILED', false]);
+      assert.equal(target.calls('/gated/a', 'POST'), 3, 'the trial ran no action');
+      // Open again with the wait it had served: not counted, and no new wait.
+      assert.deepEqual(await circuit(), served);
+      await svc.service.drainNotifications();
+      const audit = (await svc.get(`/api/v1/audit?execution_id=${trial.body.execution_id}`)).body.events.reverse();
+      assert.deepEqual(
+        audit.map((a: any) => a.event),
+        ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'PRE_CHECK_FAILED', 'NOTIFIED'],
+      );
+      const check = `http GET ${target.url}/gated/ready`;
+      const { notification_id: _id, told: _told, ...ended } = audit[4].details;
+      assert.deepEqual(ended, {
+        check,
+        detail: audit[3].details.detail,
+        circuit_trial:
+          "it was the circuit's trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial",
+      });
+      const breakerRows = (await svc.get('/api/v1/audit?runbook=gated&limit=200')).body.events
+        .filter((e: any) => e.event.startsWith('CIRCUIT_'))
+        .map((e: any) => e.event)
+        .reverse();
+      assert.deepEqual(breakerRows, ['CIRCUIT_TRIPPED', 'CIRCUIT_HALF_OPEN'], 'no CIRCUIT_TRIPPED after the trial: no new wait');
+      const told = target.requests('/hook', 'POST').map((q) => (q.json() as any).event as string);
+      assert.deepEqual(told.sort(), ['CIRCUIT_TRIPPED', 'FAILED', 'FAILED', 'FAILED', 'PRE_CHECK_FAILED'], 'the trial told once, as PRE_CHECK_FAILED');
+
+      // The next incident is the circuit's trial at once, and its success closes it.
+      target.route('GET', '/gated/ready', { status: 200 });
+      target.route('POST', '/gated/a', { status: 200 });
+      const next = await send();
+      assert.deepEqual([next.body.action, next.body.success], ['executed', true]);
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('circuit breaker: rectify_circuit_state follows every transition, half-open while the trial runs, across a restart and a reload', async () => {
     target.reset();
     const failing = { status: 500 };

@@ -182,7 +182,14 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
     assert.deepEqual([next.body.action, next.body.success], ['executed', false]);
     const nextRows = await rows(proc, next.body.execution_id as string);
     assert.deepEqual(nextRows.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
-    assert.equal(nextRows[4]!.details.circuit, 'not counted: rectify refused the step by its own rule, before anything changed');
+    const { notification_id: _nextId, told: _nextTold, ...failed } = nextRows[4]!.details;
+    assert.deepEqual(failed, {
+      reason: `action 1 failed: ${refusal}`,
+      rolled_back: false,
+      rollback: 'nothing was changed: no rollback',
+      circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
+      circuit_trial: trialEnded,
+    });
     assert.deepEqual(await circuitNow(proc), served);
 
     await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === next.body.execution_id });
