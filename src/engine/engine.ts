@@ -19,7 +19,19 @@ import { targetRunbookKey } from '../pipeline/targets.js';
 import { clearedByHand } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
-import { countFailure, endTrialWithoutVerdict, failureInSteps, NOT_COUNTED_NOT_NOW, NOT_COUNTED_REFUSED, refusedInSteps, reopenAfterCutOffTrial, reopenedReason, TRIAL_ENDED_WITHOUT_VERDICT, trippedReason, type RunAudit } from '../execute/breaker.js';
+import {
+  countFailure,
+  endTrialWithoutVerdict,
+  failureInSteps,
+  NOT_COUNTED_NOT_NOW,
+  NOT_COUNTED_REFUSED,
+  reopenAfterCutOffTrial,
+  reopenedReason,
+  TRIAL_ENDED_WITHOUT_VERDICT,
+  trippedReason,
+  withoutVerdictInSteps,
+  type RunAudit,
+} from '../execute/breaker.js';
 import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
@@ -1367,12 +1379,13 @@ export function createEngine(deps: EngineDeps) {
      * One whose steps show it had failed (an action finished failed, a rollback had
      * started) counts against its runbook's breaker, as a stop during its rollback
      * would have counted it: a crash loop in rollbacks must still trip the breaker.
-     * One whose action was refused before anything changed is no failure, as the
-     * runner's own end would have had it (refusedInSteps): when it was the half-open
-     * circuit's trial, the circuit goes back to open without a new wait, as the runner
-     * sends it back, and its INTERRUPTED row and notification say so. A half-open
-     * circuit's trial cut off otherwise re-opens it with a new recovery wait, as a stop
-     * does.
+     * One that ended without a verdict, having changed nothing (a pre-check finished
+     * failed before any action started; an action refused before anything changed) is
+     * no failure, as the runner's own end would have had it (withoutVerdictInSteps):
+     * when it was the half-open circuit's trial, the circuit goes back to open without a
+     * new wait, as the runner sends it back, and its INTERRUPTED row and notification
+     * say so. A half-open circuit's trial cut off otherwise (in a step, a pre-check
+     * too) re-opens it with a new recovery wait, as a stop does.
      */
     async recover(): Promise<number> {
       return store.transact((tx) => {
@@ -1387,13 +1400,35 @@ export function createEngine(deps: EngineDeps) {
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
           const failure = failureInSteps(e.steps);
-          // Refused before anything changed: the run had acted on nothing, and ended, had
-          // rectify lived to record it, without a breaker failure. Not counted here either.
-          const refused = refusedInSteps(e.steps);
-          const refusal = refused ? `action ${refused.index + 1} was refused before anything changed: ${refused.detail ?? 'no detail recorded'}` : undefined;
+          // A pre-check failed, or an action was refused before anything changed: the run had
+          // acted on nothing, and ended, had rectify lived to record it, without a breaker
+          // failure. Not counted here either.
+          const ended = withoutVerdictInSteps(e.steps);
+          const detail = ended?.detail ?? 'no detail recorded';
+          /** What it had done: in general words for the row's reason, named for the notification and the row's own fields. */
+          const nothing =
+            ended === undefined
+              ? undefined
+              : ended.why === 'pre_check'
+                ? {
+                    general: 'a pre-check failed, so no action ran and nothing was changed',
+                    named: `pre-check ${ended.index + 1} failed: ${detail}, so no action ran and nothing was changed`,
+                    // The runner's PRE_CHECK_FAILED counts nothing, and says nothing of the breaker either.
+                    fields: { pre_check_failed: `pre-check ${ended.index + 1} failed: ${detail}`, nothing_changed: true },
+                  }
+                : {
+                    general: 'an action was refused before anything changed, so nothing was changed',
+                    named: `action ${ended.index + 1} was refused before anything changed: ${detail}, so nothing was changed`,
+                    // Not counted: the runner's own end would not have counted it, and its row says so.
+                    fields: {
+                      refused: `action ${ended.index + 1} was refused before anything changed: ${detail}`,
+                      nothing_changed: true,
+                      circuit: ended.why === 'rule' ? NOT_COUNTED_REFUSED : NOT_COUNTED_NOT_NOW,
+                    },
+                  };
           // Nothing about its target is unknown: the trial ends as the runner ends it (no new
           // wait), not as one cut off mid-step (reopenAfterCutOffTrial, below).
-          const trialEnded = refused !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
+          const trialEnded = ended !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
           tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
           const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
@@ -1412,8 +1447,8 @@ export function createEngine(deps: EngineDeps) {
               ...about,
               event: 'INTERRUPTED',
               outcome: 'interrupted',
-              reason: refusal
-                ? `rectify stopped before this execution recorded its end; ${refusal}, so nothing was changed, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}`
+              reason: nothing
+                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}`
                 : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
             },
             now,
@@ -1423,14 +1458,14 @@ export function createEngine(deps: EngineDeps) {
             'INTERRUPTED',
             withTold(
               {
-                reason: refusal
-                  ? 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check'
+                reason: nothing
+                  ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check`
                   : 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
                 // The run had failed: counted by the breaker below, as a stop at this point would have.
                 ...(failure !== undefined ? { failure } : {}),
-                // It had acted on nothing: not counted (the runner's own end would not have counted it).
-                ...(refused && refusal ? { refused: refusal, nothing_changed: true, circuit: refused.refused === 'rule' ? NOT_COUNTED_REFUSED : NOT_COUNTED_NOT_NOW } : {}),
+                // It had acted on nothing: not counted.
+                ...(nothing ? nothing.fields : {}),
                 ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
               },
               interrupted,
@@ -1438,7 +1473,7 @@ export function createEngine(deps: EngineDeps) {
           );
           if (failure !== undefined) {
             countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
-          } else if (refused === undefined) {
+          } else if (ended === undefined) {
             reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }
         }

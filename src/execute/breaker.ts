@@ -52,12 +52,12 @@ export function countFailure(
  * an action or a post-check recorded as finished failed ended the run as failed, even
  * when the crash came before the rollback's first step. A failed pre-check is not a
  * failure: the run was aborted before it changed anything. Nor is an action refused
- * before any action of the run changed anything (see refusedInSteps): the run would
+ * before any action of the run changed anything (see withoutVerdictInSteps): the run would
  * have ended without a breaker failure had it lived to record its end.
  */
 export function failureInSteps(steps: readonly StepRecord[]): string | undefined {
   const action = steps.find((s) => s.phase === 'action' && s.finished_at !== null && s.ok === false);
-  if (action && refusedInSteps(steps) === undefined) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
+  if (action && withoutVerdictInSteps(steps) === undefined) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
   const check = steps.find((s) => s.phase === 'post_check' && s.finished_at !== null && s.ok === false);
   if (check) return `verification ${check.index + 1} failed: ${check.detail ?? 'no detail recorded'}`;
   if (steps.some((s) => s.phase === 'rollback')) return 'the rollback had started: an action or a verification had failed';
@@ -70,23 +70,38 @@ export const NOT_COUNTED_REFUSED = 'not counted: rectify refused the step by its
 export const NOT_COUNTED_NOT_NOW = 'not counted: the target refused the step ("not now") before anything changed';
 
 /**
- * The action of a run refused before the run changed anything: its first failed
- * action was refused (by rectify's own rule, or the target's "not now"), and every
- * action recorded before it changed nothing. Such a run changed nothing and said
- * nothing about its target, so it is no breaker failure (see endTrialWithoutVerdict).
- * The one reading of that rule: the runner ends such a run by it (FAILED, or
- * DISRUPTION_BLOCKED for "not now"), and crash recovery reads the same steps when the
- * run was cut off before it recorded its end. Undefined for any other run: one that
- * may have acted.
+ * The step that ended a run without a verdict on its runbook, having changed nothing,
+ * as its recorded steps show it; `why` says how:
+ * - `pre_check`: a pre-check finished failed, every pre-check before it passed, and no
+ *   action started. The runner runs nothing after a failed pre-check: it only records
+ *   its end (PRE_CHECK_FAILED).
+ * - `rule` or `not_now`: the run's first failed action was refused (by rectify's own
+ *   rule, or the target's "not now"), and every action recorded before it changed
+ *   nothing. The runner ends such a run by this reading (FAILED, or DISRUPTION_BLOCKED
+ *   for "not now"), and runs no check or rollback after it.
+ * Such a run said nothing about its target, so it is no breaker failure, and a
+ * half-open circuit's trial so ended goes back to open without a new wait (see
+ * endTrialWithoutVerdict). The one reading of that rule: crash recovery reads the same
+ * steps when the run was cut off before it recorded its end. Undefined for any other
+ * run: one that may have acted, or one cut off in a step. A pre-check cut off before it
+ * finished (started, never finished) is not read as ended: its verdict was never given,
+ * and a run that crashes rectify in a check must not be tried again the moment rectify
+ * is back, so a trial cut off there re-opens with a new wait, as a stop there does.
  */
-export function refusedInSteps(steps: readonly StepRecord[]): (StepRecord & { refused: 'rule' | 'not_now' }) | undefined {
+export function withoutVerdictInSteps(steps: readonly StepRecord[]): (Omit<StepRecord, 'refused'> & { why: 'pre_check' | 'rule' | 'not_now' }) | undefined {
+  const last = steps[steps.length - 1];
+  if (last?.phase === 'pre_check') {
+    const failedLast = last.finished_at !== null && last.ok === false;
+    const passedBefore = steps.slice(0, -1).every((s) => s.phase === 'pre_check' && s.finished_at !== null && s.ok === true);
+    return failedLast && passedBefore ? { ...last, why: 'pre_check' } : undefined;
+  }
   const actions = steps.filter((s) => s.phase === 'action');
   const failed = actions.findIndex((s) => s.finished_at !== null && s.ok === false);
   const step = actions[failed];
   if (!step || step.refused === undefined) return undefined;
   if (!actions.slice(0, failed).every((s) => s.unchanged === true)) return undefined;
   if (steps.some((s) => s.phase === 'post_check' || s.phase === 'rollback')) return undefined;
-  return { ...step, refused: step.refused };
+  return { ...step, why: step.refused };
 }
 
 /** What the notifiers are told when a trial run cut off by a stop or a crash re-opens the circuit. */

@@ -10,11 +10,11 @@ import {
   countFailure,
   endTrialWithoutVerdict,
   NOT_COUNTED_REFUSED,
-  refusedInSteps,
   reopenAfterCutOffTrial,
   reopenedReason,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
+  withoutVerdictInSteps,
 } from './breaker.js';
 
 /** What the runner needs to know about one claimed execution. */
@@ -330,7 +330,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during an action');
           // Read from the recorded steps, as crash recovery reads them: one rule for both.
-          const refusal = refusedInSteps(steps)?.refused;
+          const refusal = withoutVerdictInSteps(steps)?.why;
           if (refusal === 'not_now') {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;

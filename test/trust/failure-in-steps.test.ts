@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { failureInSteps, refusedInSteps } from '../../src/execute/breaker.js';
+import { failureInSteps, withoutVerdictInSteps } from '../../src/execute/breaker.js';
 import type { StepRecord } from '../../src/store/ports.js';
 
 // What crash recovery reads from a run's recorded steps: whether the run had failed
@@ -37,13 +37,29 @@ test('an action refused before anything changed is no failure, by rectify’s ru
   const without = (index: number): StepRecord => ({ ...step('action', index, true, 'already gone'), unchanged: true });
   for (const why of ['rule', 'not_now'] as const) {
     assert.equal(failureInSteps([step('pre_check', 0, true), refused(0, why)]), undefined);
-    assert.deepEqual(refusedInSteps([step('pre_check', 0, true), without(0), refused(1, why)])?.refused, why);
+    assert.deepEqual(withoutVerdictInSteps([step('pre_check', 0, true), without(0), refused(1, why)])?.why, why);
     assert.equal(failureInSteps([without(0), refused(1, why)]), undefined);
   }
   // An earlier action that may have changed something: the run had acted, and failed.
   assert.equal(failureInSteps([step('action', 0, true), refused(1, 'rule')]), 'action 2 failed: refused: no controller');
-  assert.equal(refusedInSteps([step('action', 0, true), refused(1, 'rule')]), undefined);
+  assert.equal(withoutVerdictInSteps([step('action', 0, true), refused(1, 'rule')]), undefined);
   // A failed action not refused, and one recorded before steps said so: failures as ever.
   assert.equal(failureInSteps([step('action', 0, false, 'HTTP 500')]), 'action 1 failed: HTTP 500');
-  assert.equal(refusedInSteps([step('action', 0, false, 'refused: no controller')]), undefined);
+  assert.equal(withoutVerdictInSteps([step('action', 0, false, 'refused: no controller')]), undefined);
+});
+
+test('a pre-check finished failed before any action started ends the run without a verdict; one cut off in its check, or anything after it, does not', () => {
+  const ended = withoutVerdictInSteps([step('pre_check', 0, true), step('pre_check', 1, false, 'replicas < 2')]);
+  assert.deepEqual([ended?.why, ended?.index, ended?.detail], ['pre_check', 1, 'replicas < 2']);
+  assert.equal(failureInSteps([step('pre_check', 0, true), step('pre_check', 1, false, 'replicas < 2')]), undefined);
+  // Cut off in the check: its verdict was never given (a trial so cut off re-opens with a new wait, as a stop there does).
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, null)]), undefined);
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, true), step('pre_check', 1, null)]), undefined);
+  // Every pre-check passed, the next not started: nothing ended the run.
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, true)]), undefined);
+  assert.equal(withoutVerdictInSteps([]), undefined);
+  // The runner goes on only after every pre-check passed: steps that say otherwise are read as nothing known.
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, false, 'x'), step('pre_check', 1, false, 'y')]), undefined);
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, false, 'x'), step('action', 0, null)]), undefined);
+  assert.equal(withoutVerdictInSteps([step('pre_check', 0, true), step('action', 0, null)]), undefined);
 });
