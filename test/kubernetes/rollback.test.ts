@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { beforeEach, describe, it } from 'node:test';
 import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
@@ -233,6 +234,41 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal(target.calls('/undo'), 0);
     assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED']);
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
+  it('the last-replica guard refusing a half-open circuit’s trial: DISRUPTION_BLOCKED says the circuit is open again, with the wait it had served', async () => {
+    fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-aaaaa'] });
+    target.route('POST', '/undo', { status: 200 });
+    // An open circuit whose recovery wait (5 minutes by default) ended an hour ago: the next alert is its trial.
+    const openedAt = svc.clock.now() - 3_600_000;
+    const db = new Database(svc.dbPath);
+    try {
+      db.prepare('INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES (?, ?, ?, ?, NULL, ?)').run('force-restart', 'open', 3, openedAt, openedAt);
+    } finally {
+      db.close();
+    }
+    const served = { state: 'open', failures: 3, opened_at: new Date(openedAt).toISOString() };
+    const circuit = async () => {
+      const c = (await svc.get('/api/v1/runbooks/force-restart')).body.circuit;
+      return { state: c.state, failures: c.failures, opened_at: c.opened_at };
+    };
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_pod', service: 'solo', confidence: 1, context: { pod_name: 'solo-aaaaa', namespace: NS } });
+    assert.deepEqual([r.body.action, r.body.event], ['blocked', 'DISRUPTION_BLOCKED']);
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.deepEqual(await circuit(), served);
+    const rows = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
+    assert.deepEqual(
+      rows.map((e: { event: string }) => e.event),
+      ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED'],
+    );
+    assert.deepEqual(rows[4].details, {
+      reason: 'refused: pod production/solo-aaaaa is the last ready replica of Deployment production/solo (ready 1/1); rectify never removes it',
+      action: rows[3].details.summary,
+      circuit_trial:
+        "it was the circuit's trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial",
+    });
+    const circuitRows = (await svc.get('/api/v1/audit?runbook=force-restart&limit=100')).body.events.filter((e: { event: string }) => e.event.startsWith('CIRCUIT_'));
+    assert.deepEqual(circuitRows.map((e: { event: string }) => e.event), ['CIRCUIT_HALF_OPEN'], 'no CIRCUIT_TRIPPED: no new wait');
   });
 
   // Regression: a pod gone (404) before its eviction failed the step, and three such runs
