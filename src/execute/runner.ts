@@ -328,9 +328,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const out = await runStep(step);
         if (!out.unchanged) changed = true;
         if (!out.ok) {
-          if (signal.aborted) return await interrupted('during an action');
           // Read from the recorded steps, as crash recovery reads them: one rule for both.
           const refusal = withoutVerdictInSteps(steps)?.why;
+          // A refusal recorded before anything changed ends the run as refused even while
+          // rectify stops: nothing about the target is unknown, and crash recovery would end
+          // it the same way (a trial's circuit open again without a new wait).
+          if (signal.aborted && refusal === undefined) return await interrupted('during an action');
           if (refusal === 'not_now') {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;

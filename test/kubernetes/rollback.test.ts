@@ -416,3 +416,69 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.equal((await counted('shrink')).failures, 1);
   });
 });
+
+describe('kubernetes runs: a stop after a refusal was recorded', { timeout: 60_000 }, () => {
+  const on = useServiceOnFake({
+    runbooks: (target) => `runbooks:
+${runbook('evict-ordinal', 'stuck_ordinal', `    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback:
+      http: {method: POST, url: "${target.url}/undo"}
+`)}`,
+    // Runs are cut off at once by a stop.
+    args: () => ['--shutdown-grace', '0s'],
+  });
+
+  // Regression: a stop that came while the eviction's "not now" was being confirmed (the
+  // read after the 429, cut off by the stop, keeps the refusal) ended the trial INTERRUPTED
+  // and re-opened its circuit with a new wait, where crash recovery, finding the same
+  // recorded steps, ends it as refused: nothing changed, nothing about the target is unknown.
+  it('a half-open trial whose eviction was refused (429) as rectify stopped ends DISRUPTION_BLOCKED, its circuit open with the wait it had served', async () => {
+    const { fake, svc, target } = on;
+    fake.addStatefulSet(NS, 'web', 3);
+    target.route('POST', '/undo', { status: 200 });
+    const openedAt = svc.clock.now() - 3_600_000;
+    const db = new Database(svc.dbPath);
+    try {
+      db.prepare('INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES (?, ?, ?, ?, NULL, ?)').run('evict-ordinal', 'open', 3, openedAt, openedAt);
+    } finally {
+      db.close();
+    }
+    const POD = `/api/v1/namespaces/${NS}/pods/web-0`;
+    const EVICTION = `${POD}/eviction`;
+    // The eviction is held, then refused by the budget; the read after it is held until the stop cuts it off.
+    fake.injectDelay('POST', EVICTION, 30_000);
+    fake.injectError('POST', EVICTION, 429, 'TooManyRequests', "Cannot evict pod as it would violate the pod's disruption budget.", 1, {});
+    const run = svc.post('/api/v1/incidents?wait=true', { root_cause: 'stuck_ordinal', service: 'web', confidence: 1, context: { pod_name: 'web-0', namespace: NS } });
+    await waitFor('the eviction sent', () => fake.count('POST', EVICTION) === 1);
+    fake.injectDelay('GET', POD, 30_000);
+    fake.releaseDelays();
+    await waitFor('the pod read again after the 429', () => fake.count('GET', POD) === 2);
+    await svc.stop();
+    await run.catch(() => undefined);
+
+    const c = new Database(svc.dbPath, { readonly: true });
+    try {
+      const circuit = c.prepare("SELECT state, failures, opened_at, trial_execution_id FROM circuits WHERE runbook = 'evict-ordinal'").get();
+      assert.deepEqual(circuit, { state: 'open', failures: 3, opened_at: openedAt, trial_execution_id: null });
+      const exe = c.prepare("SELECT id, state FROM executions WHERE runbook = 'evict-ordinal'").get() as { id: string; state: string };
+      assert.equal(exe.state, 'aborted');
+      const rows = c.prepare('SELECT event, details FROM audit WHERE execution_id = ? ORDER BY seq').all(exe.id) as Array<{ event: string; details: string }>;
+      assert.deepEqual(
+        rows.map((r) => r.event),
+        ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'DISRUPTION_BLOCKED'],
+      );
+      assert.equal(
+        JSON.parse(rows[4]!.details).circuit_trial,
+        "it was the circuit's trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial",
+      );
+      const tripped = c.prepare("SELECT count(*) FROM audit WHERE runbook = 'evict-ordinal' AND event IN ('CIRCUIT_TRIPPED', 'INTERRUPTED')").pluck().get();
+      assert.equal(tripped, 0);
+    } finally {
+      c.close();
+    }
+    // Nothing removed, nothing undone.
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(target.calls('/undo'), 0);
+    assert.ok(fake.get('pods', NS, 'web-0'));
+  });
+});
