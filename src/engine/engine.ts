@@ -1062,11 +1062,13 @@ export function createEngine(deps: EngineDeps) {
             `${by} cannot be told apart from ${slackVoter.by}, who has approved it from Slack with no rectify name (separation of duties): give that Slack user its name in --slack-approvers (<slack user id>=<name>), or let another Slack approver make the next vote`,
           );
         }
-        const prior = a.votes.find((v) => v.identity === identity || v.by === by);
+        // One Slack account is one person whatever name it acts under now: its name in
+        // --slack-approvers may have been given, changed or corrected since its vote.
+        const prior = a.votes.find((v) => v.identity === identity || v.by === by || (slackId !== undefined && v.slack_user_id === slackId));
         if (prior) {
           throw new RectifyError(
             'CONFLICT',
-            `${by} already approved request ${a.id} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
+            `${by} already approved request ${a.id}${prior.by === by ? '' : ` as ${prior.by}`} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
           );
         }
         const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];

@@ -196,7 +196,11 @@ export interface ApprovalVote {
   identity: string;
   at: number;
   comment: string | null;
-  /** The Slack account that cast it from a button, if one did (absent in votes recorded before it was kept). */
+  /**
+   * The Slack account that cast it from a button, if one did (absent in votes recorded
+   * before it was kept). A later click by the same account is the same person's, whatever
+   * name `--slack-approvers` gives it by then.
+   */
   slack_user_id?: string;
 }
 

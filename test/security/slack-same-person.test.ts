@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { slackSignature } from '../../src/api/slack-signature.js';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+
+/** Who counts as the same person across Slack clicks: one Slack account, whatever name it acts under. */
+const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
+const ALICE = { id: 'U0ALICE', username: 'alice' };
+const BOB = { id: 'U0BOB', username: 'bob' };
+
+function runbooks(base: string): string {
+  return `runbooks:
+  rollback-deployment:
+    risk: HIGH
+    triggers: [error_rate_spike_after_deploy]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/undo/{deployment}", body: {ticket: "{ticket}"}}
+  drop-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [replica_lag]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/drop/{deployment}", body: {ticket: "{ticket}"}}
+  restart-deployment:
+    risk: HIGH
+    triggers: [pods_stuck]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/restart/{deployment}"}
+`;
+}
+
+/** A signed Approve or Reject click as Slack sends it, through the app in process; Slack's answer body. */
+async function click(svc: TestService, user: { id: string; username: string }, value: string): Promise<any> {
+  const ts = String(Math.floor(svc.clock.now() / 1000));
+  const payload = {
+    type: 'block_actions',
+    user,
+    response_url: 'https://hooks.slack.com/actions/T000/1/xyz',
+    actions: [{ type: 'button', action_id: value.endsWith(':approve') ? 'rectify_approve' : 'rectify_reject', value }],
+  };
+  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+  const r = await svc.app.inject({
+    method: 'POST',
+    url: '/api/v1/slack/interactions',
+    payload: body,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+  });
+  assert.equal(r.statusCode, 200, r.body);
+  return JSON.parse(r.body);
+}
+
+const auditOf = (svc: TestService, incident: string, event: 'APPROVAL_VOTE' | 'APPROVED') =>
+  svc.service.store.queryAudit({ incident_id: incident, event, limit: 5 }).map((e) => e.actor);
+
+describe('one Slack account is one voter, whatever name --slack-approvers gives it', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+  /** A restart on the same database with this --slack-approvers (none: not set). */
+  async function restartWith(approvers?: string): Promise<void> {
+    await svc.stop();
+    svc = await startTestService({ dir: svc.dir, clock: svc.clock, args: ['--slack-signing-secret', SECRET, ...(approvers ? ['--slack-approvers', approvers] : [])] });
+  }
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/drop/checkout', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET] });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('a vote cast unnamed, then the account given a name, then renamed: its later clicks are refused (409) and nothing runs; another account makes the second vote', async () => {
+    const r = await svc.post('/api/v1/incidents', { id: 'SP-1', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SP-1' } });
+    const id = r.body.approval_id as string;
+    const votedAt = new Date(svc.clock.now()).toISOString();
+    const first = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual([first.ok, first.text], [true, 'slack:U0ALICE (alice) approved (1 of 2); another person must approve too.']);
+
+    // The advice rectify gives: name the Slack user in --slack-approvers.
+    await restartWith('U0ALICE=alice,U0BOB=bob');
+    const named = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual(
+      [named.ok, named.code, named.text],
+      [false, 'CONFLICT', `alice already approved request ${id} as slack:U0ALICE at ${votedAt}; it needs 2 distinct approvers, so another person must approve`],
+    );
+    // A name corrected, or given to someone else's account by mistake, later: still the same account.
+    await restartWith('U0ALICE=alicia,U0BOB=bob');
+    const renamed = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual([renamed.ok, renamed.code], [false, 'CONFLICT']);
+    assert.deepEqual([approval(id).status, approval(id).votes.map((v) => [v.by, v.slack_user_id])], ['pending', [['slack:U0ALICE', 'U0ALICE']]]);
+    assert.equal(target.calls('/drop/checkout', 'POST'), 0);
+    assert.deepEqual(auditOf(svc, 'SP-1', 'APPROVAL_VOTE'), ['slack:U0ALICE']);
+    assert.deepEqual(auditOf(svc, 'SP-1', 'APPROVED'), []);
+
+    const other = await click(svc, BOB, `${id}:approve`);
+    assert.equal(other.ok, true, other.text);
+    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'slack:U0ALICE, bob']);
+    await target.waitForRequest('/drop/checkout');
+    assert.equal(target.calls('/drop/checkout', 'POST'), 1);
+  });
+
+  it('a vote cast under a name, then the name taken away: the unnamed account cannot be told apart from that name (403)', async () => {
+    await restartWith('U0ALICE=alice,U0BOB=bob');
+    const r = await svc.post('/api/v1/incidents', { id: 'SP-2', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SP-2' } });
+    const id = r.body.approval_id as string;
+    assert.equal((await click(svc, ALICE, `${id}:approve`)).ok, true);
+    await restartWith('U0ALICE');
+    const again = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual([again.ok, again.code], [false, 'FORBIDDEN']);
+    assert.match(again.text, /^slack:U0ALICE cannot be told apart from alice, who has approved it/);
+    assert.deepEqual([approval(id).status, approval(id).votes.length], ['pending', 1]);
+    assert.deepEqual(auditOf(svc, 'SP-2', 'APPROVED'), []);
+  });
+});
