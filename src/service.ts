@@ -599,6 +599,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
     ...(outbox ? { outbox } : {}),
+    // Read at each approval, so a reloaded tokens file counts from then on.
+    ...(auth ? { intakeOnly: (actor: string) => auth.rolesOf(actor)?.every((r) => r === 'ingest') === true } : {}),
   });
 
   if ('saved' in resumed) {

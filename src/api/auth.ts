@@ -81,6 +81,8 @@ export interface TokenAuth {
   /** How many tokens are configured. */
   size(): number;
   names(): string[];
+  /** The roles of the token of that name, or undefined when no token has it. */
+  rolesOf(name: string): readonly Role[] | undefined;
   /**
    * The caller a presented token belongs to. The token is hashed and the hash looked
    * up; the final comparison is constant-time, and a miss compares against a dummy
@@ -116,6 +118,7 @@ export function createTokenAuth(tokens: readonly TokenEntry[]): TokenAuth {
   return {
     size: () => byHash.size,
     names: () => [...byHash.values()].map((k) => k.caller.name),
+    rolesOf: (name) => [...byHash.values()].find((k) => k.caller.name === name)?.caller.roles,
     identify(token) {
       const digest = sha256(token);
       const known = byHash.get(digest.toString('hex'));

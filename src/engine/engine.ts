@@ -87,6 +87,14 @@ export interface EngineDeps {
   maxPreparing?: number;
   /** Where the guard time stood when the last process on this boot left it (see guardNow and resumeGuardClock). */
   guardResume?: HorizonState;
+  /**
+   * Whether an actor is an API token that may only send alerts (the ingest role alone):
+   * an integration such as Alertmanager, not a person. A request such a token opened may
+   * be approved by a Slack user given no rectify name; one opened by any other token
+   * (a person's: `roles: [ingest, admin]`), or by a token no longer in the file, may not,
+   * as that Slack user may be its holder. Absent without tokens.
+   */
+  intakeOnly?: (actor: string) => boolean;
 }
 
 export interface AcceptOptions {
@@ -1042,12 +1050,15 @@ export function createEngine(deps: EngineDeps) {
           );
         }
         // A Slack user no rectify name is given for (its identity is its Slack id) cannot be
-        // told apart from the person who asked for a manual run, nor from an approver who
-        // voted through the API.
+        // told apart from a person who asked for the run (a manual run's author, or a token
+        // that may do more than send alerts posting the incident: see EngineDeps.intakeOnly),
+        // nor from an approver who voted through the API. An alert sent by rectify's own
+        // intake or an intake-only token was asked for by no person.
         const unnamed = (id: string | undefined): boolean => String(id ?? '').startsWith('slack-id:');
+        const askedByPerson = a.alerts === 0 || (a.requested_by !== 'rectify' && deps.intakeOnly?.(a.requested_by) !== true);
         const apiVoter = a.votes.find((v) => !unnamed(v.identity));
-        if (slackId !== undefined && unnamed(identity) && (a.alerts === 0 || apiVoter)) {
-          const whom = a.alerts === 0 ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
+        if (slackId !== undefined && unnamed(identity) && (askedByPerson || apiVoter)) {
+          const whom = askedByPerson ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
             'FORBIDDEN',
             `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${slackId}=<name>), or approve through the API`,

@@ -1,10 +1,18 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slackSignature } from '../../src/api/slack-signature.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
-/** Who counts as the same person across Slack clicks: one Slack account, whatever name it acts under. */
+/**
+ * Who counts as the same person across a Slack click and an API call: one Slack
+ * account whatever name it acts under, and a person's token against a Slack user
+ * given no name.
+ */
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const ALICE = { id: 'U0ALICE', username: 'alice' };
 const BOB = { id: 'U0BOB', username: 'bob' };
@@ -120,5 +128,66 @@ describe('one Slack account is one voter, whatever name --slack-approvers gives 
     assert.match(again.text, /^slack:U0ALICE cannot be told apart from alice, who has approved it/);
     assert.deepEqual([approval(id).status, approval(id).votes.length], ['pending', 1]);
     assert.deepEqual(auditOf(svc, 'SP-2', 'APPROVED'), []);
+  });
+});
+
+describe("a request a person's token opened: an unnamed Slack user cannot be told apart from them", () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  // A person's token may do more than send alerts (the README's advice: roles: [ingest, admin]).
+  const alice = issueToken('alice', ['ingest', 'approver']);
+  const am = issueToken('alertmanager', ['ingest']);
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+  async function post(url: string, token: IssuedToken, body: unknown): Promise<any> {
+    const r = await svc.app.inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(token) } });
+    return JSON.parse(r.body);
+  }
+
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/undo/checkout', { status: 200 });
+    target.route('POST', '/restart/cart', { status: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-same-person-'));
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, [alice, am]), '--slack-signing-secret', SECRET] });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('an alert from Alertmanager (an ingest-only token): the same click approves it and the plan runs', async () => {
+    const res = await svc.app.inject({
+      method: 'POST',
+      url: '/api/v1/webhooks/alertmanager',
+      payload: amWebhook([{ labels: { alertname: 'pods_stuck', service: 'cart', deployment: 'cart' } }]),
+      headers: { 'content-type': 'application/json', ...bearer(am) },
+    });
+    const result = JSON.parse(res.body).results[0];
+    assert.equal(result.action, 'approval_required');
+    assert.equal(approval(result.approval_id).requested_by, 'alertmanager');
+    const c = await click(svc, ALICE, `${result.approval_id}:approve`);
+    assert.equal(c.ok, true, c.text);
+    assert.equal(approval(result.approval_id).status, 'approved');
+    await target.waitForRequest('/restart/cart');
+    assert.equal(target.calls('/restart/cart', 'POST'), 1);
+  });
+
+  it('an incident posted with a person\'s token: the unnamed click is refused (403), nothing runs', async () => {
+    const r = await post('/api/v1/incidents', alice, { id: 'SP-3', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SP-3' } });
+    assert.equal(r.action, 'approval_required', JSON.stringify(r));
+    const id = r.approval_id as string;
+    assert.equal(approval(id).requested_by, 'alice');
+    const c = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual(
+      [c.ok, c.code, c.text],
+      [
+        false,
+        'FORBIDDEN',
+        'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API',
+      ],
+    );
+    assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 0);
+    assert.deepEqual(auditOf(svc, 'SP-3', 'APPROVED'), []);
   });
 });
