@@ -1099,8 +1099,10 @@ export function createEngine(deps: EngineDeps) {
         }
         const stored = tx.getIncident(a.incident_id);
         // The guardrails again, before the request is spent: one blocking the run now (its
-        // rate limit used meanwhile, a cooldown, the circuit open, outside its window)
-        // leaves it pending, to be approved again later, rather than approved with nothing run.
+        // rate limit used meanwhile, a cooldown, the circuit open, the blast radius taken)
+        // leaves it pending, to be approved again later, rather than approved with nothing
+        // run. The window and pause stages are not among them: they hold back automatic runs
+        // only, so a person's approval runs outside the window and while paused.
         const verdict = stored
           ? decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
           : undefined;
