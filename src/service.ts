@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
-import { readTokensFile, type TokenEntry } from './api/tokens.js';
+import { caseOnlyProblem, readTokensFile, slackApproversAgainstTokens, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
 import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, stepSettleMs, type LoadProblem, type Runbook } from './domain/index.js';
@@ -222,6 +222,23 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
 }
 
 /**
+ * The `--slack-approvers` names against the token names, at start and at a tokens reload:
+ * a name that is a token's only when case is ignored is refused (the start fails, a
+ * reload keeps the previous tokens), since that person would count as two approvers.
+ */
+function slackApproverNames(approvers: ReadonlyArray<{ id: string; name?: string }>, tokenNames: readonly string[]) {
+  const { caseOnly, unmatched } = slackApproversAgainstTokens(approvers, tokenNames);
+  return { problems: caseOnly.map(caseOnlyProblem), unmatched };
+}
+
+/** A name no token has may be a person with no token, or a typo: said, as that Slack user and any token's caller count as two people. */
+function warnUnmatched(log: Logger, unmatched: ReadonlyArray<{ id: string; name: string }>): void {
+  for (const u of unmatched) {
+    log.warn({ slack_user: u.id, name: u.name }, '--slack-approvers gives this Slack user a name no API token has: its clicks and any token caller count as different people');
+  }
+}
+
+/**
  * The runbooks folder, read at start and on every reload. A Kubernetes ConfigMap
  * volume swaps its files at once through the `..data` link: the files are read
  * through the link's target, one consistent version (read again once if the link
@@ -363,6 +380,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     if (auth.size() === 0) log.warn({ file: config.tokens }, 'the tokens file holds no tokens: every request except /healthz and /readyz is refused');
     log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens loaded');
   }
+  // Slack approvers: their ids, each with the rectify name the same person acts under, if given.
+  const slackApprovers = config.slackApprovers?.map((e) => parseSlackApprover(e)!);
+  if (auth && slackApprovers) {
+    const names = slackApproverNames(slackApprovers, auth.names());
+    if (names.problems.length > 0) throw new LoadError(names.problems);
+    warnUnmatched(log, names.unmatched);
+  }
   const tls = loadTls(config);
   // Served all the same (there is no other), but said: every client that checks it fails.
   const tlsOutOfDate = tls ? certificateOutOfDate(tls.cert, Date.now()) : null;
@@ -441,8 +465,6 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     available: executors.available,
     globalDryRun: config.dryRun,
   });
-  // Slack approvers: their ids, each with the rectify name the same person acts under, if given.
-  const slackApprovers = config.slackApprovers?.map((e) => parseSlackApprover(e)!);
   // Notifications: a background queue, audited, never on the decision path.
   // Each receiver is named by its host and a hash of its whole URL keyed with the
   // database's key: a new URL on the same host is a new receiver (notify/receiver.ts).
@@ -880,12 +902,16 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       reloading = turn.catch(() => null);
       const report: ReloadReport = { runbooks: await turn, tokens: null, tls: null, slackSigningSecret: null };
       if (config.tokens !== undefined && auth) {
-        const loaded = loadTokens(config.tokens);
+        const read = loadTokens(config.tokens);
+        // The new names against --slack-approvers, as at start: a token renamed to differ from a Slack approver's name only in case is refused too.
+        const names = read.ok && slackApprovers ? slackApproverNames(slackApprovers, read.tokens.map((t) => t.name)) : { problems: [], unmatched: [] };
+        const loaded = read.ok && names.problems.length > 0 ? { ok: false as const, problems: names.problems } : read;
         if (loaded.ok) {
           // Swap the index inside the one TokenAuth the hook holds.
           auth.replace(loaded.tokens);
           report.tokens = { ok: true, count: auth.size() };
           log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens reloaded');
+          warnUnmatched(log, names.unmatched);
         } else {
           const problems = loaded.problems.map(formatProblem);
           report.tokens = { ok: false, problems };

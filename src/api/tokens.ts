@@ -115,3 +115,37 @@ export function parseTokens(text: string, label: string): TokensRead {
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v);
 }
+
+/**
+ * The rectify names `--slack-approvers` gives Slack users (U0ALICE=alice), compared with
+ * the token names. A Slack user and a token are one person only when the names are the
+ * same exactly; a name that is a token's only when case is ignored (Alice, token alice)
+ * is a typo that makes one person two approvers (`caseOnly`, with the tokens it matches);
+ * a name no token has (`unmatched`) may be a person who has no token, or such a typo.
+ */
+export function slackApproversAgainstTokens(
+  approvers: ReadonlyArray<{ id: string; name?: string }>,
+  tokenNames: readonly string[],
+): { caseOnly: Array<{ id: string; name: string; tokens: string[] }>; unmatched: Array<{ id: string; name: string }> } {
+  const exact = new Set(tokenNames);
+  const caseOnly: Array<{ id: string; name: string; tokens: string[] }> = [];
+  const unmatched: Array<{ id: string; name: string }> = [];
+  for (const { id, name } of approvers) {
+    if (name === undefined || exact.has(name)) continue;
+    const folded = name.toLowerCase();
+    const tokens = tokenNames.filter((t) => t.toLowerCase() === folded);
+    if (tokens.length > 0) caseOnly.push({ id, name, tokens });
+    else unmatched.push({ id, name });
+  }
+  return { caseOnly, unmatched };
+}
+
+/** The refusal of a `--slack-approvers` name that is a token's only when case is ignored: names the flag, the entry and the fix. */
+export function caseOnlyProblem(c: { id: string; name: string; tokens: string[] }): LoadProblem {
+  const tokens = c.tokens.map((t) => JSON.stringify(t)).join(' and ');
+  return {
+    file: '--slack-approvers',
+    path: '',
+    message: `${c.id}=${c.name}: ${JSON.stringify(c.name)} is the API token name ${tokens} only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write ${c.id}=${c.tokens[0]!}`,
+  };
+}

@@ -10,8 +10,8 @@ import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helper
 
 /**
  * Who counts as the same person across a Slack click and an API call: one Slack
- * account whatever name it acts under, and a person's token against a Slack user
- * given no name.
+ * account whatever name it acts under, a person's token against a Slack user given no
+ * name, and a Slack approver's name against the token names.
  */
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const ALICE = { id: 'U0ALICE', username: 'alice' };
@@ -189,5 +189,63 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal(target.calls('/undo/checkout', 'POST'), 0);
     assert.deepEqual(auditOf(svc, 'SP-3', 'APPROVED'), []);
+  });
+});
+
+describe('--slack-approvers names against the API token names', () => {
+  const alice = issueToken('alice', ['approver']);
+  const runbooksText = runbooks('http://127.0.0.1:9');
+  const warning = '--slack-approvers gives this Slack user a name no API token has: its clicks and any token caller count as different people';
+
+  it('a name that is a token name only when case is ignored is refused at start, naming the flag and the entry', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-approver-names-'));
+    await assert.rejects(
+      startTestService({ runbooks: runbooksText, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SECRET, '--slack-approvers', 'U0BOB,U0ALICE=Alice'] }),
+      {
+        name: 'LoadError',
+        message:
+          '--slack-approvers: U0ALICE=Alice: "Alice" is the API token name "alice" only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write U0ALICE=alice',
+      },
+    );
+  });
+
+  it('a name no token has is said at start, naming the Slack user and the name; an exact name is not', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-approver-names-'));
+    const tokensFile = writeTokensFile(dir, [alice]);
+    const svc = await startTestService({
+      runbooks: runbooksText,
+      args: ['--tokens', tokensFile, '--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB=bob,U0CAROL'],
+      captureLogs: true,
+    });
+    t.after(() => svc.stop({ remove: true }));
+    const warned = () => svc.log.lines.filter((l) => l.includes(warning)).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      warned().map((l) => [l.level, l.slack_user, l.name]),
+      [['warn', 'U0BOB', 'bob']],
+    );
+
+    // A reload that gives the token a name differing only in case is refused; the tokens in force stay.
+    writeTokensFile(dir, [issueToken('Alice', ['approver'])]);
+    const refused = await svc.service.reload();
+    assert.deepEqual(refused.tokens, {
+      ok: false,
+      problems: [
+        '--slack-approvers: U0ALICE=alice: "alice" is the API token name "Alice" only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write U0ALICE=Alice',
+      ],
+    });
+    const still = await svc.app.inject({ method: 'GET', url: '/api/v1/approvals', headers: bearer(alice) });
+    assert.equal(still.statusCode, 200, 'the previous tokens are still in force');
+
+    // A reload that leaves alice with no token is taken, and says so.
+    writeTokensFile(dir, [issueToken('dave', ['approver'])]);
+    assert.deepEqual((await svc.service.reload()).tokens, { ok: true, count: 1 });
+    assert.deepEqual(
+      warned().map((l) => [l.slack_user, l.name]),
+      [
+        ['U0BOB', 'bob'],
+        ['U0ALICE', 'alice'],
+        ['U0BOB', 'bob'],
+      ],
+    );
   });
 });
