@@ -19,7 +19,7 @@ import {
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, type PlaceholderSpec } from './template.js';
+import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, scanTemplate, type PlaceholderSpec, type ScannedPlaceholder } from './template.js';
 
 /**
  * Checks (`pre_checks`, `post_checks`, `guardrails`) in their four forms:
@@ -239,6 +239,12 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   const before = r.count();
   checkKeys(r, m, ['query', 'expect', 'for_seconds', 'timeout_seconds', 'interval_seconds', 'on_empty', 'on_no_data'], path);
   const query = readNonEmptyString(r, m.query, [...path, 'query']);
+  for (const name of query === undefined ? [] : promqlCommentPlaceholders(query)) {
+    r.report(
+      [...path, 'query'],
+      `placeholder {${name}} is in a comment (PromQL ignores everything from a # outside a string to the end of the line), so its value would never reach Prometheus: move it out of the comment, or remove it`,
+    );
+  }
   let expect: Expectation | undefined;
   const expectText = readString(r, m.expect, [...path, 'expect']);
   if (expectText !== undefined) {
@@ -377,34 +383,50 @@ function missing(r: Reporter, path: YamlPath, key: string): undefined {
  * itself, only a number. In the string of a regex matcher (`=~`, `!~`) the value is meant
  * literally: written regex-escaped, else `svc=~"{svc}"` with svc `a.i` would also select
  * `aXi` and `api`. So is it in label_replace's regex, its fifth argument, which would
- * otherwise copy labels from series it was not meant for.
+ * otherwise copy labels from series it was not meant for. A `# comment` is read as
+ * Prometheus reads it, so a quote in one (`# don't …`) opens no string; a placeholder in
+ * a comment is refused at load (see promqlCommentPlaceholders), and takes only a number here.
  */
 export function promqlPlaceholder(query: string, offset: number): PlaceholderSpec {
-  const str = promqlStringAt(query, offset);
-  if (!str) return 'integer';
-  if (!/[=!]~\s*$/.test(query.slice(0, str.start)) && !isLabelReplaceRegex(query, str.start)) return 'label_value';
+  const spans = promqlSpans(query);
+  const str = spanAt(spans, offset);
+  if (str?.kind !== 'string') return 'integer';
+  const code = withoutComments(query, spans);
+  if (!/[=!]~\s*$/.test(code.slice(0, str.start)) && !isLabelReplaceRegex(code, spans, str.start)) return 'label_value';
   return { kind: 'label_value', escape: str.quote === '`' ? 'promql_regex_raw' : 'promql_regex' };
+}
+
+/**
+ * The placeholders of a PromQL query that sit in a `#` comment: Prometheus never sees
+ * their value, so the runbook does not do what it reads as doing.
+ */
+export function promqlCommentPlaceholders(query: string): string[] {
+  const spans = promqlSpans(query);
+  return scanTemplate(query)
+    .filter((p): p is ScannedPlaceholder => typeof p !== 'string' && spanAt(spans, p.offset)?.kind === 'comment')
+    .map((p) => p.param);
 }
 
 /**
  * Whether a string opening at `start` is the regex argument of a `label_replace(…)`
  * call: its fifth argument, counted at the call's own depth (commas inside nested
- * calls, `{…}` selectors, `[…]` ranges and strings do not count).
+ * calls, `{…}` selectors, `[…]` ranges, strings and comments do not count). `code` is
+ * the query with its comments blanked out.
  */
-function isLabelReplaceRegex(query: string, start: number): boolean {
+function isLabelReplaceRegex(code: string, spans: readonly PromqlSpan[], start: number): boolean {
   /** One entry per open bracket: the function it calls (for `(`) and the commas seen at its depth. */
   const open: Array<{ fn: string | null; commas: number }> = [];
-  let quote: string | null = null;
+  let next = 0;
   for (let i = 0; i < start; i++) {
-    const c = query[i]!;
-    if (quote !== null) {
-      if (c === '\\' && quote !== '`') i++;
-      else if (c === quote) quote = null;
+    const span = spans[next];
+    if (span?.start === i) {
+      i = span.end - 1;
+      next++;
       continue;
     }
-    if (c === '"' || c === "'" || c === '`') quote = c;
-    else if (c === '(' || c === '{' || c === '[') {
-      const fn = c === '(' ? (/([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(query.slice(0, i))?.[1] ?? null) : null;
+    const c = code[i]!;
+    if (c === '(' || c === '{' || c === '[') {
+      const fn = c === '(' ? (/([A-Za-z_][A-Za-z0-9_]*)\s*$/.exec(code.slice(0, i))?.[1] ?? null) : null;
       open.push({ fn, commas: 0 });
     } else if (c === ')' || c === '}' || c === ']') open.pop();
     else if (c === ',' && open.length > 0) open[open.length - 1]!.commas++;
@@ -413,19 +435,70 @@ function isLabelReplaceRegex(query: string, start: number): boolean {
   return inner?.fn === 'label_replace' && inner.commas === 4;
 }
 
-/** The PromQL string literal ("…" or '…' with escapes, or `…`) `offset` lies in: its quote and where it opens. */
-function promqlStringAt(query: string, offset: number): { quote: string; start: number } | undefined {
-  let quote: string | null = null;
-  let start = 0;
-  for (let i = 0; i < offset; i++) {
+/**
+ * A string literal or a comment in a PromQL query, from its opening quote or `#` to
+ * `end` (exclusive: past the closing quote; for a comment, the line end).
+ */
+interface PromqlSpan {
+  kind: 'string' | 'comment';
+  /** The opening quote of a string. */
+  quote: string;
+  start: number;
+  end: number;
+  /** A "…" or '…' string cut off by a line end or the query's end (Prometheus refuses the query). */
+  unterminated: boolean;
+}
+
+/**
+ * The strings and comments of a PromQL query, as Prometheus' lexer reads them: "…" and
+ * '…' take backslash escapes and end at their quote or, unterminated, at a newline;
+ * `…` is raw (no escapes) and may span lines; `#` outside a string comments out the
+ * rest of the line (to "\n" or "\r"), inside `{…}` and `[…]` too.
+ */
+function promqlSpans(query: string): PromqlSpan[] {
+  const spans: PromqlSpan[] = [];
+  let i = 0;
+  while (i < query.length) {
     const c = query[i]!;
-    if (quote === null) {
-      if (c === '"' || c === "'" || c === '`') {
-        quote = c;
-        start = i;
+    if (c === '#') {
+      let end = i + 1;
+      while (end < query.length && query[end] !== '\n' && query[end] !== '\r') end++;
+      spans.push({ kind: 'comment', quote: '', start: i, end, unterminated: false });
+      i = end;
+    } else if (c === '"' || c === "'" || c === '`') {
+      let end = i + 1;
+      let unterminated = true;
+      while (end < query.length) {
+        const d = query[end]!;
+        if (d === c) {
+          end++;
+          unterminated = false;
+          break;
+        }
+        if (c !== '`' && d === '\n') break;
+        end += d === '\\' && c !== '`' ? 2 : 1;
       }
-    } else if (c === '\\' && quote !== '`') i++;
-    else if (c === quote) quote = null;
+      end = Math.min(end, query.length);
+      spans.push({ kind: 'string', quote: c, start: i, end, unterminated });
+      i = end;
+    } else i++;
   }
-  return quote === null ? undefined : { quote, start };
+  return spans;
+}
+
+/** The span whose inside (past its opening quote or `#`, before its closing quote) holds `offset`. */
+function spanAt(spans: readonly PromqlSpan[], offset: number): PromqlSpan | undefined {
+  return spans.find((s) => s.start < offset && offset < s.end - (s.kind === 'string' && !s.unterminated ? 1 : 0));
+}
+
+/** The query with each comment's characters turned into spaces (offsets kept). */
+function withoutComments(query: string, spans: readonly PromqlSpan[]): string {
+  let out = '';
+  let at = 0;
+  for (const s of spans) {
+    if (s.kind !== 'comment') continue;
+    out += query.slice(at, s.start) + ' '.repeat(s.end - s.start);
+    at = s.end;
+  }
+  return out + query.slice(at);
 }

@@ -71,6 +71,50 @@ describe('PromQL verification with a real Prometheus', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a quote in a # comment of a pre-check query opens no string: a value after it that would extend the query is refused, and nothing runs', async () => {
+    target.reset();
+    target.route('POST', '/act/shop', { status: 200 });
+    // Passes only when the error rate is at most the threshold (an empty result); "1 and nothing"
+    // as the threshold would make every result empty, and so the check always pass.
+    const guarded = `runbooks:
+  guarded:
+    risk: LOW
+    triggers: [errors_high]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+    pre_checks:
+      - promql:
+          query: |
+            # don't act while the error rate is above the threshold
+            sum(rate(shop_error_ratio{service="{service}"}[5m])) > {threshold}
+          expect: "< 0"
+          on_empty: pass
+          timeout_seconds: 2
+    action:
+      http: {method: POST, url: "${target.url}/act/{service}"}
+`;
+    const svc = await startTestService({ runbooks: guarded, args: ['--prometheus-url', prom.url], realClock: true });
+    const bad = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'errors_high', service: 'shop', context: { threshold: '1 and nothing' } });
+    assert.deepEqual([bad.body.action, bad.body.event, bad.body.execution_id, bad.body.reason], [
+      'blocked',
+      'PARAM_REFUSED',
+      null,
+      'placeholder {threshold} in check 1: value "1 and nothing" is longer than 6 characters, expected a whole number',
+    ]);
+    assert.equal(target.calls('/act/shop', 'POST'), 0);
+    // A number is taken, and Prometheus reads the query, comment and all.
+    const good = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'errors_high', service: 'shop', context: { threshold: '1' } });
+    assert.deepEqual([good.body.action, good.body.success], ['executed', true], good.body.reason);
+    const e = await svc.get(`/api/v1/executions/${good.body.execution_id}`);
+    assert.deepEqual(e.body.steps.map((s: any) => [s.phase, s.ok, s.detail]), [
+      ['pre_check', true, 'empty result (on_empty: pass)'],
+      ['action', true, e.body.steps[1].detail],
+    ]);
+    assert.equal(target.calls('/act/shop', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+
   it('without --prometheus-url a promql runbook is refused with the reason', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url) });
     const r = await svc.post('/api/v1/incidents', { root_cause: 'error_rate_high', service: 'shop' });

@@ -403,3 +403,94 @@ test('a PromQL placeholder inside a regex matcher or label_replace\'s regex is w
     ],
   );
 });
+
+test('a # comment in a PromQL query is read as Prometheus reads it: a quote in it opens no string, so a placeholder after it still takes only a number', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    `runbooks:
+  guard:
+    risk: LOW
+    triggers: [x]
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    pre_checks:
+      - promql:
+          query: |
+            # don't act while the error rate is above the threshold
+            sum(rate(errors_total{job="{service}"}[5m])) > {threshold}
+          expect: "> 0"
+          on_empty: pass
+`,
+    'g.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const checks = runbooks[0]!.preChecks;
+  assert.deepEqual(checks[0]?.type === 'promql' && checks[0].query.parts.filter((p) => typeof p !== 'string'), [
+    { param: 'service', kind: 'label_value' },
+    { param: 'threshold', kind: 'integer' },
+  ]);
+  assert.deepEqual(renderChecks(checks, { service: 'api', threshold: '1 and nothing' }, 'pre_check'), {
+    ok: false,
+    param: 'threshold',
+    reason: 'placeholder {threshold} in pre_check 1: value "1 and nothing" is longer than 6 characters, expected a whole number',
+  });
+  const ok = renderChecks(checks, { service: 'api', threshold: '1' }, 'pre_check');
+  assert.equal(
+    ok.ok && ok.checks[0]?.type === 'promql' && ok.checks[0].query,
+    `# don't act while the error rate is above the threshold\nsum(rate(errors_total{job="api"}[5m])) > 1\n`,
+  );
+});
+
+test('PromQL placeholders after comments holding each kind of quote, or a comma; a # inside a string is no comment', () => {
+  const kinds = (query: string): unknown[] => {
+    const { runbooks, problems } = parseRunbooksText(
+      `runbooks:\n  t:\n    risk: LOW\n    triggers: [x]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n    post_checks:\n      - promql: {query: ${JSON.stringify(query)}, expect: "== 1"}\n`,
+      'k.yaml',
+    );
+    assert.deepEqual(problems.map(formatProblem), [], query);
+    const c = runbooks[0]!.postChecks[0];
+    assert.ok(c?.type === 'promql');
+    return c.query.parts.filter((p) => typeof p !== 'string');
+  };
+  const n = { param: 'n', kind: 'integer' };
+  const v = { param: 'v', kind: 'label_value' };
+  const regex = { param: 'v', kind: 'label_value', escape: 'promql_regex' };
+  // A quote in a comment opens nothing: the placeholder after it is outside every string.
+  assert.deepEqual(kinds('up # say "hi\n> {n}'), [n]);
+  assert.deepEqual(kinds("up # it's\n> {n}"), [n]);
+  assert.deepEqual(kinds('up # `raw\n> {n}'), [n]);
+  // The comment ends at a carriage return too.
+  assert.deepEqual(kinds("up # it's\r> {n}"), [n]);
+  // Nor does a quote in a comment close a string: the one after it opens as written.
+  assert.deepEqual(kinds('up{a="b" # "\n, c="{v}"} > {n}'), [v, n]);
+  // A # inside a string is text, not a comment.
+  assert.deepEqual(kinds('up{job="a#b", c="{v}"} > {n}'), [v, n]);
+  assert.deepEqual(kinds("up{job='a#b'} > {n}"), [n]);
+  assert.deepEqual(kinds('up{job=`a#b`, c="{v}"} > {n}'), [v, n]);
+  // An escaped quote does not end a "…" or '…' string; a `…` string has no escapes.
+  assert.deepEqual(kinds("up{job='a\\'b#', c='{v}'} > {n}"), [v, n]);
+  assert.deepEqual(kinds('up{job=`a\\`, c="{v}"} > {n}'), [v, n]);
+  // A comment between =~ and its string, or a comma in one inside label_replace, changes nothing.
+  assert.deepEqual(kinds('up{svc=~ # the service\n "{v}"}'), [regex]);
+  assert.deepEqual(kinds('label_replace(up, "a", "$1", # from src, as it is\n "src", "({v})")'), [regex]);
+});
+
+test('a placeholder in a PromQL comment is a load error naming the file and the query (its value would never reach Prometheus)', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    `runbooks:
+  guard:
+    risk: LOW
+    triggers: [x]
+    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}
+    post_checks:
+      - promql:
+          query: |
+            # at most {threshold} errors a second
+            sum(rate(errors_total{job="{service}"}[5m])) > 1
+          expect: "== 0"
+`,
+    'g.yaml',
+  );
+  assert.equal(runbooks.length, 0);
+  assert.deepEqual(problems.map(formatProblem), [
+    'g.yaml: runbooks.guard.post_checks[0].promql.query: placeholder {threshold} is in a comment (PromQL ignores everything from a # outside a string to the end of the line), so its value would never reach Prometheus: move it out of the comment, or remove it',
+  ]);
+});
