@@ -369,6 +369,32 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a URL or a remote path as a command argument is refused (PARAM_REFUSED): the program never runs, so the alert chooses no file or host', async () => {
+    target.reset();
+    const svc0 = await startTestService({ runbooks: rb(target.url, '    action:\n      http: {method: POST, url: "http://127.0.0.1:9/x"}\n') });
+    const script = join(svc0.dir, 'record.sh');
+    const outFile = join(svc0.dir, 'argv.txt');
+    await svc0.stop();
+    writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> ${outFile}; done\n`);
+    chmodSync(script, 0o755);
+    const svc = await startTestService({
+      runbooks: rb(target.url, `    action:\n      command: {argv: ["${script}", "{source}", "--out={source}"], timeout_seconds: 5}\n`),
+    });
+    const reason = 'holds a URL or a remote path ("scheme:/", "host:/"): an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
+    for (const source of ['file:///etc/passwd', 'FILE:/etc/passwd', `${target.url}/x`, 'evil.example:/x', 'user@evil.example:/x']) {
+      const r = await svc.post('/api/v1/incidents?wait=true', broken({ source }));
+      assert.deepEqual([r.body.action, r.body.event, r.body.execution_id, r.body.reason], ['blocked', 'PARAM_REFUSED', null, `placeholder {source} in action 1: value ${JSON.stringify(source)} ${reason}`], source);
+    }
+    assert.equal(existsSync(outFile), false, 'the program never ran');
+    assert.equal((await svc.get('/api/v1/audit?event=EXECUTING&limit=100')).body.events.length, 0);
+    // A host and port, or a name with a colon, is still a plain argument.
+    const ok = await svc.post('/api/v1/incidents?wait=true', broken({ source: 'db-1.internal:5432' }));
+    assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
+    assert.equal(readFileSync(outFile, 'utf8'), 'db-1.internal:5432\n--out=db-1.internal:5432\n');
+    assert.equal(target.requests().length, 0);
+    await svc.stop({ remove: true });
+  });
+
   it('a runbook whose executor is missing loads, and its runs are refused with the reason', async () => {
     const svc = await startTestService({
       runbooks: `runbooks:

@@ -163,6 +163,12 @@ test('headers and bodies: header values printable ASCII, body text without contr
     assert.equal(refusal(app, { ...ok, queue }), `placeholder {queue} in action 2: value ${JSON.stringify(queue)} ${plain}`);
   }
   for (const queue of ['jobs@eu', 'a+b', '.jobs', 'v1.2', 'eu/jobs']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
+  // A URL is read as a file by curl and git (file:), or names the host a program connects to; so is a remote path.
+  const url = 'holds a URL or a remote path ("scheme:/", "host:/"): an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
+  for (const queue of ['file:///etc/passwd', 'file:/etc/passwd', 'http://evil.example/x', 'jobs=https://evil.example', 'Gopher://x', 'evil.example:/x', 'me@evil.example:/x']) {
+    assert.equal(refusal(app, { ...ok, queue }), `placeholder {queue} in action 2: value ${JSON.stringify(queue)} ${url}`);
+  }
+  for (const queue of ['db-1:5432', '10.0.0.5:9100', 'ns:jobs', 'eu/jobs:v2']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
   // Each value fits, but the name they make together must fit too.
   const svc = 'a'.repeat(250);
   assert.equal(
