@@ -1,12 +1,15 @@
 import type { Logger } from 'pino';
-import type { DecisionResult, Incident, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
+import type { DecisionResult, Incident, Matcher, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import {
   EnrichmentRefused,
+  formatMatcher,
   GUARDRAIL_BUDGET_MS,
   guardrailTimeoutMs,
   hasPlaceholderValues,
   isClusterFact,
   longestCooldown,
+  matcherHoldsOn,
+  placeholderValue,
   placeholderValues,
   quoteUntrusted,
   RectifyError,
@@ -201,6 +204,13 @@ const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !==
  */
 const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
+/** A runbook's `match:` matcher that does not hold on a value enrichment added or changed, and that value. */
+interface Mismatch {
+  runbook: Runbook;
+  matcher: Matcher;
+  value: string;
+}
+
 /**
  * The use cases: accept incidents, decide, approve or reject, run by hand, pause.
  * Decisions for one request are taken and committed in one store unit; executions
@@ -302,15 +312,41 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  /** Puts what `enrich` prepared on the input. */
+  /**
+   * Puts what `enrich` prepared on the input, and tests again the runbook's `match:`
+   * matchers that read a value the enrichment added or changed (an alert naming only a
+   * pod gets its owning `deployment`): the runbook was matched on the alert's own values,
+   * and a matcher sees the value its placeholder is filled with. One that does not hold
+   * takes the runbook from the alert (see `rematch`). Matchers whose value is the
+   * alert's own were tested already: a storm's alerts pay a comparison per matcher.
+   */
   async function enrichInput(input: DecideInput): Promise<void> {
-    const { values, refused, unread } = await enrich(input.incident, input.runbook!, requestReads.get(input));
+    const rb = input.runbook!;
+    const { values, refused, unread } = await enrich(input.incident, rb, requestReads.get(input));
     input.values = values;
     if (refused !== undefined) input.refused = refused;
     else delete input.refused;
     if (unread !== undefined) input.unread = unread;
     else delete input.unread;
+    const mismatch = refused === undefined ? enrichedMismatch(input.incident, rb, values) : undefined;
+    if (mismatch) mismatched.set(input, mismatch);
+    else mismatched.delete(input);
   }
+
+  /** The first matcher of `rb` reading a value enrichment added or changed, that does not hold on it. */
+  function enrichedMismatch(incident: Incident, rb: Runbook, values: Readonly<Record<string, string>>): Mismatch | undefined {
+    for (const m of rb.matchers) {
+      const value = Object.hasOwn(values, m.name) ? values[m.name] : undefined;
+      if (value === placeholderValue(incident, m.name)) continue;
+      if (!matcherHoldsOn(m, value ?? '')) return { runbook: rb, matcher: m, value: value ?? '' };
+    }
+    return undefined;
+  }
+
+  /** Inputs whose enriched values a matcher of their runbook does not hold on (see enrichInput). */
+  const mismatched = new WeakMap<DecideInput, Mismatch>();
+  /** Inputs no runbook matches on their enriched values: the reason their decision gives (see rematch). */
+  const unmatched = new WeakMap<DecideInput, string>();
 
   /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
   function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string> | EnrichmentRefused> {
@@ -387,26 +423,40 @@ export function createEngine(deps: EngineDeps) {
     return { inputs, io };
   }
 
+  /** Why an alert matched to a runbook on its own values has none once enriched. */
+  const noRunbookReason = ({ runbook, matcher, value }: Mismatch): string =>
+    `No matching runbook: ${runbook.id} matched the alert's own values, but its match: ${formatMatcher(matcher)} does not hold on ` +
+    `${matcher.name} ${quoteUntrusted(value)}, read from the cluster, and no other runbook matches with it; nothing was run`;
+
   /** The catalog generation each firing input was matched under (see rematch). */
   const matchedIn = new WeakMap<DecideInput, number | undefined>();
 
   /**
    * An alert matched before a runbook reload is matched again before it is decided:
    * a runbook removed or changed meanwhile must not act on the definition it had.
+   * So is one whose enriched values a matcher of its runbook does not hold on
+   * (`mismatched`), on those values: the first runbook whose matchers hold on them, as
+   * for an alert that carried them (`deployment!~"payments-.*"` keeps a runbook from an
+   * alert naming a pod of payments-api as from one naming the deployment). Matching
+   * none, it is decided NO_RUNBOOK with the matcher and the value (`unmatched`): the
+   * match stage would match the alert's own values again.
    * Answers whether the runbook it will be decided with is not the one it was
    * prepared for (its enrichment and guardrail results, if any, are dropped).
    */
   function rematch(input: DecideInput): boolean {
-    if (!matchedIn.has(input) || matchedIn.get(input) === catalog.generation) return false;
+    const mismatch = mismatched.get(input);
+    if (!mismatch && (!matchedIn.has(input) || matchedIn.get(input) === catalog.generation)) return false;
+    mismatched.delete(input);
     matchedIn.set(input, catalog.generation);
     const before = input.runbook;
-    const rb = catalog.match(input.incident);
+    const rb = catalog.match(mismatch ? { ...input.incident, context: input.values!, labels: input.values! } : input.incident);
     if (rb && before && rb.id === before.id && rb.version === before.version) {
       input.runbook = rb;
       return false;
     }
     if (rb) input.runbook = rb;
     else delete input.runbook;
+    if (!rb && mismatch) unmatched.set(input, noRunbookReason(mismatch));
     delete input.values;
     delete input.refused;
     delete input.unread;
@@ -423,7 +473,8 @@ export function createEngine(deps: EngineDeps) {
   async function complete(input: DecideInput): Promise<void> {
     const rb = input.runbook!;
     await enrichInput(input);
-    if (needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values!);
+    // A runbook its enriched values do not match is not this alert's: its conditions are not read.
+    if (!mismatched.has(input) && needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values!);
   }
 
   /**
@@ -745,20 +796,25 @@ export function createEngine(deps: EngineDeps) {
         continue;
       }
       let verdict: Verdict | undefined;
+      const enrichedAway = mismatched.has(input);
       if (rematch(input)) {
-        // Its runbook changed in a reload, and the new one needs I/O this input has not had.
+        // Its runbook changed in a reload, or its enriched values matched it to another,
+        // and the new one needs I/O this input has not had.
         if (unprepared) {
           input.values = valuesBeforeIO(input);
           unprepared.add(input);
         } else {
+          const why = enrichedAway ? 'the values read from the cluster matched it to another runbook' : 'the runbooks were reloaded';
           verdict = {
             kind: 'manual',
             event: 'DECISION_ERROR',
-            reason: 'the runbooks were reloaded while this alert was being prepared: left to a person (act by hand, or run the runbook with rectify run)',
+            reason: `${why} while this alert was being prepared: left to a person (act by hand, or run the runbook with rectify run)`,
             runbook: input.runbook!,
           };
         }
       }
+      const unmatchedWhy = unmatched.get(input);
+      if (unmatchedWhy !== undefined) verdict ??= { kind: 'manual', event: 'NO_RUNBOOK', reason: unmatchedWhy };
       verdict ??= decide(input, tx, now, times);
       // Still left out, yet able to act, and its runbook needs I/O it has not had.
       const askLater = leftOut?.has(input) === true && verdict.kind === 'approval' && needsEnrichmentToAsk(input);

@@ -1,5 +1,5 @@
 import type { RenderedCheck } from '../../domain/index.js';
-import type { Incident, Plan, Runbook, CheckSpec } from '../../domain/index.js';
+import type { Incident, Matcher, Plan, Runbook, CheckSpec } from '../../domain/index.js';
 import { formatMatcher, isClusterFact, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
@@ -36,20 +36,27 @@ function unreadValue(out: { reason: string; param?: string }, values: Record<str
  * A manual run names its runbook, so `match:` never chose it. But a runbook's negative
  * matchers (`namespace!~"kube-system|kube-public"`) say where it must never act, and
  * whoever runs it by hand expects that to hold as it does for an alert (the same alert
- * would find no runbook). So a run whose own values (its params, its service)
- * contradict one is refused, naming the matcher. Positive matchers select alerts (an
- * alertname, a severity a manual run does not carry) and are not required; nor is a
- * value the run does not give.
+ * would find no runbook). So a run whose values (its params, its service, and what
+ * Kubernetes enrichment read for them: a pod's owning deployment) contradict one is
+ * refused, naming the matcher. Positive matchers select alerts (an alertname, a
+ * severity a manual run does not carry) and are not required; nor is a value the run
+ * neither gives nor had read.
  */
-function manualRunExclusion(rb: Runbook, incident: Incident): string | undefined {
+function manualRunExclusion(rb: Runbook, values: Readonly<Record<string, string>>): string | undefined {
+  const m = excludedBy(rb, values);
+  if (m === undefined) return undefined;
+  return (
+    `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(values[m.name]!)} (match: ${formatMatcher(m)}): a manual run keeps the runbook's exclusions, ` +
+    `and nothing overrides them; to act there, use a runbook whose match: allows it (a reviewed change to the runbooks), or act by hand outside rectify`
+  );
+}
+
+/** The first negative matcher (`!=`, `!~`) of `rb` that a value in `values` contradicts. */
+function excludedBy(rb: Runbook, values: Readonly<Record<string, string>>): Matcher | undefined {
   for (const m of rb.matchers) {
     if (m.op !== '!=' && m.op !== '!~') continue;
-    const value = placeholderValue(incident, m.name);
-    if (value === undefined || matcherHoldsOn(m, value)) continue;
-    return (
-      `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(value)} (match: ${formatMatcher(m)}): a manual run keeps the runbook's exclusions, ` +
-      `and nothing overrides them; to act there, use a runbook whose match: allows it (a reviewed change to the runbooks), or act by hand outside rectify`
-    );
+    if (!Object.hasOwn(values, m.name)) continue;
+    if (!matcherHoldsOn(m, values[m.name]!)) return m;
   }
   return undefined;
 }
@@ -127,12 +134,13 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         return undefined;
       }
       if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
-      if (ctx.input.trigger === 'manual') {
-        const excluded = manualRunExclusion(rb, ctx.input.incident);
-        if (excluded !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: excluded, runbook: rb };
-      }
       const incident = ctx.input.incident;
       const given = ctx.input.values;
+      if (ctx.input.trigger === 'manual') {
+        // The values the run is rendered with: what enrichment read for its params included.
+        const excluded = manualRunExclusion(rb, given ?? placeholderValues(incident));
+        if (excluded !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: excluded, runbook: rb };
+      }
       const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, given, incident) : render(rb, given ?? placeholderValues(incident));
       if (!out.ok) {
         const reason = unreadValue(out, given ?? placeholderValues(incident), ctx.input.unread) ?? out.reason;
