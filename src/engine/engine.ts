@@ -1163,10 +1163,10 @@ export function createEngine(deps: EngineDeps) {
           ? decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
           : undefined;
         if (verdict?.kind === 'blocked') {
-          throw new RectifyError(
-            'CONFLICT',
-            `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); the request stays pending (it expires at ${new Date(a.expires_at).toISOString()}): approve it again once that no longer holds, or reject it`,
-          );
+          const expires = new Date(a.expires_at).toISOString();
+          // A plan the runbook's exclusions refuse is refused at every try: only a rejection (or its expiry) ends it.
+          const next = verdict.event === 'PARAM_REFUSED' ? `the request stays pending until it expires at ${expires}: reject it` : `the request stays pending (it expires at ${expires}): approve it again once that no longer holds, or reject it`;
+          throw new RectifyError('CONFLICT', `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); ${next}`);
         }
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });

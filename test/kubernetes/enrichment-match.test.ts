@@ -1,3 +1,4 @@
+import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import type { HttpTarget } from '../helpers/http-target.js';
@@ -97,16 +98,36 @@ describe("enriched values and a runbook's match: matchers, through the service",
     assert.equal(target.calls('/restart/web', 'POST'), 1);
   });
 
-  it('a HIGH runbook asks nobody to approve a run on an excluded deployment read from the cluster', async () => {
+  it('a HIGH runbook asks nobody to approve a run on an excluded deployment read from the cluster, and an approval never runs one', async () => {
     const byPod = await svc.post('/api/v1/webhooks/alertmanager', alert('DepHigh', { pod: 'payments-api-7d9f-a1' }, 'c1'));
     assert.deepEqual(decided(byPod), ['manual', 'NO_RUNBOOK', null, NO_RUNBOOK('approve-dep')]);
     const asked = await svc.post('/api/v1/webhooks/alertmanager', alert('DepHigh', { pod: 'web-5c4b-b1' }, 'c2'));
     assert.equal(asked.body.results[0].action, 'approval_required', asked.body.results[0].reason);
+    const approvalId = asked.body.results[0].approval_id as string;
     const pending = (await svc.get('/api/v1/approvals?status=pending')).body;
     assert.deepEqual(
       pending.approvals.map((a: any) => a.id),
-      [asked.body.results[0].approval_id],
+      [approvalId],
     );
+
+    // A request an earlier release opened for a pod of payments-api, its matchers tested on
+    // the alert's values only: the plan it asked about acts on the excluded deployment.
+    const raw = new Database(svc.dbPath);
+    try {
+      const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(approvalId) as { plan: string };
+      raw.prepare('UPDATE approvals SET plan = ? WHERE id = ?').run(row.plan.replaceAll('web', 'payments-api'), approvalId);
+    } finally {
+      raw.close();
+    }
+    const r = await svc.post(`/api/v1/approvals/${approvalId}/approve?wait=true`, { by: 'bob' });
+    assert.equal(r.status, 409, JSON.stringify(r.body));
+    assert.equal(
+      r.body.error.message,
+      `approving request ${approvalId} now would not run it: runbook approve-dep excludes deployment "payments-api" (match: deployment!~"payments-.*"), the value its plan was rendered with, ` +
+        `and nothing overrides that (PARAM_REFUSED); the request stays pending until it expires at ${new Date(pending.approvals[0].expires_at).toISOString()}: reject it`,
+    );
+    assert.equal(target.calls('/high/payments-api', 'POST'), 0);
+    assert.equal(target.calls('/high/web', 'POST'), 0);
   });
 });
 

@@ -51,6 +51,20 @@ function manualRunExclusion(rb: Runbook, values: Readonly<Record<string, string>
   );
 }
 
+/**
+ * An approval carries out the plan it asked about, rendered with values the runbook's
+ * matchers were tested on when it was asked. The exclusions are tested again on the
+ * values the plan was rendered with (`plan.params`): a request opened while they were
+ * not tested on what enrichment read must not run where the runbook may never act.
+ */
+function approvalExclusion(rb: Runbook, plan: Partial<Pick<ExecutionPlan, 'params'>>): string | undefined {
+  // A plan stored by an older release may carry no values: nothing to test.
+  const values = plan.params ?? {};
+  const m = excludedBy(rb, values);
+  if (m === undefined) return undefined;
+  return `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(values[m.name]!)} (match: ${formatMatcher(m)}), the value its plan was rendered with, and nothing overrides that`;
+}
+
 /** The first negative matcher (`!=`, `!~`) of `rb` that a value in `values` contradicts. */
 function excludedBy(rb: Runbook, values: Readonly<Record<string, string>>): Matcher | undefined {
   for (const m of rb.matchers) {
@@ -130,6 +144,8 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
     run(ctx) {
       const rb = ctx.runbook!;
       if (ctx.input.plan) {
+        const excluded = approvalExclusion(rb, ctx.input.plan);
+        if (excluded !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: excluded, runbook: rb };
         ctx.plan = ctx.input.plan;
         return undefined;
       }
