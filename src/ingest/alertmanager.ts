@@ -115,7 +115,8 @@ function fingerprintOf(labels: Record<string, string>): string {
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
  * `alertname`; service from `service`, `deployment`, `job`, `app` (then the labels in
  * SERVICE_LABELS, else `unknown`); confidence from a
- * `confidence` label or annotation (else 1.0; one that cannot be read is 0 and
+ * `confidence` label, else annotation (an empty label is none; neither, 1.0; one that
+ * cannot be read, an empty annotation or a blank one included, is 0 and
  * `confidence_unreadable`: LOW_CONFIDENCE, see the confidence stage); context =
  * labels. One occurrence (fingerprint + startsAt + status) is decided once.
  */
@@ -133,7 +134,9 @@ export function alertmanagerToIncidents(
     // Well formed as the store keeps it (a lone surrogate as U+FFFD): the rate limit, cooldown and
     // blast radius read back from the store must find the key this decision compares with.
     const service = wellFormed(serviceOf(labels, exporters));
-    const rawConfidence = labels.confidence ?? a.annotations?.confidence;
+    // An empty label is no label (Prometheus and Alertmanager drop them): the annotation is read then.
+    const fromLabel = labels.confidence !== undefined && labels.confidence !== '';
+    const rawConfidence = fromLabel ? labels.confidence : a.annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).
     const parsed = parseConfidence(rawConfidence);
@@ -166,7 +169,7 @@ export function alertmanagerToIncidents(
       received_at: opts.now,
     };
     // Set only on the rare alert that has it: the storm's others keep one object shape.
-    if (parsed === undefined) incident.confidence_unreadable = { field: `${labels.confidence !== undefined ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
+    if (parsed === undefined) incident.confidence_unreadable = { field: `${fromLabel ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
     incidents.push(incident);
   }
   return { incidents, problems };

@@ -40,9 +40,13 @@ export function ingestProblem(path: string, message: string): ErrorDetail {
  */
 const PLAIN_DECIMAL = /^(?:\d+(?:\.\d*)?|\.\d+)$/;
 
-/** A confidence from a label or annotation: a number in [0, 1]; absent means 1.0; undefined when it cannot be read. */
+/**
+ * A confidence from a label or annotation: a number in [0, 1]; absent means 1.0;
+ * undefined when it cannot be read. Given but empty or blank ("", "  ") is not absent:
+ * an annotation template that rendered nothing said no confidence, never full confidence.
+ */
 export function parseConfidence(raw: unknown): number | undefined {
-  if (raw === undefined || raw === null || raw === '') return 1;
+  if (raw === undefined || raw === null) return 1;
   let n: number;
   if (typeof raw === 'number') n = raw;
   else {

@@ -156,6 +156,40 @@ describe('intake', () => {
     assert.deepEqual(again.body.results.map((x: any) => x.action), Array(7).fill('duplicate'));
   });
 
+  it('an empty confidence label is no label (the annotation is read); an empty or blank annotation cannot be read', async () => {
+    for (const pod of ['e-label-ann', 'e-ann', 'e-label', 'b-ann', 'e-both']) target.route('POST', `/evict/production/${pod}`, { status: 200 });
+    const crash = (pod: string, extra: Record<string, string> = {}) => ({ alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'production', pod, service: pod, ...extra });
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([
+        { labels: crash('e-label-ann', { confidence: '' }), annotations: { confidence: '0.1' }, fingerprint: 'e0c0000000000001' },
+        { labels: crash('e-ann'), annotations: { confidence: '' }, fingerprint: 'e0c0000000000002' },
+        { labels: crash('e-label', { confidence: '' }), fingerprint: 'e0c0000000000003' },
+        { labels: crash('b-ann'), annotations: { confidence: '  ' }, fingerprint: 'e0c0000000000004' },
+        { labels: crash('e-both', { confidence: '' }), annotations: { confidence: '' }, fingerprint: 'e0c0000000000005' },
+      ]),
+    );
+    assert.equal(r.status, 202);
+    const unreadable = (field: string, shown: string) => `Confidence unreadable: ${field} is ${shown}, not a decimal number from 0 to 1`;
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.reason]),
+      [
+        ['manual', 'LOW_CONFIDENCE', 'Confidence 0.1 < 0.8'],
+        ['manual', 'LOW_CONFIDENCE', unreadable('annotations.confidence', '""')],
+        // Neither: absent, 1.0 as the README says.
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['manual', 'LOW_CONFIDENCE', unreadable('annotations.confidence', '"  "')],
+        ['manual', 'LOW_CONFIDENCE', unreadable('annotations.confidence', '""')],
+      ],
+    );
+    assert.deepEqual(
+      ['e-label-ann', 'e-ann', 'e-label', 'b-ann', 'e-both'].map((pod) => target.calls(`/evict/production/${pod}`, 'POST')),
+      [0, 0, 1, 0, 0],
+    );
+    const views = await Promise.all(r.body.results.map((x: any) => svc.get(`/api/v1/incidents/${x.incident_id}`)));
+    assert.deepEqual(views.map((v: any) => v.body.incident.confidence), [0.1, 0, 1, 0, 0]);
+  });
+
   it('plain decimal confidences are read as they are', async () => {
     const at = (confidence: string, i: number) => ({ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: `dec${i}`, service: `dec${i}`, confidence }, fingerprint: `dec0${i}`.padEnd(16, '0') });
     for (const pod of ['dec0', 'dec1', 'dec2']) target.route('POST', `/evict/prod/${pod}`, { status: 200 });
