@@ -242,6 +242,24 @@ export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | 
   );
 }
 
+/**
+ * An incident posted through the API under an id another alert has (one rectify gave,
+ * say). A firing one would take that id; a resolve, a row of its own, would resolve
+ * the alert of the id it names (`api:<id>`), which that other alert is not: answered
+ * `resolved`, it would record a resolve that ended nothing. Both are refused (409,
+ * nothing recorded). A resolve of an id posted firing before is that alert's, not taken.
+ * The id taken, undefined when it is free.
+ */
+export function postedIdTaken(tx: Pick<Tx, 'getIncident'>, incident: Incident): string | undefined {
+  if (incident.source !== 'api') return undefined;
+  if (incident.status === 'firing') return tx.getIncident(incident.id) ? incident.id : undefined;
+  const key = incident.alert_key;
+  if (!key?.startsWith('api:')) return undefined;
+  const posted = key.slice('api:'.length);
+  const stored = tx.getIncident(posted)?.incident;
+  return stored !== undefined && stored.dedup_key !== `${key}:firing` ? posted : undefined;
+}
+
 /** A second delivery of one occurrence: answered with the first decision, audited. */
 export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult | undefined {
   const first = tx.decisionByDedup(incident.dedup_key);

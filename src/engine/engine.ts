@@ -40,7 +40,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence } from './occurrence.js';
-import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
+import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
@@ -783,9 +783,10 @@ export function createEngine(deps: EngineDeps) {
         results.push(dup);
         continue;
       }
-      if (incident.source === 'api' && tx.getIncident(incident.id)) {
+      const taken = postedIdTaken(tx, incident);
+      if (taken) {
         // A posted id another alert has already (one of rectify's own, say): refused, nothing recorded.
-        throw new RectifyError('CONFLICT', `incident ${incident.id} exists already, for another alert: post this one with another id, or none`, {
+        throw new RectifyError('CONFLICT', `incident ${taken} exists already, for another alert: post this one with another id, or none`, {
           details: [{ path: 'body.id', message: 'an incident with this id exists already' }],
         });
       }

@@ -533,20 +533,40 @@ describe('intake', () => {
     assert.deepEqual([again.status, again.body.results[0].action], [202, 'duplicate']);
   });
 
-  it("an id another alert has already is a 409 naming body.id, and records nothing", async () => {
+  it("an id another alert has already is a 409 naming body.id, firing or resolved, and records nothing", async () => {
     const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
     const taken = am.body.results[0].incident_id as string;
-    const auditBefore = (await svc.get(`/api/v1/audit?incident_id=${taken}`)).body.events.length;
-    for (const status of ['firing', 'resolved']) {
-      const r = await svc.post('/api/v1/incidents', { id: taken, root_cause: 'nothing-matches', service: 'x', status });
-      assert.equal(r.status, status === 'firing' ? 409 : 202, JSON.stringify(r.body));
-      if (status === 'firing') {
+    // One posted without an id has one rectify gave: nothing can resolve it (README), by that id neither.
+    const idless = (await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'x' })).body.incident_id as string;
+    const rows = () => [countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM audit')];
+    const before = rows();
+    for (const id of [taken, idless]) {
+      for (const status of ['firing', 'resolved']) {
+        const r = await svc.post('/api/v1/incidents', { id, root_cause: 'nothing-matches', service: 'x', status });
+        assert.equal(r.status, 409, `${status}: ${JSON.stringify(r.body)}`);
         assert.equal(r.body.error.code, 'CONFLICT');
+        assert.equal(r.body.error.message, `incident ${id} exists already, for another alert: post this one with another id, or none`);
         assert.deepEqual(r.body.error.details, [{ path: 'body.id', message: 'an incident with this id exists already' }]);
       }
     }
+    assert.deepEqual(rows(), before, 'no incident row, no audit row');
     const stored = (await svc.get(`/api/v1/incidents/${taken}`)).body;
     assert.equal(stored.incident.source, 'alertmanager', 'the alert that has the id keeps it');
-    assert.equal((await svc.get(`/api/v1/audit?incident_id=${taken}`)).body.events.length, auditBefore);
+    assert.equal(stored.incident.status, 'firing');
+    assert.equal(stored.resolution, null);
+  });
+
+  it('a resolve posted with the id of an incident posted firing resolves it; one for an id nothing was posted with is recorded, and that id posted firing after it acts on nothing', async () => {
+    const firing = await svc.post('/api/v1/incidents', { id: 'RES-OWN-1', root_cause: 'nothing-matches', service: 'x' });
+    assert.equal(firing.status, 202);
+    const resolved = await svc.post('/api/v1/incidents', { id: 'RES-OWN-1', root_cause: 'nothing-matches', service: 'x', status: 'resolved' });
+    assert.deepEqual([resolved.status, resolved.body.action, resolved.body.incident_id], [202, 'resolved', 'RES-OWN-1']);
+    assert.equal((await svc.get('/api/v1/incidents/RES-OWN-1')).body.incident.status, 'resolved');
+    target.route('POST', '/scale/res-early', { status: 200 });
+    const early = await svc.post('/api/v1/incidents', { id: 'RES-EARLY-1', root_cause: 'high_cpu', service: 'res-early', status: 'resolved' });
+    assert.deepEqual([early.status, early.body.action, early.body.reason], [202, 'resolved', 'alert resolved']);
+    const late = await svc.post('/api/v1/incidents?wait=true', { id: 'RES-EARLY-1', root_cause: 'high_cpu', service: 'res-early' });
+    assert.deepEqual([late.status, late.body.action, late.body.execution_id], [202, 'resolved', null]);
+    assert.equal(target.calls('/scale/res-early', 'POST'), 0);
   });
 });
