@@ -223,7 +223,10 @@ function sameValue(a: unknown, b: unknown): boolean {
  * reuses ids. Answered `duplicate`, it would be dropped unseen (a duplicate runs
  * nothing and tells nobody), with the first incident's runbook and reason as if they
  * were its own. Refused instead (409, nothing recorded), naming what differs. A
- * re-send of the same report stays a duplicate.
+ * re-send of the same report stays a duplicate. A resolve is not compared: it is
+ * matched by its id alone (its first post is not compared with the firing report
+ * either), and what it does, resolve that alert, does not depend on the rest of it;
+ * posted again, that alert is resolved already and `duplicate` says so.
  */
 export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | undefined {
   if (incident.source !== 'api' || incident.status !== 'firing') return undefined;

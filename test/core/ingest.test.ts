@@ -489,6 +489,9 @@ describe('intake', () => {
     assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
     const resolved = await svc.post('/api/v1/incidents', { id: 'REUSED-1', root_cause: 'whatever', service: 'other', status: 'resolved' });
     assert.deepEqual([resolved.status, resolved.body.action, resolved.body.incident_id], [202, 'resolved', 'REUSED-1']);
+    // A resolve is matched by its id alone: posted again, saying something else, the alert is resolved already.
+    const resolvedAgain = await svc.post('/api/v1/incidents', { id: 'REUSED-1', root_cause: 'another', service: 'web', status: 'resolved' });
+    assert.deepEqual([resolvedAgain.status, resolvedAgain.body.action, resolvedAgain.body.reason], [202, 'duplicate', 'already decided: resolved (RESOLVED)']);
   });
 
   it('a lone surrogate in an incident is stored as one U+FFFD, and the same body sent again is a duplicate', async () => {
