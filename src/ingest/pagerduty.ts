@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { wellFormed } from '../lib/index.js';
+import { UNKNOWN_SERVICE } from './alertmanager.js';
 import { ingestProblem, type IngestResult } from './common.js';
 
 /** PagerDuty V3 webhook event. Only the fields rectify reads are described; the rest are ignored. */
@@ -18,7 +19,8 @@ export const pagerdutyWebhookSchema = z.object({
       urgency: z.string().optional(),
       html_url: z.string().optional(),
       incident_key: z.string().nullable().optional(),
-      service: z.object({ id: z.string().optional(), summary: z.string().min(1) }).optional(),
+      // Required of a trigger or a reopen (below), not of a resolve, which needs only the incident id.
+      service: z.object({ id: z.string().optional(), summary: z.string().optional() }).optional(),
     }),
   }),
 });
@@ -53,6 +55,7 @@ const HANDLED = new Set(['incident.triggered', 'incident.reopened', 'incident.re
  * incident firing again, is a new occurrence decided as a trigger is, which the next
  * resolve resolves. Other event types are acknowledged and ignored. Root cause is the
  * incident title; its words are symptoms, so runbook triggers match words of the title.
+ * A trigger or reopen needs a title and a service summary; a resolve, only `data.id`.
  *
  * The event id (`pagerduty_event` label) tells a re-delivery from a new event; which
  * occurrence a reopen or resolve belongs to is read by the engine
@@ -65,17 +68,23 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   if (!HANDLED.has(type)) return { incidents: [], problems: [] };
   const data = ev.data;
   if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
+  // A resolve needs only the incident id: the occurrence it ends is found by it
+  // (engine/occurrence.ts), and nothing is decided from its title or service. Refused
+  // for want of them, it would be dropped (a 4xx is not retried), its approval left pending.
+  const resolve = type === 'incident.resolved';
   const summary = data.service?.summary;
-  if (!summary) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
+  if (!summary && !resolve) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
   // Well formed as the store keeps it (a lone surrogate, or a pair a cut split, as one U+FFFD),
   // as in a generic incident: the guardrails read back from the store must find the key this
   // decision compares with, and the incident decided is the one read back.
-  const service = wellFormed(cut(summary, MAX_SERVICE));
+  // A resolve without one is recorded under the service `unknown`, as an alert without one is.
+  const service = summary ? wellFormed(cut(summary, MAX_SERVICE)) : UNKNOWN_SERVICE;
   // Made well formed once cut (below): its words hold no surrogate (see titleWords).
   const fullTitle = data.title ?? '';
-  if (!fullTitle) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
-  const title = wellFormed(cut(fullTitle, MAX_TITLE));
-  const status = type === 'incident.resolved' ? 'resolved' : 'firing';
+  if (!fullTitle && !resolve) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
+  // A resolve without a title is recorded under its event type.
+  const title = fullTitle ? wellFormed(cut(fullTitle, MAX_TITLE)) : type;
+  const status = resolve ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: wellFormed(data.id), pagerduty_event: wellFormed(ev.id) };
   if (data.urgency) labels.urgency = wellFormed(cut(data.urgency, 64));
   // When PagerDuty says it happened (deliveries are not in order): a reopen delivered

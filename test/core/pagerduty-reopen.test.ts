@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { countRows } from '../storm/helpers.js';
 
 const fixture = () => JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
 
@@ -173,6 +174,42 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.match(s2.reason, /1 pending approval\(s\) cancelled/);
     assert.equal((await svc.get(`/api/v1/approvals/${r1.approval_id}`)).body.status, 'cancelled');
     assert.equal(target.calls('/failover/orders', 'POST'), 0);
+  });
+
+  it('a resolve needs only the incident id: one without a title or service ends its occurrence and cancels its request; a trigger without them is a 400', async () => {
+    const t = await post(pdEvent('EV-BARE-T', 'incident.triggered', 'PBARE1', 'db_down on orders'));
+    assert.equal(t.action, 'approval_required');
+    const bare = pdEvent('EV-BARE-S', 'incident.resolved', 'PBARE1', 'unused');
+    delete bare.event.data.title;
+    delete bare.event.data.service;
+    const s = await svc.post(url, bare);
+    assert.equal(s.status, 202, JSON.stringify(s.body));
+    assert.deepEqual(
+      s.body.results.map((r: any) => [r.action, r.event, r.incident_id, r.reason]),
+      [['resolved', 'RESOLVED', t.incident_id, 'alert resolved; 1 pending approval(s) cancelled']],
+    );
+    assert.equal((await svc.get(`/api/v1/approvals/${t.approval_id}`)).body.status, 'cancelled');
+    const events = (await svc.get(`/api/v1/audit?incident_id=${t.incident_id}`)).body.events.map((e: any) => e.event);
+    assert.deepEqual(events.filter((e: string) => e === 'CANCELLED' || e === 'RESOLVED'), ['RESOLVED', 'CANCELLED'], 'newest first');
+    const view = (await svc.get(`/api/v1/incidents/${t.incident_id}`)).body;
+    assert.equal(view.incident.status, 'resolved');
+    assert.equal(target.calls('/failover/orders', 'POST'), 0);
+    // A service summary given empty is none either.
+    const emptied = pdEvent('EV-BARE-S2', 'incident.resolved', 'PBARE2', '');
+    emptied.event.data.service.summary = '';
+    const s2 = await svc.post(url, emptied);
+    assert.deepEqual([s2.status, s2.body.results?.[0]?.action], [202, 'resolved']);
+
+    const incidents = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = incidents();
+    for (const [drop, path] of [['title', 'body.event.data.title'], ['service', 'body.event.data.service.summary']] as const) {
+      const trigger = pdEvent(`EV-BARE-T-${drop}`, 'incident.triggered', `PBARE-${drop}`, 'db_down on orders');
+      delete trigger.event.data[drop];
+      const r = await svc.post(url, trigger);
+      assert.equal(r.status, 400, drop);
+      assert.deepEqual(r.body.error.details.map((d: any) => d.path), [path]);
+    }
+    assert.equal(incidents(), before);
   });
 });
 
