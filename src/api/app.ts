@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { z } from 'zod';
 import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
-import { createErrorHandler, errorBody } from './errors.js';
+import { clientErrorHandler, contentEncodingRefusal, createErrorHandler, errorBody } from './errors.js';
 import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -81,6 +81,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // unauthenticated caller from learning even that. Fastify's own 503 answered instead,
     // {"error": "Service Unavailable", "statusCode": 503}, a body no client of the API reads.
     return503OnClosing: false,
+    // What Node cannot read as a request at all (a Content-Length that is not a byte count,
+    // or shorter than the body sent) is answered in that shape too.
+    clientErrorHandler,
     ajv: { customOptions: { coerceTypes: false } },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
@@ -99,6 +102,12 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   );
   // JSON only: a text body must be a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
+  // Uncompressed only: a gzip body must be a 415 naming its encoding, not "not valid JSON".
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const refused = contentEncodingRefusal(req.headers);
+    if (refused) throw refused;
+    return payload;
+  });
   app.setNotFoundHandler((req, reply) => {
     void reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
   });

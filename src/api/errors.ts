@@ -1,5 +1,7 @@
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_STATUS, isRectifyError, type ErrorCode } from '../domain/index.js';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { ERROR_STATUS, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
 
 /** Fastify's own request errors, by code → our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -84,4 +86,75 @@ function tooLarge(req: FastifyRequest, bodyLimitBytes: number): string {
   return limit === bodyLimitBytes
     ? `${body} is larger than the configured limit of ${limit} bytes (--body-limit): raise --body-limit, or send less in one request`
     : `${body} is larger than this route's limit of ${limit} bytes`;
+}
+
+/**
+ * What a connection is answered when Node cannot read a request on it at all (no route,
+ * no hook, no error handler ever sees it): a Content-Length that is not a byte count,
+ * bytes after the body a Content-Length announced (one shorter than the body sent), a
+ * malformed request line or header, headers too large, a request too slow to arrive.
+ * Fastify's own answer, `{"error":"Bad Request","message":"Client Error"}`, says none of
+ * that and is not the API's error shape.
+ */
+export function clientErrorAnswer(parserCode: string | undefined): { status: number; code: ErrorCode; message: string } {
+  switch (parserCode) {
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return { status: 408, code: 'REQUEST_TIMEOUT', message: 'the request did not arrive in time (its headers or body came too slowly): send it again' };
+    case 'HPE_HEADER_OVERFLOW':
+      return { status: 431, code: 'HEADERS_TOO_LARGE', message: "the request's headers are larger than rectify reads: send fewer or shorter headers" };
+    case 'HPE_INVALID_CONTENT_LENGTH':
+    case 'HPE_UNEXPECTED_CONTENT_LENGTH':
+      return {
+        status: 400,
+        code: 'BAD_REQUEST',
+        message: 'the Content-Length header is not a byte count (or is given twice, or beside Transfer-Encoding): send the length of the body in bytes, once',
+      };
+    default:
+      return {
+        status: 400,
+        code: 'BAD_REQUEST',
+        message: `the request could not be read as HTTP/1.1 (${parserCode ?? 'unknown'}): a malformed request line or header, or bytes after the body its Content-Length announced (a Content-Length shorter than the body): send the length of the body in bytes`,
+      };
+  }
+}
+
+/**
+ * Fastify's `clientErrorHandler`: answers in the API's error shape (see clientErrorAnswer)
+ * and closes the connection, whose next bytes cannot be trusted to start a request.
+ */
+export function clientErrorHandler(this: { log: FastifyBaseLogger }, err: Error & { code?: string }, socket: Socket): void {
+  // A reset connection has nobody to answer.
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const answer = clientErrorAnswer(err.code);
+  this.log.debug({ err, status: answer.status }, 'request refused before it could be read');
+  // A response already started on this connection (an earlier request's) must not be cut into.
+  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
+  if (socket.writable && !started) {
+    const body = JSON.stringify(errorBody(answer.code, answer.message));
+    socket.write(
+      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(err);
+}
+
+/** Longest part of a Content-Encoding shown in a refusal (it is the sender's text). */
+const MAX_ENCODING_SHOWN = 64;
+
+/**
+ * A body sent compressed (`Content-Encoding: gzip`, or any encoding but `identity`):
+ * rectify does not decompress, and read as it is the body would be refused as "not
+ * valid JSON", sending its sender after the wrong fault. Refused as 415 naming the
+ * encoding instead. A request without a body is not concerned.
+ */
+export function contentEncodingRefusal(headers: FastifyRequest['headers']): RectifyError | undefined {
+  const given = headers['content-encoding'];
+  if (given === undefined) return undefined;
+  const encoding = given.trim();
+  if (encoding === '' || encoding.toLowerCase() === 'identity') return undefined;
+  const hasBody = headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0');
+  if (!hasBody) return undefined;
+  return new RectifyError('UNSUPPORTED_MEDIA_TYPE', `content encoding ${quoteUntrusted(encoding, MAX_ENCODING_SHOWN)} is not accepted: send the body uncompressed (no Content-Encoding, or identity)`, {
+    details: [{ path: 'headers.content-encoding', message: `${quoteUntrusted(encoding, MAX_ENCODING_SHOWN)} is not accepted: rectify reads only an uncompressed body` }],
+  });
 }

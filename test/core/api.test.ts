@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { countRows } from '../storm/helpers.js';
 
 describe('API surface', () => {
   let target: HttpTarget;
@@ -332,5 +335,90 @@ describe('a manual run is what its body says', () => {
       await svc.stop({ remove: true });
       await target.close();
     }
+  });
+});
+
+describe('requests Node or the JSON parser cannot read are answered in the API\'s error shape', () => {
+  let svc: TestService;
+  let port: number;
+  before(async () => {
+    svc = await startTestService({ realClock: true });
+    await svc.app.listen({ host: '127.0.0.1', port: 0 });
+    port = (svc.app.server.address() as { port: number }).port;
+  });
+  after(async () => svc.stop({ remove: true }));
+
+  /** Sends `text` as it is on a new connection; resolves what came back before the connection closed. */
+  const raw = (text: string) =>
+    new Promise<{ status: number; headers: string; body: unknown }>((resolve, reject) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      let out = '';
+      socket.on('data', (d) => (out += d.toString()));
+      socket.on('error', () => undefined);
+      socket.on('close', () => {
+        const m = /^HTTP\/1\.1 (\d{3}) [^\r]*\r\n([\s\S]*?)\r\n\r\n([\s\S]*)$/.exec(out);
+        if (!m) return reject(new Error(`not an HTTP answer: ${JSON.stringify(out)}`));
+        resolve({ status: Number(m[1]), headers: m[2]!.toLowerCase(), body: JSON.parse(m[3]!) });
+      });
+      socket.write(text);
+    });
+  const incidents = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+  const body = JSON.stringify({ id: 'UNREAD-1', root_cause: 'broken', service: 'a' });
+  const request = (contentLength: string) =>
+    `POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n${body}`;
+
+  it('a Content-Length that is not a byte count, or shorter than the body: 400 BAD_REQUEST saying so, nothing stored', async () => {
+    const before = incidents();
+    const notCount = await raw(request('abc'));
+    assert.equal(notCount.status, 400);
+    assert.match(notCount.headers, /content-type: application\/json/);
+    assert.deepEqual(notCount.body, {
+      error: {
+        code: 'BAD_REQUEST',
+        message: 'the Content-Length header is not a byte count (or is given twice, or beside Transfer-Encoding): send the length of the body in bytes, once',
+        details: [],
+      },
+    });
+    const short = await raw(request('5'));
+    assert.equal(short.status, 400);
+    assert.deepEqual(short.body, {
+      error: {
+        code: 'BAD_REQUEST',
+        message:
+          'the request could not be read as HTTP/1.1 (HPE_INVALID_METHOD): a malformed request line or header, or bytes after the body its Content-Length announced (a Content-Length shorter than the body): send the length of the body in bytes',
+        details: [],
+      },
+    });
+    assert.equal(incidents(), before);
+    // The right length is read and decided.
+    const right = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: body, headers: { 'content-type': 'application/json' } });
+    assert.equal(right.statusCode, 202);
+    assert.equal(incidents(), before + 1);
+  });
+
+  it('a compressed body (Content-Encoding) is a 415 naming the encoding, counted as an intake refusal, nothing stored; identity is read', async () => {
+    const before = incidents();
+    const refusedMetric = async () => {
+      const text = (await svc.get('/metrics')).body as string;
+      return Number(/^rectify_intake_refused_total\{route="\/api\/v1\/incidents",reason="unsupported_media_type"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+    };
+    const refusedBefore = await refusedMetric();
+    const payload = JSON.stringify({ id: 'GZ-1', root_cause: 'broken', service: 'a' });
+    for (const encoding of ['gzip', 'x-gzip, br']) {
+      const r = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: gzipSync(payload), headers: { 'content-type': 'application/json', 'content-encoding': encoding } });
+      assert.equal(r.statusCode, 415, encoding);
+      assert.deepEqual(JSON.parse(r.body), {
+        error: {
+          code: 'UNSUPPORTED_MEDIA_TYPE',
+          message: `content encoding "${encoding}" is not accepted: send the body uncompressed (no Content-Encoding, or identity)`,
+          details: [{ path: 'headers.content-encoding', message: `"${encoding}" is not accepted: rectify reads only an uncompressed body` }],
+        },
+      });
+    }
+    assert.equal(incidents(), before);
+    assert.equal(await refusedMetric(), refusedBefore + 2);
+    const identity = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload, headers: { 'content-type': 'application/json', 'content-encoding': 'identity' } });
+    assert.deepEqual([identity.statusCode, JSON.parse(identity.body).incident_id], [202, 'GZ-1']);
+    assert.equal(incidents(), before + 1);
   });
 });
