@@ -5,7 +5,7 @@ import type { ParamKind } from './runbook.js';
  * whoever can fire an alert can choose them. A value that does not fit is refused
  * before any step runs.
  */
-const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string; refuse?: { re: RegExp; reason: string } }> = {
+const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   // RFC 1123 subdomain: pod, deployment, node names.
   k8s_name: {
     re: /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
@@ -25,14 +25,9 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string; refus
     re: /^(?!(?:.*\/)?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
     max: 512,
     what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)',
-    // Nor a URL, anywhere in it (`http://evil/x`, `--url=file:///etc/passwd`): curl and git
-    // read `file:/…` as a file, as they read "@file", and any other scheme lets the alert
-    // choose the host a program connects to, which an http: action never allows. A
-    // remote path (`evil.example:/x`, as scp, rsync and git write one) is the same.
-    refuse: {
-      re: /[A-Za-z][A-Za-z0-9+.-]*:\//,
-      reason: 'holds a URL or a remote path ("scheme:/", "host:/"): an alert must not choose the file or host a program reads; write the scheme and host in the runbook',
-    },
+    // Nor a URL or a remote path: that is decided on the whole argument a value lands in
+    // (runbooks/remote-address.ts), since values side by side, or a value beside the
+    // runbook's text, can make one that no value holds alone.
   },
   // Inside a quoted PromQL label value: no quote, backslash or brace can close it.
   label_value: { re: /^[A-Za-z0-9_.:/@ -]+$/, max: 256, what: 'a label value ([A-Za-z0-9_.:/@ -])' },
@@ -54,7 +49,6 @@ export function checkParam(kind: ParamKind, value: string): ParamCheck {
   if (value.length === 0) return { ok: false, reason: `is empty, expected ${p.what}` };
   if (value.length > p.max) return { ok: false, reason: `is longer than ${p.max} characters, expected ${p.what}` };
   if (!p.re.test(value)) return { ok: false, reason: `expected ${p.what}` };
-  if (p.refuse?.re.test(value)) return { ok: false, reason: p.refuse.reason };
   return { ok: true };
 }
 

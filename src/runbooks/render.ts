@@ -4,6 +4,7 @@ import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
 import { namedCheck, namedCheckValueKeys } from './named.js';
+import { remoteAddressFromValue, type ValueSpan } from './remote-address.js';
 import { compileTemplate, isLiteral, literalText, placeholders } from './template.js';
 import { originOf } from './url.js';
 import { promqlRegexLiteral } from '../lib/index.js';
@@ -21,6 +22,8 @@ export type ChecksRender = { ok: true; checks: RenderedCheck[] } | Refusal;
 interface Renderer {
   /** The template filled in; after a refusal, returns '' and keeps the first refusal. */
   fill(t: Template, where: string): string;
+  /** As fill, with where each value landed in the text. */
+  fillSpans(t: Template, where: string): { text: string; spans: ValueSpan[] };
   refuse(param: string, reason: string): void;
   /** A value the incident has (context, labels, enrichment), unchecked: for what the plan records beside its steps. */
   value(name: string): string | undefined;
@@ -34,6 +37,39 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
   const refuse = (param: string, reason: string): void => {
     refusal ??= { ok: false, param, reason };
   };
+  const fillSpans = (t: Template, where: string): { text: string; spans: ValueSpan[] } => {
+    let out = '';
+    // Where each value landed: [start, end) and its placeholder, to tell the alert's text from the runbook's.
+    const spans: ValueSpan[] = [];
+    for (const part of t.parts) {
+      if (typeof part === 'string') {
+        out += part;
+        continue;
+      }
+      const value = lookup(values, part.param);
+      if (value === undefined) {
+        refuse(part.param, `no value for placeholder {${part.param}} (not in the incident's context or labels)`);
+        return { text: '', spans: [] };
+      }
+      const why = unsafe(part.kind, value);
+      if (why) {
+        refuse(part.param, `placeholder {${part.param}} in ${where}: value ${quoteUntrusted(value)} ${why}`);
+        return { text: '', spans: [] };
+      }
+      used[part.param] = value;
+      const text = written(part, value);
+      spans.push({ start: out.length, end: out.length + text.length, param: part.param });
+      out += text;
+    }
+    if (spans.length > 0 && out.includes('${')) {
+      const formed = referenceFromValues(out, spans);
+      if (formed) {
+        refuse(formed.param, `placeholder {${formed.param}} in ${where}: with the text around it, its value would form or change the secret reference ${quoteUntrusted(formed.text)}`);
+        return { text: '', spans: [] };
+      }
+    }
+    return { text: out, spans };
+  };
   return {
     used,
     get refusal() {
@@ -41,39 +77,8 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
     },
     refuse,
     value: (name) => lookup(values, name),
-    fill(t, where) {
-      let out = '';
-      // Where each value landed: [start, end) and its placeholder, to tell the alert's text from the runbook's.
-      let spans: Array<{ start: number; end: number; param: string }> | undefined;
-      for (const part of t.parts) {
-        if (typeof part === 'string') {
-          out += part;
-          continue;
-        }
-        const value = lookup(values, part.param);
-        if (value === undefined) {
-          refuse(part.param, `no value for placeholder {${part.param}} (not in the incident's context or labels)`);
-          return '';
-        }
-        const why = unsafe(part.kind, value);
-        if (why) {
-          refuse(part.param, `placeholder {${part.param}} in ${where}: value ${quoteUntrusted(value)} ${why}`);
-          return '';
-        }
-        used[part.param] = value;
-        const text = written(part, value);
-        (spans ??= []).push({ start: out.length, end: out.length + text.length, param: part.param });
-        out += text;
-      }
-      if (spans && out.includes('${')) {
-        const formed = referenceFromValues(out, spans);
-        if (formed) {
-          refuse(formed.param, `placeholder {${formed.param}} in ${where}: with the text around it, its value would form or change the secret reference ${quoteUntrusted(formed.text)}`);
-          return '';
-        }
-      }
-      return out;
-    },
+    fill: (t, where) => fillSpans(t, where).text,
+    fillSpans,
   };
 }
 
@@ -83,7 +88,7 @@ function createRenderer(values: Readonly<Record<string, string>>): Renderer {
  * side ("$" and "{file:/x}"), or a value beside the runbook's own text, could still
  * make one, naming a secret or a file the runbook never named.
  */
-function referenceFromValues(out: string, spans: ReadonlyArray<{ start: number; end: number; param: string }>): { text: string; param: string } | undefined {
+function referenceFromValues(out: string, spans: readonly ValueSpan[]): { text: string; param: string } | undefined {
   for (let i = out.indexOf('${'); i >= 0; i = out.indexOf('${', i + 1)) {
     const close = out.indexOf('}', i + 2);
     const end = close < 0 ? out.length : close + 1;
@@ -182,8 +187,26 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: Rend
         timeoutMs: spec.timeoutMs,
       };
     case 'command':
-      return { type: 'command', argv: spec.argv.map((t) => rr.fill(t, where)), timeoutMs: spec.timeoutMs };
+      return { type: 'command', argv: spec.argv.map((t, i) => fillArgument(rr, t, where, i)), timeoutMs: spec.timeoutMs };
   }
+}
+
+/**
+ * A command argument: each value fits the argument pattern, and the argument they
+ * make with the runbook's text must not be a URL or a remote address whose scheme,
+ * host or user a value chose (see remoteAddressFromValue).
+ */
+function fillArgument(rr: Renderer, t: Template, where: string, index: number): string {
+  const { text, spans } = rr.fillSpans(t, where);
+  if (rr.refusal || spans.length === 0) return text;
+  const remote = remoteAddressFromValue(text, spans);
+  if (remote) {
+    rr.refuse(
+      remote.param,
+      `placeholder {${remote.param}} in ${where}: value ${quoteUntrusted(rr.used[remote.param] ?? '')} makes argv[${index}] ${quoteUntrusted(text)} ${remote.form}: an alert must not choose the file or host a program reads; write the scheme and host in the runbook`,
+    );
+  }
+  return text;
 }
 
 function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<string, string>>, where: string): RenderedCheck {

@@ -369,7 +369,7 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
-  it('a URL or a remote path as a command argument is refused (PARAM_REFUSED): the program never runs, so the alert chooses no file or host', async () => {
+  it('a URL or a remote path in a command argument is refused (PARAM_REFUSED), whether a value holds it or makes it with the runbook\'s text or another value: the program never runs, so the alert chooses no file or host', async () => {
     target.reset();
     const svc0 = await startTestService({ runbooks: rb(target.url, '    action:\n      http: {method: POST, url: "http://127.0.0.1:9/x"}\n') });
     const script = join(svc0.dir, 'record.sh');
@@ -378,19 +378,40 @@ describe('executions: verify, roll back, refuse', () => {
     writeFileSync(script, `#!/bin/sh\nfor a in "$@"; do printf '%s\\n' "$a" >> ${outFile}; done\n`);
     chmodSync(script, 0o755);
     const svc = await startTestService({
-      runbooks: rb(target.url, `    action:\n      command: {argv: ["${script}", "{source}", "--out={source}"], timeout_seconds: 5}\n`),
+      runbooks: rb(target.url, `    action:\n      command: {argv: ["${script}", "{source}", "--out={source}", "{base}/data", "{a}{b}"], timeout_seconds: 5}\n`),
     });
-    const reason = 'holds a URL or a remote path ("scheme:/", "host:/"): an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
-    for (const source of ['file:///etc/passwd', 'FILE:/etc/passwd', `${target.url}/x`, 'evil.example:/x', 'user@evil.example:/x']) {
-      const r = await svc.post('/api/v1/incidents?wait=true', broken({ source }));
-      assert.deepEqual([r.body.action, r.body.event, r.body.execution_id, r.body.reason], ['blocked', 'PARAM_REFUSED', null, `placeholder {source} in action 1: value ${JSON.stringify(source)} ${reason}`], source);
+    const tail = ': an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
+    const urlForm = 'a URL or a remote path ("scheme:/", "host:/")';
+    const plain = { source: 'db-1.internal:5432', base: 'srv', a: 'eu', b: '/jobs' };
+    const cases: Array<[Record<string, string>, string]> = [];
+    for (const source of ['file:///etc/passwd', 'FILE:/etc/passwd', `${target.url}/x`, 'evil.example:/x', 'user@evil.example:/x', '10.0.0.1:/etc/shadow', 'root@10.0.0.1:/x', '2130706433:/x']) {
+      cases.push([{ source }, `placeholder {source} in action 1: value ${JSON.stringify(source)} makes argv[1] ${JSON.stringify(source)} ${urlForm}${tail}`]);
+    }
+    cases.push([{ source: 'git@evil.example:repo' }, `placeholder {source} in action 1: value "git@evil.example:repo" makes argv[1] "git@evil.example:repo" a remote path ("user@host:", as scp, rsync and git read it)${tail}`]);
+    cases.push([{ source: 'evil.example::module' }, `placeholder {source} in action 1: value "evil.example::module" makes argv[1] "evil.example::module" an rsync daemon address ("host::module")${tail}`]);
+    // No value holds a URL; the argument it makes does.
+    cases.push([{ base: 'evil.example:' }, `placeholder {base} in action 1: value "evil.example:" makes argv[3] "evil.example:/data" ${urlForm}${tail}`]);
+    cases.push([{ base: 'file:' }, `placeholder {base} in action 1: value "file:" makes argv[3] "file:/data" ${urlForm}${tail}`]);
+    cases.push([{ a: 'evil.example:', b: '/srv/repo' }, `placeholder {a} in action 1: value "evil.example:" makes argv[4] "evil.example:/srv/repo" ${urlForm}${tail}`]);
+    for (const [values, reason] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', broken({ ...plain, ...values }));
+      assert.deepEqual([r.body.action, r.body.event, r.body.execution_id, r.body.reason], ['blocked', 'PARAM_REFUSED', null, reason], JSON.stringify(values));
     }
     assert.equal(existsSync(outFile), false, 'the program never ran');
     assert.equal((await svc.get('/api/v1/audit?event=EXECUTING&limit=100')).body.events.length, 0);
-    // A host and port, or a name with a colon, is still a plain argument.
-    const ok = await svc.post('/api/v1/incidents?wait=true', broken({ source: 'db-1.internal:5432' }));
-    assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
-    assert.equal(readFileSync(outFile, 'utf8'), 'db-1.internal:5432\n--out=db-1.internal:5432\n');
+    const refused = (await svc.get('/api/v1/audit?event=PARAM_REFUSED&limit=100')).body.events;
+    assert.equal(refused.length, cases.length);
+    // A host and port, a name with a colon, a time: still plain arguments.
+    for (const [values, line] of [
+      [{}, 'db-1.internal:5432\n--out=db-1.internal:5432\nsrv/data\neu/jobs\n'],
+      [{ source: '10.0.0.5:9100', a: 'ns', b: ':jobs' }, '10.0.0.5:9100\n--out=10.0.0.5:9100\nsrv/data\nns:jobs\n'],
+      [{ source: '12:00' }, '12:00\n--out=12:00\nsrv/data\neu/jobs\n'],
+    ] as Array<[Record<string, string>, string]>) {
+      writeFileSync(outFile, '');
+      const ok = await svc.post('/api/v1/incidents?wait=true', broken({ ...plain, ...values }));
+      assert.deepEqual([ok.body.action, ok.body.success], ['executed', true], ok.body.reason);
+      assert.equal(readFileSync(outFile, 'utf8'), line);
+    }
     assert.equal(target.requests().length, 0);
     await svc.stop({ remove: true });
   });

@@ -27,6 +27,10 @@ function refusal(runbook: Runbook, values: Record<string, string>): string {
 }
 
 const K8S_NAME = 'expected a Kubernetes name (lowercase letters, digits, "-" and ".")';
+const URL_FORM = 'a URL or a remote path ("scheme:/", "host:/")';
+const SCP_FORM = 'a remote path ("user@host:", as scp, rsync and git read it)';
+const DAEMON_FORM = 'an rsync daemon address ("host::module")';
+const REMOTE_TAIL = ': an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
 
 test("the seed's restart-pod renders with INC001's context", () => {
   const r = renderPlan(rb(seed, 'restart-pod'), { pod_name: 'api-server-abc123', namespace: 'production' });
@@ -164,11 +168,22 @@ test('headers and bodies: header values printable ASCII, body text without contr
   }
   for (const queue of ['jobs@eu', 'a+b', '.jobs', 'v1.2', 'eu/jobs']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
   // A URL is read as a file by curl and git (file:), or names the host a program connects to; so is a remote path.
-  const url = 'holds a URL or a remote path ("scheme:/", "host:/"): an alert must not choose the file or host a program reads; write the scheme and host in the runbook';
+  const url = (v: string, form: string, arg = v) => `placeholder {queue} in action 2: value ${JSON.stringify(v)} makes argv[2] ${JSON.stringify(arg)} ${form}${REMOTE_TAIL}`;
   for (const queue of ['file:///etc/passwd', 'file:/etc/passwd', 'http://evil.example/x', 'jobs=https://evil.example', 'Gopher://x', 'evil.example:/x', 'me@evil.example:/x']) {
-    assert.equal(refusal(app, { ...ok, queue }), `placeholder {queue} in action 2: value ${JSON.stringify(queue)} ${url}`);
+    assert.equal(refusal(app, { ...ok, queue }), url(queue, URL_FORM));
   }
-  for (const queue of ['db-1:5432', '10.0.0.5:9100', 'ns:jobs', 'eu/jobs:v2']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
+  // A host is any host: an IPv4 address or a bare number (2130706433 is 127.0.0.1) too.
+  for (const queue of ['10.0.0.1:/etc/shadow', 'root@10.0.0.1:/x', '2130706433:/x', '/usr/bin:/bin']) assert.equal(refusal(app, { ...ok, queue }), url(queue, URL_FORM));
+  // scp, rsync and git read "user@host:path" as remote, and rsync "host::module" as its daemon.
+  assert.equal(refusal(app, { ...ok, queue: 'git@evil.example:repo' }), url('git@evil.example:repo', SCP_FORM));
+  for (const queue of ['evil.example::module', 'evil.example::module/x', '10.0.0.1::module']) assert.equal(refusal(app, { ...ok, queue }), url(queue, DAEMON_FORM));
+  // Refused for their shape, though usually harmless (the README says so): an IPv6 address, a name@host:port.
+  assert.equal(refusal(app, { ...ok, queue: 'fe80::1' }), url('fe80::1', DAEMON_FORM));
+  assert.equal(refusal(app, { ...ok, queue: 'jobs@eu:9100' }), url('jobs@eu:9100', SCP_FORM));
+  // Label values with a colon stay plain arguments: a host and port, a namespaced name, a time.
+  for (const queue of ['db-1:5432', '10.0.0.5:9100', 'host:9100', 'ns:jobs', 'eu/jobs:v2', '12:00', '2026-12-06T12:00:00Z', '1h30m', 'jobs@eu', 'alice@example.com']) {
+    assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
+  }
   // Each value fits, but the name they make together must fit too.
   const svc = 'a'.repeat(250);
   assert.equal(
@@ -194,6 +209,48 @@ test('headers and bodies: header values printable ASCII, body text without contr
   assert.equal(cmd?.summary, '/usr/local/bin/flush-queue --queue jobs');
   assert.equal(sts?.summary, 'kubectl scale statefulset api-workers --replicas=2 -n jobs');
   assert.equal(r.plan.rollback?.[0]?.summary, 'kubectl scale statefulset api-workers --replicas=1 -n jobs');
+});
+
+test('command arguments: a URL or a remote path is looked for in the argument a value lands in, not in the value alone', () => {
+  const cmd = (argv: string) => inline(`    triggers: [T]\n    action:\n      command: {argv: ${argv}}\n`);
+  const refused = (param: string, v: string, index: number, arg: string, form: string) =>
+    `placeholder {${param}} in action 1: value ${JSON.stringify(v)} makes argv[${index}] ${JSON.stringify(arg)} ${form}${REMOTE_TAIL}`;
+  // Each value fits the argument pattern and holds no URL; the argument they make does.
+  const rsync = cmd('[rsync, -a, "{src}/data", /backup/]');
+  assert.equal(refusal(rsync, { src: 'evil.example:' }), refused('src', 'evil.example:', 2, 'evil.example:/data', URL_FORM));
+  assert.equal(refusal(rsync, { src: '10.0.0.1:' }), refused('src', '10.0.0.1:', 2, '10.0.0.1:/data', URL_FORM));
+  const curl = cmd('[curl, "{base}/etc/passwd"]');
+  assert.equal(refusal(curl, { base: 'file:' }), refused('base', 'file:', 1, 'file:/etc/passwd', URL_FORM));
+  const git = cmd('[git, fetch, "{a}{b}"]');
+  assert.equal(refusal(git, { a: 'evil.example:', b: '/srv/repo' }), refused('a', 'evil.example:', 2, 'evil.example:/srv/repo', URL_FORM));
+  assert.equal(refusal(git, { a: 'evil.example', b: ':/srv/repo' }), refused('a', 'evil.example', 2, 'evil.example:/srv/repo', URL_FORM));
+  assert.equal(refusal(git, { a: 'git@evil.example', b: ':repo' }), refused('a', 'git@evil.example', 2, 'git@evil.example:repo', SCP_FORM));
+  assert.equal(refusal(git, { a: 'evil.example:', b: ':module' }), refused('a', 'evil.example:', 2, 'evil.example::module', DAEMON_FORM));
+  // The runbook's text around a value: the value chooses the host, or lengthens the runbook's.
+  const hostPort = cmd('[rsync, "{host}:/srv/x", /dst]');
+  assert.equal(refusal(hostPort, { host: '10.0.0.1' }), refused('host', '10.0.0.1', 1, '10.0.0.1:/srv/x', URL_FORM));
+  assert.equal(refusal(cmd('[rsync, "{host}::backup", /dst]'), { host: 'evil.example' }), refused('host', 'evil.example', 1, 'evil.example::backup', DAEMON_FORM));
+  assert.equal(refusal(cmd('[curl, "https://{host}/x"]'), { host: 'evil.example' }), refused('host', 'evil.example', 1, 'https://evil.example/x', URL_FORM));
+  assert.equal(refusal(cmd('[curl, "https://status.internal{h}/x"]'), { h: '.evil.example' }), refused('h', '.evil.example', 1, 'https://status.internal.evil.example/x', URL_FORM));
+  assert.equal(refusal(cmd('[curl, "https:{p}"]'), { p: '//evil.example/x' }), refused('p', '//evil.example/x', 1, 'https://evil.example/x', URL_FORM));
+  assert.equal(refusal(cmd('[scp, "{user}@backup:/x", /dst]'), { user: 'root' }), refused('user', 'root', 1, 'root@backup:/x', URL_FORM));
+  // A scheme and host, or a remote host, the runbook writes itself stays the runbook's.
+  const fixed: Array<[string, Record<string, string>, string[]]> = [
+    ['[curl, "https://status.internal/{service}"]', { service: 'api' }, ['curl', 'https://status.internal/api']],
+    ['[rsync, "backup@db-1:/srv/{service}", /dst]', { service: 'api' }, ['rsync', 'backup@db-1:/srv/api', '/dst']],
+    ['[rsync, "backup@db-1:{path}", /dst]', { path: '/srv/api' }, ['rsync', 'backup@db-1:/srv/api', '/dst']],
+    ['[rsync, "backup::{module}", /dst]', { module: 'api' }, ['rsync', 'backup::api', '/dst']],
+    ['[git, fetch, "git@git.internal:{repo}"]', { repo: 'ops/api' }, ['git', 'fetch', 'git@git.internal:ops/api']],
+    ['[probe, "--target={host}:{port}", "{a}{b}", "--at={t}"]', { host: 'db-1', port: '5432', a: 'ns', b: ':jobs', t: '12:00' }, ['probe', '--target=db-1:5432', 'ns:jobs', '--at=12:00']],
+  ];
+  for (const [argv, values, want] of fixed) {
+    const r = renderPlan(cmd(argv), values);
+    assert.ok(r.ok, argv);
+    assert.deepEqual((r.plan.actions[0]?.spec as { argv: string[] }).argv, want, argv);
+  }
+  // Not recognised: a host name and a path (curl and wget fetch evil.example/x over http), and
+  // "host:relative-path" (`ns:jobs` has that shape): no placeholder for a program that fetches URLs.
+  for (const queue of ['evil.example/x', 'evil.example:repo']) assert.ok(renderPlan(cmd('[tool, "{queue}"]'), { queue }).ok, queue);
 });
 
 test('summaries of the other kubernetes verbs', () => {
