@@ -1,5 +1,5 @@
 import type { RenderedCheck, RenderedStep } from '../domain/index.js';
-import type { ApprovalRow, ExecutionRow } from '../store/ports.js';
+import { voteSlackUserId, type ApprovalRow, type ExecutionRow } from '../store/ports.js';
 
 /** Store rows → API shapes: times as RFC 3339, plans as what a person reads. */
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -76,7 +76,7 @@ export function approvalView(a: ApprovalRow) {
     requested_by: a.requested_by,
     expires_at: iso(a.expires_at)!,
     approvals_required: a.approvals_required,
-    votes: a.votes.map((v) => ({ by: v.by, at: iso(v.at)!, comment: v.comment, slack_user_id: v.slack_user_id ?? null })),
+    votes: a.votes.map((v) => ({ by: v.by, at: iso(v.at)!, comment: v.comment, slack_user_id: voteSlackUserId(v) ?? null })),
     decided_at: iso(a.decided_at),
     decided_by: a.decided_by,
     comment: a.comment,

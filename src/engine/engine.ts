@@ -35,7 +35,7 @@ import {
   withoutVerdictInSteps,
   type RunAudit,
 } from '../execute/breaker.js';
-import type { ApprovalRow, CircuitState, RunbookPause, Store, Tx } from '../store/ports.js';
+import { voteSlackUserId, type ApprovalRow, type CircuitState, type RunbookPause, type Store, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -1132,7 +1132,7 @@ export function createEngine(deps: EngineDeps) {
         }
         // One Slack account is one person whatever name it acts under now: its name in
         // --slack-approvers may have been given, changed or corrected since its vote.
-        const prior = a.votes.find((v) => v.identity === identity || v.by === by || (slackId !== undefined && v.slack_user_id === slackId));
+        const prior = a.votes.find((v) => v.identity === identity || v.by === by || (slackId !== undefined && voteSlackUserId(v) === slackId));
         if (prior) {
           throw new RectifyError(
             'CONFLICT',

@@ -204,6 +204,16 @@ export interface ApprovalVote {
   slack_user_id?: string;
 }
 
+/**
+ * The Slack account that cast a stored vote, if one did: its `slack_user_id`, else the id
+ * in an identity `slack-id:<id>` (a Slack user given no name, in votes recorded before
+ * `slack_user_id` was kept). A vote recorded before then under a name carries no id.
+ */
+export function voteSlackUserId(v: Pick<ApprovalVote, 'identity' | 'slack_user_id'>): string | undefined {
+  if (v.slack_user_id !== undefined) return v.slack_user_id;
+  return v.identity.startsWith('slack-id:') ? v.identity.slice('slack-id:'.length) : undefined;
+}
+
 export interface ApprovalRow {
   id: string;
   incident_id: string;

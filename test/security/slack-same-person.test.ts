@@ -117,6 +117,29 @@ describe('one Slack account is one voter, whatever name --slack-approvers gives 
     assert.equal(target.calls('/drop/checkout', 'POST'), 1);
   });
 
+  it('a vote recorded before the Slack id was kept (the id only in its identity), then the account named: its click is refused (409) and nothing runs', async () => {
+    await restartWith();
+    const r = await svc.post('/api/v1/incidents', { id: 'SP-4', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SP-4' } });
+    const id = r.body.approval_id as string;
+    const votedAt = svc.clock.now();
+    // As an earlier release stored an unnamed click's vote: actor slack:<username>, identity slack-id:<id>, no slack_user_id.
+    const old = [{ by: 'slack:alice', identity: 'slack-id:U0ALICE', at: votedAt, comment: null }];
+    await svc.service.store.transact((tx) => tx.updateApproval(id, { votes: old }));
+    const runs = target.calls('/drop/checkout', 'POST');
+
+    await restartWith('U0ALICE=alice,U0BOB=bob');
+    const named = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual(
+      [named.ok, named.code, named.text],
+      [false, 'CONFLICT', `alice already approved request ${id} as slack:alice at ${new Date(votedAt).toISOString()}; it needs 2 distinct approvers, so another person must approve`],
+    );
+    assert.deepEqual([approval(id).status, approval(id).votes], ['pending', old]);
+    assert.deepEqual(auditOf(svc, 'SP-4', 'APPROVED'), []);
+    assert.equal(target.calls('/drop/checkout', 'POST'), runs);
+    // The API shows the account that cast it.
+    assert.deepEqual((await svc.get(`/api/v1/approvals/${id}`)).body.votes.map((v: any) => [v.by, v.slack_user_id]), [['slack:alice', 'U0ALICE']]);
+  });
+
   it('a vote cast under a name, then the name taken away: the unnamed account cannot be told apart from that name (403)', async () => {
     await restartWith('U0ALICE=alice,U0BOB=bob');
     const r = await svc.post('/api/v1/incidents', { id: 'SP-2', root_cause: 'replica_lag', service: 'checkout', context: { deployment: 'checkout', ticket: 'SP-2' } });
