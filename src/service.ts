@@ -621,7 +621,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     maxPreparing: config.maxPendingDecisions,
     ...(notify ? { notify } : {}),
     ...(outbox ? { outbox } : {}),
-    // Read at each approval, so a reloaded tokens file counts from then on.
+    // Read when an alert opens or joins an approval request, and kept with it: a tokens
+    // file reloaded before the approval changes no request already asked for (one an
+    // earlier release recorded is judged by who opened it, at its approval).
     ...(auth ? { intakeOnly: (actor: string) => auth.rolesOf(actor)?.every((r) => r === 'ingest') === true } : {}),
   });
 

@@ -27,6 +27,11 @@ export interface ApplyContext {
   /** Who asked, for approvals requested on someone's behalf. */
   requestedBy?: string;
   /**
+   * Whether whoever opens or joins an approval request is a person (see
+   * ApprovalRow.asked_by), decided now and kept with the request. Absent: everyone is.
+   */
+  isPerson?: (name: string) => boolean;
+  /**
    * The id an execution takes, when the caller had to name it before (an approval
    * carried out: its APPROVED row, written first, tells which run starts).
    */
@@ -70,6 +75,7 @@ export function applyVerdict(
   };
   let claim: ExecutionClaim | undefined;
   let joined = false;
+  const isPerson = ctx.isPerson ?? (() => true);
   const details: Record<string, unknown> = { reason: verdict.reason, service: incident.service, root_cause: incident.root_cause };
 
   switch (verdict.kind) {
@@ -83,6 +89,9 @@ export function applyVerdict(
       const open = planKey !== null ? tx.pendingApprovalForPlan(planKey, ctx.now) : undefined;
       if (open && incident.alert_key) {
         const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
+        // A person whose alert joins it asked for it as much as whoever opened it.
+        const askedBy = open.asked_by ?? (isPerson(open.requested_by) ? [open.requested_by] : []);
+        if (isPerson(ctx.actor) && !askedBy.includes(ctx.actor)) tx.updateApproval(open.id, { asked_by: [...askedBy, ctx.actor] });
         result.approval_id = open.id;
         result.reason = `${verdict.reason}; the same plan already waits for approval (${open.id}, ${alerts} alerts): this alert joins that request`;
         joined = true;
@@ -97,6 +106,7 @@ export function applyVerdict(
         break;
       }
       const id = ctx.newId('apr');
+      const requestedBy = ctx.requestedBy ?? ctx.actor;
       result.approval_id = id;
       tx.insertApproval({
         id,
@@ -108,7 +118,7 @@ export function applyVerdict(
         reason: verdict.reason,
         plan,
         requested_at: ctx.now,
-        requested_by: ctx.requestedBy ?? ctx.actor,
+        requested_by: requestedBy,
         expires_at: ctx.now + ctx.approvalTtlMs,
         approvals_required: verdict.runbook.approvalsRequired,
         votes: [],
@@ -116,6 +126,7 @@ export function applyVerdict(
         decided_by: null,
         comment: null,
         execution_id: null,
+        asked_by: isPerson(requestedBy) ? [requestedBy] : [],
         plan_key: planKey,
         alerts: incident.alert_key ? 1 : 0,
         alerts_open: incident.alert_key ? 1 : 0,

@@ -92,10 +92,11 @@ export interface EngineDeps {
   guardResume?: HorizonState;
   /**
    * Whether an actor is an API token that may only send alerts (the ingest role alone):
-   * an integration such as Alertmanager, not a person. A request such a token opened may
-   * be approved by a Slack user given no rectify name; one opened by any other token
-   * (a person's: `roles: [ingest, admin]`), or by a token no longer in the file, may not,
-   * as that Slack user may be its holder. Absent without tokens.
+   * an integration such as Alertmanager, not a person. Read when its alert opens or joins
+   * an approval request, and kept with the request (ApprovalRow.asked_by): a request such
+   * a token asked for may be approved by a Slack user given no rectify name; one any other
+   * token asked for (a person's: `roles: [ingest, admin]`) may not, as that Slack user
+   * may be its holder. Absent without tokens.
    */
   intakeOnly?: (actor: string) => boolean;
 }
@@ -753,7 +754,7 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
     const times = guardTimes(now);
-    const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true };
+    const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, isPerson: sentByPerson };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
     const deferred: number[] = [];
@@ -842,6 +843,15 @@ export function createEngine(deps: EngineDeps) {
       results.push(result);
     }
     return { results, claims, deferred, told };
+  }
+
+  /**
+   * Whether an alert sent by this actor was sent by a person: by an API token that may do
+   * more than send alerts, not by an ingest-only one (Alertmanager's: see
+   * EngineDeps.intakeOnly) nor by rectify's own intake (no tokens).
+   */
+  function sentByPerson(actor: string): boolean {
+    return actor !== 'rectify' && deps.intakeOnly?.(actor) !== true;
   }
 
   const NEEDS_A_PERSON = new Set(['approval_required', 'manual', 'blocked']);
@@ -1106,16 +1116,23 @@ export function createEngine(deps: EngineDeps) {
             `${by} requested this run and cannot approve it (separation of duties): another approver must, or reject it to withdraw the request`,
           );
         }
+        // The people who asked for it, as decided when each asked (see ApprovalRow.asked_by);
+        // a request recorded before that was kept is judged by who opened it, now.
+        const askedBy = a.asked_by ?? (a.alerts === 0 || sentByPerson(a.requested_by) ? [a.requested_by] : []);
+        if (askedBy.some((p) => p === by || p === identity)) {
+          throw new RectifyError(
+            'FORBIDDEN',
+            `${by} asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must`,
+          );
+        }
         // A Slack user no rectify name is given for (its identity is its Slack id) cannot be
-        // told apart from a person who asked for the run (a manual run's author, or a token
-        // that may do more than send alerts posting the incident: see EngineDeps.intakeOnly),
-        // nor from an approver who voted through the API. An alert sent by rectify's own
-        // intake or an intake-only token was asked for by no person.
+        // told apart from a person who asked for the run, nor from an approver who voted
+        // through the API. An alert sent by rectify's own intake or an intake-only token was
+        // asked for by no person.
         const unnamed = (id: string | undefined): boolean => String(id ?? '').startsWith('slack-id:');
-        const askedByPerson = a.alerts === 0 || (a.requested_by !== 'rectify' && deps.intakeOnly?.(a.requested_by) !== true);
         const apiVoter = a.votes.find((v) => !unnamed(v.identity));
-        if (slackId !== undefined && unnamed(identity) && (askedByPerson || apiVoter)) {
-          const whom = askedByPerson ? `${a.requested_by}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
+        if (slackId !== undefined && unnamed(identity) && (askedBy.length > 0 || apiVoter)) {
+          const whom = askedBy.length > 0 ? `${askedBy.join(' and ')}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
             'FORBIDDEN',
             `${by} cannot be told apart from ${whom} (separation of duties): give the Slack user its rectify name in --slack-approvers (${slackId}=<name>), or approve through the API`,

@@ -234,6 +234,14 @@ export interface ApprovalRow {
   comment: string | null;
   execution_id: string | null;
   /**
+   * The people who asked for it, decided when each asked: the author of a manual run, and
+   * the API tokens that may do more than send alerts (a person's) whose alert opened or
+   * joined it; an alert sent with an ingest-only token (Alertmanager's) or without tokens
+   * adds no one. None of them may approve it, nor may a Slack user given no name, who
+   * cannot be told apart from them. Null for a request recorded before it was kept.
+   */
+  asked_by: string[] | null;
+  /**
    * What later alerts asking for the same plan join the request by (a digest of the
    * runbook, the service and the rendered plan), or null when nobody may join it.
    */
@@ -272,7 +280,7 @@ export interface Tx extends GuardStateView {
 
   insertApproval(row: ApprovalRow): void;
   getApproval(id: string): ApprovalRow | undefined;
-  updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id' | 'votes'>>): void;
+  updateApproval(id: string, patch: Partial<Pick<ApprovalRow, 'status' | 'decided_at' | 'decided_by' | 'comment' | 'execution_id' | 'votes' | 'asked_by'>>): void;
   /** Pending requests the alert opened or joined. */
   pendingApprovalsForAlert(alertKey: string): ApprovalRow[];
   /** The pending, unexpired request for a plan key, if any. */

@@ -166,11 +166,21 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     return JSON.parse(r.body);
   }
 
+  let dir: string;
+  const amAlert = (service: string) =>
+    svc.app
+      .inject({
+        method: 'POST',
+        url: '/api/v1/webhooks/alertmanager',
+        payload: amWebhook([{ labels: { alertname: 'pods_stuck', service, deployment: service }, fingerprint: `fp-${service}` }]),
+        headers: { 'content-type': 'application/json', ...bearer(am) },
+      })
+      .then((r) => JSON.parse(r.body).results[0]);
+
   before(async () => {
     target = await startHttpTarget();
-    target.route('POST', '/undo/checkout', { status: 200 });
-    target.route('POST', '/restart/cart', { status: 200 });
-    const dir = mkdtempSync(join(tmpdir(), 'rectify-same-person-'));
+    for (const p of ['/undo/checkout', '/restart/cart', '/restart/shop', '/restart/web', '/undo/billing']) target.route('POST', p, { status: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'rectify-same-person-'));
     svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, [alice, am]), '--slack-signing-secret', SECRET] });
   });
   after(async () => {
@@ -212,6 +222,72 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal(target.calls('/undo/checkout', 'POST'), 0);
     assert.deepEqual(auditOf(svc, 'SP-3', 'APPROVED'), []);
+  });
+  it("an alert sent with a person's token that joins Alertmanager's request: that person, and an unnamed Slack user, cannot approve it (403), nothing runs", async () => {
+    const opened = await amAlert('shop');
+    assert.equal(opened.action, 'approval_required');
+    const id = opened.approval_id as string;
+    assert.deepEqual(approval(id).asked_by, []);
+    const joined = await post('/api/v1/incidents', alice, { id: 'SP-5', root_cause: 'pods_stuck', service: 'shop', context: { deployment: 'shop' } });
+    assert.equal(joined.approval_id, id, JSON.stringify(joined));
+    assert.deepEqual([approval(id).requested_by, approval(id).alerts, approval(id).asked_by], ['alertmanager', 2, ['alice']]);
+
+    const c = await click(svc, ALICE, `${id}:approve`);
+    assert.deepEqual(
+      [c.ok, c.code, c.text],
+      [
+        false,
+        'FORBIDDEN',
+        'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API',
+      ],
+    );
+    const own = await svc.app.inject({ method: 'POST', url: `/api/v1/approvals/${id}/approve`, payload: {}, headers: { 'content-type': 'application/json', ...bearer(alice) } });
+    assert.equal(own.statusCode, 403, own.body);
+    assert.deepEqual(
+      [JSON.parse(own.body).error.code, JSON.parse(own.body).error.message],
+      ['FORBIDDEN', 'alice asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must'],
+    );
+    assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
+    assert.equal(target.calls('/restart/shop', 'POST'), 0);
+    assert.deepEqual(svc.service.store.queryAudit({ event: 'APPROVED', limit: 10 }).filter((e) => (e.details as any).approval_id === id), []);
+  });
+
+  it('requests an earlier release recorded (no list of who asked): judged by who opened them; a person joining is added', async () => {
+    const byAm = (await amAlert('legacy')).approval_id as string;
+    const byAlice = (await post('/api/v1/incidents', alice, { id: 'SP-7', root_cause: 'error_rate_spike_after_deploy', service: 'ledger', context: { deployment: 'ledger', ticket: 'SP-7' } })).approval_id as string;
+    await svc.service.store.transact((tx) => {
+      for (const id of [byAm, byAlice]) tx.updateApproval(id, { asked_by: null });
+    });
+    const refused = await click(svc, ALICE, `${byAlice}:approve`);
+    assert.deepEqual([refused.ok, refused.code], [false, 'FORBIDDEN']);
+    assert.match(refused.text, /^slack:U0ALICE cannot be told apart from alice, who asked for this run /);
+    assert.deepEqual([approval(byAlice).status, approval(byAlice).asked_by], ['pending', null]);
+
+    const joined = await post('/api/v1/incidents', alice, { id: 'SP-8', root_cause: 'pods_stuck', service: 'legacy', context: { deployment: 'legacy' } });
+    assert.equal(joined.approval_id, byAm, JSON.stringify(joined));
+    assert.deepEqual([approval(byAm).alerts, approval(byAm).asked_by], [2, ['alice']]);
+  });
+
+  it('the tokens file reloaded between the request and the click: who asked is what it was when they asked', async () => {
+    // Alertmanager's request, and one alice's token opened.
+    const byAm = (await amAlert('web')).approval_id as string;
+    const byAlice = (await post('/api/v1/incidents', alice, { id: 'SP-6', root_cause: 'error_rate_spike_after_deploy', service: 'billing', context: { deployment: 'billing', ticket: 'SP-6' } })).approval_id as string;
+    assert.deepEqual([approval(byAm).asked_by, approval(byAlice).asked_by], [[], ['alice']]);
+    // Alertmanager's token renamed, alice's narrowed to ingest alone.
+    writeTokensFile(dir, [issueToken('alice', ['ingest']), issueToken('am', ['ingest'])]);
+    assert.deepEqual((await svc.service.reload()).tokens, { ok: true, count: 2 });
+
+    const refused = await click(svc, ALICE, `${byAlice}:approve`);
+    assert.deepEqual([refused.ok, refused.code], [false, 'FORBIDDEN']);
+    assert.match(refused.text, /^slack:U0ALICE cannot be told apart from alice, who asked for this run /);
+    assert.deepEqual([approval(byAlice).status, approval(byAlice).votes], ['pending', []]);
+    assert.equal(target.calls('/undo/billing', 'POST'), 0);
+
+    const taken = await click(svc, ALICE, `${byAm}:approve`);
+    assert.equal(taken.ok, true, taken.text);
+    assert.deepEqual([approval(byAm).status, approval(byAm).decided_by], ['approved', 'slack:U0ALICE']);
+    await target.waitForRequest('/restart/web');
+    assert.equal(target.calls('/restart/web', 'POST'), 1);
   });
 });
 

@@ -11,7 +11,7 @@ import { until } from '../helpers/until.js';
 import { amWebhook } from '../helpers/service.js';
 
 /**
- * An upgrade from the release before migrations 008 to 013 (schema 007): a database
+ * An upgrade from the release before migrations 008 to 014 (schema 007): a database
  * with history (runs, blocks, duplicates, approvals pending and decided, a paused
  * runbook, an open circuit, a run cut off by kill -9, PagerDuty reopens, notifications
  * never delivered) is migrated once at the next start, recovered as any crash is, and
@@ -19,7 +19,7 @@ import { amWebhook } from '../helpers/service.js';
  * delivered before is told again.
  *
  * The old database is the history a real process wrote, taken back to schema 007: the
- * tables the release before wrote are those it writes now (008 to 013 only rebuild or add an
+ * tables the release before wrote are those it writes now (008 to 014 only rebuild or add an
  * index, add a column and add a table the release before had no use for), and the test first checks that the schema is exactly the one
  * migrations 001–007 build. Migration files are immutable (checksummed), so those in
  * the folder are the release's own, also on a checkout without history.
@@ -132,7 +132,7 @@ function migrationsOf(path: string): Array<{ version: number; checksum: string; 
   }
 }
 
-/** Takes the database written now back to schema 007: what the release before migrations 008 to 013 read and wrote. */
+/** Takes the database written now back to schema 007: what the release before migrations 008 to 014 read and wrote. */
 function toSchema007(path: string): void {
   const db = new Database(path);
   try {
@@ -144,6 +144,8 @@ function toSchema007(path: string): void {
     db.exec('DROP INDEX audit_at');
     // 012 adds the clearings of cooldowns.
     db.exec('DROP TABLE cooldown_clears');
+    // 014 adds who asked for an approval request.
+    db.exec('ALTER TABLE approvals DROP COLUMN asked_by');
   } finally {
     db.close();
   }
@@ -222,10 +224,10 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
     assert.deepEqual(applied.slice(0, 7), before);
     // 008 and 009 rebuild an index and add a column; 010 adds one index; 011 rebuilds one; 012 adds
-    // cooldown_clears and rebuilds one; 013 rebuilds one.
+    // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column.
     assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 2);
     assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
     assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table cooldown_clears: ')));

@@ -125,6 +125,7 @@ export function rowToApproval(r: Raw): ApprovalRow {
     decided_by: (r.decided_by as string | null) ?? null,
     comment: (r.comment as string | null) ?? null,
     execution_id: (r.execution_id as string | null) ?? null,
+    asked_by: typeof r.asked_by === 'string' ? (JSON.parse(r.asked_by) as string[]) : null,
     plan_key: (r.plan_key as string | null) ?? null,
     alerts: (r.alerts as number | undefined) ?? 1,
     alerts_open: (r.alerts_open as number | undefined) ?? 0,

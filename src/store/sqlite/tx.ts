@@ -141,9 +141,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     ),
     insertApproval: db.prepare(
       `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
-         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id, plan_key, alerts)
+         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id, plan_key, alerts, asked_by)
        VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
-         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts)`,
+         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts, @asked_by)`,
     ),
     approvalById: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id = ?`),
     approvalsForAlert: db.prepare(
@@ -506,7 +506,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
 
     insertApproval(row: ApprovalRow) {
-      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes) });
+      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes), asked_by: row.asked_by === null ? null : JSON.stringify(row.asked_by) });
       approvalsChanged = true;
       if (row.alert_key !== null && row.status === 'pending') s.memberInsert.run(row.alert_key, row.id, row.incident_id);
     },
