@@ -225,10 +225,13 @@ function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: stri
  * The `--slack-approvers` names against the token names, at start and at a tokens reload:
  * a name that is a token's only when case is ignored is refused (the start fails, a
  * reload keeps the previous tokens), since that person would count as two approvers.
+ * `reload`: the tokens file read on `SIGHUP`, which gave a token that name.
  */
-function slackApproverNames(approvers: ReadonlyArray<{ id: string; name?: string }>, tokenNames: readonly string[]) {
+function slackApproverNames(config: Config, approvers: ReadonlyArray<{ id: string; name?: string }>, tokenNames: readonly string[], reload?: string) {
   const { caseOnly, unmatched } = slackApproversAgainstTokens(approvers, tokenNames);
-  return { problems: caseOnly.map(caseOnlyProblem), unmatched };
+  const src = config.sources.slackApprovers;
+  const at = reload === undefined ? { setting: { file: src.file, path: src.path } } : { tokensFile: reload, said: describeSource(src) };
+  return { problems: caseOnly.map((c) => caseOnlyProblem(c, at)), unmatched };
 }
 
 /** A name no token has may be a person with no token, or a typo: said, as that Slack user and any token's caller count as two people. */
@@ -383,7 +386,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // Slack approvers: their ids, each with the rectify name the same person acts under, if given.
   const slackApprovers = config.slackApprovers?.map((e) => parseSlackApprover(e)!);
   if (auth && slackApprovers) {
-    const names = slackApproverNames(slackApprovers, auth.names());
+    const names = slackApproverNames(config, slackApprovers, auth.names());
     if (names.problems.length > 0) throw new LoadError(names.problems);
     warnUnmatched(log, names.unmatched);
   }
@@ -906,7 +909,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       if (config.tokens !== undefined && auth) {
         const read = loadTokens(config.tokens);
         // The new names against --slack-approvers, as at start: a token renamed to differ from a Slack approver's name only in case is refused too.
-        const names = read.ok && slackApprovers ? slackApproverNames(slackApprovers, read.tokens.map((t) => t.name)) : { problems: [], unmatched: [] };
+        const names = read.ok && slackApprovers ? slackApproverNames(config, slackApprovers, read.tokens.map((t) => t.name), config.tokens) : { problems: [], unmatched: [] };
         const loaded = read.ok && names.problems.length > 0 ? { ok: false as const, problems: names.problems } : read;
         if (loaded.ok) {
           // Swap the index inside the one TokenAuth the hook holds.

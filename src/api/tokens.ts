@@ -140,12 +140,31 @@ export function slackApproversAgainstTokens(
   return { caseOnly, unmatched };
 }
 
-/** The refusal of a `--slack-approvers` name that is a token's only when case is ignored: names the flag, the entry and the fix. */
-export function caseOnlyProblem(c: { id: string; name: string; tokens: string[] }): LoadProblem {
+/**
+ * The refusal of a `--slack-approvers` name that is a token's only when case is ignored.
+ * At start it is located where the name was set (the flag, the environment variable or
+ * the config file's key: `setting`) and the fix is the entry. At a tokens reload the
+ * tokens file gave a token that name, while `--slack-approvers` is read at start only: it
+ * is located in the tokens file (`tokensFile`), and the fix is the token's name as it was,
+ * or a restart with the entry changed; `said` tells where the entry was set.
+ */
+export function caseOnlyProblem(
+  c: { id: string; name: string; tokens: string[] },
+  at: { setting: { file: string; path: string } } | { tokensFile: string; said: string },
+): LoadProblem {
+  const entry = `${c.id}=${c.name}`;
   const tokens = c.tokens.map((t) => JSON.stringify(t)).join(' and ');
+  const clash = `names are compared exactly, so that Slack user and that token would count as two approvers`;
+  if ('setting' in at) {
+    return {
+      file: at.setting.file,
+      path: at.setting.path,
+      message: `${entry}: ${JSON.stringify(c.name)} is the API token name ${tokens} only when case is ignored; ${clash}: write ${c.id}=${c.tokens[0]!}`,
+    };
+  }
   return {
-    file: '--slack-approvers',
+    file: at.tokensFile,
     path: '',
-    message: `${c.id}=${c.name}: ${JSON.stringify(c.name)} is the API token name ${tokens} only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write ${c.id}=${c.tokens[0]!}`,
+    message: `${c.tokens.length > 1 ? `tokens ${tokens} differ` : `token ${tokens} differs`} only in case from ${JSON.stringify(c.name)}, the name --slack-approvers gives ${c.id} (${entry}, ${at.said}); ${clash}: give the token its name ${JSON.stringify(c.name)} back, or restart rectify with ${c.id}=${c.tokens[0]!} (--slack-approvers is read at start only)`,
   };
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -308,6 +308,18 @@ describe('--slack-approvers names against the API token names', () => {
     );
   });
 
+  it('set in the config file, the refusal at start names its key there', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-approver-names-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'runbooks.yaml'), runbooksText);
+    writeFileSync(join(dir, 'rectify.yaml'), 'slack_approvers: U0BOB,U0ALICE=Alice\n');
+    await assert.rejects(startTestService({ dir, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SECRET] }), {
+      name: 'LoadError',
+      message:
+        'rectify.yaml: slack_approvers: U0ALICE=Alice: "Alice" is the API token name "alice" only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write U0ALICE=alice',
+    });
+  });
+
   it('a name no token has is said at start, naming the Slack user and the name; an exact name is not', async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-approver-names-'));
     const tokensFile = writeTokensFile(dir, [alice]);
@@ -329,7 +341,7 @@ describe('--slack-approvers names against the API token names', () => {
     assert.deepEqual(refused.tokens, {
       ok: false,
       problems: [
-        '--slack-approvers: U0ALICE=alice: "alice" is the API token name "Alice" only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write U0ALICE=Alice',
+        `${tokensFile}: token "Alice" differs only in case from "alice", the name --slack-approvers gives U0ALICE (U0ALICE=alice, set by --slack-approvers); names are compared exactly, so that Slack user and that token would count as two approvers: give the token its name "alice" back, or restart rectify with U0ALICE=Alice (--slack-approvers is read at start only)`,
       ],
     });
     const still = await svc.app.inject({ method: 'GET', url: '/api/v1/approvals', headers: bearer(alice) });
