@@ -139,12 +139,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
        ON CONFLICT(runbook) DO UPDATE SET state = excluded.state, failures = excluded.failures,
          opened_at = excluded.opened_at, trial_execution_id = excluded.trial_execution_id, updated_at = excluded.updated_at`,
     ),
-    insertApproval: db.prepare(
-      `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
-         expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id, plan_key, alerts, asked_by)
-       VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
-         @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts, @asked_by)`,
-    ),
     approvalById: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id = ?`),
     approvalsForAlert: db.prepare(
       `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id IN (SELECT approval_id FROM approval_alerts WHERE alert_key = ?) AND status = 'pending'`,
@@ -294,6 +288,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
   const readClaims = (runbook: string): Map<string, number> => new Map(s.claimsPerService.all(runbook) as Array<[string, number]>);
   let approvalsChanged = false;
   let incidentSeen: Database.Statement | undefined;
+  // Prepared at first use, as incidentSeen is: asked_by is migration 014's.
+  let approvalInsert: Database.Statement | undefined;
   // Prepared at first use, as incidentSeen is: cooldown_clears is migration 012's (the last
   // starts per service are read only for a person's request: the runbook view, a clearing).
   let clearGet: Database.Statement | undefined;
@@ -506,7 +502,13 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     },
 
     insertApproval(row: ApprovalRow) {
-      s.insertApproval.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes), asked_by: row.asked_by === null ? null : JSON.stringify(row.asked_by) });
+      approvalInsert ??= db.prepare(
+        `INSERT INTO approvals (id, incident_id, alert_key, runbook, service, status, reason, plan, requested_at, requested_by,
+           expires_at, approvals_required, votes, decided_at, decided_by, comment, execution_id, plan_key, alerts, asked_by)
+         VALUES (@id, @incident_id, @alert_key, @runbook, @service, @status, @reason, @plan, @requested_at, @requested_by,
+           @expires_at, @approvals_required, @votes, @decided_at, @decided_by, @comment, @execution_id, @plan_key, @alerts, @asked_by)`,
+      );
+      approvalInsert.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes), asked_by: row.asked_by === null ? null : JSON.stringify(row.asked_by) });
       approvalsChanged = true;
       if (row.alert_key !== null && row.status === 'pending') s.memberInsert.run(row.alert_key, row.id, row.incident_id);
     },
