@@ -49,7 +49,7 @@ export const auditExportHelp = commandHelp({
   args: [DB_ARG],
   flags: [
     ...DB_FLAGS,
-    '--after-seq <n>       rows after this seq (default 0: from the first row)',
+    '--after-seq <n>       rows after this seq (default: from the first row, also a row at seq 0 or below, which verify reports)',
     '--since <t>           rows at or after an RFC 3339 time, or within a duration back from now (1h, 30m)',
   ],
   exits: [
@@ -174,7 +174,8 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
       io.err(`--after-seq: expected a non-negative integer (got ${JSON.stringify(afterText)})`);
       return EXIT.USAGE;
     }
-    let after = afterText === undefined ? 0 : Number(afterText);
+    // Without --after-seq, from the lowest seq: a row inserted at 0 or below (which verify reports) is exported too.
+    let after = afterText === undefined ? -Infinity : Number(afterText);
     for (;;) {
       const page = opened.reader.auditRecords({ afterSeq: after, limit: PAGE, ...(since !== undefined ? { since } : {}) });
       for (const r of page) io.out(JSON.stringify(auditExportLine(r)));

@@ -194,6 +194,11 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
     push(r: AuditRecord): boolean {
       if (bad) return false;
       rows++;
+      // rectify numbers rows from 1: a row at 0 or below was inserted by hand, outside the chain.
+      if (r.seq <= 0) {
+        bad = { seq: r.seq, reason: `row ${r.seq} has a seq of 0 or below, which rectify never writes: it was inserted outside the chain` };
+        return false;
+      }
       if (r.seq !== lastSeq + 1) {
         const missing = lastSeq + 1;
         bad = { seq: missing, reason: r.seq - missing > 1 ? `rows ${missing} to ${r.seq - 1} are missing` : `row ${missing} is missing` };
@@ -313,7 +318,7 @@ function earlierKeyReason(ranges: ReadonlyArray<{ from: number; to: number; at: 
 }
 
 export interface AuditSource {
-  /** Rows with seq > afterSeq, oldest first, at most `limit`. */
+  /** Rows with seq > afterSeq, oldest first, at most `limit` (`-Infinity`: from the lowest seq, 0 and below too). */
   auditRecords(q: { afterSeq: number; limit: number; since?: number }): AuditRecord[];
   /** The highest seq ever assigned (0 when none). */
   auditHighWater(): number;
@@ -332,7 +337,8 @@ export async function verifyAuditChain(
 ): Promise<AuditVerification> {
   const highWater = source.auditHighWater();
   const v = createChainVerifier(opts.key ? { key: opts.key, ...(opts.previousKeys ? { previousKeys: opts.previousKeys } : {}) } : {});
-  let after = 0;
+  // From the lowest seq there is, not from 1: a row inserted at 0 or below is a break, not a row nobody reads.
+  let after = -Infinity;
   for (;;) {
     const page = source.auditRecords({ afterSeq: after, limit: PAGE });
     let going = true;

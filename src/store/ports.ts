@@ -390,7 +390,7 @@ export interface ApprovalPage {
 
 /** Audit rows as stored, with their chain hashes, oldest first (export and verification page through these). */
 export interface AuditRecordQuery {
-  /** Rows with seq above this. */
+  /** Rows with seq above this (`-Infinity`: every row, also one at seq 0 or below). */
   afterSeq: number;
   /** Rows written at or after this time (epoch ms). */
   since?: number;

@@ -331,6 +331,35 @@ describe('with an audit key (--audit-key): hashes only the key holder can make',
     assert.match(ok.out[0]!, new RegExp(`^audit chain OK: ${rows + 1} row\\(s\\) \\(1 keyed from seq ${rows + 1}\\), `));
     rmSync(svc.dir, { recursive: true, force: true });
   });
+
+  it('a row inserted at seq 0 or below (outside the chain) is a break named by the lowest such seq; the export includes it', async () => {
+    const { svc, rows } = await keyedHistory();
+    await svc.stop();
+    // The triggers refuse UPDATE and DELETE only: a plain INSERT with a seq of its own goes in.
+    const insert = (db: Database.Database, seq: number, event: string, incident: string, actor: string) =>
+      db.prepare("INSERT INTO audit (seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash) VALUES (?, ?, ?, ?, 'fix', NULL, ?, '{}', NULL, NULL)").run(seq, Date.UTC(2026, 10, 24, 3), event, incident, actor);
+    tamper(svc.dbPath, (db) => {
+      insert(db, 0, 'APPROVED', 'K0', 'alice');
+      insert(db, -7, 'MANUAL_RUN', 'K1', 'mallory');
+    });
+    const broken = 'row -7 has a seq of 0 or below, which rectify never writes: it was inserted outside the chain';
+    const v = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`, '--audit-key', KEY], svc.dir);
+    assert.equal(v.code, 1);
+    assert.deepEqual(v.err, [`audit chain BROKEN at seq -7: ${broken}`]);
+    const exported = await cli(['audit', 'export', svc.dbPath], svc.dir);
+    assert.equal(exported.code, 0);
+    assert.deepEqual(exported.out.map((l) => JSON.parse(l).seq), [-7, 0, ...Array.from({ length: rows }, (_, i) => i + 1)]);
+    const from0 = await cli(['audit', 'export', svc.dbPath, '--after-seq', '0'], svc.dir);
+    assert.equal(from0.out.length, rows, '--after-seq 0 resumes after seq 0, as documented');
+
+    const again = await startTestService({ dir: svc.dir, args: ['--audit-key', KEY] });
+    const api = (await again.get('/api/v1/audit/verify')).body;
+    assert.deepEqual({ ok: api.ok, first_bad_seq: api.first_bad_seq, reason: api.reason, needs_key: api.needs_key }, { ok: false, first_bad_seq: -7, reason: broken, needs_key: false });
+    const lines = (await again.app.inject({ method: 'GET', url: '/api/v1/audit/export' })).body.trimEnd().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(lines.slice(0, 2).map((l) => [l.seq, l.actor, l.hash]), [[-7, 'mallory', null], [0, 'alice', null]]);
+    await again.stop();
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
 });
 
 describe('rotating the audit key (--audit-previous-keys)', () => {

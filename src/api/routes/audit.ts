@@ -86,7 +86,8 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     },
     async (req, reply) => {
       const since = req.query.since ? parseRfc3339(req.query.since) : undefined;
-      let after = req.query.after_seq ? Number(req.query.after_seq) : 0;
+      // Without after_seq, from the lowest seq: a row inserted at 0 or below (which verify reports) is exported too.
+      let after = req.query.after_seq ? Number(req.query.after_seq) : -Infinity;
       async function* lines(): AsyncGenerator<string> {
         for (;;) {
           const q: AuditRecordQuery = { afterSeq: after, limit: EXPORT_PAGE, ...(since !== undefined ? { since } : {}) };
