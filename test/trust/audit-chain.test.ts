@@ -416,6 +416,33 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     rmSync(first.dir, { recursive: true, force: true });
   });
 
+  it('a start that would move the log back to a key it rotated away from is refused, naming the rotation row; nothing is written', async () => {
+    const first = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
+    await decide(first, 'B1');
+    await first.stop();
+    const rotated = await startTestService({ dir: first.dir, args: ['--audit-key', NEW, '--audit-previous-keys', OLD] });
+    const rotationSeq = rotated.service.store.queryAudit({ event: 'AUDIT_KEY_ROTATED', limit: 1 })[0]!.seq;
+    await decide(rotated, 'B2');
+    const newest = rotated.service.store.auditHighWater();
+    await rotated.stop();
+
+    await assert.rejects(
+      startTestService({ dir: first.dir, args: ['--audit-key', OLD, '--audit-previous-keys', NEW] }),
+      new RegExp(`^Error: the audit log moved away from this --audit-key at row ${rotationSeq} \\(AUDIT_KEY_ROTATED\\), and it never goes back to a key it has left: start with the key its newest row \\(${newest}\\) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys$`),
+    );
+    const db = new Database(first.dbPath, { readonly: true });
+    assert.equal((db.prepare('SELECT MAX(seq) FROM audit').pluck().get() as number), newest, 'the refused start wrote no row');
+    db.close();
+    const v = await verifyCli(first, '--audit-key', NEW, '--audit-previous-keys', OLD);
+    assert.equal(v.code, 0, v.err.join('\n'));
+    // Moving on to a third key, with both old ones given, still starts.
+    const newer = await startTestService({ dir: first.dir, args: ['--audit-key', NEWER, '--audit-previous-keys', `${OLD},${NEW}`] });
+    await newer.stop();
+    const all = await verifyCli(first, '--audit-key', NEWER, '--audit-previous-keys', `${OLD},${NEW}`);
+    assert.equal(all.code, 0, all.err.join('\n'));
+    rmSync(first.dir, { recursive: true, force: true });
+  });
+
   it('whoever holds the retired key cannot add a row after the rotation, nor change a row before it; a key change without the rotation row is refused', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
     await decide(svc, 'T1');

@@ -33,18 +33,37 @@ export function createAuditChain(db: Database.Database, key?: AuditKey, previous
 
   const newestRow = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1');
   const verifiesWith = (r: AuditRecord, k: AuditKey): boolean => r.prev_hash !== null && auditHash(r.prev_hash, r.seq, r, k) === r.hash;
+  // No index serves the event: read only at a start that would rotate the key (rare), never at every start.
+  const rotations = db.prepare("SELECT seq FROM audit WHERE event = 'AUDIT_KEY_ROTATED' ORDER BY seq").pluck();
+  const rowAt = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit WHERE seq = ?');
+
+  /** The AUDIT_KEY_ROTATED row where the log left `k` (the row before it is under `k`), or null. */
+  function leftAt(k: AuditKey): number | null {
+    for (const seq of rotations.all() as number[]) {
+      const before = rowAt.get(seq - 1) as AuditRecord | undefined;
+      if (before?.hash?.startsWith(KEYED_PREFIX) && verifiesWith(before, k)) return seq;
+    }
+    return null;
+  }
 
   return {
     /**
      * Why this connection must not append, or null: the newest row is keyed and there
      * is no key, or its HMAC verifies neither with this key nor with a previous one
-     * (another key, or a changed row). Rows appended then would break the chain at once.
+     * (another key, or a changed row), or it is under a previous key and this key is one
+     * the log already rotated away from. Rows appended then would break the chain at once.
      */
     keyProblem(): string | null {
       const r = newestRow.get() as AuditRecord | undefined;
       if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
       if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
-      if (verifiesWith(r, key) || previousKeys.some((k) => verifiesWith(r, k))) return null;
+      if (verifiesWith(r, key)) return null;
+      if (previousKeys.some((k) => verifiesWith(r, k))) {
+        // A move to --audit-key: never back to a key the log has left (whoever may hold it since could write again).
+        const left = leftAt(key);
+        if (left === null) return null;
+        return `the audit log moved away from this --audit-key at row ${left} (AUDIT_KEY_ROTATED), and it never goes back to a key it has left: start with the key its newest row (${r.seq}) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys`;
+      }
       return previousKeys.length
         ? `the newest audit row (${r.seq}) verifies neither with --audit-key nor with --audit-previous-keys: the log was written with another key, or the row was changed (rectify audit verify says which)`
         : `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
