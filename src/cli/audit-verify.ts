@@ -181,6 +181,9 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
       for (const r of page) io.out(JSON.stringify(auditExportLine(r)));
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.seq;
+      // A slow reader: the next page is read once the pipe drained, so what waits in memory
+      // is a page, not the log.
+      await io.drained?.();
       // A reader gone (`| head`) is only heard between pages: without this turn of the event
       // loop the whole log would be read for nobody.
       await new Promise((ok) => setImmediate(ok));

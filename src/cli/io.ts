@@ -6,6 +6,54 @@ export interface CliIO {
   cwd: string;
   /** Ends a long-running command (`audit --follow`) as Ctrl-C would; SIGINT is also honoured. */
   signal?: AbortSignal;
+  /**
+   * Resolves once the output takes more: at once, unless what was written fills the pipe
+   * (a reader slower than the command), then when it drains or its reader is gone. A
+   * command writing much (`audit export`) waits on it between pages, so its memory
+   * stays bounded by a page, not by the log.
+   */
+  drained?(): Promise<void>;
+}
+
+/**
+ * Lines to two streams (the process's stdout and stderr). The reader of `out` may go first
+ * (`rectify audit export | head -1`): the next write fails with EPIPE, which unhandled is
+ * a stack trace and exit 1. Instead the command stops writing, and a long-running one
+ * (`audit --follow`) ends as on Ctrl-C (`signal`), so the process exits quietly with the
+ * command's own code: 0 for a listing. Not 141 (SIGPIPE) as `git log | head` does: under
+ * `set -o pipefail` a reader that had enough is no failure, and a failure (a test that
+ * failed) keeps its code. The same for `err` (`2>&1 | head`).
+ */
+export function streamIO(out: NodeJS.WritableStream & { writableNeedDrain: boolean }, err: NodeJS.WritableStream): Pick<CliIO, 'out' | 'err' | 'signal' | 'drained'> {
+  const outGone = new AbortController();
+  let errGone = false;
+  out.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    outGone.abort();
+  });
+  err.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    errGone = true;
+  });
+  return {
+    out: (l) => void (outGone.signal.aborted || out.write(`${l}\n`)),
+    err: (l) => void (errGone || err.write(`${l}\n`)),
+    signal: outGone.signal,
+    drained: () =>
+      outGone.signal.aborted || !out.writableNeedDrain
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            const done = (): void => {
+              out.off('drain', done);
+              out.off('close', done);
+              outGone.signal.removeEventListener('abort', done);
+              resolve();
+            };
+            out.on('drain', done);
+            out.on('close', done);
+            outGone.signal.addEventListener('abort', done);
+          }),
+  };
 }
 
 /**
