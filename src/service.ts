@@ -438,6 +438,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
     onApprovalsPending: (pending) => metrics.approvalsPending(pending),
     onFileLost: (message) => log.error({ db: dbPath }, message),
+    onUnreadableAuditDetails: (seq) =>
+      log.warn({ seq }, "an audit row's details are not JSON (the row was changed behind rectify's back): read back as none; rectify audit verify names the row"),
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });

@@ -178,6 +178,15 @@ export const approvalQuerySchema = z.object({
     .describe('the next_cursor of the previous page: the requests listed after it (older)'),
 });
 
+/** An audit row's details: the JSON object rectify wrote, or the stored text when it is not one. */
+export const auditDetailsSchema = z
+  .union([z.record(z.string(), z.unknown()), z.string()])
+  .describe('the JSON object recorded with the event; the text as stored when it is not one (`details_unreadable`)');
+export const auditDetailsUnreadableSchema = z
+  .literal(true)
+  .optional()
+  .describe('present (true) only when the stored details are not a JSON object: the row was changed behind rectify\'s back, and GET /api/v1/audit/verify reports it');
+
 export const auditRowSchema = z.object({
   seq: z.number().int(),
   at: z.string(),
@@ -186,7 +195,8 @@ export const auditRowSchema = z.object({
   runbook: z.string().nullable(),
   execution_id: z.string().nullable(),
   actor: z.string(),
-  details: z.record(z.string(), z.unknown()),
+  details: auditDetailsSchema,
+  details_unreadable: auditDetailsUnreadableSchema,
 });
 
 export const auditQuerySchema = z.object({

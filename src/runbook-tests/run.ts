@@ -164,7 +164,8 @@ function describeResult(store: Store, r: DecisionResult): Got {
   if (r.execution_id) got.plan = fromPlan(store.read((tx) => tx.getExecution(r.execution_id!))?.plan as ExecutionPlan | undefined);
   else if (r.approval_id) got.plan = fromPlan(store.read((tx) => tx.getApproval(r.approval_id!))?.plan as ExecutionPlan | undefined);
   else if (r.action === 'dry_run') {
-    const d = store.queryAudit({ incident_id: r.incident_id, event: 'DRY_RUN', limit: 1 })[0]?.details ?? {};
+    const found = store.queryAudit({ incident_id: r.incident_id, event: 'DRY_RUN', limit: 1 })[0]?.details;
+    const d = typeof found === 'object' ? found : {};
     got.plan = { actions: (d.actions as string[]) ?? [], rollback: (d.rollback as string[] | null) ?? null, params: (d.params as Record<string, string>) ?? {} };
   }
   return got;

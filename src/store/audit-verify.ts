@@ -360,9 +360,32 @@ export async function verifyAuditChain(
 }
 
 /**
+ * An audit row's stored details text as the JSON object rectify wrote, or null when it is
+ * not one (the row was changed behind rectify's back): such a row is still listed, with
+ * the text as stored, and verify reports it.
+ */
+export function readDetails(text: string): Record<string, unknown> | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+}
+
+/** `details` as an object, or (not an object: a row changed behind rectify's back) the stored text and `details_unreadable`. */
+export function auditDetails(text: string): { details: Record<string, unknown> } | { details: string; details_unreadable: true } {
+  const details = readDetails(text);
+  return details ? { details } : { details: text, details_unreadable: true };
+}
+
+/**
  * One exported row (a line of `audit export`): the stored fields with `details`
  * parsed, the time both readable and as hashed (`at_ms`), and the chain hashes, so
- * a SIEM can recompute each hash from the line alone.
+ * a SIEM can recompute each hash from the line alone. Details that are not a JSON
+ * object (a row changed behind rectify's back) are the stored text, with
+ * `details_unreadable: true`: the line is still written, and verify reports the row.
  */
 export function auditExportLine(r: AuditRecord) {
   return {
@@ -374,7 +397,7 @@ export function auditExportLine(r: AuditRecord) {
     runbook: r.runbook,
     execution_id: r.execution_id,
     actor: r.actor,
-    details: JSON.parse(r.details) as Record<string, unknown>,
+    ...auditDetails(r.details),
     prev_hash: r.prev_hash,
     hash: r.hash,
   };

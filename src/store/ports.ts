@@ -67,7 +67,10 @@ export interface AuditRow {
   runbook: string | null;
   execution_id: string | null;
   actor: string;
-  details: Record<string, unknown>;
+  /** The JSON object rectify wrote; the stored text when it is not one (`details_unreadable`). */
+  details: Record<string, unknown> | string;
+  /** Present (true) when the stored details are not a JSON object: the row was changed behind rectify's back. */
+  details_unreadable?: true;
 }
 
 /** One record of a notification's delivery to one receiver: a NOTIFIED or NOTIFY_FAILED row. */

@@ -13,4 +13,9 @@ describe('rectify audit: the table', () => {
       assert.equal(row.indexOf('rectify'), actorAt, `${event}\n${HEADER}\n${row}`);
     }
   });
+
+  it('details that are not a JSON object (a row changed behind rectify\'s back) are shown as stored, marked unreadable', () => {
+    const row = rowLine({ seq: 9, at: '2026-12-06T03:00:00.000Z', event: 'SUCCESS', incident_id: 'INC002', runbook: 'scale-up', execution_id: null, actor: 'rectify', details: 'not json {', details_unreadable: true });
+    assert.ok(row.endsWith(' (unreadable) not json {'), row);
+  });
 });

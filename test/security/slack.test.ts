@@ -153,7 +153,8 @@ describe('Slack interactive approvals', () => {
     const ev = svc.service.store.queryAudit({ incident_id: 'SL-OK', event: 'APPROVED', limit: 5 });
     assert.equal(ev.length, 1);
     assert.equal(ev[0]!.actor, 'slack:U0ALICE');
-    assert.deepEqual([ev[0]!.details.slack_user_id, ev[0]!.details.slack_username], ['U0ALICE', 'alice']);
+    const details = ev[0]!.details as Record<string, unknown>;
+    assert.deepEqual([details.slack_user_id, details.slack_username], ['U0ALICE', 'alice']);
   });
 
   it('refused: a wrong secret, a tampered body, a stale or future timestamp, a malformed or missing signature — and nothing changes', async () => {

@@ -237,6 +237,54 @@ describe('the audit log is a hash chain', () => {
   });
 });
 
+describe('an audit row whose details are not JSON (changed behind rectify\'s back)', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/shop', { status: 200 });
+    target.route('POST', '/hook', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('is listed and exported with its stored text and details_unreadable; the start does not fail on it (logged with its seq); verify still names it', async () => {
+    const args = ['--notify-webhook', `${target.url}/hook`];
+    const svc = await startTestService({ runbooks: runbooks(target.url), args });
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'shop', confidence: 1, id: 'J1' })).body.action, 'executed');
+    const success = svc.service.store.queryAudit({ event: 'SUCCESS', limit: 1 })[0]!.seq;
+    const rows = svc.service.store.auditHighWater();
+    await svc.stop();
+    // The outcome row, which a start reads back to tell what was owed: its details made unreadable.
+    tamper(svc.dbPath, (db) => db.prepare("UPDATE audit SET details = 'not json {' WHERE seq = ?").run(success));
+
+    const again = await startTestService({ dir: svc.dir, clock: svc.clock, args, captureLogs: true });
+    const warned = again.log.records().filter((l) => l.seq === success);
+    assert.deepEqual(warned.map((l) => l.msg), ["an audit row's details are not JSON (the row was changed behind rectify's back): read back as none; rectify audit verify names the row"]);
+    const page = await again.get('/api/v1/audit?limit=1000');
+    assert.equal(page.status, 200);
+    const listed = (page.body.events as Array<Record<string, unknown>>).find((e) => e.seq === success)!;
+    assert.deepEqual([listed.details, listed.details_unreadable], ['not json {', true]);
+    assert.equal((page.body.events as Array<Record<string, unknown>>).filter((e) => 'details_unreadable' in e).length, 1, 'only that row is flagged');
+    const byIncident = await again.get('/api/v1/audit?incident_id=J1');
+    assert.equal(byIncident.status, 200);
+    const exported = await again.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
+    assert.equal(exported.statusCode, 200);
+    const lines = exported.body.trimEnd().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const line = lines.find((l) => l.seq === success)!;
+    assert.deepEqual([line.details, line.details_unreadable, lines.length >= rows], ['not json {', true, true]);
+    const v = (await again.get('/api/v1/audit/verify')).body;
+    assert.deepEqual([v.ok, v.first_bad_seq, v.reason], [false, success, `hash mismatch: row ${success} was changed`]);
+    await again.stop();
+
+    const cliExport = await cli(['audit', 'export', svc.dbPath], svc.dir);
+    assert.equal(cliExport.code, 0, cliExport.err.join('\n'));
+    const cliLine = cliExport.out.map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.seq === success)!;
+    assert.deepEqual([cliLine.details, cliLine.details_unreadable], ['not json {', true]);
+    const cliVerify = await cli(['audit', 'verify', svc.dbPath], svc.dir);
+    assert.deepEqual([cliVerify.code, cliVerify.err], [1, [`audit chain BROKEN at seq ${success}: hash mismatch: row ${success} was changed`]]);
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+});
+
 describe('with an audit key (--audit-key): hashes only the key holder can make', () => {
   const KEY = 'f3a9c1d07b5e42a8961c0d2e4f6a8b1c3d5e7f90a2b4c6d8e0f1a3b5c7d9e1f2';
   let target: HttpTarget;

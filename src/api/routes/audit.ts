@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AUDIT_EVENTS } from '../../domain/index.js';
 import { auditExportLine, verifyAuditChain, type AuditVerification } from '../../store/audit-verify.js';
 import type { AuditRecordQuery } from '../../store/ports.js';
-import { errorSchema, timeParam } from '../schemas.js';
+import { auditDetailsSchema, auditDetailsUnreadableSchema, errorSchema, timeParam } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
 import { parseRfc3339 } from '../../lib/index.js';
@@ -31,7 +31,8 @@ export const auditExportRowSchema = z.object({
   runbook: z.string().nullable(),
   execution_id: z.string().nullable(),
   actor: z.string(),
-  details: z.record(z.string(), z.unknown()),
+  details: auditDetailsSchema,
+  details_unreadable: auditDetailsUnreadableSchema,
   prev_hash: z.string().nullable(),
   hash: z.string().nullable(),
 });

@@ -14,7 +14,9 @@ export interface AuditRowJson {
   runbook: string | null;
   execution_id: string | null;
   actor: string;
-  details: Record<string, unknown>;
+  /** The stored text when it is not a JSON object (`details_unreadable`). */
+  details: Record<string, unknown> | string;
+  details_unreadable?: true;
 }
 interface AuditPageJson {
   events: AuditRowJson[];
@@ -55,7 +57,9 @@ function line(cells: string[]): string {
 }
 export const HEADER = line(['SEQ', 'AT', 'EVENT', 'RUNBOOK', 'INCIDENT/EXECUTION', 'ACTOR', 'DETAIL']);
 
-function detail(d: Record<string, unknown>): string {
+function detail(d: Record<string, unknown> | string): string {
+  // Details that are not a JSON object (the row was changed behind rectify's back): shown as stored.
+  if (typeof d === 'string') return `(unreadable) ${cell(d, 100)}`;
   if (typeof d['ok'] === 'boolean') return cell(`${d['ok'] ? 'ok' : 'FAILED'}: ${String(d['summary'] ?? '')}${d['detail'] ? ` (${String(d['detail'])})` : ''}`, 100);
   const main = d['reason'] ?? d['summary'] ?? d['detail'];
   if (typeof main === 'string') return cell(main, 100);

@@ -1,5 +1,6 @@
 import type { AuditEventName, DecisionAction, Incident } from '../../domain/index.js';
 import type { ApprovalRow, ApprovalStatus, ApprovalVote, AuditRow, ExecutionRow, ExecutionState, ExecutionTrigger, IncidentRow } from '../ports.js';
+import { auditDetails } from '../audit-verify.js';
 
 /** Column ↔ domain mapping, kept apart from the statements so both read plainly. */
 type Raw = Record<string, unknown>;
@@ -76,7 +77,7 @@ export function rowToAudit(r: Raw): AuditRow {
     runbook: (r.runbook as string | null) ?? null,
     execution_id: (r.execution_id as string | null) ?? null,
     actor: r.actor as string,
-    details: JSON.parse(r.details as string) as Record<string, unknown>,
+    ...auditDetails(r.details as string),
   };
 }
 

@@ -65,6 +65,8 @@ export interface SqliteStoreOptions {
   lock?: 'serve' | 'local';
   /** Called once when the database file is found removed or replaced under the running store (see `lostFile`). */
   onFileLost?: (message: string) => void;
+  /** Called with the seq of an audit row read back whose details are not JSON (changed behind rectify's back): it is read as having none. */
+  onUnreadableAuditDetails?: (seq: number) => void;
 }
 
 /** The writer's own checkpoint threshold while the worker checkpoints: 16,384 pages (64 MiB at the default 4 KiB page). */
@@ -303,7 +305,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     });
   }
 
-  const tx = createSqliteTx(db, chain!);
+  const tx = createSqliteTx(db, chain!, opts.onUnreadableAuditDetails);
   const audit = auditReader(db);
   opts.onApprovalsPending?.(tx.pendingApprovalCount());
   /**

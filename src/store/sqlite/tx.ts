@@ -3,6 +3,7 @@ import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
 import { TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
+import { readDetails } from '../audit-verify.js';
 import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
 import { wellFormed } from '../../lib/index.js';
 
@@ -101,7 +102,19 @@ export function detailsText(details: Record<string, unknown> | undefined): strin
 /** How stale a row's last-delivery time may be before a re-delivery writes it again. */
 const SEEN_STEP_MS = 60_000;
 
-export function createSqliteTx(db: Database.Database, chain: AuditChain): SqliteTx {
+/**
+ * `onUnreadableDetails`: called with the seq of an audit row read back (notifications
+ * owed, the repeat filter's counts) whose details are not the JSON object rectify wrote
+ * (changed behind its back). The row is read with no details, not a fault: a start does
+ * not fail on it, and verify reports it.
+ */
+export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnreadableDetails?: (seq: number) => void): SqliteTx {
+  const detailsOf = (r: Raw): Record<string, unknown> => {
+    const details = readDetails(r.details as string);
+    if (details) return details;
+    onUnreadableDetails?.(r.seq as number);
+    return {};
+  };
   const s = {
     decisionByDedup: db.prepare('SELECT id AS incident_id, action, event, runbook, approval_id, execution_id FROM incidents WHERE dedup_key = ?'),
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
@@ -224,7 +237,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
     const out: ToldRow[] = [];
     const q = told();
     for (const r of rows) {
-      const details = JSON.parse(r.details as string) as Record<string, unknown>;
+      const details = detailsOf(r);
       // Rows written before their notification was recorded (an older rectify) have none to tell again.
       const id = details.notification_id;
       const deliveries = typeof id === 'string' ? deliveriesOf(q, id) : [];
@@ -558,7 +571,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain): Sqlite
           runbook: (r.runbook as string | null) ?? null,
           service: (r.service as string | null) ?? null,
           outcome: r.action === 'blocked' ? 'blocked' : 'manual',
-          details: JSON.parse(r.details as string) as Record<string, unknown>,
+          details: detailsOf(r),
         }),
       ),
     repeatsCheckpoint() {
