@@ -405,6 +405,11 @@ describe('with an audit key (--audit-key): hashes only the key holder can make',
     assert.deepEqual({ ok: api.ok, first_bad_seq: api.first_bad_seq, reason: api.reason, needs_key: api.needs_key }, { ok: false, first_bad_seq: -7, reason: broken, needs_key: false });
     const lines = (await again.app.inject({ method: 'GET', url: '/api/v1/audit/export' })).body.trimEnd().split('\n').map((l) => JSON.parse(l));
     assert.deepEqual(lines.slice(0, 2).map((l) => [l.seq, l.actor, l.hash]), [[-7, 'mallory', null], [0, 'alice', null]]);
+    // The pages list them too, whichever filter: a page read in steps (event) as one read at once (incident).
+    assert.deepEqual((await again.get('/api/v1/audit?event=MANUAL_RUN')).body.events.map((e: { seq: number }) => e.seq), [-7]);
+    assert.deepEqual((await again.get('/api/v1/audit?incident_id=K0')).body.events.map((e: { seq: number }) => e.seq).slice(-1), [0]);
+    const paged = await again.get('/api/v1/audit?event=APPROVED&limit=1');
+    assert.deepEqual([paged.body.events.map((e: { seq: number }) => e.seq), paged.body.next_cursor], [[0], null]);
     await again.stop();
     rmSync(svc.dir, { recursive: true, force: true });
   });

@@ -571,7 +571,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const events: AuditRow[] = [];
     let scanned = 0;
     while (events.length <= q.limit) {
-      if (hi <= 1) return full(events);
+      // Below seq 1 only rows inserted outside the chain (which verify reports): listed as an unfiltered page lists them.
+      if (hi <= 1) return full([...events, ...rows(statement(['seq < ?']), hi, q.limit + 1 - events.length)]);
       if (scanned >= scan.budget) {
         // With `since`, a next page only when a row below is at or after it.
         if (q.since !== undefined && !audit.anySinceBelow(hi, q.since)) return full(events);
