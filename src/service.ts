@@ -824,8 +824,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     const added = [...after.keys()].filter((id) => !before.has(id));
     const removed = [...before.keys()].filter((id) => !after.has(id));
     const changed = [...after].filter(([id, version]) => before.has(id) && before.get(id) !== version).map(([id]) => id);
-    // The first runbook that matches wins: the same runbooks in another order (a file renamed) match differently.
-    const reordered = added.length + removed.length === 0 && index.all.some((rb, i) => loaded.runbooks[i]!.id !== rb.id);
+    // The first runbook that matches wins: runbooks kept in another order (a file renamed)
+    // match differently, whatever was added or removed beside them.
+    const keptBefore = index.all.map((rb) => rb.id).filter((id) => after.has(id));
+    const keptAfter = loaded.runbooks.map((rb) => rb.id).filter((id) => before.has(id));
+    const reordered = keptBefore.some((id, i) => keptAfter[i] !== id);
     warnRunbooks(loaded.warnings);
     const summary = { count: loaded.runbooks.length, added, removed, changed, reordered };
     // A refused reload is audited; so is its end, the first reload that loads after it,

@@ -121,6 +121,35 @@ describe('runbook reload', () => {
     }
   });
 
+  it('runbooks kept in another order are reordered even when the reload also adds or removes one', async () => {
+    target.reset();
+    const on = (id: string, path: string) => `runbooks:
+  ${id}:
+    risk: LOW
+    triggers: [ApiDown]
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/${path}/{service}"}
+`;
+    const svc = await startTestService({ runbooks: { 'a.yaml': on('hi', 'restart'), 'b.yaml': on('b-first', 'scale') } });
+    try {
+      assert.equal((await svc.post('/api/v1/incidents', incident('I1', 'ApiDown'))).body.runbook, 'hi');
+      renameSync(join(svc.runbooksDir, 'b.yaml'), join(svc.runbooksDir, '0.yaml'));
+      writeFileSync(join(svc.runbooksDir, 'c.yaml'), scaleDb(target.url));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 3, added: ['scale-db'], removed: [], changed: [], reordered: true });
+      const [row] = (await svc.get('/api/v1/audit?event=RUNBOOKS_RELOADED')).body.events;
+      assert.equal(row.details.reordered, true);
+      assert.deepEqual(row.details.added, ['scale-db']);
+      assert.equal((await svc.post('/api/v1/incidents', incident('I2', 'ApiDown'))).body.runbook, 'b-first');
+
+      // One removed, the rest in the order they had: not reordered.
+      rmSync(join(svc.runbooksDir, 'a.yaml'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: ['hi'], changed: [], reordered: false });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a ConfigMap-style folder is read through its ..data link, one version at a time; problems name the folder\'s paths', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: {} });
