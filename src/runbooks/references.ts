@@ -20,6 +20,7 @@ import { findNearMisses } from './template.js';
  * - an action that cannot undo itself, with no rollback and no explicit
  *   `rollback: none` + `rollback_reason`;
  * - no post_checks (nothing verifies the fix);
+ * - guardrails on a LOW-risk runbook, which are never evaluated (only MEDIUM's are);
  * - a HIGH-risk guardrail note that looks like a misspelt check name;
  * - a declared param that nothing uses;
  * - text that looks like a placeholder but is literal (`{{service}}`, `{ service }`,
@@ -83,6 +84,11 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   // "Always verify": a runbook that acts must check that the fix worked.
   if (rb.mode !== 'dry_run' && rb.postChecks.length === 0) {
     warn.report(path, 'no post_checks: nothing verifies that the fix worked, so a failure is never rolled back; add a check (named, promql, http or kubernetes)', 'key');
+  }
+
+  // Only a MEDIUM runbook's guardrails are checked: on a LOW one they read as a safeguard and guard nothing.
+  if (rb.risk === 'LOW' && Array.isArray(raw.guardrails) && raw.guardrails.length > 0) {
+    warn.report(at('guardrails'), 'guardrails are not evaluated at LOW risk: the runbook runs on its own whatever they would say; make it risk: MEDIUM to require them, or make them pre_checks to stop the run when one fails', 'key');
   }
 
   // A note on a HIGH runbook that looks like a check name was probably meant to be one.

@@ -282,3 +282,18 @@ test('a runbook id that is a number is refused: YAML would list it first, out of
   assert.deepEqual(problems.map(formatProblem), ['n.yaml: runbooks.10: runbook id "10" is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter']);
   assert.deepEqual(runbooks.map((r) => r.id), ['zz-first']);
 });
+
+test('guardrails on a LOW runbook are a warning naming them: only a MEDIUM runbook\'s are evaluated', () => {
+  const body = (risk: string, guardrails: string) =>
+    `    owner: ops\n    risk: ${risk}\n    triggers: [Foo]\n${guardrails}    action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}\n    post_checks: [{http: {url: "http://127.0.0.1:9/c"}}]\n`;
+  const check = '    guardrails: [{http: {url: "http://127.0.0.1:9/g"}}]\n';
+  const text = `runbooks:\n  low:\n${body('LOW', check)}  low-seed-spelling:\n${body('low', check)}  low-none:\n${body('LOW', '    guardrails: []\n')}  medium:\n${body('MEDIUM', check)}  high:\n${body('HIGH', '    guardrails: [human_approval_required]\n')}`;
+  const { runbooks, problems, warnings } = parseRunbooksText(text, 'g.yaml');
+  assert.deepEqual(problems, []);
+  assert.equal(runbooks.length, 5, 'the warning never stops a runbook from loading');
+  const said = 'guardrails are not evaluated at LOW risk: the runbook runs on its own whatever they would say; make it risk: MEDIUM to require them, or make them pre_checks to stop the run when one fails';
+  assert.deepEqual(
+    warnings.map((w) => `${w.line}: ${formatProblem(w)}`),
+    [`6: g.yaml: runbooks.low.guardrails: ${said}`, `13: g.yaml: runbooks.low-seed-spelling.guardrails: ${said}`],
+  );
+});
