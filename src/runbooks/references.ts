@@ -16,6 +16,8 @@ import { findNearMisses } from './template.js';
  * and must load unchanged), startup logs each one, and `rectify lint` fails on them.
  *
  * - a placeholder, or a value a named check needs, that no source can fill;
+ * - a trigger word with white space at its start or end (matched exactly, it never
+ *   matches the word within);
  * - a HIGH-risk runbook with no `owner` to ask for approval;
  * - an action that cannot undo itself, with no rollback and no explicit
  *   `rollback: none` + `rollback_reason`;
@@ -63,6 +65,16 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   // Matching looks runbooks up by trigger word (an alertname="…" matcher counts as one).
   if (rb.triggers.length === 0) {
     warn.report(path, 'no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:', 'key');
+  }
+
+  // Trigger words match exactly: one with spaces around it never matches the word within.
+  for (const key of ['triggers', 'root_causes', 'symptoms']) {
+    const list = raw[key];
+    if (!Array.isArray(list)) continue;
+    list.forEach((word, i) => {
+      if (typeof word !== 'string' || word.trim() === word) return;
+      warn.report(at(key, i), `trigger ${JSON.stringify(word)} has white space at its start or end: triggers match exactly, so it never matches ${JSON.stringify(word.trim())}; write ${JSON.stringify(word.trim())}`);
+    });
   }
 
   // HIGH risk always waits for a person; somebody must be named to be asked.

@@ -297,3 +297,18 @@ test('guardrails on a LOW runbook are a warning naming them: only a MEDIUM runbo
     [`6: g.yaml: runbooks.low.guardrails: ${said}`, `13: g.yaml: runbooks.low-seed-spelling.guardrails: ${said}`],
   );
 });
+
+test('a trigger with white space at its start or end is a warning: matched exactly, it never matches the word within', () => {
+  const text = `runbooks:\n  a:\n    owner: ops\n    risk: LOW\n    triggers: [' Foo ', "Bar\\n", Baz, 'two words']\n    root_causes: ["Qux\\t"]\n    action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}\n    post_checks: [{http: {url: "http://127.0.0.1:9/c"}}]\n`;
+  const { runbooks, problems, warnings } = parseRunbooksText(text, 't.yaml');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => r.triggers), [[' Foo ', 'Bar\n', 'Baz', 'two words', 'Qux\t']], 'loaded as written');
+  assert.deepEqual(
+    warnings.map((w) => `${w.line}: ${formatProblem(w)}`),
+    [
+      '5: t.yaml: runbooks.a.triggers[0]: trigger " Foo " has white space at its start or end: triggers match exactly, so it never matches "Foo"; write "Foo"',
+      '5: t.yaml: runbooks.a.triggers[1]: trigger "Bar\\n" has white space at its start or end: triggers match exactly, so it never matches "Bar"; write "Bar"',
+      '6: t.yaml: runbooks.a.root_causes[0]: trigger "Qux\\t" has white space at its start or end: triggers match exactly, so it never matches "Qux"; write "Qux"',
+    ],
+  );
+});
