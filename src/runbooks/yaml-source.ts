@@ -77,13 +77,23 @@ export function syntaxErrors(doc: Document): Document['errors'] {
 }
 
 // Control characters YAML does not allow unescaped (the parser lets them through), and
-// characters that are invisible or reorder what is shown: a raw NUL in an argument
-// failed only when the step ran, an ESC rewrote the terminal lint printed to, and a
-// right-to-left override or a zero-width space makes a reviewed line read otherwise
-// than it runs ("Trojan Source"). Written as escapes in a double-quoted string
-// ("\u202e") they are explicit, and allowed. A byte order mark may open the file.
+// characters that are invisible, reorder what is shown or pass for a space: a raw NUL in
+// an argument failed only when the step ran, an ESC rewrote the terminal lint printed to,
+// and a right-to-left override or a zero-width space makes a reviewed line read otherwise
+// than it runs ("Trojan Source"); `namespace!="kube-system\u180e"` guards nothing. The
+// invisible ones are those a terminal draws as nothing (lib/text.ts): the format
+// characters (Unicode category Cf: zero-width space and joiners, the bidirectional marks,
+// overrides and isolates, U+061C, U+180E, the soft hyphen, U+FEFF, the tag characters…)
+// and the blanks that are letters or marks (U+034F, the Hangul fillers U+115F, U+1160,
+// U+3164, U+FFA0, U+17B4, U+17B5, U+180B–U+180F); the spaces other than U+0020 (U+00A0
+// no-break space, U+2000–U+200A, U+202F, U+205F, U+3000, U+1680) and the line and
+// paragraph separators U+2028, U+2029 (not line breaks in YAML 1.2) look like what they
+// are not. Written as escapes in a double-quoted string ("\u202e") they are explicit, and
+// allowed. A byte order mark may open the file.
+// The marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F) stand alone: in a class after a letter they would read as combined with it.
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2028\u2029\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+const SPACE_RE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 
 /** Each line holding such a character, once, with the first one's code point and column. */
 export function hiddenCharacters(text: string, line: (offset: number) => number): Array<{ path: YamlPath; message: string; line: number }> {
@@ -96,10 +106,18 @@ export function hiddenCharacters(text: string, line: (offset: number) => number)
     lastLine = at;
     const code = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     const column = m.index - text.lastIndexOf('\n', m.index - 1);
-    const kind = /\p{Cc}/u.test(m[0]) ? 'a control character' : 'an invisible character';
+    const kind = /\p{Cc}/u.test(m[0])
+      ? 'a control character'
+      : SPACE_RE.test(m[0])
+        ? 'a space that is not the plain space (U+0020)'
+        : m[0] === '\u2028' || m[0] === '\u2029'
+          ? 'a line or paragraph separator (not a line break in YAML)'
+          : 'an invisible character';
     // A NUL has no escape to offer: no program can be given an argument holding one, and
     // the escape is refused in a command argument too.
-    const fix = m[0] === '\u0000' ? 'remove it' : `remove it, or write it as the escape "\\u${code.slice(2).toLowerCase()}" in a double-quoted string if it is meant`;
+    const cp = m[0].codePointAt(0)!;
+    const escape = cp > 0xffff ? `\\U${cp.toString(16).padStart(8, '0')}` : `\\u${code.slice(2).toLowerCase()}`;
+    const fix = m[0] === '\u0000' ? 'remove it' : `remove it, or write it as the escape "${escape}" in a double-quoted string if it is meant`;
     out.push({ path: [], message: `line ${at}, column ${column}: ${kind}, ${code}: what is shown is not what is read; ${fix}`, line: at });
   }
   return out;

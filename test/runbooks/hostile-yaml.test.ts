@@ -223,6 +223,44 @@ test('a raw control or invisible character is refused with its line and column: 
   assert.equal(runbooks.length, 1);
 });
 
+// Regression: `match: ['namespace!="kube-system<U+180E>"']` loaded, and the guard it was
+// written as held for kube-system too; so did a trigger or matcher value holding a no-break
+// space, a Hangul filler or a line separator.
+test('the other invisible characters, the spaces that are not U+0020 and the line separators are refused too, in matcher values and triggers alike', () => {
+  const matcher = (ch: string): string => rb('risk: LOW', 'triggers: [Foo]', `match: ['namespace!="kube-system${ch}"']`, 'action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}');
+  const trigger = (ch: string): string => rb('risk: LOW', `triggers: [Foo, "Ba${ch}r"]`, 'action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}');
+  const said = (line: number, column: number, code: string, kind: string, escape = `\\u${code.toLowerCase()}`): string[] => [
+    `${line}: x.yaml: line ${line}, column ${column}: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "${escape}" in a double-quoted string if it is meant`,
+  ];
+  const invisible = 'an invisible character';
+  const space = 'a space that is not the plain space (U+0020)';
+  const separator = 'a line or paragraph separator (not a line break in YAML)';
+  const cases: Array<[string, string, string]> = [
+    ['\u180e', '180E', invisible], // Mongolian vowel separator
+    ['\u034f', '034F', invisible], // combining grapheme joiner
+    ['\u3164', '3164', invisible], // Hangul filler
+    ['\u115f', '115F', invisible],
+    ['\uffa0', 'FFA0', invisible],
+    ['\u061c', '061C', invisible], // Arabic letter mark
+    ['\u180b', '180B', invisible],
+    ['\u00a0', '00A0', space], // no-break space
+    ['\u202f', '202F', space],
+    ['\u3000', '3000', space],
+    ['\u2028', '2028', separator],
+    ['\u2029', '2029', separator],
+  ];
+  for (const [ch, code, kind] of cases) {
+    assert.deepEqual(problemsOf(matcher(ch)), said(5, 37, code, kind), `match: ${code}`);
+    assert.deepEqual(problemsOf(trigger(ch)), said(4, 24, code, kind), `triggers: ${code}`);
+  }
+  // A character beyond U+FFFF is offered YAML's long escape.
+  assert.deepEqual(problemsOf(trigger('\u{e0041}')), said(4, 24, 'E0041', invisible, '\\U000e0041'));
+  // Written as escapes they are explicit, and load.
+  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'triggers: [Foo, "Ba\\u00a0r"]', 'match: [\'namespace!="kube-system\\u180e"\']', 'action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}'), 'x.yaml');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks[0]!.triggers, ['Foo', 'Ba\u00a0r']);
+});
+
 // Regression: the escape "\0" (or "\u0000") in a double-quoted argument loaded, and the
 // step failed when it ran: no program can be given an argument holding a NUL.
 test('a NUL written as an escape in a command argument ("\\0", "\\u0000", "\\x00") is refused at load, naming the file and the argument', () => {
