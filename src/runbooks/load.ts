@@ -181,6 +181,18 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
     if (!isMapValue(all)) r.report(['runbooks'], `expected a map of runbook id to runbook, got ${describe(all)}`);
     else {
       for (const [id, body] of Object.entries(all)) {
+        // `1.10:` is read as the number 1.1 and `0x1f:` as 31: the id would not be the one written.
+        const key = source.keyOf(['runbooks', id]);
+        if (key && typeof key.value !== 'string') {
+          // Named as written: the path of the id as read ("runbooks.31") is nowhere in the file.
+          problems.push({
+            file: fileLabel,
+            path: formatPath(['runbooks', key.written]),
+            message: `runbook id ${key.written} is read as ${describeKey(key.value)}, not as the text written; a runbook id is text: ${/^[0-9]+$/.test(key.written) ? 'add a letter' : `quote it ("${key.written}") if it is meant, or give a name with a letter`}`,
+            line: key.line,
+          });
+          continue;
+        }
         const rb = compileRunbook(r, id, body, ['runbooks', id], fileLabel);
         if (!rb) continue;
         runbooks.push(rb);
@@ -189,6 +201,13 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
     }
   }
   return { runbooks, problems: sortByLine(problems), warnings: sortByLine(warnings), empty: false };
+}
+
+function describeKey(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'number' || typeof value === 'bigint') return `the number ${String(value)}`;
+  if (typeof value === 'boolean') return `the boolean ${String(value)}`;
+  return describe(value);
 }
 
 function errText(err: unknown): string {

@@ -16,6 +16,11 @@ export interface YamlSource {
    */
   notPlain: Array<{ path: YamlPath; message: string; line: number }>;
   lineOf(path: YamlPath, at: 'key' | 'value'): number | undefined;
+  /**
+   * The key at the end of `path` as written and as read: `1.10:` is written "1.10" and
+   * read as the number 1.1, which the plain value's key ("1.1") no longer shows.
+   */
+  keyOf(path: YamlPath): { written: string; value: unknown; line: number } | undefined;
 }
 
 // Anchors and aliases are legal YAML, but a "billion laughs" file must not take the
@@ -42,7 +47,26 @@ export function parseYamlSource(text: string): YamlSource {
     }
   }
   const pairs = new WeakMap<YAMLMap, Map<string, Pair>>();
-  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs) };
+  // Keys by the text the plain value names them with (a null key is "" there), built once per map.
+  const readKeys = new WeakMap<YAMLMap, Map<string, Node>>();
+  const keyOf = (path: YamlPath): { written: string; value: unknown; line: number } | undefined => {
+    const parent = nodeAt(doc, path.slice(0, -1), pairs);
+    if (!isMap(parent) || path.length === 0) return undefined;
+    let byKey = readKeys.get(parent as YAMLMap);
+    if (!byKey) {
+      byKey = new Map();
+      for (const p of (parent as YAMLMap).items) {
+        if (!isScalar(p.key)) continue;
+        const read = p.key.value === null || p.key.value === undefined ? '' : String(p.key.value);
+        if (!byKey.has(read)) byKey.set(read, p.key);
+      }
+      readKeys.set(parent as YAMLMap, byKey);
+    }
+    const key = byKey.get(String(path[path.length - 1]));
+    if (!isScalar(key) || !key.range) return undefined;
+    return { written: text.slice(key.range[0], key.range[1]).trim(), value: key.value, line: line(key.range[0]) };
+  };
+  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs), keyOf };
 }
 
 /**
@@ -221,6 +245,18 @@ function locate(doc: Document, path: YamlPath, at: 'key' | 'value', line: (offse
     }
   }
   return lastLine;
+}
+
+/** The node at `path` (map keys and list indexes, through aliases), or undefined. */
+function nodeAt(doc: Document, path: YamlPath, pairs: WeakMap<YAMLMap, Map<string, Pair>>): unknown {
+  let node: unknown = doc.contents;
+  for (const seg of path) {
+    if (isAlias(node)) node = node.resolve(doc);
+    if (isMap(node)) node = pairOf(node as YAMLMap, String(seg), pairs)?.value;
+    else if (isSeq(node) && typeof seg === 'number') node = node.items[seg];
+    else return undefined;
+  }
+  return isAlias(node) ? node.resolve(doc) : node;
 }
 
 function rangeLine(node: unknown, line: (offset: number) => number): number | undefined {

@@ -276,6 +276,25 @@ test('a runbook triggered only by an alertname matcher matches that alert; one w
   ]);
 });
 
+test('a runbook id YAML reads as a number, a boolean or null is refused, named as written: 1.10 loaded as 1.1 and 0x1f as 31', () => {
+  const body = '    risk: LOW\n    triggers: [Foo]\n    action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}\n';
+  const ids = ['zz-first', '1.10', '0x1f', 'true', '2e0', '12', '~', '"1.20"'];
+  const { runbooks, problems } = parseRunbooksText(`runbooks:\n${ids.map((id) => `  ${id}:\n${body}`).join('')}`, 'k.yaml');
+  const text = 'not as the text written; a runbook id is text';
+  assert.deepEqual(
+    problems.map((p) => `${p.line}: ${formatProblem(p)}`),
+    [
+      `6: k.yaml: runbooks.1.10: runbook id 1.10 is read as the number 1.1, ${text}: quote it ("1.10") if it is meant, or give a name with a letter`,
+      `10: k.yaml: runbooks.0x1f: runbook id 0x1f is read as the number 31, ${text}: quote it ("0x1f") if it is meant, or give a name with a letter`,
+      `14: k.yaml: runbooks.true: runbook id true is read as the boolean true, ${text}: quote it ("true") if it is meant, or give a name with a letter`,
+      `18: k.yaml: runbooks.2e0: runbook id 2e0 is read as the number 2, ${text}: quote it ("2e0") if it is meant, or give a name with a letter`,
+      `22: k.yaml: runbooks.12: runbook id 12 is read as the number 12, ${text}: add a letter`,
+      `26: k.yaml: runbooks.~: runbook id ~ is read as null, ${text}: quote it ("~") if it is meant, or give a name with a letter`,
+    ],
+  );
+  assert.deepEqual(runbooks.map((r) => r.id), ['zz-first', '1.20'], 'a quoted id is the text written');
+});
+
 test('a runbook id that is a number is refused: YAML would list it first, out of file order', () => {
   const body = '    risk: LOW\n    triggers: [Foo]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n';
   const { runbooks, problems } = parseRunbooksText(`runbooks:\n  zz-first:\n${body}  "10":\n${body}`, 'n.yaml');
