@@ -51,8 +51,10 @@ export interface LoadProblem {
   line?: number;
 }
 
+/** `file:line: path: message`, as compilers print (an editor opens the file at the line); the line and path when known. */
 export function formatProblem(p: LoadProblem): string {
-  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+  const at = p.line === undefined ? p.file : `${p.file}:${p.line}`;
+  return p.path ? `${at}: ${p.path}: ${p.message}` : `${at}: ${p.message}`;
 }
 
 export class LoadError extends Error {

@@ -67,7 +67,7 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
     writeFileSync(join(dir, 'other.yaml'), 'runbooks: ./runbooks\n');
     return dir;
   }
-  const problem = (dir: string) => `${join(dir, 'prod', 'bad.yaml')}: runbooks.broken.max_per_hour: expected a positive integer, got "five"`;
+  const problem = (dir: string) => `${join(dir, 'prod', 'bad.yaml')}:5: runbooks.broken.max_per_hour: expected a positive integer, got "five"`;
 
   it('reads runbooks: from ./rectify.yaml or --config, as serve does, and says where the folder came from', async () => {
     const dir = project();

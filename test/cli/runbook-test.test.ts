@@ -231,21 +231,21 @@ tests:
     });
     const r = await rectifyTest(dir, 'bad.test.yaml');
     assert.deepEqual(r.err, [
-      'bad.test.yaml: runbooks: expected a list of strings, got "runbooks.yaml"',
-      'bad.test.yaml: clock: expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got "yesterday"',
-      'bad.test.yaml: settings.max_concurent: unknown key',
-      'bad.test.yaml: settings.executors[1]: expected one of kubernetes, prometheus, http, command, got "ssh"',
-      'bad.test.yaml: state.executions[0].service: expected a non-empty string, got null',
-      'bad.test.yaml: state.executions[0].ago: expected a duration such as "90s", "5m" or "1h", got "5 minutes"',
-      'bad.test.yaml: tests[0].incident.confidence: Too big: expected number to be <=1',
-      'bad.test.yaml: tests[0].expect.action: expected one of executed, approval_required, manual, blocked, aborted, duplicate, dry_run, resolved, got "executd" (did you mean "executed"?)',
-      'bad.test.yaml: tests[1].alert.labels.confidence: expected a decimal number from 0 to 1, got "high"',
-      'bad.test.yaml: tests[2].alert: give either incident or alert, not both',
-      'bad.test.yaml: tests[3]: missing "expect": a test must assert at least the decision (expect: {action: …})',
-      'bad.test.yaml: tests[4].incident.status: a runbook test decides on a firing incident; a resolved one is never matched to a runbook',
-      'bad.test.yaml: tests[4].guardrails: expected pass, fail or {fail: "why"}, got "maybe"',
-      'bad.test.yaml: tests[4].expect.surprise: unknown key',
-      'bad.test.yaml: tests[4].expect.rollback: expected a list of strings, got "none"',
+      'bad.test.yaml:1: runbooks: expected a list of strings, got "runbooks.yaml"',
+      'bad.test.yaml:2: clock: expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got "yesterday"',
+      'bad.test.yaml:3: settings.max_concurent: unknown key',
+      'bad.test.yaml:3: settings.executors[1]: expected one of kubernetes, prometheus, http, command, got "ssh"',
+      'bad.test.yaml:5: state.executions[0].service: expected a non-empty string, got null',
+      'bad.test.yaml:5: state.executions[0].ago: expected a duration such as "90s", "5m" or "1h", got "5 minutes"',
+      'bad.test.yaml:7: tests[0].incident.confidence: Too big: expected number to be <=1',
+      'bad.test.yaml:8: tests[0].expect.action: expected one of executed, approval_required, manual, blocked, aborted, duplicate, dry_run, resolved, got "executd" (did you mean "executed"?)',
+      'bad.test.yaml:9: tests[1].alert.labels.confidence: expected a decimal number from 0 to 1, got "high"',
+      'bad.test.yaml:12: tests[2].alert: give either incident or alert, not both',
+      'bad.test.yaml:14: tests[3]: missing "expect": a test must assert at least the decision (expect: {action: …})',
+      'bad.test.yaml:15: tests[4].incident.status: a runbook test decides on a firing incident; a resolved one is never matched to a runbook',
+      'bad.test.yaml:16: tests[4].guardrails: expected pass, fail or {fail: "why"}, got "maybe"',
+      'bad.test.yaml:17: tests[4].expect.surprise: unknown key',
+      'bad.test.yaml:17: tests[4].expect.rollback: expected a list of strings, got "none"',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);
@@ -270,11 +270,11 @@ tests:
     });
     const r = await rectifyTest(dir, 'dates.test.yaml');
     assert.deepEqual(r.err, [
-      'dates.test.yaml: clock: 2026-02-31 does not exist: February 2026 has 28 days',
-      'dates.test.yaml: state.executions[0].at: 2026-02-29 does not exist: February 2026 has 28 days',
-      'dates.test.yaml: state.circuits.scale-up.opened_at: 2026-04-31 does not exist: April 2026 has 30 days',
-      'dates.test.yaml: tests[0].clock: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day',
-      'dates.test.yaml: tests[1].clock: the offset +24:00 does not exist (-23:59 to +23:59)',
+      'dates.test.yaml:2: clock: 2026-02-31 does not exist: February 2026 has 28 days',
+      'dates.test.yaml:4: state.executions[0].at: 2026-02-29 does not exist: February 2026 has 28 days',
+      'dates.test.yaml:6: state.circuits.scale-up.opened_at: 2026-04-31 does not exist: April 2026 has 30 days',
+      'dates.test.yaml:8: tests[0].clock: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day',
+      'dates.test.yaml:11: tests[1].clock: the offset +24:00 does not exist (-23:59 to +23:59)',
     ]);
     assert.equal(r.code, 2);
   });
@@ -297,9 +297,9 @@ tests:
     });
     const r = await rectifyTest(dir, 'typo.test.yaml');
     assert.deepEqual(r.err, [
-      'typo.test.yaml: state.executions[0].runbook: unknown runbook "restart-pd": no runbook this file loads has that id (did you mean "restart-pod"?)',
-      'typo.test.yaml: state.circuits.nosuch: unknown runbook "nosuch": no runbook this file loads has that id',
-      'typo.test.yaml: tests[1].state.circuits.rollback-deploymnet: unknown runbook "rollback-deploymnet": no runbook this file loads has that id (did you mean "rollback-deployment"?)',
+      'typo.test.yaml:3: state.executions[0].runbook: unknown runbook "restart-pd": no runbook this file loads has that id (did you mean "restart-pod"?)',
+      'typo.test.yaml:4: state.circuits.nosuch: unknown runbook "nosuch": no runbook this file loads has that id',
+      'typo.test.yaml:10: tests[1].state.circuits.rollback-deploymnet: unknown runbook "rollback-deploymnet": no runbook this file loads has that id (did you mean "rollback-deployment"?)',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);
@@ -314,7 +314,7 @@ tests:
     const r = await rectifyTest(dir, 'broken.test.yaml', 'missing.test.yaml', 'absent.test.yaml');
     assert.deepEqual(r.err, [
       'absent.test.yaml: no such file or folder',
-      'rb/broken.yaml: runbooks.x.max_per_hour: expected a positive integer, got "five"',
+      'rb/broken.yaml:5: runbooks.x.max_per_hour: expected a positive integer, got "five"',
       `missing.test.yaml: runbooks[0]: no such runbook file or folder: ${join(dir, 'nope.yaml')}`,
     ]);
     assert.equal(r.code, 2);
@@ -353,8 +353,8 @@ tests:
     });
     const r = await rectifyTest(dir, 'tagged.test.yaml');
     assert.deepEqual(r.err, [
-      'tagged.test.yaml: tests[0].incident.root_cause: YAML tag !root is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-      'tagged.test.yaml: tests[1].incident.context.code: 0123 has a leading zero: YAML 1.2 reads it as 123, YAML 1.1 as an octal number; write 123, or quote it for text',
+      'tagged.test.yaml:4: tests[0].incident.root_cause: YAML tag !root is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+      'tagged.test.yaml:7: tests[1].incident.context.code: 0123 has a leading zero: YAML 1.2 reads it as 123, YAML 1.1 as an octal number; write 123, or quote it for text',
     ]);
     assert.equal(r.code, 2);
   });

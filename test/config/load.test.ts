@@ -179,7 +179,7 @@ describe('relative paths', () => {
       assert.ok(written.has(fileKeyName(s.flag)), `${fileKeyName(s.flag)} is a path: add it to the relative paths test`);
     }
     // Secrets read from files take only ${file:/absolute/path}, so have no relative form to resolve.
-    assert.deepEqual(lines([], {}, workdir('audit_key: ${file:keys/audit}\n')), ['rectify.yaml: audit_key: expected ${file:/absolute/path}, got a relative path "keys/audit"']);
+    assert.deepEqual(lines([], {}, workdir('audit_key: ${file:keys/audit}\n')), ['rectify.yaml:1: audit_key: expected ${file:/absolute/path}, got a relative path "keys/audit"']);
   });
 });
 
@@ -208,11 +208,11 @@ describe('problems', () => {
       'RECTIFY_DB: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "mysql://db"',
       'RECTIFY_MAX_CONCURRENT_EXECUTIONS: expected a positive integer, got "five"',
       'RECTIFY_CIRCUIT_RECOVERY: expected a positive duration such as 30s, 5m or 1h, got "0s"',
-      'rectify.yaml: listen: expected host:port such as 127.0.0.1:9095 or [::1]:9095, got "localhost"',
-      'rectify.yaml: max_concurent_executions: unknown key (did you mean "max_concurrent_executions"?)',
-      'rectify.yaml: approval_ttl: expected a positive duration such as 30s, 5m or 1h, got 3600',
-      'rectify.yaml: body_limit: expected a size such as 1048576, 512KiB or 5MiB, got "lots"',
-      'rectify.yaml: command_env[1]: expected an environment variable name, got "bad-name"',
+      'rectify.yaml:1: listen: expected host:port such as 127.0.0.1:9095 or [::1]:9095, got "localhost"',
+      'rectify.yaml:2: max_concurent_executions: unknown key (did you mean "max_concurrent_executions"?)',
+      'rectify.yaml:3: approval_ttl: expected a positive duration such as 30s, 5m or 1h, got 3600',
+      'rectify.yaml:4: body_limit: expected a size such as 1048576, 512KiB or 5MiB, got "lots"',
+      'rectify.yaml:5: command_env[1]: expected an environment variable name, got "bad-name"',
     ]);
   });
 
@@ -245,22 +245,22 @@ describe('problems', () => {
     const at = (yaml: string): string[] => lines([], {}, workdir(yaml));
     // dry_run: !foo false ran for real with the tag ignored; %YAML 1.1 made 010 eight.
     assert.deepEqual(at('dry_run: !foo false\n'), [
-      'rectify.yaml: dry_run: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+      'rectify.yaml:1: dry_run: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     ]);
     assert.deepEqual(at('%YAML 1.1\n---\nmax_concurrent_executions: 010\n'), [
-      'rectify.yaml: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
+      'rectify.yaml:1: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
     ]);
     assert.deepEqual(at('max_concurrent_executions: 010\n'), [
-      'rectify.yaml: max_concurrent_executions: 010 has a leading zero: YAML 1.2 reads it as 10, YAML 1.1 as an octal number; write 10, or quote it for text',
+      'rectify.yaml:1: max_concurrent_executions: 010 has a leading zero: YAML 1.2 reads it as 10, YAML 1.1 as an octal number; write 10, or quote it for text',
     ]);
     assert.deepEqual(at('dry_run: true\nmax_pending: 5\ndry_run: false\n'), [
-      'rectify.yaml: dry_run: key "dry_run" is given twice in one map (first at line 1); give it once: neither value is taken',
+      'rectify.yaml:3: dry_run: key "dry_run" is given twice in one map (first at line 1); give it once: neither value is taken',
     ]);
     assert.deepEqual(at('dry_run: false\nrunbooks: /srv/\u202eanil\n'), [
-      'rectify.yaml: line 2, column 16: an invisible character, U+202E: what is shown is not what is read; remove it, or write it as the escape "\\u202e" in a double-quoted string if it is meant',
+      'rectify.yaml:2: line 2, column 16: an invisible character, U+202E: what is shown is not what is read; remove it, or write it as the escape "\\u202e" in a double-quoted string if it is meant',
     ]);
     assert.deepEqual(at('dry_run: true\n---\ndry_run: false\n'), [
-      'rectify.yaml: invalid YAML at line 2: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
+      'rectify.yaml:2: invalid YAML at line 2: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
     ]);
   });
 
@@ -269,11 +269,11 @@ describe('problems', () => {
     mkdirSync(join(cwd, 'conf'));
     writeFileSync(join(cwd, 'conf/r.yaml'), 'max_pending: many\n');
     assert.deepEqual(lines(['--config=conf/r.yaml'], {}, cwd), [
-      'conf/r.yaml: max_pending: expected a positive integer, got "many"',
+      'conf/r.yaml:1: max_pending: expected a positive integer, got "many"',
     ]);
     // Overridden is not excused: the broken line would bite the day the flag is dropped.
     assert.deepEqual(lines(['--config=conf/r.yaml', '--max-pending=5'], {}, cwd), [
-      'conf/r.yaml: max_pending: expected a positive integer, got "many"',
+      'conf/r.yaml:1: max_pending: expected a positive integer, got "many"',
     ]);
     writeFileSync(join(cwd, 'conf/r.yaml'), 'max_pending: 7\n');
     const c = ok(['--config=conf/r.yaml'], {}, cwd);
@@ -286,14 +286,14 @@ describe('problems', () => {
     const r = loadConfig([], {}, { cwd });
     assert.ok('problems' in r);
     assert.deepEqual(r.problems.map((p) => [formatProblem(p), p.line]), [
-      ['rectify.yaml: listen_addr: unknown key (did you mean "listen"?)', 1],
-      ['rectify.yaml: dryRun: unknown key (did you mean "dry_run"?)', 2],
-      ['rectify.yaml: runbooks_dir: unknown key (did you mean "runbooks"?)', 3],
-      ['rectify.yaml: max_concurrent: unknown key (did you mean "max_concurrent_executions"?)', 4],
-      ['rectify.yaml: db-path: unknown key (did you mean "db"?)', 5],
+      ['rectify.yaml:1: listen_addr: unknown key (did you mean "listen"?)', 1],
+      ['rectify.yaml:2: dryRun: unknown key (did you mean "dry_run"?)', 2],
+      ['rectify.yaml:3: runbooks_dir: unknown key (did you mean "runbooks"?)', 3],
+      ['rectify.yaml:4: max_concurrent: unknown key (did you mean "max_concurrent_executions"?)', 4],
+      ['rectify.yaml:5: db-path: unknown key (did you mean "db"?)', 5],
       // Two keys fit (tls_cert, tls_key): no guess. Nothing fits: none.
-      ['rectify.yaml: tls: unknown key', 6],
-      ['rectify.yaml: colour: unknown key', 7],
+      ['rectify.yaml:6: tls: unknown key', 6],
+      ['rectify.yaml:7: colour: unknown key', 7],
     ]);
   });
 
@@ -304,7 +304,7 @@ describe('problems', () => {
     const p = r.problems[0]!;
     assert.equal(p.file, 'rectify.yaml');
     assert.equal(p.line, 3);
-    assert.match(formatProblem(p), /^rectify\.yaml: invalid YAML at line 3: /);
+    assert.match(formatProblem(p), /^rectify\.yaml:3: invalid YAML at line 3: /);
   });
 
   it('a file that expands too many aliases is a problem naming the file, not a crash', () => {
@@ -312,7 +312,7 @@ describe('problems', () => {
     for (let i = 1; i < 8; i++) laughs.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => (i === 1 ? '*a' : `*l${i - 1}`)).join(', ')}]`);
     const out = lines([], {}, workdir(`${laughs.join('\n')}\n`));
     assert.equal(out.length, 1);
-    assert.match(out[0]!, /^rectify\.yaml: invalid YAML: Excessive alias count/);
+    assert.match(out[0]!, /^rectify\.yaml:1: invalid YAML: Excessive alias count/);
   });
 
   it('a malformed Slack webhook URL is refused without echoing it (its path is its token)', () => {
@@ -331,8 +331,8 @@ describe('problems', () => {
       '--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "mysql://db.example" (the rest is left out: it may hold a secret)',
       '--public-url: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)',
       'RECTIFY_NOTIFY_WEBHOOK: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)',
-      'rectify.yaml: prometheus_url: expected an http:// or https:// URL, got "gopher://prom.example:9090" (the rest is left out: it may hold a secret)',
-      'rectify.yaml: notify_webhook: expected an http:// or https:// URL, got "ftp://hooks.example.com" (the rest is left out: it may hold a secret)',
+      'rectify.yaml:2: prometheus_url: expected an http:// or https:// URL, got "gopher://prom.example:9090" (the rest is left out: it may hold a secret)',
+      'rectify.yaml:1: notify_webhook: expected an http:// or https:// URL, got "ftp://hooks.example.com" (the rest is left out: it may hold a secret)',
     ].sort());
     assert.doesNotMatch(out.join('\n'), /secret-|hunter2|admin/);
     // Nothing beyond scheme and host: shown as given.
@@ -342,7 +342,7 @@ describe('problems', () => {
   it('a notify webhook with user:password@ is refused, naming the setting: the credentials would never be sent', () => {
     const cwd = workdir('notify_webhook: https://rectify:hunter2@hooks.example.com/notify\n');
     assert.deepEqual(lines([], {}, cwd), [
-      'rectify.yaml: notify_webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
+      'rectify.yaml:1: notify_webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
     ]);
     assert.deepEqual(lines(['--notify-webhook', 'https://token@hooks.example.com/'], {}), [
       '--notify-webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
@@ -357,7 +357,7 @@ describe('problems', () => {
 
   it('a file that is not a mapping is a problem', () => {
     assert.deepEqual(lines([], {}, workdir('- listen\n')), [
-      'rectify.yaml: expected a mapping of settings at the top level',
+      'rectify.yaml:1: expected a mapping of settings at the top level',
     ]);
   });
 
@@ -465,7 +465,7 @@ describe('durations and sizes', () => {
     assert.deepEqual(lines(['--circuit-recovery', '3651d'], { RECTIFY_SHUTDOWN_GRACE: '100000000000h' }, workdir('approval_ttl: 100000000000h\n')), [
       '--circuit-recovery: expected a positive duration of at most 3650d (ten years), got "3651d"',
       'RECTIFY_SHUTDOWN_GRACE: expected a duration of at most 3650d (ten years), got "100000000000h"',
-      'rectify.yaml: approval_ttl: expected a positive duration of at most 3650d (ten years), got "100000000000h"',
+      'rectify.yaml:1: approval_ttl: expected a positive duration of at most 3650d (ten years), got "100000000000h"',
     ]);
     assert.equal(ok([], {}, workdir('approval_ttl: 3650d\n')).approvalTtlMs, 3650 * 86_400_000);
   });
@@ -494,8 +494,8 @@ describe('Slack approvers', () => {
     assert.deepEqual(lines(['--slack-approvers', 'U1AB,alice']), [`--slack-approvers: ${expected}, got "alice" (a user id, not a name: names can be changed)`]);
     assert.deepEqual(lines(['--slack-approvers', 'U1AB=al!ce,U2CD']), [`--slack-approvers: ${expected}, got "U1AB=al!ce"`]);
     assert.deepEqual(lines(['--slack-approvers', 'U1AB=']), [`--slack-approvers: ${expected}, got "U1AB="`]);
-    assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), [`rectify.yaml: slack_approvers: ${expected}, got 42`]);
-    assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), [`rectify.yaml: slack_approvers: ${expected}, got a list`]);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), [`rectify.yaml:1: slack_approvers: ${expected}, got 42`]);
+    assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), [`rectify.yaml:1: slack_approvers: ${expected}, got a list`]);
   });
 
   it('an id may name the rectify name the same person acts under, once', () => {
@@ -518,9 +518,9 @@ describe('exporter jobs', () => {
 
   it('a value that cannot be a job label is refused, naming its source', () => {
     assert.deepEqual(lines([], {}, workdir('exporter_jobs: [ksm, 42]\n')), [
-      'rectify.yaml: exporter_jobs: expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got 42',
+      'rectify.yaml:1: exporter_jobs: expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got 42',
     ]);
-    assert.deepEqual(lines([], {}, workdir('exporter_jobs: {a: b}\n')), ['rectify.yaml: exporter_jobs: expected label values, comma-separated, got a mapping']);
+    assert.deepEqual(lines([], {}, workdir('exporter_jobs: {a: b}\n')), ['rectify.yaml:1: exporter_jobs: expected label values, comma-separated, got a mapping']);
     assert.deepEqual(lines(['--exporter-jobs', 'a\u0007b']), [
       '--exporter-jobs: expected label values (each 1-253 characters, no spaces or control characters), comma-separated, got "a\\u0007b"',
     ]);

@@ -193,8 +193,8 @@ describe('startup refuses bad configuration and runbooks, one line per problem',
     const err: string[] = [];
     const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'db.sqlite')}`], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
     assert.equal(code, 2);
-    assert.ok(err.some((l) => /x\.yaml: runbooks\.restart-pod\.max_per_hou: unknown key \(did you mean "max_per_hour"\?\)/.test(l)), err.join('\n'));
-    assert.ok(err.some((l) => /x\.yaml: runbooks\.restart-pod\.max_per_hour: expected a positive integer, got "five"/.test(l)), err.join('\n'));
+    assert.ok(err.some((l) => /x\.yaml:\d+: runbooks\.restart-pod\.max_per_hou: unknown key \(did you mean "max_per_hour"\?\)/.test(l)), err.join('\n'));
+    assert.ok(err.some((l) => /x\.yaml:\d+: runbooks\.restart-pod\.max_per_hour: expected a positive integer, got "five"/.test(l)), err.join('\n'));
   });
 
   it('rectify serve with a bad setting names its source; non-loopback without tokens is refused', async () => {

@@ -133,9 +133,9 @@ for (const [name, expected] of Object.entries(EXPECTED)) {
     const file = join(FIXTURES, name);
     const { runbooks, problems } = loadRunbookFile(file);
     assert.deepEqual(runbooks, []);
-    for (const p of problems) assert.ok(formatProblem(p).startsWith(`${file}: `), formatProblem(p));
+    for (const p of problems) assert.ok(formatProblem(p).startsWith(`${file}:${p.line}: `), formatProblem(p));
     assert.deepEqual(
-      problems.map((p) => `${p.line}: ${formatProblem(p).slice(file.length + 2)}`),
+      problems.map((p) => formatProblem(p).slice(file.length + 1)),
       expected,
     );
   });

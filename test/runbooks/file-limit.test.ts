@@ -77,7 +77,7 @@ describe('a runbooks folder with too many files', { timeout: 120_000 }, () => {
     const raised = await serve({ RECTIFY_MAX_RUNBOOK_FILES: '10001' });
     assert.equal(raised.code, 2);
     assert.equal(raised.err.length, 10_001);
-    assert.match(raised.err[0]!, /f00000\.yaml: runbooks: expected a map of runbook id to runbook, got a list$/);
+    assert.match(raised.err[0]!, /f00000\.yaml:1: runbooks: expected a map of runbook id to runbook, got a list$/);
   });
 
   it('at start, under a lower limit: createService refuses (a ConfigMap-style folder named by its own path), and lint says the same', async () => {

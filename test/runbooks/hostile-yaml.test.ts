@@ -81,45 +81,45 @@ const rb = (...lines: string[]): string => ['runbooks:', '  r:', ...lines.map((l
 const problemsOf = (text: string): string[] => {
   const { runbooks, problems } = parseRunbooksText(text, 'x.yaml');
   assert.deepEqual(runbooks, [], 'a file with a problem loads no runbook');
-  return problems.map((p) => `${p.line}: ${formatProblem(p)}`);
+  return problems.map(formatProblem);
 };
 
 test('a %YAML 1.1 directive is refused: under it force_delete: yes loaded as true, 010 as 8 and 1:30 as 90', () => {
   assert.deepEqual(problemsOf(`%YAML 1.1\n---\n${rb('risk: LOW', 'force_delete: yes', 'action: kubectl delete pod {pod_name}')}`), [
-    '1: x.yaml: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
+    'x.yaml:1: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
   ]);
   // Without it, YAML 1.2 reads them as text, which the fields refuse.
   assert.deepEqual(problemsOf(rb('risk: no', 'mode: off', 'force_delete: yes', 'cooldown_minutes: 1:30', 'action: kubectl delete pod {pod_name}')), [
-    '3: x.yaml: runbooks.r.risk: expected LOW, MEDIUM or HIGH, got "no"',
-    '4: x.yaml: runbooks.r.mode: expected one of auto, dry_run, got "off"',
-    '5: x.yaml: runbooks.r.force_delete: expected true or false, got "yes"',
-    '6: x.yaml: runbooks.r.cooldown_minutes: expected a number >= 0, got "1:30"',
+    'x.yaml:3: runbooks.r.risk: expected LOW, MEDIUM or HIGH, got "no"',
+    'x.yaml:4: runbooks.r.mode: expected one of auto, dry_run, got "off"',
+    'x.yaml:5: runbooks.r.force_delete: expected true or false, got "yes"',
+    'x.yaml:6: runbooks.r.cooldown_minutes: expected a number >= 0, got "1:30"',
   ]);
 });
 
 test('a tag other than the plain ones is refused at its path: !foo and !!js/function were dropped silently, and an !!omap of runbooks loaded none with no problem', () => {
   assert.deepEqual(problemsOf(rb('risk: !foo LOW', 'description: !!js/function "function () {}"', 'last_updated: !!timestamp 2026-01-01', 'triggers: !!set {a, b}', 'name: !!binary aGVsbG8=', 'action: kubectl delete pod {pod_name}')), [
-    '3: x.yaml: runbooks.r.risk: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-    '4: x.yaml: runbooks.r.description: YAML tag !!js/function is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-    '5: x.yaml: runbooks.r.last_updated: YAML tag !!timestamp is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-    '6: x.yaml: runbooks.r.triggers: YAML tag !!set is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-    '7: x.yaml: runbooks.r.name: YAML tag !!binary is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:3: runbooks.r.risk: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:4: runbooks.r.description: YAML tag !!js/function is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:5: runbooks.r.last_updated: YAML tag !!timestamp is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:6: runbooks.r.triggers: YAML tag !!set is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:7: runbooks.r.name: YAML tag !!binary is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
   assert.deepEqual(problemsOf('runbooks: !!omap\n  - r:\n      risk: LOW\n      action: kubectl delete pod {pod_name}\n'), [
-    '2: x.yaml: runbooks: YAML tag !!omap is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:2: runbooks: YAML tag !!omap is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
   assert.deepEqual(problemsOf(rb('risk: LOW', 'actions:', '  - kubectl delete pod {pod_name}', '  - !shell "rm -rf /"')), [
-    '6: x.yaml: runbooks.r.actions[1]: YAML tag !shell is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:6: runbooks.r.actions[1]: YAML tag !shell is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
   // The plain tags only say what the value is: !!str 3 is the text "3".
   assert.deepEqual(problemsOf(rb('risk: !!str LOW', 'max_per_hour: !!str 3', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r.max_per_hour: expected a positive integer, got "3"',
+    'x.yaml:4: runbooks.r.max_per_hour: expected a positive integer, got "3"',
   ]);
 });
 
 test('an integer with a leading zero is refused (0755: 755 in YAML 1.2, 493 in YAML 1.1); 0o17, 0x10 and 1e3 say what they are', () => {
   assert.deepEqual(problemsOf(rb('risk: LOW', 'max_per_hour: 0755', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r.max_per_hour: 0755 has a leading zero: YAML 1.2 reads it as 755, YAML 1.1 as an octal number; write 755, or quote it for text',
+    'x.yaml:4: runbooks.r.max_per_hour: 0755 has a leading zero: YAML 1.2 reads it as 755, YAML 1.1 as an octal number; write 755, or quote it for text',
   ]);
   const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'max_per_hour: 0o17', 'blast_radius_limit: 0x10', 'cooldown_minutes: 1e3', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
   assert.deepEqual(problems, []);
@@ -128,45 +128,45 @@ test('an integer with a leading zero is refused (0755: 755 in YAML 1.2, 493 in Y
 
 test('a second YAML document is refused in the file\'s terms, and nesting thousands deep is an error, not a crash', () => {
   assert.deepEqual(problemsOf(`${rb('risk: HIGH', 'action: kubectl delete pod {pod_name}')}---\n${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}`), [
-    '5: x.yaml: YAML syntax error at line 5: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
+    'x.yaml:5: YAML syntax error at line 5: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
   ]);
   assert.deepEqual(problemsOf(rb(`triggers: ${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'action: kubectl delete pod {pod_name}')), [
-    '3: x.yaml: YAML syntax error at line 3: nested too deeply (lists or maps inside each other thousands of levels down)',
+    'x.yaml:3: YAML syntax error at line 3: nested too deeply (lists or maps inside each other thousands of levels down)',
   ]);
 });
 
 test('a duplicate key is refused, never last-wins, naming its path and where it was first given ("Map keys must be unique" named neither)', () => {
   assert.deepEqual(problemsOf(rb('risk: LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
+    'x.yaml:4: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
   ]);
   assert.deepEqual(problemsOf(`${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}  r:\n    risk: HIGH\n    actions: ["kubectl delete pod {pod_name}"]\n`), [
-    '5: x.yaml: runbooks.r: key "r" is given twice in one map (first at line 2); give it once: neither value is taken',
+    'x.yaml:5: runbooks.r: key "r" is given twice in one map (first at line 2); give it once: neither value is taken',
   ]);
   assert.deepEqual(problemsOf(rb('risk: LOW', 'pre_checks:', '  - promql: {query: up, expect: "> 0", expect: "== 0"}', 'action: kubectl delete pod {pod_name}')), [
-    '5: x.yaml: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
+    'x.yaml:5: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
   ]);
   // With a tag before it, in file order.
   assert.deepEqual(problemsOf(rb('risk: !x LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
-    '3: x.yaml: runbooks.r.risk: YAML tag !x is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
-    '4: x.yaml: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
+    'x.yaml:3: runbooks.r.risk: YAML tag !x is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
+    'x.yaml:4: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
   ]);
 });
 
 test('a key that is a list, a map or an alias is refused at its map: it was turned into text ("[ a, b ]") with a warning on stderr', () => {
   assert.deepEqual(problemsOf('runbooks:\n  ? [a, b]\n  : risk: LOW\n    action: kubectl delete pod {pod_name}\n'), [
-    '2: x.yaml: runbooks: a key here is a list: write each key out as text',
+    'x.yaml:2: runbooks: a key here is a list: write each key out as text',
   ]);
   assert.deepEqual(problemsOf(rb('risk: LOW', '? {a: 1}', ': x', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r: a key here is a map: write each key out as text',
+    'x.yaml:4: runbooks.r: a key here is a map: write each key out as text',
   ]);
   assert.deepEqual(problemsOf(rb('risk: &k LOW', '*k : x', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r: a key here is an alias (*name): write each key out as text',
+    'x.yaml:4: runbooks.r: a key here is an alias (*name): write each key out as text',
   ]);
 });
 
 test('cooldown_minutes above a year is refused: 1e20 loaded, and its end, past the last date JavaScript holds, made GET /api/v1/runbooks answer 500 after one run', () => {
   assert.deepEqual(problemsOf(rb('risk: LOW', 'cooldown_minutes: 1e20', 'action: kubectl delete pod {pod_name}')), [
-    '4: x.yaml: runbooks.r.cooldown_minutes: expected at most 525600 minutes (a year), got 100000000000000000000: to stop a runbook acting, set mode: dry_run or remove it',
+    'x.yaml:4: runbooks.r.cooldown_minutes: expected at most 525600 minutes (a year), got 100000000000000000000: to stop a runbook acting, set mode: dry_run or remove it',
   ]);
   const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'cooldown_minutes: 525600', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
   assert.deepEqual(problems, []);
@@ -208,13 +208,13 @@ test('a symlink loop, a dangling symlink and a symlink to a folder are problems 
 test('a raw control or invisible character is refused with its line and column: a right-to-left override or zero-width space made a line read otherwise than it ran, a raw NUL failed only when the step ran', () => {
   const argv = (ch: string): string => rb('risk: LOW', `action: {command: {argv: [/usr/bin/touch, "/tmp/a${ch}b"]}}`, 'rollback: none', 'rollback_reason: x');
   const said = (code: string, kind = 'an invisible character'): string[] => [
-    `4: x.yaml: line 4, column 54: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "\\u${code.toLowerCase()}" in a double-quoted string if it is meant`,
+    `x.yaml:4: line 4, column 54: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "\\u${code.toLowerCase()}" in a double-quoted string if it is meant`,
   ];
   assert.deepEqual(problemsOf(argv('\u202e')), said('202E'));
   assert.deepEqual(problemsOf(argv('\u200b')), said('200B'));
   // A NUL is not offered its escape: that is refused in a command argument as well.
   assert.deepEqual(problemsOf(argv('\u0000')), [
-    '4: x.yaml: line 4, column 54: a control character, U+0000: what is shown is not what is read; remove it',
+    'x.yaml:4: line 4, column 54: a control character, U+0000: what is shown is not what is read; remove it',
   ]);
   assert.deepEqual(problemsOf(argv('\u001b')), said('001B', 'a control character'));
   // Written as an escape it is explicit; a byte order mark may open the file; a tab is text.
@@ -230,7 +230,7 @@ test('the other invisible characters, the spaces that are not U+0020 and the lin
   const matcher = (ch: string): string => rb('risk: LOW', 'triggers: [Foo]', `match: ['namespace!="kube-system${ch}"']`, 'action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}');
   const trigger = (ch: string): string => rb('risk: LOW', `triggers: [Foo, "Ba${ch}r"]`, 'action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}');
   const said = (line: number, column: number, code: string, kind: string, escape = `\\u${code.toLowerCase()}`): string[] => [
-    `${line}: x.yaml: line ${line}, column ${column}: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "${escape}" in a double-quoted string if it is meant`,
+    `x.yaml:${line}: line ${line}, column ${column}: ${kind}, U+${code}: what is shown is not what is read; remove it, or write it as the escape "${escape}" in a double-quoted string if it is meant`,
   ];
   const invisible = 'an invisible character';
   const space = 'a space that is not the plain space (U+0020)';
@@ -266,12 +266,12 @@ test('the other invisible characters, the spaces that are not U+0020 and the lin
 test('a NUL written as an escape in a command argument ("\\0", "\\u0000", "\\x00") is refused at load, naming the file and the argument', () => {
   const NUL = 'cannot hold a NUL character: the operating system ends an argument at it, so the program could never be started with it; remove it';
   const argv = (...args: string[]): string => rb('risk: LOW', `action: {command: {argv: [${args.join(', ')}]}}`, 'rollback: none', 'rollback_reason: x');
-  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"/tmp/a\\0b"')), [`4: x.yaml: runbooks.r.action.command.argv[1]: the argument ${NUL}`]);
-  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"ok"', '"\\u0000"')), [`4: x.yaml: runbooks.r.action.command.argv[2]: the argument ${NUL}`]);
-  assert.deepEqual(problemsOf(argv('"/usr/bin/touch\\x00"', '"ok"')), [`4: x.yaml: runbooks.r.action.command.argv[0]: the program ${NUL}`]);
+  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"/tmp/a\\0b"')), [`x.yaml:4: runbooks.r.action.command.argv[1]: the argument ${NUL}`]);
+  assert.deepEqual(problemsOf(argv('/usr/bin/touch', '"ok"', '"\\u0000"')), [`x.yaml:4: runbooks.r.action.command.argv[2]: the argument ${NUL}`]);
+  assert.deepEqual(problemsOf(argv('"/usr/bin/touch\\x00"', '"ok"')), [`x.yaml:4: runbooks.r.action.command.argv[0]: the program ${NUL}`]);
   // Also in a runbook's list of actions, and next to a placeholder.
   const listed = rb('risk: LOW', 'actions:', '  - command: {argv: [/usr/bin/logger, "{service}\\0"]}', 'rollback: none', 'rollback_reason: x');
-  assert.deepEqual(problemsOf(listed), [`5: x.yaml: runbooks.r.actions[0].command.argv[1]: the argument ${NUL}`]);
+  assert.deepEqual(problemsOf(listed), [`x.yaml:5: runbooks.r.actions[0].command.argv[1]: the argument ${NUL}`]);
   // Other escapes are text an argument may hold.
   const { problems } = parseRunbooksText(argv('/usr/bin/printf', '"a\\tb\\u00e9"'), 'x.yaml');
   assert.deepEqual(problems, []);

@@ -232,10 +232,10 @@ test('a missing folder, an empty file and a file that is not a map', () => {
   assert.deepEqual(parseRunbooksText('', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('# only a comment\n', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('- a\n- b\n', 'l.yaml').problems.map(formatProblem), [
-    'l.yaml: expected a map with a top-level "runbooks:" key, got a list',
+    'l.yaml:1: expected a map with a top-level "runbooks:" key, got a list',
   ]);
   assert.deepEqual(parseRunbooksText('runbooks: [a]\n', 'l.yaml').problems.map(formatProblem), [
-    'l.yaml: runbooks: expected a map of runbook id to runbook, got a list',
+    'l.yaml:1: runbooks: expected a map of runbook id to runbook, got a list',
   ]);
 });
 
@@ -248,13 +248,19 @@ test('problems carry the line of the offending key or value', () => {
   ]);
 });
 
+test('a problem prints as file:line: path: message, the line and path where there are any', () => {
+  assert.equal(formatProblem({ file: 'x.yaml', path: 'runbooks.r.max_per_hour', message: 'expected a positive integer, got "five"', line: 4 }), 'x.yaml:4: runbooks.r.max_per_hour: expected a positive integer, got "five"');
+  assert.equal(formatProblem({ file: 'x.yaml', path: '', message: 'expected a map', line: 1 }), 'x.yaml:1: expected a map');
+  assert.equal(formatProblem({ file: 'x.yaml', path: '', message: 'cannot read the file: ENOENT (file not found)' }), 'x.yaml: cannot read the file: ENOENT (file not found)');
+});
+
 test('aliases that expand too far are refused instead of exhausting memory', () => {
   const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
   for (let i = 0; i < 8; i++) lines.push(`${String.fromCharCode(98 + i)}: &${String.fromCharCode(98 + i)} [*${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}, *${String.fromCharCode(97 + i)}]`);
   const { runbooks, problems } = parseRunbooksText(lines.join('\n'), 'bomb.yaml');
   assert.equal(runbooks.length, 0);
   assert.equal(problems.length, 1);
-  assert.match(formatProblem(problems[0]!), /^bomb\.yaml: YAML syntax error at line 1: .*alias/i);
+  assert.match(formatProblem(problems[0]!), /^bomb\.yaml:1: YAML syntax error at line 1: .*alias/i);
 });
 
 test('regex matchers are RE2: a hostile label cannot make matching backtrack, and RE2 syntax (inline flags) works as in Alertmanager', () => {
@@ -305,10 +311,10 @@ test('on_no_data: needs_human is read on promql, named and kubernetes: checks; e
     'b.yaml',
   );
   assert.deepEqual(bad.problems.map(formatProblem), [
-    'b.yaml: runbooks.r.post_checks[0].pod_becomes_ready.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
-    'b.yaml: runbooks.r.post_checks[1].promql.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
-    'b.yaml: runbooks.r.post_checks[2].on_no_data: expected one of fail, needs_human, got true',
-    'b.yaml: runbooks.r.post_checks[3].http.on_no_data: unknown key',
+    'b.yaml:7: runbooks.r.post_checks[0].pod_becomes_ready.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
+    'b.yaml:8: runbooks.r.post_checks[1].promql.on_no_data: expected one of fail, needs_human, got "needs-human" (did you mean "needs_human"?)',
+    'b.yaml:9: runbooks.r.post_checks[2].on_no_data: expected one of fail, needs_human, got true',
+    'b.yaml:10: runbooks.r.post_checks[3].http.on_no_data: unknown key',
   ]);
   // Before the actions, it would hold back nothing: a failed pre-check or guardrail runs no rollback.
   const before = parseRunbooksText(
@@ -329,10 +335,10 @@ test('on_no_data: needs_human is read on promql, named and kubernetes: checks; e
     'p.yaml',
   );
   assert.deepEqual(before.problems.map(formatProblem), [
-    'p.yaml: runbooks.r.pre_checks[0]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
-    'p.yaml: runbooks.r.pre_checks[1]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
-    'p.yaml: runbooks.r.pre_checks[2]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
-    'p.yaml: runbooks.r.guardrails[0]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
-    'p.yaml: runbooks.r.guardrails[1]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
+    'p.yaml:6: runbooks.r.pre_checks[0]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
+    'p.yaml:7: runbooks.r.pre_checks[1]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
+    'p.yaml:8: runbooks.r.pre_checks[2]: on_no_data is for post_checks only: a pre-check is checked before any action, and its failure never runs a rollback',
+    'p.yaml:10: runbooks.r.guardrails[0]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
+    'p.yaml:11: runbooks.r.guardrails[1]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
   ]);
 });

@@ -15,7 +15,7 @@ import { parseRunbooksText } from '../../src/runbooks/index.js';
  */
 
 const FILE = 'near.yaml';
-const lines = (list: LoadProblem[]): string[] => list.map((p) => `${p.line}: ${formatProblem(p).slice(FILE.length + 2)}`);
+const lines = (list: LoadProblem[]): string[] => list.map((p) => formatProblem(p).slice(FILE.length + 1));
 
 test('the reported case: rectify lint refuses "{queue-name}" and "{{service}}" in argv and "{ service }" in a URL', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'rectify-near-'));
@@ -45,9 +45,9 @@ test('the reported case: rectify lint refuses "{queue-name}" and "{{service}}" i
   assert.equal(code, 1);
   assert.deepEqual(out, []);
   assert.deepEqual(err, [
-    `${file}: runbooks.flush-queue.actions[0].command.argv[2]: "{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry`,
-    `${file}: runbooks.flush-queue.actions[0].command.argv[4]: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}`,
-    `${file}: runbooks.flush-queue.actions[1].http.url: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}`,
+    `${file}:8: runbooks.flush-queue.actions[0].command.argv[2]: "{queue-name}" looks like a placeholder but "-" is not allowed in a name: use {queue_name} and a params entry`,
+    `${file}:8: runbooks.flush-queue.actions[0].command.argv[4]: "{{service}}" is not a placeholder ({{ and }} are escaped, literal braces): write {service}`,
+    `${file}:9: runbooks.flush-queue.actions[1].http.url: "{ service }" looks like a placeholder but has spaces inside the braces: write {service}`,
     `3 problem(s) and 0 warning(s) in ${join(dir, 'runbooks')}`,
   ]);
 });

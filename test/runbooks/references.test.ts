@@ -26,7 +26,7 @@ test('references.warn.yaml: exactly these warnings, and no load problem', () => 
   assert.deepEqual(problems, []);
   assert.equal(runbooks.length, 7, 'warnings never stop a runbook from loading');
   assert.deepEqual(
-    warnings.map((w) => `${w.line}: ${formatProblem(w).slice(file.length + 2)}`),
+    warnings.map((w) => formatProblem(w).slice(file.length + 1)),
     [
       `6: runbooks.no-source.action: placeholder {deployment} ${NO_SOURCE}`,
       `6: runbooks.no-source.action: placeholder {namespace} ${NO_SOURCE}`,
@@ -57,21 +57,21 @@ test('rectify lint prints errors, then warnings, and exits 1 on warnings alone; 
   assert.equal(await runCli(['lint'], io), 1);
   const file = join(dir, 'runbooks', 'a.yaml');
   assert.deepEqual(err, [
-    `${file}: runbooks.scale.action: warning: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`,
+    `${file}:7: runbooks.scale.action: warning: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`,
     `0 problem(s) and 1 warning(s) in ${join(dir, 'runbooks')} (the default)`,
   ]);
   assert.deepEqual(out, []);
   // A warning is not a reason to refuse to start: the file loads, the warning is returned to be logged.
   const loaded = loadCatalog(join(dir, 'runbooks'));
   assert.deepEqual(loaded.runbooks.map((r) => r.id), ['scale']);
-  assert.deepEqual(loaded.warnings.map(formatProblem), [`${file}: runbooks.scale.action: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`]);
+  assert.deepEqual(loaded.warnings.map(formatProblem), [`${file}:7: runbooks.scale.action: kubernetes scale of deployment {deployment} ${NO_ROLLBACK}`]);
 
   // An error and a warning in one file: errors first; a single file can be linted too.
   writeFileSync(join(dir, 'runbooks', 'b.yaml'), 'runbooks:\n  broken:\n    risk: LOW\n    triggers: [x]\n    max_per_hour: five\n    action: kubectl delete pod p -n n\n');
   err.length = 0;
   assert.equal(await runCli(['lint', 'runbooks/b.yaml'], io), 1);
   const b = join(dir, 'runbooks', 'b.yaml');
-  assert.deepEqual(err, [`${b}: runbooks.broken.max_per_hour: expected a positive integer, got "five"`, `1 problem(s) and 0 warning(s) in ${b}`]);
+  assert.deepEqual(err, [`${b}:5: runbooks.broken.max_per_hour: expected a positive integer, got "five"`, `1 problem(s) and 0 warning(s) in ${b}`]);
 });
 
 test("the seed's exercise file loads with no problem, and lint names what it leaves open", () => {
@@ -80,7 +80,7 @@ test("the seed's exercise file loads with no problem, and lint names what it lea
   assert.equal(runbooks.length, 3);
   const file = join(SEED_RUNBOOKS, 'runbooks.yaml');
   assert.deepEqual(
-    warnings.map((w) => formatProblem(w).slice(file.length + 2)),
+    warnings.map((w) => formatProblem(w).slice(`${file}:${w.line}: `.length)),
     [
       `runbooks.restart-pod.action: placeholder {pod_name} ${NO_SOURCE}`,
       `runbooks.restart-pod.action: placeholder {namespace} ${NO_SOURCE}`,
@@ -128,7 +128,7 @@ test('lint warns about a check whose timeout is shorter than its interval, given
   const { problems, warnings } = loadRunbookFile(file);
   assert.deepEqual(problems, []);
   assert.deepEqual(
-    warnings.map((w) => `${w.line}: ${formatProblem(w).slice(file.length + 2)}`),
+    warnings.map((w) => formatProblem(w).slice(file.length + 1)),
     [
       `12: runbooks.scale.post_checks[0].http.timeout_seconds: ${SHORT('4', '5')}`,
       `13: runbooks.scale.post_checks[1].kubernetes.timeout_seconds: ${SHORT('3', '5', '', ', the default')}`,
@@ -141,7 +141,7 @@ test('lint warns about a check whose timeout is shorter than its interval, given
   const out: string[] = [];
   const err: string[] = [];
   assert.equal(await runCli(['lint', file], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir }), 1);
-  assert.equal(err[0], `${file}: runbooks.scale.post_checks[0].http.timeout_seconds: warning: ${SHORT('4', '5')}`);
+  assert.equal(err[0], `${file}:12: runbooks.scale.post_checks[0].http.timeout_seconds: warning: ${SHORT('4', '5')}`);
   assert.equal(err.at(-1), `0 problem(s) and 5 warning(s) in ${file}`);
 });
 
@@ -189,9 +189,9 @@ test('lint holds the interval to the timeout a pre-check or a guardrail is cut t
   const cut = (written: string, to: string, why: string, interval: string) =>
     `warning: timeout_seconds (${written}) is cut to ${to} s ${why}, which is shorter than interval_seconds (${interval}): the check is tried only at its start and once more at ${to} s; to poll it, give a shorter interval_seconds`;
   assert.deepEqual(err, [
-    `${file}: runbooks.gate.pre_checks[0].http.interval_seconds: ${cut('60, the default', '15', gate, '90')}`,
-    `${file}: runbooks.gate.pre_checks[1].http.timeout_seconds: ${cut('30', '15', gate, '20')}`,
-    `${file}: runbooks.guarded.guardrails[0].http.timeout_seconds: ${cut('15', '14', guardrail, '14.5')}`,
+    `${file}:8: runbooks.gate.pre_checks[0].http.interval_seconds: ${cut('60, the default', '15', gate, '90')}`,
+    `${file}:9: runbooks.gate.pre_checks[1].http.timeout_seconds: ${cut('30', '15', gate, '20')}`,
+    `${file}:21: runbooks.guarded.guardrails[0].http.timeout_seconds: ${cut('15', '14', guardrail, '14.5')}`,
     `0 problem(s) and 3 warning(s) in ${join(dir, 'runbooks')}`,
   ]);
 });
@@ -205,7 +205,7 @@ test('params: a map or a list of placeholder names; anything else is a load erro
   writeFileSync(file, 'runbooks:\n  a:\n    triggers: [x]\n    params: {ok: fine, Bad-Name: no, n: 3}\n    action: kubectl delete pod {ok} -n ns\n  b:\n    triggers: [y]\n    params: deployment\n    action: kubectl delete pod p -n ns\n');
   const { problems } = loadRunbookFile(file);
   assert.deepEqual(
-    problems.map((p) => formatProblem(p).slice(file.length + 2)),
+    problems.map((p) => formatProblem(p).slice(`${file}:${p.line}: `.length)),
     [
       'runbooks.a.params.Bad-Name: "Bad-Name" is not a placeholder name (a letter or "_", then letters, digits or "_")',
       'runbooks.a.params.n: expected a string, got 3',
@@ -272,7 +272,7 @@ test('a runbook triggered only by an alertname matcher matches that alert; one w
   assert.equal(index.match(alert('critical'))?.id, 'by-matcher');
   assert.equal(index.match(alert('info')), undefined, 'the other matchers still hold it back');
   assert.deepEqual(warnings.map(formatProblem), [
-    'm.yaml: runbooks.by-hand: no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:',
+    'm.yaml:9: runbooks.by-hand: no triggers and no alertname="…" matcher: no alert ever matches this runbook (it can still be run by hand); add triggers:',
   ]);
 });
 
@@ -282,14 +282,14 @@ test('a runbook id YAML reads as a number, a boolean or null is refused, named a
   const { runbooks, problems } = parseRunbooksText(`runbooks:\n${ids.map((id) => `  ${id}:\n${body}`).join('')}`, 'k.yaml');
   const text = 'not as the text written; a runbook id is text';
   assert.deepEqual(
-    problems.map((p) => `${p.line}: ${formatProblem(p)}`),
+    problems.map(formatProblem),
     [
-      `6: k.yaml: runbooks.1.10: runbook id 1.10 is read as the number 1.1, ${text}: quote it ("1.10") if it is meant, or give a name with a letter`,
-      `10: k.yaml: runbooks.0x1f: runbook id 0x1f is read as the number 31, ${text}: quote it ("0x1f") if it is meant, or give a name with a letter`,
-      `14: k.yaml: runbooks.true: runbook id true is read as the boolean true, ${text}: quote it ("true") if it is meant, or give a name with a letter`,
-      `18: k.yaml: runbooks.2e0: runbook id 2e0 is read as the number 2, ${text}: quote it ("2e0") if it is meant, or give a name with a letter`,
-      `22: k.yaml: runbooks.12: runbook id 12 is read as the number 12, ${text}: add a letter`,
-      `26: k.yaml: runbooks.~: runbook id ~ is read as null, ${text}: quote it ("~") if it is meant, or give a name with a letter`,
+      `k.yaml:6: runbooks.1.10: runbook id 1.10 is read as the number 1.1, ${text}: quote it ("1.10") if it is meant, or give a name with a letter`,
+      `k.yaml:10: runbooks.0x1f: runbook id 0x1f is read as the number 31, ${text}: quote it ("0x1f") if it is meant, or give a name with a letter`,
+      `k.yaml:14: runbooks.true: runbook id true is read as the boolean true, ${text}: quote it ("true") if it is meant, or give a name with a letter`,
+      `k.yaml:18: runbooks.2e0: runbook id 2e0 is read as the number 2, ${text}: quote it ("2e0") if it is meant, or give a name with a letter`,
+      `k.yaml:22: runbooks.12: runbook id 12 is read as the number 12, ${text}: add a letter`,
+      `k.yaml:26: runbooks.~: runbook id ~ is read as null, ${text}: quote it ("~") if it is meant, or give a name with a letter`,
     ],
   );
   assert.deepEqual(runbooks.map((r) => r.id), ['zz-first', '1.20'], 'a quoted id is the text written');
@@ -298,7 +298,7 @@ test('a runbook id YAML reads as a number, a boolean or null is refused, named a
 test('a runbook id that is a number is refused: YAML would list it first, out of file order', () => {
   const body = '    risk: LOW\n    triggers: [Foo]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n';
   const { runbooks, problems } = parseRunbooksText(`runbooks:\n  zz-first:\n${body}  "10":\n${body}`, 'n.yaml');
-  assert.deepEqual(problems.map(formatProblem), ['n.yaml: runbooks.10: runbook id "10" is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter']);
+  assert.deepEqual(problems.map(formatProblem), ['n.yaml:6: runbooks.10: runbook id "10" is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter']);
   assert.deepEqual(runbooks.map((r) => r.id), ['zz-first']);
 });
 
@@ -312,8 +312,8 @@ test('guardrails on a LOW runbook are a warning naming them: only a MEDIUM runbo
   assert.equal(runbooks.length, 5, 'the warning never stops a runbook from loading');
   const said = 'guardrails are not evaluated at LOW risk: the runbook runs on its own whatever they would say; make it risk: MEDIUM to require them, or make them pre_checks to stop the run when one fails';
   assert.deepEqual(
-    warnings.map((w) => `${w.line}: ${formatProblem(w)}`),
-    [`6: g.yaml: runbooks.low.guardrails: ${said}`, `13: g.yaml: runbooks.low-seed-spelling.guardrails: ${said}`],
+    warnings.map(formatProblem),
+    [`g.yaml:6: runbooks.low.guardrails: ${said}`, `g.yaml:13: runbooks.low-seed-spelling.guardrails: ${said}`],
   );
 });
 
@@ -323,11 +323,11 @@ test('a trigger with white space at its start or end is a warning: matched exact
   assert.deepEqual(problems, []);
   assert.deepEqual(runbooks.map((r) => r.triggers), [[' Foo ', 'Bar\n', 'Baz', 'two words', 'Qux\t']], 'loaded as written');
   assert.deepEqual(
-    warnings.map((w) => `${w.line}: ${formatProblem(w)}`),
+    warnings.map(formatProblem),
     [
-      '5: t.yaml: runbooks.a.triggers[0]: trigger " Foo " has white space at its start or end: triggers match exactly, so it never matches "Foo"; write "Foo"',
-      '5: t.yaml: runbooks.a.triggers[1]: trigger "Bar\\n" has white space at its start or end: triggers match exactly, so it never matches "Bar"; write "Bar"',
-      '6: t.yaml: runbooks.a.root_causes[0]: trigger "Qux\\t" has white space at its start or end: triggers match exactly, so it never matches "Qux"; write "Qux"',
+      't.yaml:5: runbooks.a.triggers[0]: trigger " Foo " has white space at its start or end: triggers match exactly, so it never matches "Foo"; write "Foo"',
+      't.yaml:5: runbooks.a.triggers[1]: trigger "Bar\\n" has white space at its start or end: triggers match exactly, so it never matches "Bar"; write "Bar"',
+      't.yaml:6: runbooks.a.root_causes[0]: trigger "Qux\\t" has white space at its start or end: triggers match exactly, so it never matches "Qux"; write "Qux"',
     ],
   );
 });

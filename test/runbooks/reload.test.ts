@@ -171,7 +171,7 @@ describe('runbook reload', () => {
       rmSync(join(dir, '..data'));
       symlinkSync('..2026_12_05_10_05_00.000000002', join(dir, '..data'));
       const refused = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
-      assert.deepEqual(refused, { ok: false, problems: [`${join(dir, 'api.yaml')}: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "SOME"`] });
+      assert.deepEqual(refused, { ok: false, problems: [`${join(dir, 'api.yaml')}:3: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "SOME"`] });
       assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
       const metrics = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
       assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="refused"\} 1$/m);
@@ -259,7 +259,7 @@ describe('runbook reload', () => {
       assert.equal(report.runbooks?.ok, false);
       const problems = (report.runbooks as { problems: string[] }).problems;
       assert.equal(problems.length, 1);
-      assert.equal(problems[0], `${join(svc.runbooksDir, 'api.yaml')}: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "EXTREME"`);
+      assert.equal(problems[0], `${join(svc.runbooksDir, 'api.yaml')}:3: runbooks.restart-api.risk: expected LOW, MEDIUM or HIGH, got "EXTREME"`);
 
       assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
       assert.equal(target.calls('/restart/shop', 'POST'), 1);
@@ -276,7 +276,7 @@ describe('runbook reload', () => {
       await svc.service.drainNotifications();
       const told = target.requests('/hook', 'POST').map((r) => r.json() as { event: string; outcome: string; reason: string }).filter((n) => n.event.startsWith('RUNBOOKS'));
       assert.deepEqual(told.map((n) => [n.event, n.outcome]), [['RUNBOOKS_RELOAD_REFUSED', 'refused']]);
-      assert.match(told[0]!.reason, /^the runbooks folder .* was refused on reload \(1 problem; first: .*api\.yaml: runbooks\.restart-api\.risk: .*\): the runbooks in force stay, and the next start would stop on the folder as it is; fix it$/);
+      assert.match(told[0]!.reason, /^the runbooks folder .* was refused on reload \(1 problem; first: .*api\.yaml:3: runbooks\.restart-api\.risk: .*\): the runbooks in force stay, and the next start would stop on the folder as it is; fix it$/);
 
       // A missing folder is refused the same way.
       rmSync(svc.runbooksDir, { recursive: true });
@@ -306,7 +306,7 @@ describe('runbook reload', () => {
       const report = (await svc.service.reload()).runbooks as { ok: boolean; problems: string[] };
       assert.equal(report.ok, false);
       assert.deepEqual(report.problems, [
-        `${join(svc.runbooksDir, 'api.yaml')}: runbooks.restart-api.risk: YAML tag !high is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`,
+        `${join(svc.runbooksDir, 'api.yaml')}:3: runbooks.restart-api.risk: YAML tag !high is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`,
         `${join(svc.runbooksDir, 'big.yaml')}: cannot read the file: is larger than the 1 MiB a YAML file may be (1048579 bytes): split its runbooks into several files`,
         `${join(svc.runbooksDir, 'pipe.yaml')}: cannot read the file: is not a regular file (a FIFO, a socket or a device)`,
       ]);

@@ -412,7 +412,7 @@ test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
     'z.yaml',
   );
   const msg = 'scaling to 0 replicas takes the whole workload down: only a HIGH-risk runbook (a person approves every run) may do it';
-  assert.deepEqual(problems.map(formatProblem), [`z.yaml: runbooks.low.action: ${msg}`, `z.yaml: runbooks.medium.rollback[1]: ${msg}`]);
+  assert.deepEqual(problems.map(formatProblem), [`z.yaml:4: runbooks.low.action: ${msg}`, `z.yaml:8: runbooks.medium.rollback[1]: ${msg}`]);
 });
 
 test('a PromQL placeholder outside a quoted string takes only a number: an alert value cannot extend the query', () => {
@@ -554,6 +554,6 @@ test('a placeholder in a PromQL comment is a load error naming the file and the 
   );
   assert.equal(runbooks.length, 0);
   assert.deepEqual(problems.map(formatProblem), [
-    'g.yaml: runbooks.guard.post_checks[0].promql.query: placeholder {threshold} is in a comment (PromQL ignores everything from a # outside a string to the end of the line), so its value would never reach Prometheus: move it out of the comment, or remove it',
+    'g.yaml:8: runbooks.guard.post_checks[0].promql.query: placeholder {threshold} is in a comment (PromQL ignores everything from a # outside a string to the end of the line), so its value would never reach Prometheus: move it out of the comment, or remove it',
   ]);
 });
