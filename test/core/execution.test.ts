@@ -406,6 +406,11 @@ describe('executions: verify, roll back, refuse', () => {
       [{}, 'db-1.internal:5432\n--out=db-1.internal:5432\nsrv/data\neu/jobs\n'],
       [{ source: '10.0.0.5:9100', a: 'ns', b: ':jobs' }, '10.0.0.5:9100\n--out=10.0.0.5:9100\nsrv/data\nns:jobs\n'],
       [{ source: '12:00' }, '12:00\n--out=12:00\nsrv/data\neu/jobs\n'],
+      // An image digest, and an address followed by more than a host before a ":", are no remote paths.
+      [
+        { source: `registry.example/app@sha256:${'0f'.repeat(32)}`, a: 'oncall@example.com', b: ',at=12:00' },
+        `registry.example/app@sha256:${'0f'.repeat(32)}\n--out=registry.example/app@sha256:${'0f'.repeat(32)}\nsrv/data\noncall@example.com,at=12:00\n`,
+      ],
     ] as Array<[Record<string, string>, string]>) {
       writeFileSync(outFile, '');
       const ok = await svc.post('/api/v1/incidents?wait=true', broken({ ...plain, ...values }));

@@ -248,6 +248,46 @@ test('command arguments: a URL or a remote path is looked for in the argument a 
     assert.ok(r.ok, argv);
     assert.deepEqual((r.plan.actions[0]?.spec as { argv: string[] }).argv, want, argv);
   }
+  // After a URL scheme, curl reads one slash or three as two, and URL parsers none: the host is the URL's host all the same.
+  const hex = 'a'.repeat(64);
+  const slashes: Array<[string, string, string]> = [
+    ['https:/{x}', 'evil.example/x', 'https:/evil.example/x'],
+    ['https:///{x}', 'evil.example/x', 'https:///evil.example/x'],
+    ['https:{x}', '/evil.example/x', 'https:/evil.example/x'],
+    ['https:{x}', 'evil.example/x', 'https:evil.example/x'],
+    ['HTTP:{x}', '//evil.example', 'HTTP://evil.example'],
+    ['https:\\\\{x}', 'evil.example/x', 'https:\\evil.example/x'],
+    ['file:{x}', '/etc/passwd', 'file:/etc/passwd'],
+    ['https://status.internal@{x}', 'evil.example/x', 'https://status.internal@evil.example/x'],
+    ['https://{x}@status.internal/x', 'root', 'https://root@status.internal/x'],
+    ['https://status.internal{x}?s=api', '.evil.example', 'https://status.internal.evil.example?s=api'],
+    ['db-1:///{x}', 'evil.example/x', 'db-1:///evil.example/x'],
+    ['{x}:jobs', 'https', 'https:jobs'],
+    ['[{x}]:/data', '10.0.0.1', '[10.0.0.1]:/data'],
+  ];
+  for (const [arg, x, made] of slashes) assert.equal(refusal(cmd(`[curl, "${arg}"]`), { x }), refused('x', x, 1, made, URL_FORM), arg);
+  // "user@host:" is an "@", a host, then ":" (a host in brackets too); the user and the host are the runbook's or refused.
+  assert.equal(refusal(cmd('[scp, "root@[{h}]:x", /dst]'), { h: 'fe80::1' }), refused('h', 'fe80::1', 1, 'root@[fe80::1]:x', DAEMON_FORM));
+  assert.equal(refusal(cmd('[scp, "root@[{h}]:x", /dst]'), { h: '10.0.0.1' }), refused('h', '10.0.0.1', 1, 'root@[10.0.0.1]:x', SCP_FORM));
+  assert.equal(refusal(cmd('[git, fetch, "git@{h}:repo"]'), { h: 'evil.example' }), refused('h', 'evil.example', 2, 'git@evil.example:repo', SCP_FORM));
+  assert.equal(refusal(cmd('[tool, "{img}@sha256:abc"]'), { img: 'git' }), refused('img', 'git', 1, 'git@sha256:abc', SCP_FORM));
+  // Not a remote: an image digest, an "@" followed by more than a host before a ":", a query after the runbook's host.
+  const plainArgs: Array<[string, Record<string, string>, string[]]> = [
+    ['[deploy, "app={img}"]', { img: `nginx@sha256:${hex}` }, ['deploy', `app=nginx@sha256:${hex}`]],
+    ['[deploy, "app={img}"]', { img: `registry.example/app@sha256:${hex}` }, ['deploy', `app=registry.example/app@sha256:${hex}`]],
+    ['[deploy, "{img}"]', { img: `registry.example:5000/app@sha512:${'0'.repeat(128)}` }, ['deploy', `registry.example:5000/app@sha512:${'0'.repeat(128)}`]],
+    ['[page, "--notify=oncall@example.com,svc={s},at=12:00"]', { s: 'api' }, ['page', '--notify=oncall@example.com,svc=api,at=12:00']],
+    ['[page, "--notify={to},at=12:00"]', { to: 'oncall@example.com' }, ['page', '--notify=oncall@example.com,at=12:00']],
+    ['[curl, "https://status.internal?service={s}"]', { s: 'api' }, ['curl', 'https://status.internal?service=api']],
+    ['[curl, "https://status.internal#{s}"]', { s: 'api' }, ['curl', 'https://status.internal#api']],
+    ['[curl, "https://status.internal:8443?service={s}&at={t}"]', { s: 'api', t: '12:00' }, ['curl', 'https://status.internal:8443?service=api&at=12:00']],
+    ['[rsync, "db-1:{path}", /dst]', { path: '/srv/api' }, ['rsync', 'db-1:/srv/api', '/dst']],
+  ];
+  for (const [argv, values, want] of plainArgs) {
+    const r = renderPlan(cmd(argv), values);
+    assert.ok(r.ok, `${argv} ${r.ok ? '' : r.reason}`);
+    assert.deepEqual((r.plan.actions[0]?.spec as { argv: string[] }).argv, want, argv);
+  }
   // Not recognised: a host name and a path (curl and wget fetch evil.example/x over http), and
   // "host:relative-path" (`ns:jobs` has that shape): no placeholder for a program that fetches URLs.
   for (const queue of ['evil.example/x', 'evil.example:repo']) assert.ok(renderPlan(cmd('[tool, "{queue}"]'), { queue }).ok, queue);
