@@ -231,7 +231,7 @@ export const incidentViewSchema = z.object({
       incident_id: z.string().describe("the resolve delivery's own record (the RESOLVED audit row's details.resolved_incident_id)"),
     })
     .nullable()
-    .describe('The resolve of the alert this incident reports, once one was decided (then incident.status is "resolved"); the decision above stays what was decided when it fired. Null while it fires, and for an incident posted without an id.'),
+    .describe('The resolve of the alert this incident reports, once one was decided (then incident.status is "resolved"); the decision above stays what was decided when it fired. Null while it fires (an incident posted without an id is resolved by a resolve posted with the id rectify gave it).'),
 });
 
 export const runbookStateSchema = z.object({

@@ -38,6 +38,17 @@ export interface Incident {
   received_at: number;
 }
 
+/**
+ * The dedup keys the firing delivery of an alert (`alert_key`) is stored under, in the
+ * order looked for: `<alert_key>:firing`, and for an incident posted through the API
+ * without an id, whose every post is new, the alert key itself (`api:<the id rectify
+ * gave>`). A resolve finds the incident it resolves through them, and that incident's
+ * view finds its resolve (`<alert_key>:resolved`) only when its own key is one of them.
+ */
+export function firingDedupKeys(alertKey: string): string[] {
+  return alertKey.startsWith('api:') ? [`${alertKey}:firing`, alertKey] : [`${alertKey}:firing`];
+}
+
 /** Words a runbook's triggers are matched against, in priority order. */
 export function triggerWords(incident: Incident): string[] {
   const words = [incident.root_cause, ...incident.symptoms];

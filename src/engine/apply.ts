@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { quoteUntrusted, RectifyError, type DecisionResult, type Incident, type Verdict } from '../domain/index.js';
+import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type Verdict } from '../domain/index.js';
 import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
 import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
@@ -257,11 +257,12 @@ export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | 
 }
 
 /**
- * An incident posted through the API under an id another alert has (one rectify gave,
- * say). A firing one would take that id; a resolve, a row of its own, would resolve
- * the alert of the id it names (`api:<id>`), which that other alert is not: answered
- * `resolved`, it would record a resolve that ended nothing. Both are refused (409,
- * nothing recorded). A resolve of an id posted firing before is that alert's, not taken.
+ * An incident posted through the API under an id another alert has (an Alertmanager
+ * alert's, say). A firing one would take that id; a resolve, a row of its own, would
+ * resolve the alert of the id it names (`api:<id>`), which that other alert is not:
+ * answered `resolved`, it would record a resolve that ended nothing. Both are refused
+ * (409, nothing recorded). A resolve of an id posted firing before through the API,
+ * with that id or without one (the id rectify gave it), is that alert's: not taken.
  * The id taken, undefined when it is free.
  */
 export function postedIdTaken(tx: Pick<Tx, 'getIncident'>, incident: Incident): string | undefined {
@@ -271,7 +272,9 @@ export function postedIdTaken(tx: Pick<Tx, 'getIncident'>, incident: Incident): 
   if (!key?.startsWith('api:')) return undefined;
   const posted = key.slice('api:'.length);
   const stored = tx.getIncident(posted)?.incident;
-  return stored !== undefined && stored.dedup_key !== `${key}:firing` ? posted : undefined;
+  if (stored === undefined) return undefined;
+  const own = stored.source === 'api' && stored.alert_key === key && firingDedupKeys(key).includes(stored.dedup_key);
+  return own ? undefined : posted;
 }
 
 /** A second delivery of one occurrence: answered with the first decision, audited. */
@@ -308,6 +311,15 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
  */
 export type TellCancelled = (approval: ApprovalRow, reason: string) => Record<string, unknown> | undefined;
 
+/** The decision of an alert's firing delivery (see firingDedupKeys), if one was decided. */
+function firedAs(tx: Pick<Tx, 'decisionByDedup'>, alertKey: string): StoredDecision | undefined {
+  for (const key of firingDedupKeys(alertKey)) {
+    const found = tx.decisionByDedup(key);
+    if (found) return found;
+  }
+  return undefined;
+}
+
 /**
  * A resolved alert: audited, and it leaves the approval requests it opened or joined.
  * A pending request left with no alert is cancelled (nothing left to fix) and told
@@ -320,7 +332,7 @@ export type TellCancelled = (approval: ApprovalRow, reason: string) => Record<st
  * (api/routes/read.ts), and its decision row stays as decided.
  */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string, tellCancelled?: TellCancelled): DecisionResult {
-  const firing = incident.alert_key ? tx.decisionByDedup(`${incident.alert_key}:firing`) : undefined;
+  const firing = incident.alert_key ? firedAs(tx, incident.alert_key) : undefined;
   const subject = firing?.incident_id ?? incident.id;
   let cancelled = 0;
   const kept: string[] = [];

@@ -41,6 +41,13 @@ describe('intake', () => {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${target.url}/scale/{service}"}
+  failover:
+    risk: HIGH
+    triggers: [primary_down]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/failover/{service}"}
 `,
       args: ['--max-concurrent-executions', '50', '--body-limit', '64KiB'],
     });
@@ -539,14 +546,18 @@ describe('intake', () => {
   it("an id another alert has already is a 409 naming body.id, firing or resolved, and records nothing", async () => {
     const am = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels: { alertname: 'Unmatched', service: 'y' }, fingerprint: 'taken-id-fp' }]));
     const taken = am.body.results[0].incident_id as string;
-    // One posted without an id has one rectify gave: nothing can resolve it (README), by that id neither.
+    // The id rectify gave a resolve's own record is no alert's a resolve could name.
+    await svc.post('/api/v1/incidents', { id: 'TAKEN-RES-1', root_cause: 'nothing-matches', service: 'x' });
+    await svc.post('/api/v1/incidents', { id: 'TAKEN-RES-1', root_cause: 'nothing-matches', service: 'x', status: 'resolved' });
+    const ownRecord = (await svc.get('/api/v1/incidents/TAKEN-RES-1')).body.resolution.incident_id as string;
+    // One posted without an id has one rectify gave: posted firing with it, it is that incident's id taken.
     const idless = (await svc.post('/api/v1/incidents', { root_cause: 'nothing-matches', service: 'x' })).body.incident_id as string;
     const rows = () => [countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM audit')];
     const before = rows();
-    for (const id of [taken, idless]) {
-      for (const status of ['firing', 'resolved']) {
+    for (const [id, statuses] of [[taken, ['firing', 'resolved']], [ownRecord, ['firing', 'resolved']], [idless, ['firing']]] as const) {
+      for (const status of statuses) {
         const r = await svc.post('/api/v1/incidents', { id, root_cause: 'nothing-matches', service: 'x', status });
-        assert.equal(r.status, 409, `${status}: ${JSON.stringify(r.body)}`);
+        assert.equal(r.status, 409, `${id} ${status}: ${JSON.stringify(r.body)}`);
         assert.equal(r.body.error.code, 'CONFLICT');
         assert.equal(r.body.error.message, `incident ${id} exists already, for another alert: post this one with another id, or none`);
         assert.deepEqual(r.body.error.details, [{ path: 'body.id', message: 'an incident with this id exists already' }]);
@@ -557,6 +568,31 @@ describe('intake', () => {
     assert.equal(stored.incident.source, 'alertmanager', 'the alert that has the id keeps it');
     assert.equal(stored.incident.status, 'firing');
     assert.equal(stored.resolution, null);
+  });
+
+  it('an incident posted without an id is resolved by a resolve posted with the id rectify gave it: its pending approval is cancelled', async () => {
+    const fired = await svc.post('/api/v1/incidents', { root_cause: 'primary_down', service: 'db-idless' });
+    assert.deepEqual([fired.status, fired.body.action, fired.body.runbook], [202, 'approval_required', 'failover']);
+    const id = fired.body.incident_id as string;
+    const approvalId = fired.body.approval_id as string;
+    assert.match(id, /^inc_/);
+    const resolved = await svc.post('/api/v1/incidents', { id, root_cause: 'primary_down', service: 'db-idless', status: 'resolved' });
+    assert.equal(resolved.status, 202, JSON.stringify(resolved.body));
+    assert.deepEqual(
+      [resolved.body.incident_id, resolved.body.action, resolved.body.runbook, resolved.body.reason],
+      [id, 'resolved', 'failover', 'alert resolved; 1 pending approval(s) cancelled'],
+    );
+    assert.equal((await svc.get(`/api/v1/approvals/${approvalId}`)).body.status, 'cancelled');
+    const events = (await svc.get(`/api/v1/audit?incident_id=${id}`)).body.events as { event: string; details: Record<string, unknown> }[];
+    assert.deepEqual(events.map((e) => e.event), ['RESOLVED', 'CANCELLED', 'APPROVAL_REQUIRED'], 'newest first');
+    assert.deepEqual([events[1]!.details.approval_id, events[1]!.details.reason], [approvalId, 'alert resolved before approval']);
+    const view = (await svc.get(`/api/v1/incidents/${id}`)).body;
+    assert.deepEqual([view.incident.status, view.decision.action, view.resolution.reason], ['resolved', 'approval_required', 'alert resolved; 1 pending approval(s) cancelled']);
+    assert.equal(view.resolution.incident_id, events[0]!.details.resolved_incident_id);
+    // Posted again, the resolve is a duplicate; nothing ran.
+    const again = await svc.post('/api/v1/incidents', { id, root_cause: 'primary_down', service: 'db-idless', status: 'resolved' });
+    assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
+    assert.equal(target.calls('/failover/db-idless', 'POST'), 0);
   });
 
   it('a resolve posted with the id of an incident posted firing resolves it; one for an id nothing was posted with is recorded, and that id posted firing after it acts on nothing', async () => {

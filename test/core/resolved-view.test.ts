@@ -64,7 +64,7 @@ describe('GET /api/v1/incidents/{id} after a resolve', () => {
     assert.deepEqual([own.incident.status, own.decision.action, own.resolution], ['resolved', 'resolved', view.resolution]);
   });
 
-  it('POST /api/v1/incidents: the posted id shows the resolve; an incident posted without an id cannot be resolved and shows none', async () => {
+  it('POST /api/v1/incidents: the posted id shows the resolve; an incident posted without an id shows none while nothing resolved it', async () => {
     const incident = { id: 'RS1', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout' } };
     assert.equal((await svc.post('/api/v1/incidents', incident)).body.action, 'approval_required');
     const resolved = (await svc.post('/api/v1/incidents', { ...incident, status: 'resolved' })).body;

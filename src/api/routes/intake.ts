@@ -136,7 +136,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     {
       summary: 'A normalised incident',
       description:
-        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs, as is an id another alert has already (one rectify gave, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id, and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. Nothing refused is recorded.',
+        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs, as is an id another alert has already (an Alertmanager alert\'s, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id (or posted without one and given that id), and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. Nothing refused is recorded.',
       tags: ['intake'],
       body: incidentSchema,
       querystring: waitQuerySchema,

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { z } from 'zod';
-import { RectifyError } from '../../domain/index.js';
+import { firingDedupKeys, RectifyError } from '../../domain/index.js';
 import {
   APPROVAL_CURSOR_RE,
   approvalListSchema,
@@ -27,14 +27,14 @@ type IdParams = z.infer<typeof idParamsSchema>;
  * `<alert_key>:resolved` (so its re-deliveries are duplicates), while its answer and
  * its RESOLVED audit row name the firing incident. The firing incident's view finds
  * it through that key, as the resolve found the firing one through
- * `<alert_key>:firing`: only those two rows are the same alert's (an API incident
- * posted without an id has neither key, and nothing can resolve it).
+ * `<alert_key>:firing` (or, for an API incident posted without an id, its alert key
+ * itself: see firingDedupKeys): only those rows are the same alert's.
  */
 function resolveOf(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, row: IncidentRow): IncidentRow | undefined {
   const { alert_key: key, dedup_key: dedup } = row.incident;
   if (key === undefined) return undefined;
   if (dedup === `${key}:resolved`) return row;
-  if (dedup !== `${key}:firing`) return undefined;
+  if (!firingDedupKeys(key).includes(dedup)) return undefined;
   const resolved = tx.decisionByDedup(`${key}:resolved`);
   return resolved ? tx.getIncident(resolved.incident_id) : undefined;
 }
