@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { z } from 'zod';
 import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
-import { clientErrorHandler, contentEncodingRefusal, createErrorHandler, errorBody } from './errors.js';
+import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody } from './errors.js';
 import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -53,6 +53,7 @@ export function setTlsMaterial(app: FastifyInstance, tls: TlsMaterial): void {
 
 /** The HTTP API. Fastify is imported only under src/api. */
 export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const clientErrors = createClientErrors();
   const app = Fastify({
     loggerInstance: deps.log as unknown as FastifyBaseLogger,
     bodyLimit: deps.bodyLimitBytes,
@@ -82,11 +83,13 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // {"error": "Service Unavailable", "statusCode": 503}, a body no client of the API reads.
     return503OnClosing: false,
     // What Node cannot read as a request at all (a Content-Length that is not a byte count,
-    // or shorter than the body sent) is answered in that shape too.
-    clientErrorHandler,
+    // a malformed request line) is answered in that shape too, unless requests read before
+    // it on that connection are owed their answers (see createClientErrors).
+    clientErrorHandler: clientErrors.handler,
     ajv: { customOptions: { coerceTypes: false } },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
+  app.server.on('request', clientErrors.track);
   // First of all hooks, so that every route (plugins' included) is behind it and an
   // unauthenticated caller learns nothing else (not even that rectify is draining).
   app.decorateRequest('caller', null);

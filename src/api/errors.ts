@@ -1,4 +1,4 @@
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_STATUS, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
@@ -90,9 +90,11 @@ function tooLarge(req: FastifyRequest, bodyLimitBytes: number): string {
 
 /**
  * What a connection is answered when Node cannot read a request on it at all (no route,
- * no hook, no error handler ever sees it): a Content-Length that is not a byte count,
- * bytes after the body a Content-Length announced (one shorter than the body sent), a
- * malformed request line or header, headers too large, a request too slow to arrive.
+ * no hook, no error handler ever sees it): a Content-Length that is not a byte count, a
+ * malformed request line, header or chunk, bytes that start no request (after a body
+ * its Content-Length announced shorter than the body sent, that request answered
+ * already), headers too large, a request too slow to arrive. Used only when no request
+ * read before those bytes is still to be answered (see createClientErrors).
  * Fastify's own answer, `{"error":"Bad Request","message":"Client Error"}`, says none of
  * that and is not the API's error shape.
  */
@@ -113,29 +115,83 @@ export function clientErrorAnswer(parserCode: string | undefined): { status: num
       return {
         status: 400,
         code: 'BAD_REQUEST',
-        message: `the request could not be read as HTTP/1.1 (${parserCode ?? 'unknown'}): a malformed request line or header, or bytes after the body its Content-Length announced (a Content-Length shorter than the body): send the length of the body in bytes`,
+        message: `the request could not be read as HTTP/1.1 (${parserCode ?? 'unknown'}): a malformed request line, header or chunk, or bytes that start no request (after a body its Content-Length announced shorter than the body sent, that request read and answered already): send the length of the body in bytes`,
       };
   }
 }
 
+/** What a connection has read and not answered yet: a request and its response. */
+interface Unanswered {
+  req: IncomingMessage;
+  res: ServerResponse;
+}
+
+export interface ClientErrors {
+  /** Fastify's `clientErrorHandler` (see createClientErrors). */
+  handler: (this: { log: FastifyBaseLogger }, err: Error & { code?: string }, socket: Socket) => void;
+  /** The server's `request` listener: notes each request read until it is answered. */
+  track: (req: IncomingMessage, res: ServerResponse) => void;
+}
+
 /**
- * Fastify's `clientErrorHandler`: answers in the API's error shape (see clientErrorAnswer)
- * and closes the connection, whose next bytes cannot be trusted to start a request.
+ * What a connection is told when Node cannot read the bytes that came on it.
+ *
+ * Nothing read before them waits for an answer: the connection is answered in the API's
+ * error shape (see clientErrorAnswer), and closed, its next bytes not to be trusted to
+ * start a request.
+ *
+ * Requests read whole before them (on a kept-alive connection, a request whose body
+ * was as long as its Content-Length, followed by bytes that start no request) went to
+ * their routes and are decided: an answer saying nothing was read would be false, and
+ * would take the place of theirs. They are answered as any other, and the connection is
+ * closed after the last of them, the bytes after them unanswered.
+ *
+ * A request whose body the bytes were part of (a chunk that cannot be read) never
+ * reached its route: it is answered as in the first case if it is the only one
+ * unanswered; behind requests still answered, nothing can be told in its place without
+ * being taken for theirs, and the connection is closed with no answer.
  */
-export function clientErrorHandler(this: { log: FastifyBaseLogger }, err: Error & { code?: string }, socket: Socket): void {
-  // A reset connection has nobody to answer.
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const answer = clientErrorAnswer(err.code);
-  this.log.debug({ err, status: answer.status }, 'request refused before it could be read');
-  // A response already started on this connection (an earlier request's) must not be cut into.
-  const started = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage?.headersSent === true;
-  if (socket.writable && !started) {
-    const body = JSON.stringify(errorBody(answer.code, answer.message));
-    socket.write(
-      `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
-    );
-  }
-  socket.destroy(err);
+export function createClientErrors(): ClientErrors {
+  const unanswered = new WeakMap<Socket, Set<Unanswered>>();
+  const closing = new WeakSet<Socket>();
+  const closeAfterAnswers = (socket: Socket): void => {
+    if (!unanswered.get(socket)?.size) socket.end();
+  };
+  return {
+    track(req, res) {
+      const socket = req.socket;
+      const mine = unanswered.get(socket) ?? new Set<Unanswered>();
+      unanswered.set(socket, mine);
+      const entry = { req, res };
+      mine.add(entry);
+      res.once('close', () => {
+        mine.delete(entry);
+        if (closing.has(socket)) closeAfterAnswers(socket);
+      });
+    },
+    handler(err, socket) {
+      // A reset connection has nobody to answer; a closing one was told already.
+      if (err.code === 'ECONNRESET' || socket.destroyed || closing.has(socket)) return;
+      const waiting = [...(unanswered.get(socket) ?? [])];
+      if (waiting.length > 0 && waiting.every((w) => w.req.complete)) {
+        this.log.debug({ err, answering: waiting.length }, 'unreadable bytes after requests read whole: they are answered, then the connection closed');
+        closing.add(socket);
+        closeAfterAnswers(socket);
+        return;
+      }
+      const answer = clientErrorAnswer(err.code);
+      this.log.debug({ err, status: answer.status }, 'request refused before it could be read');
+      // Only the request being read waits, and nothing of an answer to it was sent.
+      const alone = waiting.length <= 1 && !waiting.some((w) => w.res.headersSent);
+      if (socket.writable && alone) {
+        const body = JSON.stringify(errorBody(answer.code, answer.message));
+        socket.write(
+          `HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status] ?? ''}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+        );
+      }
+      socket.destroy(err);
+    },
+  };
 }
 
 /** Longest part of a Content-Encoding shown in a refusal (it is the sender's text). */

@@ -340,13 +340,30 @@ describe('a manual run is what its body says', () => {
 
 describe('requests Node or the JSON parser cannot read are answered in the API\'s error shape', () => {
   let svc: TestService;
+  let target: HttpTarget;
   let port: number;
   before(async () => {
-    svc = await startTestService({ realClock: true });
+    target = await startHttpTarget();
+    target.route('POST', '/scale/trailing', { status: 200 });
+    svc = await startTestService({
+      realClock: true,
+      runbooks: `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [high_cpu]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/scale/{service}"}
+`,
+    });
     await svc.app.listen({ host: '127.0.0.1', port: 0 });
     port = (svc.app.server.address() as { port: number }).port;
   });
-  after(async () => svc.stop({ remove: true }));
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
 
   /** Sends `text` as it is on a new connection; resolves what came back before the connection closed. */
   const raw = (text: string) =>
@@ -367,7 +384,7 @@ describe('requests Node or the JSON parser cannot read are answered in the API\'
   const request = (contentLength: string) =>
     `POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${contentLength}\r\n\r\n${body}`;
 
-  it('a Content-Length that is not a byte count, or shorter than the body: 400 BAD_REQUEST saying so, nothing stored', async () => {
+  it('a Content-Length that is not a byte count: 400 BAD_REQUEST saying so; one shorter than the body: that many bytes are the body, answered as such; nothing stored', async () => {
     const before = incidents();
     const notCount = await raw(request('abc'));
     assert.equal(notCount.status, 400);
@@ -379,20 +396,40 @@ describe('requests Node or the JSON parser cannot read are answered in the API\'
         details: [],
       },
     });
+    // The first 5 bytes are read as the body, and its route refuses them; the bytes after
+    // them start no request and are not answered (an answer saying nothing was read would be false).
     const short = await raw(request('5'));
     assert.equal(short.status, 400);
     assert.deepEqual(short.body, {
-      error: {
-        code: 'BAD_REQUEST',
-        message:
-          'the request could not be read as HTTP/1.1 (HPE_INVALID_METHOD): a malformed request line or header, or bytes after the body its Content-Length announced (a Content-Length shorter than the body): send the length of the body in bytes',
-        details: [],
-      },
+      error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON, or it holds a "__proto__" or "constructor.prototype" key, which is refused', details: [] },
     });
     assert.equal(incidents(), before);
     // The right length is read and decided.
     const right = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: body, headers: { 'content-type': 'application/json' } });
     assert.equal(right.statusCode, 202);
+    assert.equal(incidents(), before + 1);
+  });
+
+  it('bytes after a request read whole (its Content-Length right) on a kept-alive connection: the request is decided and answered, then the connection closed', async () => {
+    const before = incidents();
+    const payload = JSON.stringify({ id: 'TRAILING-1', root_cause: 'high_cpu', service: 'trailing' });
+    const whole = `POST /api/v1/incidents?wait=true HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(payload)}\r\n\r\n${payload}`;
+    const answer = await raw(`${whole}xyz not a request\r\n\r\n`);
+    assert.equal(answer.status, 202, JSON.stringify(answer.body));
+    assert.deepEqual(
+      [(answer.body as { incident_id: string }).incident_id, (answer.body as { action: string }).action, (answer.body as { success: boolean }).success],
+      ['TRAILING-1', 'executed', true],
+    );
+    assert.equal(target.calls('/scale/trailing', 'POST'), 1);
+    assert.equal(incidents(), before + 1);
+    // Nothing read waits for an answer: the bytes that cannot be read are answered as such.
+    const alone = await raw('xyz not a request\r\n\r\n');
+    assert.equal(alone.status, 400);
+    assert.match((alone.body as { error: { message: string } }).error.message, /^the request could not be read as HTTP\/1\.1 \(HPE_INVALID_METHOD\)/);
+    // Nor does a request whose body cannot be read: it never reached its route.
+    const chunked = await raw('POST /api/v1/incidents HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n');
+    assert.equal(chunked.status, 400);
+    assert.match((chunked.body as { error: { message: string } }).error.message, /^the request could not be read as HTTP\/1\.1 \(HPE_INVALID_CHUNK_SIZE\)/);
     assert.equal(incidents(), before + 1);
   });
 
