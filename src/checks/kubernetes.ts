@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, quoteUntrusted } from '../domain/index.js';
+import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -566,13 +566,35 @@ export interface KubernetesEnricherOptions {
  * is not: the runbook acts on `{deployment}`, so its counts are the ones the plan
  * and its rollback must carry (following the pod once planned 8 → 9 from the pod's
  * deployment and scaled the named one from 3 to 9), and kube-state-metrics' alerts
- * name the exporter's own pod beside the deployment they are about.
+ * name the exporter's own pod beside the deployment they are about. Unless the
+ * runbook acts on the pod (`checkPodOwner`): then the pod is read, and an owner name
+ * given beside it that is not its owner's is refused, naming both.
  */
+
+
+/** The refusal when an owner name `values` give is not the pod's owner `ref` (none: the pod has no workload owning it). */
+function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: WorkloadRef | undefined): EnrichmentRefused | undefined {
+  const real: Record<(typeof POD_OWNER_NAMES)[number], string | undefined> = {
+    deployment: ref?.kind === 'Deployment' ? ref.name : undefined,
+    statefulset: ref?.kind === 'StatefulSet' ? ref.name : undefined,
+    workload: ref?.name,
+  };
+  for (const k of POD_OWNER_NAMES) {
+    const given = values[k];
+    if (given === undefined || given === real[k]) continue;
+    const owner = ref ? `its owner, read from the cluster, is ${ref.kind === 'Deployment' ? 'deployment' : ref.kind === 'StatefulSet' ? 'statefulset' : ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
+    return new EnrichmentRefused(
+      `the alert's ${k} ${quoteUntrusted(given)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
+        `the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's; nothing was acted on`,
+    );
+  }
+  return undefined;
+}
 
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
   const defaultMax = opts.defaultMaxReplicas ?? 10;
   return {
-    async enrich(values, signal) {
+    async enrich(values, signal, opts = {}) {
       const out: Record<string, string> = {};
       const add = (k: string, v: string): void => {
         if (values[k] === undefined && out[k] === undefined) out[k] = v;
@@ -585,6 +607,8 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       const podName = values[podKey];
       const named = values.deployment;
       if (ns === undefined || (podName === undefined && named === undefined)) return out;
+      // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
+      const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_NAMES.some((k) => values[k] !== undefined);
       // A value the alert gives but that cannot name anything is said so: left out, its
       // refusal would read "no value for placeholder {pod_name}", which is not what happened.
       // The deployment the alert names is the one its runbook acts on ({deployment}):
@@ -594,11 +618,12 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       // said so: left out, its refusal would read "no value for placeholder {pod_name}".
       const invalid =
         invalidKubernetesName('namespace', ns, 'k8s_label') ??
-        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : podName !== undefined ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
+        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : undefined) ??
+        (podName !== undefined && (named === undefined || ownerGiven) ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
       if (invalid) return invalid;
       let ref: WorkloadRef | undefined;
       try {
-        if (named !== undefined) {
+        if (named !== undefined && !ownerGiven) {
           ref = { kind: 'Deployment', name: named, namespace: ns };
         } else if (podName !== undefined) {
           let pod: V1Pod;
@@ -613,6 +638,10 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
           add('pod_name', podName);
           const owner = await resolvePodOwner(clients, pod, signal);
           if (owner.ok) ref = owner.ref;
+          if (ownerGiven) {
+            const notOwner = notPodOwner(values, podKey, ns, owner.ok ? owner.ref : undefined);
+            if (notOwner) return notOwner;
+          }
         }
         if (!ref) return out;
         let w: WorkloadState;

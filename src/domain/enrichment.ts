@@ -1,4 +1,5 @@
 import { checkParam, quoteUntrusted } from './params.js';
+import { formatMatcher, type Matcher } from './runbook.js';
 /**
  * What enrichment may add to an incident's values, and what it needs to start.
  * The contract between the Kubernetes enricher (checks/kubernetes.ts) and the
@@ -27,6 +28,69 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
 /** Whether `name` is a value the Kubernetes enricher reads from the cluster (see `KUBERNETES_ENRICHMENT.facts`). */
 export function isClusterFact(name: string): boolean {
   return (KUBERNETES_ENRICHMENT.facts as readonly string[]).includes(name);
+}
+
+/** Whether the values give what the Kubernetes enricher needs to start (a namespace, and a pod or a deployment). */
+export function canEnrich(values: Readonly<Record<string, string>>): boolean {
+  return KUBERNETES_ENRICHMENT.requires.every((k) => values[k] !== undefined) && KUBERNETES_ENRICHMENT.requiresOneOf.some((k) => values[k] !== undefined);
+}
+
+/** The names an alert may give for the workload owning a pod; enrichment reads the pod's own. */
+export const POD_OWNER_NAMES = Object.freeze(['deployment', 'statefulset', 'workload'] as const);
+
+const ENRICHED_NAMES: ReadonlySet<string> = new Set(KUBERNETES_ENRICHMENT.adds);
+const OWNER_NAMES: ReadonlySet<string> = new Set(POD_OWNER_NAMES);
+
+/**
+ * Whether a `match:` matcher needs the cluster read to be judged for this alert: it
+ * reads a value only enrichment gives that the alert lacks, or an owner name the
+ * alert gives beside the pod a runbook acts on (`actsOnPod`), which the pod's own
+ * owner must confirm.
+ */
+export function matchersNeedCluster(matchers: readonly Matcher[], value: (name: string) => string | undefined, actsOnPod: boolean): boolean {
+  for (const m of matchers) {
+    if (!ENRICHED_NAMES.has(m.name)) continue;
+    if (value(m.name) === undefined || (actsOnPod && OWNER_NAMES.has(m.name))) return true;
+  }
+  return false;
+}
+const isNegative = (m: Matcher): boolean => m.op === '!=' || m.op === '!~';
+
+/**
+ * The first `match:` matcher that reads a value only enrichment could have known
+ * (`deployment`, `statefulset`, the owning `workload`…) when nobody knows it: the
+ * values lack it (`known` says no), and the cluster was not read for it. The alert was
+ * matched with the missing value taken as the empty string, on which an exclusion
+ * (`deployment!~"payments-.*"`) holds: left there, a pod of payments-api is acted on
+ * whenever its owner goes unread. `negativeOnly`: only exclusions (`!=`, `!~`) count
+ * (a manual run, which positive matchers never select; values enrichment was never
+ * to read, where a positive matcher holding on the empty string was written to).
+ */
+export function unjudgedMatcher(matchers: readonly Matcher[], known: (name: string) => boolean, negativeOnly: boolean): Matcher | undefined {
+  for (const m of matchers) {
+    if (negativeOnly && !isNegative(m)) continue;
+    if (ENRICHED_NAMES.has(m.name) && !known(m.name)) return m;
+  }
+  return undefined;
+}
+
+/**
+ * The refusal for `unjudgedMatcher`'s matcher `m` of runbook `id`. `unread`: how reading
+ * the cluster went wrong ("timed out after 5s", "failed: …"); absent, nothing read it
+ * (no Kubernetes access, or no namespace and pod or deployment to start from).
+ */
+export function unjudgedReason(id: string, m: Matcher, who: 'alert' | 'run', unread?: string): string {
+  const lacks = `the ${who} gives no ${m.name}`;
+  if (unread !== undefined) {
+    return (
+      `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: ${lacks}, and reading it from the cluster ${unread}; ` +
+      `a matcher is not taken to hold on a value nobody knows: nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand`
+    );
+  }
+  return (
+    `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: ${lacks}, and nothing read it from the cluster (rectify reads it only with Kubernetes access, --kubernetes, ` +
+    `given a namespace and a pod or deployment); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the ${who === 'alert' ? `alert a ${m.name} label` : `run the param ${m.name}`}, or act by hand`
+  );
 }
 
 /** Values every incident has, whatever its source: placeholders may always use them. */

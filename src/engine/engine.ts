@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, Matcher, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import {
+  canEnrich,
   EnrichmentRefused,
   formatMatcher,
   GUARDRAIL_BUDGET_MS,
@@ -9,10 +10,13 @@ import {
   isClusterFact,
   longestCooldown,
   matcherHoldsOn,
+  matchersNeedCluster,
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
   RectifyError,
+  unjudgedMatcher,
+  unjudgedReason,
   stepSettleMs,
 } from '../domain/index.js';
 import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock, type HorizonState } from '../lib/index.js';
@@ -205,6 +209,17 @@ const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !==
  */
 const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
+/**
+ * Whether the runbook acts on the pod its alert names (a `{pod}` or `{pod_name}`
+ * placeholder): the enricher then checks an owner name given beside the pod against
+ * the pod's own, so a `deployment` label cannot pose as the owner an exclusion reads.
+ * A runbook acting on `{deployment}` acts on the deployment the alert names, and its
+ * matchers read that one (kube-state-metrics' alerts name the exporter's pod beside it).
+ */
+const actsOnPod = (rb: Runbook): boolean => rb.params.includes('pod') || rb.params.includes('pod_name');
+
+const withRefusal = <T extends object>(out: T, refused: string | undefined): T & { refused?: string } => (refused === undefined ? out : { ...out, refused });
+
 /** A runbook's `match:` matcher that does not hold on a value enrichment added or changed, and that value. */
 interface Mismatch {
   runbook: Runbook;
@@ -281,9 +296,12 @@ export function createEngine(deps: EngineDeps) {
    * Whether the runbook needs values the incident lacks (the owning deployment, say).
    * Kubernetes runbooks read more than their placeholders (a pod's owning deployment
    * for the named checks), so they are always enriched; the enricher only adds what is missing.
+   * So is a runbook whose `match:` reads a value only the cluster can say for this alert
+   * (see matchersNeedCluster): a `deployment!~…` exclusion on an alert naming only a pod.
    */
   const needsEnrichment = (incident: Incident, rb: Runbook): boolean =>
-    deps.enricher !== undefined && (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params));
+    deps.enricher !== undefined &&
+    (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params) || matchersNeedCluster(rb.matchers, (name) => placeholderValue(incident, name), actsOnPod(rb)));
 
   /**
    * The incident's placeholder values, with what the enricher adds when the runbook
@@ -295,21 +313,31 @@ export function createEngine(deps: EngineDeps) {
    * one read: a storm of alerts for one workload is one call to the Kubernetes API.
    * `refused`: the enricher's reason the alert's values cannot be acted on as given.
    */
-  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads): Promise<{ values: Record<string, string>; refused?: string; unread?: string }> {
+  async function enrich(incident: Incident, rb: Runbook, reads?: EnrichmentReads, manual = false): Promise<{ values: Record<string, string>; refused?: string; unread?: string }> {
     const values = placeholderValues(incident);
-    if (!deps.enricher || !needsEnrichment(incident, rb)) return { values };
+    const who = manual ? 'run' : 'alert';
+    // A matcher on a value enrichment gives is not judged on the empty string when
+    // nothing read it (see unjudgedMatcher): the decision is refused, naming it.
+    const unjudged = (vs: Record<string, string>, unread?: string): string | undefined => {
+      const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(vs, name), manual || unread === undefined);
+      return m && unjudgedReason(rb.id, m, who, unread);
+    };
+    if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unjudged(values));
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
-      const extra = await readEnrichment(given, reads);
+      const extra = await readEnrichment(given, reads, actsOnPod(rb));
       if (extra instanceof EnrichmentRefused) return { values: given, refused: extra.reason };
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
-      return { values: { ...extra, ...given, ...facts } };
+      const enriched = { ...extra, ...given, ...facts };
+      // Without a namespace and a pod or deployment to start from, the enricher read nothing.
+      return withRefusal({ values: enriched }, canEnrich(given) ? undefined : unjudged(enriched));
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run, and
-      // the refusal says the read failed (not that the alert lacked the value).
+      // the refusal says the read failed (not that the alert lacked the value); so does
+      // a matcher that would have read it.
       log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
       const unread = err instanceof EnrichmentTimedOut ? err.message : `failed: ${oneLine(errorMessage(err))}`;
-      return { values: given, unread };
+      return withRefusal({ values: given, unread }, unjudged(given, unread));
     }
   }
 
@@ -350,18 +378,18 @@ export function createEngine(deps: EngineDeps) {
   const unmatched = new WeakMap<DecideInput, string>();
 
   /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
-  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined): Promise<Record<string, string> | EnrichmentRefused> {
+  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined, checkPodOwner: boolean): Promise<Record<string, string> | EnrichmentRefused> {
     const read = async () => {
       const signal = timeoutSignal(ENRICH_TIMEOUT_MS);
       try {
-        return await deps.enricher!.enrich(given, signal);
+        return await deps.enricher!.enrich(given, signal, checkPodOwner ? { checkPodOwner } : undefined);
       } catch (err) {
         throw signal.aborted ? new EnrichmentTimedOut(`timed out after ${formatDuration(ENRICH_TIMEOUT_MS)}`, { cause: err }) : err;
       }
     };
     if (!reads) return read();
     // The incident id names the alert, not anything the enricher reads: left out of the key.
-    const key = JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
+    const key = (checkPodOwner ? 'pod:' : '') + JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
     let p = reads.get(key);
     if (!p) {
       p = read();
@@ -1036,7 +1064,7 @@ export function createEngine(deps: EngineDeps) {
             refused: `no value for placeholder {service}: a run of ${rb.id} by hand acts on the service it names, and none was given (give service, or the param service: rectify run --service <name>); nothing was run`,
             unread: undefined,
           }
-        : await enrich(incident, rb);
+        : await enrich(incident, rb, undefined, true);
       const input: DecideInput = { incident, values, trigger: 'manual', runbook: rb, dryRun: opts.dryRun };
       if (refused !== undefined) input.refused = refused;
       if (unread !== undefined) input.unread = unread;

@@ -37,7 +37,17 @@ export interface StepContext {
  * or the cluster.
  */
 export interface Enricher {
-  enrich(values: Readonly<Record<string, string>>, signal: AbortSignal): Promise<Record<string, string> | EnrichmentRefused>;
+  enrich(values: Readonly<Record<string, string>>, signal: AbortSignal, opts?: EnrichOptions): Promise<Record<string, string> | EnrichmentRefused>;
+}
+
+export interface EnrichOptions {
+  /**
+   * The runbook acts on the pod the values name: an owner name they give beside it
+   * (`deployment`, `statefulset`, `workload`) must be the pod's owner, read from the
+   * cluster, or the answer is a refusal naming both (a label must not pose as the
+   * owner a `match:` exclusion reads).
+   */
+  checkPodOwner?: boolean;
 }
 
 export interface ActionOutcome {

@@ -1,9 +1,9 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { beforeEach, describe, it } from 'node:test';
-import type { HttpTarget } from '../helpers/http-target.js';
+import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import type { TestService } from '../helpers/service.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 import { useServiceOnFake } from './setup.js';
 
 /**
@@ -148,5 +148,146 @@ describe('enriched values matching a later runbook, through the service', { time
     assert.deepEqual(decided(byPod), ['executed', 'SUCCESS', 'restart-payments', 'risk LOW: guardrails passed']);
     assert.equal(target.calls('/payments/payments-api', 'POST'), 2);
     assert.equal(target.calls('/restart/payments-api', 'POST'), 0);
+  });
+});
+
+const podRunbooks = (target: HttpTarget): string => `runbooks:
+  evict-pod:
+    risk: LOW
+    triggers: [PodStuck]
+    ${EXCLUDES}
+    cooldown_minutes: 0
+    rollback: none
+    rollback_reason: an eviction is not undone
+    actions:
+      - kubernetes: {verb: evict_pod, kind: pod, name: "{pod}", namespace: "{namespace}", timeout_seconds: 5}
+  kill-pod:
+    risk: LOW
+    triggers: [PodHttp]
+    ${EXCLUDES}
+    cooldown_minutes: 0
+    rollback: none
+    rollback_reason: a kill is not undone
+    params: {pod: the pod}
+    actions:
+      - http: {method: POST, url: "${target.url}/kill/{pod}", timeout_seconds: 5}
+`;
+
+const podPrepare = (fake: KubeFake, target: HttpTarget): void => {
+  prepare(fake, target);
+  for (const pod of ['payments-api-7d9f-a1', 'web-5c4b-b1']) target.route('POST', `/kill/${pod}`, { status: 200 });
+};
+
+const evictions = (fake: KubeFake): number => fake.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/eviction')).length;
+
+describe("a runbook's match: matchers on a value nobody could read, through the service", { timeout: 60_000 }, () => {
+  const on = useServiceOnFake({ prepare: podPrepare, runbooks: podRunbooks });
+  let svc: TestService;
+  let target: HttpTarget;
+  let fake: KubeFake;
+  beforeEach(() => ({ svc, target, fake } = on));
+
+  const NO_RUNBOOK =
+    `No matching runbook: evict-pod matched the alert's own values, but its match: deployment!~"payments-.*" does not hold on deployment "payments-api", ` +
+    'read from the cluster, and no other runbook matches with it; nothing was run';
+  const unread = (who: string, how: string): string =>
+    `runbook evict-pod's match: deployment!~"payments-.*" could not be judged: the ${who} gives no deployment, and reading it from the cluster ${how}; ` +
+    'a matcher is not taken to hold on a value nobody knows: nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand';
+
+  // Regression: the owner's read failed, the missing deployment was judged as "", the
+  // exclusion held, and the pod of payments-api was evicted.
+  it('an alert naming a pod whose owner cannot be read (the API answers 500) is refused, naming the matcher; once it can be read, it finds no runbook', async () => {
+    fake.injectError('GET', /replicasets/, 500, 'InternalError', 'etcd is unavailable', 1);
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'payments-api-7d9f-a1' }, 'e1'));
+    assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', 'evict-pod', unread('alert', 'failed: etcd is unavailable')]);
+    assert.equal(evictions(fake), 0);
+    const again = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'payments-api-7d9f-a1' }, 'e2'));
+    assert.deepEqual(decided(again), ['manual', 'NO_RUNBOOK', null, NO_RUNBOOK]);
+    assert.equal(evictions(fake), 0);
+  });
+
+  it('an alert naming a pod whose owner is not read in time is refused, naming the matcher', async () => {
+    fake.injectDelay('GET', /replicasets/, 8_000, 1);
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'payments-api-7d9f-a1' }, 'f1'));
+    assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', 'evict-pod', unread('alert', 'timed out after 5s')]);
+    assert.equal(evictions(fake), 0);
+  });
+
+  it('a manual run naming a pod whose owner cannot be read is refused, naming the matcher', async () => {
+    fake.injectError('GET', /replicasets/, 500, 'InternalError', 'etcd is unavailable', 1);
+    const r = await svc.post('/api/v1/runbooks/evict-pod/run?wait=true', { by: 'alice', params: { pod: 'payments-api-7d9f-a1', namespace: NS } });
+    assert.deepEqual([...decided(r), r.body.execution_id], ['blocked', 'PARAM_REFUSED', 'evict-pod', unread('run', 'failed: etcd is unavailable'), null]);
+    assert.equal(evictions(fake), 0);
+  });
+
+  it('a runbook without a Kubernetes step has the owner its exclusion reads read from the cluster', async () => {
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1' }, 'g1'));
+    assert.deepEqual(decided(r), ['manual', 'NO_RUNBOOK', null, NO_RUNBOOK.replace('evict-pod', 'kill-pod')]);
+    const allowed = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1' }, 'g2'));
+    assert.deepEqual(decided(allowed), ['executed', 'SUCCESS', 'kill-pod', 'risk LOW: guardrails passed']);
+    assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
+    assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 1);
+  });
+
+  const DECOY =
+    'the alert\'s deployment "web" does not own its pod "payments-api-7d9f-a1" in namespace "prod" (its owner, read from the cluster, is deployment "payments-api"): ' +
+    "the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's; nothing was acted on";
+
+  // Regression: the alert's deployment label was taken as the pod's owner, unread, and the
+  // exclusion held on it: the pod of payments-api was evicted.
+  it('an alert naming a pod beside a deployment that does not own it is refused, naming both; a consistent pair runs', async () => {
+    for (const [alertname, fp] of [['PodStuck', 'i1'], ['PodHttp', 'i2']] as const) {
+      const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert(alertname, { pod: 'payments-api-7d9f-a1', deployment: 'web' }, fp));
+      assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', alertname === 'PodStuck' ? 'evict-pod' : 'kill-pod', DECOY]);
+    }
+    assert.equal(evictions(fake), 0);
+    assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
+    const manual = await svc.post('/api/v1/runbooks/evict-pod/run?wait=true', { by: 'alice', params: { pod: 'payments-api-7d9f-a1', deployment: 'web', namespace: NS } });
+    assert.deepEqual([...decided(manual), manual.body.execution_id], ['blocked', 'PARAM_REFUSED', 'evict-pod', DECOY, null]);
+    assert.equal(evictions(fake), 0);
+    const consistent = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'web-5c4b-b1', deployment: 'web' }, 'i3'));
+    assert.deepEqual(decided(consistent), ['executed', 'SUCCESS', 'evict-pod', 'risk LOW: guardrails passed']);
+    assert.equal(evictions(fake), 1);
+  });
+
+  it('an alert naming a pod of a deployment the matchers allow still evicts it', async () => {
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'web-5c4b-b1' }, 'h1'));
+    assert.deepEqual(decided(r), ['executed', 'SUCCESS', 'evict-pod', 'risk LOW: guardrails passed']);
+    assert.equal(evictions(fake), 1);
+  });
+});
+
+describe('an exclusion on a value only the cluster can say, without Kubernetes access', { timeout: 60_000 }, () => {
+  let target: HttpTarget;
+  let svc: TestService | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(async () => {
+    target.reset();
+    for (const pod of ['payments-api-7d9f-a1', 'web-5c4b-b1']) target.route('POST', `/kill/${pod}`, { status: 200 });
+    svc = await startTestService({ runbooks: podRunbooks(target) });
+  });
+  afterEach(async () => svc?.stop({ remove: true }));
+
+  // Regression: never enriched, the missing deployment was judged as "" and the exclusion
+  // held: the pod of payments-api was killed.
+  it('is not judged on a deployment the alert lacks: refused, naming the matcher; given the label, it is judged', async () => {
+    const r = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1' }, 'j1'));
+    assert.deepEqual(decided(r), [
+      'blocked',
+      'PARAM_REFUSED',
+      'kill-pod',
+      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert gives no deployment, and nothing read it from the cluster (rectify reads it only with Kubernetes access, ` +
+        '--kubernetes, given a namespace and a pod or deployment); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the alert a deployment label, or act by hand',
+    ]);
+    assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
+    const excluded = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'payments-api' }, 'j2'));
+    assert.deepEqual(decided(excluded), ['manual', 'NO_RUNBOOK', null, 'No matching runbook']);
+    const allowed = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1', deployment: 'web' }, 'j3'));
+    assert.deepEqual(decided(allowed), ['executed', 'SUCCESS', 'kill-pod', 'risk LOW: guardrails passed']);
+    assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
+    assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 1);
   });
 });

@@ -1,6 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Incident, Matcher, Plan, Runbook, CheckSpec } from '../../domain/index.js';
-import { formatMatcher, isClusterFact, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted } from '../../domain/index.js';
+import { formatMatcher, isClusterFact, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted, unjudgedMatcher, unjudgedReason } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -152,6 +152,11 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
       if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
       const incident = ctx.input.incident;
       const given = ctx.input.values;
+      if (given === undefined) {
+        // Not enriched: a value only enrichment could give is unknown, and an exclusion on it is not judged on the empty string.
+        const m = unjudgedMatcher(rb.matchers, (name) => placeholderValue(incident, name) !== undefined, true);
+        if (m !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unjudgedReason(rb.id, m, 'alert'), runbook: rb };
+      }
       if (ctx.input.trigger === 'manual') {
         // The values the run is rendered with: what enrichment read for its params included.
         const excluded = manualRunExclusion(rb, given ?? placeholderValues(incident));
