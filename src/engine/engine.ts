@@ -1110,7 +1110,14 @@ export function createEngine(deps: EngineDeps) {
       const identity = opts.identity ?? by;
       const slackId = opts.slack?.id;
       const via = slackDetails(opts.slack);
-      const { approval, result, claim, stale, told } = await store.transact((tx) => {
+      const { approval, result, claim, stale, refused, told } = await store.transact((tx): {
+        approval: ApprovalRow;
+        result: DecisionResult | null;
+        claim: ExecutionClaim | undefined;
+        stale?: string;
+        refused?: string;
+        told: Told | undefined;
+      } => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
         // The plan asked about must still be what the runbook says: edited (or removed) since,
@@ -1208,11 +1215,29 @@ export function createEngine(deps: EngineDeps) {
         const verdict = stored
           ? decide({ incident: stored.incident, values: placeholderValues(stored.incident), trigger: 'approval', runbook: rb, plan: a.plan as ExecutionPlan, dryRun: false }, tx, now)
           : undefined;
+        if (verdict?.kind === 'blocked' && verdict.event === 'PARAM_REFUSED') {
+          // A plan the runbook's exclusions refuse is refused at every try: rectify cancels
+          // the request, as it does one whose runbook changed, rather than leave it asking.
+          const why = `approving it would not run it: ${verdict.reason} (${verdict.event})`;
+          tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
+          const cancelled = announceDecided(a, 'CANCELLED', `${why}: rectify cancelled the request when ${by} tried to approve it${forAlerts(a)}, and nothing ran`, now);
+          tx.appendAudit({
+            at: now,
+            event: 'CANCELLED',
+            incident_id: a.incident_id,
+            runbook: a.runbook,
+            actor: 'rectify',
+            details: withTold({ approval_id: a.id, reason: why, attempted_by: by, ...via }, cancelled),
+          });
+          const refused = `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); rectify cancelled the request, and nothing ran`;
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, refused, told: cancelled };
+        }
         if (verdict?.kind === 'blocked') {
           const expires = new Date(a.expires_at).toISOString();
-          // A plan the runbook's exclusions refuse is refused at every try: only a rejection (or its expiry) ends it.
-          const next = verdict.event === 'PARAM_REFUSED' ? `the request stays pending until it expires at ${expires}: reject it` : `the request stays pending (it expires at ${expires}): approve it again once that no longer holds, or reject it`;
-          throw new RectifyError('CONFLICT', `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); ${next}`);
+          throw new RectifyError(
+            'CONFLICT',
+            `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); the request stays pending (it expires at ${expires}): approve it again once that no longer holds, or reject it`,
+          );
         }
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
@@ -1264,6 +1289,7 @@ export function createEngine(deps: EngineDeps) {
       // The request left the pending state (approved, or cancelled as stale), or took a vote: told before anything else of it.
       send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
+      if (refused) throw new RectifyError('CONFLICT', refused);
       if (!result) return { approval, result: null, ...(told ? { told: told.event } : {}) };
       record([result], []);
       const started = startClaims(claim ? [claim] : []);

@@ -9,6 +9,12 @@ export interface ExecutionPlan extends Plan {
   postChecks: RenderedCheck[];
   /** On an approval request's plan: the version of the runbook it was rendered from. */
   runbookVersion?: string;
+  /**
+   * The values the runbook's negative `match:` matchers were judged on that are not
+   * among `params` (the `deployment` owning the pod a plan evicts), the empty string for
+   * one absent: an approval tests the exclusions on them again.
+   */
+  matched?: Record<string, string>;
 }
 
 export interface DecideInput {

@@ -121,13 +121,20 @@ describe("enriched values and a runbook's match: matchers, through the service",
     }
     const r = await svc.post(`/api/v1/approvals/${approvalId}/approve?wait=true`, { by: 'bob' });
     assert.equal(r.status, 409, JSON.stringify(r.body));
-    assert.equal(
-      r.body.error.message,
-      `approving request ${approvalId} now would not run it: runbook approve-dep excludes deployment "payments-api" (match: deployment!~"payments-.*"), the value its plan was rendered with, ` +
-        `and nothing overrides that (PARAM_REFUSED); the request stays pending until it expires at ${new Date(pending.approvals[0].expires_at).toISOString()}: reject it`,
-    );
+    const refusal =
+      'runbook approve-dep excludes deployment "payments-api" (match: deployment!~"payments-.*"), the value its plan was rendered with, and nothing overrides that (PARAM_REFUSED)';
+    assert.equal(r.body.error.message, `approving request ${approvalId} now would not run it: ${refusal}; rectify cancelled the request, and nothing ran`);
     assert.equal(target.calls('/high/payments-api', 'POST'), 0);
     assert.equal(target.calls('/high/web', 'POST'), 0);
+    // Refused at every try: cancelled (told, audited), not left pending with live buttons.
+    const after = (await svc.get(`/api/v1/approvals/${approvalId}`)).body;
+    assert.deepEqual([after.status, after.decided_by, after.comment], ['cancelled', 'rectify', `approving it would not run it: ${refusal}`]);
+    assert.deepEqual((await svc.get('/api/v1/approvals?status=pending')).body.approvals, []);
+    const audit = await svc.get(`/api/v1/audit?incident_id=${asked.body.results[0].incident_id}`);
+    assert.deepEqual(
+      audit.body.events.filter((e: any) => e.event === 'CANCELLED').map((e: any) => [e.actor, e.details.reason, e.details.attempted_by]),
+      [['rectify', `approving it would not run it: ${refusal}`, 'bob']],
+    );
   });
 });
 
@@ -171,6 +178,15 @@ const podRunbooks = (target: HttpTarget): string => `runbooks:
     params: {pod: the pod}
     actions:
       - http: {method: POST, url: "${target.url}/kill/{pod}", timeout_seconds: 5}
+  evict-approved:
+    risk: HIGH
+    triggers: [PodHigh]
+    ${EXCLUDES}
+    cooldown_minutes: 0
+    rollback: none
+    rollback_reason: an eviction is not undone
+    actions:
+      - kubernetes: {verb: evict_pod, kind: pod, name: "{pod}", namespace: "{namespace}", timeout_seconds: 5}
 `;
 
 const podPrepare = (fake: KubeFake, target: HttpTarget): void => {
@@ -247,6 +263,57 @@ describe("a runbook's match: matchers on a value nobody could read, through the 
     assert.equal(evictions(fake), 0);
     const consistent = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'web-5c4b-b1', deployment: 'web' }, 'i3'));
     assert.deepEqual(decided(consistent), ['executed', 'SUCCESS', 'evict-pod', 'risk LOW: guardrails passed']);
+    assert.equal(evictions(fake), 1);
+  });
+
+  /** Rewrites the stored plan of approval `id`. */
+  const tamper = (id: string, change: (plan: any) => void): void => {
+    const raw = new Database(svc.dbPath);
+    try {
+      const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(id) as { plan: string };
+      const plan = JSON.parse(row.plan);
+      change(plan);
+      raw.prepare('UPDATE approvals SET plan = ? WHERE id = ?').run(JSON.stringify(plan), id);
+    } finally {
+      raw.close();
+    }
+  };
+  const ask = async (fp: string): Promise<string> => {
+    const r = await svc.post('/api/v1/webhooks/alertmanager', alert('PodHigh', { pod: 'web-5c4b-b1' }, fp));
+    assert.equal(r.body.results[0].action, 'approval_required', r.body.results[0].reason);
+    return r.body.results[0].approval_id as string;
+  };
+
+  // Regression: the approval tested only the plan's params ({pod}, {namespace}): the
+  // deployment owning the pod was never tested again, and a refused request stayed pending.
+  it('approving a plan that evicts a pod tests the exclusions on the owner it was judged with, and cancels a request they refuse', async () => {
+    const first = await ask('k1');
+    tamper(first, (plan) => {
+      // The owner the exclusion was judged on is kept with the plan it evicts a pod by.
+      assert.deepEqual([plan.params.pod, plan.matched], ['web-5c4b-b1', { deployment: 'web' }]);
+      plan.params.pod = 'payments-api-7d9f-a1';
+      plan.matched.deployment = 'payments-api';
+    });
+    const refused = await svc.post(`/api/v1/approvals/${first}/approve?wait=true`, { by: 'bob' });
+    const excluded =
+      'runbook evict-approved excludes deployment "payments-api" (match: deployment!~"payments-.*"), the value its plan was rendered with, and nothing overrides that (PARAM_REFUSED)';
+    assert.deepEqual([refused.status, refused.body.error.message], [409, `approving request ${first} now would not run it: ${excluded}; rectify cancelled the request, and nothing ran`]);
+    assert.equal((await svc.get(`/api/v1/approvals/${first}`)).body.status, 'cancelled');
+
+    // A request asked for before the owner was kept with its plan: the owner is unknown.
+    const second = await ask('k2');
+    assert.notEqual(second, first);
+    tamper(second, (plan) => delete plan.matched);
+    const unknown = await svc.post(`/api/v1/approvals/${second}/approve?wait=true`, { by: 'bob' });
+    const unjudged =
+      'runbook evict-approved\'s match: deployment!~"payments-.*" could not be judged: the plan asked about carries no deployment (it was asked for before the values its matchers read were kept with it) (PARAM_REFUSED)';
+    assert.deepEqual([unknown.status, unknown.body.error.message], [409, `approving request ${second} now would not run it: ${unjudged}; rectify cancelled the request, and nothing ran`]);
+    assert.equal((await svc.get(`/api/v1/approvals/${second}`)).body.status, 'cancelled');
+    assert.equal(evictions(fake), 0);
+
+    const third = await ask('k3');
+    const ok = await svc.post(`/api/v1/approvals/${third}/approve?wait=true`, { by: 'bob' });
+    assert.deepEqual([ok.status, ok.body.result?.event], [200, 'SUCCESS'], JSON.stringify(ok.body));
     assert.equal(evictions(fake), 1);
   });
 

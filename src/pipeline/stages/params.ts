@@ -57,12 +57,39 @@ function manualRunExclusion(rb: Runbook, values: Readonly<Record<string, string>
  * values the plan was rendered with (`plan.params`): a request opened while they were
  * not tested on what enrichment read must not run where the runbook may never act.
  */
-function approvalExclusion(rb: Runbook, plan: Partial<Pick<ExecutionPlan, 'params'>>): string | undefined {
-  // A plan stored by an older release may carry no values: nothing to test.
-  const values = plan.params ?? {};
+function approvalExclusion(rb: Runbook, plan: Partial<Pick<ExecutionPlan, 'params' | 'matched'>>): string | undefined {
+  // A plan stored by an older release may carry no values: what it lacks is tested below.
+  const values = { ...plan.matched, ...plan.params };
   const m = excludedBy(rb, values);
-  if (m === undefined) return undefined;
-  return `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(values[m.name]!)} (match: ${formatMatcher(m)}), the value its plan was rendered with, and nothing overrides that`;
+  if (m !== undefined) {
+    return `runbook ${rb.id} excludes ${m.name} ${quoteUntrusted(values[m.name]!)} (match: ${formatMatcher(m)}), the value its plan was rendered with, and nothing overrides that`;
+  }
+  // Asked for before the values its exclusions read were kept with the plan: a value only the cluster can say is unknown.
+  const unjudged = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(values, name), true);
+  if (unjudged === undefined) return undefined;
+  return `runbook ${rb.id}'s match: ${formatMatcher(unjudged)} could not be judged: the plan asked about carries no ${unjudged.name} (it was asked for before the values its matchers read were kept with it)`;
+}
+
+/**
+ * The negative matchers' names a plan's params do not hold, by runbook: their values
+ * are kept with the plan (`matched`) for an approval to test. Most runbooks have none,
+ * and their plans stay the shared, remembered ones.
+ */
+const matchedNames = new WeakMap<Runbook, readonly string[]>();
+function unrenderedExclusions(rb: Runbook): readonly string[] {
+  let names = matchedNames.get(rb);
+  if (names === undefined) {
+    names = [...new Set(rb.matchers.filter((m) => (m.op === '!=' || m.op === '!~') && !rb.params.includes(m.name)).map((m) => m.name))];
+    matchedNames.set(rb, names);
+  }
+  return names;
+}
+
+/** `plan` with the values its runbook's exclusions were judged on that its params lack (see ExecutionPlan.matched). */
+function withMatched(rb: Runbook, plan: ExecutionPlan, value: (name: string) => string | undefined): ExecutionPlan {
+  const names = unrenderedExclusions(rb);
+  if (names.length === 0) return plan;
+  return deepFreeze({ ...plan, matched: Object.fromEntries(names.map((n) => [n, value(n) ?? ''])) });
 }
 
 /** The first negative matcher (`!=`, `!~`) of `rb` that a value in `values` contradicts. */
@@ -167,7 +194,7 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         const reason = unreadValue(out, given ?? placeholderValues(incident), ctx.input.unread) ?? out.reason;
         return { kind: 'blocked', event: 'PARAM_REFUSED', reason, runbook: rb };
       }
-      ctx.plan = out.plan;
+      ctx.plan = withMatched(rb, out.plan, (name) => (given === undefined ? placeholderValue(incident, name) : Object.hasOwn(given, name) ? given[name] : undefined));
       return undefined;
     },
   };
