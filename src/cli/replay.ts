@@ -36,6 +36,8 @@ export const replayHelp = [
   '  - a MEDIUM runbook\'s guardrail conditions hold (--guardrails fail: they do not, so it asks approval);',
   '  - values the service would read from the cluster (the owning deployment, replica counts) are made',
   '    up: the deployment is the alert\'s deployment label, else its service; 2 replicas, scaling to 3;',
+  '    a deployment label beside a pod is taken as its owner (the service reads the pod\'s owner, and',
+  '    refuses a runbook acting on the pod when the label names another);',
   '  - approval requests are never answered (they expire after --approval-ttl); nobody pauses.',
   'Service settings apply as in the service (rectify.yaml, RECTIFY_*, flags; see rectify serve --help):',
   '--runbooks, --max-concurrent-executions, --circuit-failure-threshold, --circuit-recovery,',
