@@ -626,22 +626,29 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         if (named !== undefined && !ownerGiven) {
           ref = { kind: 'Deployment', name: named, namespace: ns };
         } else if (podName !== undefined) {
-          let pod: V1Pod;
+          let pod: V1Pod | undefined;
           try {
             pod = await readPod(clients, ns, podName, signal);
           } catch (err) {
             if (!isKubeStatus(err, 404)) throw err;
-            return new EnrichmentRefused(
-              `the alert's ${podKey} ${quoteUntrusted(podName)} was not found in namespace ${quoteUntrusted(ns)} (it may have been replaced: a new pod has a new name): nothing was acted on`,
-            );
+            // Gone, with a deployment named beside it: nothing is acted on through the pod
+            // (its step finds it gone, done without effect), and the deployment is read as
+            // when the pod is not followed. Alone, a pod not found is refused.
+            if (!(ownerGiven && named !== undefined)) {
+              return new EnrichmentRefused(
+                `the alert's ${podKey} ${quoteUntrusted(podName)} was not found in namespace ${quoteUntrusted(ns)} (it may have been replaced: a new pod has a new name): nothing was acted on`,
+              );
+            }
           }
-          add('pod_name', podName);
-          const owner = await resolvePodOwner(clients, pod, signal);
-          if (owner.ok) ref = owner.ref;
-          if (ownerGiven) {
-            const notOwner = notPodOwner(values, podKey, ns, owner.ok ? owner.ref : undefined);
-            if (notOwner) return notOwner;
-          }
+          if (pod) {
+            add('pod_name', podName);
+            const owner = await resolvePodOwner(clients, pod, signal);
+            if (owner.ok) ref = owner.ref;
+            if (ownerGiven) {
+              const notOwner = notPodOwner(values, podKey, ns, owner.ok ? owner.ref : undefined);
+              if (notOwner) return notOwner;
+            }
+          } else ref = { kind: 'Deployment', name: named!, namespace: ns };
         }
         if (!ref) return out;
         let w: WorkloadState;
