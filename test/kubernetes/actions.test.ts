@@ -1186,6 +1186,34 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('POST', EVICTION), 0);
   });
 
+  it("a drain counts the pods it evicted as not ready though the workload's status still does: it never evicts the last ready replica, nor beyond max_unavailable", async () => {
+    // Replacements stay unready for the whole test; the status may still count an evicted pod ready.
+    fake.readyDelayMs = 60_000;
+    fake.addDeployment(NS, 'web', 2, { nodeName: 'node-a', podNames: ['web-w1', 'web-w2'] });
+    fake.addDeployment(NS, 'api', 4, { nodeName: ['node-a', 'node-a', 'node-a', 'node-b'], podNames: ['api-a1', 'api-a2', 'api-a3', 'api-b1'] });
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1', max_unavailable: '1' }),
+      stepContext(),
+    );
+    assert.deepEqual([out.ok, out.detail], [
+      false,
+      `drain node node-a: 3 pod(s) not evicted within 1000ms: ` +
+        `${NS}/api-a2 (max_unavailable 1 allows 1 of 4 replicas of Deployment ${NS}/api to be unavailable; 1 already are, removing ready pod ${NS}/api-a2 would make it 2); ` +
+        `${NS}/api-a3 (max_unavailable 1 allows 1 of 4 replicas of Deployment ${NS}/api to be unavailable; 1 already are, removing ready pod ${NS}/api-a3 would make it 2); ` +
+        `${NS}/web-w2 (pod ${NS}/web-w2 is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it); evicted 2; the node stays cordoned`,
+    ]);
+    assert.equal(fake.count('POST', EVICTION), 2);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/web-w1/eviction`), 1);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/api-a1/eviction`), 1);
+    const readyOf = (app: string): string[] =>
+      fake
+        .list('pods', NS)
+        .filter((p) => p.metadata.labels?.app === app && !p.metadata.deletionTimestamp && p.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'))
+        .map((p) => p.metadata.name);
+    assert.deepEqual(readyOf('web'), ['web-w2']);
+    assert.deepEqual(readyOf('api').sort(), ['api-a2', 'api-a3', 'api-b1']);
+  });
+
   it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });

@@ -12,11 +12,14 @@ import {
   readPod,
   readPodDated,
   readRolloutHistory,
+  formatSelector,
+  listWorkloadPods,
   readWorkload,
   resolvePodOwner,
   serverClockOffset,
   KubeApiError,
   type KubeClients,
+  type WorkloadState,
 } from '../../checks/kubernetes.js';
 import type { RenderedKubernetesAction } from '../../domain/index.js';
 import { checkParam } from '../../domain/index.js';
@@ -217,19 +220,25 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * would replace (no controller, a Job's, a DaemonSet's) is refused for good: the run
    * fails, though not as the target's failure (see `refusedRemoval`).
    */
-  async function disruptionRefusal(pod: V1Pod, maxUnavailable: string | undefined, signal: AbortSignal): Promise<{ reason: string; notNow: boolean } | null> {
+  async function disruptionRefusal(
+    pod: V1Pod,
+    maxUnavailable: string | undefined,
+    signal: AbortSignal,
+    removed: ReadonlySet<string> = new Set(),
+  ): Promise<{ reason: string; notNow: boolean } | null> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
     if (!owner.ok) return { reason: owner.reason, notNow: false };
     const w = await readWorkload(clients, owner.ref, signal);
+    const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid);
     const ready = isPodReady(pod);
     // A pod that is not ready is not serving: removing it takes no capacity away.
-    if (ready && w.ready <= 1) {
-      return { reason: `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${w.ready}/${w.desired}); rectify never removes it`, notNow: true };
+    if (ready && readyNow <= 1) {
+      return { reason: `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${readyNow}/${w.desired}); rectify never removes it`, notNow: true };
     }
     if (maxUnavailable !== undefined) {
       const allowed = allowedUnavailable(maxUnavailable, w.desired);
-      const now = Math.max(0, w.desired - w.ready);
+      const now = Math.max(0, w.desired - readyNow);
       const after = now + (ready ? 1 : 0);
       if (after > allowed) {
         return {
@@ -239,6 +248,22 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
     }
     return null;
+  }
+
+  /**
+   * How many replicas of the workload serve now: its status's ready count, but never
+   * more than the ready pods a listing finds, leaving out those terminating and those
+   * `removed` (evicted or deleted by the caller) but the pod now judged (`judged`, whose
+   * own eviction may be asked again after an answer was lost). The status lags: its controller counts
+   * a pod just evicted as ready until it has seen the eviction, and a drain evicting
+   * pod after pod would otherwise take every ready replica away.
+   */
+  async function readyReplicas(w: WorkloadState, signal: AbortSignal, removed: ReadonlySet<string>, judged: string | undefined): Promise<number> {
+    // A workload with no selector has no pods a listing could tell apart: its status is all there is.
+    if (!formatSelector(w.selector)) return w.ready;
+    const pods = await listWorkloadPods(clients, w, signal);
+    const serving = pods.filter((p) => isPodReady(p) && (p.metadata?.uid === judged || !removed.has(p.metadata?.uid ?? ''))).length;
+    return Math.min(w.ready, serving);
   }
 
   async function readPodAndClock(ns: string, name: string, signal: AbortSignal): Promise<PodRead> {
@@ -704,6 +729,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Pods whose eviction got no answer saying whether it was carried out: tried again
     // (the uid precondition evicts that pod or none), and gone by then, counted as evicted.
     const unanswered = new Set<string>();
+    // Pods this drain evicted (or may have: its answer was lost) no longer serve, whatever a listing says yet.
+    const removedUids = (): Set<string> => new Set([...evicted, ...[...unanswered].flatMap((id) => pending.get(id)?.pod ?? [])].map((p) => p.metadata?.uid ?? '').filter((u) => u !== ''));
     // Evictions this service account may not make (403): asking again each round until the
     // deadline would only hammer the API server with requests it will refuse.
     let forbidden = false;
@@ -739,7 +766,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
           // (kubectl drain evicts both): no replica guard for them.
           const jobPod = controllerOf(p.pod.metadata?.ownerReferences)?.kind === 'Job';
-          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal);
+          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal, removedUids());
           if (refusal) {
             p.why = refusal.reason;
             continue;
