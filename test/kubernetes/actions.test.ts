@@ -748,6 +748,37 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
   });
 
+  it('a relative rollout undo whose patch meets a rollout made meanwhile (409) is refused, not aimed again from the new revision; a 409 that left the template alone is retried', async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 }); // v1, then v2 (current)
+    await waitFor('settled', () => fake.get('deployments', NS, 'checkout')!.status?.readyReplicas === 3);
+    // rectify's patch is held until a person's hotfix has rolled out: it then carries a stale resourceVersion.
+    fake.injectDelay('PATCH', DEP_PATH('checkout'), 60_000, 1);
+    const memo = new Map<string, unknown>();
+    const pending = createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
+    await waitFor('patch held', () => fake.count('PATCH', DEP_PATH('checkout')) === 1);
+    const tpl = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'checkout')!.spec.template));
+    tpl.spec.containers[0].image = 'example/checkout:v3-hotfix';
+    await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: tpl }] } as never);
+    await waitFor('revision 3', () => fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+    fake.releaseDelays();
+    const out = await pending;
+    assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
+      false,
+      true,
+      true,
+      `refused: deployment ${NS}/checkout was rolled out while rectify undid it (revision 2 when read, revision 3 now): a relative undo from there would roll back that rollout instead; nothing was written: a person must check the deployment`,
+    ]);
+    // rectify's one patch (refused with 409) and the hotfix's: no second patch of rectify's.
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3-hotfix');
+    // A conflict from a change that left the template alone is retried as before.
+    fake.clearRequests();
+    fake.injectConflict('PATCH', DEP_PATH('checkout'), { resource: 'deployments', namespace: NS, name: 'checkout' });
+    const again = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext());
+    assert.deepEqual([again.ok, again.facts], [true, { from_revision: '3', to_revision: '2' }]);
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
+  });
+
   it("a rollback's undo after an undo whose patch failed with a 500 (not landed): no second undo, nothing changed, and it says so", async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     const exec = createKubernetesActionExecutor(clients);

@@ -583,10 +583,25 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
     // Set by the run's first undo of this deployment only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
+    // What this step's first read found: a relative undo aims at the revision before that one.
+    let aimed: { revision: number; template: V1PodTemplateSpec | undefined } | undefined;
     return withConflictRetry(`rollout undo deployment ${ns}/${a.name}`, async () => {
       const h = await readRolloutHistory(clients, ns, a.name, signal);
+      const current = h.deployment.spec?.template ? withoutHashLabel(h.deployment.spec.template) : undefined;
+      // A retry (after a 409) finding another revision or template than the first read did:
+      // someone rolled the deployment out meanwhile (a hotfix), and undoing once more from
+      // there would roll back their rollout, not the one this undo was for. A retry after a
+      // change that left the template alone (a status update, a scale) goes on.
+      if (to === undefined && aimed && (h.current !== aimed.revision || !sameOptionalTemplate(current, aimed.template))) {
+        return {
+          ok: false,
+          refused: true,
+          detail: `refused: deployment ${ns}/${a.name} was rolled out while rectify undid it (revision ${aimed.revision} when read, revision ${h.current} now${h.current === aimed.revision ? ', with another template' : ''}): a relative undo from there would roll back that rollout instead; nothing was written: a person must check the deployment`,
+        };
+      }
+      aimed ??= { revision: h.current, template: current };
       // Recorded once read, before any write (a retry after a 409 records its fresher read).
-      if (first && h.deployment.spec?.template) memo.set(key, { revision: h.current, template: withoutHashLabel(h.deployment.spec.template) } satisfies UndoneFrom);
+      if (first && current) memo.set(key, { revision: h.current, template: current } satisfies UndoneFrom);
       if (h.deployment.spec?.paused) return { ok: false, detail: `deployment ${ns}/${a.name} is paused; resume it before rolling back` };
       const known = h.revisions.map((r) => r.revision).join(', ') || 'none';
       const target = to !== undefined ? h.revisions.find((r) => r.revision === Number(to)) : h.revisions.find((r) => r.revision !== h.current);
@@ -943,6 +958,10 @@ function withoutHashLabel(t: V1PodTemplateSpec): V1PodTemplateSpec {
 /** Two pod templates are the same when their JSON is, whatever order the keys came in. */
 function sameTemplate(a: V1PodTemplateSpec, b: V1PodTemplateSpec): boolean {
   return canonical(a) === canonical(b);
+}
+
+function sameOptionalTemplate(a: V1PodTemplateSpec | undefined, b: V1PodTemplateSpec | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : sameTemplate(a, b);
 }
 
 function canonical(v: unknown): string {
