@@ -844,6 +844,28 @@ describe('kubernetes actions against the API fake', () => {
     await waitFor('revision 7', () => fake.get('replicasets', NS, v3.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '7');
   });
 
+  it("a rollback's undo after the run's undo wrote nothing (already there) leaves a rollout someone made since: refused, no patch", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const undo = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '2' }), stepContext({ memo, phase: 'action' }));
+    assert.deepEqual([undo.ok, undo.unchanged, undo.detail], [true, true, `deployment ${NS}/checkout is already at revision 2`]);
+    // A person ships a hotfix: revision 3.
+    const tpl = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'checkout')!.spec.template));
+    tpl.spec.containers[0].image = 'example/checkout:v3-hotfix';
+    await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: tpl }] } as never);
+    await waitFor('revision 3', () => fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+    fake.clearRequests();
+    const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.unchanged, back.detail], [
+      false,
+      true,
+      `refused: deployment ${NS}/checkout is on revision 3, whose template is not the one before this run's undo, which wrote nothing: someone else rolled it out since, and rectify does not put revision 2's template back over it: a person must check the deployment`,
+    ]);
+    assert.equal(fake.count('PATCH', /.*/), 0);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3-hotfix');
+  });
+
   it("a rollback's relative undo without the run's own read is refused for a human, before any request; one naming its revision runs", async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     const exec = createKubernetesActionExecutor(clients);

@@ -650,10 +650,13 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             : `is on revision ${h.current}, still the template of revision ${before.revision} (the revision before this run's undo${ignored})`;
         return { ok: true, detail: `${id} ${where}: nothing to roll back`, facts };
       }
-      if (current && before.wrote && !sameTemplate(withoutHashLabel(current), before.wrote)) {
+      // The run's undo wrote nothing (the deployment was already where it aimed), or wrote
+      // another template: either way this one is someone else's rollout.
+      if (current && (!before.wrote || !sameTemplate(withoutHashLabel(current), before.wrote))) {
+        const whose = before.wrote ? 'neither the one this run\'s undo wrote nor the one before it' : 'not the one before this run\'s undo, which wrote nothing';
         return {
           ok: false,
-          detail: `refused: ${id} is on revision ${h.current}, whose template is neither the one this run's undo wrote nor the one before it: someone else rolled it out since, and rectify does not put revision ${before.revision}'s template back over it: a person must check the deployment`,
+          detail: `refused: ${id} is on revision ${h.current}, whose template is ${whose}: someone else rolled it out since, and rectify does not put revision ${before.revision}'s template back over it: a person must check the deployment`,
           facts,
         };
       }
