@@ -90,8 +90,7 @@ export function applyVerdict(
       if (open && incident.alert_key) {
         const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
         // A person whose alert joins it asked for it as much as whoever opened it.
-        const askedBy = open.asked_by ?? (isPerson(open.requested_by) ? [open.requested_by] : []);
-        if (isPerson(ctx.actor) && !askedBy.includes(ctx.actor)) tx.updateApproval(open.id, { asked_by: [...askedBy, ctx.actor] });
+        if (isPerson(ctx.actor)) addAsker(tx, open, ctx.actor, isPerson);
         result.approval_id = open.id;
         result.reason = `${verdict.reason}; the same plan already waits for approval (${open.id}, ${alerts} alerts): this alert joins that request`;
         joined = true;
@@ -277,10 +276,30 @@ export function postedIdTaken(tx: Pick<Tx, 'getIncident'>, incident: Incident): 
   return own ? undefined : posted;
 }
 
-/** A second delivery of one occurrence: answered with the first decision, audited. */
-export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string): DecisionResult | undefined {
+/**
+ * Adds a person to the people who asked for a request (ApprovalRow.asked_by), unless
+ * they are among them already. A request recorded before the list was kept starts it
+ * with whoever opened it, when a person opened it.
+ */
+function addAsker(tx: Tx, a: ApprovalRow, person: string, isPerson: (name: string) => boolean): void {
+  const askedBy = a.asked_by ?? (isPerson(a.requested_by) ? [a.requested_by] : []);
+  if (!askedBy.includes(person)) tx.updateApproval(a.id, { asked_by: [...askedBy, person] });
+}
+
+/**
+ * A second delivery of one occurrence: answered with the first decision, audited. A
+ * firing alert sent again by a person's token (`isPerson`), whose first delivery opened or
+ * joined an approval request still pending, asks for that request as a join would: the
+ * person is added to who asked for it. Only then is the request read: a delivery by an
+ * ingest-only token (Alertmanager repeating an alert) costs nothing more.
+ */
+export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string, isPerson?: (name: string) => boolean): DecisionResult | undefined {
   const first = tx.decisionByDedup(incident.dedup_key);
   if (!first) return undefined;
+  if (first.approval_id !== null && incident.status === 'firing' && isPerson?.(actor) === true) {
+    const a = tx.getApproval(first.approval_id);
+    if (a?.status === 'pending') addAsker(tx, a, actor, isPerson);
+  }
   // Alertmanager sends a firing alert again every repeat_interval for as long as it
   // fires: the key is kept the retention from its last delivery, not its first, or a
   // day-long alert would be decided (and its fix run) again past the retention.

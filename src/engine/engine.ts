@@ -39,7 +39,7 @@ import {
   withoutVerdictInSteps,
   type RunAudit,
 } from '../execute/breaker.js';
-import { voteSlackUserId, type ApprovalRow, type CircuitState, type RunbookPause, type Store, type Tx } from '../store/ports.js';
+import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -807,7 +807,7 @@ export function createEngine(deps: EngineDeps) {
       const reposted = repostedDifferently(tx, incident);
       if (reposted) throw reposted;
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
-      const dup = applyDuplicate(tx, incident, now, actor) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
+      const dup = applyDuplicate(tx, incident, now, actor, sentByPerson) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
       if (dup) {
         results.push(dup);
         continue;
@@ -1106,17 +1106,18 @@ export function createEngine(deps: EngineDeps) {
       by: string,
       comment: string | undefined,
       opts: { wait?: boolean; identity?: string; slack?: SlackClicker; shownInSlack?: boolean } = {},
-    ): Promise<{ approval: ApprovalRow; result: DecisionResult | null; told?: NotificationEvent }> {
+    ): Promise<{ approval: ApprovalRow; result: DecisionResult | null; told?: NotificationEvent; notCounted?: string }> {
       const identity = opts.identity ?? by;
       const slackId = opts.slack?.id;
       const via = slackDetails(opts.slack);
-      const { approval, result, claim, stale, refused, told } = await store.transact((tx): {
+      const { approval, result, claim, stale, refused, told, notCounted } = await store.transact((tx): {
         approval: ApprovalRow;
         result: DecisionResult | null;
         claim: ExecutionClaim | undefined;
         stale?: string;
         refused?: string;
         told: Told | undefined;
+        notCounted?: string;
       } => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
@@ -1165,7 +1166,26 @@ export function createEngine(deps: EngineDeps) {
         // through the API. An alert sent by rectify's own intake or an intake-only token was
         // asked for by no person.
         const unnamed = (id: string | undefined): boolean => String(id ?? '').startsWith('slack-id:');
-        const apiVoter = a.votes.find((v) => !unnamed(v.identity));
+        // A vote cast before its voter's alert joined the request (or before a person's alert
+        // joined one an unnamed Slack user voted on) no longer counts: whoever asked for the
+        // run is not one of its approvers. The request then needs another approver, as if
+        // that vote had not been cast; the join stands, as it was an alert's to make.
+        const noLongerCounts = (v: ApprovalVote): string | undefined => {
+          const slackOf = voteSlackUserId(v);
+          if (askedBy.some((p) => p === v.by || p === v.identity || (slackOf !== undefined && p === slackOf))) {
+            return `${v.by} asked for this run after approving it (an alert sent with that token joined the request), so that vote no longer counts`;
+          }
+          if (unnamed(v.identity) && askedBy.length > 0) {
+            return `${v.by}, a Slack user given no rectify name, cannot be told apart from ${askedBy.join(' and ')}, who asked for this run after that vote, so it no longer counts`;
+          }
+          return undefined;
+        };
+        const discounted = a.votes.flatMap((v) => {
+          const why = noLongerCounts(v);
+          return why === undefined ? [] : [{ vote: v, why }];
+        });
+        const standing = a.votes.filter((v) => noLongerCounts(v) === undefined);
+        const apiVoter = standing.find((v) => !unnamed(v.identity));
         if (slackId !== undefined && unnamed(identity) && (askedBy.length > 0 || apiVoter)) {
           const whom = askedBy.length > 0 ? `${askedBy.join(' and ')}, who asked for this run` : `${apiVoter!.by}, who has approved it`;
           throw new RectifyError(
@@ -1175,7 +1195,7 @@ export function createEngine(deps: EngineDeps) {
         }
         // The other way round: after a vote from a Slack user given no name, a vote through the
         // API may be the same person's. A click from another Slack account is another person.
-        const slackVoter = a.votes.find((v) => unnamed(v.identity));
+        const slackVoter = standing.find((v) => unnamed(v.identity));
         if (slackId === undefined && slackVoter) {
           throw new RectifyError(
             'FORBIDDEN',
@@ -1191,20 +1211,31 @@ export function createEngine(deps: EngineDeps) {
             `${by} already approved request ${a.id}${prior.by === by ? '' : ` as ${prior.by}`} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
           );
         }
-        const votes = [...a.votes, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];
+        const votes = [...standing, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];
+        const notCounted = discounted.map((d) => d.why).join('; ');
         if (votes.length < a.approvals_required) {
           tx.updateApproval(a.id, { votes });
           // Still pending (its buttons still ask), and told: who approved, and that another approver is needed.
-          const voted = announceVote(a, votes, now, opts.shownInSlack);
+          const voted = announceVote(a, votes, now, opts.shownInSlack, discounted.map((d) => d.vote));
           tx.appendAudit({
             at: now,
             event: 'APPROVAL_VOTE',
             incident_id: a.incident_id,
             runbook: a.runbook,
             actor: by,
-            details: withTold({ approval_id: a.id, comment: comment ?? null, votes: votes.length, approvals_required: a.approvals_required, ...via }, voted),
+            details: withTold(
+              {
+                approval_id: a.id,
+                comment: comment ?? null,
+                votes: votes.length,
+                approvals_required: a.approvals_required,
+                ...(discounted.length > 0 ? { votes_not_counted: discounted.map((d) => ({ by: d.vote.by, at: new Date(d.vote.at).toISOString(), reason: d.why })) } : {}),
+                ...via,
+              },
+              voted,
+            ),
           });
-          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, told: voted };
+          return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, told: voted, ...(notCounted ? { notCounted } : {}) };
         }
         const stored = tx.getIncident(a.incident_id);
         // The guardrails again, before the request is spent: one blocking the run now (its
@@ -1290,7 +1321,7 @@ export function createEngine(deps: EngineDeps) {
       send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
       if (refused) throw new RectifyError('CONFLICT', refused);
-      if (!result) return { approval, result: null, ...(told ? { told: told.event } : {}) };
+      if (!result) return { approval, result: null, ...(told ? { told: told.event } : {}), ...(notCounted !== undefined ? { notCounted } : {}) };
       record([result], []);
       const started = startClaims(claim ? [claim] : []);
       if (opts.wait) await settle([result], started);
@@ -1801,10 +1832,17 @@ export function createEngine(deps: EngineDeps) {
    * Slack receiver is owed it but not sent it as a message of its own, as for a
    * settlement (announceDecided).
    */
-  function announceVote(a: ApprovalRow, votes: ReadonlyArray<{ by: string; comment: string | null }>, now: number, shownInSlack = false): Told | undefined {
+  function announceVote(
+    a: ApprovalRow,
+    votes: ReadonlyArray<{ by: string; comment: string | null }>,
+    now: number,
+    shownInSlack = false,
+    notCounted: ReadonlyArray<ApprovalVote> = [],
+  ): Told | undefined {
     const left = a.approvals_required - votes.length;
     const needed = left === 1 ? 'one more approver is needed' : `${left} more approvers are needed`;
-    const reason = `approved by ${whoWithComments(votes)}, ${votes.length} of ${a.approvals_required} approvals${forAlerts(a)}: ${needed} before it runs; the request stays pending until then (it expires at ${new Date(a.expires_at).toISOString()})`;
+    const dropped = notCounted.length > 0 ? ` (the vote of ${notCounted.map((v) => v.by).join(' and ')} no longer counts: that voter asked for this run after approving it, or cannot be told apart from who did)` : '';
+    const reason = `approved by ${whoWithComments(votes)}, ${votes.length} of ${a.approvals_required} approvals${forAlerts(a)}${dropped}: ${needed} before it runs; the request stays pending until then (it expires at ${new Date(a.expires_at).toISOString()})`;
     return announce(
       {
         event: 'APPROVAL_VOTE',
@@ -1814,7 +1852,7 @@ export function createEngine(deps: EngineDeps) {
         approval_id: a.id,
         outcome: 'pending',
         reason,
-        notification_id: approvalVoteNotificationId(a.id, votes.length),
+        notification_id: approvalVoteNotificationId(a.id, votes.length, notCounted.map((v) => v.identity)),
         ...(shownInSlack ? { shown_in_slack: true } : {}),
       },
       now,

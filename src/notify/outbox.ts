@@ -102,10 +102,12 @@ export function approvalRequestNotificationId(approvalId: string): string {
  * The notification_id of one vote on an approval request that needs more than one
  * approver (`vote`: 1 for the first): one notification per vote, its id made from the
  * request's and the vote's number, so the same vote told again after a restart carries
- * the same id, and two votes never share one.
+ * the same id, and two votes never share one. A vote cast where an earlier one no longer
+ * counts (its voter asked for the run after voting) takes that vote's number again: the
+ * identities of the votes it replaces tell the two apart.
  */
-export function approvalVoteNotificationId(approvalId: string, vote: number): string {
-  return `ntf_${approvalId}_vote${vote}`;
+export function approvalVoteNotificationId(approvalId: string, vote: number, replacing: readonly string[] = []): string {
+  return `ntf_${approvalId}_vote${vote}${replacing.map((r) => `_replacing_${r}`).join('')}`;
 }
 
 const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);

@@ -360,3 +360,139 @@ describe('--slack-approvers names against the API token names', () => {
     );
   });
 });
+
+describe('who asked for a request after approving it, or after Alertmanager asked: no approver of it', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  const alice = issueToken('alice', ['ingest', 'approver']);
+  const bob = issueToken('bob', ['ingest', 'approver']);
+  const carol = issueToken('carol', ['ingest', 'approver']);
+  const am = issueToken('alertmanager', ['ingest']);
+  const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
+  const post = (url: string, t: IssuedToken, body: unknown) =>
+    svc.app
+      .inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(t) } })
+      .then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
+  const approvedRows = (id: string) => svc.service.store.queryAudit({ event: 'APPROVED', limit: 50 }).filter((e) => (e.details as any).approval_id === id);
+  const voteRows = (id: string) => svc.service.store.queryAudit({ event: 'APPROVAL_VOTE', limit: 50 }).filter((e) => (e.details as any).approval_id === id);
+  const replicaLag = (service: string, alertname = 'replica_lag') => amWebhook([{ labels: { alertname, service, deployment: service }, fingerprint: `fp-${service}` }]);
+
+  before(async () => {
+    target = await startHttpTarget();
+    for (const p of ['/drop/db', '/drop/cache', '/restart/x']) target.route('POST', p, { status: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-asked-after-'));
+    svc = await startTestService({
+      runbooks: `runbooks:
+  drop-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [replica_lag]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/drop/{deployment}"}
+  drop-cache-replica:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [cache_lag]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/drop/{deployment}"}
+  restart-deployment:
+    risk: HIGH
+    triggers: [pods_stuck]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{deployment}"}
+`,
+      args: ['--tokens', writeTokensFile(dir, [alice, bob, carol, am]), '--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE,U0BOB=bob'],
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+
+  it('a vote, then an alert the voter sent joins the request: that vote no longer counts, the next approval is a first vote, a third person runs it once', async () => {
+    const opened = (await post('/api/v1/webhooks/alertmanager', am, replicaLag('db'))).body.results[0];
+    const id = opened.approval_id as string;
+    assert.deepEqual([opened.action, approval(id).asked_by], ['approval_required', []]);
+    assert.equal((await post(`/api/v1/approvals/${id}/approve`, alice, {})).status, 202);
+    const joined = await post('/api/v1/incidents', alice, { id: 'AA-1', root_cause: 'replica_lag', service: 'db', context: { deployment: 'db' } });
+    assert.equal(joined.body.approval_id, id, JSON.stringify(joined.body));
+    assert.deepEqual(approval(id).asked_by, ['alice']);
+
+    const second = await post(`/api/v1/approvals/${id}/approve`, bob, {});
+    assert.equal(second.status, 202, JSON.stringify(second.body));
+    assert.deepEqual([approval(id).status, approval(id).votes.map((v) => v.by)], ['pending', ['bob']]);
+    assert.equal(target.calls('/drop/db', 'POST'), 0);
+    assert.deepEqual(approvedRows(id), []);
+    const vote = voteRows(id).find((e) => e.actor === 'bob')!;
+    assert.deepEqual((vote.details as any).votes, 1);
+    assert.deepEqual(
+      (vote.details as any).votes_not_counted.map((v: any) => [v.by, v.reason]),
+      [['alice', 'alice asked for this run after approving it (an alert sent with that token joined the request), so that vote no longer counts']],
+    );
+
+    const third = await post(`/api/v1/approvals/${id}/approve`, carol, {});
+    assert.equal(third.status, 200, JSON.stringify(third.body));
+    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'bob, carol']);
+    await target.waitForRequest('/drop/db');
+    assert.equal(target.calls('/drop/db', 'POST'), 1);
+    assert.equal(approvedRows(id).length, 1);
+  });
+
+  it('an unnamed Slack vote, then a person\'s alert joins: that vote no longer counts (it may be that person\'s), the named Slack approver after it is a first vote', async () => {
+    const o = (await post('/api/v1/webhooks/alertmanager', am, replicaLag('cache', 'cache_lag'))).body.results[0];
+    assert.equal(o.action, 'approval_required', JSON.stringify(o));
+    const id = o.approval_id as string;
+    const first = await click(svc, ALICE, `${id}:approve`);
+    assert.equal(first.ok, true, first.text);
+    assert.deepEqual(approval(id).votes.map((v) => v.by), ['slack:U0ALICE']);
+    const joined = await post('/api/v1/incidents', alice, { id: 'AA-2', root_cause: 'cache_lag', service: 'cache', context: { deployment: 'cache' } });
+    assert.equal(joined.body.approval_id, id, JSON.stringify(joined.body));
+
+    const second = await click(svc, BOB, `${id}:approve`);
+    assert.deepEqual(
+      [second.ok, second.text],
+      [
+        true,
+        'bob approved (1 of 2); slack:U0ALICE, a Slack user given no rectify name, cannot be told apart from alice, who asked for this run after that vote, so it no longer counts; another person must approve too.',
+      ],
+    );
+    assert.deepEqual([approval(id).status, approval(id).votes.map((v) => v.by)], ['pending', ['bob']]);
+    assert.equal(target.calls('/drop/cache', 'POST'), 0);
+    assert.deepEqual(approvedRows(id), []);
+
+    const third = await post(`/api/v1/approvals/${id}/approve`, carol, {});
+    assert.equal(third.status, 200, JSON.stringify(third.body));
+    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'bob, carol']);
+    await target.waitForRequest('/drop/cache');
+    assert.equal(target.calls('/drop/cache', 'POST'), 1);
+  });
+
+  it("Alertmanager's alert sent again with a person's token: a duplicate that adds that person to who asked; their approval is refused, nothing runs", async () => {
+    const body = amWebhook([{ labels: { alertname: 'pods_stuck', service: 'x', deployment: 'x' }, fingerprint: 'fp-x' }]);
+    const opened = (await post('/api/v1/webhooks/alertmanager', am, body)).body.results[0];
+    const id = opened.approval_id as string;
+    // Alertmanager repeating it adds no one.
+    assert.equal((await post('/api/v1/webhooks/alertmanager', am, body)).body.results[0].action, 'duplicate');
+    assert.deepEqual(approval(id).asked_by, []);
+    const dup = (await post('/api/v1/webhooks/alertmanager', alice, body)).body.results[0];
+    assert.deepEqual([dup.action, dup.approval_id], ['duplicate', id]);
+    assert.deepEqual(approval(id).asked_by, ['alice']);
+    assert.equal((await post('/api/v1/webhooks/alertmanager', alice, body)).body.results[0].action, 'duplicate');
+    assert.deepEqual(approval(id).asked_by, ['alice']);
+
+    const own = await post(`/api/v1/approvals/${id}/approve`, alice, {});
+    assert.deepEqual(
+      [own.status, own.body.error.code, own.body.error.message],
+      [403, 'FORBIDDEN', 'alice asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must'],
+    );
+    assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
+    assert.equal(target.calls('/restart/x', 'POST'), 0);
+    assert.deepEqual(approvedRows(id), []);
+  });
+});

@@ -200,10 +200,10 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             tell(decidedMessage(text, approval), shows(told));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result, told } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
+          const { approval, result, told, notCounted } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
-            : `${who} approved (${approval.votes.length} of ${approval.approvals_required}); another person must approve too.`;
+            : `${who} approved (${approval.votes.length} of ${approval.approvals_required})${notCounted !== undefined ? `; ${notCounted}` : ''}; another person must approve too.`;
           // Still pending: its message shows the vote, and keeps its buttons for the next approver.
           tell(result ? decidedMessage(said, approval) : pendingMessage(approval, identity, who), shows(told));
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
