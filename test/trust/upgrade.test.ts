@@ -1,14 +1,17 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { slackSignature } from '../../src/api/slack-signature.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { migrateSqlite } from '../../src/store/sqlite/migrate.js';
-import { type RecordedRequest } from '../helpers/http-target.js';
+import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { until } from '../helpers/until.js';
-import { amWebhook } from '../helpers/service.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
 /**
  * An upgrade from the release before migrations 008 to 014 (schema 007): a database
@@ -304,3 +307,104 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
 async function inc2(p: RectifyProcess, rootCause: string, service: string) {
   return (await p.post('/api/v1/incidents?wait=true', { root_cause: rootCause, service, confidence: 1 })).body;
 }
+
+describe('approval requests opened at schema 013 (no list of who asked), then migrated to 014', () => {
+  const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
+  const alice = issueToken('alice', ['ingest', 'approver']);
+  const am = issueToken('alertmanager', ['ingest']);
+  let target: HttpTarget | undefined;
+  let svc: TestService | undefined;
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+
+  it("an unnamed Slack click is taken or refused as before, by who opened the request; a person's alert joining after the upgrade is listed", async () => {
+    target = await startHttpTarget();
+    for (const s of ['m1', 'm2', 'm3']) target.route('POST', `/restart/${s}`, { status: 200 });
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-upgrade-013-'));
+    const args = ['--tokens', writeTokensFile(dir, [alice, am]), '--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE,U0BOB'];
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(
+      join(dir, 'runbooks', 'runbooks.yaml'),
+      `runbooks:
+  restart-deployment:
+    risk: HIGH
+    triggers: [pods_stuck]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    blast_radius_limit: 5
+    action:
+      http: {method: POST, url: "${target.url}/restart/{deployment}"}
+`,
+    );
+    svc = await startTestService({ dir, args });
+    const post = (url: string, t: IssuedToken, body: unknown) =>
+      svc!.app.inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(t) } }).then((r) => JSON.parse(r.body));
+    const amAlert = async (service: string) =>
+      (await post('/api/v1/webhooks/alertmanager', am, amWebhook([{ labels: { alertname: 'pods_stuck', service, deployment: service }, fingerprint: `fp-${service}` }]))).results[0]
+        .approval_id as string;
+    const click = async (user: string, value: string): Promise<any> => {
+      const ts = String(Math.floor(svc!.clock.now() / 1000));
+      const payload = { type: 'block_actions', user: { id: user, username: user.toLowerCase() }, response_url: 'https://hooks.slack.com/actions/T000/1/xyz', actions: [{ type: 'button', action_id: 'rectify_approve', value }] };
+      const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
+      const r = await svc!.app.inject({
+        method: 'POST',
+        url: '/api/v1/slack/interactions',
+        payload: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
+      });
+      assert.equal(r.statusCode, 200, r.body);
+      return JSON.parse(r.body);
+    };
+    const approval = (id: string) => svc!.service.store.read((tx) => tx.getApproval(id))!;
+
+    // Written, then taken back to schema 013: the release before 014 kept no list of who asked.
+    const byAm = await amAlert('m1');
+    const byAlice = (await post('/api/v1/incidents', alice, { id: 'UP-1', root_cause: 'pods_stuck', service: 'm2', context: { deployment: 'm2' } })).approval_id as string;
+    const joinedLater = await amAlert('m3');
+    const dbPath = svc.dbPath;
+    const clock = svc.clock;
+    await svc.stop();
+    const db = new Database(dbPath);
+    try {
+      db.exec('DELETE FROM schema_migrations WHERE version >= 14');
+      db.exec('ALTER TABLE approvals DROP COLUMN asked_by');
+    } finally {
+      db.close();
+    }
+    assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 13);
+
+    svc = await startTestService({ dir, clock, args });
+    assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 14);
+    assert.deepEqual([byAm, byAlice, joinedLater].map((id) => approval(id).asked_by), [null, null, null]);
+
+    // Opened by alice's token: an unnamed Slack user cannot be told apart from her.
+    const refused = await click('U0ALICE', `${byAlice}:approve`);
+    assert.deepEqual(
+      [refused.ok, refused.code, refused.text],
+      [
+        false,
+        'FORBIDDEN',
+        'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API',
+      ],
+    );
+    assert.deepEqual([approval(byAlice).status, approval(byAlice).votes], ['pending', []]);
+
+    // Opened by Alertmanager's ingest-only token: no person asked, the click approves it.
+    const taken = await click('U0BOB', `${byAm}:approve`);
+    assert.equal(taken.ok, true, taken.text);
+    assert.deepEqual([approval(byAm).status, approval(byAm).decided_by], ['approved', 'slack:U0BOB']);
+    await target.waitForRequest('/restart/m1');
+    assert.equal(target.calls('/restart/m1', 'POST'), 1);
+
+    // Alice's alert joins a request recorded before: she is listed, and the unnamed click is refused.
+    const joined = await post('/api/v1/incidents', alice, { id: 'UP-2', root_cause: 'pods_stuck', service: 'm3', context: { deployment: 'm3' } });
+    assert.equal(joined.approval_id, joinedLater, JSON.stringify(joined));
+    assert.deepEqual(approval(joinedLater).asked_by, ['alice']);
+    const after014 = await click('U0BOB', `${joinedLater}:approve`);
+    assert.deepEqual([after014.ok, after014.code], [false, 'FORBIDDEN']);
+    assert.match(after014.text, /^slack:U0BOB cannot be told apart from alice, who asked for this run /);
+    assert.equal(target.calls('/restart/m2', 'POST') + target.calls('/restart/m3', 'POST'), 0);
+  });
+});
