@@ -779,6 +779,38 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
   });
 
+  it("a person's undo to the same revision during rectify's held patch: rectify is refused, and its rollback leaves the person's template (no PATCH)", async () => {
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 }); // v1, then v2 (current)
+    await waitFor('settled', () => fake.get('deployments', NS, 'checkout')!.status?.readyReplicas === 3);
+    const rs1 = fake.list('replicasets', NS).find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === '1')!;
+    const v1 = JSON.parse(JSON.stringify(rs1.spec.template));
+    delete v1.metadata.labels['pod-template-hash'];
+    fake.injectDelay('PATCH', DEP_PATH('checkout'), 60_000, 1);
+    const memo = new Map<string, unknown>();
+    const exec = createKubernetesActionExecutor(clients);
+    const pending = exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
+    await waitFor('patch held', () => fake.count('PATCH', DEP_PATH('checkout')) === 1);
+    // A person runs kubectl rollout undo meanwhile: the very template rectify is writing.
+    await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: v1 }] } as never);
+    await waitFor('revision 3', () => fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+    fake.releaseDelays();
+    const out = await pending;
+    assert.deepEqual([out.ok, out.refused, out.unchanged], [false, true, true]);
+    assert.equal(
+      out.detail,
+      `refused: deployment ${NS}/checkout was rolled out while rectify undid it (revision 2 when read, revision 3 now): a relative undo from there would roll back that rollout instead; nothing was written: a person must check the deployment`,
+    );
+    fake.clearRequests();
+    const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.detail, back.facts], [
+      false,
+      `refused: deployment ${NS}/checkout is on revision 3, whose template is not the one before this run's undo, which wrote nothing: someone else rolled it out since, and rectify does not put revision 2's template back over it: a person must check the deployment`,
+      { from_revision: '3', to_revision: '2' },
+    ]);
+    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 0);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
+  });
+
   it("a rollback's undo after an undo whose patch failed with a 500 (not landed): no second undo, nothing changed, and it says so", async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     const exec = createKubernetesActionExecutor(clients);

@@ -627,7 +627,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         { op: 'replace', path: '/spec/template', value: template },
         { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
       ];
-      await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
+      try {
+        await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
+      } catch (err) {
+        // Refused (a 409, any 4xx): the template was not written, and a rollback must not
+        // take the deployment's template for this run's write (a person's undo to the very
+        // same template, made meanwhile, would be put back over).
+        if (phase !== 'rollback' && undone && refusedWrite(err)) memo.set(key, undone);
+        throw err;
+      }
       return { ok: true, detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`, facts };
     });
   }
