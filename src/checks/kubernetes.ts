@@ -397,13 +397,30 @@ export function formatSelector(sel: V1LabelSelector | undefined): string {
   return parts.join(',');
 }
 
-/** Pods a workload selects, listed from the API rather than read from its (lagging) status. */
+/**
+ * The workload's own pods, listed from the API rather than read from its (lagging)
+ * status: those its selector matches and it controls (a Deployment through its
+ * ReplicaSets, by uid), because a selector can also match another workload's pods.
+ */
 export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, signal: AbortSignal): Promise<V1Pod[]> {
   const labelSelector = formatSelector(w.selector);
   // An empty selector would select every pod in the namespace: never count those.
   if (!labelSelector) return [];
   const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o));
-  return list.items;
+  const owners = new Set<string>();
+  if (w.kind === 'Deployment') {
+    const rss = await kubeCall(clients, signal, (o) => clients.apps.listNamespacedReplicaSet({ namespace: w.namespace, labelSelector }, o));
+    for (const rs of rss.items) {
+      const owner = controllerOf(rs.metadata?.ownerReferences);
+      if (owner?.kind === 'Deployment' && owner.uid === w.uid && rs.metadata?.uid) owners.add(rs.metadata.uid);
+    }
+  } else if (w.uid) {
+    owners.add(w.uid);
+  }
+  return list.items.filter((p) => {
+    const owner = controllerOf(p.metadata?.ownerReferences);
+    return owner?.uid !== undefined && owners.has(owner.uid);
+  });
 }
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';

@@ -1299,6 +1299,27 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual(readyOf('api').sort(), ['api-a2', 'api-a3', 'api-b1']);
   });
 
+  it("a drain counts only a workload's own pods as its ready replicas, not another's its selector also matches", async () => {
+    fake.readyDelayMs = 60_000;
+    // Two deployments with the same selector, one on each node.
+    fake.addDeployment(NS, 'a', 3, { nodeName: 'node-a', podNames: ['a1', 'a2', 'a3'], labels: { app: 'web' } });
+    fake.addDeployment(NS, 'b', 3, { nodeName: 'node-b', podNames: ['b1', 'b2', 'b3'], labels: { app: 'web' } });
+    // Their controllers are slow to see the evictions: the statuses lag.
+    fake.cluster.controllerDelayMs = 60_000;
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }),
+      stepContext(),
+    );
+    assert.deepEqual([out.ok, out.detail], [
+      false,
+      `drain node node-a: 1 pod(s) not evicted within 1000ms: ` +
+        `${NS}/a3 (pod ${NS}/a3 is the last ready replica of Deployment ${NS}/a (ready 1/3); rectify never removes it); evicted 2; the node stays cordoned`,
+    ]);
+    assert.equal(fake.count('POST', EVICTION), 2);
+    assert.equal(fake.count('POST', `/api/v1/namespaces/${NS}/pods/a3/eviction`), 0);
+    assert.equal(fake.get('pods', NS, 'a3')!.metadata.deletionTimestamp, undefined);
+  });
+
   it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
