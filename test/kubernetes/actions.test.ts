@@ -1320,6 +1320,50 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('pods', NS, 'a3')!.metadata.deletionTimestamp, undefined);
   });
 
+  it("a drain lists a workload's pods once per round, however many of its pods the round judges", async () => {
+    fake.readyDelayMs = 60_000;
+    fake.addDeployment(NS, 'api', 6, { nodeName: ['node-a', 'node-a', 'node-a', 'node-b', 'node-b', 'node-b'], podNames: ['api-a1', 'api-a2', 'api-a3', 'api-b1', 'api-b2', 'api-b3'] });
+    const evictionOf = (pod: string): string => `/api/v1/namespaces/${NS}/pods/${pod}/eviction`;
+    // Round 1 judges api-a1, api-a2 (both answered 429) and api-a3 (evicted); round 2 judges api-a1 and api-a2 again.
+    for (const pod of ['api-a1', 'api-a2']) fake.injectError('POST', evictionOf(pod), 429, 'TooManyRequests', 'Too many requests, please try again later.', 1);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }),
+      stepContext(),
+    );
+    assert.deepEqual([out.ok, out.detail], [true, 'drained node node-a: evicted 3 pod(s)']);
+    assert.deepEqual(['api-a1', 'api-a2', 'api-a3'].map((pod) => fake.count('POST', evictionOf(pod))), [2, 2, 1]);
+    // One listing of the pods, and of the ReplicaSets that tell the deployment's own pods, per round.
+    assert.equal(fake.count('GET', `/api/v1/namespaces/${NS}/pods`), 2);
+    assert.equal(fake.count('GET', `/apis/apps/v1/namespaces/${NS}/replicasets`), 2);
+  });
+
+  it("a pod a drain's round finds terminating after that round's listing no longer counts as ready: the last ready replica stays", async () => {
+    fake.readyDelayMs = 60_000;
+    fake.addDeployment(NS, 'api', 5, { nodeName: 'node-a', podNames: ['api-p1', 'api-p2', 'api-p3', 'api-p4', 'api-p5'] });
+    fake.cluster.controllerDelayMs = 60_000;
+    const evictionOf = (pod: string): string => `/api/v1/namespaces/${NS}/pods/${pod}/eviction`;
+    for (const pod of ['api-p1', 'api-p2', 'api-p3']) fake.injectError('POST', evictionOf(pod), 429, 'TooManyRequests', 'Too many requests, please try again later.', 1);
+    const running = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 300 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '2' }),
+      stepContext(),
+    );
+    // Round 1: api-p1..3 answered 429, api-p4 and api-p5 evicted. Round 2 lists the pods to judge api-p1 (evicted),
+    // then reads api-p2 again: held while a person deletes it.
+    await waitFor('round 1 done', () => fake.count('POST', evictionOf('api-p5')) === 1);
+    fake.injectDelay('GET', `/api/v1/namespaces/${NS}/pods/api-p2`, 60_000, 1);
+    await waitFor('api-p2 read in round 2', () => fake.count('GET', `/api/v1/namespaces/${NS}/pods/api-p2`) === 2);
+    assert.equal(fake.count('POST', evictionOf('api-p1')), 2);
+    fake.terminationDelayMs = 60_000;
+    await clients.core.deleteNamespacedPod({ namespace: NS, name: 'api-p2' });
+    fake.releaseDelays();
+    const out = await running;
+    assert.equal(out.ok, false);
+    // api-p3 is the one ready pod left: never evicted.
+    assert.equal(fake.count('POST', evictionOf('api-p3')), 1);
+    assert.equal(fake.count('POST', EVICTION), 6);
+    assert.match(out.detail, new RegExp(`${NS}/api-p3 \\(pod ${NS}/api-p3 is the last ready replica of Deployment ${NS}/api \\(ready 1/5\\); rectify never removes it\\)`));
+  });
+
   it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });

@@ -225,12 +225,13 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     maxUnavailable: string | undefined,
     signal: AbortSignal,
     removed: ReadonlySet<string> = new Set(),
+    listed?: Map<string, V1Pod[]>,
   ): Promise<{ reason: string; notNow: boolean } | null> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
     if (!owner.ok) return { reason: owner.reason, notNow: false };
     const w = await readWorkload(clients, owner.ref, signal);
-    const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid);
+    const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid, listed);
     const ready = isPodReady(pod);
     // A pod that is not ready is not serving: removing it takes no capacity away.
     if (ready && readyNow <= 1) {
@@ -256,12 +257,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * `removed` (evicted or deleted by the caller) but the pod now judged (`judged`, whose
    * own eviction may be asked again after an answer was lost). The status lags: its controller counts
    * a pod just evicted as ready until it has seen the eviction, and a drain evicting
-   * pod after pod would otherwise take every ready replica away.
+   * pod after pod would otherwise take every ready replica away. `listed` keeps one
+   * listing per workload for the caller to reuse (a drain's round: the pods removed
+   * since are in `removed`).
    */
-  async function readyReplicas(w: WorkloadState, signal: AbortSignal, removed: ReadonlySet<string>, judged: string | undefined): Promise<number> {
+  async function readyReplicas(w: WorkloadState, signal: AbortSignal, removed: ReadonlySet<string>, judged: string | undefined, listed?: Map<string, V1Pod[]>): Promise<number> {
     // A workload with no selector has no pods a listing could tell apart: its status is all there is.
     if (!formatSelector(w.selector)) return w.ready;
-    const pods = await listWorkloadPods(clients, w, signal);
+    const key = `${w.kind}/${w.namespace}/${w.name}/${w.uid}`;
+    let pods = listed?.get(key);
+    if (!pods) {
+      pods = await listWorkloadPods(clients, w, signal);
+      listed?.set(key, pods);
+    }
     const serving = pods.filter((p) => isPodReady(p) && (p.metadata?.uid === judged || !removed.has(p.metadata?.uid ?? ''))).length;
     return Math.min(w.ready, serving);
   }
@@ -755,8 +763,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Pods whose eviction got no answer saying whether it was carried out: tried again
     // (the uid precondition evicts that pod or none), and gone by then, counted as evicted.
     const unanswered = new Set<string>();
-    // Pods this drain evicted (or may have: its answer was lost) no longer serve, whatever a listing says yet.
-    const removedUids = (): Set<string> => new Set([...evicted, ...[...unanswered].flatMap((id) => pending.get(id)?.pod ?? [])].map((p) => p.metadata?.uid ?? '').filter((u) => u !== ''));
+    // Pods this drain evicted (or may have: its answer was lost), and those found terminating,
+    // no longer serve, whatever a listing (this round's, or one just made) says yet.
+    const removedUids = (): Set<string> =>
+      new Set([...evicted, ...terminating, ...[...unanswered].flatMap((id) => pending.get(id)?.pod ?? [])].map((p) => p.metadata?.uid ?? '').filter((u) => u !== ''));
     // Evictions this service account may not make (403): asking again each round until the
     // deadline would only hammer the API server with requests it will refuse.
     let forbidden = false;
@@ -782,6 +792,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     while (pending.size > 0 && !drainSignal.aborted && !forbidden) {
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
+      // One listing of a workload's pods per round, however many of its pods the round judges.
+      const listed = new Map<string, V1Pod[]>();
       for (const [id, p] of pending) {
         let evicting = false;
         try {
@@ -792,7 +804,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
           // (kubectl drain evicts both): no replica guard for them.
           const jobPod = controllerOf(p.pod.metadata?.ownerReferences)?.kind === 'Job';
-          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal, removedUids());
+          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal, removedUids(), listed);
           if (refusal) {
             p.why = refusal.reason;
             continue;
