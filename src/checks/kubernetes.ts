@@ -624,6 +624,14 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       const podName = values[podKey];
       const named = values.deployment;
       if (ns === undefined || (podName === undefined && named === undefined)) return out;
+      // A runbook acting on the pod acts on {pod} or on {pod_name}: two names for one pod
+      // that differ leave which pod its values (and its match:) describe unsaid.
+      if (opts.checkPodOwner === true && values.pod !== undefined && values.pod_name !== undefined && values.pod !== values.pod_name) {
+        return new EnrichmentRefused(
+          `the alert's pod ${quoteUntrusted(values.pod)} and pod_name ${quoteUntrusted(values.pod_name)} name different pods: the runbook acts on the pod, ` +
+            `and which one its values (which its match: and guardrails read) describe cannot be told; nothing was acted on`,
+        );
+      }
       // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
       const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_NAMES.some((k) => values[k] !== undefined);
       // A value the alert gives but that cannot name anything is said so: left out, its
@@ -650,8 +658,11 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
             if (!isKubeStatus(err, 404)) throw err;
             // Gone, with a deployment named beside it: nothing is acted on through the pod
             // (its step finds it gone, done without effect), and the deployment is read as
-            // when the pod is not followed. Alone, a pod not found is refused.
-            if (!(ownerGiven && named !== undefined)) {
+            // when the pod is not followed. Alone, a pod not found is refused; so is one
+            // whose runbook's match: reads what only the cluster can say of it: a
+            // StatefulSet's pod comes back under its name, and the label beside it would
+            // judge the matcher for the pod the step then acts on.
+            if (!(ownerGiven && named !== undefined && opts.matchersReadCluster !== true)) {
               return new EnrichmentRefused(
                 `the alert's ${podKey} ${quoteUntrusted(podName)} was not found in namespace ${quoteUntrusted(ns)} (it may have been replaced: a new pod has a new name): nothing was acted on`,
               );

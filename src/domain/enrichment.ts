@@ -56,6 +56,41 @@ export function matchersNeedCluster(matchers: readonly Matcher[], value: (name: 
 }
 const isNegative = (m: Matcher): boolean => m.op === '!=' || m.op === '!~';
 
+/** Whether `name` is a value Kubernetes enrichment may give (see `KUBERNETES_ENRICHMENT.adds`). */
+export function isEnrichedName(name: string): boolean {
+  return ENRICHED_NAMES.has(name);
+}
+
+/**
+ * Whether a `match:` matcher reads a value only the cluster can say about the pod or
+ * workload an alert names (its owning `deployment`, `workload`, `workload_kind`, its
+ * `replicas`…): every value enrichment gives but `pod_name`, which names the pod itself.
+ */
+export function matchersReadCluster(matchers: readonly Matcher[]): boolean {
+  return matchers.some((m) => m.name !== 'pod_name' && ENRICHED_NAMES.has(m.name));
+}
+
+/**
+ * The first `match:` matcher of a runbook acting on the pod that reads an owner name
+ * the values give (`deployment`, `statefulset`, `workload`): it holds only once the
+ * pod's owner, read from the cluster, confirms it. `negativeOnly` as for `unjudgedMatcher`.
+ */
+export function unconfirmedMatcher(matchers: readonly Matcher[], value: (name: string) => string | undefined, negativeOnly: boolean): Matcher | undefined {
+  for (const m of matchers) {
+    if (negativeOnly && !isNegative(m)) continue;
+    if (OWNER_NAMES.has(m.name) && value(m.name) !== undefined) return m;
+  }
+  return undefined;
+}
+
+/** The refusal for `unconfirmedMatcher`'s matcher `m` of runbook `id`, the values' `given` owner name left unconfirmed because reading the cluster went wrong (`unread`). */
+export function unconfirmedReason(id: string, m: Matcher, who: 'alert' | 'run', given: string, unread: string): string {
+  return (
+    `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: the ${who}'s ${m.name} ${quoteUntrusted(given)} must be the owner of the pod the runbook acts on, ` +
+    `and reading the pod's owner from the cluster ${unread}; a ${m.name} nobody read is not taken for the pod's: nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand`
+  );
+}
+
 /**
  * The first `match:` matcher that reads a value only enrichment could have known
  * (`deployment`, `statefulset`, the owning `workload`…) when nobody knows it: the

@@ -11,10 +11,13 @@ import {
   longestCooldown,
   matcherHoldsOn,
   matchersNeedCluster,
+  matchersReadCluster,
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
   RectifyError,
+  unconfirmedMatcher,
+  unconfirmedReason,
   unjudgedMatcher,
   unjudgedReason,
   stepSettleMs,
@@ -325,7 +328,7 @@ export function createEngine(deps: EngineDeps) {
     if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unjudged(values));
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
-      const extra = await readEnrichment(given, reads, actsOnPod(rb));
+      const extra = await readEnrichment(given, reads, actsOnPod(rb), matchersReadCluster(rb.matchers));
       if (extra instanceof EnrichmentRefused) return { values: given, refused: extra.reason };
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       const enriched = { ...extra, ...given, ...facts };
@@ -337,7 +340,11 @@ export function createEngine(deps: EngineDeps) {
       // a matcher that would have read it.
       log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
       const unread = err instanceof EnrichmentTimedOut ? err.message : `failed: ${oneLine(errorMessage(err))}`;
-      return withRefusal({ values: given, unread }, unjudged(given, unread));
+      // An owner name the alert gives beside the pod the runbook acts on is the pod's
+      // only once the cluster says so: unread, a matcher on it is not judged either.
+      const unconfirmed = actsOnPod(rb) ? unconfirmedMatcher(rb.matchers, (name) => given[name], manual) : undefined;
+      const refusal = unjudged(given, unread) ?? (unconfirmed && unconfirmedReason(rb.id, unconfirmed, who, given[unconfirmed.name]!, unread));
+      return withRefusal({ values: given, unread }, refusal);
     }
   }
 
@@ -378,18 +385,23 @@ export function createEngine(deps: EngineDeps) {
   const unmatched = new WeakMap<DecideInput, string>();
 
   /** The enricher's answer for `given`, shared with the request's other alerts that give it the same values. */
-  function readEnrichment(given: Record<string, string>, reads: EnrichmentReads | undefined, checkPodOwner: boolean): Promise<Record<string, string> | EnrichmentRefused> {
+  function readEnrichment(
+    given: Record<string, string>,
+    reads: EnrichmentReads | undefined,
+    checkPodOwner: boolean,
+    readsCluster: boolean,
+  ): Promise<Record<string, string> | EnrichmentRefused> {
     const read = async () => {
       const signal = timeoutSignal(ENRICH_TIMEOUT_MS);
       try {
-        return await deps.enricher!.enrich(given, signal, checkPodOwner ? { checkPodOwner } : undefined);
+        return await deps.enricher!.enrich(given, signal, checkPodOwner ? { checkPodOwner, ...(readsCluster ? { matchersReadCluster: true } : {}) } : undefined);
       } catch (err) {
         throw signal.aborted ? new EnrichmentTimedOut(`timed out after ${formatDuration(ENRICH_TIMEOUT_MS)}`, { cause: err }) : err;
       }
     };
     if (!reads) return read();
     // The incident id names the alert, not anything the enricher reads: left out of the key.
-    const key = (checkPodOwner ? 'pod:' : '') + JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
+    const key = (checkPodOwner ? (readsCluster ? 'pod+match:' : 'pod:') : '') + JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
     let p = reads.get(key);
     if (!p) {
       p = read();

@@ -48,6 +48,13 @@ export interface EnrichOptions {
    * owner a `match:` exclusion reads).
    */
   checkPodOwner?: boolean;
+  /**
+   * A `match:` matcher of the runbook reads a value only the cluster can say (see
+   * `matchersReadCluster`): a pod the values name that is not found is refused, never
+   * taken to belong to the deployment named beside it (a StatefulSet's pod comes back
+   * under its name, and the label would then judge the matcher for the new pod).
+   */
+  matchersReadCluster?: boolean;
 }
 
 export interface ActionOutcome {

@@ -358,3 +358,100 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
     assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 1);
   });
 });
+
+/** Runbooks acting on a pod by an HTTP call, each excluding a value only the cluster can say of it. */
+const ownerRunbooks = (target: HttpTarget): string => {
+  const rb = (id: string, trigger: string, match: string, param: string): string => `  ${id}:
+    risk: LOW
+    triggers: [${trigger}]
+    match: ['${match}']
+    cooldown_minutes: 0
+    max_per_hour: 100
+    rollback: none
+    rollback_reason: a kill is not undone
+    params: {${param}: the pod}
+    actions:
+      - http: {method: POST, url: "${target.url}/kill/{${param}}", timeout_seconds: 5}
+`;
+  return (
+    'runbooks:\n' +
+    rb('kill-pod', 'PodHttp', 'deployment!~"payments-.*"', 'pod') +
+    rb('kill-pod-name', 'PodName', 'deployment!~"payments-.*"', 'pod_name') +
+    rb('kill-workload', 'PodWorkload', 'workload!~"payments-.*"', 'pod') +
+    rb('kill-kind', 'PodKind', 'workload_kind!="StatefulSet"', 'pod')
+  );
+};
+
+const PODS = ['payments-api-7d9f-a1', 'web-5c4b-b1', 'payments-db-0', 'payments-db-1'];
+
+describe('an owner name given beside the pod a runbook acts on, when the cluster cannot confirm it', { timeout: 60_000 }, () => {
+  const on = useServiceOnFake({
+    runbooks: ownerRunbooks,
+    prepare: (fake, target) => {
+      fake.addDeployment(NS, 'payments-api', 3, { podNames: ['payments-api-7d9f-a1'] });
+      fake.addDeployment(NS, 'web', 2, { podNames: ['web-5c4b-b1'] });
+      fake.addStatefulSet(NS, 'payments-db', 2);
+      for (const pod of PODS) target.route('POST', `/kill/${pod}`, { status: 200 });
+    },
+  });
+  let svc: TestService;
+  let target: HttpTarget;
+  let fake: KubeFake;
+  beforeEach(() => ({ svc, target, fake } = on));
+  const kills = (): number => PODS.reduce((n, pod) => n + target.calls(`/kill/${pod}`, 'POST'), 0);
+
+  const unconfirmed = (how: string): string =>
+    `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" must be the owner of the pod the runbook acts on, ` +
+    `and reading the pod's owner from the cluster ${how}; a deployment nobody read is not taken for the pod's: nothing was run: ` +
+    'check that the Kubernetes API answers, then send the alert again or run the runbook by hand';
+
+  // Regression: the pod's owner read failed, enrichment fell back to the alert's values,
+  // its deployment label was there, so the exclusion held on it: the payments pod was killed.
+  it("an alert's deployment beside a pod whose owner cannot be read (500, or not in time) is refused, naming the matcher", async () => {
+    fake.injectError('GET', /replicasets/, 500, 'InternalError', 'etcd is unavailable', 1);
+    const failed = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'm1'));
+    assert.deepEqual(decided(failed), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('failed: etcd is unavailable')]);
+    fake.injectDelay('GET', /replicasets/, 8_000, 1);
+    const late = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'm2'));
+    assert.deepEqual(decided(late), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('timed out after 5s')]);
+    assert.equal(kills(), 0);
+    const audit = await svc.get(`/api/v1/audit?incident_id=${failed.body.results[0].incident_id}`);
+    assert.deepEqual(
+      audit.body.events.map((e: any) => [e.event, e.runbook]),
+      [['PARAM_REFUSED', 'kill-pod']],
+    );
+  });
+
+  // Regression: the owner check read `pod` (web's), the step acted on `pod_name` (payments-api's).
+  it('an alert whose pod and pod_name name different pods is refused, naming both', async () => {
+    const reason =
+      'the alert\'s pod "web-5c4b-b1" and pod_name "payments-api-7d9f-a1" name different pods: the runbook acts on the pod, ' +
+      'and which one its values (which its match: and guardrails read) describe cannot be told; nothing was acted on';
+    for (const [labels, fp] of [
+      [{ pod: 'web-5c4b-b1', pod_name: 'payments-api-7d9f-a1' }, 'n1'],
+      [{ pod: 'web-5c4b-b1', pod_name: 'payments-api-7d9f-a1', deployment: 'web' }, 'n2'],
+    ] as const) {
+      const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodName', labels, fp));
+      assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', 'kill-pod-name', reason]);
+    }
+    assert.equal(kills(), 0);
+    const same = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodName', { pod: 'web-5c4b-b1', pod_name: 'web-5c4b-b1' }, 'n3'));
+    assert.deepEqual(decided(same), ['executed', 'SUCCESS', 'kill-pod-name', 'risk LOW: guardrails passed']);
+    assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 1);
+    assert.equal(kills(), 1);
+  });
+
+  // Regression: the pod not found was taken to belong to the deployment named beside it;
+  // a StatefulSet's pod comes back under its name, and the kill reached payments-db-0.
+  it('a pod not found beside a deployment it is judged by is refused as not found', async () => {
+    fake.cluster.remove('pods', NS, 'payments-db-0');
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodWorkload', { pod: 'payments-db-0', deployment: 'web' }, 'o1'));
+    assert.deepEqual(decided(r), [
+      'blocked',
+      'PARAM_REFUSED',
+      'kill-workload',
+      'the alert\'s pod "payments-db-0" was not found in namespace "prod" (it may have been replaced: a new pod has a new name): nothing was acted on',
+    ]);
+    assert.equal(kills(), 0);
+  });
+});
