@@ -10,9 +10,10 @@ export interface ExecutionPlan extends Plan {
   /** On an approval request's plan: the version of the runbook it was rendered from. */
   runbookVersion?: string;
   /**
-   * The values the runbook's negative `match:` matchers were judged on that are not
-   * among `params` (the `deployment` owning the pod a plan evicts), the empty string for
-   * one absent: an approval tests the exclusions on them again.
+   * The values enrichment may give that the runbook's negative `match:` matchers were
+   * judged on and that are not among `params` (the `deployment` owning the pod a plan
+   * evicts), the empty string for one absent: an approval tests the exclusions on them
+   * again. Part of the approval plan key: alerts judged on other owners ask apart.
    */
   matched?: Record<string, string>;
 }

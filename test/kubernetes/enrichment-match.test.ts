@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { useServiceOnFake } from './setup.js';
 
 /**
@@ -453,5 +453,55 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
       'the alert\'s pod "payments-db-0" was not found in namespace "prod" (it may have been replaced: a new pod has a new name): nothing was acted on',
     ]);
     assert.equal(kills(), 0);
+  });
+});
+
+describe('alerts of one storm differing in a label a HIGH runbook excludes on', { timeout: 60_000 }, () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/failover/db', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  failover:
+    risk: HIGH
+    triggers: [PrimaryDown]
+    match: ['instance!~"canary-.*"']
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/failover/{service}"}
+`,
+    });
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  // Regression: the excluded label's value was kept with each plan, so each alert asked apart.
+  it('join one approval request', async () => {
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([
+        { labels: { alertname: 'PrimaryDown', service: 'db', instance: 'db-1' }, fingerprint: 'q1' },
+        { labels: { alertname: 'PrimaryDown', service: 'db', instance: 'db-2' }, fingerprint: 'q2' },
+      ]),
+    );
+    const results = r.body.results as any[];
+    assert.deepEqual(
+      results.map((x) => x.action),
+      ['approval_required', 'approval_required'],
+    );
+    assert.equal(results[0].approval_id, results[1].approval_id);
+    const raw = new Database(svc.dbPath, { readonly: true });
+    try {
+      const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(results[0].approval_id) as { plan: string };
+      assert.equal(JSON.parse(row.plan).matched, undefined);
+    } finally {
+      raw.close();
+    }
+    assert.equal(target.calls('/failover/db', 'POST'), 0);
   });
 });

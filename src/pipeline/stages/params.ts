@@ -1,6 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Incident, Matcher, Plan, Runbook, CheckSpec } from '../../domain/index.js';
-import { formatMatcher, isClusterFact, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted, unjudgedMatcher, unjudgedReason } from '../../domain/index.js';
+import { formatMatcher, isClusterFact, isEnrichedName, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted, unjudgedMatcher, unjudgedReason } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -71,15 +71,18 @@ function approvalExclusion(rb: Runbook, plan: Partial<Pick<ExecutionPlan, 'param
 }
 
 /**
- * The negative matchers' names a plan's params do not hold, by runbook: their values
- * are kept with the plan (`matched`) for an approval to test. Most runbooks have none,
+ * The negative matchers' names a plan's params do not hold that enrichment may give
+ * (the owning `deployment`, say), by runbook: their values are kept with the plan
+ * (`matched`) for an approval to test. An alert's own label (`instance`) is not kept:
+ * it says nothing the cluster could change, and kept, alerts of one storm differing
+ * only in it would each ask for an approval of their own. Most runbooks have none,
  * and their plans stay the shared, remembered ones.
  */
 const matchedNames = new WeakMap<Runbook, readonly string[]>();
 function unrenderedExclusions(rb: Runbook): readonly string[] {
   let names = matchedNames.get(rb);
   if (names === undefined) {
-    names = [...new Set(rb.matchers.filter((m) => (m.op === '!=' || m.op === '!~') && !rb.params.includes(m.name)).map((m) => m.name))];
+    names = [...new Set(rb.matchers.filter((m) => (m.op === '!=' || m.op === '!~') && !rb.params.includes(m.name) && isEnrichedName(m.name)).map((m) => m.name))];
     matchedNames.set(rb, names);
   }
   return names;
