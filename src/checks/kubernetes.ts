@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -584,12 +584,13 @@ export interface KubernetesEnricherOptions {
  * and its rollback must carry (following the pod once planned 8 → 9 from the pod's
  * deployment and scaled the named one from 3 to 9), and kube-state-metrics' alerts
  * name the exporter's own pod beside the deployment they are about. Unless the
- * runbook acts on the pod (`checkPodOwner`): then the pod is read, and an owner name
- * given beside it that is not its owner's is refused, naming both.
+ * runbook acts on the pod (`checkPodOwner`): then the pod is read, and an owner name,
+ * `workload_kind` or `replicas` given beside it that is not its owner's is refused,
+ * naming both.
  */
 
 
-/** The refusal when an owner name `values` give is not the pod's owner `ref` (none: the pod has no workload owning it). */
+/** The refusal when an owner name (or `workload_kind`) `values` give is not the pod's owner `ref`'s (none: the pod has no workload owning it). */
 function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: WorkloadRef | undefined): EnrichmentRefused | undefined {
   const real: Record<(typeof POD_OWNER_NAMES)[number], string | undefined> = {
     deployment: ref?.kind === 'Deployment' ? ref.name : undefined,
@@ -605,7 +606,19 @@ function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, n
         `the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's; nothing was acted on`,
     );
   }
+  const kind = values.workload_kind;
+  if (kind !== undefined && kind !== ref?.kind) {
+    return notOwnersValue(values, podKey, ns, 'workload_kind', ref ? `${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload');
+  }
   return undefined;
+}
+
+/** The refusal when the values' `k` (`workload_kind`, `replicas`) is not that of the workload owning the pod, `real` as read from the cluster. */
+function notOwnersValue(values: Readonly<Record<string, string>>, podKey: string, ns: string, k: string, real: string): EnrichmentRefused {
+  return new EnrichmentRefused(
+    `the alert's ${k} ${quoteUntrusted(values[k]!)} is not that of the workload owning its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} ` +
+      `(read from the cluster: ${real}): the runbook acts on the pod, so the values describing its owner (which its match: and guardrails read) must be the cluster's; nothing was acted on`,
+  );
 }
 
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
@@ -633,7 +646,7 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         );
       }
       // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
-      const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_NAMES.some((k) => values[k] !== undefined);
+      const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
       // A value the alert gives but that cannot name anything is said so: left out, its
       // refusal would read "no value for placeholder {pod_name}", which is not what happened.
       // The deployment the alert names is the one its runbook acts on ({deployment}):
@@ -647,6 +660,7 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         (podName !== undefined && (named === undefined || ownerGiven) ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
       if (invalid) return invalid;
       let ref: WorkloadRef | undefined;
+      let podFound = false;
       try {
         if (named !== undefined && !ownerGiven) {
           ref = { kind: 'Deployment', name: named, namespace: ns };
@@ -669,6 +683,7 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
             }
           }
           if (pod) {
+            podFound = true;
             add('pod_name', podName);
             const owner = await resolvePodOwner(clients, pod, signal);
             if (owner.ok) ref = owner.ref;
@@ -685,6 +700,10 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         } catch (err) {
           if (named === undefined || !isKubeStatus(err, 404)) throw err;
           return new EnrichmentRefused(`the alert's deployment ${quoteUntrusted(named)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
+        }
+        // The pod read, its owner's replica count is the cluster's to say, as its name and kind are.
+        if (ownerGiven && podFound && values.replicas !== undefined && values.replicas !== String(w.desired)) {
+          return notOwnersValue(values, podKey, ns, 'replicas', `${w.desired}, of ${w.kind} ${quoteUntrusted(w.name)}`);
         }
         add('workload_kind', w.kind);
         add('workload', w.name);

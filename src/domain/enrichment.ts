@@ -38,14 +38,21 @@ export function canEnrich(values: Readonly<Record<string, string>>): boolean {
 /** The names an alert may give for the workload owning a pod; enrichment reads the pod's own. */
 export const POD_OWNER_NAMES = Object.freeze(['deployment', 'statefulset', 'workload'] as const);
 
+/**
+ * What an alert may say of the workload owning a pod: its names, its kind and its
+ * replica count. For a runbook acting on the pod, enrichment reads the pod's own, and
+ * one the alert gives must be it.
+ */
+export const POD_OWNER_VALUES = Object.freeze([...POD_OWNER_NAMES, 'workload_kind', 'replicas'] as const);
+
 const ENRICHED_NAMES: ReadonlySet<string> = new Set(KUBERNETES_ENRICHMENT.adds);
-const OWNER_NAMES: ReadonlySet<string> = new Set(POD_OWNER_NAMES);
+const OWNER_NAMES: ReadonlySet<string> = new Set(POD_OWNER_VALUES);
 
 /**
  * Whether a `match:` matcher needs the cluster read to be judged for this alert: it
- * reads a value only enrichment gives that the alert lacks, or an owner name the
- * alert gives beside the pod a runbook acts on (`actsOnPod`), which the pod's own
- * owner must confirm.
+ * reads a value only enrichment gives that the alert lacks, or a value the alert
+ * gives of the workload owning the pod a runbook acts on (`actsOnPod`: its name, kind
+ * or replicas, see `POD_OWNER_VALUES`), which the pod's own owner must confirm.
  */
 export function matchersNeedCluster(matchers: readonly Matcher[], value: (name: string) => string | undefined, actsOnPod: boolean): boolean {
   for (const m of matchers) {
@@ -71,9 +78,10 @@ export function matchersReadCluster(matchers: readonly Matcher[]): boolean {
 }
 
 /**
- * The first `match:` matcher of a runbook acting on the pod that reads an owner name
- * the values give (`deployment`, `statefulset`, `workload`): it holds only once the
- * pod's owner, read from the cluster, confirms it. `negativeOnly` as for `unjudgedMatcher`.
+ * The first `match:` matcher of a runbook acting on the pod that reads a value the
+ * values give of the workload owning it (`deployment`, `statefulset`, `workload`,
+ * `workload_kind`, `replicas`): it holds only once the pod's owner, read from the
+ * cluster, confirms it. `negativeOnly` as for `unjudgedMatcher`.
  */
 export function unconfirmedMatcher(matchers: readonly Matcher[], value: (name: string) => string | undefined, negativeOnly: boolean): Matcher | undefined {
   for (const m of matchers) {
@@ -83,11 +91,12 @@ export function unconfirmedMatcher(matchers: readonly Matcher[], value: (name: s
   return undefined;
 }
 
-/** The refusal for `unconfirmedMatcher`'s matcher `m` of runbook `id`, the values' `given` owner name left unconfirmed because reading the cluster went wrong (`unread`). */
+/** The refusal for `unconfirmedMatcher`'s matcher `m` of runbook `id`, the values' `given` value left unconfirmed because reading the cluster went wrong (`unread`). */
 export function unconfirmedReason(id: string, m: Matcher, who: 'alert' | 'run', given: string, unread: string): string {
   return (
-    `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: the ${who}'s ${m.name} ${quoteUntrusted(given)} must be the owner of the pod the runbook acts on, ` +
-    `and reading the pod's owner from the cluster ${unread}; a ${m.name} nobody read is not taken for the pod's: nothing was run: check that the Kubernetes API answers, then send the alert again or run the runbook by hand`
+    `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: the ${who}'s ${m.name} ${quoteUntrusted(given)} describes the workload owning the pod the runbook acts on, ` +
+    `which only the cluster can confirm, and reading the pod's owner from the cluster ${unread}; a value nobody read is not taken for the pod's owner's: nothing was run: ` +
+    'check that the Kubernetes API answers, then send the alert again or run the runbook by hand'
   );
 }
 

@@ -44,8 +44,9 @@ export interface EnrichOptions {
   /**
    * The runbook acts on the pod the values name: an owner name they give beside it
    * (`deployment`, `statefulset`, `workload`) must be the pod's owner, read from the
-   * cluster, or the answer is a refusal naming both (a label must not pose as the
-   * owner a `match:` exclusion reads).
+   * cluster, and a `workload_kind` or `replicas` its owner's kind and replica count,
+   * or the answer is a refusal naming both (a label must not pose as the owner a
+   * `match:` exclusion reads); so is a `pod` and a `pod_name` naming different pods.
    */
   checkPodOwner?: boolean;
   /**

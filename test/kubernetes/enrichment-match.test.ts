@@ -378,11 +378,12 @@ const ownerRunbooks = (target: HttpTarget): string => {
     rb('kill-pod', 'PodHttp', 'deployment!~"payments-.*"', 'pod') +
     rb('kill-pod-name', 'PodName', 'deployment!~"payments-.*"', 'pod_name') +
     rb('kill-workload', 'PodWorkload', 'workload!~"payments-.*"', 'pod') +
-    rb('kill-kind', 'PodKind', 'workload_kind!="StatefulSet"', 'pod')
+    rb('kill-kind', 'PodKind', 'workload_kind!="StatefulSet"', 'pod') +
+    rb('kill-spare', 'PodSpare', 'replicas!="1"', 'pod')
   );
 };
 
-const PODS = ['payments-api-7d9f-a1', 'web-5c4b-b1', 'payments-db-0', 'payments-db-1'];
+const PODS = ['payments-api-7d9f-a1', 'web-5c4b-b1', 'payments-db-0', 'payments-db-1', 'solo-6b7c-c1'];
 
 describe('an owner name given beside the pod a runbook acts on, when the cluster cannot confirm it', { timeout: 60_000 }, () => {
   const on = useServiceOnFake({
@@ -391,6 +392,7 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
       fake.addDeployment(NS, 'payments-api', 3, { podNames: ['payments-api-7d9f-a1'] });
       fake.addDeployment(NS, 'web', 2, { podNames: ['web-5c4b-b1'] });
       fake.addStatefulSet(NS, 'payments-db', 2);
+      fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-6b7c-c1'] });
       for (const pod of PODS) target.route('POST', `/kill/${pod}`, { status: 200 });
     },
   });
@@ -401,8 +403,8 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
   const kills = (): number => PODS.reduce((n, pod) => n + target.calls(`/kill/${pod}`, 'POST'), 0);
 
   const unconfirmed = (how: string): string =>
-    `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" must be the owner of the pod the runbook acts on, ` +
-    `and reading the pod's owner from the cluster ${how}; a deployment nobody read is not taken for the pod's: nothing was run: ` +
+    `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" describes the workload owning the pod the runbook acts on, ` +
+    `which only the cluster can confirm, and reading the pod's owner from the cluster ${how}; a value nobody read is not taken for the pod's owner's: nothing was run: ` +
     'check that the Kubernetes API answers, then send the alert again or run the runbook by hand';
 
   // Regression: the pod's owner read failed, enrichment fell back to the alert's values,
@@ -453,6 +455,29 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
       'the alert\'s pod "payments-db-0" was not found in namespace "prod" (it may have been replaced: a new pod has a new name): nothing was acted on',
     ]);
     assert.equal(kills(), 0);
+  });
+
+  // Regression: the alert's own workload_kind and replicas were taken as the pod's owner's:
+  // workload_kind!="StatefulSet" held on "Deployment" and the StatefulSet's pod was killed.
+  it("an alert's workload_kind or replicas that are not the pod's owner's are refused, naming both; the cluster's judge the matcher", async () => {
+    const notOwners = (k: string, given: string, pod: string, real: string): string =>
+      `the alert's ${k} "${given}" is not that of the workload owning its pod "${pod}" in namespace "prod" (read from the cluster: ${real}): ` +
+      "the runbook acts on the pod, so the values describing its owner (which its match: and guardrails read) must be the cluster's; nothing was acted on";
+    const kind = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodKind', { pod: 'payments-db-1', workload_kind: 'Deployment' }, 'r1'));
+    assert.deepEqual(decided(kind), ['blocked', 'PARAM_REFUSED', 'kill-kind', notOwners('workload_kind', 'Deployment', 'payments-db-1', 'StatefulSet "payments-db"')]);
+    const spare = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodSpare', { pod: 'solo-6b7c-c1', replicas: '3' }, 'r2'));
+    assert.deepEqual(decided(spare), ['blocked', 'PARAM_REFUSED', 'kill-spare', notOwners('replicas', '3', 'solo-6b7c-c1', '1, of Deployment "solo"')]);
+    const read = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodKind', { pod: 'payments-db-1' }, 'r3'));
+    assert.deepEqual(decided(read), [
+      'manual',
+      'NO_RUNBOOK',
+      null,
+      'No matching runbook: kill-kind matched the alert\'s own values, but its match: workload_kind!="StatefulSet" does not hold on workload_kind "StatefulSet", read from the cluster, and no other runbook matches with it; nothing was run',
+    ]);
+    assert.equal(kills(), 0);
+    const consistent = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodKind', { pod: 'web-5c4b-b1', workload_kind: 'Deployment' }, 'r4'));
+    assert.deepEqual(decided(consistent), ['executed', 'SUCCESS', 'kill-kind', 'risk LOW: guardrails passed']);
+    assert.equal(kills(), 1);
   });
 });
 
