@@ -15,7 +15,7 @@ import type {
   V1PodTemplateSpec,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, differentPods, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -610,6 +610,8 @@ function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, n
   if (kind !== undefined && kind !== ref?.kind) {
     return notOwnersValue(values, podKey, ns, 'workload_kind', ref ? `${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload');
   }
+  // With an owner, its replica count is compared once its workload is read.
+  if (!ref && values.replicas !== undefined) return notOwnersValue(values, podKey, ns, 'replicas', 'it has no owning workload');
   return undefined;
 }
 
@@ -639,12 +641,8 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       if (ns === undefined || (podName === undefined && named === undefined)) return out;
       // A runbook acting on the pod acts on {pod} or on {pod_name}: two names for one pod
       // that differ leave which pod its values (and its match:) describe unsaid.
-      if (opts.checkPodOwner === true && values.pod !== undefined && values.pod_name !== undefined && values.pod !== values.pod_name) {
-        return new EnrichmentRefused(
-          `the alert's pod ${quoteUntrusted(values.pod)} and pod_name ${quoteUntrusted(values.pod_name)} name different pods: the runbook acts on the pod, ` +
-            `and which one its values (which its match: and guardrails read) describe cannot be told; nothing was acted on`,
-        );
-      }
+      const twoPods = differentPods(values, opts.checkPodOwner === true);
+      if (twoPods) return twoPods;
       // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
       const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
       // A value the alert gives but that cannot name anything is said so: left out, its

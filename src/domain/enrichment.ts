@@ -151,6 +151,21 @@ export class EnrichmentRefused {
 }
 
 /**
+ * The refusal when the values' `pod` and `pod_name` name different pods, for a runbook
+ * acting on the pod (`actsOnPod`): it acts on one or the other, and which one its
+ * values (its match:, its guardrails) describe cannot be told. Shared by the Kubernetes
+ * enricher and replay's simulated one.
+ */
+export function differentPods(values: Readonly<Record<string, string>>, actsOnPod: boolean): EnrichmentRefused | undefined {
+  const { pod, pod_name: podName } = values;
+  if (!actsOnPod || pod === undefined || podName === undefined || pod === podName) return undefined;
+  return new EnrichmentRefused(
+    `the alert's pod ${quoteUntrusted(pod)} and pod_name ${quoteUntrusted(podName)} name different pods: the runbook acts on the pod, ` +
+      `and which one its values (which its match: and guardrails read) describe cannot be told; nothing was acted on`,
+  );
+}
+
+/**
  * The refusal for an alert's `key` (namespace, pod, deployment) whose value cannot
  * name anything in Kubernetes; undefined when it can. Shared by the Kubernetes
  * enricher and replay's simulated one, so a replay predicts the same reason.

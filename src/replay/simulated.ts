@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam, invalidKubernetesName } from '../domain/index.js';
+import { checkParam, differentPods, invalidKubernetesName } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -54,7 +54,7 @@ export function simulatedChecks(pass: boolean): CheckRunner[] {
 export const SIMULATED_CLUSTER = Object.freeze({ deployment: "the alert's deployment label, else its service", replicas: 2, new_replicas: 3 });
 
 export const simulatedEnricher: Enricher = {
-  async enrich(values) {
+  async enrich(values, _signal, opts = {}) {
     const out: Record<string, string> = {};
     const add = (k: string, v: string) => {
       if (values[k] === undefined) out[k] = v;
@@ -63,8 +63,10 @@ export const simulatedEnricher: Enricher = {
     const podKey = values['pod'] !== undefined ? 'pod' : 'pod_name';
     const pod = values[podKey];
     if (ns === undefined || (pod === undefined && values['deployment'] === undefined)) return out;
-    // The same refusals as the real enricher for values that cannot name anything (it
-    // refuses those before reading the cluster); what only the cluster knows (a pod
+    const twoPods = differentPods(values, opts.checkPodOwner === true);
+    if (twoPods) return twoPods;
+    // The same refusals as the real enricher for values that cannot name anything, or
+    // name two pods (it refuses those before reading the cluster); what only the cluster knows (a pod
     // gone, a pod of another deployment) a replay cannot tell.
     const invalid =
       invalidKubernetesName('namespace', ns, 'k8s_label') ??

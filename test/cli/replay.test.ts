@@ -337,6 +337,35 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions_by_service, { web: 1 });
     assert.deepEqual(rep.blocked, { PARAM_REFUSED: 2 });
   });
+
+  it('an alert whose pod and pod_name name different pods is refused as the service refuses it, for a runbook acting on the pod', async () => {
+    const crashing = (pod: string, podName: string, fp: string): Alert => ({
+      labels: { alertname: 'PodCrash', service: 'web', namespace: 'production', pod, pod_name: podName },
+      fingerprint: fp,
+      startsAt: iso(T0),
+    });
+    const file = write('two-pods.jsonl', [line(T0, [crashing('web-1', 'payments-api-1', 'tp1'), crashing('web-2', 'web-2', 'tp2')])]);
+    const podDir = join(dir, 'pod-runbooks');
+    mkdirSync(podDir);
+    writeFileSync(
+      join(podDir, 'pod.yaml'),
+      `runbooks:
+  kill-pod-name:
+    risk: LOW
+    triggers: [PodCrash]
+    match: ['deployment!~"payments-.*"']
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/kill/{pod_name}"}
+`,
+    );
+    const r = await cli(['replay', file, '--runbooks', podDir, '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual(rep.executions, { 'kill-pod-name': 1 });
+    assert.deepEqual(rep.blocked, { PARAM_REFUSED: 1 });
+    assert.equal(target.requests().length, 0);
+  });
 });
 
 describe('replay: blocked reasons grouped whatever time they have left', () => {

@@ -383,7 +383,7 @@ const ownerRunbooks = (target: HttpTarget): string => {
   );
 };
 
-const PODS = ['payments-api-7d9f-a1', 'web-5c4b-b1', 'payments-db-0', 'payments-db-1', 'solo-6b7c-c1'];
+const PODS = ['payments-api-7d9f-a1', 'web-5c4b-b1', 'payments-db-0', 'payments-db-1', 'solo-6b7c-c1', 'bare-1'];
 
 describe('an owner name given beside the pod a runbook acts on, when the cluster cannot confirm it', { timeout: 60_000 }, () => {
   const on = useServiceOnFake({
@@ -393,6 +393,7 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
       fake.addDeployment(NS, 'web', 2, { podNames: ['web-5c4b-b1'] });
       fake.addStatefulSet(NS, 'payments-db', 2);
       fake.addDeployment(NS, 'solo', 1, { podNames: ['solo-6b7c-c1'] });
+      fake.addPod(NS, 'bare-1');
       for (const pod of PODS) target.route('POST', `/kill/${pod}`, { status: 200 });
     },
   });
@@ -467,6 +468,8 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
     assert.deepEqual(decided(kind), ['blocked', 'PARAM_REFUSED', 'kill-kind', notOwners('workload_kind', 'Deployment', 'payments-db-1', 'StatefulSet "payments-db"')]);
     const spare = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodSpare', { pod: 'solo-6b7c-c1', replicas: '3' }, 'r2'));
     assert.deepEqual(decided(spare), ['blocked', 'PARAM_REFUSED', 'kill-spare', notOwners('replicas', '3', 'solo-6b7c-c1', '1, of Deployment "solo"')]);
+    const bare = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodSpare', { pod: 'bare-1', replicas: '3' }, 'r5'));
+    assert.deepEqual(decided(bare), ['blocked', 'PARAM_REFUSED', 'kill-spare', notOwners('replicas', '3', 'bare-1', 'it has no owning workload')]);
     const read = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodKind', { pod: 'payments-db-1' }, 'r3'));
     assert.deepEqual(decided(read), [
       'manual',
