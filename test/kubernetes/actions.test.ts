@@ -725,6 +725,13 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v2');
   });
 
+  /** Whether the deployment's rollout is over: its status no longer changes (nor its resourceVersion with it). */
+  const rolledOut = (name: string, replicas: number): boolean => {
+    const d = fake.get('deployments', NS, name);
+    const s = d?.status;
+    return s?.observedGeneration === d?.metadata.generation && s?.updatedReplicas === replicas && s?.readyReplicas === replicas && s?.replicas === replicas;
+  };
+
   it('rollout undo fails clearly with only one revision, and with an unknown to_revision', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 1 });
     const exec = createKubernetesActionExecutor(clients);
@@ -739,6 +746,8 @@ describe('kubernetes actions against the API fake', () => {
 
   it('rollout undo to_revision and a conflicting writer: re-read, then patched', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 3 });
+    // Its rollout over: a status update between the re-read and the patch would be another conflict.
+    await waitFor('settled', () => rolledOut('checkout', 3));
     fake.injectConflict('PATCH', DEP_PATH('checkout'), { resource: 'deployments', namespace: NS, name: 'checkout' });
     const out = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext());
     assert.equal(out.ok, true, out.detail);
@@ -771,7 +780,9 @@ describe('kubernetes actions against the API fake', () => {
     // rectify's one patch (refused with 409) and the hotfix's: no second patch of rectify's.
     assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3-hotfix');
-    // A conflict from a change that left the template alone is retried as before.
+    // A conflict from a change that left the template alone is retried as before, once the
+    // hotfix's rollout is over (its status updates would be conflicts of their own).
+    await waitFor('the hotfix rolled out', () => rolledOut('checkout', 3));
     fake.clearRequests();
     fake.injectConflict('PATCH', DEP_PATH('checkout'), { resource: 'deployments', namespace: NS, name: 'checkout' });
     const again = await createKubernetesActionExecutor(clients).run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext());
