@@ -35,6 +35,15 @@ export function canEnrich(values: Readonly<Record<string, string>>): boolean {
   return KUBERNETES_ENRICHMENT.requires.every((k) => values[k] !== undefined) && KUBERNETES_ENRICHMENT.requiresOneOf.some((k) => values[k] !== undefined);
 }
 
+/**
+ * Whether a runbook with these placeholders acts on the pod its alert names (`{pod}` or
+ * `{pod_name}`): an owner name given beside the pod must then be the pod's own, which
+ * only the cluster can confirm. A runbook acting on `{deployment}` acts on the deployment
+ * the alert names, and its matchers read that one (kube-state-metrics' alerts name the
+ * exporter's pod beside it).
+ */
+export const actsOnPod = (params: readonly string[]): boolean => params.includes('pod') || params.includes('pod_name');
+
 /** The names an alert may give for the workload owning a pod; enrichment reads the pod's own. */
 export const POD_OWNER_NAMES = Object.freeze(['deployment', 'statefulset', 'workload'] as const);
 
@@ -91,11 +100,25 @@ export function unconfirmedMatcher(matchers: readonly Matcher[], value: (name: s
   return undefined;
 }
 
-/** The refusal for `unconfirmedMatcher`'s matcher `m` of runbook `id`, the values' `given` value left unconfirmed because reading the cluster went wrong (`unread`). */
-export function unconfirmedReason(id: string, m: Matcher, who: 'alert' | 'run', given: string, unread: string): string {
-  return (
+/**
+ * The refusal for `unconfirmedMatcher`'s matcher `m` of runbook `id`, the values' `given`
+ * value left unconfirmed: reading the cluster went wrong (`unread`), or, absent, nothing
+ * read it (no Kubernetes access, or no namespace to read the pod in).
+ */
+export function unconfirmedReason(id: string, m: Matcher, who: 'alert' | 'run', given: string, unread?: string): string {
+  const head =
     `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: the ${who}'s ${m.name} ${quoteUntrusted(given)} describes the workload owning the pod the runbook acts on, ` +
-    `which only the cluster can confirm, and reading the pod's owner from the cluster ${unread}; a value nobody read is not taken for the pod's owner's: nothing was run: ` +
+    'which only the cluster can confirm, and ';
+  if (unread === undefined) {
+    return (
+      head +
+      `nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); a value nobody read is not taken for the pod's owner's: nothing was run: ` +
+      `give the ${who} a namespace${who === 'alert' ? ' label' : ' param'} and rectify Kubernetes access, or act by hand`
+    );
+  }
+  return (
+    head +
+    `reading the pod's owner from the cluster ${unread}; a value nobody read is not taken for the pod's owner's: nothing was run: ` +
     'check that the Kubernetes API answers, then send the alert again or run the runbook by hand'
   );
 }

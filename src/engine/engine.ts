@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, Matcher, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import {
+  actsOnPod as actsOnPodParams,
   canEnrich,
   EnrichmentRefused,
   formatMatcher,
@@ -212,14 +213,8 @@ const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !==
  */
 const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_run' || v.event === 'PARAM_REFUSED';
 
-/**
- * Whether the runbook acts on the pod its alert names (a `{pod}` or `{pod_name}`
- * placeholder): the enricher then checks an owner name given beside the pod against
- * the pod's own, so a `deployment` label cannot pose as the owner an exclusion reads.
- * A runbook acting on `{deployment}` acts on the deployment the alert names, and its
- * matchers read that one (kube-state-metrics' alerts name the exporter's pod beside it).
- */
-const actsOnPod = (rb: Runbook): boolean => rb.params.includes('pod') || rb.params.includes('pod_name');
+/** Whether the runbook acts on the pod its alert names (see actsOnPod in the domain): the enricher then checks an owner name given beside the pod against the pod's own. */
+const actsOnPod = (rb: Runbook): boolean => actsOnPodParams(rb.params);
 
 const withRefusal = <T extends object>(out: T, refused: string | undefined): T & { refused?: string } => (refused === undefined ? out : { ...out, refused });
 
@@ -325,7 +320,14 @@ export function createEngine(deps: EngineDeps) {
       const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(vs, name), manual || unread === undefined);
       return m && unjudgedReason(rb.id, m, who, unread);
     };
-    if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unjudged(values));
+    // An owner name given beside the pod the runbook acts on, with nothing to read the
+    // pod's own with (no Kubernetes access, no namespace): a matcher on it is not judged
+    // on the alert's word (a `deployment=web` label beside a payments pod).
+    const unconfirmedUnread = (vs: Record<string, string>): string | undefined => {
+      const m = actsOnPod(rb) ? unconfirmedMatcher(rb.matchers, (name) => vs[name], manual) : undefined;
+      return m && unconfirmedReason(rb.id, m, who, vs[m.name]!);
+    };
+    if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unjudged(values) ?? unconfirmedUnread(values));
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
       const extra = await readEnrichment(given, reads, actsOnPod(rb), matchersReadCluster(rb.matchers));
@@ -333,7 +335,7 @@ export function createEngine(deps: EngineDeps) {
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       const enriched = { ...extra, ...given, ...facts };
       // Without a namespace and a pod or deployment to start from, the enricher read nothing.
-      return withRefusal({ values: enriched }, canEnrich(given) ? undefined : unjudged(enriched));
+      return withRefusal({ values: enriched }, canEnrich(given) ? undefined : (unjudged(enriched) ?? unconfirmedUnread(given)));
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run, and
       // the refusal says the read failed (not that the alert lacked the value); so does

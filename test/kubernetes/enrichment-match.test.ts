@@ -340,7 +340,7 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
 
   // Regression: never enriched, the missing deployment was judged as "" and the exclusion
   // held: the pod of payments-api was killed.
-  it('is not judged on a deployment the alert lacks: refused, naming the matcher; given the label, it is judged', async () => {
+  it('is not judged on a deployment the alert lacks, nor on one it gives beside the pod the runbook acts on: refused, naming the matcher', async () => {
     const r = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1' }, 'j1'));
     assert.deepEqual(decided(r), [
       'blocked',
@@ -352,10 +352,18 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
     assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
     const excluded = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'payments-api' }, 'j2'));
     assert.deepEqual(decided(excluded), ['manual', 'NO_RUNBOOK', null, 'No matching runbook']);
-    const allowed = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1', deployment: 'web' }, 'j3'));
-    assert.deepEqual(decided(allowed), ['executed', 'SUCCESS', 'kill-pod', 'risk LOW: guardrails passed']);
+    // Regression: given beside the pod, the label was believed with nothing to confirm it
+    // by, and a decoy `deployment=web` beside a payments pod had that pod killed.
+    const unconfirmed = (given: string): string =>
+      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "${given}" describes the workload owning the pod the runbook acts on, ` +
+      "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
+      "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand";
+    const decoy = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'j3'));
+    assert.deepEqual(decided(decoy), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('web')]);
+    const honest = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1', deployment: 'web' }, 'j4'));
+    assert.deepEqual(decided(honest), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('web')]);
     assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
-    assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 1);
+    assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 0);
   });
 });
 
@@ -425,6 +433,23 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
     );
   });
 
+  // Regression: with no namespace the pod could not be read, and the alert's deployment
+  // label judged the exclusion: a decoy `deployment=web` had the payments pod killed.
+  it("an alert's deployment beside a pod with no namespace to read it in is refused, naming the matcher", async () => {
+    const body = alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'm3');
+    delete (body.alerts[0]!.labels as Record<string, string>).namespace;
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.deepEqual(decided(r), [
+      'blocked',
+      'PARAM_REFUSED',
+      'kill-pod',
+      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" describes the workload owning the pod the runbook acts on, ` +
+        "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
+        "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand",
+    ]);
+    assert.equal(kills(), 0);
+  });
+
   // Regression: the owner check read `pod` (web's), the step acted on `pod_name` (payments-api's).
   it('an alert whose pod and pod_name name different pods is refused, naming both', async () => {
     const reason =
@@ -447,6 +472,8 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
   // Regression: the pod not found was taken to belong to the deployment named beside it;
   // a StatefulSet's pod comes back under its name, and the kill reached payments-db-0.
   it('a pod not found beside a deployment it is judged by is refused as not found', async () => {
+    // Gone, and not recreated yet by its StatefulSet while the alert is decided (recreated, it is refused as not web's).
+    fake.cluster.controllerDelayMs = 60_000;
     fake.cluster.remove('pods', NS, 'payments-db-0');
     const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodWorkload', { pod: 'payments-db-0', deployment: 'web' }, 'o1'));
     assert.deepEqual(decided(r), [

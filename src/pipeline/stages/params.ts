@@ -1,6 +1,20 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Incident, Matcher, Plan, Runbook, CheckSpec } from '../../domain/index.js';
-import { formatMatcher, isClusterFact, isEnrichedName, KUBERNETES_ENRICHMENT, matcherHoldsOn, placeholderValue, placeholderValues, quoteUntrusted, unjudgedMatcher, unjudgedReason } from '../../domain/index.js';
+import {
+  actsOnPod,
+  formatMatcher,
+  isClusterFact,
+  isEnrichedName,
+  KUBERNETES_ENRICHMENT,
+  matcherHoldsOn,
+  placeholderValue,
+  placeholderValues,
+  quoteUntrusted,
+  unconfirmedMatcher,
+  unconfirmedReason,
+  unjudgedMatcher,
+  unjudgedReason,
+} from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
 import type { Stage } from '../types.js';
@@ -186,6 +200,11 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
         // Not enriched: a value only enrichment could give is unknown, and an exclusion on it is not judged on the empty string.
         const m = unjudgedMatcher(rb.matchers, (name) => placeholderValue(incident, name) !== undefined, true);
         if (m !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unjudgedReason(rb.id, m, 'alert'), runbook: rb };
+        // Nor on an owner name given beside the pod it acts on, which nothing confirmed (a
+        // `deployment=web` label beside a payments pod, with no Kubernetes access).
+        const manual = ctx.input.trigger === 'manual';
+        const u = actsOnPod(rb.params) ? unconfirmedMatcher(rb.matchers, (name) => placeholderValue(incident, name), manual) : undefined;
+        if (u !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unconfirmedReason(rb.id, u, manual ? 'run' : 'alert', placeholderValue(incident, u.name)!), runbook: rb };
       }
       if (ctx.input.trigger === 'manual') {
         // The values the run is rendered with: what enrichment read for its params included.
