@@ -1135,21 +1135,14 @@ export function createEngine(deps: EngineDeps) {
       } => {
         const now = clock.now();
         const a = pendingOrThrow(tx, approvalId, now);
-        // The plan asked about must still be what the runbook says: edited (or removed) since,
-        // approving it would run steps nobody wrote any more. The request ends; a new alert asks again.
-        const rb = catalog.byId(a.runbook);
-        const asked = (a.plan as ExecutionPlan).runbookVersion;
-        if (!rb || (asked !== undefined && asked !== rb.version)) {
-          const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
-          // rectify cancels it (the runbook changed), not the approver who found it out: the
-          // request and its audit row both say rectify, and the row names who tried.
+        /**
+         * rectify cancels the request (not the approver who found out why it cannot run):
+         * the request and its audit row both say rectify, and the row names who tried.
+         * `after`: what the notification says after why and who tried.
+         */
+        const cancelByRectify = (why: string, after: string): Told | undefined => {
           tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
-          const cancelled = announceDecided(
-            a,
-            'CANCELLED',
-            `${why}: rectify cancelled the request when ${by} tried to approve it${forAlerts(a)}, and nothing ran; the next alert asks again with the runbook as it is now`,
-            now,
-          );
+          const cancelled = announceDecided(a, 'CANCELLED', `${why}: rectify cancelled the request when ${by} tried to approve it${forAlerts(a)}, ${after}`, now);
           tx.appendAudit({
             at: now,
             event: 'CANCELLED',
@@ -1158,6 +1151,15 @@ export function createEngine(deps: EngineDeps) {
             actor: 'rectify',
             details: withTold({ approval_id: a.id, reason: why, attempted_by: by, ...via }, cancelled),
           });
+          return cancelled;
+        };
+        // The plan asked about must still be what the runbook says: edited (or removed) since,
+        // approving it would run steps nobody wrote any more. The request ends; a new alert asks again.
+        const rb = catalog.byId(a.runbook);
+        const asked = (a.plan as ExecutionPlan).runbookVersion;
+        if (!rb || (asked !== undefined && asked !== rb.version)) {
+          const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
+          const cancelled = cancelByRectify(why, 'and nothing ran; the next alert asks again with the runbook as it is now');
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why, told: cancelled };
         }
         if (a.requested_by === by || a.requested_by === identity) {
@@ -1264,16 +1266,7 @@ export function createEngine(deps: EngineDeps) {
           // A plan the runbook's exclusions refuse is refused at every try: rectify cancels
           // the request, as it does one whose runbook changed, rather than leave it asking.
           const why = `approving it would not run it: ${verdict.reason} (${verdict.event})`;
-          tx.updateApproval(a.id, { status: 'cancelled', decided_at: now, decided_by: 'rectify', comment: why });
-          const cancelled = announceDecided(a, 'CANCELLED', `${why}: rectify cancelled the request when ${by} tried to approve it${forAlerts(a)}, and nothing ran`, now);
-          tx.appendAudit({
-            at: now,
-            event: 'CANCELLED',
-            incident_id: a.incident_id,
-            runbook: a.runbook,
-            actor: 'rectify',
-            details: withTold({ approval_id: a.id, reason: why, attempted_by: by, ...via }, cancelled),
-          });
+          const cancelled = cancelByRectify(why, 'and nothing ran');
           const refused = `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); rectify cancelled the request, and nothing ran`;
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, refused, told: cancelled };
         }
