@@ -302,6 +302,22 @@ export function createEngine(deps: EngineDeps) {
     (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params) || matchersNeedCluster(rb.matchers, (name) => placeholderValue(incident, name), actsOnPod(rb)));
 
   /**
+   * Why a `match:` matcher of `rb` cannot be judged on `values` that nothing read from
+   * the cluster (no Kubernetes access, or nothing to start a read from): an exclusion on
+   * a value only the cluster can say that they lack (see unjudgedMatcher), or a matcher
+   * on an owner name they give beside the pod the runbook acts on, which only the pod's
+   * own could confirm (see unconfirmedMatcher: a `deployment=web` label beside a
+   * payments pod). Undefined when every matcher can be judged on them.
+   */
+  function unreadRefusal(rb: Runbook, values: Readonly<Record<string, string>>, manual: boolean): string | undefined {
+    const who = manual ? 'run' : 'alert';
+    const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(values, name), true);
+    if (m) return unjudgedReason(rb.id, m, who);
+    const u = actsOnPod(rb) ? unconfirmedMatcher(rb.matchers, (name) => values[name], manual) : undefined;
+    return u && unconfirmedReason(rb.id, u, who, values[u.name]!);
+  }
+
+  /**
    * The incident's placeholder values, with what the enricher adds when the runbook
    * needs it. The counts the enricher reads as the state before the run
    * (`old_replicas`, `ready_replicas`) are never the alert's to say: the alert's
@@ -316,18 +332,11 @@ export function createEngine(deps: EngineDeps) {
     const who = manual ? 'run' : 'alert';
     // A matcher on a value enrichment gives is not judged on the empty string when
     // nothing read it (see unjudgedMatcher): the decision is refused, naming it.
-    const unjudged = (vs: Record<string, string>, unread?: string): string | undefined => {
-      const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(vs, name), manual || unread === undefined);
+    const unjudged = (vs: Record<string, string>, unread: string): string | undefined => {
+      const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(vs, name), manual);
       return m && unjudgedReason(rb.id, m, who, unread);
     };
-    // An owner name given beside the pod the runbook acts on, with nothing to read the
-    // pod's own with (no Kubernetes access, no namespace): a matcher on it is not judged
-    // on the alert's word (a `deployment=web` label beside a payments pod).
-    const unconfirmedUnread = (vs: Record<string, string>): string | undefined => {
-      const m = actsOnPod(rb) ? unconfirmedMatcher(rb.matchers, (name) => vs[name], manual) : undefined;
-      return m && unconfirmedReason(rb.id, m, who, vs[m.name]!);
-    };
-    if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unjudged(values) ?? unconfirmedUnread(values));
+    if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unreadRefusal(rb, values, manual));
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
       const extra = await readEnrichment(given, reads, actsOnPod(rb), matchersReadCluster(rb.matchers));
@@ -335,7 +344,7 @@ export function createEngine(deps: EngineDeps) {
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       const enriched = { ...extra, ...given, ...facts };
       // Without a namespace and a pod or deployment to start from, the enricher read nothing.
-      return withRefusal({ values: enriched }, canEnrich(given) ? undefined : (unjudged(enriched) ?? unconfirmedUnread(given)));
+      return withRefusal({ values: enriched }, canEnrich(given) ? undefined : unreadRefusal(rb, enriched, manual));
     } catch (err) {
       // Unknown is not good news: the missing value makes rendering refuse the run, and
       // the refusal says the read failed (not that the alert lacked the value); so does
@@ -510,14 +519,22 @@ export function createEngine(deps: EngineDeps) {
 
   /** An input's values before its I/O: stand-ins only for what an enricher could add (without one, a missing value stays missing). */
   function valuesBeforeIO(input: DecideInput): Record<string, string> {
-    return deps.enricher ? withStandIns(input.incident, input.runbook!) : placeholderValues(input.incident);
+    if (deps.enricher) return withStandIns(input.incident, input.runbook!);
+    // Without an enricher they are the alert's own, and final: a matcher they cannot
+    // judge refuses the input now, as preparing it would (a storm's left-out alert must
+    // not ask a person on a value nobody confirmed).
+    const values = placeholderValues(input.incident);
+    const refused = unreadRefusal(input.runbook!, values, false);
+    if (refused !== undefined) input.refused = refused;
+    return values;
   }
 
   async function complete(input: DecideInput): Promise<void> {
     const rb = input.runbook!;
     await enrichInput(input);
-    // A runbook its enriched values do not match is not this alert's: its conditions are not read.
-    if (!mismatched.has(input) && needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values!);
+    // A runbook its enriched values do not match is not this alert's, and values refused
+    // are never rendered into a plan: its conditions are not read.
+    if (!mismatched.has(input) && input.refused === undefined && needsGuardrails(input.incident, rb)) input.guardrails = await evaluateGuardrails(rb, input.values!);
   }
 
   /**
@@ -595,8 +612,9 @@ export function createEngine(deps: EngineDeps) {
     if (verdict.kind === 'approval' && uncheckedMedium(input) && realValues(input)) {
       return { ...verdict, reason: 'risk MEDIUM: its guardrail conditions were not checked in this alert storm (they were checked for the alerts before it, which did not all run): approval' };
     }
-    // Enriched, its values are the enricher's answer: a refusal to render them stands.
-    if (enrichedOnly.has(input) && verdict.event === 'PARAM_REFUSED') return verdict;
+    // Enriched, its values are the enricher's answer: a refusal to render them stands; so
+    // does one of the alert's own values where there is no enricher (no I/O changes them).
+    if ((enrichedOnly.has(input) || !deps.enricher) && verdict.event === 'PARAM_REFUSED') return verdict;
     return {
       kind: 'manual',
       event: 'DECISION_ERROR',

@@ -367,6 +367,62 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
   });
 });
 
+describe('a storm of alerts naming a decoy owner beside the pod, without Kubernetes access', { timeout: 60_000 }, () => {
+  let target: HttpTarget;
+  let svc: TestService | undefined;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+  beforeEach(async () => {
+    target.reset();
+    target.route('GET', '/healthy', { status: 200 });
+    for (const p of ['a', 'b', 'c']) target.route('POST', `/kill/payments-api-7d9f-${p}`, { status: 200 });
+    // MEDIUM, its guardrail read over HTTP, one run in the cooldown: of a storm's alerts,
+    // one is prepared and the others are left out of the checks, then decided again.
+    svc = await startTestService({
+      runbooks: `runbooks:
+  kill-pod:
+    risk: MEDIUM
+    triggers: [PodHttp]
+    ${EXCLUDES}
+    cooldown_minutes: 10
+    rollback: none
+    rollback_reason: a kill is not undone
+    params: {pod: the pod}
+    guardrails:
+      - http: {url: "${target.url}/healthy", timeout_seconds: 2}
+    actions:
+      - http: {method: POST, url: "${target.url}/kill/{pod}", timeout_seconds: 5}
+`,
+    });
+  });
+  afterEach(async () => svc?.stop({ remove: true }));
+
+  // Regression: the alerts left out of the guardrail checks asked a person to approve
+  // killing a payments pod, its exclusion judged on the label `deployment=web`.
+  it('every one is refused, naming the matcher; none asks a person, none runs', async () => {
+    const body = amWebhook(['a', 'b', 'c'].map((p) => ({ labels: { alertname: 'PodHttp', namespace: NS, pod: `payments-api-7d9f-${p}`, deployment: 'web' }, fingerprint: `s-${p}` })));
+    const r = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    assert.equal(r.status, 202);
+    const reason =
+      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" describes the workload owning the pod the runbook acts on, ` +
+      "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
+      "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand";
+    assert.deepEqual(
+      r.body.results.map((x: { action: string; event: string; reason: string; approval_id: string | null }) => [x.action, x.event, x.reason, x.approval_id]),
+      [
+        ['blocked', 'PARAM_REFUSED', reason, null],
+        ['blocked', 'PARAM_REFUSED', reason, null],
+        ['blocked', 'PARAM_REFUSED', reason, null],
+      ],
+    );
+    assert.equal((await svc!.get('/api/v1/approvals?status=pending')).body.approvals.length, 0);
+    for (const p of ['a', 'b', 'c']) assert.equal(target.calls(`/kill/payments-api-7d9f-${p}`, 'POST'), 0);
+    assert.equal(target.calls('/healthy', 'GET'), 0);
+  });
+});
+
 /** Runbooks acting on a pod by an HTTP call, each excluding a value only the cluster can say of it. */
 const ownerRunbooks = (target: HttpTarget): string => {
   const rb = (id: string, trigger: string, match: string, param: string): string => `  ${id}:
