@@ -1,5 +1,5 @@
 import { checkParam, quoteUntrusted } from './params.js';
-import { formatMatcher, type Matcher } from './runbook.js';
+import { formatMatcher, type Matcher, type Runbook } from './runbook.js';
 /**
  * What enrichment may add to an incident's values, and what it needs to start.
  * The contract between the Kubernetes enricher (checks/kubernetes.ts) and the
@@ -199,4 +199,21 @@ export function invalidKubernetesName(key: string, value: string, kind: 'k8s_nam
   const what = kind === 'k8s_label' ? 'Kubernetes namespace name' : 'Kubernetes name';
   const why = c.reason.startsWith('expected') ? c.reason : `it ${c.reason}`;
   return new EnrichmentRefused(`the alert's ${key} ${quoteUntrusted(value)} is not a valid ${what}: ${why}; nothing was read from the cluster or acted on`);
+}
+
+/**
+ * Why a `match:` matcher of `rb` cannot be judged on `values` that nothing read from
+ * the cluster (no Kubernetes access, or nothing to start a read from): an exclusion on
+ * a value only the cluster can say that they lack (see unjudgedMatcher), or a matcher
+ * on an owner name they give beside the pod the runbook acts on, which only the pod's
+ * own could confirm (see unconfirmedMatcher: a `deployment=web` label beside a
+ * payments pod). Undefined when every matcher can be judged on them. `manual`: a run by
+ * hand, which only exclusions (`!=`, `!~`) hold.
+ */
+export function unreadRefusal(rb: Pick<Runbook, 'id' | 'matchers' | 'params'>, values: Readonly<Record<string, string>>, manual: boolean): string | undefined {
+  const who = manual ? 'run' : 'alert';
+  const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(values, name), true);
+  if (m) return unjudgedReason(rb.id, m, who);
+  const u = actsOnPod(rb.params) ? unconfirmedMatcher(rb.matchers, (name) => values[name], manual) : undefined;
+  return u && unconfirmedReason(rb.id, u, who, values[u.name]!);
 }

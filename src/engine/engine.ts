@@ -18,6 +18,7 @@ import {
   quoteUntrusted,
   RectifyError,
   unconfirmedMatcher,
+  unreadRefusal,
   unconfirmedReason,
   unjudgedMatcher,
   unjudgedReason,
@@ -300,22 +301,6 @@ export function createEngine(deps: EngineDeps) {
   const needsEnrichment = (incident: Incident, rb: Runbook): boolean =>
     deps.enricher !== undefined &&
     (rb.needs.includes('kubernetes') || !hasPlaceholderValues(incident, rb.params) || matchersNeedCluster(rb.matchers, (name) => placeholderValue(incident, name), actsOnPod(rb)));
-
-  /**
-   * Why a `match:` matcher of `rb` cannot be judged on `values` that nothing read from
-   * the cluster (no Kubernetes access, or nothing to start a read from): an exclusion on
-   * a value only the cluster can say that they lack (see unjudgedMatcher), or a matcher
-   * on an owner name they give beside the pod the runbook acts on, which only the pod's
-   * own could confirm (see unconfirmedMatcher: a `deployment=web` label beside a
-   * payments pod). Undefined when every matcher can be judged on them.
-   */
-  function unreadRefusal(rb: Runbook, values: Readonly<Record<string, string>>, manual: boolean): string | undefined {
-    const who = manual ? 'run' : 'alert';
-    const m = unjudgedMatcher(rb.matchers, (name) => Object.hasOwn(values, name), true);
-    if (m) return unjudgedReason(rb.id, m, who);
-    const u = actsOnPod(rb) ? unconfirmedMatcher(rb.matchers, (name) => values[name], manual) : undefined;
-    return u && unconfirmedReason(rb.id, u, who, values[u.name]!);
-  }
 
   /**
    * The incident's placeholder values, with what the enricher adds when the runbook

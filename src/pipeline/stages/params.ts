@@ -1,7 +1,6 @@
 import type { RenderedCheck } from '../../domain/index.js';
 import type { Incident, Matcher, Plan, Runbook, CheckSpec } from '../../domain/index.js';
 import {
-  actsOnPod,
   formatMatcher,
   isClusterFact,
   isEnrichedName,
@@ -10,10 +9,8 @@ import {
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
-  unconfirmedMatcher,
-  unconfirmedReason,
   unjudgedMatcher,
-  unjudgedReason,
+  unreadRefusal,
 } from '../../domain/index.js';
 import { deepFreeze } from '../../lib/index.js';
 import type { ExecutionPlan } from '../types.js';
@@ -196,15 +193,13 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
       if (ctx.input.refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: ctx.input.refused, runbook: rb };
       const incident = ctx.input.incident;
       const given = ctx.input.values;
-      if (given === undefined) {
-        // Not enriched: a value only enrichment could give is unknown, and an exclusion on it is not judged on the empty string.
-        const m = unjudgedMatcher(rb.matchers, (name) => placeholderValue(incident, name) !== undefined, true);
-        if (m !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unjudgedReason(rb.id, m, 'alert'), runbook: rb };
-        // Nor on an owner name given beside the pod it acts on, which nothing confirmed (a
-        // `deployment=web` label beside a payments pod, with no Kubernetes access).
-        const manual = ctx.input.trigger === 'manual';
-        const u = actsOnPod(rb.params) ? unconfirmedMatcher(rb.matchers, (name) => placeholderValue(incident, name), manual) : undefined;
-        if (u !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: unconfirmedReason(rb.id, u, manual ? 'run' : 'alert', placeholderValue(incident, u.name)!), runbook: rb };
+      // (A runbook without matchers, most of them, builds no map of values for it: a storm's alerts pay nothing.)
+      if (given === undefined && rb.matchers.length > 0) {
+        // Not enriched: a value only enrichment could give is unknown, and an exclusion on it
+        // is not judged on the empty string; nor is a matcher on an owner name given beside the
+        // pod it acts on, which nothing confirmed (see unreadRefusal).
+        const refused = unreadRefusal(rb, placeholderValues(incident), ctx.input.trigger === 'manual');
+        if (refused !== undefined) return { kind: 'blocked', event: 'PARAM_REFUSED', reason: refused, runbook: rb };
       }
       if (ctx.input.trigger === 'manual') {
         // The values the run is rendered with: what enrichment read for its params included.
