@@ -13,6 +13,7 @@ import type {
   V1OwnerReference,
   V1Pod,
   V1PodTemplateSpec,
+  V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
 import { checkParam, differentPods, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
@@ -398,6 +399,26 @@ export function formatSelector(sel: V1LabelSelector | undefined): string {
 }
 
 /**
+ * The ReplicaSets a deployment controls: those its selector matches, kept only when
+ * their controller is that deployment by uid, because a selector can also match a
+ * ReplicaSet another deployment owns. A deployment without a uid owns none.
+ */
+async function ownedReplicaSets(
+  clients: KubeClients,
+  namespace: string,
+  labelSelector: string,
+  deploymentUid: string | undefined,
+  signal: AbortSignal,
+): Promise<V1ReplicaSet[]> {
+  if (!deploymentUid) return [];
+  const list = await kubeCall(clients, signal, (o) => clients.apps.listNamespacedReplicaSet({ namespace, labelSelector }, o));
+  return list.items.filter((rs) => {
+    const owner = controllerOf(rs.metadata?.ownerReferences);
+    return owner?.kind === 'Deployment' && owner.uid === deploymentUid;
+  });
+}
+
+/**
  * The workload's own pods, listed from the API rather than read from its (lagging)
  * status: those its selector matches and it controls (a Deployment through its
  * ReplicaSets, by uid), because a selector can also match another workload's pods.
@@ -409,10 +430,8 @@ export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, s
   const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o));
   const owners = new Set<string>();
   if (w.kind === 'Deployment') {
-    const rss = await kubeCall(clients, signal, (o) => clients.apps.listNamespacedReplicaSet({ namespace: w.namespace, labelSelector }, o));
-    for (const rs of rss.items) {
-      const owner = controllerOf(rs.metadata?.ownerReferences);
-      if (owner?.kind === 'Deployment' && owner.uid === w.uid && rs.metadata?.uid) owners.add(rs.metadata.uid);
+    for (const rs of await ownedReplicaSets(clients, w.namespace, labelSelector, w.uid, signal)) {
+      if (rs.metadata?.uid) owners.add(rs.metadata.uid);
     }
   } else if (w.uid) {
     owners.add(w.uid);
@@ -451,13 +470,9 @@ export async function readRolloutHistory(clients: KubeClients, namespace: string
   const deployment = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace, name }, o));
   const uid = deployment.metadata?.uid;
   const labelSelector = formatSelector(deployment.spec?.selector);
-  const list = labelSelector
-    ? await kubeCall(clients, signal, (o) => clients.apps.listNamespacedReplicaSet({ namespace, labelSelector }, o))
-    : { items: [] };
+  const owned = labelSelector ? await ownedReplicaSets(clients, namespace, labelSelector, uid, signal) : [];
   const revisions: RolloutRevision[] = [];
-  for (const rs of list.items) {
-    const owner = controllerOf(rs.metadata?.ownerReferences);
-    if (!owner || owner.kind !== 'Deployment' || owner.uid !== uid) continue;
+  for (const rs of owned) {
     const revision = parseRevision(rs.metadata?.annotations?.[REVISION_ANNOTATION]);
     if (revision === undefined || !rs.spec?.template) continue;
     revisions.push({ revision, replicaSet: assertName(rs.metadata?.name, 'ReplicaSet'), template: rs.spec.template });
