@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slackSignature } from '../../src/api/slack-signature.js';
 import { configSummary } from '../../src/config/index.js';
+import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { issueToken, writeTokensFile } from '../helpers/tokens.js';
@@ -576,5 +577,62 @@ describe('telling a click in Slack', () => {
     await svc.service.drainNotifications();
     assert.equal(target.calls(RESPOND, 'POST'), 2, 'both attempts timed out');
     assert.equal(svc.log.lines.filter((l) => l.includes('the Slack click was carried out, but telling it in Slack failed')).length, 1);
+  });
+});
+
+describe('a click the store cannot record', () => {
+  it('the person who clicked is told through the response_url that nothing changed; the request stays pending, no vote is recorded; a click once the lock is gone approves', async (t) => {
+    const target = await startHttpTarget();
+    target.route('POST', RESPOND, { status: 200 });
+    target.route('POST', '/undo/checkout', { status: 200 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SECRET, '--db-busy-timeout', '1s'],
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+    });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    const r = await svc.post('/api/v1/incidents', { id: 'SL-LOCKED', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SL-LOCKED' } });
+    const id = r.body.approval_id as string;
+    assert.ok(id);
+    await svc.service.drainNotifications();
+    const responseUrl = target.url + RESPOND;
+    const lock = await holdDatabaseLock(svc.dbPath);
+    let locked: { status: number; body: any };
+    try {
+      locked = await clickOn(svc, { value: `${id}:approve`, responseUrl });
+    } finally {
+      await lock.release();
+    }
+    await svc.service.drainNotifications();
+    // Slack shows its own error for the 503; the person is told what happened.
+    assert.deepEqual([locked.status, locked.body.error.code], [503, 'STORE_UNAVAILABLE']);
+    assert.deepEqual(
+      target.requests(RESPOND, 'POST').map((q) => q.json()),
+      [
+        {
+          response_type: 'ephemeral',
+          replace_original: false,
+          text: "slack:U0ALICE (alice)'s approve was not carried out: the database could not commit; nothing was recorded, retry later. Nothing changed: click Approve again shortly, or use the API.",
+        },
+      ],
+    );
+    const a = svc.service.store.read((tx) => tx.getApproval(id))!;
+    assert.deepEqual([a.status, a.votes.length, a.decided_by], ['pending', 0, null]);
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SL-LOCKED', event: 'APPROVED', limit: 5 }).length, 0);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 0);
+
+    // A new click, a few seconds on (the same request sent again would be a replay).
+    svc.clock.advance(5_000);
+    const again = await clickOn(svc, { value: `${id}:approve`, responseUrl });
+    assert.deepEqual([again.status, again.body.ok], [200, true]);
+    assert.match(again.body.text, /^Approved by slack:U0ALICE: executed \(execution exe_[0-9A-Z]+\), /);
+    await target.waitForRequest('/undo/checkout');
+    await svc.service.drainNotifications();
+    assert.equal(svc.service.store.read((tx) => tx.getApproval(id))!.status, 'approved');
+    assert.equal(target.calls(RESPOND, 'POST'), 2);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
   });
 });

@@ -32,7 +32,10 @@ import type { ApprovalRow } from '../../store/ports.js';
  * acknowledgment only), so what the person is told also goes to the payload's
  * response_url: a click that decided the approval replaces the approval message
  * with its outcome (the buttons are gone for everyone), anything else is an
- * ephemeral line to the one who clicked. A click that cast a vote short of the last (a
+ * ephemeral line to the one who clicked. A click the store cannot record (locked, full,
+ * stopping: a 503) changes nothing, and its 503 stays (Slack shows an error of its own);
+ * the one who clicked is told, ephemeral, that it was not carried out and nothing changed.
+ * A click that cast a vote short of the last (a
  * runbook needing two approvers) replaces the message with the request as it stands: who
  * approved, that another person must approve, by when, and the buttons still there for
  * them. The replaced message is the channel's one message of the decision or the vote:
@@ -97,12 +100,12 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. A click the database cannot record now (locked, full, rectify stopping) changes nothing and is answered 503 (STORE_UNAVAILABLE, SHUTTING_DOWN), and the person who clicked is told through the response_url that it was not carried out and nothing changed. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
         body: { type: 'object', properties: { payload: { type: 'string', description: 'the interaction payload as JSON (type block_actions)' } }, required: ['payload'] },
-        response: { 200: toJsonSchema(slackReplySchema, 'output'), 400: toJsonSchema(errorSchema, 'output'), 401: toJsonSchema(errorSchema, 'output'), 404: toJsonSchema(errorSchema, 'output'), 409: toJsonSchema(errorSchema, 'output'), 415: toJsonSchema(errorSchema, 'output') },
+        response: { 200: toJsonSchema(slackReplySchema, 'output'), 400: toJsonSchema(errorSchema, 'output'), 401: toJsonSchema(errorSchema, 'output'), 404: toJsonSchema(errorSchema, 'output'), 409: toJsonSchema(errorSchema, 'output'), 415: toJsonSchema(errorSchema, 'output'), 503: toJsonSchema(errorSchema, 'output') },
       },
       handler: async (req, reply) => {
         if (!verifier) throw new RectifyError('NOT_FOUND', 'Slack interactivity is not configured: set --slack-signing-secret (RECTIFY_SLACK_SIGNING_SECRET, slack_signing_secret)');
@@ -210,6 +213,12 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
           if (isRectifyError(err) && err.status < 500 && err.status !== 400) return refuse(err.code, err.message);
+          // The store could not take the decision (locked, full, stopping): nothing was
+          // recorded. The answer stays a 503, which Slack shows as its own error only, saying
+          // nothing of what happened: the person who clicked is told it.
+          if (isRectifyError(err) && err.status >= 500) {
+            tell({ response_type: 'ephemeral', replace_original: false, text: `${who}'s ${verb} was not carried out: ${err.message}. Nothing changed: click ${verb === 'approve' ? 'Approve' : 'Reject'} again shortly, or use the API.` });
+          }
           throw err;
         }
       },
