@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { errorMessage, sleep, withTimeout } from '../lib/index.js';
-import { postJson } from './webhook.js';
+import { PermanentDeliveryError, postJson } from './webhook.js';
 
 /**
  * Slack shows nothing of what an app answers to a button click (block_actions):
@@ -13,7 +13,8 @@ import { postJson } from './webhook.js';
  * replaced message is the channel's one message of the decision or the vote:
  * the Slack receiver is not sent it again (NotificationEvent.shown_in_slack);
  * the response delivered is recorded as its delivery (`after.delivered`), and should
- * the response fail, it is told after all (`after.failed`).
+ * the response fail, it is told after all (`after.failed`). A response Slack refuses
+ * (a 4xx other than 408 and 429: the URL expired or used up) is not tried again.
  *
  * The URL comes from a signed payload, yet only Slack's own origins are called:
  * a signing secret that leaked must not turn rectify into a request forwarder.
@@ -91,6 +92,9 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
         await postJson(url, message, withTimeout(cut.signal, attemptTimeoutMs));
       } catch (err) {
         detail = cut.signal.aborted ? `cut off at shutdown after ${closeWaitMs} ms` : errorMessage(err);
+        // A 4xx (the response_url expired, used up, the message refused) answers the same at
+        // every try: the fallback follows at once.
+        if (err instanceof PermanentDeliveryError) break;
         if (i < attempts) await sleep(backoffMs * 2 ** (i - 1), stop.signal).catch(() => undefined);
         continue;
       }

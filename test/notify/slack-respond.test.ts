@@ -41,3 +41,42 @@ it("a stop waits for a click's answer under way closeWaitMs at most, whatever it
   const warned = records().filter((l) => l.msg === 'the Slack click was carried out, but telling it in Slack failed');
   assert.deepEqual(warned.map((l) => [l.detail, l.fallback]), [['cut off at shutdown after 200 ms', 'told as a message of its own']]);
 });
+
+it("a response_url Slack refuses (404 expired_url, 400) is called once, and the fallback follows at once; a 500 is tried again", async () => {
+  const calls = new Map<string, number>();
+  const server = createServer((req, res) => {
+    req.resume();
+    calls.set(req.url!, (calls.get(req.url!) ?? 0) + 1);
+    const status = Number(req.url!.split('/').pop());
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end(status === 404 ? 'expired_url' : 'no');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { logger, records } = createTestLogger();
+  try {
+    // A backoff far longer than the test: a permanent refusal must not wait for it.
+    const slow = createSlackResponder({ log: logger, origins: [origin], backoffMs: 20_000 });
+    const outcome: string[] = [];
+    const t0 = performance.now();
+    for (const status of [404, 400]) {
+      slow.respond(`${origin}/actions/T0/1/${status}`, { text: 'approved', replace_original: true }, {
+        delivered: () => void outcome.push(`${status} delivered`),
+        failed: () => void outcome.push(`${status} failed`),
+      });
+    }
+    await slow.drain();
+    assert.ok(performance.now() - t0 < 10_000, 'no backoff waited');
+    assert.deepEqual(outcome.sort(), ['400 failed', '404 failed']);
+    assert.deepEqual([calls.get('/actions/T0/1/404'), calls.get('/actions/T0/1/400')], [1, 1]);
+    const quick = createSlackResponder({ log: logger, origins: [origin], backoffMs: 10 });
+    quick.respond(`${origin}/actions/T0/1/500`, { text: 'approved', replace_original: true }, { failed: () => void outcome.push('500 failed') });
+    await quick.drain();
+    assert.equal(calls.get('/actions/T0/1/500'), 2);
+    assert.deepEqual(outcome.sort(), ['400 failed', '404 failed', '500 failed']);
+    const warned = records().filter((l) => l.msg === 'the Slack click was carried out, but telling it in Slack failed');
+    assert.deepEqual(warned.map((l) => l.detail).sort(), ['answered 400', 'answered 404', 'answered 500']);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});
