@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { DecisionResult, Incident, Matcher, RenderedCheck, Runbook, Verdict } from '../domain/index.js';
 import {
@@ -16,6 +17,7 @@ import {
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
+  isRectifyError,
   RectifyError,
   unconfirmedMatcher,
   unreadRefusal,
@@ -153,6 +155,8 @@ function oneLine(text: string, max = 200): string {
 const HOUR_MS = 3_600_000;
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 export const PREPARE_CONCURRENCY = 32;
+/** Cut-short bodies recorded in part kept in memory, to recognise their retry (see partlyRecorded). */
+const PARTLY_RECORDED_KEPT = 256;
 
 /**
  * The Slack account behind a click. Its id is what Slack vouches for and cannot be
@@ -773,6 +777,46 @@ export function createEngine(deps: EngineDeps) {
   }
 
   /**
+   * Cut-short bodies an attempt recorded only in part (a later commit of their
+   * decisions failed), by `bodyKey`: their truncation was recorded, counted and told
+   * with the first commit, and the sender's retry of the same body, whose recorded
+   * alerts answer `duplicate` and the others are new, does not record it again (which
+   * `isRedelivery` alone would take for a new notification of the group). Kept in
+   * memory, the most recent PARTLY_RECORDED_KEPT: a restart between the failure and
+   * the retry records the truncation a second time.
+   */
+  const partlyRecorded = new Set<string>();
+
+  /** A cut-short body's identity: its group, what was left out, and its alerts' occurrences in order. */
+  function bodyKey(t: TruncatedDelivery, incidents: Incident[]): string {
+    const h = createHash('sha256');
+    h.update(JSON.stringify([t.receiver, t.groupKey, t.alerts]));
+    for (const i of incidents) h.update(`\u0000${i.dedup_key}`);
+    return h.digest('hex');
+  }
+
+  function remember(set: Set<string>, key: string): void {
+    set.delete(key);
+    set.add(key);
+    if (set.size > PARTLY_RECORDED_KEPT) set.delete(set.values().next().value!);
+  }
+
+  /**
+   * The answer to a body a later commit of which failed: the alerts the commits before it
+   * recorded stand (their runs started, their requests were told), so the answer says
+   * how many, and that a re-send answers those `duplicate` and decides the others.
+   */
+  function partlyRecordedError(err: unknown, recorded: number, total: number): unknown {
+    if (!isRectifyError(err)) return err;
+    const why = err.code === 'STORE_UNAVAILABLE' ? 'the database could not commit the rest of this request' : `the rest of this request could not be decided (${err.message})`;
+    return new RectifyError(
+      err.code,
+      `${why}: ${recorded} of its ${total} alerts were decided and recorded (what they run has started, the people they ask were told), the other ${total - recorded} were not; send it again (Alertmanager retries by itself): those ${recorded} are answered duplicate and the others are decided`,
+      { cause: err, details: err.details },
+    );
+  }
+
+  /**
    * After the commit: the count, a warning, and a person told (the receiver's max_alerts
    * is too low for this storm). One by one (outcome `alerts left out`) when its row
    * records the notification; otherwise as a `manual` notification, which the repeat
@@ -979,12 +1023,15 @@ export function createEngine(deps: EngineDeps) {
       // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
       const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
       let truncationTaken: TruncationTake | undefined;
+      // A cut-short body some of whose alerts an earlier attempt recorded (see partlyRecorded).
+      const body = opts.truncated ? bodyKey(opts.truncated, incidents) : undefined;
       const first = await store
         .transact(
           (tx) => {
             const decided = decideAll(tx, inputs, actor, unprepared);
             // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
-            const truncated = opts.truncated && !isRedelivery(decided.results) ? recordTruncated(tx, opts.truncated, incidents.length, clock.now(), actor) : undefined;
+            const again = body !== undefined && (partlyRecorded.has(body) || isRedelivery(decided.results));
+            const truncated = opts.truncated && !again ? recordTruncated(tx, opts.truncated, incidents.length, clock.now(), actor) : undefined;
             truncationTaken = truncated?.taken;
             return { ...decided, truncated };
           },
@@ -1000,41 +1047,51 @@ export function createEngine(deps: EngineDeps) {
       for (const t of first.told) send(t);
       if (first.truncated) tellTruncated(first.truncated);
       const started = startClaims(first.claims);
+      // The alerts decided and recorded so far: what a commit failing now answers.
+      let recorded = incidents.length - first.deferred.length;
       if (first.deferred.length) {
-        // Left out by the screen but the state changed before deciding, or matched again
-        // after a runbook reload: screened again, prepared if they may now act, and decided.
-        const later = first.deferred.map((i) => inputs[i]!);
-        const toPrepare = later.filter((input) => unprepared.has(input));
-        // Screened again on what the first pass committed: inputs a reload re-matched were
-        // never screened, and a storm of them must not start a storm of I/O.
-        const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
-        for (const input of toPrepare) requestReads.set(input, reads);
-        // Not refused now: part of this request is recorded already.
-        await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
-        // The prepared ones first: those left out then see the executions they use.
-        const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
-        const second = await store.transact((tx) => decideAll(tx, order, actor, undefined, leftOut));
-        const decided = new Map<DecideInput, DecisionResult>();
-        order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
-        record([...decided.values()], order.map((input) => input.incident), false);
-        for (const t of second.told) send(t);
-        for (const [id, p] of startClaims(second.claims)) started.set(id, p);
-        if (second.deferred.length) {
-          // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
-          // enricher: enriched (their guardrail conditions still unchecked) and decided.
-          const last = second.deferred.map((k) => order[k]!);
-          const keys = new Set<string>();
-          // A later copy of one alert is decided a duplicate: not enriched again.
-          const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
-          await enrichOnly(firsts.filter(needsEnrichmentToAsk));
-          const third = await store.transact((tx) => decideAll(tx, last, actor, undefined, new Set(last)));
-          last.forEach((input, k) => decided.set(input, third.results[k]!));
-          record(third.results as DecisionResult[], last.map((input) => input.incident), false);
-          for (const t of third.told) send(t);
-          for (const [id, p] of startClaims(third.claims)) started.set(id, p);
+        try {
+          // Left out by the screen but the state changed before deciding, or matched again
+          // after a runbook reload: screened again, prepared if they may now act, and decided.
+          const later = first.deferred.map((i) => inputs[i]!);
+          const toPrepare = later.filter((input) => unprepared.has(input));
+          // Screened again on what the first pass committed: inputs a reload re-matched were
+          // never screened, and a storm of them must not start a storm of I/O.
+          const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
+          for (const input of toPrepare) requestReads.set(input, reads);
+          // Not refused now: part of this request is recorded already.
+          await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
+          // The prepared ones first: those left out then see the executions they use.
+          const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
+          const second = await store.transact((tx) => decideAll(tx, order, actor, undefined, leftOut));
+          recorded += order.length - second.deferred.length;
+          const decided = new Map<DecideInput, DecisionResult>();
+          order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
+          record([...decided.values()], order.map((input) => input.incident), false);
+          for (const t of second.told) send(t);
+          for (const [id, p] of startClaims(second.claims)) started.set(id, p);
+          if (second.deferred.length) {
+            // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
+            // enricher: enriched (their guardrail conditions still unchecked) and decided.
+            const last = second.deferred.map((k) => order[k]!);
+            const keys = new Set<string>();
+            // A later copy of one alert is decided a duplicate: not enriched again.
+            const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
+            await enrichOnly(firsts.filter(needsEnrichmentToAsk));
+            const third = await store.transact((tx) => decideAll(tx, last, actor, undefined, new Set(last)));
+            last.forEach((input, k) => decided.set(input, third.results[k]!));
+            record(third.results as DecisionResult[], last.map((input) => input.incident), false);
+            for (const t of third.told) send(t);
+            for (const [id, p] of startClaims(third.claims)) started.set(id, p);
+          }
+          first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
+        } catch (err) {
+          // Its truncation was recorded, counted and told with the first commit: the retry does not do it again.
+          if (body !== undefined) remember(partlyRecorded, body);
+          throw partlyRecordedError(err, recorded, incidents.length);
         }
-        first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
       }
+      if (body !== undefined) partlyRecorded.delete(body);
       if (opts.wait) await settle(results, started);
       return results;
     },
