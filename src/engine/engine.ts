@@ -622,10 +622,16 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
-  /** Prepares `todo`; past the bound on waiting alerts the request is refused whole (`bounded`), before any of it is recorded. */
+  /**
+   * Prepares `todo`. Past the bound on waiting alerts, while others wait, the request is
+   * refused whole (`bounded`), before any of it is recorded; the sender retries it once
+   * they are done. A request that alone passes the bound is prepared when nothing else
+   * waits: refused, it would be refused at every retry. The alerts waiting are then at
+   * most the bound or one request's (whose body, parsed, is in memory already).
+   */
   async function runPrepared(todo: DecideInput[], bounded = true): Promise<void> {
     if (todo.length === 0) return;
-    if (bounded && !preparing.admits(todo.length)) {
+    if (bounded && preparing.waiting() > 0 && !preparing.admits(todo.length)) {
       throw new RectifyError(
         'OVERLOADED',
         `more than ${maxPreparing} decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending ${maxPreparing}): ${preparing.waiting()} wait now and this request brings ${todo.length}; nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`,

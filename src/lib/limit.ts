@@ -2,7 +2,8 @@
  * A counting semaphore for outside I/O: at most `concurrency` tasks run at once,
  * the rest wait their turn in arrival order, and at most `maxWaiting` may wait
  * (unbounded by default). Intake asks `admits` before it queues a request's tasks,
- * and refuses the request whole when they would pass that bound, before any of them
+ * and refuses the request whole when they would pass that bound while others wait
+ * (one alone past it is let in: see the engine's runPrepared), before any of them
  * starts, so a storm queues a bounded amount of work instead of an unbounded one.
  * The HTTP action holds one per origin, through `acquire`, so that a request whose
  * deadline passes while it waits gives up its place and is never sent.

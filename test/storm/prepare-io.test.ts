@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { startFakeEnv } from '../kubernetes/setup.js';
 import { countRows, webhook } from './helpers.js';
 
@@ -390,23 +390,63 @@ describe('storm: alerts waiting for their I/O are bounded', { timeout: 60_000 },
     await fake?.close();
   });
 
-  it('a body that would queue past --max-pending is refused whole with 503, before any call', async () => {
-    // 40 services, each could run: 40 enrichments, 32 at once and 8 waiting (more than 3).
-    const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 40 }, (_, i) => alert('WebDown', `web-o${i}`))));
+  it('a body that would queue past --max-pending behind others is refused whole with 503, before any call; one alone past it is prepared', async () => {
+    // Slow reads: the first body's 40 enrichments run 32 at once and 8 wait (more than 3).
+    fake.injectDelay('GET', DEPLOYMENT, 1_000, 10_000);
+    for (let i = 0; i < 40; i++) target.route('POST', `/restart/api/web-a${i}`, { status: 200 });
+    const alone = svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 40 }, (_, i) => alert('WebDown', `web-a${i}`))));
+    for (let i = 0; i < 2_000 && fake.count('GET', DEPLOYMENT) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const r = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 5 }, (_, i) => alert('WebDown', `web-o${i}`))));
     assert.equal(r.status, 503);
     assert.equal(r.body.error.code, 'OVERLOADED');
     // The backlog is the Kubernetes reads and Prometheus queries of alerts being prepared, not the disk.
     assert.equal(
       r.body.error.message,
-      'more than 3 decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending 3): 0 wait now and this request brings 40; nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
+      'more than 3 decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending 3): 8 wait now and this request brings 5; nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
     );
-    assert.equal(fake.count('GET', DEPLOYMENT), 0);
-    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 0);
-    // 35 fit (32 at once, 3 waiting).
-    for (let i = 0; i < 35; i++) target.route('POST', `/restart/api/web-k${i}`, { status: 200 });
-    const ok = await svc.post('/api/v1/webhooks/alertmanager', webhook(Array.from({ length: 35 }, (_, i) => alert('WebDown', `web-k${i}`))));
+    fake.releaseDelays();
+    // Alone past the bound (nothing waited when it came), it is prepared and decided: refused, it would be refused at every retry.
+    const ok = await alone;
     assert.equal(ok.status, 202);
-    assert.equal(ok.body.results.filter((x: any) => x.action === 'executed').length, 35);
-    assert.equal(fake.count('GET', DEPLOYMENT) > 0, true);
+    assert.equal(ok.body.results.filter((x: any) => x.action === 'executed').length, 40);
+    assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM incidents WHERE service LIKE 'web-o%'"), 0);
+    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 40);
+  });
+});
+
+describe('storm: a body alone bigger than --max-pending', { timeout: 60_000 }, () => {
+  it('140 MEDIUM alerts for 140 services with --max-pending 100: checked and decided at the first delivery', async () => {
+    const target = await startHttpTarget();
+    target.route('GET', '/healthy', { status: 200 });
+    for (let i = 0; i < 140; i++) target.route('POST', `/restart/svc${i}`, { status: 200 });
+    const svc = await startTestService({
+      runbooks: `runbooks:
+  rm:
+    risk: MEDIUM
+    triggers: [ApiDown]
+    max_per_hour: 2
+    blast_radius_limit: 1000
+    guardrails:
+      - http: {url: "${target.url}/healthy", timeout_seconds: 1}
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+      args: ['--max-pending', '100', '--max-concurrent-executions', '1000'],
+    });
+    try {
+      const alerts = Array.from({ length: 140 }, (_, i) => ({ labels: { alertname: 'ApiDown', service: `svc${i}` }, fingerprint: `f${i}` }));
+      const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook(alerts));
+      assert.equal(r.status, 202);
+      assert.deepEqual(
+        r.body.results.map((x: any) => `${x.action} ${x.event}`),
+        alerts.map(() => 'executed SUCCESS'),
+      );
+      // Each alert's conditions were checked (none ran unchecked).
+      assert.equal(target.calls('/healthy', 'GET'), 140);
+      assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 140);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
   });
 });
