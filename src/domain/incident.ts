@@ -8,6 +8,13 @@ export interface Incident {
   id: string;
   source: IncidentSource;
   root_cause: string;
+  /**
+   * Set on an Alertmanager alert with no alertname, reason or root_cause label (its
+   * `root_cause` is then empty): no runbook is matched to it, and a firing one is left
+   * to a person (NO_RUNBOOK). It is decided rather than refused so the other alerts of
+   * its body are: Alertmanager drops a whole group it is answered 4xx for.
+   */
+  no_root_cause?: true;
   confidence: number;
   /**
    * Set when the source gave a confidence that cannot be read (an Alertmanager

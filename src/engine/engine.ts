@@ -453,7 +453,8 @@ export function createEngine(deps: EngineDeps) {
     const generation = catalog.generation;
     const inputs = incidents.map((incident) => {
       const input: DecideInput = { incident, trigger: 'auto', dryRun: false };
-      if (incident.status !== 'firing') return input;
+      // Nothing to match a runbook on: the match stage leaves it to a person.
+      if (incident.status !== 'firing' || incident.no_root_cause) return input;
       matchedIn.set(input, generation);
       const rb = catalog.match(incident);
       if (!rb) return input;

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
-import { boundedMap, ingestProblem, MAX_MAP_ENTRIES, parseConfidence, type IngestResult } from './common.js';
+import { boundedMap, MAX_MAP_ENTRIES, parseConfidence, type IngestResult } from './common.js';
 
 const labelSet = boundedMap(z.string());
 
@@ -113,7 +113,8 @@ function fingerprintOf(labels: Record<string, string>): string {
 
 /**
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
- * `alertname`; service from `service`, `deployment`, `job`, `app` (then the labels in
+ * `alertname` (none of them: empty and `no_root_cause`, left to a person, see the
+ * match stage; the alert is not refused); service from `service`, `deployment`, `job`, `app` (then the labels in
  * SERVICE_LABELS, else `unknown`); confidence from a
  * `confidence` label, else annotation (an empty label is none; neither, 1.0; one that
  * cannot be read, an empty annotation or a blank one included, is 0 and
@@ -126,11 +127,9 @@ export function alertmanagerToIncidents(
 ): IngestResult {
   const exporters = opts.exporterJobs ?? DEFAULT_EXPORTER_JOBS;
   const incidents: Incident[] = [];
-  const problems = [];
   for (let i = 0; i < body.alerts.length; i++) {
     const a = body.alerts[i]!;
     const labels = a.labels;
-    const at = `alerts.${i}`;
     // Well formed as the store keeps it (a lone surrogate as U+FFFD): the rate limit, cooldown and
     // blast radius read back from the store must find the key this decision compares with.
     const service = wellFormed(serviceOf(labels, exporters));
@@ -141,11 +140,9 @@ export function alertmanagerToIncidents(
     // would make Alertmanager drop its whole group (it does not retry a 4xx).
     const parsed = parseConfidence(rawConfidence);
     const alertname = labels.alertname;
-    const rootCause = labels.root_cause || labels.reason || alertname;
-    if (!rootCause) {
-      problems.push(ingestProblem(`${at}.labels.alertname`, 'the alert has no alertname, reason or root_cause label'));
-      continue;
-    }
+    // None, the alert is still decided (left to a person; a resolve needs none), for
+    // the same reason: the other alerts of its group must not be dropped with it.
+    const rootCause = labels.root_cause || labels.reason || alertname || '';
     const symptoms: string[] = [];
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     const fp = a.fingerprint || fingerprintOf(labels);
@@ -169,8 +166,9 @@ export function alertmanagerToIncidents(
       received_at: opts.now,
     };
     // Set only on the rare alert that has it: the storm's others keep one object shape.
+    if (!rootCause) incident.no_root_cause = true;
     if (parsed === undefined) incident.confidence_unreadable = { field: `${fromLabel ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
     incidents.push(incident);
   }
-  return { incidents, problems };
+  return { incidents, problems: [] };
 }

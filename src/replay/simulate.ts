@@ -275,9 +275,9 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       }
       const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()), exporterJobs });
       if (ingest.problems.length) {
-        // The service refuses the whole body (400) when one alert in it names no root
-        // cause (no alertname, reason or root_cause); an unreadable confidence is not
-        // refused: that alert is decided LOW_CONFIDENCE like the service does.
+        // The service refuses the whole body (400) for what the ingest names a problem. An
+        // alert with no root cause (no alertname, reason or root_cause) or an unreadable
+        // confidence is not refused: it is decided (NO_RUNBOOK, LOW_CONFIDENCE) as the service does.
         const p = ingest.problems[0]!;
         r.refused++;
         r.refusals.push({ line: entry.line, reason: `${p.path}: ${p.message}` });

@@ -344,8 +344,12 @@ function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, inde
     }
     const out = alertmanagerToIncidents({ alerts: [parsed.data] }, { now, newId });
     for (const p of out.problems) r.report([...at, ...p.path.split('.').slice(2)], p.message);
-    // The service decides such an alert (LOW_CONFIDENCE, so Alertmanager keeps its
-    // group); in a test file it is a typo to fix, said where it is.
+    // The service decides such alerts (LOW_CONFIDENCE, NO_RUNBOOK, so Alertmanager keeps
+    // their group); in a test file they are a typo to fix, said where it is.
+    if (out.incidents[0]?.no_root_cause) {
+      r.report([...at, 'labels', 'alertname'], 'the alert has no alertname, reason or root_cause label: no runbook can match it');
+      return undefined;
+    }
     const unreadable = out.incidents[0]?.confidence_unreadable;
     if (unreadable) {
       r.report([...at, ...unreadable.field.split('.')], unreadableConfidenceMessage(unreadable.value));

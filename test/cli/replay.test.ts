@@ -282,7 +282,7 @@ describe('rectify replay', () => {
     }
   });
 
-  it('a body the service would refuse (400) is counted as refused, with its line', async () => {
+  it('a body the service would refuse (400) is counted as refused, with its line; an alert with no alertname is decided, as the service does', async () => {
     const file = write('refused.jsonl', [
       line(T0, [crash(0)]),
       line(T0 + MIN, [{ labels: { service: 'api', namespace: 'production' }, fingerprint: 'x' }]),
@@ -291,12 +291,12 @@ describe('rectify replay', () => {
     const r = await replay(file, '--json');
     assert.equal(r.code, 0);
     const rep = r.json();
-    assert.equal(rep.refused, 2);
-    assert.deepEqual(rep.refusals, [
-      { line: 2, reason: 'alerts.0.labels.alertname: the alert has no alertname, reason or root_cause label' },
-      { line: 3, reason: 'alerts: Too small: expected array to have >=1 items' },
-    ]);
-    assert.equal(r.err[0], 'refused.jsonl:2: the service would refuse this webhook (400): alerts.0.labels.alertname: the alert has no alertname, reason or root_cause label');
+    assert.equal(rep.refused, 1);
+    assert.deepEqual(rep.refusals, [{ line: 3, reason: 'alerts: Too small: expected array to have >=1 items' }]);
+    assert.equal(r.err[0], 'refused.jsonl:3: the service would refuse this webhook (400): alerts: Too small: expected array to have >=1 items');
+    // No alertname, reason or root_cause: left to a person, not a refusal of its body.
+    assert.equal(rep.alerts, 2);
+    assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
   });
 

@@ -227,6 +227,8 @@ tests:
   - incident: {root_cause: x, service: a, status: resolved}
     guardrails: maybe
     expect: {action: manual, rollback: none, surprise: 1}
+  - alert: {labels: {service: a}}
+    expect: {action: manual}
 `,
     });
     const r = await rectifyTest(dir, 'bad.test.yaml');
@@ -246,6 +248,7 @@ tests:
       'bad.test.yaml:16: tests[4].guardrails: expected pass, fail or {fail: "why"}, got "maybe"',
       'bad.test.yaml:17: tests[4].expect.surprise: unknown key',
       'bad.test.yaml:17: tests[4].expect.rollback: expected a list of strings, got "none"',
+      'bad.test.yaml:18: tests[5].alert.labels.alertname: the alert has no alertname, reason or root_cause label: no runbook can match it',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);

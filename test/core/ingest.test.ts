@@ -197,6 +197,33 @@ describe('intake', () => {
     assert.deepEqual(views.map((v: any) => v.body.incident.confidence), [0.1, 0, 1, 0, 0]);
   });
 
+  it('an alert with no alertname, reason or root_cause label is left to a person (NO_RUNBOOK) and the rest of its body is decided; its resolve needs none', async () => {
+    target.route('POST', '/scale/nrc-web', { status: 200 });
+    const reason = 'No matching runbook: the alert has no alertname, reason or root_cause label, so nothing can match it; nothing was run (give the alert an alertname)';
+    const alerts: Array<{ labels: Record<string, string>; fingerprint: string }> = [
+      { labels: { alertname: 'high_cpu', service: 'nrc-web' }, fingerprint: 'nrc0000000000001' },
+      { labels: { alertname: '', service: 'nrc-other', severity: 'warning' }, fingerprint: 'nrc0000000000002' },
+      { labels: { service: 'nrc-third', severity: 'page' }, fingerprint: 'nrc0000000000003' },
+    ];
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook(alerts));
+    assert.equal(r.status, 202);
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.runbook, x.reason]),
+      [
+        ['executed', 'SUCCESS', 'scale-up', 'risk LOW: guardrails passed'],
+        ['manual', 'NO_RUNBOOK', null, reason],
+        ['manual', 'NO_RUNBOOK', null, reason],
+      ],
+    );
+    assert.equal(target.calls('/scale/nrc-web', 'POST'), 1);
+    const odd = (await svc.get(`/api/v1/incidents/${r.body.results[2].incident_id}`)).body.incident;
+    assert.deepEqual([odd.root_cause, odd.service, odd.status], ['', 'nrc-third', 'firing']);
+    // Its resolve, with no root cause either, resolves it.
+    const resolved = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ ...alerts[2]!, status: 'resolved' }]));
+    assert.equal(resolved.status, 202);
+    assert.deepEqual(resolved.body.results.map((x: any) => [x.action, x.event]), [['resolved', 'RESOLVED']]);
+  });
+
   it('plain decimal confidences are read as they are', async () => {
     const at = (confidence: string, i: number) => ({ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: `dec${i}`, service: `dec${i}`, confidence }, fingerprint: `dec0${i}`.padEnd(16, '0') });
     for (const pod of ['dec0', 'dec1', 'dec2']) target.route('POST', `/evict/prod/${pod}`, { status: 200 });
