@@ -36,3 +36,40 @@ ${r.more ?? ''}`;
 
 /** A runbooks file of these entries (each from httpRunbook, or written out as it is). */
 export const runbooksFile = (...entries: string[]): string => `runbooks:\n${entries.join('')}`;
+
+/** A runbook whose action is one HTTP POST, HIGH risk unless given (see postRunbook). */
+export interface PostRunbook {
+  /** The alert name it is triggered by. */
+  trigger: string;
+  /** Where the action POSTs to (placeholders such as `{deployment}` allowed). */
+  url: string;
+  /** HIGH unless given. */
+  risk?: 'LOW' | 'MEDIUM' | 'HIGH';
+  /** `approvals_required` (absent: the default, one approver). */
+  approvalsRequired?: number;
+  /** The `match:` matchers, as written in YAML (absent: none). */
+  match?: string[];
+  /** 10 unless given. */
+  maxPerHour?: number;
+  /** The action's body, as a YAML flow map (`{ticket: "{ticket}"}`; absent: none). */
+  body?: string;
+}
+
+/**
+ * One entry of a runbooks file, under `runbooks:`: `id`, HIGH risk (a person approves
+ * it) unless given, no cooldown, its action a POST to `url`. The approval tests' runbook,
+ * written once.
+ */
+export function postRunbook(id: string, r: PostRunbook): string {
+  const approvals = r.approvalsRequired !== undefined ? `    approvals_required: ${r.approvalsRequired}\n` : '';
+  const match = r.match ? `    match: [${r.match.map((m) => `'${m}'`).join(', ')}]\n` : '';
+  const body = r.body !== undefined ? `, body: ${r.body}` : '';
+  return `  ${id}:
+    risk: ${r.risk ?? 'HIGH'}
+${approvals}    triggers: [${r.trigger}]
+${match}    max_per_hour: ${r.maxPerHour ?? 10}
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${r.url}"${body}}
+`;
+}

@@ -6,26 +6,9 @@ import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
+import { approvalRunbooks } from './setup.js';
 
-function runbooks(base: string): string {
-  return `runbooks:
-  rollback-deployment:
-    risk: HIGH
-    triggers: [error_rate_spike_after_deploy]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/undo/{deployment}"}
-  drop-database-replica:
-    risk: HIGH
-    approvals_required: 2
-    triggers: [replica_lag]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/drop/{deployment}"}
-`;
-}
+const runbooks = (base: string): string => approvalRunbooks(base, { dropId: 'drop-database-replica' });
 
 describe('separation of duties and two approvers (with API tokens)', () => {
   let target: HttpTarget;

@@ -3,65 +3,28 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { slackSignature } from '../../src/api/slack-signature.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
+import { approvalRunbooks, SLACK_SECRET, slackClick } from './setup.js';
 
 /**
  * Who counts as the same person across a Slack click and an API call: one Slack
  * account whatever name it acts under, a person's token against a Slack user given no
  * name, and a Slack approver's name against the token names.
  */
-const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const ALICE = { id: 'U0ALICE', username: 'alice' };
 const BOB = { id: 'U0BOB', username: 'bob' };
 
-function runbooks(base: string): string {
-  return `runbooks:
-  rollback-deployment:
-    risk: HIGH
-    triggers: [error_rate_spike_after_deploy]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/undo/{deployment}", body: {ticket: "{ticket}"}}
-  drop-replica:
-    risk: HIGH
-    approvals_required: 2
-    triggers: [replica_lag]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/drop/{deployment}", body: {ticket: "{ticket}"}}
-  restart-deployment:
-    risk: HIGH
-    triggers: [pods_stuck]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/restart/{deployment}"}
-`;
-}
+const restartRunbook = (base: string): string => postRunbook('restart-deployment', { trigger: 'pods_stuck', url: `${base}/restart/{deployment}` });
+const runbooks = (base: string): string => approvalRunbooks(base, { ticket: true, more: [restartRunbook(base)] });
 
 /** A signed Approve or Reject click as Slack sends it, through the app in process; Slack's answer body. */
 async function click(svc: TestService, user: { id: string; username: string }, value: string): Promise<any> {
-  const ts = String(Math.floor(svc.clock.now() / 1000));
-  const payload = {
-    type: 'block_actions',
-    user,
-    response_url: 'https://hooks.slack.com/actions/T000/1/xyz',
-    actions: [{ type: 'button', action_id: value.endsWith(':approve') ? 'rectify_approve' : 'rectify_reject', value }],
-  };
-  const body = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const r = await svc.app.inject({
-    method: 'POST',
-    url: '/api/v1/slack/interactions',
-    payload: body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
-  });
-  assert.equal(r.statusCode, 200, r.body);
-  return JSON.parse(r.body);
+  const r = await slackClick(svc, { user, value });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body;
 }
 
 const auditOf = (svc: TestService, incident: string, event: 'APPROVAL_VOTE' | 'APPROVED') =>
@@ -74,13 +37,13 @@ describe('one Slack account is one voter, whatever name --slack-approvers gives 
   /** A restart on the same database with this --slack-approvers (none: not set). */
   async function restartWith(approvers?: string): Promise<void> {
     await svc.stop();
-    svc = await startTestService({ dir: svc.dir, clock: svc.clock, args: ['--slack-signing-secret', SECRET, ...(approvers ? ['--slack-approvers', approvers] : [])] });
+    svc = await startTestService({ dir: svc.dir, clock: svc.clock, args: ['--slack-signing-secret', SLACK_SECRET, ...(approvers ? ['--slack-approvers', approvers] : [])] });
   }
 
   before(async () => {
     target = await startHttpTarget();
     target.route('POST', '/drop/checkout', { status: 200 });
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET] });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SLACK_SECRET] });
   });
   after(async () => {
     await svc.stop({ remove: true });
@@ -181,7 +144,7 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     target = await startHttpTarget();
     for (const p of ['/undo/checkout', '/restart/cart', '/restart/shop', '/restart/web', '/undo/billing']) target.route('POST', p, { status: 200 });
     dir = mkdtempSync(join(tmpdir(), 'rectify-same-person-'));
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, [alice, am]), '--slack-signing-secret', SECRET] });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, [alice, am]), '--slack-signing-secret', SLACK_SECRET] });
   });
   after(async () => {
     await svc.stop({ remove: true });
@@ -299,7 +262,7 @@ describe('--slack-approvers names against the API token names', () => {
   it('a name that is a token name only when case is ignored is refused at start, naming the flag and the entry', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-approver-names-'));
     await assert.rejects(
-      startTestService({ runbooks: runbooksText, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SECRET, '--slack-approvers', 'U0BOB,U0ALICE=Alice'] }),
+      startTestService({ runbooks: runbooksText, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SLACK_SECRET, '--slack-approvers', 'U0BOB,U0ALICE=Alice'] }),
       {
         name: 'LoadError',
         message:
@@ -313,7 +276,7 @@ describe('--slack-approvers names against the API token names', () => {
     mkdirSync(join(dir, 'runbooks'));
     writeFileSync(join(dir, 'runbooks', 'runbooks.yaml'), runbooksText);
     writeFileSync(join(dir, 'rectify.yaml'), 'slack_approvers: U0BOB,U0ALICE=Alice\n');
-    await assert.rejects(startTestService({ dir, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SECRET] }), {
+    await assert.rejects(startTestService({ dir, args: ['--tokens', writeTokensFile(dir, [alice]), '--slack-signing-secret', SLACK_SECRET] }), {
       name: 'LoadError',
       message:
         'rectify.yaml: slack_approvers: U0ALICE=Alice: "Alice" is the API token name "alice" only when case is ignored; names are compared exactly, so that Slack user and that token would count as two approvers: write U0ALICE=alice',
@@ -325,7 +288,7 @@ describe('--slack-approvers names against the API token names', () => {
     const tokensFile = writeTokensFile(dir, [alice]);
     const svc = await startTestService({
       runbooks: runbooksText,
-      args: ['--tokens', tokensFile, '--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB=bob,U0CAROL'],
+      args: ['--tokens', tokensFile, '--slack-signing-secret', SLACK_SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB=bob,U0CAROL'],
       captureLogs: true,
     });
     t.after(() => svc.stop({ remove: true }));
@@ -382,32 +345,12 @@ describe('who asked for a request after approving it, or after Alertmanager aske
     for (const p of ['/drop/db', '/drop/cache', '/restart/x']) target.route('POST', p, { status: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'rectify-asked-after-'));
     svc = await startTestService({
-      runbooks: `runbooks:
-  drop-replica:
-    risk: HIGH
-    approvals_required: 2
-    triggers: [replica_lag]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/drop/{deployment}"}
-  drop-cache-replica:
-    risk: HIGH
-    approvals_required: 2
-    triggers: [cache_lag]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/drop/{deployment}"}
-  restart-deployment:
-    risk: HIGH
-    triggers: [pods_stuck]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/restart/{deployment}"}
-`,
-      args: ['--tokens', writeTokensFile(dir, [alice, bob, carol, am]), '--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE,U0BOB=bob'],
+      runbooks: runbooksFile(
+        postRunbook('drop-replica', { trigger: 'replica_lag', approvalsRequired: 2, url: `${target.url}/drop/{deployment}` }),
+        postRunbook('drop-cache-replica', { trigger: 'cache_lag', approvalsRequired: 2, url: `${target.url}/drop/{deployment}` }),
+        restartRunbook(target.url),
+      ),
+      args: ['--tokens', writeTokensFile(dir, [alice, bob, carol, am]), '--slack-signing-secret', SLACK_SECRET, '--slack-approvers', 'U0ALICE,U0BOB=bob'],
     });
   });
   after(async () => {

@@ -9,68 +9,10 @@ import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { issueToken, writeTokensFile } from '../helpers/tokens.js';
+import { approvalRunbooks, SLACK_RESPOND, SLACK_SECRET, slackClick, slackPayload, type SlackClick } from './setup.js';
 
-const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const HOOK = '/services/T000/B000/hookSECRET';
-
-// Each incident carries its own ticket into the plan: a request of its own (alerts
-// asking for the very same plan would join the first request; see approval-storm.test.ts).
-function runbooks(base: string): string {
-  return `runbooks:
-  rollback-deployment:
-    risk: HIGH
-    triggers: [error_rate_spike_after_deploy]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/undo/{deployment}", body: {ticket: "{ticket}"}}
-  drop-replica:
-    risk: HIGH
-    approvals_required: 2
-    triggers: [replica_lag]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${base}/drop/{deployment}", body: {ticket: "{ticket}"}}
-`;
-}
-
-interface Click {
-  user?: { id: string; username?: string };
-  action_id?: string;
-  value: string;
-  /** Where the outcome is told; Slack's own by default (which no test calls). */
-  responseUrl?: string;
-}
-
-const RESPOND = '/actions/T000/1/xyz';
-
-function payloadOf(c: Click): string {
-  const payload = {
-    type: 'block_actions',
-    team: { id: 'T000', domain: 'example' },
-    user: c.user ?? { id: 'U0ALICE', username: 'alice' },
-    api_app_id: 'A000',
-    trigger_id: '123.456.abc',
-    channel: { id: 'C000', name: 'ops' },
-    response_url: c.responseUrl ?? `https://hooks.slack.com${RESPOND}`,
-    actions: [{ type: 'button', block_id: 'b', action_id: c.action_id ?? (c.value.endsWith(':approve') ? 'rectify_approve' : 'rectify_reject'), value: c.value, action_ts: '1700000000.1' }],
-  };
-  return `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-}
-
-/** A click as Slack sends it, signed with SECRET at the service's clock, through the app in process. */
-async function clickOn(svc: TestService, c: Click): Promise<{ status: number; body: any }> {
-  const ts = String(Math.floor(svc.clock.now() / 1000));
-  const body = payloadOf(c);
-  const r = await svc.app.inject({
-    method: 'POST',
-    url: '/api/v1/slack/interactions',
-    payload: body,
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SECRET, ts, body) },
-  });
-  return { status: r.statusCode, body: JSON.parse(r.body) as any };
-}
+const runbooks = (base: string): string => approvalRunbooks(base, { ticket: true });
 
 describe('Slack interactive approvals', () => {
   let target: HttpTarget;
@@ -82,7 +24,7 @@ describe('Slack interactive approvals', () => {
   /** A request as Slack sends it; `sign` overrides what is signed (to tamper), `at` the timestamp in seconds. */
   async function send(body: string, opts: { secret?: string; at?: number; signed?: string; contentType?: string; signature?: string } = {}) {
     const ts = String(opts.at ?? Math.floor(svc.clock.now() / 1000));
-    const signature = opts.signature ?? slackSignature(opts.secret ?? SECRET, ts, opts.signed ?? body);
+    const signature = opts.signature ?? slackSignature(opts.secret ?? SLACK_SECRET, ts, opts.signed ?? body);
     const res = await fetch(`${url}/api/v1/slack/interactions`, {
       method: 'POST',
       headers: { 'content-type': opts.contentType ?? 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': signature },
@@ -107,10 +49,10 @@ describe('Slack interactive approvals', () => {
     target.route('POST', '/undo/checkout', { status: 200 });
     target.route('POST', '/drop/db', { status: 200 });
     target.route('POST', HOOK, { status: 200 });
-    target.route('POST', RESPOND, { status: 200 });
+    target.route('POST', SLACK_RESPOND, { status: 200 });
     const dir = mkdtempSync(join(tmpdir(), 'rectify-slack-'));
     secretFile = join(dir, 'slack-signing-secret');
-    writeFileSync(secretFile, `${SECRET}\n`);
+    writeFileSync(secretFile, `${SLACK_SECRET}\n`);
     svc = await startTestService({
       runbooks: runbooks(target.url),
       args: ['--tokens', writeTokensFile(dir, [am]), '--listen', '127.0.0.1:0', '--slack-signing-secret', `\${file:${secretFile}}`, '--slack-webhook-url', target.url + HOOK],
@@ -142,7 +84,7 @@ describe('Slack interactive approvals', () => {
   it('a signed click approves as slack:<Slack user id> and runs the plan; no bearer token is needed', async () => {
     target.reset();
     const id = await incident('SL-OK');
-    const r = await send(payloadOf({ value: `${id}:approve` }));
+    const r = await send(slackPayload({ value: `${id}:approve` }));
     assert.equal(r.status, 200);
     assert.equal(r.body.ok, true);
     assert.equal(r.body.response_type, 'ephemeral');
@@ -161,11 +103,11 @@ describe('Slack interactive approvals', () => {
   it('refused: a wrong secret, a tampered body, a stale or future timestamp, a malformed or missing signature — and nothing changes', async () => {
     target.reset();
     const id = await incident('SL-BAD');
-    const body = payloadOf({ value: `${id}:approve` });
+    const body = slackPayload({ value: `${id}:approve` });
     const now = Math.floor(svc.clock.now() / 1000);
     const cases: Array<[string, Awaited<ReturnType<typeof send>>, string]> = [
       ['wrong secret', await send(body, { secret: 'not-the-secret' }), 'the Slack signature does not match this request'],
-      ['tampered', await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0MALLORY', username: 'mallory' } }), { signed: body }), 'the Slack signature does not match this request'],
+      ['tampered', await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0MALLORY', username: 'mallory' } }), { signed: body }), 'the Slack signature does not match this request'],
       ['stale', await send(body, { at: now - 301 }), 'stale Slack request: its timestamp is more than 5 minutes from now (check the clock, or it is a replay)'],
       ['future', await send(body, { at: now + 301 }), 'stale Slack request: its timestamp is more than 5 minutes from now (check the clock, or it is a replay)'],
       ['malformed', await send(body, { signature: 'v1=abc' }), 'X-Slack-Signature must be v0=<64 hex digits>'],
@@ -190,7 +132,7 @@ describe('Slack interactive approvals', () => {
   it('a replayed request is refused (409) and carried out once', async () => {
     target.reset();
     const id = await incident('SL-REPLAY');
-    const body = payloadOf({ value: `${id}:approve` });
+    const body = slackPayload({ value: `${id}:approve` });
     const at = Math.floor(svc.clock.now() / 1000);
     const first = await send(body, { at });
     assert.equal(first.status, 200);
@@ -208,14 +150,14 @@ describe('Slack interactive approvals', () => {
 
   it('the button is tied to one approval and one verb: a value that disagrees with its button is a 400', async () => {
     const id = await incident('SL-VERB');
-    const r = await send(payloadOf({ action_id: 'rectify_reject', value: `${id}:approve` }));
+    const r = await send(slackPayload({ action_id: 'rectify_reject', value: `${id}:approve` }));
     assert.equal(r.status, 400);
     assert.equal(r.body.error.message, 'invalid body: body.payload.actions.0.value: says approve but the button is rectify_reject');
-    const other = await send(payloadOf({ action_id: 'delete_everything', value: `${id}:approve` }));
+    const other = await send(slackPayload({ action_id: 'delete_everything', value: `${id}:approve` }));
     assert.equal(other.status, 400);
     assert.equal(other.body.error.details[0].path, 'body.payload.actions.0.action_id');
     assert.equal(approval(id).status, 'pending');
-    const reject = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0CAROL', username: 'carol' } }));
+    const reject = await send(slackPayload({ value: `${id}:reject`, user: { id: 'U0CAROL', username: 'carol' } }));
     assert.equal(reject.body.ok, true);
     assert.equal(reject.body.text, 'Rejected by slack:U0CAROL (carol): nothing will run.');
     assert.equal(approval(id).status, 'rejected');
@@ -223,33 +165,33 @@ describe('Slack interactive approvals', () => {
 
   it('a decided approval answers ok:false with the reason, as Slack shows it to the person', async () => {
     const id = await incident('SL-TWICE');
-    assert.equal((await send(payloadOf({ value: `${id}:approve` }))).body.ok, true);
-    const second = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' } }));
+    assert.equal((await send(slackPayload({ value: `${id}:approve` }))).body.ok, true);
+    const second = await send(slackPayload({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' } }));
     assert.equal(second.status, 200);
     assert.deepEqual(second.body, { response_type: 'ephemeral', replace_original: false, ok: false, code: 'CONFLICT', text: `approval request ${id} is already approved by slack:U0ALICE` });
-    const missing = await send(payloadOf({ value: 'apr_NOPE:approve' }));
+    const missing = await send(slackPayload({ value: 'apr_NOPE:approve' }));
     assert.equal(missing.body.code, 'NOT_FOUND');
   });
 
   it('Slack is told through the response_url: a deciding click replaces the message (no buttons left), a refused one is told to the clicker only', async () => {
     target.reset();
-    const responseUrl = target.url + RESPOND;
+    const responseUrl = target.url + SLACK_RESPOND;
     const id = await incident('SL-RESPOND');
-    const ok = await send(payloadOf({ value: `${id}:approve`, responseUrl }));
+    const ok = await send(slackPayload({ value: `${id}:approve`, responseUrl }));
     assert.equal(ok.body.ok, true);
     await target.waitForRequest('/undo/checkout');
     await svc.service.drainNotifications();
-    const told = target.requests(RESPOND, 'POST').map((r) => r.json() as any);
+    const told = target.requests(SLACK_RESPOND, 'POST').map((r) => r.json() as any);
     assert.equal(told.length, 1);
     assert.equal(told[0].replace_original, true);
     assert.equal(told[0].text, ok.body.text);
     assert.match(told[0].blocks[0].text.text, /^Approved by slack:U0ALICE: executed \(execution exe_[0-9A-Z]+\), /);
     assert.equal(told[0].blocks[1].elements[0].text, `approval ${id} · incident SL-RESPOND · runbook rollback-deployment · service checkout`);
     assert.equal(told.some((m) => JSON.stringify(m).includes('rectify_approve')), false, 'the buttons are gone');
-    const late = await send(payloadOf({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' }, responseUrl }));
+    const late = await send(slackPayload({ value: `${id}:reject`, user: { id: 'U0BOB', username: 'bob' }, responseUrl }));
     assert.equal(late.body.ok, false);
     await svc.service.drainNotifications();
-    const refused = target.requests(RESPOND, 'POST').map((r) => r.json() as any);
+    const refused = target.requests(SLACK_RESPOND, 'POST').map((r) => r.json() as any);
     assert.equal(refused.length, 2);
     assert.deepEqual(refused[1], { response_type: 'ephemeral', replace_original: false, text: `approval request ${id} is already approved by slack:U0ALICE` });
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
@@ -259,11 +201,11 @@ describe('Slack interactive approvals', () => {
     target.reset();
     const id = await incident('SL-ELSEWHERE');
     const before = svc.log.lines.length;
-    const r = await send(payloadOf({ value: `${id}:reject`, responseUrl: 'http://127.0.0.1:9/actions/x' }));
+    const r = await send(slackPayload({ value: `${id}:reject`, responseUrl: 'http://127.0.0.1:9/actions/x' }));
     assert.equal(r.body.ok, true);
     await svc.service.drainNotifications();
     assert.equal(approval(id).status, 'rejected');
-    assert.equal(target.calls(RESPOND), 0);
+    assert.equal(target.calls(SLACK_RESPOND), 0);
     const warned = svc.log.lines.slice(before).filter((l) => l.includes("response_url outside Slack's own origins: not called"));
     assert.equal(warned.length, 1);
     assert.match(warned[0]!, /"origin":"http:\/\/127\.0\.0\.1:9"/);
@@ -272,14 +214,14 @@ describe('Slack interactive approvals', () => {
   it('two approvers from Slack: the same Slack user under a new username is still one person', async () => {
     target.reset();
     const id = await incident('SL-TWO', 'replica_lag', 'db');
-    const first = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } }));
+    const first = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } }));
     assert.equal(first.body.ok, true);
     assert.equal(first.body.text, 'slack:U0ALICE (alice) approved (1 of 2); another person must approve too.');
-    const renamed = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'not-alice' } }));
+    const renamed = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'not-alice' } }));
     assert.equal(renamed.body.ok, false);
     assert.equal(renamed.body.code, 'CONFLICT');
     assert.equal(target.calls('/drop/db'), 0);
-    const bob = await send(payloadOf({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'bob' } }));
+    const bob = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'bob' } }));
     assert.equal(bob.body.ok, true);
     assert.equal(approval(id).decided_by, 'slack:U0ALICE, slack:U0BOB');
     await target.waitForRequest('/drop/db');
@@ -292,7 +234,7 @@ describe('Slack interactive approvals', () => {
       writeFileSync(secretFile, `${ROTATED}\n`);
       assert.deepEqual((await svc.service.reload()).slackSigningSecret, { ok: true });
       const id = await incident('SL-ROTATE');
-      const old = await send(payloadOf({ value: `${id}:reject` }));
+      const old = await send(slackPayload({ value: `${id}:reject` }));
       assert.equal(old.status, 401);
       assert.equal(old.body.error.message, 'the Slack signature does not match this request');
       assert.equal(approval(id).status, 'pending');
@@ -300,11 +242,11 @@ describe('Slack interactive approvals', () => {
       const broken = (await svc.service.reload()).slackSigningSecret;
       assert.equal(broken?.ok, false);
       assert.match((broken as { problem: string }).problem, /slack-signing-secret" is empty$/);
-      const rotated = await send(payloadOf({ value: `${id}:reject` }), { secret: ROTATED });
+      const rotated = await send(slackPayload({ value: `${id}:reject` }), { secret: ROTATED });
       assert.equal(rotated.status, 200);
       assert.equal(approval(id).status, 'rejected');
     } finally {
-      writeFileSync(secretFile, `${SECRET}\n`);
+      writeFileSync(secretFile, `${SLACK_SECRET}\n`);
       assert.deepEqual((await svc.service.reload()).slackSigningSecret, { ok: true });
     }
   });
@@ -324,10 +266,10 @@ describe('Slack interactive approvals', () => {
 
   it('the signing secret is in no log line and not in the configuration summary', () => {
     const text = svc.log.lines.join('\n');
-    assert.ok(!text.includes(SECRET));
+    assert.ok(!text.includes(SLACK_SECRET));
     assert.ok(!text.includes('hookSECRET'));
     const summary = JSON.stringify(configSummary(svc.config));
-    assert.ok(!summary.includes(SECRET));
+    assert.ok(!summary.includes(SLACK_SECRET));
     assert.match(summary, /"slackSigningSecret":"\$\{file:[^}]+slack-signing-secret\}"/);
   });
 });
@@ -336,7 +278,7 @@ describe('Slack approvers (--slack-approvers)', () => {
   let target: HttpTarget;
   let svc: TestService;
 
-  const click = (c: Click) => clickOn(svc, c);
+  const click = (c: SlackClick) => slackClick(svc, c);
   async function pending(id: string): Promise<string> {
     const r = await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: id } });
     assert.equal(r.body.action, 'approval_required');
@@ -347,10 +289,10 @@ describe('Slack approvers (--slack-approvers)', () => {
   before(async () => {
     target = await startHttpTarget();
     target.route('POST', '/undo/checkout', { status: 200 });
-    target.route('POST', RESPOND, { status: 200 });
+    target.route('POST', SLACK_RESPOND, { status: 200 });
     svc = await startTestService({
       runbooks: runbooks(target.url),
-      args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE, U0BOB'],
+      args: ['--slack-signing-secret', SLACK_SECRET, '--slack-approvers', 'U0ALICE, U0BOB'],
       captureLogs: true,
       overrides: { slackResponseOrigins: [new URL(target.url).origin] },
     });
@@ -363,7 +305,7 @@ describe('Slack approvers (--slack-approvers)', () => {
   it('a correctly signed click by a Slack user not on the list is refused, told why, and changes nothing', async () => {
     const id = await pending('SA-MALLORY');
     for (const verb of ['approve', 'reject'] as const) {
-      const r = await click({ value: `${id}:${verb}`, user: { id: 'U0MALLORY', username: 'mallory' }, responseUrl: target.url + RESPOND });
+      const r = await click({ value: `${id}:${verb}`, user: { id: 'U0MALLORY', username: 'mallory' }, responseUrl: target.url + SLACK_RESPOND });
       assert.equal(r.status, 200, 'Slack shows anything but a 200 as a broken app');
       assert.deepEqual(r.body, {
         response_type: 'ephemeral',
@@ -375,7 +317,7 @@ describe('Slack approvers (--slack-approvers)', () => {
     }
     await svc.service.drainNotifications();
     assert.deepEqual(
-      target.requests(RESPOND, 'POST').map((q) => q.json()),
+      target.requests(SLACK_RESPOND, 'POST').map((q) => q.json()),
       (['approve', 'reject'] as const).map((verb) => ({
         response_type: 'ephemeral',
         replace_original: false,
@@ -433,8 +375,8 @@ describe('Slack interactivity not configured', () => {
 
   it('a plain-value secret works; a relative ${file:} is refused at load without echoing anything else', async () => {
     const target = await startHttpTarget();
-    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET], overrides: { slackResponseOrigins: [] } });
-    const r = await clickOn(svc, { value: 'apr_NONE:approve' });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SLACK_SECRET], overrides: { slackResponseOrigins: [] } });
+    const r = await slackClick(svc, { value: 'apr_NONE:approve' });
     assert.equal(r.status, 200);
     assert.equal(r.body.code, 'NOT_FOUND');
     await svc.stop({ remove: true });
@@ -446,7 +388,7 @@ describe('Slack interactivity not configured', () => {
 describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=alice)', () => {
   let target: HttpTarget;
   let svc: TestService;
-  const click = async (c: Click) => (await clickOn(svc, c)).body;
+  const click = async (c: SlackClick) => (await slackClick(svc, c)).body;
   const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
   const alice = { id: 'U0ALICE', username: 'alice' };
   const bob = { id: 'U0BOB', username: 'bob' };
@@ -455,7 +397,7 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     target = await startHttpTarget();
     target.route('POST', '/undo/checkout', { status: 200 });
     target.route('POST', '/drop/checkout', { status: 200 });
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB'] });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SLACK_SECRET, '--slack-approvers', 'U0ALICE=alice,U0BOB'] });
   });
   after(async () => {
     await svc.stop({ remove: true });
@@ -559,11 +501,11 @@ describe('telling a click in Slack', () => {
   it('each attempt waits --notify-timeout for the response_url, then gives up and says so', async (t) => {
     const target = await startHttpTarget();
     // Answers only after 3 s: past a 300 ms timeout, well within the 5 s default.
-    target.route('POST', RESPOND, { status: 200, delayMs: 3_000 });
+    target.route('POST', SLACK_RESPOND, { status: 200, delayMs: 3_000 });
     target.route('POST', '/undo/checkout', { status: 200 });
     const svc = await startTestService({
       runbooks: runbooks(target.url),
-      args: ['--slack-signing-secret', SECRET, '--notify-timeout', '300ms'],
+      args: ['--slack-signing-secret', SLACK_SECRET, '--notify-timeout', '300ms'],
       captureLogs: true,
       overrides: { slackResponseOrigins: [new URL(target.url).origin] },
     });
@@ -572,10 +514,10 @@ describe('telling a click in Slack', () => {
       await target.close();
     });
     const r = await svc.post('/api/v1/incidents', { id: 'SL-SLOW', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SL-SLOW' } });
-    const done = await clickOn(svc, { value: `${r.body.approval_id}:reject`, responseUrl: target.url + RESPOND });
+    const done = await slackClick(svc, { value: `${r.body.approval_id}:reject`, responseUrl: target.url + SLACK_RESPOND });
     assert.equal(done.body.ok, true, done.body.text);
     await svc.service.drainNotifications();
-    assert.equal(target.calls(RESPOND, 'POST'), 2, 'both attempts timed out');
+    assert.equal(target.calls(SLACK_RESPOND, 'POST'), 2, 'both attempts timed out');
     assert.equal(svc.log.lines.filter((l) => l.includes('the Slack click was carried out, but telling it in Slack failed')).length, 1);
   });
 });
