@@ -27,6 +27,26 @@ async function click(svc: TestService, user: { id: string; username: string }, v
   return r.body;
 }
 
+/** POST JSON through the app in process with `token`'s bearer; the status and the parsed body. */
+const postAs = (svc: TestService, url: string, token: IssuedToken, body: unknown): Promise<{ status: number; body: any }> =>
+  svc.app
+    .inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(token) } })
+    .then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
+
+/** What an unnamed Slack user's click is told on a request alice asked for. */
+const UNNAMED_LIKE_ASKER =
+  'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API';
+/** What alice's own approval is told on a request an alert she sent joined. */
+const ASKED_TOO = 'alice asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must';
+
+/** Request `id` is approved, decided by `decidedBy`, and its plan has run once: one POST to `path`. */
+async function approvedAndRunOnce(svc: TestService, target: HttpTarget, id: string, decidedBy: string, path: string): Promise<void> {
+  const a = svc.service.store.read((tx) => tx.getApproval(id))!;
+  assert.deepEqual([a.status, a.decided_by], ['approved', decidedBy]);
+  await target.waitForRequest(path);
+  assert.equal(target.calls(path, 'POST'), 1);
+}
+
 const auditOf = (svc: TestService, incident: string, event: 'APPROVAL_VOTE' | 'APPROVED') =>
   svc.service.store.queryAudit({ incident_id: incident, event, limit: 5 }).map((e) => e.actor);
 
@@ -75,9 +95,7 @@ describe('one Slack account is one voter, whatever name --slack-approvers gives 
 
     const other = await click(svc, BOB, `${id}:approve`);
     assert.equal(other.ok, true, other.text);
-    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'slack:U0ALICE, bob']);
-    await target.waitForRequest('/drop/checkout');
-    assert.equal(target.calls('/drop/checkout', 'POST'), 1);
+    await approvedAndRunOnce(svc, target, id, 'slack:U0ALICE, bob', '/drop/checkout');
   });
 
   it('a vote recorded before the Slack id was kept (the id only in its identity), then the account named: its click is refused (409) and nothing runs', async () => {
@@ -124,21 +142,12 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
   const alice = issueToken('alice', ['ingest', 'approver']);
   const am = issueToken('alertmanager', ['ingest']);
   const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
-  async function post(url: string, token: IssuedToken, body: unknown): Promise<any> {
-    const r = await svc.app.inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(token) } });
-    return JSON.parse(r.body);
-  }
+  const post = async (url: string, token: IssuedToken, body: unknown): Promise<any> => (await postAs(svc, url, token, body)).body;
 
   let dir: string;
-  const amAlert = (service: string) =>
-    svc.app
-      .inject({
-        method: 'POST',
-        url: '/api/v1/webhooks/alertmanager',
-        payload: amWebhook([{ labels: { alertname: 'pods_stuck', service, deployment: service }, fingerprint: `fp-${service}` }]),
-        headers: { 'content-type': 'application/json', ...bearer(am) },
-      })
-      .then((r) => JSON.parse(r.body).results[0]);
+  /** An Alertmanager webhook sent with its ingest token; its one result. */
+  const fromAm = async (body: unknown) => (await post('/api/v1/webhooks/alertmanager', am, body)).results[0];
+  const amAlert = (service: string) => fromAm(amWebhook([{ labels: { alertname: 'pods_stuck', service, deployment: service }, fingerprint: `fp-${service}` }]));
 
   before(async () => {
     target = await startHttpTarget();
@@ -152,13 +161,7 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
   });
 
   it('an alert from Alertmanager (an ingest-only token): the same click approves it and the plan runs', async () => {
-    const res = await svc.app.inject({
-      method: 'POST',
-      url: '/api/v1/webhooks/alertmanager',
-      payload: amWebhook([{ labels: { alertname: 'pods_stuck', service: 'cart', deployment: 'cart' } }]),
-      headers: { 'content-type': 'application/json', ...bearer(am) },
-    });
-    const result = JSON.parse(res.body).results[0];
+    const result = await fromAm(amWebhook([{ labels: { alertname: 'pods_stuck', service: 'cart', deployment: 'cart' } }]));
     assert.equal(result.action, 'approval_required');
     assert.equal(approval(result.approval_id).requested_by, 'alertmanager');
     const c = await click(svc, ALICE, `${result.approval_id}:approve`);
@@ -174,14 +177,7 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     const id = r.approval_id as string;
     assert.equal(approval(id).requested_by, 'alice');
     const c = await click(svc, ALICE, `${id}:approve`);
-    assert.deepEqual(
-      [c.ok, c.code, c.text],
-      [
-        false,
-        'FORBIDDEN',
-        'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API',
-      ],
-    );
+    assert.deepEqual([c.ok, c.code, c.text], [false, 'FORBIDDEN', UNNAMED_LIKE_ASKER]);
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal(target.calls('/undo/checkout', 'POST'), 0);
     assert.deepEqual(auditOf(svc, 'SP-3', 'APPROVED'), []);
@@ -196,20 +192,10 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
     assert.deepEqual([approval(id).requested_by, approval(id).alerts, approval(id).asked_by], ['alertmanager', 2, ['alice']]);
 
     const c = await click(svc, ALICE, `${id}:approve`);
-    assert.deepEqual(
-      [c.ok, c.code, c.text],
-      [
-        false,
-        'FORBIDDEN',
-        'slack:U0ALICE cannot be told apart from alice, who asked for this run (separation of duties): give the Slack user its rectify name in --slack-approvers (U0ALICE=<name>), or approve through the API',
-      ],
-    );
-    const own = await svc.app.inject({ method: 'POST', url: `/api/v1/approvals/${id}/approve`, payload: {}, headers: { 'content-type': 'application/json', ...bearer(alice) } });
-    assert.equal(own.statusCode, 403, own.body);
-    assert.deepEqual(
-      [JSON.parse(own.body).error.code, JSON.parse(own.body).error.message],
-      ['FORBIDDEN', 'alice asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must'],
-    );
+    assert.deepEqual([c.ok, c.code, c.text], [false, 'FORBIDDEN', UNNAMED_LIKE_ASKER]);
+    const own = await postAs(svc, `/api/v1/approvals/${id}/approve`, alice, {});
+    assert.equal(own.status, 403, JSON.stringify(own.body));
+    assert.deepEqual([own.body.error.code, own.body.error.message], ['FORBIDDEN', ASKED_TOO]);
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal(target.calls('/restart/shop', 'POST'), 0);
     assert.deepEqual(svc.service.store.queryAudit({ event: 'APPROVED', limit: 10 }).filter((e) => (e.details as any).approval_id === id), []);
@@ -248,9 +234,7 @@ describe("a request a person's token opened: an unnamed Slack user cannot be tol
 
     const taken = await click(svc, ALICE, `${byAm}:approve`);
     assert.equal(taken.ok, true, taken.text);
-    assert.deepEqual([approval(byAm).status, approval(byAm).decided_by], ['approved', 'slack:U0ALICE']);
-    await target.waitForRequest('/restart/web');
-    assert.equal(target.calls('/restart/web', 'POST'), 1);
+    await approvedAndRunOnce(svc, target, byAm, 'slack:U0ALICE', '/restart/web');
   });
 });
 
@@ -332,10 +316,7 @@ describe('who asked for a request after approving it, or after Alertmanager aske
   const carol = issueToken('carol', ['ingest', 'approver']);
   const am = issueToken('alertmanager', ['ingest']);
   const approval = (id: string) => svc.service.store.read((tx) => tx.getApproval(id))!;
-  const post = (url: string, t: IssuedToken, body: unknown) =>
-    svc.app
-      .inject({ method: 'POST', url, payload: body as object, headers: { 'content-type': 'application/json', ...bearer(t) } })
-      .then((r) => ({ status: r.statusCode, body: JSON.parse(r.body) }));
+  const post = (url: string, t: IssuedToken, body: unknown) => postAs(svc, url, t, body);
   const approvedRows = (id: string) => svc.service.store.queryAudit({ event: 'APPROVED', limit: 50 }).filter((e) => (e.details as any).approval_id === id);
   const voteRows = (id: string) => svc.service.store.queryAudit({ event: 'APPROVAL_VOTE', limit: 50 }).filter((e) => (e.details as any).approval_id === id);
   const replicaLag = (service: string, alertname = 'replica_lag') => amWebhook([{ labels: { alertname, service, deployment: service }, fingerprint: `fp-${service}` }]);
@@ -381,9 +362,7 @@ describe('who asked for a request after approving it, or after Alertmanager aske
 
     const third = await post(`/api/v1/approvals/${id}/approve`, carol, {});
     assert.equal(third.status, 200, JSON.stringify(third.body));
-    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'bob, carol']);
-    await target.waitForRequest('/drop/db');
-    assert.equal(target.calls('/drop/db', 'POST'), 1);
+    await approvedAndRunOnce(svc, target, id, 'bob, carol', '/drop/db');
     assert.equal(approvedRows(id).length, 1);
   });
 
@@ -411,9 +390,7 @@ describe('who asked for a request after approving it, or after Alertmanager aske
 
     const third = await post(`/api/v1/approvals/${id}/approve`, carol, {});
     assert.equal(third.status, 200, JSON.stringify(third.body));
-    assert.deepEqual([approval(id).status, approval(id).decided_by], ['approved', 'bob, carol']);
-    await target.waitForRequest('/drop/cache');
-    assert.equal(target.calls('/drop/cache', 'POST'), 1);
+    await approvedAndRunOnce(svc, target, id, 'bob, carol', '/drop/cache');
   });
 
   it("Alertmanager's alert sent again with a person's token: a duplicate that adds that person to who asked; their approval is refused, nothing runs", async () => {
@@ -430,10 +407,7 @@ describe('who asked for a request after approving it, or after Alertmanager aske
     assert.deepEqual(approval(id).asked_by, ['alice']);
 
     const own = await post(`/api/v1/approvals/${id}/approve`, alice, {});
-    assert.deepEqual(
-      [own.status, own.body.error.code, own.body.error.message],
-      [403, 'FORBIDDEN', 'alice asked for this run too (an alert sent with that token joined the request) and cannot approve it (separation of duties): another approver must'],
-    );
+    assert.deepEqual([own.status, own.body.error.code, own.body.error.message], [403, 'FORBIDDEN', ASKED_TOO]);
     assert.deepEqual([approval(id).status, approval(id).votes], ['pending', []]);
     assert.equal(target.calls('/restart/x', 'POST'), 0);
     assert.deepEqual(approvedRows(id), []);
