@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { beforeEach, describe, it } from 'node:test';
+import type { HttpTarget } from '../helpers/http-target.js';
+import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
+import { useServiceWithTarget, type TestService } from '../helpers/service.js';
 import { countRows } from '../storm/helpers.js';
 
 const fixture = () => JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
@@ -18,6 +19,11 @@ function pdEvent(eventId: string, type: string, incident: string, title: string)
   return body;
 }
 
+/** The LOW runbook the PagerDuty events below run: a POST to `<base>/scale/{service}`. */
+const scaleUp = (base: string): string => postRunbook('scale-up', { risk: 'LOW', trigger: 'high_cpu', maxPerHour: 50, url: `${base}/scale/{service}` });
+/** The route the scale-up runbook calls, answered 200. */
+const scaleRoutes = (target: HttpTarget): void => target.route('POST', '/scale/worker', { status: 200 });
+
 describe('PagerDuty: a reopened incident is a new occurrence', () => {
   let target: HttpTarget;
   let svc: TestService;
@@ -28,32 +34,11 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.equal(r.body.results.length, 1);
     return r.body.results[0];
   };
-  before(async () => {
-    target = await startHttpTarget();
-    target.route('POST', '/scale/worker', { status: 200 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  scale-up:
-    risk: LOW
-    triggers: [high_cpu]
-    max_per_hour: 50
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/scale/{service}"}
-  failover:
-    risk: HIGH
-    triggers: [db_down]
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/failover/{service}"}
-`,
-    });
+  const on = useServiceWithTarget({
+    routes: scaleRoutes,
+    runbooks: (t) => runbooksFile(scaleUp(t.url), postRunbook('failover', { trigger: 'db_down', url: `${t.url}/failover/{service}` })),
   });
-  after(async () => {
-    await svc.stop({ remove: true });
-    await target.close();
-  });
+  beforeEach(() => ({ svc, target } = on));
 
   it('trigger, resolve, reopen, resolve, reopen: each reopen runs the fix once more, re-deliveries run nothing', async () => {
     const t = await post(pdEvent('EV-T', 'incident.triggered', 'PREOPEN1', 'high_cpu on worker'));
@@ -223,26 +208,8 @@ describe('PagerDuty: reopens after the dedup retention of the first occurrence',
   let svc: TestService;
   const MIN = 60_000;
   const post = async (body: unknown) => (await svc.post('/api/v1/webhooks/pagerduty?wait=true', body)).body.results[0];
-  before(async () => {
-    target = await startHttpTarget();
-    target.route('POST', '/scale/worker', { status: 200 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  scale-up:
-    risk: LOW
-    triggers: [high_cpu]
-    max_per_hour: 50
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/scale/{service}"}
-`,
-      args: ['--dedup-retention', '1h'],
-    });
-  });
-  after(async () => {
-    await svc.stop({ remove: true });
-    await target.close();
-  });
+  const on = useServiceWithTarget({ routes: scaleRoutes, runbooks: (t) => runbooksFile(scaleUp(t.url)), args: ['--dedup-retention', '1h'] });
+  beforeEach(() => ({ svc, target } = on));
 
   it('a reopen while a later occurrence is still remembered is a new occurrence; with every one forgotten, too', async () => {
     const ev = (id: string, type: string) => pdEvent(id, type, 'PKEEP1', 'high_cpu on worker');

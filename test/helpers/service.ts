@@ -1,11 +1,13 @@
 import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { after, afterEach, before, beforeEach } from 'node:test';
 import type { FastifyInstance } from 'fastify';
 import { loadConfig, type Config } from '../../src/config/index.js';
 import { createManualClock, type ManualClock } from '../../src/lib/index.js';
 import { createTestLogger, type TestLogger } from '../../src/observability/index.js';
 import { createService, type Service, type ServiceOverrides } from '../../src/service.js';
+import { startHttpTarget, type HttpTarget } from './http-target.js';
 
 /**
  * A real rectify service for tests: a real SQLite file in a temp folder, runbooks
@@ -89,6 +91,64 @@ export async function startTestService(opts: TestServiceOptions = {}): Promise<T
     },
   };
   return self;
+}
+
+export interface ServiceWithTarget {
+  /** The describe block's HTTP target. */
+  readonly target: HttpTarget;
+  /** The service of the describe block (or, with `eachTest`, of this test). */
+  readonly svc: TestService;
+}
+
+/**
+ * For a describe block: one HTTP target, given its routes by `routes`, and a whole service
+ * on a temp database started with `runbooks` (and `args`) before its tests; after them the
+ * service stopped and removed, the target closed. With `eachTest`, before each test the
+ * target is reset and given its routes again and a fresh service started, and after each
+ * that service is stopped and removed.
+ */
+export function useServiceWithTarget(opts: {
+  runbooks: (target: HttpTarget) => string;
+  routes?: (target: HttpTarget) => void;
+  args?: string[];
+  eachTest?: boolean;
+}): ServiceWithTarget {
+  let target: HttpTarget | undefined;
+  let svc: TestService | undefined;
+  const start = async (t: HttpTarget): Promise<void> => {
+    opts.routes?.(t);
+    svc = await startTestService({ runbooks: opts.runbooks(t), ...(opts.args ? { args: opts.args } : {}) });
+  };
+  before(async () => {
+    target = await startHttpTarget();
+    if (!opts.eachTest) await start(target);
+  });
+  after(async () => {
+    if (!opts.eachTest) await svc?.stop({ remove: true });
+    await target?.close();
+  });
+  if (opts.eachTest) {
+    beforeEach(async () => {
+      svc = undefined;
+      target!.reset();
+      await start(target!);
+    });
+    afterEach(async () => svc?.stop({ remove: true }));
+  }
+  return {
+    get target() {
+      return startedBy('useServiceWithTarget', 'target', target);
+    },
+    get svc() {
+      return startedBy('useServiceWithTarget', 'svc', svc);
+    },
+  };
+}
+
+/** `v`, which a describe block's hooks (set up by `owner`) start: asked for outside a test, where it is not started, an error. */
+export function startedBy<T>(owner: string, what: string, v: T | undefined): T {
+  if (v === undefined) throw new Error(`${owner}: no ${what} outside a test`);
+  return v;
 }
 
 /** An Alertmanager webhook body (version 4) with the given alerts. */

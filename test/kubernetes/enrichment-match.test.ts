@@ -1,9 +1,10 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { beforeEach, describe, it } from 'node:test';
+import type { HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
+import { amWebhook, useServiceWithTarget, type TestService } from '../helpers/service.js';
 import { useServiceOnFake } from './setup.js';
 
 /**
@@ -15,18 +16,27 @@ import { useServiceOnFake } from './setup.js';
 const NS = 'prod';
 const EXCLUDES = 'match: [\'deployment!~"payments-.*"\']';
 
-const depRunbook = (target: HttpTarget, id: string, trigger: string, match: string, path: string, risk = 'LOW'): string => `  ${id}:
-    risk: ${risk}
-    triggers: [${trigger}]
-    ${match}
-    blast_radius_limit: 10
-    cooldown_minutes: 0
+/**
+ * One entry of a runbooks file, under `runbooks:`: its `risk`, trigger and `match:` line, any
+ * `extra` lines, no cooldown, no rollback (`undone` says why), then `body` (params, actions).
+ */
+const oneShotRunbook = (id: string, o: { risk: string; trigger: string; match: string; extra?: string; undone: string; body: string }): string => `  ${id}:
+    risk: ${o.risk}
+    triggers: [${o.trigger}]
+    ${o.match}
+${o.extra ?? ''}    cooldown_minutes: 0
     rollback: none
-    rollback_reason: a restart is not undone
-    params: {deployment: the deployment}
+    rollback_reason: ${o.undone}
+${o.body}`;
+
+/** A runbook's params and one HTTP POST action to `url`. */
+const httpBody = (param: string, url: string): string => `    params: {${param}: the ${param}}
     actions:
-      - http: {method: POST, url: "${target.url}/${path}/{deployment}", timeout_seconds: 5}
+      - http: {method: POST, url: "${url}", timeout_seconds: 5}
 `;
+
+const depRunbook = (target: HttpTarget, id: string, trigger: string, match: string, path: string, risk = 'LOW'): string =>
+  oneShotRunbook(id, { risk, trigger, match, extra: '    blast_radius_limit: 10\n', undone: 'a restart is not undone', body: httpBody('deployment', `${target.url}/${path}/{deployment}`) });
 
 const alert = (alertname: string, labels: Record<string, string>, fingerprint: string) => ({
   version: '4',
@@ -44,6 +54,26 @@ const decided = (r: { body: any }): unknown[] => {
   const d = r.body.results?.[0] ?? r.body;
   return [d.action, d.event, d.runbook, d.reason];
 };
+
+/** Rewrites the stored plan (its JSON text) of approval `id`, in the service's database file. */
+const rewritePlan = (svc: TestService, id: string, change: (plan: string) => string): void => {
+  const raw = new Database(svc.dbPath);
+  try {
+    const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(id) as { plan: string };
+    raw.prepare('UPDATE approvals SET plan = ? WHERE id = ?').run(change(row.plan), id);
+  } finally {
+    raw.close();
+  }
+};
+
+/**
+ * Why kill-pod is refused when the alert's deployment `given` stands beside the pod it acts
+ * on and nothing read the pod's owner from the cluster (no Kubernetes access, or no namespace).
+ */
+const unreadOwner = (given: string): string =>
+  `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "${given}" describes the workload owning the pod the runbook acts on, ` +
+  "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
+  "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand";
 
 describe("enriched values and a runbook's match: matchers, through the service", { timeout: 60_000 }, () => {
   const on = useServiceOnFake({
@@ -112,13 +142,7 @@ describe("enriched values and a runbook's match: matchers, through the service",
 
     // A request an earlier release opened for a pod of payments-api, its matchers tested on
     // the alert's values only: the plan it asked about acts on the excluded deployment.
-    const raw = new Database(svc.dbPath);
-    try {
-      const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(approvalId) as { plan: string };
-      raw.prepare('UPDATE approvals SET plan = ? WHERE id = ?').run(row.plan.replaceAll('web', 'payments-api'), approvalId);
-    } finally {
-      raw.close();
-    }
+    rewritePlan(svc, approvalId, (plan) => plan.replaceAll('web', 'payments-api'));
     const r = await svc.post(`/api/v1/approvals/${approvalId}/approve?wait=true`, { by: 'bob' });
     assert.equal(r.status, 409, JSON.stringify(r.body));
     const refusal =
@@ -158,36 +182,15 @@ describe('enriched values matching a later runbook, through the service', { time
   });
 });
 
-const podRunbooks = (target: HttpTarget): string => `runbooks:
-  evict-pod:
-    risk: LOW
-    triggers: [PodStuck]
-    ${EXCLUDES}
-    cooldown_minutes: 0
-    rollback: none
-    rollback_reason: an eviction is not undone
-    actions:
-      - kubernetes: {verb: evict_pod, kind: pod, name: "{pod}", namespace: "{namespace}", timeout_seconds: 5}
-  kill-pod:
-    risk: LOW
-    triggers: [PodHttp]
-    ${EXCLUDES}
-    cooldown_minutes: 0
-    rollback: none
-    rollback_reason: a kill is not undone
-    params: {pod: the pod}
-    actions:
-      - http: {method: POST, url: "${target.url}/kill/{pod}", timeout_seconds: 5}
-  evict-approved:
-    risk: HIGH
-    triggers: [PodHigh]
-    ${EXCLUDES}
-    cooldown_minutes: 0
-    rollback: none
-    rollback_reason: an eviction is not undone
-    actions:
+const EVICT = `    actions:
       - kubernetes: {verb: evict_pod, kind: pod, name: "{pod}", namespace: "{namespace}", timeout_seconds: 5}
 `;
+const podRunbooks = (target: HttpTarget): string =>
+  runbooksFile(
+    oneShotRunbook('evict-pod', { risk: 'LOW', trigger: 'PodStuck', match: EXCLUDES, undone: 'an eviction is not undone', body: EVICT }),
+    oneShotRunbook('kill-pod', { risk: 'LOW', trigger: 'PodHttp', match: EXCLUDES, undone: 'a kill is not undone', body: httpBody('pod', `${target.url}/kill/{pod}`) }),
+    oneShotRunbook('evict-approved', { risk: 'HIGH', trigger: 'PodHigh', match: EXCLUDES, undone: 'an eviction is not undone', body: EVICT }),
+  );
 
 const podPrepare = (fake: KubeFake, target: HttpTarget): void => {
   prepare(fake, target);
@@ -267,17 +270,12 @@ describe("a runbook's match: matchers on a value nobody could read, through the 
   });
 
   /** Rewrites the stored plan of approval `id`. */
-  const tamper = (id: string, change: (plan: any) => void): void => {
-    const raw = new Database(svc.dbPath);
-    try {
-      const row = raw.prepare('SELECT plan FROM approvals WHERE id = ?').get(id) as { plan: string };
-      const plan = JSON.parse(row.plan);
+  const tamper = (id: string, change: (plan: any) => void): void =>
+    rewritePlan(svc, id, (text) => {
+      const plan = JSON.parse(text);
       change(plan);
-      raw.prepare('UPDATE approvals SET plan = ? WHERE id = ?').run(JSON.stringify(plan), id);
-    } finally {
-      raw.close();
-    }
-  };
+      return JSON.stringify(plan);
+    });
   const ask = async (fp: string): Promise<string> => {
     const r = await svc.post('/api/v1/webhooks/alertmanager', alert('PodHigh', { pod: 'web-5c4b-b1' }, fp));
     assert.equal(r.body.results[0].action, 'approval_required', r.body.results[0].reason);
@@ -325,23 +323,21 @@ describe("a runbook's match: matchers on a value nobody could read, through the 
 });
 
 describe('an exclusion on a value only the cluster can say, without Kubernetes access', { timeout: 60_000 }, () => {
+  const on = useServiceWithTarget({
+    eachTest: true,
+    routes: (t) => {
+      for (const pod of ['payments-api-7d9f-a1', 'web-5c4b-b1']) t.route('POST', `/kill/${pod}`, { status: 200 });
+    },
+    runbooks: podRunbooks,
+  });
   let target: HttpTarget;
-  let svc: TestService | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(async () => {
-    target.reset();
-    for (const pod of ['payments-api-7d9f-a1', 'web-5c4b-b1']) target.route('POST', `/kill/${pod}`, { status: 200 });
-    svc = await startTestService({ runbooks: podRunbooks(target) });
-  });
-  afterEach(async () => svc?.stop({ remove: true }));
+  let svc: TestService;
+  beforeEach(() => ({ svc, target } = on));
 
   // Regression: never enriched, the missing deployment was judged as "" and the exclusion
   // held: the pod of payments-api was killed.
   it('is not judged on a deployment the alert lacks, nor on one it gives beside the pod the runbook acts on: refused, naming the matcher', async () => {
-    const r = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1' }, 'j1'));
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1' }, 'j1'));
     assert.deepEqual(decided(r), [
       'blocked',
       'PARAM_REFUSED',
@@ -350,38 +346,29 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
         '--kubernetes, given a namespace and a pod or deployment); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the alert a deployment label, or act by hand',
     ]);
     assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
-    const excluded = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'payments-api' }, 'j2'));
+    const excluded = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'payments-api' }, 'j2'));
     assert.deepEqual(decided(excluded), ['manual', 'NO_RUNBOOK', null, 'No matching runbook']);
     // Regression: given beside the pod, the label was believed with nothing to confirm it
     // by, and a decoy `deployment=web` beside a payments pod had that pod killed.
-    const unconfirmed = (given: string): string =>
-      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "${given}" describes the workload owning the pod the runbook acts on, ` +
-      "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
-      "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand";
-    const decoy = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'j3'));
-    assert.deepEqual(decided(decoy), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('web')]);
-    const honest = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1', deployment: 'web' }, 'j4'));
-    assert.deepEqual(decided(honest), ['blocked', 'PARAM_REFUSED', 'kill-pod', unconfirmed('web')]);
+    const decoy = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'j3'));
+    assert.deepEqual(decided(decoy), ['blocked', 'PARAM_REFUSED', 'kill-pod', unreadOwner('web')]);
+    const honest = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'web-5c4b-b1', deployment: 'web' }, 'j4'));
+    assert.deepEqual(decided(honest), ['blocked', 'PARAM_REFUSED', 'kill-pod', unreadOwner('web')]);
     assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
     assert.equal(target.calls('/kill/web-5c4b-b1', 'POST'), 0);
   });
 });
 
 describe('a storm of alerts naming a decoy owner beside the pod, without Kubernetes access', { timeout: 60_000 }, () => {
-  let target: HttpTarget;
-  let svc: TestService | undefined;
-  before(async () => {
-    target = await startHttpTarget();
-  });
-  after(async () => target.close());
-  beforeEach(async () => {
-    target.reset();
-    target.route('GET', '/healthy', { status: 200 });
-    for (const p of ['a', 'b', 'c']) target.route('POST', `/kill/payments-api-7d9f-${p}`, { status: 200 });
+  const on = useServiceWithTarget({
+    eachTest: true,
+    routes: (t) => {
+      t.route('GET', '/healthy', { status: 200 });
+      for (const p of ['a', 'b', 'c']) t.route('POST', `/kill/payments-api-7d9f-${p}`, { status: 200 });
+    },
     // MEDIUM, its guardrail read over HTTP, one run in the cooldown: of a storm's alerts,
     // one is prepared and the others are left out of the checks, then decided again.
-    svc = await startTestService({
-      runbooks: `runbooks:
+    runbooks: (t) => `runbooks:
   kill-pod:
     risk: MEDIUM
     triggers: [PodHttp]
@@ -391,24 +378,22 @@ describe('a storm of alerts naming a decoy owner beside the pod, without Kuberne
     rollback_reason: a kill is not undone
     params: {pod: the pod}
     guardrails:
-      - http: {url: "${target.url}/healthy", timeout_seconds: 2}
+      - http: {url: "${t.url}/healthy", timeout_seconds: 2}
     actions:
-      - http: {method: POST, url: "${target.url}/kill/{pod}", timeout_seconds: 5}
+      - http: {method: POST, url: "${t.url}/kill/{pod}", timeout_seconds: 5}
 `,
-    });
   });
-  afterEach(async () => svc?.stop({ remove: true }));
+  let target: HttpTarget;
+  let svc: TestService;
+  beforeEach(() => ({ svc, target } = on));
 
   // Regression: the alerts left out of the guardrail checks asked a person to approve
   // killing a payments pod, its exclusion judged on the label `deployment=web`.
   it('every one is refused, naming the matcher; none asks a person, none runs', async () => {
     const body = amWebhook(['a', 'b', 'c'].map((p) => ({ labels: { alertname: 'PodHttp', namespace: NS, pod: `payments-api-7d9f-${p}`, deployment: 'web' }, fingerprint: `s-${p}` })));
-    const r = await svc!.post('/api/v1/webhooks/alertmanager?wait=true', body);
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
     assert.equal(r.status, 202);
-    const reason =
-      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" describes the workload owning the pod the runbook acts on, ` +
-      "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
-      "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand";
+    const reason = unreadOwner('web');
     assert.deepEqual(
       r.body.results.map((x: { action: string; event: string; reason: string; approval_id: string | null }) => [x.action, x.event, x.reason, x.approval_id]),
       [
@@ -417,7 +402,7 @@ describe('a storm of alerts naming a decoy owner beside the pod, without Kuberne
         ['blocked', 'PARAM_REFUSED', reason, null],
       ],
     );
-    assert.equal((await svc!.get('/api/v1/approvals?status=pending')).body.approvals.length, 0);
+    assert.equal((await svc.get('/api/v1/approvals?status=pending')).body.approvals.length, 0);
     for (const p of ['a', 'b', 'c']) assert.equal(target.calls(`/kill/payments-api-7d9f-${p}`, 'POST'), 0);
     assert.equal(target.calls('/healthy', 'GET'), 0);
   });
@@ -495,14 +480,7 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
     const body = alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'web' }, 'm3');
     delete (body.alerts[0]!.labels as Record<string, string>).namespace;
     const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', body);
-    assert.deepEqual(decided(r), [
-      'blocked',
-      'PARAM_REFUSED',
-      'kill-pod',
-      `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert's deployment "web" describes the workload owning the pod the runbook acts on, ` +
-        "which only the cluster can confirm, and nothing read the pod's owner from the cluster (rectify reads it only with Kubernetes access, --kubernetes, given a namespace and the pod); " +
-        "a value nobody read is not taken for the pod's owner's: nothing was run: give the alert a namespace label and rectify Kubernetes access, or act by hand",
-    ]);
+    assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', 'kill-pod', unreadOwner('web')]);
     assert.equal(kills(), 0);
   });
 
@@ -568,28 +546,13 @@ describe('an owner name given beside the pod a runbook acts on, when the cluster
 });
 
 describe('alerts of one storm differing in a label a HIGH runbook excludes on', { timeout: 60_000 }, () => {
+  const on = useServiceWithTarget({
+    routes: (t) => t.route('POST', '/failover/db', { status: 200 }),
+    runbooks: (t) => runbooksFile(postRunbook('failover', { trigger: 'PrimaryDown', match: ['instance!~"canary-.*"'], url: `${t.url}/failover/{service}` })),
+  });
   let target: HttpTarget;
   let svc: TestService;
-  before(async () => {
-    target = await startHttpTarget();
-    target.route('POST', '/failover/db', { status: 200 });
-    svc = await startTestService({
-      runbooks: `runbooks:
-  failover:
-    risk: HIGH
-    triggers: [PrimaryDown]
-    match: ['instance!~"canary-.*"']
-    max_per_hour: 10
-    cooldown_minutes: 0
-    action:
-      http: {method: POST, url: "${target.url}/failover/{service}"}
-`,
-    });
-  });
-  after(async () => {
-    await svc.stop({ remove: true });
-    await target.close();
-  });
+  beforeEach(() => ({ svc, target } = on));
 
   // Regression: the excluded label's value was kept with each plan, so each alert asked apart.
   it('join one approval request', async () => {

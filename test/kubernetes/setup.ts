@@ -5,7 +5,7 @@ import type { KubeVerb, RenderedKubernetesAction, RenderedNamedCheck } from '../
 import type { StepContext } from '../../src/execute/ports.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startKubeFake, writeKubeconfig, type KubeFake } from '../helpers/kube-fake/index.js';
-import { startTestService, type TestService } from '../helpers/service.js';
+import { startedBy, startTestService, type TestService } from '../helpers/service.js';
 
 /** One fake API server and real clients pointed at it through a kubeconfig file. */
 export async function startFakeEnv(opts: { readyDelayMs?: number; callTimeoutMs?: number } = {}): Promise<{ fake: KubeFake; clients: KubeClients; kubeconfig: string }> {
@@ -67,10 +67,7 @@ export function useServiceOnFake(opts: {
     await svc?.stop({ remove: true });
     await fake?.close();
   });
-  const started = <T>(what: string, v: T | undefined): T => {
-    if (v === undefined) throw new Error(`useServiceOnFake: no ${what} outside a test`);
-    return v;
-  };
+  const started = <T>(what: string, v: T | undefined): T => startedBy('useServiceOnFake', what, v);
   return {
     get target() {
       return started('target', target);
