@@ -94,6 +94,39 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
     return executionId;
   }
 
+  /** An open circuit for the runbook whose recovery wait (5 minutes by default) ended long ago, written into the database a process serves: the next alert is its trial. */
+  const openLongAgo = (runbook: string): { state: string; failures: number; opened_at: string } => {
+    const openedAt = Date.now() - 3_600_000;
+    sql(`INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES ('${runbook}', 'open', 3, ${openedAt}, NULL, ${openedAt})`);
+    return { state: 'open', failures: 3, opened_at: new Date(openedAt).toISOString() };
+  };
+  const circuitOf = async (p: RectifyProcess, runbook: string) => {
+    const c = (await p.get(`/api/v1/runbooks/${runbook}`)).body.circuit;
+    return { state: c.state, failures: c.failures, opened_at: c.opened_at };
+  };
+  const breakerRowsOf = async (p: RectifyProcess, runbook: string) =>
+    ((await p.get(`/api/v1/audit?runbook=${runbook}&limit=1000`)).body.events as Array<{ event: string; execution_id: string | null; details: Record<string, any> }>)
+      .filter((e) => e.event.startsWith('CIRCUIT'))
+      .map((e) => [e.event, e.execution_id])
+      .reverse();
+  const TRIAL_ENDED =
+    'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
+  /** The INTERRUPTED row's reason for a run killed after rectify refused its action by its own rule. */
+  const REFUSED_REASON =
+    'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check';
+  /** What the breaker says of such a run (or of one that ended so): not counted. */
+  const NOT_COUNTED = 'not counted: rectify refused the step by its own rule, before anything changed';
+  /** Run `executionId`'s notifications since `since` (event, outcome, reason), once the hook has been told of run `last`. */
+  const toldSince = async (since: number, last: string, executionId: string) => {
+    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === last });
+    return rig.target
+      .requests('/hook')
+      .filter((r) => r.at >= since)
+      .map((r) => r.json() as any)
+      .filter((t) => t.execution_id === executionId)
+      .map((t) => [t.event, t.outcome, t.reason]);
+  };
+
   it('refused by rectify’s own rule: INTERRUPTED, audited and told as such, nothing changed, not counted by the breaker; a failure at the target still is', async () => {
     fake.addPod(NS, 'lonely'); // no controller: nothing would replace it
     let proc = await start();
@@ -115,10 +148,10 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
     assert.deepEqual(
       { reason: interrupted.reason, refused: interrupted.refused, nothing_changed: interrupted.nothing_changed, circuit: interrupted.circuit, failure: interrupted.failure },
       {
-        reason: 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check',
+        reason: REFUSED_REASON,
         refused: `action 1 was refused before anything changed: ${refusal}`,
         nothing_changed: true,
-        circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
+        circuit: NOT_COUNTED,
         failure: undefined,
       },
     );
@@ -148,41 +181,29 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
   });
 
   it('the half-open circuit’s trial, refused by rectify’s own rule: the circuit open again with the wait it had served, as the runner’s own end leaves it; no CIRCUIT_TRIPPED, and the row and the notification say so', async () => {
-    // An open circuit whose recovery wait (5 minutes by default) ended long ago: the next alert is its trial.
-    const openedAt = Date.now() - 3_600_000;
-    sql(`INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES ('force-restart', 'open', 3, ${openedAt}, NULL, ${openedAt})`);
+    const served = openLongAgo('force-restart');
     fake.addPod(NS, 'alone'); // no controller: nothing would replace it
     const alert = (id: string) => ({ id, root_cause: 'stuck_pod', service: 'alone', confidence: 1, context: { pod_name: 'alone', namespace: NS } });
-    const circuitNow = async (p: RectifyProcess) => {
-      const c = (await p.get('/api/v1/runbooks/force-restart')).body.circuit;
-      return { state: c.state, failures: c.failures, opened_at: c.opened_at };
-    };
-    const served = { state: 'open', failures: 3, opened_at: new Date(openedAt).toISOString() };
     let proc = await start();
     const trial = await killedAfterItsStep(proc, alert('T1'));
 
     const since = Date.now();
     proc = await start();
     // Open again with the wait it had served: not a new recovery wait, and not counted.
-    assert.deepEqual(await circuitNow(proc), served);
+    assert.deepEqual(await circuitOf(proc, 'force-restart'), served);
     const audit = await rows(proc, trial);
     assert.deepEqual(audit.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED']);
     const refusal = `refused: pod ${NS}/alone has no controller: nothing would replace it`;
-    const trialEnded =
-      'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
     const { notification_id: _id, told: _told, ...interrupted } = audit[4]!.details;
     assert.deepEqual(interrupted, {
       last_step: { phase: 'action', index: 0, summary: audit[3]!.details.summary, finished: true },
-      reason: 'rectify stopped before this execution recorded its end; an action was refused before anything changed, so nothing was changed, and it will not be re-run: a human must check',
+      reason: REFUSED_REASON,
       refused: `action 1 was refused before anything changed: ${refusal}`,
       nothing_changed: true,
-      circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
-      circuit_trial: trialEnded,
+      circuit: NOT_COUNTED,
+      circuit_trial: TRIAL_ENDED,
     });
-    const breakerRows = ((await proc.get('/api/v1/audit?runbook=force-restart&limit=1000')).body.events as Array<{ event: string; execution_id: string | null }>)
-      .filter((e) => e.event.startsWith('CIRCUIT'))
-      .map((e) => [e.event, e.execution_id]);
-    assert.deepEqual(breakerRows, [['CIRCUIT_HALF_OPEN', trial]], 'no CIRCUIT_TRIPPED: the circuit was not re-opened with a new wait');
+    assert.deepEqual(await breakerRowsOf(proc, 'force-restart'), [['CIRCUIT_HALF_OPEN', trial]], 'no CIRCUIT_TRIPPED: the circuit was not re-opened with a new wait');
 
     // The next alert is the circuit's trial at once; refused again, the runner's own end leaves the circuit as recovery did.
     const next = await proc.post('/api/v1/incidents?wait=true', alert('T2'));
@@ -194,42 +215,18 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
       reason: `action 1 failed: ${refusal}`,
       rolled_back: false,
       rollback: 'nothing was changed: no rollback',
-      circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
-      circuit_trial: trialEnded,
+      circuit: NOT_COUNTED,
+      circuit_trial: TRIAL_ENDED,
     });
-    assert.deepEqual(await circuitNow(proc), served);
+    assert.deepEqual(await circuitOf(proc, 'force-restart'), served);
 
-    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === next.body.execution_id });
-    const told = rig.target
-      .requests('/hook')
-      .filter((r) => r.at >= since)
-      .map((r) => r.json() as any)
-      .filter((t) => t.execution_id === trial);
     assert.deepEqual(
-      told.map((t) => [t.event, t.outcome, t.reason]),
-      [['INTERRUPTED', 'interrupted', `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check; ${trialEnded}`]],
+      await toldSince(since, next.body.execution_id as string, trial),
+      [['INTERRUPTED', 'interrupted', `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check; ${TRIAL_ENDED}`]],
     );
     assert.equal(fake.count('DELETE', /.*/), 0, 'the pod was never deleted');
     await proc.stop();
   });
-  /** An open circuit for the runbook whose recovery wait (5 minutes by default) ended long ago, written into the database a process serves: the next alert is its trial. */
-  const openLongAgo = (runbook: string): { state: string; failures: number; opened_at: string } => {
-    const openedAt = Date.now() - 3_600_000;
-    sql(`INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES ('${runbook}', 'open', 3, ${openedAt}, NULL, ${openedAt})`);
-    return { state: 'open', failures: 3, opened_at: new Date(openedAt).toISOString() };
-  };
-  const circuitOf = async (p: RectifyProcess, runbook: string) => {
-    const c = (await p.get(`/api/v1/runbooks/${runbook}`)).body.circuit;
-    return { state: c.state, failures: c.failures, opened_at: c.opened_at };
-  };
-  const breakerRowsOf = async (p: RectifyProcess, runbook: string) =>
-    ((await p.get(`/api/v1/audit?runbook=${runbook}&limit=1000`)).body.events as Array<{ event: string; execution_id: string | null; details: Record<string, any> }>)
-      .filter((e) => e.event.startsWith('CIRCUIT'))
-      .map((e) => [e.event, e.execution_id])
-      .reverse();
-  const TRIAL_ENDED =
-    'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
-
   it('the half-open circuit’s trial whose pre-check failed: no action ran, the circuit open again with the wait it had served, as the runner’s own end leaves it; no CIRCUIT_TRIPPED, and the row and the notification say so', async () => {
     rig.target.route('GET', '/ready/p1', { status: 503 });
     const alert = (id: string) => ({ id, root_cause: 'gated', service: 'p1', confidence: 1 });
@@ -266,14 +263,8 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
     assert.equal(nextRows[4]!.details.circuit_trial, TRIAL_ENDED);
     assert.deepEqual(await circuitOf(proc, 'gated'), served);
 
-    await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as any).execution_id === next.body.execution_id });
-    const told = rig.target
-      .requests('/hook')
-      .filter((r) => r.at >= since)
-      .map((r) => r.json() as any)
-      .filter((t) => t.execution_id === trial);
     assert.deepEqual(
-      told.map((t) => [t.event, t.outcome, t.reason]),
+      await toldSince(since, next.body.execution_id as string, trial),
       [
         [
           'INTERRUPTED',
