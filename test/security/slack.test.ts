@@ -525,11 +525,11 @@ describe('telling a click in Slack', () => {
 describe('a click the store cannot record', () => {
   it('the person who clicked is told through the response_url that nothing changed; the request stays pending, no vote is recorded; a click once the lock is gone approves', async (t) => {
     const target = await startHttpTarget();
-    target.route('POST', RESPOND, { status: 200 });
+    target.route('POST', SLACK_RESPOND, { status: 200 });
     target.route('POST', '/undo/checkout', { status: 200 });
     const svc = await startTestService({
       runbooks: runbooks(target.url),
-      args: ['--slack-signing-secret', SECRET, '--db-busy-timeout', '1s'],
+      args: ['--slack-signing-secret', SLACK_SECRET, '--db-busy-timeout', '1s'],
       overrides: { slackResponseOrigins: [new URL(target.url).origin] },
     });
     t.after(async () => {
@@ -540,11 +540,11 @@ describe('a click the store cannot record', () => {
     const id = r.body.approval_id as string;
     assert.ok(id);
     await svc.service.drainNotifications();
-    const responseUrl = target.url + RESPOND;
+    const responseUrl = target.url + SLACK_RESPOND;
     const lock = await holdDatabaseLock(svc.dbPath);
     let locked: { status: number; body: any };
     try {
-      locked = await clickOn(svc, { value: `${id}:approve`, responseUrl });
+      locked = await slackClick(svc, { value: `${id}:approve`, responseUrl });
     } finally {
       await lock.release();
     }
@@ -552,7 +552,7 @@ describe('a click the store cannot record', () => {
     // Slack shows its own error for the 503; the person is told what happened.
     assert.deepEqual([locked.status, locked.body.error.code], [503, 'STORE_UNAVAILABLE']);
     assert.deepEqual(
-      target.requests(RESPOND, 'POST').map((q) => q.json()),
+      target.requests(SLACK_RESPOND, 'POST').map((q) => q.json()),
       [
         {
           response_type: 'ephemeral',
@@ -568,13 +568,13 @@ describe('a click the store cannot record', () => {
 
     // A new click, a few seconds on (the same request sent again would be a replay).
     svc.clock.advance(5_000);
-    const again = await clickOn(svc, { value: `${id}:approve`, responseUrl });
+    const again = await slackClick(svc, { value: `${id}:approve`, responseUrl });
     assert.deepEqual([again.status, again.body.ok], [200, true]);
     assert.match(again.body.text, /^Approved by slack:U0ALICE: executed \(execution exe_[0-9A-Z]+\), /);
     await target.waitForRequest('/undo/checkout');
     await svc.service.drainNotifications();
     assert.equal(svc.service.store.read((tx) => tx.getApproval(id))!.status, 'approved');
-    assert.equal(target.calls(RESPOND, 'POST'), 2);
+    assert.equal(target.calls(SLACK_RESPOND, 'POST'), 2);
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
   });
 });
