@@ -265,9 +265,13 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
   try {
     for (const entry of entries) {
       await advanceTo(entry.at);
-      // What the service's housekeeping does every few seconds: expire approvals, forget old dedup keys.
+      // What the service's housekeeping does every few seconds: expire approvals, forget old
+      // dedup keys, in as many chunks as it takes (a pass prunes a chunk at a time).
       await engine.expireApprovals();
-      store.prune(clock.now(), { dedupMs: s.dedupRetentionMs, historyMs: s.historyRetentionMs, cooldownMs: longestCooldown(s.runbooks) });
+      const retention = { dedupMs: s.dedupRetentionMs, historyMs: s.historyRetentionMs, cooldownMs: longestCooldown(s.runbooks) };
+      while (store.prune(clock.now(), retention).more) {
+        // The next chunk: a line replayed after a long quiet sees every old key gone.
+      }
       if (!entry.webhook.ok) {
         r.refused++;
         r.refusals.push({ line: entry.line, reason: entry.webhook.reason });

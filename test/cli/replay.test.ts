@@ -300,6 +300,20 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
   });
 
+  it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
+    const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { alertname: 'DiskFull', service: `s${i}` }, fingerprint: `disk-${i}`, startsAt: iso(T0) }));
+    const file = write('retention.jsonl', [line(T0, alerts), line(T0 + 2 * 60 * MIN, alerts)]);
+    const r = await replay(file, '--json', '--dedup-retention', '1h');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.equal(rep.alerts, 12000);
+    assert.equal(rep.duplicates, 0);
+    assert.deepEqual(rep.manual, { NO_RUNBOOK: 12000 });
+    // Within the retention they are duplicates, every one.
+    const within = (await replay(write('within.jsonl', [line(T0, alerts), line(T0 + 30 * MIN, alerts)]), '--json', '--dedup-retention', '1h')).json();
+    assert.equal(within.duplicates, 6000);
+  });
+
   it('an alert whose confidence cannot be read is left to a person (LOW_CONFIDENCE), as the service does; the rest of its body is decided', async () => {
     const bad = (i: number, confidence: string): Alert => ({ ...crash(i, `bad${i}`), labels: { ...crash(i, `bad${i}`).labels, confidence } });
     const file = write('unreadable.jsonl', [line(T0, [bad(0, 'high'), crash(0), bad(1, '0x1'), bad(2, '1e0')])]);
