@@ -26,7 +26,9 @@ export const replayHelp = [
   'The file: one JSON object a line, in time order; blank lines and # comments are skipped:',
   '  {"at": "2026-11-24T03:00:00Z", "webhook": {"version": "4", "status": "firing", "alerts": [...]}}',
   'A problem in the file names it and the line (file:line: ...) and exits 2, as does a file with no',
-  'webhook in it. A webhook body the service would refuse (400) is counted as refused, with its line.',
+  'webhook in it. A webhook body the service would refuse is counted as refused, with its line and',
+  'status: 400 (not a webhook body), 413 (its JSON larger than --body-limit), 503 (more than',
+  '--max-pending decisions would wait to be prepared); nothing of it is decided.',
   '',
   'Assumptions (printed with the result):',
   '  - every action, pre-check and post-check is simulated: by default each execution succeeds and ends',
@@ -41,11 +43,12 @@ export const replayHelp = [
   '  - approval requests are never answered (they expire after --approval-ttl); nobody pauses.',
   'Service settings apply as in the service (rectify.yaml, RECTIFY_*, flags; see rectify serve --help):',
   '--runbooks, --max-concurrent-executions, --circuit-failure-threshold, --circuit-recovery,',
-  '--approval-ttl, --dedup-retention, --dry-run.',
+  '--approval-ttl, --dedup-retention, --dry-run, --body-limit, --max-pending.',
   '',
   '--json prints one object: executions (runbook → count), executions_by_service, blocked (event →',
   'count), blocked_reasons, manual, approvals (count), approvals_by_runbook, dry_runs, duplicates,',
-  'resolved, refused, incidents, outcomes, circuit_trips, decisions, runbooks (per runbook), assumptions.',
+  'resolved, refused, refusals (line, status, reason), incidents, outcomes, circuit_trips, decisions,',
+  'runbooks (per runbook), assumptions.',
   '',
   EXIT_HELP,
 ].join('\n');
@@ -91,7 +94,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     return EXIT.USAGE;
   }
   const text = read.text;
-  const stream = parseStream(text);
+  const stream = parseStream(text, { bodyLimitBytes: config.bodyLimitBytes });
   if (stream.problems.length) {
     for (const p of stream.problems) io.err(`${file}:${p.line}: ${p.message}`);
     io.err(`${stream.problems.length} problem(s) in ${file}; nothing was replayed`);
@@ -119,6 +122,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     runbooks,
     migrationsDir: MIGRATIONS_DIR,
     maxConcurrentExecutions: config.maxConcurrentExecutions,
+    maxPendingDecisions: config.maxPendingDecisions,
     circuitRecoveryMs: config.circuitRecoveryMs,
     circuitFailureThreshold: config.circuitFailureThreshold,
     approvalTtlMs: config.approvalTtlMs,
@@ -130,7 +134,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
     outcome: outcome as (typeof OUTCOMES)[number],
     guardrailsPass: guardrails === 'pass',
   });
-  for (const f of report.refusals) io.err(`${file}:${f.line}: the service would refuse this webhook (400): ${f.reason}`);
+  for (const f of report.refusals) io.err(`${file}:${f.line}: the service would refuse this webhook (${f.status}): ${f.reason}`);
   if (loaded.config.extraFlags['json'] === true) io.out(JSON.stringify(report));
   else printReport(io, file, report);
   return EXIT.OK;

@@ -1,4 +1,4 @@
-import { longestCooldown, type DecisionResult, type Incident, type Runbook } from '../domain/index.js';
+import { isRectifyError, longestCooldown, type DecisionResult, type Incident, type Runbook } from '../domain/index.js';
 import { createEngine, type ExecutionTracker } from '../engine/index.js';
 import type { RunOutcome, RunRequest } from '../execute/runner.js';
 import { createExecutionRunner } from '../execute/runner.js';
@@ -16,6 +16,8 @@ export interface ReplaySettings {
   /** Where the SQL migrations are (the service's own). */
   migrationsDir: string;
   maxConcurrentExecutions: number;
+  /** `--max-pending`: past it the engine refuses a body (503), as it does in the service. */
+  maxPendingDecisions: number;
   circuitRecoveryMs: number;
   circuitFailureThreshold: number;
   approvalTtlMs: number;
@@ -62,9 +64,13 @@ export interface ReplayReport {
   dry_runs: Counts;
   duplicates: number;
   resolved: number;
-  /** Webhook bodies the service would refuse (400); the file and line are in `refusals`. */
+  /**
+   * Webhook bodies the service would refuse, nothing of them decided: 400 (not a
+   * webhook body), 413 (larger than --body-limit), 503 (more than --max-pending
+   * decisions waiting). Each line, its status and why are in `refusals`.
+   */
   refused: number;
-  refusals: Array<{ line: number; reason: string }>;
+  refusals: Array<{ line: number; status: number; reason: string }>;
   /** How the simulated executions ended: succeeded, failed, aborted. */
   outcomes: Counts;
   circuit_trips: Counts;
@@ -107,6 +113,21 @@ export function reasonKey(event: string, reason: string): string {
 }
 
 /**
+ * The engine's decisions on one body, or the refusal the service answers for it: the
+ * route turns what `accept` throws as a RectifyError into its status (503 when more
+ * than --max-pending decisions would wait), nothing of the body recorded. Anything
+ * else is a fault of rectify, and is thrown.
+ */
+export async function acceptOrRefuse<T>(accept: () => Promise<T>): Promise<{ ok: true; results: T } | { ok: false; status: number; reason: string }> {
+  try {
+    return { ok: true, results: await accept() };
+  } catch (err) {
+    if (!isRectifyError(err)) throw err;
+    return { ok: false, status: err.status, reason: err.message };
+  }
+}
+
+/**
  * Feeds a recorded stream through the service's own decision path — intake
  * normalisation, runbook matching, the guardrail stages, the engine's transactions
  * and the execution runner — on a simulated clock set to each line's time, against a
@@ -116,7 +137,7 @@ export function reasonKey(event: string, reason: string): string {
 export async function replayStream(entries: readonly StreamEntry[], s: ReplaySettings): Promise<ReplayReport> {
   const clock = createManualClock(entries[0]?.at ?? 0);
   const log = createLogger({ level: 'silent' });
-  const store = openSqliteStore({ path: ':memory:', migrationsDir: s.migrationsDir });
+  const store = openSqliteStore({ path: ':memory:', migrationsDir: s.migrationsDir, maxPending: s.maxPendingDecisions });
   const exporterJobs = s.exporterJobs ? new Set(s.exporterJobs) : undefined;
   const index = createRunbookIndex(s.runbooks);
   const renderer: Renderer = { renderPlan, renderChecks };
@@ -180,6 +201,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     metrics: noopMetrics,
     approvalTtlMs: s.approvalTtlMs,
     circuitFailureThreshold: s.circuitFailureThreshold,
+    maxPreparing: s.maxPendingDecisions,
   });
 
   const r: ReplayReport = {
@@ -219,6 +241,11 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
   const asked = new Set<string>();
   const perRunbook = (id: string): RunbookReport => (r.runbooks[id] ??= { executions: 0, approvals: 0, dry_runs: 0, blocked: {} });
   for (const rb of s.runbooks) perRunbook(rb.id);
+
+  function refuse(line: number, status: number, reason: string): void {
+    r.refused++;
+    r.refusals.push({ line, status, reason });
+  }
 
   function tally(result: DecisionResult, incident: Incident): void {
     bump(r.decisions, result.action);
@@ -273,8 +300,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
         // The next chunk: a line replayed after a long quiet sees every old key gone.
       }
       if (!entry.webhook.ok) {
-        r.refused++;
-        r.refusals.push({ line: entry.line, reason: entry.webhook.reason });
+        refuse(entry.line, entry.webhook.status, entry.webhook.reason);
         continue;
       }
       const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()), exporterJobs });
@@ -283,13 +309,16 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
         // alert with no root cause (no alertname, reason or root_cause) or an unreadable
         // confidence is not refused: it is decided (NO_RUNBOOK, LOW_CONFIDENCE) as the service does.
         const p = ingest.problems[0]!;
-        r.refused++;
-        r.refusals.push({ line: entry.line, reason: `${p.path}: ${p.message}` });
+        refuse(entry.line, 400, `${p.path}: ${p.message}`);
+        continue;
+      }
+      const accepted = await acceptOrRefuse(() => engine.accept(ingest.incidents));
+      if (!accepted.ok) {
+        refuse(entry.line, accepted.status, accepted.reason);
         continue;
       }
       r.alerts += ingest.incidents.length;
-      const results = await engine.accept(ingest.incidents);
-      results.forEach((res, i) => tally(res, ingest.incidents[i]!));
+      accepted.results.forEach((res, i) => tally(res, ingest.incidents[i]!));
     }
     await advanceTo(Number.POSITIVE_INFINITY);
   } finally {

@@ -11,8 +11,8 @@ export interface StreamEntry {
   line: number;
   /** Epoch milliseconds. */
   at: number;
-  /** The body as the service would take it, or why the service would refuse it (400). */
-  webhook: { ok: true; body: AlertmanagerWebhook } | { ok: false; reason: string };
+  /** The body as the service would take it, or why the service would refuse it: 413 over --body-limit, 400 not a webhook body. */
+  webhook: { ok: true; body: AlertmanagerWebhook } | { ok: false; status: number; reason: string };
 }
 
 export interface StreamProblem {
@@ -22,12 +22,22 @@ export interface StreamProblem {
 
 const KEYS = ['at', 'webhook'];
 
+export interface StreamOptions {
+  /**
+   * `--body-limit`: a webhook body larger than this is refused (413) as the service's
+   * route refuses it, before it is read as a webhook. Its size is the bytes of its JSON
+   * as a sender posts it (compact, UTF-8), whatever spacing the line gives it.
+   */
+  bodyLimitBytes?: number;
+}
+
 /**
  * Reads the whole stream and reports every problem at once, each with its line.
- * A line that is well formed but whose webhook body the service would refuse (a 400:
- * no alerts, a missing field) is not a problem of the file: it is replayed as a refusal.
+ * A line that is well formed but whose webhook body the service would refuse (a 413:
+ * larger than --body-limit; a 400: no alerts, a missing field) is not a problem of the
+ * file: it is replayed as a refusal.
  */
-export function parseStream(text: string): { entries: StreamEntry[]; problems: StreamProblem[] } {
+export function parseStream(text: string, opts: StreamOptions = {}): { entries: StreamEntry[]; problems: StreamProblem[] } {
   const entries: StreamEntry[] = [];
   const problems: StreamProblem[] = [];
   let previous: { at: number; line: number; text: string } | undefined;
@@ -79,13 +89,20 @@ export function parseStream(text: string): { entries: StreamEntry[]; problems: S
     }
     if (!Number.isNaN(ms)) previous = { at: ms, line, text: String(at) };
     if (bad) return;
+    if (opts.bodyLimitBytes !== undefined) {
+      const bytes = Buffer.byteLength(JSON.stringify(webhook));
+      if (bytes > opts.bodyLimitBytes) {
+        entries.push({ line, at: ms, webhook: { ok: false, status: 413, reason: `body too large (${bytes} bytes > --body-limit ${opts.bodyLimitBytes} bytes)` } });
+        return;
+      }
+    }
     const parsed = alertmanagerWebhookSchema.safeParse(webhook);
     if (parsed.success) {
       entries.push({ line, at: ms, webhook: { ok: true, body: parsed.data } });
     } else {
       const issue = parsed.error.issues[0]!;
       const path = issue.path.map(String).join('.');
-      entries.push({ line, at: ms, webhook: { ok: false, reason: `${path || 'body'}: ${issue.message}` } });
+      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${path || 'body'}: ${issue.message}` } });
     }
   });
   return { entries, problems };

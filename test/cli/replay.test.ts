@@ -292,12 +292,48 @@ describe('rectify replay', () => {
     assert.equal(r.code, 0);
     const rep = r.json();
     assert.equal(rep.refused, 1);
-    assert.deepEqual(rep.refusals, [{ line: 3, reason: 'alerts: Too small: expected array to have >=1 items' }]);
+    assert.deepEqual(rep.refusals, [{ line: 3, status: 400, reason: 'alerts: Too small: expected array to have >=1 items' }]);
     assert.equal(r.err[0], 'refused.jsonl:3: the service would refuse this webhook (400): alerts: Too small: expected array to have >=1 items');
     // No alertname, reason or root_cause: left to a person, not a refusal of its body.
     assert.equal(rep.alerts, 2);
     assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+  });
+
+  it('--body-limit: a body whose JSON is larger is refused (413) with its line, before it is read, as the route refuses it; the spacing of its line does not count', async () => {
+    const small = amWebhook([crash(0)]);
+    const limit = Buffer.byteLength(JSON.stringify(small));
+    const big = amWebhook([crash(1), crash(2, 'web')]);
+    const bigBytes = Buffer.byteLength(JSON.stringify(big));
+    const invalid = { version: '4', alerts: [], pad: 'x'.repeat(limit) };
+    const invalidBytes = Buffer.byteLength(JSON.stringify(invalid));
+    // The small body spaced out on its line: the line is longer than the limit, the body's JSON is not.
+    const spaced = JSON.stringify({ at: iso(T0), webhook: small }, null, 1).replace(/\n/g, '');
+    assert.ok(Buffer.byteLength(spaced) > limit + 100);
+    const file = write('limit.jsonl', [spaced, JSON.stringify({ at: iso(T0 + MIN), webhook: big }), JSON.stringify({ at: iso(T0 + 2 * MIN), webhook: invalid })]);
+    const r = await replay(file, '--json', '--body-limit', String(limit));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.equal(rep.refused, 2);
+    // Too large and not a webhook body either: 413, the size is refused before the body is read.
+    assert.deepEqual(rep.refusals, [
+      { line: 2, status: 413, reason: `body too large (${bigBytes} bytes > --body-limit ${limit} bytes)` },
+      { line: 3, status: 413, reason: `body too large (${invalidBytes} bytes > --body-limit ${limit} bytes)` },
+    ]);
+    assert.deepEqual(r.err, [
+      `limit.jsonl:2: the service would refuse this webhook (413): body too large (${bigBytes} bytes > --body-limit ${limit} bytes)`,
+      `limit.jsonl:3: the service would refuse this webhook (413): body too large (${invalidBytes} bytes > --body-limit ${limit} bytes)`,
+    ]);
+    assert.equal(rep.alerts, 1);
+    assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+    assert.deepEqual(rep.decisions, { executed: 1 });
+    // At the default (5MiB) all three are read: the third is refused 400, as it is not a webhook body.
+    const dflt = (await replay(file, '--json')).json();
+    assert.deepEqual(
+      dflt.refusals.map((f: { line: number; status: number }) => [f.line, f.status]),
+      [[3, 400]],
+    );
+    assert.equal(dflt.alerts, 3);
   });
 
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
@@ -379,6 +415,23 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions, { 'kill-pod-name': 1 });
     assert.deepEqual(rep.blocked, { PARAM_REFUSED: 1 });
     assert.equal(target.requests().length, 0);
+  });
+});
+
+describe('replay: a body the engine refuses', () => {
+  it('is a refusal with the status the route answers (503 overloaded), not a crash; anything else is thrown', async () => {
+    const { acceptOrRefuse } = await import('../../src/replay/index.js');
+    const { RectifyError } = await import('../../src/domain/index.js');
+    const overloaded = 'more than 5 decisions would be waiting to be prepared (Kubernetes reads, Prometheus guardrail queries; --max-pending 5): 3 wait now and this request brings 40';
+    assert.deepEqual(
+      await acceptOrRefuse(() => Promise.reject(new RectifyError('OVERLOADED', overloaded))),
+      { ok: false, status: 503, reason: overloaded },
+    );
+    assert.deepEqual(await acceptOrRefuse(() => Promise.resolve(['decided'])), { ok: true, results: ['decided'] });
+    await assert.rejects(
+      acceptOrRefuse(() => Promise.reject(new TypeError('a fault of rectify'))),
+      (err: Error) => err instanceof TypeError && err.message === 'a fault of rectify',
+    );
   });
 });
 
