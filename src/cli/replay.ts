@@ -7,6 +7,7 @@ import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
 import { table, time } from './client/format.js';
 import { EXIT_HELP } from './client/help.js';
 import { EXIT, type CliIO } from './io.js';
+import { formatWarning } from './lint.js';
 
 /**
  * The most a replay stream file may hold: a day of a busy Alertmanager's webhooks is a
@@ -48,7 +49,8 @@ export const replayHelp = [
   '--json prints one object: executions (runbook → count), executions_by_service, blocked (event →',
   'count), blocked_reasons, manual, approvals (count), approvals_by_runbook, dry_runs, duplicates,',
   'resolved, refused, refusals (line, status, reason), incidents, outcomes, circuit_trips, decisions,',
-  'runbooks (per runbook), assumptions.',
+  'runbooks (per runbook), assumptions. Runbook warnings (what rectify lint fails on, such as a file',
+  'not loaded) are printed to stderr, as the service logs them.',
   '',
   EXIT_HELP,
 ].join('\n');
@@ -109,7 +111,10 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
 
   let runbooks;
   try {
-    runbooks = loadCatalog(config.runbooks, config.maxRunbookFiles, runbooksSource(config)).runbooks;
+    const catalog = loadCatalog(config.runbooks, config.maxRunbookFiles, runbooksSource(config));
+    // What the service logs at start (runbook warning): a file not loaded is replayed as no runbook.
+    for (const w of catalog.warnings) io.err(formatWarning(w));
+    runbooks = catalog.runbooks;
   } catch (err) {
     if (err instanceof LoadError) {
       for (const p of err.problems) io.err(formatProblem(p));

@@ -18,6 +18,8 @@ interface Alert {
   startsAt?: string;
   status?: 'firing' | 'resolved';
 }
+/** The refusal lines of stderr, without the runbook warnings printed before them. */
+const refusalsIn = (err: string[]) => err.filter((l) => !l.includes(': warning: '));
 const line = (at: number, alerts: Alert[]) => JSON.stringify({ at: iso(at), webhook: amWebhook(alerts) });
 const crash = (i: number, service = 'api', at = T0 + i * 6 * MIN): Alert => ({
   labels: { alertname: 'KubePodCrashLooping', reason: 'CrashLoopBackOff', service, namespace: 'production', pod_name: `${service}-1` },
@@ -293,7 +295,7 @@ describe('rectify replay', () => {
     const rep = r.json();
     assert.equal(rep.refused, 1);
     assert.deepEqual(rep.refusals, [{ line: 3, status: 400, reason: 'alerts: Too small: expected array to have >=1 items' }]);
-    assert.equal(r.err[0], 'refused.jsonl:3: the service would refuse this webhook (400): alerts: Too small: expected array to have >=1 items');
+    assert.equal(refusalsIn(r.err)[0], 'refused.jsonl:3: the service would refuse this webhook (400): alerts: Too small: expected array to have >=1 items');
     // No alertname, reason or root_cause: left to a person, not a refusal of its body.
     assert.equal(rep.alerts, 2);
     assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
@@ -320,7 +322,7 @@ describe('rectify replay', () => {
       { line: 2, status: 413, reason: `body too large (${bigBytes} bytes > --body-limit ${limit} bytes)` },
       { line: 3, status: 413, reason: `body too large (${invalidBytes} bytes > --body-limit ${limit} bytes)` },
     ]);
-    assert.deepEqual(r.err, [
+    assert.deepEqual(refusalsIn(r.err), [
       `limit.jsonl:2: the service would refuse this webhook (413): body too large (${bigBytes} bytes > --body-limit ${limit} bytes)`,
       `limit.jsonl:3: the service would refuse this webhook (413): body too large (${invalidBytes} bytes > --body-limit ${limit} bytes)`,
     ]);
@@ -350,12 +352,27 @@ describe('rectify replay', () => {
     assert.equal(within.duplicates, 6000);
   });
 
+  it('runbook warnings are printed to stderr, as the service logs them: a file not loaded is named, not replayed silently as no runbook', async () => {
+    const warnDir = join(dir, 'warn-runbooks');
+    mkdirSync(warnDir);
+    writeFileSync(join(warnDir, 'ok.yaml'), `runbooks:\n  restart:\n    risk: LOW\n    triggers: [CrashLoopBackOff]\n    action:\n      http: {method: POST, url: "${target.url}/r"}\n`);
+    writeFileSync(join(warnDir, 'Disk.YAML'), `runbooks:\n  disk:\n    risk: LOW\n    triggers: [DiskFull]\n    action:\n      http: {method: POST, url: "${target.url}/d"}\n`);
+    const file = write('warned.jsonl', [line(T0, [{ labels: { alertname: 'DiskFull', service: 'db' }, fingerprint: 'd1', startsAt: iso(T0) }])]);
+    const r = await cli(['replay', file, '--runbooks', warnDir, '--json'], { cwd: dir });
+    assert.equal(r.code, 0);
+    assert.ok(r.err.includes(`${join(warnDir, 'Disk.YAML')}: warning: not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to Disk.yaml`), r.err.join('\n'));
+    // The reference checks too (ok.yaml has no post_checks), each naming its file and line; nothing else is on stderr.
+    assert.ok(r.err.includes(`${join(warnDir, 'ok.yaml')}:2: runbooks.restart: warning: no post_checks: nothing verifies that the fix worked, so a failure is never rolled back; add a check (named, promql, http or kubernetes)`), r.err.join('\n'));
+    assert.ok(r.err.every((l) => l.includes(': warning: ')));
+    assert.deepEqual(r.json().manual, { NO_RUNBOOK: 1 });
+  });
+
   it('an alert whose confidence cannot be read is left to a person (LOW_CONFIDENCE), as the service does; the rest of its body is decided', async () => {
     const bad = (i: number, confidence: string): Alert => ({ ...crash(i, `bad${i}`), labels: { ...crash(i, `bad${i}`).labels, confidence } });
     const file = write('unreadable.jsonl', [line(T0, [bad(0, 'high'), crash(0), bad(1, '0x1'), bad(2, '1e0')])]);
     const r = await replay(file, '--json');
     assert.equal(r.code, 0);
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(refusalsIn(r.err), []);
     const rep = r.json();
     assert.equal(rep.refused, 0);
     assert.equal(rep.alerts, 4);
