@@ -48,9 +48,10 @@ export const replayHelp = [
   '',
   '--json prints one object: executions (runbook → count), executions_by_service, blocked (event →',
   'count), blocked_reasons, manual, approvals (count), approvals_by_runbook, dry_runs, duplicates,',
-  'resolved, refused, refusals (line, status, reason), incidents, outcomes, circuit_trips, decisions,',
-  'runbooks (per runbook), assumptions. Runbook warnings (what rectify lint fails on, such as a file',
-  'not loaded) are printed to stderr, as the service logs them.',
+  'resolved, refused, refusals (line, status, reason), truncated_deliveries and truncated_alerts',
+  '(notifications Alertmanager cut short, max_alerts, and the alerts it left out), incidents, outcomes,',
+  'circuit_trips, decisions, runbooks (per runbook), assumptions. Runbook warnings (what rectify lint',
+  'fails on, such as a file not loaded) are printed to stderr, as the service logs them.',
   '',
   EXIT_HELP,
 ].join('\n');
@@ -190,4 +191,5 @@ function printReport(io: CliIO, file: string, r: ReplayReport): void {
   io.out(`approvals asked: ${r.approvals}   duplicates: ${r.duplicates}   resolved: ${r.resolved}   refused: ${r.refused}`);
   io.out(`left to a person (no runbook, low confidence): ${manual || '0'}`);
   io.out(`simulated execution outcomes: ${outcomes || 'none'}`);
+  if (r.truncated_deliveries) io.out(`alerts Alertmanager left out (its webhook max_alerts), never seen: ${r.truncated_alerts} in ${r.truncated_deliveries} notification(s)`);
 }

@@ -65,6 +65,13 @@ export interface ReplayReport {
   duplicates: number;
   resolved: number;
   /**
+   * Notifications Alertmanager cut short (`truncatedAlerts`, its receiver's max_alerts)
+   * and the alerts it left out of them, which no replay (and no service) sees: counted
+   * as the service records them (ALERTS_TRUNCATED), a re-delivery of one not again.
+   */
+  truncated_deliveries: number;
+  truncated_alerts: number;
+  /**
    * Webhook bodies the service would refuse, nothing of them decided: 400 (not a
    * webhook body), 413 (larger than --body-limit), 503 (more than --max-pending
    * decisions waiting). Each line, its status and why are in `refusals`.
@@ -221,6 +228,8 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     dry_runs: {},
     duplicates: 0,
     resolved: 0,
+    truncated_deliveries: 0,
+    truncated_alerts: 0,
     refused: 0,
     refusals: [],
     outcomes,
@@ -319,6 +328,12 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       }
       r.alerts += ingest.incidents.length;
       accepted.results.forEach((res, i) => tally(res, ingest.incidents[i]!));
+      // The service records a cut-short notification unless every alert of it was a duplicate (a re-delivery).
+      const left = entry.webhook.body.truncatedAlerts ?? 0;
+      if (left > 0 && !(accepted.results.length > 0 && accepted.results.every((res) => res.action === 'duplicate'))) {
+        r.truncated_deliveries++;
+        r.truncated_alerts += left;
+      }
     }
     await advanceTo(Number.POSITIVE_INFINITY);
   } finally {

@@ -352,6 +352,25 @@ describe('rectify replay', () => {
     assert.equal(within.duplicates, 6000);
   });
 
+  it('a notification Alertmanager cut short (truncatedAlerts) is counted with the alerts it left out, as the service records it; its re-delivery is not counted again', async () => {
+    const cut = (at: number, alerts: Alert[], left: number) => JSON.stringify({ at: iso(at), webhook: { ...amWebhook(alerts), truncatedAlerts: left } });
+    const file = write('truncated.jsonl', [
+      cut(T0, [crash(0)], 7),
+      // The HA pair's copy: every alert a duplicate, recorded with the first.
+      cut(T0 + 1000, [crash(0)], 7),
+      cut(T0 + 20 * MIN, [crash(1, 'web')], 3),
+      line(T0 + 21 * MIN, [crash(2, 'db')]),
+    ]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual([rep.truncated_deliveries, rep.truncated_alerts, rep.duplicates, rep.alerts], [2, 10, 1, 4]);
+    const human = await replay(file);
+    assert.equal(human.out.at(-1), 'alerts Alertmanager left out (its webhook max_alerts), never seen: 10 in 2 notification(s)');
+    const none = (await replay(write('whole.jsonl', [line(T0, [crash(0)])]), '--json')).json();
+    assert.deepEqual([none.truncated_deliveries, none.truncated_alerts], [0, 0]);
+  });
+
   it('runbook warnings are printed to stderr, as the service logs them: a file not loaded is named, not replayed silently as no runbook', async () => {
     const warnDir = join(dir, 'warn-runbooks');
     mkdirSync(warnDir);
