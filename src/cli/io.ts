@@ -61,6 +61,8 @@ export function streamIO(out: NodeJS.WritableStream & { writableNeedDrain: boole
  * OK done; FAILED the server or a guardrail said no, or the run failed; USAGE the
  * command line or its input is wrong, nothing was done; UNREACHABLE no answer from
  * the service (try again later); AUTH the token was missing or not allowed;
- * PENDING accepted but waiting on a person (an approval) or still running.
+ * PENDING accepted but waiting on a person (an approval) or still running;
+ * UNCONFIRMED a request that may act was sent, or accepted, and how it went is not
+ * known (its answer was lost, or watching the run failed): check, do not retry blindly.
  */
-export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3, AUTH: 4, PENDING: 5 } as const;
+export const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNREACHABLE: 3, AUTH: 4, PENDING: 5, UNCONFIRMED: 6 } as const;

@@ -12,6 +12,13 @@ export const CLIENT_ENV = Object.freeze({ server: 'RECTIFY_SERVER', token: 'RECT
 
 export const DEFAULT_SERVER = 'http://127.0.0.1:9095';
 export const DEFAULT_CLIENT_TIMEOUT = '10s';
+/**
+ * The deadline of a request that may run actions (`run`, `approve`) when --timeout is not
+ * given: the service answers it only after a MEDIUM runbook's guardrail checks, each up to
+ * 15 s (GUARDRAIL_BUDGET_MS) and made one after the other, after reading the cluster (up
+ * to 5 s). 10 s gave up on answers still to come, while the service went on to act.
+ */
+export const DEFAULT_ACTING_TIMEOUT_MS = 180_000;
 
 /** Flags every client command takes. */
 export const CLIENT_FLAGS: Readonly<Record<string, FlagKind>> = Object.freeze({
@@ -28,6 +35,8 @@ export interface ClientSettings {
   readonly token: string | undefined;
   /** Deadline of each request. */
   readonly timeoutMs: number;
+  /** Deadline of a request that may run actions: --timeout when given, else DEFAULT_ACTING_TIMEOUT_MS. */
+  readonly actingTimeoutMs: number;
   readonly json: boolean;
 }
 
@@ -91,12 +100,18 @@ export function loadClientArgs(
   if (token !== undefined && (token.trim() === '' || /[\s]/.test(token))) {
     // Echoing the value would print a secret: say only what is wrong with it.
     problems.push({ file: tokenFlag !== undefined ? '--token' : CLIENT_ENV.token, path: '', message: 'expected a token without spaces or line breaks' });
+  } else if (token !== undefined && /[^\x21-\x7e]/.test(token)) {
+    // A header carries printable ASCII only: a curly quote pasted into the token made
+    // fetch throw, reported as "cannot reach rectify (is it running?)".
+    problems.push({ file: tokenFlag !== undefined ? '--token' : CLIENT_ENV.token, path: '', message: 'expected a token of printable ASCII characters (it holds another character: a quote or dash pasted from a document?)' });
   }
 
   let timeoutMs = 10_000;
-  const t = duration({ allowZero: false }).parse(last('timeout') ?? DEFAULT_CLIENT_TIMEOUT, ctx);
+  const timeoutFlag = last('timeout');
+  const t = duration({ allowZero: false }).parse(timeoutFlag ?? DEFAULT_CLIENT_TIMEOUT, ctx);
   if (t.ok) timeoutMs = t.value;
   else problems.push({ file: '--timeout', path: '', message: t.message });
+  const actingTimeoutMs = timeoutFlag !== undefined ? timeoutMs : DEFAULT_ACTING_TIMEOUT_MS;
 
   if (problems.length) return { problems };
   const json = flags['json'] === true;
@@ -104,5 +119,5 @@ export function loadClientArgs(
   delete flags['token'];
   delete flags['timeout'];
   delete flags['json'];
-  return { client: { server, token, timeoutMs, json }, flags, args: parsed.args };
+  return { client: { server, token, timeoutMs, actingTimeoutMs, json }, flags, args: parsed.args };
 }

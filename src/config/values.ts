@@ -269,7 +269,9 @@ function isHttpUrl(s: string): boolean {
 export const httpUrl: ValueParser<string> = {
   placeholder: '<url>',
   parse(raw) {
-    if (typeof raw === 'string' && isHttpUrl(raw)) return { ok: true, value: raw.replace(/\/+$/, '') };
+    // Spaces around it (a copied RECTIFY_SERVER="http://host:9095 ") are no part of it:
+    // URL parsing ignores them, but kept in the string every request URL was made invalid.
+    if (typeof raw === 'string' && isHttpUrl(raw)) return { ok: true, value: raw.trim().replace(/\/+$/, '') };
     // host:port without its scheme (`--server localhost:9095`), the usual slip: it holds no
     // secret, so it is shown, with the address as it is written.
     if (typeof raw === 'string' && HOST_PORT.test(raw.trim())) {

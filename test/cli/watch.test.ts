@@ -109,7 +109,7 @@ describe('watching an execution: what shows while it runs, and Ctrl-C', () => {
 });
 
 describe('watching an execution: the service stops answering meanwhile', () => {
-  it('says the execution had started (it read as "the run did not happen"), exit 3', async () => {
+  it('says the execution had started (it read as "the run did not happen"), and not to approve it again: exit 6, not 3 (try again)', async () => {
     const fake = await startHttpTarget();
     try {
       const env = { RECTIFY_SERVER: fake.url };
@@ -122,12 +122,13 @@ describe('watching an execution: the service stops answering meanwhile', () => {
       });
       fake.route('GET', '/api/v1/executions/exe_1', { status: 503, body: { error: { code: 'STORE_UNAVAILABLE', message: 'the database is locked', details: [] } } });
       const r = await cli(['approve', 'apr_1', '--by', 'carol'], { env });
-      assert.equal(r.code, 3);
+      assert.equal(r.code, 6);
       assert.deepEqual(r.out, ['approved apr_1 (r on s) as carol', 'r: executing (approved), execution exe_1, incident inc_1']);
       assert.deepEqual(r.err, [
         'rectify: waiting up to 10m for execution exe_1 to end (--wait-timeout); Ctrl-C stops watching, not the run',
-        `rectify: rectify at ${fake.url} could not answer (503 STORE_UNAVAILABLE): the database is locked; that was watching execution exe_1, which had started: see how it went with rectify audit --execution-id exe_1`,
+        `rectify: rectify at ${fake.url} could not answer (503 STORE_UNAVAILABLE): the database is locked; that was watching execution exe_1, which had started, so do not run or approve it again: see how it went with rectify audit --execution-id exe_1`,
       ]);
+      assert.equal(fake.calls('/api/v1/approvals/apr_1/approve', 'POST'), 1);
     } finally {
       await fake.close();
     }

@@ -6,13 +6,13 @@ describe('client settings', () => {
   it('flag over environment over the loopback default; command flags collected in order', () => {
     const def = loadClientArgs(['x', '--param', 'a=1', '--param', 'b=2'], {}, { param: 'string' });
     assert.ok(!('problems' in def));
-    assert.deepEqual(def.client, { server: 'http://127.0.0.1:9095', token: undefined, timeoutMs: 10_000, json: false });
+    assert.deepEqual(def.client, { server: 'http://127.0.0.1:9095', token: undefined, timeoutMs: 10_000, actingTimeoutMs: 180_000, json: false });
     assert.deepEqual(def.flags, { param: ['a=1', 'b=2'] });
     assert.deepEqual(def.args, ['x']);
     const env = { RECTIFY_SERVER: 'https://rectify.example:8443/', RECTIFY_TOKEN: 'tok' };
     const fromEnv = loadClientArgs(['--json', '--timeout', '30s'], env);
     assert.ok(!('problems' in fromEnv));
-    assert.deepEqual(fromEnv.client, { server: 'https://rectify.example:8443', token: 'tok', timeoutMs: 30_000, json: true });
+    assert.deepEqual(fromEnv.client, { server: 'https://rectify.example:8443', token: 'tok', timeoutMs: 30_000, actingTimeoutMs: 30_000, json: true });
     const fromFlag = loadClientArgs(['--server', 'http://10.0.0.1:9095', '--token', 'other'], env);
     assert.ok(!('problems' in fromFlag));
     assert.equal(fromFlag.client.server, 'http://10.0.0.1:9095');

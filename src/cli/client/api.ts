@@ -1,6 +1,7 @@
 import type { ClientSettings } from '../../config/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { readable, timeoutSignal } from '../../lib/index.js';
+import type { AnswerShape } from './shapes.js';
 
 /**
  * The client side of the HTTP API (interface.md §2): one request, one deadline, and
@@ -16,7 +17,10 @@ export class ApiFailure extends Error {
     /** The exit code this failure means (EXIT.*). */
     readonly exit: number,
     message: string,
-    /** What `--json` prints: the service's own error body, or one in the same shape. */
+    /**
+     * What `--json` prints: the service's own error body, or one in the same shape; for a
+     * failure after the service accepted a run, what it accepted beside the error.
+     */
     readonly body: ApiErrorBody,
     readonly status: number | null,
   ) {
@@ -25,10 +29,21 @@ export class ApiFailure extends Error {
   }
 }
 
+export interface PostOptions {
+  /**
+   * A POST that may run actions (`run`, `approve`): the service answers it only after a
+   * MEDIUM runbook's guardrail checks (up to 15 s each), so it waits `actingTimeoutMs`.
+   */
+  acts?: boolean;
+  /** How to see whether the service acted, said when no answer came: default `rectify audit --since 10m`. */
+  check?: string;
+}
+
 export interface ApiClient {
   readonly server: string;
-  get<T = unknown>(path: string, signal?: AbortSignal): Promise<T>;
-  post<T = unknown>(path: string, body: unknown, signal?: AbortSignal): Promise<T>;
+  /** The answer, once it holds `shape` (see shapes.ts); returned as it came. */
+  get<T = unknown>(path: string, shape: AnswerShape, signal?: AbortSignal): Promise<T>;
+  post<T = unknown>(path: string, body: unknown, shape: AnswerShape, opts?: PostOptions): Promise<T>;
 }
 
 /** Network errors name their cause in `cause.code` (ECONNREFUSED, ENOTFOUND…); undici hides it otherwise. */
@@ -76,17 +91,42 @@ function statusExit(status: number): number {
   return EXIT.FAILED;
 }
 
+/**
+ * Network failures after which a request may have reached the service: it was sent, and
+ * what was lost is the answer (the connection closed or reset under it, the answer late).
+ * The others (refused, no such host, TLS, a connect that timed out) sent nothing.
+ */
+const SENT_REASONS = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
+
+/** The longest id the service's router takes in a path (Fastify's maxParamLength): a longer one is refused before it is sent. */
+export const MAX_ID_LENGTH = 100;
+
+/** A redirect's target, as a message may show it: scheme, host and path (its query may hold a secret). */
+function shownLocation(location: string | null, base: string): string {
+  if (!location) return 'an address it does not give';
+  try {
+    const u = new URL(location, base);
+    return `${u.protocol}//${u.host}${u.pathname}`;
+  } catch {
+    return JSON.stringify(readable(location).slice(0, 200));
+  }
+}
+
+const failure = (exit: number, code: string, message: string, status: number | null): ApiFailure => new ApiFailure(exit, message, { error: { code, message, details: [] } }, status);
+
 export function createApiClient(settings: ClientSettings, opts: { userAgent?: string } = {}): ApiClient {
-  const { server, token, timeoutMs } = settings;
+  const { server, token, timeoutMs, actingTimeoutMs } = settings;
   // Messages name the service by scheme and host: a path or query may hold a secret.
   const shown = ((u) => `${u.protocol}//${u.host}`)(new URL(server));
 
-  async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, signal: AbortSignal | undefined): Promise<T> {
+  async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, shape: AnswerShape, signal: AbortSignal | undefined, post: PostOptions = {}): Promise<T> {
     const url = `${server}${path}`;
+    const route = path.split('?')[0]!;
     const headers: Record<string, string> = { accept: 'application/json', 'user-agent': opts.userAgent ?? 'rectify-cli' };
     if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const deadline = timeoutSignal(timeoutMs);
+    const limitMs = post.acts ? actingTimeoutMs : timeoutMs;
+    const deadline = timeoutSignal(limitMs);
     let res: Response;
     let text: string;
     try {
@@ -95,16 +135,34 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
         signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
-        redirect: 'error',
+        // Followed by hand: a redirect is named with its target, never followed (a POST
+        // would be sent again elsewhere, with the token).
+        redirect: 'manual',
       });
       text = await res.text();
     } catch (err) {
       if (signal?.aborted) throw err;
       const timedOut = deadline.aborted;
-      const message = timedOut
-        ? `no answer from rectify at ${shown} within ${timeoutMs / 1000}s (raise --timeout, or check the service)`
-        : unreachableMessage(err, shown);
-      throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, details: [] } }, null);
+      const reason = networkReason(err);
+      if (reason === 'bad port') {
+        const port = new URL(server).port;
+        const message = `cannot talk to rectify at ${shown}: port ${port} is one Node's HTTP client (fetch) refuses to connect to, as browsers do (a port of another protocol); give the service another port (rectify serve --listen) and --server with it`;
+        throw failure(EXIT.USAGE, 'BAD_PORT', message, null);
+      }
+      // A POST whose answer never came may have been carried out: "try again later" (exit 3)
+      // would do it twice (a second run of the runbook). It is said, with how to see it.
+      if (method === 'POST' && (timedOut || SENT_REASONS.has(reason))) {
+        const lost = timedOut ? `no answer within ${limitMs / 1000}s (--timeout)` : `the connection was closed before the answer (${reason})`;
+        const tls = !timedOut && reason === 'UND_ERR_SOCKET' && !shown.startsWith('https:') ? '; if the service listens with TLS (--tls-cert), its address starts https://' : '';
+        const message = `sent POST ${route} to rectify at ${shown}, but ${lost}: the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}${tls}`;
+        throw failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, null);
+      }
+      const message = timedOut ? `no answer from rectify at ${shown} within ${limitMs / 1000}s (raise --timeout, or check the service)` : unreachableMessage(err, shown);
+      throw failure(EXIT.UNREACHABLE, timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, null);
+    }
+    if (res.status >= 300 && res.status < 400) {
+      const message = `rectify at ${shown} answered ${method} ${route} with a redirect (${res.status}) to ${shownLocation(res.headers.get('location'), url)}: rectify never redirects; if the service is there, give that address to --server`;
+      throw failure(EXIT.UNREACHABLE, 'BAD_ANSWER', message, res.status);
     }
     let parsed: unknown;
     try {
@@ -114,8 +172,15 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     }
     if (res.ok) {
       if (parsed === undefined) {
-        const message = `rectify at ${shown} answered ${method} ${path} with ${res.status} but no JSON: is --server a rectify service?`;
-        throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: 'BAD_ANSWER', message, details: [] } }, res.status);
+        const message = `rectify at ${shown} answered ${method} ${route} with ${res.status} but no JSON: is --server a rectify service?`;
+        throw failure(EXIT.UNREACHABLE, 'BAD_ANSWER', message, res.status);
+      }
+      const checked = shape.safeParse(parsed);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        const where = issue && issue.path.length ? issue.path.join('.') : 'the answer';
+        const message = `rectify at ${shown} answered ${method} ${route} with ${res.status} but not with what rectify answers (${where}: ${issue?.message ?? 'unexpected'}): is --server a rectify service?`;
+        throw failure(EXIT.UNREACHABLE, 'BAD_ANSWER', message, res.status);
       }
       return parsed as T;
     }
@@ -123,8 +188,8 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     if (!apiError && res.status < 500 && res.status !== 401 && res.status !== 403) {
       // Not the API's refusal: something else answers at --server (another service, a proxy
       // with no route). Its 404 read as "unknown id" (exit 1), which a script trusts.
-      const message = `rectify at ${shown} answered ${method} ${path.split('?')[0]} with ${res.status} ${res.statusText} but no rectify error: is --server a rectify service?`;
-      throw new ApiFailure(EXIT.UNREACHABLE, message, { error: { code: 'BAD_ANSWER', message, details: [] } }, res.status);
+      const message = `rectify at ${shown} answered ${method} ${route} with ${res.status} ${res.statusText} but no rectify error: is --server a rectify service?`;
+      throw failure(EXIT.UNREACHABLE, 'BAD_ANSWER', message, res.status);
     }
     const code = apiError?.error.code ?? `HTTP_${res.status}`;
     const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
@@ -132,7 +197,10 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     if (res.status === 401) {
       message = `rectify at ${shown} refused the request: ${token === undefined ? 'it needs an API token (set --token or RECTIFY_TOKEN)' : 'the token was not accepted (check --token or RECTIFY_TOKEN)'}${apiError ? ` [${said}]` : ''}`;
     } else if (res.status === 403) {
-      message = `the token is not allowed to ${method} ${path.split('?')[0]}: ${said}`;
+      // The token is blamed only when one was sent and the refusal names it (its role);
+      // a refusal of who acts (separation of duties) or of where the request came from is said as it is.
+      const ofToken = token !== undefined && said.startsWith('token ');
+      message = ofToken ? `the token is not allowed to ${method} ${route}: ${said}` : `rectify at ${shown} refused ${method} ${route} (${res.status} ${code}): ${said}`;
     } else if (res.status >= 500) {
       message = `rectify at ${shown} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
     } else {
@@ -147,8 +215,8 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
 
   return {
     server,
-    get: (path, signal) => request('GET', path, undefined, signal),
-    post: (path, body, signal) => request('POST', path, body, signal),
+    get: (path, shape, signal) => request('GET', path, undefined, shape, signal),
+    post: (path, body, shape, o) => request('POST', path, body, shape, undefined, o),
   };
 }
 

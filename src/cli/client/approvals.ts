@@ -3,6 +3,7 @@ import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, readable, table, time } from './format.js';
 import { clientHelp } from './help.js';
+import { approvalPageShape, approvalShape, approveShape } from './shapes.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson } from './outcome.js';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
@@ -71,7 +72,7 @@ export const approvalsCommand = clientCommand(
     if (status !== 'all') q.set('status', status);
     const cursor = lastFlag(flags, 'cursor');
     if (cursor !== undefined) q.set('cursor', cursor);
-    const page = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`);
+    const page = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`, approvalPageShape);
     // Every page: the cursor is the last request listed, so requests opened or decided
     // meanwhile neither repeat nor hide the others.
     const approvals = [...page.approvals];
@@ -79,7 +80,7 @@ export const approvalsCommand = clientCommand(
     let total = page.total;
     while (allPages && next) {
       q.set('cursor', next);
-      const more = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`);
+      const more = await api.get<ApprovalPageJson>(`/api/v1/approvals?${q}`, approvalPageShape);
       approvals.push(...more.approvals);
       next = more.next_cursor ?? null;
       total = more.total;
@@ -145,7 +146,11 @@ export const approveCommand = clientCommand(
     if (!wait) return EXIT.USAGE;
     const comment = lastFlag(flags, 'comment');
     const by = actor(flags, io);
-    const answer = await api.post<ApprovalJson & { result?: DecisionResultJson }>(`/api/v1/approvals/${seg(args[0]!)}/approve`, { by, ...(comment !== undefined ? { comment } : {}) });
+    const id = seg(args[0]!);
+    const answer = await api.post<ApprovalJson & { result?: DecisionResultJson }>(`/api/v1/approvals/${id}/approve`, { by, ...(comment !== undefined ? { comment } : {}) }, approveShape, {
+      acts: true,
+      check: `rectify approvals --status all, then rectify audit --since 10m`,
+    });
     if (answer.result === undefined) {
       // A vote of a request that needs more than one approver (202): it stays pending.
       if (client.json) io.out(JSON.stringify(answer));
@@ -162,7 +167,7 @@ export const approveCommand = clientCommand(
     const approved = `approved ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}`;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
       if (!client.json) io.out(approved);
-      const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json });
+      const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json, accepted: answer });
       if (client.json) io.out(JSON.stringify(watched.execution ? { ...answer, execution: watched.execution } : answer));
       return finishWatch(io, answer.result, watched, client.json);
     }
@@ -179,7 +184,9 @@ export const approveCommand = clientCommand(
 export const rejectCommand = clientCommand({ name: 'reject', flags: { by: 'string', comment: 'string' }, positional: ['id'] }, async ({ io, api, client, flags, args }) => {
   const comment = lastFlag(flags, 'comment');
   const by = actor(flags, io);
-  const answer = await api.post<ApprovalJson>(`/api/v1/approvals/${seg(args[0]!)}/reject`, { by, ...(comment !== undefined ? { comment } : {}) });
+  const answer = await api.post<ApprovalJson>(`/api/v1/approvals/${seg(args[0]!)}/reject`, { by, ...(comment !== undefined ? { comment } : {}) }, approvalShape, {
+    check: 'rectify approvals --status all',
+  });
   if (client.json) io.out(JSON.stringify(answer));
   else io.out(`rejected ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}: nothing will run`);
   return EXIT.OK;

@@ -5,6 +5,7 @@ import { ApiFailure, type ApiClient } from './api.js';
 import { clientCommand } from './command.js';
 import { cell, lastFlag, time } from './format.js';
 import { clientHelp } from './help.js';
+import { auditPageShape } from './shapes.js';
 
 export interface AuditRowJson {
   seq: number;
@@ -133,8 +134,8 @@ export const auditCommand = clientCommand(
 
     // Where a tail starts: the newest row of the whole log, read first (a filtered page
     // may end short of the newest rows, and rows written meanwhile are on the page).
-    const start = follow ? ((await api.get<AuditPageJson>('/api/v1/audit?limit=1')).events[0]?.seq ?? 0) : 0;
-    const page = await api.get<AuditPageJson>(`/api/v1/audit?${q}`);
+    const start = follow ? ((await api.get<AuditPageJson>('/api/v1/audit?limit=1', auditPageShape)).events[0]?.seq ?? 0) : 0;
+    const page = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, auditPageShape);
     if (!follow) {
       if (client.json) {
         io.out(JSON.stringify(page));
@@ -148,7 +149,7 @@ export const auditCommand = clientCommand(
       while (events.length < Number(limit) && next) {
         q.set('cursor', next);
         q.set('limit', String(Number(limit) - events.length));
-        const more = await api.get<AuditPageJson>(`/api/v1/audit?${q}`);
+        const more = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, auditPageShape);
         events.push(...more.events);
         next = more.next_cursor;
       }
@@ -192,7 +193,7 @@ async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, la
         for (;;) {
           if (cursor) q.set('cursor', cursor);
           else q.delete('cursor');
-          const page: AuditPageJson = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, stop);
+          const page: AuditPageJson = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, auditPageShape, stop);
           const newer = page.events.filter((e) => e.seq > last);
           fresh.push(...newer);
           // Done at the last row seen: on a full page, or when the cursor (rows below it) is at or under it.

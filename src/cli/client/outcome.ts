@@ -3,6 +3,7 @@ import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
 import { cell, lastFlag, readable, table, time } from './format.js';
+import { executionShape } from './shapes.js';
 
 /** The wire shapes the client reads (interface.md §2); only the fields it prints. */
 export interface DecisionResultJson {
@@ -40,7 +41,7 @@ export async function waitForExecution(api: ApiClient, id: string, opts: { timeo
   let last: ExecutionJson | null = null;
   try {
     for (;;) {
-      last = await api.get<ExecutionJson>(`/api/v1/executions/${seg(id)}`, opts.signal);
+      last = await api.get<ExecutionJson>(`/api/v1/executions/${seg(id)}`, executionShape, opts.signal);
       if (last.state !== 'running' || Date.now() >= until) return last;
       await sleep(Math.min(opts.intervalMs ?? 500, Math.max(0, until - Date.now())), opts.signal);
     }
@@ -69,13 +70,14 @@ export function waitTimeout(io: CliIO, flags: Readonly<Record<string, readonly s
  * (which execution, which incident) and a note on stderr says what Ctrl-C does. Ctrl-C
  * then stops watching (the run goes on in the service) and the command ends as a wait
  * that timed out does: exit 5, saying how to follow it. Before, nothing showed while it
- * waited, and Ctrl-C ended with no word of which execution went on running.
+ * waited, and Ctrl-C ended with no word of which execution went on running. `accepted`
+ * is what --json prints, with `execution` and the error, if the watching fails.
  */
 export async function watchExecution(
   io: CliIO,
   api: ApiClient,
   result: DecisionResultJson & { execution_id: string },
-  opts: { timeoutMs: number; shownTimeout: string; json: boolean },
+  opts: { timeoutMs: number; shownTimeout: string; json: boolean; accepted: object },
 ): Promise<{ execution: ExecutionJson | null; stopped: boolean }> {
   if (!opts.json) printDecision(io, result);
   io.err(`rectify: waiting up to ${opts.shownTimeout} for execution ${result.execution_id} to end (--wait-timeout); Ctrl-C stops watching, not the run`);
@@ -89,10 +91,13 @@ export async function watchExecution(
   } catch (err) {
     // The decision is made and the execution started: a failure now is of the watching
     // only. Said plainly, or "cannot reach rectify" reads as "the run did not happen" and
-    // the operator runs it, or approves it, again.
+    // the operator runs it, or approves it, again. Not "try again later" (exit 3) either:
+    // the exit of an outcome not known, and under --json what was accepted (the decision,
+    // its execution id) beside the error, not the error alone.
     if (!(err instanceof ApiFailure)) throw err;
-    const message = `${err.message}; that was watching execution ${result.execution_id}, which had started: see how it went with rectify audit --execution-id ${result.execution_id}`;
-    throw new ApiFailure(err.exit, message, err.body, err.status);
+    const message = `${err.message}; that was watching execution ${result.execution_id}, which had started, so do not run or approve it again: see how it went with rectify audit --execution-id ${result.execution_id}`;
+    const body = { ...opts.accepted, execution: null, error: err.body.error };
+    throw new ApiFailure(EXIT.UNCONFIRMED, message, body, err.status);
   } finally {
     process.removeListener('SIGINT', onSigint);
   }

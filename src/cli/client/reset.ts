@@ -3,6 +3,7 @@ import { EXIT } from '../io.js';
 import { actor, clientCommand, seg, type ClientContext } from './command.js';
 import { lastFlag, readable, time } from './format.js';
 import { clientHelp } from './help.js';
+import { circuitClosedShape, cooldownClearedShape } from './shapes.js';
 
 const by = '--by <name>        who, for the audit log (default: your user name; with API tokens, the token name)';
 
@@ -45,10 +46,12 @@ export const circuitCommand = clientCommand(
     const reason = verbAndReason('circuit', 'close', ctx);
     if (reason === undefined) return EXIT.USAGE;
     const runbook = ctx.args[1]!;
-    const answer = await ctx.api.post<{ runbook: string; was: string; failures: number; opened_at: string | null }>(`/api/v1/runbooks/${seg(runbook)}/circuit/close`, {
-      by: actor(ctx.flags, ctx.io),
-      reason,
-    });
+    const answer = await ctx.api.post<{ runbook: string; was: string; failures: number; opened_at: string | null }>(
+      `/api/v1/runbooks/${seg(runbook)}/circuit/close`,
+      { by: actor(ctx.flags, ctx.io), reason },
+      circuitClosedShape,
+      { check: `rectify runbooks ${seg(runbook)}` },
+    );
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
       const since = answer.opened_at ? ` since ${time(answer.opened_at)}` : '';
@@ -66,11 +69,12 @@ export const cooldownCommand = clientCommand(
     if (reason === undefined) return EXIT.USAGE;
     const runbook = ctx.args[1]!;
     const service = lastFlag(ctx.flags, 'service');
-    const answer = await ctx.api.post<{ runbook: string; cleared: Array<{ kind: string; subject: string; until: string }> }>(`/api/v1/runbooks/${seg(runbook)}/cooldown/clear`, {
-      by: actor(ctx.flags, ctx.io),
-      reason,
-      ...(service !== undefined ? { service } : {}),
-    });
+    const answer = await ctx.api.post<{ runbook: string; cleared: Array<{ kind: string; subject: string; until: string }> }>(
+      `/api/v1/runbooks/${seg(runbook)}/cooldown/clear`,
+      { by: actor(ctx.flags, ctx.io), reason, ...(service !== undefined ? { service } : {}) },
+      cooldownClearedShape,
+      { check: `rectify runbooks ${seg(runbook)}` },
+    );
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
       ctx.io.out(`ended ${answer.cleared.length === 1 ? 'the cooldown' : `${answer.cleared.length} cooldowns`} of ${answer.runbook}:`);

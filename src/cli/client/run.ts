@@ -9,6 +9,7 @@ import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { decisionShape } from './shapes.js';
 
 export const runHelp = clientHelp(
     'rectify run <runbook> [--param k=v]... [--service name] [--dry-run] [--by name] [--no-wait] [--wait-timeout 10m] [--json]\n       rectify run --local [--db sqlite:<path>] [--runbooks dir] <runbook> [--param k=v]... [...]',
@@ -27,7 +28,8 @@ export const runHelp = clientHelp(
       'the service stops (--shutdown-grace, then INTERRUPTED). Where that database is not there,',
       'the run is refused (exit 2): a new one would hold none of the guardrail state.',
       '',
-      '--json prints {"result": <decision>, "execution": <execution or null>}.',
+      '--json prints {"result": <decision>, "execution": <execution or null>}; when watching the run',
+      'fails, {"result": …, "execution": null, "error": …} (exit 6: it started, do not run it again).',
     ].join('\n'),
     [
       '--param k=v        a placeholder value (repeat for several); strings, checked like alert labels',
@@ -76,14 +78,15 @@ const runRemote = clientCommand(
     const wait = waitTimeout(io, flags);
     if (!wait) return EXIT.USAGE;
     const service = lastFlag(flags, 'service');
-    const result = await api.post<DecisionResultJson>(`/api/v1/runbooks/${seg(args[0]!)}/run`, {
-      params: p.params,
-      by: actor(flags, io),
-      dry_run: flags['dry-run'] === true,
-      ...(service !== undefined ? { service } : {}),
-    });
+    const runbook = seg(args[0]!);
+    const result = await api.post<DecisionResultJson>(
+      `/api/v1/runbooks/${runbook}/run`,
+      { params: p.params, by: actor(flags, io), dry_run: flags['dry-run'] === true, ...(service !== undefined ? { service } : {}) },
+      decisionShape,
+      { acts: true, check: `rectify audit --runbook ${runbook} --since 10m` },
+    );
     if (result.execution_id && flags['no-wait'] !== true) {
-      const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { ...wait, json: client.json });
+      const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { ...wait, json: client.json, accepted: { result } });
       if (client.json) io.out(JSON.stringify({ result, execution: watched.execution }));
       return finishWatch(io, result, watched, client.json);
     }

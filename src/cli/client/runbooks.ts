@@ -2,6 +2,7 @@ import { EXIT } from '../io.js';
 import { clientCommand, seg } from './command.js';
 import { cell, table, time } from './format.js';
 import { clientHelp } from './help.js';
+import { runbookListShape, runbookStateShape } from './shapes.js';
 
 interface RunbookStateJson {
   id: string;
@@ -38,7 +39,7 @@ const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circ
 /** `rectify runbooks [id]`. */
 export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'] }, async ({ io, api, client, args }) => {
   if (args.length === 1) {
-    const r = await api.get<RunbookStateJson>(`/api/v1/runbooks/${seg(args[0]!)}`);
+    const r = await api.get<RunbookStateJson>(`/api/v1/runbooks/${seg(args[0]!)}`, runbookStateShape);
     if (client.json) {
       io.out(JSON.stringify(r));
       return EXIT.OK;
@@ -60,7 +61,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     for (const l of table(['', ''], lines).slice(1)) io.out(l);
     return EXIT.OK;
   }
-  const page = await api.get<{ runbooks: RunbookStateJson[] }>('/api/v1/runbooks');
+  const page = await api.get<{ runbooks: RunbookStateJson[] }>('/api/v1/runbooks', runbookListShape);
   if (client.json) {
     io.out(JSON.stringify(page));
     return EXIT.OK;

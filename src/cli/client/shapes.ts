@@ -1,0 +1,91 @@
+import { z } from 'zod';
+
+/**
+ * What each answer the client reads must hold: the fields the commands print and decide
+ * by, with their types (interface.md §2; the full shapes are in src/api/schemas.ts). A
+ * 2xx JSON answer without them is not rectify's: another service at --server answered
+ * `{"status":"ok"}`, and `pause` said "already paused" (exit 0) while others crashed on
+ * a field that was not there. Loose on purpose: an added field or a new event name of a
+ * newer service is no mismatch; the answer is used as it came, never as parsed here.
+ */
+const str = z.string();
+const nstr = z.string().nullable();
+
+export const decisionShape = z.object({
+  incident_id: str,
+  action: str,
+  runbook: nstr,
+  reason: str,
+  event: str,
+  approval_id: nstr,
+  execution_id: nstr,
+});
+
+export const executionShape = z.object({
+  id: str,
+  runbook: str,
+  service: str,
+  state: str,
+  started_at: str,
+  outcome: nstr,
+  needs_human: z.boolean(),
+  steps: z.array(z.object({ phase: str, index: z.number(), summary: str, ok: z.boolean().nullable(), detail: nstr })),
+});
+
+export const approvalShape = z.object({
+  id: str,
+  runbook: str,
+  service: str,
+  status: str,
+  reason: str,
+  actions: z.array(str),
+  requested_at: str,
+  expires_at: str,
+  decided_by: nstr,
+  execution_id: nstr,
+});
+
+/** POST /approvals/{id}/approve: the request, with the decision once it is approved (a vote of several has none). */
+export const approveShape = approvalShape.extend({ result: decisionShape.optional() });
+
+export const approvalPageShape = z.object({ approvals: z.array(approvalShape), next_cursor: nstr.optional(), total: z.number().optional() });
+
+export const auditPageShape = z.object({
+  events: z.array(z.object({ seq: z.number(), at: str, event: str, incident_id: nstr, runbook: nstr, execution_id: nstr, actor: str })),
+  next_cursor: nstr,
+});
+
+export const runbookStateShape = z.object({
+  id: str,
+  description: str,
+  file: str,
+  risk: str,
+  mode: str,
+  triggers: z.array(str),
+  max_per_hour: z.number(),
+  cooldown_minutes: z.number(),
+  blast_radius_limit: z.number(),
+  needs: z.array(str),
+  executable: z.boolean(),
+  actions: z.array(str),
+  circuit: z.object({ state: str, failures: z.number(), opened_at: nstr }),
+  executions_last_hour: z.number(),
+  cooldowns: z.array(z.object({ service: str, until: str })),
+  cooldown_end: nstr,
+  success_rate: z.number().nullable(),
+  succeeded: z.number(),
+  failed: z.number(),
+});
+
+export const runbookListShape = z.object({ runbooks: z.array(runbookStateShape) });
+
+export const pauseShape = z.object({ paused: z.boolean(), changed: z.boolean() });
+
+export const runbookPauseShape = pauseShape.extend({ runbook: str });
+
+export const circuitClosedShape = z.object({ runbook: str, was: str, failures: z.number(), opened_at: nstr });
+
+export const cooldownClearedShape = z.object({ runbook: str, cleared: z.array(z.object({ kind: str, subject: str, until: str })) });
+
+/** One of the shapes above. */
+export type AnswerShape = z.ZodType;

@@ -1,0 +1,104 @@
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { describe, it } from 'node:test';
+import { startHttpTarget } from '../helpers/http-target.js';
+import { cli } from './capture.js';
+
+const EXECUTING = { incident_id: 'man_1', action: 'executed', runbook: 'r', reason: 'manual run', event: 'EXECUTING', approval_id: null, execution_id: 'exe_1' };
+
+/**
+ * A POST that may act and whose answer never came (late, or the connection closed under
+ * it) may have been carried out: `rectify run` printed "no answer … within 10s" with exit
+ * 3 (try again later) while the service went on to run the action, and a retry ran it
+ * twice. It is now exit 6, saying the service may have acted and how to check; `run` and
+ * `approve` wait 3 minutes by default, longer than a MEDIUM runbook's guardrail checks.
+ */
+describe('a POST whose answer is lost', () => {
+  it('late past --timeout: exit 6, "may have acted" and how to check, one request sent', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('POST', '/api/v1/runbooks/r/run', { status: 202, delayMs: 5_000, body: EXECUTING });
+      const r = await cli(['run', 'r', '--by', 'c', '--timeout', '1s'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 6);
+      assert.deepEqual(r.out, []);
+      assert.deepEqual(r.err, [
+        `rectify: sent POST /api/v1/runbooks/r/run to rectify at ${fake.url}, but no answer within 1s (--timeout): the service may have acted on it. Do not send it again before checking what it did: rectify audit --runbook r --since 10m`,
+      ]);
+      assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
+
+      const j = await cli(['run', 'r', '--by', 'c', '--timeout', '1s', '--json'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(j.code, 6);
+      assert.equal(j.json().error.code, 'UNCONFIRMED');
+      assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 2);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('the connection closed before the answer: exit 6, one request sent', async () => {
+    let posts = 0;
+    const server: Server = createServer((req) => {
+      posts++;
+      req.resume();
+      req.on('end', () => req.socket.destroy());
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const r = await cli(['approve', 'apr_1', '--by', 'c'], { env: { RECTIFY_SERVER: url } });
+      assert.equal(r.code, 6);
+      assert.deepEqual(r.err, [
+        `rectify: sent POST /api/v1/approvals/apr_1/approve to rectify at ${url}, but the connection was closed before the answer (UND_ERR_SOCKET): the service may have acted on it. Do not send it again before checking what it did: rectify approvals --status all, then rectify audit --since 10m; if the service listens with TLS (--tls-cert), its address starts https://`,
+      ]);
+      assert.equal(posts, 1);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+
+  it('run waits past 10 s by default: an answer after the guardrail checks of a MEDIUM runbook is read (exit 0)', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('POST', '/api/v1/runbooks/r/run', { status: 202, delayMs: 11_000, body: EXECUTING });
+      const r = await cli(['run', 'r', '--by', 'c', '--no-wait'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.deepEqual(r.out, ['r: executing (manual run), execution exe_1, incident man_1']);
+      assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('a GET that times out is still "try again later" (exit 3)', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('GET', '/api/v1/runbooks', { status: 200, delayMs: 5_000, body: { runbooks: [] } });
+      const r = await cli(['runbooks', '--timeout', '1s'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 3);
+      assert.deepEqual(r.err, [`rectify: no answer from rectify at ${fake.url} within 1s (raise --timeout, or check the service)`]);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
+/** Watching a run that was accepted fails: --json keeps what was accepted beside the error, exit 6. */
+describe('run --json: the watching fails after the run was accepted', () => {
+  it('prints the decision, its execution id and the error; exit 6', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('POST', '/api/v1/runbooks/r/run', { status: 202, body: EXECUTING });
+      const locked = { code: 'STORE_UNAVAILABLE', message: 'the database is locked', details: [] };
+      fake.route('GET', '/api/v1/executions/exe_1', { status: 503, body: { error: locked } });
+      const r = await cli(['run', 'r', '--json', '--by', 'c'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 6);
+      assert.deepEqual(r.json(), { result: EXECUTING, execution: null, error: locked });
+      assert.equal(r.err.at(-1), `rectify: rectify at ${fake.url} could not answer (503 STORE_UNAVAILABLE): the database is locked; that was watching execution exe_1, which had started, so do not run or approve it again: see how it went with rectify audit --execution-id exe_1`);
+      assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
+    } finally {
+      await fake.close();
+    }
+  });
+});
