@@ -32,8 +32,8 @@ export const lintHelp = commandHelp({
   ],
   exits: [
     [0, 'every runbook loads, with no problem and no warning'],
-    [1, 'a problem or a warning (each printed)'],
-    [2, 'usage: a wrong flag or argument, no folder or file at that path, a file that is not .yaml/.yml, or a setting or config file with a problem; nothing was checked'],
+    [1, 'a problem or a warning (each printed); a folder or file holding no runbook is a warning'],
+    [2, 'usage: a wrong flag or argument, no folder or file at that path, a file that is not .yaml/.yml, one that is not a regular file (a FIFO, a device), or a setting or config file with a problem; nothing was checked'],
   ],
 });
 
@@ -82,13 +82,33 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     io.err(`rectify lint: no folder or file at ${dir}${from}; name a runbooks folder or a .yaml/.yml runbook file`);
     return EXIT.USAGE;
   }
-  const file = isFile(dir);
+  const kind = kindOf(dir);
+  // A FIFO or a device named as the argument was read as a folder ("cannot read the runbooks
+  // folder: ENOTDIR"); it is neither, and is never opened (a FIFO would wait for a writer).
+  if (kind === 'other') {
+    io.err(`rectify lint: ${dir}${from} is not a regular file nor a folder (a FIFO, a device, a socket); name a runbooks folder or a .yaml/.yml runbook file`);
+    return EXIT.USAGE;
+  }
+  const file = kind === 'file';
   const notRunbook = file ? whyNotRunbookFile(dir) : undefined;
   if (notRunbook) {
     io.err(`rectify lint: ${dir} ${notRunbook}`);
     return EXIT.USAGE;
   }
-  const { runbooks, problems, warnings } = file ? loadRunbookFile(dir) : loadRunbooks(dir, maxFiles === undefined ? {} : { maxFiles });
+  const loaded = file ? loadRunbookFile(dir) : loadRunbooks(dir, maxFiles === undefined ? {} : { maxFiles });
+  const { runbooks, problems } = loaded;
+  const warnings = [...loaded.warnings];
+  // No runbook at all (templates not rendered, a ConfigMap not mounted) is no "0 runbook(s)
+  // OK": rectify serve warns that it remediates nothing, and refuses a reload onto it.
+  if (runbooks.length === 0 && problems.length === 0) {
+    warnings.push({
+      file: dir,
+      path: '',
+      message: file
+        ? 'no runbook in the file: rectify serve would load nothing from it, and refuses a reload that would empty a file of its runbooks'
+        : 'no runbook in the folder (no .yaml/.yml file in it holds one): rectify serve would remediate nothing, and refuses a reload onto it while runbooks are in force',
+    });
+  }
   for (const p of problems) io.err(formatProblem(p));
   for (const w of warnings) io.err(formatWarning(w));
   if (problems.length || warnings.length) {
@@ -108,10 +128,13 @@ function whyNotRunbookFile(path: string): string | undefined {
   return `is a runbook test file, which rectify serve does not load; run it with: rectify test ${path}`;
 }
 
-function isFile(path: string): boolean {
+/** What is at `path`: a regular file, a folder, or something else (a FIFO, a device, a socket). */
+function kindOf(path: string): 'file' | 'dir' | 'other' {
   try {
-    return statSync(path).isFile();
+    const st = statSync(path);
+    return st.isFile() ? 'file' : st.isDirectory() ? 'dir' : 'other';
   } catch {
-    return false;
+    // Gone since existsSync, or not readable: the loader says which.
+    return 'dir';
   }
 }
