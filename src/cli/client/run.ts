@@ -60,7 +60,20 @@ function parseParams(values: readonly string[]): { params: Record<string, string
   return { params };
 }
 
-const isLocal = (argv: readonly string[]) => argv.some((a) => a === '--local' || a.startsWith('--local=') || a === '--db' || a.startsWith('--db='));
+/**
+ * Whether the run is local: --db, or --local with its value read (the last one given):
+ * `--local=false` ran locally all the same. A value that is no boolean goes local, where
+ * it is refused as one.
+ */
+function isLocal(argv: readonly string[]): boolean {
+  let local = false;
+  for (const a of argv) {
+    if (a === '--db' || a.startsWith('--db=')) return true;
+    if (a === '--local') local = true;
+    else if (a.startsWith('--local=')) local = !/^(?:false|0|no|off)$/i.test(a.slice('--local='.length).trim());
+  }
+  return local;
+}
 
 /** `rectify run`: against the service, or with --local in this process. */
 export async function runCommand(argv: string[], io: CliIO): Promise<number> {
@@ -68,7 +81,8 @@ export async function runCommand(argv: string[], io: CliIO): Promise<number> {
 }
 
 const runRemote = clientCommand(
-  { name: 'run', flags: { param: 'string', service: 'string', by: 'string', 'dry-run': 'boolean', 'no-wait': 'boolean', 'wait-timeout': 'string' }, positional: ['runbook'] },
+  // `local` is here as `--local=false`, the only value that leads here.
+  { name: 'run', flags: { param: 'string', service: 'string', by: 'string', 'dry-run': 'boolean', 'no-wait': 'boolean', 'wait-timeout': 'string', local: 'boolean' }, positional: ['runbook'] },
   async ({ io, api, client, flags, args }) => {
     const p = parseParams((flags['param'] as string[] | undefined) ?? []);
     if ('problem' in p) {
@@ -118,6 +132,10 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   const config = loaded.config;
+  if (config.extraFlags['local'] === false) {
+    io.err('--local=false: not with --db (a run on a database given by --db happens in this process); drop --db to run it through the service');
+    return EXIT.USAGE;
+  }
   if (config.args.length !== 1) {
     io.err(config.args.length ? `rectify run: unexpected argument ${JSON.stringify(config.args[1])}` : 'rectify run: missing <runbook> (see: rectify run --help)');
     return EXIT.USAGE;
@@ -155,7 +173,10 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
       for (const problem of err.problems) io.err(formatProblem(problem));
       return EXIT.USAGE;
     }
-    io.err(`rectify run: cannot open ${config.db.kind === 'sqlite' ? config.db.path : 'the database'}: ${err instanceof Error ? err.message : String(err)}`);
+    const message = `rectify run: cannot open ${config.db.kind === 'sqlite' ? config.db.path : 'the database'}: ${err instanceof Error ? err.message : String(err)}`;
+    io.err(message);
+    // Under --json stdout is one JSON document whatever happens: it was empty here.
+    if (json) io.out(JSON.stringify({ error: { code: 'STORE_UNAVAILABLE', message, details: [] } }));
     return EXIT.FAILED;
   }
   const service_ = svc;
