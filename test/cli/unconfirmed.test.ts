@@ -71,6 +71,21 @@ describe('a POST whose answer is lost', () => {
     }
   });
 
+  it('pause too: any POST may have been carried out; the check named is its audit event', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('POST', '/api/v1/pause', { status: 200, delayMs: 5_000, body: { paused: true, changed: true } });
+      const r = await cli(['pause', '--by', 'c', '--timeout', '1s'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 6);
+      assert.deepEqual(r.err, [
+        `rectify: sent POST /api/v1/pause to rectify at ${fake.url}, but no answer within 1s (--timeout): the service may have acted on it. Do not send it again before checking what it did: rectify audit --event SERVICE_PAUSED --since 10m`,
+      ]);
+      assert.equal(fake.calls('/api/v1/pause', 'POST'), 1);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('a GET that times out is still "try again later" (exit 3)', async () => {
     const fake = await startHttpTarget();
     try {

@@ -28,13 +28,13 @@ function switchCommand(op: 'pause' | 'resume') {
     const runbook = lastFlag(f, 'runbook');
     const body = { by: actor(f, io), ...(reason !== undefined ? { reason } : {}) };
     if (runbook !== undefined) {
-      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify runbooks ${seg(runbook)}` });
+      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
       if (client.json) io.out(JSON.stringify(answer));
       else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused: nothing changed`);
       else io.out(answer.changed ? `resumed ${runbook}: it runs automatically again` : `${runbook} was not paused: nothing changed`);
       return EXIT.OK;
     }
-    const answer = await api.post<{ paused: boolean; changed: boolean }>(`/api/v1/${op}`, body, pauseShape, { check: 'rectify audit --event PAUSED --since 10m' });
+    const answer = await api.post<{ paused: boolean; changed: boolean }>(`/api/v1/${op}`, body, pauseShape, { check: `rectify audit --event SERVICE_${op === 'pause' ? 'PAUSED' : 'RESUMED'} --since 10m` });
     if (client.json) io.out(JSON.stringify(answer));
     else if (op === 'pause') io.out(answer.changed ? 'paused: nothing executes automatically until `rectify resume`' : 'already paused: nothing changed');
     else io.out(answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed');

@@ -50,7 +50,7 @@ export const circuitCommand = clientCommand(
       `/api/v1/runbooks/${seg(runbook)}/circuit/close`,
       { by: actor(ctx.flags, ctx.io), reason },
       circuitClosedShape,
-      { check: `rectify runbooks ${seg(runbook)}` },
+      { check: `rectify audit --runbook ${seg(runbook)} --since 10m` },
     );
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
@@ -73,7 +73,7 @@ export const cooldownCommand = clientCommand(
       `/api/v1/runbooks/${seg(runbook)}/cooldown/clear`,
       { by: actor(ctx.flags, ctx.io), reason, ...(service !== undefined ? { service } : {}) },
       cooldownClearedShape,
-      { check: `rectify runbooks ${seg(runbook)}` },
+      { check: `rectify audit --runbook ${seg(runbook)} --since 10m` },
     );
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
