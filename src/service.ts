@@ -888,6 +888,24 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     return { ok: true, ...summary };
   }
 
+  /** The tokens file read again: replaced in `auth` when it is valid, else the previous tokens stay. */
+  function reloadTokens(file: string, auth: TokenAuth): NonNullable<ReloadReport['tokens']> {
+    const read = loadTokens(file);
+    // The new names against --slack-approvers, as at start: a token renamed to differ from a Slack approver's name only in case is refused too.
+    const names = read.ok && slackApprovers ? slackApproverNames(config, slackApprovers, read.tokens.map((t) => t.name), file) : { problems: [], unmatched: [] };
+    const loaded = read.ok && names.problems.length > 0 ? { ok: false as const, problems: names.problems } : read;
+    if (!loaded.ok) {
+      const problems = loaded.problems.map(formatProblem);
+      log.error({ file, problems }, 'API tokens file refused on reload: the previous tokens stay in force');
+      return { ok: false, problems };
+    }
+    // Swap the index inside the one TokenAuth the hook holds.
+    auth.replace(loaded.tokens);
+    log.info({ file, tokens: loaded.names }, 'API tokens reloaded');
+    warnUnmatched(log, names.unmatched);
+    return { ok: true, count: auth.size() };
+  }
+
   let reloading: Promise<unknown> = Promise.resolve();
   let closed = false;
   return {
@@ -910,20 +928,22 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // One reload at a time: a second SIGHUP while the first waits for its commit reads the folder after the first is in force.
       const turn = reloading.then(() => (overrides.runbooks ? null : reloadRunbooks()));
       reloading = turn.catch(() => null);
-      const report: ReloadReport = { runbooks: await turn, tokens: null, tls: null, slackSigningSecret: null };
+      // Each part is read and reported on its own: one that fails, even by throwing, keeps
+      // what it would replace in force and stops none of the others (a tokens file that
+      // threw used to skip the TLS pair and the Slack secret, and the reload reported nothing).
+      const report: ReloadReport = { runbooks: null, tokens: null, tls: null, slackSigningSecret: null };
+      try {
+        report.runbooks = await turn;
+      } catch (err) {
+        const problems = [reloadProblem(err)];
+        report.runbooks = { ok: false, problems };
+        log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
+      }
       if (config.tokens !== undefined && auth) {
-        const read = loadTokens(config.tokens);
-        // The new names against --slack-approvers, as at start: a token renamed to differ from a Slack approver's name only in case is refused too.
-        const names = read.ok && slackApprovers ? slackApproverNames(config, slackApprovers, read.tokens.map((t) => t.name), config.tokens) : { problems: [], unmatched: [] };
-        const loaded = read.ok && names.problems.length > 0 ? { ok: false as const, problems: names.problems } : read;
-        if (loaded.ok) {
-          // Swap the index inside the one TokenAuth the hook holds.
-          auth.replace(loaded.tokens);
-          report.tokens = { ok: true, count: auth.size() };
-          log.info({ file: config.tokens, tokens: loaded.names }, 'API tokens reloaded');
-          warnUnmatched(log, names.unmatched);
-        } else {
-          const problems = loaded.problems.map(formatProblem);
+        try {
+          report.tokens = reloadTokens(config.tokens, auth);
+        } catch (err) {
+          const problems = [reloadProblem(err)];
           report.tokens = { ok: false, problems };
           log.error({ file: config.tokens, problems }, 'API tokens file refused on reload: the previous tokens stay in force');
         }

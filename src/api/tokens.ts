@@ -35,6 +35,8 @@ const ENTRY_KEYS = ['name', 'roles', 'sha256'] as const;
 const RESERVED_NAMES = new Set(['rectify', 'api']);
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
+/** Aliases the file may expand, as for rectify.yaml and runbook files. */
+const MAX_ALIAS_COUNT = 1000;
 
 export function readTokensFile(absPath: string, label: string = absPath): TokensRead {
   // Bounded and strict, as the runbook files: a FIFO named here blocked startup and every
@@ -52,7 +54,16 @@ export function parseTokens(text: string, label: string): TokensRead {
     // The YAML library's message may quote the offending text, which could be a token: position only.
     return { ok: false, problems: doc.errors.map((e) => ({ file: label, path: '', message: `invalid YAML (${e.code}) at offset ${e.pos[0]}` })) };
   }
-  const root = doc.toJS() as unknown;
+  // toJS resolves anchors and aliases; a file that expands too many of them ("billion
+  // laughs") throws, and is a problem naming the file like any other: thrown, it stopped
+  // startup as "cannot start" naming no file, and made a reload reject half done.
+  let root: unknown;
+  try {
+    root = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }) as unknown;
+  } catch (err) {
+    // The library's message names the limit, never the file's text.
+    return { ok: false, problems: [{ file: label, path: '', message: `invalid YAML: ${err instanceof Error ? err.message : String(err)}` }] };
+  }
   // An empty file is refused rather than read as "no tokens": a file caught half-written
   // by an editor on reload must not silently lock everyone out or, worse, change nothing visibly.
   if (root === null || root === undefined) return { ok: false, problems: [{ file: label, path: '', message: 'the file is empty; write `tokens: []` to allow no one' }] };

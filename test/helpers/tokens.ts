@@ -38,3 +38,14 @@ export function writeTokensFile(dir: string, tokens: IssuedToken[], name = 'toke
 }
 
 export const bearer = (t: IssuedToken | string): Record<string, string> => ({ authorization: `Bearer ${typeof t === 'string' ? t : t.token}` });
+
+/** A tokens file whose anchors expand past the alias limit ("billion laughs"), valid YAML otherwise. */
+export function aliasBomb(): string {
+  const lines = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
+  let prev = 'a';
+  for (let i = 0; i < 6; i++) {
+    lines.push(`l${i}: &l${i} [${Array(10).fill(`*${prev}`).join(', ')}]`);
+    prev = `l${i}`;
+  }
+  return [...lines, 'tokens: []'].join('\n') + '\n';
+}

@@ -8,7 +8,7 @@ import { after, before, describe, it, mock } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
-import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
+import { aliasBomb, bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
 const pagerduty = JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
 
@@ -376,5 +376,7 @@ extra: 1
     const broken = await serveWith('tokens: [\n');
     assert.equal(broken.length, 1);
     assert.match(broken[0]!, /^tokens\.yaml: invalid YAML \([A-Z_]+\) at offset \d+$/);
+    // Too many aliases ("billion laughs"): exit 2 naming the file, as for rectify.yaml; it was exit 1 "cannot start", no file named.
+    assert.deepEqual(await serveWith(aliasBomb()), ['tokens.yaml: invalid YAML: Excessive alias count indicates a resource exhaustion attack']);
   });
 });

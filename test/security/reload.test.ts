@@ -1,10 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
-import { bearer, issueToken, tokensYaml } from '../helpers/tokens.js';
+import { startTestService } from '../helpers/service.js';
+import { aliasBomb, bearer, issueToken, tokensYaml } from '../helpers/tokens.js';
 
 /** Resolves once `text` has appeared `count` times in the process output. */
 async function waitForLog(p: RectifyProcess, text: string, count: number): Promise<void> {
@@ -86,5 +87,30 @@ describe('SIGHUP re-reads the tokens file (a real process)', () => {
       assert.ok(!out.includes(t.sha256), `${t.name}'s hash is in the output`);
     }
     assert.match(out, /"msg":"API tokens loaded"/);
+  });
+});
+
+describe('a reload is reported part by part', () => {
+  it('a tokens file expanding too many aliases is refused naming the file; the previous tokens stay and the Slack secret is still re-read', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-reload-'));
+    const alice = issueToken('alice', ['viewer']);
+    const tokens = join(dir, 'tokens.yaml');
+    writeFileSync(tokens, tokensYaml([alice]));
+    const secret = join(dir, 'slack-secret');
+    writeFileSync(secret, 'a'.repeat(32) + '\n');
+    const runbooks = { 'r.yaml': readFileSync(new URL('../../runbooks/restart-service.yaml', import.meta.url), 'utf8') };
+    const svc = await startTestService({ runbooks, args: ['--tokens', tokens, '--slack-signing-secret', `\${file:${secret}}`] });
+    try {
+      writeFileSync(tokens, aliasBomb());
+      writeFileSync(secret, 'b'.repeat(32) + '\n');
+      const report = await svc.service.reload();
+      assert.deepEqual(report.tokens, { ok: false, problems: [`${tokens}: invalid YAML: Excessive alias count indicates a resource exhaustion attack`] });
+      assert.deepEqual(report.slackSigningSecret, { ok: true });
+      assert.equal(report.runbooks?.ok, true);
+      const res = await svc.app.inject({ method: 'GET', url: '/api/v1/runbooks', headers: bearer(alice) });
+      assert.equal(res.statusCode, 200, 'the previous tokens stay in force');
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 });
