@@ -6,6 +6,7 @@ import {
   httpUrl,
   labelValues,
   listenAddress,
+  MAX_BUSY_TIMEOUT_MS,
   oneOf,
   path,
   positiveInt,
@@ -153,7 +154,7 @@ export const SETTINGS = Object.freeze({
   dbBusyTimeoutMs: setting({
     flag: 'db-busy-timeout',
     fileKey: true,
-    parser: duration({ allowZero: true }),
+    parser: duration({ allowZero: true, max: { ms: MAX_BUSY_TIMEOUT_MS, said: "24d (SQLite's limit)" } }),
     default: '5s',
     help: 'how long a write waits for a database lock held elsewhere before intake answers 503',
   }),

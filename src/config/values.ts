@@ -80,8 +80,9 @@ export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true o
  * is refused: whether `approval_ttl: 3600` means seconds or milliseconds is
  * exactly the ambiguity that makes an approval expire a thousand times too soon.
  */
-export function duration(opts: { allowZero: boolean }): ValueParser<number> {
+export function duration(opts: { allowZero: boolean; max?: { ms: number; said: string } }): ValueParser<number> {
   const what = opts.allowZero ? 'a duration' : 'a positive duration';
+  const max = opts.max ?? { ms: MAX_DURATION_MS, said: '3650d (ten years)' };
   const parser = fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
     z
       .string()
@@ -92,8 +93,8 @@ export function duration(opts: { allowZero: boolean }): ValueParser<number> {
     placeholder: parser.placeholder,
     parse(raw, ctx) {
       const r = parser.parse(raw, ctx);
-      if (!r.ok || r.value <= MAX_DURATION_MS) return r;
-      return { ok: false, message: `expected ${what} of at most 3650d (ten years), got ${show(raw)}` };
+      if (!r.ok || r.value <= max.ms) return r;
+      return { ok: false, message: `expected ${what} of at most ${max.said}, got ${show(raw)}` };
     },
   };
 }
@@ -104,6 +105,12 @@ export function duration(opts: { allowZero: boolean }): ValueParser<number> {
  * answered 500 and nobody was asked.
  */
 export const MAX_DURATION_MS = 3650 * 86_400_000;
+
+/**
+ * SQLite's busy timeout is a 32-bit count of milliseconds (about 24.8 days): a longer
+ * `--db-busy-timeout` wrapped to 0, and a write met by a lock failed at once.
+ */
+export const MAX_BUSY_TIMEOUT_MS = 2_147_483_647;
 
 const SIZE_UNITS: Record<string, number> = {
   b: 1,

@@ -470,6 +470,17 @@ describe('durations and sizes', () => {
     assert.equal(ok([], {}, workdir('approval_ttl: 3650d\n')).approvalTtlMs, 3650 * 86_400_000);
   });
 
+  it("refuses a database busy timeout above SQLite's 32-bit limit, from every source: 30d wrapped to 0 and a locked write failed at once", () => {
+    assert.deepEqual(lines(['--db-busy-timeout', '25d'], { RECTIFY_DB_BUSY_TIMEOUT: '30d' }, workdir('db_busy_timeout: 3650d\n')), [
+      `--db-busy-timeout: expected a duration of at most 24d (SQLite's limit), got "25d"`,
+      `RECTIFY_DB_BUSY_TIMEOUT: expected a duration of at most 24d (SQLite's limit), got "30d"`,
+      `rectify.yaml:1: db_busy_timeout: expected a duration of at most 24d (SQLite's limit), got "3650d"`,
+    ]);
+    assert.equal(ok(['--db-busy-timeout', '24d']).dbBusyTimeoutMs, 24 * 86_400_000);
+    assert.equal(ok(['--db-busy-timeout', '2147483647ms']).dbBusyTimeoutMs, 2_147_483_647);
+    assert.equal(lines(['--db-busy-timeout', '2147483648ms']).length, 1);
+  });
+
   it('parses sizes as bytes or with binary and decimal units', () => {
     assert.equal(ok(['--body-limit', '1048576']).bodyLimitBytes, 1_048_576);
     assert.equal(ok(['--body-limit', '512KiB']).bodyLimitBytes, 524_288);
