@@ -3,7 +3,6 @@ import {
   byteSize,
   database,
   duration,
-  httpUrl,
   labelValues,
   listenAddress,
   MAX_BUSY_TIMEOUT_MS,
@@ -15,6 +14,7 @@ import {
   slackUserIds,
   webhookUrl,
   prometheusUrl,
+  publicUrl,
   type ValueParser,
 } from './values.js';
 import { DEFAULT_MAX_RUNBOOK_FILES } from '../runbooks/load.js';
@@ -195,7 +195,7 @@ export const SETTINGS = Object.freeze({
   publicUrl: setting({
     flag: 'public-url',
     fileKey: true,
-    parser: httpUrl,
+    parser: publicUrl,
     help: 'external base URL, for links in notifications',
   }),
   notifyWebhook: setting({

@@ -288,21 +288,31 @@ export const httpUrl: ValueParser<string> = {
   },
 };
 
+const NOT_SENT = 'credentials in the URL are not sent: ';
+
 /**
  * Where notifications are posted (--notify-webhook, and a Slack incoming webhook, whose
  * path is its token: refused like any URL, scheme and host only). Credentials in the URL are refused: they would not be
  * sent (the request carries none), so the receiver would answer 401 to every notification.
  */
-export const webhookUrl: ValueParser<string> = urlWithoutCredentials('give the receiver a URL with its token in the path or query');
+export const webhookUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'give the receiver a URL with its token in the path or query');
 
 /** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
-export const prometheusUrl: ValueParser<string> = urlWithoutCredentials('put rectify beside Prometheus, or behind a proxy that adds them');
+export const prometheusUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them');
 
 /** The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own setting, never in the URL. */
-export const serverUrl: ValueParser<string> = urlWithoutCredentials('give the token with --token or RECTIFY_TOKEN');
+export const serverUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'give the token with --token or RECTIFY_TOKEN');
 
-/** An http(s) URL with no user:password@, which rectify's requests never carry; `fix` says what to do instead. */
-function urlWithoutCredentials(fix: string): ValueParser<string> {
+/**
+ * rectify's own address as people reach it (--public-url), which every notification link
+ * starts with: credentials in it would be posted to every channel and webhook receiver.
+ */
+export const publicUrl: ValueParser<string> = urlWithoutCredentials(
+  'every notification link starts with this URL, so its credentials would be posted with each one: give the address without them',
+);
+
+/** An http(s) URL with no user:password@; `why` says why, and what to do instead. */
+function urlWithoutCredentials(why: string): ValueParser<string> {
   return {
     placeholder: '<url>',
     parse(raw, ctx) {
@@ -310,7 +320,7 @@ function urlWithoutCredentials(fix: string): ValueParser<string> {
       if (!r.ok) return r;
       const u = new URL(r.value);
       if (u.username !== '' || u.password !== '') {
-        return { ok: false, message: `expected a URL without user:password@ (credentials in the URL are not sent: ${fix}), got ${showUrl(raw)}` };
+        return { ok: false, message: `expected a URL without user:password@ (${why}), got ${showUrl(raw)}` };
       }
       return r;
     },

@@ -339,7 +339,7 @@ describe('problems', () => {
     assert.deepEqual(lines(['--prometheus-url', 'ftp://prom:9090']), ['--prometheus-url: expected an http:// or https:// URL, got "ftp://prom:9090"']);
   });
 
-  it('a notify webhook with user:password@ is refused, naming the setting: the credentials would never be sent', () => {
+  it('a notify webhook, Prometheus or public URL with user:password@ is refused, naming the setting: the credentials would never be sent, or be posted in every link', () => {
     const cwd = workdir('notify_webhook: https://rectify:hunter2@hooks.example.com/notify\n');
     assert.deepEqual(lines([], {}, cwd), [
       'rectify.yaml:1: notify_webhook: expected a URL without user:password@ (credentials in the URL are not sent: give the receiver a URL with its token in the path or query), got "https://hooks.example.com" (the rest is left out: it may hold a secret)',
@@ -351,6 +351,12 @@ describe('problems', () => {
     assert.deepEqual(lines(['--prometheus-url', 'https://rectify:hunter2@prometheus.example.com/'], {}), [
       '--prometheus-url: expected a URL without user:password@ (credentials in the URL are not sent: put rectify beside Prometheus, or behind a proxy that adds them), got "https://prometheus.example.com" (the rest is left out: it may hold a secret)',
     ]);
+    // --public-url: every notification link starts with it, so its credentials would be posted with each one.
+    assert.deepEqual(lines([], { RECTIFY_PUBLIC_URL: 'https://ops:hunter2@rectify.example.com' }, workdir('public_url: https://ops@rectify.example.com/\n')), [
+      'RECTIFY_PUBLIC_URL: expected a URL without user:password@ (every notification link starts with this URL, so its credentials would be posted with each one: give the address without them), got "https://rectify.example.com" (the rest is left out: it may hold a secret)',
+      'rectify.yaml:1: public_url: expected a URL without user:password@ (every notification link starts with this URL, so its credentials would be posted with each one: give the address without them), got "https://rectify.example.com" (the rest is left out: it may hold a secret)',
+    ]);
+    assert.equal(ok(['--public-url', 'https://rectify.example.com/']).publicUrl, 'https://rectify.example.com');
     // A token in the path or query is how such receivers take one, and stays accepted.
     assert.equal(ok(['--notify-webhook', 'https://hooks.example.com/notify/secret-token-123?key=abc']).notifyWebhook, 'https://hooks.example.com/notify/secret-token-123?key=abc');
   });
