@@ -1,4 +1,4 @@
-import { HELP } from '../config/index.js';
+import { flagName, HELP } from '../config/index.js';
 import { auditExportCommand, auditExportHelp, auditVerifyCommand, auditVerifyHelp } from './audit-verify.js';
 import { lintCommand, lintHelp } from './lint.js';
 import { openapiCommand, openapiHelp } from './openapi.js';
@@ -66,9 +66,12 @@ const ELSEWHERE: Readonly<Record<string, string>> = {
 function unknownCommand(name: string): string[] {
   const shown = JSON.stringify(name);
   if (name.startsWith('-')) {
-    const flag = nearest(name, ['--version', '--help']);
-    if (flag) return [`rectify: unknown flag ${shown} (did you mean "${flag}"?)`, 'see: rectify --help'];
-    return [`rectify: ${shown} before a command: the command comes first, then its flags (rectify approvals --server …)`, 'see: rectify --help'];
+    // The flag's name only: what follows `=` may be a secret (`--slack-signing-secret=…`).
+    const flagOnly = flagName(name);
+    const shownFlag = JSON.stringify(flagOnly);
+    const flag = nearest(flagOnly, ['--version', '--help']);
+    if (flag) return [`rectify: unknown flag ${shownFlag} (did you mean "${flag}"?)`, 'see: rectify --help'];
+    return [`rectify: ${shownFlag} before a command: the command comes first, then its flags (rectify approvals --server …)`, 'see: rectify --help'];
   }
   const names = Object.keys(COMMANDS);
   const near = nearest(name, names);

@@ -21,6 +21,12 @@ export interface ParsedArgv {
   problems: LoadProblem[];
 }
 
+/** An argument up to its `=`: what a message may show of an unknown flag, whose value may be a secret. */
+export function flagName(arg: string): string {
+  const eq = arg.indexOf('=');
+  return eq === -1 ? arg : arg.slice(0, eq);
+}
+
 function flagProblem(name: string, message: string): LoadProblem {
   return { file: `--${name}`, path: '', message };
 }
@@ -48,7 +54,8 @@ export function parseArgv(argv: readonly string[], known: ReadonlyMap<string, Fl
       continue;
     }
     if (!arg.startsWith('--')) {
-      problems.push({ file: arg, path: '', message: 'unknown flag (flags are spelled --name)' });
+      // The name only: in `-slack-signing-secret=…` what follows `=` is a secret.
+      problems.push({ file: flagName(arg), path: '', message: 'unknown flag (flags are spelled --name)' });
       continue;
     }
     const eq = arg.indexOf('=');

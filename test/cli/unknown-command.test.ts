@@ -38,6 +38,13 @@ describe('a mistyped command', () => {
     assert.deepEqual([r.code, r.err], [2, ['rectify: "--server" before a command: the command comes first, then its flags (rectify approvals --server …)', 'see: rectify --help']]);
   });
 
+  it('a flag before the command is named without what follows its =, which may be a secret', async () => {
+    const r = await cli(['-slack-signing-secret=SUPERSECRET', 'serve']);
+    assert.deepEqual([r.code, r.err], [2, ['rectify: "-slack-signing-secret" before a command: the command comes first, then its flags (rectify approvals --server …)', 'see: rectify --help']]);
+    const v = await cli(['--verison=SUPERSECRET']);
+    assert.deepEqual([v.code, v.err], [2, ['rectify: unknown flag "--verison" (did you mean "--version"?)', 'see: rectify --help']]);
+  });
+
   it('a mistyped word after audit is a mistyped verify or export', async () => {
     const r = await cli(['audit', 'verfy', 'rectify.db']);
     assert.deepEqual([r.code, r.out, r.err], [2, [], ['rectify audit: unknown subcommand "verfy" (did you mean "audit verify"?)', 'see: rectify audit --help']]);

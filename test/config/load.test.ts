@@ -562,6 +562,13 @@ describe('arguments', () => {
     ]);
   });
 
+  it('an unknown single-dash flag is named without what follows its =, which may be a secret', () => {
+    assert.deepEqual(lines(['-slack-signing-secret=SUPERSECRET', '--slack-signing-secre=SUPERSECRET']), [
+      '-slack-signing-secret: unknown flag (flags are spelled --name)',
+      '--slack-signing-secre: unknown flag (did you mean "--slack-signing-secret"?)',
+    ]);
+  });
+
   it('recognises --help and -h', () => {
     assert.equal(ok(['--help']).help, true);
     assert.equal(ok(['-h']).help, true);
