@@ -8,7 +8,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { caseOnlyProblem, readTokensFile, slackApproversAgainstTokens, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, type Config } from './config/index.js';
+import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, unsupportedDatabase, type Config } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, stepSettleMs, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import { unsettledPage, withoutShowing } from './engine/resend.js';
@@ -374,6 +374,9 @@ export async function createService(config: Config, log: Logger, overrides: Serv
 
 async function assembleService(config: Config, log: Logger, overrides: ServiceOverrides, opened: { store?: { close(): void } }): Promise<Service> {
   const clock = overrides.clock ?? systemClock;
+  // A database this build cannot open is refused before any other file is read, named where it was set.
+  const db = unsupportedDatabase(config);
+  if (db) throw new LoadError([db]);
   // Credentials first: a service that cannot authenticate callers must not start at all.
   let auth: TokenAuth | undefined;
   if (config.tokens !== undefined) {
@@ -419,7 +422,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const catalog: RunbookCatalog = index;
   const metrics = createPrometheusMetrics();
 
-  if (config.db.kind !== 'sqlite') throw new LoadError([{ file: '--db', path: '', message: 'only sqlite: databases are supported by this build' }]);
+  // Narrows config.db: unsupportedDatabase refused any other kind before anything was read.
+  if (config.db.kind !== 'sqlite') throw new Error('unreachable: a database other than sqlite was not refused at start');
   const auditKey = resolveAuditKey(config);
   const auditPreviousKeys = resolveAuditPreviousKeys(config, auditKey);
   // A service that finds no database starts an empty one: said, since after a lost

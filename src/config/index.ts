@@ -6,7 +6,7 @@ export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
 export { configSummary, describeSource, formatListen } from './summary.js';
 export { HELP } from './help.js';
 export { loadClientArgs, CLIENT_ENV, CLIENT_FLAGS, DEFAULT_SERVER, type ClientArgs, type ClientArgsResult, type ClientSettings } from './client.js';
-export { serveConfigProblems, isLoopbackHost } from './serve.js';
+export { serveConfigProblems, isLoopbackHost, unsupportedDatabase } from './serve.js';
 export { resolveSecret, resolveAuditKey, resolveAuditPreviousKeys, settingFileProblem, AUDIT_KEY_MIN_LENGTH, type SecretSetting } from './secrets.js';
 export type { Config, ConfigSource } from './types.js';
 export { parseSlackApprover, type DbTarget, type ListenAddress } from './values.js';

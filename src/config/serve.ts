@@ -15,13 +15,26 @@ export function isLoopbackHost(host: string): boolean {
  * anyone trigger remediations, so `serve` refuses it and names the fix.
  */
 export function serveConfigProblems(config: Config): LoadProblem[] {
-  if (config.tokens !== undefined || isLoopbackHost(config.listen.host)) return [];
+  const problems: LoadProblem[] = [];
+  const db = unsupportedDatabase(config);
+  if (db) problems.push(db);
+  if (config.tokens !== undefined || isLoopbackHost(config.listen.host)) return problems;
   const src = config.sources.listen;
-  return [
-    {
-      file: src.kind === 'default' ? '--listen' : src.file,
-      path: src.path,
-      message: `refusing to listen on non-loopback address ${config.listen.host} without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1`,
-    },
-  ];
+  problems.push({
+    file: src.kind === 'default' ? '--listen' : src.file,
+    path: src.path,
+    message: `refusing to listen on non-loopback address ${config.listen.host} without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1`,
+  });
+  return problems;
+}
+
+/**
+ * A `--db` this build cannot open (postgres://), named where it was set (the flag, the
+ * environment variable or the config file's key); null for sqlite. Checked before any
+ * other file is read, so it is the one line a start with it prints.
+ */
+export function unsupportedDatabase(config: Config): LoadProblem | null {
+  if (config.db.kind === 'sqlite') return null;
+  const src = config.sources.db;
+  return { file: src.kind === 'default' ? '--db' : src.file, path: src.path, message: 'only sqlite: databases are supported by this build' };
 }

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { runCli } from '../../src/cli/index.js';
 import { formatProblem } from '../../src/domain/errors.js';
 import { configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
 import { fileKeyName, SETTING_NAMES, SETTINGS } from '../../src/config/settings.js';
@@ -456,6 +457,20 @@ describe('database', () => {
     ]);
     // A value a line could not show as it is gets no suggestion repeating it.
     assert.deepEqual(lines(['--db', '/tmp/x\ny']), ['--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "/tmp/x\\ny"']);
+  });
+});
+
+describe('a database this build cannot open', () => {
+  it('serve refuses postgres:// naming where it was set, before the tokens file, the TLS pair or the runbooks are read', async () => {
+    const pg = 'postgres://rectify@db.internal/rectify';
+    assert.deepEqual(serveConfigProblems(ok([], {}, workdir(`db: ${pg}\n`))).map(formatProblem), ['rectify.yaml: db: only sqlite: databases are supported by this build']);
+    assert.deepEqual(serveConfigProblems(ok([], { RECTIFY_DB: pg })).map(formatProblem), ['RECTIFY_DB: only sqlite: databases are supported by this build']);
+    assert.deepEqual(serveConfigProblems(ok(['--db', pg])).map(formatProblem), ['--db: only sqlite: databases are supported by this build']);
+    // A missing tokens file and runbooks folder are not read: the database is the one line.
+    const cwd = workdir(`db: ${pg}\n`);
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--tokens', 'missing.yaml', '--runbooks', 'missing'], { out: () => {}, err: (l) => err.push(l), env: {}, cwd });
+    assert.deepEqual([code, err], [2, ['rectify.yaml: db: only sqlite: databases are supported by this build']]);
   });
 });
 
