@@ -313,8 +313,23 @@ function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): 
   const known = knownEnvNames();
   const warnings: LoadProblem[] = [];
   for (const key of Object.keys(env).sort()) {
+    const clientOnly = CLIENT_ONLY_ENV[key];
+    if (clientOnly !== undefined && env[key] !== undefined && env[key] !== '') {
+      warnings.push({ file: key, path: '', message: `read by the client commands only (rectify approvals, approve, run…), not by the service; ${clientOnly}` });
+      continue;
+    }
     if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;
     warnings.push({ file: key, path: '', message: `not a rectify setting${didYouMean(key, known)}` });
   }
   return warnings;
 }
+
+/**
+ * The client commands' variables, which the service would ignore in silence: set in its
+ * environment, they are most likely its own setting misnamed (RECTIFY_TOKEN for RECTIFY_TOKENS,
+ * which then listened without tokens). What to say after "not by the service".
+ */
+const CLIENT_ONLY_ENV: Readonly<Record<string, string>> = Object.freeze({
+  [CLIENT_ENV.token]: `did you mean ${envName(SETTINGS.tokens.flag)} (the API tokens file)?`,
+  [CLIENT_ENV.server]: `the service listens where ${envName(SETTINGS.listen.flag)} says`,
+});

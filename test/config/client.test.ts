@@ -43,12 +43,12 @@ describe('client settings', () => {
     assert.deepEqual(problems(['--server', 'alice:s3cret@rectify:9095']), ['--server: expected an http:// or https:// URL, got a value that is not scheme://host (not shown: it may hold a secret)']);
   });
 
-  it('the service does not warn about the client variables', () => {
+  it('the service knows the client variables: not unknown ones, but read by the client commands only (RECTIFY_TOKEN set for serve is most likely RECTIFY_TOKENS)', () => {
     const loaded = loadConfig([], { RECTIFY_SERVER: 'http://x:1', RECTIFY_TOKEN: 't', RECTIFY_WRAPPER_HOME: '/opt' }, { cwd: '/nonexistent-dir' });
     assert.ok('config' in loaded);
     assert.deepEqual(
-      loaded.config.warnings.map((w) => w.file),
-      ['RECTIFY_WRAPPER_HOME'],
+      loaded.config.warnings.map((w) => [w.file, w.message.startsWith('read by the client commands only')]),
+      [['RECTIFY_SERVER', true], ['RECTIFY_TOKEN', true], ['RECTIFY_WRAPPER_HOME', false]],
     );
   });
 });

@@ -589,6 +589,16 @@ describe('arguments', () => {
     assert.equal(ok(['-h']).help, true);
   });
 
+  it("warns about the client commands' RECTIFY_TOKEN and RECTIFY_SERVER, which the service ignores: RECTIFY_TOKEN is most likely RECTIFY_TOKENS misnamed", () => {
+    const c = ok([], { RECTIFY_TOKEN: '/etc/rectify/tokens.yaml', RECTIFY_SERVER: 'http://rectify:9095' });
+    assert.equal(c.tokens, undefined);
+    assert.deepEqual(c.warnings.map(formatProblem), [
+      'RECTIFY_SERVER: read by the client commands only (rectify approvals, approve, run…), not by the service; the service listens where RECTIFY_LISTEN says',
+      'RECTIFY_TOKEN: read by the client commands only (rectify approvals, approve, run…), not by the service; did you mean RECTIFY_TOKENS (the API tokens file)?',
+    ]);
+    assert.deepEqual(ok([], { RECTIFY_TOKEN: '', RECTIFY_SERVER: '' }).warnings, [], 'empty counts as unset');
+  });
+
   it('warns about unknown RECTIFY_ variables that are no near miss of a setting, without failing', () => {
     // Another tool's variables may share the prefix: a wrapper's own, a short name that only
     // looks like a short setting (RECTIFY_ID is not RECTIFY_DB), an empty one (counts as unset).
