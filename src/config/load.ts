@@ -101,11 +101,12 @@ export function loadConfig(
   }
 
   // 2. Environment. An empty variable counts as unset: compose files often
-  // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given".
+  // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given". A list whose '' means none
+  // (RECTIFY_EXPORTER_JOBS) is the exception: '' is that, as with its flag and key.
   for (const n of SETTING_NAMES) {
     const key = envName(SETTINGS[n].flag);
     const raw = env[key];
-    if (raw !== undefined && raw !== '') accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
+    if (raw !== undefined && (raw !== '' || SETTINGS[n].emptyIsValue === true)) accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
   }
   problems.push(...misspeltEnvProblems(env));
 

@@ -34,6 +34,11 @@ export interface Setting<T> {
   /** The default in its written form, parsed by the same parser, so --help shows what the user would type. */
   readonly default?: string;
   readonly help: string;
+  /**
+   * `''` is a value of its own (an empty list: none), from the environment too, where an
+   * empty variable otherwise counts as unset.
+   */
+  readonly emptyIsValue?: boolean;
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -254,6 +259,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: labelValues,
     default: 'kube-state-metrics,node-exporter,kubelet',
+    emptyIsValue: true,
     help: "scrape jobs of exporters that report on other things (comma-separated; replaces the default, '' for none): an Alertmanager alert whose service or job label is one of them is keyed to the labels after it (deployment, container, namespace, node, instance…), not to the exporter",
   }),
   slackApprovers: setting({

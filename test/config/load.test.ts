@@ -546,6 +546,9 @@ describe('exporter jobs', () => {
     assert.deepEqual(ok([], {}, workdir('exporter_jobs: [ksm, cadvisor]\n')).exporterJobs, ['ksm', 'cadvisor']);
     assert.deepEqual(ok(['--exporter-jobs', '']).exporterJobs, []);
     assert.deepEqual(ok([], {}, workdir('exporter_jobs: []\n')).exporterJobs, []);
+    // The variable too, though an empty variable is otherwise unset: '' kept the default list.
+    const none = ok([], { RECTIFY_EXPORTER_JOBS: '' }, workdir('exporter_jobs: [ksm]\n'));
+    assert.deepEqual([none.exporterJobs, none.sources.exporterJobs.file], [[], 'RECTIFY_EXPORTER_JOBS']);
   });
 
   it('a value that cannot be a job label is refused, naming its source', () => {
