@@ -100,6 +100,9 @@ export function loadConfig(
     }
   }
 
+  // Safety settings given empty (unset, as any empty value): told, if no other source sets them.
+  const givenEmpty: Array<{ name: SettingName; at: Omit<LoadProblem, 'message'> }> = [];
+
   // 2. Environment. An empty variable counts as unset: compose files often
   // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given". A list whose '' means none
   // (RECTIFY_EXPORTER_JOBS) is the exception: '' is that, as with its flag and key.
@@ -107,6 +110,7 @@ export function loadConfig(
     const key = envName(SETTINGS[n].flag);
     const raw = env[key];
     if (raw !== undefined && (raw !== '' || SETTINGS[n].emptyIsValue === true)) accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
+    else if (raw === '') givenEmpty.push({ name: n, at: { file: key, path: '' } });
   }
   problems.push(...misspeltEnvProblems(env));
 
@@ -149,7 +153,10 @@ export function loadConfig(
           continue;
         }
         // `tokens:` with nothing after it reads as "not set", as YAML readers expect.
-        if (entry.value === null) continue;
+        if (entry.value === null) {
+          givenEmpty.push({ name, at: { file: fileLabel, path: entry.key, ...(entry.line ? { line: entry.line } : {}) } });
+          continue;
+        }
         accept(fromFile, name, entry.value, { kind: 'file', file: fileLabel, path: entry.key }, entry.line, fileCtx);
       }
     }
@@ -215,7 +222,13 @@ export function loadConfig(
     extraFlags,
     cwd,
     sources: sources as Record<SettingName, ConfigSource>,
-    warnings: unknownEnvWarnings(env),
+    warnings: [
+      // `dry_run:` with nothing after it is no dry run: said, since it reads like one.
+      ...givenEmpty
+        .filter((e) => SETTINGS[e.name].whenEmpty !== undefined && sources[e.name]!.kind === 'default')
+        .map((e) => ({ ...e.at, message: `set but empty: ${SETTINGS[e.name].whenEmpty!}` })),
+      ...unknownEnvWarnings(env),
+    ],
   };
   return { config: deepFreeze(config) };
 }

@@ -39,6 +39,11 @@ export interface Setting<T> {
    * empty variable otherwise counts as unset.
    */
   readonly emptyIsValue?: boolean;
+  /**
+   * A safety setting: given empty (`dry_run:` or `dry_run: ~` in the file, `RECTIFY_DRY_RUN=`)
+   * it is unset, and startup warns saying what that means (after "set but empty: ").
+   */
+  readonly whenEmpty?: string;
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -113,6 +118,7 @@ export const SETTINGS = Object.freeze({
     parser: boolean,
     default: 'false',
     help: 'record what would run, run nothing',
+    whenEmpty: 'rectify runs remediations for real (live mode)',
   }),
   approvalTtlMs: setting({
     flag: 'approval-ttl',
@@ -266,6 +272,7 @@ export const SETTINGS = Object.freeze({
     flag: 'slack-approvers',
     fileKey: true,
     parser: slackUserIds,
+    whenEmpty: 'anyone who can see an approval message can approve or reject it with the Slack buttons',
     help: 'Slack user ids allowed to approve or reject with the Slack buttons (comma-separated); without it, anyone who can see an approval message can',
   }),
 });

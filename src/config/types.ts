@@ -80,6 +80,6 @@ export interface Config {
   /** The directory relative paths of flags, environment variables and defaults were resolved against. */
   readonly cwd: string;
   readonly sources: Readonly<Record<SettingName, ConfigSource>>;
-  /** Not fatal, but worth logging at startup (serve logs them): an unknown RECTIFY_* variable, a client command's variable (RECTIFY_TOKEN) set for the service. */
+  /** Not fatal, but worth logging at startup (serve logs them): an unknown RECTIFY_* variable, a client command's variable (RECTIFY_TOKEN) set for the service, a safety setting given empty (`dry_run:`). */
   readonly warnings: readonly LoadProblem[];
 }

@@ -602,6 +602,25 @@ describe('arguments', () => {
     assert.deepEqual(ok([], { RECTIFY_TOKEN: '', RECTIFY_SERVER: '' }).warnings, [], 'empty counts as unset');
   });
 
+  it('warns about a safety setting given empty, which is unset: dry_run: with nothing after it is live mode', () => {
+    for (const yaml of ['dry_run:\n', 'dry_run: ~\n']) {
+      const c = ok([], {}, workdir(yaml));
+      assert.equal(c.dryRun, false);
+      assert.deepEqual(c.warnings.map(formatProblem), ['rectify.yaml:1: dry_run: set but empty: rectify runs remediations for real (live mode)']);
+    }
+    const env = ok([], { RECTIFY_DRY_RUN: '' });
+    assert.deepEqual([env.dryRun, env.warnings.map(formatProblem)], [false, ['RECTIFY_DRY_RUN: set but empty: rectify runs remediations for real (live mode)']]);
+    const approvers = ok([], {}, workdir('listen: 127.0.0.1:9095\nslack_approvers:\n'));
+    assert.deepEqual([approvers.slackApprovers, approvers.warnings.map(formatProblem)], [
+      undefined,
+      ['rectify.yaml:2: slack_approvers: set but empty: anyone who can see an approval message can approve or reject it with the Slack buttons'],
+    ]);
+    // Set by another source, the empty one changes nothing: no warning.
+    assert.deepEqual(ok(['--dry-run'], { RECTIFY_DRY_RUN: '' }, workdir('dry_run:\n')).warnings, []);
+    // Other settings given empty are unset, as ever, without a word.
+    assert.deepEqual(ok([], { RECTIFY_TOKENS: '' }, workdir('tokens:\n')).warnings, []);
+  });
+
   it('warns about unknown RECTIFY_ variables that are no near miss of a setting, without failing', () => {
     // Another tool's variables may share the prefix: a wrapper's own, a short name that only
     // looks like a short setting (RECTIFY_ID is not RECTIFY_DB), an empty one (counts as unset).
