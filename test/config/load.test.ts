@@ -682,6 +682,13 @@ describe('the result', () => {
     assert.doesNotMatch(JSON.stringify(s), /s3cr3t/);
   });
 
+  it('the summary names every setting (the TLS pair as tls): --db-busy-timeout was left out', () => {
+    const s = configSummary(ok(['--db-busy-timeout', '30s']));
+    const keyOf = (n: string): string => (n === 'tlsCert' || n === 'tlsKey' ? 'tls' : n);
+    assert.deepEqual(SETTING_NAMES.filter((n) => !(keyOf(n) in s)), []);
+    assert.equal(s['dbBusyTimeoutMs'], 30_000);
+  });
+
   it('HELP lists every flag with its env var and key', () => {
     assert.match(HELP, /--max-concurrent-executions <n> +RECTIFY_MAX_CONCURRENT_EXECUTIONS +max_concurrent_executions +3 /);
     assert.match(HELP, /--config <path> +RECTIFY_CONFIG +- +- /);
