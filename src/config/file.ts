@@ -1,3 +1,4 @@
+import { lstatSync, readlinkSync } from 'node:fs';
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
 import { readTextFile, unreadableFile } from '../lib/text-file.js';
@@ -25,8 +26,23 @@ export type FileRead =
 /** `label` is the path as the user gave it, used in problem lines. */
 export function readConfigFile(absPath: string, label: string): FileRead {
   const read = readTextFile(absPath);
-  if (!read.ok) return { kind: read.code === 'ENOENT' ? 'missing' : 'unreadable', problem: unreadableFile(JSON.stringify(label), read) };
+  if (!read.ok) {
+    // A symlink to nothing (a ConfigMap key renamed, a volume not mounted) is a file meant to
+    // be read, not one that is missing: as missing, the default ./rectify.yaml was skipped in silence.
+    const target = read.code === 'ENOENT' ? danglingTarget(absPath) : undefined;
+    if (target !== undefined) return { kind: 'unreadable', problem: unreadableFile(JSON.stringify(label), read, `it is a symlink to ${JSON.stringify(target)}, which does not exist`) };
+    return { kind: read.code === 'ENOENT' ? 'missing' : 'unreadable', problem: unreadableFile(JSON.stringify(label), read) };
+  }
   return { kind: 'read', ...parseConfigText(read.text, label) };
+}
+
+/** Where `path` points when it is a symlink (read when opening it found nothing); undefined when it is none. */
+function danglingTarget(path: string): string | undefined {
+  try {
+    return lstatSync(path).isSymbolicLink() ? readlinkSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Aliases a file may expand, as for runbook files. */

@@ -1,7 +1,7 @@
 'use strict';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -240,6 +240,15 @@ describe('problems', () => {
     assert.deepEqual(lines(['--config', 'big.yaml'], {}, cwd), ['--config: cannot read "big.yaml": is larger than the 1 MiB a YAML file may be (1048593 bytes)']);
     assert.deepEqual(lines(['--config', 'latin1.yaml'], {}, cwd), ['--config: cannot read "latin1.yaml": is not UTF-8 text: invalid bytes at line 2 (save the file as UTF-8)']);
     assert.deepEqual(lines(['--config', 'pipe.yaml'], {}, cwd), ['--config: cannot read "pipe.yaml": is not a regular file (a FIFO, a socket or a device)']);
+  });
+
+  it('a default ./rectify.yaml that is a symlink to nothing is a problem naming it and its target; a missing one is no file', () => {
+    const cwd = workdir();
+    symlinkSync('/nonexistent/rectify.yaml', join(cwd, 'rectify.yaml'));
+    assert.deepEqual(lines([], {}, cwd), ['rectify.yaml: cannot read "rectify.yaml": ENOENT (file not found): it is a symlink to "/nonexistent/rectify.yaml", which does not exist']);
+    symlinkSync('gone.yaml', join(cwd, 'other.yaml'));
+    assert.deepEqual(lines(['--config', 'other.yaml'], {}, cwd), ['--config: cannot read "other.yaml": ENOENT (file not found): it is a symlink to "gone.yaml", which does not exist']);
+    assert.equal(ok([], {}, workdir()).configFile, undefined);
   });
 
   it('a tag, a %YAML 1.1 directive, a leading-zero number, a duplicate key or a second document is refused like in a runbook file', () => {
