@@ -32,12 +32,20 @@ import {
  */
 export const EXECUTOR_KINDS = ['kubernetes', 'prometheus', 'http', 'command'] as const;
 export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
+/**
+ * What `settings.executors` may list: the executors a rectify may run without. The
+ * others (http, command) every rectify has (see createExecutors), so a test cannot
+ * leave them out: it would decide EXECUTOR_UNAVAILABLE where rectify never does.
+ */
+export const OPTIONAL_EXECUTOR_KINDS = ['kubernetes', 'prometheus'] as const;
+const ALWAYS_EXECUTOR_KINDS: readonly string[] = EXECUTOR_KINDS.filter((k) => !(OPTIONAL_EXECUTOR_KINDS as readonly string[]).includes(k));
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 
 /** The instant tests run at when the file names none: a Thursday, midnight UTC. */
 export const DEFAULT_TEST_CLOCK = Date.UTC(2026, 0, 1);
 
 export interface TestSettings {
+  /** Every executor the test's rectify has: http and command, and the optional ones listed. */
   executors: ExecutorKind[];
   maxConcurrentExecutions: number;
   circuitRecoveryMs: number;
@@ -113,7 +121,7 @@ export interface RunbookTest {
   expect: Expectation;
 }
 
-/** A runbook id the file's guardrail state names, where it is written: it must be one the file loads. */
+/** A runbook id the file names (in a `state:`, or as a test's `expect.runbook`), where it is written: it must be one the file loads. */
 export interface RunbookRef {
   runbook: string;
   path: string;
@@ -126,7 +134,7 @@ export interface RunbookTestFile {
   runbooks: string[];
   settings: TestSettings;
   tests: RunbookTest[];
-  /** Every runbook id named in a `state:` (executions, circuits), checked once the runbooks are loaded. */
+  /** Every runbook id named in a `state:` (executions, circuits) or an `expect.runbook`, checked once the runbooks are loaded. */
   runbookRefs: RunbookRef[];
 }
 
@@ -137,6 +145,8 @@ const EXECUTION_KEYS = ['runbook', 'service', 'at', 'ago', 'running'];
 const CIRCUIT_KEYS = ['state', 'failures', 'opened_at', 'opened_ago'];
 const TEST_KEYS = ['name', 'clock', 'state', 'incident', 'alert', 'enrichment', 'guardrails', 'expect'];
 const EXPECT_KEYS = ['action', 'event', 'runbook', 'reason', 'actions', 'rollback', 'params'];
+/** The keys of one Alertmanager alert: any other (`anotations:`) would be dropped unread. */
+const ALERT_KEYS = Object.keys(alertmanagerAlertSchema.shape);
 
 
 export function parseTestFile(text: string, file: string): { suite?: RunbookTestFile; problems: LoadProblem[] } {
@@ -227,9 +237,14 @@ function readSettings(r: Reporter, v: unknown, path: YamlPath): TestSettings | u
   if (has(m, 'executors')) {
     const list = readList(r, m.executors, [...path, 'executors']);
     if (list) {
-      out.executors = [];
+      out.executors = EXECUTOR_KINDS.filter((k) => ALWAYS_EXECUTOR_KINDS.includes(k));
       list.forEach((e, i) => {
-        const kind = readOneOf(r, e, EXECUTOR_KINDS, [...path, 'executors', i]);
+        const at = [...path, 'executors', i];
+        if (typeof e === 'string' && ALWAYS_EXECUTOR_KINDS.includes(e)) {
+          r.report(at, `rectify always has the ${e} executor, so a test cannot leave it out: list only the optional ones (${OPTIONAL_EXECUTOR_KINDS.join(', ')})`);
+          return;
+        }
+        const kind = readOneOf(r, e, OPTIONAL_EXECUTOR_KINDS, at);
         if (kind) out.executors.push(kind);
       });
     }
@@ -299,7 +314,7 @@ function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fi
   const incident = now === undefined ? undefined : readIncident(r, m, path, now, index);
   const enrichment = has(m, 'enrichment') ? readValues(r, m.enrichment, [...path, 'enrichment']) : undefined;
   const guardrails = has(m, 'guardrails') ? readGuardrails(r, m.guardrails, [...path, 'guardrails']) : undefined;
-  const expect = has(m, 'expect') ? readExpect(r, m.expect, [...path, 'expect']) : undefined;
+  const expect = has(m, 'expect') ? readExpect(r, m.expect, [...path, 'expect'], refs) : undefined;
   if (!has(m, 'expect')) r.report(path, 'missing "expect": a test must assert at least the decision (expect: {action: …})');
   if (r.count() !== before || name === undefined || now === undefined || !state || !incident || !expect) return undefined;
   const test: RunbookTest = { name, path: formatTestPath(path), now, state: resolveState(state, now), incident, expect };
@@ -332,6 +347,7 @@ function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, inde
   }
   if (has(m, 'alert')) {
     const at = [...path, 'alert'];
+    if (isMapValue(m.alert)) checkKeys(r, m.alert, ALERT_KEYS, at);
     const body = isMapValue(m.alert) && !has(m.alert, 'status') ? { ...m.alert, status: 'firing' } : m.alert;
     const parsed = alertmanagerAlertSchema.safeParse(body);
     if (!parsed.success) {
@@ -381,7 +397,7 @@ function readGuardrails(r: Reporter, v: unknown, path: YamlPath): { ok: boolean;
   return undefined;
 }
 
-function readExpect(r: Reporter, v: unknown, path: YamlPath): Expectation | undefined {
+function readExpect(r: Reporter, v: unknown, path: YamlPath, refs: StateRefs): Expectation | undefined {
   const m = expectMap(r, v, path, 'a map {action, event, runbook, reason, actions, rollback, params}');
   if (!m) return undefined;
   const before = r.count();
@@ -395,7 +411,11 @@ function readExpect(r: Reporter, v: unknown, path: YamlPath): Expectation | unde
     const e = readOneOf(r, m.event, AUDIT_EVENTS, at('event'));
     if (e) out.event = e;
   }
-  if (has(m, 'runbook')) out.runbook = m.runbook === null ? null : readNonEmptyString(r, m.runbook, at('runbook'));
+  if (has(m, 'runbook')) {
+    out.runbook = m.runbook === null ? null : readNonEmptyString(r, m.runbook, at('runbook'));
+    // A runbook no loaded runbook is never chosen: the test could only fail, or pass for another reason.
+    if (typeof out.runbook === 'string') refs.push({ runbook: out.runbook, path: at('runbook'), at: 'value' });
+  }
   if (has(m, 'reason')) out.reason = readString(r, m.reason, at('reason'));
   if (has(m, 'actions')) out.actions = readStringList(r, m.actions, at('actions'));
   if (has(m, 'rollback')) out.rollback = m.rollback === null ? null : readStringList(r, m.rollback, at('rollback'));

@@ -73,8 +73,14 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
       runbooks.push(rb);
     }
   });
-  // A state naming a runbook the file does not load seeds nothing that runbook reads: its
-  // tests would pass or fail for another reason than the one written.
+  // No runbook loaded: every test would decide NO_RUNBOOK, and one expecting no runbook
+  // would pass whatever the library holds (a path to the wrong folder, an empty one).
+  if (problems.length === 0 && runbooks.length === 0) {
+    problems.push({ file: suite.file, path: 'runbooks', message: `loaded no runbook: ${suite.runbooks.map((e) => JSON.stringify(e)).join(', ')} ${suite.runbooks.length === 1 ? 'holds' : 'hold'} none; name the runbook files or folders to test, relative to this file` });
+  }
+  // A state naming a runbook the file does not load seeds nothing that runbook reads, and
+  // an expected runbook it does not load is never chosen: its tests would pass or fail for
+  // another reason than the one written.
   if (problems.length === 0) {
     const ids = [...seen.keys()];
     for (const ref of suite.runbookRefs) {
@@ -116,9 +122,13 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
     const checks = new Map<string, CheckRunner>(
       CHECK_TYPES.map((type) => [type, { type, run: async (_c: RenderedCheck) => ({ ok: answer.ok, detail: answer.detail, attempts: 1 }) } as CheckRunner]),
     );
-    // The enricher exists only where Kubernetes does, as in `rectify serve`.
-    const enrichment = test.enrichment;
-    const enricher: Enricher | undefined = enrichment && available.has('kubernetes') ? { enrich: async () => ({ ...enrichment }) } : undefined;
+    // The enricher exists only where Kubernetes does, as in `rectify serve`, and there it
+    // always does: what it reads is the test's enrichment, nothing when the test gives
+    // none. So a count only the cluster can say (old_replicas, ready_replicas) is never
+    // the incident's own, as live: with no enrichment it is missing, and the plan that
+    // needs it is refused.
+    const enrichment = test.enrichment ?? {};
+    const enricher: Enricher | undefined = available.has('kubernetes') ? { enrich: async () => ({ ...enrichment }) } : undefined;
     const notRun = async (req: { id: string }): Promise<RunOutcome> => ({ executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'not executed: rectify test only decides', event: 'INTERRUPTED' });
     const engine = createEngine({
       store,

@@ -134,6 +134,15 @@ export function loadRunbookFile(path: string): LoadResult {
   return result;
 }
 
+/** What a YAML document is, without any of its content. */
+function shapeOf(doc: unknown): string {
+  if (Array.isArray(doc)) return doc.length === 0 ? 'an empty list' : 'a list';
+  if (typeof doc === 'string') return 'text';
+  if (typeof doc === 'number') return 'a number';
+  if (typeof doc === 'boolean') return 'true or false';
+  return 'a value that is not a map';
+}
+
 function readRunbookFile(path: string): LoadResult & { empty: boolean } {
   const read = readTextFile(path);
   if (!read.ok) {
@@ -172,7 +181,9 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
   const doc = source.value;
   if (doc === null || doc === undefined) return { runbooks, problems, warnings, empty: true }; // an empty file holds no runbooks
   if (!isMapValue(doc)) {
-    r.report([], `expected a map with a top-level "runbooks:" key, got ${describe(doc)}`);
+    // Said by its shape only: a file named where a runbook file was expected (a secret,
+    // a config file) is not shown, not even its first characters.
+    r.report([], `expected a map with a top-level "runbooks:" key, got ${shapeOf(doc)}: not a runbook file`);
     return { runbooks, problems, warnings, empty: false };
   }
   checkKeys(r, doc, FILE_KEYS, []);

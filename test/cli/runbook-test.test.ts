@@ -53,7 +53,8 @@ tests:
     incident: ${INC001}
     expect: {action: approval_required, runbook: restart-pod, reason: "risk HIGH requires approval"}
   - name: wrong rendering
-    incident: {root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
+    incident: {root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5}}
+    enrichment: {replicas: "3", old_replicas: "3"}
     expect:
       action: executed
       actions: [kubectl scale deployment worker --replicas=4 -n production]
@@ -87,7 +88,7 @@ tests:
       '          expected "4"',
       '          got      "5"',
       '        (decision: executed EXECUTING, runbook scale-up: risk LOW: guardrails passed)',
-      '  FAIL  a plan where none was rendered  (wrong.test.yaml:16 tests[3])',
+      '  FAIL  a plan where none was rendered  (wrong.test.yaml:17 tests[3])',
       '        actions:',
       '          expected ["anything"]',
       '          got      (no plan: the decision rendered none)',
@@ -236,7 +237,7 @@ tests:
       'bad.test.yaml:1: runbooks: expected a list of strings, got "runbooks.yaml"',
       'bad.test.yaml:2: clock: expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got "yesterday"',
       'bad.test.yaml:3: settings.max_concurent: unknown key',
-      'bad.test.yaml:3: settings.executors[1]: expected one of kubernetes, prometheus, http, command, got "ssh"',
+      'bad.test.yaml:3: settings.executors[1]: expected one of kubernetes, prometheus, got "ssh"',
       'bad.test.yaml:5: state.executions[0].service: expected a non-empty string, got null',
       'bad.test.yaml:5: state.executions[0].ago: expected a duration such as "90s", "5m" or "1h", got "5 minutes"',
       'bad.test.yaml:7: tests[0].incident.confidence: Too big: expected number to be <=1',
@@ -378,6 +379,134 @@ tests:
     const flagged = await rectifyTest(dir, 'tests', '--verbose');
     assert.equal(flagged.code, 2);
     assert.deepEqual(flagged.err, ['rectify test: unknown option --verbose (usage: rectify test <tests.yaml|folder>…)']);
+  });
+
+  it('settings.executors lists only the optional executors: http and command, which rectify always has, are refused there; left out, they are still there', async () => {
+    const dir = workdir({
+      'rb/flush.yaml': `runbooks:
+  flush-cache:
+    risk: LOW
+    triggers: [CacheStale]
+    actions:
+      - command: {argv: [/bin/echo, flushed, "{service}"], timeout_seconds: 5}
+    rollback: none
+    rollback_reason: nothing to undo
+    post_checks: []
+`,
+      'listed.test.yaml': `runbooks: [rb]
+settings: {executors: [kubernetes, prometheus, command, http]}
+tests:
+  - incident: {root_cause: CacheStale, service: web}
+    expect: {action: blocked, event: EXECUTOR_UNAVAILABLE}
+`,
+      'left-out.test.yaml': `runbooks: [rb]
+settings: {executors: [kubernetes]}
+tests:
+  - name: a command runbook runs on a rectify without Prometheus
+    incident: {root_cause: CacheStale, service: web}
+    expect: {action: executed, event: EXECUTING, runbook: flush-cache}
+`,
+    });
+    const listed = await rectifyTest(dir, 'listed.test.yaml');
+    assert.deepEqual(listed.err, [
+      'listed.test.yaml:2: settings.executors[2]: rectify always has the command executor, so a test cannot leave it out: list only the optional ones (kubernetes, prometheus)',
+      'listed.test.yaml:2: settings.executors[3]: rectify always has the http executor, so a test cannot leave it out: list only the optional ones (kubernetes, prometheus)',
+    ]);
+    assert.deepEqual(listed.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(listed.code, 2);
+    const leftOut = await rectifyTest(dir, 'left-out.test.yaml');
+    assert.deepEqual(leftOut.err, []);
+    assert.deepEqual(leftOut.out, ['left-out.test.yaml', '  PASS  a command runbook runs on a rectify without Prometheus', '1 test(s): 1 passed, 0 failed']);
+    assert.equal(leftOut.code, 0);
+  });
+
+  it('with kubernetes, a test without enrichment decides as rectify whose cluster read gave nothing: the incident\'s own old_replicas is dropped, as live', async () => {
+    const dir = workdir({
+      'scale.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: no enrichment
+    incident: {id: INC002, root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
+    expect: {action: blocked, event: PARAM_REFUSED, runbook: scale-up, reason: "no value for placeholder {old_replicas} (not in the incident's context or labels)"}
+  - name: the cluster's count, not the incident's
+    incident: {id: INC002, root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
+    enrichment: {replicas: "7", old_replicas: "7"}
+    expect: {action: executed, actions: [kubectl scale deployment worker --replicas=5 -n production], rollback: [kubectl scale deployment worker --replicas=7 -n production]}
+  - name: an alert's old_replicas label is dropped too
+    alert: {labels: {alertname: WorkerCPUHigh, root_cause: high_cpu, namespace: production, deployment: worker, new_replicas: "5", old_replicas: "3"}}
+    expect: {action: blocked, event: PARAM_REFUSED, runbook: scale-up}
+`,
+    });
+    const r = await rectifyTest(dir, 'scale.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, [
+      'scale.test.yaml',
+      '  PASS  no enrichment',
+      "  PASS  the cluster's count, not the incident's",
+      "  PASS  an alert's old_replicas label is dropped too",
+      '3 test(s): 3 passed, 0 failed',
+    ]);
+    assert.equal(r.code, 0);
+  });
+
+  it('a file whose runbooks load no runbook, or that expects a runbook none of them has, is refused by name; no test runs', async () => {
+    const dir = workdir({
+      'empty/notes.txt': 'not a runbook\n',
+      'tests/none.test.yaml': `runbooks: [../empty]
+tests:
+  - name: never in kube-system
+    alert: {labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: kube-system, pod: coredns-1}}
+    expect: {action: manual, event: NO_RUNBOOK, runbook: null}
+`,
+      'tests/typo.test.yaml': `runbooks: [../runbooks.yaml]
+tests:
+  - incident: ${INC001}
+    expect: {action: executed, runbook: restart-pd}
+  - incident: {root_cause: unknown_issue, service: auth}
+    expect: {action: manual, runbook: null}
+`,
+    });
+    const r = await rectifyTest(dir, 'tests/none.test.yaml', 'tests/typo.test.yaml');
+    assert.deepEqual(r.err, [
+      'tests/none.test.yaml: runbooks: loaded no runbook: "../empty" holds none; name the runbook files or folders to test, relative to this file',
+      'tests/typo.test.yaml:4: tests[0].expect.runbook: unknown runbook "restart-pd": no runbook this file loads has that id (did you mean "restart-pod"?)',
+    ]);
+    assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
+    assert.equal(r.code, 2);
+  });
+
+  it('an unknown key under alert: is refused at its YAML path, with a suggestion, not dropped', async () => {
+    const dir = workdir({
+      'typo.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: an uncertain alert goes to a human
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-1}
+      anotations: {confidence: "0.3"}
+    enrichment: {pod_name: api-1}
+    expect: {action: manual}
+`,
+    });
+    const r = await rectifyTest(dir, 'typo.test.yaml');
+    assert.deepEqual(r.err, ['typo.test.yaml:6: tests[0].alert.anotations: unknown key (did you mean "annotations"?)']);
+    assert.equal(r.code, 2);
+  });
+
+  it('a runbooks: entry that is not a runbook file is named as such, none of its content shown', async () => {
+    const dir = workdir({
+      'secret.ini': 'aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n',
+      'list.yaml': '- wJalrXUtnFEMI\n',
+      'leak.test.yaml': `runbooks: [secret.ini, list.yaml]
+tests:
+  - incident: {root_cause: X, service: s}
+    expect: {action: manual}
+`,
+    });
+    const r = await rectifyTest(dir, 'leak.test.yaml');
+    assert.deepEqual(r.err, [
+      'secret.ini:1: expected a map with a top-level "runbooks:" key, got text: not a runbook file',
+      'list.yaml:1: expected a map with a top-level "runbooks:" key, got a list: not a runbook file',
+    ]);
+    assert.equal(r.code, 2);
   });
 
   it("the README's example test file runs as shown", async () => {

@@ -232,7 +232,7 @@ test('a missing folder, an empty file and a file that is not a map', () => {
   assert.deepEqual(parseRunbooksText('', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('# only a comment\n', 'e.yaml'), { runbooks: [], problems: [], warnings: [] });
   assert.deepEqual(parseRunbooksText('- a\n- b\n', 'l.yaml').problems.map(formatProblem), [
-    'l.yaml:1: expected a map with a top-level "runbooks:" key, got a list',
+    'l.yaml:1: expected a map with a top-level "runbooks:" key, got a list: not a runbook file',
   ]);
   assert.deepEqual(parseRunbooksText('runbooks: [a]\n', 'l.yaml').problems.map(formatProblem), [
     'l.yaml:1: runbooks: expected a map of runbook id to runbook, got a list',
