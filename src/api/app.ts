@@ -14,6 +14,7 @@ import { registerHealthRoutes } from './routes/health.js';
 import { intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes } from './routes/slack.js';
+import { ID_PARAM_MAX } from './schemas.js';
 import { addRoute, installZodValidation } from './zod-route.js';
 
 /**
@@ -87,6 +88,10 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // it on that connection are owed their answers (see createClientErrors).
     clientErrorHandler: clientErrors.handler,
     ajv: { customOptions: { coerceTypes: false } },
+    // A path parameter is an id (`/incidents/{id}`), as long as an id may be: Fastify's
+    // default of 100 answered 414 for the 101 to 128-character ids an incident is
+    // accepted with, so one posted could not be read back. Measured decoded.
+    routerOptions: { maxParamLength: ID_PARAM_MAX },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
   app.server.on('request', clientErrors.track);

@@ -14,9 +14,43 @@ export function timeParam() {
     .optional()
     .superRefine((v, ctx) => {
       if (v === undefined || parseRfc3339(v) !== undefined) return;
-      ctx.addIssue({ code: 'custom', message: impossibleTime(v) ?? 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z' });
+      // A "+" written raw in a query string arrives as a space (form encoding): the offset
+      // the caller wrote is not the one read, and saying so is the fix.
+      const plus = / [0-9]{2}:?[0-9]{2}$/.test(v) ? ' (a "+" in a query string is read as a space: encode + as %2B, or use Z)' : '';
+      ctx.addIssue({ code: 'custom', message: (impossibleTime(v) ?? 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z') + plus });
     });
 }
+
+/**
+ * A query string of these parameters and no other: an unknown one is refused, naming
+ * it (with a suggestion). Dropped silently, `?incident=X` (for `incident_id`) or
+ * `?state=approved` (for `status`) answered every row, as if no filter had been given.
+ */
+export function strictQuery<T extends z.ZodRawShape>(shape: T) {
+  const known = Object.keys(shape);
+  return z
+    .object(shape)
+    .loose()
+    .superRefine(
+      (query, ctx) => {
+        for (const key of Object.keys(query)) {
+          if (known.includes(key)) continue;
+          ctx.addIssue({ code: 'custom', path: [key], message: `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}` });
+        }
+      },
+      // Also beside another refusal (a bad limit): every unknown parameter is named at once.
+      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+    )
+    .meta({ additionalProperties: false });
+}
+
+/** A filter on an exact value: absent means every row, so an empty one is refused rather than read as absent. */
+function filterParam(what: string) {
+  return z.string().min(1, `expected ${what}; leave the parameter out to list every row`).max(128);
+}
+
+/** The longest id a path parameter takes (an incident's, an approval's, a runbook's…): the router must let it through. */
+export const ID_PARAM_MAX = 128;
 
 export const errorSchema = z.object({
   error: z.object({
@@ -48,7 +82,7 @@ export const waitQuerySchema = z.object({
     .describe('Hold the answer until the executions started by this request end.'),
 });
 
-export const idParamsSchema = z.object({ id: z.string().min(1).max(128) });
+export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_PARAM_MAX) });
 
 export const stepSchema = z.object({
   phase: z.enum(['pre_check', 'action', 'post_check', 'rollback']),
@@ -168,7 +202,7 @@ export const approvalDecisionBodySchema = z.object({
   // With API tokens nothing in the body is needed: `curl -XPOST -H "Authorization: Bearer …"` approves.
   .default({});
 
-export const approvalQuerySchema = z.object({
+export const approvalQuerySchema = strictQuery({
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   cursor: z
@@ -199,10 +233,10 @@ export const auditRowSchema = z.object({
   details_unreadable: auditDetailsUnreadableSchema,
 });
 
-export const auditQuerySchema = z.object({
-  incident_id: z.string().max(128).optional(),
-  runbook: z.string().max(128).optional(),
-  execution_id: z.string().max(128).optional(),
+export const auditQuerySchema = strictQuery({
+  incident_id: filterParam('an incident id').optional(),
+  runbook: filterParam('a runbook id').optional(),
+  execution_id: filterParam('an execution id').optional(),
   event: z.enum(AUDIT_EVENTS).optional(),
   since: timeParam(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -222,6 +222,78 @@ describe('what Fastify refuses before any route', () => {
   });
 });
 
+describe('the read routes read what they are asked', () => {
+  let svc: TestService;
+  before(async () => {
+    svc = await startTestService();
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+  });
+
+  it('an id as long as POST accepts (128 characters) is read back; a longer path id is a 414 in the error shape', async () => {
+    const id = `A${'b'.repeat(127)}`;
+    const posted = await svc.post('/api/v1/incidents', { id, root_cause: 'Nothing', service: 'svc' });
+    assert.equal(posted.status, 202);
+    assert.equal(posted.body.incident_id, id);
+    const read = await svc.get(`/api/v1/incidents/${id}`);
+    assert.equal(read.status, 200);
+    assert.equal(read.body.incident.id, id);
+    assert.equal(read.body.decision.event, 'NO_RUNBOOK');
+    // Every route with an id in its path lets one of 128 characters through to be looked up.
+    for (const url of [`/api/v1/executions/${id}`, `/api/v1/approvals/${id}`, `/api/v1/runbooks/${id}`]) {
+      const r = await svc.get(url);
+      assert.equal(r.status, 404, url);
+      assert.equal(r.body.error.code, 'NOT_FOUND', url);
+    }
+    const longer = await svc.get(`/api/v1/incidents/${id}c`);
+    assert.equal(longer.status, 414);
+    assert.equal(longer.body.error.code, 'BAD_REQUEST');
+  });
+
+  it('an unknown query parameter is a 400 naming it, with a suggestion, on every list and export route; it never answers every row', async () => {
+    await svc.post('/api/v1/incidents', { id: 'OTHER1', root_cause: 'Nothing', service: 'svc' });
+    await svc.post('/api/v1/incidents', { id: 'OTHER2', root_cause: 'Nothing', service: 'svc' });
+    const audit = await svc.get('/api/v1/audit?incident=OTHER1');
+    assert.equal(audit.status, 400);
+    assert.equal(audit.body.error.code, 'VALIDATION_FAILED');
+    assert.deepEqual(audit.body.error.details, [{ path: 'query.incident', message: 'unknown query parameter: this route reads incident_id, runbook, execution_id, event, since, limit, cursor' }]);
+    const approvals = await svc.get('/api/v1/approvals?state=approved');
+    assert.equal(approvals.status, 400);
+    assert.deepEqual(approvals.body.error.details, [{ path: 'query.state', message: 'unknown query parameter (did you mean "status"?): this route reads status, limit, cursor' }]);
+    const exported = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export?sinse=2026-01-01T00:00:00Z' });
+    assert.equal(exported.statusCode, 400);
+    assert.deepEqual(JSON.parse(exported.body).error.details, [{ path: 'query.sinse', message: 'unknown query parameter (did you mean "since"?): this route reads since, after_seq' }]);
+    // Beside another refusal, each is named.
+    const both = await svc.get('/api/v1/approvals?limit=0&state=approved');
+    assert.deepEqual(both.body.error.details.map((d: { path: string }) => d.path), ['query.limit', 'query.state']);
+    // The parameter as named filters.
+    const one = await svc.get('/api/v1/audit?incident_id=OTHER1');
+    assert.equal(one.status, 200);
+    assert.deepEqual([...new Set(one.body.events.map((e: { incident_id: string }) => e.incident_id))], ['OTHER1']);
+  });
+
+  it('an empty filter is a 400 naming it, not the whole log', async () => {
+    const r = await svc.get('/api/v1/audit?incident_id=&runbook=&execution_id=');
+    assert.equal(r.status, 400);
+    assert.deepEqual(r.body.error.details, [
+      { path: 'query.incident_id', message: 'expected an incident id; leave the parameter out to list every row' },
+      { path: 'query.runbook', message: 'expected a runbook id; leave the parameter out to list every row' },
+      { path: 'query.execution_id', message: 'expected an execution id; leave the parameter out to list every row' },
+    ]);
+  });
+
+  it('a since whose "+" arrived as a space says to encode it; encoded, it is read', async () => {
+    const message = 'expected an RFC 3339 time, e.g. 2026-11-24T03:00:00Z (a "+" in a query string is read as a space: encode + as %2B, or use Z)';
+    for (const url of ['/api/v1/audit?since=2026-11-24T04:00:00+01:00', '/api/v1/audit/export?since=2026-11-24T04:00:00+01:00']) {
+      const r = await svc.app.inject({ method: 'GET', url });
+      assert.equal(r.statusCode, 400, url);
+      assert.deepEqual(JSON.parse(r.body).error.details, [{ path: 'query.since', message }], url);
+    }
+    assert.equal((await svc.get('/api/v1/audit?since=2026-11-24T04:00:00%2B01:00')).status, 200);
+  });
+});
+
 describe('HEAD requests', () => {
   it('are validated as the GET they stand for: a bad query is the same 400, and nothing is read', async () => {
     const svc = await startTestService();

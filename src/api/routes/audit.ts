@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { AUDIT_EVENTS } from '../../domain/index.js';
 import { auditExportLine, verifyAuditChain, type AuditVerification } from '../../store/audit-verify.js';
 import type { AuditRecordQuery } from '../../store/ports.js';
-import { auditDetailsSchema, auditDetailsUnreadableSchema, errorSchema, timeParam } from '../schemas.js';
+import { auditDetailsSchema, auditDetailsUnreadableSchema, errorSchema, strictQuery, timeParam } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
 import type { ApiDeps } from '../deps.js';
 import { parseRfc3339 } from '../../lib/index.js';
@@ -37,7 +37,7 @@ export const auditExportRowSchema = z.object({
   hash: z.string().nullable(),
 });
 
-export const auditExportQuerySchema = z.object({
+export const auditExportQuerySchema = strictQuery({
   since: timeParam(),
   after_seq: z
     .string()
@@ -79,7 +79,7 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Stream the audit log as JSON lines, oldest first, with its hashes (for a SIEM)',
       description:
-        'One row per line (`application/x-ndjson`), each with `prev_hash` and `hash`. Resume an export with `after_seq` set to the last `seq` received; `since` keeps rows written at or after a time.',
+        'One row per line (`application/x-ndjson`), each with `prev_hash` and `hash`. Resume an export with `after_seq` set to the last `seq` received; `since` keeps rows written at or after a time. A query parameter other than these is refused (400, naming it).',
       tags: ['audit'],
       querystring: auditExportQuerySchema,
       response: { 200: auditExportRowSchema, 400: errorSchema },

@@ -91,7 +91,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     {
       summary: 'Approval requests, newest first, paginated',
       description:
-        'At most `limit` requests a page. Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: requests opened or decided meanwhile neither repeat nor hide the others. `total` counts the requests of this `status` on every page together.',
+        'At most `limit` requests a page. Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: requests opened or decided meanwhile neither repeat nor hide the others. `total` counts the requests of this `status` on every page together. A query parameter other than these is refused (400, naming it).',
       tags: ['approvals'],
       querystring: approvalQuerySchema,
       response: { 200: approvalListSchema, 400: errorSchema },
@@ -136,7 +136,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     {
       summary: 'The audit log, newest first, paginated',
       description:
-        'Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: a page has one only when an older row matches. Filtering by `event` or `since` alone reads a bounded part of the log per page, so such a page can hold fewer than `limit` events and still have a `next_cursor`. `since` keeps each row by its own time, also when times do not rise with `seq` (a clock stepped back).',
+        'Pass `next_cursor` from one page as `cursor` to get the next (older) page, until it is null: a page has one only when an older row matches. Filtering by `event` or `since` alone reads a bounded part of the log per page, so such a page can hold fewer than `limit` events and still have a `next_cursor`. `since` keeps each row by its own time, also when times do not rise with `seq` (a clock stepped back). A query parameter other than these, or an empty filter (`incident_id=`), is refused (400, naming it).',
       tags: ['audit'],
       querystring: auditQuerySchema,
       response: { 200: auditPageSchema, 400: errorSchema },
