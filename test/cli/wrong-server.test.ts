@@ -124,8 +124,8 @@ describe('an over-long id', () => {
   it('is refused before anything is sent: exit 2', () =>
     withTarget(async (fake) => {
       const env = { RECTIFY_SERVER: fake.url };
-      const long = 'a'.repeat(101);
-      const message = `an id of 101 characters is not an id: rectify's ids have at most 100 (got "${'a'.repeat(40)}"…)`;
+      const long = 'a'.repeat(129);
+      const message = `an id of 129 characters is not an id: rectify's ids have at most 128 (got "${'a'.repeat(40)}"…)`;
       for (const argv of [['runbooks', long], ['approve', long, '--by', 'c'], ['pause', '--runbook', long], ['run', long, '--by', 'c']]) {
         const r = await cli([...argv, '--json'], { env });
         assert.equal(r.code, 2, argv[0]);
@@ -133,8 +133,8 @@ describe('an over-long id', () => {
         assert.deepEqual(r.json(), { error: { code: 'VALIDATION_FAILED', message, details: [] } });
       }
       assert.deepEqual(fake.requests(), []);
-      // 100 is still sent.
-      fake.route('GET', `/api/v1/runbooks/${'a'.repeat(100)}`, { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no runbook', details: [] } } });
-      assert.equal((await cli(['runbooks', 'a'.repeat(100)], { env })).code, 1);
+      // 128 is still sent.
+      fake.route('GET', `/api/v1/runbooks/${'a'.repeat(128)}`, { status: 404, body: { error: { code: 'NOT_FOUND', message: 'no runbook', details: [] } } });
+      assert.equal((await cli(['runbooks', 'a'.repeat(128)], { env })).code, 1);
     }));
 });
