@@ -688,6 +688,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     bodyLimitBytes: config.bodyLimitBytes,
     exporterJobs: config.exporterJobs,
     intakeRefused: intakeRefusals.refused,
+    intakeAbandoned: intakeRefusals.abandoned,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
     ...(auth ? { auth } : {}),

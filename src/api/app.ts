@@ -11,7 +11,7 @@ import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
+import { intakeAbandonReporter, intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes } from './routes/slack.js';
 import { ID_PARAM_MAX } from './schemas.js';
@@ -106,6 +106,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     createErrorHandler({
       bodyLimitBytes: deps.bodyLimitBytes,
       ...(deps.intakeRefused ? { onRefused: intakeRefusalReporter(deps.intakeRefused) } : {}),
+      ...(deps.intakeAbandoned ? { onAbandoned: intakeAbandonReporter(deps.intakeAbandoned) } : {}),
     }),
   );
   // JSON only: a text body must be a 415, not a string that fails validation later.

@@ -26,6 +26,8 @@ export interface ApiDeps {
   exporterJobs?: readonly string[];
   /** An intake request refused as a whole (413, 415, 400): counted, logged, and for a lost delivery audited and told. */
   intakeRefused?(refusal: IntakeRefusal): void;
+  /** An intake request its sender closed before its body arrived whole (route: its path): nothing refused, only counted. */
+  intakeAbandoned?(route: string): void;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */

@@ -28,6 +28,17 @@ export interface ErrorHandlerOptions {
   bodyLimitBytes: number;
   /** Hears every 4xx answered here, after the answer is sent (intake makes its refusals visible). */
   onRefused?: (req: FastifyRequest, refusal: ClientRefusal) => void;
+  /** Hears every request its sender gave up on before its body arrived whole: answered to nobody, so refused to nobody (see `abandoned`). */
+  onAbandoned?: (req: FastifyRequest) => void;
+}
+
+/**
+ * The sender closed the connection before its body arrived whole (Node's `aborted`,
+ * ECONNRESET): no answer can reach it, so nothing was refused; it sends again (a
+ * webhook retries a delivery it got no answer for). Never taken for a malformed body.
+ */
+export function abandoned(req: FastifyRequest, err: { code?: string }): boolean {
+  return req.raw.aborted || err.code === 'ECONNRESET' || req.raw.socket?.destroyed === true;
 }
 
 /**
@@ -40,6 +51,13 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
     opts.onRefused?.(req, { code, status, message });
   };
   return function errorHandler(err, req, reply) {
+    if (!isRectifyError(err) && abandoned(req, err)) {
+      req.log.debug({ err: err.message, method: req.method, route: req.routeOptions.url }, 'the sender closed the connection before its request arrived whole: nothing is answered');
+      opts.onAbandoned?.(req);
+      // Fastify sends nothing on a closed connection; the request ends all the same.
+      void reply.code(400).send(errorBody('BAD_REQUEST', 'the request was closed by its sender before its body arrived'));
+      return;
+    }
     if (isRectifyError(err)) {
       const status = ERROR_STATUS[err.code];
       if (status === 503) reply.header('Retry-After', '5');

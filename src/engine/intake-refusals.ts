@@ -68,7 +68,7 @@ const size = (bytes: number): string => (bytes >= MiB ? `${(bytes / MiB).toFixed
  * group_interval) is told at most once per route and reason per window: the ones in
  * between are counted, and the next one told says how many there were.
  */
-export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: IntakeRefusal): void } {
+export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: IntakeRefusal): void; abandoned(route: string): void } {
   const windowMs = deps.windowMs ?? 60_000;
   // Keyed by route and reason: a handful of keys, whatever the senders do.
   const windows = new Map<string, Window>();
@@ -111,6 +111,14 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
   }
 
   return {
+    /**
+     * Its sender closed the connection before the body arrived whole: nothing was
+     * answered, so nothing was refused (the sender sends again). Counted apart
+     * (reason `aborted`); no warning, audit row or notification.
+     */
+    abandoned(route: string): void {
+      deps.metrics.intakeRefused(route, 'aborted');
+    },
     refused(r: IntakeRefusal): void {
       deps.metrics.intakeRefused(r.route, r.reason);
       const key = `${r.route} ${r.reason}`;

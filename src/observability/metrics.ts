@@ -42,7 +42,8 @@ export interface Metrics {
   alertsTruncated(count: number): void;
   /**
    * An intake request was refused as a whole (nothing in it decided): `route` its path (one
-   * of the intake routes), `reason` body_too_large, unsupported_media_type, malformed or invalid.
+   * of the intake routes), `reason` body_too_large, unsupported_media_type, malformed or invalid;
+   * or `aborted`, a request its sender closed before the body arrived (nothing answered, nothing refused).
    */
   intakeRefused(route: string, reason: string): void;
   /**

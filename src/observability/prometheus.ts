@@ -116,7 +116,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const intakeRefused = new Counter({
     name: 'rectify_intake_refused_total',
-    help: 'Intake requests refused as a whole, nothing in them decided, by route and reason (body_too_large: over --body-limit; unsupported_media_type; malformed: not one JSON document; invalid: fails the schema). Alertmanager drops a group answered 4xx.',
+    help: 'Intake requests refused as a whole, nothing in them decided, by route and reason (body_too_large: over --body-limit; unsupported_media_type; malformed: not one JSON document; invalid: fails the schema). Alertmanager drops a group answered 4xx. reason=aborted counts requests their sender closed before the body arrived: nothing was answered, and the sender sends again.',
     labelNames: ['route', 'reason'] as const,
     registers: [registry],
   });

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { postAlerts, startAlertmanager } from '../helpers/alertmanager.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -172,6 +174,36 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     assert.equal(media.details.answer, `${`content type "text/plain; x=${'a'.repeat(2000)}" is not accepted: send application/json`.slice(0, 512)}…`);
     assert.equal((await told(svc)).length, 3);
     await svc.stop({ remove: true });
+  });
+
+  it('a sender that closes the connection mid-body is no refusal: counted under reason="aborted", not logged as refused, audited or told', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    try {
+      await svc.app.listen({ host: '127.0.0.1', port: 0 });
+      const { port } = svc.app.server.address() as AddressInfo;
+      // Headers and the start of a body, then the sender gives up (a timeout, a restart).
+      const socket = connect(port, '127.0.0.1');
+      await once(socket, 'connect');
+      const arrived = once(svc.app.server, 'request');
+      socket.write(`POST ${AM} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n{"version":"4","alerts":[`);
+      await arrived;
+      // Its body being read by then.
+      await new Promise((r) => setTimeout(r, 100));
+      socket.destroy();
+      const seen = await until('the closed request counted', async () => {
+        const aborted = await refusedCount(svc, AM, 'aborted');
+        const malformed = await refusedCount(svc, AM, 'malformed');
+        return aborted + malformed > 0 ? { aborted, malformed } : undefined;
+      });
+      assert.deepEqual(seen, { aborted: 1, malformed: 0 });
+      await svc.service.drainNotifications();
+      assert.deepEqual(warnings(svc), []);
+      assert.deepEqual(await refusedRows(svc), []);
+      assert.deepEqual(await told(svc), []);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   describe('from a real Alertmanager', () => {

@@ -62,6 +62,19 @@ export function intakeRefusalReporter(report: (r: IntakeRefusal) => void): (req:
     });
   };
 }
+
+/**
+ * Hears the intake requests their senders closed before the body arrived whole: no
+ * refusal (nobody was answered; the sender sends again), only counted under their
+ * route (rectify_intake_refused_total{reason="aborted"}).
+ */
+export function intakeAbandonReporter(count: (route: string) => void): (req: FastifyRequest) => void {
+  return (req) => {
+    const route = req.routeOptions.url ?? '';
+    if (INTAKE_ROUTES.has(route) && req.method === 'POST') count(route);
+  };
+}
+
 const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: errorSchema };
 
 /** The intake routes: answered 202 once every decision in the body is durable. */
