@@ -80,7 +80,8 @@ describe('rectify serve whose stdout reader went away', () => {
       assert.deepEqual(lines[0] && [lines[0].level, lines[0].code, lines[0].msg], ['warn', 'EPIPE', 'stdout cannot be written: the log goes to stderr from here on'], stderr);
       const serving = lines.find((l) => l.msg === 'rectify serving');
       assert.ok(serving?.address, stderr);
-      assert.equal((await fetch(`${serving.address}/readyz`)).status, 200);
+      // Serving (its folder holds no runbook: alive, not ready).
+      assert.equal((await fetch(`${serving.address}/healthz`)).status, 200);
       child.kill('SIGTERM');
       assert.equal(await exited, 0);
       assert.match(stderr, /"exit_code":0,"msg":"stopped"/);

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
+import { httpRunbook } from '../helpers/runbooks.js';
 import { countRows } from '../storm/helpers.js';
 
 describe('API surface', () => {
@@ -134,6 +135,31 @@ describe('API surface', () => {
     assert.equal(ready.status, 200);
     assert.equal(ready.body.store, 'ok');
     assert.equal(ready.body.runbooks, 2);
+  });
+
+  it('readyz with no runbook loaded: 503, saying so, while the service still serves', async () => {
+    const empty = await startTestService({ runbooks: {} });
+    try {
+      const ready = await empty.get('/readyz');
+      assert.equal(ready.status, 503);
+      assert.deepEqual(ready.body, {
+        ready: false,
+        store: 'ok',
+        runbooks: 0,
+        runbooks_error: 'no runbook is loaded: every alert would be left to a person (NO_RUNBOOK); put runbooks in the folder and reload them (SIGHUP)',
+        draining: false,
+      });
+      // Still served: an alert is taken in and left to a person.
+      const r = await empty.post('/api/v1/incidents', { root_cause: 'Broken', service: 'web', confidence: 1 });
+      assert.deepEqual([r.status, r.body.action, r.body.event], [202, 'manual', 'NO_RUNBOOK']);
+      // Ready once a reload loads one.
+      writeFileSync(join(empty.runbooksDir, 'runbooks.yaml'), `runbooks:\n${httpRunbook('fix', { trigger: 'Broken', url: 'http://127.0.0.1:1/act' })}`);
+      await empty.service.reload();
+      const after = await empty.get('/readyz');
+      assert.deepEqual([after.status, after.body.ready, after.body.runbooks, after.body.runbooks_error], [200, true, 1, undefined]);
+    } finally {
+      await empty.stop({ remove: true });
+    }
   });
 });
 

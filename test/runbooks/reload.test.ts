@@ -422,16 +422,19 @@ describe('a runbook reload that would leave no runbook', () => {
     }
   });
 
-  it('a start on an empty folder serves, with a warning; a reload from none loads the folder', async () => {
+  it('a start on an empty folder serves, with a warning, not ready; a reload from none loads the folder, ready then', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: {}, captureLogs: true });
     try {
       const warned = svc.log.records().filter((r) => r.msg === 'no runbook loaded: nothing is remediated until runbooks are in the folder and rectify reloads them (SIGHUP)');
       assert.deepEqual(warned.map((r) => [r.level, r.dir]), [['warn', svc.runbooksDir]]);
+      // Served (an alert is taken in, left to a person), but not ready: nothing would be remediated.
       const ready = await svc.get('/readyz');
-      assert.deepEqual([ready.status, ready.body.runbooks], [200, 0]);
+      assert.deepEqual([ready.status, ready.body.ready, ready.body.store, ready.body.runbooks, ready.body.runbooks_error], [503, false, 'ok', 0, 'no runbook is loaded: every alert would be left to a person (NO_RUNBOOK); put runbooks in the folder and reload them (SIGHUP)']);
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url));
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: ['restart-api'], removed: [], changed: [], reordered: false });
+      const loaded = await svc.get('/readyz');
+      assert.deepEqual([loaded.status, loaded.body.ready, loaded.body.runbooks, loaded.body.runbooks_error], [200, true, 1, undefined]);
     } finally {
       await svc.stop({ remove: true });
     }

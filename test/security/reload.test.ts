@@ -32,6 +32,8 @@ describe('SIGHUP re-reads the tokens file (a real process)', () => {
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rectify-reload-'));
     mkdirSync(join(dir, 'runbooks'));
+    // One runbook: the process is ready (and the helper waits for that) only with one loaded.
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), 'runbooks:\n  fix:\n    risk: LOW\n    triggers: [Broken]\n    min_confidence: 0.5\n    action:\n      http: {method: POST, url: "http://127.0.0.1:9/act"}\n    rollback: none\n    rollback_reason: test\n');
     tokensFile = join(dir, 'tokens.yaml');
     writeFileSync(tokensFile, tokensYaml([alice]));
     p = await startRectifyProcess({ db: join(dir, 'rectify.db'), runbooks: join(dir, 'runbooks'), args: ['--tokens', tokensFile, '--log-level', 'debug'] });

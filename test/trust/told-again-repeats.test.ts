@@ -18,6 +18,10 @@ import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
+/** The store takes writes: serving, not ready only for the runbooks it holds none of (`runbooks: {}`). */
+const readiness = (b: { ready: boolean; store: string; runbooks: number }) => ({ ready: b.ready, store: b.store, runbooks: b.runbooks });
+const NOT_READY_NO_RUNBOOK = { ready: false, store: 'ok', runbooks: 0 };
+
 /**
  * A storm's repeated decisions are told once per runbook and service, and the repeats
  * counted into a summary told when the window ends (--notify-repeat-window, 5 minutes).
@@ -379,7 +383,7 @@ describe('a start whose checkpoint of the repeats is damaged', () => {
       // A receiver: only then are the repeats read back.
       const again = await startTestService({ dir: first.dir, clock: first.clock, captureLogs: true, args: ['--notify-webhook', 'http://127.0.0.1:9/hook'] });
       try {
-        assert.equal((await again.get('/readyz')).status, 200);
+        assert.deepEqual(readiness((await again.get('/readyz')).body), NOT_READY_NO_RUNBOOK);
         const warned = again.log.records().filter((r) => r.msg === 'the checkpoint of the repeated decisions counted cannot be read: taken as none, nothing is told as owed');
         assert.equal(warned.length, 1, value);
         assert.match((warned[0]!.err as { message: string }).message, why);
@@ -402,7 +406,7 @@ describe('a start whose checkpoint of the repeats cannot be written', () => {
     db.close();
     const again = await startTestService({ dir: first.dir, clock: first.clock, captureLogs: true });
     try {
-      assert.equal((await again.get('/readyz')).status, 200);
+      assert.deepEqual(readiness((await again.get('/readyz')).body), NOT_READY_NO_RUNBOOK);
       const warned = again.log.records().filter((r) => r.msg === 'could not write the checkpoint of the repeated decisions counted');
       assert.deepEqual(
         warned.map((r) => [r.level, (r.err as { message: string }).message]),

@@ -6,16 +6,19 @@ import { addRoute } from '../zod-route.js';
 export const healthSchema = z.object({ status: z.literal('ok') });
 
 export const readinessSchema = z.object({
-  ready: z.boolean().describe('the store takes writes and rectify is not draining'),
+  ready: z.boolean().describe('the store takes writes, at least one runbook is loaded and rectify is not draining'),
   store: z.enum(['ok', 'unavailable']),
   store_error: z.string().optional().describe('why the store does not take writes (a locked, full, read-only or removed database)'),
   runbooks: z.number().int().describe('runbooks loaded'),
+  runbooks_error: z.string().optional().describe('why rectify is not ready for its runbooks: none is loaded, so nothing would be remediated'),
   runbooks_reload_refused: z
     .object({ at: z.string(), problems: z.array(z.string()) })
     .optional()
     .describe('the last reload of the runbooks folder was refused: the runbooks in force stay, but the folder on disk would stop the next start'),
   draining: z.boolean().describe('stopping (SIGTERM): intake answers 503'),
 });
+
+const NO_RUNBOOK = 'no runbook is loaded: every alert would be left to a person (NO_RUNBOOK); put runbooks in the folder and reload them (SIGHUP)';
 
 /** Probes and metrics: outside /api/v1, no request validation; the probes need no token. */
 export function registerHealthRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
@@ -29,7 +32,7 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
     '/readyz',
     {
       ...probe,
-      summary: 'Readiness: the store takes writes and rectify is not draining (503 otherwise)',
+      summary: 'Readiness: the store takes writes, runbooks are loaded and rectify is not draining (503 otherwise)',
       response: { 200: readinessSchema, 503: readinessSchema },
     },
     async (_req, reply) => {
@@ -38,7 +41,9 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       const health = deps.store.health();
       const runbooks = deps.catalog.all.length;
       const draining = deps.draining();
-      const ready = health.ok && !draining;
+      // Serving with no runbook (an empty folder at start) decides every alert "no
+      // runbook": up, but not ready to remediate anything.
+      const ready = health.ok && runbooks > 0 && !draining;
       // A refused reload leaves the runbooks in force serving (ready), but the folder on
       // disk would stop the next start: said here, where whoever watches the pod looks.
       const refused = deps.reloadRefused?.() ?? null;
@@ -47,6 +52,7 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
         store: health.ok ? 'ok' : 'unavailable',
         ...(health.detail ? { store_error: health.detail } : {}),
         runbooks,
+        ...(runbooks === 0 ? { runbooks_error: NO_RUNBOOK } : {}),
         ...(refused ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
         draining,
       });
