@@ -1006,6 +1006,16 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
+  /** Expires the requests past their deadline; a write that fails is logged (housekeeping records the expiry when it can). */
+  async function expireDueQuietly(): Promise<void> {
+    try {
+      const expired = await store.transact((tx) => expireDue(tx, clock.now()));
+      for (const e of expired) send(e.told);
+    } catch (err) {
+      log.warn({ err }, 'approval expiry before a read failed: the read shows the stored status');
+    }
+  }
+
   return {
     /** The time the guardrail windows are judged by now (see guardNow): a runbook's live state reads its cooldowns and last hour by it. */
     guardNow: (): number => guardNow(clock.now()),
@@ -1451,12 +1461,28 @@ export function createEngine(deps: EngineDeps) {
     async expireDueBeforeRead(): Promise<void> {
       const now = clock.now();
       if (store.read((tx) => tx.expiredApprovals(now).length) === 0) return;
+      await expireDueQuietly();
+    },
+
+    /**
+     * Before a metrics scrape: rectify_approvals_pending leaves out the requests past
+     * their deadline at once, and their expiry is written in the background. The scrape
+     * does not wait for that write: behind a lock held elsewhere it would wait out
+     * --db-busy-timeout, and the scrapes would time out just while the store is in
+     * trouble. A store that cannot be read leaves the gauge as it was.
+     */
+    expireDueForScrape(): void {
+      const now = clock.now();
+      let pending: number | null;
       try {
-        const expired = await store.transact((tx) => expireDue(tx, clock.now()));
-        for (const e of expired) send(e.told);
+        pending = store.read((tx) => (tx.expiredApprovals(now).length === 0 ? null : tx.pendingApprovals(now).length));
       } catch (err) {
-        log.warn({ err }, 'approval expiry before a read failed: the read shows the stored status');
+        log.warn({ err }, 'could not read the approval requests past their deadline for a metrics scrape: rectify_approvals_pending shows the stored status');
+        return;
       }
+      if (pending === null) return;
+      metrics.approvalsPending(pending);
+      void expireDueQuietly();
     },
 
     async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {

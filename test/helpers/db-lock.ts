@@ -11,6 +11,8 @@ import { createRequire } from 'node:module';
 export interface HeldLock {
   /** Rolls the transaction back and waits until the process is gone. */
   release(): Promise<void>;
+  /** Whether the lock is still held (the holder has not ended it, nor reached `maxMs`). */
+  held(): boolean;
 }
 
 const HOLDER = `
@@ -38,5 +40,6 @@ export async function holdDatabaseLock(dbPath: string, maxMs = 20_000): Promise<
       if (child.exitCode === null && child.signalCode === null) child.stdin!.end('release\n');
       await gone;
     },
+    held: () => child.exitCode === null && child.signalCode === null,
   };
 }

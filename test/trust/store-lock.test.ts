@@ -153,4 +153,43 @@ describe('a database locked by another process', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('a /metrics scrape does not wait for the expiry of an approval request past its deadline: answered while the lock is held, the request not counted pending', async () => {
+    const ask = `runbooks:
+  ask:
+    risk: HIGH
+    triggers: [scary]
+    min_confidence: 0.5
+    action:
+      http: {method: POST, url: "${target.url}/act/ask"}
+    rollback: none
+    rollback_reason: test
+`;
+    const svc = await startTestService({ runbooks: ask, args: ['--db-busy-timeout', '8s'] });
+    const pending = async () => /^rectify_approvals_pending (\S+)$/m.exec((await svc.get('/metrics')).body)?.[1];
+    try {
+      const asked = await svc.post('/api/v1/incidents', { root_cause: 'scary', service: 'db', confidence: 1 });
+      assert.equal(asked.body.action, 'approval_required');
+      assert.equal(await pending(), '1');
+      svc.clock.advance(2 * 3600_000);
+      // Held for less than the busy timeout: a scrape that waited for the expiry's write would answer only once it is gone.
+      const lock = await holdDatabaseLock(svc.dbPath, 4_000);
+      try {
+        assert.equal(await pending(), '0');
+        assert.equal(lock.held(), true);
+        // The expiry is still waiting for the lock (a housekeeping pass may wait beside it).
+        assert.ok(svc.service.store.pending() >= 1);
+      } finally {
+        await lock.release();
+      }
+      const approval = await until('the expiry written once the lock went', async () => {
+        const a = await svc.get(`/api/v1/approvals/${asked.body.approval_id}`);
+        return a.body.status === 'expired' ? a.body : undefined;
+      });
+      assert.equal(approval.status, 'expired');
+      assert.equal(await pending(), '0');
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
 });

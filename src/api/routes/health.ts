@@ -71,8 +71,9 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       media: { 200: { type: 'text/plain', description: 'The Prometheus text exposition format, version 0.0.4 (`text/plain; version=0.0.4; charset=utf-8`)' } },
     },
     async (_req, reply) => {
-      // rectify_approvals_pending counts no request past its deadline (the approvals reads do the same).
-      await deps.engine.expireDueBeforeRead();
+      // rectify_approvals_pending counts no request past its deadline (the approvals reads
+      // do the same); their expiry is written without the scrape waiting for it.
+      deps.engine.expireDueForScrape();
       const body = await deps.metrics.render();
       return reply.type(deps.metrics.contentType).send(body);
     },
