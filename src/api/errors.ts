@@ -62,7 +62,9 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
       const status = ERROR_STATUS[err.code];
       if (status === 503) reply.header('Retry-After', '5');
       if (status >= 500) {
-        req.log.error({ err, cause: err.cause, reqId: req.id }, 'request failed');
+        // The err serializer writes its cause (its message and stack, "caused by:"); an Error
+        // under a key of its own would be written as {}.
+        req.log.error({ err, ...failedRequest(req) }, 'request failed');
         void reply.code(status).send(errorBody(err.code, err.message, err.details));
         return;
       }
@@ -91,9 +93,14 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
       refuse(req, reply, 'BAD_REQUEST', status, err.message);
       return;
     }
-    req.log.error({ err, reqId: req.id }, 'unexpected error');
+    req.log.error({ err, ...failedRequest(req) }, 'unexpected error');
     void reply.code(500).send(errorBody('INTERNAL', `internal error (request ${req.id}); the log has the details`));
   };
+}
+
+/** What a 5xx log line says of its request: which one, what was asked, by whom (the token's name, when tokens are configured). */
+function failedRequest(req: FastifyRequest): { reqId: string; method: string; route: string | null; caller: string | null } {
+  return { reqId: req.id, method: req.method, route: req.routeOptions.url ?? null, caller: req.caller?.name ?? null };
 }
 
 /** The 413's message: the declared size when there is one, the route's limit, and whether --body-limit sets it. */

@@ -1,7 +1,12 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { configSummary, loadConfig } from '../../src/config/index.js';
 import { createLogger, createTestLogger, redactSecrets, REDACTED } from '../../src/observability/index.js';
+import { startTestService } from '../helpers/service.js';
+import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
 
 describe('logger redaction', () => {
   it('redacts an Authorization header on a request and never writes the secret', () => {
@@ -215,5 +220,42 @@ describe('logger redaction', () => {
     const rec = JSON.parse(out[0]!) as Record<string, unknown>;
     assert.equal(rec['n'], 1);
     assert.match(String(rec['time']), /^\d{4}-\d\d-\d\dT/);
+  });
+});
+
+describe('5xx log lines', () => {
+  it('name the request: its id, method, route and caller; the cause is in the err, not an empty field', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-5xx-'));
+    const ingest = issueToken('alertmanager', ['ingest', 'viewer']);
+    const svc = await startTestService({ captureLogs: true, args: ['--tokens', writeTokensFile(dir, [ingest])] });
+    try {
+      // The database file gone: intake answers 503, logged as "request failed".
+      renameSync(svc.dbPath, `${svc.dbPath}.gone`);
+      const r = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: { root_cause: 'Broken', service: 'web', confidence: 1 }, headers: bearer(ingest) });
+      assert.equal(r.statusCode, 503);
+      const failed = svc.log.records().filter((l) => l.msg === 'request failed');
+      assert.equal(failed.length, 1);
+      const { reqId, method, route, caller } = failed[0]!;
+      assert.deepEqual({ method, route, caller }, { method: 'POST', route: '/api/v1/incidents', caller: 'alertmanager' });
+      assert.equal(typeof reqId, 'string');
+      assert.equal(failed[0]!.err !== undefined, true);
+      // Its cause is in the err (the serializer writes it), not in a key of its own written as {}.
+      assert.equal('cause' in failed[0]!, false);
+      assert.match((failed[0]!.err as { stack: string }).stack, /\ncaused by: Error: the database file .* was removed while rectify ran/);
+      renameSync(`${svc.dbPath}.gone`, svc.dbPath);
+      // The store closed under a read: 500, logged as "unexpected error".
+      svc.service.store.close();
+      const g = await svc.app.inject({ method: 'GET', url: '/api/v1/incidents/inc_1', headers: bearer(ingest) });
+      assert.equal(g.statusCode, 500);
+      const unexpected = svc.log.records().filter((l) => l.msg === 'unexpected error');
+      assert.equal(unexpected.length, 1);
+      assert.deepEqual(
+        { method: unexpected[0]!.method, route: unexpected[0]!.route, caller: unexpected[0]!.caller, reqId: unexpected[0]!.reqId },
+        { method: 'GET', route: '/api/v1/incidents/:id', caller: 'alertmanager', reqId: JSON.parse(g.body).error.message.match(/request (\S+)\)/)[1] },
+      );
+    } finally {
+      await svc.stop({ remove: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
