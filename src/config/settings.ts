@@ -160,7 +160,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: positiveInt,
     default: '20000',
-    help: 'pending decisions beyond which intake answers 503',
+    help: 'decisions waiting to be prepared, or writes waiting to be recorded (an intake request one), beyond which intake answers 503',
   }),
   dbBusyTimeoutMs: setting({
     flag: 'db-busy-timeout',

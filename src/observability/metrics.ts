@@ -32,7 +32,7 @@ export interface Metrics {
   executionFinished(runbook: string, outcome: ExecutionOutcome, durationSeconds: number): void;
   circuitState(runbook: string, state: CircuitStateName): void;
   paused(isPaused: boolean): void;
-  /** A store commit of `size` decisions took `seconds`. */
+  /** A store commit of `size` writes (an intake request with all its decisions is one) took `seconds`. */
   commitBatch(size: number, seconds: number): void;
   /** `n` approval requests are pending now (set at start and after every change, never counted per alert). */
   approvalsPending(n: number): void;

@@ -3,7 +3,7 @@ import { CIRCUIT_STATES, type Metrics } from './metrics.js';
 
 /** Values read at scrape time, never counted on the hot path. */
 export interface LiveSources {
-  /** Decisions and updates waiting for the next commit (intake answers 503 past --max-pending). */
+  /** Writes waiting for the next commit, an intake request with all its decisions one (intake answers 503 past --max-pending). */
   storePending(): number;
   /** Executions running in this process. */
   executionsRunning(): number;
@@ -82,13 +82,13 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const batchSize = new Histogram({
     name: 'rectify_commit_batch_size',
-    help: 'Decisions written per store commit.',
+    help: 'Writes committed together per store commit: an intake request with all its decisions counts one, as do an execution\'s record and a person\'s action (not decisions: see rectify_decisions_total).',
     buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
     registers: [registry],
   });
   const commitSeconds = new Histogram({
     name: 'rectify_commit_duration_seconds',
-    help: 'Time per store commit of a batch of decisions.',
+    help: 'Time per store commit (the writes committed together: see rectify_commit_batch_size).',
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [registry],
   });
@@ -129,7 +129,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
-    help: 'Decisions and updates waiting for the next store commit; intake answers 503 OVERLOADED past --max-pending.',
+    help: 'Writes waiting for the next store commit: an intake request with all its decisions counts one, as do an execution\'s record and a person\'s action; intake answers 503 OVERLOADED while more than --max-pending wait.',
     registers: [registry],
     collect() {
       this.set(live?.storePending() ?? 0);

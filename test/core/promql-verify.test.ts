@@ -125,7 +125,7 @@ describe('PromQL verification with a real Prometheus', () => {
 });
 
 describe('overload', () => {
-  it('answers 503 with Retry-After when more decisions wait to be recorded than --max-pending, saying so and the fix, and accepts again after', async () => {
+  it('answers 503 with Retry-After when more writes wait to be recorded than --max-pending, saying so and the fix, and accepts again after', async () => {
     const svc = await startTestService({ args: ['--max-pending', '1'] });
     const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => svc.post('/api/v1/incidents', { root_cause: 'x', service: `s${i}` })));
     const codes = answers.map((a) => a.status).sort();
@@ -135,7 +135,7 @@ describe('overload', () => {
     assert.equal(refused.body.error.code, 'OVERLOADED');
     assert.equal(
       refused.body.error.message,
-      'more than 1 decisions are waiting to be recorded (--max-pending 1); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
+      'more than 1 writes are waiting to be recorded (--max-pending 1; an intake request counts one, however many alerts it holds); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
     );
     assert.equal(refused.headers['retry-after'], '5');
     const accepted = answers.filter((a) => a.status === 202).length;

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createPrometheusMetrics, noopMetrics } from '../../src/observability/index.js';
+import { holdDatabaseLock } from '../helpers/db-lock.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 
 function sampleLines(text: string, prefix: string): string[] {
   return text.split('\n').filter((l) => l.startsWith(prefix));
@@ -108,5 +111,33 @@ describe('Prometheus metrics', () => {
     noopMetrics.commitBatch(1, 0.1);
     noopMetrics.approvalsPending(0);
     assert.equal(Object.isFrozen(noopMetrics), true);
+  });
+});
+
+describe('the store queue metrics count writes, not decisions', () => {
+  it('one request of 200 alerts waiting behind a held lock is one pending write, and one write in its commit; the help says so', async () => {
+    const svc = await startTestService({ runbooks: {}, args: ['--db-busy-timeout', '20s'] });
+    try {
+      const metric = (text: string, name: string) => Number(new RegExp(`^${name.replace(/[{}]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1] ?? 0);
+      const before = (await svc.get('/metrics')).body as string;
+      const lock = await holdDatabaseLock(svc.dbPath);
+      let posted: Promise<{ status: number }>;
+      try {
+        const alerts = Array.from({ length: 200 }, (_, i) => ({ labels: { alertname: 'X', service: `s${i}` }, fingerprint: `f${i}` }));
+        posted = svc.post('/api/v1/webhooks/alertmanager', amWebhook(alerts));
+        await until('the request waits for the lock', async () => (svc.service.store.pending() > 0 ? true : undefined));
+        const waiting = (await svc.get('/metrics')).body as string;
+        assert.equal(metric(waiting, 'rectify_store_pending'), 1);
+        assert.match(waiting, /^# HELP rectify_store_pending Writes waiting for the next store commit: an intake request with all its decisions counts one/m);
+      } finally {
+        await lock.release();
+      }
+      assert.equal((await posted).status, 202);
+      const after = (await svc.get('/metrics')).body as string;
+      assert.equal(metric(after, 'rectify_decisions_total{action="manual",reason="NO_RUNBOOK"}') - metric(before, 'rectify_decisions_total{action="manual",reason="NO_RUNBOOK"}'), 200);
+      assert.match(after, /^# HELP rectify_commit_batch_size Writes committed together per store commit: an intake request with all its decisions counts one/m);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 });

@@ -33,7 +33,7 @@ test('past --max-pending, intake is refused and every other write still commits'
     // It names the bound and the fix, and blames no disk: a burst fills the queue as well.
     assert.equal(
       ((settled[2] as PromiseRejectedResult).reason as Error).message,
-      'more than 2 decisions are waiting to be recorded (--max-pending 2); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
+      'more than 2 writes are waiting to be recorded (--max-pending 2; an intake request counts one, however many alerts it holds); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending',
     );
     assert.equal(countRows(path, "SELECT COUNT(*) AS n FROM audit WHERE event IN ('A', 'B', 'C')"), 2);
     assert.equal(countRows(path, "SELECT COUNT(*) AS n FROM audit WHERE event = 'STEP_FINISHED'"), 1);

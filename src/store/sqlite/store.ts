@@ -659,7 +659,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (closed) return Promise.reject(new RectifyError('SHUTTING_DOWN', 'the store is closed'));
       if (o?.refusable && queue.length >= maxPending) {
         // Not "for the disk": a burst of alerts in one turn fills this queue as well as a slow fsync does.
-        return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} decisions are waiting to be recorded (--max-pending ${maxPending}); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`));
+        return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} writes are waiting to be recorded (--max-pending ${maxPending}; an intake request counts one, however many alerts it holds); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`));
       }
       return new Promise<T>((resolve, reject) => {
         queue.push({ work, resolve: resolve as (v: unknown) => void, reject, since: performance.now() });
