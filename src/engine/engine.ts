@@ -338,7 +338,7 @@ export function createEngine(deps: EngineDeps) {
       // Unknown is not good news: the missing value makes rendering refuse the run, and
       // the refusal says the read failed (not that the alert lacked the value); so does
       // a matcher that would have read it.
-      log.warn({ err: errorMessage(err), runbook: rb.id }, 'enrichment failed');
+      log.warn({ err: errorMessage(err), runbook: rb.id, incident_id: incident.id, service: incident.service, alertname: incident.alertname ?? null }, 'enrichment failed');
       const unread = err instanceof EnrichmentTimedOut ? err.message : `failed: ${oneLine(errorMessage(err))}`;
       // An owner name the alert gives beside the pod the runbook acts on is the pod's
       // only once the cluster says so: unread, a matcher on it is not judged either.

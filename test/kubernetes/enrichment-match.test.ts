@@ -200,7 +200,7 @@ const podPrepare = (fake: KubeFake, target: HttpTarget): void => {
 const evictions = (fake: KubeFake): number => fake.requests.filter((q) => q.method === 'POST' && q.path.endsWith('/eviction')).length;
 
 describe("a runbook's match: matchers on a value nobody could read, through the service", { timeout: 60_000 }, () => {
-  const on = useServiceOnFake({ prepare: podPrepare, runbooks: podRunbooks });
+  const on = useServiceOnFake({ prepare: podPrepare, runbooks: podRunbooks, captureLogs: true });
   let svc: TestService;
   let target: HttpTarget;
   let fake: KubeFake;
@@ -220,6 +220,12 @@ describe("a runbook's match: matchers on a value nobody could read, through the 
     const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'payments-api-7d9f-a1' }, 'e1'));
     assert.deepEqual(decided(r), ['blocked', 'PARAM_REFUSED', 'evict-pod', unread('alert', 'failed: etcd is unavailable')]);
     assert.equal(evictions(fake), 0);
+    // The warning names the alert the read was for, not only the runbook (its service: the namespace, the alert giving none).
+    const warned = svc.log.records().filter((l) => l.msg === 'enrichment failed');
+    assert.deepEqual(
+      warned.map((l) => [l.level, l.runbook, l.incident_id, l.service, l.alertname]),
+      [['warn', 'evict-pod', r.body.results[0].incident_id, 'prod', 'PodStuck']],
+    );
     const again = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodStuck', { pod: 'payments-api-7d9f-a1' }, 'e2'));
     assert.deepEqual(decided(again), ['manual', 'NO_RUNBOOK', null, NO_RUNBOOK]);
     assert.equal(evictions(fake), 0);

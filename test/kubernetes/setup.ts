@@ -42,6 +42,8 @@ export function useServiceOnFake(opts: {
   runbooks: (target: HttpTarget) => string;
   prepare?: (fake: KubeFake, target: HttpTarget) => void;
   args?: (target: HttpTarget) => string[];
+  /** Keeps the service's log lines (`svc.log`). */
+  captureLogs?: boolean;
 }): ServiceOnFake {
   let target: HttpTarget | undefined;
   let fake: KubeFake | undefined;
@@ -59,6 +61,7 @@ export function useServiceOnFake(opts: {
     svc = await startTestService({
       runbooks: opts.runbooks(target!),
       args: ['--kubernetes', 'kubeconfig', '--kubeconfig', env.kubeconfig, ...(opts.args?.(target!) ?? [])],
+      ...(opts.captureLogs ? { captureLogs: true } : {}),
     });
     fake.clearRequests();
   });
