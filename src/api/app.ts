@@ -5,7 +5,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import { z } from 'zod';
 import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
-import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody } from './errors.js';
+import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody, sendShuttingDown } from './errors.js';
 import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -13,7 +13,7 @@ import { registerControlRoutes } from './routes/control.js';
 import { registerHealthRoutes } from './routes/health.js';
 import { intakeAbandonReporter, intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
-import { registerSlackRoutes } from './routes/slack.js';
+import { registerSlackRoutes, SLACK_INTERACTIONS_URL } from './routes/slack.js';
 import { ID_PARAM_MAX } from './schemas.js';
 import { addRoute, installZodValidation } from './zod-route.js';
 
@@ -160,8 +160,11 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // whether it was carried out). A request that came in before is answered as usual.
     void reply.header('Connection', 'close');
     if (req.method !== 'POST') return undefined;
-    void reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
-    return reply;
+    // A Slack click is answered by its route, which checks the signature first: the person
+    // who clicked is told through the click's response_url that nothing was carried out
+    // (Slack shows nothing of the 503 itself), and an unsigned request calls nowhere.
+    if (deps.slackVerifier && req.routeOptions.url === SLACK_INTERACTIONS_URL) return undefined;
+    return sendShuttingDown(reply);
   });
 
   registerHealthRoutes(app, registry, deps);

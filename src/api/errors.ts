@@ -16,6 +16,11 @@ export function errorBody(code: string, message: string, details: Array<{ path: 
   return { error: { code, message, details } };
 }
 
+/** The answer to a POST while rectify stops (SIGTERM): its sender retries, here or on another replica. */
+export function sendShuttingDown(reply: FastifyReply): FastifyReply {
+  return reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
+}
+
 /** A request refused as the caller's mistake (4xx): what it was answered. */
 export interface ClientRefusal {
   code: ErrorCode;

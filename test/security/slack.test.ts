@@ -578,3 +578,72 @@ describe('a click the store cannot record', () => {
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
   });
 });
+
+describe('a click while rectify stops', () => {
+  it('a signed click gets the 503 and is told through its response_url that nothing changed (Slack origins only); an unsigned one calls nowhere; nothing is recorded', async (t) => {
+    const target = await startHttpTarget();
+    target.route('POST', SLACK_RESPOND, { status: 200 });
+    // The first approval's run holds the stop in its drain while the clicks come in.
+    target.route('POST', '/undo/held', { status: 200, delayMs: 3_000 });
+    target.route('POST', '/undo/checkout', { status: 200 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SLACK_SECRET],
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+      captureLogs: true,
+    });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    const open = async (id: string, deployment: string) =>
+      (await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: deployment, context: { deployment, ticket: id } })).body.approval_id as string;
+    const held = await open('SL-HELD', 'held');
+    const id = await open('SL-STOP', 'checkout');
+    const responseUrl = target.url + SLACK_RESPOND;
+    assert.equal((await slackClick(svc, { value: `${held}:approve`, responseUrl })).status, 200);
+    await target.waitForRequest('/undo/held');
+    await svc.service.drainNotifications();
+    target.reset();
+
+    const closing = svc.service.close();
+    // Not signed by Slack (a wrong secret): refused before anything else, and no URL is called.
+    const body = slackPayload({ value: `${id}:approve`, responseUrl });
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const unsigned = await svc.app.inject({
+      method: 'POST',
+      url: '/api/v1/slack/interactions',
+      payload: body,
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature('not-the-secret', ts, body) },
+    });
+    assert.deepEqual([unsigned.statusCode, JSON.parse(unsigned.body).error.code], [401, 'UNAUTHORIZED']);
+    // Signed, with a response_url on another origin (the same server by another name): not called.
+    const elsewhere = responseUrl.replace('127.0.0.1', 'localhost');
+    assert.notEqual(new URL(elsewhere).origin, new URL(responseUrl).origin);
+    const offOrigin = await slackClick(svc, { value: `${id}:reject`, responseUrl: elsewhere });
+    assert.deepEqual([offOrigin.status, offOrigin.body.error.code], [503, 'SHUTTING_DOWN']);
+    svc.clock.advance(1_000);
+    const signed = await slackClick(svc, { value: `${id}:approve`, responseUrl });
+    assert.deepEqual([signed.status, signed.body.error], [503, { code: 'SHUTTING_DOWN', message: 'rectify is shutting down; send this to another replica or retry', details: [] }]);
+    // Nothing recorded: still pending, no vote, no decision.
+    const a = svc.service.store.read((tx) => tx.getApproval(id))!;
+    assert.deepEqual([a.status, a.votes.length, a.decided_by], ['pending', 0, null]);
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SL-STOP', limit: 50 }).filter((e) => e.event === 'APPROVED' || e.event === 'REJECTED').length, 0);
+    // The stop waits for the notice: it is delivered by the time the stop is done.
+    await closing;
+    assert.deepEqual(
+      target.requests(undefined, 'POST').map((q) => [q.path, q.json()]),
+      [
+        [
+          SLACK_RESPOND,
+          {
+            response_type: 'ephemeral',
+            replace_original: false,
+            text: "slack:U0ALICE (alice)'s approve was not carried out: rectify is stopping. Nothing changed: click Approve again shortly, or use the API.",
+          },
+        ],
+      ],
+    );
+    assert.equal(svc.log.lines.filter((l) => l.includes('Slack click not carried out: rectify is stopping')).length, 2);
+  });
+});

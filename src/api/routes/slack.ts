@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
 import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
-import { errorBody } from '../errors.js';
+import { errorBody, sendShuttingDown } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
 import { approvalView } from '../views.js';
 import { toJsonSchema, zodDetails } from '../zod-route.js';
@@ -45,6 +45,8 @@ import type { ApprovalRow } from '../../store/ports.js';
  */
 
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
+
+export const SLACK_INTERACTIONS_URL = '/api/v1/slack/interactions';
 
 const payloadSchema = z.object({
   type: z.literal('block_actions'),
@@ -95,7 +97,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
 
     scope.route({
       method: 'POST',
-      url: '/api/v1/slack/interactions',
+      url: SLACK_INTERACTIONS_URL,
       bodyLimit: 1024 * 1024,
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
@@ -196,6 +198,16 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           req.log.warn({ reqId: req.id, slack_user: user.id, slack_username: username, approval_id: approvalId, verb }, 'Slack click refused: the user is not in --slack-approvers');
           return refuse('FORBIDDEN', `${who} may not ${verb} from Slack: only the Slack users in --slack-approvers may. Ask one of them, or use the API with an approver token.`);
         }
+        /** What the person who clicked is told of a click that changed nothing because rectify could not take it now. */
+        const notCarriedOut = (why: string) =>
+          tell({ response_type: 'ephemeral', replace_original: false, text: `${who}'s ${verb} was not carried out: ${why}. Nothing changed: click ${verb === 'approve' ? 'Approve' : 'Reject'} again shortly, or use the API.` });
+        // Stopping (SIGTERM): the draining hook let this route answer a click (app.ts), so that,
+        // its signature checked, the person is told; the answer is the 503 of any POST now.
+        if (deps.draining()) {
+          req.log.warn({ reqId: req.id, slack_user: user.id, approval_id: approvalId, verb }, 'Slack click not carried out: rectify is stopping');
+          notCarriedOut('rectify is stopping');
+          return sendShuttingDown(reply);
+        }
         try {
           if (verb === 'reject') {
             const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
@@ -216,9 +228,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           // The store could not take the decision (locked, full, stopping): nothing was
           // recorded. The answer stays a 503, which Slack shows as its own error only, saying
           // nothing of what happened: the person who clicked is told it.
-          if (isRectifyError(err) && err.status >= 500) {
-            tell({ response_type: 'ephemeral', replace_original: false, text: `${who}'s ${verb} was not carried out: ${err.message}. Nothing changed: click ${verb === 'approve' ? 'Approve' : 'Reject'} again shortly, or use the API.` });
-          }
+          if (isRectifyError(err) && err.status >= 500) notCarriedOut(err.message);
           throw err;
         }
       },
