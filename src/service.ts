@@ -696,7 +696,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
     ...(slackResponder
       ? {
-          slackRespond: (url, message, shown) => slackResponder.respond(url, message, shown ? showInSlack(shown) : undefined),
+          slackRespond: (url, message, carriedOut, shown) => slackResponder.respond(url, message, carriedOut, shown ? showInSlack(shown) : undefined),
           slackResponseAccepted: slackResponder.accepts,
           ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
         }

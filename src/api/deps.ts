@@ -47,11 +47,12 @@ export interface ApiDeps {
    * nothing of the HTTP answer to a button click). Fire and forget.
    */
   /**
-   * `shows`: the settlement or the vote the message shows in the channel (shown_in_slack),
-   * which the Slack receiver is owed: the message delivered is recorded as its delivery to
-   * Slack; not delivered, Slack is told it as a message of its own after all.
+   * `carriedOut`: whether the click was carried out (not a refusal, nor a click rectify could
+   * not take now). `shows`: the settlement or the vote the message shows in the channel
+   * (shown_in_slack), which the Slack receiver is owed: the message delivered is recorded as
+   * its delivery to Slack; not delivered, Slack is told it as a message of its own after all.
    */
-  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, shows?: NotificationEvent) => void;
+  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, carriedOut: boolean, shows?: NotificationEvent) => void;
   /** `--public-url`: the link to rectify in a Slack message a click's answer replaces. */
   publicUrl?: string;
   /** Whether slackRespond calls this response_url (one on Slack's own origins). */

@@ -44,8 +44,12 @@ export interface SlackResponseAfter {
 }
 
 export interface SlackResponder {
-  /** Fire and forget: never throws, never delays the click's acknowledgment. */
-  respond(responseUrl: string, message: SlackResponseMessage, after?: SlackResponseAfter): void;
+  /**
+   * Fire and forget: never throws, never delays the click's acknowledgment. `carriedOut`:
+   * whether the click told of was carried out (a refusal, or a click rectify could not take
+   * now, was not), as the log says should telling it fail.
+   */
+  respond(responseUrl: string, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter): void;
   /** Whether respond would call this URL (a URL on Slack's own origins). */
   accepts(responseUrl: string): boolean;
   /** Resolves once every response under way was delivered or given up (tests, shutdown). */
@@ -85,7 +89,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   /** Aborted closeWaitMs into a stop: the attempts still under way are cut off. */
   const cut = new AbortController();
 
-  async function deliver(url: URL, message: SlackResponseMessage, after?: SlackResponseAfter): Promise<void> {
+  async function deliver(url: URL, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter): Promise<void> {
     let detail = '';
     for (let i = 1; i <= attempts && !(i > 1 && stop.signal.aborted); i++) {
       try {
@@ -102,7 +106,10 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
       return;
     }
     // The path of a response_url is a credential for 30 minutes: only the origin is logged.
-    opts.log.warn({ origin: url.origin, detail, ...(after?.failed ? { fallback: 'told as a message of its own' } : {}) }, 'the Slack click was carried out, but telling it in Slack failed');
+    opts.log.warn(
+      { origin: url.origin, carried_out: carriedOut, detail, ...(after?.failed ? { fallback: 'told as a message of its own' } : {}) },
+      `telling a Slack click's outcome failed (the click was ${carriedOut ? '' : 'not '}carried out)`,
+    );
     after?.failed?.();
   }
 
@@ -115,9 +122,9 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   }
 
   return {
-    respond(responseUrl, message, after) {
+    respond(responseUrl, message, carriedOut, after) {
       if (stop.signal.aborted) {
-        opts.log.warn('a Slack click answered as rectify stops: not told in Slack');
+        opts.log.warn({ carried_out: carriedOut }, 'a Slack click answered as rectify stops: not told in Slack');
         after?.failed?.();
         return;
       }
@@ -130,7 +137,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
         opts.log.warn({ origin: url.origin }, "a Slack click carried a response_url outside Slack's own origins: not called");
         return;
       }
-      const p = deliver(url, message, after).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
+      const p = deliver(url, message, carriedOut, after).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
       pending.add(p);
       void p.finally(() => pending.delete(p));
     },

@@ -20,7 +20,7 @@ it("a stop waits for a click's answer under way closeWaitMs at most, whatever it
   // An attempt's timeout far past any stop's grace (--notify-timeout has no bound).
   const responder = createSlackResponder({ log: logger, origins: [origin], attemptTimeoutMs: 600_000, closeWaitMs: 200 });
   const outcome: string[] = [];
-  responder.respond(`${origin}/actions/T0/1/x`, { text: 'approved', replace_original: true }, {
+  responder.respond(`${origin}/actions/T0/1/x`, { text: 'approved', replace_original: true }, true, {
     delivered: (n) => void outcome.push(`delivered ${n}`),
     failed: () => void outcome.push('failed'),
   });
@@ -38,7 +38,7 @@ it("a stop waits for a click's answer under way closeWaitMs at most, whatever it
   assert.equal(closed, 'closed');
   assert.deepEqual(outcome, ['failed']);
   assert.equal(held.length, 1, 'not tried again');
-  const warned = records().filter((l) => l.msg === 'the Slack click was carried out, but telling it in Slack failed');
+  const warned = records().filter((l) => l.msg === "telling a Slack click's outcome failed (the click was carried out)");
   assert.deepEqual(warned.map((l) => [l.detail, l.fallback]), [['cut off at shutdown after 200 ms', 'told as a message of its own']]);
 });
 
@@ -60,7 +60,7 @@ it("a response_url Slack refuses (404 expired_url, 400) is called once, and the 
     const outcome: string[] = [];
     const t0 = performance.now();
     for (const status of [404, 400]) {
-      slow.respond(`${origin}/actions/T0/1/${status}`, { text: 'approved', replace_original: true }, {
+      slow.respond(`${origin}/actions/T0/1/${status}`, { text: 'approved', replace_original: true }, true, {
         delivered: () => void outcome.push(`${status} delivered`),
         failed: () => void outcome.push(`${status} failed`),
       });
@@ -70,11 +70,11 @@ it("a response_url Slack refuses (404 expired_url, 400) is called once, and the 
     assert.deepEqual(outcome.sort(), ['400 failed', '404 failed']);
     assert.deepEqual([calls.get('/actions/T0/1/404'), calls.get('/actions/T0/1/400')], [1, 1]);
     const quick = createSlackResponder({ log: logger, origins: [origin], backoffMs: 10 });
-    quick.respond(`${origin}/actions/T0/1/500`, { text: 'approved', replace_original: true }, { failed: () => void outcome.push('500 failed') });
+    quick.respond(`${origin}/actions/T0/1/500`, { text: 'approved', replace_original: true }, true, { failed: () => void outcome.push('500 failed') });
     await quick.drain();
     assert.equal(calls.get('/actions/T0/1/500'), 2);
     assert.deepEqual(outcome.sort(), ['400 failed', '404 failed', '500 failed']);
-    const warned = records().filter((l) => l.msg === 'the Slack click was carried out, but telling it in Slack failed');
+    const warned = records().filter((l) => l.msg === "telling a Slack click's outcome failed (the click was carried out)");
     assert.deepEqual(warned.map((l) => l.detail).sort(), ['answered 400', 'answered 404', 'answered 500']);
   } finally {
     await new Promise((r) => server.close(r));

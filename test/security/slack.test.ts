@@ -518,7 +518,7 @@ describe('telling a click in Slack', () => {
     assert.equal(done.body.ok, true, done.body.text);
     await svc.service.drainNotifications();
     assert.equal(target.calls(SLACK_RESPOND, 'POST'), 2, 'both attempts timed out');
-    assert.equal(svc.log.lines.filter((l) => l.includes('the Slack click was carried out, but telling it in Slack failed')).length, 1);
+    assert.equal(svc.log.lines.filter((l) => l.includes("telling a Slack click's outcome failed (the click was carried out)")).length, 1);
   });
 });
 
@@ -576,6 +576,39 @@ describe('a click the store cannot record', () => {
     assert.equal(svc.service.store.read((tx) => tx.getApproval(id))!.status, 'approved');
     assert.equal(target.calls(SLACK_RESPOND, 'POST'), 2);
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+  });
+
+  it('telling it fails (the response_url answers 404): the log says the click was not carried out', async (t) => {
+    const target = await startHttpTarget();
+    target.route('POST', SLACK_RESPOND, { status: 404 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SLACK_SECRET, '--db-busy-timeout', '1s'],
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+      captureLogs: true,
+    });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    const id = (await svc.post('/api/v1/incidents', { id: 'SL-LOCKED-404', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SL-LOCKED-404' } })).body.approval_id as string;
+    await svc.service.drainNotifications();
+    const lock = await holdDatabaseLock(svc.dbPath);
+    let locked: { status: number; body: any };
+    try {
+      locked = await slackClick(svc, { value: `${id}:approve`, responseUrl: target.url + SLACK_RESPOND });
+    } finally {
+      await lock.release();
+    }
+    await svc.service.drainNotifications();
+    assert.deepEqual([locked.status, locked.body.error.code], [503, 'STORE_UNAVAILABLE']);
+    assert.equal(target.calls(SLACK_RESPOND, 'POST'), 1, 'a 404 is not tried again');
+    const failed = svc.log.lines.filter((l) => l.includes("telling a Slack click's outcome failed")).map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.deepEqual(
+      failed.map((l) => [l.msg, l.carried_out, l.detail]),
+      [["telling a Slack click's outcome failed (the click was not carried out)", false, 'answered 404']],
+    );
+    assert.equal(svc.log.lines.filter((l) => l.includes('was carried out')).length, 0);
   });
 });
 

@@ -141,8 +141,9 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const { user, actions, response_url: responseUrl } = parsed.data;
         // What the person sees in Slack: only what goes to the response_url is shown there.
         // `shown`: the settlement or vote this answer shows in the channel, if it does (see shownInSlack).
-        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, shown?: NotificationEvent): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, shown);
+        // `carriedOut`: whether the click was carried out (for the log, should telling it fail).
+        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, carriedOut: boolean, shown?: NotificationEvent): void => {
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, carriedOut, shown);
         };
         // A click that decides the request replaces its message with the outcome, and one that
         // casts a vote short of the last with the request as it stands: the channel's one
@@ -152,7 +153,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         const shownInSlack = responseUrl !== undefined && deps.slackRespond !== undefined && (deps.slackResponseAccepted?.(responseUrl) ?? false);
         const shows = (told: NotificationEvent | undefined) => (told && shownInSlack ? told : undefined);
         const refuse = (code: string, text: string) => {
-          tell({ response_type: 'ephemeral', replace_original: false, text });
+          tell({ response_type: 'ephemeral', replace_original: false, text }, false);
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: false, code, text });
         };
         /** The request still pending after this click's vote, as its replaced message shows it: its voters as people know them. */
@@ -200,7 +201,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         /** What the person who clicked is told of a click that changed nothing because rectify could not take it now. */
         const notCarriedOut = (why: string) =>
-          tell({ response_type: 'ephemeral', replace_original: false, text: `${who}'s ${verb} was not carried out: ${why}. Nothing changed: click ${verb === 'approve' ? 'Approve' : 'Reject'} again shortly, or use the API.` });
+          tell({ response_type: 'ephemeral', replace_original: false, text: `${who}'s ${verb} was not carried out: ${why}. Nothing changed: click ${verb === 'approve' ? 'Approve' : 'Reject'} again shortly, or use the API.` }, false);
         // Stopping (SIGTERM): the draining hook let this route answer a click (app.ts), so that,
         // its signature checked, the person is told; the answer is the 503 of any POST now.
         if (deps.draining()) {
@@ -212,7 +213,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (verb === 'reject') {
             const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
             const text = `Rejected by ${who}: nothing will run.`;
-            tell(decidedMessage(text, approval), shows(told));
+            tell(decidedMessage(text, approval), true, shows(told));
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
           const { approval, result, told, notCounted } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
@@ -220,7 +221,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required})${notCounted !== undefined ? `; ${notCounted}` : ''}; another person must approve too.`;
           // Still pending: its message shows the vote, and keeps its buttons for the next approver.
-          tell(result ? decidedMessage(said, approval) : pendingMessage(approval, identity, who), shows(told));
+          tell(result ? decidedMessage(said, approval) : pendingMessage(approval, identity, who), true, shows(told));
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
