@@ -154,6 +154,25 @@ function oneLine(text: string, max = 200): string {
 }
 const HOUR_MS = 3_600_000;
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
+/**
+ * The answer to a body a later commit of which failed: the alerts the commits before it
+ * recorded stand (their runs started, their requests were told), so the answer keeps the
+ * failed commit's own code and says how many. Only a 5xx (the database could not commit,
+ * the engine overloaded) says to send it again, which a sender does by itself (Alertmanager
+ * retries a 5xx): those recorded are answered `duplicate` and the others decided. A 4xx
+ * (an incident id posted taken by another request between the commits) is not retried by
+ * Alertmanager and would be refused again: it is not advised.
+ */
+export function partlyRecordedError(err: unknown, recorded: number, total: number): unknown {
+  if (!isRectifyError(err)) return err;
+  const counted = `${recorded} of its ${total} alerts were decided and recorded (what they run has started, the people they ask were told), the other ${total - recorded} were not`;
+  const message =
+    err.status >= 500
+      ? `${err.code === 'STORE_UNAVAILABLE' ? 'the database could not commit the rest of this request' : `the rest of this request could not be decided (${err.message})`}: ${counted}; send it again (Alertmanager retries by itself): those ${recorded} are answered duplicate and the others are decided`
+      : `the rest of this request was refused (${err.message}): ${counted}`;
+  return new RectifyError(err.code, message, { cause: err, details: err.details });
+}
+
 export const PREPARE_CONCURRENCY = 32;
 /** Cut-short bodies recorded in part kept in memory, to recognise their retry (see partlyRecorded). */
 const PARTLY_RECORDED_KEPT = 256;
@@ -806,21 +825,6 @@ export function createEngine(deps: EngineDeps) {
     set.delete(key);
     set.add(key);
     if (set.size > PARTLY_RECORDED_KEPT) set.delete(set.values().next().value!);
-  }
-
-  /**
-   * The answer to a body a later commit of which failed: the alerts the commits before it
-   * recorded stand (their runs started, their requests were told), so the answer says
-   * how many, and that a re-send answers those `duplicate` and decides the others.
-   */
-  function partlyRecordedError(err: unknown, recorded: number, total: number): unknown {
-    if (!isRectifyError(err)) return err;
-    const why = err.code === 'STORE_UNAVAILABLE' ? 'the database could not commit the rest of this request' : `the rest of this request could not be decided (${err.message})`;
-    return new RectifyError(
-      err.code,
-      `${why}: ${recorded} of its ${total} alerts were decided and recorded (what they run has started, the people they ask were told), the other ${total - recorded} were not; send it again (Alertmanager retries by itself): those ${recorded} are answered duplicate and the others are decided`,
-      { cause: err, details: err.details },
-    );
   }
 
   /**

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { RectifyError } from '../../src/domain/index.js';
+import { partlyRecordedError } from '../../src/engine/engine.js';
 import { holdDatabaseLock, type HeldLock } from '../helpers/db-lock.js';
 import { startHttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
@@ -70,5 +72,40 @@ describe('storm: a body whose later commit fails', { timeout: 60_000 }, () => {
       await svc.stop({ remove: true });
       await target.close();
     }
+  });
+});
+
+describe('the answer to a body a later commit of which failed', () => {
+  const counted = '2 of its 4 alerts were decided and recorded (what they run has started, the people they ask were told), the other 2 were not';
+  const answer = (err: unknown) => {
+    const e = partlyRecordedError(err, 2, 4) as RectifyError;
+    return [e.code, e.status, e.message, e.details];
+  };
+
+  it('a 5xx keeps its code and says to send it again (Alertmanager retries a 5xx)', () => {
+    const retry = 'send it again (Alertmanager retries by itself): those 2 are answered duplicate and the others are decided';
+    assert.deepEqual(answer(new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later')), [
+      'STORE_UNAVAILABLE',
+      503,
+      `the database could not commit the rest of this request: ${counted}; ${retry}`,
+      [],
+    ]);
+    assert.deepEqual(answer(new RectifyError('OVERLOADED', 'too many decisions waiting')), ['OVERLOADED', 503, `the rest of this request could not be decided (too many decisions waiting): ${counted}; ${retry}`, []]);
+  });
+
+  it('a 4xx (an incident id taken between the commits) keeps its code, its details and the count, and gives no retry advice', () => {
+    const details = [{ path: 'body.id', message: 'an incident with this id exists already' }];
+    const taken = new RectifyError('CONFLICT', 'incident INC-7 exists already, for another alert: post this one with another id, or none', { details });
+    assert.deepEqual(answer(taken), [
+      'CONFLICT',
+      409,
+      `the rest of this request was refused (incident INC-7 exists already, for another alert: post this one with another id, or none): ${counted}`,
+      details,
+    ]);
+  });
+
+  it('anything but a RectifyError is passed on as it is', () => {
+    const err = new Error('boom');
+    assert.equal(partlyRecordedError(err, 2, 4), err);
   });
 });
