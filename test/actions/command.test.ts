@@ -92,6 +92,62 @@ describe('command action', () => {
     assert.equal(out.detail, 'exit 2: auth failed for *** in eu');
   });
 
+  describe('a passed-through secret printed by the program', () => {
+    // 211 characters that occur nowhere else, so any 8 of them in a row in the detail are a leak.
+    const token = 'eyJhbGciOiJIUzI1NiJ9.' + Array.from({ length: 190 }, (_, i) => 'ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789'[(i * 7 + (i >> 3)) % 57]).join('');
+    const leaks = (detail: string, secret: string): string[] => {
+      const found: string[] = [];
+      for (const line of secret.split('\n')) for (let i = 0; i + 8 <= line.length; i++) if (detail.includes(line.slice(i, i + 8))) found.push(line.slice(i, i + 8));
+      return found;
+    };
+    const run = (env: Record<string, string>, script: string) => createCommandActionExecutor({ env }).run(cmd([NODE, '-e', script]), ctx());
+
+    it('is masked before the 200-character cut of the last line', async () => {
+      assert.equal(token.length, 211);
+      // The line is cut inside the token: a mask applied after the cut would not find it whole.
+      const out = await run({ API_TOKEN: token }, 'console.error("request failed: 401 for Authorization: Bearer " + process.env.API_TOKEN); process.exit(22)');
+      assert.equal(out.detail, 'exit 22: request failed: 401 for Authorization: Bearer ***');
+      assert.deepEqual(leaks(out.detail, token), []);
+    });
+
+    it('is masked before the 4 KiB stderr tail is cut', async () => {
+      // Unmasked, the tail would start inside the token, wherever these put it.
+      for (const before of [3_950, 4_000, 4_050, 4_090]) {
+        const out = await run({ API_TOKEN: token }, `process.stderr.write("token=" + process.env.API_TOKEN + "x".repeat(${before}) + "\\n"); process.exit(1)`);
+        assert.deepEqual(leaks(out.detail, token), [], `${before}: ${out.detail}`);
+        // Masked first, the token no longer reaches past the tail's start: its mask is in the line.
+        assert.match(out.detail, /^exit 1: [a-z=]*\*\*\*x{180,}…$/);
+      }
+    });
+
+    it('is masked across the chunks it arrives in', async () => {
+      const r = await runArgv([NODE, '-e', 'const t = process.env.T; process.stderr.write(t.slice(0, 100)); setTimeout(() => { process.stderr.write(t.slice(100) + " done\\n"); process.stdout.write("x".repeat(65530) + t); }, 50)'], {
+        env: { T: token },
+        timeoutMs: 5_000,
+        signal: new AbortController().signal,
+        secrets: [token],
+      });
+      assert.equal(r.stderr, '*** done\n');
+      assert.equal(r.stderrTail, '*** done\n');
+      // Cut at 64 KiB after masking: the first bytes of the mask, never of the token.
+      assert.equal(r.stdout, 'x'.repeat(65530) + '***');
+      assert.equal(r.stdoutTruncated, false);
+    });
+
+    it('of several lines is masked whole and line by line', async () => {
+      const key = '-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\nQyNTUxOQAAACBvY3JldC1rZXktbWF0ZXJpYWwtZm9yLXRoZS1yZXByby1vbmx5AAAA\n-----END OPENSSH PRIVATE KEY-----';
+      const whole = await run({ SSH_KEY: key }, 'console.error("invalid key:\\n" + process.env.SSH_KEY); process.exit(1)');
+      assert.equal(whole.detail, 'exit 1: ***');
+      // One line of it printed alone, as the last line (a parser quoting the line it choked on).
+      const one = await run({ SSH_KEY: key }, 'console.error("bad line: " + process.env.SSH_KEY.split("\\n")[2] + "  "); process.exit(1)');
+      assert.equal(one.detail, 'exit 1: bad line: ***');
+      // The key printed with CRLF line ends: each line is masked, only the markers' own text is left.
+      const crlf = await run({ SSH_KEY: key }, 'console.error(process.env.SSH_KEY.split("\\n").slice(1, 3).join("\\r\\n")); process.exit(1)');
+      assert.equal(crlf.detail, 'exit 1: ***');
+      for (const out of [whole, one, crlf]) assert.deepEqual(leaks(out.detail, key), []);
+    });
+  });
+
   it('non-zero exit without stderr says just the code', async () => {
     const out = await createCommandActionExecutor().run(cmd(['false']), ctx());
     assert.deepEqual(out, { ok: false, detail: 'exit 1', facts: { exit_code: '1' } });

@@ -42,6 +42,12 @@ export interface RunArgvOptions {
   killGraceMs?: number;
   /** Kept per stream; default 64 KiB. */
   maxOutputBytes?: number;
+  /**
+   * Text the output must never hold (credentials passed in `env`): replaced with `***`
+   * as the output arrives, before anything is cut to a cap, a tail or a line, so no
+   * cut can leave part of one behind.
+   */
+  secrets?: readonly string[];
 }
 
 export interface CommandResult {
@@ -71,8 +77,8 @@ export interface CommandResult {
 export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<CommandResult> {
   const cap = opts.maxOutputBytes ?? MAX_OUTPUT_BYTES;
   const graceMs = opts.killGraceMs ?? KILL_GRACE_MS;
-  const stdout = new Capture(cap, 0);
-  const stderr = new Capture(cap, STDERR_TAIL_BYTES);
+  const stdout = new Capture(cap, 0, opts.secrets ?? []);
+  const stderr = new Capture(cap, STDERR_TAIL_BYTES, opts.secrets ?? []);
   const result = (partial: Partial<CommandResult>): CommandResult => ({
     exitCode: null,
     exitSignal: null,
@@ -243,9 +249,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
   // The variables passed through from rectify's environment may be credentials: a program
   // that prints one in its error must not put it in the audit log (values under 4
   // characters cannot be told from ordinary text, and are no secret).
-  const passed = Object.entries(opts.env ?? {})
-    .filter(([k, v]) => k !== 'PATH' && k !== 'LANG' && v.length >= 4)
-    .map(([, v]) => v);
+  const passed = secretTexts(Object.entries(opts.env ?? {}).filter(([k]) => k !== 'PATH' && k !== 'LANG').map(([, v]) => v));
   return {
     type: 'command',
     async run(action: RenderedCommandAction, ctx: StepContext): Promise<ActionOutcome> {
@@ -255,6 +259,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         signal: ctx.signal,
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+        secrets: passed,
       });
       // A program that never started changed nothing.
       const unchanged = r.spawnError !== undefined ? { unchanged: true } : {};
@@ -338,37 +343,135 @@ export function lastLine(text: string): string {
   return chars.length > DETAIL_LINE_MAX ? chars.slice(0, DETAIL_LINE_MAX - 1).join('') + '…' : line;
 }
 
-/** Keeps the first `cap` bytes and, optionally, the last `tailCap` bytes of a stream. */
+/**
+ * What to mask for each passed value: the value itself and, for a value of several
+ * lines (a PEM key), each line, raw and trimmed, since a program may print one line
+ * of it alone. Texts under 4 characters cannot be told from ordinary text and are no secret.
+ */
+export function secretTexts(values: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const v of values) {
+    if (v.length >= 4) out.add(v);
+    for (const line of v.split(/\r?\n|\r/)) {
+      if (line.length >= 4) out.add(line);
+      if (line.trim().length >= 4) out.add(line.trim());
+    }
+  }
+  return [...out].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * Replaces every occurrence of the secrets in a stream with `***`. An occurrence may
+ * straddle two chunks, so the last (longest secret − 1) bytes are held back until
+ * more arrives or the stream ends: an occurrence not yet complete lies wholly in them.
+ */
+class StreamScrubber {
+  private readonly needles: Buffer[];
+  private readonly hold: number;
+  private pending: Buffer = Buffer.alloc(0);
+  private static readonly MASK = Buffer.from('***');
+
+  constructor(secrets: readonly string[]) {
+    // Longest first, so a secret that contains another is masked whole.
+    this.needles = secrets.map((s) => Buffer.from(s, 'utf8')).sort((a, b) => b.length - a.length);
+    this.hold = Math.max(0, ...this.needles.map((n) => n.length - 1));
+  }
+
+  get active(): boolean {
+    return this.needles.length > 0;
+  }
+
+  /** The part of the stream that can be passed on now. */
+  push(chunk: Buffer): Buffer {
+    const scrubbed = this.scrub(Buffer.concat([this.pending, chunk]));
+    const keep = Math.min(this.hold, scrubbed.length);
+    this.pending = scrubbed.subarray(scrubbed.length - keep);
+    return scrubbed.subarray(0, scrubbed.length - keep);
+  }
+
+  /** What was held back, at the end of the stream. */
+  end(): Buffer {
+    const rest = this.pending;
+    this.pending = Buffer.alloc(0);
+    return rest;
+  }
+
+  private scrub(buf: Buffer): Buffer {
+    let out = buf;
+    for (const needle of this.needles) {
+      if (out.indexOf(needle) < 0) continue;
+      const parts: Buffer[] = [];
+      let from = 0;
+      for (let at = out.indexOf(needle); at >= 0; at = out.indexOf(needle, from)) {
+        parts.push(out.subarray(from, at), StreamScrubber.MASK);
+        from = at + needle.length;
+      }
+      parts.push(out.subarray(from));
+      out = Buffer.concat(parts);
+    }
+    return out;
+  }
+}
+
+/**
+ * Keeps the first `cap` bytes and, optionally, the last `tailCap` bytes of a stream,
+ * with the secrets masked before either is cut.
+ */
 class Capture {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
   private tail: Buffer = Buffer.alloc(0);
-  truncated = false;
+  private readonly scrubber: StreamScrubber;
+  private ended = false;
+  private cut = false;
 
   constructor(
     private readonly cap: number,
     private readonly tailCap: number,
-  ) {}
+    secrets: readonly string[],
+  ) {
+    this.scrubber = new StreamScrubber(secrets);
+  }
 
   push(chunk: Buffer): void {
+    if (this.ended) return;
+    this.keep(this.scrubber.active ? this.scrubber.push(chunk) : chunk);
+  }
+
+  /** The stream is over (or no longer read): what the scrubber held back is kept too. */
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.keep(this.scrubber.end());
+  }
+
+  private keep(chunk: Buffer): void {
+    if (chunk.length === 0) return;
     const room = this.cap - this.headBytes;
     if (room > 0) {
       const part = chunk.length <= room ? chunk : chunk.subarray(0, room);
       this.head.push(part);
       this.headBytes += part.length;
     }
-    if (chunk.length > room) this.truncated = true;
+    if (chunk.length > room) this.cut = true;
     if (this.tailCap > 0) {
       const joined = Buffer.concat([this.tail, chunk]);
       this.tail = joined.length > this.tailCap ? joined.subarray(joined.length - this.tailCap) : joined;
     }
   }
 
+  get truncated(): boolean {
+    this.end();
+    return this.cut;
+  }
+
   text(): string {
+    this.end();
     return Buffer.concat(this.head).toString('utf8');
   }
 
   tailText(): string {
+    this.end();
     return this.tail.toString('utf8');
   }
 }
