@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { RenderedCommandAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
-import { createCommandActionExecutor, describeResult, lastLine, runArgv } from '../../src/execute/actions/command.js';
+import { createCommandActionExecutor, describeResult, lastLine, runArgv, STEP_MARKER_VAR } from '../../src/execute/actions/command.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
   return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
@@ -63,9 +63,12 @@ describe('command action', () => {
         timeoutMs: 5_000,
         signal: new AbortController().signal,
       });
-      assert.deepEqual(JSON.parse(r.stdout), { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', ALLOWED: 'yes' });
+      // And the step's marker, which lets the step find what the program started.
+      const seen = JSON.parse(r.stdout) as Record<string, string>;
+      assert.match(seen[STEP_MARKER_VAR] ?? '', /^[0-9a-f]{32}$/);
+      assert.deepEqual(seen, { PATH: '/usr/local/bin:/usr/bin:/bin', LANG: 'C.UTF-8', ALLOWED: 'yes', [STEP_MARKER_VAR]: seen[STEP_MARKER_VAR] });
       // And through the executor: a variable of the parent is not visible.
-      const out = await exec.run(cmd([NODE, '-e', 'process.exit(process.env.RECTIFY_TEST_PARENT_SECRET === undefined && process.env.ALLOWED === "yes" && Object.keys(process.env).length === 3 ? 0 : 7)']), ctx());
+      const out = await exec.run(cmd([NODE, '-e', 'process.exit(process.env.RECTIFY_TEST_PARENT_SECRET === undefined && process.env.ALLOWED === "yes" && Object.keys(process.env).length === 4 ? 0 : 7)']), ctx());
       assert.deepEqual(out, { ok: true, detail: 'exit 0', facts: { exit_code: '0' } });
     } finally {
       delete process.env.RECTIFY_TEST_PARENT_SECRET;
@@ -224,10 +227,63 @@ describe('command action', () => {
   it('a leftover still running after SIGKILL is not reported killed', () => {
     // As root, every process here can be signalled: the result of one that could not
     // (another user's, or stuck in the kernel) is described from its fields.
-    const base = { exitCode: 0, exitSignal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, stderrTail: '', timedOut: false, aborted: false };
+    const base = { exitCode: 0, exitSignal: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, stderrTail: '', timedOut: false, aborted: false, escaped: 0, escapedStillRunning: 0 };
     const r = { ...base, killedHard: true, leftBehind: true, stillRunning: true };
     assert.equal(describeResult(r, 10_000), 'exit 0; left processes behind, still running after SIGKILL');
     assert.equal(describeResult({ ...r, stillRunning: false }, 10_000), 'exit 0; left processes behind (killed with SIGKILL)');
+    const escaped = { ...base, killedHard: false, leftBehind: false, stillRunning: false, escaped: 3, escapedStillRunning: 1 };
+    assert.equal(describeResult(escaped, 10_000), 'exit 0; 3 processes left running outside its process group, 1 still running after SIGKILL');
+  });
+
+  describe('a process that left the program\'s process group', () => {
+    /** The pids of running processes whose environment holds the variable `RECTIFY_STEP_ID` at all. */
+    const marked = (): number[] =>
+      readdirSync('/proc')
+        .filter((n) => /^[0-9]+$/.test(n) && Number(n) !== process.pid)
+        .filter((n) => {
+          try {
+            return readFileSync(`/proc/${n}/environ`, 'latin1').split('\0').some((v) => v.startsWith(`${STEP_MARKER_VAR}=`)) && running(Number(n));
+          } catch {
+            return false;
+          }
+        })
+        .map(Number);
+
+    it('is killed when the program exits, and the step fails (a daemon that called setsid)', async (t) => {
+      const dir = await mkdtemp(join(tmpdir(), 'rectify-cmd-'));
+      const pidFile = join(dir, 'pid');
+      t.after(() => {
+        killIfRunning(marked());
+        return rm(dir, { recursive: true, force: true });
+      });
+      // The daemon writes its pid once in its own session; the program waits for that, so the
+      // daemon is out of the group for sure when the program exits.
+      const script = `setsid sh -c 'echo $$ >"$0.tmp"; mv "$0.tmp" "$0"; exec sleep 30' "$0" >/dev/null 2>&1 </dev/null & while [ ! -s "$0" ]; do sleep 0.05; done; echo started`;
+      const started = Date.now();
+      const out = await createCommandActionExecutor({ killGraceMs: 500 }).run(cmd(['sh', '-c', script, pidFile]), ctx());
+      const took = Date.now() - started;
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      assert.ok(pid > 0);
+      assert.deepEqual(out, { ok: false, detail: 'exit 0; 1 process left running outside its process group (killed with SIGKILL)', facts: { exit_code: '0' } });
+      assert.equal(running(pid), false, `sleep ${pid} is stopped`);
+      assert.deepEqual(marked(), []);
+      assert.ok(took < 5_000, `took ${took}ms`);
+    });
+
+    it('is killed when the step times out (coreutils timeout, which makes a group of its own)', async (t) => {
+      t.after(() => killIfRunning(marked()));
+      const started = Date.now();
+      const out = await createCommandActionExecutor({ killGraceMs: 500 }).run(cmd(['sh', '-c', 'timeout 30 sleep 30'], 1_000), ctx());
+      const took = Date.now() - started;
+      // The shell died of the deadline's SIGTERM; timeout(1) and its sleep, out of the group, did not.
+      assert.deepEqual(out, {
+        ok: false,
+        detail: 'timed out after 1s (killed); 2 processes left running outside its process group (killed with SIGKILL)',
+        facts: { signal: 'SIGTERM' },
+      });
+      assert.deepEqual(marked(), []);
+      assert.ok(took < 5_000, `took ${took}ms`);
+    });
   });
 
   it('a program whose children end with it succeeds', async () => {

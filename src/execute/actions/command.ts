@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
@@ -22,6 +23,12 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  *   step would be reported a success while its work goes on unwatched, past its
  *   deadline and into the rollback or the next run. When the program exits, whatever
  *   is left of its process group is stopped the same way, and the step fails;
+ * - a process that leaves the group (a daemon's `setsid`, coreutils `timeout`, which
+ *   puts itself in a group of its own): each step's child gets a marker of its own in
+ *   its environment (STEP_MARKER_VAR), inherited by everything it starts; when the step
+ *   ends, every process of ours whose environment holds it is killed, and the step
+ *   fails. (Linux only, through /proc; a process that replaces its environment or
+ *   becomes another user is not found.)
  * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
  */
 
@@ -31,6 +38,8 @@ const STDERR_TAIL_BYTES = 4 * 1024;
 const KILL_GRACE_MS = 2_000;
 const DETAIL_LINE_MAX = 200;
 const GROUP_POLL_MS = 25;
+/** The variable that marks every process a step started, wherever its process group. */
+export const STEP_MARKER_VAR = 'RECTIFY_STEP_ID';
 
 export interface RunArgvOptions {
   /** The child's whole environment. */
@@ -69,6 +78,10 @@ export interface CommandResult {
   leftBehind: boolean;
   /** Processes of its group still ran after SIGKILL and its grace (not ours to signal, or stuck in the kernel). */
   stillRunning: boolean;
+  /** Processes it started that had left its process group and still ran when the step ended: killed with SIGKILL. */
+  escaped: number;
+  /** How many of `escaped` still ran after SIGKILL and the grace. */
+  escapedStillRunning: number;
   /** Set when the program could not be started: `not found: prog`, `not executable: prog`. */
   spawnError?: string;
 }
@@ -92,6 +105,8 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     killedHard: false,
     leftBehind: false,
     stillRunning: false,
+    escaped: 0,
+    escapedStillRunning: 0,
     ...partial,
   });
 
@@ -99,12 +114,13 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
   if (prog === undefined || prog === '') return Promise.resolve(result({ spawnError: 'empty argv' }));
   if (opts.signal.aborted) return Promise.resolve(result({ aborted: true, spawnError: 'aborted before start' }));
 
+  const marker = randomBytes(16).toString('hex');
   return new Promise<CommandResult>((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
       child = spawn(prog, argv.slice(1), {
         shell: false,
-        env: opts.env,
+        env: { ...opts.env, [STEP_MARKER_VAR]: marker },
         stdio: ['ignore', 'pipe', 'pipe'],
         // Its own process group, so the kill below reaches everything it started.
         // Node's built-in `timeout`/`signal` options are not used for the same
@@ -127,6 +143,8 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     let exited = false;
     let leftBehind = false;
     let stillRunning = false;
+    let escaped = 0;
+    let escapedStillRunning = 0;
     let groupChecked = false;
     let closed = false;
     let exitCode: number | null = null;
@@ -160,7 +178,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       settled = true;
       for (const t of timers) clearTimeout(t);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, ...partial }));
+      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, escaped, escapedStillRunning, ...partial }));
     };
     const onAbort = (): void => {
       if (settled || timedOut || exited) return;
@@ -201,6 +219,32 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       signalGroup('SIGKILL');
       stillRunning = !(await groupEnds(pgid, graceMs));
     };
+    /** SIGKILL to what the program started outside its group; SIGTERM could be caught, and the step is over. */
+    const stopEscaped = async (): Promise<void> => {
+      const killed = new Set<number>();
+      // Again until none is found: one may have started another while the first were found.
+      for (let round = 0; round < 5; round++) {
+        const found = (await markedProcesses(marker)).filter((pid) => !killed.has(pid));
+        if (found.length === 0) break;
+        for (const pid of found) {
+          killed.add(pid);
+          try {
+            process.kill(pid, 'SIGKILL');
+          } catch {
+            /* gone meanwhile, or not ours: counted below if it still runs */
+          }
+        }
+      }
+      escaped = killed.size;
+      if (escaped === 0) return;
+      const end = Date.now() + graceMs;
+      for (;;) {
+        const left = (await markedProcesses(marker)).filter((pid) => killed.has(pid)).length;
+        escapedStillRunning = left;
+        if (left === 0 || Date.now() >= end) return;
+        await sleep(GROUP_POLL_MS);
+      }
+    };
     const groupDone = (): void => {
       groupChecked = true;
       if (closed) {
@@ -219,10 +263,16 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     };
     child.on('exit', (code, sig) => {
       exited = true;
+      // What is left of the group is stopLeftovers' now: a SIGKILL still pending from the
+      // deadline would fire during the search below and report a kill nobody needed.
+      for (const t of timers.splice(0)) clearTimeout(t);
       exitCode = code;
       exitSignal = sig;
       if (child.pid === undefined) groupDone();
-      else stopLeftovers(child.pid).then(groupDone, groupDone);
+      else
+        stopLeftovers(child.pid)
+          .then(stopEscaped, stopEscaped)
+          .then(groupDone, groupDone);
     });
     child.on('close', (code, sig) => {
       closed = true;
@@ -269,7 +319,32 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
 }
 
 function isSuccess(r: CommandResult): boolean {
-  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.spawnError === undefined;
+  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.escaped === 0 && r.spawnError === undefined;
+}
+
+/**
+ * The running processes of ours whose environment holds `STEP_MARKER_VAR=marker`:
+ * everything a step started and that still runs, whatever its process group or
+ * session. Another user's processes cannot be read, and are not ours to stop; a
+ * zombie's environment reads empty. Without /proc (not Linux), none.
+ */
+async function markedProcesses(marker: string): Promise<number[]> {
+  let names: string[];
+  try {
+    names = (await readdir('/proc')).filter((name) => /^[0-9]+$/.test(name) && Number(name) !== process.pid);
+  } catch {
+    return [];
+  }
+  const needle = Buffer.from(`${STEP_MARKER_VAR}=${marker}\0`);
+  const found: number[] = [];
+  for (const name of names) {
+    const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
+    if (environ === null) continue;
+    const at = environ.indexOf(needle);
+    // The variable's start: the environment's, or just after the one before it.
+    if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(Number(name));
+  }
+  return found;
 }
 
 /**
@@ -312,6 +387,17 @@ async function groupEnds(pgid: number, ms: number): Promise<boolean> {
 }
 
 export function describeResult(r: CommandResult, timeoutMs: number): string {
+  return describeEnd(r, timeoutMs) + describeEscaped(r);
+}
+
+/** What was left running outside the program's process group, if anything. */
+function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning'>): string {
+  if (r.escaped === 0) return '';
+  const n = `${r.escaped} process${r.escaped === 1 ? '' : 'es'} left running outside its process group`;
+  return r.escapedStillRunning === 0 ? `; ${n} (killed with SIGKILL)` : `; ${n}, ${r.escapedStillRunning} still running after SIGKILL`;
+}
+
+function describeEnd(r: CommandResult, timeoutMs: number): string {
   // Timeout and abort first: a process killed by our SIGTERM may still exit 0 from
   // its handler, and that is not a success anyone can rely on.
   if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''})`;
