@@ -192,7 +192,8 @@ function compileHttpAction(r: Reporter, v: unknown, path: YamlPath): HttpActionS
     method,
     url,
     headers,
-    body: has(m, 'body') ? m.body : null,
+    // None written (or `body:` left empty): no body at all, not the JSON text `null`.
+    body: has(m, 'body') && m.body !== null ? m.body : undefined,
     expectStatus,
     timeoutMs,
   };

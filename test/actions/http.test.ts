@@ -7,6 +7,7 @@ import type { RenderedHttpAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createHttpActionExecutor } from '../../src/execute/actions/http.js';
 import { RequestNotSentError } from '../../src/checks/http-client.js';
+import { parseRunbooksText, renderPlan } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
@@ -59,6 +60,34 @@ describe('http action', () => {
     const [req] = target.requests('/cache');
     assert.equal(req?.body, '');
     assert.equal(req?.headers['content-type'], undefined);
+  });
+
+  it('a runbook action with no body (none written, or `body:` left empty) sends none: no content-type, no length, whatever the method', async () => {
+    for (const [method, body] of [['POST', ''], ['GET', ''], ['DELETE', ''], ['PUT', ', body: '], ['POST', ', body: null']] as const) {
+      target.reset();
+      target.route(method, '/restart/api', { status: 200 });
+      const text = `runbooks:\n  t:\n    risk: LOW\n    triggers: [X]\n    action:\n      http: {method: ${method}, url: "${target.url}/restart/{service}"${body}}\n    rollback: none\n    rollback_reason: idempotent\n`;
+      const { runbooks, problems } = parseRunbooksText(text, 'inline.yaml');
+      assert.deepEqual(problems, []);
+      const rendered = renderPlan(runbooks[0]!, { service: 'api' });
+      assert.ok(rendered.ok);
+      const spec = rendered.plan.actions[0]!.spec as RenderedHttpAction;
+      assert.equal(spec.body, undefined, `${method}${body}`);
+      const out = await createHttpActionExecutor().run(spec, ctx());
+      assert.equal(out.detail, `${method} ${target.url}/restart/api → 200`);
+      const reqs = target.requests('/restart/api');
+      assert.equal(reqs.length, 1);
+      assert.equal(reqs[0]?.method, method);
+      assert.equal(reqs[0]?.body, '', `${method}${body}`);
+      assert.equal(reqs[0]?.headers['content-type'], undefined, `${method}${body}`);
+      assert.ok([undefined, '0'].includes(reqs[0]?.headers['content-length']), `${method}${body}: ${reqs[0]?.headers['content-length']}`);
+      assert.equal(reqs[0]?.headers['transfer-encoding'], undefined);
+    }
+    // A step stored with the body null (as the loader once wrote it) sends none either.
+    target.reset();
+    target.route('POST', '/restart', { status: 200 });
+    await createHttpActionExecutor().run(action({ body: null }), ctx());
+    assert.deepEqual([target.requests('/restart')[0]?.body, target.requests('/restart')[0]?.headers['content-type']], ['', undefined]);
   });
 
   it('keeps a content-type the runbook set', async () => {

@@ -57,7 +57,8 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       if (!headers.ok) return { ok: false, detail: `${target} not sent: ${headers.error}`, unchanged: true };
       let body: string | undefined;
       let secrets = headers.secrets;
-      if (action.body !== undefined) {
+      // No body (an action stored before the loader wrote none as undefined holds null): none sent, no content-type.
+      if (action.body !== undefined && action.body !== null) {
         const resolved = await resolveSecretsDeep(action.body, sources, signal);
         if (!resolved.ok) return { ok: false, detail: `${target} not sent: body: ${resolved.error}`, unchanged: true };
         secrets = [...secrets, ...resolved.secrets];
