@@ -1,4 +1,4 @@
-import type { Template } from '../domain/runbook.js';
+import type { Placeholder, Template } from '../domain/runbook.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { expectMap, readString } from './fields.js';
 import { compileTemplate, refuseNearMisses, scanTemplate } from './template.js';
@@ -10,6 +10,12 @@ const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // What the HTTP client refuses to put in a header value: control characters (but tab)
 // and anything above U+00FF. Written in the runbook, it would fail every run unsent.
 const UNSENDABLE_HEADER_CHAR_RE = /[^\t\x20-\x7e\x80-\xff]/u;
+/**
+ * Headers that choose the virtual host a request reaches (the target itself, or a proxy
+ * in front of it, routes by them): filled from an alert, they would let the alert pick
+ * where the call goes, as a placeholder in the URL's host would.
+ */
+const HOST_HEADERS = new Set(['host', 'x-forwarded-host', 'x-forwarded-server', 'x-original-host', 'x-host', 'forwarded']);
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
   const source = readString(r, v, path);
@@ -52,6 +58,15 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       const c = UNSENDABLE_HEADER_CHAR_RE.exec(bad)![0];
       const code = `U+${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
       r.report([...path, name], `header value has ${code}, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII`);
+      ok = false;
+      continue;
+    }
+    const placeholder = template.parts.find((p): p is Placeholder => typeof p !== 'string');
+    if (placeholder !== undefined && HOST_HEADERS.has(name.toLowerCase())) {
+      r.report(
+        [...path, name],
+        `placeholder {${placeholder.param}} is in the ${name} header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)`,
+      );
       ok = false;
       continue;
     }

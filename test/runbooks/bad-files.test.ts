@@ -99,6 +99,11 @@ const EXPECTED: Record<string, string[]> = {
     '6: runbooks.call-out.actions[0].http.headers.X-Team: header value has U+043F, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
     '7: runbooks.call-out.actions[1].http.headers.X-Note: header value has U+000A, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
     '9: runbooks.call-out.post_checks[0].http.headers.X-Dir: header value has U+202E, which no HTTP header can carry (control characters and characters above U+00FF): write it in ASCII',
+    // A header that names the virtual host may not be filled from an alert (written out, or another header, it may).
+    '14: runbooks.host-header.actions[0].http.headers.Host: placeholder {tenant} is in the Host header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
+    '15: runbooks.host-header.actions[1].http.headers.x-forwarded-host: placeholder {tenant} is in the x-forwarded-host header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
+    '15: runbooks.host-header.actions[1].http.headers.Forwarded: placeholder {tenant} is in the Forwarded header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
+    '17: runbooks.host-header.post_checks[0].http.headers.HOST: placeholder {tenant} is in the HOST header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
   ],
   'url.bad.yaml': [
     '5: runbooks.call-out.actions[0].http.url: placeholder {host} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
