@@ -20,6 +20,7 @@ import { deepFreeze } from '../lib/index.js';
 import { parseMatcher } from './matchers.js';
 import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
+import { checkSecretReferences } from './secret-refs.js';
 import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
 import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders } from './template.js';
 import { compileWindows } from './windows.js';
@@ -78,6 +79,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     ...(risk === 'MEDIUM' ? { budgetMs: GUARDRAIL_BUDGET_MS } : {}),
   });
 
+  checkSecretReferences(r, m, path);
   const opts = { forceDelete };
   const actions = readActions(r, m, path, opts);
   const rollback = readRollback(r, m, path, opts);

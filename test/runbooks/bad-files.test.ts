@@ -105,6 +105,20 @@ const EXPECTED: Record<string, string[]> = {
     '15: runbooks.host-header.actions[1].http.headers.Forwarded: placeholder {tenant} is in the Forwarded header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
     '17: runbooks.host-header.post_checks[0].http.headers.HOST: placeholder {tenant} is in the HOST header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
   ],
+  // Secret references that can never resolve, and references where nothing resolves them (sent as written).
+  'secret-refs.bad.yaml': [
+    '6: runbooks.call-out.actions[0].http.headers.Authorization: secret ${env:APP-TOKEN}: "APP-TOKEN" is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set',
+    '6: runbooks.call-out.actions[0].http.headers.X-Key: secret ${file:relative/key}: the path must be absolute (start with /)',
+    '6: runbooks.call-out.actions[0].http.headers.X-Open: secret reference "${env:APP_TOKEN" has no closing "}"',
+    "7: runbooks.call-out.actions[1].http.url: ${env:APP_TOKEN} is not resolved here and would be sent as written: secret references are resolved only in HTTP header values and in the string values of an http action's body",
+    "7: runbooks.call-out.actions[1].http.body.${env:APP_TOKEN}: ${env:APP_TOKEN} in a key is not resolved and would be sent as written: secret references are resolved only in HTTP header values and in the string values of an http action's body",
+    '7: runbooks.call-out.actions[1].http.body.list[1]: secret ${env:9LIVES}: "9LIVES" is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set',
+    "8: runbooks.call-out.actions[2].command.argv[1]: ${env:APP_TOKEN} is not resolved here and would be sent as written: secret references are resolved only in HTTP header values and in the string values of an http action's body",
+    "9: runbooks.call-out.rollback: ${env:NAME} is not resolved here and would be sent as written: secret references are resolved only in HTTP header values and in the string values of an http action's body",
+    '9: runbooks.call-out.rollback: kubectl rollout restart deployment: deployment name "${env:NAME}" expected a Kubernetes name (lowercase letters, digits, "-" and ".")',
+    '11: runbooks.call-out.post_checks[0].http.headers.X-Bad: secret ${file:key}: the path must be absolute (start with /)',
+    "12: runbooks.call-out.post_checks[1].promql.query: ${env:JOB} is not resolved here and would be sent as written: secret references are resolved only in HTTP header values and in the string values of an http action's body",
+  ],
   'url.bad.yaml': [
     '5: runbooks.call-out.actions[0].http.url: placeholder {host} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
     '6: runbooks.call-out.actions[1].http.url: placeholder {port} is in the URL\'s scheme, host or port; an alert must not choose where outbound calls go (put placeholders in the path or query)',
