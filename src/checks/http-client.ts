@@ -1,6 +1,6 @@
 import { DecoratorHandler, getGlobalDispatcher, request, type Dispatcher } from 'undici';
 import { describeError } from './poll.js';
-import { untilAborted } from '../lib/index.js';
+import { timerMs, untilAborted } from '../lib/index.js';
 
 /**
  * The one HTTP client of actions, checks and notifications: undici's `request`,
@@ -29,9 +29,11 @@ export interface HttpAnswer {
   /**
    * Lets the body go unread. A small one is read to its end, which leaves the
    * connection free for the next request; a larger one closes it. Never throws:
-   * once the status is known, the body does not matter.
+   * once the status is known, the body does not matter. `waitMs` caps the wait: a
+   * body still arriving then (one trickled a byte at a time) is cut off, its
+   * connection closed.
    */
-  discard(): Promise<void>;
+  discard(waitMs?: number): Promise<void>;
 }
 
 /**
@@ -158,11 +160,14 @@ export const httpRequest: HttpRequest = async (url, init) => {
       }
       return Buffer.concat(chunks).toString('utf8');
     },
-    async discard() {
+    async discard(waitMs) {
+      const cut = waitMs === undefined ? undefined : setTimeout(() => body.destroy(), timerMs(waitMs));
       try {
         await body.dump({ limit: DISCARD_READ_LIMIT });
       } catch {
         // Already closed or errored: nothing to release.
+      } finally {
+        clearTimeout(cut);
       }
     },
   };

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { RenderedHttpCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
@@ -77,6 +79,37 @@ describe('http check', () => {
     const out = await createHttpCheckRunner({ attemptTimeoutMs: 600 }).run(check({ timeoutMs: 600, intervalMs: 300 }), ctx());
     assert.deepEqual(out, { ok: false, detail: 'no answer within 600ms after 2 attempts', attempts: 2 });
     assert.equal(target.calls('/health'), 2);
+  });
+
+  it('judges the status as soon as it comes: a body trickled a byte at a time is not waited for, and its connection is closed', async (t) => {
+    // Its own server: the status and headers at once, then one byte every 50 ms, forever.
+    let closed = 0;
+    const server = createServer((req, res) => {
+      res.writeHead(req.url === '/down' ? 503 : 200, { 'content-type': 'text/plain' });
+      const tick = setInterval(() => res.write('x'), 50);
+      req.socket.on('close', () => {
+        clearInterval(tick);
+        closed++;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const up = await createHttpCheckRunner().run(check({ url: `${base}/health`, timeoutMs: 3_000, intervalMs: 1_000 }), ctx());
+    const took = Date.now() - started;
+    assert.deepEqual(up, { ok: true, detail: `GET ${base}/health → 200`, observed: '200', attempts: 1 });
+    assert.ok(took < 800, `took ${took}ms: the body was waited for`);
+    // A failing status is told as itself, not as "no answer within …".
+    const down = await createHttpCheckRunner().run(check({ url: `${base}/down`, timeoutMs: 300, intervalMs: 1_000 }), ctx());
+    assert.equal(down.ok, false);
+    assert.match(down.detail, new RegExp(`^GET ${base}/down: expected status 200, got 503`));
+    // The bodies still trickling are cut off within the discard's second.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(closed, 1 + (down.attempts ?? 0));
   });
 
   it('does not follow redirects', async () => {
