@@ -86,6 +86,35 @@ describe('a POST whose answer is lost', () => {
     }
   });
 
+  it('a 5xx without rectify\'s error body (a proxy\'s 504 or 502) to run or approve: exit 6; rectify\'s own 503 and a GET stay exit 3', async () => {
+    const fake = await startHttpTarget();
+    try {
+      fake.route('POST', '/api/v1/runbooks/r/run', { status: 504, headers: { 'content-type': 'text/html' }, body: '<html><body><h1>504 Gateway Time-out</h1></body></html>' });
+      fake.route('POST', '/api/v1/approvals/apr_1/approve', { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>502 Bad Gateway</html>' });
+      fake.route('POST', '/api/v1/approvals/apr_2/approve', { status: 503, body: { error: { code: 'SHUTTING_DOWN', message: 'rectify is shutting down; send this to another replica or retry', details: [] } } });
+      fake.route('GET', '/api/v1/runbooks', { status: 502, headers: { 'content-type': 'text/html' }, body: '<html>502 Bad Gateway</html>' });
+      const r = await cli(['run', 'r', '--by', 'c'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(r.code, 6);
+      assert.deepEqual(r.err, [
+        `rectify: sent POST /api/v1/runbooks/r/run to rectify at ${fake.url}, but the answer was 504 Gateway Timeout without rectify's error body (from a proxy in front of it, say): the service may have acted on it. Do not send it again before checking what it did: rectify audit --runbook r --since 10m`,
+      ]);
+      const j = await cli(['approve', 'apr_1', '--by', 'c', '--json'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(j.code, 6);
+      assert.equal(j.json().error.code, 'UNCONFIRMED');
+      assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
+      assert.equal(fake.calls('/api/v1/approvals/apr_1/approve', 'POST'), 1);
+
+      const own = await cli(['approve', 'apr_2', '--by', 'c'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(own.code, 3);
+      assert.deepEqual(own.err, [`rectify: rectify at ${fake.url} could not answer (503 SHUTTING_DOWN): rectify is shutting down; send this to another replica or retry`]);
+      const get = await cli(['runbooks'], { env: { RECTIFY_SERVER: fake.url } });
+      assert.equal(get.code, 3);
+      assert.deepEqual(get.err, [`rectify: rectify at ${fake.url} could not answer (502 HTTP_502): <html>502 Bad Gateway</html>`]);
+    } finally {
+      await fake.close();
+    }
+  });
+
   it('a GET that times out is still "try again later" (exit 3)', async () => {
     const fake = await startHttpTarget();
     try {

@@ -191,6 +191,13 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       const message = `rectify at ${shown} answered ${method} ${route} with ${res.status} ${res.statusText} but no rectify error: is --server a rectify service?`;
       throw failure(EXIT.UNREACHABLE, 'BAD_ANSWER', message, res.status);
     }
+    if (!apiError && res.status >= 500 && method === 'POST') {
+      // A 5xx that is not rectify's (no API error body): a proxy or ingress in front of it
+      // gave up waiting (504) or lost its upstream connection (502) while rectify may go on
+      // and act. "Try again later" (exit 3) would run it twice; it is a lost answer.
+      const message = `sent POST ${route} to rectify at ${shown}, but the answer was ${res.status} ${res.statusText} without rectify's error body (from a proxy in front of it, say): the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}`;
+      throw failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, res.status);
+    }
     const code = apiError?.error.code ?? `HTTP_${res.status}`;
     const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
     let message: string;
