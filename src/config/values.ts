@@ -272,21 +272,35 @@ function isHttpUrl(s: string): boolean {
   return (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
 }
 
-/** An http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. A refusal shows only its scheme and host. */
-export const httpUrl: ValueParser<string> = {
-  placeholder: '<url>',
-  parse(raw) {
-    // Spaces around it (a copied RECTIFY_SERVER="http://host:9095 ") are no part of it:
-    // URL parsing ignores them, but kept in the string every request URL was made invalid.
-    if (typeof raw === 'string' && isHttpUrl(raw)) return { ok: true, value: raw.trim().replace(/\/+$/, '') };
-    // host:port without its scheme (`--server localhost:9095`), the usual slip: it holds no
-    // secret, so it is shown, with the address as it is written.
-    if (typeof raw === 'string' && HOST_PORT.test(raw.trim())) {
-      return { ok: false, message: `expected an http:// or https:// URL, got ${JSON.stringify(raw.trim())} (with its scheme: http://${raw.trim()})` };
-    }
-    return { ok: false, message: `expected an http:// or https:// URL, got ${showUrl(raw)}` };
-  },
-};
+/** Spaces, tabs and line breaks around a value (a copied `RECTIFY_SERVER="http://host:9095 "`); other characters are part of it. */
+const trimAscii = (s: string): string => s.replace(/^[ \t\r\n]+|[ \t\r\n]+$/g, '');
+
+/**
+ * An http(s) URL. A base URL (`base`: one callers append `/api/v1/...` to) has its trailing
+ * slashes dropped; any other (a webhook's) is kept exactly as written: a receiver's route
+ * or a token in the query may end in `/`. A refusal shows only its scheme and host.
+ */
+function httpUrlParser(base: boolean): ValueParser<string> {
+  return {
+    placeholder: '<url>',
+    parse(raw) {
+      // Spaces around it are no part of it: URL parsing ignores them, but kept in the
+      // string every request URL was made invalid. Only ASCII ones: another character
+      // (U+3000, say) is in the URL as written, and sent as written.
+      const s = typeof raw === 'string' ? trimAscii(raw) : undefined;
+      if (s !== undefined && isHttpUrl(s)) return { ok: true, value: base && !/[?#]/.test(s) ? s.replace(/\/+$/, '') : s };
+      // host:port without its scheme (`--server localhost:9095`), the usual slip: it holds no
+      // secret, so it is shown, with the address as it is written.
+      if (s !== undefined && HOST_PORT.test(s)) {
+        return { ok: false, message: `expected an http:// or https:// URL, got ${JSON.stringify(s)} (with its scheme: http://${s})` };
+      }
+      return { ok: false, message: `expected an http:// or https:// URL, got ${showUrl(raw)}` };
+    },
+  };
+}
+
+/** A base http(s) URL; trailing slashes dropped so callers can append `/api/v1/...`. */
+export const httpUrl: ValueParser<string> = httpUrlParser(true);
 
 const NOT_SENT = 'credentials in the URL are not sent: ';
 
@@ -295,28 +309,30 @@ const NOT_SENT = 'credentials in the URL are not sent: ';
  * path is its token: refused like any URL, scheme and host only). Credentials in the URL are refused: they would not be
  * sent (the request carries none), so the receiver would answer 401 to every notification.
  */
-export const webhookUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'give the receiver a URL with its token in the path or query');
+export const webhookUrl: ValueParser<string> = urlWithoutCredentials(false, NOT_SENT + 'give the receiver a URL with its token in the path or query');
 
 /** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
-export const prometheusUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them');
+export const prometheusUrl: ValueParser<string> = urlWithoutCredentials(true, NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them');
 
 /** The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own setting, never in the URL. */
-export const serverUrl: ValueParser<string> = urlWithoutCredentials(NOT_SENT + 'give the token with --token or RECTIFY_TOKEN');
+export const serverUrl: ValueParser<string> = urlWithoutCredentials(true, NOT_SENT + 'give the token with --token or RECTIFY_TOKEN');
 
 /**
  * rectify's own address as people reach it (--public-url), which every notification link
  * starts with: credentials in it would be posted to every channel and webhook receiver.
  */
 export const publicUrl: ValueParser<string> = urlWithoutCredentials(
+  true,
   'every notification link starts with this URL, so its credentials would be posted with each one: give the address without them',
 );
 
-/** An http(s) URL with no user:password@; `why` says why, and what to do instead. */
-function urlWithoutCredentials(why: string): ValueParser<string> {
+/** An http(s) URL (a base URL when `base`) with no user:password@; `why` says why, and what to do instead. */
+function urlWithoutCredentials(base: boolean, why: string): ValueParser<string> {
+  const url = httpUrlParser(base);
   return {
     placeholder: '<url>',
     parse(raw, ctx) {
-      const r = httpUrl.parse(raw, ctx);
+      const r = url.parse(raw, ctx);
       if (!r.ok) return r;
       const u = new URL(r.value);
       if (u.username !== '' || u.password !== '') {

@@ -10,6 +10,7 @@ import { formatProblem } from '../../src/domain/errors.js';
 import { configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
 import { fileKeyName, SETTING_NAMES, SETTINGS } from '../../src/config/settings.js';
 import { database, path } from '../../src/config/values.js';
+import { loadClientArgs } from '../../src/config/client.js';
 
 const root = mkdtempSync(join(tmpdir(), 'rectify-config-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -369,6 +370,26 @@ describe('problems', () => {
     assert.equal(ok(['--public-url', 'https://rectify.example.com/']).publicUrl, 'https://rectify.example.com');
     // A token in the path or query is how such receivers take one, and stays accepted.
     assert.equal(ok(['--notify-webhook', 'https://hooks.example.com/notify/secret-token-123?key=abc']).notifyWebhook, 'https://hooks.example.com/notify/secret-token-123?key=abc');
+  });
+
+  it('a base URL loses its trailing slashes; a webhook URL is kept exactly as written; only ASCII spaces around either are dropped', () => {
+    // Base URLs: the service appends /api/v1/..., so a trailing / would make //api.
+    assert.equal(ok(['--public-url', ' https://rectify.example.com/ops//\t']).publicUrl, 'https://rectify.example.com/ops');
+    assert.equal(ok(['--prometheus-url', 'http://prom:9090/\r\n']).prometheusUrl, 'http://prom:9090');
+    assert.equal(ok([], { RECTIFY_PROMETHEUS_URL: 'http://prom:9090/prometheus/' }).prometheusUrl, 'http://prom:9090/prometheus');
+    const server = loadClientArgs(['--server', 'http://127.0.0.1:9095/ '], {});
+    assert.ok('client' in server);
+    assert.equal(server.client.server, 'http://127.0.0.1:9095');
+    const serverEnv = loadClientArgs([], { RECTIFY_SERVER: 'https://rectify.example.com/base//' });
+    assert.ok('client' in serverEnv);
+    assert.equal(serverEnv.client.server, 'https://rectify.example.com/base');
+    // Webhooks: the receiver's route, a query token or a fragment ending in / is the receiver's business.
+    for (const url of ['https://hooks.example.com/hooks/rectify/', 'https://hooks.example.com/notify?token=ab+c/', 'https://hooks.example.com/notify#frag/', 'https://hooks.example.com/x\u3000']) {
+      assert.equal(ok(['--notify-webhook', url]).notifyWebhook, url);
+      assert.equal(ok(['--slack-webhook-url', url]).slackWebhookUrl, url);
+    }
+    assert.equal(ok(['--notify-webhook', ' http://example.com/hook/ \n']).notifyWebhook, 'http://example.com/hook/');
+    assert.equal(ok([], { RECTIFY_SLACK_WEBHOOK_URL: 'https://hooks.slack.com/services/T/B/s/\t' }).slackWebhookUrl, 'https://hooks.slack.com/services/T/B/s/');
   });
 
   it('a file that is not a mapping is a problem', () => {
