@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, type Config } from '../config/index.js';
+import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
@@ -75,7 +75,7 @@ function openReader(argv: string[], io: CliIO, command: string, settings: readon
   // name never read would verify the configured database and say OK about the wrong file.
   const positional = loaded.config.args;
   if (positional.length > 1 || (positional.length === 1 && loaded.config.sources.db.kind === 'flag')) {
-    io.err(`rectify audit: name one database, either as an argument or with --db (got ${[...(positional.length === 1 ? ['--db'] : []), ...positional.map((a) => JSON.stringify(a))].join(', ')})`);
+    io.err(`rectify audit: name one database, either as an argument or with --db (got ${[...(positional.length === 1 ? ['--db'] : []), ...positional.map((a) => shownArg(a))].join(', ')})`);
     return EXIT.USAGE;
   }
   const db = positional.length === 1 ? { kind: 'sqlite' as const, path: resolve(io.cwd, positional[0]!.replace(/^sqlite:/, '')) } : loaded.config.db;

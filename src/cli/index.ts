@@ -1,4 +1,4 @@
-import { flagName, HELP } from '../config/index.js';
+import { flagName, HELP, shownArg, typographicDash } from '../config/index.js';
 import { auditExportCommand, auditExportHelp, auditVerifyCommand, auditVerifyHelp } from './audit-verify.js';
 import { lintCommand, lintHelp } from './lint.js';
 import { openapiCommand, openapiHelp } from './openapi.js';
@@ -64,7 +64,13 @@ const ELSEWHERE: Readonly<Record<string, string>> = {
  * settings) buried the one line that said what was wrong.
  */
 function unknownCommand(name: string): string[] {
-  const shown = JSON.stringify(name);
+  // Up to `=`: what follows it may be a secret, whatever the argument looks like.
+  const shown = shownArg(name);
+  const dash = typographicDash(name);
+  if (dash !== undefined) {
+    // `—slack-signing-secret=…` pasted from a document: a mistyped --flag, before any command.
+    return [`rectify: unknown flag ${JSON.stringify(flagName(name))}: ${dash} is not -- (a dash copied from a document?); the command comes first, then its flags (rectify serve --name …)`, 'see: rectify --help'];
+  }
   if (name.startsWith('-')) {
     // The flag's name only: what follows `=` may be a secret (`--slack-signing-secret=…`).
     const flagOnly = flagName(name);
@@ -74,7 +80,7 @@ function unknownCommand(name: string): string[] {
     return [`rectify: ${shownFlag} before a command: the command comes first, then its flags (rectify approvals --server …)`, 'see: rectify --help'];
   }
   const names = Object.keys(COMMANDS);
-  const near = nearest(name, names);
+  const near = nearest(flagName(name), names);
   const elsewhere = ELSEWHERE[name.toLowerCase()];
   if (near) return [`rectify: unknown command ${shown} (did you mean "${near}"?)`, 'see: rectify --help'];
   if (elsewhere) return [`rectify: unknown command ${shown}; ${elsewhere}`, 'see: rectify --help'];
@@ -94,7 +100,7 @@ export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
   // `rectify audit verfy`: audit takes no argument, so a word after it is a mistyped verify or export.
   const sub = name === 'audit' && rest[0] !== undefined && !rest[0].startsWith('-') ? nearest(rest[0], ['verify', 'export']) : undefined;
   if (sub) {
-    io.err(`rectify audit: unknown subcommand ${JSON.stringify(rest[0]!)} (did you mean "audit ${sub}"?)`);
+    io.err(`rectify audit: unknown subcommand ${shownArg(rest[0]!)} (did you mean "audit ${sub}"?)`);
     io.err('see: rectify audit --help');
     return EXIT.USAGE;
   }

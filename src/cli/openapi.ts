@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { loadConfig, parseCommandArgs } from '../config/index.js';
+import { loadConfig, parseCommandArgs, shownArg } from '../config/index.js';
 import { formatProblem } from '../domain/index.js';
 import { createTestLogger } from '../observability/index.js';
 import { createService } from '../service.js';
@@ -34,7 +34,7 @@ export async function openapiCommand(argv: string[], io: CliIO): Promise<number>
   // Strict before anything is written: `--chek` or a second name must not overwrite a file.
   const parsed = parseCommandArgs(argv, { check: 'boolean' });
   const refusals = parsed.problems.map(formatProblem);
-  if (parsed.args.length > 1) refusals.push(`name one file (got ${parsed.args.map((a) => JSON.stringify(a)).join(', ')})`);
+  if (parsed.args.length > 1) refusals.push(`name one file (got ${parsed.args.map((a) => shownArg(a)).join(', ')})`);
   if (refusals.length) {
     for (const r of refusals) io.err(`rectify openapi: ${r}; usage: ${OPENAPI_USAGE}`);
     return EXIT.USAGE;

@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems } from '../config/index.js';
+import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems, shownArg } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { createService } from '../service.js';
 import { commandHelp } from './help.js';
@@ -66,8 +66,10 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
       config.args.length === 1
         ? booleanValue
           ? `rectify serve takes no arguments; did you mean --dry-run=${only}?`
-          : `rectify serve takes no arguments; did you mean ${/(^|\/)rectify\.ya?ml$/.test(only!) ? '--config' : '--runbooks'} ${only}?`
-        : `rectify serve takes no arguments (got ${config.args.map((a) => JSON.stringify(a)).join(', ')}); settings are flags, see rectify serve --help`,
+          : only!.includes('=')
+            ? `rectify serve takes no arguments (got ${shownArg(only!)}); settings are flags (--name=value), see rectify serve --help`
+            : `rectify serve takes no arguments; did you mean ${/(^|\/)rectify\.ya?ml$/.test(only!) ? '--config' : '--runbooks'} ${only}?`
+        : `rectify serve takes no arguments (got ${config.args.map((a) => shownArg(a)).join(', ')}); settings are flags, see rectify serve --help`,
     );
     return EXIT.USAGE;
   }

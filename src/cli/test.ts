@@ -1,3 +1,4 @@
+import { flagName, typographicDash } from '../config/index.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { formatProblem } from '../domain/index.js';
@@ -34,9 +35,12 @@ export const testHelp = commandHelp({
  * or has a problem (named by file and YAML path); such a file runs no test.
  */
 export async function testCommand(argv: string[], io: CliIO): Promise<number> {
-  const unknown = argv.find((a) => a.startsWith('-'));
+  const unknown = argv.find((a) => a.startsWith('-') || typographicDash(a) !== undefined);
   if (unknown !== undefined) {
-    io.err(`rectify test: unknown option ${unknown} (usage: rectify test <tests.yaml|folder>…)`);
+    // The name only: what follows `=` may be a secret.
+    const dash = typographicDash(unknown);
+    const why = dash !== undefined ? `: ${dash} is not -- (a dash copied from a document?)` : '';
+    io.err(`rectify test: unknown option ${flagName(unknown)}${why} (usage: rectify test <tests.yaml|folder>…)`);
     return EXIT.USAGE;
   }
   if (argv.length === 0) {

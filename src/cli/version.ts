@@ -1,3 +1,4 @@
+import { shownArg } from '../config/index.js';
 import { packageVersion } from '../lib/index.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -9,7 +10,7 @@ exit codes: 0 printed; 1 the package.json beside the program could not be read; 
 
 export async function versionCommand(argv: string[], io: CliIO): Promise<number> {
   if (argv.length > 0) {
-    io.err(`rectify version: takes no arguments, got ${JSON.stringify(argv[0])}`);
+    io.err(`rectify version: takes no arguments, got ${shownArg(argv[0]!)}`);
     return EXIT.USAGE;
   }
   try {

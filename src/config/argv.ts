@@ -27,6 +27,27 @@ export function flagName(arg: string): string {
   return eq === -1 ? arg : arg.slice(0, eq);
 }
 
+/**
+ * A dash that is not `-`: the figure dash, en dash, em dash, horizontal bar (U+2012–U+2015)
+ * and minus sign (U+2212). A `--flag` copied from a document whose typesetting joined the
+ * two hyphens into one of these: a mistyped flag, never an argument.
+ */
+const DASHES = /^[\u2012-\u2015\u2212]+/;
+
+/** The typographic dash an argument starts with (`—` in `—token=…`), or undefined. */
+export function typographicDash(arg: string): string | undefined {
+  return DASHES.exec(arg)?.[0];
+}
+
+/**
+ * An argument as an "unexpected argument" message shows it: up to its `=` (what follows
+ * may be a secret: `token=…`), the rest left out.
+ */
+export function shownArg(arg: string): string {
+  const name = flagName(arg);
+  return name === arg ? JSON.stringify(arg) : JSON.stringify(`${name}=…`);
+}
+
 function flagProblem(name: string, message: string): LoadProblem {
   return { file: `--${name}`, path: '', message };
 }
@@ -46,6 +67,13 @@ export function parseArgv(argv: readonly string[], known: ReadonlyMap<string, Fl
     }
     if (arg === '-h' || arg === '--help') {
       help = true;
+      continue;
+    }
+    const dash = typographicDash(arg);
+    if (dash !== undefined) {
+      const name = flagName(arg).slice(dash.length).replace(/^-+/, '');
+      const guess = known.has(name) || name === 'help' ? `--${name}` : nearest(`--${name}`, knownNames);
+      problems.push({ file: flagName(arg), path: '', message: `unknown flag: ${dash} is not -- (a dash copied from a document?)${guess ? `; did you mean "${guess}"?` : ''}` });
       continue;
     }
     // "-" alone is the conventional name for stdin, so it is a positional.

@@ -62,3 +62,51 @@ describe('a mistyped command', () => {
     assert.match(text, /^For rectify serve \(the client commands take --server, --token and --timeout: see rectify <command> --help\):\nSettings \(a flag wins/m);
   });
 });
+
+/**
+ * A `--flag=value` copied from a document whose typesetting joined the two hyphens into a
+ * dash (en, em, figure dash, horizontal bar, minus sign) was no flag: it was echoed whole,
+ * a secret after `=` included, as an unknown command, an unexpected argument, a path or
+ * a --runbooks suggestion. It is a mistyped flag, named up to its `=`; and no unknown or
+ * unexpected argument is shown past its `=`.
+ */
+describe('a flag with a typographic dash, and what follows = in an argument', () => {
+  const SECRET = 'S3CRETVAL';
+  const noSecret = (r: { out: string[]; err: string[] }) => assert.ok(!(r.out.join('\n') + r.err.join('\n')).includes(SECRET), r.err.join('\n'));
+
+  it('each dash is a mistyped --, named without its value, with the flag meant', async () => {
+    const cases: [string[], string[]][] = [
+      [['—slack-signing-secret=S3CRETVAL', 'serve'], ['rectify: unknown flag "—slack-signing-secret": — is not -- (a dash copied from a document?); the command comes first, then its flags (rectify serve --name …)', 'see: rectify --help']],
+      [['serve', '—slack-signing-secret=S3CRETVAL'], ['—slack-signing-secret: unknown flag: — is not -- (a dash copied from a document?); did you mean "--slack-signing-secret"?']],
+      [['approvals', '\u2013token=S3CRETVAL'], ['\u2013token: unknown flag: \u2013 is not -- (a dash copied from a document?); did you mean "--token"?', 'see: rectify approvals --help']],
+      [['approve', 'apr_1', '\u2012token=S3CRETVAL'], ['\u2012token: unknown flag: \u2012 is not -- (a dash copied from a document?); did you mean "--token"?', 'see: rectify approve --help']],
+      [['audit', '\u2212\u2212token=S3CRETVAL'], ['\u2212\u2212token: unknown flag: \u2212\u2212 is not -- (a dash copied from a document?); did you mean "--token"?', 'see: rectify audit --help']],
+      [['run', '--local', 'x', '\u2015slack-signing-secret=S3CRETVAL'], ['\u2015slack-signing-secret: unknown flag: \u2015 is not -- (a dash copied from a document?); did you mean "--slack-signing-secret"?', 'see: rectify run --help']],
+      [['lint', '—audit-key=S3CRETVAL'], ['rectify lint: —audit-key: unknown flag: — is not -- (a dash copied from a document?); usage: rectify lint [dir|file] [--runbooks dir] [--config file]']],
+      [['test', '—token=S3CRETVAL', 'x'], ['rectify test: unknown option —token: — is not -- (a dash copied from a document?) (usage: rectify test <tests.yaml|folder>…)']],
+    ];
+    for (const [argv, err] of cases) {
+      const r = await cli(argv);
+      assert.deepEqual([r.code, r.err], [2, err], argv.join(' '));
+      noSecret(r);
+    }
+  });
+
+  it('an unknown command, an unexpected argument or a serve argument is shown up to its =', async () => {
+    const cases: [string[], string][] = [
+      [['token=S3CRETVAL'], 'rectify: unknown command "token=…"; the commands are serve, lint, test, openapi, audit-verify, audit-export, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version'],
+      [['serve', 'token=S3CRETVAL'], 'rectify serve takes no arguments (got "token=…"); settings are flags (--name=value), see rectify serve --help'],
+      [['serve', 'a', 'token=S3CRETVAL'], 'rectify serve takes no arguments (got "a", "token=…"); settings are flags, see rectify serve --help'],
+      [['version', 'token=S3CRETVAL'], 'rectify version: takes no arguments, got "token=…"'],
+      [['audit', 'token=S3CRETVAL'], 'rectify audit: unexpected argument "token=…" (see: rectify audit --help)'],
+      [['approve', 'apr_1', 'token=S3CRETVAL'], 'rectify approve: unexpected argument "token=…" (see: rectify approve --help)'],
+      [['openapi', 'a', 'token=S3CRETVAL'], 'rectify openapi: name one file (got "a", "token=…"); usage: rectify openapi [file] [--check]'],
+      [['test', '--token=S3CRETVAL'], 'rectify test: unknown option --token (usage: rectify test <tests.yaml|folder>…)'],
+    ];
+    for (const [argv, line] of cases) {
+      const r = await cli(argv);
+      assert.deepEqual([r.code, r.err[0]], [2, line], argv.join(' '));
+      noSecret(r);
+    }
+  });
+});

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import { loadClientArgs, type ClientSettings, type FlagKind } from '../../config/index.js';
+import { loadClientArgs, shownArg, type ClientSettings, type FlagKind } from '../../config/index.js';
 import { formatProblem } from '../../domain/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, createApiClient, MAX_ID_LENGTH, reportFailure, type ApiClient } from './api.js';
@@ -79,7 +79,7 @@ function commandBody(spec: ClientCommandSpec, body: (ctx: ClientContext) => Prom
       io.err(
         missing.length
           ? `rectify ${spec.name}: missing ${missing.map((m) => `<${m}>`).join(' ')} (see: rectify ${spec.name} --help)`
-          : `rectify ${spec.name}: unexpected argument ${JSON.stringify(parsed.args[most])} (see: rectify ${spec.name} --help)`,
+          : `rectify ${spec.name}: unexpected argument ${shownArg(parsed.args[most]!)} (see: rectify ${spec.name} --help)`,
       );
       return EXIT.USAGE;
     }

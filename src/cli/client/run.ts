@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { executionView } from '../../api/views.js';
-import { loadConfig } from '../../config/index.js';
+import { loadConfig, shownArg } from '../../config/index.js';
 import { formatProblem, isRectifyError, LoadError } from '../../domain/index.js';
 import { createLogger } from '../../observability/index.js';
 import { createService } from '../../service.js';
@@ -137,7 +137,7 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   if (config.args.length !== 1) {
-    io.err(config.args.length ? `rectify run: unexpected argument ${JSON.stringify(config.args[1])}` : 'rectify run: missing <runbook> (see: rectify run --help)');
+    io.err(config.args.length ? `rectify run: unexpected argument ${shownArg(config.args[1]!)}` : 'rectify run: missing <runbook> (see: rectify run --help)');
     return EXIT.USAGE;
   }
   const p = parseParams((config.extraFlags['param'] as readonly string[] | undefined) ?? []);
