@@ -37,6 +37,22 @@ export interface StreamOptions {
  * larger than --body-limit; a 400: no alerts, a missing field) is not a problem of the
  * file: it is replayed as a refusal.
  */
+/**
+ * The size of a value's JSON as Alertmanager posts it: Go's encoding/json, compact, which
+ * writes `<`, `>` and `&` as \u003c, \u003e, \u0026 (6 bytes, not 1) and U+2028, U+2029
+ * as \u2028, \u2029 (6 bytes, not their 3 in UTF-8). A generatorURL with `&` in its query
+ * is longer on the wire than JSON.stringify makes it, and the service refuses it by that.
+ */
+export function goJsonBytes(value: unknown): number {
+  const text = JSON.stringify(value);
+  let extra = 0;
+  for (const ch of text) {
+    if (ch === '<' || ch === '>' || ch === '&') extra += 5;
+    else if (ch === '\u2028' || ch === '\u2029') extra += 3;
+  }
+  return Buffer.byteLength(text) + extra;
+}
+
 export function parseStream(text: string, opts: StreamOptions = {}): { entries: StreamEntry[]; problems: StreamProblem[] } {
   const entries: StreamEntry[] = [];
   const problems: StreamProblem[] = [];
@@ -90,7 +106,7 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
     if (!Number.isNaN(ms)) previous = { at: ms, line, text: String(at) };
     if (bad) return;
     if (opts.bodyLimitBytes !== undefined) {
-      const bytes = Buffer.byteLength(JSON.stringify(webhook));
+      const bytes = goJsonBytes(webhook);
       if (bytes > opts.bodyLimitBytes) {
         entries.push({ line, at: ms, webhook: { ok: false, status: 413, reason: `body too large (${bytes} bytes > --body-limit ${opts.bodyLimitBytes} bytes)` } });
         return;

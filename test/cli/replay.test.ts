@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { amWebhook } from '../helpers/service.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
 
 const T0 = Date.UTC(2026, 10, 24, 3, 0, 0);
@@ -336,6 +336,36 @@ describe('rectify replay', () => {
       [[3, 400]],
     );
     assert.equal(dflt.alerts, 3);
+  });
+
+  it('--body-limit measures the body as Alertmanager (Go) posts it: <, > and & are 6 bytes, U+2028 and U+2029 6, so a body the service refuses 413 is refused here too', async () => {
+    const body = amWebhook([crash(0)]);
+    // A Prometheus graph link: its query has & and <; an annotation holds U+2028.
+    body.alerts[0]!.generatorURL = 'http://prometheus.test/graph?g0.expr=up%7Bjob%3D%22api%22%7D<1&g0.tab=1&g0.range=1h';
+    body.alerts[0]!.annotations = { summary: 'api down\u2028see runbook' };
+    const stringified = Buffer.byteLength(JSON.stringify(body));
+    // Go's encoding/json, compact: the same document with those characters escaped.
+    const goEncoded = JSON.stringify(body).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const goBytes = Buffer.byteLength(goEncoded);
+    assert.equal(goBytes, stringified + 3 * 5 + 3);
+    const limit = stringified + 10;
+    const file = write('go-size.jsonl', [JSON.stringify({ at: iso(T0), webhook: body })]);
+    const r = await replay(file, '--json', '--body-limit', String(limit));
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual(r.json().refusals, [{ line: 1, status: 413, reason: `body too large (${goBytes} bytes > --body-limit ${limit} bytes)` }]);
+    // At the Go size it is read and decided.
+    const at = (await replay(file, '--json', '--body-limit', String(goBytes))).json();
+    assert.deepEqual([at.refused, at.executions], [0, { 'restart-pod': 1 }]);
+
+    // The service, given that body as Alertmanager sends it, refuses it by the same size.
+    const svc = await startTestService({ args: ['--listen', '127.0.0.1:0', '--body-limit', `${limit}b`] });
+    try {
+      const url = await svc.service.listen();
+      const post = (text: string) => fetch(`${url}/api/v1/webhooks/alertmanager`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: text });
+      assert.equal((await post(goEncoded)).status, 413);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
