@@ -62,6 +62,13 @@ describe('the CLI against a service with TLS: what is wrong, and what to do', ()
     assert.deepEqual([s.code, s.err], [3, [`rectify: cannot reach rectify at ${https}: no TLS there (ERR_SSL_WRONG_VERSION_NUMBER); if the service listens without --tls-cert, its address starts http://`]]);
   });
 
+  it('a POST over http:// to the TLS port: nothing was read, so exit 3 with the scheme, not "may have acted" (exit 6)', async () => {
+    const http = url.replace('https://', 'http://');
+    const r = await cli(['pause', '--by', 'c', '--reason', 'x', '--json'], { env: { RECTIFY_SERVER: http } });
+    const message = `cannot reach rectify at ${http}: the connection was closed without an answer (UND_ERR_SOCKET), and that port speaks TLS, so the request was not read (nothing was done); the service listens with TLS (--tls-cert): its address starts https://`;
+    assert.deepEqual([r.code, r.err, r.json()], [3, [`rectify: ${message}`], { error: { code: 'UNREACHABLE', message, details: [] } }]);
+  });
+
   it('with NODE_EXTRA_CA_CERTS it works; a host name the certificate is not for says so', { timeout: 60_000 }, async () => {
     const ok = await rectify(['runbooks', '--json'], { RECTIFY_SERVER: url, NODE_EXTRA_CA_CERTS: pair.cert });
     assert.deepEqual([ok.code, JSON.parse(ok.stdout), ok.stderr], [0, { runbooks: [] }, '']);

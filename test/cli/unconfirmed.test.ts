@@ -49,7 +49,7 @@ describe('a POST whose answer is lost', () => {
       const r = await cli(['approve', 'apr_1', '--by', 'c'], { env: { RECTIFY_SERVER: url } });
       assert.equal(r.code, 6);
       assert.deepEqual(r.err, [
-        `rectify: sent POST /api/v1/approvals/apr_1/approve to rectify at ${url}, but the connection was closed before the answer (UND_ERR_SOCKET): the service may have acted on it. Do not send it again before checking what it did: rectify approvals --status all, then rectify audit --since 10m; if the service listens with TLS (--tls-cert), its address starts https://`,
+        `rectify: sent POST /api/v1/approvals/apr_1/approve to rectify at ${url}, but the connection was closed before the answer (UND_ERR_SOCKET): the service may have acted on it. Do not send it again before checking what it did: rectify approvals --status all, then rectify audit --since 10m`,
       ]);
       assert.equal(posts, 1);
     } finally {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { ClientSettings } from '../../config/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { readable, timeoutSignal } from '../../lib/index.js';
@@ -84,6 +86,34 @@ function unreachableMessage(err: unknown, shown: string): string {
   return `cannot reach rectify at ${shown}: ${reason} (is it running? set --server or RECTIFY_SERVER)`;
 }
 
+/** True when the connection a fetch failed on read nothing: no byte of an answer came. */
+function nothingRead(err: unknown): boolean {
+  const socket = (err as { cause?: { socket?: { bytesRead?: unknown } } } | undefined)?.cause?.socket;
+  return socket?.bytesRead === 0;
+}
+
+/**
+ * Whether the service's port speaks TLS: a handshake only, nothing sent over it (its
+ * certificate is not judged: any TLS server answer, an alert included, says TLS). A
+ * plain HTTP port answers the handshake with text (a TLS error that is no alert); no
+ * answer within two seconds, or no connection, is "not known", said as not TLS.
+ */
+function speaksTls(server: string): Promise<boolean> {
+  const u = new URL(server);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = tlsConnect({ host, port: Number(u.port || 80), rejectUnauthorized: false, ...(isIP(host) ? {} : { servername: host }) });
+    const done = (yes: boolean): void => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(yes);
+    };
+    const timer = setTimeout(() => done(false), 2_000);
+    socket.once('secureConnect', () => done(true));
+    socket.once('error', (e: NodeJS.ErrnoException) => done(/ALERT/.test(e.code ?? '')));
+  });
+}
+
 function statusExit(status: number): number {
   if (status === 401 || status === 403) return EXIT.AUTH;
   if (status >= 500) return EXIT.UNREACHABLE;
@@ -152,9 +182,16 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       // A POST whose answer never came may have been carried out: "try again later" (exit 3)
       // would do it twice (a second run of the runbook). It is said, with how to see it.
       if (method === 'POST' && (timedOut || SENT_REASONS.has(reason))) {
+        // http:// to a TLS port: the service closes the connection on the request's first
+        // bytes, which are no TLS, and nothing of it was read. Told apart from a lost answer
+        // (which it looks like) by a TLS handshake with that port: one that speaks TLS
+        // could not have read a plain request.
+        if (!timedOut && reason === 'UND_ERR_SOCKET' && !shown.startsWith('https:') && nothingRead(err) && (await speaksTls(server))) {
+          const message = `cannot reach rectify at ${shown}: the connection was closed without an answer (${reason}), and that port speaks TLS, so the request was not read (nothing was done); the service listens with TLS (--tls-cert): its address starts https://`;
+          throw failure(EXIT.UNREACHABLE, 'UNREACHABLE', message, null);
+        }
         const lost = timedOut ? `no answer within ${limitMs / 1000}s (--timeout)` : `the connection was closed before the answer (${reason})`;
-        const tls = !timedOut && reason === 'UND_ERR_SOCKET' && !shown.startsWith('https:') ? '; if the service listens with TLS (--tls-cert), its address starts https://' : '';
-        const message = `sent POST ${route} to rectify at ${shown}, but ${lost}: the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}${tls}`;
+        const message = `sent POST ${route} to rectify at ${shown}, but ${lost}: the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}`;
         throw failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, null);
       }
       const message = timedOut ? `no answer from rectify at ${shown} within ${limitMs / 1000}s (raise --timeout, or check the service)` : unreachableMessage(err, shown);
