@@ -269,4 +269,35 @@ describe('http action', () => {
       server.close();
     }
   });
+
+  it('judges the status as soon as it comes: a body trickled a byte at a time is not waited for, and its connection is closed within a second', async (t) => {
+    // Its own server: the status and headers at once, then one byte every 50 ms, forever.
+    let closed = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      res.writeHead(req.url === '/fail' ? 500 : 202, { 'content-type': 'text/plain' });
+      const tick = setInterval(() => res.write('x'), 50);
+      req.socket.on('close', () => {
+        clearInterval(tick);
+        closed++;
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = Date.now();
+    const ok = await createHttpActionExecutor().run(action({ url: `${base}/restart`, timeoutMs: 3_000 }), ctx());
+    const took = Date.now() - started;
+    assert.deepEqual(ok, { ok: true, detail: `POST ${base}/restart → 202`, facts: { status: '202' } });
+    assert.ok(took < 800, `took ${took}ms: the body was waited for`);
+    // A failing status is told as itself, not as "timed out … (the request may have reached the target)".
+    const failed = await createHttpActionExecutor().run(action({ url: `${base}/fail`, timeoutMs: 3_000 }), ctx());
+    assert.deepEqual(failed, { ok: false, detail: `POST ${base}/fail → 500, expected 200-299`, facts: { status: '500' } });
+    // Both bodies still trickling are cut off within the discard's second.
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    assert.equal(closed, 2);
+  });
 });

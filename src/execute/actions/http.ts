@@ -34,6 +34,9 @@ export interface HttpActionExecutorOptions {
   readFile?: SecretSources['readFile'];
 }
 
+/** How long an action's unread response body may take to arrive before its connection is closed. */
+const BODY_DISCARD_WAIT_MS = 1_000;
+
 export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): ActionExecutor<RenderedHttpAction> {
   const send = opts.request ?? httpRequest;
   const limit = opts.maxInFlightPerOrigin ?? 64;
@@ -81,8 +84,8 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       try {
         // A 3xx is the target's answer to *this* request: the client never follows it.
         res = await send(action.url, { method, headers: headers.value, ...(body !== undefined ? { body } : {}), signal });
-        await res.discard();
       } catch (err) {
+        release();
         // Never written to a connection (a header value the client cannot send, the
         // connection refused, the host not found, a deadline that passed while
         // connecting): the target never saw it, so there is nothing to roll back.
@@ -90,9 +93,11 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
           return { ok: false, detail: `${target} not sent: ${notSentReason(err, action, ctx.signal, signal, secrets)}`, unchanged: true };
         }
         return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`, ...read };
-      } finally {
-        release();
       }
+      // The status is the answer, judged as soon as it comes: the body is let go in the
+      // background, for at most a second, and never waited on (one trickled a byte at a
+      // time would hold the step to its deadline). Its origin's slot is held until then.
+      void res.discard(BODY_DISCARD_WAIT_MS).finally(release);
       const [lo, hi] = action.expectStatus;
       const ok = res.status >= lo && res.status <= hi;
       const detail = ok ? `${target} → ${res.status}` : `${target} → ${res.status}, expected ${formatRange(lo, hi)}`;
