@@ -167,9 +167,12 @@ describe('command action', () => {
   });
 
   it('escalates to SIGKILL when SIGTERM is ignored, and kills what the program started', async () => {
-    const script = 'process.on("SIGTERM", () => {}); require("child_process").spawn("sleep", ["30"], {stdio: "inherit"}); setInterval(() => {}, 1000)';
+    // The shell ignores SIGTERM from its first line, well within the 300 ms (a node script
+    // installing a handler could take longer than that under load, and be killed by the
+    // SIGTERM itself); the `sleep` it starts inherits the ignored SIGTERM, so only the
+    // SIGKILL to the group ends either.
     const started = Date.now();
-    const out = await createCommandActionExecutor({ killGraceMs: 300 }).run(cmd([NODE, '-e', script], 300), ctx());
+    const out = await createCommandActionExecutor({ killGraceMs: 300 }).run(cmd(['sh', '-c', "trap '' TERM; sleep 30 & wait"], 300), ctx());
     const took = Date.now() - started;
     assert.equal(out.detail, 'timed out after 300ms (killed with SIGKILL)');
     // The grandchild `sleep 30` shares our stdout pipe: had it survived, we would
