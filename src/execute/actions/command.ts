@@ -447,19 +447,22 @@ export function secretTexts(values: readonly string[]): string[] {
 }
 
 /**
- * Replaces every occurrence of the secrets in a stream with `***`. An occurrence may
- * straddle two chunks, so the last (longest secret − 1) bytes are held back until
- * more arrives or the stream ends: an occurrence not yet complete lies wholly in them.
+ * Replaces every occurrence of the secrets in a stream with `***`, with the same result
+ * however the stream is split into chunks: scanning left to right, at each position the
+ * longest secret that starts there is masked. The last (longest secret − 1) bytes are
+ * held back unmasked until more arrives or the stream ends, and only what lies before
+ * them is decided: any secret starting there fits whole in what has arrived, so a match
+ * may run into the held part (and its rest is then consumed with it), and a shorter
+ * secret inside a longer one is never masked alone while the longer one is still arriving.
  */
-class StreamScrubber {
+export class StreamScrubber {
   private readonly needles: Buffer[];
   private readonly hold: number;
   private pending: Buffer = Buffer.alloc(0);
   private static readonly MASK = Buffer.from('***');
 
   constructor(secrets: readonly string[]) {
-    // Longest first, so a secret that contains another is masked whole.
-    this.needles = secrets.map((s) => Buffer.from(s, 'utf8')).sort((a, b) => b.length - a.length);
+    this.needles = [...new Set(secrets)].map((s) => Buffer.from(s, 'utf8')).filter((n) => n.length > 0);
     this.hold = Math.max(0, ...this.needles.map((n) => n.length - 1));
   }
 
@@ -467,35 +470,52 @@ class StreamScrubber {
     return this.needles.length > 0;
   }
 
-  /** The part of the stream that can be passed on now. */
+  /** The part of the stream that can be passed on now, masked. */
   push(chunk: Buffer): Buffer {
-    const scrubbed = this.scrub(Buffer.concat([this.pending, chunk]));
-    const keep = Math.min(this.hold, scrubbed.length);
-    this.pending = scrubbed.subarray(scrubbed.length - keep);
-    return scrubbed.subarray(0, scrubbed.length - keep);
-  }
-
-  /** What was held back, at the end of the stream. */
-  end(): Buffer {
-    const rest = this.pending;
-    this.pending = Buffer.alloc(0);
-    return rest;
-  }
-
-  private scrub(buf: Buffer): Buffer {
-    let out = buf;
-    for (const needle of this.needles) {
-      if (out.indexOf(needle) < 0) continue;
-      const parts: Buffer[] = [];
-      let from = 0;
-      for (let at = out.indexOf(needle); at >= 0; at = out.indexOf(needle, from)) {
-        parts.push(out.subarray(from, at), StreamScrubber.MASK);
-        from = at + needle.length;
-      }
-      parts.push(out.subarray(from));
-      out = Buffer.concat(parts);
-    }
+    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const { out, next } = this.scrub(data, data.length - this.hold);
+    this.pending = data.subarray(next);
     return out;
+  }
+
+  /** What was held back, masked, at the end of the stream. */
+  end(): Buffer {
+    const data = this.pending;
+    this.pending = Buffer.alloc(0);
+    return this.scrub(data, data.length).out;
+  }
+
+  /** Forgets what was held back (the rest of the stream is not wanted). */
+  drop(): void {
+    this.pending = Buffer.alloc(0);
+  }
+
+  /**
+   * Masks `data` from its start up to `decide` (exclusive): a match starting before
+   * `decide` may end after it. Returns the masked text and where the undecided rest begins.
+   */
+  private scrub(data: Buffer, decide: number): { out: Buffer; next: number } {
+    if (decide <= 0) return { out: Buffer.alloc(0), next: 0 };
+    // The longest secret starting at each position where one starts.
+    const longest = new Map<number, number>();
+    for (const needle of this.needles) {
+      for (let at = data.indexOf(needle); at >= 0 && at < decide; at = data.indexOf(needle, at + 1)) {
+        if ((longest.get(at) ?? 0) < needle.length) longest.set(at, needle.length);
+      }
+    }
+    if (longest.size === 0) return { out: data.subarray(0, decide), next: decide };
+    const parts: Buffer[] = [];
+    let from = 0;
+    for (const at of [...longest.keys()].sort((a, b) => a - b)) {
+      if (at < from) continue; // inside a match already masked
+      parts.push(data.subarray(from, at), StreamScrubber.MASK);
+      from = at + (longest.get(at) ?? 0);
+    }
+    if (from < decide) {
+      parts.push(data.subarray(from, decide));
+      from = decide;
+    }
+    return { out: Buffer.concat(parts), next: from };
   }
 }
 

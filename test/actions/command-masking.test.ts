@@ -1,0 +1,62 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { runArgv, secretTexts, StreamScrubber } from '../../src/execute/actions/command.js';
+
+const NODE = process.execPath;
+// Two command_env values, one inside the other: a user name and a user:password pair.
+const ENV = { DB_USER: 'admin', BASIC_AUTH: 'admin:S3cretPassw0rd' };
+const SECRETS = secretTexts(Object.values(ENV));
+
+/** Every 8-character piece of a value that the text still holds. */
+function leaks(text: string): string[] {
+  const found = new Set<string>();
+  for (const v of Object.values(ENV)) for (let i = 0; i + 8 <= v.length; i++) if (text.includes(v.slice(i, i + 8))) found.add(v.slice(i, i + 8));
+  return [...found];
+}
+
+/** The text masked as it would be if it arrived in these pieces. */
+function masked(pieces: string[]): string {
+  const s = new StreamScrubber(SECRETS);
+  const out = pieces.map((p) => s.push(Buffer.from(p)));
+  out.push(s.end());
+  return Buffer.concat(out).toString('utf8');
+}
+
+describe('command output masking', () => {
+  it('gives the same result at every split point when one value is inside another', () => {
+    const text = `auth failed for ${ENV.DB_USER}; tried ${ENV.BASIC_AUTH} (user ${ENV.DB_USER}) then ${ENV.BASIC_AUTH}`;
+    const whole = masked([text]);
+    assert.equal(whole, 'auth failed for ***; tried *** (user ***) then ***');
+    for (let i = 0; i <= text.length; i++) {
+      assert.equal(masked([text.slice(0, i), text.slice(i)]), whole, `split at ${i}`);
+      for (let j = i; j <= text.length; j += 3) assert.equal(masked([text.slice(0, i), text.slice(i, j), text.slice(j)]), whole, `split at ${i} and ${j}`);
+    }
+    // One byte at a time.
+    assert.equal(masked([...text]), whole);
+  });
+
+  it('masks the longer value whole when the shorter one arrives first in a chunk of its own', async () => {
+    const prog = "process.stderr.write('auth failed for ' + process.env.DB_USER); setTimeout(() => { process.stderr.write(process.env.BASIC_AUTH.slice(5) + '\\n'); process.exit(1); }, 200);";
+    const r = await runArgv([NODE, '-e', prog], { env: ENV, timeoutMs: 10_000, signal: new AbortController().signal, secrets: SECRETS });
+    assert.equal(r.stderr, 'auth failed for ***\n');
+    assert.equal(r.stderrTail, 'auth failed for ***\n');
+  });
+
+  it('masks a value that straddles the 64 KiB cap the same at every split point', async () => {
+    const pad = 'x'.repeat(64 * 1024 - 10);
+    const text = pad + ENV.BASIC_AUTH + ' and ' + ENV.DB_USER + '\n';
+    const expected = pad + '*** and ***\n';
+    for (let i = pad.length - 2; i <= text.length; i++) {
+      const out = masked([text.slice(0, i), text.slice(i)]);
+      assert.ok(out === expected, `split at ${i}: ${JSON.stringify(out.slice(pad.length - 2))}`);
+    }
+    // Through the pipe, split after the user name; kept up to 64 KiB after masking.
+    const prog = `process.stdout.write('x'.repeat(${pad.length}) + process.env.DB_USER); setTimeout(() => { process.stdout.write(process.env.BASIC_AUTH.slice(5) + ' and ' + process.env.DB_USER + '\\n'); }, 200);`;
+    const r = await runArgv([NODE, '-e', prog], { env: ENV, timeoutMs: 10_000, signal: new AbortController().signal, secrets: SECRETS });
+    // Cut at 64 KiB after masking: the first mask whole, then the start of the second.
+    assert.ok(r.stdout === expected.slice(0, 64 * 1024), JSON.stringify(r.stdout.slice(pad.length - 2)));
+    assert.equal(r.stdout.slice(pad.length), '*** and **');
+    assert.equal(r.stdoutTruncated, true);
+    assert.deepEqual(leaks(r.stdout), []);
+  });
+});
