@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { runArgv, secretTexts, StreamScrubber } from '../../src/execute/actions/command.js';
+import { Capture, runArgv, secretTexts, StreamScrubber } from '../../src/execute/actions/command.js';
 
 const NODE = process.execPath;
 // Two command_env values, one inside the other: a user name and a user:password pair.
@@ -58,5 +58,52 @@ describe('command output masking', () => {
     assert.equal(r.stdout.slice(pad.length), '*** and **');
     assert.equal(r.stdoutTruncated, true);
     assert.deepEqual(leaks(r.stdout), []);
+  });
+
+  describe('past the output cap', () => {
+    /** A deterministic mix of filler and the two values, some of them cut at chunk edges. */
+    function stream(bytes: number, seed: number, chunkMax: number): { text: string; chunks: string[] } {
+      let x = seed;
+      const rnd = (n: number): number => {
+        x = (x * 1103515245 + 12345) % 2147483648;
+        return x % n;
+      };
+      const words = [ENV.DB_USER, ENV.BASIC_AUTH, 'x', 'admin:', 'S3cret', ' ', '\n', 'yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy'];
+      let text = '';
+      while (text.length < bytes) text += words[rnd(words.length)];
+      const chunks: string[] = [];
+      for (let at = 0; at < text.length; ) {
+        const n = 1 + rnd(chunkMax);
+        chunks.push(text.slice(at, at + n));
+        at += n;
+      }
+      return { text, chunks };
+    }
+
+    it('drops what arrives once the kept head is full, unmasked, and keeps the head masked', () => {
+      const { text, chunks } = stream(1024 * 1024, 7, 9000);
+      const c = new Capture(64 * 1024, 0, SECRETS);
+      for (const ch of chunks) c.push(Buffer.from(ch));
+      const whole = masked([text]);
+      assert.ok(c.text() === whole.slice(0, 64 * 1024), 'the head as the whole stream masked');
+      assert.equal(c.truncated, true);
+      assert.deepEqual(leaks(c.text()), []);
+      // Masked: what the 64 KiB kept came from (more than 64 KiB, the masks are shorter), not the megabyte.
+      assert.ok(c.masked < 192 * 1024, `masked ${c.masked} bytes`);
+    });
+
+    it('masks only what can reach the kept tail, and keeps the tail as the whole stream masked', () => {
+      for (const seed of [1, 2, 3, 4, 5]) {
+        const { text, chunks } = stream(1024 * 1024, seed, 64 * 1024);
+        const c = new Capture(64 * 1024, 4 * 1024, SECRETS);
+        for (const ch of chunks) c.push(Buffer.from(ch));
+        const whole = masked([text]);
+        assert.equal(c.tailText(), whole.slice(whole.length - 4 * 1024), `seed ${seed}`);
+        assert.ok(c.text() === whole.slice(0, 64 * 1024), `seed ${seed}: head`);
+        assert.equal(c.truncated, true);
+        assert.deepEqual(leaks(c.tailText()), []);
+        assert.ok(c.masked < 512 * 1024, `seed ${seed}: masked ${c.masked} bytes of ${text.length}`);
+      }
+    });
   });
 });

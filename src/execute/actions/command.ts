@@ -459,6 +459,8 @@ export class StreamScrubber {
   private readonly needles: Buffer[];
   private readonly hold: number;
   private pending: Buffer = Buffer.alloc(0);
+  /** How many bytes of the stream were masked (or skipped as unneeded by `pushTail`: not counted). */
+  scanned = 0;
   private static readonly MASK = Buffer.from('***');
 
   constructor(secrets: readonly string[]) {
@@ -474,8 +476,53 @@ export class StreamScrubber {
   push(chunk: Buffer): Buffer {
     const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     const { out, next } = this.scrub(data, data.length - this.hold);
+    this.scanned += next;
     this.pending = data.subarray(next);
     return out;
+  }
+
+  /**
+   * As `push`, when only the last `want` bytes of what it passes on are needed (a tail):
+   * what lies before a point that no secret spans is skipped, unmasked and not returned.
+   * The bytes returned end as `push`'s would, with at least `want` of them when it
+   * would have returned as many.
+   */
+  pushTail(chunk: Buffer, want: number): Buffer {
+    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const decide = data.length - this.hold;
+    const from = this.freePoint(data, Math.max(0, decide - 2 * want));
+    if (from > 0 && from < decide) {
+      // No match of the whole-stream scan can cover `from`: the scan from there decides alike.
+      const { out, next } = this.scrub(data.subarray(from), decide - from);
+      if (out.length >= want) {
+        this.scanned += next;
+        this.pending = data.subarray(from + next);
+        return out;
+      }
+    }
+    const { out, next } = this.scrub(data, decide);
+    this.scanned += next;
+    this.pending = data.subarray(next);
+    return out;
+  }
+
+  /** The first position from `at` on that no occurrence of a secret spans (starts before and ends after). */
+  private freePoint(data: Buffer, at: number): number {
+    let point = at;
+    for (let moved = true; moved && point > 0 && point < data.length; ) {
+      moved = false;
+      for (const needle of this.needles) {
+        const start = Math.max(0, point - needle.length + 1);
+        const window = data.subarray(start, Math.min(data.length, point + needle.length - 1));
+        for (let i = window.indexOf(needle); i >= 0; i = window.indexOf(needle, i + 1)) {
+          if (start + i < point && start + i + needle.length > point) {
+            point = start + i + needle.length;
+            moved = true;
+          }
+        }
+      }
+    }
+    return point;
   }
 
   /** What was held back, masked, at the end of the stream. */
@@ -521,9 +568,10 @@ export class StreamScrubber {
 
 /**
  * Keeps the first `cap` bytes and, optionally, the last `tailCap` bytes of a stream,
- * with the secrets masked before either is cut.
+ * with the secrets masked before either is cut. Once the head is full, what arrives is
+ * masked only as far as it can reach the tail, and dropped unread without one.
  */
-class Capture {
+export class Capture {
   private readonly head: Buffer[] = [];
   private headBytes = 0;
   private tail: Buffer = Buffer.alloc(0);
@@ -541,7 +589,23 @@ class Capture {
 
   push(chunk: Buffer): void {
     if (this.ended) return;
-    this.keep(this.scrubber.active ? this.scrubber.push(chunk) : chunk);
+    if (!this.scrubber.active) {
+      this.keep(chunk);
+      return;
+    }
+    if (this.headBytes >= this.cap) {
+      // The head is full: only what can reach the tail is masked; without a tail, nothing is.
+      if (chunk.length > 0) this.cut = true;
+      if (this.tailCap === 0) this.scrubber.drop();
+      else this.keep(this.scrubber.pushTail(chunk, this.tailCap));
+      return;
+    }
+    this.keep(this.scrubber.push(chunk));
+  }
+
+  /** Bytes of the stream run through the masking. */
+  get masked(): number {
+    return this.scrubber.scanned;
   }
 
   /** The stream is over (or no longer read): what the scrubber held back is kept too. */
