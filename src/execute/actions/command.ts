@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
@@ -27,8 +28,10 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  *   puts itself in a group of its own): each step's child gets a marker of its own in
  *   its environment (STEP_MARKER_VAR), inherited by everything it starts; when the step
  *   ends, every process of ours whose environment holds it is killed, and the step
- *   fails. (Linux only, through /proc; a process that replaces its environment or
- *   becomes another user is not found.)
+ *   fails. (Linux only, through /proc; a process that replaces its environment, becomes
+ *   another user or whose environ cannot be read, setgid or non-dumpable, is not found.
+ *   Only processes started since the program are read, and a search that runs past 2 s
+ *   fails the step.)
  * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
  */
 
@@ -38,6 +41,10 @@ const STDERR_TAIL_BYTES = 4 * 1024;
 const KILL_GRACE_MS = 2_000;
 const DETAIL_LINE_MAX = 200;
 const GROUP_POLL_MS = 25;
+/** How long the search for processes left outside the group may take, each time. */
+const ESCAPE_SEARCH_MS = 2_000;
+/** /proc files read at once by that search. */
+const PROC_READS_AT_ONCE = 32;
 /** The variable that marks every process a step started, wherever its process group. */
 export const STEP_MARKER_VAR = 'RECTIFY_STEP_ID';
 
@@ -51,6 +58,8 @@ export interface RunArgvOptions {
   killGraceMs?: number;
   /** Kept per stream; default 64 KiB. */
   maxOutputBytes?: number;
+  /** How long one search for processes left outside the group may take; default 2 s. */
+  escapeSearchMs?: number;
   /**
    * Text the output must never hold (credentials passed in `env`): replaced with `***`
    * as the output arrives, before anything is cut to a cap, a tail or a line, so no
@@ -82,6 +91,8 @@ export interface CommandResult {
   escaped: number;
   /** How many of `escaped` still ran after SIGKILL and the grace. */
   escapedStillRunning: number;
+  /** The search for processes left outside the group did not finish in time: some may still run, and the step fails. */
+  escapeSearchTimedOut?: boolean;
   /** Set when the program could not be started: `not found: prog`, `not executable: prog`. */
   spawnError?: string;
 }
@@ -107,6 +118,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     stillRunning: false,
     escaped: 0,
     escapedStillRunning: 0,
+    escapeSearchTimedOut: false,
     ...partial,
   });
 
@@ -145,6 +157,15 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     let stillRunning = false;
     let escaped = 0;
     let escapedStillRunning = 0;
+    let escapeSearchTimedOut = false;
+    // What the program starts starts after it: older processes cannot hold the marker.
+    const stepStart = child.pid === undefined ? 0 : startTime(child.pid);
+    const searchMs = opts.escapeSearchMs ?? ESCAPE_SEARCH_MS;
+    const search = async (): Promise<number[]> => {
+      const r = await markedProcesses(marker, stepStart, searchMs);
+      if (!r.complete) escapeSearchTimedOut = true;
+      return r.pids;
+    };
     let groupChecked = false;
     let closed = false;
     let exitCode: number | null = null;
@@ -178,7 +199,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       settled = true;
       for (const t of timers) clearTimeout(t);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, escaped, escapedStillRunning, ...partial }));
+      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, escaped, escapedStillRunning, escapeSearchTimedOut, ...partial }));
     };
     const onAbort = (): void => {
       if (settled || timedOut || exited) return;
@@ -224,7 +245,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       const killed = new Set<number>();
       // Again until none is found: one may have started another while the first were found.
       for (let round = 0; round < 5; round++) {
-        const found = (await markedProcesses(marker)).filter((pid) => !killed.has(pid));
+        const found = (await search()).filter((pid) => !killed.has(pid));
         if (found.length === 0) break;
         for (const pid of found) {
           killed.add(pid);
@@ -239,7 +260,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       if (escaped === 0) return;
       const end = Date.now() + graceMs;
       for (;;) {
-        const left = (await markedProcesses(marker)).filter((pid) => killed.has(pid)).length;
+        const left = (await search()).filter((pid) => killed.has(pid)).length;
         escapedStillRunning = left;
         if (left === 0 || Date.now() >= end) return;
         await sleep(GROUP_POLL_MS);
@@ -292,6 +313,8 @@ export interface CommandActionExecutorOptions {
   env?: Record<string, string>;
   cwd?: string;
   killGraceMs?: number;
+  /** How long one search for processes left outside the group may take; default 2 s. */
+  escapeSearchMs?: number;
 }
 
 export function createCommandActionExecutor(opts: CommandActionExecutorOptions = {}): ActionExecutor<RenderedCommandAction> {
@@ -309,6 +332,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         signal: ctx.signal,
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
+        ...(opts.escapeSearchMs !== undefined ? { escapeSearchMs: opts.escapeSearchMs } : {}),
         secrets: passed,
       });
       // A program that never started changed nothing.
@@ -319,32 +343,67 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
 }
 
 function isSuccess(r: CommandResult): boolean {
-  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.escaped === 0 && r.spawnError === undefined;
+  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.escaped === 0 && r.escapeSearchTimedOut !== true && r.spawnError === undefined;
 }
 
 /**
  * The running processes of ours whose environment holds `STEP_MARKER_VAR=marker`:
  * everything a step started and that still runs, whatever its process group or
- * session. Another user's processes cannot be read, and are not ours to stop; a
- * zombie's environment reads empty. Without /proc (not Linux), none.
+ * session. Only processes started since `since` (clock ticks after boot, /proc stat's
+ * field 22) are candidates, so the environments read are few; the whole search gives up
+ * after `ms` (complete: false). Another user's processes cannot be read, and are not ours
+ * to stop; nor can a setgid program's (ssh-agent) or a non-dumpable one's, which are not
+ * found; a zombie's environment reads empty. Without /proc (not Linux), none.
  */
-async function markedProcesses(marker: string): Promise<number[]> {
-  let names: string[];
-  try {
-    names = (await readdir('/proc')).filter((name) => /^[0-9]+$/.test(name) && Number(name) !== process.pid);
-  } catch {
-    return [];
-  }
-  const needle = Buffer.from(`${STEP_MARKER_VAR}=${marker}\0`);
+async function markedProcesses(marker: string, since: number, ms: number): Promise<{ pids: number[]; complete: boolean }> {
+  const deadline = Date.now() + ms;
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), timerMs(ms));
+  });
   const found: number[] = [];
-  for (const name of names) {
-    const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
-    if (environ === null) continue;
-    const at = environ.indexOf(needle);
-    // The variable's start: the environment's, or just after the one before it.
-    if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(Number(name));
+  const scan = async (): Promise<boolean> => {
+    let names: string[];
+    try {
+      names = (await readdir('/proc')).filter((name) => /^[0-9]+$/.test(name) && Number(name) !== process.pid);
+    } catch {
+      return true;
+    }
+    const needle = Buffer.from(`${STEP_MARKER_VAR}=${marker}\0`);
+    // Read at once (a few microseconds each, from the kernel's own tables), where the
+    // thread pool would make each wait behind every other file read in flight.
+    if (since > 0) names = names.filter((name) => startTime(Number(name)) >= since);
+    const check = async (name: string): Promise<void> => {
+      const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
+      if (environ === null) return;
+      const at = environ.indexOf(needle);
+      // The variable's start: the environment's, or just after the one before it.
+      if (at === 0 || (at > 0 && environ[at - 1] === 0)) found.push(Number(name));
+    };
+    for (let i = 0; i < names.length; i += PROC_READS_AT_ONCE) {
+      if (Date.now() >= deadline) return false;
+      await Promise.all(names.slice(i, i + PROC_READS_AT_ONCE).map(check));
+    }
+    return true;
+  };
+  try {
+    const done = Date.now() >= deadline ? false : await Promise.race([scan(), late]);
+    return { pids: found.sort((a, b) => a - b), complete: done === true };
+  } finally {
+    clearTimeout(timer);
   }
-  return found;
+}
+
+/** When process `pid` started, in clock ticks after boot (/proc stat's field 22); 0 when unknown (gone, no /proc). */
+function startTime(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count after the last ")"; state is field 3.
+    const t = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
+    return Number.isFinite(t) ? t : 0;
+  } catch {
+    return 0;
+  }
 }
 
 /**
@@ -391,10 +450,11 @@ export function describeResult(r: CommandResult, timeoutMs: number): string {
 }
 
 /** What was left running outside the program's process group, if anything. */
-function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning'>): string {
-  if (r.escaped === 0) return '';
+function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning' | 'escapeSearchTimedOut'>): string {
+  const unfinished = r.escapeSearchTimedOut === true ? '; the search for processes left running outside its process group ran out of time (some may still run)' : '';
+  if (r.escaped === 0) return unfinished;
   const n = `${r.escaped} process${r.escaped === 1 ? '' : 'es'} left running outside its process group`;
-  return r.escapedStillRunning === 0 ? `; ${n} (killed with SIGKILL)` : `; ${n}, ${r.escapedStillRunning} still running after SIGKILL`;
+  return (r.escapedStillRunning === 0 ? `; ${n} (killed with SIGKILL)` : `; ${n}, ${r.escapedStillRunning} still running after SIGKILL`) + unfinished;
 }
 
 function describeEnd(r: CommandResult, timeoutMs: number): string {
