@@ -16,6 +16,21 @@ const UNSENDABLE_HEADER_CHAR_RE = /[^\t\x20-\x7e\x80-\xff]/u;
  * where the call goes, as a placeholder in the URL's host would.
  */
 const HOST_HEADERS = new Set(['host', 'x-forwarded-host', 'x-forwarded-server', 'x-original-host', 'x-host', 'forwarded']);
+/**
+ * Headers by which a proxy or framework in front of the target rewrites the request:
+ * its path, the scheme or port it is taken to have come by, or its method. Filled from
+ * an alert, they would let the alert pick what the call reaches or does.
+ */
+const ROUTING_HEADERS = new Map([
+  ['x-original-url', 'the path the request reaches'],
+  ['x-rewrite-url', 'the path the request reaches'],
+  ['x-forwarded-prefix', 'the path the request reaches'],
+  ['x-forwarded-proto', 'the scheme the request is taken to have come by'],
+  ['x-forwarded-port', 'the port the request is taken to have come by'],
+  ['x-http-method-override', 'the method the request is handled as'],
+  ['x-http-method', 'the method the request is handled as'],
+  ['x-method-override', 'the method the request is handled as'],
+]);
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
   const source = readString(r, v, path);
@@ -66,6 +81,15 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       r.report(
         [...path, name],
         `placeholder {${placeholder.param}} is in the ${name} header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)`,
+      );
+      ok = false;
+      continue;
+    }
+    const routes = ROUTING_HEADERS.get(name.toLowerCase());
+    if (placeholder !== undefined && routes !== undefined) {
+      r.report(
+        [...path, name],
+        `placeholder {${placeholder.param}} is in the ${name} header, which chooses ${routes}; an alert must not choose where outbound calls go or what they do (write the value out)`,
       );
       ok = false;
       continue;

@@ -104,6 +104,15 @@ const EXPECTED: Record<string, string[]> = {
     '15: runbooks.host-header.actions[1].http.headers.x-forwarded-host: placeholder {tenant} is in the x-forwarded-host header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
     '15: runbooks.host-header.actions[1].http.headers.Forwarded: placeholder {tenant} is in the Forwarded header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
     '17: runbooks.host-header.post_checks[0].http.headers.HOST: placeholder {tenant} is in the HOST header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)',
+    // Nor one a proxy rewrites the path, scheme, port or method by (written out, it may).
+    '22: runbooks.route-headers.actions[0].http.headers.X-Original-URL: placeholder {path} is in the X-Original-URL header, which chooses the path the request reaches; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '22: runbooks.route-headers.actions[0].http.headers.X-Rewrite-URL: placeholder {path} is in the X-Rewrite-URL header, which chooses the path the request reaches; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '22: runbooks.route-headers.actions[0].http.headers.X-Forwarded-Prefix: placeholder {tenant} is in the X-Forwarded-Prefix header, which chooses the path the request reaches; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '23: runbooks.route-headers.actions[1].http.headers.X-Forwarded-Proto: placeholder {scheme} is in the X-Forwarded-Proto header, which chooses the scheme the request is taken to have come by; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '23: runbooks.route-headers.actions[1].http.headers.x-forwarded-port: placeholder {port} is in the x-forwarded-port header, which chooses the port the request is taken to have come by; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '25: runbooks.route-headers.post_checks[0].http.headers.X-HTTP-Method-Override: placeholder {verb} is in the X-HTTP-Method-Override header, which chooses the method the request is handled as; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '25: runbooks.route-headers.post_checks[0].http.headers.X-Method-Override: placeholder {verb} is in the X-Method-Override header, which chooses the method the request is handled as; an alert must not choose where outbound calls go or what they do (write the value out)',
+    '25: runbooks.route-headers.post_checks[0].http.headers.X-HTTP-Method: placeholder {verb} is in the X-HTTP-Method header, which chooses the method the request is handled as; an alert must not choose where outbound calls go or what they do (write the value out)',
   ],
   // Secret references that can never resolve, and references where nothing resolves them (sent as written).
   'secret-refs.bad.yaml': [
