@@ -41,9 +41,12 @@ export interface ErrorHandlerOptions {
  * The sender closed the connection before its body arrived whole (Node's `aborted`,
  * ECONNRESET): no answer can reach it, so nothing was refused; it sends again (a
  * webhook retries a delivery it got no answer for). Never taken for a malformed body.
+ * Only while the body was still being read: a request that arrived whole and then
+ * failed is a failure (logged as one), whether or not its sender still waits.
  */
 export function abandoned(req: FastifyRequest, err: { code?: string }): boolean {
-  return req.raw.aborted || err.code === 'ECONNRESET' || req.raw.socket?.destroyed === true;
+  const reading = !req.raw.complete || err.code === 'ECONNRESET';
+  return reading && (req.raw.aborted || err.code === 'ECONNRESET' || req.raw.socket?.destroyed === true);
 }
 
 /**
