@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type Verdict } from '../domain/index.js';
+import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type RenderedStep, type Verdict } from '../domain/index.js';
 import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
 import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 
@@ -211,7 +211,16 @@ export function applyVerdict(
 
 /** What alerts asking for the same fix share: the runbook, the service and the rendered plan (its runbook version included). */
 export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
-  return createHash('sha256').update(JSON.stringify([runbook, service, plan])).digest('base64url');
+  // An http action without a body was rendered with `body: null` before it had none at
+  // all: keyed as then, so an alert after an upgrade joins the request a repeat of it opened.
+  const keyed = { ...plan, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
+  return createHash('sha256').update(JSON.stringify([runbook, service, keyed])).digest('base64url');
+}
+
+function bodyAsNull(step: RenderedStep): RenderedStep {
+  if (step.type !== 'http' || typeof step.spec !== 'object' || step.spec === null) return step;
+  const spec = step.spec as { body?: unknown };
+  return spec.body === undefined ? { ...step, spec: { ...spec, body: null } } : step;
 }
 
 /** The fields of a reported incident its decision is made from. */
