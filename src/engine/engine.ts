@@ -722,6 +722,7 @@ export function createEngine(deps: EngineDeps) {
           service: c.service,
           plan: c.plan,
           actor: c.actor,
+          trigger: c.trigger,
           circuitTrial: c.circuitTrial,
           startedAt: c.startedAt,
         }),
@@ -738,7 +739,8 @@ export function createEngine(deps: EngineDeps) {
         const out = await p;
         r.success = out.success;
         r.rolled_back = out.rolledBack;
-        if (out.event === 'DISRUPTION_BLOCKED') {
+        // Stopped before it changed anything: by the cluster ("not now"), or by a kill switch turned on since it was decided.
+        if (out.event === 'DISRUPTION_BLOCKED' || out.event === 'PAUSED') {
           r.action = 'blocked';
           r.event = out.event;
           r.reason = out.outcome;

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
-import { preCheckTimeoutMs } from '../domain/index.js';
+import { preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
-import type { CircuitRecord, ExecutionState, StepRecord, Store, Tx } from '../store/ports.js';
+import type { CircuitRecord, ExecutionState, ExecutionTrigger, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
@@ -30,6 +30,11 @@ export interface RunRequest {
     postChecks: RenderedCheck[];
   };
   actor: string;
+  /**
+   * How it was decided. An automatic run (`auto`) stops at a kill switch turned on since
+   * (see `pausedNow`); an approved or manual run goes on, as a person chose it.
+   */
+  trigger: ExecutionTrigger;
   circuitTrial: boolean;
   startedAt: number;
 }
@@ -40,7 +45,7 @@ export interface RunOutcome {
   success: boolean;
   rolledBack: boolean;
   outcome: string;
-  /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, INTERRUPTED…). */
+  /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, PAUSED, INTERRUPTED…). */
   event: AuditEventName;
 }
 
@@ -61,6 +66,16 @@ export interface RunnerDeps {
 
 /** How a run's rollback went: not run (none in the plan, nothing to undo, or cut off), done, or failed. */
 type RollbackResult = 'not_run' | 'done' | 'failed';
+
+const toldOneByOne: ReadonlySet<string> = new Set(TOLD_EVENTS);
+
+/** How an action or rollback step went. */
+interface StepOutcome {
+  ok: boolean;
+  detail: string;
+  unchanged: boolean;
+  unconfirmed: boolean;
+}
 
 /**
  * A pre-check is a gate on the present: its timeout is cut (`preCheckTimeoutMs`), and it
@@ -140,14 +155,36 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return out;
     }
 
-    async function runStep(step: RenderedStep): Promise<{ ok: boolean; detail: string; unchanged: boolean; unconfirmed: boolean }> {
+    /**
+     * Why an automatic run may not start its next action: a kill switch (the global one,
+     * then the runbook's own) turned on since it was decided. Undefined when none is on.
+     */
+    function pausedNow(tx: Tx): string | undefined {
+      if (tx.paused()) return 'rectify is paused: automatic remediation is off (POST /api/v1/resume)';
+      const own = tx.runbookPaused(req.runbookId);
+      if (!own) return undefined;
+      return `runbook ${req.runbookId} is paused by ${own.by}${own.reason ? ` (${own.reason})` : ''}: it does not run automatically (POST /api/v1/runbooks/${req.runbookId}/resume)`;
+    }
+
+    /**
+     * Runs one action or rollback step. With `gate`, the kill switches are read in the
+     * transaction that records the step's start: a pause committed before it stops the run
+     * there (`paused`, nothing recorded of the step), one committed after finds it started.
+     */
+    async function runStep(step: RenderedStep): Promise<StepOutcome>;
+    async function runStep(step: RenderedStep, gate: boolean): Promise<{ paused: string } | StepOutcome>;
+    async function runStep(step: RenderedStep, gate = false): Promise<{ paused: string } | StepOutcome> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
-      steps.push(rec);
+      let paused: string | undefined;
       // Durable before the action starts: after a crash the log shows it may have run.
       await record((tx) => {
+        paused = gate ? pausedNow(tx) : undefined;
+        if (paused !== undefined) return;
+        steps.push(rec);
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_STARTED', { phase: step.phase, index: step.index, summary: step.summary });
       });
+      if (paused !== undefined) return { paused };
       const executor = deps.actions.get(step.type);
       let ok = false;
       let notNow = false;
@@ -233,7 +270,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const announce = (n: Omit<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'execution_id' | 'approval_id' | 'at'>): Record<string, unknown> => {
           if (!deps.notify) return {};
           const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
-          const a = deps.outbox?.announce(given);
+          // Only a row of an event told one by one records its notification (the outbox reads
+          // back no other): a run stopped by a kill switch (PAUSED) is told as it ends, not again.
+          const a = toldOneByOne.has(given.event) ? deps.outbox?.announce(given) : undefined;
           notices.push(a?.event ?? given);
           return a ? { ...a.details } : {};
         };
@@ -325,7 +364,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let unconfirmed = false;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
-        const out = await runStep(step);
+        // A kill switch turned on since an automatic run was decided (during its pre-checks,
+        // say) stops it before its next action, until one has changed something: from then
+        // on it runs to its end (its actions, verification, rollback), as a plan stopped
+        // half applied is one its rollback was not written for.
+        const out = await runStep(step, req.trigger === 'auto' && !changed);
+        if ('paused' in out) {
+          const reason = `paused before action ${step.index + 1}: ${out.paused}; nothing was changed`;
+          return await finish('aborted', reason, [{ event: 'PAUSED', details: { reason, action: step.summary, steps: steps.length } }], 'none', 'not_run');
+        }
         if (!out.unchanged) changed = true;
         if (!out.ok) {
           // Read from the recorded steps, as crash recovery reads them: one rule for both.

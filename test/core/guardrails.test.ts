@@ -412,6 +412,89 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a kill switch turned on while an automatic run is in its pre-check stops it before its first action: PAUSED, told, not counted; a manual run goes on', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const two = `runbooks:
+  inflight:
+    risk: LOW
+    triggers: [inflight]
+    max_per_hour: 100
+    cooldown_minutes: 0
+    pre_checks:
+      - http: {url: "${target.url}/inflight/ready", timeout_seconds: 10}
+    actions:
+      - http: {method: POST, url: "${target.url}/inflight/{service}"}
+      - http: {method: POST, url: "${target.url}/inflight2/{service}"}
+`;
+    const svc = await startTestService({ runbooks: two, args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      target.route('POST', '/inflight/a', { status: 200 });
+      target.route('POST', '/inflight2/a', { status: 200 });
+      // Each run's pre-check is held until the kill switch is on.
+      const inPreCheck = async (send: () => Promise<any>, pause: () => Promise<unknown>) => {
+        const release = holdCalls(target, 'GET', '/inflight/ready');
+        const since = Date.now();
+        const answer = send();
+        await target.waitForRequest('/inflight/ready', { since, timeoutMs: 5000 });
+        await pause();
+        release();
+        return (await answer).body;
+      };
+
+      // The global pause.
+      const global = await inPreCheck(
+        () => svc.post('/api/v1/incidents?wait=true', incident('inflight', 'a')),
+        () => svc.post('/api/v1/pause', { by: 'alice', reason: 'investigating' }),
+      );
+      const globalWhy = 'paused before action 1: rectify is paused: automatic remediation is off (POST /api/v1/resume); nothing was changed';
+      assert.deepEqual([global.action, global.event, global.reason, global.success], ['blocked', 'PAUSED', globalWhy, false]);
+      assert.equal(target.calls('/inflight/a', 'POST') + target.calls('/inflight2/a', 'POST'), 0, 'no action ran');
+      const exe = (await svc.get(`/api/v1/executions/${global.execution_id}`)).body;
+      assert.deepEqual([exe.state, exe.outcome, exe.steps.map((s: any) => s.phase)], ['aborted', globalWhy, ['pre_check']]);
+      await svc.service.drainNotifications();
+      const rows = (await svc.get(`/api/v1/audit?execution_id=${global.execution_id}`)).body.events.reverse();
+      assert.deepEqual(
+        rows.map((a: any) => a.event),
+        ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'PAUSED', 'NOTIFIED'],
+      );
+      assert.deepEqual(rows[3].details, { reason: globalWhy, action: `POST ${target.url}/inflight/a`, steps: 1 });
+      const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.execution_id === global.execution_id);
+      assert.deepEqual(told.map((n) => [n.event, n.outcome, n.reason]), [['PAUSED', 'aborted', globalWhy]]);
+
+      // A manual run goes on: a person chose it.
+      const manual = await inPreCheck(
+        () => svc.post('/api/v1/runbooks/inflight/run?wait=true', { by: 'bob', params: { service: 'a' } }),
+        async () => undefined,
+      );
+      assert.deepEqual([manual.action, manual.event], ['executed', 'SUCCESS']);
+      assert.equal(target.calls('/inflight2/a', 'POST'), 1);
+      await svc.post('/api/v1/resume', { by: 'alice' });
+
+      // The runbook's own switch, on the circuit's trial run: the trial ends without a
+      // verdict (open again with the wait it had served), no failure counted.
+      target.route('POST', '/inflight/a', { status: 500 });
+      for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('inflight', 'a'))).body.event, 'FAILED');
+      const circuit = async () => {
+        const c = (await svc.get('/api/v1/runbooks/inflight')).body.circuit;
+        return { state: c.state, failures: c.failures, opened_at: c.opened_at };
+      };
+      const served = await circuit();
+      assert.equal(served.state, 'open');
+      svc.clock.advance(5 * MIN);
+      const trial = await inPreCheck(
+        () => svc.post('/api/v1/incidents?wait=true', incident('inflight', 'a')),
+        () => svc.post('/api/v1/runbooks/inflight/pause', { by: 'carol', reason: 'bad deploy' }),
+      );
+      const ownWhy = 'paused before action 1: runbook inflight is paused by carol (bad deploy): it does not run automatically (POST /api/v1/runbooks/inflight/resume); nothing was changed';
+      assert.deepEqual([trial.action, trial.event, trial.reason], ['blocked', 'PAUSED', ownWhy]);
+      assert.equal(target.calls('/inflight/a', 'POST'), 4, 'the trial ran no action');
+      assert.deepEqual(await circuit(), served, 'open again, not counted, no new wait');
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('time windows: outside them nothing runs by itself', async () => {
     target.reset();
     const svc = await startTestService({
