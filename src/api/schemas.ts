@@ -335,24 +335,37 @@ const manualRunShape = {
   dry_run: z.boolean().default(false),
   service: z.string().min(1).max(253).optional(),
 };
-const MANUAL_RUN_KEYS = Object.keys(manualRunShape);
+
+/**
+ * A body of a route that acts, whose every key is one rectify reads: an unknown one is
+ * refused (400 naming `body.<key>`, with the key it may stand for), never dropped.
+ * `what` names the body in the message; `hints` adds a word for a key that belongs to
+ * another route.
+ */
+function actingBody<S extends z.ZodRawShape>(shape: S, what: string, hints: Record<string, string> = {}) {
+  const known = Object.keys(shape);
+  return (
+    z
+      .object(shape)
+      .loose()
+      .superRefine((body, ctx) => {
+        for (const key of Object.keys(body)) {
+          if (known.includes(key)) continue;
+          const hint = Object.hasOwn(hints, key) ? `; ${hints[key]}` : '';
+          ctx.addIssue({ code: 'custom', path: [key], message: `unknown key${didYouMean(key, known)}: ${what} has ${known.join(', ')}${hint}` });
+        }
+      })
+      // Documented as what it is: no key beyond those.
+      .meta({ additionalProperties: false })
+  );
+}
 
 /**
  * Every key of a manual run's body is one rectify reads: an unknown one is refused,
  * naming it. Dropped silently, `{"dryRun": true}` (or `"dry-run"`) would have been a
  * real run of a runbook its caller asked only to try.
  */
-export const manualRunBodySchema = z
-  .object(manualRunShape)
-  .loose()
-  .superRefine((body, ctx) => {
-    for (const key of Object.keys(body)) {
-      if (MANUAL_RUN_KEYS.includes(key)) continue;
-      ctx.addIssue({ code: 'custom', path: [key], message: `unknown key${didYouMean(key, MANUAL_RUN_KEYS)}: a manual run's body has ${MANUAL_RUN_KEYS.join(', ')}` });
-    }
-  })
-  // Documented as what it is: no key beyond those.
-  .meta({ additionalProperties: false });
+export const manualRunBodySchema = actingBody(manualRunShape, "a manual run's body");
 
 /** A person's reason for acting by hand on a guardrail (closing a circuit, ending a cooldown): required, not blank. */
 function requiredReason() {
@@ -361,12 +374,15 @@ function requiredReason() {
     .describe('why, for the audit log and the notification receivers');
 }
 
-export const circuitCloseBodySchema = z.object({
+const circuitCloseShape = {
   by: statedName()
     .optional()
     .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
   reason: requiredReason(),
-});
+};
+
+/** Unknown keys refused (see actingBody). */
+export const circuitCloseBodySchema = actingBody(circuitCloseShape, "a circuit close's body");
 
 export const circuitClosedSchema = z.object({
   runbook: z.string(),
@@ -376,11 +392,19 @@ export const circuitClosedSchema = z.object({
   opened_at: z.string().nullable().describe('when its recovery wait had begun'),
 });
 
-export const cooldownClearBodySchema = circuitCloseBodySchema.extend({
-  service: statedName()
-    .optional()
-    .describe("the service whose cooldown ends; without it, every cooldown of the runbook in force ends (each service's and each Kubernetes object's)"),
-});
+/**
+ * Unknown keys refused (see actingBody): dropped, `{"services": "checkout"}` ended every
+ * cooldown of the runbook rather than checkout's.
+ */
+export const cooldownClearBodySchema = actingBody(
+  {
+    ...circuitCloseShape,
+    service: statedName()
+      .optional()
+      .describe("the service whose cooldown ends; without it, every cooldown of the runbook in force ends (each service's and each Kubernetes object's)"),
+  },
+  "a cooldown clear's body",
+);
 
 export const cooldownClearedSchema = z.object({
   runbook: z.string(),
@@ -398,8 +422,22 @@ export const cooldownClearedSchema = z.object({
     .describe('the cooldowns ended'),
 });
 
-export const pauseBodySchema = z
-  .object({ by: statedName().default('api'), reason: personText().optional() })
-  .default({ by: 'api' });
+/**
+ * Unknown keys refused (see actingBody): dropped, `POST /api/v1/resume {"runbook": "lo"}`
+ * lifted the global kill switch. `by` is required without API tokens (see actorOf): the
+ * actor `api` is rectify's own name in the audit log, not a person's.
+ */
+export const pauseBodySchema = actingBody(
+  {
+    by: statedName()
+      .optional()
+      .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+    reason: personText().optional().describe('why, for the audit log and the notification receivers'),
+  },
+  "a kill switch's body",
+  { runbook: 'one runbook has its own kill switch: POST /api/v1/runbooks/{id}/pause or /resume' },
+)
+  // With API tokens nothing in the body is needed.
+  .default({});
 
 export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean() });

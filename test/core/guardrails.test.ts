@@ -412,6 +412,40 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a kill switch body with a key it does not have is refused, naming it; without tokens `by` is required', async () => {
+    target.reset();
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'pz', '    max_per_hour: 10\n    cooldown_minutes: 0')}` });
+    try {
+      const refused = (path: string, message: string) => ({ error: { code: 'VALIDATION_FAILED', message: `invalid body: ${path}: ${message}`, details: [{ path, message }] } });
+      const noBy = refused('body.by', 'required when no API tokens are configured (who is acting, for the audit log)');
+      for (const url of ['/api/v1/pause', '/api/v1/runbooks/pz/pause']) {
+        const empty = await svc.post(url, {});
+        assert.deepEqual([empty.status, empty.body], [400, noBy], url);
+        const none = await svc.app.inject({ method: 'POST', url });
+        assert.deepEqual([none.statusCode, JSON.parse(none.body)], [400, noBy], `${url} without a body`);
+      }
+      const typo = await svc.post('/api/v1/pause', { by: 'ops', reasn: 'incident 42' });
+      assert.deepEqual([typo.status, typo.body], [400, refused('body.reasn', 'unknown key (did you mean "reason"?): a kill switch\'s body has by, reason')]);
+      assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.length, 0, 'nothing paused');
+      assert.equal((await svc.get('/api/v1/audit?event=RUNBOOK_PAUSED')).body.events.length, 0, 'nothing paused');
+
+      assert.equal((await svc.post('/api/v1/pause', { by: 'ops', reason: 'incident 42' })).status, 200);
+      // Meant for one runbook, sent to the global switch: refused, still paused.
+      const one = await svc.post('/api/v1/resume', { by: 'ops', runbook: 'pz' });
+      assert.deepEqual(
+        [one.status, one.body],
+        [400, refused('body.runbook', "unknown key: a kill switch's body has by, reason; one runbook has its own kill switch: POST /api/v1/runbooks/{id}/pause or /resume")],
+      );
+      assert.equal((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events.length, 0);
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('pz', 'a'))).body.event, 'PAUSED');
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true });
+      const actors = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.concat((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events);
+      assert.deepEqual(actors.map((e: any) => e.actor), ['ops', 'ops']);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a kill switch turned on while an automatic run is in its pre-check stops it before its first action: PAUSED, told, not counted; a manual run goes on', async () => {
     target.reset();
     target.route('POST', '/hook', { status: 204 });

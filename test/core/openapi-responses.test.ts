@@ -133,6 +133,9 @@ describe('the OpenAPI document describes the real answers', () => {
       { method: 'POST', template: '/api/v1/approvals/{id}/reject', url: '/api/v1/approvals/apr_none/reject', body: {} },
       { method: 'POST', template: '/api/v1/pause', body: { reason: 'openapi' } },
       { method: 'POST', template: '/api/v1/resume', body: {} },
+      { method: 'POST', template: '/api/v1/pause', body: { runbook: 'restart-low' } },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/pause', url: '/api/v1/runbooks/restart-low/pause', body: { reason: 5 } },
+      { method: 'POST', template: '/api/v1/runbooks/{id}/resume', url: '/api/v1/runbooks/restart-low/resume', body: {} },
       { method: 'POST', template: '/api/v1/runbooks/{id}/circuit/close', url: '/api/v1/runbooks/restart-low/circuit/close', body: { reason: 'openapi' } },
       { method: 'POST', template: '/api/v1/runbooks/{id}/circuit/close', url: '/api/v1/runbooks/restart-low/circuit/close', body: {} },
       { method: 'POST', template: '/api/v1/runbooks/{id}/cooldown/clear', url: '/api/v1/runbooks/restart-low/cooldown/clear', body: { reason: 'openapi', service: 'shop' } },
@@ -154,7 +157,7 @@ describe('the OpenAPI document describes the real answers', () => {
     }
     assert.deepEqual(found, []);
     // The matrix did reach the answers it is about.
-    for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200']) {
+    for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200', '/api/v1/pause 400', '/api/v1/runbooks/{id}/pause 400']) {
       assert.ok(statuses.has(s), s);
     }
   });

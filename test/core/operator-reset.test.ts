@@ -263,4 +263,25 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.equal((await alert(rig, 'cool', 'b')).body.event, 'SUCCESS');
     assert.equal((await call(rig, '/api/v1/runbooks/cool/cooldown/clear', { reason: 'x', service: 'a' })).status, 200, 'the newest run on a: in force again, and ended again');
   });
+
+  it('a key the body does not have is refused, naming it, and nothing ends: {"services": "a"} would have ended every cooldown', async () => {
+    target.reset();
+    for (const s of ['a', 'b']) target.route('POST', `/cool/${s}`, { status: 200 });
+    target.route('POST', '/flaky/a', { status: 500 });
+    target.route('POST', '/hook', { status: 200 });
+    const rig = await start();
+    for (const s of ['a', 'b']) assert.equal((await alert(rig, 'cool', s)).body.event, 'SUCCESS');
+    const typo = await call(rig, '/api/v1/runbooks/cool/cooldown/clear', { reason: 'fixed a', services: 'a' });
+    const cooldownWhy = `unknown key (did you mean "service"?): a cooldown clear's body has by, reason, service`;
+    assert.deepEqual([typo.status, typo.body], [400, { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.services: ${cooldownWhy}`, details: [{ path: 'body.services', message: cooldownWhy }] } }]);
+    assert.equal(auditRows(rig.svc.dbPath, 'COOLDOWN_CLEARED').length, 0);
+    assert.deepEqual((await read(rig, '/api/v1/runbooks/cool')).cooldowns.map((c: any) => c.service).sort(), ['a', 'b'], 'both cooldowns still in force');
+
+    for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+    const close = await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'fixed', force: true });
+    const closeWhy = "unknown key: a circuit close's body has by, reason";
+    assert.deepEqual([close.status, close.body], [400, { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.force: ${closeWhy}`, details: [{ path: 'body.force', message: closeWhy }] } }]);
+    assert.equal(auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED').length, 0);
+    assert.equal((await read(rig, '/api/v1/runbooks/flaky')).circuit.state, 'open');
+  });
 });

@@ -240,10 +240,10 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         tags: ['control'],
         params: idParamsSchema,
         body: pauseBodySchema,
-        response: { 200: runbookPauseStateSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema },
+        response: { 200: runbookPauseStateSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema, 404: errorSchema },
       },
       async (req) => {
-        const body = req.body ?? { by: 'api' };
+        const body = req.body ?? {};
         const out = await engine.setRunbookPaused(req.params.id, op === 'pause', actorOf(req, body.by), body.reason);
         return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause) };
       },
@@ -260,10 +260,10 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         summary: op === 'pause' ? 'Global kill switch: stop all automatic execution' : 'Resume automatic execution',
         tags: ['control'],
         body: pauseBodySchema,
-        response: { 200: pauseStateSchema, 401: errorSchema, 403: errorSchema },
+        response: { 200: pauseStateSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema },
       },
       async (req) => {
-        const body = req.body ?? { by: 'api' };
+        const body = req.body ?? {};
         const changed = await engine.setPaused(op === 'pause', actorOf(req, body.by), body.reason);
         return { paused: op === 'pause', changed };
       },
