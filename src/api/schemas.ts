@@ -323,6 +323,7 @@ export const runbookPauseStateSchema = z.object({
   paused: z.boolean(),
   changed: z.boolean().describe('false when the runbook already was in that state'),
   pause: runbookPauseSchema().nullable(),
+  held_while_paused: heldWhilePausedSchema().optional(),
 });
 
 const manualRunShape = {
@@ -440,4 +441,16 @@ export const pauseBodySchema = actingBody(
   // With API tokens nothing in the body is needed.
   .default({});
 
-export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean() });
+/** What a resume says of the alerts its pause held off (see the README's kill switch). */
+function heldWhilePausedSchema() {
+  return z
+    .object({
+      alerts: z.number().int().describe('how many alerts the pause held off: decided `blocked` / `PAUSED`, or their automatic run stopped before it acted'),
+      runbooks: z.array(z.object({ runbook: z.string(), alerts: z.number().int() })).describe('per runbook'),
+    })
+    .describe(
+      'Only on a resume that lifted the pause. rectify does not decide these alerts again (a re-delivery is answered `duplicate`): act by hand on those still firing.',
+    );
+}
+
+export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean(), held_while_paused: heldWhilePausedSchema().optional() });

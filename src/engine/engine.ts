@@ -1491,39 +1491,46 @@ export function createEngine(deps: EngineDeps) {
       void expireDueQuietly();
     },
 
-    async setPaused(paused: boolean, by: string, reason?: string): Promise<boolean> {
+    /**
+     * The global kill switch. A resume that lifts it says how many alerts the pause held
+     * off (`held`, per runbook): rectify does not decide them again (see heldByPause).
+     */
+    async setPaused(paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; held?: HeldByPause }> {
       const changed = await store.transact((tx) => {
         const was = tx.paused();
         if (was === paused) return null;
         const now = clock.now();
+        const held = paused ? undefined : heldByPause(tx.heldByPause());
         tx.setPaused(paused, by, now);
         // The kill switch changes what happens to every alert from now on: the team is told who and why.
         const told = announce(
           {
             event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED',
             outcome: paused ? 'paused' : 'resumed',
-            reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+            reason: `${paused ? 'automatic remediation paused' : 'automatic remediation resumed'} by ${by}${reason ? `: ${reason}` : ''}${held ? heldWords(held) : ''}`,
           },
           now,
         );
-        tx.appendAudit({ at: now, event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED', actor: by, details: withTold({ reason: reason ?? null }, told) });
-        return { told };
+        tx.appendAudit({ at: now, event: paused ? 'SERVICE_PAUSED' : 'SERVICE_RESUMED', actor: by, details: withTold({ reason: reason ?? null, ...(held ? { held_while_paused: held } : {}) }, told) });
+        return { told, held };
       });
       metrics.paused(paused);
       if (changed) send(changed.told);
-      return changed !== null;
+      return changed === null ? { changed: false } : { changed: true, ...(changed.held ? { held: changed.held } : {}) };
     },
 
     /**
      * One runbook's kill switch: while paused it does not run automatically (PAUSED),
      * the other runbooks go on. Audited, notified, kept across restarts.
      */
-    async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null }> {
+    async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null; held?: HeldByPause }> {
       if (!catalog.byId(runbookId)) throw runbookNotLoaded(runbookId, catalog);
       const out = await store.transact((tx) => {
         const was = tx.runbookPaused(runbookId);
-        if ((was !== null) === paused) return { changed: false, pause: was, told: undefined };
+        if ((was !== null) === paused) return { changed: false, pause: was, told: undefined, held: undefined };
         const now = clock.now();
+        // Its alerts held off since it was paused (by either switch): rectify does not decide them again.
+        const held = was === null ? undefined : heldByPause(tx.heldByPause(runbookId));
         const pause = paused ? { by, reason: reason ?? null, at: now } : null;
         tx.setRunbookPaused(runbookId, pause);
         const told = announce(
@@ -1531,16 +1538,22 @@ export function createEngine(deps: EngineDeps) {
             event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
             runbook: runbookId,
             outcome: paused ? 'paused' : 'resumed',
-            reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}`,
+            reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}${held ? heldWords(held) : ''}`,
           },
           now,
         );
-        tx.appendAudit({ at: now, event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED', runbook: runbookId, actor: by, details: withTold({ reason: reason ?? null }, told) });
-        return { changed: true, pause, told };
+        tx.appendAudit({
+          at: now,
+          event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
+          runbook: runbookId,
+          actor: by,
+          details: withTold({ reason: reason ?? null, ...(held ? { held_while_paused: held } : {}) }, told),
+        });
+        return { changed: true, pause, told, held };
       });
       metrics.runbookPaused(runbookId, out.pause !== null);
       if (out.changed) send(out.told);
-      return { changed: out.changed, pause: out.pause };
+      return { changed: out.changed, pause: out.pause, ...(out.held ? { held: out.held } : {}) };
     },
 
     /**
@@ -2017,6 +2030,27 @@ interface Told {
 }
 
 /** An audit row's details, with what it records of its notification. */
+/** The alerts a kill switch held off while it was on, as a resume tells them (see Tx.heldByPause). */
+export interface HeldByPause {
+  alerts: number;
+  runbooks: Array<{ runbook: string; alerts: number }>;
+}
+
+function heldByPause(rows: Array<{ runbook: string; alerts: number }>): HeldByPause {
+  return { alerts: rows.reduce((n, r) => n + r.alerts, 0), runbooks: rows };
+}
+
+/**
+ * What a resume's notification says of the alerts its pause held off. A re-delivery of
+ * one is answered `duplicate` (its occurrence was decided, PAUSED): rectify does not
+ * decide it again, so a person must act on those still firing.
+ */
+function heldWords(held: HeldByPause): string {
+  if (held.alerts === 0) return '';
+  const per = held.runbooks.map((r) => `${r.runbook}: ${r.alerts}`).join(', ');
+  return `; ${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing`;
+}
+
 function withTold(details: Record<string, unknown>, told: Told | undefined): Record<string, unknown> {
   return told?.details ? { ...details, ...told.details } : details;
 }

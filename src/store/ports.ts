@@ -353,6 +353,14 @@ export interface Tx extends GuardStateView {
   setGuardClock(value: string, at: number): void;
 
   setPaused(paused: boolean, by: string, at: number): void;
+  /**
+   * How many alerts a kill switch held off since it was last turned on (its latest
+   * SERVICE_PAUSED row, or with `runbook` that runbook's latest RUNBOOK_PAUSED row), per
+   * runbook, by the audit's PAUSED rows written after it: alerts decided `blocked` /
+   * `PAUSED`, and automatic runs stopped by a pause before they acted. With `runbook`, of
+   * that runbook only (held off by either switch). Read by the log's order, not the clock.
+   */
+  heldByPause(runbook?: string): Array<{ runbook: string; alerts: number }>;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */
   setRunbookPaused(runbook: string, pause: RunbookPause | null): void;
   /** Every paused runbook, by id. */

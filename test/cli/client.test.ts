@@ -206,7 +206,10 @@ describe('client commands against a running service', () => {
     const d = await svc.post('/api/v1/incidents', { id: 'INC-P1', root_cause: 'CrashLoopBackOff', service: 'api', context: { pod_name: 'api-1' } });
     assert.equal(d.body.event, 'PAUSED');
     const r = await cli(['resume', '--by', 'ops'], { env });
-    assert.deepEqual([r.code, r.out], [0, ['resumed: automatic execution is allowed again']]);
+    assert.deepEqual(
+      [r.code, r.out],
+      [0, ['resumed: automatic execution is allowed again', '1 alert was held off while paused (restart-api: 1): they are not decided again (a re-delivery is a duplicate); act by hand on those still firing']],
+    );
     const audit = await cli(['audit', '--event', 'service_paused', '--json'], { env });
     assert.equal(audit.code, 0);
     const rows = audit.json().events;
@@ -232,7 +235,10 @@ describe('client commands against a running service', () => {
     assert.deepEqual((await svc.get('/api/v1/runbooks/restart-api')).body.paused, { by: 'ops', reason: 'flapping', since: answer.pause.since });
     assert.equal((await svc.get('/api/v1/runbooks/rollback-deployment')).body.paused, null, 'the other runbooks go on');
     const r = await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
-    assert.deepEqual([r.code, r.out], [0, ['resumed restart-api: it runs automatically again']]);
+    assert.deepEqual(
+      [r.code, r.out],
+      [0, ['resumed restart-api: it runs automatically again', '1 alert was held off while paused (restart-api: 1): they are not decided again (a re-delivery is a duplicate); act by hand on those still firing']],
+    );
     const d2 = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-RP2', root_cause: 'CrashLoopBackOff', service: 'api-rp2', context: { pod_name: 'api-1' } });
     assert.equal(d2.body.action, 'executed');
     const events = (await svc.get('/api/v1/audit?runbook=restart-api&limit=1000')).body.events.filter((e: any) => e.event.startsWith('RUNBOOK_'));

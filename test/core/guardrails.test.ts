@@ -3,7 +3,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { holdCalls, holdFirstCall, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startTestService } from '../helpers/service.js';
+import { amWebhook, startTestService } from '../helpers/service.js';
 
 const MIN = 60_000;
 
@@ -412,6 +412,62 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a resume says how many alerts the pause held off, per runbook, in its answer, audit row and notification: their re-deliveries stay duplicates', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    target.route('POST', '/py/a', { status: 200 });
+    const rbs = `runbooks:${runbook(target.url, 'pz', '    max_per_hour: 10\n    cooldown_minutes: 0')}${runbook(target.url, 'py', '    max_per_hour: 10\n    cooldown_minutes: 0')}`;
+    const svc = await startTestService({ runbooks: rbs, args: ['--notify-webhook', `${target.url}/hook`] });
+    try {
+      const fire = (alertname: string, fingerprint: string) =>
+        svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([{ labels: { alertname, service: 'a' }, fingerprint }]));
+      // Held off before the pause: not counted.
+      await svc.post('/api/v1/runbooks/py/pause', { by: 'ops' });
+      assert.equal((await fire('py', 'f0')).body.results[0].event, 'PAUSED');
+      svc.clock.advance(1000);
+      await svc.post('/api/v1/runbooks/py/resume', { by: 'ops' });
+      svc.clock.advance(1000);
+
+      assert.equal((await svc.post('/api/v1/pause', { by: 'ops', reason: 'incident 42' })).status, 200);
+      for (const [name, fp] of [['pz', 'f1'], ['pz', 'f2'], ['py', 'f3']] as const) assert.equal((await fire(name, fp)).body.results[0].event, 'PAUSED');
+      // Its re-delivery is a duplicate: not counted twice.
+      assert.equal((await fire('pz', 'f1')).body.results[0].action, 'duplicate');
+      const resumed = await svc.post('/api/v1/resume', { by: 'ops' });
+      const held = { alerts: 3, runbooks: [{ runbook: 'py', alerts: 1 }, { runbook: 'pz', alerts: 2 }] };
+      assert.deepEqual(resumed.body, { paused: false, changed: true, held_while_paused: held });
+      const row = (await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events[0];
+      assert.deepEqual(row.details.held_while_paused, held);
+      await svc.service.drainNotifications();
+      const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.event === 'SERVICE_RESUMED');
+      assert.deepEqual(
+        told.map((n) => n.reason),
+        [
+          'automatic remediation resumed by ops; 3 alerts were held off while paused (py: 1, pz: 2): rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing',
+        ],
+      );
+      // As the resume says: a re-delivery after it is still the occurrence decided PAUSED.
+      const again = (await fire('pz', 'f2')).body.results[0];
+      assert.deepEqual([again.action, again.reason], ['duplicate', 'already decided: blocked (PAUSED)']);
+      assert.equal(target.calls('/pz/a'), 0);
+
+      // One runbook's switch: its own alerts since it was paused.
+      svc.clock.advance(1000);
+      await svc.post('/api/v1/runbooks/pz/pause', { by: 'ops' });
+      assert.equal((await fire('pz', 'f4')).body.results[0].event, 'PAUSED');
+      assert.equal((await fire('py', 'f5')).body.results[0].event, 'SUCCESS');
+      const own = await svc.post('/api/v1/runbooks/pz/resume', { by: 'ops' });
+      assert.deepEqual([own.body.changed, own.body.held_while_paused], [true, { alerts: 1, runbooks: [{ runbook: 'pz', alerts: 1 }] }]);
+      // Nothing held off: said as 0, the notification says nothing more.
+      svc.clock.advance(1000);
+      await svc.post('/api/v1/pause', { by: 'ops' });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 0, runbooks: [] } });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: false });
+      assert.deepEqual((await svc.post('/api/v1/pause', { by: 'ops' })).body, { paused: true, changed: true });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a kill switch body with a key it does not have is refused, naming it; without tokens `by` is required', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'pz', '    max_per_hour: 10\n    cooldown_minutes: 0')}` });
@@ -438,7 +494,7 @@ describe('guardrails', () => {
       );
       assert.equal((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events.length, 0);
       assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('pz', 'a'))).body.event, 'PAUSED');
-      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 1, runbooks: [{ runbook: 'pz', alerts: 1 }] } });
       const actors = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.concat((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events);
       assert.deepEqual(actors.map((e: any) => e.actor), ['ops', 'ops']);
     } finally {

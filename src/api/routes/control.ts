@@ -236,7 +236,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         description:
           op === 'pause'
             ? 'While paused, alerts matching the runbook are decided `blocked` with `PAUSED` (and the reason names who paused it); approvals and manual runs still go through. Audited (`RUNBOOK_PAUSED`), notified, kept across restarts.'
-            : 'Audited (`RUNBOOK_RESUMED`) and notified. Resuming a runbook that is not paused changes nothing (`changed: false`).',
+            : 'Audited (`RUNBOOK_RESUMED`) and notified. Resuming a runbook that is not paused changes nothing (`changed: false`). A resume that lifts the pause says how many of its alerts were held off since it was paused (`held_while_paused`, also in the notification): rectify does not decide them again.',
         tags: ['control'],
         params: idParamsSchema,
         body: pauseBodySchema,
@@ -245,7 +245,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       async (req) => {
         const body = req.body ?? {};
         const out = await engine.setRunbookPaused(req.params.id, op === 'pause', actorOf(req, body.by), body.reason);
-        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause) };
+        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause), ...(out.held ? { held_while_paused: out.held } : {}) };
       },
     );
   }
@@ -258,14 +258,20 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       `/api/v1/${op}`,
       {
         summary: op === 'pause' ? 'Global kill switch: stop all automatic execution' : 'Resume automatic execution',
+        ...(op === 'resume'
+          ? {
+              description:
+                'Audited (`SERVICE_RESUMED`) and notified. A resume that lifts the pause says how many alerts it held off, per runbook (`held_while_paused`, also in the notification): rectify does not decide them again (a re-delivery is `duplicate`), so act by hand on those still firing. Resuming when not paused changes nothing (`changed: false`).',
+            }
+          : {}),
         tags: ['control'],
         body: pauseBodySchema,
         response: { 200: pauseStateSchema, 400: errorSchema, 401: errorSchema, 403: errorSchema },
       },
       async (req) => {
         const body = req.body ?? {};
-        const changed = await engine.setPaused(op === 'pause', actorOf(req, body.by), body.reason);
-        return { paused: op === 'pause', changed };
+        const out = await engine.setPaused(op === 'pause', actorOf(req, body.by), body.reason);
+        return { paused: op === 'pause', changed: out.changed, ...(out.held ? { held_while_paused: out.held } : {}) };
       },
     );
   }

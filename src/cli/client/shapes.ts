@@ -79,7 +79,11 @@ export const runbookStateShape = z.object({
 
 export const runbookListShape = z.object({ runbooks: z.array(runbookStateShape) });
 
-export const pauseShape = z.object({ paused: z.boolean(), changed: z.boolean() });
+export const pauseShape = z.object({
+  paused: z.boolean(),
+  changed: z.boolean(),
+  held_while_paused: z.object({ alerts: z.number(), runbooks: z.array(z.object({ runbook: str, alerts: z.number() })) }).optional(),
+});
 
 export const runbookPauseShape = pauseShape.extend({ runbook: str });
 

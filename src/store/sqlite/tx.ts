@@ -186,6 +186,20 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
         ORDER BY a.seq LIMIT ?`,
     ),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    // The latest pause row, read backwards from the end of the log: the rows after it only
+    // (NOT INDEXED: by seq, not a walk of audit_runbook over the whole log).
+    heldByPause: db.prepare(
+      `SELECT runbook, count(*) AS alerts FROM audit NOT INDEXED
+        WHERE seq > (SELECT seq FROM audit WHERE event = 'SERVICE_PAUSED' ORDER BY seq DESC LIMIT 1)
+          AND event = 'PAUSED' AND runbook IS NOT NULL
+        GROUP BY runbook ORDER BY runbook`,
+    ),
+    heldByPauseOf: db.prepare(
+      `SELECT runbook, count(*) AS alerts FROM audit
+        WHERE seq > (SELECT seq FROM audit WHERE event = 'RUNBOOK_PAUSED' AND runbook = @runbook ORDER BY seq DESC LIMIT 1)
+          AND event = 'PAUSED' AND runbook = @runbook
+        GROUP BY runbook`,
+    ),
     settingAdd: db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING"),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
@@ -591,6 +605,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     setPaused(paused, by, at) {
       if (memo) memo.paused = undefined;
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
+    },
+    heldByPause(runbook) {
+      return (runbook === undefined ? s.heldByPause.all() : s.heldByPauseOf.all({ runbook })) as Array<{ runbook: string; alerts: number }>;
     },
     setRunbookPaused(runbook, pause) {
       const m = memo?.runbooks.get(runbook);
