@@ -35,6 +35,20 @@ describe('command output masking', () => {
     assert.equal(masked([...text]), whole);
   });
 
+  it('masks two overlapping values as one range, the shorter starting first, at every split point', () => {
+    const secrets = secretTexts(['sk-live-9f8e7d6c5b4a', 'deploy-sk-live']);
+    const text = 'auth: deploy-sk-live-9f8e7d6c5b4a; then sk-live-9f8e7d6c5b4a\n';
+    const run = (pieces: string[]): string => {
+      const s = new StreamScrubber(secrets);
+      const out = pieces.map((p) => s.push(Buffer.from(p)));
+      out.push(s.end());
+      return Buffer.concat(out).toString('utf8');
+    };
+    assert.equal(run([text]), 'auth: ***; then ***\n');
+    for (let i = 0; i <= text.length; i++) assert.equal(run([text.slice(0, i), text.slice(i)]), 'auth: ***; then ***\n', `split at ${i}`);
+    assert.equal(run([...text]), 'auth: ***; then ***\n');
+  });
+
   it('masks the longer value whole when the shorter one arrives first in a chunk of its own', async () => {
     const prog = "process.stderr.write('auth failed for ' + process.env.DB_USER); setTimeout(() => { process.stderr.write(process.env.BASIC_AUTH.slice(5) + '\\n'); process.exit(1); }, 200);";
     const r = await runArgv([NODE, '-e', prog], { env: ENV, timeoutMs: 10_000, signal: new AbortController().signal, secrets: SECRETS });

@@ -519,6 +519,12 @@ export class StreamScrubber {
   private readonly needles: Buffer[];
   private readonly hold: number;
   private pending: Buffer = Buffer.alloc(0);
+  /**
+   * The end of a masked range that reached past what could be decided (at most `hold`
+   * bytes, all of them masked and passed on already): a secret starting inside it and
+   * ending in what arrives next is masked with that range, not shown from its middle.
+   */
+  private carry: Buffer = Buffer.alloc(0);
   /** How many bytes of the stream were masked (or skipped as unneeded by `pushTail`: not counted). */
   scanned = 0;
   private static readonly MASK = Buffer.from('***');
@@ -534,11 +540,23 @@ export class StreamScrubber {
 
   /** The part of the stream that can be passed on now, masked. */
   push(chunk: Buffer): Buffer {
-    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    const { out, next } = this.scrub(data, data.length - this.hold);
-    this.scanned += next;
-    this.pending = data.subarray(next);
-    return out;
+    const { data, skip } = this.joined(chunk);
+    return this.advance(data, skip, this.scrub(data, data.length - this.hold, skip));
+  }
+
+  /** What was carried and held back, then `chunk`; `skip`: how many leading bytes were passed on already. */
+  private joined(chunk: Buffer): { data: Buffer; skip: number } {
+    const skip = this.carry.length;
+    const data = skip === 0 && this.pending.length === 0 ? chunk : Buffer.concat([this.carry, this.pending, chunk]);
+    return { data, skip };
+  }
+
+  /** Keeps what `scrub` left undecided, and the end of a mask that reached into it. */
+  private advance(data: Buffer, skip: number, r: { out: Buffer; next: number; maskedFrom: number }): Buffer {
+    this.scanned += r.next - skip;
+    this.pending = data.subarray(r.next);
+    this.carry = r.maskedFrom >= 0 ? Buffer.from(data.subarray(Math.max(r.maskedFrom, r.next - this.hold), r.next)) : Buffer.alloc(0);
+    return r.out;
   }
 
   /**
@@ -548,22 +566,16 @@ export class StreamScrubber {
    * would have returned as many.
    */
   pushTail(chunk: Buffer, want: number): Buffer {
-    const data = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    const { data, skip } = this.joined(chunk);
     const decide = data.length - this.hold;
-    const from = this.freePoint(data, Math.max(0, decide - 2 * want));
-    if (from > 0 && from < decide) {
+    const from = this.freePoint(data, Math.max(skip, decide - 2 * want));
+    if (from > skip && from < decide) {
       // No match of the whole-stream scan can cover `from`: the scan from there decides alike.
-      const { out, next } = this.scrub(data.subarray(from), decide - from);
-      if (out.length >= want) {
-        this.scanned += next;
-        this.pending = data.subarray(from + next);
-        return out;
-      }
+      const rest = data.subarray(from);
+      const r = this.scrub(rest, decide - from, 0);
+      if (r.out.length >= want) return this.advance(rest, 0, r);
     }
-    const { out, next } = this.scrub(data, decide);
-    this.scanned += next;
-    this.pending = data.subarray(next);
-    return out;
+    return this.advance(data, skip, this.scrub(data, decide, skip));
   }
 
   /** The first position from `at` on that no occurrence of a secret spans (starts before and ends after). */
@@ -587,42 +599,58 @@ export class StreamScrubber {
 
   /** What was held back, masked, at the end of the stream. */
   end(): Buffer {
-    const data = this.pending;
+    const { data, skip } = this.joined(Buffer.alloc(0));
     this.pending = Buffer.alloc(0);
-    return this.scrub(data, data.length).out;
+    this.carry = Buffer.alloc(0);
+    return this.scrub(data, data.length, skip).out;
   }
 
   /** Forgets what was held back (the rest of the stream is not wanted). */
   drop(): void {
     this.pending = Buffer.alloc(0);
+    this.carry = Buffer.alloc(0);
   }
 
   /**
-   * Masks `data` from its start up to `decide` (exclusive): a match starting before
-   * `decide` may end after it. Returns the masked text and where the undecided rest begins.
+   * Masks `data` from `skip` (the bytes before it were passed on already, the end of a
+   * mask) up to `decide` (exclusive): a match starting before `decide` may end after it.
+   * Returns the masked text, where the undecided rest begins, and where the mask that
+   * ends there began (-1 when the text does not end in a mask).
    */
-  private scrub(data: Buffer, decide: number): { out: Buffer; next: number } {
-    if (decide <= 0) return { out: Buffer.alloc(0), next: 0 };
-    // The longest secret starting at each position where one starts.
-    const longest = new Map<number, number>();
+  private scrub(data: Buffer, decide: number, skip: number): { out: Buffer; next: number; maskedFrom: number } {
+    if (decide <= skip) return { out: Buffer.alloc(0), next: skip, maskedFrom: skip > 0 ? 0 : -1 };
+    // Where each secret occurrence ends, by where it starts (the furthest end for a start).
+    // Occurrences starting at or after `decide` count too: one may overlap a range that
+    // starts before it, and is then masked with it.
+    const ends = new Map<number, number>();
     for (const needle of this.needles) {
-      for (let at = data.indexOf(needle); at >= 0 && at < decide; at = data.indexOf(needle, at + 1)) {
-        if ((longest.get(at) ?? 0) < needle.length) longest.set(at, needle.length);
+      for (let at = data.indexOf(needle); at >= 0; at = data.indexOf(needle, at + 1)) {
+        if ((ends.get(at) ?? 0) < at + needle.length) ends.set(at, at + needle.length);
       }
     }
-    if (longest.size === 0) return { out: data.subarray(0, decide), next: decide };
+    // Overlapping occurrences are merged into one range, masked as one: every byte any
+    // secret covers is masked, whichever of two overlapping secrets starts first. The
+    // carried bytes (before `skip`) are the end of a range masked already.
     const parts: Buffer[] = [];
-    let from = 0;
-    for (const at of [...longest.keys()].sort((a, b) => a - b)) {
-      if (at < from) continue; // inside a match already masked
+    let from = skip;
+    let maskedFrom = skip > 0 ? 0 : -1;
+    for (const at of [...ends.keys()].sort((a, b) => a - b)) {
+      const end = ends.get(at)!;
+      if (at < from) {
+        if (end > from) from = end; // starts inside the range just masked (or carried): the range grows
+        continue;
+      }
+      if (at >= decide) break;
       parts.push(data.subarray(from, at), StreamScrubber.MASK);
-      from = at + (longest.get(at) ?? 0);
+      from = end;
+      maskedFrom = at;
     }
     if (from < decide) {
       parts.push(data.subarray(from, decide));
       from = decide;
+      maskedFrom = -1;
     }
-    return { out: Buffer.concat(parts), next: from };
+    return { out: Buffer.concat(parts), next: from, maskedFrom };
   }
 }
 
