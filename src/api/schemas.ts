@@ -27,19 +27,27 @@ export function timeParam() {
  * `?state=approved` (for `status`) answered every row, as if no filter had been given.
  */
 export function strictQuery<T extends z.ZodRawShape>(shape: T) {
+  // Also beside another refusal (a bad limit): every unknown parameter is named at once.
+  return knownKeysOnly(shape, (key, known) => `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}`, true);
+}
+
+/**
+ * An object of these keys and no other: each unknown key is an issue at its own path,
+ * worded by `unknown`; with `besideOthers`, named also when another key is refused.
+ * Documented as what it is (no key beyond those).
+ */
+function knownKeysOnly<T extends z.ZodRawShape>(shape: T, unknown: (key: string, known: string[]) => string, besideOthers = false) {
   const known = Object.keys(shape);
   return z
     .object(shape)
     .loose()
     .superRefine(
-      (query, ctx) => {
-        for (const key of Object.keys(query)) {
-          if (known.includes(key)) continue;
-          ctx.addIssue({ code: 'custom', path: [key], message: `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}` });
+      (value, ctx) => {
+        for (const key of Object.keys(value)) {
+          if (!known.includes(key)) ctx.addIssue({ code: 'custom', path: [key], message: unknown(key, known) });
         }
       },
-      // Also beside another refusal (a bad limit): every unknown parameter is named at once.
-      { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+      besideOthers ? { when: (payload) => typeof payload.value === 'object' && payload.value !== null } : undefined,
     )
     .meta({ additionalProperties: false });
 }
@@ -344,21 +352,7 @@ const manualRunShape = {
  * another route.
  */
 function actingBody<S extends z.ZodRawShape>(shape: S, what: string, hints: Record<string, string> = {}) {
-  const known = Object.keys(shape);
-  return (
-    z
-      .object(shape)
-      .loose()
-      .superRefine((body, ctx) => {
-        for (const key of Object.keys(body)) {
-          if (known.includes(key)) continue;
-          const hint = Object.hasOwn(hints, key) ? `; ${hints[key]}` : '';
-          ctx.addIssue({ code: 'custom', path: [key], message: `unknown key${didYouMean(key, known)}: ${what} has ${known.join(', ')}${hint}` });
-        }
-      })
-      // Documented as what it is: no key beyond those.
-      .meta({ additionalProperties: false })
-  );
+  return knownKeysOnly(shape, (key, known) => `unknown key${didYouMean(key, known)}: ${what} has ${known.join(', ')}${Object.hasOwn(hints, key) ? `; ${hints[key]}` : ''}`);
 }
 
 /**
