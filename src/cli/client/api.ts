@@ -149,6 +149,12 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
   // Messages name the service by scheme and host: a path or query may hold a secret.
   const shown = ((u) => `${u.protocol}//${u.host}`)(new URL(server));
 
+  /** A POST sent whose answer was lost (`lost` says how): the service may have acted, so it is not to be sent again before a look. */
+  function mayHaveActed(route: string, lost: string, post: PostOptions, status: number | null): ApiFailure {
+    const message = `sent POST ${route} to rectify at ${shown}, but ${lost}: the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}`;
+    return failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, status);
+  }
+
   async function request<T>(method: 'GET' | 'POST', path: string, body: unknown, shape: AnswerShape, signal: AbortSignal | undefined, post: PostOptions = {}): Promise<T> {
     const url = `${server}${path}`;
     const route = path.split('?')[0]!;
@@ -191,8 +197,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
           throw failure(EXIT.UNREACHABLE, 'UNREACHABLE', message, null);
         }
         const lost = timedOut ? `no answer within ${limitMs / 1000}s (--timeout)` : `the connection was closed before the answer (${reason})`;
-        const message = `sent POST ${route} to rectify at ${shown}, but ${lost}: the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}`;
-        throw failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, null);
+        throw mayHaveActed(route, lost, post, null);
       }
       const message = timedOut ? `no answer from rectify at ${shown} within ${limitMs / 1000}s (raise --timeout, or check the service)` : unreachableMessage(err, shown);
       throw failure(EXIT.UNREACHABLE, timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, null);
@@ -232,8 +237,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       // A 5xx that is not rectify's (no API error body): a proxy or ingress in front of it
       // gave up waiting (504) or lost its upstream connection (502) while rectify may go on
       // and act. "Try again later" (exit 3) would run it twice; it is a lost answer.
-      const message = `sent POST ${route} to rectify at ${shown}, but the answer was ${res.status} ${res.statusText} without rectify's error body (from a proxy in front of it, say): the service may have acted on it. Do not send it again before checking what it did: ${post.check ?? 'rectify audit --since 10m'}`;
-      throw failure(EXIT.UNCONFIRMED, 'UNCONFIRMED', message, res.status);
+      throw mayHaveActed(route, `the answer was ${res.status} ${res.statusText} without rectify's error body (from a proxy in front of it, say)`, post, res.status);
     }
     const code = apiError?.error.code ?? `HTTP_${res.status}`;
     const said = apiError?.error.message ?? (text.trim().slice(0, 200) || res.statusText);
