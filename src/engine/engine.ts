@@ -153,7 +153,6 @@ function oneLine(text: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 const HOUR_MS = 3_600_000;
-/** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 /**
  * The answer to a body a later commit of which failed: the alerts the commits before it
  * recorded stand (their runs started, their requests were told), so the answer keeps the
@@ -173,6 +172,7 @@ export function partlyRecordedError(err: unknown, recorded: number, total: numbe
   return new RectifyError(err.code, message, { cause: err, details: err.details });
 }
 
+/** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 export const PREPARE_CONCURRENCY = 32;
 /** Cut-short bodies recorded in part kept in memory, to recognise their retry (see partlyRecorded). */
 const PARTLY_RECORDED_KEPT = 256;
@@ -2029,7 +2029,6 @@ interface Told {
   details?: ToldDetails;
 }
 
-/** An audit row's details, with what it records of its notification. */
 /** The alerts a kill switch held off while it was on, as a resume tells them (see Tx.heldByPause). */
 export interface HeldByPause {
   alerts: number;
@@ -2051,6 +2050,7 @@ function heldWords(held: HeldByPause): string {
   return `; ${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing`;
 }
 
+/** An audit row's details, with what it records of its notification. */
 function withTold(details: Record<string, unknown>, told: Told | undefined): Record<string, unknown> {
   return told?.details ? { ...details, ...told.details } : details;
 }

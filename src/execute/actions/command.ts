@@ -508,12 +508,14 @@ export function secretTexts(values: readonly string[]): string[] {
 
 /**
  * Replaces every occurrence of the secrets in a stream with `***`, with the same result
- * however the stream is split into chunks: scanning left to right, at each position the
- * longest secret that starts there is masked. The last (longest secret − 1) bytes are
- * held back unmasked until more arrives or the stream ends, and only what lies before
- * them is decided: any secret starting there fits whole in what has arrived, so a match
- * may run into the held part (and its rest is then consumed with it), and a shorter
- * secret inside a longer one is never masked alone while the longer one is still arriving.
+ * however the stream is split into chunks: occurrences that overlap are merged into one
+ * range, masked as one, so every byte any secret covers is masked. The last (longest
+ * secret − 1) bytes are held back unmasked until more arrives or the stream ends, and
+ * only what lies before them is decided: any secret starting there fits whole in what
+ * has arrived, so a range may run into the held part (its rest is then consumed with it,
+ * and its end carried, so a secret starting inside it and ending later joins it), and a
+ * shorter secret inside a longer one is never masked alone while the longer one is still
+ * arriving.
  */
 export class StreamScrubber {
   private readonly needles: Buffer[];
