@@ -8,7 +8,7 @@ import type { StepContext } from '../../src/execute/ports.js';
 import { createHttpActionExecutor } from '../../src/execute/actions/http.js';
 import { RequestNotSentError } from '../../src/checks/http-client.js';
 import { parseRunbooksText, renderPlan } from '../../src/runbooks/index.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startHttpTarget, startTricklingServer, type HttpTarget } from '../helpers/http-target.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
   return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
@@ -272,22 +272,7 @@ describe('http action', () => {
 
   it('judges the status as soon as it comes: a body trickled a byte at a time is not waited for, and its connection is closed within a second', async (t) => {
     // Its own server: the status and headers at once, then one byte every 50 ms, forever.
-    let closed = 0;
-    const server = createServer((req, res) => {
-      req.resume();
-      res.writeHead(req.url === '/fail' ? 500 : 202, { 'content-type': 'text/plain' });
-      const tick = setInterval(() => res.write('x'), 50);
-      req.socket.on('close', () => {
-        clearInterval(tick);
-        closed++;
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { base, closed } = await startTricklingServer(t, (url) => (url === '/fail' ? 500 : 202));
     const started = Date.now();
     const ok = await createHttpActionExecutor().run(action({ url: `${base}/restart`, timeoutMs: 3_000 }), ctx());
     const took = Date.now() - started;
@@ -298,6 +283,6 @@ describe('http action', () => {
     assert.deepEqual(failed, { ok: false, detail: `POST ${base}/fail → 500, expected 200-299`, facts: { status: '500' } });
     // Both bodies still trickling are cut off within the discard's second.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    assert.equal(closed, 2);
+    assert.equal(closed(), 2);
   });
 });

@@ -1,12 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { RenderedHttpCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createHttpCheckRunner, displayUrl } from '../../src/checks/http.js';
-import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { sequence, startHttpTarget, startTricklingServer, type HttpTarget } from '../helpers/http-target.js';
 
 function ctx(signal: AbortSignal = new AbortController().signal): StepContext {
   return { signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
@@ -83,21 +81,7 @@ describe('http check', () => {
 
   it('judges the status as soon as it comes: a body trickled a byte at a time is not waited for, and its connection is closed', async (t) => {
     // Its own server: the status and headers at once, then one byte every 50 ms, forever.
-    let closed = 0;
-    const server = createServer((req, res) => {
-      res.writeHead(req.url === '/down' ? 503 : 200, { 'content-type': 'text/plain' });
-      const tick = setInterval(() => res.write('x'), 50);
-      req.socket.on('close', () => {
-        clearInterval(tick);
-        closed++;
-      });
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    t.after(() => {
-      server.closeAllConnections();
-      server.close();
-    });
-    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const { base, closed } = await startTricklingServer(t, (url) => (url === '/down' ? 503 : 200));
     const started = Date.now();
     const up = await createHttpCheckRunner().run(check({ url: `${base}/health`, timeoutMs: 3_000, intervalMs: 1_000 }), ctx());
     const took = Date.now() - started;
@@ -109,7 +93,7 @@ describe('http check', () => {
     assert.match(down.detail, new RegExp(`^GET ${base}/down: expected status 200, got 503`));
     // The bodies still trickling are cut off within the discard's second.
     await new Promise((resolve) => setTimeout(resolve, 1_500));
-    assert.equal(closed, 1 + (down.attempts ?? 0));
+    assert.equal(closed(), 1 + (down.attempts ?? 0));
   });
 
   it('does not follow redirects', async () => {

@@ -292,3 +292,28 @@ function formatValue(v: number): string {
   if (v === -Infinity) return '-Inf';
   return String(v);
 }
+
+/**
+ * A server that answers each request's status and headers at once (`statusFor` its
+ * path), then trickles its body a byte every 50 ms, forever: what an answer judged by
+ * its status must not wait for. `closed()` counts the connections closed so far; it is
+ * stopped when the test ends.
+ */
+export async function startTricklingServer(t: { after(fn: () => void): void }, statusFor: (url: string) => number): Promise<{ base: string; closed(): number }> {
+  let closed = 0;
+  const server = createServer((req, res) => {
+    req.resume();
+    res.writeHead(statusFor(req.url ?? '/'), { 'content-type': 'text/plain' });
+    const tick = setInterval(() => res.write('x'), 50);
+    req.socket.on('close', () => {
+      clearInterval(tick);
+      closed++;
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => {
+    server.closeAllConnections();
+    server.close();
+  });
+  return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed };
+}
