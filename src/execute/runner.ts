@@ -6,6 +6,7 @@ import type { CircuitRecord, ExecutionState, ExecutionTrigger, StepRecord, Store
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
+import { killSwitchReason } from '../pipeline/stages/pause.js';
 import {
   countFailure,
   endTrialWithoutVerdict,
@@ -32,7 +33,7 @@ export interface RunRequest {
   actor: string;
   /**
    * How it was decided. An automatic run (`auto`) stops at a kill switch turned on since
-   * (see `pausedNow`); an approved or manual run goes on, as a person chose it.
+   * (see `killSwitchReason`); an approved or manual run goes on, as a person chose it.
    */
   trigger: ExecutionTrigger;
   circuitTrial: boolean;
@@ -156,17 +157,6 @@ export function createExecutionRunner(deps: RunnerDeps) {
     }
 
     /**
-     * Why an automatic run may not start its next action: a kill switch (the global one,
-     * then the runbook's own) turned on since it was decided. Undefined when none is on.
-     */
-    function pausedNow(tx: Tx): string | undefined {
-      if (tx.paused()) return 'rectify is paused: automatic remediation is off (POST /api/v1/resume)';
-      const own = tx.runbookPaused(req.runbookId);
-      if (!own) return undefined;
-      return `runbook ${req.runbookId} is paused by ${own.by}${own.reason ? ` (${own.reason})` : ''}: it does not run automatically (POST /api/v1/runbooks/${req.runbookId}/resume)`;
-    }
-
-    /**
      * Runs one action or rollback step. With `gate`, the kill switches are read in the
      * transaction that records the step's start: a pause committed before it stops the run
      * there (`paused`, nothing recorded of the step), one committed after finds it started.
@@ -178,7 +168,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let paused: string | undefined;
       // Durable before the action starts: after a crash the log shows it may have run.
       await record((tx) => {
-        paused = gate ? pausedNow(tx) : undefined;
+        paused = gate ? killSwitchReason(tx, req.runbookId) : undefined;
         if (paused !== undefined) return;
         steps.push(rec);
         tx.updateExecution(req.id, { steps });
