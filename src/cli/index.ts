@@ -1,4 +1,4 @@
-import { flagName, HELP, shownArg, typographicDash } from '../config/index.js';
+import { dashWords, flagName, HELP, shownArg, typographicDash } from '../config/index.js';
 import { auditExportCommand, auditExportHelp, auditVerifyCommand, auditVerifyHelp } from './audit-verify.js';
 import { lintCommand, lintHelp } from './lint.js';
 import { openapiCommand, openapiHelp } from './openapi.js';
@@ -69,7 +69,7 @@ function unknownCommand(name: string): string[] {
   const dash = typographicDash(name);
   if (dash !== undefined) {
     // `—slack-signing-secret=…` pasted from a document: a mistyped --flag, before any command.
-    return [`rectify: unknown flag ${JSON.stringify(flagName(name))}: ${dash} is not -- (a dash copied from a document?); the command comes first, then its flags (rectify serve --name …)`, 'see: rectify --help'];
+    return [`rectify: unknown flag ${JSON.stringify(flagName(name))}: ${dashWords(dash)}; the command comes first, then its flags (rectify serve --name …)`, 'see: rectify --help'];
   }
   if (name.startsWith('-')) {
     // The flag's name only: what follows `=` may be a secret (`--slack-signing-secret=…`).

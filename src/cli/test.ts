@@ -1,4 +1,4 @@
-import { flagName, typographicDash } from '../config/index.js';
+import { dashWords, flagName, typographicDash } from '../config/index.js';
 import { readdirSync, statSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { formatProblem } from '../domain/index.js';
@@ -39,7 +39,7 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
   if (unknown !== undefined) {
     // The name only: what follows `=` may be a secret.
     const dash = typographicDash(unknown);
-    const why = dash !== undefined ? `: ${dash} is not -- (a dash copied from a document?)` : '';
+    const why = dash !== undefined ? `: ${dashWords(dash)}` : '';
     io.err(`rectify test: unknown option ${flagName(unknown)}${why} (usage: rectify test <tests.yaml|folder>…)`);
     return EXIT.USAGE;
   }

@@ -39,6 +39,11 @@ export function typographicDash(arg: string): string | undefined {
   return DASHES.exec(arg)?.[0];
 }
 
+/** What a message says of such a dash. */
+export function dashWords(dash: string): string {
+  return `${dash} is not -- (a dash copied from a document?)`;
+}
+
 /**
  * An argument as an "unexpected argument" message shows it: up to its `=` (what follows
  * may be a secret: `token=…`), the rest left out.
@@ -73,7 +78,7 @@ export function parseArgv(argv: readonly string[], known: ReadonlyMap<string, Fl
     if (dash !== undefined) {
       const name = flagName(arg).slice(dash.length).replace(/^-+/, '');
       const guess = known.has(name) || name === 'help' ? `--${name}` : nearest(`--${name}`, knownNames);
-      problems.push({ file: flagName(arg), path: '', message: `unknown flag: ${dash} is not -- (a dash copied from a document?)${guess ? `; did you mean "${guess}"?` : ''}` });
+      problems.push({ file: flagName(arg), path: '', message: `unknown flag: ${dashWords(dash)}${guess ? `; did you mean "${guess}"?` : ''}` });
       continue;
     }
     // "-" alone is the conventional name for stdin, so it is a positional.

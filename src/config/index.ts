@@ -11,7 +11,7 @@ export { resolveSecret, resolveAuditKey, resolveAuditPreviousKeys, settingFilePr
 export type { Config, ConfigSource } from './types.js';
 export { parseSlackApprover, type DbTarget, type ListenAddress } from './values.js';
 export { LOG_LEVELS, KUBERNETES_MODES, type LogLevel, type KubernetesMode, type SettingName } from './settings.js';
-export { flagName, parseCommandArgs, shownArg, typographicDash, type CommandArgs, type FlagKind } from './argv.js';
+export { dashWords, flagName, parseCommandArgs, shownArg, typographicDash, type CommandArgs, type FlagKind } from './argv.js';
 
 /**
  * The composition root's only way to the real environment. loadConfig itself
