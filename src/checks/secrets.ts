@@ -1,5 +1,6 @@
 import { isAbsolute } from 'node:path';
 import { errnoMessage, MAX_SECRET_FILE_BYTES, readTextFileAsync, unreadableFile } from '../lib/index.js';
+import { ENV_NAME_RE } from '../domain/index.js';
 
 /**
  * Secret references in HTTP header values and body strings: `${env:NAME}` and
@@ -30,7 +31,6 @@ export type SecretResult<T> =
   | { ok: false; error: string };
 
 const REF_RE = /\$\{(env|file):([^}]*)\}/g;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Resolves every reference in one string. */
 export async function resolveSecrets(

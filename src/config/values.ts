@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
-import { PERSON_NAME_RE } from '../domain/names.js';
+import { ENV_NAME_RE, PERSON_NAME_RE } from '../domain/names.js';
 
 /**
  * Value parsers for settings. Each one is a zod schema plus a sentence saying
@@ -408,7 +408,6 @@ export const database: ValueParser<DbTarget> = fromSchema(
   (raw) => (typeof raw === 'string' && raw.includes('://') ? showUrl(raw) : show(raw)),
 );
 
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const envVarName: ValueParser<string> = fromSchema('<NAME>', 'an environment variable name', () =>
   z.string().regex(ENV_NAME_RE),
 );

@@ -21,3 +21,10 @@ export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
  */
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 export const PERSON_TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
+
+/**
+ * The variable a secret reference `${env:NAME}` may name: what a shell can set. Checked
+ * when runbooks load (one that can never be set is an error) and when the reference is
+ * resolved.
+ */
+export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;

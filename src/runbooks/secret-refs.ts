@@ -1,3 +1,4 @@
+import { ENV_NAME_RE } from '../domain/index.js';
 import { isMapValue } from './fields.js';
 import type { Reporter, YamlPath } from './problems.js';
 
@@ -15,7 +16,6 @@ const SECTIONS = ['action', 'actions', 'rollback', 'pre_checks', 'post_checks', 
 const ACTION_SECTIONS = new Set<string>(['action', 'actions', 'rollback']);
 const REF_START_RE = /\$\{(env|file):/;
 const REF_RE = /\$\{(env|file):([^}]*)(\}?)/g;
-const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 export const RESOLVED_WHERE = 'secret references are resolved only in HTTP header values and in the string values of an http action\'s body';
 
