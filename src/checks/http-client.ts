@@ -111,6 +111,12 @@ function watched(handover: Handover): Dispatcher {
   return getGlobalDispatcher().compose((dispatch) => (opts, handler) => dispatch(opts, watch(handler, handover)));
 }
 
+/**
+ * How long a response body no one reads (a check's, an action's: the status is the
+ * answer) may take to arrive, discarded in the background, before its connection is closed.
+ */
+export const BODY_DISCARD_WAIT_MS = 1_000;
+
 /** Bodies up to this size are read to the end by `discard` rather than cutting the connection. */
 const DISCARD_READ_LIMIT = 64 * 1024;
 

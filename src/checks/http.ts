@@ -1,6 +1,6 @@
 import type { RenderedHttpCheck } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
-import { httpRequest, type HttpAnswer, type HttpRequest } from './http-client.js';
+import { BODY_DISCARD_WAIT_MS, httpRequest, type HttpAnswer, type HttpRequest } from './http-client.js';
 import { describeError, poll, type Attempt } from './poll.js';
 import { resolveHeaderSecrets, scrubSecrets, type SecretSources } from './secrets.js';
 
@@ -21,9 +21,6 @@ export interface HttpCheckRunnerOptions {
   /** Cap on one request; default max(interval, 5s). One that starts before the check's timeout is cut off at it; the last, at the timeout, has the whole cap. */
   attemptTimeoutMs?: number;
 }
-
-/** How long a check's unread response body may take to arrive before its connection is closed. */
-const BODY_DISCARD_WAIT_MS = 1_000;
 
 export function createHttpCheckRunner(opts: HttpCheckRunnerOptions = {}): CheckRunner<RenderedHttpCheck> {
   const send = opts.request ?? httpRequest;

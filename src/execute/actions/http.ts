@@ -1,7 +1,7 @@
 import type { RenderedHttpAction } from '../../domain/index.js';
 import { createLimiter, formatDuration, withTimeout, type Limiter } from '../../lib/index.js';
 import { describeRequestError, displayUrl, formatRange, urlProblem } from '../../checks/http.js';
-import { httpRequest, RequestNotSentError, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
+import { BODY_DISCARD_WAIT_MS, httpRequest, RequestNotSentError, type HttpAnswer, type HttpRequest } from '../../checks/http-client.js';
 import { resolveHeaderSecrets, resolveSecretsDeep, type SecretSources } from '../../checks/secrets.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
 
@@ -33,9 +33,6 @@ export interface HttpActionExecutorOptions {
   env?: Readonly<Record<string, string | undefined>>;
   readFile?: SecretSources['readFile'];
 }
-
-/** How long an action's unread response body may take to arrive before its connection is closed. */
-const BODY_DISCARD_WAIT_MS = 1_000;
 
 export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): ActionExecutor<RenderedHttpAction> {
   const send = opts.request ?? httpRequest;
