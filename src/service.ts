@@ -936,48 +936,43 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       // Each part is read and reported on its own: one that fails, even by throwing, keeps
       // what it would replace in force and stops none of the others (a tokens file that
       // threw used to skip the TLS pair and the Slack secret, and the reload reported nothing).
-      const report: ReloadReport = { runbooks: null, tokens: null, tls: null, slackSigningSecret: null };
-      try {
-        report.runbooks = await turn;
-      } catch (err) {
-        const problems = [reloadProblem(err)];
-        report.runbooks = { ok: false, problems };
-        log.error({ dir: config.runbooks, problems }, 'runbooks refused on reload: the previous runbooks stay in force');
-      }
-      if (config.tokens !== undefined && auth) {
+      /**
+       * One part: what it reports, or, when it throws, its one problem, logged as a refusal
+       * (`what`: the part, as the log line names it; `kept`: what stays in force).
+       */
+      const part = async <R>(what: string, kept: string, context: object, read: () => R | Promise<R>, refused: (problem: string) => R): Promise<R> => {
         try {
-          report.tokens = reloadTokens(config.tokens, auth);
+          return await read();
         } catch (err) {
-          const problems = [reloadProblem(err)];
-          report.tokens = { ok: false, problems };
-          log.error({ file: config.tokens, problems }, 'API tokens file refused on reload: the previous tokens stay in force');
+          const problem = reloadProblem(err);
+          log.error({ ...context, problem }, `${what} refused on reload: ${kept} in force`);
+          return refused(problem);
         }
+      };
+      const report: ReloadReport = { runbooks: null, tokens: null, tls: null, slackSigningSecret: null };
+      report.runbooks = await part('runbooks', 'the previous runbooks stay', { dir: config.runbooks }, () => turn, (problem) => ({ ok: false, problems: [problem] }));
+      if (config.tokens !== undefined && auth) {
+        const file = config.tokens;
+        report.tokens = await part('API tokens file', 'the previous tokens stay', { file }, () => reloadTokens(file, auth), (problem) => ({ ok: false, problems: [problem] }));
       }
       if (tls) {
-        try {
+        report.tls = await part<NonNullable<ReloadReport['tls']>>('TLS certificate', 'the previous one stays', { cert: config.tlsCert }, () => {
           const next = loadTls(config)!;
           // A renewal caught half-written, or an old file put back, must not replace a good certificate.
           const outOfDate = certificateOutOfDate(next.cert, Date.now());
           if (outOfDate) throw new Error(outOfDate);
           setTlsMaterial(app, next);
-          report.tls = { ok: true };
           log.info({ cert: config.tlsCert }, 'TLS certificate reloaded');
-        } catch (err) {
-          const problem = reloadProblem(err);
-          report.tls = { ok: false, problem };
-          log.error({ problem }, 'TLS certificate refused on reload: the previous one stays in force');
-        }
+          return { ok: true };
+        }, (problem) => ({ ok: false, problem }));
       }
       if (slackVerifier && config.slackSigningSecret?.startsWith('${file:')) {
-        try {
-          slackVerifier.replaceSecret(resolveSecret(config, 'slackSigningSecret')!);
-          report.slackSigningSecret = { ok: true };
+        const verifier = slackVerifier;
+        report.slackSigningSecret = await part<NonNullable<ReloadReport['slackSigningSecret']>>('Slack signing secret', 'the previous one stays', {}, () => {
+          verifier.replaceSecret(resolveSecret(config, 'slackSigningSecret')!);
           log.info('Slack signing secret re-read');
-        } catch (err) {
-          const problem = reloadProblem(err);
-          report.slackSigningSecret = { ok: false, problem };
-          log.error({ problem }, 'Slack signing secret refused on reload: the previous one stays in force');
-        }
+          return { ok: true };
+        }, (problem) => ({ ok: false, problem }));
       }
       return report;
     },
