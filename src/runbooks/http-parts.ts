@@ -10,18 +10,16 @@ const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // What the HTTP client refuses to put in a header value: control characters (but tab)
 // and anything above U+00FF. Written in the runbook, it would fail every run unsent.
 const UNSENDABLE_HEADER_CHAR_RE = /[^\t\x20-\x7e\x80-\xff]/u;
+const HOST = 'the host the request reaches';
 /**
- * Headers that choose the virtual host a request reaches (the target itself, or a proxy
- * in front of it, routes by them): filled from an alert, they would let the alert pick
- * where the call goes, as a placeholder in the URL's host would.
+ * Headers an alert must not fill, with what each chooses: the virtual host a request
+ * reaches (the target itself, or a proxy in front of it, routes by them), or how a proxy
+ * or framework in front of the target rewrites the request (its path, the scheme or port
+ * it is taken to have come by, its method). Filled from an alert, they would let the
+ * alert pick where the call goes or what it does, as a placeholder in the URL would.
  */
-const HOST_HEADERS = new Set(['host', 'x-forwarded-host', 'x-forwarded-server', 'x-original-host', 'x-host', 'forwarded']);
-/**
- * Headers by which a proxy or framework in front of the target rewrites the request:
- * its path, the scheme or port it is taken to have come by, or its method. Filled from
- * an alert, they would let the alert pick what the call reaches or does.
- */
-const ROUTING_HEADERS = new Map([
+const CHOOSING_HEADERS = new Map([
+  ...['host', 'x-forwarded-host', 'x-forwarded-server', 'x-original-host', 'x-host', 'forwarded'].map((h) => [h, HOST] as const),
   ['x-original-url', 'the path the request reaches'],
   ['x-rewrite-url', 'the path the request reaches'],
   ['x-forwarded-prefix', 'the path the request reaches'],
@@ -77,20 +75,10 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       continue;
     }
     const placeholder = template.parts.find((p): p is Placeholder => typeof p !== 'string');
-    if (placeholder !== undefined && HOST_HEADERS.has(name.toLowerCase())) {
-      r.report(
-        [...path, name],
-        `placeholder {${placeholder.param}} is in the ${name} header, which chooses the host the request reaches; an alert must not choose where outbound calls go (write the host out)`,
-      );
-      ok = false;
-      continue;
-    }
-    const routes = ROUTING_HEADERS.get(name.toLowerCase());
-    if (placeholder !== undefined && routes !== undefined) {
-      r.report(
-        [...path, name],
-        `placeholder {${placeholder.param}} is in the ${name} header, which chooses ${routes}; an alert must not choose where outbound calls go or what they do (write the value out)`,
-      );
+    const chooses = CHOOSING_HEADERS.get(name.toLowerCase());
+    if (placeholder !== undefined && chooses !== undefined) {
+      const must = chooses === HOST ? 'where outbound calls go (write the host out)' : 'where outbound calls go or what they do (write the value out)';
+      r.report([...path, name], `placeholder {${placeholder.param}} is in the ${name} header, which chooses ${chooses}; an alert must not choose ${must}`);
       ok = false;
       continue;
     }
