@@ -1,6 +1,5 @@
-import { isAbsolute } from 'node:path';
 import { errnoMessage, MAX_SECRET_FILE_BYTES, readTextFileAsync, unreadableFile } from '../lib/index.js';
-import { ENV_NAME_RE } from '../domain/index.js';
+import { secretReferenceProblem } from '../domain/index.js';
 
 /**
  * Secret references in HTTP header values and body strings: `${env:NAME}` and
@@ -126,15 +125,15 @@ async function resolveOne(
   sources: SecretSources,
   signal: AbortSignal,
 ): Promise<SecretResult<string>> {
+  const problem = secretReferenceProblem(kind, ref);
+  if (problem !== undefined) return { ok: false, error: `secret \${${kind}:${ref}}: ${problem}` };
   if (kind === 'env') {
-    if (!ENV_NAME_RE.test(ref)) return { ok: false, error: `secret \${env:${ref}}: not a valid variable name` };
     const v = sources.env[ref];
     // An empty variable is as missing as an absent one: an empty bearer token
     // would send "Bearer " and fail in a way that is harder to diagnose.
     if (v === undefined || v === '') return { ok: false, error: `secret \${env:${ref}} is not set` };
     return { ok: true, value: v, secrets: [v] };
   }
-  if (!isAbsolute(ref)) return { ok: false, error: `secret \${file:${ref}}: the path must be absolute` };
   let text: string;
   try {
     if (sources.readFile) text = await sources.readFile(ref, signal);

@@ -28,3 +28,12 @@ export const PERSON_TEXT_RE = /^[^\u0000-\u0008\u000b-\u001f\u007f-\u009f]*$/;
  * resolved.
  */
 export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Why a secret reference (`${env:NAME}`, `${file:/abs/path}`) can never resolve, or
+ * undefined: said when runbooks load, and when a reference is resolved.
+ */
+export function secretReferenceProblem(kind: 'env' | 'file', ref: string): string | undefined {
+  if (kind === 'env') return ENV_NAME_RE.test(ref) ? undefined : `${JSON.stringify(ref)} is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set`;
+  return ref.startsWith('/') ? undefined : 'the path must be absolute (start with /)';
+}

@@ -1,4 +1,4 @@
-import { ENV_NAME_RE } from '../domain/index.js';
+import { secretReferenceProblem } from '../domain/index.js';
 import { isMapValue } from './fields.js';
 import type { Reporter, YamlPath } from './problems.js';
 
@@ -59,12 +59,9 @@ function resolvedAt(rel: readonly (string | number)[]): boolean {
 function malformed(text: string): string[] {
   const out: string[] = [];
   for (const [whole, kind, ref, close] of text.matchAll(REF_RE)) {
+    const problem = close === '' ? undefined : secretReferenceProblem(kind as 'env' | 'file', ref!);
     if (close === '') out.push(`secret reference ${JSON.stringify(whole)} has no closing "}"`);
-    else if (kind === 'env' && !ENV_NAME_RE.test(ref!)) {
-      out.push(`secret ${whole}: ${JSON.stringify(ref)} is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set`);
-    } else if (kind === 'file' && !ref!.startsWith('/')) {
-      out.push(`secret ${whole}: the path must be absolute (start with /)`);
-    }
+    else if (problem !== undefined) out.push(`secret ${whole}: ${problem}`);
   }
   return out;
 }

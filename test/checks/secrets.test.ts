@@ -57,11 +57,11 @@ describe('secret references', () => {
   it('rejects malformed references instead of sending them literally', async () => {
     assert.deepEqual(await resolveSecrets('${env:API-TOKEN}', { env: {} }, signal), {
       ok: false,
-      error: 'secret ${env:API-TOKEN}: not a valid variable name',
+      error: 'secret ${env:API-TOKEN}: "API-TOKEN" is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set',
     });
     assert.deepEqual(await resolveSecrets('${file:relative/path}', { env: {} }, signal), {
       ok: false,
-      error: 'secret ${file:relative/path}: the path must be absolute',
+      error: 'secret ${file:relative/path}: the path must be absolute (start with /)',
     });
   });
 
