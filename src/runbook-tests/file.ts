@@ -38,7 +38,7 @@ export type ExecutorKind = (typeof EXECUTOR_KINDS)[number];
  * leave them out: it would decide EXECUTOR_UNAVAILABLE where rectify never does.
  */
 export const OPTIONAL_EXECUTOR_KINDS = ['kubernetes', 'prometheus'] as const;
-const ALWAYS_EXECUTOR_KINDS: readonly string[] = EXECUTOR_KINDS.filter((k) => !(OPTIONAL_EXECUTOR_KINDS as readonly string[]).includes(k));
+const ALWAYS_EXECUTOR_KINDS: readonly ExecutorKind[] = EXECUTOR_KINDS.filter((k) => !(OPTIONAL_EXECUTOR_KINDS as readonly string[]).includes(k));
 const CIRCUIT_STATES = ['closed', 'open', 'half_open'] as const;
 
 /** The instant tests run at when the file names none: a Thursday, midnight UTC. */
@@ -237,10 +237,10 @@ function readSettings(r: Reporter, v: unknown, path: YamlPath): TestSettings | u
   if (has(m, 'executors')) {
     const list = readList(r, m.executors, [...path, 'executors']);
     if (list) {
-      out.executors = EXECUTOR_KINDS.filter((k) => ALWAYS_EXECUTOR_KINDS.includes(k));
+      out.executors = [...ALWAYS_EXECUTOR_KINDS];
       list.forEach((e, i) => {
         const at = [...path, 'executors', i];
-        if (typeof e === 'string' && ALWAYS_EXECUTOR_KINDS.includes(e)) {
+        if (typeof e === 'string' && (ALWAYS_EXECUTOR_KINDS as readonly string[]).includes(e)) {
           r.report(at, `rectify always has the ${e} executor, so a test cannot leave it out: list only the optional ones (${OPTIONAL_EXECUTOR_KINDS.join(', ')})`);
           return;
         }
