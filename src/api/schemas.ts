@@ -201,12 +201,20 @@ function personText() {
   return z.string().max(2000).regex(PERSON_TEXT_RE, 'control characters other than a newline or a tab (NUL, an escape, a carriage return) are not allowed');
 }
 
-export const approvalDecisionBodySchema = z.object({
-  by: statedName()
-    .optional()
-    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
-  comment: personText().optional(),
-})
+/**
+ * Unknown keys refused (see actingBody): dropped, `{"by": "alice", "dry_run": true}` ran
+ * the plan for real, and a misspelt `commnet` left the audit log without the comment.
+ */
+export const approvalDecisionBodySchema = actingBody(
+  {
+    by: statedName()
+      .optional()
+      .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+    comment: personText().optional(),
+  },
+  'an approve or reject body',
+  { dry_run: 'approving runs the plan as requested, for real: GET /api/v1/approvals/{id} shows what it would run' },
+)
   // With API tokens nothing in the body is needed: `curl -XPOST -H "Authorization: Bearer …"` approves.
   .default({});
 

@@ -296,4 +296,29 @@ describe('approvals', () => {
     assert.equal(nf.status, 404);
     await svc.stop({ remove: true });
   });
+
+  it('an approve or reject body is what it says: an unknown key (dry_run, a misspelt comment) is a 400 naming it, and nothing is decided or runs', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const id = (await svc.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    const keys = 'an approve or reject body has by, comment';
+    const refused: Array<[string, Record<string, unknown>, string, string]> = [
+      ['approve', { by: 'alice', dry_run: true, comment: 'try it' }, 'body.dry_run', `unknown key: ${keys}; approving runs the plan as requested, for real: GET /api/v1/approvals/{id} shows what it would run`],
+      ['approve', { by: 'alice', commnet: 'error rate is real' }, 'body.commnet', `unknown key (did you mean "comment"?): ${keys}`],
+      ['reject', { by: 'alice', reason: 'false positive' }, 'body.reason', `unknown key: ${keys}`],
+    ];
+    const before = svc.service.store.auditHighWater();
+    for (const [verdict, body, path, message] of refused) {
+      const r = await svc.post(`/api/v1/approvals/${id}/${verdict}?wait=true`, body);
+      assert.deepEqual({ status: r.status, body: r.body }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: ${path}: ${message}`, details: [{ path, message }] } } }, JSON.stringify(body));
+    }
+    assert.equal(svc.service.store.auditHighWater(), before, 'nothing recorded');
+    assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.status, 'pending');
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 0);
+    // The keys it has are taken as before.
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice', comment: 'error rate is real' });
+    assert.deepEqual([ok.status, ok.body.status, ok.body.comment, ok.body.result.action], [200, 'approved', 'error rate is real', 'executed']);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
 });
