@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
+import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE, blankName, reservedNameProblem } from '../domain/index.js';
 import { boundedMap } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
@@ -191,9 +191,35 @@ export const approvalListSchema = z.object({
 /** An approval page's cursor: the last request's requested_at (epoch ms) and id, the key the list is sorted by. */
 export const APPROVAL_CURSOR_RE = /^([0-9]{1,15})\.([0-9A-Za-z_-]{1,128})$/;
 
-/** `by` of the control routes: who acts, as the caller states it; refused with control characters (domain/names.ts). */
+/**
+ * A name a request states (who acts, a service): refused with control characters, and
+ * blank (only spaces, Unicode ones too, or invisible characters: it names no one).
+ */
 function statedName() {
-  return z.string().min(1).max(200).regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape)');
+  return z
+    .string()
+    .min(1)
+    .max(200)
+    .regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape)')
+    .refine((n) => !blankName(n), 'a name may not be blank (only spaces or invisible characters)');
+}
+
+/**
+ * `by` of every route that acts (runs, approvals, kill switches, circuits, cooldowns):
+ * who acts, as the caller states it, for the audit log. Never a name rectify keeps for
+ * itself (`rectify`, `api`): a person approving as "rectify" would read as rectify's own
+ * act (its expiries, its cancellations). Without API tokens it is the caller's word only.
+ */
+function actorName() {
+  return statedName()
+    .superRefine((n, ctx) => {
+      const problem = reservedNameProblem(n);
+      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional()
+    .describe(
+      "who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored. Not blank, and not `rectify` or `api`, rectify's own names in the audit log",
+    );
 }
 
 /** A reason or a comment: lines and tabs are fine, other control characters are refused. */
@@ -206,12 +232,7 @@ function personText() {
  * the plan for real, and a misspelt `commnet` left the audit log without the comment.
  */
 export const approvalDecisionBodySchema = actingBody(
-  {
-    by: statedName()
-      .optional()
-      .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
-    comment: personText().optional(),
-  },
+  { by: actorName(), comment: personText().optional() },
   'an approve or reject body',
   { dry_run: 'approving runs the plan as requested, for real: GET /api/v1/approvals/{id} shows what it would run' },
 )
@@ -346,9 +367,7 @@ const manualRunShape = {
   // Bounded as an incident's context is: 370,000 empty params (under the body limit) held
   // the event loop for 6 to 16 seconds, and were written whole into the audit log.
   params: boundedMap(z.union([z.string(), z.number(), z.boolean()])).default({}),
-  by: statedName()
-    .optional()
-    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+  by: actorName(),
   dry_run: z.boolean().default(false),
   service: z.string().min(1).max(253).optional(),
 };
@@ -378,9 +397,7 @@ function requiredReason() {
 }
 
 const circuitCloseShape = {
-  by: statedName()
-    .optional()
-    .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+  by: actorName(),
   reason: requiredReason(),
 };
 
@@ -432,9 +449,7 @@ export const cooldownClearedSchema = z.object({
  */
 export const pauseBodySchema = actingBody(
   {
-    by: statedName()
-      .optional()
-      .describe('who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored'),
+    by: actorName(),
     reason: personText().optional().describe('why, for the audit log and the notification receivers'),
   },
   "a kill switch's body",

@@ -1,6 +1,6 @@
 import { parseDocument } from 'yaml';
 import type { LoadProblem } from '../domain/errors.js';
-import { PERSON_NAME_RE } from '../domain/names.js';
+import { PERSON_NAME_RE, reservedNameProblem } from '../domain/names.js';
 import { didYouMean } from '../lib/suggest.js';
 import { readTextFile, unreadableFile } from '../lib/text-file.js';
 
@@ -31,8 +31,6 @@ export interface TokenEntry {
 export type TokensRead = { ok: true; tokens: TokenEntry[] } | { ok: false; problems: LoadProblem[] };
 
 const ENTRY_KEYS = ['name', 'roles', 'sha256'] as const;
-/** A token's name becomes the actor in the audit log: plain (PERSON_NAME_RE), and never rectify itself. */
-const RESERVED_NAMES = new Set(['rectify', 'api']);
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
 /** Aliases the file may expand, as for rectify.yaml and runbook files. */
@@ -92,8 +90,9 @@ export function parseTokens(text: string, label: string): TokensRead {
     const name = item.name;
     if (typeof name !== 'string' || !PERSON_NAME_RE.test(name)) {
       report(`${at}.name`, 'expected a name of letters, digits, ".", "_", "@" and "-" (at most 64), starting with a letter or digit');
-    } else if (RESERVED_NAMES.has(name)) {
-      report(`${at}.name`, `"${name}" is reserved for rectify's own audit entries; choose another name`);
+    } else if (reservedNameProblem(name) !== undefined) {
+      // A token's name becomes the actor in the audit log: never rectify itself.
+      report(`${at}.name`, reservedNameProblem(name)!);
     } else if (names.has(name)) {
       report(`${at}.name`, `"${name}" is already the name of tokens[${names.get(name)}]; names identify callers in the audit log and must be unique`);
     } else {

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
-import { ENV_NAME_RE, PERSON_NAME_RE } from '../domain/names.js';
+import { ENV_NAME_RE, PERSON_NAME_RE, reservedNameProblem } from '../domain/names.js';
 
 /**
  * Value parsers for settings. Each one is a zod schema plus a sentence saying
@@ -228,6 +228,9 @@ export const slackUserIds: ValueParser<readonly string[]> = {
         const hint = typeof item === 'string' && /^[a-z]/.test(item) ? ' (a user id, not a name: names can be changed)' : '';
         return { ok: false, message: `expected ${expected}, got ${show(item)}${hint}` };
       }
+      // The name a Slack click acts under is the audit row's actor: never rectify's own.
+      const reserved = a.name === undefined ? undefined : reservedNameProblem(a.name);
+      if (reserved !== undefined) return { ok: false, message: `${a.id}=${a.name}: ${reserved}` };
       // One person, one name: the same id twice with different names would make the last one win.
       if (names.has(a.id) && names.get(a.id) !== a.name) {
         const shown = (n: string | undefined) => (n === undefined ? 'none' : JSON.stringify(n));

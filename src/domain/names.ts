@@ -16,6 +16,29 @@ export const PERSON_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
 
 /**
+ * The names rectify keeps for its own audit entries (`rectify` is who expires and cancels
+ * requests, runs steps, sends alerts from its own intake): no person may act under one,
+ * by token or by a stated `by`, or the audit log could not tell a person's act from
+ * rectify's (an approval request "cancelled by rectify" would read as rectify's). Compared as a reader would see them: case, spaces and
+ * invisible characters around them and compatibility forms (fullwidth letters) aside.
+ */
+export const RESERVED_ACTOR_NAMES: readonly string[] = ['rectify', 'api'];
+
+/** Why a person may not act under `name` (one of RESERVED_ACTOR_NAMES), or undefined. */
+export function reservedNameProblem(name: string): string | undefined {
+  const seen = name.normalize('NFKC').replace(/^[\s\p{Cf}]+|[\s\p{Cf}]+$/gu, '').toLowerCase();
+  return RESERVED_ACTOR_NAMES.includes(seen) ? `${JSON.stringify(name)} is reserved for rectify's own audit entries; choose another name` : undefined;
+}
+
+/**
+ * A name that shows nothing: only spaces (Unicode ones too: U+00A0, U+3000) and invisible
+ * format characters (U+200B, U+FEFF). Recorded as an actor, it names no one.
+ */
+export function blankName(name: string): boolean {
+  return /^[\s\p{Cf}]*$/u.test(name);
+}
+
+/**
  * Free text of a person (a reason, a comment) may span lines (newlines, and the Unicode
  * line and paragraph separators like them) and hold tabs; no other control character.
  */

@@ -556,6 +556,8 @@ describe('Slack approvers', () => {
     assert.deepEqual(lines(['--slack-approvers', 'U1AB,alice']), [`--slack-approvers: ${expected}, got "alice" (a user id, not a name: names can be changed)`]);
     assert.deepEqual(lines(['--slack-approvers', 'U1AB=al!ce,U2CD']), [`--slack-approvers: ${expected}, got "U1AB=al!ce"`]);
     assert.deepEqual(lines(['--slack-approvers', 'U1AB=']), [`--slack-approvers: ${expected}, got "U1AB="`]);
+    // A Slack click's actor: never a name rectify keeps for its own audit entries.
+    assert.deepEqual(lines(['--slack-approvers', 'U1AB=alice,U2CD=Rectify']), ['--slack-approvers: U2CD=Rectify: "Rectify" is reserved for rectify\'s own audit entries; choose another name']);
     assert.deepEqual(lines([], {}, workdir('slack_approvers: [U1AB, 42]\n')), [`rectify.yaml:1: slack_approvers: ${expected}, got 42`]);
     assert.deepEqual(lines([], {}, workdir('slack_approvers: []\n')), [`rectify.yaml:1: slack_approvers: ${expected}, got a list`]);
   });

@@ -321,4 +321,52 @@ describe('approvals', () => {
     assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
     await svc.stop({ remove: true });
   });
+
+  it('who acts is someone: a blank `by` (Unicode spaces, invisible characters) or a name rectify keeps for itself is a 400 naming body.by on every route that acts', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const id = (await svc.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    const blank = 'a name may not be blank (only spaces or invisible characters)';
+    const reserved = (n: string) => `${JSON.stringify(n)} is reserved for rectify's own audit entries; choose another name`;
+    const names: Array<[string, string]> = [
+      [' ', blank],
+      ['\u00a0', blank],
+      ['\u3000 ', blank],
+      ['\u200b', blank],
+      ['rectify', reserved('rectify')],
+      ['api', reserved('api')],
+      ['Rectify ', reserved('Rectify ')],
+      ['\uff52ectify', reserved('\uff52ectify')],
+    ];
+    const routes: Array<[string, Record<string, unknown>]> = [
+      [`/api/v1/approvals/${id}/approve?wait=true`, {}],
+      [`/api/v1/approvals/${id}/reject`, {}],
+      ['/api/v1/runbooks/rollback-deployment/run?wait=true', { params: { deployment: 'checkout' } }],
+      ['/api/v1/runbooks/rollback-deployment/pause', {}],
+      ['/api/v1/runbooks/rollback-deployment/resume', {}],
+      ['/api/v1/pause', {}],
+      ['/api/v1/resume', {}],
+      ['/api/v1/runbooks/rollback-deployment/circuit/close', { reason: 'fixed by hand' }],
+      ['/api/v1/runbooks/rollback-deployment/cooldown/clear', { reason: 'fixed by hand' }],
+    ];
+    const before = svc.service.store.auditHighWater();
+    for (const [url, body] of routes) {
+      for (const [by, message] of names) {
+        const r = await svc.post(url, { ...body, by });
+        const path = 'body.by';
+        assert.deepEqual({ status: r.status, body: r.body }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: ${path}: ${message}`, details: [{ path, message }] } } }, `${url} ${JSON.stringify(by)}`);
+      }
+    }
+    // A service named by a cooldown clear is a stated name too: not blank.
+    const svcBlank = await svc.post('/api/v1/runbooks/rollback-deployment/cooldown/clear', { by: 'alice', reason: 'fixed by hand', service: '\u00a0' });
+    assert.deepEqual([svcBlank.status, svcBlank.body.error.details], [400, [{ path: 'body.service', message: blank }]]);
+    assert.equal(svc.service.store.auditHighWater(), before, 'nothing recorded');
+    assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.status, 'pending');
+    assert.equal((await svc.get('/api/v1/runbooks/rollback-deployment')).body.paused, null);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 0);
+    // A name that holds one of them is a name like any other.
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'rectify-oncall' });
+    assert.deepEqual([ok.status, ok.body.decided_by, ok.body.result.action], [200, 'rectify-oncall', 'executed']);
+    await svc.stop({ remove: true });
+  });
 });

@@ -362,6 +362,24 @@ extra: 1
     assert.ok(!lines.join('\n').includes(pasted));
   });
 
+  it('the names rectify keeps for itself are refused as a reader would see them: any case', async () => {
+    const lines = await serveWith(`tokens:
+  - name: Rectify
+    roles: [approver]
+    sha256: ${'b'.repeat(64)}
+  - name: API
+    roles: [approver]
+    sha256: ${'c'.repeat(64)}
+  - name: rectify-oncall
+    roles: [approver]
+    sha256: ${'d'.repeat(64)}
+`);
+    assert.deepEqual(lines, [
+      'tokens.yaml: tokens[0].name: "Rectify" is reserved for rectify\'s own audit entries; choose another name',
+      'tokens.yaml: tokens[1].name: "API" is reserved for rectify\'s own audit entries; choose another name',
+    ]);
+  });
+
   it('a missing file, an empty file and broken YAML each stop startup', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
     const err: string[] = [];
