@@ -1360,6 +1360,17 @@ export function createEngine(deps: EngineDeps) {
             `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); the request stays pending (it expires at ${expires}): approve it again once that no longer holds, or reject it`,
           );
         }
+        if (verdict?.kind === 'dry_run') {
+          // Approved under --dry-run, the request was spent with nothing run: once rectify ran
+          // live again, the still-firing alert's re-delivery was a duplicate and nothing ever
+          // ran. Like a guardrail block, it leaves the request pending, to be approved live.
+          const expires = new Date(a.expires_at).toISOString();
+          const why = rb.mode === 'dry_run' ? `runbook ${rb.id} is in mode dry_run` : 'rectify runs with --dry-run';
+          throw new RectifyError(
+            'CONFLICT',
+            `approving request ${a.id} now would run nothing: ${why}; the request stays pending (it expires at ${expires}): approve it once rectify runs it for real, or reject it`,
+          );
+        }
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
         // Named now, so the APPROVED row (written before the run is claimed) can tell which run starts.

@@ -369,4 +369,30 @@ describe('approvals', () => {
     assert.deepEqual([ok.status, ok.body.decided_by, ok.body.result.action], [200, 'rectify-oncall', 'executed']);
     await svc.stop({ remove: true });
   });
+
+  it('under --dry-run approving would run nothing: a 409 saying so, and the request stays pending to be approved once rectify runs live', async () => {
+    target.reset();
+    const live = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '3h'] });
+    const id = (await live.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    await live.stop();
+    svc = await startTestService({ dir: live.dir, clock: live.clock, args: ['--approval-ttl', '3h', '--dry-run'] });
+    const before = svc.service.store.auditHighWater();
+    const dry = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice' });
+    const expires = (await svc.get(`/api/v1/approvals/${id}`)).body.expires_at;
+    assert.deepEqual({ status: dry.status, body: dry.body }, {
+      status: 409,
+      body: { error: { code: 'CONFLICT', message: `approving request ${id} now would run nothing: rectify runs with --dry-run; the request stays pending (it expires at ${expires}): approve it once rectify runs it for real, or reject it`, details: [] } },
+    });
+    const view = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual([view.status, view.decided_by, view.votes], ['pending', null, []]);
+    assert.equal(svc.service.store.auditHighWater(), before, 'nothing recorded');
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 0);
+    await svc.stop();
+    // Live again: the same request, approved, runs.
+    svc = await startTestService({ dir: live.dir, clock: live.clock, args: ['--approval-ttl', '3h'] });
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice' });
+    assert.deepEqual([ok.status, ok.body.status, ok.body.result.action], [200, 'approved', 'executed']);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
 });
