@@ -395,4 +395,33 @@ describe('approvals', () => {
     assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
     await svc.stop({ remove: true });
   });
+
+  it('a person chooses the time: an approval and a manual run go ahead outside the runbook\'s windows, which hold back only automatic runs', async () => {
+    target.reset();
+    target.route('POST', '/restart/checkout', { status: 200 });
+    const night = '    windows:\n      - {days: [mon, tue, wed, thu, fri, sat, sun], start: "22:00", end: "06:00", timezone: UTC}\n';
+    svc = await startTestService({
+      runbooks: `${runbooks(target.url)}${night}  restart:
+    risk: LOW
+    triggers: [crashloop]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+${night}`,
+      args: ['--approval-ttl', '12h'],
+    });
+    // The test clock starts at 03:00 UTC, inside the window: the HIGH runbook asks.
+    const id = (await svc.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    svc.clock.advance(9 * 60 * MIN); // 12:00 UTC, outside it
+    const auto = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-R', root_cause: 'crashloop', confidence: 0.99, service: 'checkout' });
+    assert.deepEqual([auto.body.action, auto.body.event], ['blocked', 'OUTSIDE_WINDOW']);
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice' });
+    assert.deepEqual([ok.status, ok.body.status, ok.body.result.action], [200, 'approved', 'executed']);
+    const manual = await svc.post('/api/v1/runbooks/restart/run?wait=true', { params: { service: 'checkout' }, by: 'alice' });
+    assert.deepEqual([manual.status, manual.body.action], [202, 'executed']);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    assert.equal(target.calls('/restart/checkout', 'POST'), 1, 'the manual run only');
+    await svc.stop({ remove: true });
+  });
 });
