@@ -38,8 +38,12 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   // text), and U+0080-U+009F are C1 controls. Tab is a control character too.
   header: { re: /^[\x20-\x7e]*$/, max: 4096, what: 'an HTTP header value (printable ASCII: letters, digits, spaces and punctuation)' },
   // Free text inside a JSON body: printable, no control characters (JSON carries any Unicode).
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  text: { re: /^[^\u0000-\u001f\u007f]*$/u, max: 4096, what: 'printable text without control characters' },
+  // Control characters are C0, DEL and C1 (\p{Cc}: U+0085 ends a line to some readers),
+  // the line and paragraph separators (U+2028, U+2029: a line break in a log or a chat
+  // message) and the bidi embeddings, overrides and isolates (U+202A-U+202E,
+  // U+2066-U+2069), which reorder the text a person reads around them ("ok\u202egnp.exe"
+  // shows as "okexe.png").
+  text: { re: /^[^\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]*$/u, max: 4096, what: 'printable text without control characters' },
 };
 
 export type ParamCheck = { ok: true } | { ok: false; reason: string };

@@ -156,6 +156,14 @@ test('headers and bodies: header values printable ASCII, body text without contr
   assert.ok(rendered.ok);
   assert.deepEqual((rendered.plan.actions[0]?.spec as { body: unknown }).body, { team: 'платежи' });
   assert.equal(refusal(body, { team: 'a\nb' }), 'placeholder {team} in action 1: value "a\\nb" expected printable text without control characters');
+  // Nor C1 controls (NEL ends a line to some readers), line and paragraph separators, or the
+  // bidi embeddings, overrides and isolates that reorder what a person reads ("ok\u202egnp.exe").
+  for (const ch of ['\u0080', '\u0085', '\u009f', '\u2028', '\u2029', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
+    const hex = ch.charCodeAt(0).toString(16).padStart(4, '0');
+    assert.equal(refusal(body, { team: `ok${ch}gnp.exe` }), `placeholder {team} in action 1: value "ok\\u${hex}gnp.exe" expected printable text without control characters`);
+  }
+  // Other Unicode stays: accents, CJK, emoji, a no-break space, a zero-width joiner in an emoji.
+  for (const team of ['café', '支付', 'pay 💳', 'a\u00a0b', '👩\u200d💻']) assert.ok(renderPlan(body, { team }).ok, team);
   assert.equal(
     refusal(app, { ...ok, incident: '${env:AWS_SECRET_ACCESS_KEY}' }),
     'placeholder {incident} in action 1: value "${env:AWS_SECRET_ACCESS_KEY}" contains "${", which would be read as a secret reference',
