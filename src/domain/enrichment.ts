@@ -25,6 +25,29 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
   facts: Object.freeze(['ready_replicas', 'old_replicas'] as const),
 });
 
+/**
+ * The value a scale to a count filled from values records beside it as `planned_from`:
+ * the cluster's count when the alert was decided, from which the executor tells a
+ * workload that has since moved past the target the other way.
+ */
+export const PLANNED_FROM_VALUE = 'old_replicas';
+
+/** Whether rendering `rb`'s actions reads `PLANNED_FROM_VALUE`: one of them scales to a count filled from values. */
+export function readsPlannedFrom(rb: Pick<Runbook, 'actions'>): boolean {
+  return rb.actions.some((a) => a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && a.args.replicas.parts.some((p) => typeof p !== 'string'));
+}
+
+/**
+ * Every value rendering `rb` reads: its placeholders, and `PLANNED_FROM_VALUE` when it
+ * scales to a filled count, which no placeholder need name. (Named checks read more;
+ * a runbook with one renders per incident.) A rendering remembered by these values
+ * is the one a new rendering would give: left out, `old_replicas` kept the first
+ * alert's count (5) as the plan of every later one, whatever the cluster then had.
+ */
+export function renderReads(rb: Pick<Runbook, 'actions' | 'params'>): readonly string[] {
+  return readsPlannedFrom(rb) && !rb.params.includes(PLANNED_FROM_VALUE) ? [...rb.params, PLANNED_FROM_VALUE] : rb.params;
+}
+
 /** Whether `name` is a value the Kubernetes enricher reads from the cluster (see `KUBERNETES_ENRICHMENT.facts`). */
 export function isClusterFact(name: string): boolean {
   return (KUBERNETES_ENRICHMENT.facts as readonly string[]).includes(name);

@@ -1,5 +1,5 @@
 import type { Plan, RenderedStep } from '../domain/decision.js';
-import { isClusterFact } from '../domain/enrichment.js';
+import { isClusterFact, PLANNED_FROM_VALUE } from '../domain/enrichment.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
@@ -162,7 +162,8 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: Rend
       // The count the plan's replicas were worked out from (the cluster's, read when the
       // alert was decided): the executor refuses a scale the workload has since moved past
       // the other way (a scale-up from 3 to 4 after an autoscaler raised it to 6 would lower it).
-      const from = phase === 'action' && spec.verb === 'scale' && replicas && !isLiteral(replicas) ? rr.value('old_replicas') : undefined;
+      // (A plan cache keys on this value too: see renderReads.)
+      const from = phase === 'action' && spec.verb === 'scale' && replicas && !isLiteral(replicas) ? rr.value(PLANNED_FROM_VALUE) : undefined;
       if (from !== undefined && /^[0-9]{1,9}$/.test(from)) args.planned_from = from;
       const rendered: RenderedKubernetesAction = {
         type: 'kubernetes',

@@ -125,3 +125,40 @@ test('a runbook with a named check renders for each incident: the check carries 
   // Only what the check reads: not the incident id, so alerts alike render alike.
   assert.deepEqual(values(two), { namespace: 'prod', pod_name: 'api-2' });
 });
+
+test('a scale to a filled count is remembered per current count: each alert plans from the count the cluster had for it', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  // No {old_replicas} placeholder and no named check: only planned_from reads the cluster's count.
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  scale:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    params: {deployment: d, namespace: n, new_replicas: r}',
+      '    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}',
+      '    rollback: none',
+      '    rollback_reason: test',
+      '',
+    ].join('\n'),
+    'inline.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const rb = runbooks[0]!;
+  const alert = { deployment: 'web', namespace: 'prod', new_replicas: '4' };
+  const args = (r: ReturnType<typeof run>) => (r.plan!.actions[0]!.spec as { args: Record<string, string> }).args;
+  const had5 = run(stage, rb, { ...alert, old_replicas: '5' });
+  const has3 = run(stage, rb, { ...alert, old_replicas: '3' });
+  assert.deepEqual(args(had5), { replicas: '4', planned_from: '5' });
+  assert.deepEqual(args(has3), { replicas: '4', planned_from: '3' });
+  assert.equal(renderer.plans, 2);
+  // The same current count is the same rendering, shared.
+  const again = run(stage, rb, { ...alert, old_replicas: '3' });
+  assert.equal(again.plan, has3.plan);
+  assert.equal(renderer.plans, 2);
+  // A count nobody read is not a count read: no planned_from, its own rendering.
+  const unread = run(stage, rb, alert);
+  assert.deepEqual(args(unread), { replicas: '4' });
+  assert.equal(renderer.plans, 3);
+});

@@ -9,6 +9,7 @@ import {
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
+  renderReads,
   unjudgedMatcher,
   unreadRefusal,
 } from '../../domain/index.js';
@@ -120,14 +121,15 @@ function excludedBy(rb: Runbook, values: Readonly<Record<string, string>>): Matc
 export const RENDER_CACHE_SIZE = 4_096;
 
 /**
- * The key of one rendering: the runbook and the value of each of its placeholders
- * (length-prefixed, so no value can spell another's boundary). For a runbook
- * without named checks rendering reads nothing else: the same key renders the same
- * plan, or the same refusal.
+ * The key of one rendering: the runbook and the value of each value rendering reads
+ * (`renderReads`: its placeholders, and the cluster's count a scale records as
+ * planned_from), length-prefixed, so no value can spell another's boundary. For a
+ * runbook without named checks rendering reads nothing else: the same key renders
+ * the same plan, or the same refusal.
  */
-function renderKey(rb: Runbook, values: Record<string, string> | undefined, incident: Incident): string {
+function renderKey(rb: Runbook, reads: readonly string[], values: Record<string, string> | undefined, incident: Incident): string {
   let key = rb.id;
-  for (const p of rb.params) {
+  for (const p of reads) {
     // Without values of its own (no enrichment), an alert's are read from the incident
     // one by one, as `placeholderValues` would give them: a rendering remembered costs
     // no map of every label per alert.
@@ -168,8 +170,14 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
    */
   const cacheable = (rb: Runbook): boolean => !rb.preChecks.some(isNamed) && !rb.postChecks.some(isNamed);
 
+  const readsOf = new WeakMap<Runbook, readonly string[]>();
   function remembered(rb: Runbook, given: Record<string, string> | undefined, incident: Incident): Rendered {
-    const key = renderKey(rb, given, incident);
+    let reads = readsOf.get(rb);
+    if (reads === undefined) {
+      reads = renderReads(rb);
+      readsOf.set(rb, reads);
+    }
+    const key = renderKey(rb, reads, given, incident);
     const hit = cache.get(key);
     if (hit && hit.runbook === rb) return hit.out;
     const out = deepFreeze(render(rb, given ?? placeholderValues(incident)));
