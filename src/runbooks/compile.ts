@@ -22,7 +22,7 @@ import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { checkSecretReferences } from './secret-refs.js';
 import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
-import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders } from './template.js';
+import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders, reservedPlaceholderProblem, scanTemplate } from './template.js';
 import { compileWindows } from './windows.js';
 
 /**
@@ -80,6 +80,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   });
 
   checkSecretReferences(r, m, path);
+  checkReservedPlaceholders(r, m, path);
   const opts = { forceDelete };
   const actions = readActions(r, m, path, opts);
   const rollback = readRollback(r, m, path, opts);
@@ -257,8 +258,9 @@ function readDeclaredParams(r: Reporter, v: unknown, path: YamlPath): Record<str
   const out: Record<string, string> = {};
   const before = r.count();
   const name = (key: string, at: YamlPath): boolean => {
-    if (PLACEHOLDER_NAME_RE.test(key)) return true;
-    r.report(at, `${describe(key)} is not a placeholder name (a letter or "_", then letters, digits or "_")`, 'key');
+    const reserved = reservedPlaceholderProblem(key);
+    if (PLACEHOLDER_NAME_RE.test(key) && reserved === undefined) return true;
+    r.report(at, reserved ?? `${describe(key)} is not a placeholder name (a letter or "_", then letters, digits or "_")`, 'key');
     return false;
   };
   if (Array.isArray(v)) {
@@ -279,6 +281,22 @@ function readDeclaredParams(r: Reporter, v: unknown, path: YamlPath): Record<str
     r.report(path, `expected a map of placeholder name to what it means (or a list of names), got ${describe(v)}`);
   }
   return r.count() === before ? out : undefined;
+}
+
+const TEMPLATE_SECTIONS = ['action', 'actions', 'rollback', 'pre_checks', 'post_checks', 'guardrails'] as const;
+
+/** A placeholder anywhere in the runbook's actions and checks whose name may not be one (see reservedPlaceholderProblem). */
+function checkReservedPlaceholders(r: Reporter, m: YamlMap, path: YamlPath): void {
+  const walk = (v: unknown, at: YamlPath): void => {
+    if (typeof v === 'string') {
+      for (const part of scanTemplate(v)) {
+        const problem = typeof part === 'string' ? undefined : reservedPlaceholderProblem(part.param);
+        if (problem !== undefined) return r.report(at, problem);
+      }
+    } else if (Array.isArray(v)) v.forEach((item, i) => walk(item, [...at, i]));
+    else if (isMapValue(v)) for (const [k, item] of Object.entries(v)) walk(item, [...at, k]);
+  };
+  for (const section of TEMPLATE_SECTIONS) if (m[section] !== undefined) walk(m[section], [...path, section]);
 }
 
 /**

@@ -13,6 +13,17 @@ import type { Reporter, YamlPath } from './problems.js';
  * The trap: `{{name}}` is the literal text `{name}`, not a placeholder (Jinja habits).
  */
 export const PLACEHOLDER_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/**
+ * Why `name` fits PLACEHOLDER_NAME_RE but may not name a placeholder, or undefined.
+ * `__proto__`: written into a plain object (a plan's params, a runbook's `params:`) it
+ * sets the prototype instead of a key, so its value went missing from what an approver
+ * sees while the step ran with it.
+ */
+export function reservedPlaceholderProblem(name: string): string | undefined {
+  if (name !== '__proto__') return undefined;
+  return '"__proto__" cannot name a placeholder: JavaScript objects read it as their prototype, so its value would be left out of the params an approver sees while the step used it; use another name ({proto}) and give the alert that label';
+}
 const PLACEHOLDER_AT = /\{([A-Za-z_][A-Za-z0-9_]*)\}/y;
 
 export interface ScannedPlaceholder {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
-import { loadRunbookFile, parseRunbooksText } from '../../src/runbooks/index.js';
+import { loadRunbookFile, parseRunbooksText, renderPlan } from '../../src/runbooks/index.js';
 import { FIXTURES } from './helpers.js';
 
 /**
@@ -178,4 +178,37 @@ test("only a MEDIUM runbook's guardrails are held to the guardrail budget, and a
   const medium = parseRunbooksText(text('MEDIUM', `promql: {query: 'up', expect: "== 1", for_seconds: 10}`), 'r.yaml');
   assert.deepEqual(medium.problems, []);
   assert.equal(medium.runbooks.length, 1);
+});
+
+test('"__proto__" cannot name a placeholder or a param: its value would be missing from the params an approver sees', () => {
+  const text = [
+    'runbooks:',
+    '  p:',
+    '    risk: LOW',
+    '    triggers: [x]',
+    '    params: {__proto__: d, constructor: e}',
+    '    actions:',
+    '      - command: {argv: [/bin/echo, "{__proto__}", "{constructor}"]}',
+    '      - http: {method: POST, url: "http://127.0.0.1:9/note", body: {a: {b: "x {__proto__}"}}}',
+    '    rollback: none',
+    '    rollback_reason: t',
+    '    post_checks:',
+    "      - promql: {query: 'up{job=\"{__proto__}\"}', expect: '> 0'}",
+    '',
+  ].join('\n');
+  const { runbooks, problems } = parseRunbooksText(text, 'r.yaml');
+  const why = '"__proto__" cannot name a placeholder: JavaScript objects read it as their prototype, so its value would be left out of the params an approver sees while the step used it; use another name ({proto}) and give the alert that label';
+  assert.deepEqual(runbooks, []);
+  assert.deepEqual(problems.map(formatProblem), [
+    `r.yaml:5: runbooks.p.params.__proto__: ${why}`,
+    `r.yaml:7: runbooks.p.actions[0].command.argv[1]: ${why}`,
+    `r.yaml:8: runbooks.p.actions[1].http.body.a.b: ${why}`,
+    `r.yaml:12: runbooks.p.post_checks[0].promql.query: ${why}`,
+  ]);
+  // Other names an object has by inheritance are plain keys when written: they stay allowed.
+  const fine = parseRunbooksText(text.replaceAll('__proto__', 'proto'), 'r.yaml');
+  assert.deepEqual(fine.problems.map(formatProblem), []);
+  const plan = renderPlan(fine.runbooks[0]!, { proto: 'aaa', constructor: 'bbb' });
+  assert.ok(plan.ok);
+  assert.deepEqual(plan.plan.params, { proto: 'aaa', constructor: 'bbb' });
 });
