@@ -16,7 +16,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, differentPods, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -639,7 +639,7 @@ function notOwnersValue(values: Readonly<Record<string, string>>, podKey: string
 }
 
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
-  const defaultMax = opts.defaultMaxReplicas ?? 10;
+  const defaultMax = opts.defaultMaxReplicas ?? DEFAULT_MAX_REPLICAS;
   return {
     async enrich(values, signal, opts = {}) {
       const out: Record<string, string> = {};

@@ -1,5 +1,5 @@
 import type { RenderedNamedCheck } from '../domain/index.js';
-import { checkParam, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { promqlRegexLiteral, systemClock, type Clock } from '../lib/index.js';
 import type { HttpRequest } from './http-client.js';
@@ -233,7 +233,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         const ns = required(check, 'namespace', 'k8s_label');
         const dep = required(check, 'deployment', 'k8s_name');
         // The runbook's cap; an incident may only lower it, never raise it.
-        let max = numParam(check, ['max_replicas', 'max'], 10);
+        let max = numParam(check, ['max_replicas', 'max'], DEFAULT_MAX_REPLICAS);
         const fromValues = check.values.max_replicas;
         if (fromValues !== undefined && checkParam('integer', fromValues).ok) max = Math.min(max, Number(fromValues));
         const sc = await kubeCall(kube(), signal, (o) => kube().apps.readNamespacedDeploymentScale({ namespace: ns, name: dep }, o));

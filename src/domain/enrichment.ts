@@ -1,5 +1,5 @@
 import { checkParam, quoteUntrusted } from './params.js';
-import { formatMatcher, type Matcher, type Runbook } from './runbook.js';
+import { formatMatcher, type ActionSpec, type Matcher, type Runbook } from './runbook.js';
 /**
  * What enrichment may add to an incident's values, and what it needs to start.
  * The contract between the Kubernetes enricher (checks/kubernetes.ts) and the
@@ -32,20 +32,35 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
  */
 export const PLANNED_FROM_VALUE = 'old_replicas';
 
-/** Whether rendering `rb`'s actions reads `PLANNED_FROM_VALUE`: one of them scales to a count filled from values. */
-export function readsPlannedFrom(rb: Pick<Runbook, 'actions'>): boolean {
-  return rb.actions.some((a) => a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && a.args.replicas.parts.some((p) => typeof p !== 'string'));
-}
+/**
+ * The most replicas a scale to a count filled from values (an alert's label, a run's
+ * params, enrichment's `new_replicas`) may ask for when the runbook sets no cap of its
+ * own (`current_replicas_below_max: {max_replicas: N}`); the incident's `max_replicas`
+ * may lower it, never raise it.
+ */
+export const DEFAULT_MAX_REPLICAS = 10;
+/** The value by which an incident may lower a runbook's replica cap. */
+export const MAX_REPLICAS_VALUE = 'max_replicas';
+/** The named check whose `max_replicas` is a runbook's replica cap. */
+export const REPLICA_CAP_CHECK = 'current_replicas_below_max';
+
+const scalesToFilledCount = (a: ActionSpec): boolean =>
+  a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && a.args.replicas.parts.some((p) => typeof p !== 'string');
 
 /**
- * Every value rendering `rb` reads: its placeholders, and `PLANNED_FROM_VALUE` when it
- * scales to a filled count, which no placeholder need name. (Named checks read more;
- * a runbook with one renders per incident.) A rendering remembered by these values
- * is the one a new rendering would give: left out, `old_replicas` kept the first
- * alert's count (5) as the plan of every later one, whatever the cluster then had.
+ * Every value rendering `rb` reads: its placeholders; `PLANNED_FROM_VALUE` when an action
+ * scales to a filled count, and `MAX_REPLICAS_VALUE` when any step does (its cap), which
+ * no placeholder need name. (Named checks read more; a runbook with one renders per
+ * incident.) A rendering remembered by these values is the one a new rendering would
+ * give: left out, `old_replicas` kept the first alert's count (5) as the plan of every
+ * later one, whatever the cluster then had.
  */
-export function renderReads(rb: Pick<Runbook, 'actions' | 'params'>): readonly string[] {
-  return readsPlannedFrom(rb) && !rb.params.includes(PLANNED_FROM_VALUE) ? [...rb.params, PLANNED_FROM_VALUE] : rb.params;
+export function renderReads(rb: Pick<Runbook, 'actions' | 'rollback' | 'params'>): readonly string[] {
+  const extra: string[] = [];
+  if (rb.actions.some(scalesToFilledCount)) extra.push(PLANNED_FROM_VALUE, MAX_REPLICAS_VALUE);
+  else if (rb.rollback?.some(scalesToFilledCount)) extra.push(MAX_REPLICAS_VALUE);
+  const more = extra.filter((n) => !rb.params.includes(n));
+  return more.length === 0 ? rb.params : [...rb.params, ...more];
 }
 
 /** Whether `name` is a value the Kubernetes enricher reads from the cluster (see `KUBERNETES_ENRICHMENT.facts`). */

@@ -1,4 +1,5 @@
 import type { ParamKind } from '../domain/runbook.js';
+import { DEFAULT_MAX_REPLICAS } from '../domain/enrichment.js';
 
 /**
  * The seed's named checks, built in. The registry is the contract between a
@@ -73,7 +74,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     needs: 'kubernetes',
     mode: 'snapshot',
     description: 'the deployment runs fewer than `max_replicas` replicas, so scaling up stays bounded; `new_replicas`, when given, is above the current count and at most `max_replicas`',
-    params: { max_replicas: { type: 'integer', default: 10, description: 'upper bound on replicas' } },
+    params: { max_replicas: { type: 'integer', default: DEFAULT_MAX_REPLICAS, description: 'upper bound on replicas' } },
     reads: { deployment: 'k8s_name', namespace: 'k8s_label' },
     alsoReads: ['max_replicas', 'new_replicas'],
     requires: [['namespace'], ['deployment']],

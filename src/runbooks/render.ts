@@ -1,5 +1,5 @@
 import type { Plan, RenderedStep } from '../domain/decision.js';
-import { isClusterFact, PLANNED_FROM_VALUE } from '../domain/enrichment.js';
+import { DEFAULT_MAX_REPLICAS, isClusterFact, MAX_REPLICAS_VALUE, PLANNED_FROM_VALUE, REPLICA_CAP_CHECK } from '../domain/enrichment.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
@@ -121,7 +121,7 @@ function unsafe(kind: ParamKind, value: string): string | undefined {
 
 export function renderPlan(runbook: Runbook, values: Readonly<Record<string, string>>): PlanRender {
   const rr = createRenderer(values);
-  const opts: StepOptions = { maxUnavailable: runbook.maxUnavailable };
+  const opts: StepOptions = { maxUnavailable: runbook.maxUnavailable, replicaCap: replicaCap(runbook, values) };
   const actions = runbook.actions.map((a, i) => renderStep(rr, a, i, 'action', opts));
   const rollback = runbook.rollback ? runbook.rollback.map((a, i) => renderStep(rr, a, i, 'rollback', opts)) : null;
   if (rr.refusal) return rr.refusal;
@@ -138,9 +138,34 @@ export function renderChecks(specs: readonly CheckSpec[], values: Readonly<Recor
   return { ok: true, checks };
 }
 
-/** What the runbook adds to every Kubernetes step: its blast-radius share. */
+/** What the runbook adds to every Kubernetes step: its blast-radius share, and the most replicas a scale to a filled count may ask for. */
 interface StepOptions {
   maxUnavailable: string | null;
+  replicaCap: ReplicaCap;
+}
+
+/** The most replicas a scale to a count filled from values may ask for, and whose cap it is (for the refusal). */
+interface ReplicaCap {
+  max: number;
+  by: string;
+}
+
+/**
+ * A runbook's replica cap: the lowest `max_replicas` of its current_replicas_below_max
+ * checks, else DEFAULT_MAX_REPLICAS; the incident's `max_replicas` may lower it, never
+ * raise it (as the check and enrichment's `new_replicas` read it). Without it, a label
+ * `new_replicas=999999` filled `--replicas={new_replicas}` as written: the 6-digit
+ * integer pattern was its only bound, and the check that enforces the cap is optional.
+ */
+function replicaCap(runbook: Runbook, values: Readonly<Record<string, string>>): ReplicaCap {
+  let cap: ReplicaCap = { max: DEFAULT_MAX_REPLICAS, by: "rectify's default max_replicas" };
+  for (const c of [...runbook.preChecks, ...runbook.guardrails, ...runbook.postChecks]) {
+    const max = c.type === 'named' && c.name === REPLICA_CAP_CHECK ? c.params.max_replicas : undefined;
+    if (typeof max === 'number' && (cap.by.startsWith('rectify') || max < cap.max)) cap = { max, by: `the runbook's ${REPLICA_CAP_CHECK} max_replicas` };
+  }
+  const given = lookup(values, MAX_REPLICAS_VALUE);
+  if (given !== undefined && checkParam('integer', given).ok && Number(given) < cap.max) cap = { max: Number(given), by: `the incident's ${MAX_REPLICAS_VALUE}, which may lower the runbook's ${cap.max}` };
+  return cap;
 }
 
 function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback', opts: StepOptions): RenderedStep {
@@ -174,7 +199,7 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: Rend
         args,
         timeoutMs: spec.timeoutMs,
       };
-      if (spec.verb === 'scale' && replicas && !isLiteral(replicas)) checkFilledReplicas(rr, replicas, rendered, where, phase);
+      if (spec.verb === 'scale' && replicas && !isLiteral(replicas)) checkFilledReplicas(rr, replicas, rendered, where, phase, opts.replicaCap);
       return rendered;
     }
     case 'http':
@@ -270,11 +295,14 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
  * once the run has started, and then whoever can send alerts could spend a runbook's
  * rate limit and open its circuit with a count rectify never acts on. The count the
  * values make together must be a whole number, and not 0: only a runbook that writes
- * `--replicas=0` itself scales to 0. One exception: a rollback's `{old_replicas}`,
- * the cluster's own count before the run (an alert's value of that name is dropped),
- * which may be 0; the executor puts a 0 back only when this run's own scale read it.
+ * `--replicas=0` itself scales to 0. Nor above the runbook's cap (see replicaCap):
+ * refused, not lowered to it, since a count nobody asked for is not what was asked.
+ * One exception to both: a rollback's `{old_replicas}`, the cluster's own count before
+ * the run (an alert's value of that name is dropped), which may be 0 or above the cap
+ * (a deployment already past it is put back as it was); the executor puts a 0 back only
+ * when this run's own scale read it.
  */
-function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAction, where: string, phase: RenderedStep['phase']): void {
+function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAction, where: string, phase: RenderedStep['phase'], cap: ReplicaCap): void {
   if (rr.refusal) return;
   const text = a.args.replicas ?? '';
   const filled = placeholders(t);
@@ -284,9 +312,18 @@ function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAct
     rr.refuse(param, `${where}: replicas ${quoteUntrusted(text)} ${check.reason}`);
     return;
   }
-  if (Number(text) !== 0) return;
   if (phase === 'rollback' && t.parts.length === 1 && filled.length === 1 && isClusterFact(param)) return;
   const target = `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
+  const count = Number(text);
+  if (count > cap.max) {
+    rr.refuse(
+      param,
+      `placeholder {${param}} in ${where}: value ${quoteUntrusted(text)} would scale ${target} to ${count} replicas, above the cap of ${cap.max} (${cap.by}): ` +
+        `a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a ${REPLICA_CAP_CHECK} check in the runbook, or write the count in the runbook`,
+    );
+    return;
+  }
+  if (count !== 0) return;
   rr.refuse(
     param,
     `placeholder {${param}} in ${where}: value "0" would scale ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`,

@@ -161,4 +161,39 @@ test('a scale to a filled count is remembered per current count: each alert plan
   const unread = run(stage, rb, alert);
   assert.deepEqual(args(unread), { replicas: '4' });
   assert.equal(renderer.plans, 3);
+  // The incident's max_replicas, which may lower the cap, is read too: each its own rendering.
+  const lowered = run(stage, rb, { ...alert, old_replicas: '3', max_replicas: '3' });
+  assert.equal(lowered.plan, undefined);
+  assert.deepEqual(lowered.verdict && { kind: lowered.verdict.kind, event: (lowered.verdict as { event?: string }).event }, { kind: 'blocked', event: 'PARAM_REFUSED' });
+  assert.match((lowered.verdict as { reason: string }).reason, /^placeholder \{new_replicas\} in action 1: value "4" would scale deployment prod\/web to 4 replicas, above the cap of 3 /);
+  assert.deepEqual(args(run(stage, rb, { ...alert, old_replicas: '3', max_replicas: '8' })), { replicas: '4', planned_from: '3' });
+  assert.equal(renderer.plans, 5);
+});
+
+test('a scale target above the cap is refused before anything is claimed: PARAM_REFUSED, naming the placeholder, the value and the cap', () => {
+  const stage = createParamsStage({ renderer: counting() });
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  burst:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '',
+    ].join('\n'),
+    'inline.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const rb = runbooks[0]!;
+  const { verdict, plan } = run(stage, rb, { deployment: 'web', namespace: 'prod', new_replicas: '999999', old_replicas: '3' });
+  assert.equal(plan, undefined);
+  assert.deepEqual(verdict, {
+    kind: 'blocked',
+    event: 'PARAM_REFUSED',
+    runbook: rb,
+    reason:
+      'placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web to 999999 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
+      "a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook",
+  });
 });

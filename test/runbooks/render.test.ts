@@ -444,6 +444,72 @@ test('a replica count of 0 from a value is refused at rendering, in every form t
   assert.ok(renderPlan(map!, values).ok);
 });
 
+test('a scale to a count from values above the cap is refused, naming the placeholder, the value and the cap', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  burst:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '  capped:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    pre_checks: [{current_replicas_below_max: {max_replicas: 20}}]',
+      '    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}',
+      '    rollback: {kubernetes: {verb: scale, kind: statefulset, name: "{deployment}-db", namespace: "{namespace}", replicas: "{replicas}"}}',
+      '  written:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas=40 -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [burst, capped, written] = runbooks;
+  const values = { deployment: 'web', namespace: 'prod', new_replicas: '4', old_replicas: '3', replicas: '2' };
+  const tail = "a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook";
+  assert.equal(
+    refusal(burst!, { ...values, new_replicas: '999999' }),
+    `placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web to 999999 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
+  );
+  assert.equal(
+    refusal(burst!, { ...values, new_replicas: '11' }),
+    `placeholder {new_replicas} in action 1: value "11" would scale deployment prod/web to 11 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
+  );
+  const atCap = renderPlan(burst!, { ...values, new_replicas: '10' });
+  assert.ok(atCap.ok);
+  assert.equal(atCap.plan.actions[0]?.summary, 'kubectl scale deployment web --replicas=10 -n prod');
+  // The incident's max_replicas may lower the cap, never raise it.
+  assert.equal(
+    refusal(burst!, { ...values, new_replicas: '6', max_replicas: '5' }),
+    `placeholder {new_replicas} in action 1: value "6" would scale deployment prod/web to 6 replicas, above the cap of 5 (the incident's max_replicas, which may lower the runbook's 10): ${tail}`,
+  );
+  assert.match(refusal(burst!, { ...values, new_replicas: '11', max_replicas: '50' }), /above the cap of 10 \(rectify's default max_replicas\)/);
+  // The runbook's own cap: its current_replicas_below_max check's max_replicas, for a rollback's count from values too.
+  assert.ok(renderPlan(capped!, { ...values, new_replicas: '20' }).ok);
+  assert.equal(
+    refusal(capped!, { ...values, new_replicas: '21' }),
+    `placeholder {new_replicas} in action 1: value "21" would scale deployment prod/web to 21 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ${tail}`,
+  );
+  assert.equal(
+    refusal(capped!, { ...values, replicas: '25' }),
+    `placeholder {replicas} in rollback 1: value "25" would scale statefulset prod/web-db to 25 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ${tail}`,
+  );
+  // A rollback to the cluster's own count puts back what was there, past the cap or not;
+  // a count the runbook writes is the runbook's.
+  const back = renderPlan(written!, { ...values, old_replicas: '40' });
+  assert.ok(back.ok);
+  assert.deepEqual(back.plan.actions.concat(back.plan.rollback ?? []).map((s) => s.summary), [
+    'kubectl scale deployment web --replicas=40 -n prod',
+    'kubectl scale deployment web --replicas=40 -n prod',
+  ]);
+  assert.ok(renderPlan(burst!, { ...values, old_replicas: '40' }).ok);
+});
+
 test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
   const { problems } = parseRunbooksText(
     [
