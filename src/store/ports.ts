@@ -31,6 +31,8 @@ export interface GuardStateView {
   runbookPaused(runbook: string): RunbookPause | null;
   circuit(runbook: string): CircuitRecord;
   executionsSince(runbook: string, service: string, sinceMs: number): number;
+  /** The start times executionsSince counts, oldest first: when a limit frees, and which are stamped after now. */
+  executionTimesSince(runbook: string, service: string, sinceMs: number): readonly number[];
   /**
    * The start of the last run recorded for the runbook and service (what a cooldown runs
    * from), or null: the one recorded last, not the latest time, so that after a clock set

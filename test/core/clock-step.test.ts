@@ -141,6 +141,52 @@ describe('a wall clock stepped forward, then corrected', () => {
   });
 });
 
+describe('a wall clock set back', () => {
+  it('the rate limit counts the runs stamped after now, and its reason says how many, why and when it frees', async () => {
+    svc = await start(2, 0);
+    const t0 = svc.clock.now();
+    assert.equal((await deliver(1)).action, 'executed');
+    // The clock is set a day back: run 1 is stamped a day after now, and still counts.
+    svc.clock.step(-24 * HOUR);
+    assert.equal((await deliver(2)).action, 'executed', 'one of the two runs an hour is left');
+    const held = await deliver(3);
+    assert.deepEqual([held.action, held.event], ['blocked', 'RATE_LIMITED']);
+    // Run 2, the older by its stamp, leaves the hour an hour after it: the limit frees then.
+    const note = (left: number) =>
+      `Rate limit exceeded (2/hour); 1 run it counts is recorded as started after now (the latest at ${new Date(t0).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${left}s`;
+    assert.equal(held.reason, note(3600));
+    svc.clock.advance(HOUR - 1000);
+    assert.equal((await deliver(4)).reason, note(1));
+    svc.clock.advance(1000);
+    assert.equal((await deliver(5)).action, 'executed');
+    // Run 1 still counts with alert 5's run: until alert 5's run leaves the hour.
+    assert.equal((await deliver(6)).reason, note(3600));
+    assert.equal(target.calls('/restart/api', 'POST'), 3);
+  });
+
+  it('two runs before the step: both are said, and the limit frees when the older is an hour old by the clock', async () => {
+    svc = await start(2, 0);
+    const t0 = svc.clock.now();
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.advance(30 * 60_000);
+    assert.equal((await deliver(2)).action, 'executed');
+    svc.clock.step(-24 * HOUR);
+    const held = await deliver(3);
+    assert.deepEqual(
+      [held.event, held.reason],
+      [
+        'RATE_LIMITED',
+        `Rate limit exceeded (2/hour); 2 runs it counts are recorded as started after now (the latest at ${new Date(t0 + 30 * 60_000).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${24 * 3600 + 1800}s`,
+      ],
+    );
+    svc.clock.set(t0 + HOUR - 1);
+    assert.equal((await deliver(4)).event, 'RATE_LIMITED');
+    svc.clock.advance(1);
+    assert.equal((await deliver(5)).action, 'executed');
+    assert.equal(target.calls('/restart/api', 'POST'), 3);
+  });
+});
+
 /**
  * The guardrail windows (the rate limit's hour, a cooldown) judge how long ago a run
  * started by the time passed while the wall clock is ahead of it: a forward step does

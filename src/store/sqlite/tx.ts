@@ -308,6 +308,21 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     if (!m) memo!.runbooks.set(runbook, (m = { since: new Map(), last: new Map(), cleared: new Map() }));
     return m;
   }
+  /**
+   * The pair's execution times since the earliest window start asked (at most
+   * max_per_hour of them, and those stamped after it): every unit reads its own clock,
+   * so later units ask from later starts, and are answered from the same list without a
+   * query. The caller filters by its own start.
+   */
+  function timesFrom(runbook: string, service: string, sinceMs: number): readonly number[] {
+    const bySince = memo ? ofRunbook(runbook).since : undefined;
+    let known = bySince?.get(service);
+    if (!known || sinceMs < known.sinceMs) {
+      known = { sinceMs, times: s.rateTimes.all(runbook, service, sinceMs) as number[] };
+      bySince?.set(service, known);
+    }
+    return known.times;
+  }
   const forgetAll = (): void => {
     if (memo) memo = newReadMemo();
     if (claims) claims = newClaimsMemo();
@@ -366,18 +381,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       return circuit;
     },
     executionsSince(runbook, service, sinceMs) {
-      // The pair's execution times since the earliest window start asked (at most
-      // max_per_hour of them): every unit reads its own clock, so later units ask
-      // from later starts, and are answered from the same list without a query.
-      const bySince = memo ? ofRunbook(runbook).since : undefined;
-      let known = bySince?.get(service);
-      if (!known || sinceMs < known.sinceMs) {
-        known = { sinceMs, times: s.rateTimes.all(runbook, service, sinceMs) as number[] };
-        bySince?.set(service, known);
-      }
       let n = 0;
-      for (const at of known.times) if (at > sinceMs) n++;
+      for (const at of timesFrom(runbook, service, sinceMs)) if (at > sinceMs) n++;
       return n;
+    },
+    executionTimesSince(runbook, service, sinceMs) {
+      return timesFrom(runbook, service, sinceMs)
+        .filter((at) => at > sinceMs)
+        .sort((a, b) => a - b);
     },
     lastExecutionAt(runbook, service) {
       const byLast = memo ? ofRunbook(runbook).last : undefined;
