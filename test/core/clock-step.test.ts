@@ -185,6 +185,17 @@ describe('a wall clock set back', () => {
     assert.equal((await deliver(5)).action, 'executed');
     assert.equal(target.calls('/restart/api', 'POST'), 3);
   });
+
+  it('a runbook with no cooldown shows none from a run stamped after now, as the stage and a clearing judge it', async () => {
+    svc = await start(100, 0);
+    assert.equal((await deliver(1)).action, 'executed');
+    svc.clock.step(-24 * HOUR);
+    const view = await svc.get('/api/v1/runbooks/restart-api');
+    assert.deepEqual([view.body.cooldown_minutes, view.body.cooldowns, view.body.cooldown_end], [0, [], null]);
+    const clear = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'alice', reason: 'clock fixed' });
+    assert.deepEqual([clear.status, clear.body.error.message], [409, 'runbook restart-api has no cooldown (cooldown_minutes: 0): there is nothing to end']);
+    assert.equal((await deliver(2)).action, 'executed');
+  });
 });
 
 /**

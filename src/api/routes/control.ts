@@ -40,14 +40,19 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     const stats = store.runbookStats(rb.id, now);
     // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed. In force as the stage
     // judges it (its end by the guard time), and shown ending when it will on the wall
-    // clock: later than start + cooldown while the clock is ahead of the time passed.
-    const cooldowns = store.read((tx) =>
-      tx
-        .lastExecutionPerService(rb.id)
-        .filter((r) => !clearedByHand(tx, rb.id, r.service, r.at))
-        .filter((r) => r.at + rb.cooldownMs > now)
-        .map((r) => ({ service: r.service, until: engine.guardEnd(r.at + rb.cooldownMs) })),
-    );
+    // clock: later than start + cooldown while the clock is ahead of the time passed. A
+    // runbook with no cooldown (0) has none in force, even from a run stamped after now
+    // (the clock set back since), as the stage and a clearing judge it.
+    const cooldowns =
+      rb.cooldownMs <= 0
+        ? []
+        : store.read((tx) =>
+            tx
+              .lastExecutionPerService(rb.id)
+              .filter((r) => !clearedByHand(tx, rb.id, r.service, r.at))
+              .filter((r) => r.at + rb.cooldownMs > now)
+              .map((r) => ({ service: r.service, until: engine.guardEnd(r.at + rb.cooldownMs) })),
+          );
     const done = stats.succeeded + stats.failed;
     const end = cooldowns.reduce<number | null>((m, c) => (m === null || c.until > m ? c.until : m), null);
     return {
