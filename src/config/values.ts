@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { parseDuration } from '../lib/durations.js';
+import { MAX_DURATION, parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
 import { ENV_NAME_RE, PERSON_NAME_RE, reservedNameProblem } from '../domain/names.js';
 
@@ -82,7 +82,7 @@ export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true o
  */
 export function duration(opts: { allowZero: boolean; max?: { ms: number; said: string } }): ValueParser<number> {
   const what = opts.allowZero ? 'a duration' : 'a positive duration';
-  const max = opts.max ?? { ms: MAX_DURATION_MS, said: '3650d (ten years)' };
+  const max = opts.max ?? MAX_DURATION;
   const parser = fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
     z
       .string()
@@ -99,12 +99,6 @@ export function duration(opts: { allowZero: boolean; max?: { ms: number; said: s
   };
 }
 
-/**
- * Ten years. `approval_ttl: 100000000000h` was accepted, and every approval it would
- * have opened ended past the last date JavaScript can hold: each such alert was
- * answered 500 and nobody was asked.
- */
-export const MAX_DURATION_MS = 3650 * 86_400_000;
 
 /**
  * SQLite's busy timeout is a 32-bit count of milliseconds (about 24.8 days): a longer

@@ -1,4 +1,4 @@
-import { parseDuration } from './durations.js';
+import { MAX_DURATION, parseDuration } from './durations.js';
 import { readBoundedFile } from './text-file.js';
 
 /**
@@ -328,12 +328,14 @@ export const SINCE_FORMS = 'an RFC 3339 time (2026-11-24T03:00:00Z) or a duratio
 
 /**
  * A `--since` value: an RFC 3339 time, or a duration back from `now` ("1h": the last
- * hour), as epoch milliseconds; undefined for anything else. `rectify audit` and
- * `rectify audit export` read it the same way.
+ * hour) of at most MAX_DURATION, as epoch milliseconds; undefined for anything else.
+ * `rectify audit` and `rectify audit export` read it the same way. Bounded: a longer
+ * one (999999999d) is a time before the first date JavaScript can hold.
  */
 export function parseSince(text: string, now: number): number | undefined {
   const back = parseDuration(text);
-  return back !== undefined ? now - back : parseRfc3339(text);
+  if (back === undefined) return parseRfc3339(text);
+  return back <= MAX_DURATION.ms ? now - back : undefined;
 }
 
 /**
@@ -343,5 +345,6 @@ export function parseSince(text: string, now: number): number | undefined {
  */
 export function sinceProblem(text: string, now: number): string | undefined {
   if (parseSince(text, now) !== undefined) return undefined;
+  if (parseDuration(text) !== undefined) return `expected a duration back from now of at most ${MAX_DURATION.said}, got ${JSON.stringify(text)}`;
   return impossibleTime(text) ?? `expected ${SINCE_FORMS}, got ${JSON.stringify(text)}`;
 }

@@ -3,6 +3,14 @@ const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_00
 const DURATION_RE = /^(?:(\d+)(ms|s|m|h|d))+$/;
 const PART_RE = /(\d+)(ms|s|m|h|d)/g;
 
+/**
+ * The longest duration taken anywhere (config, runbooks, `--since`): ten years.
+ * `approval_ttl: 100000000000h` was accepted, and every approval it would have opened
+ * ended past the last date JavaScript can hold: each such alert was answered 500 and
+ * nobody was asked; `--since 999999999d` was a time before it, and the CLI crashed.
+ */
+export const MAX_DURATION = { ms: 3650 * 86_400_000, said: '3650d (ten years)' } as const;
+
 export function parseDuration(text: string): number | undefined {
   const trimmed = text.trim();
   if (!DURATION_RE.test(trimmed)) return undefined;

@@ -308,6 +308,8 @@ describe('client commands against a running service', () => {
       // A day that does not exist is refused, not read as March 3rd.
       [['audit', '--since', '2026-02-31T12:00:00Z'], '--since: 2026-02-31 does not exist: February 2026 has 28 days'],
       [['audit', '--since', '2026-04-30T24:00:00Z'], '--since: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day'],
+      // A time before the first date JavaScript can hold: refused, not a RangeError's stack trace.
+      [['audit', '--since', '999999999d'], '--since: expected a duration back from now of at most 3650d (ten years), got "999999999d"'],
     ];
     for (const [argv, message] of cases) {
       const r = await cli(argv, { env });

@@ -40,6 +40,10 @@ describe('RFC 3339 times', () => {
     assert.equal(sinceProblem('1h', now), undefined);
     assert.equal(parseSince('2026-02-31T12:00:00Z', now), undefined);
     assert.equal(sinceProblem('2026-02-31T12:00:00Z', now), '2026-02-31 does not exist: February 2026 has 28 days');
+    // Ten years back at most, as a duration in the config: a longer one is before the first date JavaScript can hold.
+    assert.equal(parseSince('3650d', now), now - 3650 * 86_400_000);
+    assert.equal(parseSince('3651d', now), undefined);
+    assert.equal(sinceProblem('999999999d', now), 'expected a duration back from now of at most 3650d (ten years), got "999999999d"');
     assert.equal(sinceProblem('soon', now), 'expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "soon"');
   });
 });
