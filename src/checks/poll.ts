@@ -194,7 +194,8 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   }
 
   if (last?.pass && passingSince !== null) {
-    const held = formatDuration(Math.max(0, Math.round(elapsed() - passingSince)));
+    // Floored, as formatDuration is: the time held is never shown as the time required.
+    const held = formatDuration(Math.max(0, Math.floor(elapsed() - passingSince)));
     return failed(`${last.detail}, but held only ${held} of the required ${formatDuration(forMs)}`, attempts, last);
   }
   return failed(last?.detail ?? 'no attempt ran', attempts, last);

@@ -19,14 +19,23 @@ export function parseDuration(text: string): number | undefined {
   return total;
 }
 
+/**
+ * "250ms", "59.6s", "1m30s", "2h15m". Never rounded up: a check that held 59.6 s of a
+ * required minute read "held only 1m of the required 1m". Below an hour a part of a
+ * second is written out (to the millisecond); from an hour on, the minutes are floored.
+ */
 export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${ms}ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  const rs = s % 60;
-  if (m < 60) return rs ? `${m}m${rs}s` : `${m}m`;
-  const h = Math.floor(m / 60);
-  const rm = m % 60;
-  return rm ? `${h}h${rm}m` : `${h}h`;
+  const whole = Math.floor(ms);
+  if (whole < 1000) return `${whole}ms`;
+  const h = Math.floor(whole / 3_600_000);
+  if (h > 0) {
+    const rm = Math.floor((whole % 3_600_000) / 60_000);
+    return rm ? `${h}h${rm}m` : `${h}h`;
+  }
+  const m = Math.floor(whole / 60_000);
+  const rest = whole % 60_000;
+  // Whole milliseconds, so three decimals are exact; trailing zeros dropped (1.5s, not 1.500s).
+  const s = rest % 1000 === 0 ? String(rest / 1000) : (rest / 1000).toFixed(3).replace(/0+$/, '');
+  if (m === 0) return `${s}s`;
+  return rest ? `${m}m${s}s` : `${m}m`;
 }

@@ -104,6 +104,23 @@ describe('poll', () => {
     assert.match(out.detail, /^expected < 0.05, got 0.01, but held only \d+ms of the required 1s after 3 attempts$/);
   });
 
+  it('with forMs, a hold short of the requirement by less than a second is not shown as the requirement', async () => {
+    // A fake monotonic clock each attempt moves on: a failure ending 10.4 s in, then a pass ending 70 s in.
+    let t = 0;
+    const answers: Array<[Attempt, number]> = [
+      [fail(), 10_400],
+      [pass(), 70_000],
+    ];
+    const evaluate = async () => {
+      const [a, end] = answers.shift()!;
+      t = end;
+      return a;
+    };
+    const out = await poll(evaluate, { intervalMs: 10_000, timeoutMs: 70_000, forMs: 60_000, now: () => t, signal: never });
+    assert.equal(out.ok, false);
+    assert.equal(out.detail, 'expected < 0.05, got 0.01, but held only 59.6s of the required 1m after 2 attempts');
+  });
+
   it('stops promptly when the signal aborts', async () => {
     const ac = new AbortController();
     const s = scripted([fail()]);
