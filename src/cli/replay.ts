@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
-import { formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
+import { durationHint, formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
 import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
 import { table, time } from './client/format.js';
@@ -78,7 +78,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const usage: string[] = [];
   if (config.args.length !== 1) usage.push(config.args.length ? `rectify replay: one stream file at a time (got ${config.args.length})` : 'rectify replay: missing <file> (see: rectify replay --help)');
   const executionMs = parseDuration(last('execution-time') ?? '0s');
-  if (executionMs === undefined) usage.push(`--execution-time: expected a duration such as 0s, 30s or 2m, got ${JSON.stringify(last('execution-time'))}`);
+  if (executionMs === undefined) usage.push(`--execution-time: expected a duration such as 0s, 30s or 2m, got ${JSON.stringify(last('execution-time'))}${durationHint(last('execution-time'))}`);
   const outcome = last('outcome') ?? 'success';
   if (!(OUTCOMES as readonly string[]).includes(outcome)) usage.push(`--outcome: expected one of ${OUTCOMES.join(', ')}, got ${JSON.stringify(outcome)}`);
   const guardrails = last('guardrails') ?? 'pass';

@@ -1,7 +1,7 @@
 import { isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { MAX_DURATION, parseDuration } from '../lib/durations.js';
+import { MAX_DURATION, durationHint, parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
 import { ENV_NAME_RE, PERSON_NAME_RE, reservedNameProblem } from '../domain/names.js';
 
@@ -83,11 +83,15 @@ export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true o
 export function duration(opts: { allowZero: boolean; max?: { ms: number; said: string } }): ValueParser<number> {
   const what = opts.allowZero ? 'a duration' : 'a positive duration';
   const max = opts.max ?? MAX_DURATION;
-  const parser = fromSchema('<duration>', `${what} such as 30s, 5m or 1h`, () =>
-    z
-      .string()
-      .transform((s) => parseDuration(s))
-      .pipe(opts.allowZero ? z.number().nonnegative() : z.number().positive()),
+  const parser = fromSchema(
+    '<duration>',
+    `${what} such as 30s, 5m or 1h`,
+    () =>
+      z
+        .string()
+        .transform((s) => parseDuration(s))
+        .pipe(opts.allowZero ? z.number().nonnegative() : z.number().positive()),
+    durationHint,
   );
   return {
     placeholder: parser.placeholder,

@@ -1,4 +1,4 @@
-import { MAX_DURATION, parseDuration } from './durations.js';
+import { MAX_DURATION, durationHint, parseDuration } from './durations.js';
 import { readBoundedFile } from './text-file.js';
 
 /**
@@ -346,5 +346,5 @@ export function parseSince(text: string, now: number): number | undefined {
 export function sinceProblem(text: string, now: number): string | undefined {
   if (parseSince(text, now) !== undefined) return undefined;
   if (parseDuration(text) !== undefined) return `expected a duration back from now of at most ${MAX_DURATION.said}, got ${JSON.stringify(text)}`;
-  return impossibleTime(text) ?? `expected ${SINCE_FORMS}, got ${JSON.stringify(text)}`;
+  return impossibleTime(text) ?? `expected ${SINCE_FORMS}, got ${JSON.stringify(text)}${durationHint(text)}`;
 }

@@ -1,7 +1,46 @@
 /** Parses "30s", "5m", "1h", "1h30m", "250ms" (Prometheus-style) into milliseconds. */
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
-const DURATION_RE = /^(?:(\d+)(ms|s|m|h|d))+$/;
+/**
+ * Each unit at most once, largest first, as Prometheus takes them: "1m1m" (two minutes)
+ * or "30m1h" (ninety) is a slip, more likely meant as something else, and is refused
+ * (durationHint says how to write it) rather than summed.
+ */
+const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+/** Any sequence of number-unit parts: what durationHint recognises as a duration written out of order. */
+const LOOSE_RE = /^(?:\d+(?:ms|s|m|h|d))+$/;
 const PART_RE = /(\d+)(ms|s|m|h|d)/g;
+const UNITS_LARGEST_FIRST = ['d', 'h', 'm', 's', 'ms'] as const;
+
+export function parseDuration(text: string): number | undefined {
+  const trimmed = text.trim();
+  if (trimmed === '' || !DURATION_RE.test(trimmed)) return undefined;
+  return sumParts(trimmed);
+}
+
+function sumParts(text: string): number {
+  let total = 0;
+  for (const m of text.matchAll(PART_RE)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
+  return total;
+}
+
+/**
+ * Said after a refusal of `text` as a duration when it is one written with a unit twice
+ * or out of order ("30m1h"): how to write what it adds up to (" (each unit at most once,
+ * largest first; this adds up to 1h30m)"); the empty string otherwise.
+ */
+export function durationHint(text: unknown): string {
+  if (typeof text !== 'string') return '';
+  const trimmed = text.trim();
+  if (!LOOSE_RE.test(trimmed) || DURATION_RE.test(trimmed)) return '';
+  let rest = sumParts(trimmed);
+  let written = '';
+  for (const unit of UNITS_LARGEST_FIRST) {
+    const n = Math.floor(rest / UNIT_MS[unit]!);
+    if (n > 0) written += `${n}${unit}`;
+    rest -= n * UNIT_MS[unit]!;
+  }
+  return ` (each unit at most once, largest first; this adds up to ${written || '0s'})`;
+}
 
 /**
  * The longest duration taken anywhere (config, runbooks, `--since`): ten years.
@@ -10,14 +49,6 @@ const PART_RE = /(\d+)(ms|s|m|h|d)/g;
  * nobody was asked; `--since 999999999d` was a time before it, and the CLI crashed.
  */
 export const MAX_DURATION = { ms: 3650 * 86_400_000, said: '3650d (ten years)' } as const;
-
-export function parseDuration(text: string): number | undefined {
-  const trimmed = text.trim();
-  if (!DURATION_RE.test(trimmed)) return undefined;
-  let total = 0;
-  for (const m of trimmed.matchAll(PART_RE)) total += Number(m[1]) * UNIT_MS[m[2]!]!;
-  return total;
-}
 
 /**
  * "250ms", "59.6s", "1m30s", "2h15m". Never rounded up: a check that held 59.6 s of a

@@ -1,6 +1,6 @@
 import { DECISION_ACTIONS, AUDIT_EVENTS, type DecisionAction, type Incident, type LoadProblem } from '../domain/index.js';
 import { alertmanagerAlertSchema, alertmanagerToIncidents, genericToIncident, incidentSchema, unreadableConfidenceMessage } from '../ingest/index.js';
-import { impossibleTime, parseDuration, parseRfc3339 } from '../lib/index.js';
+import { durationHint, impossibleTime, parseDuration, parseRfc3339 } from '../lib/index.js';
 import {
   checkKeys,
   createReporter,
@@ -206,7 +206,7 @@ function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
 function readDurationMs(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const ms = typeof v === 'string' ? parseDuration(v) : undefined;
   if (ms !== undefined) return ms;
-  r.report(path, `expected a duration such as "90s", "5m" or "1h", got ${describe(v)}`);
+  r.report(path, `expected a duration such as "90s", "5m" or "1h", got ${describe(v)}${durationHint(v)}`);
   return undefined;
 }
 

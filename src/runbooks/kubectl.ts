@@ -1,6 +1,6 @@
 import { checkParam } from '../domain/params.js';
 import type { KubernetesActionSpec, ParamKind, Template } from '../domain/runbook.js';
-import { parseDuration } from '../lib/durations.js';
+import { durationHint, parseDuration } from '../lib/durations.js';
 import { compileTemplate, findNearMisses, isLiteral, literalTemplate, literalText } from './template.js';
 
 /**
@@ -230,7 +230,7 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
   const timeout = flags.get('timeout');
   if (timeout !== undefined) {
     const ms = parseDuration(timeout);
-    if (ms === undefined || ms < 1000) return fail(`${what}: --timeout expects a duration such as 120s or 5m, got ${JSON.stringify(timeout)}`);
+    if (ms === undefined || ms < 1000) return fail(`${what}: --timeout expects a duration such as 120s or 5m, got ${JSON.stringify(timeout)}${durationHint(timeout)}`);
     args.timeout_seconds = literalTemplate(String(Math.round(ms / 1000)));
     // The drain's own timeout is the action's deadline.
     timeoutMs = ms;

@@ -309,6 +309,10 @@ describe('client commands against a running service', () => {
       [['audit', '--since', '2026-02-31T12:00:00Z'], '--since: 2026-02-31 does not exist: February 2026 has 28 days'],
       [['audit', '--since', '2026-04-30T24:00:00Z'], '--since: 24:00:00 is not a time of day (00:00:00 to 23:59:59): write 00:00:00 of the next day'],
       // A time before the first date JavaScript can hold: refused, not a RangeError's stack trace.
+      // A unit twice or out of order is a slip, not a sum.
+      [['run', 'restart-api', '--wait-timeout', '1m1m'], '--wait-timeout: expected a duration such as 30s or 10m, got "1m1m" (each unit at most once, largest first; this adds up to 2m)'],
+      [['audit', '--since', '30m1h'], '--since: expected an RFC 3339 time (2026-11-24T03:00:00Z) or a duration back from now (1h, 30m), got "30m1h" (each unit at most once, largest first; this adds up to 1h30m)'],
+      [['audit', '--interval', '1s1s'], '--interval: expected a positive duration such as 2s, got "1s1s" (each unit at most once, largest first; this adds up to 2s)'],
       [['audit', '--since', '999999999d'], '--since: expected a duration back from now of at most 3650d (ten years), got "999999999d"'],
     ];
     for (const [argv, message] of cases) {

@@ -252,6 +252,9 @@ describe('rectify replay', () => {
     const flags = await replay(file, '--outcome', 'maybe');
     assert.equal(flags.code, 2);
     assert.deepEqual(flags.err, ['--outcome: expected one of success, failure, got "maybe"']);
+    const slip = await replay(file, '--execution-time', '30s1m');
+    assert.equal(slip.code, 2);
+    assert.deepEqual(slip.err, ['--execution-time: expected a duration such as 0s, 30s or 2m, got "30s1m" (each unit at most once, largest first; this adds up to 1m30s)']);
   });
 
   it('a FIFO or a device is refused at once, never waited on or read until memory runs out; bytes not UTF-8 are named by line', async () => {

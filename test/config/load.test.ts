@@ -218,6 +218,15 @@ describe('problems', () => {
     ]);
   });
 
+  it('a duration with a unit twice or out of order is refused wherever it is given, naming where and what it adds up to', () => {
+    const cwd = workdir('approval_ttl: 1m1m\n');
+    assert.deepEqual(lines(['--circuit-recovery', '30m1h'], { RECTIFY_DEDUP_RETENTION: '1h2d' }, cwd), [
+      '--circuit-recovery: expected a positive duration such as 30s, 5m or 1h, got "30m1h" (each unit at most once, largest first; this adds up to 1h30m)',
+      'RECTIFY_DEDUP_RETENTION: expected a positive duration such as 30s, 5m or 1h, got "1h2d" (each unit at most once, largest first; this adds up to 2d1h)',
+      'rectify.yaml:1: approval_ttl: expected a positive duration such as 30s, 5m or 1h, got "1m1m" (each unit at most once, largest first; this adds up to 2m)',
+    ]);
+  });
+
   it('keeps the YAML line of a bad key', () => {
     const r = loadConfig([], {}, { cwd: workdir('# comment\nlisten: 127.0.0.1:1\nmax_pending: 0\n') });
     assert.ok('problems' in r);

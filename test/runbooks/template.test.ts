@@ -80,6 +80,7 @@ test('kubectl refusals name what is not supported', () => {
   assert.equal(msg('kubectl delete deployment x'), 'kubectl delete: resource kind "deployment" is not supported (supported: pod)');
   assert.equal(msg('kubectl delete pod --all'), 'kubectl delete: flag "--all" is not supported (supported: -n/--namespace)');
   assert.equal(msg('kubectl delete pod x --kubeconfig=/tmp/k'), 'kubectl delete: flag "--kubeconfig" is not supported (supported: -n/--namespace)');
+  assert.equal(msg('kubectl drain n --timeout 30s2m'), 'kubectl drain: --timeout expects a duration such as 120s or 5m, got "30s2m" (each unit at most once, largest first; this adds up to 2m30s)');
   assert.equal(msg('kubectl drain n --force'), 'kubectl drain: flag "--force" is not supported (supported: --ignore-daemonsets, --delete-emptydir-data, --timeout, --grace-period)');
   assert.equal(msg('kubectl rollout undo statefulset x'), 'kubectl rollout undo: resource kind "statefulset" is not supported (supported: deployment)');
   assert.equal(msg('kubectl'), 'kubectl command has no verb (supported: delete pod, scale, rollout restart, rollout undo, cordon, uncordon, drain)');

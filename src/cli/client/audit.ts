@@ -1,5 +1,5 @@
 import { AUDIT_EVENTS } from '../../domain/index.js';
-import { didYouMean, parseDuration, parseSince, sinceProblem, sleep } from '../../lib/index.js';
+import { didYouMean, durationHint, parseDuration, parseSince, sinceProblem, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { clientCommand } from './command.js';
@@ -124,7 +124,7 @@ export const auditCommand = clientCommand(
     const follow = flags['follow'] === true;
     const intervalMs = parseDuration(lastFlag(flags, 'interval') ?? '2s');
     if (intervalMs === undefined || intervalMs <= 0) {
-      io.err(`--interval: expected a positive duration such as 2s, got ${JSON.stringify(lastFlag(flags, 'interval'))}`);
+      io.err(`--interval: expected a positive duration such as 2s, got ${JSON.stringify(lastFlag(flags, 'interval'))}${durationHint(lastFlag(flags, 'interval'))}`);
       return EXIT.USAGE;
     }
     if (follow && cursor !== undefined) {

@@ -1,4 +1,4 @@
-import { parseDuration, sleep } from '../../lib/index.js';
+import { durationHint, parseDuration, sleep } from '../../lib/index.js';
 import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
@@ -59,7 +59,7 @@ export function waitTimeout(io: CliIO, flags: Readonly<Record<string, readonly s
   const shownTimeout = lastFlag(flags, 'wait-timeout') ?? '10m';
   const timeoutMs = parseDuration(shownTimeout);
   if (timeoutMs === undefined) {
-    io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(shownTimeout)}`);
+    io.err(`--wait-timeout: expected a duration such as 30s or 10m, got ${JSON.stringify(shownTimeout)}${durationHint(shownTimeout)}`);
     return undefined;
   }
   return { timeoutMs, shownTimeout };
