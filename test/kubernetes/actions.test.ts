@@ -1386,7 +1386,8 @@ describe('kubernetes actions against the API fake', () => {
       out.detail,
       /^drain node node-a: 2 pod\(s\) not evicted within 1000ms: production\/api-server-p1 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); production\/api-server-p2 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
     );
-    assert.ok(took >= 900 && took < 3000, `took ${took}ms`);
+    // It waited out its 1 s timeout (how much longer depends on the machine's load, so no upper bound).
+    assert.ok(took >= 900, `took ${took}ms`);
     // Every eviction was answered (refused): nothing of it is unknown.
     assert.equal(out.unconfirmed, undefined);
     assert.ok(fake.count('POST', EVICTION) >= 4, 'retried');
