@@ -988,15 +988,22 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       }
       await Promise.all(lanes.map((l) => l.running));
       await settleDrops();
+      // Every row started in this one turn: the store commits them together, one
+      // transaction and one fsync, not one each (thousands of approval requests can be
+      // waiting, kept past maxQueued, and the stop must end within its bound).
+      const rows: Array<Promise<void>> = [];
       for (const lane of lanes) {
         const left = lane.queue.splice(0);
         if (left.length > 0) opts.log.warn({ notifier: lane.notifier.name, left: left.length }, 'shutting down: notifications still waiting were not sent');
         for (const event of left) {
-          await opts
-            .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: NOT_SENT_AT_SHUTDOWN, event })
-            .catch((err: unknown) => opts.log.error({ err }, 'notification failed'));
+          rows.push(
+            opts
+              .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: NOT_SENT_AT_SHUTDOWN, event })
+              .catch((err: unknown) => opts.log.error({ err }, 'notification failed')),
+          );
         }
       }
+      await Promise.all(rows);
     },
   };
 }
