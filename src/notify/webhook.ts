@@ -1,5 +1,5 @@
 import { oneLine, readable, readableWithin } from '../lib/index.js';
-import { httpRequest } from '../checks/http-client.js';
+import { BODY_DISCARD_WAIT_MS, httpRequest } from '../checks/http-client.js';
 import { receiverName } from './receiver.js';
 import type { NotificationEvent, NotificationPlan, Notifier } from './types.js';
 
@@ -51,10 +51,12 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
 /**
  * One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent
  * for a 4xx other than 408 and 429; a RetryLaterError for a 429 or 503 with `Retry-After`).
+ * A body is read for BODY_DISCARD_WAIT_MS at most: one trickled in slowly does not hold the
+ * receiver's queue for the attempt's whole timeout.
  */
 export async function postJson(url: string | URL, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<void> {
   const res = await httpRequest(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
-  await res.discard();
+  await res.discard(BODY_DISCARD_WAIT_MS);
   if (res.status >= 200 && res.status <= 299) return;
   const message = `answered ${res.status}`;
   if (res.status === 429 || res.status === 503) {

@@ -6,7 +6,7 @@ import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, HELD_BAC
 import { unsettledPage, withoutShowing } from '../../src/engine/resend.js';
 import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
-import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdFirstCall, sequence, startHttpTarget, startTricklingServer, type HttpTarget } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
 
 /**
@@ -192,6 +192,34 @@ describe('notification queue', () => {
     assert.deepEqual(byNotifier('limited'), [[true, 2, 'delivered']]);
     assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
     assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s) (tried again later)']]);
+    await q.close();
+  });
+
+  it('a receiver that answers 2xx at once and trickles its body holds its queue for the discard wait at most, not the attempt timeout', async (t) => {
+    const { base, closed } = await startTricklingServer(t, () => 200);
+    const recorded: Outcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createWebhookNotifier(`${base}/hook`, undefined, receiver)],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      attemptTimeoutMs: 8_000,
+    });
+    const started = Date.now();
+    q.notify(ev('f1', 'FAILED', 'failed'));
+    q.notify(ev('f2', 'FAILED', 'failed'));
+    await q.drain();
+    const took = Date.now() - started;
+    assert.deepEqual(
+      recorded.map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]),
+      [
+        ['f1', true, 1, 'delivered'],
+        ['f2', true, 1, 'delivered'],
+      ],
+    );
+    // Two bodies cut off after their discard wait (1 s each), not after the 8 s timeout each.
+    assert.ok(took < 8_000, `took ${took} ms`);
+    for (let i = 0; i < 200 && closed() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(closed(), 2, 'each trickling connection closed');
     await q.close();
   });
 
