@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
 import { recordsItsNotification } from './outbox.js';
 import { isRepeatable } from './repeats.js';
+import { RetryLaterError, retryLaterDetail } from './webhook.js';
 import { tellsTo, type NotificationEvent, type Notifier, type Notify } from './types.js';
 
 /** Incident ids named in the record of one drop burst, at most: the count covers them all. */
@@ -657,6 +658,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         // A receiver that says when to come back (429 or 503 with Retry-After) is given that
         // long, capped: retrying sooner would only spend the attempts while it still refuses.
         asked = Math.min((err as { retryAfterMs?: number }).retryAfterMs ?? 0, maxRetryAfterMs);
+        // The detail names the wait kept, not a longer one the receiver asked for.
+        if (err instanceof RetryLaterError) detail = retryLaterDetail(err.answer, asked, err.retryAfterMs);
         if (i < tries) await sleep(Math.max(backoffMs * 2 ** (i - 1), asked), stop.signal).catch(() => undefined);
       }
     }

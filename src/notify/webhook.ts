@@ -32,11 +32,38 @@ export class PermanentDeliveryError extends Error {
  */
 export class RetryLaterError extends Error {
   constructor(
-    message: string,
+    /** What it answered (`answered 429`). */
+    readonly answer: string,
     readonly retryAfterMs: number,
   ) {
-    super(message);
+    super(retryLaterDetail(answer, retryAfterMs, retryAfterMs));
   }
+}
+
+/**
+ * The detail of an answer asking to retry after `askedMs`, of which `waitedMs` is waited
+ * (the queue's cap): the wait rectify keeps, and what was asked when it waits less.
+ */
+export function retryLaterDetail(answer: string, waitedMs: number, askedMs: number): string {
+  const s = (ms: number) => Math.ceil(ms / 1_000);
+  return s(waitedMs) < s(askedMs) ? `${answer} (retry after ${s(waitedMs)} s, the most waited: it asked for ${s(askedMs)} s)` : `${answer} (retry after ${s(askedMs)} s)`;
+}
+
+/**
+ * What a redirect (3xx) is told as: a refusal, not followed and not retried, since the
+ * URL configured is not where the receiver is. Only the origin it points to is named:
+ * the rest of a Location (its path, its query) may carry a token.
+ */
+export function redirectDetail(status: number, location: string | undefined, url: string | URL): string {
+  const answer = `answered ${status}`;
+  if (!location?.trim()) return `${answer}: a redirect without a Location (not followed: check the receiver's URL)`;
+  let origin = 'null';
+  try {
+    origin = new URL(location.trim(), url).origin;
+  } catch {
+    // Not a URL: named as elsewhere.
+  }
+  return origin === 'null' ? `${answer}: redirects elsewhere (not followed: check the receiver's URL)` : `${answer}: redirects to ${origin} (not followed: set the receiver's URL to where it redirects)`;
 }
 
 /** A `Retry-After` value (delay-seconds, or an HTTP date) as milliseconds from `now`; undefined when it is neither. */
@@ -50,18 +77,20 @@ export function retryAfterMs(value: string | undefined, now: number): number | u
 
 /**
  * One JSON POST, redirects not followed; throws `answered <status>` unless 2xx (permanent
- * for a 4xx other than 408 and 429; a RetryLaterError for a 429 or 503 with `Retry-After`).
- * A body is read for BODY_DISCARD_WAIT_MS at most: one trickled in slowly does not hold the
- * receiver's queue for the attempt's whole timeout.
+ * for a 3xx, a redirect, naming the origin it points to, and for a 4xx other than 408 and
+ * 429; a RetryLaterError for a 429 or 503 with `Retry-After`). A body is read for
+ * BODY_DISCARD_WAIT_MS at most: one trickled in slowly does not hold the receiver's queue
+ * for the attempt's whole timeout.
  */
 export async function postJson(url: string | URL, body: unknown, signal: AbortSignal, headers: Record<string, string> = {}): Promise<void> {
   const res = await httpRequest(url, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(body), signal });
   await res.discard(BODY_DISCARD_WAIT_MS);
   if (res.status >= 200 && res.status <= 299) return;
   const message = `answered ${res.status}`;
+  if (res.status >= 300 && res.status <= 399) throw new PermanentDeliveryError(redirectDetail(res.status, res.header('location'), url));
   if (res.status === 429 || res.status === 503) {
     const after = retryAfterMs(res.header('retry-after'), Date.now());
-    if (after !== undefined) throw new RetryLaterError(`${message} (retry after ${Math.ceil(after / 1_000)} s)`, after);
+    if (after !== undefined) throw new RetryLaterError(message, after);
   }
   if (res.status >= 400 && res.status < 500 && res.status !== 408 && res.status !== 429) throw new PermanentDeliveryError(message);
   throw new Error(message);

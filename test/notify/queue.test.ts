@@ -191,7 +191,35 @@ describe('notification queue', () => {
     const byNotifier = (host: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}/${host}`, receiver.receiverKey)).map((o) => [o.ok, o.attempts, o.detail]);
     assert.deepEqual(byNotifier('limited'), [[true, 2, 'delivered']]);
     assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
-    assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 3600 s) (tried again later)']]);
+    // The detail names the wait kept (the cap), and what was asked.
+    assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 2 s, the most waited: it asked for 3600 s) (tried again later)']]);
+    await q.close();
+  });
+
+  it("a redirect (3xx) is a refusal: not followed, not retried, no later round, the receiver not taken for failing; the detail names only the origin it points to, never its path or query", async () => {
+    target.reset();
+    target.route('POST', '/moved', { status: 301, headers: { location: 'https://user:pw@hooks.example.com:8443/new/T0KEN?key=SECRET' } });
+    target.route('POST', '/temp', { status: 307, headers: { location: '/elsewhere?token=SECRET' } });
+    target.route('POST', '/bare', { status: 302 });
+    target.route('POST', '/elsewhere', { status: 204 });
+    const { q, recorded } = queueTo(['/moved', '/temp', '/bare'], { backoffMs: 5, approvalRetryMs: 20 });
+    // An approval request: a passing failure would give it later rounds.
+    q.notify({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1' });
+    await q.drain();
+    q.notify(ev('f1', 'FAILED', 'failed'));
+    await q.drain();
+    await new Promise((r) => setTimeout(r, 100));
+    await q.drain();
+    assert.deepEqual([target.calls('/moved', 'POST'), target.calls('/temp', 'POST'), target.calls('/bare', 'POST'), target.calls('/elsewhere', 'POST')], [2, 2, 2, 0]);
+    const details = (path: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}${path}`, receiver.receiverKey)).map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]);
+    const moved = "answered 301: redirects to https://hooks.example.com:8443 (not followed: set the receiver's URL to where it redirects)";
+    const temp = `answered 307: redirects to ${target.url} (not followed: set the receiver's URL to where it redirects)`;
+    const bare = "answered 302: a redirect without a Location (not followed: check the receiver's URL)";
+    // Each tried once, given up at once: no later round for the request, as for a 4xx.
+    assert.deepEqual(details('/moved'), [['a1', false, 1, moved], ['f1', false, 1, moved]]);
+    assert.deepEqual(details('/temp'), [['a1', false, 1, temp], ['f1', false, 1, temp]]);
+    assert.deepEqual(details('/bare'), [['a1', false, 1, bare], ['f1', false, 1, bare]]);
+    assert.ok(recorded.every((o) => !o.detail.includes('SECRET') && !o.detail.includes('T0KEN') && !o.detail.includes('pw')));
     await q.close();
   });
 
