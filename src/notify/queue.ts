@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
 import { recordsItsNotification } from './outbox.js';
 import { isRepeatable } from './repeats.js';
+import { asksAPerson, createWaiting, type Waiting } from './waiting.js';
 import { RetryLaterError, retryLaterDetail } from './webhook.js';
 import { tellsTo, type NotificationEvent, type Notifier, type Notify } from './types.js';
 
@@ -188,9 +189,6 @@ const BACKLOG_PAGE = 500;
 /** A read back that failed (the store unavailable) is tried again this long after. */
 const BACKLOG_RETRY_MS = 5_000;
 
-/** An approval request: someone must answer it, so it goes first and is never dropped. */
-const asksAPerson = (e: NotificationEvent): boolean => e.event === 'APPROVAL_REQUIRED';
-
 /**
  * Whether a notification tells that an approval request is settled (approved, rejected,
  * expired, cancelled, or a run it started): the request is not told after it. A vote
@@ -275,7 +273,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   }
   interface Lane {
     notifier: Notifier;
-    queue: NotificationEvent[];
+    /** What waits, approval requests first (see waiting.ts). */
+    queue: Waiting;
     running?: Promise<void>;
     /** The drop burst under way, if any. */
     drops?: Drops;
@@ -336,7 +335,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     /** A read back that failed, tried again. */
     retry?: NodeJS.Timeout;
   }
-  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: [], laterOutcomes: 0, priorRounds: new Map(), recording: new Map(), passing: new Set(), settled: new Map() }));
+  const lanes: Lane[] = opts.notifiers.map((notifier) => ({ notifier, queue: createWaiting(), laterOutcomes: 0, priorRounds: new Map(), recording: new Map(), passing: new Set(), settled: new Map() }));
   let idle: Array<() => void> = [];
   /** Drop records being written (drain and close wait for them). */
   const writing = new Set<Promise<void>>();
@@ -792,7 +791,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    */
   function passOver(lane: Lane): void {
     const why = lane.failing!;
-    const waiting = lane.queue.splice(0);
+    const waiting = lane.queue.takeAll();
     if (waiting.length === 0) return;
     opts.log.warn({ notifier: lane.notifier.name, passed_over: waiting.length, detail: why }, 'notification receiver failing: what waited for it moved to its later rounds, or given up');
     for (const event of waiting) {
@@ -896,41 +895,37 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       clearTimeout(r.timer);
       laterRounds.delete(key);
     }
-    const q = lane.queue;
-    for (let i = q.length - 1; i >= 0; i--) {
-      const e = q[i]!;
-      if (asksAPerson(e) && e.approval_id === approvalId) forgetRequest(lane, q.splice(i, 1)[0]!);
-    }
+    for (const e of lane.queue.takeRequests(approvalId)) forgetRequest(lane, e);
   }
 
   function enqueue(lane: Lane, event: NotificationEvent): void {
     const q = lane.queue;
+    const asks = asksAPerson(event);
     // A request whose settlement was told already (a round come due, a telling again).
-    if (asksAPerson(event) && settledIn(lane, event)) {
+    if (asks && settledIn(lane, event)) {
       forgetRequest(lane, event);
       return;
     }
+    // Each step costs the same however many wait (see waiting.ts): approval requests are
+    // kept past the bound, and this runs on the event loop for every receiver.
     if (q.length >= maxQueued) {
-      let i = q.findIndex(isRepeatable);
-      if (i < 0 && isRepeatable(event)) {
+      // The oldest blocked or manual decision goes first; the newcomer, when it is one and none waits.
+      let out = q.takeOldestRepeatable();
+      if (!out && !asks && isRepeatable(event)) {
         drop(lane, event);
         return; // the newcomer matters least
       }
-      if (i < 0) i = q.findIndex((e) => !asksAPerson(e));
-      if (i >= 0) {
-        drop(lane, q.splice(i, 1)[0]!);
-      } else if (!asksAPerson(event)) {
+      // Then the oldest outcome.
+      out ??= q.takeOldestOther();
+      if (out) drop(lane, out);
+      else if (!asks) {
         drop(lane, event);
         return;
       }
       // Only approval requests are waiting, and this is one too: kept past the bound.
     }
-    if (asksAPerson(event)) {
-      // Ahead of everything else waiting, behind the approval requests before it.
-      const at = q.findIndex((e) => !asksAPerson(e));
-      if (at < 0) q.push(event);
-      else q.splice(at, 0, event);
-    } else q.push(event);
+    // A request ahead of everything else waiting, behind the approval requests before it.
+    q.push(event);
     run(lane);
   }
 
@@ -996,7 +991,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       // waiting, kept past maxQueued, and the stop must end within its bound).
       const rows: Array<Promise<void>> = [];
       for (const lane of lanes) {
-        const left = lane.queue.splice(0);
+        const left = lane.queue.takeAll();
         if (left.length > 0) opts.log.warn({ notifier: lane.notifier.name, left: left.length }, 'shutting down: notifications still waiting were not sent');
         for (const event of left) {
           rows.push(
