@@ -441,7 +441,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
     onApprovalsPending: (pending) => metrics.approvalsPending(pending),
-    onFileLost: (message) => log.error({ db: dbPath }, message),
+    onLastingFault: (message) => log.error({ db: dbPath }, message),
     onUnreadableAuditDetails: (seq) =>
       log.warn({ seq }, "an audit row's details are not JSON (the row was changed behind rectify's back): read back as none; rectify audit verify names the row"),
     onCheckpointerStopped: (err) =>

@@ -63,8 +63,12 @@ export interface SqliteStoreOptions {
    * fails while a serve has it. Without it, none.
    */
   lock?: 'serve' | 'local';
-  /** Called once when the database file is found removed or replaced under the running store (see `lostFile`). */
-  onFileLost?: (message: string) => void;
+  /**
+   * Called once with a fault only a restart clears: the database file found removed or
+   * replaced under the running store (see `lostFile`), or a commit whose outcome is not
+   * known (see `unknownOutcome`).
+   */
+  onLastingFault?: (message: string) => void;
   /** Called with the seq of an audit row read back whose details are not JSON (changed behind rectify's back): it is read as having none. */
   onUnreadableAuditDetails?: (seq: number) => void;
 }
@@ -112,6 +116,29 @@ const MAX_LOCK_POLL_MS = 100;
 
 function unavailable(err: unknown): RectifyError {
   return new RectifyError('STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later', { cause: err });
+}
+
+/**
+ * An I/O error raised by COMMIT itself (SQLITE_IOERR_FSYNC above all): in WAL mode the
+ * frames and their commit marker may have been written and only their sync failed, so
+ * the transaction is in the file or not, and the connection cannot tell; the WAL
+ * recovery of the next open settles it. Not "nothing was recorded". Except a failed
+ * write (SQLITE_IOERR_WRITE, a read-only or immutable file): the commit marker is in
+ * the frame written last, so a write that failed left none, and recovery ignores the
+ * frames before it.
+ */
+function isCommitIoError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_IOERR') && code !== 'SQLITE_IOERR_WRITE';
+}
+
+function outcomeUnknown(err: unknown): RectifyError {
+  const code = (err as { code?: string }).code;
+  return new RectifyError(
+    'STORE_UNAVAILABLE',
+    `the database could not confirm its commit (${code}): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)`,
+    { cause: err },
+  );
 }
 
 const AUDIT_RECORD_COLUMNS = 'seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash';
@@ -310,21 +337,25 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   opts.onApprovalsPending?.(tx.pendingApprovalCount());
   /**
    * The last write fault, until a later commit succeeds: what /readyz reports. `full`:
-   * the disk was full (the probe alone cannot show it has room again); `lost`: the
-   * file is gone (nothing but a restart clears it).
+   * the disk was full (the probe alone cannot show it has room again); `lasting`:
+   * nothing but a restart clears it (the file is gone, or a commit's outcome is not known).
    */
-  let fault: { at: number; message: string; full?: boolean; lost?: boolean } | null = null;
+  let fault: { at: number; message: string; full?: boolean; lasting?: boolean } | null = null;
+  /** Records a fault only a restart clears, told once through onLastingFault. */
+  const lastingFault = (message: string): void => {
+    fault = { at: Date.now(), message, lasting: true };
+    opts.onLastingFault?.(message);
+  };
   /**
-   * Why the database file can no longer be written to, once it is found removed or
-   * replaced (told once through onFileLost): a lasting fault, so the file is not looked
-   * at again; null while it is in place.
+   * Why the database can no longer be written to: the file found removed or replaced,
+   * or a commit whose outcome is not known. A lasting fault, so the file is not looked
+   * at again; null while there is none.
    */
-  const fileLost = (): string | null => {
-    if (fault?.lost) return fault.message;
+  const cannotWrite = (): string | null => {
+    if (fault?.lasting) return fault.message;
     const lost = lostFile();
     if (!lost) return null;
-    opts.onFileLost?.(lost);
-    fault = { at: Date.now(), message: lost, lost: true };
+    lastingFault(lost);
     return lost;
   };
   const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
@@ -345,6 +376,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   let lockTimer: ReturnType<typeof setTimeout> | null = null;
   /** Set by a batch's transaction once it holds the write lock: a failure before that ran no unit. */
   let batchRan = false;
+  /** Set by a batch's transaction once every unit ran: a failure after that came from COMMIT itself. */
+  let batchDone = false;
 
   // Nested call of a transaction function = SAVEPOINT (better-sqlite3 semantics).
   const runUnit = db.transaction((work: (t: Tx) => unknown) => work(tx));
@@ -367,6 +400,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         results.push({ ok: false, value: isStoreFault(err) ? unavailable(err) : err });
       }
     }
+    batchDone = true;
   });
 
   // The commit runs in the check phase (setImmediate) of the turn of the event loop in
@@ -388,7 +422,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     let batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const lost = fileLost();
+    const lost = cannotWrite();
     if (lost) {
       lockWait = null;
       const failure = unavailable(new Error(lost));
@@ -404,6 +438,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     // Left set by a batch that did not commit: what it changed is gone.
     tx.takeApprovalsChanged();
     batchRan = false;
+    batchDone = false;
     try {
       tx.memoReads(true);
       runBatch.immediate(batch, results);
@@ -413,9 +448,21 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         waitForLock(batch, err);
         return;
       }
-      // The commit itself failed (disk full, read-only file, locked): nothing of this
-      // batch is durable, so every caller is told so and nothing acts on it.
       lockWait = null;
+      if (batchDone && isCommitIoError(err)) {
+        // COMMIT wrote the batch and could not sync it (or failed midway): it may come
+        // back at the next open, or not. Every caller is told it is not known, and
+        // nothing more is written until a restart settles it: a later commit would
+        // overwrite the frames in the WAL, or build on rows that may not exist.
+        const failure = outcomeUnknown(err);
+        lastingFault(
+          `the database could not confirm a commit (${errorText(err)}): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify`,
+        );
+        for (const unit of batch) unit.reject(failure);
+        return;
+      }
+      // The commit failed before writing (disk full, read-only file, locked): nothing of
+      // this batch is durable, so every caller is told so and nothing acts on it.
       const failure = unavailable(err);
       fault = faultOf(err);
       for (const unit of batch) unit.reject(failure);
@@ -689,6 +736,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       };
     },
     prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
+      // Nothing is written under a lasting fault (already told): it would not be kept, or would settle a commit whose outcome is not known.
+      if (fault?.lasting) return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
       // Rate-limit rows are kept while the rate limit (the last hour) or the longest
       // cooldown still reads them, and a minute more.
       const rateEvents = pruneRate.run(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit).changes;
@@ -702,7 +751,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     ping,
     health(): StoreHealth {
       if (closed) return { ok: false, detail: 'closed' };
-      const lost = fileLost();
+      const lost = cannotWrite();
       if (lost) return { ok: false, detail: lost };
       if (fault?.full) {
         const free = freeBytes(dirname(opts.path));

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
+import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
+
+/**
+ * A commit whose fsync fails (SQLITE_IOERR_FSYNC). In WAL mode the frames and their
+ * commit marker were written before the sync: the transaction may be in the file or
+ * not, and only the WAL recovery of the next open tells. rectify must not answer
+ * "nothing was recorded" (the write comes back after a crash), and must write nothing
+ * more until a restart settles it.
+ *
+ * The failure is real: fsync and fdatasync on the database's files fail with EIO, from
+ * a library preloaded into a real rectify process (LD_PRELOAD), while a flag file
+ * exists. It is built here with the system's C compiler; without one the test is skipped.
+ */
+
+const INJECTOR = `#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+static int failing(int fd) {
+  const char *flag = getenv("FSYNC_FAULT_FLAG"), *path = getenv("FSYNC_FAULT_PATH");
+  if (!flag || !path || access(flag, F_OK) != 0) return 0;
+  char link[64], target[1024];
+  snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+  ssize_t n = readlink(link, target, sizeof target - 1);
+  if (n < 0) return 0;
+  target[n] = 0;
+  return strstr(target, path) != NULL;
+}
+int fsync(int fd) {
+  static int (*real)(int);
+  if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
+  if (failing(fd)) { errno = EIO; return -1; }
+  return real(fd);
+}
+int fdatasync(int fd) {
+  static int (*real)(int);
+  if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fdatasync");
+  if (failing(fd)) { errno = EIO; return -1; }
+  return real(fd);
+}
+`;
+
+function buildInjector(dir: string): string | null {
+  const src = join(dir, 'fsync-fault.c');
+  const lib = join(dir, 'fsync-fault.so');
+  writeFileSync(src, INJECTOR);
+  try {
+    execFileSync('cc', ['-shared', '-fPIC', '-o', lib, src, '-ldl'], { stdio: 'ignore' });
+    return lib;
+  } catch {
+    return null;
+  }
+}
+
+describe('a commit whose fsync fails: its outcome is not known until a restart', () => {
+  let target: HttpTarget;
+  let dir: string;
+  const procs: RectifyProcess[] = [];
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/before', { status: 200 });
+    target.route('POST', '/act/unsynced', { status: 200 });
+    target.route('POST', '/act/after', { status: 200 });
+    dir = mkdtempSync(join(tmpdir(), 'rectify-fsync-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooksFile(httpRunbook('call', { trigger: 'broken', url: `${target.url}/act/{service}` })));
+  });
+  after(async () => {
+    for (const p of procs) await p.kill9();
+    await target.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('the write is refused as not known (not as not recorded), nothing more is written, /readyz and the log say why; after kill -9 it is there', async (t) => {
+    const lib = buildInjector(dir);
+    if (!lib) {
+      t.skip('no C compiler (cc) to build the fsync fault injector');
+      return;
+    }
+    const db = join(dir, 'rectify.db');
+    const flag = join(dir, 'fail-fsync');
+    const start = async (env: Record<string, string> = {}): Promise<RectifyProcess> => {
+      const p = await startRectifyProcess({ db, runbooks: join(dir, 'runbooks'), env });
+      procs.push(p);
+      return p;
+    };
+    const alert = (service: string, id: string) => ({ id, root_cause: 'broken', service, confidence: 1 });
+
+    let p = await start({ LD_PRELOAD: lib, FSYNC_FAULT_FLAG: flag, FSYNC_FAULT_PATH: db });
+    assert.equal((await p.post('/api/v1/incidents?wait=true', alert('before', 'BEFORE-1'))).body.success, true);
+
+    writeFileSync(flag, '');
+    const refused = await p.post('/api/v1/incidents?wait=true', alert('unsynced', 'UNSYNCED-1'));
+    unlinkSync(flag);
+    assert.equal(refused.status, 503);
+    assert.equal(refused.body.error.code, 'STORE_UNAVAILABLE');
+    assert.equal(
+      refused.body.error.message,
+      "the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)",
+    );
+    assert.equal(target.calls('/act/unsynced'), 0, 'nothing runs on a commit not known to be recorded');
+
+    // The disk syncs again, but nothing is written until a restart: a commit now would overwrite the WAL frames the recovery reads.
+    const lasting =
+      'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
+    const next = await p.post('/api/v1/incidents?wait=true', alert('after', 'AFTER-1'));
+    assert.deepEqual([next.status, next.body.error.code], [503, 'STORE_UNAVAILABLE']);
+    assert.equal(target.calls('/act/after'), 0);
+    const ready = await p.get('/readyz');
+    assert.equal(ready.status, 503);
+    assert.equal(ready.body.store_error, lasting);
+    const told = p
+      .output()
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: string; msg: string })
+      .filter((r) => r.msg === lasting);
+    assert.deepEqual(
+      told.map((r) => r.level),
+      ['error'],
+      'logged once, as an error',
+    );
+
+    // A crash: the WAL recovery of the next open brings the refused write back.
+    await p.kill9();
+    p = await start();
+    assert.equal((await p.get('/api/v1/incidents/UNSYNCED-1')).status, 200, 'the refused write came back: "not known" was the truth');
+    assert.equal((await p.get('/api/v1/incidents/AFTER-1')).status, 404, 'nothing was written after the fault');
+    assert.equal((await p.post('/api/v1/incidents', alert('unsynced', 'UNSYNCED-1'))).body.action, 'duplicate');
+    assert.equal((await p.post('/api/v1/incidents?wait=true', alert('after', 'AFTER-1'))).body.success, true);
+    const v = await p.get('/api/v1/audit/verify');
+    assert.equal(v.body.ok, true, v.body.reason);
+  });
+});
