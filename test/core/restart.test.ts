@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -328,6 +328,27 @@ describe('one serving rectify per database', () => {
       assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), /is in use by another rectify \(rectify run --local, pid \d+/);
       local.close();
       assert.deepEqual(readdirSync(dir).filter((f) => f.endsWith('.serve-lock')), ['rectify.db.serve-lock'], 'one lock, beside the file itself');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a database file with a second hard link is refused, by serve and by a local run: the other name would find a lock of its own', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'rectify.db');
+    const other = join(dir, 'other.db');
+    try {
+      openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR }).close();
+      linkSync(path, other);
+      const told = (p: string) =>
+        `the database ${p} has 2 hard links (names for the same file): a rectify started on another of them would get past the lock that keeps two rectify off one database. Give the file one name (remove the other links; a symbolic link is fine), or give rectify a copy`;
+      for (const p of [path, other]) {
+        assert.throws(() => openSqliteStore({ path: p, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }), { message: told(p) });
+        assert.throws(() => openSqliteStore({ path: p, migrationsDir: MIGRATIONS_DIR, lock: 'local' }), { message: told(p) });
+      }
+      rmSync(other);
+      const serve = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' });
+      serve.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

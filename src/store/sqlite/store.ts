@@ -269,6 +269,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   if (opts.lock && opts.path !== ':memory:') {
     let held: ReturnType<typeof holdServeLock>;
     try {
+      refuseHardLinks(opts.path);
       held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
     } catch (err) {
       db.close();
@@ -796,6 +797,20 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       serveLock?.release();
     },
   };
+}
+
+/**
+ * The lock is found by the file's path (its symbolic links resolved): another name for
+ * the same file, a hard link, would find a lock of its own and get past it. A database
+ * with more than one name is refused.
+ */
+function refuseHardLinks(path: string): void {
+  const links = statSync(path).nlink;
+  if (links > 1) {
+    throw new Error(
+      `the database ${path} has ${links} hard links (names for the same file): a rectify started on another of them would get past the lock that keeps two rectify off one database. Give the file one name (remove the other links; a symbolic link is fine), or give rectify a copy`,
+    );
+  }
 }
 
 /** Who holds the serve lock, as that process wrote it in the settings; null when it cannot be read. */
