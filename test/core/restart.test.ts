@@ -354,6 +354,34 @@ describe('one serving rectify per database', () => {
     }
   });
 
+  it("another application's SQLite file (tables, no schema_migrations) is refused and left as it was, not migrated into", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-foreign-'));
+    const path = join(dir, 'app.db');
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks('http://127.0.0.1:9'));
+    try {
+      const app = new Database(path);
+      app.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('ada')");
+      app.close();
+      const told = `the database ${path} is not a rectify database (it has tables and no schema_migrations): give rectify its own file`;
+      assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR }), { message: told });
+      const err: string[] = [];
+      const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${path}`, '--runbooks', join(dir, 'runbooks')], {
+        out: () => {},
+        err: (l) => err.push(l),
+        env: {},
+        cwd: dir,
+      });
+      assert.equal(code, 1);
+      assert.deepEqual(err, [`rectify: cannot start: ${told}`]);
+      const after = new Database(path, { readonly: true });
+      assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(), ['customers']);
+      after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a lock file that cannot be used is named as the lock file, not taken for the database; removed, it is made again', async () => {
     const first = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
     await first.stop();

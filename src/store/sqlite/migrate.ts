@@ -7,6 +7,13 @@ import { readMigrations } from '../migrate.js';
  */
 export function migrateSqlite(db: Database.Database, dir: string): { applied: number[] } {
   const known = readMigrations(dir);
+  // rectify makes schema_migrations before any table of its own: a file with tables and
+  // without it is another application's, which the migrations would write into.
+  const ledger = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get();
+  const other = ledger ? undefined : db.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\' LIMIT 1").get();
+  if (other) {
+    throw new Error(`the database ${db.name} is not a rectify database (it has tables and no schema_migrations): give rectify its own file`);
+  }
   db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
   const applied = db.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all() as Array<{
