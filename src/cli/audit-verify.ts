@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
-import { auditExportLine, verifyAuditChain } from '../store/audit-verify.js';
+import { AuditLogDamaged, auditExportLine, damagedReason, verifyAuditChain, type AuditRecord } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
@@ -54,6 +54,7 @@ export const auditExportHelp = commandHelp({
   ],
   exits: [
     [0, 'exported (also when no row matches)'],
+    [1, 'the database file is damaged: the lines printed are the rows before the damage, and the error names the last of them (restore a backup)'],
     [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a file that is not a rectify database, a setting with a problem; nothing was exported'],
   ],
 });
@@ -177,7 +178,15 @@ export async function auditExportCommand(argv: string[], io: CliIO): Promise<num
     // Without --after-seq, from the lowest seq: a row inserted at 0 or below (which verify reports) is exported too.
     let after = afterText === undefined ? -Infinity : Number(afterText);
     for (;;) {
-      const page = opened.reader.auditRecords({ afterSeq: after, limit: PAGE, ...(since !== undefined ? { since } : {}) });
+      let page: AuditRecord[];
+      try {
+        page = opened.reader.auditRecords({ afterSeq: after, limit: PAGE, ...(since !== undefined ? { since } : {}) });
+      } catch (err) {
+        if (!(err instanceof AuditLogDamaged)) throw err;
+        const last = Number.isFinite(after) ? after : 0;
+        io.err(`rectify audit export: ${damagedReason(last, err)}; the lines printed are the rows up to row ${last}`);
+        return EXIT.FAILED;
+      }
       for (const r of page) io.out(JSON.stringify(auditExportLine(r)));
       if (page.length < PAGE) break;
       after = page[page.length - 1]!.seq;

@@ -34,6 +34,26 @@ import { createHash } from 'node:crypto';
  * not the one it ends under).
  */
 
+/**
+ * Thrown by an audit source whose database file is damaged (SQLite's "database disk
+ * image is malformed"): the rows past the damage cannot be read. `detail` is the
+ * database's own words.
+ */
+export class AuditLogDamaged extends Error {
+  constructor(
+    readonly detail: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the database file is damaged (SQLite: ${detail})`, options);
+    this.name = 'AuditLogDamaged';
+  }
+}
+
+/** What verify and export say of a damaged file, read up to row `lastSeq` (0: no row read). */
+export function damagedReason(lastSeq: number, err: AuditLogDamaged): string {
+  return `the database file is damaged after row ${lastSeq} (SQLite: ${err.detail}): restore a backup`;
+}
+
 /** prev_hash of the first chained row. */
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -251,6 +271,10 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
       lastHash = r.hash;
       return true;
     },
+    /** The rows after `lastGood` could not be read (see AuditLogDamaged): the first problem unless one was found before. */
+    unreadable(lastGood: number, err: AuditLogDamaged): void {
+      bad ??= { seq: lastGood + 1, reason: damagedReason(lastGood, err) };
+    },
     /**
      * `highWater` is the highest seq the database ever handed out: rows missing at
      * the end of the log (the newest ones deleted) show up as a gap against it.
@@ -335,12 +359,28 @@ export async function verifyAuditChain(
   source: AuditSource,
   opts: { yieldBetweenPages?: boolean; key?: AuditKey; previousKeys?: readonly AuditKey[] } = {},
 ): Promise<AuditVerification> {
-  const highWater = source.auditHighWater();
   const v = createChainVerifier(opts.key ? { key: opts.key, ...(opts.previousKeys ? { previousKeys: opts.previousKeys } : {}) } : {});
   // From the lowest seq there is, not from 1: a row inserted at 0 or below is a break, not a row nobody reads.
   let after = -Infinity;
+  // A damaged file ends the walk as a failed verify, naming the last row read before it.
+  const unreadable = (err: unknown): AuditVerification => {
+    if (!(err instanceof AuditLogDamaged)) throw err;
+    v.unreadable(Number.isFinite(after) ? after : 0, err);
+    return v.finish(0);
+  };
+  let highWater: number;
+  try {
+    highWater = source.auditHighWater();
+  } catch (err) {
+    return unreadable(err);
+  }
   for (;;) {
-    const page = source.auditRecords({ afterSeq: after, limit: PAGE });
+    let page: AuditRecord[];
+    try {
+      page = source.auditRecords({ afterSeq: after, limit: PAGE });
+    } catch (err) {
+      return unreadable(err);
+    }
     let going = true;
     for (const r of page) {
       if (r.seq > highWater) {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -237,7 +237,7 @@ describe('--help of the commands that read files', () => {
       test: { flags: [], exits: ['  0  every test passed', '  1  a test failed', '  2  usage:'] },
       openapi: { flags: ['--check'], exits: ['  0  written', '  1  with --check the file differs', '  2  usage:'] },
       'audit verify': { flags: ['--db <sqlite:path>', '--audit-key <key>', '--audit-previous-keys <key,…>'], exits: ['  0  the chain holds', '  1  the chain is broken', '  2  not verified'] },
-      'audit export': { flags: ['--db <sqlite:path>', '--since <t>', '--after-seq <n>'], exits: ['  0  exported', '  2  usage:'] },
+      'audit export': { flags: ['--db <sqlite:path>', '--since <t>', '--after-seq <n>'], exits: ['  0  exported', '  1  the database file is damaged', '  2  usage:'] },
     };
     for (const [name, want] of Object.entries(own)) {
       for (const flag of ['--help', '-h']) {
@@ -276,6 +276,46 @@ describe('rectify audit export and verify', () => {
         const r = await cli(['audit', command, ...argv], { cwd: dir });
         assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: [line] }, `${command} ${argv.join(' ')}`);
       }
+    }
+  });
+
+  it('a damaged database file: verify fails naming the last row read (CLI exit 1, API 200 ok:false), export stops with an error line (exit 1), never a stack trace', async () => {
+    const svc = await startTestService({});
+    let live: Awaited<ReturnType<typeof startTestService>> | null = svc;
+    try {
+      // Rows 2 to 12001 (row 1 is the service's own start), each marked so its page can be found in the file.
+      const writes: Array<Promise<unknown>> = [];
+      for (let i = 2; i <= 12_001; i++) {
+        writes.push(svc.service.store.transact((tx) => tx.appendAudit({ at: Date.now(), event: 'SERVICE_PAUSED', actor: 'ops', details: { mark: `ROW-${String(i).padStart(5, '0')}`, pad: 'y'.repeat(40) } })));
+      }
+      await Promise.all(writes);
+      await svc.stop();
+      live = null;
+      // The page holding row 7500 overwritten with garbage, as a failing disk or a bad copy leaves it.
+      const file = readFileSync(svc.dbPath);
+      const at = file.indexOf('ROW-07500');
+      assert.ok(at > 0, 'row 7500 is in the database file (checkpointed on close)');
+      const pageSize = 4096;
+      const fd = openSync(svc.dbPath, 'r+');
+      writeSync(fd, Buffer.alloc(pageSize, 0xab), 0, pageSize, Math.floor(at / pageSize) * pageSize);
+      closeSync(fd);
+
+      const damaged = (n: number) => `the database file is damaged after row ${n} (SQLite: database disk image is malformed): restore a backup`;
+      const verified = await cli(['audit', 'verify', svc.dbPath], { cwd: svc.dir });
+      assert.deepEqual({ code: verified.code, out: verified.out, err: verified.err }, { code: 1, out: [], err: [`audit chain BROKEN at seq 5001: ${damaged(5000)}`] });
+
+      const exported = await cli(['audit', 'export', svc.dbPath], { cwd: svc.dir });
+      assert.equal(exported.code, 1);
+      assert.deepEqual(exported.err, [`rectify audit export: ${damaged(7000)}; the lines printed are the rows up to row 7000`]);
+      assert.deepEqual(exported.out.map((l) => JSON.parse(l).seq), Array.from({ length: 7000 }, (_, k) => k + 1));
+
+      live = await svc.restart();
+      const v = await live.get('/api/v1/audit/verify');
+      assert.equal(v.status, 200);
+      assert.deepEqual({ ok: v.body.ok, first_bad_seq: v.body.first_bad_seq, reason: v.body.reason }, { ok: false, first_bad_seq: 5001, reason: damaged(5000) });
+    } finally {
+      await live?.stop();
+      rmSync(svc.dir, { recursive: true, force: true });
     }
   });
 

@@ -17,7 +17,7 @@ import type {
   TransactOptions,
   Tx,
 } from '../ports.js';
-import type { AuditKey, AuditRecord } from '../audit-verify.js';
+import { AuditLogDamaged, type AuditKey, type AuditRecord } from '../audit-verify.js';
 import { createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { migrateSqlite } from './migrate.js';
@@ -196,31 +196,45 @@ function auditReader(db: Database.Database) {
     newestSeq,
     lastSinceBelow,
     anySinceBelow,
-    auditRecords(q: AuditRecordQuery): AuditRecord[] {
-      if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
-      // Read by seq in windows, keeping the rows at or after `since`; a window with
-      // none of them (the rows before `since`, or written while the clock was behind
-      // it) is passed over in one step through the index on `at`, not read row by row.
-      const rows: AuditRecord[] = [];
-      let after = q.afterSeq;
-      const newest = newestSeq();
-      while (rows.length < q.limit && after < newest) {
-        const upTo = Math.min(newest, after + AUDIT_RECORD_WINDOW);
-        const got = since().window.all(after, upTo, q.since, q.limit - rows.length) as AuditRecord[];
-        rows.push(...got);
-        if (got.length === 0) {
-          const next = firstSinceAbove(upTo, q.since);
-          if (next === null) break;
-          after = next - 1;
-        } else after = upTo;
-      }
-      return rows;
-    },
-    auditHighWater(): number {
-      const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
-      return Math.max(hw, newestSeq());
-    },
+    auditRecords: (q: AuditRecordQuery): AuditRecord[] => readable(() => auditRecords(q)),
+    auditHighWater: (): number => readable(auditHighWater),
   };
+
+  function auditRecords(q: AuditRecordQuery): AuditRecord[] {
+    if (q.since === undefined) return page.all(q.afterSeq, q.limit) as AuditRecord[];
+    // Read by seq in windows, keeping the rows at or after `since`; a window with
+    // none of them (the rows before `since`, or written while the clock was behind
+    // it) is passed over in one step through the index on `at`, not read row by row.
+    const rows: AuditRecord[] = [];
+    let after = q.afterSeq;
+    const newest = newestSeq();
+    while (rows.length < q.limit && after < newest) {
+      const upTo = Math.min(newest, after + AUDIT_RECORD_WINDOW);
+      const got = since().window.all(after, upTo, q.since, q.limit - rows.length) as AuditRecord[];
+      rows.push(...got);
+      if (got.length === 0) {
+        const next = firstSinceAbove(upTo, q.since);
+        if (next === null) break;
+        after = next - 1;
+      } else after = upTo;
+    }
+    return rows;
+  }
+  function auditHighWater(): number {
+    const hw = (highWater.get() as { seq: number } | undefined)?.seq ?? 0;
+    return Math.max(hw, newestSeq());
+  }
+}
+
+/** A read of the audit log, with a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB) reported as AuditLogDamaged (verify and export name it). */
+function readable<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (typeof code === 'string' && /^SQLITE_(CORRUPT|NOTADB)/.test(code)) throw new AuditLogDamaged((err as Error).message, { cause: err });
+    throw err;
+  }
 }
 
 interface Unit {
