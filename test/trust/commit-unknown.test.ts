@@ -4,6 +4,10 @@ import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import type { Tx } from '../../src/store/ports.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
@@ -141,5 +145,85 @@ describe('a commit whose fsync fails: its outcome is not known until a restart',
     assert.equal((await p.post('/api/v1/incidents?wait=true', alert('after', 'AFTER-1'))).body.success, true);
     const v = await p.get('/api/v1/audit/verify');
     assert.equal(v.body.ok, true, v.body.reason);
+  });
+});
+
+/**
+ * The same through the store alone, where no C compiler builds the injector: the
+ * connection's COMMIT statement raises the error SQLite gives (by code) while a switch
+ * is on. A failed sync is not known; a failed write left no commit marker and passes.
+ */
+describe('the store, given a COMMIT that raises an I/O error', () => {
+  const Statement = Object.getPrototypeOf(new Database(':memory:').prepare('SELECT 1')) as { run: (...args: unknown[]) => unknown };
+  const run = Statement.run;
+  let failWith: string | null = null;
+  before(() => {
+    Statement.run = function (this: { source: string }, ...args: unknown[]) {
+      if (failWith && this.source === 'COMMIT') throw Object.assign(new Error('disk I/O error'), { code: failWith });
+      return run.apply(this, args);
+    };
+  });
+  after(() => {
+    Statement.run = run;
+  });
+  const paused = (actor: string) => (tx: Tx) => tx.appendAudit({ at: Date.now(), event: 'SERVICE_PAUSED', actor, details: {} });
+  /** The refusal of a write that must be refused. */
+  const refusal = (write: Promise<unknown>): Promise<{ code: string; message: string }> =>
+    write.then(
+      () => assert.fail('the write was accepted'),
+      (e: { code: string; message: string }) => e,
+    );
+
+  it('SQLITE_IOERR_FSYNC: not known, told once, every later write refused, pruning stops, health says why until a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-commit-'));
+    const told: string[] = [];
+    const open = () => openSqliteStore({ path: join(dir, 'r.db'), migrationsDir: MIGRATIONS_DIR, lock: 'serve', onLastingFault: (m) => told.push(m) });
+    let store = open();
+    try {
+      assert.equal(await store.transact(paused('ok')), 1);
+      failWith = 'SQLITE_IOERR_FSYNC';
+      const refused = await refusal(store.transact(paused('unsynced')));
+      failWith = null;
+      assert.deepEqual([refused.code, refused.message], [
+        'STORE_UNAVAILABLE',
+        "the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)",
+      ]);
+      const lasting =
+        'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
+      assert.deepEqual(told, [lasting]);
+      for (let i = 0; i < 2; i++) {
+        assert.equal((await refusal(store.transact(paused('after')))).code, 'STORE_UNAVAILABLE');
+        assert.deepEqual(store.health(), { ok: false, detail: lasting });
+      }
+      assert.deepEqual(store.prune(Date.now() + 1e12, { dedupMs: 0, historyMs: 0 }), { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false });
+      assert.deepEqual(told, [lasting], 'told once');
+      store.close();
+      store = open();
+      assert.deepEqual(store.health(), { ok: true, detail: null });
+      assert.equal(await store.transact(paused('restarted')), 2);
+    } finally {
+      failWith = null;
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('SQLITE_IOERR_WRITE: nothing was recorded, and the next write goes through', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-commit-'));
+    const told: string[] = [];
+    const store = openSqliteStore({ path: join(dir, 'r.db'), migrationsDir: MIGRATIONS_DIR, lock: 'serve', onLastingFault: (m) => told.push(m) });
+    try {
+      failWith = 'SQLITE_IOERR_WRITE';
+      const refused = await refusal(store.transact(paused('unwritten')));
+      failWith = null;
+      assert.deepEqual([refused.code, refused.message], ['STORE_UNAVAILABLE', 'the database could not commit; nothing was recorded, retry later']);
+      assert.equal(await store.transact(paused('next')), 1);
+      assert.deepEqual(store.health(), { ok: true, detail: null });
+      assert.deepEqual(told, []);
+    } finally {
+      failWith = null;
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
