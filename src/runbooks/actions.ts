@@ -1,6 +1,6 @@
 import { KUBE_VERBS, type ActionSpec, type CommandActionSpec, type HttpActionSpec, type KubernetesActionSpec, type Template } from '../domain/runbook.js';
 import { didYouMean } from '../lib/suggest.js';
-import { readKubeName } from './checks.js';
+import { missingNamespace, readKubeName } from './checks.js';
 import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf, readSecondsMs, readStatusRange, readString, type YamlMap } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { DEFAULT_KUBE_TIMEOUT_MS, parseKubectl } from './kubectl.js';
@@ -116,7 +116,7 @@ function compileKubeAction(r: Reporter, v: unknown, path: YamlPath, opts: Action
   if (has(m, 'namespace')) {
     if (kind === 'node') r.report([...path, 'namespace'], 'nodes are not namespaced', 'key');
     else namespace = readKubeName(r, m.namespace, [...path, 'namespace'], 'k8s_label') ?? null;
-  }
+  } else if (kind && kind !== 'node') missingNamespace(r, path, kind);
   const args: Record<string, Template> = {};
   const intArg = (key: string, argName: string, required: boolean): void => {
     if (!has(m, key)) {

@@ -331,7 +331,7 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
   if (has(m, 'namespace')) {
     if (kind === 'node') r.report([...path, 'namespace'], 'nodes are not namespaced', 'key');
     else namespace = readKubeName(r, m.namespace, [...path, 'namespace'], 'k8s_label') ?? null;
-  }
+  } else if (kind && kind !== 'node') missingNamespace(r, path, kind);
   if (has(m, 'min_ready')) {
     const n = readPositiveInt(r, m.min_ready, [...path, 'min_ready']);
     if (n !== undefined) params.min_ready = n;
@@ -360,6 +360,15 @@ export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s
     }
   }
   return t;
+}
+
+/**
+ * A namespaced object (a pod, a deployment, a statefulset) with no namespace written:
+ * rectify assumes none (kubectl's "default" would be a guess about the alert's
+ * cluster), so the step would fail on every run. Refused when the runbook loads.
+ */
+export function missingNamespace(r: Reporter, path: YamlPath, kind: string): void {
+  r.report(path, `missing "namespace" (a ${kind} is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"`);
 }
 
 /**

@@ -235,6 +235,10 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
     // The drain's own timeout is the action's deadline.
     timeoutMs = ms;
   }
+  // kubectl would mean the namespace "default"; rectify names no namespace for the
+  // author, so the step would fail on every run (and the approver would read the
+  // command as kubectl's, in "default").
+  if (kind !== 'node' && namespace === undefined) return fail(`${what}: missing the namespace (a ${kind} is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}`);
   return { ok: true, value: { type: 'kubernetes', source: text, verb: specVerb, kind, name: name.value, namespace: ns, args, timeoutMs } };
 }
 

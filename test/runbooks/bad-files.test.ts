@@ -70,6 +70,21 @@ const EXPECTED: Record<string, string[]> = {
     '8: runbooks.restart-pod.match[2]: invalid regular expression in matcher "team=~\\"(?!core).*\\"" (RE2, as Alertmanager): invalid or unsupported Perl syntax: `(?!`',
     '9: runbooks.restart-pod.match[3]: invalid matcher "cluster=\\"eu-1": unterminated or malformed quoted value',
   ],
+  // A pod, deployment or statefulset with no namespace: kubectl would read it as "default",
+  // rectify assumes none, and the step failed on every run. Nodes take none (lines 14, 15, 21).
+  'namespace.bad.yaml': [
+    '7: runbooks.no-namespace.actions[0]: kubectl delete pod: missing the namespace (a pod is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}',
+    '8: runbooks.no-namespace.actions[1]: kubectl scale statefulset: missing the namespace (a statefulset is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}',
+    '9: runbooks.no-namespace.actions[2]: kubectl rollout restart deployment: missing the namespace (a deployment is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}',
+    '10: runbooks.no-namespace.actions[3]: kubectl rollout undo deployment: missing the namespace (a deployment is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}',
+    '11: runbooks.no-namespace.actions[4].kubernetes: missing "namespace" (a pod is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+    '12: runbooks.no-namespace.actions[5].kubernetes: missing "namespace" (a pod is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+    '13: runbooks.no-namespace.actions[6].kubernetes: missing "namespace" (a statefulset is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+    '16: runbooks.no-namespace.rollback: kubectl scale deployment: missing the namespace (a deployment is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}',
+    '18: runbooks.no-namespace.post_checks[0].kubernetes: missing "namespace" (a pod is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+    '19: runbooks.no-namespace.post_checks[1].kubernetes: missing "namespace" (a statefulset is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+    '20: runbooks.no-namespace.post_checks[2].kubernetes: missing "namespace" (a deployment is namespaced, and rectify assumes none): write namespace: <namespace>, or namespace: "{namespace}"',
+  ],
   'structure.bad.yaml': [
     '3: runbooks.no-action: missing "action" (or "actions"): a runbook must say what it does',
     '7: runbooks.both.actions: give either action or actions, not both',

@@ -19,7 +19,7 @@ const folder = (): string => {
   mkdirSync(dir);
   return dir;
 };
-const RUNBOOK = 'runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: kubectl delete pod {pod_name}\n';
+const RUNBOOK = 'runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: kubectl delete pod {pod_name} -n prod\n';
 
 test('a runbook file larger than 1 MiB is refused before it is parsed (a 50 MB file took minutes and gigabytes)', () => {
   const dir = folder();
@@ -35,7 +35,7 @@ test('a runbook file larger than 1 MiB is refused before it is parsed (a 50 MB f
 
 test('a runbook file of exactly 1 MiB still loads', () => {
   const dir = folder();
-  const head = 'runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: kubectl delete pod {pod_name}\n#';
+  const head = 'runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: kubectl delete pod {pod_name} -n prod\n#';
   writeFileSync(join(dir, 'a.yaml'), head + 'x'.repeat(1024 * 1024 - head.length - 1) + '\n');
   const { runbooks, problems } = loadRunbooks(dir);
   assert.deepEqual(problems.map(formatProblem), []);
@@ -85,11 +85,11 @@ const problemsOf = (text: string): string[] => {
 };
 
 test('a %YAML 1.1 directive is refused: under it force_delete: yes loaded as true, 010 as 8 and 1:30 as 90', () => {
-  assert.deepEqual(problemsOf(`%YAML 1.1\n---\n${rb('risk: LOW', 'force_delete: yes', 'action: kubectl delete pod {pod_name}')}`), [
+  assert.deepEqual(problemsOf(`%YAML 1.1\n---\n${rb('risk: LOW', 'force_delete: yes', 'action: kubectl delete pod {pod_name} -n prod')}`), [
     'x.yaml:1: %YAML 1.1: rectify reads YAML 1.2 (in YAML 1.1, yes, no, on and off are booleans, 010 is 8 and 1:30 is 90); remove the directive',
   ]);
   // Without it, YAML 1.2 reads them as text, which the fields refuse.
-  assert.deepEqual(problemsOf(rb('risk: no', 'mode: off', 'force_delete: yes', 'cooldown_minutes: 1:30', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: no', 'mode: off', 'force_delete: yes', 'cooldown_minutes: 1:30', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:3: runbooks.r.risk: expected LOW, MEDIUM or HIGH, got "no"',
     'x.yaml:4: runbooks.r.mode: expected one of auto, dry_run, got "off"',
     'x.yaml:5: runbooks.r.force_delete: expected true or false, got "yes"',
@@ -98,77 +98,77 @@ test('a %YAML 1.1 directive is refused: under it force_delete: yes loaded as tru
 });
 
 test('a tag other than the plain ones is refused at its path: !foo and !!js/function were dropped silently, and an !!omap of runbooks loaded none with no problem', () => {
-  assert.deepEqual(problemsOf(rb('risk: !foo LOW', 'description: !!js/function "function () {}"', 'last_updated: !!timestamp 2026-01-01', 'triggers: !!set {a, b}', 'name: !!binary aGVsbG8=', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: !foo LOW', 'description: !!js/function "function () {}"', 'last_updated: !!timestamp 2026-01-01', 'triggers: !!set {a, b}', 'name: !!binary aGVsbG8=', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:3: runbooks.r.risk: YAML tag !foo is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     'x.yaml:4: runbooks.r.description: YAML tag !!js/function is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     'x.yaml:5: runbooks.r.last_updated: YAML tag !!timestamp is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     'x.yaml:6: runbooks.r.triggers: YAML tag !!set is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     'x.yaml:7: runbooks.r.name: YAML tag !!binary is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
-  assert.deepEqual(problemsOf('runbooks: !!omap\n  - r:\n      risk: LOW\n      action: kubectl delete pod {pod_name}\n'), [
+  assert.deepEqual(problemsOf('runbooks: !!omap\n  - r:\n      risk: LOW\n      action: kubectl delete pod {pod_name} -n prod\n'), [
     'x.yaml:2: runbooks: YAML tag !!omap is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
-  assert.deepEqual(problemsOf(rb('risk: LOW', 'actions:', '  - kubectl delete pod {pod_name}', '  - !shell "rm -rf /"')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'actions:', '  - kubectl delete pod {pod_name} -n prod', '  - !shell "rm -rf /"')), [
     'x.yaml:6: runbooks.r.actions[1]: YAML tag !shell is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
   ]);
   // The plain tags only say what the value is: !!str 3 is the text "3".
-  assert.deepEqual(problemsOf(rb('risk: !!str LOW', 'max_per_hour: !!str 3', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: !!str LOW', 'max_per_hour: !!str 3', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r.max_per_hour: expected a positive integer, got "3"',
   ]);
 });
 
 test('an integer with a leading zero is refused (0755: 755 in YAML 1.2, 493 in YAML 1.1); 0o17, 0x10 and 1e3 say what they are', () => {
-  assert.deepEqual(problemsOf(rb('risk: LOW', 'max_per_hour: 0755', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'max_per_hour: 0755', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r.max_per_hour: 0755 has a leading zero: YAML 1.2 reads it as 755, YAML 1.1 as an octal number; write 755, or quote it for text',
   ]);
-  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'max_per_hour: 0o17', 'blast_radius_limit: 0x10', 'cooldown_minutes: 1e3', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
+  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'max_per_hour: 0o17', 'blast_radius_limit: 0x10', 'cooldown_minutes: 1e3', 'action: kubectl delete pod {pod_name} -n prod'), 'x.yaml');
   assert.deepEqual(problems, []);
   assert.deepEqual(runbooks.map((r) => [r.maxPerHour, r.blastRadiusLimit, r.cooldownMs]), [[15, 16, 1000 * 60_000]]);
 });
 
 test('a second YAML document is refused in the file\'s terms, and nesting thousands deep is an error, not a crash', () => {
-  assert.deepEqual(problemsOf(`${rb('risk: HIGH', 'action: kubectl delete pod {pod_name}')}---\n${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}`), [
+  assert.deepEqual(problemsOf(`${rb('risk: HIGH', 'action: kubectl delete pod {pod_name} -n prod')}---\n${rb('risk: LOW', 'action: kubectl delete pod {pod_name} -n prod')}`), [
     'x.yaml:5: YAML syntax error at line 5: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
   ]);
-  assert.deepEqual(problemsOf(rb(`triggers: ${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb(`triggers: ${'['.repeat(100_000)}${']'.repeat(100_000)}`, 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:3: YAML syntax error at line 3: nested too deeply (lists or maps inside each other thousands of levels down)',
   ]);
 });
 
 test('a duplicate key is refused, never last-wins, naming its path and where it was first given ("Map keys must be unique" named neither)', () => {
-  assert.deepEqual(problemsOf(rb('risk: LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
   ]);
-  assert.deepEqual(problemsOf(`${rb('risk: LOW', 'action: kubectl delete pod {pod_name}')}  r:\n    risk: HIGH\n    actions: ["kubectl delete pod {pod_name}"]\n`), [
+  assert.deepEqual(problemsOf(`${rb('risk: LOW', 'action: kubectl delete pod {pod_name} -n prod')}  r:\n    risk: HIGH\n    actions: ["kubectl delete pod {pod_name} -n prod"]\n`), [
     'x.yaml:5: runbooks.r: key "r" is given twice in one map (first at line 2); give it once: neither value is taken',
   ]);
-  assert.deepEqual(problemsOf(rb('risk: LOW', 'pre_checks:', '  - promql: {query: up, expect: "> 0", expect: "== 0"}', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'pre_checks:', '  - promql: {query: up, expect: "> 0", expect: "== 0"}', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:5: runbooks.r.pre_checks[0].promql.expect: key "expect" is given twice in one map (first at line 5); give it once: neither value is taken',
   ]);
   // With a tag before it, in file order.
-  assert.deepEqual(problemsOf(rb('risk: !x LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: !x LOW', 'risk: HIGH', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:3: runbooks.r.risk: YAML tag !x is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag',
     'x.yaml:4: runbooks.r.risk: key "risk" is given twice in one map (first at line 3); give it once: neither value is taken',
   ]);
 });
 
 test('a key that is a list, a map or an alias is refused at its map: it was turned into text ("[ a, b ]") with a warning on stderr', () => {
-  assert.deepEqual(problemsOf('runbooks:\n  ? [a, b]\n  : risk: LOW\n    action: kubectl delete pod {pod_name}\n'), [
+  assert.deepEqual(problemsOf('runbooks:\n  ? [a, b]\n  : risk: LOW\n    action: kubectl delete pod {pod_name} -n prod\n'), [
     'x.yaml:2: runbooks: a key here is a list: write each key out as text',
   ]);
-  assert.deepEqual(problemsOf(rb('risk: LOW', '? {a: 1}', ': x', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', '? {a: 1}', ': x', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r: a key here is a map: write each key out as text',
   ]);
-  assert.deepEqual(problemsOf(rb('risk: &k LOW', '*k : x', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: &k LOW', '*k : x', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r: a key here is an alias (*name): write each key out as text',
   ]);
 });
 
 test('cooldown_minutes above a year is refused: 1e20 loaded, and its end, past the last date JavaScript holds, made GET /api/v1/runbooks answer 500 after one run', () => {
-  assert.deepEqual(problemsOf(rb('risk: LOW', 'cooldown_minutes: 1e20', 'action: kubectl delete pod {pod_name}')), [
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'cooldown_minutes: 1e20', 'action: kubectl delete pod {pod_name} -n prod')), [
     'x.yaml:4: runbooks.r.cooldown_minutes: expected at most 525600 minutes (a year), got 100000000000000000000: to stop a runbook acting, set mode: dry_run or remove it',
   ]);
-  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'cooldown_minutes: 525600', 'action: kubectl delete pod {pod_name}'), 'x.yaml');
+  const { runbooks, problems } = parseRunbooksText(rb('risk: LOW', 'cooldown_minutes: 525600', 'action: kubectl delete pod {pod_name} -n prod'), 'x.yaml');
   assert.deepEqual(problems, []);
   assert.deepEqual(runbooks.map((r) => r.cooldownMs), [525_600 * 60_000]);
 });

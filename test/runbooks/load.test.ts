@@ -240,7 +240,7 @@ test('a missing folder, an empty file and a file that is not a map', () => {
 });
 
 test('problems carry the line of the offending key or value', () => {
-  const text = ['runbooks:', '  r:', '    risk: LOW', '    max_per_hour: five', '    max_per_hou: 5', '    action: kubectl delete pod {p}', ''].join('\n');
+  const text = ['runbooks:', '  r:', '    risk: LOW', '    max_per_hour: five', '    max_per_hou: 5', '    action: kubectl delete pod {p} -n prod', ''].join('\n');
   const { problems } = parseRunbooksText(text, 'x.yaml');
   assert.deepEqual(problems, [
     { file: 'x.yaml', path: 'runbooks.r.max_per_hour', message: 'expected a positive integer, got "five"', line: 4 },

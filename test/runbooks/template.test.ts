@@ -54,11 +54,11 @@ test('kubectl forms parse into the same specs', () => {
   assert.deepEqual(parse('kubectl scale deployment/{d} --replicas {n} --namespace {ns}'), scale);
   assert.deepEqual(parse('kubectl -n {ns} scale deploy {d} --replicas={n}'), scale);
   assert.deepEqual(parse('kubectl scale --namespace={ns} deployments/{d} --replicas={n}'), scale);
-  assert.deepEqual(parse('kubectl scale statefulset web --replicas=0'), { ...scale, kind: 'statefulset', name: 'web', namespace: null, args: { replicas: '0' } });
+  assert.deepEqual(parse('kubectl scale statefulset web --replicas=0 -n x'), { ...scale, kind: 'statefulset', name: 'web', namespace: 'x', args: { replicas: '0' } });
   assert.deepEqual(parse('kubectl delete pod {p} -n {ns}'), { verb: 'evict_pod', kind: 'pod', name: '{p}', namespace: '{ns}', args: {}, timeoutMs: 60_000 });
-  assert.deepEqual(parse('kubectl delete pod/{p}', true), { verb: 'delete_pod', kind: 'pod', name: '{p}', namespace: null, args: {}, timeoutMs: 60_000 });
+  assert.deepEqual(parse('kubectl delete pod/{p} -n x', true), { verb: 'delete_pod', kind: 'pod', name: '{p}', namespace: 'x', args: {}, timeoutMs: 60_000 });
   assert.deepEqual(parse('kubectl rollout restart statefulset {s} -n x'), { verb: 'rollout_restart', kind: 'statefulset', name: '{s}', namespace: 'x', args: {}, timeoutMs: 60_000 });
-  assert.deepEqual(parse('kubectl rollout undo deployment {d} --to-revision=3'), { verb: 'rollout_undo', kind: 'deployment', name: '{d}', namespace: null, args: { to_revision: '3' }, timeoutMs: 60_000 });
+  assert.deepEqual(parse('kubectl rollout undo deployment {d} --to-revision=3 -n x'), { verb: 'rollout_undo', kind: 'deployment', name: '{d}', namespace: 'x', args: { to_revision: '3' }, timeoutMs: 60_000 });
   assert.deepEqual(parse('kubectl uncordon node-1'), { verb: 'uncordon', kind: 'node', name: 'node-1', namespace: null, args: {}, timeoutMs: 60_000 });
   assert.deepEqual(parse('kubectl drain {node} --ignore-daemonsets=false --timeout 5m'), {
     verb: 'drain',
@@ -84,6 +84,9 @@ test('kubectl refusals name what is not supported', () => {
   assert.equal(msg('kubectl drain n --force'), 'kubectl drain: flag "--force" is not supported (supported: --ignore-daemonsets, --delete-emptydir-data, --timeout, --grace-period)');
   assert.equal(msg('kubectl rollout undo statefulset x'), 'kubectl rollout undo: resource kind "statefulset" is not supported (supported: deployment)');
   assert.equal(msg('kubectl'), 'kubectl command has no verb (supported: delete pod, scale, rollout restart, rollout undo, cordon, uncordon, drain)');
+  // kubectl would read these as namespace "default"; rectify assumes none, and each failed every run.
+  assert.equal(msg('kubectl delete pod x'), 'kubectl delete pod: missing the namespace (a pod is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}');
+  assert.equal(msg('kubectl rollout restart sts/{s}'), 'kubectl rollout restart statefulset: missing the namespace (a statefulset is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}');
   assert.equal(msg('kubectl delete pod x -n a -n b'), 'the namespace is given twice');
   assert.equal(msg('kubectl delete pod x -n'), '-n needs a namespace');
   assert.equal(msg('kubectl delete pod x -n Prod'), 'kubectl delete pod: namespace "Prod" expected a Kubernetes namespace (RFC 1123 label)');
