@@ -57,6 +57,9 @@ export const ENV_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
  * undefined: said when runbooks load, and when a reference is resolved.
  */
 export function secretReferenceProblem(kind: 'env' | 'file', ref: string): string | undefined {
+  // `${file:/run/secrets/{service}/token}`: the reference ends at the first "}", so it
+  // names the path "/run/secrets/{service", and no placeholder is filled inside one.
+  if (ref.includes('{')) return `placeholders are not filled inside a secret reference (it ends at its first "}"), so ${JSON.stringify(ref)} is read as written and can never resolve; write the ${kind === 'env' ? 'variable name' : 'path'} out in full`;
   if (kind === 'env') return ENV_NAME_RE.test(ref) ? undefined : `${JSON.stringify(ref)} is not a valid variable name (letters, digits and _, not starting with a digit), so it can never be set`;
   return ref.startsWith('/') ? undefined : 'the path must be absolute (start with /)';
 }

@@ -63,6 +63,12 @@ describe('secret references', () => {
       ok: false,
       error: 'secret ${file:relative/path}: the path must be absolute (start with /)',
     });
+    // No placeholder is filled inside a reference, which ends at its first "}": the file
+    // "/var/run/secrets/{service" is never read (a runbook loading one is refused).
+    assert.deepEqual(await resolveSecrets('Bearer ${file:/var/run/secrets/{service}/token}', { env: {}, readFile: async () => 'never' }, signal), {
+      ok: false,
+      error: 'secret ${file:/var/run/secrets/{service}: placeholders are not filled inside a secret reference (it ends at its first "}"), so "/var/run/secrets/{service" is read as written and can never resolve; write the path out in full',
+    });
   });
 
   it('resolves every string in a JSON body, keys as written', async () => {
