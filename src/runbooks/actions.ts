@@ -138,7 +138,9 @@ function compileKubeAction(r: Reporter, v: unknown, path: YamlPath, opts: Action
   }
   let timeoutMs = DEFAULT_KUBE_TIMEOUT_MS;
   if (has(m, 'timeout_seconds')) {
-    timeoutMs = readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) ?? timeoutMs;
+    // A drain's timeout is handed to it in whole seconds (as kubectl's --timeout, at least 1 s).
+    const min = verb === 'drain' ? { ms: 1000, why: "a drain's timeout is given to it in whole seconds" } : undefined;
+    timeoutMs = readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false, ...(min ? { min } : {}) }) ?? timeoutMs;
     if (verb === 'drain') args.timeout_seconds = literalTemplate(String(Math.round(timeoutMs / 1000)));
   }
   if (r.count() !== before || !kind || !name) return undefined;

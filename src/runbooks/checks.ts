@@ -11,6 +11,7 @@ import {
   readNumberParam,
   readOneOf,
   readPositiveInt,
+  readIntervalMs,
   readSecondsMs,
   readStatusRange,
   readString,
@@ -127,7 +128,7 @@ function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: nu
     if (ms !== undefined && !timeoutFits(r, ms, at, budgetMs)) return undefined;
     spec.timeoutMs = ms ?? spec.timeoutMs;
   }
-  if (has(v, 'interval_seconds')) spec.intervalMs = readSecondsMs(r, v.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) ?? spec.intervalMs;
+  if (has(v, 'interval_seconds')) spec.intervalMs = readIntervalMs(r, v.interval_seconds, [...path, 'interval_seconds']) ?? spec.intervalMs;
   if (has(v, 'on_no_data')) {
     const mode = readOnNoData(r, v.on_no_data, [...path, 'on_no_data']);
     if (mode === undefined) return undefined;
@@ -172,7 +173,7 @@ function compileNamed(
       continue;
     }
     if (inline && key === 'interval_seconds') {
-      spec.intervalMs = readSecondsMs(r, value, at, { allowZero: false }) ?? spec.intervalMs;
+      spec.intervalMs = readIntervalMs(r, value, at) ?? spec.intervalMs;
       continue;
     }
     if (inline && key === 'on_no_data') {
@@ -253,7 +254,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   }
   const forMs = has(m, 'for_seconds') ? readSecondsMs(r, m.for_seconds, [...path, 'for_seconds'], { allowZero: true }) : 0;
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 120_000;
-  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 5_000;
+  const intervalMs = has(m, 'interval_seconds') ? readIntervalMs(r, m.interval_seconds, [...path, 'interval_seconds']) : 5_000;
   const onEmpty = has(m, 'on_empty') ? readOneOf(r, m.on_empty, ['fail', 'pass'] as const, [...path, 'on_empty']) : 'fail';
   const onNoData = has(m, 'on_no_data') ? readOnNoData(r, m.on_no_data, [...path, 'on_no_data']) : undefined;
   if (forMs !== undefined && timeoutMs !== undefined && forMs >= timeoutMs) {
@@ -294,7 +295,7 @@ function compileHttpCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
   const headers = readHeaders(r, m.headers, [...path, 'headers']);
   const expectStatus = has(m, 'expect_status') ? readStatusRange(r, m.expect_status, [...path, 'expect_status']) : ([200, 200] as [number, number]);
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 60_000;
-  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : 2_000;
+  const intervalMs = has(m, 'interval_seconds') ? readIntervalMs(r, m.interval_seconds, [...path, 'interval_seconds']) : 2_000;
   if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
   if (r.count() !== before || !url || !method || !headers || !expectStatus || timeoutMs === undefined || intervalMs === undefined) return undefined;
   return { type: 'http', method, url, headers, expectStatus, timeoutMs, intervalMs };
@@ -337,7 +338,7 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
     if (n !== undefined) params.min_ready = n;
   }
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : NAMED_DEFAULT_TIMEOUT_MS;
-  const intervalMs = has(m, 'interval_seconds') ? readSecondsMs(r, m.interval_seconds, [...path, 'interval_seconds'], { allowZero: false }) : NAMED_DEFAULT_INTERVAL_MS;
+  const intervalMs = has(m, 'interval_seconds') ? readIntervalMs(r, m.interval_seconds, [...path, 'interval_seconds']) : NAMED_DEFAULT_INTERVAL_MS;
   if (has(m, 'timeout_seconds') && timeoutMs !== undefined) timeoutFits(r, timeoutMs, [...path, 'timeout_seconds'], budgetMs);
   const onNoData = has(m, 'on_no_data') ? readOnNoData(r, m.on_no_data, [...path, 'on_no_data']) : undefined;
   if (r.count() !== before || !kind || !name || timeoutMs === undefined || intervalMs === undefined) return undefined;

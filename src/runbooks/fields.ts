@@ -1,3 +1,4 @@
+import { MAX_DURATION } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 
@@ -101,14 +102,45 @@ export function readList(r: Reporter, v: unknown, path: YamlPath): unknown[] | u
   return undefined;
 }
 
+/** The longest time a runbook may give in seconds: ten years, as every duration rectify reads. */
+export const MAX_SECONDS = MAX_DURATION.ms / 1000;
+
 /**
- * Seconds as a number (`30`, `0.5`) or a Prometheus-style duration (`30s`, `2m`),
- * returned in milliseconds.
+ * Seconds as a number (`30`, `0.5`), returned in whole milliseconds. Checked after the
+ * rounding: `timeout_seconds: 0.0004` is more than 0 but ran as 0 ms, and `min`
+ * (an interval's) holds for what is run, not for what was written.
  */
-export function readSecondsMs(r: Reporter, v: unknown, path: YamlPath, opts: { allowZero: boolean }): number | undefined {
-  if (typeof v === 'number' && Number.isFinite(v) && (v > 0 || (opts.allowZero && v === 0))) return Math.round(v * 1000);
-  r.report(path, `expected a number of seconds${opts.allowZero ? ' >= 0' : ' > 0'}, got ${describe(v)}`);
-  return undefined;
+export function readSecondsMs(r: Reporter, v: unknown, path: YamlPath, opts: { allowZero: boolean; min?: { ms: number; why: string } }): number | undefined {
+  if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0 || (opts.allowZero && v === 0))) {
+    r.report(path, `expected a number of seconds${opts.allowZero ? ' >= 0' : ' > 0'}, got ${describe(v)}`);
+    return undefined;
+  }
+  if (v > MAX_SECONDS) {
+    r.report(path, `expected at most ${MAX_SECONDS} seconds (ten years), got ${describe(v)}`);
+    return undefined;
+  }
+  const ms = Math.round(v * 1000);
+  if (v > 0 && opts.min !== undefined && ms < opts.min.ms) {
+    const least = opts.min.ms / 1000;
+    r.report(path, `expected at least ${least} ${least === 1 ? 'second' : 'seconds'}, got ${describe(v)}: ${opts.min.why}`);
+    return undefined;
+  }
+  if (v > 0 && ms === 0) {
+    r.report(path, `${describe(v)} seconds is less than a millisecond, and rectify counts whole milliseconds, so it would be 0: write at least 0.001${opts.allowZero ? ', or 0' : ''}`);
+    return undefined;
+  }
+  return ms;
+}
+
+/**
+ * The shortest `interval_seconds` of a check: ten tries a second. One that rounded to
+ * 0 ms polled back to back (3124 tries in one second), against the target being fixed.
+ */
+export const MIN_INTERVAL_MS = 100;
+
+/** A check's `interval_seconds`, in milliseconds: at least MIN_INTERVAL_MS. */
+export function readIntervalMs(r: Reporter, v: unknown, path: YamlPath): number | undefined {
+  return readSecondsMs(r, v, path, { allowZero: false, min: { ms: MIN_INTERVAL_MS, why: 'a shorter interval tries the check back to back, thousands of times a second' } });
 }
 
 /** `200` or `[200, 299]`: an inclusive range of HTTP status codes. */

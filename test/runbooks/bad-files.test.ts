@@ -24,6 +24,21 @@ const EXPECTED: Record<string, string[]> = {
     '14: runbooks.restart-pod.post_checks[0].params.query: named check parameters are literal, but this one uses {service}; use a promql check for a templated query',
     '18: runbooks.medium-guarded.guardrails[0]: unknown named check "off_peak_hours"',
   ],
+  // Times are run in whole milliseconds and checked as run: 0.0004 s ran as 0 ms, and an
+  // interval of 0.0001 s polled back to back (thousands of tries a second). At most ten years.
+  'durations.bad.yaml': [
+    '6: runbooks.tiny.actions[0].command.timeout_seconds: 0.0004 seconds is less than a millisecond, and rectify counts whole milliseconds, so it would be 0: write at least 0.001',
+    "7: runbooks.tiny.actions[1].kubernetes.timeout_seconds: expected at least 1 second, got 0.5: a drain's timeout is given to it in whole seconds",
+    '8: runbooks.tiny.actions[2].http.timeout_seconds: expected at most 315360000 seconds (ten years), got 1e+300',
+    '12: runbooks.tiny.post_checks[0].http.timeout_seconds: 0.0001 seconds is less than a millisecond, and rectify counts whole milliseconds, so it would be 0: write at least 0.001',
+    '12: runbooks.tiny.post_checks[0].http.interval_seconds: expected at least 0.1 seconds, got 0.0001: a shorter interval tries the check back to back, thousands of times a second',
+    '13: runbooks.tiny.post_checks[1].promql.for_seconds: 0.0001 seconds is less than a millisecond, and rectify counts whole milliseconds, so it would be 0: write at least 0.001, or 0',
+    '13: runbooks.tiny.post_checks[1].promql.interval_seconds: expected at least 0.1 seconds, got 0.05: a shorter interval tries the check back to back, thousands of times a second',
+    '14: runbooks.tiny.post_checks[2].kubernetes.interval_seconds: expected at least 0.1 seconds, got 0.09: a shorter interval tries the check back to back, thousands of times a second',
+    '15: runbooks.tiny.post_checks[3].pod_becomes_ready.interval_seconds: expected at least 0.1 seconds, got 0.001: a shorter interval tries the check back to back, thousands of times a second',
+    '16: runbooks.tiny.post_checks[4].timeout_seconds: expected at most 315360000 seconds (ten years), got 315360001',
+    '16: runbooks.tiny.post_checks[4].interval_seconds: expected a number of seconds > 0, got 0',
+  ],
   'field-types.bad.yaml': [
     '3: runbooks.restart-pod.risk: expected LOW, MEDIUM or HIGH, got "extreme"',
     '4: runbooks.restart-pod.triggers: expected a list of strings, got "CrashLoopBackOff"',
