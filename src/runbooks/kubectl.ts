@@ -1,6 +1,6 @@
 import { checkParam } from '../domain/params.js';
 import type { KubernetesActionSpec, ParamKind, Template } from '../domain/runbook.js';
-import { durationHint, parseDuration } from '../lib/durations.js';
+import { MAX_DURATION, durationHint, parseDuration } from '../lib/durations.js';
 import { compileTemplate, findNearMisses, isLiteral, literalTemplate, literalText } from './template.js';
 
 /**
@@ -231,6 +231,8 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
   if (timeout !== undefined) {
     const ms = parseDuration(timeout);
     if (ms === undefined || ms < 1000) return fail(`${what}: --timeout expects a duration such as 120s or 5m, got ${JSON.stringify(timeout)}${durationHint(timeout)}`);
+    // 99999999999999999999d loaded, and was refused only when a run reached the drain.
+    if (ms > MAX_DURATION.ms) return fail(`${what}: --timeout is at most ${MAX_DURATION.said}, got ${JSON.stringify(timeout)}`);
     args.timeout_seconds = literalTemplate(String(Math.round(ms / 1000)));
     // The drain's own timeout is the action's deadline.
     timeoutMs = ms;

@@ -68,6 +68,7 @@ test('kubectl forms parse into the same specs', () => {
     args: { ignore_daemonsets: 'false', timeout_seconds: '300' },
     timeoutMs: 300_000,
   });
+  assert.equal(parse('kubectl drain {node} --timeout=3650d').timeoutMs, 3650 * 86_400_000);
 });
 
 test('kubectl refusals name what is not supported', () => {
@@ -87,6 +88,9 @@ test('kubectl refusals name what is not supported', () => {
   // kubectl would read these as namespace "default"; rectify assumes none, and each failed every run.
   assert.equal(msg('kubectl delete pod x'), 'kubectl delete pod: missing the namespace (a pod is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}');
   assert.equal(msg('kubectl rollout restart sts/{s}'), 'kubectl rollout restart statefulset: missing the namespace (a statefulset is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}');
+  // Ten years at most, as every duration: this one loaded and was refused only when a run reached the drain.
+  assert.equal(msg('kubectl drain node-a --timeout=99999999999999999999d'), 'kubectl drain: --timeout is at most 3650d (ten years), got "99999999999999999999d"');
+  assert.equal(msg('kubectl drain node-a --timeout=3650d1ms'), 'kubectl drain: --timeout is at most 3650d (ten years), got "3650d1ms"');
   assert.equal(msg('kubectl delete pod x -n a -n b'), 'the namespace is given twice');
   assert.equal(msg('kubectl delete pod x -n'), '-n needs a namespace');
   assert.equal(msg('kubectl delete pod x -n Prod'), 'kubectl delete pod: namespace "Prod" expected a Kubernetes namespace (RFC 1123 label)');
