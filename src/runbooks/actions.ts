@@ -5,7 +5,7 @@ import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { DEFAULT_KUBE_TIMEOUT_MS, parseKubectl } from './kubectl.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalTemplate, refuseNearMisses } from './template.js';
+import { compileTemplate, isLiteral, literalTemplate, placeholderLike, refuseNearMisses } from './template.js';
 
 /**
  * Actions in their forms: a kubectl-style string, `kubernetes: {…}`, `http: {…}`
@@ -183,6 +183,7 @@ function compileHttpAction(r: Reporter, v: unknown, path: YamlPath): HttpActionS
   if (has(m, 'url')) url = readUrl(r, m.url, [...path, 'url']);
   else r.report(path, 'missing "url"');
   const headers = readHeaders(r, m.headers, [...path, 'headers']);
+  if (has(m, 'body')) refuseKeyPlaceholders(r, m.body, [...path, 'body']);
   const expectStatus = has(m, 'expect_status') ? readStatusRange(r, m.expect_status, [...path, 'expect_status']) : ([200, 299] as [number, number]);
   const timeoutMs = has(m, 'timeout_seconds')
     ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false })
@@ -199,6 +200,18 @@ function compileHttpAction(r: Reporter, v: unknown, path: YamlPath): HttpActionS
     expectStatus,
     timeoutMs,
   };
+}
+
+/** A body's keys are sent as written (only its string values are filled): a `{name}` in one never is. */
+function refuseKeyPlaceholders(r: Reporter, v: unknown, path: YamlPath): void {
+  if (Array.isArray(v)) v.forEach((item, i) => refuseKeyPlaceholders(r, item, [...path, i]));
+  else if (isMapValue(v)) {
+    for (const [k, item] of Object.entries(v)) {
+      const name = placeholderLike(k).placeholders[0];
+      if (name !== undefined) r.report([...path, k], `placeholder {${name}} is not filled in a body key (only string values are), so the key ${JSON.stringify(k)} would be sent as written: use a fixed key and put the value in a string value`, 'key');
+      refuseKeyPlaceholders(r, item, [...path, k]);
+    }
+  }
 }
 
 function compileCommand(r: Reporter, v: unknown, path: YamlPath): CommandActionSpec | undefined {

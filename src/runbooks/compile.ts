@@ -22,7 +22,7 @@ import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { checkSecretReferences } from './secret-refs.js';
 import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
-import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholders, reservedPlaceholderProblem, scanTemplate } from './template.js';
+import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholderLike, placeholders, reservedPlaceholderProblem, scanTemplate } from './template.js';
 import { compileWindows } from './windows.js';
 
 /**
@@ -225,7 +225,12 @@ function readMatchers(r: Reporter, v: unknown, path: YamlPath): Matcher[] | unde
   let ok = true;
   list.forEach((text, i) => {
     const parsed = parseMatcher(text);
-    if (parsed.ok) out.push(parsed.value);
+    // `namespace!="{namespace}"` compares the label with that text itself: the exclusion never applies.
+    const names = parsed.ok ? placeholderLike(parsed.value.value).placeholders : [];
+    if (names.length > 0) {
+      r.report([...path, i], `placeholder {${names[0]!}} is not filled in a match: value (matchers are not templates), so the label is compared with the text ${JSON.stringify(`{${names[0]!}}`)} itself: write the value out`);
+      ok = false;
+    } else if (parsed.ok) out.push(parsed.value);
     else {
       r.report([...path, i], parsed.message);
       ok = false;

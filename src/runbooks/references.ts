@@ -7,7 +7,7 @@ import { has, isMapValue, type YamlMap } from './fields.js';
 import { matcherHolds } from './matchers.js';
 import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
-import { findNearMisses } from './template.js';
+import { findNearMisses, placeholderLike } from './template.js';
 
 /**
  * Reference checks: what a runbook refers to that nothing can provide, and the
@@ -27,7 +27,9 @@ import { findNearMisses } from './template.js';
  * - a declared param that nothing uses;
  * - text that looks like a placeholder but is literal (`{{service}}`, `{ service }`,
  *   `{queue-name}`, `{service`) in a PromQL query or an HTTP header or body, where a
- *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load);
+ *   brace may be meant (argv, URLs and Kubernetes fields refuse it at load), or where
+ *   nothing is filled: a `match:` value, an http body's key, a named check's parameter
+ *   (a real `{name}` there is a load error);
  * - a check whose timeout is shorter than its interval: it is tried only at its start
  *   and at its timeout, which is rarely what the interval was written for. The timeout
  *   is the one it runs with: a pre-check's, and a MEDIUM runbook's guardrail's, are cut
@@ -126,19 +128,35 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   const headers = (h: Readonly<Record<string, Template>>, where: YamlPath): void => {
     for (const [name, t] of Object.entries(h)) nearMisses(t.source, [...where, 'headers', name]);
   };
+  // Where nothing is filled (not a template), a look-alike is sent or matched as written.
+  const literalNearMisses = (text: string, where: YamlPath, what: string, as: string, fix = '', key?: 'key'): void => {
+    for (const t of placeholderLike(text).nearMisses) warn.report(where, `${JSON.stringify(t)} looks like a placeholder, but ${what}: nothing is filled in it, so it is ${as} as written${fix}`, key);
+  };
   const body = (v: unknown, where: YamlPath): void => {
     if (typeof v === 'string') nearMisses(v, where);
     else if (Array.isArray(v)) v.forEach((item, i) => body(item, [...where, i]));
-    else if (isMapValue(v)) for (const [k, item] of Object.entries(v)) body(item, [...where, k]);
+    else if (isMapValue(v)) {
+      for (const [k, item] of Object.entries(v)) {
+        literalNearMisses(k, [...where, k], 'a body key is not a template (only string values are)', 'sent', '', 'key');
+        body(item, [...where, k]);
+      }
+    }
   };
+  rb.matchers.forEach((m, i) => literalNearMisses(m.value, at('match', i), 'a match: value is not a template', 'matched'));
   for (const { path: where, spec } of actions) {
     if (spec.type !== 'http') continue;
     headers(spec.headers, [...where, 'http']);
     body(spec.body, [...where, 'http', 'body']);
   }
-  for (const { path: where, spec } of checks) {
+  for (const { path: where, spec, item } of checks) {
     if (spec.type === 'promql') nearMisses(spec.query.source, [...where, 'promql', 'query']);
     else if (spec.type === 'http') headers(spec.headers, [...where, 'http']);
+    else if (spec.type === 'named') {
+      for (const [key, value] of Object.entries(spec.params)) {
+        const written = fieldPath(item, key);
+        if (typeof value === 'string' && written) literalNearMisses(value, [...where, ...written], 'named check parameters are literal', 'sent', '; use a promql check for a templated query');
+      }
+    }
   }
 
   // A timeout shorter than the interval (given or default): tried at the start and once

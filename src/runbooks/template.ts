@@ -233,3 +233,12 @@ export function refuseNearMisses(r: Reporter, text: string, path: YamlPath): boo
   for (const m of found) r.report(path, m.message);
   return found.length > 0;
 }
+
+/**
+ * Where text is not a template (a `match:` value, an http body's key, a named check's
+ * parameter), nothing in it is filled: a `{name}` there, and text that only looks like
+ * one, reach their use as written. The placeholders and the look-alikes it holds.
+ */
+export function placeholderLike(text: string): { placeholders: string[]; nearMisses: string[] } {
+  return { placeholders: scanParams(text), nearMisses: findNearMisses(text).map((m) => m.text) };
+}

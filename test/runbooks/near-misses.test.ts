@@ -162,3 +162,62 @@ test('a name with a look-alike letter ({ѕervice} with a Cyrillic "ѕ", {ｓervi
     `9: runbooks.lookalike.actions[2].http.url: "{\uff53ervice}" looks like a placeholder but "\uff53" is not allowed in a name: ${fix}`,
   ]);
 });
+
+test('where nothing is filled (a match: value, a body key, a named check parameter): a {name} is a load error, a look-alike a warning', () => {
+  // `namespace!="{namespace}"` compared the label with that text: the exclusion never applied.
+  const refused = parseRunbooksText(
+    [
+      'runbooks:',
+      '  literal:',
+      '    owner: ops',
+      '    risk: LOW',
+      '    triggers: [KubePodCrashLooping]',
+      '    match: [\'namespace!="{namespace}"\', \'pod=~"{pod}-.*"\', \'severity=~"a{2,3}"\']',
+      '    action:',
+      '      http: {url: "http://127.0.0.1:8080/restart", body: {"{svc}": "{pod}", list: [{"x_{pod}": 1}], "{}": ok}}',
+      '    post_checks: [pod_becomes_ready]',
+      '',
+    ].join('\n'),
+    FILE,
+  );
+  assert.equal(refused.runbooks.length, 0);
+  assert.deepEqual(lines(refused.problems), [
+    '6: runbooks.literal.match[0]: placeholder {namespace} is not filled in a match: value (matchers are not templates), so the label is compared with the text "{namespace}" itself: write the value out',
+    '6: runbooks.literal.match[1]: placeholder {pod} is not filled in a match: value (matchers are not templates), so the label is compared with the text "{pod}" itself: write the value out',
+    '8: runbooks.literal.action.http.body.{svc}: placeholder {svc} is not filled in a body key (only string values are), so the key "{svc}" would be sent as written: use a fixed key and put the value in a string value',
+    '8: runbooks.literal.action.http.body.list[0].x_{pod}: placeholder {pod} is not filled in a body key (only string values are), so the key "x_{pod}" would be sent as written: use a fixed key and put the value in a string value',
+  ]);
+
+  const warned = parseRunbooksText(
+    [
+      'runbooks:',
+      '  literal:',
+      '    owner: ops',
+      '    risk: LOW',
+      '    triggers: [KubePodCrashLooping]',
+      '    match: [\'pod=~"{{pod}}-.*"\', \'namespace!="{ namespace }"\', \'job=~"x{1,2}"\']',
+      '    action:',
+      '      http: {url: "http://127.0.0.1:8080/restart", body: {"{{svc}}": "{pod}", "{}": ok, "a{b": [1]}}',
+      '    rollback: null',
+      '    post_checks:',
+      '      - pod_becomes_ready',
+      '      - error_rate_normalized: {query: \'sum(rate(x{job="{{service}}"}[5m]))\'}',
+      '      - {named: metrics_improved, params: {query: \'up{job="{service.name}"}\'}}',
+      '',
+    ].join('\n'),
+    FILE,
+  );
+  assert.deepEqual(lines(warned.problems), []);
+  assert.equal(warned.runbooks.length, 1);
+  assert.deepEqual(
+    lines(warned.warnings).filter((w) => w.includes('looks like a placeholder')),
+    [
+      '6: runbooks.literal.match[0]: "{{pod}}" looks like a placeholder, but a match: value is not a template: nothing is filled in it, so it is matched as written',
+      '6: runbooks.literal.match[1]: "{ namespace }" looks like a placeholder, but a match: value is not a template: nothing is filled in it, so it is matched as written',
+      '8: runbooks.literal.action.http.body.{{svc}}: "{{svc}}" looks like a placeholder, but a body key is not a template (only string values are): nothing is filled in it, so it is sent as written',
+      '8: runbooks.literal.action.http.body.a{b: "{b" looks like a placeholder, but a body key is not a template (only string values are): nothing is filled in it, so it is sent as written',
+      '12: runbooks.literal.post_checks[1].error_rate_normalized.query: "{{service}}" looks like a placeholder, but named check parameters are literal: nothing is filled in it, so it is sent as written; use a promql check for a templated query',
+      '13: runbooks.literal.post_checks[2].params.query: "{service.name}" looks like a placeholder, but named check parameters are literal: nothing is filled in it, so it is sent as written; use a promql check for a templated query',
+    ],
+  );
+});
