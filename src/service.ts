@@ -525,7 +525,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
         }),
       );
     } catch (err) {
-      log.warn({ err }, 'could not record a notification outcome');
+      // Which row was lost: the receiver, the event and the id the receiver was sent.
+      log.warn({ err, notifier: o.notifier, event: o.event.event, notification_id: o.event.notification_id, incident_id: o.event.incident_id }, 'could not record a notification outcome');
     }
   }
   const notifications = createNotifyQueue({

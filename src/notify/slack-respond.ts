@@ -14,7 +14,8 @@ import { PermanentDeliveryError, postJson } from './webhook.js';
  * the Slack receiver is not sent it again (NotificationEvent.shown_in_slack);
  * the response delivered is recorded as its delivery (`after.delivered`), and should
  * the response fail, it is told after all (`after.failed`). A response Slack refuses
- * (a 4xx other than 408 and 429: the URL expired or used up) is not tried again.
+ * (a 4xx other than 408 and 429: the URL expired or used up), or redirects (a 3xx, not
+ * followed), is not tried again.
  *
  * The URL comes from a signed payload, yet only Slack's own origins are called:
  * a signing secret that leaked must not turn rectify into a request forwarder.

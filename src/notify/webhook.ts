@@ -46,7 +46,8 @@ export class RetryLaterError extends Error {
  */
 export function retryLaterDetail(answer: string, waitedMs: number, askedMs: number): string {
   const s = (ms: number) => Math.ceil(ms / 1_000);
-  return s(waitedMs) < s(askedMs) ? `${answer} (retry after ${s(waitedMs)} s, the most waited: it asked for ${s(askedMs)} s)` : `${answer} (retry after ${s(askedMs)} s)`;
+  const asked = askedMs >= RETRY_AFTER_READ_MAX_MS ? `a day or more` : `${s(askedMs)} s`;
+  return s(waitedMs) < s(askedMs) ? `${answer} (retry after ${s(waitedMs)} s, the most waited: it asked for ${asked})` : `${answer} (retry after ${asked})`;
 }
 
 /**
@@ -63,16 +64,21 @@ export function redirectDetail(status: number, location: string | undefined, url
   } catch {
     // Not a URL: named as elsewhere.
   }
-  return origin === 'null' ? `${answer}: redirects elsewhere (not followed: check the receiver's URL)` : `${answer}: redirects to ${origin} (not followed: set the receiver's URL to where it redirects)`;
+  if (origin === 'null') return `${answer}: redirects elsewhere (not followed: check the receiver's URL)`;
+  const within = origin === new URL(url).origin ? `another path on ${origin}` : origin;
+  return `${answer}: redirects to ${within} (not followed: set the receiver's URL to where it redirects)`;
 }
 
-/** A `Retry-After` value (delay-seconds, or an HTTP date) as milliseconds from `now`; undefined when it is neither. */
+/** The longest `Retry-After` read as asked (a day): a longer one, or an absurd one, is read as this. */
+export const RETRY_AFTER_READ_MAX_MS = 86_400_000;
+
+/** A `Retry-After` value (delay-seconds, or an HTTP date) as milliseconds from `now`, at most RETRY_AFTER_READ_MAX_MS; undefined when it is neither. */
 export function retryAfterMs(value: string | undefined, now: number): number | undefined {
   const v = value?.trim();
   if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1_000;
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1_000, RETRY_AFTER_READ_MAX_MS);
   const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+  return Number.isNaN(at) ? undefined : Math.min(Math.max(0, at - now), RETRY_AFTER_READ_MAX_MS);
 }
 
 /**

@@ -8,6 +8,7 @@ import type { ToldRow } from '../../src/store/ports.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { holdFirstCall, sequence, startHttpTarget, startTricklingServer, type HttpTarget } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
+import { RETRY_AFTER_READ_MAX_MS, retryAfterMs, retryLaterDetail } from '../../src/notify/webhook.js';
 
 /**
  * The notification queue against real local receivers: each notifier drains its own
@@ -193,6 +194,10 @@ describe('notification queue', () => {
     assert.deepEqual(byNotifier('busy'), [[true, 2, 'delivered']]);
     // The detail names the wait kept (the cap), and what was asked.
     assert.deepEqual(byNotifier('hour'), [[false, 3, 'answered 429 (retry after 2 s, the most waited: it asked for 3600 s) (tried again later)']]);
+    // What is read of an absurd Retry-After is at most a day, and said so.
+    assert.equal(retryAfterMs('9'.repeat(400), 0), RETRY_AFTER_READ_MAX_MS);
+    assert.equal(retryAfterMs('99999999999999999999999', 0), RETRY_AFTER_READ_MAX_MS);
+    assert.equal(retryLaterDetail('answered 429', 60_000, retryAfterMs('9'.repeat(400), 0)!), 'answered 429 (retry after 60 s, the most waited: it asked for a day or more)');
     await q.close();
   });
 
@@ -213,7 +218,7 @@ describe('notification queue', () => {
     assert.deepEqual([target.calls('/moved', 'POST'), target.calls('/temp', 'POST'), target.calls('/bare', 'POST'), target.calls('/elsewhere', 'POST')], [2, 2, 2, 0]);
     const details = (path: string) => recorded.filter((o) => o.notifier === receiverName('webhook', `${target.url}${path}`, receiver.receiverKey)).map((o) => [o.event.incident_id, o.ok, o.attempts, o.detail]);
     const moved = "answered 301: redirects to https://hooks.example.com:8443 (not followed: set the receiver's URL to where it redirects)";
-    const temp = `answered 307: redirects to ${target.url} (not followed: set the receiver's URL to where it redirects)`;
+    const temp = `answered 307: redirects to another path on ${target.url} (not followed: set the receiver's URL to where it redirects)`;
     const bare = "answered 302: a redirect without a Location (not followed: check the receiver's URL)";
     // Each tried once, given up at once: no later round for the request, as for a 4xx.
     assert.deepEqual(details('/moved'), [['a1', false, 1, moved], ['f1', false, 1, moved]]);
