@@ -19,23 +19,49 @@ export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
  * The names rectify keeps for its own audit entries (`rectify` is who expires and cancels
  * requests, runs steps, sends alerts from its own intake): no person may act under one,
  * by token or by a stated `by`, or the audit log could not tell a person's act from
- * rectify's (an approval request "cancelled by rectify" would read as rectify's). Compared as a reader would see them: case, spaces and
- * invisible characters around them and compatibility forms (fullwidth letters) aside.
+ * rectify's (an approval request "cancelled by rectify" would read as rectify's).
+ * Compared as a reader would see them: case, spaces around them, invisible characters
+ * anywhere in them (`rect\u200Bify`) and compatibility forms (fullwidth letters) aside.
  */
 export const RESERVED_ACTOR_NAMES: readonly string[] = ['rectify', 'api'];
 
+/**
+ * Characters that show nothing, wherever they stand: every Default_Ignorable_Code_Point
+ * (zero-width spaces and joiners, the soft hyphen, variation selectors, the Hangul fillers
+ * U+115F, U+1160, U+3164 and U+FFA0, the combining grapheme joiner U+034F, tags) and
+ * every other format character. Inside a name they are the trap: `rect\u200Bify` and
+ * `rec\u00ADtify` display as rectify.
+ */
+const INVISIBLE_RE = /[\p{Default_Ignorable_Code_Point}\p{Cf}]/gu;
+
 /** Why a person may not act under `name` (one of RESERVED_ACTOR_NAMES), or undefined. */
 export function reservedNameProblem(name: string): string | undefined {
-  const seen = name.normalize('NFKC').replace(/^[\s\p{Cf}]+|[\s\p{Cf}]+$/gu, '').toLowerCase();
-  return RESERVED_ACTOR_NAMES.includes(seen) ? `${JSON.stringify(name)} is reserved for rectify's own audit entries; choose another name` : undefined;
+  // Invisible characters go before NFKC (so none splits a fullwidth form from its
+  // neighbours) and after it (in case a compatibility form decomposes to one).
+  const seen = name.replace(INVISIBLE_RE, '').normalize('NFKC').replace(INVISIBLE_RE, '').trim().toLowerCase();
+  return RESERVED_ACTOR_NAMES.includes(seen) ? `${shown(name)} is reserved for rectify's own audit entries; choose another name` : undefined;
 }
 
 /**
- * A name that shows nothing: only spaces (Unicode ones too: U+00A0, U+3000) and invisible
- * format characters (U+200B, U+FEFF). Recorded as an actor, it names no one.
+ * The name as JSON, its invisible characters escaped too (`"rect\\u200bify"`): printed as
+ * they are, the refusal would show the very name that reads as rectify's.
+ */
+function shown(name: string): string {
+  return JSON.stringify(name).replace(INVISIBLE_RE, (c) => {
+    let out = '';
+    for (let i = 0; i < c.length; i++) out += `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+    return out;
+  });
+}
+
+/**
+ * A name that shows nothing: only spaces (Unicode ones too: U+00A0, U+3000), invisible
+ * characters (U+200B, U+FEFF, the Hangul fillers such as U+3164, see INVISIBLE_RE) and
+ * the blank Braille pattern U+2800, which renders as a space. Recorded as an actor, it
+ * names no one.
  */
 export function blankName(name: string): boolean {
-  return /^[\s\p{Cf}]*$/u.test(name);
+  return name.replace(INVISIBLE_RE, '').replace(/[\s\u2800]/gu, '') === '';
 }
 
 /**

@@ -370,6 +370,45 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('invisible characters inside a name are no disguise: rect\\u200Bify reads as rectify, and a name of Hangul fillers or the blank Braille pattern is blank (400 naming body.by, nothing recorded)', async () => {
+    target.reset();
+    svc = await startTestService({ runbooks: runbooks(target.url) });
+    const id = (await svc.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    const blank = 'a name may not be blank (only spaces or invisible characters)';
+    const reserved = (shown: string) => `${shown} is reserved for rectify's own audit entries; choose another name`;
+    const names: Array<[string, string]> = [
+      ['rect\u200bify', reserved('"rect\\u200bify"')],
+      ['rec\u00adtify', reserved('"rec\\u00adtify"')],
+      ['a\u200cpi', reserved('"a\\u200cpi"')],
+      ['a\u034fpi', reserved('"a\\u034fpi"')],
+      ['r\u3164ectify', reserved('"r\\u3164ectify"')],
+      ['rectify\u{e0020}', reserved('"rectify\\udb40\\udc20"')],
+      ['\u3164', blank],
+      ['\uffa0', blank],
+      ['\u115f', blank],
+      ['\u1160', blank],
+      ['\u034f', blank],
+      ['\u2800', blank],
+      [' \u2800\u3164 ', blank],
+    ];
+    const before = svc.service.store.auditHighWater();
+    for (const url of [`/api/v1/approvals/${id}/approve?wait=true`, '/api/v1/pause']) {
+      for (const [by, message] of names) {
+        const r = await svc.post(url, { by });
+        assert.deepEqual({ status: r.status, body: r.body }, { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.by: ${message}`, details: [{ path: 'body.by', message }] } } }, `${url} ${JSON.stringify(by)}`);
+      }
+    }
+    assert.equal(svc.service.store.auditHighWater(), before, 'nothing recorded');
+    assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.status, 'pending');
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 0);
+    // A visible name with such a character in it is still a name.
+    const ok = await svc.post('/api/v1/pause', { by: 'ali\u2800ce' });
+    assert.deepEqual([ok.status, ok.body.changed], [200, true]);
+    const paused = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.map((e: { actor: string }) => e.actor);
+    assert.deepEqual(paused, ['ali\u2800ce']);
+    await svc.stop({ remove: true });
+  });
+
   it('under --dry-run approving would run nothing: a 409 saying so, and the request stays pending to be approved once rectify runs live', async () => {
     target.reset();
     const live = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '3h'] });
