@@ -192,7 +192,7 @@ export const approvalListSchema = z.object({
 export const APPROVAL_CURSOR_RE = /^([0-9]{1,15})\.([0-9A-Za-z_-]{1,128})$/;
 
 /**
- * A name a request states (who acts, a service): refused with control characters, and
+ * A name a request states for who acts: refused with control characters, and
  * blank (only spaces, Unicode ones too, or invisible characters: it names no one).
  */
 function statedName() {
@@ -419,9 +419,16 @@ export const circuitClosedSchema = z.object({
 export const cooldownClearBodySchema = actingBody(
   {
     ...circuitCloseShape,
-    service: statedName()
+    // Any service rectify may have stored, as stored: intake and manual runs take a blank
+    // one (" ") or one of any length from an Alertmanager label, and start its cooldown,
+    // which naming it here must be able to end.
+    service: z
+      .string()
+      .min(1)
       .optional()
-      .describe("the service whose cooldown ends; without it, every cooldown of the runbook in force ends (each service's and each Kubernetes object's)"),
+      .describe(
+        "the service whose cooldown ends, exactly as stored (any name, blank ones too); without it, every cooldown of the runbook in force ends (each service's and each Kubernetes object's)",
+      ),
   },
   "a cooldown clear's body",
 );
