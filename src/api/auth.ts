@@ -3,7 +3,7 @@
 import crypto from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import { RectifyError } from '../domain/index.js';
+import { RectifyError, statedActorProblem } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 import { errorBody } from './errors.js';
 import { ROLES, type Role, type TokenEntry } from './tokens.js';
@@ -197,18 +197,24 @@ export function requireRole(req: FastifyRequest, role: Role, what: string): void
  * Who is acting. With tokens configured it is the token's name, whatever the body's
  * `by` says: a body field cannot be trusted to name someone else (an approver could
  * otherwise approve as another person and defeat separation of duties). Without
- * tokens the API is loopback-only and `by` is the caller's word, so it is required.
+ * tokens the API is loopback-only and `by` is the caller's word, so it is required,
+ * and refused when it names no one or names rectify (`rectify`, `api`). Checked here,
+ * not in the body's schema: with a token `by` is ignored, and the CLI always sends one
+ * (the OS user), so on a host whose user is `rectify` every command would fail.
  */
 export function actorOf(req: FastifyRequest, stated: string | undefined, fallback?: string): string {
   if (req.caller) return req.caller.name;
   // As stored: the requester of a run and its approver are compared by name.
   const by = stated === undefined ? fallback : wellFormed(stated);
-  if (by === undefined) {
-    throw new RectifyError('VALIDATION_FAILED', 'invalid body: body.by: required when no API tokens are configured (who is acting, for the audit log)', {
-      details: [{ path: 'body.by', message: 'required when no API tokens are configured (who is acting, for the audit log)' }],
-    });
-  }
+  if (by === undefined) throw byRefused('required when no API tokens are configured (who is acting, for the audit log)');
+  const problem = statedActorProblem(by);
+  if (problem !== undefined) throw byRefused(problem);
   return by;
+}
+
+/** A 400 naming body.by, worded as the body's schema words its refusals. */
+function byRefused(message: string): RectifyError {
+  return new RectifyError('VALIDATION_FAILED', `invalid body: body.by: ${message}`, { details: [{ path: 'body.by', message }] });
 }
 
 export { ROLES, type Role };

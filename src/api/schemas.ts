@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE, blankName, reservedNameProblem } from '../domain/index.js';
+import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
 import { boundedMap } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
@@ -192,33 +192,22 @@ export const approvalListSchema = z.object({
 export const APPROVAL_CURSOR_RE = /^([0-9]{1,15})\.([0-9A-Za-z_-]{1,128})$/;
 
 /**
- * A name a request states for who acts: refused with control characters, and
- * blank (only spaces, Unicode ones too, or invisible characters: it names no one).
+ * `by` of every route that acts (runs, approvals, kill switches, circuits, cooldowns):
+ * who acts, as the caller states it, for the audit log. A control character is refused
+ * here, whoever calls: it could forge a row of a table or a line of a log. Blank names
+ * and the names rectify keeps for itself are refused only where `by` is the actor, when
+ * no API tokens are configured (actorOf in auth.ts): with tokens it is ignored, and the
+ * CLI sends the OS user as `by`, so a host whose user is `rectify` must still be served.
  */
-function statedName() {
+function actorName() {
   return z
     .string()
     .min(1)
     .max(200)
     .regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape)')
-    .refine((n) => !blankName(n), 'a name may not be blank (only spaces or invisible characters)');
-}
-
-/**
- * `by` of every route that acts (runs, approvals, kill switches, circuits, cooldowns):
- * who acts, as the caller states it, for the audit log. Never a name rectify keeps for
- * itself (`rectify`, `api`): a person approving as "rectify" would read as rectify's own
- * act (its expiries, its cancellations). Without API tokens it is the caller's word only.
- */
-function actorName() {
-  return statedName()
-    .superRefine((n, ctx) => {
-      const problem = reservedNameProblem(n);
-      if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
-    })
     .optional()
     .describe(
-      "who is acting, for the audit log: required without API tokens; with tokens the token name is the actor and this is ignored. Not blank, and not `rectify` or `api`, rectify's own names in the audit log",
+      "who is acting, for the audit log: required without API tokens, and then not blank and not `rectify` or `api`, rectify's own names in the audit log; with tokens the token name is the actor and this is ignored",
     );
 }
 

@@ -64,6 +64,11 @@ export function blankName(name: string): boolean {
   return name.replace(INVISIBLE_RE, '').replace(/[\s\u2800]/gu, '') === '';
 }
 
+/** Why a person may not be recorded as acting under a name they state, or undefined: blank, or rectify's own. */
+export function statedActorProblem(name: string): string | undefined {
+  return blankName(name) ? 'a name may not be blank (only spaces or invisible characters)' : reservedNameProblem(name);
+}
+
 /**
  * Free text of a person (a reason, a comment) may span lines (newlines, and the Unicode
  * line and paragraph separators like them) and hold tabs; no other control character.

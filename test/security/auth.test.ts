@@ -181,6 +181,24 @@ describe('API tokens: who may do what', () => {
     assert.deepEqual(decided.map((e: { event: string; actor: string }) => [e.event, e.actor]), [['NO_RUNBOOK', 'alertmanager']]);
   });
 
+  it('with a token, `by` is ignored whatever it says: a host whose user is rectify (the CLI sends it as by) is served, and the token name is the actor', async () => {
+    const before = (await call('GET', '/api/v1/audit?event=SERVICE_PAUSED', bearer(tokens.viewer!))).json.events.length;
+    for (const by of ['rectify', 'api', 'Rectify', ' ', '\u3164']) {
+      const p = await call('POST', '/api/v1/pause', bearer(tokens.admin!), { by });
+      assert.deepEqual([p.status, p.json.changed], [200, true], JSON.stringify(by));
+      assert.equal((await call('POST', '/api/v1/resume', bearer(tokens.admin!), { by })).status, 200);
+    }
+    const paused = (await call('GET', '/api/v1/audit?event=SERVICE_PAUSED', bearer(tokens.viewer!))).json.events;
+    assert.deepEqual(paused.slice(0, paused.length - before).map((e: { actor: string }) => e.actor), Array(5).fill('root-oncall'));
+    const run = await call('POST', '/api/v1/runbooks/restart-low/run', bearer(tokens.approver!), { params: { service: 'shop' }, dry_run: true, by: 'rectify' });
+    assert.equal(run.status, 202);
+    assert.equal((await call('GET', `/api/v1/audit?incident_id=${run.json.incident_id}&event=MANUAL_RUN`, bearer(tokens.viewer!))).json.events[0].actor, 'alice');
+    const asked = await call('POST', '/api/v1/incidents', bearer(tokens.ingest!), { root_cause: 'bad_deploy', service: 'shop-by', confidence: 0.9 });
+    assert.equal(asked.json.action, 'approval_required');
+    const rejected = await call('POST', `/api/v1/approvals/${asked.json.approval_id}/reject`, bearer(tokens.approver!), { by: 'rectify' });
+    assert.deepEqual([rejected.status, rejected.json.status, rejected.json.decided_by], [200, 'rejected', 'alice']);
+  });
+
   it('tokens are compared in constant time: one timingSafeEqual per presented token, hit or miss', async () => {
     const compare = mock.method(crypto, 'timingSafeEqual');
     try {
@@ -238,6 +256,11 @@ describe('without tokens', () => {
 
   it('every route is open on loopback and `by` names the actor; missing `by` is a 400 naming the field', async () => {
     const svc = await startTestService({ runbooks: runbooks('http://127.0.0.1:9') });
+    // Here `by` is the actor: rectify's own names are refused, and nothing is recorded.
+    const reserved = await svc.post('/api/v1/pause', { by: 'rectify' });
+    const why = `"rectify" is reserved for rectify's own audit entries; choose another name`;
+    assert.deepEqual([reserved.status, reserved.body], [400, { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.by: ${why}`, details: [{ path: 'body.by', message: why }] } }]);
+    assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.length, 0);
     const r = await svc.post('/api/v1/pause', { by: 'alice' });
     assert.equal(r.status, 200);
     assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events[0].actor, 'alice');
