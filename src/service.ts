@@ -626,6 +626,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     metrics,
     onCircuit: showCircuit,
     approvalTtlMs: config.approvalTtlMs,
+    dryRun: config.dryRun,
     circuitFailureThreshold: config.circuitFailureThreshold,
     circuitRecoveryMs: config.circuitRecoveryMs,
     maxPreparing: config.maxPendingDecisions,

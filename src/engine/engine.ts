@@ -86,6 +86,11 @@ export interface EngineDeps {
   /** A claimed trial run took its runbook's circuit half-open (told after the commit, before the run starts). */
   onCircuit?: (runbookId: string, state: CircuitState) => void;
   approvalTtlMs: number;
+  /**
+   * rectify runs with --dry-run (the decide function's globalDryRun): approving would run
+   * nothing, so it is refused before a vote is recorded (see approve).
+   */
+  dryRun: boolean;
   /** Consecutive failures that open a runbook's circuit: recovery counts the runs a crash cut off after they failed. */
   circuitFailureThreshold: number;
   /** The breaker's recovery wait (`--circuit-recovery`): the longest guardrail window may be it (see guardNow). */
@@ -1310,6 +1315,11 @@ export function createEngine(deps: EngineDeps) {
             `${by} already approved request ${a.id}${prior.by === by ? '' : ` as ${prior.by}`} at ${new Date(prior.at).toISOString()}; it needs ${a.approvals_required} distinct approvers, so another person must approve`,
           );
         }
+        // Under --dry-run (or a runbook in mode dry_run) approving would run nothing: refused
+        // before anything is recorded, a first vote of two as well as the last. A vote
+        // recorded now would be counted, with its audit row and its notification, towards a
+        // run approved later by one more person, live, who would be told it was one vote short.
+        if (deps.dryRun || rb.mode === 'dry_run') throw dryRunRefusal(a, rb);
         const votes = [...standing, { by, identity, at: now, comment: comment ?? null, ...(slackId !== undefined ? { slack_user_id: slackId } : {}) }];
         const notCounted = discounted.map((d) => d.why).join('; ');
         if (votes.length < a.approvals_required) {
@@ -1360,17 +1370,8 @@ export function createEngine(deps: EngineDeps) {
             `approving request ${a.id} now would not run it: ${verdict.reason} (${verdict.event}); the request stays pending (it expires at ${expires}): approve it again once that no longer holds, or reject it`,
           );
         }
-        if (verdict?.kind === 'dry_run') {
-          // Approved under --dry-run, the request was spent with nothing run: once rectify ran
-          // live again, the still-firing alert's re-delivery was a duplicate and nothing ever
-          // ran. Like a guardrail block, it leaves the request pending, to be approved live.
-          const expires = new Date(a.expires_at).toISOString();
-          const why = rb.mode === 'dry_run' ? `runbook ${rb.id} is in mode dry_run` : 'rectify runs with --dry-run';
-          throw new RectifyError(
-            'CONFLICT',
-            `approving request ${a.id} now would run nothing: ${why}; the request stays pending (it expires at ${expires}): approve it once rectify runs it for real, or reject it`,
-          );
-        }
+        // Refused above already; kept so that a dry-run verdict can never approve with nothing run.
+        if (verdict?.kind === 'dry_run') throw dryRunRefusal(a, rb);
         const approvers = votes.map((v) => v.by);
         tx.updateApproval(a.id, { status: 'approved', decided_at: now, decided_by: approvers.join(', '), comment: comment ?? null, votes });
         // Named now, so the APPROVED row (written before the run is claimed) can tell which run starts.
@@ -2062,6 +2063,21 @@ function heldWords(held: HeldByPause): string {
 }
 
 /** An audit row's details, with what it records of its notification. */
+/**
+ * Approving under --dry-run (or a runbook in mode dry_run) runs nothing: approved, the
+ * request was spent with nothing run, and once rectify ran live the still-firing alert's
+ * re-delivery was a duplicate, so nothing ever ran. Like a guardrail block, it leaves the
+ * request pending, to be approved live.
+ */
+function dryRunRefusal(a: Pick<ApprovalRow, 'id' | 'expires_at'>, rb: Pick<Runbook, 'id' | 'mode'>): RectifyError {
+  const expires = new Date(a.expires_at).toISOString();
+  const why = rb.mode === 'dry_run' ? `runbook ${rb.id} is in mode dry_run` : 'rectify runs with --dry-run';
+  return new RectifyError(
+    'CONFLICT',
+    `approving request ${a.id} now would run nothing: ${why}; the request stays pending (it expires at ${expires}): approve it once rectify runs it for real, or reject it`,
+  );
+}
+
 function withTold(details: Record<string, unknown>, told: Told | undefined): Record<string, unknown> {
   return told?.details ? { ...details, ...told.details } : details;
 }

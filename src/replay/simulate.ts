@@ -207,6 +207,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     log,
     metrics: noopMetrics,
     approvalTtlMs: s.approvalTtlMs,
+    dryRun: s.globalDryRun,
     circuitFailureThreshold: s.circuitFailureThreshold,
     maxPreparing: s.maxPendingDecisions,
   });

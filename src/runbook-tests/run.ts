@@ -142,6 +142,7 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
       log: createLogger({ level: 'silent' }),
       metrics: noopMetrics,
       approvalTtlMs: APPROVAL_TTL_MS,
+      dryRun: s.dryRun,
       circuitFailureThreshold: s.circuitFailureThreshold,
     });
     const [result] = await engine.accept([test.incident], { actor: ACTOR });

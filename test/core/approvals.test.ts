@@ -432,6 +432,39 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('under --dry-run a request that needs two approvers is refused at the first vote too: a 409, no vote, no audit row, nobody told', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 200 });
+    const two = runbooks(target.url).replace('risk: HIGH\n', 'risk: HIGH\n    approvals_required: 2\n');
+    const args = ['--approval-ttl', '3h', '--notify-webhook', `${target.url}/hook`];
+    const live = await startTestService({ runbooks: two, args });
+    const id = (await live.post('/api/v1/incidents', inc3())).body.approval_id as string;
+    await live.stop();
+    svc = await startTestService({ dir: live.dir, clock: live.clock, args: [...args, '--dry-run'] });
+    const before = svc.service.store.auditHighWater();
+    const dry = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice' });
+    const expires = (await svc.get(`/api/v1/approvals/${id}`)).body.expires_at;
+    assert.deepEqual({ status: dry.status, body: dry.body }, {
+      status: 409,
+      body: { error: { code: 'CONFLICT', message: `approving request ${id} now would run nothing: rectify runs with --dry-run; the request stays pending (it expires at ${expires}): approve it once rectify runs it for real, or reject it`, details: [] } },
+    });
+    const view = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual([view.status, view.decided_by, view.votes], ['pending', null, []]);
+    await svc.service.drainNotifications();
+    assert.equal(svc.service.store.auditHighWater(), before, 'nothing recorded');
+    const told = () => target.requests('/hook', 'POST').map((r) => (r.json() as { event: string }).event);
+    assert.deepEqual(told().filter((e) => e === 'APPROVAL_VOTE'), []);
+    await svc.stop();
+    // Live again: two votes, and the run.
+    svc = await startTestService({ dir: live.dir, clock: live.clock, args });
+    const first = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'alice' });
+    assert.deepEqual([first.status, first.body.status, first.body.votes.map((v: { by: string }) => v.by)], [202, 'pending', ['alice']]);
+    const second = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'bob' });
+    assert.deepEqual([second.status, second.body.status, second.body.decided_by, second.body.result.action], [200, 'approved', 'alice, bob', 'executed']);
+    assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+
   it('a person chooses the time: an approval and a manual run go ahead outside the runbook\'s windows, which hold back only automatic runs', async () => {
     target.reset();
     target.route('POST', '/restart/checkout', { status: 200 });
