@@ -51,22 +51,23 @@ export function durationHint(text: unknown): string {
 export const MAX_DURATION = { ms: 3650 * 86_400_000, said: '3650d (ten years)' } as const;
 
 /**
- * "250ms", "59.6s", "1m30s", "2h15m". Never rounded up: a check that held 59.6 s of a
- * required minute read "held only 1m of the required 1m". Below an hour a part of a
- * second is written out (to the millisecond); from an hour on, the minutes are floored.
+ * "250ms", "59.6s", "1m30s", "2h15m", "1h0m29.6s". Never rounded up nor cut short: a
+ * check that held 59.6 s of a required minute read "held only 1m of the required 1m",
+ * and one that held 3629.6 s of 3630 "held only 1h of the required 1h". Whatever is left
+ * under the largest unit is written out, a part of a second to the millisecond (minutes
+ * as 0m between hours and seconds, as Go writes durations); exact values stay short
+ * ("1h", "2h30m").
  */
 export function formatDuration(ms: number): string {
   const whole = Math.floor(ms);
   if (whole < 1000) return `${whole}ms`;
   const h = Math.floor(whole / 3_600_000);
-  if (h > 0) {
-    const rm = Math.floor((whole % 3_600_000) / 60_000);
-    return rm ? `${h}h${rm}m` : `${h}h`;
-  }
-  const m = Math.floor(whole / 60_000);
-  const rest = whole % 60_000;
+  const underHour = whole % 3_600_000;
+  const m = Math.floor(underHour / 60_000);
+  const rest = underHour % 60_000;
   // Whole milliseconds, so three decimals are exact; trailing zeros dropped (1.5s, not 1.500s).
   const s = rest % 1000 === 0 ? String(rest / 1000) : (rest / 1000).toFixed(3).replace(/0+$/, '');
-  if (m === 0) return `${s}s`;
-  return rest ? `${m}m${s}s` : `${m}m`;
+  const hours = h > 0 ? `${h}h` : '';
+  if (rest === 0) return m > 0 ? `${hours}${m}m` : hours;
+  return h > 0 || m > 0 ? `${hours}${m}m${s}s` : `${s}s`;
 }

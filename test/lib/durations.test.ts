@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { durationHint, formatDuration, parseDuration } from '../../src/lib/index.js';
 
 describe('formatDuration', () => {
-  it('never rounds up: a part of a second is written out below an hour, minutes floored above', () => {
+  it('never rounds up nor cuts short: what is left under the largest unit is written out, to the millisecond', () => {
     const cases: Array<[number, string]> = [
       [0, '0ms'],
       [250, '250ms'],
@@ -17,8 +17,18 @@ describe('formatDuration', () => {
       [90_250, '1m30.25s'],
       [3_599_999, '59m59.999s'],
       [3_600_000, '1h'],
-      [5_399_999, '1h29m'],
+      [3_600_500, '1h0m0.5s'],
+      [3_601_000, '1h0m1s'],
+      [3_629_600, '1h0m29.6s'],
+      [3_630_000, '1h0m30s'],
+      [3_660_000, '1h1m'],
+      [3_660_500, '1h1m0.5s'],
+      [5_399_999, '1h29m59.999s'],
       [5_400_000, '1h30m'],
+      [7_200_000, '2h'],
+      [9_000_000, '2h30m'],
+      [86_400_000, '24h'],
+      [90_061_000, '25h1m1s'],
     ];
     for (const [ms, text] of cases) assert.equal(formatDuration(ms), text, String(ms));
   });
