@@ -44,12 +44,35 @@ export const MAX_REPLICAS_VALUE = 'max_replicas';
 /** The named check whose `max_replicas` is a runbook's replica cap. */
 export const REPLICA_CAP_CHECK = 'current_replicas_below_max';
 
+/**
+ * A runbook's own replica cap, before an incident's `max_replicas` lowers it: the lowest
+ * `max_replicas` of its `current_replicas_below_max` checks, else DEFAULT_MAX_REPLICAS
+ * (`fromCheck` false). Rendering refuses a scale-up to a filled count above it, and the
+ * Kubernetes enricher computes `new_replicas` against the same cap: computed against
+ * the default alone, a runbook whose cap is 20 got a `new_replicas` equal to a count
+ * of 12 (a no-op its own pre-check failed on every alert).
+ */
+export function runbookReplicaCap(rb: Pick<Runbook, 'preChecks' | 'guardrails' | 'postChecks'>): { max: number; fromCheck: boolean } {
+  let cap = { max: DEFAULT_MAX_REPLICAS, fromCheck: false };
+  for (const c of [...rb.preChecks, ...rb.guardrails, ...rb.postChecks]) {
+    const max = c.type === 'named' && c.name === REPLICA_CAP_CHECK ? c.params.max_replicas : undefined;
+    if (typeof max === 'number' && (!cap.fromCheck || max < cap.max)) cap = { max, fromCheck: true };
+  }
+  return cap;
+}
+
+/** `max` lowered by the incident's `max_replicas` (a whole number below it), never raised. */
+export function loweredReplicaCap(max: number, given: string | undefined): number {
+  return given !== undefined && checkParam('integer', given).ok && Number(given) < max ? Number(given) : max;
+}
+
 const scalesToFilledCount = (a: ActionSpec): boolean =>
   a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && a.args.replicas.parts.some((p) => typeof p !== 'string');
 
 /**
- * Every value rendering `rb` reads: its placeholders; `PLANNED_FROM_VALUE` when an action
- * scales to a filled count, and `MAX_REPLICAS_VALUE` when any step does (its cap), which
+ * Every value rendering `rb` reads: its placeholders; `PLANNED_FROM_VALUE` and
+ * `MAX_REPLICAS_VALUE` when any step scales to a filled count (the count a scale-up
+ * starts from, recorded as planned_from, and the cap above which it is refused), which
  * no placeholder need name. (Named checks read more; a runbook with one renders per
  * incident.) A rendering remembered by these values is the one a new rendering would
  * give: left out, `old_replicas` kept the first alert's count (5) as the plan of every
@@ -57,8 +80,9 @@ const scalesToFilledCount = (a: ActionSpec): boolean =>
  */
 export function renderReads(rb: Pick<Runbook, 'actions' | 'rollback' | 'params'>): readonly string[] {
   const extra: string[] = [];
-  if (rb.actions.some(scalesToFilledCount)) extra.push(PLANNED_FROM_VALUE, MAX_REPLICAS_VALUE);
-  else if (rb.rollback?.some(scalesToFilledCount)) extra.push(MAX_REPLICAS_VALUE);
+  // A scale to a filled count, in an action or a rollback, is refused above the cap only
+  // when it is above the cluster's count: both are read.
+  if (rb.actions.some(scalesToFilledCount) || rb.rollback?.some(scalesToFilledCount)) extra.push(PLANNED_FROM_VALUE, MAX_REPLICAS_VALUE);
   const more = extra.filter((n) => !rb.params.includes(n));
   return more.length === 0 ? rb.params : [...rb.params, ...more];
 }

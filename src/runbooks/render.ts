@@ -1,5 +1,5 @@
 import type { Plan, RenderedStep } from '../domain/decision.js';
-import { DEFAULT_MAX_REPLICAS, isClusterFact, MAX_REPLICAS_VALUE, PLANNED_FROM_VALUE, REPLICA_CAP_CHECK } from '../domain/enrichment.js';
+import { isClusterFact, loweredReplicaCap, MAX_REPLICAS_VALUE, PLANNED_FROM_VALUE, REPLICA_CAP_CHECK, runbookReplicaCap } from '../domain/enrichment.js';
 import { checkParam, quoteUntrusted } from '../domain/params.js';
 import type { ActionSpec, CheckSpec, KubernetesActionSpec, ParamKind, Placeholder, Runbook, Template } from '../domain/runbook.js';
 import type { RenderedAction, RenderedCheck, RenderedKubernetesAction } from '../domain/steps.js';
@@ -151,21 +151,18 @@ interface ReplicaCap {
 }
 
 /**
- * A runbook's replica cap: the lowest `max_replicas` of its current_replicas_below_max
- * checks, else DEFAULT_MAX_REPLICAS; the incident's `max_replicas` may lower it, never
- * raise it (as the check and enrichment's `new_replicas` read it). Without it, a label
- * `new_replicas=999999` filled `--replicas={new_replicas}` as written: the 6-digit
- * integer pattern was its only bound, and the check that enforces the cap is optional.
+ * A runbook's replica cap (runbookReplicaCap: the lowest `max_replicas` of its
+ * current_replicas_below_max checks, else DEFAULT_MAX_REPLICAS); the incident's
+ * `max_replicas` may lower it, never raise it (as the check and enrichment's
+ * `new_replicas` read it). Without it, a label `new_replicas=999999` filled
+ * `--replicas={new_replicas}` as written: the 6-digit integer pattern was its only
+ * bound, and the check that enforces the cap is optional.
  */
 function replicaCap(runbook: Runbook, values: Readonly<Record<string, string>>): ReplicaCap {
-  let cap: ReplicaCap = { max: DEFAULT_MAX_REPLICAS, by: "rectify's default max_replicas" };
-  for (const c of [...runbook.preChecks, ...runbook.guardrails, ...runbook.postChecks]) {
-    const max = c.type === 'named' && c.name === REPLICA_CAP_CHECK ? c.params.max_replicas : undefined;
-    if (typeof max === 'number' && (cap.by.startsWith('rectify') || max < cap.max)) cap = { max, by: `the runbook's ${REPLICA_CAP_CHECK} max_replicas` };
-  }
-  const given = lookup(values, MAX_REPLICAS_VALUE);
-  if (given !== undefined && checkParam('integer', given).ok && Number(given) < cap.max) cap = { max: Number(given), by: `the incident's ${MAX_REPLICAS_VALUE}, which may lower the runbook's ${cap.max}` };
-  return cap;
+  const own = runbookReplicaCap(runbook);
+  const max = loweredReplicaCap(own.max, lookup(values, MAX_REPLICAS_VALUE));
+  if (max < own.max) return { max, by: `the incident's ${MAX_REPLICAS_VALUE}, which may lower the runbook's ${own.max}` };
+  return { max, by: own.fromCheck ? `the runbook's ${REPLICA_CAP_CHECK} max_replicas` : "rectify's default max_replicas" };
 }
 
 function renderStep(rr: Renderer, spec: ActionSpec, index: number, phase: 'action' | 'rollback', opts: StepOptions): RenderedStep {
@@ -295,8 +292,14 @@ function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<stri
  * once the run has started, and then whoever can send alerts could spend a runbook's
  * rate limit and open its circuit with a count rectify never acts on. The count the
  * values make together must be a whole number, and not 0: only a runbook that writes
- * `--replicas=0` itself scales to 0. Nor above the runbook's cap (see replicaCap):
- * refused, not lowered to it, since a count nobody asked for is not what was asked.
+ * `--replicas=0` itself scales to 0. Nor, for a scale-up, above the runbook's cap (see
+ * replicaCap): refused, not lowered to it, since a count nobody asked for is not what
+ * was asked. Only a scale-up: a count above the cap but not above the cluster's count
+ * before the run (`old_replicas`, a cluster fact an alert never gives) lowers or keeps
+ * the workload, as a scale-down from 30 to 20 under a cap of 10 does; refused, it
+ * could not run at all. Without that count (not read) a count above the cap is refused,
+ * since nothing says it is a scale-down; the executor refuses an action whose workload
+ * has since moved past its target the other way (planned_from).
  * One exception to both: a rollback's `{old_replicas}`, the cluster's own count before
  * the run (an alert's value of that name is dropped), which may be 0 or above the cap
  * (a deployment already past it is put back as it was); the executor puts a 0 back only
@@ -315,19 +318,48 @@ function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAct
   if (phase === 'rollback' && t.parts.length === 1 && filled.length === 1 && isClusterFact(param)) return;
   const target = `${a.kind} ${a.namespace ? `${a.namespace}/` : ''}${a.name}`;
   const count = Number(text);
-  if (count > cap.max) {
+  // The value quoted is the placeholder's; the count it makes is said apart when the runbook's text adds to it (`1{n}`).
+  const value = rr.used[param] ?? text;
+  const makes = value === text ? `value ${quoteUntrusted(value)} would scale` : `value ${quoteUntrusted(value)} makes the count ${count} (replicas ${quoteUntrusted(text)}), which would scale`;
+  const from = rr.value(PLANNED_FROM_VALUE);
+  const current = from !== undefined && checkParam('integer', from).ok ? Number(from) : undefined;
+  if (count > cap.max && (current === undefined || count > current)) {
+    const fromWhat = current !== undefined ? `from ${current} ` : '';
+    const unknown = current === undefined ? ` (its current count was not read from the cluster, so this may not be taken for a scale-down)` : '';
     rr.refuse(
       param,
-      `placeholder {${param}} in ${where}: value ${quoteUntrusted(text)} would scale ${target} to ${count} replicas, above the cap of ${cap.max} (${cap.by}): ` +
-        `a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a ${REPLICA_CAP_CHECK} check in the runbook, or write the count in the runbook`,
+      `placeholder {${param}} in ${where}: ${makes} ${target} ${fromWhat}to ${count} replicas${unknown}, above the cap of ${cap.max} (${cap.by}): ` +
+        `a scale-up to a count from ${replicaSource(filled.map((p) => p.param))} above the cap is refused, not lowered to it; to allow more, ${raiseCapAdvice(a)}`,
     );
     return;
   }
   if (count !== 0) return;
   rr.refuse(
     param,
-    `placeholder {${param}} in ${where}: value "0" would scale ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`,
+    `placeholder {${param}} in ${where}: ${makes} ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`,
   );
+}
+
+/**
+ * Where the values filling a replica count above the cap come from, as the refusal names
+ * them: a cluster fact (`ready_replicas`) is the cluster's. Any other is the alert's or
+ * the run's: Kubernetes enrichment's own `replicas` and `new_replicas` are never above
+ * both the cap and the count it read (`new_replicas` is computed against this same cap),
+ * and without that count read there is none of enrichment's.
+ */
+function replicaSource(params: readonly string[]): string {
+  if (params.length > 0 && params.every(isClusterFact)) return 'the cluster (read by Kubernetes enrichment)';
+  return "the alert or the run's params";
+}
+
+/**
+ * How to raise the cap for this scale. The current_replicas_below_max check reads only
+ * `deployment`: in a statefulset's runbook it fails on every run, so its advice there
+ * is to write the count in the runbook.
+ */
+function raiseCapAdvice(a: RenderedKubernetesAction): string {
+  if (a.kind === 'statefulset') return 'write the count in the runbook (--replicas=N): a statefulset\'s cap cannot be raised with a check, since current_replicas_below_max reads only a deployment';
+  return `set a higher max_replicas on a ${REPLICA_CAP_CHECK} check in the runbook, or write the count in the runbook`;
 }
 
 /** `{deployment}-canary`: each value fits, and so must the name they make together. */

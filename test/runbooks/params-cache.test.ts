@@ -165,9 +165,51 @@ test('a scale to a filled count is remembered per current count: each alert plan
   const lowered = run(stage, rb, { ...alert, old_replicas: '3', max_replicas: '3' });
   assert.equal(lowered.plan, undefined);
   assert.deepEqual(lowered.verdict && { kind: lowered.verdict.kind, event: (lowered.verdict as { event?: string }).event }, { kind: 'blocked', event: 'PARAM_REFUSED' });
-  assert.match((lowered.verdict as { reason: string }).reason, /^placeholder \{new_replicas\} in action 1: value "4" would scale deployment prod\/web to 4 replicas, above the cap of 3 /);
+  assert.match((lowered.verdict as { reason: string }).reason, /^placeholder \{new_replicas\} in action 1: value "4" would scale deployment prod\/web from 3 to 4 replicas, above the cap of 3 /);
   assert.deepEqual(args(run(stage, rb, { ...alert, old_replicas: '3', max_replicas: '8' })), { replicas: '4', planned_from: '3' });
   assert.equal(renderer.plans, 5);
+});
+
+// Regression: a scale-down above the cap (30 to 20 under a cap of 10) was refused as
+// "above the cap"; the decision now reads the cluster's count, in a rollback too, so a
+// rendering remembered for one count must not answer for another.
+test('a filled count above the cap is refused only as a scale-up: each current count its own rendering, in actions and rollbacks', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  down:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas={target} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '  restart:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl rollout restart deployment {deployment} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={target} -n {namespace}',
+      '',
+    ].join('\n'),
+    'inline.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [down, restart] = runbooks;
+  const alert = { deployment: 'web', namespace: 'prod', target: '20' };
+  const from30 = run(stage, down!, { ...alert, old_replicas: '30' });
+  assert.deepEqual((from30.plan!.actions[0]!.spec as { args: Record<string, string> }).args, { replicas: '20', planned_from: '30' });
+  const from3 = run(stage, down!, { ...alert, old_replicas: '3' });
+  assert.equal(from3.plan, undefined);
+  assert.equal(
+    (from3.verdict as { reason: string }).reason,
+    'placeholder {target} in action 1: value "20" would scale deployment prod/web from 3 to 20 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
+      "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook",
+  );
+  assert.equal(renderer.plans, 2);
+  // A rollback's filled count is judged the same way: the cluster's count is part of its key.
+  assert.ok(run(stage, restart!, { ...alert, old_replicas: '30' }).plan);
+  assert.equal(run(stage, restart!, { ...alert, old_replicas: '3' }).plan, undefined);
+  assert.equal(renderer.plans, 4);
 });
 
 test('a scale target above the cap is refused before anything is claimed: PARAM_REFUSED, naming the placeholder, the value and the cap', () => {
@@ -193,7 +235,7 @@ test('a scale target above the cap is refused before anything is claimed: PARAM_
     event: 'PARAM_REFUSED',
     runbook: rb,
     reason:
-      'placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web to 999999 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
-      "a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook",
+      'placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web from 3 to 999999 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
+      "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook",
   });
 });

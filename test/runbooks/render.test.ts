@@ -471,14 +471,14 @@ test('a scale to a count from values above the cap is refused, naming the placeh
   assert.deepEqual(problems.map(formatProblem), []);
   const [burst, capped, written] = runbooks;
   const values = { deployment: 'web', namespace: 'prod', new_replicas: '4', old_replicas: '3', replicas: '2' };
-  const tail = "a count from an alert or a run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook";
+  const tail = "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook";
   assert.equal(
     refusal(burst!, { ...values, new_replicas: '999999' }),
-    `placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web to 999999 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
+    `placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web from 3 to 999999 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
   );
   assert.equal(
     refusal(burst!, { ...values, new_replicas: '11' }),
-    `placeholder {new_replicas} in action 1: value "11" would scale deployment prod/web to 11 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
+    `placeholder {new_replicas} in action 1: value "11" would scale deployment prod/web from 3 to 11 replicas, above the cap of 10 (rectify's default max_replicas): ${tail}`,
   );
   const atCap = renderPlan(burst!, { ...values, new_replicas: '10' });
   assert.ok(atCap.ok);
@@ -486,18 +486,19 @@ test('a scale to a count from values above the cap is refused, naming the placeh
   // The incident's max_replicas may lower the cap, never raise it.
   assert.equal(
     refusal(burst!, { ...values, new_replicas: '6', max_replicas: '5' }),
-    `placeholder {new_replicas} in action 1: value "6" would scale deployment prod/web to 6 replicas, above the cap of 5 (the incident's max_replicas, which may lower the runbook's 10): ${tail}`,
+    `placeholder {new_replicas} in action 1: value "6" would scale deployment prod/web from 3 to 6 replicas, above the cap of 5 (the incident's max_replicas, which may lower the runbook's 10): ${tail}`,
   );
   assert.match(refusal(burst!, { ...values, new_replicas: '11', max_replicas: '50' }), /above the cap of 10 \(rectify's default max_replicas\)/);
   // The runbook's own cap: its current_replicas_below_max check's max_replicas, for a rollback's count from values too.
   assert.ok(renderPlan(capped!, { ...values, new_replicas: '20' }).ok);
   assert.equal(
     refusal(capped!, { ...values, new_replicas: '21' }),
-    `placeholder {new_replicas} in action 1: value "21" would scale deployment prod/web to 21 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ${tail}`,
+    `placeholder {new_replicas} in action 1: value "21" would scale deployment prod/web from 3 to 21 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ${tail}`,
   );
   assert.equal(
     refusal(capped!, { ...values, replicas: '25' }),
-    `placeholder {replicas} in rollback 1: value "25" would scale statefulset prod/web-db to 25 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ${tail}`,
+    `placeholder {replicas} in rollback 1: value "25" would scale statefulset prod/web-db from 3 to 25 replicas, above the cap of 20 (the runbook's current_replicas_below_max max_replicas): ` +
+      "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, write the count in the runbook (--replicas=N): a statefulset's cap cannot be raised with a check, since current_replicas_below_max reads only a deployment",
   );
   // A rollback to the cluster's own count puts back what was there, past the cap or not;
   // a count the runbook writes is the runbook's.
@@ -508,6 +509,62 @@ test('a scale to a count from values above the cap is refused, naming the placeh
     'kubectl scale deployment web --replicas=40 -n prod',
   ]);
   assert.ok(renderPlan(burst!, { ...values, old_replicas: '40' }).ok);
+});
+
+// Regression: the cap refused scale-downs: a deployment at 30 scaled to an alert's 20
+// under the default cap of 10 was refused "above the cap", where it ran before.
+test('a count above the cap is refused only as a scale-up: not above the cluster\'s count, it runs; that count unread, it is refused', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  down:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas={target} -n {namespace}',
+      '    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}',
+      '  joined:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale statefulset {statefulset} --replicas=1{n} -n {namespace}',
+      '    rollback: none',
+      '    rollback_reason: t',
+      '  ready:',
+      '    risk: LOW',
+      '    triggers: [x]',
+      '    action: kubectl scale deployment {deployment} --replicas={ready_replicas} -n {namespace}',
+      '    rollback: none',
+      '    rollback_reason: t',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [down, joined, ready] = runbooks;
+  const values = { deployment: 'web', statefulset: 'db', namespace: 'prod', target: '20' };
+  const scaledDown = renderPlan(down!, { ...values, old_replicas: '30' });
+  assert.ok(scaledDown.ok);
+  assert.equal(scaledDown.plan.actions[0]?.summary, 'kubectl scale deployment web --replicas=20 -n prod');
+  assert.ok(renderPlan(down!, { ...values, old_replicas: '20' }).ok);
+  const advice = 'set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook';
+  assert.equal(
+    refusal(down!, { ...values, old_replicas: '19' }),
+    `placeholder {target} in action 1: value "20" would scale deployment prod/web from 19 to 20 replicas, above the cap of 10 (rectify's default max_replicas): ` +
+      `a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, ${advice}`,
+  );
+  // The cluster's count not read: nothing says it is a scale-down.
+  assert.equal(
+    refusal(down!, values),
+    `placeholder {target} in action 1: value "20" would scale deployment prod/web to 20 replicas (its current count was not read from the cluster, so this may not be taken for a scale-down), above the cap of 10 (rectify's default max_replicas): ` +
+      `a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, ${advice}`,
+  );
+  // The placeholder's value and the count it makes with the runbook's text, each named; a statefulset's advice works for one.
+  assert.equal(
+    refusal(joined!, { ...values, n: '5', old_replicas: '3' }),
+    'placeholder {n} in action 1: value "5" makes the count 15 (replicas "15"), which would scale statefulset prod/db from 3 to 15 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
+      "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, write the count in the runbook (--replicas=N): a statefulset's cap cannot be raised with a check, since current_replicas_below_max reads only a deployment",
+  );
+  // A count read from the cluster is named as the cluster's.
+  assert.match(refusal(ready!, { ...values, ready_replicas: '12' }), /a scale-up to a count from the cluster \(read by Kubernetes enrichment\) above the cap is refused/);
 });
 
 test('--replicas=0 written in a LOW or MEDIUM runbook is a load error', () => {
