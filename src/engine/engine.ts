@@ -14,6 +14,7 @@ import {
   matcherHoldsOn,
   matchersNeedCluster,
   matchersReadCluster,
+  runbookReplicaCap,
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
@@ -352,7 +353,7 @@ export function createEngine(deps: EngineDeps) {
     if (!deps.enricher || !needsEnrichment(incident, rb)) return withRefusal({ values }, unreadRefusal(rb, values, manual));
     const given = Object.fromEntries(Object.entries(values).filter(([k]) => !isClusterFact(k)));
     try {
-      const extra = await readEnrichment(given, reads, actsOnPod(rb), matchersReadCluster(rb.matchers));
+      const extra = await readEnrichment(given, reads, actsOnPod(rb), matchersReadCluster(rb.matchers), runbookReplicaCap(rb).max);
       if (extra instanceof EnrichmentRefused) return { values: given, refused: extra.reason };
       const facts = Object.fromEntries(Object.entries(extra).filter(([k]) => isClusterFact(k)));
       const enriched = { ...extra, ...given, ...facts };
@@ -414,18 +415,20 @@ export function createEngine(deps: EngineDeps) {
     reads: EnrichmentReads | undefined,
     checkPodOwner: boolean,
     readsCluster: boolean,
+    maxReplicas: number,
   ): Promise<Record<string, string> | EnrichmentRefused> {
     const read = async () => {
       const signal = timeoutSignal(ENRICH_TIMEOUT_MS);
       try {
-        return await deps.enricher!.enrich(given, signal, checkPodOwner ? { checkPodOwner, ...(readsCluster ? { matchersReadCluster: true } : {}) } : undefined);
+        return await deps.enricher!.enrich(given, signal, { ...(checkPodOwner ? { checkPodOwner, ...(readsCluster ? { matchersReadCluster: true } : {}) } : {}), maxReplicas });
       } catch (err) {
         throw signal.aborted ? new EnrichmentTimedOut(`timed out after ${formatDuration(ENRICH_TIMEOUT_MS)}`, { cause: err }) : err;
       }
     };
     if (!reads) return read();
     // The incident id names the alert, not anything the enricher reads: left out of the key.
-    const key = (checkPodOwner ? (readsCluster ? 'pod+match:' : 'pod:') : '') + JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
+    // The runbook's cap is part of it: new_replicas is worked out against it.
+    const key = `${maxReplicas}:` + (checkPodOwner ? (readsCluster ? 'pod+match:' : 'pod:') : '') + JSON.stringify(Object.keys(given).filter((k) => k !== 'incident_id').sort().map((k) => [k, given[k]]));
     let p = reads.get(key);
     if (!p) {
       p = read();

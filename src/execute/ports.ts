@@ -56,6 +56,12 @@ export interface EnrichOptions {
    * under its name, and the label would then judge the matcher for the new pod).
    */
   matchersReadCluster?: boolean;
+  /**
+   * The runbook's replica cap (see runbookReplicaCap), before the incident's
+   * `max_replicas` lowers it: `new_replicas` is worked out against it, as rendering
+   * caps a scale-up with it. Absent: the enricher's default (10).
+   */
+  maxReplicas?: number;
 }
 
 export interface ActionOutcome {

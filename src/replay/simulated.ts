@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam, differentPods, invalidKubernetesName } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, invalidKubernetesName, loweredReplicaCap } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -45,7 +45,8 @@ export function simulatedChecks(pass: boolean): CheckRunner[] {
 /**
  * What the Kubernetes enricher would read from the cluster (the owning deployment,
  * its replica counts), made up: the deployment is the alert's `deployment` label,
- * else its service; 2 replicas, scaling to 3. Like the real enricher it returns the
+ * else its service; 2 replicas, scaling to 3 (2 when the cap, which the incident's
+ * `max_replicas` may lower, is 2 or less, as the real enricher works it out). Like the real enricher it returns the
  * counts before the run (`old_replicas`, `ready_replicas`) whatever the alert says
  * (the engine uses them over the alert's), adds the rest only where the alert gave none, and adds nothing
  * without a valid namespace and a pod or deployment to start from.
@@ -86,7 +87,11 @@ export const simulatedEnricher: Enricher = {
     add('replicas', replicas);
     out['ready_replicas'] = replicas;
     out['old_replicas'] = replicas;
-    add('new_replicas', String(SIMULATED_CLUSTER.new_replicas));
+    // As the real enricher works it out: one more, within the runbook's cap as the
+    // incident's max_replicas may lower it (max_replicas=2 keeps the 2), so a replay
+    // predicts the plan (or the refusal) the service would make.
+    const max = loweredReplicaCap(opts.maxReplicas ?? DEFAULT_MAX_REPLICAS, values['max_replicas']);
+    add('new_replicas', String(Math.max(SIMULATED_CLUSTER.replicas, Math.min(SIMULATED_CLUSTER.replicas + 1, max))));
     return out;
   },
 };

@@ -7,6 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
+import { simulatedEnricher } from '../../src/replay/simulated.js';
 
 const T0 = Date.UTC(2026, 10, 24, 3, 0, 0);
 const MIN = 60_000;
@@ -455,6 +456,38 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions, { 'scale-up': 1 });
     assert.deepEqual(rep.executions_by_service, { web: 1 });
     assert.deepEqual(rep.blocked, { PARAM_REFUSED: 2 });
+  });
+
+  // Regression: the simulated cluster always scaled to 3, ignoring max_replicas: an alert
+  // lowering the cap to 2 was replayed as refused (3 above the cap of 2), where the
+  // service's enricher gives 2 within that cap and runs.
+  it('works the simulated new_replicas out against the cap as the service does: an alert\'s max_replicas lowers it', async () => {
+    const load = (service: string, max: string, fp: string): Alert => ({
+      labels: { alertname: 'HighLoad', service, namespace: 'production', deployment: service, max_replicas: max },
+      fingerprint: fp,
+      startsAt: iso(T0),
+    });
+    const file = write('capped.jsonl', [line(T0, [load('web', '2', 'c1')])]);
+    const capDir = join(dir, 'cap-runbooks');
+    mkdirSync(capDir);
+    writeFileSync(
+      join(capDir, 'scale.yaml'),
+      `runbooks:
+  scale-up:
+    risk: LOW
+    triggers: [HighLoad]
+    cooldown_minutes: 0
+    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`,
+    );
+    const r = await cli(['replay', file, '--runbooks', capDir, '--json'], { cwd: dir });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual([rep.executions, rep.blocked], [{ 'scale-up': 1 }, {}]);
+    const enrich = async (values: Record<string, string>, maxReplicas?: number) =>
+      ((await simulatedEnricher.enrich({ namespace: 'production', deployment: 'web', ...values }, AbortSignal.timeout(1000), maxReplicas === undefined ? {} : { maxReplicas })) as Record<string, string>).new_replicas;
+    assert.deepEqual([await enrich({}), await enrich({ max_replicas: '2' }), await enrich({}, 2), await enrich({ max_replicas: '50' }, 20)], ['3', '2', '2', '3']);
   });
 
   it('an alert whose pod and pod_name name different pods is refused as the service refuses it, for a runbook acting on the pod', async () => {

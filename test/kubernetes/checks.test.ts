@@ -80,6 +80,21 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.equal(dflt.new_replicas, '3');
     });
 
+    // Regression: new_replicas was worked out against the default cap of 10 (or the
+    // incident's max_replicas, which could raise it) whatever the runbook's own cap: a
+    // runbook capped at 20 got a deployment's own 12, a no-op scale its pre-check failed.
+    it('works new_replicas out against the runbook\'s cap, which the incident\'s max_replicas may lower, never raise', async () => {
+      fake.addDeployment(NS, 'big', 12);
+      const enricher = createKubernetesEnricher(clients);
+      const newReplicas = async (given: Record<string, string>, opts?: { maxReplicas: number }) =>
+        enrichedValues(await enricher.enrich({ deployment: 'big', namespace: NS, ...given }, AbortSignal.timeout(5000), opts)).new_replicas;
+      assert.equal(await newReplicas({}, { maxReplicas: 20 }), '13');
+      assert.equal(await newReplicas({}), '12');
+      assert.equal(await newReplicas({ max_replicas: '12' }, { maxReplicas: 20 }), '12');
+      assert.equal(await newReplicas({ max_replicas: '50' }, { maxReplicas: 20 }), '13');
+      assert.equal(await newReplicas({ max_replicas: '50' }), '12');
+    });
+
     it('resolves a StatefulSet pod and accepts `pod` for the pod name', async () => {
       fake.addStatefulSet(NS, 'db', 3);
       const out = await createKubernetesEnricher(clients).enrich({ namespace: NS, pod: 'db-1' }, AbortSignal.timeout(5000));

@@ -17,9 +17,17 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
     prepare: (fake) => {
       fake.addDeployment(NS, 'big', 8, { podNames: ['big-aa-p1'] });
       fake.addDeployment(NS, 'app2', 3);
+      fake.addDeployment(NS, 'wide', 12);
+      fake.addDeployment(NS, 'fat', 30);
     },
     runbooks: () => `runbooks:
 ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${loopRunbook('scale-up-20', 'wide_cpu', `    pre_checks:
+      - current_replicas_below_max: {max_replicas: 20}
+    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${loopRunbook('scale-down', 'overprovisioned', `    action: kubectl scale deployment {deployment} --replicas={target} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}${loopRunbook('restart-pod', 'CrashLoopBackOff', `    action: kubectl delete pod {pod_name} -n {namespace}
     rollback: null
@@ -83,6 +91,25 @@ ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {dep
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     assert.deepEqual(e.plan.actions, [`kubectl scale deployment big --replicas=9 -n ${NS}`]);
     assert.deepEqual(e.plan.rollback, [`kubectl scale deployment big --replicas=8 -n ${NS}`]);
+  });
+
+  // Regression: enrichment worked new_replicas out against the default cap of 10, so a
+  // runbook capped at 20 planned a deployment at 12 to 12 (its pre-check failed every
+  // run); and a scale-down from 30 to an alert's 20 was refused as above the cap of 10.
+  it("new_replicas is worked out against the runbook's cap, and a scale-down from above the cap runs", async () => {
+    const up = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'wide_cpu', service: 'wide', confidence: 1, context: { deployment: 'wide', namespace: NS } });
+    assert.deepEqual([up.body.action, up.body.success], ['executed', true], up.body.reason);
+    const e = (await svc.get(`/api/v1/executions/${up.body.execution_id}`)).body;
+    assert.deepEqual(e.plan.actions, [`kubectl scale deployment wide --replicas=13 -n ${NS}`]);
+    assert.equal(fake.get('deployments', NS, 'wide')!.spec.replicas, 13);
+    const down = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'overprovisioned', service: 'fat', confidence: 1, context: { deployment: 'fat', namespace: NS, target: '20' } });
+    assert.deepEqual([down.body.action, down.body.success], ['executed', true], down.body.reason);
+    assert.equal(fake.get('deployments', NS, 'fat')!.spec.replicas, 20);
+    // Above the cap and above the cluster's count: a scale-up, refused before any execution.
+    const over = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'overprovisioned', service: 'app2', confidence: 1, context: { deployment: 'app2', namespace: NS, target: '20' } });
+    assert.deepEqual([over.body.action, over.body.event, over.body.execution_id], ['blocked', 'PARAM_REFUSED', null]);
+    assert.match(over.body.reason, /^placeholder \{target\} in action 1: value "20" would scale deployment kr\/app2 from 3 to 20 replicas, above the cap of 10 /);
+    assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 3);
   });
 
   // Regression: an alert's new_replicas "0" passed the params stage and failed as an
