@@ -202,11 +202,17 @@ function compileHttpAction(r: Reporter, v: unknown, path: YamlPath): HttpActionS
   };
 }
 
+/** "__proto__" as a body key: written into a plain object it sets the prototype and is never sent. */
+const PROTO_BODY_KEY =
+  'the body key "__proto__" cannot be sent: JavaScript objects read it as their prototype, so the step would run without it and nothing would say so; use another name';
+
 /** A body's keys are sent as written (only its string values are filled): a `{name}` in one never is. */
 function refuseKeyPlaceholders(r: Reporter, v: unknown, path: YamlPath): void {
   if (Array.isArray(v)) v.forEach((item, i) => refuseKeyPlaceholders(r, item, [...path, i]));
   else if (isMapValue(v)) {
     for (const [k, item] of Object.entries(v)) {
+      // Filled into a plain object, "__proto__" sets its prototype: the key would never be sent.
+      if (k === '__proto__') r.report([...path, k], PROTO_BODY_KEY, 'key');
       const name = placeholderLike(k).placeholders[0];
       if (name !== undefined) r.report([...path, k], `placeholder {${name}} is not filled in a body key (only string values are), so the key ${JSON.stringify(k)} would be sent as written: use a fixed key and put the value in a string value`, 'key');
       refuseKeyPlaceholders(r, item, [...path, k]);

@@ -55,6 +55,12 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
   const out: Record<string, Template> = {};
   let ok = true;
   for (const [name, value] of Object.entries(map)) {
+    // Written into the headers' plain object, "__proto__" would set its prototype: never sent.
+    if (name === '__proto__') {
+      r.report([...path, name], 'the header name "__proto__" cannot be sent: JavaScript objects read it as their prototype, so the step would run without it and nothing would say so; use another name', 'key');
+      ok = false;
+      continue;
+    }
     if (!HEADER_NAME_RE.test(name)) {
       r.report([...path, name], `invalid header name ${JSON.stringify(name)}`, 'key');
       ok = false;

@@ -245,3 +245,32 @@ test('"__proto__" cannot name a placeholder or a param: its value would be missi
   assert.ok(plan.ok);
   assert.deepEqual(plan.plan.params, { proto: 'aaa', constructor: 'bbb' });
 });
+
+// Regression: a body key or header name "__proto__" loaded clean and was dropped when
+// the step was filled (it set the object's prototype), so the request went without it.
+test('"__proto__" as an http body key or header name is a load error naming its path', () => {
+  const text = [
+    'runbooks:',
+    '  note:',
+    '    risk: LOW',
+    '    triggers: [x]',
+    '    action:',
+    '      http: {method: POST, url: "http://127.0.0.1:9/note", headers: {__proto__: "v-{team}", x-a: b}, body: {t: "{team}", n: [{__proto__: {x: "{team}"}}], constructor: lit}}',
+    '    rollback: none',
+    '    rollback_reason: t',
+    '',
+  ].join('\n');
+  const { runbooks, problems } = parseRunbooksText(text, 'r.yaml');
+  assert.deepEqual(runbooks, []);
+  assert.deepEqual(problems.map(formatProblem), [
+    'r.yaml:6: runbooks.note.action.http.headers.__proto__: the header name "__proto__" cannot be sent: JavaScript objects read it as their prototype, so the step would run without it and nothing would say so; use another name',
+    'r.yaml:6: runbooks.note.action.http.body.n[0].__proto__: the body key "__proto__" cannot be sent: JavaScript objects read it as their prototype, so the step would run without it and nothing would say so; use another name',
+  ]);
+  // Other inherited names are plain keys when written, and are sent.
+  const fine = parseRunbooksText(text.replaceAll('__proto__', 'proto'), 'r.yaml');
+  assert.deepEqual(fine.problems.map(formatProblem), []);
+  const plan = renderPlan(fine.runbooks[0]!, { team: 'ops' });
+  assert.ok(plan.ok);
+  const spec = plan.plan.actions[0]!.spec as { headers: Record<string, string>; body: unknown };
+  assert.deepEqual([spec.headers, spec.body], [{ proto: 'v-ops', 'x-a': 'b' }, { t: 'ops', n: [{ proto: { x: 'ops' } }], constructor: 'lit' }]);
+});
