@@ -272,5 +272,6 @@ test('"__proto__" as an http body key or header name is a load error naming its 
   const plan = renderPlan(fine.runbooks[0]!, { team: 'ops' });
   assert.ok(plan.ok);
   const spec = plan.plan.actions[0]!.spec as { headers: Record<string, string>; body: unknown };
-  assert.deepEqual([spec.headers, spec.body], [{ proto: 'v-ops', 'x-a': 'b' }, { t: 'ops', n: [{ proto: { x: 'ops' } }], constructor: 'lit' }]);
+  assert.deepEqual(spec.headers, { proto: 'v-ops', 'x-a': 'b' });
+  assert.deepEqual(spec.body, { t: 'ops', n: [{ proto: { x: 'ops' } }], constructor: 'lit' });
 });
