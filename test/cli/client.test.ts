@@ -114,6 +114,10 @@ describe('client commands against a running service', () => {
 
     const dry = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--dry-run', '--json'], { env });
     assert.equal(dry.code, 0);
+    // A parameter named as an object's inherited property is a parameter like any other (it was refused as "given twice").
+    const inherited = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--param', 'constructor=x', '--dry-run', '--json'], { env });
+    assert.equal(inherited.code, 0, inherited.err.join('\n'));
+    assert.equal(inherited.json().result.action, 'dry_run');
     assert.equal(dry.json().result.action, 'dry_run');
     assert.equal(dry.json().execution, null);
     assert.equal(target.calls('/restart/api-1', 'POST'), 1);
@@ -300,6 +304,8 @@ describe('client commands against a running service', () => {
       [['reject', 'a', 'b'], 'rectify reject: unexpected argument "b" (see: rectify reject --help)'],
       [['run'], 'rectify run: missing <runbook> (see: rectify run --help)'],
       [['run', 'restart-api', '--param', 'pod_name'], '--param: expected key=value with a key of letters, digits and _ . -, got "pod_name"'],
+      [['run', 'restart-api', '--param', 'a=1', '--param', 'a=2'], '--param: a is given twice; give each parameter once'],
+      [['run', 'restart-api', '--param', '__proto__=x'], '--param: "__proto__" cannot be a parameter name (no placeholder can have it); give the value under the name the runbook\'s placeholder has'],
       [['run', 'restart-api', '--wait-timeout', 'soon'], '--wait-timeout: expected a duration such as 30s or 10m, got "soon"'],
       [['approve', 'apr_1', '--wait-timeout', '10 minutes'], '--wait-timeout: expected a duration such as 30s or 10m, got "10 minutes"'],
       [['approvals', '--status', 'waiting'], '--status: expected one of pending, approved, rejected, expired, cancelled, all; got "waiting"'],

@@ -54,7 +54,10 @@ function parseParams(values: readonly string[]): { params: Record<string, string
     const eq = kv.indexOf('=');
     const key = eq === -1 ? kv : kv.slice(0, eq);
     if (eq === -1 || !PARAM_KEY.test(key)) return { problem: `--param: expected key=value with a key of letters, digits and _ . -, got ${JSON.stringify(kv)}` };
-    if (key in params) return { problem: `--param: ${key} is given twice; give each parameter once` };
+    // Written into a plain object, "__proto__" would set its prototype: the value would never be sent.
+    if (key === '__proto__') return { problem: '--param: "__proto__" cannot be a parameter name (no placeholder can have it); give the value under the name the runbook\'s placeholder has' };
+    // Its own keys only: `key in params` found "constructor" on every object, refused as given twice.
+    if (Object.hasOwn(params, key)) return { problem: `--param: ${key} is given twice; give each parameter once` };
     params[key] = kv.slice(eq + 1);
   }
   return { params };
