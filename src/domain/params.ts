@@ -42,8 +42,19 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   // the line and paragraph separators (U+2028, U+2029: a line break in a log or a chat
   // message) and the bidi embeddings, overrides and isolates (U+202A-U+202E,
   // U+2066-U+2069), which reorder the text a person reads around them ("ok\u202egnp.exe"
-  // shows as "okexe.png").
-  text: { re: /^[^\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]*$/u, max: 4096, what: 'printable text without control characters' },
+  // shows as "okexe.png"), with the other marks that change direction or hide text: the
+  // Arabic letter mark and the left-to-right and right-to-left marks (U+061C, U+200E,
+  // U+200F), the deprecated format controls (U+206A-U+206F), the word joiner and byte
+  // order mark (U+2060, U+FEFF), the tag characters (U+E0001-U+E007F: invisible ASCII
+  // look-alikes a reader never sees but a program reads), the interlinear annotation
+  // marks (U+FFF9-U+FFFB) and lone surrogates (no character: a JSON encoder writes them
+  // as replacement characters or refuses them). The zero-width joiner and non-joiner
+  // (U+200D, U+200C) stay: emoji sequences and Indic and Persian scripts need them.
+  text: {
+    re: /^[^\p{Cc}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069\u061c\u200e\u200f\u2060\u206a-\u206f\ufeff\ufff9-\ufffb\u{e0001}-\u{e007f}\ud800-\udfff]*$/u,
+    max: 4096,
+    what: 'printable text without control characters or invisible marks that reorder or hide text',
+  },
 };
 
 export type ParamCheck = { ok: true } | { ok: false; reason: string };

@@ -155,15 +155,25 @@ test('headers and bodies: header values printable ASCII, body text without contr
   const rendered = renderPlan(body, { team: 'платежи' });
   assert.ok(rendered.ok);
   assert.deepEqual((rendered.plan.actions[0]?.spec as { body: unknown }).body, { team: 'платежи' });
-  assert.equal(refusal(body, { team: 'a\nb' }), 'placeholder {team} in action 1: value "a\\nb" expected printable text without control characters');
+  assert.equal(refusal(body, { team: 'a\nb' }), 'placeholder {team} in action 1: value "a\\nb" expected printable text without control characters or invisible marks that reorder or hide text');
   // Nor C1 controls (NEL ends a line to some readers), line and paragraph separators, or the
   // bidi embeddings, overrides and isolates that reorder what a person reads ("ok\u202egnp.exe").
   for (const ch of ['\u0080', '\u0085', '\u009f', '\u2028', '\u2029', '\u202a', '\u202b', '\u202c', '\u202d', '\u202e', '\u2066', '\u2067', '\u2068', '\u2069']) {
     const hex = ch.charCodeAt(0).toString(16).padStart(4, '0');
-    assert.equal(refusal(body, { team: `ok${ch}gnp.exe` }), `placeholder {team} in action 1: value "ok\\u${hex}gnp.exe" expected printable text without control characters`);
+    assert.equal(refusal(body, { team: `ok${ch}gnp.exe` }), `placeholder {team} in action 1: value "ok\\u${hex}gnp.exe" expected printable text without control characters or invisible marks that reorder or hide text`);
   }
-  // Other Unicode stays: accents, CJK, emoji, a no-break space, a zero-width joiner in an emoji.
-  for (const team of ['café', '支付', 'pay 💳', 'a\u00a0b', '👩\u200d💻']) assert.ok(renderPlan(body, { team }).ok, team);
+  // Regression: the other marks that reorder or hide text passed: the Arabic letter mark,
+  // the left-to-right and right-to-left marks, the word joiner, the deprecated format
+  // controls, the byte order mark, the interlinear annotation marks and lone surrogates.
+  for (const ch of ['\u061c', '\u200e', '\u200f', '\u2060', '\u206a', '\u206f', '\ufeff', '\ufff9', '\ufffb', '\ud800', '\udfff']) {
+    const hex = ch.charCodeAt(0).toString(16).padStart(4, '0');
+    assert.equal(refusal(body, { team: `ok${ch}gnp.exe` }), `placeholder {team} in action 1: value "ok\\u${hex}gnp.exe" expected printable text without control characters or invisible marks that reorder or hide text`);
+  }
+  // And the tag characters, invisible ASCII look-alikes (U+E0001-U+E007F).
+  for (const cp of [0xe0001, 0xe0041, 0xe007f]) assert.equal(refusal(body, { team: `ok${String.fromCodePoint(cp)}` }).endsWith('expected printable text without control characters or invisible marks that reorder or hide text'), true, cp.toString(16));
+  // Other Unicode stays: accents, CJK, Arabic, emoji, a no-break space, a zero-width joiner
+  // in an emoji and a zero-width non-joiner in Persian (scripts need them).
+  for (const team of ['café', '支付', 'مرحبا', 'pay 💳', 'a\u00a0b', '👩\u200d💻', 'می\u200cخواهم', '🏴\u200d☠️']) assert.ok(renderPlan(body, { team }).ok, team);
   assert.equal(
     refusal(app, { ...ok, incident: '${env:AWS_SECRET_ACCESS_KEY}' }),
     'placeholder {incident} in action 1: value "${env:AWS_SECRET_ACCESS_KEY}" contains "${", which would be read as a secret reference',
