@@ -33,10 +33,10 @@ export const KUBERNETES_ENRICHMENT = Object.freeze({
 export const PLANNED_FROM_VALUE = 'old_replicas';
 
 /**
- * The most replicas a scale to a count filled from values (an alert's label, a run's
+ * The most replicas a scale-up to a count filled from values (an alert's label, a run's
  * params, enrichment's `new_replicas`) may ask for when the runbook sets no cap of its
  * own (`current_replicas_below_max: {max_replicas: N}`); the incident's `max_replicas`
- * may lower it, never raise it.
+ * may lower it, never raise it. A count not above the cluster's is no scale-up.
  */
 export const DEFAULT_MAX_REPLICAS = 10;
 /** The value by which an incident may lower a runbook's replica cap. */
