@@ -401,8 +401,15 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
  * alert has cleared, so nothing acts and nobody is asked. Recorded, so later copies
  * are duplicates.
  */
-export function applyAlreadyResolved(tx: Tx, incident: Incident, resolved: StoredDecision, runbook: string | null, now: number, actor: string): DecisionResult {
-  const reason = `the alert was resolved (${resolved.incident_id}) before this firing delivery was decided: nothing to fix`;
+export function applyAlreadyResolved(
+  tx: Tx,
+  incident: Incident,
+  resolved: StoredDecision,
+  runbook: string | null,
+  now: number,
+  actor: string,
+  reason = `the alert was resolved (${resolved.incident_id}) before this firing delivery was decided: nothing to fix`,
+): DecisionResult {
   tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook, reason, approval_id: null, execution_id: null });
   tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: incident.id, runbook, actor, details: { reason, resolved_incident_id: resolved.incident_id } });
   return { incident_id: incident.id, action: 'resolved', runbook, reason, event: 'RESOLVED', approval_id: null, execution_id: null };

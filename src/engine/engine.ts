@@ -51,7 +51,7 @@ import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
-import { placePagerdutyOccurrence } from './occurrence.js';
+import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
 import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
@@ -234,6 +234,15 @@ const actsOrAsks = (v: Verdict): boolean => v.kind === 'execute' || v.kind === '
  * --notify-repeat-window (5m by default), its repeats only counted into a summary.
  * Other blocks (a storm while paused, say) do pay the read: they are told.
  */
+/**
+ * Why a PagerDuty trigger or reopen acts on nothing: an event of its incident that
+ * happened after it was decided already (see occurrence.ts).
+ */
+function movedOnReason(incident: Incident, later: NonNullable<Placed['later']>): string {
+  const when = Number.isFinite(later.at) ? ` at ${new Date(later.at).toISOString()}` : '';
+  return `PagerDuty incident ${incident.labels.pagerduty_incident} had a later event (${later.event ?? 'unknown'}${when}, ${later.decision.incident_id}: ${later.decision.action}) before this one, which happened at ${incident.labels.pagerduty_occurred_at}, came: the incident has moved on since, nothing to fix`;
+}
+
 const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !== 'RATE_LIMITED';
 
 /**
@@ -406,6 +415,8 @@ export function createEngine(deps: EngineDeps) {
 
   /** Inputs whose enriched values a matcher of their runbook does not hold on (see enrichInput). */
   const mismatched = new WeakMap<DecideInput, Mismatch>();
+  /** A PagerDuty input's incident as ingest made it, before it was placed in its occurrence (see occurrence.ts). */
+  const ingestedAs = new WeakMap<DecideInput, Incident>();
   /** Inputs no runbook matches on their enriched values: the reason their decision gives (see rematch). */
   const unmatched = new WeakMap<DecideInput, string>();
 
@@ -878,7 +889,11 @@ export function createEngine(deps: EngineDeps) {
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
       // A PagerDuty reopen or resolve takes the keys of the occurrence it belongs to (see occurrence.ts).
-      const incident = (input.incident = placePagerdutyOccurrence(tx, input.incident, now));
+      // Placed from the keys ingest gave it, each time it is decided (again after its I/O).
+      const ingested = ingestedAs.get(input) ?? input.incident;
+      ingestedAs.set(input, ingested);
+      const placed = placePagerdutyOccurrence(tx, ingested, now);
+      const incident = (input.incident = placed.incident);
       const first = seen.get(incident.dedup_key);
       if (first === null) {
         deferred.push(results.length);
@@ -939,6 +954,12 @@ export function createEngine(deps: EngineDeps) {
       }
       // Looked up only for a verdict that acts or that a person hears of (see tellsOrActs): a storm's rate-limited alerts pay nothing.
       const resolved = incident.alert_key && tellsOrActs(verdict) ? tx.decisionByDedup(`${incident.alert_key}:resolved`) : undefined;
+      if (placed.later && tellsOrActs(verdict)) {
+        const r = applyAlreadyResolved(tx, incident, placed.later.decision, verdict.runbook?.id ?? null, now, actor, movedOnReason(incident, placed.later));
+        seen.set(incident.dedup_key, r);
+        results.push(r);
+        continue;
+      }
       if (resolved) {
         const r = applyAlreadyResolved(tx, incident, resolved, verdict.runbook?.id ?? null, now, actor);
         seen.set(incident.dedup_key, r);
