@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type RenderedStep, type Verdict } from '../domain/index.js';
 import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
 import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
+import { wellFormed } from '../lib/index.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
 export interface ExecutionClaim {
@@ -295,16 +296,49 @@ function addAsker(tx: Tx, a: ApprovalRow, person: string, isPerson: (name: strin
   if (!askedBy.includes(person)) tx.updateApproval(a.id, { asked_by: [...askedBy, person] });
 }
 
+/** Why an Alertmanager alert answered `duplicate` with other labels than the alert decided under its key was not decided. */
+export const LABELS_DIFFER =
+  "but its labels differ from those of the alert decided under the same fingerprint and startsAt: Alertmanager's fingerprint is a hash of the labels, so the sender is broken or is not Alertmanager; this alert was not decided: act on it by hand";
+
+/**
+ * Whether an Alertmanager alert's labels differ from those of the alert recorded under
+ * its key (fingerprint + startsAt), as the store keeps them (well formed). Unknown (no
+ * record) is not a difference.
+ */
+function labelsDiffer(stored: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!stored) return false;
+  const keys = Object.keys(labels);
+  if (keys.length !== Object.keys(stored).length) return true;
+  return keys.some((k) => !Object.hasOwn(stored, wellFormed(k)) || stored[wellFormed(k)] !== wellFormed(labels[k]!));
+}
+
 /**
  * A second delivery of one occurrence: answered with the first decision, audited. A
  * firing alert sent again by a person's token (`isPerson`), whose first delivery opened or
  * joined an approval request still pending, asks for that request as a join would: the
  * person is added to who asked for it. Only then is the request read: a delivery by an
  * ingest-only token (Alertmanager repeating an alert) costs nothing more.
+ *
+ * An Alertmanager alert's key is its sender's fingerprint (a hash of its labels) and
+ * startsAt, kept as it is so a firing alert re-sent after an upgrade is still the one
+ * decided. One whose labels differ from the alert recorded under its key is another
+ * alert (a broken sender, or not Alertmanager): still answered `duplicate` (a new key
+ * for it would have to be found again by its re-deliveries and its resolve), but its
+ * reason and audit row say so (`labels_differ`, its labels) and `onLabelsDiffer` is
+ * told, so a person acts on it. That costs one read of the recorded alert.
  */
-export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: string, isPerson?: (name: string) => boolean): DecisionResult | undefined {
+export function applyDuplicate(
+  tx: Tx,
+  incident: Incident,
+  now: number,
+  actor: string,
+  isPerson?: (name: string) => boolean,
+  onLabelsDiffer?: (first: StoredDecision) => void,
+): DecisionResult | undefined {
   const first = tx.decisionByDedup(incident.dedup_key);
   if (!first) return undefined;
+  const differ = incident.source === 'alertmanager' && labelsDiffer(tx.getIncident(first.incident_id)?.incident.labels, incident.labels);
+  if (differ) onLabelsDiffer?.(first);
   if (first.approval_id !== null && incident.status === 'firing' && isPerson?.(actor) === true) {
     const a = tx.getApproval(first.approval_id);
     if (a?.status === 'pending') addAsker(tx, a, actor, isPerson);
@@ -319,13 +353,13 @@ export function applyDuplicate(tx: Tx, incident: Incident, now: number, actor: s
     incident_id: first.incident_id,
     runbook: first.runbook,
     actor,
-    details: { reason: `already decided: ${first.action}`, dedup_key: incident.dedup_key, source: incident.source },
+    details: { reason: `already decided: ${first.action}`, dedup_key: incident.dedup_key, source: incident.source, ...(differ ? { labels_differ: true, labels: incident.labels } : {}) },
   });
   return {
     incident_id: first.incident_id,
     action: 'duplicate',
     runbook: first.runbook,
-    reason: `already decided: ${first.action} (${first.event})`,
+    reason: differ ? `already decided: ${first.action} (${first.event}); ${LABELS_DIFFER}` : `already decided: ${first.action} (${first.event})`,
     event: 'DUPLICATE',
     approval_id: first.approval_id,
     execution_id: first.execution_id,

@@ -904,7 +904,12 @@ export function createEngine(deps: EngineDeps) {
       const reposted = repostedDifferently(tx, incident);
       if (reposted) throw reposted;
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
-      const dup = applyDuplicate(tx, incident, now, actor, sentByPerson) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
+      const dup = applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
+        log.warn(
+          { incident_id: was.incident_id, dedup_key: incident.dedup_key, alertname: incident.alertname ?? null, service: incident.service, alert: { labels: incident.labels } },
+          'Alertmanager alert with the fingerprint and startsAt of another alert but other labels: answered duplicate, not decided (a broken sender?): act on it by hand',
+        );
+      }) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
       if (dup) {
         results.push(dup);
         continue;

@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import { beforeEach, describe, it } from 'node:test';
+import { LABELS_DIFFER } from '../../src/engine/apply.js';
+import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
+import { amWebhook, useServiceWithTarget, type TestService } from '../helpers/service.js';
+
+// Regression: an alert's key is its sender's fingerprint and startsAt. Two alerts in one
+// body with the same fingerprint and other labels: the second was answered `duplicate`
+// of the first, never decided, and nothing said it was another alert.
+describe('Alertmanager: an alert with the fingerprint of another but other labels', () => {
+  let svc: TestService;
+  const on = useServiceWithTarget({ runbooks: (t) => runbooksFile(postRunbook('failover', { trigger: 'db_down', url: `${t.url}/failover/{service}`, maxPerHour: 1000 })) });
+  beforeEach(() => ({ svc } = on));
+
+  it('is answered duplicate saying its labels differ and that it was not decided; audited with its labels; the same alert re-sent is a plain duplicate', async () => {
+    const a = { labels: { alertname: 'db_down', service: 'orders' }, fingerprint: '0123456789abcdef' };
+    const b = { labels: { alertname: 'db_down', service: 'payments' }, fingerprint: '0123456789abcdef' };
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([a, b]));
+    assert.equal(r.status, 202);
+    const [first, second] = r.body.results;
+    assert.deepEqual([first.action, first.event], ['approval_required', 'APPROVAL_REQUIRED']);
+    assert.deepEqual([second.action, second.event, second.incident_id], ['duplicate', 'DUPLICATE', first.incident_id]);
+    assert.equal(second.reason, `already decided: approval_required (APPROVAL_REQUIRED); ${LABELS_DIFFER}`);
+    const dups = (await svc.get('/api/v1/audit?event=DUPLICATE')).body.events;
+    assert.equal(dups.length, 1);
+    assert.equal(dups[0].details.labels_differ, true);
+    assert.deepEqual(dups[0].details.labels, b.labels);
+    // Alertmanager re-sending the first alert (same labels): its key is unchanged, a plain duplicate.
+    const again = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([a]));
+    assert.deepEqual([again.body.results[0].action, again.body.results[0].reason], ['duplicate', 'already decided: approval_required (APPROVAL_REQUIRED)']);
+    const dups2 = (await svc.get('/api/v1/audit?event=DUPLICATE')).body.events;
+    assert.equal(dups2.length, 2);
+    assert.equal(dups2.filter((e: { details: Record<string, unknown> }) => e.details.labels_differ === true).length, 1);
+  });
+});
