@@ -243,6 +243,9 @@ function movedOnReason(incident: Incident, later: NonNullable<Placed['later']>):
   return `PagerDuty incident ${incident.labels.pagerduty_incident} had a later event (${later.event ?? 'unknown'}${when}, ${later.decision.incident_id}: ${later.decision.action}) before this one, which happened at ${incident.labels.pagerduty_occurred_at}, came: the incident has moved on since, nothing to fix`;
 }
 
+/** How long after its resolve a firing delivery of an Alertmanager occurrence is still taken for an HA pair's or a retry's (see warnFiringAfterResolve). */
+const FIRING_AFTER_RESOLVE_MS = 60_000;
+
 const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !== 'RATE_LIMITED';
 
 /**
@@ -911,6 +914,7 @@ export function createEngine(deps: EngineDeps) {
         );
       }) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
       if (dup) {
+        if (incident.source === 'alertmanager' && incident.status === 'firing' && incident.alert_key) warnFiringAfterResolve(tx, incident, now);
         results.push(dup);
         continue;
       }
@@ -979,6 +983,23 @@ export function createEngine(deps: EngineDeps) {
       results.push(result);
     }
     return { results, claims, deferred, told };
+  }
+
+  /**
+   * An Alertmanager alert firing again with the startsAt of an occurrence Alertmanager
+   * resolved a while ago (Prometheus missed its resends past endsAt, Alertmanager timed
+   * the alert out, and it fires on): its key was decided once, so it is answered
+   * `duplicate` and nothing decides it again while it fires. Warned, so a person acts
+   * on it. A firing delivery within a minute of the resolve is an HA pair's or a retry's.
+   */
+  function warnFiringAfterResolve(tx: Tx, incident: Incident, now: number): void {
+    const resolved = tx.decisionByDedup(`${incident.alert_key}:resolved`);
+    const at = resolved ? tx.getIncident(resolved.incident_id)?.incident.received_at : undefined;
+    if (at === undefined || now - at <= FIRING_AFTER_RESOLVE_MS) return;
+    log.warn(
+      { incident_id: resolved!.incident_id, dedup_key: incident.dedup_key, alertname: incident.alertname ?? null, service: incident.service, resolved_at: new Date(at).toISOString(), alert: { labels: incident.labels } },
+      'Alertmanager alert firing again after it was resolved, with the same startsAt: answered duplicate of its first decision and not decided again: act on it by hand',
+    );
   }
 
   /**

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { LABELS_DIFFER } from '../../src/engine/apply.js';
 import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
-import { amWebhook, useServiceWithTarget, type TestService } from '../helpers/service.js';
+import { startHttpTarget } from '../helpers/http-target.js';
+import { amWebhook, startTestService, useServiceWithTarget, type TestService } from '../helpers/service.js';
 
 // Regression: an alert's key is its sender's fingerprint and startsAt. Two alerts in one
 // body with the same fingerprint and other labels: the second was answered `duplicate`
@@ -31,5 +32,39 @@ describe('Alertmanager: an alert with the fingerprint of another but other label
     const dups2 = (await svc.get('/api/v1/audit?event=DUPLICATE')).body.events;
     assert.equal(dups2.length, 2);
     assert.equal(dups2.filter((e: { details: Record<string, unknown> }) => e.details.labels_differ === true).length, 1);
+  });
+});
+
+// An alert firing again with the same startsAt after Alertmanager resolved it (Prometheus
+// missed its resends past endsAt) is answered `duplicate` of its first decision and not
+// decided again: not fixed here (it needs a second decision per key), but warned of.
+describe('Alertmanager: an alert firing again after its resolve, with the same startsAt', () => {
+  const warned = (svc: TestService) => svc.log.records().filter((l) => String(l.msg).startsWith('Alertmanager alert firing again after it was resolved'));
+
+  it('is a duplicate, and warned of once the resolve is more than a minute old; an HA copy within the minute is not', async () => {
+    const target = await startHttpTarget();
+    const svc = await startTestService({ captureLogs: true, runbooks: runbooksFile(postRunbook('failover', { trigger: 'db_down', url: `${target.url}/failover/{service}`, maxPerHour: 1000 })) });
+    try {
+      const alert = { labels: { alertname: 'db_down', service: 'orders' }, fingerprint: 'aaaabbbbccccdddd' };
+      const post = async (status: 'firing' | 'resolved') => (await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([{ ...alert, status }]))).body.results[0];
+      const fired = await post('firing');
+      assert.equal(fired.action, 'approval_required');
+      svc.clock.advance(5_000);
+      assert.equal((await post('resolved')).action, 'resolved');
+      // The other member of an HA pair, 60 s after the resolve: a duplicate, no warning.
+      svc.clock.advance(60_000);
+      assert.equal((await post('firing')).action, 'duplicate');
+      assert.equal(warned(svc).length, 0);
+      // Firing again later: still a duplicate of the first decision, and warned of, naming it.
+      svc.clock.advance(1_000);
+      const again = await post('firing');
+      assert.deepEqual([again.action, again.incident_id, again.reason], ['duplicate', fired.incident_id, 'already decided: approval_required (APPROVAL_REQUIRED)']);
+      const w = warned(svc);
+      assert.equal(w.length, 1);
+      assert.deepEqual([w[0]!.alertname, w[0]!.service, w[0]!.dedup_key], ['db_down', 'orders', `am:aaaabbbbccccdddd:2026-11-24T03:00:00.000Z:firing`]);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
   });
 });
