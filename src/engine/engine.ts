@@ -1827,7 +1827,7 @@ export function createEngine(deps: EngineDeps) {
             ),
           );
           if (failure !== undefined) {
-            countFailure(tx, { runbook: e.runbook, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
+            countFailure(tx, { runbook: e.runbook, executionId: e.id, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
           } else if (ended === undefined) {
             reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }

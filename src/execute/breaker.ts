@@ -7,39 +7,44 @@ export type RunAudit = (event: AuditEventName, details: Record<string, unknown>)
 /** What the notifiers are told when a run trips its runbook's breaker. */
 export const trippedReason = (runbook: string): string => `runbook ${runbook} stopped acting on its own after repeated failures`;
 
+/** Why a failure of a run other than the trial restarts the recovery wait (CIRCUIT_WAIT_RESTARTED). */
+const WAIT_RESTARTED_OPEN = 'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure';
+const WAIT_RESTARTED_HALF_OPEN =
+  'a run that started before the circuit opened failed while its trial runs: the trial alone decides (its success closes the circuit, its failure opens it again); should the trial end without a verdict, the next trial waits the recovery time from this failure';
+
 /**
- * A failed run, counted by its runbook's breaker inside the caller's transaction:
- * the trial run's failure, a failure while half-open, or the threshold-th failure in
- * a row opens it (CIRCUIT_TRIPPED, audited here). A failure while it is open (a run
- * that started before the trip) restarts its recovery wait from that failure
- * (CIRCUIT_WAIT_RESTARTED, audited here), as the seed times the wait from the last
- * failure: the trial must not come while the runs that tripped it are still failing.
- * Answers whether it tripped; the caller tells the notifiers after commit. The one
- * rule for every way a run ends failed: finished, cut off by a stop during its
- * rollback, or found so after a crash.
+ * A failed run, counted by its runbook's breaker inside the caller's transaction.
+ * Closed: the threshold-th failure in a row opens it (CIRCUIT_TRIPPED, audited here), as
+ * does the failure of a trial whose circuit was closed by hand while it ran. Half-open:
+ * only the trial's own failure opens it again (CIRCUIT_TRIPPED); the failure of any other
+ * run (one that started before the trip) is counted and restarts the recovery wait from
+ * that failure (CIRCUIT_WAIT_RESTARTED, audited here) but leaves the trial to decide.
+ * Open: any failure (a run that started before the trip, or a former trial) restarts the
+ * wait (CIRCUIT_WAIT_RESTARTED), as the seed times the wait from the last failure: the
+ * trial must not come while the runs that tripped it are still failing; it is never
+ * tripped again. Answers whether it tripped; the caller tells the notifiers after
+ * commit. The one rule for every way a run ends failed: finished, cut off by a stop
+ * during its rollback, or found so after a crash.
  */
 export function countFailure(
   tx: Tx,
-  run: { runbook: string; circuitTrial: boolean; threshold: number; now: number; audit: RunAudit },
+  run: { runbook: string; executionId: string; circuitTrial: boolean; threshold: number; now: number; audit: RunAudit },
 ): boolean {
   const c = tx.circuit(run.runbook);
   const failures = c.failures + 1;
-  const trip = run.circuitTrial || c.state === 'half_open' || (c.state === 'closed' && failures >= run.threshold);
-  if (!trip && c.state === 'open') {
+  if (c.state === 'open' || (c.state === 'half_open' && c.trialExecutionId !== run.executionId)) {
     tx.setCircuit(run.runbook, { ...c, failures, openedAt: run.now }, run.now);
-    run.audit('CIRCUIT_WAIT_RESTARTED', {
-      reason: 'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure',
-      failures,
-    });
+    run.audit('CIRCUIT_WAIT_RESTARTED', { reason: c.state === 'open' ? WAIT_RESTARTED_OPEN : WAIT_RESTARTED_HALF_OPEN, failures });
     return false;
   }
-  if (!trip) {
+  const trial = c.state === 'half_open' || run.circuitTrial;
+  if (!trial && failures < run.threshold) {
     tx.setCircuit(run.runbook, { ...c, failures }, run.now);
     return false;
   }
   tx.setCircuit(run.runbook, { state: 'open', failures, openedAt: run.now, trialExecutionId: null }, run.now);
   run.audit('CIRCUIT_TRIPPED', {
-    reason: run.circuitTrial ? 'the trial run failed: the circuit opens again' : `${failures} consecutive failures (threshold ${run.threshold})`,
+    reason: trial ? 'the trial run failed: the circuit opens again' : `${failures} consecutive failures (threshold ${run.threshold})`,
     failures,
   });
   return true;

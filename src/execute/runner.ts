@@ -305,7 +305,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
             circuitChange = 'closed';
           }
         } else if (breaker === 'failure') {
-          tripped = countFailure(tx, { runbook: req.runbookId, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(req.runbookId)) });
+          tripped = countFailure(tx, { runbook: req.runbookId, executionId: req.id, circuitTrial: req.circuitTrial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(req.runbookId)) });
           if (tripped) circuitChange = 'open';
         } else if (breaker === 'interrupted') {
           // Cut off: its state is unknown, so the trial proved nothing (see reopenAfterCutOffTrial).

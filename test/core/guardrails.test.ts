@@ -264,6 +264,72 @@ describe('guardrails', () => {
     }
   });
 
+  for (const trialStatus of [200, 500]) {
+    it(`circuit breaker: a run that started before the trip and fails while half-open restarts the wait but leaves the trial to decide (trial ${trialStatus === 200 ? 'succeeds: closed' : 'fails: open again'})`, async () => {
+      target.reset();
+      const releaseSlow = holdCalls(target, 'POST', '/half/slow', 500);
+      target.route('POST', '/half/a', { status: 500 });
+      const releaseTrial = holdCalls(target, 'POST', '/half/t', trialStatus);
+      const svc = await startTestService({
+        runbooks: `runbooks:${runbook(target.url, 'half', '    max_per_hour: 100\n    cooldown_minutes: 0\n    blast_radius_limit: 10')}`,
+        args: ['--max-concurrent-executions', '10'],
+      });
+      try {
+        const circuit = async () => (await svc.get('/api/v1/runbooks/half')).body.circuit;
+        const slow = svc.post('/api/v1/incidents?wait=true', incident('half', 'slow'));
+        await target.waitForRequest('/half/slow', { since: 0 });
+        for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('half', 'a'))).body.event, 'FAILED');
+        const trippedAt = svc.clock.now();
+        svc.clock.advance(5 * MIN);
+        const trial = svc.post('/api/v1/incidents?wait=true', incident('half', 't'));
+        await target.waitForRequest('/half/t', { since: 0 });
+        assert.equal((await circuit()).state, 'half_open');
+
+        // The pre-trip run fails 10 s into the trial: counted, the wait restarted, still half-open.
+        svc.clock.advance(10_000);
+        const lateFailure = svc.clock.now();
+        releaseSlow();
+        assert.equal((await slow).body.event, 'FAILED');
+        assert.deepEqual(await circuit(), { state: 'half_open', failures: 4, opened_at: new Date(lateFailure).toISOString() });
+
+        svc.clock.advance(10_000);
+        const trialEnd = svc.clock.now();
+        releaseTrial();
+        const t = (await trial).body;
+        assert.deepEqual([t.action, t.success], ['executed', trialStatus === 200]);
+        const rows = (await svc.get('/api/v1/audit?runbook=half&limit=200')).body.events.filter((e: any) => e.event.startsWith('CIRCUIT_'));
+        assert.deepEqual(
+          rows.map((e: any) => [e.event, e.at, e.details.failures, e.details.reason]).reverse(),
+          [
+            ['CIRCUIT_TRIPPED', new Date(trippedAt).toISOString(), 3, '3 consecutive failures (threshold 3)'],
+            ['CIRCUIT_HALF_OPEN', new Date(trippedAt + 5 * MIN).toISOString(), undefined, rows.find((e: any) => e.event === 'CIRCUIT_HALF_OPEN')?.details.reason],
+            [
+              'CIRCUIT_WAIT_RESTARTED',
+              new Date(lateFailure).toISOString(),
+              4,
+              'a run that started before the circuit opened failed while its trial runs: the trial alone decides (its success closes the circuit, its failure opens it again); should the trial end without a verdict, the next trial waits the recovery time from this failure',
+            ],
+            trialStatus === 200
+              ? ['CIRCUIT_CLOSED', new Date(trialEnd).toISOString(), undefined, 'the trial run succeeded: the circuit is closed again']
+              : ['CIRCUIT_TRIPPED', new Date(trialEnd).toISOString(), 5, 'the trial run failed: the circuit opens again'],
+          ],
+        );
+        if (trialStatus === 200) {
+          assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null });
+          assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('half', 't'))).body.success, true);
+        } else {
+          assert.deepEqual(await circuit(), { state: 'open', failures: 5, opened_at: new Date(trialEnd).toISOString() });
+          const next = await svc.post('/api/v1/incidents', incident('half', 't'));
+          assert.deepEqual([next.body.event, next.body.reason], ['CIRCUIT_OPEN', 'Circuit OPEN (too many failures); trial allowed in 300s']);
+        }
+      } finally {
+        releaseSlow();
+        releaseTrial();
+        await svc.stop({ remove: true });
+      }
+    });
+  }
+
   it('circuit breaker: a trial whose pre-check fails ends without a verdict: open again with the wait it had served, and its PRE_CHECK_FAILED row says so', async () => {
     target.reset();
     target.route('GET', '/gated/ready', { status: 200 });
