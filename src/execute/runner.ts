@@ -10,6 +10,7 @@ import { killSwitchReason } from '../pipeline/stages/pause.js';
 import {
   countFailure,
   endTrialWithoutVerdict,
+  failureInSteps,
   NOT_COUNTED_REFUSED,
   reopenAfterCutOffTrial,
   reopenedReason,
@@ -479,12 +480,22 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // No further step runs: acting without a record of it would be acting blind.
       log.error({ err }, 'execution could not record its progress');
       const reason = `progress could not be recorded: ${errorMessage(err)}`;
+      // A failure the run already knew of (an action or a verification that failed) is
+      // counted by the breaker and kept in the row, as crash recovery reads the same steps:
+      // a store fault must not hide a failing target from the breaker.
+      const failure = failureInSteps(steps);
       // Until the end is recorded the run keeps its blast-radius claim and shows as
       // running, so keep trying while the store is down (a lock, a full disk clears
       // by itself). On shutdown, startup recovery records it instead.
       for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
         try {
-          return await finish('interrupted', `recording failed: ${errorMessage(err)}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], 'interrupted', 'not_run');
+          return await finish(
+            'interrupted',
+            failure === undefined ? `recording failed: ${errorMessage(err)}` : `recording failed after: ${failure}; ${errorMessage(err)}`,
+            [{ event: 'INTERRUPTED', details: { reason, ...(failure !== undefined ? { failure } : {}), steps: steps.length } }],
+            failure === undefined ? 'interrupted' : 'failure',
+            'not_run',
+          );
         } catch (again) {
           log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
           try {

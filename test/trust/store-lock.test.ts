@@ -192,4 +192,40 @@ describe('a database locked by another process', () => {
       await svc.stop({ remove: true });
     }
   });
+
+  it('a run whose action failed, then found the database locked when recording it, ends INTERRUPTED with that failure and is counted by the breaker', async () => {
+    let go: () => void = () => {};
+    const gate = new Promise<void>((r) => (go = r));
+    target.route('POST', '/act/failing', async () => (await gate, { status: 500 }));
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '1', '--db-busy-timeout', '200ms'] });
+    try {
+      const run = svc.post('/api/v1/incidents?wait=true', broken('failing', 'lk1'));
+      await target.waitForRequest('/act/failing', { since: 0 });
+      const lock = await holdDatabaseLock(svc.dbPath, 10_000);
+      try {
+        go();
+        // The action's failure cannot be recorded while the lock stands (each try waits 200 ms).
+        await delay(1_500);
+      } finally {
+        await lock.release();
+      }
+      const r = (await run).body;
+      const failure = `action 1 failed: POST ${target.url}/act/failing → 500, expected 200-299`;
+      assert.deepEqual([r.action, r.event, r.success], ['aborted', 'INTERRUPTED', false]);
+      const rows = (await svc.get('/api/v1/audit?runbook=fix&limit=50')).body.events.reverse();
+      assert.deepEqual(
+        rows.map((e: any) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'INTERRUPTED', 'CIRCUIT_TRIPPED'],
+      );
+      assert.deepEqual(rows[2].details, { reason: 'progress could not be recorded: the database could not commit; nothing was recorded, retry later', failure, steps: 1 });
+      assert.deepEqual([rows[3].details.reason, rows[3].details.failures], ['1 consecutive failures (threshold 1)', 1]);
+      assert.equal(r.reason, `recording failed after: ${failure}; the database could not commit; nothing was recorded, retry later`);
+      assert.deepEqual((await svc.get('/api/v1/runbooks/fix')).body.circuit.state, 'open');
+      const next = await svc.post('/api/v1/incidents', broken('failing', 'lk2'));
+      assert.deepEqual([next.body.action, next.body.event], ['blocked', 'CIRCUIT_OPEN']);
+    } finally {
+      go();
+      await svc.stop({ remove: true });
+    }
+  });
 });
