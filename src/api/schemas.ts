@@ -399,6 +399,10 @@ export const circuitClosedSchema = z.object({
   was: z.enum(['open', 'half_open']).describe('the state the circuit was closed from'),
   failures: z.number().int().describe('the failures in a row it had counted (0 now)'),
   opened_at: z.string().nullable().describe('when its recovery wait had begun'),
+  held_while_open: z
+    .number()
+    .int()
+    .describe('the alerts its breaker held off (decided `blocked` / `CIRCUIT_OPEN`) since it last closed: rectify does not decide them again (a re-delivery is a duplicate)'),
 });
 
 /**

@@ -1626,7 +1626,7 @@ export function createEngine(deps: EngineDeps) {
      * way ends as any run does: its failure opens the circuit again. A closed circuit
      * is a 409 naming its state: nothing changes.
      */
-    async closeCircuit(runbookId: string, by: string, reason: string): Promise<{ runbook: string; was: CircuitState; failures: number; opened_at: number | null }> {
+    async closeCircuit(runbookId: string, by: string, reason: string): Promise<{ runbook: string; was: CircuitState; failures: number; opened_at: number | null; held_while_open: number }> {
       if (!catalog.byId(runbookId)) throw runbookNotLoaded(runbookId, catalog);
       const out = await store.transact((tx) => {
         const c = tx.circuit(runbookId);
@@ -1634,9 +1634,10 @@ export function createEngine(deps: EngineDeps) {
           throw new RectifyError('CONFLICT', `the circuit of runbook ${runbookId} is closed (${c.failures} failure${c.failures === 1 ? '' : 's'} in a row): there is nothing to close`);
         }
         const now = clock.now();
+        const held = tx.heldByCircuit(runbookId);
         tx.setCircuit(runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);
         const told = announce(
-          { event: 'CIRCUIT_CLOSED', runbook: runbookId, outcome: 'circuit closed', reason: `the circuit of ${runbookId} was closed by hand by ${by}: ${reason}` },
+          { event: 'CIRCUIT_CLOSED', runbook: runbookId, outcome: 'circuit closed', reason: `the circuit of ${runbookId} was closed by hand by ${by}: ${reason}${heldOpenWords(held)}` },
           now,
         );
         tx.appendAudit({
@@ -1652,16 +1653,17 @@ export function createEngine(deps: EngineDeps) {
               failures: c.failures,
               opened_at: c.openedAt === null ? null : new Date(c.openedAt).toISOString(),
               ...(c.trialExecutionId ? { trial_execution_id: c.trialExecutionId } : {}),
+              held_while_open: held,
             },
             told,
           ),
         });
-        return { was: c.state, failures: c.failures, openedAt: c.openedAt, told };
+        return { was: c.state, failures: c.failures, openedAt: c.openedAt, held, told };
       });
       deps.onCircuit?.(runbookId, 'closed');
       metrics.operatorReset(runbookId, 'circuit_close');
       send(out.told);
-      return { runbook: runbookId, was: out.was, failures: out.failures, opened_at: out.openedAt };
+      return { runbook: runbookId, was: out.was, failures: out.failures, opened_at: out.openedAt, held_while_open: out.held };
     },
 
     /**
@@ -2110,6 +2112,15 @@ function heldWords(held: HeldByPause): string {
   if (held.alerts === 0) return '';
   const per = held.runbooks.map((r) => `${r.runbook}: ${r.alerts}`).join(', ');
   return `; ${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing`;
+}
+
+/**
+ * What a circuit's closing says of the alerts its breaker held off (see Tx.heldByCircuit):
+ * as after a pause, rectify does not decide them again, so a person must act on those still firing.
+ */
+function heldOpenWords(held: number): string {
+  if (held === 0) return '';
+  return `; ${held} alert${held === 1 ? ' was' : 's were'} held off while the circuit was open: rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing`;
 }
 
 /** An audit row's details, with what it records of its notification. */

@@ -302,7 +302,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
             tx.setCircuit(req.runbookId, { ...c, failures: 0 }, now);
           } else if (c.state === 'half_open' && c.trialExecutionId === req.id) {
             tx.setCircuit(req.runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);
-            audit(tx, 'CIRCUIT_CLOSED', { reason: 'the trial run succeeded: the circuit is closed again' });
+            audit(tx, 'CIRCUIT_CLOSED', { reason: 'the trial run succeeded: the circuit is closed again', held_while_open: tx.heldByCircuit(req.runbookId) });
             circuitChange = 'closed';
           }
         } else if (breaker === 'failure') {

@@ -363,6 +363,13 @@ export interface Tx extends GuardStateView {
    * that runbook only (held off by either switch). Read by the log's order, not the clock.
    */
   heldByPause(runbook?: string): Array<{ runbook: string; alerts: number }>;
+  /**
+   * How many alerts a runbook's breaker held off since its circuit last closed (its latest
+   * CIRCUIT_CLOSED row, or the start of the log), by the audit's CIRCUIT_OPEN rows written
+   * after it: alerts decided `blocked` / `CIRCUIT_OPEN`, manual runs left out. Read by the
+   * log's order, not the clock.
+   */
+  heldByCircuit(runbook: string): number;
   /** Pauses one runbook (`pause` given) or lifts its pause (null). */
   setRunbookPaused(runbook: string, pause: RunbookPause | null): void;
   /** Every paused runbook, by id. */

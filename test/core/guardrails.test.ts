@@ -181,6 +181,8 @@ describe('guardrails', () => {
     assert.equal(events.filter((e: string) => e === 'CIRCUIT_TRIPPED').length, 2);
     assert.equal(events.filter((e: string) => e === 'CIRCUIT_HALF_OPEN').length, 2);
     assert.equal(events.filter((e: string) => e === 'CIRCUIT_CLOSED').length, 1);
+    // The two alerts the breaker held off (before each trial), in the row that closes it.
+    assert.equal(audit.body.events.find((e: any) => e.event === 'CIRCUIT_CLOSED').details.held_while_open, 2);
     await svc.stop({ remove: true });
   });
 

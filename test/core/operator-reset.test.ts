@@ -116,6 +116,12 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     const blocked = await alert(rig, 'flaky', 'a');
     assert.equal(blocked.body.event, 'CIRCUIT_OPEN');
     assert.match(blocked.body.reason, /trial allowed in 3900s .*was the clock set back\?/);
+    // A second alert held off, with its own id (re-sent below), and a manual run the circuit
+    // refused: a person was answered at once, so it is no alert held off.
+    const held = { root_cause: 'flaky', service: 'b', confidence: 0.9, id: 'held-b' };
+    assert.equal((await call(rig, '/api/v1/incidents?wait=true', held, ingest)).body.event, 'CIRCUIT_OPEN');
+    const manual = await call(rig, '/api/v1/runbooks/flaky/run', { params: { service: 'a' } });
+    assert.deepEqual([manual.status, manual.body.event], [202, 'CIRCUIT_OPEN']);
 
     const closeUrl = '/api/v1/runbooks/flaky/circuit/close';
     assert.equal((await call(rig, closeUrl, { reason: 'target fixed' }, val)).status, 403, 'a viewer may not');
@@ -132,7 +138,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
 
     const closed = await call(rig, closeUrl, { reason: 'the clock was set back; target fixed', by: 'mallory' });
     assert.equal(closed.status, 200);
-    assert.deepEqual(closed.body, { runbook: 'flaky', state: 'closed', was: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
+    assert.deepEqual(closed.body, { runbook: 'flaky', state: 'closed', was: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString(), held_while_open: 2 });
     const rows = auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED');
     assert.equal(rows.length, 1);
     assert.equal(rows[0]!.actor, 'alice', 'the token names the actor, not the body');
@@ -141,11 +147,17 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.equal(rows[0]!.details.by_hand, true);
     assert.equal(rows[0]!.details.was, 'open');
     assert.equal(rows[0]!.details.failures, 3);
+    assert.equal(rows[0]!.details.held_while_open, 2);
     await rig.svc.service.drainNotifications();
     const told = target.requests('/hook', 'POST').map((r) => r.json() as any).filter((n) => n.event === 'CIRCUIT_CLOSED');
     assert.equal(told.length, 1);
     assert.equal(told[0].runbook, 'flaky');
-    assert.equal(told[0].reason, 'the circuit of flaky was closed by hand by alice: the clock was set back; target fixed');
+    assert.equal(
+      told[0].reason,
+      'the circuit of flaky was closed by hand by alice: the clock was set back; target fixed; 2 alerts were held off while the circuit was open: rectify does not decide them again (a re-delivery is a duplicate), so act by hand on those still firing',
+    );
+    const resent = await call(rig, '/api/v1/incidents?wait=true', held, ingest);
+    assert.deepEqual([resent.body.action, resent.body.event], ['duplicate', 'DUPLICATE'], 'a held-off alert is not decided again');
     assert.equal(rows[0]!.details.notification_id, told[0].notification_id, 'the row records its notification');
 
     const again = await call(rig, closeUrl, { reason: 'again' });

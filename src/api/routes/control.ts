@@ -183,7 +183,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     {
       summary: "Close a runbook's open or half-open circuit by hand: its next alert is decided without waiting for the trial",
       description:
-        'Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. The failures in a row start again from 0; a trial run still under way ends as any run does (its failure opens the circuit again). Audited (`CIRCUIT_CLOSED`, the actor and the reason, `by_hand: true`), told to the notification receivers, kept across restarts. A circuit that is closed answers 409 naming its state; nothing changes.',
+        'Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. The failures in a row start again from 0; a trial run still under way ends as any run does (its failure opens the circuit again). Audited (`CIRCUIT_CLOSED`, the actor and the reason, `by_hand: true`), told to the notification receivers, kept across restarts. The answer, the row and the notification say how many alerts the breaker held off since the circuit last closed (`held_while_open`): rectify does not decide them again (a re-delivery is `duplicate`), so act by hand on those still firing. A circuit that is closed answers 409 naming its state; nothing changes.',
       tags: ['runbooks'],
       params: idParamsSchema,
       body: circuitCloseBodySchema,
@@ -200,6 +200,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         was: out.was as 'open' | 'half_open',
         failures: out.failures,
         opened_at: out.opened_at === null ? null : new Date(out.opened_at).toISOString(),
+        held_while_open: out.held_while_open,
       };
     },
   );

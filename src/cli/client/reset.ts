@@ -39,6 +39,12 @@ function verbAndReason(name: string, verb: string, { io, args, flags }: ClientCo
   return reason;
 }
 
+/** What the answer says of the alerts the breaker held off: they are not decided again. */
+function heldLine(held: number | undefined): string {
+  if (!held) return '';
+  return `\n${held} alert${held === 1 ? ' was' : 's were'} held off while the circuit was open: they are not decided again (a re-delivery is a duplicate); act by hand on those still firing`;
+}
+
 /** `rectify circuit close <runbook> --reason …` */
 export const circuitCommand = clientCommand(
   { name: 'circuit', flags: { by: 'string', reason: 'string' }, positional: ['close', 'runbook'] },
@@ -46,7 +52,7 @@ export const circuitCommand = clientCommand(
     const reason = verbAndReason('circuit', 'close', ctx);
     if (reason === undefined) return EXIT.USAGE;
     const runbook = ctx.args[1]!;
-    const answer = await ctx.api.post<{ runbook: string; was: string; failures: number; opened_at: string | null }>(
+    const answer = await ctx.api.post<{ runbook: string; was: string; failures: number; opened_at: string | null; held_while_open?: number }>(
       `/api/v1/runbooks/${seg(runbook)}/circuit/close`,
       { by: actor(ctx.flags, ctx.io), reason },
       circuitClosedShape,
@@ -55,7 +61,7 @@ export const circuitCommand = clientCommand(
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
       const since = answer.opened_at ? ` since ${time(answer.opened_at)}` : '';
-      ctx.io.out(`closed the circuit of ${answer.runbook} (it was ${answer.was.replace('_', '-')}${since}, ${answer.failures} failures): its next alert is decided as usual`);
+      ctx.io.out(`closed the circuit of ${answer.runbook} (it was ${answer.was.replace('_', '-')}${since}, ${answer.failures} failures): its next alert is decided as usual${heldLine(answer.held_while_open)}`);
     }
     return EXIT.OK;
   },

@@ -87,7 +87,7 @@ export const pauseShape = z.object({
 
 export const runbookPauseShape = pauseShape.extend({ runbook: str });
 
-export const circuitClosedShape = z.object({ runbook: str, was: str, failures: z.number(), opened_at: nstr });
+export const circuitClosedShape = z.object({ runbook: str, was: str, failures: z.number(), opened_at: nstr, held_while_open: z.number().optional() });
 
 export const cooldownClearedShape = z.object({ runbook: str, cleared: z.array(z.object({ kind: str, subject: str, until: str })) });
 

@@ -200,6 +200,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
           AND event = 'PAUSED' AND runbook = @runbook
         GROUP BY runbook`,
     ),
+    heldByCircuit: db.prepare(
+      `SELECT count(*) AS alerts FROM audit a
+        WHERE a.runbook = @runbook AND a.event = 'CIRCUIT_OPEN' AND a.incident_id IS NOT NULL
+          AND a.seq > COALESCE((SELECT seq FROM audit WHERE event = 'CIRCUIT_CLOSED' AND runbook = @runbook ORDER BY seq DESC LIMIT 1), 0)
+          AND NOT EXISTS (SELECT 1 FROM audit m WHERE m.incident_id = a.incident_id AND m.event = 'MANUAL_RUN')`,
+    ),
     settingAdd: db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING"),
     settingDelete: db.prepare('DELETE FROM settings WHERE key = ?'),
     settingsWithPrefix: db.prepare('SELECT key, value FROM settings WHERE key >= ? AND key < ?'),
@@ -619,6 +625,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     },
     heldByPause(runbook) {
       return (runbook === undefined ? s.heldByPause.all() : s.heldByPauseOf.all({ runbook })) as Array<{ runbook: string; alerts: number }>;
+    },
+    heldByCircuit(runbook) {
+      return (s.heldByCircuit.get({ runbook }) as { alerts: number }).alerts;
     },
     setRunbookPaused(runbook, pause) {
       const m = memo?.runbooks.get(runbook);
