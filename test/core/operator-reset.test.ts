@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdCalls, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
 
@@ -26,6 +26,7 @@ const runbooks = (target: string) => `runbooks:
     min_confidence: 0.5
     max_per_hour: 100
     cooldown_minutes: 0
+    blast_radius_limit: 10
     action:
       http: {method: POST, url: "${target}/flaky/{service}"}
   cool:
@@ -198,6 +199,36 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     release();
     assert.equal((await trial).body.event, 'SUCCESS');
     assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'closed', failures: 0, opened_at: null });
+  });
+
+  it('a trial closed by hand that fails once the circuit has tripped again restarts the wait: no second CIRCUIT_TRIPPED', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    const rig = await start();
+    const release = holdCalls(target, 'POST', '/flaky/t', 500);
+    try {
+      for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      rig.svc.clock.advance(5 * MIN);
+      const trial = alert(rig, 'flaky', 't');
+      await target.waitForRequest('/flaky/t');
+      assert.equal((await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'target fixed' })).status, 200);
+      for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      const trippedAgain = rig.svc.clock.now();
+      rig.svc.clock.advance(10_000);
+      release();
+      assert.equal((await trial).body.event, 'FAILED');
+      const rows = ['CIRCUIT_TRIPPED', 'CIRCUIT_WAIT_RESTARTED'].map((e) => auditRows(rig.svc.dbPath, e).map((r) => [r.details.failures, r.details.reason]));
+      assert.deepEqual(rows, [
+        [
+          [3, '3 consecutive failures (threshold 3)'],
+          [3, '3 consecutive failures (threshold 3)'],
+        ],
+        [[4, 'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure']],
+      ]);
+      assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'open', failures: 4, opened_at: new Date(trippedAgain + 10_000).toISOString() });
+    } finally {
+      release();
+    }
   });
 
   it("a cooldown ended by hand, on one service then on all: audited and told, the next alert runs, a later run's cooldown holds again", async () => {
