@@ -64,6 +64,7 @@ export const AUDIT_EVENTS = [
   'RUNBOOKS_RELOADED',
   'RUNBOOKS_RELOAD_REFUSED',
   'COOLDOWN_CLEARED',
+  'RESOLVED_BEFORE_ACTION',
 ] as const;
 export type AuditEventName = (typeof AUDIT_EVENTS)[number];
 

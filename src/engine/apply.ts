@@ -13,6 +13,8 @@ export interface ExecutionClaim {
   plan: ExecutionPlan;
   trigger: ExecutionTrigger;
   actor: string;
+  /** The alert it acts for (RunRequest.alertKey). */
+  alertKey: string | null;
   circuitTrial: boolean;
   startedAt: number;
 }
@@ -185,6 +187,7 @@ export function applyVerdict(
         plan,
         trigger: ctx.trigger,
         actor: ctx.actor,
+        alertKey: incident.alert_key ?? null,
         circuitTrial: verdict.circuitTrial,
         startedAt: ctx.now,
       };
@@ -416,6 +419,8 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
   }
   let reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
   if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;
+  const run = firing?.execution_id ? runningFor(tx, firing.execution_id) : undefined;
+  if (run) reason += `; ${run}`;
   tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook: firing?.runbook ?? null, reason, approval_id: null, execution_id: null });
   tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: subject, runbook: firing?.runbook ?? null, actor, details: { reason, resolved_incident_id: incident.id } });
   return {
@@ -427,6 +432,26 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
     approval_id: null,
     execution_id: null,
   };
+}
+
+/**
+ * What becomes of the automatic run a resolved alert's firing delivery started, while it
+ * runs: it reads the resolve (committed with this answer) as it records the start of its
+ * next action, and stops there unless an action has changed something (execute/runner.ts).
+ * Said in the resolve's answer, as the runner will do it. Approved and manual runs are not
+ * the alert's: a person chose them (and none is started by a firing delivery).
+ */
+function runningFor(tx: Pick<Tx, 'getExecution'>, executionId: string): string | undefined {
+  const e = tx.getExecution(executionId);
+  if (!e || e.state !== 'running' || e.trigger !== 'auto') return undefined;
+  const actions = e.steps.filter((s) => s.phase === 'action');
+  if (actions.some((s) => s.finished_at !== null && s.unchanged !== true)) {
+    return `its automatic run ${e.id} has changed something already: it goes on to its end (verification, rollback)`;
+  }
+  if (actions.some((s) => s.finished_at === null)) {
+    return `its automatic run ${e.id} is carrying out an action: it stops before the next one if that action changed nothing, and goes on to its end otherwise`;
+  }
+  return `its automatic run ${e.id} will stop before its next action: nothing was changed`;
 }
 
 /**

@@ -745,6 +745,7 @@ export function createEngine(deps: EngineDeps) {
           plan: c.plan,
           actor: c.actor,
           trigger: c.trigger,
+          alertKey: c.alertKey,
           circuitTrial: c.circuitTrial,
           startedAt: c.startedAt,
         }),

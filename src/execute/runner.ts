@@ -37,6 +37,13 @@ export interface RunRequest {
    * (see `killSwitchReason`); an approved or manual run goes on, as a person chose it.
    */
   trigger: ExecutionTrigger;
+  /**
+   * The alert an automatic run acts for (its incident's `alert_key`; an automatic run
+   * acts for one alert: only approval requests are joined by a storm's alerts). Resolved
+   * since it was decided, the run stops before its next action until one changed
+   * something (see `resolvedReason`), as at a kill switch.
+   */
+  alertKey?: string | null;
   circuitTrial: boolean;
   startedAt: number;
 }
@@ -47,7 +54,7 @@ export interface RunOutcome {
   success: boolean;
   rolledBack: boolean;
   outcome: string;
-  /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, PAUSED, INTERRUPTED…). */
+  /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, PAUSED, RESOLVED_BEFORE_ACTION, INTERRUPTED…). */
   event: AuditEventName;
 }
 
@@ -71,6 +78,13 @@ type RollbackResult = 'not_run' | 'done' | 'failed';
 
 const toldOneByOne: ReadonlySet<string> = new Set(TOLD_EVENTS);
 
+/** Why an automatic run stops before an action: the event that ends it, the word its reason starts with, and why. */
+interface Stop {
+  event: 'PAUSED' | 'RESOLVED_BEFORE_ACTION';
+  word: 'paused' | 'resolved';
+  why: string;
+}
+
 /** How an action or rollback step went. */
 interface StepOutcome {
   ok: boolean;
@@ -85,6 +99,19 @@ interface StepOutcome {
  */
 function asGate(check: RenderedCheck): RenderedCheck {
   return { ...check, timeoutMs: preCheckTimeoutMs(check) };
+}
+
+/**
+ * Why an automatic run stops before an action because its alert has resolved since it
+ * was decided (its resolve recorded under `<alert_key>:resolved`, as applyResolved
+ * writes it): the problem went away, and acting now would be a change nobody asked
+ * for. Undefined while the alert still fires.
+ */
+export function resolvedReason(tx: Pick<Tx, 'decisionByDedup' | 'getIncident'>, alertKey: string): string | undefined {
+  const resolve = tx.decisionByDedup(`${alertKey}:resolved`);
+  if (!resolve) return undefined;
+  const at = tx.getIncident(resolve.incident_id)?.incident.received_at;
+  return `the alert was resolved${at === undefined ? '' : ` at ${new Date(at).toISOString()}`} (${resolve.incident_id})`;
 }
 
 function describeCheck(c: RenderedCheck): string {
@@ -158,24 +185,25 @@ export function createExecutionRunner(deps: RunnerDeps) {
     }
 
     /**
-     * Runs one action or rollback step. With `gate`, the kill switches are read in the
-     * transaction that records the step's start: a pause committed before it stops the run
-     * there (`paused`, nothing recorded of the step), one committed after finds it started.
+     * Runs one action or rollback step. With `gate`, the kill switches, then whether the
+     * run's alert has resolved, are read in the transaction that records the step's start:
+     * a pause or a resolve committed before it stops the run there (`stop`, nothing
+     * recorded of the step), one committed after finds it started.
      */
     async function runStep(step: RenderedStep): Promise<StepOutcome>;
-    async function runStep(step: RenderedStep, gate: boolean): Promise<{ paused: string } | StepOutcome>;
-    async function runStep(step: RenderedStep, gate = false): Promise<{ paused: string } | StepOutcome> {
+    async function runStep(step: RenderedStep, gate: boolean): Promise<{ stop: Stop } | StepOutcome>;
+    async function runStep(step: RenderedStep, gate = false): Promise<{ stop: Stop } | StepOutcome> {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
-      let paused: string | undefined;
+      let stop: Stop | undefined;
       // Durable before the action starts: after a crash the log shows it may have run.
       await record((tx) => {
-        paused = gate ? killSwitchReason(tx, req.runbookId) : undefined;
-        if (paused !== undefined) return;
+        stop = gate ? gateStop(tx) : undefined;
+        if (stop !== undefined) return;
         steps.push(rec);
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_STARTED', { phase: step.phase, index: step.index, summary: step.summary });
       });
-      if (paused !== undefined) return { paused };
+      if (stop !== undefined) return { stop };
       const executor = deps.actions.get(step.type);
       let ok = false;
       let notNow = false;
@@ -231,6 +259,14 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return { ok, detail, unchanged, unconfirmed };
     }
 
+    /** What stops an automatic run before an action that would be its first change: a kill switch, or its alert resolved. */
+    function gateStop(tx: Tx): Stop | undefined {
+      const paused = killSwitchReason(tx, req.runbookId);
+      if (paused !== undefined) return { event: 'PAUSED', word: 'paused', why: paused };
+      const resolved = req.alertKey ? resolvedReason(tx, req.alertKey) : undefined;
+      return resolved === undefined ? undefined : { event: 'RESOLVED_BEFORE_ACTION', word: 'resolved', why: resolved };
+    }
+
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
     async function finish(
       state: RunOutcome['state'],
@@ -262,7 +298,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (!deps.notify) return {};
           const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
           // Only a row of an event told one by one records its notification (the outbox reads
-          // back no other): a run stopped by a kill switch (PAUSED) is told as it ends, not again.
+          // back no other): a run stopped by a kill switch or a resolve (PAUSED,
+          // RESOLVED_BEFORE_ACTION) is told as it ends, not again.
           const a = toldOneByOne.has(given.event) ? deps.outbox?.announce(given) : undefined;
           notices.push(a?.event ?? given);
           return a ? { ...a.details } : {};
@@ -356,13 +393,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         // A kill switch turned on since an automatic run was decided (during its pre-checks,
-        // say) stops it before its next action, until one has changed something: from then
-        // on it runs to its end (its actions, verification, rollback), as a plan stopped
-        // half applied is one its rollback was not written for.
+        // say), or its alert resolved since, stops it before its next action, until one has
+        // changed something: from then on it runs to its end (its actions, verification,
+        // rollback), as a plan stopped half applied is one its rollback was not written for.
         const out = await runStep(step, req.trigger === 'auto' && !changed);
-        if ('paused' in out) {
-          const reason = `paused before action ${step.index + 1}: ${out.paused}; nothing was changed`;
-          return await finish('aborted', reason, [{ event: 'PAUSED', details: { reason, action: step.summary, steps: steps.length } }], 'none', 'not_run');
+        if ('stop' in out) {
+          const reason = `${out.stop.word} before action ${step.index + 1}: ${out.stop.why}; nothing was changed`;
+          return await finish('aborted', reason, [{ event: out.stop.event, details: { reason, action: step.summary, steps: steps.length } }], 'none', 'not_run');
         }
         if (!out.unchanged) changed = true;
         if (!out.ok) {
