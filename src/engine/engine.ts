@@ -757,7 +757,9 @@ export function createEngine(deps: EngineDeps) {
   async function settle(results: DecisionResult[], started: Map<string, Promise<RunOutcome>>): Promise<void> {
     await Promise.all(
       results.map(async (r) => {
-        const p = r.execution_id ? started.get(r.execution_id) : undefined;
+        // A second copy of an alert in the same body (answered `duplicate`) names the run of
+        // the first: that run's outcome is the first copy's answer, not this one's.
+        const p = r.execution_id && r.action !== 'duplicate' ? started.get(r.execution_id) : undefined;
         if (!p) return;
         const out = await p;
         r.success = out.success;

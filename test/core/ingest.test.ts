@@ -93,6 +93,24 @@ describe('intake', () => {
     assert.deepEqual(r.body.results.map((x: any) => x.action), ['manual', 'duplicate']);
   });
 
+  it('with ?wait=true the second copy of an alert in one body answers duplicate, not its first copy\'s run outcome', async () => {
+    target.route('POST', '/scale/dup-wait', { status: 200 });
+    const copy = { labels: { alertname: 'high_cpu', service: 'dup-wait' }, fingerprint: 'dupwait000000001' };
+    const r = await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([copy, copy]));
+    const [first, second] = r.body.results;
+    assert.deepEqual([first.action, first.event, first.success, first.rolled_back], ['executed', 'SUCCESS', true, false]);
+    assert.deepEqual(second, {
+      incident_id: first.incident_id,
+      action: 'duplicate',
+      runbook: 'scale-up',
+      reason: 'already decided: executed (EXECUTING)',
+      event: 'DUPLICATE',
+      approval_id: null,
+      execution_id: first.execution_id,
+    });
+    assert.equal(target.calls('/scale/dup-wait', 'POST'), 1);
+  });
+
   it('a firing delivery decided after its own resolve acts on nothing; the next occurrence does', async () => {
     target.route('POST', '/evict/production/late-pod', { status: 200 });
     const labels = { alertname: 'PodCrash', reason: 'CrashLoopBackOff', namespace: 'production', pod: 'late-pod', service: 'late' };
