@@ -421,9 +421,10 @@ describe('notification queue', () => {
   it('an approval request told again after a restart waits for its next round, reckoned from the last it spent, as a read back does: a restart does not spend a round at once; one whose round is due goes at once', async () => {
     target.reset();
     target.route('POST', '/hook', { status: 204 });
-    const { q, recorded } = queueTo(['/hook'], { approvalRetryMs: 300 });
+    // Rounds 3 s apart: long enough that a2 and b1 are sent before a1 comes due even on a loaded machine.
+    const { q, recorded } = queueTo(['/hook'], { approvalRetryMs: 3_000 });
     const name = receiverName('webhook', `${target.url}/hook`, receiver.receiverKey);
-    // a1 spent a round just now (its next 300 ms on); a2 spent one 10 minutes ago (due).
+    // a1 spent a round just now (its next 3 s on); a2 spent one 10 minutes ago (due).
     q.resend({ ...ev('a1', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_1', notification_id: 'ntf_a1' }, [name], new Map([[name, { rounds: 1, lastRoundAt: Date.now(), givenUp: true }]]));
     q.resend({ ...ev('a2', 'APPROVAL_REQUIRED', 'approval_required'), approval_id: 'apr_2', notification_id: 'ntf_a2' }, [name], new Map([[name, { rounds: 1, lastRoundAt: Date.now() - 600_000, givenUp: true }]]));
     q.notify(ev('b1', 'RATE_LIMITED', 'blocked'));
