@@ -208,6 +208,58 @@ describe('the store, given a COMMIT that raises an I/O error', () => {
     }
   });
 
+  const lastingFsync =
+    'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
+
+  it("SQLITE_IOERR_FSYNC from pruning's own commit: the same lasting fault, told once, the next write refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-commit-'));
+    const path = join(dir, 'r.db');
+    const told: string[] = [];
+    const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve', onLastingFault: (m) => told.push(m) });
+    try {
+      assert.equal(await store.transact(paused('ok')), 1);
+      const other = new Database(path);
+      const old = other.prepare("INSERT INTO rate_events (runbook, service, at, execution_id) VALUES ('r', 's', ?, 'e')");
+      for (let i = 0; i < 10; i++) old.run(1000 + i);
+      other.close();
+      failWith = 'SQLITE_IOERR_FSYNC';
+      assert.throws(() => store.prune(Date.now(), { dedupMs: 1e12, historyMs: 1e12 }), { code: 'SQLITE_IOERR_FSYNC' });
+      failWith = null;
+      assert.deepEqual(told, [lastingFsync]);
+      assert.deepEqual(store.health(), { ok: false, detail: lastingFsync });
+      const next = await refusal(store.transact(paused('after')));
+      assert.equal(next.code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(store.prune(Date.now(), { dedupMs: 1e12, historyMs: 1e12 }), { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false });
+      assert.deepEqual(told, [lastingFsync], 'told once');
+    } finally {
+      failWith = null;
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("SQLITE_IOERR_FSYNC from the readiness probe's commit: the passing fault becomes lasting, the next write refused", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-commit-'));
+    const told: string[] = [];
+    const store = openSqliteStore({ path: join(dir, 'r.db'), migrationsDir: MIGRATIONS_DIR, lock: 'serve', onLastingFault: (m) => told.push(m) });
+    try {
+      // A failed write: a passing fault, which health() probes with a write of its own.
+      failWith = 'SQLITE_IOERR_WRITE';
+      assert.equal((await refusal(store.transact(paused('unwritten')))).code, 'STORE_UNAVAILABLE');
+      failWith = 'SQLITE_IOERR_FSYNC';
+      assert.deepEqual(store.health(), { ok: false, detail: lastingFsync });
+      failWith = null;
+      assert.deepEqual(told, [lastingFsync]);
+      assert.deepEqual(store.health(), { ok: false, detail: lastingFsync }, 'not probed again: a restart settles it');
+      assert.equal((await refusal(store.transact(paused('after')))).code, 'STORE_UNAVAILABLE');
+      assert.deepEqual(told, [lastingFsync], 'told once');
+    } finally {
+      failWith = null;
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('SQLITE_IOERR_WRITE: nothing was recorded, and the next write goes through', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-commit-'));
     const told: string[] = [];

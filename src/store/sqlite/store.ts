@@ -361,6 +361,33 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     fault = { at: Date.now(), message, lasting: true };
     opts.onLastingFault?.(message);
   };
+  /** A commit whose outcome is not known (see isCommitIoError): a lasting fault. */
+  const commitNotKnown = (err: unknown): void =>
+    lastingFault(
+      `the database could not confirm a commit (${errorText(err)}): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify`,
+    );
+  /**
+   * A write of the store's own, outside flush (pruning, the readiness probe), in a
+   * transaction of its own: an I/O error from its COMMIT is judged as flush judges a
+   * batch's (a commit not known, lasting until a restart), then thrown on.
+   */
+  const ownWrite = <A extends unknown[], R>(body: (...args: A) => R): ((...args: A) => R) => {
+    let done = false;
+    const write = db.transaction((...args: A): R => {
+      const result = body(...args);
+      done = true;
+      return result;
+    });
+    return (...args: A): R => {
+      done = false;
+      try {
+        return write.immediate(...args);
+      } catch (err) {
+        if (done && isCommitIoError(err)) commitNotKnown(err);
+        throw err;
+      }
+    };
+  };
   /**
    * Why the database can no longer be written to: the file found removed or replaced,
    * or a commit whose outcome is not known. A lasting fault, so the file is not looked
@@ -470,9 +497,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         // nothing more is written until a restart settles it: a later commit would
         // overwrite the frames in the WAL, or build on rows that may not exist.
         const failure = outcomeUnknown(err);
-        lastingFault(
-          `the database could not confirm a commit (${errorText(err)}): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify`,
-        );
+        commitNotKnown(err);
         for (const unit of batch) unit.reject(failure);
         return;
       }
@@ -547,30 +572,37 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     `INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('store_probe', ?, ?, 'rectify')
      ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
   );
-  const probe = db.transaction((now: number) => void probeWrite.run(String(now), now));
+  const probe = ownWrite((now: number) => void probeWrite.run(String(now), now));
   // Pruning deletes in bounded chunks (rowid IN (… LIMIT n)), each an index range scan:
   // a million-row backlog is worked off between requests, not in one long stall.
-  const pruneRate = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
+  const pruneRateRows = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
+  // Each chunk commits on its own (ownWrite), so a commit that cannot be synced is told apart.
+  const pruneRate = ownWrite((before: number, limit: number): number => pruneRateRows.run(before, limit).changes);
   // A dedup key is kept the retention from its last delivery: its first (received_at,
   // through its index) or a re-delivery (seen_at, 0 until one comes); a long-firing
   // alert re-delivered every repeat_interval is passed over. The incidents a pending
   // request stands for are kept past the dedup retention; a decided request's alerts
   // are only counted (alerts_open) and keep nothing. Prepared at first use (see
   // incidentSeen in tx.ts).
-  let pruneIncidents: Database.Statement | undefined;
+  let pruneIncidentRows: Database.Statement | undefined;
   const pruneIncidentsSql =
     `DELETE FROM incidents WHERE rowid IN (SELECT rowid FROM incidents WHERE received_at < ? AND seen_at < ?
        AND id NOT IN (SELECT incident_id FROM approvals WHERE status = 'pending')
        AND id NOT IN (SELECT m.incident_id FROM approval_alerts m JOIN approvals a ON a.id = m.approval_id WHERE a.status = 'pending') LIMIT ?)`;
-  const pruneExecutions = db.prepare(
+  const pruneExecutionRows = db.prepare(
     "DELETE FROM executions WHERE rowid IN (SELECT rowid FROM executions WHERE state <> 'running' AND finished_at < ? LIMIT ?)",
   );
+  const pruneExecutions = ownWrite((before: number, limit: number): number => pruneExecutionRows.run(before, limit).changes);
+  const pruneIncidents = ownWrite((before: number, limit: number): number => {
+    pruneIncidentRows ??= db.prepare(pruneIncidentsSql);
+    return pruneIncidentRows.run(before, before, limit).changes;
+  });
   const pruneApprovalRows = db.prepare(
     "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?) RETURNING id",
   );
   const pruneApprovalAlerts = db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?');
   // A decided request keeps its alerts not resolved yet (alerts_open); they go with it.
-  const pruneApprovals = db.transaction((before: number, limit: number): number => {
+  const pruneApprovals = ownWrite((before: number, limit: number): number => {
     const ids = pruneApprovalRows.pluck().all(before, limit) as string[];
     for (const id of ids) pruneApprovalAlerts.run(id);
     return ids.length;
@@ -755,10 +787,9 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (fault?.lasting) return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
       // Rate-limit rows are kept while the rate limit (the last hour) or the longest
       // cooldown still reads them, and a minute more.
-      const rateEvents = pruneRate.run(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit).changes;
-      pruneIncidents ??= db.prepare(pruneIncidentsSql);
-      const incidents = pruneIncidents.run(now - retention.dedupMs, now - retention.dedupMs, limit).changes;
-      const executions = pruneExecutions.run(now - retention.historyMs, limit).changes;
+      const rateEvents = pruneRate(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit);
+      const incidents = pruneIncidents(now - retention.dedupMs, limit);
+      const executions = pruneExecutions(now - retention.historyMs, limit);
       const approvals = pruneApprovals(now - retention.historyMs, limit);
       const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;
       return { rateEvents, incidents, executions, approvals, more };
@@ -780,10 +811,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         // which would otherwise never send the request that clears the fault). It does
         // not wait for a lock held elsewhere (busy timeout 0): /readyz answers at once.
         try {
-          probe.immediate(Date.now());
+          probe(Date.now());
           fault = null;
         } catch (err) {
-          fault = faultOf(err);
+          // Unless the probe's own commit could not be confirmed: then the fault lasts.
+          if (!fault?.lasting) fault = faultOf(err);
         }
       }
       if (fault) return { ok: false, detail: fault.message };
