@@ -1,7 +1,7 @@
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { ERROR_STATUS, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
+import { ERROR_STATUS, isOutcomeUnknown, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
 
 /** Fastify's own request errors, by code → our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -68,7 +68,8 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
     }
     if (isRectifyError(err)) {
       const status = ERROR_STATUS[err.code];
-      if (status === 503) reply.header('Retry-After', '5');
+      // Not when the outcome is not known: a retry is not the answer (it may have been recorded).
+      if (status === 503 && !isOutcomeUnknown(err.details)) reply.header('Retry-After', '5');
       if (status >= 500) {
         // The err serializer writes its cause (its message and stack, "caused by:"); an Error
         // under a key of its own would be written as {}.

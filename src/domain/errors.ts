@@ -39,6 +39,18 @@ export class RectifyError extends Error {
   }
 }
 
+/**
+ * The detail of a 503 STORE_UNAVAILABLE whose commit the database could not confirm:
+ * what was asked may have been recorded, and whether is known only after rectify
+ * restarts. Not "nothing changed", and not to be retried blindly.
+ */
+export const OUTCOME_UNKNOWN: ErrorDetail = { path: 'outcome', message: 'unknown' };
+
+/** Whether an error (or an API error body's details) says the outcome is not known (OUTCOME_UNKNOWN). */
+export function isOutcomeUnknown(details: readonly ErrorDetail[] | undefined): boolean {
+  return details?.some((d) => d.path === OUTCOME_UNKNOWN.path && d.message === OUTCOME_UNKNOWN.message) ?? false;
+}
+
 export function isRectifyError(err: unknown): err is RectifyError {
   return err instanceof Error && (err as { name?: string }).name === 'RectifyError' && 'code' in err;
 }

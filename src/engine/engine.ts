@@ -18,6 +18,7 @@ import {
   placeholderValue,
   placeholderValues,
   quoteUntrusted,
+  isOutcomeUnknown,
   isRectifyError,
   RectifyError,
   unconfirmedMatcher,
@@ -170,12 +171,41 @@ const HOUR_MS = 3_600_000;
  */
 export function partlyRecordedError(err: unknown, recorded: number, total: number): unknown {
   if (!isRectifyError(err)) return err;
+  if (isOutcomeUnknown(err.details)) {
+    return new RectifyError(
+      err.code,
+      `the database could not confirm the commit of the rest of this request (${commitCode(err)}): ${recorded} of its ${total} alerts were decided and recorded (what they run has started, the people they ask were told), whether the other ${total - recorded} were is not known until rectify restarts, and nothing more is accepted until then. ${RETRY_SETTLES}`,
+      { cause: err, details: err.details },
+    );
+  }
   const counted = `${recorded} of its ${total} alerts were decided and recorded (what they run has started, the people they ask were told), the other ${total - recorded} were not`;
   const message =
     err.status >= 500
       ? `${err.code === 'STORE_UNAVAILABLE' ? 'the database could not commit the rest of this request' : `the rest of this request could not be decided (${err.message})`}: ${counted}; send it again (Alertmanager retries by itself): those ${recorded} are answered duplicate and the others are decided`
       : `the rest of this request was refused (${err.message}): ${counted}`;
   return new RectifyError(err.code, message, { cause: err, details: err.details });
+}
+
+/** What settles alerts whose commit was not confirmed (said to their sender, not to a person). */
+const RETRY_SETTLES = "Alertmanager retries by itself: its retry after the restart is answered duplicate for each alert that was recorded, and decides the others";
+
+/** The SQLite code of a commit not confirmed (the store's error's cause). */
+function commitCode(err: RectifyError): string {
+  const code = (err.cause as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' ? code : 'an I/O error';
+}
+
+/**
+ * The answer to alerts whose commit the database could not confirm (OUTCOME_UNKNOWN),
+ * worded for their sender: the store's own words are for a person acting by hand.
+ */
+export function intakeOutcomeUnknownError(err: unknown): unknown {
+  if (!isRectifyError(err) || !isOutcomeUnknown(err.details)) return err;
+  return new RectifyError(
+    err.code,
+    `the database could not confirm its commit (${commitCode(err)}): whether these alerts were recorded is not known until rectify restarts, and nothing more is accepted until then. ${RETRY_SETTLES}`,
+    { cause: err, details: err.details },
+  );
 }
 
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
@@ -1121,7 +1151,7 @@ export function createEngine(deps: EngineDeps) {
         .catch((err: unknown) => {
           // Nothing of it was recorded: the sender's retry may be told one by one.
           if (truncationTaken) truncations.giveBack(truncationTaken);
-          throw err;
+          throw intakeOutcomeUnknownError(err);
         });
       const results = first.results as DecisionResult[];
       record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);

@@ -111,8 +111,9 @@ describe('a commit whose fsync fails: its outcome is not known until a restart',
     assert.equal(refused.body.error.code, 'STORE_UNAVAILABLE');
     assert.equal(
       refused.body.error.message,
-      "the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)",
+      'the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether these alerts were recorded is not known until rectify restarts, and nothing more is accepted until then. Alertmanager retries by itself: its retry after the restart is answered duplicate for each alert that was recorded, and decides the others',
     );
+    assert.deepEqual(refused.body.error.details, [{ path: 'outcome', message: 'unknown' }]);
     assert.equal(target.calls('/act/unsynced'), 0, 'nothing runs on a commit not known to be recorded');
 
     // The disk syncs again, but nothing is written until a restart: a commit now would overwrite the WAL frames the recovery reads.
@@ -186,8 +187,9 @@ describe('the store, given a COMMIT that raises an I/O error', () => {
       failWith = null;
       assert.deepEqual([refused.code, refused.message], [
         'STORE_UNAVAILABLE',
-        "the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)",
+        'the database could not confirm its commit (SQLITE_IOERR_FSYNC): whether this was recorded is not known until rectify restarts, and nothing more is accepted until then; after the restart, look whether it was before doing it again',
       ]);
+      assert.deepEqual((refused as unknown as { details: unknown }).details, [{ path: 'outcome', message: 'unknown' }]);
       const lasting =
         'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
       assert.deepEqual(told, [lasting]);

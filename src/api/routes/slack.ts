@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isRectifyError, RectifyError } from '../../domain/index.js';
+import { isOutcomeUnknown, isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
 import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
 import { errorBody, sendShuttingDown } from '../errors.js';
@@ -102,7 +102,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. A click the database cannot record now (locked, full, rectify stopping) changes nothing and is answered 503 (STORE_UNAVAILABLE, SHUTTING_DOWN), and the person who clicked is told through the response_url that it was not carried out and nothing changed. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. A click the database cannot record now (locked, full, rectify stopping) changes nothing and is answered 503 (STORE_UNAVAILABLE, SHUTTING_DOWN), and the person who clicked is told through the response_url that it was not carried out and nothing changed; a click whose commit the database could not confirm (503 STORE_UNAVAILABLE, details outcome unknown) may have been recorded, and the person is told so and to look after rectify restarts. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -229,7 +229,17 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           // The store could not take the decision (locked, full, stopping): nothing was
           // recorded. The answer stays a 503, which Slack shows as its own error only, saying
           // nothing of what happened: the person who clicked is told it.
-          if (isRectifyError(err) && err.status >= 500) notCarriedOut(err.message);
+          if (isRectifyError(err) && isOutcomeUnknown(err.details)) {
+            // The database could not confirm the commit: the click may have been recorded.
+            tell(
+              {
+                response_type: 'ephemeral',
+                replace_original: false,
+                text: `${who}'s ${verb} may have been recorded: the database could not confirm it, and rectify accepts nothing more until it restarts. Look after rectify restarts (rectify approvals show ${approvalId}) before clicking ${verb === 'approve' ? 'Approve' : 'Reject'} again.`,
+              },
+              false,
+            );
+          } else if (isRectifyError(err) && err.status >= 500) notCarriedOut(err.message);
           throw err;
         }
       },

@@ -114,8 +114,15 @@ function speaksTls(server: string): Promise<boolean> {
   });
 }
 
-function statusExit(status: number): number {
+/** The service's 503 for a commit its database could not confirm (details outcome: unknown): done or not is known after its restart. */
+function outcomeUnknown(body: ApiErrorBody): boolean {
+  return body.error.details?.some((d) => d.path === 'outcome' && d.message === 'unknown') ?? false;
+}
+
+function statusExit(status: number, body: ApiErrorBody): number {
   if (status === 401 || status === 403) return EXIT.AUTH;
+  // The service could not confirm its commit: what was asked may have been done.
+  if (status >= 500 && outcomeUnknown(body)) return EXIT.UNCONFIRMED;
   if (status >= 500) return EXIT.UNREACHABLE;
   if (status === 400 || status === 413 || status === 415) return EXIT.USAGE;
   return EXIT.FAILED;
@@ -249,6 +256,8 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       // a refusal of who acts (separation of duties) or of where the request came from is said as it is.
       const ofToken = token !== undefined && said.startsWith('token ');
       message = ofToken ? `the token is not allowed to ${method} ${route}: ${said}` : `rectify at ${shown} refused ${method} ${route} (${res.status} ${code}): ${said}`;
+    } else if (res.status >= 500 && apiError && outcomeUnknown(apiError)) {
+      message = `rectify at ${shown} could not confirm ${method} ${route} (${res.status} ${code}): ${said}`;
     } else if (res.status >= 500) {
       message = `rectify at ${shown} could not answer (${res.status} ${code}): ${said}${res.headers.get('retry-after') ? `; retry after ${res.headers.get('retry-after')}s` : ''}`;
     } else {
@@ -258,7 +267,7 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       message = `${code}: ${said}${noRoute ? ` (check that --server is the service's address with no path it does not serve, such as /api, and that the service is as new as this CLI)` : ''}`;
     }
     const body2: ApiErrorBody = apiError ?? { error: { code, message: said, details: [] } };
-    throw new ApiFailure(statusExit(res.status), message, body2, res.status);
+    throw new ApiFailure(statusExit(res.status, body2), message, body2, res.status);
   }
 
   return {

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { executionView } from '../../api/views.js';
 import { loadConfig, shownArg } from '../../config/index.js';
-import { formatProblem, isRectifyError, LoadError } from '../../domain/index.js';
+import { formatProblem, isOutcomeUnknown, isRectifyError, LoadError } from '../../domain/index.js';
 import { createLogger } from '../../observability/index.js';
 import { createService } from '../../service.js';
 import { EXIT, type CliIO } from '../io.js';
@@ -207,6 +207,7 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     if (isRectifyError(err)) {
       io.err(`rectify run: ${err.message}`);
       if (json) io.out(JSON.stringify({ error: { code: err.code, message: err.message, details: err.details } }));
+      if (isOutcomeUnknown(err.details)) return EXIT.UNCONFIRMED;
       return err.code === 'NOT_FOUND' || err.code === 'CONFLICT' ? EXIT.FAILED : err.status >= 500 ? EXIT.UNREACHABLE : EXIT.USAGE;
     }
     throw err;

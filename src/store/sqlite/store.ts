@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { RectifyError } from '../../domain/index.js';
+import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
 import type {
   ApprovalPage,
   ApprovalQuery,
@@ -136,8 +136,8 @@ function outcomeUnknown(err: unknown): RectifyError {
   const code = (err as { code?: string }).code;
   return new RectifyError(
     'STORE_UNAVAILABLE',
-    `the database could not confirm its commit (${code}): whether this was recorded is not known until rectify restarts; nothing more is accepted until then, and after it look before sending this again (Alertmanager's retry is answered duplicate if it was recorded)`,
-    { cause: err },
+    `the database could not confirm its commit (${code}): whether this was recorded is not known until rectify restarts, and nothing more is accepted until then; after the restart, look whether it was before doing it again`,
+    { cause: err, details: [OUTCOME_UNKNOWN] },
   );
 }
 
