@@ -430,6 +430,8 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // volume that is also an empty audit log, with no dedup keys and no pending approvals.
   const dbPath = config.db.path;
   const newDatabase = dbPath !== ':memory:' && !existsSync(dbPath);
+  /** Set by a commit the disk could not confirm: /healthz fails, so the pod is restarted and the restart settles it. */
+  let restartNeeded: string | null = null;
   const store = openStoreNamed(config, {
     ...(auditKey ? { auditKey, auditPreviousKeys } : {}),
     ...(overrides.auditScan ? { auditScan: overrides.auditScan } : {}),
@@ -441,7 +443,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     busyTimeoutMs: config.dbBusyTimeoutMs,
     onCommit: (units, seconds) => metrics.commitBatch(units, seconds),
     onApprovalsPending: (pending) => metrics.approvalsPending(pending),
-    onLastingFault: (message) => log.error({ db: dbPath }, message),
+    onLastingFault: (message, kind) => {
+      log.error({ db: dbPath }, message);
+      metrics.storeFaultLasting();
+      // A restart settles a commit not known (WAL recovery): liveness fails so the pod is
+      // restarted. Not a lost file: a restart would start on an empty database.
+      if (kind === 'commit_unknown') restartNeeded = message;
+    },
     onUnreadableAuditDetails: (seq) =>
       log.warn({ seq }, "an audit row's details are not JSON (the row was changed behind rectify's back): read back as none; rectify audit verify names the row"),
     onCheckpointerStopped: (err) =>
@@ -693,6 +701,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     intakeAbandoned: intakeRefusals.abandoned,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
+    restartNeeded: () => restartNeeded,
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),

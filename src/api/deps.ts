@@ -28,6 +28,8 @@ export interface ApiDeps {
   intakeRefused?(refusal: IntakeRefusal): void;
   /** An intake request its sender closed before its body arrived whole (route: its path): nothing refused, only counted. */
   intakeAbandoned?(route: string): void;
+  /** Why only a restart lets rectify work again, and a restart is safe (a commit not confirmed): /healthz fails; null otherwise. */
+  restartNeeded?(): string | null;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */

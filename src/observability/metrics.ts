@@ -52,6 +52,8 @@ export interface Metrics {
    * however many cooldowns it ended). A refused request (403, 404, 409) counts nothing.
    */
   operatorReset(runbook: string, kind: OperatorResetKind): void;
+  /** The store has a lasting fault: nothing is written until rectify restarts (a commit not confirmed, the database file lost). */
+  storeFaultLasting(): void;
 }
 
 const noop = (): void => {};
@@ -68,4 +70,5 @@ export const noopMetrics: Metrics = Object.freeze({
   alertsTruncated: noop,
   intakeRefused: noop,
   operatorReset: noop,
+  storeFaultLasting: noop,
 });

@@ -126,6 +126,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['runbook', 'kind'] as const,
     registers: [registry],
   });
+  const storeFault = new Gauge({
+    name: 'rectify_store_fault',
+    help: '1 with kind="lasting" while the store has a fault only a restart clears (a commit the disk could not confirm, the database file removed or replaced): nothing is accepted or written until rectify restarts; /readyz says why. Else 0.',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -159,6 +165,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   // Present from the first scrape, so alerts on `rectify_paused == 1` never see "no data".
   pausedGauge.set(0);
   approvals.set(0);
+  storeFault.set({ kind: 'lasting' }, 0);
 
   return {
     watch(sources) {
@@ -184,6 +191,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     alertsTruncated: (count) => truncated.inc(count),
     intakeRefused: (route, reason) => intakeRefused.inc({ route, reason }),
     operatorReset: (runbook, kind) => operatorResets.inc({ runbook, kind }),
+    storeFaultLasting: () => storeFault.set({ kind: 'lasting' }, 1),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
     forgetRunbook: (runbook) => {
       circuit.remove({ runbook });

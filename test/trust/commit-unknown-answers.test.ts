@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { renameSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -43,6 +44,7 @@ describe('the answers to a commit whose outcome is not known', () => {
   });
   const start = async (): Promise<TestService> => {
     svc = await startTestService({
+      captureLogs: true,
       runbooks: approvalRunbooks(target.url, { ticket: true }),
       args: ['--slack-signing-secret', SLACK_SECRET],
       overrides: { slackResponseOrigins: [new URL(target.url).origin] },
@@ -69,6 +71,37 @@ describe('the answers to a commit whose outcome is not known', () => {
     const after = await s.post('/api/v1/incidents', incident('IN-2'));
     assert.deepEqual([after.status, after.body.error.details], [503, []]);
     assert.equal(after.headers['retry-after'], '5');
+  });
+
+  it('told: rectify_store_fault{kind="lasting"} 1, one error logged, /healthz 503 so the pod is restarted (the restart settles it), /readyz 503', async () => {
+    const s = await start();
+    const gauge = async () => String((await s.get('/metrics')).body).split('\n').filter((l) => l.startsWith('rectify_store_fault'));
+    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 0']);
+    assert.deepEqual([(await s.get('/healthz')).status, (await s.get('/healthz')).body], [200, { status: 'ok' }]);
+    failWith = 'SQLITE_IOERR_FSYNC';
+    assert.equal((await s.post('/api/v1/incidents', incident('H-1'))).status, 503);
+    failWith = null;
+    assert.equal((await s.post('/api/v1/incidents', incident('H-2'))).status, 503);
+    const lasting =
+      'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
+    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 1']);
+    const health = await s.get('/healthz');
+    assert.deepEqual([health.status, health.body], [503, { status: 'restart_needed', reason: lasting }]);
+    const ready = await s.get('/readyz');
+    assert.deepEqual([ready.status, ready.body.store_error], [503, lasting]);
+    const errors = s.log.records().filter((r) => r.msg === lasting);
+    assert.deepEqual(errors.map((r) => r.level), ['error'], 'logged once, as an error');
+  });
+
+  it('the database file lost: rectify_store_fault{kind="lasting"} 1, but /healthz stays 200 (a restart alone would start on an empty database)', async () => {
+    const s = await start();
+    renameSync(s.dbPath, `${s.dbPath}.moved`);
+    assert.equal((await s.post('/api/v1/incidents', incident('L-1'))).status, 503);
+    assert.equal((await s.get('/readyz')).status, 503);
+    const gauge = String((await s.get('/metrics')).body).split('\n').filter((l) => l.startsWith('rectify_store_fault'));
+    assert.deepEqual(gauge, ['rectify_store_fault{kind="lasting"} 1']);
+    assert.deepEqual([(await s.get('/healthz')).status, (await s.get('/healthz')).body], [200, { status: 'ok' }]);
+    renameSync(`${s.dbPath}.moved`, s.dbPath);
   });
 
   it("a click in Slack: told it may have been recorded and to look after rectify restarts, not 'nothing changed'", async () => {

@@ -4,6 +4,10 @@ import type { ApiDeps } from '../deps.js';
 import { addRoute } from '../zod-route.js';
 
 export const healthSchema = z.object({ status: z.literal('ok') });
+export const restartNeededSchema = z.object({
+  status: z.literal('restart_needed'),
+  reason: z.string().describe('why only a restart lets rectify write again (a commit the disk could not confirm: the restart settles it)'),
+});
 
 export const readinessSchema = z.object({
   ready: z.boolean().describe('the store takes writes, at least one runbook is loaded and rectify is not draining'),
@@ -24,7 +28,22 @@ const NO_RUNBOOK = 'no runbook is loaded: every alert would be left to a person 
 export function registerHealthRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
   // The probes are public (auth.ts): the document says so, over its default of a bearer token.
   const probe = { tags: ['service'], extra: { security: [] } };
-  addRoute(app, registry, 'GET', '/healthz', { ...probe, summary: 'Liveness: the process answers', response: { 200: healthSchema } }, async () => ({ status: 'ok' }));
+  addRoute(
+    app,
+    registry,
+    'GET',
+    '/healthz',
+    {
+      ...probe,
+      summary: 'Liveness: the process answers; 503 once a commit the disk could not confirm leaves only a restart to settle it',
+      response: { 200: healthSchema, 503: restartNeededSchema },
+    },
+    async (_req, reply) => {
+      const reason = deps.restartNeeded?.() ?? null;
+      if (reason) return reply.code(503).send({ status: 'restart_needed' as const, reason });
+      return { status: 'ok' as const };
+    },
+  );
   addRoute(
     app,
     registry,

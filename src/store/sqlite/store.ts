@@ -24,6 +24,9 @@ import { migrateSqlite } from './migrate.js';
 import { createSqliteTx } from './tx.js';
 import { APPROVAL_COLUMNS, rowToApproval, rowToAudit } from './rows.js';
 
+/** A fault only a restart clears: a commit whose outcome is not known (a restart settles it), or the database file lost (a restart alone would start on an empty one). */
+export type LastingFaultKind = 'commit_unknown' | 'file_lost';
+
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
   path: string;
@@ -68,7 +71,7 @@ export interface SqliteStoreOptions {
    * replaced under the running store (see `lostFile`), or a commit whose outcome is not
    * known (see `unknownOutcome`).
    */
-  onLastingFault?: (message: string) => void;
+  onLastingFault?: (message: string, kind: LastingFaultKind) => void;
   /** Called with the seq of an audit row read back whose details are not JSON (changed behind rectify's back): it is read as having none. */
   onUnreadableAuditDetails?: (seq: number) => void;
 }
@@ -357,14 +360,15 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
    */
   let fault: { at: number; message: string; full?: boolean; lasting?: boolean } | null = null;
   /** Records a fault only a restart clears, told once through onLastingFault. */
-  const lastingFault = (message: string): void => {
+  const lastingFault = (message: string, kind: LastingFaultKind): void => {
     fault = { at: Date.now(), message, lasting: true };
-    opts.onLastingFault?.(message);
+    opts.onLastingFault?.(message, kind);
   };
   /** A commit whose outcome is not known (see isCommitIoError): a lasting fault. */
   const commitNotKnown = (err: unknown): void =>
     lastingFault(
       `the database could not confirm a commit (${errorText(err)}): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify`,
+      'commit_unknown',
     );
   /**
    * A write of the store's own, outside flush (pruning, the readiness probe), in a
@@ -397,7 +401,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (fault?.lasting) return fault.message;
     const lost = lostFile();
     if (!lost) return null;
-    lastingFault(lost);
+    lastingFault(lost, 'file_lost');
     return lost;
   };
   const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
