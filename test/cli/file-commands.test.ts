@@ -313,6 +313,15 @@ describe('rectify audit export and verify', () => {
       const v = await live.get('/api/v1/audit/verify');
       assert.equal(v.status, 200);
       assert.deepEqual({ ok: v.body.ok, first_bad_seq: v.body.first_bad_seq, reason: v.body.reason }, { ok: false, first_bad_seq: 5001, reason: damaged(5000) });
+
+      // Over HTTP the 200 is sent with the first rows: the stream ends with one error line, not cut off without a word.
+      const streamed = await live.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
+      assert.equal(streamed.statusCode, 200);
+      const lines = streamed.body.trimEnd().split('\n').map((l) => JSON.parse(l) as { seq?: number; error?: unknown });
+      assert.deepEqual(lines.slice(0, -1).map((l) => l.seq), Array.from({ length: 7000 }, (_, k) => k + 1));
+      assert.deepEqual(lines.at(-1), {
+        error: { code: 'AUDIT_LOG_DAMAGED', message: `${damaged(7000)}; the lines sent are the rows up to row 7000`, details: [] },
+      });
     } finally {
       await live?.stop();
       rmSync(svc.dir, { recursive: true, force: true });

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { AUDIT_EVENTS } from '../../domain/index.js';
-import { auditExportLine, verifyAuditChain, type AuditVerification } from '../../store/audit-verify.js';
+import { AuditLogDamaged, auditExportLine, damagedReason, verifyAuditChain, type AuditVerification } from '../../store/audit-verify.js';
 import type { AuditRecordQuery } from '../../store/ports.js';
 import { auditDetailsSchema, auditDetailsUnreadableSchema, errorSchema, strictQuery, timeParam } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
@@ -79,7 +79,7 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
     {
       summary: 'Stream the audit log as JSON lines, oldest first, with its hashes (for a SIEM)',
       description:
-        'One row per line (`application/x-ndjson`), each with `prev_hash` and `hash`. Resume an export with `after_seq` set to the last `seq` received; `since` keeps rows written at or after a time. A query parameter other than these is refused (400, naming it).',
+        'One row per line (`application/x-ndjson`), each with `prev_hash` and `hash`. A database file damaged past some row ends the stream, after the rows before it, with one line `{"error": {"code": "AUDIT_LOG_DAMAGED", "message": …}}` naming the last row sent (the status, 200, was sent with the first rows). Resume an export with `after_seq` set to the last `seq` received; `since` keeps rows written at or after a time. A query parameter other than these is refused (400, naming it).',
       tags: ['audit'],
       querystring: auditExportQuerySchema,
       response: { 200: auditExportRowSchema, 400: errorSchema },
@@ -92,7 +92,19 @@ export function registerAuditRoutes(app: FastifyInstance, registry: Map<string, 
       async function* lines(): AsyncGenerator<string> {
         for (;;) {
           const q: AuditRecordQuery = { afterSeq: after, limit: EXPORT_PAGE, ...(since !== undefined ? { since } : {}) };
-          const page = store.auditRecords(q);
+          let page: ReturnType<typeof store.auditRecords>;
+          try {
+            page = store.auditRecords(q);
+          } catch (err) {
+            // The 200 and the rows before are sent: the damage ends the stream with an
+            // error line (a row has no `error` key), as the CLI's export ends with one.
+            if (!(err instanceof AuditLogDamaged)) throw err;
+            const last = Number.isFinite(after) ? after : 0;
+            const message = `${damagedReason(last, err)}; the lines sent are the rows up to row ${last}`;
+            req.log.error({ err, reqId: req.id }, 'audit export cut short: the database file is damaged');
+            yield `${JSON.stringify({ error: { code: 'AUDIT_LOG_DAMAGED', message, details: [] } })}\n`;
+            return;
+          }
           if (page.length === 0) return;
           let chunk = '';
           for (const r of page) chunk += `${JSON.stringify(auditExportLine(r))}\n`;
