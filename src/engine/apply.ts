@@ -448,9 +448,14 @@ function runningFor(tx: Pick<Tx, 'getExecution'>, executionId: string): string |
   if (actions.some((s) => s.finished_at !== null && s.unchanged !== true)) {
     return `its automatic run ${e.id} has changed something already: it goes on to its end (verification, rollback)`;
   }
+  // Its actions all started: there is no next action to stop before (a verification reads, it changes nothing).
+  const planned = (e.plan as ExecutionPlan | null)?.actions?.length;
+  const allStarted = planned !== undefined && actions.length >= planned;
   if (actions.some((s) => s.finished_at === null)) {
+    if (allStarted) return `its automatic run ${e.id} is carrying out its last action: it goes on to its end (verification, and rollback if that fails)`;
     return `its automatic run ${e.id} is carrying out an action: it stops before the next one if that action changed nothing, and goes on to its end otherwise`;
   }
+  if (allStarted) return `its automatic run ${e.id} has carried out its actions, which changed nothing: it goes on to its end (verification)`;
   return `its automatic run ${e.id} will stop before its next action: nothing was changed`;
 }
 

@@ -97,6 +97,38 @@ describe('an alert resolved while its automatic run is under way', () => {
     }
   });
 
+  it('the answer promises no stop to a run whose actions have all been carried out: it goes on to its verification', async () => {
+    target.reset();
+    target.route('GET', '/ready', { status: 200 });
+    target.route('GET', '/act1', { status: 200 });
+    const oneRead = `runbooks:
+  gated:
+    risk: LOW
+    triggers: [Gated]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    actions:
+      - http: {method: GET, url: "${target.url}/act1"}
+    post_checks:
+      - http: {url: "${target.url}/verify", timeout_seconds: 30}
+`;
+    const svc = await startTestService({ runbooks: oneRead });
+    try {
+      const release = holdCalls(target, 'GET', '/verify');
+      const since = Date.now();
+      const firing = svc.post(W, alert());
+      await target.waitForRequest('/verify', { since, timeoutMs: 5000 });
+      const resolve = (await svc.post(W, alert('resolved'))).body.results[0];
+      release();
+      const fired = (await firing).body.results[0];
+      assert.equal(resolve.reason, `alert resolved; its automatic run ${fired.execution_id} has carried out its actions, which changed nothing: it goes on to its end (verification)`);
+      assert.deepEqual([fired.action, fired.event, fired.success], ['executed', 'SUCCESS', true]);
+      assert.equal(target.calls('/act1', 'GET'), 1);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a manual run is not stopped by the resolve of an alert (a person chose it)', async () => {
     target.reset();
     target.route('POST', '/act1', { status: 200 });
