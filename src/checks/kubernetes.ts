@@ -16,7 +16,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, loweredReplicaCap, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -728,8 +728,7 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
         // One more, within the runbook's cap (which the incident's max_replicas may lower,
         // never raise), the cap rendering refuses a scale-up above: worked out against the
         // default alone, a runbook capped at 20 got a deployment's own 12 (a no-op scale).
-        const max = loweredReplicaCap(opts.maxReplicas ?? defaultMax, values.max_replicas);
-        add('new_replicas', String(Math.max(w.desired, Math.min(w.desired + 1, max))));
+        add('new_replicas', String(enrichedNewReplicas(w.desired, opts.maxReplicas ?? defaultMax, values[MAX_REPLICAS_VALUE])));
       } catch (err) {
         if (isKubeStatus(err, 404)) return out;
         throw err;

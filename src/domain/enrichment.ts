@@ -66,6 +66,16 @@ export function loweredReplicaCap(max: number, given: string | undefined): numbe
   return given !== undefined && checkParam('integer', given).ok && Number(given) < max ? Number(given) : max;
 }
 
+/**
+ * Enrichment's `new_replicas` for a workload of `desired` replicas: one more, within the
+ * runbook's cap (`runbookCap`) as the incident's `max_replicas` (`given`) may lower it,
+ * and never fewer than it has. Worked out by the Kubernetes enricher and by replay's
+ * simulated one alike, so a replay predicts the plan (or the refusal) the service makes.
+ */
+export function enrichedNewReplicas(desired: number, runbookCap: number, given: string | undefined): number {
+  return Math.max(desired, Math.min(desired + 1, loweredReplicaCap(runbookCap, given)));
+}
+
 const scalesToFilledCount = (a: ActionSpec): boolean =>
   a.type === 'kubernetes' && a.verb === 'scale' && a.args.replicas !== undefined && a.args.replicas.parts.some((p) => typeof p !== 'string');
 

@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, invalidKubernetesName, loweredReplicaCap } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, invalidKubernetesName, MAX_REPLICAS_VALUE } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -87,11 +87,8 @@ export const simulatedEnricher: Enricher = {
     add('replicas', replicas);
     out['ready_replicas'] = replicas;
     out['old_replicas'] = replicas;
-    // As the real enricher works it out: one more, within the runbook's cap as the
-    // incident's max_replicas may lower it (max_replicas=2 keeps the 2), so a replay
-    // predicts the plan (or the refusal) the service would make.
-    const max = loweredReplicaCap(opts.maxReplicas ?? DEFAULT_MAX_REPLICAS, values['max_replicas']);
-    add('new_replicas', String(Math.max(SIMULATED_CLUSTER.replicas, Math.min(SIMULATED_CLUSTER.replicas + 1, max))));
+    // As the real enricher works it out (max_replicas=2 keeps the 2).
+    add('new_replicas', String(enrichedNewReplicas(SIMULATED_CLUSTER.replicas, opts.maxReplicas ?? DEFAULT_MAX_REPLICAS, values[MAX_REPLICAS_VALUE])));
     return out;
   },
 };
