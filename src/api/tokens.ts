@@ -88,11 +88,12 @@ export function parseTokens(text: string, label: string): TokensRead {
       report(`${at}.${key}`, `unknown key${hint}`);
     }
     const name = item.name;
+    // A token's name becomes the actor in the audit log: never rectify itself.
+    const reserved = typeof name === 'string' ? reservedNameProblem(name) : undefined;
     if (typeof name !== 'string' || !PERSON_NAME_RE.test(name)) {
       report(`${at}.name`, 'expected a name of letters, digits, ".", "_", "@" and "-" (at most 64), starting with a letter or digit');
-    } else if (reservedNameProblem(name) !== undefined) {
-      // A token's name becomes the actor in the audit log: never rectify itself.
-      report(`${at}.name`, reservedNameProblem(name)!);
+    } else if (reserved !== undefined) {
+      report(`${at}.name`, reserved);
     } else if (names.has(name)) {
       report(`${at}.name`, `"${name}" is already the name of tokens[${names.get(name)}]; names identify callers in the audit log and must be unique`);
     } else {
