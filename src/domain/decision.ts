@@ -80,10 +80,15 @@ export type AuditEventName = (typeof AUDIT_EVENTS)[number];
  * notification); an Alertmanager notification cut short (ALERTS_TRUNCATED) is told one
  * by one once per group a minute, and for ten groups a minute at most
  * (engine/truncations.ts): the others are told as `manual` notifications, which the
- * repeat filter sums up in a storm, and their rows record none. The latest migration
- * that builds the `audit_told` index (013) indexes exactly these rows (an ALERTS_TRUNCATED
- * row only when it records its notification), with its predicate written in this order (the store's query repeats it, and SQLite uses a
- * partial index only for a query that repeats its predicate).
+ * repeat filter sums up in a storm, and their rows record none; an automatic run stopped
+ * before its next action by a kill switch or its alert's resolve (PAUSED,
+ * RESOLVED_BEFORE_ACTION) is one run's end, while PAUSED is also the event of a decision
+ * (an alert held off by a pause: a storm's `blocked` notifications, summed up by the
+ * repeat filter), whose row records none. The latest migration that builds the
+ * `audit_told` index (015) indexes exactly these rows (an ALERTS_TRUNCATED or PAUSED row
+ * only when it records its notification: see NOTIFIED_ONLY), with its predicate written
+ * in this order (the store's query repeats it, and SQLite uses a partial index only for
+ * a query that repeats its predicate).
  */
 export const TOLD_EVENTS = [
   'SUCCESS',
@@ -108,7 +113,17 @@ export const TOLD_EVENTS = [
   'CIRCUIT_CLOSED',
   'COOLDOWN_CLEARED',
   'ALERTS_TRUNCATED',
+  'PAUSED',
+  'RESOLVED_BEFORE_ACTION',
 ] as const satisfies readonly AuditEventName[];
+
+/**
+ * The events of TOLD_EVENTS whose rows are told again only when they record their
+ * notification: the event is also written, in numbers, by what is not told one by one
+ * (an ALERTS_TRUNCATED notice past its bound, a PAUSED decision). The `audit_told`
+ * index's predicate (migration 015) reads the row's details for these only.
+ */
+export const NOTIFIED_ONLY: ReadonlySet<(typeof TOLD_EVENTS)[number]> = new Set(['ALERTS_TRUNCATED', 'PAUSED']);
 
 /** Filled-in action, ready for an executor: no placeholder left. */
 export interface RenderedStep {

@@ -298,8 +298,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (!deps.notify) return {};
           const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
           // Only a row of an event told one by one records its notification (the outbox reads
-          // back no other): a run stopped by a kill switch or a resolve (PAUSED,
-          // RESOLVED_BEFORE_ACTION) is told as it ends, not again.
+          // back no other). A run stopped by a kill switch or a resolve (PAUSED,
+          // RESOLVED_BEFORE_ACTION) is one: its PAUSED row records it, unlike the PAUSED
+          // decision of an alert held off by a pause (migration 015 indexes only the former).
           const a = toldOneByOne.has(given.event) ? deps.outbox?.announce(given) : undefined;
           notices.push(a?.event ?? given);
           return a ? { ...a.details } : {};

@@ -10,7 +10,8 @@ import type { NotificationEvent } from './types.js';
  * breaker trip, an approval request approved, rejected, expired or cancelled, a vote on
  * one that needs another approver, a kill switch, a refused runbook reload, an intake
  * request refused as a whole, an Alertmanager notification cut short within the bound
- * told one by one: TOLD_EVENTS) records its notification when it is written, in the
+ * told one by one, an automatic run stopped by a pause or a resolve before its next
+ * action: TOLD_EVENTS) records its notification when it is written, in the
  * same transaction: the id the
  * receivers get (the NOTIFIED and NOTIFY_FAILED rows name it too) and what they were
  * told, and whom. At startup, one not delivered to a receiver is told to it again
@@ -21,8 +22,8 @@ import type { NotificationEvent } from './types.js';
  * back rather than drop it: it is read back from this row when there is room.
  *
  * Only these rare rows carry it. What the repeat filter may sum up in an alert storm
- * (blocked and manual decisions, the ALERTS_TRUNCATED notices past the bound of those
- * told one by one: engine/truncations.ts) is not told again: a notification counted
+ * (blocked and manual decisions, a PAUSED decision among them, the ALERTS_TRUNCATED
+ * notices past the bound of those told one by one: engine/truncations.ts) is not told again: a notification counted
  * into a summary has no delivery record of its own, and such a row records none.
  */
 
@@ -118,13 +119,17 @@ const toldEvents: ReadonlySet<string> = new Set(TOLD_EVENTS);
  * id, or startup would take it for never delivered and tell it again. The queue gives
  * every notification an id, so the id alone does not say so: an ALERTS_TRUNCATED notice
  * past the bound of those told one by one (outcome `manual`, engine/truncations.ts) is
- * not announced and its row records nothing. Such a notice is summed up like any manual
- * one: a full queue counts it in its drop burst (there is no row to read it back from),
- * and it gets no later rounds.
+ * not announced and its row records nothing, nor is a PAUSED decision, an alert held off
+ * by a pause (outcome `blocked`; the run a pause stops before its next action is told
+ * `aborted`). Such a notice is summed up like any manual or blocked one: a full queue
+ * counts it in its drop burst (there is no row to read it back from), and it gets no
+ * later rounds.
  */
 export function recordsItsNotification(e: NotificationEvent): boolean {
   if (e.notification_id === undefined || !toldEvents.has(e.event)) return false;
-  return !(e.event === 'ALERTS_TRUNCATED' && e.outcome === 'manual');
+  if (e.event === 'ALERTS_TRUNCATED') return e.outcome !== 'manual';
+  if (e.event === 'PAUSED') return e.outcome !== 'blocked';
+  return true;
 }
 
 /** Reads back what an audit row recorded of its notification; undefined for a row that recorded none (one written before rectify did). */

@@ -616,9 +616,17 @@ describe('guardrails', () => {
         rows.map((a: any) => a.event),
         ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'PAUSED', 'NOTIFIED'],
       );
-      assert.deepEqual(rows[3].details, { reason: globalWhy, action: `POST ${target.url}/inflight/a`, steps: 1 });
       const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.execution_id === global.execution_id);
       assert.deepEqual(told.map((n) => [n.event, n.outcome, n.reason]), [['PAUSED', 'aborted', globalWhy]]);
+      // Its row records its notification, as the other outcomes' do: told again after a restart if never delivered.
+      assert.deepEqual(rows[3].details, {
+        reason: globalWhy,
+        action: `POST ${target.url}/inflight/a`,
+        steps: 1,
+        notification_id: told[0].notification_id,
+        told: { to: [...svc.service.receivers], outcome: 'aborted', reason: globalWhy, service: 'a', approval_id: null },
+      });
+      assert.equal(rows[4].details.notification_id, told[0].notification_id);
 
       // A manual run goes on: a person chose it.
       const manual = await inPreCheck(

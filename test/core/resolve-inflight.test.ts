@@ -57,9 +57,18 @@ describe('an alert resolved while its automatic run is under way', () => {
         rows.map((a: any) => a.event),
         ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'RESOLVED_BEFORE_ACTION', 'NOTIFIED'],
       );
-      assert.deepEqual(rows[3].details, { reason: why, action: `POST ${target.url}/act1`, steps: 1 });
       const told = target.requests('/hook', 'POST').map((q) => q.json() as any).filter((n) => n.execution_id === fired.execution_id);
       assert.deepEqual(told.map((n) => [n.event, n.outcome, n.reason]), [['RESOLVED_BEFORE_ACTION', 'aborted', why]]);
+      // Its row records its notification, as the other outcomes' do: told again after a restart if never delivered.
+      const [hook] = svc.service.receivers;
+      assert.deepEqual(rows[3].details, {
+        reason: why,
+        action: `POST ${target.url}/act1`,
+        steps: 1,
+        notification_id: told[0].notification_id,
+        told: { to: [hook], outcome: 'aborted', reason: why, service: 'g1', approval_id: null },
+      });
+      assert.equal(rows[4].details.notification_id, told[0].notification_id);
       // No failure for the circuit breaker; the run counts for max_per_hour (1), as a paused one does.
       const rb = (await svc.get('/api/v1/runbooks/gated')).body;
       assert.deepEqual([rb.circuit.state, rb.circuit.failures], ['closed', 0]);

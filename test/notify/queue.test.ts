@@ -841,6 +841,53 @@ describe('notification queue', () => {
     await down.q.close();
   });
 
+  it('a PAUSED decision (an alert held off by a pause: blocked, its row records none) is summed in the drop burst and gets no later rounds; a run stopped by a pause (aborted, its row records it) is held back, and tried again later', async () => {
+    target.reset();
+    const release = holdFirstCall(target, 'POST', '/hook');
+    const { q, recorded } = queueTo(['/hook'], {
+      attempts: 1,
+      maxQueued: 2,
+      dropReportMs: 60_000,
+      unsettled: (name, after, limit) => unsettledPage([], name, after, limit),
+    });
+    const stopped = (id: string, notificationId: string): NotificationEvent => ({ ...ev(id, 'PAUSED', 'aborted'), execution_id: `exe_${id}`, notification_id: notificationId });
+    q.notify(ev('a1', 'APPROVAL_REQUIRED', 'approval_required')); // being delivered, held
+    await target.waitForRequest('/hook');
+    q.notify(stopped('r1', 'ntf_stopped'));
+    q.notify(ev('o1', 'FAILED', 'failed'));
+    // The queue is full of outcomes: the decision is let go; an outcome pushes out the oldest, the stopped run.
+    q.notify(ev('p1', 'PAUSED', 'blocked'));
+    q.notify(ev('o2', 'FAILED', 'failed'));
+    assert.equal(q.dropped(), 2);
+    release();
+    await q.drain();
+    const drops = recorded.filter((o) => o.detail === 'dropped: queue full' || o.detail === HELD_BACK);
+    assert.deepEqual(
+      drops.map((o) => [o.detail, o.event.outcome, o.event.notification_id ?? null, o.dropped]),
+      [
+        [HELD_BACK, 'aborted', 'ntf_stopped', { count: 1, about: ['PAUSED'], incident_ids: ['r1'] }],
+        ['dropped: queue full', 'blocked', recorded.find((o) => o.event.incident_id === 'p1')?.event.notification_id, { count: 1, about: ['PAUSED'], incident_ids: ['p1'] }],
+      ],
+    );
+    await q.close();
+
+    // A receiver that is down: the decision is tried once and given up; the stopped run waits for its later rounds.
+    target.reset();
+    target.route('POST', '/down', { status: 503 });
+    const down = queueTo(['/down'], { backoffMs: 1, approvalRetryMs: 60_000, maxQueued: 2 });
+    down.q.notify(ev('p2', 'PAUSED', 'blocked'));
+    down.q.notify(stopped('r2', 'ntf_stopped2'));
+    await down.q.drain();
+    assert.deepEqual(
+      down.recorded.map((o) => [o.event.incident_id, o.attempts, o.detail]),
+      [
+        ['p2', 3, 'answered 503'],
+        ['r2', 0, `${NOT_TRIED} (answered 503) (tried again later)`],
+      ],
+    );
+    await down.q.close();
+  });
+
   it('a receiver that answers after the per-attempt timeout: every retry carries the same notification_id and Idempotency-Key; audited as delivery unknown', async () => {
     target.reset();
     target.route('POST', '/slow', { status: 204, delayMs: 1_000 });

@@ -14,7 +14,7 @@ import { amWebhook, startTestService, type TestService } from '../helpers/servic
 import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
 /**
- * An upgrade from the release before migrations 008 to 014 (schema 007): a database
+ * An upgrade from the release before migrations 008 to 015 (schema 007): a database
  * with history (runs, blocks, duplicates, approvals pending and decided, a paused
  * runbook, an open circuit, a run cut off by kill -9, PagerDuty reopens, notifications
  * never delivered) is migrated once at the next start, recovered as any crash is, and
@@ -22,7 +22,7 @@ import { bearer, issueToken, writeTokensFile, type IssuedToken } from '../helper
  * delivered before is told again.
  *
  * The old database is the history a real process wrote, taken back to schema 007: the
- * tables the release before wrote are those it writes now (008 to 014 only rebuild or add an
+ * tables the release before wrote are those it writes now (008 to 015 only rebuild or add an
  * index, add a column and add a table the release before had no use for), and the test first checks that the schema is exactly the one
  * migrations 001–007 build. Migration files are immutable (checksummed), so those in
  * the folder are the release's own, also on a checkout without history.
@@ -135,12 +135,12 @@ function migrationsOf(path: string): Array<{ version: number; checksum: string; 
   }
 }
 
-/** Takes the database written now back to schema 007: what the release before migrations 008 to 014 read and wrote. */
+/** Takes the database written now back to schema 007: what the release before migrations 008 to 015 read and wrote. */
 function toSchema007(path: string): void {
   const db = new Database(path);
   try {
     db.exec('DELETE FROM schema_migrations WHERE version >= 8');
-    // 007 rebuilds audit_told without INTAKE_REFUSED (its first statement drops the index 013 built).
+    // 007 rebuilds audit_told without INTAKE_REFUSED (its first statement drops the index 015 built).
     db.exec(readFileSync(join(MIGRATIONS_DIR, readdirSync(MIGRATIONS_DIR).find((f) => f.startsWith('007_'))!), 'utf8'));
     db.exec('ALTER TABLE incidents DROP COLUMN seen_at');
     // 010 adds an index on the audit rows' time.
@@ -227,10 +227,10 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
     assert.deepEqual(applied.slice(0, 7), before);
     // 008 and 009 rebuild an index and add a column; 010 adds one index; 011 rebuilds one; 012 adds
-    // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column.
+    // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column; 015 rebuilds one.
     assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 2);
     assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
     assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table cooldown_clears: ')));
@@ -376,7 +376,7 @@ describe('approval requests opened at schema 013 (no list of who asked), then mi
     assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 13);
 
     svc = await startTestService({ dir, clock, args });
-    assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 14);
+    assert.deepEqual(migrationsOf(dbPath).slice(-2).map((m) => m.version), [14, 15]);
     assert.deepEqual([byAm, byAlice, joinedLater].map((id) => approval(id).asked_by), [null, null, null]);
 
     // Opened by alice's token: an unnamed Slack user cannot be told apart from her.

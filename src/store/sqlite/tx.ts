@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
-import { TOLD_EVENTS } from '../../domain/index.js';
+import { NOTIFIED_ONLY, TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
 import { readDetails } from '../audit-verify.js';
 import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToIncident } from './rows.js';
@@ -215,13 +215,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     ),
   };
 
-  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008, 011, 012 and 013), named so that a predicate that no longer
+  // The partial indexes of migration 005 (audit_told rebuilt by 007, 008, 011, 012, 013 and 015), named so that a predicate that no longer
   // matches the index's fails the start's recovery loudly instead of walking the log.
   // Prepared when first used (once per start).
   let toldStatements: { rows: Database.Statement; rowsAfter: Database.Statement; deliveries: Database.Statement } | undefined;
-  // Migration 013's predicate, term for term: an ALERTS_TRUNCATED row is indexed only when it
-  // records its notification (the manual notices past the bound record none).
-  const toldPredicate = `(${TOLD_EVENTS.map((e) => (e === 'ALERTS_TRUNCATED' ? `(event = '${e}' AND json_extract(details, '$.notification_id') IS NOT NULL)` : `event = '${e}'`)).join(' OR ')})`;
+  // Migration 015's predicate, term for term: an ALERTS_TRUNCATED or PAUSED row is indexed only
+  // when it records its notification (the manual notices past the bound and the PAUSED
+  // decisions of alerts held off by a pause record none).
+  const toldPredicate = `(${TOLD_EVENTS.map((e) => (NOTIFIED_ONLY.has(e) ? `(event = '${e}' AND json_extract(details, '$.notification_id') IS NOT NULL)` : `event = '${e}'`)).join(' OR ')})`;
   const told = () =>
     (toldStatements ??= {
       rows: db.prepare(
