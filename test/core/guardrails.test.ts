@@ -880,9 +880,13 @@ describe('guardrails', () => {
     const took = Date.now() - started;
     assert.equal(r.body.action, 'approval_required');
     assert.match(r.body.reason, /^risk MEDIUM: guardrail failed: http: no answer within (9\d\dms|1s) after 2 attempts$/);
-    assert.ok(took >= 14_900 && took < 15_900, `decided after ${took}ms`);
+    // The bounds are wide where a loaded machine can only move the figures one way: a
+    // late first arrival (a new connection) shortens the gap between the two requests,
+    // a slow event loop lengthens the answer. The reason above pins the last attempt's
+    // own timeout to the budget's last second.
+    assert.ok(took >= 14_900 && took < 16_500, `decided after ${took}ms`);
     const [a, b] = target.requests('/hangs').map((q) => q.at);
-    assert.ok(b! - a! >= 13_950 && b! - a! < 14_500, `last attempt ${b! - a!}ms after the first`);
+    assert.ok(b! - a! >= 13_000 && b! - a! < 15_000, `last attempt ${b! - a!}ms after the first`);
     assert.equal(target.calls('/restart/a', 'POST'), 0);
     await svc.stop({ remove: true });
   });
