@@ -25,9 +25,12 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
     re: /^(?!(?:.*\/)?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
     max: 512,
     what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)',
-    // Nor a URL or a remote path: that is decided on the whole argument a value lands in
-    // (runbooks/remote-address.ts), since values side by side, or a value beside the
-    // runbook's text, can make one that no value holds alone.
+    // Nor a URL or a remote path (runbooks/remote-address.ts), nor an empty path segment
+    // ("//", "/" alone: "/var/cache/app/{queue}" with "/" is the whole directory, as an
+    // empty value would be) or a "." or ".." one made with the text around it: those are
+    // decided on the whole argument a value lands in (runbooks/render.ts, fillArgument),
+    // since values side by side, or a value beside the runbook's text, can make one that
+    // no value holds alone.
   },
   // Inside a quoted PromQL label value: no quote, backslash or brace can close it.
   label_value: { re: /^[A-Za-z0-9_.:/@ -]+$/, max: 256, what: 'a label value ([A-Za-z0-9_.:/@ -])' },

@@ -228,8 +228,49 @@ function fillArgument(rr: Renderer, t: Template, where: string, index: number): 
       remote.param,
       `placeholder {${remote.param}} in ${where}: value ${quoteUntrusted(rr.used[remote.param] ?? '')} makes argv[${index}] ${quoteUntrusted(text)} ${remote.form}: an alert must not choose the file or host a program reads; write the scheme and host in the runbook`,
     );
+    return text;
+  }
+  const segment = pathSegmentFromValue(text, spans);
+  if (segment) {
+    const value = quoteUntrusted(rr.used[segment.param] ?? '');
+    const made = segment.form === undefined ? `is only "/" (argv[${index}] ${quoteUntrusted(text)})` : `makes argv[${index}] ${quoteUntrusted(text)} have ${segment.form}`;
+    rr.refuse(segment.param, `placeholder {${segment.param}} in ${where}: value ${value} ${made}: a label must not widen or climb out of the directory the runbook names`);
   }
   return text;
+}
+
+/**
+ * A path a value widens or leaves: a value of "/" alone (form undefined), or an empty
+ * path segment ("//") or a "." or ".." one that a value helped form (one of its
+ * characters, or a "/" around it, is a value's). Filled into "/var/cache/app/{queue}",
+ * "/" is the whole directory, as an empty value (refused) would be. The argument
+ * pattern refuses "." and ".." segments in a value alone, but beside the runbook's text
+ * or another value one can form: "/srv/{svc}/cache" with "a/" is "/srv/a//cache",
+ * "/srv/..{svc}" with "/etc" is "/srv/../etc". The runbook's own "//" and ".."
+ * (`https://…`, `../shared`) are its author's.
+ */
+function pathSegmentFromValue(text: string, spans: readonly ValueSpan[]): { param: string; form: string | undefined } | undefined {
+  const slashes = spans.find((v) => /^\/+$/.test(text.slice(v.start, v.end)));
+  if (slashes) return { param: slashes.param, form: undefined };
+  const from = (lo: number, hi: number): string | undefined => spans.find((v) => v.start < hi && lo < v.end)?.param;
+  for (let start = 0; start <= text.length; ) {
+    const slash = text.indexOf('/', start);
+    const end = slash < 0 ? text.length : slash;
+    const seg = text.slice(start, end);
+    // The segment with the slashes around it ([start - 1, end + 1) within the text).
+    const lo = start > 0 ? start - 1 : start;
+    const hi = slash < 0 ? end : end + 1;
+    if (seg === '' && start > 0 && slash >= 0) {
+      const param = from(lo, hi);
+      if (param !== undefined) return { param, form: 'an empty path segment ("//")' };
+    } else if (seg === '.' || seg === '..') {
+      const param = from(lo, hi);
+      if (param !== undefined) return { param, form: `a ${JSON.stringify(seg)} path segment` };
+    }
+    if (slash < 0) break;
+    start = slash + 1;
+  }
+  return undefined;
 }
 
 function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<string, string>>, where: string): RenderedCheck {

@@ -311,6 +311,47 @@ test('command arguments: a URL or a remote path is looked for in the argument a 
   for (const queue of ['evil.example/x', 'evil.example:repo']) assert.ok(renderPlan(cmd('[tool, "{queue}"]'), { queue }).ok, queue);
 });
 
+test('command arguments: a value must not widen the directory the runbook names ("/" alone, an empty path segment) nor form a "." or ".." segment with the text around it', () => {
+  const cmd = (argv: string) => inline(`    triggers: [T]\n    action:\n      command: {argv: ${argv}}\n`);
+  const TAIL = ': a label must not widen or climb out of the directory the runbook names';
+  const only = (param: string, v: string, index: number, arg: string) => `placeholder {${param}} in action 1: value ${JSON.stringify(v)} is only "/" (argv[${index}] ${JSON.stringify(arg)})${TAIL}`;
+  const makes = (param: string, v: string, index: number, arg: string, form: string) => `placeholder {${param}} in action 1: value ${JSON.stringify(v)} makes argv[${index}] ${JSON.stringify(arg)} have ${form}${TAIL}`;
+  const EMPTY = 'an empty path segment ("//")';
+  // "/" filled into the runbook's directory is the whole directory (an empty value, refused, would be too).
+  const rm = cmd('[/bin/rm, -rf, "/var/cache/app/{queue}"]');
+  assert.equal(refusal(rm, { queue: '/' }), only('queue', '/', 2, '/var/cache/app//'));
+  assert.equal(refusal(rm, { queue: '//' }), only('queue', '//', 2, '/var/cache/app///'));
+  assert.equal(refusal(rm, { queue: 'jobs//eu' }), makes('queue', 'jobs//eu', 2, '/var/cache/app/jobs//eu', EMPTY));
+  const cache = cmd('[ls, "/srv/{svc}/cache"]');
+  assert.equal(refusal(cache, { svc: '/' }), only('svc', '/', 1, '/srv///cache'));
+  // A slash at either end of a value, beside the runbook's own.
+  assert.equal(refusal(cache, { svc: 'api/' }), makes('svc', 'api/', 1, '/srv/api//cache', EMPTY));
+  assert.equal(refusal(cache, { svc: '/api' }), makes('svc', '/api', 1, '/srv//api/cache', EMPTY));
+  // "/" alone wherever it lands: the whole argument, or after an option's "=".
+  assert.equal(refusal(cmd('[ls, "{p}"]'), { p: '/' }), only('p', '/', 1, '/'));
+  assert.equal(refusal(cmd('[tool, "--dir={p}"]'), { p: '/' }), only('p', '/', 1, '--dir=/'));
+  // Two values side by side, each fine alone.
+  assert.equal(refusal(cmd('[ls, "/srv/{a}{b}"]'), { a: 'x/', b: '/y' }), makes('a', 'x/', 1, '/srv/x//y', EMPTY));
+  // A "." or ".." segment made with the runbook's text.
+  assert.equal(refusal(cmd('[ls, "/srv/..{svc}"]'), { svc: '/etc' }), makes('svc', '/etc', 1, '/srv/../etc', 'a ".." path segment'));
+  assert.equal(refusal(cmd('[ls, "/srv/.{svc}"]'), { svc: '/etc' }), makes('svc', '/etc', 1, '/srv/./etc', 'a "." path segment'));
+  // Still run: deeper paths, a trailing slash on the runbook's directory, an absolute path given whole,
+  // and the runbook's own "//" and "..".
+  const fine: Array<[string, Record<string, string>, string[]]> = [
+    ['[/bin/rm, -rf, "/var/cache/app/{queue}"]', { queue: 'eu/jobs' }, ['/bin/rm', '-rf', '/var/cache/app/eu/jobs']],
+    ['[/bin/rm, -rf, "/var/cache/app/{queue}"]', { queue: 'jobs/' }, ['/bin/rm', '-rf', '/var/cache/app/jobs/']],
+    ['[ls, "{p}"]', { p: '/etc' }, ['ls', '/etc']],
+    ['[ls, "/srv/..{svc}"]', { svc: 'x' }, ['ls', '/srv/..x']],
+    ['[curl, "https://status.internal/{s}"]', { s: 'api' }, ['curl', 'https://status.internal/api']],
+    ['[ls, "/srv/{s}/../shared"]', { s: 'api' }, ['ls', '/srv/api/../shared']],
+  ];
+  for (const [argv, values, want] of fine) {
+    const r = renderPlan(cmd(argv), values);
+    assert.ok(r.ok, `${argv} ${JSON.stringify(values)}`);
+    assert.deepEqual((r.plan.actions[0]?.spec as { argv: string[] }).argv, want, argv);
+  }
+});
+
 test('summaries of the other kubernetes verbs', () => {
   const node = rb(good, 'node-maintenance');
   const r = renderPlan(node, { node: 'worker-1', pod_name: 'p-1', namespace: 'prod', deployment: 'web', revision: '4', service: 'db' });
