@@ -17,6 +17,7 @@ import {
   readPositiveInt,
   readString,
   readStringList,
+  scalarAsText,
   sortByLine,
   type Reporter,
   type YamlMap,
@@ -156,7 +157,7 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   }
   if (source.notPlain.length) return { problems: source.notPlain.map((p) => ({ file, path: formatPath(p.path), message: p.message, line: p.line })) };
   const problems: LoadProblem[] = [];
-  const r = createReporter(file, source.lineOf, problems);
+  const r = createReporter(file, source.lineOf, problems, source.writtenAt);
   // Runbook ids in a state, with where each is written: which exist is known only once the runbooks are loaded.
   const refs: StateRefs = [];
   const doc = source.value;
@@ -382,8 +383,11 @@ function readValues(r: Reporter, v: unknown, path: YamlPath): Record<string, str
   if (!m) return undefined;
   const out: Record<string, string> = {};
   for (const [k, x] of Object.entries(m)) {
-    if (typeof x === 'string' || typeof x === 'number' || typeof x === 'boolean') out[k] = String(x);
-    else r.report([...path, k], `expected a string, number or boolean, got ${describe(x)}`);
+    if (typeof x === 'string') out[k] = x;
+    else if (typeof x === 'number' || typeof x === 'boolean') {
+      const text = scalarAsText(r, x, [...path, k], 'a value');
+      if (text !== undefined) out[k] = text;
+    } else r.report([...path, k], `expected a string, number or boolean, got ${describe(x)}`);
   }
   return out;
 }

@@ -1,7 +1,7 @@
 import { KUBE_VERBS, type ActionSpec, type CommandActionSpec, type HttpActionSpec, type KubernetesActionSpec, type Template } from '../domain/runbook.js';
 import { didYouMean } from '../lib/suggest.js';
 import { missingNamespace, readKubeName } from './checks.js';
-import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf, readSecondsMs, readStatusRange, readString, type YamlMap } from './fields.js';
+import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf, readSecondsMs, readStatusRange, readString, scalarAsText, type YamlMap } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { DEFAULT_KUBE_TIMEOUT_MS, parseKubectl } from './kubectl.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
@@ -240,7 +240,7 @@ function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefin
   const out: Template[] = [];
   let ok = true;
   v.forEach((item, i) => {
-    const text = typeof item === 'number' ? String(item) : readString(r, item, [...path, i]);
+    const text = typeof item === 'number' ? scalarAsText(r, item, [...path, i], 'an argument') : readString(r, item, [...path, i]);
     if (text === undefined) {
       ok = false;
       return;

@@ -36,6 +36,22 @@ export function readString(r: Reporter, v: unknown, path: YamlPath): string | un
   return undefined;
 }
 
+/**
+ * A number or true/false given where text is taken (a command argument, a header value),
+ * as text. YAML reads `1.10` as the number 1.1, `0x1F` as 31, `0o644` as 420, `1e3` as
+ * 1000, `.inf` as Infinity and `True` as true, and a number past 2^53 loses digits: the
+ * text of what was read is not what was written, and would be run or sent all the same.
+ * So one that does not read back as written is refused (quote it); `5` and `true` stay.
+ * @param what the field, for the message: "an argument", "a header value".
+ */
+export function scalarAsText(r: Reporter, v: number | boolean, path: YamlPath, what: string): string | undefined {
+  const read = String(v);
+  const written = r.written(path) ?? read;
+  if (written === read) return read;
+  r.report(path, `${written} is read as the ${typeof v === 'number' ? 'number' : 'boolean'} ${read}, not as the text written; ${what} is text: quote it (${JSON.stringify(written)})`);
+  return undefined;
+}
+
 export function readNonEmptyString(r: Reporter, v: unknown, path: YamlPath): string | undefined {
   if (typeof v === 'string' && v.trim() !== '') return v;
   r.report(path, `expected a non-empty string, got ${describe(v)}`);

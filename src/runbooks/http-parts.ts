@@ -1,6 +1,6 @@
 import type { Placeholder, Template } from '../domain/runbook.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { expectMap, readString } from './fields.js';
+import { expectMap, readString, scalarAsText } from './fields.js';
 import { compileTemplate, refuseNearMisses, scanTemplate } from './template.js';
 import { compileUrl } from './url.js';
 
@@ -66,7 +66,7 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       ok = false;
       continue;
     }
-    const text = typeof value === 'number' || typeof value === 'boolean' ? String(value) : readString(r, value, [...path, name]);
+    const text = typeof value === 'number' || typeof value === 'boolean' ? scalarAsText(r, value, [...path, name], 'a header value') : readString(r, value, [...path, name]);
     if (text === undefined) {
       ok = false;
       continue;

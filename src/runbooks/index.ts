@@ -28,4 +28,4 @@ export { STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 // The YAML plumbing other file formats (runbook tests) share: path-named problems with lines.
 export { parseYamlSource, type YamlSource } from './yaml-source.js';
 export { createReporter, describe as describeValue, sortByLine, type Reporter, type YamlPath } from './problems.js';
-export { checkKeys, expectMap, has, isMapValue, readBool, readList, readNonEmptyString, readOneOf, readPositiveInt, readString, readStringList, type YamlMap } from './fields.js';
+export { checkKeys, expectMap, has, isMapValue, readBool, readList, readNonEmptyString, readOneOf, readPositiveInt, readString, readStringList, scalarAsText, type YamlMap } from './fields.js';

@@ -22,12 +22,15 @@ export interface Reporter {
   report(path: YamlPath, message: string, at?: 'key' | 'value'): void;
   /** How many problems so far: compile steps compare before/after to know if they failed. */
   count(): number;
+  /** The scalar at `path` as written in the file (`1.10`, read as the number 1.1), when known. */
+  written(path: YamlPath): string | undefined;
 }
 
 export function createReporter(
   file: string,
   lineOf: (path: YamlPath, at: 'key' | 'value') => number | undefined,
   into: LoadProblem[],
+  writtenAt: (path: YamlPath) => string | undefined,
 ): Reporter {
   return {
     report(path, message, at = 'value') {
@@ -37,6 +40,7 @@ export function createReporter(
       into.push(problem);
     },
     count: () => into.length,
+    written: writtenAt,
   };
 }
 

@@ -21,6 +21,11 @@ export interface YamlSource {
    * read as the number 1.1, which the plain value's key ("1.1") no longer shows.
    */
   keyOf(path: YamlPath): { written: string; value: unknown; line: number } | undefined;
+  /**
+   * The scalar at `path` as written (its source text, without quotes or comment):
+   * `1.10` is read as the number 1.1, which the plain value no longer shows.
+   */
+  writtenAt(path: YamlPath): string | undefined;
 }
 
 // Anchors and aliases are legal YAML, but a "billion laughs" file must not take the
@@ -66,7 +71,11 @@ export function parseYamlSource(text: string): YamlSource {
     if (!isScalar(key) || !key.range) return undefined;
     return { written: text.slice(key.range[0], key.range[1]).trim(), value: key.value, line: line(key.range[0]) };
   };
-  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs), keyOf };
+  const writtenAt = (path: YamlPath): string | undefined => {
+    const node = nodeAt(doc, path, pairs);
+    return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
+  };
+  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs), keyOf, writtenAt };
 }
 
 /**

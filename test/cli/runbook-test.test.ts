@@ -363,6 +363,26 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a number in enrichment or expected params that does not read back as written is refused (1.10 was the value "1.1"); 4 stays', async () => {
+    const dir = workdir({
+      'numbers.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: numbers
+    incident: {root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production}}
+    enrichment: {replicas: 3, old_replicas: 3.0}
+    expect:
+      action: executed
+      params: {deployment: worker, new_replicas: 4, version: 1.10}
+`,
+    });
+    const r = await rectifyTest(dir, 'numbers.test.yaml');
+    assert.deepEqual(r.err, [
+      'numbers.test.yaml:5: tests[0].enrichment.old_replicas: 3.0 is read as the number 3, not as the text written; a value is text: quote it ("3.0")',
+      'numbers.test.yaml:8: tests[0].expect.params.version: 1.10 is read as the number 1.1, not as the text written; a value is text: quote it ("1.10")',
+    ]);
+    assert.equal(r.code, 2);
+  });
+
   it('runs every *.test.yaml in a folder, by name; no argument is a usage error', async () => {
     const dir = workdir({
       'tests/b.test.yaml': `runbooks: [../runbooks.yaml]\ntests:\n  - {name: b, incident: ${INC001}, expect: {action: executed}}\n`,

@@ -126,6 +126,45 @@ test('an integer with a leading zero is refused (0755: 755 in YAML 1.2, 493 in Y
   assert.deepEqual(runbooks.map((r) => [r.maxPerHour, r.blastRadiusLimit, r.cooldownMs]), [[15, 16, 1000 * 60_000]]);
 });
 
+test('an unquoted number or true/false in a command argument or a header value that does not read back as written is refused (1.10 ran as "1.1", 0o644 as "420"); 5 and true stay', () => {
+  const argv = (...args: string[]): string => rb('risk: LOW', `action: {command: {argv: [${args.join(', ')}]}}`, 'rollback: none', 'rollback_reason: x');
+  const at = (i: number) => `x.yaml:4: runbooks.r.action.command.argv[${i}]`;
+  const quote = (written: string, read: string, kind = 'number') => `${written} is read as the ${kind} ${read}, not as the text written; an argument is text: quote it (${JSON.stringify(written)})`;
+  assert.deepEqual(problemsOf(argv('deploy', '--version', '1.10', '--mode', '0o644', '0x1F', '1e3', '12345678901234567890', '.inf', '-0', '+5', '5.0')), [
+    `${at(2)}: ${quote('1.10', '1.1')}`,
+    `${at(4)}: ${quote('0o644', '420')}`,
+    `${at(5)}: ${quote('0x1F', '31')}`,
+    `${at(6)}: ${quote('1e3', '1000')}`,
+    `${at(7)}: ${quote('12345678901234567890', '12345678901234567000')}`,
+    `${at(8)}: ${quote('.inf', 'Infinity')}`,
+    `${at(9)}: ${quote('-0', '0')}`,
+    `${at(10)}: ${quote('+5', '5')}`,
+    `${at(11)}: ${quote('5.0', '5')}`,
+  ]);
+  // Through an alias, the number is the anchor's as written.
+  assert.deepEqual(problemsOf(argv('deploy', '&v 1.10', '*v')), [`${at(1)}: ${quote('1.10', '1.1')}`, `${at(2)}: ${quote('1.10', '1.1')}`]);
+  // Numbers that read back as written, and quoted text, run as written.
+  const ok = parseRunbooksText(argv('/bin/sleep', '5', '-3', '1.5', '"1.10"', '"0x1F"'), 'x.yaml');
+  assert.deepEqual(ok.problems, []);
+  assert.deepEqual(ok.runbooks[0]?.actions[0]?.type === 'command' && ok.runbooks[0].actions[0].argv.map((t) => t.source), ['/bin/sleep', '5', '-3', '1.5', '1.10', '0x1F']);
+
+  // Header values, in an http action and an http check: numbers and true/false alike.
+  const headers = (h: string) =>
+    rb('risk: LOW', `action: {http: {url: "http://127.0.0.1:8080/x", headers: {${h}}}}`, `post_checks: [{http: {url: "http://127.0.0.1:8080/health", headers: {${h}}}}]`, 'rollback: none', 'rollback_reason: x');
+  const header = (path: string, written: string, read: string, kind = 'number') =>
+    `${path}: ${written} is read as the ${kind} ${read}, not as the text written; a header value is text: quote it (${JSON.stringify(written)})`;
+  assert.deepEqual(problemsOf(headers('X-Version: 1.10, X-Flag: True')), [
+    header('x.yaml:4: runbooks.r.action.http.headers.X-Version', '1.10', '1.1'),
+    header('x.yaml:4: runbooks.r.action.http.headers.X-Flag', 'True', 'true', 'boolean'),
+    header('x.yaml:5: runbooks.r.post_checks[0].http.headers.X-Version', '1.10', '1.1'),
+    header('x.yaml:5: runbooks.r.post_checks[0].http.headers.X-Flag', 'True', 'true', 'boolean'),
+  ]);
+  const sent = parseRunbooksText(headers('X-Version: "1.10", X-Count: 3, X-Flag: true'), 'x.yaml');
+  assert.deepEqual(sent.problems, []);
+  const action = sent.runbooks[0]?.actions[0];
+  assert.deepEqual(action?.type === 'http' && Object.fromEntries(Object.entries(action.headers).map(([k, t]) => [k, t.source])), { 'X-Version': '1.10', 'X-Count': '3', 'X-Flag': 'true' });
+});
+
 test('a second YAML document is refused in the file\'s terms, and nesting thousands deep is an error, not a crash', () => {
   assert.deepEqual(problemsOf(`${rb('risk: HIGH', 'action: kubectl delete pod {pod_name} -n prod')}---\n${rb('risk: LOW', 'action: kubectl delete pod {pod_name} -n prod')}`), [
     'x.yaml:5: YAML syntax error at line 5: a second YAML document begins here (after "---"): a file holds one document; merge it into the first or move it to a file of its own',
