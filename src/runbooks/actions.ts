@@ -23,8 +23,37 @@ const HTTP_ACTION_DEFAULT_TIMEOUT_MS = 10_000;
 const COMMAND_DEFAULT_TIMEOUT_MS = 30_000;
 const HTTP_ACTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
-// Running one of these as argv[0] would bring the shell back through the side door.
-const SHELLS = ['sh', 'bash', 'zsh', 'dash', 'ksh', 'mksh', 'ash', 'fish', 'csh', 'tcsh', 'busybox', 'pwsh', 'powershell', 'cmd', 'cmd.exe'];
+// Running one of these would bring the shell back through the side door: as argv[0],
+// or named after a program that runs another (WRAPPERS). busybox and toybox are shells
+// too (`busybox sh -c …`).
+const SHELLS: ReadonlySet<string> = new Set([
+  'sh', 'bash', 'rbash', 'zsh', 'dash', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'loksh', 'pdksh', 'ash', 'yash', 'posh', 'sash',
+  'fish', 'csh', 'tcsh', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'busybox', 'toybox',
+  'pwsh', 'powershell', 'cmd', 'cmd.exe', 'pwsh.exe', 'powershell.exe', 'sh.exe', 'bash.exe',
+]);
+/**
+ * Programs that run the program named in their arguments (`find -exec` too): `env sh -c …`,
+ * `timeout 5 bash -c …`, `nice /bin/sh -c …`. Which argument that is depends on each
+ * one's options (`timeout 5`, `sudo -u root`, `env A=b`), so after one of these no
+ * argument written in the runbook may name a shell, wherever it is.
+ */
+const WRAPPERS: ReadonlySet<string> = new Set([
+  'env', 'timeout', 'nice', 'nohup', 'setsid', 'sudo', 'doas', 'su', 'runuser', 'xargs', 'stdbuf', 'ionice', 'chroot', 'flock', 'time',
+  'find', 'chrt', 'taskset', 'unshare', 'nsenter', 'setpriv', 'prlimit', 'numactl', 'cgexec', 'sg', 'systemd-run', 'setarch', 'strace', 'ltrace', 'firejail',
+]);
+/**
+ * Options by which a wrapper runs its command through a shell itself: `su -c "…"` and
+ * `runuser -c "…"` hand it to the user's shell, `sudo -s` and `sudo -i` to a shell, and
+ * `flock FILE -c "…"` to sh. `short` are those letters in a cluster (`-lc`), read until
+ * a letter whose option takes an argument (`withArg`); su, runuser and flock read
+ * options anywhere before "--", sudo only before its command.
+ */
+const SHELL_OPTIONS: Record<string, { short: string; long: readonly string[]; withArg: string; anywhere: boolean }> = {
+  su: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsw', anywhere: true },
+  runuser: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsuw', anywhere: true },
+  sudo: { short: 'is', long: ['--shell', '--login'], withArg: 'CDghpRrTtUu', anywhere: false },
+  flock: { short: 'c', long: ['--command'], withArg: 'wE', anywhere: true },
+};
 
 export function compileActionList(r: Reporter, items: unknown[], path: YamlPath, opts: ActionOptions): ActionSpec[] | undefined {
   const before = r.count();
@@ -261,11 +290,68 @@ function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefin
     r.report([...path, 0], 'the program (argv[0]) must be written out, not a {placeholder}: an alert must not choose what runs');
     ok = false;
   } else if (prog) {
-    const base = prog.source.split('/').pop() ?? prog.source;
-    if (SHELLS.includes(base)) {
-      r.report([...path, 0], `${JSON.stringify(prog.source)} is a shell; rectify runs commands without one, so call the program directly`);
+    const shell = shellIn(out);
+    if (shell) {
+      r.report([...path, shell.index], shell.message);
       ok = false;
     }
   }
   return ok ? out : undefined;
+}
+
+const programName = (arg: string): string => arg.split('/').pop() ?? arg;
+
+/**
+ * A shell in an argument list whose program is written out: argv[0] itself; after a
+ * program that runs another (WRAPPERS, argv[0] or any argument after one), any written
+ * argument that names a shell (its first word: `env -S "sh -c …"`); or an option by
+ * which a wrapper runs its command through a shell (SHELL_OPTIONS).
+ */
+function shellIn(argv: readonly Template[]): { index: number; message: string } | undefined {
+  const prog = argv[0]!.source;
+  if (SHELLS.has(programName(prog))) return { index: 0, message: `${JSON.stringify(prog)} is a shell; rectify runs commands without one, so call the program directly` };
+  if (!WRAPPERS.has(programName(prog))) return undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const t = argv[i]!;
+    // The first word as written (a placeholder after it, `sh -c 'echo {x}'`, changes nothing).
+    const name = programName(t.source.trim().split(/\s+/)[0] ?? '');
+    if (i > 0 && SHELLS.has(name)) {
+      return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(prog)} would run; rectify runs commands without one, so call the program directly` };
+    }
+    const opts = SHELL_OPTIONS[name];
+    const at = opts ? shellOption(argv, i + 1, opts) : undefined;
+    if (at !== undefined) {
+      const opt = argv[at]!.source;
+      return { index: at, message: `${JSON.stringify(opt)} makes ${JSON.stringify(t.source)} run its command through a shell; rectify runs commands without one, so call the program directly` };
+    }
+  }
+  return undefined;
+}
+
+/** The index of the first option from `from` on by which the wrapper runs its command through a shell, if any. */
+function shellOption(argv: readonly Template[], from: number, opts: (typeof SHELL_OPTIONS)[string]): number | undefined {
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const arg = t.source;
+    if (arg === '--') return undefined;
+    if (!isLiteral(t) || !arg.startsWith('-') || arg === '-') {
+      if (!opts.anywhere) return undefined;
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      if (opts.long.some((l) => arg === l || arg.startsWith(`${l}=`))) return i;
+      continue;
+    }
+    const letters = arg.slice(1);
+    for (let k = 0; k < letters.length; k++) {
+      const letter = letters[k]!;
+      if (opts.short.includes(letter)) return i;
+      if (opts.withArg.includes(letter)) {
+        // The rest of the cluster is the option's argument (`-uroot`), or the next element is (`-u root`).
+        if (k === letters.length - 1) i++;
+        break;
+      }
+    }
+  }
+  return undefined;
 }

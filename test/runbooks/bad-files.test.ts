@@ -275,3 +275,41 @@ test('"__proto__" as an http body key or header name is a load error naming its 
   assert.deepEqual(spec.headers, { proto: 'v-ops', 'x-a': 'b' });
   assert.deepEqual(spec.body, { t: 'ops', n: [{ proto: { x: 'ops' } }], constructor: 'lit' });
 });
+
+test('a shell is refused after a program that runs another (env, timeout, nice, setsid…), and as argv[0] by any common name (rbash, yash…); so are su -c, sudo -s and flock -c', () => {
+  const problems = (argv: string): string[] =>
+    parseRunbooksText(`runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: {command: {argv: ${argv}}}\n    rollback: none\n    rollback_reason: t\n`, 'r.yaml').problems.map(formatProblem);
+  const at = (i: number) => `r.yaml:5: runbooks.r.action.command.argv[${i}]`;
+  const TAIL = 'rectify runs commands without one, so call the program directly';
+  const wrapped = (i: number, shell: string, by: string) => `${at(i)}: ${JSON.stringify(shell)} is a shell, which ${JSON.stringify(by)} would run; ${TAIL}`;
+  assert.deepEqual(problems('[/usr/bin/env, sh, -c, "echo {x}"]'), [wrapped(1, 'sh', '/usr/bin/env')]);
+  assert.deepEqual(problems('[/usr/bin/timeout, "5", bash, -c, "echo {x}"]'), [wrapped(2, 'bash', '/usr/bin/timeout')]);
+  assert.deepEqual(problems('[/usr/bin/setsid, sh, -c, "echo {x}"]'), [wrapped(1, 'sh', '/usr/bin/setsid')]);
+  assert.deepEqual(problems('[/usr/bin/nice, /bin/sh, -c, "echo {x}"]'), [wrapped(1, '/bin/sh', '/usr/bin/nice')]);
+  // Wrappers in a chain, options and their arguments in between, and env -S's one string.
+  assert.deepEqual(problems('[nohup, sudo, -u, app, timeout, 5, /usr/bin/zsh, -c, "echo {x}"]'), [wrapped(6, '/usr/bin/zsh', 'nohup')]);
+  assert.deepEqual(problems('[env, -S, "sh -c \'echo {x}\'"]'), [wrapped(2, "sh -c 'echo {x}'", 'env')]);
+  assert.deepEqual(problems('[find, /var/cache/app, -exec, bash, -c, "echo {x}", ";"]'), [wrapped(3, 'bash', 'find')]);
+  for (const shell of ['/bin/rbash', 'yash', 'elvish', '/usr/bin/mksh', 'toybox']) {
+    assert.deepEqual(problems(`[${shell}, -c, "echo {x}"]`), [`${at(0)}: ${JSON.stringify(shell)} is a shell; ${TAIL}`]);
+  }
+  // Options by which a wrapper hands its command to a shell itself.
+  const option = (i: number, opt: string, by: string) => `${at(i)}: ${JSON.stringify(opt)} makes ${JSON.stringify(by)} run its command through a shell; ${TAIL}`;
+  assert.deepEqual(problems('[/bin/su, -c, "rm -rf /var/cache/app/{x}", app]'), [option(1, '-c', '/bin/su')]);
+  assert.deepEqual(problems('[su, app, -lc, "rm {x}"]'), [option(2, '-lc', 'su')]);
+  assert.deepEqual(problems('[runuser, -u, app, --command=x]'), [option(3, '--command=x', 'runuser')]);
+  assert.deepEqual(problems('[sudo, -u, app, -s, "echo {x}"]'), [option(3, '-s', 'sudo')]);
+  assert.deepEqual(problems('[sudo, -iu, app, "echo {x}"]'), [option(1, '-iu', 'sudo')]);
+  assert.deepEqual(problems('[timeout, 5, flock, /run/app.lock, -c, "echo {x}"]'), [option(4, '-c', 'flock')]);
+  // Still loaded: a wrapper running a program directly, the program's own options, a shell's name given to a program that runs none.
+  for (const argv of [
+    '[/usr/bin/timeout, "5", /usr/local/bin/flush-queue, --queue, "{x}"]',
+    '[sudo, -u, app, /usr/local/bin/flush-queue, -s, "{x}"]',
+    '[sudo, -uapp, /usr/local/bin/flush-queue, "{x}"]',
+    '[runuser, -u, app, --, /usr/local/bin/tool, -c, "{x}"]',
+    '[nice, -n, "10", ionice, -c, "3", /usr/local/bin/tool, "{x}"]',
+    '[grep, -c, sh, /etc/shells]',
+  ]) {
+    assert.deepEqual(problems(argv), [], argv);
+  }
+});
