@@ -11,12 +11,15 @@ const HEADER_NAME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 // and anything above U+00FF. Written in the runbook, it would fail every run unsent.
 const UNSENDABLE_HEADER_CHAR_RE = /[^\t\x20-\x7e\x80-\xff]/u;
 const HOST = 'the host the request reaches';
+const CLIENT = 'the client address the request is taken to have come from';
 /**
  * Headers an alert must not fill, with what each chooses: the virtual host a request
- * reaches (the target itself, or a proxy in front of it, routes by them), or how a proxy
+ * reaches (the target itself, or a proxy in front of it, routes by them), how a proxy
  * or framework in front of the target rewrites the request (its path, the scheme or port
- * it is taken to have come by, its method). Filled from an alert, they would let the
- * alert pick where the call goes or what it does, as a placeholder in the URL would.
+ * it is taken to have come by, its method), or the client it is taken to come from (an
+ * allow-list's address). Filled from an alert, they would let the alert pick where the
+ * call goes or what it does, as a placeholder in the URL would. Beside these names, every
+ * header of the families proxies speak by is refused (CHOOSING_PREFIXES).
  */
 const CHOOSING_HEADERS = new Map([
   ...['host', 'x-forwarded-host', 'x-forwarded-server', 'x-original-host', 'x-host', 'forwarded'].map((h) => [h, HOST] as const),
@@ -28,7 +31,25 @@ const CHOOSING_HEADERS = new Map([
   ['x-http-method-override', 'the method the request is handled as'],
   ['x-http-method', 'the method the request is handled as'],
   ['x-method-override', 'the method the request is handled as'],
+  ...['x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip', 'x-forwarded-for'].map((h) => [h, CLIENT] as const),
 ]);
+/**
+ * Families of headers by which a proxy in front of the target describes or rewrites the
+ * request: X-Forwarded-Uri, -Scheme, -Path… (Traefik, nginx, Spring), X-Original-URI,
+ * -Method… (nginx's auth_request, IIS), X-Envoy-Original-Path and Envoy's other routing,
+ * retry and timeout headers. New members appear with each proxy, so the family is refused.
+ */
+const CHOOSING_PREFIXES: ReadonlyArray<readonly [string, string]> = [
+  ['x-forwarded-', 'how a proxy in front of the target takes the request to have come (its host, path, scheme, port or client)'],
+  ['x-original-', 'the request as a proxy in front of the target took it to be (its host, path or method)'],
+  ['x-envoy-', 'how the Envoy proxy in front of the target routes, retries or rewrites the request'],
+];
+
+/** What the header chooses, when an alert must not fill it. */
+function chosenBy(name: string): string | undefined {
+  const h = name.toLowerCase();
+  return CHOOSING_HEADERS.get(h) ?? CHOOSING_PREFIXES.find(([prefix]) => h.startsWith(prefix))?.[1];
+}
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
   const source = readString(r, v, path);
@@ -81,9 +102,14 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       continue;
     }
     const placeholder = template.parts.find((p): p is Placeholder => typeof p !== 'string');
-    const chooses = CHOOSING_HEADERS.get(name.toLowerCase());
+    const chooses = chosenBy(name);
     if (placeholder !== undefined && chooses !== undefined) {
-      const must = chooses === HOST ? 'where outbound calls go (write the host out)' : 'where outbound calls go or what they do (write the value out)';
+      const must =
+        chooses === HOST
+          ? 'where outbound calls go (write the host out)'
+          : chooses === CLIENT
+            ? 'who outbound calls are taken to come from (write the value out)'
+            : 'where outbound calls go or what they do (write the value out)';
       r.report([...path, name], `placeholder {${placeholder.param}} is in the ${name} header, which chooses ${chooses}; an alert must not choose ${must}`);
       ok = false;
       continue;
