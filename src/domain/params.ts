@@ -20,9 +20,11 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   url_query: { re: /^[A-Za-z0-9._~-]+$/, max: 256, what: 'a URL query value ([A-Za-z0-9._~-])' },
   // An argv element: no leading "-" (option injection), "@" (curl and compilers read
   // "@file") or "+" (an option to some tools); no "." or ".." path segment (a label
-  // must not climb out of the directory the runbook names); no control characters.
+  // must not climb out of the directory the runbook names; a path starts after "=" too,
+  // as in "dir=../x", which a program reading key=value arguments takes as a path); no
+  // control characters.
   argv: {
-    re: /^(?!(?:.*\/)?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
+    re: /^(?!(?:.*[/=])?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
     max: 512,
     what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)',
     // Nor a URL or a remote path (runbooks/remote-address.ts), nor an empty path segment

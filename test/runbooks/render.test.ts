@@ -181,10 +181,11 @@ test('headers and bodies: header values printable ASCII, body text without contr
   const plain = 'expected a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)';
   assert.equal(refusal(app, { ...ok, queue: '--delete-all' }), `placeholder {queue} in action 2: value "--delete-all" ${plain}`);
   // "@file" is read as a file by curl and compilers; ".." climbs out of the runbook's directory.
-  for (const queue of ['@/etc/shadow', '+x', '..', '../../etc', 'a/../../b', 'jobs/..', '.', './jobs']) {
+  // A path starts after "=" as well: a program reading key=value arguments takes "dir=../x" as one.
+  for (const queue of ['@/etc/shadow', '+x', '..', '../../etc', 'a/../../b', 'jobs/..', '.', './jobs', 'dir=../x', 'of=..', 'a=b=./c']) {
     assert.equal(refusal(app, { ...ok, queue }), `placeholder {queue} in action 2: value ${JSON.stringify(queue)} ${plain}`);
   }
-  for (const queue of ['jobs@eu', 'a+b', '.jobs', 'v1.2', 'eu/jobs']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
+  for (const queue of ['jobs@eu', 'a+b', '.jobs', 'v1.2', 'eu/jobs', 'v=1.2', 'dir=.cache']) assert.ok(renderPlan(app, { ...ok, queue }).ok, queue);
   // A URL is read as a file by curl and git (file:), or names the host a program connects to; so is a remote path.
   const url = (v: string, form: string, arg = v) => `placeholder {queue} in action 2: value ${JSON.stringify(v)} makes argv[2] ${JSON.stringify(arg)} ${form}${REMOTE_TAIL}`;
   for (const queue of ['file:///etc/passwd', 'file:/etc/passwd', 'http://evil.example/x', 'jobs=https://evil.example', 'Gopher://x', 'evil.example:/x', 'me@evil.example:/x']) {
