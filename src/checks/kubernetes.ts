@@ -16,7 +16,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, namedWorkload, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -585,20 +585,23 @@ export interface KubernetesEnricherOptions {
 
 /**
  * From `namespace` + `pod` (or `pod_name`) finds the owning workload; from
- * `namespace` + `deployment` reads the deployment directly. Returns the cluster
+ * `namespace` + `deployment` (or `statefulset`) reads that workload directly. Returns the cluster
  * facts it read (`KUBERNETES_ENRICHMENT.facts`: the workload, its replica counts)
  * whatever the incident says, and names and defaults (`pod_name`, `deployment`,
  * `new_replicas`…) only where the incident gave none; the engine uses the facts
- * over the incident's values. A pod or deployment the alert names that is not a
+ * over the incident's values. A pod or workload the alert names that is not a
  * valid name, or is not in the namespace, is refused (`EnrichmentRefused`) with
  * that reason, quoting the value; other API errors propagate so the engine fails
  * safe and records why.
  *
- * When the alert names a deployment, that deployment's counts are read and its pod
- * is not: the runbook acts on `{deployment}`, so its counts are the ones the plan
- * and its rollback must carry (following the pod once planned 8 → 9 from the pod's
- * deployment and scaled the named one from 3 to 9), and kube-state-metrics' alerts
- * name the exporter's own pod beside the deployment they are about. Unless the
+ * When the alert names a deployment or a statefulset (`namedWorkload`), that workload's
+ * counts are read and its pod is not: the runbook acts on `{deployment}` or
+ * `{statefulset}`, so its counts are the ones the plan and its rollback must carry
+ * (following the pod once planned 8 → 9 from the pod's deployment and scaled the named
+ * one from 3 to 9, and scaled a StatefulSet of 1 to an exporter's 4 + 1), and
+ * kube-state-metrics' alerts name the exporter's own pod beside the workload they are
+ * about. An alert naming two workloads is refused; a `workload` named beside a pod
+ * followed to another owner is too. Unless the
  * runbook acts on the pod (`checkPodOwner`): then the pod is read, and an owner name,
  * `workload_kind` or `replicas` given beside it that is not its owner's is refused,
  * naming both.
@@ -630,6 +633,19 @@ function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, n
   return undefined;
 }
 
+/**
+ * The refusal when the alert names a `workload` beside a pod (and no deployment or
+ * statefulset) whose owner `ref`, read from the cluster, is another workload (none: the
+ * pod has none): the pod's owner's counts are not the named workload's to plan with.
+ */
+function notNamedOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: WorkloadRef | undefined): EnrichmentRefused {
+  const owner = ref ? `its owner, read from the cluster, is ${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
+  return new EnrichmentRefused(
+    `the alert's workload ${quoteUntrusted(values.workload!)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
+      `the plan and its rollback carry the counts of the workload the alert names, never another's; nothing was acted on`,
+  );
+}
+
 /** The refusal when the values' `k` (`workload_kind`, `replicas`) is not that of the workload owning the pod, `real` as read from the cluster. */
 function notOwnersValue(values: Readonly<Record<string, string>>, podKey: string, ns: string, k: string, real: string): EnrichmentRefused {
   return new EnrichmentRefused(
@@ -652,44 +668,46 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       const ns = values.namespace;
       const podKey = values.pod !== undefined ? 'pod' : 'pod_name';
       const podName = values[podKey];
-      const named = values.deployment;
-      if (ns === undefined || (podName === undefined && named === undefined)) return out;
+      const namedOrRefused = namedWorkload(values);
+      if (ns === undefined || (podName === undefined && namedOrRefused === undefined)) return out;
+      if (namedOrRefused instanceof EnrichmentRefused) return namedOrRefused;
+      const named = namedOrRefused;
       // A runbook acting on the pod acts on {pod} or on {pod_name}: two names for one pod
       // that differ leave which pod its values (and its match:) describe unsaid.
       const twoPods = differentPods(values, opts.checkPodOwner === true);
       if (twoPods) return twoPods;
       // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
       const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
-      // A value the alert gives but that cannot name anything is said so: left out, its
-      // refusal would read "no value for placeholder {pod_name}", which is not what happened.
-      // The deployment the alert names is the one its runbook acts on ({deployment}):
-      // its own counts are read, and the pod is not (kube-state-metrics' alerts name
-      // the exporter's pod beside the deployment they are about). Only a pod alone is
-      // followed to its owner. A value the alert gives but that cannot name anything is
-      // said so: left out, its refusal would read "no value for placeholder {pod_name}".
+      // The deployment or statefulset the alert names is the one its runbook acts on
+      // ({deployment}, {statefulset}): its own counts are read, and the pod is not
+      // (kube-state-metrics' alerts name the exporter's pod beside the workload they are
+      // about). Only a pod alone is followed to its owner. A value the alert gives but
+      // that cannot name anything is said so: left out, its refusal would read "no value
+      // for placeholder {pod_name}", which is not what happened.
       const invalid =
         invalidKubernetesName('namespace', ns, 'k8s_label') ??
-        (named !== undefined ? invalidKubernetesName('deployment', named, 'k8s_name') : undefined) ??
+        (named !== undefined ? invalidKubernetesName(named.key, named.name, 'k8s_name') : undefined) ??
         (podName !== undefined && (named === undefined || ownerGiven) ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
       if (invalid) return invalid;
+      const namedRef = named && { kind: named.kind, name: named.name, namespace: ns };
       let ref: WorkloadRef | undefined;
       let podFound = false;
       try {
-        if (named !== undefined && !ownerGiven) {
-          ref = { kind: 'Deployment', name: named, namespace: ns };
+        if (namedRef && !ownerGiven) {
+          ref = namedRef;
         } else if (podName !== undefined) {
           let pod: V1Pod | undefined;
           try {
             pod = await readPod(clients, ns, podName, signal);
           } catch (err) {
             if (!isKubeStatus(err, 404)) throw err;
-            // Gone, with a deployment named beside it: nothing is acted on through the pod
-            // (its step finds it gone, done without effect), and the deployment is read as
+            // Gone, with a workload named beside it: nothing is acted on through the pod
+            // (its step finds it gone, done without effect), and the workload is read as
             // when the pod is not followed. Alone, a pod not found is refused; so is one
             // whose runbook's match: reads what only the cluster can say of it: a
             // StatefulSet's pod comes back under its name, and the label beside it would
             // judge the matcher for the pod the step then acts on.
-            if (!(ownerGiven && named !== undefined && opts.matchersReadCluster !== true)) {
+            if (!(ownerGiven && namedRef && opts.matchersReadCluster !== true)) {
               return new EnrichmentRefused(
                 `the alert's ${podKey} ${quoteUntrusted(podName)} was not found in namespace ${quoteUntrusted(ns)} (it may have been replaced: a new pod has a new name): nothing was acted on`,
               );
@@ -703,8 +721,11 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
             if (ownerGiven) {
               const notOwner = notPodOwner(values, podKey, ns, owner.ok ? owner.ref : undefined);
               if (notOwner) return notOwner;
+            } else if (values.workload !== undefined && values.workload !== ref?.name) {
+              // The pod followed: the workload the alert names must be the one whose counts are read.
+              return notNamedOwner(values, podKey, ns, ref);
             }
-          } else ref = { kind: 'Deployment', name: named!, namespace: ns };
+          } else ref = namedRef;
         }
         if (!ref) return out;
         let w: WorkloadState;
@@ -712,7 +733,7 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
           w = await readWorkload(clients, ref, signal);
         } catch (err) {
           if (named === undefined || !isKubeStatus(err, 404)) throw err;
-          return new EnrichmentRefused(`the alert's deployment ${quoteUntrusted(named)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
+          return new EnrichmentRefused(`the alert's ${named.key} ${quoteUntrusted(named.name)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
         }
         // The pod read, its owner's replica count is the cluster's to say, as its name and kind are.
         if (ownerGiven && podFound && values.replicas !== undefined && values.replicas !== String(w.desired)) {

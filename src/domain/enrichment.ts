@@ -9,8 +9,8 @@ import { formatMatcher, type ActionSpec, type Matcher, type Runbook } from './ru
 export const KUBERNETES_ENRICHMENT = Object.freeze({
   /** Every one of these values must be known… */
   requires: Object.freeze(['namespace'] as const),
-  /** …and at least one of these (a pod leads to its owning workload). */
-  requiresOneOf: Object.freeze(['pod', 'pod_name', 'deployment'] as const),
+  /** …and at least one of these (a pod leads to its owning workload; a named workload is read itself, see `namedWorkload`). */
+  requiresOneOf: Object.freeze(['pod', 'pod_name', 'deployment', 'statefulset'] as const),
   /** Every value it may add: the facts below, and names and defaults the incident did not give. */
   adds: Object.freeze(['pod_name', 'workload_kind', 'workload', 'deployment', 'statefulset', 'replicas', 'ready_replicas', 'old_replicas', 'new_replicas'] as const),
   /**
@@ -102,7 +102,7 @@ export function isClusterFact(name: string): boolean {
   return (KUBERNETES_ENRICHMENT.facts as readonly string[]).includes(name);
 }
 
-/** Whether the values give what the Kubernetes enricher needs to start (a namespace, and a pod or a deployment). */
+/** Whether the values give what the Kubernetes enricher needs to start (a namespace, and a pod, a deployment or a statefulset). */
 export function canEnrich(values: Readonly<Record<string, string>>): boolean {
   return KUBERNETES_ENRICHMENT.requires.every((k) => values[k] !== undefined) && KUBERNETES_ENRICHMENT.requiresOneOf.some((k) => values[k] !== undefined);
 }
@@ -216,7 +216,7 @@ export function unjudgedMatcher(matchers: readonly Matcher[], known: (name: stri
 /**
  * The refusal for `unjudgedMatcher`'s matcher `m` of runbook `id`. `unread`: how reading
  * the cluster went wrong ("timed out after 5s", "failed: …"); absent, nothing read it
- * (no Kubernetes access, or no namespace and pod or deployment to start from).
+ * (no Kubernetes access, or no namespace and pod, deployment or statefulset to start from).
  */
 export function unjudgedReason(id: string, m: Matcher, who: 'alert' | 'run', unread?: string): string {
   const lacks = `the ${who} gives no ${m.name}`;
@@ -228,7 +228,7 @@ export function unjudgedReason(id: string, m: Matcher, who: 'alert' | 'run', unr
   }
   return (
     `runbook ${id}'s match: ${formatMatcher(m)} could not be judged: ${lacks}, and nothing read it from the cluster (rectify reads it only with Kubernetes access, --kubernetes, ` +
-    `given a namespace and a pod or deployment); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the ${who === 'alert' ? `alert a ${m.name} label` : `run the param ${m.name}`}, or act by hand`
+    `given a namespace and a pod, deployment or statefulset); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the ${who === 'alert' ? `alert a ${m.name} label` : `run the param ${m.name}`}, or act by hand`
   );
 }
 
@@ -243,6 +243,48 @@ export const ALWAYS_PRESENT_VALUES = Object.freeze(['service', 'incident_id'] as
  */
 export class EnrichmentRefused {
   constructor(readonly reason: string) {}
+}
+
+/** The workload kinds an alert may name directly, each by the value of its name. */
+const NAMED_WORKLOAD_KINDS = Object.freeze([
+  { key: 'deployment', kind: 'Deployment' },
+  { key: 'statefulset', kind: 'StatefulSet' },
+] as const);
+
+/** A workload the values name directly: `key` is the value naming it. */
+export interface NamedWorkload {
+  key: (typeof NAMED_WORKLOAD_KINDS)[number]['key'];
+  kind: (typeof NAMED_WORKLOAD_KINDS)[number]['kind'];
+  name: string;
+}
+
+/**
+ * The workload the values name directly (`deployment`, `statefulset`): the one a runbook
+ * acting on `{deployment}` or `{statefulset}` acts on, whose own counts its plan and
+ * rollback must carry; undefined when they name neither. Refused when they name two
+ * workloads (a deployment and a statefulset, or a `workload` beside one that is not it):
+ * whose counts the plan would carry cannot be told. Shared by the Kubernetes enricher
+ * and replay's simulated one.
+ */
+export function namedWorkload(values: Readonly<Record<string, string>>): NamedWorkload | EnrichmentRefused | undefined {
+  const named = NAMED_WORKLOAD_KINDS.filter((w) => values[w.key] !== undefined);
+  const [first, second] = named;
+  if (!first) return undefined;
+  if (second) {
+    return new EnrichmentRefused(
+      `the alert names a ${first.key} ${quoteUntrusted(values[first.key]!)} and a ${second.key} ${quoteUntrusted(values[second.key]!)}: ` +
+        `which workload's replica counts the plan and its rollback carry cannot be told; nothing was acted on`,
+    );
+  }
+  const name = values[first.key]!;
+  const workload = values.workload;
+  if (workload !== undefined && workload !== name) {
+    return new EnrichmentRefused(
+      `the alert's workload ${quoteUntrusted(workload)} is not the ${first.key} ${quoteUntrusted(name)} it names: ` +
+        `which workload's replica counts the plan and its rollback carry cannot be told; nothing was acted on`,
+    );
+  }
+  return { key: first.key, kind: first.kind, name };
 }
 
 /**

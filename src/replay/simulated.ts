@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, invalidKubernetesName, MAX_REPLICAS_VALUE } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, MAX_REPLICAS_VALUE, namedWorkload } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -45,11 +45,11 @@ export function simulatedChecks(pass: boolean): CheckRunner[] {
 /**
  * What the Kubernetes enricher would read from the cluster (the owning deployment,
  * its replica counts), made up: the deployment is the alert's `deployment` label,
- * else its service; 2 replicas, scaling to 3 (2 when the cap, which the incident's
+ * else its service (a `statefulset` the alert names is that StatefulSet); 2 replicas, scaling to 3 (2 when the cap, which the incident's
  * `max_replicas` may lower, is 2 or less, as the real enricher works it out). Like the real enricher it returns the
  * counts before the run (`old_replicas`, `ready_replicas`) whatever the alert says
  * (the engine uses them over the alert's), adds the rest only where the alert gave none, and adds nothing
- * without a valid namespace and a pod or deployment to start from.
+ * without a valid namespace and a pod, deployment or statefulset to start from.
  */
 /** The made-up cluster values, as `replay --json` reports them among its assumptions. */
 export const SIMULATED_CLUSTER = Object.freeze({ deployment: "the alert's deployment label, else its service", replicas: 2, new_replicas: 3 });
@@ -63,26 +63,29 @@ export const simulatedEnricher: Enricher = {
     const ns = values['namespace'];
     const podKey = values['pod'] !== undefined ? 'pod' : 'pod_name';
     const pod = values[podKey];
-    if (ns === undefined || (pod === undefined && values['deployment'] === undefined)) return out;
+    const named = namedWorkload(values);
+    if (ns === undefined || (pod === undefined && named === undefined)) return out;
+    if (named instanceof EnrichmentRefused) return named;
     const twoPods = differentPods(values, opts.checkPodOwner === true);
     if (twoPods) return twoPods;
     // The same refusals as the real enricher for values that cannot name anything, or
-    // name two pods (it refuses those before reading the cluster); what only the cluster knows (a pod
+    // name two pods or two workloads (it refuses those before reading the cluster); what only the cluster knows (a pod
     // gone, a pod of another deployment) a replay cannot tell.
     const invalid =
       invalidKubernetesName('namespace', ns, 'k8s_label') ??
-      (values['deployment'] !== undefined
-        ? invalidKubernetesName('deployment', values['deployment'], 'k8s_name')
+      (named !== undefined
+        ? invalidKubernetesName(named.key, named.name, 'k8s_name')
         : pod !== undefined
           ? invalidKubernetesName(podKey, pod, 'k8s_name')
           : undefined);
     if (invalid) return invalid;
-    const deployment = values['deployment'] ?? values['service'];
-    if (deployment === undefined || !checkParam('k8s_name', deployment).ok) return out;
+    // A statefulset the alert names is read itself, as the real enricher reads it.
+    const workload = named?.kind === 'StatefulSet' ? named : { kind: 'Deployment', key: 'deployment', name: values['deployment'] ?? values['service'] };
+    if (workload.name === undefined || !checkParam('k8s_name', workload.name).ok) return out;
     if (pod !== undefined) add('pod_name', pod);
-    add('workload_kind', 'Deployment');
-    add('workload', deployment);
-    add('deployment', deployment);
+    add('workload_kind', workload.kind);
+    add('workload', workload.name);
+    add(workload.key, workload.name);
     const replicas = String(SIMULATED_CLUSTER.replicas);
     add('replicas', replicas);
     out['ready_replicas'] = replicas;

@@ -349,7 +349,7 @@ describe('an exclusion on a value only the cluster can say, without Kubernetes a
       'PARAM_REFUSED',
       'kill-pod',
       `runbook kill-pod's match: deployment!~"payments-.*" could not be judged: the alert gives no deployment, and nothing read it from the cluster (rectify reads it only with Kubernetes access, ` +
-        '--kubernetes, given a namespace and a pod or deployment); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the alert a deployment label, or act by hand',
+        '--kubernetes, given a namespace and a pod, deployment or statefulset); an exclusion is not taken to hold on a value nobody knows: nothing was run: give the alert a deployment label, or act by hand',
     ]);
     assert.equal(target.calls('/kill/payments-api-7d9f-a1', 'POST'), 0);
     const excluded = await svc.post('/api/v1/webhooks/alertmanager?wait=true', alert('PodHttp', { pod: 'payments-api-7d9f-a1', deployment: 'payments-api' }, 'j2'));

@@ -19,6 +19,9 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
       fake.addDeployment(NS, 'app2', 3);
       fake.addDeployment(NS, 'wide', 12);
       fake.addDeployment(NS, 'fat', 30);
+      fake.addStatefulSet(NS, 'db', 1);
+      fake.addDeployment(NS, 'db-exporter', 4, { podNames: ['db-exporter-7d9f-a1'] });
+      fake.addDeployment('monitoring', 'kube-state-metrics', 1, { podNames: ['kube-state-metrics-6c9f-x1'] });
     },
     runbooks: () => `runbooks:
 ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
@@ -29,6 +32,8 @@ ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {dep
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}${loopRunbook('scale-down', 'overprovisioned', `    action: kubectl scale deployment {deployment} --replicas={target} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${loopRunbook('scale-db', 'DbLagging', `    action: kubectl scale statefulset {statefulset} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale statefulset {statefulset} --replicas={old_replicas} -n {namespace}
 `)}${loopRunbook('restart-pod', 'CrashLoopBackOff', `    action: kubectl delete pod {pod_name} -n {namespace}
     rollback: null
 `)}`,
@@ -54,6 +59,56 @@ ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {dep
     assert.equal(fake.requests.some((q) => q.path.includes('/pods/')), false, 'the pod is not read');
     assert.equal(fake.get('deployments', NS, 'app2')!.spec.replicas, 4);
     assert.equal(fake.get('deployments', NS, 'big')!.spec.replicas, 8);
+  });
+
+  // Regression: only a named deployment was read itself. An alert naming a statefulset and
+  // the exporter's pod beside it had the pod followed to its owner: StatefulSet kr/db, at 1
+  // replica, was scaled to the exporter deployment's 4 + 1, and a rollback would have set it
+  // to 4; with the exporter's pod in another namespace, the alert was refused as pod not found.
+  it("a statefulset the alert names is scaled from its own counts, whatever pod stands beside it, and the pod is not read", async () => {
+    const scaleDb = async (pod?: string) => {
+      const context: Record<string, string> = { statefulset: 'db', namespace: NS, ...(pod !== undefined ? { pod } : {}) };
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'DbLagging', service: 'db', confidence: 1, context });
+      assert.deepEqual([r.body.action, r.body.event, r.body.success], ['executed', 'SUCCESS', true], r.body.reason);
+      return (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body.plan;
+    };
+    // The exporter's pod, of a deployment of 4 in the same namespace: db's own 1 → 2, and back to 1.
+    const exporter = await scaleDb('db-exporter-7d9f-a1');
+    assert.deepEqual([exporter.actions, exporter.rollback], [[`kubectl scale statefulset db --replicas=2 -n ${NS}`], [`kubectl scale statefulset db --replicas=1 -n ${NS}`]]);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 2);
+    assert.equal(fake.get('deployments', NS, 'db-exporter')!.spec.replicas, 4);
+    // The exporter's pod in another namespace (not found in kr): db's own 2 → 3.
+    const other = await scaleDb('kube-state-metrics-6c9f-x1');
+    assert.deepEqual([other.actions, other.rollback], [[`kubectl scale statefulset db --replicas=3 -n ${NS}`], [`kubectl scale statefulset db --replicas=2 -n ${NS}`]]);
+    // No pod at all: the statefulset alone is read.
+    const alone = await scaleDb();
+    assert.deepEqual([alone.actions, alone.rollback], [[`kubectl scale statefulset db --replicas=4 -n ${NS}`], [`kubectl scale statefulset db --replicas=3 -n ${NS}`]]);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 4);
+    assert.equal(fake.requests.some((q) => q.path.includes('/pods/')), false, 'no pod is read');
+  });
+
+  it('an alert naming two workloads, or a workload that does not own the pod followed, is refused: whose counts the plan carries cannot be told', async () => {
+    const cases: Array<[Record<string, string>, string]> = [
+      [
+        { statefulset: 'db', deployment: 'db-exporter', namespace: NS },
+        `the alert names a deployment "db-exporter" and a statefulset "db": which workload's replica counts the plan and its rollback carry cannot be told; nothing was acted on`,
+      ],
+      [
+        { statefulset: 'db', workload: 'db-exporter', namespace: NS },
+        `the alert's workload "db-exporter" is not the statefulset "db" it names: which workload's replica counts the plan and its rollback carry cannot be told; nothing was acted on`,
+      ],
+      [
+        { workload: 'db', pod: 'db-exporter-7d9f-a1', namespace: NS },
+        `the alert's workload "db" does not own its pod "db-exporter-7d9f-a1" in namespace "${NS}" (its owner, read from the cluster, is Deployment "db-exporter"): ` +
+          "the plan and its rollback carry the counts of the workload the alert names, never another's; nothing was acted on",
+      ],
+    ];
+    for (const [context, reason] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'DbLagging', service: 'db', confidence: 1, context });
+      assert.deepEqual([r.body.action, r.body.event, r.body.runbook, r.body.reason, r.body.execution_id], ['blocked', 'PARAM_REFUSED', 'scale-db', reason, null], JSON.stringify(context));
+    }
+    assert.deepEqual(writes(), []);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 1);
   });
 
   it('a pod value that is no Kubernetes name, a bad namespace or a pod that is gone is refused saying so, quoting the value', async () => {

@@ -217,7 +217,7 @@ test('params: a map or a list of placeholder names; anything else is a load erro
 test('every named check has an implementation, and the enrichment contract is what lint counts on', () => {
   assert.deepEqual([...NAMED_CHECK_NAMES].sort(), [...NAMED_CHECK_IMPLEMENTATIONS].sort());
   assert.deepEqual([...KUBERNETES_ENRICHMENT.requires], ['namespace']);
-  assert.deepEqual([...KUBERNETES_ENRICHMENT.requiresOneOf], ['pod', 'pod_name', 'deployment']);
+  assert.deepEqual([...KUBERNETES_ENRICHMENT.requiresOneOf], ['pod', 'pod_name', 'deployment', 'statefulset']);
 });
 
 test('rectify lint reads the folder it is given (an argument, --runbooks, RECTIFY_RUNBOOKS), says where it came from, and refuses what it would not read', async () => {
