@@ -655,6 +655,50 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(ok.ok, true, ok.detail);
   });
 
+  // Regression: the scale-down guard counted replicas already not ready as disruption,
+  // so the rollback of a scale-up whose new pod never became ready (3 → 4, 2 ready) was
+  // refused under max_unavailable 25% ("would leave 2 ready"), and the extra replica stayed.
+  it('max_unavailable counts only the ready replicas a scale-down removes: a failed scale-up is rolled back', async () => {
+    fake.readyDelayMs = 60_000; // the new pods never become ready during the test
+    fake.addDeployment(NS, 'web', 3, { readyReplicas: 2 });
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const up = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '4', max_unavailable: '25%', planned_from: '3' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(up.detail, `scaled Deployment ${NS}/web from 3 to 4 replicas`);
+    await waitFor('the new pod', () => fake.get('deployments', NS, 'web')!.status?.replicas === 4);
+    const back = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '3', max_unavailable: '25%' }), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.refused, back.detail], [true, undefined, `scaled Deployment ${NS}/web from 4 to 3 replicas (the count it had before this run's scale)`]);
+    assert.equal(fake.get('deployments', NS, 'web')!.spec.replicas, 3);
+    // Ready replicas are still guarded: 3 ready of 3, scaling to 1 removes 2 where 25% allows 0.
+    fake.addDeployment(NS, 'full', 3);
+    const down = await exec.run(kubeAction('scale', 'deployment', 'full', NS, { replicas: '1', max_unavailable: '25%' }), stepContext());
+    assert.deepEqual([down.ok, down.refused, down.detail], [false, true, `refused: max_unavailable 25% allows removing 0 of 3 replicas of Deployment ${NS}/full; scaling to 1 would leave 1 ready`]);
+    assert.equal(fake.get('deployments', NS, 'full')!.spec.replicas, 3);
+  });
+
+  it('a StatefulSet scale-down removes its highest ordinals whatever their state: their ready pods are what max_unavailable counts', async () => {
+    fake.readyDelayMs = 60_000;
+    fake.addStatefulSet(NS, 'db', 4);
+    fake.setPodReady(NS, 'db-0', false);
+    const exec = createKubernetesActionExecutor(clients);
+    // db-2 and db-3 go, both ready: two where 1 is allowed, though one replica (db-0) is not ready.
+    const two = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2', max_unavailable: '1' }), stepContext());
+    assert.deepEqual([two.ok, two.refused, two.detail], [false, true, `refused: max_unavailable 1 allows removing 1 of 4 replicas of StatefulSet ${NS}/db; scaling to 2 would leave 1 ready`]);
+    const one = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '3', max_unavailable: '1' }), stepContext());
+    assert.equal(one.detail, `scaled StatefulSet ${NS}/db from 4 to 3 replicas`);
+    await waitFor('db-3 removed', () => fake.get('pods', NS, 'db-3') === undefined);
+    // A scale-up whose new pod (db-3, the highest ordinal) never became ready is rolled back: it removes no ready pod.
+    const memo = new Map<string, unknown>();
+    const up = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '4', max_unavailable: '1' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(up.detail, `scaled StatefulSet ${NS}/db from 3 to 4 replicas`);
+    await waitFor('db-3 created', () => fake.get('pods', NS, 'db-3') !== undefined);
+    fake.setPodReady(NS, 'db-0', true);
+    fake.setPodReady(NS, 'db-1', false);
+    // Now db-1 is not ready either: the rollback still removes only db-3, which serves nothing.
+    const back = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '3', max_unavailable: '0' }), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.detail], [true, `scaled StatefulSet ${NS}/db from 4 to 3 replicas (the count it had before this run's scale)`]);
+  });
+
   it('scales to 0 only when the runbook itself wrote --replicas=0 (allow_zero, set by rendering)', async () => {
     fake.addDeployment(NS, 'payments', 3);
     const exec = createKubernetesActionExecutor(clients);

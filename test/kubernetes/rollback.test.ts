@@ -47,6 +47,11 @@ ${runbook('drain-node', 'node_broken', `    actions:
 `)}${runbook('evict-ordinal', 'stuck_ordinal', `    action: kubectl delete pod {pod_name} -n {namespace}
     rollback:
       http: {method: POST, url: "${target.url}/undo"}
+`)}${runbook('grow-guarded', 'web_slow', `    max_unavailable: "25%"
+    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    post_checks:
+      - kubernetes: {condition: deployment_ready, name: "{deployment}", namespace: "{namespace}", timeout_seconds: 1, interval_seconds: 0.2}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}${runbook('shrink', 'too_big', `    max_unavailable: 1
     action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
@@ -184,6 +189,23 @@ ${runbook('drain-node', 'node_broken', `    actions:
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
     assert.deepEqual((await events(r.body.execution_id)).slice(-2), ['ROLLBACK_FAILED', 'FAILED']);
+  });
+
+  // Regression: with max_unavailable, the rollback of a scale-up whose new pod never became
+  // ready was refused (the replica already not ready counted as disruption): ROLLBACK_FAILED,
+  // and the extra replica stayed.
+  it('a scale-up under max_unavailable whose new pod never becomes ready is rolled back to the count before the run', async () => {
+    fake.readyDelayMs = 600_000;
+    fake.addDeployment(NS, 'web', 3, { readyReplicas: 2 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'web_slow', service: 'web', confidence: 1, context: { deployment: 'web', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, true], r.body.reason);
+    assert.match(r.body.reason, /^verification failed: kubernetes deployment_ready deployment\/web: Deployment production\/web: ready 2\/4, updated 4, total 4 after \d+ attempts$/);
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`), 2, 'the scale and its rollback');
+    assert.equal(fake.get('deployments', NS, 'web')!.spec.replicas, 3);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
+    assert.deepEqual((await events(r.body.execution_id)).slice(-2), ['ROLLED_BACK', 'FAILED']);
   });
 
   // Regression: the rollback of a rollout undo put the template from before the run back

@@ -492,6 +492,20 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
+  /**
+   * How many ready replicas scaling workload `w` down to `want` takes away. A ReplicaSet
+   * (a Deployment's) removes its pods that are not ready first, so only the ready ones
+   * beyond `want` go; a StatefulSet removes its highest ordinals whatever their state, so
+   * the ready pods among them go (listed: its status does not say which are ready, and
+   * lags what the pods say).
+   */
+  async function readyRemovedByScaleDown(w: WorkloadState, want: number, signal: AbortSignal): Promise<number> {
+    if (w.kind !== 'StatefulSet' || !formatSelector(w.selector)) return Math.max(0, w.ready - want);
+    const ordinal = (p: V1Pod): number => Number(/-([0-9]+)$/.exec(p.metadata?.name ?? '')?.[1] ?? -1);
+    const pods = (await listWorkloadPods(clients, w, signal)).filter((p) => !isTerminating(p)).sort((x, y) => ordinal(x) - ordinal(y));
+    return pods.slice(want).filter(isPodReady).length;
+  }
+
   async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
     const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
     const key = scaledFromKey(kind, ns, a.name);
@@ -542,12 +556,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       if (want < old && a.args.max_unavailable !== undefined) {
         const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
         const allowed = allowedUnavailable(a.args.max_unavailable, old);
-        const readyAfter = Math.min(w.ready, want);
-        if (readyAfter < old - allowed) {
+        // Only the ready replicas the scale-down removes are disrupted: a replica not ready
+        // serves nothing (counted as disruption, the rollback of a scale-up whose new pods
+        // never became ready was refused, and the extra replica stayed).
+        const removedReady = await readyRemovedByScaleDown(w, want, signal);
+        if (removedReady > allowed) {
           return {
             ok: false,
             refused: true,
-            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${readyAfter} ready`,
+            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${w.ready - removedReady} ready`,
           };
         }
       }
