@@ -274,6 +274,14 @@ export function deletionDue(pod: V1Pod): number | undefined {
   return ts instanceof Date ? ts.getTime() : new Date(String(ts)).getTime();
 }
 
+/**
+ * The run's memo key under which the uid of pod `ns/pod` as the run first knew it is kept:
+ * set by a pre-check reading the pod, and by the eviction or delete that acts on it (the
+ * uid it acted on), so that `pod_becomes_ready` tells that pod from a successor under its
+ * name (a StatefulSet recreates its ordinal), which it would otherwise take for the old one.
+ */
+export const podUidMemoKey = (ns: string, pod: string): string => `kubernetes.pod_uid:${ns}/${pod}`;
+
 export function isPodReady(pod: V1Pod): boolean {
   if (isTerminating(pod)) return false;
   return pod.status?.phase === 'Running' && (pod.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');

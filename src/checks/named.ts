@@ -9,6 +9,7 @@ import {
   kubeAttempt,
   kubeCall,
   listWorkloadPods,
+  podUidMemoKey,
   readPod,
   readRolloutHistory,
   readWorkload,
@@ -54,11 +55,21 @@ interface Impl {
 /** Memo keys shared between a run's pre- and post-checks. */
 const MEMO = {
   workload: (ns: string, pod: string) => `kubernetes.workload:${ns}/${pod}`,
-  podUid: (ns: string, pod: string) => `kubernetes.pod_uid:${ns}/${pod}`,
+  podUid: podUidMemoKey,
   baseline: (query: string) => `prometheus.baseline:${query}`,
 };
 
 class CheckInputError extends Error {}
+
+/**
+ * Keeps the uid of pod `ns/pod` as a check first read it, unless the run already knows one
+ * (an earlier check's read, or the eviction or delete that acted on it): a post-check
+ * reading the pod after the action finds its successor under the name, never the pod
+ * the run was about.
+ */
+function rememberUid(ctx: StepContext, ns: string, pod: string, uid: string | undefined): void {
+  if (uid !== undefined && !ctx.memo.has(MEMO.podUid(ns, pod))) ctx.memo.set(MEMO.podUid(ns, pod), uid);
+}
 
 function value(check: RenderedNamedCheck, key: string, kind: 'k8s_name' | 'k8s_label'): string | undefined {
   const v = check.values[key];
@@ -115,7 +126,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         if (!isKubeStatus(err, 404)) throw err;
       }
       if (p) {
-        ctx.memo.set(MEMO.podUid(ns, pod), p.metadata?.uid);
+        rememberUid(ctx, ns, pod, p.metadata?.uid);
         const owner = await resolvePodOwner(kube(), p, signal);
         if (!owner.ok) throw new CheckInputError(owner.reason);
         ctx.memo.set(MEMO.workload(ns, pod), owner.ref);
@@ -183,7 +194,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           if (isKubeStatus(err, 404)) return { pass: false, detail: `pod ${ns}/${name} not found` };
           throw err;
         }
-        ctx.memo.set(MEMO.podUid(ns, name), pod.metadata?.uid);
+        rememberUid(ctx, ns, name, pod.metadata?.uid);
         const now = clock.now();
         let worst = 0;
         let worstName = '';

@@ -51,6 +51,30 @@ describe('kubernetes actions against the API fake', () => {
     assert.match(check.detail, /new: api-server-[a-z0-9]+-[a-z0-9]{5}/);
   });
 
+  // Regression: the eviction kept the uid it acted on only as a fact, not in the run's memo.
+  // With no pre-check having read the pod, pod_becomes_ready's first read found web-0
+  // already recreated by its StatefulSet, took it for the evicted pod, and never passed.
+  it('pod_becomes_ready after a StatefulSet pod is evicted or deleted with no pre-check: the pod recreated under its name is the new one', async () => {
+    fake.addStatefulSet(NS, 'web', 3, { nodeName: 'node-a' });
+    const exec = createKubernetesActionExecutor(clients);
+    const checks = createNamedCheckRunner({ kube: clients });
+    for (const [verb, pod] of [['evict_pod', 'web-0'], ['delete_pod', 'web-1']] as const) {
+      const uid = fake.get('pods', NS, pod)!.metadata.uid;
+      const memo = new Map<string, unknown>();
+      const ctx = stepContext({ memo, phase: 'action' });
+      const out = await exec.run(kubeAction(verb, 'pod', pod, NS), ctx);
+      assert.deepEqual([out.ok, out.facts], [true, { pod_uid: uid }], out.detail);
+      await waitFor(`${pod} recreated and ready`, () => {
+        const now = fake.get('pods', NS, pod);
+        return now !== undefined && now.metadata.uid !== uid && fake.get('statefulsets', NS, 'web')!.status?.readyReplicas === 3;
+      });
+      const check = await checks.run(namedCheck('pod_becomes_ready', { namespace: NS, pod, statefulset: 'web' }), { ...stepContext({ memo }), startedAt: ctx.startedAt });
+      assert.equal(check.ok, true, check.detail);
+      // Which other pods count as new depends on when the fake made them: the recreated one always does.
+      assert.match(check.detail, new RegExp(`^StatefulSet ${NS}/web: ready 3/3, updated 3, total 3; 3 ready pod\\(s\\) counted; new: (web-\\d, )*${pod}(, web-\\d)*$`), verb);
+    }
+  });
+
   it('a PodDisruptionBudget with no disruptions allowed fails the step: no DELETE, no second eviction', async () => {
     fake.addDeployment(NS, 'api-server', 3, { podNames: ['api-server-abc123'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });

@@ -14,6 +14,7 @@ import {
   readRolloutHistory,
   formatSelector,
   listWorkloadPods,
+  podUidMemoKey,
   readWorkload,
   resolvePodOwner,
   serverClockOffset,
@@ -425,13 +426,14 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return Number(g);
   }
 
-  async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
+  async function evictPod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>): Promise<ActionOutcome> {
     const read = await readTargetPod(ns, a.name, signal);
     if (!read) return alreadyGone(ns, a.name, 'evict', 'when read');
     const { pod } = read;
     if (isTerminating(pod)) return alreadyTerminating(read, 'evict', 'when read');
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
+    actedOn(memo, ns, a.name, pod);
     try {
       await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
     } catch (err) {
@@ -454,7 +456,18 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
   }
 
-  async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
+  /**
+   * Keeps in the run's memo the uid of the pod an eviction or delete acts on, before the
+   * write (one that fails with no answer may still have landed): `pod_becomes_ready` then
+   * tells that pod from a successor under its name. Left to its own first read (no
+   * pre-check read the pod), it found StatefulSet pod web-0 already recreated, took it for
+   * the evicted one, and never passed ("pod web-0 still present").
+   */
+  function actedOn(memo: Map<string, unknown>, ns: string, name: string, pod: V1Pod): void {
+    if (pod.metadata?.uid) memo.set(podUidMemoKey(ns, name), pod.metadata.uid);
+  }
+
+  async function deletePod(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>): Promise<ActionOutcome> {
     const read = await readTargetPod(ns, a.name, signal);
     if (!read) return alreadyGone(ns, a.name, 'delete', 'when read');
     const { pod } = read;
@@ -469,6 +482,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
     const refusal = shortening ? null : await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
+    actedOn(memo, ns, a.name, pod);
     try {
       await write(writes, () =>
         kubeCall(clients, signal, (o) =>
@@ -924,9 +938,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const ns = needsNode ? '' : assertNamespace(a.namespace, a.kind);
     switch (a.verb) {
       case 'evict_pod':
-        return evictPod(a, ns, signal, writes);
+        return evictPod(a, ns, signal, writes, memo);
       case 'delete_pod':
-        return deletePod(a, ns, signal, writes);
+        return deletePod(a, ns, signal, writes, memo);
       case 'scale':
         return scale(a, ns, signal, writes, memo, ctx.phase);
       case 'rollout_restart':
