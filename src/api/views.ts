@@ -12,7 +12,11 @@ interface PlanLike {
   postChecks?: RenderedCheck[];
 }
 
-export function executionView(e: ExecutionRow) {
+/**
+ * `endNeedsHuman`: what the run recorded at its end (Tx.executionEndNeedsHuman): whether
+ * its FAILED row left it to a person.
+ */
+export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
   const plan = (e.plan ?? {}) as PlanLike;
   return {
     id: e.id,
@@ -28,7 +32,7 @@ export function executionView(e: ExecutionRow) {
     success: e.success,
     rolled_back: e.rolled_back,
     outcome: e.outcome,
-    needs_human: needsHuman(e, plan),
+    needs_human: needsHuman(e, endNeedsHuman),
     plan: {
       params: plan.params ?? {},
       actions: (plan.actions ?? []).map((s) => s.summary),
@@ -42,20 +46,19 @@ export function executionView(e: ExecutionRow) {
 
 /**
  * A person must check what the run left: its outcome is unknown (interrupted), it
- * failed and so did the rollback meant to undo what it changed, or its rollback was
- * held because the verification could not measure (`on_no_data: needs_human`: the run
- * ended on an inconclusive post-check, its plan had a rollback, and none ran), or an
- * action sent a write whose answer never said whether it was applied and no rollback
- * ran after it (none in the plan) to find out and undo it.
+ * failed and so did the rollback meant to undo what it changed, or the run said so as it
+ * ended (its FAILED row's `needs_human`): its rollback was held because the verification
+ * could not measure (`on_no_data: needs_human`, after an action that may have changed
+ * something), or an action sent a write whose answer never said whether it was applied
+ * and no rollback ran after it to find out and undo it. The runner's verdict is read, not
+ * guessed again from the steps: a run whose actions changed nothing ran no rollback and
+ * held none.
  */
-function needsHuman(e: ExecutionRow, plan: PlanLike): boolean {
+function needsHuman(e: ExecutionRow, endNeedsHuman: boolean): boolean {
   if (e.state === 'interrupted') return true;
   if (e.state !== 'failed') return false;
   if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
-  if (e.steps.some((s) => s.phase === 'action' && s.unconfirmed === true) && !e.steps.some((s) => s.phase === 'rollback')) return true;
-  const last = e.steps[e.steps.length - 1];
-  const held = last?.phase === 'post_check' && last.inconclusive === true && (plan.rollback?.length ?? 0) > 0;
-  return held && e.rolled_back !== true;
+  return endNeedsHuman;
 }
 
 export function approvalView(a: ApprovalRow) {

@@ -273,6 +273,13 @@ export interface Tx extends GuardStateView {
   getExecution(id: string): ExecutionRow | undefined;
   updateExecution(id: string, patch: Partial<Pick<ExecutionRow, 'state' | 'steps' | 'finished_at' | 'success' | 'rolled_back' | 'outcome'>>): void;
   runningExecutions(): ExecutionRow[];
+  /**
+   * Whether the run's end was recorded as left to a person: its FAILED row says
+   * `needs_human: true` (its rollback held on a verification that could not measure, or a
+   * write whose answer never said whether it was applied with no rollback after it). Read
+   * through the audit log's execution index (a run has a handful of rows).
+   */
+  executionEndNeedsHuman(executionId: string): boolean;
 
   consumeRate(runbook: string, service: string, at: number, executionId: string): void;
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;

@@ -63,7 +63,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
           incident: { ...incident, ...(resolve ? { status: 'resolved' } : {}), received_at: new Date(row.incident.received_at).toISOString() },
           decision: { action: row.action, event: row.event, runbook: row.runbook, reason: row.reason },
           approval: approval ? approvalView(approval) : null,
-          execution: execution ? executionView(execution) : null,
+          execution: execution ? executionView(execution, tx.executionEndNeedsHuman(execution.id)) : null,
           resolution: resolve ? { at: new Date(resolve.incident.received_at).toISOString(), reason: resolve.reason, incident_id: resolve.incident.id } : null,
         };
       });
@@ -77,9 +77,12 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     '/api/v1/executions/:id',
     { summary: 'One execution: state, steps, check results, timings', tags: ['executions'], params: idParamsSchema, response: { 200: executionSchema, 404: errorSchema } },
     async (req) => {
-      const e = store.read((tx) => tx.getExecution(req.params.id));
-      if (!e) throw new RectifyError('NOT_FOUND', `no execution "${req.params.id}"`);
-      return executionView(e);
+      const view = store.read((tx) => {
+        const e = tx.getExecution(req.params.id);
+        return e ? executionView(e, tx.executionEndNeedsHuman(e.id)) : undefined;
+      });
+      if (!view) throw new RectifyError('NOT_FOUND', `no execution "${req.params.id}"`);
+      return view;
     },
   );
 

@@ -197,8 +197,13 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
       wait: true,
       ...(service !== undefined ? { service } : {}),
     });
-    const row = result.execution_id ? service_.store.read((tx) => tx.getExecution(result.execution_id!)) : undefined;
-    const execution = row ? (executionView(row) as ExecutionJson) : null;
+    const view = result.execution_id
+      ? service_.store.read((tx) => {
+          const row = tx.getExecution(result.execution_id!);
+          return row ? executionView(row, tx.executionEndNeedsHuman(row.id)) : undefined;
+        })
+      : undefined;
+    const execution = view ? (view as ExecutionJson) : null;
     const code = finish(io, json, result, execution);
     const held = heldBy(result, () => service_.store.read((tx) => tx.runningExecutions()));
     if (held) io.err(held);

@@ -135,6 +135,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
          @finished_at, @success, @rolled_back, @outcome, @circuit_trial)`,
     ),
     executionById: db.prepare('SELECT * FROM executions WHERE id = ?'),
+    // `execution_id = ?` uses the partial index audit_execution; the rest filters that run's few rows.
+    executionEndNeedsHuman: db
+      .prepare("SELECT 1 FROM audit WHERE execution_id = ? AND event = 'FAILED' AND json_extract(details, '$.needs_human') = 1 LIMIT 1")
+      .pluck(),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
     // The last run recorded, not the latest time: after a clock set back, a run recorded
@@ -510,6 +514,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     },
     updateExecution: (id, patch) => update('executions', id, patch),
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
+    executionEndNeedsHuman: (executionId) => s.executionEndNeedsHuman.get(executionId) !== undefined,
 
     consumeRate(runbook, service, at, executionId) {
       const m = memo?.runbooks.get(runbook);
