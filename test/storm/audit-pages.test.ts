@@ -66,6 +66,20 @@ describe('audit pages on a long log', () => {
     assert.deepEqual(next.events.map((e) => e.seq), [294, 293, 292, 291, 290]);
   });
 
+  it('a cursor above the newest row reads from the newest row: the real rows, newest first, not a walk through seqs no row has', () => {
+    const huge = 999_999_999_999_999;
+    const rare = store.auditPage({ event: 'CIRCUIT_TRIPPED', limit: 2, before: huge });
+    assert.deepEqual([rare.events.map((e) => e.seq), rare.nextBefore], [[300], 271]);
+    const common = store.auditPage({ event: 'RATE_LIMITED', limit: 3, before: huge });
+    assert.deepEqual([common.events.map((e) => e.seq), common.nextBefore], [[299, 298, 297], 297]);
+    const ofRunbook = store.auditPage({ runbook: 'even', event: 'RATE_LIMITED', limit: 2, before: huge });
+    assert.deepEqual([ofRunbook.events.map((e) => e.seq), ofRunbook.nextBefore], [[298, 296], 296]);
+    const since = store.auditPage({ since: T0 + 298 * 1000, event: 'RATE_LIMITED', limit: 5, before: huge });
+    assert.deepEqual([since.events.map((e) => e.seq), since.nextBefore], [[299, 298], null]);
+    // Just above the newest row, as before.
+    assert.deepEqual(store.auditPage({ event: 'RATE_LIMITED', limit: 1, before: 301 }).events.map((e) => e.seq), [299]);
+  });
+
   it('since: the walk ends where no older row is at or after it (the index on the time says so), without reading back to the start', () => {
     const { pages, cursors } = walk({ since: T0 + 275 * 1000, event: 'RATE_LIMITED' }, 100);
     assert.deepEqual(pages.flat(), Array.from({ length: 26 }, (_, i) => 300 - i).filter((s) => s % 50 !== 0));

@@ -665,7 +665,10 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     const step = statement(['seq < ?', 'seq >= ?']);
     // Whether a step holds a row at or after `since` at all (it may hold none of the event asked for).
     const sinceIn = q.event !== undefined || q.runbook !== undefined ? sinceInStep : null;
-    let hi = q.before ?? audit.newestSeq() + 1;
+    // A cursor above the newest row starts at the newest row: the seqs above it hold no
+    // row, and walking them would answer empty pages, budget by budget.
+    const top = audit.newestSeq() + 1;
+    let hi = q.before === undefined ? top : Math.min(q.before, top);
     const events: AuditRow[] = [];
     let scanned = 0;
     while (events.length <= q.limit) {
