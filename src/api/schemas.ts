@@ -27,8 +27,21 @@ export function timeParam() {
  * `?state=approved` (for `status`) answered every row, as if no filter had been given.
  */
 export function strictQuery<T extends z.ZodRawShape>(shape: T) {
+  const unknown = (key: string, known: string[]) => `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}`;
   // Also beside another refusal (a bad limit): every unknown parameter is named at once.
-  return knownKeysOnly(shape, (key, known) => `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}`, true);
+  const query = knownKeysOnly(shape, unknown, true);
+  const known = Object.keys(shape);
+  // The query string parser keeps a `__proto__` key (`?__proto__=x`) as its own, but zod
+  // leaves it out of the object it parses (assigned to a plain object it would replace its
+  // prototype), so the check above never sees it. It is read here, from the query as
+  // parsed, and refused as any unknown parameter is, beside the query's other refusals.
+  return z.preprocess((value, ctx) => {
+    if (typeof value !== 'object' || value === null || !Object.hasOwn(value, '__proto__')) return value;
+    const rest = query.safeParse(value);
+    for (const issue of rest.success ? [] : rest.error.issues) ctx.addIssue({ code: 'custom', path: issue.path, message: issue.message });
+    ctx.addIssue({ code: 'custom', path: ['__proto__'], message: unknown('__proto__', known) });
+    return value;
+  }, query);
 }
 
 /**

@@ -294,6 +294,21 @@ describe('the read routes read what they are asked', () => {
     // Beside another refusal, each is named.
     const both = await svc.get('/api/v1/approvals?limit=0&state=approved');
     assert.deepEqual(both.body.error.details.map((d: { path: string }) => d.path), ['query.limit', 'query.state']);
+    // `__proto__` is a parameter like any other (zod leaves it out of what it parses).
+    const approvalsReads = 'unknown query parameter: this route reads status, limit, cursor';
+    for (const query of ['__proto__=x', '%5F%5Fproto%5F%5F=x', '__proto__=x&__proto__=y', '__proto__[status]=pending']) {
+      const r = await svc.get(`/api/v1/approvals?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.deepEqual(r.body.error.details, [{ path: query.startsWith('__proto__[') ? 'query.__proto__[status]' : 'query.__proto__', message: approvalsReads }], query);
+    }
+    const proto = await svc.get('/api/v1/audit?__proto__=1');
+    assert.equal(proto.status, 400);
+    assert.deepEqual(proto.body.error.details, [{ path: 'query.__proto__', message: 'unknown query parameter: this route reads incident_id, runbook, execution_id, event, since, limit, cursor' }]);
+    const protoExport = await svc.app.inject({ method: 'GET', url: '/api/v1/audit/export?__proto__=1' });
+    assert.equal(protoExport.statusCode, 400);
+    assert.deepEqual(JSON.parse(protoExport.body).error.details, [{ path: 'query.__proto__', message: 'unknown query parameter: this route reads since, after_seq' }]);
+    const all = await svc.get('/api/v1/approvals?limit=0&state=approved&__proto__=x&constructor=y');
+    assert.deepEqual(all.body.error.details.map((d: { path: string }) => d.path), ['query.limit', 'query.state', 'query.constructor', 'query.__proto__']);
     // The parameter as named filters.
     const one = await svc.get('/api/v1/audit?incident_id=OTHER1');
     assert.equal(one.status, 200);
