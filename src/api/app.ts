@@ -14,8 +14,10 @@ import { registerHealthRoutes } from './routes/health.js';
 import { intakeAbandonReporter, intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes, SLACK_INTERACTIONS_URL } from './routes/slack.js';
-import { ID_PARAM_MAX } from './schemas.js';
 import { addRoute, installZodValidation } from './zod-route.js';
+
+/** Above what a request line may carry: the router never refuses a path parameter by its length. */
+const ID_ROUTER_MAX = 65_536;
 
 /**
  * The OpenAPI document's `info`. Its version is the package's, read from package.json as
@@ -71,7 +73,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       let n = 0;
       return () => `${prefix}-${(++n).toString(36)}`;
     })(),
-    // What Fastify refuses before any route (a malformed URL, one too long) answers in
+    // What Fastify refuses before any route (a malformed URL) answers in
     // the same error shape as everything else.
     frameworkErrors: (error, _req, reply) => {
       const status = typeof error.statusCode === 'number' && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
@@ -88,10 +90,13 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // it on that connection are owed their answers (see createClientErrors).
     clientErrorHandler: clientErrors.handler,
     ajv: { customOptions: { coerceTypes: false } },
-    // A path parameter is an id (`/incidents/{id}`), as long as an id may be: Fastify's
-    // default of 100 answered 414 for the 101 to 128-character ids an incident is
-    // accepted with, so one posted could not be read back. Measured decoded.
-    routerOptions: { maxParamLength: ID_PARAM_MAX },
+    // A path parameter is an id (`/incidents/{id}`). The router lets any length through
+    // (Node's limit on the request line, 16 KiB, comes first) to the route, whose params
+    // schema refuses one longer than an id may be (ID_PARAM_MAX) as a 400 naming
+    // `params.id`, after the token check, as the API document says: the router's own 414
+    // (for Fastify's default of 100, the 101 to 128-character ids an incident is accepted
+    // with) was an answer no route documents.
+    routerOptions: { maxParamLength: ID_ROUTER_MAX },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
   app.server.on('request', clientErrors.track);

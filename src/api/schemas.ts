@@ -103,7 +103,7 @@ export const waitQuerySchema = z.object({
     .describe('Hold the answer until the executions started by this request end.'),
 });
 
-export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_PARAM_MAX) });
+export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_PARAM_MAX, `expected an id of at most ${ID_PARAM_MAX} characters: no id is longer`) });
 
 export const stepSchema = z.object({
   phase: z.enum(['pre_check', 'action', 'post_check', 'rollback']),

@@ -119,7 +119,7 @@ describe('client mistakes are named, not "is it running?"', () => {
     }));
 });
 
-/** An id longer than the service's router takes got Fastify's 414 message, exit 1. */
+/** An id longer than the service takes would be refused by it (400 naming params.id); the CLI says so itself. */
 describe('an over-long id', () => {
   it('is refused before anything is sent: exit 2', () =>
     withTarget(async (fake) => {

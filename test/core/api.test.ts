@@ -258,7 +258,7 @@ describe('the read routes read what they are asked', () => {
     await svc.stop({ remove: true });
   });
 
-  it('an id as long as POST accepts (128 characters) is read back; a longer path id is a 414 in the error shape', async () => {
+  it('an id as long as POST accepts (128 characters) is read back; a longer path id is a 400 naming params.id, on every route with an id', async () => {
     const id = `A${'b'.repeat(127)}`;
     const posted = await svc.post('/api/v1/incidents', { id, root_cause: 'Nothing', service: 'svc' });
     assert.equal(posted.status, 202);
@@ -273,9 +273,32 @@ describe('the read routes read what they are asked', () => {
       assert.equal(r.status, 404, url);
       assert.equal(r.body.error.code, 'NOT_FOUND', url);
     }
-    const longer = await svc.get(`/api/v1/incidents/${id}c`);
-    assert.equal(longer.status, 414);
-    assert.equal(longer.body.error.code, 'BAD_REQUEST');
+    const longer = `${id}c`;
+    const refused = {
+      code: 'VALIDATION_FAILED',
+      message: 'invalid params: params.id: expected an id of at most 128 characters: no id is longer',
+      details: [{ path: 'params.id', message: 'expected an id of at most 128 characters: no id is longer' }],
+    };
+    for (const [method, url] of [
+      ['GET', `/api/v1/incidents/${longer}`],
+      ['GET', `/api/v1/executions/${longer}`],
+      ['GET', `/api/v1/approvals/${longer}`],
+      ['GET', `/api/v1/runbooks/${longer}`],
+      ['GET', `/api/v1/incidents/${'x'.repeat(5000)}`],
+      ['POST', `/api/v1/approvals/${longer}/approve`],
+      ['POST', `/api/v1/approvals/${longer}/reject`],
+      ['POST', `/api/v1/runbooks/${longer}/run`],
+      ['POST', `/api/v1/runbooks/${longer}/pause`],
+      ['POST', `/api/v1/runbooks/${longer}/resume`],
+      ['POST', `/api/v1/runbooks/${longer}/circuit/close`],
+      ['POST', `/api/v1/runbooks/${longer}/cooldown/clear`],
+    ] as const) {
+      const r = await svc.app.inject({ method, url, ...(method === 'POST' ? { payload: {} } : {}) });
+      assert.equal(r.statusCode, 400, url);
+      const body = JSON.parse(r.body);
+      if (url.includes('x'.repeat(5000))) assert.equal(body.error.details[0].path, 'params.id');
+      else assert.deepEqual(body.error, refused, url);
+    }
   });
 
   it('an unknown query parameter is a 400 naming it, with a suggestion, on every list and export route; it never answers every row', async () => {

@@ -118,7 +118,12 @@ describe('the OpenAPI document describes the real answers', () => {
       { method: 'POST', template: '/api/v1/webhooks/alertmanager', body: amWebhook([{ labels: { alertname: 'Nothing', service: 'shop' } }]) },
       { method: 'GET', template: '/api/v1/incidents/{id}', url: '/api/v1/incidents/INC-LOW' },
       { method: 'GET', template: '/api/v1/incidents/{id}', url: '/api/v1/incidents/INC-NONE' },
+      { method: 'GET', template: '/api/v1/incidents/{id}', url: `/api/v1/incidents/${'i'.repeat(129)}` },
       { method: 'GET', template: '/api/v1/executions/{id}', url: `/api/v1/executions/${executionId}` },
+      { method: 'GET', template: '/api/v1/executions/{id}', url: `/api/v1/executions/${'e'.repeat(129)}` },
+      { method: 'GET', template: '/api/v1/approvals/{id}', url: `/api/v1/approvals/${'a'.repeat(129)}` },
+      { method: 'GET', template: '/api/v1/runbooks/{id}', url: `/api/v1/runbooks/${'r'.repeat(129)}` },
+      { method: 'POST', template: '/api/v1/approvals/{id}/reject', url: `/api/v1/approvals/${'a'.repeat(129)}/reject`, body: {} },
       { method: 'GET', template: '/api/v1/approvals', url: '/api/v1/approvals?status=pending' },
       { method: 'GET', template: '/api/v1/approvals', url: '/api/v1/approvals?status=nope' },
       { method: 'GET', template: '/api/v1/approvals/{id}', url: `/api/v1/approvals/${approvalId}` },
@@ -157,7 +162,7 @@ describe('the OpenAPI document describes the real answers', () => {
     }
     assert.deepEqual(found, []);
     // The matrix did reach the answers it is about.
-    for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200', '/api/v1/pause 400', '/api/v1/runbooks/{id}/pause 400']) {
+    for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200', '/api/v1/pause 400', '/api/v1/runbooks/{id}/pause 400', '/api/v1/incidents/{id} 400', '/api/v1/executions/{id} 400', '/api/v1/approvals/{id} 400', '/api/v1/runbooks/{id} 400', '/api/v1/approvals/{id}/reject 400']) {
       assert.ok(statuses.has(s), s);
     }
   });

@@ -105,7 +105,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     registry,
     'GET',
     '/api/v1/runbooks/:id',
-    { summary: 'One runbook with live state', tags: ['runbooks'], params: idParamsSchema, response: { 200: runbookStateSchema, 404: errorSchema } },
+    { summary: 'One runbook with live state', tags: ['runbooks'], params: idParamsSchema, response: { 200: runbookStateSchema, 400: errorSchema, 404: errorSchema } },
     async (req) => runbookState(runbookOr404(req.params.id)),
   );
 

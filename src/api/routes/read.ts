@@ -48,7 +48,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     registry,
     'GET',
     '/api/v1/incidents/:id',
-    { summary: 'An incident, its decision, and its approval and execution if any', tags: ['incidents'], params: idParamsSchema, response: { 200: incidentViewSchema, 404: errorSchema } },
+    { summary: 'An incident, its decision, and its approval and execution if any', tags: ['incidents'], params: idParamsSchema, response: { 200: incidentViewSchema, 400: errorSchema, 404: errorSchema } },
     async (req) => {
       await engine.expireDueBeforeRead();
       return store.read((tx) => {
@@ -75,7 +75,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     registry,
     'GET',
     '/api/v1/executions/:id',
-    { summary: 'One execution: state, steps, check results, timings', tags: ['executions'], params: idParamsSchema, response: { 200: executionSchema, 404: errorSchema } },
+    { summary: 'One execution: state, steps, check results, timings', tags: ['executions'], params: idParamsSchema, response: { 200: executionSchema, 400: errorSchema, 404: errorSchema } },
     async (req) => {
       const view = store.read((tx) => {
         const e = tx.getExecution(req.params.id);
@@ -122,7 +122,7 @@ export function registerReadRoutes(app: FastifyInstance, registry: Map<string, z
     registry,
     'GET',
     '/api/v1/approvals/:id',
-    { summary: 'One approval request', tags: ['approvals'], params: idParamsSchema, response: { 200: approvalSchema, 404: errorSchema } },
+    { summary: 'One approval request', tags: ['approvals'], params: idParamsSchema, response: { 200: approvalSchema, 400: errorSchema, 404: errorSchema } },
     async (req) => {
       await engine.expireDueBeforeRead();
       const a = store.read((tx) => tx.getApproval(req.params.id));

@@ -135,7 +135,7 @@ function statusExit(status: number, body: ApiErrorBody): number {
  */
 const SENT_REASONS = new Set(['UND_ERR_SOCKET', 'ECONNRESET', 'EPIPE', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED']);
 
-/** The longest id the service's router takes in a path (its maxParamLength, the API's longest id): a longer one is refused before it is sent. */
+/** The longest id the service takes in a path (the API's longest id, ID_PARAM_MAX): a longer one is refused before it is sent. */
 export const MAX_ID_LENGTH = 128;
 
 /** A redirect's target, as a message may show it: scheme, host and path (its query may hold a secret). */

@@ -112,8 +112,8 @@ export function actor(flags: Readonly<Record<string, readonly string[] | boolean
  * Path segments from the command line are encoded: an id is never a path. "." and
  * ".." (and their percent-encoded forms, which URLs read the same) name no id and are
  * refused (exit 2): the URL would collapse them, and `pause --runbook ..` became
- * POST /api/v1/pause, the global switch. So is an id longer than the service's router
- * takes (MAX_ID_LENGTH).
+ * POST /api/v1/pause, the global switch. So is an id longer than the service takes
+ * (MAX_ID_LENGTH).
  */
 export function seg(s: string): string {
   const e = encodeURIComponent(s);
@@ -121,8 +121,8 @@ export function seg(s: string): string {
     const message = `${JSON.stringify(s)} is not an id`;
     throw new ApiFailure(EXIT.USAGE, message, { error: { code: 'VALIDATION_FAILED', message, details: [] } }, null);
   }
-  // The service's router takes no longer id (its 414 read as a refusal, exit 1): none of its
-  // ids is that long, so it is a wrong argument, said before anything is sent.
+  // The service takes no longer id (a 400 naming params.id): none of its ids is that long,
+  // so it is a wrong argument, said before anything is sent.
   if (s.length > MAX_ID_LENGTH) {
     const message = `an id of ${s.length} characters is not an id: rectify's ids have at most ${MAX_ID_LENGTH} (got ${JSON.stringify(s.slice(0, 40))}…)`;
     throw new ApiFailure(EXIT.USAGE, message, { error: { code: 'VALIDATION_FAILED', message, details: [] } }, null);
