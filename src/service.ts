@@ -36,6 +36,7 @@ import {
   type NotifyQueueOptions,
   type SlackResponseAfter,
   SHOWN_BY_CLICK_ANSWER,
+  SUPERSEDED_BY_OUTCOME,
 } from './notify/index.js';
 
 /** On stop, how long requests still open after the drain may take before their connections are closed. */
@@ -574,6 +575,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
         notifications.resend({ ...e, shown_in_slack: false, notification_id: id }, to.map((n) => n.name));
         showing.delete(id);
       },
+      // A vote the settlement overtook: the outcome replacing the message names its approvers.
+      async superseded() {
+        for (const n of to) await recordNotified({ ok: true, notifier: n.name, attempts: 0, detail: SUPERSEDED_BY_OUTCOME, event: e });
+        showing.delete(id);
+      },
     };
   }
   // A storm's thousands of rate-limited alerts are told once per runbook and service, then summed up.
@@ -707,7 +713,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(slackApprovers ? { slackApprovers: new Map(slackApprovers.map((a) => [a.id, a.name])) } : {}),
     ...(slackResponder
       ? {
-          slackRespond: (url, message, carriedOut, shown) => slackResponder.respond(url, message, carriedOut, shown ? showInSlack(shown) : undefined),
+          slackRespond: (url, message, carriedOut, shown, order) => slackResponder.respond(url, message, carriedOut, shown ? showInSlack(shown) : undefined, order),
           slackResponseAccepted: slackResponder.accepts,
           ...(config.publicUrl !== undefined ? { publicUrl: config.publicUrl } : {}),
         }

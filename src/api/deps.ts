@@ -2,7 +2,7 @@ import type { SlackVerifier } from './slack-signature.js';
 import type { Logger } from 'pino';
 import type { Engine, IntakeRefusal, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
-import type { NotificationEvent } from '../notify/index.js';
+import type { NotificationEvent, SlackResponseOrder } from '../notify/index.js';
 import type { Store } from '../store/ports.js';
 import type { TokenAuth } from './auth.js';
 
@@ -53,8 +53,16 @@ export interface ApiDeps {
    * not take now). `shows`: the settlement or the vote the message shows in the channel
    * (shown_in_slack), which the Slack receiver is owed: the message delivered is recorded as
    * its delivery to Slack; not delivered, Slack is told it as a message of its own after all.
+   * `order`: the answers replacing one request's message go one after another, and one
+   * out of date by the time it is sent is dropped (notify/slack-respond.ts).
    */
-  slackRespond?: (responseUrl: string, message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] }, carriedOut: boolean, shows?: NotificationEvent) => void;
+  slackRespond?: (
+    responseUrl: string,
+    message: { text: string; response_type?: 'ephemeral'; replace_original: boolean; blocks?: unknown[] },
+    carriedOut: boolean,
+    shows?: NotificationEvent,
+    order?: SlackResponseOrder,
+  ) => void;
   /** `--public-url`: the link to rectify in a Slack message a click's answer replaces. */
   publicUrl?: string;
   /** Whether slackRespond calls this response_url (one on Slack's own origins). */

@@ -15,7 +15,10 @@ import { PermanentDeliveryError, postJson } from './webhook.js';
  * the response delivered is recorded as its delivery (`after.delivered`), and should
  * the response fail, it is told after all (`after.failed`). A response Slack refuses
  * (a 4xx other than 408 and 429: the URL expired or used up), or redirects (a 3xx, not
- * followed), is not tried again.
+ * followed), is not tried again. The answers replacing one request's message are sent one
+ * after another, in the order of the clicks' commits, and a vote's is dropped once the request
+ * is settled (SlackResponseOrder): a vote's answer retried late must not bring the buttons back
+ * over the outcome.
  *
  * The URL comes from a signed payload, yet only Slack's own origins are called:
  * a signing secret that leaked must not turn rectify into a request forwarder.
@@ -38,19 +41,43 @@ export interface SlackResponseMessage {
  */
 export const SHOWN_BY_CLICK_ANSWER = "shown in Slack: the click's answer replaced the request's message with it";
 
-/** What follows a response: once delivered (drain waits for it), or once every attempt failed. */
+/**
+ * The NOTIFIED detail recording a vote whose replacement was not sent: the request was
+ * settled first, and Slack is told the settlement (a click's outcome replacing the message,
+ * or a message of its own), an approval naming every approver.
+ */
+export const SUPERSEDED_BY_OUTCOME = "not shown in Slack: the request was settled before the vote's replacement was sent, and Slack is told the settlement instead";
+
+/**
+ * What follows a response: once delivered (drain waits for it), once every attempt failed, or
+ * once it was not sent because a later state of the request made it out of date (`superseded`).
+ */
 export interface SlackResponseAfter {
   delivered?(attempts: number): Promise<void> | void;
   failed?(): void;
+  superseded?(): Promise<void> | void;
+}
+
+/**
+ * How the responses replacing one request's message are ordered. Those given the same `key`
+ * (the approval id) are sent one after another, in the order respond was called (the order
+ * of the commits they tell): a vote's answer retried after a failure cannot land after the
+ * settlement's. `stillCurrent`, for an answer a later one may overtake (a vote's, showing the
+ * request pending with its buttons), is asked before each of its attempts: false, the answer
+ * is dropped (`after.superseded`), as the request's message shows something newer.
+ */
+export interface SlackResponseOrder {
+  key: string;
+  stillCurrent?: () => boolean;
 }
 
 export interface SlackResponder {
   /**
    * Fire and forget: never throws, never delays the click's acknowledgment. `carriedOut`:
    * whether the click told of was carried out (a refusal, or a click rectify could not take
-   * now, was not), as the log says should telling it fail.
+   * now, was not), as the log says should telling it fail. `order`: see SlackResponseOrder.
    */
-  respond(responseUrl: string, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter): void;
+  respond(responseUrl: string, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter, order?: SlackResponseOrder): void;
   /** Whether respond would call this URL (a URL on Slack's own origins). */
   accepts(responseUrl: string): boolean;
   /** Resolves once every response under way was delivered or given up (tests, shutdown). */
@@ -85,14 +112,37 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   const backoffMs = opts.backoffMs ?? 500;
   const closeWaitMs = opts.closeWaitMs ?? SLACK_RESPONSE_CLOSE_WAIT_MS;
   const pending = new Set<Promise<void>>();
+  /** Per SlackResponseOrder key, the last response given it: the next one waits for it. */
+  const lines = new Map<string, Promise<void>>();
   /** Aborted at a stop: no retry is waited for or begun after it. */
   const stop = new AbortController();
   /** Aborted closeWaitMs into a stop: the attempts still under way are cut off. */
   const cut = new AbortController();
 
-  async function deliver(url: URL, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter): Promise<void> {
+  /** Whether the response may still be sent (see SlackResponseOrder): a check that throws counts as no. */
+  function current(order: SlackResponseOrder | undefined): boolean | 'unknown' {
+    if (!order?.stillCurrent) return true;
+    try {
+      return order.stillCurrent();
+    } catch (err) {
+      opts.log.warn({ err }, "could not tell whether a Slack click's answer is out of date: not sent");
+      return 'unknown';
+    }
+  }
+
+  async function deliver(url: URL, message: SlackResponseMessage, carriedOut: boolean, after?: SlackResponseAfter, order?: SlackResponseOrder): Promise<void> {
     let detail = '';
     for (let i = 1; i <= attempts && !(i > 1 && stop.signal.aborted); i++) {
+      const still = current(order);
+      if (still === false) {
+        opts.log.info({ origin: url.origin, attempt: i }, "a Slack click's answer is out of date (the request moved on): not sent");
+        await after?.superseded?.();
+        return;
+      }
+      if (still === 'unknown') {
+        detail = 'could not tell whether it is out of date';
+        break;
+      }
       try {
         await postJson(url, message, withTimeout(cut.signal, attemptTimeoutMs));
       } catch (err) {
@@ -123,7 +173,7 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
   }
 
   return {
-    respond(responseUrl, message, carriedOut, after) {
+    respond(responseUrl, message, carriedOut, after, order) {
       if (stop.signal.aborted) {
         opts.log.warn({ carried_out: carriedOut }, 'a Slack click answered as rectify stops: not told in Slack');
         after?.failed?.();
@@ -138,9 +188,17 @@ export function createSlackResponder(opts: SlackResponderOptions): SlackResponde
         opts.log.warn({ origin: url.origin }, "a Slack click carried a response_url outside Slack's own origins: not called");
         return;
       }
-      const p = deliver(url, message, carriedOut, after).catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
+      const before = order ? lines.get(order.key) : undefined;
+      const p = (async () => {
+        if (before) await before;
+        await deliver(url, message, carriedOut, after, order);
+      })().catch((err: unknown) => opts.log.error({ err }, 'Slack response failed'));
       pending.add(p);
-      void p.finally(() => pending.delete(p));
+      if (order) lines.set(order.key, p);
+      void p.finally(() => {
+        pending.delete(p);
+        if (order && lines.get(order.key) === p) lines.delete(order.key);
+      });
     },
     accepts(responseUrl) {
       const url = parse(responseUrl);

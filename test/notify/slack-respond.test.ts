@@ -80,3 +80,49 @@ it("a response_url Slack refuses (404 expired_url, 400) is called once, and the 
     await new Promise((r) => server.close(r));
   }
 });
+
+it("answers given one key are sent in the order given: a vote's answer still being retried holds the next back, and is dropped (superseded) once out of date; one whose check throws is not sent (failed)", async () => {
+  const calls: string[] = [];
+  let failOnce = true;
+  const server = createServer((req, res) => {
+    req.resume();
+    calls.push(req.url!);
+    const status = req.url === '/actions/T0/1/vote' && failOnce ? 500 : 200;
+    if (status === 500) failOnce = false;
+    res.writeHead(status, { 'content-type': 'text/plain' });
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const { logger } = createTestLogger();
+  try {
+    const responder = createSlackResponder({ log: logger, origins: [origin], backoffMs: 50 });
+    let pending = true;
+    const outcome: string[] = [];
+    const after = (name: string) => ({
+      delivered: () => void outcome.push(`${name} delivered`),
+      failed: () => void outcome.push(`${name} failed`),
+      superseded: () => void outcome.push(`${name} superseded`),
+    });
+    responder.respond(`${origin}/actions/T0/1/vote`, { text: '1 of 2', replace_original: true }, true, after('vote'), { key: 'apr_1', stillCurrent: () => pending });
+    // The request settles while the vote's answer waits for its second attempt.
+    pending = false;
+    responder.respond(`${origin}/actions/T0/1/outcome`, { text: 'approved', replace_original: true }, true, after('outcome'), { key: 'apr_1' });
+    await responder.drain();
+    assert.deepEqual(calls, ['/actions/T0/1/vote', '/actions/T0/1/outcome']);
+    assert.deepEqual(outcome, ['vote superseded', 'outcome delivered']);
+
+    outcome.length = 0;
+    responder.respond(`${origin}/actions/T0/1/broken`, { text: '1 of 2', replace_original: true }, true, after('broken'), {
+      key: 'apr_2',
+      stillCurrent: () => {
+        throw new Error('database is locked');
+      },
+    });
+    await responder.drain();
+    assert.deepEqual(outcome, ['broken failed']);
+    assert.equal(calls.includes('/actions/T0/1/broken'), false);
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
+});

@@ -5,8 +5,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { slackSignature } from '../../src/api/slack-signature.js';
 import { configSummary } from '../../src/config/index.js';
+import { SHOWN_BY_CLICK_ANSWER, SUPERSEDED_BY_OUTCOME } from '../../src/notify/index.js';
 import { holdDatabaseLock } from '../helpers/db-lock.js';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { issueToken, writeTokensFile } from '../helpers/tokens.js';
 import { approvalRunbooks, SLACK_RESPOND, SLACK_SECRET, slackClick, slackPayload, type SlackClick } from './setup.js';
@@ -226,6 +227,40 @@ describe('Slack interactive approvals', () => {
     assert.equal(approval(id).decided_by, 'slack:U0ALICE, slack:U0BOB');
     await target.waitForRequest('/drop/db');
     assert.equal(target.calls('/drop/db', 'POST'), 1);
+  });
+
+  it("two approvers from Slack: a first vote's answer retried after the second click's is not sent over the outcome; the buttons stay gone and the vote is recorded as shown by it", async () => {
+    target.reset();
+    // Alice's response_url fails once (tried again 500 ms later); Bob's answers at once.
+    const ALICE_URL = '/actions/T000/1/alice';
+    const BOB_URL = '/actions/T000/1/bob';
+    target.route('POST', ALICE_URL, sequence([{ status: 500 }, { status: 200 }]));
+    target.route('POST', BOB_URL, { status: 200 });
+    const id = await incident('SL-ORDER', 'replica_lag', 'db');
+    await svc.service.drainNotifications();
+    const alice = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' }, responseUrl: target.url + ALICE_URL }));
+    const bob = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0BOB', username: 'bob' }, responseUrl: target.url + BOB_URL }));
+    assert.deepEqual([alice.body.ok, bob.body.ok], [true, true]);
+    await target.waitForRequest('/drop/db');
+    await svc.service.drainNotifications();
+    assert.equal(approval(id).status, 'approved');
+    // Alice's answer was tried once (refused), and not again once the request was settled.
+    assert.equal(target.calls(ALICE_URL, 'POST'), 1);
+    const told = target.requests(BOB_URL, 'POST').map((r) => r.json() as any);
+    assert.equal(told.length, 1);
+    assert.equal(told[0].text, bob.body.text);
+    assert.equal(JSON.stringify(told[0]).includes('rectify_approve'), false, 'the buttons are gone');
+    // The outcome replaced the message: Slack is not posted the vote nor the approval on their own.
+    const posted = target.requests(HOOK, 'POST').map((r) => (r.json() as any).text as string);
+    assert.deepEqual(posted.filter((t) => / rectify: (APPROVAL_VOTE|APPROVED) /.test(t)), []);
+    const notified = svc.service.store.queryAudit({ incident_id: 'SL-ORDER', event: 'NOTIFIED', limit: 10 }).map((e) => {
+      const d = e.details as Record<string, unknown>;
+      return [d.about, d.detail];
+    });
+    assert.deepEqual(notified.filter(([about]) => about === 'APPROVAL_VOTE' || about === 'APPROVED').sort(), [
+      ['APPROVAL_VOTE', SUPERSEDED_BY_OUTCOME],
+      ['APPROVED', SHOWN_BY_CLICK_ANSWER],
+    ]);
   });
 
   it('SIGHUP re-reads a ${file:} signing secret: the rotated one is accepted, the old refused; an empty file keeps the current one', async () => {

@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isOutcomeUnknown, isRectifyError, RectifyError } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
+import type { SlackResponseOrder } from '../../notify/slack-respond.js';
 import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
 import { errorBody, sendShuttingDown } from '../errors.js';
 import { approvalSchema, errorSchema } from '../schemas.js';
@@ -142,8 +143,8 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         // What the person sees in Slack: only what goes to the response_url is shown there.
         // `shown`: the settlement or vote this answer shows in the channel, if it does (see shownInSlack).
         // `carriedOut`: whether the click was carried out (for the log, should telling it fail).
-        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, carriedOut: boolean, shown?: NotificationEvent): void => {
-          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, carriedOut, shown);
+        const tell = (message: { text: string; replace_original: boolean; response_type?: 'ephemeral'; blocks?: unknown[] }, carriedOut: boolean, shown?: NotificationEvent, order?: SlackResponseOrder): void => {
+          if (responseUrl !== undefined && deps.slackRespond) deps.slackRespond(responseUrl, { ...message, text: escapeSlackText(readable(message.text)) }, carriedOut, shown, order);
         };
         // A click that decides the request replaces its message with the outcome, and one that
         // casts a vote short of the last with the request as it stands: the channel's one
@@ -213,7 +214,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           if (verb === 'reject') {
             const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
             const text = `Rejected by ${who}: nothing will run.`;
-            tell(decidedMessage(text, approval), true, shows(told));
+            tell(decidedMessage(text, approval), true, shows(told), { key: approval.id });
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
           const { approval, result, told, notCounted } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
@@ -221,7 +222,16 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required})${notCounted !== undefined ? `; ${notCounted}` : ''}; another person must approve too.`;
           // Still pending: its message shows the vote, and keeps its buttons for the next approver.
-          tell(result ? decidedMessage(said, approval) : pendingMessage(approval, identity, who), true, shows(told));
+          // The answers replacing this request's message go in the order of their commits, and
+          // a vote's is sent only while the request stands as it shows it: pending, with these
+          // votes (a vote's answer retried after the settlement's would bring the buttons back).
+          const votes = approval.votes.length;
+          const stillCurrent = (): boolean => {
+            const now = deps.store.read((tx) => tx.getApproval(approval.id));
+            return now?.status === 'pending' && now.votes.length === votes;
+          };
+          if (result) tell(decidedMessage(said, approval), true, shows(told), { key: approval.id });
+          else tell(pendingMessage(approval, identity, who), true, shows(told), { key: approval.id, stillCurrent });
           return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text: said, approval: approvalView(approval) });
         } catch (err) {
           // Slack shows a non-200 answer as a broken app; a refusal is told to the person instead.
