@@ -48,7 +48,7 @@ import {
   withoutVerdictInSteps,
   type RunAudit,
 } from '../execute/breaker.js';
-import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type Tx } from '../store/ports.js';
+import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -288,6 +288,8 @@ const ioCanChange = (v: Verdict): boolean => actsOrAsks(v) || v.kind === 'dry_ru
 /** Whether the runbook acts on the pod its alert names (see actsOnPod in the domain): the enricher then checks an owner name given beside the pod against the pod's own. */
 const actsOnPod = (rb: Runbook): boolean => actsOnPodParams(rb.params);
 
+/** A person's decision given a shorter wait for a database lock than --db-busy-timeout, or none. */
+const lockWait = (ms: number | undefined): TransactOptions | undefined => (ms === undefined ? undefined : { lockWaitMs: ms });
 const withRefusal = <T extends object>(out: T, refused: string | undefined): T & { refused?: string } => (refused === undefined ? out : { ...out, refused });
 
 /** A runbook's `match:` matcher that does not hold on a value enrichment added or changed, and that value. */
@@ -1284,13 +1286,14 @@ export function createEngine(deps: EngineDeps) {
      * vote by the same person is a conflict. `shownInSlack`: the click's answer replaces
      * the request's Slack message with what this did (the settlement, or the request with
      * the vote), so the Slack receiver is not sent that as a message of its own; `told` is
-     * the notification, to tell Slack after all should that answer fail.
+     * the notification, to tell Slack after all should that answer fail. `lockWaitMs`: the
+     * longest the decision waits for a database lock held elsewhere (TransactOptions).
      */
     async approve(
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { wait?: boolean; identity?: string; slack?: SlackClicker; shownInSlack?: boolean } = {},
+      opts: { wait?: boolean; identity?: string; slack?: SlackClicker; shownInSlack?: boolean; lockWaitMs?: number } = {},
     ): Promise<{ approval: ApprovalRow; result: DecisionResult | null; told?: NotificationEvent; notCounted?: string }> {
       const identity = opts.identity ?? by;
       const slackId = opts.slack?.id;
@@ -1501,7 +1504,7 @@ export function createEngine(deps: EngineDeps) {
         applied.result.approval_id = a.id;
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
         return { approval: { ...tx.getApproval(a.id)! }, result: applied.result, claim: applied.claim, told: approved };
-      });
+      }, lockWait(opts.lockWaitMs));
       // The request left the pending state (approved, or cancelled as stale), or took a vote: told before anything else of it.
       send(told);
       if (stale) throw new RectifyError('CONFLICT', `${stale}: approval request ${approval.id} is cancelled, nothing ran; the next alert asks again with the runbook as it is now`);
@@ -1517,13 +1520,13 @@ export function createEngine(deps: EngineDeps) {
      * Reject. `shownInSlack`: the rejection is a Slack click whose answer replaces the
      * request's message with it, so the Slack receiver is not told it again (see
      * NotificationEvent.shown_in_slack); `told` is the notification, to tell Slack after
-     * all should that answer fail.
+     * all should that answer fail. `lockWaitMs`: as for approve.
      */
     async reject(
       approvalId: string,
       by: string,
       comment: string | undefined,
-      opts: { slack?: SlackClicker; shownInSlack?: boolean } = {},
+      opts: { slack?: SlackClicker; shownInSlack?: boolean; lockWaitMs?: number } = {},
     ): Promise<{ approval: ApprovalRow; told?: NotificationEvent }> {
       const { approval, told } = await store.transact((tx) => {
         const now = clock.now();
@@ -1539,7 +1542,7 @@ export function createEngine(deps: EngineDeps) {
           details: withTold({ approval_id: a.id, comment: comment ?? null, ...slackDetails(opts.slack) }, rejected),
         });
         return { approval: tx.getApproval(a.id)!, told: rejected };
-      });
+      }, lockWait(opts.lockWaitMs));
       send(told);
       return { approval, ...(told ? { told: told.event } : {}) };
     },

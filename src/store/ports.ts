@@ -466,6 +466,13 @@ export interface PruneResult {
 export interface TransactOptions {
   /** New intake, which the sender retries: refused past --max-pending. */
   refusable?: boolean;
+  /**
+   * The longest this unit waits for a write lock another connection holds, when its caller
+   * must answer sooner than --db-busy-timeout (a Slack click, answered within Slack's 3 s):
+   * past it the unit is refused STORE_UNAVAILABLE, nothing of it recorded, as one that waited
+   * out --db-busy-timeout is. Longer than --db-busy-timeout changes nothing.
+   */
+  lockWaitMs?: number;
 }
 
 export interface Store {

@@ -613,6 +613,45 @@ describe('a click the store cannot record', () => {
     assert.equal(target.calls('/undo/checkout', 'POST'), 1);
   });
 
+  it("a lock held past 2.5 s, within --db-busy-timeout (5 s): the click is answered 503 before Slack's 3 s are up, and nothing is carried out even once the lock is gone", async (t) => {
+    const target = await startHttpTarget();
+    target.route('POST', SLACK_RESPOND, { status: 200 });
+    target.route('POST', '/undo/checkout', { status: 200 });
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--slack-signing-secret', SLACK_SECRET],
+      overrides: { slackResponseOrigins: [new URL(target.url).origin] },
+    });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    const id = (await svc.post('/api/v1/incidents', { id: 'SL-LOCK-SHORT', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SL-LOCK-SHORT' } })).body.approval_id as string;
+    await svc.service.drainNotifications();
+    // Held 4 s, then let go by itself: longer than a click waits, shorter than --db-busy-timeout.
+    const lock = await holdDatabaseLock(svc.dbPath, 4_000);
+    let locked: { status: number; body: any };
+    try {
+      locked = await slackClick(svc, { value: `${id}:approve`, responseUrl: target.url + SLACK_RESPOND });
+    } finally {
+      await lock.release();
+    }
+    await svc.service.drainNotifications();
+    assert.equal(locked.status, 503, JSON.stringify(locked.body));
+    assert.equal(locked.body.error.code, 'STORE_UNAVAILABLE');
+    assert.deepEqual(
+      target.requests(SLACK_RESPOND, 'POST').map((q) => (q.json() as any).text),
+      ["slack:U0ALICE (alice)'s approve was not carried out: the database could not commit; nothing was recorded, retry later. Nothing changed: click Approve again shortly, or use the API."],
+    );
+    const a = svc.service.store.read((tx) => tx.getApproval(id))!;
+    assert.deepEqual([a.status, a.votes.length], ['pending', 0]);
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SL-LOCK-SHORT', event: 'APPROVED', limit: 5 }).length, 0);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 0);
+    // The lock gone, the request is decided as ever.
+    const api = await svc.post(`/api/v1/approvals/${id}/reject`, { by: 'bob' });
+    assert.equal(api.status, 200, JSON.stringify(api.body));
+  });
+
   it('telling it fails (the response_url answers 404): the log says the click was not carried out', async (t) => {
     const target = await startHttpTarget();
     target.route('POST', SLACK_RESPOND, { status: 404 });

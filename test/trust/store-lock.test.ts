@@ -154,6 +154,26 @@ describe('a database locked by another process', () => {
     }
   });
 
+  it('a unit given a shorter lockWaitMs (a Slack click) is refused once it is up, nothing of it recorded, while the others wait on and are recorded when the lock goes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'db.sqlite');
+    const store = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, busyTimeoutMs: 60_000 });
+    const lock = await holdDatabaseLock(path);
+    try {
+      const waits = store.transact((tx) => tx.appendAudit({ at: 1, event: 'SERVICE_PAUSED', actor: 'waits', details: {} }));
+      const short = store.transact((tx) => tx.appendAudit({ at: 2, event: 'SERVICE_PAUSED', actor: 'short', details: {} }), { lockWaitMs: 200 });
+      await assert.rejects(short, { code: 'STORE_UNAVAILABLE', message: 'the database could not commit; nothing was recorded, retry later' });
+      assert.equal(store.pending(), 1, 'the other unit still waits');
+      await lock.release();
+      await waits;
+      assert.deepEqual(store.queryAudit({ event: 'SERVICE_PAUSED', limit: 5 }).map((e) => e.actor), ['waits']);
+    } finally {
+      await lock.release();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('a /metrics scrape does not wait for the expiry of an approval request past its deadline: answered while the lock is held, the request not counted pending', async () => {
     const ask = `runbooks:
   ask:

@@ -33,8 +33,8 @@ import type { ApprovalRow } from '../../store/ports.js';
  * acknowledgment only), so what the person is told also goes to the payload's
  * response_url: a click that decided the approval replaces the approval message
  * with its outcome (the buttons are gone for everyone), anything else is an
- * ephemeral line to the one who clicked. A click the store cannot record (locked, full,
- * stopping: a 503) changes nothing, and its 503 stays (Slack shows an error of its own);
+ * ephemeral line to the one who clicked. A click the store cannot record (locked past
+ * SLACK_CLICK_LOCK_WAIT_MS, full, stopping: a 503) changes nothing, and its 503 stays (Slack shows an error of its own);
  * the one who clicked is told, ephemeral, that it was not carried out and nothing changed.
  * A click that cast a vote short of the last (a
  * runbook needing two approvers) replaces the message with the request as it stands: who
@@ -48,6 +48,14 @@ import type { ApprovalRow } from '../../store/ports.js';
 export const SLACK_ACTIONS = { approve: 'rectify_approve', reject: 'rectify_reject' } as const;
 
 export const SLACK_INTERACTIONS_URL = '/api/v1/slack/interactions';
+
+/**
+ * The longest a click's decision waits for a database lock held elsewhere, whatever
+ * --db-busy-timeout says: Slack gives up on an answer after 3 seconds and shows the click
+ * failed, so a click carried out later would look refused. Past it the click is answered
+ * 503 with nothing carried out, and the person is told so.
+ */
+export const SLACK_CLICK_LOCK_WAIT_MS = 2_500;
 
 const payloadSchema = z.object({
   type: z.literal('block_actions'),
@@ -103,7 +111,7 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
       schema: {
         summary: 'Slack interactivity: the Approve and Reject buttons of approval messages',
         description:
-          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. A click the database cannot record now (locked, full, rectify stopping) changes nothing and is answered 503 (STORE_UNAVAILABLE, SHUTTING_DOWN), and the person who clicked is told through the response_url that it was not carried out and nothing changed; a click whose commit the database could not confirm (503 STORE_UNAVAILABLE, details outcome unknown) may have been recorded, and the person is told so and to look after rectify restarts. Answers 404 when no signing secret is configured.',
+          'Slack\'s request URL for interactivity. Authenticated by the Slack request signature (v0, HMAC-SHA256 with the signing secret, --slack-signing-secret), not by an API token: a timestamp more than 5 minutes away, a wrong signature or a replayed request is refused. With --slack-approvers, a click by any other Slack user is answered ok:false, code FORBIDDEN, and changes nothing. Slack shows nothing of this answer, so the outcome also goes to the payload\'s response_url (Slack\'s own hosts only): a click that decided the approval replaces the approval message with its outcome, without buttons: the channel\'s one message of it (the notification receivers other than Slack are told, APPROVED or REJECTED, as for a decision through the API; Slack is told it as a message of its own only when that replacement could not be delivered); a first vote of two replaces the approval message with the request as it stands (who approved and their comment, that another person must approve, the deadline, the Approve and Reject buttons still there), and the other receivers are told the vote (APPROVAL_VOTE), Slack as a message of its own only when that replacement could not be delivered; anything else is an ephemeral line to the person who clicked. A click the database cannot record now (locked for 2.5 s, or --db-busy-timeout when shorter, as Slack gives up on an answer after 3 s; full; rectify stopping) changes nothing and is answered 503 (STORE_UNAVAILABLE, SHUTTING_DOWN), and the person who clicked is told through the response_url that it was not carried out and nothing changed; a click whose commit the database could not confirm (503 STORE_UNAVAILABLE, details outcome unknown) may have been recorded, and the person is told so and to look after rectify restarts. Answers 404 when no signing secret is configured.',
         tags: ['approvals'],
         consumes: [FORM],
         security: [],
@@ -212,12 +220,12 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
         }
         try {
           if (verb === 'reject') {
-            const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack });
+            const { approval, told } = await deps.engine.reject(approvalId, actor, undefined, { slack, shownInSlack, lockWaitMs: SLACK_CLICK_LOCK_WAIT_MS });
             const text = `Rejected by ${who}: nothing will run.`;
             tell(decidedMessage(text, approval), true, shows(told), { key: approval.id });
             return reply.send({ response_type: 'ephemeral', replace_original: false, ok: true, text, approval: approvalView(approval) });
           }
-          const { approval, result, told, notCounted } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack });
+          const { approval, result, told, notCounted } = await deps.engine.approve(approvalId, actor, undefined, { identity, slack, shownInSlack, lockWaitMs: SLACK_CLICK_LOCK_WAIT_MS });
           const said = result
             ? `Approved by ${approval.decided_by}: ${result.action}${result.execution_id ? ` (execution ${result.execution_id})` : ''}, ${result.reason}.`
             : `${who} approved (${approval.votes.length} of ${approval.approvals_required})${notCounted !== undefined ? `; ${notCounted}` : ''}; another person must approve too.`;

@@ -244,8 +244,10 @@ interface Unit {
   work: (tx: Tx) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
-  /** When it was queued (performance.now()): it waits for a lock held elsewhere until `busyTimeoutMs` after. */
-  since: number;
+  /** Until when (performance.now()) it waits for a lock held elsewhere: `busyTimeoutMs` after it was queued, or its own `lockWaitMs`. */
+  deadline: number;
+  /** Whether it waits the whole `busyTimeoutMs`: one that waited it out shows the fault at /readyz. */
+  full: boolean;
 }
 
 /**
@@ -527,31 +529,32 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   }
 
   /**
-   * The units that have waited `busyTimeoutMs` for the lock are answered 503 (nothing of
-   * theirs ran, so nothing of theirs is recorded), and the fault shows at /readyz until a
-   * write succeeds; the rest are returned. The queue is in arrival order, so they are a prefix.
+   * The units whose wait for the lock is up (`busyTimeoutMs`, or their own shorter
+   * `lockWaitMs`) are answered 503 (nothing of theirs ran, so nothing of theirs is
+   * recorded); the rest are returned, in their order. One that waited the whole
+   * `busyTimeoutMs` shows the fault at /readyz until a write succeeds: a shorter wait
+   * given up says nothing of the store the busy timeout would not.
    */
   function answerTimedOut(batch: Unit[], err: unknown): Unit[] {
     const now = performance.now();
-    let waited = 0;
-    while (waited < batch.length && now - batch[waited]!.since >= busyTimeoutMs) waited++;
-    if (waited === 0) return batch;
+    const waited = batch.filter((unit) => now >= unit.deadline);
+    if (waited.length === 0) return batch;
     const failure = unavailable(err);
-    fault = faultOf(err);
-    for (let i = 0; i < waited; i++) batch[i]!.reject(failure);
-    return batch.slice(waited);
+    if (waited.some((unit) => unit.full)) fault = faultOf(err);
+    for (const unit of waited) unit.reject(failure);
+    return batch.filter((unit) => now < unit.deadline);
   }
 
   /**
    * Puts a batch the lock refused back at the head of the queue and tries again after a
-   * pause growing from 1 ms to MAX_LOCK_POLL_MS, or when its oldest unit's wait is up.
+   * pause growing from 1 ms to MAX_LOCK_POLL_MS, or when the first of its units' waits is up.
    * Units queued meanwhile join the next attempt: one attempt at a time, however many
    * requests wait, and the event loop stays free for them and for /readyz.
    */
   function waitForLock(batch: Unit[], err: unknown): void {
     lockWait = { err, attempts: (lockWait?.attempts ?? 0) + 1 };
     queue = queue.length ? batch.concat(queue) : batch;
-    const untilTimedOut = batch[0]!.since + busyTimeoutMs - performance.now();
+    const untilTimedOut = Math.min(...batch.map((unit) => unit.deadline)) - performance.now();
     const pause = Math.min(MAX_LOCK_POLL_MS, 2 ** Math.min(lockWait.attempts - 1, 7));
     scheduled = true;
     lockTimer = setTimeout(flush, Math.max(0, Math.min(pause, untilTimedOut)));
@@ -763,7 +766,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         return Promise.reject(new RectifyError('OVERLOADED', `more than ${maxPending} writes are waiting to be recorded (--max-pending ${maxPending}; an intake request counts one, however many alerts it holds); nothing of this request was recorded: send it again shortly (Alertmanager retries by itself), or raise --max-pending`));
       }
       return new Promise<T>((resolve, reject) => {
-        queue.push({ work, resolve: resolve as (v: unknown) => void, reject, since: performance.now() });
+        const wait = o?.lockWaitMs !== undefined ? Math.max(0, Math.min(busyTimeoutMs, o.lockWaitMs)) : busyTimeoutMs;
+        queue.push({ work, resolve: resolve as (v: unknown) => void, reject, deadline: performance.now() + wait, full: wait === busyTimeoutMs });
         if (!scheduled) {
           scheduled = true;
           setImmediate(flush);
