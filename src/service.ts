@@ -399,7 +399,6 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const tlsOutOfDate = tls ? certificateOutOfDate(tls.cert, Date.now()) : null;
   if (tlsOutOfDate) log.warn({ cert: config.tlsCert }, tlsOutOfDate);
   const slackSigningSecret = resolveSecret(config, 'slackSigningSecret');
-  const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret) : undefined;
   if (slackSigningSecret !== undefined && config.slackApprovers === undefined) {
     log.warn('Slack approval buttons are on for anyone who can see an approval message: set --slack-approvers to the Slack user ids allowed to approve or reject');
   }
@@ -456,6 +455,10 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     onCheckpointerStopped: (err) =>
       log.error({ err }, 'the WAL checkpoint thread stopped: commits checkpoint by themselves again (every 1,000 pages), still durable but slower under a storm; restart rectify to bring it back'),
   });
+  // Created once the database is this process's own (the serve lock: the one before it is
+  // gone): a request signed before now may have been received by that one, whose memory of
+  // the signatures it accepted went with it (see api/slack-signature.ts).
+  const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret, clock.now()) : undefined;
   opened.store = store;
   if (newDatabase) log.warn({ db: dbPath }, 'no database at this path: created a new, empty one (expected on a first start only)');
 

@@ -6,6 +6,12 @@ import crypto from 'node:crypto';
  * signature matches (compared in constant time), its timestamp is within five
  * minutes of now, and the same signature has not been accepted before: a captured
  * request replayed a minute later is refused, and one replayed an hour later is stale.
+ *
+ * The signatures accepted are remembered in memory only, so a process does not know those
+ * its predecessor accepted: a request signed before this process started (`startedAtMs`,
+ * once the database is its own, the previous process gone) is refused as stale, since it
+ * may have been received before the restart. A click signed in the very second rectify
+ * started is refused too (a timestamp is whole seconds): the person clicks again.
  */
 
 export const SLACK_WINDOW_MS = 5 * 60_000;
@@ -22,7 +28,7 @@ export interface SlackVerifier {
 
 const SIGNATURE_RE = /^v0=[0-9a-f]{64}$/;
 
-export function createSlackVerifier(initialSecret: string): SlackVerifier {
+export function createSlackVerifier(initialSecret: string, startedAtMs: number): SlackVerifier {
   let signingSecret = initialSecret;
   // Signature → the time after which its timestamp is stale anyway and it can be forgotten.
   const seen = new Map<string, number>();
@@ -40,6 +46,13 @@ export function createSlackVerifier(initialSecret: string): SlackVerifier {
       const atMs = Number(timestamp) * 1000;
       if (Math.abs(nowMs - atMs) > SLACK_WINDOW_MS) {
         return { ok: false, status: 401, message: 'stale Slack request: its timestamp is more than 5 minutes from now (check the clock, or it is a replay)' };
+      }
+      if (atMs < startedAtMs) {
+        return {
+          ok: false,
+          status: 401,
+          message: `stale Slack request: signed before rectify started (${new Date(startedAtMs).toISOString()}), it may have been received before the restart, and a replay is not carried out again: click again`,
+        };
       }
       if (!SIGNATURE_RE.test(signature)) return { ok: false, status: 401, message: 'X-Slack-Signature must be v0=<64 hex digits>' };
       const expected = crypto.createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`, 'utf8').digest();

@@ -103,6 +103,8 @@ describe('Slack interactive approvals', () => {
 
   it('refused: a wrong secret, a tampered body, a stale or future timestamp, a malformed or missing signature — and nothing changes', async () => {
     target.reset();
+    // Five minutes on from the start: the window's edge is after it (a request signed before the start is refused).
+    svc.clock.advance(300_000);
     const id = await incident('SL-BAD');
     const body = slackPayload({ value: `${id}:approve` });
     const now = Math.floor(svc.clock.now() / 1000);
@@ -554,6 +556,58 @@ describe('telling a click in Slack', () => {
     await svc.service.drainNotifications();
     assert.equal(target.calls(SLACK_RESPOND, 'POST'), 2, 'both attempts timed out');
     assert.equal(svc.log.lines.filter((l) => l.includes("telling a Slack click's outcome failed (the click was carried out)")).length, 1);
+  });
+});
+
+describe('a Slack request signed before rectify started', () => {
+  it('is refused as stale after a restart (the signatures accepted before are not remembered across it), and nothing is carried out again; a click signed after the start is carried out', async (t) => {
+    const target = await startHttpTarget();
+    target.route('POST', '/undo/checkout', { status: 200 });
+    let svc = await startTestService({ runbooks: runbooks(target.url), args: ['--slack-signing-secret', SLACK_SECRET] });
+    t.after(async () => {
+      await svc.stop({ remove: true });
+      await target.close();
+    });
+    /** The request as captured: its body, timestamp and signature sent again as they are. */
+    const sendAsIs = async (s: TestService, body: string, ts: string) => {
+      const r = await s.app.inject({
+        method: 'POST',
+        url: '/api/v1/slack/interactions',
+        payload: body,
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': ts, 'x-slack-signature': slackSignature(SLACK_SECRET, ts, body) },
+      });
+      return { status: r.statusCode, body: JSON.parse(r.body) as any, headers: r.headers };
+    };
+    const incident = async (id: string) =>
+      (await svc.post('/api/v1/incidents', { id, root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: id } })).body.approval_id as string;
+    const first = await incident('SL-RESTART-1');
+    const body = slackPayload({ value: `${first}:approve` });
+    const ts = String(Math.floor(svc.clock.now() / 1000));
+    const once = await sendAsIs(svc, body, ts);
+    assert.deepEqual([once.status, once.body.ok], [200, true]);
+    await target.waitForRequest('/undo/checkout');
+
+    // A restart a minute later: well within the request's five minutes.
+    svc.clock.advance(60_000);
+    const before = svc;
+    svc = await before.restart();
+    const startedAt = new Date(svc.clock.now()).toISOString();
+    svc.clock.advance(1_000);
+    const replay = await sendAsIs(svc, body, ts);
+    assert.equal(replay.status, 401, JSON.stringify(replay.body));
+    assert.equal(replay.headers['www-authenticate'], 'Slack-Signature');
+    assert.deepEqual(replay.body.error, {
+      code: 'UNAUTHORIZED',
+      message: `stale Slack request: signed before rectify started (${startedAt}), it may have been received before the restart, and a replay is not carried out again: click again`,
+      details: [],
+    });
+    assert.equal(svc.service.store.queryAudit({ incident_id: 'SL-RESTART-1', event: 'APPROVED', limit: 5 }).length, 1);
+    assert.equal(target.calls('/undo/checkout', 'POST'), 1);
+
+    // A click signed after the start is carried out.
+    const second = await incident('SL-RESTART-2');
+    const fresh = await slackClick(svc, { value: `${second}:reject` });
+    assert.deepEqual([fresh.status, fresh.body.ok, fresh.body.text], [200, true, 'Rejected by slack:U0ALICE (alice): nothing will run.']);
   });
 });
 
