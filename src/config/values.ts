@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { MAX_DURATION, durationHint, parseDuration } from '../lib/durations.js';
 import { didYouMean } from '../lib/suggest.js';
-import { ENV_NAME_RE, PERSON_NAME_RE, reservedNameProblem } from '../domain/names.js';
+import { ENV_NAME_RE, PERSON_NAME_RE, reservedNameProblem, SLACK_USER_ID_RE } from '../domain/names.js';
 
 /**
  * Value parsers for settings. Each one is a zod schema plus a sentence saying
@@ -208,11 +208,10 @@ export const labelValues: ValueParser<readonly string[]> = {
 };
 
 /**
- * Slack user ids (U… or W…, as Slack shows them in a profile's "Copy member ID"):
- * comma- or space-separated from a flag or the environment, a list or the same
- * string in rectify.yaml. A username is refused: names can be changed, ids cannot.
+ * Slack user ids (SLACK_USER_ID_RE): comma- or space-separated from a flag or the
+ * environment, a list or the same string in rectify.yaml. A username is refused: names
+ * can be changed, ids cannot.
  */
-const SLACK_USER_ID = /^[UW][A-Z0-9]{2,31}$/;
 export const slackUserIds: ValueParser<readonly string[]> = {
   placeholder: '<U012AB3CD[=name],...>',
   parse(raw) {
@@ -247,7 +246,7 @@ export const slackUserIds: ValueParser<readonly string[]> = {
  */
 export function parseSlackApprover(entry: string): { id: string; name?: string } | undefined {
   const m = /^([^=]+)(?:=(.+))?$/.exec(entry);
-  if (!m || !SLACK_USER_ID.test(m[1]!)) return undefined;
+  if (!m || !SLACK_USER_ID_RE.test(m[1]!)) return undefined;
   if (m[2] === undefined) return { id: m[1]! };
   return PERSON_NAME_RE.test(m[2]) ? { id: m[1]!, name: m[2] } : undefined;
 }

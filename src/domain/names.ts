@@ -6,6 +6,13 @@
 export const PERSON_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
 /**
+ * A Slack user id (U… or W…, as Slack shows them in a profile's "Copy member ID"), in
+ * Slack's own uppercase: one spelling per account, so the ids compared exactly (a click's
+ * voter, `--slack-approvers`) cannot count one account as two people.
+ */
+export const SLACK_USER_ID_RE = /^[UW][A-Z0-9]{2,31}$/;
+
+/**
  * A name a request states for who acts (`by` of a run, an approval, a pause): any text
  * a person goes by (spaces, letters of every script), but no control character (C0,
  * DEL, C1) and no Unicode line or paragraph separator. A newline in a name forges a row

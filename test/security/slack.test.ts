@@ -231,6 +231,29 @@ describe('Slack interactive approvals', () => {
     assert.equal(target.calls('/drop/db', 'POST'), 1);
   });
 
+  it('a Slack user id is taken as Slack spells it, U or W and uppercase: u0alice is refused (400), not counted as a second voter beside U0ALICE', async () => {
+    target.reset();
+    const id = await incident('SL-CASE', 'replica_lag', 'db');
+    const first = await send(slackPayload({ value: `${id}:approve`, user: { id: 'U0ALICE', username: 'alice' } }));
+    assert.equal(first.body.ok, true, first.body.text);
+    const message = 'expected a Slack user id (U or W, then uppercase letters and digits)';
+    for (const user of ['u0alice', 'U0alice', 'B0BOT', 'U0']) {
+      const r = await send(slackPayload({ value: `${id}:approve`, user: { id: user, username: 'alice' } }));
+      assert.equal(r.status, 400, user);
+      assert.deepEqual(r.body.error, {
+        code: 'VALIDATION_FAILED',
+        message: `invalid body: body.payload.user.id: ${message}`,
+        details: [{ path: 'body.payload.user.id', message }],
+      }, user);
+    }
+    assert.deepEqual([approval(id).status, approval(id).votes.map((v) => v.by)], ['pending', ['slack:U0ALICE']]);
+    assert.equal(target.calls('/drop/db', 'POST'), 0);
+    const w = await send(slackPayload({ value: `${id}:approve`, user: { id: 'W0BOB', username: 'bob' } }));
+    assert.equal(w.body.ok, true, w.body.text);
+    assert.equal(approval(id).decided_by, 'slack:U0ALICE, slack:W0BOB');
+    await target.waitForRequest('/drop/db');
+  });
+
   it("two approvers from Slack: a first vote's answer retried after the second click's is not sent over the outcome; the buttons stay gone and the vote is recorded as shown by it", async () => {
     target.reset();
     // Alice's response_url fails once (tried again 500 ms later); Bob's answers at once.

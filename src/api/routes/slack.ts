@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { isOutcomeUnknown, isRectifyError, RectifyError } from '../../domain/index.js';
+import { isOutcomeUnknown, isRectifyError, RectifyError, SLACK_USER_ID_RE } from '../../domain/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
 import type { SlackResponseOrder } from '../../notify/slack-respond.js';
 import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
@@ -61,7 +61,8 @@ const payloadSchema = z.object({
   type: z.literal('block_actions'),
   response_url: z.string().max(2048).optional(),
   user: z.object({
-    id: z.string().regex(/^[A-Z0-9]{1,32}$/i, 'expected a Slack user id'),
+    // Exactly as --slack-approvers takes it: one account, one spelling, so one voter.
+    id: z.string().regex(SLACK_USER_ID_RE, 'expected a Slack user id (U or W, then uppercase letters and digits)'),
     username: z.string().optional(),
     name: z.string().optional(),
   }),
