@@ -225,6 +225,14 @@ describe('rectify replay', () => {
     assert.equal(slow.json().assumptions.execution_time_ms, 300_000);
   });
 
+  it('--execution-time past the rate-limit rows kept: a run still under way holds off the next on its service, as serve', async () => {
+    const file = write('overlap.jsonl', [0, 30, 62].map((m) => line(T0 + m * MIN, [crash(m, 'a', T0 + m * MIN)])));
+    const r = await replay(file, '--json', '--execution-time', '2h');
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.json().executions_by_service, { a: 1 });
+    assert.deepEqual(r.json().blocked_reasons, { 'RATE_LIMITED: Cooldown active (the last run of restart-pod on a is still running)': 2 });
+  });
+
   it('a bad stream names the file and line of every problem, exits 2 and replays nothing', async () => {
     const file = write('bad.jsonl', [
       line(T0, [crash(0)]),

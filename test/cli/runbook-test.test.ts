@@ -167,6 +167,10 @@ tests:
     state: {executions: [{runbook: restart-pod, service: web, ago: 1h, running: true}]}
     incident: ${INC001}
     expect: {action: blocked, event: BLAST_LIMITED, reason: "Max services (1) already affected by restart-pod"}
+  - name: a run on the same service under way for 2h, past the rate-limit rows kept, still holds off the next, as serve says
+    state: {executions: [{runbook: restart-pod, service: api-server, ago: 2h, running: true}]}
+    incident: ${INC001}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Cooldown active (the last run of restart-pod on api-server is still running)"}
   - name: inside the window
     incident: {root_cause: night_only, service: shop, context: {deployment: shop, namespace: prod}}
     expect: {action: executed, actions: [kubectl rollout restart deployment shop -n prod]}
@@ -203,7 +207,7 @@ tests:
     assert.deepEqual(r.err, []);
     assert.deepEqual(
       r.out.filter((l) => !l.startsWith('  PASS')),
-      ['state.test.yaml', '16 test(s): 16 passed, 0 failed'],
+      ['state.test.yaml', '17 test(s): 17 passed, 0 failed'],
       r.out.join('\n'),
     );
     assert.equal(r.code, 0);

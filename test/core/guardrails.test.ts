@@ -110,6 +110,33 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: the still-running check read the last run's rate-limit row, which
+  // housekeeping prunes after an hour (and the longest cooldown) and a minute; a run
+  // lasting longer than that was overlapped by the next alert's run on its service.
+  it('a run still under way holds off the next on its service however long it lasts, its rate-limit row pruned', async () => {
+    target.reset();
+    const release = holdFirstCall(target, 'POST', '/longer/a', 200);
+    const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'longer', '    max_per_hour: 10\n    cooldown_minutes: 5\n    blast_radius_limit: 2')}` });
+    const first = svc.post('/api/v1/incidents?wait=true', incident('longer', 'a'));
+    await target.waitForRequest('/longer/a');
+    svc.clock.advance(30 * MIN);
+    await svc.service.housekeep();
+    const during = await svc.post('/api/v1/incidents', incident('longer', 'a'));
+    assert.deepEqual([during.body.action, during.body.event, during.body.reason], ['blocked', 'RATE_LIMITED', 'Cooldown active (the last run of longer on a is still running)']);
+    svc.clock.advance(32 * MIN);
+    const pruned = await svc.service.housekeep();
+    assert.equal(pruned.rateEvents, 1, 'the first run is past the rate-limit rows kept');
+    const after = await svc.post('/api/v1/incidents', incident('longer', 'a'));
+    assert.deepEqual([after.body.action, after.body.event, after.body.reason], ['blocked', 'RATE_LIMITED', 'Cooldown active (the last run of longer on a is still running)']);
+    release();
+    assert.equal((await first).body.action, 'executed');
+    assert.equal(target.calls('/longer/a', 'POST'), 1);
+    // Ended, the run holds nothing off.
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('longer', 'a'))).body.action, 'executed');
+    assert.equal(target.calls('/longer/a', 'POST'), 2);
+    await svc.stop({ remove: true });
+  });
+
   it('the rate-limit window slides: an execution older than an hour no longer counts', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: `runbooks:${runbook(target.url, 'hourly', '    max_per_hour: 2\n    cooldown_minutes: 0')}` });

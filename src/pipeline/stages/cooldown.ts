@@ -16,7 +16,7 @@ export const clearedByHand = (state: GuardStateView, runbook: string, subject: s
  * No new execution of a runbook for a service until its cooldown has passed since
  * the last one started (its decision), nor while that one still runs: a run that
  * outlasts its cooldown (slow checks, a rollback) is not overlapped by the next on
- * the same service. Recorded as RATE_LIMITED, as the seed does, with the reason
+ * the same service, however long it lasts. Recorded as RATE_LIMITED, as the seed does, with the reason
  * telling which. A runbook with no cooldown (0) may run again at once; `max_per_hour`
  * and the blast radius bound how many. The Kubernetes objects a run acts on have the
  * cooldown too, whichever service the last run on them was for (see targets.ts). A
@@ -39,9 +39,13 @@ export const cooldownStage: Stage = {
         const left = secondsLeft(ctx, end);
         return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last)})`, runbook: rb };
       }
-      if (ctx.state.activeServices(rb.id).has(service)) {
-        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
-      }
+    }
+    // Read from the runs under way, not from the last start: housekeeping prunes a start's
+    // rate-limit row after the hour (or the longest cooldown) and a minute, and a run may
+    // last longer (a long post-check). A run a crash cut off is INTERRUPTED at the next
+    // start, its claim released: it holds nothing off.
+    if (ctx.state.activeServices(rb.id).has(service)) {
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
     }
     // The Kubernetes objects the run acts on have the same cooldown, whichever service an earlier run was for.
     if (!ctx.plan) return undefined;
