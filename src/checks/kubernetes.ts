@@ -16,7 +16,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, namedWorkload, POD_OWNER_NAMES, POD_OWNER_VALUES, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, enrichedNewReplicas, EnrichmentRefused, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, namedWorkload, podOwnerGiven, POD_OWNER_NAMES, quoteUntrusted, refusedBeforeClusterRead } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -678,25 +678,19 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
       const podName = values[podKey];
       const namedOrRefused = namedWorkload(values);
       if (ns === undefined || (podName === undefined && namedOrRefused === undefined)) return out;
-      if (namedOrRefused instanceof EnrichmentRefused) return namedOrRefused;
-      const named = namedOrRefused;
-      // A runbook acting on the pod acts on {pod} or on {pod_name}: two names for one pod
-      // that differ leave which pod its values (and its match:) describe unsaid.
-      const twoPods = differentPods(values, opts.checkPodOwner === true);
-      if (twoPods) return twoPods;
-      // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
-      const ownerGiven = podName !== undefined && opts.checkPodOwner === true && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
+      // Two workloads named, two names for one pod that differ, or a value the alert
+      // gives that cannot name anything: refused before reading (left out, its refusal
+      // would read "no value for placeholder {pod_name}", which is not what happened).
       // The deployment or statefulset the alert names is the one its runbook acts on
       // ({deployment}, {statefulset}): its own counts are read, and the pod is not
       // (kube-state-metrics' alerts name the exporter's pod beside the workload they are
-      // about). Only a pod alone is followed to its owner. A value the alert gives but
-      // that cannot name anything is said so: left out, its refusal would read "no value
-      // for placeholder {pod_name}", which is not what happened.
-      const invalid =
-        invalidKubernetesName('namespace', ns, 'k8s_label') ??
-        (named !== undefined ? invalidKubernetesName(named.key, named.name, 'k8s_name') : undefined) ??
-        (podName !== undefined && (named === undefined || ownerGiven) ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined);
-      if (invalid) return invalid;
+      // about). Only a pod alone is followed to its owner.
+      const refused = refusedBeforeClusterRead(values, opts.checkPodOwner === true);
+      if (refused) return refused;
+      if (namedOrRefused instanceof EnrichmentRefused) return namedOrRefused;
+      const named = namedOrRefused;
+      // A runbook acting on the pod: the owner names given beside it are checked against the pod's.
+      const ownerGiven = podOwnerGiven(values, opts.checkPodOwner === true);
       const namedRef = named && { kind: named.kind, name: named.name, namespace: ns };
       let ref: WorkloadRef | undefined;
       let podFound = false;

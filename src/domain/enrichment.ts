@@ -316,6 +316,44 @@ export function invalidKubernetesName(key: string, value: string, kind: 'k8s_nam
 }
 
 /**
+ * The runbook acts on the pod the values name (`checkPodOwner`), and they give an owner
+ * name, kind or count beside it: the enricher checks those against the pod's owner.
+ */
+export function podOwnerGiven(values: Readonly<Record<string, string>>, checkPodOwner: boolean): boolean {
+  const podName = values['pod'] ?? values['pod_name'];
+  return podName !== undefined && checkPodOwner && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
+}
+
+/**
+ * What the Kubernetes enricher refuses before reading the cluster: two workloads named
+ * (see namedWorkload), a `pod` and a `pod_name` naming different pods (see
+ * differentPods), and a namespace, workload or pod it would start from that cannot be a
+ * Kubernetes name (see invalidKubernetesName). Undefined when none applies, or when the
+ * values give nothing to start a read from (a namespace, and a pod or a deployment or
+ * statefulset). The one judgement of the service's enricher, replay's simulated one and
+ * `rectify test`'s, so each refuses the same alerts alike.
+ */
+export function refusedBeforeClusterRead(values: Readonly<Record<string, string>>, checkPodOwner: boolean): EnrichmentRefused | undefined {
+  const ns = values['namespace'];
+  const podKey = values['pod'] !== undefined ? 'pod' : 'pod_name';
+  const podName = values[podKey];
+  const named = namedWorkload(values);
+  if (ns === undefined || (podName === undefined && named === undefined)) return undefined;
+  if (named instanceof EnrichmentRefused) return named;
+  const twoPods = differentPods(values, checkPodOwner);
+  if (twoPods) return twoPods;
+  // The workload the alert names is the one its runbook acts on: the pod beside it is
+  // not read (kube-state-metrics' alerts name the exporter's pod), unless its owner is
+  // to be checked. Only a pod alone is followed to its owner.
+  const ownerGiven = podOwnerGiven(values, checkPodOwner);
+  return (
+    invalidKubernetesName('namespace', ns, 'k8s_label') ??
+    (named !== undefined ? invalidKubernetesName(named.key, named.name, 'k8s_name') : undefined) ??
+    (podName !== undefined && (named === undefined || ownerGiven) ? invalidKubernetesName(podKey, podName, 'k8s_name') : undefined)
+  );
+}
+
+/**
  * Why a `match:` matcher of `rb` cannot be judged on `values` that nothing read from
  * the cluster (no Kubernetes access, or nothing to start a read from): an exclusion on
  * a value only the cluster can say that they lack (see unjudgedMatcher), or a matcher

@@ -1,5 +1,5 @@
 import type { ActionExecutor, CheckRunner, Enricher } from '../execute/ports.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, differentPods, enrichedNewReplicas, EnrichmentRefused, invalidKubernetesName, MAX_REPLICAS_VALUE, namedWorkload } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, enrichedNewReplicas, EnrichmentRefused, MAX_REPLICAS_VALUE, namedWorkload, refusedBeforeClusterRead } from '../domain/index.js';
 
 /**
  * The outside world during a replay: nothing is touched. Executors answer at once
@@ -65,20 +65,12 @@ export const simulatedEnricher: Enricher = {
     const pod = values[podKey];
     const named = namedWorkload(values);
     if (ns === undefined || (pod === undefined && named === undefined)) return out;
+    // The same refusals as the real enricher makes before reading the cluster (values
+    // that cannot name anything, or name two pods or two workloads); what only the
+    // cluster knows (a pod gone, a pod of another deployment) a replay cannot tell.
+    const refused = refusedBeforeClusterRead(values, opts.checkPodOwner === true);
+    if (refused) return refused;
     if (named instanceof EnrichmentRefused) return named;
-    const twoPods = differentPods(values, opts.checkPodOwner === true);
-    if (twoPods) return twoPods;
-    // The same refusals as the real enricher for values that cannot name anything, or
-    // name two pods or two workloads (it refuses those before reading the cluster); what only the cluster knows (a pod
-    // gone, a pod of another deployment) a replay cannot tell.
-    const invalid =
-      invalidKubernetesName('namespace', ns, 'k8s_label') ??
-      (named !== undefined
-        ? invalidKubernetesName(named.key, named.name, 'k8s_name')
-        : pod !== undefined
-          ? invalidKubernetesName(podKey, pod, 'k8s_name')
-          : undefined);
-    if (invalid) return invalid;
     // A statefulset the alert names is read itself, as the real enricher reads it.
     const workload = named?.kind === 'StatefulSet' ? named : { kind: 'Deployment', key: 'deployment', name: values['deployment'] ?? values['service'] };
     if (workload.name === undefined || !checkParam('k8s_name', workload.name).ok) return out;

@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { DecisionResult, LoadProblem, RenderedCheck, Runbook } from '../domain/index.js';
+import { refusedBeforeClusterRead, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
 import { createEngine, createExecutionTracker } from '../engine/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
@@ -126,9 +126,13 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
     // always does: what it reads is the test's enrichment, nothing when the test gives
     // none. So a count only the cluster can say (old_replicas, ready_replicas) is never
     // the incident's own, as live: with no enrichment it is missing, and the plan that
-    // needs it is refused.
+    // needs it is refused. What the enricher refuses before reading the cluster (a pod
+    // and a pod_name naming different pods, a name no Kubernetes object can have) it
+    // refuses here too, whatever the enrichment given.
     const enrichment = test.enrichment ?? {};
-    const enricher: Enricher | undefined = available.has('kubernetes') ? { enrich: async () => ({ ...enrichment }) } : undefined;
+    const enricher: Enricher | undefined = available.has('kubernetes')
+      ? { enrich: async (values, _signal, opts = {}) => refusedBeforeClusterRead(values, opts.checkPodOwner === true) ?? { ...enrichment } }
+      : undefined;
     const notRun = async (req: { id: string }): Promise<RunOutcome> => ({ executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'not executed: rectify test only decides', event: 'INTERRUPTED' });
     const engine = createEngine({
       store,

@@ -195,10 +195,22 @@ tests:
       labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
     enrichment: {pod_name: api-server-abc123}
     expect: {action: executed, runbook: restart-pod, actions: [kubectl delete pod api-server-abc123 -n production (eviction)]}
-  - name: an alert label that is not a safe name is refused
+  - name: an alert label that is not a safe name is refused before reading the cluster, as serve refuses it
     alert:
       labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod_name: "x;rm", deployment: evil}
-    expect: {action: blocked, event: PARAM_REFUSED, reason: 'placeholder {pod_name} in action 1: value "x;rm" expected a Kubernetes name (lowercase letters, digits, "-" and ".")'}
+    expect: {action: blocked, event: PARAM_REFUSED, reason: 'the alert''s pod_name "x;rm" is not a valid Kubernetes name: expected a Kubernetes name (lowercase letters, digits, "-" and "."); nothing was read from the cluster or acted on'}
+  - name: a pod and a pod_name naming different pods are refused, whatever the enrichment
+    state: {}
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-aaa, pod_name: api-server-bbb, service: api-server}
+    enrichment: {pod_name: api-server-bbb}
+    expect: {action: blocked, event: PARAM_REFUSED, reason: 'the alert''s pod "api-server-aaa" and pod_name "api-server-bbb" name different pods: the runbook acts on the pod, and which one its values (which its match: and guardrails read) describe cannot be told; nothing was acted on'}
+  - name: a pod that cannot be a Kubernetes name is refused, whatever the enrichment
+    state: {}
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: Bad_Pod, service: api-server}
+    enrichment: {pod_name: api-server-abc123}
+    expect: {action: blocked, event: PARAM_REFUSED, reason: 'the alert''s pod "Bad_Pod" is not a valid Kubernetes name: expected a Kubernetes name (lowercase letters, digits, "-" and "."); nothing was read from the cluster or acted on'}
 `,
     });
     mkdirSync(join(dir, 'seed'));
@@ -207,7 +219,7 @@ tests:
     assert.deepEqual(r.err, []);
     assert.deepEqual(
       r.out.filter((l) => !l.startsWith('  PASS')),
-      ['state.test.yaml', '17 test(s): 17 passed, 0 failed'],
+      ['state.test.yaml', '19 test(s): 19 passed, 0 failed'],
       r.out.join('\n'),
     );
     assert.equal(r.code, 0);
