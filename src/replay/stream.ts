@@ -42,9 +42,37 @@ export interface StreamOptions {
  * writes `<`, `>` and `&` as \u003c, \u003e, \u0026 (6 bytes, not 1) and U+2028, U+2029
  * as \u2028, \u2029 (6 bytes, not their 3 in UTF-8). A generatorURL with `&` in its query
  * is longer on the wire than JSON.stringify makes it, and the service refuses it by that.
+ * Worked out without recursion, so a value nested deeper than the stack (a body the
+ * service takes: its parser does not recurse either) is measured, not a crash. The value
+ * is one read from JSON (objects, arrays, strings, numbers, booleans, null).
  */
 export function goJsonBytes(value: unknown): number {
-  const text = JSON.stringify(value);
+  let bytes = 0;
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      // [a,b,c]: the brackets and a comma between items.
+      bytes += 2 + Math.max(0, v.length - 1);
+      for (const item of v) stack.push(item);
+    } else if (typeof v === 'object' && v !== null) {
+      // {"k":v,...}: the braces, a comma between members, each key and its colon.
+      const keys = Object.keys(v);
+      bytes += 2 + Math.max(0, keys.length - 1);
+      for (const k of keys) {
+        bytes += scalarBytes(k) + 1;
+        stack.push((v as Record<string, unknown>)[k]);
+      }
+    } else {
+      bytes += scalarBytes(v);
+    }
+  }
+  return bytes;
+}
+
+/** A string, number, boolean or null as Go writes it (see goJsonBytes). */
+function scalarBytes(v: unknown): number {
+  const text = JSON.stringify(v) ?? 'null';
   let extra = 0;
   for (const ch of text) {
     if (ch === '<' || ch === '>' || ch === '&') extra += 5;

@@ -380,6 +380,30 @@ describe('rectify replay', () => {
     }
   });
 
+  // Regression: the body's size was worked out by JSON.stringify, which recurses: a body
+  // nested deeper than the stack, which the service takes, stopped replay with a RangeError.
+  it('a webhook body nested 5,000 deep is measured and decided as the service takes it (202), not a crash', async () => {
+    const deep = `${'['.repeat(5000)}${']'.repeat(5000)}`;
+    const body = JSON.stringify(amWebhook([crash(0)])).replace(/}$/, `,"x":${deep}}`);
+    const bytes = Buffer.byteLength(body);
+    const file = write('deep.jsonl', [`{"at":"${iso(T0)}","webhook":${body}}`]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual([r.json().refused, r.json().executions], [0, { 'restart-pod': 1 }]);
+    // Its size is its compact JSON's, as for any body: one byte under it, refused 413.
+    const under = (await replay(file, '--json', '--body-limit', String(bytes - 1))).json();
+    assert.deepEqual(under.refusals, [{ line: 1, status: 413, reason: `body too large (${bytes} bytes > --body-limit ${bytes - 1} bytes)` }]);
+    assert.equal((await replay(file, '--json', '--body-limit', String(bytes))).json().refused, 0);
+
+    const svc = await startTestService();
+    try {
+      const res = await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/alertmanager', payload: body, headers: { 'content-type': 'application/json' } });
+      assert.equal(res.statusCode, 202);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
     const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { alertname: 'DiskFull', service: `s${i}` }, fingerprint: `disk-${i}`, startsAt: iso(T0) }));
     const file = write('retention.jsonl', [line(T0, alerts), line(T0 + 2 * 60 * MIN, alerts)]);
