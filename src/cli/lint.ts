@@ -2,7 +2,7 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { describeSource, loadConfig, parseCommandArgs } from '../config/index.js';
 import { formatProblem, type LoadProblem } from '../domain/index.js';
-import { isRunbookFileName, loadRunbookFile, loadRunbooks } from '../runbooks/index.js';
+import { isRunbookFileName, loadRunbookFile, loadRunbooks, noRunbookWarning } from '../runbooks/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -101,13 +101,7 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
   // No runbook at all (templates not rendered, a ConfigMap not mounted) is no "0 runbook(s)
   // OK": rectify serve warns that it remediates nothing, and refuses a reload onto it.
   if (runbooks.length === 0 && problems.length === 0) {
-    warnings.push({
-      file: dir,
-      path: '',
-      message: file
-        ? 'no runbook in the file: rectify serve would load nothing from it, and refuses a reload that would empty a file of its runbooks'
-        : 'no runbook in the folder (no .yaml/.yml file in it holds one): rectify serve would remediate nothing, and refuses a reload onto it while runbooks are in force',
-    });
+    warnings.push(noRunbookWarning(dir, file ? 'file' : 'folder'));
   }
   for (const p of problems) io.err(formatProblem(p));
   for (const w of warnings) io.err(formatWarning(w));

@@ -3,6 +3,7 @@ import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { durationHint, formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
+import { noRunbookWarning } from '../runbooks/index.js';
 import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
 import { table, time } from './client/format.js';
 import { EXIT_HELP } from './client/help.js';
@@ -51,7 +52,8 @@ export const replayHelp = [
   'resolved, refused, refusals (line, status, reason), truncated_deliveries and truncated_alerts',
   '(notifications Alertmanager cut short, max_alerts, and the alerts it left out), incidents, outcomes,',
   'circuit_trips, decisions, runbooks (per runbook), assumptions. Runbook warnings (what rectify lint',
-  'fails on, such as a file not loaded) are printed to stderr, as the service logs them.',
+  'fails on, such as a file not loaded, or a folder that loads no runbook) are printed to stderr, as',
+  'the service logs them; they do not change the exit code.',
   '',
   EXIT_HELP,
 ].join('\n');
@@ -113,8 +115,11 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   let runbooks;
   try {
     const catalog = loadCatalog(config.runbooks, config.maxRunbookFiles, runbooksSource(config));
-    // What the service logs at start (runbook warning): a file not loaded is replayed as no runbook.
+    // What the service logs at start (runbook warning): a file not loaded is replayed as no
+    // runbook, and so is every alert when the folder loads none. Printed, not failed on: a
+    // replay decides as the service would, and the service starts on them.
     for (const w of catalog.warnings) io.err(formatWarning(w));
+    if (catalog.runbooks.length === 0) io.err(formatWarning(noRunbookWarning(config.runbooks, 'folder')));
     runbooks = catalog.runbooks;
   } catch (err) {
     if (err instanceof LoadError) {

@@ -9,6 +9,7 @@ export {
   parseRunbooksText,
   isRunbookFileName,
   runbookFileCountProblem,
+  noRunbookWarning,
   DEFAULT_MAX_RUNBOOK_FILES,
   type LoadResult,
   type LoadOptions,

@@ -83,6 +83,23 @@ function tooManyFiles(dir: string, count: number, maxFiles: number): LoadProblem
 }
 
 /**
+ * The warning for a runbooks folder or file that loads no runbook (templates not
+ * rendered, a ConfigMap not mounted): rectify serve would remediate nothing. One wording
+ * for `rectify lint` (which fails on it) and `rectify replay` (which prints it, as the
+ * service logs it at start, and replays every alert as NO_RUNBOOK).
+ */
+export function noRunbookWarning(where: string, kind: 'folder' | 'file'): LoadProblem {
+  return {
+    file: where,
+    path: '',
+    message:
+      kind === 'file'
+        ? 'no runbook in the file: rectify serve would load nothing from it, and refuses a reload that would empty a file of its runbooks'
+        : 'no runbook in the folder (no .yaml/.yml file in it holds one): rectify serve would remediate nothing, and refuses a reload onto it while runbooks are in force',
+  };
+}
+
+/**
  * A folder's runbooks, and `emptyFiles`: the files that hold no YAML document at all
  * (no byte, or only blank lines and comments). Such a file loads, holding no runbook,
  * but one that held runbooks before is most likely being written in place (truncated,

@@ -452,6 +452,24 @@ describe('rectify replay', () => {
     assert.deepEqual(r.json().manual, { NO_RUNBOOK: 1 });
   });
 
+  // Regression: a folder that loads no runbook was replayed silently (every alert
+  // NO_RUNBOOK, exit 0), where the service warns it remediates nothing and lint fails.
+  it('a runbooks folder that loads no runbook is warned of on stderr, in lint\'s words; the alerts are replayed as no runbook', async () => {
+    const empty = join(dir, 'no-runbooks');
+    mkdirSync(empty);
+    writeFileSync(join(empty, 'restart-pod.yaml.tmpl'), 'runbooks: {}\n');
+    const file = write('nothing-loaded.jsonl', [line(T0, [crash(0)])]);
+    const r = await cli(['replay', file, '--runbooks', empty, '--json'], { cwd: dir });
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.err, [
+      `${empty}: warning: no runbook in the folder (no .yaml/.yml file in it holds one): rectify serve would remediate nothing, and refuses a reload onto it while runbooks are in force`,
+    ]);
+    assert.deepEqual(r.json().manual, { NO_RUNBOOK: 1 });
+    // The same words as lint's, which fails on it.
+    const lint = await cli(['lint', empty]);
+    assert.deepEqual([lint.code, lint.err[0]], [1, r.err[0]]);
+  });
+
   it('an alert whose confidence cannot be read is left to a person (LOW_CONFIDENCE), as the service does; the rest of its body is decided', async () => {
     const bad = (i: number, confidence: string): Alert => ({ ...crash(i, `bad${i}`), labels: { ...crash(i, `bad${i}`).labels, confidence } });
     const file = write('unreadable.jsonl', [line(T0, [bad(0, 'high'), crash(0), bad(1, '0x1'), bad(2, '1e0')])]);
