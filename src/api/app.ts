@@ -3,6 +3,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { JSON_BODY_POISONING } from '../ingest/index.js';
 import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody, sendShuttingDown } from './errors.js';
@@ -90,6 +91,9 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // it on that connection are owed their answers (see createClientErrors).
     clientErrorHandler: clientErrors.handler,
     ajv: { customOptions: { coerceTypes: false } },
+    // A body holding a "__proto__" or "constructor.prototype" key is refused (400): said
+    // here, as replay judges recorded bodies by the same options.
+    ...JSON_BODY_POISONING,
     // A path parameter is an id (`/incidents/{id}`). The router lets any length through
     // (Node's limit on the request line, 16 KiB, comes first) to the route, whose params
     // schema refuses one longer than an id may be (ID_PARAM_MAX) as a 400 naming

@@ -2,3 +2,4 @@ export * from './common.js';
 export * from './alertmanager.js';
 export * from './pagerduty.js';
 export * from './generic.js';
+export * from './json-body.js';

@@ -1,4 +1,4 @@
-import { alertmanagerWebhookSchema, type AlertmanagerWebhook } from '../ingest/index.js';
+import { alertmanagerWebhookSchema, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /**
@@ -11,7 +11,7 @@ export interface StreamEntry {
   line: number;
   /** Epoch milliseconds. */
   at: number;
-  /** The body as the service would take it, or why the service would refuse it: 413 over --body-limit, 400 not a webhook body. */
+  /** The body as the service would take it, or why the service would refuse it: 413 over --body-limit, 400 a body its JSON parser refuses or not a webhook body. */
   webhook: { ok: true; body: AlertmanagerWebhook } | { ok: false; status: number; reason: string };
 }
 
@@ -139,6 +139,12 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
         entries.push({ line, at: ms, webhook: { ok: false, status: 413, reason: `body too large (${bytes} bytes > --body-limit ${opts.bodyLimitBytes} bytes)` } });
         return;
       }
+    }
+    // Read as the service's parser reads it: after the size (Fastify refuses that while
+    // reading), before the schema.
+    if (poisonedJson(webhook)) {
+      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: POISONED_BODY_REASON } });
+      return;
     }
     const parsed = alertmanagerWebhookSchema.safeParse(webhook);
     if (parsed.success) {

@@ -404,6 +404,34 @@ describe('rectify replay', () => {
     }
   });
 
+  // Regression: the stream's bodies were read with JSON.parse alone, so a body the
+  // service's parser refuses (400) was decided as if the service had taken it.
+  it('a body holding a "__proto__" or "constructor.prototype" key is refused 400, as the service\'s parser refuses it; a "constructor" label is not', async () => {
+    const base = JSON.stringify(amWebhook([crash(0)]));
+    const bodies = [
+      base.replace(/^{/, '{"__proto__":{"x":1},'),
+      base.replace('"labels":{', '"labels":{"__proto__":{"alertname":"X"},'),
+      base.replace('"labels":{', '"annotations2":{"constructor":{"prototype":{"x":1}}},"labels":{'),
+      base.replace('"labels":{', '"labels":{"constructor":"kubelet",'),
+    ];
+    const file = write('proto.jsonl', bodies.map((b, i) => `{"at":"${iso(T0 + i * 20 * MIN)}","webhook":${b}}`));
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const reason = 'body: holds a "__proto__" or "constructor.prototype" key, which the service\'s JSON parser refuses';
+    assert.deepEqual(r.json().refusals, [1, 2, 3].map((l) => ({ line: l, status: 400, reason })));
+    assert.deepEqual(refusalsIn(r.err), [1, 2, 3].map((l) => `proto.jsonl:${l}: the service would refuse this webhook (400): ${reason}`));
+    assert.deepEqual([r.json().refused, r.json().alerts, r.json().executions], [3, 1, { 'restart-pod': 1 }]);
+
+    const svc = await startTestService();
+    try {
+      const statuses = [];
+      for (const payload of bodies) statuses.push((await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/alertmanager', payload, headers: { 'content-type': 'application/json' } })).statusCode);
+      assert.deepEqual(statuses, [400, 400, 400, 202]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
     const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { alertname: 'DiskFull', service: `s${i}` }, fingerprint: `disk-${i}`, startsAt: iso(T0) }));
     const file = write('retention.jsonl', [line(T0, alerts), line(T0 + 2 * 60 * MIN, alerts)]);
