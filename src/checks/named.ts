@@ -1,5 +1,5 @@
 import type { RenderedNamedCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, formatPercent, parseFraction, quoteUntrusted } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { promqlRegexLiteral, systemClock, type Clock } from '../lib/index.js';
 import type { HttpRequest } from './http-client.js';
@@ -97,6 +97,16 @@ function numParam(check: RenderedNamedCheck, names: string[], dflt: number): num
   }
   return dflt;
 }
+/** metrics_improved's `margin`: loaded as a number in (0, 1); a percentage is read too. */
+function marginParam(check: RenderedNamedCheck): number {
+  const v = check.params.margin;
+  if (v === undefined || v === null) return DEFAULT_IMPROVEMENT_MARGIN;
+  const x = parseFraction(v);
+  if (x === undefined) throw new CheckInputError(`param margin must be a fraction between 0 and 1 or a percentage such as "10%", got ${quoteUntrusted(String(v))}`);
+  return x;
+}
+/** How much lower than its baseline metrics_improved's signal must be; the registry's default too. */
+const DEFAULT_IMPROVEMENT_MARGIN = 0.1;
 function stringParam(check: RenderedNamedCheck, name: string): string | undefined {
   const v = check.params[name];
   return typeof v === 'string' && v.trim() !== '' ? v : undefined;
@@ -292,7 +302,8 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     metrics_improved: {
       needs: 'prometheus',
       // Before = the query evaluated at the execution's start (Prometheus keeps the
-      // history, so the baseline needs no pre-check); after = now, polled.
+      // history, so the baseline needs no pre-check); after = now, polled; a pass needs
+      // after at least `margin` (default 10%) below before.
       async evaluate(check, ctx, signal) {
         let query = stringParam(check, 'query');
         if (query === undefined) {
@@ -316,8 +327,18 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})`, unknown: true };
         // -Inf is below every baseline, and no improvement.
         if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after), ...(Number.isNaN(after) ? { unknown: true } : {}) };
-        const pass = after < before || (threshold !== undefined && after < threshold);
-        return { pass, detail: `${query}: before ${before}, now ${after}${threshold !== undefined ? `, threshold ${threshold}` : ''}`, observed: String(after) };
+        // Lower by at least the margin, not merely lower: the baseline and a poll of unchanged
+        // load are two evaluations of the same data, apart by float rounding (0.9906453910908809
+        // then 0.9906453910908807), and "any drop" passed on them at the first poll.
+        // A baseline of 0 (or below) has no room to improve by a share of itself: it needs a drop below it.
+        const margin = marginParam(check);
+        const most = before - Math.abs(before) * margin;
+        const pass = (after < before && after <= most) || (threshold !== undefined && after < threshold);
+        return {
+          pass,
+          detail: `${query}: before ${before}, now ${after}; improved means at least ${formatPercent(margin)} lower (at most ${Number(most.toPrecision(6))})${threshold !== undefined ? `, or below threshold ${threshold}` : ''}`,
+          observed: String(after),
+        };
       },
     },
     error_rate_normalized: {

@@ -86,3 +86,23 @@ export function quoteUntrusted(value: string, max = 80): string {
   });
 }
 const INVISIBLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu;
+
+/**
+ * A fraction strictly between 0 and 1, written as a number (`0.1`) or a percentage
+ * (`"10%"`, `"12.5%"`), in the style of `max_unavailable: "25%"`. Undefined when `v` is
+ * neither, or lies outside (0, 1).
+ */
+export function parseFraction(v: unknown): number | undefined {
+  let x: number | undefined;
+  if (typeof v === 'number') x = v;
+  else if (typeof v === 'string') {
+    const m = /^(\d{1,2}(?:\.\d{1,4})?)%$/.exec(v.trim());
+    if (m) x = Number(m[1]) / 100;
+  }
+  return x !== undefined && Number.isFinite(x) && x > 0 && x < 1 ? x : undefined;
+}
+
+/** A fraction as a percentage for a message: 0.1 → "10%". */
+export function formatPercent(x: number): string {
+  return `${Number((x * 100).toPrecision(6))}%`;
+}

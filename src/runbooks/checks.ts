@@ -1,5 +1,5 @@
 import type { CheckSpec, CompareOp, Expectation, KubernetesCheckSpec, NamedCheckSpec, OnNoData, Template } from '../domain/runbook.js';
-import { checkParam } from '../domain/params.js';
+import { checkParam, parseFraction } from '../domain/params.js';
 import { didYouMean } from '../lib/suggest.js';
 import {
   checkKeys,
@@ -193,6 +193,10 @@ function compileNamed(
     } else if (p.type === 'number') {
       const n = readNumberParam(r, value, at);
       if (n !== undefined) spec.params[key] = n;
+    } else if (p.type === 'fraction') {
+      const n = parseFraction(value);
+      if (n !== undefined) spec.params[key] = n;
+      else r.report(at, `expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${describe(value)}`);
     } else {
       const s = readNonEmptyString(r, value, at);
       if (s === undefined) continue;

@@ -9,7 +9,8 @@ import { DEFAULT_MAX_REPLICAS } from '../domain/enrichment.js';
  * safe pattern at render time like any placeholder, because they come from alerts.
  */
 export interface NamedCheckParam {
-  type: 'integer' | 'number' | 'string';
+  /** `fraction`: strictly between 0 and 1, as a number (`0.1`) or a percentage (`"10%"`); loaded as the number. */
+  type: 'integer' | 'number' | 'fraction' | 'string';
   default?: number | string;
   description: string;
 }
@@ -98,9 +99,10 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   metrics_improved: {
     needs: 'prometheus',
     mode: 'converge',
-    description: 'the service’s CPU/latency signal is lower after the action than before it',
+    description: 'the service’s CPU/latency signal is at least `margin` lower after the action than before it',
     params: {
       query: { type: 'string', description: 'PromQL giving the signal (default: the CPU usage of the busiest pod of the deployment)' },
+      margin: { type: 'fraction', default: 0.1, description: 'how much lower than before the signal must be, as a fraction of it (0.1 or "10%": at most 90% of it)' },
     },
     reads: METRIC_READS,
     requires: [['namespace'], ['deployment']],

@@ -55,6 +55,7 @@ describe('named checks backed by Prometheus', () => {
     target.setMetric('demo_mixed', 0.01, { pod: 'b' });
     target.setMetric('demo_spike', Infinity);
     target.setMetric('demo_drop', 0.9);
+    target.setMetric('demo_latency', 1);
     const tick = () => {
       for (const c of counters) {
         target.setMetric('http_requests_total', c.value, c.labels);
@@ -75,6 +76,7 @@ describe('named checks backed by Prometheus', () => {
     await waitForQuery(prom.url, 'demo_mixed', (v) => v.length === 2);
     await waitForQuery(prom.url, 'demo_spike', (v) => v[0] === Infinity);
     await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === 0.9);
+    await waitForQuery(prom.url, 'demo_latency', (v) => v[0] === 1);
     // rate() needs two samples of every series.
     await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 7);
   });
@@ -91,13 +93,27 @@ describe('named checks backed by Prometheus', () => {
     const ctx = stepContext({ startedAt: Date.now() });
     const flat = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_cpu' }, 2_500, 700), ctx);
     assert.equal(flat.ok, false);
-    assert.match(flat.detail, /^demo_cpu: before 0\.9, now 0\.9 after \d+ attempts$/);
+    assert.match(flat.detail, /^demo_cpu: before 0\.9, now 0\.9; improved means at least 10% lower \(at most 0\.81\) after \d+ attempts$/);
 
     target.setMetric('demo_cpu', 0.3);
     const better = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_cpu' }, 10_000, 500), ctx);
     assert.equal(better.ok, true, better.detail);
-    assert.equal(better.detail, 'demo_cpu: before 0.9, now 0.3');
+    assert.equal(better.detail, 'demo_cpu: before 0.9, now 0.3; improved means at least 10% lower (at most 0.81)');
     assert.equal(better.observed, '0.3');
+  });
+
+  it('metrics_improved needs a drop of at least its margin (10% by default): a slight one, rounding noise as much as 5% less, is no improvement', async () => {
+    const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+    const ctx = stepContext({ startedAt: Date.now() });
+    target.setMetric('demo_latency', 0.95);
+    await waitForQuery(prom.url, 'demo_latency', (v) => v[0] === 0.95);
+    const slight = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_latency' }, 200, 1_000), ctx);
+    assert.deepEqual(slight, { ok: false, detail: 'demo_latency: before 1, now 0.95; improved means at least 10% lower (at most 0.9) after 2 attempts', observed: '0.95', attempts: 2 });
+    // A smaller margin, as a fraction or a percentage, accepts it.
+    const small = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_latency', margin: 0.04 }, 1_000, 1_000), ctx);
+    assert.deepEqual(small, { ok: true, detail: 'demo_latency: before 1, now 0.95; improved means at least 4% lower (at most 0.96)', observed: '0.95', attempts: 1 });
+    const pct = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_latency', margin: '5%' }, 1_000, 1_000), ctx);
+    assert.deepEqual(pct, { ok: true, detail: 'demo_latency: before 1, now 0.95; improved means at least 5% lower (at most 0.95)', observed: '0.95', attempts: 1 });
   });
 
   // A timeout of 200 ms with a 1 s interval, here and below: a failing check is asked
@@ -218,7 +234,7 @@ describe('named checks backed by Prometheus', () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
     const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'busy' }, {}, 1_500, 700), ctx);
     assert.equal(out.ok, false, out.detail);
-    const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[a-z0-9\]\{1,10\}-\[a-z0-9\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+) after \d+ attempts$/.exec(out.detail);
+    const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[a-z0-9\]\{1,10\}-\[a-z0-9\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+); improved means at least 10% lower \(at most [\d.e-]+\) after \d+ attempts$/.exec(out.detail);
     assert.ok(m, out.detail);
     assert.ok(Number(m[2]) >= Number(m[1]), out.detail);
   });

@@ -342,3 +342,29 @@ test('on_no_data: needs_human is read on promql, named and kubernetes: checks; e
     'p.yaml:11: runbooks.r.guardrails[1]: on_no_data is for post_checks only: a guardrail is checked before any action, and its failure never runs a rollback',
   ]);
 });
+
+test("metrics_improved's margin: 10% by default, a fraction between 0 and 1 or a percentage; anything else is a load error naming the path", () => {
+  const rb = (checks: string) => ['runbooks:', '  r:', '    risk: LOW', '    action: kubectl rollout undo deployment {deployment} -n {namespace}', '    rollback: kubectl rollout undo deployment {deployment} -n {namespace}', '    post_checks:', checks, ''].join('\n');
+  const good = parseRunbooksText(
+    rb(['      - metrics_improved', '      - metrics_improved: {margin: 0.25}', "      - {named: metrics_improved, params: {margin: '12.5%'}}", "      - metrics_improved: {margin: '1%', timeout_seconds: 60}"].join('\n')),
+    'g.yaml',
+  );
+  assert.deepEqual(good.problems.map(formatProblem), []);
+  assert.deepEqual(
+    good.runbooks[0]!.postChecks.map((c) => (c.type === 'named' ? c.params.margin : undefined)),
+    [0.1, 0.25, 0.125, 0.01],
+  );
+  const bad = parseRunbooksText(
+    rb(['      - metrics_improved: {margin: 0}', '      - metrics_improved: {margin: 1}', "      - metrics_improved: {margin: '100%'}", "      - metrics_improved: {margin: '10'}", '      - metrics_improved: {margin: -0.1}', '      - error_rate_normalized: {margin: 0.1}'].join('\n')),
+    'b.yaml',
+  );
+  const want = (i: number, got: string) => `b.yaml:${7 + i}: runbooks.r.post_checks[${i}].metrics_improved.margin: expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${got}`;
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    want(0, '0'),
+    want(1, '1'),
+    want(2, '"100%"'),
+    want(3, '"10"'),
+    want(4, '-0.1'),
+    'b.yaml:12: runbooks.r.post_checks[5].error_rate_normalized.margin: unknown parameter for error_rate_normalized (known: query, threshold)',
+  ]);
+});
