@@ -71,6 +71,12 @@ function rememberUid(ctx: StepContext, ns: string, pod: string, uid: string | un
   if (uid !== undefined && !ctx.memo.has(MEMO.podUid(ns, pod))) ctx.memo.set(MEMO.podUid(ns, pod), uid);
 }
 
+/**
+ * The characters of a pod-template-hash and of a generated pod name's suffix
+ * (Kubernetes' rand.SafeEncodeString and rand.String: no vowels, no 0, 1, 3).
+ */
+const POD_NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
 function value(check: RenderedNamedCheck, key: string, kind: 'k8s_name' | 'k8s_label'): string | undefined {
   const v = check.values[key];
   if (v === undefined) return undefined;
@@ -159,15 +165,20 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
   }
 
   /**
-   * Pods of `deployment` in `namespace`: `<deployment>-<pod-template-hash>-<5 characters>`, the
-   * hash 1 to 10 characters; dots escaped for the regex. The lengths are what keep another
-   * workload's pods out: `[a-z0-9]+-[a-z0-9]+` also took StatefulSet `web-db`'s pod `web-db-0`
-   * for deployment `web`.
+   * Pods of `deployment` in `namespace`: `<deployment>-<pod-template-hash>-<suffix>`, the hash 1
+   * to 10 characters and the suffix 5, both of the alphabet Kubernetes writes them in (no vowels,
+   * no 0, 1, 3: `bcdfghjklmnpqrstvwxz2456789`); dots escaped for the regex. That keeps out
+   * StatefulSet `web-db`'s pod `web-db-0` and pods whose middle part has a character outside
+   * it, like DaemonSet `web-agent`'s `web-agent-q9z4m` or Job `web-migrate`'s
+   * `web-migrate-x7k2p` (with `[a-z0-9]` they were taken for deployment `web`'s, and their
+   * traffic diluted its error ratio). It cannot keep out a workload named `<deployment>-` and
+   * 1 to 10 characters of that alphabet whose pods end in 5 of them: DaemonSet `web-db`'s
+   * `web-db-x7k2p` matches; give `query` where such a neighbour exists.
    */
   function podRegex(check: RenderedNamedCheck): { ns: string; re: string } {
     const ns = required(check, 'namespace', 'k8s_label');
     const dep = required(check, 'deployment', 'k8s_name');
-    return { ns, re: `${promqlRegexLiteral(dep, 'escaping')}-[a-z0-9]{1,10}-[a-z0-9]{5}` };
+    return { ns, re: `${promqlRegexLiteral(dep, 'escaping')}-[${POD_NAME_ALPHABET}]{1,10}-[${POD_NAME_ALPHABET}]{5}` };
   }
 
   const impls: Record<string, Impl> = {

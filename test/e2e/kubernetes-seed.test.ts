@@ -32,8 +32,8 @@ const SCALE = `/apis/apps/v1/namespaces/${NS}/deployments/worker/scale`;
 /** Counters that advance on a timer, so PromQL rate() sees real slopes. */
 function counters(metrics: HttpTarget) {
   const rates: Record<string, { labels: Record<string, string>; perSecond: number; value: number }> = {
-    ok: { labels: { namespace: NS, pod: 'checkout-6c7d8e-fghij', code: '200' }, perSecond: 50, value: 0 },
-    err: { labels: { namespace: NS, pod: 'checkout-6c7d8e-fghij', code: '500' }, perSecond: 0.1, value: 0 },
+    ok: { labels: { namespace: NS, pod: 'checkout-6c7d8f-fghjk', code: '200' }, perSecond: 50, value: 0 },
+    err: { labels: { namespace: NS, pod: 'checkout-6c7d8f-fghjk', code: '500' }, perSecond: 0.1, value: 0 },
   };
   const timer = setInterval(() => {
     for (const c of Object.values(rates)) {

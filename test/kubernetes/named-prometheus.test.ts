@@ -21,24 +21,32 @@ describe('named checks backed by Prometheus', () => {
    * rate() sees real slopes: web's pods only ever answer 200 (no 5xx series exists);
    * api's answer 200 at 10/s and 500 at 2/s (an error ratio of 1/6). Deployment idle has
    * no series at all. Pods named like web's but of other workloads (StatefulSet web-db,
-   * deployments web-db and web-canary) answer only 500: web's ratio stays 0 only if its
-   * query leaves them out.
+   * deployments web-db and web-canary, DaemonSet web-agent, Job web-migrate) answer only
+   * 500: web's ratio stays 0 only if its query leaves them out. Deployment cart's pod
+   * answers half its requests with 500; DaemonSet cart-agent's and Job cart-migrate's pods,
+   * named like cart's under `[a-z0-9]` but not in Kubernetes' alphabet, answer 200 at 100/s.
    */
   const counters: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = [
     { labels: { namespace: 'shop', pod: 'web-5d8c7b9f6-x2x4z', code: '200' }, perSecond: 20, value: 0 },
     { labels: { namespace: 'shop', pod: 'web-db-0', code: '500' }, perSecond: 3, value: 0 },
     { labels: { namespace: 'shop', pod: 'web-db-5d8c7b9f6-x2x4z', code: '500' }, perSecond: 3, value: 0 },
     { labels: { namespace: 'shop', pod: 'web-canary-5d8c7b9f6-x2x4z', code: '500' }, perSecond: 3, value: 0 },
-    { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '200' }, perSecond: 10, value: 0 },
-    { labels: { namespace: 'shop', pod: 'api-6c7d8e9f0-abcde', code: '500' }, perSecond: 2, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-agent-q9z4m', code: '500' }, perSecond: 3, value: 0 },
+    { labels: { namespace: 'shop', pod: 'web-migrate-x7k2p', code: '500' }, perSecond: 3, value: 0 },
+    { labels: { namespace: 'shop', pod: 'api-6c7d8f9b5-bcdfg', code: '200' }, perSecond: 10, value: 0 },
+    { labels: { namespace: 'shop', pod: 'api-6c7d8f9b5-bcdfg', code: '500' }, perSecond: 2, value: 0 },
     // Labelled by `status`, not `code`: the default query cannot tell its errors.
-    { labels: { namespace: 'shop', pod: 'legacy-7a8b9c0d1-fghij', status: '500' }, perSecond: 5, value: 0 },
+    { labels: { namespace: 'shop', pod: 'legacy-7c8b9d5f2-fghjk', status: '500' }, perSecond: 5, value: 0 },
+    { labels: { namespace: 'shop', pod: 'cart-6d9f7b8c5-k4x2z', code: '200' }, perSecond: 2, value: 0 },
+    { labels: { namespace: 'shop', pod: 'cart-6d9f7b8c5-k4x2z', code: '500' }, perSecond: 2, value: 0 },
+    { labels: { namespace: 'shop', pod: 'cart-agent-q9z4m', code: '200' }, perSecond: 100, value: 0 },
+    { labels: { namespace: 'shop', pod: 'cart-migrate-x7k2p', code: '200' }, perSecond: 100, value: 0 },
   ];
   /**
    * container_cpu_usage_seconds_total of deployment busy's three pods, 0.6 cores each,
    * and (once a test scales it up) of a fourth that idles.
    */
-  const cpu: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = ['busy-7c9d8f6b5-aaaaa', 'busy-7c9d8f6b5-bbbbb', 'busy-7c9d8f6b5-ccccc'].map((pod) => ({
+  const cpu: Array<{ labels: Record<string, string>; perSecond: number; value: number }> = ['busy-7c9d8f6b5-fffff', 'busy-7c9d8f6b5-bbbbb', 'busy-7c9d8f6b5-ccccc'].map((pod) => ({
     labels: { namespace: 'shop', pod, container: 'app' },
     perSecond: 0.6,
     value: 0,
@@ -78,7 +86,7 @@ describe('named checks backed by Prometheus', () => {
     await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === 0.9);
     await waitForQuery(prom.url, 'demo_latency', (v) => v[0] === 1);
     // rate() needs two samples of every series.
-    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === 7);
+    await waitForQuery(prom.url, 'count(rate(http_requests_total{namespace="shop"}[5m]) > 0)', (v) => v[0] === counters.length);
   });
   after(async () => {
     if (traffic) clearInterval(traffic);
@@ -87,6 +95,8 @@ describe('named checks backed by Prometheus', () => {
   });
 
   const values = { namespace: 'production', deployment: 'worker' };
+  /** The characters of a pod-template-hash and a pod name's suffix. */
+  const ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
   it('metrics_improved fails while the signal stays where it was, passes once it drops below the value at the start', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
@@ -124,7 +134,7 @@ describe('named checks backed by Prometheus', () => {
     assert.equal(out.ok, false);
     assert.equal(
       out.detail,
-      'no baseline: max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[a-z0-9]{1,10}-[a-z0-9]{5}",container!=""}[5m]))) had no data at the start of the execution after 2 attempts',
+      'no baseline: max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="production",pod=~"worker-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}",container!=""}[5m]))) had no data at the start of the execution after 2 attempts',
     );
   });
 
@@ -144,7 +154,7 @@ describe('named checks backed by Prometheus', () => {
 
   describe('error_rate_normalized with its default query over http_requests_total', () => {
     const query = (deployment: string): string => {
-      const sel = `namespace="shop",pod=~"${deployment}-[a-z0-9]{1,10}-[a-z0-9]{5}"`;
+      const sel = `namespace="shop",pod=~"${deployment}-[${ALPHABET}]{1,10}-[${ALPHABET}]{5}"`;
       return `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
     };
 
@@ -154,14 +164,21 @@ describe('named checks backed by Prometheus', () => {
       assert.deepEqual(out, { ok: true, detail: 'error ratio 0 (threshold 0.05)', observed: '0', attempts: 1 });
     });
 
-    it("selects only the deployment's own pods: <deployment>-<1 to 10 characters>-<5 characters>", async () => {
+    it("selects only the deployment's own pods: <deployment>-<1 to 10 characters>-<5 characters>, of Kubernetes' alphabet", async () => {
       // The pod regex as the check renders it (metrics_improved names its query when there is no baseline).
       const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
       const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'web' }, {}, 200, 1_000), stepContext());
       const re = /pod=~"([^"]*)"/.exec(out.detail)?.[1];
-      assert.equal(re, 'web-[a-z0-9]{1,10}-[a-z0-9]{5}', out.detail);
+      assert.equal(re, 'web-[bcdfghjklmnpqrstvwxz2456789]{1,10}-[bcdfghjklmnpqrstvwxz2456789]{5}', out.detail);
       const r = await queryInstant(prom.url, `group by (pod) (http_requests_total{namespace="shop",pod=~"${re}"})`, { signal: AbortSignal.timeout(5_000) });
       assert.deepEqual(r.samples.map((s) => s.metric.pod), ['web-5d8c7b9f6-x2x4z']);
+    });
+
+    it("is not diluted by a DaemonSet's or a Job's pods named <deployment>-<word>-<5 characters>: their words are not of Kubernetes' alphabet", async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', { namespace: 'shop', deployment: 'cart' }, { threshold: 0.05 }, 200, 1_000), stepContext());
+      assert.equal(out.ok, false, out.detail);
+      assert.deepEqual({ detail: out.detail, observed: out.observed }, { detail: 'error ratio 0.5 (threshold 0.05) after 2 attempts', observed: '0.5' });
     });
 
     it('fails while the 5xx ratio is above the threshold', async () => {
@@ -234,7 +251,7 @@ describe('named checks backed by Prometheus', () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
     const out = await runner.run(namedCheck('metrics_improved', { namespace: 'shop', deployment: 'busy' }, {}, 1_500, 700), ctx);
     assert.equal(out.ok, false, out.detail);
-    const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[a-z0-9\]\{1,10\}-\[a-z0-9\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+); improved means at least 10% lower \(at most [\d.e-]+\) after \d+ attempts$/.exec(out.detail);
+    const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[bcdfghjklmnpqrstvwxz2456789\]\{1,10\}-\[bcdfghjklmnpqrstvwxz2456789\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+); improved means at least 10% lower \(at most [\d.e-]+\) after \d+ attempts$/.exec(out.detail);
     assert.ok(m, out.detail);
     assert.ok(Number(m[2]) >= Number(m[1]), out.detail);
   });
