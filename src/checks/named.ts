@@ -49,7 +49,8 @@ export interface NamedCheckDeps {
 type Need = 'kubernetes' | 'prometheus';
 interface Impl {
   needs: Need;
-  evaluate(check: RenderedNamedCheck, ctx: StepContext, signal: AbortSignal): Promise<Attempt>;
+  /** `at`: the attempt's start (ms since the epoch), the instant a Prometheus query is evaluated at. */
+  evaluate(check: RenderedNamedCheck, ctx: StepContext, signal: AbortSignal, at: number): Promise<Attempt>;
 }
 
 /** Memo keys shared between a run's pre- and post-checks. */
@@ -315,7 +316,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
       // Before = the query evaluated at the execution's start (Prometheus keeps the
       // history, so the baseline needs no pre-check); after = now, polled; a pass needs
       // after at least `margin` (default 10%) below before.
-      async evaluate(check, ctx, signal) {
+      async evaluate(check, ctx, signal, at) {
         let query = stringParam(check, 'query');
         if (query === undefined) {
           const { ns, re } = podRegex(check);
@@ -334,7 +335,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           before = b;
           ctx.memo.set(MEMO.baseline(query), b);
         }
-        const after = await instant(query, signal);
+        const after = await instant(query, signal, at);
         if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})`, unknown: true };
         // -Inf is below every baseline, and no improvement.
         if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after), ...(Number.isNaN(after) ? { unknown: true } : {}) };
@@ -354,7 +355,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     },
     error_rate_normalized: {
       needs: 'prometheus',
-      async evaluate(check, _ctx, signal) {
+      async evaluate(check, _ctx, signal, at) {
         let query = stringParam(check, 'query');
         if (query === undefined) {
           const { ns, re } = podRegex(check);
@@ -366,7 +367,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
         }
         const threshold = numParam(check, ['threshold'], 0.05);
-        const v = await instant(query, signal);
+        const v = await instant(query, signal, at);
         // No data and NaN (0/0: no traffic) are not evidence of health.
         if (v === undefined) return { pass: false, detail: `${query} returned no data`, unknown: true };
         if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN', unknown: true };
@@ -388,16 +389,17 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
       if (impl.needs === 'prometheus' && !deps.prometheusUrl) {
         return { ok: false, detail: `${check.name} needs Prometheus, and no Prometheus URL is configured (--prometheus-url)`, attempts: 0, inconclusive: true };
       }
-      const evaluate = kubeAttempt(async (signal) => {
-        try {
-          return await impl.evaluate(check, ctx, signal);
-        } catch (err) {
-          if (err instanceof CheckInputError) return { pass: false, detail: `${check.name}: ${err.message}` };
-          // A Prometheus that errs or cannot be reached measured nothing.
-          if (impl.needs === 'prometheus') return { pass: false, detail: describeError(err), unknown: true };
-          throw err;
-        }
-      });
+      const evaluate = (signal: AbortSignal, _budgetMs: number, at: number): Promise<Attempt> =>
+        kubeAttempt(async (s) => {
+          try {
+            return await impl.evaluate(check, ctx, s, at);
+          } catch (err) {
+            if (err instanceof CheckInputError) return { pass: false, detail: `${check.name}: ${err.message}` };
+            // A Prometheus that errs or cannot be reached measured nothing.
+            if (impl.needs === 'prometheus') return { pass: false, detail: describeError(err), unknown: true };
+            throw err;
+          }
+        })(signal);
       // A snapshot is asked once, with the whole timeout to answer; a convergence polls.
       const snapshot = NAMED_CHECK_MODES[check.name as NamedCheckImplementation] === 'snapshot' ? { maxAttempts: 1, attemptTimeoutMs: Math.max(check.timeoutMs, 1) } : {};
       return poll(evaluate, {

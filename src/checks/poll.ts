@@ -10,7 +10,12 @@ import type { CheckOutcome } from '../execute/ports.js';
  *   past its own deadline, or returns after the check was aborted is a failed
  *   attempt. A check that cannot tell is a check that failed.
  * - with `forMs > 0` the condition must hold on consecutive polls for that long
- *   (Prometheus' `for:` semantics: a single good sample after a bad one is noise).
+ *   (Prometheus' `for:` semantics: a single good sample after a bad one is noise),
+ *   counted between the attempts' starts: from the first passing attempt's start to
+ *   the latest one's. Each evaluation is told its start (`at`), and a PromQL one asks
+ *   Prometheus for that instant, so what is counted is what was seen. (Regression: counted
+ *   up to when an answer arrived, an answer 3.2 s late made an 8 s hold of 5 s of
+ *   evidence, while the metric had gone bad.)
  * - attempts start every `intervalMs` until the timeout, and when the next one would
  *   fall past it, one last attempt starts at the timeout: a check never gives up
  *   before its timeout while it still could pass. (Regression: a 4 s timeout with a
@@ -38,9 +43,11 @@ export interface Attempt {
 
 /**
  * One evaluation. `budgetMs` is the time this attempt has (its signal fires then), for
- * an evaluation that can tell the far end to stop too (Prometheus' `timeout`).
+ * an evaluation that can tell the far end to stop too (Prometheus' `timeout`). `at` is the
+ * attempt's start, in ms since the epoch: the instant a `for` hold counts this attempt at,
+ * and the one a query should be evaluated at (Prometheus' `time`).
  */
-export type Evaluate = (signal: AbortSignal, budgetMs: number) => Promise<Attempt>;
+export type Evaluate = (signal: AbortSignal, budgetMs: number, at: number) => Promise<Attempt>;
 
 export interface PollOptions {
   /** Time between the starts of two attempts. */
@@ -81,6 +88,11 @@ export interface PollOptions {
    * stretch a check.
    */
   now?: () => number;
+  /**
+   * Milliseconds since the epoch, read once when the check begins; an attempt's `at` is
+   * that plus the attempt's (monotonic) start. Default Date.now.
+   */
+  wallNow?: () => number;
 }
 
 const DEFAULT_ATTEMPT_CAP_MS = 5_000;
@@ -100,6 +112,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   // (start + 2000) - start is 2000.0000000002 for some starts, and the first attempt
   // of a 2 s check told Prometheus `timeout=2001ms`.)
   const origin = now();
+  const wallOrigin = (opts.wallNow ?? Date.now)();
   const elapsed = () => now() - origin;
   const start = 0;
   const limit = opts.limitMs === undefined ? Infinity : Math.max(0, opts.limitMs);
@@ -109,6 +122,8 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
   let last: Attempt | undefined;
   /** When the current run of consecutive passes began (the first passing attempt's start). */
   let passingSince: number | null = null;
+  /** The latest passing attempt's start: how far the run has been seen to hold. */
+  let passingUntil = 0;
   /** The next attempt is the last one, planned at the deadline. */
   let lastPlanned = false;
 
@@ -148,7 +163,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     // Whole milliseconds: performance.now() is fractional, and the attempt's deadline
     // is a timer's delay.
     const budget = Math.max(1, Math.ceil(room));
-    const answered = await attemptOnce(evaluate, opts.signal, budget);
+    const answered = await attemptOnce(evaluate, opts.signal, budget, Math.round(wallOrigin + attemptStart));
     const attempt = answered.noAnswer && opts.noAnswerIsUnknown && !opts.signal.aborted ? { ...answered, unknown: true } : answered;
     attempts++;
     if (opts.signal.aborted) return failed('aborted', attempts, last);
@@ -156,7 +171,10 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
 
     if (attempt.pass) {
       passingSince ??= attemptStart;
-      const held = elapsed() - passingSince;
+      passingUntil = attemptStart;
+      // Between the attempts' starts, not up to when this answer came: a slow answer
+      // says nothing about the time it spent on the way.
+      const held = attemptStart - passingSince;
       if (held >= forMs) {
         const detail = forMs > 0 ? `${attempt.detail}, held for ${formatDuration(forMs)}` : attempt.detail;
         return outcome(true, detail, attempts, attempt.observed);
@@ -195,7 +213,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
 
   if (last?.pass && passingSince !== null) {
     // Floored, as formatDuration is: the time held is never shown as the time required.
-    const held = formatDuration(Math.max(0, Math.floor(elapsed() - passingSince)));
+    const held = formatDuration(Math.max(0, Math.floor(passingUntil - passingSince)));
     return failed(`${last.detail}, but held only ${held} of the required ${formatDuration(forMs)}`, attempts, last);
   }
   return failed(last?.detail ?? 'no attempt ran', attempts, last);
@@ -220,7 +238,7 @@ function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
  * guard against an evaluation that ignores its signal (a hung socket, a buggy
  * named check): the loop moves on, and the attempt counts as failed.
  */
-async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number): Promise<Attempt & { noAnswer?: true }> {
+async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: number, at: number): Promise<Attempt & { noAnswer?: true }> {
   // Not withTimeout(): its timer is unref'd, so an evaluation
   // that hangs on nothing (no socket holding the event loop) would let the process
   // exit mid-check instead of failing the attempt. This timer is ref'd and cleared.
@@ -235,7 +253,7 @@ async function attemptOnce(evaluate: Evaluate, parent: AbortSignal, budgetMs: nu
   // Started inside .then so a synchronous throw is a failed attempt, not a crash;
   // the no-op catch keeps a late rejection (after the race was lost) from becoming
   // an unhandled rejection that takes the process down.
-  const evaluation = Promise.resolve().then(() => evaluate(signal, budgetMs));
+  const evaluation = Promise.resolve().then(() => evaluate(signal, budgetMs, at));
   evaluation.catch(() => undefined);
   try {
     const result = await Promise.race([evaluation, aborted]);

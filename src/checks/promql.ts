@@ -191,11 +191,14 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
   return {
     type: 'promql',
     run(check: RenderedPromqlCheck, ctx: StepContext): Promise<CheckOutcome> {
-      const evaluate = async (signal: AbortSignal, budgetMs: number): Promise<Attempt> => {
+      const evaluate = async (signal: AbortSignal, budgetMs: number, at: number): Promise<Attempt> => {
         let result: InstantQueryResult;
         try {
           result = await queryInstant(opts.prometheusUrl, check.query, {
             signal,
+            // Evaluated at the attempt's start, the instant a for_seconds hold counts it at,
+            // not whenever the request reaches Prometheus.
+            time: at,
             // Prometheus stops evaluating when this attempt stops waiting, rather than
             // run an expensive query to its own (2 min default) timeout for nobody.
             timeoutMs: budgetMs,

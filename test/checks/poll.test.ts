@@ -105,11 +105,15 @@ describe('poll', () => {
   });
 
   it('with forMs, a hold short of the requirement by less than a second is not shown as the requirement', async () => {
-    // A fake monotonic clock each attempt moves on: a failure ending 10.4 s in, then a pass ending 70 s in.
+    // A fake monotonic clock each attempt moves on (and only they): a failure ending 9.6 s in,
+    // then passes starting at 9.6 s and at 69.2 s (the first answered late); the last, at the
+    // timeout, starts at 69.2 s on this clock too. Held between the starts: 59.6 s.
     let t = 0;
     const answers: Array<[Attempt, number]> = [
-      [fail(), 10_400],
-      [pass(), 70_000],
+      [fail(), 9_600],
+      [pass(), 69_200],
+      [pass(), 69_200],
+      [pass(), 69_200],
     ];
     const evaluate = async () => {
       const [a, end] = answers.shift()!;
@@ -118,7 +122,7 @@ describe('poll', () => {
     };
     const out = await poll(evaluate, { intervalMs: 10_000, timeoutMs: 70_000, forMs: 60_000, now: () => t, signal: never });
     assert.equal(out.ok, false);
-    assert.equal(out.detail, 'expected < 0.05, got 0.01, but held only 59.6s of the required 1m after 2 attempts');
+    assert.equal(out.detail, 'expected < 0.05, got 0.01, but held only 59.6s of the required 1m after 4 attempts');
   });
 
   it('stops promptly when the signal aborts', async () => {

@@ -112,6 +112,31 @@ describe('promql check against a real Prometheus', () => {
     assert.ok(Date.now() - started >= 2_000);
   });
 
+  // Regression: the hold was counted up to when an answer arrived, so an answer that took
+  // its time (a loaded Prometheus, a slow proxy) counted as time the condition held.
+  it('for_seconds is counted between the attempts\' starts, each query evaluated at its start: a late answer adds nothing to the hold', async () => {
+    // A proxy in front of the real Prometheus that answers the second query 2 s late.
+    const proxy = await startHttpTarget();
+    proxy.route('GET', '/api/v1/query', async (req, call) => {
+      const res = await fetch(`${prom.url}/api/v1/query?${new URLSearchParams(req.query)}`);
+      return { status: res.status, body: await res.json(), delayMs: call === 2 ? 2_000 : 0 };
+    });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: proxy.url }).run(check('demo_ok_ratio', { forMs: 2_500, timeoutMs: 6_000, intervalMs: 1_000 }), ctx());
+      // Attempts start at 0 and 1 s; the second answers at 3 s, which held 1 s, not 3 s. The
+      // third, at once, is the first to start 2.5 s after the first.
+      assert.deepEqual(out, { ok: true, detail: 'expected < 0.05, got 0.01, held for 2.5s', observed: '0.01', attempts: 3 });
+      // Each query asked for the instant its attempt started, in seconds as Prometheus reads them.
+      const times = proxy.requests('/api/v1/query').map((r) => r.query.time);
+      assert.equal(times.length, 3);
+      for (const t of times) assert.match(t ?? '', /^\d+\.\d{3}$/);
+      const secs = times.map(Number);
+      assert.ok(secs[0]! < secs[1]! && secs[1]! < secs[2]!, times.join(', '));
+    } finally {
+      await proxy.close();
+    }
+  });
+
   it('for_seconds: a bad sample within the window restarts the count, and the check fails', async () => {
     // Good now, bad from the next scrape on: a check without `for` would pass at once.
     const runner = createPromqlCheckRunner({ prometheusUrl: prom.url });
@@ -247,8 +272,10 @@ describe('promql check against a real Prometheus', () => {
       const out = await createPromqlCheckRunner({ prometheusUrl: `${proxy.url}/prometheus` }).run(check('up{job="a/b"}'), ctx());
       assert.equal(out.ok, true);
       const [req] = proxy.requests('/prometheus/api/v1/query');
-      // The query, and the attempt's budget as Prometheus' timeout; nothing else.
-      assert.deepEqual(req?.query, { query: 'up{job="a/b"}', timeout: '2000ms' });
+      // The query, the attempt's start as its evaluation time and its budget as Prometheus' timeout; nothing else.
+      const { time, ...rest } = req?.query ?? {};
+      assert.deepEqual(rest, { query: 'up{job="a/b"}', timeout: '2000ms' });
+      assert.match(time ?? '', /^\d+\.\d{3}$/);
     } finally {
       await proxy.close();
     }
