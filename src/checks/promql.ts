@@ -1,4 +1,4 @@
-import { compare, type Expectation, type RenderedPromqlCheck } from '../domain/index.js';
+import { compare, quoteUntrusted, type Expectation, type RenderedPromqlCheck } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { httpRequest, type HttpRequest } from './http-client.js';
 import { describeError, poll, type Attempt } from './poll.js';
@@ -13,7 +13,10 @@ import { describeError, poll, type Attempt } from './poll.js';
  *   good news: a typo in a label matcher returns nothing, forever);
  * - NaN and ±Inf never pass (0/0 is what an error ratio is with no traffic);
  * - a Prometheus error, an unreachable Prometheus and a non-JSON answer are failed
- *   attempts, never passes.
+ *   attempts, never passes;
+ * - so are an answer with a non-2xx HTTP status, whatever its body says, and one with
+ *   `warnings` (a partial answer: a remote_read or a shard that failed, the result
+ *   computed without its data): inconclusive, the first warning in the detail.
  */
 
 export interface PromqlSample {
@@ -26,6 +29,18 @@ export interface InstantQueryResult {
   resultType: 'vector' | 'scalar';
   /** A scalar is one sample with no labels. */
   samples: PromqlSample[];
+}
+
+/**
+ * Prometheus answered `status: "success"` with `warnings`: the result may lack data
+ * (a remote_read endpoint or a store that failed), so it is no measurement.
+ */
+export class PromqlPartialAnswerError extends Error {
+  constructor(warnings: readonly string[]) {
+    const more = warnings.length > 1 ? ` (and ${warnings.length - 1} more)` : '';
+    super(`Prometheus answered in part, warning ${quoteUntrusted(warnings[0] ?? '')}${more}`);
+    this.name = 'PromqlPartialAnswerError';
+  }
 }
 
 /** Prometheus answered `status: "error"`; `errorType` is its category (bad_data, execution, timeout…). */
@@ -56,8 +71,9 @@ export interface QueryInstantOptions {
 const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /**
- * One instant query. Throws PromqlQueryError for a Prometheus error answer and a
- * plain Error for transport problems and unsupported result types.
+ * One instant query. Throws PromqlQueryError for a Prometheus error answer,
+ * PromqlPartialAnswerError for a success answer with warnings, and a plain Error for
+ * transport problems, a non-2xx status and unsupported result types.
  */
 export async function queryInstant(baseUrl: string, query: string, opts: QueryInstantOptions): Promise<InstantQueryResult> {
   const url = apiUrl(baseUrl, 'api/v1/query');
@@ -90,6 +106,10 @@ export function parseQueryResponse(body: unknown, httpStatus: number): InstantQu
   if (body.status !== 'success' || !isObject(body.data)) {
     throw new Error(`Prometheus answered HTTP ${httpStatus} with an unexpected body`);
   }
+  // A success body under an error status (a proxy's, a Prometheus in trouble) is not trusted.
+  if (httpStatus < 200 || httpStatus > 299) throw new Error(`Prometheus answered HTTP ${httpStatus} (not 2xx) with a success body`);
+  const warnings = warningsOf(body.warnings);
+  if (warnings.length > 0) throw new PromqlPartialAnswerError(warnings);
   const { resultType, result } = body.data;
   if (resultType === 'scalar') {
     return { resultType: 'scalar', samples: [{ metric: {}, value: parseSampleValue(result) }] };
@@ -104,6 +124,14 @@ export function parseQueryResponse(body: unknown, httpStatus: number): InstantQu
     return { resultType: 'vector', samples };
   }
   throw new Error(`unsupported result type ${String(resultType)}: a check needs an instant vector or a scalar`);
+}
+
+/** Prometheus' `warnings`: an array of strings (anything else present is shown as text). */
+function warningsOf(v: unknown): string[] {
+  if (v === undefined || v === null) return [];
+  if (Array.isArray(v)) return v.map((w) => (typeof w === 'string' ? w : JSON.stringify(w) ?? String(w)));
+  if (typeof v === 'string') return v === '' ? [] : [v];
+  return [JSON.stringify(v) ?? String(v)];
 }
 
 /** `[<unix time>, "<value>"]`. `Number("+Inf")` is NaN, so the special values are mapped by hand. */
@@ -206,6 +234,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
           });
         } catch (err) {
           if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}`, unknown: true };
+          if (err instanceof PromqlPartialAnswerError) return { pass: false, detail: err.message, unknown: true };
           return { pass: false, detail: `Prometheus: ${describeError(err)}`, unknown: true };
         }
         return judgeSamples(result, check.expect, check.onEmpty);

@@ -3,10 +3,11 @@ import { after, before, describe, it } from 'node:test';
 import pino from 'pino';
 import type { RenderedPromqlCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
+import { createNamedCheckRunner } from '../../src/checks/named.js';
 import { createPromqlCheckRunner, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
 import { parseRunbooksText, renderChecks } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
+import { freePort, startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
 
 /**
  * Against a real Prometheus (one per file) scraping a real metrics target every
@@ -164,6 +165,48 @@ describe('promql check against a real Prometheus', () => {
     assert.match(out.detail, /^query error bad_data: .*parse error.* after 2 attempts$/);
     // It could not measure: a runbook may hold its rollback on it (on_no_data: needs_human).
     assert.equal(out.inconclusive, true);
+  });
+
+  // Regression: only the body's status was read, so a success body with `warnings` (the
+  // result computed without a failed remote_read's data) and one under HTTP 500 passed.
+  it('an answer with warnings (partial: a remote_read that fails) is inconclusive, never a pass, for promql and named checks', async () => {
+    const closed = await freePort();
+    const partial = await startPrometheus({ remoteReadUrls: [`http://127.0.0.1:${closed}/api/v1/read`] });
+    try {
+      // The selector reaches the remote_read; its error becomes a warning beside the 0.01.
+      const query = 'sum(demo_ok_ratio) or vector(0.01)';
+      const warning = `remote_read: error sending request: Post "http://127.0.0.1:${closed}/api/v1/read": dial tcp 127.0.0.1:${closed}: connect: connection refused`;
+      const quoted = JSON.stringify(`${warning.slice(0, 80)}…`);
+      const out = await createPromqlCheckRunner({ prometheusUrl: partial.url }).run(check(query, { timeoutMs: 200 }), ctx());
+      assert.deepEqual(out, { ok: false, detail: `Prometheus answered in part, warning ${quoted} after 2 attempts`, attempts: 2, inconclusive: true });
+      const named = await createNamedCheckRunner({ prometheusUrl: partial.url }).run(
+        { type: 'named', name: 'error_rate_normalized', params: { query }, values: {}, timeoutMs: 200, intervalMs: 1_000 },
+        ctx(),
+      );
+      assert.deepEqual(named, { ok: false, detail: `Prometheus answered in part, warning ${quoted} after 2 attempts`, attempts: 2, inconclusive: true });
+    } finally {
+      await partial.stop();
+    }
+  });
+
+  it('a non-2xx answer is inconclusive, never a pass, even with a success body', async () => {
+    const standIn = await startHttpTarget();
+    standIn.route('GET', '/api/v1/query', { status: 500, body: { status: 'success', data: { resultType: 'scalar', result: [0, '0.01'] } } });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('demo_ok_ratio', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(out, { ok: false, detail: 'Prometheus: Prometheus answered HTTP 500 (not 2xx) with a success body after 2 attempts', attempts: 2, inconclusive: true });
+      const named = await createNamedCheckRunner({ prometheusUrl: standIn.url }).run(
+        { type: 'named', name: 'error_rate_normalized', params: { query: 'demo_ok_ratio' }, values: {}, timeoutMs: 200, intervalMs: 1_000 },
+        ctx(),
+      );
+      assert.deepEqual(named, { ok: false, detail: 'Prometheus answered HTTP 500 (not 2xx) with a success body after 2 attempts', attempts: 2, inconclusive: true });
+      // An error body keeps its errorType, whatever the status.
+      standIn.route('GET', '/api/v1/query', { status: 503, body: { status: 'error', errorType: 'unavailable', error: 'not ready' } });
+      const err = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('demo_ok_ratio', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(err, { ok: false, detail: 'query error unavailable: not ready after 2 attempts', attempts: 2, inconclusive: true });
+    } finally {
+      await standIn.close();
+    }
   });
 
   it('NaN and Inf never pass, whatever the operator', async () => {

@@ -36,6 +36,8 @@ export interface PrometheusOptions {
   evaluationIntervalSeconds?: number;
   /** Overall start deadline; default 30 s. */
   startTimeoutMs?: number;
+  /** `remote_read` endpoints (`http://host:port/api/v1/read`); one that fails turns answers into partial ones, with `warnings`. */
+  remoteReadUrls?: string[];
 }
 
 export interface RunningDaemon {
@@ -64,6 +66,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Run
       : [],
   };
   if (opts.rules !== undefined) config.rule_files = ['rules.yml'];
+  if (opts.remoteReadUrls?.length) config.remote_read = opts.remoteReadUrls.map((url) => ({ url }));
   if (opts.alertmanagerUrl !== undefined) {
     const am = new URL(opts.alertmanagerUrl);
     config.alerting = {
