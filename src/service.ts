@@ -15,6 +15,7 @@ import { unsettledPage, withoutShowing } from './engine/resend.js';
 import { createRepeatsCheckpointer, readBackRepeats } from './engine/repeats-readback.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
+import { killLeftoversOf } from './execute/actions/command.js';
 import { createPruneHorizon, readBoundedFile, resumeGuardClock, saveGuardClock, systemClock, type Clock } from './lib/index.js';
 import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
@@ -647,6 +648,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     circuitFailureThreshold: config.circuitFailureThreshold,
     circuitRecoveryMs: config.circuitRecoveryMs,
     maxPreparing: config.maxPendingDecisions,
+    // Only the service recovers, and it holds the database alone: what carries the marker
+    // of a run it records INTERRUPTED was left by a process that is gone.
+    ...(overrides.recover === false ? {} : { killLeftovers: (ids: readonly string[]) => killLeftoversOf(ids) }),
     ...(notify ? { notify } : {}),
     ...(outbox ? { outbox } : {}),
     // Read when an alert opens or joins an approval request, and kept with it: a tokens

@@ -35,6 +35,7 @@ import { targetRunbookKey } from '../pipeline/targets.js';
 import { clearedByHand } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
+import type { LeftoverProcesses, LeftoverSearch } from '../execute/actions/command.js';
 import {
   countFailure,
   endTrialWithoutVerdict,
@@ -117,6 +118,12 @@ export interface EngineDeps {
    * may be its holder. Absent without tokens.
    */
   intakeOnly?: (actor: string) => boolean;
+  /**
+   * At startup recovery, before the runs a crash cut off are recorded INTERRUPTED and their
+   * blast-radius slots released: kills what their steps started that still runs (a
+   * `command:` action's program; see killLeftoversOf), and says how many were found, by run.
+   */
+  killLeftovers?: (executionIds: readonly string[]) => Promise<LeftoverSearch>;
 }
 
 export interface AcceptOptions {
@@ -1781,6 +1788,12 @@ export function createEngine(deps: EngineDeps) {
      * too) re-opens it with a new recovery wait, as a stop does.
      */
     async recover(): Promise<number> {
+      // What the cut-off runs started and still runs is killed first: once a run is
+      // INTERRUPTED and its slot free, another may act on the same targets.
+      const cutOff = deps.killLeftovers ? store.read((tx) => tx.runningExecutions().map((e) => e.id)) : [];
+      const leftovers = deps.killLeftovers && cutOff.length > 0 ? await deps.killLeftovers(cutOff) : undefined;
+      if (leftovers)
+        for (const [id, f] of leftovers.found) deps.log.warn({ execution_id: id, killed: f.killed, still_running: f.stillRunning }, 'processes a run cut off by a crash had started still ran: killed');
       return store.transact((tx) => {
         const now = clock.now();
         // Read before anything is written: what this recovery records, it tells below.
@@ -1798,6 +1811,8 @@ export function createEngine(deps: EngineDeps) {
           // failure. Not counted here either.
           const ended = withoutVerdictInSteps(e.steps);
           const detail = ended?.detail ?? 'no detail recorded';
+          const left = leftovers ? leftRunning(leftovers.found.get(e.id), leftovers.complete) : undefined;
+          const leftSaid = left === undefined ? '' : `; ${left}`;
           /** What it had done: in general words for the row's reason, named for the notification and the row's own fields. */
           const nothing =
             ended === undefined
@@ -1841,8 +1856,8 @@ export function createEngine(deps: EngineDeps) {
               event: 'INTERRUPTED',
               outcome: 'interrupted',
               reason: nothing
-                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}`
-                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check`,
+                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
+                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
             },
             now,
           );
@@ -1852,14 +1867,15 @@ export function createEngine(deps: EngineDeps) {
             withTold(
               {
                 reason: nothing
-                  ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check`
-                  : 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+                  ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check${leftSaid}`
+                  : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
                 // The run had failed: counted by the breaker below, as a stop at this point would have.
                 ...(failure !== undefined ? { failure } : {}),
                 // It had acted on nothing: not counted.
                 ...(nothing ? nothing.fields : {}),
                 ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
+                ...(left !== undefined ? { left_running: left } : {}),
               },
               interrupted,
             ),
@@ -1892,6 +1908,21 @@ export function createEngine(deps: EngineDeps) {
       });
     },
   };
+
+  /**
+   * What startup recovery says of the processes a cut-off run had started: those still
+   * running were killed (how many), or the search ran out of time; undefined when none ran.
+   */
+  function leftRunning(found: LeftoverProcesses | undefined, complete: boolean): string | undefined {
+    const unfinished = complete ? undefined : 'the search for processes its steps started ran out of time: some may still run';
+    if (found === undefined) return unfinished;
+    const n = `${found.killed} process${found.killed === 1 ? '' : 'es'}`;
+    const said =
+      found.stillRunning === 0
+        ? `its command was still running and was killed (${n}, SIGKILL)`
+        : `its command was still running: ${n} killed with SIGKILL, ${found.stillRunning} still running after it`;
+    return unfinished === undefined ? said : `${said}; ${unfinished}`;
+  }
 
   /**
    * The notifications past the bound that the summary (resendUntold) tells a receiver

@@ -25,6 +25,12 @@ export interface StepContext {
    * undoes only what this run did (an uncordon leaves a node the run never cordoned).
    */
   phase?: RenderedStep['phase'];
+  /**
+   * What marks the processes the step starts (a command's STEP_MARKER_VAR): made of the
+   * execution's id and the step's place (stepMarker), so that after a crash the processes
+   * a run left are found again from what the store recorded. Absent: a marker of its own.
+   */
+  stepMarker?: string;
 }
 
 /**

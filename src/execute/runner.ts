@@ -4,6 +4,7 @@ import { preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
 import type { CircuitRecord, ExecutionState, ExecutionTrigger, StepRecord, Store, Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
+import { stepMarker } from './markers.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
 import { killSwitchReason } from '../pipeline/stages/pause.js';
@@ -217,7 +218,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       else if (!executor) detail = `no executor for ${step.type} actions is configured`;
       else {
         try {
-          const out = await executor.run(step.spec as RenderedAction, { ...ctx, phase: step.phase });
+          const out = await executor.run(step.spec as RenderedAction, { ...ctx, phase: step.phase, stepMarker: stepMarker(req.id, step.phase, step.index) });
           ok = out.ok;
           notNow = !out.ok && out.notNow === true;
           // "Not now" is the target's refusal, and a refusal by rectify's own rule is

@@ -6,6 +6,7 @@ import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
 import { formatDuration, sleep, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
+import { markerExecution } from '../markers.js';
 
 /**
  * `command: {argv: [prog, arg, …], timeout_seconds}`. The only file in rectify that
@@ -43,6 +44,8 @@ const DETAIL_LINE_MAX = 200;
 const GROUP_POLL_MS = 25;
 /** How long the search for processes left outside the group may take, each time. */
 const ESCAPE_SEARCH_MS = 2_000;
+/** How long startup recovery's search for the processes a crash left running may take. */
+const RECOVERY_SEARCH_MS = 10_000;
 /** /proc files read at once by that search. */
 const PROC_READS_AT_ONCE = 32;
 /** The variable that marks every process a step started, wherever its process group. */
@@ -66,6 +69,8 @@ export interface RunArgvOptions {
    * cut can leave part of one behind.
    */
   secrets?: readonly string[];
+  /** The step's marker (see execute/markers.ts); default: random, of this run alone. */
+  marker?: string;
 }
 
 export interface CommandResult {
@@ -126,7 +131,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
   if (prog === undefined || prog === '') return Promise.resolve(result({ spawnError: 'empty argv' }));
   if (opts.signal.aborted) return Promise.resolve(result({ aborted: true, spawnError: 'aborted before start' }));
 
-  const marker = randomBytes(16).toString('hex');
+  const marker = opts.marker ?? randomBytes(16).toString('hex');
   return new Promise<CommandResult>((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
@@ -334,6 +339,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
         ...(opts.escapeSearchMs !== undefined ? { escapeSearchMs: opts.escapeSearchMs } : {}),
         secrets: passed,
+        ...(ctx.stepMarker !== undefined ? { marker: ctx.stepMarker } : {}),
       });
       // A program that never started changed nothing.
       const unchanged = r.spawnError !== undefined ? { unchanged: true } : {};
@@ -391,6 +397,126 @@ async function markedProcesses(marker: string, since: number, ms: number): Promi
     return { pids: found.sort((a, b) => a - b), complete: done === true };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** What startup recovery found and killed of the processes one execution's steps had started. */
+export interface LeftoverProcesses {
+  /** Processes found still running (carrying one of its steps' markers, or in the process group of one that does), killed with SIGKILL. */
+  killed: number;
+  /** How many of them still ran after SIGKILL and the grace. */
+  stillRunning: number;
+}
+
+export interface LeftoverSearch {
+  /** By execution id: only the executions that had processes left. */
+  found: Map<string, LeftoverProcesses>;
+  /** The search ran past its time: processes may still run, unfound. */
+  complete: boolean;
+}
+
+/**
+ * After a crash: the processes that the steps of executions `executionIds` started and
+ * that still run (a `command:` action's program, whatever it started), found by their
+ * step markers (STEP_MARKER_VAR, made of the execution's id: execute/markers.ts), are
+ * killed with SIGKILL, each with its whole process group, so none acts on unwatched once
+ * the execution is recorded INTERRUPTED and its blast-radius slot is released. Every
+ * process of ours is read (nothing tells when the steps started); the search gives up after
+ * `ms` (complete: false). Rectify's own process group is never signalled. Without /proc
+ * (not Linux), none are found.
+ */
+export async function killLeftoversOf(executionIds: readonly string[], opts: { ms?: number; graceMs?: number } = {}): Promise<LeftoverSearch> {
+  const found = new Map<string, LeftoverProcesses>();
+  if (executionIds.length === 0) return { found, complete: true };
+  const wanted = new Set(executionIds);
+  const deadline = Date.now() + (opts.ms ?? RECOVERY_SEARCH_MS);
+  const prefix = Buffer.from(`${STEP_MARKER_VAR}=`);
+  const own = procStat(process.pid)?.pgrp;
+  let names: string[];
+  try {
+    names = (await readdir('/proc')).filter((name) => /^[0-9]+$/.test(name) && Number(name) !== process.pid);
+  } catch {
+    return { found, complete: true };
+  }
+  let complete = true;
+  /** Marked process → its execution. */
+  const marked = new Map<number, string>();
+  const check = async (name: string): Promise<void> => {
+    const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
+    if (environ === null) return;
+    for (let at = environ.indexOf(prefix); at >= 0; at = environ.indexOf(prefix, at + 1)) {
+      if (at > 0 && environ[at - 1] !== 0) continue;
+      const end = environ.indexOf(0, at);
+      const id = markerExecution(environ.subarray(at + prefix.length, end < 0 ? environ.length : end).toString('latin1'));
+      if (id !== undefined && wanted.has(id)) marked.set(Number(name), id);
+      return;
+    }
+  };
+  for (let i = 0; i < names.length; i += PROC_READS_AT_ONCE) {
+    if (Date.now() >= deadline) {
+      complete = false;
+      break;
+    }
+    await Promise.all(names.slice(i, i + PROC_READS_AT_ONCE).map(check));
+  }
+  // Each marked process's group, and the processes of those groups (what a program started
+  // after replacing its environment is still in its group).
+  const groups = new Map<number, string>();
+  for (const [pid, id] of marked) {
+    const pgrp = procStat(pid)?.pgrp;
+    if (pgrp !== undefined && pgrp > 1 && pgrp !== own) groups.set(pgrp, id);
+  }
+  const members = new Map<number, string>(marked);
+  if (groups.size > 0) {
+    for (const name of names) {
+      const st = procStat(Number(name));
+      const id = st === undefined ? undefined : groups.get(st.pgrp);
+      if (id !== undefined && st !== undefined && st.state !== 'Z' && st.state !== 'X') members.set(Number(name), id);
+    }
+  }
+  for (const pgrp of groups.keys()) {
+    try {
+      process.kill(-pgrp, 'SIGKILL');
+    } catch {
+      /* gone meanwhile, or not ours: counted below if it still runs */
+    }
+  }
+  for (const pid of members.keys()) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* as above */
+    }
+  }
+  const running = (): number[] => [...members.keys()].filter((pid) => {
+    const st = procStat(pid);
+    return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+  });
+  const end = Date.now() + (opts.graceMs ?? KILL_GRACE_MS);
+  let left = running();
+  while (left.length > 0 && Date.now() < end) {
+    await sleep(GROUP_POLL_MS);
+    left = running();
+  }
+  const still = new Set(left);
+  for (const [pid, id] of members) {
+    const f = found.get(id) ?? { killed: 0, stillRunning: 0 };
+    f.killed += 1;
+    if (still.has(pid)) f.stillRunning += 1;
+    found.set(id, f);
+  }
+  return { found, complete };
+}
+
+/** A process's state and process group (/proc stat's fields 3 and 5); undefined when it is gone. */
+function procStat(pid: number): { state: string; pgrp: number } | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so read after the last ")".
+    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return state === undefined || pgrp === undefined ? undefined : { state, pgrp: Number(pgrp) };
+  } catch {
+    return undefined;
   }
 }
 

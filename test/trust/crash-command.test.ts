@@ -1,0 +1,105 @@
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { after, describe, it } from 'node:test';
+import { STEP_MARKER_VAR } from '../../src/execute/actions/command.js';
+import { useRectifyProcesses } from '../helpers/process.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * kill -9 of a real rectify process while a `command:` action runs: the program, in a
+ * process group of its own, outlives rectify. The restart kills it before the run is
+ * recorded INTERRUPTED and its blast-radius slot released, and says so.
+ */
+
+const runbooks = () => `runbooks:
+  slow:
+    risk: LOW
+    triggers: [stuck]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    blast_radius_limit: 1
+    action:
+      command: {argv: [/bin/sleep, "60"], timeout_seconds: 120}
+`;
+
+/** Whether process `pid` runs (a zombie has exited: it only waits to be collected). */
+function running(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** The processes whose environment holds the step marker of `executionId`'s first action. */
+function markedBy(executionId: string): number[] {
+  const needle = `${STEP_MARKER_VAR}=${executionId}/action/0`;
+  return readdirSync('/proc')
+    .filter((n) => /^[0-9]+$/.test(n))
+    .filter((n) => {
+      try {
+        return readFileSync(`/proc/${n}/environ`, 'latin1').split('\0').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+describe('kill -9 while a command action runs (real processes)', () => {
+  const rig = useRectifyProcesses('rectify-crash-command-', runbooks);
+  /** The programs the runs started: any left running (the test failed) is killed at the end. */
+  const started: number[] = [];
+  after(() => {
+    for (const pid of started.filter(running)) process.kill(pid, 'SIGKILL');
+  });
+
+  it('the restart kills the program still running before the slot is released, and the INTERRUPTED row and notice say so', async () => {
+    rig.target.route('POST', '/hook', { status: 204 });
+    const start = () => rig.start(['--notify-webhook', `${rig.target.url}/hook`]);
+    let proc = await start();
+    const accepted = await proc.post('/api/v1/incidents', { id: 'cmd-1', root_cause: 'stuck', service: 'a', confidence: 1 });
+    assert.equal(accepted.status, 202);
+    assert.equal(accepted.body.action, 'executed');
+    const executionId = accepted.body.execution_id as string;
+    const [sleep] = await until('the sleep carrying the step marker', async () => {
+      const pids = markedBy(executionId);
+      return pids.length === 1 ? pids : undefined;
+    });
+    assert.ok(sleep !== undefined);
+    started.push(sleep);
+    assert.equal(readFileSync(`/proc/${sleep}/cmdline`, 'latin1'), '/bin/sleep\u000060\u0000');
+    await proc.kill9();
+    assert.equal(running(sleep), true, 'the program outlives rectify');
+
+    const since = Date.now();
+    proc = await start();
+    assert.equal(running(sleep), false, 'killed by the restart');
+    const e = await proc.get(`/api/v1/executions/${executionId}`);
+    assert.equal(e.body.state, 'interrupted');
+    assert.equal(e.body.needs_human, true);
+    const said = 'its command was still running and was killed (1 process, SIGKILL)';
+    const events = (await proc.get(`/api/v1/audit?execution_id=${executionId}&event=INTERRUPTED`)).body.events;
+    assert.equal(events.length, 1);
+    assert.equal(events[0].details.left_running, said);
+    assert.equal(
+      events[0].details.reason,
+      `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check; ${said}`,
+    );
+    const hook = await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as { event?: string }).event === 'INTERRUPTED' });
+    assert.match((hook.json() as { reason: string }).reason, /; its command was still running and was killed \(1 process, SIGKILL\)$/);
+
+    // The slot is free, and nothing of the cut-off run acts beside the next one.
+    const next = await proc.post('/api/v1/incidents', { id: 'cmd-2', root_cause: 'stuck', service: 'b', confidence: 1 });
+    assert.equal(next.body.action, 'executed');
+    await proc.kill9();
+    proc = await start();
+    // A restart with the marked process already gone says nothing of it.
+    const second = (await proc.get(`/api/v1/audit?execution_id=${next.body.execution_id as string}&event=INTERRUPTED`)).body.events;
+    assert.equal(second.length, 1);
+    await proc.stop();
+  });
+});
