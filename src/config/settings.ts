@@ -50,6 +50,13 @@ function setting<T>(s: Setting<T>): Setting<T> {
   return Object.freeze(s);
 }
 
+/**
+ * The shortest retention: an interrupted run (needs_human) must still be there when a
+ * person looks after a restart, and an alert id must stay decided across Alertmanager's
+ * re-deliveries (its repeat_interval, 4h by default, sends a firing alert again).
+ */
+const RETENTION_MIN = { ms: 60 * 60 * 1000, said: '1h' };
+
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -172,14 +179,14 @@ export const SETTINGS = Object.freeze({
   dedupRetentionMs: setting({
     flag: 'dedup-retention',
     fileKey: true,
-    parser: duration({ allowZero: false }),
+    parser: duration({ allowZero: false, min: RETENTION_MIN }),
     default: '24h',
     help: 'how long after its last delivery an alert dedup key is remembered',
   }),
   historyRetentionMs: setting({
     flag: 'history-retention',
     fileKey: true,
-    parser: duration({ allowZero: false }),
+    parser: duration({ allowZero: false, min: RETENTION_MIN }),
     default: '7d',
     help: 'how long finished executions and decided approvals are kept (the audit log keeps everything)',
   }),

@@ -80,9 +80,10 @@ export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true o
  * is refused: whether `approval_ttl: 3600` means seconds or milliseconds is
  * exactly the ambiguity that makes an approval expire a thousand times too soon.
  */
-export function duration(opts: { allowZero: boolean; max?: { ms: number; said: string } }): ValueParser<number> {
+export function duration(opts: { allowZero: boolean; min?: { ms: number; said: string }; max?: { ms: number; said: string } }): ValueParser<number> {
   const what = opts.allowZero ? 'a duration' : 'a positive duration';
   const max = opts.max ?? MAX_DURATION;
+  const min = opts.min;
   const parser = fromSchema(
     '<duration>',
     `${what} such as 30s, 5m or 1h`,
@@ -97,8 +98,13 @@ export function duration(opts: { allowZero: boolean; max?: { ms: number; said: s
     placeholder: parser.placeholder,
     parse(raw, ctx) {
       const r = parser.parse(raw, ctx);
-      if (!r.ok || r.value <= max.ms) return r;
-      return { ok: false, message: `expected ${what} of at most ${max.said}, got ${show(raw)}` };
+      if (!r.ok) return r;
+      if (min !== undefined && r.value < min.ms) {
+        const range = opts.max !== undefined ? `between ${min.said} and ${max.said}` : `of at least ${min.said}`;
+        return { ok: false, message: `expected ${what} ${range}, got ${show(raw)}` };
+      }
+      if (r.value <= max.ms) return r;
+      return { ok: false, message: `expected ${what} ${min !== undefined && opts.max !== undefined ? `between ${min.said} and ${max.said}` : `of at most ${max.said}`}, got ${show(raw)}` };
     },
   };
 }

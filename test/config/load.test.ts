@@ -541,6 +541,20 @@ describe('durations and sizes', () => {
     assert.equal(lines(['--db-busy-timeout', '2147483648ms']).length, 1);
   });
 
+  it('refuses a retention under 1h, from every source: a run INTERRUPTED at startup, waiting for a person, was pruned seconds later', () => {
+    assert.deepEqual(lines(['--history-retention', '1s'], { RECTIFY_DEDUP_RETENTION: '59m' }, workdir('history_retention: 30m\n')), [
+      '--history-retention: expected a positive duration of at least 1h, got "1s"',
+      'RECTIFY_DEDUP_RETENTION: expected a positive duration of at least 1h, got "59m"',
+      'rectify.yaml:1: history_retention: expected a positive duration of at least 1h, got "30m"',
+    ]);
+    assert.deepEqual(lines([], {}, workdir('dedup_retention: 59m59s\nhistory_retention: 30m\n')), [
+      'rectify.yaml:1: dedup_retention: expected a positive duration of at least 1h, got "59m59s"',
+      'rectify.yaml:2: history_retention: expected a positive duration of at least 1h, got "30m"',
+    ]);
+    const c = ok(['--history-retention', '1h', '--dedup-retention', '3600s']);
+    assert.deepEqual([c.historyRetentionMs, c.dedupRetentionMs], [3_600_000, 3_600_000]);
+  });
+
   it('parses sizes as bytes or with binary and decimal units', () => {
     assert.equal(ok(['--body-limit', '1048576']).bodyLimitBytes, 1_048_576);
     assert.equal(ok(['--body-limit', '512KiB']).bodyLimitBytes, 524_288);
