@@ -89,7 +89,17 @@ export function loadConfig(
     const name = settingByFlag.get(f.name);
     const source: ConfigSource = { kind: 'flag', file: `--${f.name}`, path: '' };
     if (name !== undefined) {
-      accept(fromFlags, name, f.value, source);
+      const first = fromFlags.get(name);
+      if (first === undefined) {
+        accept(fromFlags, name, f.value, source);
+        continue;
+      }
+      // Given again: the same value is harmless; another one is refused, never silently
+      // the last (`--dry-run --dry-run=false` ran live). Values are not shown: some are secrets.
+      const again = SETTINGS[name].parser.parse(f.value, ctx);
+      if (!again.ok) problems.push({ file: source.file, path: '', message: again.message });
+      else if (!sameValue(first.value, again.value))
+        problems.push({ file: source.file, path: '', message: `given twice, with different values: give it once (no value is taken over the other)` });
     } else if (opts.extraFlags?.[f.name] === 'boolean') {
       const r = boolean.parse(f.value, ctx);
       if (r.ok) extraFlags[f.name] = r.value;
@@ -347,3 +357,8 @@ const CLIENT_ONLY_ENV: Readonly<Record<string, string>> = Object.freeze({
   [CLIENT_ENV.token]: `did you mean ${envName(SETTINGS.tokens.flag)} (the API tokens file)?`,
   [CLIENT_ENV.server]: `the service listens where ${envName(SETTINGS.listen.flag)} says`,
 });
+
+/** Whether two parsed values of a setting are the same (lists and mappings by content). */
+function sameValue(a: unknown, b: unknown): boolean {
+  return a === b || JSON.stringify(a) === JSON.stringify(b);
+}

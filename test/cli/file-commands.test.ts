@@ -37,6 +37,11 @@ describe('rectify serve', () => {
     const r = await cli(['serve', '--dry-run', 'false', ...safe], { cwd: root });
     assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: ['rectify serve takes no arguments; did you mean --dry-run=false?'] });
   });
+
+  it('`--dry-run --dry-run=false` is refused (exit 2), not taken as live mode, the last one given', async () => {
+    const r = await cli(['serve', '--dry-run', '--dry-run=false', ...safe], { cwd: root });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: ['--dry-run: given twice, with different values: give it once (no value is taken over the other)'] });
+  });
 });
 
 describe('rectify serve with a misspelt RECTIFY_ variable', () => {

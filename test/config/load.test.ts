@@ -541,6 +541,19 @@ describe('durations and sizes', () => {
     assert.equal(lines(['--db-busy-timeout', '2147483648ms']).length, 1);
   });
 
+  it('refuses a setting flag given twice with different values, whatever the values: the last one is not silently taken', () => {
+    assert.deepEqual(lines(['--dry-run', '--dry-run=false', '--listen', '127.0.0.1:1', '--listen=127.0.0.1:2', '--audit-key', 'a'.repeat(32), '--audit-key', 'b'.repeat(32)]), [
+      '--dry-run: given twice, with different values: give it once (no value is taken over the other)',
+      '--listen: given twice, with different values: give it once (no value is taken over the other)',
+      '--audit-key: given twice, with different values: give it once (no value is taken over the other)',
+    ]);
+    // The same value twice, however written, is that value.
+    const c = ok(['--dry-run', '--dry-run=yes', '--body-limit', '1MiB', '--body-limit', '1048576', '--exporter-jobs', 'a,b', '--exporter-jobs', 'a b']);
+    assert.deepEqual([c.dryRun, c.bodyLimitBytes], [true, 1_048_576]);
+    // A bad second value is reported as any bad value is.
+    assert.deepEqual(lines(['--max-pending', '5', '--max-pending', 'five']), ['--max-pending: expected a positive integer, got "five"']);
+  });
+
   it('refuses a retention under 1h, from every source: a run INTERRUPTED at startup, waiting for a person, was pruned seconds later', () => {
     assert.deepEqual(lines(['--history-retention', '1s'], { RECTIFY_DEDUP_RETENTION: '59m' }, workdir('history_retention: 30m\n')), [
       '--history-retention: expected a positive duration of at least 1h, got "1s"',

@@ -59,7 +59,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 export async function startRectifyProcess(opts: ProcessOptions): Promise<RectifyProcess> {
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', '--log-level', 'info', ...(opts.args ?? [])],
+    ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', ...(opts.args?.includes('--log-level') ? [] : ['--log-level', 'info']), ...(opts.args ?? [])],
     // Only what the service needs from this environment: no RECTIFY_* leaks in from the test runner.
     { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
   );
