@@ -1,5 +1,5 @@
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, isAbsolute, join, relative } from 'node:path';
+import { basename, dirname, isAbsolute, join, relative } from 'node:path';
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { createSecureContext } from 'node:tls';
 import { fileURLToPath } from 'node:url';
@@ -314,6 +314,10 @@ function folderStamp(dir: string): string {
  */
 export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES, from = 'set --runbooks'): { runbooks: Runbook[]; warnings: LoadProblem[]; emptyFiles: string[] } {
   if (!existsSync(dir)) throw new LoadError([{ file: dir, path: '', message: `runbooks folder not found (${from})` }]);
+  // A runbook file named where its folder was meant: said as such, not as the folder read's errno (ENOTDIR).
+  const kind = statSync(dir);
+  if (kind.isFile()) throw new LoadError([{ file: dir, path: '', message: `is a file, not a folder (${from}): give the folder that holds it, ${dirname(dir)}` }]);
+  if (!kind.isDirectory()) throw new LoadError([{ file: dir, path: '', message: `is not a folder (a FIFO, a device, a socket) (${from}): give the runbooks folder` }]);
   const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir, { maxFiles });
   if (problems.length) throw new LoadError(problems);
   return { runbooks, warnings, emptyFiles };

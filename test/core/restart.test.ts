@@ -251,6 +251,11 @@ describe('a runbooks folder that is not there', () => {
       assert.deepEqual(file.err, [`${missing}: runbooks folder not found (set by runbooks in ${join(dir, 'rectify.yaml')})`]);
       const byDefault = await serve([], {}, elsewhere);
       assert.deepEqual(byDefault.err, [`${join(elsewhere, 'runbooks')}: runbooks folder not found (the default; set --runbooks)`]);
+      // A runbook file named where its folder was meant: said so (exit 2), not as the errno of reading it as a folder.
+      const rbFile = join(dir, 'r.yaml');
+      writeFileSync(rbFile, 'runbooks: {}\n');
+      const named = await serve(['--runbooks', rbFile], {}, elsewhere);
+      assert.deepEqual(named, { code: 2, err: [`${rbFile}: is a file, not a folder (set by --runbooks): give the folder that holds it, ${dir}`] });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
