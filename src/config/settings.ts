@@ -1,6 +1,6 @@
 import {
   boolean,
-  byteSize,
+  byteSizeWithin,
   database,
   duration,
   labelValues,
@@ -9,6 +9,7 @@ import {
   oneOf,
   path,
   positiveInt,
+  positiveIntUpTo,
   secretList,
   secretValue,
   slackUserIds,
@@ -56,6 +57,17 @@ function setting<T>(s: Setting<T>): Setting<T> {
  * re-deliveries (its repeat_interval, 4h by default, sends a firing alert again).
  */
 const RETENTION_MIN = { ms: 60 * 60 * 1000, said: '1h' };
+
+/**
+ * Bounds of the counts and sizes: past them a value is a slip (a zero too many), and would
+ * show itself only under load. A body past 1 GiB is no alert, and each is held in memory
+ * whole (Node cannot hold one past its buffer limit at all); one under 1 KiB refuses any real alert.
+ */
+const MAX_CONCURRENT_EXECUTIONS = 100_000;
+const MAX_PENDING = 1_000_000;
+const MAX_REPEAT_SERVICES = 10_000;
+const BODY_LIMIT_MIN = { bytes: 1024, said: '1KiB' };
+const BODY_LIMIT_MAX = { bytes: 1024 ** 3, said: '1GiB' };
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -115,9 +127,9 @@ export const SETTINGS = Object.freeze({
   maxConcurrentExecutions: setting({
     flag: 'max-concurrent-executions',
     fileKey: true,
-    parser: positiveInt,
+    parser: positiveIntUpTo(MAX_CONCURRENT_EXECUTIONS),
     default: '3',
-    help: 'executions running at once',
+    help: 'executions running at once (at most 100000)',
   }),
   dryRun: setting({
     flag: 'dry-run',
@@ -130,9 +142,9 @@ export const SETTINGS = Object.freeze({
   approvalTtlMs: setting({
     flag: 'approval-ttl',
     fileKey: true,
-    parser: duration({ allowZero: false }),
+    parser: duration({ allowZero: false, min: { ms: 60_000, said: '1m' } }),
     default: '1h',
-    help: 'how long an approval request stays open',
+    help: 'how long an approval request stays open (at least 1m)',
   }),
   circuitFailureThreshold: setting({
     flag: 'circuit-failure-threshold',
@@ -144,16 +156,16 @@ export const SETTINGS = Object.freeze({
   circuitRecoveryMs: setting({
     flag: 'circuit-recovery',
     fileKey: true,
-    parser: duration({ allowZero: false }),
+    parser: duration({ allowZero: false, min: { ms: 1_000, said: '1s' } }),
     default: '5m',
-    help: 'time an open circuit waits after its last failure before a trial run (half-open)',
+    help: 'time an open circuit waits after its last failure before a trial run (half-open; at least 1s)',
   }),
   bodyLimitBytes: setting({
     flag: 'body-limit',
     fileKey: true,
-    parser: byteSize,
+    parser: byteSizeWithin(BODY_LIMIT_MIN, BODY_LIMIT_MAX),
     default: '5MiB',
-    help: 'largest accepted request body',
+    help: 'largest accepted request body (1KiB to 1GiB)',
   }),
   shutdownGraceMs: setting({
     flag: 'shutdown-grace',
@@ -165,9 +177,9 @@ export const SETTINGS = Object.freeze({
   maxPendingDecisions: setting({
     flag: 'max-pending',
     fileKey: true,
-    parser: positiveInt,
+    parser: positiveIntUpTo(MAX_PENDING),
     default: '20000',
-    help: 'decisions waiting to be prepared, or writes waiting to be recorded (an intake request one), beyond which intake answers 503',
+    help: 'decisions waiting to be prepared, or writes waiting to be recorded (an intake request one), beyond which intake answers 503 (at most 1000000)',
   }),
   dbBusyTimeoutMs: setting({
     flag: 'db-busy-timeout',
@@ -181,14 +193,14 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: duration({ allowZero: false, min: RETENTION_MIN }),
     default: '24h',
-    help: 'how long after its last delivery an alert dedup key is remembered',
+    help: 'how long after its last delivery an alert dedup key is remembered (at least 1h)',
   }),
   historyRetentionMs: setting({
     flag: 'history-retention',
     fileKey: true,
     parser: duration({ allowZero: false, min: RETENTION_MIN }),
     default: '7d',
-    help: 'how long finished executions and decided approvals are kept (the audit log keeps everything)',
+    help: 'how long finished executions and decided approvals are kept (at least 1h; the audit log keeps everything)',
   }),
   logLevel: setting({
     flag: 'log-level',
@@ -225,9 +237,9 @@ export const SETTINGS = Object.freeze({
   notifyTimeoutMs: setting({
     flag: 'notify-timeout',
     fileKey: true,
-    parser: duration({ allowZero: false }),
+    parser: duration({ allowZero: false, min: { ms: 100, said: '100ms' } }),
     default: '5s',
-    help: 'how long one attempt to deliver a notification (or the answer to a Slack click) waits for the answer; past it the attempt counts as failed (the receiver may have it: each retry carries the same notification_id / Idempotency-Key)',
+    help: 'how long one attempt to deliver a notification (or the answer to a Slack click) waits for the answer; past it the attempt counts as failed (the receiver may have it: each retry carries the same notification_id / Idempotency-Key; at least 100ms)',
   }),
   notifyRepeatWindowMs: setting({
     flag: 'notify-repeat-window',
@@ -239,9 +251,9 @@ export const SETTINGS = Object.freeze({
   notifyRepeatServices: setting({
     flag: 'notify-repeat-services',
     fileKey: true,
-    parser: positiveInt,
+    parser: positiveIntUpTo(MAX_REPEAT_SERVICES),
     default: '10',
-    help: 'within one repeat window, services told one by one per event and runbook; decisions for more services are summed up in one message',
+    help: 'within one repeat window, services told one by one per event and runbook; decisions for more services are summed up in one message (at most 10000)',
   }),
   slackWebhookUrl: setting({
     flag: 'slack-webhook-url',

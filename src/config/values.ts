@@ -62,6 +62,22 @@ export const positiveInt: ValueParser<number> = fromSchema('<n>', 'a positive in
   intLike.pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)),
 );
 
+/**
+ * A positive integer of at most `max`: a count past what any deployment needs (a million
+ * executions at once, 2^53 decisions waiting) is a slip of the keyboard, and would only
+ * show itself as the memory or file handles running out under load.
+ */
+export function positiveIntUpTo(max: number): ValueParser<number> {
+  return {
+    placeholder: positiveInt.placeholder,
+    parse(raw, ctx) {
+      const r = positiveInt.parse(raw, ctx);
+      if (!r.ok || r.value <= max) return r;
+      return { ok: false, message: `expected a positive integer of at most ${max}, got ${show(raw)}` };
+    },
+  };
+}
+
 const TRUE_WORDS = ['true', '1', 'yes', 'on'];
 const FALSE_WORDS = ['false', '0', 'no', 'off'];
 export const boolean: ValueParser<boolean> = fromSchema('[=true|false]', 'true or false', () =>
@@ -141,6 +157,18 @@ export const byteSize: ValueParser<number> = fromSchema('<size>', 'a size such a
     ])
     .pipe(z.number().int().positive().max(Number.MAX_SAFE_INTEGER)),
 );
+
+/** A size between `min` and `max` bytes, each with the words it is said in (`1KiB`). */
+export function byteSizeWithin(min: { bytes: number; said: string }, max: { bytes: number; said: string }): ValueParser<number> {
+  return {
+    placeholder: byteSize.placeholder,
+    parse(raw, ctx) {
+      const r = byteSize.parse(raw, ctx);
+      if (!r.ok || (r.value >= min.bytes && r.value <= max.bytes)) return r;
+      return { ok: false, message: `expected a size between ${min.said} and ${max.said}, got ${show(raw)}` };
+    },
+  };
+}
 
 export function oneOf<const T extends string>(placeholder: string, values: readonly T[]): ValueParser<T> {
   const list = values.join(', ');

@@ -18,6 +18,7 @@ interface Alert {
   fingerprint?: string;
   startsAt?: string;
   status?: 'firing' | 'resolved';
+  annotations?: Record<string, string>;
 }
 /** The refusal lines of stderr, without the runbook warnings printed before them. */
 const refusalsIn = (err: string[]) => err.filter((l) => !l.includes(': warning: '));
@@ -315,9 +316,11 @@ describe('rectify replay', () => {
   });
 
   it('--body-limit: a body whose JSON is larger is refused (413) with its line, before it is read, as the route refuses it; the spacing of its line does not count', async () => {
-    const small = amWebhook([crash(0)]);
+    // Alerts of a real size: --body-limit is at least 1KiB.
+    const long = (a: Alert): Alert => ({ ...a, annotations: { note: 'n'.repeat(700) } });
+    const small = amWebhook([long(crash(0))]);
     const limit = Buffer.byteLength(JSON.stringify(small));
-    const big = amWebhook([crash(1), crash(2, 'web')]);
+    const big = amWebhook([long(crash(1)), long(crash(2, 'web'))]);
     const bigBytes = Buffer.byteLength(JSON.stringify(big));
     const invalid = { version: '4', alerts: [], pad: 'x'.repeat(limit) };
     const invalidBytes = Buffer.byteLength(JSON.stringify(invalid));
@@ -354,7 +357,8 @@ describe('rectify replay', () => {
     const body = amWebhook([crash(0)]);
     // A Prometheus graph link: its query has & and <; an annotation holds U+2028.
     body.alerts[0]!.generatorURL = 'http://prometheus.test/graph?g0.expr=up%7Bjob%3D%22api%22%7D<1&g0.tab=1&g0.range=1h';
-    body.alerts[0]!.annotations = { summary: 'api down\u2028see runbook' };
+    // A note brings it to a real size: --body-limit is at least 1KiB.
+    body.alerts[0]!.annotations = { summary: 'api down\u2028see runbook', note: 'n'.repeat(700) };
     const stringified = Buffer.byteLength(JSON.stringify(body));
     // Go's encoding/json, compact: the same document with those characters escaped.
     const goEncoded = JSON.stringify(body).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);

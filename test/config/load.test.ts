@@ -568,6 +568,33 @@ describe('durations and sizes', () => {
     assert.deepEqual([c.historyRetentionMs, c.dedupRetentionMs], [3_600_000, 3_600_000]);
   });
 
+  it('refuses counts, sizes and waits no deployment means, from every source, naming the bound', () => {
+    assert.deepEqual(
+      lines(
+        ['--body-limit', '100GiB', '--max-concurrent-executions', '1000000', '--max-pending', '9007199254740991', '--notify-timeout', '1ms', '--circuit-recovery', '999ms', '--approval-ttl', '59s'],
+        { RECTIFY_NOTIFY_REPEAT_SERVICES: '1000000000' },
+        workdir('body_limit: 1\n'),
+      ),
+      [
+        '--body-limit: expected a size between 1KiB and 1GiB, got "100GiB"',
+        '--max-concurrent-executions: expected a positive integer of at most 100000, got "1000000"',
+        '--max-pending: expected a positive integer of at most 1000000, got "9007199254740991"',
+        '--notify-timeout: expected a positive duration of at least 100ms, got "1ms"',
+        '--circuit-recovery: expected a positive duration of at least 1s, got "999ms"',
+        '--approval-ttl: expected a positive duration of at least 1m, got "59s"',
+        'RECTIFY_NOTIFY_REPEAT_SERVICES: expected a positive integer of at most 10000, got "1000000000"',
+        'rectify.yaml:1: body_limit: expected a size between 1KiB and 1GiB, got 1',
+      ],
+    );
+    // The bounds themselves are accepted.
+    const low = ok(['--body-limit', '1KiB', '--notify-timeout', '100ms', '--circuit-recovery', '1s', '--approval-ttl', '1m', '--max-concurrent-executions', '100000', '--max-pending', '1000000', '--notify-repeat-services', '10000']);
+    assert.deepEqual(
+      [low.bodyLimitBytes, low.notifyTimeoutMs, low.circuitRecoveryMs, low.approvalTtlMs, low.maxConcurrentExecutions, low.maxPendingDecisions, low.notifyRepeatServices],
+      [1024, 100, 1000, 60_000, 100_000, 1_000_000, 10_000],
+    );
+    assert.equal(ok(['--body-limit', '1GiB']).bodyLimitBytes, 1024 ** 3);
+  });
+
   it('parses sizes as bytes or with binary and decimal units', () => {
     assert.equal(ok(['--body-limit', '1048576']).bodyLimitBytes, 1_048_576);
     assert.equal(ok(['--body-limit', '512KiB']).bodyLimitBytes, 524_288);
