@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { after, describe, it } from 'node:test';
 import { STEP_MARKER_VAR } from '../../src/execute/actions/command.js';
 import { useRectifyProcesses } from '../helpers/process.js';
@@ -36,12 +38,13 @@ function running(pid: number): boolean {
 
 /** The processes whose environment holds the step marker of `executionId`'s first action. */
 function markedBy(executionId: string): number[] {
-  const needle = `${STEP_MARKER_VAR}=${executionId}/action/0`;
+  // The marker goes on with the rectify that started the step (`/<pid>.<start time>`).
+  const needle = `${STEP_MARKER_VAR}=${executionId}/action/0/`;
   return readdirSync('/proc')
     .filter((n) => /^[0-9]+$/.test(n))
     .filter((n) => {
       try {
-        return readFileSync(`/proc/${n}/environ`, 'latin1').split('\0').includes(needle);
+        return readFileSync(`/proc/${n}/environ`, 'latin1').split('\0').some((v) => v.startsWith(needle));
       } catch {
         return false;
       }
@@ -101,5 +104,35 @@ describe('kill -9 while a command action runs (real processes)', () => {
     const second = (await proc.get(`/api/v1/audit?execution_id=${next.body.execution_id as string}&event=INTERRUPTED`)).body.events;
     assert.equal(second.length, 1);
     await proc.stop();
+  });
+
+  // A copy of the database (a restored backup, a staging clone) holds the running
+  // execution of the rectify it was copied from, under the same id: the copy's start
+  // records it INTERRUPTED, but the program is the other rectify's, still running.
+  it('a rectify started on a copy of a live database leaves the live one\'s program running', async () => {
+    const proc = await rig.start();
+    const accepted = await proc.post('/api/v1/incidents', { id: 'copy-1', root_cause: 'stuck', service: 'c', confidence: 1 });
+    assert.equal(accepted.body.action, 'executed');
+    const executionId = accepted.body.execution_id as string;
+    const [sleep] = await until('the sleep carrying the step marker', async () => {
+      const pids = markedBy(executionId);
+      return pids.length === 1 ? pids : undefined;
+    });
+    assert.ok(sleep !== undefined);
+    started.push(sleep);
+    const copy = join(rig.dir, 'copy.db');
+    const source = new Database(rig.db, { readonly: true });
+    await source.backup(copy);
+    source.close();
+
+    const other = await rig.start([], copy);
+    assert.equal(running(sleep), true, 'the live rectify\'s program is left alone');
+    const events = (await other.get(`/api/v1/audit?execution_id=${executionId}&event=INTERRUPTED`)).body.events;
+    assert.equal(events.length, 1);
+    assert.equal(events[0].details.left_running, undefined);
+    await other.stop();
+    const live = await proc.get(`/api/v1/executions/${executionId}`);
+    assert.equal(live.body.state, 'running');
+    await proc.kill9();
   });
 });

@@ -6,7 +6,7 @@ import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
 import { formatDuration, sleep, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
-import { markerExecution } from '../markers.js';
+import { markerExecution, markerSpawnerRunning, processStart } from '../markers.js';
 
 /**
  * `command: {argv: [prog, arg, …], timeout_seconds}`. The only file in rectify that
@@ -164,7 +164,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     let escapedStillRunning = 0;
     let escapeSearchTimedOut = false;
     // What the program starts starts after it: older processes cannot hold the marker.
-    const stepStart = child.pid === undefined ? 0 : startTime(child.pid);
+    const stepStart = child.pid === undefined ? 0 : processStart(child.pid);
     const searchMs = opts.escapeSearchMs ?? ESCAPE_SEARCH_MS;
     const search = async (): Promise<number[]> => {
       const r = await markedProcesses(marker, stepStart, searchMs);
@@ -378,7 +378,7 @@ async function markedProcesses(marker: string, since: number, ms: number): Promi
     const needle = Buffer.from(`${STEP_MARKER_VAR}=${marker}\0`);
     // Read at once (a few microseconds each, from the kernel's own tables), where the
     // thread pool would make each wait behind every other file read in flight.
-    if (since > 0) names = names.filter((name) => startTime(Number(name)) >= since);
+    if (since > 0) names = names.filter((name) => processStart(Number(name)) >= since);
     const check = async (name: string): Promise<void> => {
       const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
       if (environ === null) return;
@@ -441,14 +441,23 @@ export async function killLeftoversOf(executionIds: readonly string[], opts: { m
   let complete = true;
   /** Marked process → its execution. */
   const marked = new Map<number, string>();
+  /** A marked process's start time when its environment was read. */
+  const scannedStart = new Map<number, number>();
   const check = async (name: string): Promise<void> => {
+    const started = processStart(Number(name));
     const environ = await readFile(`/proc/${name}/environ`).catch(() => null);
     if (environ === null) return;
     for (let at = environ.indexOf(prefix); at >= 0; at = environ.indexOf(prefix, at + 1)) {
       if (at > 0 && environ[at - 1] !== 0) continue;
       const end = environ.indexOf(0, at);
-      const id = markerExecution(environ.subarray(at + prefix.length, end < 0 ? environ.length : end).toString('latin1'));
-      if (id !== undefined && wanted.has(id)) marked.set(Number(name), id);
+      const marker = environ.subarray(at + prefix.length, end < 0 ? environ.length : end).toString('latin1');
+      const id = markerExecution(marker);
+      // The same execution id under another rectify still running (one started on a copy
+      // of this database) is that rectify's run, not one a crash cut off.
+      if (id !== undefined && wanted.has(id) && !markerSpawnerRunning(marker)) {
+        marked.set(Number(name), id);
+        scannedStart.set(Number(name), started);
+      }
       return;
     }
   };
@@ -457,12 +466,30 @@ export async function killLeftoversOf(executionIds: readonly string[], opts: { m
       complete = false;
       break;
     }
-    await Promise.all(names.slice(i, i + PROC_READS_AT_ONCE).map(check));
+    // Raced against the deadline: a read of a process stuck in the kernel (a hung network
+    // mount) may never end, and startup must not wait on it.
+    const batch = Promise.all(names.slice(i, i + PROC_READS_AT_ONCE).map(check));
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), Math.max(0, deadline - Date.now()));
+    });
+    const done = await Promise.race([batch.then(() => 'done' as const), late]);
+    clearTimeout(timer);
+    if (done === 'late') {
+      complete = false;
+      break;
+    }
   }
   // Each marked process's group, and the processes of those groups (what a program started
   // after replacing its environment is still in its group).
   const groups = new Map<number, string>();
-  for (const [pid, id] of marked) {
+  for (const [pid, id] of [...marked]) {
+    // A pid is read again here, after the scan: one that ended meanwhile may name
+    // another process by now, whose start time is not the one scanned.
+    if (processStart(pid) !== scannedStart.get(pid)) {
+      marked.delete(pid);
+      continue;
+    }
     const pgrp = procStat(pid)?.pgrp;
     if (pgrp !== undefined && pgrp > 1 && pgrp !== own) groups.set(pgrp, id);
   }
@@ -517,18 +544,6 @@ function procStat(pid: number): { state: string; pgrp: number } | undefined {
     return state === undefined || pgrp === undefined ? undefined : { state, pgrp: Number(pgrp) };
   } catch {
     return undefined;
-  }
-}
-
-/** When process `pid` started, in clock ticks after boot (/proc stat's field 22); 0 when unknown (gone, no /proc). */
-function startTime(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid …": comm may hold spaces and parentheses, so count after the last ")"; state is field 3.
-    const t = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
-    return Number.isFinite(t) ? t : 0;
-  } catch {
-    return 0;
   }
 }
 
