@@ -353,6 +353,13 @@ export const runbookStateSchema = z.object({
   paused: runbookPauseSchema().nullable().describe("the runbook's own kill switch: who paused it, why and since when; null when it runs"),
 });
 
+export const runbookListSchema = z.object({
+  runbooks: z.array(runbookStateSchema),
+  paused: runbookPauseSchema()
+    .nullable()
+    .describe('the global kill switch (`POST /api/v1/pause`): who paused all automatic runs, why (null when no reason was given) and since when; null when not paused'),
+});
+
 function runbookPauseSchema() {
   return z.object({ by: z.string(), reason: z.string().nullable(), since: z.string() });
 }

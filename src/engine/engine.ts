@@ -1606,7 +1606,7 @@ export function createEngine(deps: EngineDeps) {
         if (was === paused) return null;
         const now = clock.now();
         const held = paused ? undefined : heldByPause(tx.heldByPause());
-        tx.setPaused(paused, by, now);
+        tx.setPaused(paused, by, now, reason ?? null);
         // The kill switch changes what happens to every alert from now on: the team is told who and why.
         const told = announce(
           {

@@ -29,6 +29,8 @@ export interface GuardStateView {
   paused(): boolean;
   /** The runbook's own kill switch, or null when it is not paused. */
   runbookPaused(runbook: string): RunbookPause | null;
+  /** The global kill switch: who turned it on, when and why (reason null when none was given); null when not paused. */
+  servicePause(): RunbookPause | null;
   circuit(runbook: string): CircuitRecord;
   executionsSince(runbook: string, service: string, sinceMs: number): number;
   /** The start times executionsSince counts, oldest first: when a limit frees, and which are stamped after now. */
@@ -361,7 +363,8 @@ export interface Tx extends GuardStateView {
   guardClock(): string | null;
   setGuardClock(value: string, at: number): void;
 
-  setPaused(paused: boolean, by: string, at: number): void;
+  /** `reason` is kept while paused (servicePause), forgotten on resume. */
+  setPaused(paused: boolean, by: string, at: number, reason?: string | null): void;
   /**
    * How many alerts a kill switch held off since it was last turned on (its latest
    * SERVICE_PAUSED row, or with `runbook` that runbook's latest RUNBOOK_PAUSED row), per

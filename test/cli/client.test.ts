@@ -65,9 +65,9 @@ describe('client commands against a running service', () => {
     assert.deepEqual(r.json(), (await svc.get('/api/v1/runbooks')).body);
     const t = await cli(['runbooks'], { env });
     assert.equal(t.code, 0);
-    assert.match(t.out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+EXECUTABLE\s+CIRCUIT\s+LAST HOUR\s+COOLDOWN\s+SUCCESS$/);
-    assert.ok(t.out.some((l) => /^restart-api\s+LOW\s+auto\s+yes\s+closed\s+0\/5\s+-\s+-$/.test(l)), t.out.join('\n'));
-    assert.ok(t.out.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+yes\s+closed\s+0\/5/.test(l)));
+    assert.match(t.out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+PAUSED\s+EXECUTABLE\s+CIRCUIT\s+LAST HOUR\s+COOLDOWN\s+SUCCESS$/);
+    assert.ok(t.out.some((l) => /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+0\/5\s+-\s+-$/.test(l)), t.out.join('\n'));
+    assert.ok(t.out.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+no\s+yes\s+closed\s+0\/5/.test(l)));
     const one = await cli(['runbooks', 'restart-api', '--json'], { env });
     assert.deepEqual(one.json(), (await svc.get('/api/v1/runbooks/restart-api')).body);
     // A path in --server that the service does not serve: its "no route" says what to check.
@@ -207,6 +207,11 @@ describe('client commands against a running service', () => {
     assert.deepEqual(p.json(), { paused: true, changed: true });
     const p2 = await cli(['pause', '--by', 'ops'], { env });
     assert.deepEqual([p2.code, p2.out], [0, ['already paused: nothing changed']]);
+    // The runbooks list says who paused everything, since when and why, before the table.
+    const state = (await svc.get('/api/v1/runbooks')).body.paused;
+    assert.deepEqual({ ...state, since: typeof state.since }, { by: 'ops', reason: 'maintenance', since: 'string' });
+    const listed = await cli(['runbooks'], { env });
+    assert.deepEqual([listed.code, listed.out[0], listed.out[1]!.split(/\s+/)[0]], [0, `all automatic runs paused by ops since ${state.since.replace(/\.\d{3}Z$/, 'Z')}: maintenance`, 'RUNBOOK']);
     const d = await svc.post('/api/v1/incidents', { id: 'INC-P1', root_cause: 'CrashLoopBackOff', service: 'api', context: { pod_name: 'api-1' } });
     assert.equal(d.body.event, 'PAUSED');
     const r = await cli(['resume', '--by', 'ops'], { env });
@@ -220,6 +225,13 @@ describe('client commands against a running service', () => {
     assert.equal(rows.length, 1);
     assert.equal(rows[0].actor, 'ops');
     assert.deepEqual(rows[0].details, { reason: 'maintenance' });
+    assert.equal((await svc.get('/api/v1/runbooks')).body.paused, null);
+    assert.match((await cli(['runbooks'], { env })).out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+PAUSED\s/);
+    // Paused with no reason: who and since when only.
+    await cli(['pause', '--by', 'ops'], { env });
+    const bare = (await svc.get('/api/v1/runbooks')).body.paused;
+    assert.deepEqual((await cli(['runbooks'], { env })).out[0], `all automatic runs paused by ops since ${bare.since.replace(/\.\d{3}Z$/, 'Z')}`);
+    await cli(['resume', '--by', 'ops'], { env });
     // Who acted is shown whole in the table: it was cut at 11 characters (alice.smith…).
     await cli(['pause', '--by', 'alice.smithers-oncall', '--reason', 'again'], { env });
     await cli(['resume', '--by', 'ops'], { env });
@@ -238,6 +250,13 @@ describe('client commands against a running service', () => {
     assert.deepEqual([d.body.action, d.body.event, d.body.reason], ['blocked', 'PAUSED', 'runbook restart-api is paused by ops (flapping): it does not run automatically (POST /api/v1/runbooks/restart-api/resume)']);
     assert.deepEqual((await svc.get('/api/v1/runbooks/restart-api')).body.paused, { by: 'ops', reason: 'flapping', since: answer.pause.since });
     assert.equal((await svc.get('/api/v1/runbooks/rollback-deployment')).body.paused, null, 'the other runbooks go on');
+    // The CLI shows it: a PAUSED column, and who, since when and why in the detail view.
+    const table = (await cli(['runbooks'], { env })).out;
+    assert.ok(table.some((l) => /^restart-api\s+LOW\s+auto\s+YES\s+yes\s+closed\s/.test(l)), table.join('\n'));
+    assert.ok(table.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+no\s+yes\s/.test(l)), table.join('\n'));
+    const detail = (await cli(['runbooks', 'restart-api'], { env })).out;
+    assert.deepEqual(detail.filter((l) => l.startsWith('paused')), [`paused        by ops since ${answer.pause.since.replace(/\.\d{3}Z$/, 'Z')}: flapping`]);
+    assert.deepEqual((await cli(['runbooks', 'rollback-deployment'], { env })).out.filter((l) => l.startsWith('paused')), ['paused        no']);
     const r = await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
     assert.deepEqual(
       [r.code, r.out],
@@ -412,7 +431,7 @@ describe('rectify runbooks: the last hour against a per-service limit', () => {
       assert.equal((await svc.post('/api/v1/incidents', { root_cause: 'CrashLoopBackOff', service: 'web', context: { pod_name: 'api-1' } })).body.event, 'RATE_LIMITED');
       const api = (await svc.get('/api/v1/runbooks/restart-api')).body;
       assert.deepEqual([api.executions_last_hour, api.max_per_hour, api.busiest_service_last_hour], [6, 2, { service: 'cart', executions: 2 }]);
-      assert.match(await row(), /^restart-api\s+LOW\s+auto\s+yes\s+closed\s+2\/2, 6 in all\s+-\s+100% of 6$/);
+      assert.match(await row(), /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+2\/2, 6 in all\s+-\s+100% of 6$/);
       const one = await cli(['runbooks', 'restart-api'], { env });
       assert.ok(one.out.includes('last hour     2 of 2 for cart (the busiest service; the limit is per service); 6 in all'), one.out.join('\n'));
     } finally {

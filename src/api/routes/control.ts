@@ -14,6 +14,7 @@ import {
   manualRunBodySchema,
   pauseBodySchema,
   pauseStateSchema,
+  runbookListSchema,
   runbookPauseStateSchema,
   runbookStateSchema,
   waitQuerySchema,
@@ -96,8 +97,12 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     registry,
     'GET',
     '/api/v1/runbooks',
-    { summary: 'Runbooks with live state: circuit, executions in the last hour, cooldowns, success rate', tags: ['runbooks'], response: { 200: z.object({ runbooks: z.array(runbookStateSchema) }) } },
-    async () => ({ runbooks: catalog.all.map(runbookState) }),
+    {
+      summary: 'Runbooks with live state: circuit, executions in the last hour, cooldowns, success rate',
+      tags: ['runbooks'],
+      response: { 200: runbookListSchema },
+    },
+    async () => ({ runbooks: catalog.all.map(runbookState), paused: pauseView(store.read((tx) => tx.servicePause())) }),
   );
 
   addRoute<unknown, unknown, IdParams>(

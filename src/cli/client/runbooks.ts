@@ -26,12 +26,23 @@ interface RunbookStateJson {
   success_rate: number | null;
   succeeded: number;
   failed: number;
+  /** The runbook's own kill switch; absent from a service older than this field. */
+  paused?: Pause | null;
+}
+
+interface Pause {
+  by: string;
+  reason: string | null;
+  since: string;
 }
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
 );
+
+/** "by alice since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
+const pausedBy = (p: Pause) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;
 
 const rate = (r: RunbookStateJson) => (r.success_rate === null ? '-' : `${Math.round(r.success_rate * 100)}% of ${r.succeeded + r.failed}`);
 const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circuit.failures ? `closed (${r.circuit.failures} failed)` : 'closed') : r.circuit.state.toUpperCase());
@@ -49,6 +60,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['description', cell(r.description, 100)],
       ['file', r.file],
       ['risk / mode', `${r.risk} / ${r.mode}`],
+      ['paused', r.paused ? pausedBy(r.paused) : 'no'],
       ['triggers', r.triggers.join(', ') || '-'],
       ['actions', r.actions.join('; ') || '-'],
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
@@ -61,11 +73,13 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     for (const l of table(['', ''], lines).slice(1)) io.out(l);
     return EXIT.OK;
   }
-  const page = await api.get<{ runbooks: RunbookStateJson[] }>('/api/v1/runbooks', runbookListShape);
+  const page = await api.get<{ runbooks: RunbookStateJson[]; paused?: Pause | null }>('/api/v1/runbooks', runbookListShape);
   if (client.json) {
     io.out(JSON.stringify(page));
     return EXIT.OK;
   }
+  // The global kill switch (rectify pause) holds every runbook, whatever its own row says.
+  if (page.paused) io.out(`all automatic runs paused ${pausedBy(page.paused)}`);
   if (page.runbooks.length === 0) {
     io.out('no runbooks loaded');
     return EXIT.OK;
@@ -74,13 +88,14 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     r.id,
     r.risk,
     r.mode,
+    r.paused ? 'YES' : 'no',
     r.executable ? 'yes' : 'NO',
     circuit(r),
     lastHourCell(r),
     r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-',
     rate(r),
   ]);
-  for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
+  for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
   return EXIT.OK;
 });
 

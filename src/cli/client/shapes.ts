@@ -75,9 +75,12 @@ export const runbookStateShape = z.object({
   success_rate: z.number().nullable(),
   succeeded: z.number(),
   failed: z.number(),
+  /** Absent from a service older than this field. */
+  paused: z.object({ by: str, reason: nstr, since: str }).nullable().optional(),
 });
 
-export const runbookListShape = z.object({ runbooks: z.array(runbookStateShape) });
+/** `paused` (the global kill switch) is absent from a service older than this field. */
+export const runbookListShape = z.object({ runbooks: z.array(runbookStateShape), paused: z.object({ by: str, reason: nstr, since: str }).nullable().optional() });
 
 export const pauseShape = z.object({
   paused: z.boolean(),

@@ -190,6 +190,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
         ORDER BY a.seq LIMIT ?`,
     ),
     settingGet: db.prepare('SELECT value FROM settings WHERE key = ?'),
+    settingRow: db.prepare('SELECT value, updated_at, updated_by FROM settings WHERE key = ?'),
     // The latest pause row, read backwards from the end of the log: the rows after it only
     // (NOT INDEXED: by seq, not a walk of audit_runbook over the whole log).
     heldByPause: db.prepare(
@@ -367,6 +368,12 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       const paused = (s.settingGet.get('paused') as { value: string } | undefined)?.value === 'true';
       if (memo) memo.paused = paused;
       return paused;
+    },
+    servicePause() {
+      const r = s.settingRow.get('paused') as { value: string; updated_at: number; updated_by: string } | undefined;
+      if (r?.value !== 'true') return null;
+      const reason = (s.settingGet.get(PAUSE_REASON) as { value: string } | undefined)?.value ?? null;
+      return { by: r.updated_by, reason, at: r.updated_at };
     },
     runbookPaused(runbook) {
       const m = memo ? ofRunbook(runbook) : undefined;
@@ -625,9 +632,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       return (s.settingGet.get(RECEIVER_KEY) as { value: string }).value;
     },
 
-    setPaused(paused, by, at) {
+    setPaused(paused, by, at, reason) {
       if (memo) memo.paused = undefined;
       s.settingSet.run('paused', paused ? 'true' : 'false', at, by);
+      if (paused && reason) s.settingSet.run(PAUSE_REASON, reason, at, by);
+      else s.settingDelete.run(PAUSE_REASON);
     },
     heldByPause(runbook) {
       return (runbook === undefined ? s.heldByPause.all() : s.heldByPauseOf.all({ runbook })) as Array<{ runbook: string; alerts: number }>;
@@ -671,3 +680,5 @@ const GUARD_CLOCK_KEY = 'guard:clock';
 
 /** Settings keys of the runbooks' own kill switches: `paused:runbook:<id>`, the value `{by, reason, at}`. */
 const RUNBOOK_PAUSE_PREFIX = 'paused:runbook:';
+/** The global kill switch's reason, beside its `paused` key (whose row says who and when); deleted on resume. */
+const PAUSE_REASON = 'paused_reason';
