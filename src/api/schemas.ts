@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { AUDIT_EVENTS, DECISION_ACTIONS, PERSON_TEXT_RE, STATED_NAME_RE } from '../domain/index.js';
-import { boundedMap } from '../ingest/index.js';
+import { boundedMap, serviceName } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /** Wire shapes of the answers (documentation and types); requests are in ingest/ and here. */
@@ -378,7 +378,7 @@ const manualRunShape = {
   params: boundedMap(z.union([z.string(), z.number(), z.boolean()])).default({}),
   by: actorName(),
   dry_run: z.boolean().default(false),
-  service: z.string().min(1).max(253).optional(),
+  service: serviceName().optional(),
 };
 
 /**
@@ -432,9 +432,9 @@ export const circuitClosedSchema = z.object({
 export const cooldownClearBodySchema = actingBody(
   {
     ...circuitCloseShape,
-    // Any service rectify may have stored, as stored: intake and manual runs take a blank
-    // one (" ") or one of any length from an Alertmanager label, and start its cooldown,
-    // which naming it here must be able to end.
+    // Any service rectify may have stored, as stored: one of any length from an Alertmanager
+    // label, or a blank one (" ") intake and manual runs took before they refused it, whose
+    // cooldown naming it here must be able to end.
     service: z
       .string()
       .min(1)

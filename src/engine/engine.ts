@@ -1223,6 +1223,17 @@ export function createEngine(deps: EngineDeps) {
       // The runbook id stands in for a service not given, for what counts per service (rate
       // limits, cooldowns), but never fills {service}: a run by hand acts only on what its
       // caller named (a misspelt --param service would have acted on a service named after the runbook).
+      // A blank service ("" or spaces) would be a limit bucket of its own, its cooldown one no
+      // one can name: refused, as "service" missing from the body is not (the runbook id stands in).
+      for (const [path, given] of [
+        ['body.service', opts.service],
+        ['body.params.service', params.service],
+      ] as const) {
+        if (given === undefined || given.trim() !== '') continue;
+        throw new RectifyError('VALIDATION_FAILED', `${path} is blank (${JSON.stringify(given)}): give a service, or none (the runbook id stands in for it); nothing was run`, {
+          details: [{ path, message: 'blank: give a service, or none' }],
+        });
+      }
       const unnamed = opts.service === undefined && params.service === undefined && rb.params.includes('service');
       // Both given and different, the run would act on the param's service ({service} is filled
       // from the params) and count its rate limit and cooldown against the other.

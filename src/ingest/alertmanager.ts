@@ -74,7 +74,8 @@ export function isPlainAlertmanagerWebhook(body: unknown): body is AlertmanagerW
 /**
  * Where the service comes from, in order. The spec's four first; then the labels
  * kube-prometheus alerts carry when they have none of those (CPUThrottlingHigh has
- * only namespace, pod and container). An alert with none of them is still decided,
+ * only namespace, pod and container). A blank one ("" or spaces) counts as missing.
+ * An alert with none of them is still decided,
  * under the service `unknown`: refusing it would make Alertmanager drop its whole
  * group (it does not retry a 4xx), and one shared service is the conservative
  * choice for rate limits, cooldowns and blast radius.
@@ -97,7 +98,8 @@ export const DEFAULT_EXPORTER_JOBS: ReadonlySet<string> = new Set(['kube-state-m
 function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string>): string {
   for (const k of SERVICE_LABELS) {
     const v = labels[k];
-    if (!v) continue;
+    // A blank label ("" or spaces) names nothing: passed over, as a missing one is.
+    if (!v || v.trim() === '') continue;
     if ((k === 'job' || k === 'service') && exporters.has(v)) continue;
     return v;
   }

@@ -20,6 +20,19 @@ export function boundedMap<T extends z.ZodType>(value: T) {
 }
 
 /** Own enumerable keys, counted without building the array. */
+/**
+ * A service name, up to 253 characters, that is not blank: "" or spaces alone would be
+ * a rate limit, cooldown and blast radius of their own, under a name no one can read.
+ */
+export function serviceName() {
+  const blank = 'blank: give the name of the service';
+  return z
+    .string()
+    .min(1, { message: blank })
+    .max(253)
+    .refine((s) => s === '' || s.trim() !== '', { message: blank });
+}
+
 export function countKeys(m: object): number {
   let n = 0;
   for (const k in m) if (Object.hasOwn(m, k)) n++;

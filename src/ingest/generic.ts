@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
-import { boundedMap, type IngestResult } from './common.js';
+import { boundedMap, serviceName, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -36,10 +36,10 @@ export const incidentSchema = z
       .optional(),
     root_cause: z.string().min(1).max(256),
     confidence: z.number().min(0).max(1).default(1),
-    service: z.string().min(1).max(253).optional(),
+    service: serviceName().optional(),
     // Bounded like symptoms: a body of a million one-letter services (under the body
     // limit) was stored whole, 3.6 MB a row, and held the event loop half a second.
-    services: z.array(z.string().min(1).max(253)).min(1).max(100).optional(),
+    services: z.array(serviceName()).min(1).max(100).optional(),
     symptoms: z.array(z.string().max(256)).max(100).default([]),
     context: boundedMap(scalar).default({}),
     labels: boundedMap(z.string()).default({}),

@@ -72,7 +72,8 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // (engine/occurrence.ts), and nothing is decided from its title or service. Refused
   // for want of them, it would be dropped (a 4xx is not retried), its approval left pending.
   const resolve = type === 'incident.resolved';
-  const summary = data.service?.summary;
+  // A blank summary ("" or spaces) names no service: as if there were none.
+  const summary = data.service?.summary?.trim() ? data.service.summary : undefined;
   if (!summary && !resolve) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
   // Well formed as the store keeps it (a lone surrogate, or a pair a cut split, as one U+FFFD),
   // as in a generic incident: the guardrails read back from the store must find the key this

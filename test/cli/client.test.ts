@@ -578,6 +578,21 @@ describe('rectify run of a runbook that acts on {service}', () => {
       assert.equal(svc.service.store.auditHighWater(), auditBefore, 'nothing was recorded');
       const same = await cli(['run', 'restart-service', '--service', 'web', '--param', 'service=web', '--by', 'carol'], { env });
       assert.equal(same.code, 0, same.err.join('\n'));
+
+      // A blank service, by either name, would count the limits against a service no one can
+      // name (the runbook id stands in only when none is given): refused, naming the field.
+      const beforeBlank = svc.service.store.auditHighWater();
+      const blank = await cli(['run', 'restart-service', '--param', 'service=  ', '--by', 'carol', '--json'], { env });
+      assert.deepEqual([blank.code, blank.json()], [2, { error: { code: 'VALIDATION_FAILED', message: 'body.params.service is blank ("  "): give a service, or none (the runbook id stands in for it); nothing was run', details: [{ path: 'body.params.service', message: 'blank: give a service, or none' }] } }]);
+      for (const [body, path, why] of [
+        [{ params: { service: '' } }, 'body.params.service', 'blank: give a service, or none'],
+        [{ service: ' ' }, 'body.service', 'blank: give the name of the service'],
+        [{ service: '' }, 'body.service', 'blank: give the name of the service'],
+      ] as const) {
+        const r = await svc.post('/api/v1/runbooks/restart-service/run', { by: 'carol', ...body });
+        assert.deepEqual([r.status, r.body.error.details], [400, [{ path, message: why }]], JSON.stringify(body));
+      }
+      assert.equal(svc.service.store.auditHighWater(), beforeBlank, 'nothing was recorded');
     } finally {
       await svc.stop({ remove: true });
       await target.close();

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startHttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
+import { name, table } from '../../src/cli/client/format.js';
 import { cli } from './capture.js';
 
 /** Bidirectional controls: U+202E reorders the rest of a line as a terminal shows it. */
@@ -99,6 +100,12 @@ describe('what an alert says never reaches the terminal raw', () => {
     } finally {
       await svc.stop({ remove: true });
     }
+  });
+
+  it('a blank service name (stored before intake refused one) is quoted: not invisible, not "-" (none)', () => {
+    assert.deepEqual([name(''), name('  '), name('\t'), name('web'), name('a\nb')], ['""', '"  "', '"\\t"', 'web', 'a b']);
+    assert.deepEqual(table(['SERVICE', 'UNTIL'], [[name(' '), 'x'], ['web', 'y']]), ['SERVICE  UNTIL', '" "      x', 'web      y']);
+    assert.deepEqual(table(['UNTIL', 'SERVICE'], [['x', name(' ')]]), ['UNTIL  SERVICE', 'x      " "']);
   });
 
   it('cooldown clear: a service with a newline in its name cannot print a line of its own', async () => {

@@ -378,6 +378,34 @@ describe('intake', () => {
     assert.deepEqual(services, ['api', 'unknown', 'checkout']);
   });
 
+  it('a blank service is refused on POST /api/v1/incidents (400 naming the field); a blank service label is passed over as a missing one is; a blank PagerDuty service summary is refused as a missing one is', async () => {
+    for (const [body, path] of [
+      [{ root_cause: 'x', service: '' }, 'body.service'],
+      [{ root_cause: 'x', service: '  ' }, 'body.service'],
+      [{ root_cause: 'x', services: ['web', '\t'] }, 'body.services.1'],
+    ] as const) {
+      const r = await svc.post('/api/v1/incidents', body);
+      assert.deepEqual([r.status, r.body.error.details], [400, [{ path, message: 'blank: give the name of the service' }]], JSON.stringify(body));
+    }
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager',
+      amWebhook([
+        { labels: { alertname: 'Blank1', service: '  ', deployment: 'cart' }, fingerprint: 'blank000000001' },
+        { labels: { alertname: 'Blank2', service: ' ' }, fingerprint: 'blank000000002' },
+      ]),
+    );
+    assert.equal(r.status, 202);
+    const services = [];
+    for (const x of r.body.results) services.push((await svc.get(`/api/v1/incidents/${x.incident_id}`)).body.incident.service);
+    assert.deepEqual(services, ['cart', 'unknown']);
+    const blank = fixture('pagerduty/incident-triggered.json');
+    blank.event.id = '01BLANKSUMMARY';
+    blank.event.data.id = 'PBLANK1';
+    blank.event.data.service.summary = '   ';
+    const pd = await svc.post('/api/v1/webhooks/pagerduty', blank);
+    assert.deepEqual([pd.status, pd.body.error.details[0].path], [400, 'body.event.data.service.summary']);
+  });
+
   // Regression: kube-prometheus' pod and node alerts carry the exporter's job: keyed to
   // it, every crash-looping pod in the cluster shared one rate limit and one cooldown.
   it("an exporter's job or Service (kube-state-metrics, node-exporter, kubelet) is not the service: the labels after it are", async () => {

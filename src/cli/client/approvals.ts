@@ -1,7 +1,7 @@
 import { didYouMean } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
-import { cell, lastFlag, readable, table, time } from './format.js';
+import { cell, lastFlag, name, readable, table, time } from './format.js';
 import { clientHelp } from './help.js';
 import { approvalPageShape, approvalShape, approveShape } from './shapes.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson } from './outcome.js';
@@ -95,7 +95,7 @@ export const approvalsCommand = clientCommand(
       const rows = approvals.map((a) => [
         a.id,
         a.runbook,
-        cell(a.service, 40),
+        name(a.service, 40),
         a.status,
         time(a.requested_at),
         a.status === 'pending' ? time(a.expires_at) : cell(a.decided_by, 64),
@@ -160,11 +160,11 @@ export const approveCommand = clientCommand(
         // Who the server recorded (the newest vote is this one, read in the same transaction):
         // with API tokens that is the token's name, whatever --by said.
         const as = answer.votes?.at(-1)?.by ?? by;
-        io.out(`approved ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(as)}: vote ${votes} of ${needed}, still pending until another approver approves`);
+        io.out(`approved ${answer.id} (${answer.runbook} on ${name(answer.service, 253)}) as ${readable(as)}: vote ${votes} of ${needed}, still pending until another approver approves`);
       }
       return EXIT.PENDING;
     }
-    const approved = `approved ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}`;
+    const approved = `approved ${answer.id} (${answer.runbook} on ${name(answer.service, 253)}) as ${readable(answer.decided_by ?? by)}`;
     if (answer.result.execution_id && flags['no-wait'] !== true) {
       if (!client.json) io.out(approved);
       const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json, accepted: answer });
@@ -188,6 +188,6 @@ export const rejectCommand = clientCommand({ name: 'reject', flags: { by: 'strin
     check: 'rectify approvals --status all',
   });
   if (client.json) io.out(JSON.stringify(answer));
-  else io.out(`rejected ${answer.id} (${answer.runbook} on ${readable(answer.service)}) as ${readable(answer.decided_by ?? by)}: nothing will run`);
+  else io.out(`rejected ${answer.id} (${answer.runbook} on ${name(answer.service, 253)}) as ${readable(answer.decided_by ?? by)}: nothing will run`);
   return EXIT.OK;
 });

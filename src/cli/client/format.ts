@@ -43,6 +43,14 @@ export function cell(value: unknown, max = 80): string {
   return readableCut(typeof value === 'string' ? value : JSON.stringify(value), max);
 }
 
+/**
+ * A name (a service): one left blank ("" or spaces, as a service stored before intake
+ * refused it) is quoted, so it reads as a name neither invisible nor "-" (none).
+ */
+export function name(value: string, max = 80): string {
+  return value.trim() === '' ? JSON.stringify(value) : cell(value, max);
+}
+
 /** The last value of a repeatable string flag. */
 export function lastFlag(flags: Readonly<Record<string, readonly string[] | boolean>>, name: string): string | undefined {
   const v = flags[name];

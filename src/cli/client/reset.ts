@@ -1,7 +1,7 @@
 import { nearest } from '../../lib/index.js';
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg, type ClientContext } from './command.js';
-import { lastFlag, readable, time } from './format.js';
+import { lastFlag, name, readable, time } from './format.js';
 import { clientHelp } from './help.js';
 import { circuitClosedShape, cooldownClearedShape } from './shapes.js';
 
@@ -84,7 +84,7 @@ export const cooldownCommand = clientCommand(
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
       ctx.io.out(`ended ${answer.cleared.length === 1 ? 'the cooldown' : `${answer.cleared.length} cooldowns`} of ${answer.runbook}:`);
-      for (const c of answer.cleared) ctx.io.out(`  ${c.kind === 'service' ? `service ${readable(c.subject)}` : readable(c.subject)} (it held until ${time(c.until)})`);
+      for (const c of answer.cleared) ctx.io.out(`  ${c.kind === 'service' ? `service ${name(c.subject, 253)}` : readable(c.subject)} (it held until ${time(c.until)})`);
     }
     return EXIT.OK;
   },

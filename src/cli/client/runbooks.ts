@@ -1,6 +1,6 @@
 import { EXIT } from '../io.js';
 import { clientCommand, seg } from './command.js';
-import { cell, table, time } from './format.js';
+import { cell, name, table, time } from './format.js';
 import { clientHelp } from './help.js';
 import { runbookListShape, runbookStateShape } from './shapes.js';
 
@@ -66,7 +66,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
       ['circuit', `${circuit(r)}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}`],
       ['last hour', lastHourDetail(r)],
-      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${cell(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
+      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${name(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
       ['success rate', rate(r)],
     ];
@@ -115,5 +115,5 @@ function lastHourDetail(r: RunbookStateJson): string {
   const busiest = r.busiest_service_last_hour;
   if (!busiest) return `${r.executions_last_hour} in all; at most ${r.max_per_hour} per service`;
   const rest = r.executions_last_hour > busiest.executions ? `; ${r.executions_last_hour} in all` : '';
-  return `${busiest.executions} of ${r.max_per_hour} for ${cell(busiest.service, 40)} (the busiest service; the limit is per service)${rest}`;
+  return `${busiest.executions} of ${r.max_per_hour} for ${name(busiest.service, 40)} (the busiest service; the limit is per service)${rest}`;
 }
