@@ -30,7 +30,9 @@ export const auditHelp = clientHelp(
     'The audit log (GET /api/v1/audit). The table lists the newest rows, oldest at the top; --json',
     "prints the API's page as it is (newest first, with next_cursor for the older page).",
     'With --follow it keeps printing new rows as they are written until Ctrl-C (exit 0); with --json',
-    'it then prints one JSON row per line. If the service goes away it keeps trying and says so.',
+    'it then prints one JSON row per line. If the service goes away it keeps trying and says so;',
+    'back on a new or restored database (its seqs start again lower), it says "the audit log',
+    'restarted" on stderr and follows the new log from the time of the last row seen.',
     'Also: `rectify audit verify` and `rectify audit export` read the database file directly.',
   ].join('\n'),
   [
@@ -134,7 +136,8 @@ export const auditCommand = clientCommand(
 
     // Where a tail starts: the newest row of the whole log, read first (a filtered page
     // may end short of the newest rows, and rows written meanwhile are on the page).
-    const start = follow ? ((await api.get<AuditPageJson>('/api/v1/audit?limit=1', auditPageShape)).events[0]?.seq ?? 0) : 0;
+    const newest = follow ? ((await api.get<AuditPageJson>('/api/v1/audit?limit=1', auditPageShape)).events[0] ?? null) : null;
+    const start = newest?.seq ?? 0;
     const page = await api.get<AuditPageJson>(`/api/v1/audit?${q}`, auditPageShape);
     if (!follow) {
       if (client.json) {
@@ -165,21 +168,39 @@ export const auditCommand = clientCommand(
     if (!client.json) io.out(HEADER);
     for (const e of [...page.events].reverse()) print(e);
     const last = page.events.reduce((m, e) => Math.max(m, e.seq), start);
-    return followLog(io, api, q, last, intervalMs, print);
+    return followLog(io, api, q, last, newest, intervalMs, print);
   },
 );
+
+/** The same row: a log restarted on another database has rows of other times and events under the same seqs. */
+const sameRow = (a: AuditRowJson | null | undefined, b: AuditRowJson | null | undefined) => !!a && !!b && a.seq === b.seq && a.at === b.at && a.event === b.event;
 
 /**
  * Polls the newest page and prints the rows above the last seq seen, oldest first;
  * when more rows arrived than fit a page, it pages back until it meets the last one,
  * so nothing is skipped. Ends on Ctrl-C (or io.signal) with exit 0.
+ *
+ * The service restarted on a new or restored database starts its seqs again lower: the
+ * newest row of the whole log (`anchor`) is checked each poll, and when the log went back
+ * or that row is another, that is said on stderr and the tail goes on from the new log,
+ * from the time of the last row seen (a restored backup's older rows are not replayed).
  */
-async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, lastSeq: number, intervalMs: number, print: (e: AuditRowJson) => void): Promise<number> {
+async function followLog(
+  io: CliIO,
+  api: ApiClient,
+  filters: URLSearchParams,
+  lastSeq: number,
+  newest: AuditRowJson | null,
+  intervalMs: number,
+  print: (e: AuditRowJson) => void,
+): Promise<number> {
   const interrupt = new AbortController();
   const onSigint = () => interrupt.abort();
   process.once('SIGINT', onSigint);
   const stop = io.signal ? AbortSignal.any([io.signal, interrupt.signal]) : interrupt.signal;
   let last = lastSeq;
+  let anchor = newest;
+  let restarted: string | null = null;
   let lost = false;
   const q = new URLSearchParams(filters);
   q.set('limit', '1000');
@@ -189,6 +210,20 @@ async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, la
       await sleep(intervalMs, stop);
       const fresh: AuditRowJson[] = [];
       try {
+        const top = (await api.get<AuditPageJson>('/api/v1/audit?limit=1', auditPageShape, stop)).events[0] ?? null;
+        restarted = null;
+        if (anchor) {
+          if (!top || top.seq < anchor.seq) restarted = `seq went back from ${anchor.seq} to ${top?.seq ?? 0}`;
+          else if (top.seq === anchor.seq ? !sameRow(top, anchor) : !sameRow((await api.get<AuditPageJson>(`/api/v1/audit?limit=1&cursor=${anchor.seq + 1}`, auditPageShape, stop)).events[0], anchor)) {
+            restarted = `row ${anchor.seq} is another (a new or restored database)`;
+          }
+          if (restarted) {
+            last = 0;
+            const since = q.get('since');
+            if (since === null || Date.parse(since) < Date.parse(anchor.at)) q.set('since', anchor.at);
+          }
+        }
+        anchor = top;
         let cursor: string | null = null;
         for (;;) {
           if (cursor) q.set('cursor', cursor);
@@ -212,6 +247,7 @@ async function followLog(io: CliIO, api: ApiClient, filters: URLSearchParams, la
       }
       if (lost) io.err('rectify: the service answers again');
       lost = false;
+      if (restarted) io.err(`rectify: the audit log restarted: ${restarted}; following the new log`);
       fresh.sort((a, b) => a.seq - b.seq);
       for (const e of fresh) print(e);
       if (fresh.length) last = fresh[fresh.length - 1]!.seq;
