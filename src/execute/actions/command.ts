@@ -1,12 +1,11 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import type { RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
 import { formatDuration, sleep, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
-import { markerExecution, markerSpawnerRunning, processStart } from '../markers.js';
+import { markerExecution, markerSpawnerRunning, processStart, procStat } from '../markers.js';
 
 /**
  * `command: {argv: [prog, arg, …], timeout_seconds}`. The only file in rectify that
@@ -486,11 +485,12 @@ export async function killLeftoversOf(executionIds: readonly string[], opts: { m
   for (const [pid, id] of [...marked]) {
     // A pid is read again here, after the scan: one that ended meanwhile may name
     // another process by now, whose start time is not the one scanned.
-    if (processStart(pid) !== scannedStart.get(pid)) {
+    const st = procStat(pid);
+    if ((st?.start ?? 0) !== scannedStart.get(pid)) {
       marked.delete(pid);
       continue;
     }
-    const pgrp = procStat(pid)?.pgrp;
+    const pgrp = st?.pgrp;
     if (pgrp !== undefined && pgrp > 1 && pgrp !== own) groups.set(pgrp, id);
   }
   const members = new Map<number, string>(marked);
@@ -533,18 +533,6 @@ export async function killLeftoversOf(executionIds: readonly string[], opts: { m
     found.set(id, f);
   }
   return { found, complete };
-}
-
-/** A process's state and process group (/proc stat's fields 3 and 5); undefined when it is gone. */
-function procStat(pid: number): { state: string; pgrp: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // "pid (comm) state ppid pgrp …": comm may hold spaces and parentheses, so read after the last ")".
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return state === undefined || pgrp === undefined ? undefined : { state, pgrp: Number(pgrp) };
-  } catch {
-    return undefined;
-  }
 }
 
 /**
