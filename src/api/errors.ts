@@ -154,6 +154,21 @@ export function clientErrorAnswer(parserCode: string | undefined): { status: num
   }
 }
 
+/**
+ * What is logged of an error Node raised on a connection: why it could not read the
+ * bytes (the parser's code and reason, how far it read), never the error itself. Node's
+ * parse errors carry `rawPacket`, the bytes it was reading, headers and all: an
+ * `Authorization: Bearer …` among them would be written to the log.
+ */
+export function clientErrorFields(err: Error & { code?: unknown; reason?: unknown; bytesParsed?: unknown }): Record<string, unknown> {
+  return {
+    code: typeof err.code === 'string' ? err.code : null,
+    reason: typeof err.reason === 'string' ? err.reason : null,
+    message: err.message,
+    ...(typeof err.bytesParsed === 'number' ? { bytes_parsed: err.bytesParsed } : {}),
+  };
+}
+
 /** What a connection has read and not answered yet: a request and its response. */
 interface Unanswered {
   req: IncomingMessage;
@@ -208,13 +223,13 @@ export function createClientErrors(): ClientErrors {
       if (err.code === 'ECONNRESET' || socket.destroyed || closing.has(socket)) return;
       const waiting = [...(unanswered.get(socket) ?? [])];
       if (waiting.length > 0 && waiting.every((w) => w.req.complete)) {
-        this.log.debug({ err, answering: waiting.length }, 'unreadable bytes after requests read whole: they are answered, then the connection closed');
+        this.log.debug({ client_error: clientErrorFields(err), answering: waiting.length }, 'unreadable bytes after requests read whole: they are answered, then the connection closed');
         closing.add(socket);
         closeAfterAnswers(socket);
         return;
       }
       const answer = clientErrorAnswer(err.code);
-      this.log.debug({ err, status: answer.status }, 'request refused before it could be read');
+      this.log.debug({ client_error: clientErrorFields(err), status: answer.status }, 'request refused before it could be read');
       // Only the request being read waits, and nothing of an answer to it was sent.
       const alone = waiting.length <= 1 && !waiting.some((w) => w.res.headersSent);
       if (socket.writable && alone) {

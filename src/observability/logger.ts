@@ -42,7 +42,8 @@ const MAX_DEPTH = 12;
 
 /**
  * The value as it may be written: every property named in SECRET_KEYS replaced by
- * REDACTED. The caller's objects are never changed: what holds a secret is copied
+ * REDACTED, and every Buffer, typed array or ArrayBuffer written as its length only
+ * (`[N bytes]`: bytes cannot be censored by key). The caller's objects are never changed: what holds a secret is copied
  * along the path to it, and a value with nothing to redact is returned as it is,
  * so an ordinary log line costs a walk over its few keys.
  */
@@ -96,6 +97,9 @@ function redact(value: unknown, depth: number, skip: string | null): unknown {
   if (value === null || typeof value !== 'object') return value;
   // A URL with credentials in it (https://user:pass@host) is written without them.
   if (value instanceof URL) return value.username || value.password ? `${value.protocol}//${value.host}${value.pathname}${value.search ? '?…' : ''}` : value;
+  // Bytes are never written, only their count: what they hold cannot be censored by key
+  // (a parse error's rawPacket is the request as sent, its Authorization header and all).
+  if (isBinary(value)) return `[${value.byteLength} bytes]`;
   // Plain objects, arrays and errors are walked (what pino writes of them is their
   // own enumerable properties). Other class instances are left whole: their
   // serializer (Fastify's req and res) or toJSON shapes them, and a copy would lose
@@ -120,6 +124,11 @@ function redact(value: unknown, depth: number, skip: string | null): unknown {
     if (v !== cur) (copy ??= { ...obj })[key] = v;
   }
   return copy ?? obj;
+}
+
+/** A Buffer, typed array, DataView or ArrayBuffer: bytes, written as a count only (see redact). */
+function isBinary(value: object): value is ArrayBufferView | ArrayBuffer | SharedArrayBuffer {
+  return ArrayBuffer.isView(value) || value instanceof ArrayBuffer || (typeof SharedArrayBuffer === 'function' && value instanceof SharedArrayBuffer);
 }
 
 export interface LoggerOptions {

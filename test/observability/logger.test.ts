@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -86,6 +87,25 @@ describe('logger redaction', () => {
     assert.equal(second.msg, 'bare error');
     // The error itself is not changed.
     assert.equal(err.headers.authorization, 'Bearer err-7');
+  });
+
+  it("bytes an error or a line carries (a parse error's rawPacket, a typed array) are written as their length, never their content", () => {
+    const t = createTestLogger();
+    const raw = Buffer.from('GET / HTTP/1.1\r\nAuthorization: Bearer rct_bytes-secret-8\r\n\r\n');
+    const err = Object.assign(new Error('Parse Error: Invalid header token'), { code: 'HPE_INVALID_HEADER_TOKEN', rawPacket: raw });
+    t.logger.debug({ err }, 'request refused before it could be read');
+    t.logger.debug({ error: err, packet: { bytes: new Uint8Array(raw), view: new DataView(raw.buffer, raw.byteOffset, raw.byteLength) }, list: [raw.buffer] }, 'other');
+    const all = t.lines.join('\n');
+    assert.doesNotMatch(all, /bytes-secret-8/);
+    // Nor as the numbers JSON would write a Buffer's or typed array's bytes as ("Bearer" = 66,101,97,114,101,114).
+    assert.doesNotMatch(all, /66,101,97,114,101,114|"0":/);
+    const [first, second] = t.records() as any[];
+    assert.deepEqual([first.err.code, first.err.message, first.err.rawPacket], ['HPE_INVALID_HEADER_TOKEN', 'Parse Error: Invalid header token', `[${raw.length} bytes]`]);
+    assert.equal(second.error.rawPacket, `[${raw.length} bytes]`);
+    assert.deepEqual(second.packet, { bytes: `[${raw.length} bytes]`, view: `[${raw.length} bytes]` });
+    assert.equal(second.list[0], `[${raw.buffer.byteLength} bytes]`);
+    // The error itself is not changed.
+    assert.equal(err.rawPacket, raw);
   });
 
   it('secrets inside an AggregateError and a cause chain, secret-named keys of every spelling, and credentials in a URL are not written', () => {
@@ -253,6 +273,44 @@ describe('5xx log lines', () => {
         { method: unexpected[0]!.method, route: unexpected[0]!.route, caller: unexpected[0]!.caller, reqId: unexpected[0]!.reqId },
         { method: 'GET', route: '/api/v1/incidents/:id', caller: 'alertmanager', reqId: JSON.parse(g.body).error.message.match(/request (\S+)\)/)[1] },
       );
+    } finally {
+      await svc.stop({ remove: true }).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('a request Node cannot read', () => {
+  it('is logged with why it was refused, never its bytes: a bearer token it carried is not in the log', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-rawpacket-'));
+    const viewer = issueToken('dashboard', ['viewer']);
+    // At trace, as --log-level trace|debug would write it.
+    const svc = await startTestService({ captureLogs: true, args: ['--tokens', writeTokensFile(dir, [viewer])] });
+    try {
+      await svc.app.listen({ host: '127.0.0.1', port: 18500 });
+      const sent = `GET /api/v1/audit HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${viewer.token}\r\nBad Header: y\r\n\r\n`;
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(18500, '127.0.0.1', () => socket.write(sent));
+        let got = '';
+        socket.setEncoding('utf8');
+        socket.on('data', (d: string) => (got += d));
+        socket.on('error', reject);
+        socket.on('close', () => resolve(got));
+      });
+      assert.match(answer, /^HTTP\/1\.1 400 /);
+      const all = svc.log.lines.join('\n');
+      assert.doesNotMatch(all, new RegExp(viewer.token));
+      // Nor its bytes, as JSON writes a Buffer ("Bearer" = 66,101,97,114,101,114), nor base64 of them.
+      assert.doesNotMatch(all, /66,101,97,114,101,114|"type":"Buffer"|rawPacket/);
+      assert.doesNotMatch(all, new RegExp(Buffer.from(viewer.token).toString('base64').slice(0, 16)));
+      const refused = svc.log.records().filter((l) => l.msg === 'request refused before it could be read');
+      assert.equal(refused.length, 1);
+      assert.deepEqual({ status: refused[0]!.status, client_error: refused[0]!.client_error, err: refused[0]!.err }, {
+        status: 400,
+        client_error: { code: 'HPE_INVALID_HEADER_TOKEN', reason: 'Invalid header token', message: 'Parse Error: Invalid header token', bytes_parsed: (refused[0]!.client_error as { bytes_parsed: number }).bytes_parsed },
+        err: undefined,
+      });
+      assert.equal(typeof (refused[0]!.client_error as { bytes_parsed: unknown }).bytes_parsed, 'number');
     } finally {
       await svc.stop({ remove: true }).catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
