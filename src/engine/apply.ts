@@ -250,22 +250,26 @@ function sameValue(a: unknown, b: unknown): boolean {
  * matched by its id alone (its first post is not compared with the firing report
  * either), and what it does, resolve that alert, does not depend on the rest of it;
  * posted again, that alert is resolved already and `duplicate` says so.
+ *
+ * The earlier report's value and its decision are quoted only to a sender that may read
+ * them (`mayRead`: a viewer, or no tokens). An `ingest`-only token reads nothing: it is
+ * told which field differs, not what the incident posted before said nor how it was
+ * decided (a stolen intake token would otherwise read any incident whose id it knows).
  */
-export function repostedDifferently(tx: Tx, incident: Incident): RectifyError | undefined {
+export function repostedDifferently(tx: Tx, incident: Incident, mayRead: boolean): RectifyError | undefined {
   if (incident.source !== 'api' || incident.status !== 'firing') return undefined;
   const first = tx.decisionByDedup(incident.dedup_key);
   const stored = first ? tx.getIncident(first.incident_id)?.incident : undefined;
   if (!first || !stored) return undefined;
   const field = REPORTED.find((f) => !sameValue(stored[f], incident[f]));
   if (!field) return undefined;
+  const details = [{ path: `body.${field}`, message: `differs from the incident posted before with id ${incident.id}` }];
+  const advice = 'an id names one incident, decided once: post this one with another id, or none';
+  if (!mayRead) return new RectifyError('CONFLICT', `incident ${incident.id} was posted before with another ${field}; ${advice}`, { details });
   const was = stored[field];
   const now = incident[field];
   const values = typeof was === 'object' ? '' : ` (${quoteUntrusted(String(was))} then, ${quoteUntrusted(String(now))} now)`;
-  return new RectifyError(
-    'CONFLICT',
-    `incident ${incident.id} was posted before with another ${field}${values} and decided then (${first.action}, ${first.event}); an id names one incident, decided once: post this one with another id, or none`,
-    { details: [{ path: `body.${field}`, message: `differs from the incident posted before with id ${incident.id}` }] },
-  );
+  return new RectifyError('CONFLICT', `incident ${incident.id} was posted before with another ${field}${values} and decided then (${first.action}, ${first.event}); ${advice}`, { details });
 }
 
 /**

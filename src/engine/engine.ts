@@ -131,6 +131,13 @@ export interface AcceptOptions {
   actor?: string;
   /** The sender left alerts out of this delivery: recorded with its decisions, and a person is told. */
   truncated?: TruncatedDelivery;
+  /**
+   * The sender may read what rectify recorded (a token with `viewer`, or no tokens): a
+   * refusal of an id posted before with another report quotes that report's value and
+   * decision. Unset (an `ingest`-only token), it names the field that differs, nothing
+   * of the earlier incident (see repostedDifferently).
+   */
+  mayRead?: boolean;
 }
 
 /**
@@ -916,7 +923,7 @@ export function createEngine(deps: EngineDeps) {
    * second pass (no `unprepared`), an input still `leftOut` that could act is never
    * decided to run without its I/O (`leftOutVerdict`).
    */
-  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
+  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, mayRead: boolean, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
     const times = guardTimes(now);
@@ -946,7 +953,7 @@ export function createEngine(deps: EngineDeps) {
         continue;
       }
       // An id reused for another report: refused, nothing recorded (see repostedDifferently).
-      const reposted = repostedDifferently(tx, incident);
+      const reposted = repostedDifferently(tx, incident, mayRead);
       if (reposted) throw reposted;
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
       const dup = applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
@@ -1136,6 +1143,7 @@ export function createEngine(deps: EngineDeps) {
     /** Decide on incidents from any source; answered once every decision is durable. */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
       const actor = opts.actor ?? 'rectify';
+      const mayRead = opts.mayRead === true;
       const { inputs, io } = inputsFor(incidents);
       // Only alerts with I/O get the request's shared reads: the storm's others pay nothing.
       const reads: EnrichmentReads = new Map();
@@ -1148,7 +1156,7 @@ export function createEngine(deps: EngineDeps) {
       const first = await store
         .transact(
           (tx) => {
-            const decided = decideAll(tx, inputs, actor, unprepared);
+            const decided = decideAll(tx, inputs, actor, mayRead, unprepared);
             // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
             const again = body !== undefined && (partlyRecorded.has(body) || isRedelivery(decided.results));
             const truncated = opts.truncated && !again ? recordTruncated(tx, opts.truncated, incidents.length, clock.now(), actor) : undefined;
@@ -1183,7 +1191,7 @@ export function createEngine(deps: EngineDeps) {
           await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
           // The prepared ones first: those left out then see the executions they use.
           const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
-          const second = await store.transact((tx) => decideAll(tx, order, actor, undefined, leftOut));
+          const second = await store.transact((tx) => decideAll(tx, order, actor, mayRead, undefined, leftOut));
           recorded += order.length - second.deferred.length;
           const decided = new Map<DecideInput, DecisionResult>();
           order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
@@ -1198,7 +1206,7 @@ export function createEngine(deps: EngineDeps) {
             // A later copy of one alert is decided a duplicate: not enriched again.
             const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
             await enrichOnly(firsts.filter(needsEnrichmentToAsk));
-            const third = await store.transact((tx) => decideAll(tx, last, actor, undefined, new Set(last)));
+            const third = await store.transact((tx) => decideAll(tx, last, actor, mayRead, undefined, new Set(last)));
             last.forEach((input, k) => decided.set(input, third.results[k]!));
             record(third.results as DecisionResult[], last.map((input) => input.incident), false);
             for (const t of third.told) send(t);

@@ -149,7 +149,7 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
       dryRun: s.dryRun,
       circuitFailureThreshold: s.circuitFailureThreshold,
     });
-    const [result] = await engine.accept([test.incident], { actor: ACTOR });
+    const [result] = await engine.accept([test.incident], { actor: ACTOR, mayRead: true });
     const got = describeResult(store, result!);
     return { test, got, mismatches: compare(test.expect, got) };
   } finally {

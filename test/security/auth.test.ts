@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { countRows } from '../storm/helpers.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { aliasBomb, bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
@@ -235,6 +236,52 @@ describe('API tokens: who may do what', () => {
     assert.equal(refusal.token_name, 'alertmanager');
     const loaded = svc.log.records().find((r) => r.msg === 'API tokens loaded');
     assert.deepEqual(loaded?.tokens, ['alertmanager (ingest)', 'grafana (viewer)', 'alice (approver)', 'root-oncall (admin)']);
+  });
+});
+
+describe('an id posted again with another report, with tokens', () => {
+  it('an ingest-only token is told which field differs, nothing of the incident posted before; a token that may read is told its value and decision', async () => {
+    const target = await startHttpTarget();
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-reuse-'));
+    const ingest = issueToken('alertmanager', ['ingest']);
+    const reader = issueToken('script', ['ingest', 'viewer']);
+    const admin = issueToken('root-oncall', ['ingest', 'admin']);
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, [ingest, reader, admin])] });
+    const post = async (t: IssuedToken, body: Record<string, unknown>) => {
+      const r = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', payload: body, headers: { ...bearer(t), 'content-type': 'application/json' } });
+      return { status: r.statusCode, body: JSON.parse(r.body) };
+    };
+    try {
+      const first = await post(reader, { id: 'INC-SECRET-1', root_cause: 'bad_deploy', service: 'shop' });
+      assert.deepEqual([first.status, first.body.action, first.body.event], [202, 'approval_required', 'APPROVAL_REQUIRED']);
+      const incidents = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+      const incidentsBefore = incidents();
+      const auditCount = () => svc.service.store.auditRecords({ afterSeq: 0, limit: 10_000 }).length;
+      const auditBefore = auditCount();
+      const details = [{ path: 'body.root_cause', message: 'differs from the incident posted before with id INC-SECRET-1' }];
+      const refused = await post(ingest, { id: 'INC-SECRET-1', root_cause: 'other', service: 'shop' });
+      assert.deepEqual(refused, {
+        status: 409,
+        body: {
+          error: {
+            code: 'CONFLICT',
+            message: 'incident INC-SECRET-1 was posted before with another root_cause; an id names one incident, decided once: post this one with another id, or none',
+            details,
+          },
+        },
+      });
+      assert.doesNotMatch(JSON.stringify(refused.body), /bad_deploy|approval_required|APPROVAL_REQUIRED/);
+      const full = 'incident INC-SECRET-1 was posted before with another root_cause ("bad_deploy" then, "other" now) and decided then (approval_required, APPROVAL_REQUIRED); an id names one incident, decided once: post this one with another id, or none';
+      for (const t of [reader, admin]) {
+        const r = await post(t, { id: 'INC-SECRET-1', root_cause: 'other', service: 'shop' });
+        assert.deepEqual(r, { status: 409, body: { error: { code: 'CONFLICT', message: full, details } } }, t.name);
+      }
+      assert.equal(auditCount(), auditBefore, 'nothing audited');
+      assert.equal(incidents(), incidentsBefore, 'nothing stored');
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
   });
 });
 

@@ -17,6 +17,7 @@ import {
 import { newId } from '../../lib/index.js';
 import { decisionResultSchema, errorSchema, resultsSchema, waitQuerySchema } from '../schemas.js';
 import { addRoute } from '../zod-route.js';
+import { grants } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { ClientRefusal } from '../errors.js';
 import type { IntakeRefusal, IntakeRefusalReason, TruncatedDelivery } from '../../engine/index.js';
@@ -81,8 +82,16 @@ const refused = { 400: errorSchema, 413: errorSchema, 415: errorSchema, 503: err
 export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
   const ids = () => newId('inc', deps.clock.now());
   const exporterJobs = deps.exporterJobs ? new Set(deps.exporterJobs) : undefined;
-  /** Waits when asked; the decisions are the caller's (the ingest token), or rectify's without tokens. */
-  const acceptOptions = (req: FastifyRequest & { query: WaitQuery }) => ({ wait: req.query.wait, actor: req.caller?.name });
+  /**
+   * Waits when asked; the decisions are the caller's (the ingest token), or rectify's
+   * without tokens. A refusal quotes what was recorded before only to a caller who may
+   * read it: a token with `viewer` (or more), or anyone without tokens (loopback only).
+   */
+  const acceptOptions = (req: FastifyRequest & { query: WaitQuery }) => ({
+    wait: req.query.wait,
+    actor: req.caller?.name,
+    mayRead: !req.caller || grants(req.caller.roles, 'viewer'),
+  });
   const rejectProblems = (r: IngestResult): void => {
     if (r.problems.length === 0) return;
     const first = r.problems[0]!;
@@ -149,7 +158,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     {
       summary: 'A normalised incident',
       description:
-        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs, as is an id another alert has already (an Alertmanager alert\'s, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id (or posted without one and given that id), and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. Nothing refused is recorded.',
+        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs (the value posted before and its decision are quoted only to a caller with the viewer role, or without tokens), as is an id another alert has already (an Alertmanager alert\'s, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id (or posted without one and given that id), and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. Nothing refused is recorded.',
       tags: ['intake'],
       body: incidentSchema,
       querystring: waitQuerySchema,
