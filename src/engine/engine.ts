@@ -1905,6 +1905,9 @@ export function createEngine(deps: EngineDeps) {
             reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }
         }
+        // A claim whose run is not running held slots, and its service's cooldown, for a run
+        // that is over: released, and said (no path is known to leave one).
+        const orphaned = tx.releaseOrphanedClaims();
         const expired = expireDue(tx, now);
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again to it: unseen, nobody approves it.
@@ -1914,8 +1917,10 @@ export function createEngine(deps: EngineDeps) {
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
         if (resends) recordGivenUp(tx, resends, now);
-        return { interrupted: running, told, expired, untold, resends, now };
-      }).then(({ interrupted, told, expired, untold, resends, now }) => {
+        return { interrupted: running, told, expired, untold, resends, now, orphaned };
+      }).then(({ interrupted, told, expired, untold, resends, now, orphaned }) => {
+        for (const c of orphaned)
+          deps.log.warn({ execution_id: c.execution_id, runbook: c.runbook, service: c.service }, 'a blast-radius claim outlived its run (the run is not running): released');
         // Counted as the runner counts one a stop cuts off: a crash's INTERRUPTED runs are
         // the ones a human must check, and the process that ran them never counted them.
         for (const e of interrupted) metrics.executionFinished(e.runbook, 'interrupted', Math.max(0, now - e.started_at) / 1000);

@@ -286,6 +286,13 @@ export interface Tx extends GuardStateView {
   consumeRate(runbook: string, service: string, at: number, executionId: string): void;
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
   releaseBlastRadius(executionId: string): void;
+  /**
+   * Releases the blast-radius claims whose execution is not running (none should be:
+   * a claim is taken with its run and released with its end). Startup recovery calls it
+   * after the runs a crash cut off are released, so a claim left behind cannot hold its
+   * runbook's slots, and its service's cooldown ("still running"), for ever. The claims released.
+   */
+  releaseOrphanedClaims(): Array<{ execution_id: string; runbook: string; service: string }>;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
   /** The last start recorded per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them (see lastExecutionAt); by service. */
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;

@@ -150,6 +150,9 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     claimInsert: db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)'),
     claimById: db.prepare('SELECT runbook, service FROM blast_claims WHERE execution_id = ?'),
     claimDelete: db.prepare('DELETE FROM blast_claims WHERE execution_id = ?'),
+    claimsOrphaned: db.prepare(
+      "DELETE FROM blast_claims WHERE execution_id NOT IN (SELECT id FROM executions WHERE state = 'running') RETURNING execution_id, runbook, service",
+    ),
     circuitGet: db.prepare('SELECT * FROM circuits WHERE runbook = ?'),
     circuitSet: db.prepare(
       `INSERT INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -551,6 +554,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       const left = (perService.get(claim.service) ?? 1) - 1;
       if (left > 0) perService.set(claim.service, left);
       else perService.delete(claim.service);
+    },
+    releaseOrphanedClaims() {
+      const released = s.claimsOrphaned.all() as Array<{ execution_id: string; runbook: string; service: string }>;
+      if (released.length > 0 && claims) claims = newClaimsMemo();
+      return released;
     },
     setCircuit(runbook, rec, at) {
       const m = memo?.runbooks.get(runbook);
