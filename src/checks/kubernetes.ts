@@ -252,6 +252,12 @@ export interface WorkloadState extends WorkloadRef {
   observedGeneration: number;
   selector: V1LabelSelector | undefined;
   paused: boolean;
+  /**
+   * A StatefulSet's first ordinal (spec.ordinals.start, 0 when unset; NaN when it is set
+   * but not a whole number ≥ 0): its pods are `<name>-<start>` to `<name>-<start + replicas - 1>`.
+   * Undefined for other kinds.
+   */
+  ordinalsStart?: number;
 }
 
 /**
@@ -361,7 +367,7 @@ export async function readWorkload(clients: KubeClients, ref: WorkloadRef, signa
       : ref.kind === 'StatefulSet'
         ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSet({ namespace, name }, o))
         : await kubeCall(clients, signal, (o) => clients.apps.readNamespacedReplicaSet({ namespace, name }, o));
-  const spec = obj.spec as { replicas?: number; selector?: V1LabelSelector; paused?: boolean } | undefined;
+  const spec = obj.spec as { replicas?: number; selector?: V1LabelSelector; paused?: boolean; ordinals?: { start?: unknown } | null } | undefined;
   const status = obj.status as { replicas?: number; readyReplicas?: number; updatedReplicas?: number; observedGeneration?: number } | undefined;
   const desired = spec?.replicas ?? 1;
   return {
@@ -376,7 +382,14 @@ export async function readWorkload(clients: KubeClients, ref: WorkloadRef, signa
     observedGeneration: status?.observedGeneration ?? 0,
     selector: spec?.selector,
     paused: spec?.paused === true,
+    ...(ref.kind === 'StatefulSet' ? { ordinalsStart: ordinalsStartOf(spec?.ordinals) } : {}),
   };
+}
+
+function ordinalsStartOf(ordinals: { start?: unknown } | null | undefined): number {
+  const start = ordinals?.start;
+  if (start === undefined || start === null) return 0;
+  return typeof start === 'number' && Number.isSafeInteger(start) && start >= 0 ? start : NaN;
 }
 
 /**

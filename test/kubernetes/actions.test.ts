@@ -723,6 +723,46 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual([back.ok, back.detail], [true, `scaled StatefulSet ${NS}/db from 4 to 3 replicas (the count it had before this run's scale)`]);
   });
 
+  // Counted by list position, a StatefulSet of 3 missing db-1 "removed" nothing when scaled
+  // to 2 (its pods db-0 and db-2 are the first two listed), and ready db-2 went under max_unavailable 0.
+  it('a StatefulSet scale-down counts the pods by their ordinal, not their place in the list: a missing pod hides none', async () => {
+    fake.cluster.controllerDelayMs = 600_000; // db-1 is not recreated while the test runs
+    fake.addStatefulSet(NS, 'db', 3);
+    fake.cluster.remove('pods', NS, 'db-1');
+    const exec = createKubernetesActionExecutor(clients);
+    const refused = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2', max_unavailable: '0' }), stepContext());
+    assert.deepEqual([refused.ok, refused.refused, refused.detail], [false, true, `refused: max_unavailable 0 allows removing 0 of 3 replicas of StatefulSet ${NS}/db; scaling to 2 would leave 1 ready`]);
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/statefulsets/db/scale`), 0);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 3);
+    const one = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2', max_unavailable: '1' }), stepContext());
+    assert.deepEqual([one.ok, one.detail], [true, `scaled StatefulSet ${NS}/db from 3 to 2 replicas`]);
+  });
+
+  it('a StatefulSet scale-down counts ordinals from spec.ordinals.start, and a pod whose name is not an ordinal of the set as removed', async () => {
+    fake.addStatefulSet(NS, 'ledger', 3, { ordinalsStart: 5 });
+    const exec = createKubernetesActionExecutor(clients);
+    // ledger-5 and ledger-6 stay; only ledger-7 goes: one, as allowed.
+    const down = await exec.run(kubeAction('scale', 'statefulset', 'ledger', NS, { replicas: '2', max_unavailable: '1' }), stepContext());
+    assert.deepEqual([down.ok, down.detail], [true, `scaled StatefulSet ${NS}/ledger from 3 to 2 replicas`]);
+    await waitFor('ledger-7 removed', () => fake.get('pods', NS, 'ledger-7') === undefined);
+    assert.deepEqual(fake.list('pods', NS).map((p) => p.metadata.name).filter((n) => n.startsWith('ledger-')).sort(), ['ledger-5', 'ledger-6']);
+
+    fake.cluster.controllerDelayMs = 600_000; // the pods below are not reconciled away while the test runs
+    // vault-3 to vault-5, vault-4 missing: scaling to 2 keeps vault-3 and vault-4, so ready vault-5 goes.
+    fake.addStatefulSet(NS, 'vault', 3, { ordinalsStart: 3 });
+    fake.cluster.remove('pods', NS, 'vault-4');
+    const vault = await exec.run(kubeAction('scale', 'statefulset', 'vault', NS, { replicas: '2', max_unavailable: '0' }), stepContext());
+    assert.deepEqual([vault.refused, vault.detail], [true, `refused: max_unavailable 0 allows removing 0 of 3 replicas of StatefulSet ${NS}/vault; scaling to 2 would leave 1 ready`]);
+
+    const { statefulSet } = fake.addStatefulSet(NS, 'cache', 2);
+    for (const name of ['cache-blue', 'cache-01']) fake.addPod(NS, name, { labels: { app: 'cache' }, owner: { kind: 'StatefulSet', name: 'cache', uid: statefulSet.metadata.uid }, ready: true });
+    // cache-1 goes; cache-blue and cache-01 are not ordinals rectify can place: counted as going too.
+    const cache = await exec.run(kubeAction('scale', 'statefulset', 'cache', NS, { replicas: '1', max_unavailable: '2' }), stepContext());
+    assert.equal(cache.refused, true, cache.detail);
+    assert.match(cache.detail, new RegExp(`^refused: max_unavailable 2 allows removing 2 of 2 replicas of StatefulSet ${NS}/cache; scaling to 1 would leave 1 ready$`));
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/statefulsets/cache/scale`), 0);
+  });
+
   it('scales to 0 only when the runbook itself wrote --replicas=0 (allow_zero, set by rendering)', async () => {
     fake.addDeployment(NS, 'payments', 3);
     const exec = createKubernetesActionExecutor(clients);

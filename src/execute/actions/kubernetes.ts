@@ -509,15 +509,31 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   /**
    * How many ready replicas scaling workload `w` down to `want` takes away. A ReplicaSet
    * (a Deployment's) removes its pods that are not ready first, so only the ready ones
-   * beyond `want` go; a StatefulSet removes its highest ordinals whatever their state, so
-   * the ready pods among them go (listed: its status does not say which are ready, and
-   * lags what the pods say).
+   * beyond `want` go; a StatefulSet removes the pods whose ordinal is not below its first
+   * ordinal plus `want`, whatever their state, so the ready pods among them go (listed:
+   * its status does not say which are ready, and lags what the pods say). Told by the
+   * ordinal in the pod's name, not by its place in the list: with db-1 missing, scaling
+   * db to 2 removes db-2, not a third pod that is not there. A pod whose name is not the
+   * set's name, '-' and an ordinal counts as removed when ready (rectify cannot tell).
+   * `left`: the ready replicas that stay (for a StatefulSet, its listed pods that do).
    */
-  async function readyRemovedByScaleDown(w: WorkloadState, want: number, signal: AbortSignal): Promise<number> {
-    if (w.kind !== 'StatefulSet' || !formatSelector(w.selector)) return Math.max(0, w.ready - want);
-    const ordinal = (p: V1Pod): number => Number(/-([0-9]+)$/.exec(p.metadata?.name ?? '')?.[1] ?? -1);
-    const pods = (await listWorkloadPods(clients, w, signal)).filter((p) => !isTerminating(p)).sort((x, y) => ordinal(x) - ordinal(y));
-    return pods.slice(want).filter(isPodReady).length;
+  async function readyRemovedByScaleDown(w: WorkloadState, want: number, signal: AbortSignal): Promise<{ removed: number; left: number }> {
+    if (w.kind !== 'StatefulSet' || !formatSelector(w.selector)) {
+      const removed = Math.max(0, w.ready - want);
+      return { removed, left: w.ready - removed };
+    }
+    const start = w.ordinalsStart ?? 0;
+    const kept = (p: V1Pod): boolean => {
+      const name = p.metadata?.name ?? '';
+      if (!Number.isSafeInteger(start) || !name.startsWith(`${w.name}-`)) return false;
+      const suffix = name.slice(w.name.length + 1);
+      if (!/^(0|[1-9][0-9]*)$/.test(suffix)) return false;
+      const ordinal = Number(suffix);
+      return Number.isSafeInteger(ordinal) && ordinal >= start && ordinal < start + want;
+    };
+    const ready = (await listWorkloadPods(clients, w, signal)).filter((p) => !isTerminating(p) && isPodReady(p));
+    const left = ready.filter(kept).length;
+    return { removed: ready.length - left, left };
   }
 
   async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
@@ -574,11 +590,11 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         // serves nothing (counted as disruption, the rollback of a scale-up whose new pods
         // never became ready was refused, and the extra replica stayed).
         const removedReady = await readyRemovedByScaleDown(w, want, signal);
-        if (removedReady > allowed) {
+        if (removedReady.removed > allowed) {
           return {
             ok: false,
             refused: true,
-            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${w.ready - removedReady} ready`,
+            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${removedReady.left} ready`,
           };
         }
       }

@@ -368,14 +368,16 @@ export class FakeCluster {
     const sts = this.get('statefulsets', ns, name);
     if (!sts) return;
     const want: number = sts.spec.replicas ?? 1;
-    for (let i = 0; i < want; i++) {
+    // spec.ordinals.start: the first ordinal (0 when unset).
+    const start: number = sts.spec.ordinals?.start ?? 0;
+    for (let i = start; i < start + want; i++) {
       if (!this.get('pods', ns, `${name}-${i}`)) {
         this.createPod(ns, `${name}-${i}`, sts.spec.template, { kind: 'StatefulSet', name, uid: sts.metadata.uid });
       }
     }
     for (const p of this.ownedBy('pods', ns, sts.metadata.uid)) {
       const ord = Number(p.metadata.name.slice(name.length + 1));
-      if (ord >= want) this.remove('pods', ns, p.metadata.name);
+      if (ord < start || ord >= start + want) this.remove('pods', ns, p.metadata.name);
     }
     this.refreshStatuses(ns);
   }
@@ -575,20 +577,23 @@ export class FakeCluster {
     return { deployment: this.get('deployments', ns, name)!, replicaSets, pods };
   }
 
-  addStatefulSet(ns: string, name: string, replicas: number, opts: { readyReplicas?: number; nodeName?: string } = {}): { statefulSet: KObj; pods: KObj[] } {
+  addStatefulSet(ns: string, name: string, replicas: number, opts: { readyReplicas?: number; nodeName?: string; ordinalsStart?: number } = {}): { statefulSet: KObj; pods: KObj[] } {
     const labels = { app: name };
     const sts = this.putQuiet('statefulsets', {
       apiVersion: 'apps/v1',
       kind: 'StatefulSet',
       metadata: { name, namespace: ns, uid: randomUUID(), resourceVersion: '', creationTimestamp: new Date(this.serverNow()).toISOString(), generation: 1, labels },
-      spec: { replicas, serviceName: name, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, image: `example/${name}:v1` }] } } },
+      spec: {
+        replicas,
+        ...(opts.ordinalsStart !== undefined ? { ordinals: { start: opts.ordinalsStart } } : {}),
+        serviceName: name, selector: { matchLabels: labels }, template: { metadata: { labels }, spec: { containers: [{ name, image: `example/${name}:v1` }] } } },
       status: {},
     });
     const pods: KObj[] = [];
     for (let i = 0; i < replicas; i++) {
       const nodeName = opts.nodeName ?? this.pickNode();
       pods.push(
-        this.addPod(ns, `${name}-${i}`, {
+        this.addPod(ns, `${name}-${(opts.ordinalsStart ?? 0) + i}`, {
           labels,
           owner: { kind: 'StatefulSet', name, uid: sts.metadata.uid },
           ready: i < (opts.readyReplicas ?? replicas),

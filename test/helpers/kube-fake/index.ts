@@ -30,7 +30,7 @@ export interface KubeFake {
 
   addNode(name: string, opts?: { unschedulable?: boolean }): KObj;
   addDeployment(ns: string, name: string, replicas: number, opts?: DeploymentOptions): { deployment: KObj; replicaSets: KObj[]; pods: KObj[] };
-  addStatefulSet(ns: string, name: string, replicas: number, opts?: { readyReplicas?: number; nodeName?: string }): { statefulSet: KObj; pods: KObj[] };
+  addStatefulSet(ns: string, name: string, replicas: number, opts?: { readyReplicas?: number; nodeName?: string; ordinalsStart?: number }): { statefulSet: KObj; pods: KObj[] };
   addPod(ns: string, name: string, opts?: PodOptions): KObj;
   addPdb(ns: string, name: string, opts: PdbOptions): KObj;
   get(resource: Resource, ns: string | undefined, name: string): KObj | undefined;
