@@ -16,7 +16,11 @@ import { describeError, poll, type Attempt } from './poll.js';
  *   attempts, never passes;
  * - so are an answer with a non-2xx HTTP status, whatever its body says, and one with
  *   `warnings` (a partial answer: a remote_read or a shard that failed, the result
- *   computed without its data): inconclusive, the first warning in the detail.
+ *   computed without its data): inconclusive, the first warning in the detail. PromQL's
+ *   own annotations (`PromQL info: …`, `PromQL warning: …`: about the query, such as a
+ *   rate over a metric that may not be a counter), which Prometheus (before it gave
+ *   `infos` a field) and Thanos send among the `warnings`, say nothing is missing: the answer is judged, the
+ *   first annotation noted in the attempt's detail.
  */
 
 export interface PromqlSample {
@@ -29,11 +33,22 @@ export interface InstantQueryResult {
   resultType: 'vector' | 'scalar';
   /** A scalar is one sample with no labels. */
   samples: PromqlSample[];
+  /** PromQL's annotations among the answer's `warnings` (`PromQL info: …`, `PromQL warning: …`), when there are any. */
+  annotations?: string[];
 }
 
 /**
- * Prometheus answered `status: "success"` with `warnings`: the result may lack data
- * (a remote_read endpoint or a store that failed), so it is no measurement.
+ * Whether a `warnings` entry is one of PromQL's annotations about the query (Prometheus'
+ * util/annotations: `PromQL info: metric might not be a counter…`, `PromQL warning: bucket
+ * label "le" is missing…`), not a sign of a partial answer. Thanos tells them apart the same way.
+ */
+export function isPromqlAnnotation(warning: string): boolean {
+  return warning.startsWith('PromQL info:') || warning.startsWith('PromQL warning:');
+}
+
+/**
+ * Prometheus answered `status: "success"` with `warnings` other than PromQL's annotations:
+ * the result may lack data (a remote_read endpoint or a store that failed), so it is no measurement.
  */
 export class PromqlPartialAnswerError extends Error {
   constructor(warnings: readonly string[]) {
@@ -72,7 +87,8 @@ const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 
 /**
  * One instant query. Throws PromqlQueryError for a Prometheus error answer,
- * PromqlPartialAnswerError for a success answer with warnings, and a plain Error for
+ * PromqlPartialAnswerError for a success answer with warnings (other than PromQL's
+ * annotations, returned in `annotations`), and a plain Error for
  * transport problems, a non-2xx status and unsupported result types.
  */
 export async function queryInstant(baseUrl: string, query: string, opts: QueryInstantOptions): Promise<InstantQueryResult> {
@@ -109,10 +125,12 @@ export function parseQueryResponse(body: unknown, httpStatus: number): InstantQu
   // A success body under an error status (a proxy's, a Prometheus in trouble) is not trusted.
   if (httpStatus < 200 || httpStatus > 299) throw new Error(`Prometheus answered HTTP ${httpStatus} (not 2xx) with a success body`);
   const warnings = warningsOf(body.warnings);
-  if (warnings.length > 0) throw new PromqlPartialAnswerError(warnings);
+  const partial = warnings.filter((w) => !isPromqlAnnotation(w));
+  if (partial.length > 0) throw new PromqlPartialAnswerError(partial);
+  const annotations = warnings.length > 0 ? { annotations: warnings } : {};
   const { resultType, result } = body.data;
   if (resultType === 'scalar') {
-    return { resultType: 'scalar', samples: [{ metric: {}, value: parseSampleValue(result) }] };
+    return { resultType: 'scalar', samples: [{ metric: {}, value: parseSampleValue(result) }], ...annotations };
   }
   if (resultType === 'vector' && Array.isArray(result)) {
     const samples = result.map((s): PromqlSample => {
@@ -121,7 +139,7 @@ export function parseQueryResponse(body: unknown, httpStatus: number): InstantQu
       if (isObject(s.metric)) for (const [k, v] of Object.entries(s.metric)) if (typeof v === 'string') metric[k] = v;
       return { metric, value: parseSampleValue(s.value) };
     });
-    return { resultType: 'vector', samples };
+    return { resultType: 'vector', samples, ...annotations };
   }
   throw new Error(`unsupported result type ${String(resultType)}: a check needs an instant vector or a scalar`);
 }
@@ -237,7 +255,11 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
           if (err instanceof PromqlPartialAnswerError) return { pass: false, detail: err.message, unknown: true };
           return { pass: false, detail: `Prometheus: ${describeError(err)}`, unknown: true };
         }
-        return judgeSamples(result, check.expect, check.onEmpty);
+        const judged = judgeSamples(result, check.expect, check.onEmpty);
+        const [note, ...others] = result.annotations ?? [];
+        if (note === undefined) return judged;
+        const more = others.length > 0 ? ` (and ${others.length} more)` : '';
+        return { ...judged, detail: `${judged.detail} (Prometheus noted ${quoteUntrusted(note)}${more})` };
       };
       return poll(evaluate, {
         intervalMs: check.intervalMs,

@@ -189,6 +189,55 @@ describe('promql check against a real Prometheus', () => {
     }
   });
 
+  // Regression: every `warnings` entry made the answer partial, so a query Prometheus (before
+  // `infos` had a field of its own) or Thanos annotated, a rate over a metric not
+  // named like a counter, say, could never pass: the check was inconclusive, every time.
+  it("PromQL's own annotations among the warnings (an older Prometheus, Thanos) do not make the answer partial; any other warning still does", async () => {
+    const standIn = await startHttpTarget();
+    const info = 'PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "app_errors"';
+    const bucket = 'PromQL warning: bucket label "le" is missing or has a malformed value of "" for metric name "app_latency_bucket"';
+    const answer = (value: string, warnings: string[]) => ({
+      status: 200,
+      body: { status: 'success', data: { resultType: 'vector', result: [{ metric: {}, value: [Date.now() / 1000, value] }] }, warnings },
+    });
+    const noted = `Prometheus noted ${JSON.stringify(`${info.slice(0, 80)}…`)}`;
+    try {
+      standIn.route('GET', '/api/v1/query', answer('0.01', [info]));
+      const pass = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('sum(rate(app_errors[5m]))', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(pass, { ok: true, detail: `expected < 0.05, got 0.01 (${noted})`, attempts: 1, observed: '0.01' });
+      const named = await createNamedCheckRunner({ prometheusUrl: standIn.url }).run(
+        { type: 'named', name: 'error_rate_normalized', params: { query: 'sum(rate(app_errors[5m]))' }, values: {}, timeoutMs: 200, intervalMs: 1_000 },
+        ctx(),
+      );
+      assert.equal(named.ok, true, named.detail);
+      // A measured bad value with an annotation fails as measured, not as inconclusive.
+      standIn.route('GET', '/api/v1/query', answer('0.2', [bucket, info]));
+      const fail = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('sum(rate(app_errors[5m]))', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(fail, {
+        ok: false,
+        detail: `expected < 0.05, got 0.2 (Prometheus noted ${JSON.stringify(`${bucket.slice(0, 80)}…`)} (and 1 more)) after 2 attempts`,
+        attempts: 2,
+        observed: '0.2',
+      });
+      // Thanos' partial response beside an annotation: the result may lack a store's data.
+      const store = 'fetch series for {__name__="app_errors"} store 10.0.0.7:10901: rpc error: code = Unavailable desc = connection refused';
+      standIn.route('GET', '/api/v1/query', answer('0.01', [info, store]));
+      const partial = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('sum(rate(app_errors[5m]))', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(partial, {
+        ok: false,
+        detail: `Prometheus answered in part, warning ${JSON.stringify(`${store.slice(0, 80)}…`)} after 2 attempts`,
+        attempts: 2,
+        inconclusive: true,
+      });
+      // Only the prefix PromQL writes counts: a warning merely mentioning it is still partial.
+      standIn.route('GET', '/api/v1/query', answer('0.01', ['remote_read: PromQL info: not an annotation']));
+      const mention = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('sum(rate(app_errors[5m]))', { timeoutMs: 200 }), ctx());
+      assert.equal(mention.inconclusive, true, mention.detail);
+    } finally {
+      await standIn.close();
+    }
+  });
+
   it('a non-2xx answer is inconclusive, never a pass, even with a success body', async () => {
     const standIn = await startHttpTarget();
     standIn.route('GET', '/api/v1/query', { status: 500, body: { status: 'success', data: { resultType: 'scalar', result: [0, '0.01'] } } });
