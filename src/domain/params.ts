@@ -20,16 +20,16 @@ const PATTERNS: Record<ParamKind, { re: RegExp; max: number; what: string }> = {
   url_query: { re: /^[A-Za-z0-9._~-]+$/, max: 256, what: 'a URL query value ([A-Za-z0-9._~-])' },
   // An argv element: no leading "-" (option injection), "@" (curl and compilers read
   // "@file") or "+" (an option to some tools); no "." or ".." path segment (a label
-  // must not climb out of the directory the runbook names; a path starts after "=" too,
-  // as in "dir=../x", which a program reading key=value arguments takes as a path); no
-  // control characters.
+  // must not climb out of the directory the runbook names; a path starts after "=", ","
+  // and ":" too, as in "dir=../x", "a,../etc" and "a:..", which a program reading
+  // key=value arguments or a list takes as a path); no control characters.
   argv: {
-    re: /^(?!(?:.*[/=])?\.{1,2}(?:\/|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
+    re: /^(?!(?:.*[/=,:])?\.{1,2}(?:[/,:]|$))[A-Za-z0-9_.:/=,][A-Za-z0-9_.:/=@+,-]*$/,
     max: 512,
     what: 'a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)',
     // Nor a URL or a remote path (runbooks/remote-address.ts), nor an empty path segment
-    // ("//", "/" alone: "/var/cache/app/{queue}" with "/" is the whole directory, as an
-    // empty value would be) or a "." or ".." one made with the text around it: those are
+    // ("//", "/" alone after the runbook's text: "/var/cache/app/{queue}" with "/" is the
+    // whole directory, as an empty value would be) or a "." or ".." one made with the text around it: those are
     // decided on the whole argument a value lands in (runbooks/render.ts, fillArgument),
     // since values side by side, or a value beside the runbook's text, can make one that
     // no value holds alone.

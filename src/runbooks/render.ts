@@ -240,38 +240,45 @@ function fillArgument(rr: Renderer, t: Template, where: string, index: number): 
 }
 
 /**
- * A path a value widens or leaves: a value of "/" alone (form undefined), or an empty
- * path segment ("//") or a "." or ".." one that a value helped form (one of its
- * characters, or a "/" around it, is a value's). Filled into "/var/cache/app/{queue}",
- * "/" is the whole directory, as an empty value (refused) would be. The argument
- * pattern refuses "." and ".." segments in a value alone, but beside the runbook's text
- * or another value one can form: "/srv/{svc}/cache" with "a/" is "/srv/a//cache",
- * "/srv/..{svc}" with "/etc" is "/srv/../etc". The runbook's own "//" and ".."
- * (`https://…`, `../shared`) are its author's.
+ * A path a value widens or leaves: a value of "/" alone (form undefined) after the
+ * runbook's own text, or an empty path segment ("//") or a "." or ".." one that a value
+ * helped form (one of its characters, or a separator around it, is a value's). Filled
+ * into "/var/cache/app/{queue}", "/" is the whole directory, as an empty value
+ * (refused) would be; given whole, or after an option's "=" or a list's "," or ":"
+ * ("--mountpoint={mountpoint}"), "/" is a path like any other the value could name.
+ * The argument pattern refuses "." and ".." segments in a value alone, but beside the
+ * runbook's text or another value one can form: "/srv/{svc}/cache" with "a/" is
+ * "/srv/a//cache", "/srv/..{svc}" with "/etc" is "/srv/../etc". A segment starts after
+ * "/", "=", "," or ":" ("--paths=a,../etc", "PATH=a:.."), as programs reading key=value
+ * arguments and lists take it. The runbook's own "//" and ".." (`https://…`,
+ * `../shared`) are its author's.
  */
 function pathSegmentFromValue(text: string, spans: readonly ValueSpan[]): { param: string; form: string | undefined } | undefined {
-  const slashes = spans.find((v) => /^\/+$/.test(text.slice(v.start, v.end)));
+  const slashes = spans.find((v) => /^\/+$/.test(text.slice(v.start, v.end)) && v.start > 0 && !SEGMENT_START.test(text[v.start - 1]!));
   if (slashes) return { param: slashes.param, form: undefined };
   const from = (lo: number, hi: number): string | undefined => spans.find((v) => v.start < hi && lo < v.end)?.param;
+  // Empty segments: "//" (a "/" at either end of which, or between which, is a value's).
+  for (let i = text.indexOf('//'); i >= 0; i = text.indexOf('//', i + 1)) {
+    const param = from(i, i + 2);
+    if (param !== undefined) return { param, form: 'an empty path segment ("//")' };
+  }
+  // "." and ".." segments, with the separators around them ([start - 1, end + 1) within the text).
   for (let start = 0; start <= text.length; ) {
-    const slash = text.indexOf('/', start);
-    const end = slash < 0 ? text.length : slash;
+    const rest = text.slice(start).search(SEGMENT_SEPARATOR);
+    const end = rest < 0 ? text.length : start + rest;
     const seg = text.slice(start, end);
-    // The segment with the slashes around it ([start - 1, end + 1) within the text).
-    const lo = start > 0 ? start - 1 : start;
-    const hi = slash < 0 ? end : end + 1;
-    if (seg === '' && start > 0 && slash >= 0) {
-      const param = from(lo, hi);
-      if (param !== undefined) return { param, form: 'an empty path segment ("//")' };
-    } else if (seg === '.' || seg === '..') {
-      const param = from(lo, hi);
+    if (seg === '.' || seg === '..') {
+      const param = from(start > 0 ? start - 1 : start, rest < 0 ? end : end + 1);
       if (param !== undefined) return { param, form: `a ${JSON.stringify(seg)} path segment` };
     }
-    if (slash < 0) break;
-    start = slash + 1;
+    if (rest < 0) break;
+    start = end + 1;
   }
   return undefined;
 }
+const SEGMENT_SEPARATOR = /[/=,:]/;
+/** What may stand right before a value of "/" alone: an option's "=", a list's "," or ":". */
+const SEGMENT_START = /[=,:]/;
 
 function renderCheck(rr: Renderer, spec: CheckSpec, values: Readonly<Record<string, string>>, where: string): RenderedCheck {
   switch (spec.type) {

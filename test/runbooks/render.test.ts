@@ -328,23 +328,35 @@ test('command arguments: a value must not widen the directory the runbook names 
   // A slash at either end of a value, beside the runbook's own.
   assert.equal(refusal(cache, { svc: 'api/' }), makes('svc', 'api/', 1, '/srv/api//cache', EMPTY));
   assert.equal(refusal(cache, { svc: '/api' }), makes('svc', '/api', 1, '/srv//api/cache', EMPTY));
-  // "/" alone wherever it lands: the whole argument, or after an option's "=".
-  assert.equal(refusal(cmd('[ls, "{p}"]'), { p: '/' }), only('p', '/', 1, '/'));
-  assert.equal(refusal(cmd('[tool, "--dir={p}"]'), { p: '/' }), only('p', '/', 1, '--dir=/'));
+  // "/" after the runbook's own text, rooted or not: the directory itself.
+  assert.equal(refusal(cmd('[ls, "/var/cache/app{p}"]'), { p: '/' }), only('p', '/', 1, '/var/cache/app/'));
+  assert.equal(refusal(cmd('[tool, "--dir=/srv/{p}"]'), { p: '/' }), only('p', '/', 1, '--dir=/srv//'));
+  assert.equal(refusal(cmd('[ls, "{p}/cache"]'), { p: '/' }), makes('p', '/', 1, '//cache', EMPTY));
   // Two values side by side, each fine alone.
   assert.equal(refusal(cmd('[ls, "/srv/{a}{b}"]'), { a: 'x/', b: '/y' }), makes('a', 'x/', 1, '/srv/x//y', EMPTY));
   // A "." or ".." segment made with the runbook's text.
   assert.equal(refusal(cmd('[ls, "/srv/..{svc}"]'), { svc: '/etc' }), makes('svc', '/etc', 1, '/srv/../etc', 'a ".." path segment'));
   assert.equal(refusal(cmd('[ls, "/srv/.{svc}"]'), { svc: '/etc' }), makes('svc', '/etc', 1, '/srv/./etc', 'a "." path segment'));
+  // A segment starts after "=", "," and ":" too: a list of paths climbs out as "dir=../x" would.
+  const paths = cmd('[/usr/local/bin/tool, "--paths={v}"]');
+  assert.equal(refusal(paths, { v: 'a,../etc' }), 'placeholder {v} in action 1: value "a,../etc" expected a plain argument ([A-Za-z0-9_.:/=@+,-], not starting with "-", "@" or "+", no "." or ".." path segment)');
+  for (const v of ['x,..', 'a:..', '..,b', 'a:../etc', 'a,.']) assert.match(refusal(paths, { v }) ?? '', /no "\." or "\.\." path segment/, v);
+  assert.equal(refusal(cmd('[tool, "--paths=a,..{v}"]'), { v: ',b' }), makes('v', ',b', 1, '--paths=a,..,b', 'a ".." path segment'));
+  assert.equal(refusal(cmd('[tool, "PATH=/bin:.{v}"]'), { v: ':x' }), makes('v', ':x', 1, 'PATH=/bin:.:x', 'a "." path segment'));
   // Still run: deeper paths, a trailing slash on the runbook's directory, an absolute path given whole,
   // and the runbook's own "//" and "..".
   const fine: Array<[string, Record<string, string>, string[]]> = [
     ['[/bin/rm, -rf, "/var/cache/app/{queue}"]', { queue: 'eu/jobs' }, ['/bin/rm', '-rf', '/var/cache/app/eu/jobs']],
     ['[/bin/rm, -rf, "/var/cache/app/{queue}"]', { queue: 'jobs/' }, ['/bin/rm', '-rf', '/var/cache/app/jobs/']],
     ['[ls, "{p}"]', { p: '/etc' }, ['ls', '/etc']],
+    // "/" given whole, or after an option's "=" or a list's "," or ":", is a path like any other.
+    ['[ls, "{p}"]', { p: '/' }, ['ls', '/']],
+    ['[/usr/local/bin/clear-cache, "--mountpoint={mountpoint}"]', { mountpoint: '/' }, ['/usr/local/bin/clear-cache', '--mountpoint=/']],
+    ['[tool, "--paths=/var,{p}"]', { p: '/' }, ['tool', '--paths=/var,/']],
     ['[ls, "/srv/..{svc}"]', { svc: 'x' }, ['ls', '/srv/..x']],
     ['[curl, "https://status.internal/{s}"]', { s: 'api' }, ['curl', 'https://status.internal/api']],
     ['[ls, "/srv/{s}/../shared"]', { s: 'api' }, ['ls', '/srv/api/../shared']],
+    ['[tool, "--paths={v}"]', { v: 'a,b..c:d.e,10.0.0.7:9100' }, ['tool', '--paths=a,b..c:d.e,10.0.0.7:9100']],
   ];
   for (const [argv, values, want] of fine) {
     const r = renderPlan(cmd(argv), values);
