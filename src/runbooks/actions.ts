@@ -24,34 +24,118 @@ const COMMAND_DEFAULT_TIMEOUT_MS = 30_000;
 const HTTP_ACTION_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'] as const;
 
 // Running one of these would bring the shell back through the side door: as argv[0],
-// or named after a program that runs another (WRAPPERS). busybox and toybox are shells
-// too (`busybox sh -c …`).
+// or as the program one that runs another runs (WRAPPER_SPECS). busybox and toybox are
+// shells too (`busybox sh -c …`).
 const SHELLS: ReadonlySet<string> = new Set([
   'sh', 'bash', 'rbash', 'zsh', 'dash', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'loksh', 'pdksh', 'ash', 'yash', 'posh', 'sash',
   'fish', 'csh', 'tcsh', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'busybox', 'toybox',
   'pwsh', 'powershell', 'cmd', 'cmd.exe', 'pwsh.exe', 'powershell.exe', 'sh.exe', 'bash.exe',
 ]);
+/** Programs that always hand what they run to a shell, whatever their options. */
+const ALWAYS_SHELL: Record<string, string> = {
+  sg: 'runs its command through /bin/sh',
+  script: 'runs a shell (and its -c command through one)',
+  su: 'runs a shell, which reads the arguments after the user name; to run a program as another user, use [runuser, -u, USER, --, PROGRAM] or [sudo, -u, USER, PROGRAM]',
+};
 /**
- * Programs that run the program named in their arguments (`find -exec` too): `env sh -c …`,
- * `timeout 5 bash -c …`, `nice /bin/sh -c …`. Which argument that is depends on each
- * one's options (`timeout 5`, `sudo -u root`, `env A=b`), so after one of these no
- * argument written in the runbook may name a shell, wherever it is.
+ * How a program that runs another reads its arguments, to find the program it runs:
+ * options (`short` letters and `long` names that take a value: the rest of the
+ * cluster or the next argument, `--name=value`), then `operands` (timeout's duration,
+ * flock's file, chroot's new root, ssh's host, the pod or container), env's
+ * `NAME=value` assignments, and the program. Only that position is checked for a
+ * shell (`[timeout, "300", /usr/local/bin/drain-queue, --channel, rc]` runs), and
+ * a wrapper there is read the same way. Before the program (and in it) a value may not
+ * stand alone, as `{x}`: it could be the program (`[timeout, "10", "{x}", -c, id]`
+ * with x=bash) or env's environment (`[env, "{x}", tool]` with x=LD_PRELOAD=/tmp/x.so);
+ * only the pod or container of `kubectl exec`, `docker exec` and `crictl exec`
+ * (`podValues`) and their namespace and container options (`optionValues`) may be
+ * one.
  */
-const WRAPPERS: ReadonlySet<string> = new Set([
-  'env', 'timeout', 'nice', 'nohup', 'setsid', 'sudo', 'doas', 'su', 'runuser', 'xargs', 'stdbuf', 'ionice', 'chroot', 'flock', 'time',
-  'find', 'chrt', 'taskset', 'unshare', 'nsenter', 'setpriv', 'prlimit', 'numactl', 'cgexec', 'sg', 'systemd-run', 'setarch', 'strace', 'ltrace', 'firejail',
-]);
+interface WrapperSpec {
+  short?: string;
+  long?: readonly string[];
+  operands?: number;
+  /** env: `NAME=value` before the program sets its environment. */
+  assignments?: boolean;
+  /** env -S: its value is split into the program and its arguments. */
+  split?: { short: string; long: string };
+  /** With no program after it, it runs a shell (`chroot /srv/root`, `ssh host`, `unshare`). */
+  shellWithout?: boolean;
+  /** watch runs its command through sh -c unless given this option. */
+  direct?: { short: string; long: string };
+  /** runuser runs the user's shell, as su does, unless given -u. */
+  suUnless?: { short: string; long: string };
+  podValues?: boolean;
+  optionValues?: readonly string[];
+}
+const WRAPPER_SPECS: Record<string, WrapperSpec> = {
+  env: { short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, split: { short: 'S', long: '--split-string' } },
+  timeout: { short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
+  nice: { short: 'n', long: ['--adjustment'] },
+  nohup: {},
+  setsid: {},
+  sudo: { short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'] },
+  doas: { short: 'Cu' },
+  runuser: { short: 'gGsuw', long: ['--group', '--supp-group', '--shell', '--user', '--whitelist-environment'], suUnless: { short: 'u', long: '--user' } },
+  xargs: { short: 'adEILnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
+  stdbuf: { short: 'ioe', long: ['--input', '--output', '--error'] },
+  ionice: { short: 'cnpPu', long: ['--class', '--classdata', '--pid', '--pgid', '--uid'] },
+  chroot: { long: ['--userspec', '--groups'], operands: 1, shellWithout: true },
+  flock: { short: 'wE', long: ['--timeout', '--conflict-exit-code'], operands: 1 },
+  time: { short: 'fo', long: ['--format', '--output'] },
+  chrt: { short: 'TPD', long: ['--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1 },
+  taskset: { operands: 1 },
+  unshare: { short: 'SGRw', long: ['--setuid', '--setgid', '--root', '--wd', '--map-user', '--map-group', '--map-users', '--map-groups', '--propagation'], shellWithout: true },
+  nsenter: { short: 'tSG', long: ['--target', '--setuid', '--setgid'], shellWithout: true },
+  setpriv: { long: ['--reuid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule', '--seccomp-filter'] },
+  prlimit: { short: 'po', long: ['--pid', '--output'] },
+  numactl: { short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
+  cgexec: { short: 'g' },
+  'systemd-run': { short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'] },
+  setarch: { operands: 1, shellWithout: true },
+  strace: { short: 'abeEIoOpPsSuUX' },
+  ltrace: { short: 'aADeFlnopsuwx' },
+  firejail: { shellWithout: true },
+  watch: { short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
+  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true },
+};
+/** kubectl, docker and crictl run a program with their `exec` subcommand: `global` options may come before it. */
+const EXEC_SUBCOMMANDS: Record<string, { global: WrapperSpec; exec: WrapperSpec }> = {
+  kubectl: {
+    global: { short: 'ns', long: ['--namespace', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--request-timeout'] },
+    exec: {
+      short: 'ncfs',
+      long: ['--namespace', '--container', '--filename', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--pod-running-timeout', '--request-timeout'],
+      operands: 1,
+      podValues: true,
+      optionValues: ['-n', '--namespace', '-c', '--container'],
+    },
+  },
+  docker: {
+    global: { short: 'Hcl', long: ['--host', '--context', '--config', '--log-level', '--tlscacert', '--tlscert', '--tlskey'] },
+    exec: { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], operands: 1, podValues: true },
+  },
+  crictl: {
+    global: { short: 'rict', long: ['--runtime-endpoint', '--image-endpoint', '--config', '--timeout'] },
+    exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], operands: 1, podValues: true },
+  },
+};
+/** find runs the program after each of these. */
+const FIND_EXEC: ReadonlySet<string> = new Set(['-exec', '-execdir', '-ok', '-okdir']);
 /**
  * Options by which a wrapper runs its command through a shell itself: `su -c "…"` and
- * `runuser -c "…"` hand it to the user's shell, `sudo -s` and `sudo -i` to a shell, and
- * `flock FILE -c "…"` to sh. `short` are those letters in a cluster (`-lc`), read until
- * a letter whose option takes an argument (`withArg`); su, runuser and flock read
- * options anywhere before "--", sudo only before its command.
+ * `runuser -c "…"` hand it to the user's shell, `sudo -s` and `sudo -i` to a shell,
+ * `doas -s` and `systemd-run -S` to one, and `flock FILE -c "…"` to sh. `short` are
+ * those letters in a cluster (`-lc`), read until a letter whose option takes an
+ * argument (`withArg`); su, runuser and flock read options anywhere before "--", the
+ * others only before their command.
  */
 const SHELL_OPTIONS: Record<string, { short: string; long: readonly string[]; withArg: string; anywhere: boolean }> = {
   su: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsw', anywhere: true },
   runuser: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsuw', anywhere: true },
   sudo: { short: 'is', long: ['--shell', '--login'], withArg: 'CDghpRrTtUu', anywhere: false },
+  doas: { short: 's', long: [], withArg: 'Cu', anywhere: false },
+  'systemd-run': { short: 'S', long: ['--shell'], withArg: 'pMHEu', anywhere: false },
   flock: { short: 'c', long: ['--command'], withArg: 'wE', anywhere: true },
 };
 
@@ -300,32 +384,198 @@ function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefin
 }
 
 const programName = (arg: string): string => arg.split('/').pop() ?? arg;
+const TAIL = 'rectify runs commands without one, so call the program directly';
+
+type Problem = { index: number; message: string };
 
 /**
- * A shell in an argument list whose program is written out: argv[0] itself; after a
- * program that runs another (WRAPPERS, argv[0] or any argument after one), any written
- * argument that names a shell (its first word: `env -S "sh -c …"`); or an option by
- * which a wrapper runs its command through a shell (SHELL_OPTIONS).
+ * A shell in an argument list whose program is written out: argv[0] itself, or the
+ * program that a program running another (WRAPPER_SPECS, EXEC_SUBCOMMANDS, find's
+ * -exec) runs, through any chain of them; an option by which one runs its command
+ * through a shell (SHELL_OPTIONS); or a value that could choose that program or its
+ * environment.
  */
-function shellIn(argv: readonly Template[]): { index: number; message: string } | undefined {
+function shellIn(argv: readonly Template[]): Problem | undefined {
   const prog = argv[0]!.source;
-  if (SHELLS.has(programName(prog))) return { index: 0, message: `${JSON.stringify(prog)} is a shell; rectify runs commands without one, so call the program directly` };
-  if (!WRAPPERS.has(programName(prog))) return undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const t = argv[i]!;
-    // The first word as written (a placeholder after it, `sh -c 'echo {x}'`, changes nothing).
-    const name = programName(t.source.trim().split(/\s+/)[0] ?? '');
-    if (i > 0 && SHELLS.has(name)) {
-      return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(prog)} would run; rectify runs commands without one, so call the program directly` };
-    }
-    const opts = SHELL_OPTIONS[name];
-    const at = opts ? shellOption(argv, i + 1, opts) : undefined;
-    if (at !== undefined) {
-      const opt = argv[at]!.source;
-      return { index: at, message: `${JSON.stringify(opt)} makes ${JSON.stringify(t.source)} run its command through a shell; rectify runs commands without one, so call the program directly` };
-    }
+  if (SHELLS.has(programName(prog))) return { index: 0, message: `${JSON.stringify(prog)} is a shell; ${TAIL}` };
+  return wrapped(argv, 0, prog);
+}
+
+const isWrapper = (name: string): boolean =>
+  name in WRAPPER_SPECS || name in EXEC_SUBCOMMANDS || name in ALWAYS_SHELL || name in SHELL_OPTIONS || name === 'find';
+
+/** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
+function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  const name = programName(self);
+  const opts = SHELL_OPTIONS[name];
+  const option = opts ? shellOption(argv, at + 1, opts) : undefined;
+  if (option !== undefined) {
+    return { index: option, message: `${JSON.stringify(argv[option]!.source)} makes ${JSON.stringify(self)} run its command through a shell; ${TAIL}` };
+  }
+  const always = ALWAYS_SHELL[name];
+  if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
+  if (name === 'find') return findExec(argv, at, top);
+  let spec = WRAPPER_SPECS[name];
+  let from = at + 1;
+  const sub = EXEC_SUBCOMMANDS[name];
+  if (sub) {
+    const found = readArguments(argv, from, sub.global, self, true);
+    if ('problem' in found) return found.problem;
+    if (typeof found.program !== 'number') return undefined;
+    const t = argv[found.program]!;
+    if (!isLiteral(t)) return { index: found.program, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
+    if (t.source !== 'exec') return undefined;
+    spec = sub.exec;
+    from = found.program + 1;
+  }
+  if (!spec) return undefined;
+  const found = readArguments(argv, from, spec, self, false);
+  if ('problem' in found) return found.problem;
+  if (found.program === undefined) {
+    return spec.shellWithout ? { index: at, message: `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}` } : undefined;
+  }
+  if (found.program === 'split') return undefined;
+  return program(argv, found.program, self, top);
+}
+
+/** The program at `i`, run by `by`: written out, not a shell, and read in turn if it runs another. */
+function program(argv: readonly Template[], i: number, by: string, top: string): Problem | undefined {
+  const t = argv[i]!;
+  if (!isLiteral(t)) {
+    const env = WRAPPER_SPECS[programName(by)]?.assignments ? ` nor, as "NAME=value", its environment` : '';
+    return { index: i, message: `the program ${JSON.stringify(by)} runs must be written out, not a {placeholder}: an alert must not choose what runs${env}` };
+  }
+  // The first word as written (`env -S "sh -c …"`).
+  const name = programName(t.source.trim().split(/\s+/)[0] ?? '');
+  if (SHELLS.has(name)) return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(top)} would run; ${TAIL}` };
+  return isWrapper(name) ? wrapped(argv, i, top) : undefined;
+}
+
+/** find's -exec, -execdir, -ok and -okdir: the argument after each is a program. */
+function findExec(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  for (let i = at + 1; i + 1 < argv.length; i++) {
+    if (!isLiteral(argv[i]!) || !FIND_EXEC.has(argv[i]!.source)) continue;
+    const problem = program(argv, i + 1, argv[at]!.source, top);
+    if (problem) return problem;
   }
   return undefined;
+}
+
+const wholePlaceholder = (t: Template): boolean => t.parts.length > 0 && t.parts.every((p) => typeof p !== 'string');
+const textBeforeValue = (t: Template): string => (typeof t.parts[0] === 'string' ? t.parts[0] : '');
+
+/**
+ * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
+ * of the program it runs (undefined when none follows; 'split' when env -S names it),
+ * or the problem with a value before it. With `untilOperand` (the options before
+ * kubectl's subcommand), the first operand is returned as the program.
+ */
+function readArguments(
+  argv: readonly Template[],
+  from: number,
+  spec: WrapperSpec,
+  by: string,
+  untilOperand: boolean,
+): { program: number | 'split' | undefined } | { problem: Problem } {
+  const before = (i: number): { problem: Problem } => ({
+    problem: {
+      index: i,
+      message: `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
+    },
+  });
+  let operands = spec.operands ?? 0;
+  let endOfOptions = false;
+  let su = spec.suUnless !== undefined;
+  let direct = spec.direct === undefined;
+  const suLike = (): { problem: Problem } => ({
+    problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
+  });
+  const value = (i: number, option: string): { problem: Problem } | undefined => {
+    const t = argv[i];
+    if (t && wholePlaceholder(t) && !spec.optionValues?.includes(option)) return before(i);
+    return undefined;
+  };
+  const split = (i: number): { program: 'split' | undefined } | { problem: Problem } => {
+    const t = argv[i];
+    if (!t) return { program: undefined };
+    const word = t.source.trim().split(/\s+/).find((w) => !w.startsWith('-') && !w.includes('='));
+    if (word !== undefined && SHELLS.has(programName(word))) {
+      return { problem: { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(by)} would run; ${TAIL}` } };
+    }
+    if (!isLiteral(t)) return { problem: { index: i, message: `${JSON.stringify(by)} splits this argument into the program and its environment, so it must be written out, not hold a {placeholder}` } };
+    if (word !== undefined && isWrapper(programName(word))) {
+      return { problem: { index: i, message: `${JSON.stringify(word)} runs another program: write it as an argument of its own rather than in ${JSON.stringify(by)}'s split string` } };
+    }
+    return { program: word === undefined ? undefined : 'split' };
+  };
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const arg = t.source;
+    if (!endOfOptions && arg === '--' && isLiteral(t)) {
+      endOfOptions = true;
+      continue;
+    }
+    if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
+      const head = textBeforeValue(t);
+      if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
+        return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
+      }
+      if (arg.startsWith('--')) {
+        const long = arg.split('=')[0]!;
+        if (spec.suUnless?.long === long) su = false;
+        if (spec.direct?.long === long) direct = true;
+        if (spec.split?.long === long) {
+          if (arg.includes('=')) return { problem: { index: i, message: `${JSON.stringify(by)} splits ${long}'s value into the program and its environment; write it as an argument of its own` } };
+          const r = split(i + 1);
+          if ('problem' in r || r.program === 'split') return r;
+          i++;
+          continue;
+        }
+        if (!arg.includes('=') && spec.long?.includes(long)) {
+          const p = value(i + 1, long);
+          if (p) return p;
+          i++;
+        }
+        continue;
+      }
+      const letters = arg.slice(1);
+      for (let k = 0; k < letters.length; k++) {
+        const letter = letters[k]!;
+        if (spec.suUnless?.short === letter) su = false;
+        if (spec.direct?.short === letter) direct = true;
+        if (!spec.short?.includes(letter)) continue;
+        if (spec.split?.short === letter) {
+          if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
+          const r = split(i + 1);
+          if ('problem' in r || r.program === 'split') return r;
+          i++;
+          break;
+        }
+        // The rest of the cluster is the option's value (`-uroot`), or the next element is (`-u root`).
+        if (k === letters.length - 1) {
+          const p = value(i + 1, `-${letter}`);
+          if (p) return p;
+          i++;
+        }
+        break;
+      }
+      continue;
+    }
+    if (untilOperand) return { program: i };
+    if (spec.assignments && textBeforeValue(t).includes('=')) continue;
+    if (operands > 0) {
+      operands--;
+      if (wholePlaceholder(t) && !spec.podValues) return before(i);
+      continue;
+    }
+    if (su) return suLike();
+    if (!direct) {
+      return { problem: { index: from - 1, message: `${JSON.stringify(by)} runs its command through sh -c unless given -${spec.direct!.short} (${spec.direct!.long}); add it so the program runs directly` } };
+    }
+    return { program: i };
+  }
+  return su ? suLike() : { program: undefined };
 }
 
 /** The index of the first option from `from` on by which the wrapper runs its command through a shell, if any. */

@@ -321,3 +321,59 @@ test('a shell is refused after a program that runs another (env, timeout, nice, 
     assert.deepEqual(problems(argv), [], argv);
   }
 });
+
+test('after a program that runs another, the program it runs is found past its options and operands: a value cannot stand there or before it, only that position is checked for a shell, and watch, script, ssh and kubectl/docker/crictl exec are read too', () => {
+  const problems = (argv: string): string[] =>
+    parseRunbooksText(`runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: {command: {argv: ${argv}}}\n    rollback: none\n    rollback_reason: t\n`, 'r.yaml').problems.map(formatProblem);
+  const at = (i: number) => `r.yaml:5: runbooks.r.action.command.argv[${i}]`;
+  const TAIL = 'rectify runs commands without one, so call the program directly';
+  const runs = (i: number, by: string, env = '') => `${at(i)}: the program ${JSON.stringify(by)} runs must be written out, not a {placeholder}: an alert must not choose what runs${env}`;
+  const before = (i: number, by: string) =>
+    `${at(i)}: a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`;
+  const wrapped = (i: number, shell: string, by: string) => `${at(i)}: ${JSON.stringify(shell)} is a shell, which ${JSON.stringify(by)} would run; ${TAIL}`;
+  // A value that could be the program, or env's environment (x=LD_PRELOAD=/tmp/x.so).
+  assert.deepEqual(problems('[env, "{x}", /usr/local/bin/flush-queue]'), [runs(1, 'env', ' nor, as "NAME=value", its environment')]);
+  assert.deepEqual(problems('[env, A=1, "{x}", /usr/local/bin/flush-queue]'), [runs(2, 'env', ' nor, as "NAME=value", its environment')]);
+  assert.deepEqual(problems('[env, "/usr/local/bin/{x}", run]'), [runs(1, 'env', ' nor, as "NAME=value", its environment')]);
+  assert.deepEqual(problems('[timeout, "10", "{x}", -c, id]'), [runs(2, 'timeout')]);
+  assert.deepEqual(problems('[timeout, "{x}", /usr/local/bin/tool]'), [before(1, 'timeout')]);
+  assert.deepEqual(problems('[sudo, -u, "{x}", /usr/local/bin/tool]'), [before(2, 'sudo')]);
+  assert.deepEqual(problems('[nice, -n, "5", setsid, "{x}", /usr/local/bin/tool]'), [runs(4, 'setsid')]);
+  assert.deepEqual(problems('[flock, /run/app.lock, "{x}"]'), [runs(2, 'flock')]);
+  assert.deepEqual(problems('[ssh, "{host}", /usr/local/bin/tool]'), [before(1, 'ssh')]);
+  assert.deepEqual(problems('[sudo, "-{x}", /usr/local/bin/tool]'), [`${at(1)}: "sudo"'s options must be written out: a value there could choose how it runs what it runs`]);
+  assert.deepEqual(problems('[find, /var/cache, -exec, "{x}", ";"]'), [runs(3, 'find')]);
+  assert.deepEqual(problems('[env, -S, "A={x} /usr/local/bin/tool"]'), [`${at(2)}: "env" splits this argument into the program and its environment, so it must be written out, not hold a {placeholder}`]);
+  // A word only at the program's position is a shell: an option's value or the program's own arguments are not.
+  assert.deepEqual(problems('[timeout, -s, KILL, "300", rc, -c, id]'), [wrapped(4, 'rc', 'timeout')]);
+  assert.deepEqual(problems('[kubectl, exec, -n, "{namespace}", "{pod_name}", --, sh, -c, "rm -rf /tmp/cache/*"]'), [wrapped(6, 'sh', 'kubectl')]);
+  assert.deepEqual(problems('[kubectl, --context, prod, exec, -it, "{pod}", bash]'), [wrapped(6, 'bash', 'kubectl')]);
+  assert.deepEqual(problems('[docker, exec, -u, root, "{c}", /bin/sh, -c, x]'), [wrapped(5, '/bin/sh', 'docker')]);
+  assert.deepEqual(problems('[crictl, exec, -i, "{c}", ash]'), [wrapped(4, 'ash', 'crictl')]);
+  assert.deepEqual(problems('[watch, -x, -g, -n, "1", sh, -c, "echo hi"]'), [wrapped(5, 'sh', 'watch')]);
+  assert.deepEqual(problems('[ssh, -p, "2222", node1, bash, -c, "echo hi"]'), [wrapped(4, 'bash', 'ssh')]);
+  assert.deepEqual(problems('[timeout, "5", env, -u, HOME, A=1, zsh]'), [wrapped(6, 'zsh', 'timeout')]);
+  // Programs that run a shell whatever they are given, or when no program follows them.
+  assert.deepEqual(problems('[watch, -n, "1", /usr/local/bin/tool]'), [`${at(0)}: "watch" runs its command through sh -c unless given -x (--exec); add it so the program runs directly`]);
+  assert.deepEqual(problems('[script, -qc, "/usr/local/bin/tool", /dev/null]'), [`${at(0)}: "script" runs a shell (and its -c command through one); ${TAIL}`]);
+  assert.deepEqual(problems('[ssh, node1]'), [`${at(0)}: "ssh" runs a shell when no program follows it; ${TAIL}`]);
+  assert.deepEqual(problems('[chroot, /srv/root]'), [`${at(0)}: "chroot" runs a shell when no program follows it; ${TAIL}`]);
+  assert.deepEqual(problems('[runuser, app]'), [`${at(0)}: "runuser" without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])`]);
+  assert.deepEqual(problems('[doas, -s]'), [`${at(1)}: "-s" makes "doas" run its command through a shell; ${TAIL}`]);
+  // Still loaded.
+  for (const argv of [
+    '[timeout, "300", /usr/local/bin/drain-queue, --channel, rc, --queue, "{queue}"]',
+    '[nice, -n, "10", /usr/local/bin/reindex, --lang, es]',
+    '[env, A=1, "B={x}", /usr/local/bin/tool, "{x}"]',
+    '[timeout, --signal, KILL, "5", /usr/local/bin/tool, sh]',
+    '[kubectl, exec, -n, "{namespace}", "{pod_name}", --, /usr/local/bin/flush, "{queue}"]',
+    '[docker, exec, "{container}", /usr/local/bin/flush]',
+    '[watch, -x, -g, -n, "1", /usr/local/bin/tool, "{x}"]',
+    '[ssh, node1, /usr/local/bin/tool, "{x}"]',
+    '[find, "/var/cache/{svc}", -mtime, "+7", -delete]',
+    '[find, /var/cache, -name, "{x}", -exec, /bin/rm, -f, "{}", ";"]',
+    '[kubectl, get, pods, -n, "{namespace}"]',
+  ]) {
+    assert.deepEqual(problems(argv), [], argv);
+  }
+});
