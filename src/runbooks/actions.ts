@@ -54,6 +54,8 @@ const ALWAYS_SHELL: Record<string, string> = {
 interface WrapperSpec {
   short?: string;
   long?: readonly string[];
+  /** Long options known to take no value; another one, without "=", may take the next argument, so both readings are checked. */
+  flags?: readonly string[];
   operands?: number;
   /** env: `NAME=value` before the program sets its environment. */
   assignments?: boolean;
@@ -69,34 +71,34 @@ interface WrapperSpec {
   optionValues?: readonly string[];
 }
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
-  env: { short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, split: { short: 'S', long: '--split-string' } },
-  timeout: { short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
+  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, split: { short: 'S', long: '--split-string' } },
+  timeout: { flags: ['--foreground', '--preserve-status', '--verbose'], short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
   nice: { short: 'n', long: ['--adjustment'] },
   nohup: {},
-  setsid: {},
-  sudo: { short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'] },
+  setsid: { flags: ['--ctty', '--fork', '--wait'] },
+  sudo: { flags: ['--askpass', '--background', '--bell', '--edit', '--list', '--login', '--non-interactive', '--preserve-env', '--preserve-groups', '--remove-timestamp', '--reset-timestamp', '--set-home', '--shell', '--stdin', '--validate'], short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'] },
   doas: { short: 'Cu' },
-  runuser: { short: 'gGsuw', long: ['--group', '--supp-group', '--shell', '--user', '--whitelist-environment'], suUnless: { short: 'u', long: '--user' } },
-  xargs: { short: 'adEILnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
+  runuser: { flags: ['--login', '--preserve-environment', '--pty'], short: 'gGsuw', long: ['--group', '--supp-group', '--shell', '--user', '--whitelist-environment'], suUnless: { short: 'u', long: '--user' } },
+  xargs: { flags: ['--null', '--no-run-if-empty', '--interactive', '--verbose', '--exit', '--show-limits', '--open-tty', '--replace', '--eof', '--max-lines'], short: 'adEILnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
   stdbuf: { short: 'ioe', long: ['--input', '--output', '--error'] },
   ionice: { short: 'cnpPu', long: ['--class', '--classdata', '--pid', '--pgid', '--uid'] },
-  chroot: { long: ['--userspec', '--groups'], operands: 1, shellWithout: true },
-  flock: { short: 'wE', long: ['--timeout', '--conflict-exit-code'], operands: 1 },
-  time: { short: 'fo', long: ['--format', '--output'] },
+  chroot: { flags: ['--skip-chdir'], long: ['--userspec', '--groups'], operands: 1, shellWithout: true },
+  flock: { flags: ['--shared', '--exclusive', '--unlock', '--nonblock', '--nb', '--close', '--no-fork', '--verbose'], short: 'wE', long: ['--timeout', '--conflict-exit-code'], operands: 1 },
+  time: { flags: ['--append', '--verbose', '--portability', '--quiet'], short: 'fo', long: ['--format', '--output'] },
   chrt: { short: 'TPD', long: ['--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1 },
   taskset: { operands: 1 },
-  unshare: { short: 'SGRw', long: ['--setuid', '--setgid', '--root', '--wd', '--map-user', '--map-group', '--map-users', '--map-groups', '--propagation'], shellWithout: true },
-  nsenter: { short: 'tSG', long: ['--target', '--setuid', '--setgid'], shellWithout: true },
-  setpriv: { long: ['--reuid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule', '--seccomp-filter'] },
+  unshare: { flags: ['--mount', '--uts', '--ipc', '--net', '--pid', '--user', '--cgroup', '--time', '--fork', '--map-root-user', '--map-current-user', '--mount-proc', '--kill-child', '--keep-caps'], short: 'SGRw', long: ['--setuid', '--setgid', '--root', '--wd', '--map-user', '--map-group', '--map-users', '--map-groups', '--propagation'], shellWithout: true },
+  nsenter: { flags: ['--all', '--mount', '--uts', '--ipc', '--net', '--pid', '--user', '--cgroup', '--time', '--preserve-credentials', '--no-fork', '--root', '--wd'], short: 'tSG', long: ['--target', '--setuid', '--setgid'], shellWithout: true },
+  setpriv: { flags: ['--clear-groups', '--init-groups', '--keep-groups', '--no-new-privs', '--nnp', '--reset-env'], long: ['--reuid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule', '--seccomp-filter'] },
   prlimit: { short: 'po', long: ['--pid', '--output'] },
-  numactl: { short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
+  numactl: { flags: ['--localalloc', '--show', '--hardware'], short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
   cgexec: { short: 'g' },
-  'systemd-run': { short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'] },
+  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'] },
   setarch: { operands: 1, shellWithout: true },
   strace: { short: 'abeEIoOpPsSuUX' },
   ltrace: { short: 'aADeFlnopsuwx' },
   firejail: { shellWithout: true },
-  watch: { short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
+  watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
   ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true },
 };
 /** kubectl, docker and crictl run a program with their `exec` subcommand: `global` options may come before it. */
@@ -107,17 +109,18 @@ const EXEC_SUBCOMMANDS: Record<string, { global: WrapperSpec; exec: WrapperSpec 
       short: 'ncfs',
       long: ['--namespace', '--container', '--filename', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--pod-running-timeout', '--request-timeout'],
       operands: 1,
+      flags: ['--stdin', '--tty', '--quiet'],
       podValues: true,
       optionValues: ['-n', '--namespace', '-c', '--container'],
     },
   },
   docker: {
     global: { short: 'Hcl', long: ['--host', '--context', '--config', '--log-level', '--tlscacert', '--tlscert', '--tlskey'] },
-    exec: { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], operands: 1, podValues: true },
+    exec: { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], flags: ['--detach', '--interactive', '--tty', '--privileged'], operands: 1, podValues: true },
   },
   crictl: {
     global: { short: 'rict', long: ['--runtime-endpoint', '--image-endpoint', '--config', '--timeout'] },
-    exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], operands: 1, podValues: true },
+    exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
   },
 };
 /** find runs the program after each of these. */
@@ -432,11 +435,12 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   if (!spec) return undefined;
   const found = readArguments(argv, from, spec, self, false);
   if ('problem' in found) return found.problem;
-  if (found.program === undefined) {
-    return spec.shellWithout ? { index: at, message: `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}` } : undefined;
+  if (found.program === undefined && spec.shellWithout) return { index: at, message: `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}` };
+  for (const i of found.also) {
+    const problem = program(argv, i, self, top);
+    if (problem) return problem;
   }
-  if (found.program === 'split') return undefined;
-  return program(argv, found.program, self, top);
+  return typeof found.program === 'number' ? program(argv, found.program, self, top) : undefined;
 }
 
 /** The program at `i`, run by `by`: written out, not a shell, and read in turn if it runs another. */
@@ -477,17 +481,15 @@ function readArguments(
   spec: WrapperSpec,
   by: string,
   untilOperand: boolean,
-): { program: number | 'split' | undefined } | { problem: Problem } {
+): { program: number | 'split' | undefined; also: number[] } | { problem: Problem } {
+  const also: number[] = [];
   const before = (i: number): { problem: Problem } => ({
     problem: {
       index: i,
       message: `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
     },
   });
-  let operands = spec.operands ?? 0;
-  let endOfOptions = false;
-  let su = spec.suUnless !== undefined;
-  let direct = spec.direct === undefined;
+  const start = { operands: spec.operands ?? 0, endOfOptions: false, su: spec.suUnless !== undefined, direct: spec.direct === undefined };
   const suLike = (): { problem: Problem } => ({
     problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
   });
@@ -509,7 +511,9 @@ function readArguments(
     }
     return { program: word === undefined ? undefined : 'split' };
   };
-  for (let i = from; i < argv.length; i++) {
+  const scan = (first: number, state: typeof start): { program: number | 'split' | undefined } | { problem: Problem } => {
+  let { operands, endOfOptions, su, direct } = state;
+  for (let i = first; i < argv.length; i++) {
     const t = argv[i]!;
     const arg = t.source;
     if (!endOfOptions && arg === '--' && isLiteral(t)) {
@@ -536,6 +540,14 @@ function readArguments(
           const p = value(i + 1, long);
           if (p) return p;
           i++;
+        } else if (!arg.includes('=') && !spec.flags?.includes(long) && i + 1 < argv.length) {
+          // An option rectify does not know may take the next argument as its value: the
+          // program is then the one after, which is read too.
+          const p = value(i + 1, long);
+          if (p) return p;
+          const other = scan(i + 2, { operands, endOfOptions, su, direct });
+          if ('problem' in other) return other;
+          if (typeof other.program === 'number') also.push(other.program);
         }
         continue;
       }
@@ -576,6 +588,9 @@ function readArguments(
     return { program: i };
   }
   return su ? suLike() : { program: undefined };
+  };
+  const found = scan(from, start);
+  return 'problem' in found ? found : { ...found, also };
 }
 
 /** The index of the first option from `from` on by which the wrapper runs its command through a shell, if any. */

@@ -353,6 +353,9 @@ test('after a program that runs another, the program it runs is found past its o
   assert.deepEqual(problems('[watch, -x, -g, -n, "1", sh, -c, "echo hi"]'), [wrapped(5, 'sh', 'watch')]);
   assert.deepEqual(problems('[ssh, -p, "2222", node1, bash, -c, "echo hi"]'), [wrapped(4, 'bash', 'ssh')]);
   assert.deepEqual(problems('[timeout, "5", env, -u, HOME, A=1, zsh]'), [wrapped(6, 'zsh', 'timeout')]);
+  // An option rectify does not know may take the next argument: the program after that is read too.
+  assert.deepEqual(problems('[strace, --output, /tmp/trace, sh, -c, id]'), [wrapped(3, 'sh', 'strace')]);
+  assert.deepEqual(problems('[sudo, --preserve-env, bash]'), [wrapped(2, 'bash', 'sudo')]);
   // Programs that run a shell whatever they are given, or when no program follows them.
   assert.deepEqual(problems('[watch, -n, "1", /usr/local/bin/tool]'), [`${at(0)}: "watch" runs its command through sh -c unless given -x (--exec); add it so the program runs directly`]);
   assert.deepEqual(problems('[script, -qc, "/usr/local/bin/tool", /dev/null]'), [`${at(0)}: "script" runs a shell (and its -c command through one); ${TAIL}`]);
@@ -366,6 +369,7 @@ test('after a program that runs another, the program it runs is found past its o
     '[nice, -n, "10", /usr/local/bin/reindex, --lang, es]',
     '[env, A=1, "B={x}", /usr/local/bin/tool, "{x}"]',
     '[timeout, --signal, KILL, "5", /usr/local/bin/tool, sh]',
+    '[timeout, --foreground, "5", /usr/local/bin/tool, rc]',
     '[kubectl, exec, -n, "{namespace}", "{pod_name}", --, /usr/local/bin/flush, "{queue}"]',
     '[docker, exec, "{container}", /usr/local/bin/flush]',
     '[watch, -x, -g, -n, "1", /usr/local/bin/tool, "{x}"]',
