@@ -69,6 +69,8 @@ interface WrapperSpec {
   suUnless?: { short: string; long: string };
   podValues?: boolean;
   optionValues?: readonly string[];
+  /** Any option's value may be a placeholder (kubectl's options before a subcommand other than exec). */
+  anyValues?: boolean;
 }
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, split: { short: 'S', long: '--split-string' } },
@@ -104,7 +106,11 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
 /** kubectl, docker and crictl run a program with their `exec` subcommand: `global` options may come before it. */
 const EXEC_SUBCOMMANDS: Record<string, { global: WrapperSpec; exec: WrapperSpec }> = {
   kubectl: {
-    global: { short: 'ns', long: ['--namespace', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--request-timeout'] },
+    global: {
+      short: 'ns',
+      long: ['--namespace', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--request-timeout'],
+      optionValues: ['-n', '--namespace'],
+    },
     exec: {
       short: 'ncfs',
       long: ['--namespace', '--container', '--filename', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--pod-running-timeout', '--request-timeout'],
@@ -423,12 +429,15 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   let from = at + 1;
   const sub = EXEC_SUBCOMMANDS[name];
   if (sub) {
-    const found = readArguments(argv, from, sub.global, self, true);
+    const found = readArguments(argv, from, { ...sub.global, anyValues: true }, self, true);
     if ('problem' in found) return found.problem;
     if (typeof found.program !== 'number') return undefined;
     const t = argv[found.program]!;
     if (!isLiteral(t)) return { index: found.program, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
     if (t.source !== 'exec') return undefined;
+    // Before exec, only the namespace may be a value (not the context, server or user).
+    const strict = readArguments(argv, from, sub.global, self, true);
+    if ('problem' in strict) return strict.problem;
     spec = sub.exec;
     from = found.program + 1;
   }
@@ -495,7 +504,7 @@ function readArguments(
   });
   const value = (i: number, option: string): { problem: Problem } | undefined => {
     const t = argv[i];
-    if (t && wholePlaceholder(t) && !spec.optionValues?.includes(option)) return before(i);
+    if (t && wholePlaceholder(t) && !spec.anyValues && !spec.optionValues?.includes(option)) return before(i);
     return undefined;
   };
   const split = (i: number): { program: 'split' | undefined } | { problem: Problem } => {
@@ -512,82 +521,82 @@ function readArguments(
     return { program: word === undefined ? undefined : 'split' };
   };
   const scan = (first: number, state: typeof start): { program: number | 'split' | undefined } | { problem: Problem } => {
-  let { operands, endOfOptions, su, direct } = state;
-  for (let i = first; i < argv.length; i++) {
-    const t = argv[i]!;
-    const arg = t.source;
-    if (!endOfOptions && arg === '--' && isLiteral(t)) {
-      endOfOptions = true;
-      continue;
-    }
-    if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
-      const head = textBeforeValue(t);
-      if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
-        return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
+    let { operands, endOfOptions, su, direct } = state;
+    for (let i = first; i < argv.length; i++) {
+      const t = argv[i]!;
+      const arg = t.source;
+      if (!endOfOptions && arg === '--' && isLiteral(t)) {
+        endOfOptions = true;
+        continue;
       }
-      if (arg.startsWith('--')) {
-        const long = arg.split('=')[0]!;
-        if (spec.suUnless?.long === long) su = false;
-        if (spec.direct?.long === long) direct = true;
-        if (spec.split?.long === long) {
-          if (arg.includes('=')) return { problem: { index: i, message: `${JSON.stringify(by)} splits ${long}'s value into the program and its environment; write it as an argument of its own` } };
-          const r = split(i + 1);
-          if ('problem' in r || r.program === 'split') return r;
-          i++;
+      if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
+        const head = textBeforeValue(t);
+        if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
+          return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
+        }
+        if (arg.startsWith('--')) {
+          const long = arg.split('=')[0]!;
+          if (spec.suUnless?.long === long) su = false;
+          if (spec.direct?.long === long) direct = true;
+          if (spec.split?.long === long) {
+            if (arg.includes('=')) return { problem: { index: i, message: `${JSON.stringify(by)} splits ${long}'s value into the program and its environment; write it as an argument of its own` } };
+            const r = split(i + 1);
+            if ('problem' in r || r.program === 'split') return r;
+            i++;
+            continue;
+          }
+          if (!arg.includes('=') && spec.long?.includes(long)) {
+            const p = value(i + 1, long);
+            if (p) return p;
+            i++;
+          } else if (!arg.includes('=') && !spec.flags?.includes(long) && i + 1 < argv.length) {
+            // An option rectify does not know may take the next argument as its value: the
+            // program is then the one after, which is read too.
+            const p = value(i + 1, long);
+            if (p) return p;
+            const other = scan(i + 2, { operands, endOfOptions, su, direct });
+            if ('problem' in other) return other;
+            if (typeof other.program === 'number') also.push(other.program);
+          }
           continue;
         }
-        if (!arg.includes('=') && spec.long?.includes(long)) {
-          const p = value(i + 1, long);
-          if (p) return p;
-          i++;
-        } else if (!arg.includes('=') && !spec.flags?.includes(long) && i + 1 < argv.length) {
-          // An option rectify does not know may take the next argument as its value: the
-          // program is then the one after, which is read too.
-          const p = value(i + 1, long);
-          if (p) return p;
-          const other = scan(i + 2, { operands, endOfOptions, su, direct });
-          if ('problem' in other) return other;
-          if (typeof other.program === 'number') also.push(other.program);
+        const letters = arg.slice(1);
+        for (let k = 0; k < letters.length; k++) {
+          const letter = letters[k]!;
+          if (spec.suUnless?.short === letter) su = false;
+          if (spec.direct?.short === letter) direct = true;
+          if (!spec.short?.includes(letter)) continue;
+          if (spec.split?.short === letter) {
+            if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
+            const r = split(i + 1);
+            if ('problem' in r || r.program === 'split') return r;
+            i++;
+            break;
+          }
+          // The rest of the cluster is the option's value (`-uroot`), or the next element is (`-u root`).
+          if (k === letters.length - 1) {
+            const p = value(i + 1, `-${letter}`);
+            if (p) return p;
+            i++;
+          }
+          break;
         }
         continue;
       }
-      const letters = arg.slice(1);
-      for (let k = 0; k < letters.length; k++) {
-        const letter = letters[k]!;
-        if (spec.suUnless?.short === letter) su = false;
-        if (spec.direct?.short === letter) direct = true;
-        if (!spec.short?.includes(letter)) continue;
-        if (spec.split?.short === letter) {
-          if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
-          const r = split(i + 1);
-          if ('problem' in r || r.program === 'split') return r;
-          i++;
-          break;
-        }
-        // The rest of the cluster is the option's value (`-uroot`), or the next element is (`-u root`).
-        if (k === letters.length - 1) {
-          const p = value(i + 1, `-${letter}`);
-          if (p) return p;
-          i++;
-        }
-        break;
+      if (untilOperand) return { program: i };
+      if (spec.assignments && textBeforeValue(t).includes('=')) continue;
+      if (operands > 0) {
+        operands--;
+        if (wholePlaceholder(t) && !spec.podValues) return before(i);
+        continue;
       }
-      continue;
+      if (su) return suLike();
+      if (!direct) {
+        return { problem: { index: from - 1, message: `${JSON.stringify(by)} runs its command through sh -c unless given -${spec.direct!.short} (${spec.direct!.long}); add it so the program runs directly` } };
+      }
+      return { program: i };
     }
-    if (untilOperand) return { program: i };
-    if (spec.assignments && textBeforeValue(t).includes('=')) continue;
-    if (operands > 0) {
-      operands--;
-      if (wholePlaceholder(t) && !spec.podValues) return before(i);
-      continue;
-    }
-    if (su) return suLike();
-    if (!direct) {
-      return { problem: { index: from - 1, message: `${JSON.stringify(by)} runs its command through sh -c unless given -${spec.direct!.short} (${spec.direct!.long}); add it so the program runs directly` } };
-    }
-    return { program: i };
-  }
-  return su ? suLike() : { program: undefined };
+    return su ? suLike() : { program: undefined };
   };
   const found = scan(from, start);
   return 'problem' in found ? found : { ...found, also };

@@ -349,6 +349,8 @@ test('after a program that runs another, the program it runs is found past its o
   assert.deepEqual(problems('[kubectl, exec, -n, "{namespace}", "{pod_name}", --, sh, -c, "rm -rf /tmp/cache/*"]'), [wrapped(6, 'sh', 'kubectl')]);
   assert.deepEqual(problems('[kubectl, --context, prod, exec, -it, "{pod}", bash]'), [wrapped(6, 'bash', 'kubectl')]);
   assert.deepEqual(problems('[docker, exec, -u, root, "{c}", /bin/sh, -c, x]'), [wrapped(5, '/bin/sh', 'docker')]);
+  assert.deepEqual(problems('[kubectl, --context, "{x}", exec, "{pod}", --, /usr/local/bin/tool]'), [before(2, 'kubectl')]);
+  assert.deepEqual(problems('[kubectl, "{verb}", "{pod}"]'), [`${at(1)}: the "kubectl" subcommand must be written out, not a {placeholder}: an alert must not choose what runs`]);
   assert.deepEqual(problems('[crictl, exec, -i, "{c}", ash]'), [wrapped(4, 'ash', 'crictl')]);
   assert.deepEqual(problems('[watch, -x, -g, -n, "1", sh, -c, "echo hi"]'), [wrapped(5, 'sh', 'watch')]);
   assert.deepEqual(problems('[ssh, -p, "2222", node1, bash, -c, "echo hi"]'), [wrapped(4, 'bash', 'ssh')]);
@@ -377,6 +379,8 @@ test('after a program that runs another, the program it runs is found past its o
     '[find, "/var/cache/{svc}", -mtime, "+7", -delete]',
     '[find, /var/cache, -name, "{x}", -exec, /bin/rm, -f, "{}", ";"]',
     '[kubectl, get, pods, -n, "{namespace}"]',
+    '[kubectl, -n, "{namespace}", --context, "{x}", get, pods]',
+    '[kubectl, -n, "{namespace}", exec, "{pod}", --, /usr/local/bin/tool]',
   ]) {
     assert.deepEqual(problems(argv), [], argv);
   }
