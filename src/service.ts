@@ -672,6 +672,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       );
     }
   }
+  // Each runbook's counters at 0 before recovery counts the runs a crash cut off: the series
+  // read in the same order (runbook, then outcome) whatever recovery found.
+  metrics.knowRunbooks(runbooks.map((rb) => rb.id));
   const interrupted = overrides.recover === false ? 0 : await engine.recover();
   if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
   // The repeats a crash kept from being told: counted again from the audit log after the
@@ -688,8 +691,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   }
   const paused = store.read((tx) => tx.paused());
   metrics.paused(paused);
-  /** Sets the runbooks' circuit and pause gauges from the store (at start, and for those a reload adds); answers every paused runbook. */
+  /** Sets the runbooks' counters at 0 where nothing was counted yet, and their circuit and pause gauges from the store (at start, and for those a reload adds); answers every paused runbook. */
   function showRunbookState(ids: readonly string[]): Map<string, RunbookPause> {
+    metrics.knowRunbooks(ids);
     const paused = store.read((tx) => tx.pausedRunbooks());
     for (const id of ids) {
       metrics.circuitState(id, store.read((tx) => tx.circuit(id)).state);

@@ -1,13 +1,11 @@
 import type { Logger } from 'pino';
 import type { Clock } from '../lib/index.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { IntakeRefusalReason, Metrics } from '../observability/metrics.js';
 import type { Outbox } from '../notify/outbox.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Store } from '../store/ports.js';
 
-/** Why an intake request was refused as a whole, before any of it was decided (the `reason` label of rectify_intake_refused_total). */
-export const INTAKE_REFUSAL_REASONS = ['body_too_large', 'unsupported_media_type', 'malformed', 'invalid'] as const;
-export type IntakeRefusalReason = (typeof INTAKE_REFUSAL_REASONS)[number];
+export { INTAKE_REFUSAL_REASONS, type IntakeRefusalReason } from '../observability/metrics.js';
 
 /** One intake request refused as a whole: nothing in it was decided. */
 export interface IntakeRefusal {

@@ -15,9 +15,11 @@ export {
   EXECUTION_OUTCOMES,
   CIRCUIT_STATES,
   OPERATOR_RESET_KINDS,
+  INTAKE_ROUTES,
   type Metrics,
   type ExecutionOutcome,
   type CircuitStateName,
   type OperatorResetKind,
+  type IntakeRoute,
 } from './metrics.js';
 export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';

@@ -19,6 +19,14 @@ export type CircuitStateName = (typeof CIRCUIT_STATES)[number];
 export const OPERATOR_RESET_KINDS = ['circuit_close', 'cooldown_clear'] as const;
 export type OperatorResetKind = (typeof OPERATOR_RESET_KINDS)[number];
 
+/** The intake routes (served by api/routes/intake.ts), for `rectify_intake_refused_total{route}`. */
+export const INTAKE_ROUTES = ['/api/v1/webhooks/alertmanager', '/api/v1/webhooks/pagerduty', '/api/v1/incidents'] as const;
+export type IntakeRoute = (typeof INTAKE_ROUTES)[number];
+
+/** Why an intake request was refused as a whole, before any of it was decided (the `reason` label of rectify_intake_refused_total, beside `aborted`). */
+export const INTAKE_REFUSAL_REASONS = ['body_too_large', 'unsupported_media_type', 'malformed', 'invalid'] as const;
+export type IntakeRefusalReason = (typeof INTAKE_REFUSAL_REASONS)[number];
+
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
   incidentReceived(source: string, count?: number): void;

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CIRCUIT_STATES, type Metrics } from './metrics.js';
+import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
 
 /** Values read at scrape time, never counted on the hot path. */
 export interface LiveSources {
@@ -21,7 +21,14 @@ export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
   /** A runbook reload ended: `ok` (in force, or nothing changed) or `refused` (the runbooks in force stay). */
   runbooksReloaded(outcome: 'ok' | 'refused'): void;
-  /** A reload removed the runbook: its per-runbook series go, rather than stay at their last value. */
+  /**
+   * The runbooks in force (at start, and those a reload adds): their counters
+   * (rectify_executions_total by outcome, rectify_operator_resets_total by kind) are
+   * shown at 0 where nothing was counted yet, so `increase()` sees the first count
+   * (a series that first appears at 1 reads as no increase). A count already made stays.
+   */
+  knowRunbooks(runbooks: readonly string[]): void;
+  /** A reload removed the runbook: its gauges go, rather than stay at their last value (its counters stay, as counters do). */
   forgetRunbook(runbook: string): void;
 }
 
@@ -166,6 +173,11 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   pausedGauge.set(0);
   approvals.set(0);
   storeFault.set({ kind: 'lasting' }, 0);
+  // Counters with label sets known in advance start at 0: Prometheus' increase() reads a
+  // series that first appears at 1 as no increase, so an alert on the first count would
+  // never fire. Adding 0 creates the series and leaves a count already made as it is.
+  for (const outcome of ['ok', 'refused'] as const) reloads.inc({ outcome }, 0);
+  for (const route of INTAKE_ROUTES) for (const reason of [...INTAKE_REFUSAL_REASONS, 'aborted']) intakeRefused.inc({ route, reason }, 0);
 
   return {
     watch(sources) {
@@ -193,6 +205,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     operatorReset: (runbook, kind) => operatorResets.inc({ runbook, kind }),
     storeFaultLasting: () => storeFault.set({ kind: 'lasting' }, 1),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
+    knowRunbooks: (runbooks) => {
+      for (const runbook of runbooks) {
+        for (const outcome of EXECUTION_OUTCOMES) executions.inc({ runbook, outcome }, 0);
+        for (const kind of OPERATOR_RESET_KINDS) operatorResets.inc({ runbook, kind }, 0);
+      }
+    },
     forgetRunbook: (runbook) => {
       circuit.remove({ runbook });
       runbookPausedGauge.remove({ runbook });

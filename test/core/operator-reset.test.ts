@@ -57,6 +57,17 @@ async function read(rig: Rig, path: string): Promise<any> {
   return res.json();
 }
 
+/**
+ * rectify_operator_resets_total as GET /metrics gives it over HTTP: every runbook in
+ * force and kind from the start, at 0 until counted (so `increase()` sees the first).
+ */
+const resetSamples = (counts: { flaky?: number; cool?: number } = {}): string[] => [
+  `rectify_operator_resets_total{runbook="flaky",kind="circuit_close"} ${counts.flaky ?? 0}`,
+  'rectify_operator_resets_total{runbook="flaky",kind="cooldown_clear"} 0',
+  'rectify_operator_resets_total{runbook="cool",kind="circuit_close"} 0',
+  `rectify_operator_resets_total{runbook="cool",kind="cooldown_clear"} ${counts.cool ?? 0}`,
+];
+
 /** The samples of `rectify_operator_resets_total` as GET /metrics gives them over HTTP. */
 async function resets(rig: Rig): Promise<string[]> {
   const res = await fetch(`${rig.base}/metrics`, { headers: bearer(val) });
@@ -110,6 +121,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     target.route('POST', '/flaky/a', { status: 500 });
     target.route('POST', '/hook', { status: 200 });
     let rig = await start();
+    assert.deepEqual(await resets(rig), resetSamples(), 'at 0 from the start: an alert on increase() hears the first reset');
     for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
     const trippedAt = rig.svc.clock.now();
     // A clock stepped back an hour: the wait is longer by the step.
@@ -135,7 +147,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.match(unknown.body.error.message, /flaky/, 'did you mean');
     assert.equal(auditRows(rig.svc.dbPath, 'CIRCUIT_CLOSED').length, 0, 'the refusals changed nothing');
     assert.equal((await read(rig, '/api/v1/runbooks/flaky')).circuit.state, 'open');
-    assert.deepEqual(await resets(rig), [], 'the refusals count nothing');
+    assert.deepEqual(await resets(rig), resetSamples(), 'the refusals count nothing');
 
     const closed = await call(rig, closeUrl, { reason: 'the clock was set back; target fixed', by: 'mallory' });
     assert.equal(closed.status, 200);
@@ -164,7 +176,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     const again = await call(rig, closeUrl, { reason: 'again' });
     assert.equal(again.status, 409);
     assert.equal(again.body.error.message, 'the circuit of runbook flaky is closed (0 failures in a row): there is nothing to close');
-    assert.deepEqual(await resets(rig), ['rectify_operator_resets_total{runbook="flaky",kind="circuit_close"} 1'], 'counted once committed; the 409 adds none');
+    assert.deepEqual(await resets(rig), resetSamples({ flaky: 1 }), 'counted once committed; the 409 adds none');
 
     // Kept across a restart: the next alert, after it, runs.
     const svc = await rig.svc.restart();
@@ -255,7 +267,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.equal(noCooldown.status, 409);
     assert.equal(noCooldown.body.error.message, 'runbook flaky has no cooldown (cooldown_minutes: 0): there is nothing to end');
     assert.equal(auditRows(rig.svc.dbPath, 'COOLDOWN_CLEARED').length, 0);
-    assert.deepEqual(await resets(rig), [], 'the refusals count nothing');
+    assert.deepEqual(await resets(rig), resetSamples(), 'the refusals count nothing');
 
     const cleared = await call(rig, url, { reason: 'clock stepped back', service: 'a' });
     assert.equal(cleared.status, 200);
@@ -272,7 +284,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.deepEqual(told.map((n) => [n.runbook, n.service, n.reason]), [['cool', 'a', 'the cooldown of cool on service a was ended by hand by alice: clock stepped back']]);
     assert.deepEqual((await read(rig, '/api/v1/runbooks/cool')).cooldowns.map((c: any) => c.service), ['b'], 'the one ended is not listed');
     assert.equal((await call(rig, url, { reason: 'x', service: 'a' })).status, 409, 'ended already');
-    assert.deepEqual(await resets(rig), ['rectify_operator_resets_total{runbook="cool",kind="cooldown_clear"} 1']);
+    assert.deepEqual(await resets(rig), resetSamples({ cool: 1 }));
 
     // Kept across a restart; b still holds.
     rig = await listen(await rig.svc.restart());
@@ -301,7 +313,7 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.equal(rows.length, 2);
     assert.equal(rows[1]!.details.service, null);
     // One clearing, however many cooldowns it ended; this process's count starts at its start.
-    assert.deepEqual(await resets(rig), ['rectify_operator_resets_total{runbook="cool",kind="cooldown_clear"} 1']);
+    assert.deepEqual(await resets(rig), resetSamples({ cool: 1 }));
     assert.equal((await alert(rig, 'cool', 'a')).body.event, 'SUCCESS');
     assert.equal((await alert(rig, 'cool', 'b')).body.event, 'SUCCESS');
     assert.equal((await call(rig, '/api/v1/runbooks/cool/cooldown/clear', { reason: 'x', service: 'a' })).status, 200, 'the newest run on a: in force again, and ended again');

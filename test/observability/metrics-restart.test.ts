@@ -60,8 +60,11 @@ describe('/metrics after a kill -9', () => {
     assert.equal((await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 'shop', confidence: 1 })).body.action, 'executed');
     await rig.target.waitForRequest('/act/shop', { timeoutMs: 20_000 });
     assert.equal((await proc.post('/api/v1/pause', { by: 'alice', reason: 'looking' })).status, 200);
+    // Every runbook's outcomes from the start, at 0 until counted (increase() sees the first).
+    const executions = (counted: string): string[] =>
+      ['fix', 'bad', 'ask'].flatMap((rb) => ['success', 'failed', 'aborted', 'interrupted'].map((o) => `rectify_executions_total{runbook="${rb}",outcome="${o}"} ${`${rb}/${o}` === counted ? 1 : 0}`));
     const before = [
-      'rectify_executions_total{runbook="bad",outcome="failed"} 1',
+      ...executions('bad/failed'),
       'rectify_circuit_state{runbook="fix"} 0',
       'rectify_circuit_state{runbook="bad"} 1',
       'rectify_circuit_state{runbook="ask"} 0',
@@ -79,7 +82,7 @@ describe('/metrics after a kill -9', () => {
     // The counters start again from zero, but for the run recovery made INTERRUPTED:
     // the one outcome a human must look at, which the killed process never counted.
     assert.deepEqual(await samples(proc), [
-      'rectify_executions_total{runbook="fix",outcome="interrupted"} 1',
+      ...executions('fix/interrupted'),
       'rectify_circuit_state{runbook="fix"} 0',
       'rectify_circuit_state{runbook="bad"} 1',
       'rectify_circuit_state{runbook="ask"} 0',

@@ -141,3 +141,43 @@ describe('the store queue metrics count writes, not decisions', () => {
     }
   });
 });
+
+describe('counters an alert reads with increase() start at 0', () => {
+  it('reload outcomes and intake refusals from the first scrape; per runbook once known, a count made kept, and a runbook known again not reset', async () => {
+    const m = createPrometheusMetrics({ defaultMetrics: false });
+    const first = await m.render();
+    assert.deepEqual(sampleLines(first, 'rectify_runbook_reloads_total'), ['rectify_runbook_reloads_total{outcome="ok"} 0', 'rectify_runbook_reloads_total{outcome="refused"} 0']);
+    const refused = sampleLines(first, 'rectify_intake_refused_total');
+    assert.equal(refused.length, 15, 'three intake routes by five reasons');
+    assert.ok(refused.includes('rectify_intake_refused_total{route="/api/v1/webhooks/alertmanager",reason="body_too_large"} 0'));
+    assert.ok(refused.includes('rectify_intake_refused_total{route="/api/v1/incidents",reason="aborted"} 0'));
+    assert.ok(refused.every((l) => l.endsWith(' 0')));
+    assert.deepEqual(sampleLines(first, 'rectify_operator_resets_total'), [], 'no runbook known yet');
+
+    m.knowRunbooks(['x']);
+    m.operatorReset('x', 'cooldown_clear');
+    m.runbooksReloaded('refused');
+    m.intakeRefused('/api/v1/incidents', 'aborted');
+    m.executionFinished('x', 'failed', 1);
+    m.knowRunbooks(['x', 'y']);
+    const text = await m.render();
+    assert.deepEqual(sampleLines(text, 'rectify_operator_resets_total'), [
+      'rectify_operator_resets_total{runbook="x",kind="circuit_close"} 0',
+      'rectify_operator_resets_total{runbook="x",kind="cooldown_clear"} 1',
+      'rectify_operator_resets_total{runbook="y",kind="circuit_close"} 0',
+      'rectify_operator_resets_total{runbook="y",kind="cooldown_clear"} 0',
+    ]);
+    assert.deepEqual(sampleLines(text, 'rectify_executions_total'), [
+      'rectify_executions_total{runbook="x",outcome="success"} 0',
+      'rectify_executions_total{runbook="x",outcome="failed"} 1',
+      'rectify_executions_total{runbook="x",outcome="aborted"} 0',
+      'rectify_executions_total{runbook="x",outcome="interrupted"} 0',
+      'rectify_executions_total{runbook="y",outcome="success"} 0',
+      'rectify_executions_total{runbook="y",outcome="failed"} 0',
+      'rectify_executions_total{runbook="y",outcome="aborted"} 0',
+      'rectify_executions_total{runbook="y",outcome="interrupted"} 0',
+    ]);
+    assert.deepEqual(sampleLines(text, 'rectify_runbook_reloads_total'), ['rectify_runbook_reloads_total{outcome="ok"} 0', 'rectify_runbook_reloads_total{outcome="refused"} 1']);
+    assert.ok(sampleLines(text, 'rectify_intake_refused_total').includes('rectify_intake_refused_total{route="/api/v1/incidents",reason="aborted"} 1'));
+  });
+});

@@ -61,6 +61,10 @@ describe('runbook reload', () => {
       writeFileSync(join(svc.runbooksDir, 'api.yaml'), restartApi(target.url, 'restart-v2'));
       const report = (await svc.service.reload());
       assert.deepEqual(report.runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: ['restart-api'], reordered: false });
+      // The runbook added has its counters at 0 from the reload (increase() then sees its first count).
+      const added = (await svc.app.inject({ method: 'GET', url: '/metrics' })).body;
+      assert.match(added, /^rectify_executions_total\{runbook="scale-db",outcome="success"\} 0$/m);
+      assert.match(added, /^rectify_operator_resets_total\{runbook="scale-db",kind="cooldown_clear"\} 0$/m);
 
       const db = await svc.post('/api/v1/incidents?wait=true', incident('I2', 'DbSlow'));
       assert.equal(db.body.action, 'executed');
@@ -81,6 +85,7 @@ describe('runbook reload', () => {
       assert.match(metrics, /^rectify_executions_total\{runbook="scale-db",outcome="success"\} 1$/m);
       assert.match(metrics, /^rectify_circuit_state\{runbook="restart-api"\} 0$/m);
       assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="ok"\} 2$/m);
+      assert.match(metrics, /^rectify_runbook_reloads_total\{outcome="refused"\} 0$/m);
 
       // The same folder again changes nothing, and is not audited.
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: [], reordered: false });
@@ -92,6 +97,11 @@ describe('runbook reload', () => {
           ['rectify', [], ['scale-db'], [], 1],
         ],
       );
+
+      // Added back: its count made before is not reset.
+      writeFileSync(join(svc.runbooksDir, 'db.yaml'), scaleDb(target.url));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: ['scale-db'], removed: [], changed: [], reordered: false });
+      assert.match((await svc.app.inject({ method: 'GET', url: '/metrics' })).body, /^rectify_executions_total\{runbook="scale-db",outcome="success"\} 1$/m);
     } finally {
       await svc.stop({ remove: true });
     }
