@@ -9,6 +9,7 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { parse } from 'yaml';
+import { readTokensFile } from '../../src/api/tokens.js';
 import { runCli } from '../../src/cli/index.js';
 
 /**
@@ -75,6 +76,22 @@ describe('docker-compose.yml and deploy/compose', () => {
     const entry = tokens.tokens.find((t) => t.sha256 === sha);
     assert.ok(entry, 'no token in tokens.yaml matches the one Alertmanager sends');
     assert.deepEqual(entry.roles, ['ingest']);
+  });
+
+  it('Prometheus scrapes rectify with a viewer token of the tokens file, no more', () => {
+    const prom = parse(readFileSync(join(COMPOSE, 'prometheus.yml'), 'utf8')) as {
+      scrape_configs: Array<{ job_name: string; static_configs: Array<{ targets: string[] }>; authorization?: { credentials: string } }>;
+    };
+    const job = prom.scrape_configs.find((j) => j.job_name === 'rectify');
+    assert.deepEqual(job?.static_configs[0]?.targets, ['rectify:9095']);
+    const sha = createHash('sha256').update(job?.authorization?.credentials ?? '').digest('hex');
+    const tokens = parse(readFileSync(join(COMPOSE, 'tokens.yaml'), 'utf8')) as { tokens: Array<{ name: string; roles: string[]; sha256: string }> };
+    const entry = tokens.tokens.find((t) => t.sha256 === sha);
+    assert.ok(entry, 'no token in tokens.yaml matches the one Prometheus sends');
+    assert.deepEqual(entry.roles, ['viewer']);
+    const read = readTokensFile(join(COMPOSE, 'tokens.yaml'));
+    assert.ok(read.ok, 'rectify reads the tokens file');
+    assert.deepEqual(read.tokens.map((t) => [t.name, t.roles]), [['alertmanager', ['ingest']], ['prometheus', ['viewer']], ['demo-admin', ['admin']]]);
   });
 
   it('rectify lint accepts the demo runbook', async () => {
