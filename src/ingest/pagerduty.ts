@@ -56,6 +56,7 @@ const HANDLED = new Set(['incident.triggered', 'incident.reopened', 'incident.re
  * resolve resolves. Other event types are acknowledged and ignored. Root cause is the
  * incident title; its words are symptoms, so runbook triggers match words of the title.
  * A trigger or reopen needs a title and a service summary; a resolve, only `data.id`.
+ * An incident id holding `#` is refused: it would name another incident's reopen.
  *
  * The event id (`pagerduty_event` label) tells a re-delivery from a new event; which
  * occurrence a reopen or resolve belongs to is read by the engine
@@ -68,6 +69,10 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   if (!HANDLED.has(type)) return { incidents: [], problems: [] };
   const data = ev.data;
   if (!data.id) return { incidents: [], problems: [ingestProblem('event.data.id', 'required: the PagerDuty incident id')] };
+  // PagerDuty's incident ids are letters and digits (PGR0VU2). A `#` would make one
+  // incident's key another's reopen (`pd:P1#1` is P1's first reopen, engine/occurrence.ts):
+  // its resolve would cancel P1's request. Refused, so nothing of it is decided.
+  if (data.id.includes('#')) return { incidents: [], problems: [ingestProblem('event.data.id', 'must not contain "#": a PagerDuty incident id is letters and digits')] };
   // A resolve needs only the incident id: the occurrence it ends is found by it
   // (engine/occurrence.ts), and nothing is decided from its title or service. Refused
   // for want of them, it would be dropped (a 4xx is not retried), its approval left pending.

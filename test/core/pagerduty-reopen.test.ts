@@ -161,6 +161,40 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
     assert.equal(target.calls('/failover/orders', 'POST'), 0);
   });
 
+  it('an incident id holding "#" is a 400 naming event.data.id: it cannot resolve another incident\'s reopen', async () => {
+    const t = await post(pdEvent('EV-HASH-T', 'incident.triggered', 'PHASH1', 'db_down on orders'));
+    assert.equal((await post(pdEvent('EV-HASH-S1', 'incident.resolved', 'PHASH1', 'db_down on orders'))).action, 'resolved');
+    const r1 = await post(pdEvent('EV-HASH-R1', 'incident.reopened', 'PHASH1', 'db_down on orders'));
+    assert.equal(r1.action, 'approval_required');
+    assert.notEqual(r1.approval_id, t.approval_id);
+    const incidents = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = incidents();
+    // `pd:PHASH1#1` is PHASH1's first reopen: an incident "PHASH1#1" would be it.
+    for (const type of ['incident.resolved', 'incident.triggered', 'incident.reopened']) {
+      const r = await svc.post(url, pdEvent(`EV-HASH-X-${type}`, type, 'PHASH1#1', 'db_down on orders'));
+      assert.deepEqual(
+        { status: r.status, body: r.body },
+        {
+          status: 400,
+          body: {
+            error: {
+              code: 'VALIDATION_FAILED',
+              message: 'invalid body: event.data.id: must not contain "#": a PagerDuty incident id is letters and digits',
+              details: [{ path: 'body.event.data.id', message: 'must not contain "#": a PagerDuty incident id is letters and digits' }],
+            },
+          },
+        },
+        type,
+      );
+    }
+    assert.equal(incidents(), before, 'nothing stored');
+    assert.equal((await svc.get(`/api/v1/approvals/${r1.approval_id}`)).body.status, 'pending');
+    // PHASH1's own resolve still ends its reopen.
+    const s2 = await post(pdEvent('EV-HASH-S2', 'incident.resolved', 'PHASH1', 'db_down on orders'));
+    assert.deepEqual([s2.action, s2.incident_id], ['resolved', r1.incident_id]);
+    assert.equal((await svc.get(`/api/v1/approvals/${r1.approval_id}`)).body.status, 'cancelled');
+  });
+
   it('a resolve needs only the incident id: one without a title or service ends its occurrence and cancels its request; a trigger without them is a 400', async () => {
     const t = await post(pdEvent('EV-BARE-T', 'incident.triggered', 'PBARE1', 'db_down on orders'));
     assert.equal(t.action, 'approval_required');
