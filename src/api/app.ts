@@ -12,7 +12,7 @@ import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerControlRoutes } from './routes/control.js';
 import { registerHealthRoutes } from './routes/health.js';
-import { intakeAbandonReporter, intakeRefusalReporter, registerIntakeRoutes } from './routes/intake.js';
+import { intakeAbandonReporter, intakeRefusalReporter, registerIntakeRoutes, reportUnknownIntakePath } from './routes/intake.js';
 import { registerReadRoutes } from './routes/read.js';
 import { registerSlackRoutes, SLACK_INTERACTIONS_URL } from './routes/slack.js';
 import { addRoute, installZodValidation } from './zod-route.js';
@@ -100,7 +100,11 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     // `params.id`, after the token check, as the API document says: the router's own 414
     // (for Fastify's default of 100, the 101 to 128-character ids an incident is accepted
     // with) was an answer no route documents.
-    routerOptions: { maxParamLength: ID_ROUTER_MAX },
+    //
+    // A trailing slash names the same route (`/api/v1/webhooks/alertmanager/`): a webhook
+    // URL written with one would otherwise be a 404, and Alertmanager drops every group
+    // answered 4xx.
+    routerOptions: { maxParamLength: ID_ROUTER_MAX, ignoreTrailingSlash: true },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
   app.server.on('request', clientErrors.track);
@@ -127,7 +131,12 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     return payload;
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(errorBody('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`));
+    const path = req.url.split('?')[0]!;
+    // A POST under an intake path is a sender with a typo in its URL: Alertmanager drops
+    // a group answered 404 for good, so it is refused as intake is (counted, logged, for a
+    // webhook audited and told), and the answer names the routes it meant.
+    const intake = reportUnknownIntakePath(req, path, deps.intakeRefused);
+    void reply.code(404).send(errorBody('NOT_FOUND', intake ?? `no route ${req.method} ${path}`));
   });
 
   await app.register(swagger, {

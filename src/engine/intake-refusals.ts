@@ -9,8 +9,14 @@ export { INTAKE_REFUSAL_REASONS, type IntakeRefusalReason } from '../observabili
 
 /** One intake request refused as a whole: nothing in it was decided. */
 export interface IntakeRefusal {
-  /** The route's path (`/api/v1/webhooks/alertmanager`): one of a handful, never the request's URL. */
+  /**
+   * The route's path (`/api/v1/webhooks/alertmanager`): one of a handful, never the
+   * request's URL. A POST to no route under an intake path is counted under the path
+   * it fell under: `/api/v1/webhooks/*` or `/api/v1/incidents/*`.
+   */
   route: string;
+  /** A POST to no route (`unknown_path`): the path it was sent to (bounded by the caller). */
+  path?: string;
   reason: IntakeRefusalReason;
   /** The HTTP status answered (413, 415, 400). */
   status: number;
@@ -48,6 +54,9 @@ interface Window {
   untold: number;
 }
 
+/** The intake routes, as a sender is told to post to them. */
+export const INTAKE_PATHS = ['POST /api/v1/webhooks/alertmanager', 'POST /api/v1/webhooks/pagerduty', 'POST /api/v1/incidents'] as const;
+
 const MiB = 1024 * 1024;
 const size = (bytes: number): string => (bytes >= MiB ? `${(bytes / MiB).toFixed(1)} MiB` : bytes >= 1024 ? `${(bytes / 1024).toFixed(1)} KiB` : `${bytes} bytes`);
 
@@ -81,6 +90,8 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
         return 'make the sender post one JSON document with a correct Content-Length';
       case 'invalid':
         return 'fix what the answer names in the sender (its version, a field, a label map larger than 1,000 entries)';
+      case 'unknown_path':
+        return `point the sender at one of the intake routes: ${INTAKE_PATHS.join(', ')}`;
     }
   }
 
@@ -88,13 +99,18 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
     const at = deps.clock.now();
     const fix = advice(r);
     const earlier = untold > 0 && since !== null ? { also_refused: untold, since: new Date(since).toISOString() } : {};
-    const fields = { route: r.route, reason: r.reason, status: r.status, bytes: r.bytes, body_limit: deps.bodyLimitBytes, answer: r.message, fix, ...earlier };
+    const fields = { route: r.route, ...(r.path !== undefined ? { path: r.path } : {}), reason: r.reason, status: r.status, bytes: r.bytes, body_limit: deps.bodyLimitBytes, answer: r.message, fix, ...earlier };
     deps.log.warn(fields, 'intake request refused as a whole: nothing in it was decided');
     if (!(r.reason === 'body_too_large' || r.webhook)) return;
-    const what = r.reason === 'body_too_large' ? `a body of ${r.bytes === null ? `more than ${size(deps.bodyLimitBytes)}` : size(r.bytes)}, larger than --body-limit (${size(deps.bodyLimitBytes)})` : `a body (${r.status}: ${r.message})`;
+    const what =
+      r.reason === 'body_too_large'
+        ? `a body of ${r.bytes === null ? `more than ${size(deps.bodyLimitBytes)}` : size(r.bytes)}, larger than --body-limit (${size(deps.bodyLimitBytes)})`
+        : r.reason === 'unknown_path'
+          ? `a body posted to ${r.path ?? r.route}, where no route is (${r.status})`
+          : `a body (${r.status}: ${r.message})`;
     const dropped = r.webhook ? ': the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided' : ': nothing in it was decided';
     const more = untold > 0 && since !== null ? ` (${untold} more refused the same way since ${new Date(since).toISOString()} were only counted)` : '';
-    const reason = `rectify refused ${what} on ${r.route}${dropped}; ${fix}${more}`;
+    const reason = `rectify refused ${what}${r.reason === 'unknown_path' ? '' : ` on ${r.route}`}${dropped}; ${fix}${more}`;
     const event: NotificationEvent = { event: 'INTAKE_REFUSED', outcome: 'refused', reason, at, incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null };
     // The row records the notification (its id, what was told, to whom): a crash that
     // loses it before delivery has it told again at the next start.

@@ -23,9 +23,15 @@ export type OperatorResetKind = (typeof OPERATOR_RESET_KINDS)[number];
 export const INTAKE_ROUTES = ['/api/v1/webhooks/alertmanager', '/api/v1/webhooks/pagerduty', '/api/v1/incidents'] as const;
 export type IntakeRoute = (typeof INTAKE_ROUTES)[number];
 
-/** Why an intake request was refused as a whole, before any of it was decided (the `reason` label of rectify_intake_refused_total, beside `aborted`). */
-export const INTAKE_REFUSAL_REASONS = ['body_too_large', 'unsupported_media_type', 'malformed', 'invalid'] as const;
+/**
+ * Why an intake request was refused as a whole, before any of it was decided (the `reason`
+ * label of rectify_intake_refused_total, beside `aborted`). `unknown_path` is a POST to no
+ * route under an intake path, counted under the path it fell under (INTAKE_UNKNOWN_ROUTES).
+ */
+export const INTAKE_REFUSAL_REASONS = ['body_too_large', 'unsupported_media_type', 'malformed', 'invalid', 'unknown_path'] as const;
 export type IntakeRefusalReason = (typeof INTAKE_REFUSAL_REASONS)[number];
+/** The `route` label of a POST to no route under an intake path (reason `unknown_path`): the path it fell under, never its URL. */
+export const INTAKE_UNKNOWN_ROUTES = ['/api/v1/webhooks/*', '/api/v1/incidents/*'] as const;
 
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */

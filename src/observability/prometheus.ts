@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
+import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, INTAKE_UNKNOWN_ROUTES, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
 
 /** Values read at scrape time, never counted on the hot path. */
 export interface LiveSources {
@@ -123,7 +123,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const intakeRefused = new Counter({
     name: 'rectify_intake_refused_total',
-    help: 'Intake requests refused as a whole, nothing in them decided, by route and reason (body_too_large: over --body-limit; unsupported_media_type; malformed: not one JSON document; invalid: fails the schema). Alertmanager drops a group answered 4xx. reason=aborted counts requests their sender closed before the body arrived: nothing was answered, and the sender sends again.',
+    help: 'Intake requests refused as a whole, nothing in them decided, by route and reason (body_too_large: over --body-limit; unsupported_media_type; malformed: not one JSON document; invalid: fails the schema; unknown_path: a POST to no route under an intake path, under route /api/v1/webhooks/* or /api/v1/incidents/*). Alertmanager drops a group answered 4xx. reason=aborted counts requests their sender closed before the body arrived: nothing was answered, and the sender sends again.',
     labelNames: ['route', 'reason'] as const,
     registers: [registry],
   });
@@ -177,7 +177,8 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   // series that first appears at 1 as no increase, so an alert on the first count would
   // never fire. Adding 0 creates the series and leaves a count already made as it is.
   for (const outcome of ['ok', 'refused'] as const) reloads.inc({ outcome }, 0);
-  for (const route of INTAKE_ROUTES) for (const reason of [...INTAKE_REFUSAL_REASONS, 'aborted']) intakeRefused.inc({ route, reason }, 0);
+  for (const route of INTAKE_ROUTES) for (const reason of [...INTAKE_REFUSAL_REASONS, 'aborted']) if (reason !== 'unknown_path') intakeRefused.inc({ route, reason }, 0);
+  for (const route of INTAKE_UNKNOWN_ROUTES) intakeRefused.inc({ route, reason: 'unknown_path' }, 0);
 
   return {
     watch(sources) {

@@ -7,6 +7,7 @@ import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { freePort, type RunningDaemon } from '../helpers/prometheus.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
+import { countRows } from '../storm/helpers.js';
 
 /**
  * Alertmanager drops a group it gets a 4xx for and never sends it again: a group
@@ -26,7 +27,7 @@ const group = (n: number, tag = 'g') =>
 const refusedRows = async (svc: TestService) => (await svc.get('/api/v1/audit?event=INTAKE_REFUSED&limit=100')).body.events as any[];
 const refusedCount = async (svc: TestService, route: string, reason: string): Promise<number> => {
   const text = (await svc.get('/metrics')).body as string;
-  const m = new RegExp(`^rectify_intake_refused_total\\{route="${route.replaceAll('/', '\\/')}",reason="${reason}"\\} (\\S+)$`, 'm').exec(text);
+  const m = new RegExp(`^rectify_intake_refused_total\\{route="${route.replace(/[/*]/g, '\\$&')}",reason="${reason}"\\} (\\S+)$`, 'm').exec(text);
   return m ? Number(m[1]) : 0;
 };
 const warnings = (svc: TestService) => svc.log.records().filter((l) => l.msg === 'intake request refused as a whole: nothing in it was decided');
@@ -173,6 +174,77 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     const media = rows.find((r) => r.details.reason === 'unsupported_media_type')!;
     assert.equal(media.details.answer, `${`content type "text/plain; x=${'a'.repeat(2000)}" is not accepted: send application/json`.slice(0, 512)}…`);
     assert.equal((await told(svc)).length, 3);
+    await svc.stop({ remove: true });
+  });
+
+  it('a POST to no route under an intake path (a typo in the sender\'s URL) is a 404 naming the intake routes, counted, logged, audited and told; a trailing slash reaches the route', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const body = amWebhook([{ labels: { alertname: 'NothingMatches', service: 'web' }, fingerprint: 'slash000000001' }]);
+    // A trailing slash names the route itself: decided, nothing refused.
+    const slash = await svc.post(`${AM}/?wait=true`, body);
+    assert.deepEqual([slash.status, slash.body.results?.map((r: any) => r.action)], [202, ['manual']]);
+    const pd = await svc.post('/api/v1/webhooks/pagerduty/', { event: { id: 'EV-SLASH', event_type: 'incident.acknowledged', data: { id: 'PSLASH' } } });
+    assert.deepEqual([pd.status, pd.body], [202, { results: [] }]);
+    assert.equal((await svc.post('/api/v1/incidents/', { root_cause: 'nothing', service: 'web' })).status, 202);
+
+    const routes = 'the intake routes are POST /api/v1/webhooks/alertmanager, POST /api/v1/webhooks/pagerduty, POST /api/v1/incidents';
+    for (const path of ['/api/v1/webhook/alertmanager', '/api/v1/webhooks/Alertmanager', '/api/v1/webhooks/alertmanager/v2']) {
+      const r = await svc.post(`${path}?wait=true`, body);
+      assert.deepEqual({ status: r.status, body: r.body }, { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route POST ${path}: ${routes}`, details: [] } } }, path);
+    }
+    const typo = await svc.post('/api/v1/incident', { root_cause: 'x', service: 'y' });
+    assert.deepEqual([typo.status, typo.body.error.message], [404, `no route POST /api/v1/incident: ${routes}`]);
+    // Not intake: a GET, or a POST elsewhere, is a plain 404.
+    assert.deepEqual((await svc.get('/api/v1/webhook/alertmanager')).body.error.message, 'no route GET /api/v1/webhook/alertmanager');
+    assert.deepEqual((await svc.post('/api/v1/nothing', {})).body.error.message, 'no route POST /api/v1/nothing');
+
+    assert.equal(await refusedCount(svc, '/api/v1/webhooks/*', 'unknown_path'), 3);
+    assert.equal(await refusedCount(svc, '/api/v1/incidents/*', 'unknown_path'), 1);
+    assert.equal(await refusedCount(svc, AM, 'unknown_path'), 0);
+    const text = (await svc.get('/metrics')).body as string;
+    assert.deepEqual(text.split('\n').filter((l: string) => l.startsWith('rectify_intake_refused_total{')).sort(), [
+      'rectify_intake_refused_total{route="/api/v1/incidents/*",reason="unknown_path"} 1',
+      'rectify_intake_refused_total{route="/api/v1/webhooks/*",reason="unknown_path"} 3',
+    ]);
+    // Logged once a minute per route and reason, with the path: the first of each.
+    const fix = 'point the sender at one of the intake routes: POST /api/v1/webhooks/alertmanager, POST /api/v1/webhooks/pagerduty, POST /api/v1/incidents';
+    assert.deepEqual(
+      warnings(svc).map((w) => ({ level: w.level, route: w.route, path: w.path, reason: w.reason, status: w.status, fix: w.fix })),
+      [
+        { level: 'warn', route: '/api/v1/webhooks/*', path: '/api/v1/webhook/alertmanager', reason: 'unknown_path', status: 404, fix },
+        { level: 'warn', route: '/api/v1/incidents/*', path: '/api/v1/incident', reason: 'unknown_path', status: 404, fix },
+      ],
+    );
+    // The webhook's is audited and told (the sender drops it); the API caller read its answer.
+    const rows = await until('the row', async () => {
+      const r = await refusedRows(svc);
+      return r.length === 1 ? r : undefined;
+    });
+    const { notification_id: _id, told: _told, ...details } = rows[0].details;
+    assert.deepEqual(
+      { actor: rows[0].actor, details },
+      {
+        actor: 'rectify',
+        details: {
+          route: '/api/v1/webhooks/*',
+          path: '/api/v1/webhook/alertmanager',
+          reason: 'unknown_path',
+          status: 404,
+          bytes: Buffer.byteLength(JSON.stringify(body)),
+          body_limit: 5 * 1024 * 1024,
+          answer: `no route POST /api/v1/webhook/alertmanager: ${routes}`,
+          fix,
+        },
+      },
+    );
+    const notes = await told(svc);
+    assert.deepEqual(
+      notes.map((n) => [n.outcome, n.reason]),
+      [['refused', `rectify refused a body posted to /api/v1/webhook/alertmanager, where no route is (404): the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided; ${fix}`]],
+    );
+    // Nothing of the bodies was decided but those posted to the routes themselves (the acknowledgement decides nothing).
+    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 2);
     await svc.stop({ remove: true });
   });
 

@@ -9,6 +9,7 @@ import { runCli } from '../../src/cli/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { countRows } from '../storm/helpers.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 import { aliasBomb, bearer, issueToken, writeTokensFile, type IssuedToken } from '../helpers/tokens.js';
 
 const pagerduty = JSON.parse(readFileSync(new URL('../fixtures/payloads/incident-triggered.json', import.meta.url), 'utf8'));
@@ -157,6 +158,27 @@ describe('API tokens: who may do what', () => {
     const r = await call('GET', '/api/v1/secret-admin', bearer(tokens.ingest!));
     assert.equal(r.status, 404);
     assert.equal(r.json.error.code, 'NOT_FOUND');
+  });
+
+  it('a POST to no route under an intake path: 401 without a token, counting nothing; with one, a 404 counted as unknown_path and audited as its caller\'s; a trailing slash is the route, its role checked', async () => {
+    const counted = async () => Number(/^rectify_intake_refused_total\{route="\/api\/v1\/webhooks\/\*",reason="unknown_path"\} (\S+)$/m.exec((await call('GET', '/metrics', bearer(tokens.viewer!))).text)?.[1] ?? 0);
+    const before = await counted();
+    const body = amWebhook([{ labels: { alertname: 'Nothing', service: 'shop' } }]);
+    assert.equal((await call('POST', '/api/v1/webhook/alertmanager', {}, body)).status, 401);
+    assert.equal(await counted(), before, 'an unauthenticated caller is refused before');
+    const r = await call('POST', '/api/v1/webhook/alertmanager', bearer(tokens.ingest!), body);
+    assert.deepEqual([r.status, r.json.error.code], [404, 'NOT_FOUND']);
+    assert.equal(await counted(), before + 1);
+    const row = await until('the INTAKE_REFUSED row', async () => {
+      const rows = (await call('GET', '/api/v1/audit?event=INTAKE_REFUSED', bearer(tokens.viewer!))).json.events as any[];
+      return rows.find((e) => e.details.reason === 'unknown_path');
+    });
+    assert.deepEqual([row.actor, row.details.path], ['alertmanager', '/api/v1/webhook/alertmanager']);
+    // A trailing slash reaches the route, behind its own role.
+    assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', {}, body)).status, 401);
+    assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', bearer(tokens.viewer!), body)).status, 403);
+    assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', bearer(tokens.ingest!), body)).status, 202);
+    assert.equal(await counted(), before + 1);
   });
 
   it('the scheme is case-insensitive as RFC 7235 says; the token is not', async () => {

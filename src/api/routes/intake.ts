@@ -20,8 +20,8 @@ import { addRoute } from '../zod-route.js';
 import { grants } from '../auth.js';
 import type { ApiDeps } from '../deps.js';
 import type { ClientRefusal } from '../errors.js';
-import type { IntakeRefusal, IntakeRefusalReason, TruncatedDelivery } from '../../engine/index.js';
-import type { IntakeRoute } from '../../observability/metrics.js';
+import { INTAKE_PATHS, type IntakeRefusal, type IntakeRefusalReason, type TruncatedDelivery } from '../../engine/index.js';
+import { INTAKE_UNKNOWN_ROUTES, type IntakeRoute } from '../../observability/metrics.js';
 
 type WaitQuery = z.infer<typeof waitQuerySchema>;
 
@@ -56,18 +56,55 @@ export function intakeRefusalReporter(report: (r: IntakeRefusal) => void): (req:
     const intake = INTAKE_ROUTES.get(route);
     const reason = REFUSAL_REASONS[refusal.code];
     if (!intake || !reason || req.method !== 'POST') return;
-    const declared = Number(req.headers['content-length']);
     report({
       route,
       reason,
       status: refusal.status,
-      bytes: req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : null,
+      bytes: declaredBytes(req),
       // It may quote the sender (its content type, a label key): kept as long as a group key.
       message: bounded(refusal.message)!,
       webhook: intake.webhook,
       caller: req.caller?.name ?? null,
     });
   };
+}
+
+/** Where a POST to no route is taken for an intake request sent to a wrong path (a typo in the sender's URL), by the path's start, in any case. */
+const INTAKE_PREFIXES: ReadonlyArray<{ prefix: string; route: string; webhook: boolean }> = [
+  { prefix: '/api/v1/webhook', route: INTAKE_UNKNOWN_ROUTES[0], webhook: true },
+  { prefix: '/api/v1/incident', route: INTAKE_UNKNOWN_ROUTES[1], webhook: false },
+];
+
+/**
+ * A POST the not-found handler answers, under an intake path (`/api/v1/webhook/alertmanager`,
+ * `/api/v1/webhooks/Alertmanager`): a sender with a typo in its URL. Alertmanager drops a
+ * group answered 404 as any 4xx, so it is refused as intake is (reason `unknown_path`:
+ * counted, logged, and for a webhook audited and told), under the path it fell under.
+ * Returns its answer, which names the intake routes; undefined when it is none.
+ */
+export function reportUnknownIntakePath(req: FastifyRequest, path: string, report: ((r: IntakeRefusal) => void) | undefined): string | undefined {
+  if (req.method !== 'POST') return undefined;
+  const lower = path.toLowerCase();
+  const under = INTAKE_PREFIXES.find((p) => lower.startsWith(p.prefix));
+  if (!under) return undefined;
+  const message = `no route POST ${path}: the intake routes are ${INTAKE_PATHS.join(', ')}`;
+  report?.({
+    route: under.route,
+    path: bounded(path)!,
+    reason: 'unknown_path',
+    status: 404,
+    bytes: declaredBytes(req),
+    message: bounded(message)!,
+    webhook: under.webhook,
+    caller: req.caller?.name ?? null,
+  });
+  return message;
+}
+
+/** The body's size as its sender declared it (Content-Length), or null. */
+function declaredBytes(req: FastifyRequest): number | null {
+  const declared = Number(req.headers['content-length']);
+  return req.headers['content-length'] !== undefined && Number.isSafeInteger(declared) && declared >= 0 ? declared : null;
 }
 
 /**
