@@ -24,7 +24,9 @@ export interface Placed {
  * pending approval). Read here, in the decision transaction, as ingest does no I/O.
  *
  * PagerDuty does not deliver in order, so every event is placed by when it happened
- * (`occurred_at`) among the incident's events known already (all its occurrences' rows):
+ * (`occurred_at`) among the incident's events known already (the rows of its first
+ * occurrence and of its latest OCCURRENCE_WINDOW, the last found by lastOccurrence: so
+ * an event costs the same after thousands of reopens as after a few):
  *
  * - A trigger or reopen acts only if no known event of its incident happened after it.
  *   Otherwise the incident has moved on since (resolved, or reopened again, and that
@@ -45,10 +47,12 @@ export interface Placed {
  * A re-delivery is the same event (`event.id`, kept as the `pagerduty_event` label):
  * placed on the row that recorded it, so it is answered `duplicate`.
  *
- * The rows walked are kept the dedup retention from the event placed (`now`), so an
- * incident's occurrences are forgotten together, once nothing about it has come for
- * that long (then a reopen is a new occurrence again). Each event takes at most one
- * row, so an incident keeps no more rows than events came within the retention.
+ * The rows read are kept the dedup retention from the event placed (`now`): the
+ * first occurrence's, the latest ones' and those that find the last. They are forgotten
+ * together once nothing about the incident has come for that long (then a reopen is a
+ * new occurrence again); older occurrences' rows go by their own age meanwhile, as
+ * nothing is placed on them. Each event takes at most one row, so an incident keeps no
+ * more rows than events came within the retention.
  *
  * `incident` is the one ingest made (its keys as ingest set them), so an input decided
  * again after its I/O is placed again, among the events known then.
@@ -75,42 +79,89 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
     const labels = tx.getIncident(d.incident_id)?.incident.labels;
     return { decision: d, event: labels?.pagerduty_event, at: at(labels) };
   };
-  // The incident's occurrences, first to last. The first may be missing (forgotten, and
-  // reopened since, which starts at #1); after it they follow one another.
-  const slots: Array<{ firing?: Known; resolve?: Known }> = [];
-  for (let n = 0; ; n++) {
+  // Whether occurrence n is known (either of its rows), keeping its rows the retention from now.
+  const exists = (n: number): boolean => {
+    let found = false;
+    for (const status of ['firing', 'resolved'] as const) {
+      const d = tx.decisionByDedup(`${occurrenceKey(base, n)}:${status}`);
+      if (!d) continue;
+      tx.incidentSeen(d.incident_id, now);
+      found = true;
+    }
+    return found;
+  };
+  const last = lastOccurrence(exists);
+  // The incident's occurrences, first to last: the first (it may be missing: forgotten,
+  // and reopened since, which starts at #1), then the latest OCCURRENCE_WINDOW of them.
+  // The ones between, older, ended long ago: nothing is placed on them.
+  const slots: Array<{ n: number; firing?: Known; resolve?: Known }> = [];
+  for (const n of [0, ...range(Math.max(1, last - OCCURRENCE_WINDOW + 1), last)]) {
     const firing = known(`${occurrenceKey(base, n)}:firing`);
     const resolve = known(`${occurrenceKey(base, n)}:resolved`);
-    if (!firing && !resolve && n > 0) break;
-    slots.push({ ...(firing ? { firing } : {}), ...(resolve ? { resolve } : {}) });
+    if (!firing && !resolve && n > 0) continue;
+    slots.push({ n, ...(firing ? { firing } : {}), ...(resolve ? { resolve } : {}) });
   }
   if (slots.length === 1 && !slots[0]!.firing && !slots[0]!.resolve) slots.length = 0;
   // A re-delivery: where it was recorded.
-  for (const [n, s] of slots.entries()) {
-    if (s.firing?.event === event) return { incident: place(n, 'firing') };
-    if (s.resolve?.event === event) return { incident: place(n, 'resolved') };
+  for (const sl of slots) {
+    if (sl.firing?.event === event) return { incident: place(sl.n, 'firing') };
+    if (sl.resolve?.event === event) return { incident: place(sl.n, 'resolved') };
   }
   const t = at(incident.labels);
-  const next = slots.length;
+  const next = slots.length ? Math.max(last, slots[slots.length - 1]!.n) + 1 : 0;
+  const first = slots.find((sl) => sl.n === 0);
   if (firingEvent) {
     let later: Known | undefined;
-    for (const s of slots) for (const k of [s.firing, s.resolve]) if (k && k.at > t && (!later || k.at < later.at)) later = k;
+    for (const sl of slots) for (const k of [sl.firing, sl.resolve]) if (k && k.at > t && (!later || k.at < later.at)) later = k;
     if (!later) {
-      if (trigger && !slots[0]?.firing) return { incident: place(0, 'firing') };
+      if (trigger && !first?.firing) return { incident: place(0, 'firing') };
       return { incident: place(Math.max(next, 1), 'firing') };
     }
     // Stored where a re-delivery finds it: the trigger's own occurrence, or one ended
     // already and not fired yet, or one after the last.
-    let n = trigger && !slots[0]?.firing ? 0 : slots.findIndex((s) => s.resolve && !s.firing);
-    if (n < 0) n = next;
+    const n = trigger && !first?.firing ? 0 : (slots.find((sl) => sl.resolve && !sl.firing)?.n ?? next);
     return { incident: place(n, 'firing'), later: { decision: later.decision, event: later.event, at: later.at } };
   }
   let latest = -Infinity;
-  for (const s of slots) if (s.firing && s.firing.at <= t && s.firing.at > latest) latest = s.firing.at;
-  const open = slots.findIndex((s) => s.firing !== undefined && s.firing.at === latest && !s.resolve);
-  if (open >= 0) return { incident: place(open, 'resolved') };
+  for (const sl of slots) if (sl.firing && sl.firing.at <= t && sl.firing.at > latest) latest = sl.firing.at;
+  const open = slots.find((sl) => sl.firing !== undefined && sl.firing.at === latest && !sl.resolve);
+  if (open) return { incident: place(open.n, 'resolved') };
   // An open occurrence whose firing happened before the latest: that one ended before
   // the latest fired (its resolve on its way), not by this resolve.
-  const free = slots.findIndex((s) => !s.resolve && (!s.firing || Number.isNaN(t) || Number.isNaN(s.firing.at)));
-  return { incident: place(free >= 0 ? free : next, 'resolved') };
+  const free = slots.find((sl) => !sl.resolve && (!sl.firing || Number.isNaN(t) || Number.isNaN(sl.firing.at)));
+  return { incident: place(free ? free.n : next, 'resolved') };
+}
+
+/** The integers from `from` to `to`, both included (none when `to` is below `from`). */
+const range = (from: number, to: number): number[] => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+
+/**
+ * How many of an incident's latest occurrences an event is placed among (besides the
+ * first): PagerDuty delivers out of order by seconds, not by this many reopens.
+ */
+export const OCCURRENCE_WINDOW = 16;
+
+/**
+ * The number of the incident's last occurrence (0 when it has none after the first),
+ * in about two lookups per binary digit of it, not one per occurrence: a flapping
+ * incident reopened thousands of times costs each of its events what a few did.
+ *
+ * Its rows found here are kept the retention from now (`exists` does), and they are
+ * what finds it the next time: every power of two up to it (1, 2, 4… found first,
+ * the first absent one giving its top digit), then each digit below, set when the
+ * number with it set is known. The numbers probed and known are the powers of two up
+ * to the last and the last's own binary prefixes (10110 → 10000, 10100, 10110), and
+ * the next occurrence's prefixes are the last's or itself: so none of them has been
+ * pruned while the incident still had events within the retention, whatever older
+ * occurrences were. An occurrence beyond the last is never known, so a probe of one
+ * is absent, as the search expects.
+ */
+export function lastOccurrence(exists: (n: number) => boolean): number {
+  if (!exists(1)) return 0;
+  let top = 1;
+  // 2^52 occurrences cannot come: the bound only ends the loop.
+  while (top < 2 ** 52 && exists(top * 2)) top *= 2;
+  let last = top;
+  for (let bit = top / 2; bit >= 1; bit /= 2) if (exists(last + bit)) last += bit;
+  return last;
 }

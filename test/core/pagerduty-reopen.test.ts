@@ -282,6 +282,37 @@ describe('PagerDuty: reopens after the dedup retention of the first occurrence',
     assert.equal(target.calls('/scale/worker', 'POST'), 5);
   });
 
+  it('an incident flapping for hours past the retention: older occurrences go by their own age, and every reopen is still decided, its resolve ending it', async () => {
+    const ev = (id: string, type: string) => pdEvent(id, type, 'PFLAP1', 'high_cpu on worker');
+    const t = await post(ev('EV-F-T', 'incident.triggered'));
+    assert.equal(t.action, 'executed');
+    let open = t.incident_id as string;
+    const calls = target.calls('/scale/worker', 'POST');
+    for (let i = 1; i <= 40; i++) {
+      svc.clock.advance(5 * MIN);
+      const s = await post(ev(`EV-F-S${i}`, 'incident.resolved'));
+      assert.deepEqual([s.action, s.incident_id], ['resolved', open], `resolve ${i}`);
+      svc.clock.advance(5 * MIN);
+      const r = await post(ev(`EV-F-R${i}`, 'incident.reopened'));
+      assert.deepEqual([r.action, r.event], ['executed', 'SUCCESS'], `reopen ${i}`);
+      assert.equal((await post(ev(`EV-F-R${i}`, 'incident.reopened'))).action, 'duplicate', `reopen ${i} again`);
+      open = r.incident_id;
+      await svc.service.housekeep();
+    }
+    assert.equal(target.calls('/scale/worker', 'POST'), calls + 40);
+    // Its keys: the 40th reopen is pd:PFLAP1#40, whose resolve ends it.
+    assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM incidents WHERE id = ? AND alert_key = 'pd:PFLAP1#40' AND dedup_key = 'pd:PFLAP1#40:firing'", open), 1);
+    // Forgotten by their own age: older occurrences, but those that find the last.
+    const kept = (n: number) => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents WHERE alert_key = ?', `pd:PFLAP1#${n}`);
+    assert.deepEqual([3, 5, 6, 7, 9, 10, 11, 12, 13, 14, 15, 17].map(kept), Array(12).fill(0));
+    // Kept: the powers of two up to the last, by which the last is found, and the latest.
+    assert.deepEqual([1, 2, 4, 8, 16, 32, 33, 39, 40].map(kept), [2, 2, 2, 2, 2, 2, 2, 2, 1]);
+    assert.equal((await svc.get(`/api/v1/incidents/${open}`)).body.incident.labels.pagerduty_event, 'EV-F-R40');
+    svc.clock.advance(MIN);
+    const last = await post(ev('EV-F-S41', 'incident.resolved'));
+    assert.deepEqual([last.action, last.incident_id], ['resolved', open]);
+  });
+
   it('a reopen delivered before the trigger and the resolve that came before it (by occurred_at): the resolve is the first occurrence\'s, and the late trigger acts on nothing', async () => {
     const ev = (id: string, type: string, minute: number) => {
       const e = pdEvent(id, type, 'PFIRST1', 'high_cpu on worker');
