@@ -148,7 +148,9 @@ describe('counters an alert reads with increase() start at 0', () => {
     const first = await m.render();
     assert.deepEqual(sampleLines(first, 'rectify_runbook_reloads_total'), ['rectify_runbook_reloads_total{outcome="ok"} 0', 'rectify_runbook_reloads_total{outcome="refused"} 0']);
     const refused = sampleLines(first, 'rectify_intake_refused_total');
-    assert.equal(refused.length, 15, 'three intake routes by five reasons');
+    assert.equal(refused.length, 17, 'three intake routes by five reasons, and the two paths a POST to no route falls under by unknown_path');
+    assert.ok(refused.includes('rectify_intake_refused_total{route="/api/v1/webhooks/*",reason="unknown_path"} 0'));
+    assert.ok(!refused.some((l) => l.includes('route="/api/v1/incidents",reason="unknown_path"')));
     assert.ok(refused.includes('rectify_intake_refused_total{route="/api/v1/webhooks/alertmanager",reason="body_too_large"} 0'));
     assert.ok(refused.includes('rectify_intake_refused_total{route="/api/v1/incidents",reason="aborted"} 0'));
     assert.ok(refused.every((l) => l.endsWith(' 0')));
