@@ -106,10 +106,23 @@ function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string
   return UNKNOWN_SERVICE;
 }
 
-/** Alertmanager's own fingerprint when present; else a stable hash of the sorted label set. */
-function fingerprintOf(labels: Record<string, string>): string {
+/**
+ * Alertmanager's own fingerprint when present; else a stable hash of the sorted label
+ * set (of the labels as sent: the key of an alert stored before is kept). Each key and
+ * value is ended by a NUL, which is unambiguous while none holds one: a label set where
+ * one does (`service: "x\0sz\0y"` read as `service: "x", sz: "y"`) is hashed with each
+ * key and value preceded by its length in UTF-8 bytes, the whole ended by U+0001 (never
+ * the last byte of the first encoding), so no two label sets share a key.
+ */
+export function fingerprintOf(labels: Record<string, string>): string {
   const h = createHash('sha256');
-  for (const k of Object.keys(labels).sort()) h.update(`${k}\u0000${labels[k]}\u0000`);
+  const keys = Object.keys(labels).sort();
+  if (keys.some((k) => k.includes('\u0000') || labels[k]!.includes('\u0000'))) {
+    for (const k of keys) h.update(`${Buffer.byteLength(k)}:${k}${Buffer.byteLength(labels[k]!)}:${labels[k]}`);
+    h.update('\u0001');
+  } else {
+    for (const k of keys) h.update(`${k}\u0000${labels[k]}\u0000`);
+  }
   return h.digest('hex').slice(0, 16);
 }
 

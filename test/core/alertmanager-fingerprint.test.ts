@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { LABELS_DIFFER } from '../../src/engine/apply.js';
+import { fingerprintOf } from '../../src/ingest/alertmanager.js';
 import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startHttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, useServiceWithTarget, type TestService } from '../helpers/service.js';
@@ -32,6 +33,27 @@ describe('Alertmanager: an alert with the fingerprint of another but other label
     const dups2 = (await svc.get('/api/v1/audit?event=DUPLICATE')).body.events;
     assert.equal(dups2.length, 2);
     assert.equal(dups2.filter((e: { details: Record<string, unknown> }) => e.details.labels_differ === true).length, 1);
+  });
+
+  // Regression: without a fingerprint an alert's key hashed each label as key NUL value NUL,
+  // so a value holding NULs could spell other labels: the second alert was a duplicate of the first.
+  it('two alerts without a fingerprint whose labels spell the same with NULs are two alerts; a usual alert keeps its key', async () => {
+    const withNul = { alertname: 'db_down', service: 'nul', zone: 'x\u0000zz\u0000y' };
+    const plain = { alertname: 'db_down', service: 'nul', zone: 'x', zz: 'y' };
+    // The key a usual label set (no NUL) had before, unchanged: alerts stored under it are still found.
+    assert.equal(fingerprintOf({ alertname: 'Crash', service: 'x', sz: 'y' }), '4c9f3499bd1ab0b7');
+    assert.equal(fingerprintOf(plain), 'e4171a55ea881a65');
+    assert.notEqual(fingerprintOf(withNul), fingerprintOf(plain));
+    const noFingerprint = (labels: Record<string, string>) => {
+      const body = amWebhook([{ labels }]);
+      delete (body.alerts[0] as { fingerprint?: string }).fingerprint;
+      return body;
+    };
+    const a = (await svc.post('/api/v1/webhooks/alertmanager?wait=true', noFingerprint(withNul))).body.results[0];
+    const b = (await svc.post('/api/v1/webhooks/alertmanager?wait=true', noFingerprint(plain))).body.results[0];
+    assert.deepEqual([a.action, b.action], ['approval_required', 'approval_required']);
+    assert.notEqual(a.incident_id, b.incident_id);
+    assert.equal(on.target.calls('/failover/nul', 'POST'), 0);
   });
 });
 
