@@ -126,6 +126,16 @@ export function fingerprintOf(labels: Record<string, string>): string {
   return h.digest('hex').slice(0, 16);
 }
 
+/** A label map with every key and value well formed (a lone surrogate as U+FFFD): the map itself when it is already. */
+function wellFormedLabels(m: Record<string, string>): Record<string, string> {
+  for (const k in m) {
+    if (wellFormed(k) !== k || wellFormed(m[k]!) !== m[k]) {
+      return Object.fromEntries(Object.entries(m).map(([key, v]) => [wellFormed(key), wellFormed(v)]));
+    }
+  }
+  return m;
+}
+
 /**
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
  * `alertname` (none of them: empty and `no_root_cause`, left to a person, see the
@@ -144,13 +154,16 @@ export function alertmanagerToIncidents(
   const incidents: Incident[] = [];
   for (let i = 0; i < body.alerts.length; i++) {
     const a = body.alerts[i]!;
-    const labels = a.labels;
-    // Well formed as the store keeps it (a lone surrogate as U+FFFD): the rate limit, cooldown and
-    // blast radius read back from the store must find the key this decision compares with.
-    const service = wellFormed(serviceOf(labels, exporters));
+    // Well formed as the store keeps them (a lone surrogate as U+FFFD): a re-delivery is
+    // compared with the labels read back from the store, and must find them the same.
+    const labels = wellFormedLabels(a.labels);
+    const annotations = a.annotations && wellFormedLabels(a.annotations);
+    // Well formed, as the labels are: the rate limit, cooldown and blast radius read back
+    // from the store must find the key this decision compares with.
+    const service = serviceOf(labels, exporters);
     // An empty label is no label (Prometheus and Alertmanager drop them): the annotation is read then.
     const fromLabel = labels.confidence !== undefined && labels.confidence !== '';
-    const rawConfidence = fromLabel ? labels.confidence : a.annotations?.confidence;
+    const rawConfidence = fromLabel ? labels.confidence : annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).
     const parsed = parseConfidence(rawConfidence);
@@ -160,7 +173,7 @@ export function alertmanagerToIncidents(
     const rootCause = labels.root_cause || labels.reason || alertname || '';
     const symptoms: string[] = [];
     for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
-    const fp = a.fingerprint || fingerprintOf(labels);
+    const fp = a.fingerprint || fingerprintOf(a.labels);
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
     const incident: Incident = {
       id: opts.newId(),

@@ -35,6 +35,21 @@ describe('Alertmanager: an alert with the fingerprint of another but other label
     assert.equal(dups2.filter((e: { details: Record<string, unknown> }) => e.details.labels_differ === true).length, 1);
   });
 
+  // Regression: labels were stored as sent, a lone surrogate kept, and compared well formed
+  // (U+FFFD) with a re-delivery: the same alert sent twice was said to be another one.
+  it('the same alert re-sent with a lone surrogate in a label is a plain duplicate; the label is stored well formed', async () => {
+    const alert = { labels: { alertname: 'db_down', service: 'lone', pod: 'p\ud800' }, fingerprint: 'fedcba9876543210' };
+    const first = (await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([alert]))).body.results[0];
+    assert.equal(first.action, 'approval_required');
+    const stored = (await svc.get(`/api/v1/incidents/${first.incident_id}`)).body.incident;
+    assert.deepEqual([stored.labels.pod, stored.context.pod], ['p\ufffd', 'p\ufffd']);
+    const again = (await svc.post('/api/v1/webhooks/alertmanager?wait=true', amWebhook([alert]))).body.results[0];
+    assert.deepEqual([again.action, again.incident_id, again.reason], ['duplicate', first.incident_id, 'already decided: approval_required (APPROVAL_REQUIRED)']);
+    const dup = (await svc.get(`/api/v1/audit?event=DUPLICATE&incident_id=${first.incident_id}`)).body.events;
+    assert.equal(dup.length, 1);
+    assert.equal(dup[0].details.labels_differ, undefined);
+  });
+
   // Regression: without a fingerprint an alert's key hashed each label as key NUL value NUL,
   // so a value holding NULs could spell other labels: the second alert was a duplicate of the first.
   it('two alerts without a fingerprint whose labels spell the same with NULs are two alerts; a usual alert keeps its key', async () => {
