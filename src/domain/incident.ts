@@ -21,8 +21,10 @@ export interface Incident {
    * `confidence` label "abc"): `confidence` is then 0, and the confidence stage
    * leaves the alert to a person whatever the runbook's min_confidence (0 included).
    * `field` names where it was (`labels.confidence`), `value` is the sender's text.
+   * `not_read`: the field is not one rectify reads (`labels.Confidence`,
+   * `annotations.confidence_score`), whatever it holds.
    */
-  confidence_unreadable?: { field: string; value: string };
+  confidence_unreadable?: { field: string; value: string; not_read?: true };
   /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it, and it alone fills `{service}` (see placeholderValues). */
   service: string;
   services: string[];

@@ -137,14 +137,33 @@ function wellFormedLabels(m: Record<string, string>): Record<string, string> {
 }
 
 /**
+ * The first key of a label map that is not `confidence` but spells it once case and
+ * everything but letters are ignored, or spells `confidence_score` so (`Confidence`,
+ * `CONFIDENCE`, `confidence_score`, `confidenceScore`). Only `confidence` is read: such
+ * a key read as absent would leave the alert at confidence 1.0, whatever it said.
+ */
+function confidenceLookalike(m: Record<string, string> | undefined): string | undefined {
+  if (!m) return undefined;
+  for (const k in m) {
+    // Every lookalike has at least ten letters: most labels (alertname, namespace, pod…) are passed over at once.
+    if (k.length < 10 || k === 'confidence') continue;
+    const letters = k.toLowerCase().replace(/[^a-z]/g, '');
+    if (letters === 'confidence' || letters === 'confidencescore') return k;
+  }
+  return undefined;
+}
+
+/**
  * One incident per alert. Root cause from `root_cause`, else `reason`, else
  * `alertname` (none of them: empty and `no_root_cause`, left to a person, see the
  * match stage; the alert is not refused); service from `service`, `deployment`, `job`, `app` (then the labels in
  * SERVICE_LABELS, else `unknown`); confidence from a
  * `confidence` label, else annotation (an empty label is none; neither, 1.0; one that
  * cannot be read, an empty annotation or a blank one included, is 0 and
- * `confidence_unreadable`: LOW_CONFIDENCE, see the confidence stage); context =
- * labels. One occurrence (fingerprint + startsAt + status) is decided once.
+ * `confidence_unreadable`: LOW_CONFIDENCE, see the confidence stage; so is a label or
+ * annotation under another spelling of the key, `Confidence` or `confidence_score`,
+ * which is not read); context = labels, well formed. One occurrence (fingerprint +
+ * startsAt + status) is decided once.
  */
 export function alertmanagerToIncidents(
   body: AlertmanagerWebhook,
@@ -166,7 +185,17 @@ export function alertmanagerToIncidents(
     const rawConfidence = fromLabel ? labels.confidence : annotations?.confidence;
     // Unreadable, the alert is still decided, never to act on its own: refusing it
     // would make Alertmanager drop its whole group (it does not retry a 4xx).
-    const parsed = parseConfidence(rawConfidence);
+    let parsed = parseConfidence(rawConfidence);
+    let unreadable: Incident['confidence_unreadable'];
+    if (parsed === undefined) unreadable = { field: `${fromLabel ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
+    // A confidence under another key (`Confidence`, `confidence_score`) is not read: unreadable, never 1.0.
+    if (!unreadable) {
+      const labelKey = confidenceLookalike(labels);
+      const annotationKey = labelKey === undefined ? confidenceLookalike(annotations) : undefined;
+      if (labelKey !== undefined) unreadable = { field: `labels.${labelKey}`, value: labels[labelKey]!, not_read: true };
+      else if (annotationKey !== undefined) unreadable = { field: `annotations.${annotationKey}`, value: annotations![annotationKey]!, not_read: true };
+      if (unreadable) parsed = undefined;
+    }
     const alertname = labels.alertname;
     // None, the alert is still decided (left to a person; a resolve needs none), for
     // the same reason: the other alerts of its group must not be dropped with it.
@@ -195,7 +224,7 @@ export function alertmanagerToIncidents(
     };
     // Set only on the rare alert that has it: the storm's others keep one object shape.
     if (!rootCause) incident.no_root_cause = true;
-    if (parsed === undefined) incident.confidence_unreadable = { field: `${fromLabel ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
+    if (unreadable) incident.confidence_unreadable = unreadable;
     incidents.push(incident);
   }
   return { incidents, problems: [] };

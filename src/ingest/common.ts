@@ -72,6 +72,7 @@ export function parseConfidence(raw: unknown): number | undefined {
 }
 
 /** Why a confidence label or annotation cannot be read (it is untrusted text: quoted and cut). */
-export function unreadableConfidenceMessage(raw: string): string {
-  return `expected a decimal number from 0 to 1, got ${quoteUntrusted(raw)}`;
+export function unreadableConfidenceMessage(unreadable: { value: string; not_read?: true }): string {
+  if (unreadable.not_read) return `a key rectify does not read as a confidence (only "confidence" is): name it "confidence" (it holds ${quoteUntrusted(unreadable.value)})`;
+  return `expected a decimal number from 0 to 1, got ${quoteUntrusted(unreadable.value)}`;
 }

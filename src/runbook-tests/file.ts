@@ -369,7 +369,9 @@ function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, inde
     }
     const unreadable = out.incidents[0]?.confidence_unreadable;
     if (unreadable) {
-      r.report([...at, ...unreadable.field.split('.')], unreadableConfidenceMessage(unreadable.value));
+      // `labels.<key>` or `annotations.<key>`: the key may hold dots of its own.
+      const dot = unreadable.field.indexOf('.');
+      r.report([...at, unreadable.field.slice(0, dot), unreadable.field.slice(dot + 1)], unreadableConfidenceMessage(unreadable));
       return undefined;
     }
     return out.incidents[0];

@@ -242,6 +242,45 @@ describe('intake', () => {
     assert.deepEqual(resolved.body.results.map((x: any) => [x.action, x.event]), [['resolved', 'RESOLVED']]);
   });
 
+  // Regression: only the exact key `confidence` was read; `Confidence: "0.1"` or an annotation
+  // `confidence_score: "0.1"` was read as absent, 1.0, and the runbook acted.
+  it('a confidence label or annotation under another spelling of the key is not read: the alert is left to a person (LOW_CONFIDENCE naming the key), never decided at 1.0', async () => {
+    const pods = ['lk-case', 'lk-upper', 'lk-score', 'lk-ann', 'lk-both', 'lk-exact', 'lk-level'];
+    for (const pod of pods) target.route('POST', `/evict/production/${pod}`, { status: 200 });
+    const crash = (pod: string, extra: Record<string, string> = {}) => ({ alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'production', pod, service: pod, ...extra });
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([
+        { labels: crash('lk-case', { Confidence: '0.1' }), fingerprint: 'c0a1000000000001' },
+        { labels: crash('lk-upper', { CONFIDENCE: '0.95' }), fingerprint: 'c0a1000000000002' },
+        { labels: crash('lk-score', { 'confidence-score': '0.1' }), fingerprint: 'c0a1000000000003' },
+        { labels: crash('lk-ann'), annotations: { confidence_score: '0.1' }, fingerprint: 'c0a1000000000004' },
+        // Beside the key that is read, another spelling is still not read: the alert is not decided on either.
+        { labels: crash('lk-both', { confidence: '0.9' }), annotations: { ConfidenceScore: '0.1' }, fingerprint: 'c0a1000000000005' },
+        { labels: crash('lk-exact'), annotations: { confidence: '0.9' }, fingerprint: 'c0a1000000000006' },
+        // Another word altogether is another label, ignored as any is.
+        { labels: crash('lk-level', { confidence_level: 'high' }), fingerprint: 'c0a1000000000007' },
+      ]),
+    );
+    assert.equal(r.status, 202);
+    const notRead = (field: string, shown: string) => `Confidence unreadable: ${field} is ${shown}, a key rectify does not read (only "confidence", a label or else an annotation)`;
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.reason]),
+      [
+        ['manual', 'LOW_CONFIDENCE', notRead('labels.Confidence', '"0.1"')],
+        ['manual', 'LOW_CONFIDENCE', notRead('labels.CONFIDENCE', '"0.95"')],
+        ['manual', 'LOW_CONFIDENCE', notRead('labels.confidence-score', '"0.1"')],
+        ['manual', 'LOW_CONFIDENCE', notRead('annotations.confidence_score', '"0.1"')],
+        ['manual', 'LOW_CONFIDENCE', notRead('annotations.ConfidenceScore', '"0.1"')],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+      ],
+    );
+    assert.deepEqual(pods.map((pod) => target.calls(`/evict/production/${pod}`, 'POST')), [0, 0, 0, 0, 0, 1, 1]);
+    const views = await Promise.all(r.body.results.map((x: any) => svc.get(`/api/v1/incidents/${x.incident_id}`)));
+    assert.deepEqual(views.map((v: any) => v.body.incident.confidence), [0, 0, 0, 0, 0, 0.9, 1]);
+  });
+
   it('plain decimal confidences are read as they are', async () => {
     const at = (confidence: string, i: number) => ({ labels: { alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'prod', pod: `dec${i}`, service: `dec${i}`, confidence }, fingerprint: `dec0${i}`.padEnd(16, '0') });
     for (const pod of ['dec0', 'dec1', 'dec2']) target.route('POST', `/evict/prod/${pod}`, { status: 200 });

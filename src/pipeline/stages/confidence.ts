@@ -18,7 +18,10 @@ export const confidenceStage: Stage = {
     const incident = ctx.input.incident;
     const unreadable = incident.confidence_unreadable;
     if (unreadable) {
-      const reason = `Confidence unreadable: ${unreadable.field} is ${quoteUntrusted(unreadable.value, MAX_SHOWN)}, not a decimal number from 0 to 1`;
+      const shown = `${unreadable.field} is ${quoteUntrusted(unreadable.value, MAX_SHOWN)}`;
+      const reason = unreadable.not_read
+        ? `Confidence unreadable: ${shown}, a key rectify does not read (only "confidence", a label or else an annotation)`
+        : `Confidence unreadable: ${shown}, not a decimal number from 0 to 1`;
       return { kind: 'manual', event: 'LOW_CONFIDENCE', reason, runbook: rb };
     }
     const c = incident.confidence;
