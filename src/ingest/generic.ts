@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
-import { boundedMap, serviceName, type IngestResult } from './common.js';
+import { boundedMap, parseConfidence, serviceName, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -35,7 +35,9 @@ export const incidentSchema = z
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-"')
       .optional(),
     root_cause: z.string().min(1).max(256),
-    confidence: z.number().min(0).max(1).default(1),
+    // Absent, 1.0 (genericToIncident): optional here so that a confidence given only in
+    // context or labels is told from one given beside the top-level key (see below).
+    confidence: z.number().min(0).max(1).optional().meta({ default: 1 }),
     service: serviceName().optional(),
     // Bounded like symptoms: a body of a million one-letter services (under the body
     // limit) was stored whole, 3.6 MB a row, and held the event loop half a second.
@@ -78,8 +80,39 @@ export const incidentSchema = z
         });
       }
     }
+  })
+  .superRefine((body, ctx) => {
+    // Only the top-level confidence is read. A `confidence` (or `Confidence`,
+    // `confidence_score`…) in context or labels saying something else would be ignored,
+    // and the incident decided at 1.0 when the top-level key is absent: refused instead.
+    for (const map of ['context', 'labels'] as const) {
+      for (const key of Object.keys(body[map])) {
+        if (!isConfidenceKey(key)) continue;
+        const given = body[map][key]!;
+        if (body.confidence === undefined) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [map, key],
+            message: `not read: an incident's confidence is the top-level "confidence" (1.0 when absent, as it is here); give it there`,
+          });
+        } else if (parseConfidence(given) !== body.confidence) {
+          ctx.addIssue({
+            code: 'custom',
+            path: [map, key],
+            message: `differs from confidence ${body.confidence}: an incident has one confidence, the top-level "confidence"; give it once (or the same in both)`,
+          });
+        }
+      }
+    }
   });
 export type IncidentInput = z.infer<typeof incidentSchema>;
+
+/** A key that spells `confidence` or `confidence_score` once case and everything but letters are ignored. */
+function isConfidenceKey(key: string): boolean {
+  if (key.length < 10) return false;
+  const letters = key.toLowerCase().replace(/[^a-z]/g, '');
+  return letters === 'confidence' || letters === 'confidencescore';
+}
 
 /** A string map with every key and value well formed (see genericToIncident); fromEntries keeps every key as an own one. */
 function wellFormedMap(m: Record<string, string | number | boolean>): Record<string, string> {
@@ -104,7 +137,7 @@ export function genericToIncident(body: IncidentInput, opts: { now: number; newI
         id,
         source: opts.source ?? 'api',
         root_cause: wellFormed(body.root_cause),
-        confidence: body.confidence,
+        confidence: body.confidence ?? 1,
         service,
         services,
         symptoms: body.symptoms.map(wellFormed),

@@ -308,6 +308,36 @@ describe('intake', () => {
     assert.equal((await svc.get('/api/v1/audit?limit=1000')).body.events.length, before, 'a refused request changes nothing');
   });
 
+  // Regression: only the top-level confidence is read; one given in context or labels was
+  // ignored, the incident decided at 1.0, and the runbook acted.
+  it('POST /api/v1/incidents: a confidence in context or labels without the top-level one, or other than it, is a 400 naming it, and stores nothing', async () => {
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    target.route('POST', '/scale/conf-web', { status: 200 });
+    const notRead = `not read: an incident's confidence is the top-level "confidence" (1.0 when absent, as it is here); give it there`;
+    const differs = (c: number) => `differs from confidence ${c}: an incident has one confidence, the top-level "confidence"; give it once (or the same in both)`;
+    const cases: Array<[Record<string, unknown>, Array<[string, string]>]> = [
+      [{ labels: { confidence: '0.1' } }, [['body.labels.confidence', notRead]]],
+      [{ context: { confidence: 0.1 } }, [['body.context.confidence', notRead]]],
+      [{ context: { Confidence_Score: '0.1' } }, [['body.context.Confidence_Score', notRead]]],
+      [{ labels: { confidence: '1' } }, [['body.labels.confidence', notRead]]],
+      [{ confidence: 0.9, labels: { confidence: '0.1' } }, [['body.labels.confidence', differs(0.9)]]],
+      [{ confidence: 0.9, context: { confidence: 'high' } }, [['body.context.confidence', differs(0.9)]]],
+      [{ confidence: 0.9, context: { confidenceScore: true } }, [['body.context.confidenceScore', differs(0.9)]]],
+    ];
+    for (const [extra, details] of cases) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'high_cpu', service: 'conf-web', ...extra });
+      assert.equal(r.status, 400, JSON.stringify(extra));
+      assert.equal(r.body.error.code, 'VALIDATION_FAILED');
+      assert.deepEqual(r.body.error.details.map((d: any) => [d.path, d.message]), details, JSON.stringify(extra));
+    }
+    assert.equal(rows(), before, 'nothing stored');
+    assert.equal(target.calls('/scale/conf-web', 'POST'), 0, 'nothing ran');
+    // The same confidence in both (as a number or a plain decimal) is one confidence; other keys are other values.
+    const same = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'high_cpu', service: 'conf-web', confidence: 0.9, context: { confidence: 0.9 }, labels: { confidence: '0.90', confidence_level: 'high' } });
+    assert.deepEqual([same.status, same.body.action], [202, 'executed']);
+  });
+
   it('missing required fields are a 400 with the field paths; unknown fields are ignored', async () => {
     const noAlerts = await svc.post('/api/v1/webhooks/alertmanager', { version: '4' });
     assert.equal(noAlerts.status, 400);
