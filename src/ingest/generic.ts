@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
-import { boundedMap, parseConfidence, serviceName, type IngestResult } from './common.js';
+import { boundedMap, ingestProblem, parseConfidence, serviceName, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -120,6 +120,11 @@ function wellFormedMap(m: Record<string, string | number | boolean>): Record<str
 }
 
 export function genericToIncident(body: IncidentInput, opts: { now: number; newId: () => string; source?: Incident['source'] }): IngestResult {
+  // A resolve names the incident it resolves by its id: without one it would be given a
+  // new id, resolve nothing and still answer "alert resolved".
+  if (body.status === 'resolved' && body.id === undefined) {
+    return { incidents: [], problems: [ingestProblem('id', 'required when status is resolved: a resolve names the incident it resolves by its id')] };
+  }
   // Lone surrogates (a JSON "\ud800") become U+FFFD here rather than in the database, which
   // would store them as three: the incident decided is the one stored and read back, and a
   // re-send of the same body compares equal to it (a duplicate, not another report).

@@ -338,6 +338,19 @@ describe('intake', () => {
     assert.deepEqual([same.status, same.body.action], [202, 'executed']);
   });
 
+  // Regression: a resolve without an id was given a new one, resolved nothing, and answered "alert resolved".
+  it('POST /api/v1/incidents: a resolve without an id is a 400 naming body.id, and stores nothing', async () => {
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const r = await svc.post('/api/v1/incidents', { root_cause: 'primary_down', service: 'db-noid', status: 'resolved' });
+    const message = 'required when status is resolved: a resolve names the incident it resolves by its id';
+    assert.deepEqual(
+      { status: r.status, body: r.body },
+      { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.id: ${message}`, details: [{ path: 'body.id', message }] } } },
+    );
+    assert.equal(rows(), before, 'nothing stored');
+  });
+
   it('missing required fields are a 400 with the field paths; unknown fields are ignored', async () => {
     const noAlerts = await svc.post('/api/v1/webhooks/alertmanager', { version: '4' });
     assert.equal(noAlerts.status, 400);

@@ -138,7 +138,8 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
   const rejectProblems = (r: IngestResult): void => {
     if (r.problems.length === 0) return;
     const first = r.problems[0]!;
-    throw new RectifyError('VALIDATION_FAILED', `invalid body: ${first.path}: ${first.message}`, {
+    // Said as the schema's refusals are: the field's path from the body.
+    throw new RectifyError('VALIDATION_FAILED', `invalid body: body.${first.path}: ${first.message}`, {
       details: r.problems.map((p) => ({ path: `body.${p.path}`, message: p.message })),
     });
   };
@@ -201,7 +202,7 @@ export function registerIntakeRoutes(app: FastifyInstance, registry: Map<string,
     {
       summary: 'A normalised incident',
       description:
-        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs (the value posted before and its decision are quoted only to a caller with the viewer role, or without tokens), as is an id another alert has already (an Alertmanager alert\'s, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id (or posted without one and given that id), and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. So is a `confidence` (or `Confidence`, `confidence_score`…) in context or labels when the top-level `confidence` is absent or says another: only the top-level one is read. Nothing refused is recorded.',
+        'Answers the decision for the incident. An incident posted again with the same id and the same report answers `duplicate`; with another report (root cause, service, confidence, context…) it is refused with 409 naming the field that differs (the value posted before and its decision are quoted only to a caller with the viewer role, or without tokens), as is an id another alert has already (an Alertmanager alert\'s, say), firing or resolved. A resolve (`status: resolved`) is matched by its id alone, whatever else it says: it resolves the incident posted firing with that id (or posted without one and given that id), and posted again it answers `duplicate`. A `context.service` or `labels.service` other than the incident\'s service is refused with 400 naming it: `{service}` in a runbook is always the service its rate limit and cooldown count against. So is a `confidence` (or `Confidence`, `confidence_score`…) in context or labels when the top-level `confidence` is absent or says another: only the top-level one is read. A resolve without an id is refused with 400 naming `body.id`: it would name no incident. Nothing refused is recorded.',
       tags: ['intake'],
       body: incidentSchema,
       querystring: waitQuerySchema,
