@@ -246,6 +246,8 @@ tests:
     expect: {action: manual, rollback: none, surprise: 1}
   - alert: {labels: {service: a}}
     expect: {action: manual}
+  - alert: {labels: {alertname: KubePodCrashLooping, service: a}, annotations: {confidence_score: "0.1"}}
+    expect: {action: manual}
 `,
     });
     const r = await rectifyTest(dir, 'bad.test.yaml');
@@ -266,6 +268,7 @@ tests:
       'bad.test.yaml:17: tests[4].expect.surprise: unknown key',
       'bad.test.yaml:17: tests[4].expect.rollback: expected a list of strings, got "none"',
       'bad.test.yaml:18: tests[5].alert.labels.alertname: the alert has no alertname, reason or root_cause label: no runbook can match it',
+      'bad.test.yaml:20: tests[6].alert.annotations.confidence_score: a key rectify does not read as a confidence (only "confidence" is): name it "confidence" (it holds "0.1")',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);
