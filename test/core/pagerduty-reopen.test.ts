@@ -179,7 +179,7 @@ describe('PagerDuty: a reopened incident is a new occurrence', () => {
           body: {
             error: {
               code: 'VALIDATION_FAILED',
-              message: 'invalid body: event.data.id: must not contain "#": a PagerDuty incident id is letters and digits',
+              message: 'invalid body: body.event.data.id: must not contain "#": a PagerDuty incident id is letters and digits',
               details: [{ path: 'body.event.data.id', message: 'must not contain "#": a PagerDuty incident id is letters and digits' }],
             },
           },
