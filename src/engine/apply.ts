@@ -253,8 +253,9 @@ function sameValue(a: unknown, b: unknown): boolean {
  *
  * The earlier report's value and its decision are quoted only to a sender that may read
  * them (`mayRead`: a viewer, or no tokens). An `ingest`-only token reads nothing: it is
- * told which field differs, not what the incident posted before said nor how it was
- * decided (a stolen intake token would otherwise read any incident whose id it knows).
+ * told that the report differs, not which field, what the incident posted before said
+ * nor how it was decided (a stolen intake token would otherwise read any incident whose
+ * id it knows, or guess it field by field).
  */
 export function repostedDifferently(tx: Tx, incident: Incident, mayRead: boolean): RectifyError | undefined {
   if (incident.source !== 'api' || incident.status !== 'firing') return undefined;
@@ -263,9 +264,11 @@ export function repostedDifferently(tx: Tx, incident: Incident, mayRead: boolean
   if (!first || !stored) return undefined;
   const field = REPORTED.find((f) => !sameValue(stored[f], incident[f]));
   if (!field) return undefined;
-  const details = [{ path: `body.${field}`, message: `differs from the incident posted before with id ${incident.id}` }];
   const advice = 'an id names one incident, decided once: post this one with another id, or none';
-  if (!mayRead) return new RectifyError('CONFLICT', `incident ${incident.id} was posted before with another ${field}; ${advice}`, { details });
+  // Naming the field would let guesses be checked one field at a time (a right root_cause
+  // moves the refusal on to service…): one answer, whatever differs.
+  if (!mayRead) return new RectifyError('CONFLICT', `incident ${incident.id} was posted before with another report; ${advice}`, { details: [{ path: 'body', message: `differs from the incident posted before with id ${incident.id}` }] });
+  const details = [{ path: `body.${field}`, message: `differs from the incident posted before with id ${incident.id}` }];
   const was = stored[field];
   const now = incident[field];
   const values = typeof was === 'object' ? '' : ` (${quoteUntrusted(String(was))} then, ${quoteUntrusted(String(now))} now)`;
