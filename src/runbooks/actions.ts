@@ -45,20 +45,23 @@ const ALWAYS_SHELL: Record<string, string> = {
  * `NAME=value` assignments, and the program. Only that position is checked for a
  * shell (`[timeout, "300", /usr/local/bin/drain-queue, --channel, rc]` runs), and
  * a wrapper there is read the same way. Before the program (and in it) a value may not
- * stand alone, as `{x}`: it could be the program (`[timeout, "10", "{x}", -c, id]`
- * with x=bash) or env's environment (`[env, "{x}", tool]` with x=LD_PRELOAD=/tmp/x.so);
- * only the pod or container of `kubectl exec`, `docker exec` and `crictl exec`
- * (`podValues`) and their namespace and container options (`optionValues`) may be
- * one.
+ * stand alone, as `{x}` or `--name={x}`: it could be the program (`[timeout, "10", "{x}",
+ * -c, id]` with x=bash) or env's environment (`[env, "{x}", tool]` with
+ * x=LD_PRELOAD=/tmp/x.so); only ssh's host, the pod or container of an exec
+ * (`podValues`) and the namespace and container options (`optionValues`) may be one.
  */
 interface WrapperSpec {
   short?: string;
   long?: readonly string[];
   /** Long options known to take no value; another one, without "=", may take the next argument, so both readings are checked. */
   flags?: readonly string[];
+  /** Every short letter known (with a value or without); another one may take a value, so both readings are checked. */
+  knownShort?: string;
   operands?: number;
   /** env: `NAME=value` before the program sets its environment. */
   assignments?: boolean;
+  /** env: a lone "-" is an option (-i), not the program. */
+  dashOption?: boolean;
   /** env -S: its value is split into the program and its arguments. */
   split?: { short: string; long: string };
   /** With no program after it, it runs a shell (`chroot /srv/root`, `ssh host`, `unshare`). */
@@ -69,11 +72,15 @@ interface WrapperSpec {
   suUnless?: { short: string; long: string };
   podValues?: boolean;
   optionValues?: readonly string[];
-  /** Any option's value may be a placeholder (kubectl's options before a subcommand other than exec). */
-  anyValues?: boolean;
+  /** Options before a subcommand: no value but those of optionValues may hold a placeholder at all. */
+  literalValues?: boolean;
+  /** docker run's --entrypoint: its value is the program. */
+  entrypoint?: string;
+  /** ssh: what follows the host is a command line for the remote user's shell. */
+  remote?: boolean;
 }
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
-  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, split: { short: 'S', long: '--split-string' } },
+  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, dashOption: true, split: { short: 'S', long: '--split-string' } },
   timeout: { flags: ['--foreground', '--preserve-status', '--verbose'], short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
   nice: { short: 'n', long: ['--adjustment'] },
   nohup: {},
@@ -101,32 +108,110 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   ltrace: { short: 'aADeFlnopsuwx' },
   firejail: { shellWithout: true },
   watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
-  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true },
+  // The host may be a value (one cannot start with "-"); the command after it never.
+  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true },
 };
-/** kubectl, docker and crictl run a program with their `exec` subcommand: `global` options may come before it. */
-const EXEC_SUBCOMMANDS: Record<string, { global: WrapperSpec; exec: WrapperSpec }> = {
-  kubectl: {
-    global: {
-      short: 'ns',
-      long: ['--namespace', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--request-timeout'],
-      optionValues: ['-n', '--namespace'],
-    },
-    exec: {
-      short: 'ncfs',
-      long: ['--namespace', '--container', '--filename', '--context', '--cluster', '--kubeconfig', '--server', '--user', '--token', '--as', '--as-group', '--pod-running-timeout', '--request-timeout'],
-      operands: 1,
-      flags: ['--stdin', '--tty', '--quiet'],
-      podValues: true,
-      optionValues: ['-n', '--namespace', '-c', '--container'],
-    },
+
+// kubectl's (and oc's) options for every subcommand (`kubectl options`): with a value, and without.
+const KUBE_GLOBAL_VALUES = [
+  '--as', '--as-group', '--as-uid', '--cache-dir', '--certificate-authority', '--client-certificate', '--client-key', '--cluster', '--context',
+  '--kubeconfig', '--log-backtrace-at', '--log-dir', '--log-file', '--log-file-max-size', '--log-flush-frequency', '--namespace', '--password',
+  '--profile', '--profile-output', '--request-timeout', '--server', '--stderrthreshold', '--tls-server-name', '--token', '--user', '--username',
+  '--v', '--vmodule',
+];
+const KUBE_GLOBAL_FLAGS = [
+  '--add-dir-header', '--alsologtostderr', '--disable-compression', '--insecure-skip-tls-verify', '--logtostderr', '--match-server-version',
+  '--one-output', '--skip-headers', '--skip-log-headers', '--warnings-as-errors', '--help',
+];
+const KUBE_NAMESPACE = ['-n', '--namespace'];
+const kubeRuns = (short: string, long: readonly string[], flags: readonly string[], optionValues: readonly string[]): WrapperSpec => ({
+  short: `nsv${short}`,
+  long: [...KUBE_GLOBAL_VALUES, ...long],
+  flags: [...KUBE_GLOBAL_FLAGS, ...flags],
+  operands: 1,
+  podValues: true,
+  optionValues: [...KUBE_NAMESPACE, ...optionValues],
+});
+const KUBE_CONTAINER = ['-c', '--container'];
+const KUBE_EXEC = kubeRuns('cf', ['--container', '--filename', '--pod-running-timeout'], ['--stdin', '--tty', '--quiet'], KUBE_CONTAINER);
+// kubectl run NAME … [--] COMMAND, kubectl debug TARGET … -- COMMAND: the image is written out.
+const KUBE_RUN = kubeRuns(
+  'lo',
+  ['--image', '--env', '--labels', '--port', '--restart', '--overrides', '--override-type', '--image-pull-policy', '--serviceaccount', '--pod-running-timeout', '--annotations', '--dry-run', '--output', '--template', '--field-manager', '--timeout', '--grace-period', '--cascade', '--filename', '--hostport'],
+  ['--privileged', '--stdin', '--tty', '--rm', '--attach', '--command', '--leave-stdin-open', '--quiet', '--expose', '--save-config', '--show-managed-fields', '--allow-missing-template-keys', '--wait', '--force'],
+  [],
+);
+const KUBE_DEBUG = kubeRuns(
+  'cf',
+  ['--image', '--container', '--target', '--profile', '--env', '--copy-to', '--set-image', '--image-pull-policy', '--custom', '--filename', '--keep-annotations', '--keep-labels', '--keep-liveness', '--keep-readiness', '--keep-startup', '--keep-init-containers'],
+  ['--stdin', '--tty', '--quiet', '--attach', '--share-processes', '--replace', '--same-node', '--arguments-only'],
+  KUBE_CONTAINER,
+);
+const KUBE_GLOBAL: WrapperSpec = { short: 'nsv', knownShort: 'nsvh', long: KUBE_GLOBAL_VALUES, flags: KUBE_GLOBAL_FLAGS, optionValues: KUBE_NAMESPACE, literalValues: true };
+
+const DOCKER_EXEC: WrapperSpec = { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], flags: ['--detach', '--interactive', '--tty', '--privileged'], operands: 1, podValues: true };
+// docker run IMAGE COMMAND: the image is written out; so is --entrypoint, which is the program.
+const DOCKER_RUN: WrapperSpec = {
+  short: 'acehlmpuvw',
+  long: [
+    '--add-host', '--annotation', '--attach', '--blkio-weight', '--cap-add', '--cap-drop', '--cgroup-parent', '--cgroupns', '--cidfile', '--cpu-period', '--cpu-quota',
+    '--cpu-shares', '--cpus', '--cpuset-cpus', '--cpuset-mems', '--detach-keys', '--device', '--dns', '--dns-option', '--dns-search', '--domainname', '--entrypoint',
+    '--env', '--env-file', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval', '--health-retries', '--health-start-period', '--health-timeout',
+    '--hostname', '--ip', '--ip6', '--ipc', '--isolation', '--label', '--label-file', '--link', '--log-driver', '--log-opt', '--mac-address', '--memory',
+    '--memory-reservation', '--memory-swap', '--mount', '--name', '--network', '--network-alias', '--oom-score-adj', '--pid', '--pids-limit', '--platform',
+    '--publish', '--pull', '--restart', '--runtime', '--security-opt', '--shm-size', '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--tmpfs',
+    '--ulimit', '--user', '--userns', '--uts', '--volume', '--volumes-from', '--workdir',
+  ],
+  flags: ['--rm', '--detach', '--interactive', '--tty', '--privileged', '--init', '--read-only', '--publish-all', '--no-healthcheck', '--oom-kill-disable', '--quiet', '--disable-content-trust', '--use-api-socket'],
+  operands: 1,
+  entrypoint: '--entrypoint',
+};
+const CONTAINER_RUNS = { exec: DOCKER_EXEC, run: DOCKER_RUN };
+
+/**
+ * Programs that run a program with a subcommand (`kubectl exec`, `docker run`): `global`
+ * options may come before the subcommand, and none of their values may be a placeholder
+ * but kubectl's namespace (an alert must not choose the server, context or identity).
+ */
+const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, WrapperSpec> }> = {
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG } },
+  oc: {
+    global: KUBE_GLOBAL,
+    runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
   },
   docker: {
-    global: { short: 'Hcl', long: ['--host', '--context', '--config', '--log-level', '--tlscacert', '--tlscert', '--tlskey'] },
-    exec: { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], flags: ['--detach', '--interactive', '--tty', '--privileged'], operands: 1, podValues: true },
+    global: { short: 'cHl', knownShort: 'cHlDvh', long: ['--config', '--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], flags: ['--debug', '--tls', '--tlsverify', '--version', '--help'], literalValues: true },
+    runs: CONTAINER_RUNS,
+  },
+  podman: {
+    global: {
+      short: 'c',
+      knownShort: 'crhv',
+      long: [
+        '--cdi-spec-dir', '--cgroup-manager', '--cni-config-dir', '--config', '--conmon', '--connection', '--db-backend', '--events-backend', '--hooks-dir', '--identity',
+        '--imagestore', '--log-level', '--module', '--network-cmd-path', '--network-config-dir', '--out', '--registries-conf', '--root', '--runroot', '--runtime',
+        '--runtime-flag', '--ssh', '--storage-driver', '--storage-opt', '--tmpdir', '--url', '--volumepath',
+      ],
+      flags: ['--remote', '--syslog', '--transient-store', '--noout', '--debug', '--help', '--version'],
+      literalValues: true,
+    },
+    runs: CONTAINER_RUNS,
+  },
+  nerdctl: {
+    global: {
+      short: 'naH',
+      knownShort: 'naHhv',
+      long: ['--address', '--host', '--namespace', '--snapshotter', '--storage-driver', '--cni-path', '--cni-netconfpath', '--data-root', '--cgroup-manager', '--host-gateway-ip', '--hosts-dir', '--bridge-ip'],
+      flags: ['--debug', '--debug-full', '--insecure-registry', '--experimental', '--kube-hide-dupe', '--help', '--version'],
+      literalValues: true,
+    },
+    runs: CONTAINER_RUNS,
   },
   crictl: {
-    global: { short: 'rict', long: ['--runtime-endpoint', '--image-endpoint', '--config', '--timeout'] },
-    exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
+    global: { short: 'cirt', knownShort: 'cirtDhv', long: ['--config', '--image-endpoint', '--runtime-endpoint', '--timeout', '--tracing-endpoint', '--tracing-sampling-rate-per-million'], flags: ['--debug', '--enable-tracing', '--help', '--version'], literalValues: true },
+    runs: {
+      exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
+    },
   },
 };
 /** find runs the program after each of these. */
@@ -399,8 +484,8 @@ type Problem = { index: number; message: string };
 
 /**
  * A shell in an argument list whose program is written out: argv[0] itself, or the
- * program that a program running another (WRAPPER_SPECS, EXEC_SUBCOMMANDS, find's
- * -exec) runs, through any chain of them; an option by which one runs its command
+ * program that a program running another (WRAPPER_SPECS, SUBCOMMANDS, find's
+ * -exec, ip netns exec) runs, through any chain of them; an option by which one runs its command
  * through a shell (SHELL_OPTIONS); or a value that could choose that program or its
  * environment.
  */
@@ -411,7 +496,7 @@ function shellIn(argv: readonly Template[]): Problem | undefined {
 }
 
 const isWrapper = (name: string): boolean =>
-  name in WRAPPER_SPECS || name in EXEC_SUBCOMMANDS || name in ALWAYS_SHELL || name in SHELL_OPTIONS || name === 'find';
+  name in WRAPPER_SPECS || name in SUBCOMMANDS || name in ALWAYS_SHELL || name in SHELL_OPTIONS || name === 'find' || name === 'ip';
 
 /** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
 function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
@@ -425,26 +510,38 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   const always = ALWAYS_SHELL[name];
   if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
   if (name === 'find') return findExec(argv, at, top);
-  let spec = WRAPPER_SPECS[name];
-  let from = at + 1;
-  const sub = EXEC_SUBCOMMANDS[name];
+  if (name === 'ip') return ipExec(argv, at, top);
+  const sub = SUBCOMMANDS[name];
   if (sub) {
-    const found = readArguments(argv, from, { ...sub.global, anyValues: true }, self, true);
+    // An option rectify does not know may take the next argument as its value: every
+    // reading of where the subcommand is is checked.
+    const found = readArguments(argv, at + 1, sub.global, self, true);
     if ('problem' in found) return found.problem;
-    if (typeof found.program !== 'number') return undefined;
-    const t = argv[found.program]!;
-    if (!isLiteral(t)) return { index: found.program, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
-    if (t.source !== 'exec') return undefined;
-    // Before exec, only the namespace may be a value (not the context, server or user).
-    const strict = readArguments(argv, from, sub.global, self, true);
-    if ('problem' in strict) return strict.problem;
-    spec = sub.exec;
-    from = found.program + 1;
+    for (const i of [found.program, ...found.also]) {
+      if (typeof i !== 'number') continue;
+      const t = argv[i]!;
+      if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
+      const spec = sub.runs[t.source];
+      const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
+      if (problem) return problem;
+    }
+    return undefined;
   }
-  if (!spec) return undefined;
+  const spec = WRAPPER_SPECS[name];
+  return spec ? runs(argv, at, at + 1, spec, top) : undefined;
+}
+
+/** The problem with the program that the wrapper at `at` runs, reading its arguments from `from` with `spec`. */
+function runs(argv: readonly Template[], at: number, from: number, spec: WrapperSpec, top: string): Problem | undefined {
+  const self = argv[at]!.source;
   const found = readArguments(argv, from, spec, self, false);
   if ('problem' in found) return found.problem;
-  if (found.program === undefined && spec.shellWithout) return { index: at, message: `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}` };
+  if (found.program === undefined && spec.shellWithout) {
+    const message = spec.remote
+      ? `${JSON.stringify(self)} with no command after the host runs a login shell there; name the program to run on the remote host`
+      : `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}`;
+    return { index: at, message };
+  }
   for (const i of found.also) {
     const problem = program(argv, i, self, top);
     if (problem) return problem;
@@ -452,16 +549,25 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   return typeof found.program === 'number' ? program(argv, found.program, self, top) : undefined;
 }
 
+const isRemote = (by: string): boolean => WRAPPER_SPECS[programName(by)]?.remote === true;
+const REMOTE_TAIL = 'name the program to run on the remote host directly';
+
 /** The program at `i`, run by `by`: written out, not a shell, and read in turn if it runs another. */
 function program(argv: readonly Template[], i: number, by: string, top: string): Problem | undefined {
   const t = argv[i]!;
   if (!isLiteral(t)) {
+    if (isRemote(by)) {
+      return { index: i, message: `the command ${JSON.stringify(by)} runs on the remote host must be written out, not a {placeholder}: the remote user's shell reads it, and an alert must not choose what runs` };
+    }
     const env = WRAPPER_SPECS[programName(by)]?.assignments ? ` nor, as "NAME=value", its environment` : '';
     return { index: i, message: `the program ${JSON.stringify(by)} runs must be written out, not a {placeholder}: an alert must not choose what runs${env}` };
   }
   // The first word as written (`env -S "sh -c …"`).
   const name = programName(t.source.trim().split(/\s+/)[0] ?? '');
-  if (SHELLS.has(name)) return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(top)} would run; ${TAIL}` };
+  if (SHELLS.has(name)) {
+    if (isRemote(by)) return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(by)} would run on the remote host; ${REMOTE_TAIL}` };
+    return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(top)} would run; ${TAIL}` };
+  }
   return isWrapper(name) ? wrapped(argv, i, top) : undefined;
 }
 
@@ -475,14 +581,52 @@ function findExec(argv: readonly Template[], at: number, top: string): Problem |
   return undefined;
 }
 
+// ip reads its object and command by any prefix: `ip net e NAME …` is `ip netns exec NAME …`.
+const prefixOf = (word: string, min: number) => (arg: string) => arg.length >= min && word.startsWith(arg);
+const IP_OBJECT = [prefixOf('netns', 3), prefixOf('vrf', 1)];
+const IP_EXEC = prefixOf('exec', 1);
+
+/**
+ * `ip netns exec NAME PROGRAM` and `ip vrf exec NAME PROGRAM` (`ip -all netns exec
+ * PROGRAM`, in every namespace): the name may be a value, the program is written out and
+ * not a shell, and neither the object nor its command is a value.
+ */
+function ipExec(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  let all = false;
+  for (let j = at + 1; j + 1 < argv.length; j++) {
+    const object = argv[j]!;
+    const command = argv[j + 1]!;
+    if (isLiteral(object) && /^-a(l|ll)?$/.test(object.source)) all = true;
+    const objectRuns = isLiteral(object) ? IP_OBJECT.some((m) => m(object.source)) : wholePlaceholder(object);
+    const commandRuns = isLiteral(command) ? IP_EXEC(command.source) : wholePlaceholder(command);
+    if (!objectRuns || !commandRuns) continue;
+    if (!isLiteral(object) || !isLiteral(command)) {
+      const i = isLiteral(object) ? j + 1 : j;
+      return { index: i, message: `the ${JSON.stringify(self)} object and command must be written out, not a {placeholder}: an alert must not choose what runs (${JSON.stringify(self)} netns exec runs a program)` };
+    }
+    const at2 = all ? j + 2 : j + 3;
+    if (at2 >= argv.length) continue;
+    const problem = program(argv, at2, self, top);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
 const wholePlaceholder = (t: Template): boolean => t.parts.length > 0 && t.parts.every((p) => typeof p !== 'string');
 const textBeforeValue = (t: Template): string => (typeof t.parts[0] === 'string' ? t.parts[0] : '');
+/** `--name={x}`: all that follows the first "=" is placeholders. */
+const inlineWhole = (t: Template): boolean => {
+  const head = textBeforeValue(t);
+  return head.indexOf('=') === head.length - 1 && t.parts.length > 1 && t.parts.slice(1).every((p) => typeof p !== 'string');
+};
 
 /**
  * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
  * of the program it runs (undefined when none follows; 'split' when env -S names it),
- * or the problem with a value before it. With `untilOperand` (the options before
- * kubectl's subcommand), the first operand is returned as the program.
+ * or the problem with a value before it; `also`, the program in each other reading of
+ * an option that may or may not take a value. With `untilOperand` (the options before
+ * a SUBCOMMANDS subcommand), the first operand is returned as the program.
  */
 function readArguments(
   argv: readonly Template[],
@@ -495,16 +639,37 @@ function readArguments(
   const before = (i: number): { problem: Problem } => ({
     problem: {
       index: i,
-      message: `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
+      message: spec.remote
+        ? `a {placeholder} alone cannot stand in ${JSON.stringify(by)}'s options or before the command it runs on the remote host (only the host may be one): a value there could choose how it connects or what runs; write it in the runbook`
+        : `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
     },
   });
   const start = { operands: spec.operands ?? 0, endOfOptions: false, su: spec.suUnless !== undefined, direct: spec.direct === undefined };
   const suLike = (): { problem: Problem } => ({
     problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
   });
-  const value = (i: number, option: string): { problem: Problem } | undefined => {
+  // The value of `option`: the argument at `i`, or (`inline`) the text after "=" in it.
+  const value = (i: number, option: string, inline = false): { problem: Problem } | undefined => {
     const t = argv[i];
-    if (t && wholePlaceholder(t) && !spec.anyValues && !spec.optionValues?.includes(option)) return before(i);
+    if (!t || isLiteral(t) || spec.optionValues?.includes(option)) return undefined;
+    if (spec.literalValues) {
+      const only = spec.optionValues ? ` (only ${spec.optionValues.join(' or ')} may take one)` : '';
+      return {
+        problem: {
+          index: i,
+          message: `${JSON.stringify(by)}'s option ${option} before its subcommand must be written out, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+        },
+      };
+    }
+    return (inline ? inlineWhole(t) : wholePlaceholder(t)) ? before(i) : undefined;
+  };
+  // docker run's --entrypoint: its value is the program.
+  const entrypoint = (i: number, inline: boolean): { problem: Problem } | undefined => {
+    const t = argv[i];
+    if (!t) return undefined;
+    if (!isLiteral(t)) return { problem: { index: i, message: `the program ${JSON.stringify(by)} runs (${spec.entrypoint}) must be written out, not a {placeholder}: an alert must not choose what runs` } };
+    const text = inline ? t.source.slice(t.source.indexOf('=') + 1) : t.source;
+    if (SHELLS.has(programName(text.trim().split(/\s+/)[0] ?? ''))) return { problem: { index: i, message: `${JSON.stringify(text)} is a shell, which ${JSON.stringify(by)} would run (${spec.entrypoint}); ${TAIL}` } };
     return undefined;
   };
   const split = (i: number): { program: 'split' | undefined } | { problem: Problem } => {
@@ -520,7 +685,20 @@ function readArguments(
     }
     return { program: word === undefined ? undefined : 'split' };
   };
-  const scan = (first: number, state: typeof start): { program: number | 'split' | undefined } | { problem: Problem } => {
+  type Scanned = { program: number | 'split' | undefined } | { problem: Problem };
+  // Each option that may or may not take a value doubles the readings: each place and
+  // state is read once.
+  const seen = new Map<string, Scanned>();
+  const scan = (first: number, state: typeof start): Scanned => {
+    const key = `${first} ${state.operands} ${state.endOfOptions} ${state.su} ${state.direct}`;
+    let found = seen.get(key);
+    if (!found) {
+      found = scanFrom(first, state);
+      seen.set(key, found);
+    }
+    return found;
+  };
+  const scanFrom = (first: number, state: typeof start): Scanned => {
     let { operands, endOfOptions, su, direct } = state;
     for (let i = first; i < argv.length; i++) {
       const t = argv[i]!;
@@ -529,6 +707,8 @@ function readArguments(
         endOfOptions = true;
         continue;
       }
+      // GNU env reads a lone "-" as -i.
+      if (!endOfOptions && arg === '-' && spec.dashOption && isLiteral(t)) continue;
       if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
         const head = textBeforeValue(t);
         if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
@@ -545,8 +725,12 @@ function readArguments(
             i++;
             continue;
           }
-          if (!arg.includes('=') && spec.long?.includes(long)) {
-            const p = value(i + 1, long);
+          if (arg.includes('=')) {
+            // `--name={x}` obeys the rule `--name {x}` does.
+            const p = (spec.entrypoint === long ? entrypoint(i, true) : undefined) ?? value(i, long, true);
+            if (p) return p;
+          } else if (spec.long?.includes(long)) {
+            const p = (spec.entrypoint === long ? entrypoint(i + 1, false) : undefined) ?? value(i + 1, long);
             if (p) return p;
             i++;
           } else if (!arg.includes('=') && !spec.flags?.includes(long) && i + 1 < argv.length) {
@@ -565,6 +749,19 @@ function readArguments(
           const letter = letters[k]!;
           if (spec.suUnless?.short === letter) su = false;
           if (spec.direct?.short === letter) direct = true;
+          if (spec.knownShort !== undefined && !spec.knownShort.includes(letter)) {
+            // A letter rectify does not know may take a value (the rest of the cluster, or
+            // the next argument): what follows that reading is read too.
+            const next = k < letters.length - 1 ? i + 1 : i + 2;
+            const p = k < letters.length - 1 ? undefined : value(i + 1, `-${letter}`);
+            if (p) return p;
+            if (next < argv.length) {
+              const other = scan(next, { operands, endOfOptions, su, direct });
+              if ('problem' in other) return other;
+              if (typeof other.program === 'number') also.push(other.program);
+            }
+            continue;
+          }
           if (!spec.short?.includes(letter)) continue;
           if (spec.split?.short === letter) {
             if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };

@@ -340,7 +340,6 @@ test('after a program that runs another, the program it runs is found past its o
   assert.deepEqual(problems('[sudo, -u, "{x}", /usr/local/bin/tool]'), [before(2, 'sudo')]);
   assert.deepEqual(problems('[nice, -n, "5", setsid, "{x}", /usr/local/bin/tool]'), [runs(4, 'setsid')]);
   assert.deepEqual(problems('[flock, /run/app.lock, "{x}"]'), [runs(2, 'flock')]);
-  assert.deepEqual(problems('[ssh, "{host}", /usr/local/bin/tool]'), [before(1, 'ssh')]);
   assert.deepEqual(problems('[sudo, "-{x}", /usr/local/bin/tool]'), [`${at(1)}: "sudo"'s options must be written out: a value there could choose how it runs what it runs`]);
   assert.deepEqual(problems('[find, /var/cache, -exec, "{x}", ";"]'), [runs(3, 'find')]);
   assert.deepEqual(problems('[env, -S, "A={x} /usr/local/bin/tool"]'), [`${at(2)}: "env" splits this argument into the program and its environment, so it must be written out, not hold a {placeholder}`]);
@@ -349,11 +348,13 @@ test('after a program that runs another, the program it runs is found past its o
   assert.deepEqual(problems('[kubectl, exec, -n, "{namespace}", "{pod_name}", --, sh, -c, "rm -rf /tmp/cache/*"]'), [wrapped(6, 'sh', 'kubectl')]);
   assert.deepEqual(problems('[kubectl, --context, prod, exec, -it, "{pod}", bash]'), [wrapped(6, 'bash', 'kubectl')]);
   assert.deepEqual(problems('[docker, exec, -u, root, "{c}", /bin/sh, -c, x]'), [wrapped(5, '/bin/sh', 'docker')]);
-  assert.deepEqual(problems('[kubectl, --context, "{x}", exec, "{pod}", --, /usr/local/bin/tool]'), [before(2, 'kubectl')]);
+  assert.deepEqual(problems('[kubectl, --context, "{x}", exec, "{pod}", --, /usr/local/bin/tool]'), [
+    `${at(2)}: "kubectl"'s option --context before its subcommand must be written out, not take a {placeholder} (only -n or --namespace may take one): an alert must not choose the server, context, credentials or identity "kubectl" acts with; write it in the runbook`,
+  ]);
   assert.deepEqual(problems('[kubectl, "{verb}", "{pod}"]'), [`${at(1)}: the "kubectl" subcommand must be written out, not a {placeholder}: an alert must not choose what runs`]);
   assert.deepEqual(problems('[crictl, exec, -i, "{c}", ash]'), [wrapped(4, 'ash', 'crictl')]);
   assert.deepEqual(problems('[watch, -x, -g, -n, "1", sh, -c, "echo hi"]'), [wrapped(5, 'sh', 'watch')]);
-  assert.deepEqual(problems('[ssh, -p, "2222", node1, bash, -c, "echo hi"]'), [wrapped(4, 'bash', 'ssh')]);
+  assert.deepEqual(problems('[ssh, -p, "2222", node1, bash, -c, "echo hi"]'), [`${at(4)}: "bash" is a shell, which "ssh" would run on the remote host; name the program to run on the remote host directly`]);
   assert.deepEqual(problems('[timeout, "5", env, -u, HOME, A=1, zsh]'), [wrapped(6, 'zsh', 'timeout')]);
   // An option rectify does not know may take the next argument: the program after that is read too.
   assert.deepEqual(problems('[strace, --output, /tmp/trace, sh, -c, id]'), [wrapped(3, 'sh', 'strace')]);
@@ -361,7 +362,7 @@ test('after a program that runs another, the program it runs is found past its o
   // Programs that run a shell whatever they are given, or when no program follows them.
   assert.deepEqual(problems('[watch, -n, "1", /usr/local/bin/tool]'), [`${at(0)}: "watch" runs its command through sh -c unless given -x (--exec); add it so the program runs directly`]);
   assert.deepEqual(problems('[script, -qc, "/usr/local/bin/tool", /dev/null]'), [`${at(0)}: "script" runs a shell (and its -c command through one); ${TAIL}`]);
-  assert.deepEqual(problems('[ssh, node1]'), [`${at(0)}: "ssh" runs a shell when no program follows it; ${TAIL}`]);
+  assert.deepEqual(problems('[ssh, node1]'), [`${at(0)}: "ssh" with no command after the host runs a login shell there; name the program to run on the remote host`]);
   assert.deepEqual(problems('[chroot, /srv/root]'), [`${at(0)}: "chroot" runs a shell when no program follows it; ${TAIL}`]);
   assert.deepEqual(problems('[runuser, app]'), [`${at(0)}: "runuser" without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])`]);
   assert.deepEqual(problems('[doas, -s]'), [`${at(1)}: "-s" makes "doas" run its command through a shell; ${TAIL}`]);
@@ -379,9 +380,112 @@ test('after a program that runs another, the program it runs is found past its o
     '[find, "/var/cache/{svc}", -mtime, "+7", -delete]',
     '[find, /var/cache, -name, "{x}", -exec, /bin/rm, -f, "{}", ";"]',
     '[kubectl, get, pods, -n, "{namespace}"]',
-    '[kubectl, -n, "{namespace}", --context, "{x}", get, pods]',
     '[kubectl, -n, "{namespace}", exec, "{pod}", --, /usr/local/bin/tool]',
   ]) {
     assert.deepEqual(problems(argv), [], argv);
+  }
+});
+
+// Regressions (wrapper tables): env's lone "-" was read as the program; an option rectify did
+// not know hid exec behind its value; "--name={x}" escaped the rule "--name {x}" obeys; a
+// server, context or identity before a subcommand other than exec could be a value; ssh's
+// host could not be one; oc, podman, nerdctl, ip netns, docker run, kubectl run/debug were
+// not read at all.
+const cmdProblems = (argv: string): string[] =>
+  parseRunbooksText(`runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: {command: {argv: ${argv}}}\n    rollback: none\n    rollback_reason: t\n`, 'r.yaml').problems.map(formatProblem);
+const argAt = (i: number) => `r.yaml:5: runbooks.r.action.command.argv[${i}]`;
+const SHELL_TAIL = 'rectify runs commands without one, so call the program directly';
+const shellRun = (i: number, shell: string, by: string) => `${argAt(i)}: ${JSON.stringify(shell)} is a shell, which ${JSON.stringify(by)} would run; ${SHELL_TAIL}`;
+const valueBefore = (i: number, by: string) =>
+  `${argAt(i)}: a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`;
+const beforeSubcommand = (i: number, by: string, option: string, only = by === 'kubectl' ? ' (only -n or --namespace may take one)' : '') =>
+  `${argAt(i)}: ${JSON.stringify(by)}'s option ${option} before its subcommand must be written out, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`;
+
+test('GNU env reads a lone "-" as -i: the program is the argument after it', () => {
+  // 1. GNU env reads a lone "-" as -i.
+  assert.deepEqual(cmdProblems('[env, "-", sh, -c, id]'), [shellRun(2, 'sh', 'env')]);
+  assert.deepEqual(cmdProblems('[env, "-", "{x}", /bin/true]'), [`${argAt(2)}: the program "env" runs must be written out, not a {placeholder}: an alert must not choose what runs nor, as "NAME=value", its environment`]);
+});
+
+test('before a kubectl/docker/crictl subcommand, an option rectify does not know, or one with a value, is read both ways: exec behind its value is found', () => {
+  // 2. A global option with a value, known or not, before exec: every reading is checked.
+  assert.deepEqual(cmdProblems('[kubectl, -v, "5", exec, mypod, --, sh, -c, id]'), [shellRun(6, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[kubectl, --certificate-authority, /etc/ca.crt, exec, mypod, --, sh, -c, id]'), [shellRun(6, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[kubectl, --some-new-option, /x, exec, mypod, --, sh, -c, id]'), [shellRun(6, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[kubectl, -Z, /x, exec, mypod, --, sh, -c, id]'), [shellRun(6, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[docker, -H, "tcp://10.0.0.1:2375", exec, c1, sh, -c, id]'), [shellRun(5, 'sh', 'docker')]);
+  assert.deepEqual(cmdProblems('[docker, --some-new-option, x, exec, c1, sh, -c, id]'), [shellRun(5, 'sh', 'docker')]);
+  assert.deepEqual(cmdProblems('[crictl, -r, "unix:///run/containerd/containerd.sock", exec, -i, c1, sh]'), [shellRun(6, 'sh', 'crictl')]);
+});
+
+test('a wrapper\'s "--name={x}" obeys the rule "--name {x}" does', () => {
+  // 3. `--name={x}` obeys the rule `--name {x}` does.
+  assert.deepEqual(cmdProblems('[kubectl, "--context={ctx}", exec, "{pod}", --, /usr/local/bin/x]'), [beforeSubcommand(1, 'kubectl', '--context')]);
+  assert.deepEqual(cmdProblems('[kubectl, exec, "--server={srv}", "{pod}", --, /usr/local/bin/x]'), [valueBefore(2, 'kubectl')]);
+  assert.deepEqual(cmdProblems('[sudo, "--user={who}", /usr/local/bin/x]'), [valueBefore(1, 'sudo')]);
+  assert.deepEqual(cmdProblems('[docker, exec, "--user={who}", "{container}", /usr/local/bin/x]'), [valueBefore(2, 'docker')]);
+});
+
+test("before a kubectl/docker subcommand other than exec, only kubectl's -n/--namespace may take a placeholder: not the server, context, kubeconfig or identity", () => {
+  // 4. Before any subcommand only kubectl's namespace may be a value.
+  assert.deepEqual(cmdProblems('[kubectl, --server, "{srv}", get, pods]'), [beforeSubcommand(2, 'kubectl', '--server')]);
+  assert.deepEqual(cmdProblems('[kubectl, --as, "{who}", -n, "{namespace}", delete, pod, "{pod}"]'), [beforeSubcommand(2, 'kubectl', '--as')]);
+  assert.deepEqual(cmdProblems('[kubectl, "--kubeconfig={kc}", get, pods]'), [beforeSubcommand(1, 'kubectl', '--kubeconfig')]);
+  assert.deepEqual(cmdProblems('[kubectl, --server, "https://{srv}:6443", get, pods]'), [beforeSubcommand(2, 'kubectl', '--server')]);
+  assert.deepEqual(cmdProblems('[docker, -H, "{dh}", restart, c1]'), [beforeSubcommand(2, 'docker', '-H')]);
+  assert.deepEqual(cmdProblems('[kubectl, --some-new-option, "{x}", get, pods]'), [beforeSubcommand(2, 'kubectl', '--some-new-option')]);
+});
+
+test("ssh's host may be a placeholder; the command after it is written out and not a shell, and each refusal speaks of the remote host", () => {
+  // 5. ssh: the host may be a value, the command after it never, nor a shell.
+  const remote = 'name the program to run on the remote host';
+  assert.deepEqual(cmdProblems('[ssh, "{host}", sh, -c, id]'), [`${argAt(2)}: "sh" is a shell, which "ssh" would run on the remote host; ${remote} directly`]);
+  assert.deepEqual(cmdProblems('[ssh, "{host}", "{cmd}"]'), [`${argAt(2)}: the command "ssh" runs on the remote host must be written out, not a {placeholder}: the remote user's shell reads it, and an alert must not choose what runs`]);
+  assert.deepEqual(cmdProblems('[ssh, "{host}"]'), [`${argAt(0)}: "ssh" with no command after the host runs a login shell there; ${remote}`]);
+  assert.deepEqual(cmdProblems('[ssh, -p, "{port}", node1, /usr/local/bin/clean]'), [
+    `${argAt(2)}: a {placeholder} alone cannot stand in "ssh"'s options or before the command it runs on the remote host (only the host may be one): a value there could choose how it connects or what runs; write it in the runbook`,
+  ]);
+});
+
+test('oc exec/rsh, podman/nerdctl exec, ip netns/vrf exec, docker/podman run (and --entrypoint), kubectl run and debug: a shell as the program they run is refused', () => {
+  // 7. oc, podman, nerdctl, ip netns/vrf exec, docker/podman run (and --entrypoint), kubectl run/debug, oc rsh.
+  assert.deepEqual(cmdProblems('[oc, exec, mypod, --, sh, -c, id]'), [shellRun(4, 'sh', 'oc')]);
+  assert.deepEqual(cmdProblems('[podman, exec, c1, sh, -c, id]'), [shellRun(3, 'sh', 'podman')]);
+  assert.deepEqual(cmdProblems('[nerdctl, exec, c1, sh, -c, id]'), [shellRun(3, 'sh', 'nerdctl')]);
+  assert.deepEqual(cmdProblems('[ip, netns, exec, blue, sh, -c, id]'), [shellRun(4, 'sh', 'ip')]);
+  assert.deepEqual(cmdProblems('[ip, -all, net, e, bash]'), [shellRun(4, 'bash', 'ip')]);
+  assert.deepEqual(cmdProblems('[ip, vrf, exec, red, "{x}"]'), [`${argAt(4)}: the program "ip" runs must be written out, not a {placeholder}: an alert must not choose what runs`]);
+  assert.deepEqual(cmdProblems('[ip, "{o}", exec, blue, /usr/local/bin/x]'), [
+    `${argAt(1)}: the "ip" object and command must be written out, not a {placeholder}: an alert must not choose what runs ("ip" netns exec runs a program)`,
+  ]);
+  assert.deepEqual(cmdProblems('[docker, run, --rm, alpine, sh, -c, id]'), [shellRun(4, 'sh', 'docker')]);
+  assert.deepEqual(cmdProblems('[podman, run, --rm, --network, host, alpine, sh, -c, id]'), [shellRun(6, 'sh', 'podman')]);
+  assert.deepEqual(cmdProblems('[docker, run, "--entrypoint=/bin/bash", alpine, -c, id]'), [`${argAt(2)}: "/bin/bash" is a shell, which "docker" would run (--entrypoint); ${SHELL_TAIL}`]);
+  assert.deepEqual(cmdProblems('[docker, run, --rm, "{image}", /usr/local/bin/x]'), [valueBefore(3, 'docker')]);
+  assert.deepEqual(cmdProblems('[kubectl, run, tmp, --image=alpine, --, sh, -c, id]'), [shellRun(5, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[kubectl, debug, -it, mypod, --image=busybox, --, sh]'), [shellRun(6, 'sh', 'kubectl')]);
+  assert.deepEqual(cmdProblems('[oc, rsh, mypod]'), [`${argAt(0)}: "oc" runs a shell when no program follows it; ${SHELL_TAIL}`]);
+});
+
+test('still loaded: realistic wrapper lines, ssh {host}, env - with a program, kubectl -n {namespace} and --namespace={namespace}', () => {
+  for (const argv of [
+    '[ssh, "{host}", /usr/local/bin/clean]',
+    '[env, "-", /usr/local/bin/report]',
+    '[sudo, -u, app, /usr/local/bin/x, "{svc}"]',
+    '[timeout, 30s, /usr/bin/curl, -fsS, "http://127.0.0.1:8080/{svc}"]',
+    '[kubectl, -n, "{namespace}", rollout, restart, "deployment/{deployment}"]',
+    '[kubectl, "--namespace={namespace}", get, pods]',
+    '[kubectl, --insecure-skip-tls-verify, -v5, -n, "{namespace}", logs, "{pod}"]',
+    '[kubectl, --context, prod, exec, -n, "{namespace}", "{pod}", --, /usr/local/bin/x]',
+    '[nice, -n, "10", ionice, -c3, /usr/bin/find, /var/tmp, -mtime, "+7", -delete]',
+    '[env, TZ=UTC, /usr/local/bin/report, "{service}"]',
+    '[systemctl, restart, "{unit}"]',
+    '[docker, restart, "{container}"]',
+    '[docker, exec, "{container}", /usr/local/bin/x]',
+    '[docker, exec, -e, "QUEUE={queue}", "{container}", /usr/local/bin/x]',
+    '[ip, netns, exec, "{ns}", /usr/local/bin/x]',
+    '[ip, -n, blue, link, set, "{dev}", up]',
+  ]) {
+    assert.deepEqual(cmdProblems(argv), [], argv);
   }
 });
