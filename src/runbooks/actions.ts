@@ -172,11 +172,14 @@ const CONTAINER_RUNS = { exec: DOCKER_EXEC, run: DOCKER_RUN };
  * Programs that run a program with a subcommand (`kubectl exec`, `docker run`): `global`
  * options may come before the subcommand, and none of their values may be a placeholder
  * but kubectl's namespace (an alert must not choose the server, context or identity).
+ * With `anywhere` (kubectl, oc, podman, nerdctl), the global long options, and those short
+ * letters, are read after the subcommand too, and obey the same rule there.
  */
-const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, WrapperSpec> }> = {
-  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG } },
+const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, WrapperSpec>; anywhere?: string }> = {
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, anywhere: 's' },
   oc: {
     global: KUBE_GLOBAL,
+    anywhere: 's',
     runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
   },
   docker: {
@@ -196,6 +199,7 @@ const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, Wr
       literalValues: true,
     },
     runs: CONTAINER_RUNS,
+    anywhere: '',
   },
   nerdctl: {
     global: {
@@ -206,6 +210,7 @@ const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, Wr
       literalValues: true,
     },
     runs: CONTAINER_RUNS,
+    anywhere: '',
   },
   crictl: {
     global: { short: 'cirt', knownShort: 'cirtDhv', long: ['--config', '--image-endpoint', '--runtime-endpoint', '--timeout', '--tracing-endpoint', '--tracing-sampling-rate-per-million'], flags: ['--debug', '--enable-tracing', '--help', '--version'], literalValues: true },
@@ -522,13 +527,37 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
       const t = argv[i]!;
       if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
       const spec = sub.runs[t.source];
-      const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
+      const problem = (sub.anywhere !== undefined ? globalAfter(argv, i + 1, sub.global, sub.anywhere, self) : undefined) ?? (spec ? runs(argv, at, i + 1, spec, top) : undefined);
       if (problem) return problem;
     }
     return undefined;
   }
   const spec = WRAPPER_SPECS[name];
   return spec ? runs(argv, at, at + 1, spec, top) : undefined;
+}
+
+/** A global option after the subcommand (`kubectl get pods --server {srv}`) whose value holds a placeholder. */
+function globalAfter(argv: readonly Template[], from: number, global: WrapperSpec, short: string, by: string): Problem | undefined {
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const head = textBeforeValue(t);
+    if (t.source === '--' && isLiteral(t)) return undefined;
+    const inline = head.startsWith('--') && head.includes('=');
+    const option = inline ? head.slice(0, head.indexOf('=')) : t.source;
+    if (!isLiteral(t) && !inline) continue;
+    const known = global.long?.includes(option) || (option.length === 2 && option[0] === '-' && short.includes(option[1]!));
+    if (!known || global.optionValues?.includes(option)) continue;
+    const at = inline ? i : i + 1;
+    const value = argv[at];
+    if (value && !isLiteral(value)) {
+      const only = global.optionValues ? ` (only ${global.optionValues.join(' or ')} may take one)` : '';
+      return {
+        index: at,
+        message: `${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /** The problem with the program that the wrapper at `at` runs, reading its arguments from `from` with `spec`. */

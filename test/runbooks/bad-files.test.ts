@@ -421,7 +421,10 @@ test('before a kubectl/docker/crictl subcommand, an option rectify does not know
 test('a wrapper\'s "--name={x}" obeys the rule "--name {x}" does', () => {
   // 3. `--name={x}` obeys the rule `--name {x}` does.
   assert.deepEqual(cmdProblems('[kubectl, "--context={ctx}", exec, "{pod}", --, /usr/local/bin/x]'), [beforeSubcommand(1, 'kubectl', '--context')]);
-  assert.deepEqual(cmdProblems('[kubectl, exec, "--server={srv}", "{pod}", --, /usr/local/bin/x]'), [valueBefore(2, 'kubectl')]);
+  assert.deepEqual(cmdProblems('[kubectl, exec, "--server={srv}", "{pod}", --, /usr/local/bin/x]'), [
+    `${argAt(2)}: "kubectl"'s option --server must be written out wherever it stands, not take a {placeholder} (only -n or --namespace may take one): an alert must not choose the server, context, credentials or identity "kubectl" acts with; write it in the runbook`,
+  ]);
+  assert.deepEqual(cmdProblems('[kubectl, exec, "--filename={f}", "{pod}", --, /usr/local/bin/x]'), [valueBefore(2, 'kubectl')]);
   assert.deepEqual(cmdProblems('[sudo, "--user={who}", /usr/local/bin/x]'), [valueBefore(1, 'sudo')]);
   assert.deepEqual(cmdProblems('[docker, exec, "--user={who}", "{container}", /usr/local/bin/x]'), [valueBefore(2, 'docker')]);
 });
@@ -434,6 +437,15 @@ test("before a kubectl/docker subcommand other than exec, only kubectl's -n/--na
   assert.deepEqual(cmdProblems('[kubectl, --server, "https://{srv}:6443", get, pods]'), [beforeSubcommand(2, 'kubectl', '--server')]);
   assert.deepEqual(cmdProblems('[docker, -H, "{dh}", restart, c1]'), [beforeSubcommand(2, 'docker', '-H')]);
   assert.deepEqual(cmdProblems('[kubectl, --some-new-option, "{x}", get, pods]'), [beforeSubcommand(2, 'kubectl', '--some-new-option')]);
+  // kubectl, oc, podman and nerdctl read their global options after the subcommand too.
+  const anywhere = (i: number, by: string, option: string, only = by === 'podman' ? '' : ' (only -n or --namespace may take one)') =>
+    `${argAt(i)}: ${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`;
+  assert.deepEqual(cmdProblems('[kubectl, get, pods, --server, "{srv}"]'), [anywhere(4, 'kubectl', '--server')]);
+  assert.deepEqual(cmdProblems('[kubectl, get, pods, "--as={who}"]'), [anywhere(3, 'kubectl', '--as')]);
+  assert.deepEqual(cmdProblems('[kubectl, -n, "{namespace}", delete, pod, "{pod}", -s, "https://{srv}"]'), [anywhere(7, 'kubectl', '-s')]);
+  assert.deepEqual(cmdProblems('[kubectl, exec, "{pod}", --kubeconfig, "/k/{kc}", --, /usr/local/bin/x]'), [anywhere(4, 'kubectl', '--kubeconfig')]);
+  assert.deepEqual(cmdProblems('[oc, get, pods, --token, "{t}"]'), [anywhere(4, 'oc', '--token')]);
+  assert.deepEqual(cmdProblems('[podman, ps, --url, "{u}"]'), [anywhere(3, 'podman', '--url')]);
 });
 
 test("ssh's host may be a placeholder; the command after it is written out and not a shell, and each refusal speaks of the remote host", () => {
@@ -485,6 +497,8 @@ test('still loaded: realistic wrapper lines, ssh {host}, env - with a program, k
     '[docker, exec, -e, "QUEUE={queue}", "{container}", /usr/local/bin/x]',
     '[ip, netns, exec, "{ns}", /usr/local/bin/x]',
     '[ip, -n, blue, link, set, "{dev}", up]',
+    '[kubectl, logs, "{pod}", -n, "{namespace}", -c, "{c}", --since=1h]',
+    '[kubectl, exec, "{pod}", --, /usr/local/bin/x, --server, "{srv}"]',
   ]) {
     assert.deepEqual(cmdProblems(argv), [], argv);
   }
