@@ -1,0 +1,598 @@
+import type { Template } from '../domain/runbook.js';
+import { isLiteral } from './template.js';
+
+/**
+ * Which program an argument list runs, read as the programs themselves read their
+ * arguments: argv[0], or the program a wrapper (env, timeout, sudo, nice, ssh…), a
+ * subcommand (kubectl exec, docker run…), find's -exec or ip netns exec runs in its turn.
+ * A `command:` action must run no shell, and an alert's values must choose neither that
+ * program nor its environment: shellIn finds the argument that breaks either rule.
+ */
+// Running one of these would bring the shell back through the side door: as argv[0],
+// or as the program one that runs another runs (WRAPPER_SPECS). busybox and toybox are
+// shells too (`busybox sh -c …`).
+const SHELLS: ReadonlySet<string> = new Set([
+  'sh', 'bash', 'rbash', 'zsh', 'dash', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'loksh', 'pdksh', 'ash', 'yash', 'posh', 'sash',
+  'fish', 'csh', 'tcsh', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'busybox', 'toybox',
+  'pwsh', 'powershell', 'cmd', 'cmd.exe', 'pwsh.exe', 'powershell.exe', 'sh.exe', 'bash.exe',
+]);
+/** Programs that always hand what they run to a shell, whatever their options. */
+const ALWAYS_SHELL: Record<string, string> = {
+  sg: 'runs its command through /bin/sh',
+  script: 'runs a shell (and its -c command through one)',
+  su: 'runs a shell, which reads the arguments after the user name; to run a program as another user, use [runuser, -u, USER, --, PROGRAM] or [sudo, -u, USER, PROGRAM]',
+};
+/**
+ * How a program that runs another reads its arguments, to find the program it runs:
+ * options (`short` letters and `long` names that take a value: the rest of the
+ * cluster or the next argument, `--name=value`), then `operands` (timeout's duration,
+ * flock's file, chroot's new root, ssh's host, the pod or container), env's
+ * `NAME=value` assignments, and the program. Only that position is checked for a
+ * shell (`[timeout, "300", /usr/local/bin/drain-queue, --channel, rc]` runs), and
+ * a wrapper there is read the same way. Before the program (and in it) a value may not
+ * stand alone, as `{x}` or `--name={x}`: it could be the program (`[timeout, "10", "{x}",
+ * -c, id]` with x=bash) or env's environment (`[env, "{x}", tool]` with
+ * x=LD_PRELOAD=/tmp/x.so); only ssh's host, the pod or container of an exec
+ * (`podValues`) and the namespace and container options (`optionValues`) may be one.
+ */
+interface WrapperSpec {
+  short?: string;
+  long?: readonly string[];
+  /** Long options known to take no value; another one, without "=", may take the next argument, so both readings are checked. */
+  flags?: readonly string[];
+  /** Every short letter known (with a value or without); another one may take a value, so both readings are checked. */
+  knownShort?: string;
+  operands?: number;
+  /** env: `NAME=value` before the program sets its environment. */
+  assignments?: boolean;
+  /** env: a lone "-" is an option (-i), not the program. */
+  dashOption?: boolean;
+  /** env -S: its value is split into the program and its arguments. */
+  split?: { short: string; long: string };
+  /** With no program after it, it runs a shell (`chroot /srv/root`, `ssh host`, `unshare`). */
+  shellWithout?: boolean;
+  /** watch runs its command through sh -c unless given this option. */
+  direct?: { short: string; long: string };
+  /** runuser runs the user's shell, as su does, unless given -u. */
+  suUnless?: { short: string; long: string };
+  podValues?: boolean;
+  optionValues?: readonly string[];
+  /** Options before a subcommand: no value but those of optionValues may hold a placeholder at all. */
+  literalValues?: boolean;
+  /** docker run's --entrypoint: its value is the program. */
+  entrypoint?: string;
+  /** ssh: what follows the host is a command line for the remote user's shell. */
+  remote?: boolean;
+}
+const WRAPPER_SPECS: Record<string, WrapperSpec> = {
+  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, dashOption: true, split: { short: 'S', long: '--split-string' } },
+  timeout: { flags: ['--foreground', '--preserve-status', '--verbose'], short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
+  nice: { short: 'n', long: ['--adjustment'] },
+  nohup: {},
+  setsid: { flags: ['--ctty', '--fork', '--wait'] },
+  sudo: { flags: ['--askpass', '--background', '--bell', '--edit', '--list', '--login', '--non-interactive', '--preserve-env', '--preserve-groups', '--remove-timestamp', '--reset-timestamp', '--set-home', '--shell', '--stdin', '--validate'], short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'] },
+  doas: { short: 'Cu' },
+  runuser: { flags: ['--login', '--preserve-environment', '--pty'], short: 'gGsuw', long: ['--group', '--supp-group', '--shell', '--user', '--whitelist-environment'], suUnless: { short: 'u', long: '--user' } },
+  xargs: { flags: ['--null', '--no-run-if-empty', '--interactive', '--verbose', '--exit', '--show-limits', '--open-tty', '--replace', '--eof', '--max-lines'], short: 'adEILnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
+  stdbuf: { short: 'ioe', long: ['--input', '--output', '--error'] },
+  ionice: { short: 'cnpPu', long: ['--class', '--classdata', '--pid', '--pgid', '--uid'] },
+  chroot: { flags: ['--skip-chdir'], long: ['--userspec', '--groups'], operands: 1, shellWithout: true },
+  flock: { flags: ['--shared', '--exclusive', '--unlock', '--nonblock', '--nb', '--close', '--no-fork', '--verbose'], short: 'wE', long: ['--timeout', '--conflict-exit-code'], operands: 1 },
+  time: { flags: ['--append', '--verbose', '--portability', '--quiet'], short: 'fo', long: ['--format', '--output'] },
+  chrt: { short: 'TPD', long: ['--sched-runtime', '--sched-period', '--sched-deadline'], operands: 1 },
+  taskset: { operands: 1 },
+  unshare: { flags: ['--mount', '--uts', '--ipc', '--net', '--pid', '--user', '--cgroup', '--time', '--fork', '--map-root-user', '--map-current-user', '--mount-proc', '--kill-child', '--keep-caps'], short: 'SGRw', long: ['--setuid', '--setgid', '--root', '--wd', '--map-user', '--map-group', '--map-users', '--map-groups', '--propagation'], shellWithout: true },
+  nsenter: { flags: ['--all', '--mount', '--uts', '--ipc', '--net', '--pid', '--user', '--cgroup', '--time', '--preserve-credentials', '--no-fork', '--root', '--wd'], short: 'tSG', long: ['--target', '--setuid', '--setgid'], shellWithout: true },
+  setpriv: { flags: ['--clear-groups', '--init-groups', '--keep-groups', '--no-new-privs', '--nnp', '--reset-env'], long: ['--reuid', '--regid', '--groups', '--inh-caps', '--ambient-caps', '--bounding-set', '--securebits', '--pdeathsig', '--selinux-label', '--apparmor-profile', '--landlock-access', '--landlock-rule', '--seccomp-filter'] },
+  prlimit: { short: 'po', long: ['--pid', '--output'] },
+  numactl: { flags: ['--localalloc', '--show', '--hardware'], short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
+  cgexec: { short: 'g' },
+  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'] },
+  setarch: { operands: 1, shellWithout: true },
+  strace: { short: 'abeEIoOpPsSuUX' },
+  ltrace: { short: 'aADeFlnopsuwx' },
+  firejail: { shellWithout: true },
+  watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
+  // The host may be a value (one cannot start with "-"); the command after it never.
+  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true },
+};
+
+// kubectl's (and oc's) options for every subcommand (`kubectl options`): with a value, and without.
+const KUBE_GLOBAL_VALUES = [
+  '--as', '--as-group', '--as-uid', '--cache-dir', '--certificate-authority', '--client-certificate', '--client-key', '--cluster', '--context',
+  '--kubeconfig', '--log-backtrace-at', '--log-dir', '--log-file', '--log-file-max-size', '--log-flush-frequency', '--namespace', '--password',
+  '--profile', '--profile-output', '--request-timeout', '--server', '--stderrthreshold', '--tls-server-name', '--token', '--user', '--username',
+  '--v', '--vmodule',
+];
+const KUBE_GLOBAL_FLAGS = [
+  '--add-dir-header', '--alsologtostderr', '--disable-compression', '--insecure-skip-tls-verify', '--logtostderr', '--match-server-version',
+  '--one-output', '--skip-headers', '--skip-log-headers', '--warnings-as-errors', '--help',
+];
+const KUBE_NAMESPACE = ['-n', '--namespace'];
+const kubeRuns = (short: string, long: readonly string[], flags: readonly string[], optionValues: readonly string[]): WrapperSpec => ({
+  short: `nsv${short}`,
+  long: [...KUBE_GLOBAL_VALUES, ...long],
+  flags: [...KUBE_GLOBAL_FLAGS, ...flags],
+  operands: 1,
+  podValues: true,
+  optionValues: [...KUBE_NAMESPACE, ...optionValues],
+});
+const KUBE_CONTAINER = ['-c', '--container'];
+const KUBE_EXEC = kubeRuns('cf', ['--container', '--filename', '--pod-running-timeout'], ['--stdin', '--tty', '--quiet'], KUBE_CONTAINER);
+// kubectl run NAME … [--] COMMAND, kubectl debug TARGET … -- COMMAND: the image is written out.
+const KUBE_RUN = kubeRuns(
+  'lo',
+  ['--image', '--env', '--labels', '--port', '--restart', '--overrides', '--override-type', '--image-pull-policy', '--serviceaccount', '--pod-running-timeout', '--annotations', '--dry-run', '--output', '--template', '--field-manager', '--timeout', '--grace-period', '--cascade', '--filename', '--hostport'],
+  ['--privileged', '--stdin', '--tty', '--rm', '--attach', '--command', '--leave-stdin-open', '--quiet', '--expose', '--save-config', '--show-managed-fields', '--allow-missing-template-keys', '--wait', '--force'],
+  [],
+);
+const KUBE_DEBUG = kubeRuns(
+  'cf',
+  ['--image', '--container', '--target', '--profile', '--env', '--copy-to', '--set-image', '--image-pull-policy', '--custom', '--filename', '--keep-annotations', '--keep-labels', '--keep-liveness', '--keep-readiness', '--keep-startup', '--keep-init-containers'],
+  ['--stdin', '--tty', '--quiet', '--attach', '--share-processes', '--replace', '--same-node', '--arguments-only'],
+  KUBE_CONTAINER,
+);
+const KUBE_GLOBAL: WrapperSpec = { short: 'nsv', knownShort: 'nsvh', long: KUBE_GLOBAL_VALUES, flags: KUBE_GLOBAL_FLAGS, optionValues: KUBE_NAMESPACE, literalValues: true };
+
+const DOCKER_EXEC: WrapperSpec = { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], flags: ['--detach', '--interactive', '--tty', '--privileged'], operands: 1, podValues: true };
+// docker run IMAGE COMMAND: the image is written out; so is --entrypoint, which is the program.
+const DOCKER_RUN: WrapperSpec = {
+  short: 'acehlmpuvw',
+  long: [
+    '--add-host', '--annotation', '--attach', '--blkio-weight', '--cap-add', '--cap-drop', '--cgroup-parent', '--cgroupns', '--cidfile', '--cpu-period', '--cpu-quota',
+    '--cpu-shares', '--cpus', '--cpuset-cpus', '--cpuset-mems', '--detach-keys', '--device', '--dns', '--dns-option', '--dns-search', '--domainname', '--entrypoint',
+    '--env', '--env-file', '--expose', '--gpus', '--group-add', '--health-cmd', '--health-interval', '--health-retries', '--health-start-period', '--health-timeout',
+    '--hostname', '--ip', '--ip6', '--ipc', '--isolation', '--label', '--label-file', '--link', '--log-driver', '--log-opt', '--mac-address', '--memory',
+    '--memory-reservation', '--memory-swap', '--mount', '--name', '--network', '--network-alias', '--oom-score-adj', '--pid', '--pids-limit', '--platform',
+    '--publish', '--pull', '--restart', '--runtime', '--security-opt', '--shm-size', '--stop-signal', '--stop-timeout', '--storage-opt', '--sysctl', '--tmpfs',
+    '--ulimit', '--user', '--userns', '--uts', '--volume', '--volumes-from', '--workdir',
+  ],
+  flags: ['--rm', '--detach', '--interactive', '--tty', '--privileged', '--init', '--read-only', '--publish-all', '--no-healthcheck', '--oom-kill-disable', '--quiet', '--disable-content-trust', '--use-api-socket'],
+  operands: 1,
+  entrypoint: '--entrypoint',
+};
+const CONTAINER_RUNS = { exec: DOCKER_EXEC, run: DOCKER_RUN };
+
+/**
+ * Programs that run a program with a subcommand (`kubectl exec`, `docker run`): `global`
+ * options may come before the subcommand, and none of their values may be a placeholder
+ * but kubectl's namespace (an alert must not choose the server, context or identity).
+ * With `anywhere` (kubectl, oc, podman, nerdctl), the global long options, and those short
+ * letters, are read after the subcommand too, and obey the same rule there.
+ */
+const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, WrapperSpec>; anywhere?: string }> = {
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, anywhere: 's' },
+  oc: {
+    global: KUBE_GLOBAL,
+    anywhere: 's',
+    runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
+  },
+  docker: {
+    global: { short: 'cHl', knownShort: 'cHlDvh', long: ['--config', '--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], flags: ['--debug', '--tls', '--tlsverify', '--version', '--help'], literalValues: true },
+    runs: CONTAINER_RUNS,
+  },
+  podman: {
+    global: {
+      short: 'c',
+      knownShort: 'crhv',
+      long: [
+        '--cdi-spec-dir', '--cgroup-manager', '--cni-config-dir', '--config', '--conmon', '--connection', '--db-backend', '--events-backend', '--hooks-dir', '--identity',
+        '--imagestore', '--log-level', '--module', '--network-cmd-path', '--network-config-dir', '--out', '--registries-conf', '--root', '--runroot', '--runtime',
+        '--runtime-flag', '--ssh', '--storage-driver', '--storage-opt', '--tmpdir', '--url', '--volumepath',
+      ],
+      flags: ['--remote', '--syslog', '--transient-store', '--noout', '--debug', '--help', '--version'],
+      literalValues: true,
+    },
+    runs: CONTAINER_RUNS,
+    anywhere: '',
+  },
+  nerdctl: {
+    global: {
+      short: 'naH',
+      knownShort: 'naHhv',
+      long: ['--address', '--host', '--namespace', '--snapshotter', '--storage-driver', '--cni-path', '--cni-netconfpath', '--data-root', '--cgroup-manager', '--host-gateway-ip', '--hosts-dir', '--bridge-ip'],
+      flags: ['--debug', '--debug-full', '--insecure-registry', '--experimental', '--kube-hide-dupe', '--help', '--version'],
+      literalValues: true,
+    },
+    runs: CONTAINER_RUNS,
+    anywhere: '',
+  },
+  crictl: {
+    global: { short: 'cirt', knownShort: 'cirtDhv', long: ['--config', '--image-endpoint', '--runtime-endpoint', '--timeout', '--tracing-endpoint', '--tracing-sampling-rate-per-million'], flags: ['--debug', '--enable-tracing', '--help', '--version'], literalValues: true },
+    runs: {
+      exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
+    },
+  },
+};
+/** find runs the program after each of these. */
+const FIND_EXEC: ReadonlySet<string> = new Set(['-exec', '-execdir', '-ok', '-okdir']);
+/**
+ * Options by which a wrapper runs its command through a shell itself: `su -c "…"` and
+ * `runuser -c "…"` hand it to the user's shell, `sudo -s` and `sudo -i` to a shell,
+ * `doas -s` and `systemd-run -S` to one, and `flock FILE -c "…"` to sh. `short` are
+ * those letters in a cluster (`-lc`), read until a letter whose option takes an
+ * argument (`withArg`); su, runuser and flock read options anywhere before "--", the
+ * others only before their command.
+ */
+const SHELL_OPTIONS: Record<string, { short: string; long: readonly string[]; withArg: string; anywhere: boolean }> = {
+  su: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsw', anywhere: true },
+  runuser: { short: 'c', long: ['--command', '--session-command'], withArg: 'gGsuw', anywhere: true },
+  sudo: { short: 'is', long: ['--shell', '--login'], withArg: 'CDghpRrTtUu', anywhere: false },
+  doas: { short: 's', long: [], withArg: 'Cu', anywhere: false },
+  'systemd-run': { short: 'S', long: ['--shell'], withArg: 'pMHEu', anywhere: false },
+  flock: { short: 'c', long: ['--command'], withArg: 'wE', anywhere: true },
+};
+
+const programName = (arg: string): string => arg.split('/').pop() ?? arg;
+const TAIL = 'rectify runs commands without one, so call the program directly';
+
+type Problem = { index: number; message: string };
+
+/**
+ * A shell in an argument list whose program is written out: argv[0] itself, or the
+ * program that a program running another (WRAPPER_SPECS, SUBCOMMANDS, find's
+ * -exec, ip netns exec) runs, through any chain of them; an option by which one runs its command
+ * through a shell (SHELL_OPTIONS); or a value that could choose that program or its
+ * environment.
+ */
+export function shellIn(argv: readonly Template[]): Problem | undefined {
+  const prog = argv[0]!.source;
+  if (SHELLS.has(programName(prog))) return { index: 0, message: `${JSON.stringify(prog)} is a shell; ${TAIL}` };
+  return wrapped(argv, 0, prog);
+}
+
+const isWrapper = (name: string): boolean =>
+  name in WRAPPER_SPECS || name in SUBCOMMANDS || name in ALWAYS_SHELL || name in SHELL_OPTIONS || name === 'find' || name === 'ip';
+
+/** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
+function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  const name = programName(self);
+  const opts = SHELL_OPTIONS[name];
+  const option = opts ? shellOption(argv, at + 1, opts) : undefined;
+  if (option !== undefined) {
+    return { index: option, message: `${JSON.stringify(argv[option]!.source)} makes ${JSON.stringify(self)} run its command through a shell; ${TAIL}` };
+  }
+  const always = ALWAYS_SHELL[name];
+  if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
+  if (name === 'find') return findExec(argv, at, top);
+  if (name === 'ip') return ipExec(argv, at, top);
+  const sub = SUBCOMMANDS[name];
+  if (sub) {
+    // An option rectify does not know may take the next argument as its value: every
+    // reading of where the subcommand is is checked.
+    const found = readArguments(argv, at + 1, sub.global, self, true);
+    if ('problem' in found) return found.problem;
+    for (const i of [found.program, ...found.also]) {
+      if (typeof i !== 'number') continue;
+      const t = argv[i]!;
+      if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
+      const spec = sub.runs[t.source];
+      const problem = (sub.anywhere !== undefined ? globalAfter(argv, i + 1, sub.global, sub.anywhere, self) : undefined) ?? (spec ? runs(argv, at, i + 1, spec, top) : undefined);
+      if (problem) return problem;
+    }
+    return undefined;
+  }
+  const spec = WRAPPER_SPECS[name];
+  return spec ? runs(argv, at, at + 1, spec, top) : undefined;
+}
+
+/** A global option after the subcommand (`kubectl get pods --server {srv}`) whose value holds a placeholder. */
+function globalAfter(argv: readonly Template[], from: number, global: WrapperSpec, short: string, by: string): Problem | undefined {
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const head = textBeforeValue(t);
+    if (t.source === '--' && isLiteral(t)) return undefined;
+    const inline = head.startsWith('--') && head.includes('=');
+    const option = inline ? head.slice(0, head.indexOf('=')) : t.source;
+    if (!isLiteral(t) && !inline) continue;
+    const known = global.long?.includes(option) || (option.length === 2 && option[0] === '-' && short.includes(option[1]!));
+    if (!known || global.optionValues?.includes(option)) continue;
+    const at = inline ? i : i + 1;
+    const value = argv[at];
+    if (value && !isLiteral(value)) {
+      const only = global.optionValues ? ` (only ${global.optionValues.join(' or ')} may take one)` : '';
+      return {
+        index: at,
+        message: `${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** The problem with the program that the wrapper at `at` runs, reading its arguments from `from` with `spec`. */
+function runs(argv: readonly Template[], at: number, from: number, spec: WrapperSpec, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  const found = readArguments(argv, from, spec, self, false);
+  if ('problem' in found) return found.problem;
+  if (found.program === undefined && spec.shellWithout) {
+    const message = spec.remote
+      ? `${JSON.stringify(self)} with no command after the host runs a login shell there; name the program to run on the remote host`
+      : `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}`;
+    return { index: at, message };
+  }
+  for (const i of found.also) {
+    const problem = program(argv, i, self, top);
+    if (problem) return problem;
+  }
+  return typeof found.program === 'number' ? program(argv, found.program, self, top) : undefined;
+}
+
+const isRemote = (by: string): boolean => WRAPPER_SPECS[programName(by)]?.remote === true;
+const REMOTE_TAIL = 'name the program to run on the remote host directly';
+
+/** The program at `i`, run by `by`: written out, not a shell, and read in turn if it runs another. */
+function program(argv: readonly Template[], i: number, by: string, top: string): Problem | undefined {
+  const t = argv[i]!;
+  if (!isLiteral(t)) {
+    if (isRemote(by)) {
+      return { index: i, message: `the command ${JSON.stringify(by)} runs on the remote host must be written out, not a {placeholder}: the remote user's shell reads it, and an alert must not choose what runs` };
+    }
+    const env = WRAPPER_SPECS[programName(by)]?.assignments ? ` nor, as "NAME=value", its environment` : '';
+    return { index: i, message: `the program ${JSON.stringify(by)} runs must be written out, not a {placeholder}: an alert must not choose what runs${env}` };
+  }
+  // The first word as written (`env -S "sh -c …"`).
+  const name = programName(t.source.trim().split(/\s+/)[0] ?? '');
+  if (SHELLS.has(name)) {
+    if (isRemote(by)) return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(by)} would run on the remote host; ${REMOTE_TAIL}` };
+    return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(top)} would run; ${TAIL}` };
+  }
+  return isWrapper(name) ? wrapped(argv, i, top) : undefined;
+}
+
+/** find's -exec, -execdir, -ok and -okdir: the argument after each is a program. */
+function findExec(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  for (let i = at + 1; i + 1 < argv.length; i++) {
+    if (!isLiteral(argv[i]!) || !FIND_EXEC.has(argv[i]!.source)) continue;
+    const problem = program(argv, i + 1, argv[at]!.source, top);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+// ip reads its object and command by any prefix: `ip net e NAME …` is `ip netns exec NAME …`.
+const prefixOf = (word: string, min: number) => (arg: string) => arg.length >= min && word.startsWith(arg);
+const IP_OBJECT = [prefixOf('netns', 3), prefixOf('vrf', 1)];
+const IP_EXEC = prefixOf('exec', 1);
+
+/**
+ * `ip netns exec NAME PROGRAM` and `ip vrf exec NAME PROGRAM` (`ip -all netns exec
+ * PROGRAM`, in every namespace): the name may be a value, the program is written out and
+ * not a shell, and neither the object nor its command is a value.
+ */
+function ipExec(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  let all = false;
+  for (let j = at + 1; j + 1 < argv.length; j++) {
+    const object = argv[j]!;
+    const command = argv[j + 1]!;
+    if (isLiteral(object) && /^-a(l|ll)?$/.test(object.source)) all = true;
+    const objectRuns = isLiteral(object) ? IP_OBJECT.some((m) => m(object.source)) : wholePlaceholder(object);
+    const commandRuns = isLiteral(command) ? IP_EXEC(command.source) : wholePlaceholder(command);
+    if (!objectRuns || !commandRuns) continue;
+    if (!isLiteral(object) || !isLiteral(command)) {
+      const i = isLiteral(object) ? j + 1 : j;
+      return { index: i, message: `the ${JSON.stringify(self)} object and command must be written out, not a {placeholder}: an alert must not choose what runs (${JSON.stringify(self)} netns exec runs a program)` };
+    }
+    const at2 = all ? j + 2 : j + 3;
+    if (at2 >= argv.length) continue;
+    const problem = program(argv, at2, self, top);
+    if (problem) return problem;
+  }
+  return undefined;
+}
+
+const wholePlaceholder = (t: Template): boolean => t.parts.length > 0 && t.parts.every((p) => typeof p !== 'string');
+const textBeforeValue = (t: Template): string => (typeof t.parts[0] === 'string' ? t.parts[0] : '');
+/** `--name={x}`: all that follows the first "=" is placeholders. */
+const inlineWhole = (t: Template): boolean => {
+  const head = textBeforeValue(t);
+  return head.indexOf('=') === head.length - 1 && t.parts.length > 1 && t.parts.slice(1).every((p) => typeof p !== 'string');
+};
+
+/**
+ * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
+ * of the program it runs (undefined when none follows; 'split' when env -S names it),
+ * or the problem with a value before it; `also`, the program in each other reading of
+ * an option that may or may not take a value. With `untilOperand` (the options before
+ * a SUBCOMMANDS subcommand), the first operand is returned as the program.
+ */
+function readArguments(
+  argv: readonly Template[],
+  from: number,
+  spec: WrapperSpec,
+  by: string,
+  untilOperand: boolean,
+): { program: number | 'split' | undefined; also: number[] } | { problem: Problem } {
+  const also: number[] = [];
+  const before = (i: number): { problem: Problem } => ({
+    problem: {
+      index: i,
+      message: spec.remote
+        ? `a {placeholder} alone cannot stand in ${JSON.stringify(by)}'s options or before the command it runs on the remote host (only the host may be one): a value there could choose how it connects or what runs; write it in the runbook`
+        : `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
+    },
+  });
+  const start = { operands: spec.operands ?? 0, endOfOptions: false, su: spec.suUnless !== undefined, direct: spec.direct === undefined };
+  const suLike = (): { problem: Problem } => ({
+    problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
+  });
+  // The value of `option`: the argument at `i`, or (`inline`) the text after "=" in it.
+  const value = (i: number, option: string, inline = false): { problem: Problem } | undefined => {
+    const t = argv[i];
+    if (!t || isLiteral(t) || spec.optionValues?.includes(option)) return undefined;
+    if (spec.literalValues) {
+      const only = spec.optionValues ? ` (only ${spec.optionValues.join(' or ')} may take one)` : '';
+      return {
+        problem: {
+          index: i,
+          message: `${JSON.stringify(by)}'s option ${option} before its subcommand must be written out, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+        },
+      };
+    }
+    return (inline ? inlineWhole(t) : wholePlaceholder(t)) ? before(i) : undefined;
+  };
+  // docker run's --entrypoint: its value is the program.
+  const entrypoint = (i: number, inline: boolean): { problem: Problem } | undefined => {
+    const t = argv[i];
+    if (!t) return undefined;
+    if (!isLiteral(t)) return { problem: { index: i, message: `the program ${JSON.stringify(by)} runs (${spec.entrypoint}) must be written out, not a {placeholder}: an alert must not choose what runs` } };
+    const text = inline ? t.source.slice(t.source.indexOf('=') + 1) : t.source;
+    if (SHELLS.has(programName(text.trim().split(/\s+/)[0] ?? ''))) return { problem: { index: i, message: `${JSON.stringify(text)} is a shell, which ${JSON.stringify(by)} would run (${spec.entrypoint}); ${TAIL}` } };
+    return undefined;
+  };
+  const split = (i: number): { program: 'split' | undefined } | { problem: Problem } => {
+    const t = argv[i];
+    if (!t) return { program: undefined };
+    const word = t.source.trim().split(/\s+/).find((w) => !w.startsWith('-') && !w.includes('='));
+    if (word !== undefined && SHELLS.has(programName(word))) {
+      return { problem: { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(by)} would run; ${TAIL}` } };
+    }
+    if (!isLiteral(t)) return { problem: { index: i, message: `${JSON.stringify(by)} splits this argument into the program and its environment, so it must be written out, not hold a {placeholder}` } };
+    if (word !== undefined && isWrapper(programName(word))) {
+      return { problem: { index: i, message: `${JSON.stringify(word)} runs another program: write it as an argument of its own rather than in ${JSON.stringify(by)}'s split string` } };
+    }
+    return { program: word === undefined ? undefined : 'split' };
+  };
+  type Scanned = { program: number | 'split' | undefined } | { problem: Problem };
+  // Each option that may or may not take a value doubles the readings: each place and
+  // state is read once.
+  const seen = new Map<string, Scanned>();
+  const scan = (first: number, state: typeof start): Scanned => {
+    const key = `${first} ${state.operands} ${state.endOfOptions} ${state.su} ${state.direct}`;
+    let found = seen.get(key);
+    if (!found) {
+      found = scanFrom(first, state);
+      seen.set(key, found);
+    }
+    return found;
+  };
+  const scanFrom = (first: number, state: typeof start): Scanned => {
+    let { operands, endOfOptions, su, direct } = state;
+    for (let i = first; i < argv.length; i++) {
+      const t = argv[i]!;
+      const arg = t.source;
+      if (!endOfOptions && arg === '--' && isLiteral(t)) {
+        endOfOptions = true;
+        continue;
+      }
+      // GNU env reads a lone "-" as -i.
+      if (!endOfOptions && arg === '-' && spec.dashOption && isLiteral(t)) continue;
+      if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
+        const head = textBeforeValue(t);
+        if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
+          return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
+        }
+        if (arg.startsWith('--')) {
+          const long = arg.split('=')[0]!;
+          if (spec.suUnless?.long === long) su = false;
+          if (spec.direct?.long === long) direct = true;
+          if (spec.split?.long === long) {
+            if (arg.includes('=')) return { problem: { index: i, message: `${JSON.stringify(by)} splits ${long}'s value into the program and its environment; write it as an argument of its own` } };
+            const r = split(i + 1);
+            if ('problem' in r || r.program === 'split') return r;
+            i++;
+            continue;
+          }
+          if (arg.includes('=')) {
+            // `--name={x}` obeys the rule `--name {x}` does.
+            const p = (spec.entrypoint === long ? entrypoint(i, true) : undefined) ?? value(i, long, true);
+            if (p) return p;
+          } else if (spec.long?.includes(long)) {
+            const p = (spec.entrypoint === long ? entrypoint(i + 1, false) : undefined) ?? value(i + 1, long);
+            if (p) return p;
+            i++;
+          } else if (!arg.includes('=') && !spec.flags?.includes(long) && i + 1 < argv.length) {
+            // An option rectify does not know may take the next argument as its value: the
+            // program is then the one after, which is read too.
+            const p = value(i + 1, long);
+            if (p) return p;
+            const other = scan(i + 2, { operands, endOfOptions, su, direct });
+            if ('problem' in other) return other;
+            if (typeof other.program === 'number') also.push(other.program);
+          }
+          continue;
+        }
+        const letters = arg.slice(1);
+        for (let k = 0; k < letters.length; k++) {
+          const letter = letters[k]!;
+          if (spec.suUnless?.short === letter) su = false;
+          if (spec.direct?.short === letter) direct = true;
+          if (spec.knownShort !== undefined && !spec.knownShort.includes(letter)) {
+            // A letter rectify does not know may take a value (the rest of the cluster, or
+            // the next argument): what follows that reading is read too.
+            const next = k < letters.length - 1 ? i + 1 : i + 2;
+            const p = k < letters.length - 1 ? undefined : value(i + 1, `-${letter}`);
+            if (p) return p;
+            if (next < argv.length) {
+              const other = scan(next, { operands, endOfOptions, su, direct });
+              if ('problem' in other) return other;
+              if (typeof other.program === 'number') also.push(other.program);
+            }
+            continue;
+          }
+          if (!spec.short?.includes(letter)) continue;
+          if (spec.split?.short === letter) {
+            if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
+            const r = split(i + 1);
+            if ('problem' in r || r.program === 'split') return r;
+            i++;
+            break;
+          }
+          // The rest of the cluster is the option's value (`-uroot`), or the next element is (`-u root`).
+          if (k === letters.length - 1) {
+            const p = value(i + 1, `-${letter}`);
+            if (p) return p;
+            i++;
+          }
+          break;
+        }
+        continue;
+      }
+      if (untilOperand) return { program: i };
+      if (spec.assignments && textBeforeValue(t).includes('=')) continue;
+      if (operands > 0) {
+        operands--;
+        if (wholePlaceholder(t) && !spec.podValues) return before(i);
+        continue;
+      }
+      if (su) return suLike();
+      if (!direct) {
+        return { problem: { index: from - 1, message: `${JSON.stringify(by)} runs its command through sh -c unless given -${spec.direct!.short} (${spec.direct!.long}); add it so the program runs directly` } };
+      }
+      return { program: i };
+    }
+    return su ? suLike() : { program: undefined };
+  };
+  const found = scan(from, start);
+  return 'problem' in found ? found : { ...found, also };
+}
+
+/** The index of the first option from `from` on by which the wrapper runs its command through a shell, if any. */
+function shellOption(argv: readonly Template[], from: number, opts: (typeof SHELL_OPTIONS)[string]): number | undefined {
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const arg = t.source;
+    if (arg === '--') return undefined;
+    if (!isLiteral(t) || !arg.startsWith('-') || arg === '-') {
+      if (!opts.anywhere) return undefined;
+      continue;
+    }
+    if (arg.startsWith('--')) {
+      if (opts.long.some((l) => arg === l || arg.startsWith(`${l}=`))) return i;
+      continue;
+    }
+    const letters = arg.slice(1);
+    for (let k = 0; k < letters.length; k++) {
+      const letter = letters[k]!;
+      if (opts.short.includes(letter)) return i;
+      if (opts.withArg.includes(letter)) {
+        // The rest of the cluster is the option's argument (`-uroot`), or the next element is (`-u root`).
+        if (k === letters.length - 1) i++;
+        break;
+      }
+    }
+  }
+  return undefined;
+}
