@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatProblem } from '../../src/domain/errors.js';
 import type { Runbook } from '../../src/domain/runbook.js';
-import { createParamsStage, type Renderer } from '../../src/pipeline/stages/index.js';
+import { createParamsStage, RENDER_CACHE_KEY_MAX, type Renderer } from '../../src/pipeline/stages/index.js';
 import type { ExecutionPlan, StageContext } from '../../src/pipeline/types.js';
 import { parseRunbooksText, renderChecks, renderPlan } from '../../src/runbooks/index.js';
 import { incident } from './helpers.js';
@@ -238,4 +238,21 @@ test('a scale target above the cap is refused before anything is claimed: PARAM_
       'placeholder {new_replicas} in action 1: value "999999" would scale deployment prod/web from 3 to 999999 replicas, above the cap of 10 (rectify\'s default max_replicas): ' +
       "a scale-up to a count from the alert or the run's params above the cap is refused, not lowered to it; to allow more, set a higher max_replicas on a current_replicas_below_max check in the runbook, or write the count in the runbook",
   });
+});
+
+test('a rendering filled from values longer than RENDER_CACHE_KEY_MAX is not remembered: rendered for each alert', () => {
+  const renderer = counting();
+  const stage = createParamsStage({ renderer });
+  const rb = inline();
+  const long = { service: 'a'.repeat(RENDER_CACHE_KEY_MAX), namespace: 'prod' };
+  const one = run(stage, rb, long);
+  const two = run(stage, rb, { ...long });
+  assert.equal(renderer.plans, 2);
+  // The same decision either way.
+  assert.deepEqual(two.plan, one.plan);
+  assert.deepEqual(two.verdict, one.verdict);
+  // A short key is remembered, as before.
+  run(stage, rb, { service: 'api', namespace: 'prod' });
+  run(stage, rb, { service: 'api', namespace: 'prod' });
+  assert.equal(renderer.plans, 3);
 });

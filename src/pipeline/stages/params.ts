@@ -119,6 +119,13 @@ function excludedBy(rb: Runbook, values: Readonly<Record<string, string>>): Matc
 
 /** Rendered plans remembered, across all runbooks; the oldest is forgotten first. */
 export const RENDER_CACHE_SIZE = 4_096;
+/**
+ * Longest key (runbook id and the values read, see renderKey) whose rendering is
+ * remembered: one filled from longer values is rendered for its alert alone. A storm
+ * repeats short values; a sender's label of a MB per alert, remembered 4,096 times,
+ * ran the service out of memory.
+ */
+export const RENDER_CACHE_KEY_MAX = 1_024;
 
 /**
  * The key of one rendering: the runbook and the value of each value rendering reads
@@ -178,6 +185,7 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
       readsOf.set(rb, reads);
     }
     const key = renderKey(rb, reads, given, incident);
+    if (key.length > RENDER_CACHE_KEY_MAX) return deepFreeze(render(rb, given ?? placeholderValues(incident)));
     const hit = cache.get(key);
     if (hit && hit.runbook === rb) return hit.out;
     const out = deepFreeze(render(rb, given ?? placeholderValues(incident)));
