@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /** The outcome of an ALERTS_TRUNCATED notice told one by one: not one the repeat filter sums up (blocked, manual). */
 export const TRUNCATED_OUTCOME = 'alerts left out';
 /** What a person is told of a cut-short delivery: `left` alerts left out, `delivered` sent. */
@@ -44,7 +46,10 @@ export function createTruncationBudget(opts: { windowMs?: number; groups?: numbe
   const groups = opts.groups ?? TRUNCATIONS_TOLD_PER_WINDOW;
   let window: { startedAt: number; told: Set<string> } | undefined;
   return {
-    take(key, now) {
+    take(group, now) {
+      // A long group key (a receiver and group key of any length, up to the body limit) is
+      // kept as its digest: the window compares keys only, and ten of them were megabytes.
+      const key = group.length > 256 ? `\u0000sha256:${createHash('sha256').update(group).digest('base64url')}` : group;
       // A clock stepped back ends the window too: timed from its start alone, every
       // truncation would be summed for the whole step.
       if (!window || now < window.startedAt || now - window.startedAt >= windowMs) window = { startedAt: now, told: new Set() };

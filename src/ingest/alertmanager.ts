@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
-import { boundedMap, MAX_MAP_ENTRIES, parseConfidence, type IngestResult } from './common.js';
+import { boundedMap, cutText, MAX_MAP_ENTRIES, MAX_ROOT_CAUSE, MAX_SERVICE, parseConfidence, type IngestResult } from './common.js';
 
 const labelSet = boundedMap(z.string());
 
@@ -101,7 +101,11 @@ function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string
     // A blank label ("" or spaces) names nothing: passed over, as a missing one is.
     if (!v || v.trim() === '') continue;
     if ((k === 'job' || k === 'service') && exporters.has(v)) continue;
-    return v;
+    // Longer than any service name may be (253, as a generic incident's or PagerDuty's): cut
+    // to it, as PagerDuty's is (common.ts, cutText), never refused (Alertmanager would drop
+    // the group). Names sharing those first characters share their limits, the conservative
+    // direction; the label itself is kept whole in the context.
+    return shortened(v, MAX_SERVICE);
   }
   return UNKNOWN_SERVICE;
 }
@@ -124,6 +128,11 @@ export function fingerprintOf(labels: Record<string, string>): string {
     for (const k of keys) h.update(`${k}\u0000${labels[k]}\u0000`);
   }
   return h.digest('hex').slice(0, 16);
+}
+
+/** `s` cut to `max` characters (cutText), well formed; `s` itself when it is no longer. */
+function shortened(s: string, max: number): string {
+  return s.length > max ? wellFormed(cutText(s, max)) : s;
 }
 
 /** A label map with every key and value well formed (a lone surrogate as U+FFFD): the map itself when it is already. */
@@ -199,9 +208,14 @@ export function alertmanagerToIncidents(
     const alertname = labels.alertname;
     // None, the alert is still decided (left to a person; a resolve needs none), for
     // the same reason: the other alerts of its group must not be dropped with it.
-    const rootCause = labels.root_cause || labels.reason || alertname || '';
+    // Each at most as long as a generic incident's (256), cut as PagerDuty's title is: a
+    // label of any length would be held in memory with every decision about it.
+    const rootCause = shortened(labels.root_cause || labels.reason || alertname || '', MAX_ROOT_CAUSE);
     const symptoms: string[] = [];
-    for (const s of [labels.reason, alertname]) if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
+    for (const raw of [labels.reason, alertname]) {
+      const s = raw && shortened(raw, MAX_ROOT_CAUSE);
+      if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
+    }
     const fp = a.fingerprint || fingerprintOf(a.labels);
     const occurrence = `${fp}:${a.startsAt ?? ''}`;
     const incident: Incident = {

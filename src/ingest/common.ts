@@ -19,6 +19,25 @@ export function boundedMap<T extends z.ZodType>(value: T) {
   return z.record(z.string(), value).refine((m) => countKeys(m) <= MAX_MAP_ENTRIES, { message: `at most ${MAX_MAP_ENTRIES} entries` });
 }
 
+/**
+ * Longest service name and root cause (or symptom) an incident may carry: a generic
+ * incident's are refused past them (`serviceName`, generic.ts); a webhook's text longer
+ * than that is cut to it (`cutText`), not refused, since the sender would drop the alert.
+ */
+export const MAX_SERVICE = 253;
+export const MAX_ROOT_CAUSE = 256;
+
+/**
+ * `s` at most `max` characters long: a longer one is its first `max - 1` characters and
+ * `…`. Make it well formed after (a cut may split a surrogate pair). Every name longer
+ * than `max` with the same first characters is one name then: their rate limit, cooldown
+ * and blast radius are shared, the conservative direction, and no sender's text of any
+ * length is kept in a service's memory (a 1 MB label per alert ran the service out of it).
+ */
+export function cutText(s: string, max: number): string {
+  return s.length > max ? `${s.slice(0, max - 1)}\u2026` : s;
+}
+
 /** Own enumerable keys, counted without building the array. */
 /**
  * A service name, up to 253 characters, that is not blank: "" or spaces alone would be
@@ -29,7 +48,7 @@ export function serviceName() {
   return z
     .string()
     .min(1, { message: blank })
-    .max(253)
+    .max(MAX_SERVICE)
     .refine((s) => s === '' || s.trim() !== '', { message: blank });
 }
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { wellFormed } from '../lib/index.js';
 import { UNKNOWN_SERVICE } from './alertmanager.js';
-import { ingestProblem, type IngestResult } from './common.js';
+import { cutText, ingestProblem, MAX_ROOT_CAUSE, MAX_SERVICE, type IngestResult } from './common.js';
 
 /** PagerDuty V3 webhook event. Only the fields rectify reads are described; the rest are ignored. */
 export const pagerdutyWebhookSchema = z.object({
@@ -27,13 +27,12 @@ export const pagerdutyWebhookSchema = z.object({
 export type PagerdutyWebhook = z.infer<typeof pagerdutyWebhookSchema>;
 
 /** As long as a generic incident's root cause and service may be; longer text is cut, not refused (the alert is kept). */
-const MAX_TITLE = 256;
-const MAX_SERVICE = 253;
+const MAX_TITLE = MAX_ROOT_CAUSE;
 /** Symptoms taken from a title, as many as a generic incident may list, each at most this long. */
 const MAX_WORDS = 100;
 const MAX_WORD = 64;
 
-const cut = (s: string, max: number): string => (s.length > max ? `${s.slice(0, max - 1)}…` : s);
+const cut = cutText;
 
 /** Title words, so a trigger such as `high_cpu` matches "high_cpu on worker". */
 function titleWords(title: string): string[] {

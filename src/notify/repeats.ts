@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { NotificationEvent, Notify } from './types.js';
 
 /** Decision outcomes that can repeat by the thousand in an alert storm: an alert rectify will not fix on its own. */
@@ -10,6 +11,27 @@ export function isRepeatable(e: NotificationEvent): boolean {
 
 /** A window's latest decision keeps at most this much of its reason in a snapshot. */
 export const REPEAT_REASON_MAX = 500;
+
+/** Longest service name a window's `counted` keeps as it is (see countedKey). */
+export const COUNTED_NAME_MAX = 64;
+
+/**
+ * How a runbook window's `counted` keeps a service: its name, or one longer than
+ * COUNTED_NAME_MAX as a fixed-size digest of it (51 characters, itself kept as it is,
+ * so a checkpoint's key read back is the same key). Up to `maxKeys` services are kept
+ * per window and written whole to every checkpoint: long names made it megabytes.
+ * Only whether a service was counted, and how many were, is read from it.
+ */
+export function countedKey(service: string): string {
+  if (service.length <= COUNTED_NAME_MAX) return service;
+  return `\u0000sha256:${createHash('sha256').update(service).digest('base64url')}`;
+}
+
+/** A checkpoint's `counted`, each name kept as countedKey keeps it (anything but a name as it was: a damaged checkpoint does not fail a start). */
+function restoredCounted(counted: unknown): Set<string> {
+  if (!Array.isArray(counted)) return new Set(counted as Iterable<string>);
+  return new Set(counted.map((c: unknown) => (typeof c === 'string' ? countedKey(c) : (c as string))));
+}
 
 /** What a snapshot keeps of a window's latest decision: what its summary tells. */
 function kept(e: NotificationEvent | null): NotificationEvent | null {
@@ -47,7 +69,7 @@ interface Window {
 interface RunbookWindow extends Window {
   /** Services told one by one in this window. */
   told: number;
-  /** Services whose decisions were only counted. */
+  /** Services whose decisions were only counted (a long name as its digest: countedKey). */
   counted: Set<string>;
 }
 
@@ -181,13 +203,14 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
       w = { startedAt: now, repeats: 0, latest: null, told: 0, counted: new Set() };
       runbooks.set(key, w);
     }
-    if (w.told < perRunbook && !w.counted.has(e.service ?? '')) {
+    const service = countedKey(e.service ?? '');
+    if (w.told < perRunbook && !w.counted.has(service)) {
       w.told++;
       return true;
     }
     w.repeats++;
     w.latest = e;
-    if (w.counted.size < maxKeys) w.counted.add(e.service ?? '');
+    if (w.counted.size < maxKeys) w.counted.add(service);
     return false;
   }
 
@@ -250,7 +273,8 @@ export function createRepeatFilter(next: Notify, opts: RepeatFilterOptions): Rep
     }),
     restore(state, decisions) {
       windows = new Map(state?.windows.map(([k, w]) => [k, { ...w }]));
-      runbooks = new Map(state?.runbooks.map(([k, w]) => [k, { ...w, counted: new Set(w.counted) }]));
+      // A checkpoint of an earlier version kept long names whole: kept as they are kept now.
+      runbooks = new Map(state?.runbooks.map(([k, w]) => [k, { ...w, counted: restoredCounted(w.counted) }]));
       closedInReplay = [];
       changes++;
       if (opts.windowMs <= 0) return;

@@ -55,9 +55,24 @@ export interface SqliteTx extends Tx {
 
 /** Most decision details texts remembered (see detailsText); past it they are forgotten all at once. */
 const DECISION_DETAILS_KEPT = 4_096;
+/**
+ * Longest details text remembered: a longer one (a long service or root cause) is
+ * stringified for its row alone. A storm repeats short texts; a sender's text of any
+ * length, remembered 4,096 times, could run the service out of memory.
+ */
+const DECISION_DETAILS_TEXT_MAX = 1_024;
 /** Decision details texts by reason, service and root cause. */
 const decisionDetails = new Map<string, Map<string, Map<string, string>>>();
 let decisionDetailsKept = 0;
+/** Characters of the texts remembered (each of its three values is in it, so the keys are no longer). */
+let decisionDetailsChars = 0;
+
+/** The decision details texts remembered now: how many, their characters and the longest (for tests). */
+export function decisionDetailsMemory(): { entries: number; chars: number; longest: number } {
+  let longest = 0;
+  for (const byService of decisionDetails.values()) for (const byCause of byService.values()) for (const t of byCause.values()) longest = Math.max(longest, t.length);
+  return { entries: decisionDetailsKept, chars: decisionDetailsChars, longest };
+}
 
 /**
  * An audit row's details as stored: JSON text. A storm's blocked decisions all carry
@@ -87,15 +102,18 @@ export function detailsText(details: Record<string, unknown> | undefined): strin
   const known = byCause?.get(rootCause);
   if (known !== undefined) return known;
   const text = JSON.stringify(details);
+  if (text.length > DECISION_DETAILS_TEXT_MAX) return text;
   if (decisionDetailsKept >= DECISION_DETAILS_KEPT) {
     decisionDetails.clear();
     decisionDetailsKept = 0;
+    decisionDetailsChars = 0;
     byService = byCause = undefined;
   }
   if (!byService) decisionDetails.set(reason, (byService = new Map()));
   if (!byCause) byService.set(service, (byCause = new Map()));
   byCause.set(rootCause, text);
   decisionDetailsKept++;
+  decisionDetailsChars += text.length;
   return text;
 }
 
