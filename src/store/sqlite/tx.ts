@@ -8,6 +8,16 @@ import { APPROVAL_COLUMNS, incidentBody, rowToApproval, rowToExecution, rowToInc
 import { wellFormed } from '../../lib/index.js';
 
 type Raw = Record<string, unknown>;
+
+/**
+ * The pending request an alert's plan joins (see pendingApprovalForPlan): by the partial
+ * index approvals_plan_key (migration 004), the few requests of that plan. Left to
+ * itself SQLite walks approvals_status, every pending request, and sorts them: with
+ * thousands pending, a storm's every alert asking approval paid for all of them.
+ * Named, so a predicate that no longer matches the index's fails at start, loudly.
+ */
+export const APPROVAL_FOR_PLAN = `SELECT ${APPROVAL_COLUMNS} FROM approvals INDEXED BY approvals_plan_key
+  WHERE plan_key = ? AND status = 'pending' AND plan_key IS NOT NULL AND expires_at > ? ORDER BY requested_at LIMIT 1`;
 /** The guard answers remembered in one write transaction (see `memoReads`); undefined is not asked yet. */
 interface ReadMemo {
   paused?: boolean;
@@ -181,9 +191,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     approvalsForAlert: db.prepare(
       `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE id IN (SELECT approval_id FROM approval_alerts WHERE alert_key = ?) AND status = 'pending'`,
     ),
-    approvalForPlan: db.prepare(
-      `SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE plan_key = ? AND status = 'pending' AND expires_at > ? ORDER BY requested_at LIMIT 1`,
-    ),
+    approvalForPlan: db.prepare(APPROVAL_FOR_PLAN),
     memberInsert: db.prepare('INSERT OR IGNORE INTO approval_alerts (alert_key, approval_id, incident_id) VALUES (?, ?, ?)'),
     memberDelete: db.prepare('DELETE FROM approval_alerts WHERE alert_key = ? AND approval_id = ?'),
     membersCount: db.prepare('SELECT COUNT(*) AS n FROM approval_alerts WHERE approval_id = ?').pluck(),
