@@ -652,6 +652,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     circuitFailureThreshold: config.circuitFailureThreshold,
     circuitRecoveryMs: config.circuitRecoveryMs,
     maxPreparing: config.maxPendingDecisions,
+    maxPendingApprovals: config.maxPendingApprovals,
     // Only the service recovers, and it holds the database alone: what carries the marker
     // of a run it records INTERRUPTED was left by a process that is gone.
     ...(overrides.recover === false ? {} : { killLeftovers: (ids: readonly string[]) => killLeftoversOf(ids) }),

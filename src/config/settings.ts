@@ -65,6 +65,8 @@ const RETENTION_MIN = { ms: 60 * 60 * 1000, said: '1h' };
  */
 const MAX_CONCURRENT_EXECUTIONS = 100_000;
 const MAX_PENDING = 1_000_000;
+/** The most approval requests one runbook may have pending (--max-pending-approvals). */
+const MAX_PENDING_APPROVALS = 100_000;
 const MAX_REPEAT_SERVICES = 10_000;
 const BODY_LIMIT_MIN = { bytes: 1024, said: '1KiB' };
 const BODY_LIMIT_MAX = { bytes: 1024 ** 3, said: '1GiB' };
@@ -180,6 +182,13 @@ export const SETTINGS = Object.freeze({
     parser: positiveIntUpTo(MAX_PENDING),
     default: '20000',
     help: 'decisions waiting to be prepared, or writes waiting to be recorded (an intake request one), beyond which intake answers 503 (at most 1000000)',
+  }),
+  maxPendingApprovals: setting({
+    flag: 'max-pending-approvals',
+    fileKey: true,
+    parser: positiveIntUpTo(MAX_PENDING_APPROVALS),
+    default: '100',
+    help: 'approval requests one runbook may have pending; past it an alert that would open another is blocked (BLAST_LIMITED), one joining a pending request of its plan still joins (at most 100000)',
   }),
   dbBusyTimeoutMs: setting({
     flag: 'db-busy-timeout',

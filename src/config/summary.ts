@@ -26,6 +26,7 @@ export function configSummary(config: Config): Record<string, unknown> {
     bodyLimitBytes: config.bodyLimitBytes,
     shutdownGraceMs: config.shutdownGraceMs,
     maxPendingDecisions: config.maxPendingDecisions,
+    maxPendingApprovals: config.maxPendingApprovals,
     dbBusyTimeoutMs: config.dbBusyTimeoutMs,
     dedupRetentionMs: config.dedupRetentionMs,
     historyRetentionMs: config.historyRetentionMs,

@@ -38,6 +38,8 @@ export interface Config {
   readonly bodyLimitBytes: number;
   readonly shutdownGraceMs: number;
   readonly maxPendingDecisions: number;
+  /** Approval requests one runbook may have pending; past it an alert that would open another is blocked. */
+  readonly maxPendingApprovals: number;
   readonly dbBusyTimeoutMs: number;
   readonly dedupRetentionMs: number;
   readonly historyRetentionMs: number;

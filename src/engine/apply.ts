@@ -39,7 +39,16 @@ export interface ApplyContext {
    * carried out: its APPROVED row, written first, tells which run starts).
    */
   executionId?: string;
+  /**
+   * Approval requests one runbook may have pending (`--max-pending-approvals`): an alert
+   * that would open another is blocked instead (BLAST_LIMITED). Absent: no bound (a
+   * person's manual run, an approval carried out).
+   */
+  maxPendingApprovals?: number;
 }
+
+/** `--max-pending-approvals` when none is given. */
+export const DEFAULT_MAX_PENDING_APPROVALS = 100;
 
 const ACTION_OF = {
   manual: 'manual',
@@ -105,6 +114,19 @@ export function applyVerdict(
           expires_at: new Date(open.expires_at).toISOString(),
           actions: summaries(plan),
         });
+        break;
+      }
+      // Each new request asks a person: an alert opens one only while its runbook has
+      // fewer than --max-pending-approvals pending (alerts for many services, or plans
+      // that differ, would otherwise ask one by one without end). Counted in this
+      // transaction, so the requests this body opened count for its next alerts.
+      const cap = ctx.maxPendingApprovals;
+      const pending = cap !== undefined && ctx.trigger === 'auto' ? tx.pendingApprovalsOf(verdict.runbook.id, ctx.now) : 0;
+      if (cap !== undefined && pending >= cap) {
+        result.action = 'blocked';
+        result.event = 'BLAST_LIMITED';
+        result.reason = `${pending} approval requests of ${verdict.runbook.id} are pending (--max-pending-approvals): decide those first`;
+        details.reason = result.reason;
         break;
       }
       const id = ctx.newId('apr');
@@ -208,7 +230,7 @@ export function applyVerdict(
       execution_id: result.execution_id,
     });
   }
-  tx.appendAudit({ at: ctx.now, event: verdict.event, incident_id: incident.id, runbook: runbookId, execution_id: result.execution_id, actor: ctx.actor, details });
+  tx.appendAudit({ at: ctx.now, event: result.event, incident_id: incident.id, runbook: runbookId, execution_id: result.execution_id, actor: ctx.actor, details });
   if (claim) return { result, claim };
   return joined ? { result, joined } : { result };
 }

@@ -54,7 +54,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
-import { applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
+import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
@@ -107,6 +107,11 @@ export interface EngineDeps {
   outbox?: Pick<Outbox, 'receivers' | 'announce' | 'resend'>;
   /** Alerts that may wait for their enrichment or guardrail checks; a request past it is answered 503 (default 20,000). */
   maxPreparing?: number;
+  /**
+   * Approval requests one runbook may have pending (`--max-pending-approvals`, default 100):
+   * past it an alert that would open another is blocked (each request asks a person).
+   */
+  maxPendingApprovals?: number;
   /** Where the guard time stood when the last process on this boot left it (see guardNow and resumeGuardClock). */
   guardResume?: HorizonState;
   /**
@@ -927,7 +932,16 @@ export function createEngine(deps: EngineDeps) {
     const now = clock.now();
     // Read once per body, as `now` is: every alert of it is decided at the same time.
     const times = guardTimes(now);
-    const applyContext: ApplyContext = { now, actor, trigger: 'auto', approvalTtlMs: deps.approvalTtlMs, newId: id, recordIncident: true, isPerson: sentByPerson };
+    const applyContext: ApplyContext = {
+      now,
+      actor,
+      trigger: 'auto',
+      approvalTtlMs: deps.approvalTtlMs,
+      newId: id,
+      recordIncident: true,
+      isPerson: sentByPerson,
+      maxPendingApprovals: deps.maxPendingApprovals ?? DEFAULT_MAX_PENDING_APPROVALS,
+    };
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
     const deferred: number[] = [];

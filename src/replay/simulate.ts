@@ -18,6 +18,8 @@ export interface ReplaySettings {
   maxConcurrentExecutions: number;
   /** `--max-pending`: past it the engine refuses a body (503), as it does in the service. */
   maxPendingDecisions: number;
+  /** `--max-pending-approvals`: past it an alert that would open another request is blocked, as in the service (absent: its default). */
+  maxPendingApprovals?: number;
   circuitRecoveryMs: number;
   circuitFailureThreshold: number;
   approvalTtlMs: number;
@@ -210,6 +212,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     dryRun: s.globalDryRun,
     circuitFailureThreshold: s.circuitFailureThreshold,
     maxPreparing: s.maxPendingDecisions,
+    ...(s.maxPendingApprovals !== undefined ? { maxPendingApprovals: s.maxPendingApprovals } : {}),
   });
 
   const r: ReplayReport = {

@@ -306,6 +306,8 @@ export interface Tx extends GuardStateView {
   pendingApprovalsForAlert(alertKey: string): ApprovalRow[];
   /** The pending, unexpired request for a plan key, if any. */
   pendingApprovalForPlan(planKey: string, now: number): ApprovalRow | undefined;
+  /** How many requests of a runbook are pending and unexpired at `now` (alerts' and manual runs' alike). */
+  pendingApprovalsOf(runbook: string, now: number): number;
   /** Adds an alert to a pending request (the one that opens it is added by insertApproval); answers how many it stands for now. */
   joinApproval(approvalId: string, alertKey: string, incidentId: string): number;
   /** Takes a resolved alert out of a pending request; answers how many alerts are left in it. */

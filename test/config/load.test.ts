@@ -54,6 +54,7 @@ describe('defaults', () => {
     assert.equal(c.bodyLimitBytes, 5 * 1024 * 1024);
     assert.equal(c.shutdownGraceMs, 30_000);
     assert.equal(c.maxPendingDecisions, 20_000);
+    assert.equal(c.maxPendingApprovals, 100);
     assert.equal(c.dedupRetentionMs, 86_400_000);
     assert.equal(c.logLevel, 'info');
     assert.equal(c.kubernetes, 'auto');
@@ -593,6 +594,22 @@ describe('durations and sizes', () => {
       [1024, 100, 1000, 60_000, 100_000, 1_000_000, 10_000],
     );
     assert.equal(ok(['--body-limit', '1GiB']).bodyLimitBytes, 1024 ** 3);
+  });
+
+  it('--max-pending-approvals: from the flag, the environment and the file, between 1 and 100000', () => {
+    assert.deepEqual(
+      [
+        ok(['--max-pending-approvals', '3']).maxPendingApprovals,
+        ok([], { RECTIFY_MAX_PENDING_APPROVALS: '100000' }).maxPendingApprovals,
+        ok([], {}, workdir('max_pending_approvals: 1\n')).maxPendingApprovals,
+      ],
+      [3, 100_000, 1],
+    );
+    assert.deepEqual(lines(['--max-pending-approvals', '0'], { RECTIFY_MAX_PENDING_APPROVALS: '100001' }, workdir('max_pending_approvals: many\n')), [
+      '--max-pending-approvals: expected a positive integer, got "0"',
+      'RECTIFY_MAX_PENDING_APPROVALS: expected a positive integer of at most 100000, got "100001"',
+      'rectify.yaml:1: max_pending_approvals: expected a positive integer, got "many"',
+    ]);
   });
 
   it('parses sizes as bytes or with binary and decimal units', () => {

@@ -44,7 +44,7 @@ describe('rectify_approvals_pending', () => {
   after(async () => target.close());
 
   it('counts requests opened and leaves out those approved, rejected, cancelled by a resolve and expired; joins and re-deliveries add nothing', async () => {
-    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '1h'] });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '1h', '--max-pending-approvals', '1000'] });
     try {
       assert.deepEqual(await pendingGauge(svc), ['rectify_approvals_pending 0']);
       const one = await svc.post('/api/v1/incidents', { root_cause: 'ErrorRateSpike', service: 'checkout', context: { deployment: 'solo' } });

@@ -45,7 +45,7 @@ describe('approval pages', () => {
 
   before(async () => {
     target = await startHttpTarget();
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0', '--max-pending-approvals', '1000'] });
     env = { RECTIFY_SERVER: await svc.service.listen() };
     const r = await svc.post('/api/v1/webhooks/alertmanager', amWebhook(services(150).map(alert)));
     assert.equal(r.status, 202);

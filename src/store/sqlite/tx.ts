@@ -32,6 +32,12 @@ interface RunbookMemo {
   last: Map<string, number | null>;
   /** By service or Kubernetes object: the last run start a person's clearing ended the cooldown of, null when none. */
   cleared: Map<string, number | null>;
+  /**
+   * The expiry times of the runbook's pending requests that expire after `from` (the
+   * earliest time asked), ascending: kept in step by the requests opened, forgotten
+   * when any request changes status.
+   */
+  pending?: { from: number; expiries: number[] };
 }
 const newReadMemo = (): ReadMemo => ({ runbooks: new Map() });
 
@@ -199,6 +205,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     approvalAlertsAdd: db.prepare('UPDATE approvals SET alerts = alerts + 1 WHERE id = ?'),
     approvalAlerts: db.prepare('SELECT alerts FROM approvals WHERE id = ?').pluck(),
     approvalsExpired: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at <= ? ORDER BY expires_at`),
+    // The pending requests' expiries by approvals_status; the runbook read from each row (a
+    // runbook has at most --max-pending-approvals of them opened by alerts).
+    pendingExpiriesOf: db.prepare(
+      "SELECT expires_at FROM approvals WHERE status = 'pending' AND expires_at > ? AND runbook = ? ORDER BY expires_at",
+    ).pluck(),
     approvalsPending: db.prepare(`SELECT ${APPROVAL_COLUMNS} FROM approvals WHERE status = 'pending' AND expires_at > ? ORDER BY requested_at, id`),
     // Read from the approvals_status index alone: one range of it, the pending entries.
     approvalsPendingCount: db.prepare("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").pluck(),
@@ -601,6 +612,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       );
       approvalInsert.run({ ...row, plan: JSON.stringify(row.plan), votes: JSON.stringify(row.votes), asked_by: row.asked_by === null ? null : JSON.stringify(row.asked_by) });
       approvalsChanged = true;
+      const known = memo?.runbooks.get(row.runbook)?.pending;
+      if (known && row.status === 'pending' && row.expires_at > known.from) known.expiries.splice(expiringBy(known.expiries, row.expires_at), 0, row.expires_at);
       if (row.alert_key !== null && row.status === 'pending') s.memberInsert.run(row.alert_key, row.id, row.incident_id);
     },
     getApproval(id) {
@@ -611,9 +624,22 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       // A decided request keeps its alerts (approval_alerts) until each resolves, so its
       // alerts_open still says how many have not: a decision resolves no alert.
       update('approvals', id, patch);
-      if (patch.status !== undefined) approvalsChanged = true;
+      if (patch.status !== undefined) {
+        approvalsChanged = true;
+        // Which runbook's request it is is not known here: every runbook's count is read again.
+        if (memo) for (const m of memo.runbooks.values()) m.pending = undefined;
+      }
     },
     pendingApprovalsForAlert: (alertKey) => (s.approvalsForAlert.all(alertKey) as Raw[]).map(rowToApproval),
+    pendingApprovalsOf(runbook, now) {
+      const m = memo ? ofRunbook(runbook) : undefined;
+      let known = m?.pending;
+      if (!known || now < known.from) {
+        known = { from: now, expiries: s.pendingExpiriesOf.all(now, runbook) as number[] };
+        if (m) m.pending = known;
+      }
+      return known.expiries.length - expiringBy(known.expiries, now);
+    },
     pendingApprovalForPlan(planKey, now) {
       const r = s.approvalForPlan.get(planKey, now) as Raw | undefined;
       return r ? rowToApproval(r) : undefined;
@@ -694,6 +720,18 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       return new Map(rows.map((r) => [r.key.slice(RUNBOOK_PAUSE_PREFIX.length), JSON.parse(r.value) as RunbookPause]));
     },
   };
+}
+
+/** How many of the ascending times are at or before `t` (the index of the first after it). */
+function expiringBy(times: readonly number[], t: number): number {
+  let lo = 0;
+  let hi = times.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (times[mid]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** One write transaction's blast-radius claims: the count in flight, and per runbook its claims per service. */
