@@ -370,6 +370,10 @@ export const runbookPauseStateSchema = z.object({
   changed: z.boolean().describe('false when the runbook already was in that state'),
   pause: runbookPauseSchema().nullable(),
   held_while_paused: heldWhilePausedSchema().optional(),
+  global_pause: runbookPauseSchema()
+    .nullable()
+    .optional()
+    .describe('Only on a resume: the global kill switch still in force (who, why, since when), or null. While it is on, the runbook resumed does not run automatically either.'),
 });
 
 const manualRunShape = {
@@ -490,4 +494,12 @@ function heldWhilePausedSchema() {
     );
 }
 
-export const pauseStateSchema = z.object({ paused: z.boolean(), changed: z.boolean(), held_while_paused: heldWhilePausedSchema().optional() });
+export const pauseStateSchema = z.object({
+  paused: z.boolean(),
+  changed: z.boolean(),
+  held_while_paused: heldWhilePausedSchema().optional(),
+  runbooks_paused: z
+    .array(runbookPauseSchema().extend({ runbook: z.string() }))
+    .optional()
+    .describe('Only on a resume: the loaded runbooks still paused on their own (`POST /api/v1/runbooks/{id}/pause`), by id; they do not run automatically until each is resumed.'),
+});

@@ -256,7 +256,9 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       async (req) => {
         const body = req.body ?? {};
         const out = await engine.setRunbookPaused(req.params.id, op === 'pause', actorOf(req, body.by), body.reason);
-        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause), ...(out.held ? { held_while_paused: out.held } : {}) };
+        // A resume lets the runbook run only when rectify is not paused as a whole: the answer says so.
+        const still = op === 'resume' ? { global_pause: pauseView(store.read((tx) => tx.servicePause())) } : {};
+        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause), ...(out.held ? { held_while_paused: out.held } : {}), ...still };
       },
     );
   }
@@ -282,7 +284,17 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       async (req) => {
         const body = req.body ?? {};
         const out = await engine.setPaused(op === 'pause', actorOf(req, body.by), body.reason);
-        return { paused: op === 'pause', changed: out.changed, ...(out.held ? { held_while_paused: out.held } : {}) };
+        // A global resume leaves the runbooks paused on their own still paused: the answer names them.
+        const still =
+          op === 'resume'
+            ? {
+                runbooks_paused: [...store.read((tx) => tx.pausedRunbooks())]
+                  .filter(([id]) => catalog.byId(id) !== undefined)
+                  .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+                  .map(([runbook, p]) => ({ runbook, ...pauseView(p)! })),
+              }
+            : {};
+        return { paused: op === 'pause', changed: out.changed, ...(out.held ? { held_while_paused: out.held } : {}), ...still };
       },
     );
   }

@@ -1,8 +1,8 @@
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
-import { lastFlag } from './format.js';
+import { cell, lastFlag, time } from './format.js';
 import { clientHelp } from './help.js';
-import { pauseShape, runbookPauseShape } from './shapes.js';
+import { globalPauseShape, runbookPauseShape } from './shapes.js';
 
 const flags = [
   '--runbook <id>     one runbook only (its own kill switch); the others go on',
@@ -18,7 +18,7 @@ export const pauseHelp = clientHelp(
 
 export const resumeHelp = clientHelp(
   'rectify resume [--runbook id] [--by name] [--reason text] [--json]',
-  'Lift the global kill switch (POST /api/v1/resume), or one runbook\'s with --runbook.',
+  'Lift the global kill switch (POST /api/v1/resume), or one runbook\'s with --runbook.\nIt says what stays paused: the runbooks paused on their own after a global resume, the\nglobal pause after a runbook\'s (nothing runs automatically while it is on).',
   flags,
 );
 
@@ -29,22 +29,45 @@ function heldLine(held: { alerts: number; runbooks: Array<{ runbook: string; ale
   return `\n${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): they are not decided again (a re-delivery is a duplicate); act by hand on those still firing`;
 }
 
+interface PauseState {
+  by: string;
+  reason: string | null;
+  since: string;
+}
+
+/** "by root since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
+const pausedBy = (p: PauseState) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;
+
+/** A runbook resumed while the global kill switch is on still does not run automatically. */
+function globalLine(p: PauseState | null | undefined): string {
+  return p ? `; but rectify is still paused globally (${pausedBy(p)}): nothing runs automatically until \`rectify resume\`` : '';
+}
+
+/** A global resume does not lift the pause of a runbook paused on its own. */
+function runbooksLine(paused: Array<PauseState & { runbook: string }> | undefined): string {
+  if (!paused || paused.length === 0) return '';
+  const each = paused.map((p) => `${cell(p.runbook, 80)} (${pausedBy(p)})`).join(', ');
+  const one = paused.length === 1;
+  return `\n${paused.length} runbook${one ? '' : 's'} stay${one ? 's' : ''} paused on ${one ? 'its' : 'their'} own: ${each}; each runs automatically only after \`rectify resume --runbook <id>\``;
+}
+
 function switchCommand(op: 'pause' | 'resume') {
   return clientCommand({ name: op, flags: { by: 'string', reason: 'string', runbook: 'string' } }, async ({ io, api, client, flags: f }) => {
     const reason = lastFlag(f, 'reason');
     const runbook = lastFlag(f, 'runbook');
     const body = { by: actor(f, io), ...(reason !== undefined ? { reason } : {}) };
     if (runbook !== undefined) {
-      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> } }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
+      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; global_pause?: PauseState | null }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
       if (client.json) io.out(JSON.stringify(answer));
       else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused: nothing changed`);
+      else if (answer.global_pause) io.out(`${answer.changed ? `resumed ${runbook}` : `${runbook} was not paused: nothing changed`}${globalLine(answer.global_pause)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
       else io.out(answer.changed ? `resumed ${runbook}: it runs automatically again${heldLine(answer.held_while_paused)}` : `${runbook} was not paused: nothing changed`);
       return EXIT.OK;
     }
-    const answer = await api.post<{ paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> } }>(`/api/v1/${op}`, body, pauseShape, { check: `rectify audit --event SERVICE_${op === 'pause' ? 'PAUSED' : 'RESUMED'} --since 10m` });
+    const answer = await api.post<{ paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; runbooks_paused?: Array<PauseState & { runbook: string }> }>(`/api/v1/${op}`, body, globalPauseShape, { check: `rectify audit --event SERVICE_${op === 'pause' ? 'PAUSED' : 'RESUMED'} --since 10m` });
     if (client.json) io.out(JSON.stringify(answer));
     else if (op === 'pause') io.out(answer.changed ? 'paused: nothing executes automatically until `rectify resume`' : 'already paused: nothing changed');
-    else io.out(answer.changed ? `resumed: automatic execution is allowed again${heldLine(answer.held_while_paused)}` : 'not paused: nothing changed');
+    else io.out(`${answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed'}${runbooksLine(answer.runbooks_paused)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
     return EXIT.OK;
   });
 }

@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { cli } from './capture.js';
+
+function runbooks(base: string): string {
+  return `runbooks:
+  restart-api:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/restart/{pod_name}"}
+  flush-cache:
+    risk: LOW
+    triggers: [cache_stale]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/flush"}
+`;
+}
+
+const z = (iso: string) => iso.replace(/\.\d{3}Z$/, 'Z');
+
+/** What an on-call person reads from the CLI: what is still in force after they act. */
+describe('on-call: the CLI says what is still in force', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  let env: Record<string, string>;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/restart/api-1', { status: 200 });
+    target.route('POST', '/flush', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
+    env = { RECTIFY_SERVER: await svc.service.listen() };
+  });
+  after(async () => {
+    await svc.stop({ remove: true });
+    await target.close();
+  });
+
+  it('resume --runbook while paused globally says nothing runs yet; a global resume names the runbooks still paused on their own', async () => {
+    assert.equal((await cli(['pause', '--by', 'root', '--reason', 'db migration'], { env })).code, 0);
+    assert.equal((await cli(['pause', '--runbook', 'restart-api', '--by', 'ops', '--reason', 'flapping'], { env })).code, 0);
+    assert.equal((await cli(['pause', '--runbook', 'flush-cache', '--by', 'ops'], { env })).code, 0);
+    const global = (await svc.get('/api/v1/runbooks')).body.paused;
+    const r = await cli(['resume', '--runbook', 'flush-cache', '--by', 'ops'], { env });
+    assert.deepEqual(
+      [r.code, r.out],
+      [0, [`resumed flush-cache; but rectify is still paused globally (by root since ${z(global.since)}: db migration): nothing runs automatically until \`rectify resume\``]],
+    );
+    const j = await cli(['resume', '--runbook', 'flush-cache', '--by', 'ops', '--json'], { env });
+    assert.deepEqual(j.json(), { runbook: 'flush-cache', paused: false, changed: false, pause: null, global_pause: global });
+    const own = (await svc.get('/api/v1/runbooks/restart-api')).body.paused;
+    const g = await cli(['resume', '--by', 'root'], { env });
+    assert.deepEqual(
+      [g.code, g.out],
+      [0, ['resumed: automatic execution is allowed again', `1 runbook stays paused on its own: restart-api (by ops since ${z(own.since)}: flapping); each runs automatically only after \`rectify resume --runbook <id>\``]],
+    );
+    const back = await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
+    assert.deepEqual([back.code, back.out], [0, ['resumed restart-api: it runs automatically again']]);
+    const none = await cli(['resume', '--by', 'root', '--json'], { env });
+    assert.deepEqual(none.json(), { paused: false, changed: false, runbooks_paused: [] });
+  });
+});
