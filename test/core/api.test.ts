@@ -203,7 +203,7 @@ describe("a runbook's own kill switch", () => {
     assert.match(metrics, /^rectify_runbook_paused\{runbook="other"\} 0$/m);
     const resumed = await again.post('/api/v1/runbooks/fix/resume', { by: 'alice' });
     // The alert it held off across the restart is told: it is not decided again.
-    assert.deepEqual(resumed.body, { runbook: 'fix', paused: false, changed: true, pause: null, held_while_paused: { alerts: 1, runbooks: [{ runbook: 'fix', alerts: 1 }] } });
+    assert.deepEqual(resumed.body, { runbook: 'fix', paused: false, changed: true, pause: null, held_while_paused: { alerts: 1, runbooks: [{ runbook: 'fix', alerts: 1 }] }, global_pause: null });
     assert.equal((await again.post('/api/v1/runbooks/fix/resume', { by: 'alice' })).body.changed, false);
     assert.match((await again.app.inject({ method: 'GET', url: '/metrics' })).body, /^rectify_runbook_paused\{runbook="fix"\} 0$/m);
     assert.equal((await again.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'b' })).body.action, 'executed');

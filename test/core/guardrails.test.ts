@@ -529,7 +529,7 @@ describe('guardrails', () => {
       assert.equal((await fire('pz', 'f1')).body.results[0].action, 'duplicate');
       const resumed = await svc.post('/api/v1/resume', { by: 'ops' });
       const held = { alerts: 3, runbooks: [{ runbook: 'py', alerts: 1 }, { runbook: 'pz', alerts: 2 }] };
-      assert.deepEqual(resumed.body, { paused: false, changed: true, held_while_paused: held });
+      assert.deepEqual(resumed.body, { paused: false, changed: true, held_while_paused: held, runbooks_paused: [] });
       const row = (await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events[0];
       assert.deepEqual(row.details.held_while_paused, held);
       await svc.service.drainNotifications();
@@ -555,8 +555,8 @@ describe('guardrails', () => {
       // Nothing held off: said as 0, the notification says nothing more.
       svc.clock.advance(1000);
       await svc.post('/api/v1/pause', { by: 'ops' });
-      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 0, runbooks: [] } });
-      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: false });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 0, runbooks: [] }, runbooks_paused: [] });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: false, runbooks_paused: [] });
       assert.deepEqual((await svc.post('/api/v1/pause', { by: 'ops' })).body, { paused: true, changed: true });
     } finally {
       await svc.stop({ remove: true });
@@ -589,7 +589,7 @@ describe('guardrails', () => {
       );
       assert.equal((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events.length, 0);
       assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('pz', 'a'))).body.event, 'PAUSED');
-      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 1, runbooks: [{ runbook: 'pz', alerts: 1 }] } });
+      assert.deepEqual((await svc.post('/api/v1/resume', { by: 'ops' })).body, { paused: false, changed: true, held_while_paused: { alerts: 1, runbooks: [{ runbook: 'pz', alerts: 1 }] }, runbooks_paused: [] });
       const actors = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED')).body.events.concat((await svc.get('/api/v1/audit?event=SERVICE_RESUMED')).body.events);
       assert.deepEqual(actors.map((e: any) => e.actor), ['ops', 'ops']);
     } finally {
