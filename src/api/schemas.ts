@@ -358,6 +358,10 @@ export const runbookListSchema = z.object({
   paused: runbookPauseSchema()
     .nullable()
     .describe('the global kill switch (`POST /api/v1/pause`): who paused all automatic runs, why (null when no reason was given) and since when; null when not paused'),
+  reload_refused: z
+    .object({ at: z.string(), problems: z.array(z.string()) })
+    .nullable()
+    .describe('the last reload of the runbooks folder was refused (as `/readyz` says it): when, and its problems; the runbooks listed are the last good set, still in force. Null when the last reload loaded (or none was tried)'),
 });
 
 function runbookPauseSchema() {

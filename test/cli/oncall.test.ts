@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
@@ -64,5 +66,32 @@ describe('on-call: the CLI says what is still in force', () => {
     assert.deepEqual([back.code, back.out], [0, ['resumed restart-api: it runs automatically again']]);
     const none = await cli(['resume', '--by', 'root', '--json'], { env });
     assert.deepEqual(none.json(), { paused: false, changed: false, runbooks_paused: [] });
+  });
+
+  it('runbooks: a refused reload is the first line, and a runbook not loaded because of it says so', async () => {
+    const file = join(svc.runbooksDir, 'db.yaml');
+    writeFileSync(file, 'runbooks:\n  scale-db:\n    risk: EXTREME\n    triggers: [DbSlow]\n    action:\n      http: {method: POST, url: "http://127.0.0.1:1/x"}\n');
+    try {
+      assert.equal((await svc.service.reload()).runbooks?.ok, false);
+      const refused = (await svc.get('/api/v1/runbooks')).body.reload_refused;
+      assert.deepEqual(refused, (await svc.get('/readyz')).body.runbooks_reload_refused);
+      const first = String(refused.problems[0]);
+      const n = refused.problems.length;
+      const t = await cli(['runbooks'], { env });
+      assert.equal(t.code, 0);
+      assert.equal(t.out[0], `RELOAD REFUSED at ${z(refused.at)}: ${n} problem${n === 1 ? '' : 's'}; first: ${first}; the runbooks below are the last good set`);
+      assert.match(t.out[1]!, /^RUNBOOK\s/);
+      const missing = await cli(['runbooks', 'scale-db'], { env });
+      assert.deepEqual(missing.err, [
+        `rectify: NOT_FOUND: no runbook "scale-db" is loaded; but the last reload of the runbooks folder was refused (at ${z(refused.at)}: ${n} problem${n === 1 ? '' : 's'}; first: ${first}): the runbooks loaded are the last good set, so a runbook added or renamed since is not`,
+      ]);
+      assert.equal(missing.code, 1);
+    } finally {
+      rmSync(file);
+    }
+    assert.equal((await svc.service.reload()).runbooks?.ok, true);
+    assert.equal((await svc.get('/api/v1/runbooks')).body.reload_refused, null);
+    assert.match((await cli(['runbooks'], { env })).out[0]!, /^RUNBOOK\s/);
+    assert.deepEqual((await cli(['runbooks', 'scale-db'], { env })).err, ['rectify: NOT_FOUND: no runbook "scale-db" is loaded']);
   });
 });

@@ -102,7 +102,15 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       tags: ['runbooks'],
       response: { 200: runbookListSchema },
     },
-    async () => ({ runbooks: catalog.all.map(runbookState), paused: pauseView(store.read((tx) => tx.servicePause())) }),
+    async () => {
+      // A refused reload leaves the last good set in force: said beside it, as /readyz says it.
+      const refused = deps.reloadRefused?.() ?? null;
+      return {
+        runbooks: catalog.all.map(runbookState),
+        paused: pauseView(store.read((tx) => tx.servicePause())),
+        reload_refused: refused ? { at: new Date(refused.at).toISOString(), problems: [...refused.problems] } : null,
+      };
+    },
   );
 
   addRoute<unknown, unknown, IdParams>(

@@ -1,4 +1,5 @@
 import { EXIT } from '../io.js';
+import { ApiFailure } from './api.js';
 import { clientCommand, seg } from './command.js';
 import { cell, name, table, time } from './format.js';
 import { clientHelp } from './help.js';
@@ -38,8 +39,24 @@ interface Pause {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
 );
+
+interface ReloadRefused {
+  at: string;
+  problems: string[];
+}
+
+interface RunbookList {
+  runbooks: RunbookStateJson[];
+  paused?: Pause | null;
+  /** Absent from a service older than this field. */
+  reload_refused?: ReloadRefused | null;
+}
+
+/** "at 2026-…Z: 2 problems; first: …": the first problem is text from a file, on one line. */
+const refusedText = (r: ReloadRefused) =>
+  `at ${time(r.at)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}${r.problems.length ? `; first: ${cell(r.problems[0], 200)}` : ''}`;
 
 /** "by alice since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
 const pausedBy = (p: Pause) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;
@@ -50,7 +67,19 @@ const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circ
 /** `rectify runbooks [id]`. */
 export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'] }, async ({ io, api, client, args }) => {
   if (args.length === 1) {
-    const r = await api.get<RunbookStateJson>(`/api/v1/runbooks/${seg(args[0]!)}`, runbookStateShape);
+    let r: RunbookStateJson;
+    try {
+      r = await api.get<RunbookStateJson>(`/api/v1/runbooks/${seg(args[0]!)}`, runbookStateShape);
+    } catch (err) {
+      // Not loaded, maybe because the reload that would have loaded it was refused: said.
+      if (!(err instanceof ApiFailure) || err.status !== 404 || client.json) throw err;
+      const refused = await api
+        .get<RunbookList>('/api/v1/runbooks', runbookListShape)
+        .then((page) => page.reload_refused ?? null)
+        .catch(() => null);
+      if (!refused) throw err;
+      throw new ApiFailure(err.exit, `${err.message}; but the last reload of the runbooks folder was refused (${refusedText(refused)}): the runbooks loaded are the last good set, so a runbook added or renamed since is not`, err.body, err.status);
+    }
     if (client.json) {
       io.out(JSON.stringify(r));
       return EXIT.OK;
@@ -73,13 +102,15 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     for (const l of table(['', ''], lines).slice(1)) io.out(l);
     return EXIT.OK;
   }
-  const page = await api.get<{ runbooks: RunbookStateJson[]; paused?: Pause | null }>('/api/v1/runbooks', runbookListShape);
+  const page = await api.get<RunbookList>('/api/v1/runbooks', runbookListShape);
   if (client.json) {
     io.out(JSON.stringify(page));
     return EXIT.OK;
   }
   // The global kill switch (rectify pause) holds every runbook, whatever its own row says.
   if (page.paused) io.out(`all automatic runs paused ${pausedBy(page.paused)}`);
+  // A refused reload changed nothing: the folder on disk is not what runs.
+  if (page.reload_refused) io.out(`RELOAD REFUSED ${refusedText(page.reload_refused)}; the runbooks below are the last good set`);
   if (page.runbooks.length === 0) {
     io.out('no runbooks loaded');
     return EXIT.OK;

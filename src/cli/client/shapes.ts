@@ -80,7 +80,12 @@ export const runbookStateShape = z.object({
 });
 
 /** `paused` (the global kill switch) is absent from a service older than this field. */
-export const runbookListShape = z.object({ runbooks: z.array(runbookStateShape), paused: z.object({ by: str, reason: nstr, since: str }).nullable().optional() });
+export const runbookListShape = z.object({
+  runbooks: z.array(runbookStateShape),
+  paused: z.object({ by: str, reason: nstr, since: str }).nullable().optional(),
+  /** Absent from a service older than this field. */
+  reload_refused: z.object({ at: str, problems: z.array(str) }).nullable().optional(),
+});
 
 export const pauseShape = z.object({
   paused: z.boolean(),
