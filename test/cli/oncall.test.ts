@@ -22,6 +22,13 @@ function runbooks(base: string): string {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/flush"}
+  drop-replica:
+    risk: HIGH
+    triggers: [replica_lag]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/drop/{deployment}"}
 `;
 }
 
@@ -36,6 +43,7 @@ describe('on-call: the CLI says what is still in force', () => {
     target = await startHttpTarget();
     target.route('POST', '/restart/api-1', { status: 200 });
     target.route('POST', '/flush', { status: 200 });
+    target.route('POST', '/drop/db', { status: 200 });
     svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
     env = { RECTIFY_SERVER: await svc.service.listen() };
   });
@@ -93,5 +101,37 @@ describe('on-call: the CLI says what is still in force', () => {
     assert.equal((await svc.get('/api/v1/runbooks')).body.reload_refused, null);
     assert.match((await cli(['runbooks'], { env })).out[0]!, /^RUNBOOK\s/);
     assert.deepEqual((await cli(['runbooks', 'scale-db'], { env })).err, ['rectify: NOT_FOUND: no runbook "scale-db" is loaded']);
+  });
+
+  it('run and approve while paused go ahead, and say so in a note line', async () => {
+    await cli(['pause', '--by', 'root', '--reason', 'freeze'], { env });
+    await cli(['pause', '--runbook', 'restart-api', '--by', 'ops', '--reason', 'flapping'], { env });
+    const page = (await svc.get('/api/v1/runbooks')).body;
+    const global = page.paused;
+    const own = page.runbooks.find((r: any) => r.id === 'restart-api').paused;
+    try {
+      const r = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--by', 'carol'], { env });
+      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.deepEqual(r.out.slice(-2), [
+        `note: rectify is paused (by root since ${z(global.since)}: freeze); this manual run went ahead, as approvals and manual runs do`,
+        `note: restart-api is paused (by ops since ${z(own.since)}: flapping); this manual run went ahead, as approvals and manual runs do`,
+      ]);
+      // --json is the API's answer, with no note.
+      const j = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--by', 'carol', '--json'], { env });
+      assert.equal(j.json().result.action, 'executed');
+      const asked = await cli(['run', 'drop-replica', '--param', 'deployment=db', '--by', 'carol', '--json'], { env });
+      assert.equal(asked.code, 5);
+      const a = await cli(['approve', asked.json().result.approval_id, '--by', 'alice'], { env });
+      assert.equal(a.code, 0, a.err.join('\n'));
+      assert.equal(a.out.at(-1), `note: rectify is paused (by root since ${z(global.since)}: freeze); this approved run went ahead, as approvals and manual runs do`);
+      assert.equal(a.out.filter((l) => l.startsWith('note:')).length, 1);
+    } finally {
+      await cli(['resume', '--by', 'root'], { env });
+      await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
+    }
+    // Not paused: no note.
+    const r = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--by', 'carol'], { env });
+    assert.equal(r.code, 0);
+    assert.deepEqual(r.out.filter((l) => l.startsWith('note:')), []);
   });
 });

@@ -4,6 +4,7 @@ import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, name, readable, table, time } from './format.js';
 import { clientHelp } from './help.js';
 import { approvalPageShape, approvalShape, approveShape } from './shapes.js';
+import { pauseNote } from './pause-note.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson } from './outcome.js';
 
 const STATUSES = ['pending', 'approved', 'rejected', 'expired', 'cancelled'] as const;
@@ -128,6 +129,8 @@ export const approveHelp = clientHelp(
     'that was shown runs, and the command waits for the execution to end unless --no-wait',
     '(Ctrl-C stops watching, not the run: exit 5).',
     'Approving a request twice, or one that expired, exits 1 (409 CONFLICT).',
+    'An approved run goes ahead while rectify or the runbook is paused (rectify pause stops',
+    'automatic runs only): a note line says so.',
   ].join('\n'),
   [...decideFlags, '--no-wait          return once the decision is recorded', '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5'],
 );
@@ -169,12 +172,15 @@ export const approveCommand = clientCommand(
       if (!client.json) io.out(approved);
       const watched = await watchExecution(io, api, { ...answer.result, execution_id: answer.result.execution_id }, { ...wait, json: client.json, accepted: answer });
       if (client.json) io.out(JSON.stringify(watched.execution ? { ...answer, execution: watched.execution } : answer));
-      return finishWatch(io, answer.result, watched, client.json);
+      const code = finishWatch(io, answer.result, watched, client.json);
+      if (!client.json) await pauseNote(io, api, answer.runbook, 'approved run');
+      return code;
     }
     if (client.json) io.out(JSON.stringify(answer));
     else {
       io.out(approved);
       printOutcome(io, answer.result, null);
+      if (answer.result.action === 'executed') await pauseNote(io, api, answer.runbook, 'approved run');
     }
     return outcomeExit(answer.result, null);
   },

@@ -56,3 +56,13 @@ export function lastFlag(flags: Readonly<Record<string, readonly string[] | bool
   const v = flags[name];
   return Array.isArray(v) ? v[v.length - 1] : undefined;
 }
+
+/** Who turned a kill switch on, why and since when. */
+export interface PauseState {
+  by: string;
+  reason: string | null;
+  since: string;
+}
+
+/** "by alice since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
+export const pausedBy = (p: PauseState) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;

@@ -1,6 +1,6 @@
 import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
-import { cell, lastFlag, time } from './format.js';
+import { cell, lastFlag, pausedBy, type PauseState } from './format.js';
 import { clientHelp } from './help.js';
 import { globalPauseShape, runbookPauseShape } from './shapes.js';
 
@@ -28,15 +28,6 @@ function heldLine(held: { alerts: number; runbooks: Array<{ runbook: string; ale
   const per = held.runbooks.map((r) => `${r.runbook}: ${r.alerts}`).join(', ');
   return `\n${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): they are not decided again (a re-delivery is a duplicate); act by hand on those still firing`;
 }
-
-interface PauseState {
-  by: string;
-  reason: string | null;
-  since: string;
-}
-
-/** "by root since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
-const pausedBy = (p: PauseState) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;
 
 /** A runbook resumed while the global kill switch is on still does not run automatically. */
 function globalLine(p: PauseState | null | undefined): string {

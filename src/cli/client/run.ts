@@ -9,6 +9,7 @@ import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
 import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { pauseNote } from './pause-note.js';
 import { decisionShape } from './shapes.js';
 
 export const runHelp = clientHelp(
@@ -19,7 +20,8 @@ export const runHelp = clientHelp(
       'runbook asks for approval (exit 5, with the approval id); a guardrail block exits 1 with its',
       'reason; a dry run records what would run and runs nothing. The command waits for the',
       'execution to end (exit 0 succeeded, 1 failed or aborted) unless --no-wait; Ctrl-C stops',
-      'watching, not the run (exit 5, with how to follow it).',
+      'watching, not the run (exit 5, with how to follow it). A manual run goes ahead while rectify',
+      'or the runbook is paused (rectify pause stops automatic runs only): a note line says so.',
       '',
       'With --local (or --db) there is no service to talk to: the run goes through the same engine',
       'in this process, on the database and runbooks the service settings name (flags, RECTIFY_*',
@@ -102,12 +104,20 @@ const runRemote = clientCommand(
       decisionShape,
       { acts: true, check: `rectify audit --runbook ${runbook} --since 10m` },
     );
+    // Manual runs go ahead while paused: said after the outcome (not in --json, whose answer is the API's).
+    const note = async () => {
+      if (!client.json && result.action === 'executed') await pauseNote(io, api, args[0]!, 'manual run');
+    };
     if (result.execution_id && flags['no-wait'] !== true) {
       const watched = await watchExecution(io, api, { ...result, execution_id: result.execution_id }, { ...wait, json: client.json, accepted: { result } });
       if (client.json) io.out(JSON.stringify({ result, execution: watched.execution }));
-      return finishWatch(io, result, watched, client.json);
+      const code = finishWatch(io, result, watched, client.json);
+      await note();
+      return code;
     }
-    return finish(io, client.json, result, null);
+    const code = finish(io, client.json, result, null);
+    await note();
+    return code;
   },
 );
 

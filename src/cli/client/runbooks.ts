@@ -1,7 +1,7 @@
 import { EXIT } from '../io.js';
 import { ApiFailure } from './api.js';
 import { clientCommand, seg } from './command.js';
-import { cell, name, table, time } from './format.js';
+import { cell, name, pausedBy, table, time, type PauseState as Pause } from './format.js';
 import { clientHelp } from './help.js';
 import { runbookListShape, runbookStateShape } from './shapes.js';
 
@@ -31,12 +31,6 @@ interface RunbookStateJson {
   paused?: Pause | null;
 }
 
-interface Pause {
-  by: string;
-  reason: string | null;
-  since: string;
-}
-
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
   'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
@@ -57,9 +51,6 @@ interface RunbookList {
 /** "at 2026-…Z: 2 problems; first: …": the first problem is text from a file, on one line. */
 const refusedText = (r: ReloadRefused) =>
   `at ${time(r.at)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}${r.problems.length ? `; first: ${cell(r.problems[0], 200)}` : ''}`;
-
-/** "by alice since 2026-…Z: deploy freeze": who and why are people's text, put on one line. */
-const pausedBy = (p: Pause) => `by ${cell(p.by, 60)} since ${time(p.since)}${p.reason ? `: ${cell(p.reason, 200)}` : ''}`;
 
 const rate = (r: RunbookStateJson) => (r.success_rate === null ? '-' : `${Math.round(r.success_rate * 100)}% of ${r.succeeded + r.failed}`);
 const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circuit.failures ? `closed (${r.circuit.failures} failed)` : 'closed') : r.circuit.state.toUpperCase());
