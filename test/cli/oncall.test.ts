@@ -29,6 +29,20 @@ function runbooks(base: string): string {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/drop/{deployment}"}
+  fail-over:
+    risk: LOW
+    triggers: [node_down]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/fail"}
+  warm-cache:
+    risk: LOW
+    triggers: [cache_cold]
+    max_per_hour: 5
+    cooldown_minutes: 30
+    action:
+      http: {method: POST, url: "${base}/warm"}
 `;
 }
 
@@ -44,7 +58,9 @@ describe('on-call: the CLI says what is still in force', () => {
     target.route('POST', '/restart/api-1', { status: 200 });
     target.route('POST', '/flush', { status: 200 });
     target.route('POST', '/drop/db', { status: 200 });
-    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
+    target.route('POST', '/fail', { status: 500 });
+    target.route('POST', '/warm', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--listen', '127.0.0.1:0', '--circuit-failure-threshold', '1', '--circuit-recovery', '10m'] });
     env = { RECTIFY_SERVER: await svc.service.listen() };
   });
   after(async () => {
@@ -133,5 +149,25 @@ describe('on-call: the CLI says what is still in force', () => {
     const r = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--by', 'carol'], { env });
     assert.equal(r.code, 0);
     assert.deepEqual(r.out.filter((l) => l.startsWith('note:')), []);
+  });
+
+  it('run blocked by the circuit or a cooldown says which command ends it', async () => {
+    const failed = await cli(['run', 'fail-over', '--by', 'carol'], { env });
+    assert.equal(failed.code, 1);
+    const open = await cli(['run', 'fail-over', '--by', 'carol'], { env });
+    assert.equal(open.code, 1);
+    assert.match(open.out[0]!, /^fail-over: blocked CIRCUIT_OPEN: Circuit OPEN/);
+    assert.deepEqual(open.out.slice(1), ['  once the cause of the failures is fixed, close the circuit by hand, then run again: rectify circuit close fail-over --reason <why>']);
+    assert.equal((await cli(['run', 'warm-cache', '--service', 'shop web', '--by', 'carol'], { env })).code, 0);
+    const cool = await cli(['run', 'warm-cache', '--service', 'shop web', '--by', 'carol'], { env });
+    assert.equal(cool.code, 1);
+    assert.match(cool.out[0]!, /^warm-cache: blocked RATE_LIMITED: Cooldown active \(/);
+    assert.deepEqual(cool.out.slice(1), ["  to run it before the cooldown ends, end it by hand, then run again: rectify cooldown clear warm-cache --service 'shop web' --reason <why>"]);
+    // The hint's command works as written.
+    assert.equal((await cli(['cooldown', 'clear', 'warm-cache', '--service', 'shop web', '--reason', 'test'], { env })).code, 0);
+    assert.equal((await cli(['run', 'warm-cache', '--service', 'shop web', '--by', 'carol'], { env })).code, 0);
+    // --json is the API's answer alone.
+    const j = await cli(['run', 'fail-over', '--by', 'carol', '--json'], { env });
+    assert.equal(j.json().result.event, 'CIRCUIT_OPEN');
   });
 });

@@ -18,8 +18,9 @@ export const runHelp = clientHelp(
       'Run a runbook by hand, through exactly the guardrails, approvals and audit of an automatic',
       'run (POST /api/v1/runbooks/{id}/run); the actor is --by or your user name. A HIGH-risk',
       'runbook asks for approval (exit 5, with the approval id); a guardrail block exits 1 with its',
-      'reason; a dry run records what would run and runs nothing. The command waits for the',
-      'execution to end (exit 0 succeeded, 1 failed or aborted) unless --no-wait; Ctrl-C stops',
+      'reason (for an open circuit or a cooldown, with the command that ends it by hand); a dry',
+      'run records what would run and runs nothing. The command waits for the execution to end',
+      '(exit 0 succeeded, 1 failed or aborted) unless --no-wait; Ctrl-C stops',
       'watching, not the run (exit 5, with how to follow it). A manual run goes ahead while rectify',
       'or the runbook is paused (rectify pause stops automatic runs only): a note line says so.',
       '',
@@ -116,10 +117,35 @@ const runRemote = clientCommand(
       return code;
     }
     const code = finish(io, client.json, result, null);
+    if (!client.json) {
+      const hint = blockedHint(result, args[0]!, service ?? p.params['service'] ?? args[0]!);
+      if (hint) io.out(hint);
+    }
     await note();
     return code;
   },
 );
+
+/** A word to the shell: quoted when it holds anything but the usual characters of a name. */
+const word = (v: string) => (/^[A-Za-z0-9._:/@=+-]+$/.test(v) ? v : `'${v.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * What to do about a guardrail that blocked a manual run, when a command ends it: the
+ * circuit closed by hand, the cooldown ended by hand. None for a run still under way
+ * (it holds off the next until it ends) nor for the hourly limit (it frees with time).
+ */
+export function blockedHint(result: DecisionResultJson, runbook: string, service: string): string | undefined {
+  if (result.action !== 'blocked') return undefined;
+  if (result.event === 'CIRCUIT_OPEN') {
+    return `  once the cause of the failures is fixed, close the circuit by hand, then run again: rectify circuit close ${word(runbook)} --reason <why>`;
+  }
+  if (result.event === 'RATE_LIMITED' && result.reason.startsWith('Cooldown active') && !result.reason.includes('still running')) {
+    // A cooldown on a Kubernetes object counts every service's runs: clearing them all ends it.
+    const on = result.reason.startsWith('Cooldown active on ') ? '' : ` --service ${word(service)}`;
+    return `  to run it before the cooldown ends, end it by hand, then run again: rectify cooldown clear ${word(runbook)}${on} --reason <why>`;
+  }
+  return undefined;
+}
 
 function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution: ExecutionJson | null): number {
   if (json) io.out(JSON.stringify({ result, execution }));
