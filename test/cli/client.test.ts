@@ -205,10 +205,10 @@ describe('client commands against a running service', () => {
     const p = await cli(['pause', '--by', 'ops', '--reason', 'maintenance', '--json'], { env });
     assert.equal(p.code, 0);
     assert.deepEqual(p.json(), { paused: true, changed: true });
-    const p2 = await cli(['pause', '--by', 'ops'], { env });
-    assert.deepEqual([p2.code, p2.out], [0, ['already paused: nothing changed']]);
     // The runbooks list says who paused everything, since when and why, before the table.
     const state = (await svc.get('/api/v1/runbooks')).body.paused;
+    const p2 = await cli(['pause', '--by', 'ops'], { env });
+    assert.deepEqual([p2.code, p2.out], [0, [`already paused by ops since ${state.since.replace(/\.\d{3}Z$/, 'Z')}: maintenance; nothing changed`]]);
     assert.deepEqual({ ...state, since: typeof state.since }, { by: 'ops', reason: 'maintenance', since: 'string' });
     const listed = await cli(['runbooks'], { env });
     assert.deepEqual([listed.code, listed.out[0], listed.out[1]!.split(/\s+/)[0]], [0, `all automatic runs paused by ops since ${state.since.replace(/\.\d{3}Z$/, 'Z')}: maintenance`, 'RUNBOOK']);
@@ -245,7 +245,7 @@ describe('client commands against a running service', () => {
     const answer = p.json();
     assert.deepEqual({ ...answer, pause: { ...answer.pause, since: typeof answer.pause.since } }, { runbook: 'restart-api', paused: true, changed: true, pause: { by: 'ops', reason: 'flapping', since: 'string' } });
     const again = await cli(['pause', '--runbook', 'restart-api', '--by', 'ops'], { env });
-    assert.deepEqual([again.code, again.out], [0, ['restart-api was already paused: nothing changed']]);
+    assert.deepEqual([again.code, again.out], [0, [`restart-api was already paused by ops since ${answer.pause.since.replace(/\.\d{3}Z$/, 'Z')}: flapping; nothing changed`]]);
     const d = await svc.post('/api/v1/incidents', { id: 'INC-RP1', root_cause: 'CrashLoopBackOff', service: 'api-rp', context: { pod_name: 'api-1' } });
     assert.deepEqual([d.body.action, d.body.event, d.body.reason], ['blocked', 'PAUSED', 'runbook restart-api is paused by ops (flapping): it does not run automatically (POST /api/v1/runbooks/restart-api/resume)']);
     assert.deepEqual((await svc.get('/api/v1/runbooks/restart-api')).body.paused, { by: 'ops', reason: 'flapping', since: answer.pause.since });

@@ -170,4 +170,24 @@ describe('on-call: the CLI says what is still in force', () => {
     const j = await cli(['run', 'fail-over', '--by', 'carol', '--json'], { env });
     assert.equal(j.json().result.event, 'CIRCUIT_OPEN');
   });
+
+  it('a second pause names the pause in force, and says its own reason was not recorded', async () => {
+    assert.equal((await cli(['pause', '--by', 'root', '--reason', 'db migration'], { env })).code, 0);
+    const global = (await svc.get('/api/v1/runbooks')).body.paused;
+    try {
+      const again = await cli(['pause', '--by', 'bob', '--reason', 'deploy freeze'], { env });
+      assert.deepEqual(
+        [again.code, again.out],
+        [0, [`already paused by root since ${z(global.since)}: db migration; nothing changed (the reason given now, "deploy freeze", was not recorded)`]],
+      );
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.paused, global);
+      await cli(['pause', '--runbook', 'flush-cache', '--by', 'ops'], { env });
+      const own = (await svc.get('/api/v1/runbooks/flush-cache')).body.paused;
+      const rb = await cli(['pause', '--runbook', 'flush-cache', '--by', 'bob', '--reason', 'noisy'], { env });
+      assert.deepEqual(rb.out, [`flush-cache was already paused by ops since ${z(own.since)}; nothing changed (the reason given now, "noisy", was not recorded)`]);
+    } finally {
+      await cli(['resume', '--by', 'root'], { env });
+      await cli(['resume', '--runbook', 'flush-cache', '--by', 'ops'], { env });
+    }
+  });
 });

@@ -2,7 +2,7 @@ import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, pausedBy, type PauseState } from './format.js';
 import { clientHelp } from './help.js';
-import { globalPauseShape, runbookPauseShape } from './shapes.js';
+import { globalPauseShape, runbookListShape, runbookPauseShape } from './shapes.js';
 
 const flags = [
   '--runbook <id>     one runbook only (its own kill switch); the others go on',
@@ -12,7 +12,7 @@ const flags = [
 
 export const pauseHelp = clientHelp(
   'rectify pause [--runbook id] [--by name] [--reason text] [--json]',
-  'The global kill switch (POST /api/v1/pause): while paused nothing executes automatically\n(decisions are still recorded, as PAUSED). Manual runs and approvals still go through.\nWith --runbook, only that runbook stops (POST /api/v1/runbooks/{id}/pause).\nPausing when already paused changes nothing and exits 0.',
+  'The global kill switch (POST /api/v1/pause): while paused nothing executes automatically\n(decisions are still recorded, as PAUSED). Manual runs and approvals still go through.\nWith --runbook, only that runbook stops (POST /api/v1/runbooks/{id}/pause).\nPausing when already paused changes nothing and exits 0, naming the pause in force\n(who, since when, why): the reason given again is not recorded.',
   flags,
 );
 
@@ -27,6 +27,15 @@ function heldLine(held: { alerts: number; runbooks: Array<{ runbook: string; ale
   if (!held || held.alerts === 0) return '';
   const per = held.runbooks.map((r) => `${r.runbook}: ${r.alerts}`).join(', ');
   return `\n${held.alerts} alert${held.alerts === 1 ? ' was' : 's were'} held off while paused (${per}): they are not decided again (a re-delivery is a duplicate); act by hand on those still firing`;
+}
+
+/**
+ * A pause already in force: whose, since when and why, and that this one's reason was
+ * not recorded (the pause in force keeps its own).
+ */
+function inForce(p: PauseState | null | undefined, reason: string | undefined): string {
+  const unrecorded = reason !== undefined ? ` (the reason given now, "${cell(reason, 200)}", was not recorded)` : '';
+  return p ? ` ${pausedBy(p)}; nothing changed${unrecorded}` : `: nothing changed${unrecorded}`;
 }
 
 /** A runbook resumed while the global kill switch is on still does not run automatically. */
@@ -48,16 +57,24 @@ function switchCommand(op: 'pause' | 'resume') {
     const runbook = lastFlag(f, 'runbook');
     const body = { by: actor(f, io), ...(reason !== undefined ? { reason } : {}) };
     if (runbook !== undefined) {
-      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; global_pause?: PauseState | null }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
+      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; pause?: PauseState | null; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; global_pause?: PauseState | null }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
       if (client.json) io.out(JSON.stringify(answer));
-      else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused: nothing changed`);
+      else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused${inForce(answer.pause, reason)}`);
       else if (answer.global_pause) io.out(`${answer.changed ? `resumed ${runbook}` : `${runbook} was not paused: nothing changed`}${globalLine(answer.global_pause)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
       else io.out(answer.changed ? `resumed ${runbook}: it runs automatically again${heldLine(answer.held_while_paused)}` : `${runbook} was not paused: nothing changed`);
       return EXIT.OK;
     }
     const answer = await api.post<{ paused: boolean; changed: boolean; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; runbooks_paused?: Array<PauseState & { runbook: string }> }>(`/api/v1/${op}`, body, globalPauseShape, { check: `rectify audit --event SERVICE_${op === 'pause' ? 'PAUSED' : 'RESUMED'} --since 10m` });
     if (client.json) io.out(JSON.stringify(answer));
-    else if (op === 'pause') io.out(answer.changed ? 'paused: nothing executes automatically until `rectify resume`' : 'already paused: nothing changed');
+    else if (op === 'pause' && answer.changed) io.out('paused: nothing executes automatically until `rectify resume`');
+    else if (op === 'pause') {
+      // The answer does not say whose pause is in force: the runbooks list does.
+      const inforce = await api
+        .get<{ paused?: PauseState | null }>('/api/v1/runbooks', runbookListShape, io.signal)
+        .then((page) => page.paused ?? null)
+        .catch(() => null);
+      io.out(`already paused${inForce(inforce, reason)}`);
+    }
     else io.out(`${answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed'}${runbooksLine(answer.runbooks_paused)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
     return EXIT.OK;
   });
