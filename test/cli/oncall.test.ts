@@ -22,6 +22,8 @@ function runbooks(base: string): string {
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/flush"}
+    rollback:
+      http: {method: POST, url: "${base}/unflush"}
   drop-replica:
     risk: HIGH
     triggers: [replica_lag]
@@ -189,5 +191,17 @@ describe('on-call: the CLI says what is still in force', () => {
       await cli(['resume', '--by', 'root'], { env });
       await cli(['resume', '--runbook', 'flush-cache', '--by', 'ops'], { env });
     }
+  });
+
+  it('run --dry-run shows the plan and its rollback, and says "dry run" once', async () => {
+    target.reset();
+    const r = await cli(['run', 'flush-cache', '--dry-run', '--by', 'carol'], { env });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const id = (await svc.get('/api/v1/audit?event=DRY_RUN&limit=1')).body.events[0].incident_id;
+    assert.deepEqual(r.out, [`flush-cache: dry run recorded, nothing executed; incident ${id}`, `  would run: POST ${target.url}/flush`, `  rollback:  POST ${target.url}/unflush`]);
+    const high = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--dry-run', '--by', 'carol'], { env });
+    assert.deepEqual(high.out.slice(1), [`  would run: POST ${target.url}/restart/api-1`, '  rollback:  none']);
+    assert.match(high.out[0]!, /^restart-api: dry run recorded, nothing executed; incident \S+$/);
+    assert.equal(target.calls('/flush', 'POST') + target.calls('/restart/api-1', 'POST'), 0);
   });
 });

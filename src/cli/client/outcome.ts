@@ -3,7 +3,7 @@ import { EXIT, type CliIO } from '../io.js';
 import { ApiFailure, type ApiClient } from './api.js';
 import { seg } from './command.js';
 import { cell, lastFlag, readable, table, time } from './format.js';
-import { executionShape } from './shapes.js';
+import { auditPageShape, executionShape } from './shapes.js';
 
 /** The wire shapes the client reads (interface.md §2); only the fields it prints. */
 export interface DecisionResultJson {
@@ -153,9 +153,13 @@ export function printDecision(io: CliIO, result: DecisionResultJson): void {
       io.out(`${rb}: approval required (${readable(result.reason)}); approval ${result.approval_id}`);
       io.out(`  approve: rectify approve ${result.approval_id}    reject: rectify reject ${result.approval_id}`);
       break;
-    case 'dry_run':
-      io.out(`${rb}: dry run recorded, nothing executed (${readable(result.reason)}); incident ${result.incident_id}`);
+    case 'dry_run': {
+      // "dry run requested: nothing was executed" says again what the line says: only the rest is shown.
+      let why = result.reason.replace(/: nothing was executed/, '');
+      if (why.startsWith('dry run requested')) why = why.slice('dry run requested'.length).trim().replace(/^\((.*)\)$/, '$1');
+      io.out(`${rb}: dry run recorded, nothing executed${why ? ` (${readable(why)})` : ''}; incident ${result.incident_id}`);
       break;
+    }
     default:
       io.out(`${rb}: ${result.action} ${result.event}: ${readable(result.reason)}`);
   }
@@ -173,4 +177,30 @@ export function printExecution(io: CliIO, execution: ExecutionJson | null): void
   } else {
     io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${readable(execution.outcome)}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);
   }
+}
+
+/**
+ * What a dry run would have run, and its rollback, as its DRY_RUN audit row recorded them
+ * (as `rectify approvals` shows a request's). Nothing when the row cannot be read: the
+ * dry run is recorded all the same.
+ */
+export async function printDryRunPlan(io: CliIO, api: ApiClient, result: DecisionResultJson): Promise<void> {
+  if (result.action !== 'dry_run') return;
+  let details: { actions?: unknown; rollback?: unknown } | undefined;
+  try {
+    const page = await api.get<{ events: Array<{ event: string; details?: { actions?: unknown; rollback?: unknown } }> }>(
+      `/api/v1/audit?${new URLSearchParams({ incident_id: result.incident_id, event: 'DRY_RUN', limit: '1' })}`,
+      auditPageShape,
+      io.signal,
+    );
+    details = page.events.find((e) => e.event === 'DRY_RUN')?.details;
+  } catch {
+    return;
+  }
+  const list = (v: unknown) => (Array.isArray(v) ? v.map((a) => cell(a, 300)) : undefined);
+  const actions = list(details?.actions);
+  if (!actions) return;
+  const rollback = details?.rollback === null ? [] : list(details?.rollback);
+  io.out(`  would run: ${actions.join('; ') || 'nothing'}`);
+  if (rollback) io.out(`  rollback:  ${rollback.length ? rollback.join('; ') : 'none'}`);
 }

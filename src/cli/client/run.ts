@@ -8,7 +8,7 @@ import { EXIT, type CliIO } from '../io.js';
 import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag } from './format.js';
 import { clientHelp } from './help.js';
-import { finishWatch, outcomeExit, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { finishWatch, outcomeExit, printDryRunPlan, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
 import { pauseNote } from './pause-note.js';
 import { decisionShape } from './shapes.js';
 
@@ -40,7 +40,7 @@ export const runHelp = clientHelp(
       '                   default: the service param, else the runbook id, which never fills',
       '                   {service}: a runbook that acts on {service} is refused without one;',
       '                   a --param service that differs is refused, exit 2)',
-      '--dry-run          record the plan, run nothing',
+      '--dry-run          record the plan, run nothing; prints its actions and rollback',
       '--by <name>        who runs it, for the audit log (default: your user name)',
       '--no-wait          return once the decision is recorded',
       '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5',
@@ -118,6 +118,7 @@ const runRemote = clientCommand(
     }
     const code = finish(io, client.json, result, null);
     if (!client.json) {
+      await printDryRunPlan(io, api, result);
       const hint = blockedHint(result, args[0]!, service ?? p.params['service'] ?? args[0]!);
       if (hint) io.out(hint);
     }
