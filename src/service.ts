@@ -723,6 +723,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     intakeAbandoned: intakeRefusals.abandoned,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
+    circuitRecoveryMs: config.circuitRecoveryMs,
     restartNeeded: () => restartNeeded,
     ...(auth ? { auth } : {}),
     ...(slackVerifier ? { slackVerifier } : {}),

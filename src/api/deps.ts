@@ -32,6 +32,8 @@ export interface ApiDeps {
   restartNeeded?(): string | null;
   /** True once intake must stop (SIGTERM): new work is answered 503. */
   draining(): boolean;
+  /** `--circuit-recovery`: how long an open circuit waits before its trial run; absent, the trial time is not shown. */
+  circuitRecoveryMs?: number;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */
   reloadRefused?(): { at: number; problems: readonly string[] } | null;
   /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */

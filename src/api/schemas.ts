@@ -330,6 +330,11 @@ export const runbookStateSchema = z.object({
       .string()
       .nullable()
       .describe('when the current recovery wait started: the trip, or the last failure since (a run that started before the trip), or a trial cut off; the trial is allowed --circuit-recovery after it'),
+    trial_from: z
+      .string()
+      .optional()
+      .describe('only while open: when the recovery wait ends (opened_at plus --circuit-recovery, on the wall clock) and the next alert may run as the trial'),
+    trial_allowed: z.boolean().optional().describe('only while open: the recovery wait is over, so the next alert runs as the trial (half-open)'),
   }),
   executions_last_hour: z.number().int().describe('executions started in the last hour, every service together (max_per_hour is per service: see busiest_service_last_hour)'),
   busiest_service_last_hour: z

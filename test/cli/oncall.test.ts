@@ -204,4 +204,23 @@ describe('on-call: the CLI says what is still in force', () => {
     assert.match(high.out[0]!, /^restart-api: dry run recorded, nothing executed; incident \S+$/);
     assert.equal(target.calls('/flush', 'POST') + target.calls('/restart/api-1', 'POST'), 0);
   });
+
+  it('runbooks: an open circuit says when its trial is allowed, then that the next alert is a trial', async () => {
+    // Opened by the run-blocked test above (one failure opens it here, --circuit-recovery 10m).
+    const c = (await svc.get('/api/v1/runbooks/fail-over')).body.circuit;
+    assert.equal(c.state, 'open');
+    const from = new Date(Date.parse(c.opened_at) + 10 * 60_000).toISOString();
+    assert.deepEqual([c.trial_from, c.trial_allowed], [from, false]);
+    const detail = (await cli(['runbooks', 'fail-over'], { env })).out.filter((l) => l.startsWith('circuit'));
+    assert.deepEqual(detail, [`circuit       OPEN since ${z(c.opened_at)}, trial from ${z(from)}`]);
+    const row = (await cli(['runbooks'], { env })).out.find((l) => l.startsWith('fail-over '));
+    assert.match(row!, new RegExp(`\\sOPEN, trial from ${z(from)}\\s`));
+    svc.clock.advance(10 * 60_000);
+    assert.equal((await svc.get('/api/v1/runbooks/fail-over')).body.circuit.trial_allowed, true);
+    const due = (await cli(['runbooks', 'fail-over'], { env })).out.filter((l) => l.startsWith('circuit'));
+    assert.deepEqual(due, [`circuit       OPEN since ${z(c.opened_at)}, next alert is a trial`]);
+    // Closed: neither field.
+    assert.equal((await cli(['circuit', 'close', 'fail-over', '--reason', 'fixed'], { env })).code, 0);
+    assert.deepEqual(Object.keys((await svc.get('/api/v1/runbooks/fail-over')).body.circuit).sort(), ['failures', 'opened_at', 'state']);
+  });
 });

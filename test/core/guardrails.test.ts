@@ -252,7 +252,8 @@ describe('guardrails', () => {
       for (const service of ['s1', 's2']) await target.waitForRequest(`/wait/${service}`, { since: 0 });
       for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('wait', 'a'))).body.event, 'FAILED');
       const trippedAt = svc.clock.now();
-      const circuit = async () => (await svc.get('/api/v1/runbooks/wait')).body.circuit;
+      // The recovery wait as opened_at says it (trial_from, trial_allowed: test/cli/oncall.test.ts).
+      const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await svc.get('/api/v1/runbooks/wait')).body.circuit);
       assert.deepEqual(await circuit(), { state: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
 
       // The 4th and 5th failures, 60 s and 61 s after the trip: each starts the wait again.
@@ -304,7 +305,8 @@ describe('guardrails', () => {
         args: ['--max-concurrent-executions', '10'],
       });
       try {
-        const circuit = async () => (await svc.get('/api/v1/runbooks/half')).body.circuit;
+        // The recovery wait as opened_at says it (trial_from, trial_allowed: test/cli/oncall.test.ts).
+        const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await svc.get('/api/v1/runbooks/half')).body.circuit);
         const slow = svc.post('/api/v1/incidents?wait=true', incident('half', 'slow'));
         await target.waitForRequest('/half/slow', { since: 0 });
         for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('half', 'a'))).body.event, 'FAILED');

@@ -237,7 +237,13 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
         ],
         [[4, 'a run that started before the circuit opened failed while it is open: the recovery wait starts again from this failure']],
       ]);
-      assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'open', failures: 4, opened_at: new Date(trippedAgain + 10_000).toISOString() });
+      assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, {
+        state: 'open',
+        failures: 4,
+        opened_at: new Date(trippedAgain + 10_000).toISOString(),
+        trial_from: new Date(trippedAgain + 10_000 + 5 * MIN).toISOString(),
+        trial_allowed: false,
+      });
     } finally {
       release();
     }

@@ -54,6 +54,11 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
               .filter((r) => r.at + rb.cooldownMs > now)
               .map((r) => ({ service: r.service, until: engine.guardEnd(r.at + rb.cooldownMs) })),
           );
+    // An open circuit lets one trial run through once its recovery wait is over, judged by
+    // the guard time as the circuit stage judges it, and shown on the wall clock.
+    const recovery = deps.circuitRecoveryMs;
+    const trialAt = circuit.state === 'open' && circuit.openedAt !== null && recovery !== undefined ? circuit.openedAt + recovery : null;
+    const trial = trialAt === null ? {} : { trial_from: new Date(engine.guardEnd(trialAt)).toISOString(), trial_allowed: now >= trialAt };
     const done = stats.succeeded + stats.failed;
     const end = cooldowns.reduce<number | null>((m, c) => (m === null || c.until > m ? c.until : m), null);
     return {
@@ -72,7 +77,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       params: rb.params,
       actions: rb.actions.map((a) => a.source),
       has_rollback: rb.rollback !== null && rb.rollback.length > 0,
-      circuit: { state: circuit.state, failures: circuit.failures, opened_at: circuit.openedAt === null ? null : new Date(circuit.openedAt).toISOString() },
+      circuit: { state: circuit.state, failures: circuit.failures, opened_at: circuit.openedAt === null ? null : new Date(circuit.openedAt).toISOString(), ...trial },
       executions_last_hour: stats.executionsLastHour,
       busiest_service_last_hour: stats.busiestServiceLastHour,
       cooldowns: cooldowns.map((c) => ({ service: c.service, until: new Date(c.until).toISOString() })),

@@ -18,7 +18,8 @@ interface RunbookStateJson {
   needs: string[];
   executable: boolean;
   actions: string[];
-  circuit: { state: string; failures: number; opened_at: string | null };
+  /** trial_from and trial_allowed: only while open, and absent from a service older than them. */
+  circuit: { state: string; failures: number; opened_at: string | null; trial_from?: string; trial_allowed?: boolean };
   executions_last_hour: number;
   /** Absent from a service older than this field. */
   busiest_service_last_hour?: { service: string; executions: number } | null;
@@ -33,7 +34,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
 );
 
 interface ReloadRefused {
@@ -53,7 +54,10 @@ const refusedText = (r: ReloadRefused) =>
   `at ${time(r.at)}: ${r.problems.length} problem${r.problems.length === 1 ? '' : 's'}${r.problems.length ? `; first: ${cell(r.problems[0], 200)}` : ''}`;
 
 const rate = (r: RunbookStateJson) => (r.success_rate === null ? '-' : `${Math.round(r.success_rate * 100)}% of ${r.succeeded + r.failed}`);
-const circuit = (r: RunbookStateJson) => (r.circuit.state === 'closed' ? (r.circuit.failures ? `closed (${r.circuit.failures} failed)` : 'closed') : r.circuit.state.toUpperCase());
+/** When an open circuit lets its trial run through: the next alert, or from a time. */
+const trial = (r: RunbookStateJson) => (r.circuit.trial_allowed ? ', next alert is a trial' : r.circuit.trial_from ? `, trial from ${time(r.circuit.trial_from)}` : '');
+const circuit = (r: RunbookStateJson) =>
+  r.circuit.state === 'closed' ? (r.circuit.failures ? `closed (${r.circuit.failures} failed)` : 'closed') : `${r.circuit.state.toUpperCase()}${trial(r)}`;
 
 /** `rectify runbooks [id]`. */
 export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'] }, async ({ io, api, client, args }) => {
@@ -84,7 +88,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['triggers', r.triggers.join(', ') || '-'],
       ['actions', r.actions.join('; ') || '-'],
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
-      ['circuit', `${circuit(r)}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}`],
+      ['circuit', `${r.circuit.state === 'closed' ? circuit(r) : r.circuit.state.toUpperCase()}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}${r.circuit.state === 'closed' ? '' : trial(r)}`],
       ['last hour', lastHourDetail(r)],
       ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${name(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
