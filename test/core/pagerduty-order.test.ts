@@ -26,7 +26,11 @@ function orders<T>(a: T[]): T[][] {
 // T R2 R1 O1 (or R2 R1 T O1), the reopen asked for its fix on an incident resolved already.
 describe('PagerDuty: events delivered in any order are decided by when they happened', () => {
   let svc: TestService;
-  const on = useServiceWithTarget({ runbooks: (t) => runbooksFile(postRunbook('failover', { trigger: 'db_down', url: `${t.url}/failover/{service}`, maxPerHour: 1000 })) });
+  // Every delivery order opens its own request for one runbook: more than --max-pending-approvals' default.
+  const on = useServiceWithTarget({
+    runbooks: (t) => runbooksFile(postRunbook('failover', { trigger: 'db_down', url: `${t.url}/failover/{service}`, maxPerHour: 1000 })),
+    args: ['--max-pending-approvals', '1000'],
+  });
   beforeEach(() => ({ svc } = on));
   let k = 0;
 
