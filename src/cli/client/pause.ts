@@ -74,8 +74,7 @@ function switchCommand(op: 'pause' | 'resume') {
         .then((page) => page.paused ?? null)
         .catch(() => null);
       io.out(`already paused${inForce(inforce, reason)}`);
-    }
-    else io.out(`${answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed'}${runbooksLine(answer.runbooks_paused)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
+    } else io.out(`${answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed'}${runbooksLine(answer.runbooks_paused)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
     return EXIT.OK;
   });
 }
