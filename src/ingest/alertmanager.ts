@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
-import { boundedMap, cutText, MAX_MAP_ENTRIES, MAX_ROOT_CAUSE, MAX_SERVICE, parseConfidence, type IngestResult } from './common.js';
+import { boundedMap, cutText, isConfidenceKey, MAX_MAP_ENTRIES, MAX_ROOT_CAUSE, MAX_SERVICE, parseConfidence, type IngestResult } from './common.js';
 
 const labelSet = boundedMap(z.string());
 
@@ -105,7 +105,7 @@ function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string
     // to it, as PagerDuty's is (common.ts, cutText), never refused (Alertmanager would drop
     // the group). Names sharing those first characters share their limits, the conservative
     // direction; the label itself is kept whole in the context.
-    return shortened(v, MAX_SERVICE);
+    return cutText(v, MAX_SERVICE);
   }
   return UNKNOWN_SERVICE;
 }
@@ -130,11 +130,6 @@ export function fingerprintOf(labels: Record<string, string>): string {
   return h.digest('hex').slice(0, 16);
 }
 
-/** `s` cut to `max` characters (cutText), well formed; `s` itself when it is no longer. */
-function shortened(s: string, max: number): string {
-  return s.length > max ? wellFormed(cutText(s, max)) : s;
-}
-
 /** A label map with every key and value well formed (a lone surrogate as U+FFFD): the map itself when it is already. */
 function wellFormedLabels(m: Record<string, string>): Record<string, string> {
   for (const k in m) {
@@ -153,12 +148,7 @@ function wellFormedLabels(m: Record<string, string>): Record<string, string> {
  */
 function confidenceLookalike(m: Record<string, string> | undefined): string | undefined {
   if (!m) return undefined;
-  for (const k in m) {
-    // Every lookalike has at least ten letters: most labels (alertname, namespace, pod…) are passed over at once.
-    if (k.length < 10 || k === 'confidence') continue;
-    const letters = k.toLowerCase().replace(/[^a-z]/g, '');
-    if (letters === 'confidence' || letters === 'confidencescore') return k;
-  }
+  for (const k in m) if (k !== 'confidence' && isConfidenceKey(k)) return k;
   return undefined;
 }
 
@@ -210,10 +200,10 @@ export function alertmanagerToIncidents(
     // the same reason: the other alerts of its group must not be dropped with it.
     // Each at most as long as a generic incident's (256), cut as PagerDuty's title is: a
     // label of any length would be held in memory with every decision about it.
-    const rootCause = shortened(labels.root_cause || labels.reason || alertname || '', MAX_ROOT_CAUSE);
+    const rootCause = cutText(labels.root_cause || labels.reason || alertname || '', MAX_ROOT_CAUSE);
     const symptoms: string[] = [];
     for (const raw of [labels.reason, alertname]) {
-      const s = raw && shortened(raw, MAX_ROOT_CAUSE);
+      const s = raw && cutText(raw, MAX_ROOT_CAUSE);
       if (s && s !== rootCause && !symptoms.includes(s)) symptoms.push(s);
     }
     const fp = a.fingerprint || fingerprintOf(a.labels);

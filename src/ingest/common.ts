@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { quoteUntrusted, type ErrorDetail, type Incident } from '../domain/index.js';
+import { wellFormed } from '../lib/index.js';
 
 export interface IngestResult {
   incidents: Incident[];
@@ -29,13 +30,25 @@ export const MAX_ROOT_CAUSE = 256;
 
 /**
  * `s` at most `max` characters long: a longer one is its first `max - 1` characters and
- * `…`. Make it well formed after (a cut may split a surrogate pair). Every name longer
- * than `max` with the same first characters is one name then: their rate limit, cooldown
- * and blast radius are shared, the conservative direction, and no sender's text of any
- * length is kept in a service's memory (a 1 MB label per alert ran the service out of it).
+ * `…`, made well formed (a cut may split a surrogate pair); a shorter one is `s` itself.
+ * Every name longer than `max` with the same first characters is one name then: their
+ * rate limit, cooldown and blast radius are shared, the conservative direction, and no
+ * sender's text of any length is kept in a service's memory (a 1 MB label per alert ran
+ * the service out of it).
  */
 export function cutText(s: string, max: number): string {
-  return s.length > max ? `${s.slice(0, max - 1)}\u2026` : s;
+  return s.length > max ? wellFormed(`${s.slice(0, max - 1)}\u2026`) : s;
+}
+
+/**
+ * A key that spells `confidence` or `confidence_score` once case and everything but
+ * letters are ignored (`confidence`, `Confidence`, `confidence-score`, `confidenceScore`).
+ * Every such key has at least ten letters: most labels are passed over at once.
+ */
+export function isConfidenceKey(key: string): boolean {
+  if (key.length < 10) return false;
+  const letters = key.toLowerCase().replace(/[^a-z]/g, '');
+  return letters === 'confidence' || letters === 'confidencescore';
 }
 
 /** Own enumerable keys, counted without building the array. */

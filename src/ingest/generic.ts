@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
-import { boundedMap, ingestProblem, parseConfidence, serviceName, type IngestResult } from './common.js';
+import { boundedMap, ingestProblem, isConfidenceKey, parseConfidence, serviceName, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
 
@@ -106,13 +106,6 @@ export const incidentSchema = z
     }
   });
 export type IncidentInput = z.infer<typeof incidentSchema>;
-
-/** A key that spells `confidence` or `confidence_score` once case and everything but letters are ignored. */
-function isConfidenceKey(key: string): boolean {
-  if (key.length < 10) return false;
-  const letters = key.toLowerCase().replace(/[^a-z]/g, '');
-  return letters === 'confidence' || letters === 'confidencescore';
-}
 
 /** A string map with every key and value well formed (see genericToIncident); fromEntries keeps every key as an own one. */
 function wellFormedMap(m: Record<string, string | number | boolean>): Record<string, string> {

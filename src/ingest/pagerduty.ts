@@ -32,7 +32,6 @@ const MAX_TITLE = MAX_ROOT_CAUSE;
 const MAX_WORDS = 100;
 const MAX_WORD = 64;
 
-const cut = cutText;
 
 /** Title words, so a trigger such as `high_cpu` matches "high_cpu on worker". */
 function titleWords(title: string): string[] {
@@ -83,15 +82,15 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // as in a generic incident: the guardrails read back from the store must find the key this
   // decision compares with, and the incident decided is the one read back.
   // A resolve without one is recorded under the service `unknown`, as an alert without one is.
-  const service = summary ? wellFormed(cut(summary, MAX_SERVICE)) : UNKNOWN_SERVICE;
+  const service = summary ? wellFormed(cutText(summary, MAX_SERVICE)) : UNKNOWN_SERVICE;
   // Made well formed once cut (below): its words hold no surrogate (see titleWords).
   const fullTitle = data.title ?? '';
   if (!fullTitle && !resolve) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };
   // A resolve without a title is recorded under its event type.
-  const title = fullTitle ? wellFormed(cut(fullTitle, MAX_TITLE)) : type;
+  const title = fullTitle ? wellFormed(cutText(fullTitle, MAX_TITLE)) : type;
   const status = resolve ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: wellFormed(data.id), pagerduty_event: wellFormed(ev.id) };
-  if (data.urgency) labels.urgency = wellFormed(cut(data.urgency, 64));
+  if (data.urgency) labels.urgency = wellFormed(cutText(data.urgency, 64));
   // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
   // after the resolve that ended it is told by it (engine/occurrence.ts). Kept only
   // when it is a time, in one form.
