@@ -2,7 +2,8 @@ import { EXIT } from '../io.js';
 import { actor, clientCommand, seg } from './command.js';
 import { cell, lastFlag, pausedBy, type PauseState } from './format.js';
 import { clientHelp } from './help.js';
-import { globalPauseShape, runbookListShape, runbookPauseShape } from './shapes.js';
+import { readPauses } from './pause-note.js';
+import { globalPauseShape, runbookPauseShape } from './shapes.js';
 
 const flags = [
   '--runbook <id>     one runbook only (its own kill switch); the others go on',
@@ -69,11 +70,7 @@ function switchCommand(op: 'pause' | 'resume') {
     else if (op === 'pause' && answer.changed) io.out('paused: nothing executes automatically until `rectify resume`');
     else if (op === 'pause') {
       // The answer does not say whose pause is in force: the runbooks list does.
-      const inforce = await api
-        .get<{ paused?: PauseState | null }>('/api/v1/runbooks', runbookListShape, io.signal)
-        .then((page) => page.paused ?? null)
-        .catch(() => null);
-      io.out(`already paused${inForce(inforce, reason)}`);
+      io.out(`already paused${inForce((await readPauses(io, api))?.paused, reason)}`);
     } else io.out(`${answer.changed ? 'resumed: automatic execution is allowed again' : 'not paused: nothing changed'}${runbooksLine(answer.runbooks_paused)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
     return EXIT.OK;
   });
