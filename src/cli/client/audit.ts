@@ -33,6 +33,8 @@ export const auditHelp = clientHelp(
     'it then prints one JSON row per line. If the service goes away it keeps trying and says so;',
     'back on a new or restored database (its seqs start again lower), it says "the audit log',
     'restarted" on stderr and follows the new log from the time of the last row seen.',
+    'A DETAIL longer than 100 characters is cut to end in …, and a line under the table says so:',
+    '--json prints every detail whole.',
     'Also: `rectify audit verify` and `rectify audit export` read the database file directly.',
   ].join('\n'),
   [
@@ -60,19 +62,31 @@ function line(cells: string[]): string {
 }
 export const HEADER = line(['SEQ', 'AT', 'EVENT', 'RUNBOOK', 'INCIDENT/EXECUTION', 'ACTOR', 'DETAIL']);
 
-function detail(d: Record<string, unknown> | string): string {
+/** Characters of the DETAIL column; a longer detail is cut to end in `…`. */
+const DETAIL_MAX = 100;
+
+/** Said once after a table with a cut detail: the whole text is in the JSON. */
+export const CUT_NOTE = `(details longer than ${DETAIL_MAX} characters are cut, ending in …: add --json to print them whole)`;
+
+/** The DETAIL cell, and whether its text was cut to fit. */
+function detail(d: Record<string, unknown> | string): { text: string; cut: boolean } {
+  const fit = (v: unknown, prefix = '') => {
+    const text = cell(v, DETAIL_MAX);
+    return { text: `${prefix}${text}`, cut: text !== cell(v, Infinity) };
+  };
   // Details that are not a JSON object (the row was changed behind rectify's back): shown as stored.
-  if (typeof d === 'string') return `(unreadable) ${cell(d, 100)}`;
-  if (typeof d['ok'] === 'boolean') return cell(`${d['ok'] ? 'ok' : 'FAILED'}: ${String(d['summary'] ?? '')}${d['detail'] ? ` (${String(d['detail'])})` : ''}`, 100);
+  if (typeof d === 'string') return fit(d, '(unreadable) ');
+  if (typeof d['ok'] === 'boolean') return fit(`${d['ok'] ? 'ok' : 'FAILED'}: ${String(d['summary'] ?? '')}${d['detail'] ? ` (${String(d['detail'])})` : ''}`);
   const main = d['reason'] ?? d['summary'] ?? d['detail'];
-  if (typeof main === 'string') return cell(main, 100);
+  if (typeof main === 'string') return fit(main);
   const rest = Object.fromEntries(Object.entries(d).filter(([, v]) => v !== null && v !== undefined));
-  return Object.keys(rest).length ? cell(rest, 100) : '-';
+  return Object.keys(rest).length ? fit(rest) : { text: '-', cut: false };
 }
 
-/** One row of the table (exported for its tests). */
-export function rowLine(e: AuditRowJson): string {
-  return line([
+/** One row of the table, and whether its detail was cut (exported for its tests). */
+export function row(e: AuditRowJson): { line: string; cut: boolean } {
+  const d = detail(e.details);
+  const text = line([
     String(e.seq),
     time(e.at),
     e.event,
@@ -81,9 +95,13 @@ export function rowLine(e: AuditRowJson): string {
     cell(e.runbook, 128),
     cell(e.execution_id ?? e.incident_id, 64),
     cell(e.actor, 128),
-    detail(e.details),
+    d.text,
   ]);
+  return { line: text, cut: d.cut };
 }
+
+/** One row of the table (exported for its tests). */
+export const rowLine = (e: AuditRowJson): string => row(e).line;
 
 /** `rectify audit`: a page of the log, or the log as it grows (--follow). */
 export const auditCommand = clientCommand(
@@ -159,16 +177,31 @@ export const auditCommand = clientCommand(
       if (events.length === 0) io.out('no audit rows match');
       else {
         io.out(HEADER);
-        for (const e of events.reverse()) io.out(rowLine(e));
+        let cut = false;
+        for (const e of events.reverse()) {
+          const r = row(e);
+          io.out(r.line);
+          cut ||= r.cut;
+        }
+        if (cut) io.out(CUT_NOTE);
         if (next) io.out(`(older rows: add --cursor ${next})`);
       }
       return EXIT.OK;
     }
-    const print = (e: AuditRowJson) => io.out(client.json ? JSON.stringify(e) : rowLine(e));
+    let cut = false;
+    const print = (e: AuditRowJson) => {
+      if (client.json) return io.out(JSON.stringify(e));
+      const r = row(e);
+      io.out(r.line);
+      cut ||= r.cut;
+    };
     if (!client.json) io.out(HEADER);
     for (const e of [...page.events].reverse()) print(e);
     const last = page.events.reduce((m, e) => Math.max(m, e.seq), start);
-    return followLog(io, api, q, last, newest, intervalMs, print);
+    const code = await followLog(io, api, q, last, newest, intervalMs, print);
+    // Said when the tail ends (Ctrl-C), under the rows, not in the middle of them.
+    if (cut) io.out(CUT_NOTE);
+    return code;
   },
 );
 
