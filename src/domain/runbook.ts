@@ -76,6 +76,13 @@ export interface HttpActionSpec {
   timeoutMs: number;
 }
 
+/**
+ * The variable that marks every process a `command:` step started (execute/actions/command.ts),
+ * by which the step's end and startup recovery after a crash find them; a runbook whose
+ * argv clears it (sudo, env -i) is warned about (runbooks/argv-programs.ts).
+ */
+export const STEP_MARKER_VAR = 'RECTIFY_STEP_ID';
+
 export interface CommandActionSpec {
   type: 'command';
   source: string;

@@ -1,4 +1,4 @@
-import type { Template } from '../domain/runbook.js';
+import { STEP_MARKER_VAR, type Template } from '../domain/runbook.js';
 import { isLiteral } from './template.js';
 
 /**
@@ -595,4 +595,116 @@ function shellOption(argv: readonly Template[], from: number, opts: (typeof SHEL
     }
   }
   return undefined;
+}
+
+/**
+ * The end of what the marker loss costs, said in every such warning: the step marker
+ * (STEP_MARKER_VAR) is how rectify finds a step's processes again after a crash.
+ */
+const MARKER_LOST = `${STEP_MARKER_VAR}, the marker by which rectify finds a command's processes, does not reach the program it runs: after a crash, startup recovery cannot find that program to stop it, and the run's INTERRUPTED row only asks a human to check`;
+
+/** A wrapper's option as read before the program it runs: its name (`-u`, `--unset`), its value if it takes one, and its index. */
+interface ReadOption {
+  name: string;
+  value?: string;
+  index: number;
+}
+
+/**
+ * The options in argv[from, to) (a wrapper's, before the program it runs), read as
+ * getopt does: `--name=value`, `--name value` for the long options in `valueLong`,
+ * short clusters whose letter in `valueShort` takes the rest of the cluster or the next
+ * argument, a lone "-"; up to "--". Operands and env's NAME=value are passed over.
+ */
+function optionsOf(argv: readonly Template[], from: number, to: number, valueShort: string, valueLong: readonly string[]): ReadOption[] {
+  const out: ReadOption[] = [];
+  for (let i = from; i < to; i++) {
+    const arg = argv[i]!.source;
+    if (arg === '--') break;
+    if (arg === '-') out.push({ name: '-', index: i });
+    else if (arg.startsWith('--')) {
+      const eq = arg.indexOf('=');
+      if (eq > 0) out.push({ name: arg.slice(0, eq), value: arg.slice(eq + 1), index: i });
+      else if (valueLong.includes(arg)) {
+        out.push({ name: arg, value: argv[i + 1]?.source ?? '', index: i });
+        i++;
+      } else out.push({ name: arg, index: i });
+    } else if (arg.startsWith('-')) {
+      const letters = arg.slice(1);
+      for (let k = 0; k < letters.length; k++) {
+        const name = `-${letters[k]!}`;
+        if (!valueShort.includes(letters[k]!)) {
+          out.push({ name, index: i });
+          continue;
+        }
+        const rest = letters.slice(k + 1);
+        out.push({ name, value: rest || (argv[i + 1]?.source ?? ''), index: i });
+        if (!rest) i++;
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * How a wrapper (the one at `at`, whose program is at `program`) keeps the step marker
+ * from the program it runs, as a warning at the argument that does it; undefined when it
+ * passes the environment on.
+ */
+function markerDrop(argv: readonly Template[], at: number, program: number): Problem | undefined {
+  const self = argv[at]!.source;
+  const name = programName(self);
+  if (name === 'sudo') {
+    const spec = WRAPPER_SPECS['sudo']!;
+    const kept = optionsOf(argv, at + 1, program, spec.short ?? '', spec.long ?? []).some(
+      (o) => o.name === '-E' || (o.name === '--preserve-env' && (o.value === undefined || o.value.split(',').includes(STEP_MARKER_VAR))),
+    );
+    if (kept) return undefined;
+    return {
+      index: at,
+      message:
+        `${JSON.stringify(self)} resets the environment (sudoers' env_reset, on by default): ${MARKER_LOST}. ` +
+        `Write [${self}, --preserve-env=${STEP_MARKER_VAR}, …]; sudo then runs the command only if sudoers allows the variable (Defaults env_keep += "${STEP_MARKER_VAR}", or the SETENV tag on the rule), and refuses it otherwise. ` +
+        'Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root',
+    };
+  }
+  if (name === 'env') {
+    const spec = WRAPPER_SPECS['env']!;
+    for (const o of optionsOf(argv, at + 1, program, spec.short ?? '', spec.long ?? [])) {
+      const clears = o.name === '-i' || o.name === '-' || o.name === '--ignore-environment';
+      const unsets = (o.name === '-u' || o.name === '--unset') && o.value === STEP_MARKER_VAR;
+      if (!clears && !unsets) continue;
+      const written = JSON.stringify(`${self} ${argv[o.index]!.source}`);
+      const what = clears ? `${written} starts the program with an empty environment` : `${written} removes ${STEP_MARKER_VAR} from the environment`;
+      return {
+        index: o.index,
+        message: `${what}: ${MARKER_LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A wrapper in an argument list that keeps the step marker (STEP_MARKER_VAR) from the
+ * program it runs: sudo without --preserve-env=RECTIFY_STEP_ID (or -E), env -i, env -
+ * or env -u RECTIFY_STEP_ID, as argv[0] or behind other wrappers (`[timeout, "60",
+ * sudo, …]`). A warning, not a problem: the command runs as written, but after a crash
+ * recovery cannot find it. The programs a subcommand (kubectl exec, docker run) or ssh
+ * runs run elsewhere, where no marker reaches anyway, and are not read.
+ */
+export function markerDropIn(argv: readonly Template[]): Problem | undefined {
+  let at = 0;
+  for (;;) {
+    const t = argv[at];
+    if (!t || !isLiteral(t)) return undefined;
+    const spec = WRAPPER_SPECS[programName(t.source)];
+    if (!spec || spec.remote) return undefined;
+    const found = readArguments(argv, at + 1, spec, t.source, false);
+    if ('problem' in found || typeof found.program !== 'number') return undefined;
+    const drop = markerDrop(argv, at, found.program);
+    if (drop) return drop;
+    at = found.program;
+  }
 }

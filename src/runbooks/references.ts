@@ -4,6 +4,7 @@ import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
 import { has, isMapValue, type YamlMap } from './fields.js';
+import { markerDropIn } from './argv-programs.js';
 import { matcherHolds } from './matchers.js';
 import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
@@ -33,7 +34,10 @@ import { findNearMisses, placeholderLike } from './template.js';
  * - a check whose timeout is shorter than its interval: it is tried only at its start
  *   and at its timeout, which is rarely what the interval was written for. The timeout
  *   is the one it runs with: a pre-check's, and a MEDIUM runbook's guardrail's, are cut
- *   shorter than written (the message gives both figures).
+ *   shorter than written (the message gives both figures);
+ * - a `command:` whose argv keeps the step marker (RECTIFY_STEP_ID) from its program
+ *   (sudo without --preserve-env=RECTIFY_STEP_ID, env -i): after a crash, recovery
+ *   cannot find that program to stop it.
  */
 export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): void {
   const raw = rb.raw;
@@ -119,6 +123,13 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
   for (const c of checks) if (c.spec.type === 'named') for (const group of namedCheck(c.spec.name)?.requires ?? []) for (const n of group) used.add(n);
   for (const name of Object.keys(rb.declaredParams)) {
     if (!used.has(name)) warn.report(at('params', name), `param ${name} is declared but no placeholder or named check uses it`, 'key');
+  }
+
+  // A command whose program does not carry the step marker is lost to crash recovery.
+  for (const { path: where, spec } of actions) {
+    if (spec.type !== 'command') continue;
+    const drop = markerDropIn(spec.argv);
+    if (drop) warn.report([...where, 'command', 'argv', drop.index], drop.message);
   }
 
   // Near-misses where braces can be meant (PromQL matchers, JSON text): sent as written.

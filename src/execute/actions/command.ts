@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
-import type { RenderedCommandAction } from '../../domain/index.js';
+import { STEP_MARKER_VAR, type RenderedCommandAction } from '../../domain/index.js';
 import { scrubSecrets } from '../../checks/secrets.js';
 import { formatDuration, sleep, timerMs } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
@@ -47,8 +47,8 @@ const ESCAPE_SEARCH_MS = 2_000;
 const RECOVERY_SEARCH_MS = 10_000;
 /** /proc files read at once by that search. */
 const PROC_READS_AT_ONCE = 32;
-/** The variable that marks every process a step started, wherever its process group. */
-export const STEP_MARKER_VAR = 'RECTIFY_STEP_ID';
+/** The variable that marks every process a step started, wherever its process group (defined in domain/runbook.ts). */
+export { STEP_MARKER_VAR };
 
 export interface RunArgvOptions {
   /** The child's whole environment. */
