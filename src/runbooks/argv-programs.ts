@@ -20,7 +20,7 @@ const SHELLS: ReadonlySet<string> = new Set([
 const ALWAYS_SHELL: Record<string, string> = {
   sg: 'runs its command through /bin/sh',
   script: 'runs a shell (and its -c command through one)',
-  su: 'runs a shell, which reads the arguments after the user name; to run a program as another user, use [runuser, -u, USER, --, PROGRAM] or [sudo, -u, USER, PROGRAM]',
+  su: 'runs a shell, which reads the arguments after the user name; to run a program as another user, use [runuser, -u, USER, --, PROGRAM] or [sudo, --preserve-env=RECTIFY_STEP_ID, -u, USER, PROGRAM]',
 };
 /**
  * How a program that runs another reads its arguments, to find the program it runs:
