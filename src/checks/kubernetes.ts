@@ -439,19 +439,26 @@ async function ownedReplicaSets(
   });
 }
 
+/** The ReplicaSets a Deployment controls (see `ownedReplicaSets`); none without a selector. */
+export async function listDeploymentReplicaSets(clients: KubeClients, w: WorkloadState, signal: AbortSignal): Promise<V1ReplicaSet[]> {
+  const labelSelector = formatSelector(w.selector);
+  return labelSelector ? ownedReplicaSets(clients, w.namespace, labelSelector, w.uid, signal) : [];
+}
+
 /**
  * The workload's own pods, listed from the API rather than read from its (lagging)
  * status: those its selector matches and it controls (a Deployment through its
- * ReplicaSets, by uid), because a selector can also match another workload's pods.
+ * ReplicaSets, by uid: `replicaSets` when the caller listed them already), because a
+ * selector can also match another workload's pods.
  */
-export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, signal: AbortSignal): Promise<V1Pod[]> {
+export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, signal: AbortSignal, replicaSets?: V1ReplicaSet[]): Promise<V1Pod[]> {
   const labelSelector = formatSelector(w.selector);
   // An empty selector would select every pod in the namespace: never count those.
   if (!labelSelector) return [];
   const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o));
   const owners = new Set<string>();
   if (w.kind === 'Deployment') {
-    for (const rs of await ownedReplicaSets(clients, w.namespace, labelSelector, w.uid, signal)) {
+    for (const rs of replicaSets ?? (await ownedReplicaSets(clients, w.namespace, labelSelector, w.uid, signal))) {
       if (rs.metadata?.uid) owners.add(rs.metadata.uid);
     }
   } else if (w.uid) {

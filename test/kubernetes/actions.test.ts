@@ -738,6 +738,119 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual([one.ok, one.detail], [true, `scaled StatefulSet ${NS}/db from 3 to 2 replicas`]);
   });
 
+  // Regression: without max_unavailable nothing counted the ready pods a scale-down removes,
+  // and scaling db (db-0 and db-1 not ready) from 3 to 2 removed db-2, its one ready pod.
+  it('without max_unavailable a StatefulSet scale-down that removes every ready pod is refused before any write; one that keeps a ready pod goes on', async () => {
+    fake.readyDelayMs = 60_000;
+    fake.cluster.controllerDelayMs = 600_000; // the pods stay as set while the test runs
+    fake.addStatefulSet(NS, 'db', 3);
+    fake.setPodReady(NS, 'db-0', false);
+    fake.setPodReady(NS, 'db-1', false);
+    const exec = createKubernetesActionExecutor(clients);
+    const writes = (): number => fake.count('PUT', /.*/) + fake.count('PATCH', /.*/) + fake.count('POST', /.*/) + fake.count('DELETE', /.*/);
+    const out = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2' }), stepContext());
+    assert.deepEqual(
+      [out.ok, out.refused, out.notNow, out.detail],
+      [false, true, undefined, `refused: scaling StatefulSet ${NS}/db from 3 to 2 would leave it no ready pod: ready now 1 (db-2), and the scale-down removes db-2, keeping db-0, db-1, none ready; nothing was written: a person must check it`],
+    );
+    assert.equal(writes(), 0);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 3);
+    // Down to 1 removes db-1 and db-2: the same.
+    const one = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '1' }), stepContext());
+    assert.equal(one.detail, `refused: scaling StatefulSet ${NS}/db from 3 to 1 would leave it no ready pod: ready now 1 (db-2), and the scale-down removes db-1, db-2, keeping db-0, none ready; nothing was written: a person must check it`);
+    assert.equal(writes(), 0);
+    // With db-0 ready too, scaling to 2 keeps it: the scale goes on, as before.
+    fake.setPodReady(NS, 'db-0', true);
+    const kept = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2' }), stepContext());
+    assert.deepEqual([kept.ok, kept.detail], [true, `scaled StatefulSet ${NS}/db from 3 to 2 replicas`]);
+    assert.equal(fake.count('PUT', `/apis/apps/v1/namespaces/${NS}/statefulsets/db/scale`), 1);
+    assert.equal(writes(), 1);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 2);
+    // A set with no ready pod has none to lose: its scale-down goes on.
+    fake.addStatefulSet(NS, 'idle', 3, { readyReplicas: 0 });
+    const idle = await exec.run(kubeAction('scale', 'statefulset', 'idle', NS, { replicas: '1' }), stepContext());
+    assert.deepEqual([idle.ok, idle.detail], [true, `scaled StatefulSet ${NS}/idle from 3 to 1 replicas`]);
+  });
+
+  it("without max_unavailable the rollback of a scale-up is refused too when the new pod is the only ready one: it is left for a person", async () => {
+    fake.addStatefulSet(NS, 'grow', 3, { readyReplicas: 0 });
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const up = await exec.run(kubeAction('scale', 'statefulset', 'grow', NS, { replicas: '4', planned_from: '3' }), stepContext({ memo, phase: 'action' }));
+    assert.equal(up.detail, `scaled StatefulSet ${NS}/grow from 3 to 4 replicas`);
+    await waitFor('grow-3 ready', () => fake.get('statefulsets', NS, 'grow')!.status?.readyReplicas === 1);
+    const back = await exec.run(kubeAction('scale', 'statefulset', 'grow', NS, { replicas: '3' }), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual(
+      [back.ok, back.refused, back.detail],
+      [false, true, `refused: scaling StatefulSet ${NS}/grow from 4 to 3 would leave it no ready pod: ready now 1 (grow-3), and the scale-down removes grow-3, keeping grow-0, grow-1, grow-2, none ready; nothing was written: a person must check it`],
+    );
+    assert.equal(fake.count('PUT', /.*/) + fake.count('PATCH', /.*/), 1, 'the scale-up only');
+    assert.equal(fake.get('statefulsets', NS, 'grow')!.spec.replicas, 4);
+  });
+
+  it('without max_unavailable a StatefulSet whose pods cannot be told apart is not scaled down past its ready count; a failed listing writes nothing', async () => {
+    fake.cluster.controllerDelayMs = 600_000;
+    fake.addStatefulSet(NS, 'db', 3, { readyReplicas: 1 });
+    delete fake.get('statefulsets', NS, 'db')!.spec.selector; // no selector: no listing rectify would trust
+    const exec = createKubernetesActionExecutor(clients);
+    const out = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2' }), stepContext());
+    assert.deepEqual(
+      [out.ok, out.refused, out.detail],
+      [false, true, `refused: scaling StatefulSet ${NS}/db from 3 to 2 may remove its ready pods: its status says 1 ready, and with no selector rectify cannot list its pods to tell which; nothing was written: a person must check it`],
+    );
+    // The pods' listing fails: the step fails on that read (the target's failure), having written nothing.
+    fake.addStatefulSet(NS, 'cache', 3);
+    fake.injectError('GET', `/api/v1/namespaces/${NS}/pods`, 500, 'InternalError', 'etcdserver: request timed out');
+    const failed = await exec.run(kubeAction('scale', 'statefulset', 'cache', NS, { replicas: '2' }), stepContext());
+    assert.deepEqual([failed.ok, failed.refused, failed.unchanged, failed.detail], [false, undefined, true, `scale statefulset ${NS}/cache: 500 InternalError: etcdserver: request timed out`]);
+    assert.equal(fake.count('PUT', /.*/) + fake.count('PATCH', /.*/), 0);
+    assert.deepEqual([fake.get('statefulsets', NS, 'db')!.spec.replicas, fake.get('statefulsets', NS, 'cache')!.spec.replicas], [3, 3]);
+  });
+
+  it("without max_unavailable a Deployment's scale-down keeps a ready pod through its one ReplicaSet, and is refused mid-rollout when the ReplicaSets with no ready pod could hold every replica left", async () => {
+    fake.readyDelayMs = 60_000;
+    fake.cluster.controllerDelayMs = 600_000;
+    const exec = createKubernetesActionExecutor(clients);
+    const writes = (): number => fake.count('PUT', /.*/) + fake.count('PATCH', /.*/);
+    // One ReplicaSet, 1 of 3 ready: it removes its not-ready pods first, so scaling to 1 keeps the ready one.
+    fake.addDeployment(NS, 'worker', 3, { readyReplicas: 1 });
+    const few = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '1' }), stepContext());
+    assert.deepEqual([few.ok, few.detail], [true, `scaled Deployment ${NS}/worker from 3 to 1 replicas`]);
+    const put = fake.requests.find((r) => r.method === 'PUT' && r.path === `${DEP_PATH('worker')}/scale`);
+    assert.equal((put?.body as { spec: { replicas: number } }).spec.replicas, 1);
+    assert.equal(writes(), 1);
+
+    // A rollout under way: the old ReplicaSet has 2 ready pods, the new one 2 that are not.
+    const { replicaSets } = fake.addDeployment(NS, 'api', 2, { revisions: 2, readyReplicas: 0 });
+    const [oldRs, newRs] = replicaSets as [(typeof replicaSets)[0], (typeof replicaSets)[0]];
+    fake.get('replicasets', NS, oldRs.metadata.name)!.spec.replicas = 2;
+    fake.get('deployments', NS, 'api')!.spec.replicas = 4;
+    for (const name of ['api-old-a', 'api-old-b']) {
+      fake.addPod(NS, name, { labels: { ...oldRs.spec.template.metadata.labels }, owner: { kind: 'ReplicaSet', name: oldRs.metadata.name, uid: oldRs.metadata.uid }, ready: true });
+    }
+    // To 2: the split may leave both replicas to the new ReplicaSet's not-ready pods.
+    const two = await exec.run(kubeAction('scale', 'deployment', 'api', NS, { replicas: '2' }), stepContext());
+    const sets = [
+      `${oldRs.metadata.name}: 2 replicas, 2 ready`,
+      `${newRs.metadata.name}: 2 replicas, none ready`,
+    ].sort().join('; ');
+    assert.deepEqual(
+      [two.ok, two.refused, two.detail],
+      [
+        false,
+        true,
+        `refused: scaling Deployment ${NS}/api from 4 to 2 may leave it no ready pod: ready now 2 (api-old-a, api-old-b); the Deployment controller splits a scale-down among its ReplicaSets by their size, not by readiness (${sets}), and those with no ready pod can hold the 2 replicas left, so every ready pod may be removed; nothing was written: a person must check it`,
+      ],
+    );
+    assert.equal(writes(), 1, 'no write but the first scale');
+    assert.equal(fake.get('deployments', NS, 'api')!.spec.replicas, 4);
+    // To 3: the new ReplicaSet's 2 replicas cannot hold all 3, so a ready pod stays whatever the split.
+    const three = await exec.run(kubeAction('scale', 'deployment', 'api', NS, { replicas: '3' }), stepContext());
+    assert.deepEqual([three.ok, three.detail], [true, `scaled Deployment ${NS}/api from 4 to 3 replicas`]);
+    assert.equal(writes(), 2);
+    assert.equal(fake.get('deployments', NS, 'api')!.spec.replicas, 3);
+  });
+
   it('a StatefulSet scale-down counts ordinals from spec.ordinals.start, and a pod whose name is not an ordinal of the set as removed', async () => {
     fake.addStatefulSet(NS, 'ledger', 3, { ordinalsStart: 5 });
     const exec = createKubernetesActionExecutor(clients);

@@ -55,6 +55,8 @@ ${runbook('drain-node', 'node_broken', `    actions:
 `)}${runbook('shrink', 'too_big', `    max_unavailable: 1
     action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${runbook('shrink-db', 'db_too_big', `    action: kubectl scale statefulset {statefulset} --replicas={replicas} -n {namespace}
+    rollback: kubectl scale statefulset {statefulset} --replicas={old_replicas} -n {namespace}
 `)}`,
   });
   let target: HttpTarget;
@@ -436,6 +438,36 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.deepEqual([broken.body.success, broken.body.rolled_back], [false, false]);
     assert.match(broken.body.reason, /etcd unavailable; nothing was changed: no rollback$/);
     assert.equal((await counted('shrink')).failures, 1);
+  });
+
+  // Regression: without max_unavailable, a scale-down that removed a StatefulSet's one
+  // ready pod (db-2, db-0 and db-1 not ready) went through and left it none.
+  it('a scale-down without max_unavailable that would remove the last ready pod is refused as one past the cap: FAILED, no rollback, no breaker failure, nothing written', async () => {
+    fake.readyDelayMs = 60_000;
+    fake.cluster.controllerDelayMs = 600_000; // the pods stay as set while the test runs
+    fake.addStatefulSet(NS, 'db', 3);
+    fake.setPodReady(NS, 'db-0', false);
+    fake.setPodReady(NS, 'db-1', false);
+    fake.clearRequests();
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'db_too_big', service: 'db', confidence: 1, context: { statefulset: 'db', namespace: NS, replicas: '2' } });
+    const failure = `action 1 failed: refused: scaling StatefulSet ${NS}/db from 3 to 2 would leave it no ready pod: ready now 1 (db-2), and the scale-down removes db-2, keeping db-0, db-1, none ready; nothing was written: a person must check it`;
+    assert.deepEqual(
+      [r.body.action, r.body.event, r.body.success, r.body.rolled_back, r.body.reason],
+      ['executed', 'FAILED', false, false, `${failure}; nothing was changed: no rollback`],
+    );
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, {
+      reason: failure,
+      rolled_back: false,
+      rollback: 'nothing was changed: no rollback',
+      circuit: 'not counted: rectify refused the step by its own rule, before anything changed',
+    });
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.steps.length, e.steps[0].ok], ['failed', false, 1, false]);
+    assert.equal(fake.count('PUT', /.*/) + fake.count('PATCH', /.*/), 0);
+    assert.equal(fake.get('statefulsets', NS, 'db')!.spec.replicas, 3);
+    assert.equal((await svc.get('/api/v1/runbooks/shrink-db')).body.circuit.failures, 0);
   });
 });
 

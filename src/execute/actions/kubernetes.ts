@@ -1,4 +1,4 @@
-import type { V1Pod, V1PodTemplateSpec } from '@kubernetes/client-node';
+import type { V1Pod, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import {
   assertName,
   assertNamespace,
@@ -13,6 +13,7 @@ import {
   readPodDated,
   readRolloutHistory,
   formatSelector,
+  listDeploymentReplicaSets,
   listWorkloadPods,
   podUidMemoKey,
   readWorkload,
@@ -184,6 +185,30 @@ async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
  */
 function refusedRemoval(r: { reason: string; notNow: boolean }): ActionOutcome {
   return { ok: false, ...(r.notNow ? { notNow: true } : { refused: true }), detail: `refused: ${r.reason}` };
+}
+
+/**
+ * Which of a StatefulSet's pods a scale to `want` keeps: those whose ordinal (the number
+ * after its name and '-') is at or beyond its first ordinal and below that plus `want`.
+ * A pod whose name is not the set's name, '-' and an ordinal is not kept (rectify cannot
+ * place it), nor is any when the first ordinal cannot be read.
+ */
+function statefulSetKeeps(w: WorkloadState, want: number): (p: V1Pod) => boolean {
+  const start = w.ordinalsStart ?? 0;
+  return (p) => {
+    const name = p.metadata?.name ?? '';
+    if (!Number.isSafeInteger(start) || !name.startsWith(`${w.name}-`)) return false;
+    const suffix = name.slice(w.name.length + 1);
+    if (!/^(0|[1-9][0-9]*)$/.test(suffix)) return false;
+    const ordinal = Number(suffix);
+    return Number.isSafeInteger(ordinal) && ordinal >= start && ordinal < start + want;
+  };
+}
+
+/** Pod names for a detail, in name order (ordinals by number), the first 5 and how many more. */
+function podNames(pods: readonly V1Pod[]): string {
+  const names = pods.map((p) => p.metadata?.name ?? '').sort((a, b) => a.localeCompare(b, 'en', { numeric: true }));
+  return names.length > 5 ? `${names.slice(0, 5).join(', ')} and ${names.length - 5} more` : names.join(', ');
 }
 
 /** "25%" or "2": how many of a workload's desired replicas may be unavailable at once. */
@@ -522,18 +547,61 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const removed = Math.max(0, w.ready - want);
       return { removed, left: w.ready - removed };
     }
-    const start = w.ordinalsStart ?? 0;
-    const kept = (p: V1Pod): boolean => {
-      const name = p.metadata?.name ?? '';
-      if (!Number.isSafeInteger(start) || !name.startsWith(`${w.name}-`)) return false;
-      const suffix = name.slice(w.name.length + 1);
-      if (!/^(0|[1-9][0-9]*)$/.test(suffix)) return false;
-      const ordinal = Number(suffix);
-      return Number.isSafeInteger(ordinal) && ordinal >= start && ordinal < start + want;
-    };
+    const kept = statefulSetKeeps(w, want);
     const ready = (await listWorkloadPods(clients, w, signal)).filter((p) => !isTerminating(p) && isPodReady(p));
     const left = ready.filter(kept).length;
     return { removed: ready.length - left, left };
+  }
+
+  /**
+   * Without `max_unavailable`, the reason a scale-down of `kind` NS/NAME from `old` to
+   * `want` (at least 1) is refused, or null: it would leave the workload no ready pod
+   * while it has ready pods now. Ready pods are those a listing finds (not terminating).
+   * A StatefulSet removes its pods whose ordinal is not below its first ordinal plus
+   * `want`, whatever their state (`statefulSetKeeps`), so it is refused when every ready
+   * pod is among them. A Deployment whose one ReplicaSet with replicas holds its pods
+   * removes the not-ready ones first and keeps min(ready, want) ready: never none. During
+   * a rollout (several ReplicaSets with replicas) the Deployment controller splits the
+   * scale-down among them by their size, not by readiness: each removes not-ready pods
+   * first only among its own, so the ready pods can all go when the ReplicaSets with no
+   * ready pod hold at least `want` replicas between them, and it is refused then (the worst
+   * case: rectify cannot tell how the split falls). A workload with no selector has no pods
+   * a listing could tell apart: its status's ready count is all there is, and any
+   * scale-down may remove those, so it is refused when that count is not 0.
+   */
+  async function lastReadyScaleDown(kind: 'Deployment' | 'StatefulSet', ns: string, name: string, old: number, want: number, signal: AbortSignal): Promise<string | null> {
+    const w = await readWorkload(clients, { kind, name, namespace: ns }, signal);
+    const what = `scaling ${kind} ${ns}/${name} from ${old} to ${want}`;
+    const check = 'nothing was written: a person must check it';
+    if (!formatSelector(w.selector)) {
+      if (w.ready === 0) return null;
+      return `${what} may remove its ready pods: its status says ${w.ready} ready, and with no selector rectify cannot list its pods to tell which; ${check}`;
+    }
+    const replicaSets = kind === 'Deployment' ? await listDeploymentReplicaSets(clients, w, signal) : [];
+    const pods = (await listWorkloadPods(clients, w, signal, kind === 'Deployment' ? replicaSets : undefined)).filter((p) => !isTerminating(p));
+    const ready = pods.filter(isPodReady);
+    if (ready.length === 0) return null;
+    const readyNow = `ready now ${ready.length} (${podNames(ready)})`;
+    if (kind === 'StatefulSet') {
+      const kept = statefulSetKeeps(w, want);
+      if (ready.some(kept)) return null;
+      const stay = pods.filter(kept);
+      const keeping = stay.length > 0 ? `keeping ${podNames(stay)}, none ready` : 'keeping none of its pods';
+      return `${what} would leave it no ready pod: ${readyNow}, and the scale-down removes ${podNames(pods.filter((p) => !kept(p)))}, ${keeping}; ${check}`;
+    }
+    const readyIn = (rs: V1ReplicaSet): number => ready.filter((p) => controllerOf(p.metadata?.ownerReferences)?.uid === rs.metadata?.uid).length;
+    const sized = replicaSets.map((rs) => ({ name: rs.metadata?.name ?? '', replicas: rs.spec?.replicas ?? 1, ready: readyIn(rs) }));
+    const room = sized.filter((rs) => rs.ready === 0).reduce((n, rs) => n + rs.replicas, 0);
+    if (room < want) return null;
+    const sets = sized
+      .filter((rs) => rs.replicas > 0 || rs.ready > 0)
+      .sort((a, b) => a.name.localeCompare(b.name))
+      .map((rs) => `${rs.name}: ${rs.replicas} replica${rs.replicas === 1 ? '' : 's'}, ${rs.ready === 0 ? 'none' : rs.ready} ready`)
+      .join('; ');
+    return (
+      `${what} may leave it no ready pod: ${readyNow}; the Deployment controller splits a scale-down among its ReplicaSets by their size, not by readiness (${sets}), ` +
+      `and those with no ready pod can hold the ${want} replica${want === 1 ? '' : 's'} left, so every ready pod may be removed; ${check}`
+    );
   }
 
   async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
@@ -582,6 +650,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${set} this run set: it was scaled by someone else since, and rectify does not scale it back to ${want} over that change: a person must check it`,
           facts,
         };
+      }
+      // Without a cap, a scale-down still never takes the last ready pods: it is refused
+      // as one past the cap is. A scale to 0 is the allow_zero rule's (above).
+      if (want < old && want > 0 && a.args.max_unavailable === undefined) {
+        const reason = await lastReadyScaleDown(kind, ns, a.name, old, want, signal);
+        if (reason) return { ok: false, refused: true, detail: `refused: ${reason}` };
       }
       if (want < old && a.args.max_unavailable !== undefined) {
         const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
