@@ -740,7 +740,7 @@ describe('kubernetes actions against the API fake', () => {
 
   // Regression: without max_unavailable nothing counted the ready pods a scale-down removes,
   // and scaling db (db-0 and db-1 not ready) from 3 to 2 removed db-2, its one ready pod.
-  it('without max_unavailable a StatefulSet scale-down that removes every ready pod is refused before any write; one that keeps a ready pod goes on', async () => {
+  it("a StatefulSet scale-down that removes every ready pod is refused before any write, with max_unavailable or without; one that keeps a ready pod goes on", async () => {
     fake.readyDelayMs = 60_000;
     fake.cluster.controllerDelayMs = 600_000; // the pods stay as set while the test runs
     fake.addStatefulSet(NS, 'db', 3);
@@ -758,6 +758,13 @@ describe('kubernetes actions against the API fake', () => {
     // Down to 1 removes db-1 and db-2: the same.
     const one = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '1' }), stepContext());
     assert.equal(one.detail, `refused: scaling StatefulSet ${NS}/db from 3 to 1 would leave it no ready pod: ready now 1 (db-2), and the scale-down removes db-1, db-2, keeping db-0, none ready; nothing was written: a person must check it`);
+    assert.equal(writes(), 0);
+    // A cap that allows removing that one ready pod does not lift the rule: cap or not.
+    const capped = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '2', max_unavailable: '1' }), stepContext());
+    assert.deepEqual(
+      [capped.ok, capped.refused, capped.detail],
+      [false, true, `refused: scaling StatefulSet ${NS}/db from 3 to 2 would leave it no ready pod: ready now 1 (db-2), and the scale-down removes db-2, keeping db-0, db-1, none ready; nothing was written: a person must check it`],
+    );
     assert.equal(writes(), 0);
     // With db-0 ready too, scaling to 2 keeps it: the scale goes on, as before.
     fake.setPodReady(NS, 'db-0', true);

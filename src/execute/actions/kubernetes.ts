@@ -554,7 +554,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   /**
-   * Without `max_unavailable`, the reason a scale-down of `kind` NS/NAME from `old` to
+   * The reason a scale-down of `kind` NS/NAME from `old` to
    * `want` (at least 1) is refused, or null: it would leave the workload no ready pod
    * while it has ready pods now. Ready pods are those a listing finds (not terminating).
    * A StatefulSet removes its pods whose ordinal is not below its first ordinal plus
@@ -651,9 +651,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           facts,
         };
       }
-      // Without a cap, a scale-down still never takes the last ready pods: it is refused
-      // as one past the cap is. A scale to 0 is the allow_zero rule's (above).
-      if (want < old && want > 0 && a.args.max_unavailable === undefined) {
+      // A scale-down never takes the last ready pods, cap or not (a cap of 1 on a set with
+      // one ready pod would allow it): refused as one past the cap is. A scale to 0 is the
+      // allow_zero rule's (above).
+      if (want < old && want > 0) {
         const reason = await lastReadyScaleDown(kind, ns, a.name, old, want, signal);
         if (reason) return { ok: false, refused: true, detail: `refused: ${reason}` };
       }
