@@ -6,7 +6,6 @@ import { parseStream, replayStream, type ReplayReport } from '../replay/index.js
 import { noRunbookWarning } from '../runbooks/index.js';
 import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
 import { table, time } from './client/format.js';
-import { EXIT_HELP } from './client/help.js';
 import { EXIT, type CliIO } from './io.js';
 import { formatWarning } from './lint.js';
 
@@ -56,7 +55,12 @@ export const replayHelp = [
   'fails on, such as a file not loaded, or a folder that loads no runbook) are printed to stderr, as',
   'the service logs them; they do not change the exit code.',
   '',
-  EXIT_HELP,
+  // Replay talks to no service: of the client exit codes only these two can come from it.
+  'Exit codes:',
+  '  0  replayed: the result is printed (whatever it says: blocks, refusals and warnings included)',
+  '  2  usage: wrong flags or arguments, no file or more than one, a file that cannot be read, a',
+  '     problem in the file (named with its line) or a file with no webhook, a setting or a runbook',
+  '     with a problem; nothing was replayed',
 ].join('\n');
 
 const OUTCOMES = ['success', 'failure'] as const;

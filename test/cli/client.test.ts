@@ -390,8 +390,8 @@ describe('client commands against a running service', () => {
     assert.deepEqual([plain.code, plain.out], [2, []]);
   });
 
-  it('--help everywhere names the usage and the exit codes', async () => {
-    for (const name of ['run', 'replay', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
+  it('--help of every client command names the usage and the exit codes (replay, which talks to no service, has its own: test/cli/replay.test.ts)', async () => {
+    for (const name of ['run', 'approvals', 'approve', 'reject', 'audit', 'pause', 'resume', 'runbooks']) {
       const r = await cli([name, '--help']);
       assert.equal(r.code, 0, name);
       assert.ok(r.out[0]!.startsWith(`usage: rectify ${name}`), `${name}: ${r.out[0]}`);

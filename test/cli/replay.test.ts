@@ -187,6 +187,23 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.decisions, { approval_required: 2, manual: 1, resolved: 1 });
   });
 
+  it('--help lists only the exit codes replay has (0 and 2), none of the client commands\' service codes (3 no answer, 4 token, 5 waiting on a person, 6 outcome unknown)', async () => {
+    const help = await cli(['replay', '--help']);
+    assert.equal(help.code, 0);
+    const exits = help.out.slice(help.out.indexOf('Exit codes:') + 1);
+    assert.deepEqual(
+      exits.filter((l) => /^ {2}\d {2}/.test(l)).map((l) => l.slice(0, 5)),
+      ['  0  ', '  2  '],
+    );
+    assert.ok(exits[0]!.startsWith('  0  replayed'), exits[0]);
+    assert.ok(exits[1]!.startsWith('  2  usage:'), exits[1]);
+    // Each code it lists is one it returns: 0 for a stream replayed, 2 for a wrong flag and a file with no webhook.
+    const file = write('help-exits.jsonl', [line(T0, [crash(0, 'api', T0)])]);
+    assert.equal((await replay(file)).code, 0);
+    assert.equal((await replay(file, '--outcome', 'maybe')).code, 2);
+    assert.equal((await replay(write('help-empty.jsonl', ['# nothing']))).code, 2);
+  });
+
   it('the human output prints every assumption --help says it prints', async () => {
     const file = write('assumed.jsonl', [line(T0, [crash(0, 'api', T0)])]);
     const r = await replay(file, '--approval-ttl', '30m', '--outcome', 'failure', '--execution-time', '2m', '--guardrails', 'fail');
