@@ -22,9 +22,10 @@ export interface Incident {
    * leaves the alert to a person whatever the runbook's min_confidence (0 included).
    * `field` names where it was (`labels.confidence`), `value` is the sender's text.
    * `not_read`: the field is not one rectify reads (`labels.Confidence`,
-   * `annotations.confidence_score`), whatever it holds.
+   * `annotations.confidence_score`), whatever it holds. `differs_from`: beside it
+   * a readable `confidence` (its field and text) holds another number.
    */
-  confidence_unreadable?: { field: string; value: string; not_read?: true };
+  confidence_unreadable?: { field: string; value: string; not_read?: true; differs_from?: { field: string; value: string } };
   /** The primary service: guardrails (rate limit, cooldown, blast radius) key on it, and it alone fills `{service}` (see placeholderValues). */
   service: string;
   services: string[];

@@ -143,12 +143,16 @@ function wellFormedLabels(m: Record<string, string>): Record<string, string> {
 /**
  * The first key of a label map that is not `confidence` but spells it once case and
  * everything but letters are ignored, or spells `confidence_score` so (`Confidence`,
- * `CONFIDENCE`, `confidence_score`, `confidenceScore`). Only `confidence` is read: such
- * a key read as absent would leave the alert at confidence 1.0, whatever it said.
+ * `CONFIDENCE`, `confidence_score`, `confidenceScore`), and that does not agree with
+ * `read`. Only `confidence` is read: without it (`read` undefined) every such key
+ * counts, since read as absent it would leave the alert at confidence 1.0, whatever
+ * it said; beside a readable `confidence` (`read`, its number), one holding the same
+ * number says nothing else and is passed over, one holding another (or no number)
+ * makes two confidences, and the alert is not decided on either.
  */
-function confidenceLookalike(m: Record<string, string> | undefined): string | undefined {
+function confidenceLookalike(m: Record<string, string> | undefined, read: number | undefined): string | undefined {
   if (!m) return undefined;
-  for (const k in m) if (k !== 'confidence' && isConfidenceKey(k)) return k;
+  for (const k in m) if (k !== 'confidence' && isConfidenceKey(k) && (read === undefined || parseConfidence(m[k]) !== read)) return k;
   return undefined;
 }
 
@@ -161,7 +165,8 @@ function confidenceLookalike(m: Record<string, string> | undefined): string | un
  * cannot be read, an empty annotation or a blank one included, is 0 and
  * `confidence_unreadable`: LOW_CONFIDENCE, see the confidence stage; so is a label or
  * annotation under another spelling of the key, `Confidence` or `confidence_score`,
- * which is not read); context = labels, well formed. One occurrence (fingerprint +
+ * which is not read, unless a readable `confidence` is given and it holds the same
+ * number); context = labels, well formed. One occurrence (fingerprint +
  * startsAt + status) is decided once.
  */
 export function alertmanagerToIncidents(
@@ -187,12 +192,16 @@ export function alertmanagerToIncidents(
     let parsed = parseConfidence(rawConfidence);
     let unreadable: Incident['confidence_unreadable'];
     if (parsed === undefined) unreadable = { field: `${fromLabel ? 'labels' : 'annotations'}.confidence`, value: rawConfidence! };
-    // A confidence under another key (`Confidence`, `confidence_score`) is not read: unreadable, never 1.0.
+    // A confidence under another key (`Confidence`, `confidence_score`) is not read: unreadable,
+    // never 1.0; beside a readable `confidence`, only one that says another number is.
     if (!unreadable) {
-      const labelKey = confidenceLookalike(labels);
-      const annotationKey = labelKey === undefined ? confidenceLookalike(annotations) : undefined;
-      if (labelKey !== undefined) unreadable = { field: `labels.${labelKey}`, value: labels[labelKey]!, not_read: true };
-      else if (annotationKey !== undefined) unreadable = { field: `annotations.${annotationKey}`, value: annotations![annotationKey]!, not_read: true };
+      const read = rawConfidence !== undefined ? parsed : undefined;
+      const readField = `${fromLabel ? 'labels' : 'annotations'}.confidence`;
+      const differs = read !== undefined ? { differs_from: { field: readField, value: rawConfidence! } } : {};
+      const labelKey = confidenceLookalike(labels, read);
+      const annotationKey = labelKey === undefined ? confidenceLookalike(annotations, read) : undefined;
+      if (labelKey !== undefined) unreadable = { field: `labels.${labelKey}`, value: labels[labelKey]!, not_read: true, ...differs };
+      else if (annotationKey !== undefined) unreadable = { field: `annotations.${annotationKey}`, value: annotations![annotationKey]!, not_read: true, ...differs };
       if (unreadable) parsed = undefined;
     }
     const alertname = labels.alertname;

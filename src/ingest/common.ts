@@ -104,7 +104,9 @@ export function parseConfidence(raw: unknown): number | undefined {
 }
 
 /** Why a confidence label or annotation cannot be read (it is untrusted text: quoted and cut). */
-export function unreadableConfidenceMessage(unreadable: { value: string; not_read?: true }): string {
+export function unreadableConfidenceMessage(unreadable: { value: string; not_read?: true; differs_from?: { field: string; value: string } }): string {
+  const other = unreadable.differs_from;
+  if (other) return `differs from ${other.field} (${quoteUntrusted(other.value)}): an alert has one confidence, "confidence"; give it once (or the same in both)`;
   if (unreadable.not_read) return `a key rectify does not read as a confidence (only "confidence" is): name it "confidence" (it holds ${quoteUntrusted(unreadable.value)})`;
   return `expected a decimal number from 0 to 1, got ${quoteUntrusted(unreadable.value)}`;
 }

@@ -248,6 +248,8 @@ tests:
     expect: {action: manual}
   - alert: {labels: {alertname: KubePodCrashLooping, service: a}, annotations: {confidence_score: "0.1"}}
     expect: {action: manual}
+  - alert: {labels: {alertname: KubePodCrashLooping, service: a, confidence: "0.9"}, annotations: {confidence_score: "0.1"}}
+    expect: {action: manual}
 `,
     });
     const r = await rectifyTest(dir, 'bad.test.yaml');
@@ -269,6 +271,7 @@ tests:
       'bad.test.yaml:17: tests[4].expect.rollback: expected a list of strings, got "none"',
       'bad.test.yaml:18: tests[5].alert.labels.alertname: the alert has no alertname, reason or root_cause label: no runbook can match it',
       'bad.test.yaml:20: tests[6].alert.annotations.confidence_score: a key rectify does not read as a confidence (only "confidence" is): name it "confidence" (it holds "0.1")',
+      'bad.test.yaml:22: tests[7].alert.annotations.confidence_score: differs from labels.confidence ("0.9"): an alert has one confidence, "confidence"; give it once (or the same in both)',
     ]);
     assert.deepEqual(r.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(r.code, 2);

@@ -271,7 +271,7 @@ describe('intake', () => {
         ['manual', 'LOW_CONFIDENCE', notRead('labels.CONFIDENCE', '"0.95"')],
         ['manual', 'LOW_CONFIDENCE', notRead('labels.confidence-score', '"0.1"')],
         ['manual', 'LOW_CONFIDENCE', notRead('annotations.confidence_score', '"0.1"')],
-        ['manual', 'LOW_CONFIDENCE', notRead('annotations.ConfidenceScore', '"0.1"')],
+        ['manual', 'LOW_CONFIDENCE', 'Confidence unreadable: annotations.ConfidenceScore is "0.1", but labels.confidence is "0.9": two different confidences'],
         ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
         ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
       ],
@@ -279,6 +279,44 @@ describe('intake', () => {
     assert.deepEqual(pods.map((pod) => target.calls(`/evict/production/${pod}`, 'POST')), [0, 0, 0, 0, 0, 1, 1]);
     const views = await Promise.all(r.body.results.map((x: any) => svc.get(`/api/v1/incidents/${x.incident_id}`)));
     assert.deepEqual(views.map((v: any) => v.body.incident.confidence), [0, 0, 0, 0, 0, 0.9, 1]);
+  });
+
+  // Regression: beside a readable `confidence`, another spelling holding the same number
+  // (`confidence: "0.95"`, `confidence_score: "0.95"`) made the alert LOW_CONFIDENCE.
+  it('beside a readable confidence, another spelling of the key that holds the same number is passed over; one holding another (or none) leaves the alert to a person', async () => {
+    const pods = ['ag-ann', 'ag-text', 'ag-low', 'ag-annconf', 'df-ann', 'df-word', 'df-second'];
+    for (const pod of pods) target.route('POST', `/evict/production/${pod}`, { status: 200 });
+    const crash = (pod: string, extra: Record<string, string> = {}) => ({ alertname: 'K', reason: 'CrashLoopBackOff', namespace: 'production', pod, service: pod, ...extra });
+    const r = await svc.post(
+      '/api/v1/webhooks/alertmanager?wait=true',
+      amWebhook([
+        { labels: crash('ag-ann', { confidence: '0.95' }), annotations: { confidence_score: '0.95' }, fingerprint: 'a9e0000000000001' },
+        { labels: crash('ag-text', { confidence: '0.9', Confidence: '0.90' }), fingerprint: 'a9e0000000000002' },
+        { labels: crash('ag-low', { confidence: '0.5' }), annotations: { confidence_score: '.5' }, fingerprint: 'a9e0000000000003' },
+        { labels: crash('ag-annconf', { CONFIDENCE: '0.9' }), annotations: { confidence: '0.9' }, fingerprint: 'a9e0000000000004' },
+        { labels: crash('df-ann', { confidence: '0.95' }), annotations: { confidence_score: '0.1' }, fingerprint: 'a9e0000000000005' },
+        { labels: crash('df-word', { confidence: '0.95' }), annotations: { confidence_score: 'high' }, fingerprint: 'a9e0000000000006' },
+        // One agreeing look-alike does not hide a second that disagrees.
+        { labels: crash('df-second', { confidence: '0.95', Confidence: '0.95' }), annotations: { confidenceScore: '0.2' }, fingerprint: 'a9e0000000000007' },
+      ]),
+    );
+    assert.equal(r.status, 202);
+    const differs = (field: string, shown: string, read: string) => `Confidence unreadable: ${field} is ${shown}, but ${read}: two different confidences`;
+    assert.deepEqual(
+      r.body.results.map((x: any) => [x.action, x.event, x.reason]),
+      [
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['manual', 'LOW_CONFIDENCE', 'Confidence 0.5 < 0.8'],
+        ['executed', 'SUCCESS', 'risk LOW: guardrails passed'],
+        ['manual', 'LOW_CONFIDENCE', differs('annotations.confidence_score', '"0.1"', 'labels.confidence is "0.95"')],
+        ['manual', 'LOW_CONFIDENCE', differs('annotations.confidence_score', '"high"', 'labels.confidence is "0.95"')],
+        ['manual', 'LOW_CONFIDENCE', differs('annotations.confidenceScore', '"0.2"', 'labels.confidence is "0.95"')],
+      ],
+    );
+    assert.deepEqual(pods.map((pod) => target.calls(`/evict/production/${pod}`, 'POST')), [1, 1, 0, 1, 0, 0, 0]);
+    const views = await Promise.all(r.body.results.map((x: any) => svc.get(`/api/v1/incidents/${x.incident_id}`)));
+    assert.deepEqual(views.map((v: any) => v.body.incident.confidence), [0.95, 0.9, 0.5, 0.9, 0, 0, 0]);
   });
 
   it('plain decimal confidences are read as they are', async () => {

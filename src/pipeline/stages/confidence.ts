@@ -19,9 +19,12 @@ export const confidenceStage: Stage = {
     const unreadable = incident.confidence_unreadable;
     if (unreadable) {
       const shown = `${unreadable.field} is ${quoteUntrusted(unreadable.value, MAX_SHOWN)}`;
-      const reason = unreadable.not_read
-        ? `Confidence unreadable: ${shown}, a key rectify does not read (only "confidence", a label or else an annotation)`
-        : `Confidence unreadable: ${shown}, not a decimal number from 0 to 1`;
+      const other = unreadable.differs_from;
+      const reason = other
+        ? `Confidence unreadable: ${shown}, but ${other.field} is ${quoteUntrusted(other.value, MAX_SHOWN)}: two different confidences`
+        : unreadable.not_read
+          ? `Confidence unreadable: ${shown}, a key rectify does not read (only "confidence", a label or else an annotation)`
+          : `Confidence unreadable: ${shown}, not a decimal number from 0 to 1`;
       return { kind: 'manual', event: 'LOW_CONFIDENCE', reason, runbook: rb };
     }
     const c = incident.confidence;
