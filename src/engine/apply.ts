@@ -45,6 +45,12 @@ export interface ApplyContext {
    * person's manual run, an approval carried out).
    */
   maxPendingApprovals?: number;
+  /**
+   * The incident row exists already, its decision a block at that bound, and this is the
+   * decision taken again on a re-delivery (see heldAtApprovalCap): it replaces the row's
+   * decision, and its audit row says so (`decided_again`). With recordIncident false.
+   */
+  decidedAgain?: boolean;
 }
 
 /** `--max-pending-approvals` when none is given. */
@@ -125,8 +131,10 @@ export function applyVerdict(
       if (cap !== undefined && pending >= cap) {
         result.action = 'blocked';
         result.event = 'BLAST_LIMITED';
-        result.reason = `${pending} approval requests of ${verdict.runbook.id} are pending (--max-pending-approvals): decide those first`;
+        result.reason = `${pending} approval requests of ${verdict.runbook.id} are pending (--max-pending-approvals): decide those first: this alert is decided again when it is delivered again (Alertmanager's repeat_interval)`;
         details.reason = result.reason;
+        // What tells this block from the others of its event: a re-delivery is decided again (heldAtApprovalCap).
+        Object.assign(details, { pending, max_pending_approvals: cap });
         break;
       }
       const id = ctx.newId('apr');
@@ -219,16 +227,12 @@ export function applyVerdict(
       break;
   }
 
-  if (ctx.recordIncident) {
-    tx.insertIncident({
-      incident,
-      action: result.action,
-      event: result.event,
-      runbook: runbookId,
-      reason: result.reason,
-      approval_id: result.approval_id,
-      execution_id: result.execution_id,
-    });
+  const decision = { action: result.action, event: result.event, runbook: runbookId, reason: result.reason, approval_id: result.approval_id, execution_id: result.execution_id };
+  if (ctx.recordIncident) tx.insertIncident({ incident, ...decision });
+  else if (ctx.decidedAgain) {
+    tx.redecideIncident(incident.id, decision);
+    tx.incidentSeen(incident.id, ctx.now);
+    details.decided_again = true;
   }
   tx.appendAudit({ at: ctx.now, event: result.event, incident_id: incident.id, runbook: runbookId, execution_id: result.execution_id, actor: ctx.actor, details });
   if (claim) return { result, claim };
@@ -345,6 +349,25 @@ function labelsDiffer(stored: Record<string, string> | undefined, labels: Record
 }
 
 /**
+ * A firing re-delivery of an occurrence whose decision was a block at the bound on
+ * pending approval requests (`--max-pending-approvals`, told apart from the other
+ * BLAST_LIMITED blocks by its audit row's `max_pending_approvals`): its decision, to be
+ * taken again (ApplyContext.decidedAgain) rather than answered `duplicate`. Once the
+ * requests it waited behind are decided, it asks as any alert does; while the bound still
+ * holds, it is blocked again, one audit row per delivery (as a duplicate's would be).
+ * Not when its resolve is recorded (nothing to fix), nor for an Alertmanager alert whose
+ * labels differ from those stored under its key (see applyDuplicate).
+ */
+export function heldAtApprovalCap(tx: Tx, incident: Incident, first = tx.decisionByDedup(incident.dedup_key)): StoredDecision | undefined {
+  if (incident.status !== 'firing') return undefined;
+  if (first?.action !== 'blocked' || first.event !== 'BLAST_LIMITED') return undefined;
+  if (incident.alert_key && tx.decisionByDedup(`${incident.alert_key}:resolved`)) return undefined;
+  if (!tx.blockedAtApprovalCap(first.incident_id)) return undefined;
+  if (incident.source === 'alertmanager' && labelsDiffer(tx.getIncident(first.incident_id)?.incident.labels, incident.labels)) return undefined;
+  return first;
+}
+
+/**
  * A second delivery of one occurrence: answered with the first decision, audited. A
  * firing alert sent again by a person's token (`isPerson`), whose first delivery opened or
  * joined an approval request still pending, asks for that request as a join would: the
@@ -366,8 +389,10 @@ export function applyDuplicate(
   actor: string,
   isPerson?: (name: string) => boolean,
   onLabelsDiffer?: (first: StoredDecision) => void,
+  /** The decision stored under the incident's dedup key, when the caller has read it (null: none). */
+  stored?: StoredDecision | null,
 ): DecisionResult | undefined {
-  const first = tx.decisionByDedup(incident.dedup_key);
+  const first = stored === undefined ? tx.decisionByDedup(incident.dedup_key) : (stored ?? undefined);
   if (!first) return undefined;
   const differ = incident.source === 'alertmanager' && labelsDiffer(tx.getIncident(first.incident_id)?.incident.labels, incident.labels);
   if (differ) onLabelsDiffer?.(first);

@@ -54,7 +54,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
-import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
+import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, heldAtApprovalCap, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
@@ -753,7 +753,9 @@ export function createEngine(deps: EngineDeps) {
     const keys = new Set<string>();
     for (const input of io) {
       const key = input.incident.dedup_key;
-      if (keys.has(key) || tx.decisionByDedup(key)) {
+      // A re-delivery is a duplicate, unless it is decided again (heldAtApprovalCap): screened as a new alert.
+      const stored = keys.has(key) ? undefined : tx.decisionByDedup(key);
+      if (keys.has(key) || (stored && !heldAtApprovalCap(tx, input.incident, stored))) {
         skip.add(input);
         continue;
       }
@@ -959,7 +961,7 @@ export function createEngine(deps: EngineDeps) {
       const ingested = ingestedAs.get(input) ?? input.incident;
       ingestedAs.set(input, ingested);
       const placed = placePagerdutyOccurrence(tx, ingested, now);
-      const incident = (input.incident = placed.incident);
+      let incident = (input.incident = placed.incident);
       const first = seen.get(incident.dedup_key);
       if (first === null) {
         deferred.push(results.length);
@@ -969,19 +971,24 @@ export function createEngine(deps: EngineDeps) {
       // An id reused for another report: refused, nothing recorded (see repostedDifferently).
       const reposted = repostedDifferently(tx, incident, mayRead);
       if (reposted) throw reposted;
+      // A re-delivery of an alert blocked at --max-pending-approvals is decided again, under
+      // its incident's id, once per body (a later copy in it is a duplicate of that decision).
+      const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
+      const held = stored && first === undefined && !placed.later ? heldAtApprovalCap(tx, incident, stored) : undefined;
+      if (held) incident = input.incident = { ...incident, id: held.incident_id };
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
-      const dup = applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
+      const dup = held ? undefined : applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
         log.warn(
           { incident_id: was.incident_id, dedup_key: incident.dedup_key, alertname: incident.alertname ?? null, service: incident.service, alert: { labels: incident.labels } },
           'Alertmanager alert with the fingerprint and startsAt of another alert but other labels: answered duplicate, not decided (a broken sender?): act on it by hand',
         );
-      }) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
+      }, stored) ?? (first ? { ...first, action: 'duplicate' as const, event: 'DUPLICATE' as const } : undefined);
       if (dup) {
         if (incident.source === 'alertmanager' && incident.status === 'firing' && incident.alert_key) warnFiringAfterResolve(tx, incident, now);
         results.push(dup);
         continue;
       }
-      const taken = postedIdTaken(tx, incident);
+      const taken = held ? undefined : postedIdTaken(tx, incident);
       if (taken) {
         // A posted id another alert has already (one of rectify's own, say): refused, nothing recorded.
         throw new RectifyError('CONFLICT', `incident ${taken} exists already, for another alert: post this one with another id, or none`, {
@@ -1038,7 +1045,7 @@ export function createEngine(deps: EngineDeps) {
         results.push(r);
         continue;
       }
-      const { result, claim, joined } = applyVerdict(tx, incident, verdict, applyContext);
+      const { result, claim, joined } = applyVerdict(tx, incident, verdict, held ? { ...applyContext, recordIncident: false, decidedAgain: true } : applyContext);
       if (claim) claims.push(claim);
       if (joined) joinedRequests.add(result);
       else rememberAskedPlan(result, verdict);
@@ -1185,7 +1192,8 @@ export function createEngine(deps: EngineDeps) {
           throw intakeOutcomeUnknownError(err);
         });
       const results = first.results as DecisionResult[];
-      record(first.deferred.length ? results.filter((r) => r !== undefined) : results, incidents);
+      // The incidents as decided (a re-delivery decided again has its first delivery's id): their services are told.
+      record(first.deferred.length ? results.filter((r) => r !== undefined) : results, inputs.map((input) => input.incident));
       for (const t of first.told) send(t);
       if (first.truncated) tellTruncated(first.truncated);
       const started = startClaims(first.claims);

@@ -268,6 +268,16 @@ export interface Tx extends GuardStateView {
   /** The occurrence of this incident row was delivered again at `at`: its dedup key is kept the dedup retention from then. */
   incidentSeen(incidentId: string, at: number): void;
   insertIncident(row: IncidentRow): void;
+  /**
+   * The incident row's decision replaced by a new one, taken on a re-delivery of its
+   * occurrence (see heldAtApprovalCap, engine/apply.ts); its report stays as first stored.
+   */
+  redecideIncident(incidentId: string, decision: Omit<IncidentRow, 'incident'>): void;
+  /**
+   * Whether the incident's latest BLAST_LIMITED decision was the bound on pending approval
+   * requests (`--max-pending-approvals`), its audit row recording `max_pending_approvals`.
+   */
+  blockedAtApprovalCap(incidentId: string): boolean;
   getIncident(id: string): IncidentRow | undefined;
   appendAudit(input: AuditInput): number;
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdCalls, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
@@ -30,7 +30,7 @@ const runbooks = (base: string) => `runbooks:
 `;
 
 const alert = (service: string, n = 0) => ({ labels: { alertname: 'HighThing', service }, fingerprint: `fp-${service}-${n}` });
-const CAPPED = (n: number) => `${n} approval requests of rollback-high are pending (--max-pending-approvals): decide those first`;
+const CAPPED = (n: number) => `${n} approval requests of rollback-high are pending (--max-pending-approvals): decide those first: this alert is decided again when it is delivered again (Alertmanager's repeat_interval)`;
 const decisions = (res: { body: any }) => res.body.results.map((r: any) => [r.action, r.event, r.reason]);
 const ASKED = ['approval_required', 'APPROVAL_REQUIRED', 'risk HIGH requires approval'];
 const BLOCKED = (n: number) => ['blocked', 'BLAST_LIMITED', CAPPED(n)];
@@ -86,6 +86,118 @@ describe('a runbook has at most --max-pending-approvals requests pending', () =>
     svc.clock.advance(61 * 60_000);
     const later = await post(['s9', 's10', 's11', 's12'].map((s) => alert(s)));
     assert.deepEqual(decisions(later), [ASKED, ASKED, ASKED, BLOCKED(3)]);
+  });
+});
+
+// Regression: a re-delivery of an alert blocked at the bound was answered `duplicate`
+// ("already decided: blocked (BLAST_LIMITED)") until it resolved and fired again or the
+// dedup retention passed: room made by deciding the requests never brought it back.
+describe('a re-delivery of an alert blocked at --max-pending-approvals is decided again', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+    svc = await startTestService({
+      runbooks: `${runbooks(target.url)}  slow-fix:
+    risk: LOW
+    triggers: [SlowThing]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    blast_radius_limit: 1
+    action:
+      http: {method: POST, url: "${target.url}/slow/{service}"}
+`,
+      args: ['--notify-webhook', `${target.url}/hook`, '--max-pending-approvals', '2', '--approval-ttl', '1h'],
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+  const post = (alerts: Array<{ labels: Record<string, string>; fingerprint: string; status?: 'firing' | 'resolved' }>) => svc.post('/api/v1/webhooks/alertmanager', amWebhook(alerts));
+  const pending = async () => ((await svc.get('/api/v1/approvals?status=pending')).body.approvals as Array<{ id: string; service: string }>).map((a) => [a.service, a.id]).sort();
+  const auditOf = async (incident: string) =>
+    ((await svc.get(`/api/v1/audit?incident_id=${incident}&limit=100`)).body.events as any[]).reverse().filter((e) => e.event !== 'NOTIFIED').map((e) => [e.event, e.details.reason, e.details.decided_again ?? false]);
+
+  it('blocked again while the bound holds, asks once room is made, and is a duplicate of that request after; a restart keeps it', async () => {
+    const first = await post([alert('s1'), alert('s2'), alert('s3')]);
+    assert.deepEqual(decisions(first), [ASKED, ASKED, BLOCKED(2)]);
+    const s3 = first.body.results[2].incident_id;
+
+    // Alertmanager's repeat (same fingerprint and startsAt) while two requests still wait:
+    // decided again, blocked again, under the same incident; a second copy in the body is its duplicate.
+    const held = await post([alert('s3'), alert('s3')]);
+    assert.deepEqual(decisions(held), [BLOCKED(2), ['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
+    assert.deepEqual(held.body.results.map((r: any) => [r.incident_id, r.approval_id]), [[s3, null], [s3, null]]);
+
+    // One decided makes room: the next repeat asks, under the same incident.
+    const s1 = first.body.results[0].approval_id;
+    assert.equal((await svc.post(`/api/v1/approvals/${s1}/reject`, { by: 'bob', comment: 'no' })).status, 200);
+    svc = await svc.restart();
+    const asked = await post([alert('s3')]);
+    assert.deepEqual(decisions(asked), [ASKED]);
+    const request = asked.body.results[0].approval_id;
+    assert.equal(asked.body.results[0].incident_id, s3);
+    assert.match(request, /^apr/);
+    assert.deepEqual(await pending(), [['s2', first.body.results[1].approval_id], ['s3', request]].sort());
+    const view = (await svc.get(`/api/v1/incidents/${s3}`)).body;
+    assert.deepEqual([view.decision.action, view.decision.event, view.decision.reason, view.approval?.id], ['approval_required', 'APPROVAL_REQUIRED', 'risk HIGH requires approval', request]);
+
+    // Decided now: its repeats are duplicates of that decision, as any alert's.
+    const dup = await post([alert('s3')]);
+    assert.deepEqual(decisions(dup), [['duplicate', 'DUPLICATE', 'already decided: approval_required (APPROVAL_REQUIRED)']]);
+    assert.equal(dup.body.results[0].approval_id, request);
+
+    // One audit row per decision, the ones taken again saying so.
+    assert.deepEqual(await auditOf(s3), [
+      ['BLAST_LIMITED', CAPPED(2), false],
+      ['BLAST_LIMITED', CAPPED(2), true],
+      ['DUPLICATE', 'already decided: blocked', false],
+      ['APPROVAL_REQUIRED', 'risk HIGH requires approval', true],
+      ['DUPLICATE', 'already decided: approval_required', false],
+    ]);
+    // Told: the first block; the block repeated within --notify-repeat-window only counted,
+    // and summed up when the window closed (here at the stop); then the request.
+    const told = await until('the request for s3 told', async () => {
+      const hooks = target.requests('/hook').map((r) => r.json() as any);
+      return hooks.some((h) => h.event === 'APPROVAL_REQUIRED' && h.service === 's3') ? hooks : undefined;
+    });
+    assert.deepEqual(told.filter((h: any) => h.service === 's3').map((h: any) => [h.event, h.approval_id, h.repeated ?? null, h.reason]), [
+      ['BLAST_LIMITED', null, null, CAPPED(2)],
+      ['BLAST_LIMITED', null, 1, `1 more BLAST_LIMITED decision(s) for rollback-high on s3 since 2026-11-24T03:00:00.000Z; the latest: ${CAPPED(2)}`],
+      ['APPROVAL_REQUIRED', request, null, 'risk HIGH requires approval'],
+    ]);
+  });
+
+  it('a resolved alert is not decided again, nor one blocked by another BLAST_LIMITED guardrail', async () => {
+    // s4 blocked at the bound (s2 and s3 wait), then resolved: a late firing copy is a duplicate.
+    const blocked = await post([alert('s4')]);
+    assert.deepEqual(decisions(blocked), [BLOCKED(2)]);
+    assert.deepEqual(decisions(await post([{ ...alert('s4'), status: 'resolved' }])), [['resolved', 'RESOLVED', 'alert resolved']]);
+    assert.deepEqual(decisions(await post([alert('s4')])), [['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
+
+    // An incident posted again under its id is a re-delivery too: decided again, under that id (not a 409 for an id taken).
+    const incident = { id: 'INC-CAP-1', root_cause: 'HighThing', service: 'x1' };
+    const posted = [await svc.post('/api/v1/incidents', incident), await svc.post('/api/v1/incidents', incident)];
+    assert.deepEqual(
+      posted.map((r) => [r.status, r.body.incident_id, r.body.action, r.body.event, r.body.reason]),
+      [[202, 'INC-CAP-1', ...BLOCKED(2)], [202, 'INC-CAP-1', ...BLOCKED(2)]],
+    );
+
+    // The blast radius of slow-fix (one service at a time) blocks b while a's run holds it.
+    const release = holdCalls(target, 'POST', '/slow/a');
+    target.route('POST', '/slow/b', { status: 200 });
+    const slow = (service: string) => ({ labels: { alertname: 'SlowThing', service }, fingerprint: `fp-slow-${service}` });
+    const a = await post([slow('a')]);
+    assert.deepEqual(a.body.results.map((r: any) => [r.action, r.event]), [['executed', 'EXECUTING']]);
+    const b = await post([slow('b')]);
+    assert.deepEqual(decisions(b), [['blocked', 'BLAST_LIMITED', 'Max services (1) already affected by slow-fix']]);
+    assert.deepEqual(decisions(await post([slow('b')])), [['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
+    release();
+    await until('the run for a ended', async () => ((await svc.get(`/api/v1/executions/${a.body.results[0].execution_id}`)).body.state === 'succeeded' ? true : undefined));
+    assert.deepEqual(decisions(await post([slow('b')])), [['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
+    assert.equal(target.calls('/slow/b', 'POST'), 0);
   });
 });
 
