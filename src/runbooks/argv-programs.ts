@@ -63,6 +63,40 @@ interface WrapperSpec {
   entrypoint?: string;
   /** ssh: what follows the host is a command line for the remote user's shell. */
   remote?: boolean;
+  /**
+   * Values that hold a placeholder but choose what runs all the same (ssh's `-o
+   * ProxyCommand=…`, systemd-run's `-p ExecStartPre=…`): the option's value as
+   * written (`--name value`, `--name=value`, `-Xvalue`), and why it is refused.
+   */
+  valueRule?: (option: string, value: Template) => string | undefined;
+}
+// ssh's -o options (named as ssh reads them: case aside, up to a space or "=") whose value
+// is a command ssh runs, here or on the remote host, or a library it loads.
+const SSH_COMMAND_OPTIONS: ReadonlySet<string> = new Set(['proxycommand', 'localcommand', 'knownhostscommand', 'remotecommand', 'pkcs11provider', 'securitykeyprovider']);
+function sshOption(option: string, value: Template): string | undefined {
+  if (option !== '-o') return undefined;
+  const head = textBeforeValue(value);
+  const name = /^\s*([^\s=]*)([\s=]?)/.exec(head)!;
+  if (!name[2]) return `the name of an ssh -o option must be written out, not hold a {placeholder}: an alert must not choose how ssh connects or what it runs; write it in the runbook`;
+  const keyword = name[1]!;
+  if (SSH_COMMAND_OPTIONS.has(keyword.toLowerCase())) {
+    return `ssh's -o ${keyword} is a command ssh runs (or a library it loads), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  }
+  return undefined;
+}
+// systemd-run's unit properties that choose what runs, or its environment, root or files.
+const SYSTEMD_PROPERTY_OPTIONS = ['-p', '--property', '--timer-property', '--path-property', '--socket-property'];
+const SYSTEMD_RUNS = /^(Exec|Environment|PassEnvironment|Root|Bind)/i;
+function systemdProperty(option: string, value: Template): string | undefined {
+  if (!SYSTEMD_PROPERTY_OPTIONS.includes(option)) return undefined;
+  const head = textBeforeValue(value);
+  const eq = head.indexOf('=');
+  if (eq < 0) return `the name of a systemd-run ${option} property must be written out, not hold a {placeholder}: an alert must not choose what runs or how; write it in the runbook`;
+  const name = head.slice(0, eq).trim();
+  if (SYSTEMD_RUNS.test(name)) {
+    return `systemd-run's ${option} ${name}= chooses what runs, its environment or the files it sees, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  }
+  return undefined;
 }
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, dashOption: true, split: { short: 'S', long: '--split-string' } },
@@ -87,14 +121,14 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   prlimit: { short: 'po', long: ['--pid', '--output'] },
   numactl: { flags: ['--localalloc', '--show', '--hardware'], short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
   cgexec: { short: 'g' },
-  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'] },
+  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'], valueRule: systemdProperty },
   setarch: { operands: 1, shellWithout: true },
   strace: { short: 'abeEIoOpPsSuUX' },
   ltrace: { short: 'aADeFlnopsuwx' },
   firejail: { shellWithout: true },
   watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
   // The host may be a value (one cannot start with "-"); the command after it never.
-  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true },
+  ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true, valueRule: sshOption },
 };
 
 // kubectl's (and oc's) options for every subcommand (`kubectl options`): with a value, and without.
@@ -385,6 +419,16 @@ function ipExec(argv: readonly Template[], at: number, top: string): Problem | u
 
 const wholePlaceholder = (t: Template): boolean => t.parts.length > 0 && t.parts.every((p) => typeof p !== 'string');
 const textBeforeValue = (t: Template): string => (typeof t.parts[0] === 'string' ? t.parts[0] : '');
+/** What follows the first `n` characters of a template's text before its first value: `{x}` in `--name={x}` from 7. */
+const tailOf = (t: Template, n: number): Template => {
+  const parts = [...t.parts];
+  if (typeof parts[0] === 'string') {
+    const rest = parts[0].slice(n);
+    if (rest) parts[0] = rest;
+    else parts.shift();
+  }
+  return { source: parts.map((p) => (typeof p === 'string' ? p : `{${p.param}}`)).join(''), parts };
+};
 /** `--name={x}`: all that follows the first "=" is placeholders. */
 const inlineWhole = (t: Template): boolean => {
   const head = textBeforeValue(t);
@@ -431,7 +475,9 @@ function readArguments(
         },
       };
     }
-    return (inline ? inlineWhole(t) : wholePlaceholder(t)) ? before(i) : undefined;
+    if (inline ? inlineWhole(t) : wholePlaceholder(t)) return before(i);
+    const rule = spec.valueRule?.(option, inline ? tailOf(t, textBeforeValue(t).indexOf('=') + 1) : t);
+    return rule ? { problem: { index: i, message: rule } } : undefined;
   };
   // docker run's --entrypoint: its value is the program.
   const entrypoint = (i: number, inline: boolean): { problem: Problem } | undefined => {
