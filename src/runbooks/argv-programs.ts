@@ -191,14 +191,23 @@ const CONTAINER_RUNS = { exec: DOCKER_EXEC, run: DOCKER_RUN };
  * Programs that run a program with a subcommand (`kubectl exec`, `docker run`): `global`
  * options may come before the subcommand, and none of their values may be a placeholder
  * but kubectl's namespace (an alert must not choose the server, context or identity).
- * With `anywhere` (kubectl, oc, podman, nerdctl), the global long options, and those short
- * letters, are read after the subcommand too, and obey the same rule there.
+ * With `anywhere` (kubectl, oc, podman, nerdctl), the global long options, and its `short`
+ * letters, are read after the subcommand too, and obey the same rule there; its `values`
+ * are letters that take a value after any subcommand (kubectl's -n, -c, -l, -o, -v; and
+ * the short options of an exec or run), so the rest of a joined `-n{ns}` is their value,
+ * not more letters.
  */
-const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, WrapperSpec>; anywhere?: string }> = {
-  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, anywhere: 's' },
+interface Subcommands {
+  global: WrapperSpec;
+  runs: Record<string, WrapperSpec>;
+  anywhere?: { short: string; values: string };
+}
+const KUBE_ANYWHERE = { short: 's', values: 'nclov' };
+const SUBCOMMANDS: Record<string, Subcommands> = {
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, anywhere: KUBE_ANYWHERE },
   oc: {
     global: KUBE_GLOBAL,
-    anywhere: 's',
+    anywhere: KUBE_ANYWHERE,
     runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
   },
   docker: {
@@ -218,7 +227,7 @@ const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, Wr
       literalValues: true,
     },
     runs: CONTAINER_RUNS,
-    anywhere: '',
+    anywhere: { short: '', values: '' },
   },
   nerdctl: {
     global: {
@@ -229,7 +238,7 @@ const SUBCOMMANDS: Record<string, { global: WrapperSpec; runs: Record<string, Wr
       literalValues: true,
     },
     runs: CONTAINER_RUNS,
-    anywhere: '',
+    anywhere: { short: '', values: '' },
   },
   crictl: {
     global: { short: 'cirt', knownShort: 'cirtDhv', long: ['--config', '--image-endpoint', '--runtime-endpoint', '--timeout', '--tracing-endpoint', '--tracing-sampling-rate-per-million'], flags: ['--debug', '--enable-tracing', '--help', '--version'], literalValues: true },
@@ -302,7 +311,15 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
       const t = argv[i]!;
       if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
       const spec = sub.runs[t.source];
-      const problem = (sub.anywhere !== undefined ? globalAfter(argv, i + 1, sub.global, sub.anywhere, self) : undefined) ?? (spec ? runs(argv, at, i + 1, spec, top) : undefined);
+      if (sub.anywhere) {
+        // The global options stand before the program a subcommand runs, not among its arguments.
+        const ran = spec ? readArguments(argv, i + 1, spec, self, false) : undefined;
+        const programs = ran && !('problem' in ran) ? [ran.program, ...ran.also].filter((p) => typeof p === 'number') : [];
+        const until = programs.length > 0 ? Math.max(...programs) : argv.length;
+        const after = globalAfter(argv, i + 1, until, sub.global, { short: sub.anywhere.short, values: sub.anywhere.values + (spec?.short ?? '') }, self);
+        if (after) return after;
+      }
+      const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
       if (problem) return problem;
     }
     return undefined;
@@ -311,26 +328,62 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   return spec ? runs(argv, at, at + 1, spec, top) : undefined;
 }
 
-/** A global option after the subcommand (`kubectl get pods --server {srv}`) whose value holds a placeholder. */
-function globalAfter(argv: readonly Template[], from: number, global: WrapperSpec, short: string, by: string): Problem | undefined {
-  for (let i = from; i < argv.length; i++) {
+/**
+ * A global option after the subcommand (`kubectl get pods --server {srv}`, `-s{srv}`)
+ * whose value holds a placeholder, or an option a value could spell (`--{x}`, `-{x}`, a
+ * value after letters that take none): read as before the subcommand.
+ */
+function globalAfter(argv: readonly Template[], from: number, until: number, global: WrapperSpec, anywhere: NonNullable<Subcommands['anywhere']>, by: string): Problem | undefined {
+  const refuse = (index: number, option: string): Problem => {
+    const only = global.optionValues ? ` (only ${global.optionValues.join(' or ')} may take one)` : '';
+    return {
+      index,
+      message: `${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+    };
+  };
+  const written = (index: number): Problem => ({
+    index,
+    message: `${JSON.stringify(by)}'s options must be written out wherever they stand: a value there could be read as an option, and choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
+  });
+  for (let i = from; i < until; i++) {
     const t = argv[i]!;
     const head = textBeforeValue(t);
     if (t.source === '--' && isLiteral(t)) return undefined;
-    const inline = head.startsWith('--') && head.includes('=');
-    const option = inline ? head.slice(0, head.indexOf('=')) : t.source;
-    if (!isLiteral(t) && !inline) continue;
-    const known = global.long?.includes(option) || (option.length === 2 && option[0] === '-' && short.includes(option[1]!));
-    if (!known || global.optionValues?.includes(option)) continue;
-    const at = inline ? i : i + 1;
-    const value = argv[at];
-    if (value && !isLiteral(value)) {
-      const only = global.optionValues ? ` (only ${global.optionValues.join(' or ')} may take one)` : '';
-      return {
-        index: at,
-        message: `${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder}${only}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`,
-      };
+    if (!head.startsWith('-') || t.source === '-') continue;
+    const joined = !isLiteral(t);
+    if (head.startsWith('--')) {
+      const inline = head.includes('=');
+      if (joined && !inline) return written(i);
+      const option = inline ? head.slice(0, head.indexOf('=')) : t.source;
+      if (!global.long?.includes(option) || global.optionValues?.includes(option)) continue;
+      const at = inline ? i : i + 1;
+      const value = argv[at];
+      if (value && !isLiteral(value)) return refuse(at, option);
+      continue;
     }
+    // Short letters, as kubectl reads them: flags until one that takes a value, which is
+    // the rest of the argument (`-s{x}`, `-s={x}`, `-ws{x}`) or, last, the next one.
+    const letters = joined ? head.slice(1) : t.source.slice(1);
+    let taken = false;
+    for (let k = 0; k < letters.length; k++) {
+      const letter = letters[k]!;
+      const last = k === letters.length - 1 && !joined;
+      if (letter === '=') {
+        taken = true;
+        break;
+      }
+      if (anywhere.short.includes(letter) && !global.optionValues?.includes(`-${letter}`)) {
+        if (joined) return refuse(i, `-${letter}`);
+        const value = argv[i + 1];
+        if (last && value && !isLiteral(value)) return refuse(i + 1, `-${letter}`);
+      }
+      if (anywhere.short.includes(letter) || anywhere.values.includes(letter)) {
+        taken = true;
+        if (last) i++;
+        break;
+      }
+    }
+    if (joined && !taken) return written(i);
   }
   return undefined;
 }
@@ -429,11 +482,8 @@ const tailOf = (t: Template, n: number): Template => {
   }
   return { source: parts.map((p) => (typeof p === 'string' ? p : `{${p.param}}`)).join(''), parts };
 };
-/** `--name={x}`: all that follows the first "=" is placeholders. */
-const inlineWhole = (t: Template): boolean => {
-  const head = textBeforeValue(t);
-  return head.indexOf('=') === head.length - 1 && t.parts.length > 1 && t.parts.slice(1).every((p) => typeof p !== 'string');
-};
+/** The value a short option at letter `k` of `-XY…` takes from the rest of its argument (`-n{ns}`, `-s={x}`: "=" is left out, as kubectl reads it). */
+const joinedValue = (t: Template, k: number): Template => tailOf(t, textBeforeValue(t)[k + 2] === '=' ? k + 3 : k + 2);
 
 /**
  * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
@@ -462,9 +512,10 @@ function readArguments(
   const suLike = (): { problem: Problem } => ({
     problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
   });
-  // The value of `option`: the argument at `i`, or (`inline`) the text after "=" in it.
-  const value = (i: number, option: string, inline = false): { problem: Problem } | undefined => {
-    const t = argv[i];
+  // The value of `option`: the argument at `i`, or (`joined`) the part of it after the
+  // option's name (`--name={x}`, `-X{x}`), which obeys the same rule.
+  const value = (i: number, option: string, joined?: Template): { problem: Problem } | undefined => {
+    const t = joined ?? argv[i];
     if (!t || isLiteral(t) || spec.optionValues?.includes(option)) return undefined;
     if (spec.literalValues) {
       const only = spec.optionValues ? ` (only ${spec.optionValues.join(' or ')} may take one)` : '';
@@ -475,8 +526,8 @@ function readArguments(
         },
       };
     }
-    if (inline ? inlineWhole(t) : wholePlaceholder(t)) return before(i);
-    const rule = spec.valueRule?.(option, inline ? tailOf(t, textBeforeValue(t).indexOf('=') + 1) : t);
+    if (wholePlaceholder(t)) return before(i);
+    const rule = spec.valueRule?.(option, t);
     return rule ? { problem: { index: i, message: rule } } : undefined;
   };
   // docker run's --entrypoint: its value is the program.
@@ -527,9 +578,11 @@ function readArguments(
       if (!endOfOptions && arg === '-' && spec.dashOption && isLiteral(t)) continue;
       if (!endOfOptions && arg.startsWith('-') && arg !== '-') {
         const head = textBeforeValue(t);
-        if (!isLiteral(t) && !(head.startsWith('--') && head.includes('='))) {
-          return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
-        }
+        // `--name={x}` and `-X{x}` are read as `--name {x}` and `-X {x}` are; a value
+        // anywhere else in an option could be read as options itself.
+        const joined = !isLiteral(t);
+        const written = { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose how it runs what it runs` } };
+        if (joined && (head.startsWith('--') ? !head.includes('=') : head.length < 2)) return written;
         if (arg.startsWith('--')) {
           const long = arg.split('=')[0]!;
           if (spec.suUnless?.long === long) su = false;
@@ -543,7 +596,7 @@ function readArguments(
           }
           if (arg.includes('=')) {
             // `--name={x}` obeys the rule `--name {x}` does.
-            const p = (spec.entrypoint === long ? entrypoint(i, true) : undefined) ?? value(i, long, true);
+            const p = (spec.entrypoint === long ? entrypoint(i, true) : undefined) ?? value(i, long, tailOf(t, head.indexOf('=') + 1));
             if (p) return p;
           } else if (spec.long?.includes(long)) {
             const p = (spec.entrypoint === long ? entrypoint(i + 1, false) : undefined) ?? value(i + 1, long);
@@ -560,16 +613,25 @@ function readArguments(
           }
           continue;
         }
-        const letters = arg.slice(1);
+        // Joined (`-n{ns}`), the letters are those before the value; the value is the
+        // rest of the argument for the first letter that takes one.
+        const letters = joined ? head.slice(1) : arg.slice(1);
+        let taken = false;
         for (let k = 0; k < letters.length; k++) {
           const letter = letters[k]!;
           if (spec.suUnless?.short === letter) su = false;
           if (spec.direct?.short === letter) direct = true;
+          if (joined && letter === '=') {
+            // `-X={x}`: the value of -X, as kubectl reads it.
+            taken = true;
+            break;
+          }
           if (spec.knownShort !== undefined && !spec.knownShort.includes(letter)) {
             // A letter rectify does not know may take a value (the rest of the cluster, or
             // the next argument): what follows that reading is read too.
-            const next = k < letters.length - 1 ? i + 1 : i + 2;
-            const p = k < letters.length - 1 ? undefined : value(i + 1, `-${letter}`);
+            const last = k === letters.length - 1 && !joined;
+            const next = last ? i + 2 : i + 1;
+            const p = joined ? value(i, `-${letter}`, joinedValue(t, k)) : last ? value(i + 1, `-${letter}`) : undefined;
             if (p) return p;
             if (next < argv.length) {
               const other = scan(next, { operands, endOfOptions, su, direct });
@@ -580,20 +642,26 @@ function readArguments(
           }
           if (!spec.short?.includes(letter)) continue;
           if (spec.split?.short === letter) {
-            if (k < letters.length - 1) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
+            if (k < letters.length - 1 || joined) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
             const r = split(i + 1);
             if ('problem' in r || r.program === 'split') return r;
             i++;
             break;
           }
-          // The rest of the cluster is the option's value (`-uroot`), or the next element is (`-u root`).
-          if (k === letters.length - 1) {
+          // The rest of the cluster is the option's value (`-uroot`, `-u{who}`), or the next element is (`-u root`).
+          taken = true;
+          if (joined) {
+            const p = value(i, `-${letter}`, joinedValue(t, k));
+            if (p) return p;
+          } else if (k === letters.length - 1) {
             const p = value(i + 1, `-${letter}`);
             if (p) return p;
             i++;
           }
           break;
         }
+        // Every letter before the value a flag: the value would be read as more of them.
+        if (joined && !taken) return written;
         continue;
       }
       if (untilOperand) return { program: i };
