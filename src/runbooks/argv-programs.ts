@@ -185,34 +185,74 @@ const DOCKER_RUN: WrapperSpec = {
   operands: 1,
   entrypoint: '--entrypoint',
 };
-const CONTAINER_RUNS = { exec: DOCKER_EXEC, run: DOCKER_RUN };
+// docker compose exec SERVICE COMMAND, docker compose run SERVICE COMMAND: the service
+// of an exec may be a value; a run's service (its image) and --entrypoint are written out.
+const COMPOSE_EXEC: WrapperSpec = { short: 'euw', long: ['--env', '--user', '--workdir', '--index'], flags: ['--detach', '--privileged', '--no-TTY', '--dry-run'], operands: 1, podValues: true };
+const COMPOSE_RUN: WrapperSpec = {
+  short: 'elpuvw',
+  long: ['--entrypoint', '--env', '--env-from-file', '--label', '--name', '--publish', '--pull', '--user', '--volume', '--workdir', '--cap-add', '--cap-drop'],
+  flags: ['--build', '--detach', '--interactive', '--no-deps', '--no-TTY', '--quiet', '--quiet-pull', '--remove-orphans', '--rm', '--service-ports', '--use-aliases', '--dry-run', '--tty'],
+  operands: 1,
+  entrypoint: '--entrypoint',
+};
 
 /**
- * Programs that run a program with a subcommand (`kubectl exec`, `docker run`): `global`
- * options may come before the subcommand, and none of their values may be a placeholder
- * but kubectl's namespace (an alert must not choose the server, context or identity).
- * With `anywhere` (kubectl, oc, podman, nerdctl), the global long options, and its `short`
- * letters, are read after the subcommand too, and obey the same rule there; its `values`
- * are letters that take a value after any subcommand (kubectl's -n, -c, -l, -o, -v; and
- * the short options of an exec or run), so the rest of a joined `-n{ns}` is their value,
- * not more letters.
+ * A program run with a subcommand (`kubectl exec`, `docker run`, `docker container
+ * exec`): `global` options may come before the subcommand, and none of their values may
+ * be a placeholder but kubectl's namespace (an alert must not choose the server, context
+ * or identity). Then the subcommand: one that runs a program (`runs`, read as a wrapper's
+ * arguments are), one with subcommands of its own (`nested`), or one that runs none
+ * (`plain`), whose arguments may hold placeholders. After any other, rectify cannot tell
+ * what the arguments choose: none may be a placeholder or a shell.
  */
 interface Subcommands {
   global: WrapperSpec;
-  runs: Record<string, WrapperSpec>;
+  runs: Readonly<Record<string, WrapperSpec>>;
+  nested?: Readonly<Record<string, Subcommands>>;
+  plain: readonly string[];
+  /**
+   * kubectl, oc, podman, nerdctl: the global long options, and the `short` letters, are
+   * read after the subcommand too, and obey the same rule there; `values`, letters that
+   * take a value after any subcommand (kubectl's -n, -c, -l, -o, -v; and the short
+   * options of an exec or run), so the rest of a joined `-n{ns}` is their value, not
+   * more letters.
+   */
   anywhere?: { short: string; values: string };
 }
+// Subcommands that run no program.
+const KUBE_PLAIN = [
+  'get', 'describe', 'delete', 'rollout', 'scale', 'autoscale', 'drain', 'cordon', 'uncordon', 'logs', 'annotate', 'label', 'taint', 'top', 'wait', 'events',
+  'explain', 'version', 'api-resources', 'api-versions', 'cluster-info',
+];
+const CONTAINER_PLAIN = ['restart', 'start', 'stop', 'kill', 'logs', 'inspect', 'ps', 'rm', 'pause', 'unpause', 'top', 'stats', 'port', 'wait', 'update'];
+// `docker container …`, `docker compose …` (and podman's, nerdctl's): nothing may stand between these and their subcommand but written-out options.
+const BARE_LEVEL: WrapperSpec = { knownShort: 'h', flags: ['--help'], literalValues: true };
+const CONTAINER_LEVEL: Subcommands = { global: BARE_LEVEL, runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, plain: CONTAINER_PLAIN };
+const COMPOSE_LEVEL: Subcommands = {
+  global: {
+    short: 'fp',
+    knownShort: 'fph',
+    long: ['--file', '--project-name', '--project-directory', '--profile', '--env-file', '--ansi', '--parallel', '--progress'],
+    flags: ['--compatibility', '--dry-run', '--all-resources', '--help'],
+    literalValues: true,
+  },
+  runs: { exec: COMPOSE_EXEC, run: COMPOSE_RUN },
+  plain: ['restart', 'start', 'stop', 'kill', 'logs', 'ps', 'pause', 'unpause', 'top', 'up', 'down'],
+};
+const CONTAINER_SUBCOMMANDS = { runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, nested: { container: CONTAINER_LEVEL, compose: COMPOSE_LEVEL }, plain: CONTAINER_PLAIN };
 const KUBE_ANYWHERE = { short: 's', values: 'nclov' };
-const SUBCOMMANDS: Record<string, Subcommands> = {
-  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, anywhere: KUBE_ANYWHERE },
+
+const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, plain: KUBE_PLAIN, anywhere: KUBE_ANYWHERE },
   oc: {
     global: KUBE_GLOBAL,
     anywhere: KUBE_ANYWHERE,
     runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
+    plain: KUBE_PLAIN,
   },
   docker: {
     global: { short: 'cHl', knownShort: 'cHlDvh', long: ['--config', '--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], flags: ['--debug', '--tls', '--tlsverify', '--version', '--help'], literalValues: true },
-    runs: CONTAINER_RUNS,
+    ...CONTAINER_SUBCOMMANDS,
   },
   podman: {
     global: {
@@ -226,7 +266,7 @@ const SUBCOMMANDS: Record<string, Subcommands> = {
       flags: ['--remote', '--syslog', '--transient-store', '--noout', '--debug', '--help', '--version'],
       literalValues: true,
     },
-    runs: CONTAINER_RUNS,
+    ...CONTAINER_SUBCOMMANDS,
     anywhere: { short: '', values: '' },
   },
   nerdctl: {
@@ -237,7 +277,7 @@ const SUBCOMMANDS: Record<string, Subcommands> = {
       flags: ['--debug', '--debug-full', '--insecure-registry', '--experimental', '--kube-hide-dupe', '--help', '--version'],
       literalValues: true,
     },
-    runs: CONTAINER_RUNS,
+    ...CONTAINER_SUBCOMMANDS,
     anywhere: { short: '', values: '' },
   },
   crictl: {
@@ -245,8 +285,11 @@ const SUBCOMMANDS: Record<string, Subcommands> = {
     runs: {
       exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
     },
+    plain: ['stop', 'start', 'rm', 'stopp', 'rmp', 'ps', 'pods', 'inspect', 'inspectp', 'inspecti', 'logs', 'stats', 'statsp', 'info', 'images', 'rmi'],
   },
 };
+/** The entry for `key`, never one an object inherits (`constructor`, `toString`). */
+const own = <T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined => (table && Object.hasOwn(table, key) ? table[key] : undefined);
 /** find runs the program after each of these. */
 const FIND_EXEC: ReadonlySet<string> = new Set(['-exec', '-execdir', '-ok', '-okdir']);
 /**
@@ -285,47 +328,80 @@ export function shellIn(argv: readonly Template[]): Problem | undefined {
 }
 
 const isWrapper = (name: string): boolean =>
-  name in WRAPPER_SPECS || name in SUBCOMMANDS || name in ALWAYS_SHELL || name in SHELL_OPTIONS || name === 'find' || name === 'ip';
+  [WRAPPER_SPECS, SUBCOMMANDS, ALWAYS_SHELL, SHELL_OPTIONS].some((table) => Object.hasOwn(table, name)) || name === 'find' || name === 'ip';
 
 /** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
 function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
   const self = argv[at]!.source;
   const name = programName(self);
-  const opts = SHELL_OPTIONS[name];
+  const opts = own(SHELL_OPTIONS, name);
   const option = opts ? shellOption(argv, at + 1, opts) : undefined;
   if (option !== undefined) {
     return { index: option, message: `${JSON.stringify(argv[option]!.source)} makes ${JSON.stringify(self)} run its command through a shell; ${TAIL}` };
   }
-  const always = ALWAYS_SHELL[name];
+  const always = own(ALWAYS_SHELL, name);
   if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
   if (name === 'find') return findExec(argv, at, top);
   if (name === 'ip') return ipExec(argv, at, top);
-  const sub = SUBCOMMANDS[name];
-  if (sub) {
-    // An option rectify does not know may take the next argument as its value: every
-    // reading of where the subcommand is is checked.
-    const found = readArguments(argv, at + 1, sub.global, self, true);
-    if ('problem' in found) return found.problem;
-    for (const i of [found.program, ...found.also]) {
-      if (typeof i !== 'number') continue;
-      const t = argv[i]!;
-      if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
-      const spec = sub.runs[t.source];
-      if (sub.anywhere) {
-        // The global options stand before the program a subcommand runs, not among its arguments.
-        const ran = spec ? readArguments(argv, i + 1, spec, self, false) : undefined;
-        const programs = ran && !('problem' in ran) ? [ran.program, ...ran.also].filter((p) => typeof p === 'number') : [];
-        const until = programs.length > 0 ? Math.max(...programs) : argv.length;
-        const after = globalAfter(argv, i + 1, until, sub.global, { short: sub.anywhere.short, values: sub.anywhere.values + (spec?.short ?? '') }, self);
-        if (after) return after;
-      }
-      const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
-      if (problem) return problem;
-    }
-    return undefined;
-  }
-  const spec = WRAPPER_SPECS[name];
+  const sub = own(SUBCOMMANDS, name);
+  if (sub) return subcommand(argv, at, at + 1, sub, self, top);
+  const spec = own(WRAPPER_SPECS, name);
   return spec ? runs(argv, at, at + 1, spec, top) : undefined;
+}
+
+/**
+ * The subcommand of the program at `at` (`chain`, as far as read: "docker container"),
+ * read from `from` on with `sub`, and what it runs. An option rectify does not know may
+ * take the next argument as its value: every reading of where the subcommand is is
+ * checked, a reading that finds no subcommand rectify knows last.
+ */
+function subcommand(argv: readonly Template[], at: number, from: number, sub: Subcommands, chain: string, top: string, outer = sub): Problem | undefined {
+  const self = argv[at]!.source;
+  const found = readArguments(argv, from, sub.global, self, true);
+  if ('problem' in found) return found.problem;
+  let unknown: Problem | undefined;
+  for (const i of [found.program, ...found.also]) {
+    if (typeof i !== 'number') continue;
+    const t = argv[i]!;
+    if (!isLiteral(t)) return { index: i, message: `the ${JSON.stringify(chain)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs` };
+    const word = t.source;
+    const spec = own(sub.runs, word);
+    const nested = own(sub.nested, word);
+    if (nested) {
+      const problem = subcommand(argv, at, i + 1, nested, `${chain} ${word}`, top, outer);
+      if (problem) return problem;
+      continue;
+    }
+    if (outer.anywhere) {
+      // The global options stand before the program a subcommand runs, not among its arguments.
+      const ran = spec ? readArguments(argv, i + 1, spec, self, false) : undefined;
+      const programs = ran && !('problem' in ran) ? [ran.program, ...ran.also].filter((p) => typeof p === 'number') : [];
+      const until = programs.length > 0 ? Math.max(...programs) : argv.length;
+      const after = globalAfter(argv, i + 1, until, outer.global, { short: outer.anywhere.short, values: outer.anywhere.values + (spec?.short ?? '') }, self);
+      if (after) return after;
+    }
+    const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
+    if (problem) return problem;
+    if (!spec && !nested && !sub.plain.includes(word)) unknown ??= unknownSubcommand(argv, i, `${chain} ${word}`, sub);
+  }
+  return unknown;
+}
+
+/** After a subcommand rectify does not know (`kubectl cp`, a plugin), the first argument that is a placeholder or a shell. */
+function unknownSubcommand(argv: readonly Template[], at: number, chain: string, sub: Subcommands): Problem | undefined {
+  const known = [...Object.keys(sub.runs), ...sub.plain, ...Object.keys(sub.nested ?? {})].join(', ');
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    const shell = isLiteral(t) && SHELLS.has(programName(t.source.trim().split(/\s+/)[0] ?? ''));
+    if (!isLiteral(t) || shell) {
+      const what = shell ? `${JSON.stringify(t.source)} is a shell` : 'a {placeholder} cannot stand here';
+      return {
+        index: i,
+        message: `${what}: rectify does not know what ${JSON.stringify(chain)} runs, so no argument after it may be a {placeholder} or a shell (an alert must not choose what runs); write it in the runbook, or use a subcommand it knows (${known})`,
+      };
+    }
+  }
+  return undefined;
 }
 
 /**

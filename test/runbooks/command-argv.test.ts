@@ -12,6 +12,9 @@ const yaml = (argv: readonly string[]): string =>
   `runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: {command: {argv: ${JSON.stringify(argv)}}}\n    rollback: none\n    rollback_reason: t\n`;
 const problems = (argv: readonly string[]): string[] => parseRunbooksText(yaml(argv), 'r.yaml').problems.map(formatProblem);
 const at = (i: number) => `r.yaml:5: runbooks.r.action.command.argv[${i}]`;
+const TAIL = 'rectify runs commands without one, so call the program directly';
+const shellRun = (i: number, shell: string, by: string) => `${at(i)}: ${JSON.stringify(shell)} is a shell, which ${JSON.stringify(by)} would run; ${TAIL}`;
+const programValue = (i: number, by: string) => `${at(i)}: the program ${JSON.stringify(by)} runs must be written out, not a {placeholder}: an alert must not choose what runs`;
 const anywhere = (i: number, by: string, option: string) =>
   `${at(i)}: ${JSON.stringify(by)}'s option ${option} must be written out wherever it stands, not take a {placeholder} (only -n or --namespace may take one): an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`;
 const spelt = (i: number, by: string) =>
@@ -77,6 +80,62 @@ test('kubectl\'s joined "-n{ns}" and "-c{c}" follow the rule "-n {ns}" and "-c {
   assert.deepEqual(problems(['timeout', '--foreground', '-k{x}', '5', '/usr/local/bin/tool']), [
     `${at(2)}: a {placeholder} alone cannot stand before the program "timeout" runs: a value there could choose what runs or its environment ("timeout" would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
   ]);
+});
+
+// Regression: only the first level's exec and run were read, so `docker container exec
+// web {x}` ran whatever the alert named.
+test('docker, podman and nerdctl container exec/run, and docker compose exec/run, are read as exec and run are', () => {
+  assert.deepEqual(problems(['docker', 'container', 'exec', 'web', '{x}']), [programValue(4, 'docker')]);
+  assert.deepEqual(problems(['docker', 'container', 'exec', '{c}', 'sh', '-c', 'x']), [shellRun(4, 'sh', 'docker')]);
+  assert.deepEqual(problems(['docker', 'container', 'run', '--rm', 'alpine', '{x}']), [programValue(5, 'docker')]);
+  assert.deepEqual(problems(['docker', 'container', 'run', '--rm', 'alpine', 'sh', '-c', 'x']), [shellRun(5, 'sh', 'docker')]);
+  assert.deepEqual(problems(['podman', 'container', 'exec', 'web', '{x}']), [programValue(4, 'podman')]);
+  assert.deepEqual(problems(['podman', 'container', 'run', 'alpine', 'bash']), [shellRun(4, 'bash', 'podman')]);
+  assert.deepEqual(problems(['nerdctl', 'container', 'exec', 'web', '{x}']), [programValue(4, 'nerdctl')]);
+  assert.deepEqual(problems(['nerdctl', 'container', 'run', 'alpine', '{x}']), [programValue(4, 'nerdctl')]);
+  assert.deepEqual(problems(['docker', 'compose', 'exec', 'web', '{x}']), [programValue(4, 'docker')]);
+  assert.deepEqual(problems(['docker', 'compose', '-f', '/srv/app/compose.yaml', 'exec', '-T', 'web', 'sh', '-c', 'x']), [shellRun(7, 'sh', 'docker')]);
+  assert.deepEqual(problems(['docker', 'compose', 'run', '--rm', 'web', '{x}']), [programValue(5, 'docker')]);
+  assert.deepEqual(problems(['docker', 'compose', 'run', '--entrypoint', 'bash', 'web']), [`${at(4)}: "bash" is a shell, which "docker" would run (--entrypoint); ${TAIL}`]);
+  assert.deepEqual(problems(['podman', 'compose', 'exec', 'web', '{x}']), [programValue(4, 'podman')]);
+  assert.deepEqual(problems(['docker', 'container', '{verb}', 'web']), [`${at(2)}: the "docker container" subcommand must be written out, not a {placeholder}: an alert must not choose what runs`]);
+  assert.deepEqual(problems(['docker', 'compose', '-f', '{file}', 'restart', 'web']), [
+    `${at(3)}: "docker"'s option -f before its subcommand must be written out, not take a {placeholder}: an alert must not choose the server, context, credentials or identity "docker" acts with; write it in the runbook`,
+  ]);
+  // Still loaded: the container or service of an exec, the program's own arguments.
+  for (const argv of [
+    ['docker', 'container', 'exec', '{c}', '/usr/local/bin/reload', '{queue}'],
+    ['podman', 'container', 'exec', '-u', 'root', '{c}', '/usr/local/bin/reload'],
+    ['docker', 'compose', 'exec', '-T', '{svc}', '/usr/local/bin/flush', '{queue}'],
+    ['docker', 'container', 'restart', '{c}'],
+    ['docker', 'compose', 'restart', '{svc}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+test('after a kubectl, oc, docker, podman, nerdctl or crictl subcommand rectify does not know, no argument may be a placeholder or a shell', () => {
+  const unknown = (i: number, what: string, chain: string, known: string) =>
+    `${at(i)}: ${what}: rectify does not know what ${JSON.stringify(chain)} runs, so no argument after it may be a {placeholder} or a shell (an alert must not choose what runs); write it in the runbook, or use a subcommand it knows (${known})`;
+  const KUBE = 'exec, run, debug, get, describe, delete, rollout, scale, autoscale, drain, cordon, uncordon, logs, annotate, label, taint, top, wait, events, explain, version, api-resources, api-versions, cluster-info';
+  const CONTAINER = 'exec, run, restart, start, stop, kill, logs, inspect, ps, rm, pause, unpause, top, stats, port, wait, update, container, compose';
+  const PLACEHOLDER = 'a {placeholder} cannot stand here';
+  assert.deepEqual(problems(['kubectl', 'cp', '{pod}:/tmp/x', '/tmp/x']), [unknown(2, PLACEHOLDER, 'kubectl cp', KUBE)]);
+  assert.deepEqual(problems(['kubectl', 'neat', 'sh']), [unknown(2, '"sh" is a shell', 'kubectl neat', KUBE)]);
+  assert.deepEqual(problems(['kubectl', 'attach', '-n', '{ns}', 'web']), [unknown(3, PLACEHOLDER, 'kubectl attach', KUBE)]);
+  assert.deepEqual(problems(['docker', 'cp', '{c}:/x', '/tmp/x']), [unknown(2, PLACEHOLDER, 'docker cp', CONTAINER)]);
+  assert.deepEqual(problems(['podman', 'container', 'attach', '{c}']), [
+    unknown(3, PLACEHOLDER, 'podman container attach', 'exec, run, restart, start, stop, kill, logs, inspect, ps, rm, pause, unpause, top, stats, port, wait, update'),
+  ]);
+  assert.deepEqual(problems(['crictl', 'attach', '{c}']), [
+    unknown(2, PLACEHOLDER, 'crictl attach', 'exec, stop, start, rm, stopp, rmp, ps, pods, inspect, inspectp, inspecti, logs, stats, statsp, info, images, rmi'),
+  ]);
+  // A name an object inherits is no subcommand of rectify's tables.
+  assert.deepEqual(problems(['kubectl', 'constructor', '{x}']), [unknown(2, PLACEHOLDER, 'kubectl constructor', KUBE)]);
+  // Still loaded: an unknown subcommand written out, a program named as an inherited key.
+  for (const argv of [['kubectl', 'cp', 'web-0:/tmp/x', '/tmp/x'], ['constructor', 'x'], ['toString', '{x}']]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
 });
 
 // Regression: ssh's -o ProxyCommand (and the like) and systemd-run's -p ExecStartPre=
