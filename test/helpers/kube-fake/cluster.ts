@@ -65,6 +65,7 @@ export const RESOURCES = {
 export type Resource = keyof typeof RESOURCES;
 
 export const REVISION = 'deployment.kubernetes.io/revision';
+export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 const HASH_LABEL = 'pod-template-hash';
 
 function fnv(s: string): string {
@@ -99,6 +100,11 @@ export interface PodOptions {
 export interface DeploymentOptions {
   /** How many ReplicaSet revisions exist (1..n); the deployment runs the last. Default 1. */
   revisions?: number;
+  /**
+   * When the last revision's ReplicaSet was created (ms), each earlier one a minute before
+   * the next. Default: serverNow.
+   */
+  rolledOutAt?: number;
   /** Names for the first pods (e.g. the incident's pod). */
   podNames?: string[];
   /** Node(s) for the pods, round-robin; default: the schedulable nodes, round-robin. */
@@ -327,9 +333,17 @@ export class FakeCluster {
         spec: { replicas, selector: { matchLabels: { ...(dep.spec.selector?.matchLabels ?? {}), [HASH_LABEL]: hash } }, template },
       });
     } else if (Number(active.metadata.annotations?.[REVISION] ?? 0) !== maxRev) {
-      // Rolling back to an old template reuses its ReplicaSet under the next revision number.
+      // Rolling back to an old template reuses its ReplicaSet under the next revision number;
+      // the revisions it was before are kept in its revision-history annotation, as the
+      // deployment controller keeps them.
       const a = clone(active);
-      a.metadata.annotations = { ...(a.metadata.annotations ?? {}), [REVISION]: String(maxRev + 1) };
+      const was = a.metadata.annotations?.[REVISION];
+      const history = a.metadata.annotations?.[REVISION_HISTORY];
+      a.metadata.annotations = {
+        ...(a.metadata.annotations ?? {}),
+        [REVISION]: String(maxRev + 1),
+        ...(was !== undefined ? { [REVISION_HISTORY]: history ? `${history},${was}` : was } : {}),
+      };
       active = this.put('replicasets', a);
     }
     const rev = active.metadata.annotations?.[REVISION] ?? '1';
@@ -518,6 +532,7 @@ export class FakeCluster {
 
   addDeployment(ns: string, name: string, replicas: number, opts: DeploymentOptions = {}): { deployment: KObj; replicaSets: KObj[]; pods: KObj[] } {
     const revisions = Math.max(1, opts.revisions ?? 1);
+    const rolledOutAt = opts.rolledOutAt ?? this.serverNow();
     const labels = opts.labels ?? { app: name };
     const template = (rev: number): { metadata: { labels: Record<string, string> }; spec: unknown } => ({
       metadata: { labels: { ...labels } },
@@ -544,7 +559,7 @@ export class FakeCluster {
             namespace: ns,
             uid: randomUUID(),
             resourceVersion: '',
-            creationTimestamp: new Date(this.serverNow() - (revisions - rev) * 60_000).toISOString(),
+            creationTimestamp: new Date(rolledOutAt - (revisions - rev) * 60_000).toISOString(),
             generation: 1,
             labels: { ...t.metadata.labels },
             annotations: { [REVISION]: String(rev) },
