@@ -471,11 +471,21 @@ export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, s
 }
 
 export const REVISION_ANNOTATION = 'deployment.kubernetes.io/revision';
+export const REVISION_HISTORY_ANNOTATION = 'deployment.kubernetes.io/revision-history';
 
 export interface RolloutRevision {
   revision: number;
   replicaSet: string;
   template: V1PodTemplateSpec;
+  /** Its ReplicaSet's metadata.creationTimestamp, as the client read it (undefined when it had none). */
+  createdAt: Date | undefined;
+  /**
+   * Its ReplicaSet's `deployment.kubernetes.io/revision-history`: the revisions it was
+   * before, set by the deployment controller when a rollout went back to its template
+   * and it became the newest revision again. Its creation time is then not when it
+   * was rolled out last.
+   */
+  earlier: string | undefined;
 }
 export interface RolloutHistory {
   deployment: V1Deployment;
@@ -503,7 +513,13 @@ export async function readRolloutHistory(clients: KubeClients, namespace: string
   for (const rs of owned) {
     const revision = parseRevision(rs.metadata?.annotations?.[REVISION_ANNOTATION]);
     if (revision === undefined || !rs.spec?.template) continue;
-    revisions.push({ revision, replicaSet: assertName(rs.metadata?.name, 'ReplicaSet'), template: rs.spec.template });
+    revisions.push({
+      revision,
+      replicaSet: assertName(rs.metadata?.name, 'ReplicaSet'),
+      template: rs.spec.template,
+      createdAt: rs.metadata?.creationTimestamp,
+      earlier: rs.metadata?.annotations?.[REVISION_HISTORY_ANNOTATION],
+    });
   }
   revisions.sort((a, b) => b.revision - a.revision);
   const current = parseRevision(deployment.metadata?.annotations?.[REVISION_ANNOTATION]) ?? revisions[0]?.revision ?? 0;

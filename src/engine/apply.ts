@@ -17,6 +17,8 @@ export interface ExecutionClaim {
   alertKey: string | null;
   circuitTrial: boolean;
   startedAt: number;
+  /** When its incident was received (RunRequest.alertReceivedAt). */
+  alertReceivedAt: number;
 }
 
 export interface ApplyContext {
@@ -220,6 +222,7 @@ export function applyVerdict(
         alertKey: incident.alert_key ?? null,
         circuitTrial: verdict.circuitTrial,
         startedAt: ctx.now,
+        alertReceivedAt: incident.received_at,
       };
       break;
     }

@@ -801,6 +801,7 @@ export function createEngine(deps: EngineDeps) {
           alertKey: c.alertKey,
           circuitTrial: c.circuitTrial,
           startedAt: c.startedAt,
+          alertReceivedAt: c.alertReceivedAt,
         }),
       );
     }

@@ -11,6 +11,14 @@ export interface StepContext {
   log: Logger;
   /** When the execution started (ms): a before/after check queries "before" at this time. */
   startedAt: number;
+  /**
+   * In a run: when the incident it acts for was received (RunRequest.alertReceivedAt).
+   * A relative rollout undo among the run's actions refuses, before it writes, to undo
+   * a revision rolled out since (a person's hotfix while the run waited for an approval
+   * would be undone, and the revision the alert was about brought back). Absent outside
+   * a run (a guardrail's check).
+   */
+  alertReceivedAt?: number;
   /** Per-execution scratch space shared by its steps (a baseline taken by a pre-check, say). */
   memo: Map<string, unknown>;
   /**

@@ -47,6 +47,13 @@ export interface RunRequest {
   alertKey?: string | null;
   circuitTrial: boolean;
   startedAt: number;
+  /**
+   * When the incident the run acts for was received (its `received_at`; for a run an
+   * approval carried out, the incident that opened the request): the time the run knows
+   * the alert began by. Alertmanager's `startsAt` is not kept as a time. A relative
+   * rollout undo refuses to undo a rollout made since (see StepContext.alertReceivedAt).
+   */
+  alertReceivedAt: number;
 }
 
 export interface RunOutcome {
@@ -145,7 +152,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
   return async function run(req: RunRequest, signal: AbortSignal): Promise<RunOutcome> {
     const log = deps.log.child({ execution_id: req.id, runbook: req.runbookId, incident_id: req.incidentId });
     const steps: StepRecord[] = [];
-    const ctx: StepContext = { signal, log, startedAt: req.startedAt, memo: new Map() };
+    const ctx: StepContext = { signal, log, startedAt: req.startedAt, alertReceivedAt: req.alertReceivedAt, memo: new Map() };
     const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>, at = clock.now()) =>
       tx.appendAudit({ at, event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
 

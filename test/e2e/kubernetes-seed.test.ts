@@ -60,7 +60,8 @@ describe('the seed runbooks against Kubernetes, through the service', { timeout:
     // Runs of scale-up after INC002's: its cooldown (10 min) holds per deployment, whatever the service.
     fake.addDeployment(NS, 'worker-b', 3);
     fake.addDeployment(NS, 'worker-c', 3);
-    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    // Its bad deploy a minute before INC003's alert: the undo goes to the revision before it.
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: Date.now() - 60_000 });
   };
 
   before(async () => {

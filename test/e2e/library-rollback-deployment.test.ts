@@ -88,7 +88,7 @@ describe('rollback-deployment when the error rate cannot be read', { timeout: 12
   }
 
   it('the undo stays, the bad deploy is not re-applied, and a person is asked to check', async () => {
-    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: Date.now() - 60_000 }); // the bad deploy, before the alert
     assert.equal(image('checkout'), 'example/checkout:v2');
     const e = await approvedRun('INC-BAD-DEPLOY', 'checkout');
     const id = e.id;
@@ -115,7 +115,7 @@ describe('rollback-deployment when the error rate cannot be read', { timeout: 12
   });
 
   it('a measured error rate above the threshold still rolls the undo back, as the runbook says', async () => {
-    fake.addDeployment(NS, 'cart', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'cart', 3, { revisions: 2, rolledOutAt: Date.now() - 60_000 }); // the bad deploy, before the alert
     const e = await approvedRun('INC-CART', 'cart');
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
     const check = e.steps.find((s: { summary: string }) => s.summary === 'error_rate_normalized');

@@ -985,6 +985,146 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
   });
 
+  describe("a run's relative rollout undo and a rollout made after its alert was received", () => {
+    const at = (t: string): number => Date.parse(`2026-03-01T${t}Z`);
+    const ALERT = at('10:05:00.250');
+    const exec = () => createKubernetesActionExecutor(clients);
+    const inRun = (memo = new Map<string, unknown>()) => ({ ...stepContext({ memo, phase: 'action' }), alertReceivedAt: ALERT });
+    const writes = () => fake.requests.filter((r) => r.method === 'PATCH' || r.method === 'PUT' || r.method === 'POST').length;
+    const revisionSet = (rev: string) => fake.list('replicasets', NS).find((r) => r.metadata.annotations?.['deployment.kubernetes.io/revision'] === rev)!;
+    const image = () => fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image;
+    /** A person ships a hotfix at `when` (the API server's time): revision 3. */
+    const hotfix = async (when: number): Promise<void> => {
+      fake.serverNow = () => when;
+      const tpl = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'checkout')!.spec.template));
+      tpl.spec.containers[0].image = 'example/checkout:v3-hotfix';
+      await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: tpl }] } as never);
+      await waitFor('the hotfix rolled out', () => rolledOut('checkout', 3) && fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+    };
+    const tail = 'nothing was written: a person must check the deployment';
+    const received = "the alert this run acts for was received at 2026-03-01T10:05:00.250Z (its received time: rectify does not keep an alert's startsAt)";
+
+    it('a hotfix rolled out after the alert was received (the run waited for an approval): refused before any write, the hotfix stays', async () => {
+      // The bad rollout, revision 2, at 10:00:00; the alert is received at 10:05:00.250.
+      fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      // While the run waits, a person rolls out a hotfix at 10:12:00.
+      await hotfix(at('10:12:00'));
+      const rs3 = revisionSet('3').metadata.name;
+      fake.clearRequests();
+      const memo = new Map<string, unknown>();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun(memo));
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
+        false,
+        true,
+        true,
+        `refused: deployment ${NS}/checkout was rolled out after the alert began: its revision 3 (ReplicaSet ${rs3}) was created at 2026-03-01T10:12:00.000Z, and ${received}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v3-hotfix');
+      // The run's rollback (had an earlier action changed something) finds the template it read: nothing to restore.
+      const back = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), { ...stepContext({ memo, phase: 'rollback' }), alertReceivedAt: ALERT });
+      assert.deepEqual([back.ok, back.unchanged], [true, true], back.detail);
+      assert.equal(writes(), 0);
+      // An undo naming its revision is absolute, and runs as written.
+      const named = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), inRun());
+      assert.deepEqual([named.ok, named.facts], [true, { from_revision: '3', to_revision: '1' }], named.detail);
+      assert.equal(image(), 'example/checkout:v1');
+    });
+
+    it('a revision rolled out in the second the alert was received counts as after it (the creation time holds whole seconds): refused, nothing written', async () => {
+      fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      await hotfix(at('10:05:00'));
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.detail], [
+        false,
+        true,
+        `refused: deployment ${NS}/checkout was rolled out after the alert began: its revision 3 (ReplicaSet ${revisionSet('3').metadata.name}) was created at 2026-03-01T10:05:00.000Z, and ${received}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+    });
+
+    it('a revision rolled out before the alert was received is undone as before: the previous template written, once', async () => {
+      // Revision 2 (the bad rollout) created at 10:04:59, the second before the alert.
+      const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:04:59') });
+      assert.equal(new Date(replicaSets[1]!.metadata.creationTimestamp).toISOString(), '2026-03-01T10:04:59.000Z');
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.detail, out.facts], [true, `rolled deployment ${NS}/checkout back from revision 2 to revision 1 (ReplicaSet ${replicaSets[0]!.metadata.name})`, { from_revision: '2', to_revision: '1' }]);
+      assert.equal(writes(), 1);
+      const patch = fake.requests.find((r) => r.method === 'PATCH')!;
+      assert.deepEqual((patch.body as Array<{ op: string; path: string; value: unknown }>)[0], {
+        op: 'replace',
+        path: '/spec/template',
+        value: { metadata: { labels: { app: 'checkout' } }, spec: { containers: [{ name: 'checkout', image: 'example/checkout:v1' }] } },
+      });
+      assert.equal(image(), 'example/checkout:v1');
+    });
+
+    it('a hotfix the controller has not recorded yet (the deployment holds a template its current ReplicaSet does not): refused, nothing written', async () => {
+      const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      // The controller is slow to notice: the deployment's annotation still says revision 2.
+      fake.cluster.controllerDelayMs = 60_000;
+      const d = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'checkout')));
+      d.spec.template.spec.containers[0].image = 'example/checkout:v3-hotfix';
+      fake.cluster.put('deployments', d);
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
+        false,
+        true,
+        true,
+        `refused: deployment ${NS}/checkout is on revision 2, whose ReplicaSet ${replicaSets[1]!.metadata.name} does not hold the deployment's template (a rollout the controller has not recorded yet), so rectify cannot tell whether it was rolled out before ${received}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v3-hotfix');
+    });
+
+    it('a current ReplicaSet whose creation time cannot be read: refused, nothing written (unknown is not "before")', async () => {
+      const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      const rs2 = JSON.parse(JSON.stringify(fake.get('replicasets', NS, replicaSets[1]!.metadata.name)));
+      delete rs2.metadata.creationTimestamp;
+      fake.cluster.put('replicasets', rs2);
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
+        false,
+        true,
+        true,
+        `refused: deployment ${NS}/checkout is on revision 2, whose ReplicaSet ${replicaSets[1]!.metadata.name} has no creation time that can be read, so rectify cannot tell whether it was rolled out before ${received}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v2');
+    });
+
+    it("a person's rollback after the alert reuses an old ReplicaSet (its creation time is not when it was rolled out again): refused, nothing written", async () => {
+      const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      // kubectl rollout undo by a person at 10:12: revision 1's ReplicaSet (created 09:59) becomes revision 3.
+      fake.serverNow = () => at('10:12:00');
+      const v1 = JSON.parse(JSON.stringify(replicaSets[0]!.spec.template));
+      delete v1.metadata.labels['pod-template-hash'];
+      await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: v1 }] } as never);
+      await waitFor('revision 3', () => rolledOut('checkout', 3) && fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+      assert.equal(fake.get('replicasets', NS, replicaSets[0]!.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision-history'], '1');
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
+        false,
+        true,
+        true,
+        `refused: deployment ${NS}/checkout is on revision 3, a rollout back to ReplicaSet ${replicaSets[0]!.metadata.name} (revision 1 before), whose creation time is not when it was rolled out again, so rectify cannot tell whether it was rolled out before ${received}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v1');
+    });
+  });
+
   it('a relative rollout undo whose patch meets a rollout made meanwhile (409) is refused, not aimed again from the new revision; a 409 that left the template alone is retried', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 }); // v1, then v2 (current)
     await waitFor('settled', () => fake.get('deployments', NS, 'checkout')!.status?.readyReplicas === 3);

@@ -28,7 +28,15 @@ ${runbook('drain-node', 'node_broken', `    actions:
     post_checks:
       - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
     rollback: kubectl rollout undo deployment {deployment} -n {namespace}
-`)}${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+`)}  undo-approved:
+    risk: HIGH
+    triggers: [bad_deploy_approved]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action: kubectl rollout undo deployment {deployment} -n {namespace}
+    rollback: kubectl rollout undo deployment {deployment} -n {namespace}
+${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
     post_checks:
       - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
@@ -64,6 +72,8 @@ ${runbook('drain-node', 'node_broken', `    actions:
   let svc: TestService;
   beforeEach(() => ({ target, fake, svc } = on));
 
+  /** A minute before an alert posted now is received (by the service's clock): when a deployment's bad rollout was. */
+  const BEFORE_ALERT = (): number => svc.clock.now() - 60_000;
   const events = async (executionId: string): Promise<string[]> =>
     (await svc.get(`/api/v1/audit?execution_id=${executionId}`)).body.events.map((e: { event: string }) => e.event).reverse();
 
@@ -117,7 +127,7 @@ ${runbook('drain-node', 'node_broken', `    actions:
   });
 
   it('a rollout undo whose PATCH failed with a 500 that did not land: the rollback changes nothing and says so, never a second undo', async () => {
-    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: BEFORE_ALERT() });
     fake.injectError('PATCH', DEP_PATH, 500, 'InternalError', 'etcd timeout');
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
     assert.equal(r.body.action, 'executed');
@@ -145,7 +155,7 @@ ${runbook('drain-node', 'node_broken', `    actions:
   });
 
   it('a rollout undo that landed and failed its post-check is rolled back to the revision before the run (one PATCH each)', async () => {
-    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: BEFORE_ALERT() });
     target.route('GET', '/healthy', { status: 503 });
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy_verified', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
     assert.equal(r.body.action, 'executed');
@@ -213,7 +223,7 @@ ${runbook('drain-node', 'node_broken', `    actions:
   // Regression: the rollback of a rollout undo put the template from before the run back
   // over a rollout someone else made while the run verified (a hotfix, overwritten by the bad deploy).
   it("an undo's rollback leaves a rollout someone else made since: left to a human", async () => {
-    fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: BEFORE_ALERT() });
     changedMeanwhile('checkout', (d) => (d.spec.template.spec.containers[0].image = 'example/checkout:v3-hotfix'));
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy_verified', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
     assert.equal(r.body.action, 'executed');
@@ -406,6 +416,41 @@ ${runbook('drain-node', 'node_broken', `    actions:
     assert.deepEqual([step.ok, step.detail.replace(/\(deletionTimestamp [^ ]+ /, '(deletionTimestamp T ')], [true, `pod ${NS}/${victim!.metadata.name} was already terminating (deletionTimestamp T when read): nothing to delete; done without effect`]);
     assert.equal(fake.count('DELETE', /.*/), 0);
     assert.equal((await svc.get('/api/v1/runbooks/force-restart')).body.circuit.failures, 0);
+  });
+
+  it("an approved undo after a person's hotfix rolled out while the request waited: refused before any write, no rollback, no breaker failure", async () => {
+    // The API server's clock in step with the service's (no pod deletion times here to judge by rectify's own).
+    fake.serverNow = () => svc.clock.now();
+    fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: BEFORE_ALERT() }); // v2, the bad rollout
+    const asked = await svc.post('/api/v1/incidents', { root_cause: 'bad_deploy_approved', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
+    assert.equal(asked.body.action, 'approval_required');
+    const received = (await svc.get(`/api/v1/incidents/${asked.body.incident_id}`)).body.incident.received_at as string;
+    // Seven minutes later, while the request waits, a person rolls out a hotfix: revision 3.
+    svc.clock.advance(7 * 60_000);
+    const d = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'checkout')));
+    d.spec.template.spec.containers[0].image = 'example/checkout:v3-hotfix';
+    fake.cluster.put('deployments', d);
+    await waitFor('the hotfix rolled out', () => fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
+    const rs3 = fake.list('replicasets', NS).find((rs) => rs.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3')!;
+    fake.clearRequests();
+    const ok = await svc.post(`/api/v1/approvals/${asked.body.approval_id}/approve?wait=true`, { by: 'alice' });
+    const refusal =
+      `refused: deployment ${NS}/checkout was rolled out after the alert began: its revision 3 (ReplicaSet ${rs3.metadata.name}) was created at ${new Date(rs3.metadata.creationTimestamp).toISOString()}, ` +
+      `and the alert this run acts for was received at ${received} (its received time: rectify does not keep an alert's startsAt); a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; nothing was written: a person must check the deployment`;
+    const failure = `action 1 failed: ${refusal}`;
+    const r = ok.body.result;
+    assert.deepEqual([r.action, r.event, r.success, r.rolled_back, r.reason], ['executed', 'FAILED', false, false, `${failure}; nothing was changed: no rollback`]);
+    assert.equal(fake.requests.filter((q) => q.method === 'PATCH' || q.method === 'PUT' || q.method === 'POST').length, 0);
+    assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v3-hotfix');
+    const e = (await svc.get(`/api/v1/executions/${r.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; ok: boolean; detail: string; refused?: string }) => [s.phase, s.ok, s.detail, s.refused]),
+      [['action', false, refusal, 'rule']],
+    );
+    assert.deepEqual(await events(r.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: 'nothing was changed: no rollback', circuit: 'not counted: rectify refused the step by its own rule, before anything changed' });
+    assert.equal((await svc.get('/api/v1/runbooks/undo-approved')).body.circuit.failures, 0);
   });
 
   // Regression: a step rectify refused by its own rule, having changed nothing, counted

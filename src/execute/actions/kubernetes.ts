@@ -21,6 +21,7 @@ import {
   serverClockOffset,
   KubeApiError,
   type KubeClients,
+  type RolloutHistory,
   type WorkloadState,
 } from '../../checks/kubernetes.js';
 import type { RenderedKubernetesAction } from '../../domain/index.js';
@@ -693,7 +694,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
   }
 
-  async function rolloutUndo(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
+  async function rolloutUndo(
+    a: RenderedKubernetesAction,
+    ns: string,
+    signal: AbortSignal,
+    writes: Writes,
+    memo: Map<string, unknown>,
+    phase: StepContext['phase'],
+    alertAt: number | undefined,
+  ): Promise<ActionOutcome> {
     if (a.kind !== 'deployment') return { ok: false, detail: `rollout undo is implemented for deployments only, got ${a.kind}` };
     const to = a.args.to_revision;
     if (to !== undefined && (!checkParam('integer', to).ok || to === '0')) return { ok: false, detail: `to_revision ${JSON.stringify(to)} is not a revision number` };
@@ -746,6 +755,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
       const facts = { from_revision: String(h.current), to_revision: String(target.revision) };
       if (target.revision === h.current) return { ok: true, detail: `deployment ${ns}/${a.name} is already at revision ${target.revision}`, facts };
+      if (to === undefined && alertAt !== undefined) {
+        const since = rolledOutSince(ns, a.name, h, current, alertAt);
+        if (since) return { ok: false, refused: true, detail: since };
+      }
       const template = withoutHashLabel(target.template);
       // Before the write: one that fails with no answer may still have landed.
       const undone = memo.get(key) as UndoneFrom | undefined;
@@ -1018,7 +1031,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return { ok: true, detail: `drained node ${node}: evicted ${evicted.length} pod(s)${skippedText}`, facts };
   }
 
-  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal, ctx: Pick<StepContext, 'memo' | 'phase'>, writes: Writes): Promise<ActionOutcome> {
+  async function dispatch(a: RenderedKubernetesAction, signal: AbortSignal, ctx: Pick<StepContext, 'memo' | 'phase' | 'alertReceivedAt'>, writes: Writes): Promise<ActionOutcome> {
     const { memo } = ctx;
     const name = assertName(a.name, a.kind);
     const needsNode = a.verb === 'cordon' || a.verb === 'uncordon' || a.verb === 'drain';
@@ -1037,7 +1050,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       case 'rollout_restart':
         return rolloutRestart(a, ns, signal, writes);
       case 'rollout_undo':
-        return rolloutUndo(a, ns, signal, writes, memo, ctx.phase);
+        return rolloutUndo(a, ns, signal, writes, memo, ctx.phase, ctx.alertReceivedAt);
       case 'cordon': {
         const { was } = await setUnschedulable(name, true, signal, writes, memo);
         return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
@@ -1092,6 +1105,43 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
     },
   };
+}
+
+/**
+ * Why a relative undo among a run's actions must not roll back the deployment's current
+ * revision: it was rolled out after the alert the run acts for was received (`alertAt`),
+ * or when it was rolled out cannot be told. A relative undo undoes the last rollout,
+ * whatever it is: one made since the alert began (a person's hotfix while the run waited
+ * for an approval or its turn) is not the one the alert is about, and undoing it would
+ * bring that one back. Null when the current revision's ReplicaSet was created before
+ * the alert, for that revision, and holds the deployment's template.
+ *
+ * Its creationTimestamp holds whole seconds: one stamped within the second the alert
+ * was received counts as after it. When it cannot be told, the undo is refused too, as
+ * a rollback's relative undo with no record of the run's own read is: a ReplicaSet
+ * rolled back to (its revision-history annotation lists what it was before) was created
+ * for an earlier rollout, not this one; a revision no ReplicaSet records, or a template
+ * the current ReplicaSet does not hold, is a rollout the controller has not recorded yet;
+ * a creation time that cannot be read says nothing.
+ */
+function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1PodTemplateSpec | undefined, alertAt: number): string | null {
+  const alert = `the alert this run acts for was received at ${new Date(alertAt).toISOString()} (its received time: rectify does not keep an alert's startsAt)`;
+  const tail = 'nothing was written: a person must check the deployment';
+  const rev = h.revisions.find((r) => r.revision === h.current);
+  const created = rev?.createdAt instanceof Date && !Number.isNaN(rev.createdAt.getTime()) ? rev.createdAt.getTime() : undefined;
+  let unknown: string | undefined;
+  if (!rev) unknown = 'which no ReplicaSet of it records (a rollout the controller has not recorded yet)';
+  else if (current && !sameTemplate(withoutHashLabel(rev.template), current)) unknown = `whose ReplicaSet ${rev.replicaSet} does not hold the deployment's template (a rollout the controller has not recorded yet)`;
+  else if (rev.earlier !== undefined) {
+    const was = /^[0-9]{1,18}(,[0-9]{1,18}){0,19}$/.test(rev.earlier) ? `revision ${rev.earlier}` : 'an earlier revision';
+    unknown = `a rollout back to ReplicaSet ${rev.replicaSet} (${was} before), whose creation time is not when it was rolled out again`;
+  }
+  else if (created === undefined) unknown = `whose ReplicaSet ${rev.replicaSet} has no creation time that can be read`;
+  if (unknown !== undefined) {
+    return `refused: deployment ${ns}/${name} is on revision ${h.current}, ${unknown}, so rectify cannot tell whether it was rolled out before ${alert}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`;
+  }
+  if (created! < Math.floor(alertAt / 1000) * 1000) return null;
+  return `refused: deployment ${ns}/${name} was rolled out after the alert began: its revision ${h.current} (ReplicaSet ${rev!.replicaSet}) was created at ${new Date(created!).toISOString()}, and ${alert}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
 }
 
 function withoutHashLabel(t: V1PodTemplateSpec): V1PodTemplateSpec {
