@@ -322,8 +322,12 @@ const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (?:Jan|Feb|Mar|Apr|
 export async function readPodDated(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<{ pod: V1Pod; serverTime: number | undefined }> {
   let date: string | undefined;
   const pod = await kubeCall(clients, signal, (o) => clients.core.readNamespacedPod({ namespace, name }, o), undefined, (d) => (date = d));
+  return { pod, serverTime: dateHeaderTime(date) };
+}
+
+function dateHeaderTime(date: string | undefined): number | undefined {
   const at = date !== undefined && IMF_FIXDATE.test(date) ? Date.parse(date) : NaN;
-  return { pod, serverTime: Number.isNaN(at) ? undefined : at };
+  return Number.isNaN(at) ? undefined : at;
 }
 
 /**
@@ -492,6 +496,8 @@ export interface RolloutHistory {
   current: number;
   /** Highest revision first. */
   revisions: RolloutRevision[];
+  /** The API server's time when it answered the deployment's read, by its Date header (see readPodDated). */
+  serverTime: number | undefined;
 }
 
 function parseRevision(v: string | undefined): number | undefined {
@@ -505,7 +511,9 @@ function parseRevision(v: string | undefined): number | undefined {
  * ReplicaSet some other deployment owns.
  */
 export async function readRolloutHistory(clients: KubeClients, namespace: string, name: string, signal: AbortSignal): Promise<RolloutHistory> {
-  const deployment = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace, name }, o));
+  let date: string | undefined;
+  const deployment = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace, name }, o), undefined, (d) => (date = d));
+  const serverTime = dateHeaderTime(date);
   const uid = deployment.metadata?.uid;
   const labelSelector = formatSelector(deployment.spec?.selector);
   const owned = labelSelector ? await ownedReplicaSets(clients, namespace, labelSelector, uid, signal) : [];
@@ -523,7 +531,7 @@ export async function readRolloutHistory(clients: KubeClients, namespace: string
   }
   revisions.sort((a, b) => b.revision - a.revision);
   const current = parseRevision(deployment.metadata?.annotations?.[REVISION_ANNOTATION]) ?? revisions[0]?.revision ?? 0;
-  return { deployment, current, revisions };
+  return { deployment, current, revisions, serverTime };
 }
 
 /** `kubectl rollout undo` without --to-revision: the newest revision that is not the current one. */

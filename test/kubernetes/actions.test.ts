@@ -1102,6 +1102,30 @@ describe('kubernetes actions against the API fake', () => {
       assert.equal(image(), 'example/checkout:v2');
     });
 
+    it("a hotfix stamped by an API server whose clock is behind rectify's is judged by the server's clock (its Date header): refused", async () => {
+      // rectify's clock at 10:10:00; the API server's two minutes behind. The alert was received at 10:09:00 (rectify's).
+      const rectify = at('10:10:00');
+      const alert = at('10:09:00');
+      fake.serverNow = () => rectify - 120_000;
+      fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('09:55:00') });
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      // The hotfix, 30 s before rectify reads (10:09:30 by rectify's clock, after the alert): 10:07:30 by the server's.
+      await hotfix(rectify - 150_000);
+      fake.serverNow = () => rectify - 120_000;
+      fake.clearRequests();
+      const skewed = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
+      const out = await skewed.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), { ...stepContext({ phase: 'action' }), alertReceivedAt: alert });
+      assert.deepEqual([out.ok, out.refused, out.detail], [
+        false,
+        true,
+        `refused: deployment ${NS}/checkout was rolled out after the alert began: its revision 3 (ReplicaSet ${revisionSet('3').metadata.name}) was created at 2026-03-01T10:07:30.000Z, ` +
+          "and the alert this run acts for was received at 2026-03-01T10:09:00.000Z (its received time: rectify does not keep an alert's startsAt), 2026-03-01T10:07:00.000Z by the API server's clock (120s behind rectify's, by its Date header); " +
+          `a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v3-hotfix');
+    });
+
     it("a person's rollback after the alert reuses an old ReplicaSet (its creation time is not when it was rolled out again): refused, nothing written", async () => {
       const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
       await waitFor('settled', () => rolledOut('checkout', 3));

@@ -756,7 +756,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const facts = { from_revision: String(h.current), to_revision: String(target.revision) };
       if (target.revision === h.current) return { ok: true, detail: `deployment ${ns}/${a.name} is already at revision ${target.revision}`, facts };
       if (to === undefined && alertAt !== undefined) {
-        const since = rolledOutSince(ns, a.name, h, current, alertAt);
+        const since = rolledOutSince(ns, a.name, h, current, alertAt, serverClockOffset(h.serverTime, clock.now()));
         if (since) return { ok: false, refused: true, detail: since };
       }
       const template = withoutHashLabel(target.template);
@@ -1122,10 +1122,18 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
  * rolled back to (its revision-history annotation lists what it was before) was created
  * for an earlier rollout, not this one; a revision no ReplicaSet records, or a template
  * the current ReplicaSet does not hold, is a rollout the controller has not recorded yet;
- * a creation time that cannot be read says nothing.
+ * a creation time that cannot be read says nothing. `offsetMs`: how far the API server's
+ * clock is ahead of rectify's (serverClockOffset).
  */
-function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1PodTemplateSpec | undefined, alertAt: number): string | null {
-  const alert = `the alert this run acts for was received at ${new Date(alertAt).toISOString()} (its received time: rectify does not keep an alert's startsAt)`;
+function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1PodTemplateSpec | undefined, alertAt: number, offsetMs: number): string | null {
+  // The API server stamped the creation time by its own clock. One behind rectify's (by the
+  // deployment read's Date header) would date a rollout made after the alert before it:
+  // the alert's time is moved to its clock. One ahead only makes a rollout look later,
+  // and is left as it is (a wrong header must not let an undo through).
+  const behind = Math.min(0, offsetMs);
+  const onServer = alertAt + behind;
+  const byServer = behind === 0 ? '' : `, ${new Date(onServer).toISOString()} by the API server's clock (${Math.round(-behind / 1000)}s behind rectify's, by its Date header)`;
+  const alert = `the alert this run acts for was received at ${new Date(alertAt).toISOString()} (its received time: rectify does not keep an alert's startsAt)${byServer}`;
   const tail = 'nothing was written: a person must check the deployment';
   const rev = h.revisions.find((r) => r.revision === h.current);
   const created = rev?.createdAt instanceof Date && !Number.isNaN(rev.createdAt.getTime()) ? rev.createdAt.getTime() : undefined;
@@ -1140,7 +1148,7 @@ function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1
   if (unknown !== undefined) {
     return `refused: deployment ${ns}/${name} is on revision ${h.current}, ${unknown}, so rectify cannot tell whether it was rolled out before ${alert}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`;
   }
-  if (created! < Math.floor(alertAt / 1000) * 1000) return null;
+  if (created! < Math.floor(onServer / 1000) * 1000) return null;
   return `refused: deployment ${ns}/${name} was rolled out after the alert began: its revision ${h.current} (ReplicaSet ${rev!.replicaSet}) was created at ${new Date(created!).toISOString()}, and ${alert}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
 }
 
