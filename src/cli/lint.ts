@@ -23,7 +23,10 @@ export const lintHelp = commandHelp({
     '',
     'Without an argument it checks the folder rectify serve would load, found the same way: --runbooks,',
     'RECTIFY_RUNBOOKS, runbooks in the config file (--config, RECTIFY_CONFIG, ./rectify.yaml if present),',
-    'then ./runbooks. The last line names the folder and where it came from.',
+    'then ./runbooks. The last line names the folder and where it came from. It then also prints the',
+    'configuration\'s warnings rectify serve logs at startup (`dry_run:` set but empty, an unknown',
+    'RECTIFY_* variable), as warnings. With a dir or file argument no configuration is read: only',
+    'the runbooks are checked.',
   ].join('\n'),
   args: ['dir|file          the folder, or one runbook file, to check (not with --runbooks or --config)'],
   flags: [
@@ -64,6 +67,9 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
   let from = '';
   // The folder named as an argument is held to the default limit; one found as serve finds it, to serve's.
   let maxFiles: number | undefined;
+  // The configuration's own warnings (`dry_run:` set but empty, an unknown RECTIFY_* variable),
+  // the lines rectify serve logs at startup: lint read that configuration, so it says them too.
+  const configWarnings: LoadProblem[] = [];
   if (parsed.args.length === 1) dir = resolve(io.cwd, parsed.args[0]!);
   else {
     const loaded = loadConfig(argv, io.env, { cwd: io.cwd });
@@ -75,6 +81,7 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     dir = loaded.config.runbooks;
     maxFiles = loaded.config.maxRunbookFiles;
     from = ` (${describeSource(loaded.config.sources.runbooks)})`;
+    configWarnings.push(...loaded.config.warnings);
   }
   // What is not there, or not a runbook file, is a wrong name (exit 2), not a finding (exit 1):
   // a log file would otherwise be parsed as YAML and print an error for every line.
@@ -97,7 +104,7 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const loaded = file ? loadRunbookFile(dir) : loadRunbooks(dir, maxFiles === undefined ? {} : { maxFiles });
   const { runbooks, problems } = loaded;
-  const warnings = [...loaded.warnings];
+  const warnings = [...configWarnings, ...loaded.warnings];
   // No runbook at all (templates not rendered, a ConfigMap not mounted) is no "0 runbook(s)
   // OK": rectify serve warns that it remediates nothing, and refuses a reload onto it.
   if (runbooks.length === 0 && problems.length === 0) {
