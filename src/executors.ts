@@ -1,3 +1,4 @@
+import { delimiter } from 'node:path';
 import type { Logger } from 'pino';
 import { readProcessEnv as readEnv, type Config } from './config/index.js';
 import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
@@ -64,15 +65,20 @@ export async function createExecutors(
  */
 async function connectKubernetes(config: Config, log: Logger): Promise<KubeClients | undefined> {
   if (config.kubernetes === 'off') return undefined;
+  // $KUBECONFIG is a list, as kubectl reads it; --kubeconfig (and RECTIFY_KUBECONFIG, the file's key) one file.
+  const kubeSource = config.sources.kubeconfig;
+  const kubeconfigPath = config.kubeconfig === undefined ? undefined : kubeSource.kind === 'env' && kubeSource.file === 'KUBECONFIG' ? config.kubeconfig.split(delimiter) : config.kubeconfig;
   try {
-    return await createKubeClients({ mode: config.kubernetes, ...(config.kubeconfig ? { kubeconfigPath: config.kubeconfig } : {}) });
+    return await createKubeClients({ mode: config.kubernetes, ...(kubeconfigPath ? { kubeconfigPath } : {}) });
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
     if (config.kubernetes === 'auto' && !config.kubeconfig) {
       log.info({ reason: message }, 'Kubernetes executor not configured');
       return undefined;
     }
-    throw new LoadError([{ file: config.sources.kubernetes.file, path: config.sources.kubernetes.path, message }]);
+    // A kubeconfig given is what failed (a file not there, no server in it): named where it was set, not the mode's default.
+    const blamed = config.kubeconfig !== undefined && config.kubernetes !== 'in-cluster' ? kubeSource : config.sources.kubernetes;
+    throw new LoadError([{ file: blamed.file, path: blamed.path, message }]);
   }
 }
 

@@ -359,7 +359,7 @@ function openStoreNamed(config: Config, opts: Parameters<typeof openSqliteStore>
 }
 
 /**
- * The composition root: config → store → migrate → executors → engine → API.
+ * The composition root: config → executors → store → migrate → engine → API.
  * Nothing below it reads the environment or constructs its own dependencies.
  */
 export async function createService(config: Config, log: Logger, overrides: ServiceOverrides = {}): Promise<Service> {
@@ -427,6 +427,10 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const catalog: RunbookCatalog = index;
   const metrics = createPrometheusMetrics();
 
+  // The executors before the database: a Kubernetes client that cannot be set up (no cluster,
+  // a kubeconfig not there) stops the start before a database file is created or locked.
+  const executors = await createExecutors(config, log, overrides);
+
   // Narrows config.db: unsupportedDatabase refused any other kind before anything was read.
   if (config.db.kind !== 'sqlite') throw new Error('unreachable: a database other than sqlite was not refused at start');
   const auditKey = resolveAuditKey(config);
@@ -483,7 +487,6 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     log.info({ seq, event: keyRow }, note);
   }
 
-  const executors = await createExecutors(config, log, overrides);
   const renderer: Renderer = { renderPlan, renderChecks };
   const decide = createDecide(defaultStages({ index, renderer }), {
     maxConcurrentExecutions: config.maxConcurrentExecutions,

@@ -50,7 +50,11 @@ export interface KubeClientOptions {
    * on a laptop cannot quietly act on whatever cluster the shell last pointed at.
    */
   mode: 'auto' | 'in-cluster' | 'kubeconfig';
-  kubeconfigPath?: string;
+  /**
+   * One kubeconfig file, or the list $KUBECONFIG names, merged as kubectl merges it: the
+   * first file to name a cluster, user or context wins, and so does the first current-context.
+   */
+  kubeconfigPath?: string | readonly string[];
   /** A kubeconfig context other than the file's current-context. */
   context?: string;
   callTimeoutMs?: number;
@@ -60,7 +64,7 @@ const SERVICE_ACCOUNT_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/tok
 
 /** Where the clients would connect, decided without loading the client library; throws when nowhere. */
 export function kubernetesMode(opts: Pick<KubeClientOptions, 'mode' | 'kubeconfigPath'>): 'in-cluster' | 'kubeconfig' {
-  const mode = opts.mode === 'auto' ? (opts.kubeconfigPath ? 'kubeconfig' : existsSync(SERVICE_ACCOUNT_TOKEN) ? 'in-cluster' : null) : opts.mode;
+  const mode = opts.mode === 'auto' ? (kubeconfigFiles(opts).length ? 'kubeconfig' : existsSync(SERVICE_ACCOUNT_TOKEN) ? 'in-cluster' : null) : opts.mode;
   if (mode === null) {
     throw new Error(
       'kubernetes: no kubeconfig given and not running in a cluster (no service-account token); set --kubeconfig or run rectify in the cluster',
@@ -78,6 +82,47 @@ function inClusterMissing(): string[] {
   return missing;
 }
 
+/** The kubeconfig files given, in order; none when none is. */
+function kubeconfigFiles(opts: Pick<KubeClientOptions, 'kubeconfigPath'>): string[] {
+  const given = opts.kubeconfigPath;
+  return (typeof given === 'string' ? [given] : [...(given ?? [])]).filter((f) => f !== '');
+}
+
+/**
+ * Loads the kubeconfig files into `kc` as kubectl merges a $KUBECONFIG list: the first file to
+ * name a cluster, user or context wins (a later one of that name is ignored), and the first
+ * current-context set is the one in force. Each file's relative paths are read from its own
+ * folder. A file that cannot be read or parsed is an error naming it: a list with a file
+ * missing may be a list pointing at another cluster than the one meant, and rectify acts on it.
+ */
+function loadKubeconfigs(lib: typeof import('@kubernetes/client-node'), kc: InstanceType<typeof lib.KubeConfig>, files: readonly string[]): void {
+  const loaded = files.map((file) => {
+    const one = new lib.KubeConfig();
+    try {
+      one.loadFromFile(file);
+    } catch (err) {
+      throw new Error(`kubernetes: cannot read the kubeconfig file ${file}: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+    }
+    return one;
+  });
+  const firstOfEachName = <T extends { readonly name: string }>(lists: ReadonlyArray<readonly T[] | undefined>): T[] => {
+    const seen = new Set<string>();
+    const out: T[] = [];
+    for (const item of lists.flatMap((l) => l ?? [])) {
+      if (seen.has(item.name)) continue;
+      seen.add(item.name);
+      out.push(item);
+    }
+    return out;
+  };
+  kc.loadFromOptions({
+    clusters: firstOfEachName(loaded.map((k) => k.clusters)),
+    users: firstOfEachName(loaded.map((k) => k.users)),
+    contexts: firstOfEachName(loaded.map((k) => k.contexts)),
+    currentContext: loaded.map((k) => k.getCurrentContext()).find((c) => !!c) ?? '',
+  });
+}
+
 export async function createKubeClients(opts: KubeClientOptions): Promise<KubeClients> {
   const mode = kubernetesMode(opts);
   const lib = await import('@kubernetes/client-node');
@@ -88,8 +133,9 @@ export async function createKubeClients(opts: KubeClientOptions): Promise<KubeCl
     if (missing.length) throw new Error(`kubernetes: not running in a cluster: ${missing.join(' and ')}; set --kubeconfig, or --kubernetes off`);
     kc.loadFromCluster();
   } else {
-    if (!opts.kubeconfigPath) throw new Error('kubernetes: mode "kubeconfig" needs kubeconfigPath');
-    kc.loadFromFile(opts.kubeconfigPath);
+    const files = kubeconfigFiles(opts);
+    if (!files.length) throw new Error('kubernetes: mode kubeconfig needs a kubeconfig file: set --kubeconfig (RECTIFY_KUBECONFIG, kubeconfig in the config file) or KUBECONFIG');
+    loadKubeconfigs(lib, kc, files);
     if (opts.context) kc.setCurrentContext(opts.context);
   }
   const cluster = kc.getCurrentCluster();

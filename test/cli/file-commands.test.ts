@@ -204,6 +204,8 @@ describe('rectify serve --kubernetes in-cluster outside a cluster', () => {
       r.err.find((l) => l.includes('--kubernetes')),
       '--kubernetes: kubernetes: not running in a cluster: KUBERNETES_SERVICE_HOST and KUBERNETES_SERVICE_PORT not set and no service-account token at /var/run/secrets/kubernetes.io/serviceaccount/token; set --kubeconfig, or --kubernetes off',
     );
+    // Exit 2 started nothing: the Kubernetes client is set up before the database is opened, so none was created.
+    assert.deepEqual(readdirSync(dir).sort(), ['runbooks']);
   });
 });
 

@@ -375,7 +375,7 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       }),
     );
     await assert.rejects(() => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: file }), /is plain http; the client needs insecure-skip-tls-verify: true/);
-    await assert.rejects(() => createKubeClients({ mode: 'kubeconfig' }), /needs kubeconfigPath/);
+    await assert.rejects(() => createKubeClients({ mode: 'kubeconfig' }), /^Error: kubernetes: mode kubeconfig needs a kubeconfig file: set --kubeconfig \(RECTIFY_KUBECONFIG, kubeconfig in the config file\) or KUBECONFIG$/);
     const host = process.env.KUBERNETES_SERVICE_HOST;
     delete process.env.KUBERNETES_SERVICE_HOST;
     try {
