@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { quoteUntrusted, type Incident } from '../domain/index.js';
 import { editDistance, keyLetters, sameLetters, wellFormed } from '../lib/index.js';
+import { UNKNOWN_SERVICE } from './alertmanager.js';
 import { boundedMap, ingestProblem, isConfidenceKey, parseConfidence, serviceName, type IngestResult } from './common.js';
 
 const scalar = z.union([z.string(), z.number(), z.boolean()]);
@@ -27,14 +28,24 @@ export function misspeltIncidentKey(key: string): string | undefined {
   return undefined;
 }
 
-/** The normalised incident (spec §2). `service` or `services` is required. */
+/** What a resolve without an id is told: it would name no incident. */
+const RESOLVE_NEEDS_ID = 'required when status is resolved: a resolve names the incident it resolves by its id';
+
+/**
+ * The normalised incident (spec §2). A firing report needs `root_cause` and `service` or
+ * `services`; a resolve (`status: "resolved"`) only its `id`, as it is matched by the id
+ * alone: refused for a root cause or a service it does not need, it would be dropped by
+ * hand and its incident's pending approval never cancelled. Fields given are validated
+ * the same either way.
+ */
 export const incidentSchema = z
   .object({
     id: z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$/, 'expected 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-"')
       .optional(),
-    root_cause: z.string().min(1).max(256),
+    // Required of a firing report: see the first superRefine, which keeps its refusal where it was.
+    root_cause: z.string().min(1).max(256).optional().meta({ description: 'required of a firing report (as is service or services); a resolve needs only id' }),
     // Absent, 1.0 (genericToIncident): optional here so that a confidence given only in
     // context or labels is told from one given beside the top-level key (see below).
     confidence: z.number().min(0).max(1).optional().meta({ default: 1 }),
@@ -50,6 +61,17 @@ export const incidentSchema = z
   .loose()
   .superRefine(
     (body, ctx) => {
+      if (body.status === 'resolved') {
+        // Named first: without it the resolve names no incident, whatever else is wrong with it.
+        if (body.id === undefined) ctx.issues.unshift({ code: 'custom', path: ['id'], message: RESOLVE_NEEDS_ID, input: undefined });
+      } else if (body.root_cause === undefined) {
+        // A firing report's missing root cause, refused as a required key is, in the place it had
+        // among the fields' own issues (after id's), and ending the checks as one did.
+        const at = ctx.issues.findIndex((i) => i.path?.[0] !== 'id');
+        const issue = { code: 'invalid_type' as const, expected: 'string' as const, path: ['root_cause'], message: 'Invalid input: expected string, received undefined', input: undefined };
+        ctx.issues.splice(at === -1 ? ctx.issues.length : at, 0, issue);
+        ctx.aborted = true;
+      }
       for (const key of Object.keys(body)) {
         const known = misspeltIncidentKey(key);
         if (known) ctx.addIssue({ code: 'custom', path: [key], message: `unknown key (did you mean "${known}"?): it would be ignored, and the incident decided without it` });
@@ -59,7 +81,7 @@ export const incidentSchema = z
     // `root_cause` it stands for, not left for the sender to guess.
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null && !Array.isArray(payload.value) },
   )
-  .refine((v) => v.service !== undefined || v.services !== undefined, {
+  .refine((v) => v.status === 'resolved' || v.service !== undefined || v.services !== undefined, {
     message: 'required: give "service" or "services"',
     path: ['service'],
   })
@@ -116,12 +138,17 @@ export function genericToIncident(body: IncidentInput, opts: { now: number; newI
   // A resolve names the incident it resolves by its id: without one it would be given a
   // new id, resolve nothing and still answer "alert resolved".
   if (body.status === 'resolved' && body.id === undefined) {
-    return { incidents: [], problems: [ingestProblem('id', 'required when status is resolved: a resolve names the incident it resolves by its id')] };
+    return { incidents: [], problems: [ingestProblem('id', RESOLVE_NEEDS_ID)] };
+  }
+  // Only a resolve may come without them (the schema refuses a firing report without): recorded
+  // as an Alertmanager alert without them is, under the service `unknown` and no root cause.
+  if (body.status !== 'resolved' && (body.root_cause === undefined || (body.service === undefined && body.services === undefined))) {
+    return { incidents: [], problems: [ingestProblem(body.root_cause === undefined ? 'root_cause' : 'service', 'required')] };
   }
   // Lone surrogates (a JSON "\ud800") become U+FFFD here rather than in the database, which
   // would store them as three: the incident decided is the one stored and read back, and a
   // re-send of the same body compares equal to it (a duplicate, not another report).
-  const service = wellFormed(body.service ?? body.services![0]!);
+  const service = wellFormed(body.service ?? body.services?.[0] ?? UNKNOWN_SERVICE);
   const services = (body.services ?? [service]).map(wellFormed);
   if (!services.includes(service)) services.unshift(service);
   const context = wellFormedMap(body.context);
@@ -134,7 +161,7 @@ export function genericToIncident(body: IncidentInput, opts: { now: number; newI
       {
         id,
         source: opts.source ?? 'api',
-        root_cause: wellFormed(body.root_cause),
+        root_cause: wellFormed(body.root_cause ?? ''),
         confidence: body.confidence ?? 1,
         service,
         services,
@@ -143,6 +170,7 @@ export function genericToIncident(body: IncidentInput, opts: { now: number; newI
         labels,
         status: body.status,
         ...(labels.alertname ? { alertname: labels.alertname } : {}),
+        ...(body.root_cause === undefined ? { no_root_cause: true as const } : {}),
         // An incident posted with an id is decided once for that id; without one, every post is new.
         dedup_key: body.id ? `api:${body.id}:${body.status}` : `api:${id}`,
         alert_key: `api:${alertId}`,

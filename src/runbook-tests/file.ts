@@ -327,6 +327,8 @@ function readTest(r: Reporter, v: unknown, path: YamlPath, fileClock: number, fi
 const formatTestPath = (path: YamlPath): string => `tests[${String(path[1])}]`;
 
 /** Exactly one of `incident:` (the normalised incident of POST /api/v1/incidents) or `alert:` (one Alertmanager v4 alert). */
+const RESOLVED_INCIDENT = 'a runbook test decides on a firing incident; a resolved one is never matched to a runbook';
+
 function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, index: number): Incident | undefined {
   const newId = () => `test-${index + 1}`;
   if (has(m, 'incident') && has(m, 'alert')) {
@@ -335,13 +337,18 @@ function readIncident(r: Reporter, m: YamlMap, path: YamlPath, now: number, inde
   }
   if (has(m, 'incident')) {
     const at = [...path, 'incident'];
+    // Said before the schema, which would ask a resolve for the id it needs at intake.
+    if (isMapValue(m.incident) && m.incident.status === 'resolved') {
+      r.report([...at, 'status'], RESOLVED_INCIDENT);
+      return undefined;
+    }
     const parsed = incidentSchema.safeParse(m.incident);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) r.report([...at, ...issue.path.map((p) => (typeof p === 'number' ? p : String(p)))], issue.message);
       return undefined;
     }
     if (parsed.data.status !== 'firing') {
-      r.report([...at, 'status'], 'a runbook test decides on a firing incident; a resolved one is never matched to a runbook');
+      r.report([...at, 'status'], RESOLVED_INCIDENT);
       return undefined;
     }
     return genericToIncident(parsed.data, { now, newId }).incidents[0];

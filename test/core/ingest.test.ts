@@ -788,6 +788,69 @@ describe('intake', () => {
     assert.equal(target.calls('/failover/db-idless', 'POST'), 0);
   });
 
+  // Regression: a resolve typed by hand ({"id": …, "status": "resolved"}) was a 400 naming
+  // body.root_cause, and its pending approval was never cancelled; one without an id named
+  // root_cause too, not the id it lacks.
+  it('a resolve needs only its id: it cancels the pending approval; without an id it is a 400 naming body.id first', async () => {
+    const fired = await svc.post('/api/v1/incidents', { id: 'INC004', root_cause: 'primary_down', service: 'db-byhand' });
+    assert.deepEqual([fired.status, fired.body.action, fired.body.runbook], [202, 'approval_required', 'failover']);
+    const approvalId = fired.body.approval_id as string;
+    const resolved = await svc.post('/api/v1/incidents', { id: 'INC004', status: 'resolved' });
+    assert.deepEqual(
+      { status: resolved.status, body: resolved.body },
+      { status: 202, body: { incident_id: 'INC004', action: 'resolved', runbook: 'failover', reason: 'alert resolved; 1 pending approval(s) cancelled', event: 'RESOLVED', approval_id: null, execution_id: null } },
+    );
+    assert.equal((await svc.get(`/api/v1/approvals/${approvalId}`)).body.status, 'cancelled');
+    const view = (await svc.get('/api/v1/incidents/INC004')).body;
+    assert.deepEqual([view.incident.status, view.resolution.reason], ['resolved', 'alert resolved; 1 pending approval(s) cancelled']);
+    const again = await svc.post('/api/v1/incidents', { id: 'INC004', status: 'resolved' });
+    assert.deepEqual([again.status, again.body.action], [202, 'duplicate']);
+    assert.equal(target.calls('/failover/db-byhand', 'POST'), 0);
+
+    const rows = () => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents');
+    const before = rows();
+    const message = 'required when status is resolved: a resolve names the incident it resolves by its id';
+    const noId = await svc.post('/api/v1/incidents', { status: 'resolved' });
+    assert.deepEqual(
+      { status: noId.status, body: noId.body },
+      { status: 400, body: { error: { code: 'VALIDATION_FAILED', message: `invalid body: body.id: ${message}`, details: [{ path: 'body.id', message }] } } },
+    );
+    // Fields a resolve gives are still validated, as a firing report's are; the missing id is named first.
+    const cases: Array<[Record<string, unknown>, Array<[string, string]>]> = [
+      [{ status: 'resolved', confidence: 2 }, [['body.id', message], ['body.confidence', 'Too big: expected number to be <=1']]],
+      [{ id: 'INC 4', status: 'resolved' }, [['body.id', 'expected 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-"']]],
+      [{ id: 'INC004', status: 'resolved', rootCause: 'x' }, [['body.rootCause', 'unknown key (did you mean "root_cause"?): it would be ignored, and the incident decided without it']]],
+      [{ id: 'INC004', status: 'resolved', service: ' ' }, [['body.service', 'blank: give the name of the service']]],
+    ];
+    for (const [body, details] of cases) {
+      const r = await svc.post('/api/v1/incidents', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.deepEqual(r.body.error.details.map((d: { path: string; message: string }) => [d.path, d.message]), details, JSON.stringify(body));
+      assert.equal(r.body.error.message, `invalid body: ${details[0]![0]}: ${details[0]![1]}`);
+    }
+    assert.equal(rows(), before, 'nothing stored');
+  });
+
+  it('a firing report still needs root_cause and service, refused as before', async () => {
+    const missing = 'Invalid input: expected string, received undefined';
+    const cases: Array<[Record<string, unknown>, Array<[string, string]>]> = [
+      [{}, [['body.root_cause', missing]]],
+      [{ service: 'web' }, [['body.root_cause', missing]]],
+      [{ status: 'firing', service: 'web' }, [['body.root_cause', missing]]],
+      [{ root_cause: 'x' }, [['body.service', 'required: give "service" or "services"']]],
+      [{ id: 'INC 4', confidence: 2, service: 'web' }, [['body.id', 'expected 1–128 characters of A–Z, a–z, 0–9, ".", "_", ":" or "-"'], ['body.root_cause', missing], ['body.confidence', 'Too big: expected number to be <=1']]],
+      [{ rootCause: 'x', confidence: 2 }, [['body.root_cause', missing], ['body.confidence', 'Too big: expected number to be <=1'], ['body.rootCause', 'unknown key (did you mean "root_cause"?): it would be ignored, and the incident decided without it']]],
+      [{ root_cause: 'x', service: 'web', status: 'done' }, [['body.status', 'Invalid option: expected one of "firing"|"resolved"']]],
+      [{ service: 'web', status: 'done' }, [['body.root_cause', missing], ['body.status', 'Invalid option: expected one of "firing"|"resolved"']]],
+    ];
+    for (const [body, details] of cases) {
+      const r = await svc.post('/api/v1/incidents', body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      assert.deepEqual(r.body.error.details.map((d: { path: string; message: string }) => [d.path, d.message]), details, JSON.stringify(body));
+      assert.equal(r.body.error.message, `invalid body: ${details[0]![0]}: ${details[0]![1]}`);
+    }
+  });
+
   it('a resolve posted with the id of an incident posted firing resolves it; one for an id nothing was posted with is recorded, and that id posted firing after it acts on nothing', async () => {
     const firing = await svc.post('/api/v1/incidents', { id: 'RES-OWN-1', root_cause: 'nothing-matches', service: 'x' });
     assert.equal(firing.status, 202);
