@@ -1,6 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { describeSource, loadConfig, parseCommandArgs } from '../config/index.js';
+import { CLIENT_ENV, describeSource, loadConfig, parseCommandArgs } from '../config/index.js';
 import { formatProblem, type LoadProblem } from '../domain/index.js';
 import { isRunbookFileName, loadRunbookFile, loadRunbooks, noRunbookWarning } from '../runbooks/index.js';
 import { commandHelp } from './help.js';
@@ -81,7 +81,11 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     dir = loaded.config.runbooks;
     maxFiles = loaded.config.maxRunbookFiles;
     from = ` (${describeSource(loaded.config.sources.runbooks)})`;
-    configWarnings.push(...loaded.config.warnings);
+    // Not the client commands' variables (RECTIFY_SERVER, RECTIFY_TOKEN): serve warns about
+    // them as its own settings misnamed, but lint runs in the shell an operator also runs
+    // rectify approvals or run from, where they are set on purpose.
+    const clientEnv = new Set<string>(Object.values(CLIENT_ENV));
+    configWarnings.push(...loaded.config.warnings.filter((w) => !(w.path === '' && clientEnv.has(w.file))));
   }
   // What is not there, or not a runbook file, is a wrong name (exit 2), not a finding (exit 1):
   // a log file would otherwise be parsed as YAML and print an error for every line.

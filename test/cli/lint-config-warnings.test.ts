@@ -50,6 +50,12 @@ describe('rectify lint: the configuration\'s warnings', () => {
     ]);
   });
 
+  it('the client commands\' RECTIFY_SERVER and RECTIFY_TOKEN, set in an operator\'s shell, are no warning of lint\'s', async () => {
+    const dir = project('runbooks: ./runbooks\n');
+    const r = await cli(['lint'], { cwd: dir, env: { RECTIFY_SERVER: 'http://127.0.0.1:9095', RECTIFY_TOKEN: 'abc' } });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 0, out: [`1 runbook(s) OK in ${join(dir, 'runbooks')} (set by runbooks in rectify.yaml)`], err: [] });
+  });
+
   it('dry_run: false said outright is no warning; a folder argument reads no configuration', async () => {
     const quiet = project('runbooks: ./runbooks\ndry_run: false\n');
     const ok = await cli(['lint'], { cwd: quiet });
