@@ -4,21 +4,24 @@ import { isLiteral } from './template.js';
 /**
  * Which program an argument list runs, read as the programs themselves read their
  * arguments: argv[0], or the program a wrapper (env, timeout, sudo, nice, ssh…), a
- * subcommand (kubectl exec, docker run…), find's -exec or ip netns exec runs in its turn.
+ * subcommand (kubectl exec, docker run…), find's -exec or ip netns exec runs in its turn,
+ * and the command lines some take as an option's value (rsync -e, tar -I, git -c).
  * A `command:` action must run no shell, and an alert's values must choose neither that
  * program nor its environment: shellIn finds the argument that breaks either rule.
  */
 // Running one of these would bring the shell back through the side door: as argv[0],
 // or as the program one that runs another runs (WRAPPER_SPECS). busybox and toybox are
-// shells too (`busybox sh -c …`).
+// shells too (`busybox sh -c …`), and expect is a Tcl interpreter, whose script (`-c`, or a
+// file) runs what it spawns.
 const SHELLS: ReadonlySet<string> = new Set([
   'sh', 'bash', 'rbash', 'zsh', 'dash', 'ksh', 'ksh93', 'mksh', 'lksh', 'oksh', 'loksh', 'pdksh', 'ash', 'yash', 'posh', 'sash',
   'fish', 'csh', 'tcsh', 'elvish', 'nu', 'xonsh', 'rc', 'es', 'busybox', 'toybox',
-  'pwsh', 'powershell', 'cmd', 'cmd.exe', 'pwsh.exe', 'powershell.exe', 'sh.exe', 'bash.exe',
+  'pwsh', 'powershell', 'cmd', 'cmd.exe', 'pwsh.exe', 'powershell.exe', 'sh.exe', 'bash.exe', 'expect',
 ]);
 /** Programs that always hand what they run to a shell, whatever their options. */
 const ALWAYS_SHELL: Record<string, string> = {
   sg: 'runs its command through /bin/sh',
+  parallel: 'runs its commands through a shell',
   script: 'runs a shell (and its -c command through one)',
   su: 'runs a shell, which reads the arguments after the user name; to run a program as another user, use [runuser, -u, USER, --, PROGRAM] or [sudo, --preserve-env=RECTIFY_STEP_ID, -u, USER, PROGRAM]',
 };
@@ -63,6 +66,10 @@ interface WrapperSpec {
   entrypoint?: string;
   /** ssh: what follows the host is a command line for the remote user's shell. */
   remote?: boolean;
+  /** gosu, su-exec: no options; the user, then the program, whatever they look like. */
+  noOptions?: boolean;
+  /** lxc exec: its own options are read among the program's arguments too, up to "--", so the program must follow "--". */
+  dashDash?: boolean;
   /**
    * Values that hold a placeholder but choose what runs all the same (ssh's `-o
    * ProxyCommand=…`, systemd-run's `-p ExecStartPre=…`): the option's value as
@@ -129,6 +136,33 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
   // The host may be a value (one cannot start with "-"); the command after it never.
   ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true, valueRule: sshOption },
+  // gosu USER PROGRAM, su-exec USER PROGRAM: no options, not even "--".
+  gosu: { operands: 1, noOptions: true },
+  'su-exec': { operands: 1, noOptions: true },
+  // runit's chpst: -u, -U, -b, -e, -/ … take a value, -v, -P, -0, -1, -2 none.
+  chpst: { short: 'uUbe/CnlLmdopfcrt', knownShort: 'uUbe/CnlLmdopfcrtvP012' },
+  // pkexec [--user USER] PROGRAM: with no program it runs the user's shell.
+  pkexec: { short: 'u', knownShort: 'u', long: ['--user'], flags: ['--disable-internal-agent', '--keep-cwd', '--help', '--version'], shellWithout: true },
+  tini: { short: 'pe', knownShort: 'pehvwgls' },
+  'dumb-init': { short: 'r', knownShort: 'rcvVh', long: ['--rewrite'], flags: ['--single-child', '--verbose', '--version', '--help'] },
+  // unbuffer [-p] PROGRAM: what follows goes to expect's spawn, whose own options may take a value.
+  unbuffer: { knownShort: 'p' },
+  // With no program it runs a shell in the container.
+  'systemd-nspawn': {
+    short: 'DuLMSZipE',
+    knownShort: 'DuLMSZipEhabjqxnUP',
+    long: [
+      '--directory', '--template', '--image', '--image-policy', '--oci-bundle', '--user', '--machine', '--hostname', '--uuid', '--slice', '--property',
+      '--private-users-ownership', '--network-interface', '--network-macvlan', '--network-ipvlan', '--network-veth-extra', '--network-bridge', '--network-zone',
+      '--network-namespace-path', '--port', '--capability', '--drop-capability', '--ambient-capability', '--no-new-privileges', '--system-call-filter', '--rlimit',
+      '--oom-score-adjust', '--cpu-affinity', '--kill-signal', '--link-journal', '--resolv-conf', '--timezone', '--bind', '--bind-ro', '--inaccessible', '--tmpfs',
+      '--overlay', '--overlay-ro', '--setenv', '--register', '--personality', '--settings', '--notify-ready', '--console', '--chdir', '--pivot-root',
+      '--selinux-context', '--selinux-apifs-context', '--root-hash', '--root-hash-sig', '--verity-data', '--load-credential', '--set-credential', '--suppress-sync',
+      '--bind-user', '--background',
+    ],
+    flags: ['--help', '--version', '--quiet', '--boot', '--as-pid2', '--ephemeral', '--read-only', '--private-network', '--network-veth', '--keep-unit', '--pipe', '--no-pager', '--volatile', '--private-users'],
+    shellWithout: true,
+  },
 };
 
 // kubectl's (and oc's) options for every subcommand (`kubectl options`): with a value, and without.
@@ -241,6 +275,51 @@ const COMPOSE_LEVEL: Subcommands = {
 };
 const CONTAINER_SUBCOMMANDS = { runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, nested: { container: CONTAINER_LEVEL, compose: COMPOSE_LEVEL }, plain: CONTAINER_PLAIN };
 const KUBE_ANYWHERE = { short: 's', values: 'nclov' };
+// The docker-compose and podman-compose programs read as `docker compose` (and their own global options).
+const COMPOSE_PROGRAM = (long: readonly string[], flags: readonly string[]): Subcommands => ({
+  ...COMPOSE_LEVEL,
+  global: { ...COMPOSE_LEVEL.global, short: 'fpcH', knownShort: 'fpcHhv', long: [...COMPOSE_LEVEL.global.long!, ...long], flags: [...COMPOSE_LEVEL.global.flags!, ...flags] },
+});
+// containerd's ctr (urfave/cli: options before the arguments, "--" ends them): `ctr run
+// IMAGE ID COMMAND` (the image written out; --config's spec file and --runtime or
+// --runc-binary choose what runs) and `ctr task exec --exec-id ID CONTAINER COMMAND`.
+const CTR_RUN_CHOOSES = ['-c', '--config', '--runtime', '--runc-binary'];
+function ctrRunOption(option: string, _value: Template): string | undefined {
+  if (!CTR_RUN_CHOOSES.includes(option)) return undefined;
+  return `ctr run's ${option} chooses what runs (its spec file's process, or the runtime's program), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+}
+const CTR_RUN: WrapperSpec = {
+  short: 'c',
+  knownShort: 'cdth',
+  long: [
+    '--config', '--cwd', '--env', '--env-file', '--label', '--annotation', '--mount', '--runtime', '--runtime-config-path', '--runc-binary', '--runc-root', '--snapshotter',
+    '--snapshotter-label', '--log-uri', '--fifo-dir', '--cgroup', '--platform', '--sandbox', '--with-ns', '--pid-file', '--gpus', '--memory-limit', '--cap-add', '--cap-drop',
+    '--seccomp-profile', '--apparmor-default-profile', '--apparmor-profile', '--blockio-config-file', '--blockio-class', '--rdt-class', '--hostname', '--user',
+    '--cpu-quota', '--cpu-period', '--cpu-shares', '--cpus', '--cpuset-cpus', '--cpuset-mems', '--device', '--rootfs-propagation', '--uidmap', '--gidmap',
+  ],
+  flags: ['--rm', '--null-io', '--detach', '--tty', '--cni', '--net-host', '--privileged', '--privileged-without-host-devices', '--read-only', '--allow-new-privs', '--seccomp', '--rootfs', '--no-pivot', '--runc-systemd-cgroup', '--remap-labels', '--help'],
+  operands: 2,
+  valueRule: ctrRunOption,
+};
+const CTR_EXEC: WrapperSpec = { knownShort: 'tdh', long: ['--cwd', '--exec-id', '--fifo-dir', '--log-uri', '--user'], flags: ['--tty', '--detach', '--help'], operands: 1, podValues: true };
+const CTR_TASKS: Subcommands = { global: BARE_LEVEL, runs: { exec: CTR_EXEC }, plain: ['start', 'kill', 'list', 'ls', 'ps', 'pause', 'resume', 'delete', 'del', 'remove', 'rm', 'metrics'] };
+// LXD's and Incus's lxc exec INSTANCE -- COMMAND: cobra reads their options among the
+// command's arguments too, up to "--".
+const LXC: Subcommands = {
+  global: { knownShort: 'hqv', long: ['--project'], flags: ['--debug', '--force-local', '--help', '--quiet', '--verbose', '--version', '--all', '--sub-commands'], literalValues: true },
+  runs: {
+    exec: {
+      knownShort: 'tTnhqv',
+      long: ['--cwd', '--env', '--group', '--mode', '--user', '--project'],
+      flags: ['--force-interactive', '--force-noninteractive', '--disable-stdin', '--debug', '--force-local', '--help', '--quiet', '--verbose'],
+      operands: 1,
+      podValues: true,
+      dashDash: true,
+    },
+  },
+  plain: ['start', 'stop', 'restart', 'pause', 'list', 'ls', 'info'],
+  anywhere: { short: '', values: '' },
+};
 
 const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
   kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, plain: KUBE_PLAIN, anywhere: KUBE_ANYWHERE },
@@ -287,9 +366,49 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
     },
     plain: ['stop', 'start', 'rm', 'stopp', 'rmp', 'ps', 'pods', 'inspect', 'inspectp', 'inspecti', 'logs', 'stats', 'statsp', 'info', 'images', 'rmi'],
   },
+  'docker-compose': COMPOSE_PROGRAM(['--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], ['--verbose', '--no-ansi', '--tls', '--tlsverify', '--skip-hostname-check', '--version']),
+  'podman-compose': COMPOSE_PROGRAM(
+    ['--in-pod', '--pod-args', '--podman-path', '--podman-args', '--podman-pull-args', '--podman-push-args', '--podman-build-args', '--podman-inspect-args', '--podman-run-args', '--podman-start-args', '--podman-stop-args', '--podman-rm-args', '--podman-volume-args'],
+    ['--no-ansi', '--no-cleanup', '--verbose', '--version'],
+  ),
+  ctr: {
+    global: { short: 'an', knownShort: 'anhv', long: ['--address', '--namespace', '--timeout', '--connect-timeout'], flags: ['--debug', '--help', '--version'], literalValues: true },
+    runs: { run: CTR_RUN },
+    nested: { task: CTR_TASKS, tasks: CTR_TASKS, t: CTR_TASKS },
+    plain: ['version', 'info', 'events', 'plugins', 'images', 'image', 'i'],
+  },
+  lxc: LXC,
+  incus: LXC,
 };
 /** The entry for `key`, never one an object inherits (`constructor`, `toString`). */
 const own = <T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined => (table && Object.hasOwn(table, key) ? table[key] : undefined);
+/**
+ * Programs that run a command line given as an option's value, read anywhere before "--"
+ * as they read them: `short` letters and `long` names whose value is one (the rest of the
+ * cluster or the next argument, `--name=value`), `valueShort` every letter that takes a
+ * value. `prefixes`: a long option may be abbreviated (`--use-comp`, as argp reads it);
+ * `oldStyle`: a first argument without "-" is letters whose values follow in order
+ * (`tar xIf zstd a.tar`).
+ */
+interface CommandLineOptions {
+  short: string;
+  long: readonly string[];
+  valueShort: string;
+  prefixes?: boolean;
+  oldStyle?: boolean;
+  what: string;
+}
+const COMMAND_LINE_OPTIONS: Record<string, CommandLineOptions> = {
+  rsync: { short: 'e', long: ['--rsh', '--rsync-path'], valueShort: 'eBfTM@', what: 'a command line rsync runs (to reach the remote host, or there to start rsync)' },
+  tar: {
+    short: 'IF',
+    long: ['--use-compress-program', '--to-command', '--checkpoint-action', '--info-script', '--new-volume-script', '--rsh-command', '--rmt-command'],
+    valueShort: 'bCfFgHIKLNTVX',
+    prefixes: true,
+    oldStyle: true,
+    what: 'a command line tar runs',
+  },
+};
 /** find runs the program after each of these. */
 const FIND_EXEC: ReadonlySet<string> = new Set(['-exec', '-execdir', '-ok', '-okdir']);
 /**
@@ -318,8 +437,9 @@ type Problem = { index: number; message: string };
  * A shell in an argument list whose program is written out: argv[0] itself, or the
  * program that a program running another (WRAPPER_SPECS, SUBCOMMANDS, find's
  * -exec, ip netns exec) runs, through any chain of them; an option by which one runs its command
- * through a shell (SHELL_OPTIONS); or a value that could choose that program or its
- * environment.
+ * through a shell (SHELL_OPTIONS); a command line given as an option's value that holds a
+ * placeholder (COMMAND_LINE_OPTIONS, git's -c); or a value that could choose that program
+ * or its environment.
  */
 export function shellIn(argv: readonly Template[]): Problem | undefined {
   const prog = argv[0]!.source;
@@ -328,7 +448,7 @@ export function shellIn(argv: readonly Template[]): Problem | undefined {
 }
 
 const isWrapper = (name: string): boolean =>
-  [WRAPPER_SPECS, SUBCOMMANDS, ALWAYS_SHELL, SHELL_OPTIONS].some((table) => Object.hasOwn(table, name)) || name === 'find' || name === 'ip';
+  [WRAPPER_SPECS, SUBCOMMANDS, ALWAYS_SHELL, SHELL_OPTIONS, COMMAND_LINE_OPTIONS].some((table) => Object.hasOwn(table, name)) || name === 'find' || name === 'ip' || name === 'git';
 
 /** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
 function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
@@ -343,6 +463,9 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
   if (name === 'find') return findExec(argv, at, top);
   if (name === 'ip') return ipExec(argv, at, top);
+  if (name === 'git') return gitOptions(argv, at);
+  const line = own(COMMAND_LINE_OPTIONS, name);
+  if (line) return commandLineOption(argv, at, line);
   const sub = own(SUBCOMMANDS, name);
   if (sub) return subcommand(argv, at, at + 1, sub, self, top);
   const spec = own(WRAPPER_SPECS, name);
@@ -514,6 +637,109 @@ function findExec(argv: readonly Template[], at: number, top: string): Problem |
   return undefined;
 }
 
+/**
+ * rsync's -e (--rsh) and --rsync-path, tar's -I (--use-compress-program), --to-command,
+ * --checkpoint-action, -F…: their value is a command line, which may not hold a
+ * placeholder; nor may a value stand where it could spell such an option (`"-{x}"`,
+ * `"--{x}"`, after letters that take no value), nor, for tar, in the old-style letters.
+ */
+function commandLineOption(argv: readonly Template[], at: number, spec: CommandLineOptions): Problem | undefined {
+  const self = argv[at]!.source;
+  const refuse = (index: number, option: string): Problem => ({
+    index,
+    message: `${JSON.stringify(self)}'s ${option} is ${spec.what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
+  });
+  const spelt = (index: number): Problem => ({
+    index,
+    message: `${JSON.stringify(self)}'s options must be written out: a value there could be read as an option that runs a command; write it in the runbook`,
+  });
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    const literal = isLiteral(t);
+    const head = textBeforeValue(t);
+    if (literal && t.source === '--') return undefined;
+    if (spec.oldStyle && i === at + 1 && !head.startsWith('-')) {
+      if (!literal) return { index: i, message: `${JSON.stringify(self)} reads a first argument without "-" as option letters, so it must be written out, not hold a {placeholder}; write it in the runbook` };
+      let next = i + 1;
+      for (const letter of t.source) {
+        if (!spec.valueShort.includes(letter)) continue;
+        const value = argv[next];
+        if (spec.short.includes(letter) && value && !isLiteral(value)) return refuse(next, `-${letter}`);
+        next++;
+      }
+      i = next - 1;
+      continue;
+    }
+    if (!head.startsWith('-') || t.source === '-') continue;
+    if (head.startsWith('--')) {
+      const inline = head.includes('=');
+      if (!literal && !inline) return spelt(i);
+      const name = inline ? head.slice(0, head.indexOf('=')) : t.source;
+      const option = spec.long.find((l) => l === name || (spec.prefixes && name.length > 2 && l.startsWith(name)));
+      if (!option) continue;
+      if (inline ? !literal : argv[i + 1] && !isLiteral(argv[i + 1]!)) return refuse(inline ? i : i + 1, option);
+      continue;
+    }
+    const letters = (literal ? t.source : head).slice(1);
+    let taken = false;
+    for (let k = 0; k < letters.length; k++) {
+      const letter = letters[k]!;
+      if (!spec.valueShort.includes(letter)) continue;
+      taken = true;
+      const last = k === letters.length - 1 && literal;
+      if (spec.short.includes(letter)) {
+        if (!literal) return refuse(i, `-${letter}`);
+        if (last && argv[i + 1] && !isLiteral(argv[i + 1]!)) return refuse(i + 1, `-${letter}`);
+      }
+      if (last) i++;
+      break;
+    }
+    if (!literal && !taken) return spelt(i);
+  }
+  return undefined;
+}
+
+/**
+ * git's options before its subcommand: `-c NAME=VALUE` and `--config-env` set a
+ * configuration variable, and several run a command (core.sshCommand, core.pager,
+ * core.editor, core.fsmonitor, alias.*), and `--exec-path=` is where git finds the
+ * programs its subcommands are: none may hold a placeholder, nor may a value stand where
+ * it could spell an option; the subcommand (git-NAME, or an alias) is written out.
+ */
+function gitOptions(argv: readonly Template[], at: number): Problem | undefined {
+  const self = argv[at]!.source;
+  const config = (index: number, option: string): Problem => ({
+    index,
+    message: `${JSON.stringify(self)}'s ${option} sets a configuration variable, and some run a command (core.sshCommand, core.pager, core.editor, alias.*…), so its name and value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
+  });
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    const literal = isLiteral(t);
+    const head = textBeforeValue(t);
+    if (!head.startsWith('-')) {
+      if (literal) return undefined;
+      return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not hold a {placeholder}: git runs git-NAME or an alias by that name, so an alert must not choose what runs` };
+    }
+    const name = head.includes('=') ? head.slice(0, head.indexOf('=')) : t.source;
+    if (t.source === '-c' || t.source === '--config-env') {
+      const value = argv[i + 1];
+      if (value && !isLiteral(value)) return config(i + 1, t.source);
+      i++;
+      continue;
+    }
+    if (name === '--config-env' && !literal) return config(i, name);
+    if (name === '--exec-path' && !literal) {
+      return { index: i, message: `${JSON.stringify(self)}'s --exec-path is where git finds the programs it runs, so it must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
+    }
+    if (!literal && !head.includes('=')) {
+      return { index: i, message: `${JSON.stringify(self)}'s options before its subcommand must be written out: a value there could be read as an option (-c, --exec-path) that chooses what runs; write it in the runbook` };
+    }
+    // Options that take the next argument as their value.
+    if (['-C', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--attr-source'].includes(t.source)) i++;
+  }
+  return undefined;
+}
+
 // ip reads its object and command by any prefix: `ip net e NAME …` is `ip netns exec NAME …`.
 const prefixOf = (word: string, min: number) => (arg: string) => arg.length >= min && word.startsWith(arg);
 const IP_OBJECT = [prefixOf('netns', 3), prefixOf('vrf', 1)];
@@ -584,7 +810,7 @@ function readArguments(
         : `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`,
     },
   });
-  const start = { operands: spec.operands ?? 0, endOfOptions: false, su: spec.suUnless !== undefined, direct: spec.direct === undefined };
+  const start = { operands: spec.operands ?? 0, endOfOptions: spec.noOptions === true, su: spec.suUnless !== undefined, direct: spec.direct === undefined };
   const suLike = (): { problem: Problem } => ({
     problem: { index: from - 1, message: `${JSON.stringify(by)} without -u runs the user's shell, as su does; ${TAIL} ([runuser, -u, USER, --, PROGRAM])` },
   });
@@ -750,6 +976,9 @@ function readArguments(
       if (su) return suLike();
       if (!direct) {
         return { problem: { index: from - 1, message: `${JSON.stringify(by)} runs its command through sh -c unless given -${spec.direct!.short} (${spec.direct!.long}); add it so the program runs directly` } };
+      }
+      if (spec.dashDash && !endOfOptions) {
+        return { problem: { index: i, message: `${JSON.stringify(by)} reads its own options among the arguments of the program it runs, up to "--": write "--" before the program` } };
       }
       return { program: i };
     }

@@ -5,8 +5,9 @@ import { parseRunbooksText, renderPlan } from '../../src/runbooks/index.js';
 
 /**
  * Which `command:` argument lists may hold a placeholder where kubectl, oc, docker,
- * podman, nerdctl, crictl, ssh and systemd-run read options and subcommands: each
- * list is loaded as a runbook, and the problems are compared whole.
+ * podman, nerdctl, crictl, ctr, lxc, ssh, systemd-run and the other programs that run
+ * another read options and subcommands, and where rsync, tar and git read a command
+ * line: each list is loaded as a runbook, and the problems are compared whole.
  */
 const yaml = (argv: readonly string[]): string =>
   `runbooks:\n  r:\n    risk: LOW\n    triggers: [x]\n    action: {command: {argv: ${JSON.stringify(argv)}}}\n    rollback: none\n    rollback_reason: t\n`;
@@ -231,6 +232,167 @@ test('the common forms keep loading', () => {
     ['oc', '-n', '{ns}', 'rollout', 'latest', 'dc/{svc}'],
     ['podman', 'restart', '{c}'],
     ['xargs', '-r', '-n', '1', '/usr/local/bin/x'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: gosu, su-exec, chpst, pkexec, tini, dumb-init, unbuffer and systemd-nspawn
+// were not read as programs that run another, so `[gosu, app, "{x}"]` ran what the alert named.
+test('gosu, su-exec, chpst, pkexec, tini, dumb-init, unbuffer and systemd-nspawn: the program they run is written out and not a shell', () => {
+  const shellWithout = (by: string) => `${at(0)}: ${JSON.stringify(by)} runs a shell when no program follows it; ${TAIL}`;
+  const before = (i: number, by: string) =>
+    `${at(i)}: a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`;
+  assert.deepEqual(problems(['gosu', 'app', '{x}']), [programValue(2, 'gosu')]);
+  assert.deepEqual(problems(['gosu', '{user}', '/usr/local/bin/flush-queue']), [before(1, 'gosu')]);
+  assert.deepEqual(problems(['timeout', '60', 'gosu', 'app', 'bash', '-c', 'x']), [`${at(4)}: "bash" is a shell, which "timeout" would run; ${TAIL}`]);
+  // gosu and su-exec read no options: "-u" is the user, and the program follows it.
+  assert.deepEqual(problems(['su-exec', '-u', 'sh']), [shellRun(2, 'sh', 'su-exec')]);
+  assert.deepEqual(problems(['su-exec', 'app:app', '{x}']), [programValue(2, 'su-exec')]);
+  assert.deepEqual(problems(['chpst', '-u', 'app', '{x}']), [programValue(3, 'chpst')]);
+  assert.deepEqual(problems(['chpst', '-vu', 'app:app', '-/', '/srv/root', 'sh']), [shellRun(5, 'sh', 'chpst')]);
+  assert.deepEqual(problems(['chpst', '-e', '{envdir}', '/usr/local/bin/flush-queue']), [before(2, 'chpst')]);
+  assert.deepEqual(problems(['pkexec', '{x}']), [programValue(1, 'pkexec')]);
+  assert.deepEqual(problems(['pkexec', '--user', 'app']), [shellWithout('pkexec')]);
+  assert.deepEqual(problems(['pkexec', '-u', 'app', '/bin/bash']), [shellRun(3, '/bin/bash', 'pkexec')]);
+  assert.deepEqual(problems(['tini', '--', '{x}']), [programValue(2, 'tini')]);
+  assert.deepEqual(problems(['tini', '-s', '-e', '143', 'sh', '-c', 'x']), [shellRun(4, 'sh', 'tini')]);
+  assert.deepEqual(problems(['dumb-init', '{x}']), [programValue(1, 'dumb-init')]);
+  assert.deepEqual(problems(['dumb-init', '--rewrite', '15:2', 'bash']), [shellRun(3, 'bash', 'dumb-init')]);
+  assert.deepEqual(problems(['unbuffer', '{x}']), [programValue(1, 'unbuffer')]);
+  assert.deepEqual(problems(['unbuffer', '-p', 'sh', '-c', 'x']), [shellRun(2, 'sh', 'unbuffer')]);
+  assert.deepEqual(problems(['systemd-nspawn', '-D', '/var/lib/machines/app', '{x}']), [programValue(3, 'systemd-nspawn')]);
+  assert.deepEqual(problems(['systemd-nspawn', '-qD', '/var/lib/machines/app', '--bind-ro', '/etc/app', '--', 'sh']), [shellRun(6, 'sh', 'systemd-nspawn')]);
+  assert.deepEqual(problems(['systemd-nspawn', '-M', 'app']), [shellWithout('systemd-nspawn')]);
+  // Still loaded: the program written out, values after it.
+  for (const argv of [
+    ['gosu', 'app', '/usr/local/bin/flush-queue', '{svc}'],
+    ['su-exec', 'app:app', '/usr/local/bin/flush-queue', '--queue', '{queue}'],
+    ['chpst', '-u', 'app:app', '-e', '/etc/app/env', '/usr/local/bin/flush-queue', '{svc}'],
+    ['pkexec', '--user', 'app', '/usr/local/bin/flush-queue', '{svc}'],
+    ['tini', '-s', '--', '/usr/local/bin/flush-queue', '{svc}'],
+    ['dumb-init', '--single-child', '/usr/local/bin/flush-queue', '{svc}'],
+    ['unbuffer', '-p', '/usr/local/bin/flush-queue', '{svc}'],
+    ['systemd-nspawn', '-D', '/var/lib/machines/app', '--', '/usr/local/bin/flush-queue', '{svc}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: expect (a Tcl interpreter) and GNU parallel (which hands its command to a
+// shell) loaded, so `[expect, -c, "spawn {x}"]` ran the alert's Tcl.
+test('expect is a shell, and parallel runs its commands through one: both are refused, as argv[0] and behind a wrapper', () => {
+  assert.deepEqual(problems(['expect', '-c', 'spawn /usr/local/bin/tool {x}']), [`${at(0)}: "expect" is a shell; ${TAIL}`]);
+  assert.deepEqual(problems(['timeout', '30', '/usr/bin/expect', '/usr/local/lib/login.exp', '{host}']), [shellRun(2, '/usr/bin/expect', 'timeout')]);
+  assert.deepEqual(problems(['parallel', '/usr/local/bin/flush-queue', ':::', '{queue}']), [`${at(0)}: "parallel" runs its commands through a shell; ${TAIL}`]);
+  assert.deepEqual(problems(['nice', '-n', '10', 'parallel', '-j2', '/usr/local/bin/flush-queue']), [`${at(3)}: "parallel" runs its commands through a shell; ${TAIL}`]);
+  // Still loaded: their names as plain arguments.
+  assert.deepEqual(problems(['/usr/local/bin/report', '--tools', 'expect', 'parallel', '{svc}']), []);
+});
+
+// Regression: the docker-compose and podman-compose programs, containerd's ctr (run, task
+// exec) and lxc exec (LXD's and Incus's) were not read, so `[ctr, task, exec, --exec-id,
+// x, app, "{x}"]` ran what the alert named.
+test('docker-compose and podman-compose (as docker compose), ctr run and ctr task exec, lxc and incus exec: the program they run is written out and not a shell', () => {
+  const option = (i: number, by: string, name: string) =>
+    `${at(i)}: ${JSON.stringify(by)}'s option ${name} before its subcommand must be written out, not take a {placeholder}: an alert must not choose the server, context, credentials or identity ${JSON.stringify(by)} acts with; write it in the runbook`;
+  assert.deepEqual(problems(['docker-compose', 'exec', 'web', '{x}']), [programValue(3, 'docker-compose')]);
+  assert.deepEqual(problems(['docker-compose', '-f', '/srv/app/compose.yaml', 'run', '--rm', 'web', 'sh', '-c', 'x']), [shellRun(6, 'sh', 'docker-compose')]);
+  assert.deepEqual(problems(['docker-compose', '-H', '{host}', 'restart', 'web']), [option(2, 'docker-compose', '-H')]);
+  assert.deepEqual(problems(['podman-compose', 'run', '--rm', 'web', '{x}']), [programValue(4, 'podman-compose')]);
+  assert.deepEqual(problems(['podman-compose', '--podman-path', '{x}', 'restart', 'web']), [option(2, 'podman-compose', '--podman-path')]);
+  assert.deepEqual(problems(['ctr', 'task', 'exec', '--exec-id', 'flush', 'app', '{x}']), [programValue(6, 'ctr')]);
+  assert.deepEqual(problems(['ctr', '-n', 'k8s.io', 't', 'exec', '-t', '--exec-id', 'flush', '{c}', 'sh']), [shellRun(9, 'sh', 'ctr')]);
+  assert.deepEqual(problems(['ctr', 'run', '--rm', 'docker.io/library/alpine:3', 'job', '{x}']), [programValue(5, 'ctr')]);
+  assert.deepEqual(problems(['ctr', 'run', '--rm', '--net-host', 'docker.io/library/alpine:3', 'job', 'sh', '-c', 'x']), [shellRun(6, 'sh', 'ctr')]);
+  assert.deepEqual(problems(['ctr', 'run', '--rm', '--runc-binary', '/opt/runc/{x}', 'docker.io/library/alpine:3', 'job', '/bin/true']), [
+    `${at(4)}: ctr run's --runc-binary chooses what runs (its spec file's process, or the runtime's program), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
+  ]);
+  assert.deepEqual(problems(['ctr', '-n', '{ns}', 'task', 'ls']), [option(2, 'ctr', '-n')]);
+  assert.deepEqual(problems(['lxc', 'exec', 'web', '--', '{x}']), [programValue(4, 'lxc')]);
+  assert.deepEqual(problems(['lxc', 'exec', '{c}', '--env', 'A=1', '--', 'bash']), [shellRun(6, 'bash', 'lxc')]);
+  // cobra reads lxc's options among the program's arguments up to "--": the program follows "--".
+  assert.deepEqual(problems(['lxc', 'exec', 'web', '/usr/local/bin/flush-queue', '--env', '{x}']), [
+    `${at(3)}: "lxc" reads its own options among the arguments of the program it runs, up to "--": write "--" before the program`,
+  ]);
+  assert.deepEqual(problems(['incus', 'exec', 'web', '--', '{x}']), [programValue(4, 'incus')]);
+  assert.deepEqual(problems(['lxc', 'restart', '{c}', '--project', '{p}']), [
+    `${at(4)}: "lxc"'s option --project must be written out wherever it stands, not take a {placeholder}: an alert must not choose the server, context, credentials or identity "lxc" acts with; write it in the runbook`,
+  ]);
+  // Still loaded: the service, container or instance of an exec, the program's own arguments.
+  for (const argv of [
+    ['docker-compose', '-f', '/srv/app/compose.yaml', 'exec', '-T', '{svc}', '/usr/local/bin/flush-queue', '{queue}'],
+    ['docker-compose', 'restart', '{svc}'],
+    ['podman-compose', 'exec', '{svc}', '/usr/local/bin/flush-queue', '{queue}'],
+    ['ctr', '-n', 'k8s.io', 'task', 'exec', '--exec-id', 'flush-{queue}', '{c}', '/usr/local/bin/flush-queue', '{queue}'],
+    ['ctr', 'run', '--rm', 'registry.example/app/flush:1', 'flush-{queue}', '/usr/local/bin/flush-queue', '{queue}'],
+    ['ctr', '-n', 'k8s.io', 'tasks', 'kill', '{c}'],
+    ['lxc', 'exec', '{c}', '--', '/usr/local/bin/flush-queue', '{queue}'],
+    ['lxc', 'restart', '{c}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: rsync's -e/--rsh and --rsync-path and tar's -I, --to-command and
+// --checkpoint-action=exec= took a placeholder, so the alert chose the command they ran.
+test("rsync's and tar's options whose value is a command line may not hold a placeholder", () => {
+  const line = (i: number, by: string, option: string, what: string) =>
+    `${at(i)}: ${JSON.stringify(by)}'s ${option} is ${what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  const RSYNC = 'a command line rsync runs (to reach the remote host, or there to start rsync)';
+  const TAR = 'a command line tar runs';
+  const spelt = (i: number, by: string) => `${at(i)}: ${JSON.stringify(by)}'s options must be written out: a value there could be read as an option that runs a command; write it in the runbook`;
+  assert.deepEqual(problems(['rsync', '-a', '-e', 'ssh -p {port}', '/srv/data/', 'backup:/dst/']), [line(3, 'rsync', '-e', RSYNC)]);
+  assert.deepEqual(problems(['rsync', '-ae', '{x}', '/srv/data/', 'backup:/dst/']), [line(2, 'rsync', '-e', RSYNC)]);
+  assert.deepEqual(problems(['rsync', '-a', '--rsh=ssh -i /etc/keys/{x}', '/srv/data/', 'backup:/dst/']), [line(2, 'rsync', '--rsh', RSYNC)]);
+  // rsync reads options after its operands too.
+  assert.deepEqual(problems(['rsync', '-a', '/srv/data/', 'backup:/dst/', '--rsync-path', 'sudo {x}']), [line(5, 'rsync', '--rsync-path', RSYNC)]);
+  assert.deepEqual(problems(['rsync', '-a', '-{x}', '/srv/data/', 'backup:/dst/']), [spelt(2, 'rsync')]);
+  assert.deepEqual(problems(['tar', '-I', 'zstd {x}', '-cf', '/var/backups/a.tar', '/srv/data']), [line(2, 'tar', '-I', TAR)]);
+  // tar (argp) reads an abbreviated long option as the whole one.
+  assert.deepEqual(problems(['tar', '-cf', '/var/backups/a.tar', '--use-comp={x}', '/srv/data']), [line(3, 'tar', '--use-compress-program', TAR)]);
+  assert.deepEqual(problems(['tar', '-xf', '/var/backups/a.tar', '--to-command', '/usr/local/bin/{x}']), [line(4, 'tar', '--to-command', TAR)]);
+  assert.deepEqual(problems(['tar', '-cf', '/var/backups/a.tar', '--checkpoint=1000', '--checkpoint-action=exec={x}', '/srv/data']), [line(4, 'tar', '--checkpoint-action', TAR)]);
+  // Old-style letters: -I's value is the argument after them, in order.
+  assert.deepEqual(problems(['tar', 'xIf', '{x}', '/var/backups/a.tar']), [line(2, 'tar', '-I', TAR)]);
+  assert.deepEqual(problems(['tar', '{mode}', '/var/backups/a.tar']), [
+    `${at(1)}: "tar" reads a first argument without "-" as option letters, so it must be written out, not hold a {placeholder}; write it in the runbook`,
+  ]);
+  // Still loaded: a remote path whose host is written out, written-out command lines, other values.
+  for (const argv of [
+    ['rsync', '-a', '/srv/data/', 'backup:/dst/{svc}/'],
+    ['rsync', '-az', '-e', 'ssh -i /etc/rectify/key', '--exclude', '{pattern}', '/srv/data/', 'backup:/dst/{svc}/'],
+    ['tar', '-czf', '/var/backups/{svc}.tar.gz', '-C', '/srv/{svc}', '.'],
+    ['tar', '-I', 'zstd -T0', '-cf', '/var/backups/{svc}.tar.zst', '/srv/{svc}'],
+    ['tar', 'czf', '/var/backups/{svc}.tar.gz', '/srv/{svc}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: git's -c took a placeholder, so `-c core.sshCommand=…`, `-c alias.x=!…` or
+// `-c core.pager=…` let the alert choose a command git runs; so did --exec-path.
+test("git's -c, --config-env and --exec-path may not hold a placeholder, nor the subcommand be one", () => {
+  const config = (i: number, option: string) =>
+    `${at(i)}: "git"'s ${option} sets a configuration variable, and some run a command (core.sshCommand, core.pager, core.editor, alias.*…), so its name and value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  assert.deepEqual(problems(['git', '-c', 'core.sshCommand=ssh -i /etc/keys/{k}', '-C', '/srv/app', 'fetch']), [config(2, '-c')]);
+  assert.deepEqual(problems(['git', '-c', 'alias.sync=!{x}', 'sync']), [config(2, '-c')]);
+  assert.deepEqual(problems(['git', '-C', '/srv/app', '-c', '{name}=less', 'log']), [config(4, '-c')]);
+  assert.deepEqual(problems(['git', '-c', 'core.pager={x}', 'log']), [config(2, '-c')]);
+  assert.deepEqual(problems(['git', '--config-env', 'core.editor={x}', 'commit']), [config(2, '--config-env')]);
+  assert.deepEqual(problems(['git', '--exec-path=/opt/git/{x}', 'status']), [
+    `${at(1)}: "git"'s --exec-path is where git finds the programs it runs, so it must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
+  ]);
+  assert.deepEqual(problems(['git', '-c', 'color.ui=never', '--{x}', 'status']), [
+    `${at(3)}: "git"'s options before its subcommand must be written out: a value there could be read as an option (-c, --exec-path) that chooses what runs; write it in the runbook`,
+  ]);
+  assert.deepEqual(problems(['git', '{cmd}']), [`${at(1)}: the "git" subcommand must be written out, not hold a {placeholder}: git runs git-NAME or an alias by that name, so an alert must not choose what runs`]);
+  assert.deepEqual(problems(['sudo', '-u', 'app', 'git', '-c', 'core.editor={x}', 'commit']), [config(5, '-c')]);
+  // Still loaded: written-out configuration, a directory holding a value, the subcommand's own -c.
+  for (const argv of [
+    ['git', '-C', '/srv/app/{svc}', 'pull', '--ff-only'],
+    ['git', '-c', 'core.sshCommand=ssh -i /etc/rectify/key', '-C', '/srv/app/{svc}', 'fetch', 'origin', '{branch}'],
+    ['git', '-C', '/srv/app', 'grep', '-c', '{pattern}'],
   ]) {
     assert.deepEqual(problems(argv), [], JSON.stringify(argv));
   }
