@@ -40,10 +40,12 @@ import {
   countFailure,
   endTrialWithoutVerdict,
   failureInSteps,
+  NOT_COUNTED_BEFORE_CLOSE,
   NOT_COUNTED_NOT_NOW,
   NOT_COUNTED_REFUSED,
   reopenAfterCutOffTrial,
   reopenedReason,
+  startedBeforeClose,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
   withoutVerdictInSteps,
@@ -1708,7 +1710,9 @@ export function createEngine(deps: EngineDeps) {
      * with who and why, told), so its next alert is decided without waiting for the
      * breaker's trial: for a target a person has fixed, or a wait a clock set back has
      * lengthened. The failures in a row start again from 0. A trial run still under
-     * way ends as any run does: its failure opens the circuit again. A closed circuit
+     * way ends as any run does: its failure opens the circuit again. Any other run
+     * under way started before the close, and is not counted should it fail after it
+     * (startedBeforeClose). A closed circuit
      * is a 409 naming its state: nothing changes.
      */
     async closeCircuit(runbookId: string, by: string, reason: string): Promise<{ runbook: string; was: CircuitState; failures: number; opened_at: number | null; held_while_open: number }> {
@@ -1912,8 +1916,10 @@ export function createEngine(deps: EngineDeps) {
                   ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check${leftSaid}`
                   : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
-                // The run had failed: counted by the breaker below, as a stop at this point would have.
+                // The run had failed: counted by the breaker below, as a stop at this point would have
+                // (unless it started before the circuit last closed: not counted, and said).
                 ...(failure !== undefined ? { failure } : {}),
+                ...(failure !== undefined && startedBeforeClose(tx, { runbook: e.runbook, executionId: e.id }) ? { circuit: NOT_COUNTED_BEFORE_CLOSE } : {}),
                 // It had acted on nothing: not counted.
                 ...(nothing ? nothing.fields : {}),
                 ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),

@@ -12,10 +12,32 @@ const WAIT_RESTARTED_OPEN = 'a run that started before the circuit opened failed
 const WAIT_RESTARTED_HALF_OPEN =
   'a run that started before the circuit opened failed while its trial runs: the trial alone decides (its success closes the circuit, its failure opens it again); should the trial end without a verdict, the next trial waits the recovery time from this failure';
 
+/** What the row ending a failed run says of the breaker when the run started before its circuit last closed (see startedBeforeClose). */
+export const NOT_COUNTED_BEFORE_CLOSE =
+  'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its failure says nothing of the runbook since';
+
+/**
+ * Whether a failed run is left out of its runbook's closed circuit's count: it started
+ * before the circuit last closed (a trial's success, or a person's close), as the audit
+ * log's order shows it (not the clock). Its failure tells of the target before the
+ * close, which the trial, or the person, has answered since: counted, the runs in flight
+ * when the circuit tripped would trip it again the moment they fail after the close,
+ * on no new evidence. Not the trial a person closed the circuit under: its failure is
+ * the verdict the circuit waited for, and opens it again. Open or half-open, the rules
+ * of countFailure hold for every run.
+ */
+export function startedBeforeClose(tx: Tx, run: { runbook: string; executionId: string }): boolean {
+  if (tx.circuit(run.runbook).state !== 'closed') return false;
+  const close = tx.circuitClosedSinceStart(run.runbook, run.executionId);
+  return close !== undefined && close.trialExecutionId !== run.executionId;
+}
+
 /**
  * A failed run, counted by its runbook's breaker inside the caller's transaction.
  * Closed: the threshold-th failure in a row opens it (CIRCUIT_TRIPPED, audited here), as
- * does the failure of a trial whose circuit was closed by hand while it ran. Half-open:
+ * does the failure of a trial whose circuit was closed by hand while it ran; the failure
+ * of a run that started before the circuit last closed is not counted (startedBeforeClose:
+ * the row ending the run says NOT_COUNTED_BEFORE_CLOSE, the caller writes it). Half-open:
  * only the trial's own failure opens it again (CIRCUIT_TRIPPED); the failure of any other
  * run (one that started before the trip) is counted and restarts the recovery wait from
  * that failure (CIRCUIT_WAIT_RESTARTED, audited here) but leaves the trial to decide.
@@ -30,6 +52,7 @@ export function countFailure(
   tx: Tx,
   run: { runbook: string; executionId: string; circuitTrial: boolean; threshold: number; now: number; audit: RunAudit },
 ): boolean {
+  if (startedBeforeClose(tx, run)) return false;
   const c = tx.circuit(run.runbook);
   const failures = c.failures + 1;
   if (c.state === 'open' || (c.state === 'half_open' && c.trialExecutionId !== run.executionId)) {

@@ -12,9 +12,11 @@ import {
   countFailure,
   endTrialWithoutVerdict,
   failureInSteps,
+  NOT_COUNTED_BEFORE_CLOSE,
   NOT_COUNTED_REFUSED,
   reopenAfterCutOffTrial,
   reopenedReason,
+  startedBeforeClose,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
   withoutVerdictInSteps,
@@ -323,6 +325,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // else in the log tells what became of the circuit after its CIRCUIT_HALF_OPEN.
         const trialEnded = breaker === 'none' && endTrialWithoutVerdict(tx, { runbook: req.runbookId, executionId: req.id, now });
         if (trialEnded) circuitChange = 'open';
+        // A failure of a run that started before the circuit last closed is not counted
+        // (countFailure, below): the row ending the run says so.
+        const beforeClose = breaker === 'failure' && startedBeforeClose(tx, { runbook: req.runbookId, executionId: req.id });
         const endAt = events.length - 1;
         // The outcome is recorded with the row of the event it is told as (ROLLED_BACK, not the FAILED after it).
         const toldAt = events.findIndex((e) => e.event === told.event);
@@ -333,6 +338,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
             {
               ...e.details,
               ...(i === endAt && trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
+              ...(i === endAt && beforeClose ? { circuit: NOT_COUNTED_BEFORE_CLOSE } : {}),
               ...(i === toldAt ? announce({ ...told, reason: outcome }) : {}),
             },
             now,

@@ -292,6 +292,14 @@ export interface Tx extends GuardStateView {
    * through the audit log's execution index (a run has a handful of rows).
    */
   executionEndNeedsHuman(executionId: string): boolean;
+  /**
+   * The runbook's last CIRCUIT_CLOSED row (a trial's success, or a person's close) when it
+   * was written after the run started (its first audit row: its decision, written with its
+   * execution row), read by the log's order, not the clock; `trialExecutionId` is the trial
+   * a close by hand found under way (the row's `trial_execution_id`), or null. Undefined
+   * when the circuit has not closed since the run started, or no row of the run is recorded.
+   */
+  circuitClosedSinceStart(runbook: string, executionId: string): { trialExecutionId: string | null } | undefined;
 
   consumeRate(runbook: string, service: string, at: number, executionId: string): void;
   claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;

@@ -361,6 +361,73 @@ describe('guardrails', () => {
     });
   }
 
+  it('circuit breaker: runs in flight at the trip that fail after the trial closed it are not counted, their FAILED rows say why; a run started after the close counts', async () => {
+    target.reset();
+    const slow = ['s1', 's2', 's3'];
+    const releases = new Map(slow.map((service) => [service, holdCalls(target, 'POST', `/stale/${service}`, 500)]));
+    target.route('POST', '/stale/a', { status: 500 });
+    const svc = await startTestService({
+      runbooks: `runbooks:${runbook(target.url, 'stale', '    max_per_hour: 100\n    cooldown_minutes: 0\n    blast_radius_limit: 10')}`,
+      args: ['--max-concurrent-executions', '10'],
+    });
+    try {
+      const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await svc.get('/api/v1/runbooks/stale')).body.circuit);
+      const inFlight = slow.map((service) => svc.post('/api/v1/incidents?wait=true', incident('stale', service)));
+      for (const service of slow) await target.waitForRequest(`/stale/${service}`, { since: 0 });
+      for (let i = 0; i < 3; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('stale', 'a'))).body.event, 'FAILED');
+      const trippedAt = svc.clock.now();
+      assert.deepEqual(await circuit(), { state: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
+      svc.clock.advance(5 * MIN);
+      target.route('POST', '/stale/a', { status: 200 });
+      const trial = await svc.post('/api/v1/incidents?wait=true', incident('stale', 'a'));
+      assert.deepEqual([trial.body.action, trial.body.event], ['executed', 'SUCCESS']);
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null });
+
+      // The three runs that started before the trip fail after the close, one after the
+      // other: none is counted, the circuit stays closed.
+      const ended: string[] = [];
+      for (const [i, service] of slow.entries()) {
+        svc.clock.advance(1_000);
+        releases.get(service)!();
+        const r = (await inFlight[i]!).body;
+        assert.deepEqual([r.action, r.event, r.success], ['executed', 'FAILED', false], service);
+        ended.push(r.execution_id as string);
+        assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null }, `after ${service} failed`);
+      }
+      const after = async () => (await svc.get('/api/v1/audit?runbook=stale&limit=500')).body.events.reverse();
+      let rows = await after();
+      const notCounted = 'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its failure says nothing of the runbook since';
+      const failedRows = (all: any[]) => all.filter((e: any) => e.event === 'FAILED').map((e: any) => [e.execution_id, e.details.circuit]);
+      const fast = rows.filter((e: any) => e.event === 'FAILED' && !ended.includes(e.execution_id)).map((e: any) => e.execution_id);
+      assert.equal(fast.length, 3);
+      assert.deepEqual(failedRows(rows), [...fast.map((id: string) => [id, undefined]), ...ended.map((id) => [id, notCounted])], 'audited as failures, each saying why it was not counted');
+      const breakerRows = (all: any[]) => all.filter((e: any) => e.event.startsWith('CIRCUIT_')).map((e: any) => [e.event, e.details.failures, e.details.reason]);
+      assert.deepEqual(breakerRows(rows), [
+        ['CIRCUIT_TRIPPED', 3, '3 consecutive failures (threshold 3)'],
+        ['CIRCUIT_HALF_OPEN', undefined, 'recovery timeout passed: one trial run allowed'],
+        ['CIRCUIT_CLOSED', undefined, 'the trial run succeeded: the circuit is closed again'],
+      ]);
+
+      // A run started after the close counts as any run does: the third such failure trips it.
+      target.route('POST', '/stale/a', { status: 500 });
+      const afterClose: string[] = [];
+      for (let i = 1; i <= 3; i++) {
+        const r = (await svc.post('/api/v1/incidents?wait=true', incident('stale', 'a'))).body;
+        assert.equal(r.event, 'FAILED');
+        afterClose.push(r.execution_id as string);
+        if (i < 3) assert.deepEqual(await circuit(), { state: 'closed', failures: i, opened_at: null });
+      }
+      assert.deepEqual(await circuit(), { state: 'open', failures: 3, opened_at: new Date(svc.clock.now()).toISOString() });
+      rows = await after();
+      assert.deepEqual(failedRows(rows).slice(6), afterClose.map((id) => [id, undefined]));
+      assert.deepEqual(breakerRows(rows).slice(3), [['CIRCUIT_TRIPPED', 3, '3 consecutive failures (threshold 3)']]);
+      assert.equal(rows.filter((e: any) => e.event === 'CIRCUIT_TRIPPED').at(-1).execution_id, afterClose[2]);
+    } finally {
+      for (const release of releases.values()) release();
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('circuit breaker: a trial whose pre-check fails ends without a verdict: open again with the wait it had served, and its PRE_CHECK_FAILED row says so', async () => {
     target.reset();
     target.route('GET', '/gated/ready', { status: 200 });

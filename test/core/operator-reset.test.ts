@@ -213,6 +213,56 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     assert.deepEqual((await read(rig, '/api/v1/runbooks/flaky')).circuit, { state: 'closed', failures: 0, opened_at: null });
   });
 
+  it('closed by hand: a run in flight since before the trip that fails after the close is not counted, its FAILED row says why; the trial found under way still decides', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    const rig = await start();
+    const releaseSlow = holdCalls(target, 'POST', '/flaky/slow', 500);
+    const releaseTrial = holdCalls(target, 'POST', '/flaky/t', 500);
+    try {
+      const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await read(rig, '/api/v1/runbooks/flaky')).circuit);
+      const slow = alert(rig, 'flaky', 'slow');
+      await target.waitForRequest('/flaky/slow');
+      for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      rig.svc.clock.advance(5 * MIN);
+      const trial = alert(rig, 'flaky', 't');
+      await target.waitForRequest('/flaky/t');
+      assert.equal((await circuit()).state, 'half_open');
+      assert.equal((await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'target fixed' })).status, 200);
+
+      releaseSlow();
+      const s = (await slow).body;
+      assert.deepEqual([s.action, s.event], ['executed', 'FAILED']);
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null }, 'not counted');
+      const failedRow = auditRows(rig.svc.dbPath, 'FAILED').at(-1)!;
+      assert.equal(failedRow.details.reason, `action 1 failed: POST ${target.url}/flaky/slow → 500, expected 200-299`);
+      assert.equal(
+        failedRow.details.circuit,
+        'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its failure says nothing of the runbook since',
+      );
+
+      // The trial the person closed the circuit under: its failure is the verdict, and opens it.
+      const trialFailedAt = rig.svc.clock.now();
+      releaseTrial();
+      assert.equal((await trial).body.event, 'FAILED');
+      assert.deepEqual(await circuit(), { state: 'open', failures: 1, opened_at: new Date(trialFailedAt).toISOString() });
+      assert.equal(auditRows(rig.svc.dbPath, 'FAILED').at(-1)!.details.circuit, undefined);
+      assert.deepEqual(
+        ['CIRCUIT_TRIPPED', 'CIRCUIT_WAIT_RESTARTED'].map((e) => auditRows(rig.svc.dbPath, e).map((r) => [r.details.failures, r.details.reason])),
+        [
+          [
+            [3, '3 consecutive failures (threshold 3)'],
+            [1, 'the trial run failed: the circuit opens again'],
+          ],
+          [],
+        ],
+      );
+    } finally {
+      releaseSlow();
+      releaseTrial();
+    }
+  });
+
   it('a trial closed by hand that fails once the circuit has tripped again restarts the wait: no second CIRCUIT_TRIPPED', async () => {
     target.reset();
     target.route('POST', '/flaky/a', { status: 500 });

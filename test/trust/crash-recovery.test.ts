@@ -246,6 +246,60 @@ describe('a run killed during its rollback counts against the breaker, as a stop
   });
 });
 
+describe('a run killed during its rollback that started before the circuit last closed is not counted at recovery, and its INTERRUPTED row says why', () => {
+  const rig = useRectifyProcesses('rectify-crash-closed-', (base) =>
+    runbooksFile(
+      httpRunbook('fix', {
+        trigger: 'broken',
+        url: `${base}/act/{service}`,
+        more: `    blast_radius_limit: 10
+    rollback:
+      http: {method: POST, url: "${base}/undo/{service}", timeout_seconds: 60}
+`,
+      }),
+    ),
+  );
+  before(() => rig.target.route('POST', '/hook', { status: 204 }));
+
+  it('tripped (threshold 1) by a run started after it, closed by hand, then kill -9: closed at the restart, 0 failures', async () => {
+    const start = () => rig.start(['--circuit-failure-threshold', '1', '--notify-webhook', `${rig.target.url}/hook`]);
+    let proc = await start();
+    const circuit = async (p: RectifyProcess) => (({ state, failures }) => ({ state, failures }))((await p.get('/api/v1/runbooks/fix')).body.circuit);
+    rig.target.route('POST', '/act/s', { status: 500 });
+    rig.target.route('POST', '/undo/s', HOLD);
+    const slow = await proc.post('/api/v1/incidents', { root_cause: 'broken', service: 's', confidence: 1 });
+    assert.equal(slow.body.action, 'executed');
+    await rig.target.waitForRequest('/undo/s', { timeoutMs: 20_000 });
+    rig.target.route('POST', '/act/a', { status: 500 });
+    rig.target.route('POST', '/undo/a', { status: 200 });
+    assert.equal((await proc.post('/api/v1/incidents?wait=true', { root_cause: 'broken', service: 'a', confidence: 1 })).body.rolled_back, true);
+    assert.deepEqual(await circuit(proc), { state: 'open', failures: 1 });
+    assert.equal((await proc.post('/api/v1/runbooks/fix/circuit/close', { reason: 'target fixed', by: 'ops' })).status, 200);
+    await proc.kill9();
+
+    proc = await start();
+    assert.deepEqual(await circuit(proc), { state: 'closed', failures: 0 });
+    const rows = (await proc.get(`/api/v1/audit?execution_id=${slow.body.execution_id}&limit=100`)).body.events.reverse().filter((e: any) => !e.event.startsWith('NOTIF'));
+    assert.deepEqual(rows.map((e: any) => e.event), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'INTERRUPTED']);
+    assert.equal(rows.at(-1).details.failure, `action 1 failed: POST ${rig.target.url}/act/s → 500, expected 200-299`);
+    assert.equal(
+      rows.at(-1).details.circuit,
+      'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its failure says nothing of the runbook since',
+    );
+    const breaker = (await proc.get('/api/v1/audit?runbook=fix&limit=1000')).body.events.filter((e: any) => e.event.startsWith('CIRCUIT_')).reverse();
+    assert.deepEqual(
+      breaker.map((e: any) => [e.event, e.details.failures]),
+      [
+        ['CIRCUIT_TRIPPED', 1],
+        ['CIRCUIT_CLOSED', 1],
+      ],
+    );
+    assert.deepEqual([rig.target.calls('/act/s'), rig.target.calls('/undo/s')], [1, 1], 'never re-run');
+    assert.equal((await proc.get('/api/v1/audit/verify')).body.ok, true);
+    await proc.stop();
+  });
+});
+
 const REOPENED_AUDIT = 'the trial run was cut off before it ended, which proves nothing: the circuit opens again and the next trial waits the recovery time again';
 const REOPENED_TOLD = 'the trial run of runbook fix was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again';
 

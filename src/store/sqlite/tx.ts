@@ -179,6 +179,13 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       .prepare("SELECT 1 FROM audit WHERE execution_id = ? AND event = 'FAILED' AND json_extract(details, '$.needs_human') = 1 LIMIT 1")
       .pluck(),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
+    // The run's first row by audit_execution (a run has a handful of rows), then the
+    // runbook's rows after it by audit_runbook: its last close since, if any.
+    circuitClosedSinceStart: db.prepare(
+      `SELECT json_extract(details, '$.trial_execution_id') AS trial FROM audit
+        WHERE runbook = @runbook AND event = 'CIRCUIT_CLOSED' AND seq > (SELECT MIN(seq) FROM audit WHERE execution_id = @id)
+        ORDER BY seq DESC LIMIT 1`,
+    ),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
     // The last run recorded, not the latest time: after a clock set back, a run recorded
     // since carries an earlier time than the runs before the step (rowids only grow).
@@ -571,6 +578,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     updateExecution: (id, patch) => update('executions', id, patch),
     runningExecutions: () => (s.runningExecutions.all() as Raw[]).map(rowToExecution),
     executionEndNeedsHuman: (executionId) => s.executionEndNeedsHuman.get(executionId) !== undefined,
+    circuitClosedSinceStart(runbook, executionId) {
+      const r = s.circuitClosedSinceStart.get({ runbook, id: executionId }) as { trial: unknown } | undefined;
+      return r ? { trialExecutionId: typeof r.trial === 'string' ? r.trial : null } : undefined;
+    },
 
     consumeRate(runbook, service, at, executionId) {
       const m = memo?.runbooks.get(runbook);
