@@ -49,7 +49,7 @@ export interface ApplyContext {
   maxPendingApprovals?: number;
   /**
    * The incident row exists already, its decision a block at that bound, and this is the
-   * decision taken again on a re-delivery (see heldAtApprovalCap): it replaces the row's
+   * decision taken again on a re-delivery (see decidedAgainOnRedelivery): it replaces the row's
    * decision, and its audit row says so (`decided_again`). With recordIncident false.
    */
   decidedAgain?: boolean;
@@ -135,7 +135,7 @@ export function applyVerdict(
         result.event = 'BLAST_LIMITED';
         result.reason = `${pending} approval requests of ${verdict.runbook.id} are pending (--max-pending-approvals): decide those first: this alert is decided again when it is delivered again (Alertmanager's repeat_interval)`;
         details.reason = result.reason;
-        // What tells this block from the others of its event: a re-delivery is decided again (heldAtApprovalCap).
+        // What tells this block from the others of its event: a re-delivery is decided again (decidedAgainOnRedelivery).
         Object.assign(details, { pending, max_pending_approvals: cap });
         break;
       }
@@ -352,30 +352,66 @@ function labelsDiffer(stored: Record<string, string> | undefined, labels: Record
 }
 
 /**
- * A firing re-delivery of an occurrence whose decision was a block at the bound on
- * pending approval requests (`--max-pending-approvals`, told apart from the other
- * BLAST_LIMITED blocks by its audit row's `max_pending_approvals`): its decision, to be
- * taken again (ApplyContext.decidedAgain) rather than answered `duplicate`. Once the
- * requests it waited behind are decided, it asks as any alert does; while the bound still
- * holds, it is blocked again, one audit row per delivery (as a duplicate's would be).
- * Not when its resolve is recorded (nothing to fix), nor for an Alertmanager alert whose
- * labels differ from those stored under its key (see applyDuplicate).
+ * The reason rectify gives when it cancels a pending request, on an approval, because the
+ * plan asked about is no longer what its runbook says (edited or removed since): a
+ * re-delivery of an alert that request was for is decided again (decidedAgainOnRedelivery).
  */
-export function heldAtApprovalCap(tx: Tx, incident: Incident, first = tx.decisionByDedup(incident.dedup_key)): StoredDecision | undefined {
-  if (incident.status !== 'firing') return undefined;
-  if (first?.action !== 'blocked' || first.event !== 'BLAST_LIMITED') return undefined;
+export function staleRunbookReason(runbookId: string, removed: boolean): string {
+  return removed ? `runbook ${runbookId} is no longer loaded` : `runbook ${runbookId} changed since this request was made`;
+}
+
+/**
+ * Whether an approval request ended with no person's answer, so nobody decided what it
+ * asked: it expired (or is pending past its deadline, which housekeeping has yet to
+ * record), or rectify cancelled it because its runbook changed or was removed
+ * (staleRunbookReason; `decided_by` rectify, a name no person may act under). Not one a
+ * person approved or rejected, nor one cancelled because its alerts resolved.
+ */
+export function endedUnanswered(a: ApprovalRow, now: number): boolean {
+  if (a.status === 'expired') return true;
+  if (a.status === 'pending') return a.expires_at <= now;
+  if (a.status !== 'cancelled' || a.decided_by !== 'rectify' || a.comment === null) return false;
+  return a.comment === staleRunbookReason(a.runbook, false) || a.comment === staleRunbookReason(a.runbook, true);
+}
+
+/**
+ * A firing re-delivery of an occurrence whose decision nobody took: its decision, to be
+ * taken again (ApplyContext.decidedAgain) rather than answered `duplicate`. That is
+ * - a block at the bound on pending approval requests (`--max-pending-approvals`, told
+ *   apart from the other BLAST_LIMITED blocks by its audit row's `max_pending_approvals`):
+ *   once the requests it waited behind are decided, it asks as any alert does; while the
+ *   bound still holds, it is blocked again;
+ * - an approval request it opened or joined that ended unanswered (endedUnanswered:
+ *   expired, or cancelled by rectify as its runbook changed or was removed): it asks
+ *   again, with the runbook as it is now.
+ * One audit row per delivery (as a duplicate's would be). A request still pending is
+ * joined (a duplicate); one a person approved or rejected, or cancelled as its alert
+ * resolved, stays decided. Not when the occurrence's resolve is recorded (nothing to
+ * fix), nor for an Alertmanager alert whose labels differ from those stored under its key
+ * (see applyDuplicate).
+ */
+export function decidedAgainOnRedelivery(tx: Tx, incident: Incident, now: number, first = tx.decisionByDedup(incident.dedup_key)): StoredDecision | undefined {
+  if (incident.status !== 'firing' || !first) return undefined;
+  const capped = first.action === 'blocked' && first.event === 'BLAST_LIMITED';
+  const asked = first.action === 'approval_required' && first.event === 'APPROVAL_REQUIRED' && first.approval_id !== null;
+  if (!capped && !asked) return undefined;
   if (incident.alert_key && tx.decisionByDedup(`${incident.alert_key}:resolved`)) return undefined;
-  if (!tx.blockedAtApprovalCap(first.incident_id)) return undefined;
+  if (capped && !tx.blockedAtApprovalCap(first.incident_id)) return undefined;
+  if (asked) {
+    const a = tx.getApproval(first.approval_id!);
+    if (!a || !endedUnanswered(a, now)) return undefined;
+  }
   if (incident.source === 'alertmanager' && labelsDiffer(tx.getIncident(first.incident_id)?.incident.labels, incident.labels)) return undefined;
   return first;
 }
 
 /**
- * A second delivery of one occurrence: answered with the first decision, audited. A
- * firing alert sent again by a person's token (`isPerson`), whose first delivery opened or
- * joined an approval request still pending, asks for that request as a join would: the
- * person is added to who asked for it. Only then is the request read: a delivery by an
- * ingest-only token (Alertmanager repeating an alert) costs nothing more.
+ * A second delivery of one occurrence: answered with the first decision, audited; when
+ * that decision opened or joined an approval request that is no longer pending, the
+ * answer says how it ended (`request apr_… was rejected`). A firing alert sent again by a
+ * person's token (`isPerson`), whose first delivery opened or joined an approval request
+ * still pending, asks for that request as a join would: the person is added to who asked
+ * for it.
  *
  * An Alertmanager alert's key is its sender's fingerprint (a hash of its labels) and
  * startsAt, kept as it is so a firing alert re-sent after an upgrade is still the one
@@ -399,10 +435,10 @@ export function applyDuplicate(
   if (!first) return undefined;
   const differ = incident.source === 'alertmanager' && labelsDiffer(tx.getIncident(first.incident_id)?.incident.labels, incident.labels);
   if (differ) onLabelsDiffer?.(first);
-  if (first.approval_id !== null && incident.status === 'firing' && isPerson?.(actor) === true) {
-    const a = tx.getApproval(first.approval_id);
-    if (a?.status === 'pending') addAsker(tx, a, actor, isPerson);
-  }
+  const a = first.approval_id !== null ? tx.getApproval(first.approval_id) : undefined;
+  if (a?.status === 'pending' && incident.status === 'firing' && isPerson?.(actor) === true) addAsker(tx, a, actor, isPerson);
+  // A request no longer pending is named with how it ended: the alert does not wait on it.
+  const ended = a && a.status !== 'pending' ? `; request ${a.id} was ${a.status}` : '';
   // Alertmanager sends a firing alert again every repeat_interval for as long as it
   // fires: the key is kept the retention from its last delivery, not its first, or a
   // day-long alert would be decided (and its fix run) again past the retention.
@@ -419,7 +455,7 @@ export function applyDuplicate(
     incident_id: first.incident_id,
     action: 'duplicate',
     runbook: first.runbook,
-    reason: differ ? `already decided: ${first.action} (${first.event}); ${LABELS_DIFFER}` : `already decided: ${first.action} (${first.event})`,
+    reason: `already decided: ${first.action} (${first.event})${ended}${differ ? `; ${LABELS_DIFFER}` : ''}`,
     event: 'DUPLICATE',
     approval_id: first.approval_id,
     execution_id: first.execution_id,

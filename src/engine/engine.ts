@@ -56,7 +56,7 @@ import type { NotificationEvent, NotificationPlan, Notify } from '../notify/type
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
 import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
-import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, heldAtApprovalCap, postedIdTaken, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
+import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, decidedAgainOnRedelivery, postedIdTaken, staleRunbookReason, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
 import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
@@ -755,9 +755,9 @@ export function createEngine(deps: EngineDeps) {
     const keys = new Set<string>();
     for (const input of io) {
       const key = input.incident.dedup_key;
-      // A re-delivery is a duplicate, unless it is decided again (heldAtApprovalCap): screened as a new alert.
+      // A re-delivery is a duplicate, unless it is decided again (decidedAgainOnRedelivery): screened as a new alert.
       const stored = keys.has(key) ? undefined : tx.decisionByDedup(key);
-      if (keys.has(key) || (stored && !heldAtApprovalCap(tx, input.incident, stored))) {
+      if (keys.has(key) || (stored && !decidedAgainOnRedelivery(tx, input.incident, now, stored))) {
         skip.add(input);
         continue;
       }
@@ -974,10 +974,11 @@ export function createEngine(deps: EngineDeps) {
       // An id reused for another report: refused, nothing recorded (see repostedDifferently).
       const reposted = repostedDifferently(tx, incident, mayRead);
       if (reposted) throw reposted;
-      // A re-delivery of an alert blocked at --max-pending-approvals is decided again, under
+      // A re-delivery of an alert blocked at --max-pending-approvals, or whose approval request
+      // ended unanswered (expired, or cancelled as its runbook changed), is decided again, under
       // its incident's id, once per body (a later copy in it is a duplicate of that decision).
       const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
-      const held = stored && first === undefined && !placed.later ? heldAtApprovalCap(tx, incident, stored) : undefined;
+      const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored) : undefined;
       if (held) incident = input.incident = { ...incident, id: held.incident_id };
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
       const dup = held ? undefined : applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
@@ -1379,11 +1380,12 @@ export function createEngine(deps: EngineDeps) {
           return cancelled;
         };
         // The plan asked about must still be what the runbook says: edited (or removed) since,
-        // approving it would run steps nobody wrote any more. The request ends; a new alert asks again.
+        // approving it would run steps nobody wrote any more. The request ends; the alert's
+        // next delivery asks again (decidedAgainOnRedelivery).
         const rb = catalog.byId(a.runbook);
         const asked = (a.plan as ExecutionPlan).runbookVersion;
         if (!rb || (asked !== undefined && asked !== rb.version)) {
-          const why = !rb ? `runbook ${a.runbook} is no longer loaded` : `runbook ${a.runbook} changed since this request was made`;
+          const why = staleRunbookReason(a.runbook, !rb);
           const cancelled = cancelByRectify(why, 'and nothing ran; the next alert asks again with the runbook as it is now');
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why, told: cancelled };
         }

@@ -270,7 +270,7 @@ export interface Tx extends GuardStateView {
   insertIncident(row: IncidentRow): void;
   /**
    * The incident row's decision replaced by a new one, taken on a re-delivery of its
-   * occurrence (see heldAtApprovalCap, engine/apply.ts); its report stays as first stored.
+   * occurrence (see decidedAgainOnRedelivery, engine/apply.ts); its report stays as first stored.
    */
   redecideIncident(incidentId: string, decision: Omit<IncidentRow, 'incident'>): void;
   /**

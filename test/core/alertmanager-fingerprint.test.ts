@@ -95,7 +95,11 @@ describe('Alertmanager: an alert firing again after its resolve, with the same s
       // Firing again later: still a duplicate of the first decision, and warned of, naming it.
       svc.clock.advance(1_000);
       const again = await post('firing');
-      assert.deepEqual([again.action, again.incident_id, again.reason], ['duplicate', fired.incident_id, 'already decided: approval_required (APPROVAL_REQUIRED)']);
+      assert.deepEqual([again.action, again.incident_id, again.reason], [
+        'duplicate',
+        fired.incident_id,
+        `already decided: approval_required (APPROVAL_REQUIRED); request ${fired.approval_id} was cancelled`,
+      ]);
       const w = warned(svc);
       assert.equal(w.length, 1);
       assert.deepEqual([w[0]!.alertname, w[0]!.service, w[0]!.dedup_key], ['db_down', 'orders', `am:aaaabbbbccccdddd:2026-11-24T03:00:00.000Z:firing`]);
