@@ -272,8 +272,15 @@ export interface Runbook {
   needs: Array<'kubernetes' | 'http' | 'command' | 'prometheus'>;
   /** Fields kept as written, for the API and audit. */
   raw: Record<string, unknown>;
-  /** A digest of the runbook as written: an approval request records it, and is refused once the runbook changed. */
+  /** A digest of the runbook as written: a reload tells a changed runbook by it. */
   version: string;
+  /**
+   * A digest of the runbook as written less its descriptive keys (name, description,
+   * verification, last_updated, success_rate): what it runs (actions, checks, rollback),
+   * how it is decided (risk, mode, matchers, guardrails, limits) and who approves it. An
+   * approval request records it, and is cancelled when approved once it differs.
+   */
+  planVersion: string;
 }
 
 /**

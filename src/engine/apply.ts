@@ -101,7 +101,7 @@ export function applyVerdict(
   switch (verdict.kind) {
     case 'approval': {
       // The runbook's version goes with the plan the approver sees: a request outlives a restart, the runbook may not.
-      const plan: ExecutionPlan = { ...(verdict.plan as ExecutionPlan), runbookVersion: verdict.runbook.version };
+      const plan: ExecutionPlan = { ...(verdict.plan as ExecutionPlan), runbookVersion: verdict.runbook.version, runbookPlanVersion: verdict.runbook.planVersion };
       // An alert asking for exactly what a pending request asks (same runbook, service
       // and rendered plan) joins it: a storm asks a person once, not once per alert.
       // Only alerts join, never a person's manual run.
@@ -246,7 +246,9 @@ export function applyVerdict(
 export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
   // An http action without a body was rendered with `body: null` before it had none at
   // all: keyed as then, so an alert after an upgrade joins the request a repeat of it opened.
-  const keyed = { ...plan, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
+  // Keyed without runbookPlanVersion, as before it was kept: runbookVersion covers it.
+  const { runbookPlanVersion: _, ...asKeyed } = plan;
+  const keyed = { ...asKeyed, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
   return createHash('sha256').update(JSON.stringify([runbook, service, keyed])).digest('base64url');
 }
 

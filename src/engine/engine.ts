@@ -1381,10 +1381,12 @@ export function createEngine(deps: EngineDeps) {
         };
         // The plan asked about must still be what the runbook says: edited (or removed) since,
         // approving it would run steps nobody wrote any more. The request ends; the alert's
-        // next delivery asks again (decidedAgainOnRedelivery).
+        // next delivery asks again (decidedAgainOnRedelivery). An edit of its descriptive
+        // keys alone (description, name…) leaves what was asked (Runbook.planVersion).
         const rb = catalog.byId(a.runbook);
-        const asked = (a.plan as ExecutionPlan).runbookVersion;
-        if (!rb || (asked !== undefined && asked !== rb.version)) {
+        const { runbookVersion, runbookPlanVersion } = a.plan as ExecutionPlan;
+        const changed = runbookPlanVersion !== undefined ? runbookPlanVersion !== rb?.planVersion : runbookVersion !== undefined && runbookVersion !== rb?.version;
+        if (!rb || changed) {
           const why = staleRunbookReason(a.runbook, !rb);
           const cancelled = cancelByRectify(why, 'and nothing ran; the next alert asks again with the runbook as it is now');
           return { approval: tx.getApproval(a.id)!, result: null, claim: undefined, stale: why, told: cancelled };

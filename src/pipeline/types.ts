@@ -10,6 +10,11 @@ export interface ExecutionPlan extends Plan {
   /** On an approval request's plan: the version of the runbook it was rendered from. */
   runbookVersion?: string;
   /**
+   * On an approval request's plan: the runbook's planVersion it was rendered from (absent
+   * on requests made by a rectify from before, judged by runbookVersion).
+   */
+  runbookPlanVersion?: string;
+  /**
    * The values enrichment may give that the runbook's negative `match:` matchers were
    * judged on and that are not among `params` (the `deployment` owning the pod a plan
    * evicts), the empty string for one absent: an approval tests the exclusions on them

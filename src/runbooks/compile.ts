@@ -143,11 +143,22 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     declaredParams,
     needs: needsOf(allActions, allChecks),
     raw: structuredClone(m),
-    version: createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 16),
+    version: digest(m),
+    planVersion: digest(Object.fromEntries(Object.entries(m).filter(([k]) => !DESCRIPTIVE_KEYS.has(k)))),
   };
   if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
   if (owner !== undefined) runbook.owner = owner;
   return deepFreeze(runbook);
+}
+
+/**
+ * The keys that describe a runbook and change nothing of what it runs nor of how it is
+ * decided: an edit of these alone leaves its planVersion, so its pending requests stand.
+ */
+const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'verification', 'last_updated', 'success_rate']);
+
+function digest(m: Record<string, unknown>): string {
+  return createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 16);
 }
 
 function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {

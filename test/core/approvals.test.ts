@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -223,6 +224,42 @@ describe('approvals', () => {
     assert.equal(row.actor, 'rectify', 'the same actor as the request records: carol approved, rectify cancelled');
     assert.deepEqual(row.details, { approval_id: id, reason: 'runbook rollback-deployment changed since this request was made', attempted_by: 'carol' });
     assert.equal((await svc.get('/api/v1/audit?event=APPROVED')).body.events.length, 0);
+    await svc.stop({ remove: true });
+  });
+
+  // Regression: any edit of the runbook file, a description's typo fixed, cancelled its pending requests.
+  it('an edit of a runbook\'s descriptive keys only (description, name, verification, last_updated, success_rate) leaves its requests approvable', async () => {
+    target.route('POST', '/deployments/described/undo', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url).replace('    risk: HIGH\n', '    risk: HIGH\n    description: roll back\n') });
+    const incident = { ...inc3('INC-DESC'), service: 'described', context: { deployment: 'described', namespace: 'production' } };
+    const id = (await svc.post('/api/v1/incidents', incident)).body.approval_id as string;
+    const described = runbooks(target.url).replace(
+      '    risk: HIGH\n',
+      '    risk: HIGH\n    name: Roll back a deployment\n    description: roll back the last deploy (typo fixed)\n    verification: error rate drops\n    last_updated: 2026-12-01\n    success_rate: 0.9\n',
+    );
+    writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), described);
+    assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: ['rollback-deployment'], reordered: false });
+    const ok = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'carol' });
+    assert.equal(ok.status, 200);
+    assert.deepEqual([ok.body.status, ok.body.result.action, ok.body.result.event], ['approved', 'executed', 'SUCCESS']);
+    assert.equal(target.calls('/deployments/described/undo', 'POST'), 1);
+    assert.equal((await svc.get('/api/v1/audit?event=CANCELLED')).body.events.length, 0);
+    await svc.stop({ remove: true });
+  });
+
+  it('a request recorded without the digest of what it runs (by a rectify from before) is still cancelled by any edit of its runbook', async () => {
+    const first = await startTestService({ runbooks: runbooks(target.url) });
+    const id = (await first.post('/api/v1/incidents', inc3('INC-OLD-PLAN'))).body.approval_id as string;
+    await first.stop();
+    const db = new Database(first.dbPath);
+    assert.equal(db.prepare("UPDATE approvals SET plan = json_remove(plan, '$.runbookPlanVersion') WHERE id = ? AND json_extract(plan, '$.runbookPlanVersion') IS NOT NULL").run(id).changes, 1);
+    db.close();
+    writeFileSync(join(first.runbooksDir, 'runbooks.yaml'), runbooks(target.url).replace('    risk: HIGH\n', '    risk: HIGH\n    description: typo fixed\n'));
+    svc = await startTestService({ dir: first.dir, clock: first.clock });
+    const tried = await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'carol' });
+    assert.equal(tried.status, 409);
+    const a = (await svc.get(`/api/v1/approvals/${id}`)).body;
+    assert.deepEqual([a.status, a.decided_by, a.comment], ['cancelled', 'rectify', 'runbook rollback-deployment changed since this request was made']);
     await svc.stop({ remove: true });
   });
 
