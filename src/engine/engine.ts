@@ -1945,7 +1945,7 @@ export function createEngine(deps: EngineDeps) {
         // A request whose notification never reached a receiver (rectify stopped, or crashed,
         // with it still queued in memory) is told again to it: unseen, nobody approves it.
         // One receiver having it does not do for another (a Slack channel with the buttons).
-        const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(tx, a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED'))) : [];
+        const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(tx, a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED', approvalRequestNotificationId(a.id)))) : [];
         // Events told one by one before the stop whose delivery to a receiver was never
         // recorded: told again to it, except the runs just recovered (told above).
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;

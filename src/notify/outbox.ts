@@ -93,7 +93,7 @@ export function createOutbox(opts: {
  * (engine tellAgain), so a receiver that had it after all (delivered, but rectify died
  * before recording it) drops the repeat by its Idempotency-Key. A request is told once
  * (an alert that joins it is not told), so its id names one notification. Its own audit
- * row records no notification: its deliveries are found by the incident (notifiedReceivers).
+ * row records no notification: its deliveries are found by the incident and this id (notifiedReceivers).
  */
 export function approvalRequestNotificationId(approvalId: string): string {
   return `ntf_${approvalId}`;

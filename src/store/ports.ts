@@ -339,8 +339,11 @@ export interface Tx extends GuardStateView {
    * The receivers (notifier names) a notification of `about` (APPROVAL_REQUIRED, say) for
    * the incident reached: those its NOTIFIED audit rows name. Read through the audit
    * log's incident index (an incident has a handful of rows), never a scan of the log.
+   * With `notificationId`, only the rows of that notification, and those recording none
+   * (written before rows recorded it): an incident may have asked more than once (its
+   * alert decided again after its request expired), each request its own notification.
    */
-  notifiedReceivers(incidentId: string, about: AuditEventName): string[];
+  notifiedReceivers(incidentId: string, about: AuditEventName, notificationId?: string): string[];
   /** Every record (NOTIFIED, NOTIFY_FAILED) of one notification's delivery, oldest first: read through their index by notification_id. */
   deliveries(notificationId: string): DeliveryRecord[];
   /**

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
 
 /**
  * An approval request can end with nobody deciding it: it expires, or rectify cancels it
@@ -179,5 +180,53 @@ describe('a re-delivery of an alert whose approval request ended unanswered asks
 
     assert.deepEqual((await pending()).filter(([s]) => ['r1', 'd1', 'l1'].includes(s!)), []);
     assert.equal(target.calls('/undo/r1', 'POST') + target.calls('/undo/d1', 'POST') + target.calls('/undo/l1', 'POST'), 0);
+  });
+});
+
+// Regression: startup found a request's deliveries by its incident alone, so the request an
+// alert decided again opened counted as told by its expired request's delivery: cut off by a
+// stop, it was never told, and nobody approved it.
+describe('the request of an alert decided again is its own notification', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--approval-ttl', '1h'] });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+  const post = (alerts: Alert[]) => svc.post('/api/v1/webhooks/alertmanager', amWebhook(alerts));
+  const hook = (where: (b: any) => boolean, since?: number) =>
+    target.waitForRequest('/hook', { timeoutMs: 10_000, ...(since !== undefined ? { since } : {}), where: (r) => where(r.json()) });
+
+  it('cut off by a stop, it is told again at the next start, with its own notification_id', async () => {
+    const first = await post([alert('n1')]);
+    const [incident, expired] = [first.body.results[0].incident_id, first.body.results[0].approval_id];
+    await hook((b) => b.event === 'APPROVAL_REQUIRED' && b.approval_id === expired);
+    await until('its delivery recorded', async () =>
+      ((await svc.get(`/api/v1/audit?incident_id=${incident}&event=NOTIFIED`)).body.events as any[]).some((e) => e.details.about === 'APPROVAL_REQUIRED') ? true : undefined,
+    );
+    svc.clock.advance(61 * 60_000);
+    await svc.service.housekeep();
+    await hook((b) => b.event === 'EXPIRED' && b.approval_id === expired);
+
+    // The webhook holds the next request: in flight when the service stops.
+    target.route('POST', '/hook', { status: 204, delayMs: 120_000 });
+    const again = await post([alert('n1')]);
+    assert.deepEqual(decisions(again), [ASKED]);
+    const renewed = again.body.results[0].approval_id;
+    assert.equal(again.body.results[0].incident_id, incident);
+    const cut = await hook((b) => b.event === 'APPROVAL_REQUIRED' && b.approval_id === renewed);
+    target.route('POST', '/hook', { status: 204 });
+    const since = Date.now();
+    svc = await svc.restart();
+    const note = ' (sent again after a restart: no delivery of this request was recorded before rectify stopped)';
+    const told = (await hook((b) => b.event === 'APPROVAL_REQUIRED' && b.approval_id === renewed && String(b.reason).endsWith(note), since)).json() as any;
+    assert.equal(told.notification_id, `ntf_${renewed}`);
+    assert.equal(told.notification_id, (cut.json() as any).notification_id);
+    assert.equal(told.reason, `risk HIGH requires approval${note}`);
   });
 });

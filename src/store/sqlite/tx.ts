@@ -227,7 +227,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     approvalsPendingCount: db.prepare("SELECT COUNT(*) FROM approvals WHERE status = 'pending'").pluck(),
     // `incident_id = ?` uses the partial index audit_incident; the rest filters that incident's few rows.
     notifiedReceivers: db
-      .prepare("SELECT DISTINCT json_extract(details, '$.notifier') FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ?")
+      .prepare(
+        `SELECT DISTINCT json_extract(details, '$.notifier') FROM audit WHERE incident_id = ? AND event = 'NOTIFIED' AND json_extract(details, '$.about') = ?
+           AND (? IS NULL OR json_extract(details, '$.notification_id') IS NULL OR json_extract(details, '$.notification_id') = ?)`,
+      )
       .pluck(),
     auditHead: db.prepare('SELECT COALESCE(MAX(seq), 0) FROM audit').pluck(),
     auditNewest: db.prepare('SELECT seq, at FROM audit ORDER BY seq DESC LIMIT 1'),
@@ -677,7 +680,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     },
     expiredApprovals: (now) => (s.approvalsExpired.all(now) as Raw[]).map(rowToApproval),
     pendingApprovals: (now) => (s.approvalsPending.all(now) as Raw[]).map(rowToApproval),
-    notifiedReceivers: (incidentId, about) => (s.notifiedReceivers.all(incidentId, about) as unknown[]).filter((n): n is string => typeof n === 'string'),
+    notifiedReceivers: (incidentId, about, notificationId) =>
+      (s.notifiedReceivers.all(incidentId, about, notificationId ?? null, notificationId ?? null) as unknown[]).filter((n): n is string => typeof n === 'string'),
     deliveries: (notificationId) => deliveriesOf(told(), notificationId),
     toldSince: (since, limit) => toldRows(told().rows.all(since, limit) as Raw[]),
     toldAfter: (after, limit) => toldRows(told().rowsAfter.all(after.at, after.at, after.seq, limit) as Raw[]),
