@@ -979,7 +979,14 @@ export function createEngine(deps: EngineDeps) {
       // its incident's id, once per body (a later copy in it is a duplicate of that decision).
       const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
       const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored) : undefined;
-      if (held) incident = input.incident = { ...incident, id: held.incident_id };
+      // Decided as the alert first reported: the time it was received stays the first delivery's
+      // (a run's alertReceivedAt: a rollout made since, while it was held, is not undone). Its
+      // other values are this delivery's, the ones screened: the same labels for Alertmanager
+      // (see decidedAgainOnRedelivery), the same report through the API (see repostedDifferently).
+      if (held) {
+        const receivedAt = tx.getIncident(held.incident_id)?.incident.received_at ?? incident.received_at;
+        incident = input.incident = { ...incident, id: held.incident_id, received_at: receivedAt };
+      }
       // Two copies of one occurrence inside the same body: the second is a duplicate too.
       const dup = held ? undefined : applyDuplicate(tx, incident, now, actor, sentByPerson, (was) => {
         log.warn(

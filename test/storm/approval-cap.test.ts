@@ -9,6 +9,8 @@ import { until } from '../helpers/until.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import type { Tx } from '../../src/store/ports.js';
+import type { RenderedHttpAction } from '../../src/domain/index.js';
+import type { ActionExecutor } from '../../src/execute/ports.js';
 
 /**
  * Each approval request asks a person. Alerts for many services (or anything that
@@ -234,5 +236,68 @@ describe('pending requests counted per runbook inside one group commit', () => {
       await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('a re-delivery decided again after a block at --max-pending-approvals runs for the alert as first received', () => {
+  let target: HttpTarget;
+  let svc: TestService;
+  /** The service each run acted for, and the time of the alert its run was given (StepContext.alertReceivedAt). */
+  const runs: Array<[string, number | undefined]> = [];
+  let guard = 500;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('GET', '/guard', () => ({ status: guard }));
+    const recording: ActionExecutor<RenderedHttpAction> = {
+      type: 'http',
+      run: async (a, ctx) => {
+        runs.push([a.url, ctx.alertReceivedAt]);
+        return { ok: true, detail: 'done' };
+      },
+    };
+    svc = await startTestService({
+      runbooks: `runbooks:
+  undo-medium:
+    risk: MEDIUM
+    triggers: [MediumThing]
+    max_per_hour: 5
+    cooldown_minutes: 0
+    guardrails:
+      - http: {url: "${target.url}/guard", expect_status: 200}
+    action:
+      http: {method: POST, url: "${target.url}/undo/{service}"}
+`,
+      args: ['--max-pending-approvals', '1', '--approval-ttl', '1h'],
+      overrides: { actions: [recording as ActionExecutor] },
+    });
+  });
+  after(async () => {
+    await svc?.stop({ remove: true });
+    await target?.close();
+  });
+  const medium = (service: string) => ({ labels: { alertname: 'MediumThing', service }, fingerprint: `fp-m-${service}` });
+  const post = (alerts: ReturnType<typeof medium>[]) => svc.post('/api/v1/webhooks/alertmanager', amWebhook(alerts));
+
+  it("its run is given the first delivery's time (a rollout made while it was held is not undone), not the re-delivery's", async () => {
+    // Its guardrail failing, s1 asks a person; s2 would open a second request: blocked at the bound.
+    const first = await post([medium('s1'), medium('s2')]);
+    assert.deepEqual(
+      first.body.results.map((r: any) => [r.action, r.event]),
+      [['approval_required', 'APPROVAL_REQUIRED'], ['blocked', 'BLAST_LIMITED']],
+    );
+    const s2 = first.body.results[1].incident_id;
+    const receivedAt = Date.parse((await svc.get(`/api/v1/incidents/${s2}`)).body.incident.received_at);
+    assert.equal(receivedAt, svc.clock.now());
+
+    // Half an hour later s1's request is rejected, the guardrail holds, and Alertmanager repeats s2: decided again, it runs.
+    svc.clock.advance(30 * 60_000);
+    assert.equal((await svc.post(`/api/v1/approvals/${first.body.results[0].approval_id}/reject`, { by: 'bob', comment: 'no' })).status, 200);
+    guard = 200;
+    const again = await post([medium('s2')]);
+    assert.deepEqual(again.body.results.map((r: any) => [r.incident_id, r.action, r.event]), [[s2, 'executed', 'EXECUTING']]);
+    const execution = again.body.results[0].execution_id;
+    await until('the run ended', async () => ((await svc.get(`/api/v1/executions/${execution}`)).body.state === 'succeeded' ? true : undefined));
+    assert.deepEqual(runs, [[`${target.url}/undo/s2`, receivedAt]]);
+    assert.equal(Date.parse((await svc.get(`/api/v1/incidents/${s2}`)).body.incident.received_at), receivedAt);
   });
 });
