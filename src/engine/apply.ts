@@ -513,6 +513,8 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
     tx.alertResolved(incident.alert_key);
   }
   let reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
+  const unknown = !firing && !cancelled && !kept.length ? unknownPostedId(tx, incident) : undefined;
+  if (unknown !== undefined) reason = `no incident ${unknown} is known: nothing was resolved; recorded, so a firing report of ${unknown} arriving later is not acted on`;
   if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;
   const run = firing?.execution_id ? runningFor(tx, firing.execution_id) : undefined;
   if (run) reason += `; ${run}`;
@@ -527,6 +529,20 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
     approval_id: null,
     execution_id: null,
   };
+}
+
+/**
+ * The id a resolve posted through the API names, when no incident has it: the resolve
+ * ends nothing (a mistyped id, or one whose firing report is still to come). Its answer
+ * says so rather than "alert resolved", which a person would read as done while the
+ * incident they meant still waits. An Alertmanager or PagerDuty resolve is not told
+ * apart: its key is the sender's, and a resolve before its firing delivery is theirs to
+ * send (an HA pair, a retry).
+ */
+function unknownPostedId(tx: Pick<Tx, 'getIncident'>, incident: Incident): string | undefined {
+  if (incident.source !== 'api' || !incident.alert_key?.startsWith('api:')) return undefined;
+  const posted = incident.alert_key.slice('api:'.length);
+  return tx.getIncident(posted) ? undefined : posted;
 }
 
 /**

@@ -859,9 +859,30 @@ describe('intake', () => {
     assert.equal((await svc.get('/api/v1/incidents/RES-OWN-1')).body.incident.status, 'resolved');
     target.route('POST', '/scale/res-early', { status: 200 });
     const early = await svc.post('/api/v1/incidents', { id: 'RES-EARLY-1', root_cause: 'high_cpu', service: 'res-early', status: 'resolved' });
-    assert.deepEqual([early.status, early.body.action, early.body.reason], [202, 'resolved', 'alert resolved']);
+    // No incident has that id: the answer says the resolve ended nothing, and that it is kept for the firing report to come.
+    assert.deepEqual(
+      [early.status, early.body.action, early.body.event, early.body.reason],
+      [202, 'resolved', 'RESOLVED', 'no incident RES-EARLY-1 is known: nothing was resolved; recorded, so a firing report of RES-EARLY-1 arriving later is not acted on'],
+    );
     const late = await svc.post('/api/v1/incidents?wait=true', { id: 'RES-EARLY-1', root_cause: 'high_cpu', service: 'res-early' });
-    assert.deepEqual([late.status, late.body.action, late.body.execution_id], [202, 'resolved', null]);
+    assert.deepEqual(
+      [late.status, late.body.action, late.body.execution_id, late.body.reason],
+      [202, 'resolved', null, `the alert was resolved (${early.body.incident_id}) before this firing delivery was decided: nothing to fix`],
+    );
     assert.equal(target.calls('/scale/res-early', 'POST'), 0);
+  });
+
+  it('a resolve of a mistyped id says it resolved nothing, and the approval request of the incident meant stays pending', async () => {
+    const firing = await svc.post('/api/v1/incidents', { id: 'TYPO-104', root_cause: 'primary_down', service: 'db-typo' });
+    assert.deepEqual([firing.status, firing.body.action], [202, 'approval_required']);
+    const typo = await svc.post('/api/v1/incidents', { id: 'TYPO-1004', status: 'resolved' });
+    assert.deepEqual(
+      [typo.status, typo.body.action, typo.body.event, typo.body.reason],
+      [202, 'resolved', 'RESOLVED', 'no incident TYPO-1004 is known: nothing was resolved; recorded, so a firing report of TYPO-1004 arriving later is not acted on'],
+    );
+    assert.equal((await svc.get(`/api/v1/approvals/${firing.body.approval_id}`)).body.status, 'pending');
+    // The right id resolves it, and says so.
+    const right = await svc.post('/api/v1/incidents', { id: 'TYPO-104', status: 'resolved' });
+    assert.deepEqual([right.status, right.body.action, right.body.incident_id, right.body.reason], [202, 'resolved', 'TYPO-104', 'alert resolved; 1 pending approval(s) cancelled']);
   });
 });
