@@ -244,6 +244,8 @@ interface Subcommands {
   runs: Readonly<Record<string, WrapperSpec>>;
   nested?: Readonly<Record<string, Subcommands>>;
   plain: readonly string[];
+  /** Subcommands that run no program but whose options or operands can decide what code goes in (`kubectl patch`, `kubectl set`). */
+  restricted?: Readonly<Record<string, Restricted>>;
   /**
    * kubectl, oc, podman, nerdctl: the global long options, and the `short` letters, are
    * read after the subcommand too, and obey the same rule there; `values`, letters that
@@ -258,10 +260,47 @@ const KUBE_PLAIN = [
   'get', 'describe', 'delete', 'rollout', 'scale', 'autoscale', 'drain', 'cordon', 'uncordon', 'logs', 'annotate', 'label', 'taint', 'top', 'wait', 'events',
   'explain', 'version', 'api-resources', 'api-versions', 'cluster-info',
 ];
-const CONTAINER_PLAIN = ['restart', 'start', 'stop', 'kill', 'logs', 'inspect', 'ps', 'rm', 'pause', 'unpause', 'top', 'stats', 'port', 'wait', 'update'];
+/**
+ * A subcommand that runs no program, but some of whose options or operands decide what
+ * the object becomes, and so what runs or what code goes in (kubectl patch's -p, set
+ * image's NAME=IMAGE, set env's LD_PRELOAD=…, create's --image and its command after
+ * "--"): a placeholder may stand only in an operand (that `operand`, when given, does not
+ * refuse) or in the value of one of the options `values` (`-n`, and apply's `-f`, whose
+ * path the argument rules keep in the runbook's directory); in no other option's value,
+ * and nowhere after "--". `where` says where it may stand, for the message.
+ */
+interface Restricted {
+  values: readonly string[];
+  where: string;
+  operand?: (t: Template) => string | undefined;
+}
+const KUBE_FILES = [...KUBE_NAMESPACE, '-f', '--filename'];
+const KUBE_RESTRICTED: Readonly<Record<string, Restricted>> = {
+  patch: { values: KUBE_NAMESPACE, where: 'the resource and its name' },
+  apply: { values: KUBE_FILES, where: 'the -f/--filename path' },
+  replace: { values: KUBE_FILES, where: 'the -f/--filename path' },
+  create: { values: KUBE_FILES, where: 'the name of what is created and the -f/--filename path' },
+  cp: { values: [...KUBE_NAMESPACE, '-c', '--container'], where: 'the pod, the paths and -c/--container' },
+  expose: { values: KUBE_NAMESPACE, where: 'the resource and its name' },
+  set: {
+    values: KUBE_NAMESPACE,
+    where: 'a resource written TYPE/NAME ("deployment/{deployment}")',
+    operand: (t) => {
+      const text = t.parts.filter((p) => typeof p === 'string').join('');
+      return textBeforeValue(t).includes('/') && !text.includes('=') ? undefined : 'a NAME=VALUE or a name alone';
+    },
+  },
+};
+const CONTAINER_PLAIN = ['restart', 'start', 'stop', 'kill', 'logs', 'inspect', 'ps', 'ls', 'list', 'rm', 'pause', 'unpause', 'top', 'stats', 'port', 'wait', 'update', 'cp'];
 // `docker container …`, `docker compose …` (and podman's, nerdctl's): nothing may stand between these and their subcommand but written-out options.
 const BARE_LEVEL: WrapperSpec = { knownShort: 'h', flags: ['--help'], literalValues: true };
 const CONTAINER_LEVEL: Subcommands = { global: BARE_LEVEL, runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, plain: CONTAINER_PLAIN };
+// `docker network …`, `docker volume …`, `docker image …`: those that choose no driver, options or image to fetch.
+const CONTAINER_OBJECTS = {
+  network: { global: BARE_LEVEL, runs: {}, plain: ['ls', 'list', 'inspect', 'connect', 'disconnect', 'rm', 'remove', 'prune'] },
+  volume: { global: BARE_LEVEL, runs: {}, plain: ['ls', 'list', 'inspect', 'rm', 'remove', 'prune'] },
+  image: { global: BARE_LEVEL, runs: {}, plain: ['ls', 'list', 'inspect', 'rm', 'remove', 'prune', 'history'] },
+} satisfies Record<string, Subcommands>;
 const COMPOSE_LEVEL: Subcommands = {
   global: {
     short: 'fp',
@@ -273,7 +312,7 @@ const COMPOSE_LEVEL: Subcommands = {
   runs: { exec: COMPOSE_EXEC, run: COMPOSE_RUN },
   plain: ['restart', 'start', 'stop', 'kill', 'logs', 'ps', 'pause', 'unpause', 'top', 'up', 'down'],
 };
-const CONTAINER_SUBCOMMANDS = { runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, nested: { container: CONTAINER_LEVEL, compose: COMPOSE_LEVEL }, plain: CONTAINER_PLAIN };
+const CONTAINER_SUBCOMMANDS = { runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, nested: { container: CONTAINER_LEVEL, compose: COMPOSE_LEVEL, ...CONTAINER_OBJECTS }, plain: CONTAINER_PLAIN };
 const KUBE_ANYWHERE = { short: 's', values: 'nclov' };
 // The docker-compose and podman-compose programs read as `docker compose` (and their own global options).
 const COMPOSE_PROGRAM = (long: readonly string[], flags: readonly string[]): Subcommands => ({
@@ -322,12 +361,13 @@ const LXC: Subcommands = {
 };
 
 const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
-  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, plain: KUBE_PLAIN, anywhere: KUBE_ANYWHERE },
+  kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, plain: KUBE_PLAIN, restricted: KUBE_RESTRICTED, anywhere: KUBE_ANYWHERE },
   oc: {
     global: KUBE_GLOBAL,
     anywhere: KUBE_ANYWHERE,
     runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG, rsh: { ...kubeRuns('c', ['--container', '--shell', '--timeout', '--filename'], ['--no-tty', '--tty', '--quiet'], KUBE_CONTAINER), short: 'nsvcf', shellWithout: true } },
     plain: KUBE_PLAIN,
+    restricted: KUBE_RESTRICTED,
   },
   docker: {
     global: { short: 'cHl', knownShort: 'cHlDvh', long: ['--config', '--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], flags: ['--debug', '--tls', '--tlsverify', '--version', '--help'], literalValues: true },
@@ -505,6 +545,12 @@ function subcommand(argv: readonly Template[], at: number, from: number, sub: Su
     }
     const problem = spec ? runs(argv, at, i + 1, spec, top) : undefined;
     if (problem) return problem;
+    const restricted = own(sub.restricted, word);
+    if (restricted) {
+      const refused = restrictedArguments(argv, i, `${chain} ${word}`, restricted);
+      if (refused) return refused;
+      continue;
+    }
     if (!spec && !nested && !sub.plain.includes(word)) unknown ??= unknownSubcommand(argv, i, `${chain} ${word}`, sub);
   }
   return unknown;
@@ -512,7 +558,7 @@ function subcommand(argv: readonly Template[], at: number, from: number, sub: Su
 
 /** After a subcommand rectify does not know (`kubectl cp`, a plugin), the first argument that is a placeholder or a shell. */
 function unknownSubcommand(argv: readonly Template[], at: number, chain: string, sub: Subcommands): Problem | undefined {
-  const known = [...Object.keys(sub.runs), ...sub.plain, ...Object.keys(sub.nested ?? {})].join(', ');
+  const known = [...Object.keys(sub.runs), ...sub.plain, ...Object.keys(sub.restricted ?? {}), ...Object.keys(sub.nested ?? {})].join(', ');
   for (let i = at + 1; i < argv.length; i++) {
     const t = argv[i]!;
     const shell = isLiteral(t) && SHELLS.has(programName(t.source.trim().split(/\s+/)[0] ?? ''));
@@ -523,6 +569,45 @@ function unknownSubcommand(argv: readonly Template[], at: number, chain: string,
         message: `${what}: rectify does not know what ${JSON.stringify(chain)} runs, so no argument after it may be a {placeholder} or a shell (an alert must not choose what runs); write it in the runbook, or use a subcommand it knows (${known})`,
       };
     }
+  }
+  return undefined;
+}
+
+/**
+ * The arguments after a restricted subcommand (`chain`, at `at`): the first placeholder
+ * in an option's value, but those `r.values` names, or after "--", or in an operand
+ * `r.operand` refuses. An argument after an option written alone (`-p`, `--type`) is
+ * read as its value.
+ */
+function restrictedArguments(argv: readonly Template[], at: number, chain: string, r: Restricted): Problem | undefined {
+  const tail = `an alert must not choose what runs or what code goes in; write it in the runbook (a {placeholder} may stand only in ${r.where}${r.values.length > 0 ? `, or in ${r.values.join(', ')}` : ''})`;
+  const option = (index: number, name: string): Problem => ({
+    index,
+    message: `the value of ${name} after ${JSON.stringify(chain)} must be written out, not hold a {placeholder}: it can decide what the object becomes; ${tail}`,
+  });
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (isLiteral(t)) {
+      if (t.source !== '--') continue;
+      const after = argv.findIndex((a, k) => k > i && !isLiteral(a));
+      if (after < 0) return undefined;
+      return { index: after, message: `the command after "--" in ${JSON.stringify(chain)} runs in the cluster, so it must be written out, not hold a {placeholder}: ${tail}` };
+    }
+    const head = textBeforeValue(t);
+    if (head.startsWith('-')) {
+      const name = head.startsWith('--') ? head.slice(0, head.includes('=') ? head.indexOf('=') : undefined) : head.slice(0, 2);
+      if (head.startsWith('--') && !head.includes('=')) return option(i, `${head}…`);
+      if (r.values.includes(name)) continue;
+      return option(i, name);
+    }
+    const prev = argv[i - 1]!;
+    if (i - 1 > at && isLiteral(prev) && /^-[^=]+$/.test(prev.source) && prev.source !== '--') {
+      const name = prev.source.startsWith('--') ? prev.source : `-${prev.source.slice(-1)}`;
+      if (r.values.includes(name)) continue;
+      return option(i, name);
+    }
+    const why = r.operand?.(t);
+    if (why) return { index: i, message: `a {placeholder} cannot stand in ${why} after ${JSON.stringify(chain)}: a value there could set an image or an environment variable (LD_PRELOAD=…); ${tail}` };
   }
   return undefined;
 }

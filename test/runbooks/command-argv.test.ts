@@ -118,16 +118,22 @@ test('docker, podman and nerdctl container exec/run, and docker compose exec/run
 test('after a kubectl, oc, docker, podman, nerdctl or crictl subcommand rectify does not know, no argument may be a placeholder or a shell', () => {
   const unknown = (i: number, what: string, chain: string, known: string) =>
     `${at(i)}: ${what}: rectify does not know what ${JSON.stringify(chain)} runs, so no argument after it may be a {placeholder} or a shell (an alert must not choose what runs); write it in the runbook, or use a subcommand it knows (${known})`;
-  const KUBE = 'exec, run, debug, get, describe, delete, rollout, scale, autoscale, drain, cordon, uncordon, logs, annotate, label, taint, top, wait, events, explain, version, api-resources, api-versions, cluster-info';
-  const CONTAINER = 'exec, run, restart, start, stop, kill, logs, inspect, ps, rm, pause, unpause, top, stats, port, wait, update, container, compose';
+  const KUBE =
+    'exec, run, debug, get, describe, delete, rollout, scale, autoscale, drain, cordon, uncordon, logs, annotate, label, taint, top, wait, events, explain, version, api-resources, api-versions, cluster-info, patch, apply, replace, create, cp, expose, set';
+  const CONTAINER_PLAIN = 'restart, start, stop, kill, logs, inspect, ps, ls, list, rm, pause, unpause, top, stats, port, wait, update, cp';
+  const CONTAINER = `exec, run, ${CONTAINER_PLAIN}, container, compose, network, volume, image`;
   const PLACEHOLDER = 'a {placeholder} cannot stand here';
-  assert.deepEqual(problems(['kubectl', 'cp', '{pod}:/tmp/x', '/tmp/x']), [unknown(2, PLACEHOLDER, 'kubectl cp', KUBE)]);
+  assert.deepEqual(problems(['kubectl', 'port-forward', '{pod}', '8080:8080']), [unknown(2, PLACEHOLDER, 'kubectl port-forward', KUBE)]);
+  // kubectl config can change the server kubectl talks to.
+  assert.deepEqual(problems(['kubectl', 'config', 'use-context', '{ctx}']), [unknown(3, PLACEHOLDER, 'kubectl config', KUBE)]);
+  assert.deepEqual(problems(['kubectl', 'edit', 'deployment/{d}']), [unknown(2, PLACEHOLDER, 'kubectl edit', KUBE)]);
   assert.deepEqual(problems(['kubectl', 'neat', 'sh']), [unknown(2, '"sh" is a shell', 'kubectl neat', KUBE)]);
   assert.deepEqual(problems(['kubectl', 'attach', '-n', '{ns}', 'web']), [unknown(3, PLACEHOLDER, 'kubectl attach', KUBE)]);
-  assert.deepEqual(problems(['docker', 'cp', '{c}:/x', '/tmp/x']), [unknown(2, PLACEHOLDER, 'docker cp', CONTAINER)]);
-  assert.deepEqual(problems(['podman', 'container', 'attach', '{c}']), [
-    unknown(3, PLACEHOLDER, 'podman container attach', 'exec, run, restart, start, stop, kill, logs, inspect, ps, rm, pause, unpause, top, stats, port, wait, update'),
-  ]);
+  assert.deepEqual(problems(['docker', 'attach', '{c}']), [unknown(2, PLACEHOLDER, 'docker attach', CONTAINER)]);
+  assert.deepEqual(problems(['podman', 'container', 'attach', '{c}']), [unknown(3, PLACEHOLDER, 'podman container attach', `exec, run, ${CONTAINER_PLAIN}`)]);
+  // A network or volume driver, an image to fetch: not read.
+  assert.deepEqual(problems(['docker', 'network', 'create', '-d', '{driver}', 'n']), [unknown(4, PLACEHOLDER, 'docker network create', 'ls, list, inspect, connect, disconnect, rm, remove, prune')]);
+  assert.deepEqual(problems(['docker', 'image', 'pull', '{image}']), [unknown(3, PLACEHOLDER, 'docker image pull', 'ls, list, inspect, rm, remove, prune, history')]);
   assert.deepEqual(problems(['crictl', 'attach', '{c}']), [
     unknown(2, PLACEHOLDER, 'crictl attach', 'exec, stop, start, rm, stopp, rmp, ps, pods, inspect, inspectp, inspecti, logs, stats, statsp, info, images, rmi'),
   ]);
@@ -137,6 +143,69 @@ test('after a kubectl, oc, docker, podman, nerdctl or crictl subcommand rectify 
   for (const argv of [['kubectl', 'cp', 'web-0:/tmp/x', '/tmp/x'], ['constructor', 'x'], ['toString', '{x}']]) {
     assert.deepEqual(problems(argv), [], JSON.stringify(argv));
   }
+});
+
+// Regression: after the rule that no argument of a subcommand rectify does not know may be
+// a placeholder, these runbooks, with a placeholder only where a resource is named, no
+// longer loaded.
+test("kubectl's patch, set, create, apply, replace, cp, expose and docker's network, volume, image and container ls take a placeholder where a resource is named", () => {
+  for (const argv of [
+    ['kubectl', '-n', '{ns}', 'patch', 'deployment/{deployment}', '-p', '{"spec":{"paused":false}}'],
+    ['kubectl', 'set', 'env', 'deployment/{deployment}', 'FLAG=off'],
+    ['kubectl', 'set', 'image', 'deployment/{deployment}', 'app=registry/app:stable'],
+    ['kubectl', 'create', 'job', '{x}-manual', '--from=cronjob/backup'],
+    ['kubectl', 'apply', '-f', '/srv/manifests/{deployment}.yaml'],
+    ['kubectl', '-n', '{ns}', 'replace', '--force', '-f', '/srv/manifests/{deployment}.yaml'],
+    ['kubectl', '-n', '{ns}', 'cp', '{pod}:/tmp/dump', '/tmp/dump'],
+    ['docker', 'network', 'disconnect', 'bridge', '{svc}'],
+    ['docker', 'container', 'ls', '--filter', 'name={svc}'],
+    // Their siblings.
+    ['kubectl', 'patch', 'deployment', '{deployment}', '--type', 'merge', '-n', '{ns}', '--patch', '{"spec":{"paused":true}}'],
+    ['kubectl', 'set', 'env', '-n', '{ns}', 'deployment/{deployment}', 'FLAG=off'],
+    ['kubectl', 'apply', '--filename=/srv/manifests/{deployment}.yaml', '--namespace={ns}'],
+    ['kubectl', 'cp', '-c', '{container}', '/srv/dumps/{x}', '{pod}:/tmp/dump'],
+    ['kubectl', 'expose', 'deployment', '{deployment}', '--port=80'],
+    ['oc', 'set', 'image', 'dc/{deployment}', 'app=registry/app:stable'],
+    ['docker', 'cp', '{svc}:/tmp/dump', '/tmp/dump'],
+    ['podman', 'volume', 'rm', '{svc}-data'],
+    ['nerdctl', 'image', 'rm', 'registry/{svc}:old'],
+    ['docker', 'container', 'stop', '{svc}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+test("a placeholder may not choose kubectl patch's patch, set's image or environment, create's image or command, nor another option's value there", () => {
+  const where = (w: string, values: string) => `an alert must not choose what runs or what code goes in; write it in the runbook (a {placeholder} may stand only in ${w}, or in ${values})`;
+  const PATCH = where('the resource and its name', '-n, --namespace');
+  const SET = where('a resource written TYPE/NAME ("deployment/{deployment}")', '-n, --namespace');
+  const CREATE = where('the name of what is created and the -f/--filename path', '-n, --namespace, -f, --filename');
+  const value = (i: number, option: string, chain: string, tail: string) =>
+    `${at(i)}: the value of ${option} after ${JSON.stringify(chain)} must be written out, not hold a {placeholder}: it can decide what the object becomes; ${tail}`;
+  const operand = (i: number, chain: string) =>
+    `${at(i)}: a {placeholder} cannot stand in a NAME=VALUE or a name alone after ${JSON.stringify(chain)}: a value there could set an image or an environment variable (LD_PRELOAD=…); ${SET}`;
+  assert.deepEqual(problems(['kubectl', 'patch', 'deployment/web', '-p', '{"spec":{"replicas":{n}}}']), [value(4, '-p', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'patch', 'deployment/web', '--patch', '{patch}']), [value(4, '--patch', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'patch', 'deployment/web', '--patch={patch}']), [value(3, '--patch', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'patch', 'deployment/web', '--patch-file', '/srv/patches/{x}.json']), [value(4, '--patch-file', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'patch', '-f', '/srv/{x}.yaml', '-p', '{"spec":{}}']), [value(3, '-f', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'patch', '--filename=/srv/{x}.yaml', '-p', '{"spec":{}}']), [value(2, '--filename', 'kubectl patch', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'set', 'image', 'deployment/web', 'app={image}']), [operand(4, 'kubectl set')]);
+  assert.deepEqual(problems(['kubectl', 'set', 'image', 'deployment', '{deployment}', 'app=registry/app:stable']), [operand(4, 'kubectl set')]);
+  assert.deepEqual(problems(['kubectl', 'set', 'env', 'deployment/web', 'LD_PRELOAD={x}']), [operand(4, 'kubectl set')]);
+  assert.deepEqual(problems(['kubectl', 'set', 'env', 'deployment/web', '{x}']), [operand(4, 'kubectl set')]);
+  assert.deepEqual(problems(['kubectl', 'set', 'env', 'deployment/web', '-e', 'FLAG={x}']), [value(5, '-e', 'kubectl set', SET)]);
+  assert.deepEqual(problems(['kubectl', 'set', 'env', 'deployment/web', '--from=secret/{x}']), [value(4, '--from', 'kubectl set', SET)]);
+  assert.deepEqual(problems(['oc', 'set', 'env', 'dc/web', 'FLAG={x}']), [operand(4, 'oc set')]);
+  assert.deepEqual(problems(['kubectl', 'create', 'deployment', '{x}', '--image={image}']), [value(4, '--image', 'kubectl create', CREATE)]);
+  assert.deepEqual(problems(['kubectl', 'create', 'job', 'j', '--image', '{image}']), [value(5, '--image', 'kubectl create', CREATE)]);
+  assert.deepEqual(problems(['kubectl', 'create', 'job', '{x}', '--from=cronjob/{cron}']), [value(4, '--from', 'kubectl create', CREATE)]);
+  assert.deepEqual(problems(['kubectl', 'create', 'job', '{x}', '--image=busybox', '--', '/bin/flush', '{queue}']), [
+    `${at(7)}: the command after "--" in "kubectl create" runs in the cluster, so it must be written out, not hold a {placeholder}: ${CREATE}`,
+  ]);
+  assert.deepEqual(problems(['kubectl', 'expose', 'deployment/{d}', '--type', '{type}']), [value(4, '--type', 'kubectl expose', PATCH)]);
+  assert.deepEqual(problems(['kubectl', 'apply', '-k', '/srv/{x}']), [value(3, '-k', 'kubectl apply', where('the -f/--filename path', '-n, --namespace, -f, --filename'))]);
+  assert.deepEqual(problems(['kubectl', 'cp', '--retries', '{n}', '/a', 'p:/a']), [value(3, '--retries', 'kubectl cp', where('the pod, the paths and -c/--container', '-n, --namespace, -c, --container'))]);
 });
 
 // Regression: ssh's -o ProxyCommand (and the like) and systemd-run's -p ExecStartPre=
