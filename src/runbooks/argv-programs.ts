@@ -1212,3 +1212,67 @@ export function markerDropIn(argv: readonly Template[]): Problem | undefined {
     at = found.program;
   }
 }
+
+const UNGUARDED: Readonly<Record<string, { verb: string; checks: string }>> = {
+  scale: {
+    verb: 'scale',
+    checks: 'a scale-down that would leave the workload no ready pod, or take more than the runbook\'s max_unavailable, is refused there',
+  },
+  'rollout undo': {
+    verb: 'rollout_undo',
+    checks: 'a relative undo, one with no --to-revision, is refused there when a rollout was made after the alert, since it would undo that rollout instead',
+  },
+};
+
+/**
+ * A `kubectl scale` or `kubectl rollout undo` (oc's too) that the argv runs, itself or
+ * through the programs that run another: the same operation as a built-in action, without
+ * the checks rectify makes on that action. For a lint warning.
+ */
+export function unguardedKubeIn(argv: readonly Template[]): Problem | undefined {
+  let at = 0;
+  for (;;) {
+    const t = argv[at];
+    if (!t || !isLiteral(t)) return undefined;
+    const self = t.source;
+    const name = programName(self);
+    if (name === 'kubectl' || name === 'oc') return unguardedKube(argv, at);
+    const spec = own(WRAPPER_SPECS, name);
+    if (!spec) return undefined;
+    const found = readArguments(argv, at + 1, spec, self, false);
+    if ('problem' in found || typeof found.program !== 'number') return undefined;
+    at = found.program;
+  }
+}
+
+function unguardedKube(argv: readonly Template[], at: number): Problem | undefined {
+  const self = argv[at]!.source;
+  const found = readArguments(argv, at + 1, KUBE_GLOBAL, self, true);
+  if ('problem' in found) return undefined;
+  for (const i of [found.program, ...found.also]) {
+    if (typeof i !== 'number' || !isLiteral(argv[i]!)) continue;
+    const word = argv[i]!.source;
+    let op: string | undefined = word === 'scale' ? 'scale' : undefined;
+    if (word === 'rollout') {
+      // rollout's own subcommand: the first argument that is no option or an option's value.
+      for (let j = i + 1; j < argv.length; j++) {
+        const a = argv[j]!;
+        if (!isLiteral(a)) break;
+        if (!a.source.startsWith('-')) {
+          if (a.source === 'undo') op = 'rollout undo';
+          break;
+        }
+        if (!a.source.includes('=') && (KUBE_GLOBAL.long?.includes(a.source) || /^-[nsv]$/.test(a.source))) j++;
+      }
+    }
+    if (op === undefined) continue;
+    const { verb, checks } = UNGUARDED[op]!;
+    return {
+      index: i,
+      message:
+        `${JSON.stringify(`${programName(self)} ${op}`)} is run as a program, without the checks rectify makes on the same operation as an action (${checks}); ` +
+        `write it as the action "kubectl ${op} …" or kubernetes: {verb: ${verb}, …}, which rectify carries out through the Kubernetes API with those checks`,
+    };
+  }
+  return undefined;
+}

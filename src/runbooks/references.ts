@@ -4,7 +4,7 @@ import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
 import { has, isMapValue, type YamlMap } from './fields.js';
-import { markerDropIn } from './argv-programs.js';
+import { markerDropIn, unguardedKubeIn } from './argv-programs.js';
 import { matcherHolds } from './matchers.js';
 import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
@@ -125,11 +125,14 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
     if (!used.has(name)) warn.report(at('params', name), `param ${name} is declared but no placeholder or named check uses it`, 'key');
   }
 
-  // A command whose program does not carry the step marker is lost to crash recovery.
+  // A command whose program does not carry the step marker is lost to crash recovery; one
+  // running kubectl scale or rollout undo goes without the built-in action's checks.
   for (const { path: where, spec } of actions) {
     if (spec.type !== 'command') continue;
     const drop = markerDropIn(spec.argv);
     if (drop) warn.report([...where, 'command', 'argv', drop.index], drop.message);
+    const unguarded = unguardedKubeIn(spec.argv);
+    if (unguarded) warn.report([...where, 'command', 'argv', unguarded.index], unguarded.message);
   }
 
   // Near-misses where braces can be meant (PromQL matchers, JSON text): sent as written.
