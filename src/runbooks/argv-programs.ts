@@ -271,15 +271,19 @@ const KUBE_PLAIN = [
  */
 interface Restricted {
   values: readonly string[];
+  /** Of `values`, those whose value is a file that decides what runs: the runbook writes its directory before any placeholder. */
+  paths?: readonly string[];
+  /** Operands that make the subcommand hand out a credential (`create token`): no placeholder after one. */
+  credentials?: readonly string[];
   where: string;
   operand?: (t: Template) => string | undefined;
 }
 const KUBE_FILES = [...KUBE_NAMESPACE, '-f', '--filename'];
 const KUBE_RESTRICTED: Readonly<Record<string, Restricted>> = {
   patch: { values: KUBE_NAMESPACE, where: 'the resource and its name' },
-  apply: { values: KUBE_FILES, where: 'the -f/--filename path' },
-  replace: { values: KUBE_FILES, where: 'the -f/--filename path' },
-  create: { values: KUBE_FILES, where: 'the name of what is created and the -f/--filename path' },
+  apply: { values: KUBE_FILES, paths: KUBE_FILES.slice(2), where: 'the -f/--filename path' },
+  replace: { values: KUBE_FILES, paths: KUBE_FILES.slice(2), where: 'the -f/--filename path' },
+  create: { values: KUBE_FILES, paths: KUBE_FILES.slice(2), credentials: ['token'], where: 'the name of what is created and the -f/--filename path' },
   cp: { values: [...KUBE_NAMESPACE, '-c', '--container'], where: 'the pod, the paths and -c/--container' },
   expose: { values: KUBE_NAMESPACE, where: 'the resource and its name' },
   set: {
@@ -585,6 +589,22 @@ function restrictedArguments(argv: readonly Template[], at: number, chain: strin
     index,
     message: `the value of ${name} after ${JSON.stringify(chain)} must be written out, not hold a {placeholder}: it can decide what the object becomes; ${tail}`,
   });
+  const path = (index: number, name: string, before: string): Problem | undefined =>
+    r.paths?.includes(name) && !before.includes('/')
+      ? {
+          index,
+          message: `the value of ${name} after ${JSON.stringify(chain)} must name its directory before any {placeholder} ("/srv/manifests/{deployment}.yaml"): the file decides what runs, and a value there alone could name any file on the host; write the directory in the runbook`,
+        }
+      : undefined;
+  // Any written argument that is such a word, an option's value or not (`create -n prod token`): fail safe.
+  const first = argv.findIndex((a, k) => k > at && isLiteral(a) && (r.credentials ?? []).includes(a.source));
+  if (first > 0) {
+    const value = argv.findIndex((a, k) => k > first && !isLiteral(a));
+    if (value > 0) {
+      const made = `${chain} ${argv[first]!.source}`;
+      return { index: value, message: `${JSON.stringify(made)} hands out a credential, so no argument after it may be a {placeholder}: an alert must not choose whose credential is made; write it in the runbook` };
+    }
+  }
   for (let i = at + 1; i < argv.length; i++) {
     const t = argv[i]!;
     if (isLiteral(t)) {
@@ -597,14 +617,18 @@ function restrictedArguments(argv: readonly Template[], at: number, chain: strin
     if (head.startsWith('-')) {
       const name = head.startsWith('--') ? head.slice(0, head.includes('=') ? head.indexOf('=') : undefined) : head.slice(0, 2);
       if (head.startsWith('--') && !head.includes('=')) return option(i, `${head}…`);
-      if (r.values.includes(name)) continue;
-      return option(i, name);
+      if (!r.values.includes(name)) return option(i, name);
+      const unnamed = path(i, name, head.slice(name.length));
+      if (unnamed) return unnamed;
+      continue;
     }
     const prev = argv[i - 1]!;
     if (i - 1 > at && isLiteral(prev) && /^-[^=]+$/.test(prev.source) && prev.source !== '--') {
       const name = prev.source.startsWith('--') ? prev.source : `-${prev.source.slice(-1)}`;
-      if (r.values.includes(name)) continue;
-      return option(i, name);
+      if (!r.values.includes(name)) return option(i, name);
+      const unnamed = path(i, name, head);
+      if (unnamed) return unnamed;
+      continue;
     }
     const why = r.operand?.(t);
     if (why) return { index: i, message: `a {placeholder} cannot stand in ${why} after ${JSON.stringify(chain)}: a value there could set an image or an environment variable (LD_PRELOAD=…); ${tail}` };

@@ -205,6 +205,17 @@ test("a placeholder may not choose kubectl patch's patch, set's image or environ
   ]);
   assert.deepEqual(problems(['kubectl', 'expose', 'deployment/{d}', '--type', '{type}']), [value(4, '--type', 'kubectl expose', PATCH)]);
   assert.deepEqual(problems(['kubectl', 'apply', '-k', '/srv/{x}']), [value(3, '-k', 'kubectl apply', where('the -f/--filename path', '-n, --namespace, -f, --filename'))]);
+  const file = (i: number, option: string, chain: string) =>
+    `${at(i)}: the value of ${option} after ${JSON.stringify(chain)} must name its directory before any {placeholder} ("/srv/manifests/{deployment}.yaml"): the file decides what runs, and a value there alone could name any file on the host; write the directory in the runbook`;
+  assert.deepEqual(problems(['kubectl', 'apply', '-f', '{manifest}']), [file(3, '-f', 'kubectl apply')]);
+  assert.deepEqual(problems(['kubectl', 'replace', '--force', '--filename={x}.yaml']), [file(3, '--filename', 'kubectl replace')]);
+  assert.deepEqual(problems(['kubectl', 'create', '-f={x}']), [file(2, '-f', 'kubectl create')]);
+  assert.deepEqual(problems(['kubectl', 'create', 'token', '{serviceaccount}']), [
+    `${at(3)}: "kubectl create token" hands out a credential, so no argument after it may be a {placeholder}: an alert must not choose whose credential is made; write it in the runbook`,
+  ]);
+  assert.deepEqual(problems(['kubectl', 'create', '-n', 'prod', 'token', 'backup', '--audience', '{x}']), [
+    `${at(7)}: "kubectl create token" hands out a credential, so no argument after it may be a {placeholder}: an alert must not choose whose credential is made; write it in the runbook`,
+  ]);
   assert.deepEqual(problems(['kubectl', 'cp', '--retries', '{n}', '/a', 'p:/a']), [value(3, '--retries', 'kubectl cp', where('the pod, the paths and -c/--container', '-n, --namespace, -c, --container'))]);
 });
 
