@@ -18,6 +18,15 @@ type Raw = Record<string, unknown>;
  */
 export const APPROVAL_FOR_PLAN = `SELECT ${APPROVAL_COLUMNS} FROM approvals INDEXED BY approvals_plan_key
   WHERE plan_key = ? AND status = 'pending' AND plan_key IS NOT NULL AND expires_at > ? ORDER BY requested_at LIMIT 1`;
+/**
+ * A runbook's last CIRCUIT_CLOSED row written after a run started (its first audit row,
+ * found through audit_execution: a run has a handful of rows). Through audit_circuit_closed
+ * (migration 016): one lookup, where audit_runbook walked every row of the runbook since,
+ * one per alert of a storm.
+ */
+export const CIRCUIT_CLOSED_SINCE_START = `SELECT json_extract(details, '$.trial_execution_id') AS trial FROM audit INDEXED BY audit_circuit_closed
+  WHERE runbook = @runbook AND event = 'CIRCUIT_CLOSED' AND seq > (SELECT MIN(seq) FROM audit WHERE execution_id = @id)
+  ORDER BY seq DESC LIMIT 1`;
 /** The guard answers remembered in one write transaction (see `memoReads`); undefined is not asked yet. */
 interface ReadMemo {
   paused?: boolean;
@@ -179,13 +188,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       .prepare("SELECT 1 FROM audit WHERE execution_id = ? AND event = 'FAILED' AND json_extract(details, '$.needs_human') = 1 LIMIT 1")
       .pluck(),
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
-    // The run's first row by audit_execution (a run has a handful of rows), then the
-    // runbook's rows after it by audit_runbook: its last close since, if any.
-    circuitClosedSinceStart: db.prepare(
-      `SELECT json_extract(details, '$.trial_execution_id') AS trial FROM audit
-        WHERE runbook = @runbook AND event = 'CIRCUIT_CLOSED' AND seq > (SELECT MIN(seq) FROM audit WHERE execution_id = @id)
-        ORDER BY seq DESC LIMIT 1`,
-    ),
+    circuitClosedSinceStart: db.prepare(CIRCUIT_CLOSED_SINCE_START),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
     // The last run recorded, not the latest time: after a clock set back, a run recorded
     // since carries an earlier time than the runs before the step (rowids only grow).
