@@ -1143,8 +1143,7 @@ function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1
   else if (rev.earlier !== undefined) {
     const was = /^[0-9]{1,18}(,[0-9]{1,18}){0,19}$/.test(rev.earlier) ? `revision ${rev.earlier}` : 'an earlier revision';
     unknown = `a rollout back to ReplicaSet ${rev.replicaSet} (${was} before), whose creation time is not when it was rolled out again`;
-  }
-  else if (created === undefined) unknown = `whose ReplicaSet ${rev.replicaSet} has no creation time that can be read`;
+  } else if (created === undefined) unknown = `whose ReplicaSet ${rev.replicaSet} has no creation time that can be read`;
   if (unknown !== undefined) {
     return `refused: deployment ${ns}/${name} is on revision ${h.current}, ${unknown}, so rectify cannot tell whether it was rolled out before ${alert}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`;
   }
