@@ -135,7 +135,7 @@ function migrationsOf(path: string): Array<{ version: number; checksum: string; 
   }
 }
 
-/** Takes the database written now back to schema 007: what the release before migrations 008 to 015 read and wrote. */
+/** Takes the database written now back to schema 007: what the release before migrations 008 to 016 read and wrote. */
 function toSchema007(path: string): void {
   const db = new Database(path);
   try {
@@ -149,6 +149,8 @@ function toSchema007(path: string): void {
     db.exec('DROP TABLE cooldown_clears');
     // 014 adds who asked for an approval request.
     db.exec('ALTER TABLE approvals DROP COLUMN asked_by');
+    // 016 indexes the runbooks' circuit closes.
+    db.exec('DROP INDEX audit_circuit_closed');
   } finally {
     db.close();
   }
@@ -227,12 +229,14 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
     assert.deepEqual(applied.slice(0, 7), before);
     // 008 and 009 rebuild an index and add a column; 010 adds one index; 011 rebuilds one; 012 adds
-    // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column; 015 rebuilds one.
-    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 2);
+    // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column; 015 rebuilds one;
+    // 016 adds one index.
+    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 3);
     assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
+    assert.ok(schemaOf(rig.db).includes("index audit_circuit_closed: CREATE INDEX audit_circuit_closed ON audit(runbook)WHERE event = 'CIRCUIT_CLOSED'"));
     assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table cooldown_clears: ')));
 
     // A barrier: each receiver's queue sends in order, so what startup told comes before it.
@@ -370,13 +374,14 @@ describe('approval requests opened at schema 013 (no list of who asked), then mi
     try {
       db.exec('DELETE FROM schema_migrations WHERE version >= 14');
       db.exec('ALTER TABLE approvals DROP COLUMN asked_by');
+      db.exec('DROP INDEX audit_circuit_closed');
     } finally {
       db.close();
     }
     assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 13);
 
     svc = await startTestService({ dir, clock, args });
-    assert.deepEqual(migrationsOf(dbPath).slice(-2).map((m) => m.version), [14, 15]);
+    assert.deepEqual(migrationsOf(dbPath).slice(-3).map((m) => m.version), [14, 15, 16]);
     assert.deepEqual([byAm, byAlice, joinedLater].map((id) => approval(id).asked_by), [null, null, null]);
 
     // Opened by alice's token: an unnamed Slack user cannot be told apart from her.

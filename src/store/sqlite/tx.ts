@@ -24,7 +24,7 @@ export const APPROVAL_FOR_PLAN = `SELECT ${APPROVAL_COLUMNS} FROM approvals INDE
  * (migration 016): one lookup, where audit_runbook walked every row of the runbook since,
  * one per alert of a storm.
  */
-export const CIRCUIT_CLOSED_SINCE_START = `SELECT json_extract(details, '$.trial_execution_id') AS trial FROM audit INDEXED BY audit_circuit_closed
+export const CIRCUIT_CLOSED_SINCE_START = `SELECT json_extract(details, '$.trial_execution_id') AS trial FROM audit
   WHERE runbook = @runbook AND event = 'CIRCUIT_CLOSED' AND seq > (SELECT MIN(seq) FROM audit WHERE execution_id = @id)
   ORDER BY seq DESC LIMIT 1`;
 /** The guard answers remembered in one write transaction (see `memoReads`); undefined is not asked yet. */
