@@ -1722,8 +1722,8 @@ export function createEngine(deps: EngineDeps) {
      * breaker's trial: for a target a person has fixed, or a wait a clock set back has
      * lengthened. The failures in a row start again from 0. A trial run still under
      * way ends as any run does: its failure opens the circuit again. Any other run
-     * under way started before the close, and is not counted should it fail after it
-     * (startedBeforeClose). A closed circuit
+     * under way started before the close, and is not counted should it fail or succeed
+     * after it (startedBeforeClose). A closed circuit
      * is a 409 naming its state: nothing changes.
      */
     async closeCircuit(runbookId: string, by: string, reason: string): Promise<{ runbook: string; was: CircuitState; failures: number; opened_at: number | null; held_while_open: number }> {

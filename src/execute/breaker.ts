@@ -15,16 +15,23 @@ const WAIT_RESTARTED_HALF_OPEN =
 /** What the row ending a failed run says of the breaker when the run started before its circuit last closed (see startedBeforeClose). */
 export const NOT_COUNTED_BEFORE_CLOSE =
   'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its failure says nothing of the runbook since';
+/** What the row ending a successful run says of the breaker when the run started before its circuit last closed (see startedBeforeClose). */
+export const SUCCESS_NOT_COUNTED_BEFORE_CLOSE =
+  'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its success says nothing of the runbook since: the failures in a row stay as they were';
 
 /**
- * Whether a failed run is left out of its runbook's closed circuit's count: it started
- * before the circuit last closed (a trial's success, or a person's close), as the audit
- * log's order shows it (not the clock). Its failure tells of the target before the
- * close, which the trial, or the person, has answered since: counted, the runs in flight
- * when the circuit tripped would trip it again the moment they fail after the close,
- * on no new evidence. Not the trial a person closed the circuit under: its failure is
- * the verdict the circuit waited for, and opens it again. Open or half-open, the rules
- * of countFailure hold for every run.
+ * Whether a run that ended failed or succeeded is left out of its runbook's closed
+ * circuit's count: it started before the circuit last closed (a trial's success, or a
+ * person's close), as the audit log's order shows it (not the clock). Its end tells of
+ * the target before the close, which the trial, or the person, has answered since.
+ * Counted, a failure would let the runs in flight when the circuit tripped trip it again
+ * the moment they fail after the close, on no new evidence; and a success would wipe
+ * the failures of the runs started since (the only ones that speak of the runbook since
+ * the close), so the next failures in a row would have to start again from 0. Either
+ * way the failures in a row stay as they were. Not the trial a person closed the circuit
+ * under: its end is the verdict the circuit waited for, so its failure opens it again
+ * and its success ends the failures in a row, as any run's does. Open or half-open, the
+ * rules of countFailure (and of the runner's end of a success) hold for every run.
  */
 export function startedBeforeClose(tx: Tx, run: { runbook: string; executionId: string }): boolean {
   if (tx.circuit(run.runbook).state !== 'closed') return false;

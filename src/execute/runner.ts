@@ -13,6 +13,7 @@ import {
   endTrialWithoutVerdict,
   failureInSteps,
   NOT_COUNTED_BEFORE_CLOSE,
+  SUCCESS_NOT_COUNTED_BEFORE_CLOSE,
   NOT_COUNTED_REFUSED,
   reopenAfterCutOffTrial,
   reopenedReason,
@@ -325,9 +326,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // else in the log tells what became of the circuit after its CIRCUIT_HALF_OPEN.
         const trialEnded = breaker === 'none' && endTrialWithoutVerdict(tx, { runbook: req.runbookId, executionId: req.id, now });
         if (trialEnded) circuitChange = 'open';
-        // A failure of a run that started before the circuit last closed is not counted
-        // (countFailure, below): the row ending the run says so.
-        const beforeClose = breaker === 'failure' && startedBeforeClose(tx, { runbook: req.runbookId, executionId: req.id });
+        // A failure or a success of a run that started before the circuit last closed is not
+        // counted (countFailure, and the success below): the row ending the run says so.
+        const beforeClose = (breaker === 'failure' || breaker === 'success') && startedBeforeClose(tx, { runbook: req.runbookId, executionId: req.id });
         const endAt = events.length - 1;
         // The outcome is recorded with the row of the event it is told as (ROLLED_BACK, not the FAILED after it).
         const toldAt = events.findIndex((e) => e.event === told.event);
@@ -338,7 +339,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
             {
               ...e.details,
               ...(i === endAt && trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
-              ...(i === endAt && beforeClose ? { circuit: NOT_COUNTED_BEFORE_CLOSE } : {}),
+              ...(i === endAt && beforeClose ? { circuit: breaker === 'success' ? SUCCESS_NOT_COUNTED_BEFORE_CLOSE : NOT_COUNTED_BEFORE_CLOSE } : {}),
               ...(i === toldAt ? announce({ ...told, reason: outcome }) : {}),
             },
             now,
@@ -347,10 +348,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
         tx.releaseBlastRadius(req.id);
         const c = tx.circuit(req.runbookId);
         if (breaker === 'success') {
-          // Closed: the failures in a row end. Open or half-open, only the trial run closes
-          // it: a run that started before the trip and succeeds after it says nothing
+          // Closed: the failures in a row end, unless the run started before the circuit last
+          // closed (startedBeforeClose): its success tells of the target before the close and
+          // would wipe the failures of the runs started since. The trial a person closed the
+          // circuit under is counted, as its failure is. Open or half-open, only the trial run
+          // closes it: a run that started before the trip and succeeds after it says nothing
           // about the runs that failed since.
-          if (c.state === 'closed' && c.failures > 0) {
+          if (c.state === 'closed' && c.failures > 0 && !beforeClose) {
             tx.setCircuit(req.runbookId, { ...c, failures: 0 }, now);
           } else if (c.state === 'half_open' && c.trialExecutionId === req.id) {
             tx.setCircuit(req.runbookId, { state: 'closed', failures: 0, openedAt: null, trialExecutionId: null }, now);

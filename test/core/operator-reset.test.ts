@@ -263,6 +263,75 @@ describe('operator resets: closing a circuit, ending a cooldown', { timeout: 120
     }
   });
 
+  it('closed by hand: a run in flight since before the trip that succeeds after the close leaves the failures in a row as they were, its SUCCESS row says why', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    const rig = await start();
+    const releaseSlow = holdCalls(target, 'POST', '/flaky/slow', 200);
+    try {
+      const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await read(rig, '/api/v1/runbooks/flaky')).circuit);
+      const slow = alert(rig, 'flaky', 'slow');
+      await target.waitForRequest('/flaky/slow');
+      for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      assert.equal((await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'target fixed' })).status, 200);
+      // Runs started since the close fail again: 2 of 3.
+      for (let i = 0; i < 2; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 2, opened_at: null });
+
+      releaseSlow();
+      const s = (await slow).body;
+      assert.deepEqual([s.action, s.event], ['executed', 'SUCCESS']);
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 2, opened_at: null }, 'not counted: the failures in a row stand');
+      const successRow = auditRows(rig.svc.dbPath, 'SUCCESS').at(-1)!;
+      assert.deepEqual([successRow.details.steps, successRow.details.told.service], [1, 'slow']);
+      assert.equal(
+        successRow.details.circuit,
+        'not counted: the run started before the circuit last closed (its trial succeeded, or a person closed it), so its success says nothing of the runbook since: the failures in a row stay as they were',
+      );
+
+      // The next failure of a run started since the close is the third in a row: it trips.
+      const trippedAt = rig.svc.clock.now();
+      assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      assert.deepEqual(await circuit(), { state: 'open', failures: 3, opened_at: new Date(trippedAt).toISOString() });
+      assert.deepEqual(
+        ['CIRCUIT_TRIPPED', 'CIRCUIT_WAIT_RESTARTED'].map((e) => auditRows(rig.svc.dbPath, e).map((r) => [r.details.failures, r.details.reason])),
+        [
+          [
+            [3, '3 consecutive failures (threshold 3)'],
+            [3, '3 consecutive failures (threshold 3)'],
+          ],
+          [],
+        ],
+      );
+    } finally {
+      releaseSlow();
+    }
+  });
+
+  it('closed by hand: the trial found under way that succeeds after the close ends the failures in a row, as any run started since does', async () => {
+    target.reset();
+    target.route('POST', '/flaky/a', { status: 500 });
+    const rig = await start();
+    const releaseTrial = holdCalls(target, 'POST', '/flaky/t', 200);
+    try {
+      const circuit = async () => (({ state, failures, opened_at }) => ({ state, failures, opened_at }))((await read(rig, '/api/v1/runbooks/flaky')).circuit);
+      for (let i = 0; i < 3; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      rig.svc.clock.advance(5 * MIN);
+      const trial = alert(rig, 'flaky', 't');
+      await target.waitForRequest('/flaky/t');
+      assert.equal((await call(rig, '/api/v1/runbooks/flaky/circuit/close', { reason: 'target fixed' })).status, 200);
+      for (let i = 0; i < 2; i++) assert.equal((await alert(rig, 'flaky', 'a')).body.event, 'FAILED');
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 2, opened_at: null });
+      releaseTrial();
+      assert.equal((await trial).body.event, 'SUCCESS');
+      assert.deepEqual(await circuit(), { state: 'closed', failures: 0, opened_at: null }, 'the verdict the circuit waited for');
+      const successRow = auditRows(rig.svc.dbPath, 'SUCCESS').at(-1)!;
+      assert.deepEqual([successRow.details.told.service, successRow.details.circuit], ['t', undefined]);
+    } finally {
+      releaseTrial();
+    }
+  });
+
   it('a trial closed by hand that fails once the circuit has tripped again restarts the wait: no second CIRCUIT_TRIPPED', async () => {
     target.reset();
     target.route('POST', '/flaky/a', { status: 500 });
