@@ -489,7 +489,9 @@ function firedAs(tx: Pick<Tx, 'decisionByDedup'>, alertKey: string): StoredDecis
  * resolve is recorded as a row of its own (dedup key `<alert_key>:resolved`, so a
  * re-delivery is a duplicate) while the answer and the audit row name the firing
  * incident: that incident's view finds the resolve through the same key
- * (api/routes/read.ts), and its decision row stays as decided.
+ * (api/routes/read.ts), and its decision row stays as decided. The answer names the
+ * run still under way for the alert, and what becomes of it: its automatic run
+ * (runningFor), or the run a person approved for its request (approvedRunFor).
  */
 export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string, tellCancelled?: TellCancelled): DecisionResult {
   const firing = incident.alert_key ? firedAs(tx, incident.alert_key) : undefined;
@@ -516,7 +518,7 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
   const unknown = !firing && !cancelled && !kept.length ? unknownPostedId(tx, incident) : undefined;
   if (unknown !== undefined) reason = `no incident ${unknown} is known: nothing was resolved; recorded, so a firing report of ${unknown} arriving later is not acted on`;
   if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;
-  const run = firing?.execution_id ? runningFor(tx, firing.execution_id) : undefined;
+  const run = firing?.execution_id ? runningFor(tx, firing.execution_id) : firing?.approval_id ? approvedRunFor(tx, firing.approval_id) : undefined;
   if (run) reason += `; ${run}`;
   tx.insertIncident({ incident, action: 'resolved', event: 'RESOLVED', runbook: firing?.runbook ?? null, reason, approval_id: null, execution_id: null });
   tx.appendAudit({ at: now, event: 'RESOLVED', incident_id: subject, runbook: firing?.runbook ?? null, actor, details: { reason, resolved_incident_id: incident.id } });
@@ -550,7 +552,8 @@ function unknownPostedId(tx: Pick<Tx, 'getIncident'>, incident: Incident): strin
  * runs: it reads the resolve (committed with this answer) as it records the start of its
  * next action, and stops there unless an action has changed something (execute/runner.ts).
  * Said in the resolve's answer, as the runner will do it. Approved and manual runs are not
- * the alert's: a person chose them (and none is started by a firing delivery).
+ * the alert's: a person chose them (and none is started by a firing delivery); an approved
+ * one is named too (approvedRunFor).
  */
 function runningFor(tx: Pick<Tx, 'getExecution'>, executionId: string): string | undefined {
   const e = tx.getExecution(executionId);
@@ -568,6 +571,21 @@ function runningFor(tx: Pick<Tx, 'getExecution'>, executionId: string): string |
   }
   if (allStarted) return `its automatic run ${e.id} has carried out its actions, which changed nothing: it goes on to its end (verification)`;
   return `its automatic run ${e.id} will stop before its next action: nothing was changed`;
+}
+
+/**
+ * The run a person approved for the request a resolved alert's firing delivery opened or
+ * joined, while it runs (from the approval's commit, before its first step, to its end):
+ * a resolve does not stop it (the runner stops only automatic runs before an action, see
+ * execute/runner.ts), so it goes on to its end. Said in the resolve's answer: "alert
+ * resolved" alone reads as nothing left running.
+ */
+function approvedRunFor(tx: Pick<Tx, 'getApproval' | 'getExecution'>, approvalId: string): string | undefined {
+  const a = tx.getApproval(approvalId);
+  if (a?.status !== 'approved' || a.execution_id === null) return undefined;
+  const e = tx.getExecution(a.execution_id);
+  if (!e || e.state !== 'running') return undefined;
+  return `its approved run ${e.id} (request ${a.id}) is running and goes on to its end: a person approved it, and a resolve stops only automatic runs`;
 }
 
 /**

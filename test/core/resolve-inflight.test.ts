@@ -138,6 +138,92 @@ describe('an alert resolved while its automatic run is under way', () => {
     }
   });
 
+  describe('the run a person approved for the alert, under way when it resolves', () => {
+    const approvalRunbooks = (base: string) => `runbooks:
+  held:
+    risk: HIGH
+    triggers: [Held]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    pre_checks:
+      - http: {url: "${base}/ready", timeout_seconds: 30}
+    actions:
+      - http: {method: POST, url: "${base}/act1"}
+      - http: {method: POST, url: "${base}/act2"}
+`;
+    /** The service on a real loopback port, and a JSON POST or GET to it over HTTP. */
+    const serve = async () => {
+      const svc = await startTestService({ runbooks: approvalRunbooks(target.url), args: ['--listen', '127.0.0.1:0'] });
+      const addr = await svc.service.listen();
+      const base = addr.startsWith('http') ? addr : `http://${addr}`;
+      const http = async (path: string, body?: unknown): Promise<{ status: number; body: any }> => {
+        const res = await fetch(`${base}${path}`, body === undefined ? {} : { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+        return { status: res.status, body: await res.json() };
+      };
+      return { svc, http };
+    };
+    const running = (exe: string, apr: string) =>
+      `alert resolved; its approved run ${exe} (request ${apr}) is running and goes on to its end: a person approved it, and a resolve stops only automatic runs`;
+
+    it('an Alertmanager resolve during its action names it: it goes on to its end', async () => {
+      target.reset();
+      target.route('GET', '/ready', { status: 200 });
+      target.route('POST', '/act2', { status: 200 });
+      const { svc, http } = await serve();
+      try {
+        const held = (status: 'firing' | 'resolved') => amWebhook([{ labels: { alertname: 'Held', service: 'h1' }, fingerprint: 'fh1', status, startsAt: '2026-11-24T03:00:00.000Z' }]);
+        const fired = (await http(W, held('firing'))).body.results[0];
+        assert.deepEqual([fired.action, fired.reason], ['approval_required', 'risk HIGH requires approval']);
+        const release = holdCalls(target, 'POST', '/act1');
+        const since = Date.now();
+        const approve = http(`/api/v1/approvals/${fired.approval_id}/approve?wait=true`, { by: 'alice' });
+        await target.waitForRequest('/act1', { since, timeoutMs: 5000 });
+        const exe = (await http(`/api/v1/approvals/${fired.approval_id}`)).body.execution_id as string;
+        assert.match(exe, /^exe_/);
+        const resolve = (await http(W, held('resolved'))).body.results[0];
+        assert.deepEqual([resolve.action, resolve.event, resolve.incident_id, resolve.reason], ['resolved', 'RESOLVED', fired.incident_id, running(exe, fired.approval_id)]);
+        const row = (await http('/api/v1/audit?event=RESOLVED')).body.events[0];
+        assert.deepEqual([row.incident_id, row.details.reason], [fired.incident_id, running(exe, fired.approval_id)]);
+        release();
+        const ran = (await approve).body.result;
+        assert.deepEqual([ran.execution_id, ran.action, ran.event], [exe, 'executed', 'SUCCESS']);
+        assert.deepEqual([target.calls('/act1', 'POST'), target.calls('/act2', 'POST')], [1, 1], 'it went on to its end');
+        // Resolved again once the run has ended: a duplicate.
+        assert.equal((await http(W, held('resolved'))).body.results[0].action, 'duplicate');
+      } finally {
+        await svc.stop({ remove: true });
+      }
+    });
+
+    it('a resolve posted by id while the approved run is in its pre-check names it: it is not stopped before its first action, as an automatic run would be', async () => {
+      target.reset();
+      target.route('POST', '/act1', { status: 200 });
+      target.route('POST', '/act2', { status: 200 });
+      const { svc, http } = await serve();
+      try {
+        const incident = { id: 'INC-H2', root_cause: 'Held', service: 'h2', confidence: 0.95 };
+        const fired = (await http('/api/v1/incidents', incident)).body;
+        assert.equal(fired.action, 'approval_required');
+        const release = holdCalls(target, 'GET', '/ready');
+        const since = Date.now();
+        const approve = http(`/api/v1/approvals/${fired.approval_id}/approve?wait=true`, { by: 'alice' });
+        await target.waitForRequest('/ready', { since, timeoutMs: 5000 });
+        const exe = (await http(`/api/v1/approvals/${fired.approval_id}`)).body.execution_id as string;
+        assert.match(exe, /^exe_/);
+        const resolve = (await http('/api/v1/incidents', { ...incident, status: 'resolved' })).body;
+        assert.deepEqual([resolve.action, resolve.incident_id, resolve.reason], ['resolved', 'INC-H2', running(exe, fired.approval_id)]);
+        const row = (await http('/api/v1/audit?event=RESOLVED')).body.events[0];
+        assert.equal(row.details.reason, running(exe, fired.approval_id));
+        release();
+        const ran = (await approve).body.result;
+        assert.deepEqual([ran.execution_id, ran.action, ran.event], [exe, 'executed', 'SUCCESS']);
+        assert.deepEqual([target.calls('/act1', 'POST'), target.calls('/act2', 'POST')], [1, 1]);
+      } finally {
+        await svc.stop({ remove: true });
+      }
+    });
+  });
+
   it('a manual run is not stopped by the resolve of an alert (a person chose it)', async () => {
     target.reset();
     target.route('POST', '/act1', { status: 200 });
