@@ -671,27 +671,15 @@ function globalAfter(argv: readonly Template[], from: number, until: number, glo
     }
     // Short letters, as kubectl reads them: flags until one that takes a value, which is
     // the rest of the argument (`-s{x}`, `-s={x}`, `-ws{x}`) or, last, the next one.
-    const letters = joined ? head.slice(1) : t.source.slice(1);
-    let taken = false;
-    for (let k = 0; k < letters.length; k++) {
-      const letter = letters[k]!;
-      const last = k === letters.length - 1 && !joined;
-      if (letter === '=') {
-        taken = true;
-        break;
-      }
-      if (anywhere.short.includes(letter) && !global.optionValues?.includes(`-${letter}`)) {
-        if (joined) return refuse(i, `-${letter}`);
-        const value = argv[i + 1];
-        if (last && value && !isLiteral(value)) return refuse(i + 1, `-${letter}`);
-      }
-      if (anywhere.short.includes(letter) || anywhere.values.includes(letter)) {
-        taken = true;
-        if (last) i++;
-        break;
-      }
+    const cluster = clusterOf(t, (letter) => anywhere.short.includes(letter) || anywhere.values.includes(letter), true);
+    const v = cluster.value;
+    if (v && anywhere.short.includes(v.letter) && !global.optionValues?.includes(`-${v.letter}`)) {
+      if (joined) return refuse(i, `-${v.letter}`);
+      const value = argv[i + 1];
+      if (v.last && value && !isLiteral(value)) return refuse(i + 1, `-${v.letter}`);
     }
-    if (joined && !taken) return written(i);
+    if (v?.last) i++;
+    if (joined && !cluster.taken) return written(i);
   }
   return undefined;
 }
@@ -789,21 +777,14 @@ function commandLineOption(argv: readonly Template[], at: number, spec: CommandL
       if (inline ? !literal : argv[i + 1] && !isLiteral(argv[i + 1]!)) return refuse(inline ? i : i + 1, option);
       continue;
     }
-    const letters = (literal ? t.source : head).slice(1);
-    let taken = false;
-    for (let k = 0; k < letters.length; k++) {
-      const letter = letters[k]!;
-      if (!spec.valueShort.includes(letter)) continue;
-      taken = true;
-      const last = k === letters.length - 1 && literal;
-      if (spec.short.includes(letter)) {
-        if (!literal) return refuse(i, `-${letter}`);
-        if (last && argv[i + 1] && !isLiteral(argv[i + 1]!)) return refuse(i + 1, `-${letter}`);
-      }
-      if (last) i++;
-      break;
+    const cluster = clusterOf(t, (letter) => spec.valueShort.includes(letter));
+    const v = cluster.value;
+    if (v && spec.short.includes(v.letter)) {
+      if (!literal) return refuse(i, `-${v.letter}`);
+      if (v.last && argv[i + 1] && !isLiteral(argv[i + 1]!)) return refuse(i + 1, `-${v.letter}`);
     }
-    if (!literal && !taken) return spelt(i);
+    if (v?.last) i++;
+    if (!literal && !cluster.taken) return spelt(i);
   }
   return undefined;
 }
@@ -895,6 +876,35 @@ const tailOf = (t: Template, n: number): Template => {
 };
 /** The value a short option at letter `k` of `-XY…` takes from the rest of its argument (`-n{ns}`, `-s={x}`: "=" is left out, as kubectl reads it). */
 const joinedValue = (t: Template, k: number): Template => tailOf(t, textBeforeValue(t)[k + 2] === '=' ? k + 3 : k + 2);
+
+/** A letter of a short-option cluster: its place `k` in it, and whether it ends a written-out argument (`last`), so that a value it takes is the next argument. */
+interface ClusterLetter {
+  letter: string;
+  k: number;
+  last: boolean;
+}
+/**
+ * A cluster of joined short options (`-xvf`, `-uroot`, `-n{ns}`) read as getopt reads
+ * it, the one reading every caller shares so that none can part from the others: the
+ * `letters` (without the "-", up to any value) are flags until the first that
+ * `takesValue`, whose value is the rest of the argument (`-uroot`, `-n{ns}`) or, when it
+ * ends an argument that is `complete` (written out to its end), the next argument (`-u
+ * root`). With `equals`, an "=" ends the letters as a value would (kubectl's `-w={x}`).
+ * `taken`: the letters end in a value, so what follows them is not more letters.
+ */
+function readCluster(letters: string, complete: boolean, takesValue: (letter: string) => boolean, equals = false): { flags: ClusterLetter[]; value?: ClusterLetter; taken: boolean } {
+  const flags: ClusterLetter[] = [];
+  for (let k = 0; k < letters.length; k++) {
+    const at: ClusterLetter = { letter: letters[k]!, k, last: complete && k === letters.length - 1 };
+    if (equals && at.letter === '=') return { flags, taken: true };
+    if (takesValue(at.letter)) return { flags, value: at, taken: true };
+    flags.push(at);
+  }
+  return { flags, taken: false };
+}
+/** The cluster of the option argument `t`: its letters up to its first value, complete when it holds none. */
+const clusterOf = (t: Template, takesValue: (letter: string) => boolean, equals = false): ReturnType<typeof readCluster> =>
+  readCluster((isLiteral(t) ? t.source : textBeforeValue(t)).slice(1), isLiteral(t), takesValue, equals);
 
 /**
  * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
@@ -1025,54 +1035,48 @@ function readArguments(
           continue;
         }
         // Joined (`-n{ns}`), the letters are those before the value; the value is the
-        // rest of the argument for the first letter that takes one.
-        const letters = joined ? head.slice(1) : arg.slice(1);
-        let taken = false;
-        for (let k = 0; k < letters.length; k++) {
-          const letter = letters[k]!;
+        // rest of the argument for the first letter that takes one (`-X={x}`: the value
+        // of -X, as kubectl reads it).
+        const known = (letter: string): boolean => spec.knownShort === undefined || spec.knownShort.includes(letter);
+        const cluster = clusterOf(t, (letter) => known(letter) && spec.short?.includes(letter) === true, joined);
+        for (const { letter, k, last } of cluster.flags) {
           if (spec.suUnless?.short === letter) su = false;
           if (spec.direct?.short === letter) direct = true;
-          if (joined && letter === '=') {
-            // `-X={x}`: the value of -X, as kubectl reads it.
-            taken = true;
-            break;
+          if (known(letter)) continue;
+          // A letter rectify does not know may take a value (the rest of the cluster, or
+          // the next argument): what follows that reading is read too.
+          const next = last ? i + 2 : i + 1;
+          const p = joined ? value(i, `-${letter}`, joinedValue(t, k)) : last ? value(i + 1, `-${letter}`) : undefined;
+          if (p) return p;
+          if (next < argv.length) {
+            const other = scan(next, { operands, endOfOptions, su, direct });
+            if ('problem' in other) return other;
+            if (typeof other.program === 'number') also.push(other.program);
           }
-          if (spec.knownShort !== undefined && !spec.knownShort.includes(letter)) {
-            // A letter rectify does not know may take a value (the rest of the cluster, or
-            // the next argument): what follows that reading is read too.
-            const last = k === letters.length - 1 && !joined;
-            const next = last ? i + 2 : i + 1;
-            const p = joined ? value(i, `-${letter}`, joinedValue(t, k)) : last ? value(i + 1, `-${letter}`) : undefined;
-            if (p) return p;
-            if (next < argv.length) {
-              const other = scan(next, { operands, endOfOptions, su, direct });
-              if ('problem' in other) return other;
-              if (typeof other.program === 'number') also.push(other.program);
-            }
-            continue;
-          }
-          if (!spec.short?.includes(letter)) continue;
-          if (spec.split?.short === letter) {
-            if (k < letters.length - 1 || joined) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${letter}'s value into the program and its environment; write it as an argument of its own` } };
+        }
+        const v = cluster.value;
+        if (v) {
+          if (spec.suUnless?.short === v.letter) su = false;
+          if (spec.direct?.short === v.letter) direct = true;
+          if (spec.split?.short === v.letter) {
+            if (!v.last) return { problem: { index: i, message: `${JSON.stringify(by)} splits -${v.letter}'s value into the program and its environment; write it as an argument of its own` } };
             const r = split(i + 1);
             if ('problem' in r || r.program === 'split') return r;
             i++;
-            break;
+            continue;
           }
           // The rest of the cluster is the option's value (`-uroot`, `-u{who}`), or the next element is (`-u root`).
-          taken = true;
           if (joined) {
-            const p = value(i, `-${letter}`, joinedValue(t, k));
+            const p = value(i, `-${v.letter}`, joinedValue(t, v.k));
             if (p) return p;
-          } else if (k === letters.length - 1) {
-            const p = value(i + 1, `-${letter}`);
+          } else if (v.last) {
+            const p = value(i + 1, `-${v.letter}`);
             if (p) return p;
             i++;
           }
-          break;
         }
         // Every letter before the value a flag: the value would be read as more of them.
-        if (joined && !taken) return written;
+        if (joined && !cluster.taken) return written;
         continue;
       }
       if (untilOperand) return { program: i };
@@ -1111,16 +1115,10 @@ function shellOption(argv: readonly Template[], from: number, opts: (typeof SHEL
       if (opts.long.some((l) => arg === l || arg.startsWith(`${l}=`))) return i;
       continue;
     }
-    const letters = arg.slice(1);
-    for (let k = 0; k < letters.length; k++) {
-      const letter = letters[k]!;
-      if (opts.short.includes(letter)) return i;
-      if (opts.withArg.includes(letter)) {
-        // The rest of the cluster is the option's argument (`-uroot`), or the next element is (`-u root`).
-        if (k === letters.length - 1) i++;
-        break;
-      }
-    }
+    // The rest of the cluster is an option's argument (`-uroot`), or the next element is (`-u root`).
+    const cluster = readCluster(arg.slice(1), true, (letter) => opts.withArg.includes(letter));
+    if ([...cluster.flags, ...(cluster.value ? [cluster.value] : [])].some(({ letter }) => opts.short.includes(letter))) return i;
+    if (cluster.value?.last) i++;
   }
   return undefined;
 }
@@ -1159,16 +1157,12 @@ function optionsOf(argv: readonly Template[], from: number, to: number, valueSho
       } else out.push({ name: arg, index: i });
     } else if (arg.startsWith('-')) {
       const letters = arg.slice(1);
-      for (let k = 0; k < letters.length; k++) {
-        const name = `-${letters[k]!}`;
-        if (!valueShort.includes(letters[k]!)) {
-          out.push({ name, index: i });
-          continue;
-        }
-        const rest = letters.slice(k + 1);
-        out.push({ name, value: rest || (argv[i + 1]?.source ?? ''), index: i });
-        if (!rest) i++;
-        break;
+      const cluster = readCluster(letters, true, (letter) => valueShort.includes(letter));
+      for (const { letter } of cluster.flags) out.push({ name: `-${letter}`, index: i });
+      const v = cluster.value;
+      if (v) {
+        out.push({ name: `-${v.letter}`, value: v.last ? (argv[i + 1]?.source ?? '') : letters.slice(v.k + 1), index: i });
+        if (v.last) i++;
       }
     }
   }
