@@ -5,7 +5,8 @@ import { isLiteral } from './template.js';
  * Which program an argument list runs, read as the programs themselves read their
  * arguments: argv[0], or the program a wrapper (env, timeout, sudo, nice, ssh…), a
  * subcommand (kubectl exec, docker run…), find's -exec or ip netns exec runs in its turn,
- * and the command lines some take as an option's value (rsync -e, tar -I, git -c).
+ * and the command lines some take as an option's value (rsync -e, tar -I, git -c, git
+ * clone --upload-pack, git rebase -x).
  * A `command:` action must run no shell, and an alert's values must choose neither that
  * program nor its environment: shellIn finds the argument that breaks either rule.
  */
@@ -147,6 +148,25 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   'dumb-init': { short: 'r', knownShort: 'rcvVh', long: ['--rewrite'], flags: ['--single-child', '--verbose', '--version', '--help'] },
   // unbuffer [-p] PROGRAM: what follows goes to expect's spawn, whose own options may take a value.
   unbuffer: { knownShort: 'p' },
+  // daemontools: setuidgid, envuidgid USER PROGRAM and envdir DIR PROGRAM read no options (DIR's files set
+  // the environment, so it is no value alone); softlimit's letters all take a value; setlock [-nNxX] FILE PROGRAM.
+  setuidgid: { operands: 1, noOptions: true },
+  envuidgid: { operands: 1, noOptions: true },
+  envdir: { operands: 1, noOptions: true },
+  softlimit: { short: 'acdflmoprst', knownShort: 'acdflmoprst' },
+  setlock: { knownShort: 'nNxX', operands: 1 },
+  // LXC's lxc-attach -n NAME [options] -- PROGRAM: getopt_long reads its options among the
+  // program's arguments too, so the program follows "--"; with none it runs a shell in the
+  // container. The container's name may be a value; -e's value is optional (joined only).
+  'lxc-attach': {
+    short: 'nPfasvLugol',
+    knownShort: 'nPfasvLugolRqh',
+    long: ['--name', '--lxcpath', '--rcfile', '--arch', '--namespaces', '--set-var', '--keep-var', '--pty-log', '--uid', '--gid', '--logfile', '--logpriority', '--context'],
+    flags: ['--elevated-privileges', '--remount-sys-proc', '--clear-env', '--keep-env', '--quiet', '--help', '--usage', '--version'],
+    optionValues: ['-n', '--name'],
+    dashDash: true,
+    shellWithout: true,
+  },
   // With no program it runs a shell in the container.
   'systemd-nspawn': {
     short: 'DuLMSZipE',
@@ -319,10 +339,21 @@ const COMPOSE_LEVEL: Subcommands = {
 const CONTAINER_SUBCOMMANDS = { runs: { exec: DOCKER_EXEC, run: DOCKER_RUN }, nested: { container: CONTAINER_LEVEL, compose: COMPOSE_LEVEL, ...CONTAINER_OBJECTS }, plain: CONTAINER_PLAIN };
 const KUBE_ANYWHERE = { short: 's', values: 'nclov' };
 // The docker-compose and podman-compose programs read as `docker compose` (and their own global options).
-const COMPOSE_PROGRAM = (long: readonly string[], flags: readonly string[]): Subcommands => ({
+const COMPOSE_PROGRAM = (long: readonly string[], flags: readonly string[], valueRule?: WrapperSpec['valueRule']): Subcommands => ({
   ...COMPOSE_LEVEL,
-  global: { ...COMPOSE_LEVEL.global, short: 'fpcH', knownShort: 'fpcHhv', long: [...COMPOSE_LEVEL.global.long!, ...long], flags: [...COMPOSE_LEVEL.global.flags!, ...flags] },
+  global: { ...COMPOSE_LEVEL.global, short: 'fpcH', knownShort: 'fpcHhv', long: [...COMPOSE_LEVEL.global.long!, ...long], flags: [...COMPOSE_LEVEL.global.flags!, ...flags], valueRule },
 });
+// podman-compose's options whose value it splits into arguments of podman's own (its global
+// ones, or pod create's, run's…): `--podman-run-args="--entrypoint=…"` or
+// `--podman-args="--runtime=…"` chooses what runs.
+const PODMAN_COMPOSE_ARGS = [
+  '--pod-args', '--podman-args', '--podman-pull-args', '--podman-push-args', '--podman-build-args', '--podman-inspect-args', '--podman-run-args', '--podman-start-args',
+  '--podman-stop-args', '--podman-rm-args', '--podman-volume-args',
+];
+function podmanArguments(option: string, _value: Template): string | undefined {
+  if (!PODMAN_COMPOSE_ARGS.includes(option)) return undefined;
+  return `podman-compose passes ${option}'s value to podman as arguments of its own, which can choose what runs (--entrypoint, --runtime, --hooks-dir…), so it must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+}
 // containerd's ctr (urfave/cli: options before the arguments, "--" ends them): `ctr run
 // IMAGE ID COMMAND` (the image written out; --config's spec file and --runtime or
 // --runc-binary choose what runs) and `ctr task exec --exec-id ID CONTAINER COMMAND`.
@@ -411,10 +442,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
     plain: ['stop', 'start', 'rm', 'stopp', 'rmp', 'ps', 'pods', 'inspect', 'inspectp', 'inspecti', 'logs', 'stats', 'statsp', 'info', 'images', 'rmi'],
   },
   'docker-compose': COMPOSE_PROGRAM(['--context', '--host', '--log-level', '--tlscacert', '--tlscert', '--tlskey'], ['--verbose', '--no-ansi', '--tls', '--tlsverify', '--skip-hostname-check', '--version']),
-  'podman-compose': COMPOSE_PROGRAM(
-    ['--in-pod', '--pod-args', '--podman-path', '--podman-args', '--podman-pull-args', '--podman-push-args', '--podman-build-args', '--podman-inspect-args', '--podman-run-args', '--podman-start-args', '--podman-stop-args', '--podman-rm-args', '--podman-volume-args'],
-    ['--no-ansi', '--no-cleanup', '--verbose', '--version'],
-  ),
+  'podman-compose': COMPOSE_PROGRAM(['--in-pod', '--podman-path', ...PODMAN_COMPOSE_ARGS], ['--no-ansi', '--no-cleanup', '--verbose', '--version'], podmanArguments),
   ctr: {
     global: { short: 'an', knownShort: 'anhv', long: ['--address', '--namespace', '--timeout', '--connect-timeout'], flags: ['--debug', '--help', '--version'], literalValues: true },
     runs: { run: CTR_RUN },
@@ -507,7 +535,7 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   if (always) return { index: at, message: `${JSON.stringify(self)} ${always}; ${TAIL}` };
   if (name === 'find') return findExec(argv, at, top);
   if (name === 'ip') return ipExec(argv, at, top);
-  if (name === 'git') return gitOptions(argv, at);
+  if (name === 'git') return gitOptions(argv, at, top);
   const line = own(COMMAND_LINE_OPTIONS, name);
   if (line) return commandLineOption(argv, at, line);
   const sub = own(SUBCOMMANDS, name);
@@ -695,11 +723,29 @@ function runs(argv: readonly Template[], at: number, from: number, spec: Wrapper
       : `${JSON.stringify(self)} runs a shell when no program follows it; ${TAIL}`;
     return { index: at, message };
   }
+  if (found.entrypoint) return entrypointRuns(argv, found.entrypoint, [found.program, ...found.also], self, top);
   for (const i of found.also) {
     const problem = program(argv, i, self, top);
     if (problem) return problem;
   }
   return typeof found.program === 'number' ? program(argv, found.program, self, top) : undefined;
+}
+
+/**
+ * docker run's (and compose run's) --entrypoint is the program, and the arguments after
+ * the image (at each of `starts`, one a reading) are its arguments: the program the
+ * entrypoint runs in turn, if it runs one (`--entrypoint timeout`), or the commands a
+ * shell-like one hands to a shell (`--entrypoint parallel`), are read as they would be
+ * on the command line, `[ENTRYPOINT, ARGS…]`.
+ */
+function entrypointRuns(argv: readonly Template[], entry: Entrypoint, starts: readonly (number | 'split' | undefined)[], by: string, top: string): Problem | undefined {
+  for (const start of starts) {
+    const from = typeof start === 'number' ? start : argv.length;
+    const line = [entry.program, ...argv.slice(from)];
+    const problem = program(line, 0, by, top);
+    if (problem) return { ...problem, index: problem.index === 0 ? entry.index : from + problem.index - 1 };
+  }
+  return undefined;
 }
 
 const isRemote = (by: string): boolean => WRAPPER_SPECS[programName(by)]?.remote === true;
@@ -740,8 +786,7 @@ function findExec(argv: readonly Template[], at: number, top: string): Problem |
  * placeholder; nor may a value stand where it could spell such an option (`"-{x}"`,
  * `"--{x}"`, after letters that take no value), nor, for tar, in the old-style letters.
  */
-function commandLineOption(argv: readonly Template[], at: number, spec: CommandLineOptions): Problem | undefined {
-  const self = argv[at]!.source;
+function commandLineOption(argv: readonly Template[], at: number, spec: CommandLineOptions, self = argv[at]!.source): Problem | undefined {
   const refuse = (index: number, option: string): Problem => ({
     index,
     message: `${JSON.stringify(self)}'s ${option} is ${spec.what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
@@ -789,15 +834,28 @@ function commandLineOption(argv: readonly Template[], at: number, spec: CommandL
   return undefined;
 }
 
+// git's options that choose the repository (its configuration, whose core.fsmonitor,
+// core.pager… run commands, and its hooks) or the work tree (whose .gitattributes choose
+// the configured filters a checkout runs): the runbook writes the directory.
+const GIT_REPOSITORY = ['-C', '--git-dir', '--work-tree'];
 /**
  * git's options before its subcommand: `-c NAME=VALUE` and `--config-env` set a
  * configuration variable, and several run a command (core.sshCommand, core.pager,
  * core.editor, core.fsmonitor, alias.*), and `--exec-path=` is where git finds the
  * programs its subcommands are: none may hold a placeholder, nor may a value stand where
- * it could spell an option; the subcommand (git-NAME, or an alias) is written out.
+ * it could spell an option; `-C`, `--git-dir` and `--work-tree` name a directory the
+ * runbook writes before any placeholder; the subcommand (git-NAME, or an alias) is
+ * written out, and read in turn (gitSubcommand).
  */
-function gitOptions(argv: readonly Template[], at: number): Problem | undefined {
+function gitOptions(argv: readonly Template[], at: number, top: string): Problem | undefined {
   const self = argv[at]!.source;
+  const repository = (index: number, option: string, value: Template | undefined): Problem | undefined =>
+    value && !isLiteral(value) && !(textBeforeValue(value).lastIndexOf('/') > 0)
+      ? {
+          index,
+          message: `${JSON.stringify(self)}'s ${option} chooses the repository or work tree, whose configuration, hooks and attributes can run commands (core.fsmonitor, core.pager, hooks, filters…), so its value must name a directory the runbook writes before any {placeholder} ("/srv/app/{svc}"): a value there alone could name any repository on the host; write the directory in the runbook`,
+        }
+      : undefined;
   const config = (index: number, option: string): Problem => ({
     index,
     message: `${JSON.stringify(self)}'s ${option} sets a configuration variable, and some run a command (core.sshCommand, core.pager, core.editor, alias.*…), so its name and value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
@@ -807,10 +865,21 @@ function gitOptions(argv: readonly Template[], at: number): Problem | undefined 
     const literal = isLiteral(t);
     const head = textBeforeValue(t);
     if (!head.startsWith('-')) {
-      if (literal) return undefined;
+      if (literal) return gitSubcommand(argv, at, i, top);
       return { index: i, message: `the ${JSON.stringify(self)} subcommand must be written out, not hold a {placeholder}: git runs git-NAME or an alias by that name, so an alert must not choose what runs` };
     }
     const name = head.includes('=') ? head.slice(0, head.indexOf('=')) : t.source;
+    if (GIT_REPOSITORY.includes(name) && head.includes('=')) {
+      const problem = repository(i, name, tailOf(t, name.length + 1));
+      if (problem) return problem;
+      continue;
+    }
+    if (GIT_REPOSITORY.includes(t.source)) {
+      const problem = repository(i + 1, t.source, argv[i + 1]);
+      if (problem) return problem;
+      i++;
+      continue;
+    }
     if (t.source === '-c' || t.source === '--config-env') {
       const value = argv[i + 1];
       if (value && !isLiteral(value)) return config(i + 1, t.source);
@@ -825,9 +894,69 @@ function gitOptions(argv: readonly Template[], at: number): Problem | undefined 
       return { index: i, message: `${JSON.stringify(self)}'s options before its subcommand must be written out: a value there could be read as an option (-c, --exec-path) that chooses what runs; write it in the runbook` };
     }
     // Options that take the next argument as their value.
-    if (['-C', '--git-dir', '--work-tree', '--namespace', '--super-prefix', '--attr-source'].includes(t.source)) i++;
+    if (['--namespace', '--super-prefix', '--attr-source'].includes(t.source)) i++;
   }
   return undefined;
+}
+
+// The program git runs on the remote side (over ssh, or locally) to serve a fetch or take
+// a push: a command line, which the remote user's shell reads.
+const UPLOAD_PACK = 'the program git runs (on the remote host, through its shell) to serve the fetch';
+/**
+ * git's subcommands whose options name a command line git runs, read as rsync's -e is
+ * (COMMAND_LINE_OPTIONS): `short` letters and `long` names whose value is one,
+ * `valueShort` the letters known to take a value; git reads an abbreviated long option
+ * (`--upload=`) as the whole one.
+ */
+const GIT_COMMAND_LINES: Readonly<Record<string, CommandLineOptions>> = {
+  clone: {
+    short: 'uc',
+    long: ['--upload-pack', '--config', '--template'],
+    valueShort: 'obucj',
+    prefixes: true,
+    what: 'a program git runs (-u, --upload-pack: on the remote host, through its shell), or configuration or hooks that run commands as the clone is made (-c, --config, --template)',
+  },
+  fetch: { short: '', long: ['--upload-pack'], valueShort: 'jo', prefixes: true, what: UPLOAD_PACK },
+  pull: { short: '', long: ['--upload-pack'], valueShort: 'sXjo', prefixes: true, what: UPLOAD_PACK },
+  'ls-remote': { short: '', long: ['--upload-pack', '--exec'], valueShort: 'o', prefixes: true, what: UPLOAD_PACK },
+  archive: { short: '', long: ['--exec'], valueShort: 'o', prefixes: true, what: 'the program git runs (on the remote host, through its shell) to serve the archive' },
+  push: { short: '', long: ['--receive-pack', '--exec'], valueShort: 'o', prefixes: true, what: 'the program git runs (on the remote host, through its shell) to take the push' },
+  rebase: { short: 'x', long: ['--exec'], valueShort: 'sXCx', prefixes: true, what: 'a command line git runs through a shell after each commit it replays' },
+};
+/** git's subcommands with subcommands of their own that run a command: the one that does, and what it runs. */
+const GIT_NESTED: Readonly<Record<string, { runs: string; options: readonly string[] }>> = {
+  // git submodule [--quiet] foreach [--recursive] COMMAND: a shell reads COMMAND.
+  submodule: { runs: 'foreach', options: ['-q', '--quiet', '--recursive'] },
+  // git bisect run PROGRAM ARGS…: PROGRAM runs, its arguments quoted.
+  bisect: { runs: 'run', options: [] },
+};
+
+/**
+ * The subcommand of git at `sub` (`git` at `at`): clone's, fetch's, push's… option whose
+ * value is a command git runs (GIT_COMMAND_LINES), `submodule foreach`'s command, which a
+ * shell reads, and `bisect run`'s program, read as a wrapper's is.
+ */
+function gitSubcommand(argv: readonly Template[], at: number, sub: number, top: string): Problem | undefined {
+  const word = argv[sub]!.source;
+  const chain = `${argv[at]!.source} ${word}`;
+  const lines = own(GIT_COMMAND_LINES, word);
+  if (lines) return commandLineOption(argv, sub, lines, chain);
+  const nested = own(GIT_NESTED, word);
+  if (!nested) return undefined;
+  let i = sub + 1;
+  while (i < argv.length && isLiteral(argv[i]!) && nested.options.includes(argv[i]!.source)) i++;
+  const t = argv[i];
+  if (!t) return undefined;
+  if (!isLiteral(t)) {
+    return { index: i, message: `the ${JSON.stringify(chain)} subcommand must be written out, not a {placeholder}: an alert must not choose what runs (${JSON.stringify(`${chain} ${nested.runs}`)} runs a command)` };
+  }
+  if (t.source !== nested.runs) return undefined;
+  const ran = `${chain} ${nested.runs}`;
+  if (word === 'bisect') return i + 1 < argv.length ? program(argv, i + 1, ran, top) : undefined;
+  // Its options (--recursive) are written out as the rest is.
+  const value = argv.findIndex((a, k) => k > i && !isLiteral(a));
+  if (value < 0) return undefined;
+  return { index: value, message: `${JSON.stringify(ran)} hands its command to a shell, so the command must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
 }
 
 // ip reads its object and command by any prefix: `ip net e NAME …` is `ip netns exec NAME …`.
@@ -906,6 +1035,12 @@ function readCluster(letters: string, complete: boolean, takesValue: (letter: st
 const clusterOf = (t: Template, takesValue: (letter: string) => boolean, equals = false): ReturnType<typeof readCluster> =>
   readCluster((isLiteral(t) ? t.source : textBeforeValue(t)).slice(1), isLiteral(t), takesValue, equals);
 
+/** docker run's --entrypoint, written out: the argument that gives it, and the program it names. */
+interface Entrypoint {
+  index: number;
+  program: Template;
+}
+
 /**
  * Reads a wrapper's options, operands and (env) assignments from `from` on: the index
  * of the program it runs (undefined when none follows; 'split' when env -S names it),
@@ -919,8 +1054,9 @@ function readArguments(
   spec: WrapperSpec,
   by: string,
   untilOperand: boolean,
-): { program: number | 'split' | undefined; also: number[] } | { problem: Problem } {
+): { program: number | 'split' | undefined; also: number[]; entrypoint?: Entrypoint } | { problem: Problem } {
   const also: number[] = [];
+  let entry: Entrypoint | undefined;
   const before = (i: number): { problem: Problem } => ({
     problem: {
       index: i,
@@ -938,6 +1074,9 @@ function readArguments(
   const value = (i: number, option: string, joined?: Template): { problem: Problem } | undefined => {
     const t = joined ?? argv[i];
     if (!t || isLiteral(t) || spec.optionValues?.includes(option)) return undefined;
+    // An option's own reason first: it names what the value would choose.
+    const rule = spec.valueRule?.(option, t);
+    if (rule && spec.literalValues) return { problem: { index: i, message: rule } };
     if (spec.literalValues) {
       const only = spec.optionValues ? ` (only ${spec.optionValues.join(' or ')} may take one)` : '';
       return {
@@ -948,7 +1087,6 @@ function readArguments(
       };
     }
     if (wholePlaceholder(t)) return before(i);
-    const rule = spec.valueRule?.(option, t);
     return rule ? { problem: { index: i, message: rule } } : undefined;
   };
   // docker run's --entrypoint: its value is the program.
@@ -958,6 +1096,8 @@ function readArguments(
     if (!isLiteral(t)) return { problem: { index: i, message: `the program ${JSON.stringify(by)} runs (${spec.entrypoint}) must be written out, not a {placeholder}: an alert must not choose what runs` } };
     const text = inline ? t.source.slice(t.source.indexOf('=') + 1) : t.source;
     if (SHELLS.has(programName(text.trim().split(/\s+/)[0] ?? ''))) return { problem: { index: i, message: `${JSON.stringify(text)} is a shell, which ${JSON.stringify(by)} would run (${spec.entrypoint}); ${TAIL}` } };
+    // An empty one (`--entrypoint ""`) clears the image's: the first argument after the image is then the program.
+    if (text.trim() !== '') entry = { index: i, program: { source: text, parts: [text] } };
     return undefined;
   };
   const split = (i: number): { program: 'split' | undefined } | { problem: Problem } => {
@@ -1098,7 +1238,8 @@ function readArguments(
     return su ? suLike() : { program: undefined };
   };
   const found = scan(from, start);
-  return 'problem' in found ? found : { ...found, also };
+  if ('problem' in found) return found;
+  return entry ? { ...found, also, entrypoint: entry } : { ...found, also };
 }
 
 /** The index of the first option from `from` on by which the wrapper runs its command through a shell, if any. */

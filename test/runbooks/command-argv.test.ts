@@ -477,3 +477,136 @@ test("git's -c, --config-env and --exec-path may not hold a placeholder, nor the
     assert.deepEqual(problems(argv), [], JSON.stringify(argv));
   }
 });
+
+// Regression: git's subcommands were not read, so `[git, clone, "--upload-pack={x}", …]`,
+// `[git, rebase, -x, "{x}"]` or `[git, submodule, foreach, "{x}"]` ran what the alert named,
+// and `[git, -C, "{dir}", …]` ran the commands of any repository's configuration.
+test("git's --upload-pack, --receive-pack, --exec, rebase -x, submodule foreach and bisect run, and -C, --git-dir and --work-tree, may not take a placeholder where it chooses what runs", () => {
+  const line = (i: number, chain: string, option: string, what: string) =>
+    `${at(i)}: ${JSON.stringify(chain)}'s ${option} is ${what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  const FETCH = 'the program git runs (on the remote host, through its shell) to serve the fetch';
+  const CLONE = 'a program git runs (-u, --upload-pack: on the remote host, through its shell), or configuration or hooks that run commands as the clone is made (-c, --config, --template)';
+  const PUSH = 'the program git runs (on the remote host, through its shell) to take the push';
+  const REBASE = 'a command line git runs through a shell after each commit it replays';
+  const repository = (i: number, option: string) =>
+    `${at(i)}: "git"'s ${option} chooses the repository or work tree, whose configuration, hooks and attributes can run commands (core.fsmonitor, core.pager, hooks, filters…), so its value must name a directory the runbook writes before any {placeholder} ("/srv/app/{svc}"): a value there alone could name any repository on the host; write the directory in the runbook`;
+  assert.deepEqual(problems(['git', 'clone', '--upload-pack={x}', 'git@git.internal:app', '/srv/app']), [line(2, 'git clone', '--upload-pack', CLONE)]);
+  assert.deepEqual(problems(['git', 'clone', '-u', 'git-upload-pack {x}', 'git@git.internal:app']), [line(3, 'git clone', '-u', CLONE)]);
+  // git reads an abbreviated long option as the whole one.
+  assert.deepEqual(problems(['git', 'clone', '--upload={x}', 'git@git.internal:app']), [line(2, 'git clone', '--upload-pack', CLONE)]);
+  assert.deepEqual(problems(['git', 'clone', '-c', 'core.sshCommand={x}', 'git@git.internal:app']), [line(3, 'git clone', '-c', CLONE)]);
+  assert.deepEqual(problems(['git', '-C', '/srv/app', 'fetch', '--upload-pack', '{x}', 'origin']), [line(5, 'git fetch', '--upload-pack', FETCH)]);
+  assert.deepEqual(problems(['git', 'pull', '--ff-only', '--upload-pack={x}']), [line(3, 'git pull', '--upload-pack', FETCH)]);
+  assert.deepEqual(problems(['git', 'ls-remote', '--exec={x}', 'origin']), [line(2, 'git ls-remote', '--exec', FETCH)]);
+  assert.deepEqual(problems(['git', 'push', '--receive-pack={x}', 'origin', 'main']), [line(2, 'git push', '--receive-pack', PUSH)]);
+  assert.deepEqual(problems(['git', 'push', '--exec', '{x}', 'origin', 'main']), [line(3, 'git push', '--exec', PUSH)]);
+  assert.deepEqual(problems(['git', 'fetch', '-{x}', 'origin']), [
+    `${at(2)}: "git fetch"'s options must be written out: a value there could be read as an option that runs a command; write it in the runbook`,
+  ]);
+  assert.deepEqual(problems(['git', 'rebase', '-x', 'make test {x}', 'origin/main']), [line(3, 'git rebase', '-x', REBASE)]);
+  assert.deepEqual(problems(['git', 'rebase', '-ix', '{x}', 'origin/main']), [line(3, 'git rebase', '-x', REBASE)]);
+  assert.deepEqual(problems(['git', 'rebase', '--exec={x}', 'origin/main']), [line(2, 'git rebase', '--exec', REBASE)]);
+  const foreach = (i: number) =>
+    `${at(i)}: "git submodule foreach" hands its command to a shell, so the command must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  assert.deepEqual(problems(['git', 'submodule', 'foreach', 'git pull origin {branch}']), [foreach(3)]);
+  assert.deepEqual(problems(['git', '-C', '/srv/app', 'submodule', '--quiet', 'foreach', '--recursive', 'git', 'checkout', '{branch}']), [foreach(9)]);
+  assert.deepEqual(problems(['git', 'submodule', '{x}', 'git pull']), [
+    `${at(2)}: the "git submodule" subcommand must be written out, not a {placeholder}: an alert must not choose what runs ("git submodule foreach" runs a command)`,
+  ]);
+  assert.deepEqual(problems(['git', 'bisect', 'run', '{x}']), [programValue(3, 'git bisect run')]);
+  assert.deepEqual(problems(['git', 'bisect', 'run', 'sh', '-c', 'make test']), [shellRun(3, 'sh', 'git')]);
+  assert.deepEqual(problems(['git', 'bisect', 'run', 'timeout', '60', '{x}']), [programValue(5, 'timeout')]);
+  assert.deepEqual(problems(['git', 'bisect', '{x}', '/usr/local/bin/check']), [
+    `${at(2)}: the "git bisect" subcommand must be written out, not a {placeholder}: an alert must not choose what runs ("git bisect run" runs a command)`,
+  ]);
+  assert.deepEqual(problems(['git', '-C', '{dir}', 'status']), [repository(2, '-C')]);
+  assert.deepEqual(problems(['git', '-C', '/{dir}', 'status']), [repository(2, '-C')]);
+  assert.deepEqual(problems(['git', '--git-dir={dir}', 'status']), [repository(1, '--git-dir')]);
+  assert.deepEqual(problems(['git', '--work-tree', '{dir}', '--git-dir', '/srv/app/.git', 'checkout', '.']), [repository(2, '--work-tree')]);
+  // Still loaded: the repository's directory written before the value, values where
+  // they choose no command, written-out commands.
+  for (const argv of [
+    ['git', '-C', '/srv/app/{svc}', 'fetch', 'origin', '{branch}'],
+    ['git', '--git-dir=/srv/repos/{svc}.git', '--work-tree', '/srv/app/{svc}', 'status'],
+    ['git', 'clone', '--depth', '1', '--branch', '{branch}', 'git@git.internal:app', '/srv/app/{svc}'],
+    ['git', 'clone', '-b', '{branch}', '--upload-pack', '/usr/bin/git-upload-pack', 'git@git.internal:app'],
+    ['git', 'pull', '--ff-only', 'origin', '{branch}'],
+    ['git', 'push', 'origin', 'HEAD:refs/heads/{branch}'],
+    ['git', 'ls-remote', '--heads', 'origin', '{branch}'],
+    ['git', 'rebase', '-x', 'make test', 'origin/{branch}'],
+    ['git', 'submodule', 'update', '--init', '--', '{path}'],
+    ['git', 'submodule', 'foreach', 'git pull --ff-only'],
+    ['git', 'bisect', 'good', '{rev}'],
+    ['git', 'bisect', 'run', '/usr/local/bin/check-build', '{svc}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: lxc-attach and daemontools' setuidgid, envuidgid, envdir, softlimit and
+// setlock were not read, so `[lxc-attach, -n, c1, --, "{x}"]` ran what the alert named.
+test('lxc-attach and daemontools setuidgid, envuidgid, envdir, softlimit and setlock: the program they run is written out and not a shell', () => {
+  const before = (i: number, by: string) =>
+    `${at(i)}: a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could choose what runs or its environment (${JSON.stringify(by)} would read "sh" as the program, "NAME=value" as a variable); write it in the runbook, or after the program`;
+  assert.deepEqual(problems(['lxc-attach', '-n', '{c}', '--', '{x}']), [programValue(4, 'lxc-attach')]);
+  assert.deepEqual(problems(['lxc-attach', '-n', 'web', '--clear-env', '--', 'bash', '-c', 'x']), [shellRun(5, 'bash', 'lxc-attach')]);
+  assert.deepEqual(problems(['lxc-attach', '--name={c}', '--', 'timeout', '60', '{x}']), [programValue(5, 'timeout')]);
+  assert.deepEqual(problems(['lxc-attach', '-n', 'web']), [`${at(0)}: "lxc-attach" runs a shell when no program follows it; ${TAIL}`]);
+  assert.deepEqual(problems(['lxc-attach', '-n', 'web', '/usr/local/bin/flush-queue', '-v', '{x}']), [
+    `${at(3)}: "lxc-attach" reads its own options among the arguments of the program it runs, up to "--": write "--" before the program`,
+  ]);
+  assert.deepEqual(problems(['lxc-attach', '-u', '{uid}', '-n', 'web', '--', '/usr/local/bin/flush-queue']), [before(2, 'lxc-attach')]);
+  assert.deepEqual(problems(['setuidgid', 'app', '{x}']), [programValue(2, 'setuidgid')]);
+  assert.deepEqual(problems(['setuidgid', '{user}', '/usr/local/bin/flush-queue']), [before(1, 'setuidgid')]);
+  assert.deepEqual(problems(['envuidgid', 'app', 'sh', '-c', 'x']), [shellRun(2, 'sh', 'envuidgid')]);
+  assert.deepEqual(problems(['envdir', '{dir}', '/usr/local/bin/flush-queue']), [before(1, 'envdir')]);
+  assert.deepEqual(problems(['envdir', '/etc/flush/env', '{x}']), [programValue(2, 'envdir')]);
+  assert.deepEqual(problems(['softlimit', '-m', '100000000', '-o', '64', '{x}']), [programValue(5, 'softlimit')]);
+  assert.deepEqual(problems(['setlock', '-nX', '/run/lock/flush', 'sh']), [shellRun(3, 'sh', 'setlock')]);
+  assert.deepEqual(problems(['envdir', '/etc/flush/env', 'setuidgid', 'app', 'softlimit', '-m', '100000000', '{x}']), [programValue(7, 'softlimit')]);
+  // Still loaded: the container's name, the lock file and the program's arguments.
+  for (const argv of [
+    ['lxc-attach', '-n', '{c}', '--clear-env', '--', '/usr/local/bin/flush-queue', '{queue}'],
+    ['lxc-attach', '-n{c}', '--', '/usr/local/bin/flush-queue', '-v', '{queue}'],
+    ['setuidgid', 'app', '/usr/local/bin/flush-queue', '{queue}'],
+    ['envdir', '/etc/flush/env', 'setuidgid', 'app', 'softlimit', '-m', '100000000', '/usr/local/bin/flush-queue', '{queue}'],
+    ['setlock', '-n', '/run/lock/flush-{queue}', '/usr/local/bin/flush-queue', '{queue}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
+
+// Regression: podman-compose's --podman-run-args was refused only as an option that chooses
+// the server or identity; and docker run's --entrypoint was not followed, so
+// `[docker, run, --entrypoint, timeout, IMAGE, "60", "{x}"]` ran what the alert named and
+// `--entrypoint parallel` handed the arguments to a shell.
+test("podman-compose's --podman-*-args, and what docker run's --entrypoint runs, are read as what they run", () => {
+  const podman = (i: number, option: string) =>
+    `${at(i)}: podman-compose passes ${option}'s value to podman as arguments of its own, which can choose what runs (--entrypoint, --runtime, --hooks-dir…), so it must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
+  assert.deepEqual(problems(['podman-compose', '--podman-run-args={x}', 'run', '--rm', 'web', '/usr/local/bin/flush-queue']), [podman(1, '--podman-run-args')]);
+  assert.deepEqual(problems(['podman-compose', '--podman-args', '--log-level={x}', 'restart', 'web']), [podman(2, '--podman-args')]);
+  assert.deepEqual(problems(['podman-compose', '--pod-args={x}', 'up']), [podman(1, '--pod-args')]);
+  const parallel = (i: number) => `${at(i)}: "parallel" runs its commands through a shell; ${TAIL}`;
+  assert.deepEqual(problems(['docker', 'run', '--rm', '--entrypoint=parallel', 'registry.example/tools:1', '/usr/local/bin/flush-queue', ':::', '{queue}']), [parallel(3)]);
+  assert.deepEqual(problems(['docker', 'run', '--entrypoint', 'parallel', 'registry.example/tools:1', 'echo']), [parallel(3)]);
+  assert.deepEqual(problems(['docker', 'compose', 'run', '--entrypoint', '/usr/bin/parallel', 'web', 'echo']), [`${at(4)}: "/usr/bin/parallel" runs its commands through a shell; ${TAIL}`]);
+  assert.deepEqual(problems(['docker', 'run', '--entrypoint', 'timeout', 'registry.example/tools:1', '60', '{x}']), [programValue(6, 'timeout')]);
+  assert.deepEqual(problems(['podman', 'run', '--entrypoint=env', 'registry.example/tools:1', 'sh', '-c', 'x']), [shellRun(4, 'sh', 'podman')]);
+  assert.deepEqual(problems(['docker', 'run', '--entrypoint', '{x}', 'registry.example/tools:1']), [
+    `${at(3)}: the program "docker" runs (--entrypoint) must be written out, not a {placeholder}: an alert must not choose what runs`,
+  ]);
+  assert.deepEqual(problems(['docker', 'run', '--entrypoint', 'expect', 'registry.example/tools:1', '-c', 'spawn {x}']), [
+    `${at(3)}: "expect" is a shell, which "docker" would run (--entrypoint); ${TAIL}`,
+  ]);
+  // An empty entrypoint clears the image's: the argument after the image is the program.
+  assert.deepEqual(problems(['docker', 'run', '--entrypoint', '', 'registry.example/tools:1', '{x}']), [programValue(5, 'docker')]);
+  // Still loaded: podman-compose's written-out arguments, a written-out entrypoint's arguments.
+  for (const argv of [
+    ['podman-compose', '--podman-run-args=--rm', 'exec', '{svc}', '/usr/local/bin/flush-queue', '{queue}'],
+    ['podman-compose', '--podman-args', '--log-level=warn', 'restart', '{svc}'],
+    ['docker', 'run', '--rm', '--entrypoint', '/usr/local/bin/flush-queue', 'registry.example/tools:1', '{queue}'],
+    ['docker', 'run', '--rm', '--entrypoint=timeout', 'registry.example/tools:1', '60', '/usr/local/bin/flush-queue', '{queue}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
