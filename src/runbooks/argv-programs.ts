@@ -1270,6 +1270,9 @@ function shellOption(argv: readonly Template[], from: number, opts: (typeof SHEL
  */
 const MARKER_LOST = `${STEP_MARKER_VAR}, the marker by which rectify finds a command's processes, does not reach the program it runs: after a crash, startup recovery cannot find that program to stop it, and the run's INTERRUPTED row only asks a human to check`;
 
+/** Why a wrapper need not replace the environment, said in the warnings about one that does. */
+const MINIMAL_ENVIRONMENT = "rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)";
+
 /** A wrapper's option as read before the program it runs: its name (`-u`, `--unset`), its value if it takes one, and its index. */
 interface ReadOption {
   name: string;
@@ -1332,6 +1335,39 @@ function markerDrop(argv: readonly Template[], at: number, program: number): Pro
         'Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root',
     };
   }
+  if (name === 'doas') {
+    // doas has no option that keeps a variable: only the doas.conf rule can, which rectify cannot read.
+    return {
+      index: at,
+      message:
+        `${JSON.stringify(self)} resets the environment unless the doas.conf rule that permits the command says keepenv or setenv { ${STEP_MARKER_VAR} }: ${MARKER_LOST}. ` +
+        `Let that rule keep the variable (permit setenv { ${STEP_MARKER_VAR} } …), or write [sudo, --preserve-env=${STEP_MARKER_VAR}, …], whose argv says that it is kept. ` +
+        'Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root',
+    };
+  }
+  if (name === 'setpriv') {
+    // getopt_long takes an abbreviation: --reset-e, --res.
+    const reset = optionsOf(argv, at + 1, program, '', WRAPPER_SPECS['setpriv']!.long ?? []).find((o) => o.name.length >= 5 && '--reset-env'.startsWith(o.name));
+    if (!reset) return undefined;
+    return {
+      index: reset.index,
+      message:
+        `${JSON.stringify(`${self} ${argv[reset.index]!.source}`)} starts the program with an environment of its own (TERM kept; HOME, SHELL, USER, LOGNAME and PATH set for the user): ${MARKER_LOST}. ` +
+        `Leave out ${reset.name} and the environment as it is: ${MINIMAL_ENVIRONMENT}`,
+    };
+  }
+  if (name === 'runuser') {
+    // Read only with -u (without it runuser runs a shell, a load problem), beside which it refuses -l.
+    const spec = WRAPPER_SPECS['runuser']!;
+    const login = optionsOf(argv, at + 1, program, spec.short ?? '', spec.long ?? []).find((o) => o.name === '-l' || o.name === '-' || (o.name.length >= 3 && '--login'.startsWith(o.name)));
+    if (!login) return undefined;
+    return {
+      index: login.index,
+      message:
+        `${JSON.stringify(`${self} ${argv[login.index]!.source}`)} asks for a login environment, which would clear the environment: ${MARKER_LOST}; and beside -u runuser refuses it, so the command fails as written. ` +
+        `Leave out ${login.name}: runuser -u passes the environment on (setting HOME, SHELL, USER and LOGNAME for the user)`,
+    };
+  }
   if (name === 'env') {
     const spec = WRAPPER_SPECS['env']!;
     for (const o of optionsOf(argv, at + 1, program, spec.short ?? '', spec.long ?? [])) {
@@ -1342,7 +1378,7 @@ function markerDrop(argv: readonly Template[], at: number, program: number): Pro
       const what = clears ? `${written} starts the program with an empty environment` : `${written} removes ${STEP_MARKER_VAR} from the environment`;
       return {
         index: o.index,
-        message: `${what}: ${MARKER_LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`,
+        message: `${what}: ${MARKER_LOST}. Leave the environment as it is: ${MINIMAL_ENVIRONMENT}`,
       };
     }
   }
@@ -1351,11 +1387,14 @@ function markerDrop(argv: readonly Template[], at: number, program: number): Pro
 
 /**
  * A wrapper in an argument list that keeps the step marker (STEP_MARKER_VAR) from the
- * program it runs: sudo without --preserve-env=RECTIFY_STEP_ID (or -E), env -i, env -
- * or env -u RECTIFY_STEP_ID, as argv[0] or behind other wrappers (`[timeout, "60",
- * sudo, …]`). A warning, not a problem: the command runs as written, but after a crash
- * recovery cannot find it. The programs a subcommand (kubectl exec, docker run) or ssh
- * runs run elsewhere, where no marker reaches anyway, and are not read.
+ * program it runs: sudo without --preserve-env=RECTIFY_STEP_ID (or -E), doas (unless its
+ * doas.conf rule keeps it, which rectify cannot read), env -i, env - or env -u
+ * RECTIFY_STEP_ID, setpriv --reset-env, as argv[0] or behind other wrappers (`[timeout,
+ * "60", sudo, …]`). A warning, not a problem: the command runs as written, but after a
+ * crash recovery cannot find it. The programs a subcommand (kubectl exec, docker run) or
+ * ssh runs run elsewhere, where no marker reaches anyway, and are not read. runuser -l
+ * (--login, -) is warned about too, though beside -u, which rectify requires of runuser,
+ * runuser refuses it; su, which always runs a shell, is refused at load.
  */
 export function markerDropIn(argv: readonly Template[]): Problem | undefined {
   let at = 0;

@@ -11,7 +11,8 @@ import { loadCatalog } from '../../src/service.js';
 
 /**
  * A `command:` whose argv keeps the step marker (RECTIFY_STEP_ID) from its program (sudo
- * resets the environment by default; env -i, env -, env -u RECTIFY_STEP_ID) is lost to
+ * resets the environment by default, doas unless doas.conf keeps it; env -i, env -, env -u
+ * RECTIFY_STEP_ID, setpriv --reset-env, runuser -l) is lost to
  * crash recovery: a warning naming the argument, never a load problem; the forms that
  * keep the marker are not warned about.
  */
@@ -119,4 +120,41 @@ test('rectify lint prints the warning with the file and YAML path, and exits 1 a
   err.length = 0;
   assert.equal(await runCli(['lint', 'runbooks'], io), 0);
   assert.deepEqual([out, err], [[`1 runbook(s) OK in ${runbooks}`], []]);
+});
+
+// Regression: doas, setpriv --reset-env and runuser -l kept the marker from their program
+// without a warning.
+test('doas, setpriv --reset-env and runuser -l are warned about at that argument, as argv[0] or behind other wrappers; setpriv and runuser -u without them are not', () => {
+  const DOAS = (doas: string) =>
+    `"${doas}" resets the environment unless the doas.conf rule that permits the command says keepenv or setenv { RECTIFY_STEP_ID }: ${LOST}. Let that rule keep the variable (permit setenv { RECTIFY_STEP_ID } …), or write [sudo, --preserve-env=RECTIFY_STEP_ID, …], whose argv says that it is kept. Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root`;
+  const SETPRIV = (written: string, option: string) =>
+    `"${written}" starts the program with an environment of its own (TERM kept; HOME, SHELL, USER, LOGNAME and PATH set for the user): ${LOST}. Leave out ${option} and the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`;
+  const RUNUSER = (written: string, option: string) =>
+    `"${written}" asks for a login environment, which would clear the environment: ${LOST}; and beside -u runuser refuses it, so the command fails as written. Leave out ${option}: runuser -u passes the environment on (setting HOME, SHELL, USER and LOGNAME for the user)`;
+  const drops = [
+    '[doas, /usr/local/bin/flush-queue]',
+    '[timeout, "60", /usr/bin/doas, -u, app, /usr/local/bin/flush-queue]',
+    '[setpriv, --reset-env, --reuid=app, /usr/local/bin/flush-queue]',
+    '[nice, setpriv, --reuid, app, --reset-e, /usr/local/bin/flush-queue]',
+    '[runuser, -l, -u, app, --, /usr/local/bin/flush-queue]',
+    '[runuser, -u, app, --login, --, /usr/local/bin/flush-queue]',
+  ];
+  const { runbooks, problems, warnings } = parseRunbooksText(runbook(drops), 'flush.yaml');
+  assert.deepEqual(problems, []);
+  assert.deepEqual(runbooks.map((r) => r.id), ['flush']);
+  assert.deepEqual(warnings.map(formatProblem), [
+    `flush.yaml:7: runbooks.flush.actions[0].command.argv[0]: ${DOAS('doas')}`,
+    `flush.yaml:8: runbooks.flush.actions[1].command.argv[2]: ${DOAS('/usr/bin/doas')}`,
+    `flush.yaml:9: runbooks.flush.actions[2].command.argv[1]: ${SETPRIV('setpriv --reset-env', '--reset-env')}`,
+    `flush.yaml:10: runbooks.flush.actions[3].command.argv[4]: ${SETPRIV('setpriv --reset-e', '--reset-e')}`,
+    `flush.yaml:11: runbooks.flush.actions[4].command.argv[1]: ${RUNUSER('runuser -l', '-l')}`,
+    `flush.yaml:12: runbooks.flush.actions[5].command.argv[3]: ${RUNUSER('runuser --login', '--login')}`,
+  ]);
+  const keeps = [
+    '[setpriv, --reuid=app, --init-groups, /usr/local/bin/flush-queue, --reset-env]',
+    '[runuser, -u, app, --, /usr/local/bin/flush-queue, -l]',
+    '[sudo, --preserve-env=RECTIFY_STEP_ID, setpriv, --no-new-privs, /usr/local/bin/flush-queue]',
+  ];
+  const kept = parseRunbooksText(runbook(keeps), 'flush.yaml');
+  assert.deepEqual([kept.problems, kept.warnings.map(formatProblem)], [[], []]);
 });
