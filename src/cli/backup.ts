@@ -1,0 +1,166 @@
+import { lstatSync, statSync, type Stats } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
+import { formatProblem, LoadError } from '../domain/index.js';
+import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
+import { backupSqlite, openSqliteAuditReader } from '../store/sqlite/index.js';
+import { commandHelp } from './help.js';
+import { EXIT, type CliIO } from './io.js';
+
+export const backupHelp = commandHelp({
+  usage: 'rectify backup <target> [file | --db sqlite:<path>] [--audit-key key] [--audit-previous-keys keys] [--json] [--config file]',
+  about: [
+    'Copies the database to <target>, a new file, while the service runs and writes (it takes no lock the',
+    'service needs: SQLite\'s VACUUM INTO on a read-only connection, one read transaction, so the copy is',
+    'the database as of one commit, and compact). The copy is written beside the target under a temporary',
+    'name (<target>.partial-<pid>), checked (PRAGMA integrity_check, and the migrations of the database),',
+    'fsync\'d and only then given the target\'s name: a crash or a full disk never leaves a half file there.',
+    'Then the audit chain of the copy is walked as rectify audit verify does; keyed rows without their key',
+    'are reported as not checked (the copy is still a good copy). Prints the file, its size, the row counts',
+    'and the audit head (seq and hash): record them. A target that exists is never overwritten, and its',
+    'folder must exist. Write it off the database\'s volume: a lost disk would take both.',
+  ].join('\n'),
+  args: [
+    'target                the backup file to write (must not exist; its folder must)',
+    'file                  the database to copy (a path, or sqlite:<path>), instead of --db',
+  ],
+  flags: [
+    '--db <sqlite:path>    the database (RECTIFY_DB, db in rectify.yaml; default sqlite:./data/rectify.db)',
+    '--config <file>       the config file settings are read from (RECTIFY_CONFIG; default ./rectify.yaml if present)',
+    '--audit-key <key>     the HMAC key of keyed rows, or ${file:/path} (RECTIFY_AUDIT_KEY, audit_key), to walk their chain',
+    '--audit-previous-keys <key,…>  keys the log was written with before a rotation (RECTIFY_AUDIT_PREVIOUS_KEYS, audit_previous_keys)',
+    '--json                print one JSON object (path, bytes, schema_version, incidents, audit_rows, audit_head, audit_chain)',
+  ],
+  exits: [
+    [0, 'written and checked (also when keyed audit rows could not be walked for want of their key: said so)'],
+    [1, 'the copy could not be written (a full disk, a folder not writable) or failed its check: it was removed, nothing is at the target; or the audit chain in the copy is broken: the copy is kept at the target, and the same break is in the database (rectify audit verify)'],
+    [2, 'usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a target that exists, a target folder that does not, a setting with a problem; nothing was written'],
+  ],
+});
+
+/** The file at `path` (a symbolic link itself, even dangling, counts), or undefined. */
+function lstatOrNone(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+function statOrNone(path: string): Stats | undefined {
+  try {
+    return statSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `rectify backup <target> [<file> | --db sqlite:<path>]`: a consistent, checked copy of
+ * the database while the service runs (see store/sqlite/backup.ts for how). Exit 0
+ * written and checked, 1 the copy failed (removed) or its audit chain is broken (kept),
+ * 2 usage, nothing written.
+ */
+export async function backupCommand(argv: string[], io: CliIO): Promise<number> {
+  const usage = (line: string): number => {
+    io.err(`rectify backup: ${line}`);
+    return EXIT.USAGE;
+  };
+  const extraFlags = { json: 'boolean' } as const;
+  // Only the settings this command reads: any other (`--listen`) would be taken and ignored.
+  const strict = parseCommandArgs(argv, { db: 'string', config: 'string', 'audit-key': 'string', 'audit-previous-keys': 'string', ...extraFlags });
+  if (strict.problems.length) {
+    for (const p of strict.problems) io.err(`rectify backup: ${formatProblem(p)}; see: rectify backup --help`);
+    return EXIT.USAGE;
+  }
+  const loaded = loadConfig(argv, io.env, { cwd: io.cwd, extraFlags });
+  if ('problems' in loaded) {
+    for (const p of loaded.problems) io.err(formatProblem(p));
+    return EXIT.USAGE;
+  }
+  const { config } = loaded;
+  const json = config.extraFlags['json'] === true;
+  const positional = config.args;
+  if (positional.length === 0) return usage('name the backup file to write: rectify backup <target> (a new file, off the database\'s volume)');
+  if (positional.length > 2) return usage(`one target and at most one database (got ${positional.map((a) => shownArg(a)).join(', ')}); see: rectify backup --help`);
+  if (positional.length === 2 && config.sources.db.kind === 'flag') {
+    return usage(`name the database once, either as the second argument or with --db (got --db, ${shownArg(positional[1]!)})`);
+  }
+  const path = (arg: string): string => resolve(io.cwd, arg.replace(/^sqlite:/, ''));
+  const source = positional.length === 2 ? { kind: 'sqlite' as const, path: path(positional[1]!) } : config.db;
+  if (source.kind !== 'sqlite' || source.path === ':memory:') return usage('--db must name a sqlite:<path> database file');
+  const target = path(positional[0]!);
+
+  // The target first: two names in cp's order (database, then backup) are told the order, not that the backup is missing.
+  const existing = lstatOrNone(target);
+  if (existing) {
+    if (existing.isDirectory()) return usage(`${target} is a folder: name the backup file to write in it (${target.replace(/\/+$/, '')}/rectify-<date>.db)`);
+    const order = positional.length === 2 ? ' (the backup\'s name comes first: rectify backup <target> <database>)' : '';
+    return usage(`${target} exists: a backup never overwrites a file; name a new one${order}`);
+  }
+  // Refused, not made: a mistyped folder (/backup for the /backups volume) would put
+  // the copy where no one looks, on a disk that may go with the pod.
+  const folder = dirname(target);
+  const folderStat = statOrNone(folder);
+  if (!folderStat?.isDirectory()) return usage(`${folderStat ? `${folder} is not a folder` : `no folder ${folder}`} for the backup: make it first (mkdir -p ${folder}), or name another`);
+
+  const sourceStat = statOrNone(source.path);
+  if (!sourceStat) return usage(`no database at ${source.path} (set --db sqlite:<path>, or name it after the target); nothing was written`);
+  // SQLite says "disk I/O error" for a folder: name it instead.
+  if (sourceStat.isDirectory()) return usage(`${source.path} is a folder, not a database file (set --db sqlite:<path>)`);
+
+  let key: Buffer | undefined;
+  let previousKeys: Buffer[];
+  try {
+    key = resolveAuditKey(config);
+    previousKeys = resolveAuditPreviousKeys(config, key);
+  } catch (err) {
+    if (!(err instanceof LoadError)) throw err;
+    for (const p of err.problems) io.err(formatProblem(p));
+    return EXIT.USAGE;
+  }
+
+  const result = backupSqlite(source.path, target);
+  if (!result.ok) {
+    io.err(`rectify backup: ${result.message}${result.kind === 'failed' ? `; nothing was written at ${target}` : ''}`);
+    return result.kind === 'failed' ? EXIT.FAILED : EXIT.USAGE;
+  }
+
+  const reader = openSqliteAuditReader(target);
+  let chain: AuditVerification;
+  try {
+    chain = await verifyAuditChain(reader, { yieldBetweenPages: false, ...(key ? { key, previousKeys } : {}) });
+  } finally {
+    reader.close();
+  }
+  const status = chain.ok ? 'ok' : chain.needs_key ? 'not_checked' : 'broken';
+  const head = result.auditHead;
+  if (json) {
+    io.out(
+      JSON.stringify({
+        path: result.path,
+        bytes: result.bytes,
+        schema_version: result.schemaVersion,
+        integrity: 'ok',
+        incidents: result.incidents,
+        audit_rows: result.auditRows,
+        audit_head: head,
+        audit_chain: { status, rows: chain.rows, first_bad_seq: chain.first_bad_seq, reason: chain.reason },
+      }),
+    );
+  } else {
+    io.out(`backup written: ${result.path} (${result.bytes} bytes)`);
+    io.out(`schema version ${result.schemaVersion}; integrity_check ok`);
+    io.out(`incidents: ${result.incidents}; audit rows: ${result.auditRows}`);
+    io.out(head ? `audit head: seq ${head.seq} hash ${head.hash ?? '(none: written before the chain began)'}` : 'audit head: none (the log is empty)');
+    if (status === 'ok') io.out(`audit chain OK: ${chain.rows} row(s)`);
+    else if (status === 'not_checked') io.out(`audit chain NOT CHECKED from seq ${chain.first_bad_seq}: ${chain.reason}`);
+  }
+  if (status === 'broken') {
+    io.err(`rectify backup: the audit chain in the copy is BROKEN at seq ${chain.first_bad_seq}: ${chain.reason}; the copy is kept at ${target}, and the database it was copied from holds the same rows: run rectify audit verify on it`);
+    return EXIT.FAILED;
+  }
+  // Same device as the database: a lost volume loses the backup with it.
+  if (folderStat.dev === sourceStat.dev) io.err(`rectify backup: note: ${target} is on the same file system as the database: copy it off that volume`);
+  return EXIT.OK;
+}

@@ -1,0 +1,207 @@
+import Database from 'better-sqlite3';
+import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+/**
+ * A copy of a rectify database taken while the service runs and writes (`rectify backup`).
+ *
+ * The copy is SQLite's `VACUUM INTO` on a read-only connection of its own: one read
+ * transaction, so the copy is the database as of one commit, compact, and in WAL mode it
+ * neither takes nor waits for the write lock (the service's commits go on; the WAL grows
+ * meanwhile and is checkpointed after). Not the online backup API (`.backup()`): it
+ * starts over at every commit of another connection, so under the service's steady
+ * writes it may never finish. The serve lock (`<db>.serve-lock`) is not taken: a backup
+ * is no second writer.
+ *
+ * The copy is written under a temporary name beside the target, checked there, fsync'd,
+ * then linked to the target's name (a link, not a rename: a file that appeared at the
+ * target meanwhile is kept, not replaced) and the folder fsync'd. A crash, a full disk or
+ * a failed check never leaves a half-written or unchecked file under the target's name.
+ */
+
+/** One applied migration, as schema_migrations records it. */
+export interface AppliedMigration {
+  version: number;
+  name: string;
+  checksum: string;
+}
+
+/** What the copy holds, read back from the copy itself. */
+export interface BackupContents {
+  /** The newest migration applied (the schema version). */
+  schemaVersion: number;
+  incidents: number;
+  auditRows: number;
+  /** The newest audit row's seq and hash (null: an empty log; its hash null: a row from before the chain). */
+  auditHead: { seq: number; hash: string | null } | null;
+}
+
+export type BackupResult =
+  | ({ ok: true; path: string; bytes: number } & BackupContents)
+  /** The source cannot be backed up (not a SQLite database, not rectify's): nothing was written. */
+  | { ok: false; kind: 'source'; message: string }
+  /** A file appeared at the target while the copy was made: it is left as it is, the copy removed. */
+  | { ok: false; kind: 'target_exists'; message: string }
+  /** The copy could not be written (a full disk, a folder not writable) or failed its check: it was removed. */
+  | { ok: false; kind: 'failed'; message: string };
+
+/** The temporary name the copy is written under, beside the target. */
+export const partialPath = (target: string): string => `${target}.partial-${process.pid}`;
+
+/**
+ * Copies the rectify database at `source` (an existing file) to `target` (which must not
+ * exist; its folder must). Synchronous: VACUUM INTO runs on this thread.
+ */
+export function backupSqlite(source: string, target: string): BackupResult {
+  let db: Database.Database;
+  let before: AppliedMigration[];
+  try {
+    // fileMustExist: a mistyped path is refused, not made into an empty database.
+    db = new Database(source, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    return { ok: false, kind: 'source', message: `cannot open ${source}: ${sqliteReason(err)}` };
+  }
+  const partial = partialPath(target);
+  let made = false;
+  try {
+    // Long enough for a WAL recovery or a checkpoint's brief hold; a read never waits on a writer.
+    db.pragma('busy_timeout = 5000');
+    try {
+      before = appliedMigrations(db);
+    } catch (err) {
+      return { ok: false, kind: 'source', message: `cannot back up ${source}: ${notRectify(err)}` };
+    }
+    if (before.length === 0) return { ok: false, kind: 'source', message: `cannot back up ${source}: no migration was ever applied to it (not a rectify database)` };
+    // The copy keeps the database's permissions (umask applied): it holds the same audit log.
+    // Made empty and exclusively first (VACUUM INTO takes an empty file): the file removed
+    // on a failure is always this process's own, never another backup's.
+    closeSync(openSync(partial, 'wx', statSync(source).mode & 0o777));
+    made = true;
+    try {
+      db.prepare('VACUUM INTO ?').run(partial);
+    } catch (err) {
+      return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
+    }
+    // A migration applied between the read above and the copy (a newer rectify starting) is the one case the ledgers differ.
+    const after = appliedMigrations(db);
+    db.close();
+
+    const checked = checkCopy(partial, [before, after]);
+    if (!checked.ok) return { ok: false, kind: 'failed', message: `the copy ${partial} failed its check: ${checked.problem}` };
+
+    fsyncFile(partial);
+    const placed = place(partial, target);
+    if (placed) return { ok: false, kind: 'target_exists', message: placed };
+    made = false;
+    fsyncFile(dirname(target));
+    return { ok: true, path: target, bytes: statSync(target).size, ...checked.contents };
+  } catch (err) {
+    return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
+  } finally {
+    if (db.open) db.close();
+    if (made) removeQuietly(partial);
+  }
+}
+
+function appliedMigrations(db: Database.Database): AppliedMigration[] {
+  return db.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all() as AppliedMigration[];
+}
+
+/**
+ * Opens the copy read-only and checks it: SQLite's integrity check says ok, and it
+ * holds the migrations the source did (so it is a rectify database of the same schema).
+ */
+function checkCopy(path: string, ledgers: AppliedMigration[][]): { ok: true; contents: BackupContents } | { ok: false; problem: string } {
+  let copy: Database.Database | undefined;
+  try {
+    copy = new Database(path, { readonly: true, fileMustExist: true });
+    const integrity = copy.pragma('integrity_check') as Array<{ integrity_check: string }>;
+    const messages = integrity.map((r) => r.integrity_check);
+    if (messages.length !== 1 || messages[0] !== 'ok') {
+      return { ok: false, problem: `PRAGMA integrity_check: ${messages.slice(0, 5).join('; ')}${messages.length > 5 ? ` (and ${messages.length - 5} more)` : ''}` };
+    }
+    const ledger = JSON.stringify(appliedMigrations(copy));
+    if (!ledgers.some((l) => JSON.stringify(l) === ledger)) {
+      return { ok: false, problem: 'its schema_migrations differ from the database\'s (not the schema it was copied from)' };
+    }
+    const count = (table: string): number => (copy!.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number);
+    // `*`: a database from before the chain (schema 1) has no hash column.
+    const head = copy.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash?: string | null } | undefined;
+    const versions = ledgers.find((l) => JSON.stringify(l) === ledger)!;
+    return {
+      ok: true,
+      contents: {
+        schemaVersion: versions[versions.length - 1]!.version,
+        incidents: count('incidents'),
+        auditRows: count('audit'),
+        auditHead: head ? { seq: head.seq, hash: head.hash ?? null } : null,
+      },
+    };
+  } catch (err) {
+    return { ok: false, problem: sqliteReason(err) };
+  } finally {
+    copy?.close();
+  }
+}
+
+/**
+ * Gives the checked copy the target's name, or says why not. A hard link fails when the
+ * name is taken, so a file made at the target since the command started is never
+ * replaced; where a file system has no hard links, a rename after a last look.
+ */
+function place(partial: string, target: string): string | undefined {
+  const taken = `${target} exists (made while the copy was written): it was left as it is, and the copy removed`;
+  try {
+    linkSync(partial, target);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return taken;
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+    if (exists(target)) return taken;
+    renameSync(partial, target);
+    return undefined;
+  }
+  unlinkSync(partial);
+  return undefined;
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** fsync of a file or a folder (a folder: so the new name survives a power cut). */
+function fsyncFile(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function removeQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    /* gone already */
+  }
+}
+
+/** Why a file is not a rectify database, in the words of someone who named the wrong file. */
+function notRectify(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  if (/^no such table: schema_migrations$/.test(message)) return 'a SQLite database without a schema_migrations table (not a rectify database)';
+  return sqliteReason(err);
+}
+
+function sqliteReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
+  if (code === 'SQLITE_FULL') return 'the disk is full (database or disk is full)';
+  return err instanceof Error ? err.message : String(err);
+}
