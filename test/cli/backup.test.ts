@@ -301,6 +301,28 @@ describe('rectify backup', () => {
     assert.equal(readFileSync(partial, 'utf8'), 'another backup writing here');
   });
 
+  it('a disk that fills during the copy (a file size limit) is exit 1, and leaves nothing behind: no file at the target, no partial file, no journal', { timeout: 60_000 }, async () => {
+    const { dir, db } = await storeWithRows('full');
+    // About 12 MB, with an index: SQLite then leaves a journal beside the copy when a write fails.
+    const raw = new Database(db);
+    raw.exec('CREATE TABLE pad (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 6000) INSERT INTO pad SELECT randomblob(1000) FROM n; CREATE INDEX pad_x ON pad (x)');
+    raw.close();
+    const target = join(dir, 'copy.db');
+    // A real process: the limit (2 MiB, under the 6 MB the copy needs) is the process's own; writes past it fail as on a full disk.
+    const child = spawn('bash', ['-c', 'ulimit -f 2048; exec "$0" --import tsx bin/rectify.js backup "$1" "$2"', process.execPath, target, db], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (err += d));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+    assert.equal(code, 1, err);
+    assert.equal(out, '');
+    assert.match(err, new RegExp(`^rectify backup: cannot write the copy ${target}\\.partial-\\d+: .+; nothing was written at ${target}\n$`));
+    // Beside the database only what SQLite makes for a reader (audit verify makes the same): an empty WAL and its index.
+    assert.deepEqual(readdirSync(dir).sort(), ['rectify.db', 'rectify.db-shm', 'rectify.db-wal']);
+    assert.equal(statSync(`${db}-wal`).size, 0);
+  });
+
   it('a copy whose audit chain is broken is kept (the database holds the same break) and is exit 1', async () => {
     const { dir, db } = await storeWithRows('broken');
     const raw = new Database(db);

@@ -99,7 +99,8 @@ export function backupSqlite(source: string, target: string): BackupResult {
     return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
   } finally {
     if (db.open) db.close();
-    if (made) removeQuietly(partial);
+    // With its journal: VACUUM INTO keeps one beside the file it writes, left behind when a write fails (a full disk).
+    if (made) for (const f of [partial, `${partial}-journal`]) removeQuietly(f);
   }
 }
 
