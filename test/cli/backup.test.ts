@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -119,6 +119,14 @@ describe('rectify backup', () => {
       audit_head: { seq: audit.at(-1)!.seq, hash: audit.at(-1)!.hash },
       audit_chain: { status: 'ok', rows: audit.length, first_bad_seq: null, reason: null },
     });
+    // The copy has the database's permissions (it holds the same log), writable by its owner.
+    chmodSync(db, 0o640);
+    assert.equal((await cli(['backup', join(dir, 'same-mode.db'), db], { cwd: dir })).code, 0);
+    assert.equal(statSync(join(dir, 'same-mode.db')).mode & 0o777, 0o640);
+    chmodSync(db, 0o440);
+    assert.equal((await cli(['backup', join(dir, 'read-only.db'), db], { cwd: dir })).code, 0);
+    assert.equal(statSync(join(dir, 'read-only.db')).mode & 0o777, 0o640);
+    chmodSync(db, 0o644);
     // A relative target, and sqlite: before either name.
     const rel = await cli(['backup', 'sqlite:copy2.db', `sqlite:${db}`], { cwd: dir });
     assert.equal(rel.code, 0, rel.err.join('\n'));

@@ -69,13 +69,16 @@ export function backupSqlite(source: string, target: string): BackupResult {
     try {
       before = appliedMigrations(db);
     } catch (err) {
-      return { ok: false, kind: 'source', message: `cannot back up ${source}: ${notRectify(err)}` };
+      // Not a database, or not rectify's, is the wrong file named; anything else (a lock held past the timeout, an I/O error) is a failure to read it.
+      const wrongFile = (err as { code?: unknown }).code === 'SQLITE_NOTADB' || /^no such table: schema_migrations$/.test(err instanceof Error ? err.message : '');
+      return { ok: false, kind: wrongFile ? 'source' : 'failed', message: `cannot back up ${source}: ${notRectify(err)}` };
     }
     if (before.length === 0) return { ok: false, kind: 'source', message: `cannot back up ${source}: no migration was ever applied to it (not a rectify database)` };
-    // The copy keeps the database's permissions (umask applied): it holds the same audit log.
-    // Made empty and exclusively first (VACUUM INTO takes an empty file): the file removed
-    // on a failure is always this process's own, never another backup's.
-    closeSync(openSync(partial, 'wx', statSync(source).mode & 0o777));
+    // The copy keeps the database's permissions (umask applied; writable by its owner, who
+    // writes it next): it holds the same audit log. Made empty and exclusively first (VACUUM
+    // INTO takes an empty file): the file removed on a failure is always this process's
+    // own, never another backup's.
+    closeSync(openSync(partial, 'wx', (statSync(source).mode & 0o777) | 0o600));
     made = true;
     try {
       db.prepare('VACUUM INTO ?').run(partial);
@@ -93,7 +96,13 @@ export function backupSqlite(source: string, target: string): BackupResult {
     const placed = place(partial, target);
     if (placed) return { ok: false, kind: 'target_exists', message: placed };
     made = false;
-    fsyncFile(dirname(target));
+    try {
+      fsyncFile(dirname(target));
+    } catch (err) {
+      // The name may not survive a power cut: taken back, so the failure is whole (nothing at the target).
+      removeQuietly(target);
+      return { ok: false, kind: 'failed', message: `cannot fsync the folder ${dirname(target)}: ${sqliteReason(err)}; the copy was removed` };
+    }
     return { ok: true, path: target, bytes: statSync(target).size, ...checked.contents };
   } catch (err) {
     return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
@@ -162,7 +171,8 @@ function place(partial: string, target: string): string | undefined {
     renameSync(partial, target);
     return undefined;
   }
-  unlinkSync(partial);
+  // The copy is in place under its name; a temporary name that would not go is only clutter.
+  removeQuietly(partial);
   return undefined;
 }
 
