@@ -28,8 +28,10 @@ COPY migrations ./migrations
 COPY runbooks ./runbooks
 COPY demo/flaky-service.ts ./demo/flaky-service.ts
 
-# The database lives on a volume; the process runs unprivileged.
-RUN mkdir -p /data && chown node:node /data
+# The database lives on a volume; the process runs unprivileged. `rectify` on PATH runs
+# the same entrypoint, for `docker exec` / `kubectl exec` (rectify backup, audit verify).
+RUN mkdir -p /data && chown node:node /data \
+ && ln -s /app/bin/rectify.js /usr/local/bin/rectify
 USER node
 # A bounded heap keeps the resident set near 140 MiB under an alert storm (the
 # live heap stays near 60 MiB; V8 otherwise lets garbage grow toward the
