@@ -10,6 +10,7 @@ import type {
   PolicyV1Api,
   V1Deployment,
   V1LabelSelector,
+  V1ManagedFieldsEntry,
   V1OwnerReference,
   V1Pod,
   V1PodTemplateSpec,
@@ -536,6 +537,11 @@ export interface RolloutRevision {
    * was rolled out last.
    */
   earlier: string | undefined;
+  /**
+   * Its ReplicaSet's metadata.managedFields, as the client read them (undefined when it
+   * had none): the deployment controller's entry dates a rollout back to it.
+   */
+  managedFields: V1ManagedFieldsEntry[] | undefined;
 }
 export interface RolloutHistory {
   deployment: V1Deployment;
@@ -573,6 +579,7 @@ export async function readRolloutHistory(clients: KubeClients, namespace: string
       template: rs.spec.template,
       createdAt: rs.metadata?.creationTimestamp,
       earlier: rs.metadata?.annotations?.[REVISION_HISTORY_ANNOTATION],
+      managedFields: rs.metadata?.managedFields,
     });
   }
   revisions.sort((a, b) => b.revision - a.revision);

@@ -4,6 +4,8 @@ import type { KubeClients } from '../../src/checks/kubernetes.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
 import { allowedUnavailable, createKubernetesActionExecutor } from '../../src/execute/actions/kubernetes.js';
 import { createManualClock } from '../../src/lib/index.js';
+import type { KObj } from '../helpers/kube-fake/cluster.js';
+import type { Json } from '../helpers/kube-fake/patch.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
 import { EVICTION, POD_PATH, kubeAction, namedCheck, startFakeEnv, stepContext, waitFor } from './setup.js';
 
@@ -1126,26 +1128,132 @@ describe('kubernetes actions against the API fake', () => {
       assert.equal(image(), 'example/checkout:v3-hotfix');
     });
 
-    it("a person's rollback after the alert reuses an old ReplicaSet (its creation time is not when it was rolled out again): refused, nothing written", async () => {
+    /** Someone rolls the deployment back to revision `rev`'s template at `when` (the API server's time): the controller reuses its ReplicaSet. */
+    const rollBackTo = async (rs: KObj, when: number, revision: string): Promise<void> => {
+      fake.serverNow = () => when;
+      const tpl = JSON.parse(JSON.stringify(rs.spec!.template));
+      delete tpl.metadata.labels['pod-template-hash'];
+      await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: tpl }] } as never);
+      await waitFor(`revision ${revision}`, () => rolledOut('checkout', 3) && fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === revision);
+    };
+    /** The deployment controller's managedFields entry of a ReplicaSet (manager kube-controller-manager, Update, the main resource). */
+    const controllerEntry = (name: string) =>
+      fake.get('replicasets', NS, name)!.metadata.managedFields!.find((e) => e.manager === 'kube-controller-manager' && e.operation === 'Update' && e.subresource === undefined)!;
+    const mayHaveBeen = (revision: number, rs: string, before: string, changedAt: string) =>
+      `refused: deployment ${NS}/checkout may have been rolled out after the alert began: its revision ${revision} is a rollout back to ReplicaSet ${rs} (revision ${before} before), which the deployment controller last changed at ${changedAt} (its managedFields entry's time: it rewrites the revision annotation when it rolls back to a ReplicaSet, and that time moves on too when it changes another field of it, as in a scale), and ${received}; a relative undo from there could roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
+
+    it("a person's rollback after the alert reuses an old ReplicaSet (its creation time is not when it was rolled out again): dated by the deployment controller's managedFields entry, refused, nothing written", async () => {
       const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('10:00:00') });
       await waitFor('settled', () => rolledOut('checkout', 3));
       // kubectl rollout undo by a person at 10:12: revision 1's ReplicaSet (created 09:59) becomes revision 3.
-      fake.serverNow = () => at('10:12:00');
-      const v1 = JSON.parse(JSON.stringify(replicaSets[0]!.spec.template));
-      delete v1.metadata.labels['pod-template-hash'];
-      await clients.apps.patchNamespacedDeployment({ namespace: NS, name: 'checkout', body: [{ op: 'replace', path: '/spec/template', value: v1 }] } as never);
-      await waitFor('revision 3', () => rolledOut('checkout', 3) && fake.get('deployments', NS, 'checkout')!.metadata.annotations?.['deployment.kubernetes.io/revision'] === '3');
-      assert.equal(fake.get('replicasets', NS, replicaSets[0]!.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision-history'], '1');
+      await rollBackTo(replicaSets[0]!, at('10:12:00'), '3');
+      const rs1 = fake.get('replicasets', NS, replicaSets[0]!.metadata.name)!;
+      assert.equal(rs1.metadata.annotations?.['deployment.kubernetes.io/revision-history'], '1');
+      assert.equal(rs1.metadata.creationTimestamp, '2026-03-01T09:59:00.000Z');
+      assert.equal(controllerEntry(rs1.metadata.name).time, '2026-03-01T10:12:00Z');
       fake.clearRequests();
       const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
-      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [
-        false,
-        true,
-        true,
-        `refused: deployment ${NS}/checkout is on revision 3, a rollout back to ReplicaSet ${replicaSets[0]!.metadata.name} (revision 1 before), whose creation time is not when it was rolled out again, so rectify cannot tell whether it was rolled out before ${received}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`,
-      ]);
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [false, true, true, mayHaveBeen(3, rs1.metadata.name, '1', '2026-03-01T10:12:00.000Z')]);
       assert.equal(writes(), 0);
       assert.equal(image(), 'example/checkout:v1');
+    });
+
+    /**
+     * v1 at 09:00, v2 at 09:01, a revert to v1 at 09:30 (revision 3, v1's ReplicaSet), and a
+     * revert of that revert at `rollout` (revision 4, v2's ReplicaSet again): the bad rollout.
+     */
+    const revertOfRevert = async (rollout: number) => {
+      const { replicaSets } = fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: at('09:01:00') });
+      const [v1, v2] = [replicaSets[0]!, replicaSets[1]!];
+      await waitFor('settled', () => rolledOut('checkout', 3));
+      await rollBackTo(v1, at('09:30:00'), '3');
+      await rollBackTo(v2, rollout, '4');
+      assert.equal(fake.get('replicasets', NS, v2.metadata.name)!.metadata.annotations?.['deployment.kubernetes.io/revision-history'], '2');
+      return { v1: v1.metadata.name, v2: v2.metadata.name };
+    };
+
+    it("a rollout back to an older ReplicaSet before the alert (a revert of a revert), its controller's entry dated before it: undone to the revision before, once; the status entry's later time is not read", async () => {
+      const { v1, v2 } = await revertOfRevert(at('10:02:00'));
+      assert.equal(controllerEntry(v2).time, '2026-03-01T10:02:00Z');
+      // At 10:12, after the alert, a pod of v2's ReplicaSet is replaced: its status (the status subresource's entry) changes then.
+      fake.serverNow = () => at('10:12:00');
+      const pod = fake.list('pods', NS).find((p) => p.metadata.ownerReferences?.some((o) => o.name === v2))!;
+      fake.deletePod(NS, pod.metadata.name, 0);
+      const statusAt = () => fake.get('replicasets', NS, v2)!.metadata.managedFields!.find((e) => e.manager === 'kube-controller-manager' && e.subresource === 'status')?.time;
+      await waitFor('the status entry moved on', () => statusAt() === '2026-03-01T10:12:00Z' && rolledOut('checkout', 3));
+      assert.equal(controllerEntry(v2).time, '2026-03-01T10:02:00Z');
+      const rv = fake.get('deployments', NS, 'checkout')!.metadata.resourceVersion;
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.detail, out.facts], [true, undefined, `rolled deployment ${NS}/checkout back from revision 4 to revision 3 (ReplicaSet ${v1})`, { from_revision: '4', to_revision: '3' }]);
+      assert.deepEqual(
+        fake.requests.map((r) => `${r.method} ${r.path}`),
+        [`GET ${DEP_PATH('checkout')}`, `GET /apis/apps/v1/namespaces/${NS}/replicasets`, `PATCH ${DEP_PATH('checkout')}`],
+      );
+      const patch = fake.requests.find((r) => r.method === 'PATCH')!;
+      assert.equal(patch.contentType, 'application/json-patch+json');
+      assert.deepEqual(patch.body, [
+        { op: 'replace', path: '/spec/template', value: { metadata: { labels: { app: 'checkout' } }, spec: { containers: [{ name: 'checkout', image: 'example/checkout:v1' }] } } },
+        { op: 'replace', path: '/metadata/resourceVersion', value: rv },
+      ]);
+      assert.equal(image(), 'example/checkout:v1');
+    });
+
+    it("a rollout back to an older ReplicaSet in the second the alert was received (its controller's entry holds whole seconds): refused, nothing written", async () => {
+      const { v2 } = await revertOfRevert(at('10:05:00'));
+      fake.clearRequests();
+      const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+      assert.deepEqual([out.ok, out.refused, out.unchanged, out.detail], [false, true, true, mayHaveBeen(4, v2, '2', '2026-03-01T10:05:00.000Z')]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v2');
+    });
+
+    it("a rollout back to an older ReplicaSet with no managedFields, no entry of the deployment controller's owning its revision annotation, or one with no time: refused, nothing written", async () => {
+      // Before the alert: with its controller's entry it would be undone.
+      const { v2 } = await revertOfRevert(at('10:02:00'));
+      const who = 'manager kube-controller-manager, operation Update, not the status subresource';
+      const annotation = 'its deployment.kubernetes.io/revision annotation';
+      const noEntry = `and no entry of its managedFields is the deployment controller's (${who}) owning ${annotation}, by which rectify dates such a rollout`;
+      const entry = controllerEntry(v2);
+      const fields = entry.fieldsV1 as { 'f:metadata': { 'f:annotations': Record<string, Json> } };
+      const { ['f:deployment.kubernetes.io/revision']: revisionField, ...otherAnnotations } = fields['f:metadata']['f:annotations'];
+      assert.deepEqual(revisionField, {});
+      const cases: Array<[string, (m: KObj['metadata']) => void, string]> = [
+        ['no managedFields', (m) => delete m.managedFields, `and it lists no managedFields, by which rectify dates such a rollout (the deployment controller's entry: ${who}, owning ${annotation})`],
+        [
+          'the annotation taken over by another writer',
+          (m) => {
+            const taken = { ...entry, fieldsV1: { ...fields, 'f:metadata': { ...fields['f:metadata'], 'f:annotations': otherAnnotations } } };
+            m.managedFields = [taken, { manager: 'kubectl-annotate', operation: 'Update', apiVersion: 'apps/v1', time: '2026-03-01T09:40:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:metadata': { 'f:annotations': { 'f:deployment.kubernetes.io/revision': {} } } } }];
+          },
+          noEntry,
+        ],
+        ['only the status subresource\'s entry lists it', (m) => (m.managedFields = [{ ...entry, subresource: 'status' }]), noEntry],
+        ['another manager\'s entry', (m) => (m.managedFields = [{ ...entry, manager: 'argocd-controller' }]), noEntry],
+        ['an Apply entry', (m) => (m.managedFields = [{ ...entry, operation: 'Apply' }]), noEntry],
+        ['no time', (m) => (m.managedFields = [{ ...entry, time: undefined }]), `and the deployment controller's entry of its managedFields (${who}) owning ${annotation} has no time that can be read`],
+        ['an unreadable time', (m) => (m.managedFields = [{ ...entry, time: 'at ten past ten' }]), `and the deployment controller's entry of its managedFields (${who}) owning ${annotation} has no time that can be read`],
+      ];
+      for (const [what, change, why] of cases) {
+        const rs = JSON.parse(JSON.stringify(fake.get('replicasets', NS, v2)!)) as KObj;
+        rs.metadata.managedFields = [entry];
+        change(rs.metadata);
+        fake.cluster.put('replicasets', rs);
+        fake.clearRequests();
+        const out = await exec().run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), inRun());
+        assert.deepEqual(
+          [out.ok, out.refused, out.unchanged, out.detail],
+          [
+            false,
+            true,
+            true,
+            `refused: deployment ${NS}/checkout is on revision 4, a rollout back to ReplicaSet ${v2} (revision 2 before), whose creation time is not when it was rolled out again, ${why}, so rectify cannot tell whether it was rolled out before ${received}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`,
+          ],
+          what,
+        );
+        assert.equal(writes(), 0, what);
+      }
+      assert.equal(image(), 'example/checkout:v2');
     });
   });
 

@@ -1,4 +1,4 @@
-import type { V1Pod, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
+import type { V1ManagedFieldsEntry, V1Pod, V1PodTemplateSpec, V1ReplicaSet } from '@kubernetes/client-node';
 import {
   assertName,
   assertNamespace,
@@ -12,6 +12,7 @@ import {
   readPod,
   readPodDated,
   readRolloutHistory,
+  REVISION_ANNOTATION,
   formatSelector,
   listDeploymentReplicaSets,
   listWorkloadPods,
@@ -1114,16 +1115,20 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
  * whatever it is: one made since the alert began (a person's hotfix while the run waited
  * for an approval or its turn) is not the one the alert is about, and undoing it would
  * bring that one back. Null when the current revision's ReplicaSet was created before
- * the alert, for that revision, and holds the deployment's template.
+ * the alert (or, for a rollout back to an older ReplicaSet, the deployment controller
+ * last changed it before the alert: see rolledBackAt), for that revision, and holds the
+ * deployment's template.
  *
  * Its creationTimestamp holds whole seconds: one stamped within the second the alert
  * was received counts as after it. When it cannot be told, the undo is refused too, as
  * a rollback's relative undo with no record of the run's own read is: a ReplicaSet
  * rolled back to (its revision-history annotation lists what it was before) was created
- * for an earlier rollout, not this one; a revision no ReplicaSet records, or a template
- * the current ReplicaSet does not hold, is a rollout the controller has not recorded yet;
- * a creation time that cannot be read says nothing. `offsetMs`: how far the API server's
- * clock is ahead of rectify's (serverClockOffset).
+ * for an earlier rollout, not this one, and with no managedFields entry of the
+ * deployment controller's to date it by, nothing tells when it was rolled out again; a
+ * revision no ReplicaSet records, or a template the current ReplicaSet does not hold,
+ * is a rollout the controller has not recorded yet; a creation time that cannot be read
+ * says nothing. `offsetMs`: how far the API server's clock is ahead of rectify's
+ * (serverClockOffset).
  */
 function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1PodTemplateSpec | undefined, alertAt: number, offsetMs: number): string | null {
   // The API server stamped the creation time by its own clock. One behind rectify's (by the
@@ -1132,23 +1137,75 @@ function rolledOutSince(ns: string, name: string, h: RolloutHistory, current: V1
   // and is left as it is (a wrong header must not let an undo through).
   const behind = Math.min(0, offsetMs);
   const onServer = alertAt + behind;
+  // Both times the API server stamps hold whole seconds: one in the alert's second is after it.
+  const cutoff = Math.floor(onServer / 1000) * 1000;
   const byServer = behind === 0 ? '' : `, ${new Date(onServer).toISOString()} by the API server's clock (${Math.round(-behind / 1000)}s behind rectify's, by its Date header)`;
   const alert = `the alert this run acts for was received at ${new Date(alertAt).toISOString()} (its received time: rectify does not keep an alert's startsAt)${byServer}`;
   const tail = 'nothing was written: a person must check the deployment';
+  const cannotTell = (why: string): string =>
+    `refused: deployment ${ns}/${name} is on revision ${h.current}, ${why}, so rectify cannot tell whether it was rolled out before ${alert}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`;
   const rev = h.revisions.find((r) => r.revision === h.current);
-  const created = rev?.createdAt instanceof Date && !Number.isNaN(rev.createdAt.getTime()) ? rev.createdAt.getTime() : undefined;
-  let unknown: string | undefined;
-  if (!rev) unknown = 'which no ReplicaSet of it records (a rollout the controller has not recorded yet)';
-  else if (current && !sameTemplate(withoutHashLabel(rev.template), current)) unknown = `whose ReplicaSet ${rev.replicaSet} does not hold the deployment's template (a rollout the controller has not recorded yet)`;
-  else if (rev.earlier !== undefined) {
-    const was = /^[0-9]{1,18}(,[0-9]{1,18}){0,19}$/.test(rev.earlier) ? `revision ${rev.earlier}` : 'an earlier revision';
-    unknown = `a rollout back to ReplicaSet ${rev.replicaSet} (${was} before), whose creation time is not when it was rolled out again`;
-  } else if (created === undefined) unknown = `whose ReplicaSet ${rev.replicaSet} has no creation time that can be read`;
-  if (unknown !== undefined) {
-    return `refused: deployment ${ns}/${name} is on revision ${h.current}, ${unknown}, so rectify cannot tell whether it was rolled out before ${alert}; a relative undo from there could roll back a rollout made since instead of the one the alert is about; ${tail}`;
+  if (!rev) return cannotTell('which no ReplicaSet of it records (a rollout the controller has not recorded yet)');
+  if (current && !sameTemplate(withoutHashLabel(rev.template), current)) {
+    return cannotTell(`whose ReplicaSet ${rev.replicaSet} does not hold the deployment's template (a rollout the controller has not recorded yet)`);
   }
-  if (created! < Math.floor(onServer / 1000) * 1000) return null;
-  return `refused: deployment ${ns}/${name} was rolled out after the alert began: its revision ${h.current} (ReplicaSet ${rev!.replicaSet}) was created at ${new Date(created!).toISOString()}, and ${alert}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
+  if (rev.earlier !== undefined) {
+    const was = /^[0-9]{1,18}(,[0-9]{1,18}){0,19}$/.test(rev.earlier) ? `revision ${rev.earlier}` : 'an earlier revision';
+    const back = `a rollout back to ReplicaSet ${rev.replicaSet} (${was} before)`;
+    const at = rolledBackAt(rev.managedFields);
+    if (typeof at === 'string') return cannotTell(`${back}, whose creation time is not when it was rolled out again, ${at}`);
+    if (at < cutoff) return null;
+    return `refused: deployment ${ns}/${name} may have been rolled out after the alert began: its revision ${h.current} is ${back}, which the deployment controller last changed at ${new Date(at).toISOString()} (its managedFields entry's time: it rewrites the revision annotation when it rolls back to a ReplicaSet, and that time moves on too when it changes another field of it, as in a scale), and ${alert}; a relative undo from there could roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
+  }
+  const created = rev.createdAt instanceof Date && !Number.isNaN(rev.createdAt.getTime()) ? rev.createdAt.getTime() : undefined;
+  if (created === undefined) return cannotTell(`whose ReplicaSet ${rev.replicaSet} has no creation time that can be read`);
+  if (created < cutoff) return null;
+  return `refused: deployment ${ns}/${name} was rolled out after the alert began: its revision ${h.current} (ReplicaSet ${rev.replicaSet}) was created at ${new Date(created).toISOString()}, and ${alert}; a relative undo from there would roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`;
+}
+
+/** The deployment controller's name in managedFields: the controller manager's, which runs it. */
+const DEPLOYMENT_CONTROLLER_MANAGER = 'kube-controller-manager';
+
+/**
+ * When the deployment controller last changed a ReplicaSet it rolled back to (ms, by the
+ * API server's clock), or why that cannot be told (a clause of the refusal).
+ *
+ * Rolling back to an older template, the controller reuses that template's ReplicaSet
+ * and rewrites its `deployment.kubernetes.io/revision` annotation (through the main
+ * resource, an Update, as `kube-controller-manager`). The API reference's
+ * ManagedFieldsEntry.time: the entry's time is set when the entry is first added and
+ * moved on whenever its manager adds a field, changes the value of a field it owns or
+ * removes one (not when another manager takes a field over from it). So while that
+ * entry owns the revision annotation, its time is at or after the rewrite that made the
+ * ReplicaSet current again, itself after the deployment's template was changed back:
+ * one before the alert dates that rollout before it. A later change of another field
+ * it owns (a scale) only makes it look later. The status subresource's entry of the
+ * same manager (the ReplicaSet controller's status writes) tells nothing of the
+ * rollout and is not read; an entry that does not own the annotation (another writer
+ * took it over) dates nothing. Should more than one entry own it, the latest counts.
+ */
+function rolledBackAt(entries: V1ManagedFieldsEntry[] | undefined): number | string {
+  const who = `manager ${DEPLOYMENT_CONTROLLER_MANAGER}, operation Update, not the status subresource`;
+  const annotation = `its ${REVISION_ANNOTATION} annotation`;
+  if (!entries || entries.length === 0) return `and it lists no managedFields, by which rectify dates such a rollout (the deployment controller's entry: ${who}, owning ${annotation})`;
+  const owning = entries.filter(
+    (e) => e.manager === DEPLOYMENT_CONTROLLER_MANAGER && e.operation === 'Update' && (e.subresource === undefined || e.subresource === '') && ownsRevisionAnnotation(e.fieldsV1),
+  );
+  if (owning.length === 0) return `and no entry of its managedFields is the deployment controller's (${who}) owning ${annotation}, by which rectify dates such a rollout`;
+  let latest = -Infinity;
+  for (const e of owning) {
+    const t = e.time instanceof Date ? e.time.getTime() : NaN;
+    if (Number.isNaN(t)) return `and the deployment controller's entry of its managedFields (${who}) owning ${annotation} has no time that can be read`;
+    latest = Math.max(latest, t);
+  }
+  return latest;
+}
+
+/** Whether a managedFields entry's fieldsV1 lists the revision annotation (f:metadata → f:annotations → f:<name>). */
+function ownsRevisionAnnotation(fields: unknown): boolean {
+  const child = (o: unknown, key: string): unknown => (o !== null && typeof o === 'object' && !Array.isArray(o) && Object.hasOwn(o, key) ? (o as Record<string, unknown>)[key] : undefined);
+  const annotations = child(child(fields, 'f:metadata'), 'f:annotations');
+  return child(annotations, `f:${REVISION_ANNOTATION}`) !== undefined;
 }
 
 function withoutHashLabel(t: V1PodTemplateSpec): V1PodTemplateSpec {

@@ -10,7 +10,9 @@ import { matchLabelsSelector } from './selectors.js';
  * new name), a Deployment rolls out instantly (a template change makes or
  * reuses a ReplicaSet and gives it the next revision), a StatefulSet recreates
  * its ordinals, new pods become Ready after `readyDelayMs`, and
- * PodDisruptionBudget status follows the pods. Everything happens a few
+ * PodDisruptionBudget status follows the pods. A ReplicaSet's managedFields record the
+ * controller manager's writes (its spec and metadata entry, its status entry), times
+ * and all, as the API server records them. Everything happens a few
  * milliseconds after the request, as in a real cluster, never inside it.
  *
  * Deleting a pod (DELETE or an eviction) is graceful, as the API server does it: a
@@ -43,6 +45,18 @@ export interface Meta {
   labels?: Record<string, string>;
   annotations?: Record<string, string>;
   ownerReferences?: OwnerRef[];
+  managedFields?: ManagedFieldsEntry[];
+}
+/** One writer's fields, as the API server tracks them (server-side field management). */
+export interface ManagedFieldsEntry {
+  manager: string;
+  operation: 'Update' | 'Apply';
+  apiVersion: string;
+  /** RFC 3339, whole seconds. */
+  time?: string;
+  fieldsType: 'FieldsV1';
+  fieldsV1: Json;
+  subresource?: string;
 }
 export interface KObj {
   apiVersion: string;
@@ -64,6 +78,8 @@ export const RESOURCES = {
 } as const;
 export type Resource = keyof typeof RESOURCES;
 
+/** The manager name the controller manager's writes carry (its deployment and ReplicaSet controllers'). */
+export const CONTROLLER_MANAGER = 'kube-controller-manager';
 export const REVISION = 'deployment.kubernetes.io/revision';
 export const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 const HASH_LABEL = 'pod-template-hash';
@@ -273,6 +289,45 @@ export class FakeCluster {
     if (!cur || stableStringify(cur.status) === stableStringify(status)) return;
     cur.status = clone(status);
     cur.metadata.resourceVersion = this.nextRv();
+    if (r === 'replicasets') this.managed(cur, 'status', { 'f:status': Object.fromEntries(Object.keys(cur.status as object).map((k) => [`f:${k}`, {}])) });
+  }
+
+  /**
+   * Records a write of the controller manager in the object's managedFields, as the API
+   * server does: its entry (one per subresource) lists the fields it owns, and its time
+   * (whole seconds) moves on to the write's, which changed a field it owns.
+   */
+  private managed(obj: KObj, subresource: '' | 'status', fieldsV1: Json, at = this.serverNow()): void {
+    const entry: ManagedFieldsEntry = {
+      manager: CONTROLLER_MANAGER,
+      operation: 'Update',
+      apiVersion: obj.apiVersion,
+      time: new Date(Math.floor(at / 1000) * 1000).toISOString().replace('.000Z', 'Z'),
+      fieldsType: 'FieldsV1',
+      fieldsV1,
+      ...(subresource ? { subresource } : {}),
+    };
+    const others = (obj.metadata.managedFields ?? []).filter((e) => !(e.manager === CONTROLLER_MANAGER && e.operation === 'Update' && (e.subresource ?? '') === subresource));
+    obj.metadata.managedFields = [...others, entry];
+  }
+
+  /** A ReplicaSet as the deployment controller writes it (create, rollout back, scale): its managedFields entry for the fields it sets. */
+  private byDeploymentController(rs: KObj, at?: number): KObj {
+    const keys = (o: Record<string, unknown> | undefined): Record<string, Json> => Object.fromEntries(Object.keys(o ?? {}).map((k) => [`f:${k}`, {}]));
+    this.managed(
+      rs,
+      '',
+      {
+        'f:metadata': {
+          'f:annotations': { '.': {}, ...keys(rs.metadata.annotations) },
+          'f:labels': { '.': {}, ...keys(rs.metadata.labels) },
+          'f:ownerReferences': Object.fromEntries((rs.metadata.ownerReferences ?? []).map((o) => [`k:{"uid":"${o.uid}"}`, {}])),
+        },
+        'f:spec': { 'f:replicas': {}, 'f:selector': {}, 'f:template': {} },
+      },
+      at,
+    );
+    return rs;
   }
 
   // -------------------------------------------------------------------------
@@ -317,7 +372,7 @@ export class FakeCluster {
       const hash = fnv(want);
       const template = clone(dep.spec.template);
       template.metadata = { ...(template.metadata ?? {}), labels: { ...(template.metadata?.labels ?? {}), [HASH_LABEL]: hash } };
-      active = this.put('replicasets', {
+      active = this.put('replicasets', this.byDeploymentController({
         apiVersion: 'apps/v1',
         kind: 'ReplicaSet',
         metadata: {
@@ -331,7 +386,7 @@ export class FakeCluster {
           ownerReferences: [{ apiVersion: 'apps/v1', kind: 'Deployment', name, uid: dep.metadata.uid, controller: true, blockOwnerDeletion: true }],
         },
         spec: { replicas, selector: { matchLabels: { ...(dep.spec.selector?.matchLabels ?? {}), [HASH_LABEL]: hash } }, template },
-      });
+      }));
     } else if (Number(active.metadata.annotations?.[REVISION] ?? 0) !== maxRev) {
       // Rolling back to an old template reuses its ReplicaSet under the next revision number;
       // the revisions it was before are kept in its revision-history annotation, as the
@@ -344,7 +399,7 @@ export class FakeCluster {
         [REVISION]: String(maxRev + 1),
         ...(was !== undefined ? { [REVISION_HISTORY]: history ? `${history},${was}` : was } : {}),
       };
-      active = this.put('replicasets', a);
+      active = this.put('replicasets', this.byDeploymentController(a));
     }
     const rev = active.metadata.annotations?.[REVISION] ?? '1';
     if (dep.metadata.annotations?.[REVISION] !== rev) {
@@ -356,7 +411,7 @@ export class FakeCluster {
       if (rs.spec.replicas !== target) {
         const c = clone(rs);
         c.spec.replicas = target;
-        this.put('replicasets', c);
+        this.put('replicasets', this.byDeploymentController(c));
       } else {
         this.reconcileReplicaSet(ns, rs.metadata.name);
       }
@@ -550,8 +605,9 @@ export class FakeCluster {
       const t = template(rev);
       const hash = fnv(this.templateKey(t));
       t.metadata.labels[HASH_LABEL] = hash;
+      const createdAt = rolledOutAt - (revisions - rev) * 60_000;
       replicaSets.push(
-        this.putQuiet('replicasets', {
+        this.putQuiet('replicasets', this.byDeploymentController({
           apiVersion: 'apps/v1',
           kind: 'ReplicaSet',
           metadata: {
@@ -559,7 +615,7 @@ export class FakeCluster {
             namespace: ns,
             uid: randomUUID(),
             resourceVersion: '',
-            creationTimestamp: new Date(rolledOutAt - (revisions - rev) * 60_000).toISOString(),
+            creationTimestamp: new Date(createdAt).toISOString(),
             generation: 1,
             labels: { ...t.metadata.labels },
             annotations: { [REVISION]: String(rev) },
@@ -567,7 +623,7 @@ export class FakeCluster {
           },
           spec: { replicas: rev === revisions ? replicas : 0, selector: { matchLabels: { ...labels, [HASH_LABEL]: hash } }, template: t },
           status: {},
-        }),
+        }, createdAt)),
       );
     }
     const active = replicaSets[replicaSets.length - 1]!;
