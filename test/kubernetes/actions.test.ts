@@ -1208,6 +1208,26 @@ describe('kubernetes actions against the API fake', () => {
       assert.equal(image(), 'example/checkout:v2');
     });
 
+    it("a rollout back to an older ReplicaSet dated by an API server whose clock is behind rectify's is judged by the server's clock (its Date header): refused", async () => {
+      // rectify's clock at 10:10:00; the API server's two minutes behind. The alert was received at 10:09:00 (rectify's).
+      const rectify = at('10:10:00');
+      // The revert of the revert, 30 s before rectify reads (10:09:30 by rectify's clock, after the alert): 10:07:30 by the server's.
+      const { v2 } = await revertOfRevert(rectify - 150_000);
+      fake.serverNow = () => rectify - 120_000;
+      fake.clearRequests();
+      const skewed = createKubernetesActionExecutor(clients, { clock: createManualClock(rectify) });
+      const out = await skewed.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), { ...stepContext({ phase: 'action' }), alertReceivedAt: at('10:09:00') });
+      assert.deepEqual([out.ok, out.refused, out.detail], [
+        false,
+        true,
+        `refused: deployment ${NS}/checkout may have been rolled out after the alert began: its revision 4 is a rollout back to ReplicaSet ${v2} (revision 2 before), which the deployment controller last changed at 2026-03-01T10:07:30.000Z (its managedFields entry's time: it rewrites the revision annotation when it rolls back to a ReplicaSet, and that time moves on too when it changes another field of it, as in a scale), ` +
+          "and the alert this run acts for was received at 2026-03-01T10:09:00.000Z (its received time: rectify does not keep an alert's startsAt), 2026-03-01T10:07:00.000Z by the API server's clock (120s behind rectify's, by its Date header); " +
+          `a relative undo from there could roll back that rollout (a fix someone made since, perhaps) instead of the one the alert is about; ${tail}`,
+      ]);
+      assert.equal(writes(), 0);
+      assert.equal(image(), 'example/checkout:v2');
+    });
+
     it("a rollout back to an older ReplicaSet with no managedFields, no entry of the deployment controller's owning its revision annotation, or one with no time: refused, nothing written", async () => {
       // Before the alert: with its controller's entry it would be undone.
       const { v2 } = await revertOfRevert(at('10:02:00'));
