@@ -1,4 +1,5 @@
 import { STEP_MARKER_VAR, type Template } from '../domain/runbook.js';
+import { assignmentProblem } from './environment-names.js';
 import { isLiteral } from './template.js';
 
 /**
@@ -30,7 +31,7 @@ const ALWAYS_SHELL: Record<string, string> = {
  * How a program that runs another reads its arguments, to find the program it runs:
  * options (`short` letters and `long` names that take a value: the rest of the
  * cluster or the next argument, `--name=value`), then `operands` (timeout's duration,
- * flock's file, chroot's new root, ssh's host, the pod or container), env's
+ * flock's file, chroot's new root, ssh's host, the pod or container), env's and sudo's
  * `NAME=value` assignments, and the program. Only that position is checked for a
  * shell (`[timeout, "300", /usr/local/bin/drain-queue, --channel, rc]` runs), and
  * a wrapper there is read the same way. Before the program (and in it) a value may not
@@ -38,6 +39,8 @@ const ALWAYS_SHELL: Record<string, string> = {
  * -c, id]` with x=bash) or env's environment (`[env, "{x}", tool]` with
  * x=LD_PRELOAD=/tmp/x.so); only ssh's host, the pod or container of an exec
  * (`podValues`) and the namespace and container options (`optionValues`) may be one.
+ * An assignment (`assignments`, `envOptions`) may hold a value after its written-out
+ * name, unless that name chooses what runs (`LD_PRELOAD={x}`: environment-names.ts).
  */
 interface WrapperSpec {
   short?: string;
@@ -47,8 +50,15 @@ interface WrapperSpec {
   /** Every short letter known (with a value or without); another one may take a value, so both readings are checked. */
   knownShort?: string;
   operands?: number;
-  /** env: `NAME=value` before the program sets its environment. */
-  assignments?: boolean;
+  /**
+   * `NAME=value` before the program sets its environment: env reads any argument
+   * holding "=" as one, sudo one not starting with "/" or "=" before "--" (among its
+   * options too). A {placeholder} may not stand in the name, nor in the value of a name
+   * that chooses what runs (environment-names.ts).
+   */
+  assignments?: 'env' | 'sudo';
+  /** Options whose value is a `NAME=value` the program it runs gets (docker's -e, systemd-run's -E): read as an assignment is. */
+  envOptions?: readonly string[];
   /** env: a lone "-" is an option (-i), not the program. */
   dashOption?: boolean;
   /** env -S: its value is split into the program and its arguments. */
@@ -90,7 +100,35 @@ function sshOption(option: string, value: Template): string | undefined {
   if (SSH_COMMAND_OPTIONS.has(keyword.toLowerCase())) {
     return `ssh's -o ${keyword} is a command ssh runs (or a library it loads), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
   }
+  // SendEnv names rectify's own variables to send (command_env's secrets among them).
+  if (keyword.toLowerCase() === 'sendenv') {
+    return `ssh's -o ${keyword} names the variables ssh sends to the remote host, so it must be written out, not hold a {placeholder}: an alert must not choose which of the command's variables (command_env's among them) leave the host; write it in the runbook`;
+  }
+  // SetEnv NAME=VALUE [NAME=VALUE…]: each word an assignment the remote program gets, read as env's.
+  if (keyword.toLowerCase() === 'setenv') {
+    for (const word of wordsOf(tailOf(value, name[0].length))) {
+      const problem = assignmentProblem(word, `-o ${keyword} ${JSON.stringify(word.source)}`, 'ssh');
+      if (problem) return problem;
+    }
+  }
   return undefined;
+}
+/** The words of a template, split at the white space of its own text (a value holds none: the argument rules refuse it). */
+function wordsOf(t: Template): Template[] {
+  const words: Template['parts'][] = [[]];
+  for (const part of t.parts) {
+    if (typeof part !== 'string') {
+      words[words.length - 1]!.push(part);
+      continue;
+    }
+    part.split(/(\s+)/).forEach((piece, k) => {
+      if (k % 2 === 1) words.push([]);
+      else if (piece) words[words.length - 1]!.push(piece);
+    });
+  }
+  return words
+    .filter((parts) => parts.length > 0)
+    .map((parts) => ({ source: parts.map((p) => (typeof p === 'string' ? p : `{${p.param}}`)).join(''), parts }));
 }
 // systemd-run's unit properties that choose what runs, or its environment, root or files.
 const SYSTEMD_PROPERTY_OPTIONS = ['-p', '--property', '--timer-property', '--path-property', '--socket-property'];
@@ -107,12 +145,12 @@ function systemdProperty(option: string, value: Template): string | undefined {
   return undefined;
 }
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
-  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: true, dashOption: true, split: { short: 'S', long: '--split-string' } },
+  env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: 'env', dashOption: true, split: { short: 'S', long: '--split-string' } },
   timeout: { flags: ['--foreground', '--preserve-status', '--verbose'], short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
   nice: { short: 'n', long: ['--adjustment'] },
   nohup: {},
   setsid: { flags: ['--ctty', '--fork', '--wait'] },
-  sudo: { flags: ['--askpass', '--background', '--bell', '--edit', '--list', '--login', '--non-interactive', '--preserve-env', '--preserve-groups', '--remove-timestamp', '--reset-timestamp', '--set-home', '--shell', '--stdin', '--validate'], short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'] },
+  sudo: { flags: ['--askpass', '--background', '--bell', '--edit', '--list', '--login', '--non-interactive', '--preserve-env', '--preserve-groups', '--remove-timestamp', '--reset-timestamp', '--set-home', '--shell', '--stdin', '--validate'], short: 'CDghpRrTtUu', long: ['--close-from', '--chdir', '--group', '--host', '--prompt', '--chroot', '--role', '--type', '--command-timeout', '--other-user', '--user'], assignments: 'sudo' },
   doas: { short: 'Cu' },
   runuser: { flags: ['--login', '--preserve-environment', '--pty'], short: 'gGsuw', long: ['--group', '--supp-group', '--shell', '--user', '--whitelist-environment'], suUnless: { short: 'u', long: '--user' } },
   xargs: { flags: ['--null', '--no-run-if-empty', '--interactive', '--verbose', '--exit', '--show-limits', '--open-tty', '--replace', '--eof', '--max-lines'], short: 'adEILnPs', long: ['--arg-file', '--delimiter', '--max-args', '--max-procs', '--max-chars', '--process-slot-var'] },
@@ -129,11 +167,11 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   prlimit: { short: 'po', long: ['--pid', '--output'] },
   numactl: { flags: ['--localalloc', '--show', '--hardware'], short: 'CNmpiP', long: ['--cpunodebind', '--membind', '--physcpubind', '--preferred', '--interleave', '--preferred-many'] },
   cgexec: { short: 'g' },
-  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'], valueRule: systemdProperty },
+  'systemd-run': { flags: ['--user', '--system', '--scope', '--pty', '--pipe', '--wait', '--collect', '--quiet', '--same-dir', '--no-block', '--no-ask-password', '--remain-after-exit', '--send-sighup', '--shell', '--verbose'], short: 'pMHEu', long: ['--property', '--unit', '--machine', '--host', '--setenv', '--uid', '--gid', '--nice', '--working-directory', '--description', '--slice', '--service-type', '--on-active', '--on-boot', '--on-startup', '--on-unit-active', '--on-unit-inactive', '--on-calendar', '--timer-property', '--path-property', '--socket-property'], envOptions: ['-E', '--setenv'], valueRule: systemdProperty },
   setarch: { operands: 1, shellWithout: true },
   strace: { short: 'abeEIoOpPsSuUX' },
   ltrace: { short: 'aADeFlnopsuwx' },
-  firejail: { shellWithout: true },
+  firejail: { shellWithout: true, envOptions: ['--env'] },
   watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
   // The host may be a value (one cannot start with "-"); the command after it never.
   ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true, valueRule: sshOption },
@@ -164,6 +202,7 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
     long: ['--name', '--lxcpath', '--rcfile', '--arch', '--namespaces', '--set-var', '--keep-var', '--pty-log', '--uid', '--gid', '--logfile', '--logpriority', '--context'],
     flags: ['--elevated-privileges', '--remount-sys-proc', '--clear-env', '--keep-env', '--quiet', '--help', '--usage', '--version'],
     optionValues: ['-n', '--name'],
+    envOptions: ['-v', '--set-var'],
     dashDash: true,
     shellWithout: true,
   },
@@ -181,6 +220,7 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
       '--bind-user', '--background',
     ],
     flags: ['--help', '--version', '--quiet', '--boot', '--as-pid2', '--ephemeral', '--read-only', '--private-network', '--network-veth', '--keep-unit', '--pipe', '--no-pager', '--volatile', '--private-users'],
+    envOptions: ['-E', '--setenv'],
     shellWithout: true,
   },
 };
@@ -204,6 +244,8 @@ const kubeRuns = (short: string, long: readonly string[], flags: readonly string
   operands: 1,
   podValues: true,
   optionValues: [...KUBE_NAMESPACE, ...optionValues],
+  // run's and debug's --env: the container's environment.
+  envOptions: long.includes('--env') ? ['--env'] : undefined,
 });
 const KUBE_CONTAINER = ['-c', '--container'];
 const KUBE_EXEC = kubeRuns('cf', ['--container', '--filename', '--pod-running-timeout'], ['--stdin', '--tty', '--quiet'], KUBE_CONTAINER);
@@ -222,7 +264,16 @@ const KUBE_DEBUG = kubeRuns(
 );
 const KUBE_GLOBAL: WrapperSpec = { short: 'nsv', knownShort: 'nsvh', long: KUBE_GLOBAL_VALUES, flags: KUBE_GLOBAL_FLAGS, optionValues: KUBE_NAMESPACE, literalValues: true };
 
-const DOCKER_EXEC: WrapperSpec = { short: 'euw', long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'], flags: ['--detach', '--interactive', '--tty', '--privileged'], operands: 1, podValues: true };
+// The program's environment in the container: -e/--env, and podman run's --env-merge (NAME=${VAR}…).
+const CONTAINER_ENV = ['-e', '--env', '--env-merge'];
+const DOCKER_EXEC: WrapperSpec = {
+  short: 'euw',
+  long: ['--env', '--env-file', '--user', '--workdir', '--detach-keys'],
+  flags: ['--detach', '--interactive', '--tty', '--privileged'],
+  operands: 1,
+  podValues: true,
+  envOptions: CONTAINER_ENV,
+};
 // docker run IMAGE COMMAND: the image is written out; so is --entrypoint, which is the program.
 const DOCKER_RUN: WrapperSpec = {
   short: 'acehlmpuvw',
@@ -238,16 +289,25 @@ const DOCKER_RUN: WrapperSpec = {
   flags: ['--rm', '--detach', '--interactive', '--tty', '--privileged', '--init', '--read-only', '--publish-all', '--no-healthcheck', '--oom-kill-disable', '--quiet', '--disable-content-trust', '--use-api-socket'],
   operands: 1,
   entrypoint: '--entrypoint',
+  envOptions: CONTAINER_ENV,
 };
 // docker compose exec SERVICE COMMAND, docker compose run SERVICE COMMAND: the service
 // of an exec may be a value; a run's service (its image) and --entrypoint are written out.
-const COMPOSE_EXEC: WrapperSpec = { short: 'euw', long: ['--env', '--user', '--workdir', '--index'], flags: ['--detach', '--privileged', '--no-TTY', '--dry-run'], operands: 1, podValues: true };
+const COMPOSE_EXEC: WrapperSpec = {
+  short: 'euw',
+  long: ['--env', '--user', '--workdir', '--index'],
+  flags: ['--detach', '--privileged', '--no-TTY', '--dry-run'],
+  operands: 1,
+  podValues: true,
+  envOptions: CONTAINER_ENV,
+};
 const COMPOSE_RUN: WrapperSpec = {
   short: 'elpuvw',
   long: ['--entrypoint', '--env', '--env-from-file', '--label', '--name', '--publish', '--pull', '--user', '--volume', '--workdir', '--cap-add', '--cap-drop'],
   flags: ['--build', '--detach', '--interactive', '--no-deps', '--no-TTY', '--quiet', '--quiet-pull', '--remove-orphans', '--rm', '--service-ports', '--use-aliases', '--dry-run', '--tty'],
   operands: 1,
   entrypoint: '--entrypoint',
+  envOptions: CONTAINER_ENV,
 };
 
 /**
@@ -373,6 +433,7 @@ const CTR_RUN: WrapperSpec = {
   ],
   flags: ['--rm', '--null-io', '--detach', '--tty', '--cni', '--net-host', '--privileged', '--privileged-without-host-devices', '--read-only', '--allow-new-privs', '--seccomp', '--rootfs', '--no-pivot', '--runc-systemd-cgroup', '--remap-labels', '--help'],
   operands: 2,
+  envOptions: ['--env'],
   valueRule: ctrRunOption,
 };
 const CTR_EXEC: WrapperSpec = { knownShort: 'tdh', long: ['--cwd', '--exec-id', '--fifo-dir', '--log-uri', '--user'], flags: ['--tty', '--detach', '--help'], operands: 1, podValues: true };
@@ -388,6 +449,7 @@ const LXC: Subcommands = {
       flags: ['--force-interactive', '--force-noninteractive', '--disable-stdin', '--debug', '--force-local', '--help', '--quiet', '--verbose'],
       operands: 1,
       podValues: true,
+      envOptions: ['--env'],
       dashDash: true,
     },
   },
@@ -437,7 +499,7 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
   crictl: {
     global: { short: 'cirt', knownShort: 'cirtDhv', long: ['--config', '--image-endpoint', '--runtime-endpoint', '--timeout', '--tracing-endpoint', '--tracing-sampling-rate-per-million'], flags: ['--debug', '--enable-tracing', '--help', '--version'], literalValues: true },
     runs: {
-      exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true },
+      exec: { short: 'e', long: ['--timeout', '--env', '--label', '--name', '--namespace', '--pod', '--state', '--image', '--transport'], flags: ['--interactive', '--tty', '--sync', '--ignore-errors', '--last', '--latest'], operands: 1, podValues: true, envOptions: ['-e', '--env'] },
     },
     plain: ['stop', 'start', 'rm', 'stopp', 'rmp', 'ps', 'pods', 'inspect', 'inspectp', 'inspecti', 'logs', 'stats', 'statsp', 'info', 'images', 'rmi'],
   },
@@ -1087,7 +1149,18 @@ function readArguments(
       };
     }
     if (wholePlaceholder(t)) return before(i);
+    if (spec.envOptions?.includes(option)) {
+      const assignment = assignmentProblem(t, `${option} ${JSON.stringify(t.source)}`, by);
+      if (assignment) return { problem: { index: i, message: assignment } };
+    }
     return rule ? { problem: { index: i, message: rule } } : undefined;
+  };
+  // env's and sudo's `NAME=value` before the program (WrapperSpec.assignments).
+  const isAssignment = (t: Template, endOfOptions: boolean): boolean => {
+    const head = textBeforeValue(t);
+    if (spec.assignments === 'env') return head.includes('=');
+    if (spec.assignments === 'sudo') return !endOfOptions && head.includes('=') && !head.startsWith('/') && !head.startsWith('=');
+    return false;
   };
   // docker run's --entrypoint: its value is the program.
   const entrypoint = (i: number, inline: boolean): { problem: Problem } | undefined => {
@@ -1220,7 +1293,11 @@ function readArguments(
         continue;
       }
       if (untilOperand) return { program: i };
-      if (spec.assignments && textBeforeValue(t).includes('=')) continue;
+      if (isAssignment(t, endOfOptions)) {
+        const assignment = assignmentProblem(t, JSON.stringify(t.source), by);
+        if (assignment) return { problem: { index: i, message: assignment } };
+        continue;
+      }
       if (operands > 0) {
         operands--;
         if (wholePlaceholder(t) && !spec.podValues) return before(i);
