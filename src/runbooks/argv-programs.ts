@@ -75,6 +75,8 @@ interface WrapperSpec {
   literalValues?: boolean;
   /** docker run's --entrypoint: its value is the program. */
   entrypoint?: string;
+  /** docker run's, ctr run's: the first operand is the image the container runs, written out. */
+  imageOperand?: boolean;
   /** ssh: what follows the host is a command line for the remote user's shell. */
   remote?: boolean;
   /** gosu, su-exec: no options; the user, then the program, whatever they look like. */
@@ -83,10 +85,12 @@ interface WrapperSpec {
   dashDash?: boolean;
   /**
    * Values that hold a placeholder but choose what runs all the same (ssh's `-o
-   * ProxyCommand=…`, systemd-run's `-p ExecStartPre=…`): the option's value as
-   * written (`--name value`, `--name=value`, `-Xvalue`), and why it is refused.
+   * ProxyCommand=…`, systemd-run's `-p ExecStartPre=…`, kubectl run's `--image`): the
+   * option's value as written (`--name value`, `--name=value`, `-Xvalue`), and the
+   * program (`by`); why it is refused. Its reason comes before any other, even for a
+   * value alone.
    */
-  valueRule?: (option: string, value: Template) => string | undefined;
+  valueRule?: (option: string, value: Template, by: string) => string | undefined;
 }
 // ssh's -o options (named as ssh reads them: case aside, up to a space or "=") whose value
 // is a command ssh runs, here or on the remote host, or a library it loads.
@@ -237,7 +241,7 @@ const KUBE_GLOBAL_FLAGS = [
   '--one-output', '--skip-headers', '--skip-log-headers', '--warnings-as-errors', '--help',
 ];
 const KUBE_NAMESPACE = ['-n', '--namespace'];
-const kubeRuns = (short: string, long: readonly string[], flags: readonly string[], optionValues: readonly string[]): WrapperSpec => ({
+const kubeRuns = (short: string, long: readonly string[], flags: readonly string[], optionValues: readonly string[], valueRule?: WrapperSpec['valueRule']): WrapperSpec => ({
   short: `nsv${short}`,
   long: [...KUBE_GLOBAL_VALUES, ...long],
   flags: [...KUBE_GLOBAL_FLAGS, ...flags],
@@ -246,21 +250,50 @@ const kubeRuns = (short: string, long: readonly string[], flags: readonly string
   optionValues: [...KUBE_NAMESPACE, ...optionValues],
   // run's and debug's --env: the container's environment.
   envOptions: long.includes('--env') ? ['--env'] : undefined,
+  valueRule,
 });
 const KUBE_CONTAINER = ['-c', '--container'];
 const KUBE_EXEC = kubeRuns('cf', ['--container', '--filename', '--pod-running-timeout'], ['--stdin', '--tty', '--quiet'], KUBE_CONTAINER);
+/**
+ * kubectl's and oc's `run` and `debug` options that choose the code the pod runs: the
+ * image (`--image`, oc debug's `--image-stream`, debug's `--set-image NAME=IMAGE,…`),
+ * run's `--overrides` (a patch of the pod it makes, as patch's -p), and debug's
+ * `--custom`, a file whose container spec the debug container takes: its path names its
+ * directory before any placeholder, as apply's -f does.
+ */
+function kubeImageRule(sub: 'run' | 'debug'): NonNullable<WrapperSpec['valueRule']> {
+  return (option, value, by) => {
+    const chain = JSON.stringify(`${by} ${sub}`);
+    const tail = 'an alert choosing the image runs its code in the cluster; write it in the runbook';
+    if (option === '--image' || (sub === 'debug' && option === '--image-stream')) {
+      return `${chain}'s ${option} chooses the image the container runs, so its value must be written out, not hold a {placeholder}: ${tail}`;
+    }
+    if (sub === 'debug' && option === '--set-image') {
+      return `${chain}'s --set-image (NAME=IMAGE) chooses the images the copy's containers run, so its value must be written out, not hold a {placeholder}: ${tail}`;
+    }
+    if (sub === 'run' && option === '--overrides') {
+      return `${chain}'s --overrides is a patch of the pod it makes, which decides what the pod becomes (its image, command, node, privileges), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs in the cluster; write it in the runbook`;
+    }
+    if (sub === 'debug' && option === '--custom' && !textBeforeValue(value).includes('/')) {
+      return `${chain}'s --custom is a file whose container spec decides what the debug container becomes (its image, command, privileges), so its value must name its directory before any {placeholder} ("/srv/debug/{profile}.json"): a value there alone could name any file on the host; write the directory in the runbook`;
+    }
+    return undefined;
+  };
+}
 // kubectl run NAME … [--] COMMAND, kubectl debug TARGET … -- COMMAND: the image is written out.
 const KUBE_RUN = kubeRuns(
   'lo',
   ['--image', '--env', '--labels', '--port', '--restart', '--overrides', '--override-type', '--image-pull-policy', '--serviceaccount', '--pod-running-timeout', '--annotations', '--dry-run', '--output', '--template', '--field-manager', '--timeout', '--grace-period', '--cascade', '--filename', '--hostport'],
   ['--privileged', '--stdin', '--tty', '--rm', '--attach', '--command', '--leave-stdin-open', '--quiet', '--expose', '--save-config', '--show-managed-fields', '--allow-missing-template-keys', '--wait', '--force'],
   [],
+  kubeImageRule('run'),
 );
 const KUBE_DEBUG = kubeRuns(
   'cf',
   ['--image', '--container', '--target', '--profile', '--env', '--copy-to', '--set-image', '--image-pull-policy', '--custom', '--filename', '--keep-annotations', '--keep-labels', '--keep-liveness', '--keep-readiness', '--keep-startup', '--keep-init-containers'],
   ['--stdin', '--tty', '--quiet', '--attach', '--share-processes', '--replace', '--same-node', '--arguments-only'],
   KUBE_CONTAINER,
+  kubeImageRule('debug'),
 );
 const KUBE_GLOBAL: WrapperSpec = { short: 'nsv', knownShort: 'nsvh', long: KUBE_GLOBAL_VALUES, flags: KUBE_GLOBAL_FLAGS, optionValues: KUBE_NAMESPACE, literalValues: true };
 
@@ -274,7 +307,8 @@ const DOCKER_EXEC: WrapperSpec = {
   podValues: true,
   envOptions: CONTAINER_ENV,
 };
-// docker run IMAGE COMMAND: the image is written out; so is --entrypoint, which is the program.
+// docker run IMAGE COMMAND: the image is written out (an alert choosing it runs its code on
+// this host's container runtime); so is --entrypoint, which is the program.
 const DOCKER_RUN: WrapperSpec = {
   short: 'acehlmpuvw',
   long: [
@@ -288,6 +322,7 @@ const DOCKER_RUN: WrapperSpec = {
   ],
   flags: ['--rm', '--detach', '--interactive', '--tty', '--privileged', '--init', '--read-only', '--publish-all', '--no-healthcheck', '--oom-kill-disable', '--quiet', '--disable-content-trust', '--use-api-socket'],
   operands: 1,
+  imageOperand: true,
   entrypoint: '--entrypoint',
   envOptions: CONTAINER_ENV,
 };
@@ -415,8 +450,9 @@ function podmanArguments(option: string, _value: Template): string | undefined {
   return `podman-compose passes ${option}'s value to podman as arguments of its own, which can choose what runs (--entrypoint, --runtime, --hooks-dir…), so it must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`;
 }
 // containerd's ctr (urfave/cli: options before the arguments, "--" ends them): `ctr run
-// IMAGE ID COMMAND` (the image written out; --config's spec file and --runtime or
-// --runc-binary choose what runs) and `ctr task exec --exec-id ID CONTAINER COMMAND`.
+// IMAGE ID COMMAND` (the image, or --rootfs's directory, written out; --config's spec file
+// and --runtime or --runc-binary choose what runs) and `ctr task exec --exec-id ID
+// CONTAINER COMMAND`.
 const CTR_RUN_CHOOSES = ['-c', '--config', '--runtime', '--runc-binary'];
 function ctrRunOption(option: string, _value: Template): string | undefined {
   if (!CTR_RUN_CHOOSES.includes(option)) return undefined;
@@ -433,6 +469,7 @@ const CTR_RUN: WrapperSpec = {
   ],
   flags: ['--rm', '--null-io', '--detach', '--tty', '--cni', '--net-host', '--privileged', '--privileged-without-host-devices', '--read-only', '--allow-new-privs', '--seccomp', '--rootfs', '--no-pivot', '--runc-systemd-cgroup', '--remap-labels', '--help'],
   operands: 2,
+  imageOperand: true,
   envOptions: ['--env'],
   valueRule: ctrRunOption,
 };
@@ -1137,8 +1174,8 @@ function readArguments(
     const t = joined ?? argv[i];
     if (!t || isLiteral(t) || spec.optionValues?.includes(option)) return undefined;
     // An option's own reason first: it names what the value would choose.
-    const rule = spec.valueRule?.(option, t);
-    if (rule && spec.literalValues) return { problem: { index: i, message: rule } };
+    const rule = spec.valueRule?.(option, t, by);
+    if (rule) return { problem: { index: i, message: rule } };
     if (spec.literalValues) {
       const only = spec.optionValues ? ` (only ${spec.optionValues.join(' or ')} may take one)` : '';
       return {
@@ -1153,7 +1190,7 @@ function readArguments(
       const assignment = assignmentProblem(t, `${option} ${JSON.stringify(t.source)}`, by);
       if (assignment) return { problem: { index: i, message: assignment } };
     }
-    return rule ? { problem: { index: i, message: rule } } : undefined;
+    return undefined;
   };
   // env's and sudo's `NAME=value` before the program (WrapperSpec.assignments).
   const isAssignment = (t: Template, endOfOptions: boolean): boolean => {
@@ -1299,6 +1336,14 @@ function readArguments(
         continue;
       }
       if (operands > 0) {
+        if (spec.imageOperand && operands === spec.operands && !isLiteral(t)) {
+          return {
+            problem: {
+              index: i,
+              message: `the image ${JSON.stringify(by)} runs (the first argument after its options) must be written out, not hold a {placeholder}: an alert choosing the image runs its code on this host's container runtime; write it in the runbook`,
+            },
+          };
+        }
         operands--;
         if (wholePlaceholder(t) && !spec.podValues) return before(i);
         continue;

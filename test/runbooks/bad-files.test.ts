@@ -473,7 +473,9 @@ test('oc exec/rsh, podman/nerdctl exec, ip netns/vrf exec, docker/podman run (an
   assert.deepEqual(cmdProblems('[docker, run, --rm, alpine, sh, -c, id]'), [shellRun(4, 'sh', 'docker')]);
   assert.deepEqual(cmdProblems('[podman, run, --rm, --network, host, alpine, sh, -c, id]'), [shellRun(6, 'sh', 'podman')]);
   assert.deepEqual(cmdProblems('[docker, run, "--entrypoint=/bin/bash", alpine, -c, id]'), [`${argAt(2)}: "/bin/bash" is a shell, which "docker" would run (--entrypoint); ${SHELL_TAIL}`]);
-  assert.deepEqual(cmdProblems('[docker, run, --rm, "{image}", /usr/local/bin/x]'), [valueBefore(3, 'docker')]);
+  assert.deepEqual(cmdProblems('[docker, run, --rm, "{image}", /usr/local/bin/x]'), [
+    `${argAt(3)}: the image "docker" runs (the first argument after its options) must be written out, not hold a {placeholder}: an alert choosing the image runs its code on this host's container runtime; write it in the runbook`,
+  ]);
   assert.deepEqual(cmdProblems('[kubectl, run, tmp, --image=alpine, --, sh, -c, id]'), [shellRun(5, 'sh', 'kubectl')]);
   assert.deepEqual(cmdProblems('[kubectl, debug, -it, mypod, --image=busybox, --, sh]'), [shellRun(6, 'sh', 'kubectl')]);
   assert.deepEqual(cmdProblems('[oc, rsh, mypod]'), [`${argAt(0)}: "oc" runs a shell when no program follows it; ${SHELL_TAIL}`]);

@@ -610,3 +610,66 @@ test("podman-compose's --podman-*-args, and what docker run's --entrypoint runs,
     assert.deepEqual(problems(argv), [], JSON.stringify(argv));
   }
 });
+
+// Regression: kubectl's and oc's run and debug read --image, --overrides, debug's
+// --set-image and --custom as any option's value, refused only as a value alone, so
+// `[kubectl, run, dbg, "--image=registry.local/{pod}"]` let the alert choose the image, and so
+// the code, the cluster ran; and docker's, podman's, nerdctl's and ctr's run read the image
+// as an operand, refused only alone, so `[docker, run, --rm, "registry.local/{x}"]` ran the
+// alert's image on the host.
+test("kubectl and oc run and debug: --image, --overrides, --set-image and --custom; docker, podman, nerdctl and ctr run: the image: an alert must not choose the image", () => {
+  const kube = (i: number, chain: string, option: string) =>
+    `${at(i)}: "${chain}"'s ${option} chooses the image the container runs, so its value must be written out, not hold a {placeholder}: an alert choosing the image runs its code in the cluster; write it in the runbook`;
+  const setImage = (i: number, chain: string) =>
+    `${at(i)}: "${chain}"'s --set-image (NAME=IMAGE) chooses the images the copy's containers run, so its value must be written out, not hold a {placeholder}: an alert choosing the image runs its code in the cluster; write it in the runbook`;
+  const overrides = (i: number, chain: string) =>
+    `${at(i)}: "${chain}"'s --overrides is a patch of the pod it makes, which decides what the pod becomes (its image, command, node, privileges), so its value must be written out, not hold a {placeholder}: an alert must not choose what runs in the cluster; write it in the runbook`;
+  const custom = (i: number, chain: string) =>
+    `${at(i)}: "${chain}"'s --custom is a file whose container spec decides what the debug container becomes (its image, command, privileges), so its value must name its directory before any {placeholder} ("/srv/debug/{profile}.json"): a value there alone could name any file on the host; write the directory in the runbook`;
+  const image = (i: number, by: string) =>
+    `${at(i)}: the image ${JSON.stringify(by)} runs (the first argument after its options) must be written out, not hold a {placeholder}: an alert choosing the image runs its code on this host's container runtime; write it in the runbook`;
+  // The image, joined or as the next argument, alone or beside written text.
+  assert.deepEqual(problems(['kubectl', 'run', 'dbg', '--image=registry.local/{pod}', '--', '/bin/true']), [kube(3, 'kubectl run', '--image')]);
+  assert.deepEqual(problems(['kubectl', 'run', 'dbg', '--image', 'registry.local/{pod}']), [kube(4, 'kubectl run', '--image')]);
+  assert.deepEqual(problems(['kubectl', 'run', 'dbg', '--image', '{pod}', '--', '/bin/true']), [kube(4, 'kubectl run', '--image')]);
+  assert.deepEqual(problems(['kubectl', 'debug', '{pod}', '--image=reg/{pod}', '--', '/bin/true']), [kube(3, 'kubectl debug', '--image')]);
+  assert.deepEqual(problems(['kubectl', '-n', '{ns}', 'debug', 'node/{node}', '-it', '--image', 'reg/{x}:1']), [kube(7, 'kubectl debug', '--image')]);
+  assert.deepEqual(problems(['oc', 'run', 'dbg', '--image=reg/{pod}', '--', '/bin/true']), [kube(3, 'oc run', '--image')]);
+  assert.deepEqual(problems(['oc', 'debug', '{pod}', '--image=reg/{pod}', '--', '/bin/true']), [kube(3, 'oc debug', '--image')]);
+  assert.deepEqual(problems(['oc', 'debug', 'node/{node}', '--image-stream=openshift/{x}']), [kube(3, 'oc debug', '--image-stream')]);
+  // run's --overrides: a patch of the pod.
+  assert.deepEqual(problems(['kubectl', 'run', 'dbg', '--image=busybox', '--overrides', '{"spec":{"nodeName":"{pod}"}}']), [overrides(5, 'kubectl run')]);
+  assert.deepEqual(problems(['kubectl', 'run', 'dbg', '--image=busybox', '--overrides={pod}']), [overrides(4, 'kubectl run')]);
+  // debug's --set-image: NAME=IMAGE, the name "*" for every container.
+  assert.deepEqual(problems(['kubectl', 'debug', '{pod}', '--copy-to=dbg-{pod}', '--set-image=*={pod}']), [setImage(4, 'kubectl debug')]);
+  assert.deepEqual(problems(['kubectl', 'debug', '{pod}', '--copy-to=dbg', '--set-image', 'app=reg/{x}']), [setImage(5, 'kubectl debug')]);
+  // debug's --custom: a file, whose directory the runbook writes before any placeholder.
+  assert.deepEqual(problems(['kubectl', 'debug', '{pod}', '--image=busybox', '--custom={x}']), [custom(4, 'kubectl debug')]);
+  assert.deepEqual(problems(['kubectl', 'debug', '{pod}', '--image=busybox', '--custom', 'debug-{x}.json']), [custom(5, 'kubectl debug')]);
+  // docker's, podman's, nerdctl's (container) run and ctr run: the image.
+  assert.deepEqual(problems(['docker', 'run', '--rm', 'registry.local/{x}']), [image(3, 'docker')]);
+  assert.deepEqual(problems(['docker', 'run', '--rm', '{x}', '/bin/true']), [image(3, 'docker')]);
+  assert.deepEqual(problems(['docker', 'container', 'run', '--rm', '--name', 'job', 'registry.local/app:{tag}']), [image(6, 'docker')]);
+  assert.deepEqual(problems(['podman', 'run', '-e', 'A=1', 'registry.local/{x}', '/bin/true']), [image(4, 'podman')]);
+  assert.deepEqual(problems(['nerdctl', '-n', 'k8s.io', 'run', 'registry.local/{x}']), [image(4, 'nerdctl')]);
+  assert.deepEqual(problems(['ctr', 'run', '--rm', 'registry.local/{x}', 'job', '/bin/true']), [image(3, 'ctr')]);
+  // After an option rectify does not know, both readings: the image is the argument after it.
+  assert.deepEqual(problems(['docker', 'run', '--some-flag', 'registry.local/{x}']), [image(3, 'docker')]);
+  // Still loaded: names, namespaces, targets, a --custom path under a written directory, a
+  // written-out image, the container id and the command's arguments.
+  for (const argv of [
+    ['kubectl', 'run', 'dbg-{pod}', '--image=busybox:1.36', '--restart=Never', '--', '/bin/true'],
+    ['kubectl', 'run', '{pod}-dbg', '-n{ns}', '--image', 'busybox:1.36', '--env=POD={pod}', '--', '/usr/local/bin/probe', '{pod}'],
+    ['kubectl', '-n', '{ns}', 'debug', '{pod}', '--image=busybox:1.36', '--target=app', '--', '/usr/local/bin/probe'],
+    ['kubectl', 'debug', '{pod}', '--copy-to=dbg-{pod}', '--set-image=app=registry.local/app:debug'],
+    ['kubectl', 'debug', '{pod}', '--image=busybox', '--custom=/srv/debug/{pod}.json'],
+    ['kubectl', 'debug', '{pod}', '--image=busybox', '--custom', '/srv/debug/{pod}.json'],
+    ['kubectl', 'run', 'dbg', '--image=busybox', '--overrides={"spec":{"nodeName":"node-1"}}'],
+    ['oc', 'debug', 'node/{node}', '--image=registry.local/tools:1', '--', '/usr/local/bin/probe'],
+    ['docker', 'run', '--rm', '--name', 'job-{x}', 'registry.local/tools:1', '/usr/local/bin/flush-queue', '{x}'],
+    ['podman', 'container', 'run', '--rm', 'registry.local/tools:1', '/usr/local/bin/flush-queue', '{x}'],
+    ['ctr', 'run', '--rm', 'registry.local/tools:1', 'job-{x}', '/usr/local/bin/flush-queue', '{x}'],
+  ]) {
+    assert.deepEqual(problems(argv), [], JSON.stringify(argv));
+  }
+});
