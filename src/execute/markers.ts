@@ -52,12 +52,17 @@ export function markerExecution(marker: string): string | undefined {
 /**
  * Whether the rectify that started a marked step still runs: its pid alive with the
  * start time the marker records. A marker without one (written before markers named
- * their rectify) or naming a process gone, or a pid taken again since, says no.
+ * their rectify) or naming a process gone, or a pid taken again since, says no. So does
+ * a zombie (`Z`, or `X` dead): a rectify killed whose parent has not collected it yet (a
+ * supervisor that reaps late) keeps its pid and start time, but runs nothing, and the
+ * processes it left are a crash's leftovers.
  */
 export function markerSpawnerRunning(marker: string): boolean {
   const m = /\/([0-9]+)\.([0-9]+)$/.exec(marker);
   if (!m) return false;
   const pid = Number(m[1]);
   const start = Number(m[2]);
-  return start > 0 && pid !== process.pid && processStart(pid) === start;
+  if (start <= 0 || pid === process.pid) return false;
+  const st = procStat(pid);
+  return st !== undefined && st.start === start && st.state !== 'Z' && st.state !== 'X';
 }

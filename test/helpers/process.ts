@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before } from 'node:test';
@@ -25,8 +25,13 @@ export interface RectifyProcess {
   output(): string;
   post(path: string, body: unknown): Promise<{ status: number; body: any }>;
   get(path: string): Promise<{ status: number; body: any }>;
-  /** SIGKILL, and wait until the process is gone. */
+  /**
+   * SIGKILL, and wait until the process is gone; started with `reapedLate`, until it is a
+   * zombie its parent has not collected (see release).
+   */
   kill9(): Promise<void>;
+  /** Started with `reapedLate`: ends the parent that holds it (SIGKILL to its group), so the zombie is collected. Else nothing. */
+  release(): Promise<void>;
   /** SIGTERM (graceful), and wait for the exit code. */
   stop(): Promise<number | null>;
 }
@@ -49,6 +54,22 @@ export interface ProcessOptions {
   env?: Record<string, string>;
   /** How long to wait for readiness (default 30s: tsx compiles on first start). */
   readyTimeoutMs?: number;
+  /**
+   * Started by a parent that does not collect it when it dies (a supervisor that reaps
+   * late): `sh -c '"$@" & exec sleep'`, in a process group of its own. kill9 leaves it a
+   * zombie, pid and start time unchanged, until release() ends the parent.
+   */
+  reapedLate?: boolean;
+}
+
+/** Process `pid`'s state letter (R, S, Z…) from /proc, or undefined when it is gone. */
+function procState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0];
+  } catch {
+    return undefined;
+  }
 }
 
 function exited(child: ChildProcess): Promise<number | null> {
@@ -57,12 +78,21 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 export async function startRectifyProcess(opts: ProcessOptions): Promise<RectifyProcess> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', ...(opts.args?.includes('--log-level') ? [] : ['--log-level', 'info']), ...(opts.args ?? [])],
-    // Only what the service needs from this environment: no RECTIFY_* leaks in from the test runner.
-    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  const argv = ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', ...(opts.args?.includes('--log-level') ? [] : ['--log-level', 'info']), ...(opts.args ?? [])];
+  // Only what the service needs from this environment: no RECTIFY_* leaks in from the test runner.
+  const options = { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
+  // The shell starts rectify in the background and becomes a sleep, which never waits for a child.
+  const child = opts.reapedLate
+    ? spawn('/bin/sh', ['-c', '"$@" & exec /bin/sleep 3600', 'sh', process.execPath, ...argv], { ...options, detached: true })
+    : spawn(process.execPath, argv, options);
+  /** Under a late reaper, the parent's group: it holds rectify too, until it dies. */
+  const group = (): void => {
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
   let out = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -93,7 +123,8 @@ export async function startRectifyProcess(opts: ProcessOptions): Promise<Rectify
     }
     function fail(err: Error): void {
       cleanup();
-      child.kill('SIGKILL');
+      if (opts.reapedLate) group();
+      else child.kill('SIGKILL');
       reject(err);
     }
     child.stdout!.on('data', onData);
@@ -114,10 +145,44 @@ export async function startRectifyProcess(opts: ProcessOptions): Promise<Rectify
     const r = await request('GET', '/readyz').catch(() => undefined);
     if (r?.status === 200) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      if (opts.reapedLate) group();
+      else child.kill('SIGKILL');
       throw new Error(`rectify never became ready:\n${out}`);
     }
     await new Promise((res) => setTimeout(res, 50));
+  }
+
+  if (opts.reapedLate) {
+    // The parent is the sleep: rectify's own pid is the one its log lines give.
+    const serving = out.split('\n').find((l) => l.includes('"rectify serving"'));
+    const pid = (JSON.parse(serving!) as { pid: number }).pid;
+    const dead = async (): Promise<void> => {
+      while (!['Z', 'X', undefined].includes(procState(pid))) await new Promise((res) => setTimeout(res, 20));
+    };
+    return {
+      url,
+      pid,
+      output: () => out,
+      post: (path, body) => request('POST', path, body),
+      get: (path) => request('GET', path),
+      async kill9() {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+        await dead();
+      },
+      async release() {
+        group();
+        await exited(child);
+      },
+      async stop() {
+        process.kill(pid, 'SIGTERM');
+        await dead();
+        return null;
+      },
+    };
   }
 
   return {
@@ -130,6 +195,7 @@ export async function startRectifyProcess(opts: ProcessOptions): Promise<Rectify
       child.kill('SIGKILL');
       await exited(child);
     },
+    async release() {},
     async stop() {
       child.kill('SIGTERM');
       return exited(child);
@@ -158,7 +224,7 @@ export interface ProcessRig {
   /** The runbooks folder. */
   readonly runbooks: string;
   /** `rectify serve` on the runbooks folder and `db` (or another database file), with these arguments. */
-  start(args?: string[], db?: string): Promise<RectifyProcess>;
+  start(args?: string[], db?: string, opts?: Pick<ProcessOptions, 'reapedLate'>): Promise<RectifyProcess>;
 }
 
 export function useRectifyProcesses(prefix: string, runbooks: (targetUrl: string) => string): ProcessRig {
@@ -172,7 +238,10 @@ export function useRectifyProcesses(prefix: string, runbooks: (targetUrl: string
     writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks(target.url));
   });
   after(async () => {
-    for (const p of started) await p.kill9();
+    for (const p of started) {
+      await p.kill9();
+      await p.release();
+    }
     await target?.close();
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
@@ -193,8 +262,8 @@ export function useRectifyProcesses(prefix: string, runbooks: (targetUrl: string
     get runbooks() {
       return join(set(dir), 'runbooks');
     },
-    async start(args = [], db = join(set(dir), 'rectify.db')) {
-      const p = await startRectifyProcess({ db, runbooks: join(set(dir), 'runbooks'), args });
+    async start(args = [], db = join(set(dir), 'rectify.db'), opts = {}) {
+      const p = await startRectifyProcess({ db, runbooks: join(set(dir), 'runbooks'), args, ...opts });
       started.push(p);
       return p;
     },

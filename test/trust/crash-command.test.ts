@@ -106,6 +106,35 @@ describe('kill -9 while a command action runs (real processes)', () => {
     await proc.stop();
   });
 
+  // A rectify SIGKILLed under a supervisor that collects its children late is a zombie for
+  // a while: its pid and start time still read as the marker names them, but it runs
+  // nothing, and what its run started is a crash's leftover all the same.
+  it('a rectify killed but not yet collected by its parent (a zombie) runs nothing: the restart kills its program and says so', async () => {
+    let proc = await rig.start([], undefined, { reapedLate: true });
+    const accepted = await proc.post('/api/v1/incidents', { id: 'zombie-1', root_cause: 'stuck', service: 'z', confidence: 1 });
+    assert.equal(accepted.body.action, 'executed');
+    const executionId = accepted.body.execution_id as string;
+    const [sleep] = await until('the sleep carrying the step marker', async () => {
+      const pids = markedBy(executionId);
+      return pids.length === 1 ? pids : undefined;
+    });
+    assert.ok(sleep !== undefined);
+    started.push(sleep);
+    const zombie = proc;
+    await zombie.kill9();
+    const state = readFileSync(`/proc/${zombie.pid}/stat`, 'utf8');
+    assert.equal(state.slice(state.lastIndexOf(')') + 2).split(' ')[0], 'Z', 'the killed rectify is a zombie its parent has not collected');
+    assert.equal(running(sleep), true, 'the program outlives rectify');
+
+    proc = await rig.start();
+    assert.equal(running(sleep), false, 'killed by the restart');
+    const events = (await proc.get(`/api/v1/audit?execution_id=${executionId}&event=INTERRUPTED`)).body.events;
+    assert.equal(events.length, 1);
+    assert.equal(events[0].details.left_running, 'its command was still running and was killed (1 process, SIGKILL)');
+    await zombie.release();
+    await proc.stop();
+  });
+
   // A copy of the database (a restored backup, a staging clone) holds the running
   // execution of the rectify it was copied from, under the same id: the copy's start
   // records it INTERRUPTED, but the program is the other rectify's, still running.
