@@ -680,7 +680,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // read in the same order (runbook, then outcome) whatever recovery found.
   metrics.knowRunbooks(runbooks.map((rb) => rb.id));
   const interrupted = overrides.recover === false ? 0 : await engine.recover();
-  if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED and need a human');
+  if (interrupted > 0) log.warn({ interrupted }, 'executions cut off by the last stop are INTERRUPTED: a human must check those that had started a step');
   // The repeats a crash kept from being told: counted again from the audit log after the
   // filter's last checkpoint, and told now (engine/repeats-readback.ts). Only the service
   // does this (a second process on the database, `rectify run --local`, leaves them to it).

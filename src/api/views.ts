@@ -1,5 +1,5 @@
 import type { RenderedCheck, RenderedStep } from '../domain/index.js';
-import { voteSlackUserId, type ApprovalRow, type ExecutionRow } from '../store/ports.js';
+import { INTERRUPTED_BEFORE_FIRST_STEP, voteSlackUserId, type ApprovalRow, type ExecutionRow } from '../store/ports.js';
 
 /** Store rows → API shapes: times as RFC 3339, plans as what a person reads. */
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -45,7 +45,8 @@ export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
 }
 
 /**
- * A person must check what the run left: its outcome is unknown (interrupted), it
+ * A person must check what the run left: its outcome is unknown (interrupted, unless a
+ * crash cut it off before its first step: it changed nothing), it
  * failed and so did the rollback meant to undo what it changed, or the run said so as it
  * ended (its FAILED row's `needs_human`): its rollback was held because the verification
  * could not measure (`on_no_data: needs_human`, after an action that may have changed
@@ -55,7 +56,7 @@ export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
  * held none.
  */
 function needsHuman(e: ExecutionRow, endNeedsHuman: boolean): boolean {
-  if (e.state === 'interrupted') return true;
+  if (e.state === 'interrupted') return !(e.outcome === INTERRUPTED_BEFORE_FIRST_STEP && e.steps.length === 0);
   if (e.state !== 'failed') return false;
   if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
   return endNeedsHuman;

@@ -146,6 +146,12 @@ export interface IncidentRow {
 export type StoredDecision = Pick<IncidentRow, 'action' | 'event' | 'runbook' | 'approval_id' | 'execution_id'> & { incident_id: string };
 
 export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
+/**
+ * The outcome startup recovery records of a run a crash cut off before its first step:
+ * the runner records every step durably before it starts it, so such a run changed
+ * nothing, and the execution view does not leave it to a person (needs_human false).
+ */
+export const INTERRUPTED_BEFORE_FIRST_STEP = 'interrupted before its first step: nothing was changed';
 export type ExecutionTrigger = 'auto' | 'approval' | 'manual';
 
 export interface StepRecord {
