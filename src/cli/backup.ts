@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
-import { backupSqlite, openSqliteAuditReader } from '../store/sqlite/index.js';
+import { openSqliteAuditReader, startSqliteBackup, type BackupResult } from '../store/sqlite/index.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -15,6 +15,8 @@ export const backupHelp = commandHelp({
     'the database as of one commit, and compact). The copy is written beside the target under a temporary',
     'name (<target>.partial-<pid>), checked (PRAGMA integrity_check, and the migrations of the database),',
     'fsync\'d and only then given the target\'s name: a crash or a full disk never leaves a half file there.',
+    'Ctrl-C (SIGINT), SIGTERM or SIGHUP while it is written removes the unfinished copy and its journal, says so',
+    'on stderr, and the command ends by that signal.',
     'Then the audit chain of the copy is walked as rectify audit verify does; keyed rows without their key',
     'are reported as not checked (the copy is still a good copy). Prints the file, its size, the row counts',
     'and the audit head (seq and hash): record them. A target that exists is never overwritten, and its',
@@ -35,8 +37,33 @@ export const backupHelp = commandHelp({
     [0, 'written and checked (also when keyed audit rows could not be walked for want of their key: said so)'],
     [1, 'the copy could not be written (a full disk, a folder not writable) or failed its check: it was removed, nothing is at the target; or the audit chain in the copy is broken: the copy is kept at the target, and the same break is in the database (rectify audit verify)'],
     [2, 'usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a target that exists, a target folder that does not, a setting with a problem; nothing was written'],
+    [130, 'interrupted by Ctrl-C (143: SIGTERM, 129: SIGHUP; as a shell reports a command ended by the signal): the unfinished copy was removed, nothing is at the target'],
   ],
 });
+
+const INTERRUPTS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Until the returned function is called, SIGINT, SIGTERM and SIGHUP run `cleanUp`, then
+ * end the process by the same signal, as it would have ended without a handler: the shell
+ * sees 130, 143 or 129, and a script or a loop that runs it stops as on any interrupted
+ * command. Not process.exit(): that waits for the copy's thread, whose VACUUM INTO cannot
+ * be stopped, to finish the whole copy.
+ */
+function onInterrupt(cleanUp: (signal: (typeof INTERRUPTS)[number]) => void): () => void {
+  const stop = (): void => {
+    for (const s of INTERRUPTS) process.off(s, handlers[s]);
+  };
+  const handle = (signal: (typeof INTERRUPTS)[number]) => (): void => {
+    // Node's default disposition comes back with the last handler gone: the signal sent again ends the process.
+    stop();
+    cleanUp(signal);
+    process.kill(process.pid, signal);
+  };
+  const handlers = { SIGINT: handle('SIGINT'), SIGTERM: handle('SIGTERM'), SIGHUP: handle('SIGHUP') };
+  for (const s of INTERRUPTS) process.on(s, handlers[s]);
+  return stop;
+}
 
 /** The file at `path` (a symbolic link itself, even dangling, counts), or undefined. */
 function lstatOrNone(path: string): Stats | undefined {
@@ -120,7 +147,23 @@ export async function backupCommand(argv: string[], io: CliIO): Promise<number> 
     return EXIT.USAGE;
   }
 
-  const result = backupSqlite(source.path, target);
+  const backup = startSqliteBackup(source.path, target);
+  // Ctrl-C, SIGTERM or a closed terminal while the copy is written: the unfinished copy and
+  // its journal are removed (they may be the database's size, on the volume it writes to).
+  const stopListening = onInterrupt((signal) => {
+    const left = backup.discard();
+    io.err(
+      left.length === 0
+        ? `rectify backup: interrupted (${signal}): the unfinished copy was removed; nothing was left at ${target} or beside it`
+        : `rectify backup: interrupted (${signal}): could not remove ${left.map((l) => `${l.path} (${l.reason})`).join(', ')}: remove it by hand`,
+    );
+  });
+  let result: BackupResult;
+  try {
+    result = await backup.done;
+  } finally {
+    stopListening();
+  }
   if (!result.ok) {
     io.err(`rectify backup: ${result.message}${result.kind === 'failed' ? `; nothing was written at ${target}` : ''}`);
     return result.kind === 'failed' ? EXIT.FAILED : EXIT.USAGE;

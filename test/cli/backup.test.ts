@@ -331,6 +331,43 @@ describe('rectify backup', () => {
     assert.equal(statSync(`${db}-wal`).size, 0);
   });
 
+  it('Ctrl-C or SIGTERM while the copy is written removes the unfinished copy and its journal, says so, and ends by the signal (the shell sees 130, 143)', { timeout: 120_000 }, async () => {
+    const { dir, db } = await storeWithRows('interrupted');
+    // About 90 MB: the copy and its check take a few hundred milliseconds here, long enough to be interrupted midway.
+    const raw = new Database(db);
+    raw.exec('CREATE TABLE pad (x BLOB); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 90000) INSERT INTO pad SELECT randomblob(1000) FROM n');
+    raw.close();
+    const backups = join(dir, 'backups');
+    mkdirSync(backups);
+    for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+      const target = join(backups, `copy-${signal}.db`);
+      // Through a shell, which reports the command's end as a script would see it; the command's stderr on fd 3, apart from the shell's own ("Terminated").
+      const child = spawn('bash', ['-c', '"$@" 2>&3; echo "exit $?"', 'bash', process.execPath, '--import', 'tsx', 'bin/rectify.js', 'backup', target, db], { cwd: ROOT, stdio: ['ignore', 'pipe', 'ignore', 'pipe'] });
+      let out = '';
+      let err = '';
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
+      (child.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (d: string) => (err += d));
+      const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+      // Once the copy is being written (its temporary file holds pages), the signal, to the rectify process (its pid is in the file's name).
+      let partial: string | undefined;
+      for (let i = 0; i < 6000 && !partial && child.exitCode === null; i++) {
+        const name = readdirSync(backups).find((f) => f.startsWith(`copy-${signal}.db.partial-`) && !f.endsWith('-journal'));
+        if (name && statSync(join(backups, name)).size > 0) partial = name;
+        else await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.ok(partial, `the copy was never seen being written: ${out} ${err}`);
+      process.kill(Number(/partial-(\d+)$/.exec(partial)![1]), signal);
+      await exited;
+      assert.deepEqual({ out, err }, {
+        out: `exit ${status}\n`,
+        err: `rectify backup: interrupted (${signal}): the unfinished copy was removed; nothing was left at ${target} or beside it\n`,
+      });
+      // No copy, no partial file, no journal.
+      assert.deepEqual(readdirSync(backups), []);
+    }
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), []);
+  });
+
   it('a copy whose audit chain is broken is kept (the database holds the same break) and is exit 1', async () => {
     const { dir, db } = await storeWithRows('broken');
     const raw = new Database(db);

@@ -1,6 +1,8 @@
 import Database from 'better-sqlite3';
 import { closeSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 
 /**
  * A copy of a rectify database taken while the service runs and writes (`rectify backup`).
@@ -17,6 +19,8 @@ import { dirname } from 'node:path';
  * then linked to the target's name (a link, not a rename: a file that appeared at the
  * target meanwhile is kept, not replaced) and the folder fsync'd. A crash, a full disk or
  * a failed check never leaves a half-written or unchecked file under the target's name.
+ * The copy, its check and its fsync run in a worker thread, so the caller hears a signal
+ * meanwhile and can take the unfinished copy back (`discard`) before the process ends.
  */
 
 /** One applied migration, as schema_migrations records it. */
@@ -48,88 +52,195 @@ export type BackupResult =
 /** The temporary name the copy is written under, beside the target. */
 export const partialPath = (target: string): string => `${target}.partial-${process.pid}`;
 
+/** A backup under way: its result, and a way to take back its unfinished copy. */
+export interface SqliteBackup {
+  /** The temporary name the copy is written under (`<target>.partial-<pid>`). */
+  partial: string;
+  /** Settles once the copy has the target's name or has failed and was removed; its thread has ended by then. */
+  done: Promise<BackupResult>;
+  /**
+   * Removes the unfinished copy and its journal now, for a process about to end on a
+   * signal: the copy's thread may still be writing into them (the space is freed when the
+   * process exits). The files that could not be removed, with why; none once the copy
+   * has the target's name, or when this process never made one.
+   */
+  discard(): Array<{ path: string; reason: string }>;
+}
+
 /**
  * Copies the rectify database at `source` (an existing file) to `target` (which must not
- * exist; its folder must). Synchronous: VACUUM INTO runs on this thread.
+ * exist; its folder must). The copy, its check and its fsync run in a worker thread with
+ * a read-only connection of its own, so this thread stays free to hear a signal (Ctrl-C)
+ * meanwhile: VACUUM INTO on this thread would hold it until the copy ended, and the
+ * process would die of the signal with the unfinished copy left on the disk.
  */
-export function backupSqlite(source: string, target: string): BackupResult {
-  let db: Database.Database;
-  let before: AppliedMigration[];
-  try {
-    // fileMustExist: a mistyped path is refused, not made into an empty database.
-    db = new Database(source, { readonly: true, fileMustExist: true });
-  } catch (err) {
-    return { ok: false, kind: 'source', message: `cannot open ${source}: ${sqliteReason(err)}` };
-  }
+export function startSqliteBackup(source: string, target: string): SqliteBackup {
   const partial = partialPath(target);
   let made = false;
-  try {
-    // Long enough for a WAL recovery or a checkpoint's brief hold; a read never waits on a writer.
-    db.pragma('busy_timeout = 5000');
+  let discarded = false;
+  const files = [partial, `${partial}-journal`];
+  const removeMade = (): void => {
+    // With its journal: VACUUM INTO keeps one beside the file it writes, left behind when a write fails (a full disk).
+    if (made) for (const f of files) removeQuietly(f);
+    made = false;
+  };
+  const discard = (): Array<{ path: string; reason: string }> => {
+    if (!made) return [];
+    made = false;
+    discarded = true;
+    const left: Array<{ path: string; reason: string }> = [];
+    for (const f of files) {
+      try {
+        unlinkSync(f);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') left.push({ path: f, reason: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return left;
+  };
+
+  const run = async (): Promise<BackupResult> => {
+    let before: AppliedMigration[];
+    let db: Database.Database;
     try {
+      // fileMustExist: a mistyped path is refused, not made into an empty database.
+      db = new Database(source, { readonly: true, fileMustExist: true });
+    } catch (err) {
+      return { ok: false, kind: 'source', message: `cannot open ${source}: ${sqliteReason(err)}` };
+    }
+    try {
+      // Long enough for a WAL recovery or a checkpoint's brief hold; a read never waits on a writer.
+      db.pragma('busy_timeout = 5000');
       before = appliedMigrations(db);
     } catch (err) {
       // Not a database, or not rectify's, is the wrong file named; anything else (a lock held past the timeout, an I/O error) is a failure to read it.
       const wrongFile = (err as { code?: unknown }).code === 'SQLITE_NOTADB' || /^no such table: schema_migrations$/.test(err instanceof Error ? err.message : '');
       return { ok: false, kind: wrongFile ? 'source' : 'failed', message: `cannot back up ${source}: ${notRectify(err)}` };
+    } finally {
+      db.close();
     }
     if (before.length === 0) return { ok: false, kind: 'source', message: `cannot back up ${source}: no migration was ever applied to it (not a rectify database)` };
-    // The copy keeps the database's permissions (umask applied; writable by its owner, who
-    // writes it next): it holds the same audit log. Made empty and exclusively first (VACUUM
-    // INTO takes an empty file): the file removed on a failure is always this process's
-    // own, never another backup's.
-    closeSync(openSync(partial, 'wx', (statSync(source).mode & 0o777) | 0o600));
-    made = true;
     try {
-      db.prepare('VACUUM INTO ?').run(partial);
+      // The copy keeps the database's permissions (umask applied; writable by its owner, who
+      // writes it next): it holds the same audit log. Made empty and exclusively first (VACUUM
+      // INTO takes an empty file): the file removed on a failure is always this process's
+      // own, never another backup's.
+      closeSync(openSync(partial, 'wx', (statSync(source).mode & 0o777) | 0o600));
+      made = true;
+      const copied = await copyInWorker(source, partial);
+      if (discarded) return { ok: false, kind: 'failed', message: `the copy ${partial} was removed before it was finished` };
+      if (!copied.ok) {
+        const reason = sqliteReason(copied.error);
+        return { ok: false, kind: 'failed', message: copied.step === 'copy' ? `cannot write the copy ${partial}: ${reason}` : `the copy ${partial} failed its check: ${reason}` };
+      }
+      const integrity = copied.integrity;
+      if (integrity.length !== 1 || integrity[0] !== 'ok') {
+        const problem = `PRAGMA integrity_check: ${integrity.slice(0, 5).join('; ')}${integrity.length > 5 ? ` (and ${integrity.length - 5} more)` : ''}`;
+        return { ok: false, kind: 'failed', message: `the copy ${partial} failed its check: ${problem}` };
+      }
+      // A migration applied between the read above and the copy (a newer rectify starting) is the one case the ledgers differ.
+      const checked = checkCopy(partial, [before, copied.after]);
+      if (!checked.ok) return { ok: false, kind: 'failed', message: `the copy ${partial} failed its check: ${checked.problem}` };
+
+      const placed = place(partial, target);
+      if (placed) return { ok: false, kind: 'target_exists', message: placed };
+      made = false;
+      try {
+        fsyncFile(dirname(target));
+      } catch (err) {
+        // The name may not survive a power cut: taken back, so the failure is whole (nothing at the target).
+        removeQuietly(target);
+        return { ok: false, kind: 'failed', message: `cannot fsync the folder ${dirname(target)}: ${sqliteReason(err)}; the copy was removed` };
+      }
+      return { ok: true, path: target, bytes: statSync(target).size, ...checked.contents };
     } catch (err) {
       return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
+    } finally {
+      removeMade();
     }
-    // A migration applied between the read above and the copy (a newer rectify starting) is the one case the ledgers differ.
-    const after = appliedMigrations(db);
-    db.close();
+  };
+  return { partial, done: run(), discard };
+}
 
-    const checked = checkCopy(partial, [before, after]);
-    if (!checked.ok) return { ok: false, kind: 'failed', message: `the copy ${partial} failed its check: ${checked.problem}` };
+/** What the copy's thread reports: the ledger read right after the copy and the copy's integrity_check, or the step that failed. */
+type WorkerOutcome =
+  | { ok: true; after: AppliedMigration[]; integrity: string[] }
+  | { ok: false; step: 'copy' | 'check'; error: { code?: string; message: string } };
 
-    fsyncFile(partial);
-    const placed = place(partial, target);
-    if (placed) return { ok: false, kind: 'target_exists', message: placed };
-    made = false;
+/**
+ * The copy's thread, as CommonJS source: a file of its own would need tsx in the thread
+ * when rectify runs from its TypeScript sources, and no build step copies a .cjs to dist/.
+ * It loads the same better-sqlite3 this module does (its resolved path is passed in).
+ * VACUUM INTO on a read-only connection of its own, the ledger read on that connection
+ * right after, then the copy's integrity_check and an fsync of it: the long parts.
+ */
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { closeSync, fsyncSync, openSync } = require('node:fs');
+const Database = require(workerData.driver);
+const failure = (step, err) => ({ ok: false, step, error: { code: err && typeof err.code === 'string' ? err.code : undefined, message: err instanceof Error ? err.message : String(err) } });
+function run() {
+  let after;
+  try {
+    const db = new Database(workerData.source, { readonly: true, fileMustExist: true });
     try {
-      fsyncFile(dirname(target));
-    } catch (err) {
-      // The name may not survive a power cut: taken back, so the failure is whole (nothing at the target).
-      removeQuietly(target);
-      return { ok: false, kind: 'failed', message: `cannot fsync the folder ${dirname(target)}: ${sqliteReason(err)}; the copy was removed` };
+      db.pragma('busy_timeout = 5000');
+      db.prepare('VACUUM INTO ?').run(workerData.partial);
+      after = db.prepare(workerData.ledger).all();
+    } finally {
+      db.close();
     }
-    return { ok: true, path: target, bytes: statSync(target).size, ...checked.contents };
   } catch (err) {
-    return { ok: false, kind: 'failed', message: `cannot write the copy ${partial}: ${sqliteReason(err)}` };
-  } finally {
-    if (db.open) db.close();
-    // With its journal: VACUUM INTO keeps one beside the file it writes, left behind when a write fails (a full disk).
-    if (made) for (const f of [partial, `${partial}-journal`]) removeQuietly(f);
+    return failure('copy', err);
   }
+  let integrity;
+  try {
+    const copy = new Database(workerData.partial, { readonly: true, fileMustExist: true });
+    try {
+      integrity = copy.pragma('integrity_check').map((r) => r.integrity_check);
+    } finally {
+      copy.close();
+    }
+  } catch (err) {
+    return failure('check', err);
+  }
+  try {
+    const fd = openSync(workerData.partial, 'r');
+    try { fsyncSync(fd); } finally { closeSync(fd); }
+  } catch (err) {
+    return failure('copy', err);
+  }
+  return { ok: true, after, integrity };
+}
+parentPort.postMessage(run());
+`;
+
+const LEDGER = 'SELECT version, name, checksum FROM schema_migrations ORDER BY version';
+
+/** Runs the copy in a worker thread; settles once the thread has ended. */
+function copyInWorker(source: string, partial: string): Promise<WorkerOutcome> {
+  return new Promise((resolve) => {
+    let outcome: WorkerOutcome | undefined;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { driver: createRequire(import.meta.url).resolve('better-sqlite3'), source, partial, ledger: LEDGER } });
+    worker.on('message', (m: WorkerOutcome) => (outcome = m));
+    worker.on('error', (err) => (outcome ??= { ok: false, step: 'copy', error: { message: `its thread failed: ${err.message}` } }));
+    worker.on('exit', (code) => resolve(outcome ?? { ok: false, step: 'copy', error: { message: `its thread ended (exit ${code}) without a result` } }));
+  });
 }
 
 function appliedMigrations(db: Database.Database): AppliedMigration[] {
-  return db.prepare('SELECT version, name, checksum FROM schema_migrations ORDER BY version').all() as AppliedMigration[];
+  return db.prepare(LEDGER).all() as AppliedMigration[];
 }
 
 /**
- * Opens the copy read-only and checks it: SQLite's integrity check says ok, and it
- * holds the migrations the source did (so it is a rectify database of the same schema).
+ * Opens the copy read-only (its integrity_check was done in the copy's thread) and checks
+ * it holds the migrations the source did (so it is a rectify database of the same
+ * schema); reads its counts and audit head.
  */
 function checkCopy(path: string, ledgers: AppliedMigration[][]): { ok: true; contents: BackupContents } | { ok: false; problem: string } {
   let copy: Database.Database | undefined;
   try {
     copy = new Database(path, { readonly: true, fileMustExist: true });
-    const integrity = copy.pragma('integrity_check') as Array<{ integrity_check: string }>;
-    const messages = integrity.map((r) => r.integrity_check);
-    if (messages.length !== 1 || messages[0] !== 'ok') {
-      return { ok: false, problem: `PRAGMA integrity_check: ${messages.slice(0, 5).join('; ')}${messages.length > 5 ? ` (and ${messages.length - 5} more)` : ''}` };
-    }
     const ledger = JSON.stringify(appliedMigrations(copy));
     if (!ledgers.some((l) => JSON.stringify(l) === ledger)) {
       return { ok: false, problem: 'its schema_migrations differ from the database\'s (not the schema it was copied from)' };
@@ -210,9 +321,12 @@ function notRectify(err: unknown): string {
   return sqliteReason(err);
 }
 
+/** SQLite's (or the file system's) reason; `err` may be an error passed back from the copy's thread as `{ code, message }`. */
 function sqliteReason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
   if (code === 'SQLITE_FULL') return 'the disk is full (database or disk is full)';
-  return err instanceof Error ? err.message : String(err);
+  if (err instanceof Error) return err.message;
+  const message = (err as { message?: unknown } | null)?.message;
+  return typeof message === 'string' ? message : String(err);
 }

@@ -1,2 +1,2 @@
 export { openSqliteStore, openSqliteAuditReader, type SqliteStoreOptions } from './store.js';
-export { backupSqlite, partialPath, type BackupContents, type BackupResult } from './backup.js';
+export { partialPath, startSqliteBackup, type BackupContents, type BackupResult, type SqliteBackup } from './backup.js';
