@@ -1,5 +1,5 @@
-import { lstatSync, statSync, type Stats } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
@@ -36,7 +36,7 @@ export const backupHelp = commandHelp({
   exits: [
     [0, 'written and checked (also when keyed audit rows could not be walked for want of their key: said so)'],
     [1, 'the copy could not be written (a full disk, a folder not writable) or failed its check: it was removed, nothing is at the target; or the audit chain in the copy is broken: the copy is kept at the target, and the same break is in the database (rectify audit verify)'],
-    [2, 'usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a target that exists, a target folder that does not, a setting with a problem; nothing was written'],
+    [2, 'usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a target that exists, a target named as the database\'s -wal, -shm or -journal, a target folder that does not, a setting with a problem; nothing was written'],
     [130, 'interrupted by Ctrl-C (143: SIGTERM, 129: SIGHUP; as a shell reports a command ended by the signal): the unfinished copy was removed, nothing is at the target'],
   ],
 });
@@ -63,6 +63,26 @@ function onInterrupt(cleanUp: (signal: (typeof INTERRUPTS)[number]) => void): ()
   const handlers = { SIGINT: handle('SIGINT'), SIGTERM: handle('SIGTERM'), SIGHUP: handle('SIGHUP') };
   for (const s of INTERRUPTS) process.on(s, handlers[s]);
   return stop;
+}
+
+/** The name as the file system knows it (links resolved), for a path that may not exist yet (its folder resolved); else as given. */
+function realName(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    try {
+      return join(realpathSync(dirname(path)), basename(path));
+    } catch {
+      return path;
+    }
+  }
+}
+
+/** `-wal`, `-shm` or `-journal` when `target` names that side file of the database at `source` (as given, or with links resolved). */
+function sideFileOf(source: string, target: string): string | undefined {
+  const sources = [source, realName(source)];
+  const targets = [target, realName(target)];
+  return ['-wal', '-shm', '-journal'].find((suffix) => sources.some((s) => targets.includes(`${s}${suffix}`)));
 }
 
 /** The file at `path` (a symbolic link itself, even dangling, counts), or undefined. */
@@ -117,6 +137,11 @@ export async function backupCommand(argv: string[], io: CliIO): Promise<number> 
   const source = positional.length === 2 ? { kind: 'sqlite' as const, path: path(positional[1]!) } : config.db;
   if (source.kind !== 'sqlite' || source.path === ':memory:') return usage('--db must name a sqlite:<path> database file');
   const target = path(positional[0]!);
+
+  // Before anything is opened: a copy named as the database's -wal would be read by the next
+  // open as its write-ahead log (and a reader makes that file beside a stopped database).
+  const side = sideFileOf(source.path, target);
+  if (side) return usage(`${target} is the database's ${side} file (SQLite keeps it beside ${source.path}): name the backup elsewhere, off the database's volume`);
 
   // The target first: two names in cp's order (database, then backup) are told the order, not that the backup is missing.
   const existing = lstatOrNone(target);

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,6 +242,36 @@ describe('rectify backup', () => {
     const folder = await cli(['backup', dir, db], { cwd: dir });
     assert.deepEqual({ code: folder.code, err: folder.err }, { code: 2, err: [`rectify backup: ${dir} is a folder: name the backup file to write in it (${dir}/rectify-<date>.db)`] });
     assert.deepEqual(readdirSync(dir).sort(), ['rectify-2026-12-06.db', 'rectify.db']);
+  });
+
+  it('refuses a target named as the database\'s -wal, -shm or -journal (also through a link to its folder) before it opens anything (exit 2)', async () => {
+    const { dir, db } = await storeWithRows('side-files');
+    const w = new Database(db);
+    w.pragma('journal_mode = wal');
+    w.close();
+    // A stopped WAL database: its -wal and -shm are gone until something opens it.
+    assert.deepEqual(readdirSync(dir), ['rectify.db']);
+    const link = join(root, 'side-files-link');
+    symlinkSync(dir, link);
+    const cases: Array<[string, string, string]> = [
+      [`${db}-wal`, db, '-wal'],
+      [`${db}-shm`, `sqlite:${db}`, '-shm'],
+      [`${db}-journal`, db, '-journal'],
+      // The database named through a link to its folder, the target by its real path, and the other way round.
+      [`${db}-wal`, join(link, 'rectify.db'), '-wal'],
+      [join(link, 'rectify.db-shm'), db, '-shm'],
+    ];
+    for (const [target, source, side] of cases) {
+      const run = await cli(['backup', target, source], { cwd: dir });
+      const shown = source.replace(/^sqlite:/, '');
+      assert.deepEqual({ code: run.code, out: run.out, err: run.err }, {
+        code: 2,
+        out: [],
+        err: [`rectify backup: ${target} is the database's ${side} file (SQLite keeps it beside ${shown}): name the backup elsewhere, off the database's volume`],
+      }, target);
+    }
+    // Nothing was opened: no -wal or -shm was made, no copy written.
+    assert.deepEqual(readdirSync(dir), ['rectify.db']);
   });
 
   it('refuses a missing database (exit 2) and creates no file, neither there nor at the target', async () => {
