@@ -1,9 +1,9 @@
-import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { AuditLogDamaged, auditExportLine, damagedReason, verifyAuditChain, type AuditRecord } from '../store/audit-verify.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
+import { accessReason, look, readProblem } from './files.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 import { parseSince, sinceProblem } from '../lib/index.js';
@@ -35,7 +35,7 @@ export const auditVerifyHelp = commandHelp({
   exits: [
     [0, 'the chain holds'],
     [1, 'the chain is broken (the first row that does not fit is named)'],
-    [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a setting with a problem'],
+    [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or a database this user cannot read (permission denied: run it as the user rectify runs as); or usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a setting with a problem'],
   ],
 });
 
@@ -55,7 +55,7 @@ export const auditExportHelp = commandHelp({
   exits: [
     [0, 'exported (also when no row matches)'],
     [1, 'the database file is damaged: the lines printed are the rows before the damage, and the error names the last of them (restore a backup)'],
-    [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a file that is not a rectify database, a setting with a problem; nothing was exported'],
+    [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a database this user cannot read (permission denied), a file that is not a rectify database, a setting with a problem; nothing was exported'],
   ],
 });
 
@@ -84,12 +84,20 @@ function openReader(argv: string[], io: CliIO, command: string, settings: readon
     io.err('rectify audit: --db must name a sqlite:<path> database file');
     return EXIT.USAGE;
   }
-  if (!existsSync(db.path)) {
+  // A database this user cannot read is said so, never "no database" (it is there); exit 2,
+  // not verified: verify keeps 1 for a broken chain, export for a damaged file.
+  const found = look(db.path);
+  const denied = 'error' in found ? found.error : 'stats' in found && !found.stats.isDirectory() ? readProblem(db.path) : undefined;
+  if (denied) {
+    io.err(`rectify audit: cannot read ${db.path}: ${accessReason(denied)}`);
+    return EXIT.USAGE;
+  }
+  if (!('stats' in found)) {
     io.err(`rectify audit: no database at ${db.path} (set --db sqlite:<path>)`);
     return EXIT.USAGE;
   }
   // SQLite says "disk I/O error" for a folder: name it instead.
-  if (statSync(db.path).isDirectory()) {
+  if (found.stats.isDirectory()) {
     io.err(`rectify audit: ${db.path} is a folder, not a database file (set --db sqlite:<path>)`);
     return EXIT.USAGE;
   }

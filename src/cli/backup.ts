@@ -1,9 +1,10 @@
-import { lstatSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
 import { openSqliteAuditReader, startSqliteBackup, type BackupResult } from '../store/sqlite/index.js';
+import { accessReason, look, readProblem } from './files.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
 
@@ -35,7 +36,7 @@ export const backupHelp = commandHelp({
   ],
   exits: [
     [0, 'written and checked (also when keyed audit rows could not be walked for want of their key: said so)'],
-    [1, 'the copy could not be written (a full disk, a folder not writable) or failed its check: it was removed, nothing is at the target; or the audit chain in the copy is broken: the copy is kept at the target, and the same break is in the database (rectify audit verify)'],
+    [1, 'the database cannot be read (permission denied: run it as the user rectify runs as); the copy could not be written (a full disk, a folder not writable or searchable) or failed its check: it was removed, nothing is at the target; or the audit chain in the copy is broken: the copy is kept at the target, and the same break is in the database (rectify audit verify)'],
     [2, 'usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a target that exists, a target named as the database\'s -wal, -shm or -journal, a target folder that does not, a setting with a problem; nothing was written'],
     [130, 'interrupted by Ctrl-C (143: SIGTERM, 129: SIGHUP; as a shell reports a command ended by the signal): the unfinished copy was removed, nothing is at the target'],
   ],
@@ -85,23 +86,6 @@ function sideFileOf(source: string, target: string): string | undefined {
   return ['-wal', '-shm', '-journal'].find((suffix) => sources.some((s) => targets.includes(`${s}${suffix}`)));
 }
 
-/** The file at `path` (a symbolic link itself, even dangling, counts), or undefined. */
-function lstatOrNone(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
-function statOrNone(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
-}
-
 /**
  * `rectify backup <target> [<file> | --db sqlite:<path>]`: a consistent, checked copy of
  * the database while the service runs (see store/sqlite/backup.ts for how). Exit 0
@@ -143,23 +127,39 @@ export async function backupCommand(argv: string[], io: CliIO): Promise<number> 
   const side = sideFileOf(source.path, target);
   if (side) return usage(`${target} is the database's ${side} file (SQLite keeps it beside ${source.path}): name the backup elsewhere, off the database's volume`);
 
+  const failed = (line: string): number => {
+    io.err(`rectify backup: ${line}`);
+    return EXIT.FAILED;
+  };
+  // A folder on the way this user cannot search: the copy could not be written there (exit 1, as for a folder not writable), not "no folder".
+  const noWay = (err: NodeJS.ErrnoException): number => failed(`cannot write the backup in ${dirname(target)}: ${accessReason(err, 'run it as the user rectify runs as, or name a folder this user can write')}; nothing was written`);
   // The target first: two names in cp's order (database, then backup) are told the order, not that the backup is missing.
-  const existing = lstatOrNone(target);
-  if (existing) {
-    if (existing.isDirectory()) return usage(`${target} is a folder: name the backup file to write in it (${target.replace(/\/+$/, '')}/rectify-<date>.db)`);
+  const existing = look(target, { link: true });
+  if ('error' in existing) return noWay(existing.error);
+  if ('stats' in existing) {
+    if (existing.stats.isDirectory()) return usage(`${target} is a folder: name the backup file to write in it (${target.replace(/\/+$/, '')}/rectify-<date>.db)`);
     const order = positional.length === 2 ? ' (the backup\'s name comes first: rectify backup <target> <database>)' : '';
     return usage(`${target} exists: a backup never overwrites a file; name a new one${order}`);
   }
   // Refused, not made: a mistyped folder (/backup for the /backups volume) would put
   // the copy where no one looks, on a disk that may go with the pod.
   const folder = dirname(target);
-  const folderStat = statOrNone(folder);
+  const folderLook = look(folder);
+  if ('error' in folderLook) return noWay(folderLook.error);
+  const folderStat = 'stats' in folderLook ? folderLook.stats : undefined;
   if (!folderStat?.isDirectory()) return usage(`${folderStat ? `${folder} is not a folder` : `no folder ${folder}`} for the backup: make it first (mkdir -p ${folder}), or name another`);
 
-  const sourceStat = statOrNone(source.path);
-  if (!sourceStat) return usage(`no database at ${source.path} (set --db sqlite:<path>, or name it after the target); nothing was written`);
+  // A database that is there but cannot be read is a failure to read it (exit 1), not a usage mistake, and never "no database".
+  const unreadable = (err: NodeJS.ErrnoException): number => failed(`cannot read ${source.path}: ${accessReason(err)}; nothing was written`);
+  const sourceLook = look(source.path);
+  if ('error' in sourceLook) return unreadable(sourceLook.error);
+  if (!('stats' in sourceLook)) return usage(`no database at ${source.path} (set --db sqlite:<path>, or name it after the target); nothing was written`);
+  const sourceStat = sourceLook.stats;
   // SQLite says "disk I/O error" for a folder: name it instead.
   if (sourceStat.isDirectory()) return usage(`${source.path} is a folder, not a database file (set --db sqlite:<path>)`);
+  // SQLite says only "unable to open database file" for a file this user may not read.
+  const readErr = readProblem(source.path);
+  if (readErr) return unreadable(readErr);
 
   let key: Buffer | undefined;
   let previousKeys: Buffer[];

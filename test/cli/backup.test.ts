@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -287,6 +287,54 @@ describe('rectify backup', () => {
     const byDefault = await cli(['backup', 'copy.db'], { cwd: dir });
     assert.deepEqual({ code: byDefault.code, err: byDefault.err }, { code: 2, err: [`rectify backup: no database at ${join(dir, 'data', 'rectify.db')} (set --db sqlite:<path>, or name it after the target); nothing was written`] });
     assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('a database this user cannot read, or in a folder it cannot search, is said so (exit 1; audit verify exit 2), never "no database"; a target folder it cannot search is not "make it first"', async (t) => {
+    // The modes below keep out a user who is not the files' owner, and their owner too unless it is root (root reads
+    // anything): as root, the CLI runs as nobody; as another user, as that user.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot && spawnSync('runuser', ['-u', 'nobody', '--', 'true']).status !== 0) {
+      t.skip('running as root, and runuser -u nobody does not work here: no user whom file modes keep out');
+      return;
+    }
+    const run = (args: string[]): { code: number | null; out: string; err: string } => {
+      const argv = [process.execPath, '--import', 'tsx', 'bin/rectify.js', ...args];
+      const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', ...argv], { cwd: ROOT, encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8' });
+      return { code: r.status, out: r.stdout, err: r.stderr };
+    };
+    const { dir, db } = await storeWithRows('permissions');
+    chmodSync(root, 0o755);
+    chmodSync(dir, 0o755);
+    const open = join(dir, 'open');
+    const unreadable = join(dir, 'unreadable');
+    const hidden = join(dir, 'hidden');
+    for (const d of [open, unreadable, join(hidden, 'sub')]) mkdirSync(d, { recursive: true });
+    for (const d of [dir, unreadable, hidden]) writeFileSync(join(d, 'rectify.db'), readFileSync(db));
+    chmodSync(open, 0o777);
+    chmodSync(join(unreadable, 'rectify.db'), 0o000);
+    chmodSync(hidden, 0o000);
+    chmodSync(db, 0o644);
+    try {
+      const unreadableDb = join(unreadable, 'rectify.db');
+      const hiddenDb = join(hidden, 'rectify.db');
+      const hint = 'permission denied (EACCES; run it as the user rectify runs as)';
+      assert.deepEqual(run(['backup', join(open, 'a.db'), '--db', `sqlite:${unreadableDb}`]), { code: 1, out: '', err: `rectify backup: cannot read ${unreadableDb}: ${hint}; nothing was written\n` });
+      assert.deepEqual(run(['backup', join(open, 'b.db'), '--db', `sqlite:${hiddenDb}`]), { code: 1, out: '', err: `rectify backup: cannot read ${hiddenDb}: ${hint}; nothing was written\n` });
+      const sub = join(hidden, 'sub');
+      assert.deepEqual(run(['backup', join(sub, 'c.db'), db]), {
+        code: 1,
+        out: '',
+        err: `rectify backup: cannot write the backup in ${sub}: permission denied (EACCES; run it as the user rectify runs as, or name a folder this user can write); nothing was written\n`,
+      });
+      assert.deepEqual(readdirSync(open), []);
+      // audit verify: the same words; exit 2 (not verified), since its exit 1 is a broken chain.
+      assert.deepEqual(run(['audit', 'verify', unreadableDb]), { code: 2, out: '', err: `rectify audit: cannot read ${unreadableDb}: ${hint}\n` });
+      assert.deepEqual(run(['audit', 'verify', '--db', `sqlite:${hiddenDb}`]), { code: 2, out: '', err: `rectify audit: cannot read ${hiddenDb}: ${hint}\n` });
+    } finally {
+      chmodSync(hidden, 0o755);
+      chmodSync(join(unreadable, 'rectify.db'), 0o644);
+      chmodSync(root, 0o700);
+    }
   });
 
   it('refuses a SQLite file that is not a rectify database, and a file that is not SQLite (exit 2), writing nothing', async () => {
