@@ -60,3 +60,44 @@ describe('deploy/kubernetes/deployment.yaml', () => {
     }
   });
 });
+
+/**
+ * The restore recipe in deploy/kubernetes/README.md runs a one-off pod on the data volume
+ * while rectify is scaled to 0: it must mount the claim deployment.yaml mounts, where it
+ * mounts it, as the user that owns the files there, from the same image, and leave the
+ * database where RECTIFY_DB says.
+ */
+describe('deploy/kubernetes/README.md: Restore a backup', () => {
+  it('its helper pod matches deployment.yaml and pvc.yaml', () => {
+    const readme = readFileSync(new URL('../../deploy/kubernetes/README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('## Restore a backup'));
+    const manifest = /apply -f - <<'EOF'\n([\s\S]*?)\nEOF\n/.exec(section)?.[1];
+    assert.ok(manifest, 'the helper pod manifest is in the section');
+    const helper = parse(manifest) as {
+      metadata: { namespace: string; labels?: Record<string, string> };
+      spec: { securityContext: Record<string, unknown>; containers: Array<{ image: string; volumeMounts: Array<{ name: string; mountPath: string }> }>; volumes: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }> };
+    };
+    const full = parse(readFileSync(new URL('../../deploy/kubernetes/deployment.yaml', import.meta.url), 'utf8')) as {
+      metadata: { namespace: string };
+      spec: { template: { spec: { securityContext: Record<string, unknown>; containers: Array<{ image: string; env: Array<{ name: string; value?: string }>; volumeMounts: Array<{ name: string; mountPath: string }> }>; volumes: Array<{ name: string; persistentVolumeClaim?: { claimName: string } }> } } };
+    };
+    const pvc = parse(readFileSync(new URL('../../deploy/kubernetes/pvc.yaml', import.meta.url), 'utf8')) as { metadata: { name: string } };
+    const pod = full.spec.template.spec;
+    const rectify = pod.containers[0]!;
+    assert.equal(helper.metadata.namespace, full.metadata.namespace);
+    // Not rectify's label: the loop that waits for rectify's pod to go, and the Service, must not see it.
+    assert.equal(helper.metadata.labels, undefined);
+    assert.deepEqual(helper.spec.securityContext, pod.securityContext);
+    const container = helper.spec.containers[0]!;
+    assert.equal(container.image, rectify.image);
+    const claim = helper.spec.volumes.find((v) => v.name === container.volumeMounts[0]!.name)!.persistentVolumeClaim!.claimName;
+    assert.equal(claim, pvc.metadata.name);
+    const dataVolume = pod.volumes.find((v) => v.persistentVolumeClaim?.claimName === claim)!;
+    const dataPath = rectify.volumeMounts.find((m) => m.name === dataVolume.name)!.mountPath;
+    assert.equal(container.volumeMounts[0]!.mountPath, dataPath);
+    // The file the recipe puts in place is the one the pod's RECTIFY_DB names.
+    assert.equal(rectify.env.find((e) => e.name === 'RECTIFY_DB')?.value, `sqlite:${dataPath}/rectify.db`);
+    assert.ok(section.includes(`'cd ${dataPath} && rm -f rectify.db-wal rectify.db-shm && mv restore.db rectify.db && sync'`));
+    assert.ok(section.includes(`rectify-restore:${dataPath}/restore.db`));
+  });
+});
