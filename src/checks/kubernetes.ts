@@ -17,7 +17,7 @@ import type {
   V1ReplicaSet,
 } from '@kubernetes/client-node';
 import type { RenderedKubernetesCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, enrichedNewReplicas, EnrichmentRefused, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, namedWorkload, podOwnerGiven, POD_OWNER_NAMES, quoteUntrusted, refusedBeforeClusterRead } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, enrichedNewReplicas, EnrichmentRefused, KUBERNETES_ENRICHMENT, MAX_REPLICAS_VALUE, namedWorkload, podOwnerGiven, quoteUntrusted, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, Enricher, StepContext } from '../execute/ports.js';
 import { untilAborted, withTimeout } from '../lib/index.js';
 import { describeError as describeIoError, poll, type Attempt } from './poll.js';
@@ -713,52 +713,6 @@ export interface KubernetesEnricherOptions {
  */
 
 
-/** The refusal when an owner name (or `workload_kind`) `values` give is not the pod's owner `ref`'s (none: the pod has no workload owning it). */
-function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: WorkloadRef | undefined): EnrichmentRefused | undefined {
-  const real: Record<(typeof POD_OWNER_NAMES)[number], string | undefined> = {
-    deployment: ref?.kind === 'Deployment' ? ref.name : undefined,
-    statefulset: ref?.kind === 'StatefulSet' ? ref.name : undefined,
-    workload: ref?.name,
-  };
-  for (const k of POD_OWNER_NAMES) {
-    const given = values[k];
-    if (given === undefined || given === real[k]) continue;
-    const owner = ref ? `its owner, read from the cluster, is ${ref.kind === 'Deployment' ? 'deployment' : ref.kind === 'StatefulSet' ? 'statefulset' : ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
-    return new EnrichmentRefused(
-      `the alert's ${k} ${quoteUntrusted(given)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
-        `the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's; nothing was acted on`,
-    );
-  }
-  const kind = values.workload_kind;
-  if (kind !== undefined && kind !== ref?.kind) {
-    return notOwnersValue(values, podKey, ns, 'workload_kind', ref ? `${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload');
-  }
-  // With an owner, its replica count is compared once its workload is read.
-  if (!ref && values.replicas !== undefined) return notOwnersValue(values, podKey, ns, 'replicas', 'it has no owning workload');
-  return undefined;
-}
-
-/**
- * The refusal when the alert names a `workload` beside a pod (and no deployment or
- * statefulset) whose owner `ref`, read from the cluster, is another workload (none: the
- * pod has none): the pod's owner's counts are not the named workload's to plan with.
- */
-function notNamedOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: WorkloadRef | undefined): EnrichmentRefused {
-  const owner = ref ? `its owner, read from the cluster, is ${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
-  return new EnrichmentRefused(
-    `the alert's workload ${quoteUntrusted(values.workload!)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
-      `the plan and its rollback carry the counts of the workload the alert names, never another's; nothing was acted on`,
-  );
-}
-
-/** The refusal when the values' `k` (`workload_kind`, `replicas`) is not that of the workload owning the pod, `real` as read from the cluster. */
-function notOwnersValue(values: Readonly<Record<string, string>>, podKey: string, ns: string, k: string, real: string): EnrichmentRefused {
-  return new EnrichmentRefused(
-    `the alert's ${k} ${quoteUntrusted(values[k]!)} is not that of the workload owning its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} ` +
-      `(read from the cluster: ${real}): the runbook acts on the pod, so the values describing its owner (which its match: and guardrails read) must be the cluster's; nothing was acted on`,
-  );
-}
-
 export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesEnricherOptions = {}): Enricher {
   const defaultMax = opts.defaultMaxReplicas ?? DEFAULT_MAX_REPLICAS;
   return {
@@ -817,13 +771,10 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
             add('pod_name', podName);
             const owner = await resolvePodOwner(clients, pod, signal);
             if (owner.ok) ref = owner.ref;
-            if (ownerGiven) {
-              const notOwner = notPodOwner(values, podKey, ns, owner.ok ? owner.ref : undefined);
-              if (notOwner) return notOwner;
-            } else if (values.workload !== undefined && values.workload !== ref?.name) {
-              // The pod followed: the workload the alert names must be the one whose counts are read.
-              return notNamedOwner(values, podKey, ns, ref);
-            }
+            // An owner name, kind or count given beside the pod must be its owner's; a
+            // workload named beside a pod followed, the one whose counts are read.
+            const notOwner = refusedByPodOwner(values, opts.checkPodOwner === true, owner.ok ? owner.ref : undefined);
+            if (notOwner) return notOwner;
           } else ref = namedRef;
         }
         if (!ref) return out;
@@ -835,8 +786,9 @@ export function createKubernetesEnricher(clients: KubeClients, opts: KubernetesE
           return new EnrichmentRefused(`the alert's ${named.key} ${quoteUntrusted(named.name)} was not found in namespace ${quoteUntrusted(ns)}: nothing was acted on`);
         }
         // The pod read, its owner's replica count is the cluster's to say, as its name and kind are.
-        if (ownerGiven && podFound && values.replicas !== undefined && values.replicas !== String(w.desired)) {
-          return notOwnersValue(values, podKey, ns, 'replicas', `${w.desired}, of ${w.kind} ${quoteUntrusted(w.name)}`);
+        if (podFound) {
+          const notCount = refusedByOwnersReplicas(values, opts.checkPodOwner === true, { kind: w.kind, name: w.name, replicas: String(w.desired) });
+          if (notCount) return notCount;
         }
         add('workload_kind', w.kind);
         add('workload', w.name);

@@ -324,6 +324,95 @@ export function podOwnerGiven(values: Readonly<Record<string, string>>, checkPod
   return podName !== undefined && checkPodOwner && POD_OWNER_VALUES.some((k) => values[k] !== undefined);
 }
 
+/** The workload owning a pod, as read from the cluster: its kind (`Deployment`, `StatefulSet`…) and name. */
+export interface PodOwner {
+  kind: string;
+  name: string;
+}
+
+/**
+ * What the Kubernetes enricher refuses once it has read the pod the values name and
+ * found its owner (`owner`; undefined: the pod has no workload owning it). For a runbook
+ * acting on the pod (`checkPodOwner`), an owner name the values give beside it
+ * (`deployment`, `statefulset`, `workload`) or its `workload_kind` must be the owner's
+ * (and a `replicas` given for a pod with no owner is refused: it describes nothing);
+ * otherwise a `workload` named beside a pod followed to its owner must be that owner,
+ * whose counts are read. The one judgement of the service's enricher and `rectify test`'s,
+ * which reads the owner from the test's `enrichment:`: left to the service alone, a
+ * test whose alert carries `deployment: web` beside a pod of payments-api decided
+ * `executed` on a `deployment!~"payments-.*"` exclusion the service refuses.
+ */
+export function refusedByPodOwner(values: Readonly<Record<string, string>>, checkPodOwner: boolean, owner: PodOwner | undefined): EnrichmentRefused | undefined {
+  const { podKey, ns } = podAndNamespace(values);
+  if (podOwnerGiven(values, checkPodOwner)) return notPodOwner(values, podKey, ns, owner);
+  if (values['workload'] !== undefined && values['workload'] !== owner?.name) return notNamedOwner(values, podKey, ns, owner);
+  return undefined;
+}
+
+/**
+ * For a runbook acting on the pod (`checkPodOwner`), a `replicas` the values give beside
+ * it must be the replica count of its owner (`owner.replicas`, read from the cluster once
+ * the owner is, see refusedByPodOwner; undefined: no count was read, and any given is
+ * refused). Shared by the service's enricher and `rectify test`'s.
+ */
+export function refusedByOwnersReplicas(values: Readonly<Record<string, string>>, checkPodOwner: boolean, owner: PodOwner & { replicas: string | undefined }): EnrichmentRefused | undefined {
+  const given = values['replicas'];
+  if (!podOwnerGiven(values, checkPodOwner) || given === undefined || given === owner.replicas) return undefined;
+  const { podKey, ns } = podAndNamespace(values);
+  return notOwnersValue(values, podKey, ns, 'replicas', `${owner.replicas ?? 'no replica count'}, of ${owner.kind} ${quoteUntrusted(owner.name)}`);
+}
+
+/** The value naming the pod (`pod`, else `pod_name`) and the namespace, which every refusal of the pod's owner quotes. */
+function podAndNamespace(values: Readonly<Record<string, string>>): { podKey: 'pod' | 'pod_name'; ns: string } {
+  return { podKey: values['pod'] !== undefined ? 'pod' : 'pod_name', ns: values['namespace'] ?? '' };
+}
+
+/** The refusal when an owner name (or `workload_kind`) `values` give is not the pod's owner `ref`'s (none: the pod has no workload owning it). */
+function notPodOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: PodOwner | undefined): EnrichmentRefused | undefined {
+  const real: Record<(typeof POD_OWNER_NAMES)[number], string | undefined> = {
+    deployment: ref?.kind === 'Deployment' ? ref.name : undefined,
+    statefulset: ref?.kind === 'StatefulSet' ? ref.name : undefined,
+    workload: ref?.name,
+  };
+  for (const k of POD_OWNER_NAMES) {
+    const given = values[k];
+    if (given === undefined || given === real[k]) continue;
+    const owner = ref ? `its owner, read from the cluster, is ${ref.kind === 'Deployment' ? 'deployment' : ref.kind === 'StatefulSet' ? 'statefulset' : ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
+    return new EnrichmentRefused(
+      `the alert's ${k} ${quoteUntrusted(given)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
+        `the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's; nothing was acted on`,
+    );
+  }
+  const kind = values['workload_kind'];
+  if (kind !== undefined && kind !== ref?.kind) {
+    return notOwnersValue(values, podKey, ns, 'workload_kind', ref ? `${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload');
+  }
+  // With an owner, its replica count is compared once its workload is read (refusedByOwnersReplicas).
+  if (!ref && values['replicas'] !== undefined) return notOwnersValue(values, podKey, ns, 'replicas', 'it has no owning workload');
+  return undefined;
+}
+
+/**
+ * The refusal when the values name a `workload` beside a pod (and no deployment or
+ * statefulset) whose owner `ref`, read from the cluster, is another workload (none: the
+ * pod has none): the pod's owner's counts are not the named workload's to plan with.
+ */
+function notNamedOwner(values: Readonly<Record<string, string>>, podKey: string, ns: string, ref: PodOwner | undefined): EnrichmentRefused {
+  const owner = ref ? `its owner, read from the cluster, is ${ref.kind} ${quoteUntrusted(ref.name)}` : 'it has no owning workload';
+  return new EnrichmentRefused(
+    `the alert's workload ${quoteUntrusted(values['workload']!)} does not own its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} (${owner}): ` +
+      `the plan and its rollback carry the counts of the workload the alert names, never another's; nothing was acted on`,
+  );
+}
+
+/** The refusal when the values' `k` (`workload_kind`, `replicas`) is not that of the workload owning the pod, `real` as read from the cluster. */
+function notOwnersValue(values: Readonly<Record<string, string>>, podKey: string, ns: string, k: string, real: string): EnrichmentRefused {
+  return new EnrichmentRefused(
+    `the alert's ${k} ${quoteUntrusted(values[k]!)} is not that of the workload owning its ${podKey} ${quoteUntrusted(values[podKey]!)} in namespace ${quoteUntrusted(ns)} ` +
+      `(read from the cluster: ${real}): the runbook acts on the pod, so the values describing its owner (which its match: and guardrails read) must be the cluster's; nothing was acted on`,
+  );
+}
+
 /**
  * What the Kubernetes enricher refuses before reading the cluster: two workloads named
  * (see namedWorkload), a `pod` and a `pod_name` naming different pods (see
