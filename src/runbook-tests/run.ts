@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { refusedBeforeClusterRead, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
+import { EnrichmentRefused, namedWorkload, podOwnerGiven, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
 import { createEngine, createExecutionTracker } from '../engine/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
@@ -128,10 +128,17 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
     // the incident's own, as live: with no enrichment it is missing, and the plan that
     // needs it is refused. What the enricher refuses before reading the cluster (a pod
     // and a pod_name naming different pods, a name no Kubernetes object can have) it
-    // refuses here too, whatever the enrichment given.
+    // refuses here too, whatever the enrichment given. What it refuses once it has read
+    // the pod's owner (an owner name, kind or count given beside the pod that is not the
+    // owner's) it refuses on the owner the enrichment gives (see refusedByEnrichedOwner).
     const enrichment = test.enrichment ?? {};
     const enricher: Enricher | undefined = available.has('kubernetes')
-      ? { enrich: async (values, _signal, opts = {}) => refusedBeforeClusterRead(values, opts.checkPodOwner === true) ?? { ...enrichment } }
+      ? {
+          enrich: async (values, _signal, opts = {}) => {
+            const checkPodOwner = opts.checkPodOwner === true;
+            return refusedBeforeClusterRead(values, checkPodOwner) ?? refusedByEnrichedOwner(values, checkPodOwner, enrichment) ?? { ...enrichment };
+          },
+        }
       : undefined;
     const notRun = async (req: { id: string }): Promise<RunOutcome> => ({ executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'not executed: rectify test only decides', event: 'INTERRUPTED' });
     const engine = createEngine({
@@ -155,6 +162,26 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
   } finally {
     store.close();
   }
+}
+
+/**
+ * The service's judgement of the pod's owner (refusedByPodOwner, refusedByOwnersReplicas),
+ * made on the owner the test's `enrichment:` gives as the cluster's answer: its
+ * `workload`, `deployment` or `statefulset`, of kind `workload_kind` (else the kind its
+ * key names; a bare `workload` is a Deployment's), with the count `replicas` (else
+ * `old_replicas`); an enrichment naming none is a pod no workload owns. Made only where
+ * the service reads the pod: given a namespace and the pod, and no deployment or
+ * statefulset beside it unless the runbook acts on the pod. Left out, an alert's
+ * `deployment: web` beside a pod the enrichment gives to payments-api was taken as the
+ * owner, and a `deployment!~"payments-.*"` exclusion held where the service refuses.
+ */
+function refusedByEnrichedOwner(values: Readonly<Record<string, string>>, checkPodOwner: boolean, e: Readonly<Record<string, string>>): EnrichmentRefused | undefined {
+  if (values.namespace === undefined || (values.pod ?? values.pod_name) === undefined) return undefined;
+  if (namedWorkload(values) !== undefined && !podOwnerGiven(values, checkPodOwner)) return undefined;
+  const name = e.workload ?? e.deployment ?? e.statefulset;
+  const kind = e.workload_kind ?? (e.deployment !== undefined ? 'Deployment' : e.statefulset !== undefined ? 'StatefulSet' : 'Deployment');
+  const owner = name === undefined ? undefined : { kind, name };
+  return refusedByPodOwner(values, checkPodOwner, owner) ?? (owner && refusedByOwnersReplicas(values, checkPodOwner, { ...owner, replicas: e.replicas ?? e.old_replicas }));
 }
 
 /** The state before the test, written through the store's own operations. */

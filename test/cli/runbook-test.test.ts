@@ -25,6 +25,9 @@ function workdir(files: Record<string, string>): string {
   return dir;
 }
 
+/** A YAML single-quoted scalar. */
+const yamlQuote = (text: string): string => `'${text.replaceAll("'", "''")}'`;
+
 const INC001 = '{id: INC001, root_cause: CrashLoopBackOff, confidence: 0.95, service: api-server, context: {pod_name: api-server-abc123, namespace: production}}';
 
 describe('rectify test', () => {
@@ -193,7 +196,7 @@ tests:
     state: {}
     alert:
       labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
-    enrichment: {pod_name: api-server-abc123}
+    enrichment: {pod_name: api-server-abc123, deployment: api-server}
     expect: {action: executed, runbook: restart-pod, actions: [kubectl delete pod api-server-abc123 -n production (eviction)]}
   - name: an alert label that is not a safe name is refused before reading the cluster, as serve refuses it
     alert:
@@ -486,6 +489,62 @@ tests:
       "  PASS  the cluster's count, not the incident's",
       "  PASS  an alert's old_replicas label is dropped too",
       '3 test(s): 3 passed, 0 failed',
+    ]);
+    assert.equal(r.code, 0);
+  });
+
+  it("judges an owner the alert names beside the pod against the enrichment's owner, as serve judges the cluster's: same action, event and reason", async () => {
+    // The reasons rectify serve gives, with the Kubernetes fake, for the same alerts and
+    // the same owner read from the cluster (test/kubernetes/enrichment-match.test.ts).
+    const refused = (k: string, given: string, pod: string, why: string): string =>
+      `{action: blocked, event: PARAM_REFUSED, runbook: evict, reason: ${yamlQuote(`the alert's ${k} "${given}" ${why.replace('{pod}', `its pod "${pod}" in namespace "prod"`)}; nothing was acted on`)}}`;
+    const notOwner = "the runbook acts on the pod, so the owner its values name (which its match: and guardrails read) must be the pod's";
+    const notOwners = "the runbook acts on the pod, so the values describing its owner (which its match: and guardrails read) must be the cluster's";
+    const dir = workdir({
+      'evict.yaml': `runbooks:
+  evict:
+    risk: LOW
+    triggers: [PodStuck]
+    match: ['deployment!~"payments-.*"']
+    params: [pod_name, namespace]
+    action: kubectl delete pod {pod_name} -n {namespace}
+    post_checks: [pod_becomes_ready]
+`,
+      'owner.test.yaml': `runbooks: [evict.yaml]
+settings: {executors: [kubernetes]}
+tests:
+  - name: a deployment label that is not the pod's owner does not get past the exclusion
+    alert: {labels: {alertname: PodStuck, namespace: prod, pod: payments-api-7d9f8-x2x4q, deployment: web}}
+    enrichment: {pod_name: payments-api-7d9f8-x2x4q, deployment: payments-api}
+    expect: ${refused('deployment', 'web', 'payments-api-7d9f8-x2x4q', `does not own {pod} (its owner, read from the cluster, is deployment "payments-api"): ${notOwner}`)}
+  - name: the owner the enrichment gives is the label's
+    alert: {labels: {alertname: PodStuck, namespace: prod, pod: web-7d9f8-aaaaa, deployment: web, workload_kind: Deployment, replicas: "3"}}
+    enrichment: {pod_name: web-7d9f8-aaaaa, deployment: web, replicas: "3"}
+    expect: {action: executed, event: EXECUTING, runbook: evict, actions: [kubectl delete pod web-7d9f8-aaaaa -n prod (eviction)]}
+  - name: a workload_kind that is not the owner's
+    alert: {labels: {alertname: PodStuck, namespace: prod, pod: web-7d9f8-aaaaa, workload_kind: StatefulSet}}
+    enrichment: {pod_name: web-7d9f8-aaaaa, deployment: web, replicas: "3"}
+    expect: ${refused('workload_kind', 'StatefulSet', 'web-7d9f8-aaaaa', `is not that of the workload owning {pod} (read from the cluster: Deployment "web"): ${notOwners}`)}
+  - name: a replicas that is not the owner's
+    alert: {labels: {alertname: PodStuck, namespace: prod, pod: web-7d9f8-aaaaa, deployment: web, replicas: "5"}}
+    enrichment: {pod_name: web-7d9f8-aaaaa, deployment: web, replicas: "3"}
+    expect: ${refused('replicas', '5', 'web-7d9f8-aaaaa', `is not that of the workload owning {pod} (read from the cluster: 3, of Deployment "web"): ${notOwners}`)}
+  - name: an enrichment naming no owner is a pod no workload owns
+    alert: {labels: {alertname: PodStuck, namespace: prod, pod: web-7d9f8-aaaaa, deployment: web}}
+    enrichment: {pod_name: web-7d9f8-aaaaa}
+    expect: ${refused('deployment', 'web', 'web-7d9f8-aaaaa', `does not own {pod} (it has no owning workload): ${notOwner}`)}
+`,
+    });
+    const r = await rectifyTest(dir, 'owner.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, [
+      'owner.test.yaml',
+      "  PASS  a deployment label that is not the pod's owner does not get past the exclusion",
+      "  PASS  the owner the enrichment gives is the label's",
+      "  PASS  a workload_kind that is not the owner's",
+      "  PASS  a replicas that is not the owner's",
+      '  PASS  an enrichment naming no owner is a pod no workload owns',
+      '5 test(s): 5 passed, 0 failed',
     ]);
     assert.equal(r.code, 0);
   });
