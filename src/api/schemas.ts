@@ -140,7 +140,7 @@ export const executionSchema = z.object({
   success: z.boolean().nullable(),
   rolled_back: z.boolean().nullable(),
   outcome: z.string().nullable(),
-  needs_human: z.boolean().describe('true when a person must check what the run left: it was interrupted and its outcome is unknown, it failed and so did its rollback, or its FAILED audit row says so (needs_human): its rollback was held because the verification could not measure (on_no_data: needs_human) after an action that may have changed something, or an action\'s write got no answer saying whether it was applied and no rollback ran after it'),
+  needs_human: z.boolean().describe('true when a person must check what the run left: it was interrupted and its outcome is unknown (not one a stop or a crash cut off before its first step, outcome \'interrupted before its first step: nothing was changed\': each step is recorded before it starts, so it changed nothing, and this is false), it failed and so did its rollback, or its FAILED audit row says so (needs_human): its rollback was held because the verification could not measure (on_no_data: needs_human) after an action that may have changed something, or an action\'s write got no answer saying whether it was applied and no rollback ran after it'),
   plan: z.object({
     params: z.record(z.string(), z.string()),
     actions: z.array(z.string()),

@@ -46,7 +46,7 @@ export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
 
 /**
  * A person must check what the run left: its outcome is unknown (interrupted, unless a
- * crash cut it off before its first step: it changed nothing), it
+ * stop or a crash cut it off before its first step: it changed nothing), it
  * failed and so did the rollback meant to undo what it changed, or the run said so as it
  * ended (its FAILED row's `needs_human`): its rollback was held because the verification
  * could not measure (`on_no_data: needs_human`, after an action that may have changed

@@ -51,7 +51,8 @@ import {
   withoutVerdictInSteps,
   type RunAudit,
 } from '../execute/breaker.js';
-import { INTERRUPTED_BEFORE_FIRST_STEP, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
+import { endBeforeFirstStep } from '../execute/before-first-step.js';
+import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -181,11 +182,6 @@ function oneLine(text: string, max = 200): string {
   return flat.length > max ? `${flat.slice(0, max)}…` : flat;
 }
 const HOUR_MS = 3_600_000;
-/**
- * Startup recovery's reason for a run a crash cut off before its first step: the runner
- * records each step durably before it starts it, so none ran and nothing was changed.
- */
-const NOT_STARTED_REASON = 'rectify stopped before this execution started its first step (each step is recorded before it starts), so nothing was changed; it will not be re-run';
 /**
  * The answer to a body a later commit of which failed: the alerts the commits before it
  * recorded stand (their runs started, their requests were told), so the answer keeps the
@@ -1848,9 +1844,9 @@ export function createEngine(deps: EngineDeps) {
      * new wait, as the runner sends it back, and its INTERRUPTED row and notification
      * say so. One that had started no step changed nothing either: the runner records
      * each step (a pre-check's too) durably before it starts it, and nothing before the
-     * first touches the target. It is INTERRUPTED, told, worded as such and left to no one
-     * (needs_human false), no failure, and a trial so cut off goes back to open without a
-     * new wait. A half-open circuit's trial cut off otherwise (in a step, a pre-check
+     * first touches the target. It ends as a stop ends such a run (endBeforeFirstStep):
+     * INTERRUPTED, told, worded as such and left to no one (needs_human false), no
+     * failure, and a trial so cut off goes back to open without a new wait. A half-open circuit's trial cut off otherwise (in a step, a pre-check
      * too) re-opens it with a new recovery wait, as a stop does.
      */
     async recover(): Promise<number> {
@@ -1883,6 +1879,17 @@ export function createEngine(deps: EngineDeps) {
           // process found carrying its marker would say otherwise: none can, a marker is
           // made only once its step is recorded, but then it is not read as this).
           const notStarted = e.steps.length === 0 && leftovers?.found.get(e.id) === undefined;
+          const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
+          const audit: RunAudit = (event, details) =>
+            tx.appendAudit({ at: now, event, incident_id: e.incident_id, runbook: e.runbook, execution_id: e.id, actor: 'rectify', details });
+          if (notStarted) {
+            // Ended as a stop ends such a run: the one end of a run stopped before its first step.
+            const end = endBeforeFirstStep(tx, { runbook: e.runbook, executionId: e.id, now }, leftSaid);
+            const t = announce({ ...about, ...end.told }, now);
+            keep(t);
+            audit('INTERRUPTED', withTold({ ...end.row, ...(left !== undefined ? { left_running: left } : {}) }, t));
+            continue;
+          }
           /** What it had done: in general words for the row's reason, named for the notification and the row's own fields. */
           const nothing =
             ended === undefined
@@ -1906,18 +1913,9 @@ export function createEngine(deps: EngineDeps) {
                   };
           // Nothing about its target is unknown: the trial ends as the runner ends it (no new
           // wait), not as one cut off mid-step (reopenAfterCutOffTrial, below).
-          const trialEnded = (ended !== undefined || notStarted) && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
-          tx.updateExecution(e.id, {
-            state: 'interrupted',
-            finished_at: now,
-            success: false,
-            rolled_back: false,
-            outcome: notStarted ? INTERRUPTED_BEFORE_FIRST_STEP : 'interrupted: rectify stopped while it ran',
-          });
+          const trialEnded = ended !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
+          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
           tx.releaseBlastRadius(e.id);
-          const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
-          const audit: RunAudit = (event, details) =>
-            tx.appendAudit({ at: now, event, incident_id: e.incident_id, runbook: e.runbook, execution_id: e.id, actor: 'rectify', details });
           /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
           const breakerAudit =
             (reason: string): RunAudit =>
@@ -1931,11 +1929,9 @@ export function createEngine(deps: EngineDeps) {
               ...about,
               event: 'INTERRUPTED',
               outcome: 'interrupted',
-              reason: notStarted
-                ? `${NOT_STARTED_REASON}${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
-                : nothing
-                  ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
-                  : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
+              reason: nothing
+                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
+                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
             },
             now,
           );
@@ -1944,11 +1940,9 @@ export function createEngine(deps: EngineDeps) {
             'INTERRUPTED',
             withTold(
               {
-                reason: notStarted
-                  ? `${NOT_STARTED_REASON}${leftSaid}`
-                  : nothing
-                    ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check${leftSaid}`
-                    : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
+                reason: nothing
+                  ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check${leftSaid}`
+                  : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
                 // The run had failed: counted by the breaker below, as a stop at this point would have
                 // (unless it started before the circuit last closed: not counted, and said).
@@ -1956,7 +1950,6 @@ export function createEngine(deps: EngineDeps) {
                 ...(failure !== undefined && startedBeforeClose(tx, { runbook: e.runbook, executionId: e.id }) ? { circuit: NOT_COUNTED_BEFORE_CLOSE } : {}),
                 // It had acted on nothing: not counted.
                 ...(nothing ? nothing.fields : {}),
-                ...(notStarted ? { nothing_changed: true } : {}),
                 ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
                 ...(left !== undefined ? { left_running: left } : {}),
               },
@@ -1965,7 +1958,7 @@ export function createEngine(deps: EngineDeps) {
           );
           if (failure !== undefined) {
             countFailure(tx, { runbook: e.runbook, executionId: e.id, circuitTrial: e.circuit_trial, threshold: deps.circuitFailureThreshold, now, audit: breakerAudit(trippedReason(e.runbook)) });
-          } else if (ended === undefined && !notStarted) {
+          } else if (ended === undefined) {
             reopenAfterCutOffTrial(tx, { runbook: e.runbook, executionId: e.id, now, audit: breakerAudit(reopenedReason(e.runbook)) });
           }
         }

@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
 import { preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
-import type { CircuitRecord, ExecutionState, ExecutionTrigger, StepRecord, Store, Tx } from '../store/ports.js';
+import { INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import { stepMarker } from './markers.js';
+import { endBeforeFirstStep } from './before-first-step.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
 import { killSwitchReason } from '../pipeline/stages/pause.js';
@@ -278,6 +279,54 @@ export function createExecutionRunner(deps: RunnerDeps) {
       return resolved === undefined ? undefined : { event: 'RESOLVED_BEFORE_ACTION', word: 'resolved', why: resolved };
     }
 
+    /**
+     * Announces a notification of this run's end, in the transaction that writes its row
+     * (the row records it: see notify/outbox.ts), into `notices`, sent after the commit.
+     * Answers what the row records of it.
+     */
+    function announcer(now: number, notices: NotificationEvent[]) {
+      return (n: Omit<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'execution_id' | 'approval_id' | 'at'>): Record<string, unknown> => {
+        if (!deps.notify) return {};
+        const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
+        // Only a row of an event told one by one records its notification (the outbox reads
+        // back no other). A run stopped by a kill switch or a resolve (PAUSED,
+        // RESOLVED_BEFORE_ACTION) is one: its PAUSED row records it, unlike the PAUSED
+        // decision of an alert held off by a pause (migration 015 indexes only the former).
+        const a = toldOneByOne.has(given.event) ? deps.outbox?.announce(given) : undefined;
+        notices.push(a?.event ?? given);
+        return a ? { ...a.details } : {};
+      };
+    }
+
+    /** After the end's commit: the circuit's change, the notifications, the metrics and the log. */
+    function ended(result: RunOutcome, notices: readonly NotificationEvent[], circuitChange: CircuitRecord['state'] | undefined): RunOutcome {
+      if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);
+      for (const n of notices) deps.notify?.(n);
+      deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
+      log.info({ state: result.state, outcome: result.outcome }, 'execution finished');
+      return result;
+    }
+
+    /**
+     * A stop (the shutdown's abort) that finds the run before its first step: it had
+     * started none (each is recorded before it starts), so nothing was changed. It ends as
+     * startup recovery ends a run a crash cut off there (endBeforeFirstStep): no person is
+     * needed, no breaker failure, and a trial goes back to open without a new wait.
+     */
+    async function stoppedBeforeFirstStep(): Promise<RunOutcome> {
+      const notices: NotificationEvent[] = [];
+      let trialEnded = false;
+      await store.transact((tx) => {
+        notices.length = 0;
+        const now = clock.now();
+        const end = endBeforeFirstStep(tx, { runbook: req.runbookId, executionId: req.id, now });
+        trialEnded = end.trialEnded;
+        audit(tx, 'INTERRUPTED', { ...end.row, ...announcer(now, notices)(end.told) }, now);
+      });
+      const result: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: INTERRUPTED_BEFORE_FIRST_STEP, event: 'INTERRUPTED' };
+      return ended(result, notices, trialEnded ? 'open' : undefined);
+    }
+
     /** The final transaction: outcome, audit, breaker and the blast-radius release together. */
     async function finish(
       state: RunOutcome['state'],
@@ -305,17 +354,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       await store.transact((tx) => {
         notices.length = 0;
         const now = clock.now();
-        const announce = (n: Omit<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'execution_id' | 'approval_id' | 'at'>): Record<string, unknown> => {
-          if (!deps.notify) return {};
-          const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
-          // Only a row of an event told one by one records its notification (the outbox reads
-          // back no other). A run stopped by a kill switch or a resolve (PAUSED,
-          // RESOLVED_BEFORE_ACTION) is one: its PAUSED row records it, unlike the PAUSED
-          // decision of an alert held off by a pause (migration 015 indexes only the former).
-          const a = toldOneByOne.has(given.event) ? deps.outbox?.announce(given) : undefined;
-          notices.push(a?.event ?? given);
-          return a ? { ...a.details } : {};
-        };
+        const announce = announcer(now, notices);
         /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
         const breakerAudit = (reason: string) => (e: AuditEventName, d: Record<string, unknown>) =>
           audit(tx, e, e === 'CIRCUIT_TRIPPED' ? { ...d, ...announce({ event: e, outcome: 'circuit open', reason }) } : d, now);
@@ -370,16 +409,18 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (reopened) circuitChange = 'open';
         }
       });
-      if (circuitChange) deps.onCircuit?.(req.runbookId, circuitChange);
-      const result: RunOutcome = { executionId: req.id, state, success, rolledBack, outcome, event };
-      for (const n of notices) deps.notify?.(n);
-      deps.onFinished?.(result, req.runbookId, (clock.now() - req.startedAt) / 1000);
-      log.info({ state, outcome }, 'execution finished');
-      return result;
+      return ended({ executionId: req.id, state, success, rolledBack, outcome, event }, notices, circuitChange);
     }
 
+    /**
+     * The stop's end of the run, wherever it finds it: the one place a stop ends a run
+     * before its rollback. Before its first step (a run that began after the shutdown grace
+     * was over: an approval or a decision committed as rectify stopped) it ran nothing.
+     */
     const interrupted = (where: string) =>
-      finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'interrupted', 'not_run');
+      steps.length === 0
+        ? stoppedBeforeFirstStep()
+        : finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'interrupted', 'not_run');
     // The run had failed (that counts against the breaker); how far its rollback got is unknown.
     const interruptedRollback = (failure: string) =>
       finish(

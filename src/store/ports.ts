@@ -147,7 +147,8 @@ export type StoredDecision = Pick<IncidentRow, 'action' | 'event' | 'runbook' | 
 
 export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'interrupted';
 /**
- * The outcome startup recovery records of a run a crash cut off before its first step:
+ * The outcome of a run rectify stopped before its first step, by a stop (the runner's
+ * end of it) or a crash (startup recovery's), both through execute/before-first-step.ts:
  * the runner records every step durably before it starts it, so such a run changed
  * nothing, and the execution view does not leave it to a person (needs_human false).
  */

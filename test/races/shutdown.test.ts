@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { Agent, request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 import { countRows, postJson } from '../storm/helpers.js';
@@ -40,8 +41,8 @@ function request(method: string, path: string, host: string, body: string, heade
 }
 
 /** A service with no shutdown grace on a loopback port, and where it listens (its base URL, address, host and port). */
-async function startListening(rbs = runbooks) {
-  const svc = await startTestService({ runbooks: rbs, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s'] });
+async function startListening(rbs = runbooks, args: string[] = []) {
+  const svc = await startTestService({ runbooks: rbs, args: ['--listen', '127.0.0.1:0', '--shutdown-grace', '0s', ...args] });
   const base = await svc.service.listen();
   const addr = base.replace('http://', '');
   return { svc, base, addr, host: addr.slice(0, addr.lastIndexOf(':')), port: Number(addr.slice(addr.lastIndexOf(':') + 1)) };
@@ -153,7 +154,8 @@ describe('races: shutdown and operators', () => {
     const execution = db.prepare('SELECT id, state, outcome FROM executions').get() as { id: string; state: string; outcome: string };
     const rows = db.prepare(`SELECT event, actor, execution_id FROM audit ORDER BY seq`).all();
     db.close();
-    assert.deepEqual({ state: execution.state, outcome: execution.outcome }, { state: 'interrupted', outcome: 'interrupted before an action' });
+    // It started after the grace was over, before its first step: nothing was changed.
+    assert.deepEqual({ state: execution.state, outcome: execution.outcome }, { state: 'interrupted', outcome: 'interrupted before its first step: nothing was changed' });
     assert.deepEqual(rows, [
       { event: 'APPROVAL_REQUIRED', actor: 'rectify', execution_id: null },
       { event: 'APPROVED', actor: 'alice', execution_id: null },
@@ -245,5 +247,144 @@ describe('races: shutdown and operators', () => {
     assert.equal(JSON.parse(body!).error.code, 'SHUTTING_DOWN');
     assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM approvals WHERE status = 'pending'`), 1);
     await svc.stop({ remove: true });
+  });
+});
+
+/**
+ * A stop that finds a run before its first step: the approval's request came in before the
+ * stop, so it is carried out, and its run starts after the grace (0 s) is over, aborted
+ * at once. It had started no step (each is recorded before it starts), so it changed
+ * nothing: it ends as crash recovery ends a run cut off there
+ * (test/trust/crash-before-first-step.test.ts), not as one whose outcome is unknown.
+ */
+describe('a stop that finds a run before its first step', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+  });
+  after(() => target.close());
+
+  const REASON =
+    'rectify stopped before this execution started its first step (each step is recorded before it starts), so nothing was changed; it will not be re-run';
+  const TRIAL_ENDED =
+    'it was the circuit\'s trial run, and it changed nothing, which says nothing about the runbook: the circuit is open again without a new recovery wait, and the next incident may be its trial';
+  // `gated` has a pre-check: its run is stopped before the pre-checks; `undo`'s before its action.
+  const rbs = () => `${runbooks}  gated:
+    risk: HIGH
+    triggers: [Gated]
+    min_confidence: 0.5
+    pre_checks:
+      - http: {url: "${target.url}/ready"}
+    action:
+      http: {method: POST, url: "${target.url}/act"}
+`;
+
+  /** Asks for an approval (incident `id`), lets `before` change the database, then sends the approval in the instant of the stop; the stopped service, the answer and its run's id. */
+  async function approvedAsItStops(id: string, rootCause: string, beforeApproval: (dbPath: string) => void = () => {}) {
+    // Threshold 1: a run counted as a failure would open the circuit at once.
+    const on = await startListening(rbs(), ['--notify-webhook', `${target.url}/hook`, '--circuit-failure-threshold', '1']);
+    const approvalId = (await postJson(`${on.base}/api/v1/incidents`, { id, root_cause: rootCause, service: 'checkout' })).body.approval_id as string;
+    beforeApproval(on.svc.dbPath);
+    const sock: Socket = connect(on.port, on.host);
+    let answer = '';
+    sock.on('data', (b) => (answer += b.toString()));
+    const ended = new Promise((r) => sock.on('close', r));
+    await new Promise((r) => sock.on('connect', r));
+    const { rest, closing } = await stopWithinRequest(on, sock, request('POST', `/api/v1/approvals/${approvalId}/approve`, on.addr, JSON.stringify({ by: 'alice' }), 'Connection: close\r\n'));
+    const since = Date.now();
+    sock.write(rest);
+    await ended;
+    await closing;
+    assert.match(answer, /^HTTP\/1\.1 200 /);
+    const approved = JSON.parse(answer.slice(answer.indexOf('\r\n\r\n') + 4));
+    assert.deepEqual([approved.status, approved.result.action], ['approved', 'executed']);
+    return { svc: on.svc, executionId: approved.execution_id as string, since };
+  }
+
+  /** The run's audit rows, oldest first, without the records of notifications' deliveries. */
+  const auditOf = (dbPath: string, executionId: string) => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      return (db.prepare(`SELECT event, details FROM audit WHERE execution_id = ? AND event NOT IN ('NOTIFIED', 'NOTIFY_FAILED') ORDER BY seq`).all(executionId) as Array<{ event: string; details: string }>).map((r) => ({
+        event: r.event,
+        details: JSON.parse(r.details) as Record<string, unknown>,
+      }));
+    } finally {
+      db.close();
+    }
+  };
+  const circuitOf = (dbPath: string, runbook: string) => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      return db.prepare('SELECT state, failures, opened_at, trial_execution_id FROM circuits WHERE runbook = ?').get(runbook) ?? null;
+    } finally {
+      db.close();
+    }
+  };
+  const breakerRowsOf = (dbPath: string, runbook: string) => {
+    const db = new Database(dbPath, { readonly: true });
+    try {
+      return (db.prepare(`SELECT event, execution_id FROM audit WHERE runbook = ? AND event LIKE 'CIRCUIT%' ORDER BY seq`).all(runbook) as Array<{ event: string; execution_id: string }>).map((r) => [r.event, r.execution_id]);
+    } finally {
+      db.close();
+    }
+  };
+  /** The notifications of run `executionId` sent since `since`: event, outcome, reason. */
+  const toldOf = async (since: number, executionId: string) => {
+    await target.waitForRequest('/hook', { since, timeoutMs: 10_000, where: (r) => (r.json() as any).execution_id === executionId });
+    return target
+      .requests('/hook')
+      .filter((r) => r.at >= since)
+      .map((r) => r.json() as any)
+      .filter((t) => t.execution_id === executionId)
+      .map((t) => [t.event, t.outcome, t.reason]);
+  };
+
+  it('INTERRUPTED as having changed nothing: the outcome, row and notification crash recovery gives; needs_human false; no breaker failure', async () => {
+    const { svc, executionId, since } = await approvedAsItStops('F1', 'Spike');
+
+    const audit = auditOf(svc.dbPath, executionId);
+    assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'INTERRUPTED']);
+    const { notification_id: _id, told: _told, ...interrupted } = audit[1]!.details;
+    assert.deepEqual(interrupted, { reason: REASON, last_step: null, nothing_changed: true });
+    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', REASON]]);
+    assert.deepEqual(breakerRowsOf(svc.dbPath, 'undo'), []);
+
+    // As the API shows it after a restart: no person is needed, nothing was run.
+    const again = await svc.restart();
+    const e = (await again.get(`/api/v1/executions/${executionId}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', 'interrupted before its first step: nothing was changed', false, []]);
+    assert.equal((await again.get('/api/v1/incidents/F1')).body.execution.needs_human, false);
+    // Not counted: with a threshold of 1, a failure would have opened the circuit.
+    const c = (await again.get('/api/v1/runbooks/undo')).body.circuit;
+    assert.deepEqual([c.state, c.failures], ['closed', 0]);
+    assert.deepEqual(auditOf(again.dbPath, executionId).map((a) => a.event), ['EXECUTING', 'INTERRUPTED'], 'the restart found nothing more to record');
+    await again.stop({ remove: true });
+  });
+
+  it('the half-open circuit’s trial (a run with a pre-check) so stopped: the circuit open again with the wait it had served, no CIRCUIT_TRIPPED; the row and the notification say so', async () => {
+    const manualNow = Date.UTC(2026, 10, 24, 3, 0, 0);
+    // Open for an hour, its recovery wait long over: the approved run is the circuit's trial.
+    const openedAt = manualNow - 3_600_000;
+    const { svc, executionId, since } = await approvedAsItStops('T1', 'Gated', (dbPath) => {
+      const db = new Database(dbPath);
+      db.prepare(`INSERT OR REPLACE INTO circuits (runbook, state, failures, opened_at, trial_execution_id, updated_at) VALUES ('gated', 'open', 3, ?, NULL, ?)`).run(openedAt, openedAt);
+      db.close();
+    });
+
+    assert.deepEqual(circuitOf(svc.dbPath, 'gated'), { state: 'open', failures: 3, opened_at: openedAt, trial_execution_id: null });
+    assert.deepEqual(breakerRowsOf(svc.dbPath, 'gated'), [['CIRCUIT_HALF_OPEN', executionId]], 'no CIRCUIT_TRIPPED: the circuit was not re-opened with a new wait');
+    const audit = auditOf(svc.dbPath, executionId);
+    assert.deepEqual(audit.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'INTERRUPTED']);
+    const { notification_id: _id, told: _told, ...interrupted } = audit[2]!.details;
+    assert.deepEqual(interrupted, { reason: REASON, last_step: null, nothing_changed: true, circuit_trial: TRIAL_ENDED });
+    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', `${REASON}; ${TRIAL_ENDED}`]]);
+    assert.deepEqual([target.calls('/ready'), target.calls('/act')], [0, 0], 'its pre-check never ran, nor its action');
+
+    const again = await svc.restart();
+    const e = (await again.get(`/api/v1/executions/${executionId}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human], ['interrupted', 'interrupted before its first step: nothing was changed', false]);
+    await again.stop({ remove: true });
   });
 });
