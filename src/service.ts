@@ -565,7 +565,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     now: () => clock.now(),
     ...overrides.notifyQueue,
     record: recordNotified,
+    // Deliveries by result and a failing receiver, per receiver: a receiver refusing
+    // everything (a revoked URL) can be alerted on, not only read in the log.
+    metrics,
   });
+  metrics.knowReceivers(notifiers.map((n) => n.name));
   /**
    * What follows a Slack click's answer that shows a settlement (or a vote) in the channel: delivered,
    * it is recorded as the Slack receiver's delivery of the settlement (which its audit row

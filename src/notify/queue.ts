@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { errorMessage, newId, sleep, withTimeout } from '../lib/index.js';
+import type { Metrics } from '../observability/metrics.js';
 import { recordsItsNotification } from './outbox.js';
 import { isRepeatable } from './repeats.js';
 import { asksAPerson, createWaiting, type Waiting } from './waiting.js';
@@ -178,6 +179,12 @@ export interface NotifyQueueOptions {
   unsettled?(receiver: string, after: Cursor, limit: number): UnsettledPage;
   /** The time the audit rows are written at (epoch ms): a read-back round's schedule is reckoned with it. */
   now?(): number;
+  /**
+   * Told what came of each round of a notification to each receiver, and whether the
+   * receiver's last delivery was not delivered: a receiver that refuses everything (a
+   * revoked webhook URL) would otherwise show only as warnings in the log.
+   */
+  metrics?: Pick<Metrics, 'notification' | 'notifyReceiverFailing'>;
 }
 
 /** Deliveries whose row waits for its commit, per receiver, before the next delivery waits for one. */
@@ -645,6 +652,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       try {
         await n.send(event, signal);
         lane.failing = undefined;
+        opts.metrics?.notification(n.name, 'delivered');
+        opts.metrics?.notifyReceiverFailing(n.name, false);
         await recordDelivered(lane, { ok: true, notifier: n.name, attempts: i, detail: 'delivered', event });
         return false;
       } catch (err) {
@@ -677,6 +686,11 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     const again = passing && !lastRound && !settled;
     if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
     else if (passing && settled) detail = `${detail}${SETTLED_MEANWHILE}`;
+    // Cut off by the stop, it is told again at the next start: counted then.
+    if (!stop.signal.aborted) {
+      opts.metrics?.notification(n.name, again ? 'deferred' : 'failed');
+      opts.metrics?.notifyReceiverFailing(n.name, true);
+    }
     opts.log.warn({ notifier: n.name, event: event.event, detail }, 'notification not delivered');
     await opts.record({ ok: false, notifier: n.name, attempts: tried, detail, event });
     return again;
@@ -804,6 +818,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         lane.laterOutcomes++;
         r.held = true;
       }
+      opts.metrics?.notification(lane.notifier.name, again ? 'deferred' : 'failed');
       const p = opts
         .record({ ok: false, notifier: lane.notifier.name, attempts: 0, detail: `${NOT_TRIED} (${why})${again ? TRIED_AGAIN_LATER : ''}`, event })
         .catch((err: unknown) => opts.log.error({ err }, 'notification failed'))

@@ -33,6 +33,18 @@ export type IntakeRefusalReason = (typeof INTAKE_REFUSAL_REASONS)[number];
 /** The `route` label of a POST to no route under an intake path (reason `unknown_path`): the path it fell under, never its URL. */
 export const INTAKE_UNKNOWN_ROUTES = ['/api/v1/webhooks/*', '/api/v1/incidents/*'] as const;
 
+/**
+ * What came of one round of a notification to one receiver, for
+ * `rectify_notifications_total{receiver,result}`: `delivered`; `deferred`, not delivered
+ * in this round (its attempts spent on a passing failure, or passed over behind one that
+ * was) and queued for a later round; `failed`, given up (refused with a 4xx or a redirect,
+ * its last round failed, or passed over with no later round). A full queue's drops are
+ * rectify_notifications_dropped_total; what a stop cut off is told again at the next start
+ * and counted then.
+ */
+export const NOTIFICATION_RESULTS = ['delivered', 'deferred', 'failed'] as const;
+export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
+
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
   incidentReceived(source: string, count?: number): void;
@@ -68,6 +80,14 @@ export interface Metrics {
   operatorReset(runbook: string, kind: OperatorResetKind): void;
   /** The store has a lasting fault: nothing is written until rectify restarts (a commit not confirmed, the database file lost). */
   storeFaultLasting(): void;
+  /**
+   * A round of a notification to `receiver` ended with `result`. `receiver` is the name the
+   * audit log and the logs give it (kind, what of its URL is not secret, a hash): one per
+   * receiver configured, a bounded set.
+   */
+  notification(receiver: string, result: NotificationResult): void;
+  /** A delivery to `receiver` was not delivered (true: refused, or its attempts spent), or was delivered (false). */
+  notifyReceiverFailing(receiver: string, failing: boolean): void;
 }
 
 const noop = (): void => {};
@@ -85,4 +105,6 @@ export const noopMetrics: Metrics = Object.freeze({
   intakeRefused: noop,
   operatorReset: noop,
   storeFaultLasting: noop,
+  notification: noop,
+  notifyReceiverFailing: noop,
 });

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, INTAKE_UNKNOWN_ROUTES, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
+import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, INTAKE_UNKNOWN_ROUTES, NOTIFICATION_RESULTS, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
 
 /** Values read at scrape time, never counted on the hot path. */
 export interface LiveSources {
@@ -30,6 +30,12 @@ export interface PrometheusMetrics extends Metrics {
   knowRunbooks(runbooks: readonly string[]): void;
   /** A reload removed the runbook: its gauges go, rather than stay at their last value (its counters stay, as counters do). */
   forgetRunbook(runbook: string): void;
+  /**
+   * The notification receivers configured (by their names): rectify_notifications_total
+   * starts at 0 for each result, and rectify_notify_receiver_failing at 0, so an alert on
+   * the first failure fires (a series that first appears at 1 reads as no increase).
+   */
+  knowReceivers(receivers: readonly string[]): void;
 }
 
 export interface PrometheusMetricsOptions {
@@ -139,6 +145,18 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['kind'] as const,
     registers: [registry],
   });
+  const notifications = new Counter({
+    name: 'rectify_notifications_total',
+    help: 'Notification deliveries to each receiver, by result (one that gets later rounds counts once per round): delivered; deferred (not delivered, its attempts spent on a passing failure such as a timeout, a refused connection, a 5xx or a 429, or passed over behind one that was: tried again in a later round); failed (given up: refused with a 4xx or a redirect, its last round failed, or passed over with no later round). A full queue\'s drops are rectify_notifications_dropped_total.',
+    labelNames: ['receiver', 'result'] as const,
+    registers: [registry],
+  });
+  const receiverFailing = new Gauge({
+    name: 'rectify_notify_receiver_failing',
+    help: '1 while the last delivery to the receiver was not delivered (refused with a 4xx or a redirect, or its attempts spent on a passing failure): nothing reaches it; 0 once one is delivered.',
+    labelNames: ['receiver'] as const,
+    registers: [registry],
+  });
   let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
@@ -205,6 +223,8 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     intakeRefused: (route, reason) => intakeRefused.inc({ route, reason }),
     operatorReset: (runbook, kind) => operatorResets.inc({ runbook, kind }),
     storeFaultLasting: () => storeFault.set({ kind: 'lasting' }, 1),
+    notification: (receiver, result) => notifications.inc({ receiver, result }),
+    notifyReceiverFailing: (receiver, failing) => receiverFailing.set({ receiver }, failing ? 1 : 0),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
     knowRunbooks: (runbooks) => {
       for (const runbook of runbooks) {
@@ -215,6 +235,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     forgetRunbook: (runbook) => {
       circuit.remove({ runbook });
       runbookPausedGauge.remove({ runbook });
+    },
+    knowReceivers: (receivers) => {
+      for (const receiver of receivers) {
+        for (const result of NOTIFICATION_RESULTS) notifications.inc({ receiver, result }, 0);
+        receiverFailing.set({ receiver }, 0);
+      }
     },
   };
 }

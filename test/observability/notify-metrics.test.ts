@@ -1,0 +1,81 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/act"}
+`;
+
+/** The samples of the notification delivery metrics, in the order /metrics gives them. */
+function notifySamples(text: string): string[] {
+  return text.split('\n').filter((l) => l.startsWith('rectify_notifications_total') || l.startsWith('rectify_notify_receiver_failing'));
+}
+
+describe('notification deliveries are counted per receiver, and a failing receiver shows on /metrics', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('a receiver answering 404 counts failed and is failing; answering 200 counts delivered and is not; a 503 counts deferred until its later round is delivered', async () => {
+    let answer = 404;
+    target.route('POST', '/hook', () => ({ status: answer }));
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--notify-webhook', `${target.url}/hook`],
+      overrides: { notifyQueue: { backoffMs: 10, approvalRetryMs: 300 } },
+    });
+    try {
+      const receiver = svc.service.receivers[0]!;
+      assert.match(receiver, /^webhook http:\/\/127\.0\.0\.1:\d+ #[0-9a-f]{8}$/);
+      const samples = async () => notifySamples((await svc.get('/metrics')).body as string);
+      const expect = (delivered: number, deferred: number, failed: number, failing: 0 | 1) => [
+        `rectify_notifications_total{receiver="${receiver}",result="delivered"} ${delivered}`,
+        `rectify_notifications_total{receiver="${receiver}",result="deferred"} ${deferred}`,
+        `rectify_notifications_total{receiver="${receiver}",result="failed"} ${failed}`,
+        `rectify_notify_receiver_failing{receiver="${receiver}"} ${failing}`,
+      ];
+      // Every series from the first scrape, at 0: an alert on increase() hears the first failure.
+      assert.deepEqual(await samples(), expect(0, 0, 0, 0));
+
+      // A revoked URL: the outcome is refused at once, given up, and the receiver is failing.
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 'M1', root_cause: 'broken', service: 'shop' })).status, 202);
+      await svc.service.drainNotifications();
+      assert.equal(target.calls('/hook'), 1, 'a 404 is not tried again');
+      assert.deepEqual(await samples(), expect(0, 0, 1, 1));
+
+      // The URL works again: the next is delivered, and the receiver is no longer failing.
+      answer = 200;
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 'M2', root_cause: 'broken', service: 'shop' })).status, 202);
+      await svc.service.drainNotifications();
+      assert.deepEqual(await samples(), expect(1, 0, 1, 0));
+
+      // Down for a while: three attempts spent on 503s, the outcome waits for its later round.
+      answer = 503;
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 'M3', root_cause: 'broken', service: 'shop' })).status, 202);
+      await svc.service.drainNotifications();
+      assert.equal(target.calls('/hook'), 5);
+      assert.deepEqual(await samples(), expect(1, 1, 1, 1));
+      answer = 200;
+      await until('the later round is delivered', async () => (target.calls('/hook') === 6 ? true : undefined));
+      await svc.service.drainNotifications();
+      assert.deepEqual(await samples(), expect(2, 1, 1, 0));
+      const text = (await svc.get('/metrics')).body as string;
+      assert.match(text, /^# TYPE rectify_notifications_total counter$/m);
+      assert.match(text, /^# TYPE rectify_notify_receiver_failing gauge$/m);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
