@@ -438,7 +438,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const out = await runCheck('pre_check', i, check);
         if (!out.ok) {
           if (signal.aborted) return await interrupted('during a pre-check');
-          return await finish('aborted', `pre-check failed: ${describeCheck(check)}`, [{ event: 'PRE_CHECK_FAILED', details: { check: describeCheck(check), detail: out.detail } }], 'none', 'not_run');
+          // The cause in the outcome, as a failed post-check's: the row, the notification and
+          // the log line name why (Prometheus unreachable, the count not above the current),
+          // not only which check, which would send the on-call engineer to the steps to learn it.
+          return await finish('aborted', `pre-check failed: ${describeCheck(check)}: ${out.detail}`, [{ event: 'PRE_CHECK_FAILED', details: { check: describeCheck(check), detail: out.detail } }], 'none', 'not_run');
         }
       }
 

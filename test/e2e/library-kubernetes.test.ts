@@ -123,7 +123,7 @@ describe('the runbook library against Kubernetes, through the service', { timeou
     // The scale-up check refuses a target that is not above the current count: nothing is written.
     const e = await finished(res.execution_id);
     assert.equal(e.state, 'aborted');
-    assert.equal(e.outcome, 'pre-check failed: current_replicas_below_max');
+    assert.equal(e.outcome, 'pre-check failed: current_replicas_below_max: deployment shop/checkout: new_replicas 1 is not above its 8 replica(s); a scale-up never lowers or keeps the count after 1 attempt');
     assert.deepEqual(
       e.steps.map((s: any) => [s.phase, s.summary, s.ok, s.detail]),
       [['pre_check', 'current_replicas_below_max', false, 'deployment shop/checkout: new_replicas 1 is not above its 8 replica(s); a scale-up never lowers or keeps the count after 1 attempt']],
