@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { createNotifyQueue, createWebhookNotifier } from '../../src/notify/index.js';
+import { createPrometheusMetrics, createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { notification, receiver } from '../notify/events.js';
 import { startTestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 
@@ -76,6 +79,37 @@ describe('notification deliveries are counted per receiver, and a failing receiv
       assert.match(text, /^# TYPE rectify_notify_receiver_failing gauge$/m);
     } finally {
       await svc.stop({ remove: true });
+    }
+  });
+});
+
+describe('deliveries passed over behind a failing one are counted too', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+  });
+  after(async () => target.close());
+
+  it('a receiver answering 503: the first outcome spends its attempts (deferred), the one behind it is passed over to its later round (deferred), a blocked decision behind them is given up (failed)', async () => {
+    target.route('POST', '/down', { status: 503 });
+    const metrics = createPrometheusMetrics({ defaultMetrics: false });
+    const notifier = createWebhookNotifier(`${target.url}/down`, undefined, receiver);
+    metrics.knowReceivers([notifier.name]);
+    const q = createNotifyQueue({ notifiers: [notifier], log: createTestLogger({ capture: false }).logger, record: async () => {}, backoffMs: 10, approvalRetryMs: 60_000, metrics });
+    try {
+      q.notify(notification('e1', 'FAILED', 'failed'));
+      q.notify(notification('e2', 'SUCCESS', 'succeeded'));
+      q.notify(notification('e3', 'RATE_LIMITED', 'blocked'));
+      await q.drain();
+      assert.equal(target.calls('/down'), 3, 'only the first was tried');
+      assert.deepEqual(notifySamples(await metrics.render()), [
+        `rectify_notifications_total{receiver="${notifier.name}",result="delivered"} 0`,
+        `rectify_notifications_total{receiver="${notifier.name}",result="deferred"} 2`,
+        `rectify_notifications_total{receiver="${notifier.name}",result="failed"} 1`,
+        `rectify_notify_receiver_failing{receiver="${notifier.name}"} 1`,
+      ]);
+    } finally {
+      await q.close();
     }
   });
 });
