@@ -104,12 +104,16 @@ function numParam(check: RenderedNamedCheck, names: string[], dflt: number): num
   }
   return dflt;
 }
-/** metrics_improved's `margin`: loaded as a number in (0, 1); a percentage is read too. */
-function marginParam(check: RenderedNamedCheck): number {
-  const v = check.params.margin;
-  if (v === undefined || v === null) return DEFAULT_IMPROVEMENT_MARGIN;
+/**
+ * A `fraction` parameter (metrics_improved's `margin`, error_rate_normalized's
+ * `threshold`): loaded as a number in (0, 1); a percentage is read too. Checked again
+ * here: a threshold of 5 meant as 5 % would pass every error ratio.
+ */
+function fractionParam(check: RenderedNamedCheck, name: string, dflt: number): number {
+  const v = check.params[name];
+  if (v === undefined || v === null) return dflt;
   const x = parseFraction(v);
-  if (x === undefined) throw new CheckInputError(`param margin must be a fraction between 0 and 1 or a percentage such as "10%", got ${quoteUntrusted(String(v))}`);
+  if (x === undefined) throw new CheckInputError(`param ${name} must be a fraction between 0 and 1 or a percentage such as "10%", got ${quoteUntrusted(String(v))}`);
   return x;
 }
 /** How much lower than its baseline metrics_improved's signal must be; the registry's default too. */
@@ -343,7 +347,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         // load are two evaluations of the same data, apart by float rounding (0.9906453910908809
         // then 0.9906453910908807), and "any drop" passed on them at the first poll.
         // A baseline of 0 (or below) has no room to improve by a share of itself: it needs a drop below it.
-        const margin = marginParam(check);
+        const margin = fractionParam(check, 'margin', DEFAULT_IMPROVEMENT_MARGIN);
         const most = before - Math.abs(before) * margin;
         const pass = (after < before && after <= most) || (threshold !== undefined && after < threshold);
         return {
@@ -366,7 +370,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           // 0 errors whatever it served: it stays no data, as does no traffic (a failure).
           query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
         }
-        const threshold = numParam(check, ['threshold'], 0.05);
+        const threshold = fractionParam(check, 'threshold', 0.05);
         const v = await instant(query, signal, at);
         // No data and NaN (0/0: no traffic) are not evidence of health.
         if (v === undefined) return { pass: false, detail: `${query} returned no data`, unknown: true };

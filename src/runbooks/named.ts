@@ -114,7 +114,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     description: 'the service’s error ratio is back below `threshold`',
     params: {
       query: { type: 'string', description: 'PromQL giving the error ratio' },
-      threshold: { type: 'number', default: 0.05, description: 'highest acceptable error ratio' },
+      threshold: { type: 'fraction', default: 0.05, description: 'the error ratio it must be below, a fraction between 0 and 1 (0.05 or "5%")' },
     },
     reads: METRIC_READS,
     requires: [['namespace'], ['deployment']],

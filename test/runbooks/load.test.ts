@@ -368,3 +368,24 @@ test("metrics_improved's margin: 10% by default, a fraction between 0 and 1 or a
     'b.yaml:12: runbooks.r.post_checks[5].error_rate_normalized.margin: unknown parameter for error_rate_normalized (known: query, threshold)',
   ]);
 });
+
+test("error_rate_normalized's threshold: 5% by default, a fraction between 0 and 1 or a percentage; 5 (meant as 5 %) is a load error naming the path", () => {
+  // A threshold of 5 or 100 is above any error ratio: the check would pass whatever the
+  // service served, and a bad undo would never be rolled back.
+  const rb = (checks: string) => ['runbooks:', '  r:', '    risk: LOW', '    action: kubectl rollout undo deployment {deployment} -n {namespace}', '    rollback: kubectl rollout undo deployment {deployment} -n {namespace}', '    post_checks:', checks, ''].join('\n');
+  const good = parseRunbooksText(
+    rb(['      - error_rate_normalized', '      - error_rate_normalized: {threshold: 0.01}', "      - {named: error_rate_normalized, params: {threshold: '5%'}}", "      - error_rate_normalized: {threshold: '0.5%', on_no_data: needs_human}"].join('\n')),
+    'g.yaml',
+  );
+  assert.deepEqual(good.problems.map(formatProblem), []);
+  assert.deepEqual(
+    good.runbooks[0]!.postChecks.map((c) => (c.type === 'named' ? c.params.threshold : undefined)),
+    [0.05, 0.01, 0.05, 0.005],
+  );
+  const bad = parseRunbooksText(
+    rb(['      - error_rate_normalized: {threshold: -1}', '      - error_rate_normalized: {threshold: 0}', '      - error_rate_normalized: {threshold: 1.5}', '      - error_rate_normalized: {threshold: 100}', '      - error_rate_normalized: {threshold: 5}', "      - {named: error_rate_normalized, params: {threshold: '5'}}"].join('\n')),
+    'b.yaml',
+  );
+  const want = (i: number, got: string) => `b.yaml:${7 + i}: runbooks.r.post_checks[${i}].error_rate_normalized.threshold: expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${got}`;
+  assert.deepEqual(bad.problems.map(formatProblem), [want(0, '-1'), want(1, '0'), want(2, '1.5'), want(3, '100'), want(4, '5'), 'b.yaml:12: runbooks.r.post_checks[5].params.threshold: expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got "5"']);
+});
