@@ -491,12 +491,23 @@ export function createExecutionRunner(deps: RunnerDeps) {
         for (const [i, check] of req.plan.postChecks.entries()) {
           if (signal.aborted) return await interrupted('during verification');
           const out = await runCheck('post_check', i, check);
-          if (!out.ok) {
-            if (signal.aborted) return await interrupted('during verification');
-            failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
-            holdRollback = out.inconclusive === true && check.type !== 'http' && check.onNoData === 'needs_human';
-            break;
+          if (out.ok) continue;
+          if (signal.aborted) return await interrupted('during verification');
+          const held = out.inconclusive === true && check.type !== 'http' && check.onNoData === 'needs_human';
+          if (held) {
+            // A check that could not measure holds the rollback only if no other check
+            // measured a failure: the checks after it still run (each within its own
+            // timeout), so the order they are written in does not decide whether a
+            // failure that was seen rolls back. The first such check is the one reported.
+            if (failure === undefined) {
+              failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
+              holdRollback = true;
+            }
+            continue;
           }
+          failure = `verification failed: ${describeCheck(check)}: ${out.detail}`;
+          holdRollback = false;
+          break;
         }
       }
 
