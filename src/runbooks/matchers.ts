@@ -29,6 +29,12 @@ export function parseMatcher(text: string): Parsed<Matcher> {
   const op = m[2] as Matcher['op'];
   const raw = m[3]!;
   let value: string;
+  // `namespace=="a"` is read as `=` and the value `="a"`: name the operator as written,
+  // not the quoting. Unquoted (`namespace==a`) it would match the value "=a" silently.
+  const stray = /^[=~!]+/.exec(raw);
+  if (stray) {
+    return { ok: false, message: `invalid matcher ${JSON.stringify(text)}: ${JSON.stringify(op + stray[0])} is not an operator (use =, !=, =~ or !~: ${name}="value")` };
+  }
   if (raw.startsWith('"')) {
     const unq = unquote(raw);
     if (unq === undefined) return { ok: false, message: `invalid matcher ${JSON.stringify(text)}: unterminated or malformed quoted value` };

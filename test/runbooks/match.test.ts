@@ -136,3 +136,24 @@ test('a match costs the incident’s words, not the number of runbooks', () => {
   assert.equal(index.match(incident({ root_cause: 'alert_999', symptoms: ['alert_500'], labels: {} })), undefined);
   assert.equal(evaluated, 2);
 });
+
+test('a doubled or stray operator (namespace=="a") is named as the operator, not as a quoting problem', () => {
+  const message = (m: string): string => {
+    const p = parseMatcher(m);
+    assert.equal(p.ok, false, m);
+    return p.ok ? '' : p.message;
+  };
+  assert.equal(message('namespace=="a"'), 'invalid matcher "namespace==\\"a\\"": "==" is not an operator (use =, !=, =~ or !~: namespace="value")');
+  // Unquoted, it would have matched the value "=a" and nothing else.
+  assert.equal(message('namespace==a'), 'invalid matcher "namespace==a": "==" is not an operator (use =, !=, =~ or !~: namespace="value")');
+  assert.equal(message('severity!=="info"'), 'invalid matcher "severity!==\\"info\\"": "!==" is not an operator (use =, !=, =~ or !~: severity="value")');
+  assert.equal(message('pod=~~"a.*"'), 'invalid matcher "pod=~~\\"a.*\\"": "=~~" is not an operator (use =, !=, =~ or !~: pod="value")');
+  // A value that starts so, quoted, is a value.
+  const quoted = parseMatcher('a="=x"');
+  assert.ok(quoted.ok && quoted.value.value === '=x');
+  const { problems } = parseRunbooksText(
+    ['runbooks:', '  r:', '    risk: LOW', '    triggers: [t]', '    match: [\'namespace=="a"\']', '    action: kubectl delete pod {pod_name} -n {namespace}', ''].join('\n'),
+    'm.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), ['m.yaml:5: runbooks.r.match[0]: invalid matcher "namespace==\\"a\\"": "==" is not an operator (use =, !=, =~ or !~: namespace="value")']);
+});
