@@ -3,9 +3,9 @@ import { didYouMean } from '../lib/suggest.js';
 import { missingNamespace, readKubeName } from './checks.js';
 import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf, readSecondsMs, readStatusRange, readString, scalarAsText, type YamlMap } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
-import { DEFAULT_KUBE_TIMEOUT_MS, parseKubectl } from './kubectl.js';
+import { DEFAULT_KUBE_TIMEOUT_MS, NO_REVISION_ZERO, parseKubectl } from './kubectl.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
-import { compileTemplate, isLiteral, literalTemplate, placeholderLike, refuseNearMisses } from './template.js';
+import { compileTemplate, isLiteral, literalTemplate, literalText, placeholderLike, refuseNearMisses } from './template.js';
 import { shellIn } from './argv-programs.js';
 
 /**
@@ -126,7 +126,14 @@ function compileKubeAction(r: Reporter, v: unknown, path: YamlPath, opts: Action
     if (t) args[argName] = t;
   };
   if (verb === 'scale') intArg('replicas', 'replicas', true);
-  if (verb === 'rollout_undo') intArg('to_revision', 'to_revision', false);
+  if (verb === 'rollout_undo') {
+    intArg('to_revision', 'to_revision', false);
+    const rev = args.to_revision;
+    if (rev && isLiteral(rev) && /^0+$/.test(literalText(rev))) {
+      r.report([...path, 'to_revision'], NO_REVISION_ZERO);
+      delete args.to_revision;
+    }
+  }
   if (verb === 'drain') {
     intArg('grace_period_seconds', 'grace_period_seconds', false);
     for (const b of ['ignore_daemonsets', 'delete_emptydir_data']) {

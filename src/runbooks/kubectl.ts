@@ -215,6 +215,9 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
   if (revision !== undefined) {
     const t = templ(revision, 'integer', '--to-revision');
     if (!t.ok) return fail(`${what}: ${t.message}`);
+    // kubectl reads --to-revision=0 as "the previous revision"; rectify has no revision 0
+    // and would refuse every run at its first step.
+    if (isLiteral(t.value) && /^0+$/.test(literalText(t.value))) return fail(`${what}: ${NO_REVISION_ZERO}`);
     args.to_revision = t.value;
   }
   for (const b of BOOL_FLAGS) {
@@ -243,6 +246,9 @@ export function parseKubectl(text: string, opts: { forceDelete: boolean }): Pars
   if (kind !== 'node' && namespace === undefined) return fail(`${what}: missing the namespace (a ${kind} is namespaced, and rectify assumes none): write -n <namespace>, or -n {namespace}`);
   return { ok: true, value: { type: 'kubernetes', source: text, verb: specVerb, kind, name: name.value, namespace: ns, args, timeoutMs } };
 }
+
+/** The load error of a runbook's own `--to-revision=0` / `to_revision: 0`. */
+export const NO_REVISION_ZERO = 'to_revision 0 is not a revision number (a deployment\'s revisions start at 1): to roll back to the previous revision, leave it out';
 
 /** A token as a template of the given kind; a literal one must already fit the kind, and none may only look like a placeholder. */
 function templ(text: string, kind: ParamKind, what: string): Parsed<Template> {

@@ -197,6 +197,8 @@ function renderAction(rr: Renderer, spec: ActionSpec, where: string, phase: Rend
         timeoutMs: spec.timeoutMs,
       };
       if (spec.verb === 'scale' && replicas && !isLiteral(replicas)) checkFilledReplicas(rr, replicas, rendered, where, phase, opts.replicaCap);
+      const revision = spec.args.to_revision;
+      if (spec.verb === 'rollout_undo' && revision && !isLiteral(revision)) checkFilledRevision(rr, revision, rendered, where);
       return rendered;
     }
     case 'http':
@@ -386,6 +388,22 @@ function checkFilledReplicas(rr: Renderer, t: Template, a: RenderedKubernetesAct
     param,
     `placeholder {${param}} in ${where}: ${makes} ${target} to 0 replicas, removing every replica: rectify scales to 0 only when the runbook itself writes --replicas=0 (a HIGH-risk runbook: a person approves every run), never with a value from an alert or a run's params`,
   );
+}
+
+/**
+ * A `to_revision` filled from values that makes 0 (or 00): no deployment has revision 0
+ * (kubectl reads 0 as "the previous one", rectify as no revision at all). Refused here,
+ * so the decision is PARAM_REFUSED before a person is asked to approve a plan the
+ * executor would refuse ("not a revision number") once the run had started.
+ */
+function checkFilledRevision(rr: Renderer, t: Template, a: RenderedKubernetesAction, where: string): void {
+  if (rr.refusal) return;
+  const text = a.args.to_revision ?? '';
+  if (!/^0+$/.test(text)) return;
+  const param = placeholders(t)[0]?.param ?? '';
+  const value = rr.used[param] ?? text;
+  const makes = value === text ? `value ${quoteUntrusted(value)}` : `value ${quoteUntrusted(value)} makes to_revision ${quoteUntrusted(text)}, which`;
+  rr.refuse(param, `placeholder {${param}} in ${where}: ${makes} is not a revision number (a deployment's revisions start at 1); to roll back to the previous revision, leave to_revision out`);
 }
 
 /**

@@ -792,3 +792,56 @@ test('a placeholder in a PromQL comment is a load error naming the file and the 
     'g.yaml:8: runbooks.guard.post_checks[0].promql.query: placeholder {threshold} is in a comment (PromQL ignores everything from a # outside a string to the end of the line), so its value would never reach Prometheus: move it out of the comment, or remove it',
   ]);
 });
+
+// Regression: an alert's revision "0" passed rendering, so a HIGH runbook asked a person to
+// approve a plan that then failed at its first step ("to_revision \"0\" is not a revision number").
+test('a to_revision of 0 from a value is refused at rendering, before anyone is asked; the runbook writing 0 is a load error', () => {
+  const { runbooks, problems } = parseRunbooksText(
+    [
+      'runbooks:',
+      '  kubectl:',
+      '    risk: HIGH',
+      '    action: kubectl rollout undo deployment {deployment} --to-revision={revision} -n {namespace}',
+      '  map:',
+      '    risk: HIGH',
+      '    action: {kubernetes: {verb: rollout_undo, kind: deployment, name: "{deployment}", namespace: "{namespace}", to_revision: "{revision}"}}',
+      '  joined:',
+      '    risk: HIGH',
+      '    action: kubectl rollout undo deployment {deployment} --to-revision={tens}{units} -n {namespace}',
+      '',
+    ].join('\n'),
+    'u.yaml',
+  );
+  assert.deepEqual(problems.map(formatProblem), []);
+  const [kubectl, map, joined] = runbooks;
+  const values = { deployment: 'api', namespace: 'prod', revision: '0' };
+  const why = "is not a revision number (a deployment's revisions start at 1); to roll back to the previous revision, leave to_revision out";
+  assert.equal(refusal(kubectl!, values), `placeholder {revision} in action 1: value "0" ${why}`);
+  assert.equal(refusal(map!, values), `placeholder {revision} in action 1: value "0" ${why}`);
+  assert.equal(refusal(kubectl!, { ...values, revision: '000' }), 'placeholder {revision} in action 1: value "000" expected a whole number');
+  assert.equal(refusal(joined!, { ...values, tens: '0', units: '0' }), `placeholder {tens} in action 1: value "0" makes to_revision "00", which ${why}`);
+  // Revisions from 1 render as before.
+  for (const [r, v] of [[kubectl!, { ...values, revision: '4' }], [map!, { ...values, revision: '10' }], [joined!, { ...values, tens: '1', units: '0' }]] as const) {
+    const ok = renderPlan(r, v);
+    assert.ok(ok.ok, JSON.stringify(v));
+  }
+
+  const bad = parseRunbooksText(
+    [
+      'runbooks:',
+      '  kubectl:',
+      '    risk: HIGH',
+      '    action: kubectl rollout undo deployment {deployment} --to-revision=0 -n {namespace}',
+      '  map:',
+      '    risk: HIGH',
+      '    action: {kubernetes: {verb: rollout_undo, kind: deployment, name: "{deployment}", namespace: "{namespace}", to_revision: 0}}',
+      '',
+    ].join('\n'),
+    'z.yaml',
+  );
+  const load = "to_revision 0 is not a revision number (a deployment's revisions start at 1): to roll back to the previous revision, leave it out";
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    `z.yaml:4: runbooks.kubectl.action: kubectl rollout undo deployment: ${load}`,
+    `z.yaml:7: runbooks.map.action.kubernetes.to_revision: ${load}`,
+  ]);
+});
