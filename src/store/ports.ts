@@ -554,6 +554,13 @@ export interface Store {
   ping(): boolean;
   /** Whether the store takes writes: after a write fault it probes until one succeeds. */
   health(): StoreHealth;
+  /**
+   * The write fault standing now, read without touching the database (for a metrics
+   * scrape): `lasting` (only a restart clears it), `transient` (the last write failed:
+   * a lock held elsewhere past the busy timeout, a full disk, a read-only file; until a
+   * write succeeds, or `health()` finds it cleared), or null.
+   */
+  faultKind(): 'lasting' | 'transient' | null;
   auditRecords(q: AuditRecordQuery): AuditRecord[];
   /** The highest audit seq ever assigned (rows deleted at the end of the log leave it above the newest row). */
   auditHighWater(): number;

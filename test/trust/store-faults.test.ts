@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -122,7 +122,7 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
     await svc.stop({ remove: true });
   });
 
-  it('a full disk (a real tmpfs filled up): 503 and nothing run; freeing space lets it recover by itself', async (t) => {
+  it('a full disk (a real tmpfs filled up): 503 and nothing run, nor taken in, until 8 MiB are free again; then it recovers by itself', async (t) => {
     const mnt = mkdtempSync(join(tmpdir(), 'rectify-full-'));
     if (!canRun('mount', ['-t', 'tmpfs', '-o', 'size=24m', 'tmpfs', mnt])) {
       rmSync(mnt, { recursive: true, force: true });
@@ -152,6 +152,17 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
       // The probe's one-row write would fit in the space the WAL holds: readiness waits for room.
       assert.match((await svc.get('/readyz')).body.store_error, /^SQLITE_FULL: .* \([0-9.]+ MiB free where the database is; ready again from 8 MiB\)$/);
       assert.equal(target.calls('/first/full'), 0, 'no action without its audit row');
+      // Some room again, less than 8 MiB: a small write would fit, a storm's commit would
+      // not. Intake and /readyz agree: nothing is taken in until 8 MiB are free.
+      truncateSync(filler, statSync(filler).size - 2 * 1024 * 1024);
+      for (const id of ['ROOM-1', 'ROOM-2']) {
+        const small = await svc.post('/api/v1/incidents?wait=true', broken('full', id));
+        assert.deepEqual([small.status, small.body.error?.code], [503, 'STORE_UNAVAILABLE'], id);
+        const ready = await svc.get('/readyz');
+        assert.equal(ready.status, 503, id);
+        assert.match(ready.body.store_error, /^SQLITE_FULL: .* \([0-9.]+ MiB free where the database is; ready again from 8 MiB\)$/);
+      }
+      assert.equal((await svc.get('/api/v1/incidents/ROOM-1')).status, 404, 'nothing taken in below 8 MiB');
       unlinkSync(filler);
       await assertRecovered(svc, target, 'after-full');
     } finally {

@@ -357,7 +357,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   opts.onApprovalsPending?.(tx.pendingApprovalCount());
   /**
    * The last write fault, until a later commit succeeds: what /readyz reports. `full`:
-   * the disk was full (the probe alone cannot show it has room again); `lasting`:
+   * the disk was full (nothing is written, the probe's row included, until
+   * MIN_FREE_AFTER_FULL is free again: see stillFull); `lasting`:
    * nothing but a restart clears it (the file is gone, or a commit's outcome is not known).
    */
   let fault: { at: number; message: string; full?: boolean; lasting?: boolean } | null = null;
@@ -405,6 +406,18 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (!lost) return null;
     lastingFault(lost, 'file_lost');
     return lost;
+  };
+  /**
+   * While a full disk's fault stands and the database's file system has less than
+   * MIN_FREE_AFTER_FULL free: why nothing is written (what /readyz says); else null.
+   * A small write that fits (the probe's row, a saved clock) does not end it: a storm's
+   * commit would fill the disk again, so intake and /readyz wait for room alike.
+   */
+  const stillFull = (): string | null => {
+    if (!fault?.full) return null;
+    const free = freeBytes(dirname(opts.path));
+    if (free === null || free >= MIN_FREE_AFTER_FULL) return null;
+    return `${fault.message} (${(free / 1048576).toFixed(1)} MiB free where the database is; ready again from ${MIN_FREE_AFTER_FULL / 1048576} MiB)`;
   };
   const faultOf = (err: unknown): { at: number; message: string; full?: boolean } => ({
     at: Date.now(),
@@ -474,6 +487,13 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (lost) {
       lockWait = null;
       const failure = unavailable(new Error(lost));
+      for (const unit of batch) unit.reject(failure);
+      return;
+    }
+    const full = stillFull();
+    if (full) {
+      lockWait = null;
+      const failure = unavailable(new Error(full));
       for (const unit of batch) unit.reject(failure);
       return;
     }
@@ -810,12 +830,8 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (closed) return { ok: false, detail: 'closed' };
       const lost = cannotWrite();
       if (lost) return { ok: false, detail: lost };
-      if (fault?.full) {
-        const free = freeBytes(dirname(opts.path));
-        if (free !== null && free < MIN_FREE_AFTER_FULL) {
-          return { ok: false, detail: `${fault.message} (${(free / 1048576).toFixed(1)} MiB free where the database is; ready again from ${MIN_FREE_AFTER_FULL / 1048576} MiB)` };
-        }
-      }
+      const full = stillFull();
+      if (full) return { ok: false, detail: full };
       if (fault) {
         // Probed only while degraded, so a store that recovered says so even when
         // no request arrives (a probe that failed keeps the pod out of rotation,
@@ -836,6 +852,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
       if (busy) return { ok: false, detail: faultOf(busy).message };
       return ping() ? { ok: true, detail: null } : { ok: false, detail: 'the database does not answer' };
     },
+    faultKind: () => (closed || !fault ? null : fault.lasting ? 'lasting' : 'transient'),
     auditRecords: (q) => audit.auditRecords(q),
     auditHighWater: () => audit.auditHighWater(),
     auditKeyRowNeeded: () => chain.keyRowNeeded(),
