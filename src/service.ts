@@ -636,7 +636,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     ...(outbox ? { outbox } : {}),
   });
   const tracker = createExecutionTracker(runner);
-  metrics.watch({ storePending: () => store.pending(), executionsRunning: () => tracker.size(), notificationsDropped: () => notifications.dropped() });
+  metrics.watch({ storePending: () => store.pending(), executionsRunning: () => tracker.size(), notificationsDropped: () => notifications.dropped(), storeFault: () => store.faultKind() });
   // The guard time (and the prune horizon) go on from where the last process on this boot
   // left them: restarting does not take a forward step of the wall clock as the time.
   const resumed = resumeGuardClock(clock, store.read((tx) => tx.guardClock()));

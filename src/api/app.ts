@@ -7,6 +7,7 @@ import { JSON_BODY_POISONING } from '../ingest/index.js';
 import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody, sendShuttingDown } from './errors.js';
+import { createUnavailableAnswers } from './unavailable.js';
 import { documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -111,6 +112,19 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   // First of all hooks, so that every route (plugins' included) is behind it and an
   // unauthenticated caller learns nothing else (not even that rectify is draining).
   app.decorateRequest('caller', null);
+  app.decorateRequest('unavailable', null);
+  const unavailable = createUnavailableAnswers({
+    log: deps.log,
+    clock: deps.clock,
+    ...(deps.metrics.httpUnavailable ? { count: deps.metrics.httpUnavailable.bind(deps.metrics) } : {}),
+  });
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? '*';
+    if (req.unavailable && reply.statusCode === 503) {
+      unavailable.answered({ code: req.unavailable.code, route, reqId: req.id, method: req.method, caller: req.caller?.name ?? null, err: req.unavailable.err });
+    } else unavailable.settled(route, reply.statusCode);
+    done();
+  });
   if (deps.auth) installAuth(app, deps.auth, deps.log);
   else installLoopbackHostCheck(app, deps.log, opts.https ? 'https' : 'http');
   const registry = new Map<string, z.ZodType>();

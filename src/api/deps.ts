@@ -3,12 +3,15 @@ import type { Logger } from 'pino';
 import type { Engine, IntakeRefusal, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
 import type { NotificationEvent, SlackResponseOrder } from '../notify/index.js';
+import type { UnavailableCode } from '../observability/metrics.js';
 import type { Store } from '../store/ports.js';
 import type { TokenAuth } from './auth.js';
 
 export interface MetricsEndpoint {
   contentType: string;
   render(): Promise<string>;
+  /** A request to `route` (its template) was answered 503 with `code`. */
+  httpUnavailable?(route: string, code: UnavailableCode): void;
 }
 
 /** What the HTTP layer is given by the composition root: narrow, explicit. */

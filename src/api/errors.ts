@@ -2,6 +2,14 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_STATUS, isOutcomeUnknown, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
+import type { UnavailableCode } from '../observability/metrics.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set when the request is answered 503 with an error code: told and counted once the answer is sent (see unavailable.ts). */
+    unavailable: { code: UnavailableCode; err?: unknown } | null;
+  }
+}
 
 /** Fastify's own request errors, by code → our stable codes. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
@@ -18,6 +26,7 @@ export function errorBody(code: string, message: string, details: Array<{ path: 
 
 /** The answer to a POST while rectify stops (SIGTERM): its sender retries, here or on another replica. */
 export function sendShuttingDown(reply: FastifyReply): FastifyReply {
+  reply.request.unavailable = { code: 'SHUTTING_DOWN' };
   return reply.code(503).header('Retry-After', '10').send(errorBody('SHUTTING_DOWN', 'rectify is shutting down; send this to another replica or retry'));
 }
 
@@ -71,9 +80,13 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
       // Not when the outcome is not known: a retry is not the answer (it may have been recorded).
       if (status === 503 && !isOutcomeUnknown(err.details)) reply.header('Retry-After', '5');
       if (status >= 500) {
+        const code = err.code;
+        if (code === 'STORE_UNAVAILABLE' || code === 'OVERLOADED' || code === 'SHUTTING_DOWN') req.unavailable = { code, err };
+        // A store fault or an overload answers every request alike while it lasts: told
+        // once it starts, then summed up (see unavailable.ts), not a line per request.
         // The err serializer writes its cause (its message and stack, "caused by:"); an Error
         // under a key of its own would be written as {}.
-        req.log.error({ err, ...failedRequest(req) }, 'request failed');
+        if (code !== 'STORE_UNAVAILABLE' && code !== 'OVERLOADED') req.log.error({ err, ...failedRequest(req) }, 'request failed');
         void reply.code(status).send(errorBody(err.code, err.message, err.details));
         return;
       }

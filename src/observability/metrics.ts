@@ -44,6 +44,9 @@ export const INTAKE_UNKNOWN_ROUTES = ['/api/v1/webhooks/*', '/api/v1/incidents/*
  */
 export const NOTIFICATION_RESULTS = ['delivered', 'deferred', 'failed'] as const;
 export type NotificationResult = (typeof NOTIFICATION_RESULTS)[number];
+/** The error codes a request is answered 503 with, for `rectify_http_unavailable_total{code}`. */
+export const UNAVAILABLE_CODES = ['STORE_UNAVAILABLE', 'OVERLOADED', 'SHUTTING_DOWN'] as const;
+export type UnavailableCode = (typeof UNAVAILABLE_CODES)[number];
 
 export interface Metrics {
   /** `count` incidents (default 1) were accepted from `source` (alertmanager, pagerduty, api, manual). */
@@ -88,6 +91,8 @@ export interface Metrics {
   notification(receiver: string, result: NotificationResult): void;
   /** A delivery to `receiver` was not delivered (true: refused, or its attempts spent), or was delivered (false). */
   notifyReceiverFailing(receiver: string, failing: boolean): void;
+  /** A request to `route` (its template, never its URL) was answered 503 with `code`. */
+  httpUnavailable(route: string, code: UnavailableCode): void;
 }
 
 const noop = (): void => {};
@@ -107,4 +112,5 @@ export const noopMetrics: Metrics = Object.freeze({
   storeFaultLasting: noop,
   notification: noop,
   notifyReceiverFailing: noop,
+  httpUnavailable: noop,
 });

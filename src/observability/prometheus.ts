@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, INTAKE_UNKNOWN_ROUTES, NOTIFICATION_RESULTS, OPERATOR_RESET_KINDS, type Metrics } from './metrics.js';
+import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUTES, INTAKE_UNKNOWN_ROUTES, NOTIFICATION_RESULTS, OPERATOR_RESET_KINDS, UNAVAILABLE_CODES, type Metrics } from './metrics.js';
 
 /** Values read at scrape time, never counted on the hot path. */
 export interface LiveSources {
@@ -9,6 +9,8 @@ export interface LiveSources {
   executionsRunning(): number;
   /** Notifications dropped since start because the queue was full. */
   notificationsDropped(): number;
+  /** The store's write fault standing now (the state /readyz reports), read without touching the database. */
+  storeFault?(): 'lasting' | 'transient' | null;
 }
 
 export interface PrometheusMetrics extends Metrics {
@@ -139,10 +141,20 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['runbook', 'kind'] as const,
     registers: [registry],
   });
+  let live: LiveSources | undefined;
   const storeFault = new Gauge({
     name: 'rectify_store_fault',
-    help: '1 with kind="lasting" while the store has a fault only a restart clears (a commit the disk could not confirm, the database file removed or replaced): nothing is accepted or written until rectify restarts; /readyz says why. Else 0.',
+    help: '1 with kind="lasting" while the store has a fault only a restart clears (a commit the disk could not confirm, the database file removed or replaced): nothing is accepted or written until rectify restarts. 1 with kind="transient" while the last write failed and none has succeeded since (a write lock held elsewhere past --db-busy-timeout, a full disk until 8 MiB are free, a read-only file): intake answers 503 STORE_UNAVAILABLE and /readyz says why. Else 0.',
     labelNames: ['kind'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ kind: 'transient' }, live?.storeFault?.() === 'transient' ? 1 : 0);
+    },
+  });
+  const unavailable = new Counter({
+    name: 'rectify_http_unavailable_total',
+    help: 'Requests answered 503, by route (its template, never the URL) and code: STORE_UNAVAILABLE (the database cannot commit: see rectify_store_fault), OVERLOADED (more than --max-pending writes waiting), SHUTTING_DOWN (rectify is stopping). Nothing of such a request was recorded (unless its answer says how much was); senders retry. /readyz and /healthz answering 503 are not counted.',
+    labelNames: ['route', 'code'] as const,
     registers: [registry],
   });
   const notifications = new Counter({
@@ -157,7 +169,6 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     labelNames: ['receiver'] as const,
     registers: [registry],
   });
-  let live: LiveSources | undefined;
   new Gauge({
     name: 'rectify_store_pending',
     help: 'Writes waiting for the next store commit: an intake request with all its decisions counts one, as do an execution\'s record and a person\'s action; intake answers 503 OVERLOADED while more than --max-pending wait.',
@@ -191,6 +202,8 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   pausedGauge.set(0);
   approvals.set(0);
   storeFault.set({ kind: 'lasting' }, 0);
+  storeFault.set({ kind: 'transient' }, 0);
+  for (const route of INTAKE_ROUTES) for (const code of UNAVAILABLE_CODES) unavailable.inc({ route, code }, 0);
   // Counters with label sets known in advance start at 0: Prometheus' increase() reads a
   // series that first appears at 1 as no increase, so an alert on the first count would
   // never fire. Adding 0 creates the series and leaves a count already made as it is.
@@ -225,6 +238,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     storeFaultLasting: () => storeFault.set({ kind: 'lasting' }, 1),
     notification: (receiver, result) => notifications.inc({ receiver, result }),
     notifyReceiverFailing: (receiver, failing) => receiverFailing.set({ receiver }, failing ? 1 : 0),
+    httpUnavailable: (route, code) => unavailable.inc({ route, code }),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
     knowRunbooks: (runbooks) => {
       for (const runbook of runbooks) {

@@ -76,7 +76,7 @@ describe('the answers to a commit whose outcome is not known', () => {
   it('told: rectify_store_fault{kind="lasting"} 1, one error logged, /healthz 503 so the pod is restarted (the restart settles it), /readyz 503', async () => {
     const s = await start();
     const gauge = async () => String((await s.get('/metrics')).body).split('\n').filter((l) => l.startsWith('rectify_store_fault'));
-    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 0']);
+    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 0', 'rectify_store_fault{kind="transient"} 0']);
     assert.deepEqual([(await s.get('/healthz')).status, (await s.get('/healthz')).body], [200, { status: 'ok' }]);
     failWith = 'SQLITE_IOERR_FSYNC';
     assert.equal((await s.post('/api/v1/incidents', incident('H-1'))).status, 503);
@@ -84,7 +84,7 @@ describe('the answers to a commit whose outcome is not known', () => {
     assert.equal((await s.post('/api/v1/incidents', incident('H-2'))).status, 503);
     const lasting =
       'the database could not confirm a commit (SQLITE_IOERR_FSYNC: disk I/O error): whether it was recorded is not known until rectify restarts and SQLite recovers the file. Nothing is accepted until then; check the disk (the kernel log), then restart rectify';
-    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 1']);
+    assert.deepEqual(await gauge(), ['rectify_store_fault{kind="lasting"} 1', 'rectify_store_fault{kind="transient"} 0']);
     const health = await s.get('/healthz');
     assert.deepEqual([health.status, health.body], [503, { status: 'restart_needed', reason: lasting }]);
     const ready = await s.get('/readyz');
@@ -99,7 +99,7 @@ describe('the answers to a commit whose outcome is not known', () => {
     assert.equal((await s.post('/api/v1/incidents', incident('L-1'))).status, 503);
     assert.equal((await s.get('/readyz')).status, 503);
     const gauge = String((await s.get('/metrics')).body).split('\n').filter((l) => l.startsWith('rectify_store_fault'));
-    assert.deepEqual(gauge, ['rectify_store_fault{kind="lasting"} 1']);
+    assert.deepEqual(gauge, ['rectify_store_fault{kind="lasting"} 1', 'rectify_store_fault{kind="transient"} 0']);
     assert.deepEqual([(await s.get('/healthz')).status, (await s.get('/healthz')).body], [200, { status: 'ok' }]);
     renameSync(`${s.dbPath}.moved`, s.dbPath);
   });

@@ -1,0 +1,107 @@
+import type { Logger } from 'pino';
+import type { Clock } from '../lib/index.js';
+import { UNAVAILABLE_CODES, type UnavailableCode } from '../observability/metrics.js';
+
+export { UNAVAILABLE_CODES, type UnavailableCode };
+
+/** A request answered 503 with an error code: what the log and the counter are told of it. */
+export interface UnavailableAnswer {
+  code: UnavailableCode;
+  /** The route's template (`/api/v1/incidents`), never the request's URL; `*` for a request no route matched. */
+  route: string;
+  reqId: string;
+  method: string;
+  caller: string | null;
+  /** The error answered (its cause says why), absent for SHUTTING_DOWN. */
+  err?: unknown;
+}
+
+export interface UnavailableAnswersDeps {
+  log: Logger;
+  clock: Clock;
+  /** Counts every 503 answered (rectify_http_unavailable_total). */
+  count?: (route: string, code: UnavailableCode) => void;
+  /** At most one summary line per code in this long while the 503s go on (default a minute). */
+  windowMs?: number;
+}
+
+/** The codes told as a streak: a store fault or an overload answers every request alike while it lasts. */
+const STREAK_CODES: ReadonlySet<UnavailableCode> = new Set(['STORE_UNAVAILABLE', 'OVERLOADED']);
+
+interface Streak {
+  /** When its first 503 was answered (wall clock, for the lines). */
+  from: number;
+  /** When the last line of it was written (monotonic). */
+  toldAt: number;
+  /** 503s answered in it, and those answered since its last line. */
+  total: number;
+  untold: number;
+  cause: string;
+  /** The routes answered 503: the first of them to answer a request below 400 again ends it. */
+  routes: Set<string>;
+}
+
+/** Why the request was answered 503: the store's own fault (the error's cause), else the error's message. */
+function causeOf(err: unknown): string {
+  const e = err as { message?: unknown; cause?: unknown } | null | undefined;
+  const cause = e?.cause as { message?: unknown; code?: unknown } | undefined;
+  if (cause && typeof cause.message === 'string') return typeof cause.code === 'string' && !cause.message.startsWith(cause.code) ? `${cause.code}: ${cause.message}` : cause.message;
+  return typeof e?.message === 'string' ? e.message : String(err);
+}
+
+/**
+ * The 503s a store fault (STORE_UNAVAILABLE: a lock held elsewhere, a full disk, a
+ * read-only file) or an overload (OVERLOADED: more than --max-pending writes waiting)
+ * answers are told as one story, not one error line with its stack per request: in an
+ * alert storm those lines would bury everything else in the log. The first 503 of a
+ * code writes one line (with the error and its cause); while they go on, at most one
+ * line per `windowMs` says how many more were answered and why; the first request
+ * answered below 400 again, on a route that was answered 503, writes one line saying
+ * how many were answered 503 in all. Each request is at debug. Every 503 with a code
+ * (SHUTTING_DOWN too) is counted.
+ */
+export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
+  answered(a: UnavailableAnswer): void;
+  settled(route: string, status: number): void;
+} {
+  const windowMs = deps.windowMs ?? 60_000;
+  // Keyed by code: two keys at most, whatever the senders do.
+  const streaks = new Map<UnavailableCode, Streak>();
+  const iso = (ms: number): string => new Date(ms).toISOString();
+
+  return {
+    answered(a: UnavailableAnswer): void {
+      deps.count?.(a.route, a.code);
+      if (!STREAK_CODES.has(a.code)) return;
+      const cause = causeOf(a.err);
+      const request = { reqId: a.reqId, method: a.method, route: a.route, caller: a.caller };
+      deps.log.debug({ code: a.code, cause, ...request }, 'request answered 503');
+      const mono = deps.clock.monotonic?.() ?? deps.clock.now();
+      const s = streaks.get(a.code);
+      if (!s) {
+        streaks.set(a.code, { from: deps.clock.now(), toldAt: mono, total: 1, untold: 0, cause, routes: new Set([a.route]) });
+        const fields = { err: a.err, code: a.code, cause, ...request };
+        if (a.code === 'STORE_UNAVAILABLE') deps.log.error(fields, 'requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)');
+        else deps.log.warn(fields, 'requests are answered 503 OVERLOADED: more writes wait to be recorded than --max-pending (nothing of them is recorded; senders retry)');
+        return;
+      }
+      s.total++;
+      s.untold++;
+      s.cause = cause;
+      s.routes.add(a.route);
+      // A wall clock stepped back (no monotonic one) ends the minute too, as a refusal's does.
+      if (mono >= s.toldAt && mono - s.toldAt < windowMs) return;
+      deps.log.warn({ code: a.code, more: s.untold, since: iso(s.from), cause }, `more requests answered 503 ${a.code}`);
+      s.toldAt = mono;
+      s.untold = 0;
+    },
+    settled(route: string, status: number): void {
+      if (streaks.size === 0 || status >= 400) return;
+      for (const [code, s] of streaks) {
+        if (!s.routes.has(route)) continue;
+        streaks.delete(code);
+        deps.log.warn({ code, answered_503: s.total, from: iso(s.from), to: iso(deps.clock.now()), last_cause: s.cause, route }, `requests are answered again after 503 ${code}`);
+      }
+    },
+  };
+}

@@ -1,0 +1,145 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { startTestService, type TestService } from '../helpers/service.js';
+import { until } from '../helpers/until.js';
+
+/**
+ * A store fault or an overload answers every intake request 503 while it lasts. The
+ * log tells it as one story (a line when it starts, at most one a minute while it goes
+ * on, a line when requests are answered again), not one error line with its stack per
+ * request, which in an alert storm would bury everything else; /metrics shows the
+ * fault (rectify_store_fault{kind="transient"}) and counts the 503s by route and code.
+ */
+
+const runbooks = (base: string) => `runbooks:
+  fix:
+    risk: LOW
+    triggers: [broken]
+    min_confidence: 0.5
+    max_per_hour: 100
+    cooldown_minutes: 0
+    actions:
+      - http: {method: POST, url: "${base}/fix/{service}"}
+`;
+const broken = (service: string, id?: string) => ({ root_cause: 'broken', service, confidence: 1, ...(id ? { id } : {}) });
+
+type LogRecord = { level: string; msg: string; [k: string]: unknown };
+const records = (svc: TestService): LogRecord[] => svc.log.records() as LogRecord[];
+const withMsg = (svc: TestService, prefix: string): LogRecord[] => records(svc).filter((r) => r.msg.startsWith(prefix));
+
+async function metricLines(svc: TestService, ...prefixes: string[]): Promise<string[]> {
+  const text = String((await svc.get('/metrics')).body);
+  return text.split('\n').filter((l) => prefixes.some((p) => l.startsWith(p)));
+}
+
+describe('503 answers: told once, summed up, counted', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/fix/after', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('a write lock held elsewhere: one error line when the 503s start, one summary a minute, one line when a request is taken again; /metrics shows the fault and counts each 503', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '100ms'], captureLogs: true });
+    try {
+      assert.deepEqual(await metricLines(svc, 'rectify_store_fault', 'rectify_http_unavailable_total{route="/api/v1/incidents"'), [
+        'rectify_store_fault{kind="lasting"} 0',
+        'rectify_store_fault{kind="transient"} 0',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"} 0',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"} 0',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="SHUTTING_DOWN"} 0',
+      ]);
+      const mark = svc.log.lines.length;
+      const other = new Database(svc.dbPath);
+      other.exec('BEGIN EXCLUSIVE');
+      const send = async (n: number): Promise<void> => {
+        for (let i = 0; i < n; i++) {
+          const r = await svc.post('/api/v1/incidents?wait=true', broken('locked'));
+          assert.deepEqual([r.status, r.body.error.code], [503, 'STORE_UNAVAILABLE']);
+        }
+      };
+      await send(5);
+      assert.deepEqual(await metricLines(svc, 'rectify_store_fault', 'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"}'), [
+        'rectify_store_fault{kind="lasting"} 0',
+        'rectify_store_fault{kind="transient"} 1',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"} 5',
+      ]);
+      assert.equal(withMsg(svc, 'request failed').length, 0, 'no error line per request');
+      const started = withMsg(svc, 'requests are answered 503 STORE_UNAVAILABLE');
+      assert.equal(started.length, 1);
+      assert.equal(started[0]!.level, 'error');
+      assert.equal(started[0]!.code, 'STORE_UNAVAILABLE');
+      assert.equal(started[0]!.route, '/api/v1/incidents');
+      assert.match(String(started[0]!.cause), /^SQLITE_BUSY: database is locked$/);
+      assert.equal(withMsg(svc, 'request answered 503').filter((r) => r.level === 'debug').length, 5, 'each request at debug');
+      assert.equal(withMsg(svc, 'more requests answered 503').length, 0, 'no summary within the minute');
+
+      // A minute on: the next 503 writes one summary of those since the first line, then quiet again.
+      svc.clock.advance(61_000);
+      await send(3);
+      const summaries = withMsg(svc, 'more requests answered 503');
+      assert.equal(summaries.length, 1);
+      assert.deepEqual([summaries[0]!.level, summaries[0]!.msg, summaries[0]!.more], ['warn', 'more requests answered 503 STORE_UNAVAILABLE', 5]);
+      assert.match(String(summaries[0]!.cause), /^SQLITE_BUSY: database is locked/);
+
+      other.exec('ROLLBACK');
+      other.close();
+      const r = await svc.post('/api/v1/incidents?wait=true', broken('after'));
+      assert.equal(r.status, 202);
+      const ended = withMsg(svc, 'requests are answered again after 503');
+      assert.equal(ended.length, 1);
+      assert.deepEqual([ended[0]!.level, ended[0]!.msg, ended[0]!.answered_503], ['warn', 'requests are answered again after 503 STORE_UNAVAILABLE', 8]);
+      await svc.post('/api/v1/incidents?wait=true', broken('after'));
+      assert.equal(withMsg(svc, 'requests are answered again after 503').length, 1, 'told once');
+      // The whole incident, in warnings and errors: three lines for eight refused requests.
+      assert.deepEqual(
+        records(svc)
+          .slice(mark)
+          .filter((l) => l.level === 'warn' || l.level === 'error')
+          .map((l) => l.msg),
+        ['requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)', 'more requests answered 503 STORE_UNAVAILABLE', 'requests are answered again after 503 STORE_UNAVAILABLE'],
+      );
+      assert.deepEqual(await metricLines(svc, 'rectify_store_fault', 'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"}'), [
+        'rectify_store_fault{kind="lasting"} 0',
+        'rectify_store_fault{kind="transient"} 0',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"} 8',
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('past --max-pending: one warning for the OVERLOADED answers, one when the queue is taken again; counted by code', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '5s', '--max-pending', '1'], captureLogs: true });
+    try {
+      const other = new Database(svc.dbPath);
+      other.exec('BEGIN EXCLUSIVE');
+      // The first waits for the lock, holding the one place in the queue.
+      const first = svc.post('/api/v1/incidents?wait=true', broken('after', 'FIRST'));
+      await until('the first request queued', async () => ((await metricLines(svc, 'rectify_store_pending ')).includes('rectify_store_pending 1') ? true : undefined));
+      for (let i = 0; i < 4; i++) {
+        const r = await svc.post('/api/v1/incidents?wait=true', broken('after'));
+        assert.deepEqual([r.status, r.body.error.code], [503, 'OVERLOADED']);
+      }
+      const started = withMsg(svc, 'requests are answered 503 OVERLOADED');
+      assert.equal(started.length, 1);
+      assert.equal(started[0]!.level, 'warn');
+      assert.match(String(started[0]!.cause), /^more than 1 writes are waiting to be recorded \(--max-pending 1;/);
+      assert.equal(withMsg(svc, 'request failed').length, 0);
+      assert.deepEqual(await metricLines(svc, 'rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"}'), ['rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"} 4']);
+      other.exec('ROLLBACK');
+      other.close();
+      assert.equal((await first).status, 202);
+      const ended = withMsg(svc, 'requests are answered again after 503');
+      assert.deepEqual(
+        ended.map((l) => [l.msg, l.answered_503]),
+        [['requests are answered again after 503 OVERLOADED', 4]],
+      );
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
