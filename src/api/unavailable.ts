@@ -21,7 +21,11 @@ export interface UnavailableAnswersDeps {
   clock: Clock;
   /** Counts every 503 answered (rectify_http_unavailable_total). */
   count?: (route: string, code: UnavailableCode) => void;
-  /** At most one summary line per code in this long while the 503s go on (default a minute). */
+  /**
+   * At most one summary line per code in this long while the 503s go on (default a
+   * minute); five of them with no 503 and no request answered again, and the next 503
+   * is told as a new start.
+   */
   windowMs?: number;
 }
 
@@ -31,8 +35,9 @@ const STREAK_CODES: ReadonlySet<UnavailableCode> = new Set(['STORE_UNAVAILABLE',
 interface Streak {
   /** When its first 503 was answered (wall clock, for the lines). */
   from: number;
-  /** When the last line of it was written (monotonic). */
+  /** When the last line of it was written, and when its last 503 was answered (monotonic). */
   toldAt: number;
+  lastAt: number;
   /** 503s answered in it, and those answered since its last line. */
   total: number;
   untold: number;
@@ -57,7 +62,8 @@ function causeOf(err: unknown): string {
  * code writes one line (with the error and its cause); while they go on, at most one
  * line per `windowMs` says how many more were answered and why; the first request
  * answered below 400 again, on a route that was answered 503, writes one line saying
- * how many were answered 503 in all. Each request is at debug. Every 503 with a code
+ * how many were answered 503 in all (five minutes with no 503 and no such request, and
+ * the next 503 is told as a start again). Each request is at debug. Every 503 with a code
  * (SHUTTING_DOWN too) is counted.
  */
 export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
@@ -65,6 +71,7 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
   settled(route: string, status: number): void;
 } {
   const windowMs = deps.windowMs ?? 60_000;
+  const quietMs = 5 * windowMs;
   // Keyed by code: two keys at most, whatever the senders do.
   const streaks = new Map<UnavailableCode, Streak>();
   const iso = (ms: number): string => new Date(ms).toISOString();
@@ -78,15 +85,21 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
       deps.log.debug({ code: a.code, cause, ...request }, 'request answered 503');
       const mono = deps.clock.monotonic?.() ?? deps.clock.now();
       const s = streaks.get(a.code);
-      if (!s) {
-        streaks.set(a.code, { from: deps.clock.now(), toldAt: mono, total: 1, untold: 0, cause, routes: new Set([a.route]) });
-        const fields = { err: a.err, code: a.code, cause, ...request };
+      // Quiet for a while with no request answered again on its routes (no sender tried
+      // them): whether it ended is not known, so the next 503 is told as a new start,
+      // with the error and its cause, saying how many were answered before.
+      const quiet = s !== undefined && (mono < s.lastAt || mono - s.lastAt >= quietMs);
+      if (!s || quiet) {
+        streaks.set(a.code, { from: deps.clock.now(), toldAt: mono, lastAt: mono, total: 1, untold: 0, cause, routes: new Set([a.route]) });
+        const earlier = s ? { earlier: { answered_503: s.total, from: iso(s.from), last_cause: s.cause } } : {};
+        const fields = { err: a.err, code: a.code, cause, ...request, ...earlier };
         if (a.code === 'STORE_UNAVAILABLE') deps.log.error(fields, 'requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)');
         else deps.log.warn(fields, 'requests are answered 503 OVERLOADED: more writes wait to be recorded than --max-pending (nothing of them is recorded; senders retry)');
         return;
       }
       s.total++;
       s.untold++;
+      s.lastAt = mono;
       s.cause = cause;
       s.routes.add(a.route);
       // A wall clock stepped back (no monotonic one) ends the minute too, as a refusal's does.

@@ -188,6 +188,9 @@ describe('races: shutdown and operators', () => {
       );
       assert.equal(countRows(svc.dbPath, `SELECT count(*) n FROM approvals WHERE status = 'pending'`), 10);
       assert.equal(countRows(svc.dbPath, 'SELECT count(*) n FROM executions'), 0);
+      // Counted by route template, never by the URL (each approval's id).
+      const counted = (await svc.service.metrics.render()).split('\n').filter((l) => l.startsWith('rectify_http_unavailable_total{route="/api/v1/approvals'));
+      assert.deepEqual(counted, ['rectify_http_unavailable_total{route="/api/v1/approvals/:id/approve",code="SHUTTING_DOWN"} 10']);
       await svc.stop({ remove: true });
     });
   }

@@ -85,27 +85,36 @@ describe('503 answers: told once, summed up, counted', () => {
       assert.deepEqual([summaries[0]!.level, summaries[0]!.msg, summaries[0]!.more], ['warn', 'more requests answered 503 STORE_UNAVAILABLE', 5]);
       assert.match(String(summaries[0]!.cause), /^SQLITE_BUSY: database is locked/);
 
+      // Five minutes with no request at all: whether it ended is not known, so the next 503
+      // is told as a start again, with its cause, saying how many came before.
+      svc.clock.advance(301_000);
+      await send(2);
+      const restarted = withMsg(svc, 'requests are answered 503 STORE_UNAVAILABLE');
+      assert.equal(restarted.length, 2);
+      assert.deepEqual(restarted[1]!.earlier, { answered_503: 8, from: '2026-11-24T03:00:00.000Z', last_cause: 'SQLITE_BUSY: database is locked' });
+
       other.exec('ROLLBACK');
       other.close();
       const r = await svc.post('/api/v1/incidents?wait=true', broken('after'));
       assert.equal(r.status, 202);
       const ended = withMsg(svc, 'requests are answered again after 503');
       assert.equal(ended.length, 1);
-      assert.deepEqual([ended[0]!.level, ended[0]!.msg, ended[0]!.answered_503], ['warn', 'requests are answered again after 503 STORE_UNAVAILABLE', 8]);
+      assert.deepEqual([ended[0]!.level, ended[0]!.msg, ended[0]!.answered_503], ['warn', 'requests are answered again after 503 STORE_UNAVAILABLE', 2]);
       await svc.post('/api/v1/incidents?wait=true', broken('after'));
       assert.equal(withMsg(svc, 'requests are answered again after 503').length, 1, 'told once');
-      // The whole incident, in warnings and errors: three lines for eight refused requests.
+      // The whole incident, in warnings and errors: four lines for ten refused requests.
+      const start = 'requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)';
       assert.deepEqual(
         records(svc)
           .slice(mark)
           .filter((l) => l.level === 'warn' || l.level === 'error')
           .map((l) => l.msg),
-        ['requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)', 'more requests answered 503 STORE_UNAVAILABLE', 'requests are answered again after 503 STORE_UNAVAILABLE'],
+        [start, 'more requests answered 503 STORE_UNAVAILABLE', start, 'requests are answered again after 503 STORE_UNAVAILABLE'],
       );
       assert.deepEqual(await metricLines(svc, 'rectify_store_fault', 'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"}'), [
         'rectify_store_fault{kind="lasting"} 0',
         'rectify_store_fault{kind="transient"} 0',
-        'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"} 8',
+        'rectify_http_unavailable_total{route="/api/v1/incidents",code="STORE_UNAVAILABLE"} 10',
       ]);
     } finally {
       await svc.stop({ remove: true });
