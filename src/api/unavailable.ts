@@ -35,9 +35,10 @@ const STREAK_CODES: ReadonlySet<UnavailableCode> = new Set(['STORE_UNAVAILABLE',
 interface Streak {
   /** When its first 503 was answered (wall clock, for the lines). */
   from: number;
-  /** When the last line of it was written, and when its last 503 was answered (monotonic). */
-  toldAt: number;
+  /** When its last 503 was answered (monotonic). */
   lastAt: number;
+  /** Set once a request is answered again less than a window after the last line: tells the end when the window is up. */
+  endTimer: ReturnType<typeof setTimeout> | null;
   /** 503s answered in it, and those answered since its last line. */
   total: number;
   untold: number;
@@ -60,11 +61,14 @@ function causeOf(err: unknown): string {
  * answers are told as one story, not one error line with its stack per request: in an
  * alert storm those lines would bury everything else in the log. The first 503 of a
  * code writes one line (with the error and its cause); while they go on, at most one
- * line per `windowMs` says how many more were answered and why; the first request
- * answered below 400 again, on a route that was answered 503, writes one line saying
- * how many were answered 503 in all (five minutes with no 503 and no such request, and
- * the next 503 is told as a start again). Each request is at debug. Every 503 with a code
- * (SHUTTING_DOWN too) is counted.
+ * line per `windowMs` says how many more were answered and why; once a request to a
+ * route that was answered 503 is answered below 400 again, one line says how many were
+ * answered 503 in all. Lines of one code are at most one per `windowMs`: under an
+ * overload that comes and goes with every commit (202s between 503s) the end is told
+ * once no 503 has followed for the rest of the minute, and a 503 soon after an end
+ * line takes the story up again without a new start. Five minutes with no 503 and no
+ * such request, and the next 503 is told as a start again. Each request is at debug.
+ * Every 503 with a code (SHUTTING_DOWN too) is counted.
  */
 export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
   answered(a: UnavailableAnswer): void;
@@ -74,7 +78,22 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
   const quietMs = 5 * windowMs;
   // Keyed by code: two keys at most, whatever the senders do.
   const streaks = new Map<UnavailableCode, Streak>();
+  /** When the last line of each code was written (monotonic): at most one a window. */
+  const toldAt = new Map<UnavailableCode, number>();
   const iso = (ms: number): string => new Date(ms).toISOString();
+  const mono = (): number => deps.clock.monotonic?.() ?? deps.clock.now();
+  /** Whether a line of `code` may be written now. A wall clock stepped back (no monotonic one) ends the window too, as a refusal's does. */
+  const due = (code: UnavailableCode, at: number): boolean => {
+    const last = toldAt.get(code);
+    return last === undefined || at < last || at - last >= windowMs;
+  };
+
+  function tellEnd(code: UnavailableCode, s: Streak, route: string): void {
+    streaks.delete(code);
+    if (s.endTimer) clearTimeout(s.endTimer);
+    toldAt.set(code, mono());
+    deps.log.warn({ code, answered_503: s.total, from: iso(s.from), to: iso(deps.clock.now()), last_cause: s.cause, route }, `requests are answered again after 503 ${code}`);
+  }
 
   return {
     answered(a: UnavailableAnswer): void {
@@ -83,37 +102,55 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
       const cause = causeOf(a.err);
       const request = { reqId: a.reqId, method: a.method, route: a.route, caller: a.caller };
       deps.log.debug({ code: a.code, cause, ...request }, 'request answered 503');
-      const mono = deps.clock.monotonic?.() ?? deps.clock.now();
-      const s = streaks.get(a.code);
+      const at = mono();
+      let s = streaks.get(a.code);
       // Quiet for a while with no request answered again on its routes (no sender tried
       // them): whether it ended is not known, so the next 503 is told as a new start,
       // with the error and its cause, saying how many were answered before.
-      const quiet = s !== undefined && (mono < s.lastAt || mono - s.lastAt >= quietMs);
+      const quiet = s !== undefined && (at < s.lastAt || at - s.lastAt >= quietMs);
       if (!s || quiet) {
-        streaks.set(a.code, { from: deps.clock.now(), toldAt: mono, lastAt: mono, total: 1, untold: 0, cause, routes: new Set([a.route]) });
         const earlier = s ? { earlier: { answered_503: s.total, from: iso(s.from), last_cause: s.cause } } : {};
+        if (s?.endTimer) clearTimeout(s.endTimer);
+        const told = due(a.code, at);
+        s = { from: deps.clock.now(), lastAt: at, total: 1, untold: told ? 0 : 1, cause, routes: new Set([a.route]), endTimer: null };
+        streaks.set(a.code, s);
+        // Within a minute of an end line: taken up again, told in the next line.
+        if (!told) return;
+        toldAt.set(a.code, at);
         const fields = { err: a.err, code: a.code, cause, ...request, ...earlier };
         if (a.code === 'STORE_UNAVAILABLE') deps.log.error(fields, 'requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)');
         else deps.log.warn(fields, 'requests are answered 503 OVERLOADED: more writes wait to be recorded than --max-pending (nothing of them is recorded; senders retry)');
         return;
       }
+      // Answered again for a moment, and 503 again: the same story goes on.
+      if (s.endTimer) clearTimeout(s.endTimer);
+      s.endTimer = null;
       s.total++;
       s.untold++;
-      s.lastAt = mono;
+      s.lastAt = at;
       s.cause = cause;
       s.routes.add(a.route);
-      // A wall clock stepped back (no monotonic one) ends the minute too, as a refusal's does.
-      if (mono >= s.toldAt && mono - s.toldAt < windowMs) return;
+      if (!due(a.code, at)) return;
+      toldAt.set(a.code, at);
       deps.log.warn({ code: a.code, more: s.untold, since: iso(s.from), cause }, `more requests answered 503 ${a.code}`);
-      s.toldAt = mono;
       s.untold = 0;
     },
     settled(route: string, status: number): void {
       if (streaks.size === 0 || status >= 400) return;
       for (const [code, s] of streaks) {
         if (!s.routes.has(route)) continue;
-        streaks.delete(code);
-        deps.log.warn({ code, answered_503: s.total, from: iso(s.from), to: iso(deps.clock.now()), last_cause: s.cause, route }, `requests are answered again after 503 ${code}`);
+        if (due(code, mono())) {
+          tellEnd(code, s, route);
+          continue;
+        }
+        // A line of it was written less than a window ago: the end is told when the
+        // window is up, unless a 503 comes first (then it goes on).
+        if (s.endTimer) continue;
+        const wait = windowMs - (mono() - (toldAt.get(code) ?? 0));
+        s.endTimer = setTimeout(() => {
+          if (streaks.get(code) === s) tellEnd(code, s, route);
+        }, Math.max(0, wait));
+        s.endTimer.unref();
       }
     },
   };

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { createUnavailableAnswers } from '../../src/api/unavailable.js';
+import { createManualClock } from '../../src/lib/index.js';
+import { createTestLogger } from '../../src/observability/logger.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
@@ -95,8 +98,11 @@ describe('503 answers: told once, summed up, counted', () => {
 
       other.exec('ROLLBACK');
       other.close();
-      const r = await svc.post('/api/v1/incidents?wait=true', broken('after'));
-      assert.equal(r.status, 202);
+      // A line was written less than a minute ago: the end waits for the minute to be up.
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('after'))).status, 202);
+      assert.equal(withMsg(svc, 'requests are answered again after 503').length, 0);
+      svc.clock.advance(61_000);
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('after'))).status, 202);
       const ended = withMsg(svc, 'requests are answered again after 503');
       assert.equal(ended.length, 1);
       assert.deepEqual([ended[0]!.level, ended[0]!.msg, ended[0]!.answered_503], ['warn', 'requests are answered again after 503 STORE_UNAVAILABLE', 2]);
@@ -121,7 +127,7 @@ describe('503 answers: told once, summed up, counted', () => {
     }
   });
 
-  it('past --max-pending: one warning for the OVERLOADED answers, one when the queue is taken again; counted by code', async () => {
+  it('past --max-pending, an overload that comes and goes with each commit: one warning when the OVERLOADED answers start, one a minute on when requests are taken again; counted by code', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '5s', '--max-pending', '1'], captureLogs: true });
     try {
       const other = new Database(svc.dbPath);
@@ -140,15 +146,51 @@ describe('503 answers: told once, summed up, counted', () => {
       assert.equal(withMsg(svc, 'request failed').length, 0);
       assert.deepEqual(await metricLines(svc, 'rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"}'), ['rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"} 4']);
       other.exec('ROLLBACK');
-      other.close();
       assert.equal((await first).status, 202);
+      // An overload that comes and goes with each commit: no line per turn. The end is
+      // told once a minute after the last line, the 503s between taken up into it.
+      other.exec('BEGIN EXCLUSIVE');
+      const second = svc.post('/api/v1/incidents?wait=true', broken('after', 'SECOND'));
+      await until('the second request queued', async () => ((await metricLines(svc, 'rectify_store_pending ')).includes('rectify_store_pending 1') ? true : undefined));
+      for (let i = 0; i < 2; i++) assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('after'))).body.error.code, 'OVERLOADED');
+      other.exec('ROLLBACK');
+      other.close();
+      assert.equal((await second).status, 202);
+      assert.deepEqual(
+        records(svc)
+          .filter((l) => l.level === 'warn' || l.level === 'error')
+          .map((l) => l.msg)
+          .filter((m) => m.includes('503')),
+        ['requests are answered 503 OVERLOADED: more writes wait to be recorded than --max-pending (nothing of them is recorded; senders retry)'],
+      );
+      svc.clock.advance(61_000);
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', broken('after'))).status, 202);
       const ended = withMsg(svc, 'requests are answered again after 503');
       assert.deepEqual(
         ended.map((l) => [l.msg, l.answered_503]),
-        [['requests are answered again after 503 OVERLOADED', 4]],
+        [['requests are answered again after 503 OVERLOADED', 6]],
       );
+      assert.deepEqual(await metricLines(svc, 'rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"}'), ['rectify_http_unavailable_total{route="/api/v1/incidents",code="OVERLOADED"} 6']);
     } finally {
       await svc.stop({ remove: true });
     }
+  });
+
+  it('answered again less than a window after the last line, and then nothing more: the end is told when the window is up', async () => {
+    const log = createTestLogger();
+    const clock = createManualClock(Date.UTC(2026, 10, 24, 3, 0, 0));
+    const counted: string[] = [];
+    const answers = createUnavailableAnswers({ log: log.logger, clock, windowMs: 50, count: (route, code) => counted.push(`${route} ${code}`) });
+    const err = Object.assign(new Error('the database could not commit; nothing was recorded, retry later'), { cause: Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }) });
+    for (const reqId of ['r-1', 'r-2', 'r-3']) answers.answered({ code: 'STORE_UNAVAILABLE', route: '/api/v1/webhooks/alertmanager', reqId, method: 'POST', caller: null, err });
+    answers.settled('/api/v1/incidents', 202);
+    answers.settled('/api/v1/webhooks/alertmanager', 400);
+    answers.settled('/api/v1/webhooks/alertmanager', 200);
+    const told = () => log.records().filter((r) => r.level !== 'debug').map((r) => [r.msg, r.answered_503 ?? r.cause]);
+    assert.deepEqual(told(), [['requests are answered 503 STORE_UNAVAILABLE: the database cannot commit (nothing of them is recorded; senders retry)', 'SQLITE_FULL: database or disk is full']]);
+    clock.advance(50);
+    await new Promise((r) => setTimeout(r, 120));
+    assert.deepEqual(told().slice(1), [['requests are answered again after 503 STORE_UNAVAILABLE', 3]]);
+    assert.deepEqual(counted, Array(3).fill('/api/v1/webhooks/alertmanager STORE_UNAVAILABLE'));
   });
 });
