@@ -39,6 +39,8 @@ interface Streak {
   lastAt: number;
   /** Set once a request is answered again less than a window after the last line: tells the end when the window is up. */
   endTimer: ReturnType<typeof setTimeout> | null;
+  /** When a request was first answered again, the end told later (wall clock): the end line's `to`. */
+  againAt?: number;
   /** 503s answered in it, and those answered since its last line. */
   total: number;
   untold: number;
@@ -92,7 +94,7 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
     streaks.delete(code);
     if (s.endTimer) clearTimeout(s.endTimer);
     toldAt.set(code, mono());
-    deps.log.warn({ code, answered_503: s.total, from: iso(s.from), to: iso(deps.clock.now()), last_cause: s.cause, route }, `requests are answered again after 503 ${code}`);
+    deps.log.warn({ code, answered_503: s.total, from: iso(s.from), to: iso(s.againAt ?? deps.clock.now()), last_cause: s.cause, route }, `requests are answered again after 503 ${code}`);
   }
 
   return {
@@ -125,6 +127,7 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
       // Answered again for a moment, and 503 again: the same story goes on.
       if (s.endTimer) clearTimeout(s.endTimer);
       s.endTimer = null;
+      delete s.againAt;
       s.total++;
       s.untold++;
       s.lastAt = at;
@@ -146,6 +149,7 @@ export function createUnavailableAnswers(deps: UnavailableAnswersDeps): {
         // A line of it was written less than a window ago: the end is told when the
         // window is up, unless a 503 comes first (then it goes on).
         if (s.endTimer) continue;
+        s.againAt = deps.clock.now();
         const wait = windowMs - (mono() - (toldAt.get(code) ?? 0));
         s.endTimer = setTimeout(() => {
           if (streaks.get(code) === s) tellEnd(code, s, route);

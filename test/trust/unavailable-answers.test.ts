@@ -191,6 +191,14 @@ describe('503 answers: told once, summed up, counted', () => {
     clock.advance(50);
     await new Promise((r) => setTimeout(r, 120));
     assert.deepEqual(told().slice(1), [['requests are answered again after 503 STORE_UNAVAILABLE', 3]]);
+    // Its `to`: when a request was answered again, not when the end was told.
+    assert.deepEqual(
+      log
+        .records()
+        .filter((r) => r.answered_503 !== undefined)
+        .map((r) => [r.from, r.to]),
+      [['2026-11-24T03:00:00.000Z', '2026-11-24T03:00:00.000Z']],
+    );
     assert.deepEqual(counted, Array(3).fill('/api/v1/webhooks/alertmanager STORE_UNAVAILABLE'));
   });
 });
