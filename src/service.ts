@@ -757,17 +757,45 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
    * beside it reads them). A save that fails is logged: the next start goes on from an
    * older one, or from the wall clock.
    */
+  /**
+   * Housekeeping runs every 5 s, and a store fault (a lock held elsewhere, a full disk)
+   * fails it at every pass: each of its failures is logged when it starts, with its
+   * error, then at debug until it succeeds again, which one line says (with how many
+   * passes failed), rather than a line with its stack every 5 s.
+   */
+  const failingChores = new Map<string, number>();
+  function choreFailed(what: string, err: unknown, level: 'warn' | 'error'): void {
+    const failures = (failingChores.get(what) ?? 0) + 1;
+    failingChores.set(what, failures);
+    if (failures === 1) log[level]({ err }, what);
+    else log.debug({ err, failures }, what);
+  }
+  function choreDone(what: string): void {
+    const failures = failingChores.get(what);
+    if (failures === undefined) return;
+    failingChores.delete(what);
+    log.info({ failed: what, failures }, 'a housekeeping chore succeeds again');
+  }
+  const SAVE_CLOCK_FAILED = 'could not save the guard time for the next start';
+  const EXPIRY_FAILED = 'approval expiry failed';
+  const PRUNE_FAILED = 'prune failed';
   async function saveClock(): Promise<void> {
     if (overrides.recover === false) return;
     const value = saveGuardClock(clock, engine.guardState(), pruneHorizon.state());
     if (value === undefined) return;
-    await store.transact((tx) => tx.setGuardClock(value, clock.now())).catch((err: unknown) => log.warn({ err }, 'could not save the guard time for the next start'));
+    await store.transact((tx) => tx.setGuardClock(value, clock.now())).then(
+      () => choreDone(SAVE_CLOCK_FAILED),
+      (err: unknown) => choreFailed(SAVE_CLOCK_FAILED, err, 'warn'),
+    );
   }
   async function housekeep(): Promise<PruneResult> {
     repeats.flush();
     // In the same synchronous step as the flush: the state and the audit row it stands as of.
     const checkpointing = checkpointed();
-    await engine.expireApprovals().catch((err: unknown) => log.error({ err }, 'approval expiry failed'));
+    await engine.expireApprovals().then(
+      () => choreDone(EXPIRY_FAILED),
+      (err: unknown) => choreFailed(EXPIRY_FAILED, err, 'error'),
+    );
     const total: PruneResult = { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
     const retention = { dedupMs: config.dedupRetentionMs, historyMs: config.historyRetentionMs, cooldownMs };
     // Not the wall clock as it is: a forward step of it, corrected again, must not prune
@@ -793,10 +821,16 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const sweep = setInterval(() => {
     if (sweeping) return;
     sweeping = housekeep()
-      .catch((err: unknown) => {
-        log.error({ err }, 'prune failed');
-        return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
-      })
+      .then(
+        (r) => {
+          choreDone(PRUNE_FAILED);
+          return r;
+        },
+        (err: unknown) => {
+          choreFailed(PRUNE_FAILED, err, 'error');
+          return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
+        },
+      )
       .finally(() => (sweeping = undefined));
   }, 5_000);
   sweep.unref();

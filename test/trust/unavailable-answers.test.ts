@@ -176,6 +176,36 @@ describe('503 answers: told once, summed up, counted', () => {
     }
   });
 
+  it('housekeeping (every 5 s) under a write lock held elsewhere: each failing chore logged once with its error, then at debug, and once when it succeeds again', { timeout: 60_000 }, async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--db-busy-timeout', '100ms'], captureLogs: true });
+    try {
+      const mark = svc.log.lines.length;
+      const other = new Database(svc.dbPath);
+      other.exec('BEGIN EXCLUSIVE');
+      const since = () => records(svc).slice(mark);
+      // Two passes at least (5 s apart, by the real clock).
+      await until('two failed passes', async () => (since().filter((r) => r.msg === 'prune failed').length >= 2 ? true : undefined), 20_000);
+      other.exec('ROLLBACK');
+      other.close();
+      await until('a pass that succeeds', async () => (since().some((r) => r.msg === 'a housekeeping chore succeeds again' && r.failed === 'prune failed') ? true : undefined), 20_000);
+      const levels = (msg: string) => since().filter((r) => r.msg === msg).map((r) => r.level);
+      const pruned = levels('prune failed');
+      assert.deepEqual([pruned[0], new Set(pruned.slice(1))], ['error', new Set(['debug'])]);
+      const expiry = levels('approval expiry failed');
+      assert.deepEqual([expiry[0], new Set(expiry.slice(1))], ['error', new Set(['debug'])]);
+      const again = since().filter((r) => r.msg === 'a housekeeping chore succeeds again');
+      assert.deepEqual(
+        again.map((r) => [r.level, r.failed, r.failures]),
+        [
+          ['info', 'approval expiry failed', expiry.length],
+          ['info', 'prune failed', pruned.length],
+        ],
+      );
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('answered again less than a window after the last line, and then nothing more: the end is told when the window is up', async () => {
     const log = createTestLogger();
     const clock = createManualClock(Date.UTC(2026, 10, 24, 3, 0, 0));
