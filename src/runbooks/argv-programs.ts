@@ -1,5 +1,6 @@
 import { STEP_MARKER_VAR, type Template } from '../domain/runbook.js';
 import { assignmentProblem } from './environment-names.js';
+import { interpreterIn, isInterpreter } from './interpreters.js';
 import { isLiteral } from './template.js';
 
 /**
@@ -615,7 +616,7 @@ type Problem = { index: number; message: string };
 export function shellIn(argv: readonly Template[]): Problem | undefined {
   const prog = argv[0]!.source;
   if (SHELLS.has(programName(prog))) return { index: 0, message: `${JSON.stringify(prog)} is a shell; ${TAIL}` };
-  return wrapped(argv, 0, prog);
+  return wrapped(argv, 0, prog) ?? interpreterIn(argv, 0, programName(prog));
 }
 
 const isWrapper = (name: string): boolean =>
@@ -866,7 +867,16 @@ function program(argv: readonly Template[], i: number, by: string, top: string):
     if (isRemote(by)) return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(by)} would run on the remote host; ${REMOTE_TAIL}` };
     return { index: i, message: `${JSON.stringify(t.source)} is a shell, which ${JSON.stringify(top)} would run; ${TAIL}` };
   }
-  return isWrapper(name) ? wrapped(argv, i, top) : undefined;
+  return isWrapper(name) ? wrapped(argv, i, top) : interpreted(argv, i, name);
+}
+
+/** An interpreter's arguments (interpreters.ts), also when env -S names it with some of them (`env -S "perl -e" "{x}"`). */
+function interpreted(argv: readonly Template[], i: number, name: string): Problem | undefined {
+  const words = argv[i]!.source.trim().split(/\s+/);
+  if (words.length === 1) return interpreterIn(argv, i, name);
+  const line = [...words.map((w): Template => ({ source: w, parts: [w] })), ...argv.slice(i + 1)];
+  const problem = interpreterIn(line, 0, name);
+  return problem && { ...problem, index: problem.index < words.length ? i : i + problem.index - words.length + 1 };
 }
 
 /** find's -exec, -execdir, -ok and -okdir: the argument after each is a program. */
@@ -1220,6 +1230,9 @@ function readArguments(
     if (!isLiteral(t)) return { problem: { index: i, message: `${JSON.stringify(by)} splits this argument into the program and its environment, so it must be written out, not hold a {placeholder}` } };
     if (word !== undefined && isWrapper(programName(word))) {
       return { problem: { index: i, message: `${JSON.stringify(word)} runs another program: write it as an argument of its own rather than in ${JSON.stringify(by)}'s split string` } };
+    }
+    if (word !== undefined && isInterpreter(programName(word))) {
+      return { problem: { index: i, message: `${JSON.stringify(word)} runs code its arguments give: write it and its options as arguments of their own rather than in ${JSON.stringify(by)}'s split string, so that rectify reads them` } };
     }
     return { program: word === undefined ? undefined : 'split' };
   };
