@@ -149,6 +149,13 @@ function systemdProperty(option: string, value: Template): string | undefined {
   }
   return undefined;
 }
+/** A valueRule refusing a {placeholder} in the value of `options`, which are `what`. */
+function chooses(by: string, options: readonly string[], what: string): NonNullable<WrapperSpec['valueRule']> {
+  return (option) =>
+    options.includes(option)
+      ? `${by}'s ${option} is ${what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`
+      : undefined;
+}
 const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   env: { flags: ['--ignore-environment', '--null', '--debug', '--list-signal-handling', '--block-signal', '--default-signal', '--ignore-signal'], short: 'aCSuP', long: ['--unset', '--chdir', '--split-string', '--argv0'], assignments: 'env', dashOption: true, split: { short: 'S', long: '--split-string' } },
   timeout: { flags: ['--foreground', '--preserve-status', '--verbose'], short: 'sk', long: ['--signal', '--kill-after'], operands: 1 },
@@ -211,6 +218,31 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
     dashDash: true,
     shellWithout: true,
   },
+  // Programs that run the one after their options, read as their man pages give them.
+  valgrind: { knownShort: 'qvhd', valueRule: chooses('valgrind', ['--db-command', '--vgdb-prefix'], 'a program valgrind runs (the debugger, or vgdb\'s)') },
+  // With no command fakeroot runs $SHELL; --lib and --faked are the library it preloads and the daemon it starts.
+  fakeroot: { short: 'lisb', knownShort: 'lisbuhv', long: ['--lib', '--faked', '--fd-base'], flags: ['--unknown-is-real', '--help', '--version'], shellWithout: true, valueRule: chooses('fakeroot', ['-l', '--lib', '--faked'], 'the library fakeroot preloads into the program, or the daemon it starts') },
+  chronic: { knownShort: 'ev' },
+  screen: { short: 'cehpSsTX', valueRule: chooses('screen', ['-c', '-s', '-X'], 'screen\'s configuration file, the shell it starts, or a command it sends to a session') },
+  sshpass: { short: 'fdpP', knownShort: 'fdpPevh' },
+  'systemd-cat': { short: 'tp', knownShort: 'tph', long: ['--identifier', '--priority', '--stderr-priority', '--level-prefix', '--namespace'], flags: ['--help', '--version'] },
+  'systemd-inhibit': { long: ['--what', '--who', '--why', '--mode'], flags: ['--list', '--no-pager', '--no-legend', '--help', '--version'] },
+  'dbus-run-session': { long: ['--config-file', '--dbus-daemon'], flags: ['--help', '--version'], valueRule: chooses('dbus-run-session', ['--config-file', '--dbus-daemon'], 'the bus daemon it starts, or the configuration that daemon reads (which can start services)') },
+  'xvfb-run': { short: 'efnpsw', knownShort: 'aefnlpswh', long: ['--error-file', '--auth-file', '--server-num', '--xauth-protocol', '--server-args', '--wait'], flags: ['--auto-servernum', '--listen-tcp', '--help'], valueRule: chooses('xvfb-run', ['-s', '--server-args'], 'the arguments of the X server it starts') },
+  eatmydata: {},
+  nocache: { short: 'n', knownShort: 'n' },
+  cpulimit: { short: 'lpePcs', knownShort: 'lpePcszivqkrbfmh', long: ['--limit', '--pid', '--exe', '--path', '--cpu', '--signal'], flags: ['--lazy', '--include-children', '--verbose', '--quiet', '--kill', '--restore', '--background', '--foreground', '--help'] },
+  trickle: { short: 'duwtln', knownShort: 'hvVsduwtln' },
+  // faketime TIMESTAMP PROGRAM; --date-prog names the date program it runs.
+  faketime: { short: 'p', knownShort: 'mpf', long: ['--date-prog'], flags: ['--exclude-monotonic', '--help', '--version'], operands: 1, valueRule: chooses('faketime', ['--date-prog'], 'the program faketime runs to read the timestamp') },
+  'aa-exec': { short: 'pn', knownShort: 'pnivdh', long: ['--profile', '--namespace'], flags: ['--immediate', '--verbose', '--debug', '--help'] },
+  // With no command schroot runs a login shell in the chroot.
+  schroot: { short: 'cudno', knownShort: 'cudnopqvalibrehV', long: ['--chroot', '--user', '--directory', '--session-name', '--option'], flags: ['--preserve-environment', '--quiet', '--verbose', '--all', '--list', '--info', '--automatic-session', '--help', '--version'], shellWithout: true },
+  's6-setuidgid': { operands: 1, noOptions: true },
+  's6-envdir': { short: 'c', knownShort: 'Iinfc', operands: 1 },
+  // rlwrap -z FILTER runs the filter program.
+  rlwrap: { short: 'bCDefFgHlMoOPqsStwz', long: ['--filter'], valueRule: chooses('rlwrap', ['-z', '--filter'], 'a filter program rlwrap runs') },
+  daemonize: { short: 'ceEoplu', knownShort: 'aceEoplvu', envOptions: ['-E'] },
   // With no program it runs a shell in the container.
   'systemd-nspawn': {
     short: 'DuLMSZipE',
@@ -495,6 +527,24 @@ const LXC: Subcommands = {
   anywhere: { short: '', values: '' },
 };
 
+// runc exec CONTAINER PROGRAM (crun's the same): -p/--process is a process.json that chooses what runs.
+const RUNC: Subcommands = {
+  global: { long: ['--root', '--log', '--log-format', '--criu', '--rootless'], flags: ['--debug', '--systemd-cgroup', '--help', '--version'], knownShort: 'hv', literalValues: true },
+  runs: {
+    exec: {
+      short: 'eupgc',
+      knownShort: 'eupgcdth',
+      long: ['--console-socket', '--pidfd-socket', '--cwd', '--env', '--user', '--additional-gids', '--process', '--pid-file', '--process-label', '--apparmor', '--cap', '--preserve-fds', '--cgroup'],
+      flags: ['--tty', '--detach', '--no-new-privs', '--ignore-paused', '--help'],
+      operands: 1,
+      podValues: true,
+      envOptions: ['-e', '--env'],
+      valueRule: chooses('runc exec', ['-p', '--process'], 'a process.json that chooses what runs'),
+    },
+  },
+  plain: ['list', 'ps', 'state', 'kill', 'pause', 'resume', 'events', 'delete'],
+};
+
 const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
   kubectl: { global: KUBE_GLOBAL, runs: { exec: KUBE_EXEC, run: KUBE_RUN, debug: KUBE_DEBUG }, plain: KUBE_PLAIN, restricted: KUBE_RESTRICTED, anywhere: KUBE_ANYWHERE },
   oc: {
@@ -551,6 +601,8 @@ const SUBCOMMANDS: Readonly<Record<string, Subcommands>> = {
   },
   lxc: LXC,
   incus: LXC,
+  runc: RUNC,
+  crun: RUNC,
 };
 /** The entry for `key`, never one an object inherits (`constructor`, `toString`). */
 const own = <T>(table: Readonly<Record<string, T>> | undefined, key: string): T | undefined => (table && Object.hasOwn(table, key) ? table[key] : undefined);
@@ -571,6 +623,9 @@ interface CommandLineOptions {
   what: string;
 }
 const COMMAND_LINE_OPTIONS: Record<string, CommandLineOptions> = {
+  // wget -e runs a wgetrc command (output_document=, use_askpass=…); curl -K reads a config file of its options.
+  wget: { short: 'e', long: ['--execute'], valueShort: 'eoaiBtOTwQPDIXlARU', prefixes: true, what: 'a wgetrc command wget carries out (output_document= writes any file, use_askpass= runs a program)' },
+  curl: { short: 'K', long: ['--config'], valueShort: 'AbcCdDeEFHKmoPQrTtuUwxXyYz', prefixes: true, what: 'a file of curl options curl reads (-o writes any file, --proxy chooses where the credentials go)' },
   rsync: { short: 'e', long: ['--rsh', '--rsync-path'], valueShort: 'eBfTM@', what: 'a command line rsync runs (to reach the remote host, or there to start rsync)' },
   tar: {
     short: 'IF',
@@ -620,7 +675,7 @@ export function shellIn(argv: readonly Template[]): Problem | undefined {
 }
 
 const isWrapper = (name: string): boolean =>
-  [WRAPPER_SPECS, SUBCOMMANDS, ALWAYS_SHELL, SHELL_OPTIONS, COMMAND_LINE_OPTIONS].some((table) => Object.hasOwn(table, name)) || name === 'find' || name === 'ip' || name === 'git';
+  [WRAPPER_SPECS, SUBCOMMANDS, ALWAYS_SHELL, SHELL_OPTIONS, COMMAND_LINE_OPTIONS].some((table) => Object.hasOwn(table, name)) || name === 'find' || name === 'ip' || name === 'git' || Object.hasOwn(OPTION_PROGRAMS, name);
 
 /** The problem with what the program at `at` runs, if it runs another; `top` is argv[0], for messages. */
 function wrapped(argv: readonly Template[], at: number, top: string): Problem | undefined {
@@ -636,6 +691,8 @@ function wrapped(argv: readonly Template[], at: number, top: string): Problem | 
   if (name === 'find') return findExec(argv, at, top);
   if (name === 'ip') return ipExec(argv, at, top);
   if (name === 'git') return gitOptions(argv, at, top);
+  const own2 = own(OPTION_PROGRAMS, name);
+  if (own2) return own2(argv, at, top);
   const line = own(COMMAND_LINE_OPTIONS, name);
   if (line) return commandLineOption(argv, at, line);
   const sub = own(SUBCOMMANDS, name);
@@ -943,6 +1000,295 @@ function commandLineOption(argv: readonly Template[], at: number, spec: CommandL
   return undefined;
 }
 
+
+/** An option as a program that reads its options as getopt_long does names it, and the arguments that are its values. */
+interface PlainOption {
+  name: string;
+  index: number;
+  values: { index: number; t: Template }[];
+}
+/**
+ * The options from `from` on, up to the first operand or "--" (`program`, its index, or
+ * the one after "--"), read with `arity` (how many arguments an option takes: 0 for a
+ * flag; `--name=value` takes its own). A value that stands where an option could be
+ * spelt (`{x}`, `-{x}`, `--{x}`) is refused, since it could be the program or an option
+ * that chooses it.
+ */
+function plainOptions(argv: readonly Template[], from: number, arity: (name: string) => number, by: string): { options: PlainOption[]; program: number | undefined; dashDash: boolean } | { problem: Problem } {
+  const options: PlainOption[] = [];
+  for (let i = from; i < argv.length; i++) {
+    const t = argv[i]!;
+    const head = textBeforeValue(t);
+    if (isLiteral(t) && t.source === '--') return { options, program: i + 1 < argv.length ? i + 1 : undefined, dashDash: true };
+    if (!head.startsWith('-') || t.source === '-') {
+      if (!isLiteral(t)) return { problem: { index: i, message: `a {placeholder} alone cannot stand before the program ${JSON.stringify(by)} runs: a value there could be the program, or an option that chooses it; write it in the runbook, or after the program` } };
+      return { options, program: i, dashDash: false };
+    }
+    if (head.startsWith('--')) {
+      const eq = head.indexOf('=');
+      if (eq > 0) {
+        options.push({ name: head.slice(0, eq), index: i, values: [{ index: i, t: tailOf(t, eq + 1) }] });
+        continue;
+      }
+      if (!isLiteral(t)) return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose what it runs; write it in the runbook` } };
+      const n = arity(t.source);
+      options.push({ name: t.source, index: i, values: argv.slice(i + 1, i + 1 + n).map((v, k) => ({ index: i + 1 + k, t: v })) });
+      i += n;
+      continue;
+    }
+    const cluster = clusterOf(t, (letter) => arity(`-${letter}`) > 0);
+    for (const { letter } of cluster.flags) options.push({ name: `-${letter}`, index: i, values: [] });
+    const v = cluster.value;
+    if (v) {
+      const n = arity(`-${v.letter}`);
+      if (v.last) {
+        options.push({ name: `-${v.letter}`, index: i, values: argv.slice(i + 1, i + 1 + n).map((a, k) => ({ index: i + 1 + k, t: a })) });
+        i += n;
+      } else options.push({ name: `-${v.letter}`, index: i, values: [{ index: i, t: joinedValue(t, v.k) }] });
+    } else if (!isLiteral(t)) return { problem: { index: i, message: `${JSON.stringify(by)}'s options must be written out: a value there could choose what it runs; write it in the runbook` } };
+  }
+  return { options, program: undefined, dashDash: false };
+}
+/** The first value in `options` that holds a {placeholder}, but those of `free`. */
+function placeholderValue(options: readonly PlainOption[], free: readonly string[], by: string, why: string): Problem | undefined {
+  for (const o of options) {
+    if (free.includes(o.name)) continue;
+    const v = o.values.find((x) => !isLiteral(x.t));
+    if (v) return { index: v.index, message: `${JSON.stringify(by)}'s ${o.name} ${why}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
+  }
+  return undefined;
+}
+/** NAME and VALUE given as two arguments (bwrap --setenv, tmux set-environment), read as one `NAME=VALUE`. */
+function assignmentOf(name: Template, value: Template): Template {
+  const parts: Template['parts'][number][] = [];
+  for (const part of [...name.parts, '=', ...value.parts]) {
+    const last = parts[parts.length - 1];
+    if (typeof part === 'string' && typeof last === 'string') parts[parts.length - 1] = last + part;
+    else parts.push(part);
+  }
+  return { source: `${name.source}=${value.source}`, parts };
+}
+/** The program `line[0]` (written at `index` in argv) with its arguments from `from` on, read as program() reads one. */
+function programLine(argv: readonly Template[], first: Template, index: number, from: number, by: string, top: string): Problem | undefined {
+  const line = [first, ...argv.slice(from)];
+  const problem = program(line, 0, by, top);
+  return problem ? { ...problem, index: problem.index === 0 ? index : from + problem.index - 1 } : undefined;
+}
+
+// start-stop-daemon's options with a value; --exec and --startas name the program, the arguments after "--" are its.
+const SSD_VALUES = new Set([
+  '-x', '-a', '-p', '-n', '-u', '-c', '-g', '-r', '-d', '-N', '-P', '-I', '-k', '-R', '-s', '-O',
+  '--exec', '--startas', '--pidfile', '--name', '--user', '--chuid', '--group', '--chroot', '--chdir', '--nicelevel', '--procsched', '--iosched', '--umask', '--retry',
+  '--signal', '--output', '--ppid', '--notify-timeout',
+]);
+// bwrap's options with one value, and those with two (SRC DEST, VAR VALUE); --setenv's pair is an assignment.
+const BWRAP_ONE = ['--args', '--argv0', '--userns', '--userns2', '--pidns', '--uid', '--gid', '--hostname', '--chdir', '--unsetenv', '--lock-file', '--sync-fd', '--remount-ro', '--exec-label', '--file-label', '--proc', '--dev', '--tmpfs', '--mqueue', '--dir', '--seccomp', '--add-seccomp-fd', '--block-fd', '--userns-block-fd', '--info-fd', '--json-status-fd', '--cap-add', '--cap-drop', '--perms', '--size', '--overlay-src', '--tmp-overlay', '--ro-overlay'];
+const BWRAP_TWO = ['--bind', '--bind-try', '--dev-bind', '--dev-bind-try', '--ro-bind', '--ro-bind-try', '--bind-fd', '--ro-bind-fd', '--file', '--bind-data', '--ro-bind-data', '--symlink', '--chmod', '--setenv', '--overlay'];
+// The programs k3s and microk8s hand their arguments to.
+const PASSED_ON = ['kubectl', 'crictl', 'ctr'];
+
+/** Programs whose options name what they run, read by a function of their own. */
+const OPTION_PROGRAMS: Readonly<Record<string, (argv: readonly Template[], at: number, top: string) => Problem | undefined>> = {
+  // capsh hands the arguments after "--" (or "==", itself again) to bash, or to --shell's program.
+  capsh: (argv, at) => {
+    const self = argv[at]!.source;
+    for (let i = at + 1; i < argv.length; i++) {
+      const t = argv[i]!;
+      if (!isLiteral(t)) return { index: i, message: `${JSON.stringify(self)}'s arguments must be written out, not hold a {placeholder}: a value there could be "--", after which capsh hands the rest to a shell; write it in the runbook` };
+      if (t.source === '--' || t.source === '==' || t.source.startsWith('--shell')) return { index: i, message: `${JSON.stringify(`${self} ${t.source}`)} hands what follows to a shell; ${TAIL}` };
+    }
+    return undefined;
+  },
+  'start-stop-daemon': (argv, at, top) => {
+    const self = argv[at]!.source;
+    const read = plainOptions(argv, at + 1, (name) => (SSD_VALUES.has(name) ? 1 : 0), self);
+    if ('problem' in read) return read.problem;
+    const refused = placeholderValue(read.options, ['-p', '--pidfile', '-n', '--name', '--ppid'], self, 'chooses what runs, as whom or where');
+    if (refused) return refused;
+    const named = [...read.options].reverse().find((o) => ['-a', '--startas'].includes(o.name)) ?? [...read.options].reverse().find((o) => ['-x', '--exec'].includes(o.name));
+    const value = named?.values[0];
+    if (!value) return undefined;
+    return programLine(argv, value.t, value.index, read.dashDash && read.program !== undefined ? read.program : argv.length, self, top);
+  },
+  // runcon CONTEXT PROGRAM, or runcon [-u USER] [-r ROLE] [-t TYPE] [-l RANGE] PROGRAM: both readings.
+  runcon: (argv, at, top) => {
+    const spec: WrapperSpec = { short: 'urtl', knownShort: 'curtlh', long: ['--user', '--role', '--type', '--range'], flags: ['--compute', '--help', '--version'] };
+    return runs(argv, at, at + 1, spec, top) ?? runs(argv, at, at + 1, { ...spec, operands: 1 }, top);
+  },
+  bwrap: (argv, at, top) => {
+    const self = argv[at]!.source;
+    const read = plainOptions(argv, at + 1, (name) => (BWRAP_TWO.includes(name) ? 2 : BWRAP_ONE.includes(name) ? 1 : 0), self);
+    if ('problem' in read) return read.problem;
+    for (const o of read.options) {
+      if (o.name === '--setenv' && o.values.length === 2) {
+        const [name, value] = o.values as [{ index: number; t: Template }, { index: number; t: Template }];
+        const joined = assignmentOf(name.t, value.t);
+        const problem = !isLiteral(name.t) ? assignmentProblem({ source: name.t.source, parts: name.t.parts }, `--setenv ${JSON.stringify(name.t.source)}`, self) : assignmentProblem(joined, `--setenv ${JSON.stringify(joined.source)}`, self);
+        if (problem) return { index: isLiteral(name.t) ? value.index : name.index, message: problem };
+      } else if (['--args', '--seccomp', '--add-seccomp-fd', '--exec-label', '--userns', '--userns2', '--pidns', '--block-fd', '--userns-block-fd', '--sync-fd', '--info-fd', '--json-status-fd', '--bind-fd', '--ro-bind-fd', '--file', '--bind-data', '--ro-bind-data', '--argv0', '--cap-add'].includes(o.name)) {
+        const v = o.values.find((x) => !isLiteral(x.t));
+        if (v) return { index: v.index, message: `${JSON.stringify(self)}'s ${o.name} reads a file or descriptor, or sets what the program runs with, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
+      }
+    }
+    if (read.program === undefined) return undefined;
+    return program(argv, read.program, self, top);
+  },
+  // k3s kubectl …, microk8s kubectl …: the program named runs with the arguments after it.
+  k3s: passedOn,
+  microk8s: passedOn,
+  tmux: tmuxCommands,
+  systemctl: managerEnvironment,
+  initctl: managerEnvironment,
+  scp: (argv, at) => sshCopy(argv, at, 'scp'),
+  sftp: (argv, at) => sshCopy(argv, at, 'sftp'),
+};
+function passedOn(argv: readonly Template[], at: number, top: string): Problem | undefined {
+  const self = argv[at]!.source;
+  const t = argv[at + 1];
+  if (!t) return undefined;
+  if (!isLiteral(t)) return { index: at + 1, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: it names the program ${JSON.stringify(self)} runs (kubectl, crictl, ctr), and an alert must not choose what runs` };
+  if (!PASSED_ON.includes(t.source)) return undefined;
+  return subcommand(argv, at + 1, at + 2, SUBCOMMANDS[t.source]!, `${self} ${t.source}`, top);
+}
+
+// systemctl's options that take a value (the rest are flags): the verb is the first other argument.
+const SYSTEMCTL_VALUES = ['-t', '--type', '-s', '--signal', '-p', '--property', '-H', '--host', '-M', '--machine', '-n', '--lines', '-o', '--output', '--state', '--kill-whom', '--root', '--image', '--job-mode', '--what', '--when', '--message', '--timestamp', '--preset-mode', '--boot-loader-entry', '--boot-loader-menu', '--reboot-argument', '--drop-in', '--kill-value', '--check-inhibitors'];
+/** The index of systemctl's (or initctl's) verb: its first argument that is no option nor an option's value. */
+function verbOf(argv: readonly Template[], at: number): number | undefined {
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    const head = textBeforeValue(t);
+    if (!head.startsWith('-')) return i;
+    if (isLiteral(t) && SYSTEMCTL_VALUES.includes(t.source)) i++;
+  }
+  return undefined;
+}
+/**
+ * `systemctl set-environment NAME=VALUE…` and `initctl set-env NAME=VALUE` set a variable
+ * for every unit or job the manager starts after (as root): read as env's assignments
+ * are (environment-names.ts). `systemctl import-environment NAME…` copies rectify's own
+ * variables (command_env's among them) into it: its names are written out.
+ */
+function managerEnvironment(argv: readonly Template[], at: number): Problem | undefined {
+  const self = argv[at]!.source;
+  const verb = verbOf(argv, at);
+  if (verb === undefined) return undefined;
+  const word = argv[verb]!;
+  if (!isLiteral(word)) return undefined;
+  const sets = ['set-environment', 'set-env'].includes(word.source);
+  const imports = word.source === 'import-environment';
+  if (!sets && !imports) return undefined;
+  for (let i = verb + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (isLiteral(t) || textBeforeValue(t).startsWith('-')) continue;
+    if (imports) {
+      return { index: i, message: `${JSON.stringify(`${self} import-environment`)} copies variables of rectify's own environment (command_env's among them) into the service manager's, so their names must be written out, not hold a {placeholder}; write them in the runbook` };
+    }
+    const problem = assignmentProblem(t, `${word.source} ${JSON.stringify(t.source)}`, `${self} (every unit it starts after)`);
+    if (problem) return { index: i, message: problem };
+  }
+  return undefined;
+}
+
+// tmux's commands that hand a command line to a shell (new-session's, split-window's…, run-shell's, if-shell's), or that set the environment of those.
+const TMUX_SHELL = new Set([
+  'new-session', 'new', 'new-window', 'neww', 'split-window', 'splitw', 'respawn-pane', 'respawnp', 'respawn-window', 'respawnw', 'run-shell', 'run', 'if-shell', 'if',
+  'display-popup', 'popup', 'pipe-pane', 'pipep', 'send-keys', 'send', 'source-file', 'source', 'set-hook', 'bind-key', 'bind', 'command-prompt', 'confirm-before', 'confirm',
+  'display-menu', 'menu',
+]);
+const TMUX_ENV = new Set(['set-environment', 'setenv']);
+/**
+ * tmux's commands (several, separated by ";"): the command name is written out; in one
+ * that hands a command line to a shell (TMUX_SHELL), or keys to one, no argument may
+ * hold a placeholder; set-environment's NAME VALUE is read as an assignment.
+ */
+function tmuxCommands(argv: readonly Template[], at: number): Problem | undefined {
+  const self = argv[at]!.source;
+  let command: string | undefined;
+  let args: Template[] = [];
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (isLiteral(t) && (t.source === ';' || t.source === '\\;')) {
+      command = undefined;
+      continue;
+    }
+    if (command === undefined) {
+      const head = textBeforeValue(t);
+      if (isLiteral(t) && head.startsWith('-')) {
+        // tmux's own options: -L, -S, -f, -c, -T take a value; -f is a configuration file, -c a shell command.
+        if (/^-[A-Za-z]*[cfLST]$/.test(t.source)) {
+          const v = argv[i + 1];
+          if (v && !isLiteral(v)) return { index: i + 1, message: `${JSON.stringify(self)}'s own options must be written out, not hold a {placeholder}: -c is a shell command, -f a configuration file, -L and -S the server; write it in the runbook` };
+          i++;
+        }
+        continue;
+      }
+      if (!isLiteral(t) || head.startsWith('-')) return { index: i, message: `${JSON.stringify(self)}'s options and command names must be written out, not hold a {placeholder}: an alert must not choose what tmux runs; write it in the runbook` };
+      command = t.source;
+      args = [];
+      continue;
+    }
+    args.push(t);
+    if (TMUX_SHELL.has(command) && !isLiteral(t)) {
+      return { index: i, message: `${JSON.stringify(`${self} ${command}`)} hands a command line to a shell (or keys to one), so its arguments must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
+    }
+    if (TMUX_ENV.has(command)) {
+      // set-environment [-Fhgru] [-t TARGET] NAME [VALUE]
+      const operands = args.filter((a, k) => !(isLiteral(a) && a.source.startsWith('-')) && !(k > 0 && isLiteral(args[k - 1]!) && /t$/.test(args[k - 1]!.source) && args[k - 1]!.source.startsWith('-')));
+      if (operands.length === 1 && !isLiteral(t) && operands[0] === t) {
+        const problem = assignmentProblem({ source: t.source, parts: t.parts }, `${command} ${JSON.stringify(t.source)}`, self);
+        if (problem) return { index: i, message: problem };
+      }
+      if (operands.length === 2 && operands[1] === t && !isLiteral(t)) {
+        const name = operands[0]!;
+        const joined = assignmentOf(name, t);
+        const problem = assignmentProblem(joined, `${command} ${JSON.stringify(joined.source)}`, self);
+        if (problem) return { index: i, message: problem };
+      }
+    }
+  }
+  return undefined;
+}
+
+// scp's and sftp's letters that take a value; those whose value is a program they run
+// (-S the ssh program, -D the sftp server, sftp's -s the remote one) or a file of
+// commands (sftp's -b, whose "!" lines a shell runs; -F's ssh configuration, whose
+// ProxyCommand runs).
+const SSH_COPY: Readonly<Record<'scp' | 'sftp', { values: string; runs: Readonly<Record<string, string>> }>> = {
+  scp: { values: 'cDFiJloPSX', runs: { S: 'the program scp runs to connect (ssh in its place)', D: 'the sftp server program scp runs', F: 'the ssh configuration file, whose ProxyCommand runs' } },
+  sftp: {
+    values: 'BbcDFiJloPRSsX',
+    runs: { S: 'the program sftp runs to connect (ssh in its place)', D: 'the sftp server program sftp runs', s: 'the subsystem or server program sftp runs on the remote host', b: 'a batch file of sftp commands, whose "!" lines a shell runs', F: 'the ssh configuration file, whose ProxyCommand runs' },
+  },
+};
+/** scp's and sftp's options, read anywhere before "--" as they read them: ssh's -o (sshOption), and the options whose value is a program. */
+function sshCopy(argv: readonly Template[], at: number, which: 'scp' | 'sftp'): Problem | undefined {
+  const self = argv[at]!.source;
+  const { values, runs: chosen } = SSH_COPY[which];
+  for (let i = at + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (isLiteral(t) && t.source === '--') return undefined;
+    const head = textBeforeValue(t);
+    if (!head.startsWith('-') || t.source === '-') continue;
+    const cluster = clusterOf(t, (letter) => values.includes(letter));
+    const v = cluster.value;
+    if (!v) {
+      if (!isLiteral(t)) return { index: i, message: `${JSON.stringify(self)}'s options must be written out: a value there could be read as an option that chooses what runs; write it in the runbook` };
+      continue;
+    }
+    const index = v.last ? i + 1 : i;
+    const value = v.last ? argv[i + 1] : joinedValue(t, v.k);
+    if (v.last) i++;
+    if (!value || isLiteral(value)) continue;
+    const option = `-${v.letter}`;
+    const ssh = sshOption(option, value);
+    if (ssh) return { index, message: ssh.replace("ssh's -o", `${which}'s -o`) };
+    const what = chosen[v.letter];
+    if (what) return { index, message: `${JSON.stringify(self)}'s ${option} is ${what}, so its value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook` };
+  }
+  return undefined;
+}
+
 // git's options that choose the repository (its configuration, whose core.fsmonitor,
 // core.pager… run commands, and its hooks) or the work tree (whose .gitattributes choose
 // the configured filters a checkout runs): the runbook writes the directory.
@@ -1031,6 +1377,25 @@ const GIT_COMMAND_LINES: Readonly<Record<string, CommandLineOptions>> = {
   archive: { short: '', long: ['--exec'], valueShort: 'o', prefixes: true, what: 'the program git runs (on the remote host, through its shell) to serve the archive' },
   push: { short: '', long: ['--receive-pack', '--exec'], valueShort: 'o', prefixes: true, what: 'the program git runs (on the remote host, through its shell) to take the push' },
   rebase: { short: 'x', long: ['--exec'], valueShort: 'sXCx', prefixes: true, what: 'a command line git runs through a shell after each commit it replays' },
+  difftool: { short: 'x', long: ['--extcmd'], valueShort: 'xtX', prefixes: true, what: 'a command line git runs through a shell to show each diff' },
+  // -O's value is joined (-Ovim, --open-files-in-pager=less); a value after -O is read as it too, to fail safe.
+  grep: { short: 'O', long: ['--open-files-in-pager'], valueShort: 'OefABCm', prefixes: true, what: 'the pager git runs, through a shell, to open the matching files' },
+  'send-email': {
+    short: '',
+    long: ['--sendmail-cmd', '--smtp-server', '--to-cmd', '--cc-cmd', '--header-cmd'],
+    valueShort: '',
+    prefixes: true,
+    what: 'a command git runs through a shell (to send the mail, or to find its recipients or headers)',
+  },
+  'filter-branch': {
+    short: '',
+    long: ['--setup', '--env-filter', '--tree-filter', '--index-filter', '--parent-filter', '--msg-filter', '--commit-filter', '--tag-name-filter'],
+    valueShort: 'd',
+    prefixes: true,
+    what: 'a command line git runs through a shell for each commit it rewrites',
+  },
+  instaweb: { short: 'dbm', long: ['--httpd', '--browser', '--module-path'], valueShort: 'dbpm', prefixes: true, what: 'the web server or browser git instaweb starts, through a shell' },
+  daemon: { short: '', long: ['--access-hook'], valueShort: '', prefixes: true, what: 'a program git daemon runs before each service it serves' },
 };
 /** git's subcommands with subcommands of their own that run a command: the one that does, and what it runs. */
 const GIT_NESTED: Readonly<Record<string, { runs: string; options: readonly string[] }>> = {
@@ -1048,6 +1413,15 @@ const GIT_NESTED: Readonly<Record<string, { runs: string; options: readonly stri
 function gitSubcommand(argv: readonly Template[], at: number, sub: number, top: string): Problem | undefined {
   const word = argv[sub]!.source;
   const chain = `${argv[at]!.source} ${word}`;
+  if (word === 'config') {
+    // Its name (alias.*, core.pager, include.path…) or its value can be a command git runs later.
+    const value = argv.findIndex((a, k) => k > sub && !isLiteral(a));
+    if (value < 0) return undefined;
+    return {
+      index: value,
+      message: `${JSON.stringify(chain)} sets configuration that runs commands (alias.*, core.pager, core.editor, core.sshCommand, core.hooksPath, core.fsmonitor…), so its name and value must be written out, not hold a {placeholder}: an alert must not choose what runs; write it in the runbook`,
+    };
+  }
   const lines = own(GIT_COMMAND_LINES, word);
   if (lines) return commandLineOption(argv, sub, lines, chain);
   const nested = own(GIT_NESTED, word);
@@ -1605,6 +1979,47 @@ function unguardedKube(argv: readonly Template[], at: number): Problem | undefin
       message:
         `${JSON.stringify(`${programName(self)} ${op}`)} is run as a program, without the checks rectify makes on the same operation as an action (${checks}); ` +
         `write it as the action "kubectl ${op} …" or kubernetes: {verb: ${verb}, …}, which rectify carries out through the Kubernetes API with those checks`,
+    };
+  }
+  return undefined;
+}
+
+// systemctl's verbs whose arguments are units it acts on.
+const SYSTEMCTL_UNIT_VERBS = ['start', 'stop', 'restart', 'reload', 'try-restart', 'reload-or-restart', 'try-reload-or-restart', 'kill', 'enable', 'disable', 'reenable', 'mask', 'unmask', 'isolate', 'freeze', 'thaw', 'clean', 'reset-failed', 'set-property', 'revert', 'edit', 'link', 'preset', 'bind', 'mount-image'];
+
+/**
+ * A `systemctl <verb>` (itself or behind the programs that run another) whose unit is
+ * wholly a {placeholder} that no positive `match:` on that name (`=`, `=~`) keeps to
+ * chosen units: an alert's label then picks any unit on the host (`poweroff.target`,
+ * `sshd.service`). For a lint warning; `guarded` holds the names a positive matcher reads.
+ */
+export function wholeUnitIn(argv: readonly Template[], guarded: ReadonlySet<string>): Problem | undefined {
+  let at = 0;
+  for (;;) {
+    const t = argv[at];
+    if (!t || !isLiteral(t)) return undefined;
+    const self = t.source;
+    const name = programName(self);
+    if (name === 'systemctl') break;
+    const spec = own(WRAPPER_SPECS, name);
+    if (!spec || spec.remote) return undefined;
+    const found = readArguments(argv, at + 1, spec, self, false);
+    if ('problem' in found || typeof found.program !== 'number') return undefined;
+    at = found.program;
+  }
+  const verb = verbOf(argv, at);
+  if (verb === undefined || !isLiteral(argv[verb]!) || !SYSTEMCTL_UNIT_VERBS.includes(argv[verb]!.source)) return undefined;
+  for (let i = verb + 1; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (!wholePlaceholder(t) || t.parts.length !== 1) continue;
+    const param = (t.parts[0] as { param: string }).param;
+    if (guarded.has(param)) continue;
+    const verbText = `${programName(argv[at]!.source)} ${argv[verb]!.source}`;
+    return {
+      index: i,
+      message:
+        `the unit ${JSON.stringify(verbText)} acts on is wholly the {placeholder} ${t.source}, so an alert's label chooses any unit on the host (poweroff.target, sshd.service…); ` +
+        `keep it to your units with a match: on the label (${param}=~"app-.*") or write a prefix in the runbook ("app@${t.source}.service")`,
     };
   }
   return undefined;

@@ -4,7 +4,7 @@ import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
 import { has, isMapValue, type YamlMap } from './fields.js';
-import { markerDropIn, unguardedKubeIn } from './argv-programs.js';
+import { markerDropIn, unguardedKubeIn, wholeUnitIn } from './argv-programs.js';
 import { matcherHolds } from './matchers.js';
 import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
@@ -127,12 +127,15 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
 
   // A command whose program does not carry the step marker is lost to crash recovery; one
   // running kubectl scale or rollout undo goes without the built-in action's checks.
+  const guardedNames = new Set(rb.matchers.filter((m) => m.op === '=' || m.op === '=~').map((m) => m.name));
   for (const { path: where, spec } of actions) {
     if (spec.type !== 'command') continue;
     const drop = markerDropIn(spec.argv);
     if (drop) warn.report([...where, 'command', 'argv', drop.index], drop.message);
     const unguarded = unguardedKubeIn(spec.argv);
     if (unguarded) warn.report([...where, 'command', 'argv', unguarded.index], unguarded.message);
+    const unit = wholeUnitIn(spec.argv, guardedNames);
+    if (unit) warn.report([...where, 'command', 'argv', unit.index], unit.message);
   }
 
   // Near-misses where braces can be meant (PromQL matchers, JSON text): sent as written.
