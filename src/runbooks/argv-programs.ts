@@ -187,6 +187,8 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   watch: { flags: ['--differences', '--chgexit', '--errexit', '--beep', '--color', '--no-color', '--no-title', '--no-wrap', '--no-linewrap', '--no-rerun', '--precise', '--exec'], short: 'nq', long: ['--interval', '--equexit'], direct: { short: 'x', long: '--exec' } },
   // The host may be a value (one cannot start with "-"); the command after it never.
   ssh: { short: 'BbcDEeFIiJLlmOopQRSWw', operands: 1, shellWithout: true, podValues: true, remote: true, valueRule: sshOption },
+  // autossh reads ssh's options (and its own -M) and hands the rest to ssh.
+  autossh: { short: 'BbcDEeFIiJLlmOopQRSWwM', operands: 1, shellWithout: true, podValues: true, remote: true, valueRule: sshOption },
   // gosu USER PROGRAM, su-exec USER PROGRAM: no options, not even "--".
   gosu: { operands: 1, noOptions: true },
   'su-exec': { operands: 1, noOptions: true },
@@ -243,6 +245,9 @@ const WRAPPER_SPECS: Record<string, WrapperSpec> = {
   // rlwrap -z FILTER runs the filter program.
   rlwrap: { short: 'bCDefFgHlMoOPqsStwz', long: ['--filter'], valueRule: chooses('rlwrap', ['-z', '--filter'], 'a filter program rlwrap runs') },
   daemonize: { short: 'ceEoplu', knownShort: 'aceEoplvu', envOptions: ['-E'] },
+  // moreutils' ifne [-n] PROGRAM; ssh-agent [options] PROGRAM.
+  ifne: { knownShort: 'n' },
+  'ssh-agent': { short: 'aEPt', knownShort: 'acDdkEPstO' },
   // With no program it runs a shell in the container.
   'systemd-nspawn': {
     short: 'DuLMSZipE',
@@ -1084,7 +1089,7 @@ const SSD_VALUES = new Set([
 // bwrap's options with one value, and those with two (SRC DEST, VAR VALUE); --setenv's pair is an assignment.
 const BWRAP_ONE = ['--args', '--argv0', '--userns', '--userns2', '--pidns', '--uid', '--gid', '--hostname', '--chdir', '--unsetenv', '--lock-file', '--sync-fd', '--remount-ro', '--exec-label', '--file-label', '--proc', '--dev', '--tmpfs', '--mqueue', '--dir', '--seccomp', '--add-seccomp-fd', '--block-fd', '--userns-block-fd', '--info-fd', '--json-status-fd', '--cap-add', '--cap-drop', '--perms', '--size', '--overlay-src', '--tmp-overlay', '--ro-overlay'];
 const BWRAP_TWO = ['--bind', '--bind-try', '--dev-bind', '--dev-bind-try', '--ro-bind', '--ro-bind-try', '--bind-fd', '--ro-bind-fd', '--file', '--bind-data', '--ro-bind-data', '--symlink', '--chmod', '--setenv', '--overlay'];
-// The programs k3s and microk8s hand their arguments to.
+// The programs k3s, microk8s and minikube hand their arguments to.
 const PASSED_ON = ['kubectl', 'crictl', 'ctr'];
 
 /** Programs whose options name what they run, read by a function of their own. */
@@ -1136,6 +1141,7 @@ const OPTION_PROGRAMS: Readonly<Record<string, (argv: readonly Template[], at: n
   // k3s kubectl …, microk8s kubectl …: the program named runs with the arguments after it.
   k3s: passedOn,
   microk8s: passedOn,
+  minikube: passedOn,
   tmux: tmuxCommands,
   systemctl: managerEnvironment,
   initctl: managerEnvironment,
@@ -1148,7 +1154,9 @@ function passedOn(argv: readonly Template[], at: number, top: string): Problem |
   if (!t) return undefined;
   if (!isLiteral(t)) return { index: at + 1, message: `the ${JSON.stringify(self)} subcommand must be written out, not a {placeholder}: it names the program ${JSON.stringify(self)} runs (kubectl, crictl, ctr), and an alert must not choose what runs` };
   if (!PASSED_ON.includes(t.source)) return undefined;
-  return subcommand(argv, at + 1, at + 2, SUBCOMMANDS[t.source]!, `${self} ${t.source}`, top);
+  // minikube kubectl -- ARGS: what follows "--" is kubectl's.
+  const from = isLiteral(argv[at + 2] ?? t) && argv[at + 2]?.source === '--' ? at + 3 : at + 2;
+  return subcommand(argv, at + 1, from, SUBCOMMANDS[t.source]!, `${self} ${t.source}`, top);
 }
 
 // systemctl's options that take a value (the rest are flags): the verb is the first other argument.

@@ -68,6 +68,18 @@ test('tmux hands its commands to a shell; k3s and microk8s pass through to kubec
   loads(['runc', 'exec', '{c}', '/usr/local/bin/tool']);
 });
 
+test('minikube kubectl -- passes to kubectl; ifne, ssh-agent and autossh (read as ssh) run a program', () => {
+  assert.deepEqual(problems(['minikube', 'kubectl', '--', 'exec', 'p', '--', '{x}']), [programValue(6, 'kubectl')]);
+  loads(['minikube', 'kubectl', '--', 'get', 'pods', '-n', '{x}']);
+  assert.deepEqual(problems(['ifne', '{x}']), [programValue(1, 'ifne')]);
+  assert.deepEqual(problems(['ssh-agent', 'sh']), [`${at(1)}: "sh" is a shell, which "ssh-agent" would run; ${TAIL}`]);
+  assert.deepEqual(problems(['autossh', '-M', '0', 'h', '{x}']), [
+    `${at(4)}: the command "autossh" runs on the remote host must be written out, not a {placeholder}: the remote user's shell reads it, and an alert must not choose what runs`,
+  ]);
+  refused(['autossh', '-M', '0', '-o', 'ProxyCommand={x}', 'h', '/usr/bin/uptime']);
+  loads(['ifne', '-n', '/usr/local/bin/alert', '{x}']);
+});
+
 // Regression: scp -S ran x as the ssh program, sftp -D as the sftp server; scp -o ProxyCommand= loaded.
 test('scp and sftp read -o as ssh does and refuse a placeholder in the program they run (-S, -D, sftp -s, -b)', () => {
   assert.deepEqual(problems(['scp', '-S', '{x}', 'src', 'h:b']), [refusedValue(2, 'scp', '-S', 'the program scp runs to connect (ssh in its place)')]);
