@@ -1945,16 +1945,26 @@ const UNGUARDED: Readonly<Record<string, { verb: string; checks: string }>> = {
  * the checks rectify makes on that action. For a lint warning.
  */
 export function unguardedKubeIn(argv: readonly Template[]): Problem | undefined {
+  const at = programInChain(argv, (name) => name === 'kubectl' || name === 'oc', true);
+  return at === undefined ? undefined : unguardedKube(argv, at);
+}
+
+/**
+ * Where in argv's chain of programs that run another (argv[0], then the program each one
+ * runs) the first program `wanted` accepts stands; undefined when the chain ends before one,
+ * or a program in it is a {placeholder} or cannot be read. `remote`: whether to follow a
+ * program that runs its command on another host (ssh). For the lint warnings.
+ */
+function programInChain(argv: readonly Template[], wanted: (name: string) => boolean, remote: boolean): number | undefined {
   let at = 0;
   for (;;) {
     const t = argv[at];
     if (!t || !isLiteral(t)) return undefined;
-    const self = t.source;
-    const name = programName(self);
-    if (name === 'kubectl' || name === 'oc') return unguardedKube(argv, at);
+    const name = programName(t.source);
+    if (wanted(name)) return at;
     const spec = own(WRAPPER_SPECS, name);
-    if (!spec) return undefined;
-    const found = readArguments(argv, at + 1, spec, self, false);
+    if (!spec || (spec.remote && !remote)) return undefined;
+    const found = readArguments(argv, at + 1, spec, t.source, false);
     if ('problem' in found || typeof found.program !== 'number') return undefined;
     at = found.program;
   }
@@ -2002,19 +2012,8 @@ const SYSTEMCTL_UNIT_VERBS = ['start', 'stop', 'restart', 'reload', 'try-restart
  * `sshd.service`). For a lint warning; `guarded` holds the names a positive matcher reads.
  */
 export function wholeUnitIn(argv: readonly Template[], guarded: ReadonlySet<string>): Problem | undefined {
-  let at = 0;
-  for (;;) {
-    const t = argv[at];
-    if (!t || !isLiteral(t)) return undefined;
-    const self = t.source;
-    const name = programName(self);
-    if (name === 'systemctl') break;
-    const spec = own(WRAPPER_SPECS, name);
-    if (!spec || spec.remote) return undefined;
-    const found = readArguments(argv, at + 1, spec, self, false);
-    if ('problem' in found || typeof found.program !== 'number') return undefined;
-    at = found.program;
-  }
+  const at = programInChain(argv, (name) => name === 'systemctl', false);
+  if (at === undefined) return undefined;
   const verb = verbOf(argv, at);
   if (verb === undefined || !isLiteral(argv[verb]!) || !SYSTEMCTL_UNIT_VERBS.includes(argv[verb]!.source)) return undefined;
   for (let i = verb + 1; i < argv.length; i++) {

@@ -483,17 +483,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     let batch = queue;
     queue = [];
     if (batch.length === 0) return;
-    const lost = cannotWrite();
-    if (lost) {
+    // The file lost, a commit not known, or a full disk not yet with room again: nothing is written.
+    const refused = cannotWrite() ?? stillFull();
+    if (refused) {
       lockWait = null;
-      const failure = unavailable(new Error(lost));
-      for (const unit of batch) unit.reject(failure);
-      return;
-    }
-    const full = stillFull();
-    if (full) {
-      lockWait = null;
-      const failure = unavailable(new Error(full));
+      const failure = unavailable(new Error(refused));
       for (const unit of batch) unit.reject(failure);
       return;
     }
