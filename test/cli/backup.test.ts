@@ -297,6 +297,12 @@ describe('rectify backup', () => {
       t.skip('running as root, and runuser -u nobody does not work here: no user whom file modes keep out');
       return;
     }
+    // nobody must reach the checkout to run the CLI from it: a clone under a folder only
+    // its owner may enter (mktemp -d makes one) keeps nobody out of rectify itself.
+    if (asRoot && spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', 'tsx', '-e', ''], { cwd: ROOT }).status !== 0) {
+      t.skip(`running as root, and nobody cannot run rectify from ${ROOT} (a folder above it is closed to other users): no user whom file modes keep out`);
+      return;
+    }
     const run = (args: string[]): { code: number | null; out: string; err: string } => {
       const argv = [process.execPath, '--import', 'tsx', 'bin/rectify.js', ...args];
       const r = asRoot ? spawnSync('runuser', ['-u', 'nobody', '--', ...argv], { cwd: ROOT, encoding: 'utf8' }) : spawnSync(argv[0]!, argv.slice(1), { cwd: ROOT, encoding: 'utf8' });
