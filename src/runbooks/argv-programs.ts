@@ -1,6 +1,7 @@
 import { STEP_MARKER_VAR, type Template } from '../domain/runbook.js';
 import { assignmentProblem } from './environment-names.js';
 import { interpreterIn, isInterpreter } from './interpreters.js';
+import { readCluster } from './option-cluster.js';
 import { isLiteral } from './template.js';
 
 /**
@@ -1497,31 +1498,6 @@ const tailOf = (t: Template, n: number): Template => {
 /** The value a short option at letter `k` of `-XY…` takes from the rest of its argument (`-n{ns}`, `-s={x}`: "=" is left out, as kubectl reads it). */
 const joinedValue = (t: Template, k: number): Template => tailOf(t, textBeforeValue(t)[k + 2] === '=' ? k + 3 : k + 2);
 
-/** A letter of a short-option cluster: its place `k` in it, and whether it ends a written-out argument (`last`), so that a value it takes is the next argument. */
-interface ClusterLetter {
-  letter: string;
-  k: number;
-  last: boolean;
-}
-/**
- * A cluster of joined short options (`-xvf`, `-uroot`, `-n{ns}`) read as getopt reads
- * it, the one reading every caller shares so that none can part from the others: the
- * `letters` (without the "-", up to any value) are flags until the first that
- * `takesValue`, whose value is the rest of the argument (`-uroot`, `-n{ns}`) or, when it
- * ends an argument that is `complete` (written out to its end), the next argument (`-u
- * root`). With `equals`, an "=" ends the letters as a value would (kubectl's `-w={x}`).
- * `taken`: the letters end in a value, so what follows them is not more letters.
- */
-function readCluster(letters: string, complete: boolean, takesValue: (letter: string) => boolean, equals = false): { flags: ClusterLetter[]; value?: ClusterLetter; taken: boolean } {
-  const flags: ClusterLetter[] = [];
-  for (let k = 0; k < letters.length; k++) {
-    const at: ClusterLetter = { letter: letters[k]!, k, last: complete && k === letters.length - 1 };
-    if (equals && at.letter === '=') return { flags, taken: true };
-    if (takesValue(at.letter)) return { flags, value: at, taken: true };
-    flags.push(at);
-  }
-  return { flags, taken: false };
-}
 /** The cluster of the option argument `t`: its letters up to its first value, complete when it holds none. */
 const clusterOf = (t: Template, takesValue: (letter: string) => boolean, equals = false): ReturnType<typeof readCluster> =>
   readCluster((isLiteral(t) ? t.source : textBeforeValue(t)).slice(1), isLiteral(t), takesValue, equals);

@@ -1,4 +1,5 @@
 import type { Template } from '../domain/runbook.js';
+import { readCluster } from './option-cluster.js';
 import { isLiteral } from './template.js';
 
 /**
@@ -325,32 +326,32 @@ export function interpreterIn(argv: readonly Template[], at: number, name: strin
     // A cluster of short options: flags until the first that takes a value.
     const letters = head.slice(1);
     if (spec === VIM && /[eE]/.test(letters)) exMode = true;
-    for (let k = 0; k < letters.length; k++) {
-      const option = `-${letters[k]}`;
-      // vim's -s in Ex mode (-e, -E) is silent mode, not a script to read.
-      if (exMode && option === '-s') continue;
-      const takes = option in spec.code || spec.file?.includes(option) || spec.values?.includes(option);
-      const joinedOnly = spec.joined?.includes(letters[k]!);
-      if (!takes && !joinedOnly) continue;
+    const takesValue = (option: string): boolean => option in spec.code || spec.file?.includes(option) === true || spec.values?.includes(option) === true;
+    // The first letter that takes a value, joined or the next argument's (the cluster reading argv-programs.ts shares).
+    // vim's -s in Ex mode (-e, -E) is silent mode, not a script to read.
+    const { value: at } = readCluster(letters, literal, (l) => !(exMode && l === 's') && (takesValue(`-${l}`) || spec.joined?.includes(l) === true));
+    if (at) {
+      const { k } = at;
+      const option = `-${at.letter}`;
+      const takes = takesValue(option);
+      const joinedOnly = spec.joined?.includes(at.letter);
       if (spec.gives?.includes(option)) given = true;
-      const rest = letters.slice(k + 1);
-      if (rest || !literal || joinedOnly) {
+      if (!at.last || joinedOnly) {
         if (!literal) {
           const value: Template = { source: t.source.slice(k + 2), parts: [head.slice(k + 2), ...t.parts.slice(1)].filter((p) => p !== '') };
           const p = joinedOnly && !takes ? (option in spec.code ? codeOption(i, option) : spelt(i)) : valueProblem(i, option, value);
           if (p) return p;
         }
-        if (spec.ends?.includes(option) && (rest || !literal)) return undefined;
-        break;
+        if (spec.ends?.includes(option) && !at.last) return undefined;
+      } else {
+        const next = argv[i + 1];
+        if (next) {
+          const p = valueProblem(i + 1, option, next);
+          if (p) return p;
+          if (spec.ends?.includes(option)) return undefined;
+          if (!textBefore(next).startsWith('-')) i++;
+        }
       }
-      const next = argv[i + 1];
-      if (next) {
-        const p = valueProblem(i + 1, option, next);
-        if (p) return p;
-        if (spec.ends?.includes(option)) return undefined;
-        if (!textBefore(next).startsWith('-')) i++;
-      }
-      break;
     }
     if (!literal && ![...letters].some((l) => spec.values?.includes(`-${l}`) || `-${l}` in spec.code || spec.joined?.includes(l))) return spelt(i);
   }
