@@ -751,13 +751,6 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   let sweeping: Promise<PruneResult> | undefined;
   const pruneHorizon = createPruneHorizon(clock, 'saved' in resumed ? resumed.saved.prune : undefined);
   /**
-   * Saves the guard time and the prune horizon, with the boot and the monotonic time they
-   * were read at, for the next start on this boot (see resumeGuardClock): at each
-   * housekeeping pass and at a stop. Only the service saves them (`rectify run --local`
-   * beside it reads them). A save that fails is logged: the next start goes on from an
-   * older one, or from the wall clock.
-   */
-  /**
    * Housekeeping runs every 5 s, and a store fault (a lock held elsewhere, a full disk)
    * fails it at every pass: each of its failures is logged when it starts, with its
    * error, then at debug until it succeeds again, which one line says (with how many
@@ -779,6 +772,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const SAVE_CLOCK_FAILED = 'could not save the guard time for the next start';
   const EXPIRY_FAILED = 'approval expiry failed';
   const PRUNE_FAILED = 'prune failed';
+  /**
+   * Saves the guard time and the prune horizon, with the boot and the monotonic time they
+   * were read at, for the next start on this boot (see resumeGuardClock): at each
+   * housekeeping pass and at a stop. Only the service saves them (`rectify run --local`
+   * beside it reads them). A save that fails is logged: the next start goes on from an
+   * older one, or from the wall clock.
+   */
   async function saveClock(): Promise<void> {
     if (overrides.recover === false) return;
     const value = saveGuardClock(clock, engine.guardState(), pruneHorizon.state());
