@@ -632,6 +632,10 @@ export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<R
       const ns = check.namespace === null ? ({ ok: false, reason: 'is missing' } as const) : checkParam('k8s_label', check.namespace);
       if (!ns.ok) return `namespace ${quoteUntrusted(check.namespace ?? '')} ${ns.reason}`;
     }
+    const min = check.params.min_ready;
+    if (min !== undefined && !(typeof min === 'number' && Number.isSafeInteger(min) && min > 0)) {
+      return `min_ready must be a whole number above 0, got ${quoteUntrusted(String(min))}`;
+    }
     return null;
   }
 
@@ -642,7 +646,12 @@ export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<R
     switch (check.condition) {
       case 'deployment_ready': {
         const w = await readWorkload(clients, { kind: check.kind === 'deployment' ? 'Deployment' : 'StatefulSet', name, namespace: ns }, signal);
-        return { pass: workloadSettled(w), detail: describeWorkload(w), observed: `${w.ready}/${w.desired}` };
+        // min_ready is a floor beside the settled rollout, never in place of it: it fails a
+        // settled workload with fewer ready replicas (one scaled down below it, or to 0).
+        const min = check.params.min_ready as number | undefined;
+        const floorMet = min === undefined || w.ready >= min;
+        const floor = min === undefined ? '' : floorMet ? ` (min_ready ${min})` : `, fewer than min_ready ${min}`;
+        return { pass: workloadSettled(w) && floorMet, detail: `${describeWorkload(w)}${floor}`, observed: `${w.ready}/${w.desired}` };
       }
       case 'pod_ready': {
         const pod = await readPod(clients, ns, name, signal);

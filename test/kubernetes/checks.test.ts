@@ -215,6 +215,35 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.ok(took >= 295 && took < 600, `passed after ${took}ms`);
     });
 
+    // Regression: min_ready was accepted by the loader and never read: 1 of 1 ready and a
+    // deployment scaled to 0 passed a check written with min_ready: 2.
+    it('deployment_ready with min_ready passes only a settled workload with at least that many ready', async () => {
+      fake.addDeployment(NS, 'web1', 1);
+      fake.addDeployment(NS, 'web0', 0);
+      fake.addDeployment(NS, 'web2', 2);
+      fake.addDeployment(NS, 'web3', 3, { readyReplicas: 2 });
+      fake.addStatefulSet(NS, 'db', 1);
+      const runner = createKubernetesCheckRunner(clients);
+      const ready = (name: string, min?: number, kind: RenderedKubernetesCheck['kind'] = 'deployment') =>
+        runner.run({ ...kubeCheck('deployment_ready', kind, name, NS, 100), intervalMs: 1000, params: min === undefined ? {} : { min_ready: min } }, stepContext());
+      assert.deepEqual(await ready('web1', 2), { ok: false, detail: 'Deployment production/web1: ready 1/1, updated 1, total 1, fewer than min_ready 2 after 2 attempts', observed: '1/1', attempts: 2 });
+      assert.deepEqual(await ready('web0', 1), { ok: false, detail: 'Deployment production/web0: ready 0/0, updated 0, total 0, fewer than min_ready 1 after 2 attempts', observed: '0/0', attempts: 2 });
+      // Without min_ready a deployment scaled to 0 has settled: every one of its 0 replicas is ready.
+      assert.deepEqual(await ready('web0'), { ok: true, detail: 'Deployment production/web0: ready 0/0, updated 0, total 0', observed: '0/0', attempts: 1 });
+      assert.deepEqual(await ready('web2', 2), { ok: true, detail: 'Deployment production/web2: ready 2/2, updated 2, total 2 (min_ready 2)', observed: '2/2', attempts: 1 });
+      // The floor never relaxes the settled rule: 2 of 3 ready is a rollout not done.
+      assert.deepEqual(await ready('web3', 2), { ok: false, detail: 'Deployment production/web3: ready 2/3, updated 3, total 3 (min_ready 2) after 2 attempts', observed: '2/3', attempts: 2 });
+      assert.deepEqual(await ready('db', 2, 'statefulset'), { ok: false, detail: 'StatefulSet production/db: ready 1/1, updated 1, total 1, fewer than min_ready 2 after 2 attempts', observed: '1/1', attempts: 2 });
+      // A min_ready that is not a whole number above 0 fails at once, without a read.
+      const before = fake.requests.length;
+      assert.deepEqual(await runner.run({ ...kubeCheck('deployment_ready', 'deployment', 'web2', NS), params: { min_ready: 0 } }, stepContext()), {
+        ok: false,
+        detail: 'min_ready must be a whole number above 0, got "0"',
+        attempts: 0,
+      });
+      assert.equal(fake.requests.length, before);
+    });
+
     it('an unknown condition or a wrong kind fails at once without calling the API', async () => {
       const runner = createKubernetesCheckRunner(clients);
       assert.deepEqual(await runner.run(kubeCheck('healthy', 'deployment', 'x', NS), stepContext()), {
