@@ -208,7 +208,10 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
   // Non-finite values fail whatever the operator: `NaN != 0` is true in IEEE terms,
   // and `+Inf > 0` too, but neither is a measurement anyone meant to accept.
   const bad = result.samples.filter((s) => !Number.isFinite(s.value) || !compare(expect.op, s.value, expect.value));
-  const first = bad[0];
+  // NaN is 0/0 (a ratio with no traffic): not a measurement. The detail names a series
+  // measured failing when there is one, so a run failed on a value does not read as no data.
+  const measured = bad.find((s) => !Number.isNaN(s.value));
+  const first = measured ?? bad[0];
   if (!first) {
     const shown = result.samples.slice(0, 5).map((s) => formatSampleValue(s.value));
     const observed = shown.join(', ') + (result.samples.length > 5 ? ', …' : '');
@@ -219,8 +222,7 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
   if (result.samples.length > 1) {
     detail += ` for ${formatLabels(first.metric)} (${bad.length} of ${result.samples.length} series)`;
   }
-  // NaN is 0/0 (a ratio with no traffic): not a measurement, when no series measured a failure.
-  const measured = bad.some((s) => !Number.isNaN(s.value));
+  // Inconclusive only when no series measured a failure.
   return { pass: false, observed, detail, ...(measured ? {} : { unknown: true }) };
 }
 

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { RenderedPromqlCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
-import { createPromqlCheckRunner, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
+import { createPromqlCheckRunner, judgeSamples, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
 import { parseRunbooksText, renderChecks } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { freePort, startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
@@ -264,6 +264,20 @@ describe('promql check against a real Prometheus', () => {
     assert.deepEqual(nan, { ok: false, detail: 'expected != 0, got NaN after 2 attempts', observed: 'NaN', attempts: 2, inconclusive: true });
     const inf = await runner.run(check('vector(1/0)', { expect: { op: '>', value: 0 }, timeoutMs: 200 }), ctx());
     assert.deepEqual(inf, { ok: false, detail: 'expected > 0, got +Inf after 2 attempts', observed: '+Inf', attempts: 2 });
+  });
+
+  // Regression: a series with no data (NaN) beside one measured failing named the NaN one
+  // ("got NaN for {i="1"}"): a run rolled back on a measured 5 read as one with no data.
+  it('a failing detail names a series measured failing before a NaN one, and keeps the count', async () => {
+    const q = 'label_replace(vector(0/0), "i", "1", "", "") or label_replace(vector(5), "i", "2", "", "")';
+    const out = await createPromqlCheckRunner({ prometheusUrl: prom.url }).run(check(q, { expect: { op: '<', value: 1 }, timeoutMs: 200 }), ctx());
+    assert.deepEqual(out, { ok: false, detail: 'expected < 1, got 5 for {i="2"} (2 of 2 series) after 2 attempts', observed: '5', attempts: 2 });
+    // Whatever order the series come in.
+    const nanFirst = { resultType: 'vector' as const, samples: [{ metric: { i: '1' }, value: NaN }, { metric: { i: '2' }, value: 5 }] };
+    assert.deepEqual(judgeSamples(nanFirst, { op: '<', value: 1 }, 'fail'), { pass: false, observed: '5', detail: 'expected < 1, got 5 for {i="2"} (2 of 2 series)' });
+    // NaN alone is still no measurement: inconclusive, named as before.
+    const nanOnly = { resultType: 'vector' as const, samples: [{ metric: { i: '1' }, value: NaN }, { metric: { i: '2' }, value: 0 }] };
+    assert.deepEqual(judgeSamples(nanOnly, { op: '<', value: 1 }, 'fail'), { pass: false, observed: 'NaN', detail: 'expected < 1, got NaN for {i="1"} (1 of 2 series)', unknown: true });
   });
 
   it('handles scalar results', async () => {
