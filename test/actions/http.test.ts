@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo } from 'node:net';
 import pino from 'pino';
 import type { RenderedHttpAction } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
@@ -122,7 +122,8 @@ describe('http action', () => {
     const started = Date.now();
     const out = await createHttpActionExecutor().run(action({ timeoutMs: 300 }), ctx());
     assert.ok(Date.now() - started < 2_000);
-    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart: timed out after 300ms (the request may have reached the target)` });
+    // Sent, and no answer said whether it was applied.
+    assert.deepEqual(out, { ok: false, detail: `POST ${target.url}/restart: timed out after 300ms (the request may have reached the target)`, unconfirmed: true });
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(target.calls('/restart'), 1);
   });
@@ -170,7 +171,28 @@ describe('http action', () => {
     assert.deepEqual(notSent, { ok: false, detail: `POST ${target.url}/restart not sent: invalid request method`, unchanged: true });
     // A socket closed after the request was written: it may have restarted the service.
     const reset = await failing(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })).run(action(), ctx());
-    assert.deepEqual(reset, { ok: false, detail: `POST ${target.url}/restart: connection closed by the server` });
+    assert.deepEqual(reset, { ok: false, detail: `POST ${target.url}/restart: connection closed by the server`, unconfirmed: true });
+    // A read whose connection was closed changed nothing either way.
+    const readReset = await failing(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })).run(action({ method: 'GET' }), ctx());
+    assert.deepEqual(readReset, { ok: false, detail: `GET ${target.url}/restart: connection closed by the server`, unchanged: true });
+  });
+
+  it('a request whose connection the target closes once it has read it is unconfirmed: sent, and no answer said whether it was applied', async (t) => {
+    let got = '';
+    const server = createNetServer((socket) => {
+      socket.on('data', (chunk) => {
+        got += chunk.toString('latin1');
+        if (got.includes('\r\n\r\n')) socket.destroy();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/restart`;
+    const out = await createHttpActionExecutor().run(action({ url }), ctx());
+    assert.ok(got.startsWith('POST /restart HTTP/1.1'), got);
+    assert.equal(out.ok, false);
+    assert.equal(out.unconfirmed, true, out.detail);
+    assert.equal(out.unchanged, undefined);
   });
 
   // Regression: a refused connection was reported as a request that may have reached

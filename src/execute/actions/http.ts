@@ -13,7 +13,11 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * restart nobody decided on. A failure is reported and the runner decides (rollback,
  * a human), never this file. Only a request never sent, or a GET (a read), is
  * `unchanged`: any other that got an answer, even an error status, or that failed
- * after it was written, may have changed something.
+ * after it was written, may have changed something. One that failed after it was
+ * written with no answer at all (its deadline passed, the connection was reset or
+ * closed) is also `unconfirmed`: nothing said whether the target applied it, so a run
+ * with no rollback after it leaves that to a person (`needs_human`). An error status
+ * is an answer, and is judged as one.
  *
  * What the outcome may contain: method, URL without userinfo or query, status code,
  * the reason for a failure. Never the response body (a target may echo the request,
@@ -46,7 +50,8 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       const target = `${method} ${displayUrl(action.url)}`;
       // A GET changes nothing, whatever it answers (lint counts only other methods as
       // changes needing a rollback): a failed read is no reason to undo anything.
-      const read = method === 'GET' || method === 'HEAD' ? { unchanged: true } : {};
+      const reads = method === 'GET' || method === 'HEAD';
+      const read = reads ? { unchanged: true } : {};
       // One deadline for everything this step does, secret files included.
       const bad = urlProblem(action.url);
       if (bad) return { ok: false, detail: `${target} not sent: ${bad}`, unchanged: true };
@@ -89,7 +94,8 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
         if (err instanceof RequestNotSentError) {
           return { ok: false, detail: `${target} not sent: ${notSentReason(err, action, ctx.signal, signal, secrets)}`, unchanged: true };
         }
-        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`, ...read };
+        // Written, and no answer came: whether the target applied it is unknown. A read changed nothing either way.
+        return { ok: false, detail: `${target}: ${failureReason(err, action, ctx.signal, signal, secrets)}`, ...(reads ? read : { unconfirmed: true }) };
       }
       // The status is the answer, judged as soon as it comes: the body is let go in the
       // background, for at most a second, and never waited on (one trickled a byte at a
