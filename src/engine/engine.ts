@@ -38,8 +38,8 @@ import type { RunOutcome } from '../execute/runner.js';
 import type { LeftoverProcesses, LeftoverSearch } from '../execute/actions/command.js';
 import {
   countFailure,
+  cutOffVerdict,
   endTrialWithoutVerdict,
-  failureInSteps,
   NOT_COUNTED_BEFORE_CLOSE,
   NOT_COUNTED_NOT_NOW,
   NOT_COUNTED_REFUSED,
@@ -48,7 +48,6 @@ import {
   startedBeforeClose,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
-  withoutVerdictInSteps,
   type RunAudit,
 } from '../execute/breaker.js';
 import { endBeforeFirstStep } from '../execute/before-first-step.js';
@@ -1834,8 +1833,8 @@ export function createEngine(deps: EngineDeps) {
     /**
      * At startup: an execution still marked running was cut off by a crash. Its
      * state is unknown, so it becomes INTERRUPTED for a human and is never re-run.
-     * One whose steps show it had failed (an action finished failed, a rollback had
-     * started) counts against its runbook's breaker, as a stop during its rollback
+     * One whose steps show it had failed (an action or a post-check finished failed, a rollback had
+     * started) counts against its runbook's breaker, as a stop at that point
      * would have counted it: a crash loop in rollbacks must still trip the breaker.
      * One that ended without a verdict, having changed nothing (a pre-check finished
      * failed before any action started; an action refused before anything changed) is
@@ -1867,11 +1866,13 @@ export function createEngine(deps: EngineDeps) {
         const keep = (t: Told | undefined): void => void (t && told.push(t));
         for (const e of running) {
           const last = e.steps[e.steps.length - 1];
-          const failure = failureInSteps(e.steps);
+          // Read as the runner reads a run a stop cuts off (cutOffVerdict): one count for both.
+          const verdict = cutOffVerdict(e.steps);
+          const failure = verdict.count === 'failure' ? verdict.failure : undefined;
           // A pre-check failed, or an action was refused before anything changed: the run had
           // acted on nothing, and ended, had rectify lived to record it, without a breaker
           // failure. Not counted here either.
-          const ended = withoutVerdictInSteps(e.steps);
+          const ended = verdict.count === 'without_verdict' ? verdict.ended : undefined;
           const detail = ended?.detail ?? 'no detail recorded';
           const left = leftovers ? leftRunning(leftovers.found.get(e.id), leftovers.complete) : undefined;
           const leftSaid = left === undefined ? '' : `; ${left}`;

@@ -139,6 +139,44 @@ export function withoutVerdictInSteps(steps: readonly StepRecord[]): (Omit<StepR
   return { ...step, why: step.refused };
 }
 
+/**
+ * What the breaker makes of a run cut off before it recorded its end, as its recorded
+ * steps show it: the one reading for a stop (the runner's INTERRUPTED end) and a crash
+ * (startup recovery), so that a run cut off at one point counts the same either way.
+ * - `failure`: an action or a post-check had finished failed, or the rollback had started
+ *   (failureInSteps): the run had failed, and counts against the breaker (countFailure),
+ *   its INTERRUPTED row carrying `failure`; a trial's failure opens its circuit again.
+ * - `without_verdict`: it had ended having changed nothing (withoutVerdictInSteps): no
+ *   breaker failure, and a trial's circuit goes back to open without a new wait
+ *   (endTrialWithoutVerdict).
+ * - `cut_off`: nothing shows how it went: no failure, and a trial's circuit opens again
+ *   with a new wait (reopenAfterCutOffTrial).
+ * A step the cut-off found in progress has no verdict: a crash leaves it recorded as
+ * started and never finished, and a stop reads it the same way (stepsAsCutOff), whatever
+ * its abort made it answer.
+ */
+export type CutOffVerdict =
+  | { count: 'failure'; failure: string }
+  | { count: 'without_verdict'; ended: NonNullable<ReturnType<typeof withoutVerdictInSteps>> }
+  | { count: 'cut_off' };
+
+export function cutOffVerdict(steps: readonly StepRecord[]): CutOffVerdict {
+  const failure = failureInSteps(steps);
+  if (failure !== undefined) return { count: 'failure', failure };
+  const ended = withoutVerdictInSteps(steps);
+  return ended ? { count: 'without_verdict', ended } : { count: 'cut_off' };
+}
+
+/**
+ * The steps as a crash at the same point would have left them: the last one, which a
+ * stop found in progress and aborted, started and never finished (see cutOffVerdict).
+ */
+export function stepsAsCutOff(steps: readonly StepRecord[]): StepRecord[] {
+  const last = steps[steps.length - 1];
+  if (!last) return [];
+  return [...steps.slice(0, -1), { phase: last.phase, index: last.index, summary: last.summary, started_at: last.started_at, finished_at: null, ok: null, detail: null }];
+}
+
 /** What the notifiers are told when a trial run cut off by a stop or a crash re-opens the circuit. */
 export const reopenedReason = (runbook: string): string =>
   `the trial run of runbook ${runbook} was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again`;

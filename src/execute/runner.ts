@@ -11,6 +11,7 @@ import type { Outbox } from '../notify/outbox.js';
 import { killSwitchReason } from '../pipeline/stages/pause.js';
 import {
   countFailure,
+  cutOffVerdict,
   endTrialWithoutVerdict,
   failureInSteps,
   NOT_COUNTED_BEFORE_CLOSE,
@@ -19,6 +20,7 @@ import {
   reopenAfterCutOffTrial,
   reopenedReason,
   startedBeforeClose,
+  stepsAsCutOff,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
   withoutVerdictInSteps,
@@ -416,11 +418,24 @@ export function createExecutionRunner(deps: RunnerDeps) {
      * The stop's end of the run, wherever it finds it: the one place a stop ends a run
      * before its rollback. Before its first step (a run that began after the shutdown grace
      * was over: an approval or a decision committed as rectify stopped) it ran nothing.
+     * Otherwise its recorded steps are read as crash recovery reads them (cutOffVerdict),
+     * so a stop and a crash at one point count the same: a run that had failed (a
+     * post-check held by `on_no_data: needs_human` while a later one still polled) counts
+     * against the breaker, and its row says what failed. `inStep`: the stop found a step in
+     * progress and its abort ended it; it has no verdict, as after a crash there.
      */
-    const interrupted = (where: string) =>
-      steps.length === 0
-        ? stoppedBeforeFirstStep()
-        : finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason: `rectify was shutting down ${where}; a human must check the state`, steps: steps.length } }], 'interrupted', 'not_run');
+    const interrupted = (where: string, inStep = false) => {
+      if (steps.length === 0) return stoppedBeforeFirstStep();
+      const reason = `rectify was shutting down ${where}; a human must check the state`;
+      const verdict = cutOffVerdict(inStep ? stepsAsCutOff(steps) : steps);
+      if (verdict.count === 'failure') {
+        const { failure } = verdict;
+        return finish('interrupted', `interrupted ${where}, after: ${failure}`, [{ event: 'INTERRUPTED', details: { reason, failure, steps: steps.length } }], 'failure', 'not_run');
+      }
+      // A run that ended having changed nothing is ended as such before a stop is looked at: not seen here.
+      const breaker = verdict.count === 'without_verdict' ? 'none' : 'interrupted';
+      return finish('interrupted', `interrupted ${where}`, [{ event: 'INTERRUPTED', details: { reason, steps: steps.length } }], breaker, 'not_run');
+    };
     // The run had failed (that counts against the breaker); how far its rollback got is unknown.
     const interruptedRollback = (failure: string) =>
       finish(
@@ -437,7 +452,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         if (signal.aborted) return await interrupted('before the pre-checks ended');
         const out = await runCheck('pre_check', i, check);
         if (!out.ok) {
-          if (signal.aborted) return await interrupted('during a pre-check');
+          if (signal.aborted) return await interrupted('during a pre-check', true);
           // The cause in the outcome, as a failed post-check's: the row, the notification and
           // the log line name why (Prometheus unreachable, the count not above the current),
           // not only which check, which would send the on-call engineer to the steps to learn it.
@@ -471,7 +486,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           // A refusal recorded before anything changed ends the run as refused even while
           // rectify stops: nothing about the target is unknown, and crash recovery would end
           // it the same way (a trial's circuit open again without a new wait).
-          if (signal.aborted && refusal === undefined) return await interrupted('during an action');
+          if (signal.aborted && refusal === undefined) return await interrupted('during an action', true);
           if (refusal === 'not_now') {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;
@@ -492,7 +507,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (signal.aborted) return await interrupted('during verification');
           const out = await runCheck('post_check', i, check);
           if (out.ok) continue;
-          if (signal.aborted) return await interrupted('during verification');
+          if (signal.aborted) return await interrupted('during verification', true);
           const held = out.inconclusive === true && check.type !== 'http' && check.onNoData === 'needs_human';
           if (held) {
             // A check that could not measure holds the rollback only if no other check

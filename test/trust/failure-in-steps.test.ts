@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { failureInSteps, withoutVerdictInSteps } from '../../src/execute/breaker.js';
+import { cutOffVerdict, failureInSteps, stepsAsCutOff, withoutVerdictInSteps } from '../../src/execute/breaker.js';
 import type { StepRecord } from '../../src/store/ports.js';
 
 // What crash recovery reads from a run's recorded steps: whether the run had failed
@@ -62,4 +62,17 @@ test('a pre-check finished failed before any action started ends the run without
   assert.equal(withoutVerdictInSteps([step('pre_check', 0, false, 'x'), step('pre_check', 1, false, 'y')]), undefined);
   assert.equal(withoutVerdictInSteps([step('pre_check', 0, false, 'x'), step('action', 0, null)]), undefined);
   assert.equal(withoutVerdictInSteps([step('pre_check', 0, true), step('action', 0, null)]), undefined);
+});
+
+test('a stop reads the steps as a crash at that point leaves them: the step it cut off has no verdict, whatever its abort made it answer', () => {
+  const held = step('post_check', 0, false, 'no data');
+  const aborted = step('post_check', 1, false, 'aborted');
+  // Post-check 1 had failed (held) before the stop cut post-check 2 off: a failure either way.
+  assert.deepEqual(cutOffVerdict(stepsAsCutOff([step('action', 0, true), held, aborted])), { count: 'failure', failure: 'verification 1 failed: no data' });
+  assert.deepEqual(cutOffVerdict([step('action', 0, true), held, step('post_check', 1, null)]), { count: 'failure', failure: 'verification 1 failed: no data' });
+  // The only post-check, cut off: nothing had failed, as after a crash in it.
+  assert.deepEqual(cutOffVerdict(stepsAsCutOff([step('action', 0, true), step('post_check', 0, false, 'aborted')])), { count: 'cut_off' });
+  assert.deepEqual(cutOffVerdict(stepsAsCutOff([step('action', 0, false, 'aborted (the request may have reached the target)')])), { count: 'cut_off' });
+  assert.deepEqual(cutOffVerdict(stepsAsCutOff([step('pre_check', 0, false, 'aborted')])), { count: 'cut_off' });
+  assert.equal(cutOffVerdict([step('pre_check', 0, false, 'replicas < 2')]).count, 'without_verdict');
 });
