@@ -27,7 +27,8 @@ export function timeParam() {
  * `?state=approved` (for `status`) answered every row, as if no filter had been given.
  */
 export function strictQuery<T extends z.ZodRawShape>(shape: T) {
-  const unknown = (key: string, known: string[]) => `unknown query parameter${didYouMean(key, known)}: this route reads ${known.join(', ')}`;
+  const unknown = (key: string, known: string[]) =>
+    `unknown query parameter${didYouMean(key, known)}: ${known.length ? `this route reads ${known.join(', ')}` : 'this route reads no query parameter'}`;
   // Also beside another refusal (a bad limit): every unknown parameter is named at once.
   const query = knownKeysOnly(shape, unknown, true);
   const known = Object.keys(shape);
@@ -95,13 +96,23 @@ export const decisionResultSchema = z.object({
 
 export const resultsSchema = z.object({ results: z.array(decisionResultSchema) });
 
-export const waitQuerySchema = z.object({
+/**
+ * The query of a route that acts and may start runs: `wait` and no other. Dropped
+ * silently, `?dry_run=true` ran the plan for real and `?wiat=true` answered at once.
+ */
+export const waitQuerySchema = strictQuery({
   wait: z
     .enum(['true', 'false', '1', '0'])
     .optional()
     .transform((v) => v === 'true' || v === '1')
     .describe('Hold the answer until the executions started by this request end.'),
 });
+
+/**
+ * The query of an /api/v1 route that reads none: any key is refused, naming it.
+ * Dropped, `POST /api/v1/pause?runbook=lo` paused every runbook.
+ */
+export const noQuerySchema = strictQuery({});
 
 export const idParamsSchema = z.object({ id: z.string().min(1).max(ID_PARAM_MAX, `expected an id of at most ${ID_PARAM_MAX} characters: no id is longer`) });
 

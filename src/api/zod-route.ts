@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { z } from 'zod';
 import { RectifyError, type ErrorDetail } from '../domain/index.js';
+import { errorSchema, noQuerySchema } from './schemas.js';
 
 /**
  * One zod schema per wire shape: it validates the request, types the handler and,
@@ -109,5 +110,16 @@ export function addRoute<B = unknown, Q = unknown, P = unknown>(
   s: RouteSchemas,
   handler: Handler<B, Q, P>,
 ): void {
-  app.route({ method, url, ...routeOptions(registry, method, url, s), handler: handler as never });
+  app.route({ method, url, ...routeOptions(registry, method, url, withQuery(url, s)), handler: handler as never });
+}
+
+/**
+ * An /api/v1 route that declares no query reads none, and refuses any (400 naming
+ * `query.<key>`): a key dropped silently is a request not carried out as asked
+ * (`POST /api/v1/pause?runbook=lo` paused every runbook). The probes, the metrics and
+ * the document, outside /api/v1, read none and ignore any (a scrape's `params`).
+ */
+function withQuery(url: string, s: RouteSchemas): RouteSchemas {
+  if (s.querystring || !url.startsWith('/api/v1/')) return s;
+  return { ...s, querystring: noQuerySchema, response: { 400: errorSchema, ...s.response } };
 }

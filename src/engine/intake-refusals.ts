@@ -89,7 +89,7 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
       case 'malformed':
         return 'make the sender post one JSON document with a correct Content-Length';
       case 'invalid':
-        return 'fix what the answer names in the sender (its version, a field, a label map larger than 1,000 entries)';
+        return 'fix what the answer names in the sender (its version, a field, a label map larger than 1,000 entries, a query parameter in its URL)';
       case 'unknown_path':
         return `point the sender at one of the intake routes: ${INTAKE_PATHS.join(', ')}`;
     }
