@@ -77,6 +77,20 @@ export function statedActorProblem(name: string): string | undefined {
 }
 
 /**
+ * A character no name of a service may hold: a control character (C0, DEL, C1), a line
+ * or paragraph separator, or a format character (Unicode category Cf: the zero-width
+ * space, joiners and word joiner, the soft hyphen, the byte order mark, the bidi marks,
+ * overrides and isolates, the tags). Each shows nothing, or reorders what is shown, so
+ * `api\u200b` reads as `api` while it is another name: its own rate limit, cooldown and
+ * blast radius. One test per name.
+ */
+export const UNREADABLE_NAME_CHAR_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** Why a service name holding an UNREADABLE_NAME_CHAR_RE character is refused. */
+export const UNREADABLE_SERVICE_MESSAGE =
+  'holds a control character or an invisible one (NUL, a zero-width space or joiner, a soft hyphen, U+FEFF, a bidi mark or override): it would read as another service and count its limits apart; give the name as it is written';
+
+/**
  * Free text of a person (a reason, a comment) may span lines (newlines, and the Unicode
  * line and paragraph separators like them) and hold tabs; no other control character.
  */

@@ -27,6 +27,8 @@ import {
   unjudgedMatcher,
   unjudgedReason,
   stepSettleMs,
+  UNREADABLE_NAME_CHAR_RE,
+  UNREADABLE_SERVICE_MESSAGE,
 } from '../domain/index.js';
 import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock, type HorizonState } from '../lib/index.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -1270,10 +1272,18 @@ export function createEngine(deps: EngineDeps) {
         ['body.service', opts.service],
         ['body.params.service', params.service],
       ] as const) {
-        if (given === undefined || given.trim() !== '') continue;
-        throw new RectifyError('VALIDATION_FAILED', `${path} is blank (${JSON.stringify(given)}): give a service, or none (the runbook id stands in for it); nothing was run`, {
-          details: [{ path, message: 'blank: give a service, or none' }],
-        });
+        if (given === undefined) continue;
+        if (given.trim() === '') {
+          throw new RectifyError('VALIDATION_FAILED', `${path} is blank (${JSON.stringify(given)}): give a service, or none (the runbook id stands in for it); nothing was run`, {
+            details: [{ path, message: 'blank: give a service, or none' }],
+          });
+        }
+        // `api\u200b` reads as `api` and would count its limits apart: refused, as for an incident.
+        if (UNREADABLE_NAME_CHAR_RE.test(given)) {
+          throw new RectifyError('VALIDATION_FAILED', `${path} ${quoteUntrusted(given)} ${UNREADABLE_SERVICE_MESSAGE}; nothing was run`, {
+            details: [{ path, message: UNREADABLE_SERVICE_MESSAGE }],
+          });
+        }
       }
       const unnamed = opts.service === undefined && params.service === undefined && rb.params.includes('service');
       // Both given and different, the run would act on the param's service ({service} is filled

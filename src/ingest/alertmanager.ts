@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import type { Incident } from '../domain/index.js';
+import { UNREADABLE_NAME_CHAR_RE, type Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 import { boundedMap, cutText, isConfidenceKey, MAX_MAP_ENTRIES, MAX_ROOT_CAUSE, MAX_SERVICE, parseConfidence, type IngestResult } from './common.js';
 
@@ -74,7 +74,8 @@ export function isPlainAlertmanagerWebhook(body: unknown): body is AlertmanagerW
 /**
  * Where the service comes from, in order. The spec's four first; then the labels
  * kube-prometheus alerts carry when they have none of those (CPUThrottlingHigh has
- * only namespace, pod and container). A blank one ("" or spaces) counts as missing.
+ * only namespace, pod and container). A blank one ("" or spaces) counts as missing, and
+ * so does one holding a control or invisible character (NUL, U+200B, a bidi override).
  * An alert with none of them is still decided,
  * under the service `unknown`: refusing it would make Alertmanager drop its whole
  * group (it does not retry a 4xx), and one shared service is the conservative
@@ -98,8 +99,10 @@ export const DEFAULT_EXPORTER_JOBS: ReadonlySet<string> = new Set(['kube-state-m
 function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string>): string {
   for (const k of SERVICE_LABELS) {
     const v = labels[k];
-    // A blank label ("" or spaces) names nothing: passed over, as a missing one is.
-    if (!v || v.trim() === '') continue;
+    // A blank label ("" or spaces) names nothing: passed over, as a missing one is. So is
+    // one holding a control or invisible character (`api\u200b`, see UNREADABLE_NAME_CHAR_RE):
+    // it reads as another service than it is, and would count its limits apart.
+    if (!v || v.trim() === '' || UNREADABLE_NAME_CHAR_RE.test(v)) continue;
     if ((k === 'job' || k === 'service') && exporters.has(v)) continue;
     // Longer than any service name may be (253, as a generic incident's or PagerDuty's): cut
     // to it, as PagerDuty's is (common.ts, cutText), never refused (Alertmanager would drop

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteUntrusted, type ErrorDetail, type Incident } from '../domain/index.js';
+import { quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE, type ErrorDetail, type Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 
 export interface IngestResult {
@@ -53,8 +53,10 @@ export function isConfidenceKey(key: string): boolean {
 
 /** Own enumerable keys, counted without building the array. */
 /**
- * A service name, up to 253 characters, that is not blank: "" or spaces alone would be
- * a rate limit, cooldown and blast radius of their own, under a name no one can read.
+ * A service name, up to 253 characters, that is not blank and holds no control or
+ * invisible character (UNREADABLE_NAME_CHAR_RE): "" or spaces alone, or `api\u200b`
+ * beside `api`, would be a rate limit, cooldown and blast radius of their own, under a
+ * name no one can read.
  */
 export function serviceName() {
   const blank = 'blank: give the name of the service';
@@ -62,7 +64,9 @@ export function serviceName() {
     .string()
     .min(1, { message: blank })
     .max(MAX_SERVICE)
-    .refine((s) => s === '' || s.trim() !== '', { message: blank });
+    .refine((s) => s === '' || s.trim() !== '', { message: blank })
+    // A blank one is said blank, once.
+    .refine((s) => s.trim() === '' || !UNREADABLE_NAME_CHAR_RE.test(s), { message: UNREADABLE_SERVICE_MESSAGE });
 }
 
 export function countKeys(m: object): number {

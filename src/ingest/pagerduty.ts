@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 import { UNKNOWN_SERVICE } from './alertmanager.js';
 import { cutText, ingestProblem, MAX_ROOT_CAUSE, MAX_SERVICE, type IngestResult } from './common.js';
@@ -75,9 +76,15 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // (engine/occurrence.ts), and nothing is decided from its title or service. Refused
   // for want of them, it would be dropped (a 4xx is not retried), its approval left pending.
   const resolve = type === 'incident.resolved';
-  // A blank summary ("" or spaces) names no service: as if there were none.
-  const summary = data.service?.summary?.trim() ? data.service.summary : undefined;
-  if (!summary && !resolve) return { incidents: [], problems: [ingestProblem('event.data.service.summary', 'required: the PagerDuty service names the service to remediate')] };
+  // A blank summary ("" or spaces) names no service: as if there were none. So does one
+  // holding a control or invisible character (`api\u200b` reads as `api`, but would count
+  // its limits apart): a trigger is refused naming why, a resolve is recorded as below.
+  const given = data.service?.summary;
+  const unreadable = given !== undefined && UNREADABLE_NAME_CHAR_RE.test(given);
+  const summary = given?.trim() && !unreadable ? given : undefined;
+  if (!summary && !resolve) {
+    return { incidents: [], problems: [ingestProblem('event.data.service.summary', unreadable ? UNREADABLE_SERVICE_MESSAGE : 'required: the PagerDuty service names the service to remediate')] };
+  }
   // Well formed as the store keeps it (a lone surrogate, or a pair a cut split, as one U+FFFD),
   // as in a generic incident: the guardrails read back from the store must find the key this
   // decision compares with, and the incident decided is the one read back.

@@ -1,20 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { startHttpTarget } from '../helpers/http-target.js';
-import { startTestService } from '../helpers/service.js';
+import { acceptStoredService, startTestService } from '../helpers/service.js';
 import { name, table } from '../../src/cli/client/format.js';
 import { cli } from './capture.js';
 
 /** Bidirectional controls: U+202E reorders the rest of a line as a terminal shows it. */
 const BIDI = '\u202e\u2066\u2069\u200f\u061c';
 const SERVICE = `shop${BIDI}gnp.exe\u001b[31m\nFAKE`;
-
-function alert(service: string) {
-  return {
-    version: '4', status: 'firing', receiver: 'r', groupKey: 'g', groupLabels: {}, commonLabels: {}, commonAnnotations: {}, externalURL: 'http://am',
-    alerts: [{ status: 'firing', labels: { alertname: 'error_rate_spike_after_deploy', service, deployment: 'checkout' }, annotations: {}, startsAt: '2026-11-24T03:00:00Z', endsAt: '0001-01-01T00:00:00Z', generatorURL: '', fingerprint: 'f1' }],
-  };
-}
 
 /** A listening service whose one runbook, HIGH risk, asks approval for the alert above. */
 function startAsking() {
@@ -35,9 +28,9 @@ describe('what an alert says never reaches the terminal raw', () => {
     const svc = await startAsking();
     try {
       const env = { RECTIFY_SERVER: await svc.service.listen() };
-      const res = await svc.post('/api/v1/webhooks/alertmanager', alert(SERVICE));
-      assert.equal(res.status, 202, JSON.stringify(res.body));
-      const id = res.body.results[0].approval_id as string;
+      // Intake passes over such a service label now; an alert stored before with one is still shown.
+      const decided = await acceptStoredService(svc, { id: 'f1', root_cause: 'error_rate_spike_after_deploy', context: { deployment: 'checkout' } }, SERVICE);
+      const id = decided.approval_id as string;
       // The service keeps the label as it came: --json is the data, unchanged.
       const json = await cli(['approvals', '--json'], { env });
       assert.equal(json.json().approvals[0].service, SERVICE);
@@ -81,9 +74,9 @@ describe('what an alert says never reaches the terminal raw', () => {
     const invisible = /[\u00ad\u200b-\u200f\u2060-\u2064\ufeff\u{e0000}-\u{e007f}]/u;
     try {
       const env = { RECTIFY_SERVER: await svc.service.listen() };
-      const res = await svc.post('/api/v1/webhooks/alertmanager', alert(service));
-      assert.equal(res.status, 202, JSON.stringify(res.body));
-      const id = res.body.results[0].approval_id as string;
+      // Intake passes over such a service label now; an alert stored before with one is still shown.
+      const decided = await acceptStoredService(svc, { id: 'f1', root_cause: 'error_rate_spike_after_deploy', context: { deployment: 'checkout' } }, service);
+      const id = decided.approval_id as string;
       const t = await cli(['approvals'], { env });
       assert.equal(t.code, 0);
       assert.equal(t.out.length, 2);

@@ -8,6 +8,8 @@ import { createManualClock, type ManualClock } from '../../src/lib/index.js';
 import { createTestLogger, type TestLogger } from '../../src/observability/index.js';
 import { createService, type Service, type ServiceOverrides } from '../../src/service.js';
 import { startHttpTarget, type HttpTarget } from './http-target.js';
+import type { DecisionResult } from '../../src/domain/index.js';
+import { genericToIncident, incidentSchema } from '../../src/ingest/index.js';
 
 /**
  * A real rectify service for tests: a real SQLite file in a temp folder, runbooks
@@ -172,4 +174,19 @@ export function amWebhook(alerts: Array<{ labels: Record<string, string>; status
       fingerprint: a.fingerprint ?? `fp${i.toString(16).padStart(14, '0')}`,
     })),
   };
+}
+
+/**
+ * Decides an incident whose service intake now refuses (a control or invisible
+ * character: `shop\u200b`, a newline), as a database written before that refusal holds
+ * one: read as `POST /api/v1/incidents` reads a body with another service, then given
+ * `service` and decided by the engine, past the intake's check. For the tests of how
+ * such text is shown (escaped) wherever a person reads it.
+ */
+export async function acceptStoredService(svc: TestService, body: { id: string; root_cause: string; context?: Record<string, string> }, service: string): Promise<DecisionResult> {
+  const read = genericToIncident(incidentSchema.parse({ ...body, service: 'placeholder' }), { now: svc.clock.now(), newId: () => body.id });
+  const incident = read.incidents[0];
+  if (!incident || read.problems.length) throw new Error(`acceptStoredService: ${JSON.stringify(read.problems)}`);
+  const [result] = await svc.service.engine.accept([{ ...incident, service, services: [service] }]);
+  return result!;
 }

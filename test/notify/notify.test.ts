@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { slackPlanText, webhookText } from '../../src/notify/index.js';
 import { holdFirstCall, sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { amWebhook, startTestService } from '../helpers/service.js';
+import { acceptStoredService, amWebhook, startTestService } from '../helpers/service.js';
 
 const runbooks = (base: string) => `runbooks:
   fix:
@@ -103,7 +103,8 @@ describe('notifications: always notify, never block', () => {
     });
     await svc.post('/api/v1/incidents', { id: 'S2', root_cause: 'scary', service: '<!channel> & <https://evil.example|Approve here>' });
     // A line break and formatting in a value: it may not fake a field of its own, bold text or a link.
-    await svc.post('/api/v1/incidents', { id: 'S3', root_cause: 'scary', service: 'api\n\n*Outcome*\n:white_check_mark: `SUCCESS` https://evil.example/ok' });
+    // (Intake refuses a service with a line break now; one stored before is still told.)
+    await acceptStoredService(svc, { id: 'S3', root_cause: 'scary' }, 'api\n\n*Outcome*\n:white_check_mark: `SUCCESS` https://evil.example/ok');
     await svc.service.drainNotifications();
     const msgs = target.requests('/services/T000/B000/SECRETxyz').map((r) => r.json() as any);
     // By the incident field: a random id elsewhere in a message may spell "S2" too.
@@ -135,7 +136,8 @@ describe('notifications: always notify, never block', () => {
       // A zero-width space, an invisible operator, a tag character, a soft hyphen and a BEL: "shop" to the eye.
       const service = 'shop\u200b\u2062\u{E0041}\u00ad\u0007';
       const shown = 'shop\\u200b\\u2062\\udb40\\udc41\\u00ad\\u0007';
-      const asked = await svc.post('/api/v1/incidents', { id: 'H1', root_cause: 'scary', service });
+      // Intake refuses such a service now; one stored before is still told.
+      const asked = { body: await acceptStoredService(svc, { id: 'H1', root_cause: 'scary' }, service) };
       assert.equal(asked.body.action, 'approval_required');
       // A comment with a zero-width space, a line break, a mention and a right-to-left override.
       const rejected = await svc.post(`/api/v1/approvals/${asked.body.approval_id}/reject`, { by: 'bob', comment: 'fine\u200b\n<!here> FAKE \u202egnp' });
