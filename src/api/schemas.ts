@@ -228,7 +228,7 @@ function actorName() {
     .string()
     .min(1)
     .max(200)
-    .regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape)')
+    .regex(STATED_NAME_RE, 'a name may not hold control characters (a newline, a tab, NUL, an escape) or invisible format characters (a bidi override such as U+202E, a zero-width space)')
     .optional()
     .describe(
       "who is acting, for the audit log: required without API tokens, and then not blank and not `rectify` or `api`, rectify's own names in the audit log; with tokens the token name is the actor and this is ignored",

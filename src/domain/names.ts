@@ -15,12 +15,13 @@ export const SLACK_USER_ID_RE = /^[UW][A-Z0-9]{2,31}$/;
 /**
  * A name a request states for who acts (`by` of a run, an approval, a pause): any text
  * a person goes by (spaces, letters of every script), but no control character (C0,
- * DEL, C1) and no Unicode line or paragraph separator. A newline in a name forges a row
- * of a table or a line of a text log; NUL or ESC rewrites what a terminal shows.
- * (Stricter PERSON_NAME_RE is for names rectify hands out: tokens, Slack approvers.)
+ * DEL, C1), no Unicode line or paragraph separator and no format character (Cf). A
+ * newline in a name forges a row of a table or a line of a text log; NUL or ESC rewrites
+ * what a terminal shows; a bidi override reorders what is read (`\u202eyfitcer` shows as
+ * rectify) and a zero-width one hides a character. (Stricter PERSON_NAME_RE is for names
+ * rectify hands out: tokens, Slack approvers.)
  */
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-export const STATED_NAME_RE = /^[^\u0000-\u001f\u007f-\u009f\u2028\u2029]*$/;
+export const STATED_NAME_RE = /^[^\p{Cc}\p{Cf}\u2028\u2029]*$/u;
 
 /**
  * The names rectify keeps for its own audit entries (`rectify` is who expires and cancels

@@ -392,7 +392,7 @@ describe('who acts, and why, as the control routes are told', () => {
     });
     try {
       const ask = async (id: string) => (await svc.post('/api/v1/incidents', { id, root_cause: 'broken', service: 'shop' })).body.approval_id as string;
-      const name = 'a name may not hold control characters (a newline, a tab, NUL, an escape)';
+      const name = 'a name may not hold control characters (a newline, a tab, NUL, an escape) or invisible format characters (a bidi override such as U+202E, a zero-width space)';
       const text = 'control characters other than a newline or a tab (NUL, an escape, a carriage return) are not allowed';
       const id = await ask('INC-1');
       const refused: Array<[string, unknown, string, string]> = [
@@ -404,6 +404,14 @@ describe('who acts, and why, as the control routes are told', () => {
         ['/api/v1/pause', { by: 'ops\n' }, 'body.by', name],
         ['/api/v1/pause', { by: 'ops', reason: 'x\u0000' }, 'body.reason', text],
         ['/api/v1/runbooks/risky/pause', { by: 'ops', reason: 'x\ry' }, 'body.reason', text],
+        // Invisible format characters: a bidi override shows "\u202eyfitcer" as rectify.
+        [`/api/v1/approvals/${id}/reject`, { by: '\u202eyfitcer' }, 'body.by', name],
+        [`/api/v1/approvals/${id}/approve`, { by: '\u2066rectify\u2069' }, 'body.by', name],
+        [`/api/v1/approvals/${id}/approve`, { by: 'rect\u200bify', comment: 'ok' }, 'body.by', name],
+        ['/api/v1/runbooks/risky/run', { by: 'al\u00adice' }, 'body.by', name],
+        ['/api/v1/runbooks/risky/circuit/close', { by: '\ufeffops', reason: 'fixed' }, 'body.by', name],
+        ['/api/v1/runbooks/risky/cooldown/clear', { by: 'ops\u2060', reason: 'fixed' }, 'body.by', name],
+        ['/api/v1/resume', { by: 'ops\u202a' }, 'body.by', name],
       ];
       for (const [url, body, path, message] of refused) {
         const r = await svc.post(url, body);

@@ -369,7 +369,9 @@ describe('approvals', () => {
       [' ', blank],
       ['\u00a0', blank],
       ['\u3000 ', blank],
-      ['\u200b', blank],
+      ['\u3164', blank],
+      // A format character (U+200B) is refused in any name, blank or not.
+      ['\u200b', 'a name may not hold control characters (a newline, a tab, NUL, an escape) or invisible format characters (a bidi override such as U+202E, a zero-width space)'],
       ['rectify', reserved('rectify')],
       ['api', reserved('api')],
       ['Rectify ', reserved('Rectify ')],
@@ -404,19 +406,21 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
-  it('invisible characters inside a name are no disguise: rect\\u200Bify reads as rectify, and a name of Hangul fillers or the blank Braille pattern is blank (400 naming body.by, nothing recorded)', async () => {
+  it('invisible characters inside a name are no disguise: rect\\u200Bify is refused (a format character), r\\u3164ectify reads as rectify, and a name of Hangul fillers or the blank Braille pattern is blank (400 naming body.by, nothing recorded)', async () => {
     target.reset();
     svc = await startTestService({ runbooks: runbooks(target.url) });
     const id = (await svc.post('/api/v1/incidents', inc3())).body.approval_id as string;
     const blank = 'a name may not be blank (only spaces or invisible characters)';
     const reserved = (shown: string) => `${shown} is reserved for rectify's own audit entries; choose another name`;
+    // A format character (Cf: zero-width, soft hyphen, tags, bidi) is refused in any name; the other invisible ones read as rectify's name.
+    const format = 'a name may not hold control characters (a newline, a tab, NUL, an escape) or invisible format characters (a bidi override such as U+202E, a zero-width space)';
     const names: Array<[string, string]> = [
-      ['rect\u200bify', reserved('"rect\\u200bify"')],
-      ['rec\u00adtify', reserved('"rec\\u00adtify"')],
-      ['a\u200cpi', reserved('"a\\u200cpi"')],
+      ['rect\u200bify', format],
+      ['rec\u00adtify', format],
+      ['a\u200cpi', format],
       ['a\u034fpi', reserved('"a\\u034fpi"')],
       ['r\u3164ectify', reserved('"r\\u3164ectify"')],
-      ['rectify\u{e0020}', reserved('"rectify\\udb40\\udc20"')],
+      ['rectify\u{e0020}', format],
       ['\u3164', blank],
       ['\uffa0', blank],
       ['\u115f', blank],
