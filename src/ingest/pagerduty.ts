@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE } from '../domain/index.js';
-import { wellFormed } from '../lib/index.js';
+import { quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE } from '../domain/index.js';
+import { impossibleTime, parseRfc3339, wellFormed } from '../lib/index.js';
 import { UNKNOWN_SERVICE } from './alertmanager.js';
 import { cutText, ingestProblem, MAX_ROOT_CAUSE, MAX_SERVICE, type IngestResult } from './common.js';
 
@@ -10,7 +10,10 @@ export const pagerdutyWebhookSchema = z.object({
     id: z.string().min(1).max(128),
     event_type: z.string().min(1),
     resource_type: z.string().optional(),
-    occurred_at: z.string().optional(),
+    occurred_at: z
+      .string()
+      .optional()
+      .describe('when it happened: an RFC 3339 time that exists (2026-11-24T03:14:02.169Z, or with an offset); another is refused for an incident event (400 naming it)'),
     // Optional here: PagerDuty's own test events (pagey.ping) carry no incident.
     data: z.object({
       id: z.string().min(1).max(128).optional(),
@@ -72,6 +75,16 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // incident's key another's reopen (`pd:P1#1` is P1's first reopen, engine/occurrence.ts):
   // its resolve would cancel P1's request. Refused, so nothing of it is decided.
   if (data.id.includes('#')) return { incidents: [], problems: [ingestProblem('event.data.id', 'must not contain "#": a PagerDuty incident id is letters and digits')] };
+  // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
+  // after the resolve that ended it is told by it (engine/occurrence.ts). An RFC 3339
+  // time that exists, as PagerDuty writes it; any other is refused, naming why: read by
+  // Date.parse, 2026-02-30 was March 2nd, "07/12/2026 09:00" a local July 12th, and an
+  // unreadable one was taken as absent, each placing the event among others wrongly.
+  const occurred = ev.occurred_at === undefined ? undefined : parseRfc3339(ev.occurred_at);
+  if (ev.occurred_at !== undefined && occurred === undefined) {
+    const why = impossibleTime(ev.occurred_at) ?? `expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got ${quoteUntrusted(ev.occurred_at)}`;
+    return { incidents: [], problems: [ingestProblem('event.occurred_at', why)] };
+  }
   // A resolve needs only the incident id: the occurrence it ends is found by it
   // (engine/occurrence.ts), and nothing is decided from its title or service. Refused
   // for want of them, it would be dropped (a 4xx is not retried), its approval left pending.
@@ -98,11 +111,7 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   const status = resolve ? 'resolved' : 'firing';
   const labels: Record<string, string> = { service, pagerduty_incident: wellFormed(data.id), pagerduty_event: wellFormed(ev.id) };
   if (data.urgency) labels.urgency = wellFormed(cutText(data.urgency, 64));
-  // When PagerDuty says it happened (deliveries are not in order): a reopen delivered
-  // after the resolve that ended it is told by it (engine/occurrence.ts). Kept only
-  // when it is a time, in one form.
-  const occurred = ev.occurred_at === undefined ? NaN : Date.parse(ev.occurred_at);
-  if (Number.isFinite(occurred)) labels.pagerduty_occurred_at = new Date(occurred).toISOString();
+  if (occurred !== undefined) labels.pagerduty_occurred_at = new Date(occurred).toISOString();
   return {
     incidents: [
       {
