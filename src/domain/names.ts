@@ -80,12 +80,18 @@ export function statedActorProblem(name: string): string | undefined {
 /**
  * A character no name of a service may hold: a control character (C0, DEL, C1), a line
  * or paragraph separator, or a format character (Unicode category Cf: the zero-width
- * space, joiners and word joiner, the soft hyphen, the byte order mark, the bidi marks,
- * overrides and isolates, the tags). Each shows nothing, or reorders what is shown, so
- * `api\u200b` reads as `api` while it is another name: its own rate limit, cooldown and
- * blast radius. One test per name.
+ * space and word joiner, the soft hyphen, the byte order mark, the bidi marks, overrides
+ * and isolates, the tags). Each shows nothing, or reorders what is shown, so `api\u200b`
+ * reads as `api` while it is another name: its own rate limit, cooldown and blast radius.
+ * The zero-width joiner and non-joiner (U+200D, U+200C) are kept between two characters
+ * beyond ASCII, where emoji sequences (`👩‍💻`) and Persian and Indic words need them
+ * (a PagerDuty service so named would otherwise have every trigger refused); at either
+ * end of the name or beside an ASCII character (`api\u200c`) they join nothing and are
+ * refused. One test per name.
  */
-export const UNREADABLE_NAME_CHAR_RE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+export const UNREADABLE_NAME_CHAR_RE =
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200c\u200d])\p{Cf}|(?:^|[\u0000-\u007f])[\u200c\u200d]|[\u200c\u200d](?:$|[\u0000-\u007f])/u;
 
 /** Why a service name holding an UNREADABLE_NAME_CHAR_RE character is refused. */
 export const UNREADABLE_SERVICE_MESSAGE =

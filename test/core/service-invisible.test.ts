@@ -16,7 +16,7 @@ describe('service names with control or invisible characters', () => {
     routes: (t) => t.route('POST', '/poke/db', { status: 200 }),
     eachTest: true,
   });
-  const UNREADABLE = ['api\u200b', 'api\u200c', 'api\u2060', '\ufeffapi', 'api\u00ad', '\u202eipa', 'a\u0000pi', '\u0000', 'api\u0085', 'api\u2028'];
+  const UNREADABLE = ['api\u200b', 'api\u200c', 'api\u2060', '\ufeffapi', 'api\u00ad', '\u202eipa', 'a\u0000pi', '\u0000', 'api\u0085', 'api\u2028', '\u200dapi', 'a\u200dpi', 'caf\u00e9\u200c', '\u200c\u0645\u06cc'];
 
   it('an incident whose service holds one is a 400 naming it, nothing recorded; api stays RATE_LIMITED for each', async () => {
     const { svc, target } = ctx;
@@ -40,6 +40,11 @@ describe('service names with control or invisible characters', () => {
     // Letters of every script, and the joiner-free emoji, are names like any other.
     const plain = await svc.post('/api/v1/incidents', { id: 'k1', root_cause: 'nothing', service: 'café-api 🚀' });
     assert.equal(plain.status, 202);
+    // A joiner between two characters beyond ASCII joins them: an emoji sequence, a Persian word.
+    for (const [i, service] of ['\u{1F469}\u200d\u{1F4BB} dev', '\u0645\u06cc\u200c\u062e\u0648\u0627\u0645'].entries()) {
+      const joined = await svc.post('/api/v1/incidents', { id: `k${i + 2}`, root_cause: 'nothing', service });
+      assert.equal(joined.status, 202, JSON.stringify(service));
+    }
   });
 
   it("a manual run's service or params.service holding one is a 400 naming it; nothing runs", async () => {
