@@ -1619,7 +1619,7 @@ export function createEngine(deps: EngineDeps) {
       return { approval, ...(told ? { told: told.event } : {}) };
     },
 
-    /** Pending approvals past their deadline become EXPIRED: nobody approved in time. */
+    /** Pending approvals past their deadline become EXPIRED: not approved in time. */
     async expireApprovals(): Promise<number> {
       const expired = await store.transact((tx) => expireDue(tx, clock.now()));
       for (const e of expired) send(e.told);
@@ -2224,10 +2224,14 @@ export function createEngine(deps: EngineDeps) {
   function expireDue(tx: Tx, now: number): Array<{ approval: ApprovalRow; told: Told | undefined }> {
     return tx.expiredApprovals(now).map((a) => {
       tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
+      // A request that needs more than one approver may expire with votes short of them:
+      // said so (who approved), not "nobody approved", which those who voted would read as lost.
+      const voted = a.votes.length === 0 ? 'nobody approved' : `${a.votes.length} of ${a.approvals_required} approvals (${a.votes.map((v) => v.by).join(', ')})`;
+      const expired = a.votes.length === 0 ? '' : '; the request expired';
       const told = announceDecided(
         a,
         'EXPIRED',
-        `nobody approved before the deadline (${new Date(a.expires_at).toISOString()})${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
+        `${voted} before the deadline (${new Date(a.expires_at).toISOString()})${expired}${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
         now,
       );
       tx.appendAudit({
@@ -2236,7 +2240,7 @@ export function createEngine(deps: EngineDeps) {
         incident_id: a.incident_id,
         runbook: a.runbook,
         actor: 'rectify',
-        details: withTold({ approval_id: a.id, reason: `nobody approved before the deadline${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open }, told),
+        details: withTold({ approval_id: a.id, reason: `${voted} before the deadline${expired}${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open }, told),
       });
       return { approval: a, told };
     });

@@ -19,6 +19,12 @@ const runbooks = (base: string) => `runbooks:
     triggers: [scary]
     action:
       http: {method: POST, url: "${base}/act"}
+  twice:
+    risk: HIGH
+    approvals_required: 2
+    triggers: [grave]
+    action:
+      http: {method: POST, url: "${base}/act"}
 `;
 
 describe('notifications: always notify, never block', () => {
@@ -201,6 +207,28 @@ describe('notifications: always notify, never block', () => {
     assert.equal(expired.reason, 'nobody approved before the deadline (2026-11-24T03:10:00.000Z): nothing ran; trigger a new run if the fix is still needed');
     const audited = (await svc.get('/api/v1/audit?event=NOTIFIED')).body.events.map((e: any) => e.details.about);
     assert.deepEqual(audited.sort(), ['APPROVAL_REQUIRED', 'EXPIRED']);
+    assert.equal(target.calls('/act'), 0);
+    await svc.stop({ remove: true });
+  });
+
+  it('a request of two approvers that expires with one vote is told and audited with the vote, not as nobody approved', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--approval-ttl', '10m'] });
+    const appr = await svc.post('/api/v1/incidents', { id: 'E2', root_cause: 'grave', service: 'vault' });
+    assert.equal(appr.body.action, 'approval_required');
+    const vote = await svc.post(`/api/v1/approvals/${appr.body.approval_id}/approve`, { by: 'alice', comment: 'looks right' });
+    assert.deepEqual([vote.status, vote.body.status], [202, 'pending']);
+    svc.clock.advance(11 * 60_000);
+    await svc.service.housekeep();
+    await svc.service.drainNotifications();
+    const got = target.requests('/hook', 'POST').map((r) => r.json() as any);
+    assert.deepEqual(got.map((g) => g.event), ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'EXPIRED']);
+    assert.equal(got[2].reason, '1 of 2 approvals (alice) before the deadline (2026-11-24T03:10:00.000Z); the request expired: nothing ran; trigger a new run if the fix is still needed');
+    const rows = (await svc.get('/api/v1/audit?event=EXPIRED')).body.events;
+    assert.equal(rows.length, 1);
+    assert.equal(rows[0].details.reason, '1 of 2 approvals (alice) before the deadline; the request expired');
+    assert.equal(rows[0].details.told.reason, got[2].reason);
     assert.equal(target.calls('/act'), 0);
     await svc.stop({ remove: true });
   });
