@@ -19,6 +19,8 @@ export interface ExecutionClaim {
   startedAt: number;
   /** When its incident was received (RunRequest.alertReceivedAt). */
   alertReceivedAt: number;
+  /** The approval request it carries out (RunRequest.approvalId); null for an automatic or manual run. */
+  approvalId: string | null;
 }
 
 export interface ApplyContext {
@@ -41,6 +43,8 @@ export interface ApplyContext {
    * carried out: its APPROVED row, written first, tells which run starts).
    */
   executionId?: string;
+  /** The approval request an execution carries out: its outcome's notification names it (ExecutionClaim.approvalId). */
+  approvalId?: string;
   /**
    * Approval requests one runbook may have pending (`--max-pending-approvals`): an alert
    * that would open another is blocked instead (BLAST_LIMITED). Absent: no bound (a
@@ -223,6 +227,7 @@ export function applyVerdict(
         circuitTrial: verdict.circuitTrial,
         startedAt: ctx.now,
         alertReceivedAt: incident.received_at,
+        approvalId: ctx.approvalId ?? null,
       };
       break;
     }

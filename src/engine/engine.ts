@@ -806,6 +806,7 @@ export function createEngine(deps: EngineDeps) {
           circuitTrial: c.circuitTrial,
           startedAt: c.startedAt,
           alertReceivedAt: c.alertReceivedAt,
+          approvalId: c.approvalId,
         }),
       );
     }
@@ -1539,7 +1540,7 @@ export function createEngine(deps: EngineDeps) {
           : executionId !== undefined
             ? `the run starts (execution ${executionId}); its outcome is told when it ends`
             : `it did not run: ${verdict.reason}`;
-        const approved = announceDecided(a, 'APPROVED', `approved by ${whoWithComments(votes)}${forAlerts(a)}: ${carried}`, now, opts.shownInSlack);
+        const approved = announceDecided(a, 'APPROVED', `approved by ${whoWithComments(votes)}${forAlerts(a)}: ${carried}`, now, opts.shownInSlack, executionId);
         tx.appendAudit({
           at: now,
           event: 'APPROVED',
@@ -1549,6 +1550,9 @@ export function createEngine(deps: EngineDeps) {
           details: withTold(
             {
               approval_id: a.id,
+              // The run it starts: a notification told again after a restart names it from here
+              // (not the row's execution_id, which would file it with the run's own rows).
+              ...(executionId !== undefined ? { execution_id: executionId } : {}),
               comment: comment ?? null,
               ...(approvers.length > 1 ? { approvers } : {}),
               ...via,
@@ -1572,6 +1576,7 @@ export function createEngine(deps: EngineDeps) {
           newId: id,
           recordIncident: false,
           ...(executionId !== undefined ? { executionId } : {}),
+          approvalId: a.id,
         });
         applied.result.approval_id = a.id;
         if (applied.claim) tx.updateApproval(a.id, { execution_id: applied.claim.id });
@@ -2156,10 +2161,31 @@ export function createEngine(deps: EngineDeps) {
    * (APPROVED, REJECTED, EXPIRED, CANCELLED), announced in the transaction that decides
    * it: its audit row records it, and it is sent after the commit, one by one. A
    * receiver that showed the request (a Slack message with buttons) learns it is settled.
-   * A vote before the last is told on its own (announceVote).
+   * A vote before the last is told on its own (announceVote). `executionId`: the run an
+   * approval starts (its outcome's notification names the request back).
    */
-  function announceDecided(a: ApprovalRow, event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED', reason: string, now: number, shownInSlack = false): Told | undefined {
-    return announce({ event, incident_id: a.incident_id, runbook: a.runbook, service: a.service, approval_id: a.id, outcome: event.toLowerCase(), reason, ...(shownInSlack ? { shown_in_slack: true } : {}) }, now);
+  function announceDecided(
+    a: ApprovalRow,
+    event: 'APPROVED' | 'REJECTED' | 'EXPIRED' | 'CANCELLED',
+    reason: string,
+    now: number,
+    shownInSlack = false,
+    executionId?: string,
+  ): Told | undefined {
+    return announce(
+      {
+        event,
+        incident_id: a.incident_id,
+        runbook: a.runbook,
+        service: a.service,
+        approval_id: a.id,
+        execution_id: executionId ?? null,
+        outcome: event.toLowerCase(),
+        reason,
+        ...(shownInSlack ? { shown_in_slack: true } : {}),
+      },
+      now,
+    );
   }
 
   /**

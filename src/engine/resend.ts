@@ -120,7 +120,8 @@ function toldEvent(row: ToldRow, told: ToldDetails, reason: string): Notificatio
     incident_id: row.incident_id,
     runbook: row.runbook,
     service: told.told.service,
-    execution_id: row.execution_id,
+    // An APPROVED row names the run it started in its details (its own execution_id is null).
+    execution_id: row.execution_id ?? (typeof row.details.execution_id === 'string' ? row.details.execution_id : null),
     approval_id: told.told.approval_id,
     outcome: told.told.outcome,
     reason,

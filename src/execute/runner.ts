@@ -60,6 +60,11 @@ export interface RunRequest {
    * rollout undo refuses to undo a rollout made since (see StepContext.alertReceivedAt).
    */
   alertReceivedAt: number;
+  /**
+   * The approval request the run carries out: the notification of its end names it
+   * (`approval_id`), as the request's APPROVED named the run. Absent or null: none.
+   */
+  approvalId?: string | null;
 }
 
 export interface RunOutcome {
@@ -289,7 +294,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
     function announcer(now: number, notices: NotificationEvent[]) {
       return (n: Omit<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'execution_id' | 'approval_id' | 'at'>): Record<string, unknown> => {
         if (!deps.notify) return {};
-        const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: null, at: now, ...n };
+        const given: NotificationEvent = { incident_id: req.incidentId, runbook: req.runbookId, service: req.service, execution_id: req.id, approval_id: req.approvalId ?? null, at: now, ...n };
         // Only a row of an event told one by one records its notification (the outbox reads
         // back no other). A run stopped by a kill switch or a resolve (PAUSED,
         // RESOLVED_BEFORE_ACTION) is one: its PAUSED row records it, unlike the PAUSED

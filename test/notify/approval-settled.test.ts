@@ -147,14 +147,30 @@ describe('an approval request leaving the pending state is told: approved, rejec
       const approved = one(target, 'APPROVED', id);
       assert.deepEqual(
         [approved.incident_id, approved.runbook, approved.service, approved.approval_id, approved.execution_id, approved.outcome],
-        ['A1', 'risky', 'vault', id, null, 'approved'],
+        ['A1', 'risky', 'vault', id, exe, 'approved'],
       );
       assert.equal(approved.reason, `approved by alice ("go ahead"): the run starts (execution ${exe}); its outcome is told when it ends`);
       assert.deepEqual(approved.links, {
         incident: 'https://rectify.example.com/api/v1/incidents/A1',
+        execution: `https://rectify.example.com/api/v1/executions/${exe}`,
         approval: `https://rectify.example.com/api/v1/approvals/${id}`,
       });
       await recordedAs(svc, 'APPROVED', approved, hooks[1]!.headers);
+      assert.equal((await rowsFor(svc, 'APPROVED', id))[0].details.execution_id, exe, 'its row names the run it starts');
+      // The run's outcome names the request it carries out, as the approval named the run.
+      const outcome = json(hooks[2]!);
+      assert.deepEqual(
+        [outcome.event, outcome.incident_id, outcome.execution_id, outcome.approval_id, outcome.outcome],
+        ['SUCCESS', 'A1', exe, id, 'succeeded'],
+      );
+      assert.deepEqual(outcome.links, {
+        incident: 'https://rectify.example.com/api/v1/incidents/A1',
+        execution: `https://rectify.example.com/api/v1/executions/${exe}`,
+        approval: `https://rectify.example.com/api/v1/approvals/${id}`,
+      });
+      const success = (await svc.get(`/api/v1/audit?event=SUCCESS&execution_id=${exe}`)).body.events;
+      assert.equal(success.length, 1);
+      assert.equal(success[0].details.told.approval_id, id, 'the audit row records it told');
       assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.execution_id, exe, 'the run named is the run that started');
 
       // Slack: the request had buttons; its approval is a message of its own without them.
@@ -200,14 +216,14 @@ describe('an approval request leaving the pending state is told: approved, rejec
       const second = await svc.post(`/api/v1/approvals/${id2}/approve?wait=true`, { by: 'bob' });
       assert.equal(second.body.result.action, 'executed');
       await svc.service.drainNotifications();
-      // The second vote approves it: told as APPROVED, not as a vote.
+      // The second vote approves it: told as APPROVED, not as a vote; the run's outcome names the request.
       assert.deepEqual(
         target
           .requests('/hook', 'POST')
           .map(json)
           .filter((n) => n.approval_id === id2)
           .map((n) => n.event),
-        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED'],
+        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED', 'SUCCESS'],
       );
       const both = one(target, 'APPROVED', id2);
       assert.equal(both.reason, `approved by alice ("looks right") and bob: the run starts (execution ${second.body.result.execution_id}); its outcome is told when it ends`);
@@ -591,7 +607,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
           .map(json)
           .filter((n) => n.approval_id === id)
           .map((n) => n.event),
-        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED'],
+        ['APPROVAL_REQUIRED', 'APPROVAL_VOTE', 'APPROVED', 'SUCCESS'],
       );
       // Of all this, Slack was posted the run's outcome only.
       assert.deepEqual(
@@ -608,7 +624,7 @@ describe('an approval request leaving the pending state is told: approved, rejec
       try {
         await restarted.service.drainNotifications();
         assert.equal(target.requests('/slack', 'POST').length, sinceSlack + 1);
-        assert.equal(target.requests('/hook', 'POST').map(json).filter((n) => n.approval_id === id).length, 3);
+        assert.equal(target.requests('/hook', 'POST').map(json).filter((n) => n.approval_id === id).length, 4, 'the request, the vote, the approval and the run it started: none told again');
       } finally {
         await restarted.stop({ remove: true });
       }
@@ -814,6 +830,11 @@ describe('a stop before delivery: an approval request’s settlement is told aga
       assert.deepEqual(
         again.map((n) => [n.event, n.approval_id, n.notification_id, n.reason, n.outcome, n.service]),
         rows.map((r) => [r.event, r.details.approval_id, r.details.notification_id, `${r.details.told.reason}${RESENT_NOTE}`, r.details.told.outcome, 'vault']),
+      );
+      // The approval told again still names the run it started.
+      assert.deepEqual(
+        again.map((n) => n.execution_id),
+        [ok.body.result.execution_id, null, null, null],
       );
       assert.deepEqual(
         again.map((n) => n.outcome),

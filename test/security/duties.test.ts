@@ -128,7 +128,7 @@ describe('separation of duties and two approvers (with API tokens)', () => {
     // The request is the ingest token's (it sent the incident); the votes are the approvers'.
     assert.deepEqual(await events('LAG1'), ['APPROVAL_REQUIRED alertmanager', 'APPROVAL_VOTE alice', 'APPROVED bob', 'EXECUTING bob', 'STEP_STARTED rectify', 'STEP_FINISHED rectify', 'SUCCESS rectify']);
     const approved = (await get('/api/v1/audit?incident_id=LAG1&event=APPROVED')).body.events[0];
-    assert.deepEqual(approved.details, { approval_id: id, comment: 'agreed', approvers: ['alice', 'bob'] });
+    assert.deepEqual(approved.details, { approval_id: id, execution_id: second.body.result.execution_id, comment: 'agreed', approvers: ['alice', 'bob'] });
     const vote = (await get('/api/v1/audit?incident_id=LAG1&event=APPROVAL_VOTE')).body.events[0];
     assert.deepEqual(vote.details, { approval_id: id, comment: 'lag is real', votes: 1, approvals_required: 2 });
   });

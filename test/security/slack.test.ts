@@ -536,19 +536,19 @@ describe('Slack approvers mapped to rectify names (--slack-approvers U0ALICE=ali
     const view = (await svc.get(`/api/v1/approvals/${id}`)).body;
     assert.deepEqual(view.votes.map((v: any) => [v.by, v.slack_user_id]), [['slack:U0BOB', 'U0BOB'], ['alice', 'U0ALICE']]);
     assert.deepEqual(audit('SM-5', 'APPROVAL_VOTE'), [['slack:U0BOB', { approval_id: id, comment: null, votes: 1, approvals_required: 2, slack_user_id: 'U0BOB', slack_username: 'alice' }]]);
-    assert.deepEqual(audit('SM-5', 'APPROVED'), [['alice', { approval_id: id, comment: null, approvers: ['slack:U0BOB', 'alice'], slack_user_id: 'U0ALICE', slack_username: 'alice' }]]);
+    assert.deepEqual(audit('SM-5', 'APPROVED'), [['alice', { approval_id: id, execution_id: approval(id).execution_id, comment: null, approvers: ['slack:U0BOB', 'alice'], slack_user_id: 'U0ALICE', slack_username: 'alice' }]]);
   });
 
   it("an unnamed account calling itself a mapped approver's name approves as its Slack id; a mapped approver renamed in Slack still acts as its rectify name", async () => {
     const one = await svc.post('/api/v1/incidents', { id: 'SM-6', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-6' } });
     const byImpostor = await click({ value: `${one.body.approval_id}:approve`, user: { id: 'U0BOB', username: 'alice' } });
     assert.match(byImpostor.text, /^Approved by slack:U0BOB: executed/);
-    assert.deepEqual(audit('SM-6', 'APPROVED'), [['slack:U0BOB', { approval_id: one.body.approval_id, comment: null, slack_user_id: 'U0BOB', slack_username: 'alice' }]]);
+    assert.deepEqual(audit('SM-6', 'APPROVED'), [['slack:U0BOB', { approval_id: one.body.approval_id, execution_id: approval(one.body.approval_id).execution_id, comment: null, slack_user_id: 'U0BOB', slack_username: 'alice' }]]);
     const two = await svc.post('/api/v1/incidents', { id: 'SM-7', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-7' } });
     const renamed = await click({ value: `${two.body.approval_id}:approve`, user: { id: 'U0ALICE', username: 'zed' } });
     assert.match(renamed.text, /^Approved by alice: executed/);
     assert.equal(approval(two.body.approval_id).decided_by, 'alice');
-    assert.deepEqual(audit('SM-7', 'APPROVED'), [['alice', { approval_id: two.body.approval_id, comment: null, slack_user_id: 'U0ALICE', slack_username: 'zed' }]]);
+    assert.deepEqual(audit('SM-7', 'APPROVED'), [['alice', { approval_id: two.body.approval_id, execution_id: approval(two.body.approval_id).execution_id, comment: null, slack_user_id: 'U0ALICE', slack_username: 'zed' }]]);
     // Rejecting is recorded the same way.
     const three = await svc.post('/api/v1/incidents', { id: 'SM-8', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', context: { deployment: 'checkout', ticket: 'SM-8' } });
     assert.equal((await click({ value: `${three.body.approval_id}:reject`, user: { id: 'U0ALICE', username: 'zed' } })).text, 'Rejected by alice: nothing will run.');
