@@ -272,15 +272,27 @@ export interface Runbook {
   needs: Array<'kubernetes' | 'http' | 'command' | 'prometheus'>;
   /** Fields kept as written, for the API and audit. */
   raw: Record<string, unknown>;
-  /** A digest of the runbook as written: a reload tells a changed runbook by it. */
+  /**
+   * A digest of what the runbook means (planVersion's) and of its descriptive keys: a
+   * reload tells a changed runbook by it. Canonical: keys in another order, or a value
+   * spelt another way that loads the same (`risk: high`), are no change.
+   */
   version: string;
   /**
-   * A digest of the runbook as written less its descriptive keys (name, description,
-   * verification, last_updated, success_rate): what it runs (actions, checks, rollback),
-   * how it is decided (risk, mode, matchers, guardrails, limits) and who approves it. An
-   * approval request records it, and is cancelled when approved once it differs.
+   * A digest of what the runbook means, as compiled, less its descriptive keys (name,
+   * description, verification, last_updated, success_rate): what it runs (actions,
+   * checks, rollback), how it is decided (risk, mode, matchers, guardrails, limits) and
+   * who approves it. An approval request records it, and is cancelled when approved once
+   * it differs. Canonical, as `version`.
    */
   planVersion: string;
+  /**
+   * The two digests as rectify took them before they were canonical: of the map as
+   * written, its key order and spelling included. A request recorded by such a rectify
+   * (pending across an upgrade) is compared with these, and joined by an alert asking
+   * for its plan, as long as the runbook is written as it was then.
+   */
+  asWritten: { version: string; planVersion: string };
 }
 
 /**

@@ -110,7 +110,12 @@ export function applyVerdict(
       // and rendered plan) joins it: a storm asks a person once, not once per alert.
       // Only alerts join, never a person's manual run.
       const planKey = ctx.trigger === 'auto' && incident.alert_key ? approvalPlanKey(verdict.runbook.id, incident.service, plan) : null;
-      const open = planKey !== null ? tx.pendingApprovalForPlan(planKey, ctx.now) : undefined;
+      // A request recorded before the runbook digests were canonical is keyed with the
+      // digest of the runbook as written (Runbook.asWritten): an alert after an upgrade
+      // joins it rather than asking apart.
+      const writtenKey = planKey !== null ? approvalPlanKey(verdict.runbook.id, incident.service, { ...plan, runbookVersion: verdict.runbook.asWritten.version }) : null;
+      const open =
+        planKey !== null ? (tx.pendingApprovalForPlan(planKey, ctx.now) ?? (writtenKey !== null && writtenKey !== planKey ? tx.pendingApprovalForPlan(writtenKey, ctx.now) : undefined)) : undefined;
       if (open && incident.alert_key) {
         const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
         // A person whose alert joins it asked for it as much as whoever opened it.

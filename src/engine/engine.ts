@@ -1400,10 +1400,15 @@ export function createEngine(deps: EngineDeps) {
         // The plan asked about must still be what the runbook says: edited (or removed) since,
         // approving it would run steps nobody wrote any more. The request ends; the alert's
         // next delivery asks again (decidedAgainOnRedelivery). An edit of its descriptive
-        // keys alone (description, name…) leaves what was asked (Runbook.planVersion).
+        // keys alone (description, name…) leaves what was asked (Runbook.planVersion). A
+        // request recorded before the digests were canonical is judged by those rectify took
+        // then (Runbook.asWritten): an upgrade alone cancels no request.
         const rb = catalog.byId(a.runbook);
         const { runbookVersion, runbookPlanVersion } = a.plan as ExecutionPlan;
-        const changed = runbookPlanVersion !== undefined ? runbookPlanVersion !== rb?.planVersion : runbookVersion !== undefined && runbookVersion !== rb?.version;
+        const changed =
+          runbookPlanVersion !== undefined
+            ? runbookPlanVersion !== rb?.planVersion && runbookPlanVersion !== rb?.asWritten.planVersion
+            : runbookVersion !== undefined && runbookVersion !== rb?.version && runbookVersion !== rb?.asWritten.version;
         if (!rb || changed) {
           const why = staleRunbookReason(a.runbook, !rb);
           const cancelled = cancelByRectify(why, 'and nothing ran; the next alert asks again with the runbook as it is now');

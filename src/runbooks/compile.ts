@@ -143,11 +143,18 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     declaredParams,
     needs: needsOf(allActions, allChecks),
     raw: structuredClone(m),
-    version: digest(m),
-    planVersion: digest(Object.fromEntries(Object.entries(m).filter(([k]) => !DESCRIPTIVE_KEYS.has(k)))),
+    version: '',
+    planVersion: '',
+    asWritten: {
+      version: writtenDigest(m),
+      planVersion: writtenDigest(Object.fromEntries(Object.entries(m).filter(([k]) => !DESCRIPTIVE_KEYS.has(k)))),
+    },
   };
   if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
   if (owner !== undefined) runbook.owner = owner;
+  const plan = planMeaning(runbook, guardrails.notes);
+  runbook.planVersion = digest(plan);
+  runbook.version = digest({ plan, described: { description, ...Object.fromEntries(Object.entries(m).filter(([k]) => DESCRIPTIVE_KEYS.has(k))) } });
   return deepFreeze(runbook);
 }
 
@@ -157,7 +164,40 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
  */
 const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'verification', 'last_updated', 'success_rate']);
 
-function digest(m: Record<string, unknown>): string {
+/**
+ * What a runbook means, as compiled: what it runs (actions, checks, rollback), how it is
+ * decided (risk, mode, matchers, guardrails, limits, windows) and who approves it, less
+ * what only describes it (its description, its file) and the map as written. Digested
+ * from the compiled runbook rather than the map, so that how it is written (keys in
+ * another order, `risk: high` for `HIGH`, `max_executions_per_hour` for `max_per_hour`,
+ * a default written out) is no change; every field the runbook gains is in it unless
+ * left out here. A HIGH runbook's prose guardrails (notes, not compiled into checks) are
+ * in it: its approvers read them.
+ */
+function planMeaning(rb: Runbook, guardrailNotes: readonly string[]): Record<string, unknown> {
+  const { file: _file, description: _description, raw: _raw, version: _version, planVersion: _planVersion, asWritten: _asWritten, matchers, ...meaning } = rb;
+  // A regex matcher's compiled test is made from its op and value.
+  return { ...meaning, matchers: matchers.map(({ name, op, value }) => ({ name, op, value })), guardrailNotes: [...guardrailNotes] };
+}
+
+/** A digest of the value as canonical JSON: the keys of every map sorted, lists in their order (step order is meaning). */
+function digest(v: unknown): string {
+  return createHash('sha256').update(canonicalJson(v)).digest('hex').slice(0, 16);
+}
+
+function canonicalJson(v: unknown): string {
+  if (v instanceof Date) return JSON.stringify(v.toISOString());
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o)
+    .filter((k) => o[k] !== undefined && typeof o[k] !== 'function')
+    .sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`).join(',')}}`;
+}
+
+/** The digest earlier releases took of the map as written, its key order and spelling included (Runbook.asWritten). */
+function writtenDigest(m: Record<string, unknown>): string {
   return createHash('sha256').update(JSON.stringify(m)).digest('hex').slice(0, 16);
 }
 
