@@ -8,7 +8,7 @@ import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody, sendShuttingDown } from './errors.js';
 import { createUnavailableAnswers } from './unavailable.js';
-import { documentRefusals } from './openapi-refusals.js';
+import { documentOptionalBodies, documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
 import { registerControlRoutes } from './routes/control.js';
@@ -180,6 +180,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
       security: [{ bearer: [] }],
     },
     transform: documentRefusals,
+    transformObject: (doc) => ('openapiObject' in doc ? documentOptionalBodies(doc.openapiObject) : doc.swaggerObject),
   });
   if (opts.docsUi !== false) await app.register(swaggerUi, { routePrefix: '/docs' });
 

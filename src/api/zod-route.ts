@@ -73,6 +73,9 @@ export function installZodValidation(app: FastifyInstance, registry: Map<string,
   app.setSerializerCompiler(() => (data: unknown) => JSON.stringify(data));
 }
 
+/** The mark routeOptions puts on an operation whose body may be left out (see documentOptionalBodies, openapi-refusals.ts). */
+export const BODY_OPTIONAL = 'x-body-optional';
+
 export function routeOptions(registry: Map<string, z.ZodType>, method: string, url: string, s: RouteSchemas): RouteShorthandOptions {
   const schema: Record<string, unknown> = { summary: s.summary, tags: s.tags, ...(s.description ? { description: s.description } : {}), ...(s.extra ?? {}) };
   for (const part of ['body', 'querystring', 'params'] as const) {
@@ -81,6 +84,9 @@ export function routeOptions(registry: Map<string, z.ZodType>, method: string, u
     registry.set(`${method} ${url} ${part}`, z);
     schema[part] = toJsonSchema(z, 'input');
   }
+  // A body its schema accepts left out (a request without one is validated as `undefined`,
+  // below): documented as not required (documentOptionalBodies, openapi-refusals.ts).
+  if (s.body?.safeParse(undefined).success) schema[BODY_OPTIONAL] = true;
   // Kept beside the schema under its own key; a zod custom type only so the registry holds one kind of value.
   if (s.fastBody) registry.set(`${method} ${url} body fast`, z.custom(s.fastBody));
   if (s.response) {

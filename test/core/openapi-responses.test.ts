@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Ajv, type ValidateFunction } from 'ajv';
+import Database from 'better-sqlite3';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
@@ -164,6 +165,62 @@ describe('the OpenAPI document describes the real answers', () => {
     // The matrix did reach the answers it is about.
     for (const s of ['/metrics 200', '/metrics 401', '/metrics 403', '/api/v1/incidents 401', '/api/v1/incidents 403', '/api/v1/audit/export 200', '/api/v1/audit/export 403', '/healthz 200', '/readyz 200', '/api/v1/pause 400', '/api/v1/runbooks/{id}/pause 400', '/api/v1/incidents/{id} 400', '/api/v1/executions/{id} 400', '/api/v1/approvals/{id} 400', '/api/v1/runbooks/{id} 400', '/api/v1/approvals/{id}/reject 400']) {
       assert.ok(statuses.has(s), s);
+    }
+  });
+
+  it('the writes: a text body (415), an empty JSON body (400), a database that cannot commit (503 STORE_UNAVAILABLE) are documented answers; a body that may be left out is not marked required', async () => {
+    const locked = await startTestService({ runbooks: runbooks(target.url), args: ['--tokens', writeTokensFile(dir, Object.values(tokens), 'locked.yaml'), '--db-busy-timeout', '100ms'] });
+    try {
+      const doc = locked.app.swagger() as unknown as Doc & { paths: Record<string, Record<string, { requestBody?: { required?: boolean } }>> };
+      const inject = async (url: string, type: string | undefined, payload: string | undefined, token = tokens.admin): Promise<Answer> => {
+        const res = await locked.app.inject({ method: 'POST', url, headers: { ...bearer(token), ...(type ? { 'content-type': type } : {}) }, ...(payload === undefined ? {} : { payload }) });
+        return { statusCode: res.statusCode, headers: res.headers, body: res.body };
+      };
+      const asked = await inject('/api/v1/webhooks/alertmanager', 'application/json', JSON.stringify(amWebhook([{ labels: { alertname: 'bad_deploy', service: 'shop' } }])), tokens.ingest);
+      const approvalId = JSON.parse(asked.body).results[0].approval_id as string;
+      const writes: Array<{ template: string; url: string; body: unknown; optional: boolean }> = [
+        { template: '/api/v1/approvals/{id}/approve', url: `/api/v1/approvals/${approvalId}/approve`, body: {}, optional: true },
+        { template: '/api/v1/approvals/{id}/reject', url: `/api/v1/approvals/${approvalId}/reject`, body: {}, optional: true },
+        { template: '/api/v1/runbooks/{id}/run', url: '/api/v1/runbooks/restart-low/run', body: { params: { service: 'shop' } }, optional: false },
+        { template: '/api/v1/runbooks/{id}/pause', url: '/api/v1/runbooks/restart-low/pause', body: {}, optional: true },
+        { template: '/api/v1/runbooks/{id}/resume', url: '/api/v1/runbooks/restart-low/resume', body: {}, optional: true },
+        { template: '/api/v1/pause', url: '/api/v1/pause', body: {}, optional: true },
+        { template: '/api/v1/resume', url: '/api/v1/resume', body: {}, optional: true },
+        { template: '/api/v1/runbooks/{id}/circuit/close', url: '/api/v1/runbooks/restart-low/circuit/close', body: { reason: 'openapi' }, optional: false },
+        { template: '/api/v1/runbooks/{id}/cooldown/clear', url: '/api/v1/runbooks/restart-low/cooldown/clear', body: { reason: 'openapi' }, optional: false },
+      ];
+      assert.deepEqual(
+        writes.map((w) => [w.template, doc.paths[w.template]!.post!.requestBody?.required]),
+        writes.map((w) => [w.template, !w.optional]),
+      );
+      const found: string[] = [];
+      const seen: string[] = [];
+      const check = (w: (typeof writes)[number], what: string, res: Answer): void => {
+        seen.push(`${w.template} ${what} ${res.statusCode} ${JSON.parse(res.body).error?.code ?? ''}`);
+        found.push(...problems(doc, 'POST', w.template, res).map((p) => `${what}: ${p}`));
+      };
+      for (const w of writes) {
+        check(w, 'text', await inject(w.url, 'text/plain', JSON.stringify(w.body)));
+        check(w, 'empty', await inject(w.url, 'application/json', undefined));
+      }
+      const other = new Database(locked.dbPath);
+      other.exec('BEGIN EXCLUSIVE');
+      try {
+        for (const w of writes) check(w, 'locked', await inject(w.url, 'application/json', JSON.stringify(w.body)));
+      } finally {
+        other.exec('ROLLBACK');
+        other.close();
+      }
+      assert.deepEqual(found, []);
+      for (const w of writes) {
+        assert.ok(seen.includes(`${w.template} text 415 UNSUPPORTED_MEDIA_TYPE`), `${w.template} text`);
+        assert.ok(seen.includes(`${w.template} empty 400 BAD_REQUEST`), `${w.template} empty`);
+      }
+      // The reviewer's case: approving and rejecting while the database is locked.
+      assert.ok(seen.includes('/api/v1/approvals/{id}/approve locked 503 STORE_UNAVAILABLE'), seen.join('\n'));
+      assert.ok(seen.includes('/api/v1/approvals/{id}/reject locked 503 STORE_UNAVAILABLE'), seen.join('\n'));
+    } finally {
+      await locked.stop({ remove: true });
     }
   });
 
