@@ -45,6 +45,16 @@ export function zodDetails(prefix: string, err: z.ZodError): ErrorDetail[] {
   return err.issues.map((i) => ({ path: zodPath(prefix, i.path), message: i.message }));
 }
 
+/** The hand-written checks behind the registry's `fast` entries, called as they are (a zod parse around them costs every request). */
+const fastChecks = new WeakMap<z.ZodType, (data: unknown) => boolean>();
+
+/** Whether an object has no enumerable key (a request without a query string). */
+function noKeys(data: unknown): boolean {
+  if (typeof data !== 'object' || data === null) return false;
+  for (const _ in data) return false;
+  return true;
+}
+
 /** Fastify validator compiler that looks up the zod schema registered for the route. */
 export function installZodValidation(app: FastifyInstance, registry: Map<string, z.ZodType>): void {
   app.setValidatorCompiler(({ method, url, httpPart }) => {
@@ -52,9 +62,15 @@ export function installZodValidation(app: FastifyInstance, registry: Map<string,
     const m = String(method) === 'HEAD' ? 'GET' : String(method);
     const schema = registry.get(`${m} ${url} ${httpPart}`);
     if (!schema) return () => true;
-    const fast = registry.get(`${m} ${url} ${httpPart} fast`);
+    const fastSchema = registry.get(`${m} ${url} ${httpPart} fast`);
+    const fast = fastSchema && (fastChecks.get(fastSchema) ?? ((data: unknown) => fastSchema.safeParse(data).success));
+    // A request without a query string (every alert a storm sends) is given the schema's
+    // answer for none, parsed once here: a copy of it, when it holds only plain values.
+    const none = httpPart === 'querystring' ? schema.safeParse({}) : undefined;
+    const noQuery = none?.success && isFlat(none.data) ? (none.data as Record<string, unknown>) : undefined;
     return (data: unknown) => {
-      if (fast?.safeParse(data).success) return { value: data };
+      if (noQuery && noKeys(data)) return { value: { ...noQuery } };
+      if (fast?.(data)) return { value: data };
       let r = schema.safeParse(data);
       // Fastify hands a missing body over as null. Where the schema has a default for
       // "no body" (pause, approve with a token), a request without one gets that default.
@@ -76,6 +92,12 @@ export function installZodValidation(app: FastifyInstance, registry: Map<string,
 /** The mark routeOptions puts on an operation whose body may be left out (see documentOptionalBodies, openapi-refusals.ts). */
 export const BODY_OPTIONAL = 'x-body-optional';
 
+/** An object whose values are all null, booleans, numbers, strings or undefined (a shallow copy of it shares nothing). */
+function isFlat(v: unknown): boolean {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  return Object.values(v).every((x) => x === null || (typeof x !== 'object' && typeof x !== 'function'));
+}
+
 export function routeOptions(registry: Map<string, z.ZodType>, method: string, url: string, s: RouteSchemas): RouteShorthandOptions {
   const schema: Record<string, unknown> = { summary: s.summary, tags: s.tags, ...(s.description ? { description: s.description } : {}), ...(s.extra ?? {}) };
   for (const part of ['body', 'querystring', 'params'] as const) {
@@ -88,7 +110,11 @@ export function routeOptions(registry: Map<string, z.ZodType>, method: string, u
   // below): documented as not required (documentOptionalBodies, openapi-refusals.ts).
   if (s.body?.safeParse(undefined).success) schema[BODY_OPTIONAL] = true;
   // Kept beside the schema under its own key; a zod custom type only so the registry holds one kind of value.
-  if (s.fastBody) registry.set(`${method} ${url} body fast`, z.custom(s.fastBody));
+  if (s.fastBody) {
+    const fast = z.custom(s.fastBody);
+    fastChecks.set(fast, s.fastBody);
+    registry.set(`${method} ${url} body fast`, fast);
+  }
   if (s.response) {
     const response: Record<string, unknown> = {};
     for (const [code, z] of Object.entries(s.response)) {
