@@ -8,6 +8,7 @@ import { packageVersion } from '../lib/version.js';
 import { installAuth, installLoopbackHostCheck } from './auth.js';
 import { contentEncodingRefusal, createClientErrors, createErrorHandler, errorBody, sendShuttingDown } from './errors.js';
 import { createUnavailableAnswers } from './unavailable.js';
+import { installJsonBodyParser } from './json-body.js';
 import { documentOptionalBodies, documentRefusals } from './openapi-refusals.js';
 import type { ApiDeps } from './deps.js';
 import { registerAuditRoutes } from './routes/audit.js';
@@ -138,6 +139,7 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
   );
   // JSON only: a text body must be a 415, not a string that fails validation later.
   app.removeContentTypeParser('text/plain');
+  installJsonBodyParser(app);
   // Uncompressed only: a gzip body must be a 415 naming its encoding, not "not valid JSON".
   // Hooks with callbacks, not async: an async hook costs every request a promise and a
   // turn of the microtask queue, and a storm of single-alert bodies pays it per alert.

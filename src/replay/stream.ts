@@ -1,4 +1,4 @@
-import { alertmanagerWebhookSchema, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
+import { alertmanagerWebhookSchema, duplicateKey, duplicateKeyDetail, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /**
@@ -97,6 +97,14 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
       problems.push({ line, message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` });
       return;
     }
+    // A key given twice: JSON.parse kept the last. In the line's own keys ("at" twice) it is a
+    // problem of the file; inside the webhook, a body the service refuses (400), judged below.
+    const twice = duplicateKey(trimmed);
+    if (twice !== undefined && (twice.length === 1 || twice[0] !== 'webhook')) {
+      const detail = duplicateKeyDetail('line', twice);
+      problems.push({ line, message: `${detail.path.slice('line.'.length)}: ${detail.message}` });
+      return;
+    }
     if (typeof value !== 'object' || value === null || Array.isArray(value)) {
       problems.push({ line, message: 'expected a JSON object {"at": "<RFC 3339>", "webhook": {...}}' });
       return;
@@ -144,6 +152,11 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
     // reading), before the schema.
     if (poisonedJson(webhook)) {
       entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: POISONED_BODY_REASON } });
+      return;
+    }
+    if (twice !== undefined) {
+      const detail = duplicateKeyDetail('body', twice.slice(1));
+      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${detail.path}: ${detail.message}` } });
       return;
     }
     const parsed = alertmanagerWebhookSchema.safeParse(webhook);

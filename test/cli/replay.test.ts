@@ -453,6 +453,41 @@ describe('rectify replay', () => {
     }
   });
 
+  // Regression: JSON.parse keeps the last of a key given twice, so a body the service
+  // takes with "namespace" twice read its last value, and a line with "at" twice its last time.
+  it('a key given twice in a webhook body is refused 400 naming its path, as the service refuses it; "at" twice on a line is a problem of the file', async () => {
+    const base = JSON.stringify(amWebhook([crash(0), crash(1)]));
+    const twice = base.replace('"namespace":"production"', '"namespace":"kube-system","namespace":"production"');
+    const escaped = base.replace('"status":"firing"', '"status":"resolved","st\\u0061tus":"firing"');
+    const bodies = [base.replace(/"fp-api-[01]"/g, (m) => m.replace('fp-', 'ok-')), twice, escaped];
+    const file = write('twice.jsonl', bodies.map((b, i) => `{"at":"${iso(T0 + i * 20 * MIN)}","webhook":${b}}`));
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const message = (key: string) => `the key "${key}" is given twice in one object: which value is meant cannot be told; send each key once`;
+    assert.deepEqual(r.json().refusals, [
+      { line: 2, status: 400, reason: `body.alerts.0.labels.namespace: ${message('namespace')}` },
+      { line: 3, status: 400, reason: `body.status: ${message('status')}` },
+    ]);
+    assert.deepEqual([r.json().refused, r.json().alerts], [2, 2]);
+
+    const svc = await startTestService();
+    try {
+      const answers = [];
+      for (const payload of bodies) {
+        const res = await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/alertmanager', payload, headers: { 'content-type': 'application/json' } });
+        answers.push([res.statusCode, (JSON.parse(res.body) as { error?: { details: Array<{ path: string }> } }).error?.details[0]?.path]);
+      }
+      assert.deepEqual(answers, [[202, undefined], [400, 'body.alerts.0.labels.namespace'], [400, 'body.status']]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+
+    const atTwice = write('at-twice.jsonl', [`{"at":"${iso(T0)}","at":"${iso(T0 + MIN)}","webhook":${base}}`]);
+    const bad = await replay(atTwice, '--json');
+    assert.equal(bad.code, 2);
+    assert.deepEqual(bad.err, [`at-twice.jsonl:1: at: ${message('at')}`, '1 problem(s) in at-twice.jsonl; nothing was replayed']);
+  });
+
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
     const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { alertname: 'DiskFull', service: `s${i}` }, fingerprint: `disk-${i}`, startsAt: iso(T0) }));
     const file = write('retention.jsonl', [line(T0, alerts), line(T0 + 2 * 60 * MIN, alerts)]);

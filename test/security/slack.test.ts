@@ -166,6 +166,18 @@ describe('Slack interactive approvals', () => {
     assert.equal(approval(id).status, 'rejected');
   });
 
+  // Regression: the payload's JSON was read with JSON.parse, which keeps the last of a key given twice.
+  it('a payload giving a key twice (the clicking user\'s id) is a 400 naming it, and the approval stays pending', async () => {
+    const id = await incident('SL-DUPKEY');
+    const body = slackPayload({ value: `${id}:approve` }).replace(encodeURIComponent('{"id":"U0ALICE"'), encodeURIComponent('{"id":"U0EVE","id":"U0ALICE"'));
+    assert.match(decodeURIComponent(body), /"id":"U0EVE","id":"U0ALICE"/);
+    const r = await send(body);
+    assert.equal(r.status, 400);
+    const message = 'the key "id" is given twice in one object: which value is meant cannot be told; send each key once';
+    assert.deepEqual(r.body, { error: { code: 'BAD_REQUEST', message: `invalid body: body.payload.user.id: ${message}`, details: [{ path: 'body.payload.user.id', message }] } });
+    assert.equal(approval(id).status, 'pending');
+  });
+
   it('a decided approval answers ok:false with the reason, as Slack shows it to the person', async () => {
     const id = await incident('SL-TWICE');
     assert.equal((await send(slackPayload({ value: `${id}:approve` }))).body.ok, true);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { isOutcomeUnknown, isRectifyError, RectifyError, SLACK_USER_ID_RE } from '../../domain/index.js';
+import { duplicateKey, duplicateKeyDetail } from '../../ingest/index.js';
 import type { NotificationEvent } from '../../notify/types.js';
 import type { SlackResponseOrder } from '../../notify/slack-respond.js';
 import { escapeSlackText, readable, readableWithin, slackVoteMessage } from '../../notify/webhook.js';
@@ -143,6 +144,12 @@ export function registerSlackRoutes(app: FastifyInstance, deps: ApiDeps): void {
           json = undefined;
         }
         if (json === undefined) throw new RectifyError('VALIDATION_FAILED', 'invalid body: body.payload: expected the interaction payload as JSON', { details: [{ path: 'body.payload', message: 'expected JSON' }] });
+        // A key given twice ("user" or "value") would be read as its last: refused, as every JSON body is.
+        const twice = duplicateKey(text!);
+        if (twice !== undefined) {
+          const detail = duplicateKeyDetail('body.payload', twice);
+          throw new RectifyError('BAD_REQUEST', `invalid body: ${detail.path}: ${detail.message}`, { details: [detail] });
+        }
         const parsed = payloadSchema.safeParse(json);
         if (!parsed.success) {
           const details = zodDetails('body.payload', parsed.error);
