@@ -4,3 +4,4 @@ export * from './pagerduty.js';
 export * from './generic.js';
 export * from './json-body.js';
 export * from './json-keys.js';
+export * from './json-text.js';

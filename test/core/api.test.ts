@@ -546,7 +546,11 @@ describe('requests Node or the JSON parser cannot read are answered in the API\'
     const short = await raw(request('5'));
     assert.equal(short.status, 400);
     assert.deepEqual(short.body, {
-      error: { code: 'BAD_REQUEST', message: 'the body is not valid JSON, or it holds a "__proto__" or "constructor.prototype" key, which is refused', details: [] },
+      error: {
+        code: 'BAD_REQUEST',
+        message: 'the body is not valid JSON: at line 1, column 6 (character offset 5): expected : after the property name; the body ends there',
+        details: [{ path: 'body', message: 'not valid JSON at line 1, column 6 (character offset 5): expected : after the property name; the body ends there' }],
+      },
     });
     assert.equal(incidents(), before);
     // The right length is read and decided.
