@@ -1,5 +1,5 @@
 import type { RenderedCheck, RenderedStep } from '../domain/index.js';
-import { INTERRUPTED_BEFORE_FIRST_STEP, voteSlackUserId, type ApprovalRow, type ExecutionRow } from '../store/ports.js';
+import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ExecutionRow } from '../store/ports.js';
 
 /** Store rows → API shapes: times as RFC 3339, plans as what a person reads. */
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
@@ -32,7 +32,7 @@ export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
     success: e.success,
     rolled_back: e.rolled_back,
     outcome: e.outcome,
-    needs_human: needsHuman(e, endNeedsHuman),
+    needs_human: executionNeedsHuman(e, endNeedsHuman),
     plan: {
       params: plan.params ?? {},
       actions: (plan.actions ?? []).map((s) => s.summary),
@@ -42,24 +42,6 @@ export function executionView(e: ExecutionRow, endNeedsHuman: boolean) {
     },
     steps: e.steps.map((s) => ({ ...s, started_at: iso(s.started_at)!, finished_at: iso(s.finished_at) })),
   };
-}
-
-/**
- * A person must check what the run left: its outcome is unknown (interrupted, unless a
- * stop or a crash cut it off before its first step: it changed nothing), it
- * failed and so did the rollback meant to undo what it changed, or the run said so as it
- * ended (its FAILED row's `needs_human`): its rollback was held because the verification
- * could not measure (`on_no_data: needs_human`, after an action that may have changed
- * something), or an action sent a write whose answer never said whether it was applied
- * and no rollback ran after it to find out and undo it. The runner's verdict is read, not
- * guessed again from the steps: a run whose actions changed nothing ran no rollback and
- * held none.
- */
-function needsHuman(e: ExecutionRow, endNeedsHuman: boolean): boolean {
-  if (e.state === 'interrupted') return !(e.outcome === INTERRUPTED_BEFORE_FIRST_STEP && e.steps.length === 0);
-  if (e.state !== 'failed') return false;
-  if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
-  return endNeedsHuman;
 }
 
 export function approvalView(a: ApprovalRow) {

@@ -53,7 +53,7 @@ import {
   type RunAudit,
 } from '../execute/breaker.js';
 import { endBeforeFirstStep } from '../execute/before-first-step.js';
-import { voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -171,7 +171,8 @@ interface TruncationNotice {
   taken: TruncationTake | undefined;
 }
 
-
+/** The outcome of a run startup recovery finds cut off by a crash after it started a step. */
+const RECOVERED_OUTCOME = 'interrupted: rectify stopped while it ran';
 const ENRICH_TIMEOUT_MS = 5_000;
 
 /** The enrichment read ran out of its time: said so in a refusal, as what to do about it differs. */
@@ -1935,7 +1936,7 @@ export function createEngine(deps: EngineDeps) {
           // Nothing about its target is unknown: the trial ends as the runner ends it (no new
           // wait), not as one cut off mid-step (reopenAfterCutOffTrial, below).
           const trialEnded = ended !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
-          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: 'interrupted: rectify stopped while it ran' });
+          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: RECOVERED_OUTCOME });
           tx.releaseBlastRadius(e.id);
           /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
           const breakerAudit =
@@ -1950,6 +1951,8 @@ export function createEngine(deps: EngineDeps) {
               ...about,
               event: 'INTERRUPTED',
               outcome: 'interrupted',
+              // The execution view's verdict on the row just written: it had started a step, so true.
+              needs_human: executionNeedsHuman({ state: 'interrupted', outcome: RECOVERED_OUTCOME, steps: e.steps }, false),
               reason: nothing
                 ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
                 : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
@@ -2140,7 +2143,7 @@ export function createEngine(deps: EngineDeps) {
   /** A notification about something other than one decision: the fields it does not concern are null. */
   function notice(
     e: Pick<NotificationEvent, 'event' | 'outcome' | 'reason'> &
-      Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id' | 'notification_id' | 'shown_in_slack'>>,
+      Partial<Pick<NotificationEvent, 'incident_id' | 'runbook' | 'service' | 'approval_id' | 'execution_id' | 'notification_id' | 'shown_in_slack' | 'needs_human'>>,
     at: number,
   ): NotificationEvent {
     return { incident_id: null, runbook: null, service: null, execution_id: null, approval_id: null, ...e, at };

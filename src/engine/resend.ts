@@ -125,6 +125,7 @@ function toldEvent(row: ToldRow, told: ToldDetails, reason: string): Notificatio
     approval_id: told.told.approval_id,
     outcome: told.told.outcome,
     reason,
+    ...(told.told.needs_human !== undefined ? { needs_human: told.told.needs_human } : {}),
     at: row.at,
     notification_id: told.notification_id,
   };

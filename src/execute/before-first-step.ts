@@ -1,4 +1,4 @@
-import { INTERRUPTED_BEFORE_FIRST_STEP, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type Tx } from '../store/ports.js';
 import { endTrialWithoutVerdict, TRIAL_ENDED_WITHOUT_VERDICT } from './breaker.js';
 
 /**
@@ -17,8 +17,8 @@ export interface BeforeFirstStepEnd {
   trialEnded: boolean;
   /** The INTERRUPTED row's details, without the record of its notification. */
   row: { reason: string; last_step: null; nothing_changed: true; circuit_trial?: string };
-  /** What the notifiers are told of it. */
-  told: { event: 'INTERRUPTED'; outcome: 'interrupted'; reason: string };
+  /** What the notifiers are told of it: left to no one (`needs_human` false, as the execution view says). */
+  told: { event: 'INTERRUPTED'; outcome: 'interrupted'; reason: string; needs_human: boolean };
 }
 
 /**
@@ -45,6 +45,11 @@ export function endBeforeFirstStep(tx: Tx, run: { runbook: string; executionId: 
       nothing_changed: true,
       ...(trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
     },
-    told: { event: 'INTERRUPTED', outcome: 'interrupted', reason: `${BEFORE_FIRST_STEP_REASON}${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${said}` },
+    told: {
+      event: 'INTERRUPTED',
+      outcome: 'interrupted',
+      reason: `${BEFORE_FIRST_STEP_REASON}${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${said}`,
+      needs_human: executionNeedsHuman({ state: 'interrupted', outcome: INTERRUPTED_BEFORE_FIRST_STEP, steps: [] }, false),
+    },
   };
 }

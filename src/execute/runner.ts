@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
 import { preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
-import { INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import { stepMarker } from './markers.js';
 import { endBeforeFirstStep } from './before-first-step.js';
@@ -96,6 +96,26 @@ export interface RunnerDeps {
 type RollbackResult = 'not_run' | 'done' | 'failed';
 
 const toldOneByOne: ReadonlySet<string> = new Set(TOLD_EVENTS);
+
+const MUST_CHECK = 'a person must check';
+
+/**
+ * The reason a run's end left to a person is told with: its outcome, then why a person
+ * must check and that one must, plainly, so a receiver reading the reason alone (a pager,
+ * a Slack channel) tells it from an ordinary failure. An outcome that says so already (a
+ * rollback held on a verification that could not measure) is told as it is.
+ */
+function mustCheck(outcome: string, state: RunOutcome['state'], rollback: RollbackResult): string {
+  if (outcome.endsWith(MUST_CHECK)) return outcome;
+  const why =
+    state === 'interrupted'
+      ? 'its outcome is unknown'
+      : rollback === 'failed'
+        ? 'the rollback did not undo what the run changed'
+        : // The one other failure left to a person: a write unanswered and no rollback after it.
+          'a write got no answer saying whether it was applied, and no rollback ran after it to read the target back';
+  return `${outcome}; ${why}: ${MUST_CHECK}`;
+}
 
 /** Why an automatic run stops before an action: the event that ends it, the word its reason starts with, and why. */
 interface Stop {
@@ -356,6 +376,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
           : rollback === 'failed'
             ? { event: 'ROLLBACK_FAILED', outcome: `${state}, rollback failed` }
             : { event, outcome: state };
+      // Whether a person must check what the run left: the verdict the execution view gives
+      // (executionNeedsHuman), from what this end records (the FAILED row's needs_human).
+      const human = executionNeedsHuman({ state, outcome, steps }, events.some((e) => e.event === 'FAILED' && e.details.needs_human === true));
       /** The notifications of this end, announced as their rows are written (they record them: see notify/outbox.ts), sent after the commit. */
       const notices: NotificationEvent[] = [];
       await store.transact((tx) => {
@@ -386,7 +409,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
               ...e.details,
               ...(i === endAt && trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
               ...(i === endAt && beforeClose ? { circuit: breaker === 'success' ? SUCCESS_NOT_COUNTED_BEFORE_CLOSE : NOT_COUNTED_BEFORE_CLOSE } : {}),
-              ...(i === toldAt ? announce({ ...told, reason: outcome }) : {}),
+              ...(i === toldAt ? announce({ ...told, reason: human ? mustCheck(outcome, state, rollback) : outcome, needs_human: human }) : {}),
             },
             now,
           ),

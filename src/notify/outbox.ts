@@ -37,6 +37,8 @@ export interface ToldDetails {
     reason: string;
     service: string | null;
     approval_id: string | null;
+    /** A run's end: whether a person must check what it left (NotificationEvent.needs_human). */
+    needs_human?: boolean;
   };
 }
 
@@ -79,7 +81,14 @@ export function createOutbox(opts: {
         event,
         details: {
           notification_id: event.notification_id,
-          told: { to: receivers.filter((r) => opts.tells?.(r, owed) ?? true), outcome: event.outcome, reason: event.reason, service: event.service, approval_id: event.approval_id },
+          told: {
+            to: receivers.filter((r) => opts.tells?.(r, owed) ?? true),
+            outcome: event.outcome,
+            reason: event.reason,
+            service: event.service,
+            approval_id: event.approval_id,
+            ...(event.needs_human !== undefined ? { needs_human: event.needs_human } : {}),
+          },
         },
       };
     },
@@ -146,6 +155,7 @@ export function toldDetails(details: Record<string, unknown>): ToldDetails | und
       reason: told.reason,
       service: typeof told.service === 'string' ? told.service : null,
       approval_id: typeof told.approval_id === 'string' ? told.approval_id : null,
+      ...(typeof told.needs_human === 'boolean' ? { needs_human: told.needs_human } : {}),
     },
   };
 }

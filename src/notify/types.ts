@@ -21,6 +21,13 @@ export interface NotificationEvent {
   /** The decision result word or the execution state. */
   outcome: string;
   reason: string;
+  /**
+   * Set on every notification of a run's end (its outcome: succeeded, failed, rolled
+   * back, rollback failed, aborted, interrupted): whether a person must check what the
+   * run left, the execution view's `needs_human` (store executionNeedsHuman). When true,
+   * the reason says so.
+   */
+  needs_human?: boolean;
   at: number;
   /**
    * One notification's id (`ntf_…`), set by the queue when it is queued unless it has

@@ -219,6 +219,25 @@ export interface ApprovalVote {
 }
 
 /**
+ * The one verdict on whether a person must check what a run left (the execution view's
+ * `needs_human`, and the notification of the run's end): its outcome is unknown
+ * (interrupted, unless a stop or a crash cut it off before its first step: it changed
+ * nothing), it failed and so did the rollback meant to undo what it changed, or the run
+ * said so as it ended (`endNeedsHuman`: its FAILED row's `needs_human`, Tx.executionEndNeedsHuman):
+ * its rollback was held because the verification could not measure (`on_no_data:
+ * needs_human`, after an action that may have changed something), or an action sent a
+ * write whose answer never said whether it was applied and no rollback ran after it to
+ * find out and undo it. The runner's verdict is read, not guessed again from the steps: a
+ * run whose actions changed nothing ran no rollback and held none.
+ */
+export function executionNeedsHuman(e: Pick<ExecutionRow, 'state' | 'outcome' | 'steps'>, endNeedsHuman: boolean): boolean {
+  if (e.state === 'interrupted') return !(e.outcome === INTERRUPTED_BEFORE_FIRST_STEP && e.steps.length === 0);
+  if (e.state !== 'failed') return false;
+  if (e.steps.some((s) => s.phase === 'rollback' && s.ok === false)) return true;
+  return endNeedsHuman;
+}
+
+/**
  * The Slack account that cast a stored vote, if one did: its `slack_user_id`, else the id
  * in an identity `slack-id:<id>` (a Slack user given no name, in votes recorded before
  * `slack_user_id` was kept). A vote recorded before then under a name carries no id.

@@ -223,9 +223,11 @@ describe('executions: verify, roll back, refuse', () => {
     assert.equal(target.calls('/undo'), 1);
     await svc.service.drainNotifications();
     const told = target.requests('/hook', 'POST').map((q) => q.json() as any);
+    // Left half undone: the receiver is told a person must check, as the execution view says.
+    const toldReason = `${r.body.reason}; the rollback did not undo what the run changed: a person must check`;
     assert.deepEqual(
-      told.map((t) => [t.event, t.outcome, t.reason, t.execution_id]),
-      [['ROLLBACK_FAILED', 'failed, rollback failed', r.body.reason, r.body.execution_id]],
+      told.map((t) => [t.event, t.outcome, t.reason, t.execution_id, t.needs_human]),
+      [['ROLLBACK_FAILED', 'failed, rollback failed', toldReason, r.body.execution_id, true]],
     );
     const audit = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
     assert.deepEqual(
@@ -236,19 +238,21 @@ describe('executions: verify, roll back, refuse', () => {
     const { notification_id, told: recorded, ...details } = audit[7].details;
     assert.deepEqual(details, { reason: failure, detail: rollbackDetail });
     assert.equal(notification_id, told[0].notification_id);
-    assert.deepEqual(recorded, { to: [svc.service.receivers[0]], outcome: 'failed, rollback failed', reason: r.body.reason, service: 'shop', approval_id: null });
+    assert.deepEqual(recorded, { to: [svc.service.receivers[0]], outcome: 'failed, rollback failed', reason: toldReason, service: 'shop', approval_id: null, needs_human: true });
     assert.deepEqual(audit[8].details, { reason: failure, rolled_back: false, rollback: 'failed' });
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
     await svc.stop({ remove: true });
   });
 
-  it('a failed action stops the remaining actions and rolls back', async () => {
+  it('a failed action stops the remaining actions and rolls back; told as no person\'s to check', async () => {
     target.reset();
     target.route('POST', '/one', { status: 500 });
     target.route('POST', '/two', { status: 200 });
     target.route('POST', '/undo', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
     const svc = await startTestService({
       runbooks: rb(target.url, `    actions:\n      - http: {method: POST, url: "${target.url}/one"}\n      - http: {method: POST, url: "${target.url}/two"}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`),
+      args: ['--notify-webhook', `${target.url}/hook`],
     });
     const r = await svc.post('/api/v1/incidents?wait=true', broken());
     assert.equal(r.body.success, false);
@@ -257,6 +261,10 @@ describe('executions: verify, roll back, refuse', () => {
     assert.equal(target.calls('/two'), 0);
     assert.equal(target.calls('/undo'), 1);
     assert.match(r.body.reason, /^action 1 failed: POST .*\/one → 500/);
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as any);
+    assert.deepEqual(told.map((t) => [t.event, t.outcome, t.reason, t.needs_human]), [['ROLLED_BACK', 'failed, rolled back', r.body.reason, false]]);
+    assert.equal((await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body.needs_human, false);
     await svc.stop({ remove: true });
   });
 

@@ -720,7 +720,7 @@ describe('guardrails', () => {
         action: `POST ${target.url}/inflight/a`,
         steps: 1,
         notification_id: told[0].notification_id,
-        told: { to: [...svc.service.receivers], outcome: 'aborted', reason: globalWhy, service: 'a', approval_id: null },
+        told: { to: [...svc.service.receivers], outcome: 'aborted', reason: globalWhy, service: 'a', approval_id: null, needs_human: false },
       });
       assert.equal(rows[4].details.notification_id, told[0].notification_id);
 

@@ -66,7 +66,7 @@ describe('an alert resolved while its automatic run is under way', () => {
         action: `POST ${target.url}/act1`,
         steps: 1,
         notification_id: told[0].notification_id,
-        told: { to: [hook], outcome: 'aborted', reason: why, service: 'g1', approval_id: null },
+        told: { to: [hook], outcome: 'aborted', reason: why, service: 'g1', approval_id: null, needs_human: false },
       });
       assert.equal(rows[4].details.notification_id, told[0].notification_id);
       // No failure for the circuit breaker; the run counts for max_per_hour (1), as a paused one does.

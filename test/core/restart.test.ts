@@ -71,8 +71,8 @@ describe('state survives restarts', () => {
     // A person is told: it may have acted, and nobody knows how it ended.
     const told = (await target.waitForRequest('/hook', { since: 0 })).json() as Record<string, unknown>;
     assert.deepEqual(
-      [told.event, told.outcome, told.execution_id, told.incident_id, told.runbook, told.service],
-      ['INTERRUPTED', 'interrupted', 'exe_crashed', 'inc_x', 'fix', 'shop'],
+      [told.event, told.outcome, told.execution_id, told.incident_id, told.runbook, told.service, told.needs_human],
+      ['INTERRUPTED', 'interrupted', 'exe_crashed', 'inc_x', 'fix', 'shop', true],
     );
     assert.equal(told.reason, 'rectify stopped while this execution ran (last step: action 1, POST /act/shop, not finished); its outcome is unknown and it will not be re-run: a human must check');
     const e = await svc.get('/api/v1/executions/exe_crashed');
@@ -112,10 +112,11 @@ describe('state survives restarts', () => {
     assert.equal(circuit.failures, 1, 'the action did fail');
   });
 
-  it('SIGTERM path: intake stops (readyz 503, POST 503 with Retry-After) and a run cut off is INTERRUPTED', async () => {
+  it('SIGTERM path: intake stops (readyz 503, POST 503 with Retry-After) and a run cut off is INTERRUPTED, told as left to a person', async () => {
     target.reset();
     target.route('POST', '/act/slow', { status: 200, delayMs: 5_000 });
-    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--shutdown-grace', '200ms'] });
+    target.route('POST', '/hook', { status: 204 });
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--shutdown-grace', '200ms', '--notify-webhook', `${target.url}/hook`] });
     const r = await svc.post('/api/v1/incidents', broken('slow'));
     assert.equal(r.body.action, 'executed');
     await target.waitForRequest('/act/slow');
@@ -130,6 +131,12 @@ describe('state survives restarts', () => {
     assert.equal(row.state, 'interrupted');
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM blast_claims').get() as { n: number }).n, 0);
     db.close();
+    // Cut off in its action: nobody knows what the action did, and the receiver is told so.
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as Record<string, unknown>);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.outcome, t.execution_id, t.needs_human, t.reason]),
+      [['INTERRUPTED', 'interrupted', r.body.execution_id, true, 'interrupted during an action; its outcome is unknown: a person must check']],
+    );
   });
 
   it('the database refuses to rewrite the audit log', async () => {

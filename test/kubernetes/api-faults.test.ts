@@ -62,8 +62,14 @@ ${runbook('grow', 'overloaded', `    action: kubectl scale deployment {deploymen
     // Counted by the breaker, and told.
     assert.equal((await svc.get('/api/v1/runbooks/grow')).body.circuit.failures, 1);
     await target.waitForRequest('/hook');
-    const told = target.requests('/hook', 'POST').map((q) => q.json() as { event: string; outcome: string; reason: string });
-    assert.deepEqual(told.map((t) => [t.event, t.reason]), [['FAILED', failure]]);
+    // A pager routing on the payload tells it from an ordinary failure: needs_human, as the
+    // execution view gives it, and a reason saying a person must check.
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as Record<string, unknown>);
+    assert.deepEqual(
+      told.map((t) => [t.event, t.outcome, t.needs_human, t.reason]),
+      [['FAILED', 'failed', true, `${failure}; a write got no answer saying whether it was applied, and no rollback ran after it to read the target back: a person must check`]],
+    );
+    assert.deepEqual(Object.keys(told[0]!).sort(), ['approval_id', 'at', 'event', 'execution_id', 'incident_id', 'links', 'needs_human', 'notification_id', 'outcome', 'reason', 'runbook', 'service']);
   });
 
   it('a scale answered 429 (throttled, Retry-After) changed nothing: not retried, not a person\'s to check', async () => {
@@ -93,6 +99,9 @@ ${runbook('grow', 'overloaded', `    action: kubectl scale deployment {deploymen
     assert.equal(fake.count('PUT', SCALE), 1);
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
+    await target.waitForRequest('/hook');
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as Record<string, unknown>);
+    assert.deepEqual(told.map((t) => [t.event, t.needs_human, t.reason]), [['FAILED', false, r.body.reason]]);
     assert.deepEqual(
       e.steps.map((s: { phase: string; ok: boolean; unconfirmed?: boolean }) => [s.phase, s.ok, s.unconfirmed ?? null]),
       [

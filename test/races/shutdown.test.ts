@@ -333,7 +333,7 @@ describe('a stop that finds a run before its first step', () => {
       db.close();
     }
   };
-  /** The notifications of run `executionId` sent since `since`: event, outcome, reason. */
+  /** The notifications of run `executionId` sent since `since`: event, outcome, reason, needs_human. */
   const toldOf = async (since: number, executionId: string) => {
     await target.waitForRequest('/hook', { since, timeoutMs: 10_000, where: (r) => (r.json() as any).execution_id === executionId });
     return target
@@ -341,7 +341,7 @@ describe('a stop that finds a run before its first step', () => {
       .filter((r) => r.at >= since)
       .map((r) => r.json() as any)
       .filter((t) => t.execution_id === executionId)
-      .map((t) => [t.event, t.outcome, t.reason]);
+      .map((t) => [t.event, t.outcome, t.reason, t.needs_human]);
   };
 
   it('INTERRUPTED as having changed nothing: the outcome, row and notification crash recovery gives; needs_human false; no breaker failure', async () => {
@@ -351,7 +351,7 @@ describe('a stop that finds a run before its first step', () => {
     assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'INTERRUPTED']);
     const { notification_id: _id, told: _told, ...interrupted } = audit[1]!.details;
     assert.deepEqual(interrupted, { reason: REASON, last_step: null, nothing_changed: true });
-    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', REASON]]);
+    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', REASON, false]]);
     assert.deepEqual(breakerRowsOf(svc.dbPath, 'undo'), []);
 
     // As the API shows it after a restart: no person is needed, nothing was run.
@@ -382,7 +382,7 @@ describe('a stop that finds a run before its first step', () => {
     assert.deepEqual(audit.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'INTERRUPTED']);
     const { notification_id: _id, told: _told, ...interrupted } = audit[2]!.details;
     assert.deepEqual(interrupted, { reason: REASON, last_step: null, nothing_changed: true, circuit_trial: TRIAL_ENDED });
-    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', `${REASON}; ${TRIAL_ENDED}`]]);
+    assert.deepEqual(await toldOf(since, executionId), [['INTERRUPTED', 'interrupted', `${REASON}; ${TRIAL_ENDED}`, false]]);
     assert.deepEqual([target.calls('/ready'), target.calls('/act')], [0, 0], 'its pre-check never ran, nor its action');
 
     const again = await svc.restart();
