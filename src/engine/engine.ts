@@ -53,6 +53,7 @@ import {
   type RunAudit,
 } from '../execute/breaker.js';
 import { endBeforeFirstStep } from '../execute/before-first-step.js';
+import { manualRunParamNames } from '../runbooks/manual-params.js';
 import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
@@ -170,6 +171,26 @@ interface TruncationNotice {
   told: Told | undefined;
   taken: TruncationTake | undefined;
 }
+
+/**
+ * A manual run's param the runbook does not read (manualRunParamNames) is refused, with
+ * every such name and a near spelling: it would fill nothing, and a misspelt
+ * `new_replica` ran the scale with the count enrichment picked (current + 1), as if the
+ * 8 asked for had been read. Refused before anything is recorded.
+ */
+function refuseUnreadParams(rb: Runbook, params: Readonly<Record<string, string>>): void {
+  const known = manualRunParamNames(rb);
+  const unread = Object.keys(params).filter((k) => !known.includes(k));
+  if (unread.length === 0) return;
+  const path = (k: string) => (PLAIN_PARAM_NAME.test(k) ? `body.params.${k}` : `body.params[${quoteUntrusted(k)}]`);
+  const message = (k: string) => `not a param runbook ${rb.id} reads${didYouMean(k, known)}`;
+  throw new RectifyError(
+    'VALIDATION_FAILED',
+    `${unread.slice(0, 5).map((k) => `${path(k)} is ${message(k)}`).join('; ')}${unread.length > 5 ? ` (and ${unread.length - 5} more)` : ''}: it reads ${known.join(', ')}; nothing was run`,
+    { details: unread.map((k) => ({ path: path(k), message: message(k) })) },
+  );
+}
+const PLAIN_PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The outcome of a run startup recovery finds cut off by a crash after it started a step. */
 const RECOVERED_OUTCOME = 'interrupted: rectify stopped while it ran';
@@ -1265,6 +1286,7 @@ export function createEngine(deps: EngineDeps) {
     async runManual(runbookId: string, params: Record<string, string>, opts: { by: string; dryRun: boolean; wait?: boolean; service?: string }): Promise<DecisionResult> {
       const rb = catalog.byId(runbookId);
       if (!rb) throw runbookNotLoaded(runbookId, catalog);
+      refuseUnreadParams(rb, params);
       // The runbook id stands in for a service not given, for what counts per service (rate
       // limits, cooldowns), but never fills {service}: a run by hand acts only on what its
       // caller named (a misspelt --param service would have acted on a service named after the runbook).

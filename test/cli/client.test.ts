@@ -114,10 +114,11 @@ describe('client commands against a running service', () => {
 
     const dry = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--dry-run', '--json'], { env });
     assert.equal(dry.code, 0);
-    // A parameter named as an object's inherited property is a parameter like any other (it was refused as "given twice").
+    // A parameter named as an object's inherited property is sent as any other (it was refused
+    // as "given twice"): the service names it, as a param restart-api does not read (exit 2).
     const inherited = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--param', 'constructor=x', '--dry-run', '--json'], { env });
-    assert.equal(inherited.code, 0, inherited.err.join('\n'));
-    assert.equal(inherited.json().result.action, 'dry_run');
+    assert.equal(inherited.code, 2, inherited.err.join('\n'));
+    assert.deepEqual(inherited.json().error.details, [{ path: 'body.params.constructor', message: 'not a param runbook restart-api reads' }]);
     assert.equal(dry.json().result.action, 'dry_run');
     assert.equal(dry.json().execution, null);
     assert.equal(target.calls('/restart/api-1', 'POST'), 1);
@@ -553,10 +554,14 @@ describe('rectify run of a runbook that acts on {service}', () => {
       const env = { RECTIFY_SERVER: await svc.service.listen() };
       const reason =
         'no value for placeholder {service}: a run of restart-service by hand acts on the service it names, and none was given (give service, or the param service: rectify run --service <name>); nothing was run';
-      for (const extra of [['--param', 'servce=web'], [], ['--dry-run']]) {
+      for (const extra of [[], ['--dry-run']]) {
         const r = await cli(['run', 'restart-service', ...extra, '--by', 'carol'], { env });
         assert.deepEqual([r.code, r.out], [1, [`restart-service: blocked PARAM_REFUSED: ${reason}`]], extra.join(' '));
       }
+      // The misspelt param itself is refused, named, before anything is decided.
+      const misspelt = await cli(['run', 'restart-service', '--param', 'servce=web', '--by', 'carol'], { env });
+      assert.deepEqual([misspelt.code, misspelt.out], [2, []]);
+      assert.match(misspelt.err.join('\n'), /body\.params\.servce is not a param runbook restart-service reads \(did you mean "service"\?\): it reads service; nothing was run/);
       assert.equal(target.requests().length, 0, 'nothing was called: not /restart/restart-service either');
 
       // Named, by --service or by the param, it runs on that service.
