@@ -117,6 +117,13 @@ export interface ActionOutcome {
    * (`needs_human`).
    */
   unconfirmed?: boolean;
+  /**
+   * With `unconfirmed`: why the run's rollback must not run on it, and a person must check
+   * instead (`needs_human`), as for a verification that could not measure. A rollout undo
+   * whose write may or may not have landed: its rollback restores the template the undo
+   * was taking away (the bad deploy).
+   */
+  holdRollback?: string;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

@@ -130,6 +130,8 @@ interface StepOutcome {
   detail: string;
   unchanged: boolean;
   unconfirmed: boolean;
+  /** Unconfirmed, and the rollback must wait for a person: why (ActionOutcome.holdRollback). */
+  holdRollback?: string;
 }
 
 /**
@@ -248,6 +250,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let notNow = false;
       let refused = false;
       let unconfirmed = false;
+      let holdRollback: string | undefined;
       // Until an executor has been handed the step, nothing happened.
       let unchanged = true;
       let detail: string;
@@ -264,6 +267,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           refused = !out.ok && !notNow && out.refused === true;
           unchanged = out.unchanged === true || notNow || refused;
           unconfirmed = !out.ok && !unchanged && out.unconfirmed === true;
+          if (unconfirmed && out.holdRollback !== undefined) holdRollback = out.holdRollback;
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
@@ -295,7 +299,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ...(rec.refused ? { refused: rec.refused } : {}),
         });
       });
-      return { ok, detail, unchanged, unconfirmed };
+      return { ok, detail, unchanged, unconfirmed, ...(holdRollback !== undefined ? { holdRollback } : {}) };
     }
 
     /** What stops an automatic run before an action that would be its first change: a kill switch, or its alert resolved. */
@@ -496,6 +500,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let refusedByRule = false;
       // The failing action sent a write whose answer never said whether it was applied.
       let unconfirmed = false;
+      // Why the failing action's rollback waits for a person (see ActionOutcome.holdRollback).
+      let actionHold: string | undefined;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         // A kill switch turned on since an automatic run was decided (during its pre-checks,
@@ -523,6 +529,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           refusedByRule = refusal === 'rule';
           unconfirmed = out.unconfirmed;
+          actionHold = out.holdRollback;
           break;
         }
       }
@@ -580,6 +587,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // rollback may re-apply the very fault the action removed (rollback-deployment's undo
         // of its undo brings the bad deploy back): on no evidence, nothing more is changed.
         const why = 'the rollback was not run: the verification could not measure (on_no_data: needs_human); a person must check';
+        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why, needs_human: true } }], 'failure', 'not_run');
+      }
+      if (hasRollback && changed && actionHold !== undefined) {
+        // What the action did is unknown, and its rollback would undo it as if it had landed:
+        // held the way a verification that could not measure holds it.
+        const why = `the rollback was not run: ${actionHold}; a person must check`;
         return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why, needs_human: true } }], 'failure', 'not_run');
       }
       if (hasRollback && !changed) {

@@ -1342,13 +1342,23 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('deployments', NS, 'checkout')!.spec.template.spec.containers[0].image, 'example/checkout:v1');
   });
 
-  it("a rollback's undo after an undo whose patch failed with a 500 (not landed): no second undo, nothing changed, and it says so", async () => {
+  it("a rollback's undo after an undo whose patch was lost before it landed, and whose read after it failed: no second undo, nothing changed, and it says so", async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     const exec = createKubernetesActionExecutor(clients);
     const memo = new Map<string, unknown>();
-    fake.injectError('PATCH', DEP_PATH('checkout'), 500, 'InternalError', 'etcd timeout');
+    fake.injectReset('PATCH', DEP_PATH('checkout'), { applied: false, then: () => fake.injectError('GET', DEP_PATH('checkout'), 500, 'InternalError', 'etcd timeout') });
     const undo = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS), stepContext({ memo, phase: 'action' }));
-    assert.deepEqual([undo.ok, undo.unchanged, undo.detail], [false, undefined, 'rollout_undo deployment production/checkout: 500 InternalError: etcd timeout (a write may have reached the cluster)']);
+    assert.deepEqual(
+      [undo.ok, undo.unchanged, undo.unconfirmed, undo.detail],
+      [
+        false,
+        undefined,
+        true,
+        `rollout_undo deployment production/checkout: request to ${fake.url}${DEP_PATH('checkout')} failed, reason: socket hang up (a write may have reached the cluster; a read after it could not tell: the read failed: 500 InternalError: etcd timeout)`,
+      ],
+    );
+    // Its rollback would put the bad deploy back on no evidence: held for a person.
+    assert.equal(undo.holdRollback, "the undo's answer was lost and rectify could not tell whether it landed; the rollback would put back revision 2's template, the one the undo was taking away, on no evidence");
     // The rendered rollback is the seed's relative undo (and names a revision, ignored): the run read revision 2.
     const back = await exec.run(kubeAction('rollout_undo', 'deployment', 'checkout', NS, { to_revision: '1' }), stepContext({ memo, phase: 'rollback' }));
     assert.deepEqual(back, {
@@ -1551,7 +1561,11 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(await refusedBy(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), false);
     // A write answered 5xx may have been persisted all the same.
     fake.injectError('PUT', `${DEP_PATH('worker')}/scale`, 500, 'InternalError', 'etcdserver: leader changed');
-    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), [false, false, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed (a write may have reached the cluster)']);
+    // Unless a read after it finds what it asked for, or what there was before.
+    assert.deepEqual(
+      await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })),
+      [false, true, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed; a read then found that the write did not land (Deployment production/worker has 3 replicas)'],
+    );
     assert.deepEqual(await run(kubeAction('rollout_undo', 'deployment', 'checkout', NS)), [true, false, expectedUndo()]);
     assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 2);
 
@@ -1561,27 +1575,95 @@ describe('kubernetes actions against the API fake', () => {
     }
   });
 
-  it('a write whose answer is lost (the connection cut after the API server applied it) is sent once and reported as possibly landed', async () => {
+  const etcd = (path: string | RegExp) => () => fake.injectError('GET', path, 500, 'InternalError', 'etcdserver: request timed out');
+
+  it('a write whose answer is lost, and whose read after it fails, is sent once and reported as possibly landed', async () => {
     fake.addDeployment(NS, 'worker', 3);
     fake.addDeployment(NS, 'checkout', 3);
     const exec = createKubernetesActionExecutor(clients);
-    fake.injectReset('PUT', `${DEP_PATH('worker')}/scale`, { applied: true });
+    fake.injectReset('PUT', `${DEP_PATH('worker')}/scale`, { applied: true, then: etcd(`${DEP_PATH('worker')}/scale`) });
     const out = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext());
     assert.deepEqual(
       [out.ok, out.unchanged, out.unconfirmed, out.detail],
-      [false, undefined, true, `scale deployment production/worker: request to ${fake.url}${DEP_PATH('worker')}/scale failed, reason: socket hang up (a write may have reached the cluster)`],
+      [
+        false,
+        undefined,
+        true,
+        `scale deployment production/worker: request to ${fake.url}${DEP_PATH('worker')}/scale failed, reason: socket hang up (a write may have reached the cluster; a read after it could not tell: the read failed: 500 InternalError: etcdserver: request timed out)`,
+      ],
     );
     // Not retried: the write did land, and rectify cannot know it.
     assert.equal(fake.count('PUT', `${DEP_PATH('worker')}/scale`), 1);
     assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 4);
-    // A server error to a patch says the same.
-    fake.injectError('PATCH', DEP_PATH('checkout'), 503, 'ServiceUnavailable', 'the server is currently unable to handle the request', 1, { 'retry-after': '1' });
-    const restart = await exec.run(kubeAction('rollout_restart', 'deployment', 'checkout', NS), stepContext());
+  });
+
+  // Regression: every write whose answer was lost failed its step as unconfirmed, though
+  // one read of its target could tell: a rollback then undid what had landed, or undid what
+  // never had, and the post-checks never judged a change that was in place.
+  it('a write whose answer is lost is judged by one read of its target: landed, the step is done; not landed, it failed having changed nothing', async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    fake.addDeployment(NS, 'checkout', 3);
+    fake.addDeployment(NS, 'api', 3, { podNames: ['api-a', 'api-b', 'api-c'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const run = async (action: ReturnType<typeof kubeAction>) => {
+      const out = await exec.run(action, stepContext());
+      return [out.ok, out.unchanged ?? null, out.unconfirmed ?? null, out.detail];
+    };
+    const cut = (path: string) => `request to ${fake.url}${path} failed, reason: socket hang up`;
+    const NODE = '/api/v1/nodes/node-a';
+    const landed = (detail: string, path: string, found: string) => [true, null, null, `${detail} (its answer was lost: ${cut(path)}; a read then found that the write landed: ${found})`];
+    const notLanded = (what: string, path: string, found: string) => [false, true, null, `${what}: ${cut(path)}; a read then found that the write did not land (${found})`];
+
+    fake.injectReset('PATCH', NODE, { applied: true });
+    assert.deepEqual(await run(kubeAction('cordon', 'node', 'node-a', null)), landed('cordoned node node-a', NODE, 'node node-a is cordoned'));
+    fake.injectReset('PATCH', NODE, { applied: false });
+    assert.deepEqual(await run(kubeAction('uncordon', 'node', 'node-a', null)), notLanded('uncordon node node-a', NODE, 'node node-a is cordoned'));
+    fake.injectReset('PATCH', NODE, { applied: true });
+    assert.deepEqual(await run(kubeAction('uncordon', 'node', 'node-a', null)), landed('uncordoned node node-a', NODE, 'node node-a is schedulable'));
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
+
+    const SCALE = `${DEP_PATH('worker')}/scale`;
+    fake.injectReset('PUT', SCALE, { applied: false });
+    assert.deepEqual(await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })), notLanded('scale deployment production/worker', SCALE, 'Deployment production/worker has 3 replicas'));
+    fake.injectError('PUT', SCALE, 500, 'InternalError', 'etcdserver: leader changed');
     assert.deepEqual(
-      [restart.ok, restart.unchanged, restart.unconfirmed, restart.detail],
-      [false, undefined, true, 'rollout_restart deployment production/checkout: 503 ServiceUnavailable: the server is currently unable to handle the request (a write may have reached the cluster)'],
+      await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })),
+      [false, true, null, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed; a read then found that the write did not land (Deployment production/worker has 3 replicas)'],
     );
-    assert.equal(fake.count('PATCH', DEP_PATH('checkout')), 1);
+
+    fake.injectReset('PATCH', DEP_PATH('checkout'), { applied: true });
+    const restarted = await exec.run(kubeAction('rollout_restart', 'deployment', 'checkout', NS), stepContext());
+    const at = fake.get('deployments', NS, 'checkout')!.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'];
+    assert.deepEqual(
+      [restarted.ok, restarted.unconfirmed ?? null, restarted.detail, restarted.facts],
+      [
+        true,
+        null,
+        `restarted Deployment production/checkout (kubectl.kubernetes.io/restartedAt=${at}) (its answer was lost: ${cut(DEP_PATH('checkout'))}; a read then found that the write landed: Deployment production/checkout has kubectl.kubernetes.io/restartedAt=${at})`,
+        { restarted_at: at },
+      ],
+    );
+
+    const pod = (name: string) => `/api/v1/namespaces/${NS}/pods/${name}`;
+    const uidA = fake.get('pods', NS, 'api-a')!.metadata.uid;
+    fake.injectReset('POST', `${pod('api-a')}/eviction`, { applied: false });
+    assert.deepEqual(
+      await run(kubeAction('evict_pod', 'pod', 'api-a', NS)),
+      notLanded('evict_pod pod production/api-a', `${pod('api-a')}/eviction`, `pod production/api-a (uid ${uidA}) is still there, not terminating`),
+    );
+    fake.terminationDelayMs = 60_000;
+    fake.injectReset('POST', `${pod('api-a')}/eviction`, { applied: true });
+    assert.deepEqual(
+      await run(kubeAction('evict_pod', 'pod', 'api-a', NS)),
+      landed('evicted pod production/api-a through the Eviction API', `${pod('api-a')}/eviction`, `pod production/api-a (uid ${uidA}) is terminating`),
+    );
+    fake.terminationDelayMs = 0;
+    fake.injectReset('DELETE', pod('api-b'), { applied: true });
+    assert.deepEqual(
+      await run(kubeAction('delete_pod', 'pod', 'api-b', NS)),
+      landed('deleted pod production/api-b (force_delete: PodDisruptionBudgets not consulted)', pod('api-b'), 'pod production/api-b is gone (404)'),
+    );
+    assert.equal(fake.count('POST', /eviction$/) + fake.count('DELETE', /.*/), 3, 'each write sent once');
   });
 
   it('a drain whose eviction answer was lost tries that pod again (its uid or none), and counts it evicted when it is gone', async () => {

@@ -126,31 +126,29 @@ ${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {
     assert.equal((await svc.get('/api/v1/runbooks/undo-deploy')).body.circuit.failures, 1);
   });
 
-  it('a rollout undo whose PATCH failed with a 500 that did not land: the rollback changes nothing and says so, never a second undo', async () => {
+  it('a rollout undo whose PATCH failed with a 500 that did not land: a read after it says so, nothing was changed, no rollback, never a second undo', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2, rolledOutAt: BEFORE_ALERT() });
     fake.injectError('PATCH', DEP_PATH, 500, 'InternalError', 'etcd timeout');
     const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'bad_deploy', service: 'checkout', confidence: 1, context: { deployment: 'checkout', namespace: NS } });
     assert.equal(r.body.action, 'executed');
     assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
-    const failure = 'action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcd timeout (a write may have reached the cluster)';
-    const why = "the rollback changed nothing: deployment production/checkout is still on revision 2 (the revision before this run's undo): nothing to roll back";
+    const failure =
+      "action 1 failed: rollout_undo deployment production/checkout: 500 InternalError: etcd timeout; a read then found that the write did not land (deployment production/checkout still has revision 2's pod template, as before the undo)";
+    const why = 'nothing was changed: no rollback';
     assert.equal(r.body.reason, `${failure}; ${why}`);
     // Only the action's PATCH (which failed): a second relative undo would have sent v1's template.
     assert.equal(fake.count('PATCH', DEP_PATH), 1);
     const dep = fake.get('deployments', NS, 'checkout')!;
     assert.equal(dep.spec.template.spec.containers[0].image, 'example/checkout:v2');
     assert.equal(dep.metadata.annotations?.['deployment.kubernetes.io/revision'], '2');
-    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
     const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
     assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: why });
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
     assert.deepEqual(
-      e.steps.map((s: { phase: string; ok: boolean; facts?: Record<string, string> }) => [s.phase, s.ok, s.facts ?? null]),
-      [
-        ['action', false, null],
-        ['rollback', true, { from_revision: '2', to_revision: '2' }],
-      ],
+      e.steps.map((s: { phase: string; ok: boolean; unchanged?: boolean }) => [s.phase, s.ok, s.unchanged ?? null]),
+      [['action', false, true]],
     );
   });
 

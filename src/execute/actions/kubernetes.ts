@@ -159,6 +159,37 @@ interface Writes {
   mayHaveChanged: boolean;
   /** A write got no answer saying whether it was applied (no answer, a lost connection, a 5xx). */
   unanswered: boolean;
+  /** How to tell whether the write whose answer was lost landed, when its step knows (see ReadBack). */
+  readBack?: ReadBack;
+}
+
+/**
+ * What a read of its target says of a write whose answer was lost: `landed` true when
+ * the target holds what the write asked for, false when it still holds what the step read
+ * before it, undefined when it holds neither (someone else changed it since) or the read
+ * failed. `found`: what the read found, for the step's detail.
+ */
+interface Seen {
+  landed: boolean | undefined;
+  found: string;
+}
+
+/**
+ * A write whose answer may be lost (a cut connection, a 5xx, an API call timed out) is
+ * judged by one read of its target, within the step's time: landed, the step is done as
+ * if answered (`done`, its outcome then), and the run goes on to its post-checks; not
+ * landed, the step failed having changed nothing. Left unknown, the step is unconfirmed as
+ * before. A drain judges its own evictions (it asks each again) and sets none.
+ */
+interface ReadBack {
+  done: ActionOutcome;
+  read(signal: AbortSignal): Promise<Seen>;
+  /**
+   * Left unknown, why the run's rollback must wait for a person: a rollout undo's rollback
+   * restores the template the undo was taking away (the bad deploy), on no evidence
+   * that the undo did anything.
+   */
+  holdRollback?: string;
 }
 
 /** The API server refused the write with a 4xx status: it was not persisted. */
@@ -166,7 +197,8 @@ function refusedWrite(err: unknown): boolean {
   return err instanceof KubeApiError && err.status >= 400 && err.status < 500 && err.status !== 408;
 }
 
-async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
+/** `readBack`: how to tell, should the answer be lost, whether this write landed. */
+async function write<T>(writes: Writes, call: () => Promise<T>, readBack?: ReadBack): Promise<T> {
   try {
     const out = await call();
     writes.mayHaveChanged = true;
@@ -175,9 +207,27 @@ async function write<T>(writes: Writes, call: () => Promise<T>): Promise<T> {
     if (!refusedWrite(err)) {
       writes.mayHaveChanged = true;
       writes.unanswered = true;
+      writes.readBack = readBack;
     }
     throw err;
   }
+}
+
+/** One read for a ReadBack: one that fails cannot tell. */
+async function readBackOnce(rb: ReadBack, signal: AbortSignal): Promise<Seen> {
+  try {
+    return await rb.read(signal);
+  } catch (err) {
+    return { landed: undefined, found: `the read failed: ${describeError(err)}` };
+  }
+}
+
+/** What a read finds of a pod an eviction or delete was to remove (`uid`): gone or terminating, the write landed. */
+function podSeen(now: { pod: V1Pod } | { gone: true; successor?: string } | null, ns: string, name: string, uid: string | undefined): Seen {
+  if (now === null) return { landed: undefined, found: `pod ${ns}/${name} could not be read` };
+  if ('gone' in now) return { landed: true, found: now.successor !== undefined ? `a new pod (uid ${now.successor}) holds the name of pod ${ns}/${name} (uid ${uid ?? ''})` : `pod ${ns}/${name} is gone (404)` };
+  if (isTerminating(now.pod)) return { landed: true, found: `pod ${ns}/${name} (uid ${uid ?? ''}) is terminating` };
+  return { landed: false, found: `pod ${ns}/${name} (uid ${uid ?? ''}) is still there, not terminating` };
 }
 
 /**
@@ -423,7 +473,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
   }
 
-  async function evictOnce(pod: V1Pod, gracePeriod: number | undefined, signal: AbortSignal, writes: Writes): Promise<void> {
+  async function evictOnce(pod: V1Pod, gracePeriod: number | undefined, signal: AbortSignal, writes: Writes, readBack?: ReadBack): Promise<void> {
     const namespace = assertNamespace(pod.metadata?.namespace, 'pod');
     const name = assertName(pod.metadata?.name, 'pod');
     await write(writes, () =>
@@ -443,7 +493,24 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           o,
         ),
       ),
+      readBack,
     );
+  }
+
+  /** Whether a lost eviction or delete of `pod` landed: that pod gone or terminating (`shortened`: its grace period down to that many seconds). */
+  function podReadBack(done: ActionOutcome, ns: string, name: string, pod: V1Pod, shortened?: number): ReadBack {
+    const uid = pod.metadata?.uid;
+    return {
+      done,
+      read: async (signal) => {
+        const now = await lookAgain(ns, name, uid, signal);
+        if (shortened === undefined || now === null || isGone(now)) return podSeen(now, ns, name, uid);
+        const g = now.pod.metadata?.deletionGracePeriodSeconds;
+        return typeof g === 'number' && g <= shortened
+          ? { landed: true, found: `pod ${ns}/${name} (uid ${uid ?? ''}) has a grace period of ${g}s` }
+          : { landed: false, found: `pod ${ns}/${name} (uid ${uid ?? ''}) still has a grace period of ${g ?? 'none'}s` };
+      },
+    };
   }
 
   function gracePeriodArg(args: Record<string, string>): number | undefined {
@@ -461,8 +528,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     actedOn(memo, ns, a.name, pod);
+    const evicted: ActionOutcome = { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
     try {
-      await evictOnce(pod, gracePeriodArg(a.args), signal, writes);
+      await evictOnce(pod, gracePeriodArg(a.args), signal, writes, podReadBack(evicted, ns, a.name, pod));
     } catch (err) {
       // Refused because the pod is already on its way out (an API server that asks the
       // budget even for a terminating pod answers 429), or gone, perhaps with a successor
@@ -480,7 +548,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'evict', 'to its eviction');
       throw err;
     }
-    return { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
+    return evicted;
   }
 
   /**
@@ -510,14 +578,21 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const refusal = shortening ? null : await disruptionRefusal(pod, a.args.max_unavailable, signal);
     if (refusal) return refusedRemoval(refusal);
     actedOn(memo, ns, a.name, pod);
+    const facts = { pod_uid: pod.metadata?.uid ?? '' };
+    const done: ActionOutcome = shortening
+      ? { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${current}s to ${grace}s`, facts }
+      : { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts };
     try {
-      await write(writes, () =>
-        kubeCall(clients, signal, (o) =>
-          clients.core.deleteNamespacedPod(
-            { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
-            o,
+      await write(
+        writes,
+        () =>
+          kubeCall(clients, signal, (o) =>
+            clients.core.deleteNamespacedPod(
+              { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
+              o,
+            ),
           ),
-        ),
+        podReadBack(done, ns, a.name, pod, shortening ? grace : undefined),
       );
     } catch (err) {
       if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
@@ -527,10 +602,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
       throw err;
     }
-    if (shortening) {
-      return { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${current}s to ${grace}s`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
-    }
-    return { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
+    return done;
   }
 
   /**
@@ -606,6 +678,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     );
   }
 
+  function readScale(kind: 'Deployment' | 'StatefulSet', ns: string, name: string, signal: AbortSignal) {
+    return kind === 'Deployment'
+      ? kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeploymentScale({ namespace: ns, name }, o))
+      : kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSetScale({ namespace: ns, name }, o));
+  }
+
   async function scale(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>, phase: StepContext['phase']): Promise<ActionOutcome> {
     const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
     const key = scaledFromKey(kind, ns, a.name);
@@ -624,10 +702,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
-      const sc =
-        kind === 'Deployment'
-          ? await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeploymentScale({ namespace: ns, name: a.name }, o))
-          : await kubeCall(clients, signal, (o) => clients.apps.readNamespacedStatefulSetScale({ namespace: ns, name: a.name }, o));
+      const sc = await readScale(kind, ns, a.name, signal);
       const old = sc.spec?.replicas ?? 0;
       // Recorded once read, before any write (a retry after a 409 records its fresher read).
       if (first) memo.set(key, old);
@@ -677,22 +752,48 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       }
       // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
       const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
-      if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)));
-      else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)));
-      return { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
+      const done: ActionOutcome = { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
+      const readBack: ReadBack = {
+        done,
+        read: async (s) => {
+          const now = (await readScale(kind, ns, a.name, s)).spec?.replicas ?? 0;
+          return { landed: now === want ? true : now === old ? false : undefined, found: `${kind} ${ns}/${a.name} has ${now} replicas` };
+        },
+      };
+      if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)), readBack);
+      else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)), readBack);
+      return done;
     });
   }
 
   async function rolloutRestart(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
     const kind = a.kind === 'statefulset' ? 'StatefulSet' : 'Deployment';
-    const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
-    if (w.paused) return { ok: false, detail: `${kind} ${ns}/${a.name} is paused; resume it before restarting (kubectl rollout resume)` };
+    // The restartedAt stamp it has now: a lost answer is judged by the stamp a read finds then.
+    const read = async (s: AbortSignal): Promise<{ paused: boolean; stamp: string | undefined }> => {
+      const obj =
+        kind === 'Deployment'
+          ? await kubeCall(clients, s, (o) => clients.apps.readNamespacedDeployment({ namespace: ns, name: a.name }, o))
+          : await kubeCall(clients, s, (o) => clients.apps.readNamespacedStatefulSet({ namespace: ns, name: a.name }, o));
+      return { paused: (obj.spec as { paused?: boolean } | undefined)?.paused === true, stamp: obj.spec?.template?.metadata?.annotations?.[RESTARTED_AT] };
+    };
+    const before = await read(signal);
+    if (before.paused) return { ok: false, detail: `${kind} ${ns}/${a.name} is paused; resume it before restarting (kubectl rollout resume)` };
     // RFC 3339 in UTC without fractions, the form kubectl writes.
     const at = new Date(clock.now()).toISOString().replace(/\.\d{3}Z$/, 'Z');
     const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
-    if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'strategic'));
-    else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedStatefulSet({ namespace: ns, name: a.name, body }, o), 'strategic'));
-    return { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
+    const done: ActionOutcome = { ok: true, detail: `restarted ${kind} ${ns}/${a.name} (${RESTARTED_AT}=${at})`, facts: { restarted_at: at } };
+    const readBack: ReadBack = {
+      done,
+      read: async (s) => {
+        const now = (await read(s)).stamp;
+        const found = `${kind} ${ns}/${a.name} has ${now === undefined ? `no ${RESTARTED_AT} annotation` : `${RESTARTED_AT}=${now}`}`;
+        // A stamp equal to the one before (a restart within the same second) tells nothing.
+        return { landed: at === before.stamp ? undefined : now === at ? true : now === before.stamp ? false : undefined, found };
+      },
+    };
+    if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'strategic'), readBack);
+    else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedStatefulSet({ namespace: ns, name: a.name, body }, o), 'strategic'), readBack);
+    return done;
   }
 
   async function rolloutUndo(
@@ -771,8 +872,23 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         { op: 'replace', path: '/spec/template', value: template },
         { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
       ];
+      const done: ActionOutcome = {
+        ok: true,
+        detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`,
+        facts,
+      };
+      const readBack: ReadBack = {
+        done,
+        read: (s) => templateSeen(ns, a.name, { template, name: `revision ${target.revision}'s` }, { template: current, name: `revision ${h.current}'s`, when: 'the undo' }, s),
+        // Only the run's own undo: a rollback's undo has no rollback after it to hold.
+        ...(phase !== 'rollback'
+          ? {
+              holdRollback: `the undo's answer was lost and rectify could not tell whether it landed; the rollback would put back revision ${h.current}'s template, the one the undo was taking away, on no evidence`,
+            }
+          : {}),
+      };
       try {
-        await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
+        await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'), readBack);
       } catch (err) {
         // Refused (a 409, any 4xx): the template was not written, and a rollback must not
         // take the deployment's template for this run's write (a person's undo to the very
@@ -780,7 +896,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         if (phase !== 'rollback' && undone && refusedWrite(err)) memo.set(key, undone);
         throw err;
       }
-      return { ok: true, detail: `rolled deployment ${ns}/${a.name} back from revision ${h.current} to revision ${target.revision} (ReplicaSet ${target.replicaSet})`, facts };
+      return done;
     });
   }
 
@@ -817,13 +933,38 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         { op: 'replace', path: '/spec/template', value: before.template },
         { op: 'replace', path: '/metadata/resourceVersion', value: h.deployment.metadata?.resourceVersion },
       ];
-      await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'));
-      return { ok: true, detail: `rolled ${id} back from revision ${h.current} to the template of revision ${before.revision} (the revision before this run's undo${ignored})`, facts };
+      const done: ActionOutcome = { ok: true, detail: `rolled ${id} back from revision ${h.current} to the template of revision ${before.revision} (the revision before this run's undo${ignored})`, facts };
+      const readBack: ReadBack = {
+        done,
+        read: (s) =>
+          templateSeen(ns, a.name, { template: before.template, name: `revision ${before.revision}'s` }, { template: current && withoutHashLabel(current), name: `revision ${h.current}'s`, when: 'the rollback' }, s),
+      };
+      await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.patchNamespacedDeployment({ namespace: ns, name: a.name, body }, o), 'json'), readBack);
+      return done;
     });
   }
 
+  /**
+   * Whether a lost write of a deployment's pod template landed: the template a read finds
+   * now is the one written (`wrote`), or still the one read before (`had`), or neither.
+   */
+  async function templateSeen(
+    ns: string,
+    name: string,
+    wrote: { template: V1PodTemplateSpec; name: string },
+    had: { template: V1PodTemplateSpec | undefined; name: string; when: string },
+    signal: AbortSignal,
+  ): Promise<Seen> {
+    const d = await kubeCall(clients, signal, (o) => clients.apps.readNamespacedDeployment({ namespace: ns, name }, o));
+    const now = d.spec?.template ? withoutHashLabel(d.spec.template) : undefined;
+    const id = `deployment ${ns}/${name}`;
+    if (now && sameTemplate(now, wrote.template)) return { landed: true, found: `${id} has ${wrote.name} pod template` };
+    if (had.template && sameOptionalTemplate(now, had.template)) return { landed: false, found: `${id} still has ${had.name} pod template, as before ${had.when}` };
+    return { landed: undefined, found: `${id} has neither ${wrote.name} pod template nor ${had.name} (someone else changed it since)` };
+  }
+
   /** `memo` given (cordon, drain): what the node was is remembered for the run's rollback. */
-  async function setUnschedulable(name: string, on: boolean, signal: AbortSignal, writes: Writes, memo?: Map<string, unknown>): Promise<{ was: boolean }> {
+  async function setUnschedulable(name: string, on: boolean, signal: AbortSignal, writes: Writes, memo?: Map<string, unknown>, done?: (was: boolean) => ActionOutcome): Promise<{ was: boolean }> {
     const node = await kubeCall(clients, signal, (o) => clients.core.readNode({ name }, o));
     const was = node.spec?.unschedulable === true;
     // Before the patch: one that times out may still cordon the node, and the rollback must then undo it.
@@ -831,7 +972,14 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (was !== on) {
       // null removes the field, as kubectl uncordon leaves it.
       const body = { spec: { unschedulable: on ? true : null } };
-      await write(writes, () => kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic'));
+      const readBack: ReadBack | undefined = done && {
+        done: done(was),
+        read: async (s) => {
+          const now = (await kubeCall(clients, s, (o) => clients.core.readNode({ name }, o))).spec?.unschedulable === true;
+          return { landed: now === on, found: `node ${name} is ${now ? 'cordoned' : 'schedulable'}` };
+        },
+      };
+      await write(writes, () => kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic'), readBack);
     }
     return { was };
   }
@@ -1053,8 +1201,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       case 'rollout_undo':
         return rolloutUndo(a, ns, signal, writes, memo, ctx.phase, ctx.alertReceivedAt);
       case 'cordon': {
-        const { was } = await setUnschedulable(name, true, signal, writes, memo);
-        return { ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } };
+        const done = (was: boolean): ActionOutcome => ({ ok: true, detail: was ? `node ${name} was already cordoned` : `cordoned node ${name}`, facts: { was_unschedulable: String(was) } });
+        const { was } = await setUnschedulable(name, true, signal, writes, memo, done);
+        return done(was);
       }
       case 'uncordon': {
         // A rollback's uncordon undoes this run's cordon, not an operator's from before it,
@@ -1066,8 +1215,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         if (before === undefined && ctx.phase === 'rollback') {
           return { ok: true, detail: `node ${name} left as it is: this run did not cordon it` };
         }
-        const { was } = await setUnschedulable(name, false, signal, writes);
-        return { ok: true, detail: was ? `uncordoned node ${name}` : `node ${name} was already schedulable`, facts: { was_unschedulable: String(was) } };
+        const done = (was: boolean): ActionOutcome => ({ ok: true, detail: was ? `uncordoned node ${name}` : `node ${name} was already schedulable`, facts: { was_unschedulable: String(was) } });
+        const { was } = await setUnschedulable(name, false, signal, writes, undefined, done);
+        return done(was);
       }
       case 'drain':
         return drain(a, signal, a.timeoutMs, memo, writes);
@@ -1092,17 +1242,28 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         return outcome(await dispatch(action, signal, ctx, writes));
       } catch (err) {
         if (err instanceof StepFailure) return outcome({ ok: false, detail: `${what}: ${err.message}` });
+        const cause = err instanceof KubeApiError ? describeError(err) : errorMessage(err);
+        const lost = writes.unanswered ? writes.readBack : undefined;
+        // A write whose answer was lost, with time left in the step: one read of its target
+        // tells whether it landed (a reset after the server applied it reads the same as one
+        // before). Left unknown, the rollback (which runs for it) assumes it may have.
+        let could = '';
+        if (lost && !signal.aborted) {
+          const seen = await readBackOnce(lost, signal);
+          if (seen.landed === true) return outcome({ ...lost.done, detail: `${lost.done.detail} (its answer was lost: ${cause}; a read then found that the write landed: ${seen.found})` });
+          if (seen.landed === false) return { ok: false, unchanged: true, detail: `${what}: ${cause}; a read then found that the write did not land (${seen.found})` };
+          could = `; a read after it could not tell: ${seen.found}`;
+        }
         // A write cut off without an answer may still be applied by the API server:
         // the detail says so, as the rollback (which runs for it) assumes.
-        const landed = writes.mayHaveChanged ? ' (a write may have reached the cluster)' : '';
-        const unknown = writes.unanswered ? { unconfirmed: true } : {};
+        const landed = writes.mayHaveChanged ? ` (a write may have reached the cluster${could})` : '';
+        const unknown = writes.unanswered ? { unconfirmed: true, ...(lost?.holdRollback !== undefined ? { holdRollback: lost.holdRollback } : {}) } : {};
         if (ctx.signal.aborted) return outcome({ ok: false, detail: `${what}: aborted (${errorMessage(ctx.signal.reason)})${landed}`, ...unknown });
         if (signal.aborted) return outcome({ ok: false, detail: `${what}: timed out after ${formatDuration(action.timeoutMs)}${landed}`, ...unknown });
         // So does a write answered by a server error or whose connection was lost (a reset
         // after the server applied it reads the same as one before): what was sent, and that
         // its effect is unknown.
-        if (err instanceof KubeApiError) return outcome({ ok: false, detail: `${what}: ${describeError(err)}${landed}`, ...unknown });
-        return outcome({ ok: false, detail: `${what}: ${errorMessage(err)}${landed}`, ...unknown });
+        return outcome({ ok: false, detail: `${what}: ${cause}${landed}`, ...unknown });
       }
     },
   };

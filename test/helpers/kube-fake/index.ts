@@ -62,9 +62,10 @@ export interface KubeFake {
   /**
    * The next `times` matching requests get their connection cut without an answer:
    * `applied: true` after the server applied the request (a write that landed, its
-   * answer lost), `false` before.
+   * answer lost), `false` before. `then` is called as each cut is made (to inject the
+   * fault of a read that follows it).
    */
-  injectReset(method: string, path: string | RegExp, opts: { applied: boolean; times?: number }): void;
+  injectReset(method: string, path: string | RegExp, opts: { applied: boolean; times?: number; then?: () => void }): void;
   /** The next `times` matching requests wait `ms` before being answered. */
   injectDelay(method: string, path: string | RegExp, ms: number, times?: number): void;
   /** Answers the requests injected delays hold now (a test's gate: inject a long delay, release it when ready). */
@@ -132,7 +133,7 @@ export async function startKubeFake(opts: KubeFakeOptions = {}): Promise<KubeFak
         touch: target,
       }),
     injectError: (method, path, code, reason, message, times = 1, headers) => server.inject({ method, path, status: code, reason, message, times, ...(headers ? { headers } : {}) }),
-    injectReset: (method, path, o) => server.reset({ method, path, applied: o.applied, times: o.times ?? 1 }),
+    injectReset: (method, path, o) => server.reset({ method, path, applied: o.applied, times: o.times ?? 1, ...(o.then ? { then: o.then } : {}) }),
     injectDelay: (method, path, ms, times = 1) => server.delay({ method, path, ms, times }),
     releaseDelays: () => server.releaseDelays(),
     close: async () => {

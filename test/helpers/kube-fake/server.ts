@@ -41,6 +41,8 @@ export interface InjectedReset {
   path: string | RegExp;
   applied: boolean;
   times: number;
+  /** Called as each cut is made (a test's next fault: a read after the cut that fails, say). */
+  then?: () => void;
 }
 export interface InjectedDelay {
   method: string;
@@ -205,7 +207,10 @@ export class FakeApiServer {
       return this.send(res, f.status, status(f.status, f.reason, f.message), f.headers);
     }
     const cut = this.resets.find((x) => x.times > 0 && matches(x, method, url.pathname));
-    if (cut) cut.times--;
+    if (cut) {
+      cut.times--;
+      cut.then?.();
+    }
     if (cut && !cut.applied) return void req.socket.destroy();
 
     const route = parsePath(url.pathname);
