@@ -124,6 +124,13 @@ export interface ActionOutcome {
    * was taking away (the bad deploy).
    */
   holdRollback?: string;
+  /**
+   * The clause the detail ends with (after "; ") that tells what the failed step left in
+   * place ("the node stays cordoned"): true when the step ended, no longer once the run's
+   * rollback has undone it, so the run's outcome, its rows and its notification leave it
+   * out after a rollback that ran.
+   */
+  standing?: string;
 }
 
 export interface ActionExecutor<A extends RenderedAction = RenderedAction> {

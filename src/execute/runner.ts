@@ -132,6 +132,8 @@ interface StepOutcome {
   unconfirmed: boolean;
   /** Unconfirmed, and the rollback must wait for a person: why (ActionOutcome.holdRollback). */
   holdRollback?: string;
+  /** The detail without what the step left in place (ActionOutcome.standing), when it says so. */
+  undone?: string;
 }
 
 /**
@@ -251,6 +253,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let refused = false;
       let unconfirmed = false;
       let holdRollback: string | undefined;
+      let undone: string | undefined;
       // Until an executor has been handed the step, nothing happened.
       let unchanged = true;
       let detail: string;
@@ -268,6 +271,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           unchanged = out.unchanged === true || notNow || refused;
           unconfirmed = !out.ok && !unchanged && out.unconfirmed === true;
           if (unconfirmed && out.holdRollback !== undefined) holdRollback = out.holdRollback;
+          if (!out.ok && out.standing !== undefined && out.detail.endsWith(`; ${out.standing}`)) undone = out.detail.slice(0, -`; ${out.standing}`.length);
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
         } catch (err) {
@@ -299,7 +303,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ...(rec.refused ? { refused: rec.refused } : {}),
         });
       });
-      return { ok, detail, unchanged, unconfirmed, ...(holdRollback !== undefined ? { holdRollback } : {}) };
+      return { ok, detail, unchanged, unconfirmed, ...(holdRollback !== undefined ? { holdRollback } : {}), ...(undone !== undefined ? { undone } : {}) };
     }
 
     /** What stops an automatic run before an action that would be its first change: a kill switch, or its alert resolved. */
@@ -502,6 +506,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let unconfirmed = false;
       // Why the failing action's rollback waits for a person (see ActionOutcome.holdRollback).
       let actionHold: string | undefined;
+      // The failure without what the failing action left in place, for a run whose rollback undid it.
+      let failureUndone: string | undefined;
       for (const step of req.plan.actions) {
         if (signal.aborted) return await interrupted('before an action');
         // A kill switch turned on since an automatic run was decided (during its pre-checks,
@@ -530,6 +536,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           refusedByRule = refusal === 'rule';
           unconfirmed = out.unconfirmed;
           actionHold = out.holdRollback;
+          if (out.undone !== undefined) failureUndone = `action ${step.index + 1} failed: ${out.undone}`;
           break;
         }
       }
@@ -630,6 +637,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
         }
         if (rollbackDetail === undefined) {
           rollback = 'done';
+          // What the action said it left in place (a cordoned node) the rollback has undone.
+          if (failureUndone !== undefined) outcome = failure = failureUndone;
           events.push({ event: 'ROLLED_BACK', details: { reason: failure } });
         } else {
           rollback = 'failed';

@@ -105,6 +105,42 @@ ${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
   });
 
+  // Regression: after a drain stopped by a PodDisruptionBudget, the rollback's uncordon put
+  // the node back in service, and the outcome, the ROLLED_BACK and FAILED rows and the
+  // notification still ended "the node stays cordoned". And a --timeout=5s drain read
+  // "not evicted within 4500ms", naming no timeout it was given.
+  it('a drain a budget stops, rolled back by its uncordon: the outcome no longer says the node stays cordoned; the step still does, and names its trimmed deadline', async () => {
+    fake.addNode('node-a');
+    fake.addDeployment(NS, 'db', 2, { nodeName: 'node-a', podNames: ['db-a', 'db-b'] });
+    fake.addPdb(NS, 'db-pdb', { matchLabels: { app: 'db' }, disruptionsAllowed: 0 });
+    target.route('POST', '/notify', { status: 200 });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'node_broken', service: 'infra', confidence: 1, context: { node: 'node-a' } });
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back], ['executed', false, true]);
+    const refused = "eviction refused by PodDisruptionBudget (429): Cannot evict pod as it would violate the pod's disruption budget.";
+    const drain = `drain node node-a: 2 pod(s) not evicted within 4500ms (the drain's 5s timeout less 500ms the step keeps to report): ${NS}/db-a (${refused}); ${NS}/db-b (${refused}); evicted 0`;
+    const failure = `action 2 failed: ${drain}`;
+    assert.equal(r.body.reason, failure);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined, 'uncordoned');
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human, e.outcome], ['failed', true, false, failure]);
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; ok: boolean; detail: string }) => [s.phase, s.ok, s.detail]),
+      [
+        ['action', true, e.steps[0].detail],
+        ['action', false, `${drain}; the node stays cordoned`],
+        ['rollback', true, 'uncordoned node node-a'],
+      ],
+    );
+    const rows = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}`)).body.events.reverse();
+    assert.deepEqual(
+      rows.filter((x: { event: string }) => x.event === 'ROLLED_BACK' || x.event === 'FAILED').map((x: { event: string; details: { reason: string } }) => [x.event, x.details.reason]),
+      [
+        ['ROLLED_BACK', failure],
+        ['FAILED', failure],
+      ],
+    );
+  });
+
   it('a rollout undo that fails on a read changed nothing: no rollback, so no undo at all', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     // The ReplicaSets are read for the rollout history, after the deployment and before the patch.

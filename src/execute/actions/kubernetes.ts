@@ -47,6 +47,8 @@ export interface KubernetesActionOptions {
 }
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+/** What a failed drain leaves in place, until its rollback's uncordon (see ActionOutcome.standing). */
+const STAYS_CORDONED = 'the node stays cordoned';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 /** How long past its deletionTimestamp (the end of its grace period) a pod still there is stuck terminating. */
 const STUCK_TERMINATING_MS = 30_000;
@@ -989,7 +991,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (t !== undefined && !checkParam('integer', t).ok) return { ok: false, detail: `timeout_seconds ${JSON.stringify(t)} is not a whole number` };
     // The drain ends a little before the step does, so the step can still report which pods stayed.
     const margin = Math.min(2000, Math.floor(stepTimeoutMs / 10));
-    const drainMs = Math.max(0, Math.min(t !== undefined ? Number(t) * 1000 : Infinity, stepTimeoutMs - margin));
+    const askedMs = Math.min(t !== undefined ? Number(t) * 1000 : Infinity, stepTimeoutMs);
+    const drainMs = Math.max(0, Math.min(askedMs, stepTimeoutMs - margin));
+    // A deadline cut short of the timeout asked for says so: a --timeout=8s drain read "within 7200ms".
+    const trim = drainMs < askedMs ? `the drain's ${formatDuration(askedMs)} timeout less ${askedMs - drainMs}ms the step keeps to report` : undefined;
     const grace = gracePeriodArg(a.args);
     const drainSignal = withTimeout(ctxSignal, drainMs);
     const node = a.name;
@@ -1038,7 +1043,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       return {
         ok: false,
         refused: true,
-        detail: `drain node ${node}: refused, nothing evicted: ${refused.join('; ')}; the node stays cordoned`,
+        detail: `drain node ${node}: refused, nothing evicted: ${refused.join('; ')}; ${STAYS_CORDONED}`,
+        standing: STAYS_CORDONED,
         facts: { was_unschedulable: String(was), evicted: '0' },
       };
     }
@@ -1162,9 +1168,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // or found terminating and so never evicted).
     const left: string[] = [];
     if (notEvicted.length > 0) {
-      left.push(`${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms`}: ${notEvicted.join('; ')}`);
+      left.push(`${notEvicted.length} pod(s) not evicted ${forbidden ? '(stopped: evictions are forbidden to rectify)' : `within ${drainMs}ms${trim ? ` (${trim})` : ''}`}: ${notEvicted.join('; ')}`);
     }
-    if (lingering.length > 0) left.push(`${lingering.length} pod(s) still terminating at the deadline (${drainMs}ms): ${lingering.join('; ')}`);
+    if (lingering.length > 0) left.push(`${lingering.length} pod(s) still terminating at the deadline (${drainMs}ms${trim ? `: ${trim}` : ''}): ${lingering.join('; ')}`);
     if (left.length > 0) {
       // A pod whose eviction answers stayed lost to the end may have been evicted or not:
       // the step is unconfirmed, as any write whose answer never came (its rollback's
@@ -1172,7 +1178,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const lost = [...pending.keys()].some((id) => unanswered.has(id));
       return {
         ok: false,
-        detail: `drain node ${node}: ${left.join('; ')}; evicted ${evicted.length}${skippedText}; the node stays cordoned`,
+        detail: `drain node ${node}: ${left.join('; ')}; evicted ${evicted.length}${skippedText}; ${STAYS_CORDONED}`,
+        standing: STAYS_CORDONED,
         facts,
         ...(lost ? { unconfirmed: true } : {}),
       };
