@@ -103,6 +103,29 @@ describe('http action', () => {
     assert.equal(target.calls('/restart'), 1);
   });
 
+  it("a 502 or 504 to a write is a gateway's answer, not the target's: unconfirmed; to a GET, or as the expected status, it is judged as any other", async () => {
+    for (const status of [502, 504]) {
+      target.reset();
+      target.route('POST', '/restart', { status });
+      const out = await createHttpActionExecutor().run(action(), ctx());
+      assert.deepEqual(out, {
+        ok: false,
+        detail: `POST ${target.url}/restart → ${status}, expected 200-299 (a gateway answered: the request may have reached the target)`,
+        facts: { status: String(status) },
+        unconfirmed: true,
+      });
+      target.route('GET', '/restart', { status });
+      const read = await createHttpActionExecutor().run(action({ method: 'GET' }), ctx());
+      assert.deepEqual(read, { ok: false, detail: `GET ${target.url}/restart → ${status}, expected 200-299`, facts: { status: String(status) }, unchanged: true });
+      const expected = await createHttpActionExecutor().run(action({ expectStatus: [status, status] }), ctx());
+      assert.deepEqual(expected, { ok: true, detail: `POST ${target.url}/restart → ${status}`, facts: { status: String(status) } });
+    }
+    target.reset();
+    target.route('POST', '/restart', { status: 500 });
+    const own = await createHttpActionExecutor().run(action(), ctx());
+    assert.equal(own.unconfirmed, undefined, 'a 500 is the target\'s own answer');
+  });
+
   it('accepts any status inside the expect_status range', async () => {
     target.route('POST', '/restart', { status: 202 });
     const exec = createHttpActionExecutor();

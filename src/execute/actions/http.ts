@@ -16,8 +16,9 @@ import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
  * after it was written, may have changed something. One that failed after it was
  * written with no answer at all (its deadline passed, the connection was reset or
  * closed) is also `unconfirmed`: nothing said whether the target applied it, so a run
- * with no rollback after it leaves that to a person (`needs_human`). An error status
- * is an answer, and is judged as one.
+ * with no rollback after it leaves that to a person (`needs_human`). So is a 502 or 504
+ * to a write: a gateway's word that the target's answer never reached it. Any other
+ * error status is the target's answer, and is judged as one.
  *
  * What the outcome may contain: method, URL without userinfo or query, status code,
  * the reason for a failure. Never the response body (a target may echo the request,
@@ -103,8 +104,14 @@ export function createHttpActionExecutor(opts: HttpActionExecutorOptions = {}): 
       void res.discard(BODY_DISCARD_WAIT_MS).finally(release);
       const [lo, hi] = action.expectStatus;
       const ok = res.status >= lo && res.status <= hi;
-      const detail = ok ? `${target} → ${res.status}` : `${target} → ${res.status}, expected ${formatRange(lo, hi)}`;
-      return { ok, detail, facts: { status: String(res.status) }, ...read };
+      // A 502 or 504 is a gateway's answer, not the target's: the proxy in front of it
+      // got no answer (or an unreadable one) from the target it forwarded the write to,
+      // so nothing said whether the target applied it, as when no answer came at all.
+      const gatewayLost = !ok && !reads && (res.status === 502 || res.status === 504);
+      const detail = ok
+        ? `${target} → ${res.status}`
+        : `${target} → ${res.status}, expected ${formatRange(lo, hi)}${gatewayLost ? ' (a gateway answered: the request may have reached the target)' : ''}`;
+      return { ok, detail, facts: { status: String(res.status) }, ...read, ...(gatewayLost ? { unconfirmed: true } : {}) };
     },
   };
 }
