@@ -333,14 +333,15 @@ describe('a stop that finds a run before its first step', () => {
       db.close();
     }
   };
-  /** The notifications of run `executionId` sent since `since`: event, outcome, reason, needs_human. */
+  /** The notifications of run `executionId`'s end sent since `since` (not the APPROVED that names it): event, outcome, reason, needs_human. */
   const toldOf = async (since: number, executionId: string) => {
-    await target.waitForRequest('/hook', { since, timeoutMs: 10_000, where: (r) => (r.json() as any).execution_id === executionId });
+    const ofRun = (t: any) => t.execution_id === executionId && t.event !== 'APPROVED';
+    await target.waitForRequest('/hook', { since, timeoutMs: 10_000, where: (r) => ofRun(r.json()) });
     return target
       .requests('/hook')
       .filter((r) => r.at >= since)
       .map((r) => r.json() as any)
-      .filter((t) => t.execution_id === executionId)
+      .filter(ofRun)
       .map((t) => [t.event, t.outcome, t.reason, t.needs_human]);
   };
 
