@@ -218,7 +218,10 @@ describe('named checks backed by Prometheus', () => {
 
   it('metrics_improved fails when the value drops to -Inf: below the baseline, but no measurement', async () => {
     const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
-    const ctx = stepContext({ startedAt: Date.now() });
+    // The baseline is read at the run's start: a start a few scrapes back, when demo_drop was
+    // 0.9, so a scrape begun just before the change but answered after it (a busy machine)
+    // cannot be taken for the value at the start.
+    const ctx = stepContext({ startedAt: Date.now() - 2_500 });
     target.setMetric('demo_drop', -Infinity);
     await waitForQuery(prom.url, 'demo_drop', (v) => v[0] === -Infinity);
     const out = await runner.run(namedCheck('metrics_improved', values, { query: 'demo_drop' }, 200, 1_000), ctx);
