@@ -93,6 +93,25 @@ export const UNREADABLE_NAME_CHAR_RE =
   // eslint-disable-next-line no-control-regex -- matching control characters is the point
   /[\p{Cc}\p{Zl}\p{Zp}]|(?![\u200c\u200d])\p{Cf}|(?:^|[\u0000-\u007f])[\u200c\u200d]|[\u200c\u200d](?:$|[\u0000-\u007f])/u;
 
+/**
+ * A service name spaced as no one would see it: a space at its start or end (`"api "`,
+ * a tab, a no-break space), or a space other than U+0020 inside it (`my\u00a0api`, the
+ * ideographic space). Each reads as the name without it, but would count its limits apart.
+ * Refused where a person states the name (an incident, a manual run); read evenly
+ * (evenSpacing) where a sender's label or field gives it (Alertmanager, PagerDuty), whose
+ * alert a refusal would drop.
+ */
+export const ODD_SPACING_RE = /^\s|\s$|(?!\u0020)\p{Zs}/u;
+
+/** Why a service name ODD_SPACING_RE matches is refused. */
+export const ODD_SPACING_MESSAGE =
+  'starts or ends with a space, or holds a space other than U+0020 (a no-break or an ideographic space): it would read as another service and count its limits apart; give the name as it is written';
+
+/** The name as it reads: every space separator as U+0020, none at either end (`"my\u00a0api "` is `"my api"`). */
+export function evenSpacing(name: string): string {
+  return ODD_SPACING_RE.test(name) ? name.replace(/\p{Zs}/gu, ' ').trim() : name;
+}
+
 /** Why a service name holding an UNREADABLE_NAME_CHAR_RE character is refused. */
 export const UNREADABLE_SERVICE_MESSAGE =
   'holds a control character or an invisible one (NUL, a zero-width space or joiner, a soft hyphen, U+FEFF, a bidi mark or override): it would read as another service and count its limits apart; give the name as it is written';

@@ -28,6 +28,8 @@ import {
   unjudgedReason,
   stepSettleMs,
   UNREADABLE_NAME_CHAR_RE,
+  ODD_SPACING_MESSAGE,
+  ODD_SPACING_RE,
   UNREADABLE_SERVICE_MESSAGE,
 } from '../domain/index.js';
 import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDuration, newId, timeoutSignal, wellFormed, type Clock, type HorizonState } from '../lib/index.js';
@@ -1306,6 +1308,11 @@ export function createEngine(deps: EngineDeps) {
         if (UNREADABLE_NAME_CHAR_RE.test(given)) {
           throw new RectifyError('VALIDATION_FAILED', `${path} ${quoteUntrusted(given)} ${UNREADABLE_SERVICE_MESSAGE}; nothing was run`, {
             details: [{ path, message: UNREADABLE_SERVICE_MESSAGE }],
+          });
+        }
+        if (ODD_SPACING_RE.test(given)) {
+          throw new RectifyError('VALIDATION_FAILED', `${path} ${quoteUntrusted(given)} ${ODD_SPACING_MESSAGE}; nothing was run`, {
+            details: [{ path, message: ODD_SPACING_MESSAGE }],
           });
         }
       }

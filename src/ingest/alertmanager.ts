@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { UNREADABLE_NAME_CHAR_RE, type Incident } from '../domain/index.js';
+import { evenSpacing, UNREADABLE_NAME_CHAR_RE, type Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 import { boundedMap, cutText, isConfidenceKey, MAX_MAP_ENTRIES, MAX_ROOT_CAUSE, MAX_SERVICE, parseConfidence, type IngestResult } from './common.js';
 
@@ -108,7 +108,8 @@ function serviceOf(labels: Record<string, string>, exporters: ReadonlySet<string
     // to it, as PagerDuty's is (common.ts, cutText), never refused (Alertmanager would drop
     // the group). Names sharing those first characters share their limits, the conservative
     // direction; the label itself is kept whole in the context.
-    return cutText(v, MAX_SERVICE);
+    // `"api "` or `api\u00a0` names `api`: read evenly spaced, never refused (see evenSpacing).
+    return cutText(evenSpacing(v), MAX_SERVICE);
   }
   return UNKNOWN_SERVICE;
 }

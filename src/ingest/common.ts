@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE, type ErrorDetail, type Incident } from '../domain/index.js';
+import { ODD_SPACING_MESSAGE, ODD_SPACING_RE, quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE, type ErrorDetail, type Incident } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 
 export interface IngestResult {
@@ -53,8 +53,8 @@ export function isConfidenceKey(key: string): boolean {
 
 /** Own enumerable keys, counted without building the array. */
 /**
- * A service name, up to 253 characters, that is not blank and holds no control or
- * invisible character (UNREADABLE_NAME_CHAR_RE): "" or spaces alone, or `api\u200b`
+ * A service name, up to 253 characters, that is not blank, holds no control or
+ * invisible character (UNREADABLE_NAME_CHAR_RE) and is evenly spaced (ODD_SPACING_RE): "" or spaces alone, or `api\u200b`
  * beside `api`, would be a rate limit, cooldown and blast radius of their own, under a
  * name no one can read.
  */
@@ -66,7 +66,9 @@ export function serviceName() {
     .max(MAX_SERVICE)
     .refine((s) => s === '' || s.trim() !== '', { message: blank })
     // A blank one is said blank, once.
-    .refine((s) => s.trim() === '' || !UNREADABLE_NAME_CHAR_RE.test(s), { message: UNREADABLE_SERVICE_MESSAGE });
+    .refine((s) => s.trim() === '' || !UNREADABLE_NAME_CHAR_RE.test(s), { message: UNREADABLE_SERVICE_MESSAGE })
+    // `"api "` or `api\u00a0` reads as `api` too: refused, saying which (after the two above).
+    .refine((s) => s.trim() === '' || UNREADABLE_NAME_CHAR_RE.test(s) || !ODD_SPACING_RE.test(s), { message: ODD_SPACING_MESSAGE });
 }
 
 export function countKeys(m: object): number {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE } from '../domain/index.js';
+import { evenSpacing, quoteUntrusted, UNREADABLE_NAME_CHAR_RE, UNREADABLE_SERVICE_MESSAGE } from '../domain/index.js';
 import { impossibleTime, parseRfc3339, wellFormed } from '../lib/index.js';
 import { UNKNOWN_SERVICE } from './alertmanager.js';
 import { cutText, ingestProblem, MAX_ROOT_CAUSE, MAX_SERVICE, type IngestResult } from './common.js';
@@ -102,7 +102,8 @@ export function pagerdutyToIncidents(body: PagerdutyWebhook, opts: { now: number
   // as in a generic incident: the guardrails read back from the store must find the key this
   // decision compares with, and the incident decided is the one read back.
   // A resolve without one is recorded under the service `unknown`, as an alert without one is.
-  const service = summary ? wellFormed(cutText(summary, MAX_SERVICE)) : UNKNOWN_SERVICE;
+  // `"api "` or `api\u00a0` names `api`: read evenly spaced (evenSpacing), as Alertmanager's label is.
+  const service = summary ? wellFormed(cutText(evenSpacing(summary), MAX_SERVICE)) : UNKNOWN_SERVICE;
   // Made well formed once cut (below): its words hold no surrogate (see titleWords).
   const fullTitle = data.title ?? '';
   if (!fullTitle && !resolve) return { incidents: [], problems: [ingestProblem('event.data.title', 'required: the incident title is its root cause')] };

@@ -47,6 +47,25 @@ describe('service names with control or invisible characters', () => {
     }
   });
 
+  const SPACED = ['api ', ' api', 'api\u00a0', '\u3000api', 'my\u00a0api', 'my\u2009api'];
+
+  it('an incident or a manual run whose service is oddly spaced (at an end, or a space other than U+0020) is a 400 naming it; api stays RATE_LIMITED', async () => {
+    const { svc, target } = ctx;
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 's0', root_cause: 'poke_low', service: 'api', context: { target: 'db' } })).body.action, 'executed');
+    for (const [i, service] of SPACED.entries()) {
+      const r = await svc.post('/api/v1/incidents?wait=true', { id: `s${i + 1}`, root_cause: 'poke_low', service, context: { target: 'db' } });
+      assert.equal(r.status, 400, JSON.stringify(service));
+      assert.deepEqual(r.body.error.details.map((d: { path: string }) => d.path), ['body.service'], JSON.stringify(service));
+      assert.match(r.body.error.details[0].message, /^starts or ends with a space, or holds a space other than U\+0020/);
+      const run = await svc.post('/api/v1/runbooks/poke/run?wait=true', { by: 'alice', service, params: { target: 'db' } });
+      assert.equal(run.status, 400, JSON.stringify(service));
+      assert.deepEqual(run.body.error.details.map((d: { path: string }) => d.path), ['body.service']);
+    }
+    assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 's99', root_cause: 'poke_low', service: 'api', context: { target: 'db' } })).body.action, 'blocked');
+    assert.equal(target.calls('/poke/db'), 1);
+    assert.equal(countRows(svc.dbPath, 'SELECT count(*) AS n FROM executions'), 1);
+  });
+
   it("a manual run's service or params.service holding one is a 400 naming it; nothing runs", async () => {
     const { svc, target } = ctx;
     for (const service of UNREADABLE) {
@@ -70,12 +89,15 @@ describe('service names with control or invisible characters', () => {
         { labels: { alertname: 'nothing', service: 'api\u200b', job: 'checkout' }, fingerprint: 'a1' },
         { labels: { alertname: 'nothing', service: '\u202eipa' }, fingerprint: 'a2' },
         { labels: { alertname: 'nothing', service: ' ' }, fingerprint: 'a3' },
+        // Oddly spaced names the service it reads as: never refused, Alertmanager would drop the group.
+        { labels: { alertname: 'nothing', service: ' checkout\u00a0' }, fingerprint: 'a4' },
+        { labels: { alertname: 'nothing', service: 'my\u3000api' }, fingerprint: 'a5' },
       ]),
     );
     assert.equal(am.status, 202);
     const services = [];
     for (const r of am.body.results as Array<{ incident_id: string }>) services.push((await svc.get(`/api/v1/incidents/${r.incident_id}`)).body.incident.service);
-    assert.deepEqual(services, ['checkout', 'unknown', 'unknown']);
+    assert.deepEqual(services, ['checkout', 'unknown', 'unknown', 'checkout', 'my api']);
 
     const pd = (id: string, type: string, summary: string) => ({ event: { id, event_type: type, occurred_at: '2026-11-24T02:59:00Z', data: { id: 'P1', title: 'nothing', service: { summary } } } });
     const refused = await svc.post('/api/v1/webhooks/pagerduty', pd('e1', 'incident.triggered', 'api\u200b'));
@@ -88,5 +110,8 @@ describe('service names with control or invisible characters', () => {
     const resolve = await svc.post('/api/v1/webhooks/pagerduty', pd('e3', 'incident.resolved', '\ufeffapi'));
     assert.equal(resolve.status, 202);
     assert.equal((await svc.get(`/api/v1/incidents/${resolve.body.results[0].incident_id}`)).body.incident.service, 'unknown');
+    const spaced = await svc.post('/api/v1/webhooks/pagerduty', pd('e4', 'incident.triggered', ' my\u00a0api '));
+    assert.equal(spaced.status, 202);
+    assert.equal((await svc.get(`/api/v1/incidents/${spaced.body.results[0].incident_id}`)).body.incident.service, 'my api');
   });
 });
