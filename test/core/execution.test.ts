@@ -203,7 +203,7 @@ describe('executions: verify, roll back, refuse', () => {
     target.reset();
     target.route('POST', '/scale', { status: 200 });
     target.route('GET', '/healthy', { status: 500 });
-    target.route('POST', '/undo', { status: 502 });
+    target.route('POST', '/undo', { status: 500 });
     target.route('POST', '/hook', { status: 204 });
     const svc = await startTestService({
       runbooks: rb(
@@ -217,7 +217,7 @@ describe('executions: verify, roll back, refuse', () => {
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     const check = e.steps.find((s: any) => s.phase === 'post_check');
     const failure = `verification failed: http GET ${target.url}/healthy: ${check.detail}`;
-    const rollbackDetail = `POST ${target.url}/undo → 502, expected 200-299`;
+    const rollbackDetail = `POST ${target.url}/undo → 500, expected 200-299`;
     assert.equal(r.body.reason, `${failure}; rollback failed: ${rollbackDetail}`);
     assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', r.body.reason, false, true]);
     assert.equal(target.calls('/undo'), 1);
