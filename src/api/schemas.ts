@@ -358,11 +358,22 @@ export const runbookStateSchema = z.object({
         service: z.string(),
         until: z
           .string()
-          .describe('when the cooldown ends on the wall clock: the last start plus cooldown_minutes, or later while the clock reads ahead of the time passed (a forward step the cooldown is not judged by yet)'),
+          .describe(
+            'when the cooldown ends on the wall clock: the last start plus cooldown_minutes, or later while the clock reads ahead of the time passed (a forward step the cooldown is not judged by yet); with `while_running`, the earliest it may end: that time while it is still to come, else the time of this answer',
+          ),
+        while_running: z
+          .string()
+          .optional()
+          .describe(
+            "only while a run of the runbook is still under way on the service: its execution id. The run holds the cooldown until it ends, past `until` and past a clearing by hand (which does not end it); absent from a service older than this field, which did not list such a hold once the cooldown's time was over",
+          ),
       }),
     )
-    .describe('the cooldowns in force per service, as the cooldown guardrail judges them'),
-  cooldown_end: z.string().nullable().describe('the latest of the cooldowns\' `until`; null when none is in force'),
+    .describe('the cooldowns in force per service, as the cooldown guardrail judges them: the wait since the last start, and a run still under way on the service'),
+  cooldown_end: z
+    .string()
+    .nullable()
+    .describe("the latest of the cooldowns' `until`; null when none is in force. A cooldown with `while_running` may end later: when its run does"),
   success_rate: z.number().nullable(),
   succeeded: z.number().int(),
   failed: z.number().int(),

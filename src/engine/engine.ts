@@ -36,7 +36,7 @@ import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDura
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import { targetRunbookKey } from '../pipeline/targets.js';
-import { clearedByHand } from '../pipeline/stages/cooldown.js';
+import { cooldownWaitEnd, heldByRun } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import type { LeftoverProcesses, LeftoverSearch } from '../execute/actions/command.js';
@@ -1844,12 +1844,8 @@ export function createEngine(deps: EngineDeps) {
             ];
         // In force as the cooldown stage judges it (by the guard time, see guardNow).
         const guard = guardNow(now);
-        const inForce = starts.flatMap((s) =>
-          s.at === null || guard >= s.at + rb.cooldownMs || clearedByHand(tx, s.key, s.subject, s.at) ? [] : [{ ...s, at: s.at }],
-        );
-        if (inForce.length === 0) {
-          throw new RectifyError('CONFLICT', service ? `runbook ${runbookId} has no cooldown in force on service ${service}: there is nothing to end` : `runbook ${runbookId} has no cooldown in force: there is nothing to end`);
-        }
+        const inForce = starts.flatMap((s) => (s.at === null || cooldownWaitEnd(tx, s.key, s.subject, s.at, rb.cooldownMs, guard) === null ? [] : [{ ...s, at: s.at }]));
+        if (inForce.length === 0) throw nothingToClear(tx, rb, service);
         for (const c of inForce) tx.clearCooldown(c.key, c.subject, c.at);
         // `until`: when it would have ended as the cooldown stage judges it (by the guard
         // time: later than start + cooldown while the wall clock is ahead of the time passed).
@@ -2378,4 +2374,30 @@ function who(by: string, comment: string | null): string {
 function whoWithComments(votes: ReadonlyArray<{ by: string; comment: string | null }>): string {
   const names = votes.map((v) => who(v.by, v.comment));
   return names.length <= 1 ? (names[0] ?? '') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]!}`;
+}
+
+/**
+ * A clearing with no wait in force to end (409). A run still under way holds the cooldown
+ * on its service past its time and past a clearing, as the cooldown stage judges it
+ * (heldByRun), and the runbook view lists it (`while_running`): the refusal says so,
+ * naming the run, rather than "nothing to end" beside a view and a block that say a
+ * cooldown holds.
+ */
+function nothingToClear(tx: Tx, rb: Runbook, service: string | undefined): RectifyError {
+  const runs = tx.runsUnderWay(rb.id);
+  const why = "a clear does not end a run's hold; it ends when the run does";
+  if (service !== undefined) {
+    const run = heldByRun(tx, rb, service) ? runs.get(service) : undefined;
+    return new RectifyError(
+      'CONFLICT',
+      run === undefined
+        ? `runbook ${rb.id} has no cooldown in force on service ${service}: there is nothing to end`
+        : `runbook ${rb.id} has no cooldown on service ${service} that a clear can end: the last run of ${rb.id} on ${service} (${run}) is still running, and ${why}`,
+    );
+  }
+  const held = [...runs].filter(([s]) => heldByRun(tx, rb, s));
+  if (held.length === 0) return new RectifyError('CONFLICT', `runbook ${rb.id} has no cooldown in force: there is nothing to end`);
+  const named = held.slice(0, 5).map(([s, run]) => `${s}: ${run}`).join(', ');
+  const more = held.length > 5 ? ` and ${held.length - 5} more` : '';
+  return new RectifyError('CONFLICT', `runbook ${rb.id} has no cooldown in force that a clear can end: its runs still under way hold off the next on their services (${named}${more}), and ${why}`);
 }

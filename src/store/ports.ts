@@ -337,6 +337,12 @@ export interface Tx extends GuardStateView {
    * runbook's slots, and its service's cooldown ("still running"), for ever. The claims released.
    */
   releaseOrphanedClaims(): Array<{ execution_id: string; runbook: string; service: string }>;
+  /**
+   * The runs of the runbook under way (its blast-radius claims, what activeServices counts),
+   * per service: the execution claimed last there. What the runbook view names as holding a
+   * service's cooldown ("while exe_… runs").
+   */
+  runsUnderWay(runbook: string): ReadonlyMap<string, string>;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
   /** The last start recorded per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them (see lastExecutionAt); by service. */
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;

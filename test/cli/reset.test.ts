@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
+import { holdCalls, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { cli } from './capture.js';
 
@@ -94,5 +94,71 @@ describe('rectify circuit close and rectify cooldown clear against a running ser
     assert.equal(text.code, 0, text.err.join('\n'));
     assert.equal(text.out[0], 'ended the cooldown of cool:');
     assert.match(text.out[1]!, /^ {2}service a \(it held until .+\)$/);
+  });
+
+  it('a run still under way past its cooldown, and past a clearing: listed as holding it, "while exe_… runs", a clearing refused saying why; gone once the run ends', async () => {
+    const MIN = 60_000;
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const release = holdCalls(target, 'POST', '/cool/long');
+    try {
+      const startedAt = svc.clock.now();
+      const first = alert('cool', 'long');
+      await target.waitForRequest('/cool/long');
+      const view = async () => (({ cooldowns, cooldown_end }) => ({ cooldowns, cooldown_end }))((await svc.get('/api/v1/runbooks/cool')).body);
+      const held = (await view()).cooldowns[0];
+      const run: string = held?.while_running;
+      assert.match(run, /^exe_/);
+      // Within its time: the wait's end, then the run.
+      assert.deepEqual(await view(), { cooldowns: [{ service: 'long', until: iso(startedAt + 30 * MIN), while_running: run }], cooldown_end: iso(startedAt + 30 * MIN) });
+
+      // Ended by hand while the run goes on: the wait is over, the run still holds, and is listed so.
+      const cleared = await svc.post('/api/v1/runbooks/cool/cooldown/clear', { by: 'dave', reason: 'fixed', service: 'long' });
+      assert.equal(cleared.status, 200);
+      svc.clock.advance(MIN);
+      assert.deepEqual(await view(), { cooldowns: [{ service: 'long', until: iso(svc.clock.now()), while_running: run }], cooldown_end: iso(svc.clock.now()) });
+      assert.equal((await alert('cool', 'long')).body.reason, 'Cooldown active (the last run of cool on long is still running)');
+
+      // Past its time: the same.
+      svc.clock.advance(40 * MIN);
+      assert.deepEqual(await view(), { cooldowns: [{ service: 'long', until: iso(svc.clock.now()), while_running: run }], cooldown_end: iso(svc.clock.now()) });
+      const blocked = await alert('cool', 'long');
+      assert.deepEqual([blocked.body.action, blocked.body.event, blocked.body.reason], ['blocked', 'RATE_LIMITED', 'Cooldown active (the last run of cool on long is still running)']);
+      const one = await svc.post('/api/v1/runbooks/cool/cooldown/clear', { by: 'dave', reason: 'again', service: 'long' });
+      assert.equal(one.status, 409);
+      assert.equal(
+        one.body.error.message,
+        `runbook cool has no cooldown on service long that a clear can end: the last run of cool on long (${run}) is still running, and a clear does not end a run's hold; it ends when the run does`,
+      );
+      const all = await svc.post('/api/v1/runbooks/cool/cooldown/clear', { by: 'dave', reason: 'again' });
+      assert.equal(all.status, 409);
+      assert.equal(
+        all.body.error.message,
+        `runbook cool has no cooldown in force that a clear can end: its runs still under way hold off the next on their services (long: ${run}), and a clear does not end a run's hold; it ends when the run does`,
+      );
+      const refused = await cli(['cooldown', 'clear', 'cool', '--service', 'long', '--reason', 'again'], { env });
+      assert.deepEqual([refused.code, refused.err], [1, [`rectify: CONFLICT: ${one.body.error.message}`]]);
+
+      const table = await cli(['runbooks'], { env });
+      assert.equal(table.code, 0, table.err.join('\n'));
+      const header = table.out[0]!.split(/ {2,}/);
+      const row = table.out.find((l) => l.startsWith('cool '))!.split(/ {2,}/);
+      assert.equal(row[header.indexOf('COOLDOWN')], `while ${run} runs`);
+      const detail = await cli(['runbooks', 'cool'], { env });
+      assert.equal(detail.code, 0, detail.err.join('\n'));
+      assert.deepEqual(
+        detail.out.filter((l) => l.startsWith('cooldown ')).map((l) => l.replace(/ {2,}/, '|')),
+        [`cooldown|30m; active: long until ${iso(svc.clock.now()).replace(/\.\d{3}Z$/, 'Z')}, then while ${run} runs`],
+      );
+
+      release();
+      const ended = (await first).body;
+      assert.deepEqual([ended.execution_id, ended.event], [run, 'SUCCESS']);
+      assert.deepEqual(await view(), { cooldowns: [], cooldown_end: null }, 'its time over, and the run ended');
+      const after = await cli(['runbooks'], { env });
+      assert.equal(after.out.find((l) => l.startsWith('cool '))!.split(/ {2,}/)[header.indexOf('COOLDOWN')], '-');
+      assert.equal((await alert('cool', 'long')).body.event, 'SUCCESS');
+    } finally {
+      release();
+    }
   });
 });

@@ -24,7 +24,7 @@ import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import { runbookNotLoaded } from '../../engine/index.js';
-import { clearedByHand } from '../../pipeline/index.js';
+import { cooldownWaitEnd, heldByRun } from '../../pipeline/index.js';
 import type { ApiDeps } from '../deps.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
@@ -39,21 +39,30 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     const now = engine.guardNow();
     const circuit = store.read((tx) => tx.circuit(rb.id));
     const stats = store.runbookStats(rb.id, now);
-    // A cooldown ended by hand (COOLDOWN_CLEARED) is not listed. In force as the stage
-    // judges it (its end by the guard time), and shown ending when it will on the wall
-    // clock: later than start + cooldown while the clock is ahead of the time passed. A
-    // runbook with no cooldown (0) has none in force, even from a run stamped after now
-    // (the clock set back since), as the stage and a clearing judge it.
+    // In force as the cooldown stage judges it, by the same functions: the wait since the
+    // last start (its end by the guard time, shown ending when it will on the wall clock:
+    // later than start + cooldown while the clock is ahead of the time passed; one ended
+    // by hand, COOLDOWN_CLEARED, is over), and a run still under way on the service, which
+    // holds it past its time and past a clearing until it ends (`while_running`; its
+    // `until` then the later of the wait's end and now: it ends no sooner). A runbook with
+    // no cooldown (0) has none in force, even from a run stamped after now (the clock set
+    // back since), as the stage and a clearing judge it.
     const cooldowns =
       rb.cooldownMs <= 0
         ? []
-        : store.read((tx) =>
-            tx
-              .lastExecutionPerService(rb.id)
-              .filter((r) => !clearedByHand(tx, rb.id, r.service, r.at))
-              .filter((r) => r.at + rb.cooldownMs > now)
-              .map((r) => ({ service: r.service, until: engine.guardEnd(r.at + rb.cooldownMs) })),
-          );
+        : store.read((tx) => {
+            const last = new Map(tx.lastExecutionPerService(rb.id).map((r) => [r.service, r.at]));
+            const runs = tx.runsUnderWay(rb.id);
+            const services = [...new Set([...last.keys(), ...runs.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+            const wallNow = deps.clock.now();
+            return services.flatMap((service) => {
+              const end = cooldownWaitEnd(tx, rb.id, service, last.get(service) ?? null, rb.cooldownMs, now);
+              const run = heldByRun(tx, rb, service) ? runs.get(service) : undefined;
+              if (end === null && run === undefined) return [];
+              const until = end === null ? wallNow : Math.max(engine.guardEnd(end), run === undefined ? 0 : wallNow);
+              return [{ service, until, ...(run === undefined ? {} : { while_running: run }) }];
+            });
+          });
     // An open circuit lets one trial run through once its recovery wait is over, judged by
     // the guard time as the circuit stage judges it, and shown on the wall clock.
     const recovery = deps.circuitRecoveryMs;
@@ -80,7 +89,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       circuit: { state: circuit.state, failures: circuit.failures, opened_at: circuit.openedAt === null ? null : new Date(circuit.openedAt).toISOString(), ...trial },
       executions_last_hour: stats.executionsLastHour,
       busiest_service_last_hour: stats.busiestServiceLastHour,
-      cooldowns: cooldowns.map((c) => ({ service: c.service, until: new Date(c.until).toISOString() })),
+      cooldowns: cooldowns.map((c) => ({ ...c, until: new Date(c.until).toISOString() })),
       cooldown_end: end === null ? null : new Date(end).toISOString(),
       success_rate: done === 0 ? null : stats.succeeded / done,
       succeeded: stats.succeeded,
@@ -231,7 +240,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     {
       summary: "End a runbook's cooldown by hand, on one service or on all: its next alert there is decided without waiting it out",
       description:
-        "Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. With `service`, that service's cooldown ends; without it, every cooldown of the runbook in force (each service's and each Kubernetes object's). The wait since the last run's start ends: a run started later has its cooldown again, and a run still under way still holds off the next on its service. Audited (`COOLDOWN_CLEARED`, the actor, the reason and what ended), told to the notification receivers, kept across restarts. No cooldown in force to end answers 409; nothing changes. The rate limit (`max_per_hour`) is not touched.",
+        "Needs the approver role (admin for a HIGH-risk runbook), and a `reason`. With `service`, that service's cooldown ends; without it, every cooldown of the runbook in force (each service's and each Kubernetes object's). The wait since the last run's start ends: a run started later has its cooldown again, and a run still under way still holds off the next on its service until it ends (the runbook view lists it, `while_running`). Audited (`COOLDOWN_CLEARED`, the actor, the reason and what ended), told to the notification receivers, kept across restarts. No cooldown in force to end answers 409; nothing changes: one held only by a run still under way is a 409 naming the run, as a clearing does not end a run's hold (it ends when the run does). The rate limit (`max_per_hour`) is not touched.",
       tags: ['runbooks'],
       params: idParamsSchema,
       body: cooldownClearBodySchema,

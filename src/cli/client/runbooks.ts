@@ -23,7 +23,8 @@ interface RunbookStateJson {
   executions_last_hour: number;
   /** Absent from a service older than this field. */
   busiest_service_last_hour?: { service: string; executions: number } | null;
-  cooldowns: Array<{ service: string; until: string }>;
+  /** while_running: the run still under way that holds it until it ends; absent from a service older than this field. */
+  cooldowns: Array<{ service: string; until: string; while_running?: string }>;
   cooldown_end: string | null;
   success_rate: number | null;
   succeeded: number;
@@ -34,7 +35,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.',
 );
 
 interface ReloadRefused {
@@ -90,7 +91,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
       ['circuit', `${r.circuit.state === 'closed' ? circuit(r) : r.circuit.state.toUpperCase()}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}${r.circuit.state === 'closed' ? '' : trial(r)}`],
       ['last hour', lastHourDetail(r)],
-      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${name(c.service, 40)} until ${time(c.until)}`).join(', ')}` : ''}`],
+      ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${name(c.service, 40)} ${holdText(c)}`).join(', ')}` : ''}`],
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
       ['success rate', rate(r)],
     ];
@@ -118,12 +119,30 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     r.executable ? 'yes' : 'NO',
     circuit(r),
     lastHourCell(r),
-    r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-',
+    cooldownCell(r),
     rate(r),
   ]);
   for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
   return EXIT.OK;
 });
+
+/**
+ * A cooldown held by a run still under way ends when the run does, not at its `until`
+ * (then the earliest it may end): "until <time>, then while exe_… runs".
+ */
+function holdText(c: RunbookStateJson['cooldowns'][number]): string {
+  return `until ${time(c.until)}${c.while_running ? `, then while ${name(c.while_running, 60)} runs` : ''}`;
+}
+
+/**
+ * COOLDOWN: when the last cooldown ends. One a run still under way holds ends when the run
+ * does, whatever its `until`: "while exe_… runs" (and how many more runs hold one).
+ */
+function cooldownCell(r: RunbookStateJson): string {
+  const runs = r.cooldowns.flatMap((c) => (c.while_running ? [c.while_running] : []));
+  if (runs.length > 0) return `while ${name(runs[0]!, 60)} runs${runs.length > 1 ? ` (+${runs.length - 1} more)` : ''}`;
+  return r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-';
+}
 
 /**
  * max_per_hour is per service, executions_last_hour is every service together: "6/2"

@@ -70,7 +70,7 @@ export const runbookStateShape = z.object({
   actions: z.array(str),
   circuit: z.object({ state: str, failures: z.number(), opened_at: nstr }),
   executions_last_hour: z.number(),
-  cooldowns: z.array(z.object({ service: str, until: str })),
+  cooldowns: z.array(z.object({ service: str, until: str, while_running: str.optional() })),
   cooldown_end: nstr,
   success_rate: z.number().nullable(),
   succeeded: z.number(),

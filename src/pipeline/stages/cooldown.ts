@@ -13,6 +13,30 @@ export const clearedByHand = (state: GuardStateView, runbook: string, subject: s
 };
 
 /**
+ * The wait since the last start on `subject` (a service, or a Kubernetes object under
+ * the runbook's object key), as the cooldown stage judges it: its end by the guard time
+ * while it holds, or null (no cooldown, no run recorded, its time over by `guardNow`, or
+ * ended by hand). The stage, the runbook view and a clearing all read it here.
+ */
+export function cooldownWaitEnd(state: GuardStateView, key: string, subject: string, last: number | null, cooldownMs: number, guardNow: number): number | null {
+  if (cooldownMs <= 0 || last === null) return null;
+  const end = last + cooldownMs;
+  return guardNow < end && !clearedByHand(state, key, subject, last) ? end : null;
+}
+
+/**
+ * Whether a run of the runbook still under way on the service holds off the next there,
+ * past its cooldown's time and whether or not a person ended that by hand: read from the
+ * runs under way, not from the last start (housekeeping prunes a start's rate-limit row
+ * after the hour, or the longest cooldown, and a minute, and a run may last longer: a
+ * long post-check). A run a crash cut off is INTERRUPTED at the next start, its claim
+ * released: it holds nothing off. A runbook with no cooldown (0) holds nothing. The stage
+ * and the runbook view both judge it here, so the view lists what the stage blocks on.
+ */
+export const heldByRun = (state: GuardStateView, runbook: { id: string; cooldownMs: number }, service: string): boolean =>
+  runbook.cooldownMs > 0 && state.activeServices(runbook.id).has(service);
+
+/**
  * No new execution of a runbook for a service until its cooldown has passed since
  * the last one started (its decision), nor while that one still runs: a run that
  * outlasts its cooldown (slow checks, a rollback) is not overlapped by the next on
@@ -33,27 +57,23 @@ export const cooldownStage: Stage = {
     if (rb.cooldownMs <= 0) return undefined;
     const service = ctx.input.incident.service;
     const last = ctx.state.lastExecutionAt(rb.id, service);
-    if (last !== null) {
-      const end = last + rb.cooldownMs;
-      if (ctx.guardNow < end && !clearedByHand(ctx.state, rb.id, service, last)) {
-        const left = secondsLeft(ctx, end);
-        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last)})`, runbook: rb };
-      }
+    const end = cooldownWaitEnd(ctx.state, rb.id, service, last, rb.cooldownMs, ctx.guardNow);
+    if (end !== null) {
+      const left = secondsLeft(ctx, end);
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last!)})`, runbook: rb };
     }
-    // Read from the runs under way, not from the last start: housekeeping prunes a start's
-    // rate-limit row after the hour (or the longest cooldown) and a minute, and a run may
-    // last longer (a long post-check). A run a crash cut off is INTERRUPTED at the next
-    // start, its claim released: it holds nothing off.
-    if (ctx.state.activeServices(rb.id).has(service)) {
+    if (heldByRun(ctx.state, rb, service)) {
       return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
     }
     // The Kubernetes objects the run acts on have the same cooldown, whichever service an earlier run was for.
     if (!ctx.plan) return undefined;
     for (const target of kubernetesTargets(ctx.plan)) {
-      const at = ctx.state.lastExecutionAt(targetRunbookKey(rb.id), target);
-      if (at === null || ctx.guardNow >= at + rb.cooldownMs || clearedByHand(ctx.state, targetRunbookKey(rb.id), target, at)) continue;
-      const left = secondsLeft(ctx, at + rb.cooldownMs);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at)})`, runbook: rb };
+      const key = targetRunbookKey(rb.id);
+      const at = ctx.state.lastExecutionAt(key, target);
+      const until = cooldownWaitEnd(ctx.state, key, target, at, rb.cooldownMs, ctx.guardNow);
+      if (until === null) continue;
+      const left = secondsLeft(ctx, until);
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at!)})`, runbook: rb };
     }
     return undefined;
   },

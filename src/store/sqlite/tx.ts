@@ -407,6 +407,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
   let clearGet: Database.Statement | undefined;
   let clearSet: Database.Statement | undefined;
   let clearDelete: Database.Statement | undefined;
+  let runsUnderWay: Database.Statement | undefined;
   let lastPerService: Database.Statement | undefined;
 
   return {
@@ -617,6 +618,11 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       const left = (perService.get(claim.service) ?? 1) - 1;
       if (left > 0) perService.set(claim.service, left);
       else perService.delete(claim.service);
+    },
+    runsUnderWay(runbook) {
+      // Oldest first, so the one claimed last on a service is the one kept.
+      runsUnderWay ??= db.prepare('SELECT service, execution_id FROM blast_claims WHERE runbook = ? ORDER BY claimed_at, rowid').raw();
+      return new Map(runsUnderWay.all(runbook) as Array<[string, string]>);
     },
     releaseOrphanedClaims() {
       const released = s.claimsOrphaned.all() as Array<{ execution_id: string; runbook: string; service: string }>;
