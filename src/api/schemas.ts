@@ -492,6 +492,10 @@ export const cooldownClearedSchema = z.object({
         until: z
           .string()
           .describe('when the cooldown would have ended on the wall clock (later than last_started_at plus cooldown_minutes while the clock reads ahead of the time passed, as the runbook view shows it)'),
+        while_running: z
+          .string()
+          .optional()
+          .describe("only when a run of the runbook is still under way on the service: its execution id. It still holds off the next run there until it ends: a clear does not end a run's hold"),
       }),
     )
     .describe('the cooldowns ended'),

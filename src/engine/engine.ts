@@ -1829,7 +1829,7 @@ export function createEngine(deps: EngineDeps) {
       by: string,
       reason: string,
       service?: string,
-    ): Promise<{ runbook: string; cleared: Array<{ kind: 'service' | 'object'; subject: string; last_started_at: number; until: number }> }> {
+    ): Promise<{ runbook: string; cleared: Array<{ kind: 'service' | 'object'; subject: string; last_started_at: number; until: number; while_running?: string }> }> {
       const rb = catalog.byId(runbookId);
       if (!rb) throw runbookNotLoaded(runbookId, catalog);
       if (rb.cooldownMs <= 0) throw new RectifyError('CONFLICT', `runbook ${runbookId} has no cooldown (cooldown_minutes: 0): there is nothing to end`);
@@ -1849,7 +1849,12 @@ export function createEngine(deps: EngineDeps) {
         for (const c of inForce) tx.clearCooldown(c.key, c.subject, c.at);
         // `until`: when it would have ended as the cooldown stage judges it (by the guard
         // time: later than start + cooldown while the wall clock is ahead of the time passed).
-        const cleared = inForce.map((c) => ({ kind: c.kind, subject: c.subject, last_started_at: c.at, until: guardEnd(c.at + rb.cooldownMs) }));
+        // A run still under way on a service still holds it (heldByRun): said beside what ended.
+        const runs = tx.runsUnderWay(rb.id);
+        const cleared = inForce.map((c) => {
+          const run = c.kind === 'service' && heldByRun(tx, rb, c.subject) ? runs.get(c.subject) : undefined;
+          return { kind: c.kind, subject: c.subject, last_started_at: c.at, until: guardEnd(c.at + rb.cooldownMs), ...(run === undefined ? {} : { while_running: run }) };
+        });
         const what = cleared.map((c) => (c.kind === 'service' ? `service ${c.subject}` : c.subject)).join(', ');
         const told = announce(
           { event: 'COOLDOWN_CLEARED', runbook: runbookId, service: service ?? null, outcome: 'cooldown ended', reason: `the cooldown of ${runbookId} on ${what} was ended by hand by ${by}: ${reason}` },

@@ -112,8 +112,16 @@ describe('rectify circuit close and rectify cooldown clear against a running ser
       assert.deepEqual(await view(), { cooldowns: [{ service: 'long', until: iso(startedAt + 30 * MIN), while_running: run }], cooldown_end: iso(startedAt + 30 * MIN) });
 
       // Ended by hand while the run goes on: the wait is over, the run still holds, and is listed so.
-      const cleared = await svc.post('/api/v1/runbooks/cool/cooldown/clear', { by: 'dave', reason: 'fixed', service: 'long' });
-      assert.equal(cleared.status, 200);
+      const cleared = await cli(['cooldown', 'clear', 'cool', '--service', 'long', '--reason', 'fixed', '--by', 'dave'], { env });
+      assert.equal(cleared.code, 0, cleared.err.join('\n'));
+      const until = iso(startedAt + 30 * MIN);
+      assert.deepEqual(cleared.out, [
+        'ended the cooldown of cool:',
+        `  service long (it held until ${until.replace(/\.\d{3}Z$/, 'Z')}; still held while ${run} runs: a clear does not end a run's hold)`,
+      ]);
+      // The answer's `cleared`, as audited: the run that still holds is named.
+      const clearedRow = (await svc.get('/api/v1/audit?event=COOLDOWN_CLEARED')).body.events[0];
+      assert.deepEqual([clearedRow.details.reason, clearedRow.details.cleared], ['fixed', [{ kind: 'service', subject: 'long', last_started_at: iso(startedAt), until, while_running: run }]]);
       svc.clock.advance(MIN);
       assert.deepEqual(await view(), { cooldowns: [{ service: 'long', until: iso(svc.clock.now()), while_running: run }], cooldown_end: iso(svc.clock.now()) });
       assert.equal((await alert('cool', 'long')).body.reason, 'Cooldown active (the last run of cool on long is still running)');

@@ -75,7 +75,7 @@ export const cooldownCommand = clientCommand(
     if (reason === undefined) return EXIT.USAGE;
     const runbook = ctx.args[1]!;
     const service = lastFlag(ctx.flags, 'service');
-    const answer = await ctx.api.post<{ runbook: string; cleared: Array<{ kind: string; subject: string; until: string }> }>(
+    const answer = await ctx.api.post<{ runbook: string; cleared: Array<{ kind: string; subject: string; until: string; while_running?: string }> }>(
       `/api/v1/runbooks/${seg(runbook)}/cooldown/clear`,
       { by: actor(ctx.flags, ctx.io), reason, ...(service !== undefined ? { service } : {}) },
       cooldownClearedShape,
@@ -84,7 +84,11 @@ export const cooldownCommand = clientCommand(
     if (ctx.client.json) ctx.io.out(JSON.stringify(answer));
     else {
       ctx.io.out(`ended ${answer.cleared.length === 1 ? 'the cooldown' : `${answer.cleared.length} cooldowns`} of ${answer.runbook}:`);
-      for (const c of answer.cleared) ctx.io.out(`  ${c.kind === 'service' ? `service ${name(c.subject, 253)}` : readable(c.subject)} (it held until ${time(c.until)})`);
+      // A run still under way holds the service's cooldown on: the clear did not end that.
+      for (const c of answer.cleared) {
+        const still = c.while_running ? `; still held while ${name(c.while_running, 60)} runs: a clear does not end a run's hold` : '';
+        ctx.io.out(`  ${c.kind === 'service' ? `service ${name(c.subject, 253)}` : readable(c.subject)} (it held until ${time(c.until)}${still})`);
+      }
     }
     return EXIT.OK;
   },
