@@ -52,8 +52,8 @@ export interface ApplyContext {
    */
   maxPendingApprovals?: number;
   /**
-   * The incident row exists already, its decision a block at that bound, and this is the
-   * decision taken again on a re-delivery (see decidedAgainOnRedelivery): it replaces the row's
+   * The incident row exists already, its decision one a re-delivery takes again (a limit
+   * that may have cleared, a request nobody answered), and this is the decision taken again on a re-delivery (see decidedAgainOnRedelivery): it replaces the row's
    * decision, and its audit row says so (`decided_again`). With recordIncident false.
    */
   decidedAgain?: boolean;
@@ -144,7 +144,6 @@ export function applyVerdict(
         result.event = 'BLAST_LIMITED';
         result.reason = `${pending} approval requests of ${verdict.runbook.id} are pending (--max-pending-approvals): decide those first: this alert is decided again when it is delivered again (Alertmanager's repeat_interval)`;
         details.reason = result.reason;
-        // What tells this block from the others of its event: a re-delivery is decided again (decidedAgainOnRedelivery).
         Object.assign(details, { pending, max_pending_approvals: cap });
         break;
       }
@@ -387,20 +386,23 @@ export function endedUnanswered(a: ApprovalRow, now: number): boolean {
 }
 
 /**
- * A firing re-delivery of an occurrence whose decision nobody took: its decision, to be
- * taken again (ApplyContext.decidedAgain) rather than answered `duplicate`. That is
- * - a block at the bound on pending approval requests (`--max-pending-approvals`, told
- *   apart from the other BLAST_LIMITED blocks by its audit row's `max_pending_approvals`):
- *   once the requests it waited behind are decided, it asks as any alert does; while the
- *   bound still holds, it is blocked again;
+ * A firing re-delivery of an occurrence whose decision was a limit that may have cleared
+ * since, or that nobody took: its decision, to be taken again (ApplyContext.decidedAgain)
+ * rather than answered `duplicate`. That is
+ * - a BLAST_LIMITED block: the engine-wide bound on runs under way
+ *   (`--max-concurrent-executions`), the runbook's blast radius, or the bound on pending
+ *   approval requests (`--max-pending-approvals`). These clear as runs end and requests
+ *   are decided: once they have, it is decided as any alert is; while one still holds,
+ *   it is blocked again;
  * - an approval request it opened or joined that ended unanswered (endedUnanswered:
  *   expired, or cancelled by rectify as its runbook changed or was removed): it asks
  *   again, with the runbook as it is now.
  * One audit row per delivery (as a duplicate's would be). A request still pending is
  * joined (a duplicate); one a person approved or rejected, or cancelled as its alert
- * resolved, stays decided. Not when the occurrence's resolve is recorded (nothing to
- * fix), nor for an Alertmanager alert whose labels differ from those stored under its key
- * (see applyDuplicate).
+ * resolved, stays decided; so do the other blocks (paused, circuit open, low
+ * confidence, no runbook, …: act by hand). Not when the occurrence's resolve is recorded
+ * (nothing to fix), nor for an Alertmanager alert whose labels differ from those stored
+ * under its key (see applyDuplicate).
  */
 export function decidedAgainOnRedelivery(tx: Tx, incident: Incident, now: number, first = tx.decisionByDedup(incident.dedup_key)): StoredDecision | undefined {
   if (incident.status !== 'firing' || !first) return undefined;
@@ -408,7 +410,6 @@ export function decidedAgainOnRedelivery(tx: Tx, incident: Incident, now: number
   const asked = first.action === 'approval_required' && first.event === 'APPROVAL_REQUIRED' && first.approval_id !== null;
   if (!capped && !asked) return undefined;
   if (incident.alert_key && tx.decisionByDedup(`${incident.alert_key}:resolved`)) return undefined;
-  if (capped && !tx.blockedAtApprovalCap(first.incident_id)) return undefined;
   if (asked) {
     const a = tx.getApproval(first.approval_id!);
     if (!a || !endedUnanswered(a, now)) return undefined;

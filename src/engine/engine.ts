@@ -1001,9 +1001,10 @@ export function createEngine(deps: EngineDeps) {
       // An id reused for another report: refused, nothing recorded (see repostedDifferently).
       const reposted = repostedDifferently(tx, incident, mayRead);
       if (reposted) throw reposted;
-      // A re-delivery of an alert blocked at --max-pending-approvals, or whose approval request
-      // ended unanswered (expired, or cancelled as its runbook changed), is decided again, under
-      // its incident's id, once per body (a later copy in it is a duplicate of that decision).
+      // A re-delivery of an alert blocked BLAST_LIMITED (runs under way, a blast radius,
+      // --max-pending-approvals), or whose approval request ended unanswered (expired, or cancelled
+      // as its runbook changed), is decided again, under its incident's id, once per body (a later
+      // copy in it is a duplicate of that decision).
       const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
       const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored) : undefined;
       // Decided as the alert first reported: the time it was received stays the first delivery's

@@ -299,11 +299,6 @@ export interface Tx extends GuardStateView {
    * occurrence (see decidedAgainOnRedelivery, engine/apply.ts); its report stays as first stored.
    */
   redecideIncident(incidentId: string, decision: Omit<IncidentRow, 'incident'>): void;
-  /**
-   * Whether the incident's latest BLAST_LIMITED decision was the bound on pending approval
-   * requests (`--max-pending-approvals`), its audit row recording `max_pending_approvals`.
-   */
-  blockedAtApprovalCap(incidentId: string): boolean;
   getIncident(id: string): IncidentRow | undefined;
   appendAudit(input: AuditInput): number;
 

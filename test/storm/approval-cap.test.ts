@@ -172,7 +172,7 @@ describe('a re-delivery of an alert blocked at --max-pending-approvals is decide
     ]);
   });
 
-  it('a resolved alert is not decided again, nor one blocked by another BLAST_LIMITED guardrail', async () => {
+  it('a resolved alert is not decided again; one blocked by the blast radius is, and runs once the run holding it has ended', async () => {
     // s4 blocked at the bound (s2 and s3 wait), then resolved: a late firing copy is a duplicate.
     const blocked = await post([alert('s4')]);
     assert.deepEqual(decisions(blocked), [BLOCKED(2)]);
@@ -194,12 +194,18 @@ describe('a re-delivery of an alert blocked at --max-pending-approvals is decide
     const a = await post([slow('a')]);
     assert.deepEqual(a.body.results.map((r: any) => [r.action, r.event]), [['executed', 'EXECUTING']]);
     const b = await post([slow('b')]);
-    assert.deepEqual(decisions(b), [['blocked', 'BLAST_LIMITED', 'Max services (1) already affected by slow-fix']]);
-    assert.deepEqual(decisions(await post([slow('b')])), [['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
+    const RADIUS = ['blocked', 'BLAST_LIMITED', 'Max services (1) already affected by slow-fix'];
+    assert.deepEqual(decisions(b), [RADIUS]);
+    // Re-delivered while a's run holds the radius: blocked again, under the same incident.
+    const still = await post([slow('b')]);
+    assert.deepEqual(decisions(still), [RADIUS]);
+    assert.equal(still.body.results[0].incident_id, b.body.results[0].incident_id);
     release();
     await until('the run for a ended', async () => ((await svc.get(`/api/v1/executions/${a.body.results[0].execution_id}`)).body.state === 'succeeded' ? true : undefined));
-    assert.deepEqual(decisions(await post([slow('b')])), [['duplicate', 'DUPLICATE', 'already decided: blocked (BLAST_LIMITED)']]);
-    assert.equal(target.calls('/slow/b', 'POST'), 0);
+    const ran = await post([slow('b')]);
+    assert.deepEqual(ran.body.results.map((r: any) => [r.action, r.event, r.incident_id]), [['executed', 'EXECUTING', b.body.results[0].incident_id]]);
+    await until('the run for b ended', async () => ((await svc.get(`/api/v1/executions/${ran.body.results[0].execution_id}`)).body.state === 'succeeded' ? true : undefined));
+    assert.equal(target.calls('/slow/b', 'POST'), 1);
   });
 });
 

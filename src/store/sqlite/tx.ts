@@ -162,10 +162,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     decisionByDedup: db.prepare('SELECT id AS incident_id, action, event, runbook, approval_id, execution_id FROM incidents WHERE dedup_key = ?'),
     incidentById: db.prepare('SELECT * FROM incidents WHERE id = ?'),
     redecideIncident: db.prepare('UPDATE incidents SET action = ?, event = ?, runbook = ?, reason = ?, approval_id = ?, execution_id = ? WHERE id = ?'),
-    // `incident_id = ?` uses the partial index audit_incident; the rest filters that incident's few rows.
-    blockedAtApprovalCap: db
-      .prepare("SELECT json_extract(details, '$.max_pending_approvals') IS NOT NULL FROM audit WHERE incident_id = ? AND event = 'BLAST_LIMITED' ORDER BY seq DESC LIMIT 1")
-      .pluck(),
     // Positional parameters: binding an object by name costs a property lookup per column per row.
     insertIncident: db.prepare(
       `INSERT INTO incidents (id, dedup_key, alert_key, source, received_at, status, service, root_cause, confidence, body,
@@ -523,7 +519,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     redecideIncident(id, d) {
       s.redecideIncident.run(d.action, d.event, d.runbook, d.reason, d.approval_id, d.execution_id, id);
     },
-    blockedAtApprovalCap: (id) => s.blockedAtApprovalCap.get(id) === 1,
     getIncident(id) {
       const r = s.incidentById.get(id) as Raw | undefined;
       return r ? rowToIncident(r) : undefined;
