@@ -394,6 +394,10 @@ export function endedUnanswered(a: ApprovalRow, now: number): boolean {
  *   approval requests (`--max-pending-approvals`). These clear as runs end and requests
  *   are decided: once they have, it is decided as any alert is; while one still holds,
  *   it is blocked again;
+ * - a RATE_LIMITED block (max_per_hour, the cooldown) that `limitCleared` says holds no
+ *   more for it (the caller judges it with its runbook, as the pipeline would). While it
+ *   holds, the re-delivery is a duplicate, as before: a storm's re-deliveries inside the
+ *   hour each cost that judgement and one DUPLICATE row;
  * - an approval request it opened or joined that ended unanswered (endedUnanswered:
  *   expired, or cancelled by rectify as its runbook changed or was removed): it asks
  *   again, with the runbook as it is now.
@@ -404,11 +408,19 @@ export function endedUnanswered(a: ApprovalRow, now: number): boolean {
  * (nothing to fix), nor for an Alertmanager alert whose labels differ from those stored
  * under its key (see applyDuplicate).
  */
-export function decidedAgainOnRedelivery(tx: Tx, incident: Incident, now: number, first = tx.decisionByDedup(incident.dedup_key)): StoredDecision | undefined {
+export function decidedAgainOnRedelivery(
+  tx: Tx,
+  incident: Incident,
+  now: number,
+  first = tx.decisionByDedup(incident.dedup_key),
+  limitCleared?: (first: StoredDecision) => boolean,
+): StoredDecision | undefined {
   if (incident.status !== 'firing' || !first) return undefined;
   const capped = first.action === 'blocked' && first.event === 'BLAST_LIMITED';
+  const limited = first.action === 'blocked' && first.event === 'RATE_LIMITED';
   const asked = first.action === 'approval_required' && first.event === 'APPROVAL_REQUIRED' && first.approval_id !== null;
-  if (!capped && !asked) return undefined;
+  if (!capped && !limited && !asked) return undefined;
+  if (limited && limitCleared?.(first) !== true) return undefined;
   if (incident.alert_key && tx.decisionByDedup(`${incident.alert_key}:resolved`)) return undefined;
   if (asked) {
     const a = tx.getApproval(first.approval_id!);

@@ -36,6 +36,7 @@ import { createLimiter, createPruneHorizon, didYouMean, errorMessage, formatDura
 import type { Metrics } from '../observability/metrics.js';
 import type { DecideFn, DecideInput, ExecutionPlan, Renderer } from '../pipeline/index.js';
 import { targetRunbookKey } from '../pipeline/targets.js';
+import { serviceRateLimit } from '../pipeline/decide.js';
 import { cooldownWaitEnd, heldByRun } from '../pipeline/stages/cooldown.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
@@ -783,7 +784,7 @@ export function createEngine(deps: EngineDeps) {
       const key = input.incident.dedup_key;
       // A re-delivery is a duplicate, unless it is decided again (decidedAgainOnRedelivery): screened as a new alert.
       const stored = keys.has(key) ? undefined : tx.decisionByDedup(key);
-      if (keys.has(key) || (stored && !decidedAgainOnRedelivery(tx, input.incident, now, stored))) {
+      if (keys.has(key) || (stored && !decidedAgainOnRedelivery(tx, input.incident, now, stored, rateLimitCleared(input, tx, now, times)))) {
         skip.add(input);
         continue;
       }
@@ -810,6 +811,15 @@ export function createEngine(deps: EngineDeps) {
     }
     return skip;
   }
+
+  /**
+   * For a re-delivery of a RATE_LIMITED alert (see decidedAgainOnRedelivery): whether its
+   * rate limit and cooldown hold no more for its service, judged by their stages with the
+   * runbook it is matched to now, by the body's guard time. One matched to no runbook now
+   * (a reload removed it) is decided again too.
+   */
+  const rateLimitCleared = (input: DecideInput, tx: Tx, now: number, times: GuardTimes) => (): boolean =>
+    !input.runbook || serviceRateLimit(input.runbook, input, tx, now, times.guard, times.settlesAt) === undefined;
 
   function startClaims(claims: ExecutionClaim[]): Map<string, Promise<RunOutcome>> {
     const started = new Map<string, Promise<RunOutcome>>();
@@ -1001,12 +1011,12 @@ export function createEngine(deps: EngineDeps) {
       // An id reused for another report: refused, nothing recorded (see repostedDifferently).
       const reposted = repostedDifferently(tx, incident, mayRead);
       if (reposted) throw reposted;
-      // A re-delivery of an alert blocked BLAST_LIMITED (runs under way, a blast radius,
-      // --max-pending-approvals), or whose approval request ended unanswered (expired, or cancelled
-      // as its runbook changed), is decided again, under its incident's id, once per body (a later
-      // copy in it is a duplicate of that decision).
+      // A re-delivery of an alert blocked by a limit that may have cleared (BLAST_LIMITED, or
+      // RATE_LIMITED once its service's rate limit and cooldown let it through), or whose approval
+      // request ended unanswered (expired, or cancelled as its runbook changed), is decided again,
+      // under its incident's id, once per body (a later copy in it is a duplicate of that decision).
       const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
-      const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored) : undefined;
+      const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored, rateLimitCleared(input, tx, now, times)) : undefined;
       // Decided as the alert first reported: the time it was received stays the first delivery's
       // (a run's alertReceivedAt: a rollout made since, while it was held, is not undone). Its
       // other values are this delivery's, the ones screened: the same labels for Alertmanager
@@ -1068,6 +1078,13 @@ export function createEngine(deps: EngineDeps) {
         seen.set(incident.dedup_key, null);
         deferred.push(results.length);
         results.push(undefined);
+        continue;
+      }
+      // Let through by its service's rate limit and cooldown, yet still rate limited (on a
+      // Kubernetes object its plan acts on, counting the runs for every service): a duplicate,
+      // as while its service's limits held.
+      if (held?.event === 'RATE_LIMITED' && verdict.event === 'RATE_LIMITED') {
+        results.push(applyDuplicate(tx, incident, now, actor, sentByPerson, undefined, stored)!);
         continue;
       }
       // Looked up only for a verdict that acts or that a person hears of (see tellsOrActs): a storm's rate-limited alerts pay nothing.

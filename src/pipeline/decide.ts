@@ -1,4 +1,4 @@
-import type { Verdict } from '../domain/index.js';
+import type { Runbook, Verdict } from '../domain/index.js';
 import { wallTimeAt } from '../lib/clock.js';
 import type { GuardStateView } from '../store/ports.js';
 import {
@@ -64,4 +64,22 @@ export function createDecide(stages: readonly Stage[], settings: DecideSettings)
       input.trigger === 'approval' ? 'approved' : input.trigger === 'manual' ? 'manual run' : `risk ${runbook.risk}: guardrails passed`;
     return { kind: 'execute', event: 'EXECUTING', reason, runbook, plan, circuitTrial: ctx.circuitTrial };
   };
+}
+
+/** The rate-limit and cooldown stages read no settings. */
+const NO_SETTINGS: DecideSettings = Object.freeze({ maxConcurrentExecutions: 0, circuitRecoveryMs: 0, available: new Set<string>(), globalDryRun: false });
+
+/**
+ * The block `runbook`'s rate limit (max_per_hour) or cooldown would give the input's
+ * alert now, judged by their stages as decide judges them, for its service (undefined:
+ * neither holds). Without the rendered plan: a limit on a Kubernetes object the plan acts
+ * on is judged when the alert is decided. Reads only what those stages read, which a
+ * write transaction remembers (a storm's alerts for one runbook and service read once).
+ */
+export function serviceRateLimit(runbook: Runbook, input: DecideInput, state: GuardStateView, now: number, guardNow: number, guardSettlesAt?: number): Verdict | undefined {
+  const guard = Math.min(now, guardNow);
+  const settles = guard < now ? guardSettlesAt : undefined;
+  const guardEnd = (t: number): number => wallTimeAt(t, now, guard, settles);
+  const ctx: StageContext = { input, state, now, guardNow: guard, guardSettlesAt: settles, guardEnd, settings: NO_SETTINGS, runbook, circuitTrial: false };
+  return rateLimitStage.run(ctx) ?? cooldownStage.run(ctx);
 }

@@ -8,9 +8,13 @@ import { until } from '../helpers/until.js';
  * A block by a limit that clears by itself is not the alert's last word. Alertmanager
  * sends a firing alert again every repeat_interval: a re-delivery of one blocked
  * BLAST_LIMITED (the engine-wide --max-concurrent-executions, a runbook's blast radius) is
- * decided again, blocked again while the limit holds and run once it has cleared.
+ * decided again, blocked again while the limit holds and run once it has cleared; one
+ * blocked RATE_LIMITED (max_per_hour, the cooldown) is decided again once that limit lets
+ * it through for its service, and is a `duplicate` (one DUPLICATE row) while it holds, so a
+ * storm's re-deliveries inside the hour change nothing but the duplicate count.
  */
 
+const MIN = 60_000;
 const runbooks = (base: string) => `runbooks:
   fix-cc:
     risk: LOW
@@ -100,5 +104,65 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
       ['EXECUTING', 'risk LOW: guardrails passed', true],
       ['DUPLICATE', 'already decided: executed', false],
     ]);
+  });
+
+  it('a cooldown: a duplicate while it lasts, decided again and run once it is over', async () => {
+    const ran = await post([alert('CoolThing', 'c1', 0)]);
+    assert.deepEqual(decisions(ran), [['executed', 'EXECUTING', 'risk LOW: guardrails passed']]);
+    await ended(ran.body.results[0].execution_id);
+    svc.clock.advance(1 * MIN);
+    // Another alert for c1 (another fingerprint) inside the 5-minute cooldown.
+    const cooled = await post([alert('CoolThing', 'c1', 1)]);
+    assert.deepEqual(decisions(cooled), [['blocked', 'RATE_LIMITED', 'Cooldown active (240s remaining)']]);
+    const incident = cooled.body.results[0].incident_id;
+
+    svc.clock.advance(3 * MIN);
+    assert.deepEqual(decisions(await post([alert('CoolThing', 'c1', 1)])), [['duplicate', 'DUPLICATE', 'already decided: blocked (RATE_LIMITED)']]);
+    assert.equal(target.calls('/cool/c1', 'POST'), 1);
+
+    svc.clock.advance(1 * MIN);
+    const after = await post([alert('CoolThing', 'c1', 1), alert('CoolThing', 'c1', 1)]);
+    assert.deepEqual(after.body.results.map((r: any) => [r.action, r.event, r.incident_id]), [
+      ['executed', 'EXECUTING', incident],
+      ['duplicate', 'DUPLICATE', incident],
+    ]);
+    await ended(after.body.results[0].execution_id);
+    assert.equal(target.calls('/cool/c1', 'POST'), 2);
+    assert.deepEqual(await auditOf(incident), [
+      ['RATE_LIMITED', 'Cooldown active (240s remaining)', false],
+      ['DUPLICATE', 'already decided: blocked', false],
+      ['EXECUTING', 'risk LOW: guardrails passed', true],
+      ['DUPLICATE', 'already decided: executed', false],
+    ]);
+  });
+
+  it('max_per_hour: a storm re-delivered inside the hour is duplicates only; past it one alert is decided again and runs, the rest stay duplicates', async () => {
+    const storm = [0, 1, 2, 3, 4].map((n) => alert('StormThing', 'r1', n));
+    const first = await post(storm);
+    const LIMITED = ['blocked', 'RATE_LIMITED', 'Rate limit exceeded (1/hour)'];
+    assert.deepEqual(decisions(first), [['executed', 'EXECUTING', 'risk LOW: guardrails passed'], LIMITED, LIMITED, LIMITED, LIMITED]);
+    await ended(first.body.results[0].execution_id);
+    const dupsBefore = (await svc.get('/api/v1/audit?event=DUPLICATE&limit=1000')).body.events.length;
+
+    svc.clock.advance(30 * MIN);
+    const inside = await post(storm);
+    assert.deepEqual(decisions(inside), [
+      ['duplicate', 'DUPLICATE', 'already decided: executed (EXECUTING)'],
+      ...[1, 2, 3, 4].map(() => ['duplicate', 'DUPLICATE', 'already decided: blocked (RATE_LIMITED)']),
+    ]);
+    const dups = (await svc.get('/api/v1/audit?event=DUPLICATE&limit=1000')).body.events;
+    assert.equal(dups.length - dupsBefore, 5, 'one DUPLICATE row per re-delivery');
+    assert.equal((await svc.get('/api/v1/audit?event=RATE_LIMITED&runbook=hourly&limit=1000')).body.events.length, 4, 'no block recorded again');
+
+    svc.clock.advance(31 * MIN);
+    const past = await post(storm);
+    assert.deepEqual(past.body.results.map((r: any) => [r.action, r.incident_id]), [
+      ['duplicate', first.body.results[0].incident_id],
+      ['executed', first.body.results[1].incident_id],
+      ...[2, 3, 4].map((i) => ['duplicate', first.body.results[i].incident_id]),
+    ]);
+    assert.deepEqual(decisions(past).slice(2), [2, 3, 4].map(() => ['duplicate', 'DUPLICATE', 'already decided: blocked (RATE_LIMITED)']));
+    await ended(past.body.results[1].execution_id);
+    assert.equal(target.calls('/storm/r1', 'POST'), 2);
   });
 });
