@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type RenderedStep, type Verdict } from '../domain/index.js';
 import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
-import type { ApprovalRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
+import type { ApprovalRow, ExecutionRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
 import { wellFormed } from '../lib/index.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
@@ -433,7 +433,9 @@ export function decidedAgainOnRedelivery(
 /**
  * A second delivery of one occurrence: answered with the first decision, audited; when
  * that decision opened or joined an approval request that is no longer pending, the
- * answer says how it ended (`request apr_… was rejected`). A firing alert sent again by a
+ * answer says how it ended (`request apr_… was rejected`); when it started a run that has
+ * ended, the answer and the DUPLICATE row say how (`its run exe_… ended interrupted: a person
+ * must check`), at the cost of one read of the run. A firing alert sent again by a
  * person's token (`isPerson`), whose first delivery opened or joined an approval request
  * still pending, asks for that request as a join would: the person is added to who asked
  * for it.
@@ -464,6 +466,8 @@ export function applyDuplicate(
   if (a?.status === 'pending' && incident.status === 'firing' && isPerson?.(actor) === true) addAsker(tx, a, actor, isPerson);
   // A request no longer pending is named with how it ended: the alert does not wait on it.
   const ended = a && a.status !== 'pending' ? `; request ${a.id} was ${a.status}` : '';
+  // So is a run that has ended: after a crash, say, the alert's run was cut off and a person must check.
+  const ran = first.execution_id !== null ? runEnded(tx.getExecution(first.execution_id)) : '';
   // Alertmanager sends a firing alert again every repeat_interval for as long as it
   // fires: the key is kept the retention from its last delivery, not its first, or a
   // day-long alert would be decided (and its fix run) again past the retention.
@@ -474,17 +478,25 @@ export function applyDuplicate(
     incident_id: first.incident_id,
     runbook: first.runbook,
     actor,
-    details: { reason: `already decided: ${first.action}`, dedup_key: incident.dedup_key, source: incident.source, ...(differ ? { labels_differ: true, labels: incident.labels } : {}) },
+    details: { reason: `already decided: ${first.action}${ran}`, dedup_key: incident.dedup_key, source: incident.source, ...(differ ? { labels_differ: true, labels: incident.labels } : {}) },
   });
   return {
     incident_id: first.incident_id,
     action: 'duplicate',
     runbook: first.runbook,
-    reason: `already decided: ${first.action} (${first.event})${ended}${differ ? `; ${LABELS_DIFFER}` : ''}`,
+    reason: `already decided: ${first.action} (${first.event})${ended}${ran}${differ ? `; ${LABELS_DIFFER}` : ''}`,
     event: 'DUPLICATE',
     approval_id: first.approval_id,
     execution_id: first.execution_id,
   };
+}
+
+/** How a run a duplicate's decision started has ended, for its answer and DUPLICATE row; nothing while it runs. */
+function runEnded(e: ExecutionRow | undefined): string {
+  if (!e || e.state === 'running') return '';
+  if (e.state === 'interrupted') return `; its run ${e.id} ended interrupted: a person must check`;
+  if (e.state === 'failed') return `; its run ${e.id} failed${e.rolled_back ? ' and was rolled back' : ''}`;
+  return `; its run ${e.id} ${e.state === 'aborted' ? 'was aborted' : 'succeeded'}`;
 }
 
 /**

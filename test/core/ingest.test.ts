@@ -80,7 +80,8 @@ describe('intake', () => {
     const body = fixture('alertmanager/crashloop-firing.json');
     const first = await svc.post('/api/v1/webhooks/alertmanager', body);
     assert.deepEqual(first.body.results.map((r: any) => r.action), ['duplicate', 'duplicate']);
-    assert.equal(first.body.results[0].reason, 'already decided: executed (EXECUTING)');
+    // Its run ended (the first delivery waited for it): the answer says how.
+    assert.equal(first.body.results[0].reason, `already decided: executed (EXECUTING); its run ${first.body.results[0].execution_id} succeeded`);
     assert.equal(target.calls('/evict/production/api-server-7d4b9c6f8-x2x7q', 'POST'), 1);
     const dupAudit = await svc.get('/api/v1/audit?event=DUPLICATE');
     assert.equal(dupAudit.body.events.length, 2);

@@ -94,15 +94,15 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     await ended(again.body.results[3].execution_id);
     assert.deepEqual(['cc0', 'cc1', 'cc2', 'cc3'].map((s) => target.calls(`/cc/${s}`, 'POST')), [1, 1, 1, 1]);
 
-    // Decided now: a duplicate of its run.
+    // Decided now: a duplicate of its run, which says how it ended.
     const dup = await post([alert('CcThing', 'cc3')]);
-    assert.deepEqual(decisions(dup), [['duplicate', 'DUPLICATE', 'already decided: executed (EXECUTING)']]);
+    assert.deepEqual(decisions(dup), [['duplicate', 'DUPLICATE', `already decided: executed (EXECUTING); its run ${again.body.results[3].execution_id} succeeded`]]);
     assert.equal(target.calls('/cc/cc3', 'POST'), 1);
     assert.deepEqual(await auditOf(cc3), [
       ['BLAST_LIMITED', 'Max concurrent actions (3) reached', false],
       ['BLAST_LIMITED', 'Max concurrent actions (3) reached', true],
       ['EXECUTING', 'risk LOW: guardrails passed', true],
-      ['DUPLICATE', 'already decided: executed', false],
+      ['DUPLICATE', `already decided: executed; its run ${again.body.results[3].execution_id} succeeded`, false],
     ]);
   });
 
@@ -147,7 +147,7 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     svc.clock.advance(30 * MIN);
     const inside = await post(storm);
     assert.deepEqual(decisions(inside), [
-      ['duplicate', 'DUPLICATE', 'already decided: executed (EXECUTING)'],
+      ['duplicate', 'DUPLICATE', `already decided: executed (EXECUTING); its run ${first.body.results[0].execution_id} succeeded`],
       ...[1, 2, 3, 4].map(() => ['duplicate', 'DUPLICATE', 'already decided: blocked (RATE_LIMITED)']),
     ]);
     const dups = (await svc.get('/api/v1/audit?event=DUPLICATE&limit=1000')).body.events;
