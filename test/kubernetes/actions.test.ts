@@ -1631,6 +1631,19 @@ describe('kubernetes actions against the API fake', () => {
       [false, true, null, 'scale deployment production/worker: 500 InternalError: etcdserver: leader changed; a read then found that the write did not land (Deployment production/worker has 3 replicas)'],
     );
 
+    // A 504 is the API server's own deadline: the write may still be under way there, so a
+    // read finding the count as it was proves nothing, and the step stays unconfirmed.
+    fake.injectError('PUT', SCALE, 504, 'Timeout', 'request did not complete within the allotted timeout');
+    assert.deepEqual(
+      await run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' })),
+      [
+        false,
+        null,
+        true,
+        'scale deployment production/worker: 504 Timeout: request did not complete within the allotted timeout (a write may have reached the cluster; a read after it found it as before (Deployment production/worker has 3 replicas), but a write whose deadline passed may still land)',
+      ],
+    );
+
     fake.injectReset('PATCH', DEP_PATH('checkout'), { applied: true });
     const restarted = await exec.run(kubeAction('rollout_restart', 'deployment', 'checkout', NS), stepContext());
     const at = fake.get('deployments', NS, 'checkout')!.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'];

@@ -1258,8 +1258,16 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         if (lost && !signal.aborted) {
           const seen = await readBackOnce(lost, signal);
           if (seen.landed === true) return outcome({ ...lost.done, detail: `${lost.done.detail} (its answer was lost: ${cause}; a read then found that the write landed: ${seen.found})` });
-          if (seen.landed === false) return { ok: false, unchanged: true, detail: `${what}: ${cause}; a read then found that the write did not land (${seen.found})` };
-          could = `; a read after it could not tell: ${seen.found}`;
+          // A write whose deadline passed (this call's, or the API server's own: a 504) may
+          // still be under way there, and land after the read: a target found as it was
+          // proves nothing then. Only a write the server is done with (an error answered, a
+          // connection lost) is shown not to have landed by it.
+          const mayStillLand = err instanceof KubeApiError && ((err.status === 0 && err.reason === 'Timeout') || err.status === 504);
+          if (seen.landed === false && !mayStillLand) return { ok: false, unchanged: true, detail: `${what}: ${cause}; a read then found that the write did not land (${seen.found})` };
+          could =
+            seen.landed === false
+              ? `; a read after it found it as before (${seen.found}), but a write whose deadline passed may still land`
+              : `; a read after it could not tell: ${seen.found}`;
         }
         // A write cut off without an answer may still be applied by the API server:
         // the detail says so, as the rollback (which runs for it) assumes.
