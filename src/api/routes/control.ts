@@ -24,7 +24,7 @@ import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import { runbookNotLoaded } from '../../engine/index.js';
-import { cooldownWaitEnd, heldByRun } from '../../pipeline/index.js';
+import { cooldownWaitEnd } from '../../pipeline/index.js';
 import type { ApiDeps } from '../deps.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
@@ -57,7 +57,10 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
             const wallNow = deps.clock.now();
             return services.flatMap((service) => {
               const end = cooldownWaitEnd(tx, rb.id, service, last.get(service) ?? null, rb.cooldownMs, now);
-              const run = heldByRun(tx, rb, service) ? runs.get(service) : undefined;
+              // The claims heldByRun judges by, read once for the runbook (runsUnderWay) rather
+              // than once per service listed: the cooldown is above 0 here, so a run under way
+              // on the service is what holds it.
+              const run = runs.get(service);
               if (end === null && run === undefined) return [];
               const until = end === null ? wallNow : Math.max(engine.guardEnd(end), run === undefined ? 0 : wallNow);
               return [{ service, until, ...(run === undefined ? {} : { while_running: run }) }];

@@ -30,8 +30,9 @@ export function cooldownWaitEnd(state: GuardStateView, key: string, subject: str
  * runs under way, not from the last start (housekeeping prunes a start's rate-limit row
  * after the hour, or the longest cooldown, and a minute, and a run may last longer: a
  * long post-check). A run a crash cut off is INTERRUPTED at the next start, its claim
- * released: it holds nothing off. A runbook with no cooldown (0) holds nothing. The stage
- * and the runbook view both judge it here, so the view lists what the stage blocks on.
+ * released: it holds nothing off. A runbook with no cooldown (0) holds nothing. The
+ * runbook view lists the same claims, read once for the runbook (runsUnderWay), so it
+ * lists what the stage blocks on.
  */
 export const heldByRun = (state: GuardStateView, runbook: { id: string; cooldownMs: number }, service: string): boolean =>
   runbook.cooldownMs > 0 && state.activeServices(runbook.id).has(service);
