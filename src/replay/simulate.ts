@@ -5,7 +5,7 @@ import { createExecutionRunner } from '../execute/runner.js';
 import { alertmanagerToIncidents } from '../ingest/index.js';
 import { createManualClock, newId } from '../lib/index.js';
 import { createLogger, noopMetrics } from '../observability/index.js';
-import { createDecide, defaultStages, type Renderer } from '../pipeline/index.js';
+import { createDecide, defaultStages, withoutDecidedAgainClause, type Renderer } from '../pipeline/index.js';
 import { createRunbookIndex, renderChecks, renderPlan } from '../runbooks/index.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import { SIMULATED_CLUSTER, SIMULATED_KINDS, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
@@ -111,10 +111,12 @@ function sorted<T>(m: Record<string, T>): Record<string, T> {
 /**
  * "Cooldown active (212s remaining)" and "Cooldown active (12s remaining)" are one
  * reason; so are a Kubernetes target's cooldowns and an open circuit's waits however
- * long they have left ("(Ns remaining; it counts…)", "trial allowed in Ns").
+ * long they have left ("(Ns remaining; it counts…)", "trial allowed in Ns"). Without the
+ * words saying when the alert is decided again ("; decided again at the alert's next
+ * delivery"), the same for every alert a replay decides.
  */
 export function reasonKey(event: string, reason: string): string {
-  const key = reason
+  const key = withoutDecidedAgainClause(reason)
     .replace(/\s*\(\d+s remaining\)/g, '')
     .replace(/\(\d+s remaining;/g, '(Ns remaining;')
     .replace(/trial allowed in \d+s/g, 'trial allowed in Ns');

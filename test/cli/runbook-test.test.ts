@@ -198,6 +198,16 @@ tests:
       labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
     enrichment: {pod_name: api-server-abc123, deployment: api-server}
     expect: {action: executed, runbook: restart-pod, actions: [kubectl delete pod api-server-abc123 -n production (eviction)]}
+  - name: an Alertmanager alert's cooldown says when it is decided again
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
+    enrichment: {pod_name: api-server-abc123, deployment: api-server}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Cooldown active (180s remaining); decided again at the alert's first delivery after the cooldown is over"}
+  - name: a reason written without when it is decided again still matches
+    alert:
+      labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod: api-server-abc123, deployment: api-server}
+    enrichment: {pod_name: api-server-abc123, deployment: api-server}
+    expect: {action: blocked, event: RATE_LIMITED, reason: "Cooldown active (180s remaining)"}
   - name: an alert label that is not a safe name is refused before reading the cluster, as serve refuses it
     alert:
       labels: {alertname: KubePodCrashLooping, reason: CrashLoopBackOff, namespace: production, pod_name: "x;rm", deployment: evil}
@@ -222,7 +232,7 @@ tests:
     assert.deepEqual(r.err, []);
     assert.deepEqual(
       r.out.filter((l) => !l.startsWith('  PASS')),
-      ['state.test.yaml', '19 test(s): 19 passed, 0 failed'],
+      ['state.test.yaml', '21 test(s): 21 passed, 0 failed'],
       r.out.join('\n'),
     );
     assert.equal(r.code, 0);

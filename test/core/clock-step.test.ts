@@ -89,6 +89,9 @@ async function trialAfterFiveMinutes(): Promise<void> {
 /** What a reason says while the clock reads a day ahead, the step taken as the time `settlesIn` seconds from now. */
 const ahead = (settlesIn: number) =>
   `the clock reads 86400s ahead of the time passed, so the time passed is what counts until the step is taken as the time in ${settlesIn}s: was it stepped forward?`;
+/** How the reasons of an Alertmanager alert's rate limit and cooldown end: it is decided again at a later delivery. */
+const LIMIT_AGAIN = "; decided again at the alert's first delivery after this limit frees";
+const COOL_AGAIN = "; decided again at the alert's first delivery after the cooldown is over";
 
 describe('a wall clock stepped forward, then corrected', () => {
   const count = (table: string) => countRows(svc.dbPath, `SELECT COUNT(*) AS n FROM ${table}`);
@@ -153,7 +156,7 @@ describe('a wall clock set back', () => {
     assert.deepEqual([held.action, held.event], ['blocked', 'RATE_LIMITED']);
     // Run 2, the older by its stamp, leaves the hour an hour after it: the limit frees then.
     const note = (left: number) =>
-      `Rate limit exceeded (2/hour); 1 run it counts is recorded as started after now (the latest at ${new Date(t0).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${left}s`;
+      `Rate limit exceeded (2/hour); 1 run it counts is recorded as started after now (the latest at ${new Date(t0).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${left}s${LIMIT_AGAIN}`;
     assert.equal(held.reason, note(3600));
     svc.clock.advance(HOUR - 1000);
     assert.equal((await deliver(4)).reason, note(1));
@@ -176,7 +179,7 @@ describe('a wall clock set back', () => {
       [held.event, held.reason],
       [
         'RATE_LIMITED',
-        `Rate limit exceeded (2/hour); 2 runs it counts are recorded as started after now (the latest at ${new Date(t0 + 30 * 60_000).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${24 * 3600 + 1800}s`,
+        `Rate limit exceeded (2/hour); 2 runs it counts are recorded as started after now (the latest at ${new Date(t0 + 30 * 60_000).toISOString()}): was the clock set back? A run counts until an hour after its recorded start, so the limit frees in ${24 * 3600 + 1800}s${LIMIT_AGAIN}`,
       ],
     );
     svc.clock.set(t0 + HOUR - 1);
@@ -211,7 +214,7 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     const next = await deliver(6);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
     // The step is first seen now: it is taken as the time once it has held for an hour and a minute.
-    assert.equal(next.reason, `Rate limit exceeded (5/hour); ${ahead(3660)}`);
+    assert.equal(next.reason, `Rate limit exceeded (5/hour); ${ahead(3660)}${LIMIT_AGAIN}`);
     assert.equal(target.calls('/restart/api', 'POST'), 5);
     // Time passing frees the window as before: the first run is an hour old an hour after it.
     await firstRunLeavesTheHour();
@@ -224,7 +227,7 @@ describe('the guardrail windows while the wall clock is stepped forward', () => 
     svc.clock.step(24 * HOUR);
     const next = await deliver(2);
     assert.deepEqual([next.action, next.event], ['blocked', 'RATE_LIMITED']);
-    assert.equal(next.reason, `Cooldown active (540s remaining; ${ahead(3660)})`);
+    assert.equal(next.reason, `Cooldown active (540s remaining; ${ahead(3660)})${COOL_AGAIN}`);
     // The runbook's live state shows the cooldown the stage holds to.
     const state = (await svc.get('/api/v1/runbooks/restart-api')).body;
     assert.deepEqual(state.cooldowns.map((c: { service: string }) => c.service), ['api']);
@@ -344,14 +347,14 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})${COOL_AGAIN}`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     // Time passes, a pass, and it dies again: the time passed before each crash still counts.
     svc.clock.advance(9 * 60_000 - 1);
     await svc.service.housekeep();
     svc = await afterCrash(svc);
     const again = await deliver(3);
-    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(3121)})`]);
+    assert.deepEqual([again.action, again.event, again.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(3121)})${COOL_AGAIN}`]);
     assert.deepEqual(warnedAhead(svc), [86400]);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
@@ -366,12 +369,12 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     svc = await svc.restart();
     const next = await deliver(2);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (540s remaining; ${ahead(3660)})${COOL_AGAIN}`]);
     // Housekeeping on the restarted service goes on from the saved time too.
     await svc.service.housekeep();
     svc = await svc.restart();
     svc.clock.advance(9 * 60_000 - 1);
-    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining; ${ahead(3121)})`);
+    assert.equal((await deliver(3)).reason, `Cooldown active (1s remaining; ${ahead(3121)})${COOL_AGAIN}`);
     svc.clock.advance(1);
     assert.equal((await deliver(4)).action, 'executed', 'ten minutes passed since the run');
     assert.equal(target.calls('/restart/api', 'POST'), 2);
@@ -387,7 +390,7 @@ describe('a restart while the wall clock is stepped forward', () => {
     await svc.service.housekeep();
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 5, 'nothing pruned: no time passed');
     const next = await deliver(6);
-    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour); ${ahead(3660)}`]);
+    assert.deepEqual([next.action, next.event, next.reason], ['blocked', 'RATE_LIMITED', `Rate limit exceeded (5/hour); ${ahead(3660)}${LIMIT_AGAIN}`]);
     await firstRunLeavesTheHour();
   });
 
@@ -476,11 +479,11 @@ describe('a cooldown\'s end as shown while the wall clock is stepped forward', (
     // time passed has to go, but until the step is taken as the time. Half an hour on:
     svc.clock.advance(30 * 60_000);
     const mid = await deliver(10);
-    assert.deepEqual([mid.action, mid.event, mid.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1560s remaining; ${ahead(1560)})`]);
+    assert.deepEqual([mid.action, mid.event, mid.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1560s remaining; ${ahead(1560)})${COOL_AGAIN}`]);
     // A millisecond before the end, a second (rounded up) is left.
     svc.clock.advance(26 * 60_000 - 1);
     const last = await deliver(3);
-    assert.deepEqual([last.action, last.event, last.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(1)})`]);
+    assert.deepEqual([last.action, last.event, last.reason], ['blocked', 'RATE_LIMITED', `Cooldown active (1s remaining; ${ahead(1)})${COOL_AGAIN}`]);
     assert.deepEqual((await view()).cooldown_end, end);
     const cleared = await svc.post('/api/v1/runbooks/restart-api/cooldown/clear', { by: 'oncall', reason: 'the clock was stepped; api is fine', service: 'api' });
     assert.equal(cleared.status, 200, JSON.stringify(cleared.body));

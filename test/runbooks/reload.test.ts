@@ -251,7 +251,7 @@ describe('runbook reload', () => {
       assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
       const again = await svc.post('/api/v1/incidents', incident('I2', 'ApiDown'));
       assert.equal(again.body.event, 'RATE_LIMITED');
-      assert.match(again.body.reason, /^Cooldown active \(\d+s remaining\)$/);
+      assert.match(again.body.reason, /^Cooldown active \(\d+s remaining\); decided again if it is posted again with the same id after the cooldown is over$/);
     } finally {
       await svc.stop({ remove: true });
     }

@@ -194,7 +194,7 @@ describe('a re-delivery of an alert blocked at --max-pending-approvals is decide
     const a = await post([slow('a')]);
     assert.deepEqual(a.body.results.map((r: any) => [r.action, r.event]), [['executed', 'EXECUTING']]);
     const b = await post([slow('b')]);
-    const RADIUS = ['blocked', 'BLAST_LIMITED', 'Max services (1) already affected by slow-fix'];
+    const RADIUS = ['blocked', 'BLAST_LIMITED', "Max services (1) already affected by slow-fix; decided again at the alert's next delivery"];
     assert.deepEqual(decisions(b), [RADIUS]);
     // Re-delivered while a's run holds the radius: blocked again, under the same incident.
     const still = await post([slow('b')]);

@@ -43,6 +43,10 @@ const runbooks = (base: string) => `runbooks:
 type Alert = { labels: Record<string, string>; fingerprint: string };
 const alert = (alertname: string, service: string, n = 0): Alert => ({ labels: { alertname, service }, fingerprint: `fp-${service}-${n}` });
 const decisions = (res: { body: any }) => res.body.results.map((r: any) => [r.action, r.event, r.reason]);
+/** How the reasons end: what they say of when the alert is decided again. */
+const EACH = "; decided again at the alert's next delivery";
+const COOLED = "; decided again at the alert's first delivery after the cooldown is over";
+const FREED = "; decided again at the alert's first delivery after this limit frees";
 
 describe('a re-delivery of an alert blocked by a limit that clears by itself', () => {
   let target: HttpTarget;
@@ -72,7 +76,7 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     target.route('POST', '/cc/cc3', { status: 200 });
     const group = ['cc0', 'cc1', 'cc2', 'cc3'].map((s) => alert('CcThing', s));
     const first = await post(group);
-    const LIMITED = ['blocked', 'BLAST_LIMITED', 'Max concurrent actions (3) reached'];
+    const LIMITED = ['blocked', 'BLAST_LIMITED', `Max concurrent actions (3) reached${EACH}`];
     assert.deepEqual(first.body.results.map((r: any) => r.action), ['executed', 'executed', 'executed', 'blocked']);
     assert.deepEqual(decisions(first)[3], LIMITED);
     const cc3 = first.body.results[3].incident_id;
@@ -99,8 +103,8 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     assert.deepEqual(decisions(dup), [['duplicate', 'DUPLICATE', `already decided: executed (EXECUTING); its run ${again.body.results[3].execution_id} succeeded`]]);
     assert.equal(target.calls('/cc/cc3', 'POST'), 1);
     assert.deepEqual(await auditOf(cc3), [
-      ['BLAST_LIMITED', 'Max concurrent actions (3) reached', false],
-      ['BLAST_LIMITED', 'Max concurrent actions (3) reached', true],
+      ['BLAST_LIMITED', `Max concurrent actions (3) reached${EACH}`, false],
+      ['BLAST_LIMITED', `Max concurrent actions (3) reached${EACH}`, true],
       ['EXECUTING', 'risk LOW: guardrails passed', true],
       ['DUPLICATE', `already decided: executed; its run ${again.body.results[3].execution_id} succeeded`, false],
     ]);
@@ -113,7 +117,7 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     svc.clock.advance(1 * MIN);
     // Another alert for c1 (another fingerprint) inside the 5-minute cooldown.
     const cooled = await post([alert('CoolThing', 'c1', 1)]);
-    assert.deepEqual(decisions(cooled), [['blocked', 'RATE_LIMITED', 'Cooldown active (240s remaining)']]);
+    assert.deepEqual(decisions(cooled), [['blocked', 'RATE_LIMITED', `Cooldown active (240s remaining)${COOLED}`]]);
     const incident = cooled.body.results[0].incident_id;
 
     svc.clock.advance(3 * MIN);
@@ -129,7 +133,7 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
     await ended(after.body.results[0].execution_id);
     assert.equal(target.calls('/cool/c1', 'POST'), 2);
     assert.deepEqual(await auditOf(incident), [
-      ['RATE_LIMITED', 'Cooldown active (240s remaining)', false],
+      ['RATE_LIMITED', `Cooldown active (240s remaining)${COOLED}`, false],
       ['DUPLICATE', 'already decided: blocked', false],
       ['EXECUTING', 'risk LOW: guardrails passed', true],
       ['DUPLICATE', 'already decided: executed', false],
@@ -139,7 +143,7 @@ describe('a re-delivery of an alert blocked by a limit that clears by itself', (
   it('max_per_hour: a storm re-delivered inside the hour is duplicates only; past it one alert is decided again and runs, the rest stay duplicates', async () => {
     const storm = [0, 1, 2, 3, 4].map((n) => alert('StormThing', 'r1', n));
     const first = await post(storm);
-    const LIMITED = ['blocked', 'RATE_LIMITED', 'Rate limit exceeded (1/hour)'];
+    const LIMITED = ['blocked', 'RATE_LIMITED', `Rate limit exceeded (1/hour)${FREED}`];
     assert.deepEqual(decisions(first), [['executed', 'EXECUTING', 'risk LOW: guardrails passed'], LIMITED, LIMITED, LIMITED, LIMITED]);
     await ended(first.body.results[0].execution_id);
     const dupsBefore = (await svc.get('/api/v1/audit?event=DUPLICATE&limit=1000')).body.events.length;

@@ -2,6 +2,7 @@ import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { GuardStateView } from '../../store/ports.js';
 import type { Stage, StageContext } from '../types.js';
 import { clockAheadNote, secondsLeft } from './clock-ahead.js';
+import { decidedAgainClause } from './decided-again.js';
 
 /**
  * A person ended this cooldown by hand (COOLDOWN_CLEARED) after the last run started: its
@@ -48,7 +49,9 @@ export const heldByRun = (state: GuardStateView, runbook: { id: string; cooldown
  * cooldown a person ended by hand (COOLDOWN_CLEARED) holds no more, but for a run
  * still under way: that one still holds off the next on its service. The wait is judged
  * by `guardNow`: a forward step of the wall clock does not end it early. The time left it
- * states is the wall-clock time until it really ends (`guardEnd`).
+ * states is the wall-clock time until it really ends (`guardEnd`). The reason ends saying
+ * when the alert is decided again (decidedAgainClause): at its first re-delivery once
+ * the cooldown is over.
  */
 export const cooldownStage: Stage = {
   name: 'cooldown',
@@ -57,14 +60,15 @@ export const cooldownStage: Stage = {
     const rb = ctx.runbook!;
     if (rb.cooldownMs <= 0) return undefined;
     const service = ctx.input.incident.service;
+    const again = decidedAgainClause(ctx.input.incident, ctx.input.trigger, 'cooldown');
     const last = ctx.state.lastExecutionAt(rb.id, service);
     const end = cooldownWaitEnd(ctx.state, rb.id, service, last, rb.cooldownMs, ctx.guardNow);
     if (end !== null) {
       const left = secondsLeft(ctx, end);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last!)})`, runbook: rb };
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (${left}s remaining${stepNote(ctx, last!)})${again}`, runbook: rb };
     }
     if (heldByRun(ctx.state, rb, service)) {
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)`, runbook: rb };
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active (the last run of ${rb.id} on ${service} is still running)${again}`, runbook: rb };
     }
     // The Kubernetes objects the run acts on have the same cooldown, whichever service an earlier run was for.
     if (!ctx.plan) return undefined;
@@ -74,7 +78,7 @@ export const cooldownStage: Stage = {
       const until = cooldownWaitEnd(ctx.state, key, target, at, rb.cooldownMs, ctx.guardNow);
       if (until === null) continue;
       const left = secondsLeft(ctx, until);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at!)})`, runbook: rb };
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at!)})${again}`, runbook: rb };
     }
     return undefined;
   },

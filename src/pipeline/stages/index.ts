@@ -9,3 +9,4 @@ export * from './rate-limit.js';
 export * from './cooldown.js';
 export * from './blast-radius.js';
 export * from './risk.js';
+export * from './decided-again.js';

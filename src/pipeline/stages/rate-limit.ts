@@ -1,6 +1,7 @@
 import { kubernetesTargets, targetRunbookKey } from '../targets.js';
 import type { Stage, StageContext } from '../types.js';
 import { clockAheadNote, secondsLeft } from './clock-ahead.js';
+import { decidedAgainClause } from './decided-again.js';
 
 const HOUR_MS = 3_600_000;
 
@@ -12,6 +13,8 @@ const HOUR_MS = 3_600_000;
  * recorded after it (stamped after `guardNow`) counts. So does a run stamped after the
  * wall clock (it was set back since): not counting it would let `max_per_hour` more runs
  * through in the hour that really passed. The reason then says so and when the limit frees.
+ * It ends saying when the alert is decided again (decidedAgainClause): at its first
+ * re-delivery once the limit lets it through.
  */
 export const rateLimitStage: Stage = {
   name: 'rate-limit',
@@ -20,17 +23,18 @@ export const rateLimitStage: Stage = {
     const rb = ctx.runbook!;
     const since = ctx.guardNow - HOUR_MS;
     const service = ctx.input.incident.service;
+    const again = decidedAgainClause(ctx.input.incident, ctx.input.trigger, 'limit');
     const n = ctx.state.executionsSince(rb.id, service, since);
     if (n >= rb.maxPerHour) {
       const note = stepNote(ctx, ctx.state.executionTimesSince(rb.id, service, since), rb.maxPerHour);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Rate limit exceeded (${rb.maxPerHour}/hour)${note}`, runbook: rb };
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Rate limit exceeded (${rb.maxPerHour}/hour)${note}${again}`, runbook: rb };
     }
     if (!ctx.plan) return undefined;
     for (const target of kubernetesTargets(ctx.plan)) {
       const key = targetRunbookKey(rb.id);
       if (ctx.state.executionsSince(key, target, since) < rb.maxPerHour) continue;
       const note = stepNote(ctx, ctx.state.executionTimesSince(key, target, since), rb.maxPerHour);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Rate limit exceeded (${rb.maxPerHour}/hour) on ${target}, counting the runs for every service${note}`, runbook: rb };
+      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Rate limit exceeded (${rb.maxPerHour}/hour) on ${target}, counting the runs for every service${note}${again}`, runbook: rb };
     }
     return undefined;
   },
