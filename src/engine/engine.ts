@@ -783,6 +783,11 @@ export function createEngine(deps: EngineDeps) {
     for (const input of io) {
       const key = input.incident.dedup_key;
       // A re-delivery is a duplicate, unless it is decided again (decidedAgainOnRedelivery): screened as a new alert.
+      // This judgement only picks what to prepare; decideAll judges the re-delivery again, and
+      // that one decides. It is not handed on: it was made on committed state before the I/O,
+      // and by the decision's transaction another delivery of the alert (an HA pair's twin) may
+      // have decided it again already (its run started: a duplicate now, not a second run), a
+      // run may have ended or started, a request expired, the resolve come, the hour moved on.
       const stored = keys.has(key) ? undefined : tx.decisionByDedup(key);
       if (keys.has(key) || (stored && !decidedAgainOnRedelivery(tx, input.incident, now, stored, rateLimitCleared(input, tx, now, times)))) {
         skip.add(input);
@@ -1015,6 +1020,8 @@ export function createEngine(deps: EngineDeps) {
       // RATE_LIMITED once its service's rate limit and cooldown let it through), or whose approval
       // request ended unanswered (expired, or cancelled as its runbook changed), is decided again,
       // under its incident's id, once per body (a later copy in it is a duplicate of that decision).
+      // Judged here, in the transaction that records the decision, whatever the screen found
+      // before the I/O (see screen): this is the judgement that holds.
       const stored = tx.decisionByDedup(incident.dedup_key) ?? null;
       const held = stored && first === undefined && !placed.later ? decidedAgainOnRedelivery(tx, incident, now, stored, rateLimitCleared(input, tx, now, times)) : undefined;
       // Decided as the alert first reported: the time it was received stays the first delivery's
