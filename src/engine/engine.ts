@@ -57,7 +57,7 @@ import {
 } from '../execute/breaker.js';
 import { endBeforeFirstStep } from '../execute/before-first-step.js';
 import { manualRunParamNames } from '../runbooks/manual-params.js';
-import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type ExecutionRow, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -197,6 +197,21 @@ const PLAIN_PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The outcome of a run startup recovery finds cut off by a crash after it started a step. */
 const RECOVERED_OUTCOME = 'interrupted: rectify stopped while it ran';
+
+/**
+ * The approval request a run cut off by a crash carried out, read back for its recovery's
+ * notifications and rows, as the runner's own end names it (RunRequest.approvalId): the
+ * request its incident's decision names, when that request records this run as the one
+ * its approval started (approvals.execution_id). An approved run acts for the incident
+ * that opened the request, whose decision names it (a decision is taken again only for a
+ * request that ended unanswered, never for one approved). Null for an automatic or manual run.
+ */
+function approvalOfRun(tx: Pick<Tx, 'getIncident' | 'getApproval'>, e: Pick<ExecutionRow, 'id' | 'incident_id' | 'trigger'>): string | null {
+  if (e.trigger !== 'approval' || e.incident_id === null) return null;
+  const named = tx.getIncident(e.incident_id)?.approval_id;
+  const a = named ? tx.getApproval(named) : undefined;
+  return a?.execution_id === e.id ? a.id : null;
+}
 const ENRICH_TIMEOUT_MS = 5_000;
 
 /** The enrichment read ran out of its time: said so in a refusal, as what to do about it differs. */
@@ -1956,7 +1971,8 @@ export function createEngine(deps: EngineDeps) {
           // process found carrying its marker would say otherwise: none can, a marker is
           // made only once its step is recorded, but then it is not read as this).
           const notStarted = e.steps.length === 0 && leftovers?.found.get(e.id) === undefined;
-          const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id };
+          // The request a person approved, when it started the run: its notifications name it, as the runner's would.
+          const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, approval_id: approvalOfRun(tx, e) };
           const audit: RunAudit = (event, details) =>
             tx.appendAudit({ at: now, event, incident_id: e.incident_id, runbook: e.runbook, execution_id: e.id, actor: 'rectify', details });
           if (notStarted) {
