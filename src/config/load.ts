@@ -112,15 +112,22 @@ export function loadConfig(
 
   // Safety settings given empty (unset, as any empty value): told, if no other source sets them.
   const givenEmpty: Array<{ name: SettingName; at: Omit<LoadProblem, 'message'> }> = [];
+  /** A setting given empty: refused where it must not be (emptyRefused), else unset, and kept for the warning. */
+  const empty = (name: SettingName, at: Omit<LoadProblem, 'message'>): void => {
+    const refused = SETTINGS[name].emptyRefused;
+    if (refused !== undefined) problems.push({ ...at, message: `set but empty: ${refused}` });
+    else givenEmpty.push({ name, at });
+  };
 
   // 2. Environment. An empty variable counts as unset: compose files often
   // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given". A list whose '' means none
-  // (RECTIFY_EXPORTER_JOBS) is the exception: '' is that, as with its flag and key.
+  // (RECTIFY_EXPORTER_JOBS) is the exception: '' is that, as with its flag and key; so is
+  // the database (RECTIFY_DB=), refused: the default would be a database nobody named.
   for (const n of SETTING_NAMES) {
     const key = envName(SETTINGS[n].flag);
     const raw = env[key];
     if (raw !== undefined && (raw !== '' || SETTINGS[n].emptyIsValue === true)) accept(fromEnv, n, raw, { kind: 'env', file: key, path: '' });
-    else if (raw === '') givenEmpty.push({ name: n, at: { file: key, path: '' } });
+    else if (raw === '') empty(n, { file: key, path: '' });
   }
   problems.push(...misspeltEnvProblems(env));
 
@@ -164,7 +171,7 @@ export function loadConfig(
         }
         // `tokens:` with nothing after it reads as "not set", as YAML readers expect.
         if (entry.value === null) {
-          givenEmpty.push({ name, at: { file: fileLabel, path: entry.key, ...(entry.line ? { line: entry.line } : {}) } });
+          empty(name, { file: fileLabel, path: entry.key, ...(entry.line ? { line: entry.line } : {}) });
           continue;
         }
         accept(fromFile, name, entry.value, { kind: 'file', file: fileLabel, path: entry.key }, entry.line, fileCtx);

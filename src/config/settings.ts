@@ -45,6 +45,12 @@ export interface Setting<T> {
    * it is unset, and startup warns saying what that means (after "set but empty: ").
    */
   readonly whenEmpty?: string;
+  /**
+   * Given empty (`RECTIFY_DB=`, `db:` with nothing after it) it is refused, from that source
+   * whatever else sets it, rather than unset: what unset would mean (after "set but empty: "),
+   * and what to do. A template that came out empty would otherwise fall back in silence.
+   */
+  readonly emptyRefused?: string;
 }
 
 function setting<T>(s: Setting<T>): Setting<T> {
@@ -91,6 +97,8 @@ export const SETTINGS = Object.freeze({
     parser: database,
     default: 'sqlite:./data/rectify.db',
     help: 'database: sqlite:<path> or sqlite::memory: (this build opens SQLite only)',
+    emptyRefused:
+      'it names no database, and rectify would record its decisions in the default sqlite:./data/rectify.db, which may not be the one meant: name the database (sqlite:<path>), or unset it to use the default',
   }),
   runbooks: setting({
     flag: 'runbooks',

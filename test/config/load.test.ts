@@ -1,7 +1,7 @@
 'use strict';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -497,6 +497,30 @@ describe('database', () => {
     ]);
     // A value a line could not show as it is gets no suggestion repeating it.
     assert.deepEqual(lines(['--db', '/tmp/x\ny']), ['--db: expected sqlite:<path>, sqlite::memory: or postgres://user@host/db, got "/tmp/x\\ny"']);
+  });
+});
+
+describe('a database given empty', () => {
+  const EMPTY_DB =
+    'set but empty: it names no database, and rectify would record its decisions in the default sqlite:./data/rectify.db, which may not be the one meant: name the database (sqlite:<path>), or unset it to use the default';
+
+  it('refuses RECTIFY_DB= and db: with nothing after it, naming where, whatever else sets the database: an empty variable is otherwise unset', () => {
+    assert.deepEqual(lines([], { RECTIFY_DB: '' }), [`RECTIFY_DB: ${EMPTY_DB}`]);
+    for (const yaml of ['db:\n', 'db: ~\n']) assert.deepEqual(lines([], {}, workdir(yaml)), [`rectify.yaml:1: db: ${EMPTY_DB}`]);
+    // Every source is checked, as a broken value is, even where a higher one sets it.
+    assert.deepEqual(lines(['--db', 'sqlite:/var/lib/rectify/rectify.db'], { RECTIFY_DB: '' }), [`RECTIFY_DB: ${EMPTY_DB}`]);
+    assert.deepEqual(lines([], { RECTIFY_DB: '' }, workdir('db: sqlite:./r.db\n')), [`RECTIFY_DB: ${EMPTY_DB}`]);
+    // Other settings given empty are still unset.
+    assert.deepEqual(ok([], { RECTIFY_DB: 'sqlite::memory:', RECTIFY_LISTEN: '' }).db, { kind: 'sqlite', path: ':memory:' });
+  });
+
+  it('serve with RECTIFY_DB= starts nothing: exit 2, the line naming it, no database made', async () => {
+    // A missing tokens file and runbooks folder are not read: the database is the one line.
+    const cwd = workdir();
+    const err: string[] = [];
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--tokens', 'missing.yaml', '--runbooks', 'missing'], { out: () => {}, err: (l) => err.push(l), env: { RECTIFY_DB: '' }, cwd });
+    assert.deepEqual([code, err], [2, [`RECTIFY_DB: ${EMPTY_DB}`]]);
+    assert.equal(existsSync(join(cwd, 'data')), false, 'no database was made at the default path');
   });
 });
 
