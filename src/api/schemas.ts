@@ -67,6 +67,15 @@ function knownKeysOnly<T extends z.ZodRawShape>(shape: T, unknown: (key: string,
 }
 
 /** A filter on an exact value: absent means every row, so an empty one is refused rather than read as absent. */
+/**
+ * A page's `limit`: a whole number from 1 to 1000, given once. Every refusal says so, where
+ * zod's own words read "expected number, received NaN" for `limit=5&limit=6` or for text.
+ */
+function pageLimit() {
+  const expected = 'expected a whole number from 1 to 1000, given once';
+  return z.coerce.number({ error: expected }).int(expected).min(1, expected).max(1000, expected).default(100);
+}
+
 function filterParam(what: string) {
   return z.string().min(1, `expected ${what}; leave the parameter out to list every row`).max(128);
 }
@@ -254,7 +263,7 @@ export const approvalDecisionBodySchema = actingBody(
 
 export const approvalQuerySchema = strictQuery({
   status: z.enum(['pending', 'approved', 'rejected', 'expired', 'cancelled']).optional(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: pageLimit(),
   cursor: z
     .string()
     .regex(APPROVAL_CURSOR_RE, 'expected the next_cursor of a previous page')
@@ -289,7 +298,7 @@ export const auditQuerySchema = strictQuery({
   execution_id: filterParam('an execution id').optional(),
   event: z.enum(AUDIT_EVENTS).optional(),
   since: timeParam(),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: pageLimit(),
   cursor: z
     .string()
     .regex(/^[0-9]{1,15}$/, 'expected the next_cursor of a previous page')

@@ -359,6 +359,25 @@ describe('the read routes read what they are asked', () => {
   });
 });
 
+describe('a page limit', () => {
+  it('given twice, as text, or out of range is a 400 naming query.limit and saying what it takes', async () => {
+    const svc = await startTestService();
+    try {
+      const message = 'expected a whole number from 1 to 1000, given once';
+      for (const route of ['/api/v1/audit', '/api/v1/approvals']) {
+        for (const q of ['limit=5&limit=6', 'limit=abc', 'limit=0', 'limit=1001', 'limit=2.5']) {
+          const r = await svc.app.inject({ method: 'GET', url: `${route}?${q}` });
+          assert.equal(r.statusCode, 400, `${route}?${q}`);
+          assert.deepEqual(JSON.parse(r.body).error.details, [{ path: 'query.limit', message }], `${route}?${q}`);
+        }
+        assert.equal((await svc.app.inject({ method: 'GET', url: `${route}?limit=1000` })).statusCode, 200);
+      }
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
 describe('HEAD requests', () => {
   it('are validated as the GET they stand for: a bad query is the same 400, and nothing is read', async () => {
     const svc = await startTestService();
