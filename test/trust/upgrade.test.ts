@@ -229,11 +229,11 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]);
     assert.deepEqual(applied.slice(0, 7), before);
     // 008 and 009 rebuild an index and add a column; 010 adds one index; 011 rebuilds one; 012 adds
     // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column; 015 rebuilds one;
-    // 016 adds one index.
+    // 016 adds one index; 017 nothing here (it brings databases of edited migrations' earlier texts to this schema).
     assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 3);
     assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
     assert.ok(schemaOf(rig.db).includes("index audit_circuit_closed: CREATE INDEX audit_circuit_closed ON audit(runbook)WHERE event = 'CIRCUIT_CLOSED'"));
@@ -381,7 +381,7 @@ describe('approval requests opened at schema 013 (no list of who asked), then mi
     assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 13);
 
     svc = await startTestService({ dir, clock, args });
-    assert.deepEqual(migrationsOf(dbPath).slice(-3).map((m) => m.version), [14, 15, 16]);
+    assert.deepEqual(migrationsOf(dbPath).slice(-4).map((m) => m.version), [14, 15, 16, 17]);
     assert.deepEqual([byAm, byAlice, joinedLater].map((id) => approval(id).asked_by), [null, null, null]);
 
     // Opened by alice's token: an unnamed Slack user cannot be told apart from her.
