@@ -437,8 +437,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   const auditPreviousKeys = resolveAuditPreviousKeys(config, auditKey);
   // A service that finds no database starts an empty one: said, since after a lost
   // volume that is also an empty audit log, with no dedup keys and no pending approvals.
+  // A file of 0 bytes (a copy or restore that wrote nothing) is no database either, and
+  // SQLite makes a new one in it without a word: said the same way, naming it.
   const dbPath = config.db.path;
-  const newDatabase = dbPath !== ':memory:' && !existsSync(dbPath);
+  const found = dbPath === ':memory:' ? undefined : statSync(dbPath, { throwIfNoEntry: false });
+  const newDatabase = dbPath === ':memory:' ? null : !found ? 'missing' : found.isFile() && found.size === 0 ? 'empty' : null;
   /** Set by a commit the disk could not confirm: /healthz fails, so the pod is restarted and the restart settles it. */
   let restartNeeded: string | null = null;
   const store = openStoreNamed(config, {
@@ -469,7 +472,13 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // the signatures it accepted went with it (see api/slack-signature.ts).
   const slackVerifier = slackSigningSecret !== undefined ? createSlackVerifier(slackSigningSecret, clock.now()) : undefined;
   opened.store = store;
-  if (newDatabase) log.warn({ db: dbPath }, 'no database at this path: created a new, empty one (expected on a first start only)');
+  if (newDatabase === 'missing') log.warn({ db: dbPath }, 'no database at this path: created a new, empty one (expected on a first start only)');
+  if (newDatabase === 'empty') {
+    log.warn(
+      { db: dbPath },
+      'the database file at this path was empty (0 bytes): created a new, empty database in it (expected on a first start only; after a copy or a restore, the copy wrote nothing: stop rectify and restore the database)',
+    );
+  }
 
   // The log as the last process left it, before this start writes to it: the read-back
   // of the repeats reckons its horizon from its newest row (see readBackRepeats).

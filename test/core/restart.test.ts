@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -156,6 +156,36 @@ describe('state survives restarts', () => {
     db.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
     db.close();
     await assert.rejects(startTestService({ runbooks: runbooks(target.url), dir: svc.dir }), /schema version 999 \(future\), newer than this rectify knows/);
+  });
+});
+
+describe('a database file that is not there, or empty', () => {
+  it('a missing file, and one of 0 bytes (a copy or restore that wrote nothing), each start a new database, said at the start', async () => {
+    const told = (svc: { log: { records(): Record<string, unknown>[] } }) =>
+      svc.log
+        .records()
+        .filter((l) => l.level === 'warn' && typeof l.msg === 'string' && /created a new, empty/.test(l.msg))
+        .map((l) => [l.db, l.msg]);
+    const first = await startTestService({ runbooks: runbooks('http://127.0.0.1:9'), captureLogs: true });
+    assert.deepEqual(told(first), [[first.dbPath, 'no database at this path: created a new, empty one (expected on a first start only)']]);
+    await first.post('/api/v1/incidents', { ...broken(), id: 'KEPT-1' });
+    await first.stop();
+    const again = await startTestService({ dir: first.dir, captureLogs: true });
+    assert.deepEqual(told(again), [], 'a database with its rows: nothing said');
+    await again.stop();
+    // A restore that wrote nothing: the file is there, with 0 bytes.
+    truncateSync(first.dbPath, 0);
+    const emptied = await startTestService({ dir: first.dir, captureLogs: true });
+    try {
+      assert.deepEqual(told(emptied), [
+        [
+          first.dbPath,
+          'the database file at this path was empty (0 bytes): created a new, empty database in it (expected on a first start only; after a copy or a restore, the copy wrote nothing: stop rectify and restore the database)',
+        ],
+      ]);
+    } finally {
+      await emptied.stop({ remove: true });
+    }
   });
 });
 
