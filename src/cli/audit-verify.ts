@@ -1,3 +1,4 @@
+import { closeSync, openSync, readSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg, type Config } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
@@ -34,7 +35,7 @@ export const auditVerifyHelp = commandHelp({
   ],
   exits: [
     [0, 'the chain holds'],
-    [1, 'the chain is broken (the first row that does not fit is named)'],
+    [1, 'the chain is broken (the first row that does not fit is named), or the database file is damaged (restore a backup)'],
     [2, 'not verified: keyed rows and no key for them (give --audit-key), or rows before a key rotation under a key not given (give it in --audit-previous-keys); or a database this user cannot read (permission denied: run it as the user rectify runs as); or usage: a wrong flag or argument, no database at that path, a file that is not a rectify database, a setting with a problem'],
   ],
 });
@@ -54,7 +55,7 @@ export const auditExportHelp = commandHelp({
   ],
   exits: [
     [0, 'exported (also when no row matches)'],
-    [1, 'the database file is damaged: the lines printed are the rows before the damage, and the error names the last of them (restore a backup)'],
+    [1, 'the database file is damaged: the lines printed are the rows before the damage, and the error names the last of them, or none could be read (restore a backup)'],
     [2, 'usage: a wrong flag or argument, a bad --since or --after-seq, no database at that path, a database this user cannot read (permission denied), a file that is not a rectify database, a setting with a problem; nothing was exported'],
   ],
 });
@@ -104,10 +105,39 @@ function openReader(argv: string[], io: CliIO, command: string, settings: readon
   try {
     return { reader: openSqliteAuditReader(db.path), flags: loaded.config.extraFlags, config: loaded.config };
   } catch (err) {
+    // A SQLite file whose pages are damaged (a truncated copy, a failing disk) is a damaged
+    // database, as one found damaged in the walk is: exit 1, restore a backup.
+    if (isDamagedSqlite(err, db.path)) {
+      io.err(`rectify audit: cannot open ${db.path}: the database file is damaged (SQLite: ${err instanceof Error ? err.message : String(err)}): restore a backup`);
+      return EXIT.FAILED;
+    }
     // A file that is not a database, or not rectify's, is a wrong input (2), never
     // exit 1, which verify keeps for a broken chain: a typo must not read as tampering.
     io.err(`rectify audit: cannot open ${db.path}: ${whyNotReadable(err)}; name rectify's database file (set --db sqlite:<path>)`);
     return EXIT.USAGE;
+  }
+}
+
+const SQLITE_HEADER = Buffer.from('SQLite format 3\0', 'latin1');
+
+/**
+ * SQLite found the file damaged: SQLITE_CORRUPT, or SQLITE_NOTADB for a file that begins
+ * as a SQLite database does (its header cut short or overwritten). A file that does not
+ * begin so (a text file, a typo) is not a database at all.
+ */
+function isDamagedSqlite(err: unknown, path: string): boolean {
+  const code = String((err as { code?: unknown } | null)?.code ?? '');
+  if (code.startsWith('SQLITE_CORRUPT')) return true;
+  if (!code.startsWith('SQLITE_NOTADB')) return false;
+  const head = Buffer.alloc(SQLITE_HEADER.length);
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    return readSync(fd, head, 0, head.length, 0) === head.length && head.equals(SQLITE_HEADER);
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -335,6 +335,38 @@ describe('rectify audit export and verify', () => {
     }
   });
 
+  it('a truncated copy of rectify\'s database (a copy cut short, its header kept) is damaged: exit 1, restore a backup; never "name rectify\'s database file"', async () => {
+    const svc = await startTestService({});
+    try {
+      const writes: Array<Promise<unknown>> = [];
+      for (let i = 0; i < 2_000; i++) writes.push(svc.service.store.transact((tx) => tx.appendAudit({ at: Date.now(), event: 'SERVICE_PAUSED', actor: 'ops', details: { pad: 'y'.repeat(60) } })));
+      await Promise.all(writes);
+      await svc.stop();
+      const whole = readFileSync(svc.dbPath);
+      const malformed = 'database disk image is malformed';
+      const cases: Array<[string, number, string]> = [
+        ['half.db', Math.floor(whole.length / 2), malformed],
+        ['first-page.db', 4096, malformed],
+        // Cut inside the header: SQLite says "file is not a database", yet it begins as one.
+        ['header.db', 16, 'file is not a database'],
+      ];
+      for (const [name, length, sqlite] of cases) {
+        const copy = join(svc.dir, name);
+        writeFileSync(copy, whole.subarray(0, length));
+        for (const command of ['verify', 'export']) {
+          const r = await cli(['audit', command, copy], { cwd: svc.dir });
+          assert.deepEqual(
+            { code: r.code, out: r.out, err: r.err },
+            { code: 1, out: [], err: [`rectify audit: cannot open ${copy}: the database file is damaged (SQLite: ${sqlite}): restore a backup`] },
+            `${command} ${name}`,
+          );
+        }
+      }
+    } finally {
+      rmSync(svc.dir, { recursive: true, force: true });
+    }
+  });
+
   it('export --since takes a duration back from now, as rectify audit does, or an RFC 3339 time; neither takes settings it does not read', async () => {
     const hour = 3_600_000;
     const clock = createManualClock(Date.now() - 2 * hour);
