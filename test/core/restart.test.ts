@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawnSync } from 'node:child_process';
-import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, linkSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -422,6 +423,61 @@ describe('one serving rectify per database', () => {
       const after = new Database(path, { readonly: true });
       assert.deepEqual(after.prepare("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name").pluck().all(), ['customers']);
       after.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a refused start writes nothing: the file byte for byte as it was (its journal mode too), no lock file beside it, a WAL beside it not checkpointed into it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-refused-'));
+    mkdirSync(join(dir, 'runbooks'));
+    writeFileSync(join(dir, 'runbooks', 'r.yaml'), runbooks('http://127.0.0.1:9'));
+    const files = () => Object.fromEntries(readdirSync(dir).filter((f) => f !== 'runbooks').map((f) => [f, createHash('sha256').update(readFileSync(join(dir, f))).digest('hex')]));
+    try {
+      // Another application's file, in SQLite's default journal mode (header bytes 18 and 19 are 1).
+      const foreign = join(dir, 'app.db');
+      const app = new Database(foreign);
+      app.exec("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO customers (name) VALUES ('ada')");
+      app.close();
+      // A newer rectify's database, copied as a backup is (one file, no WAL).
+      const made = join(dir, 'made.db');
+      openSqliteStore({ path: made, migrationsDir: MIGRATIONS_DIR }).close();
+      const raw = new Database(made);
+      raw.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
+      raw.exec(`VACUUM INTO '${join(dir, 'newer.db')}'`);
+      raw.close();
+      rmSync(made);
+      // The same, as a newer rectify killed by kill -9 left it: its last commit only in the WAL beside it.
+      const live = join(dir, 'live.db');
+      openSqliteStore({ path: live, migrationsDir: MIGRATIONS_DIR }).close();
+      const writer = new Database(live);
+      writer.pragma('journal_mode = WAL');
+      writer.pragma('wal_autocheckpoint = 0');
+      writer.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (999, 'future', 'x', 0)").run();
+      for (const f of ['live.db', 'live.db-wal']) writeFileSync(join(dir, f.replace('live', 'killed')), readFileSync(join(dir, f)));
+      writer.close();
+      rmSync(live);
+      rmSync(`${live}.serve-lock`, { force: true });
+      assert.ok(readFileSync(join(dir, 'killed.db-wal')).length > 0, 'the newer schema is in the WAL');
+      const before = files();
+      assert.deepEqual(Object.keys(before).sort(), ['app.db', 'killed.db', 'killed.db-wal', 'newer.db']);
+      const told: Record<string, RegExp> = {
+        'app.db': /is not a rectify database/,
+        'newer.db': /schema version 999 \(future\), newer than this rectify knows/,
+        'killed.db': /schema version 999 \(future\), newer than this rectify knows/,
+      };
+      for (const [name, message] of Object.entries(told)) {
+        const path = join(dir, name);
+        for (const lock of ['serve', 'local'] as const) assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock }), { message }, `${name}, ${lock}`);
+        const err: string[] = [];
+        const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${path}`, '--runbooks', join(dir, 'runbooks')], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
+        assert.equal(code, 1, name);
+        assert.match(err.join('\n'), message, name);
+      }
+      // Only a read-only reader's -shm may have been made beside the WAL; nothing else changed or was added.
+      const after = files();
+      delete after['killed.db-shm'];
+      assert.deepEqual(after, before);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

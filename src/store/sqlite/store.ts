@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
-import { existsSync, mkdirSync, statfsSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
 import type {
@@ -20,7 +20,8 @@ import type {
 import { AuditLogDamaged, type AuditKey, type AuditRecord } from '../audit-verify.js';
 import { createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
-import { migrateSqlite } from './migrate.js';
+import { checkSqlite, migrateSqlite } from './migrate.js';
+import { readMigrations } from '../migrate.js';
 import { createSqliteTx } from './tx.js';
 import { APPROVAL_COLUMNS, rowToApproval, rowToAudit } from './rows.js';
 
@@ -272,15 +273,48 @@ function makeFolder(dir: string): void {
 }
 
 /**
+ * The refusals of an existing database file (another application's, a schema newer than
+ * this build, a migration text it does not have), read before anything is written to it
+ * or beside it: the WAL journal mode (set in the file's header), the lock file, the
+ * migrations. A refused start leaves the file as it was. With a -wal file beside it (a
+ * database in use, or one left from another file after a restore), the read is read-only:
+ * what the WAL holds is read, and never checkpointed into the file by this connection's
+ * close. Without one, a connection of SQLite's defaults only reads (a database in WAL mode
+ * gets an empty -wal for the read, removed at the close). A file that is not there or has
+ * 0 bytes is a new database; one that cannot be read is left to the open that follows.
+ */
+function refuseBeforeWriting(path: string, migrationsDir: string, busyTimeoutMs: number): void {
+  const found = statSync(path, { throwIfNoEntry: false });
+  if (!found?.isFile() || found.size === 0) return;
+  const known = readMigrations(migrationsDir);
+  let db: Database.Database;
+  try {
+    // SQLite keeps the -wal beside the file a symbolic link names.
+    db = new Database(path, { readonly: existsSync(`${realpathSync(path)}-wal`), fileMustExist: true });
+  } catch {
+    return;
+  }
+  try {
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    checkSqlite(db, known);
+  } finally {
+    db.close();
+  }
+}
+
+/**
  * SQLite store with group commit: units of work that arrive together run in one
  * IMMEDIATE transaction and share one fsync (WAL, synchronous=FULL), each inside its
  * own savepoint so one unit's error does not undo the others. A caller's promise
  * resolves only after the commit that holds its rows returned: answered means durable.
  */
 export function openSqliteStore(opts: SqliteStoreOptions): Store {
-  if (opts.path !== ':memory:') makeFolder(dirname(opts.path));
-  const db = new Database(opts.path);
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
+  if (opts.path !== ':memory:') {
+    makeFolder(dirname(opts.path));
+    refuseBeforeWriting(opts.path, opts.migrationsDir, busyTimeoutMs);
+  }
+  const db = new Database(opts.path);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   // SQLite's own default page cache (2 MiB) rather than the 16 MiB better-sqlite3 builds
