@@ -452,6 +452,38 @@ describe('rectify backup', () => {
     assert.deepEqual(readdirSync(dir).filter((f) => f.includes('partial')), []);
   });
 
+  it('a database from before the audit chain (schema 1: no prev_hash, no hash) is backed up, verified and exported, its rows said written before the chain began', async () => {
+    const dir = join(root, 'schema-1');
+    mkdirSync(dir);
+    const db = join(dir, 'rectify.db');
+    const raw = new Database(db);
+    // As the release of migration 001 alone wrote it.
+    raw.exec('CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at INTEGER NOT NULL)');
+    raw.exec(readFileSync(join(ROOT, 'migrations', 'sqlite', '001_init.sql'), 'utf8'));
+    raw.prepare("INSERT INTO schema_migrations (version, name, checksum, applied_at) VALUES (1, 'init', 'c', 0)").run();
+    for (const at of [1_000, 2_000]) raw.prepare("INSERT INTO audit (at, event, actor, details) VALUES (?, 'SERVICE_PAUSED', 'ops', '{}')").run(at);
+    raw.close();
+    const target = join(dir, 'copy.db');
+    const run = await cli(['backup', target, '--db', `sqlite:${db}`], { cwd: dir });
+    assert.deepEqual({ code: run.code, err: run.err }, { code: 0, err: [NOTE(target)] });
+    assert.deepEqual(run.out, [
+      `backup written: ${target} (${statSync(target).size} bytes)`,
+      'schema version 1; integrity_check ok',
+      'incidents: 0; audit rows: 2',
+      'audit head: seq 2 hash (none: written before the chain began)',
+      'audit chain OK: 2 row(s)',
+    ]);
+    assert.deepEqual(contents(target), contents(db));
+    for (const file of [db, target]) {
+      const verify = await cli(['audit', 'verify', file], { cwd: dir });
+      assert.deepEqual({ code: verify.code, out: verify.out, err: verify.err }, { code: 0, out: ['audit chain OK: 2 row(s) (2 written before the chain began)'], err: [] });
+      const exported = await cli(['audit', 'export', file], { cwd: dir });
+      assert.equal(exported.code, 0, exported.err.join('\n'));
+      const rows = exported.out.map((l) => JSON.parse(l) as { seq: number; prev_hash: unknown; hash: unknown });
+      assert.deepEqual(rows.map((r) => [r.seq, r.prev_hash, r.hash]), [[1, null, null], [2, null, null]]);
+    }
+  });
+
   it('a copy whose audit chain is broken is kept (the database holds the same break) and is exit 1', async () => {
     const { dir, db } = await storeWithRows('broken');
     const raw = new Database(db);

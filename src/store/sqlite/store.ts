@@ -164,8 +164,22 @@ export function openSqliteAuditReader(path: string): {
   return { auditRecords: reader.auditRecords, auditHighWater: reader.auditHighWater, close: () => db.close() };
 }
 
+/**
+ * The columns an audit record is read from. A database from before the hash chain
+ * (schema 1, read without migrating: `rectify audit verify`, `rectify backup` of an old
+ * file) has no prev_hash or hash: read as NULL, rows written before the chain began.
+ */
+function auditRecordColumns(db: Database.Database): string {
+  const have = new Set((db.pragma('table_info(audit)') as Array<{ name: string }>).map((c) => c.name));
+  if (have.size === 0) return AUDIT_RECORD_COLUMNS; // no audit table: the read names it
+  return AUDIT_RECORD_COLUMNS.split(', ')
+    .map((c) => ((c === 'prev_hash' || c === 'hash') && !have.has(c) ? `NULL AS ${c}` : c))
+    .join(', ');
+}
+
 function auditReader(db: Database.Database) {
-  const page = db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
+  const columns = auditRecordColumns(db);
+  const page = db.prepare(`SELECT ${columns} FROM audit WHERE seq > ? ORDER BY seq LIMIT ?`);
   const highWater = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
   const maxSeq = db.prepare('SELECT MAX(seq) AS seq FROM audit');
   // Prepared at first use. A database read without migrating (`rectify audit export`
@@ -177,7 +191,7 @@ function auditReader(db: Database.Database) {
     const indexed = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = 'audit_at'").get() !== undefined;
     const byAt = indexed ? 'INDEXED BY audit_at' : '';
     return (sinceStmts = {
-      window: db.prepare(`SELECT ${AUDIT_RECORD_COLUMNS} FROM audit WHERE seq > ? AND seq <= ? AND at >= ? ORDER BY seq LIMIT ?`),
+      window: db.prepare(`SELECT ${columns} FROM audit WHERE seq > ? AND seq <= ? AND at >= ? ORDER BY seq LIMIT ?`),
       firstAbove: db.prepare(`SELECT MIN(seq) FROM audit ${byAt} WHERE at >= ? AND seq > ?`).pluck(),
       lastBelow: db.prepare(`SELECT MAX(seq) FROM audit ${byAt} WHERE at >= ? AND seq < ?`).pluck(),
       // Read in the index's order, oldest time first: the rows of lowest seqs come first
