@@ -6,7 +6,7 @@ import { createHttpActionExecutor } from './execute/actions/http.js';
 import { createCommandActionExecutor } from './execute/actions/command.js';
 import { createHttpCheckRunner } from './checks/http.js';
 import { createPromqlCheckRunner } from './checks/promql.js';
-import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, type KubeClients } from './checks/kubernetes.js';
+import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, inClusterMissing, type KubeClients } from './checks/kubernetes.js';
 import { createNamedCheckRunner } from './checks/named.js';
 import { createKubernetesActionExecutor } from './execute/actions/kubernetes.js';
 import { LoadError } from './domain/index.js';
@@ -58,16 +58,65 @@ export async function createExecutors(
   return { actions, checks, available, ...(enricher ? { enricher } : {}) };
 }
 
+/** An executor kind a service started with a configuration would have, and why: worked out from the configuration alone. */
+export interface ExecutorAvailability {
+  available: boolean;
+  why: string;
+}
+
+/** The executor kinds runbooks may need (`needs`), in the order they are reported. */
+export const EXECUTOR_KIND_NAMES = ['command', 'http', 'kubernetes', 'prometheus'] as const;
+
+/**
+ * The executor kinds `createExecutors` gives a service started with `config`, decided
+ * without connecting to anything (for `rectify replay`, which must not): http and
+ * command always; prometheus when --prometheus-url is set; Kubernetes by the rule
+ * `connectKubernetes` applies at startup. With `auto` and no kubeconfig the service
+ * runs without it unless it is in a cluster (a service-account token and
+ * KUBERNETES_SERVICE_HOST/PORT, as the client reads them); in any other mode but `off`
+ * the service starts only once the clients are built, so it has Kubernetes whenever it
+ * runs. Which cluster, and whether it answers, is not looked at.
+ */
+export function expectedExecutors(config: Pick<Config, 'kubernetes' | 'kubeconfig' | 'prometheusUrl'>): Record<(typeof EXECUTOR_KIND_NAMES)[number], ExecutorAvailability> {
+  const always = { available: true, why: 'every rectify has it' };
+  return {
+    command: always,
+    http: always,
+    kubernetes: expectedKubernetes(config),
+    prometheus: config.prometheusUrl
+      ? { available: true, why: '--prometheus-url is set' }
+      : { available: false, why: 'no --prometheus-url: the service runs without it' },
+  };
+}
+
+function expectedKubernetes(config: Pick<Config, 'kubernetes' | 'kubeconfig'>): ExecutorAvailability {
+  if (config.kubernetes === 'off') return { available: false, why: '--kubernetes off' };
+  if (config.kubernetes === 'auto' && !config.kubeconfig) {
+    const missing = inClusterMissing();
+    return missing.length
+      ? { available: false, why: `--kubernetes auto with no kubeconfig given, not in a cluster (${missing.join(' and ')}): the service runs without it` }
+      : { available: true, why: "--kubernetes auto in a cluster (its service account): the service starts with it; the cluster's answers are not read" };
+  }
+  const how = config.kubernetes !== 'in-cluster' && config.kubeconfig ? `a kubeconfig is given (${config.kubeconfig})` : `--kubernetes ${config.kubernetes}`;
+  return { available: true, why: `${how}: the service does not start without it; it is not read, nor the cluster reached` };
+}
+
+/** The --kubeconfig given: $KUBECONFIG is a list, as kubectl reads it; --kubeconfig (and RECTIFY_KUBECONFIG, the file's key) one file. */
+function kubeconfigPathOf(config: Config): string | string[] | undefined {
+  const kubeSource = config.sources.kubeconfig;
+  return config.kubeconfig === undefined ? undefined : kubeSource.kind === 'env' && kubeSource.file === 'KUBECONFIG' ? config.kubeconfig.split(delimiter) : config.kubeconfig;
+}
+
 /**
  * Kubernetes when configured: `auto` uses --kubeconfig or the in-cluster service
  * account when present and otherwise runs without it (its runbooks are refused
- * with the reason); an explicit mode that cannot connect stops startup.
+ * with the reason); an explicit mode that cannot connect stops startup. The same
+ * rule, without connecting, is `expectedExecutors`'s: keep the two together.
  */
 async function connectKubernetes(config: Config, log: Logger): Promise<KubeClients | undefined> {
   if (config.kubernetes === 'off') return undefined;
-  // $KUBECONFIG is a list, as kubectl reads it; --kubeconfig (and RECTIFY_KUBECONFIG, the file's key) one file.
   const kubeSource = config.sources.kubeconfig;
-  const kubeconfigPath = config.kubeconfig === undefined ? undefined : kubeSource.kind === 'env' && kubeSource.file === 'KUBECONFIG' ? config.kubeconfig.split(delimiter) : config.kubeconfig;
+  const kubeconfigPath = kubeconfigPathOf(config);
   try {
     return await createKubeClients({ mode: config.kubernetes, ...(kubeconfigPath ? { kubeconfigPath } : {}) });
   } catch (err) {

@@ -74,8 +74,8 @@ export function kubernetesMode(opts: Pick<KubeClientOptions, 'mode' | 'kubeconfi
   return mode;
 }
 
-/** What a pod's service account gives that is not here (the client library reads the same). */
-function inClusterMissing(): string[] {
+/** What a pod's service account gives that is not here (the client library reads the same): none in a cluster. */
+export function inClusterMissing(): string[] {
   const missing: string[] = [];
   const unset = ['KUBERNETES_SERVICE_HOST', 'KUBERNETES_SERVICE_PORT'].filter((v) => !process.env[v]);
   if (unset.length) missing.push(`${unset.join(' and ')} not set`);

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { durationHint, formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
+import { expectedExecutors } from '../executors.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
 import { noRunbookWarning } from '../runbooks/index.js';
 import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
@@ -38,6 +39,11 @@ export const replayHelp = [
   '    circuit breaker apply as they would; --outcome failure makes every execution fail (and roll back),',
   '    which trips circuit breakers;',
   '  - a MEDIUM runbook\'s guardrail conditions hold (--guardrails fail: they do not, so it asks approval);',
+  '  - the executors are those the service would have with the same settings, decided from them alone',
+  '    (nothing is read or reached): Prometheus with --prometheus-url; Kubernetes unless --kubernetes off,',
+  '    and with auto only given a kubeconfig or in a cluster (a service-account token), as the service',
+  '    starts; a runbook needing one it lacks is blocked EXECUTOR_UNAVAILABLE, as the service blocks it,',
+  '    and without Kubernetes no cluster value is made up (the service reads none);',
   '  - values the service would read from the cluster (the owning deployment, replica counts) are made',
   '    up: the deployment is the alert\'s deployment label, else its service; 2 replicas, scaling to 3;',
   '    a deployment label beside a pod is taken as its owner (the service reads the pod\'s owner, and',
@@ -45,7 +51,8 @@ export const replayHelp = [
   '  - approval requests are never answered (they expire after --approval-ttl); nobody pauses.',
   'Service settings apply as in the service (rectify.yaml, RECTIFY_*, flags; see rectify serve --help):',
   '--runbooks, --max-concurrent-executions, --circuit-failure-threshold, --circuit-recovery,',
-  '--approval-ttl, --dedup-retention, --dry-run, --body-limit, --max-pending, --max-pending-approvals.',
+  '--approval-ttl, --dedup-retention, --dry-run, --body-limit, --max-pending, --max-pending-approvals,',
+  '--kubernetes, --kubeconfig, --prometheus-url (which executors there are).',
   '',
   '--json prints one object: executions (runbook → count), executions_by_service, blocked (event →',
   'count), blocked_reasons, manual, approvals (count), approvals_by_runbook, dry_runs, duplicates,',
@@ -136,6 +143,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
 
   const report = await replayStream(stream.entries, {
     runbooks,
+    executors: expectedExecutors(config),
     migrationsDir: MIGRATIONS_DIR,
     maxConcurrentExecutions: config.maxConcurrentExecutions,
     maxPendingDecisions: config.maxPendingDecisions,
@@ -162,8 +170,13 @@ function printReport(io: CliIO, file: string, r: ReplayReport): void {
   io.out(`replayed ${file}: ${r.lines} webhook(s), ${r.alerts} alert(s), ${time(r.from)} to ${time(r.to)} (simulated; nothing was executed)`);
   io.out(`assumed: executions ${a.outcome === 'success' ? 'succeed' : 'fail'} ${a.execution_time_ms ? `after ${formatDuration(a.execution_time_ms)}` : 'at once'}, MEDIUM guardrail conditions ${a.guardrails === 'pass' ? 'hold' : 'fail'}`);
   // The rest of what --help promises is printed: a reader of the result alone should see it too.
+  // Which executors the service would have with these settings: a runbook needing one it lacks is blocked EXECUTOR_UNAVAILABLE.
+  for (const [kind, x] of Object.entries(a.executor_availability)) {
+    if (kind === 'kubernetes' || kind === 'prometheus') io.out(`assumed: executor ${kind} ${x.available ? 'available' : 'not available (a runbook needing it is blocked EXECUTOR_UNAVAILABLE)'}: ${x.why}`);
+  }
   const c = a.cluster;
-  io.out(`assumed: values the service would read from the cluster are made up: the deployment is ${c.deployment}; ${c.replicas} replicas, scaling to ${c.new_replicas}`);
+  if (c) io.out(`assumed: values the service would read from the cluster are made up: the deployment is ${c.deployment}; ${c.replicas} replicas, scaling to ${c.new_replicas}`);
+  else io.out('assumed: no value is read from a cluster (the service would have no Kubernetes executor)');
   io.out(`assumed: approval requests are never answered (they expire after ${formatDuration(a.approval_ttl_ms)}); nobody pauses`);
   io.out('');
 

@@ -4,4 +4,4 @@
  */
 export { parseStream, type StreamEntry, type StreamOptions, type StreamProblem } from './stream.js';
 export { acceptOrRefuse, replayStream, reasonKey, type ReplayReport, type ReplaySettings, type RunbookReport } from './simulate.js';
-export { simulatedActions, simulatedChecks, simulatedEnricher, SIMULATED_KINDS, type AssumedOutcome } from './simulated.js';
+export { simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';

@@ -8,11 +8,18 @@ import { createLogger, noopMetrics } from '../observability/index.js';
 import { createDecide, defaultStages, withoutDecidedAgainClause, type Renderer } from '../pipeline/index.js';
 import { createRunbookIndex, renderChecks, renderPlan } from '../runbooks/index.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
-import { SIMULATED_CLUSTER, SIMULATED_KINDS, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
+import type { ExecutorAvailability } from '../executors.js';
+import { SIMULATED_CLUSTER, simulatedActions, simulatedChecks, simulatedEnricher, type AssumedOutcome } from './simulated.js';
 import type { StreamEntry } from './stream.js';
 
 export interface ReplaySettings {
   runbooks: readonly Runbook[];
+  /**
+   * The executor kinds the service would have with the same settings (`expectedExecutors`),
+   * and why: a runbook needing one it lacks is blocked EXECUTOR_UNAVAILABLE, as the service
+   * blocks it, and without Kubernetes no cluster value is made up (the service reads none).
+   */
+  executors: Readonly<Record<string, ExecutorAvailability>>;
   /** Where the SQL migrations are (the service's own). */
   migrationsDir: string;
   maxConcurrentExecutions: number;
@@ -90,8 +97,10 @@ export interface ReplayReport {
     outcome: AssumedOutcome;
     guardrails: 'pass' | 'fail';
     executors: 'simulated';
-    /** The values the service would read from the cluster, made up. */
-    cluster: typeof SIMULATED_CLUSTER;
+    /** Each executor kind: whether the service would have it with these settings, and why (decided from them alone: nothing is connected to). */
+    executor_availability: Record<string, ExecutorAvailability>;
+    /** The values the service would read from the cluster, made up; null without the Kubernetes executor (the service reads none). */
+    cluster: typeof SIMULATED_CLUSTER | null;
     /** Approval requests are never answered: they expire after `approval_ttl_ms`. */
     approvals: 'never_answered';
     approval_ttl_ms: number;
@@ -152,10 +161,12 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
   const exporterJobs = s.exporterJobs ? new Set(s.exporterJobs) : undefined;
   const index = createRunbookIndex(s.runbooks);
   const renderer: Renderer = { renderPlan, renderChecks };
+  const available = new Set(Object.keys(s.executors).filter((kind) => s.executors[kind]!.available));
+  const kubernetes = available.has('kubernetes');
   const decide = createDecide(defaultStages({ index, renderer }), {
     maxConcurrentExecutions: s.maxConcurrentExecutions,
     circuitRecoveryMs: s.circuitRecoveryMs,
-    available: SIMULATED_KINDS,
+    available,
     globalDryRun: s.globalDryRun,
   });
   const outcomes: Counts = {};
@@ -206,7 +217,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     decide,
     executions: tracker,
     checks: byType(simulatedChecks(s.guardrailsPass)),
-    enricher: simulatedEnricher,
+    ...(kubernetes ? { enricher: simulatedEnricher } : {}),
     clock,
     log,
     metrics: noopMetrics,
@@ -247,7 +258,8 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       outcome: s.outcome,
       guardrails: s.guardrailsPass ? 'pass' : 'fail',
       executors: 'simulated',
-      cluster: SIMULATED_CLUSTER,
+      executor_availability: sorted({ ...s.executors }),
+      cluster: kubernetes ? SIMULATED_CLUSTER : null,
       approvals: 'never_answered',
       approval_ttl_ms: s.approvalTtlMs,
       pauses: 'none',

@@ -10,9 +10,6 @@ export type AssumedOutcome = 'success' | 'failure';
 
 const ACTION_TYPES = ['kubernetes', 'http', 'command'] as const;
 const CHECK_TYPES = ['named', 'promql', 'http', 'kubernetes'] as const;
-/** Executor kinds runbooks may need: during a replay all are "there". */
-export const SIMULATED_KINDS: ReadonlySet<string> = new Set(['kubernetes', 'http', 'command', 'prometheus']);
-
 const FAILED = 'replay.failed';
 
 /**

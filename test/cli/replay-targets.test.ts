@@ -44,7 +44,8 @@ describe('rectify replay: the object acted on and the service counted', () => {
       }),
     );
     writeFileSync(join(dir, 'stream.jsonl'), lines.join('\n') + '\n');
-    const r = await cli(['replay', 'stream.jsonl', '--runbooks', join(dir, 'runbooks'), '--json'], { cwd: dir });
+    // As a service given a cluster (replay neither reads the kubeconfig nor reaches the cluster).
+    const r = await cli(['replay', 'stream.jsonl', '--runbooks', join(dir, 'runbooks'), '--kubeconfig', join(dir, 'kubeconfig'), '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.err.join('\n'));
     const rep = r.json();
     assert.deepEqual(rep.executions, { 'restart-deployment': 1 });

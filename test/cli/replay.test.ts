@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +8,8 @@ import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
 import { simulatedEnricher } from '../../src/replay/simulated.js';
+import { reasonKey } from '../../src/replay/index.js';
+import { ROOT } from '../runbooks/helpers.js';
 
 const T0 = Date.UTC(2026, 10, 24, 3, 0, 0);
 const MIN = 60_000;
@@ -37,13 +39,17 @@ describe('rectify replay', () => {
     writeFileSync(join(dir, name), lines.join('\n') + '\n');
     return name;
   };
-  const replay = (file: string, ...flags: string[]) => cli(['replay', file, '--runbooks', rbDir, ...flags], { cwd: dir });
+  // As a service given a cluster: replay takes the Kubernetes executor as there (the
+  // service does not start without it), and neither reads the file nor reaches a cluster.
+  let kubeconfig: string;
+  const replay = (file: string, ...flags: string[]) => cli(['replay', file, '--runbooks', rbDir, '--kubeconfig', kubeconfig, ...flags], { cwd: dir });
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rectify-replay-'));
     target = await startHttpTarget();
     rbDir = join(dir, 'runbooks');
     mkdirSync(rbDir);
+    kubeconfig = join(dir, 'kubeconfig');
     // Real http actions at a real server: a replay must call none of them.
     writeFileSync(
       join(rbDir, 'runbooks.yaml'),
@@ -103,6 +109,12 @@ describe('rectify replay', () => {
       outcome: 'success',
       guardrails: 'pass',
       executors: 'simulated',
+      executor_availability: {
+        command: { available: true, why: 'every rectify has it' },
+        http: { available: true, why: 'every rectify has it' },
+        kubernetes: { available: true, why: `a kubeconfig is given (${kubeconfig}): the service does not start without it; it is not read, nor the cluster reached` },
+        prometheus: { available: false, why: 'no --prometheus-url: the service runs without it' },
+      },
       cluster: { deployment: "the alert's deployment label, else its service", replicas: 2, new_replicas: 3 },
       approvals: 'never_answered',
       approval_ttl_ms: 3_600_000,
@@ -187,6 +199,57 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.decisions, { approval_required: 2, manual: 1, resolved: 1 });
   });
 
+  // Regression: replay took every executor kind as there, so with --kubernetes off (or no
+  // --prometheus-url) it counted runs that the service, with the same settings, blocks.
+  it('decides with the executors the service would have with the same settings: --kubernetes off blocks the bundled restart-pod EXECUTOR_UNAVAILABLE, with the reason serve gives', async () => {
+    const bundled = join(ROOT, 'runbooks');
+    const pod: Alert = { labels: { alertname: 'KubePodCrashLooping', reason: 'CrashLoopBackOff', service: 'web', namespace: 'production', pod: 'web-1' }, fingerprint: 'ex-pod', startsAt: iso(T0) };
+    const cpu: Alert = { labels: { alertname: 'high_cpu', service: 'api', namespace: 'production', deployment: 'api' }, fingerprint: 'ex-cpu', startsAt: iso(T0) };
+    const file = write('executors.jsonl', [line(T0, [pod]), line(T0, [cpu])]);
+
+    const off = await cli(['replay', file, '--runbooks', bundled, '--kubernetes', 'off', '--json'], { cwd: dir });
+    assert.equal(off.code, 0, off.err.join('\n'));
+    const rep = off.json();
+    assert.deepEqual(rep.executions, {});
+    assert.deepEqual(rep.blocked, { EXECUTOR_UNAVAILABLE: 2 });
+    assert.deepEqual(rep.assumptions.executor_availability.kubernetes, { available: false, why: '--kubernetes off' });
+    assert.deepEqual(rep.assumptions.executor_availability.prometheus, { available: false, why: 'no --prometheus-url: the service runs without it' });
+    assert.equal(rep.assumptions.cluster, null);
+
+    // The service, started with the same settings and runbooks, decides the same, in the same words.
+    const runbooks = Object.fromEntries(readdirSync(bundled).filter((f) => f.endsWith('.yaml')).map((f) => [f, readFileSync(join(bundled, f), 'utf8')]));
+    const svc = await startTestService({ runbooks, args: ['--kubernetes', 'off'] });
+    const served: Record<string, number> = {};
+    try {
+      for (const alert of [pod, cpu]) {
+        const res = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert]));
+        assert.equal(res.status, 202, JSON.stringify(res.body));
+        for (const d of res.body.results) {
+          assert.equal(d.action, 'blocked', JSON.stringify(d));
+          const key = reasonKey(d.event, d.reason);
+          served[key] = (served[key] ?? 0) + 1;
+        }
+      }
+    } finally {
+      await svc.stop({ remove: true });
+    }
+    assert.deepEqual(rep.blocked_reasons, served);
+    assert.deepEqual(Object.keys(served).sort(), [
+      'EXECUTOR_UNAVAILABLE: runbook restart-pod needs the Kubernetes executor, which is not configured (run in a cluster or set --kubeconfig)',
+      'EXECUTOR_UNAVAILABLE: runbook scale-up needs the Kubernetes executor, which is not configured (run in a cluster or set --kubeconfig) and a Prometheus to query, which is not configured (set --prometheus-url)',
+    ]);
+
+    const human = await cli(['replay', file, '--runbooks', bundled, '--kubernetes', 'off'], { cwd: dir });
+    assert.ok(human.out.includes('assumed: executor kubernetes not available (a runbook needing it is blocked EXECUTOR_UNAVAILABLE): --kubernetes off'), human.out.join('\n'));
+    assert.ok(human.out.includes('assumed: no value is read from a cluster (the service would have no Kubernetes executor)'));
+
+    // Given a kubeconfig and a Prometheus (neither read nor reached), both run.
+    const on = await cli(['replay', file, '--runbooks', bundled, '--kubeconfig', kubeconfig, '--prometheus-url', 'http://127.0.0.1:9', '--json'], { cwd: dir });
+    assert.equal(on.code, 0, on.err.join('\n'));
+    assert.deepEqual([on.json().executions, on.json().blocked], [{ 'restart-pod': 1, 'scale-up': 1 }, {}]);
+    assert.deepEqual(on.json().assumptions.executor_availability.prometheus, { available: true, why: '--prometheus-url is set' });
+  });
+
   it('--help lists only the exit codes replay has (0 and 2), none of the client commands\' service codes (3 no answer, 4 token, 5 waiting on a person, 6 outcome unknown)', async () => {
     const help = await cli(['replay', '--help']);
     assert.equal(help.code, 0);
@@ -208,8 +271,10 @@ describe('rectify replay', () => {
     const file = write('assumed.jsonl', [line(T0, [crash(0, 'api', T0)])]);
     const r = await replay(file, '--approval-ttl', '30m', '--outcome', 'failure', '--execution-time', '2m', '--guardrails', 'fail');
     assert.equal(r.code, 0, r.err.join('\n'));
-    assert.deepEqual(r.out.slice(1, 4), [
+    assert.deepEqual(r.out.slice(1, 6), [
       'assumed: executions fail after 2m, MEDIUM guardrail conditions fail',
+      `assumed: executor kubernetes available: a kubeconfig is given (${kubeconfig}): the service does not start without it; it is not read, nor the cluster reached`,
+      'assumed: executor prometheus not available (a runbook needing it is blocked EXECUTOR_UNAVAILABLE): no --prometheus-url: the service runs without it',
       "assumed: values the service would read from the cluster are made up: the deployment is the alert's deployment label, else its service; 2 replicas, scaling to 3",
       'assumed: approval requests are never answered (they expire after 30m); nobody pauses',
     ]);
@@ -584,7 +649,7 @@ describe('rectify replay', () => {
     action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
 `,
     );
-    const r = await cli(['replay', file, '--runbooks', scaleDir, '--json'], { cwd: dir });
+    const r = await cli(['replay', file, '--runbooks', scaleDir, '--kubeconfig', kubeconfig, '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.err.join('\n'));
     const rep = r.json();
     assert.deepEqual(rep.executions, { 'scale-up': 1 });
@@ -615,7 +680,7 @@ describe('rectify replay', () => {
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `,
     );
-    const r = await cli(['replay', file, '--runbooks', capDir, '--json'], { cwd: dir });
+    const r = await cli(['replay', file, '--runbooks', capDir, '--kubeconfig', kubeconfig, '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.err.join('\n'));
     const rep = r.json();
     assert.deepEqual([rep.executions, rep.blocked], [{ 'scale-up': 1 }, {}]);
@@ -645,7 +710,7 @@ describe('rectify replay', () => {
       http: {method: POST, url: "${target.url}/kill/{pod_name}"}
 `,
     );
-    const r = await cli(['replay', file, '--runbooks', podDir, '--json'], { cwd: dir });
+    const r = await cli(['replay', file, '--runbooks', podDir, '--kubeconfig', kubeconfig, '--json'], { cwd: dir });
     assert.equal(r.code, 0, r.err.join('\n'));
     const rep = r.json();
     assert.deepEqual(rep.executions, { 'kill-pod-name': 1 });
