@@ -81,6 +81,37 @@ function scalarBytes(v: unknown): number {
   return Buffer.byteLength(text) + extra;
 }
 
+/**
+ * The first key the top-level object of `text` gives twice, whatever its values hold, or
+ * undefined (also when the top level is no object). `text` is JSON that JSON.parse accepted.
+ */
+export function repeatedTopLevelKey(text: string): string | undefined {
+  if (!text.trimStart().startsWith('{')) return undefined;
+  const seen = new Set<string>();
+  let depth = 0;
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 34 /* " */) {
+      const start = i;
+      i++;
+      while (text.charCodeAt(i) !== 34) i += text.charCodeAt(i) === 92 /* \ */ ? 2 : 1;
+      if (depth === 1 && expectKey) {
+        expectKey = false;
+        const raw = text.slice(start + 1, i);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(start, i + 1)) as string) : raw;
+        if (seen.has(key)) return key;
+        seen.add(key);
+      }
+    } else if (c === 123 /* { */ || c === 91 /* [ */) {
+      depth++;
+      if (depth === 1) expectKey = c === 123;
+    } else if (c === 125 /* } */ || c === 93 /* ] */) depth--;
+    else if (c === 44 /* , */ && depth === 1) expectKey = true;
+  }
+  return undefined;
+}
+
 export function parseStream(text: string, opts: StreamOptions = {}): { entries: StreamEntry[]; problems: StreamProblem[] } {
   const entries: StreamEntry[] = [];
   const problems: StreamProblem[] = [];
@@ -98,8 +129,11 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
       return;
     }
     // A key given twice: JSON.parse kept the last. In the line's own keys ("at" twice) it is a
-    // problem of the file; inside the webhook, a body the service refuses (400), judged below.
-    const twice = duplicateKey(trimmed);
+    // problem of the file, looked for apart from the webhook's inside (duplicateKey names only
+    // the first key given twice anywhere, which may be in the body); inside the webhook, a
+    // body the service refuses (400), judged below.
+    const own = repeatedTopLevelKey(trimmed);
+    const twice = own !== undefined ? [own] : duplicateKey(trimmed);
     if (twice !== undefined && (twice.length === 1 || twice[0] !== 'webhook')) {
       const detail = duplicateKeyDetail('line', twice);
       problems.push({ line, message: `${detail.path.slice('line.'.length)}: ${detail.message}` });

@@ -553,6 +553,27 @@ describe('rectify replay', () => {
     assert.deepEqual(bad.err, [`at-twice.jsonl:1: at: ${message('at')}`, '1 problem(s) in at-twice.jsonl; nothing was replayed']);
   });
 
+  // Regression: only the first key given twice anywhere on the line was looked at, so an
+  // "at" given twice after a key given twice in the webhook was replayed (as a 400 refusal)
+  // rather than named as a problem of the file.
+  it('"at" twice on a line is a problem of the file even when its webhook body gives a key twice too', async () => {
+    const message = (key: string) => `the key "${key}" is given twice in one object: which value is meant cannot be told; send each key once`;
+    const body = JSON.stringify(amWebhook([crash(0)])).replace('"status":"firing"', '"status":"firing","status":"firing"');
+    const file = write('at-twice-body-twice.jsonl', [
+      `{"at":"${iso(T0)}","webhook":${body},"at":"${iso(T0 + MIN)}"}`,
+      `{"webhook":${body},"\u0061t":"${iso(T0)}","at":"${iso(T0 + MIN)}"}`,
+      `{"at":"${iso(T0)}","webhook":${body}}`,
+    ]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.err, [`${file}:1: at: ${message('at')}`, `${file}:2: at: ${message('at')}`, `2 problem(s) in ${file}; nothing was replayed`]);
+    const { repeatedTopLevelKey } = await import('../../src/replay/stream.js');
+    assert.deepEqual(
+      ['{"a":{"b":1,"b":2},"c":[{"a":1}],"a":3}', String.raw`{"a":"\\","b":"\\\"a","a":1}`, '["a","a"]', '{"a":{"a":1}}'].map(repeatedTopLevelKey),
+      ['a', 'a', undefined, undefined],
+    );
+  });
+
   it('dedup keys past --dedup-retention are all forgotten, however many: 6,000 alerts sent again after it are decided again, none a duplicate', async () => {
     const alerts = Array.from({ length: 6000 }, (_, i) => ({ labels: { alertname: 'DiskFull', service: `s${i}` }, fingerprint: `disk-${i}`, startsAt: iso(T0) }));
     const file = write('retention.jsonl', [line(T0, alerts), line(T0 + 2 * 60 * MIN, alerts)]);
