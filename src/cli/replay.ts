@@ -27,10 +27,12 @@ export const replayHelp = [
   '',
   'The file: one JSON object a line, in time order; blank lines and # comments are skipped:',
   '  {"at": "2026-11-24T03:00:00Z", "webhook": {"version": "4", "status": "firing", "alerts": [...]}}',
-  'A problem in the file names it and the line (file:line: ...) and exits 2, as does a file with no',
-  'webhook in it. A webhook body the service would refuse is counted as refused, with its line and',
-  'status: 400 (a "__proto__" or "constructor.prototype" key, or a key given twice in one object, which',
-  'the service\'s JSON parser refuses, or not a webhook body), 413 (its JSON larger than --body-limit),',
+  'A problem in the file names it and the line (file:line: ...; file:line:column: for a line that is not',
+  'JSON, the column in characters, located as the service locates a body that is not JSON) and exits 2,',
+  'as does a file with no webhook in it. A webhook body the service would refuse is counted as refused,',
+  'with its line and status: 400 (a "__proto__" or "constructor.prototype" key, or a key given twice in',
+  'one object, which the service\'s JSON parser refuses, or not a webhook body), 413 (its JSON larger',
+  'than --body-limit),',
   '503 (more than --max-pending decisions would wait to be prepared); nothing of it is decided.',
   '',
   'Assumptions (printed with the result):',
@@ -113,7 +115,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const text = read.text;
   const stream = parseStream(text, { bodyLimitBytes: config.bodyLimitBytes });
   if (stream.problems.length) {
-    for (const p of stream.problems) io.err(`${file}:${p.line}: ${p.message}`);
+    for (const p of stream.problems) io.err(`${file}:${p.line}${p.column !== undefined ? `:${p.column}` : ''}: ${p.message}`);
     io.err(`${stream.problems.length} problem(s) in ${file}; nothing was replayed`);
     return EXIT.USAGE;
   }

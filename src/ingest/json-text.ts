@@ -77,9 +77,10 @@ const WS = new Set([' ', '\t', '\n', '\r']);
 /**
  * Reads `text` as JSON (RFC 8259) until it fails, without recursion, and says where:
  * undefined when it is JSON. For the message of a body JSON.parse refused, whose own
- * message gives no position for most faults and quotes the body instead.
+ * message gives no position for most faults and quotes the body instead. `subject` names
+ * the text in the message ("the body ends there").
  */
-export function jsonFault(text: string): JsonFault | undefined {
+export function jsonFault(text: string, subject = 'the body'): JsonFault | undefined {
   const n = text.length;
   let i = 0;
   const stack: string[] = [];
@@ -92,7 +93,7 @@ export function jsonFault(text: string): JsonFault | undefined {
         lineStart = k + 1;
       }
     }
-    const found = at >= n ? 'the body ends there' : `found ${quoteUntrusted(text[at]!)}`;
+    const found = at >= n ? `${subject} ends there` : `found ${quoteUntrusted(text[at]!)}`;
     return { offset: at, line, column: at - lineStart + 1, message: `${what}; ${found}` };
   };
   const skipWs = (): void => {
@@ -172,7 +173,7 @@ export function jsonFault(text: string): JsonFault | undefined {
     for (;;) {
       skipWs();
       const top = stack[stack.length - 1];
-      if (top === undefined) return i < n ? fail(i, 'expected the end of the body after the JSON document') : undefined;
+      if (top === undefined) return i < n ? fail(i, `expected the end of ${subject} after the JSON document`) : undefined;
       const close = top === '{' ? '}' : ']';
       if (text[i] === close) {
         stack.pop();

@@ -1,4 +1,4 @@
-import { alertmanagerWebhookSchema, duplicateKey, duplicateKeyDetail, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
+import { alertmanagerWebhookSchema, duplicateKey, duplicateKeyDetail, jsonFault, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /**
@@ -17,6 +17,8 @@ export interface StreamEntry {
 
 export interface StreamProblem {
   line: number;
+  /** 1-based, in characters of the line as the file has it, where the problem is known to be there (a JSON fault). */
+  column?: number;
   message: string;
 }
 
@@ -125,7 +127,12 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
     try {
       value = JSON.parse(trimmed);
     } catch (err) {
-      problems.push({ line, message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` });
+      // Where, as the service's 400 says it: the locator reads what was parsed (the line
+      // without the spacing around it), so its column is moved by the spacing before it.
+      const fault = jsonFault(trimmed, 'the line');
+      const lead = raw.length - raw.trimStart().length;
+      if (fault) problems.push({ line, column: lead + fault.column, message: `not valid JSON: ${fault.message}` });
+      else problems.push({ line, message: `not valid JSON: ${err instanceof Error ? err.message : String(err)}` });
       return;
     }
     // A key given twice: JSON.parse kept the last. In the line's own keys ("at" twice) it is a

@@ -329,8 +329,8 @@ describe('rectify replay', () => {
     assert.equal(r.code, 2);
     assert.deepEqual(r.out, []);
     assert.equal(r.err.length, 7);
-    assert.match(r.err[0]!, /^bad\.jsonl:2: not valid JSON: /);
-    assert.deepEqual(r.err.slice(1), [
+    assert.deepEqual(r.err, [
+      `bad.jsonl:2:${'{"at": "2026-11-24T03:05:00Z", "webhook": {"alerts": []}'.length + 1}: not valid JSON: expected , or }; the line ends there`,
       'bad.jsonl:4: at: expected an RFC 3339 time such as 2026-11-24T03:00:00Z, got "yesterday"',
       'bad.jsonl:5: unknown key "webhok" (did you mean "webhook"?)',
       'bad.jsonl:5: at: 2026-11-24T02:59:00.000Z is earlier than line 1 (2026-11-24T03:00:00.000Z); the stream must be in time order',
@@ -347,6 +347,37 @@ describe('rectify replay', () => {
     const slip = await replay(file, '--execution-time', '30s1m');
     assert.equal(slip.code, 2);
     assert.deepEqual(slip.err, ['--execution-time: expected a duration such as 0s, 30s or 2m, got "30s1m" (each unit at most once, largest first; this adds up to 1m30s)']);
+  });
+
+  // Regression: the line was parsed trimmed and V8's message passed on: no column, and an
+  // offset short by the spaces before the JSON.
+  it('a line that is not JSON is named with its line and column, counted in the line as the file has it, in the service\'s words', async () => {
+    const body = JSON.stringify(amWebhook([crash(0)]));
+    const noComma = `{"at": "${iso(T0)}" "webhook": ${body}}`;
+    const file = write('columns.jsonl', [
+      `   ${noComma}`,
+      `\t{"at": "${iso(T0)}", 'webhook': {}}`,
+      `{"at": "${iso(T0)}", "webhook": ${body}} {}`,
+      `{"at": "${iso(T0)}", "webhook": {"version": "4`,
+    ]);
+    const r = await replay(file);
+    assert.equal(r.code, 2);
+    assert.deepEqual(r.err, [
+      `${file}:1:${3 + noComma.indexOf(' "webhook"') + 2}: not valid JSON: expected , or }; found "\\""`,
+      `${file}:2:${1 + `{"at": "${iso(T0)}", `.length + 1}: not valid JSON: expected a property name in double quotes; found "'"`,
+      `${file}:3:${`{"at": "${iso(T0)}", "webhook": ${body}} `.length + 1}: not valid JSON: expected the end of the line after the JSON document; found "{"`,
+      `${file}:4:${`{"at": "${iso(T0)}", "webhook": {"version": "4`.length + 1}: not valid JSON: expected the string to be closed with "; the line ends there`,
+      `4 problem(s) in ${file}; nothing was replayed`,
+    ]);
+    // The same locator as the service's 400 for a body that is not JSON.
+    const svc = await startTestService();
+    try {
+      const res = await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/alertmanager', payload: noComma, headers: { 'content-type': 'application/json' } });
+      assert.equal(res.statusCode, 400);
+      assert.match(JSON.parse(res.body).error.message, new RegExp(`column ${noComma.indexOf(' "webhook"') + 2} .*: expected , or \\}; found "\\\\""`));
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('a FIFO or a device is refused at once, never waited on or read until memory runs out; bytes not UTF-8 are named by line', async () => {
