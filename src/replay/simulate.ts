@@ -23,7 +23,10 @@ export interface ReplaySettings {
   /** Where the SQL migrations are (the service's own). */
   migrationsDir: string;
   maxConcurrentExecutions: number;
-  /** `--max-pending`: past it the engine refuses a body (503), as it does in the service. */
+  /**
+   * `--max-pending`, given to the engine and store as the service gives it. It refuses a body
+   * (503) only while others wait, and a replay decides one body at a time: it never does here.
+   */
   maxPendingDecisions: number;
   /** `--max-pending-approvals`: past it an alert that would open another request is blocked, as in the service (absent: its default). */
   maxPendingApprovals?: number;
@@ -82,8 +85,8 @@ export interface ReplayReport {
   truncated_alerts: number;
   /**
    * Webhook bodies the service would refuse, nothing of them decided: 400 (not a
-   * webhook body), 413 (larger than --body-limit), 503 (more than --max-pending
-   * decisions waiting). Each line, its status and why are in `refusals`.
+   * webhook body), 413 (larger than --body-limit). Each line, its status and why are in
+   * `refusals`. Never a 503 of a full queue (--max-pending): bodies are decided one at a time.
    */
   refused: number;
   refusals: Array<{ line: number; status: number; reason: string }>;
@@ -135,7 +138,8 @@ export function reasonKey(event: string, reason: string): string {
 /**
  * The engine's decisions on one body, or the refusal the service answers for it: the
  * route turns what `accept` throws as a RectifyError into its status (503 when more
- * than --max-pending decisions would wait), nothing of the body recorded. Anything
+ * than --max-pending decisions would wait, which needs deliveries at once: a replay,
+ * one body at a time, makes none), nothing of the body recorded. Anything
  * else is a fault of rectify, and is thrown.
  */
 export async function acceptOrRefuse<T>(accept: () => Promise<T>): Promise<{ ok: true; results: T } | { ok: false; status: number; reason: string }> {

@@ -267,6 +267,18 @@ describe('rectify replay', () => {
     assert.equal((await replay(write('help-empty.jsonl', ['# nothing']))).code, 2);
   });
 
+  // Regression: --help and the README promised a 503 refusal past --max-pending, which a
+  // replay, deciding one body at a time, cannot produce.
+  it('--max-pending refuses nothing in a replay, and --help says so: bodies are decided one at a time, never at once', async () => {
+    const lines = Array.from({ length: 40 }, (_, i) => line(T0, Array.from({ length: 5 }, (_, k) => crash(i * 5 + k, `svc${i}-${k}`, T0))));
+    const r = await replay(write('at-once.jsonl', lines), '--json', '--max-pending', '1');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    assert.deepEqual([r.json().refused, r.json().alerts], [0, 200]);
+    const help = (await replay('--help')).out.join(' ').replace(/\s+/g, ' ');
+    assert.match(help, /does not model deliveries arriving at once: it decides the bodies one at a time, so the 503 the service answers when its queue is full \(past --max-pending\) never occurs in a replay/);
+    assert.doesNotMatch(help, /503 \(more than --max-pending/);
+  });
+
   it('the human output prints every assumption --help says it prints', async () => {
     const file = write('assumed.jsonl', [line(T0, [crash(0, 'api', T0)])]);
     const r = await replay(file, '--approval-ttl', '30m', '--outcome', 'failure', '--execution-time', '2m', '--guardrails', 'fail');
