@@ -336,11 +336,12 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
       }
       const ingest = alertmanagerToIncidents(entry.webhook.body, { now: clock.now(), newId: () => newId('inc', clock.now()), exporterJobs });
       if (ingest.problems.length) {
-        // The service refuses the whole body (400) for what the ingest names a problem. An
+        // The service refuses the whole body (400) for what the ingest names a problem, named by
+        // its path from the body as the service names it. An
         // alert with no root cause (no alertname, reason or root_cause) or an unreadable
         // confidence is not refused: it is decided (NO_RUNBOOK, LOW_CONFIDENCE) as the service does.
         const p = ingest.problems[0]!;
-        refuse(entry.line, 400, `${p.path}: ${p.message}`);
+        refuse(entry.line, 400, `body.${p.path}: ${p.message}`);
         continue;
       }
       const accepted = await acceptOrRefuse(() => engine.accept(ingest.incidents, { mayRead: true }));

@@ -204,9 +204,9 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
     if (parsed.success) {
       entries.push({ line, at: ms, webhook: { ok: true, body: parsed.data } });
     } else {
+      // Named as the service's 400 names it: the field's path from the body (`body.alerts.0.status`).
       const issue = parsed.error.issues[0]!;
-      const path = issue.path.map(String).join('.');
-      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${path || 'body'}: ${issue.message}` } });
+      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}` } });
     }
   });
   return { entries, problems };

@@ -432,12 +432,42 @@ describe('rectify replay', () => {
     assert.equal(r.code, 0);
     const rep = r.json();
     assert.equal(rep.refused, 1);
-    assert.deepEqual(rep.refusals, [{ line: 3, status: 400, reason: 'alerts: Too small: expected array to have >=1 items' }]);
-    assert.equal(refusalsIn(r.err)[0], 'refused.jsonl:3: the service would refuse this webhook (400): alerts: Too small: expected array to have >=1 items');
+    assert.deepEqual(rep.refusals, [{ line: 3, status: 400, reason: 'body.alerts: Too small: expected array to have >=1 items' }]);
+    assert.equal(refusalsIn(r.err)[0], 'refused.jsonl:3: the service would refuse this webhook (400): body.alerts: Too small: expected array to have >=1 items');
     // No alertname, reason or root_cause: left to a person, not a refusal of its body.
     assert.equal(rep.alerts, 2);
     assert.deepEqual(rep.manual, { NO_RUNBOOK: 1 });
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
+  });
+
+  // Regression: a body not a webhook body was refused naming its field without the `body.`
+  // the service names it with (`alerts.0.status` where the service says `body.alerts.0.status`).
+  it('a body that is not a webhook body is refused naming its field as the service\'s 400 names it, from body.', async () => {
+    const ok = amWebhook([crash(0)]);
+    const bodies = [
+      { ...ok, alerts: [{ ...ok.alerts[0], status: 'bogus' }] },
+      { ...ok, alerts: [{ ...ok.alerts[0], labels: { ...ok.alerts[0]!.labels, service: 7 } }] },
+      { ...ok, version: 4 },
+    ];
+    const file = write('paths.jsonl', bodies.map((b, i) => JSON.stringify({ at: iso(T0 + i * MIN), webhook: b })));
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    const svc = await startTestService();
+    try {
+      const served = [];
+      for (const [i, body] of bodies.entries()) {
+        const res = await svc.post('/api/v1/webhooks/alertmanager', body);
+        assert.equal(res.status, 400);
+        const detail = res.body.error.details[0];
+        assert.equal(res.body.error.message, `invalid body: ${detail.path}: ${detail.message}`);
+        served.push({ line: i + 1, status: 400, reason: `${detail.path}: ${detail.message}` });
+      }
+      assert.deepEqual(rep.refusals, served);
+      assert.deepEqual(served.map((x) => x.reason.slice(0, x.reason.indexOf(':'))), ['body.alerts.0.status', 'body.alerts.0.labels.service', 'body.version']);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 
   it('--body-limit: a body whose JSON is larger is refused (413) with its line, before it is read, as the route refuses it; the spacing of its line does not count', async () => {
