@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -269,6 +270,43 @@ describe('rectify replay', () => {
 
   // Regression: --help and the README promised a 503 refusal past --max-pending, which a
   // replay, deciding one body at a time, cannot produce.
+  // The README says how to record a stream (rectify keeps no copy of the bodies): its
+  // recorder, run as shown, writes a file replay reads, each body as it came.
+  it("the README's stream recorder writes what replay reads, each body kept as it came", async (t) => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const section = readme.slice(readme.indexOf('**Recording a stream.**'));
+    assert.match(section, /^\*\*Recording a stream\.\*\* rectify keeps no copy of the bodies it receives/);
+    assert.match(section, /`rectify audit export` streams its decisions/);
+    const code = /```python\n([\s\S]*?)```/.exec(section)?.[1];
+    assert.ok(code, 'the README shows the recorder');
+    try {
+      execFileSync('python3', ['--version']);
+    } catch {
+      t.skip('no python3 here');
+      return;
+    }
+    // On a port of its own, said on stdout: the one thing changed.
+    const serve = "http.server.HTTPServer(('0.0.0.0', 9099), Recorder).serve_forever()";
+    assert.ok(code.includes(serve));
+    const recDir = mkdtempSync(join(tmpdir(), 'rectify-recorder-'));
+    writeFileSync(join(recDir, 'record.py'), code.replace(serve, "s = http.server.HTTPServer(('127.0.0.1', 0), Recorder)\nprint(s.server_address[1], flush=True)\ns.serve_forever()"));
+    const child = spawn('python3', ['record.py'], { cwd: recDir, stdio: ['ignore', 'pipe', 'ignore'] });
+    try {
+      const [chunk] = (await once(child.stdout!, 'data')) as [Buffer];
+      const url = `http://127.0.0.1:${chunk.toString().trim()}/`;
+      const body = JSON.stringify(amWebhook([crash(0)]));
+      const twice = JSON.stringify(amWebhook([crash(1)])).replace('"status":"firing"', '"status":"firing","status":"firing"');
+      for (const b of [body, twice]) assert.equal((await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: b })).status, 200);
+    } finally {
+      child.kill();
+    }
+    const r = await replay(join(recDir, 'week.jsonl'), '--json');
+    rmSync(recDir, { recursive: true, force: true });
+    assert.equal(r.code, 0, r.err.join('\n'));
+    const rep = r.json();
+    assert.deepEqual([rep.lines, rep.executions, rep.refusals.map((x: { reason: string }) => x.reason.split(':')[0])], [2, { 'restart-pod': 1 }, ['body.status']]);
+  });
+
   it('--max-pending refuses nothing in a replay, and --help says so: bodies are decided one at a time, never at once', async () => {
     const lines = Array.from({ length: 40 }, (_, i) => line(T0, Array.from({ length: 5 }, (_, k) => crash(i * 5 + k, `svc${i}-${k}`, T0))));
     const r = await replay(write('at-once.jsonl', lines), '--json', '--max-pending', '1');
