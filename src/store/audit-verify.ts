@@ -260,6 +260,15 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
         if (!isUnchecked()) keyed++;
       }
       if (r.prev_hash !== expectedPrev) {
+        // Rows without a hash before it, and a link to a hash rather than to the genesis
+        // value the chain starts from: the row before it had a hash, and lost it.
+        if (!chained && unchained > 0) {
+          bad = {
+            seq: lastSeq,
+            reason: `row ${lastSeq} has no hash, yet row ${r.seq} after it links to one (the first row of a chain links to the genesis value): row ${lastSeq}'s hash was removed, or row ${r.seq} was changed`,
+          };
+          return false;
+        }
         bad = {
           seq: r.seq,
           reason: chained ? `prev_hash of row ${r.seq} does not match row ${lastSeq}` : `prev_hash of row ${r.seq}, the first chained row, is not the genesis value`,

@@ -235,6 +235,18 @@ describe('the audit log is a hash chain', () => {
     await again.stop({ remove: true });
     rmSync(svc.dir, { recursive: true, force: true });
   });
+
+  it('the first row\'s hash removed is named at that row, not at the row after it whose link still points to it', async () => {
+    const { svc } = await serviceWithHistory();
+    await svc.stop();
+    tamper(svc.dbPath, (db) => void db.prepare('UPDATE audit SET hash = NULL, prev_hash = NULL WHERE seq = 1').run());
+    const v = await cli(['audit', 'verify', '--db', `sqlite:${svc.dbPath}`], svc.dir);
+    assert.deepEqual({ code: v.code, err: v.err }, {
+      code: 1,
+      err: ['audit chain BROKEN at seq 1: row 1 has no hash, yet row 2 after it links to one (the first row of a chain links to the genesis value): row 1\'s hash was removed, or row 2 was changed'],
+    });
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
 });
 
 describe('an audit row whose details are not JSON (changed behind rectify\'s back)', () => {
