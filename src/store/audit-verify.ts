@@ -289,8 +289,9 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
      * the end of the log (the newest ones deleted) show up as a gap against it.
      */
     finish(highWater: number): AuditVerification {
-      // Rows under none of the given keys up to the end: the log never came to a given key, so it is not theirs to let off.
-      if (!bad && unchecked) bad = { seq: unchecked.from, reason: unchecked.reason };
+      // Rows under none of the given keys up to the end, from the first keyed row: the log never came to a given key, so it is not theirs to let off.
+      const u: Unchecked | null = unchecked;
+      if (!bad && u && u.before === null) bad = { seq: u.from, reason: u.reason };
       if (!bad && highWater > lastSeq) {
         const missing = lastSeq + 1;
         bad = { seq: missing, reason: highWater > missing ? `rows ${missing} to ${highWater} are missing (the newest rows were removed)` : `row ${missing} is missing (the newest row was removed)` };
@@ -310,10 +311,14 @@ export function createChainVerifier(opts: { key?: AuditKey; previousKeys?: reado
           reason: `the newest row (${lastSeq}) is under a previous audit key, not --audit-key: the log was not moved to this key yet (start rectify with it, or verify with the old key alone), or the rows from its rotation on were removed`,
         };
       }
-      // Everything else holds, but rows under an earlier key were not checked: not verified, never "intact".
-      if (!bad && earlier.length) {
+      // Everything else holds, but rows under an earlier key were not checked, or the log
+      // moved on from a given key to a newer one (verified with a retired key alone: its
+      // AUDIT_KEY_ROTATED row links to the rows that verify, under a key not given):
+      // not verified, never "intact", and not broken either.
+      if (!bad && (earlier.length || u)) {
         needsKey = true;
-        bad = { seq: earlier[0]!.from, reason: earlierKeyReason(earlier) };
+        const reasons = [...(earlier.length ? [earlierKeyReason(earlier)] : []), ...(u ? [newerKeyReason(u.from, lastSeq)] : [])];
+        bad = { seq: earlier[0]?.from ?? u!.from, reason: reasons.join('; and ') };
       }
       return {
         ok: bad === null,
@@ -347,6 +352,15 @@ function earlierKeyReason(ranges: ReadonlyArray<{ from: number; to: number; at: 
     `${rows} ${single ? 'is' : 'are'} under an earlier audit key than those given: ` +
     `the log moved to a given key at ${many ? 'rows' : 'row'} ${list(ranges.map((r) => `${r.at}`))} (AUDIT_KEY_ROTATED), and every other row verifies; ` +
     `give the earlier ${many ? 'keys' : 'key'} in --audit-previous-keys to verify ${rows}`
+  );
+}
+
+/** What an operator verifying with a retired key alone reads: the log moved on to a newer key at row `at`. */
+function newerKeyReason(at: number, last: number): string {
+  const rows = at === last ? `row ${at} is` : `rows ${at} to ${last} are`;
+  return (
+    `the log was re-keyed at row ${at} (AUDIT_KEY_ROTATED), which links to the rows before it, and those verify: ` +
+    `${rows} under a newer audit key than those given; give it as --audit-key (with this one in --audit-previous-keys) to verify them`
   );
 }
 

@@ -475,9 +475,19 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     assert.match(both.out[0]!, new RegExp(`^audit chain OK: \\d+ row\\(s\\) \\(\\d+ keyed from seq 1; key rotated at seq ${oldRows + 1}\\), head seq`));
     const newOnly = await verifyCli(first, '--audit-key', NEW);
     assert.equal(newOnly.code, 2, 'rows under the retired key are not verified, not broken');
+    // The retired key alone: the rows it signs verify, and the log moved on to a newer key
+    // at its rotation row, which links to them: not verified (exit 2), never broken.
     const oldOnly = await verifyCli(first, '--audit-key', OLD);
-    assert.equal(oldOnly.code, 1);
-    assert.deepEqual(oldOnly.err, [`audit chain BROKEN at seq ${oldRows + 1}: hash mismatch: row ${oldRows + 1} was changed, or hashed with another key`]);
+    const newest = (await verifyCli(first, '--audit-key', NEW, '--audit-previous-keys', OLD)).out[0]!.match(/head seq (\d+)/)![1];
+    const reKeyed =
+      `the log was re-keyed at row ${oldRows + 1} (AUDIT_KEY_ROTATED), which links to the rows before it, and those verify: ` +
+      `rows ${oldRows + 1} to ${newest} are under a newer audit key than those given; give it as --audit-key (with this one in --audit-previous-keys) to verify them`;
+    assert.deepEqual({ code: oldOnly.code, out: oldOnly.out, err: oldOnly.err }, { code: 2, out: [], err: [`audit chain NOT VERIFIED from seq ${oldRows + 1}: ${reKeyed}`] });
+    // A backup taken with the retired key alone is a good copy whose newer rows are not checked.
+    const copy = join(first.dir, 'copy.db');
+    const backup = await cli(['backup', copy, first.dbPath, '--audit-key', OLD], first.dir);
+    assert.equal(backup.code, 0, backup.err.join('\n'));
+    assert.equal(backup.out.at(-1), `audit chain NOT CHECKED from seq ${oldRows + 1}: ${reKeyed}`);
     rmSync(first.dir, { recursive: true, force: true });
   });
 
