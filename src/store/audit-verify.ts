@@ -397,12 +397,17 @@ export async function verifyAuditChain(
   } catch (err) {
     return unreadable(err);
   }
+  // Pages of PAGE rows; after one fails to read, halved until a single row fails, so the
+  // damage is named at the first row that does not read, not at the start of its page.
+  let limit = PAGE;
   for (;;) {
     let page: AuditRecord[];
     try {
-      page = source.auditRecords({ afterSeq: after, limit: PAGE });
+      page = source.auditRecords({ afterSeq: after, limit });
     } catch (err) {
-      return unreadable(err);
+      if (!(err instanceof AuditLogDamaged) || limit === 1) return unreadable(err);
+      limit = Math.ceil(limit / 2);
+      continue;
     }
     let going = true;
     for (const r of page) {
@@ -416,7 +421,7 @@ export async function verifyAuditChain(
       }
       after = r.seq;
     }
-    if (!going || page.length < PAGE) break;
+    if (!going || page.length < limit) break;
     if (opts.yieldBetweenPages !== false) await new Promise((r) => setImmediate(r));
   }
   return v.finish(highWater);

@@ -303,13 +303,21 @@ describe('rectify audit export and verify', () => {
       const at = file.indexOf('ROW-07500');
       assert.ok(at > 0, 'row 7500 is in the database file (checkpointed on close)');
       const pageSize = 4096;
+      const pageStart = Math.floor(at / pageSize) * pageSize;
+      // The first row on that page (the seq of its lowest mark): every row before it is on pages that still read.
+      const marks = [...file.subarray(pageStart, pageStart + pageSize).toString('latin1').matchAll(/ROW-\d{5}/g)].map((m) => m[0]).sort();
+      const db = new Database(svc.dbPath, { readonly: true });
+      const firstLost = db.prepare("SELECT seq FROM audit WHERE json_extract(details, '$.mark') = ?").pluck().get(marks[0]) as number;
+      db.close();
+      assert.ok(firstLost > 7000 && firstLost <= 7500, `the page holds rows from ${firstLost}`);
       const fd = openSync(svc.dbPath, 'r+');
-      writeSync(fd, Buffer.alloc(pageSize, 0xab), 0, pageSize, Math.floor(at / pageSize) * pageSize);
+      writeSync(fd, Buffer.alloc(pageSize, 0xab), 0, pageSize, pageStart);
       closeSync(fd);
 
       const damaged = (n: number) => `the database file is damaged after row ${n} (SQLite: database disk image is malformed): restore a backup`;
+      // Named at the first row that does not read, not at the start of the 5,000-row page that failed.
       const verified = await cli(['audit', 'verify', svc.dbPath], { cwd: svc.dir });
-      assert.deepEqual({ code: verified.code, out: verified.out, err: verified.err }, { code: 1, out: [], err: [`audit chain BROKEN at seq 5001: ${damaged(5000)}`] });
+      assert.deepEqual({ code: verified.code, out: verified.out, err: verified.err }, { code: 1, out: [], err: [`audit chain BROKEN at seq ${firstLost}: ${damaged(firstLost - 1)}`] });
 
       const exported = await cli(['audit', 'export', svc.dbPath], { cwd: svc.dir });
       assert.equal(exported.code, 1);
@@ -319,7 +327,7 @@ describe('rectify audit export and verify', () => {
       live = await svc.restart();
       const v = await live.get('/api/v1/audit/verify');
       assert.equal(v.status, 200);
-      assert.deepEqual({ ok: v.body.ok, first_bad_seq: v.body.first_bad_seq, reason: v.body.reason }, { ok: false, first_bad_seq: 5001, reason: damaged(5000) });
+      assert.deepEqual({ ok: v.body.ok, first_bad_seq: v.body.first_bad_seq, reason: v.body.reason }, { ok: false, first_bad_seq: firstLost, reason: damaged(firstLost - 1) });
 
       // Over HTTP the 200 is sent with the first rows: the stream ends with one error line, not cut off without a word.
       const streamed = await live.app.inject({ method: 'GET', url: '/api/v1/audit/export' });
