@@ -1,6 +1,7 @@
 import { dashWords, flagName, HELP, shownArg, typographicDash } from '../config/index.js';
 import { auditExportCommand, auditExportHelp, auditVerifyCommand, auditVerifyHelp } from './audit-verify.js';
 import { backupCommand, backupHelp } from './backup.js';
+import { restoreCommand, restoreHelp } from './restore.js';
 import { lintCommand, lintHelp } from './lint.js';
 import { openapiCommand, openapiHelp } from './openapi.js';
 import { serveCommand, serveHelp } from './serve.js';
@@ -27,6 +28,7 @@ const COMMANDS: Record<string, { summary: string; run: (argv: string[], io: CliI
   'audit-verify': { summary: 'walk the audit hash chain and name the first row that does not fit (also: audit verify)', run: auditVerifyCommand, help: auditVerifyHelp },
   'audit-export': { summary: 'the audit log as JSON lines with hashes, oldest first (also: audit export)', run: auditExportCommand, help: auditExportHelp },
   backup: { summary: 'a consistent, checked copy of the database to a new file, while the service runs', run: backupCommand, help: backupHelp },
+  restore: { summary: 'put a checked backup in place of the database, rectify stopped (the old one kept aside)', run: restoreCommand, help: restoreHelp },
   run: { summary: 'run a runbook by hand through the guardrails, approvals and audit (--local: without a service)', run: runCommand, help: runHelp },
   replay: { summary: 'what the runbooks would have done with a recorded alert stream (simulated; nothing executes)', run: replayCommand, help: replayHelp },
   approvals: { summary: 'approval requests (pending by default)', run: approvalsCommand, help: approvalsHelp },

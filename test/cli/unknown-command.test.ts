@@ -21,7 +21,7 @@ describe('a mistyped command', () => {
     const r = await cli(['frobnicate\u001b[2J']);
     assert.equal(r.code, 2);
     assert.deepEqual(r.err, [
-      String.raw`rectify: unknown command "frobnicate\u001b[2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, backup, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version`,
+      String.raw`rectify: unknown command "frobnicate\u001b[2J"; the commands are serve, lint, test, openapi, audit-verify, audit-export, backup, restore, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version`,
       'see: rectify --help',
     ]);
   });
@@ -94,7 +94,7 @@ describe('a flag with a typographic dash, and what follows = in an argument', ()
 
   it('an unknown command, an unexpected argument or a serve argument is shown up to its =', async () => {
     const cases: [string[], string][] = [
-      [['token=S3CRETVAL'], 'rectify: unknown command "token=…"; the commands are serve, lint, test, openapi, audit-verify, audit-export, backup, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version'],
+      [['token=S3CRETVAL'], 'rectify: unknown command "token=…"; the commands are serve, lint, test, openapi, audit-verify, audit-export, backup, restore, run, replay, approvals, approve, reject, audit, pause, resume, runbooks, circuit, cooldown, version'],
       [['serve', 'token=S3CRETVAL'], 'rectify serve takes no arguments (got "token=…"); settings are flags (--name=value), see rectify serve --help'],
       [['serve', 'a', 'token=S3CRETVAL'], 'rectify serve takes no arguments (got "a", "token=…"); settings are flags, see rectify serve --help'],
       [['version', 'token=S3CRETVAL'], 'rectify version: takes no arguments, got "token=…"'],

@@ -97,7 +97,9 @@ describe('deploy/kubernetes/README.md: Restore a backup', () => {
     assert.equal(container.volumeMounts[0]!.mountPath, dataPath);
     // The file the recipe puts in place is the one the pod's RECTIFY_DB names.
     assert.equal(rectify.env.find((e) => e.name === 'RECTIFY_DB')?.value, `sqlite:${dataPath}/rectify.db`);
-    assert.ok(section.includes(`'cd ${dataPath} && rm -f rectify.db-wal rectify.db-shm && mv restore.db rectify.db && sync'`));
+    // Put in place by rectify restore, on the database RECTIFY_DB names: never moved over it by hand.
+    assert.ok(section.includes(`rectify restore ${dataPath}/restore.db \\\n  --db sqlite:${dataPath}/rectify.db\n`));
+    assert.ok(!/\bmv restore\.db|rm -f rectify\.db-wal/.test(section));
     assert.ok(section.includes(`rectify-restore:${dataPath}/restore.db`));
   });
 });

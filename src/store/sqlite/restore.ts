@@ -1,0 +1,241 @@
+import Database from 'better-sqlite3';
+import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
+import type { Migration } from '../migrate.js';
+import type { BackupContents } from './backup.js';
+import { SERVE_OWNER_KEY } from './serve-lock.js';
+
+/**
+ * Putting a backup in place of a stopped service's database (`rectify restore`), in steps
+ * that leave the database as it was until the last one:
+ * 1. `copyForRestore`: the backup copied, byte for byte, to a temporary name in the
+ *    database's folder (`<db>.restoring-<pid>`), with the database's permissions, fsync'd;
+ * 2. `checkRestoreCopy`: that copy checked (integrity_check; a rectify database whose
+ *    schema this rectify knows); the caller walks its audit chain;
+ * 3. `placeRestored`: the database kept aside under `<db>.before-restore-<time>` with its
+ *    -wal, -shm and -journal (renamed, never deleted: a -wal left beside the backup would
+ *    be replayed onto it, and make it "database disk image is malformed"), and the copy
+ *    renamed to the database's name; the folder fsync'd.
+ * The caller holds the serve lock throughout, so no rectify serve or run --local has the
+ * database open meanwhile.
+ */
+
+/** The files SQLite keeps beside a database, named by the database's name and these endings. */
+export const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
+
+/** The temporary name the backup is copied to, beside the database. */
+export const restoringPath = (db: string): string => `${db}.restoring-${process.pid}`;
+
+export type RestoreCheck =
+  | { ok: true; contents: BackupContents }
+  /** Not readable as a SQLite database, or its integrity_check fails. */
+  | { ok: false; kind: 'damaged'; message: string }
+  /** A SQLite database this rectify must not run on: not rectify's, a newer schema, changed migrations. */
+  | { ok: false; kind: 'refused'; message: string };
+
+/**
+ * Copies `backup` to `copy` (a new file) in one go, gives it the permissions (and, where
+ * this user may, the owner) of the database it is to replace, and fsyncs it. What the
+ * owner could not be given is returned, to be said.
+ */
+export function copyForRestore(backup: string, copy: string, replaced: { mode: number; uid: number; gid: number } | undefined): { ownerNote?: string } {
+  copyFileSync(backup, copy, constants.COPYFILE_EXCL);
+  let ownerNote: string | undefined;
+  if (replaced) {
+    chmodSync(copy, replaced.mode & 0o777);
+    const now = statSync(copy);
+    if (now.uid !== replaced.uid || now.gid !== replaced.gid) {
+      try {
+        chownSync(copy, replaced.uid, replaced.gid);
+      } catch (err) {
+        ownerNote = `it is owned by uid ${now.uid} (gid ${now.gid}), not by uid ${replaced.uid} (gid ${replaced.gid}) as the database it replaced (${(err as NodeJS.ErrnoException).code ?? String(err)}): give it to the user rectify runs as (chown) before starting rectify`;
+      }
+    }
+  } else {
+    // Writable by its owner, who writes it next.
+    chmodSync(copy, (statSync(copy).mode & 0o777) | 0o600);
+  }
+  fsyncPath(copy);
+  return ownerNote ? { ownerNote } : {};
+}
+
+const LEDGER = 'SELECT version, name, checksum FROM schema_migrations ORDER BY version';
+
+/**
+ * The copy's integrity_check, and its migrations against those this rectify has: a rectify
+ * database, of a schema no newer than this rectify knows, whose applied migrations are
+ * this rectify's (the start would refuse it otherwise); with its counts and audit head.
+ */
+export function checkRestoreCopy(path: string, known: readonly Migration[]): RestoreCheck {
+  let db: Database.Database;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+  } catch (err) {
+    return { ok: false, kind: 'damaged', message: sqliteReason(err) };
+  }
+  try {
+    let integrity: string[];
+    try {
+      integrity = (db.pragma('integrity_check') as Array<{ integrity_check: string }>).map((r) => r.integrity_check.replace(/\s*\n\s*/g, ' '));
+    } catch (err) {
+      return { ok: false, kind: 'damaged', message: sqliteReason(err) };
+    }
+    if (integrity.length !== 1 || integrity[0] !== 'ok') {
+      return { ok: false, kind: 'damaged', message: `PRAGMA integrity_check: ${integrity.slice(0, 5).join('; ')}${integrity.length > 5 ? ` (and ${integrity.length - 5} more)` : ''}` };
+    }
+    const hasLedger = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
+    const applied = hasLedger ? (db.prepare(LEDGER).all() as Array<{ version: number; name: string; checksum: string }>) : [];
+    if (applied.length === 0) return { ok: false, kind: 'refused', message: 'it is a SQLite database, but no rectify migration was ever applied to it (not a rectify database)' };
+    for (const row of applied) {
+      if (row.version > known.length) {
+        return {
+          ok: false,
+          kind: 'refused',
+          message: `it has schema version ${row.version} (${row.name}), newer than this rectify knows (${known.length}): restore it with the rectify that wrote it`,
+        };
+      }
+      if (known[row.version - 1]!.checksum !== row.checksum) {
+        return {
+          ok: false,
+          kind: 'refused',
+          message: `its migration ${String(row.version).padStart(3, '0')}_${row.name} differs from this rectify's (checksum): it was made by another build of rectify, which this one would refuse to start on`,
+        };
+      }
+    }
+    const count = (table: string): number => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
+    // `*`: a database from before the chain (schema 1) has no hash column.
+    const head = db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash?: string | null } | undefined;
+    return {
+      ok: true,
+      contents: {
+        schemaVersion: applied[applied.length - 1]!.version,
+        incidents: count('incidents'),
+        auditRows: count('audit'),
+        auditHead: head ? { seq: head.seq, hash: head.hash ?? null } : null,
+      },
+    };
+  } catch (err) {
+    return { ok: false, kind: 'damaged', message: sqliteReason(err) };
+  } finally {
+    db.close();
+  }
+}
+
+/** Who holds the serve lock of `db`, as that process wrote it in the database's settings; undefined when it cannot be read. */
+export function serveLockHolder(db: string): string | undefined {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      conn.pragma('busy_timeout = 2000');
+      return (conn.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SERVE_OWNER_KEY) as string | undefined) ?? undefined;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
+/** The name the database is kept under: `<db>.before-restore-20261207T131500Z`, with `-2`, `-3`… when taken. */
+export function asideName(db: string, now: number, taken: (path: string) => boolean): string {
+  const stamp = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z').replace(/[-:]/g, '');
+  const base = `${db}.before-restore-${stamp}`;
+  const free = (name: string) => ![name, ...SIDE_FILES.map((s) => `${name}${s}`)].some(taken);
+  for (let n = 1; ; n++) {
+    const name = n === 1 ? base : `${base}-${n}`;
+    if (free(name)) return name;
+  }
+}
+
+/** What was kept aside: the files that were beside (and at) the database's name. */
+export interface Placed {
+  /** The database's old file, under its new name; null when there was none. */
+  aside: string | null;
+  /** The side files moved with it (`-wal`, `-shm`, `-journal`), as their endings. */
+  sideFiles: string[];
+}
+
+/**
+ * Keeps the database (and its side files) aside under `aside`, and renames `copy` to the
+ * database's name; then fsyncs the folder. The side files go first: the copy must never
+ * sit beside the old -wal. The old file is kept with a hard link where the file system has
+ * them, so the database's name is never without a file; else renamed. A step that fails
+ * puts back what the steps before it moved, and throws.
+ */
+export function placeRestored(copy: string, db: string, aside: string): Placed {
+  const undo: Array<() => void> = [];
+  const sideFiles: string[] = [];
+  let kept: string | null = null;
+  try {
+    for (const suffix of SIDE_FILES) {
+      if (!exists(`${db}${suffix}`)) continue;
+      renameSync(`${db}${suffix}`, `${aside}${suffix}`);
+      undo.push(() => renameSync(`${aside}${suffix}`, `${db}${suffix}`));
+      sideFiles.push(suffix);
+    }
+    if (exists(db)) {
+      try {
+        linkSync(db, aside);
+        undo.push(() => unlinkSync(aside));
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
+        renameSync(db, aside);
+        undo.push(() => renameSync(aside, db));
+      }
+      kept = aside;
+    }
+    renameSync(copy, db);
+  } catch (err) {
+    for (const step of undo.reverse()) step();
+    throw err;
+  }
+  fsyncPath(dirname(db));
+  return { aside: kept, sideFiles };
+}
+
+/** Removes the copy and the side files a reader of it left (they are this process's own). */
+export function removeCopy(copy: string): void {
+  for (const f of [copy, ...SIDE_FILES.map((s) => `${copy}${s}`)]) {
+    try {
+      unlinkSync(f);
+    } catch {
+      /* gone already */
+    }
+  }
+}
+
+/** Removes only the side files a reader of the copy left beside it (an empty -wal and -shm of a copy in WAL mode). */
+export function removeCopySideFiles(copy: string): void {
+  for (const s of SIDE_FILES) {
+    try {
+      unlinkSync(`${copy}${s}`);
+    } catch {
+      /* none */
+    }
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function fsyncPath(path: string): void {
+  const fd = openSync(path, 'r');
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function sqliteReason(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
+  return err instanceof Error ? err.message : String(err);
+}
