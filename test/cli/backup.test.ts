@@ -85,7 +85,7 @@ describe('rectify backup', () => {
       assert.deepEqual(holdServeLock(svc.dbPath), { heldBy: 'another' });
       const verify = await cli(['audit', 'verify', target], { cwd: svc.dir });
       assert.deepEqual({ code: verify.code, out: verify.out }, { code: 0, out: [`audit chain OK: ${audit.length} row(s), head seq ${head.seq} hash ${head.hash}`] });
-      // Restored as the README says (copied in as the database of a stopped service), the service starts on it and its chain verifies.
+      // The copy as the database of a service started on it in a folder of its own: it starts, and its chain verifies.
       const restoreDir = join(svc.dir, 'restore');
       mkdirSync(join(restoreDir, 'data'), { recursive: true });
       mkdirSync(join(restoreDir, 'runbooks'));
