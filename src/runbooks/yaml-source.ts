@@ -1,4 +1,4 @@
-import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap } from 'yaml';
+import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { YamlPath } from './problems.js';
 
 /**
@@ -12,7 +12,8 @@ export interface YamlSource {
   /**
    * What parses but would not be read as written (a tag, a YAML 1.1 directive, a
    * leading-zero number, a duplicate key, a key that is not text, a hidden character),
-   * at its path: when there are any, `value` is null.
+   * and aliases that would repeat more than the file may (aliasExpansion), at its path:
+   * when there are any, `value` is null.
    */
   notPlain: Array<{ path: YamlPath; message: string; line: number }>;
   lineOf(path: YamlPath, at: 'key' | 'value'): number | undefined;
@@ -32,6 +33,17 @@ export interface YamlSource {
 // loader down: expanding more aliases than this is an error.
 const MAX_ALIAS_COUNT = 1000;
 
+/**
+ * The most values (lists, maps, keys, scalars) the aliases of one file may repeat, in
+ * all. The library's alias count (above) counts an alias of a list as one whatever the
+ * list's length, and everything after the parse (a runbook compiled, digested, frozen and
+ * checked each) costs what the value holds as read: 1,000 runbooks aliasing one list of
+ * 136,938 triggers ran lint out of memory, and 100 aliasing a list of 60,000 held a
+ * reload for 27 s. What a file writes out is bounded by its size (1 MiB); this bounds what
+ * its aliases add to it. The shipped runbook files use no alias.
+ */
+export const MAX_ALIASED_VALUES = 100_000;
+
 export function parseYamlSource(text: string): YamlSource {
   const counter = new LineCounter();
   // prettyErrors off: we want one-line messages and compute the line ourselves.
@@ -43,6 +55,8 @@ export function parseYamlSource(text: string): YamlSource {
   // A duplicate key alone is told by notPlainYaml, with its path and the first one's line.
   const errors = distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
   const notPlain = errors.length === 0 ? [...hiddenCharacters(text, line), ...notPlainYaml(doc, text, line)] : [];
+  // Before the value is built: past the budget, nothing is built from the file.
+  if (errors.length === 0 && notPlain.length === 0) notPlain.push(...aliasExpansion(doc, line));
   let value: unknown = null;
   if (errors.length === 0 && notPlain.length === 0) {
     try {
@@ -206,6 +220,90 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
   });
   // In file order, as every other problem (stable: one line's problems keep their order).
   return out.map((p, i) => ({ p, i })).sort((a, b) => a.p.line - b.p.line || a.i - b.i).map((x) => x.p);
+}
+
+/**
+ * The file refused when its aliases repeat more than MAX_ALIASED_VALUES values in all (an
+ * alias counts every value in what it names, the aliases in that expanded too), named at
+ * the alias that passes the budget; or when an alias lies inside the value it names (a
+ * value without end). Counted on the parsed document, each node once: the size of what
+ * an anchor names is known by the time an alias of it is met (it is written before), so
+ * the walk costs the file as written, however much the aliases would expand to.
+ */
+export function aliasExpansion(doc: Document, line: (offset: number) => number, budget: number = MAX_ALIASED_VALUES): YamlSource['notPlain'] {
+  /** Each anchor's node, as of where the walk is: an alias names the last one before it. */
+  const anchors = new Map<string, Node>();
+  /** How many values each anchored node holds, its aliases expanded, once walked. */
+  const sizes = new Map<Node, number>();
+  /** The anchored collections being walked: an alias of one is inside what it names. */
+  const open = new Set<Node>();
+  let repeated = 0;
+  // A map's children are its keys and values in turn: child i is item i >> 1's key or value.
+  const stack: Array<{ node: YAMLMap | YAMLSeq; map: boolean; next: number; end: number; size: number }> = [];
+  const path: Array<string | number> = [];
+  const refused = (alias: Node, message: string): YamlSource['notPlain'] => [{ path: [...path], message, line: line(alias.range?.[0] ?? 0) }];
+  let node: unknown = doc.contents;
+  for (;;) {
+    let size: number | undefined;
+    if (node === null || node === undefined) size = 0;
+    else if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      // An alias before its anchor is the parse's error ("Unresolved alias"), told when the value is built.
+      if (target === undefined) size = 1;
+      else if (open.has(target)) {
+        return refused(node, `*${node.source} is inside the value &${node.source} names: it would repeat without end; an alias may only repeat a value written before it, outside it`);
+      } else {
+        size = sizes.get(target) ?? 1;
+        repeated += size;
+        if (repeated > budget) {
+          return refused(
+            node,
+            `*${node.source} repeats ${size.toLocaleString('en-US')} values (lists, maps, keys, scalars), taking what the file's aliases repeat past ${budget.toLocaleString('en-US')}, the most one file's may: the file would be read as far larger than it is written; write the shared values out where they are used, or split the file`,
+          );
+        }
+      }
+    } else {
+      const n = node as Node;
+      if (n.anchor) anchors.set(n.anchor, n);
+      if (isMap(n) || isSeq(n)) {
+        if (n.anchor) open.add(n);
+        stack.push({ node: n, map: isMap(n), next: 0, end: isMap(n) ? n.items.length * 2 : n.items.length, size: 1 });
+      } else {
+        size = 1;
+        if (n.anchor) sizes.set(n, 1);
+      }
+    }
+    if (size !== undefined) {
+      if (stack.length === 0) return [];
+      stack[stack.length - 1]!.size += size;
+      path.pop();
+    }
+    // The next child to walk, closing each collection walked to its end.
+    for (;;) {
+      const top = stack[stack.length - 1];
+      if (top === undefined) return [];
+      if (top.next < top.end) {
+        const i = top.next++;
+        if (top.map) {
+          const pair = (top.node as YAMLMap).items[i >> 1]!;
+          path.push(isScalar(pair.key) ? String(pair.key.value) : String(pair.key));
+          node = i & 1 ? pair.value : pair.key;
+        } else {
+          path.push(i);
+          node = (top.node as YAMLSeq).items[i];
+        }
+        break;
+      }
+      stack.pop();
+      if (top.node.anchor) {
+        open.delete(top.node);
+        sizes.set(top.node, top.size);
+      }
+      if (stack.length === 0) return [];
+      stack[stack.length - 1]!.size += top.size;
+      path.pop();
+    }
+  }
 }
 
 /** The YAML path of a node from the ancestors `visit` gives: map keys and list indexes. */
