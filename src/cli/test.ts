@@ -116,6 +116,7 @@ export function describeFailure(o: TestOutcome): string[] {
   const lines: string[] = [];
   for (const m of o.mismatches) lines.push(...describeMismatch(m));
   if (!o.mismatches.some((m) => m.field === 'reason')) lines.push(`(decision: ${o.got.action} ${o.got.event}, runbook ${o.got.runbook ?? 'none'}: ${o.got.reason})`);
+  if (o.hint !== undefined) lines.push(`(${o.hint})`);
   return lines;
 }
 

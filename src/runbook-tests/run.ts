@@ -1,7 +1,7 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnrichmentRefused, namedWorkload, podOwnerGiven, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
+import { EnrichmentRefused, KUBERNETES_ENRICHMENT, namedWorkload, placeholderValue, podOwnerGiven, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
 import { createEngine, createExecutionTracker } from '../engine/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
@@ -44,6 +44,8 @@ export interface TestOutcome {
   test: RunbookTest;
   got: Got;
   mismatches: Mismatch[];
+  /** What to change in the test when the decision turned on something only the test gives (its `enrichment:`). */
+  hint?: string;
 }
 
 /** The runbooks a test file names, relative to it: files and folders, loaded as at startup. */
@@ -158,7 +160,8 @@ async function runTest(suite: RunbookTestFile, index: RunbookIndex, test: Runboo
     });
     const [result] = await engine.accept([test.incident], { actor: ACTOR, mayRead: true });
     const got = describeResult(store, result!);
-    return { test, got, mismatches: compare(test.expect, got) };
+    const hint = enricher ? missingCountHint(test, got) : undefined;
+    return { test, got, mismatches: compare(test.expect, got), ...(hint !== undefined ? { hint } : {}) };
   } finally {
     store.close();
   }
@@ -197,6 +200,20 @@ function seed(tx: Tx, state: GuardState, now: number): void {
   for (const [runbook, c] of Object.entries(state.circuits)) {
     tx.setCircuit(runbook, { state: c.state, failures: c.failures, openedAt: c.openedAt, trialExecutionId: c.state === 'half_open' ? 'seeded-trial' : null }, now);
   }
+}
+
+/**
+ * Where a plan was refused for a count only the cluster says (`old_replicas`,
+ * `ready_replicas`) that the test's `enrichment:` does not give: the incident's own is
+ * dropped, as live, and a test author reading "no value" of a count the incident has is
+ * told where the test gives it.
+ */
+function missingCountHint(test: RunbookTest, got: Got): string | undefined {
+  if (got.event !== 'PARAM_REFUSED') return undefined;
+  const fact = KUBERNETES_ENRICHMENT.facts.find((f) => got.reason.startsWith(`no value for placeholder {${f}}: it is read from the cluster`));
+  if (fact === undefined || Object.hasOwn(test.enrichment ?? {}, fact)) return undefined;
+  const own = placeholderValue(test.incident, fact);
+  return `${fact} is the cluster's count: rectify test takes it from the test's enrichment: (what the cluster answers), never from the incident, as rectify serve does; give it there: enrichment: {${fact}: ${JSON.stringify(own ?? '3')}}`;
 }
 
 function describeResult(store: Store, r: DecisionResult): Got {

@@ -481,7 +481,7 @@ tests:
 tests:
   - name: no enrichment
     incident: {id: INC002, root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
-    expect: {action: blocked, event: PARAM_REFUSED, runbook: scale-up, reason: "no value for placeholder {old_replicas} (not in the incident's context or labels)"}
+    expect: {action: blocked, event: PARAM_REFUSED, runbook: scale-up, reason: "no value for placeholder {old_replicas}: it is read from the cluster (Kubernetes enrichment), and none was read (an alert's own old_replicas is never used: it is the cluster's to say)"}
   - name: the cluster's count, not the incident's
     incident: {id: INC002, root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
     enrichment: {replicas: "7", old_replicas: "7"}
@@ -501,6 +501,53 @@ tests:
       '3 test(s): 3 passed, 0 failed',
     ]);
     assert.equal(r.code, 0);
+  });
+
+  // Regression: the refusal said the incident had no old_replicas ("not in the incident's
+  // context or labels") when it had one, dropped as the cluster's, and did not say the
+  // test gives the cluster's count under enrichment:.
+  it("a test whose plan needs a count only the cluster says, and whose enrichment: gives none, is told the incident's is not used and to give it under enrichment:", async () => {
+    const dir = workdir({
+      'seed.test.yaml': `runbooks: [runbooks.yaml]
+tests:
+  - name: INC002
+    incident: {id: INC002, root_cause: high_cpu, confidence: 0.75, service: worker, context: {deployment: worker, namespace: production, new_replicas: 5, old_replicas: 3}}
+    expect: {action: executed, runbook: scale-up}
+`,
+      'count.yaml': `runbooks:
+  note-count:
+    risk: LOW
+    triggers: [count_low]
+    action: {command: {argv: [/bin/echo, "{old_replicas}"]}}
+    post_checks: [{promql: {query: up, expect: "> 0"}}]
+`,
+      'nokube.test.yaml': `runbooks: [count.yaml]
+settings: {executors: [prometheus]}
+tests:
+  - name: without kubernetes, an incident without the count
+    incident: {root_cause: count_low, confidence: 0.9, service: worker, context: {}}
+    expect: {action: executed}
+`,
+    });
+    const r = await rectifyTest(dir, 'seed.test.yaml');
+    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.out, [
+      'seed.test.yaml',
+      '  FAIL  INC002  (seed.test.yaml:3 tests[0])',
+      '        action:',
+      '          expected "executed"',
+      '          got      "blocked"',
+      "        (decision: blocked PARAM_REFUSED, runbook scale-up: no value for placeholder {old_replicas}: it is read from the cluster (Kubernetes enrichment), and none was read (an alert's own old_replicas is never used: it is the cluster's to say))",
+      `        (old_replicas is the cluster's count: rectify test takes it from the test's enrichment: (what the cluster answers), never from the incident, as rectify serve does; give it there: enrichment: {old_replicas: "3"})`,
+      '1 test(s): 0 passed, 1 failed',
+    ]);
+    assert.equal(r.code, 1);
+    // Without Kubernetes nothing reads the cluster and the incident's own count would be
+    // taken: the reason claims no value dropped, and enrichment: (not read) is not offered.
+    const nokube = await rectifyTest(dir, 'nokube.test.yaml');
+    assert.deepEqual(nokube.out.filter((l) => l.includes('old_replicas')), [
+      '        (decision: blocked PARAM_REFUSED, runbook note-count: no value for placeholder {old_replicas}: it is read from the cluster (Kubernetes enrichment), and none was read)',
+    ]);
   });
 
   it("judges an owner the alert names beside the pod against the enrichment's owner, as serve judges the cluster's: same action, event and reason", async () => {

@@ -22,6 +22,8 @@ describe('kubernetes enrichment refusals, through the service', { timeout: 60_00
       fake.addStatefulSet(NS, 'db', 1);
       fake.addDeployment(NS, 'db-exporter', 4, { podNames: ['db-exporter-7d9f-a1'] });
       fake.addDeployment('monitoring', 'kube-state-metrics', 1, { podNames: ['kube-state-metrics-6c9f-x1'] });
+      // A pod no workload owns: the cluster has no replica count for it.
+      fake.addPod(NS, 'bare-p1');
     },
     runbooks: () => `runbooks:
 ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
@@ -35,6 +37,10 @@ ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {dep
 `)}${loopRunbook('scale-db', 'DbLagging', `    action: kubectl scale statefulset {statefulset} --replicas={new_replicas} -n {namespace}
     rollback: kubectl scale statefulset {statefulset} --replicas={old_replicas} -n {namespace}
 `)}${loopRunbook('restart-pod', 'CrashLoopBackOff', `    action: kubectl delete pod {pod_name} -n {namespace}
+    rollback: null
+`)}${loopRunbook('restart-noting-count', 'PodStuck', `    actions:
+      - kubectl delete pod {pod_name} -n {namespace}
+      - command: {argv: [/bin/echo, "{old_replicas}"]}
     rollback: null
 `)}`,
   });
@@ -205,6 +211,16 @@ ${loopRunbook('scale-up', 'high_cpu', `    action: kubectl scale deployment {dep
     const failed = await svc.post('/api/v1/incidents?wait=true', alert);
     assert.equal(failed.body.event, 'PARAM_REFUSED');
     assert.equal(failed.body.reason, `no value for placeholder {old_replicas}: reading it from the cluster failed: etcd unavailable (an alert's own old_replicas is never used: it is the cluster's to say); ${next}`);
+    assert.deepEqual(writes(), []);
+  });
+
+  // Regression: a read that found no count said the alert carried none ("not in the
+  // incident's context or labels"), though it did (dropped: the count is the cluster's).
+  it('a cluster read that finds no count is the reason given for the missing count, not the alert', async () => {
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'PodStuck', service: 'bare', confidence: 1, context: { pod: 'bare-p1', namespace: NS, old_replicas: '3' } });
+    assert.deepEqual([r.body.action, r.body.event, r.body.execution_id], ['blocked', 'PARAM_REFUSED', null]);
+    assert.equal(r.body.reason, "no value for placeholder {old_replicas}: it is read from the cluster (Kubernetes enrichment), and none was read (an alert's own old_replicas is never used: it is the cluster's to say)");
+    assert.ok(fake.requests.some((q) => q.method === 'GET' && q.path.endsWith('/pods/bare-p1')), 'the pod was read');
     assert.deepEqual(writes(), []);
   });
 });

@@ -45,6 +45,21 @@ function unreadValue(out: { reason: string; param?: string }, values: Record<str
 }
 
 /**
+ * The reason for a refusal over a missing count only the cluster says (`old_replicas`,
+ * `ready_replicas`; see KUBERNETES_ENRICHMENT.facts) when no read failed: "no value …
+ * (not in the incident's context or labels)" was untrue of an alert carrying one, dropped
+ * as the cluster's to say, and sent a person looking at the alert rather than at what the
+ * cluster read.
+ */
+function missingClusterFact(out: { reason: string; param?: string }, values: Record<string, string>, incident: Incident): string | undefined {
+  const param = out.param;
+  if (param === undefined || !isClusterFact(param) || Object.hasOwn(values, param)) return undefined;
+  if (!out.reason.startsWith(`no value for placeholder {${param}}`)) return undefined;
+  const dropped = placeholderValue(incident, param) !== undefined ? ` (an alert's own ${param} is never used: it is the cluster's to say)` : '';
+  return `no value for placeholder {${param}}: it is read from the cluster (Kubernetes enrichment), and none was read${dropped}`;
+}
+
+/**
  * A manual run names its runbook, so `match:` never chose it. But a runbook's negative
  * matchers (`namespace!~"kube-system|kube-public"`) say where it must never act, and
  * whoever runs it by hand expects that to hold as it does for an alert (the same alert
@@ -224,7 +239,8 @@ export function createParamsStage(deps: { renderer: Renderer; cacheSize?: number
       }
       const out = cacheSize > 0 && cacheable(rb) ? remembered(rb, given, incident) : render(rb, given ?? placeholderValues(incident));
       if (!out.ok) {
-        const reason = unreadValue(out, given ?? placeholderValues(incident), ctx.input.unread) ?? out.reason;
+        const values = given ?? placeholderValues(incident);
+        const reason = unreadValue(out, values, ctx.input.unread) ?? missingClusterFact(out, values, incident) ?? out.reason;
         return { kind: 'blocked', event: 'PARAM_REFUSED', reason, runbook: rb };
       }
       ctx.plan = withMatched(rb, out.plan, (name) => (given === undefined ? placeholderValue(incident, name) : Object.hasOwn(given, name) ? given[name] : undefined));
