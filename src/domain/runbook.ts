@@ -236,6 +236,8 @@ export interface TimeWindow {
 export interface Runbook {
   id: string;
   file: string;
+  /** The line of its id in `file`, when known: where a problem with the runbook as a whole (a duplicate id) is named. Not part of what it means. */
+  line?: number;
   description: string;
   risk: Risk;
   triggers: string[];

@@ -8,7 +8,7 @@ import type { RunOutcome } from '../execute/runner.js';
 import { createManualClock, didYouMean } from '../lib/index.js';
 import { createLogger, noopMetrics } from '../observability/index.js';
 import { createDecide, defaultStages, withoutDecidedAgainClause, type ExecutionPlan, type Renderer } from '../pipeline/index.js';
-import { CHECK_TYPES, createRunbookIndex, loadRunbookFile, loadRunbooks, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
+import { CHECK_TYPES, createRunbookIndex, duplicateRunbookId, loadRunbookFile, loadRunbooks, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
 import type { Store, Tx } from '../store/ports.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Expectation, GuardState, RunbookTest, RunbookTestFile } from './file.js';
@@ -53,7 +53,7 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
   const base = dirname(suite.file);
   const runbooks: Runbook[] = [];
   const problems: LoadProblem[] = [];
-  const seen = new Map<string, string>();
+  const seen = new Map<string, Runbook>();
   suite.runbooks.forEach((entry, i) => {
     const path = resolve(base, entry);
     let isDir: boolean;
@@ -68,10 +68,10 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
     for (const rb of loaded.runbooks) {
       const first = seen.get(rb.id);
       if (first !== undefined) {
-        problems.push({ file: rb.file, path: `runbooks.${rb.id}`, message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first})` });
+        problems.push(duplicateRunbookId(rb, first));
         continue;
       }
-      seen.set(rb.id, rb.file);
+      seen.set(rb.id, rb);
       runbooks.push(rb);
     }
   });

@@ -29,7 +29,7 @@ import { compileWindows } from './windows.js';
  * One runbook as written → the compiled `Runbook`, or `undefined` after reporting
  * every problem found. A runbook with any problem is never returned half-built.
  */
-export function compileRunbook(r: Reporter, id: string, value: unknown, path: YamlPath, file: string): Runbook | undefined {
+export function compileRunbook(r: Reporter, id: string, value: unknown, path: YamlPath, file: string, line?: number): Runbook | undefined {
   const before = r.count();
   if (!RUNBOOK_ID_RE.test(id)) {
     r.report(path, `runbook id ${describe(id)} is not a safe name (lowercase letters, digits, "-", "_" and ".", starting with a letter or digit, at most 63 characters)`, 'key');
@@ -150,6 +150,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
       planVersion: writtenDigest(Object.fromEntries(Object.entries(m).filter(([k]) => !DESCRIPTIVE_KEYS.has(k)))),
     },
   };
+  if (line !== undefined) runbook.line = line;
   if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
   if (owner !== undefined) runbook.owner = owner;
   const plan = planMeaning(runbook, guardrails.notes);
@@ -167,7 +168,7 @@ const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'v
 /**
  * What a runbook means, as compiled: what it runs (actions, checks, rollback), how it is
  * decided (risk, mode, matchers, guardrails, limits, windows) and who approves it, less
- * what only describes it (its description, its file) and the map as written. Digested
+ * what only describes it (its description, its file and line) and the map as written. Digested
  * from the compiled runbook rather than the map, so that how it is written (keys in
  * another order, `risk: high` for `HIGH`, `max_executions_per_hour` for `max_per_hour`,
  * a default written out) is no change; every field the runbook gains is in it unless
@@ -175,7 +176,7 @@ const DESCRIPTIVE_KEYS: ReadonlySet<string> = new Set(['name', 'description', 'v
  * in it: its approvers read them.
  */
 function planMeaning(rb: Runbook, guardrailNotes: readonly string[]): Record<string, unknown> {
-  const { file: _file, description: _description, raw: _raw, version: _version, planVersion: _planVersion, asWritten: _asWritten, matchers, ...meaning } = rb;
+  const { file: _file, line: _line, description: _description, raw: _raw, version: _version, planVersion: _planVersion, asWritten: _asWritten, matchers, ...meaning } = rb;
   // A regex matcher's compiled test is made from its op and value.
   return { ...meaning, matchers: matchers.map(({ name, op, value }) => ({ name, op, value })), guardrailNotes: [...guardrailNotes] };
 }

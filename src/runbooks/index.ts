@@ -6,6 +6,7 @@
 export {
   loadRunbooks,
   loadRunbookFile,
+  duplicateRunbookId,
   parseRunbooksText,
   isRunbookFileName,
   runbookFileCountProblem,

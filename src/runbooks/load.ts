@@ -126,7 +126,7 @@ export function loadRunbooks(dir: string, opts: LoadOptions = {}): LoadResult & 
     path: '',
     message: `not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to ${n.replace(/\.ya?ml$/i, (ext) => ext.toLowerCase())}`,
   }));
-  const seen = new Map<string, string>();
+  const seen = new Map<string, Runbook>();
   for (const name of names) {
     const file = join(dir, name);
     const result = readRunbookFile(file);
@@ -136,14 +136,27 @@ export function loadRunbooks(dir: string, opts: LoadOptions = {}): LoadResult & 
     for (const rb of result.runbooks) {
       const first = seen.get(rb.id);
       if (first !== undefined) {
-        problems.push({ file, path: `runbooks.${rb.id}`, message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first})` });
+        problems.push(duplicateRunbookId(rb, first));
         continue;
       }
-      seen.set(rb.id, file);
+      seen.set(rb.id, rb);
       runbooks.push(rb);
     }
   }
   return { runbooks, problems, warnings, emptyFiles };
+}
+
+/**
+ * A runbook whose id another loaded first already has: named at its id's line, with
+ * where the first is (`file:line: path: message`, as every problem).
+ */
+export function duplicateRunbookId(rb: Runbook, first: Runbook): LoadProblem {
+  return {
+    file: rb.file,
+    path: `runbooks.${rb.id}`,
+    message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first.file}${first.line !== undefined ? `:${first.line}` : ''})`,
+    ...(rb.line !== undefined ? { line: rb.line } : {}),
+  };
 }
 
 export function loadRunbookFile(path: string): LoadResult {
@@ -221,7 +234,7 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
           });
           continue;
         }
-        const rb = compileRunbook(r, id, body, ['runbooks', id], fileLabel);
+        const rb = compileRunbook(r, id, body, ['runbooks', id], fileLabel, key?.line);
         if (!rb) continue;
         runbooks.push(rb);
         checkReferences(rb, ['runbooks', id], w);

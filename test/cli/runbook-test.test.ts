@@ -359,6 +359,16 @@ tests:
     assert.equal(r.code, 2);
   });
 
+  it('a runbook id two of the runbook files it names define is named at its line, with where the first is: exit 2', async () => {
+    const dir = workdir({
+      'more.yaml': '# restart-pod again\nrunbooks:\n  restart-pod:\n    risk: LOW\n    triggers: [x]\n    action: kubectl delete pod {pod_name} -n {namespace}\n    post_checks: [pod_becomes_ready]\n',
+      'dup.test.yaml': 'runbooks: [runbooks.yaml, more.yaml]\ntests:\n  - incident: {root_cause: x, service: s}\n    expect: {action: manual}\n',
+    });
+    const r = await rectifyTest(dir, 'dup.test.yaml');
+    assert.deepEqual(r.err, [`more.yaml:3: runbooks.restart-pod: duplicate runbook id "restart-pod" (first defined in ${join(dir, 'runbooks.yaml')}:4)`]);
+    assert.equal(r.code, 2);
+  });
+
   it('a test file too large or not UTF-8 is refused by name, runs nothing, and exits 2', async () => {
     const dir = workdir({ 'big.test.yaml': `# ${'x'.repeat(1024 * 1024)}\nruns: []\n` });
     writeFileSync(join(dir, 'latin1.test.yaml'), Buffer.concat([Buffer.from('runbooks: [runbooks.yaml]\ntests:\n  - name: caf'), Buffer.from([0xe9]), Buffer.from(`\n    incident: ${INC001}\n    expect: {action: AUTO}\n`)]));

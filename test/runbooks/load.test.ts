@@ -209,11 +209,11 @@ test('compiled runbooks are frozen: one caller cannot change another caller’s 
   }, TypeError);
 });
 
-test('a runbook id defined in two files is an error in the later file, and the first one wins', () => {
+test('a runbook id defined in two files is an error in the later file at its line, naming where the first is, and the first one wins', () => {
   const dir = join(FIXTURES, 'dup');
   const { runbooks, problems } = loadRunbooks(dir);
   assert.deepEqual(problems.map(formatProblem), [
-    `${dir}/b.yaml: runbooks.restart-pod: duplicate runbook id "restart-pod" (first defined in ${dir}/a.yaml)`,
+    `${dir}/b.yaml:6: runbooks.restart-pod: duplicate runbook id "restart-pod" (first defined in ${dir}/a.yaml:2)`,
   ]);
   assert.deepEqual(
     runbooks.map((r) => [r.id, r.risk]),
