@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { startHttpTarget } from '../helpers/http-target.js';
 import { cli } from './capture.js';
@@ -143,6 +145,63 @@ describe('run --json: the watching fails after the run was accepted', () => {
       assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
     } finally {
       await fake.close();
+    }
+  });
+});
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/**
+ * Ctrl-C while `run` or `approve` waits for the service's answer (a MEDIUM runbook's
+ * guardrail checks hold it for minutes) ended the process at once, exit 130, with no
+ * word, while the service went on to act. It stops the wait and is said as any answer
+ * lost: exit 6, "may have acted", how to check. A real process: the signal is the process's.
+ */
+describe('Ctrl-C while a POST waits for its answer', () => {
+  it('run, approve and pause: exit 6 naming the request and how to check, one request sent', { timeout: 60_000 }, async () => {
+    const posts: string[] = [];
+    // Holds every answer: the request is read, nothing comes back.
+    const server: Server = createServer((req) => {
+      req.resume();
+      req.on('end', () => posts.push(`${req.method} ${req.url}`));
+    });
+    await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cases: Array<[string[], string, string]> = [
+      [['run', 'r', '--by', 'c'], '/api/v1/runbooks/r/run', 'rectify audit --runbook r --since 10m'],
+      [['approve', 'apr_1', '--by', 'c'], '/api/v1/approvals/apr_1/approve', 'rectify approvals --status all, then rectify audit --since 10m'],
+      [['pause', '--by', 'c'], '/api/v1/pause', 'rectify audit --event SERVICE_PAUSED --since 10m'],
+    ];
+    try {
+      for (const [argv, route, check] of cases) {
+        const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', ...argv], {
+          cwd: ROOT,
+          env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', RECTIFY_SERVER: url },
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let stdout = '';
+        let stderr = '';
+        child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+        child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+        const exited = new Promise<[number | null, string | null]>((resolve) => child.once('close', (code, sig) => resolve([code, sig])));
+        try {
+          for (let i = 0; i < 800 && !posts.includes(`POST ${route}`); i++) await new Promise((r) => setTimeout(r, 25));
+          assert.ok(posts.includes(`POST ${route}`), `the request of ${argv[0]} never came`);
+          child.kill('SIGINT');
+          assert.deepEqual(await exited, [6, null], stderr);
+        } finally {
+          child.kill('SIGKILL');
+        }
+        assert.equal(stdout, '');
+        assert.equal(
+          stderr,
+          `rectify: sent POST ${route} to rectify at ${url}, but the wait for its answer was interrupted (Ctrl-C): the service may have acted on it. Do not send it again before checking what it did: ${check}\n`,
+        );
+        assert.equal(posts.filter((p) => p === `POST ${route}`).length, 1, argv[0]);
+      }
+    } finally {
+      server.closeAllConnections();
+      await new Promise((ok) => server.close(ok));
     }
   });
 });

@@ -170,6 +170,13 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
     if (body !== undefined) headers['content-type'] = 'application/json';
     const limitMs = post.acts ? actingTimeoutMs : timeoutMs;
     const deadline = timeoutSignal(limitMs);
+    // Ctrl-C while a POST waits for its answer (a MEDIUM runbook's guardrail checks hold
+    // it for minutes) ended the process at once (130), with no word, while the service went
+    // on to act: it stops the wait, and is said as any answer lost (exit 6, how to check).
+    const interrupt = method === 'POST' ? new AbortController() : undefined;
+    const onSigint = () => interrupt?.abort();
+    if (interrupt) process.once('SIGINT', onSigint);
+    const signals = [deadline, ...(signal ? [signal] : []), ...(interrupt ? [interrupt.signal] : [])];
     let res: Response;
     let text: string;
     try {
@@ -177,13 +184,14 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
         method,
         headers,
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: signal ? AbortSignal.any([signal, deadline]) : deadline,
+        signal: signals.length === 1 ? deadline : AbortSignal.any(signals),
         // Followed by hand: a redirect is named with its target, never followed (a POST
         // would be sent again elsewhere, with the token).
         redirect: 'manual',
       });
       text = await res.text();
     } catch (err) {
+      if (interrupt?.signal.aborted) throw mayHaveActed(route, 'the wait for its answer was interrupted (Ctrl-C)', post, null);
       if (signal?.aborted) throw err;
       const timedOut = deadline.aborted;
       const reason = networkReason(err);
@@ -208,6 +216,8 @@ export function createApiClient(settings: ClientSettings, opts: { userAgent?: st
       }
       const message = timedOut ? `no answer from rectify at ${shown} within ${limitMs / 1000}s (raise --timeout, or check the service)` : unreachableMessage(err, shown);
       throw failure(EXIT.UNREACHABLE, timedOut ? 'TIMEOUT' : 'UNREACHABLE', message, null);
+    } finally {
+      if (interrupt) process.removeListener('SIGINT', onSigint);
     }
     if (res.status >= 300 && res.status < 400) {
       const message = `rectify at ${shown} answered ${method} ${route} with a redirect (${res.status}) to ${shownLocation(res.headers.get('location'), url)}: rectify never redirects; if the service is there, give that address to --server`;

@@ -10,8 +10,8 @@ export const EXIT_HELP = [
   '  4  the service wants a token, or refuses this caller (the token\'s role, separation of duties)',
   '  5  waiting on a person (approval requested) or still running when --wait-timeout ended',
   '  6  sent, or accepted, but how it went is not known: the answer was lost (no answer in time,',
-  '     the connection closed), or watching the run failed; the service may have acted, so check',
-  '     (rectify audit) before trying again',
+  '     Ctrl-C before it came, the connection closed), or watching the run failed; the service may',
+  '     have acted, so check (rectify audit) before trying again',
 ].join('\n');
 
 export const CONNECTION_HELP = [
