@@ -94,6 +94,23 @@ describe('on-call: the CLI says what is still in force', () => {
     assert.deepEqual(none.json(), { paused: false, changed: false, runbooks_paused: [] });
   });
 
+  it('runbooks <id>: the paused line says the global pause too (it read "no" while nothing ran automatically)', async () => {
+    const line = async (id: string) => (await cli(['runbooks', id], { env })).out.filter((l) => l.startsWith('paused'));
+    assert.deepEqual(await line('flush-cache'), ['paused        no']);
+    await cli(['pause', '--by', 'root', '--reason', 'freeze'], { env });
+    await cli(['pause', '--runbook', 'restart-api', '--by', 'ops', '--reason', 'flapping'], { env });
+    try {
+      const global = (await svc.get('/api/v1/runbooks')).body.paused;
+      const own = (await svc.get('/api/v1/runbooks/restart-api')).body.paused;
+      assert.deepEqual(await line('flush-cache'), [`paused        yes (all automatic runs paused by root since ${z(global.since)}: freeze)`]);
+      assert.deepEqual(await line('restart-api'), [`paused        by ops since ${z(own.since)}: flapping; and all automatic runs paused by root since ${z(global.since)}: freeze`]);
+    } finally {
+      await cli(['resume', '--by', 'root'], { env });
+      await cli(['resume', '--runbook', 'restart-api', '--by', 'ops'], { env });
+    }
+    assert.deepEqual(await line('flush-cache'), ['paused        no']);
+  });
+
   it('runbooks: a refused reload is the first line, and a runbook not loaded because of it says so', async () => {
     const file = join(svc.runbooksDir, 'db.yaml');
     writeFileSync(file, 'runbooks:\n  scale-db:\n    risk: EXTREME\n    triggers: [DbSlow]\n    action:\n      http: {method: POST, url: "http://127.0.0.1:1/x"}\n');

@@ -3,6 +3,7 @@ import { ApiFailure } from './api.js';
 import { clientCommand, seg } from './command.js';
 import { cell, name, pausedBy, table, time, type PauseState as Pause } from './format.js';
 import { clientHelp } from './help.js';
+import { readPauses } from './pause-note.js';
 import { runbookListShape, runbookStateShape } from './shapes.js';
 
 interface RunbookStateJson {
@@ -35,7 +36,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>".\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.',
 );
 
 interface ReloadRefused {
@@ -80,12 +81,14 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       io.out(JSON.stringify(r));
       return EXIT.OK;
     }
+    // The global kill switch holds this runbook too: "no" while it is on read as "it runs".
+    const pauses = await readPauses(io, api);
     const lines: Array<[string, string]> = [
       ['runbook', r.id],
       ['description', cell(r.description, 100)],
       ['file', r.file],
       ['risk / mode', `${r.risk} / ${r.mode}`],
-      ['paused', r.paused ? pausedBy(r.paused) : 'no'],
+      ['paused', pausedCell(r.paused, pauses === undefined ? undefined : (pauses.paused ?? null))],
       ['triggers', r.triggers.join(', ') || '-'],
       ['actions', r.actions.join('; ') || '-'],
       ['executable', r.executable ? 'yes' : `no (needs ${r.needs.join(', ')})`],
@@ -125,6 +128,17 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
   for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
   return EXIT.OK;
 });
+
+/**
+ * PAUSED in the detail view: the runbook's own kill switch, and the global one, which
+ * holds it as well (`global` undefined: it could not be read, and that is said).
+ */
+function pausedCell(own: Pause | null | undefined, global: Pause | null | undefined): string {
+  const all = global ? `all automatic runs paused ${pausedBy(global)}` : '';
+  if (own) return `${pausedBy(own)}${all ? `; and ${all}` : ''}`;
+  if (global) return `yes (${all})`;
+  return global === undefined ? 'no (its own kill switch; whether all automatic runs are paused could not be read: rectify runbooks)' : 'no';
+}
 
 /**
  * A cooldown held by a run still under way ends when the run does, not at its `until`
