@@ -45,6 +45,13 @@ function runbooks(base: string): string {
     cooldown_minutes: 30
     action:
       http: {method: POST, url: "${base}/warm"}
+  warm-slowly:
+    risk: LOW
+    triggers: [cache_cold_slow]
+    max_per_hour: 5
+    cooldown_minutes: 30
+    action:
+      http: {method: POST, url: "${base}/warm-slowly", timeout_seconds: 600}
 `;
 }
 
@@ -55,6 +62,7 @@ describe('on-call: the CLI says what is still in force', () => {
   let target: HttpTarget;
   let svc: TestService;
   let env: Record<string, string>;
+  let release: () => void = () => {};
   before(async () => {
     target = await startHttpTarget();
     target.route('POST', '/restart/api-1', { status: 200 });
@@ -66,6 +74,7 @@ describe('on-call: the CLI says what is still in force', () => {
     env = { RECTIFY_SERVER: await svc.service.listen() };
   });
   after(async () => {
+    release();
     await svc.stop({ remove: true });
     await target.close();
   });
@@ -188,6 +197,29 @@ describe('on-call: the CLI says what is still in force', () => {
     // --json is the API's answer alone.
     const j = await cli(['run', 'fail-over', '--by', 'carol', '--json'], { env });
     assert.equal(j.json().result.event, 'CIRCUIT_OPEN');
+  });
+
+  it('run blocked by a cooldown a run under way holds names that run, not cooldown clear (which does not end its hold)', async () => {
+    // The action is held until the test lets it go: the run is under way meanwhile.
+    target.route('POST', '/warm-slowly', () => new Promise((resolve) => (release = () => resolve({ status: 200 }))));
+    const started = await cli(['run', 'warm-slowly', '--service', 'shop', '--by', 'carol', '--no-wait'], { env });
+    const id = /execution (exe_\w+)/.exec(started.out[0] ?? '')?.[1];
+    assert.ok(id, started.out.join('\n'));
+    try {
+      // The timed cooldown is in force too, so the reason says nothing of the run.
+      const cool = await cli(['run', 'warm-slowly', '--service', 'shop', '--by', 'carol'], { env });
+      assert.equal(cool.code, 1);
+      assert.match(cool.out[0]!, /^warm-slowly: blocked RATE_LIMITED: Cooldown active \(\d+s remaining\)/);
+      assert.deepEqual(cool.out.slice(1), [
+        `  execution ${id}, still running on shop, holds this cooldown until it ends, whatever rectify cooldown clear does; follow it: rectify audit --execution-id ${id} --follow`,
+      ]);
+    } finally {
+      release();
+    }
+    for (let i = 0; i < 400 && svc.service.store.read((tx) => tx.getExecution(id))?.state === 'running'; i++) await new Promise((r) => setTimeout(r, 25));
+    // The run over, the timed cooldown alone holds: cooldown clear ends it.
+    const after = await cli(['run', 'warm-slowly', '--service', 'shop', '--by', 'carol'], { env });
+    assert.deepEqual(after.out.slice(1), ['  to run it before the cooldown ends, end it by hand, then run again: rectify cooldown clear warm-slowly --service shop --reason <why>']);
   });
 
   it('a second pause names the pause in force, and says its own reason was not recorded', async () => {

@@ -5,12 +5,13 @@ import { formatProblem, isOutcomeUnknown, isRectifyError, LoadError } from '../.
 import { createLogger } from '../../observability/index.js';
 import { createService } from '../../service.js';
 import { EXIT, type CliIO } from '../io.js';
+import type { ApiClient } from './api.js';
 import { actor, clientCommand, seg, withJsonUsage } from './command.js';
-import { lastFlag } from './format.js';
+import { lastFlag, name } from './format.js';
 import { clientHelp } from './help.js';
 import { finishWatch, outcomeExit, printDryRunPlan, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
 import { pauseNote } from './pause-note.js';
-import { decisionShape } from './shapes.js';
+import { decisionShape, runbookStateShape } from './shapes.js';
 
 export const runHelp = clientHelp(
     'rectify run <runbook> [--param k=v]... [--service name] [--dry-run] [--by name] [--no-wait] [--wait-timeout 10m] [--json]\n       rectify run --local [--db sqlite:<path>] [--runbooks dir] <runbook> [--param k=v]... [...]',
@@ -18,8 +19,9 @@ export const runHelp = clientHelp(
       'Run a runbook by hand, through exactly the guardrails, approvals and audit of an automatic',
       'run (POST /api/v1/runbooks/{id}/run); the actor is --by or your user name. A HIGH-risk',
       'runbook asks for approval (exit 5, with the approval id); a guardrail block exits 1 with its',
-      'reason (for an open circuit or a cooldown, with the command that ends it by hand); a dry',
-      'run records what would run and runs nothing. The command waits for the execution to end',
+      'reason (for an open circuit or a cooldown, with the command that ends it by hand, or the run',
+      'under way that holds the cooldown until it ends); a dry run records what would run and runs',
+      'nothing. The command waits for the execution to end',
       '(exit 0 succeeded, 1 failed or aborted) unless --no-wait; Ctrl-C stops',
       'watching, not the run (exit 5, with how to follow it). Ctrl-C before the service answered',
       'stops the wait for its answer, not what the service does with the request: exit 6, with how',
@@ -121,7 +123,7 @@ const runRemote = clientCommand(
     const code = finish(io, client.json, result, null);
     if (!client.json) {
       await printDryRunPlan(io, api, result);
-      const hint = blockedHint(result, args[0]!, service ?? p.params['service'] ?? args[0]!);
+      const hint = await blockedHint(io, api, result, args[0]!, service ?? p.params['service'] ?? args[0]!);
       if (hint) io.out(hint);
     }
     await note();
@@ -134,20 +136,36 @@ const word = (v: string) => (/^[A-Za-z0-9._:/@=+-]+$/.test(v) ? v : `'${v.replac
 
 /**
  * What to do about a guardrail that blocked a manual run, when a command ends it: the
- * circuit closed by hand, the cooldown ended by hand. None for a run still under way
- * (it holds off the next until it ends) nor for the hourly limit (it frees with time).
+ * circuit closed by hand, the cooldown ended by hand. None for the hourly limit (it frees
+ * with time). A service's cooldown that a run still under way holds ends only with the
+ * run, whatever a clear does: the run is named instead, read from the runbook's view
+ * (`while_running`), as the reason leaves it out while the timed cooldown is in force too.
  */
-export function blockedHint(result: DecisionResultJson, runbook: string, service: string): string | undefined {
+export async function blockedHint(io: CliIO, api: ApiClient, result: DecisionResultJson, runbook: string, service: string): Promise<string | undefined> {
   if (result.action !== 'blocked') return undefined;
   if (result.event === 'CIRCUIT_OPEN') {
     return `  once the cause of the failures is fixed, close the circuit by hand, then run again: rectify circuit close ${word(runbook)} --reason <why>`;
   }
-  if (result.event === 'RATE_LIMITED' && result.reason.startsWith('Cooldown active') && !result.reason.includes('still running')) {
-    // A cooldown on a Kubernetes object counts every service's runs: clearing them all ends it.
-    const on = result.reason.startsWith('Cooldown active on ') ? '' : ` --service ${word(service)}`;
-    return `  to run it before the cooldown ends, end it by hand, then run again: rectify cooldown clear ${word(runbook)}${on} --reason <why>`;
+  if (result.event !== 'RATE_LIMITED' || !result.reason.startsWith('Cooldown active')) return undefined;
+  // A cooldown on a Kubernetes object counts every service's runs: clearing them all ends it.
+  // It is judged only when the service has none in force, nor a run under way holding it.
+  const onObject = result.reason.startsWith('Cooldown active on ');
+  const running = onObject ? undefined : await runHolding(io, api, runbook, service);
+  if (running) {
+    return `  execution ${running}, still running on ${name(service, 253)}, holds this cooldown until it ends, whatever rectify cooldown clear does; follow it: rectify audit --execution-id ${running} --follow`;
   }
-  return undefined;
+  if (result.reason.includes('still running')) return undefined;
+  return `  to run it before the cooldown ends, end it by hand, then run again: rectify cooldown clear ${word(runbook)}${onObject ? '' : ` --service ${word(service)}`} --reason <why>`;
+}
+
+/** The run under way that holds the runbook's cooldown on `service`, from its view; undefined when none, or when the view cannot be read. */
+async function runHolding(io: CliIO, api: ApiClient, runbook: string, service: string): Promise<string | undefined> {
+  try {
+    const view = await api.get<{ cooldowns: Array<{ service: string; while_running?: string }> }>(`/api/v1/runbooks/${seg(runbook)}`, runbookStateShape, io.signal);
+    return view.cooldowns.find((c) => c.service === service)?.while_running;
+  } catch {
+    return undefined;
+  }
 }
 
 function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution: ExecutionJson | null): number {
