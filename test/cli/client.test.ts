@@ -202,6 +202,22 @@ describe('client commands against a running service', () => {
     assert.equal(target.calls('/drop/db', 'POST'), 1);
   });
 
+  it('run --no-wait and approve --no-wait: exit 5, the run started and its outcome not known yet (0 said it succeeded)', async () => {
+    target.reset();
+    const r = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--service', 'api-nw', '--by', 'carol', '--no-wait'], { env });
+    assert.equal(r.code, 5, r.err.join('\n'));
+    assert.match(r.out[0]!, /^restart-api: executing \(manual run\), execution exe_\w+, incident man_\w+$/);
+    const j = await cli(['run', 'restart-api', '--param', 'pod_name=api-1', '--service', 'api-nw', '--by', 'carol', '--no-wait', '--json'], { env });
+    assert.deepEqual([j.code, j.json().result.action, j.json().execution], [5, 'executed', null]);
+    const asked = await cli(['run', 'rollback-deployment', '--param', 'deployment=checkout', '--by', 'carol', '--json'], { env });
+    const id = asked.json().result.approval_id as string;
+    const a = await cli(['approve', id, '--by', 'alice', '--no-wait'], { env });
+    assert.equal(a.code, 5, a.err.join('\n'));
+    assert.deepEqual(a.out.slice(0, 1), [`approved ${id} (rollback-deployment on rollback-deployment) as alice`]);
+    assert.match(a.out[1]!, /^rollback-deployment: executing \(approved.*\), execution exe_\w+, incident \S+$/);
+    await until(() => target.calls('/restart/api-1', 'POST') === 2 && target.calls('/undo/checkout', 'POST') === 1, 'the runs started');
+  });
+
   it('pause and resume: the kill switch, audited with --by and --reason', async () => {
     const p = await cli(['pause', '--by', 'ops', '--reason', 'maintenance', '--json'], { env });
     assert.equal(p.code, 0);

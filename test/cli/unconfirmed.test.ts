@@ -60,12 +60,12 @@ describe('a POST whose answer is lost', () => {
     }
   });
 
-  it('run waits past 10 s by default: an answer after the guardrail checks of a MEDIUM runbook is read (exit 0)', async () => {
+  it('run waits past 10 s by default: an answer after the guardrail checks of a MEDIUM runbook is read (exit 5: started, not watched)', async () => {
     const fake = await startHttpTarget();
     try {
       fake.route('POST', '/api/v1/runbooks/r/run', { status: 202, delayMs: 11_000, body: EXECUTING });
       const r = await cli(['run', 'r', '--by', 'c', '--no-wait'], { env: { RECTIFY_SERVER: fake.url } });
-      assert.equal(r.code, 0, r.err.join('\n'));
+      assert.equal(r.code, 5, r.err.join('\n'));
       assert.deepEqual(r.out, ['r: executing (manual run), execution exe_1, incident man_1']);
       assert.equal(fake.calls('/api/v1/runbooks/r/run', 'POST'), 1);
     } finally {

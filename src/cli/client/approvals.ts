@@ -133,7 +133,7 @@ export const approveHelp = clientHelp(
     'An approved run goes ahead while rectify or the runbook is paused (rectify pause stops',
     'automatic runs only): a note line says so.',
   ].join('\n'),
-  [...decideFlags, '--no-wait          return once the decision is recorded', '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5'],
+  [...decideFlags, '--no-wait          return once the decision is recorded (the run started: exit 5, its\n                     outcome not known yet)', '--wait-timeout <d> how long to watch the execution (default 10m); then exit 5'],
 );
 
 export const rejectHelp = clientHelp(

@@ -117,11 +117,16 @@ export function finishWatch(io: CliIO, result: DecisionResultJson, watched: { ex
   return outcomeExit(result, execution);
 }
 
-/** What a decision (and its execution, if we watched it) means for the exit code. */
+/**
+ * What a decision (and its execution, if we watched it) means for the exit code. A run
+ * started and not watched (--no-wait) has no outcome yet: still running (5), as when
+ * --wait-timeout ends, not 0, which says it succeeded; only a decision that waited for
+ * the end (`success`, a local run) says how it went.
+ */
 export function outcomeExit(result: DecisionResultJson, execution: ExecutionJson | null): number {
   switch (result.action) {
     case 'executed':
-      if (!execution) return result.success === false ? EXIT.FAILED : EXIT.OK;
+      if (!execution) return result.success === undefined ? EXIT.PENDING : result.success ? EXIT.OK : EXIT.FAILED;
       if (execution.state === 'running') return EXIT.PENDING;
       return execution.state === 'succeeded' ? EXIT.OK : EXIT.FAILED;
     case 'dry_run':
