@@ -144,10 +144,12 @@ describe('client commands against a running service', () => {
       [id],
     );
     const table = await cli(['approvals'], { env });
-    assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ALERTS\s+ACTIONS\s+ROLLBACK$/);
+    assert.match(table.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+VOTES\s+REQUESTED\s+EXPIRES\s+ALERTS\s+REASON\s+ACTIONS\s+ROLLBACK$/);
     assert.equal(table.out.length, 2);
-    // What Approve would run, and what undoes it if it fails.
-    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+0\\s+POST ${target.url}/undo/checkout\\s+POST ${target.url}/redo/checkout$`));
+    // Why it asks, what Approve would run, and what undoes it if it fails; one approver: no votes to count.
+    const reason = list.json().approvals[0].reason as string;
+    assert.ok(reason.length > 0 && reason.length <= 60, reason);
+    assert.match(table.out[1]!, new RegExp(`^${id}\\s+rollback-deployment\\s+rollback-deployment\\s+pending\\s+-\\s+2026-11-24T03:00:00Z\\s+2026-11-24T04:00:00Z\\s+0\\s+${reason.replace(/[()]/g, '\\$&')}\\s+POST ${target.url}/undo/checkout\\s+POST ${target.url}/redo/checkout$`));
 
     const ok = await cli(['approve', id, '--by', 'alice', '--comment', 'error rate is real', '--json'], { env });
     assert.equal(ok.code, 0, ok.err.join('\n'));
@@ -192,9 +194,9 @@ describe('client commands against a running service', () => {
     const id = asked.json().result.approval_id as string;
     const first = await cli(['approve', id, '--by', 'alice'], { env });
     assert.deepEqual([first.code, first.out, first.err], [5, [`approved ${id} (drop-replica on drop-replica) as alice: vote 1 of 2, still pending until another approver approves`], []]);
-    // A runbook with no rollback says so.
+    // A runbook with no rollback says so; the votes cast of those needed are counted.
     const listed = await cli(['approvals'], { env });
-    assert.match(listed.out[1]!, new RegExp(`^${id}\\s.*\\s+POST ${target.url}/drop/db\\s+none$`));
+    assert.match(listed.out[1]!, new RegExp(`^${id}\\s+drop-replica\\s+drop-replica\\s+pending\\s+1/2\\s.*\\s+POST ${target.url}/drop/db\\s+none$`));
     assert.equal(target.calls('/drop/db', 'POST'), 0);
     const second = await cli(['approve', id, '--by', 'bob', '--json'], { env });
     assert.equal(second.code, 0, second.err.join('\n'));
@@ -519,10 +521,16 @@ describe('client commands: what the service answers with an error', () => {
     const r = await cli(['approvals', '--status', 'all'], { env: { RECTIFY_SERVER: fake.url } });
     assert.equal(r.code, 0);
     assert.deepEqual(r.out, [
-      'ID     RUNBOOK      SERVICE                    STATUS    REQUESTED             EXPIRES/BY                                                        ALERTS  ACTIONS                ROLLBACK',
-      String.raw`apr_1  restart-api  shop                       approved  2026-11-24T03:00:00Z  a\u0000 b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       POST http://x/restart  -`,
-      String.raw`apr_2  restart-api  shop apr_3 \u001b[31mFAKE  rejected  2026-11-24T03:00:00Z  alice                                                             1       POST http://x/restart  -`,
+      'ID     RUNBOOK      SERVICE                    STATUS    VOTES  REQUESTED             EXPIRES/BY                                                        ALERTS  REASON                       ACTIONS                ROLLBACK',
+      String.raw`apr_1  restart-api  shop                       approved  -      2026-11-24T03:00:00Z  a\u0000 b4d  demo  shop  approved  2026-11-24T03:00:00Z  mallory  1       risk HIGH requires approval  POST http://x/restart  -`,
+      String.raw`apr_2  restart-api  shop apr_3 \u001b[31mFAKE  rejected  -      2026-11-24T03:00:00Z  alice                                                             1       risk HIGH requires approval  POST http://x/restart  -`,
     ]);
+    // A long reason is cut, as the other cells are (--json has it whole); two approvers: the votes counted.
+    const long = `risk HIGH requires approval; ${'x'.repeat(80)}`;
+    fake.route('GET', '/api/v1/approvals', { status: 200, body: { approvals: [approval('apr_6', { status: 'pending', reason: long, approvals_required: 2, votes: [{ by: 'alice', at: '2026-11-24T03:01:00.000Z', comment: null, slack_user_id: null }] })] } });
+    const cut = await cli(['approvals'], { env: { RECTIFY_SERVER: fake.url } });
+    assert.equal(cut.code, 0);
+    assert.match(cut.out[1]!, new RegExp(`^apr_6\\s+restart-api\\s+shop\\s+pending\\s+1/2\\s+\\S+\\s+\\S+\\s+1\\s+${long.slice(0, 59)}…\\s+POST http://x/restart\\s+-$`), cut.out[1]);
     fake.route('POST', '/api/v1/approvals/apr_4/reject', { status: 200, body: approval('apr_4', { status: 'rejected', service: 'shop\nrejected apr_5', decided_by: 'bob\r\u001b[2Kmallory' }) });
     const rejected = await cli(['reject', 'apr_4', '--by', 'bob'], { env: { RECTIFY_SERVER: fake.url } });
     assert.deepEqual(rejected.out, [String.raw`rejected apr_4 (restart-api on shop rejected apr_5) as bob \u001b[2Kmallory: nothing will run`]);

@@ -124,7 +124,7 @@ describe('approval pages', () => {
 
     const t = await cli(['approvals'], { env });
     assert.equal(t.code, 0, t.err.join('\n'));
-    assert.match(t.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+REQUESTED\s+EXPIRES\s+ALERTS\s+ACTIONS\s+ROLLBACK$/);
+    assert.match(t.out[0]!, /^ID\s+RUNBOOK\s+SERVICE\s+STATUS\s+VOTES\s+REQUESTED\s+EXPIRES\s+ALERTS\s+REASON\s+ACTIONS\s+ROLLBACK$/);
     assert.equal(t.out.length, 102, 'a header, 100 rows and what was left out');
     assert.deepEqual(t.out.slice(1, 101).map((l) => l.split(/\s+/)[0]), pending.slice(0, 100));
     assert.equal(

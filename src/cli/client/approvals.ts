@@ -39,8 +39,10 @@ interface ApprovalPageJson {
 export const approvalsHelp = clientHelp(
   'rectify approvals [--status pending|approved|rejected|expired|cancelled|all] [--limit n] [--cursor c] [--all-pages] [--json]',
   [
-    'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default. Each shows the',
-    'actions Approve would run and the rollback that undoes them if they fail (none: the runbook has none).',
+    'Approval requests, newest first (GET /api/v1/approvals). Pending ones by default. Each shows why',
+    'it asks a person (REASON, cut to 60 characters: --json has it whole), the approvals cast of those',
+    'needed for a request that needs more than one approver (VOTES 1/2), the actions Approve would',
+    'run and the rollback that undoes them if they fail (none: the runbook has none).',
     'When more requests match than one page holds, the last line says how many and how to list the',
     'older ones (pending ones expire oldest first): --cursor for the next page, --all-pages for every one.',
   ].join('\n'),
@@ -98,15 +100,20 @@ export const approvalsCommand = clientCommand(
         a.runbook,
         name(a.service, 40),
         a.status,
+        // Approvals cast of those needed, for a request that needs more than one approver.
+        (a.approvals_required ?? 1) > 1 && a.votes !== undefined ? `${a.votes.length}/${a.approvals_required}` : '-',
         time(a.requested_at),
         a.status === 'pending' ? time(a.expires_at) : cell(a.decided_by, 64),
         // Alerts not resolved yet, of those that asked (for a pending request).
         a.status === 'pending' && (a.alerts ?? 0) > 1 ? `${a.alerts_open ?? 0}/${a.alerts}` : String(a.alerts ?? 0),
+        // Why a person is asked (the risk, a guardrail): what an approver judges first.
+        cell(a.reason, 60),
         cell(a.actions.join('; '), 70),
         // What undoes the actions if they fail: an approver agrees to both.
         a.rollback === undefined ? '-' : a.rollback === null || a.rollback.length === 0 ? 'none' : cell(a.rollback.join('; '), 70),
       ]);
-      for (const l of table(['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'ACTIONS', 'ROLLBACK'], rows)) io.out(l);
+      const headers = ['ID', 'RUNBOOK', 'SERVICE', 'STATUS', 'VOTES', 'REQUESTED', status === 'pending' ? 'EXPIRES' : 'EXPIRES/BY', 'ALERTS', 'REASON', 'ACTIONS', 'ROLLBACK'];
+      for (const l of table(headers, rows)) io.out(l);
     }
     // Never a silent cut: the hidden requests are the oldest, and pending ones expire oldest first.
     if (next) {
