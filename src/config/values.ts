@@ -348,8 +348,21 @@ export const webhookUrl: ValueParser<string> = urlWithoutCredentials(false, NOT_
 /** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
 export const prometheusUrl: ValueParser<string> = urlWithoutCredentials(true, NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them');
 
-/** The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own setting, never in the URL. */
-export const serverUrl: ValueParser<string> = urlWithoutCredentials(true, NOT_SENT + 'give the token with --token or RECTIFY_TOKEN');
+/**
+ * The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own
+ * setting, never in the URL. Each request's path is added after it, so a query or a
+ * fragment (even a bare `?` or `#`) would hold every path: each request went to its path
+ * (`/`), answered there by whatever serves it. Refused, shown by scheme and host only.
+ */
+export const serverUrl: ValueParser<string> = ((url: ValueParser<string>): ValueParser<string> => ({
+  placeholder: '<url>',
+  parse(raw, ctx) {
+    const r = url.parse(raw, ctx);
+    if (!r.ok || !/[?#]/.test(r.value)) return r;
+    const path = new URL(r.value).pathname || '/';
+    return { ok: false, message: `expected the service's address without a query (?…) or fragment (#…) (each request's path is added to it, so every request would go to its path, ${path}); got ${showUrl(raw)}` };
+  },
+}))(urlWithoutCredentials(true, NOT_SENT + 'give the token with --token or RECTIFY_TOKEN'));
 
 /**
  * rectify's own address as people reach it (--public-url), which every notification link

@@ -376,6 +376,22 @@ describe('client commands against a running service', () => {
     assert.equal(creds.code, 2);
     assert.equal(creds.err[0], `RECTIFY_SERVER: expected a URL without user:password@ (credentials in the URL are not sent: give the token with --token or RECTIFY_TOKEN), got "http://${new URL(env.RECTIFY_SERVER!).host}" (the rest is left out: it may hold a secret)`);
     assert.equal([...creds.err, ...creds.out].join('\n').includes('SECRETPW'), false);
+    // A query or fragment: every request's path went after it, so each went to / (a pause
+    // answered by whatever serves /). Refused, naming where it came from; nothing is sent.
+    const host = new URL(env.RECTIFY_SERVER!).host;
+    const pausesBefore = (await svc.get('/api/v1/audit?event=SERVICE_PAUSED&limit=1000')).body.events.length;
+    const hidden = `"http://${host}" (the rest is left out: it may hold a secret)`;
+    for (const [argv, env2, from, got] of [
+      [['pause', '--by', 'ops', '--server', `http://${host}/?token=SECRETQ`], {}, '--server', hidden],
+      [['pause', '--by', 'ops', '--server', `http://${host}?`], {}, '--server', `"http://${host}?"`],
+      [['pause', '--by', 'ops'], { RECTIFY_SERVER: `http://${host}/#SECRETQ` }, 'RECTIFY_SERVER', hidden],
+    ] as Array<[string[], Record<string, string>, string, string]>) {
+      const r = await cli(argv, { env: { ...env, ...env2 } });
+      const message = `${from}: expected the service's address without a query (?…) or fragment (#…) (each request's path is added to it, so every request would go to its path, /); got ${got}`;
+      assert.deepEqual([r.code, r.err[0]], [2, message], argv.join(' '));
+      assert.equal([...r.err, ...r.out].join('\n').includes('SECRETQ'), false);
+    }
+    assert.equal((await svc.get('/api/v1/audit?event=SERVICE_PAUSED&limit=1000')).body.events.length, pausesBefore, 'nothing was paused');
     // "." and ".." name nothing: the URL would collapse them (pause --runbook .. was POST /api/v1/pause, the global switch).
     const switches = async () => (await svc.get('/api/v1/audit?limit=1000')).body.events.filter((e: { event: string }) => e.event.startsWith('SERVICE_')).length;
     const switchesBefore = await switches();
