@@ -98,7 +98,8 @@ export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
   // the same document): text from the service can neither rewrite the terminal nor pass
   // "shop\u200b" off as "shop".
   const io: CliIO = { ...terminal, out: (line) => terminal.out(printable(line)), err: (line) => terminal.err(printable(line)) };
-  let [name, ...rest] = argv;
+  // `rectify help <command>…` is `rectify <command>… --help` (help audit verify too).
+  let [name, ...rest] = argv[0] === 'help' && argv.length > 1 ? [...argv.slice(1), '--help'] : argv;
   // `audit verify` and `audit export` are the two-word forms of audit-verify and audit-export.
   if (name === 'audit' && (rest[0] === 'verify' || rest[0] === 'export')) [name, ...rest] = [`audit-${rest[0]}`, ...rest.slice(1)];
   // `rectify audit verfy`: audit takes no argument, so a word after it is a mistyped verify or export.
@@ -109,9 +110,14 @@ export async function runCli(argv: string[], terminal: CliIO): Promise<number> {
     return EXIT.USAGE;
   }
   if (name === '--version') return versionCommand(rest, io);
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
+  if (!name) {
+    // No command is a usage mistake: the usage goes to stderr, as every usage mistake's words do.
+    io.err(usage());
+    return EXIT.USAGE;
+  }
+  if (name === '--help' || name === '-h' || name === 'help') {
     io.out(usage());
-    return name ? EXIT.OK : EXIT.USAGE;
+    return EXIT.OK;
   }
   const cmd = COMMANDS[name];
   if (!cmd) {

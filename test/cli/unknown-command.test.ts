@@ -52,6 +52,21 @@ describe('a mistyped command', () => {
     assert.deepEqual(e.err, ['rectify audit: unknown subcommand "exprot" (did you mean "audit export"?)', 'see: rectify audit --help']);
   });
 
+  it('help <command> is <command> --help (it printed the general usage); no command at all is a usage mistake, on stderr', async () => {
+    for (const argv of [['approve'], ['run'], ['audit', 'verify'], ['serve']]) {
+      const help = await cli(['help', ...argv]);
+      const own = await cli([...argv, '--help']);
+      assert.deepEqual([help.code, help.out, help.err], [0, own.out, []], argv.join(' '));
+      assert.match(help.out[0]!, new RegExp(`^usage: rectify ${argv.join(' ')} `), argv.join(' '));
+    }
+    const unknown = await cli(['help', 'aprove']);
+    assert.deepEqual([unknown.code, unknown.err], [2, ['rectify: unknown command "aprove" (did you mean "approve"?)', 'see: rectify --help']]);
+    const usage = (await cli(['help'])).out;
+    assert.equal(usage[0], 'usage: rectify <command> [flags]');
+    const none = await cli([]);
+    assert.deepEqual([none.code, none.out, none.err], [2, [], usage]);
+  });
+
   it('--help still prints the whole usage on stdout, exit 0', async () => {
     const r = await cli(['--help']);
     assert.equal(r.code, 0);
