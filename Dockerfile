@@ -28,9 +28,15 @@ COPY migrations ./migrations
 COPY runbooks ./runbooks
 COPY demo/flaky-service.ts ./demo/flaky-service.ts
 
-# The database lives on a volume; the process runs unprivileged. `rectify` on PATH runs
-# the same entrypoint, for `docker exec` / `kubectl exec` (rectify backup, audit verify).
+# The database lives on a volume at /data; the process runs unprivileged. `rectify` on PATH
+# runs the same entrypoint, for `docker exec` / `kubectl exec` (rectify backup, audit verify).
+# The image sets no RECTIFY_* variable: one would override the same key of a mounted
+# rectify.yaml (the environment wins over the file). Its defaults are rectify's own,
+# resolved against the working directory /app: runbooks ./runbooks (the bundled ones) and
+# database sqlite:./data/rectify.db, where ./data is a link to the volume /data. A config
+# file (/app/rectify.yaml, read when present, or --config) then decides both.
 RUN mkdir -p /data && chown node:node /data \
+ && ln -s /data /app/data \
  && ln -s /app/bin/rectify.js /usr/local/bin/rectify
 USER node
 # A bounded heap keeps the resident set near 140 MiB under an alert storm (the
@@ -38,9 +44,7 @@ USER node
 # machine's size). Two malloc arenas instead of glibc's eight per core hold
 # SQLite's and the threads' native memory about 8 MiB lower, at no measured cost
 # in throughput. bench/ runs rectify with these same settings.
-ENV RECTIFY_DB=sqlite:/data/rectify.db \
-    RECTIFY_RUNBOOKS=/app/runbooks \
-    NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=4" \
     MALLOC_ARENA_MAX=2
 EXPOSE 9095
 ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/rectify.js"]

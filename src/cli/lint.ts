@@ -85,7 +85,11 @@ export async function lintCommand(argv: string[], io: CliIO): Promise<number> {
     // them as its own settings misnamed, but lint runs in the shell an operator also runs
     // rectify approvals or run from, where they are set on purpose.
     const clientEnv = new Set<string>(Object.values(CLIENT_ENV));
-    configWarnings.push(...loaded.config.warnings.filter((w) => !(w.path === '' && clientEnv.has(w.file))));
+    // Nor the config file's runbooks: overridden (lint's own --runbooks names the folder to lint on
+    // purpose): the last line names the folder linted and where that came from.
+    configWarnings.push(
+      ...loaded.config.warnings.filter((w) => !(w.path === '' && clientEnv.has(w.file)) && !(w.path === 'runbooks' && w.message.startsWith('overridden by '))),
+    );
   }
   // What is not there, or not a runbook file, is a wrong name (exit 2), not a finding (exit 1):
   // a log file would otherwise be parsed as YAML and print an error for every line.

@@ -42,6 +42,8 @@ interface Candidate {
   /** As written, so messages about it echo the user's own words. */
   raw: unknown;
   source: ConfigSource;
+  /** The line of its key, when it comes from the config file. */
+  line?: number;
 }
 
 /**
@@ -74,7 +76,7 @@ export function loadConfig(
     at: ValueContext = ctx,
   ): void => {
     const r = SETTINGS[name].parser.parse(raw, at);
-    if (r.ok) into.set(name, { value: r.value, raw, source });
+    if (r.ok) into.set(name, { value: r.value, raw, source, ...(line ? { line } : {}) });
     else problems.push({ file: source.file, path: source.path, message: r.message, ...(line ? { line } : {}) });
   };
 
@@ -195,8 +197,12 @@ export function loadConfig(
   // 4. Precedence, then defaults.
   const values: Record<string, unknown> = {};
   const sources: Record<string, ConfigSource> = {};
+  /** Keys of the config file a flag or a variable overrides with another value: said, as the file reads as in force. */
+  const overridden: LoadProblem[] = [];
   for (const n of SETTING_NAMES) {
     const chosen = fromFlags.get(n) ?? fromEnv.get(n) ?? fromFile.get(n) ?? fromKubeEnv.get(n);
+    const inFile = fromFile.get(n);
+    if (chosen && inFile && chosen !== inFile && !sameValue(chosen.value, inFile.value)) overridden.push(overriddenKey(inFile, chosen.source));
     if (chosen) {
       values[n] = chosen.value;
       sources[n] = chosen.source;
@@ -244,10 +250,25 @@ export function loadConfig(
       ...givenEmpty
         .filter((e) => SETTINGS[e.name].whenEmpty !== undefined && sources[e.name]!.kind === 'default')
         .map((e) => ({ ...e.at, message: `set but empty: ${SETTINGS[e.name].whenEmpty!}` })),
+      ...overridden,
       ...unknownEnvWarnings(env),
     ],
   };
   return { config: deepFreeze(config) };
+}
+
+/**
+ * The warning for a key of the config file that a flag or an environment variable sets to
+ * another value (a container image's ENV, a unit's Environment=, a flag left in a script):
+ * the file reads as in force and is not. Values are not shown: some are secrets.
+ */
+function overriddenKey(inFile: Candidate, winner: ConfigSource): LoadProblem {
+  return {
+    file: inFile.source.file,
+    path: inFile.source.path,
+    message: `overridden by ${winner.file}, which sets another value: the file's value is not in force`,
+    ...(inFile.line ? { line: inFile.line } : {}),
+  };
 }
 
 /**

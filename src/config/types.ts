@@ -82,6 +82,6 @@ export interface Config {
   /** The directory relative paths of flags, environment variables and defaults were resolved against. */
   readonly cwd: string;
   readonly sources: Readonly<Record<SettingName, ConfigSource>>;
-  /** Not fatal, but worth logging at startup (serve logs them): an unknown RECTIFY_* variable, a client command's variable (RECTIFY_TOKEN) set for the service, a safety setting given empty (`dry_run:`). */
+  /** Not fatal, but worth logging at startup (serve logs them): an unknown RECTIFY_* variable, a client command's variable (RECTIFY_TOKEN) set for the service, a safety setting given empty (`dry_run:`), a config-file key a flag or a variable overrides with another value. */
   readonly warnings: readonly LoadProblem[];
 }

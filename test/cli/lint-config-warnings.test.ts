@@ -50,6 +50,26 @@ describe('rectify lint: the configuration\'s warnings', () => {
     ]);
   });
 
+  it('a key of the config file a variable overrides with another value is a warning; the runbooks folder the last line names is not', async () => {
+    const dir = project('runbooks: ./runbooks\ndb: sqlite:./data/rectify.db\n');
+    const runbooks = join(dir, 'runbooks');
+    const r = await cli(['lint'], { cwd: dir, env: { RECTIFY_DB: 'sqlite:/srv/other.db' } });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, {
+      code: 1,
+      out: [],
+      err: [
+        "rectify.yaml:2: db: warning: overridden by RECTIFY_DB, which sets another value: the file's value is not in force",
+        `0 problem(s) and 1 warning(s) in ${runbooks} (set by runbooks in rectify.yaml)`,
+      ],
+    });
+    mkdirSync(join(dir, 'other'));
+    writeFileSync(join(dir, 'other', 'ok.yaml'), OK);
+    for (const [argv, env, from] of [[['--runbooks', 'other'], {}, '--runbooks'], [[], { RECTIFY_RUNBOOKS: 'other' }, 'RECTIFY_RUNBOOKS']] as const) {
+      const folder = await cli(['lint', ...argv], { cwd: dir, env });
+      assert.deepEqual({ code: folder.code, out: folder.out, err: folder.err }, { code: 0, out: [`1 runbook(s) OK in ${join(dir, 'other')} (set by ${from})`], err: [] }, from);
+    }
+  });
+
   it('the client commands\' RECTIFY_SERVER and RECTIFY_TOKEN, set in an operator\'s shell, are no warning of lint\'s', async () => {
     const dir = project('runbooks: ./runbooks\n');
     const r = await cli(['lint'], { cwd: dir, env: { RECTIFY_SERVER: 'http://127.0.0.1:9095', RECTIFY_TOKEN: 'abc' } });

@@ -111,6 +111,22 @@ describe('precedence: flag > env > file > default', () => {
     assert.equal(ok([], {}, workdir('dry_run: true\n')).dryRun, true);
   });
 
+  it('a file key a flag or a variable sets to another value is a warning naming the key, its line and the winner', () => {
+    // A container image's ENV RECTIFY_DB silently replaced a mounted file's db:.
+    const cwd = workdir('listen: 10.0.0.1:7000\ndb: sqlite:/srv/file.db\nrunbooks: /srv/rb\naudit_key: file-key-0123456789abcdef0123456789abcdef\ndry_run: true\n');
+    const c = ok(['--runbooks', '/srv/flag-rb', '--dry-run=true'], { RECTIFY_DB: 'sqlite:/srv/env.db', RECTIFY_RUNBOOKS: '/srv/env-rb', RECTIFY_AUDIT_KEY: 'env-key-0123456789abcdef0123456789abcdef', RECTIFY_LISTEN: '10.0.0.1:7000' }, cwd);
+    assert.deepEqual([c.db.kind === 'sqlite' && c.db.path, c.runbooks], ['/srv/env.db', '/srv/flag-rb']);
+    assert.deepEqual(c.warnings.map(formatProblem), [
+      "rectify.yaml:2: db: overridden by RECTIFY_DB, which sets another value: the file's value is not in force",
+      "rectify.yaml:3: runbooks: overridden by --runbooks, which sets another value: the file's value is not in force",
+      // Named, never shown: it is a secret.
+      "rectify.yaml:4: audit_key: overridden by RECTIFY_AUDIT_KEY, which sets another value: the file's value is not in force",
+    ]);
+    // The same value from a higher source (listen, dry_run above), a key the file leaves empty, $KUBECONFIG (below
+    // the file) and a key only the file sets: nothing to say.
+    assert.deepEqual(ok(['--db', 'sqlite:data/x.db'], { KUBECONFIG: '/k/env', RECTIFY_TOKENS: '' }, workdir('db: sqlite:data/x.db\ntokens:\nkubeconfig: /k/file\n')).warnings, []);
+  });
+
   it('KUBECONFIG is honoured below rectify.yaml and RECTIFY_KUBECONFIG', () => {
     const cwd = workdir();
     assert.equal(ok([], { KUBECONFIG: '/k/a' }, cwd).kubeconfig, '/k/a');
