@@ -333,8 +333,29 @@ function nearMissOf(key: string, known: readonly string[]): string | undefined {
   return best;
 }
 
+/** The name after RECTIFY_ as words: in upper case, `-` read as `_`. */
+const words = (key: string): string => key.replace(PREFIX_RE, '').toUpperCase().replaceAll('-', '_');
+
 /**
- * A variable that is a near miss of a known one is refused: ignored, a misspelt
+ * The one setting's variable `key` extends or shortens by words at a `_`, as suggestFileKey
+ * reads a file key: a word added (`RECTIFY_DRY_RUN_MODE`, `RECTIFY_RUNBOOKS_DIR`,
+ * `RECTIFY_DB_PATH`) or left off (`RECTIFY_MAX_CONCURRENT`); nothing when several fit
+ * (`RECTIFY_TLS`). Too many letters apart for nearMissOf, yet as surely meant. Only the
+ * service's settings (a client command's variable is nothing it would run without), and
+ * not a word put before a name: `RECTIFY_TEST_KUBECONFIG` is a variable of rectify's own tests.
+ */
+function extendedSettingOf(key: string): { meant: string; added: boolean } | undefined {
+  if (!PREFIX_RE.test(key)) return undefined;
+  const mine = words(key);
+  if (mine === '') return undefined;
+  const settings = SETTING_NAMES.map((n) => envName(SETTINGS[n].flag));
+  const related = settings.filter((k) => mine.startsWith(`${words(k)}_`) || words(k).startsWith(`${mine}_`));
+  return related.length === 1 ? { meant: related[0]!, added: mine.length > words(related[0]!).length } : undefined;
+}
+
+/**
+ * A variable that is a near miss of a known one, or a setting's with a word added or left
+ * off, is refused: ignored, a misspelt
  * RECTIFY_DRY_RUN would let rectify act for real. Such a name is a typo far more
  * often than another tool's own variable, and the fix (rename or unset it) is one line.
  */
@@ -344,12 +365,22 @@ function misspeltEnvProblems(env: Readonly<Record<string, string | undefined>>):
   for (const key of Object.keys(env).sort()) {
     // Empty counts as unset, as for the settings themselves: it is left to the warning.
     if (env[key] === undefined || env[key] === '') continue;
+    if (known.includes(key)) continue;
     const meant = nearMissOf(key, known);
-    if (meant === undefined) continue;
+    if (meant !== undefined) {
+      problems.push({
+        file: key,
+        path: '',
+        message: `not a rectify setting, but so close to ${meant} that it was surely meant for it (rectify would run without it): rename it ${meant}, or unset it`,
+      });
+      continue;
+    }
+    const extended = extendedSettingOf(key);
+    if (extended === undefined) continue;
     problems.push({
       file: key,
       path: '',
-      message: `not a rectify setting, but so close to ${meant} that it was surely meant for it (rectify would run without it): rename it ${meant}, or unset it`,
+      message: `not a rectify setting, but ${extended.meant} with a word ${extended.added ? 'added' : 'left off'}, surely meant for it (rectify would run without it): rename it ${extended.meant}, or unset it`,
     });
   }
   return problems;

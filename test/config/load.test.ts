@@ -810,6 +810,34 @@ describe('arguments', () => {
   });
 });
 
+describe('a setting\'s variable with a word added or left off', () => {
+  const refusal = (key: string, meant: string, how: 'added' | 'left off') =>
+    `${key}: not a rectify setting, but ${meant} with a word ${how}, surely meant for it (rectify would run without it): rename it ${meant}, or unset it`;
+
+  it('is refused, naming the setting: RECTIFY_DRY_RUN_MODE=true was a warning, and serve ran live', () => {
+    const cases: Array<[string, string, 'added' | 'left off']> = [
+      ['RECTIFY_DRY_RUN_MODE', 'RECTIFY_DRY_RUN', 'added'],
+      ['RECTIFY_RUNBOOKS_DIR', 'RECTIFY_RUNBOOKS', 'added'],
+      ['RECTIFY_LISTEN_ADDR', 'RECTIFY_LISTEN', 'added'],
+      ['RECTIFY_DB_PATH', 'RECTIFY_DB', 'added'],
+      ['rectify_dry_run_enabled', 'RECTIFY_DRY_RUN', 'added'],
+      ['RECTIFY_MAX_CONCURRENT', 'RECTIFY_MAX_CONCURRENT_EXECUTIONS', 'left off'],
+      ['RECTIFY_SLACK_WEBHOOK', 'RECTIFY_SLACK_WEBHOOK_URL', 'left off'],
+    ];
+    for (const [key, meant, how] of cases) assert.deepEqual(lines([], { [key]: 'true' }), [refusal(key, meant, how)], key);
+  });
+
+  it('is only warned when it fits several settings, has a word before the name, or is empty; other names as before', () => {
+    // RECTIFY_TLS: TLS_CERT or TLS_KEY; RECTIFY_TEST_KUBECONFIG: rectify's own tests' variable.
+    const c = ok([], { RECTIFY_TLS: 'x', RECTIFY_NOTIFY_REPEAT: '5m', RECTIFY_TEST_KUBECONFIG: '/k', RECTIFY_DB_PATH: '', RECTIFY_ID: '7', RECTIFY_STEP_ID: 's1' });
+    assert.deepEqual(c.warnings.map((w) => w.file), ['RECTIFY_DB_PATH', 'RECTIFY_ID', 'RECTIFY_NOTIFY_REPEAT', 'RECTIFY_STEP_ID', 'RECTIFY_TEST_KUBECONFIG', 'RECTIFY_TLS']);
+  });
+
+  it('a file key with the same slip is refused too, as it was', () => {
+    assert.deepEqual(lines([], {}, workdir('dry_run_mode: true\n')), ['rectify.yaml:1: dry_run_mode: unknown key (did you mean "dry_run"?)']);
+  });
+});
+
 describe('the result', () => {
   it('is deep-frozen: mutation throws in strict mode', () => {
     const c = ok([], {}, workdir('command_env: [HOME]\n'));
