@@ -16,7 +16,7 @@ export function isLoopbackHost(host: string): boolean {
  */
 export function serveConfigProblems(config: Config): LoadProblem[] {
   const problems: LoadProblem[] = [];
-  const db = unsupportedDatabase(config);
+  const db = unsupportedDatabase(config) ?? inMemoryDatabase(config);
   if (db) problems.push(db);
   if (config.tokens !== undefined || isLoopbackHost(config.listen.host)) return problems;
   const src = config.sources.listen;
@@ -37,4 +37,21 @@ export function unsupportedDatabase(config: Config): LoadProblem | null {
   if (config.db.kind === 'sqlite') return null;
   const src = config.sources.db;
   return { file: src.kind === 'default' ? '--db' : src.file, path: src.path, message: 'only sqlite: databases are supported by this build' };
+}
+
+/**
+ * `sqlite::memory:` for `rectify serve`: gone with the process, and with it the audit log,
+ * the alerts already decided (a re-delivery after a restart would run the remediation again)
+ * and the runs a crash cut off (never recorded INTERRUPTED for a person to check). Refused
+ * where it was set; the in-process harness of the tests, which calls createService, is not
+ * checked here.
+ */
+function inMemoryDatabase(config: Config): LoadProblem | null {
+  if (config.db.kind !== 'sqlite' || config.db.path !== ':memory:') return null;
+  const src = config.sources.db;
+  return {
+    file: src.kind === 'default' ? '--db' : src.file,
+    path: src.path,
+    message: 'an in-memory database is refused for rectify serve: the audit log, the alerts already decided (so a re-delivery is not run again) and the recovery of runs a crash cut off need a file that outlives the process; give sqlite:<path>',
+  };
 }

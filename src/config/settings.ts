@@ -96,7 +96,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: database,
     default: 'sqlite:./data/rectify.db',
-    help: 'database: sqlite:<path> or sqlite::memory: (this build opens SQLite only)',
+    help: 'database file: sqlite:<path> (this build opens SQLite only)',
     emptyRefused:
       'it names no database, and rectify would record its decisions in the default sqlite:./data/rectify.db, which may not be the one meant: name the database (sqlite:<path>), or unset it to use the default',
   }),

@@ -21,7 +21,7 @@ after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('rectify serve', () => {
   // A folder that does not exist: were an argument let through, startup would stop on it (exit 2, another message) instead of serving.
-  const safe = ['--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', join(root, 'no-such-folder')];
+  const safe = ['--listen', '127.0.0.1:0', '--db', `sqlite:${join(root, 'serve.db')}`, '--runbooks', join(root, 'no-such-folder')];
 
   it('refuses a positional argument, naming the flag that was meant, before starting anything', async () => {
     const r = await cli(['serve', 'prod', ...safe], { cwd: root });
@@ -41,6 +41,26 @@ describe('rectify serve', () => {
   it('`--dry-run --dry-run=false` is refused (exit 2), not taken as live mode, the last one given', async () => {
     const r = await cli(['serve', '--dry-run', '--dry-run=false', ...safe], { cwd: root });
     assert.deepEqual({ code: r.code, out: r.out, err: r.err }, { code: 2, out: [], err: ['--dry-run: given twice, with different values: give it once (no value is taken over the other)'] });
+  });
+});
+
+describe('rectify serve with an in-memory database', () => {
+  it('is refused (exit 2) where it was set, before anything starts: a crash would lose the audit log, the decided alerts and the runs to recover', async () => {
+    const dir = mkdtempSync(join(root, 'memory-'));
+    mkdirSync(join(dir, 'runbooks'));
+    const said = 'an in-memory database is refused for rectify serve: the audit log, the alerts already decided (so a re-delivery is not run again) and the recovery of runs a crash cut off need a file that outlives the process; give sqlite:<path>';
+    const flag = await cli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:'], { cwd: dir, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual({ code: flag.code, out: flag.out, err: flag.err }, { code: 2, out: [], err: [`--db: ${said}`] });
+    const env = await cli(['serve', '--listen', '127.0.0.1:0'], { cwd: dir, env: { RECTIFY_DB: 'sqlite::memory:' }, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual({ code: env.code, err: env.err }, { code: 2, err: [`RECTIFY_DB: ${said}`] });
+    writeFileSync(join(dir, 'rectify.yaml'), 'db: "sqlite::memory:"\n');
+    const file = await cli(['serve', '--listen', '127.0.0.1:0'], { cwd: dir, signal: AbortSignal.timeout(10_000) });
+    assert.deepEqual({ code: file.code, err: file.err }, { code: 2, err: [`rectify.yaml: db: ${said}`] });
+    assert.deepEqual(readdirSync(dir).sort(), ['rectify.yaml', 'runbooks'], 'nothing was created');
+    // --help offers a database file only.
+    const help = await cli(['serve', '--help'], { cwd: dir });
+    assert.match(help.out.join('\n'), /--db <url> +RECTIFY_DB +db +sqlite:\.\/data\/rectify\.db +database file: sqlite:<path> \(this build opens SQLite only\)/);
+    assert.doesNotMatch(help.out.join('\n'), /:memory:/);
   });
 });
 
@@ -85,7 +105,7 @@ describe('rectify lint finds the runbooks folder as rectify serve does', () => {
     const config = loadConfig([], {}, { cwd: dir });
     assert.ok('config' in config);
     assert.equal(config.config.runbooks, prod);
-    const serve = await cli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:'], { cwd: dir });
+    const serve = await cli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'data', 'rectify.db')}`], { cwd: dir });
     assert.equal(serve.code, 2);
     assert.deepEqual(serve.err, [problem(dir)]);
   });
@@ -176,7 +196,7 @@ describe('rectify serve on an address already taken', () => {
     const dir = mkdtempSync(join(root, 'taken-'));
     mkdirSync(join(dir, 'runbooks'));
     try {
-      const r = await cli(['serve', '--listen', `127.0.0.1:${port}`, '--db', 'sqlite::memory:', '--log-level', 'silent'], { cwd: dir });
+      const r = await cli(['serve', '--listen', `127.0.0.1:${port}`, '--db', `sqlite:${join(dir, 'data', 'rectify.db')}`, '--log-level', 'silent'], { cwd: dir });
       assert.deepEqual({ code: r.code, err: r.err }, { code: 1, err: [`rectify: cannot listen on 127.0.0.1:${port}: EADDRINUSE (another process listens there: stop it, or set --listen)`] });
     } finally {
       await new Promise((ok) => taken.close(ok));

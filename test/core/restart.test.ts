@@ -277,7 +277,7 @@ describe('a runbooks folder that is not there', () => {
       writeFileSync(join(dir, 'rectify.yaml'), `runbooks: missing\n`);
       const serve = async (args: string[], env: Record<string, string>, cwd = dir): Promise<{ code: number; err: string[] }> => {
         const err: string[] = [];
-        const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', ...args], { out: () => {}, err: (l) => err.push(l), env, cwd });
+        const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'data', 'rectify.db')}`, ...args], { out: () => {}, err: (l) => err.push(l), env, cwd });
         return { code, err };
       };
       // From a folder without a rectify.yaml, so the one beside `missing` is read only when named.

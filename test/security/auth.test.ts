@@ -316,14 +316,14 @@ describe('without tokens', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
     const err: string[] = [];
     const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
-    assert.equal(await runCli(['serve', '--listen', '0.0.0.0:9095', '--db', 'sqlite::memory:'], io), 2);
+    assert.equal(await runCli(['serve', '--listen', '0.0.0.0:9095', '--db', `sqlite:${join(dir, 'rectify.db')}`], io), 2);
     assert.deepEqual(err, ['--listen: refusing to listen on non-loopback address 0.0.0.0 without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
     err.length = 0;
-    assert.equal(await runCli(['serve', '--db', 'sqlite::memory:'], { ...io, env: { RECTIFY_LISTEN: '[::]:9095' } }), 2);
+    assert.equal(await runCli(['serve', '--db', `sqlite:${join(dir, 'rectify.db')}`], { ...io, env: { RECTIFY_LISTEN: '[::]:9095' } }), 2);
     assert.deepEqual(err, ['RECTIFY_LISTEN: refusing to listen on non-loopback address :: without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
     err.length = 0;
     writeFileSync(join(dir, 'rectify.yaml'), 'listen: 10.0.0.5:9095\n');
-    assert.equal(await runCli(['serve', '--db', 'sqlite::memory:'], io), 2);
+    assert.equal(await runCli(['serve', '--db', `sqlite:${join(dir, 'rectify.db')}`], io), 2);
     assert.deepEqual(err, ['rectify.yaml: listen: refusing to listen on non-loopback address 10.0.0.5 without API tokens; set --tokens (RECTIFY_TOKENS, tokens) or listen on 127.0.0.1']);
   });
 
@@ -422,7 +422,7 @@ describe('the tokens file', () => {
     const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
     writeFileSync(join(dir, 'tokens.yaml'), text);
     const err: string[] = [];
-    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', 'tokens.yaml'], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
+    const code = await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--tokens', 'tokens.yaml'], { out: () => {}, err: (l) => err.push(l), env: {}, cwd: dir });
     assert.equal(code, 2);
     return err.map((l) => l.replace(dir + '/', ''));
   }
@@ -480,11 +480,11 @@ extra: 1
     const dir = mkdtempSync(join(tmpdir(), 'rectify-auth-'));
     const err: string[] = [];
     const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
-    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', 'nope.yaml'], io), 2);
+    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--tokens', 'nope.yaml'], io), 2);
     assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file: ENOENT (file not found)`]);
     // A device or a FIFO is refused, not read: /dev/zero read until memory ran out, a FIFO blocked forever.
     err.length = 0;
-    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', 'sqlite::memory:', '--runbooks', dir, '--tokens', '/dev/zero'], io), 2);
+    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--tokens', '/dev/zero'], io), 2);
     assert.deepEqual(err, ['/dev/zero: cannot read the tokens file: is not a regular file (a FIFO, a socket or a device)']);
     assert.deepEqual(await serveWith(''), ['tokens.yaml: the file is empty; write `tokens: []` to allow no one']);
     const broken = await serveWith('tokens: [\n');
