@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import { createLogger, type Logger } from '../observability/logger.js';
-import { configSummary, formatListen, HELP, loadConfig, serveConfigProblems, shownArg } from '../config/index.js';
+import { configOnReload, configSummary, formatListen, HELP, loadConfig, serveConfigProblems, shownArg } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { createService } from '../service.js';
 import { commandHelp } from './help.js';
@@ -12,7 +12,8 @@ export const serveHelp = commandHelp({
     'Runs the service: intake (Alertmanager and PagerDuty webhooks, POST /api/v1/incidents), decisions,',
     'executions, approvals, the audit log and the API (described at /docs). The runbooks folder is read at',
     'startup (a problem in any file stops it) and again on SIGHUP, with the tokens file, the TLS pair and a',
-    '${file:} Slack signing secret. On SIGTERM or SIGINT it stops intake, lets running executions finish',
+    '${file:} Slack signing secret; the config file\'s settings take effect only at a restart (SIGHUP warns of each',
+    'that differs from the value in force). On SIGTERM or SIGINT it stops intake, lets running executions finish',
     'within --shutdown-grace and records the rest as INTERRUPTED (a second SIGTERM or SIGINT meanwhile is logged',
     'and ignored; kill -9 forces the stop).',
     '',
@@ -137,8 +138,16 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   return new Promise<number>((resolve) => {
     let stopping = false;
     // SIGHUP re-reads the runbooks, the tokens file, the TLS pair and a ${file:} Slack signing secret; the outcome is logged by reload().
+    // The config file is read again only to say what in it differs from the settings in force: they take effect at a restart.
     const hangup = (): void => {
-      log.info({ signal: 'SIGHUP' }, 'reloading the runbooks, the tokens file, the TLS certificate and the Slack signing secret');
+      log.info({ signal: 'SIGHUP' }, 'reloading the runbooks, the tokens file, the TLS certificate and the Slack signing secret (the config file\'s settings take effect only at a restart)');
+      try {
+        const again = configOnReload(config, argv, io.env);
+        for (const p of again.problems) log.warn({ problem: formatProblem(p) }, 'the configuration read again has a problem: the settings in force stay, and a restart would refuse it');
+        for (const c of again.changed) log.warn({ setting: formatProblem(c) }, 'a setting differs from the value in force: it takes effect only at a restart');
+      } catch (err) {
+        log.error({ err }, 'the configuration could not be read again');
+      }
       service.reload().catch((err: unknown) => log.error({ err }, 'reload failed'));
     };
     process.on('SIGHUP', hangup);

@@ -3,6 +3,7 @@
  * and rectify.yaml. Everything else receives a frozen Config.
  */
 export { loadConfig, type LoadOptions, type LoadResult } from './load.js';
+export { configOnReload } from './reload.js';
 export { configSummary, describeSource, formatListen } from './summary.js';
 export { HELP } from './help.js';
 export { loadClientArgs, CLIENT_ENV, CLIENT_FLAGS, DEFAULT_SERVER, type ClientArgs, type ClientArgsResult, type ClientSettings } from './client.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { runCli } from '../../src/cli/index.js';
 import { formatProblem } from '../../src/domain/errors.js';
-import { configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
+import { configOnReload, configSummary, HELP, loadConfig, serveConfigProblems, type Config } from '../../src/config/index.js';
 import { fileKeyName, SETTING_NAMES, SETTINGS } from '../../src/config/settings.js';
 import { database, path } from '../../src/config/values.js';
 import { loadClientArgs } from '../../src/config/client.js';
@@ -835,6 +835,51 @@ describe('a setting\'s variable with a word added or left off', () => {
 
   it('a file key with the same slip is refused too, as it was', () => {
     assert.deepEqual(lines([], {}, workdir('dry_run_mode: true\n')), ['rectify.yaml:1: dry_run_mode: unknown key (did you mean "dry_run"?)']);
+  });
+});
+
+describe('the configuration read again on SIGHUP (configOnReload)', () => {
+  const AT_RESTART = "it takes effect only at a restart (a reload does not apply the config file's settings; the value in force stays)";
+  const again = (inForce: Config, argv: string[] = [], env: Record<string, string> = {}) => {
+    const r = configOnReload(inForce, argv, env);
+    return { changed: r.changed.map(formatProblem), problems: r.problems.map(formatProblem) };
+  };
+
+  it('names each key whose value differs from the one in force, never the value; an unchanged file says nothing', () => {
+    const cwd = workdir('max_concurrent_executions: 3\naudit_key: first-key-0123456789abcdef0123456789abcd\nlisten: 127.0.0.1:9095\n');
+    const inForce = ok([], { RECTIFY_LISTEN: '127.0.0.1:9096' }, cwd);
+    assert.deepEqual(again(inForce, [], { RECTIFY_LISTEN: '127.0.0.1:9096' }), { changed: [], problems: [] });
+    // listen changed in the file too, but the variable wins over it as before: nothing would change at a restart.
+    writeFileSync(join(cwd, 'rectify.yaml'), 'max_concurrent_executions: 5\naudit_key: other-key-0123456789abcdef0123456789abcd\nlisten: 127.0.0.1:9097\ndry_run: true\ncommand_env: [HOME]\n');
+    const r = again(inForce, [], { RECTIFY_LISTEN: '127.0.0.1:9096' });
+    assert.deepEqual(r, {
+      changed: [
+        `rectify.yaml: max_concurrent_executions: changed in the file: ${AT_RESTART}`,
+        `rectify.yaml: dry_run: set in the file: ${AT_RESTART}`,
+        `rectify.yaml: audit_key: changed in the file: ${AT_RESTART}`,
+        `rectify.yaml: command_env: changed in the file: ${AT_RESTART}`,
+      ],
+      problems: [],
+    });
+    assert.doesNotMatch(JSON.stringify(r), /other-key/);
+  });
+
+  it('a file that no longer loads is its problems; a ./rectify.yaml gone is said, with the keys it set', () => {
+    const cwd = workdir('runbooks: rb\n');
+    const inForce = ok([], {}, cwd);
+    writeFileSync(join(cwd, 'rectify.yaml'), 'runbooks: rb\nmax_concurrent_executions: five\n');
+    assert.deepEqual(again(inForce), { changed: [], problems: ['rectify.yaml:2: max_concurrent_executions: expected a positive integer, got "five"'] });
+    rmSync(join(cwd, 'rectify.yaml'));
+    assert.deepEqual(again(inForce).changed, [
+      `${join(cwd, 'rectify.yaml')}: no longer there: the settings read from it stay in force until a restart`,
+      `rectify.yaml: runbooks: no longer set in the file: ${AT_RESTART}`,
+    ]);
+    // One named by --config must be there, as at a start.
+    const named = workdir();
+    writeFileSync(join(named, 'etc.yaml'), 'dry_run: true\n');
+    const byFlag = ok(['--config', 'etc.yaml'], {}, named);
+    rmSync(join(named, 'etc.yaml'));
+    assert.deepEqual(again(byFlag, ['--config', 'etc.yaml']).problems, ['--config: cannot read "etc.yaml": ENOENT (file not found)']);
   });
 });
 
