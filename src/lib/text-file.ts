@@ -181,6 +181,8 @@ const ERRNO_MEANING: Record<string, string> = {
   EPERM: 'permission denied',
   ENOTDIR: 'a part of the path is not a folder',
   ENAMETOOLONG: 'the name is too long',
+  // What opening a socket (or a device with nothing behind it) for reading answers.
+  ENXIO: 'a socket or a device, not a regular file',
 };
 
 function errnoRead(err: unknown): { ok: false; code: string; message: string } {

@@ -46,12 +46,14 @@ export interface LoadOptions {
 }
 
 /**
- * The folder's entries that are files (or links) and their runbook files, by name in
- * code-unit order. Names only: nothing is read or stat'ed, so a huge folder costs one listing.
+ * The folder's entries that are not folders and their runbook files, by name in code-unit
+ * order. Names only: nothing is read or stat'ed, so a huge folder costs one listing. A FIFO,
+ * a socket or a device named *.yaml is listed, so that reading it refuses it as a problem
+ * (it is never opened blocking): left out, such a file was skipped without a word.
  */
 function listFolder(dir: string): { files: string[]; names: string[] } {
   const files = readdirSync(dir, { withFileTypes: true })
-    .filter((e) => e.isFile() || e.isSymbolicLink())
+    .filter((e) => !e.isDirectory())
     .map((e) => e.name);
   // Code-unit order, not locale order: the load order decides which runbook matches first.
   const names = files.filter(isRunbookFileName).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));

@@ -2,6 +2,7 @@ import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
@@ -49,6 +50,25 @@ test('a symlink to a FIFO is refused, not read: reading it would block startup a
   assert.deepEqual(loadRunbooks(dir).problems.map(formatProblem), [
     `${dir}/pipe.yaml: cannot read the file: is not a regular file (a FIFO, a socket or a device)`,
   ]);
+});
+
+test('a FIFO or a socket named *.yaml in the folder itself is a problem naming it, not skipped in silence; a folder named *.yaml is no file', async () => {
+  const dir = folder();
+  writeFileSync(join(dir, 'a.yaml'), RUNBOOK);
+  execFileSync('mkfifo', [join(dir, 'pipe.yaml')]);
+  const sock = createServer();
+  await new Promise<void>((ok) => sock.listen(join(dir, 'sock.yml'), ok));
+  mkdirSync(join(dir, 'old.yaml'));
+  try {
+    const { runbooks, problems } = loadRunbooks(dir);
+    assert.deepEqual(problems.map(formatProblem), [
+      `${dir}/pipe.yaml: cannot read the file: is not a regular file (a FIFO, a socket or a device)`,
+      `${dir}/sock.yml: cannot read the file: ENXIO (a socket or a device, not a regular file)`,
+    ]);
+    assert.deepEqual(runbooks.map((r) => r.id), ['r']);
+  } finally {
+    await new Promise((ok) => sock.close(ok));
+  }
 });
 
 test('bytes that are not UTF-8 are refused with their line, not read as U+FFFD (an argument no longer the one written)', () => {
