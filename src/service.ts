@@ -216,8 +216,8 @@ function reloadProblem(err: unknown): string {
   return err instanceof LoadError ? err.problems.map(formatProblem).join('; ') : err instanceof Error ? err.message : String(err);
 }
 
-function loadTokens(path: string): { ok: true; tokens: TokenEntry[]; names: string[] } | { ok: false; problems: LoadProblem[] } {
-  const read = readTokensFile(path);
+function loadTokens(config: Config, path: string): { ok: true; tokens: TokenEntry[]; names: string[] } | { ok: false; problems: LoadProblem[] } {
+  const read = readTokensFile(path, path, describeSource(config.sources.tokens));
   if (!read.ok) return read;
   // Names and roles only: the file holds hashes, and even those are not logged.
   return { ok: true, tokens: read.tokens, names: read.tokens.map((t) => `${t.name} (${t.roles.join(', ')})`) };
@@ -386,7 +386,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
   // Credentials first: a service that cannot authenticate callers must not start at all.
   let auth: TokenAuth | undefined;
   if (config.tokens !== undefined) {
-    const loaded = loadTokens(config.tokens);
+    const loaded = loadTokens(config, config.tokens);
     if (!loaded.ok) throw new LoadError(loaded.problems);
     auth = createTokenAuth(loaded.tokens);
     if (auth.size() === 0) log.warn({ file: config.tokens }, 'the tokens file holds no tokens: every request except /healthz and /readyz is refused');
@@ -979,7 +979,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
 
   /** The tokens file read again: replaced in `auth` when it is valid, else the previous tokens stay. */
   function reloadTokens(file: string, auth: TokenAuth): NonNullable<ReloadReport['tokens']> {
-    const read = loadTokens(file);
+    const read = loadTokens(config, file);
     // The new names against --slack-approvers, as at start: a token renamed to differ from a Slack approver's name only in case is refused too.
     const names = read.ok && slackApprovers ? slackApproverNames(config, slackApprovers, read.tokens.map((t) => t.name), file) : { problems: [], unmatched: [] };
     const loaded = read.ok && names.problems.length > 0 ? { ok: false as const, problems: names.problems } : read;

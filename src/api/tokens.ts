@@ -36,11 +36,16 @@ const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
 /** Aliases the file may expand, as for rectify.yaml and runbook files. */
 const MAX_ALIAS_COUNT = 1000;
 
-export function readTokensFile(absPath: string, label: string = absPath): TokensRead {
+/**
+ * `from`: where the setting that names the file came from (`set by --tokens`, `set by tokens
+ * in rectify.yaml`), said when the file cannot be read: the path alone does not say which
+ * setting to correct.
+ */
+export function readTokensFile(absPath: string, label: string = absPath, from?: string): TokensRead {
   // Bounded and strict, as the runbook files: a FIFO named here blocked startup and every
   // SIGHUP forever, and /dev/zero read until memory ran out.
   const read = readTextFile(absPath);
-  if (!read.ok) return { ok: false, problems: [{ file: label, path: '', message: unreadableFile('the tokens file', read) }] };
+  if (!read.ok) return { ok: false, problems: [{ file: label, path: '', message: unreadableFile(`the tokens file${from ? ` (${from})` : ''}`, read) }] };
   return parseTokens(read.text, label);
 }
 

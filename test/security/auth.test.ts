@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { request as httpRequest } from 'node:http';
 import crypto from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it, mock } from 'node:test';
@@ -481,11 +481,20 @@ extra: 1
     const err: string[] = [];
     const io = { out: () => {}, err: (l: string) => err.push(l), env: {}, cwd: dir };
     assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--tokens', 'nope.yaml'], io), 2);
-    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file: ENOENT (file not found)`]);
+    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file (set by --tokens): ENOENT (file not found)`]);
+    // Named where the setting came from, as the runbooks folder is: the path alone does not say which setting to correct.
+    err.length = 0;
+    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir], { ...io, env: { RECTIFY_TOKENS: 'nope.yaml' } }), 2);
+    assert.deepEqual(err, [`${join(dir, 'nope.yaml')}: cannot read the tokens file (set by RECTIFY_TOKENS): ENOENT (file not found)`]);
+    err.length = 0;
+    mkdirSync(join(dir, 'etc'));
+    writeFileSync(join(dir, 'etc', 'rectify.yaml'), 'tokens: missing.yaml\n');
+    assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--config', 'etc/rectify.yaml'], io), 2);
+    assert.deepEqual(err, [`${join(dir, 'etc', 'missing.yaml')}: cannot read the tokens file (set by tokens in etc/rectify.yaml): ENOENT (file not found)`]);
     // A device or a FIFO is refused, not read: /dev/zero read until memory ran out, a FIFO blocked forever.
     err.length = 0;
     assert.equal(await runCli(['serve', '--listen', '127.0.0.1:0', '--db', `sqlite:${join(dir, 'rectify.db')}`, '--runbooks', dir, '--tokens', '/dev/zero'], io), 2);
-    assert.deepEqual(err, ['/dev/zero: cannot read the tokens file: is not a regular file (a FIFO, a socket or a device)']);
+    assert.deepEqual(err, ['/dev/zero: cannot read the tokens file (set by --tokens): is not a regular file (a FIFO, a socket or a device)']);
     assert.deepEqual(await serveWith(''), ['tokens.yaml: the file is empty; write `tokens: []` to allow no one']);
     const broken = await serveWith('tokens: [\n');
     assert.equal(broken.length, 1);
