@@ -19,11 +19,16 @@ export interface Executors {
   available: Set<string>;
 }
 
-/** Builds the executors the configuration allows; overrides replace or add by type. */
+/**
+ * Builds the executors the configuration allows; overrides replace or add by type.
+ * `needs`: the `needs` of the runbooks loaded, so that a Kubernetes executor `auto` could
+ * not set up is said at warn when runbooks need it (their runs are refused), at info else.
+ */
 export async function createExecutors(
   config: Config,
   log: Logger,
   overrides: { actions?: ActionExecutor[]; checks?: CheckRunner[]; enricher?: Enricher },
+  needs: ReadonlyArray<readonly string[]> = [],
 ): Promise<Executors> {
   const actions = new Map<string, ActionExecutor>();
   const checks = new Map<string, CheckRunner>();
@@ -39,7 +44,7 @@ export async function createExecutors(
     checks.set('promql', createPromqlCheckRunner({ prometheusUrl: config.prometheusUrl }) as CheckRunner);
     available.add('prometheus');
   }
-  const kube = await connectKubernetes(config, log);
+  const { clients: kube, absent } = await connectKubernetes(config);
   let enricher: Enricher | undefined = overrides.enricher;
   if (kube) {
     actions.set('kubernetes', createKubernetesActionExecutor(kube) as ActionExecutor);
@@ -54,6 +59,12 @@ export async function createExecutors(
     available.add(a.type);
   }
   for (const c of overrides.checks ?? []) checks.set(c.type, c);
+  if (absent !== undefined && !available.has('kubernetes')) {
+    const needing = needs.filter((n) => n.includes('kubernetes')).length;
+    if (needing > 0) {
+      log.warn({ reason: absent, runbooks: needing }, `Kubernetes executor not configured: ${needing} loaded runbook(s) need it, and their runs are refused (EXECUTOR_UNAVAILABLE) until rectify runs in a cluster or is given --kubeconfig`);
+    } else log.info({ reason: absent }, 'Kubernetes executor not configured');
+  }
   log.debug({ available: [...available] }, 'executors ready');
   return { actions, checks, available, ...(enricher ? { enricher } : {}) };
 }
@@ -109,22 +120,20 @@ function kubeconfigPathOf(config: Config): string | string[] | undefined {
 
 /**
  * Kubernetes when configured: `auto` uses --kubeconfig or the in-cluster service
- * account when present and otherwise runs without it (its runbooks are refused
- * with the reason); an explicit mode that cannot connect stops startup. The same
+ * account when present and otherwise runs without it (`absent`: why; its runbooks are
+ * refused with the reason); an explicit mode that cannot connect stops startup. The same
  * rule, without connecting, is `expectedExecutors`'s: keep the two together.
  */
-async function connectKubernetes(config: Config, log: Logger): Promise<KubeClients | undefined> {
-  if (config.kubernetes === 'off') return undefined;
+async function connectKubernetes(config: Config): Promise<{ clients?: KubeClients; absent?: string }> {
+  if (config.kubernetes === 'off') return {};
   const kubeSource = config.sources.kubeconfig;
   const kubeconfigPath = kubeconfigPathOf(config);
   try {
-    return await createKubeClients({ mode: config.kubernetes, ...(kubeconfigPath ? { kubeconfigPath } : {}) });
+    return { clients: await createKubeClients({ mode: config.kubernetes, ...(kubeconfigPath ? { kubeconfigPath } : {}) }) };
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (config.kubernetes === 'auto' && !config.kubeconfig) {
-      log.info({ reason: message }, 'Kubernetes executor not configured');
-      return undefined;
-    }
+    // Without it (its runbooks' runs refused), said by the caller, which knows the runbooks.
+    if (config.kubernetes === 'auto' && !config.kubeconfig) return { absent: message };
     // A kubeconfig given is what failed (a file not there, no server in it): named where it was set, not the mode's default.
     const blamed = config.kubeconfig !== undefined && config.kubernetes !== 'in-cluster' ? kubeSource : config.sources.kubernetes;
     throw new LoadError([{ file: blamed.file, path: blamed.path, message }]);

@@ -324,6 +324,21 @@ export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES, f
 }
 
 /**
+ * What EXECUTOR_UNAVAILABLE says of an executor this configuration leaves out on purpose:
+ * Kubernetes turned off is not "not configured (run in a cluster or set --kubeconfig)",
+ * which has a person look for a cluster that would change nothing.
+ */
+function unavailableReasons(config: Config): ReadonlyMap<string, string> {
+  const reasons = new Map<string, string>();
+  if (config.kubernetes === 'off') {
+    const src = config.sources.kubernetes;
+    const said = src.kind === 'env' ? `${src.file}=off` : src.kind === 'file' ? `${src.path}: off in ${src.file}` : '--kubernetes off';
+    reasons.set('kubernetes', `the Kubernetes executor, which is turned off (${said}; set --kubernetes auto, in-cluster or kubeconfig to use it)`);
+  }
+  return reasons;
+}
+
+/**
  * Where the runbooks folder's name came from, for "runbooks folder not found (…)": the
  * flag, the environment variable or the config file's key the operator has to correct.
  */
@@ -429,7 +444,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
 
   // The executors before the database: a Kubernetes client that cannot be set up (no cluster,
   // a kubeconfig not there) stops the start before a database file is created or locked.
-  const executors = await createExecutors(config, log, overrides);
+  const executors = await createExecutors(config, log, overrides, runbooks.map((rb) => rb.needs));
 
   // Narrows config.db: unsupportedDatabase refused any other kind before anything was read.
   if (config.db.kind !== 'sqlite') throw new Error('unreachable: a database other than sqlite was not refused at start');
@@ -502,6 +517,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     circuitRecoveryMs: config.circuitRecoveryMs,
     available: executors.available,
     globalDryRun: config.dryRun,
+    unavailable: unavailableReasons(config),
   });
   // Notifications: a background queue, audited, never on the decision path.
   // Each receiver is named by its host and a hash of its whole URL keyed with the

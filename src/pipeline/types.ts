@@ -55,6 +55,11 @@ export interface DecideSettings {
   /** Executor kinds available in this process ('http', 'command', 'kubernetes', 'prometheus'). */
   available: ReadonlySet<string>;
   globalDryRun: boolean;
+  /**
+   * Why a kind is not available, where this process knows better than the generic hint
+   * (`kubernetes` turned off by a setting): what EXECUTOR_UNAVAILABLE says after "needs".
+   */
+  unavailable?: ReadonlyMap<string, string>;
 }
 
 /** What a stage sees: the input, the state view, the clock readings, and what earlier stages found. */

@@ -16,6 +16,14 @@ ${body}`;
 
 const broken = (context: Record<string, string> = {}) => ({ root_cause: 'broken', service: 'shop', confidence: 1, context });
 
+const KUBE_RUNBOOK = `runbooks:
+  restart-pod:
+    risk: LOW
+    triggers: [CrashLoopBackOff]
+    min_confidence: 0.8
+    action: kubectl delete pod {pod_name} -n {namespace}
+`;
+
 describe('executions: verify, roll back, refuse', () => {
   let target: HttpTarget;
   before(async () => {
@@ -446,5 +454,39 @@ describe('executions: verify, roll back, refuse', () => {
     const state = await svc.get('/api/v1/runbooks/restart-pod');
     assert.equal(state.body.executable, false);
     await svc.stop({ remove: true });
+  });
+
+  it('Kubernetes turned off: the reason says so and where, not to run in a cluster (which would change nothing)', async () => {
+    const svc = await startTestService({ args: ['--kubernetes', 'off'], runbooks: KUBE_RUNBOOK });
+    try {
+      const r = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-OFF', root_cause: 'CrashLoopBackOff', confidence: 0.95, service: 'api-server', context: { pod_name: 'api-server-abc123', namespace: 'production' } });
+      assert.deepEqual([r.body.action, r.body.event, r.body.reason], [
+        'blocked',
+        'EXECUTOR_UNAVAILABLE',
+        'runbook restart-pod needs the Kubernetes executor, which is turned off (--kubernetes off; set --kubernetes auto, in-cluster or kubeconfig to use it)',
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('not configured in auto mode, with runbooks that need it: a warning at start naming how many', async () => {
+    const two = `${KUBE_RUNBOOK}  scale-down:\n    risk: LOW\n    triggers: [Idle]\n    min_confidence: 0.8\n    action: kubectl scale deployment {service} --replicas=1 -n {namespace}\n  notify:\n    risk: LOW\n    triggers: [Other]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n`;
+    const svc = await startTestService({ captureLogs: true, runbooks: two });
+    try {
+      const lines = svc.log.records().filter((l) => String(l.msg).startsWith('Kubernetes executor not configured'));
+      assert.deepEqual(lines.map((l) => [l.level, l.runbooks, l.msg]), [
+        ['warn', 2, 'Kubernetes executor not configured: 2 loaded runbook(s) need it, and their runs are refused (EXECUTOR_UNAVAILABLE) until rectify runs in a cluster or is given --kubeconfig'],
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+    // Without such a runbook, it is only said at info.
+    const none = await startTestService({ captureLogs: true, runbooks: 'runbooks:\n  notify:\n    risk: LOW\n    triggers: [Other]\n    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n' });
+    try {
+      assert.deepEqual(none.log.records().filter((l) => String(l.msg).startsWith('Kubernetes executor not configured')).map((l) => [l.level, l.msg]), [['info', 'Kubernetes executor not configured']]);
+    } finally {
+      await none.stop({ remove: true });
+    }
   });
 });

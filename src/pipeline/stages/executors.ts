@@ -20,7 +20,7 @@ export const executorsStage: Stage = {
     return {
       kind: 'blocked',
       event: 'EXECUTOR_UNAVAILABLE',
-      reason: `runbook ${rb.id} needs ${missing.map((m) => HOW[m] ?? m).join(' and ')}`,
+      reason: `runbook ${rb.id} needs ${missing.map((m) => ctx.settings.unavailable?.get(m) ?? HOW[m] ?? m).join(' and ')}`,
       runbook: rb,
     };
   },
