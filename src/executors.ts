@@ -119,6 +119,21 @@ function kubeconfigPathOf(config: Config): string | string[] | undefined {
 }
 
 /**
+ * What EXECUTOR_UNAVAILABLE says of an executor this configuration leaves out on purpose:
+ * Kubernetes turned off is not "not configured (run in a cluster or set --kubeconfig)",
+ * which has a person look for a cluster that would change nothing.
+ */
+export function unavailableReasons(config: Config): ReadonlyMap<string, string> {
+  const reasons = new Map<string, string>();
+  if (config.kubernetes === 'off') {
+    const src = config.sources.kubernetes;
+    const said = src.kind === 'env' ? `${src.file}=off` : src.kind === 'file' ? `${src.path}: off in ${src.file}` : '--kubernetes off';
+    reasons.set('kubernetes', `the Kubernetes executor, which is turned off (${said}; set --kubernetes auto, in-cluster or kubeconfig to use it)`);
+  }
+  return reasons;
+}
+
+/**
  * Kubernetes when configured: `auto` uses --kubeconfig or the in-cluster service
  * account when present and otherwise runs without it (`absent`: why; its runbooks are
  * refused with the reason); an explicit mode that cannot connect stops startup. The same

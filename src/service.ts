@@ -22,7 +22,7 @@ import { createDecide, defaultStages, type Renderer } from './pipeline/index.js'
 import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, isRunbookFileName, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
 import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
 import { openSqliteStore } from './store/sqlite/index.js';
-import { createExecutors } from './executors.js';
+import { createExecutors, unavailableReasons } from './executors.js';
 import {
   createNotifyQueue,
   createOutbox,
@@ -321,21 +321,6 @@ export function loadCatalog(dir: string, maxFiles = DEFAULT_MAX_RUNBOOK_FILES, f
   const { runbooks, problems, warnings, emptyFiles } = loadRunbooks(dir, { maxFiles });
   if (problems.length) throw new LoadError(problems);
   return { runbooks, warnings, emptyFiles };
-}
-
-/**
- * What EXECUTOR_UNAVAILABLE says of an executor this configuration leaves out on purpose:
- * Kubernetes turned off is not "not configured (run in a cluster or set --kubeconfig)",
- * which has a person look for a cluster that would change nothing.
- */
-function unavailableReasons(config: Config): ReadonlyMap<string, string> {
-  const reasons = new Map<string, string>();
-  if (config.kubernetes === 'off') {
-    const src = config.sources.kubernetes;
-    const said = src.kind === 'env' ? `${src.file}=off` : src.kind === 'file' ? `${src.path}: off in ${src.file}` : '--kubernetes off';
-    reasons.set('kubernetes', `the Kubernetes executor, which is turned off (${said}; set --kubernetes auto, in-cluster or kubeconfig to use it)`);
-  }
-  return reasons;
 }
 
 /**

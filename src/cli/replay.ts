@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { loadConfig } from '../config/index.js';
 import { formatProblem, LoadError } from '../domain/index.js';
 import { durationHint, formatDuration, parseDuration, readTextFile, unreadableFile } from '../lib/index.js';
-import { expectedExecutors } from '../executors.js';
+import { expectedExecutors, unavailableReasons } from '../executors.js';
 import { parseStream, replayStream, type ReplayReport } from '../replay/index.js';
 import { noRunbookWarning } from '../runbooks/index.js';
 import { loadCatalog, MIGRATIONS_DIR, runbooksSource } from '../service.js';
@@ -148,6 +148,7 @@ export async function replayCommand(argv: string[], io: CliIO): Promise<number> 
   const report = await replayStream(stream.entries, {
     runbooks,
     executors: expectedExecutors(config),
+    unavailable: unavailableReasons(config),
     migrationsDir: MIGRATIONS_DIR,
     maxConcurrentExecutions: config.maxConcurrentExecutions,
     maxPendingDecisions: config.maxPendingDecisions,

@@ -20,6 +20,8 @@ export interface ReplaySettings {
    * blocks it, and without Kubernetes no cluster value is made up (the service reads none).
    */
   executors: Readonly<Record<string, ExecutorAvailability>>;
+  /** What EXECUTOR_UNAVAILABLE says of an executor the settings leave out on purpose (`unavailableReasons`), as the service says it. */
+  unavailable?: ReadonlyMap<string, string>;
   /** Where the SQL migrations are (the service's own). */
   migrationsDir: string;
   maxConcurrentExecutions: number;
@@ -171,6 +173,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     maxConcurrentExecutions: s.maxConcurrentExecutions,
     circuitRecoveryMs: s.circuitRecoveryMs,
     available,
+    ...(s.unavailable ? { unavailable: s.unavailable } : {}),
     globalDryRun: s.globalDryRun,
   });
   const outcomes: Counts = {};

@@ -236,8 +236,8 @@ describe('rectify replay', () => {
     }
     assert.deepEqual(rep.blocked_reasons, served);
     assert.deepEqual(Object.keys(served).sort(), [
-      'EXECUTOR_UNAVAILABLE: runbook restart-pod needs the Kubernetes executor, which is not configured (run in a cluster or set --kubeconfig)',
-      'EXECUTOR_UNAVAILABLE: runbook scale-up needs the Kubernetes executor, which is not configured (run in a cluster or set --kubeconfig) and a Prometheus to query, which is not configured (set --prometheus-url)',
+      'EXECUTOR_UNAVAILABLE: runbook restart-pod needs the Kubernetes executor, which is turned off (--kubernetes off; set --kubernetes auto, in-cluster or kubeconfig to use it)',
+      'EXECUTOR_UNAVAILABLE: runbook scale-up needs the Kubernetes executor, which is turned off (--kubernetes off; set --kubernetes auto, in-cluster or kubeconfig to use it) and a Prometheus to query, which is not configured (set --prometheus-url)',
     ]);
 
     const human = await cli(['replay', file, '--runbooks', bundled, '--kubernetes', 'off'], { cwd: dir });
