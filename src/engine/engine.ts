@@ -2066,8 +2066,10 @@ export function createEngine(deps: EngineDeps) {
         // One receiver having it does not do for another (a Slack channel with the buttons).
         const untold = deps.notify ? tx.pendingApprovals(now).flatMap((a) => untoldRequest(tx, a, tx.notifiedReceivers(a.incident_id, 'APPROVAL_REQUIRED', approvalRequestNotificationId(a.id)))) : [];
         // Events told one by one before the stop whose delivery to a receiver was never
-        // recorded: told again to it, except the runs just recovered (told above).
-        const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id))) : undefined;
+        // recorded: told again to it, except the runs just recovered (told above), and the
+        // votes on requests no longer pending (settled: the vote no longer holds).
+        const settledApproval = (id: string) => tx.getApproval(id)?.status !== 'pending';
+        const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id)), { settledApproval }) : undefined;
         if (resends) recordGivenUp(tx, resends, now);
         return { interrupted: running, told, expired, untold, resends, now, orphaned };
       }).then(({ interrupted, told, expired, untold, resends, now, orphaned }) => {
@@ -2153,6 +2155,7 @@ export function createEngine(deps: EngineDeps) {
         );
       }
     }
+    for (const v of plan.settledVotes) log.info({ notification_id: v.notification_id, approval_id: v.approval_id, receivers: v.to }, 'approval vote not told again: its approval is settled');
     if (plan.resend.length === 0) return;
     log.warn({ notifications: plan.resend.length }, 'notifications with no recorded delivery to a receiver are told to it again');
     for (const r of plan.resend) deps.outbox!.resend(r.event, r.to, r.rounds);

@@ -73,6 +73,12 @@ export interface ResendPlan {
   leftSince: number | null;
   /** Whether RESEND_EXAMINED rows were examined and older rows of the window were not. */
   truncated: boolean;
+  /**
+   * Votes (APPROVAL_VOTE) a receiver lacks whose approval is settled now: not told again
+   * (they would say another approver is needed after the request was approved, rejected,
+   * expired or cancelled), as the queue does not send one after its approval's settlement.
+   */
+  settledVotes: Array<{ notification_id: string; approval_id: string; to: string[] }>;
 }
 
 /**
@@ -84,10 +90,17 @@ export interface ResendPlan {
  * Rows about the executions in `skipExecutions` are left out: startup recovery tells
  * those itself (INTERRUPTED). The newest RESEND_MAX are told again, as first told, with
  * the same notification_id, the reason saying so; the older ones are given up (givenUp).
+ * A vote whose approval `settledApproval` says is settled now is left out (settledVotes).
  */
-export function planResends(rows: readonly ToldRow[], receivers: readonly string[], skipExecutions: ReadonlySet<string>, examined = RESEND_EXAMINED): ResendPlan {
+export function planResends(
+  rows: readonly ToldRow[],
+  receivers: readonly string[],
+  skipExecutions: ReadonlySet<string>,
+  { examined = RESEND_EXAMINED, settledApproval }: { examined?: number; settledApproval?: (approvalId: string) => boolean } = {},
+): ResendPlan {
   const resend: Resend[] = [];
   const givenUp: GivenUp[] = [];
+  const settledVotes: ResendPlan['settledVotes'] = [];
   const left = new Map<string, number>();
   let leftSince: number | null = null;
   for (const row of rows) {
@@ -98,6 +111,11 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
     const toldTo = new Set(told.told.to);
     const to = receivers.filter((r) => names(toldTo, r) && !names(settled, r));
     if (to.length === 0) continue;
+    const approvalId = told.told.approval_id;
+    if (row.event === 'APPROVAL_VOTE' && approvalId !== null && settledApproval?.(approvalId)) {
+      settledVotes.push({ notification_id: told.notification_id, approval_id: approvalId, to });
+      continue;
+    }
     if (resend.length >= RESEND_MAX) {
       for (const r of to) left.set(r, (left.get(r) ?? 0) + 1);
       leftSince = row.at;
@@ -110,7 +128,7 @@ export function planResends(rows: readonly ToldRow[], receivers: readonly string
       rounds: new Map(to.map((r) => [r, roundsSpent(row.deliveries, r)])),
     });
   }
-  return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined };
+  return { resend: resend.reverse(), givenUp: givenUp.reverse(), left, leftSince, truncated: rows.length >= examined, settledVotes: settledVotes.reverse() };
 }
 
 /** The notification an audit row records, as first told but for its reason: with the same notification_id. */

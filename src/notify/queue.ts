@@ -201,7 +201,17 @@ const BACKLOG_RETRY_MS = 5_000;
  * expired, cancelled, or a run it started): the request is not told after it. A vote
  * settles nothing: the request still asks for another approver.
  */
-const settles = (e: NotificationEvent): e is NotificationEvent & { approval_id: string } => !asksAPerson(e) && e.event !== 'APPROVAL_VOTE' && e.approval_id !== null;
+const settles = (e: NotificationEvent): e is NotificationEvent & { approval_id: string } => !endsWithSettlement(e) && e.approval_id !== null;
+
+/** A vote on an approval request that needs another approver: it says another approver is needed. */
+const isVote = (e: NotificationEvent): boolean => e.event === 'APPROVAL_VOTE';
+
+/**
+ * Whether a notification is not sent once its approval's settlement is told: a request
+ * (its buttons would ask for what is settled), and a vote (it would say another approver is
+ * needed after the request is approved, rejected, expired or cancelled).
+ */
+const endsWithSettlement = (e: NotificationEvent): boolean => asksAPerson(e) || isVote(e);
 
 /** Settled approvals remembered per lane, at most (the oldest forgotten first). */
 const SETTLED_KEPT = 10_000;
@@ -243,9 +253,10 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /**
    * Notifications waiting for their next round (approval requests, and events told one by
    * one), per receiver and notification id: how many rounds spent, and the timer. For a
-   * request, its approval (its settlement told, it is not told again).
+   * request or a vote, its approval (its settlement told, it is not told again); whether it
+   * is counted among the lane's laterOutcomes (all but requests).
    */
-  const laterRounds = new Map<string, { round: number; lane: Lane; id: string; approvalId: string | null; timer?: NodeJS.Timeout }>();
+  const laterRounds = new Map<string, { round: number; lane: Lane; id: string; approvalId: string | null; counted: boolean; timer?: NodeJS.Timeout }>();
   /** A notification's key in laterRounds: its receiver's, and its own id. */
   const roundKey = (lane: Lane, id: string | undefined): string => `${lane.notifier.name}\u0000${id}`;
   const maxQueued = opts.maxQueued ?? 1_000;
@@ -630,18 +641,17 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     lane.untried = false;
     if (wait > 0) await sleep(wait, stop.signal).catch(() => undefined);
     let asked = 0;
-    const asks = asksAPerson(event);
     let settledMeanwhile = false;
     for (let i = 1; i <= tries; i++) {
-      // A request whose settlement was told meanwhile (while its probe waited, or its
-      // attempt before this one failed) is not sent after it: no further attempt.
-      if (asks && settledIn(lane, event)) {
+      // A request (or a vote) whose settlement was told meanwhile (while its probe waited,
+      // or its attempt before this one failed) is not sent after it: no further attempt.
+      if (settledIn(lane, event)) {
         if (i === 1) {
           // No attempt: no probe. The receiver's wish to be left alone still holds for the
           // next one, and what waits behind is not passed over (see loop).
           if (lane.failing !== undefined && lane.notBefore === undefined) lane.notBefore = notBefore;
           lane.untried = true;
-          forgetRequest(lane, event);
+          forgetSettled(lane, event, true);
           return false;
         }
         settledMeanwhile = true;
@@ -680,9 +690,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       // What its last answer asked for is waited for before the next probe.
       if (asked > 0) lane.notBefore = performance.now() + asked;
     }
-    // A request whose settlement was told while it was being delivered gets no later round.
+    // A request (or a vote) whose settlement was told while it was being delivered gets no later round.
     const passing = !permanent && !stop.signal.aborted;
-    const settled = asks && settledIn(lane, event);
+    const settled = settledIn(lane, event);
     const again = passing && !lastRound && !settled;
     if (again) detail = `${detail}${TRIED_AGAIN_LATER}`;
     else if (passing && settled) detail = `${detail}${SETTLED_MEANWHILE}`;
@@ -739,8 +749,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   /** After a round that failed (`again`: worth another) or ended it: its next round, held back, or no more. */
   function afterRound(lane: Lane, event: NotificationEvent, r: Round, again: boolean): void {
     const { key, asks, held, round, room } = r;
-    // A request whose settlement was told while this round was under way: no more rounds.
-    if (asks && settledIn(lane, event)) again = false;
+    // A request (or a vote) whose settlement was told while this round was under way: no more rounds.
+    if (settledIn(lane, event)) again = false;
     if (!again) {
       if (held && !asks) lane.laterOutcomes--;
       laterRounds.delete(key);
@@ -762,7 +772,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       if (!stop.signal.aborted) enqueue(lane, event);
     }, ms);
     timer.unref();
-    laterRounds.set(key, { round, lane, id, approvalId: asksAPerson(event) ? event.approval_id : null, timer });
+    laterRounds.set(key, { round, lane, id, approvalId: endsWithSettlement(event) ? event.approval_id : null, counted: !asksAPerson(event), timer });
   }
 
   /**
@@ -786,7 +796,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     const asks = asksAPerson(event);
     const key = roundKey(lane, event.notification_id);
     if (laterRounds.has(key)) return;
-    if (due <= at || (asks && settledIn(lane, event)) || (!asks && lane.laterOutcomes >= maxQueued)) {
+    if (due <= at || settledIn(lane, event) || (!asks && lane.laterOutcomes >= maxQueued)) {
       lane.priorRounds.set(event.notification_id, spent.rounds);
       enqueue(lane, event);
       return;
@@ -859,9 +869,9 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
         await new Promise((r) => setImmediate(r));
         continue;
       }
-      // A request settled since it was queued (its settlement told meanwhile) is not sent.
-      if (asksAPerson(event) && settledIn(lane, event)) {
-        forgetRequest(lane, event);
+      // A request (or a vote) settled since it was queued (its settlement told meanwhile) is not sent.
+      if (settledIn(lane, event)) {
+        forgetSettled(lane, event);
         continue;
       }
       lane.current = event;
@@ -878,24 +888,32 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     }
   }
 
-  /** Whether the approval an approval request asks for is settled in the lane (its settlement told). */
+  /** Whether an approval request or a vote on one is about an approval settled in the lane (its settlement told). */
   function settledIn(lane: Lane, event: NotificationEvent): boolean {
-    return event.approval_id !== null && lane.settled.has(event.approval_id);
+    return endsWithSettlement(event) && event.approval_id !== null && lane.settled.has(event.approval_id);
   }
 
-  /** A request not sent after its settlement: its rounds end (none was spent on it in vain). */
-  function forgetRequest(lane: Lane, event: NotificationEvent): void {
-    laterRounds.delete(roundKey(lane, event.notification_id));
+  /**
+   * A request (or a vote) not sent after its settlement: its rounds end (none was spent on
+   * it in vain). `current`: the one being delivered, whose round's end (afterRound) lets its
+   * rounds go.
+   */
+  function forgetSettled(lane: Lane, event: NotificationEvent, current = false): void {
+    if (!current && laterRounds.delete(roundKey(lane, event.notification_id)) && !asksAPerson(event)) lane.laterOutcomes--;
     if (event.notification_id !== undefined) lane.priorRounds.delete(event.notification_id);
-    opts.log.info({ notifier: lane.notifier.name, approval_id: event.approval_id }, 'approval request not sent: its settlement was told first');
+    opts.log.info(
+      { notifier: lane.notifier.name, approval_id: event.approval_id, ...(isVote(event) ? { notification_id: event.notification_id } : {}) },
+      isVote(event) ? 'approval vote not sent: its approval’s settlement was told first' : 'approval request not sent: its settlement was told first',
+    );
   }
 
   /**
    * An approval's settlement (approved, rejected, expired, cancelled) told: its request is
-   * not told after it, with buttons for what is already settled. Its waiting rounds are
-   * cancelled and a copy queued is taken out; one being delivered, or passed over with its
-   * record being written, gets no later round (afterRound), and one queued again after
-   * this (a round that was due, a telling again) is not sent (loop, enqueue).
+   * not told after it, with buttons for what is already settled, nor a vote on it, saying
+   * another approver is needed. Their waiting rounds are cancelled and a request queued is
+   * taken out; one being delivered, or passed over with its record being written, gets no
+   * later round (afterRound), and one queued (a vote, a round that was due, a telling
+   * again) is not sent (loop, enqueue).
    */
   function settle(lane: Lane, approvalId: string): void {
     const at = performance.now();
@@ -907,18 +925,22 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
     }
     for (const [key, r] of laterRounds) {
       if (r.lane !== lane || r.approvalId !== approvalId) continue;
+      // A vote whose round is under way (queued, being delivered, its record being written)
+      // is let go where that round goes on (loop, afterRound), which counts it out.
+      if (r.counted && r.timer === undefined) continue;
       clearTimeout(r.timer);
       laterRounds.delete(key);
+      if (r.counted) lane.laterOutcomes--;
     }
-    for (const e of lane.queue.takeRequests(approvalId)) forgetRequest(lane, e);
+    for (const e of lane.queue.takeRequests(approvalId)) forgetSettled(lane, e);
   }
 
   function enqueue(lane: Lane, event: NotificationEvent): void {
     const q = lane.queue;
     const asks = asksAPerson(event);
-    // A request whose settlement was told already (a round come due, a telling again).
-    if (asks && settledIn(lane, event)) {
-      forgetRequest(lane, event);
+    // A request (or a vote) whose settlement was told already (a round come due, a telling again).
+    if (settledIn(lane, event)) {
+      forgetSettled(lane, event);
       return;
     }
     // Each step costs the same however many wait (see waiting.ts): approval requests are

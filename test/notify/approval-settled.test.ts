@@ -919,4 +919,43 @@ describe('a stop before delivery: an approval request’s settlement is told aga
       await svc.stop({ remove: true });
     }
   });
+
+  it('a first vote whose delivery failed and waits for its later round when the second vote approves: not sent after APPROVED, nor told again at the next start', async () => {
+    target.reset();
+    const vote = (r: RecordedRequest) => json(r).event === 'APPROVAL_VOTE';
+    // The webhook refuses the vote for now (a passing failure): it waits for a later round.
+    target.route('POST', '/hook', (r) => ({ status: vote(r) ? 503 : 204 }));
+    target.route('POST', '/act/db', { status: 200 });
+    const args = ['--notify-webhook', `${target.url}/hook`];
+    const svc = await startTestService({ runbooks: runbooks(target.url), args, overrides: { notifyQueue: { backoffMs: 5, approvalRetryMs: 60_000 } } });
+    let restarted: TestService | undefined;
+    try {
+      const id = (await svc.post('/api/v1/incidents', { id: 'V2', root_cause: 'grave', service: 'db' })).body.approval_id as string;
+      assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'alice' })).status, 202);
+      await until('the vote’s first round failed', async () =>
+        (await svc.get('/api/v1/audit?event=NOTIFY_FAILED&limit=100')).body.events.find((e: any) => e.details.notification_id === `ntf_${id}_vote1`),
+      );
+      const second = await svc.post(`/api/v1/approvals/${id}/approve?wait=true`, { by: 'bob' });
+      assert.equal(second.body.result.action, 'executed');
+      await svc.service.drainNotifications();
+      assert.equal(one(target, 'APPROVED', id).approval_id, id);
+      await svc.stop();
+
+      // The next start, the webhook answering everything, the vote's next round due at once.
+      target.route('POST', '/hook', { status: 204 });
+      restarted = await startTestService({ dir: svc.dir, clock: svc.clock, args, captureLogs: true, overrides: { notifyQueue: { backoffMs: 5, approvalRetryMs: 20 } } });
+      await restarted.service.drainNotifications();
+      await new Promise((r) => setTimeout(r, 300));
+      await restarted.service.drainNotifications();
+      const votes = target.requests('/hook', 'POST').filter(vote);
+      assert.equal(votes.length, 3, 'the vote’s first round only: not told after its approval, nor at the restart');
+      assert.ok(
+        restarted.log.records().some((l: any) => l.msg === 'approval vote not told again: its approval is settled' && l.notification_id === `ntf_${id}_vote1`),
+        'the start says why it is not told again',
+      );
+    } finally {
+      await restarted?.stop();
+      rmSync(svc.dir, { recursive: true, force: true });
+    }
+  });
 });
