@@ -54,6 +54,18 @@ export const SETTLED_MEANWHILE = ' (not tried again: its approval was settled me
  */
 export const NOT_TRIED = 'not tried: the delivery before it to this receiver failed';
 
+/**
+ * What the reason of a notification delivered in a round after its first ends with (the
+ * queue adds it to what it sends, not to what is recorded): it comes late, maybe after
+ * notifications of events that happened since (a circuit closed after the trip it follows),
+ * so it says when it happened and how long before this message. `delayed` is set on it too.
+ */
+export function delayedNote(at: number, now: number): string {
+  const ms = Math.max(0, now - at);
+  const ago = ms < 60_000 ? `${Math.round(ms / 1_000)} s` : `${Math.round(ms / 60_000)} min`;
+  return ` (delayed: happened at ${new Date(at).toISOString()}, ${ago} before this message)`;
+}
+
 /** The longest wait before a later round (5 minutes). */
 const MAX_ROUND_WAIT_MS = 300_000;
 
@@ -628,7 +640,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
    * one timeout per round of the queue, not its attempts and backoffs per notification;
    * one that asked with `Retry-After` to be left alone is not probed before then (lane.notBefore).
    */
-  async function deliver(lane: Lane, event: NotificationEvent, lastRound = true): Promise<boolean> {
+  async function deliver(lane: Lane, event: NotificationEvent, lastRound = true, late = false): Promise<boolean> {
     const n = lane.notifier;
     const tries = lane.failing === undefined ? attempts : 1;
     let detail = '';
@@ -660,7 +672,8 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
       tried = i;
       const signal = withTimeout(stop.signal, attemptTimeoutMs);
       try {
-        await n.send(event, signal);
+        // Late (a round after its first): it says so, and when it happened (see delayedNote).
+        await n.send(late ? { ...event, reason: `${event.reason}${delayedNote(event.at, now())}`, delayed: true } : event, signal);
         lane.failing = undefined;
         opts.metrics?.notification(n.name, 'delivered');
         opts.metrics?.notifyReceiverFailing(n.name, false);
@@ -715,7 +728,7 @@ export function createNotifyQueue(opts: NotifyQueueOptions): {
   function deliverRound(lane: Lane, event: NotificationEvent): Promise<void> {
     const r = roundOf(lane, event);
     if (!r) return deliver(lane, event).then(() => undefined);
-    return deliver(lane, event, r.last).then((again) => afterRound(lane, event, r, again));
+    return deliver(lane, event, r.last, r.round > 1).then((again) => afterRound(lane, event, r, again));
   }
 
   /** A notification's round about to be spent: undefined for one that has no later rounds. */

@@ -48,6 +48,13 @@ export interface NotificationEvent {
   /** Set on a summary for a runbook over many services: how many services it covers (`service` is then null). */
   repeated_services?: number;
   /**
+   * Set (true) on what a receiver is sent when the delivery is made in a round after its
+   * first (the receiver failed, or was failing, when it was first due): it comes late,
+   * maybe after notifications of later events, and its reason ends saying when it happened
+   * (notify/queue.ts delayedNote). Never recorded: the audit log has the notification as told.
+   */
+  delayed?: boolean;
+  /**
    * Set on an approval request's settlement decided by a Slack button click whose answer
    * replaces the request's own message with the outcome, and on a vote cast by such a
    * click on a request that needs another approver (its message replaced with the request

@@ -260,12 +260,20 @@ interface SlackLook {
 }
 
 /**
- * One notification as a Slack message (Block Kit): a header, the values as fields, the
- * reason, a link, the plan and the buttons of a request that asks. `status`: a line
- * above the reason (a request's votes so far); `asks`: whether it carries the
- * request's buttons and mentions the people who may click them.
+ * A time (epoch ms) in Slack's date markup: "today at 14:03:07" in the reader's own time
+ * zone, the ISO time where Slack cannot show that.
  */
-function slackBlocks(e: NotificationEvent, look: SlackLook, extra: { title?: string; status?: string; asks?: boolean } = {}): { title: string; blocks: unknown[] } {
+export function slackTime(at: number): string {
+  return `<!date^${Math.floor(at / 1_000)}^{date_short_pretty} at {time_secs}|${new Date(at).toISOString()}>`;
+}
+
+/**
+ * One notification as a Slack message (Block Kit): a header, the values as fields, the
+ * reason, a link and `at` (when it happened), the plan and the buttons of a request that
+ * asks. `status`: a line above the reason (a request's votes so far); `asks`: whether it
+ * carries the request's buttons and mentions the people who may click them.
+ */
+function slackBlocks(e: NotificationEvent, look: SlackLook, extra: { title?: string; status?: string; asks?: boolean; at?: number } = {}): { title: string; blocks: unknown[] } {
   const asks = extra.asks ?? e.event === 'APPROVAL_REQUIRED';
   const links = linksFor(e, look.publicUrl);
   const link = links.approval ?? links.execution ?? links.incident;
@@ -286,7 +294,12 @@ function slackBlocks(e: NotificationEvent, look: SlackLook, extra: { title?: str
   // Rectify's prose naming alert values and people (an approver's comment): plain text, where nothing is formatted.
   if (extra.status !== undefined) blocks.push({ type: 'section', text: { type: 'plain_text', text: readableWithin(extra.status, 2900) || '—' } });
   blocks.push({ type: 'section', text: { type: 'plain_text', text: readableWithin(e.reason, 2900) || '—' } });
-  if (link) blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] });
+  // The link, and when it happened (a message that comes late says so in its reason: see queue.ts delayedNote).
+  const context = [
+    ...(link ? [{ type: 'mrkdwn', text: `<${link}|Open in rectify>`, verbatim: true }] : []),
+    ...(extra.at !== undefined ? [{ type: 'mrkdwn', text: `Happened ${slackTime(extra.at)}`, verbatim: true }] : []),
+  ];
+  if (context.length > 0) blocks.push({ type: 'context', elements: context });
   // What the Approve button would run, right above it.
   if (e.plan) blocks.push({ type: 'section', text: { type: 'mrkdwn', text: slackPlanText(e.plan), verbatim: true } });
   if (look.buttons && asks && e.approval_id) blocks.push(approvalButtons(e.approval_id));
@@ -302,7 +315,7 @@ export function createSlackNotifier(url: string, publicUrl: string | undefined, 
     // request's message with it (api/routes/slack.ts): a message of its own would say it twice.
     tells: (e) => e.shown_in_slack !== true,
     send(e, signal) {
-      const { title, blocks } = slackBlocks(e, { publicUrl, buttons: opts.buttons, approvers: opts.approvers });
+      const { title, blocks } = slackBlocks(e, { publicUrl, buttons: opts.buttons, approvers: opts.approvers }, { at: e.at });
       return postJson(url, { text: escapeSlackText(`${title}: ${readable(e.reason)}`).slice(0, 3000), blocks }, signal);
     },
   };

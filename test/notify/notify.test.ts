@@ -415,10 +415,10 @@ describe('notifications: always notify, never block', () => {
       const blocks = message('P1').blocks;
       assert.deepEqual(
         blocks.map((b: any) => b.type),
-        ['header', 'section', 'section', 'section', 'actions'],
+        ['header', 'section', 'section', 'context', 'section', 'actions'],
         'the plan right above the Approve and Reject buttons',
       );
-      assert.deepEqual(blocks[3].text, {
+      assert.deepEqual(blocks[4].text, {
         type: 'mrkdwn',
         verbatim: true,
         text: [
@@ -433,7 +433,7 @@ describe('notifications: always notify, never block', () => {
           '```',
         ].join('\n'),
       });
-      assert.equal(message('P2').blocks[3].text.text, ['*Plan: what Approve runs*', '```', `1. POST ${target.url}/act`, '```', '*Rollback if it fails*: none'].join('\n'));
+      assert.equal(message('P2').blocks[4].text.text, ['*Plan: what Approve runs*', '```', `1. POST ${target.url}/act`, '```', '*Rollback if it fails*: none'].join('\n'));
       assert.equal(message('P3').blocks.some((b: any) => String(b.text?.text ?? '').includes('Plan')), false);
 
       const everything = JSON.stringify([hooks, slack]);

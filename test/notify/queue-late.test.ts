@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, SETTLED_MEANWHILE, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
+import { createNotifyQueue, createSlackNotifier, createWebhookNotifier, delayedNote, SETTLED_MEANWHILE, TRIED_AGAIN_LATER, type NotificationEvent, type NotifyOutcome } from '../../src/notify/index.js';
 import { createTestLogger } from '../../src/observability/index.js';
 import { startHttpTarget, type HttpTarget, type RecordedRequest } from '../helpers/http-target.js';
 import { notification, receiver } from './events.js';
 
 /**
- * What no longer holds when a receiver failed and its later round comes: a vote on a
- * request whose settlement was told meanwhile is not sent, as the request is not: it would
- * say another approver is needed after the request is settled.
+ * What comes late, and what no longer holds. A notification that waited for a later round
+ * (its receiver failing) reaches the receiver after notifications of later events: it
+ * says so, in the reason a person reads and in a field of the webhook's payload, and Slack
+ * shows every message's time. A vote on a request whose settlement was told meanwhile is
+ * not sent, as the request is not: it would say another approver is needed after the
+ * request is settled.
  */
-describe('a notification that no longer holds when its later round comes', () => {
+describe('a notification delivered late, and one that no longer holds', () => {
   let target: HttpTarget;
   before(async () => {
     target = await startHttpTarget();
@@ -37,6 +40,78 @@ describe('a notification that no longer holds when its later round comes', () =>
     });
     return { q, recorded };
   };
+
+  it('a notification delivered in a later round says it is late (the reason, and `delayed` in the payload) after the receiver recovered; one delivered in its first round does not; Slack shows when each happened', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 503 });
+    target.route('POST', '/slack', { status: 503 });
+    const { q, recorded } = queue();
+    try {
+      const happened = now() - 90_000;
+      q.notify({ ...notification('I1', 'ROLLED_BACK', 'rolled back'), reason: 'rolled back after a failed check', at: happened });
+      q.notify({ ...notification('I1', 'CIRCUIT_TRIPPED', 'circuit open'), reason: 'the circuit tripped', at: happened + 1_000 });
+      // Both receivers fail the first round: each spends its attempts on the first, the second is passed over.
+      await until(() => recorded.filter((o) => o.detail.endsWith(TRIED_AGAIN_LATER)).length === 4, 10_000);
+      target.route('POST', '/hook', { status: 204 });
+      target.route('POST', '/slack', { status: 200 });
+      // Someone closes the circuit meanwhile: told at once.
+      const closedAt = now();
+      q.notify({ ...notification('I1', 'CIRCUIT_CLOSED', 'circuit closed'), reason: 'closed by alice', at: closedAt });
+      await until(() => recorded.filter((o) => o.ok).length === 6, 10_000);
+      await q.drain();
+
+      const hooks = target.requests('/hook', 'POST').map(json).filter((n) => n.reason !== undefined);
+      const delivered = hooks.slice(-3);
+      assert.deepEqual(
+        delivered.map((n) => [n.event, n.delayed]),
+        [
+          ['CIRCUIT_CLOSED', undefined],
+          ['ROLLED_BACK', true],
+          ['CIRCUIT_TRIPPED', true],
+        ],
+        'the late ones after the close, each saying it is late',
+      );
+      assert.equal(delivered[0]!.reason, 'closed by alice', 'told in its first round: as it is');
+      for (const [n, reason, at] of [
+        [delivered[1]!, 'rolled back after a failed check', happened],
+        [delivered[2]!, 'the circuit tripped', happened + 1_000],
+      ] as const) {
+        assert.equal(n.at, new Date(at).toISOString());
+        const m = new RegExp(`^${reason} \\(delayed: happened at ${new Date(at).toISOString().replaceAll('.', '\\.')}, (\\d+) min before this message\\)$`).exec(n.reason);
+        assert.ok(m, n.reason);
+        assert.ok(Number(m[1]) >= 1 && Number(m[1]) <= 3, n.reason);
+      }
+      // The first round's failed attempts were made before it was late: none says so.
+      assert.ok(hooks.slice(0, -3).every((n) => n.delayed === undefined && !String(n.reason).includes('delayed')));
+
+      const slack = target.requests('/slack', 'POST').map(json).slice(-3);
+      assert.deepEqual(
+        slack.map((m) => [m.blocks[0].text.text.split(' ')[2], m.blocks[2].text.text.includes('(delayed: happened at '), m.text.includes('(delayed: happened at ')]),
+        [
+          ['CIRCUIT_CLOSED', false, false],
+          ['ROLLED_BACK', true, true],
+          ['CIRCUIT_TRIPPED', true, true],
+        ],
+      );
+      // Every message shows when its event happened: Slack shows it in the reader's time zone, the ISO time when it cannot.
+      assert.deepEqual(
+        slack.map((m) => m.blocks.find((b: any) => b.type === 'context')?.elements.map((e: any) => e.text)),
+        [closedAt, happened, happened + 1_000].map((at) => [`Happened <!date^${Math.floor(at / 1_000)}^{date_short_pretty} at {time_secs}|${new Date(at).toISOString()}>`]),
+      );
+      // What is recorded is the notification as told (the audit row's), not the late note.
+      assert.ok(recorded.every((o) => !o.event.reason.includes('delayed') && o.event.delayed === undefined));
+    } finally {
+      await q.close();
+    }
+  });
+
+  it('the late note: seconds under a minute, minutes after', () => {
+    const at = Date.UTC(2025, 0, 2, 3, 4, 5);
+    assert.equal(delayedNote(at, at + 42_400), ' (delayed: happened at 2025-01-02T03:04:05.000Z, 42 s before this message)');
+    assert.equal(delayedNote(at, at + 47 * 60_000 + 20_000), ' (delayed: happened at 2025-01-02T03:04:05.000Z, 47 min before this message)');
+    // A clock set back: never a time to come.
+    assert.equal(delayedNote(at, at - 5_000), ' (delayed: happened at 2025-01-02T03:04:05.000Z, 0 s before this message)');
+  });
 
   it('a vote waiting for its later round is not sent once its approval’s settlement is told: its round is cancelled; one queued behind is dropped; a delivery under way makes no further attempt', async () => {
     target.reset();

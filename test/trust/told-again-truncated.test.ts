@@ -19,6 +19,7 @@ import { until } from '../helpers/until.js';
  */
 
 const RESENT_NOTE = ' (sent again after a restart: rectify stopped before its delivery to this receiver was recorded)';
+const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const runbooks = (base: string) => runbooksFile(httpRunbook('fix', { trigger: 'broken', url: `${base}/act/{service}` }));
 
@@ -80,7 +81,11 @@ describe('kill -9: a cut-short group told to a receiver that is down is told aga
     const again = truncatedTold(since);
     assert.equal(again.length, 1);
     assert.equal(again[0]!.headers['idempotency-key'], id);
-    assert.deepEqual(json(again[0]!), { ...first, reason: `${first.reason}${RESENT_NOTE}` });
+    // Its round after the one it spent: late, and it says so (when it happened, how long before).
+    const { reason, ...told } = json(again[0]!);
+    const { reason: firstReason, ...asFirst } = first;
+    assert.deepEqual(told, { ...asFirst, delayed: true });
+    assert.match(reason, new RegExp(`^${escape(`${firstReason}${RESENT_NOTE} (delayed: happened at ${first.at}, `)}\\d+ s before this message\\)$`));
     await until('the delivery recorded', async () => ((await records(proc, id)).some((e: any) => e.event === 'NOTIFIED') ? true : undefined));
     assert.equal(rig.target.calls('/act/shop'), 1, 'the delivered alert was decided and run once');
 
