@@ -113,6 +113,51 @@ describe('a notification delivered late, and one that no longer holds', () => {
     assert.equal(delayedNote(at, at - 5_000), ' (delayed: happened at 2025-01-02T03:04:05.000Z, 0 s before this message)');
   });
 
+  it('a Slack that posts each approval request but answers after the timeout is posted it once per attempt: 3 in its first round, one a later round, until its rounds are spent or it is settled', async () => {
+    target.reset();
+    // Slack takes each message (the target records it) and answers after the attempt's timeout.
+    target.route('POST', '/slow', { status: 200, delayMs: 400 });
+    const recorded: NotifyOutcome[] = [];
+    const q = createNotifyQueue({
+      notifiers: [createSlackNotifier(`${target.url}/slow`, undefined, { ...receiver, buttons: true })],
+      log: createTestLogger({ capture: false }).logger,
+      record: async (o) => void recorded.push(o),
+      attemptTimeoutMs: 100,
+      backoffMs: 5,
+      approvalRetryMs: 150,
+      approvalRounds: 3,
+    });
+    const request = (id: string): NotificationEvent => ({ ...notification(id, 'APPROVAL_REQUIRED', 'approval_required'), approval_id: `apr_${id}`, at: now() });
+    const posts = (id: string) => target.requests('/slow', 'POST').filter((r) => JSON.stringify(r.json()).includes(`apr_${id}:approve`));
+    try {
+      q.notify(request('S1'));
+      await until(() => recorded.length === 4, 10_000);
+      await q.drain();
+      const timedOut = 'delivery unknown (timed out)';
+      assert.deepEqual(
+        recorded.map((o) => [o.attempts, o.detail]),
+        [
+          [3, `${timedOut}${TRIED_AGAIN_LATER}`],
+          [1, `${timedOut}${TRIED_AGAIN_LATER}`],
+          [1, `${timedOut}${TRIED_AGAIN_LATER}`],
+          [1, timedOut],
+        ],
+      );
+      assert.equal(posts('S1').length, 6, 'each attempt posted a copy, with its buttons');
+
+      // The next request, Slack still slow: a probe, one copy; settled (a click on any copy), no copy after it.
+      q.notify(request('S2'));
+      await until(() => recorded.length === 5, 10_000);
+      q.notify({ ...notification('S2', 'REJECTED', 'rejected'), approval_id: 'apr_S2', shown_in_slack: true, at: now() });
+      await new Promise((r) => setTimeout(r, 1_000));
+      await q.drain();
+      assert.deepEqual(recorded.slice(4).map((o) => [o.attempts, o.detail]), [[1, `${timedOut}${TRIED_AGAIN_LATER}`]]);
+      assert.equal(posts('S2').length, 1, 'its first round only');
+    } finally {
+      await q.close();
+    }
+  });
+
   it('a vote waiting for its later round is not sent once its approval’s settlement is told: its round is cancelled; one queued behind is dropped; a delivery under way makes no further attempt', async () => {
     target.reset();
     target.route('POST', '/hook', { status: 503 });
