@@ -2025,8 +2025,8 @@ export function createEngine(deps: EngineDeps) {
               // The execution view's verdict on the row just written: it had started a step, so true.
               needs_human: executionNeedsHuman({ state: 'interrupted', outcome: RECOVERED_OUTCOME, steps: e.steps }, false),
               reason: nothing
-                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run: a human must check${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}`
-                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
+                ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}: a person must check`
+                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run${leftSaid}: a person must check`,
             },
             now,
           );

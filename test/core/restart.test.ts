@@ -75,7 +75,7 @@ describe('state survives restarts', () => {
       [told.event, told.outcome, told.execution_id, told.incident_id, told.runbook, told.service, told.needs_human],
       ['INTERRUPTED', 'interrupted', 'exe_crashed', 'inc_x', 'fix', 'shop', true],
     );
-    assert.equal(told.reason, 'rectify stopped while this execution ran (last step: action 1, POST /act/shop, not finished); its outcome is unknown and it will not be re-run: a human must check');
+    assert.equal(told.reason, 'rectify stopped while this execution ran (last step: action 1, POST /act/shop, not finished); its outcome is unknown and it will not be re-run: a person must check');
     const e = await svc.get('/api/v1/executions/exe_crashed');
     assert.equal(e.body.state, 'interrupted');
     assert.equal(e.body.needs_human, true);

@@ -93,7 +93,7 @@ describe('kill -9 while a command action runs (real processes)', () => {
       `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check; ${said}`,
     );
     const hook = await rig.target.waitForRequest('/hook', { since, timeoutMs: 20_000, where: (r) => (r.json() as { event?: string }).event === 'INTERRUPTED' });
-    assert.match((hook.json() as { reason: string }).reason, /; its command was still running and was killed \(1 process, SIGKILL\)$/);
+    assert.match((hook.json() as { reason: string }).reason, /; its outcome is unknown and it will not be re-run; its command was still running and was killed \(1 process, SIGKILL\): a person must check$/);
 
     // The slot is free, and nothing of the cut-off run acts beside the next one.
     const next = await proc.post('/api/v1/incidents', { id: 'cmd-2', root_cause: 'stuck', service: 'b', confidence: 1 });

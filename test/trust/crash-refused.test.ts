@@ -162,7 +162,7 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
       [
         'INTERRUPTED',
         'interrupted',
-        `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check`,
+        `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a person must check`,
       ],
     );
     assert.equal(fake.count('DELETE', /.*/), 0, 'the pod was never deleted');
@@ -222,7 +222,7 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
 
     assert.deepEqual(
       await toldSince(since, next.body.execution_id as string, trial),
-      [['INTERRUPTED', 'interrupted', `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run: a human must check; ${TRIAL_ENDED}`]],
+      [['INTERRUPTED', 'interrupted', `rectify stopped before this execution recorded its end; action 1 was refused before anything changed: ${refusal}, so nothing was changed, and it will not be re-run; ${TRIAL_ENDED}: a person must check`]],
     );
     assert.equal(fake.count('DELETE', /.*/), 0, 'the pod was never deleted');
     await proc.stop();
@@ -269,7 +269,7 @@ describe('kill -9 after a refused action, before the run recorded its end', () =
         [
           'INTERRUPTED',
           'interrupted',
-          `rectify stopped before this execution recorded its end; pre-check 1 failed: ${detail}, so no action ran and nothing was changed, and it will not be re-run: a human must check; ${TRIAL_ENDED}`,
+          `rectify stopped before this execution recorded its end; pre-check 1 failed: ${detail}, so no action ran and nothing was changed, and it will not be re-run; ${TRIAL_ENDED}: a person must check`,
         ],
       ],
     );
