@@ -18,12 +18,14 @@ export const restoreHelp = commandHelp({
     'Puts a backup (a file rectify backup wrote) in place of the database, with rectify stopped: it takes',
     'the lock rectify serve holds (<db>.serve-lock), so it is refused while a serve or a run --local has the',
     'database, naming it. The backup is copied into the database\'s folder under a temporary name',
-    '(<db>.restoring-<pid>) with the database\'s permissions, fsync\'d and checked there: PRAGMA integrity_check,',
-    'a rectify database of a schema this rectify knows, and its audit chain walked as rectify audit verify does',
+    '(<db>.restoring-<pid>-<random>) with the database\'s permissions, fsync\'d and checked there: PRAGMA integrity_check,',
+    'a rectify database this rectify would start on, and its audit chain walked as rectify audit verify does',
     '(keyed rows need their key: give it as rectify serve is given it). Only then is the database kept aside,',
     'renamed to <db>.before-restore-<time> with its -wal, -shm and -journal (never deleted: remove it yourself',
     'once the restore is confirmed), and the copy renamed to the database\'s name. Prints what it did, the',
     'row counts and the audit head (seq and hash), and how to check the head after rectify\'s first start.',
+    'A backup with a -wal beside it is refused: make a copy that holds the -wal\'s commits first',
+    '(rectify backup <new-file> --db sqlite:<backup>), and restore that.',
     'Ctrl-C (SIGINT), SIGTERM or SIGHUP before the copy is placed removes it: nothing is changed.',
   ].join('\n'),
   args: ['backup                the backup file to restore (it is read, never changed)'],
@@ -36,7 +38,7 @@ export const restoreHelp = commandHelp({
   exits: [
     [0, 'restored: the backup is the database, the old one kept aside'],
     [1, 'the backup is damaged (not a SQLite database, integrity_check fails, or its audit chain is broken), cannot be read, or the copy could not be written or placed (a full disk, a folder not writable): nothing was changed'],
-    [2, 'refused or usage: a rectify serve or run --local has the database (stop it first), a backup that is not a rectify database or has a newer schema, keyed rows without their key, a wrong flag or argument, no backup at that path, no folder for the database; nothing was changed'],
+    [2, 'refused or usage: a rectify serve or run --local has the database (stop it first), a backup that is not a rectify database, has a newer schema or a -wal beside it, keyed rows without their key, a wrong flag or argument, no backup at that path, no folder for the database; nothing was changed'],
     [130, 'interrupted by Ctrl-C before the copy was placed (143: SIGTERM, 129: SIGHUP): the copy was removed, nothing was changed'],
   ],
 });
@@ -108,6 +110,16 @@ export async function restoreCommand(argv: string[], io: CliIO): Promise<number>
   if (backupLook.stats.size === 0) return failed(`the backup ${backup} is damaged: it is empty (0 bytes); nothing was changed`);
   const readErr = readProblem(backup);
   if (readErr) return failed(`cannot read the backup ${backup}: ${accessReason(readErr)}; nothing was changed`);
+  // The file is what is copied: commits still in a -wal beside it (a database kept aside by
+  // an earlier restore, a copy taken with its -wal) would be left behind, and the restore
+  // would check and place the file without them, saying nothing.
+  const backupWal = look(`${backup}-wal`);
+  if ('stats' in backupWal && backupWal.stats.isFile() && backupWal.stats.size > 0) {
+    return usage(
+      `the backup ${backup} has a ${backup}-wal beside it (${backupWal.stats.size} bytes) holding commits the file alone does not: restoring the file would leave them behind. ` +
+        `Make a copy that holds them first (rectify backup <new-file> --db sqlite:${backup}), then restore that copy; nothing was changed`,
+    );
+  }
   let realBackup = backup;
   try {
     realBackup = realpathSync(backup);

@@ -143,4 +143,61 @@ describe('rectify restore', () => {
     assert.deepEqual({ files: folder(svc), bytes: readFileSync(svc.dbPath) }, before);
     rmSync(svc.dir, { recursive: true, force: true });
   });
+
+  it('a backup with a -wal beside it is refused (exit 2): restoring the file alone would leave the WAL\'s commits behind; nothing is changed', async () => {
+    const { svc, backup } = await serviceWithBackup('with-wal');
+    await svc.stop();
+    // A copy of a database taken with its -wal while open: the row written last is only in the -wal.
+    const live = join(root, 'with-wal', 'live.db');
+    copyFileSync(backup, live);
+    const conn = new Database(live);
+    conn.pragma('journal_mode = WAL');
+    conn.pragma('wal_autocheckpoint = 0');
+    conn.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('only-in-wal', 'x', 1, 'test')").run();
+    const copied = join(root, 'with-wal', 'copied.db');
+    copyFileSync(live, copied);
+    copyFileSync(`${live}-wal`, `${copied}-wal`);
+    conn.close();
+    const before = { files: folder(svc), bytes: readFileSync(svc.dbPath) };
+
+    const r = await cli(['restore', copied, '--db', `sqlite:${svc.dbPath}`], { cwd: svc.dir });
+    assert.equal(r.code, 2, r.err.join('\n'));
+    assert.deepEqual(r.out, []);
+    assert.match(r.err.join('\n'), new RegExp(`^rectify restore: the backup ${copied} has a ${copied}-wal beside it \\(\\d+ bytes\\) holding commits the file alone does not: .+ \\(rectify backup <new-file> --db sqlite:${copied}\\), then restore that copy; nothing was changed$`));
+    assert.deepEqual({ files: folder(svc), bytes: readFileSync(svc.dbPath) }, before);
+
+    // The copy the message names holds the -wal's row, and is restored.
+    const whole = join(root, 'with-wal', 'whole.db');
+    assert.equal((await cli(['backup', whole, '--db', `sqlite:${copied}`], { cwd: svc.dir })).code, 0);
+    const ok = await cli(['restore', whole, '--db', `sqlite:${svc.dbPath}`], { cwd: svc.dir });
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+    assert.ok(contents(svc.dbPath).settings!.some((row) => (row as { key: string }).key === 'only-in-wal'));
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
+
+  it('a backup of a database this rectify starts on is restored, a migration written with an earlier text it accepts among them; one it would not start on is refused in the start\'s words', async () => {
+    const { svc, backup } = await serviceWithBackup('earlier-text');
+    await svc.stop();
+    const withChecksum = (name: string, checksum: string): string => {
+      const path = join(root, 'earlier-text', name);
+      copyFileSync(backup, path);
+      const conn = new Database(path);
+      conn.prepare('UPDATE schema_migrations SET checksum = ? WHERE version = 3').run(checksum);
+      conn.pragma('journal_mode = DELETE');
+      conn.close();
+      return path;
+    };
+    // The checksum of 003_storm_indexes's earlier text (test/fixtures/edited-migrations), which the start accepts (017 mends its schema).
+    const earlier = withChecksum('earlier.db', 'dbaaf6a6781c39a1c5574e02b594828d1e758aec91f1d46c23eccd96b952a680');
+    const ok = await cli(['restore', earlier, '--db', `sqlite:${svc.dbPath}`], { cwd: svc.dir });
+    assert.equal(ok.code, 0, ok.err.join('\n'));
+
+    const unknown = withChecksum('unknown.db', '0'.repeat(64));
+    const before = readFileSync(svc.dbPath);
+    const r = await cli(['restore', unknown, '--db', `sqlite:${svc.dbPath}`], { cwd: svc.dir });
+    assert.equal(r.code, 2, r.err.join('\n'));
+    assert.match(r.err.join('\n'), /^rectify restore: the backup .+ is refused: the database .+ was written by a rectify whose migration 003_storm_indexes differs from this one's \(checksum differs\)/);
+    assert.deepEqual(readFileSync(svc.dbPath), before);
+    rmSync(svc.dir, { recursive: true, force: true });
+  });
 });

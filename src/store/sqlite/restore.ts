@@ -1,7 +1,9 @@
 import Database from 'better-sqlite3';
 import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Migration } from '../migrate.js';
+import { checkSqlite } from './migrate.js';
 import type { BackupContents } from './backup.js';
 import { SERVE_OWNER_KEY } from './serve-lock.js';
 
@@ -23,8 +25,12 @@ import { SERVE_OWNER_KEY } from './serve-lock.js';
 /** The files SQLite keeps beside a database, named by the database's name and these endings. */
 export const SIDE_FILES = ['-wal', '-shm', '-journal'] as const;
 
-/** The temporary name the backup is copied to, beside the database. */
-export const restoringPath = (db: string): string => `${db}.restoring-${process.pid}`;
+/**
+ * The temporary name the backup is copied to, beside the database: the pid and a random
+ * part, so a name left by an earlier restore that crashed (or by another container whose
+ * process had the same pid, on a shared volume) is never this one's, and never removed by it.
+ */
+export const restoringPath = (db: string): string => `${db}.restoring-${process.pid}-${randomBytes(4).toString('hex')}`;
 
 export type RestoreCheck =
   | { ok: true; contents: BackupContents }
@@ -59,7 +65,6 @@ export function copyForRestore(backup: string, copy: string, replaced: { mode: n
   return ownerNote ? { ownerNote } : {};
 }
 
-const LEDGER = 'SELECT version, name, checksum FROM schema_migrations ORDER BY version';
 
 /**
  * The copy's integrity_check, and its migrations against those this rectify has: a rectify
@@ -83,25 +88,16 @@ export function checkRestoreCopy(path: string, known: readonly Migration[]): Res
     if (integrity.length !== 1 || integrity[0] !== 'ok') {
       return { ok: false, kind: 'damaged', message: `PRAGMA integrity_check: ${integrity.slice(0, 5).join('; ')}${integrity.length > 5 ? ` (and ${integrity.length - 5} more)` : ''}` };
     }
-    const hasLedger = db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").get() !== undefined;
-    const applied = hasLedger ? (db.prepare(LEDGER).all() as Array<{ version: number; name: string; checksum: string }>) : [];
-    if (applied.length === 0) return { ok: false, kind: 'refused', message: 'it is a SQLite database, but no rectify migration was ever applied to it (not a rectify database)' };
-    for (const row of applied) {
-      if (row.version > known.length) {
-        return {
-          ok: false,
-          kind: 'refused',
-          message: `it has schema version ${row.version} (${row.name}), newer than this rectify knows (${known.length}): restore it with the rectify that wrote it`,
-        };
-      }
-      if (known[row.version - 1]!.checksum !== row.checksum) {
-        return {
-          ok: false,
-          kind: 'refused',
-          message: `its migration ${String(row.version).padStart(3, '0')}_${row.name} differs from this rectify's (checksum): it was made by another build of rectify, which this one would refuse to start on`,
-        };
-      }
+    // The start's own refusals, read only (checkSqlite): a backup of a database this
+    // rectify starts on (migrations written with an earlier text it accepts among them) is
+    // restored, and one it would refuse is refused, in the start's words.
+    let applied: ReturnType<typeof checkSqlite>;
+    try {
+      applied = checkSqlite(db, known);
+    } catch (err) {
+      return { ok: false, kind: 'refused', message: err instanceof Error ? err.message : String(err) };
     }
+    if (!applied || applied.length === 0) return { ok: false, kind: 'refused', message: 'it is a SQLite database, but no rectify migration was ever applied to it (not a rectify database)' };
     const count = (table: string): number => db.prepare(`SELECT COUNT(*) FROM ${table}`).pluck().get() as number;
     // `*`: a database from before the chain (schema 1) has no hash column.
     const head = db.prepare('SELECT * FROM audit ORDER BY seq DESC LIMIT 1').get() as { seq: number; hash?: string | null } | undefined;
