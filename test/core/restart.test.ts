@@ -13,6 +13,7 @@ import { loadConfig } from '../../src/config/index.js';
 import type { Clock } from '../../src/lib/index.js';
 import { createService, MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
+import { holdServeLock } from '../../src/store/sqlite/serve-lock.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService } from '../helpers/service.js';
 
@@ -353,6 +354,24 @@ describe('one serving rectify per database', () => {
       const serve = openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' });
       assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'local' }), /is in use by a rectify serve \(rectify serve, pid \d+/);
       serve.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('a start refused by the lock opens nothing: no database file, -wal or -shm is made where a restore (or another rectify) holds the lock', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-lock-'));
+    const path = join(dir, 'rectify.db');
+    try {
+      // rectify restore holds the lock while the database's name is free (the old file kept aside, the backup not yet in place).
+      const held = holdServeLock(path);
+      assert.ok(!('heldBy' in held));
+      for (const lock of ['serve', 'local'] as const) {
+        assert.throws(() => openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock }), /is in use by/);
+        assert.deepEqual(readdirSync(dir).filter((f) => !f.startsWith('rectify.db.serve-lock')), [], lock);
+      }
+      held.release();
+      openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, lock: 'serve' }).close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

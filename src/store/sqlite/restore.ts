@@ -5,7 +5,6 @@ import { dirname } from 'node:path';
 import type { Migration } from '../migrate.js';
 import { checkSqlite } from './migrate.js';
 import type { BackupContents } from './backup.js';
-import { SERVE_OWNER_KEY } from './serve-lock.js';
 
 /**
  * Putting a backup in place of a stopped service's database (`rectify restore`), in steps
@@ -114,21 +113,6 @@ export function checkRestoreCopy(path: string, known: readonly Migration[]): Res
     return { ok: false, kind: 'damaged', message: sqliteReason(err) };
   } finally {
     db.close();
-  }
-}
-
-/** Who holds the serve lock of `db`, as that process wrote it in the database's settings; undefined when it cannot be read. */
-export function serveLockHolder(db: string): string | undefined {
-  try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      conn.pragma('busy_timeout = 2000');
-      return (conn.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SERVE_OWNER_KEY) as string | undefined) ?? undefined;
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return undefined;
   }
 }
 

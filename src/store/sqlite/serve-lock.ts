@@ -101,3 +101,18 @@ const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { c
 export function lockOwner(command: 'rectify serve' | 'rectify run --local', now: number): string {
   return `${command}, pid ${process.pid} on ${hostname()} since ${new Date(now).toISOString()}`;
 }
+
+/** Who holds the serve lock of `db`, as that process wrote it in the database's settings; undefined when it cannot be read. */
+export function serveLockHolder(db: string): string | undefined {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      conn.pragma('busy_timeout = 2000');
+      return (conn.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SERVE_OWNER_KEY) as string | undefined) ?? undefined;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return undefined;
+  }
+}

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, type ServeLock } from './serve-lock.js';
+import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
@@ -328,31 +328,17 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     makeFolder(dirname(opts.path));
     refuseBeforeWriting(opts.path, opts.migrationsDir, busyTimeoutMs);
   }
-  const db = new Database(opts.path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
-  // SQLite's own default page cache (2 MiB) rather than the 16 MiB better-sqlite3 builds
-  // in: the cache fills to its size as the database grows, so under an alert storm the
-  // larger one is 14 MiB more resident memory, for no measured gain in CPU per alert
-  // (the pages it would keep are read back from the OS's file cache). bench/README.md.
-  db.pragma(`cache_size = -${CACHE_KIB}`);
-  // While opening (migrations, the owner row) a lock held elsewhere is waited for in
-  // SQLite itself; once the store is open, writes wait off the event loop (see flush).
-  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-  db.pragma('foreign_keys = ON');
+  // The lock is taken before the database is opened: an open sets WAL mode, and creates the
+  // file, its -wal and -shm where there are none, which must not happen while another
+  // rectify has the database, or while rectify restore puts a backup in its place.
+  // A name that is not a file (a folder, say) is left to the open to refuse, with nothing made beside it.
   let serveLock: ServeLock | null = null;
-  if (opts.lock && opts.path !== ':memory:') {
-    let held: ReturnType<typeof holdServeLock>;
-    try {
-      refuseHardLinks(opts.path);
-      held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
-    } catch (err) {
-      db.close();
-      throw err;
-    }
+  const found = opts.path === ':memory:' ? undefined : statSync(opts.path, { throwIfNoEntry: false });
+  if (opts.lock && opts.path !== ':memory:' && (!found || found.isFile())) {
+    if (found) refuseHardLinks(opts.path);
+    const held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
     if ('heldBy' in held) {
-      const owner = readServeOwner(db) ?? `see who holds ${opts.path}.serve-lock`;
-      db.close();
+      const owner = serveLockHolder(opts.path) ?? `see who holds ${opts.path}.serve-lock`;
       throw new Error(
         opts.lock === 'serve'
           ? `the database ${opts.path} is in use by another rectify (${owner}): stop that one first (or let it finish), or give this one its own --db`
@@ -361,12 +347,34 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
     serveLock = held;
   }
+  let db: Database.Database;
+  try {
+    db = new Database(opts.path);
+  } catch (err) {
+    serveLock?.release();
+    throw err;
+  }
   // Until the store is returned, a failure closes the database and releases the lock.
   const giveUp = (err: unknown): never => {
     db.close();
     serveLock?.release();
     throw err;
   };
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+    // SQLite's own default page cache (2 MiB) rather than the 16 MiB better-sqlite3 builds
+    // in: the cache fills to its size as the database grows, so under an alert storm the
+    // larger one is 14 MiB more resident memory, for no measured gain in CPU per alert
+    // (the pages it would keep are read back from the OS's file cache). bench/README.md.
+    db.pragma(`cache_size = -${CACHE_KIB}`);
+    // While opening (migrations, the owner row) a lock held elsewhere is waited for in
+    // SQLite itself; once the store is open, writes wait off the event loop (see flush).
+    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+    db.pragma('foreign_keys = ON');
+  } catch (err) {
+    giveUp(err);
+  }
   let chain: ReturnType<typeof createAuditChain>;
   try {
     migrateSqlite(db, opts.migrationsDir);
@@ -934,15 +942,6 @@ function refuseHardLinks(path: string): void {
     throw new Error(
       `the database ${path} has ${links} hard links (names for the same file): a rectify started on another of them would get past the lock that keeps two rectify off one database. Give the file one name (remove the other links; a symbolic link is fine), or give rectify a copy`,
     );
-  }
-}
-
-/** Who holds the serve lock, as that process wrote it in the settings; null when it cannot be read. */
-function readServeOwner(db: Database.Database): string | null {
-  try {
-    return (db.prepare('SELECT value FROM settings WHERE key = ?').get(SERVE_OWNER_KEY) as { value: string } | undefined)?.value ?? null;
-  } catch {
-    return null;
   }
 }
 
