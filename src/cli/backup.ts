@@ -1,11 +1,12 @@
 import { realpathSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
-import { formatProblem, LoadError } from '../domain/index.js';
+import { loadConfig, parseCommandArgs, shownArg } from '../config/index.js';
+import { formatProblem } from '../domain/index.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
 import { openSqliteAuditReader, startSqliteBackup, type BackupResult } from '../store/sqlite/index.js';
 import { accessReason, look, readProblem } from './files.js';
 import { commandHelp } from './help.js';
+import { auditKeysOf } from './audit-keys.js';
 import { EXIT, type CliIO } from './io.js';
 
 export const backupHelp = commandHelp({
@@ -161,16 +162,9 @@ export async function backupCommand(argv: string[], io: CliIO): Promise<number> 
   const readErr = readProblem(source.path);
   if (readErr) return unreadable(readErr);
 
-  let key: Buffer | undefined;
-  let previousKeys: Buffer[];
-  try {
-    key = resolveAuditKey(config);
-    previousKeys = resolveAuditPreviousKeys(config, key);
-  } catch (err) {
-    if (!(err instanceof LoadError)) throw err;
-    for (const p of err.problems) io.err(formatProblem(p));
-    return EXIT.USAGE;
-  }
+  const keys = auditKeysOf(config, io);
+  if (!keys) return EXIT.USAGE;
+  const { key, previousKeys } = keys;
 
   const backup = startSqliteBackup(source.path, target);
   // Ctrl-C, SIGTERM or a closed terminal while the copy is written: the unfinished copy and

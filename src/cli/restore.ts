@@ -1,7 +1,7 @@
 import { existsSync, realpathSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { loadConfig, parseCommandArgs, resolveAuditKey, resolveAuditPreviousKeys, shownArg } from '../config/index.js';
-import { formatProblem, LoadError } from '../domain/index.js';
+import { loadConfig, parseCommandArgs, shownArg } from '../config/index.js';
+import { formatProblem } from '../domain/index.js';
 import { MIGRATIONS_DIR } from '../service.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
 import { readMigrations } from '../store/migrate.js';
@@ -11,6 +11,7 @@ import { serveLockHolder } from '../store/sqlite/serve-lock.js';
 import { holdServeLock } from '../store/sqlite/serve-lock.js';
 import { accessReason, look, readProblem } from './files.js';
 import { commandHelp } from './help.js';
+import { auditKeysOf } from './audit-keys.js';
 import { EXIT, type CliIO } from './io.js';
 
 export const restoreHelp = commandHelp({
@@ -139,16 +140,9 @@ export async function restoreCommand(argv: string[], io: CliIO): Promise<number>
   const current = 'stats' in dbLook ? dbLook.stats : undefined;
   if (current?.isDirectory()) return usage(`${db} is a folder, not a database file (set --db sqlite:<path>); nothing was changed`);
 
-  let key: Buffer | undefined;
-  let previousKeys: Buffer[];
-  try {
-    key = resolveAuditKey(config);
-    previousKeys = resolveAuditPreviousKeys(config, key);
-  } catch (err) {
-    if (!(err instanceof LoadError)) throw err;
-    for (const p of err.problems) io.err(formatProblem(p));
-    return EXIT.USAGE;
-  }
+  const keys = auditKeysOf(config, io);
+  if (!keys) return EXIT.USAGE;
+  const { key, previousKeys } = keys;
 
   // The lock rectify serve holds for its life: while this command holds it, no serve or
   // run --local starts on the database, and one that has it refuses this command.

@@ -287,7 +287,7 @@ function place(partial: string, target: string): string | undefined {
   return undefined;
 }
 
-function exists(path: string): boolean {
+export function exists(path: string): boolean {
   try {
     statSync(path);
     return true;
@@ -297,7 +297,7 @@ function exists(path: string): boolean {
 }
 
 /** fsync of a file or a folder (a folder: so the new name survives a power cut). */
-function fsyncFile(path: string): void {
+export function fsyncFile(path: string): void {
   const fd = openSync(path, 'r');
   try {
     fsyncSync(fd);

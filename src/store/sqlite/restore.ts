@@ -1,10 +1,10 @@
 import Database from 'better-sqlite3';
-import { chmodSync, chownSync, closeSync, constants, copyFileSync, fsyncSync, linkSync, openSync, renameSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, chownSync, constants, copyFileSync, linkSync, renameSync, statSync, unlinkSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Migration } from '../migrate.js';
 import { checkSqlite } from './migrate.js';
-import type { BackupContents } from './backup.js';
+import { exists, fsyncFile, type BackupContents } from './backup.js';
 
 /**
  * Putting a backup in place of a stopped service's database (`rectify restore`), in steps
@@ -60,7 +60,7 @@ export function copyForRestore(backup: string, copy: string, replaced: { mode: n
     // Writable by its owner, who writes it next.
     chmodSync(copy, (statSync(copy).mode & 0o777) | 0o600);
   }
-  fsyncPath(copy);
+  fsyncFile(copy);
   return ownerNote ? { ownerNote } : {};
 }
 
@@ -170,7 +170,7 @@ export function placeRestored(copy: string, db: string, aside: string): Placed {
     for (const step of undo.reverse()) step();
     throw err;
   }
-  fsyncPath(dirname(db));
+  fsyncFile(dirname(db));
   return { aside: kept, sideFiles };
 }
 
@@ -193,24 +193,6 @@ export function removeCopySideFiles(copy: string): void {
     } catch {
       /* none */
     }
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-function fsyncPath(path: string): void {
-  const fd = openSync(path, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
   }
 }
 
