@@ -322,7 +322,7 @@ function notRectify(err: unknown): string {
 }
 
 /** SQLite's (or the file system's) reason; `err` may be an error passed back from the copy's thread as `{ code, message }`. */
-function sqliteReason(err: unknown): string {
+export function sqliteReason(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   if (code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
   if (code === 'SQLITE_FULL') return 'the disk is full (database or disk is full)';

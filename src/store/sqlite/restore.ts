@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Migration } from '../migrate.js';
 import { checkSqlite } from './migrate.js';
-import { exists, fsyncFile, type BackupContents } from './backup.js';
+import { exists, fsyncFile, sqliteReason, type BackupContents } from './backup.js';
 
 /**
  * Putting a backup in place of a stopped service's database (`rectify restore`), in steps
@@ -194,10 +194,4 @@ export function removeCopySideFiles(copy: string): void {
       /* none */
     }
   }
-}
-
-function sqliteReason(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  if (code === 'SQLITE_NOTADB') return 'not a SQLite database (file is not a database)';
-  return err instanceof Error ? err.message : String(err);
 }
