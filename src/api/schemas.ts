@@ -66,16 +66,19 @@ function knownKeysOnly<T extends z.ZodRawShape>(shape: T, unknown: (key: string,
     .meta({ additionalProperties: false });
 }
 
-/** A filter on an exact value: absent means every row, so an empty one is refused rather than read as absent. */
 /**
- * A page's `limit`: a whole number from 1 to 1000, given once. Every refusal says so, where
- * zod's own words read "expected number, received NaN" for `limit=5&limit=6` or for text.
+ * A page's `limit`: a whole number from 1 to 1000, in plain decimal digits, given once. Every
+ * refusal says so, where zod's own words read "expected number, received NaN" for
+ * `limit=5&limit=6` or for text. Any other spelling (`0x10`, `1e2`, `+5`, ` 5`, `5.0`) is
+ * refused as text is, not read as the number JavaScript makes of it.
  */
 function pageLimit() {
   const expected = 'expected a whole number from 1 to 1000, given once';
-  return z.coerce.number({ error: expected }).int(expected).min(1, expected).max(1000, expected).default(100);
+  const limit = z.coerce.number({ error: expected }).int(expected).min(1, expected).max(1000, expected).default(100);
+  return z.preprocess((v) => (typeof v === 'string' && !/^[0-9]+$/.test(v) ? Number.NaN : v), limit);
 }
 
+/** A filter on an exact value: absent means every row, so an empty one is refused rather than read as absent. */
 function filterParam(what: string) {
   return z.string().min(1, `expected ${what}; leave the parameter out to list every row`).max(128);
 }

@@ -378,6 +378,26 @@ describe('a page limit', () => {
   });
 });
 
+describe('a page limit not in plain decimal digits', () => {
+  it('(hex, an exponent, a sign, a space, a decimal point) is the same 400 naming query.limit, where it was read as a number', async () => {
+    const svc = await startTestService();
+    try {
+      const message = 'expected a whole number from 1 to 1000, given once';
+      for (const route of ['/api/v1/audit', '/api/v1/approvals']) {
+        // 16, 100, 5, 5, 5 and 5 to a reading as a JavaScript number.
+        for (const q of ['limit=0x10', 'limit=1e2', 'limit=%205', 'limit=5%20', 'limit=%2B5', 'limit=5.0']) {
+          const r = await svc.app.inject({ method: 'GET', url: `${route}?${q}` });
+          assert.equal(r.statusCode, 400, `${route}?${q}`);
+          assert.deepEqual(JSON.parse(r.body).error.details, [{ path: 'query.limit', message }], `${route}?${q}`);
+        }
+        assert.equal((await svc.app.inject({ method: 'GET', url: `${route}?limit=016` })).statusCode, 200);
+      }
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+});
+
 describe('HEAD requests', () => {
   it('are validated as the GET they stand for: a bad query is the same 400, and nothing is read', async () => {
     const svc = await startTestService();
