@@ -112,7 +112,8 @@ export interface ActionOutcome {
   refused?: boolean;
   /**
    * Failed after sending a write whose answer never said whether it was applied (no
-   * answer in time, a lost connection, a server error): what the step changed is not
+   * answer in time, a lost connection, a server error), or a program killed at its
+   * deadline, which may have done part of its work: what the step changed is not
    * known. A run that ends with no rollback run after it leaves that to a person
    * (`needs_human`).
    */

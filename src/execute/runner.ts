@@ -105,17 +105,24 @@ const MUST_CHECK = 'a person must check';
  * a Slack channel) tells it from an ordinary failure. An outcome that says so already (a
  * rollback held on a verification that could not measure) is told as it is.
  */
-function mustCheck(outcome: string, state: RunOutcome['state'], rollback: RollbackResult): string {
+function mustCheck(outcome: string, state: RunOutcome['state'], rollback: RollbackResult, unknown: UnconfirmedBy): string {
   if (outcome.endsWith(MUST_CHECK)) return outcome;
   const why =
     state === 'interrupted'
       ? 'its outcome is unknown'
       : rollback === 'failed'
         ? 'the rollback did not undo what the run changed'
-        : // The one other failure left to a person: a write unanswered and no rollback after it.
-          'a write got no answer saying whether it was applied, and no rollback ran after it to read the target back';
+        : // The one other failure left to a person: an action unconfirmed and no rollback after it.
+          UNCONFIRMED_WHY[unknown];
   return `${outcome}; ${why}: ${MUST_CHECK}`;
 }
+
+/** What left a failed action unconfirmed: a write that got no answer, or a program killed at its deadline (`command:`). */
+type UnconfirmedBy = 'unanswered' | 'killed';
+const UNCONFIRMED_WHY: Record<UnconfirmedBy, string> = {
+  unanswered: 'a write got no answer saying whether it was applied, and no rollback ran after it to read the target back',
+  killed: 'a program was killed at its deadline and may have done part of its work, and no rollback ran after it',
+};
 
 /** Why an automatic run stops before an action: the event that ends it, the word its reason starts with, and why. */
 interface Stop {
@@ -187,6 +194,8 @@ export function createExecutionRunner(deps: RunnerDeps) {
   return async function run(req: RunRequest, signal: AbortSignal): Promise<RunOutcome> {
     const log = deps.log.child({ execution_id: req.id, runbook: req.runbookId, incident_id: req.incidentId });
     const steps: StepRecord[] = [];
+    // What left the failing action unconfirmed, for the reason a person is told.
+    let unconfirmedBy: UnconfirmedBy = 'unanswered';
     const ctx: StepContext = { signal, log, startedAt: req.startedAt, alertReceivedAt: req.alertReceivedAt, memo: new Map() };
     const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>, at = clock.now()) =>
       tx.appendAudit({ at, event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
@@ -417,7 +426,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
               ...e.details,
               ...(i === endAt && trialEnded ? { circuit_trial: TRIAL_ENDED_WITHOUT_VERDICT } : {}),
               ...(i === endAt && beforeClose ? { circuit: breaker === 'success' ? SUCCESS_NOT_COUNTED_BEFORE_CLOSE : NOT_COUNTED_BEFORE_CLOSE } : {}),
-              ...(i === toldAt ? announce({ ...told, reason: human ? mustCheck(outcome, state, rollback) : outcome, needs_human: human }) : {}),
+              ...(i === toldAt ? announce({ ...told, reason: human ? mustCheck(outcome, state, rollback, unconfirmedBy) : outcome, needs_human: human }) : {}),
             },
             now,
           ),
@@ -535,6 +544,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           refusedByRule = refusal === 'rule';
           unconfirmed = out.unconfirmed;
+          if (unconfirmed && step.type === 'command') unconfirmedBy = 'killed';
           actionHold = out.holdRollback;
           if (out.undone !== undefined) failureUndone = `action ${step.index + 1} failed: ${out.undone}`;
           break;

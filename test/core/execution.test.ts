@@ -276,6 +276,83 @@ describe('executions: verify, roll back, refuse', () => {
     await svc.stop({ remove: true });
   });
 
+  // Regression: a program killed at its deadline was reported as an ordinary failure,
+  // though it may have done part of its work (a script half applied): with no rollback
+  // after it, nothing rectify does afterwards can tell what it left, as for a write that
+  // got no answer, so a person must check.
+  describe('a command killed at its deadline', () => {
+    const run = async (body: string) => {
+      target.reset();
+      target.route('POST', '/undo', { status: 200 });
+      target.route('POST', '/hook', { status: 204 });
+      const svc = await startTestService({ runbooks: rb(target.url, body), args: ['--notify-webhook', `${target.url}/hook`], realClock: true });
+      try {
+        const r = await svc.post('/api/v1/incidents?wait=true', broken());
+        assert.equal(r.body.action, 'executed', JSON.stringify(r.body));
+        const id = r.body.execution_id as string;
+        const e = (await svc.get(`/api/v1/executions/${id}`)).body;
+        const incident = (await svc.get(`/api/v1/incidents/${r.body.incident_id}`)).body;
+        const failed = (await svc.get(`/api/v1/audit?execution_id=${id}&event=FAILED`)).body.events;
+        // The audit log answers newest first.
+        const finished = (await svc.get(`/api/v1/audit?execution_id=${id}&event=STEP_FINISHED`)).body.events.reverse();
+        assert.equal(failed.length, 1);
+        await svc.service.drainNotifications();
+        const told = target.requests('/hook', 'POST').map((q) => q.json() as any);
+        // The FAILED row records the notification that told the run's end (unless a ROLLED_BACK row told it).
+        const { notification_id, told: recorded, ...details } = failed[0].details;
+        assert.equal(notification_id, told.find((t: any) => t.event === 'FAILED')?.notification_id);
+        assert.equal(recorded === undefined, notification_id === undefined);
+        return { r, e, incident, failed: details, finished: finished.map((f: any) => [f.details.phase, f.details.ok, f.details.unconfirmed, f.details.detail]), told, undos: target.calls('/undo') };
+      } finally {
+        await svc.stop({ remove: true });
+      }
+    };
+
+    it('with no rollback: unconfirmed, the run fails with needs_human true, and the pager is told a person must check', async () => {
+      const { r, e, incident, failed, finished, told } = await run('    action:\n      command: {argv: [/bin/sleep, "30"], timeout_seconds: 1}\n');
+      const detail = 'timed out after 1s (killed; the program may have done part of its work)';
+      const failure = `action 1 failed: ${detail}`;
+      assert.deepEqual([r.body.success, r.body.rolled_back, r.body.reason], [false, false, failure]);
+      assert.deepEqual(
+        e.steps.map((s: any) => [s.phase, s.ok, s.detail, s.unconfirmed ?? false, s.unchanged ?? false]),
+        [['action', false, detail, true, false]],
+      );
+      assert.deepEqual(finished, [['action', false, true, detail]]);
+      assert.deepEqual(failed, { reason: failure, rolled_back: false, needs_human: true });
+      assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', failure, false, true]);
+      assert.equal(incident.execution.needs_human, true);
+      assert.deepEqual(
+        told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]),
+        [['FAILED', 'failed', true, `${failure}; a program was killed at its deadline and may have done part of its work, and no rollback ran after it: a person must check`]],
+      );
+    });
+
+    it('with a rollback: the rollback runs once and the run is rolled back, needs_human false', async () => {
+      const { e, failed, finished, told, undos } = await run(`    action:\n      command: {argv: [/bin/sleep, "30"], timeout_seconds: 1}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`);
+      assert.equal(undos, 1);
+      assert.deepEqual(
+        finished.map((f: unknown[]) => f.slice(0, 3)),
+        [
+          ['action', false, true],
+          ['rollback', true, undefined],
+        ],
+      );
+      assert.deepEqual([failed.rolled_back, failed.needs_human], [true, undefined]);
+      assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
+      assert.deepEqual(told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]), [['ROLLED_BACK', 'failed, rolled back', false, e.outcome]]);
+    });
+
+    it('a command that exits 1 by itself is an ordinary failure: not unconfirmed, needs_human false', async () => {
+      const { e, incident, failed, finished, told } = await run('    action:\n      command: {argv: [/bin/false], timeout_seconds: 5}\n');
+      const failure = 'action 1 failed: exit 1';
+      assert.deepEqual(finished, [['action', false, undefined, 'exit 1']]);
+      assert.deepEqual(failed, { reason: failure, rolled_back: false });
+      assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', failure, false, false]);
+      assert.equal(incident.execution.needs_human, false);
+      assert.deepEqual(told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]), [['FAILED', 'failed', false, failure]]);
+    });
+  });
+
   it('an action that certainly changed nothing (not sent) fails the run without its rollback, and says so', async () => {
     target.reset();
     target.route('POST', '/undo', { status: 200 });

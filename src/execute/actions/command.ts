@@ -19,7 +19,9 @@ import { markerExecution, markerSpawnerRunning, processStart, procStat } from '.
  * - a hung or chatty child: a deadline with SIGTERM then SIGKILL, sent to the whole
  *   process group (a script's own children would otherwise survive and keep our
  *   pipes open forever), and output read continuously but kept only up to a cap,
- *   so a child writing gigabytes neither blocks on a full pipe nor fills our memory;
+ *   so a child writing gigabytes neither blocks on a full pipe nor fills our memory.
+ *   A program killed at its deadline may have done part of its work: the step is
+ *   `unconfirmed`, as a write that got no answer is;
  * - a program that returns while something it started runs on (`sleep 30 &`): the
  *   step would be reported a success while its work goes on unwatched, past its
  *   deadline and into the rollback or the next run. When the program exits, whatever
@@ -340,9 +342,12 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         secrets: passed,
         ...(ctx.stepMarker !== undefined ? { marker: ctx.stepMarker } : {}),
       });
-      // A program that never started changed nothing.
-      const unchanged = r.spawnError !== undefined ? { unchanged: true } : {};
-      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r), ...unchanged };
+      // A program that never started changed nothing. One killed at its deadline may have
+      // done part of its work (a script half applied): what it changed is not known, as for
+      // a write that got no answer. (Killed by rectify's own stop, the run is interrupted
+      // and left to a person whatever the step says.)
+      const known = r.spawnError !== undefined ? { unchanged: true } : r.timedOut ? { unconfirmed: true } : {};
+      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r), ...known };
     },
   };
 }
@@ -589,7 +594,7 @@ function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning
 function describeEnd(r: CommandResult, timeoutMs: number): string {
   // Timeout and abort first: a process killed by our SIGTERM may still exit 0 from
   // its handler, and that is not a success anyone can rely on.
-  if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''})`;
+  if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''}; the program may have done part of its work)`;
   if (r.aborted) return r.spawnError ?? `aborted (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.spawnError !== undefined) return r.spawnError;
   const left = !r.leftBehind
