@@ -20,7 +20,7 @@ import {
   type WorkloadRef,
 } from './kubernetes.js';
 import { describeError, poll, type Attempt } from './poll.js';
-import { formatSampleValue, queryInstant } from './promql.js';
+import { formatLabels, formatSampleValue, judgeSeries, queryInstant, seriesNote, type PromqlSample } from './promql.js';
 
 /**
  * The seed's named checks. Each reads names from `check.values` (the incident's
@@ -61,6 +61,15 @@ const MEMO = {
 };
 
 class CheckInputError extends Error {}
+
+/** The highest value of finite series (the caller has judged them all finite, or left out the NaN ones). */
+function worst(samples: readonly PromqlSample[]): number {
+  return samples.reduce((m, s) => (Number.isFinite(s.value) ? Math.max(m, s.value) : m), -Infinity);
+}
+/** Of several series measured failing, the one a failure is told by: a ±Inf one (no value at all), else the highest. */
+function worstRank(v: number): number {
+  return Number.isFinite(v) ? v : Infinity;
+}
 
 /**
  * Keeps the uid of pod `ns/pod` as a check first read it, unless the run already knows one
@@ -157,16 +166,16 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     return { kind: 'Deployment', name: required(check, 'deployment', 'k8s_name'), namespace: ns };
   }
 
-  async function instant(query: string, signal: AbortSignal, time?: number): Promise<number | undefined> {
+  /**
+   * Every series of the answer (none: no data). The checks judge each (judgeSeries): a
+   * NaN one (0/0: a pod with no traffic) never hides one measured failing beside it, and a
+   * pass needs every series finite and passing, which for these checks is the worst
+   * (highest) one passing.
+   */
+  async function instant(query: string, signal: AbortSignal, time?: number): Promise<PromqlSample[]> {
     const url = deps.prometheusUrl!;
     const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.request ? { request: deps.request } : {}) });
-    if (r.samples.length === 0) return undefined;
-    // A non-finite series (NaN: 0/0; ±Inf: x/0) is no measurement, and the worst-of below
-    // would hide a -Inf behind a finite series: it is returned as it is, and never passes.
-    const odd = r.samples.find((s) => !Number.isFinite(s.value));
-    if (odd) return odd.value;
-    // Several series: judge by the worst (highest) one.
-    return r.samples.reduce((m, s) => Math.max(m, s.value), -Infinity);
+    return r.samples;
   }
 
   /**
@@ -333,26 +342,40 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;
         if (before === undefined) {
           const b = await instant(query, signal, ctx.startedAt);
-          if (b === undefined) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution`, unknown: true };
-          // A +Inf baseline would make any finite value "improved"; not remembered, so never used.
-          if (!Number.isFinite(b)) return { pass: false, detail: `no baseline: ${query} was ${formatSampleValue(b)} at the start of the execution, not a finite value`, ...(Number.isNaN(b) ? { unknown: true } : {}) };
-          before = b;
-          ctx.memo.set(MEMO.baseline(query), b);
+          if (b.length === 0) return { pass: false, detail: `no baseline: ${query} had no data at the start of the execution`, unknown: true };
+          // The baseline is the worst (highest) series. A ±Inf one is no baseline (+Inf would make
+          // any finite value "improved"); not remembered, so never used. NaN series (0/0: no
+          // traffic then) are left out: the worst of the others is at most the worst there was,
+          // so a value improved on it is improved. Only NaN series: nothing was measured.
+          const infinite = b.find((x) => x.value === Infinity || x.value === -Infinity);
+          const odd = infinite ?? (b.every((x) => Number.isNaN(x.value)) ? b[0] : undefined);
+          if (odd) {
+            const labels = b.length > 1 ? ` for ${formatLabels(odd.metric)}` : '';
+            return { pass: false, detail: `no baseline: ${query} was ${formatSampleValue(odd.value)}${labels} at the start of the execution, not a finite value`, ...(Number.isNaN(odd.value) ? { unknown: true } : {}) };
+          }
+          before = worst(b);
+          ctx.memo.set(MEMO.baseline(query), before);
         }
-        const after = await instant(query, signal, at);
-        if (after === undefined) return { pass: false, detail: `${query} has no data now (before: ${before})`, unknown: true };
-        // -Inf is below every baseline, and no improvement.
-        if (!Number.isFinite(after)) return { pass: false, detail: `${query} is ${formatSampleValue(after)} now, not a finite value (before: ${before})`, observed: formatSampleValue(after), ...(Number.isNaN(after) ? { unknown: true } : {}) };
+        const now = await instant(query, signal, at);
+        if (now.length === 0) return { pass: false, detail: `${query} has no data now (before: ${before})`, unknown: true };
         // Lower by at least the margin, not merely lower: the baseline and a poll of unchanged
         // load are two evaluations of the same data, apart by float rounding (0.9906453910908809
         // then 0.9906453910908807), and "any drop" passed on them at the first poll.
         // A baseline of 0 (or below) has no room to improve by a share of itself: it needs a drop below it.
         const margin = fractionParam(check, 'margin', DEFAULT_IMPROVEMENT_MARGIN);
         const most = before - Math.abs(before) * margin;
-        const pass = (after < before && after <= most) || (threshold !== undefined && after < threshold);
+        const base = before;
+        const verdict = judgeSeries(now, (x) => (x < base && x <= most) || (threshold !== undefined && x < threshold), worstRank);
+        const note = seriesNote(verdict, now.length);
+        const shown = verdict.shown;
+        // NaN (no traffic now) is no measurement; -Inf is below every baseline, and no improvement.
+        if (shown !== undefined && !Number.isFinite(shown.value)) {
+          return { pass: false, detail: `${query} is ${formatSampleValue(shown.value)} now, not a finite value (before: ${before})${note}`, observed: formatSampleValue(shown.value), ...(verdict.measured ? {} : { unknown: true }) };
+        }
+        const after = shown?.value ?? worst(now);
         return {
-          pass,
-          detail: `${query}: before ${before}, now ${after}; improved means at least ${formatPercent(margin)} lower (at most ${Number(most.toPrecision(6))})${threshold !== undefined ? `, or below threshold ${threshold}` : ''}`,
+          pass: shown === undefined,
+          detail: `${query}: before ${before}, now ${after}${note}; improved means at least ${formatPercent(margin)} lower (at most ${Number(most.toPrecision(6))})${threshold !== undefined ? `, or below threshold ${threshold}` : ''}`,
           observed: String(after),
         };
       },
@@ -371,13 +394,21 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
         }
         const threshold = fractionParam(check, 'threshold', 0.05);
-        const v = await instant(query, signal, at);
-        // No data and NaN (0/0: no traffic) are not evidence of health.
-        if (v === undefined) return { pass: false, detail: `${query} returned no data`, unknown: true };
-        if (Number.isNaN(v)) return { pass: false, detail: `${query} is NaN (no traffic?)`, observed: 'NaN', unknown: true };
+        const samples = await instant(query, signal, at);
+        // No data and NaN (0/0: no traffic) are not evidence of health; a NaN series beside one
+        // measured above the threshold is that failure, not no data.
+        if (samples.length === 0) return { pass: false, detail: `${query} returned no data`, unknown: true };
+        const verdict = judgeSeries(samples, (x) => x < threshold, worstRank);
+        const note = seriesNote(verdict, samples.length);
+        const shown = verdict.shown;
+        if (shown === undefined) {
+          const v = worst(samples);
+          return { pass: true, detail: `error ratio ${v} (threshold ${threshold})`, observed: String(v) };
+        }
+        if (Number.isNaN(shown.value)) return { pass: false, detail: `${query} is NaN (no traffic?)${note}`, observed: 'NaN', unknown: true };
         // -Inf is below any threshold, and no error ratio at all (a ratio lies in [0, 1]).
-        if (!Number.isFinite(v)) return { pass: false, detail: `${query} is ${formatSampleValue(v)}, not a finite error ratio`, observed: formatSampleValue(v) };
-        return { pass: v < threshold, detail: `error ratio ${v} (threshold ${threshold})`, observed: String(v) };
+        if (!Number.isFinite(shown.value)) return { pass: false, detail: `${query} is ${formatSampleValue(shown.value)}, not a finite error ratio${note}`, observed: formatSampleValue(shown.value) };
+        return { pass: false, detail: `error ratio ${shown.value} (threshold ${threshold})${note}`, observed: String(shown.value) };
       },
     },
   };

@@ -192,9 +192,42 @@ export function formatSampleValue(v: number): string {
   return String(v);
 }
 
-function formatLabels(metric: Record<string, string>): string {
+export function formatLabels(metric: Record<string, string>): string {
   const parts = Object.entries(metric).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
   return `{${parts.join(', ')}}`;
+}
+
+/** How the series of one answer fare against a test each must pass. */
+export interface SeriesVerdict {
+  /** The series that fail: NaN and ±Inf whatever the test, the others when it says no. */
+  bad: PromqlSample[];
+  /**
+   * The series a failure is told by: one measured failing (anything but NaN) when there is
+   * one, else the first NaN; undefined when every series passes.
+   */
+  shown: PromqlSample | undefined;
+  /** Whether `shown` was measured failing. A failure only NaN series make measured nothing: inconclusive. */
+  measured: boolean;
+}
+
+/**
+ * Judges every series of an answer, so a NaN one (0/0: no traffic) never hides one measured
+ * failing beside it: `passes` is asked of the finite values only. Of the series measured
+ * failing, `shown` is the one `rank` puts highest (the first of them without it).
+ */
+export function judgeSeries(samples: readonly PromqlSample[], passes: (v: number) => boolean, rank?: (v: number) => number): SeriesVerdict {
+  const bad = samples.filter((s) => !Number.isFinite(s.value) || !passes(s.value));
+  let measured: PromqlSample | undefined;
+  for (const s of bad) {
+    if (Number.isNaN(s.value)) continue;
+    if (measured === undefined || (rank !== undefined && rank(s.value) > rank(measured.value))) measured = s;
+  }
+  return { bad, shown: measured ?? bad[0], measured: measured !== undefined };
+}
+
+/** ` for {pod="b"} (2 of 3 series)`: which series a failure is told by, when there are several; else nothing. */
+export function seriesNote(v: SeriesVerdict, total: number): string {
+  return v.shown !== undefined && total > 1 ? ` for ${formatLabels(v.shown.metric)} (${v.bad.length} of ${total} series)` : '';
 }
 
 /** Judges one query answer against the check; pure, so it is tested without a server. */
@@ -207,23 +240,19 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
   }
   // Non-finite values fail whatever the operator: `NaN != 0` is true in IEEE terms,
   // and `+Inf > 0` too, but neither is a measurement anyone meant to accept.
-  const bad = result.samples.filter((s) => !Number.isFinite(s.value) || !compare(expect.op, s.value, expect.value));
   // NaN is 0/0 (a ratio with no traffic): not a measurement. The detail names a series
   // measured failing when there is one, so a run failed on a value does not read as no data.
-  const measured = bad.find((s) => !Number.isNaN(s.value));
-  const first = measured ?? bad[0];
+  const verdict = judgeSeries(result.samples, (v) => compare(expect.op, v, expect.value));
+  const first = verdict.shown;
   if (!first) {
     const shown = result.samples.slice(0, 5).map((s) => formatSampleValue(s.value));
     const observed = shown.join(', ') + (result.samples.length > 5 ? ', …' : '');
     return { pass: true, observed, detail: `${want}, got ${observed}` };
   }
   const observed = formatSampleValue(first.value);
-  let detail = `${want}, got ${observed}`;
-  if (result.samples.length > 1) {
-    detail += ` for ${formatLabels(first.metric)} (${bad.length} of ${result.samples.length} series)`;
-  }
+  const detail = `${want}, got ${observed}${seriesNote(verdict, result.samples.length)}`;
   // Inconclusive only when no series measured a failure.
-  return { pass: false, observed, detail, ...(measured ? {} : { unknown: true }) };
+  return { pass: false, observed, detail, ...(verdict.measured ? {} : { unknown: true }) };
 }
 
 export interface PromqlCheckRunnerOptions {

@@ -213,7 +213,8 @@ describe('named checks backed by Prometheus', () => {
     assert.deepEqual(pos, { ok: false, detail: 'demo_pos_inf is +Inf, not a finite error ratio after 2 attempts', observed: '+Inf', attempts: 2 });
     // The worst series of 0.01 and -Inf is not 0.01.
     const mixed = await runner.run(namedCheck('error_rate_normalized', values, { query: 'demo_mixed' }, 200, 1_000), stepContext());
-    assert.deepEqual(mixed, { ok: false, detail: 'demo_mixed is -Inf, not a finite error ratio after 2 attempts', observed: '-Inf', attempts: 2 });
+    const scraped = `{__name__="demo_mixed", instance="${target.hostPort}", job="targets", pod="a"}`;
+    assert.deepEqual(mixed, { ok: false, detail: `demo_mixed is -Inf, not a finite error ratio for ${scraped} (1 of 2 series) after 2 attempts`, observed: '-Inf', attempts: 2 });
   });
 
   it('metrics_improved fails when the value drops to -Inf: below the baseline, but no measurement', async () => {
@@ -257,6 +258,55 @@ describe('named checks backed by Prometheus', () => {
     const m = /^max\(sum by \(pod\) \(rate\(container_cpu_usage_seconds_total\{namespace="shop",pod=~"busy-\[bcdfghjklmnpqrstvwxz2456789\]\{1,10\}-\[bcdfghjklmnpqrstvwxz2456789\]\{5\}",container!=""\}\[5m\]\)\)\): before ([\d.e-]+), now ([\d.e-]+); improved means at least 10% lower \(at most [\d.e-]+\) after \d+ attempts$/.exec(out.detail);
     assert.ok(m, out.detail);
     assert.ok(Number(m[2]) >= Number(m[1]), out.detail);
+  });
+
+  // Regression: the first non-finite series was the answer, before the others were looked
+  // at: one idle pod's 0/0 beside a pod at 90 % errors read "NaN (no traffic?)", inconclusive,
+  // and with on_no_data: needs_human the rollback of a measured failure was held.
+  describe('a NaN series (0/0: a pod with no traffic) beside others', () => {
+    const nanBesideFailing = '(vector(0)/vector(0)) or label_replace(vector(0.9), "pod", "b", "", "")';
+
+    it('error_rate_normalized fails on the series measured above the threshold, not inconclusive', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('error_rate_normalized', values, { query: nanBesideFailing }, 200, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: 'error ratio 0.9 (threshold 0.05) for {pod="b"} (2 of 2 series) after 2 attempts', observed: '0.9', attempts: 2 });
+    });
+
+    it('error_rate_normalized with NaN beside passing series only is still inconclusive, naming the NaN one', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const q = '(vector(0)/vector(0)) or label_replace(vector(0.01), "pod", "b", "", "")';
+      const out = await runner.run(namedCheck('error_rate_normalized', values, { query: q }, 200, 1_000), stepContext());
+      assert.deepEqual(out, { ok: false, detail: `${q} is NaN (no traffic?) for {} (1 of 2 series) after 2 attempts`, observed: 'NaN', attempts: 2, inconclusive: true });
+      const alone = await runner.run(namedCheck('error_rate_normalized', values, { query: 'vector(0)/vector(0)' }, 200, 1_000), stepContext());
+      assert.deepEqual(alone, { ok: false, detail: 'vector(0)/vector(0) is NaN (no traffic?) after 2 attempts', observed: 'NaN', attempts: 2, inconclusive: true });
+    });
+
+    it('metrics_improved fails on the series measured not improved, not inconclusive; the baseline is the worst finite series', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const out = await runner.run(namedCheck('metrics_improved', values, { query: nanBesideFailing }, 200, 1_000), stepContext({ startedAt: Date.now() }));
+      assert.deepEqual(out, {
+        ok: false,
+        detail: `${nanBesideFailing}: before 0.9, now 0.9 for {pod="b"} (2 of 2 series); improved means at least 10% lower (at most 0.81) after 2 attempts`,
+        observed: '0.9',
+        attempts: 2,
+      });
+    });
+
+    it('metrics_improved: a NaN series now beside improved ones is inconclusive; one at the start is left out of the baseline; NaN alone is no baseline', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url });
+      const startedAt = Date.now() - 10_000;
+      const cut = (startedAt + 5_000) / 1000;
+      // Pod a: 0/1 at the start, 0/0 now; pod b: 0.9 at the start, 0 now.
+      const nanNow = `label_replace(vector(0)/vector(time() < bool ${cut}), "pod", "a", "", "") or label_replace(vector(0.9 - 0.9 * (time() >= bool ${cut})), "pod", "b", "", "")`;
+      const later = await runner.run(namedCheck('metrics_improved', values, { query: nanNow }, 200, 1_000), stepContext({ startedAt }));
+      assert.deepEqual(later, { ok: false, detail: `${nanNow} is NaN now, not a finite value (before: 0.9) for {pod="a"} (1 of 2 series) after 2 attempts`, observed: 'NaN', attempts: 2, inconclusive: true });
+      // Pod a: 0/0 at the start, 0/1 now: the baseline is b's 0.9, and both are improved on it.
+      const nanThen = `label_replace(vector(0)/vector(time() >= bool ${cut}), "pod", "a", "", "") or label_replace(vector(0.9 - 0.9 * (time() >= bool ${cut})), "pod", "b", "", "")`;
+      const improved = await runner.run(namedCheck('metrics_improved', values, { query: nanThen }, 1_000, 1_000), stepContext({ startedAt }));
+      assert.deepEqual(improved, { ok: true, detail: `${nanThen}: before 0.9, now 0; improved means at least 10% lower (at most 0.81)`, observed: '0', attempts: 1 });
+      const alone = await runner.run(namedCheck('metrics_improved', values, { query: 'vector(0)/vector(0)' }, 200, 1_000), stepContext({ startedAt }));
+      assert.deepEqual(alone, { ok: false, detail: 'no baseline: vector(0)/vector(0) was NaN at the start of the execution, not a finite value after 2 attempts', attempts: 2, inconclusive: true });
+    });
   });
 
   it('error_rate_normalized with no data fails: silence is not health', async () => {
