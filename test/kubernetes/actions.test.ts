@@ -1715,6 +1715,39 @@ describe('kubernetes actions against the API fake', () => {
     assert.deepEqual([out.unchanged, out.unconfirmed], [undefined, true]);
   });
 
+  it('a drain whose evictions answer 404 while their pods are still there (a path the API server does not serve) fails naming them, the pods still on the node', async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
+    fake.injectError('POST', EVICTION, 404, 'NotFound', 'the server could not find the requested resource', 1000);
+    const exec = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 });
+    const out = await exec.run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }, 5_000), stepContext());
+    const why = '404 NotFound: the server could not find the requested resource';
+    assert.deepEqual(
+      [out.ok, out.detail, out.facts],
+      [
+        false,
+        `drain node node-a: 2 pod(s) not evicted within 1000ms: ${NS}/api-server-p1 (${why}); ${NS}/api-server-p3 (${why}); evicted 0; the node stays cordoned`,
+        { was_unschedulable: 'false', evicted: '0' },
+      ],
+    );
+    assert.deepEqual([out.unchanged, out.unconfirmed], [undefined, undefined]);
+    assert.deepEqual(
+      fake.list('pods', NS).filter((p) => p.spec.nodeName === 'node-a' && !p.metadata.deletionTimestamp).map((p) => p.metadata.name),
+      ['api-server-p1', 'api-server-p3'],
+    );
+  });
+
+  it("a drain lets go a pod gone between its listing and its eviction: the eviction's 404, confirmed by a read", async () => {
+    fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
+    const exec = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 20 });
+    fake.injectDelay('POST', EVICTION, 30_000, 1);
+    const racing = exec.run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext());
+    await waitFor('the eviction sent', () => fake.count('POST', EVICTION) === 1);
+    fake.cluster.remove('pods', NS, 'api-server-p1');
+    fake.releaseDelays();
+    const after = await racing;
+    assert.deepEqual([after.ok, after.detail], [true, 'drained node node-a: evicted 1 pod(s)']);
+  });
+
   it('a drain whose evictions are forbidden (RBAC 403) stops at the first refusal, not asking again each round until its timeout', async () => {
     fake.addDeployment(NS, 'api-server', 4, { nodeName: ['node-a', 'node-b'], podNames: ['api-server-p1', 'api-server-p2', 'api-server-p3', 'api-server-p4'] });
     fake.injectError('POST', EVICTION, 403, 'Forbidden', 'pods "api-server-p1" is forbidden: User "system:serviceaccount:rectify:rectify" cannot create resource "pods/eviction"', 1000);

@@ -1104,14 +1104,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           evicted.push(p.pod);
           pending.delete(id);
         } catch (err) {
-          // Gone (404), or a same-named successor in its place (409 on the uid precondition),
-          // after an earlier eviction whose answer was lost: that eviction was carried out.
-          const goneAfterLost = evicting && unanswered.has(id) && (isKubeStatus(err, 404) || isKubeStatus(err, 409));
+          // A same-named successor in its place (409 on the uid precondition) after an earlier
+          // eviction whose answer was lost: that eviction was carried out.
+          const replacedAfterLost = evicting && unanswered.has(id) && isKubeStatus(err, 409);
           if (evicting && !refusedWrite(err)) unanswered.add(id);
-          if (goneAfterLost) {
+          if (replacedAfterLost) {
             evicted.push(p.pod);
             pending.delete(id);
-          } else if (isKubeStatus(err, 404)) pending.delete(id);
+          }
+          // A 404 lets the pod go only once a read finds it gone (no pod under its name, or
+          // another uid), or terminating, which is then waited for (evicted, after a lost
+          // answer): a 404 for another reason (a path the API server does not serve) keeps it
+          // pending with that reason, so the drain is never done while it still runs.
+          else if (isKubeStatus(err, 404) && (await settled(id, p))) continue;
           // Refused, perhaps because the pod is on its way out already (an API server that
           // asks the budget even for a terminating pod answers 429): a read tells.
           else if ((isKubeStatus(err, 429) || isKubeStatus(err, 409)) && (await settled(id, p))) continue;
