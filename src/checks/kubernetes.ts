@@ -651,7 +651,14 @@ export function createKubernetesCheckRunner(clients: KubeClients): CheckRunner<R
         const min = check.params.min_ready as number | undefined;
         const floorMet = min === undefined || w.ready >= min;
         const floor = min === undefined ? '' : floorMet ? ` (min_ready ${min})` : `, fewer than min_ready ${min}`;
-        return { pass: workloadSettled(w) && floorMet, detail: `${describeWorkload(w)}${floor}`, observed: `${w.ready}/${w.desired}` };
+        if (!workloadSettled(w) || !floorMet) return { pass: false, detail: `${describeWorkload(w)}${floor}`, observed: `${w.ready}/${w.desired}` };
+        // The status lags: right after an eviction or a pod's delete (which leave the
+        // generation as it was) it still counts the pod gone as ready until the controllers
+        // catch up. The ready pods, as a listing finds them (the workload's own, not
+        // terminating), must make up the desired replicas too.
+        const podsReady = (await listWorkloadPods(clients, w, signal)).filter((p) => isPodReady(p)).length;
+        if (podsReady >= w.desired) return { pass: true, detail: `${describeWorkload(w)}${floor}`, observed: `${w.ready}/${w.desired}` };
+        return { pass: false, detail: `${describeWorkload(w)}${floor}; but ${podsReady} ready pod(s) listed (its status lags)`, observed: `${podsReady}/${w.desired}` };
       }
       case 'pod_ready': {
         const pod = await readPod(clients, ns, name, signal);

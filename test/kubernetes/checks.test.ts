@@ -215,6 +215,32 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.ok(took >= 295 && took < 600, `passed after ${took}ms`);
     });
 
+    // Regression: right after an eviction or a pod's delete (the generation unchanged) the
+    // status still said ready 3/3 until the controllers caught up, and deployment_ready
+    // passed before the replacement pod existed.
+    it('deployment_ready counts the ready pods a listing finds: a status that still counts a pod just removed does not pass', async () => {
+      // Controllers that have not reacted yet: the status stays as it was.
+      fake.cluster.controllerDelayMs = 60_000;
+      const { pods } = fake.addDeployment(NS, 'web', 3);
+      const sts = fake.addStatefulSet(NS, 'db', 2);
+      fake.deletePod(NS, pods[0]!.metadata.name!);
+      fake.deletePod(NS, sts.pods[1]!.metadata.name!);
+      const runner = createKubernetesCheckRunner(clients);
+      const ready = (name: string, kind: RenderedKubernetesCheck['kind'] = 'deployment') => runner.run({ ...kubeCheck('deployment_ready', kind, name, NS, 100), intervalMs: 1000 }, stepContext());
+      assert.deepEqual(await ready('web'), {
+        ok: false,
+        detail: 'Deployment production/web: ready 3/3, updated 3, total 3; but 2 ready pod(s) listed (its status lags) after 2 attempts',
+        observed: '2/3',
+        attempts: 2,
+      });
+      assert.deepEqual(await ready('db', 'statefulset'), {
+        ok: false,
+        detail: 'StatefulSet production/db: ready 2/2, updated 2, total 2; but 1 ready pod(s) listed (its status lags) after 2 attempts',
+        observed: '1/2',
+        attempts: 2,
+      });
+    });
+
     // Regression: min_ready was accepted by the loader and never read: 1 of 1 ready and a
     // deployment scaled to 0 passed a check written with min_ready: 2.
     it('deployment_ready with min_ready passes only a settled workload with at least that many ready', async () => {
