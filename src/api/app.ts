@@ -105,8 +105,10 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     //
     // A trailing slash names the same route (`/api/v1/webhooks/alertmanager/`): a webhook
     // URL written with one would otherwise be a 404, and Alertmanager drops every group
-    // answered 4xx.
-    routerOptions: { maxParamLength: ID_ROUTER_MAX, ignoreTrailingSlash: true },
+    // answered 4xx. So do doubled slashes (`//api/v1/webhooks/alertmanager`, a base URL
+    // ending in a slash joined to a path starting with one), for the same reason. Only the
+    // route is found this way: its hooks (the token check, the Slack signature) are its own.
+    routerOptions: { maxParamLength: ID_ROUTER_MAX, ignoreTrailingSlash: true, ignoreDuplicateSlashes: true },
     ...(opts.https ? { https: { key: opts.https.key, cert: opts.https.cert } } : {}),
   }) as unknown as FastifyInstance;
   app.server.on('request', clientErrors.track);

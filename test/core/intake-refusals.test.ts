@@ -177,7 +177,7 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     await svc.stop({ remove: true });
   });
 
-  it('a POST to no route under an intake path (a typo in the sender\'s URL) is a 404 naming the intake routes, counted, logged, audited and told; a trailing slash reaches the route', async () => {
+  it('a POST to no route under an intake path (a typo in the sender\'s URL) is a 404 naming the intake routes, counted, logged, audited and told; a trailing or doubled slash reaches the route', async () => {
     target.reset();
     const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
     const body = amWebhook([{ labels: { alertname: 'NothingMatches', service: 'web' }, fingerprint: 'slash000000001' }]);
@@ -187,9 +187,19 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     const pd = await svc.post('/api/v1/webhooks/pagerduty/', { event: { id: 'EV-SLASH', event_type: 'incident.acknowledged', data: { id: 'PSLASH' } } });
     assert.deepEqual([pd.status, pd.body], [202, { results: [] }]);
     assert.equal((await svc.post('/api/v1/incidents/', { root_cause: 'nothing', service: 'web' })).status, 202);
+    // So do doubled slashes (a base URL ending in one, joined to a path starting with one).
+    const doubled = await svc.post(`/${AM}?wait=true`, amWebhook([{ labels: { alertname: 'NothingMatches', service: 'web' }, fingerprint: 'slash000000002' }]));
+    assert.deepEqual([doubled.status, doubled.body.results?.map((r: any) => r.action)], [202, ['manual']]);
+    const doubledAgain = await svc.post('/api/v1//webhooks/alertmanager?wait=true', body);
+    assert.deepEqual([doubledAgain.status, doubledAgain.body.results?.map((r: any) => r.action)], [202, ['duplicate']]);
+    const pdDoubled = await svc.post('//api/v1/webhooks/pagerduty', { event: { id: 'EV-SLASH2', event_type: 'incident.acknowledged', data: { id: 'PSLASH' } } });
+    assert.deepEqual([pdDoubled.status, pdDoubled.body], [202, { results: [] }]);
+    const apiDoubled = await svc.post('/api/v1//incidents?wait=true', { id: 'INC-SLASH', root_cause: 'nothing', service: 'web' });
+    assert.deepEqual([apiDoubled.status, apiDoubled.body.incident_id, apiDoubled.body.action], [202, 'INC-SLASH', 'manual']);
+    assert.equal((await svc.get('/api/v1/incidents/INC-SLASH')).body.incident.id, 'INC-SLASH');
 
     const routes = 'the intake routes are POST /api/v1/webhooks/alertmanager, POST /api/v1/webhooks/pagerduty, POST /api/v1/incidents';
-    for (const path of ['/api/v1/webhook/alertmanager', '/api/v1/webhooks/Alertmanager', '/api/v1/webhooks/alertmanager/v2']) {
+    for (const path of ['/api/v1/webhook/alertmanager', '/api/v1/webhooks/Alertmanager', '/api/v1/webhooks/alertmanager/v2', '//api/v1/webhook/alertmanager']) {
       const r = await svc.post(`${path}?wait=true`, body);
       assert.deepEqual({ status: r.status, body: r.body }, { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route POST ${path}: ${routes}`, details: [] } } }, path);
     }
@@ -199,13 +209,13 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     assert.deepEqual((await svc.get('/api/v1/webhook/alertmanager')).body.error.message, 'no route GET /api/v1/webhook/alertmanager');
     assert.deepEqual((await svc.post('/api/v1/nothing', {})).body.error.message, 'no route POST /api/v1/nothing');
 
-    assert.equal(await refusedCount(svc, '/api/v1/webhooks/*', 'unknown_path'), 3);
+    assert.equal(await refusedCount(svc, '/api/v1/webhooks/*', 'unknown_path'), 4);
     assert.equal(await refusedCount(svc, '/api/v1/incidents/*', 'unknown_path'), 1);
     assert.equal(await refusedCount(svc, AM, 'unknown_path'), 0);
     const text = (await svc.get('/metrics')).body as string;
     assert.deepEqual(text.split('\n').filter((l: string) => l.startsWith('rectify_intake_refused_total{') && !l.endsWith(' 0')).sort(), [
       'rectify_intake_refused_total{route="/api/v1/incidents/*",reason="unknown_path"} 1',
-      'rectify_intake_refused_total{route="/api/v1/webhooks/*",reason="unknown_path"} 3',
+      'rectify_intake_refused_total{route="/api/v1/webhooks/*",reason="unknown_path"} 4',
     ]);
     // Logged once a minute per route and reason, with the path: the first of each.
     const fix = 'point the sender at one of the intake routes: POST /api/v1/webhooks/alertmanager, POST /api/v1/webhooks/pagerduty, POST /api/v1/incidents';
@@ -244,7 +254,7 @@ describe('intake requests refused as a whole are counted, logged, audited and to
       [['refused', `rectify refused a body posted to /api/v1/webhook/alertmanager, where no route is (404): the sender drops a delivery answered 4xx (Alertmanager does not send it again), so none of its alerts was decided; ${fix}`]],
     );
     // Nothing of the bodies was decided but those posted to the routes themselves (the acknowledgement decides nothing).
-    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 2);
+    assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 4);
     await svc.stop({ remove: true });
   });
 

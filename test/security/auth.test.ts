@@ -160,7 +160,7 @@ describe('API tokens: who may do what', () => {
     assert.equal(r.json.error.code, 'NOT_FOUND');
   });
 
-  it('a POST to no route under an intake path: 401 without a token, counting nothing; with one, a 404 counted as unknown_path and audited as its caller\'s; a trailing slash is the route, its role checked', async () => {
+  it('a POST to no route under an intake path: 401 without a token, counting nothing; with one, a 404 counted as unknown_path and audited as its caller\'s; a trailing or doubled slash is the route, its role checked', async () => {
     const counted = async () => Number(/^rectify_intake_refused_total\{route="\/api\/v1\/webhooks\/\*",reason="unknown_path"\} (\S+)$/m.exec((await call('GET', '/metrics', bearer(tokens.viewer!))).text)?.[1] ?? 0);
     const before = await counted();
     const body = amWebhook([{ labels: { alertname: 'Nothing', service: 'shop' } }]);
@@ -178,6 +178,12 @@ describe('API tokens: who may do what', () => {
     assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', {}, body)).status, 401);
     assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', bearer(tokens.viewer!), body)).status, 403);
     assert.equal((await call('POST', '/api/v1/webhooks/alertmanager/', bearer(tokens.ingest!), body)).status, 202);
+    // So do doubled slashes, behind the route's own role as well.
+    assert.equal((await call('POST', '//api/v1/webhooks/alertmanager', {}, body)).status, 401);
+    assert.equal((await call('POST', '/api/v1//webhooks/alertmanager', bearer(tokens.viewer!), body)).status, 403);
+    assert.equal((await call('POST', '//api/v1/webhooks/alertmanager', bearer(tokens.ingest!), body)).status, 202);
+    assert.equal((await call('GET', '//api/v1/audit')).status, 401);
+    assert.equal((await call('POST', '/api/v1//pause', bearer(tokens.approver!), { reason: 'x' })).status, 403);
     assert.equal(await counted(), before + 1);
   });
 

@@ -122,6 +122,10 @@ describe('Slack interactive approvals', () => {
     const unsigned = await fetch(`${url}/api/v1/slack/interactions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     assert.equal(unsigned.status, 401);
     assert.equal(((await unsigned.json()) as any).error.message, 'not signed by Slack: X-Slack-Request-Timestamp and X-Slack-Signature are required');
+    // A doubled slash reaches the route, and so its signature check.
+    const doubled = await fetch(`${url}//api/v1//slack/interactions`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    assert.equal(doubled.status, 401);
+    assert.equal(((await doubled.json()) as any).error.message, 'not signed by Slack: X-Slack-Request-Timestamp and X-Slack-Signature are required');
     assert.equal(approval(id).status, 'pending');
     assert.deepEqual(approval(id).votes, []);
     assert.equal(target.calls('/undo/checkout'), 0);

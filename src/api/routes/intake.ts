@@ -77,14 +77,15 @@ const INTAKE_PREFIXES: ReadonlyArray<{ prefix: string; route: string; webhook: b
 
 /**
  * A POST the not-found handler answers, under an intake path (`/api/v1/webhook/alertmanager`,
- * `/api/v1/webhooks/Alertmanager`): a sender with a typo in its URL. Alertmanager drops a
+ * `/api/v1/webhooks/Alertmanager`, `//api/v1/webhook/alertmanager`): a sender with a typo in its URL. Alertmanager drops a
  * group answered 404 as any 4xx, so it is refused as intake is (reason `unknown_path`:
  * counted, logged, and for a webhook audited and told), under the path it fell under.
  * Returns its answer, which names the intake routes; undefined when it is none.
  */
 export function reportUnknownIntakePath(req: FastifyRequest, path: string, report: ((r: IntakeRefusal) => void) | undefined): string | undefined {
   if (req.method !== 'POST') return undefined;
-  const lower = path.toLowerCase();
+  // Doubled slashes reach a route as single ones (the router's ignoreDuplicateSlashes): so here.
+  const lower = path.toLowerCase().replace(/\/{2,}/g, '/');
   const under = INTAKE_PREFIXES.find((p) => lower.startsWith(p.prefix));
   if (!under) return undefined;
   const message = `no route POST ${path}: the intake routes are ${INTAKE_PATHS.join(', ')}`;
