@@ -2,7 +2,9 @@ import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { Socket } from 'node:net';
 import type { FastifyBaseLogger, FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ERROR_STATUS, isOutcomeUnknown, isRectifyError, quoteUntrusted, RectifyError, type ErrorCode } from '../domain/index.js';
+import type { BodyFault } from '../engine/index.js';
 import type { UnavailableCode } from '../observability/metrics.js';
+import { BodyRefusal } from './json-body.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,6 +37,8 @@ export interface ClientRefusal {
   code: ErrorCode;
   status: number;
   message: string;
+  /** A body refused in its reading: what was wrong with it (see BodyRefusal). */
+  fault?: BodyFault;
 }
 
 export interface ErrorHandlerOptions {
@@ -63,9 +67,9 @@ export function abandoned(req: FastifyRequest, err: { code?: string }): boolean 
  * what to do; 5xx bodies hide internals (the log has them, with the request id).
  */
 export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => void {
-  const refuse = (req: FastifyRequest, reply: FastifyReply, code: ErrorCode, status: number, message: string, details?: Array<{ path: string; message: string }>): void => {
+  const refuse = (req: FastifyRequest, reply: FastifyReply, code: ErrorCode, status: number, message: string, details?: Array<{ path: string; message: string }>, fault?: BodyFault): void => {
     void reply.code(status).send(errorBody(code, message, details));
-    opts.onRefused?.(req, { code, status, message });
+    opts.onRefused?.(req, { code, status, message, ...(fault ? { fault } : {}) });
   };
   return function errorHandler(err, req, reply) {
     if (!isRectifyError(err) && abandoned(req, err)) {
@@ -90,7 +94,7 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
         void reply.code(status).send(errorBody(err.code, err.message, err.details));
         return;
       }
-      refuse(req, reply, err.code, status, err.message, err.details);
+      refuse(req, reply, err.code, status, err.message, err.details, err instanceof BodyRefusal ? err.fault : undefined);
       return;
     }
     const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;

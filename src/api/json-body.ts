@@ -2,13 +2,29 @@ import { isUtf8 } from 'node:buffer';
 import secureJson from 'secure-json-parse';
 import type { FastifyInstance } from 'fastify';
 import { quoteUntrusted, RectifyError } from '../domain/index.js';
+import type { BodyFault } from '../engine/index.js';
 import { duplicateKey, duplicateKeyDetail, invalidUtf8At, JSON_BODY_POISONING, jsonFault, refusedCharset } from '../ingest/index.js';
 
 const PARSE_OPTIONS = { protoAction: JSON_BODY_POISONING.onProtoPoisoning, constructorAction: JSON_BODY_POISONING.onConstructorPoisoning } as const;
 
+/**
+ * A 400 of the body's reading, with what was wrong with it besides not being JSON (a key
+ * given twice, a reserved key, bytes that are not UTF-8): an intake refusal's advice says
+ * what to fix by it (engine/intake-refusals.ts).
+ */
+export class BodyRefusal extends RectifyError {
+  constructor(
+    readonly fault: BodyFault | undefined,
+    message: string,
+    details: Array<{ path: string; message: string }>,
+  ) {
+    super('BAD_REQUEST', message, { details });
+  }
+}
+
 /** A 400 for a body that is not one JSON document the service reads, naming `body`. */
-function malformed(message: string, detail: string): RectifyError {
-  return new RectifyError('BAD_REQUEST', message, { details: [{ path: 'body', message: detail }] });
+function malformed(message: string, detail: string, fault?: BodyFault): RectifyError {
+  return new BodyRefusal(fault, message, [{ path: 'body', message: detail }]);
 }
 
 /**
@@ -48,7 +64,7 @@ export function installJsonBodyParser(app: FastifyInstance): void {
     // isUtf8 reads the bytes without decoding them (a few ns per alert of a storm's body).
     if (!isUtf8(bytes)) {
       const at = invalidUtf8At(bytes);
-      done(malformed(`the body is not valid UTF-8: byte offset ${at} does not begin or continue a UTF-8 character; send the body encoded as UTF-8`, `not valid UTF-8 at byte offset ${at}`), undefined);
+      done(malformed(`the body is not valid UTF-8: byte offset ${at} does not begin or continue a UTF-8 character; send the body encoded as UTF-8`, `not valid UTF-8 at byte offset ${at}`, 'not_utf8'), undefined);
       return;
     }
     const text = bytes.toString('utf8');
@@ -63,14 +79,14 @@ export function installJsonBodyParser(app: FastifyInstance): void {
         done(malformed(`the body is not valid JSON: at ${where}: ${fault.message}`, `not valid JSON at ${where}: ${fault.message}`), undefined);
       } else {
         const why = 'holds a "__proto__" key, or a "constructor" object holding "prototype", which is refused';
-        done(malformed(`the body ${why}`, why), undefined);
+        done(malformed(`the body ${why}`, why, 'reserved_key'), undefined);
       }
       return;
     }
     const twice = duplicateKey(text);
     if (twice !== undefined) {
       const detail = duplicateKeyDetail('body', twice);
-      done(new RectifyError('BAD_REQUEST', `invalid body: ${detail.path}: ${detail.message}`, { details: [detail] }), undefined);
+      done(new BodyRefusal('key_twice', `invalid body: ${detail.path}: ${detail.message}`, [detail]), undefined);
       return;
     }
     done(null, value);

@@ -18,6 +18,8 @@ export interface IntakeRefusal {
   /** A POST to no route (`unknown_path`): the path it was sent to (bounded by the caller). */
   path?: string;
   reason: IntakeRefusalReason;
+  /** A `malformed` body: what was wrong with it, for the advice; absent when it was not one JSON document. */
+  fault?: BodyFault;
   /** The HTTP status answered (413, 415, 400). */
   status: number;
   /** The body's size as its sender declared it (Content-Length), or null when it did not. */
@@ -32,6 +34,20 @@ export interface IntakeRefusal {
   /** Who sent it (the ingest token's name), when tokens are configured. */
   caller: string | null;
 }
+
+/**
+ * What made a body `malformed` besides not being one JSON document: a key given twice in
+ * one object, a `__proto__` key (or a `constructor` object holding `prototype`), bytes that
+ * are not UTF-8. Each is told its own fix; all are counted under `malformed`.
+ */
+export type BodyFault = 'key_twice' | 'reserved_key' | 'not_utf8';
+
+/** What to fix in a sender whose body was `malformed` by a fault of its own. */
+const MALFORMED_ADVICE: Record<BodyFault, string> = {
+  key_twice: 'make the sender post each key of an object once (the answer names the key given twice)',
+  reserved_key: 'make the sender post no "__proto__" key, nor a "constructor" object holding "prototype"',
+  not_utf8: 'make the sender post its body encoded as UTF-8 (the answer names the first byte that is not)',
+};
 
 export interface IntakeRefusalsDeps {
   store: Pick<Store, 'transact'>;
@@ -87,7 +103,7 @@ export function createIntakeRefusals(deps: IntakeRefusalsDeps): { refused(r: Int
       case 'unsupported_media_type':
         return 'make the sender post Content-Type: application/json';
       case 'malformed':
-        return 'make the sender post one JSON document with a correct Content-Length';
+        return r.fault ? MALFORMED_ADVICE[r.fault] : 'make the sender post one JSON document with a correct Content-Length';
       case 'invalid':
         return 'fix what the answer names in the sender (its version, a field, a label map larger than 1,000 entries, a query parameter in its URL)';
       case 'unknown_path':

@@ -258,6 +258,52 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     await svc.stop({ remove: true });
   });
 
+  it('a malformed body is told the fix that fits it: a key given twice, a "__proto__" key, bytes that are not UTF-8, text that is not JSON', async () => {
+    target.reset();
+    const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const json = { 'content-type': 'application/json' };
+    const twice = await svc.app.inject({ method: 'POST', url: '/api/v1/webhooks/pagerduty', headers: json, payload: '{"event":{"id":"e1","id":"e2","event_type":"incident.triggered","data":{"id":"P1"}}}' });
+    assert.deepEqual([twice.statusCode, twice.json().error.details.map((d: any) => d.path)], [400, ['body.event.id']]);
+    const proto = await svc.app.inject({ method: 'POST', url: AM, headers: json, payload: '{"version":"4","__proto__":{"x":1},"alerts":[]}' });
+    assert.equal(proto.statusCode, 400);
+    const latin1 = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents', headers: json, payload: Buffer.from('{"root_cause":"caf\xe9","service":"web"}', 'latin1') });
+    assert.equal(latin1.statusCode, 400);
+    const broken = await svc.app.inject({ method: 'POST', url: '/api/v1/incidents/', headers: json, payload: '{"root_cause":' });
+    assert.equal(broken.statusCode, 400);
+
+    const keyTwice = 'make the sender post each key of an object once (the answer names the key given twice)';
+    const reserved = 'make the sender post no "__proto__" key, nor a "constructor" object holding "prototype"';
+    const utf8 = 'make the sender post its body encoded as UTF-8 (the answer names the first byte that is not)';
+    const oneDocument = 'make the sender post one JSON document with a correct Content-Length';
+    // All counted under `malformed`; the route's second in the minute only counted.
+    assert.equal(await refusedCount(svc, '/api/v1/webhooks/pagerduty', 'malformed'), 1);
+    assert.equal(await refusedCount(svc, AM, 'malformed'), 1);
+    assert.equal(await refusedCount(svc, '/api/v1/incidents', 'malformed'), 2);
+    assert.deepEqual(
+      warnings(svc).map((w) => [w.route, w.reason, w.fix]),
+      [
+        ['/api/v1/webhooks/pagerduty', 'malformed', keyTwice],
+        [AM, 'malformed', reserved],
+        ['/api/v1/incidents', 'malformed', utf8],
+      ],
+    );
+    const rows = await until('two rows', async () => {
+      const r = await refusedRows(svc);
+      return r.length === 2 ? r : undefined;
+    });
+    const pd = rows.find((r) => r.details.route === '/api/v1/webhooks/pagerduty')!;
+    assert.deepEqual([pd.details.reason, pd.details.answer, pd.details.fix], ['malformed', twice.json().error.message, keyTwice]);
+    assert.equal(rows.find((r) => r.details.route === AM)!.details.fix, reserved);
+    const notes = await told(svc);
+    assert.deepEqual(notes.map((n) => n.reason.endsWith(`; ${keyTwice}`) || n.reason.endsWith(`; ${reserved}`)), [true, true]);
+    // Text that is not JSON keeps its own advice.
+    const svc2 = await startTestService({ captureLogs: true });
+    await svc2.app.inject({ method: 'POST', url: '/api/v1/incidents', headers: json, payload: '{"root_cause":' });
+    assert.deepEqual(warnings(svc2).map((w) => w.fix), [oneDocument]);
+    await svc2.stop({ remove: true });
+    await svc.stop({ remove: true });
+  });
+
   it('a sender that closes the connection mid-body is no refusal: counted under reason="aborted", not logged as refused, audited or told', async () => {
     target.reset();
     const svc = await startTestService({ args: ['--notify-webhook', `${target.url}/hook`], captureLogs: true });

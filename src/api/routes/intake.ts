@@ -59,6 +59,7 @@ export function intakeRefusalReporter(report: (r: IntakeRefusal) => void): (req:
     report({
       route,
       reason,
+      ...(reason === 'malformed' && refusal.fault ? { fault: refusal.fault } : {}),
       status: refusal.status,
       bytes: declaredBytes(req),
       // It may quote the sender (its content type, a label key): kept as long as a group key.
