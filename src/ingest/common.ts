@@ -15,9 +15,16 @@ export interface IngestResult {
  */
 export const MAX_MAP_ENTRIES = 1_000;
 
-/** A z.record bounded to MAX_MAP_ENTRIES entries. */
+/**
+ * A z.record bounded to MAX_MAP_ENTRIES entries. The refinement is what refuses (its
+ * message names the limit); the API document says it as `maxProperties`, since a
+ * refinement is left out of the JSON Schema zod makes.
+ */
 export function boundedMap<T extends z.ZodType>(value: T) {
-  return z.record(z.string(), value).refine((m) => countKeys(m) <= MAX_MAP_ENTRIES, { message: `at most ${MAX_MAP_ENTRIES} entries` });
+  return z
+    .record(z.string(), value)
+    .refine((m) => countKeys(m) <= MAX_MAP_ENTRIES, { message: `at most ${MAX_MAP_ENTRIES} entries` })
+    .meta({ maxProperties: MAX_MAP_ENTRIES });
 }
 
 /**

@@ -124,6 +124,15 @@ describe('API surface', () => {
     for (const p of ['/api/v1/webhooks/alertmanager', '/api/v1/webhooks/pagerduty', '/api/v1/incidents', '/api/v1/incidents/{id}', '/api/v1/executions/{id}', '/api/v1/approvals', '/api/v1/approvals/{id}/approve', '/api/v1/approvals/{id}/reject', '/api/v1/audit', '/api/v1/runbooks', '/api/v1/runbooks/{id}', '/api/v1/runbooks/{id}/run', '/api/v1/pause', '/api/v1/resume']) {
       assert.ok(doc.body.paths[p], p);
     }
+    // The label maps' limit of 1,000 entries (a refinement, which JSON Schema has no word for) is said as maxProperties.
+    const body = (path: string) => doc.body.paths[path].post.requestBody.content['application/json'].schema;
+    const am = body('/api/v1/webhooks/alertmanager');
+    assert.deepEqual(
+      [am.properties.groupLabels, am.properties.commonLabels, am.properties.commonAnnotations, am.properties.alerts.items.properties.labels, am.properties.alerts.items.properties.annotations].map((m: any) => m.maxProperties),
+      [1000, 1000, 1000, 1000, 1000],
+    );
+    const generic = body('/api/v1/incidents');
+    assert.deepEqual([generic.properties.labels.maxProperties, generic.properties.context.maxProperties], [1000, 1000]);
     const docs = await svc.app.inject({ method: 'GET', url: '/docs/' });
     assert.equal(docs.statusCode, 200);
     assert.match(docs.body, /swagger/i);
