@@ -98,14 +98,16 @@ export function createErrorHandler(opts: ErrorHandlerOptions): (err: FastifyErro
       return;
     }
     const mapped = err.code ? FASTIFY_CODES[err.code] : undefined;
+    if (mapped === 'UNSUPPORTED_MEDIA_TYPE') {
+      const given = req.headers['content-type'];
+      const shown = quoteUntrusted(given ?? '', MAX_CONTENT_TYPE_SHOWN);
+      refuse(req, reply, mapped, ERROR_STATUS[mapped], `content type ${shown} is not accepted: send application/json`, [
+        { path: 'headers.content-type', message: `${given === undefined ? 'missing' : `${shown} is not accepted`}: rectify reads a body only as application/json` },
+      ]);
+      return;
+    }
     if (mapped) {
-      const message =
-        mapped === 'PAYLOAD_TOO_LARGE'
-          ? tooLarge(req, opts.bodyLimitBytes)
-          : mapped === 'UNSUPPORTED_MEDIA_TYPE'
-            ? `content type ${JSON.stringify(req.headers['content-type'] ?? '')} is not accepted: send application/json`
-            : err.message;
-      refuse(req, reply, mapped, ERROR_STATUS[mapped], message);
+      refuse(req, reply, mapped, ERROR_STATUS[mapped], mapped === 'PAYLOAD_TOO_LARGE' ? tooLarge(req, opts.bodyLimitBytes) : err.message);
       return;
     }
     if (err.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
@@ -259,6 +261,9 @@ export function createClientErrors(): ClientErrors {
     },
   };
 }
+
+/** Longest part of a Content-Type shown in a refusal (it is the sender's text). */
+const MAX_CONTENT_TYPE_SHOWN = 256;
 
 /** Longest part of a Content-Encoding shown in a refusal (it is the sender's text). */
 const MAX_ENCODING_SHOWN = 64;

@@ -100,6 +100,23 @@ describe('a JSON body is UTF-8 holding one JSON document; what is not is refused
     assert.equal(incidents(), before + 4);
   });
 
+  it('a content type other than JSON, or none with a body, is a 415 naming headers.content-type, the value quoted', async () => {
+    const before = incidents();
+    const refusal = (shown: string, detail: string) => ({
+      status: 415,
+      body: { error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: `content type ${shown} is not accepted: send application/json`, details: [{ path: 'headers.content-type', message: detail }] } },
+    });
+    assert.deepEqual(await send(incident('J20'), 'text/json'), refusal('"text/json"', '"text/json" is not accepted: rectify reads a body only as application/json'));
+    // Quoted as any untrusted value: invisible characters escaped, cut at 256 characters.
+    const odd = `text/plain; x=\u0085${'a'.repeat(300)}`;
+    const shown = `"text/plain; x=\\u0085${'a'.repeat(256 - 15)}…"`;
+    assert.deepEqual(await send(Buffer.from(incident('J21')), Buffer.from(odd, 'latin1').toString('latin1')), refusal(shown, `${shown} is not accepted: rectify reads a body only as application/json`));
+    // No Content-Type at all (a Uint8Array body is sent without one).
+    const none = await fetch(`${base}/api/v1/incidents`, { method: 'POST', body: new TextEncoder().encode(incident('J22')) });
+    assert.deepEqual({ status: none.status, body: await none.json() }, refusal('""', 'missing: rectify reads a body only as application/json'));
+    assert.equal(incidents(), before);
+  });
+
   it('bytes that are not UTF-8 are a 400 naming their offset, not stored as U+FFFD; UTF-8 text is stored as sent', async () => {
     const before = incidents();
     const head = Buffer.from('{"id":"J13","root_cause":"nothing_matches","service":"api","context":{"note":"caf');
