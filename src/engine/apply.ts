@@ -211,8 +211,10 @@ export function applyVerdict(
         circuit_trial: verdict.circuitTrial,
       });
       tx.consumeRate(rb.id, incident.service, ctx.now, id);
-      for (const target of kubernetesTargets(plan)) tx.consumeRate(targetRunbookKey(rb.id), target, ctx.now, id);
-      tx.claimBlastRadius(id, rb.id, incident.service, ctx.now);
+      const targets = kubernetesTargets(plan);
+      for (const target of targets) tx.consumeRate(targetRunbookKey(rb.id), target, ctx.now, id);
+      // Its objects are under way with it (released with the claim): the cooldown stage holds off the next run on them.
+      tx.claimBlastRadius(id, rb.id, incident.service, ctx.now, targets);
       if (verdict.circuitTrial) {
         const c = tx.circuit(rb.id);
         tx.setCircuit(rb.id, { ...c, state: 'half_open', trialExecutionId: id }, ctx.now);

@@ -51,6 +51,18 @@ export interface GuardStateView {
   activeExecutions(): number;
   /** The services the runbook's in-flight executions act on (its blast radius now), each with how many act on it. */
   activeServices(runbook: string): ReadonlyMap<string, number>;
+  /**
+   * The run of the runbook under way on a Kubernetes object (one of its plan's
+   * kubernetesTargets, recorded with its blast-radius claim and released with it), the one
+   * claimed last, with the service it runs for; null when none is.
+   */
+  runUnderWayOn(runbook: string, object: string): RunOnObject | null;
+}
+
+/** A run under way on a Kubernetes object (see runUnderWayOn). */
+export interface RunOnObject {
+  executionId: string;
+  service: string;
 }
 
 export interface AuditInput {
@@ -323,13 +335,20 @@ export interface Tx extends GuardStateView {
   circuitClosedSinceStart(runbook: string, executionId: string): { trialExecutionId: string | null } | undefined;
 
   consumeRate(runbook: string, service: string, at: number, executionId: string): void;
-  claimBlastRadius(executionId: string, runbook: string, service: string, at: number): void;
+  /**
+   * Claims a slot of the blast radius for a run starting, and records the Kubernetes
+   * objects it acts on (`objects`: its plan's kubernetesTargets) as under way, which the
+   * blast radius does not count (see runUnderWayOn).
+   */
+  claimBlastRadius(executionId: string, runbook: string, service: string, at: number, objects?: readonly string[]): void;
+  /** Releases a run's claim, and its objects with it. */
   releaseBlastRadius(executionId: string): void;
   /**
    * Releases the blast-radius claims whose execution is not running (none should be:
-   * a claim is taken with its run and released with its end). Startup recovery calls it
-   * after the runs a crash cut off are released, so a claim left behind cannot hold its
-   * runbook's slots, and its service's cooldown ("still running"), for ever. The claims released.
+   * a claim is taken with its run and released with its end), and the objects of every
+   * run whose claim is gone. Startup recovery calls it after the runs a crash cut off are
+   * released, so a claim left behind cannot hold its runbook's slots, and its service's
+   * and objects' cooldown ("still running"), for ever. The claims released.
    */
   releaseOrphanedClaims(): Array<{ execution_id: string; runbook: string; service: string }>;
   /**

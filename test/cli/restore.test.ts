@@ -129,10 +129,13 @@ describe('rectify restore', () => {
     await svc.stop();
     const damaged = join(root, 'damaged', 'damaged.db');
     copyFileSync(backup, damaged);
-    // A page in the middle of the file overwritten, as a failing disk or a bad transfer leaves it.
-    const pages = readFileSync(damaged).length / 4096;
+    // A page in the middle of the file overwritten, as a failing disk or a bad transfer leaves it:
+    // the root page of an index (approvals_status), which the integrity check reports.
+    const reader = new Database(damaged, { readonly: true });
+    const page = reader.prepare("SELECT rootpage FROM sqlite_master WHERE name = 'approvals_status'").pluck().get() as number;
+    reader.close();
     const fd = openSync(damaged, 'r+');
-    writeSync(fd, Buffer.alloc(4096, 0xab), 0, 4096, Math.floor(pages / 2) * 4096);
+    writeSync(fd, Buffer.alloc(4096, 0xab), 0, 4096, (page - 1) * 4096);
     closeSync(fd);
     const before = { files: folder(svc), bytes: readFileSync(svc.dbPath) };
 

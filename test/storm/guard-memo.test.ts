@@ -112,3 +112,45 @@ test('within one group commit, blast-radius answers follow each claim and releas
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+/**
+ * The runs under way on a Kubernetes object are kept in step with claims and releases
+ * inside one transaction: the one claimed last answers; a release frees its objects, and
+ * another run still claimed on one of them answers again. The blast radius does not count them.
+ */
+test('within one group commit, the run under way on an object follows each claim and release', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-memo-'));
+  const store = openSqliteStore({ path: join(dir, 'db.sqlite'), migrationsDir: MIGRATIONS_DIR });
+  const D = 'deployment production/checkout';
+  const N = 'node node-a';
+  try {
+    const view = (tx: Tx) => ({
+      d: tx.runUnderWayOn('rb', D),
+      n: tx.runUnderWayOn('rb', N),
+      other: tx.runUnderWayOn('other', D),
+      active: tx.activeExecutions(),
+      services: [...tx.activeServices('rb').keys()].sort(),
+    });
+    await store.transact((tx) => tx.claimBlastRadius('e0', 'rb', 'api', 500, [D]));
+    const seen = await store.transact((tx) => {
+      const steps = [view(tx)];
+      tx.claimBlastRadius('e1', 'rb', 'web', 1_000, [D, N]);
+      steps.push(view(tx));
+      tx.releaseBlastRadius('e1');
+      steps.push(view(tx));
+      tx.releaseBlastRadius('e0');
+      steps.push(view(tx));
+      return steps;
+    });
+    assert.deepEqual(seen, [
+      { d: { executionId: 'e0', service: 'api' }, n: null, other: null, active: 1, services: ['api'] },
+      { d: { executionId: 'e1', service: 'web' }, n: { executionId: 'e1', service: 'web' }, other: null, active: 2, services: ['api', 'web'] },
+      { d: { executionId: 'e0', service: 'api' }, n: null, other: null, active: 1, services: ['api'] },
+      { d: null, n: null, other: null, active: 0, services: [] },
+    ]);
+    assert.deepEqual(store.read(view), seen[seen.length - 1], 'the database agrees with what the unit saw');
+  } finally {
+    store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

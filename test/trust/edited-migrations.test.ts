@@ -111,9 +111,9 @@ describe('a database written by a build whose migration text was edited since', 
   const everyVersion = known.map((m) => m.version);
 
   it('the migration that brings such a database to the current schema changes nothing on one that has it', () => {
-    // Migrations 1 to 16 as they are now: the schema a fresh database had before 017.
+    // Migrations 1 to 16 as they are now: the schema a fresh database had before 017, and has with it.
     const path = written('current-texts', 16, []);
-    assert.deepEqual(schemaOf(path), current);
+    assert.deepEqual(schemaOf(path), schemaOf(written('through-017', 17, [])));
   });
 
   const cases: Array<[string, number, number[]]> = [

@@ -43,6 +43,10 @@ describe('blast-radius claims whose run is over are released at startup', () => 
     const at = first.clock.now();
     db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)').run(executionId, 'held', 'a', at);
     db.prepare('INSERT INTO blast_claims (execution_id, runbook, service, claimed_at) VALUES (?, ?, ?, ?)').run('exe_gone', 'held', 'b', at);
+    // And the Kubernetes objects of runs under way: one of the claim naming no run, one of no claim at all.
+    const object = db.prepare('INSERT INTO run_objects (execution_id, runbook, object, service) VALUES (?, ?, ?, ?)');
+    object.run('exe_gone', 'held', 'deployment production/b', 'b');
+    object.run('exe_lost', 'held', 'deployment production/c', 'c');
     db.close();
 
     first.clock.advance(6 * 60_000); // past the cooldown of the finished run
@@ -59,6 +63,7 @@ describe('blast-radius claims whose run is over are released at startup', () => 
       ]);
       const check = new Database(svc.dbPath, { readonly: true });
       assert.equal((check.prepare('SELECT COUNT(*) AS n FROM blast_claims').get() as { n: number }).n, 0);
+      assert.equal((check.prepare('SELECT COUNT(*) AS n FROM run_objects').get() as { n: number }).n, 0);
       check.close();
 
       // Neither "still running" nor the blast radius holds the service off.

@@ -1,5 +1,5 @@
 import { kubernetesTargets, targetRunbookKey } from '../targets.js';
-import type { GuardStateView } from '../../store/ports.js';
+import type { GuardStateView, RunOnObject } from '../../store/ports.js';
 import type { Stage, StageContext } from '../types.js';
 import { clockAheadNote, secondsLeft } from './clock-ahead.js';
 import { decidedAgainClause } from './decided-again.js';
@@ -39,13 +39,25 @@ export const heldByRun = (state: GuardStateView, runbook: { id: string; cooldown
   runbook.cooldownMs > 0 && state.activeServices(runbook.id).has(service);
 
 /**
+ * The run of the runbook still under way on a Kubernetes object, whichever service it runs
+ * for, which holds off the next run of the runbook on that object as heldByRun holds off
+ * the next on its service: past its cooldown's time and past a clearing by hand, until it
+ * ends (its objects are recorded with its blast-radius claim and released with it; a run a
+ * crash cut off holds nothing). Null when none is, or the runbook has no cooldown (0).
+ */
+export const objectHeldByRun = (state: GuardStateView, runbook: { id: string; cooldownMs: number }, object: string): RunOnObject | null =>
+  runbook.cooldownMs > 0 ? state.runUnderWayOn(runbook.id, object) : null;
+
+/**
  * No new execution of a runbook for a service until its cooldown has passed since
  * the last one started (its decision), nor while that one still runs: a run that
  * outlasts its cooldown (slow checks, a rollback) is not overlapped by the next on
  * the same service, however long it lasts. Recorded as RATE_LIMITED, as the seed does, with the reason
  * telling which. A runbook with no cooldown (0) may run again at once; `max_per_hour`
  * and the blast radius bound how many. The Kubernetes objects a run acts on have the
- * cooldown too, whichever service the last run on them was for (see targets.ts). A
+ * cooldown too, whichever service the last run on them was for (see targets.ts), and a
+ * run still under way on an object holds off the next there for every service, so two
+ * runs never verify (or roll back) one object at once (objectHeldByRun). A
  * cooldown a person ended by hand (COOLDOWN_CLEARED) holds no more, but for a run
  * still under way: that one still holds off the next on its service. The wait is judged
  * by `guardNow`: a forward step of the wall clock does not end it early. The time left it
@@ -76,9 +88,19 @@ export const cooldownStage: Stage = {
       const key = targetRunbookKey(rb.id);
       const at = ctx.state.lastExecutionAt(key, target);
       const until = cooldownWaitEnd(ctx.state, key, target, at, rb.cooldownMs, ctx.guardNow);
-      if (until === null) continue;
-      const left = secondsLeft(ctx, until);
-      return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at!)})${again}`, runbook: rb };
+      if (until !== null) {
+        const left = secondsLeft(ctx, until);
+        return { kind: 'blocked', event: 'RATE_LIMITED', reason: `Cooldown active on ${target} (${left}s remaining; it counts the runs for every service${stepNote(ctx, at!)})${again}`, runbook: rb };
+      }
+      const run = objectHeldByRun(ctx.state, rb, target);
+      if (run !== null) {
+        return {
+          kind: 'blocked',
+          event: 'RATE_LIMITED',
+          reason: `Cooldown active on ${target} (the last run of ${rb.id} on it, ${run.executionId}, is still running for ${run.service}; it counts the runs for every service)${again}`,
+          runbook: rb,
+        };
+      }
     }
     return undefined;
   },

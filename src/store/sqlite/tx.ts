@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
-import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, StoredDecision, ToldRow, Tx } from '../ports.js';
+import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, RunOnObject, StoredDecision, ToldRow, Tx } from '../ports.js';
 import { NOTIFIED_ONLY, TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
 import { readDetails } from '../audit-verify.js';
@@ -404,6 +404,16 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
   let clearSet: Database.Statement | undefined;
   let clearDelete: Database.Statement | undefined;
   let runsUnderWay: Database.Statement | undefined;
+  // Prepared at first use, as incidentSeen is: run_objects is migration 018's.
+  let objects: { insert: Database.Statement; on: Database.Statement; release: Database.Statement; orphaned: Database.Statement } | undefined;
+  const objectStatements = () =>
+    (objects ??= {
+      insert: db.prepare('INSERT INTO run_objects (execution_id, runbook, object, service) VALUES (?, ?, ?, ?)'),
+      // The run claimed last on the object (rowids only grow).
+      on: db.prepare('SELECT execution_id, service FROM run_objects WHERE runbook = ? AND object = ? ORDER BY rowid DESC LIMIT 1').raw(),
+      release: db.prepare('DELETE FROM run_objects WHERE execution_id = ? RETURNING runbook, object').raw(),
+      orphaned: db.prepare('DELETE FROM run_objects WHERE execution_id NOT IN (SELECT execution_id FROM blast_claims)'),
+    });
   let lastPerService: Database.Statement | undefined;
 
   return {
@@ -505,6 +515,17 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       if (!perService) claims.runbooks.set(runbook, (perService = readClaims(runbook)));
       return perService;
     },
+    runUnderWayOn(runbook, object) {
+      // Remembered per transaction, kept in step with the claims (the one claimed last is the
+      // answer) and forgotten for the objects a release frees.
+      const byObject = claims ? (claims.objects.get(runbook) ?? claims.objects.set(runbook, new Map()).get(runbook)!) : undefined;
+      const known = byObject?.get(object);
+      if (known !== undefined) return known;
+      const row = objectStatements().on.get(runbook, object) as [string, string] | undefined;
+      const run = row ? { executionId: row[0], service: row[1] } : null;
+      byObject?.set(object, run);
+      return run;
+    },
 
     decisionByDedup: (key) => s.decisionByDedup.get(key) as StoredDecision | undefined,
     incidentSeen(id, at) {
@@ -596,8 +617,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       clearDelete ??= db.prepare('DELETE FROM cooldown_clears WHERE runbook = ? AND subject = ?');
       clearDelete.run(runbook, service);
     },
-    claimBlastRadius(executionId, runbook, service, at) {
+    claimBlastRadius(executionId, runbook, service, at, onObjects = []) {
       s.claimInsert.run(executionId, runbook, service, at);
+      if (onObjects.length > 0) {
+        const insert = objectStatements().insert;
+        for (const object of onObjects) insert.run(executionId, runbook, object, service);
+        const byObject = claims?.objects.get(runbook);
+        for (const object of onObjects) byObject?.set(object, { executionId, service });
+      }
       if (!claims) return;
       if (claims.active !== undefined) claims.active++;
       const perService = claims.runbooks.get(runbook);
@@ -606,6 +633,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     releaseBlastRadius(executionId) {
       const claim = claims ? (s.claimById.get(executionId) as { runbook: string; service: string } | undefined) : undefined;
       s.claimDelete.run(executionId);
+      // Another run under way on a freed object may hold it still: forgotten, read again.
+      for (const [runbook, object] of objectStatements().release.all(executionId) as Array<[string, string]>) claims?.objects.get(runbook)?.delete(object);
       if (!claims || !claim) return;
       if (claims.active !== undefined) claims.active--;
       const perService = claims.runbooks.get(claim.runbook);
@@ -621,7 +650,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     },
     releaseOrphanedClaims() {
       const released = s.claimsOrphaned.all() as Array<{ execution_id: string; runbook: string; service: string }>;
-      if (released.length > 0 && claims) claims = newClaimsMemo();
+      const freed = objectStatements().orphaned.run().changes;
+      if ((released.length > 0 || freed > 0) && claims) claims = newClaimsMemo();
       return released;
     },
     setCircuit(runbook, rec, at) {
@@ -762,12 +792,16 @@ function expiringBy(times: readonly number[], t: number): number {
   return lo;
 }
 
-/** One write transaction's blast-radius claims: the count in flight, and per runbook its claims per service. */
+/**
+ * One write transaction's blast-radius claims: the count in flight, per runbook its claims
+ * per service, and per runbook the run under way on each object asked (null: none).
+ */
 interface ClaimsMemo {
   active?: number;
   runbooks: Map<string, Map<string, number>>;
+  objects: Map<string, Map<string, RunOnObject | null>>;
 }
-const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map() });
+const newClaimsMemo = (): ClaimsMemo => ({ runbooks: new Map(), objects: new Map() });
 
 /** The settings key of the repeat filter's checkpoint (see repeatsCheckpoint). */
 const REPEATS_CHECKPOINT = 'notify_repeats';
