@@ -19,6 +19,7 @@ import {
   type KubeClients,
   type WorkloadRef,
 } from './kubernetes.js';
+import { EnrichmentRefused, namedWorkload } from '../domain/index.js';
 import { describeError, poll, type Attempt } from './poll.js';
 import { formatLabels, formatSampleValue, judgeSeries, queryInstant, seriesNote, type PromqlSample } from './promql.js';
 
@@ -141,29 +142,34 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     return deps.kube;
   }
 
-  /** The workload a check is about: the pod's owner, else the named deployment. */
+  /**
+   * The workload a check is about, by enrichment's rule (`namedWorkload`): the deployment or
+   * statefulset the values name, the one the runbook acts on, whose pod beside it is not
+   * read (kube-state-metrics' alerts carry the exporter's own pod); only a pod with no
+   * workload named is followed to its owner. A runbook acting on the pod had an owner
+   * named beside it checked against the pod's by enrichment, so it is that owner.
+   */
   async function workloadOf(check: RenderedNamedCheck, ctx: StepContext, signal: AbortSignal): Promise<WorkloadRef> {
     const ns = required(check, 'namespace', 'k8s_label');
+    const named = namedWorkload(check.values);
+    if (named instanceof EnrichmentRefused) throw new CheckInputError(named.reason.replace(/; nothing was acted on$/, ''));
+    if (named !== undefined) return { kind: named.kind, name: value(check, named.key, 'k8s_name')!, namespace: ns };
     const pod = podName(check);
-    if (pod !== undefined) {
-      const remembered = ctx.memo.get(MEMO.workload(ns, pod)) as WorkloadRef | undefined;
-      if (remembered) return remembered;
-      let p;
-      try {
-        p = await readPod(kube(), ns, pod, signal);
-      } catch (err) {
-        if (isKubeStatus(err, 404) && value(check, 'deployment', 'k8s_name') === undefined) throw new CheckInputError(`pod ${ns}/${pod} not found`);
-        if (!isKubeStatus(err, 404)) throw err;
-      }
-      if (p) {
-        rememberUid(ctx, ns, pod, p.metadata?.uid);
-        const owner = await resolvePodOwner(kube(), p, signal);
-        if (!owner.ok) throw new CheckInputError(owner.reason);
-        ctx.memo.set(MEMO.workload(ns, pod), owner.ref);
-        return owner.ref;
-      }
+    if (pod === undefined) return { kind: 'Deployment', name: required(check, 'deployment', 'k8s_name'), namespace: ns };
+    const remembered = ctx.memo.get(MEMO.workload(ns, pod)) as WorkloadRef | undefined;
+    if (remembered) return remembered;
+    let p;
+    try {
+      p = await readPod(kube(), ns, pod, signal);
+    } catch (err) {
+      if (isKubeStatus(err, 404)) throw new CheckInputError(`pod ${ns}/${pod} not found`);
+      throw err;
     }
-    return { kind: 'Deployment', name: required(check, 'deployment', 'k8s_name'), namespace: ns };
+    rememberUid(ctx, ns, pod, p.metadata?.uid);
+    const owner = await resolvePodOwner(kube(), p, signal);
+    if (!owner.ok) throw new CheckInputError(owner.reason);
+    ctx.memo.set(MEMO.workload(ns, pod), owner.ref);
+    return owner.ref;
   }
 
   /**

@@ -44,11 +44,11 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   replicas_greater_than_one: {
     needs: 'kubernetes',
     mode: 'snapshot',
-    description: 'the workload that owns the pod has more than one ready replica (the pod is not the only one serving)',
+    description: 'the deployment or statefulset the incident names (else the workload that owns its pod) has more than one replica (the pod is not the only one serving)',
     params: {},
     reads: K8S_WORKLOAD_READS,
-    alsoReads: ['pod'],
-    requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
+    alsoReads: ['pod', 'statefulset'],
+    requires: [['namespace'], ['pod_name', 'pod', 'deployment', 'statefulset']],
   },
   recent_restarts_less_than_three: {
     needs: 'kubernetes',
@@ -65,11 +65,11 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
   pod_becomes_ready: {
     needs: 'kubernetes',
     mode: 'converge',
-    description: 'the workload has a Ready replacement pod',
+    description: 'the deployment or statefulset the incident names (else the workload that owns its pod) has a Ready replacement pod',
     params: {},
     reads: K8S_WORKLOAD_READS,
-    alsoReads: ['pod'],
-    requires: [['namespace'], ['pod_name', 'pod', 'deployment']],
+    alsoReads: ['pod', 'statefulset'],
+    requires: [['namespace'], ['pod_name', 'pod', 'deployment', 'statefulset']],
   },
   current_replicas_below_max: {
     needs: 'kubernetes',

@@ -332,6 +332,35 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       assert.ok(out.attempts > 1, 'a convergence check polls');
     });
 
+    // Regression: the checks followed the pod beside a named workload to its owner, where
+    // enrichment and the runbook's action use the named one: with kube-state-metrics' pod
+    // beside deployment grafana, grafana's restart was guarded by the exporter's 2 replicas.
+    it('replicas_greater_than_one and pod_becomes_ready judge the deployment or statefulset named, not the owner of the pod beside it, and do not read that pod', async () => {
+      fake.readyDelayMs = 60_000;
+      fake.addDeployment(NS, 'grafana', 2, { readyReplicas: 0 });
+      fake.addDeployment(NS, 'kube-state-metrics', 3, { podNames: ['kube-state-metrics-6c9f-x1', 'kube-state-metrics-6c9f-x2', 'kube-state-metrics-6c9f-x3'] });
+      fake.addStatefulSet(NS, 'db', 1);
+      fake.clearRequests();
+      const runner = createNamedCheckRunner({ kube: clients });
+      const exporterPod = { namespace: NS, pod: 'kube-state-metrics-6c9f-x1' };
+      const replicas = await runner.run(namedCheck('replicas_greater_than_one', { ...exporterPod, deployment: 'grafana' }, { min: 2 }), stepContext());
+      assert.deepEqual([replicas.ok, replicas.detail], [false, `Deployment ${NS}/grafana has 2 replica(s) (0 ready); needs more than 2 after 1 attempt`]);
+      const db = await runner.run(namedCheck('replicas_greater_than_one', { ...exporterPod, statefulset: 'db' }), stepContext());
+      assert.deepEqual([db.ok, db.detail], [false, `StatefulSet ${NS}/db has 1 replica(s) (1 ready); needs more than 1 after 1 attempt`]);
+      const ready = await runner.run(namedCheck('pod_becomes_ready', { ...exporterPod, deployment: 'grafana' }, {}, 200, 80), stepContext());
+      assert.equal(ready.ok, false);
+      // grafana's own pods, none ready; the exporter's pod is neither counted nor waited on.
+      assert.match(ready.detail, new RegExp(`^Deployment ${NS}/grafana: ready 0/2, updated 2, total 2; 0 ready pod\\(s\\) counted after \\d+ attempts$`));
+      assert.equal(fake.requests.some((q) => q.path.includes('/pods/')), false, 'the pod beside the named workload is not read');
+      // Named twice: which workload to judge cannot be told.
+      const two = await runner.run(namedCheck('replicas_greater_than_one', { namespace: NS, deployment: 'grafana', statefulset: 'db' }), stepContext());
+      assert.equal(two.ok, false);
+      assert.match(two.detail, /^replicas_greater_than_one: the alert names a deployment "grafana" and a statefulset "db": which workload's replica counts the plan and its rollback carry cannot be told after 1 attempt$/);
+      // A pod alone is still followed to its owner.
+      const alone = await runner.run(namedCheck('replicas_greater_than_one', exporterPod), stepContext());
+      assert.deepEqual([alone.ok, alone.detail], [true, `Deployment ${NS}/kube-state-metrics has 3 replica(s) (3 ready); needs more than 1`]);
+    });
+
     it('current_replicas_below_max: the runbook cap, an incident may only lower it, new_replicas bounded', async () => {
       fake.addDeployment(NS, 'worker', 3);
       fake.addDeployment(NS, 'big', 10);

@@ -33,7 +33,7 @@ test('references.warn.yaml: exactly these warnings, and no load problem', () => 
       '13: runbooks.sources.params.unused_one: param unused_one is declared but no placeholder or named check uses it',
       `24: runbooks.no-enrichment-without-kubernetes.action: placeholder {deployment} ${NO_SOURCE}`,
       `34: runbooks.named-needs.pre_checks[0]: deployment_exists needs {deployment}, which ${NO_SOURCE}`,
-      `36: runbooks.named-needs.post_checks[0]: pod_becomes_ready needs one of {pod_name}, {pod}, {deployment}, which ${NO_SOURCE}`,
+      `36: runbooks.named-needs.post_checks[0]: pod_becomes_ready needs one of {pod_name}, {pod}, {deployment}, {statefulset}, which ${NO_SOURCE}`,
       `43: runbooks.irreversible.actions[0]: kubernetes cordon of node {node} ${NO_ROLLBACK}`,
       `46: runbooks.irreversible.actions[3]: POST http://127.0.0.1:8080/flush ${NO_ROLLBACK}`,
       `47: runbooks.irreversible.actions[4]: command /usr/local/bin/purge ${NO_ROLLBACK}`,
