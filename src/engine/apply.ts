@@ -508,6 +508,12 @@ function runEnded(e: ExecutionRow | undefined): string {
  */
 export type TellCancelled = (approval: ApprovalRow, reason: string) => Record<string, unknown> | undefined;
 
+/**
+ * Expires a pending request past its deadline, inside the resolve's transaction, as
+ * housekeeping would have (EXPIRED, by rectify, told once committed).
+ */
+export type ExpireDue = (approval: ApprovalRow) => void;
+
 /** The decision of an alert's firing delivery (see firingDedupKeys), if one was decided. */
 function firedAs(tx: Pick<Tx, 'decisionByDedup'>, alertKey: string): StoredDecision | undefined {
   for (const key of firingDedupKeys(alertKey)) {
@@ -519,7 +525,9 @@ function firedAs(tx: Pick<Tx, 'decisionByDedup'>, alertKey: string): StoredDecis
 
 /**
  * A resolved alert: audited, and it leaves the approval requests it opened or joined.
- * A pending request left with no alert is cancelled (nothing left to fix) and told
+ * A pending request past its deadline that housekeeping has not reached yet is expired
+ * first (`expire`: EXPIRED, as a read or an approve already treats it), and counts as
+ * decided; a pending request left with no alert is cancelled (nothing left to fix) and told
  * (`tellCancelled`); one that other alerts still stand for stays; a decided one counts
  * one open alert fewer. A storm's request is told once, when its last alert leaves it:
  * the resolves before that cost nothing more. The
@@ -530,13 +538,20 @@ function firedAs(tx: Pick<Tx, 'decisionByDedup'>, alertKey: string): StoredDecis
  * run still under way for the alert, and what becomes of it: its automatic run
  * (runningFor), or the run a person approved for its request (approvedRunFor).
  */
-export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string, tellCancelled?: TellCancelled): DecisionResult {
+export function applyResolved(tx: Tx, incident: Incident, now: number, actor: string, tellCancelled: TellCancelled | undefined, expire: ExpireDue): DecisionResult {
   const firing = incident.alert_key ? firedAs(tx, incident.alert_key) : undefined;
   const subject = firing?.incident_id ?? incident.id;
   let cancelled = 0;
+  let expired = 0;
   const kept: string[] = [];
   if (incident.alert_key) {
     for (const a of tx.pendingApprovalsForAlert(incident.alert_key)) {
+      // Past its deadline: not approved in time, whatever the order of this resolve and housekeeping.
+      if (a.expires_at <= now) {
+        expire(a);
+        expired++;
+        continue;
+      }
       const left = tx.leaveApproval(a.id, incident.alert_key);
       if (left > 0) {
         kept.push(`${a.id} (${left} other alert${left === 1 ? '' : 's'})`);
@@ -552,7 +567,8 @@ export function applyResolved(tx: Tx, incident: Incident, now: number, actor: st
     tx.alertResolved(incident.alert_key);
   }
   let reason = cancelled ? `alert resolved; ${cancelled} pending approval(s) cancelled` : 'alert resolved';
-  const unknown = !firing && !cancelled && !kept.length ? unknownPostedId(tx, incident) : undefined;
+  if (expired) reason += `; ${expired} pending approval(s) expired before it`;
+  const unknown = !firing && !cancelled && !expired && !kept.length ? unknownPostedId(tx, incident) : undefined;
   if (unknown !== undefined) reason = `no incident ${unknown} is known: nothing was resolved; recorded, so a firing report of ${unknown} arriving later is not acted on`;
   if (kept.length) reason += `; still waiting for approval for the alerts that fire on: ${kept.join(', ')}`;
   const run = firing?.execution_id ? runningFor(tx, firing.execution_id) : firing?.approval_id ? approvedRunFor(tx, firing.approval_id) : undefined;

@@ -1007,12 +1007,16 @@ export function createEngine(deps: EngineDeps) {
     const results: Array<DecisionResult | undefined> = [];
     const claims: ExecutionClaim[] = [];
     const deferred: number[] = [];
-    /** Requests a resolve cancelled, to be told after the commit. */
+    /** Requests a resolve cancelled, or found past their deadline and expired, to be told after the commit. */
     const told: Told[] = [];
     const tellCancelled = (a: ApprovalRow, why: string): Record<string, unknown> | undefined => {
       const t = announceDecided(a, 'CANCELLED', `${why}: the request is cancelled and nothing ran`, now);
       if (t) told.push(t);
       return t?.details ? { ...t.details } : undefined;
+    };
+    const expire = (a: ApprovalRow): void => {
+      const t = expireOne(tx, a, now);
+      if (t) told.push(t);
     };
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
@@ -1067,7 +1071,7 @@ export function createEngine(deps: EngineDeps) {
         });
       }
       if (incident.status === 'resolved') {
-        const r = applyResolved(tx, incident, now, actor, tellCancelled);
+        const r = applyResolved(tx, incident, now, actor, tellCancelled, expire);
         seen.set(incident.dedup_key, r);
         results.push(r);
         continue;
@@ -2330,28 +2334,35 @@ export function createEngine(deps: EngineDeps) {
 
   /** Pending requests past their deadline become EXPIRED, each with the notification telling it (like the request was: nothing ran). */
   function expireDue(tx: Tx, now: number): Array<{ approval: ApprovalRow; told: Told | undefined }> {
-    return tx.expiredApprovals(now).map((a) => {
-      tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
-      // A request that needs more than one approver may expire with votes short of them:
-      // said so (who approved), not "nobody approved", which those who voted would read as lost.
-      const voted = a.votes.length === 0 ? 'nobody approved' : `${a.votes.length} of ${a.approvals_required} approvals (${a.votes.map((v) => v.by).join(', ')})`;
-      const expired = a.votes.length === 0 ? '' : '; the request expired';
-      const told = announceDecided(
-        a,
-        'EXPIRED',
-        `${voted} before the deadline (${new Date(a.expires_at).toISOString()})${expired}${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
-        now,
-      );
-      tx.appendAudit({
-        at: now,
-        event: 'EXPIRED',
-        incident_id: a.incident_id,
-        runbook: a.runbook,
-        actor: 'rectify',
-        details: withTold({ approval_id: a.id, reason: `${voted} before the deadline${expired}${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open }, told),
-      });
-      return { approval: a, told };
+    return tx.expiredApprovals(now).map((a) => ({ approval: a, told: expireOne(tx, a, now) }));
+  }
+
+  /**
+   * A pending request past its deadline becomes EXPIRED (by rectify), with the notification
+   * telling it: housekeeping's expiry (expireDue), and a resolve's of the requests its alert
+   * is in that housekeeping has not reached yet (applyResolved).
+   */
+  function expireOne(tx: Tx, a: ApprovalRow, now: number): Told | undefined {
+    tx.updateApproval(a.id, { status: 'expired', decided_at: now, decided_by: 'rectify' });
+    // A request that needs more than one approver may expire with votes short of them:
+    // said so (who approved), not "nobody approved", which those who voted would read as lost.
+    const voted = a.votes.length === 0 ? 'nobody approved' : `${a.votes.length} of ${a.approvals_required} approvals (${a.votes.map((v) => v.by).join(', ')})`;
+    const expired = a.votes.length === 0 ? '' : '; the request expired';
+    const told = announceDecided(
+      a,
+      'EXPIRED',
+      `${voted} before the deadline (${new Date(a.expires_at).toISOString()})${expired}${forAlerts(a)}: nothing ran; trigger a new run if the fix is still needed`,
+      now,
+    );
+    tx.appendAudit({
+      at: now,
+      event: 'EXPIRED',
+      incident_id: a.incident_id,
+      runbook: a.runbook,
+      actor: 'rectify',
+      details: withTold({ approval_id: a.id, reason: `${voted} before the deadline${expired}${forAlerts(a)}`, alerts: a.alerts, alerts_open: a.alerts_open }, told),
     });
+    return told;
   }
 }
 

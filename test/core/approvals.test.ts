@@ -179,6 +179,33 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('a resolve after the request\'s deadline, before housekeeping reaches it, records the request expired (EXPIRED, told as such), not cancelled; its answer says so', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 200 });
+    svc = await startTestService({ runbooks: runbooks(target.url), args: ['--approval-ttl', '10m', '--notify-webhook', `${target.url}/hook`] });
+    const labels = { alertname: 'ErrorRateSpike', root_cause: 'error_rate_spike_after_deploy', service: 'checkout', deployment: 'checkout', namespace: 'production', confidence: '0.95' };
+    const fired = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels, fingerprint: 'abcdef0123456789' }]));
+    const incidentId = fired.body.results[0].incident_id;
+    const approvalId = fired.body.results[0].approval_id;
+    assert.ok(approvalId);
+    svc.clock.advance(10 * MIN + 1000);
+    const resolved = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([{ labels, fingerprint: 'abcdef0123456789', status: 'resolved' }]));
+    assert.deepEqual([resolved.body.results[0].action, resolved.body.results[0].incident_id, resolved.body.results[0].reason], ['resolved', incidentId, 'alert resolved; 1 pending approval(s) expired before it']);
+    const a = (await svc.get(`/api/v1/approvals/${approvalId}`)).body;
+    assert.deepEqual([a.status, a.decided_by, a.comment], ['expired', 'rectify', null]);
+    const events = (await svc.get(`/api/v1/audit?incident_id=${incidentId}`)).body.events.reverse();
+    assert.deepEqual(events.map((e: any) => e.event), ['APPROVAL_REQUIRED', 'EXPIRED', 'RESOLVED']);
+    assert.deepEqual([events[1].actor, events[1].details.approval_id, events[1].details.reason], ['rectify', approvalId, 'nobody approved before the deadline']);
+    // Housekeeping finds nothing left; approving answers as for any expired request.
+    assert.equal(await svc.service.engine.expireApprovals(), 0);
+    const late = await svc.post(`/api/v1/approvals/${approvalId}/approve`, { by: 'alice' });
+    assert.deepEqual([late.status, late.body.error.message], [409, `approval request ${approvalId} is already expired by rectify`]);
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((r) => r.json() as { event: string; approval_id?: string });
+    assert.deepEqual(told.filter((n) => n.approval_id === approvalId).map((n) => n.event), ['APPROVAL_REQUIRED', 'EXPIRED']);
+    await svc.stop({ remove: true });
+  });
+
   it('a request whose runbook changed (or went) before the approval is cancelled with a 409; nothing runs', async () => {
     target.reset();
     target.route('POST', '/deployments/checkout/v2-undo', { status: 200 });
