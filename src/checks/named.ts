@@ -41,7 +41,7 @@ import { formatLabels, formatSampleValue, judgeSeries, queryInstant, seriesNote,
 export interface NamedCheckDeps {
   kube?: KubeClients;
   prometheusUrl?: string;
-  /** For the restart window. */
+  /** For the restart window, and rectify's time Prometheus queries are evaluated at (compared with Prometheus' clock). */
   clock?: Clock;
   /** For tests of the Prometheus client path. */
   request?: HttpRequest;
@@ -180,7 +180,9 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
    */
   async function instant(query: string, signal: AbortSignal, time?: number): Promise<PromqlSample[]> {
     const url = deps.prometheusUrl!;
-    const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), ...(deps.request ? { request: deps.request } : {}) });
+    // Prometheus' clock is compared with this one, as a promql check's is: far apart, the answer is
+    // no measurement (PromqlClockSkewError, inconclusive below), the baseline's included.
+    const r = await queryInstant(url, query, { signal, ...(time !== undefined ? { time } : {}), wallNow: () => clock.now(), ...(deps.request ? { request: deps.request } : {}) });
     return r.samples;
   }
 
@@ -452,6 +454,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         // No answer in time measured nothing, from Prometheus as from the Kubernetes API:
         // a post-check ending so is inconclusive, as the `kubernetes:` form's (see on_no_data).
         noAnswerIsUnknown: true,
+        wallNow: () => clock.now(),
       });
     },
   };

@@ -1,5 +1,6 @@
 import { compare, quoteUntrusted, type Expectation, type RenderedPromqlCheck } from '../domain/index.js';
 import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import { systemClock, type Clock } from '../lib/index.js';
 import { httpRequest, type HttpRequest } from './http-client.js';
 import { describeError, poll, type Attempt } from './poll.js';
 
@@ -20,7 +21,10 @@ import { describeError, poll, type Attempt } from './poll.js';
  *   own annotations (`PromQL info: …`, `PromQL warning: …`: about the query, such as a
  *   rate over a metric that may not be a counter), which Prometheus (before it gave
  *   `infos` a field) and Thanos send among the `warnings`, say nothing is missing: the answer is judged, the
- *   first annotation noted in the attempt's detail.
+ *   first annotation noted in the attempt's detail;
+ * - so is an answer whose `Date` header (Prometheus' clock) is more than MAX_CLOCK_SKEW_MS
+ *   from rectify's: each query is evaluated at rectify's time, and Prometheus far ahead would
+ *   read its own past (the healthy state before the incident), far behind, its future.
  */
 
 export interface PromqlSample {
@@ -68,9 +72,43 @@ export class PromqlQueryError extends Error {
   }
 }
 
+/**
+ * How far Prometheus' clock (its answer's `Date` header) may be from rectify's when a
+ * query is evaluated at rectify's time. The header has whole seconds and is written after
+ * the query ran, so a few seconds apart is no skew; 30 s is far less than any `rate()`
+ * window or lookback a check reads, and far more than an answer's time on the way.
+ */
+export const MAX_CLOCK_SKEW_MS = 30_000;
+
+/**
+ * Prometheus' clock is more than MAX_CLOCK_SKEW_MS from rectify's: a query evaluated at
+ * rectify's time reads another instant of Prometheus' history than the one meant, so the
+ * answer is no measurement of now.
+ */
+export class PromqlClockSkewError extends Error {
+  readonly skewMs: number;
+  constructor(prometheusMs: number, rectifyMs: number) {
+    const skew = prometheusMs - rectifyMs;
+    const secs = Math.round(Math.abs(skew) / 1000);
+    const how = skew > 0 ? `ahead of rectify's` : `behind rectify's`;
+    const reads = skew > 0 ? 'its past' : 'its future';
+    super(
+      `Prometheus' clock (its answer's Date, ${new Date(prometheusMs).toISOString()}) is ${secs} s ${how} (${new Date(rectifyMs).toISOString()}), ` +
+        `more than ${MAX_CLOCK_SKEW_MS / 1000} s: a query evaluated at rectify's time would read ${reads}, so the answer is not judged`,
+    );
+    this.name = 'PromqlClockSkewError';
+    this.skewMs = skew;
+  }
+}
+
 export interface QueryInstantOptions {
-  /** Evaluation time in ms since the epoch; default: Prometheus' now. */
+  /**
+   * Evaluation time in ms since the epoch (rectify's clock); default: Prometheus' now.
+   * When given, Prometheus' clock is compared with `wallNow` (PromqlClockSkewError).
+   */
   time?: number;
+  /** rectify's wall clock, read when the answer arrives, the clock `time` was read from; default Date.now. */
+  wallNow?: () => number;
   signal: AbortSignal;
   /** The HTTP client (tests stand in for it); default: undici's request. */
   request?: HttpRequest;
@@ -88,7 +126,9 @@ const MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
 /**
  * One instant query. Throws PromqlQueryError for a Prometheus error answer,
  * PromqlPartialAnswerError for a success answer with warnings (other than PromQL's
- * annotations, returned in `annotations`), and a plain Error for
+ * annotations, returned in `annotations`), PromqlClockSkewError for an answer evaluated at
+ * `time` whose `Date` says Prometheus' clock is more than MAX_CLOCK_SKEW_MS from rectify's
+ * (an answer without a `Date` is judged as it is), and a plain Error for
  * transport problems, a non-2xx status and unsupported result types.
  */
 export async function queryInstant(baseUrl: string, query: string, opts: QueryInstantOptions): Promise<InstantQueryResult> {
@@ -100,6 +140,8 @@ export async function queryInstant(baseUrl: string, query: string, opts: QueryIn
   if (opts.timeoutMs !== undefined) url.searchParams.set('timeout', `${Math.max(1, Math.floor(opts.timeoutMs))}ms`);
 
   const res = await (opts.request ?? httpRequest)(url, { method: 'GET', headers: { accept: 'application/json' }, signal: opts.signal });
+  // rectify's clock when the headers came, the instant nearest the one Prometheus dated them.
+  const received = (opts.wallNow ?? Date.now)();
   const text = await res.text(MAX_RESPONSE_BYTES, `Prometheus answer larger than ${MAX_RESPONSE_BYTES / (1024 * 1024)} MiB: narrow the query`);
   let body: unknown;
   try {
@@ -108,7 +150,23 @@ export async function queryInstant(baseUrl: string, query: string, opts: QueryIn
     // A proxy's HTML error page, a wrong URL: say what we got, not the page itself.
     throw new Error(`Prometheus answered HTTP ${res.status} without a JSON body`);
   }
-  return parseQueryResponse(body, res.status);
+  const result = parseQueryResponse(body, res.status);
+  if (opts.time !== undefined) checkClock(res.header('date'), received);
+  return result;
+}
+
+/**
+ * Throws PromqlClockSkewError when the answer's `Date` (whole seconds, written once the query
+ * ran) is more than MAX_CLOCK_SKEW_MS from rectify's clock when the answer came. No `Date`,
+ * or one that does not parse: nothing to compare, the answer is judged as it is.
+ */
+function checkClock(date: string | undefined, rectifyMs: number): void {
+  if (date === undefined) return;
+  const prometheusMs = Date.parse(date);
+  if (!Number.isFinite(prometheusMs)) return;
+  // Both to the second, as the header is: 10 minutes apart reads 600 s, not 599.
+  const rectifySecond = Math.floor(rectifyMs / 1000) * 1000;
+  if (Math.abs(prometheusMs - rectifySecond) > MAX_CLOCK_SKEW_MS) throw new PromqlClockSkewError(prometheusMs, rectifySecond);
 }
 
 export function parseQueryResponse(body: unknown, httpStatus: number): InstantQueryResult {
@@ -258,6 +316,8 @@ export function judgeSamples(result: InstantQueryResult, expect: Expectation, on
 export interface PromqlCheckRunnerOptions {
   prometheusUrl: string;
   request?: HttpRequest;
+  /** rectify's clock: each query is evaluated at its time, compared with Prometheus'. Default: the system's. */
+  clock?: Clock;
   /** Cap on one query; default max(interval, 5s). One that starts before the check's timeout is cut off at it; the last, at the timeout, has the whole cap. */
   attemptTimeoutMs?: number;
 }
@@ -265,6 +325,8 @@ export interface PromqlCheckRunnerOptions {
 export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRunner<RenderedPromqlCheck> {
   // Fail at wiring time, not at 3 a.m. during the first check.
   new URL(opts.prometheusUrl);
+  const clock = opts.clock ?? systemClock;
+  const wallNow = (): number => clock.now();
   return {
     type: 'promql',
     run(check: RenderedPromqlCheck, ctx: StepContext): Promise<CheckOutcome> {
@@ -276,6 +338,8 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
             // Evaluated at the attempt's start, the instant a for_seconds hold counts it at,
             // not whenever the request reaches Prometheus.
             time: at,
+            // Prometheus' clock far from this one would make `at` another instant there.
+            wallNow,
             // Prometheus stops evaluating when this attempt stops waiting, rather than
             // run an expensive query to its own (2 min default) timeout for nobody.
             timeoutMs: budgetMs,
@@ -283,7 +347,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
           });
         } catch (err) {
           if (err instanceof PromqlQueryError) return { pass: false, detail: `query error ${err.message}`, unknown: true };
-          if (err instanceof PromqlPartialAnswerError) return { pass: false, detail: err.message, unknown: true };
+          if (err instanceof PromqlPartialAnswerError || err instanceof PromqlClockSkewError) return { pass: false, detail: err.message, unknown: true };
           return { pass: false, detail: `Prometheus: ${describeError(err)}`, unknown: true };
         }
         const judged = judgeSamples(result, check.expect, check.onEmpty);
@@ -299,6 +363,7 @@ export function createPromqlCheckRunner(opts: PromqlCheckRunnerOptions): CheckRu
         forMs: check.forMs,
         signal: ctx.signal,
         noAnswerIsUnknown: true,
+        wallNow,
         ...(opts.attemptTimeoutMs !== undefined ? { attemptTimeoutMs: opts.attemptTimeoutMs } : {}),
       });
     },

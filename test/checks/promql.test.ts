@@ -4,7 +4,9 @@ import pino from 'pino';
 import type { RenderedPromqlCheck } from '../../src/domain/index.js';
 import type { StepContext } from '../../src/execute/ports.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
-import { createPromqlCheckRunner, judgeSamples, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
+import { createPromqlCheckRunner, judgeSamples, PromqlClockSkewError, PromqlQueryError, queryInstant } from '../../src/checks/promql.js';
+import { httpRequest, type HttpRequest } from '../../src/checks/http-client.js';
+import type { Clock } from '../../src/lib/index.js';
 import { parseRunbooksText, renderChecks } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { freePort, startPrometheus, waitForQuery, type RunningDaemon } from '../helpers/prometheus.js';
@@ -300,6 +302,87 @@ describe('promql check against a real Prometheus', () => {
   it('queryInstant evaluates at a given time (before the metric existed: empty)', async () => {
     const r = await queryInstant(prom.url, 'demo_ok_ratio', { time: testStarted - 3_600_000, signal: AbortSignal.timeout(2_000) });
     assert.deepEqual(r, { resultType: 'vector', samples: [] });
+  });
+
+  describe("rectify's clock against Prometheus'", () => {
+    /** rectify's wall clock, `offsetMs` from the system's (Prometheus' here). */
+    const shifted = (offsetMs: number): Clock => ({ now: () => Date.now() + offsetMs });
+    /** True at Prometheus' own now: its time is past the instant 5 minutes before the check. */
+    const recentQuery = (): string => `time() - ${Math.floor(Date.now() / 1000 - 300)}`;
+    const SKEW = /^Prometheus' clock \(its answer's Date, \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\) is (599|600) s ahead of rectify's \(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z\), more than 30 s: a query evaluated at rectify's time would read its past, so the answer is not judged after 2 attempts$/;
+
+    // Regression: each query was evaluated at rectify's time whatever Prometheus' was, so a
+    // rectify 10 minutes behind read Prometheus' history of 10 minutes ago, and a post-check
+    // passed on the state from before the incident.
+    it("10 minutes behind Prometheus: a promql check is inconclusive, never a pass, naming both clocks and the difference", async () => {
+      const out = await createPromqlCheckRunner({ prometheusUrl: prom.url, clock: shifted(-600_000) }).run(
+        check(recentQuery(), { expect: { op: '>', value: 0 }, timeoutMs: 200, intervalMs: 1_000 }),
+        ctx(),
+      );
+      assert.equal(out.ok, false);
+      assert.equal(out.inconclusive, true);
+      assert.equal(out.attempts, 2);
+      assert.match(out.detail, SKEW);
+      assert.equal(out.observed, undefined);
+    });
+
+    it('10 minutes ahead of Prometheus: inconclusive too, the detail saying it would read its future', async () => {
+      const out = await createPromqlCheckRunner({ prometheusUrl: prom.url, clock: shifted(600_000) }).run(check('demo_ok_ratio', { timeoutMs: 200, intervalMs: 1_000 }), ctx());
+      assert.equal(out.ok, false);
+      assert.equal(out.inconclusive, true);
+      assert.match(out.detail, /^Prometheus' clock \(.+\) is (599|600|601) s behind rectify's \(.+\), more than 30 s: a query evaluated at rectify's time would read its future, so the answer is not judged after 2 attempts$/);
+    });
+
+    it('the same clocks judge the answer as before', async () => {
+      const out = await createPromqlCheckRunner({ prometheusUrl: prom.url, clock: shifted(0) }).run(check(recentQuery(), { expect: { op: '>', value: 0 } }), ctx());
+      assert.equal(out.ok, true, out.detail);
+      assert.equal(out.attempts, 1);
+      assert.match(out.detail, /^expected > 0, got 300\.\d+$/);
+    });
+
+    it('named checks that read Prometheus compare the clocks the same way, the baseline of metrics_improved included', async () => {
+      const runner = createNamedCheckRunner({ prometheusUrl: prom.url, clock: shifted(-600_000) });
+      const rate = await runner.run({ type: 'named', name: 'error_rate_normalized', params: { query: 'demo_ok_ratio' }, values: {}, timeoutMs: 200, intervalMs: 1_000 }, ctx());
+      assert.equal(rate.ok, false);
+      assert.equal(rate.inconclusive, true);
+      assert.match(rate.detail, SKEW);
+      const improved = await runner.run({ type: 'named', name: 'metrics_improved', params: { query: 'demo_ok_ratio', threshold: 1 }, values: {}, timeoutMs: 200, intervalMs: 1_000 }, ctx());
+      assert.equal(improved.ok, false);
+      assert.equal(improved.inconclusive, true);
+      assert.match(improved.detail, SKEW);
+      // The same clocks: judged.
+      const same = await createNamedCheckRunner({ prometheusUrl: prom.url, clock: shifted(0) }).run(
+        { type: 'named', name: 'error_rate_normalized', params: { query: 'demo_ok_ratio' }, values: {}, timeoutMs: 200, intervalMs: 1_000 },
+        ctx(),
+      );
+      assert.deepEqual(same, { ok: true, detail: 'error ratio 0.01 (threshold 0.05)', observed: '0.01', attempts: 1 });
+    });
+
+    it('queryInstant throws PromqlClockSkewError only for a query at a given time, and judges an answer without a Date header as it is', async () => {
+      const behind = () => Date.now() - 600_000;
+      await assert.rejects(queryInstant(prom.url, 'demo_ok_ratio', { time: behind(), wallNow: behind, signal: AbortSignal.timeout(2_000) }), (err: unknown) => {
+        assert.ok(err instanceof PromqlClockSkewError);
+        assert.ok(err.skewMs >= 599_000 && err.skewMs <= 600_000, String(err.skewMs));
+        return true;
+      });
+      // No time: Prometheus evaluates at its own now, whatever rectify's clock says.
+      const own = await queryInstant(prom.url, 'demo_ok_ratio', { wallNow: behind, signal: AbortSignal.timeout(2_000) });
+      assert.deepEqual(own.samples.map((x) => x.value), [0.01]);
+      // An answer without a Date header: nothing to compare, judged as it is, evaluated at
+      // rectify's time (here 10 minutes before Prometheus' now: 300 s before the instant 5
+      // minutes ago).
+      const noDate: HttpRequest = async (url, init) => {
+        const a = await httpRequest(url, init);
+        return { status: a.status, header: (n) => (n.toLowerCase() === 'date' ? undefined : a.header(n)), text: (l, t) => a.text(l, t), discard: (w) => a.discard(w) };
+      };
+      const out = await createPromqlCheckRunner({ prometheusUrl: prom.url, clock: shifted(-600_000), request: noDate }).run(
+        check(recentQuery(), { expect: { op: '>', value: 0 }, timeoutMs: 200, intervalMs: 1_000 }),
+        ctx(),
+      );
+      assert.equal(out.ok, false);
+      assert.equal(out.inconclusive, undefined);
+      assert.match(out.detail, /^expected > 0, got -29\d\.\d+ after 2 attempts$/);
+    });
   });
 
   it('queryInstant throws PromqlQueryError with the errorType', async () => {
