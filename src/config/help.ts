@@ -1,4 +1,4 @@
-import { COMMAND_ENV_KEY, envName, fileKeyName, SETTING_NAMES, SETTINGS } from './settings.js';
+import { envName, fileKeyName, SETTING_NAMES, SETTINGS } from './settings.js';
 
 /**
  * The settings table printed by `--help`, generated from the same table that
@@ -11,11 +11,11 @@ function buildHelp(): string {
       `--${s.flag} ${s.parser.placeholder}`,
       envName(s.flag),
       s.fileKey ? fileKeyName(s.flag) : '-',
-      s.default ?? '-',
+      // An empty default is none (an empty list), shown as nothing set is.
+      s.default === undefined || s.default === '' ? '-' : s.default,
       s.help,
     ];
   });
-  rows.push(['-', '-', COMMAND_ENV_KEY, '[]', 'env var names passed to command actions (file only)']);
   const header = ['flag', 'environment', 'rectify.yaml', 'default', ''];
   const all = [header, ...rows];
   const widths = header.map((_, col) => Math.max(...all.map((r) => r[col]!.length)));

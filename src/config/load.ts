@@ -3,10 +3,9 @@ import type { LoadProblem } from '../domain/errors.js';
 import { didYouMean, editDistance, keyLetters, sameLetters } from '../lib/suggest.js';
 import { parseArgv, type FlagKind } from './argv.js';
 import { CLIENT_ENV } from './client.js';
-import { readConfigFile, type FileEntry } from './file.js';
+import { readConfigFile } from './file.js';
 import { deepFreeze } from '../lib/index.js';
 import {
-  COMMAND_ENV_KEY,
   envName,
   FILE_KEYS,
   fileKeyName,
@@ -15,7 +14,7 @@ import {
   type SettingName,
 } from './settings.js';
 import type { Config, ConfigSource } from './types.js';
-import { boolean, envVarName, show, type ValueContext } from './values.js';
+import { boolean, type ValueContext } from './values.js';
 
 export interface LoadOptions {
   /**
@@ -139,7 +138,6 @@ export function loadConfig(
   const filePath = explicit ? String(explicit.value) : resolve(cwd, DEFAULT_CONFIG_FILE);
   const explicitlyBroken = problems.some((p) => p.file === '--config' || p.file === envName('config'));
   let configFile: string | undefined;
-  let commandEnv: string[] = [];
   if (!explicitlyBroken) {
     const read = readConfigFile(filePath, fileLabel);
     if (read.kind === 'missing' && explicit) {
@@ -157,10 +155,6 @@ export function loadConfig(
         SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => [fileKeyName(SETTINGS[n].flag), n]),
       );
       for (const entry of read.entries) {
-        if (entry.key === COMMAND_ENV_KEY) {
-          commandEnv = parseCommandEnv(entry, fileLabel, fileCtx, problems);
-          continue;
-        }
         const name = settingByKey.get(entry.key);
         if (name === undefined) {
           problems.push({
@@ -237,9 +231,8 @@ export function loadConfig(
   if (problems.length > 0) return { problems };
 
   const config: Config = {
-    ...(values as Omit<Config, 'configFile' | 'commandEnv' | 'args' | 'help' | 'extraFlags' | 'cwd' | 'sources' | 'warnings'>),
+    ...(values as Omit<Config, 'configFile' | 'args' | 'help' | 'extraFlags' | 'cwd' | 'sources' | 'warnings'>),
     configFile,
-    commandEnv,
     args: parsed.args,
     help: parsed.help,
     extraFlags,
@@ -284,22 +277,6 @@ function suggestFileKey(key: string): string {
   const snake = key.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toLowerCase().replaceAll('-', '_');
   const related = FILE_KEYS.filter((k) => snake.startsWith(`${k}_`) || k.startsWith(`${snake}_`));
   return related.length === 1 ? ` (did you mean "${related[0]}"?)` : '';
-}
-
-function parseCommandEnv(entry: FileEntry, file: string, ctx: ValueContext, problems: LoadProblem[]): string[] {
-  const line = entry.line ? { line: entry.line } : {};
-  if (entry.value === null) return [];
-  if (!Array.isArray(entry.value)) {
-    problems.push({ file, path: entry.key, message: `expected a list of environment variable names, got ${show(entry.value)}`, ...line });
-    return [];
-  }
-  const names: string[] = [];
-  entry.value.forEach((item: unknown, i: number) => {
-    const r = envVarName.parse(item, ctx);
-    if (r.ok) names.push(r.value);
-    else problems.push({ file, path: `${entry.key}[${i}]`, message: r.message, ...line });
-  });
-  return names;
 }
 
 /** Every RECTIFY_* variable rectify reads; the client commands' variables share the prefix and are known too. */

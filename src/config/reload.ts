@@ -1,6 +1,6 @@
 import type { LoadProblem } from '../domain/errors.js';
 import { loadConfig, type LoadOptions } from './load.js';
-import { COMMAND_ENV_KEY, fileKeyName, SETTING_NAMES, SETTINGS } from './settings.js';
+import { fileKeyName, SETTING_NAMES, SETTINGS } from './settings.js';
 import type { Config, ConfigSource } from './types.js';
 
 /**
@@ -35,10 +35,6 @@ export function configOnReload(
     if (n === 'configFile' || same(inForce[n], next[n])) continue;
     changed.push(settingChanged(fileKeyName(SETTINGS[n].flag), inForce.sources[n], next.sources[n]));
   }
-  if (!same(inForce.commandEnv, next.commandEnv)) {
-    const file = fileLabel(next) ?? fileLabel(inForce) ?? next.configFile ?? inForce.configFile ?? 'rectify.yaml';
-    changed.push({ file, path: COMMAND_ENV_KEY, message: `changed in the file: ${AT_RESTART}` });
-  }
   return { changed, problems: [] };
 }
 
@@ -50,12 +46,6 @@ function settingChanged(key: string, before: ConfigSource, after: ConfigSource):
   if (before.kind === 'file') return { file: before.file, path: key, message: `no longer set in the file: ${AT_RESTART}` };
   // Neither read from the file (a path resolved again, $KUBECONFIG's file list): named by where it is set.
   return { file: after.kind === 'default' ? before.file : after.file, path: '', message: `${key} is no longer the value in force: ${AT_RESTART}` };
-}
-
-/** The config file as the configuration names it in its sources, if a setting was read from it. */
-function fileLabel(config: Config): string | undefined {
-  for (const n of SETTING_NAMES) if (config.sources[n].kind === 'file') return config.sources[n].file;
-  return undefined;
 }
 
 function same(a: unknown, b: unknown): boolean {

@@ -3,6 +3,7 @@ import {
   byteSizeWithin,
   database,
   duration,
+  envVarNames,
   labelValues,
   listenAddress,
   MAX_BUSY_TIMEOUT_MS,
@@ -311,6 +312,13 @@ export const SETTINGS = Object.freeze({
     whenEmpty: 'anyone who can see an approval message can approve or reject it with the Slack buttons',
     help: 'Slack user ids allowed to approve or reject with the Slack buttons (comma-separated); without it, anyone who can see an approval message can',
   }),
+  commandEnv: setting({
+    flag: 'command-env',
+    fileKey: true,
+    parser: envVarNames,
+    default: '',
+    help: "names of variables of rectify's environment passed to command actions (comma-separated; names only, never values; '' for none); each set at start is passed, beside PATH, LANG and RECTIFY_STEP_ID",
+  }),
 });
 
 export type SettingName = keyof typeof SETTINGS;
@@ -326,11 +334,7 @@ export function fileKeyName(flag: string): string {
 
 export const SETTING_NAMES = Object.freeze(Object.keys(SETTINGS) as SettingName[]);
 
-/** YAML-only key: the allow-list of env var names passed to command actions. */
-export const COMMAND_ENV_KEY = 'command_env';
-
 /** Every key rectify.yaml may contain, for did-you-mean. */
-export const FILE_KEYS: readonly string[] = Object.freeze([
-  ...SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => fileKeyName(SETTINGS[n].flag)),
-  COMMAND_ENV_KEY,
-]);
+export const FILE_KEYS: readonly string[] = Object.freeze(
+  SETTING_NAMES.filter((n) => SETTINGS[n].fileKey).map((n) => fileKeyName(SETTINGS[n].flag)),
+);

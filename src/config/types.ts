@@ -71,7 +71,7 @@ export interface Config {
   readonly exporterJobs: readonly string[];
   /** Slack user ids allowed to use the approval buttons; undefined lets anyone who sees the message. */
   readonly slackApprovers: readonly string[] | undefined;
-  /** Names of environment variables passed through to command actions (rectify.yaml `command_env`). */
+  /** Names of environment variables passed through to command actions (`--command-env`, `command_env`): names only, never values. */
   readonly commandEnv: readonly string[];
   /** Positional arguments after the subcommand, e.g. the runbook id of `rectify run`. */
   readonly args: readonly string[];

@@ -455,9 +455,24 @@ export const database: ValueParser<DbTarget> = fromSchema(
   (raw) => (typeof raw === 'string' && raw.includes('://') ? showUrl(raw) : show(raw)),
 );
 
-export const envVarName: ValueParser<string> = fromSchema('<NAME>', 'an environment variable name', () =>
-  z.string().regex(ENV_NAME_RE),
-);
+/**
+ * Names of environment variables (command_env): comma- or space-separated from a flag or the
+ * environment, a list or the same string in rectify.yaml, as label values are. Names only,
+ * never values: a flag showing them in `ps` shows nothing secret. An empty string or list is none.
+ */
+export const envVarNames: ValueParser<readonly string[]> = {
+  placeholder: '<NAME,...>',
+  parse(raw) {
+    const items = typeof raw === 'string' ? raw.split(/[\s,]+/).filter(Boolean) : Array.isArray(raw) ? raw : null;
+    if (items === null) return { ok: false, message: `expected environment variable names, comma-separated, got ${show(raw)}` };
+    for (const item of items) {
+      if (typeof item !== 'string' || !ENV_NAME_RE.test(item)) {
+        return { ok: false, message: `expected environment variable names (letters, digits and _, not starting with a digit), comma-separated, got ${show(item)}` };
+      }
+    }
+    return { ok: true, value: [...new Set(items as string[])] };
+  },
+};
 
 /**
  * Replaces a userinfo password in a URL so it can be logged. Works on the text

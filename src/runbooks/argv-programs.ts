@@ -1764,7 +1764,7 @@ function shellOption(argv: readonly Template[], from: number, opts: (typeof SHEL
 const MARKER_LOST = `${STEP_MARKER_VAR}, the marker by which rectify finds a command's processes, does not reach the program it runs: after a crash, startup recovery cannot find that program to stop it, and the run's INTERRUPTED row only asks a human to check`;
 
 /** Why a wrapper need not replace the environment, said in the warnings about one that does. */
-const MINIMAL_ENVIRONMENT = "rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)";
+const MINIMAL_ENVIRONMENT = "rectify already runs a command with a minimal one (PATH, LANG and the variables command_env names)";
 
 /** A wrapper's option as read before the program it runs: its name (`-u`, `--unset`), its value if it takes one, and its index. */
 interface ReadOption {

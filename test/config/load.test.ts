@@ -231,7 +231,7 @@ describe('problems', () => {
       'rectify.yaml:2: max_concurent_executions: unknown key (did you mean "max_concurrent_executions"?)',
       'rectify.yaml:3: approval_ttl: expected a positive duration such as 30s, 5m or 1h, got 3600',
       'rectify.yaml:4: body_limit: expected a size such as 1048576, 512KiB or 5MiB, got "lots"',
-      'rectify.yaml:5: command_env[1]: expected an environment variable name, got "bad-name"',
+      'rectify.yaml:5: command_env: expected environment variable names (letters, digits and _, not starting with a digit), comma-separated, got "bad-name"',
     ]);
   });
 
@@ -714,6 +714,65 @@ describe('exporter jobs', () => {
   });
 });
 
+describe('command env', () => {
+  it('a flag, a variable or a file list names the variables passed to command actions: flag over variable over file', () => {
+    assert.deepEqual(ok([]).commandEnv, []);
+    assert.deepEqual(ok(['--command-env', 'QUEUE_TOKEN, HOME QUEUE_TOKEN']).commandEnv, ['QUEUE_TOKEN', 'HOME']);
+    assert.deepEqual(ok([], { RECTIFY_COMMAND_ENV: 'QUEUE_TOKEN,_X1' }).commandEnv, ['QUEUE_TOKEN', '_X1']);
+    assert.deepEqual(ok([], {}, workdir('command_env: [HOME, QUEUE_TOKEN]\n')).commandEnv, ['HOME', 'QUEUE_TOKEN']);
+    assert.deepEqual(ok([], {}, workdir('command_env: []\n')).commandEnv, []);
+    // The flag over the variable over the file, each named as the source; the file's key it overrides is said.
+    const file = workdir('command_env: [FROM_FILE]\n');
+    const byFlag = ok(['--command-env', 'FROM_FLAG'], { RECTIFY_COMMAND_ENV: 'FROM_ENV' }, file);
+    assert.deepEqual([byFlag.commandEnv, byFlag.sources.commandEnv.file], [['FROM_FLAG'], '--command-env']);
+    assert.deepEqual(byFlag.warnings.map(formatProblem), [
+      "rectify.yaml:1: command_env: overridden by --command-env, which sets another value: the file's value is not in force",
+    ]);
+    const byEnv = ok([], { RECTIFY_COMMAND_ENV: 'FROM_ENV' }, file);
+    assert.deepEqual([byEnv.commandEnv, byEnv.sources.commandEnv.file], [['FROM_ENV'], 'RECTIFY_COMMAND_ENV']);
+    assert.deepEqual(byEnv.warnings.map(formatProblem), [
+      "rectify.yaml:1: command_env: overridden by RECTIFY_COMMAND_ENV, which sets another value: the file's value is not in force",
+    ]);
+    const byFile = ok([], {}, file);
+    assert.deepEqual([byFile.commandEnv, byFile.sources.commandEnv.path, byFile.warnings], [['FROM_FILE'], 'command_env', []]);
+    // '' from the flag is none, over the file; an empty variable is unset, as any is: the file's list stays.
+    assert.deepEqual(ok(['--command-env', ''], {}, file).commandEnv, []);
+    assert.deepEqual(ok([], { RECTIFY_COMMAND_ENV: '' }, file).commandEnv, ['FROM_FILE']);
+    // Given twice: the same names are harmless, other ones refused.
+    assert.deepEqual(ok(['--command-env', 'A,B', '--command-env', 'A B']).commandEnv, ['A', 'B']);
+    assert.deepEqual(lines(['--command-env', 'A', '--command-env', 'B']), [
+      '--command-env: given twice, with different values: give it once (no value is taken over the other)',
+    ]);
+  });
+
+  it('a name that cannot be a variable is refused, from every source, naming it', () => {
+    const expected = 'expected environment variable names (letters, digits and _, not starting with a digit), comma-separated, got';
+    assert.deepEqual(lines(['--command-env', 'HOME,bad-name'], { RECTIFY_COMMAND_ENV: '1ST' }, workdir('command_env: [HOME, 42]\n')), [
+      `--command-env: ${expected} "bad-name"`,
+      `RECTIFY_COMMAND_ENV: ${expected} "1ST"`,
+      `rectify.yaml:1: command_env: ${expected} 42`,
+    ]);
+    assert.deepEqual(lines([], {}, workdir('command_env: {a: b}\n')), ['rectify.yaml:1: command_env: expected environment variable names, comma-separated, got a mapping']);
+  });
+
+  it('a reload says a change in the file takes effect at a restart, and nothing when the flag or the variable wins over it', () => {
+    const AT_RESTART = "it takes effect only at a restart (a reload does not apply the config file's settings; the value in force stays)";
+    const again = (inForce: Config, argv: string[], env: Record<string, string>) => configOnReload(inForce, argv, env).changed.map(formatProblem);
+    const cwd = workdir('command_env: [A]\n');
+    const byFile = ok([], {}, cwd);
+    const byFlag = ok(['--command-env', 'B'], {}, cwd);
+    const byEnv = ok([], { RECTIFY_COMMAND_ENV: 'B' }, cwd);
+    writeFileSync(join(cwd, 'rectify.yaml'), 'command_env: [A, C]\n');
+    assert.deepEqual(again(byFile, [], {}), [`rectify.yaml: command_env: changed in the file: ${AT_RESTART}`]);
+    assert.deepEqual(again(byFlag, ['--command-env', 'B'], {}), []);
+    assert.deepEqual(again(byEnv, [], { RECTIFY_COMMAND_ENV: 'B' }), []);
+  });
+
+  it('is in --help with its flag, variable and key', () => {
+    assert.match(HELP, /--command-env <NAME,\.\.\.> +RECTIFY_COMMAND_ENV +command_env +- /);
+  });
+});
+
 describe('arguments', () => {
   it('returns positionals and subcommand flags', () => {
     const r = loadConfig(['restart-pod', '--param', 'a=1', '--yes', '--param=b=2', '--', '--not-a-flag'], {}, {
@@ -857,7 +916,7 @@ describe('the configuration read again on SIGHUP (configOnReload)', () => {
         `rectify.yaml: max_concurrent_executions: changed in the file: ${AT_RESTART}`,
         `rectify.yaml: dry_run: set in the file: ${AT_RESTART}`,
         `rectify.yaml: audit_key: changed in the file: ${AT_RESTART}`,
-        `rectify.yaml: command_env: changed in the file: ${AT_RESTART}`,
+        `rectify.yaml: command_env: set in the file: ${AT_RESTART}`,
       ],
       problems: [],
     });

@@ -22,9 +22,9 @@ const LOST =
 const SUDO = (sudo: string) =>
   `"${sudo}" resets the environment (sudoers' env_reset, on by default): ${LOST}. Write [${sudo}, --preserve-env=RECTIFY_STEP_ID, …]; sudo then runs the command only if sudoers allows the variable (Defaults env_keep += "RECTIFY_STEP_ID", or the SETENV tag on the rule), and refuses it otherwise. Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root`;
 const ENV_CLEARS = (written: string) =>
-  `"${written}" starts the program with an empty environment: ${LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`;
+  `"${written}" starts the program with an empty environment: ${LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables command_env names)`;
 const ENV_UNSETS = (written: string) =>
-  `"${written}" removes RECTIFY_STEP_ID from the environment: ${LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`;
+  `"${written}" removes RECTIFY_STEP_ID from the environment: ${LOST}. Leave the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables command_env names)`;
 
 /** One runbook whose actions are these argv lists (and a rollback), with nothing else to warn about. */
 function runbook(argvs: readonly string[], rollback = '/usr/local/bin/unflush'): string {
@@ -128,7 +128,7 @@ test('doas, setpriv --reset-env and runuser -l are warned about at that argument
   const DOAS = (doas: string) =>
     `"${doas}" resets the environment unless the doas.conf rule that permits the command says keepenv or setenv { RECTIFY_STEP_ID }: ${LOST}. Let that rule keep the variable (permit setenv { RECTIFY_STEP_ID } …), or write [sudo, --preserve-env=RECTIFY_STEP_ID, …], whose argv says that it is kept. Recovery reads the marker through /proc: a program run as another user is found only when rectify runs as root`;
   const SETPRIV = (written: string, option: string) =>
-    `"${written}" starts the program with an environment of its own (TERM kept; HOME, SHELL, USER, LOGNAME and PATH set for the user): ${LOST}. Leave out ${option} and the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables the config file's command_env passes)`;
+    `"${written}" starts the program with an environment of its own (TERM kept; HOME, SHELL, USER, LOGNAME and PATH set for the user): ${LOST}. Leave out ${option} and the environment as it is: rectify already runs a command with a minimal one (PATH, LANG and the variables command_env names)`;
   const RUNUSER = (written: string, option: string) =>
     `"${written}" asks for a login environment, which would clear the environment: ${LOST}; and beside -u runuser refuses it, so the command fails as written. Leave out ${option}: runuser -u passes the environment on (setting HOME, SHELL, USER and LOGNAME for the user)`;
   const drops = [
