@@ -218,7 +218,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: duration({ allowZero: false, min: RETENTION_MIN }),
     default: '7d',
-    help: 'how long finished executions and decided approvals are kept (at least 1h; the audit log keeps everything)',
+    help: 'how long finished executions and decided approvals are kept (at least 1h; a decided approval also while the incident of its alert is; the audit log keeps everything)',
   }),
   logLevel: setting({
     flag: 'log-level',

@@ -467,9 +467,12 @@ export function applyDuplicate(
   const a = first.approval_id !== null ? tx.getApproval(first.approval_id) : undefined;
   if (a?.status === 'pending' && incident.status === 'firing' && isPerson?.(actor) === true) addAsker(tx, a, actor, isPerson);
   // A request no longer pending is named with how it ended: the alert does not wait on it.
-  const ended = a && a.status !== 'pending' ? `; request ${a.id} was ${a.status}` : '';
+  let ended = a && a.status !== 'pending' ? `; request ${a.id} was ${a.status}` : '';
+  // A request is kept while an incident of it is stored; one pruned all the same (a joined
+  // alert's, after that alert's resolve) is said to be gone, not left unsaid.
+  if (!a && first.approval_id !== null) ended = `; request ${first.approval_id} is no longer kept (history retention)`;
   // So is a run that has ended: after a crash, say, the alert's run was cut off and a person must check.
-  const ran = first.execution_id !== null ? runEnded(tx.getExecution(first.execution_id)) : '';
+  const ran = first.execution_id !== null ? runEnded(first.execution_id, tx.getExecution(first.execution_id)) : '';
   // Alertmanager sends a firing alert again every repeat_interval for as long as it
   // fires: the key is kept the retention from its last delivery, not its first, or a
   // day-long alert would be decided (and its fix run) again past the retention.
@@ -493,9 +496,15 @@ export function applyDuplicate(
   };
 }
 
-/** How a run a duplicate's decision started has ended, for its answer and DUPLICATE row; nothing while it runs. */
-function runEnded(e: ExecutionRow | undefined): string {
-  if (!e || e.state === 'running') return '';
+/**
+ * How a run a duplicate's decision started has ended, for its answer and DUPLICATE row;
+ * nothing while it runs. A finished run is pruned at the history retention while its
+ * alert may still be re-delivered: then the answer says it is no longer kept, not
+ * nothing (which would read as a run still going).
+ */
+function runEnded(id: string, e: ExecutionRow | undefined): string {
+  if (!e) return `; its run ${id} is no longer kept (history retention)`;
+  if (e.state === 'running') return '';
   if (e.state === 'interrupted') return `; its run ${e.id} ended interrupted: a person must check`;
   if (e.state === 'failed') return `; its run ${e.id} failed${e.rolled_back ? ' and was rolled back' : ''}`;
   return `; its run ${e.id} ${e.state === 'aborted' ? 'was aborted' : 'succeeded'}`;

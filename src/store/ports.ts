@@ -585,7 +585,8 @@ export interface Store {
   /**
    * Removes what no guardrail reads any more: rate-limit rows older than the longest
    * window, dedup keys (incident rows) not delivered again for the dedup retention, and finished
-   * executions and decided approvals older than the history retention. At most
+   * executions and decided approvals older than the history retention (a decided approval
+   * not while an incident it stands for is stored: its alert's re-delivery reads it). At most
    * `limit` rows per table per call, so a large backlog never stalls intake: call
    * again while `more` is true. The audit log is never pruned.
    */

@@ -682,8 +682,17 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     pruneIncidentRows ??= db.prepare(pruneIncidentsSql);
     return pruneIncidentRows.run(before, before, limit).changes;
   });
+  // A decided request is kept while an incident it stands for is stored (the one that
+  // opened it, or one that joined it: approval_alerts), however old its decision: a
+  // re-delivery of that alert reads it to know whether it ended unanswered (expired, or
+  // cancelled as its runbook changed) and asks again. Both lookups are by primary key or
+  // index (incidents.id, approval_alerts_approval). Incidents go with the dedup retention
+  // from their last delivery (pruned first, in the same pass): a request outlives the
+  // history retention only while an alert of it is still delivered.
   const pruneApprovalRows = db.prepare(
-    "DELETE FROM approvals WHERE rowid IN (SELECT rowid FROM approvals WHERE status <> 'pending' AND decided_at < ? LIMIT ?) RETURNING id",
+    `DELETE FROM approvals WHERE rowid IN (SELECT a.rowid FROM approvals a WHERE a.status <> 'pending' AND a.decided_at < ?
+       AND NOT EXISTS (SELECT 1 FROM incidents i WHERE i.id = a.incident_id)
+       AND NOT EXISTS (SELECT 1 FROM approval_alerts m JOIN incidents i ON i.id = m.incident_id WHERE m.approval_id = a.id) LIMIT ?) RETURNING id`,
   );
   const pruneApprovalAlerts = db.prepare('DELETE FROM approval_alerts WHERE approval_id = ?');
   // A decided request keeps its alerts not resolved yet (alerts_open); they go with it.
