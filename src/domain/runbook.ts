@@ -248,6 +248,12 @@ export interface Runbook {
   blastRadiusLimit: number;
   mode: 'auto' | 'dry_run';
   windows: TimeWindow[];
+  /**
+   * `outside_windows: approval`: an alert outside `windows` asks a person (APPROVAL_REQUIRED)
+   * instead of being blocked (OUTSIDE_WINDOW). Absent: blocked, the default (`block`), which
+   * leaves the runbook's planVersion as it was before this field.
+   */
+  outsideWindows?: 'approval';
   /** MEDIUM risk: conditions that must all hold for AUTO, else APPROVAL. */
   guardrails: CheckSpec[];
   preChecks: CheckSpec[];

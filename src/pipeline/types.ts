@@ -91,6 +91,11 @@ export interface StageContext {
   runbook?: Runbook;
   plan?: ExecutionPlan;
   circuitTrial: boolean;
+  /**
+   * Outside the runbook's windows, for a runbook with `outside_windows: approval`: the
+   * reason (naming its windows) the risk stage asks a person for, whatever its risk.
+   */
+  outsideWindow?: string;
   /** In a dry run (the runbook's mode or the global flag): why a real run would ask for approval. */
   wouldAsk?: string;
 }

@@ -21,7 +21,7 @@ import { parseMatcher } from './matchers.js';
 import { namedCheck } from './named.js';
 import { describe, type Reporter, type YamlPath } from './problems.js';
 import { checkSecretReferences } from './secret-refs.js';
-import { DEFAULTS, MODES, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
+import { DEFAULTS, MODES, OUTSIDE_WINDOWS, RUNBOOK_ID_RE, RUNBOOK_KEYS } from './schema.js';
 import { isLiteral, literalText, PLACEHOLDER_NAME_RE, placeholderLike, placeholders, reservedPlaceholderProblem, scanTemplate } from './template.js';
 import { compileWindows } from './windows.js';
 
@@ -59,6 +59,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const blastRadiusLimit = has(m, 'blast_radius_limit') ? readPositiveInt(r, m.blast_radius_limit, at('blast_radius_limit')) : DEFAULTS.blastRadiusLimit;
   const mode = has(m, 'mode') ? readOneOf(r, m.mode, MODES, at('mode')) : DEFAULTS.mode;
   const windows = compileWindows(r, m.windows, at('windows'));
+  const outsideWindows = has(m, 'outside_windows') ? readOneOf(r, m.outside_windows, OUTSIDE_WINDOWS, at('outside_windows')) : DEFAULTS.outsideWindows;
   const approvalsRequired = has(m, 'approvals_required') ? readApprovals(r, m.approvals_required, at('approvals_required')) : DEFAULTS.approvalsRequired;
   const maxUnavailable = has(m, 'max_unavailable') ? readMaxUnavailable(r, m.max_unavailable, at('max_unavailable')) : null;
   const forceDelete = has(m, 'force_delete') ? (readBool(r, m.force_delete, at('force_delete')) ?? false) : DEFAULTS.forceDelete;
@@ -104,6 +105,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     blastRadiusLimit === undefined ||
     !mode ||
     !windows ||
+    !outsideWindows ||
     approvalsRequired === undefined ||
     maxUnavailable === undefined ||
     !preChecks ||
@@ -153,6 +155,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   if (line !== undefined) runbook.line = line;
   if (rollbackReason !== undefined) runbook.rollbackReason = rollbackReason;
   if (owner !== undefined) runbook.owner = owner;
+  if (outsideWindows === 'approval') runbook.outsideWindows = outsideWindows;
   const plan = planMeaning(runbook, guardrails.notes);
   runbook.planVersion = digest(plan);
   runbook.version = digest({ plan, described: { description, ...Object.fromEntries(Object.entries(m).filter(([k]) => DESCRIPTIVE_KEYS.has(k))) } });

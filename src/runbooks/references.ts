@@ -109,6 +109,11 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
     warn.report(at('guardrails'), 'guardrails are not evaluated at LOW risk: the runbook runs on its own whatever they would say; make it risk: MEDIUM to require them, or make them pre_checks to stop the run when one fails', 'key');
   }
 
+  // outside_windows says what happens outside the windows: without any, it is never outside them.
+  if (rb.outsideWindows === 'approval' && rb.windows.length === 0) {
+    warn.report(at('outside_windows'), 'outside_windows has no effect without windows: the runbook may act on its own at any time; give it windows', 'key');
+  }
+
   // A note on a HIGH runbook that looks like a check name was probably meant to be one.
   if (rb.risk === 'HIGH' && Array.isArray(raw.guardrails)) {
     raw.guardrails.forEach((g, i) => {

@@ -38,6 +38,7 @@ export const RUNBOOK_KEYS = [
   'max_per_hour',
   'mode',
   'windows',
+  'outside_windows',
   'approvals_required',
   'max_unavailable',
   'force_delete',
@@ -54,6 +55,7 @@ export const DEFAULTS = {
   cooldownMinutes: 10,
   blastRadiusLimit: 1,
   mode: 'auto',
+  outsideWindows: 'block',
   approvalsRequired: 1,
   forceDelete: false,
 } as const;
@@ -62,3 +64,6 @@ export const DEFAULTS = {
 export const RUNBOOK_ID_RE = /^[a-z0-9][a-z0-9-_.]{0,62}$/;
 
 export const MODES = ['auto', 'dry_run'] as const;
+
+/** `outside_windows:` what an alert outside the runbook's `windows:` is decided: blocked (OUTSIDE_WINDOW), or asks a person. */
+export const OUTSIDE_WINDOWS = ['block', 'approval'] as const;

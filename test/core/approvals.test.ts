@@ -533,6 +533,37 @@ describe('approvals', () => {
     await svc.stop({ remove: true });
   });
 
+  it('outside_windows: approval: outside its windows an alert asks a person, and approving it runs it, still outside them', async () => {
+    target.reset();
+    target.route('POST', '/restart/checkout', { status: 200 });
+    svc = await startTestService({
+      runbooks: `runbooks:
+  restart:
+    risk: LOW
+    triggers: [crashloop]
+    max_per_hour: 10
+    cooldown_minutes: 0
+    windows:
+      - {days: [mon, tue, wed, thu, fri, sat, sun], start: "22:00", end: "06:00", timezone: UTC}
+    outside_windows: approval
+    action:
+      http: {method: POST, url: "${target.url}/restart/{service}"}
+`,
+    });
+    svc.clock.advance(9 * 60 * MIN); // 12:00 UTC, outside the window
+    const asked = await svc.post('/api/v1/incidents?wait=true', { id: 'INC-W', root_cause: 'crashloop', confidence: 0.99, service: 'checkout' });
+    assert.deepEqual(
+      [asked.body.action, asked.body.event, asked.body.reason],
+      ['approval_required', 'APPROVAL_REQUIRED', "risk LOW: outside the runbook's allowed windows (mon, tue, wed, thu, fri, sat, sun 22:00–06:00 UTC)"],
+    );
+    assert.equal(target.calls('/restart/checkout', 'POST'), 0);
+    svc.clock.advance(30 * MIN); // 12:30 UTC, still outside it
+    const ok = await svc.post(`/api/v1/approvals/${asked.body.approval_id as string}/approve?wait=true`, { by: 'alice' });
+    assert.deepEqual([ok.status, ok.body.status, ok.body.result.action, ok.body.result.event], [200, 'approved', 'executed', 'SUCCESS']);
+    assert.equal(target.calls('/restart/checkout', 'POST'), 1);
+    await svc.stop({ remove: true });
+  });
+
   it('a person chooses the time: an approval and a manual run go ahead outside the runbook\'s windows, which hold back only automatic runs', async () => {
     target.reset();
     target.route('POST', '/restart/checkout', { status: 200 });

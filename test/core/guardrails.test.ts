@@ -772,6 +772,72 @@ describe('guardrails', () => {
     await svc.stop({ remove: true });
   });
 
+  it('time windows with outside_windows: approval: outside them a person is asked, at any risk, and the other guardrails still apply', async () => {
+    target.reset();
+    target.route('GET', '/others-healthy', { status: 200 });
+    const night = '    windows:\n      - {start: "22:00", end: "06:00"}\n';
+    const ask = `${night}    outside_windows: approval\n`;
+    const guarded = (risk: string) =>
+      `    risk: ${risk}\n    guardrails:\n      - http: {url: "${target.url}/others-healthy", timeout_seconds: 1, interval_seconds: 1}\n`;
+    const svc = await startTestService({
+      runbooks: `runbooks:${[
+        runbook(target.url, 'low', `    max_per_hour: 10\n    cooldown_minutes: 0\n${ask}`),
+        runbook(target.url, 'blocks', `    max_per_hour: 10\n    cooldown_minutes: 0\n${night}    outside_windows: block\n`),
+        runbook(target.url, 'once', `    max_per_hour: 1\n${ask}`),
+        runbook(target.url, 'rehearse', `    mode: dry_run\n${ask}`),
+      ].join('')}
+  medium:
+${guarded('MEDIUM')}    triggers: [medium]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: 0
+${ask}    action:
+      http: {method: POST, url: "${target.url}/medium/{service}"}
+  high:
+    risk: HIGH
+    triggers: [high]
+    min_confidence: 0.5
+${ask}    action:
+      http: {method: POST, url: "${target.url}/high/{service}"}
+`,
+    });
+    try {
+      const post = async (root: string) => (await svc.post('/api/v1/incidents?wait=true', incident(root, 'a'))).body;
+      // 03:00 UTC, inside the window: as without the option.
+      assert.deepEqual([(await post('low')).action, (await post('medium')).action], ['executed', 'executed']);
+      assert.equal((await post('high')).reason, 'risk HIGH requires approval');
+      svc.clock.advance(9 * 60 * MIN); // 12:00 UTC, outside it
+      const windows = "outside the runbook's allowed windows (every day 22:00–06:00 UTC)";
+      const low = await post('low');
+      assert.deepEqual([low.action, low.event, low.reason], ['approval_required', 'APPROVAL_REQUIRED', `risk LOW: ${windows}`]);
+      assert.ok(low.approval_id);
+      const medium = await post('medium');
+      assert.deepEqual([medium.action, medium.event, medium.reason], ['approval_required', 'APPROVAL_REQUIRED', `risk MEDIUM: ${windows}`]);
+      target.route('GET', '/others-healthy', { status: 503 });
+      const failing = await svc.post('/api/v1/incidents?wait=true', incident('medium', 'b'));
+      assert.equal(failing.body.action, 'approval_required');
+      assert.match(failing.body.reason, new RegExp(`^risk MEDIUM: ${windows.replace(/[()]/g, '\\$&')}; guardrail failed: http: `));
+      const high = await post('high');
+      assert.deepEqual([high.action, high.reason], ['approval_required', `risk HIGH requires approval; ${windows}`]);
+      // Written out, block is the default: blocked, nobody asked.
+      const blocks = await post('blocks');
+      assert.deepEqual([blocks.action, blocks.event, blocks.reason, blocks.approval_id], ['blocked', 'OUTSIDE_WINDOW', windows, null]);
+      // The rate limit holds as for any alert: blocked, not asked (its one run this hour by hand).
+      assert.equal((await svc.post('/api/v1/runbooks/once/run?wait=true', { params: { service: 'a' }, by: 'alice' })).body.action, 'executed');
+      const once = await post('once');
+      assert.deepEqual([once.action, once.event], ['blocked', 'RATE_LIMITED']);
+      // A dry run asks nobody: it says a real run would ask, and why.
+      const rehearse = await post('rehearse');
+      assert.deepEqual(
+        [rehearse.action, rehearse.approval_id, rehearse.reason],
+        ['dry_run', null, `runbook mode is dry_run: nothing was executed (a real run would ask for approval first: risk LOW: ${windows})`],
+      );
+      assert.deepEqual([target.calls('/low/a'), target.calls('/medium/a'), target.calls('/medium/b'), target.calls('/high/a'), target.calls('/blocks/a')], [1, 1, 0, 0, 0]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('time windows: the reason names each window\'s days, as the runbook writes them, with its hours and time zone', async () => {
     target.reset();
     const windows = {

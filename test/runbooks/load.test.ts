@@ -390,3 +390,28 @@ test("error_rate_normalized's threshold: 5% by default, a fraction between 0 and
   const want = (i: number, got: string) => `b.yaml:${7 + i}: runbooks.r.post_checks[${i}].error_rate_normalized.threshold: expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${got}`;
   assert.deepEqual(bad.problems.map(formatProblem), [want(0, '-1'), want(1, '0'), want(2, '1.5'), want(3, '100'), want(4, '5'), 'b.yaml:12: runbooks.r.post_checks[5].params.threshold: expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got "5"']);
 });
+
+test('outside_windows: block by default, or approval; anything else is a load error naming the path; it is part of what the runbook means', () => {
+  const rb = (id: string, extra: string) =>
+    `  ${id}:\n    risk: MEDIUM\n    triggers: [Foo]\n    windows: [{start: "22:00", end: "06:00"}]\n${extra}    action: {http: {method: POST, url: "http://127.0.0.1:9/x"}}\n`;
+  const one = (extra: string) => {
+    const { runbooks, problems } = parseRunbooksText(`runbooks:\n${rb('r', extra)}`, 'g.yaml');
+    assert.deepEqual(problems, []);
+    return runbooks[0]!;
+  };
+  const [absent, block, ask] = [one(''), one('    outside_windows: block\n'), one('    outside_windows: approval\n')];
+  assert.deepEqual([absent, block, ask].map((r) => r.outsideWindows ?? 'block'), ['block', 'block', 'approval']);
+  // Written out, the default is no change; approval is one (a pending request asked under the other is cancelled when approved).
+  assert.equal(block.planVersion, absent.planVersion);
+  assert.notEqual(ask.planVersion, absent.planVersion);
+  const bad = parseRunbooksText(
+    `runbooks:\n${rb('a', '    outside_windows: approve\n')}${rb('b', '    outside_windows: true\n')}${rb('c', '    outside_windows: null\n')}`,
+    'b.yaml',
+  );
+  assert.deepEqual(bad.problems.map(formatProblem), [
+    'b.yaml:6: runbooks.a.outside_windows: expected one of block, approval, got "approve" (did you mean "approval"?)',
+    'b.yaml:12: runbooks.b.outside_windows: expected one of block, approval, got true',
+    'b.yaml:18: runbooks.c.outside_windows: expected one of block, approval, got null',
+  ]);
+  assert.deepEqual(bad.runbooks, [], 'a runbook with a problem is never loaded');
+});

@@ -331,3 +331,13 @@ test('a trigger with white space at its start or end is a warning: matched exact
     ],
   );
 });
+
+test('outside_windows without windows is a warning naming it: the runbook is never outside them', () => {
+  const body = (extra: string) =>
+    `    owner: ops\n    risk: LOW\n    triggers: [Foo]\n${extra}    action: {http: {method: GET, url: "http://127.0.0.1:9/x"}}\n    post_checks: [{http: {url: "http://127.0.0.1:9/c"}}]\n`;
+  const text = `runbooks:\n  none:\n${body('    outside_windows: approval\n')}  windowed:\n${body('    windows: [{start: "22:00", end: "06:00"}]\n    outside_windows: approval\n')}  blocks:\n${body('    outside_windows: block\n')}`;
+  const { runbooks, problems, warnings } = parseRunbooksText(text, 'w.yaml');
+  assert.deepEqual(problems, []);
+  assert.equal(runbooks.length, 3, 'the warning never stops a runbook from loading');
+  assert.deepEqual(warnings.map(formatProblem), ['w.yaml:6: runbooks.none.outside_windows: outside_windows has no effect without windows: the runbook may act on its own at any time; give it windows']);
+});

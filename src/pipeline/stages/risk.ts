@@ -2,7 +2,10 @@ import type { Stage } from '../types.js';
 
 /**
  * LOW → AUTO; MEDIUM → AUTO only when its guardrail conditions hold, else APPROVAL;
- * HIGH → APPROVAL. An approved request has passed this gate already.
+ * HIGH → APPROVAL. Outside the windows of a runbook with `outside_windows: approval`
+ * (see the window stage): APPROVAL at any risk, its reason naming the windows (and a
+ * MEDIUM runbook's failed guardrail, if one failed). An approved request has passed this
+ * gate already, and the window stage too: it runs though still outside the windows.
  *
  * A runbook in `mode: dry_run`, or rectify under `--dry-run`, never acts, so it asks
  * nobody: an approval request would page its owner for a run that, approved, still
@@ -22,12 +25,16 @@ export const riskStage: Stage = {
       ctx.wouldAsk = reason;
       return undefined;
     };
-    if (rb.risk === 'HIGH') return approval('risk HIGH requires approval');
+    const outside = ctx.outsideWindow;
+    if (rb.risk === 'HIGH') return approval(`risk HIGH requires approval${outside !== undefined ? `; ${outside}` : ''}`);
+    let failed: string | undefined;
     if (rb.risk === 'MEDIUM' && rb.guardrails.length > 0) {
       const g = ctx.input.guardrails;
-      if (!g) return approval('risk MEDIUM: guardrail conditions were not evaluated');
-      if (!g.ok) return approval(`risk MEDIUM: guardrail failed: ${g.detail}`);
+      if (!g) failed = 'guardrail conditions were not evaluated';
+      else if (!g.ok) failed = `guardrail failed: ${g.detail}`;
     }
+    if (outside !== undefined) return approval(`risk ${rb.risk}: ${outside}${failed !== undefined ? `; ${failed}` : ''}`);
+    if (failed !== undefined) return approval(`risk MEDIUM: ${failed}`);
     return undefined;
   },
 };

@@ -33,7 +33,11 @@ export function inWindow(w: TimeWindow, now: number, formatters: Map<string, Int
 
 const fmt = (m: number): string => `${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
 
-/** OUTSIDE_WINDOW → blocked: the runbook may act on its own only inside its windows. */
+/**
+ * OUTSIDE_WINDOW → blocked: the runbook may act on its own only inside its windows. With
+ * `outside_windows: approval` it asks a person instead: the stages after this one still
+ * apply, and the risk stage asks (see `outsideWindow`), whatever the runbook's risk.
+ */
 export function createWindowStage(): Stage {
   const formatters = new Map<string, Intl.DateTimeFormat>();
   return {
@@ -46,7 +50,12 @@ export function createWindowStage(): Stage {
       // Each window with its days, in the runbook's own terms: the hours alone mislead
       // (Saturday 23:00 is outside "mon–fri 22:00–06:00" though 23:00 is not).
       const desc = rb.windows.map((w) => `${w.daysText} ${fmt(w.startMinute)}–${fmt(w.endMinute)} ${w.timezone}`).join('; ');
-      return { kind: 'blocked', event: 'OUTSIDE_WINDOW', reason: `outside the runbook's allowed windows (${desc})`, runbook: rb };
+      const reason = `outside the runbook's allowed windows (${desc})`;
+      if (rb.outsideWindows === 'approval') {
+        ctx.outsideWindow = reason;
+        return undefined;
+      }
+      return { kind: 'blocked', event: 'OUTSIDE_WINDOW', reason, runbook: rb };
     },
   };
 }
