@@ -379,9 +379,21 @@ function unknownEnvWarnings(env: Readonly<Record<string, string | undefined>>): 
       continue;
     }
     if (!key.startsWith('RECTIFY_') || known.includes(key)) continue;
-    warnings.push({ file: key, path: '', message: `not a rectify setting${didYouMean(key, known)}` });
+    warnings.push({ file: key, path: '', message: `not a rectify setting${suggestEnv(key, known)}` });
   }
   return warnings;
+}
+
+/**
+ * " (did you mean …?)" for an unknown variable: the settings whose names it begins at a
+ * `_` when there are several (`RECTIFY_TLS`: RECTIFY_TLS_CERT and RECTIFY_TLS_KEY, not
+ * the nearest spelling, RECTIFY_DB), else the nearest spelling, if one is near.
+ */
+function suggestEnv(key: string, known: readonly string[]): string {
+  const mine = words(key);
+  const begun = known.filter((k) => words(k).startsWith(`${mine}_`));
+  if (begun.length > 1) return ` (did you mean one of ${begun.map((k) => `"${k}"`).join(', ')}?)`;
+  return didYouMean(key, known);
 }
 
 /**

@@ -892,6 +892,14 @@ describe('a setting\'s variable with a word added or left off', () => {
     assert.deepEqual(c.warnings.map((w) => w.file), ['RECTIFY_DB_PATH', 'RECTIFY_ID', 'RECTIFY_NOTIFY_REPEAT', 'RECTIFY_STEP_ID', 'RECTIFY_TEST_KUBECONFIG', 'RECTIFY_TLS']);
   });
 
+  it('names every setting an unknown variable begins when it begins several, not the nearest spelling of another', () => {
+    const c = ok([], { RECTIFY_TLS: 'x' });
+    assert.deepEqual(
+      c.warnings.filter((w) => w.file === 'RECTIFY_TLS').map((w) => w.message),
+      ['not a rectify setting (did you mean one of "RECTIFY_TLS_CERT", "RECTIFY_TLS_KEY"?)'],
+    );
+  });
+
   it('a file key with the same slip is refused too, as it was', () => {
     assert.deepEqual(lines([], {}, workdir('dry_run_mode: true\n')), ['rectify.yaml:1: dry_run_mode: unknown key (did you mean "dry_run"?)']);
   });
