@@ -137,6 +137,9 @@ function compileNamedBlock(r: Reporter, v: YamlMap, path: YamlPath, budgetMs: nu
   return spec;
 }
 
+/** The seed's time-of-day guardrail, which a runbook writes as windows. */
+const OFF_PEAK_HOURS = 'off_peak_hours';
+
 /**
  * @param inline `'inline'` for the `{name: {…}}` form, where timeout_seconds and
  * interval_seconds sit among the parameters.
@@ -152,7 +155,8 @@ function compileNamed(
 ): NamedCheckSpec | undefined {
   const def = namedCheck(name);
   if (!def) {
-    r.report(namePath, `unknown named check ${JSON.stringify(name)}${didYouMean(name, NAMED_CHECK_NAMES)}`);
+    const hint = name === OFF_PEAK_HOURS ? `: a time of day is not a check; give the runbook windows: (when it may act on its own) and outside_windows: approval (ask a person at other times)` : didYouMean(name, NAMED_CHECK_NAMES);
+    r.report(namePath, `unknown named check ${JSON.stringify(name)}${hint}`);
     return undefined;
   }
   const before = r.count();

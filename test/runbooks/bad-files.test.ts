@@ -22,7 +22,7 @@ const EXPECTED: Record<string, string[]> = {
     '11: runbooks.restart-pod.pre_checks[6].http.method: expected an HTTP method (GET, HEAD), got "POST"',
     '12: runbooks.restart-pod.pre_checks[7].shell: unknown check type (expected named, promql, http, kubernetes or a named check)',
     '14: runbooks.restart-pod.post_checks[0].params.query: named check parameters are literal, but this one uses {service}; use a promql check for a templated query',
-    '18: runbooks.medium-guarded.guardrails[0]: unknown named check "off_peak_hours"',
+    '18: runbooks.medium-guarded.guardrails[0]: unknown named check "off_peak_hours": a time of day is not a check; give the runbook windows: (when it may act on its own) and outside_windows: approval (ask a person at other times)',
   ],
   // Times are run in whole milliseconds and checked as run: 0.0004 s ran as 0 ms, and an
   // interval of 0.0001 s polled back to back (thousands of tries a second). At most ten years.
