@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { firingDedupKeys, quoteUntrusted, RectifyError, type DecisionResult, type Incident, type RenderedStep, type Verdict } from '../domain/index.js';
 import { kubernetesTargets, targetRunbookKey, type ExecutionPlan } from '../pipeline/index.js';
-import type { ApprovalRow, ExecutionRow, ExecutionTrigger, StoredDecision, Tx } from '../store/ports.js';
+import { executionNeedsHuman, type ApprovalRow, type ExecutionRow, type ExecutionTrigger, type StoredDecision, type Tx } from '../store/ports.js';
 import { wellFormed } from '../lib/index.js';
 
 /** An execution claimed durably in the decision transaction, to be started after commit. */
@@ -505,7 +505,8 @@ export function applyDuplicate(
 function runEnded(id: string, e: ExecutionRow | undefined): string {
   if (!e) return `; its run ${id} is no longer kept (history retention)`;
   if (e.state === 'running') return '';
-  if (e.state === 'interrupted') return `; its run ${e.id} ended interrupted: a person must check`;
+  // A run stopped before its first step changed nothing: no person is needed (executionNeedsHuman).
+  if (e.state === 'interrupted') return `; its run ${e.id} ended ${executionNeedsHuman(e, false) ? 'interrupted: a person must check' : e.outcome}`;
   if (e.state === 'failed') return `; its run ${e.id} failed${e.rolled_back ? ' and was rolled back' : ''}`;
   return `; its run ${e.id} ${e.state === 'aborted' ? 'was aborted' : 'succeeded'}`;
 }

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from '../domain/index.js';
-import { preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
+import { isOutcomeUnknown, isRectifyError, preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
-import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import { stepMarker } from './markers.js';
 import { endBeforeFirstStep } from './before-first-step.js';
@@ -197,6 +197,25 @@ export function createExecutionRunner(deps: RunnerDeps) {
     // What left the failing action unconfirmed, for the reason a person is told.
     let unconfirmedBy: UnconfirmedBy = 'unanswered';
     const ctx: StepContext = { signal, log, startedAt: req.startedAt, alertReceivedAt: req.alertReceivedAt, memo: new Map() };
+    /**
+     * Whether the database may hold a step of this run: a step's start was recorded, or
+     * the commit recording it could not be confirmed. Until then no step was started (each
+     * starts only once its start is recorded) and the database shows none.
+     */
+    let stepMayBeRecorded = false;
+    /** Records a step's start (`work` answers whether it recorded one): only then may the step start. */
+    async function recordStart(work: (tx: Tx) => boolean): Promise<void> {
+      let wrote = false;
+      try {
+        await record((tx) => {
+          wrote = work(tx);
+        });
+      } catch (err) {
+        if (isRectifyError(err) && isOutcomeUnknown(err.details)) stepMayBeRecorded = true;
+        throw err;
+      }
+      if (wrote) stepMayBeRecorded = true;
+    }
     const audit = (tx: Tx, event: AuditEventName, details: Record<string, unknown>, at = clock.now()) =>
       tx.appendAudit({ at, event, incident_id: req.incidentId, runbook: req.runbookId, execution_id: req.id, actor: 'rectify', details });
 
@@ -210,9 +229,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       const summary = describeCheck(check);
       const step: StepRecord = { phase, index, summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       steps.push(step);
-      await record((tx) => {
+      await recordStart((tx) => {
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_STARTED', { phase, index, summary });
+        return true;
       });
       const runner = deps.checks.get(check.type);
       let out: CheckOutcome;
@@ -248,12 +268,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
       const rec: StepRecord = { phase: step.phase, index: step.index, summary: step.summary, started_at: clock.now(), finished_at: null, ok: null, detail: null };
       let stop: Stop | undefined;
       // Durable before the action starts: after a crash the log shows it may have run.
-      await record((tx) => {
+      await recordStart((tx) => {
         stop = gate ? gateStop(tx) : undefined;
-        if (stop !== undefined) return;
-        steps.push(rec);
+        if (stop !== undefined) return false;
+        if (!steps.includes(rec)) steps.push(rec);
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_STARTED', { phase: step.phase, index: step.index, summary: step.summary });
+        return true;
       });
       if (stop !== undefined) return { stop };
       const executor = deps.actions.get(step.type);
@@ -357,7 +378,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
      * startup recovery ends a run a crash cut off there (endBeforeFirstStep): no person is
      * needed, no breaker failure, and a trial goes back to open without a new wait.
      */
-    async function stoppedBeforeFirstStep(): Promise<RunOutcome> {
+    async function stoppedBeforeFirstStep(opts?: TransactOptions): Promise<RunOutcome> {
       const notices: NotificationEvent[] = [];
       let trialEnded = false;
       await store.transact((tx) => {
@@ -366,7 +387,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         const end = endBeforeFirstStep(tx, { runbook: req.runbookId, executionId: req.id, now });
         trialEnded = end.trialEnded;
         audit(tx, 'INTERRUPTED', { ...end.row, ...announcer(now, notices)(end.told) }, now);
-      });
+      }, opts);
       const result: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: INTERRUPTED_BEFORE_FIRST_STEP, event: 'INTERRUPTED' };
       return ended(result, notices, trialEnded ? 'open' : undefined);
     }
@@ -379,6 +400,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       /** `interrupted`: cut off, no verdict on the runbook; a trial's circuit re-opens with a new wait. */
       breaker: 'success' | 'failure' | 'interrupted' | 'none',
       rollback: RollbackResult,
+      opts?: TransactOptions,
     ): Promise<RunOutcome> {
       const success = state === 'succeeded';
       const rolledBack = rollback === 'done';
@@ -455,7 +477,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           reopened = reopenAfterCutOffTrial(tx, { runbook: req.runbookId, executionId: req.id, now, audit: breakerAudit(reopenedReason(req.runbookId)) });
           if (reopened) circuitChange = 'open';
         }
-      });
+      }, opts);
       return ended({ executionId: req.id, state, success, rolledBack, outcome, event }, notices, circuitChange);
     }
 
@@ -665,23 +687,32 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // if even that fails, startup recovery marks it INTERRUPTED for a human.
       // No further step runs: acting without a record of it would be acting blind.
       log.error({ err }, 'execution could not record its progress');
-      const reason = `progress could not be recorded: ${errorMessage(err)}`;
+      const fault = recordFault(err);
+      const reason = `progress could not be recorded: ${fault}`;
       // A failure the run already knew of (an action or a verification that failed) is
       // counted by the breaker and kept in the row, as crash recovery reads the same steps:
       // a store fault must not hide a failing target from the breaker.
       const failure = failureInSteps(steps);
+      // No step was started, and the database holds none (the record of the first one's
+      // start failed, or the run was stopped by a pause or a resolve whose end failed):
+      // nothing was changed, and it ends as a stop or a crash there ends it.
+      const end = (opts?: TransactOptions) =>
+        !stepMayBeRecorded
+          ? stoppedBeforeFirstStep(opts)
+          : finish(
+              'interrupted',
+              failure === undefined ? `recording failed: ${fault}` : `recording failed after: ${failure}; ${fault}`,
+              [{ event: 'INTERRUPTED', details: { reason, ...(failure !== undefined ? { failure } : {}), steps: steps.length } }],
+              failure === undefined ? 'interrupted' : 'failure',
+              'not_run',
+              opts,
+            );
       // Until the end is recorded the run keeps its blast-radius claim and shows as
       // running, so keep trying while the store is down (a lock, a full disk clears
       // by itself). On shutdown, startup recovery records it instead.
       for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
         try {
-          return await finish(
-            'interrupted',
-            failure === undefined ? `recording failed: ${errorMessage(err)}` : `recording failed after: ${failure}; ${errorMessage(err)}`,
-            [{ event: 'INTERRUPTED', details: { reason, ...(failure !== undefined ? { failure } : {}), steps: steps.length } }],
-            failure === undefined ? 'interrupted' : 'failure',
-            'not_run',
-          );
+          return await end();
         } catch (again) {
           log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
           try {
@@ -693,6 +724,21 @@ export function createExecutionRunner(deps: RunnerDeps) {
       }
     }
   };
+}
+
+/**
+ * A store fault, as a run's outcome tells it: a commit that failed recorded nothing of that
+ * write only (the steps before it were), and re-sending the alert changes nothing (it is a
+ * duplicate), so the store's "nothing was recorded, retry later", meant for a request's
+ * sender, is not said.
+ */
+function recordFault(err: unknown): string {
+  if (isRectifyError(err) && err.code === 'STORE_UNAVAILABLE' && !isOutcomeUnknown(err.details)) {
+    const c = err.cause as { code?: unknown; message?: unknown } | undefined;
+    const code = typeof c?.code === 'string' ? `${c.code}: ` : '';
+    return typeof c?.message === 'string' ? `the database could not commit (${code}${c.message})` : 'the database could not commit';
+  }
+  return errorMessage(err);
 }
 
 export type ExecutionRunner = ReturnType<typeof createExecutionRunner>;

@@ -127,9 +127,9 @@ describe('kill -9 after a run was claimed, before it recorded its first step', (
     assert.equal(rig.target.calls('/act/s1'), 0, 'never run, and not re-run');
     // Posted again: a duplicate, whose answer and row say how its run ended.
     const again = await proc.post('/api/v1/incidents', { id: 'N1', root_cause: 'broken', service: 's1', confidence: 1 });
-    assert.deepEqual([again.body.action, again.body.reason], ['duplicate', `already decided: executed (EXECUTING); its run ${cut} ended interrupted: a person must check`]);
+    assert.deepEqual([again.body.action, again.body.reason], ['duplicate', `already decided: executed (EXECUTING); its run ${cut} ended interrupted before its first step: nothing was changed`]);
     const dup = ((await proc.get('/api/v1/audit?incident_id=N1&event=DUPLICATE')).body.events as Array<{ details: { reason: string } }>).map((e) => e.details.reason);
-    assert.deepEqual(dup, [`already decided: executed; its run ${cut} ended interrupted: a person must check`]);
+    assert.deepEqual(dup, [`already decided: executed; its run ${cut} ended interrupted before its first step: nothing was changed`]);
 
     // Its slot and its service are free: the next alert runs.
     const next = await proc.post('/api/v1/incidents?wait=true', { id: 'N2', root_cause: 'broken', service: 's1', confidence: 1 });

@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
+import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MIGRATIONS_DIR } from '../../src/service.js';
+import { BEFORE_FIRST_STEP_REASON } from '../../src/execute/before-first-step.js';
+import { INTERRUPTED_BEFORE_FIRST_STEP, type Store } from '../../src/store/ports.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -29,13 +32,15 @@ const runbooks = (base: string) => `runbooks:
       - http: {method: POST, url: "${base}/act/{service}"}
 `;
 const broken = (service: string, id: string) => ({ root_cause: 'broken', service, confidence: 1, id });
+/** A run's outcome names the fault, not the store's "retry later" meant for a request's sender. */
+const COMMIT_FAILED = 'the database could not commit (SQLITE_BUSY: database is locked)';
 const LOCKED = 'SQLITE_BUSY: database is locked (another connection holds its write lock; a commit waits for it up to 1000 ms)';
 
 describe('a database locked by another process', () => {
   let target: HttpTarget;
   before(async () => {
     target = await startHttpTarget();
-    for (const s of ['ready', 'wait', 'locked']) target.route('POST', `/act/${s}`, { status: 200 });
+    for (const s of ['ready', 'wait', 'locked', 'first']) target.route('POST', `/act/${s}`, { status: 200 });
   });
   after(async () => target.close());
 
@@ -213,6 +218,51 @@ describe('a database locked by another process', () => {
     }
   });
 
+  it('a run whose first step\'s start could not be recorded (the lock taken right after its claim) ran nothing: it ends INTERRUPTED before its first step, needs_human false, no breaker failure, and no "retry later"', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '1', '--db-busy-timeout', '100ms'], captureLogs: true });
+    const other = new Database(svc.dbPath);
+    try {
+      // The lock is taken by another connection in the instant after the claim (intake's
+      // commit) and before the run's first write: the record of its first step's start.
+      const store = svc.service.store as Store;
+      const transact = store.transact.bind(store);
+      let armed = false;
+      let held = false;
+      store.transact = ((work: Parameters<Store['transact']>[0], opts?: Parameters<Store['transact']>[1]) => {
+        if (opts?.refusable) armed = true;
+        else if (armed && !held) {
+          held = true;
+          other.exec('BEGIN EXCLUSIVE');
+        }
+        return transact(work, opts);
+      }) as Store['transact'];
+      const r = await svc.post('/api/v1/incidents', broken('first', 'bf1'));
+      assert.deepEqual([r.status, r.body.action, r.body.event], [202, 'executed', 'EXECUTING']);
+      const executionId = r.body.execution_id as string;
+      await until('the failed record of the first step', async () => svc.log.lines.some((l) => l.includes('execution could not record its progress')) || undefined);
+      other.exec('ROLLBACK');
+      const e = await until('the end recorded', async () => {
+        const g = await svc.get(`/api/v1/executions/${executionId}`);
+        return g.body.state === 'running' ? undefined : g.body;
+      });
+      assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', INTERRUPTED_BEFORE_FIRST_STEP, false, []]);
+      assert.equal(target.calls('/act/first'), 0);
+      const rows = (await svc.get(`/api/v1/audit?execution_id=${executionId}&limit=50`)).body.events.reverse();
+      assert.deepEqual(rows.map((a: { event: string }) => a.event), ['EXECUTING', 'INTERRUPTED']);
+      assert.equal(rows[1].details.reason, BEFORE_FIRST_STEP_REASON);
+      assert.deepEqual([rows[1].details.last_step, rows[1].details.nothing_changed], [null, true]);
+      assert.equal(JSON.stringify(e).includes('retry later'), false);
+      // No breaker failure: with a threshold of 1, the next alert still runs.
+      assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.state, 'closed');
+      const again = await svc.post('/api/v1/incidents', broken('first', 'bf1'));
+      assert.deepEqual([again.body.event, again.body.reason], ['DUPLICATE', `already decided: executed (EXECUTING); its run ${executionId} ended ${INTERRUPTED_BEFORE_FIRST_STEP}`]);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a run whose action failed, then found the database locked when recording it, ends INTERRUPTED with that failure and is counted by the breaker', async () => {
     let go: () => void = () => {};
     const gate = new Promise<void>((r) => (go = r));
@@ -237,9 +287,9 @@ describe('a database locked by another process', () => {
         rows.map((e: any) => e.event),
         ['EXECUTING', 'STEP_STARTED', 'INTERRUPTED', 'CIRCUIT_TRIPPED'],
       );
-      assert.deepEqual(rows[2].details, { reason: 'progress could not be recorded: the database could not commit; nothing was recorded, retry later', failure, steps: 1 });
+      assert.deepEqual(rows[2].details, { reason: `progress could not be recorded: ${COMMIT_FAILED}`, failure, steps: 1 });
       assert.deepEqual([rows[3].details.reason, rows[3].details.failures], ['1 consecutive failures (threshold 1)', 1]);
-      assert.equal(r.reason, `recording failed after: ${failure}; the database could not commit; nothing was recorded, retry later`);
+      assert.equal(r.reason, `recording failed after: ${failure}; ${COMMIT_FAILED}`);
       assert.deepEqual((await svc.get('/api/v1/runbooks/fix')).body.circuit.state, 'open');
       const next = await svc.post('/api/v1/incidents', broken('failing', 'lk2'));
       assert.deepEqual([next.body.action, next.body.event], ['blocked', 'CIRCUIT_OPEN']);
