@@ -126,7 +126,8 @@ export interface Service {
   /** Starts listening; resolves with the bound address. */
   listen(): Promise<string>;
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
-  close(): Promise<void>;
+  /** Stops it: answers the executions cut off whose INTERRUPTED could not be recorded (the next start records them). */
+  close(): Promise<{ unrecorded: string[] }>;
   /**
    * SIGHUP: re-reads the runbooks folder, the tokens file, the TLS certificate and
    * key, and the Slack signing secret when it is given as `${file:/path}`. Each is
@@ -1061,23 +1062,40 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       }
       return report;
     },
-    async close() {
+    /**
+     * Stops the service. Answers the executions the stop cut off whose INTERRUPTED the store
+     * could not take in the time the stop gives it (a lock held elsewhere, a full disk):
+     * the database still shows them running until the next start records them.
+     */
+    async close(): Promise<{ unrecorded: string[] }> {
+      const unrecorded: string[] = [];
+      /** Logs, at error level, the runs a stop left unrecorded. */
+      const notRecorded = (ids: string[], when: string): void => {
+        if (ids.length === 0) return;
+        unrecorded.push(...ids);
+        log.error({ unrecorded: ids.length, execution_ids: ids }, `executions ${when} could not be recorded as INTERRUPTED (the database could not commit): they show as running; the next start records them INTERRUPTED; a person must check`);
+      };
       /** Until no commit is queued and no run is in flight: nothing new comes once the API is closed. */
       const settleLate = async (): Promise<void> => {
         let late = 0;
+        const lost: string[] = [];
         while (store.pending() > 0 || tracker.size() > 0) {
           await new Promise((r) => setImmediate(r));
-          late += (await tracker.drain(0)).interrupted;
+          const d = await tracker.drain(0);
+          late += d.interrupted;
+          lost.push(...d.unrecorded);
         }
         if (late > 0) log.warn({ interrupted: late }, 'executions started as the service stopped were recorded as INTERRUPTED');
+        notRecorded(lost, 'started as the service stopped');
       };
-      if (closed) return;
+      if (closed) return { unrecorded };
       closed = true;
       draining = true;
       clearInterval(sweep);
       await sweeping;
       const drained = await tracker.drain(config.shutdownGraceMs);
-      if (drained.interrupted) log.warn(drained, 'executions cut off by shutdown were recorded as INTERRUPTED');
+      if (drained.interrupted) log.warn({ finished: drained.finished, interrupted: drained.interrupted }, 'executions cut off by shutdown were recorded as INTERRUPTED');
+      notRecorded(drained.unrecorded, 'cut off by shutdown');
       // Connections made before the listener closes get their answer, not a reset: see letInArrived.
       await letInArrived(app.server);
       // A request still open now (a client sending its body slowly, or never) would hold the
@@ -1111,6 +1129,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       await notifications.close();
       await saveClock();
       store.close();
+      return { unrecorded };
     },
   };
 }

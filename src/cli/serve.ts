@@ -182,10 +182,14 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   });
 }
 
-/** Closes the service, draining its executions: exit 0, or 1 once an unclean stop is logged; the exit code is logged as stopped. */
-async function stopService(service: { close(): Promise<void> }, log: Logger): Promise<number> {
+/**
+ * Closes the service, draining its executions: exit 0, or 1 once an unclean stop is logged
+ * (a failure, or executions cut off whose INTERRUPTED could not be recorded: the service
+ * logged them); the exit code is logged as stopped.
+ */
+async function stopService(service: { close(): Promise<{ unrecorded: readonly string[] }> }, log: Logger): Promise<number> {
   const code = await service.close().then(
-    () => EXIT.OK,
+    (r) => (r.unrecorded.length > 0 ? EXIT.FAILED : EXIT.OK),
     (err: unknown) => {
       log.error({ err }, 'unclean stop');
       return EXIT.FAILED;

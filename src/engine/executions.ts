@@ -4,7 +4,8 @@ import type { ExecutionRunner, RunOutcome, RunRequest } from '../execute/runner.
 /**
  * Executions in flight in this process. Started only after the claim committed;
  * on shutdown they get a grace period, then their signal aborts and they end as
- * INTERRUPTED.
+ * INTERRUPTED, or, when the store cannot take that record in the time the stop gives it
+ * (RunnerDeps.stopRecordMs), are counted unrecorded.
  */
 export function createExecutionTracker(run: ExecutionRunner) {
   const inflight = new Map<string, { promise: Promise<RunOutcome>; abort: AbortController }>();
@@ -27,12 +28,14 @@ export function createExecutionTracker(run: ExecutionRunner) {
      * decision committed as intake stopped, too), then aborts the rest, and any that
      * start later, and waits for them to record it.
      */
-    async drain(graceMs: number): Promise<{ finished: number; interrupted: number }> {
+    async drain(graceMs: number): Promise<{ finished: number; interrupted: number; unrecorded: string[] }> {
       const seen = new Set<string>();
+      /** Runs whose end the store could not take before the stop gave up on it (RunOutcome.unrecorded). */
+      const unrecorded = new Set<string>();
       const settled = async (): Promise<void> => {
         while (inflight.size > 0) {
           for (const id of inflight.keys()) seen.add(id);
-          await Promise.allSettled([...inflight.values()].map((e) => e.promise));
+          await Promise.allSettled([...inflight.entries()].map(([id, e]) => e.promise.then((o) => void (o.unrecorded && unrecorded.add(id)))));
         }
       };
       let timer: NodeJS.Timeout | undefined;
@@ -43,7 +46,7 @@ export function createExecutionTracker(run: ExecutionRunner) {
       const left = [...inflight.keys()];
       for (const id of left) inflight.get(id)!.abort.abort(new Error('shutting down'));
       await settled();
-      return { finished: seen.size - left.length, interrupted: left.length };
+      return { finished: seen.size - left.length, interrupted: left.filter((id) => !unrecorded.has(id)).length, unrecorded: left.filter((id) => unrecorded.has(id)) };
     },
   };
 }

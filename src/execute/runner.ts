@@ -75,10 +75,26 @@ export interface RunOutcome {
   outcome: string;
   /** The event that ended it (SUCCESS, FAILED, PRE_CHECK_FAILED, DISRUPTION_BLOCKED, PAUSED, RESOLVED_BEFORE_ACTION, INTERRUPTED…). */
   event: AuditEventName;
+  /**
+   * Its end could not be recorded before a stop ran out of time for it (the store's write
+   * lock held elsewhere, a full disk): the database still shows it running, and the next
+   * start records it INTERRUPTED. Nothing was told of its end.
+   */
+  unrecorded?: true;
 }
+
+/** How long, after a stop's abort, a run keeps trying to record an end the store cannot take yet (see RunnerDeps.stopRecordMs). */
+export const STOP_RECORD_MS = 5_000;
 
 export interface RunnerDeps {
   store: Pick<Store, 'transact'>;
+  /**
+   * After a stop's abort, how long a run whose end the store cannot take yet (a lock held
+   * elsewhere, a full disk) keeps trying to record it, each attempt's wait for the lock
+   * within it (default STOP_RECORD_MS); past it the run is left unrecorded for the next
+   * start (RunOutcome.unrecorded).
+   */
+  stopRecordMs?: number;
   actions: ReadonlyMap<string, ActionExecutor>;
   checks: ReadonlyMap<string, CheckRunner>;
   clock: { now(): number };
@@ -197,6 +213,9 @@ export function createExecutionRunner(deps: RunnerDeps) {
     // What left the failing action unconfirmed, for the reason a person is told.
     let unconfirmedBy: UnconfirmedBy = 'unanswered';
     const ctx: StepContext = { signal, log, startedAt: req.startedAt, alertReceivedAt: req.alertReceivedAt, memo: new Map() };
+    /** When the stop's abort came (performance.now()): the record of the run's end is tried until stopRecordMs after it. */
+    let abortedAt: number | undefined = signal.aborted ? performance.now() : undefined;
+    if (abortedAt === undefined) signal.addEventListener('abort', () => (abortedAt = performance.now()), { once: true });
     /**
      * Whether the database may hold a step of this run: a step's start was recorded, or
      * the commit recording it could not be confirmed. Until then no step was started (each
@@ -708,18 +727,26 @@ export function createExecutionRunner(deps: RunnerDeps) {
               opts,
             );
       // Until the end is recorded the run keeps its blast-radius claim and shows as
-      // running, so keep trying while the store is down (a lock, a full disk clears
-      // by itself). On shutdown, startup recovery records it instead.
+      // running, so keep trying while the store is down (a lock, a full disk clears by
+      // itself). Once a stop has aborted the run, it keeps trying for stopRecordMs after
+      // the abort, each attempt's wait for the lock within it, and is then left to startup
+      // recovery: the stop is bounded, and says the run was not recorded.
+      const budget = deps.stopRecordMs ?? STOP_RECORD_MS;
+      const left = (): number => (abortedAt === undefined ? Infinity : abortedAt + budget - performance.now());
       for (let delay = 250; ; delay = Math.min(delay * 2, 5_000)) {
         try {
-          return await end();
+          const wait = left();
+          return await end(Number.isFinite(wait) ? { lockWaitMs: Math.max(0, wait) } : undefined);
         } catch (again) {
-          log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
-          try {
-            await sleep(delay, signal);
-          } catch {
-            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED' };
+          // A closed store takes nothing more: the next start records the run.
+          const closed = isRectifyError(again) && again.code === 'SHUTTING_DOWN';
+          if (closed || left() <= 0) {
+            log.error({ err: errorMessage(again) }, 'the interruption could not be recorded before the stop: the next start records it INTERRUPTED; a person must check');
+            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED', unrecorded: true };
           }
+          log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
+          // A stop's abort during the wait ends it: the next attempt is then bounded by the stop.
+          await sleep(Math.min(delay, left()), abortedAt === undefined ? signal : undefined).catch(() => undefined);
         }
       }
     }

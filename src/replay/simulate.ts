@@ -205,7 +205,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     },
     get: () => undefined,
     size: () => pending.length,
-    drain: async () => ({ finished: 0, interrupted: 0 }),
+    drain: async () => ({ finished: 0, interrupted: 0, unrecorded: [] }),
   };
   const never = new AbortController().signal;
   async function advanceTo(t: number): Promise<void> {

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
+import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { startRectifyProcess, type RectifyProcess } from '../helpers/process.js';
 
 /**
@@ -85,6 +86,75 @@ describe('stopping rectify serve', () => {
     } finally {
       d.close();
     }
+  });
+
+  /** The log lines of a process's output, parsed. */
+  const logLines = (p: RectifyProcess): Array<Record<string, unknown>> =>
+    p.output().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  /** The slow run cut off by a SIGTERM while another process holds the database's write lock: started, locked, stopping. */
+  async function stopWhileLocked(name: string): Promise<{ p: RectifyProcess; db: string; lock: Awaited<ReturnType<typeof holdDatabaseLock>> }> {
+    const db = join(dir, `${name}.db`);
+    const p = await startRectifyProcess({ db, runbooks, args: ['--shutdown-grace', '1s', '--db-busy-timeout', '200ms'] });
+    const r = await p.post('/api/v1/incidents', { id: `INC-${name}`, root_cause: 'slow', service: 'shop' });
+    assert.equal(r.body.action, 'executed');
+    await until('the action to start', async () => (await p.get('/api/v1/audit?event=STEP_STARTED')).body.events.length > 0);
+    const lock = await holdDatabaseLock(db, 40_000);
+    process.kill(p.pid, 'SIGTERM');
+    return { p, db, lock };
+  }
+  function executionOf(db: string, incident: string): { state: string; outcome: string | null } {
+    const d = new Database(db, { readonly: true });
+    try {
+      return d.prepare('SELECT state, outcome FROM executions WHERE incident_id = ?').get(incident) as { state: string; outcome: string | null };
+    } finally {
+      d.close();
+    }
+  }
+
+  it('a run whose INTERRUPTED the database cannot take while stopping (its write lock held elsewhere throughout) is logged at error level as not recorded, never as recorded, and the exit is 1', { timeout: 60_000 }, async () => {
+    const { p, db, lock } = await stopWhileLocked('unrecorded');
+    let code: number | null | undefined;
+    try {
+      code = await exitWithin(p, 40_000);
+    } finally {
+      if (code === undefined) await p.kill9();
+      await lock.release();
+    }
+    assert.equal(code, 1, p.output());
+    const lines = logLines(p);
+    assert.ok(lines.some((l) => l.msg === 'the interruption could not be recorded yet; retrying'), p.output());
+    assert.equal(lines.filter((l) => String(l.msg).includes('recorded as INTERRUPTED') && !String(l.msg).includes('could not be recorded')).length, 0, p.output());
+    const notRecorded = lines.filter((l) => String(l.msg).startsWith('executions cut off by shutdown could not be recorded as INTERRUPTED'));
+    assert.equal(notRecorded.length, 1, p.output());
+    const exe = executionOf(db, 'INC-unrecorded');
+    assert.deepEqual(
+      [notRecorded[0]!.level, notRecorded[0]!.unrecorded, notRecorded[0]!.execution_ids, notRecorded[0]!.msg],
+      ['error', 1, [lines.find((l) => l.msg === 'the interruption could not be recorded yet; retrying')!.execution_id], 'executions cut off by shutdown could not be recorded as INTERRUPTED (the database could not commit): they show as running; the next start records them INTERRUPTED; a person must check'],
+    );
+    assert.deepEqual(lines.at(-1) && [lines.at(-1)!.msg, lines.at(-1)!.exit_code], ['stopped', 1]);
+    // The database still shows it running, with no outcome and no end told: the next start records it.
+    assert.deepEqual(exe, { state: 'running', outcome: null });
+  });
+
+  it('a run whose INTERRUPTED the database cannot take at first while stopping keeps trying, not cut short by the stop: recorded once the lock goes, logged as recorded, and the exit is 0', { timeout: 60_000 }, async () => {
+    const { p, db, lock } = await stopWhileLocked('late');
+    let code: number | null | undefined;
+    try {
+      await until('a failed attempt to record the interruption', () => p.output().includes('the interruption could not be recorded yet; retrying'), 30_000);
+      await lock.release();
+      code = await exitWithin(p, 40_000);
+    } finally {
+      if (code === undefined) await p.kill9();
+      await lock.release();
+    }
+    assert.equal(code, 0, p.output());
+    const lines = logLines(p);
+    const recorded = lines.filter((l) => l.msg === 'executions cut off by shutdown were recorded as INTERRUPTED');
+    assert.deepEqual(recorded.map((l) => [l.level, l.interrupted]), [['warn', 1]], p.output());
+    assert.equal(lines.some((l) => String(l.msg).includes('could not be recorded as INTERRUPTED')), false, p.output());
+    const exe = executionOf(db, 'INC-late');
+    assert.equal(exe.state, 'interrupted');
+    assert.match(exe.outcome ?? '', /^recording failed.*[:;] the database could not commit \(SQLITE_BUSY: database is locked\)$/);
   });
 
   it('a request answered before its body arrived (refused by the Host check), whose body never comes, does not hold the stop: its connection is closed and the exit is 0', { timeout: 60_000 }, async () => {

@@ -67,7 +67,7 @@ async function startTenAsked() {
  * Writes all of `req` but its last bytes on `sock`, begins the stop once the service has
  * it, and resolves when the listener has closed: the bytes left to write, and the stop.
  */
-async function stopWithinRequest(on: { svc: TestService; host: string; port: number }, sock: Socket, req: string): Promise<{ rest: string; closing: Promise<void> }> {
+async function stopWithinRequest(on: { svc: TestService; host: string; port: number }, sock: Socket, req: string): Promise<{ rest: string; closing: Promise<unknown> }> {
   const split = req.length - 5;
   const arrived = new Promise<void>((r) => on.svc.app.server.once('request', () => setImmediate(r)));
   sock.write(req.slice(0, split));

@@ -241,7 +241,7 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
   }
   const service_ = svc;
   // Ctrl-C: stop as the service stops, so the run ends recorded (grace, then INTERRUPTED).
-  let closing: Promise<void> | undefined;
+  let closing: Promise<unknown> | undefined;
   const onSigint = () => {
     io.err(`rectify run: stopping; a running execution gets ${config.shutdownGraceMs / 1000}s (--shutdown-grace) before it is recorded INTERRUPTED`);
     closing ??= service_.close();
