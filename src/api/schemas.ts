@@ -141,7 +141,7 @@ export const stepSchema = z.object({
   unconfirmed: z
     .literal(true)
     .optional()
-    .describe('a failed action that sent a write whose answer never said whether it was applied (no answer in time, a lost connection, a server error), or whose program was killed at its deadline (it may have done part of its work): what it changed is not known'),
+    .describe('a failed action that sent a write whose answer never said whether it was applied (no answer in time, a lost connection, a server error), or whose program was killed at its deadline (it may have done part of its work) or left a process running (killed part way through its work, or maybe still running): what it changed is not known'),
   unchanged: z.literal(true).optional().describe('an action that changed nothing: done without effect, refused by rectify\'s own rule, or answered "not now" by the target'),
   refused: z
     .enum(['rule', 'not_now'])

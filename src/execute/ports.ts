@@ -113,11 +113,18 @@ export interface ActionOutcome {
   /**
    * Failed after sending a write whose answer never said whether it was applied (no
    * answer in time, a lost connection, a server error), or a program killed at its
-   * deadline, which may have done part of its work: what the step changed is not
-   * known. A run that ends with no rollback run after it leaves that to a person
-   * (`needs_human`).
+   * deadline, which may have done part of its work, or one that left a process running
+   * (killed then part way through its work, or maybe still running): what the step
+   * changed is not known. A run that ends with no rollback run after it leaves that to
+   * a person (`needs_human`).
    */
   unconfirmed?: boolean;
+  /**
+   * With `unconfirmed`, a program's (`command:`): killed at its deadline, or ended
+   * leaving a process running. Absent: a write that got no answer. It chooses the words
+   * a person is told why they must check.
+   */
+  unconfirmedBy?: 'deadline' | 'left_running';
   /**
    * With `unconfirmed`: why the run's rollback must not run on it, and a person must check
    * instead (`needs_human`), as for a verification that could not measure. A rollout undo

@@ -3,7 +3,7 @@ import type { AuditEventName, RenderedAction, RenderedCheck, RenderedStep } from
 import { isOutcomeUnknown, isRectifyError, preCheckTimeoutMs, TOLD_EVENTS } from '../domain/index.js';
 import { errorMessage, sleep } from '../lib/index.js';
 import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type TransactOptions, type Tx } from '../store/ports.js';
-import type { ActionExecutor, CheckOutcome, CheckRunner, StepContext } from './ports.js';
+import type { ActionExecutor, ActionOutcome, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import { stepMarker } from './markers.js';
 import { endBeforeFirstStep } from './before-first-step.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
@@ -133,11 +133,15 @@ function mustCheck(outcome: string, state: RunOutcome['state'], rollback: Rollba
   return `${outcome}; ${why}: ${MUST_CHECK}`;
 }
 
-/** What left a failed action unconfirmed: a write that got no answer, or a program killed at its deadline (`command:`). */
-type UnconfirmedBy = 'unanswered' | 'killed';
+/**
+ * What left a failed action unconfirmed: a write that got no answer, or a program
+ * (`command:`) killed at its deadline or that left a process running.
+ */
+type UnconfirmedBy = 'unanswered' | NonNullable<ActionOutcome['unconfirmedBy']>;
 const UNCONFIRMED_WHY: Record<UnconfirmedBy, string> = {
   unanswered: 'a write got no answer saying whether it was applied, and no rollback ran after it to read the target back',
-  killed: 'a program was killed at its deadline and may have done part of its work, and no rollback ran after it',
+  deadline: 'a program was killed at its deadline and may have done part of its work, and no rollback ran after it',
+  left_running: 'a process the program left running was killed, or may still run, and no rollback ran after it',
 };
 
 /** Why an automatic run stops before an action: the event that ends it, the word its reason starts with, and why. */
@@ -153,6 +157,8 @@ interface StepOutcome {
   detail: string;
   unchanged: boolean;
   unconfirmed: boolean;
+  /** Unconfirmed: by what, when a program's (ActionOutcome.unconfirmedBy). */
+  unconfirmedBy?: ActionOutcome['unconfirmedBy'];
   /** Unconfirmed, and the rollback must wait for a person: why (ActionOutcome.holdRollback). */
   holdRollback?: string;
   /** The detail without what the step left in place (ActionOutcome.standing), when it says so. */
@@ -302,6 +308,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let refused = false;
       let unconfirmed = false;
       let holdRollback: string | undefined;
+      let unconfirmedBy: ActionOutcome['unconfirmedBy'];
       let undone: string | undefined;
       // Until an executor has been handed the step, nothing happened.
       let unchanged = true;
@@ -320,6 +327,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           unchanged = out.unchanged === true || notNow || refused;
           unconfirmed = !out.ok && !unchanged && out.unconfirmed === true;
           if (unconfirmed && out.holdRollback !== undefined) holdRollback = out.holdRollback;
+          if (unconfirmed && out.unconfirmedBy !== undefined) unconfirmedBy = out.unconfirmedBy;
           if (!out.ok && out.standing !== undefined && out.detail.endsWith(`; ${out.standing}`)) undone = out.detail.slice(0, -`; ${out.standing}`.length);
           detail = out.detail;
           if (out.facts && Object.keys(out.facts).length > 0) facts = out.facts;
@@ -352,7 +360,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ...(rec.refused ? { refused: rec.refused } : {}),
         });
       });
-      return { ok, detail, unchanged, unconfirmed, ...(holdRollback !== undefined ? { holdRollback } : {}), ...(undone !== undefined ? { undone } : {}) };
+      return { ok, detail, unchanged, unconfirmed, ...(unconfirmedBy !== undefined ? { unconfirmedBy } : {}), ...(holdRollback !== undefined ? { holdRollback } : {}), ...(undone !== undefined ? { undone } : {}) };
     }
 
     /** What stops an automatic run before an action that would be its first change: a kill switch, or its alert resolved. */
@@ -585,7 +593,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           failure = `action ${step.index + 1} failed: ${out.detail}`;
           refusedByRule = refusal === 'rule';
           unconfirmed = out.unconfirmed;
-          if (unconfirmed && step.type === 'command') unconfirmedBy = 'killed';
+          if (unconfirmed) unconfirmedBy = out.unconfirmedBy ?? 'unanswered';
           actionHold = out.holdRollback;
           if (out.undone !== undefined) failureUndone = `action ${step.index + 1} failed: ${out.undone}`;
           break;

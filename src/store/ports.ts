@@ -179,7 +179,10 @@ export interface StepRecord {
   facts?: Record<string, string>;
   /** A failed check whose last try could not measure (no data, NaN, an error, no answer). */
   inconclusive?: true;
-  /** A failed action whose write got no answer saying whether it was applied, or whose program was killed at its deadline: what it changed is not known. */
+  /**
+   * A failed action whose write got no answer saying whether it was applied, or whose
+   * program was killed at its deadline or left a process running: what it changed is not known.
+   */
   unconfirmed?: true;
   /**
    * An action that changed nothing: done without effect, refused by rectify's own rule,

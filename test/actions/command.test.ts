@@ -160,7 +160,7 @@ describe('command action', () => {
     const started = Date.now();
     const out = await createCommandActionExecutor().run(cmd(['sleep', '10'], 300), ctx());
     const took = Date.now() - started;
-    assert.deepEqual(out, { ok: false, detail: 'timed out after 300ms (killed; the program may have done part of its work)', facts: { signal: 'SIGTERM' }, unconfirmed: true });
+    assert.deepEqual(out, { ok: false, detail: 'timed out after 300ms (killed; the program may have done part of its work)', facts: { signal: 'SIGTERM' }, unconfirmed: true, unconfirmedBy: 'deadline' });
     assert.ok(took < 2_000, `took ${took}ms`);
   });
 
@@ -192,13 +192,14 @@ describe('command action', () => {
     assert.equal(running(pid), false, `sleep ${pid} is stopped`);
     assert.ok(took < 2_000, `took ${took}ms: not the sleep's 30 s, nor the 10 s deadline`);
 
-    // Through the executor: the step fails, and says why. (The pid goes to a file, for the clean-up above.)
+    // Through the executor: the step fails, and says why; unconfirmed, for the sleep was stopped
+    // part way through whatever it did. (The pid goes to a file, for the clean-up above.)
     const dir = await mkdtemp(join(tmpdir(), 'rectify-cmd-'));
     t.after(() => rm(dir, { recursive: true, force: true }));
     const pidFile = join(dir, 'pid');
     const out = await createCommandActionExecutor().run(cmd(['sh', '-c', 'sleep 30 & echo $! >"$0"; echo ok', pidFile]), ctx());
     pids.push(Number(readFileSync(pidFile, 'utf8')));
-    assert.deepEqual(out, { ok: false, detail: 'exit 0; left processes behind (killed)', facts: { exit_code: '0' } });
+    assert.deepEqual(out, { ok: false, detail: 'exit 0; left processes behind (killed)', facts: { exit_code: '0' }, unconfirmed: true, unconfirmedBy: 'left_running' });
     assert.equal(running(pids[1]!), false);
 
     // Output closed early says nothing about the group: a leftover that closed its output is found too.
@@ -250,7 +251,7 @@ describe('command action', () => {
         })
         .map(Number);
 
-    it('is killed when the program exits, and the step fails (a daemon that called setsid)', async (t) => {
+    it('is killed when the program exits, and the step fails, unconfirmed (a daemon that called setsid)', async (t) => {
       const dir = await mkdtemp(join(tmpdir(), 'rectify-cmd-'));
       const pidFile = join(dir, 'pid');
       t.after(() => {
@@ -265,7 +266,13 @@ describe('command action', () => {
       const took = Date.now() - started;
       const pid = Number(readFileSync(pidFile, 'utf8'));
       assert.ok(pid > 0);
-      assert.deepEqual(out, { ok: false, detail: 'exit 0; 1 process left running outside its process group (killed with SIGKILL)', facts: { exit_code: '0' } });
+      assert.deepEqual(out, {
+        ok: false,
+        detail: 'exit 0; 1 process left running outside its process group (killed with SIGKILL)',
+        facts: { exit_code: '0' },
+        unconfirmed: true,
+        unconfirmedBy: 'left_running',
+      });
       assert.equal(running(pid), false, `sleep ${pid} is stopped`);
       assert.deepEqual(marked(), []);
       assert.ok(took < 5_000, `took ${took}ms`);
@@ -282,6 +289,7 @@ describe('command action', () => {
         detail: 'timed out after 1s (killed; the program may have done part of its work); 2 processes left running outside its process group (killed with SIGKILL)',
         facts: { signal: 'SIGTERM' },
         unconfirmed: true,
+        unconfirmedBy: 'deadline',
       });
       assert.deepEqual(marked(), []);
       assert.ok(took < 5_000, `took ${took}ms`);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { chmodSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
+import { chmodSync, writeFileSync, readFileSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { sequence, startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -340,6 +341,55 @@ describe('executions: verify, roll back, refuse', () => {
       assert.deepEqual([failed.rolled_back, failed.needs_human], [true, undefined]);
       assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
       assert.deepEqual(told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]), [['ROLLED_BACK', 'failed, rolled back', false, e.outcome]]);
+    });
+
+    // Regression: a program that exited 0 but left a process running (`daemon &`), which
+    // rectify then killed, was an ordinary failure: that process was stopped part way
+    // through whatever it was doing, so with no rollback a person must check too.
+    describe('a command that left a process running', () => {
+      let dir: string;
+      let script: string;
+      before(() => {
+        dir = mkdtempSync(join(tmpdir(), 'rectify-bg-'));
+        script = join(dir, 'bg.sh');
+        writeFileSync(script, '#!/bin/sh\n/bin/sleep 30 &\necho started\nexit 0\n');
+        chmodSync(script, 0o755);
+      });
+      after(() => rmSync(dir, { recursive: true, force: true }));
+
+      it('with no rollback: unconfirmed, the run fails with needs_human true, and the pager is told a person must check', async () => {
+        const { r, e, incident, failed, finished, told } = await run(`    action:\n      command: {argv: ["${script}"], timeout_seconds: 5}\n`);
+        const detail = 'exit 0; left processes behind (killed)';
+        const failure = `action 1 failed: ${detail}`;
+        assert.deepEqual([r.body.success, r.body.rolled_back, r.body.reason], [false, false, failure]);
+        assert.deepEqual(
+          e.steps.map((s: any) => [s.phase, s.ok, s.detail, s.unconfirmed ?? false, s.unchanged ?? false]),
+          [['action', false, detail, true, false]],
+        );
+        assert.deepEqual(finished, [['action', false, true, detail]]);
+        assert.deepEqual(failed, { reason: failure, rolled_back: false, needs_human: true });
+        assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', failure, false, true]);
+        assert.equal(incident.execution.needs_human, true);
+        assert.deepEqual(
+          told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]),
+          [['FAILED', 'failed', true, `${failure}; a process the program left running was killed, or may still run, and no rollback ran after it: a person must check`]],
+        );
+      });
+
+      it('with a rollback: the rollback runs once and the run is rolled back, needs_human false', async () => {
+        const { e, failed, finished, told, undos } = await run(`    action:\n      command: {argv: ["${script}"], timeout_seconds: 5}\n    rollback:\n      http: {method: POST, url: "${target.url}/undo"}\n`);
+        assert.equal(undos, 1);
+        assert.deepEqual(
+          finished.map((f: unknown[]) => f.slice(0, 3)),
+          [
+            ['action', false, true],
+            ['rollback', true, undefined],
+          ],
+        );
+        assert.deepEqual([failed.rolled_back, failed.needs_human], [true, undefined]);
+        assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', true, false]);
+        assert.deepEqual(told.map((t: any) => [t.event, t.outcome, t.needs_human, t.reason]), [['ROLLED_BACK', 'failed, rolled back', false, e.outcome]]);
+      });
     });
 
     it('a command that exits 1 by itself is an ordinary failure: not unconfirmed, needs_human false', async () => {

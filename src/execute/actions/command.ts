@@ -25,7 +25,8 @@ import { markerExecution, markerSpawnerRunning, processStart, procStat } from '.
  * - a program that returns while something it started runs on (`sleep 30 &`): the
  *   step would be reported a success while its work goes on unwatched, past its
  *   deadline and into the rollback or the next run. When the program exits, whatever
- *   is left of its process group is stopped the same way, and the step fails;
+ *   is left of its process group is stopped the same way, and the step fails,
+ *   `unconfirmed`: what was stopped was part way through whatever it did;
  * - a process that leaves the group (a daemon's `setsid`, coreutils `timeout`, which
  *   puts itself in a group of its own): each step's child gets a marker of its own in
  *   its environment (STEP_MARKER_VAR), inherited by everything it starts; when the step
@@ -33,7 +34,7 @@ import { markerExecution, markerSpawnerRunning, processStart, procStat } from '.
  *   fails. (Linux only, through /proc; a process that replaces its environment, becomes
  *   another user or whose environ cannot be read, setgid or non-dumpable, is not found.
  *   Only processes started since the program are read, and a search that runs past 2 s
- *   fails the step.)
+ *   fails the step, `unconfirmed` too.)
  * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
  */
 
@@ -344,16 +345,30 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
       });
       // A program that never started changed nothing. One killed at its deadline may have
       // done part of its work (a script half applied): what it changed is not known, as for
-      // a write that got no answer. (Killed by rectify's own stop, the run is interrupted
-      // and left to a person whatever the step says.)
-      const known = r.spawnError !== undefined ? { unchanged: true } : r.timedOut ? { unconfirmed: true } : {};
+      // a write that got no answer. So for one that exited leaving a process running: that
+      // process was killed part way through whatever it did, or may still run (it outlived
+      // SIGKILL, or the search for it ran out of time). (Killed by rectify's own stop, the
+      // run is interrupted and left to a person whatever the step says.)
+      const known: Pick<ActionOutcome, 'unchanged' | 'unconfirmed' | 'unconfirmedBy'> =
+        r.spawnError !== undefined
+          ? { unchanged: true }
+          : r.timedOut
+            ? { unconfirmed: true, unconfirmedBy: 'deadline' }
+            : !r.aborted && leftRunning(r)
+              ? { unconfirmed: true, unconfirmedBy: 'left_running' }
+              : {};
       return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r), ...known };
     },
   };
 }
 
 function isSuccess(r: CommandResult): boolean {
-  return r.exitCode === 0 && !r.timedOut && !r.aborted && !r.leftBehind && r.escaped === 0 && r.escapeSearchTimedOut !== true && r.spawnError === undefined;
+  return r.exitCode === 0 && !r.timedOut && !r.aborted && !leftRunning(r) && r.spawnError === undefined;
+}
+
+/** The program left a process running when it ended: killed then, or maybe still running. */
+function leftRunning(r: CommandResult): boolean {
+  return r.leftBehind || r.escaped > 0 || r.escapeSearchTimedOut === true;
 }
 
 /**
