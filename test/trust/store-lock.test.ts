@@ -299,3 +299,168 @@ describe('a database locked by another process', () => {
     }
   });
 });
+
+/**
+ * A stop (the service's close, as at SIGTERM) that aborts a run's step while the database
+ * cannot record the step's end, or the run's end. The step the stop's abort ended says
+ * nothing of the runbook: the breaker's count stays as it was before the stop, as it does
+ * when the store takes those records. A step that failed on its own before the stop is
+ * still counted.
+ */
+describe('a stop while the database cannot record the run', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act/bad', { status: 500 });
+    target.route('POST', '/act/hang', { status: 200, delayMs: 120_000 });
+    target.route('POST', '/act/hang2', { status: 200, delayMs: 120_000 });
+  });
+  after(async () => target.close());
+
+  const start = () =>
+    startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '3', '--db-busy-timeout', '200ms', '--shutdown-grace', '0s'], captureLogs: true });
+  /** One failed run of `fix`: the breaker's count is 1 before each stop. */
+  async function failOnce(svc: Awaited<ReturnType<typeof start>>): Promise<void> {
+    const r = await svc.post('/api/v1/incidents?wait=true', broken('bad', 'bad-1'));
+    assert.deepEqual([r.body.action, r.body.success], ['executed', false]);
+    assert.deepEqual((await svc.get('/api/v1/runbooks/fix')).body.circuit.state, 'closed');
+  }
+  /** What the database holds after the stop: the circuit, the run's row and its audit rows. */
+  function stored(dbPath: string, executionId: string) {
+    const d = new Database(dbPath, { readonly: true });
+    try {
+      return {
+        circuit: d.prepare('SELECT state, failures FROM circuits WHERE runbook = ?').get('fix'),
+        execution: d.prepare('SELECT state, outcome FROM executions WHERE id = ?').get(executionId) as { state: string; outcome: string },
+        events: (d.prepare('SELECT event, details FROM audit WHERE execution_id = ? ORDER BY seq').all(executionId) as Array<{ event: string; details: string }>).map((a) => ({
+          event: a.event,
+          details: JSON.parse(a.details) as Record<string, unknown>,
+        })),
+        tripped: (d.prepare("SELECT COUNT(*) AS n FROM audit WHERE event IN ('CIRCUIT_TRIPPED', 'CIRCUIT_WAIT_RESTARTED')").get() as { n: number }).n,
+      };
+    } finally {
+      d.close();
+    }
+  }
+  const progressUnrecorded = (svc: Awaited<ReturnType<typeof start>>) =>
+    until('the failed record', async () => svc.log.lines.some((l) => l.includes('execution could not record its progress')) || undefined);
+
+  it("a step the stop's abort ended, whose end the database could not record (its write lock held elsewhere): INTERRUPTED, no breaker failure, the count as before the stop", async () => {
+    const svc = await start();
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const r = await svc.post('/api/v1/incidents', broken('hang', 'hang-1'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      await target.waitForRequest('/act/hang', { since: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      const closing = svc.service.close();
+      await progressUnrecorded(svc);
+      other.exec('ROLLBACK');
+      assert.deepEqual(await closing, { unrecorded: [] });
+      const s = stored(svc.dbPath, r.body.execution_id as string);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 1 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', `recording failed: ${COMMIT_FAILED}`]);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'INTERRUPTED'],
+      );
+      assert.deepEqual(s.events[2]!.details, { reason: `progress could not be recorded: ${COMMIT_FAILED}`, steps: 1 });
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it("a step the stop's abort ended, its end recorded, then the run's end not at first: INTERRUPTED, no breaker failure, the count as before the stop", async () => {
+    const svc = await start();
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const r = await svc.post('/api/v1/incidents', broken('hang2', 'hang-2'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      await target.waitForRequest('/act/hang2', { since: 0 });
+      // Once the step's end (STEP_FINISHED) is committed, the lock is taken before the run's end.
+      const store = svc.service.store as Store;
+      const transact = store.transact.bind(store);
+      let held = false;
+      store.transact = ((work: Parameters<Store['transact']>[0], opts?: Parameters<Store['transact']>[1]) => {
+        let stepEnd = false;
+        const p = transact((tx) => {
+          const seen = new Proxy(tx, {
+            get(t, k) {
+              if (k === 'appendAudit') return (row: { event: string }) => ((stepEnd ||= row.event === 'STEP_FINISHED'), t.appendAudit(row as Parameters<typeof t.appendAudit>[0]));
+              const v = (t as unknown as Record<string | symbol, unknown>)[k];
+              return typeof v === 'function' ? v.bind(t) : v;
+            },
+          });
+          return work(seen);
+        }, opts);
+        void p.then(() => {
+          if (stepEnd && !held) {
+            held = true;
+            other.exec('BEGIN EXCLUSIVE');
+          }
+        }, () => undefined);
+        return p;
+      }) as Store['transact'];
+      const closing = svc.service.close();
+      await progressUnrecorded(svc);
+      assert.equal(held, true);
+      other.exec('ROLLBACK');
+      assert.deepEqual(await closing, { unrecorded: [] });
+      const s = stored(svc.dbPath, r.body.execution_id as string);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 1 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', `recording failed: ${COMMIT_FAILED}`]);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED'],
+      );
+      assert.equal(s.events[2]!.details.detail, `POST ${target.url}/act/hang2: aborted (the request may have reached the target)`);
+      assert.deepEqual(s.events[3]!.details, { reason: `progress could not be recorded: ${COMMIT_FAILED}`, steps: 1 });
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a step that failed on its own, whose end the database could not record, then the stop: INTERRUPTED with that failure, counted by the breaker', async () => {
+    let go: () => void = () => {};
+    const gate = new Promise<void>((r) => (go = r));
+    target.route('POST', '/act/own', async () => (await gate, { status: 500 }));
+    const svc = await start();
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const r = await svc.post('/api/v1/incidents', broken('own', 'own-1'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      await target.waitForRequest('/act/own', { since: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      go();
+      await progressUnrecorded(svc);
+      const closing = svc.service.close();
+      await until('the stop retrying the record', async () => svc.log.lines.some((l) => l.includes('the interruption could not be recorded yet; retrying')) || undefined);
+      other.exec('ROLLBACK');
+      assert.deepEqual(await closing, { unrecorded: [] });
+      const failure = `action 1 failed: POST ${target.url}/act/own → 500, expected 200-299`;
+      const s = stored(svc.dbPath, r.body.execution_id as string);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 2 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', `recording failed after: ${failure}; ${COMMIT_FAILED}`]);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'INTERRUPTED'],
+      );
+      assert.deepEqual(s.events[2]!.details, { reason: `progress could not be recorded: ${COMMIT_FAILED}`, failure, steps: 1 });
+    } finally {
+      go();
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await svc.stop({ remove: true });
+    }
+  });
+});
