@@ -386,6 +386,27 @@ export const runbookStateSchema = z.object({
     .string()
     .nullable()
     .describe("the latest of the cooldowns' `until`; null when none is in force. A cooldown with `while_running` may end later: when its run does"),
+  object_cooldowns: z
+    .array(
+      z.object({
+        object: z.string().describe('the Kubernetes object, as the guardrail names it: `deployment production/checkout`, `node node-a`'),
+        until: z
+          .string()
+          .describe(
+            'when the cooldown on the object ends on the wall clock: the last start of a run on it (for any service) plus cooldown_minutes, or later while the clock reads ahead of the time passed; with `while_running`, the earliest it may end: that time while it is still to come, else the time of this answer',
+          ),
+        while_running: z
+          .string()
+          .optional()
+          .describe(
+            'only while a run of the runbook is still under way on the object: its execution id (the one started last there). It holds off the next run of the runbook on the object, for every service, until it ends, past `until` and past a clearing by hand',
+          ),
+        running_for: z.string().optional().describe('only with `while_running`: the service that run is for'),
+      }),
+    )
+    .describe(
+      "the cooldowns in force per Kubernetes object the runbook's runs act on, as the cooldown guardrail judges them, whichever service each run was for: the wait since the last start on the object, and a run still under way on it. Not counted in cooldown_end, which is of the services'",
+    ),
   success_rate: z.number().nullable(),
   succeeded: z.number().int(),
   failed: z.number().int(),

@@ -360,6 +360,12 @@ export interface Tx extends GuardStateView {
    * service's cooldown ("while exe_… runs").
    */
   runsUnderWay(runbook: string): ReadonlyMap<string, string>;
+  /**
+   * The Kubernetes objects the runbook's runs under way act on (recorded with their
+   * blast-radius claims, see runUnderWayOn), per object: the run claimed last there, the
+   * one runUnderWayOn answers. What the runbook view names as holding an object's cooldown.
+   */
+  objectsUnderWay(runbook: string): ReadonlyMap<string, RunOnObject>;
   setCircuit(runbook: string, record: CircuitRecord, at: number): void;
   /** The last start recorded per service (or object, for a runbook's Kubernetes-object key), as the cooldown reads them (see lastExecutionAt); by service. */
   lastExecutionPerService(runbook: string): Array<{ service: string; at: number }>;

@@ -115,12 +115,16 @@ describe('the Kubernetes object a run acts on is counted, whatever the service',
     assert.equal(patches(fake, 'ledger'), 1);
   });
 
-  it("the runbook's live state shows its services only", async () => {
+  it("the runbook's live state lists its services' cooldowns and its objects' apart", async () => {
     const rb = (await svc.get('/api/v1/runbooks/restart-cooled')).body;
     assert.deepEqual(rb.cooldowns.map((c: { service: string }) => c.service), ['orders', 'search-web']);
+    // The deployments' own, whichever service ran last on each: orders at 03:02, search (search-web) at 03:05.
+    assert.deepEqual(rb.object_cooldowns, [
+      { object: `deployment ${NS}/orders`, until: '2026-11-24T03:07:00.000Z' },
+      { object: `deployment ${NS}/search`, until: '2026-11-24T03:10:00.000Z' },
+    ]);
     const text = JSON.stringify(rb);
     assert.ok(!text.includes('\\u0000'), text);
-    assert.ok(!text.includes('deployment production/'), text);
   });
   it("a cooldown ended by hand without a service ends the deployment's too; with a service, only that service's", async () => {
     svc.clock.advance(10 * MIN); // the cooldowns of the runs above are over

@@ -90,6 +90,63 @@ describe('a run under way on a Kubernetes object holds it for every service', { 
     }
   });
 
+  it("the runbook's live state lists the object: held while the run is under way, its cooldown after, nothing once over", async () => {
+    target.reset();
+    let release = holdCalls(target, 'GET', '/healthy', 200);
+    const svc = await startTestService({ runbooks: runbooks(target.url, 5), args: [...args(), '--listen', '127.0.0.1:0'] });
+    try {
+      const addr = await svc.service.listen();
+      const base = addr.startsWith('http') ? addr : `http://${addr}`;
+      const view = async () => {
+        const res = await fetch(`${base}/api/v1/runbooks/restart-cooled`);
+        assert.equal(res.status, 200);
+        const body = (await res.json()) as { cooldowns: unknown; object_cooldowns: unknown };
+        return { cooldowns: body.cooldowns, object_cooldowns: body.object_cooldowns };
+      };
+      const t0 = svc.clock.now();
+      const at = (ms: number) => new Date(ms).toISOString();
+
+      const first = svc.post('/api/v1/incidents?wait=true', incident('checkout-api'));
+      await target.waitForRequest('/healthy');
+      const id = runningOn(svc.dbPath);
+      assert.deepEqual(await view(), {
+        cooldowns: [{ service: 'checkout-api', until: at(t0 + 5 * MIN), while_running: id }],
+        object_cooldowns: [{ object: OBJECT, until: at(t0 + 5 * MIN), while_running: id, running_for: 'checkout-api' }],
+      });
+      // Past the cooldown's time the run still holds the object: until is the time of the answer.
+      svc.clock.advance(6 * MIN);
+      assert.deepEqual(await view(), {
+        cooldowns: [{ service: 'checkout-api', until: at(t0 + 6 * MIN), while_running: id }],
+        object_cooldowns: [{ object: OBJECT, until: at(t0 + 6 * MIN), while_running: id, running_for: 'checkout-api' }],
+      });
+      release();
+      assert.equal((await first).body.execution_id, id);
+      assert.deepEqual(await view(), { cooldowns: [], object_cooldowns: [] });
+
+      // A run that ends within its cooldown leaves the cooldown on the object, for every service.
+      release = holdCalls(target, 'GET', '/healthy', 200);
+      const t1 = svc.clock.now();
+      const second = svc.post('/api/v1/incidents?wait=true', incident('checkout-web'));
+      await target.waitForRequest('/healthy', { since: Date.now() });
+      const id2 = runningOn(svc.dbPath);
+      assert.notEqual(id2, id);
+      assert.deepEqual((await view()).object_cooldowns, [{ object: OBJECT, until: at(t1 + 5 * MIN), while_running: id2, running_for: 'checkout-web' }]);
+      release();
+      assert.equal((await second).body.execution_id, id2);
+      assert.deepEqual(await view(), {
+        cooldowns: [{ service: 'checkout-web', until: at(t1 + 5 * MIN) }],
+        object_cooldowns: [{ object: OBJECT, until: at(t1 + 5 * MIN) }],
+      });
+      const blocked = await svc.post('/api/v1/incidents', incident('checkout-api'));
+      assert.equal(blocked.body.reason, `Cooldown active on ${OBJECT} (300s remaining; it counts the runs for every service)`);
+      svc.clock.advance(5 * MIN);
+      assert.deepEqual(await view(), { cooldowns: [], object_cooldowns: [] });
+    } finally {
+      release();
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a runbook with no cooldown is not held off by a run under way on its object', async () => {
     target.reset();
     const release = holdCalls(target, 'GET', '/healthy', 200);

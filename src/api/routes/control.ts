@@ -24,11 +24,14 @@ import { actorOf, requireRole } from '../auth.js';
 import { approvalView } from '../views.js';
 import { addRoute } from '../zod-route.js';
 import { runbookNotLoaded } from '../../engine/index.js';
-import { cooldownWaitEnd } from '../../pipeline/index.js';
+import { cooldownWaitEnd, targetRunbookKey } from '../../pipeline/index.js';
 import type { ApiDeps } from '../deps.js';
 
 type IdParams = z.infer<typeof idParamsSchema>;
 type WaitQuery = z.infer<typeof waitQuerySchema>;
+
+/** Distinct, in code-unit order (as the store lists services). */
+const sorted = (names: readonly string[]): string[] => [...new Set(names)].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
 
 /** Runbooks with live state, manual runs, approvals, and the global kill switch. */
 export function registerControlRoutes(app: FastifyInstance, registry: Map<string, z.ZodType>, deps: ApiDeps): void {
@@ -47,24 +50,40 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
     // `until` then the later of the wait's end and now: it ends no sooner). A runbook with
     // no cooldown (0) has none in force, even from a run stamped after now (the clock set
     // back since), as the stage and a clearing judge it.
-    const cooldowns =
+    // The same for each Kubernetes object the runbook's runs act on (counted under its
+    // object key, whichever service each run was for): the wait since the last start on
+    // it, and a run still under way on it (objectHeldByRun's answer, read once for the
+    // runbook: objectsUnderWay), which holds off the next run there for every service.
+    // One read, so both lists are of one moment.
+    const { cooldowns, objectCooldowns } =
       rb.cooldownMs <= 0
-        ? []
+        ? { cooldowns: [], objectCooldowns: [] }
         : store.read((tx) => {
+            const wallNow = deps.clock.now();
+            const held = (key: string, subject: string, last: number | null, running: boolean): number | null => {
+              const end = cooldownWaitEnd(tx, key, subject, last, rb.cooldownMs, now);
+              if (end === null && !running) return null;
+              return end === null ? wallNow : Math.max(engine.guardEnd(end), running ? wallNow : 0);
+            };
             const last = new Map(tx.lastExecutionPerService(rb.id).map((r) => [r.service, r.at]));
             const runs = tx.runsUnderWay(rb.id);
-            const services = [...new Set([...last.keys(), ...runs.keys()])].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-            const wallNow = deps.clock.now();
-            return services.flatMap((service) => {
-              const end = cooldownWaitEnd(tx, rb.id, service, last.get(service) ?? null, rb.cooldownMs, now);
-              // The claims heldByRun judges by, read once for the runbook (runsUnderWay) rather
-              // than once per service listed: the cooldown is above 0 here, so a run under way
-              // on the service is what holds it.
+            // The claims heldByRun judges by, read once for the runbook (runsUnderWay) rather
+            // than once per service listed: the cooldown is above 0 here, so a run under way
+            // on the service is what holds it.
+            const cooldowns = sorted([...last.keys(), ...runs.keys()]).flatMap((service) => {
               const run = runs.get(service);
-              if (end === null && run === undefined) return [];
-              const until = end === null ? wallNow : Math.max(engine.guardEnd(end), run === undefined ? 0 : wallNow);
-              return [{ service, until, ...(run === undefined ? {} : { while_running: run }) }];
+              const until = held(rb.id, service, last.get(service) ?? null, run !== undefined);
+              return until === null ? [] : [{ service, until, ...(run === undefined ? {} : { while_running: run }) }];
             });
+            const key = targetRunbookKey(rb.id);
+            const lastOn = new Map(tx.lastExecutionPerService(key).map((r) => [r.service, r.at]));
+            const onObjects = tx.objectsUnderWay(rb.id);
+            const objectCooldowns = sorted([...lastOn.keys(), ...onObjects.keys()]).flatMap((object) => {
+              const run = onObjects.get(object);
+              const until = held(key, object, lastOn.get(object) ?? null, run !== undefined);
+              return until === null ? [] : [{ object, until, ...(run === undefined ? {} : { while_running: run.executionId, running_for: run.service }) }];
+            });
+            return { cooldowns, objectCooldowns };
           });
     // An open circuit lets one trial run through once its recovery wait is over, judged by
     // the guard time as the circuit stage judges it, and shown on the wall clock.
@@ -94,6 +113,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
       busiest_service_last_hour: stats.busiestServiceLastHour,
       cooldowns: cooldowns.map((c) => ({ ...c, until: new Date(c.until).toISOString() })),
       cooldown_end: end === null ? null : new Date(end).toISOString(),
+      object_cooldowns: objectCooldowns.map((c) => ({ ...c, until: new Date(c.until).toISOString() })),
       success_rate: done === 0 ? null : stats.succeeded / done,
       succeeded: stats.succeeded,
       failed: stats.failed,

@@ -405,12 +405,14 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
   let clearDelete: Database.Statement | undefined;
   let runsUnderWay: Database.Statement | undefined;
   // Prepared at first use, as incidentSeen is: run_objects is migration 018's.
-  let objects: { insert: Database.Statement; on: Database.Statement; release: Database.Statement; orphaned: Database.Statement } | undefined;
+  let objects: { insert: Database.Statement; on: Database.Statement; all: Database.Statement; release: Database.Statement; orphaned: Database.Statement } | undefined;
   const objectStatements = () =>
     (objects ??= {
       insert: db.prepare('INSERT INTO run_objects (execution_id, runbook, object, service) VALUES (?, ?, ?, ?)'),
       // The run claimed last on the object (rowids only grow).
       on: db.prepare('SELECT execution_id, service FROM run_objects WHERE runbook = ? AND object = ? ORDER BY rowid DESC LIMIT 1').raw(),
+      // Oldest first, so the run claimed last on an object is the one kept (as `on` answers).
+      all: db.prepare('SELECT object, execution_id, service FROM run_objects WHERE runbook = ? ORDER BY rowid').raw(),
       release: db.prepare('DELETE FROM run_objects WHERE execution_id = ? RETURNING runbook, object').raw(),
       orphaned: db.prepare('DELETE FROM run_objects WHERE execution_id NOT IN (SELECT execution_id FROM blast_claims)'),
     });
@@ -647,6 +649,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       // Oldest first, so the one claimed last on a service is the one kept.
       runsUnderWay ??= db.prepare('SELECT service, execution_id FROM blast_claims WHERE runbook = ? ORDER BY claimed_at, rowid').raw();
       return new Map(runsUnderWay.all(runbook) as Array<[string, string]>);
+    },
+    objectsUnderWay(runbook) {
+      const rows = objectStatements().all.all(runbook) as Array<[string, string, string]>;
+      return new Map(rows.map(([object, executionId, service]) => [object, { executionId, service }]));
     },
     releaseOrphanedClaims() {
       const released = s.claimsOrphaned.all() as Array<{ execution_id: string; runbook: string; service: string }>;
