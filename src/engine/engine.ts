@@ -65,7 +65,7 @@ import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
 import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, decidedAgainOnRedelivery, postedIdTaken, staleRunbookReason, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
-import { names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
+import { failingAtStart, names, NOT_SENT_AGAIN, planResends, RESEND_EXAMINED, RESEND_MAX, RESEND_WINDOW_MS, roundsSpent, type ResendPlan } from './resend.js';
 
 export interface RunbookCatalog {
   match(incident: Incident): Runbook | undefined;
@@ -2075,8 +2075,18 @@ export function createEngine(deps: EngineDeps) {
         const settledApproval = (id: string) => tx.getApproval(id)?.status !== 'pending';
         const resends = deps.outbox ? planResends(toldRows, deps.outbox.receivers, new Set(running.map((e) => e.id)), { settledApproval }) : undefined;
         if (resends) recordGivenUp(tx, resends, now);
-        return { interrupted: running, told, expired, untold, resends, now, orphaned };
-      }).then(({ interrupted, told, expired, untold, resends, now, orphaned }) => {
+        // A receiver still failing when rectify stopped is shown failing from the start, not
+        // only after its next attempt fails: read from what the outbox keeps (failingAtStart).
+        const failing = resends
+          ? failingAtStart(
+              [...toldRows.map((r) => r.deliveries), ...untold.map((u) => tx.deliveries(approvalRequestNotificationId(u.a.id)))],
+              new Set([...resends.resend.flatMap((r) => r.to), ...resends.left.keys(), ...untold.flatMap((u) => u.to ?? [])]),
+              deps.outbox!.receivers,
+            )
+          : [];
+        return { interrupted: running, told, expired, untold, resends, now, orphaned, failing };
+      }).then(({ interrupted, told, expired, untold, resends, now, orphaned, failing }) => {
+        for (const r of failing) metrics.notifyReceiverFailing(r, true);
         for (const c of orphaned)
           deps.log.warn({ execution_id: c.execution_id, runbook: c.runbook, service: c.service }, 'a blast-radius claim outlived its run (the run is not running): released');
         // Counted as the runner counts one a stop cuts off: a crash's INTERRUPTED runs are

@@ -1,6 +1,6 @@
 import type { DeliveryRecord, ToldRow } from '../store/ports.js';
 import type { Cursor, RoundsSpent, UnsettledPage } from '../notify/queue.js';
-import { deliverySettled, TRIED_AGAIN_LATER } from '../notify/queue.js';
+import { CUT_OFF_AT_SHUTDOWN, deliverySettled, TRIED_AGAIN_LATER } from '../notify/queue.js';
 import { toldDetails, type ToldDetails } from '../notify/outbox.js';
 import { hostOnlyName } from '../notify/receiver.js';
 import type { NotificationEvent } from '../notify/types.js';
@@ -147,6 +147,33 @@ function toldEvent(row: ToldRow, told: ToldDetails, reason: string): Notificatio
     at: row.at,
     notification_id: told.notification_id,
   };
+}
+
+/**
+ * The receivers failing when rectify stopped, as the outbox keeps it, for
+ * rectify_notify_receiver_failing at a start (which would read 0 otherwise, so an alert on
+ * it resolved at every restart while the receiver was still down). A receiver is failing
+ * when a notification it was told still waits for it (`pending`: told to it again at this
+ * start, or given up here past the bound of those told again) and the last attempt
+ * recorded of a delivery to it (`records`: the delivery records of the notifications the
+ * start read, by their order in the log) failed: refused, or its attempts spent on a
+ * passing failure. A record of no attempt (a drop, a hold-back, one passed over behind a
+ * failing delivery, one not sent at a stop) or of an attempt a stop cut off says nothing
+ * of the receiver and is passed over. A receiver with nothing waiting starts at 0, and
+ * the next delivery to it sets the gauge as usual.
+ */
+export function failingAtStart(records: Iterable<readonly DeliveryRecord[]>, pending: ReadonlySet<string>, receivers: readonly string[]): string[] {
+  const last = new Map<string, DeliveryRecord>();
+  for (const list of records)
+    for (const d of list) {
+      if ((d.attempts ?? 0) <= 0 || d.detail === CUT_OFF_AT_SHUTDOWN) continue;
+      for (const r of receivers) {
+        if (!pending.has(r) || !names(new Set([d.notifier]), r)) continue;
+        const known = last.get(r);
+        if (known === undefined || (d.seq ?? 0) > (known.seq ?? 0)) last.set(r, d);
+      }
+    }
+  return receivers.filter((r) => last.get(r)?.ok === false);
 }
 
 /**

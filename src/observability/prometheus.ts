@@ -36,6 +36,8 @@ export interface PrometheusMetrics extends Metrics {
    * The notification receivers configured (by their names): rectify_notifications_total
    * starts at 0 for each result, and rectify_notify_receiver_failing at 0, so an alert on
    * the first failure fires (a series that first appears at 1 reads as no increase).
+   * Startup recovery then sets 1 for a receiver still failing when rectify stopped
+   * (engine/resend.ts failingAtStart).
    */
   knowReceivers(receivers: readonly string[]): void;
 }
@@ -165,7 +167,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   const receiverFailing = new Gauge({
     name: 'rectify_notify_receiver_failing',
-    help: '1 while the last delivery to the receiver was not delivered (refused with a 4xx or a redirect, or its attempts spent on a passing failure): nothing reaches it; 0 once one is delivered.',
+    help: '1 while the last delivery to the receiver was not delivered (refused with a 4xx or a redirect, or its attempts spent on a passing failure): nothing reaches it; 0 once one is delivered. At a start, 1 for a receiver that a notification told one by one still waits for when the last attempt recorded of a delivery to it failed.',
     labelNames: ['receiver'] as const,
     registers: [registry],
   });

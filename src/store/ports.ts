@@ -97,6 +97,10 @@ export interface DeliveryRecord {
   detail: string;
   /** When the row was written (epoch ms). */
   at: number;
+  /** The row's place in the audit log: the order the records were written in, whatever the clock read. */
+  seq?: number;
+  /** The attempts the delivery made (0: none was made: dropped, held back, passed over, not sent at a stop). */
+  attempts?: number;
 }
 
 /**

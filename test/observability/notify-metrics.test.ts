@@ -83,6 +83,52 @@ describe('notification deliveries are counted per receiver, and a failing receiv
   });
 });
 
+describe('a receiver failing when rectify stopped is failing from the next start', () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/act', { status: 200 });
+  });
+  after(async () => target.close());
+
+  it('its outcome still waiting and its last attempt failed (500): 1 from the first scrape, before any attempt; 0 once one is delivered', async () => {
+    let answer = 500;
+    target.route('POST', '/hook', () => ({ status: answer }));
+    // The later round waits a minute, longer than this test: no attempt after the first round.
+    const svc = await startTestService({
+      runbooks: runbooks(target.url),
+      args: ['--notify-webhook', `${target.url}/hook`],
+      overrides: { notifyQueue: { backoffMs: 10, approvalRetryMs: 60_000 } },
+    });
+    let next: Awaited<ReturnType<typeof svc.restart>> | undefined;
+    try {
+      const receiver = svc.service.receivers[0]!;
+      const failing = async (s: typeof svc) => notifySamples((await s.get('/metrics')).body as string).filter((l) => l.startsWith('rectify_notify_receiver_failing'));
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', { id: 'R1', root_cause: 'broken', service: 'shop' })).status, 202);
+      await svc.service.drainNotifications();
+      assert.equal(target.calls('/hook'), 3, 'three attempts answered 500, its later round to come');
+      assert.deepEqual(await failing(svc), [`rectify_notify_receiver_failing{receiver="${receiver}"} 1`]);
+
+      // Stopped, and started again with the receiver still down: its outcome is told again when
+      // its later round is due (a minute on), so nothing is tried before this scrape.
+      next = await svc.restart();
+      assert.equal(next.service.receivers[0], receiver);
+      assert.deepEqual(await failing(next), [`rectify_notify_receiver_failing{receiver="${receiver}"} 1`]);
+      assert.equal(target.calls('/hook'), 3, 'no attempt since the start');
+
+      // The receiver is back: the next notification is delivered, and it is not failing.
+      answer = 200;
+      assert.equal((await next.post('/api/v1/incidents?wait=true', { id: 'R2', root_cause: 'broken', service: 'shop' })).status, 202);
+      await next.service.drainNotifications();
+      assert.equal(target.calls('/hook'), 4);
+      assert.deepEqual(await failing(next), [`rectify_notify_receiver_failing{receiver="${receiver}"} 0`]);
+    } finally {
+      if (next) await next.stop({ remove: true });
+      else await svc.stop({ remove: true });
+    }
+  });
+});
+
 describe('deliveries passed over behind a failing one are counted too', () => {
   let target: HttpTarget;
   before(async () => {

@@ -293,7 +293,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
          WHERE ${toldPredicate} AND at >= ? AND (at > ? OR seq > ?) ORDER BY at, seq LIMIT ?`,
       ),
       deliveries: db.prepare(
-        `SELECT event, at, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail
+        `SELECT seq, event, at, json_extract(details, '$.notifier') AS notifier, json_extract(details, '$.detail') AS detail,
+                json_extract(details, '$.attempts') AS attempts
          FROM audit INDEXED BY audit_notification
          WHERE (event = 'NOTIFIED' OR event = 'NOTIFY_FAILED') AND json_extract(details, '$.notification_id') = ? ORDER BY seq`,
       ),
@@ -309,7 +310,16 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
 
   /** The delivery records of one notification, oldest first. */
   function deliveriesOf(q: ReturnType<typeof told>, id: string): DeliveryRecord[] {
-    return (q.deliveries.all(id) as Raw[]).map((d): DeliveryRecord => ({ ok: d.event === 'NOTIFIED', notifier: String(d.notifier ?? ''), detail: String(d.detail ?? ''), at: d.at as number }));
+    return (q.deliveries.all(id) as Raw[]).map(
+      (d): DeliveryRecord => ({
+        ok: d.event === 'NOTIFIED',
+        notifier: String(d.notifier ?? ''),
+        detail: String(d.detail ?? ''),
+        at: d.at as number,
+        seq: d.seq as number,
+        ...(typeof d.attempts === 'number' ? { attempts: d.attempts } : {}),
+      }),
+    );
   }
 
   /** Told rows with their delivery records (see toldSince). */
