@@ -142,9 +142,17 @@ export function outcomeExit(result: DecisionResultJson, execution: ExecutionJson
 }
 
 /** The human lines for a decision and, when watched, how its execution went. */
-export function printOutcome(io: CliIO, result: DecisionResultJson, execution: ExecutionJson | null): void {
+export function printOutcome(io: CliIO, result: DecisionResultJson, execution: ExecutionJson | null, opts: ExecutionLineOptions = {}): void {
   printDecision(io, result);
-  printExecution(io, execution);
+  printExecution(io, execution, opts);
+}
+
+export interface ExecutionLineOptions {
+  /**
+   * A run this process stopped whose INTERRUPTED the database could not take (a local
+   * run's Ctrl-C): the database shows it running, yet nothing runs it any more.
+   */
+  unrecorded?: boolean;
 }
 
 /** The decision: what happened, and the ids to follow it by. */
@@ -171,13 +179,15 @@ export function printDecision(io: CliIO, result: DecisionResultJson): void {
 }
 
 /** How the execution went (nothing when it was not watched). */
-export function printExecution(io: CliIO, execution: ExecutionJson | null): void {
+export function printExecution(io: CliIO, execution: ExecutionJson | null, opts: ExecutionLineOptions = {}): void {
   if (!execution) return;
   if (execution.steps.length) {
     const rows = execution.steps.map((s) => [s.phase, String(s.index + 1), s.ok === null ? 'running' : s.ok ? 'ok' : 'FAILED', cell(s.summary, 60), cell(s.detail, 70)]);
     for (const l of table(['PHASE', '#', 'RESULT', 'STEP', 'DETAIL'], rows)) io.out(`  ${l}`);
   }
-  if (execution.state === 'running') {
+  if (execution.state === 'running' && opts.unrecorded) {
+    io.out(`execution ${execution.id} stopped, not recorded as INTERRUPTED: the database shows it running (a human must check)`);
+  } else if (execution.state === 'running') {
     io.out(`execution ${execution.id} is still running (started ${time(execution.started_at)}); follow it: rectify audit --execution-id ${execution.id} --follow`);
   } else {
     io.out(`execution ${execution.id} ${execution.state}${execution.outcome ? `: ${readable(execution.outcome)}` : ''}${execution.needs_human ? ' (a human must check)' : ''}`);

@@ -9,7 +9,7 @@ import type { ApiClient } from './api.js';
 import { actor, clientCommand, seg, withJsonUsage } from './command.js';
 import { lastFlag, name } from './format.js';
 import { clientHelp } from './help.js';
-import { finishWatch, outcomeExit, printDryRunPlan, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson } from './outcome.js';
+import { finishWatch, outcomeExit, printDryRunPlan, printOutcome, waitTimeout, watchExecution, type DecisionResultJson, type ExecutionJson, type ExecutionLineOptions } from './outcome.js';
 import { pauseNote } from './pause-note.js';
 import { decisionShape, runbookStateShape } from './shapes.js';
 
@@ -32,8 +32,12 @@ export const runHelp = clientHelp(
       'in this process, on the database and runbooks the service settings name (flags, RECTIFY_*',
       'variables, rectify.yaml: see `rectify serve --help`), with the same guardrail state and',
       'audit log. Meant for when the service is not running; Ctrl-C then stops the run the way',
-      'the service stops (--shutdown-grace, then INTERRUPTED). Where that database is not there,',
-      'the run is refused (exit 2): a new one would hold none of the guardrail state.',
+      'the service stops (--shutdown-grace, then INTERRUPTED: exit 1). When the database cannot',
+      'take that record (its write lock held by another program, a full disk), it keeps trying',
+      'for 5s, then says on stderr which run was not recorded: it shows as running until the next',
+      'start of rectify serve on the database records it INTERRUPTED, and a person must check',
+      '(exit 1). Where that database is not there, the run is refused (exit 2): a new one would',
+      'hold none of the guardrail state.',
       '',
       '--json prints {"result": <decision>, "execution": <execution or null>}; when watching the run',
       'fails, {"result": …, "execution": null, "error": …} (exit 6: it started, do not run it again).',
@@ -168,9 +172,9 @@ async function runHolding(io: CliIO, api: ApiClient, runbook: string, service: s
   }
 }
 
-function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution: ExecutionJson | null): number {
+function finish(io: CliIO, json: boolean, result: DecisionResultJson, execution: ExecutionJson | null, opts: ExecutionLineOptions = {}): number {
   if (json) io.out(JSON.stringify({ result, execution }));
-  else printOutcome(io, result, execution);
+  else printOutcome(io, result, execution, opts);
   return outcomeExit(result, execution);
 }
 
@@ -241,7 +245,10 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
   }
   const service_ = svc;
   // Ctrl-C: stop as the service stops, so the run ends recorded (grace, then INTERRUPTED).
-  let closing: Promise<unknown> | undefined;
+  // When the database cannot take that record (its write lock held elsewhere, a full disk),
+  // the stop keeps trying for a while, then answers the runs it left unrecorded: said on
+  // stderr, and the exit is 1 whatever the outcome printed.
+  let closing: Promise<{ unrecorded: string[] }> | undefined;
   const onSigint = () => {
     io.err(`rectify run: stopping; a running execution gets ${config.shutdownGraceMs / 1000}s (--shutdown-grace) before it is recorded INTERRUPTED`);
     closing ??= service_.close();
@@ -261,10 +268,17 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
         })
       : undefined;
     const execution = view ? (view as ExecutionJson) : null;
-    const code = finish(io, json, result, execution);
     const held = heldBy(result, () => service_.store.read((tx) => tx.runningExecutions()));
+    // Stopped by Ctrl-C: what the stop left unrecorded is known once it is done.
+    const unrecorded = closing ? (await closing).unrecorded : [];
+    const code = finish(io, json, result, execution, { unrecorded: execution !== null && unrecorded.includes(execution.id) });
     if (held) io.err(held);
-    return code;
+    for (const id of unrecorded) {
+      io.err(
+        `rectify run: execution ${id} was stopped but not recorded as INTERRUPTED (the database could not commit): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
+      );
+    }
+    return unrecorded.length > 0 ? EXIT.FAILED : code;
   } catch (err) {
     if (isRectifyError(err)) {
       io.err(`rectify run: ${err.message}`);
