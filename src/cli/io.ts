@@ -13,18 +13,27 @@ export interface CliIO {
    * stays bounded by a page, not by the log.
    */
   drained?(): Promise<void>;
+  /**
+   * Asks, writing nothing, whether the reader of `out` is still there; one gone ends
+   * `signal` soon after, as a write that failed does. A long-running command that may
+   * write nothing for a while (`audit --follow` on a quiet log) asks each time it polls.
+   * Only a socket tells (the reader a program that started rectify, as Node's spawn
+   * makes them): a shell's pipe (`| head`) tells only on a write of a byte at least.
+   */
+  checkOut?(): void;
 }
 
 /**
  * Lines to two streams (the process's stdout and stderr). The reader of `out` may go first
  * (`rectify audit export | head -1`): the next write fails with EPIPE, which unhandled is
  * a stack trace and exit 1. Instead the command stops writing, and a long-running one
- * (`audit --follow`) ends as on Ctrl-C (`signal`), so the process exits quietly with the
+ * (`audit --follow`, also on a quiet log where the output can tell: `checkOut`) ends as on
+ * Ctrl-C (`signal`), so the process exits quietly with the
  * command's own code: 0 for a listing. Not 141 (SIGPIPE) as `git log | head` does: under
  * `set -o pipefail` a reader that had enough is no failure, and a failure (a test that
  * failed) keeps its code. The same for `err` (`2>&1 | head`).
  */
-export function streamIO(out: NodeJS.WritableStream & { writableNeedDrain: boolean }, err: NodeJS.WritableStream): Pick<CliIO, 'out' | 'err' | 'signal' | 'drained'> {
+export function streamIO(out: NodeJS.WritableStream & { writableNeedDrain: boolean }, err: NodeJS.WritableStream): Pick<CliIO, 'out' | 'err' | 'signal' | 'drained' | 'checkOut'> {
   const outGone = new AbortController();
   let errGone = false;
   out.on('error', (e: NodeJS.ErrnoException) => {
@@ -39,6 +48,9 @@ export function streamIO(out: NodeJS.WritableStream & { writableNeedDrain: boole
     out: (l) => void (outGone.signal.aborted || out.write(`${l}\n`)),
     err: (l) => void (errGone || err.write(`${l}\n`)),
     signal: outGone.signal,
+    // Writing nothing: on a socket whose reader closed it, the system still answers EPIPE
+    // (the 'error' above); on a pipe, a file or a terminal it is nothing at all.
+    checkOut: () => void (outGone.signal.aborted || out.write('')),
     drained: () =>
       outGone.signal.aborted || !out.writableNeedDrain
         ? Promise.resolve()

@@ -12,6 +12,7 @@ import { startTestService, type TestService } from '../helpers/service.js';
  * write fails with EPIPE. The command ends quietly (no stack trace on stderr) with its own
  * exit code, 0 for a listing, and a long-running one (`--follow`) ends instead of hanging.
  * This needs a real process: the EPIPE comes from process.stdout, which run(argv, io) never sees.
+ * The pipes of Node's spawn are sockets: a reader gone is told there without writing a byte.
  */
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -56,6 +57,40 @@ describe('a closed stdout ends a command quietly', () => {
 
   it('audit --follow: ends (exit 0) once nobody reads, instead of following forever', { timeout: 30_000 }, async () => {
     assert.deepEqual(await withStdoutClosed(['audit', '--follow', '--limit', '5'], env), { code: 0, stderr: '' });
+  });
+
+  it('audit --follow whose reader goes after reading its first rows, on a quiet log: ends (exit 0) with no new row to write', { timeout: 60_000 }, async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'audit', '--follow', '--limit', '3', '--interval', '200ms'], {
+      cwd: ROOT,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+    try {
+      // The header and the 3 newest rows, as `| head -n 4` reads them; then the reader goes.
+      let out = '';
+      await new Promise<void>((resolve) => {
+        child.stdout.setEncoding('utf8').on('data', (d: string) => {
+          out += d;
+          if (out.split('\n').length > 4) resolve();
+        });
+      });
+      assert.match(out.split('\n')[0]!, /^SEQ +AT +EVENT/);
+      const newest = async () => ((await svc.get('/api/v1/audit?limit=1')).body.events[0] as { seq: number }).seq;
+      const head = await newest();
+      child.stdout.destroy();
+      // No audit row is written from here on: only the reader going can end it. Not
+      // noticing it, it would follow until the next row: killed after 30s (exit null).
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const code = await exited;
+      clearTimeout(killer);
+      assert.deepEqual({ code, stderr }, { code: 0, stderr: '' });
+      assert.equal(await newest(), head);
+    } finally {
+      child.kill('SIGKILL');
+    }
   });
 });
 

@@ -32,7 +32,9 @@ export const auditHelp = clientHelp(
     'With --follow it keeps printing new rows as they are written until Ctrl-C (exit 0); with --json',
     'it then prints one JSON row per line. If the service goes away it keeps trying and says so;',
     'back on a new or restored database (its seqs start again lower), it says "the audit log',
-    'restarted" on stderr and follows the new log from the time of the last row seen.',
+    'restarted" on stderr and follows the new log from the time of the last row seen. It ends,',
+    'exit 0, once the reader of its output is gone (`| head -n 3`): when it next prints a row, or,',
+    'on a quiet log, within --interval when its output is a socket (a program that started it).',
     'A DETAIL longer than 100 characters is cut to end in …, and a line under the table says so:',
     '--json prints every detail whole.',
     'Also: `rectify audit verify` and `rectify audit export` read the database file directly.',
@@ -240,6 +242,8 @@ async function followLog(
   q.delete('cursor');
   try {
     for (;;) {
+      // A reader gone while the log is quiet ends the tail now, not at the next row (where the output can tell).
+      io.checkOut?.();
       await sleep(intervalMs, stop);
       const fresh: AuditRowJson[] = [];
       try {
