@@ -347,49 +347,52 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     }
     serveLock = held;
   }
-  let db: Database.Database;
+  // Every way out of the open once the lock is taken (a refusal found in the database, a
+  // statement that cannot be prepared) releases it and undoes what the open had started
+  // (the connection, the checkpoint thread): a later start, in this process or another, is
+  // not refused as a second rectify, and a thread left running does not keep the process
+  // (and its lock) alive after its refusal.
+  const undo: Array<() => void> = [];
   try {
-    db = new Database(opts.path);
+    return openLocked(opts, busyTimeoutMs, serveLock, undo);
   } catch (err) {
-    serveLock?.release();
-    throw err;
-  }
-  // Until the store is returned, a failure closes the database and releases the lock.
-  const giveUp = (err: unknown): never => {
-    db.close();
-    serveLock?.release();
-    throw err;
-  };
-  try {
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = FULL');
-    // SQLite's own default page cache (2 MiB) rather than the 16 MiB better-sqlite3 builds
-    // in: the cache fills to its size as the database grows, so under an alert storm the
-    // larger one is 14 MiB more resident memory, for no measured gain in CPU per alert
-    // (the pages it would keep are read back from the OS's file cache). bench/README.md.
-    db.pragma(`cache_size = -${CACHE_KIB}`);
-    // While opening (migrations, the owner row) a lock held elsewhere is waited for in
-    // SQLite itself; once the store is open, writes wait off the event loop (see flush).
-    db.pragma(`busy_timeout = ${busyTimeoutMs}`);
-    db.pragma('foreign_keys = ON');
-  } catch (err) {
-    giveUp(err);
-  }
-  let chain: ReturnType<typeof createAuditChain>;
-  try {
-    migrateSqlite(db, opts.migrationsDir);
-    if (serveLock) {
-      db.prepare(
-        `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
-         ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-      ).run(SERVE_OWNER_KEY, lockOwner(opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local', Date.now()), Date.now());
+    for (const step of undo.reverse()) {
+      try {
+        step();
+      } catch {
+        // The open's own error is the one to report.
+      }
     }
-    chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
-  } catch (err) {
-    giveUp(err);
+    serveLock?.release();
+    throw err;
   }
-  const keyProblem = chain!.keyProblem();
-  if (keyProblem) giveUp(new Error(keyProblem));
+}
+
+/** The rest of openSqliteStore, once the lock (if any) is held: each thing it starts is pushed on `undo`, run if it throws. */
+function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: ServeLock | null, undo: Array<() => void>): Store {
+  const db = new Database(opts.path);
+  undo.push(() => db.close());
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  // SQLite's own default page cache (2 MiB) rather than the 16 MiB better-sqlite3 builds
+  // in: the cache fills to its size as the database grows, so under an alert storm the
+  // larger one is 14 MiB more resident memory, for no measured gain in CPU per alert
+  // (the pages it would keep are read back from the OS's file cache). bench/README.md.
+  db.pragma(`cache_size = -${CACHE_KIB}`);
+  // While opening (migrations, the owner row) a lock held elsewhere is waited for in
+  // SQLite itself; once the store is open, writes wait off the event loop (see flush).
+  db.pragma(`busy_timeout = ${busyTimeoutMs}`);
+  db.pragma('foreign_keys = ON');
+  migrateSqlite(db, opts.migrationsDir);
+  if (serveLock) {
+    db.prepare(
+      `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    ).run(SERVE_OWNER_KEY, lockOwner(opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local', Date.now()), Date.now());
+  }
+  const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
+  const keyProblem = chain.keyProblem();
+  if (keyProblem) throw new Error(keyProblem);
   // The file the connection writes to. Removed (its folder deleted, say) or replaced,
   // SQLite would go on writing to the unlinked file, and everything accepted from then
   // on would be gone at the next start: checked before every commit.
@@ -414,9 +417,11 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
         opts.onCheckpointerStopped?.(err);
       },
     });
+    const started = checkpointer;
+    undo.push(() => started.stop());
   }
 
-  const tx = createSqliteTx(db, chain!, opts.onUnreadableAuditDetails);
+  const tx = createSqliteTx(db, chain, opts.onUnreadableAuditDetails);
   const audit = auditReader(db);
   opts.onApprovalsPending?.(tx.pendingApprovalCount());
   /**
