@@ -153,7 +153,7 @@ export async function restoreCommand(argv: string[], io: CliIO): Promise<number>
     return failed(`${err instanceof Error ? err.message : String(err)}; nothing was changed`);
   }
   if ('heldBy' in lock) {
-    const holder = serveLockHolder(db) ?? `see who holds ${db}.serve-lock`;
+    const holder = lock.holder ?? serveLockHolder(db) ?? `see who holds ${db}.serve-lock`;
     return usage(`the database ${db} is in use by a rectify (${holder}): stop it first (in Kubernetes, scale rectify to 0), then restore; nothing was changed`);
   }
   const interrupts = noteInterrupts();

@@ -1,4 +1,5 @@
 export * from './clock.js';
+export * from './process.js';
 export * from './ids.js';
 export * from './durations.js';
 export * from './abort.js';

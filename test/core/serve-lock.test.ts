@@ -1,10 +1,16 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/index.js';
 import { holdServeLock } from '../../src/store/sqlite/serve-lock.js';
 import { useRectifyProcesses } from '../helpers/process.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 const runbooks = (base: string) => `runbooks:
   fix:
@@ -17,8 +23,111 @@ const runbooks = (base: string) => `runbooks:
       http: {method: POST, url: "${base}/act/{service}"}
 `;
 
+/**
+ * `rectify serve` in a child process on `db`, to its exit: its code and what it wrote to
+ * stderr. One that starts serving instead is killed, and its code is 'served'.
+ */
+function serveToExit(db: string, runbooksDir: string): Promise<{ code: number | null | 'served'; stderr: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${db}`, '--runbooks', runbooksDir, '--listen', '127.0.0.1:0'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  let stderr = '';
+  let served = false;
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+    if (!served && out.includes('"rectify serving"')) {
+      served = true;
+      child.kill('SIGKILL');
+    }
+  });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code: served ? 'served' : code, stderr })));
+}
+
+/** The serve lock's settings rows and the audit log's length, read without writing (a live serve keeps the -wal beside the file). */
+function settings(db: string): Record<string, string | number> {
+  const conn = new Database(db, { readonly: true });
+  try {
+    const rows = conn.prepare("SELECT key, value FROM settings WHERE key LIKE 'serve.%' ORDER BY key").all() as Array<{ key: string; value: string }>;
+    return { ...Object.fromEntries(rows.map((r) => [r.key, r.value])), audit: conn.prepare('SELECT COUNT(*) FROM audit').pluck().get() as number };
+  } finally {
+    conn.close();
+  }
+}
+
+/** Clock ticks after boot at which process `pid` started (/proc/<pid>/stat, field 22). */
+function startTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[22 - 3]);
+}
+
+const refusal = (db: string, holder: string) =>
+  `rectify: cannot start: the database ${db} is in use by another rectify (${holder}): stop that one first (or let it finish), or give this one its own --db\n`;
+
 describe('one serve per database, its lock file removed or not', () => {
   const rig = useRectifyProcesses('rectify-serve-lock-', runbooks);
+
+  it('a second serve is refused while the first runs, even once the lock file was removed: exit 1 naming the database and the first pid, nothing written', async () => {
+    const db = join(rig.dir, 'removed.db');
+    const first = await rig.start([], db);
+    const before = settings(db);
+    const holder = `rectify serve, pid ${first.pid} on ${hostname()} since ${new Date((JSON.parse(before['serve.holder'] as string) as { since: number }).since).toISOString()}`;
+    assert.equal(before['serve.owner'], holder);
+
+    // An operator's clean-up: the lock file is gone while the first serve runs.
+    rmSync(`${db}.serve-lock`);
+    const second = await serveToExit(db, rig.runbooks);
+    assert.deepEqual(second, { code: 1, stderr: refusal(db, holder) });
+    // The refused serve wrote nothing (it would have named itself as the holder), and the first one serves on.
+    assert.deepEqual(settings(db), before);
+    assert.equal((await first.get('/readyz')).status, 200);
+
+    // The first one gone (killed: no clean stop), its record is stale: the next serve starts.
+    await first.kill9();
+    const next = await rig.start([], db);
+    assert.equal(String(settings(db)['serve.owner']).startsWith(`rectify serve, pid ${next.pid} on `), true);
+    assert.equal(await next.stop(), 0);
+  });
+
+  it('a recorded holder whose pid another process took since (another start time) is stale; with its own start time it is refused', async () => {
+    const db = join(rig.dir, 'reused.db');
+    const first = await rig.start([], db);
+    await first.kill9();
+    // A live process that is no rectify, under the killed serve's record: its pid taken again.
+    const other = spawn('/bin/sleep', ['600'], { stdio: 'ignore' });
+    // Held open, the connection keeps the -wal beside the file, as a running holder does.
+    const conn = new Database(db);
+    try {
+      const record = JSON.parse(conn.prepare("SELECT value FROM settings WHERE key = 'serve.holder'").pluck().get() as string) as { pid: number; start: number; since: number };
+      const recordAs = (start: number): void =>
+        void conn.prepare("UPDATE settings SET value = ? WHERE key = 'serve.holder'").run(JSON.stringify({ ...record, pid: other.pid!, start }));
+
+      recordAs(startTicks(other.pid!) + 1);
+      const reused = await rig.start([], db);
+      assert.equal(await reused.stop(), 0);
+
+      recordAs(startTicks(other.pid!));
+      assert.ok(existsSync(`${db}-wal`));
+      const refused = await serveToExit(db, rig.runbooks);
+      assert.deepEqual(refused, { code: 1, stderr: refusal(db, `rectify serve, pid ${other.pid} on ${hostname()} since ${new Date(record.since).toISOString()}`) });
+    } finally {
+      conn.close();
+      other.kill('SIGKILL');
+    }
+  });
+
+  it('a serve killed and not yet collected by its parent (a zombie: same pid, same start time) does not keep the next one out', async () => {
+    const db = join(rig.dir, 'zombie.db');
+    const first = await rig.start([], db, { reapedLate: true });
+    await first.kill9();
+    assert.ok(existsSync(`${db}-wal`), 'killed, it left its -wal: its record is read');
+    const next = await rig.start([], db);
+    assert.equal(await next.stop(), 0);
+    await first.release();
+  });
 
   it('a start refused after it took the lock (a table missing from the database) releases it: the next serve starts', async () => {
     const db = join(rig.dir, 'late.db');

@@ -1,12 +1,14 @@
 import Database from 'better-sqlite3';
-import { realpathSync } from 'node:fs';
+import { existsSync, readlinkSync, realpathSync, statSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processStart, procStat, systemClock } from '../../lib/index.js';
 
 /**
  * One serving rectify per database. A second `rectify serve` started on the same
  * file by mistake would take the first one's running executions for a crash's
- * leftovers (INTERRUPTED, their blast-radius slots released) while they still run.
- * So would a `rectify serve` started while `rectify run --local` runs one.
+ * leftovers (INTERRUPTED, their blast-radius slots released) while they still run,
+ * and decide beside it with guardrails (rate limits, cooldowns) counted in a memory
+ * of its own. So would a `rectify serve` started while `rectify run --local` runs one.
  *
  * The lock is a small SQLite file beside the database, `<db>.serve-lock` (beside the
  * file itself when the path given is a symbolic link to it), held for
@@ -20,16 +22,39 @@ import { hostname } from 'node:os';
  *   the local run's execution for a leftover.
  * Who holds it (which command, process, host, since when) is written in the
  * database's settings, to be named in a refusal.
+ *
+ * The lock is on the lock file's inode, not on its name: a lock file removed while a
+ * rectify holds it (an operator cleaning up, a tmp cleaner) or replaced would let the
+ * next rectify make a new one and lock that. So the holder also records itself in the
+ * database (`serve.holder`: its pid, its start time in /proc/<pid>/stat, the machine's
+ * boot id, its pid namespace, the database file's device and inode), and a rectify that
+ * got the lock file's lock is still refused while that record names a process that
+ * runs: that pid alive, not a zombie, with the recorded start time (a pid taken again
+ * by another process has another), on this host, boot and pid namespace, holding this
+ * very file (a copy of the database, a restored backup, names another inode). A record
+ * that cannot be checked so (another host or boot, another pid namespace, no /proc) is
+ * taken for stale: the lock file alone keeps those apart. The record is read only when
+ * a -wal is beside the database: a holder has the database open in WAL mode, and
+ * SQLite removes the -wal only at the last connection's close. (Node has no flock(2);
+ * a pid file would need the same liveness check, and SQLite's own locks on the
+ * database are taken by every reader.)
  */
 export interface ServeLock {
   release(): void;
 }
 
 export const SERVE_OWNER_KEY = 'serve.owner';
+/** The settings key of the holder's record (see HolderRecord). */
+export const SERVE_HOLDER_KEY = 'serve.holder';
+
+type LockCommand = 'rectify serve' | 'rectify run --local';
+
+/** Another process has the lock; `holder` names it when its record in the database was found live. */
+export type LockHeld = { heldBy: 'another'; holder?: string };
 
 /** The exclusive lock of `rectify serve`, or `held` when another process has the lock. */
-export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' } {
-  return holdWith(dbPath, (lock) => {
+export function holdServeLock(dbPath: string): ServeLock | LockHeld {
+  return holdWith(dbPath, 'rectify serve', (lock) => {
     lock.pragma('busy_timeout = 0');
     lock.pragma('locking_mode = EXCLUSIVE');
     // An exclusive lock, kept after the commit in this locking mode until the connection closes.
@@ -38,8 +63,8 @@ export function holdServeLock(dbPath: string): ServeLock | { heldBy: 'another' }
 }
 
 /** The shared lock of `rectify run --local`, or `held` when a serve has the lock. */
-export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' } {
-  return holdWith(dbPath, (lock) => {
+export function holdLocalLock(dbPath: string): ServeLock | LockHeld {
+  return holdWith(dbPath, 'rectify run --local', (lock) => {
     // Long enough to outwait another start's brief write, not a serve's lasting hold.
     lock.pragma('busy_timeout = 250');
     // A read transaction left open holds a SHARED lock (no write: local runs starting
@@ -49,9 +74,17 @@ export function holdLocalLock(dbPath: string): ServeLock | { heldBy: 'another' }
   });
 }
 
-/** Opens the lock file and takes the lock with `take`; a busy file means another process holds it. */
-function holdWith(dbPath: string, take: (lock: Database.Database) => void): ServeLock | { heldBy: 'another' } {
-  const path = `${lockBase(dbPath)}.serve-lock`;
+/** Locks this process holds, by the database's own path (see lockBase): how many. */
+const heldHere = new Map<string, number>();
+
+/**
+ * Opens the lock file and takes the lock with `take`; a busy file means another process
+ * holds it, and so does a live holder's record in the database (its lock file removed).
+ * The lock is released once, however often `release` is called.
+ */
+function holdWith(dbPath: string, command: LockCommand, take: (lock: Database.Database) => void): ServeLock | LockHeld {
+  const base = lockBase(dbPath);
+  const path = `${base}.serve-lock`;
   let lock: Database.Database | undefined;
   try {
     lock = new Database(path);
@@ -61,7 +94,115 @@ function holdWith(dbPath: string, take: (lock: Database.Database) => void): Serv
     if (isBusy(err)) return { heldBy: 'another' };
     throw unusableLock(path, err);
   }
-  return { release: () => lock.close() };
+  // Local runs share the lock: only a serve's record keeps a local run out.
+  const live = liveHolder(dbPath, base);
+  if (live && (command === 'rectify serve' || live.command === 'rectify serve')) {
+    lock.close();
+    return { heldBy: 'another', holder: describeHolder(live) };
+  }
+  heldHere.set(base, (heldHere.get(base) ?? 0) + 1);
+  let released = false;
+  return {
+    release: () => {
+      if (released) return;
+      released = true;
+      const n = (heldHere.get(base) ?? 1) - 1;
+      if (n > 0) heldHere.set(base, n);
+      else heldHere.delete(base);
+      lock.close();
+    },
+  };
+}
+
+/** What a holder records of itself in the database's settings (SERVE_HOLDER_KEY). */
+interface HolderRecord {
+  command: LockCommand;
+  pid: number;
+  /** Its start time, clock ticks after boot (/proc/<pid>/stat). */
+  start: number;
+  boot: string;
+  /** Its pid namespace (/proc/self/ns/pid): a pid means the same process only within one. */
+  pidns: string;
+  host: string;
+  /** When it took the lock (ms). */
+  since: number;
+  /** The database file's `<device>:<inode>`. */
+  file: string;
+}
+
+/** This process's pid namespace, as /proc/self/ns/pid names it (`pid:[4026531836]`); undefined without /proc. */
+function pidNamespace(): string | undefined {
+  try {
+    return readlinkSync('/proc/self/ns/pid');
+  } catch {
+    return undefined;
+  }
+}
+
+const fileIdentity = (path: string): string | undefined => {
+  const st = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : undefined;
+};
+
+/**
+ * The record the holder of the lock writes in the database once it is open (under
+ * SERVE_HOLDER_KEY), or undefined where this process cannot be told from another
+ * (no /proc, no boot id): then none is written, and the lock file alone keeps rectify apart.
+ */
+export function holderRecord(dbPath: string, command: LockCommand, now: number): string | undefined {
+  const start = processStart(process.pid);
+  const boot = systemClock.bootId?.();
+  const pidns = pidNamespace();
+  const file = fileIdentity(dbPath);
+  if (!start || !boot || !pidns || !file) return undefined;
+  const record: HolderRecord = { command, pid: process.pid, start, boot, pidns, host: hostname(), since: now, file };
+  return JSON.stringify(record);
+}
+
+/** Names a holder as a refusal does: `rectify serve, pid 123 on host-a since 2026-12-05T11:00:00.000Z`. */
+function describeHolder(h: HolderRecord): string {
+  return `${h.command}, pid ${h.pid} on ${h.host} since ${new Date(h.since).toISOString()}`;
+}
+
+/**
+ * The holder the database records, when it still runs and holds this file (see the
+ * comment at the top); undefined when there is none, it is gone, or it cannot be told.
+ */
+function liveHolder(dbPath: string, base: string): HolderRecord | undefined {
+  if (!existsSync(`${base}-wal`)) return undefined;
+  const raw = readSetting(dbPath, SERVE_HOLDER_KEY);
+  if (raw === undefined) return undefined;
+  let h: HolderRecord;
+  try {
+    h = JSON.parse(raw) as HolderRecord;
+  } catch {
+    return undefined;
+  }
+  if (typeof h !== 'object' || h === null || !Number.isInteger(h.pid) || h.pid <= 0 || typeof h.start !== 'number' || !h.start) return undefined;
+  if (h.command !== 'rectify serve' && h.command !== 'rectify run --local') return undefined;
+  if (h.file !== fileIdentity(dbPath) || h.host !== hostname() || h.boot !== systemClock.bootId?.() || h.pidns !== pidNamespace()) return undefined;
+  if (h.pid === process.pid) {
+    // This process: live while it holds a lock on the database (a store closed released it).
+    return h.start === processStart(process.pid) && (heldHere.get(base) ?? 0) > 0 ? h : undefined;
+  }
+  // A zombie (killed, not yet collected by its parent) keeps its pid and start time but holds nothing.
+  const st = procStat(h.pid);
+  return st && st.start === h.start && st.state !== 'Z' && st.state !== 'X' ? h : undefined;
+}
+
+/** A settings value of the database, read without writing; undefined when it cannot be read. */
+function readSetting(db: string, key: string): string | undefined {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      conn.pragma('busy_timeout = 2000');
+      return (conn.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(key) as string | undefined) ?? undefined;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /**
@@ -98,21 +239,11 @@ function lockBase(dbPath: string): string {
 const isBusy = (err: unknown): boolean => /^SQLITE_BUSY/.test(String((err as { code?: string }).code ?? ''));
 
 /** What the settings row names of the process holding the lock: `rectify serve, pid 123 on host-a since 2026-12-05T11:00:00.000Z`. */
-export function lockOwner(command: 'rectify serve' | 'rectify run --local', now: number): string {
+export function lockOwner(command: LockCommand, now: number): string {
   return `${command}, pid ${process.pid} on ${hostname()} since ${new Date(now).toISOString()}`;
 }
 
 /** Who holds the serve lock of `db`, as that process wrote it in the database's settings; undefined when it cannot be read. */
 export function serveLockHolder(db: string): string | undefined {
-  try {
-    const conn = new Database(db, { readonly: true, fileMustExist: true });
-    try {
-      conn.pragma('busy_timeout = 2000');
-      return (conn.prepare('SELECT value FROM settings WHERE key = ?').pluck().get(SERVE_OWNER_KEY) as string | undefined) ?? undefined;
-    } finally {
-      conn.close();
-    }
-  } catch {
-    return undefined;
-  }
+  return readSetting(db, SERVE_OWNER_KEY);
 }

@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
+import { holderRecord, holdLocalLock, holdServeLock, lockOwner, SERVE_HOLDER_KEY, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
@@ -338,7 +338,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
     if (found) refuseHardLinks(opts.path);
     const held = opts.lock === 'serve' ? holdServeLock(opts.path) : holdLocalLock(opts.path);
     if ('heldBy' in held) {
-      const owner = serveLockHolder(opts.path) ?? `see who holds ${opts.path}.serve-lock`;
+      const owner = held.holder ?? serveLockHolder(opts.path) ?? `see who holds ${opts.path}.serve-lock`;
       throw new Error(
         opts.lock === 'serve'
           ? `the database ${opts.path} is in use by another rectify (${owner}): stop that one first (or let it finish), or give this one its own --db`
@@ -385,10 +385,19 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, opts.migrationsDir);
   if (serveLock) {
-    db.prepare(
+    const command = opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local';
+    const now = Date.now();
+    const upsert = db.prepare(
       `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-    ).run(SERVE_OWNER_KEY, lockOwner(opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local', Date.now()), Date.now());
+    );
+    // What a refusal names, and what tells a later rectify whether this one still runs (see serve-lock.ts).
+    const record = holderRecord(opts.path, command, now);
+    db.transaction(() => {
+      upsert.run(SERVE_OWNER_KEY, lockOwner(command, now), now);
+      if (record) upsert.run(SERVE_HOLDER_KEY, record, now);
+      else db.prepare('DELETE FROM settings WHERE key = ?').run(SERVE_HOLDER_KEY);
+    })();
   }
   const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
   const keyProblem = chain.keyProblem();
