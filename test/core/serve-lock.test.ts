@@ -103,11 +103,16 @@ describe('one serve per database, its lock file removed or not', () => {
     try {
       const record = JSON.parse(conn.prepare("SELECT value FROM settings WHERE key = 'serve.holder'").pluck().get() as string) as { pid: number; start: number; since: number };
       const recordAs = (start: number): void =>
-        void conn.prepare("UPDATE settings SET value = ? WHERE key = 'serve.holder'").run(JSON.stringify({ ...record, pid: other.pid!, start }));
+        // Written whole: a serve stopped cleanly removes its own record.
+        void conn
+          .prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('serve.holder', ?, 0, 'rectify') ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+          .run(JSON.stringify({ ...record, pid: other.pid!, start }));
 
       recordAs(startTicks(other.pid!) + 1);
       const reused = await rig.start([], db);
       assert.equal(await reused.stop(), 0);
+      // A clean stop takes its record away: a process embedding rectify that lives on keeps no later start out.
+      assert.equal(conn.prepare("SELECT COUNT(*) FROM settings WHERE key = 'serve.holder'").pluck().get(), 0);
 
       recordAs(startTicks(other.pid!));
       assert.ok(existsSync(`${db}-wal`));

@@ -384,6 +384,8 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
   db.pragma(`busy_timeout = ${busyTimeoutMs}`);
   db.pragma('foreign_keys = ON');
   migrateSqlite(db, opts.migrationsDir);
+  // This store's holder record, removed at a clean close (see close).
+  let holderWritten: string | undefined;
   if (serveLock) {
     const command = opts.lock === 'serve' ? 'rectify serve' : 'rectify run --local';
     const now = Date.now();
@@ -395,7 +397,7 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
     const record = holderRecord(opts.path, command, now);
     db.transaction(() => {
       upsert.run(SERVE_OWNER_KEY, lockOwner(command, now), now);
-      if (record) upsert.run(SERVE_HOLDER_KEY, record, now);
+      if (record) upsert.run(SERVE_HOLDER_KEY, (holderWritten = record), now);
       else db.prepare('DELETE FROM settings WHERE key = ?').run(SERVE_HOLDER_KEY);
     })();
   }
@@ -948,6 +950,16 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
         flush();
       }
       checkpointer?.stop();
+      if (holderWritten) {
+        // A clean close says it no longer holds the database: the process may live on (a
+        // test, a program embedding rectify) and must not keep a later start out. A record
+        // left by a crash is judged by the process it names (serve-lock.ts).
+        try {
+          db.prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(SERVE_HOLDER_KEY, holderWritten);
+        } catch {
+          // The database cannot take it now (its lock held elsewhere, a full disk): the record stays, judged by the process it names as a crash's is.
+        }
+      }
       db.close();
       serveLock?.release();
     },
