@@ -100,6 +100,8 @@ export interface ServiceOverrides {
   auditScan?: { budget: number; step: number };
   /** How many notifications wait per receiver, how long a drop burst lasts, and the retries' and later rounds' waits and counts (tests make them small). */
   notifyQueue?: Pick<NotifyQueueOptions, 'maxQueued' | 'dropReportMs' | 'backoffMs' | 'approvalRetryMs' | 'approvalRounds'>;
+  /** The most alerts of a body decided in one commit (the engine's ACCEPT_SLICE; tests make it small). */
+  acceptSlice?: number;
   /**
    * False for a second process on the database (`rectify run --local`): an execution
    * marked running may belong to a live service, so only the service recovers them.
@@ -671,6 +673,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     circuitRecoveryMs: config.circuitRecoveryMs,
     maxPreparing: config.maxPendingDecisions,
     maxPendingApprovals: config.maxPendingApprovals,
+    ...(overrides.acceptSlice !== undefined ? { acceptSlice: overrides.acceptSlice } : {}),
     // Only the service recovers, and it holds the database alone: what carries the marker
     // of a run it records INTERRUPTED was left by a process that is gone.
     ...(overrides.recover === false ? {} : { killLeftovers: (ids: readonly string[]) => killLeftoversOf(ids) }),

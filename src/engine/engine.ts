@@ -123,6 +123,12 @@ export interface EngineDeps {
   /** Where the guard time stood when the last process on this boot left it (see guardNow and resumeGuardClock). */
   guardResume?: HorizonState;
   /**
+   * The most alerts of one body decided in one commit (ACCEPT_SLICE by default): a larger
+   * body is decided in slices, in order, each committed before the next is decided, and
+   * the event loop serves other requests between them. Tests make it small.
+   */
+  acceptSlice?: number;
+  /**
    * Whether an actor is an API token that may only send alerts (the ingest role alone):
    * an integration such as Alertmanager, not a person. Read when its alert opens or joins
    * an approval request, and kept with the request (ApprovalRow.asked_by): a request such
@@ -173,6 +179,36 @@ interface TruncationNotice {
   /** Announced, its audit row recording it: told one by one. Absent: told as `manual`, summed up in a storm. */
   told: Told | undefined;
   taken: TruncationTake | undefined;
+}
+
+/**
+ * One body being decided (see accept), in one part or, past the slice, in several: what
+ * its parts share and what they have recorded so far.
+ */
+interface BodyAttempt {
+  actor: string;
+  mayRead: boolean;
+  /** The enrichment reads the body's alerts share. */
+  reads: EnrichmentReads;
+  truncated: TruncatedDelivery | undefined;
+  /** With `truncated`, the body's identity (see partlyRecorded). */
+  key: string | undefined;
+  /** Alerts in the whole body. */
+  total: number;
+  /** Alerts decided and recorded so far: what a commit failing now answers. */
+  recorded: number;
+  /** A commit of the body has succeeded: a failure from now on leaves part of it recorded. */
+  committed: boolean;
+  /** Its truncation was recorded by a commit of this attempt. */
+  truncationRecorded: boolean;
+  /** The runs its commits claimed, by execution id. */
+  started: Map<string, Promise<RunOutcome>>;
+  /**
+   * Decided in slices: the decisions of the slices committed before, by dedup key, so a
+   * later copy of an alert is a duplicate of that decision as within one slice (see
+   * decideAll). Absent for a body decided in one part.
+   */
+  earlier: Map<string, DecisionResult> | undefined;
 }
 
 /**
@@ -273,6 +309,15 @@ export function intakeOutcomeUnknownError(err: unknown): unknown {
 
 /** Alerts running their enrichment or guardrail checks at once, engine-wide; the rest wait their turn. */
 export const PREPARE_CONCURRENCY = 32;
+/**
+ * The most alerts of one body decided in one commit. A body of 120,000 alerts decided in
+ * one transaction held the event loop for seconds (better-sqlite3 is synchronous): no
+ * probe, no other sender, no Slack click was served meanwhile. In slices of this many,
+ * each committed before the next is decided, the loop turns between them (each commit
+ * waits for its turn of the loop: see the store's group commit), at the cost of one more
+ * commit (fsync) per slice.
+ */
+export const ACCEPT_SLICE = 2_000;
 /** Cut-short bodies recorded in part kept in memory, to recognise their retry (see partlyRecorded). */
 const PARTLY_RECORDED_KEPT = 256;
 
@@ -380,6 +425,7 @@ export function createEngine(deps: EngineDeps) {
   const { store, catalog, clock, log, metrics } = deps;
   const id = (prefix: string) => newId(prefix, clock.now());
   const maxPreparing = deps.maxPreparing ?? 20_000;
+  const acceptSlice = Math.max(1, deps.acceptSlice ?? ACCEPT_SLICE);
   const preparing = createLimiter(PREPARE_CONCURRENCY, maxPreparing);
   const truncations = createTruncationBudget();
 
@@ -674,10 +720,10 @@ export function createEngine(deps: EngineDeps) {
    * decision the I/O could change; the deferred ones are screened again, and those
    * that may now act are prepared and decided after all.
    */
-  async function prepareIO(io: DecideInput[]): Promise<Set<DecideInput>> {
+  async function prepareIO(io: DecideInput[], bounded = true): Promise<Set<DecideInput>> {
     const skipped = screenQuietly(io);
     const todo = io.filter((input) => !skipped.has(input));
-    await runPrepared(todo);
+    await runPrepared(todo, bounded);
     return skipped;
   }
 
@@ -947,9 +993,12 @@ export function createEngine(deps: EngineDeps) {
    * decisions failed), by `bodyKey`: their truncation was recorded, counted and told
    * with the first commit, and the sender's retry of the same body, whose recorded
    * alerts answer `duplicate` and the others are new, does not record it again (which
-   * `isRedelivery` alone would take for a new notification of the group). Kept in
-   * memory, the most recent PARTLY_RECORDED_KEPT: a restart between the failure and
-   * the retry records the truncation a second time.
+   * `isRedelivery` alone would take for a new notification of the group). A body
+   * decided in slices is put here by the commit that records its truncation, and taken
+   * out once its last slice is committed: a twin delivered meanwhile, or the retry after
+   * a later slice failed, does not record it again. Kept in memory, the most recent
+   * PARTLY_RECORDED_KEPT: a restart between the failure and the retry records the
+   * truncation a second time.
    */
   const partlyRecorded = new Set<string>();
 
@@ -988,11 +1037,21 @@ export function createEngine(deps: EngineDeps) {
    * of the same alert, and its slot in `results` stays empty. An input matched again
    * after a runbook reload, to a runbook that needs I/O, joins `unprepared`. In the
    * second pass (no `unprepared`), an input still `leftOut` that could act is never
-   * decided to run without its I/O (`leftOutVerdict`).
+   * decided to run without its I/O (`leftOutVerdict`). In a body decided in slices, a
+   * copy of an alert an `earlier` slice decided is a duplicate of that decision, as a
+   * later copy in the same slice is.
    */
-  function decideAll(tx: Tx, inputs: DecideInput[], actor: string, mayRead: boolean, unprepared?: Set<DecideInput>, leftOut?: Set<DecideInput>) {
+  function decideAll(
+    tx: Tx,
+    inputs: DecideInput[],
+    actor: string,
+    mayRead: boolean,
+    unprepared?: Set<DecideInput>,
+    leftOut?: Set<DecideInput>,
+    earlier?: ReadonlyMap<string, DecisionResult>,
+  ) {
     const now = clock.now();
-    // Read once per body, as `now` is: every alert of it is decided at the same time.
+    // Read once per body (per slice of a large one), as `now` is: every alert of it is decided at the same time.
     const times = guardTimes(now);
     const applyContext: ApplyContext = {
       now,
@@ -1026,7 +1085,7 @@ export function createEngine(deps: EngineDeps) {
       ingestedAs.set(input, ingested);
       const placed = placePagerdutyOccurrence(tx, ingested, now);
       let incident = (input.incident = placed.incident);
-      const first = seen.get(incident.dedup_key);
+      const first = earlier && !seen.has(incident.dedup_key) ? earlier.get(incident.dedup_key) : seen.get(incident.dedup_key);
       if (first === null) {
         deferred.push(results.length);
         results.push(undefined);
@@ -1219,6 +1278,104 @@ export function createEngine(deps: EngineDeps) {
     }
   }
 
+  /**
+   * Decides one part of a body (the whole body, or one slice of it) and records it: its
+   * inputs prepared, decided in one commit, and those that commit deferred decided in up
+   * to two more (see decideAll). The first commit of a body may be refused (`refusable`:
+   * nothing of it is recorded yet); a later part is not, nor are its alerts' preparations
+   * (part of the request is recorded already). Errors are thrown as they are: accept
+   * words them by what `body` says was recorded.
+   */
+  async function decidePart(incidents: Incident[], body: BodyAttempt): Promise<DecisionResult[]> {
+    const { actor, mayRead, reads, earlier } = body;
+    const { inputs, io } = inputsFor(incidents);
+    for (const input of io) requestReads.set(input, reads);
+    // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
+    const unprepared = io.length ? await prepareIO(io, !body.committed) : new Set<DecideInput>();
+    let truncationTaken: TruncationTake | undefined;
+    let marked = false;
+    const first = await store
+      .transact(
+        (tx) => {
+          const decided = decideAll(tx, inputs, actor, mayRead, unprepared, undefined, earlier);
+          // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
+          // In slices, with the first slice that holds a decision not a duplicate (none: a
+          // re-delivery); marked at once, so a twin of the body decided meanwhile (an HA
+          // pair's) does not record it again.
+          let truncated: TruncationNotice | undefined;
+          if (body.truncated && !body.truncationRecorded && !partlyRecorded.has(body.key!) && !isRedelivery(decided.results)) {
+            truncated = recordTruncated(tx, body.truncated, body.total, clock.now(), actor);
+            truncationTaken = truncated.taken;
+            if (earlier) {
+              remember(partlyRecorded, body.key!);
+              marked = true;
+            }
+          }
+          return { ...decided, truncated };
+        },
+        body.committed ? undefined : { refusable: true },
+      )
+      .catch((err: unknown) => {
+        // Its truncation was not recorded: the sender's retry may be told one by one.
+        if (truncationTaken) truncations.giveBack(truncationTaken);
+        if (marked) partlyRecorded.delete(body.key!);
+        throw err;
+      });
+    body.committed = true;
+    if (first.truncated) body.truncationRecorded = true;
+    const results = first.results as DecisionResult[];
+    // The incidents as decided (a re-delivery decided again has its first delivery's id): their services are told.
+    record(first.deferred.length ? results.filter((r) => r !== undefined) : results, inputs.map((input) => input.incident));
+    for (const t of first.told) send(t);
+    if (first.truncated) tellTruncated(first.truncated);
+    for (const [id, p] of startClaims(first.claims)) body.started.set(id, p);
+    body.recorded += incidents.length - first.deferred.length;
+    if (first.deferred.length) {
+      // Left out by the screen but the state changed before deciding, or matched again
+      // after a runbook reload: screened again, prepared if they may now act, and decided.
+      const later = first.deferred.map((i) => inputs[i]!);
+      const toPrepare = later.filter((input) => unprepared.has(input));
+      // Screened again on what the first pass committed: inputs a reload re-matched were
+      // never screened, and a storm of them must not start a storm of I/O.
+      const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
+      for (const input of toPrepare) requestReads.set(input, reads);
+      // Not refused now: part of this request is recorded already.
+      await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
+      // The prepared ones first: those left out then see the executions they use.
+      const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
+      const second = await store.transact((tx) => decideAll(tx, order, actor, mayRead, undefined, leftOut));
+      body.recorded += order.length - second.deferred.length;
+      const decided = new Map<DecideInput, DecisionResult>();
+      order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
+      record([...decided.values()], order.map((input) => input.incident), false);
+      for (const t of second.told) send(t);
+      for (const [id, p] of startClaims(second.claims)) body.started.set(id, p);
+      if (second.deferred.length) {
+        // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
+        // enricher: enriched (their guardrail conditions still unchecked) and decided.
+        const last = second.deferred.map((k) => order[k]!);
+        const keys = new Set<string>();
+        // A later copy of one alert is decided a duplicate: not enriched again.
+        const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
+        await enrichOnly(firsts.filter(needsEnrichmentToAsk));
+        const third = await store.transact((tx) => decideAll(tx, last, actor, mayRead, undefined, new Set(last)));
+        last.forEach((input, k) => decided.set(input, third.results[k]!));
+        record(third.results as DecisionResult[], last.map((input) => input.incident), false);
+        for (const t of third.told) send(t);
+        for (const [id, p] of startClaims(third.claims)) body.started.set(id, p);
+      }
+      first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
+    }
+    // What the next slice's copies of these alerts are duplicates of (decideAll's `seen`).
+    if (earlier) {
+      inputs.forEach((input, k) => {
+        const r = results[k]!;
+        if (r.action !== 'duplicate' && !earlier.has(input.incident.dedup_key)) earlier.set(input.incident.dedup_key, r);
+      });
+    }
+    return results;
+  }
+
   /** Expires the requests past their deadline; a write that fails is logged (housekeeping records the expiry when it can). */
   async function expireDueQuietly(): Promise<void> {
     try {
@@ -1243,88 +1400,50 @@ export function createEngine(deps: EngineDeps) {
       return guardHorizon.state();
     },
 
-    /** Decide on incidents from any source; answered once every decision is durable. */
+    /**
+     * Decide on incidents from any source; answered once every decision is durable. A body
+     * of more than `acceptSlice` alerts is decided in slices of that many, in order, each
+     * committed before the next is decided (see ACCEPT_SLICE); the answer still waits for
+     * the last. A commit that fails after an earlier one succeeded answers how many alerts
+     * were recorded (partlyRecordedError).
+     */
     async accept(incidents: Incident[], opts: AcceptOptions = {}): Promise<DecisionResult[]> {
-      const actor = opts.actor ?? 'rectify';
-      const mayRead = opts.mayRead === true;
-      const { inputs, io } = inputsFor(incidents);
-      // Only alerts with I/O get the request's shared reads: the storm's others pay nothing.
-      const reads: EnrichmentReads = new Map();
-      for (const input of io) requestReads.set(input, reads);
-      // Inputs decideAll may defer: those the screen left out, and those a runbook reload re-matched to a runbook that needs I/O.
-      const unprepared = io.length ? await prepareIO(io) : new Set<DecideInput>();
-      let truncationTaken: TruncationTake | undefined;
+      const sliced = incidents.length > acceptSlice;
       // A cut-short body some of whose alerts an earlier attempt recorded (see partlyRecorded).
-      const body = opts.truncated ? bodyKey(opts.truncated, incidents) : undefined;
-      const first = await store
-        .transact(
-          (tx) => {
-            const decided = decideAll(tx, inputs, actor, mayRead, unprepared);
-            // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
-            const again = body !== undefined && (partlyRecorded.has(body) || isRedelivery(decided.results));
-            const truncated = opts.truncated && !again ? recordTruncated(tx, opts.truncated, incidents.length, clock.now(), actor) : undefined;
-            truncationTaken = truncated?.taken;
-            return { ...decided, truncated };
-          },
-          { refusable: true },
-        )
-        .catch((err: unknown) => {
-          // Nothing of it was recorded: the sender's retry may be told one by one.
-          if (truncationTaken) truncations.giveBack(truncationTaken);
-          throw intakeOutcomeUnknownError(err);
-        });
-      const results = first.results as DecisionResult[];
-      // The incidents as decided (a re-delivery decided again has its first delivery's id): their services are told.
-      record(first.deferred.length ? results.filter((r) => r !== undefined) : results, inputs.map((input) => input.incident));
-      for (const t of first.told) send(t);
-      if (first.truncated) tellTruncated(first.truncated);
-      const started = startClaims(first.claims);
-      // The alerts decided and recorded so far: what a commit failing now answers.
-      let recorded = incidents.length - first.deferred.length;
-      if (first.deferred.length) {
-        try {
-          // Left out by the screen but the state changed before deciding, or matched again
-          // after a runbook reload: screened again, prepared if they may now act, and decided.
-          const later = first.deferred.map((i) => inputs[i]!);
-          const toPrepare = later.filter((input) => unprepared.has(input));
-          // Screened again on what the first pass committed: inputs a reload re-matched were
-          // never screened, and a storm of them must not start a storm of I/O.
-          const leftOut = toPrepare.length ? screenQuietly(toPrepare) : new Set<DecideInput>();
-          for (const input of toPrepare) requestReads.set(input, reads);
-          // Not refused now: part of this request is recorded already.
-          await runPrepared(toPrepare.filter((input) => !leftOut.has(input)), false);
-          // The prepared ones first: those left out then see the executions they use.
-          const order = [...later.filter((input) => !leftOut.has(input)), ...later.filter((input) => leftOut.has(input))];
-          const second = await store.transact((tx) => decideAll(tx, order, actor, mayRead, undefined, leftOut));
-          recorded += order.length - second.deferred.length;
-          const decided = new Map<DecideInput, DecisionResult>();
-          order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
-          record([...decided.values()], order.map((input) => input.incident), false);
-          for (const t of second.told) send(t);
-          for (const [id, p] of startClaims(second.claims)) started.set(id, p);
-          if (second.deferred.length) {
-            // Left out again, MEDIUM alerts that ask a person, with a plan that needs the
-            // enricher: enriched (their guardrail conditions still unchecked) and decided.
-            const last = second.deferred.map((k) => order[k]!);
-            const keys = new Set<string>();
-            // A later copy of one alert is decided a duplicate: not enriched again.
-            const firsts = last.filter((input) => !keys.has(input.incident.dedup_key) && keys.add(input.incident.dedup_key));
-            await enrichOnly(firsts.filter(needsEnrichmentToAsk));
-            const third = await store.transact((tx) => decideAll(tx, last, actor, mayRead, undefined, new Set(last)));
-            last.forEach((input, k) => decided.set(input, third.results[k]!));
-            record(third.results as DecisionResult[], last.map((input) => input.incident), false);
-            for (const t of third.told) send(t);
-            for (const [id, p] of startClaims(third.claims)) started.set(id, p);
+      const key = opts.truncated ? bodyKey(opts.truncated, incidents) : undefined;
+      const knownBefore = key !== undefined && partlyRecorded.has(key);
+      const body: BodyAttempt = {
+        actor: opts.actor ?? 'rectify',
+        mayRead: opts.mayRead === true,
+        // Only alerts with I/O get the request's shared reads: the storm's others pay nothing.
+        reads: new Map(),
+        truncated: opts.truncated,
+        key,
+        total: incidents.length,
+        recorded: 0,
+        committed: false,
+        truncationRecorded: false,
+        started: new Map(),
+        earlier: sliced ? new Map() : undefined,
+      };
+      let results: DecisionResult[];
+      try {
+        if (!sliced) results = await decidePart(incidents, body);
+        else {
+          results = [];
+          for (let at = 0; at < incidents.length; at += acceptSlice) {
+            for (const r of await decidePart(incidents.slice(at, at + acceptSlice), body)) results.push(r);
           }
-          first.deferred.forEach((i) => (results[i] = decided.get(inputs[i]!)!));
-        } catch (err) {
-          // Its truncation was recorded, counted and told with the first commit: the retry does not do it again.
-          if (body !== undefined) remember(partlyRecorded, body);
-          throw partlyRecordedError(err, recorded, incidents.length);
         }
+      } catch (err) {
+        // Nothing of it was recorded: the sender's retry may be told one by one.
+        if (!body.committed) throw intakeOutcomeUnknownError(err);
+        // Its truncation was recorded, counted and told with an earlier commit: the retry does not do it again.
+        if (key !== undefined && (body.truncationRecorded || knownBefore || partlyRecorded.has(key))) remember(partlyRecorded, key);
+        throw partlyRecordedError(err, body.recorded, incidents.length);
       }
-      if (body !== undefined) partlyRecorded.delete(body);
-      if (opts.wait) await settle(results, started);
+      if (key !== undefined) partlyRecorded.delete(key);
+      if (opts.wait) await settle(results, body.started);
       return results;
     },
 

@@ -7,7 +7,8 @@ import { countRows, postJson, stormAlert, webhook } from './helpers.js';
 
 /**
  * One group notification carrying 10,000 alerts: every alert is decided and stored,
- * and the 202 comes only after the commit that holds all of them. The proof of
+ * and the 202 comes only after the last commit that holds them (five slices of 2,000,
+ * each committed before the next is decided: see slices.test.ts). The proof of
  * "after": the moment the answer arrives, a separate connection to the database
  * file already sees every row (SQLite shows other connections committed rows only).
  */
