@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
-import type { KubeClients } from '../../src/checks/kubernetes.js';
+import { createKubeClients, type KubeClients } from '../../src/checks/kubernetes.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
 import { allowedUnavailable, createKubernetesActionExecutor } from '../../src/execute/actions/kubernetes.js';
 import { createManualClock } from '../../src/lib/index.js';
@@ -15,9 +15,14 @@ const DEP_PATH = (name: string): string => `/apis/apps/v1/namespaces/${NS}/deplo
 describe('kubernetes actions against the API fake', () => {
   let fake: KubeFake;
   let clients: KubeClients;
+  let kubeconfig: string;
+  // Clients whose API calls time out sooner: a drain retries a refused eviction only while a
+  // whole call's answer wait fits before its deadline, so tests of its retries use these
+  // within a deadline of a few seconds.
+  const quickClients = (callTimeoutMs = 1_000): Promise<KubeClients> => createKubeClients({ mode: 'kubeconfig', kubeconfigPath: kubeconfig, callTimeoutMs });
 
   beforeEach(async () => {
-    ({ fake, clients } = await startFakeEnv());
+    ({ fake, clients, kubeconfig } = await startFakeEnv());
     fake.addNode('node-a');
     fake.addNode('node-b');
   });
@@ -1809,7 +1814,7 @@ describe('kubernetes actions against the API fake', () => {
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
     fake.terminationDelayMs = 60_000;
     let finished = false;
-    const draining = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 })
+    const draining = createKubernetesActionExecutor(await quickClients(), { drainRetryIntervalMs: 50 })
       .run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }), stepContext())
       .finally(() => (finished = true));
     await waitFor('the budget refused the eviction', () => fake.count('POST', EVICTION) >= 1);
@@ -1985,7 +1990,7 @@ describe('kubernetes actions against the API fake', () => {
     const evictionOf = (pod: string): string => `/api/v1/namespaces/${NS}/pods/${pod}/eviction`;
     // Round 1 judges api-a1, api-a2 (both answered 429) and api-a3 (evicted); round 2 judges api-a1 and api-a2 again.
     for (const pod of ['api-a1', 'api-a2']) fake.injectError('POST', evictionOf(pod), 429, 'TooManyRequests', 'Too many requests, please try again later.', 1);
-    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 50 }).run(
+    const out = await createKubernetesActionExecutor(await quickClients(), { drainRetryIntervalMs: 50 }).run(
       kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '5' }),
       stepContext(),
     );
@@ -2002,8 +2007,8 @@ describe('kubernetes actions against the API fake', () => {
     fake.cluster.controllerDelayMs = 60_000;
     const evictionOf = (pod: string): string => `/api/v1/namespaces/${NS}/pods/${pod}/eviction`;
     for (const pod of ['api-p1', 'api-p2', 'api-p3']) fake.injectError('POST', evictionOf(pod), 429, 'TooManyRequests', 'Too many requests, please try again later.', 1);
-    const running = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 300 }).run(
-      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '2' }),
+    const running = createKubernetesActionExecutor(await quickClients(2_000), { drainRetryIntervalMs: 300 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '4' }, 10_000),
       stepContext(),
     );
     // Round 1: api-p1..3 answered 429, api-p4 and api-p5 evicted. Round 2 lists the pods to judge api-p1 (evicted),
@@ -2023,24 +2028,60 @@ describe('kubernetes actions against the API fake', () => {
     assert.match(out.detail, new RegExp(`${NS}/api-p3 \\(pod ${NS}/api-p3 is the last ready replica of Deployment ${NS}/api \\(ready 1/5\\); rectify never removes it\\)`));
   });
 
-  it('drain retries budget refusals until its timeout and fails with the pods not evicted', async () => {
+  it('drain retries budget refusals while an answer fits before its deadline, then fails with the pods not evicted, nothing in flight', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
-    const started = Date.now();
-    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
-    const took = Date.now() - started;
+    // API calls time out after 1 s: retries are sent until 1 s before the 3 s deadline, never after.
+    const out = await createKubernetesActionExecutor(await quickClients(), { drainRetryIntervalMs: 100 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '3' }),
+      stepContext(),
+    );
     assert.equal(out.ok, false);
+    assert.match(
+      out.detail,
+      /^drain node node-a: 2 pod\(s\) not evicted within 3000ms: production\/api-server-p1 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); production\/api-server-p2 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
+    );
+    // Every eviction was answered (refused): nothing of it is unknown.
+    assert.equal(out.unconfirmed, undefined);
+    const evictions = fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path));
+    assert.ok(evictions.length >= 4, 'retried');
+    assert.deepEqual(new Set(evictions.map((r) => r.status)), new Set([429]));
+    assert.equal(fake.count('DELETE', /.*/), 0);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+  });
+
+  it('a drain sends no retry after a refusal without the time to wait for its answer: refused at once, not unconfirmed', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
+    fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
+    // API calls time out after 5 s, the drain's deadline is 1 s: each pod's first eviction is
+    // sent (and refused), no retry is.
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
     assert.match(
       out.detail,
       /^drain node node-a: 2 pod\(s\) not evicted within 1000ms: production\/api-server-p1 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); production\/api-server-p2 \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
     );
-    // It waited out its 1 s timeout (how much longer depends on the machine's load, so no upper bound).
-    assert.ok(took >= 900, `took ${took}ms`);
-    // Every eviction was answered (refused): nothing of it is unknown.
-    assert.equal(out.unconfirmed, undefined);
-    assert.ok(fake.count('POST', EVICTION) >= 4, 'retried');
-    assert.equal(fake.count('DELETE', /.*/), 0);
-    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    assert.deepEqual([out.ok, out.unconfirmed, out.notNow], [false, undefined, undefined]);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path)).map((r) => [r.path, r.status]),
+      ['api-server-p1', 'api-server-p2'].map((pod) => [`/api/v1/namespaces/${NS}/pods/${pod}/eviction`, 429]),
+    );
+  });
+
+  it('a drain whose eviction is still unanswered at its deadline says it may have been carried out, and is unconfirmed', async () => {
+    fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
+    fake.injectDelay('POST', EVICTION, 30_000, 1);
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
+    assert.deepEqual(
+      [out.ok, out.detail, out.facts],
+      [
+        false,
+        `drain node node-a: 2 pod(s) not evicted within 1000ms: ${NS}/api-server-p1 (no answer to its eviction by the deadline (it may have been carried out)); ${NS}/api-server-p2 (not tried); evicted 0; the node stays cordoned`,
+        { was_unschedulable: 'false', evicted: '0' },
+      ],
+    );
+    assert.deepEqual([out.unchanged, out.unconfirmed], [undefined, true]);
+    assert.equal(fake.count('POST', EVICTION), 1);
+    fake.releaseDelays();
   });
 
   it('an abort really stops waiting for a hung API call; a step timeout fails the step', async () => {

@@ -997,6 +997,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const trim = drainMs < askedMs ? `the drain's ${formatDuration(askedMs)} timeout less ${askedMs - drainMs}ms the step keeps to report` : undefined;
     const grace = gracePeriodArg(a.args);
     const drainSignal = withTimeout(ctxSignal, drainMs);
+    const deadlineAt = performance.now() + drainMs;
+    const msLeft = (): number => deadlineAt - performance.now();
     const node = a.name;
     const listPods = () => kubeCall(clients, ctxSignal, (o) => clients.core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` }, o));
     // What kubectl drain would refuse is looked for before the node is cordoned: a refusal
@@ -1057,6 +1059,20 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // no longer serve, whatever a listing (this round's, or one just made) says yet.
     const removedUids = (): Set<string> =>
       new Set([...evicted, ...terminating, ...[...unanswered].flatMap((id) => pending.get(id)?.pod ?? [])].map((p) => p.metadata?.uid ?? '').filter((u) => u !== ''));
+    // Pods whose eviction was answered with a refusal (a budget's 429, a 404 or 409 a read
+    // did not settle): asking again is a retry, sent only while a whole API call's answer
+    // wait still fits before the deadline (see `mayRetry`).
+    const refusedOnce = new Set<string>();
+    /**
+     * Whether a pod may be asked to evict now: its first eviction is sent whenever the
+     * deadline has not passed, and so is one asking again after an answer was lost (that
+     * answer can only tell what the lost one did). A retry after a refusal is sent only
+     * when at least the API call timeout (`within` more, for a pause before it) is left
+     * before the deadline: the drain waits for the answer to every retry it sends, so a
+     * retry it has no time for never leaves an eviction in flight at the deadline, and the
+     * pod stays refused ("not now": nothing was evicted).
+     */
+    const mayRetry = (id: string, within = 0): boolean => !refusedOnce.has(id) || unanswered.has(id) || msLeft() - within >= clients.callTimeoutMs;
     // Evictions this service account may not make (403): asking again each round until the
     // deadline would only hammer the API server with requests it will refuse.
     let forbidden = false;
@@ -1080,16 +1096,22 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       return true;
     };
     while (pending.size > 0 && !drainSignal.aborted && !forbidden) {
+      // No pod left that the next round could ask to evict: the drain ends now, refused,
+      // rather than wait out its deadline sending nothing.
+      if (round > 0 && ![...pending.keys()].some((id) => mayRetry(id, drainRetryMs))) break;
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
       // One listing of a workload's pods per round, however many of its pods the round judges.
       const listed = new Map<string, V1Pod[]>();
       for (const [id, p] of pending) {
         let evicting = false;
+        const lostBefore = unanswered.has(id);
         try {
           // A pod left for a later round is read again first: it may have gone, or begun
           // terminating, meanwhile (one whose eviction got no answer is asked again instead).
           if (round > 1 && !unanswered.has(id) && (await settled(id, p))) continue;
+          // Refused before, and too little time left to wait for another answer: it stays refused.
+          if (!mayRetry(id)) continue;
           const done = p.pod.status?.phase === 'Succeeded' || p.pod.status?.phase === 'Failed';
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
           // (kubectl drain evicts both): no replica guard for them.
@@ -1108,6 +1130,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // eviction whose answer was lost: that eviction was carried out.
           const replacedAfterLost = evicting && unanswered.has(id) && isKubeStatus(err, 409);
           if (evicting && !refusedWrite(err)) unanswered.add(id);
+          else if (evicting) refusedOnce.add(id);
           if (replacedAfterLost) {
             evicted.push(p.pod);
             pending.delete(id);
@@ -1125,8 +1148,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             p.why = describeError(err);
             forbidden = true;
             break;
-          } else if (drainSignal.aborted) break;
-          else if (err instanceof StepFailure) throw err;
+          } else if (drainSignal.aborted) {
+            // Cut off at the deadline while its eviction was sent: that eviction may have been
+            // carried out (one lost before says so already).
+            if (evicting && !lostBefore) p.why = 'no answer to its eviction by the deadline (it may have been carried out)';
+            break;
+          } else if (err instanceof StepFailure) throw err;
           else p.why = `${describeError(err)}${unanswered.has(id) ? ' (its eviction may have been carried out)' : ''}`;
         }
       }
