@@ -331,7 +331,9 @@ export function deletionDue(pod: V1Pod): number | undefined {
  * The run's memo key under which the uid of pod `ns/pod` as the run first knew it is kept:
  * set by a pre-check reading the pod, and by the eviction or delete that acts on it (the
  * uid it acted on), so that `pod_becomes_ready` tells that pod from a successor under its
- * name (a StatefulSet recreates its ordinal), which it would otherwise take for the old one.
+ * name (a StatefulSet recreates its ordinal). With none kept (a `command:` or `http:`
+ * action deleted the pod), `pod_becomes_ready` tells them by its creation time and keeps
+ * the uid of the one it judges old.
  */
 export const podUidMemoKey = (ns: string, pod: string): string => `kubernetes.pod_uid:${ns}/${pod}`;
 
@@ -502,11 +504,18 @@ export async function listDeploymentReplicaSets(clients: KubeClients, w: Workloa
  * ReplicaSets, by uid: `replicaSets` when the caller listed them already), because a
  * selector can also match another workload's pods.
  */
-export async function listWorkloadPods(clients: KubeClients, w: WorkloadState, signal: AbortSignal, replicaSets?: V1ReplicaSet[]): Promise<V1Pod[]> {
+export async function listWorkloadPods(
+  clients: KubeClients,
+  w: WorkloadState,
+  signal: AbortSignal,
+  replicaSets?: V1ReplicaSet[],
+  /** Told the API server's time when the listing answered (its Date header), as readPodDated's. */
+  onServerTime?: (serverTime: number | undefined) => void,
+): Promise<V1Pod[]> {
   const labelSelector = formatSelector(w.selector);
   // An empty selector would select every pod in the namespace: never count those.
   if (!labelSelector) return [];
-  const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o));
+  const list = await kubeCall(clients, signal, (o) => clients.core.listNamespacedPod({ namespace: w.namespace, labelSelector }, o), undefined, onServerTime && ((d) => onServerTime(dateHeaderTime(d))));
   const owners = new Set<string>();
   if (w.kind === 'Deployment') {
     for (const rs of replicaSets ?? (await ownedReplicaSets(clients, w.namespace, labelSelector, w.uid, signal))) {

@@ -6,6 +6,7 @@ import type { HttpRequest } from './http-client.js';
 import {
   isKubeStatus,
   isPodReady,
+  isTerminating,
   kubeAttempt,
   kubeCall,
   listWorkloadPods,
@@ -14,6 +15,7 @@ import {
   readRolloutHistory,
   readWorkload,
   resolvePodOwner,
+  serverClockOffset,
   workloadSettled,
   describeWorkload,
   type KubeClients,
@@ -62,6 +64,9 @@ const MEMO = {
 };
 
 class CheckInputError extends Error {}
+
+/** A pod as the client reads it (the client's own types are imported by the Kubernetes modules only). */
+type Pod = Awaited<ReturnType<typeof listWorkloadPods>>[number];
 
 /** The highest value of finite series (the caller has judged them all finite, or left out the NaN ones). */
 function worst(samples: readonly PromqlSample[]): number {
@@ -266,12 +271,30 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
       async evaluate(check, ctx, signal) {
         const ref = await workloadOf(check, ctx, signal);
         const w = await readWorkload(kube(), ref, signal);
-        const pods = await listWorkloadPods(kube(), w, signal);
+        let offsetMs = 0;
+        const pods = await listWorkloadPods(kube(), w, signal, undefined, (t) => (offsetMs = serverClockOffset(t, clock.now())));
         const old = podName(check);
-        const oldUid = old ? (ctx.memo.get(MEMO.podUid(ref.namespace, old)) as string | undefined) : undefined;
-        const oldStillThere = old !== undefined && pods.some((p) => p.metadata?.name === old && (oldUid === undefined || p.metadata?.uid === oldUid));
-        const ready = pods.filter((p) => isPodReady(p) && !(p.metadata?.name === old && (oldUid === undefined || p.metadata?.uid === oldUid)));
-        const fresh = ready.filter((p) => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() >= ctx.startedAt - 1000 : false)).map((p) => p.metadata?.name);
+        // When the run started, by the API server's clock (the one its creationTimestamps are
+        // written by) when that is ahead of rectify's. One behind is not told from an answer
+        // slow to arrive, and moving the start earlier would take a pod of the run's own
+        // time for a successor: rectify's clock judges, and a successor may be taken for the
+        // old pod (the check fails), never the old pod for a successor.
+        const runStart = ctx.startedAt + Math.max(0, offsetMs);
+        const created = (p: Pod): number => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : NaN);
+        let oldUid = old ? (ctx.memo.get(MEMO.podUid(ref.namespace, old)) as string | undefined) : undefined;
+        // The pod under the name with no uid known (nothing of the run read or removed it: a
+        // command: or http: action deleted it): the old one when terminating, or created
+        // before the run started; created since, a successor (a StatefulSet's ordinal),
+        // judged on its readiness. A pod judged old is kept by its uid for the next attempts.
+        const named = old === undefined ? undefined : pods.find((p) => p.metadata?.name === old);
+        if (oldUid === undefined && named && (isTerminating(named) || !(created(named) >= runStart))) {
+          oldUid = named.metadata?.uid;
+          rememberUid(ctx, ref.namespace, old!, oldUid);
+        }
+        const isOld = (p: Pod): boolean => old !== undefined && oldUid !== undefined && p.metadata?.name === old && p.metadata?.uid === oldUid;
+        const oldStillThere = pods.some(isOld);
+        const ready = pods.filter((p) => isPodReady(p) && !isOld(p));
+        const fresh = ready.filter((p) => created(p) >= runStart - 1000).map((p) => p.metadata?.name);
         const pass = workloadSettled(w) && ready.length >= w.desired && !oldStillThere;
         const why = oldStillThere ? `; pod ${old} still present` : '';
         return {

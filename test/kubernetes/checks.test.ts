@@ -6,7 +6,7 @@ import { createNamedCheckRunner } from '../../src/checks/named.js';
 import type { RenderedKubernetesCheck } from '../../src/domain/index.js';
 import { createManualClock } from '../../src/lib/index.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { namedCheck, startFakeEnv, stepContext } from './setup.js';
+import { namedCheck, startFakeEnv, stepContext, waitFor } from './setup.js';
 
 const NS = 'production';
 
@@ -330,6 +330,66 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       // The incident's pod is still there (nothing evicted it), so it is not counted as a replacement.
       assert.match(out.detail, /^Deployment production\/api-server: ready 2\/3, updated 3, total 3; 1 ready pod\(s\) counted; .*pod api-server-abc123 still present after \d+ attempts$/);
       assert.ok(out.attempts > 1, 'a convergence check polls');
+    });
+
+    // Regression: a StatefulSet pod deleted by a command: or http: action (nothing of the
+    // run read or removed it, so no uid was known) came back under its name, and
+    // pod_becomes_ready took the new web-0 for the old one: "pod web-0 still present" to the end.
+    describe('pod_becomes_ready on a StatefulSet pod deleted by other means than rectify (no uid known)', () => {
+      const check = (timeoutMs: number) => namedCheck('pod_becomes_ready', { namespace: NS, pod: 'web-0', statefulset: 'web' }, {}, timeoutMs, 50);
+      /** What `kubectl delete pod web-0` in a command: action does: a delete through the API. */
+      const deleteWeb0 = () => clients.core.deleteNamespacedPod({ namespace: NS, name: 'web-0' });
+      /** StatefulSet web, its pods created 10 minutes before the run. */
+      const addWeb = (): void => {
+        fake.addStatefulSet(NS, 'web', 3);
+        for (const p of fake.list('pods', NS)) p.metadata.creationTimestamp = new Date(Date.now() - 600_000).toISOString();
+      };
+
+      it('the pod recreated under its name (another uid, created since the run started) is the new one: ready, the check passes', async () => {
+        addWeb();
+        const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
+        const ctx = stepContext();
+        await deleteWeb0();
+        await waitFor('web-0 recreated and ready', () => {
+          const now = fake.get('pods', NS, 'web-0');
+          return now !== undefined && now.metadata.uid !== old && fake.get('statefulsets', NS, 'web')!.status?.readyReplicas === 3;
+        });
+        const out = await createNamedCheckRunner({ kube: clients }).run(check(2_000), ctx);
+        assert.deepEqual([out.ok, out.detail], [true, `StatefulSet ${NS}/web: ready 3/3, updated 3, total 3; 3 ready pod(s) counted; new: web-0`]);
+      });
+
+      it('a successor not ready within the check fails it, as a ready pod short', async () => {
+        addWeb();
+        const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
+        fake.readyDelayMs = 60_000;
+        const ctx = stepContext();
+        await deleteWeb0();
+        await waitFor('web-0 recreated', () => (fake.get('pods', NS, 'web-0')?.metadata.uid ?? old) !== old);
+        const out = await createNamedCheckRunner({ kube: clients }).run(check(300), ctx);
+        assert.equal(out.ok, false);
+        // Not "still present": the new web-0 is counted as the successor, not ready yet.
+        assert.match(out.detail, new RegExp(`^StatefulSet ${NS}/web: ready 2/3, updated 3, total 3; 2 ready pod\\(s\\) counted after \\d+ attempts$`));
+      });
+
+      it('the old pod still terminating, no successor yet: still present, never passed; nor one nothing deleted, nor one a cluster clock ahead makes look new', async () => {
+        addWeb();
+        fake.terminationDelayMs = 60_000;
+        const ctx = stepContext();
+        await deleteWeb0();
+        assert.ok(fake.get('pods', NS, 'web-0')!.metadata.deletionTimestamp, 'terminating');
+        const runner = createNamedCheckRunner({ kube: clients });
+        const out = await runner.run(check(300), ctx);
+        assert.equal(out.ok, false);
+        assert.match(out.detail, new RegExp(`^StatefulSet ${NS}/web: ready 2/3, updated 2, total 2; 2 ready pod\\(s\\) counted; pod web-0 still present after \\d+ attempts$`));
+
+        // Nothing deleted it, and the API server's clock is 5 minutes ahead of rectify's: web-1,
+        // created a minute before the run by the cluster's clock, is still the old pod.
+        fake.cluster.serverNow = () => Date.now() + 300_000;
+        fake.get('pods', NS, 'web-1')!.metadata.creationTimestamp = new Date(Date.now() + 240_000).toISOString();
+        const untouched = await runner.run(namedCheck('pod_becomes_ready', { namespace: NS, pod: 'web-1', statefulset: 'web' }, {}, 300, 50), stepContext());
+        assert.equal(untouched.ok, false);
+        assert.match(untouched.detail, new RegExp(`; pod web-1 still present after \\d+ attempts$`));
+      });
     });
 
     // Regression: the checks followed the pod beside a named workload to its owner, where
