@@ -147,6 +147,10 @@ export const stepSchema = z.object({
     .enum(['rule', 'not_now'])
     .optional()
     .describe('a failed action refused before it changed anything: by rectify\'s own rule (rule), or by the target\'s "not now" (not_now)'),
+  stopped: z
+    .literal(true)
+    .optional()
+    .describe("a step that ended failed while rectify was stopping (not started because of it, a request cut, a program killed): the stop may have ended it, so it is read as cut off, no failure of the runbook's, by the stop and by the next start alike"),
 });
 
 export const executionSchema = z.object({

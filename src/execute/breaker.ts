@@ -90,7 +90,8 @@ export function countFailure(
  * before any action of the run changed anything (see withoutVerdictInSteps): the run would
  * have ended without a breaker failure had it lived to record its end.
  */
-export function failureInSteps(steps: readonly StepRecord[]): string | undefined {
+export function failureInSteps(recorded: readonly StepRecord[]): string | undefined {
+  const steps = stoppedAsCutOff(recorded);
   const action = steps.find((s) => s.phase === 'action' && s.finished_at !== null && s.ok === false);
   if (action && withoutVerdictInSteps(steps) === undefined) return `action ${action.index + 1} failed: ${action.detail ?? 'no detail recorded'}`;
   const check = steps.find((s) => s.phase === 'post_check' && s.finished_at !== null && s.ok === false);
@@ -123,7 +124,8 @@ export const NOT_COUNTED_NOT_NOW = 'not counted: the target refused the step ("n
  * and a run that crashes rectify in a check must not be tried again the moment rectify
  * is back, so a trial cut off there re-opens with a new wait, as a stop there does.
  */
-export function withoutVerdictInSteps(steps: readonly StepRecord[]): (Omit<StepRecord, 'refused'> & { why: 'pre_check' | 'rule' | 'not_now' }) | undefined {
+export function withoutVerdictInSteps(recorded: readonly StepRecord[]): (Omit<StepRecord, 'refused'> & { why: 'pre_check' | 'rule' | 'not_now' }) | undefined {
+  const steps = stoppedAsCutOff(recorded);
   const last = steps[steps.length - 1];
   if (last?.phase === 'pre_check') {
     const failedLast = last.finished_at !== null && last.ok === false;
@@ -153,7 +155,8 @@ export function withoutVerdictInSteps(steps: readonly StepRecord[]): (Omit<StepR
  *   with a new wait (reopenAfterCutOffTrial).
  * A step the cut-off found in progress has no verdict: a crash leaves it recorded as
  * started and never finished, and a stop reads it the same way (stepsAsCutOff), whatever
- * its abort made it answer.
+ * its abort made it answer; recorded with the step's end (`stopped`), that reading holds
+ * when crash recovery reads the steps of a run whose stop could not record its end.
  */
 export type CutOffVerdict =
   | { count: 'failure'; failure: string }
@@ -175,6 +178,17 @@ export function stepsAsCutOff(steps: readonly StepRecord[]): StepRecord[] {
   const last = steps[steps.length - 1];
   if (!last) return [];
   return [...steps.slice(0, -1), { phase: last.phase, index: last.index, summary: last.summary, started_at: last.started_at, finished_at: null, ok: null, detail: null }];
+}
+
+/**
+ * The steps as recorded, a step the stop's abort ended (`stopped`, recorded with its end)
+ * read as cut off (stepsAsCutOff): its failure is the abort's, no verdict on the runbook,
+ * whether the stop recorded the run's end or crash recovery reads the steps after a stop
+ * that could not (the database locked throughout it, a SIGKILL after the step's end). The
+ * runner takes no step after it, so it is the last.
+ */
+function stoppedAsCutOff(steps: readonly StepRecord[]): readonly StepRecord[] {
+  return steps.at(-1)?.stopped === true ? stepsAsCutOff(steps) : steps;
 }
 
 /** What the notifiers are told when a trial run cut off by a stop or a crash re-opens the circuit. */

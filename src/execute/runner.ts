@@ -228,13 +228,6 @@ export function createExecutionRunner(deps: RunnerDeps) {
      * starts only once its start is recorded) and the database shows none.
      */
     let stepMayBeRecorded = false;
-    /**
-     * The step that ended failed while the stop's abort was in force: the abort may have
-     * ended it (a program killed, a request cut), so its failure is no verdict on the
-     * runbook. Read as cut off (stepsAsCutOff) when the run's end is recorded after a store
-     * fault, as a stop's INTERRUPTED end reads it.
-     */
-    let stoppedStep: StepRecord | undefined;
     /** Records a step's start (`work` answers whether it recorded one): only then may the step start. */
     async function recordStart(work: (tx: Tx) => boolean): Promise<void> {
       let wrote = false;
@@ -277,14 +270,25 @@ export function createExecutionRunner(deps: RunnerDeps) {
           out = { ok: false, detail: `check error: ${errorMessage(err)}`, attempts: 1 };
         }
       }
-      if (!out.ok && signal.aborted) stoppedStep = step;
       step.finished_at = clock.now();
       step.ok = out.ok;
       step.detail = out.detail;
       if (!out.ok && out.inconclusive) step.inconclusive = true;
+      // Ended failed while the stop's abort was in force: the abort may have ended it, so
+      // its failure is no verdict (see StepRecord.stopped); the run ends as cut off there.
+      if (!out.ok && signal.aborted) step.stopped = true;
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
-        audit(tx, 'STEP_FINISHED', { phase, index, summary, ok: out.ok, detail: out.detail, attempts: out.attempts, ...(!out.ok && out.inconclusive ? { inconclusive: true } : {}) });
+        audit(tx, 'STEP_FINISHED', {
+          phase,
+          index,
+          summary,
+          ok: out.ok,
+          detail: out.detail,
+          attempts: out.attempts,
+          ...(!out.ok && out.inconclusive ? { inconclusive: true } : {}),
+          ...(step.stopped ? { stopped: true } : {}),
+        });
       });
       return out;
     }
@@ -345,7 +349,6 @@ export function createExecutionRunner(deps: RunnerDeps) {
           detail = `action error: ${errorMessage(err)}`;
         }
       }
-      if (!ok && signal.aborted) stoppedStep = rec;
       rec.finished_at = clock.now();
       rec.ok = ok;
       rec.detail = detail;
@@ -356,6 +359,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       if (unchanged) rec.unchanged = true;
       if (refused) rec.refused = 'rule';
       else if (notNow) rec.refused = 'not_now';
+      // Ended failed while the stop's abort was in force (not started because of it, a
+      // request cut, a program killed): no verdict on the runbook (see StepRecord.stopped),
+      // and the run ends as cut off there. Not a refusal the run ends as such, stop or not.
+      if (!ok && signal.aborted && withoutVerdictInSteps(steps) === undefined) rec.stopped = true;
       await record((tx) => {
         tx.updateExecution(req.id, { steps });
         audit(tx, 'STEP_FINISHED', {
@@ -367,6 +374,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           ...(facts ? { facts } : {}),
           ...(unconfirmed ? { unconfirmed: true } : {}),
           ...(rec.refused ? { refused: rec.refused } : {}),
+          ...(rec.stopped ? { stopped: true } : {}),
         });
       });
       return { ok, detail, unchanged, unconfirmed, ...(unconfirmedBy !== undefined ? { unconfirmedBy } : {}), ...(holdRollback !== undefined ? { holdRollback } : {}), ...(undone !== undefined ? { undone } : {}) };
@@ -728,9 +736,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // A failure the run already knew of (an action or a verification that failed) is
       // counted by the breaker and kept in the row, as crash recovery reads the same steps:
       // a store fault must not hide a failing target from the breaker. A step the stop's
-      // abort ended is read as cut off, as the stop's own end reads it (interrupted): a stop
-      // is no evidence against the runbook, whether or not the store could take its records.
-      const failure = failureInSteps(stoppedStep !== undefined && steps.at(-1) === stoppedStep ? stepsAsCutOff(steps) : steps);
+      // abort ended (`stopped`) is read as cut off, as the stop's own end reads it
+      // (interrupted): a stop is no evidence against the runbook, whether or not the store
+      // could take its records.
+      const failure = failureInSteps(steps);
       // No step was started, and the database holds none (the record of the first one's
       // start failed, or the run was stopped by a pause or a resolve whose end failed):
       // nothing was changed, and it ends as a stop or a crash there ends it.

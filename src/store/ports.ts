@@ -196,6 +196,14 @@ export interface StepRecord {
   unchanged?: true;
   /** A failed action refused before it changed anything: by rectify's own rule (`rule`), or by the target's "not now" (`not_now`). */
   refused?: 'rule' | 'not_now';
+  /**
+   * A step that ended failed while a stop's abort was in force: the abort may have ended
+   * it (a request cut, a program killed), so its failure is no verdict on the runbook.
+   * Recorded with the step's end, so crash recovery, finding the run's end unrecorded,
+   * reads it as the stop did: cut off, as if never finished (see cutOffVerdict). Not set
+   * on a refusal the run ends as such (withoutVerdictInSteps), which a stop leaves as it is.
+   */
+  stopped?: true;
 }
 
 export interface ExecutionRow {

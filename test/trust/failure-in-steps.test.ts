@@ -76,3 +76,23 @@ test('a stop reads the steps as a crash at that point leaves them: the step it c
   assert.deepEqual(cutOffVerdict(stepsAsCutOff([step('pre_check', 0, false, 'aborted')])), { count: 'cut_off' });
   assert.equal(cutOffVerdict([step('pre_check', 0, false, 'replicas < 2')]).count, 'without_verdict');
 });
+
+test("a step recorded as ended by a stop's abort (stopped) is read as cut off, by the stop and by crash recovery alike; one that failed on its own is not", () => {
+  const stopped = (s: StepRecord): StepRecord => ({ ...s, stopped: true });
+  const cut = 'aborted (the request may have reached the target)';
+  // The only action, cut by the stop: nothing had failed.
+  assert.deepEqual(cutOffVerdict([stopped(step('action', 0, false, cut))]), { count: 'cut_off' });
+  assert.equal(failureInSteps([step('pre_check', 0, true), stopped(step('action', 0, false, cut))]), undefined);
+  // A pre-check the stop cut off gave no verdict: cut off, not ended by a failed pre-check.
+  assert.deepEqual(cutOffVerdict([stopped(step('pre_check', 0, false, 'aborted'))]), { count: 'cut_off' });
+  assert.equal(withoutVerdictInSteps([stopped(step('pre_check', 0, false, 'aborted'))]), undefined);
+  // A post-check failed before the one the stop cut off: a failure either way.
+  assert.deepEqual(cutOffVerdict([step('action', 0, true), step('post_check', 0, false, 'no data'), stopped(step('post_check', 1, false, 'aborted'))]), {
+    count: 'failure',
+    failure: 'verification 1 failed: no data',
+  });
+  // The rollback the stop cut off had started after a failed action: still that failure.
+  assert.deepEqual(cutOffVerdict([step('action', 0, false, 'HTTP 500'), stopped(step('rollback', 0, false, cut))]), { count: 'failure', failure: 'action 1 failed: HTTP 500' });
+  // The same action failed on its own (no mark): a failure, as ever.
+  assert.deepEqual(cutOffVerdict([step('action', 0, false, 'HTTP 500')]), { count: 'failure', failure: 'action 1 failed: HTTP 500' });
+});

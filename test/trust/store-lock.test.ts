@@ -314,6 +314,8 @@ describe('a stop while the database cannot record the run', () => {
     target.route('POST', '/act/bad', { status: 500 });
     target.route('POST', '/act/hang', { status: 200, delayMs: 120_000 });
     target.route('POST', '/act/hang2', { status: 200, delayMs: 120_000 });
+    target.route('POST', '/act/hang3', { status: 200, delayMs: 120_000 });
+    target.route('POST', '/act/own2', { status: 500 });
   });
   after(async () => target.close());
 
@@ -341,6 +343,33 @@ describe('a stop while the database cannot record the run', () => {
     } finally {
       d.close();
     }
+  }
+  /** Once the step's end (STEP_FINISHED) is committed, `other` takes the write lock, before the run's end. */
+  function lockAfterStepEnd(svc: Awaited<ReturnType<typeof start>>, other: Database.Database): { held: boolean } {
+    const lock = { held: false };
+    const store = svc.service.store as Store;
+    const transact = store.transact.bind(store);
+    store.transact = ((work: Parameters<Store['transact']>[0], opts?: Parameters<Store['transact']>[1]) => {
+      let stepEnd = false;
+      const p = transact((tx) => {
+        const seen = new Proxy(tx, {
+          get(t, k) {
+            if (k === 'appendAudit') return (row: { event: string }) => ((stepEnd ||= row.event === 'STEP_FINISHED'), t.appendAudit(row as Parameters<typeof t.appendAudit>[0]));
+            const v = (t as unknown as Record<string | symbol, unknown>)[k];
+            return typeof v === 'function' ? v.bind(t) : v;
+          },
+        });
+        return work(seen);
+      }, opts);
+      void p.then(() => {
+        if (stepEnd && !lock.held) {
+          lock.held = true;
+          other.exec('BEGIN EXCLUSIVE');
+        }
+      }, () => undefined);
+      return p;
+    }) as Store['transact'];
+    return lock;
   }
   const progressUnrecorded = (svc: Awaited<ReturnType<typeof start>>) =>
     until('the failed record', async () => svc.log.lines.some((l) => l.includes('execution could not record its progress')) || undefined);
@@ -382,33 +411,10 @@ describe('a stop while the database cannot record the run', () => {
       const r = await svc.post('/api/v1/incidents', broken('hang2', 'hang-2'));
       assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
       await target.waitForRequest('/act/hang2', { since: 0 });
-      // Once the step's end (STEP_FINISHED) is committed, the lock is taken before the run's end.
-      const store = svc.service.store as Store;
-      const transact = store.transact.bind(store);
-      let held = false;
-      store.transact = ((work: Parameters<Store['transact']>[0], opts?: Parameters<Store['transact']>[1]) => {
-        let stepEnd = false;
-        const p = transact((tx) => {
-          const seen = new Proxy(tx, {
-            get(t, k) {
-              if (k === 'appendAudit') return (row: { event: string }) => ((stepEnd ||= row.event === 'STEP_FINISHED'), t.appendAudit(row as Parameters<typeof t.appendAudit>[0]));
-              const v = (t as unknown as Record<string | symbol, unknown>)[k];
-              return typeof v === 'function' ? v.bind(t) : v;
-            },
-          });
-          return work(seen);
-        }, opts);
-        void p.then(() => {
-          if (stepEnd && !held) {
-            held = true;
-            other.exec('BEGIN EXCLUSIVE');
-          }
-        }, () => undefined);
-        return p;
-      }) as Store['transact'];
+      const lock = lockAfterStepEnd(svc, other);
       const closing = svc.service.close();
       await progressUnrecorded(svc);
-      assert.equal(held, true);
+      assert.equal(lock.held, true);
       other.exec('ROLLBACK');
       assert.deepEqual(await closing, { unrecorded: [] });
       const s = stored(svc.dbPath, r.body.execution_id as string);
@@ -425,6 +431,100 @@ describe('a stop while the database cannot record the run', () => {
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
       await svc.stop({ remove: true });
+    }
+  });
+
+  /** The run's recorded steps, as the next start's recovery reads them. */
+  function storedSteps(dbPath: string, executionId: string): unknown[] {
+    const d = new Database(dbPath, { readonly: true });
+    try {
+      return JSON.parse((d.prepare('SELECT steps FROM executions WHERE id = ?').get(executionId) as { steps: string }).steps) as unknown[];
+    } finally {
+      d.close();
+    }
+  }
+
+  it("a step the stop's abort ended, its end recorded, then the database locked for the whole stop: the next start ends the run INTERRUPTED, no breaker failure, the count as before the stop", async () => {
+    const svc = await start();
+    let again: Awaited<ReturnType<typeof start>> | undefined;
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const r = await svc.post('/api/v1/incidents', broken('hang3', 'hang-3'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      const id = r.body.execution_id as string;
+      await target.waitForRequest('/act/hang3', { since: 0 });
+      const lock = lockAfterStepEnd(svc, other);
+      // The lock stays held until the stop gives up on the run's end: it is left running.
+      assert.deepEqual(await svc.service.close(), { unrecorded: [id] });
+      assert.equal(lock.held, true);
+      other.exec('ROLLBACK');
+      const aborted = `POST ${target.url}/act/hang3: aborted (the request may have reached the target)`;
+      assert.deepEqual(stored(svc.dbPath, id).execution, { state: 'running', outcome: null });
+      assert.deepEqual(
+        storedSteps(svc.dbPath, id).map((st) => (({ phase, index, ok, detail, stopped }: Record<string, unknown>) => ({ phase, index, ok, detail, stopped }))(st as Record<string, unknown>)),
+        [{ phase: 'action', index: 0, ok: false, detail: aborted, stopped: true }],
+      );
+      // The next start's recovery reads the step as the stop did: cut off, no failure.
+      again = await svc.restart();
+      const s = stored(svc.dbPath, id);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 1 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', 'interrupted: rectify stopped while it ran']);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED'],
+      );
+      assert.deepEqual([s.events[2]!.details.ok, s.events[2]!.details.detail, s.events[2]!.details.stopped], [false, aborted, true]);
+      assert.deepEqual(s.events[3]!.details, {
+        reason: 'rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check',
+        last_step: { phase: 'action', index: 0, summary: `POST ${target.url}/act/hang3`, finished: true },
+      });
+      const view = (await again.get(`/api/v1/executions/${id}`)).body;
+      assert.deepEqual([view.state, view.steps[0].stopped], ['interrupted', true]);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      if (again) await again.stop({ remove: true });
+      else await svc.stop({ remove: true });
+    }
+  });
+
+  it('an action that failed on its own, its end recorded, then the database locked for the whole stop: the next start ends the run INTERRUPTED with that failure, counted by the breaker', async () => {
+    const svc = await start();
+    let again: Awaited<ReturnType<typeof start>> | undefined;
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const lock = lockAfterStepEnd(svc, other);
+      const r = await svc.post('/api/v1/incidents', broken('own2', 'own-2'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      const id = r.body.execution_id as string;
+      await progressUnrecorded(svc);
+      assert.equal(lock.held, true);
+      assert.deepEqual(await svc.service.close(), { unrecorded: [id] });
+      other.exec('ROLLBACK');
+      const failed = `POST ${target.url}/act/own2 → 500, expected 200-299`;
+      assert.deepEqual(
+        storedSteps(svc.dbPath, id).map((st) => (({ phase, ok, detail, stopped }: Record<string, unknown>) => ({ phase, ok, detail, stopped }))(st as Record<string, unknown>)),
+        [{ phase: 'action', ok: false, detail: failed, stopped: undefined }],
+      );
+      again = await svc.restart();
+      const s = stored(svc.dbPath, id);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 2 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', 'interrupted: rectify stopped while it ran']);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED'],
+      );
+      assert.equal(s.events[2]!.details.stopped, undefined);
+      assert.equal(s.events[3]!.details.failure, `action 1 failed: ${failed}`);
+    } finally {
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      if (again) await again.stop({ remove: true });
+      else await svc.stop({ remove: true });
     }
   });
 
