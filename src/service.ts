@@ -674,6 +674,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     maxPreparing: config.maxPendingDecisions,
     maxPendingApprovals: config.maxPendingApprovals,
     ...(overrides.acceptSlice !== undefined ? { acceptSlice: overrides.acceptSlice } : {}),
+    stopping: () => draining,
     // Only the service recovers, and it holds the database alone: what carries the marker
     // of a run it records INTERRUPTED was left by a process that is gone.
     ...(overrides.recover === false ? {} : { killLeftovers: (ids: readonly string[]) => killLeftoversOf(ids) }),

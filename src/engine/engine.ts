@@ -129,6 +129,12 @@ export interface EngineDeps {
    */
   acceptSlice?: number;
   /**
+   * Whether the service is stopping: a large body's next slice is then not decided (its
+   * runs would start after the stop's grace, only to be cut off before their first step,
+   * answered `executed` and never run), and the sender is told how many were recorded.
+   */
+  stopping?: () => boolean;
+  /**
    * Whether an actor is an API token that may only send alerts (the ingest role alone):
    * an integration such as Alertmanager, not a person. Read when its alert opens or joins
    * an approval request, and kept with the request (ApprovalRow.asked_by): a request such
@@ -283,6 +289,11 @@ export function partlyRecordedError(err: unknown, recorded: number, total: numbe
       ? `${err.code === 'STORE_UNAVAILABLE' ? 'the database could not commit the rest of this request' : `the rest of this request could not be decided (${err.message})`}: ${counted}; send it again (Alertmanager retries by itself): those ${recorded} are answered duplicate and the others are decided`
       : `the rest of this request was refused (${err.message}): ${counted}`;
   return new RectifyError(err.code, message, { cause: err, details: err.details });
+}
+
+/** A large body's slices after a stop began are not decided: the sender's retry decides them (partlyRecordedError says how many were). */
+function stoppingBetweenSlices(): RectifyError {
+  return new RectifyError('SHUTTING_DOWN', 'rectify is stopping');
 }
 
 /** What settles alerts whose commit was not confirmed (said to their sender, not to a person). */
@@ -1297,6 +1308,8 @@ export function createEngine(deps: EngineDeps) {
     const first = await store
       .transact(
         (tx) => {
+          // A stop that came while this slice waited for its commit: decided now, its runs would start past the stop's grace.
+          if (earlier && body.committed && deps.stopping?.()) throw stoppingBetweenSlices();
           const decided = decideAll(tx, inputs, actor, mayRead, unprepared, undefined, earlier);
           // Recorded after the decisions, in the same commit: they say whether this is a re-delivery.
           // In slices, with the first slice that holds a decision not a duplicate (none: a
@@ -1432,6 +1445,8 @@ export function createEngine(deps: EngineDeps) {
         else {
           results = [];
           for (let at = 0; at < incidents.length; at += acceptSlice) {
+            // A stop between slices: the rest is left to the sender's retry (to another replica, or this one restarted).
+            if (at > 0 && deps.stopping?.()) throw stoppingBetweenSlices();
             for (const r of await decidePart(incidents.slice(at, at + acceptSlice), body)) results.push(r);
           }
         }

@@ -4,9 +4,9 @@ import { RectifyError } from '../../src/domain/index.js';
 import { alertmanagerToIncidents } from '../../src/ingest/index.js';
 import type { Store } from '../../src/store/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
-import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
+import { httpRunbook, postRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
-import { countRows } from './helpers.js';
+import { countRows, stormAlert, webhook } from './helpers.js';
 
 /**
  * A large body is decided in slices (ACCEPT_SLICE alerts; 100 here), in order, each
@@ -212,5 +212,58 @@ describe('storm: a large body decided in slices', { timeout: 120_000 }, () => {
         await svc.stop({ remove: true });
       }
     });
+  });
+
+  it('a stop between slices leaves the rest undecided: 503 SHUTTING_DOWN saying how many were recorded; the retry after the restart decides the rest', async () => {
+    const restart = await startHttpTarget();
+    restart.route('POST', '/restart', { status: 200, body: { ok: true } });
+    const svc = await startTestService({
+      runbooks: runbooksFile(httpRunbook('restart', { trigger: 'Down', url: `${restart.url}/restart`, more: '    blast_radius_limit: 1000\n' })),
+      args: ['--shutdown-grace', '30s', '--max-concurrent-executions', '1000'],
+      overrides: { acceptSlice: 5 },
+    });
+    let again: TestService | undefined;
+    try {
+      // Slice 1: five alerts that run; slices 2 and 3: alerts with no runbook; slice 4: five more that run.
+      const alerts = [
+        ...Array.from({ length: 5 }, (_, i) => stormAlert('Down', `early-${i}`, i)),
+        ...Array.from({ length: 10 }, (_, i) => stormAlert('DiskFull', `disk-${i}`, i)),
+        ...Array.from({ length: 5 }, (_, i) => stormAlert('Down', `late-${i}`, i)),
+      ];
+      // The stop (SIGTERM) comes in the event-loop turn after the first slice's commit: the
+      // second slice is then waiting for its commit, and is not decided.
+      const store = svc.service.store;
+      const transact = store.transact;
+      let closing: Promise<unknown> | undefined;
+      store.transact = ((work, o) =>
+        transact.call(store, work, o).then((v) => {
+          if (!closing && Array.isArray((v as { results?: unknown } | null)?.results)) setImmediate(() => (closing ??= svc.service.close()));
+          return v;
+        })) as typeof transact;
+      const r = await svc.app.inject({ method: 'POST', url: AM, payload: webhook(alerts) });
+      store.transact = transact;
+      await closing;
+      assert.deepEqual([r.statusCode, JSON.parse(r.body).error.code, JSON.parse(r.body).error.message], [
+        503,
+        'SHUTTING_DOWN',
+        'the rest of this request could not be decided (rectify is stopping): 5 of its 20 alerts were decided and recorded (what they run has started, the people they ask were told), the other 15 were not; send it again (Alertmanager retries by itself): those 5 are answered duplicate and the others are decided',
+      ]);
+      // The first slice's runs had the stop's grace; nothing was decided after the stop, so nothing was cut off before it began.
+      assert.equal(restart.calls('/restart', 'POST'), 5);
+      assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 5);
+      assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM executions WHERE state = 'succeeded'"), 5);
+      assert.equal(countRows(svc.dbPath, "SELECT COUNT(*) AS n FROM executions WHERE state <> 'succeeded'"), 0);
+      // Alertmanager's retry, after the restart.
+      again = await svc.restart();
+      const retry = await again.post(AM, webhook(alerts));
+      assert.equal(retry.status, 202);
+      const tally: Record<string, number> = {};
+      for (const d of decisions(retry.body.results)) tally[d] = (tally[d] ?? 0) + 1;
+      assert.deepEqual(tally, { 'duplicate/DUPLICATE': 5, 'manual/NO_RUNBOOK': 10, 'executed/EXECUTING': 5 });
+    } finally {
+      if (again) await again.stop({ remove: true });
+      else await svc.stop({ remove: true }).catch(() => undefined);
+      await restart.close();
+    }
   });
 });
