@@ -65,8 +65,8 @@ describe('client commands against a running service', () => {
     assert.deepEqual(r.json(), (await svc.get('/api/v1/runbooks')).body);
     const t = await cli(['runbooks'], { env });
     assert.equal(t.code, 0);
-    assert.match(t.out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+PAUSED\s+EXECUTABLE\s+CIRCUIT\s+LAST HOUR\s+COOLDOWN\s+SUCCESS$/);
-    assert.ok(t.out.some((l) => /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+0\/5\s+-\s+-$/.test(l)), t.out.join('\n'));
+    assert.match(t.out[0]!, /^RUNBOOK\s+RISK\s+MODE\s+PAUSED\s+EXECUTABLE\s+CIRCUIT\s+LAST HOUR\s+COOLDOWN\s+OBJECT COOLDOWN\s+SUCCESS$/);
+    assert.ok(t.out.some((l) => /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+0\/5\s+-\s+-\s+-$/.test(l)), t.out.join('\n'));
     assert.ok(t.out.some((l) => /^rollback-deployment\s+HIGH\s+auto\s+no\s+yes\s+closed\s+0\/5/.test(l)));
     const one = await cli(['runbooks', 'restart-api', '--json'], { env });
     assert.deepEqual(one.json(), (await svc.get('/api/v1/runbooks/restart-api')).body);
@@ -466,7 +466,7 @@ describe('rectify runbooks: the last hour against a per-service limit', () => {
       assert.equal((await svc.post('/api/v1/incidents', { root_cause: 'CrashLoopBackOff', service: 'web', context: { pod_name: 'api-1' } })).body.event, 'RATE_LIMITED');
       const api = (await svc.get('/api/v1/runbooks/restart-api')).body;
       assert.deepEqual([api.executions_last_hour, api.max_per_hour, api.busiest_service_last_hour], [6, 2, { service: 'cart', executions: 2 }]);
-      assert.match(await row(), /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+2\/2, 6 in all\s+-\s+100% of 6$/);
+      assert.match(await row(), /^restart-api\s+LOW\s+auto\s+no\s+yes\s+closed\s+2\/2, 6 in all\s+-\s+-\s+100% of 6$/);
       const one = await cli(['runbooks', 'restart-api'], { env });
       assert.ok(one.out.includes('last hour     2 of 2 for cart (the busiest service; the limit is per service); 6 in all'), one.out.join('\n'));
     } finally {

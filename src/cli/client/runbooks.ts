@@ -27,6 +27,8 @@ interface RunbookStateJson {
   /** while_running: the run still under way that holds it until it ends; absent from a service older than this field. */
   cooldowns: Array<{ service: string; until: string; while_running?: string }>;
   cooldown_end: string | null;
+  /** The same per Kubernetes object, whichever service each run was for; running_for: the service of the run under way. Absent from a service older than this field. */
+  object_cooldowns?: Array<{ object: string; until: string; while_running?: string; running_for?: string }>;
   success_rate: number | null;
   succeeded: number;
   failed: number;
@@ -36,7 +38,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.\nOBJECT COOLDOWN: the same for the Kubernetes objects the runbook\'s runs act on (deployment\nproduction/checkout, node node-a), counted whichever service each run was for: why an alert is\nheld off while its service has no cooldown. With an id, an "object cooldowns" line names each\nobject, and the service a run still under way on it is for.',
 );
 
 interface ReloadRefused {
@@ -95,6 +97,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
       ['circuit', `${r.circuit.state === 'closed' ? circuit(r) : r.circuit.state.toUpperCase()}${r.circuit.opened_at ? ` since ${time(r.circuit.opened_at)}` : ''}${r.circuit.state === 'closed' ? '' : trial(r)}`],
       ['last hour', lastHourDetail(r)],
       ['cooldown', `${r.cooldown_minutes}m${r.cooldowns.length ? `; active: ${r.cooldowns.map((c) => `${name(c.service, 40)} ${holdText(c)}`).join(', ')}` : ''}`],
+      ...objectLines(r),
       ['blast radius', `${r.blast_radius_limit} service(s) at once`],
       ['success rate', rate(r)],
     ];
@@ -114,6 +117,8 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     io.out('no runbooks loaded');
     return EXIT.OK;
   }
+  // A service older than object_cooldowns does not list them: no column, rather than "-" (none in force).
+  const objects = page.runbooks.some((r) => r.object_cooldowns !== undefined);
   const rows = page.runbooks.map((r) => [
     r.id,
     r.risk,
@@ -123,9 +128,11 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
     circuit(r),
     lastHourCell(r),
     cooldownCell(r),
+    ...(objects ? [objectCooldownCell(r)] : []),
     rate(r),
   ]);
-  for (const l of table(['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', 'SUCCESS'], rows)) io.out(l);
+  const headers = ['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', ...(objects ? ['OBJECT COOLDOWN'] : []), 'SUCCESS'];
+  for (const l of table(headers, rows)) io.out(l);
   return EXIT.OK;
 });
 
@@ -156,6 +163,31 @@ function cooldownCell(r: RunbookStateJson): string {
   const runs = r.cooldowns.flatMap((c) => (c.while_running ? [c.while_running] : []));
   if (runs.length > 0) return `while ${name(runs[0]!, 60)} runs${runs.length > 1 ? ` (+${runs.length - 1} more)` : ''}`;
   return r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-';
+}
+
+/**
+ * OBJECT COOLDOWN: as COOLDOWN, for the Kubernetes objects. One run may act on several
+ * objects: it is counted once.
+ */
+function objectCooldownCell(r: RunbookStateJson): string {
+  const held = r.object_cooldowns ?? [];
+  const runs = [...new Set(held.flatMap((c) => (c.while_running ? [c.while_running] : [])))];
+  if (runs.length > 0) return `while ${name(runs[0]!, 60)} runs${runs.length > 1 ? ` (+${runs.length - 1} more)` : ''}`;
+  const end = held.reduce<string | null>((latest, c) => (latest === null || Date.parse(c.until) > Date.parse(latest) ? c.until : latest), null);
+  return end ? `until ${time(end)}` : '-';
+}
+
+/**
+ * The detail view's "object cooldowns" line, only while one is in force: each object as a
+ * service is, with the service a run holding it is for ("…, then while exe_… runs for
+ * checkout-api").
+ */
+function objectLines(r: RunbookStateJson): Array<[string, string]> {
+  const held = r.object_cooldowns ?? [];
+  if (held.length === 0) return [];
+  const text = (c: (typeof held)[number]) =>
+    `${cell(c.object, 120)} until ${time(c.until)}${c.while_running ? `, then while ${name(c.while_running, 60)} runs${c.running_for === undefined ? '' : ` for ${name(c.running_for, 40)}`}` : ''}`;
+  return [['object cooldowns', held.map(text).join(', ')]];
 }
 
 /**

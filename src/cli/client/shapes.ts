@@ -72,6 +72,8 @@ export const runbookStateShape = z.object({
   executions_last_hour: z.number(),
   cooldowns: z.array(z.object({ service: str, until: str, while_running: str.optional() })),
   cooldown_end: nstr,
+  /** Absent from a service older than this field. */
+  object_cooldowns: z.array(z.object({ object: str, until: str, while_running: str.optional(), running_for: str.optional() })).optional(),
   success_rate: z.number().nullable(),
   succeeded: z.number(),
   failed: z.number(),
