@@ -332,8 +332,9 @@ export function deletionDue(pod: V1Pod): number | undefined {
  * set by a pre-check reading the pod, and by the eviction or delete that acts on it (the
  * uid it acted on), so that `pod_becomes_ready` tells that pod from a successor under its
  * name (a StatefulSet recreates its ordinal). With none kept (a `command:` or `http:`
- * action deleted the pod), `pod_becomes_ready` tells them by its creation time and keeps
- * the uid of the one it judges old.
+ * action deleted the pod), `pod_becomes_ready` takes the pod under the name for the old
+ * one, but a StatefulSet's created since the run started (by the API server's clock, when
+ * known), and keeps the uid of the one it judges old.
  */
 export const podUidMemoKey = (ns: string, pod: string): string => `kubernetes.pod_uid:${ns}/${pod}`;
 
@@ -391,6 +392,20 @@ export function serverClockOffset(serverTime: number | undefined, localNow: numb
   const d = serverTime - localNow;
   if (Math.abs(d) > MAX_BELIEVED_SKEW_MS) return 0;
   return d >= -2 * DATE_HEADER_RESOLUTION_MS && d <= DATE_HEADER_RESOLUTION_MS ? 0 : d;
+}
+
+/**
+ * How far the API server's clock is ahead of rectify's (negative: behind), read against
+ * the time the request was sent (`sentAt`, rectify's clock) rather than the time its
+ * answer came: the Date header is written after the request left, so a slow answer only
+ * makes this larger, and the true lead is less than it plus the header's resolution (1 s,
+ * its whole seconds). Undefined when the answer carried no Date header, and when it was
+ * further off than MAX_BELIEVED_SKEW_MS: not known, where serverClockOffset says 0.
+ */
+export function serverClockLeadSince(serverTime: number | undefined, sentAt: number): number | undefined {
+  if (serverTime === undefined) return undefined;
+  const d = serverTime - sentAt;
+  return Math.abs(d) > MAX_BELIEVED_SKEW_MS ? undefined : d;
 }
 
 /** The pod's workload, or why it has none we manage (DaemonSet, Job, no controller). */

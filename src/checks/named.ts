@@ -16,6 +16,7 @@ import {
   readWorkload,
   resolvePodOwner,
   serverClockOffset,
+  serverClockLeadSince,
   workloadSettled,
   describeWorkload,
   type KubeClients,
@@ -64,6 +65,14 @@ const MEMO = {
 };
 
 class CheckInputError extends Error {}
+
+/**
+ * How long after the run's start (by the API server's clock) a pod under the name of the
+ * one pod_becomes_ready is about must have been created to be taken for a successor: the
+ * Date header the clock's lead is read from holds whole seconds, and so does a
+ * creationTimestamp. A successor created within it is taken for the old pod.
+ */
+const CREATED_SINCE_MARGIN_MS = 2_000;
 
 /** A pod as the client reads it (the client's own types are imported by the Kubernetes modules only). */
 type Pod = Awaited<ReturnType<typeof listWorkloadPods>>[number];
@@ -272,22 +281,34 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         const ref = await workloadOf(check, ctx, signal);
         const w = await readWorkload(kube(), ref, signal);
         let offsetMs = 0;
-        const pods = await listWorkloadPods(kube(), w, signal, undefined, (t) => (offsetMs = serverClockOffset(t, clock.now())));
+        let leadMs: number | undefined;
+        const sentAt = clock.now();
+        const pods = await listWorkloadPods(kube(), w, signal, undefined, (t) => {
+          offsetMs = serverClockOffset(t, clock.now());
+          leadMs = serverClockLeadSince(t, sentAt);
+        });
         const old = podName(check);
-        // When the run started, by the API server's clock (the one its creationTimestamps are
-        // written by) when that is ahead of rectify's. One behind is not told from an answer
-        // slow to arrive, and moving the start earlier would take a pod of the run's own
-        // time for a successor: rectify's clock judges, and a successor may be taken for the
-        // old pod (the check fails), never the old pod for a successor.
+        // When the run started, by the API server's clock when that is ahead of rectify's
+        // (for the "new:" pods of the detail only).
         const runStart = ctx.startedAt + Math.max(0, offsetMs);
         const created = (p: Pod): number => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : NaN);
         let oldUid = old ? (ctx.memo.get(MEMO.podUid(ref.namespace, old)) as string | undefined) : undefined;
         // The pod under the name with no uid known (nothing of the run read or removed it: a
-        // command: or http: action deleted it): the old one when terminating, or created
-        // before the run started; created since, a successor (a StatefulSet's ordinal),
-        // judged on its readiness. A pod judged old is kept by its uid for the next attempts.
+        // command: or http: action deleted it) is the old one, but for a StatefulSet's (it
+        // recreates its ordinal under the same name; a Deployment's pods never come back
+        // under theirs), one not terminating and created since the run started: a
+        // successor, judged on its readiness. "Since" is read by the API server's clock (the
+        // one its creationTimestamps are written by), the run's start moved by that clock's
+        // lead, measured from when this listing was sent, and at least CREATED_SINCE_MARGIN_MS
+        // after it: a Date header and a creationTimestamp hold whole seconds, so the old pod,
+        // created before the run, is never found that late. With that lead unknown (no Date
+        // header, or one further off than believed) the pod is the old one. A doubt goes
+        // against the successor (the check fails), never for it. A pod judged old is kept
+        // by its uid for the next attempts.
         const named = old === undefined ? undefined : pods.find((p) => p.metadata?.name === old);
-        if (oldUid === undefined && named && (isTerminating(named) || !(created(named) >= runStart))) {
+        const successor = (p: Pod): boolean =>
+          w.kind === 'StatefulSet' && !isTerminating(p) && leadMs !== undefined && created(p) >= ctx.startedAt + leadMs + CREATED_SINCE_MARGIN_MS;
+        if (oldUid === undefined && named && !successor(named)) {
           oldUid = named.metadata?.uid;
           rememberUid(ctx, ref.namespace, old!, oldUid);
         }

@@ -348,7 +348,9 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       it('the pod recreated under its name (another uid, created since the run started) is the new one: ready, the check passes', async () => {
         addWeb();
         const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
-        const ctx = stepContext();
+        // The run started 5 s before the action's delete (its command took that long):
+        // a successor created within 2 s of the start would be taken for the old pod.
+        const ctx = stepContext({ startedAt: Date.now() - 5_000 });
         await deleteWeb0();
         await waitFor('web-0 recreated and ready', () => {
           const now = fake.get('pods', NS, 'web-0');
@@ -362,7 +364,7 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
         addWeb();
         const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
         fake.readyDelayMs = 60_000;
-        const ctx = stepContext();
+        const ctx = stepContext({ startedAt: Date.now() - 5_000 });
         await deleteWeb0();
         await waitFor('web-0 recreated', () => (fake.get('pods', NS, 'web-0')?.metadata.uid ?? old) !== old);
         const out = await createNamedCheckRunner({ kube: clients }).run(check(300), ctx);
@@ -389,6 +391,58 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
         const untouched = await runner.run(namedCheck('pod_becomes_ready', { namespace: NS, pod: 'web-1', statefulset: 'web' }, {}, 300, 50), stepContext());
         assert.equal(untouched.ok, false);
         assert.match(untouched.detail, new RegExp(`; pod web-1 still present after \\d+ attempts$`));
+      });
+    });
+
+    // Regression: with no uid of the pod known (a command: or http: action was to delete it),
+    // a pod under its name created before the run was taken for a successor, and the check
+    // passed though nothing was deleted: a Deployment's pod (whose name never comes back),
+    // and whenever the API server's clock led rectify's by more than was believed, by less
+    // than a Date header's whole seconds tell, or no Date header told it.
+    describe('pod_becomes_ready on a pod nothing deleted, no uid of it known: the pod under the name is the old one', () => {
+      /**
+       * Every pod created `ageMs` ago (real time), stamped by an API server clock `leadMs`
+       * ahead of rectify's; then pod_becomes_ready on `pod` in a run started `runAgoMs`
+       * ago, the action having deleted nothing.
+       */
+      const untouched = async (kind: 'deployment' | 'statefulset', leadMs: number, dateHeader: boolean, ageMs: number, runAgoMs = 0) => {
+        const pod = kind === 'deployment' ? 'api-7d4b9c-xk2lp' : 'web-0';
+        if (kind === 'deployment') fake.addDeployment(NS, 'api', 3, { podNames: [pod] });
+        else fake.addStatefulSet(NS, 'web', 3);
+        fake.cluster.serverNow = () => Date.now() + leadMs;
+        fake.dateHeader = dateHeader;
+        for (const p of fake.list('pods', NS)) p.metadata.creationTimestamp = new Date(Date.now() - ageMs + leadMs).toISOString();
+        const uid = fake.get('pods', NS, pod)!.metadata.uid;
+        const values = { namespace: NS, pod, [kind]: kind === 'deployment' ? 'api' : 'web' };
+        const out = await createNamedCheckRunner({ kube: clients }).run(namedCheck('pod_becomes_ready', values, {}, 300, 50), stepContext({ startedAt: Date.now() - runAgoMs }));
+        assert.equal(fake.get('pods', NS, pod)!.metadata.uid, uid, 'the pod is the one there before the run');
+        return { ok: out.ok, stillPresent: new RegExp(`; pod ${pod} still present after \\d+ attempts$`).test(out.detail), detail: out.detail };
+      };
+      const failed = { ok: false, stillPresent: true };
+      const verdict = (o: { ok: boolean; stillPresent: boolean }) => ({ ok: o.ok, stillPresent: o.stillPresent });
+
+      it("a Deployment's pod, created since the run started by a cluster clock 20 minutes ahead: still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('deployment', 20 * 60_000, true, 5 * 60_000)), failed);
+      });
+      it("a StatefulSet's pod, the cluster clock 20 minutes ahead (further than believed): still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('statefulset', 20 * 60_000, true, 5 * 60_000)), failed);
+      });
+      it("a Deployment's pod, no Date header, the cluster clock 3 minutes ahead: still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('deployment', 3 * 60_000, false, 60_000)), failed);
+      });
+      it("a StatefulSet's pod, no Date header: the clock's lead unknown, still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('statefulset', 3 * 60_000, false, 60_000)), failed);
+      });
+      // The Date header's whole seconds hide most of a lead under 2 s: a pod created just
+      // before the run looked created since it.
+      it("a Deployment's pod created 50 ms before the run, the cluster clock 1.95 s ahead: still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('deployment', 1_950, true, 50)), failed);
+      });
+      it("a StatefulSet's pod created 50 ms before the run, the cluster clock 1.95 s ahead: still present, failed", async () => {
+        assert.deepEqual(verdict(await untouched('statefulset', 1_950, true, 50)), failed);
+      });
+      it("a Deployment's pod created since the run started, the clocks in step: a Deployment's pod under the name is the old one, failed", async () => {
+        assert.deepEqual(verdict(await untouched('deployment', 0, true, 10_000, 30_000)), failed);
       });
     });
 
