@@ -11,6 +11,7 @@ import { EVICTION, POD_PATH, kubeAction, namedCheck, startFakeEnv, stepContext, 
 
 const NS = 'production';
 const DEP_PATH = (name: string): string => `/apis/apps/v1/namespaces/${NS}/deployments/${name}`;
+const POD_PATH_OF = (name: string): string => `/api/v1/namespaces/${NS}/pods/${name}`;
 
 describe('kubernetes actions against the API fake', () => {
   let fake: KubeFake;
@@ -2050,11 +2051,11 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
   });
 
-  it('a drain sends no retry after a refusal without the time to wait for its answer: refused at once, not unconfirmed', async () => {
+  it('a drain sends no retry after a refusal without the time to hear its answer: refused, not unconfirmed', async () => {
     fake.addDeployment(NS, 'api-server', 2, { nodeName: 'node-a', podNames: ['api-server-p1', 'api-server-p2'] });
     fake.addPdb(NS, 'api-server-pdb', { matchLabels: { app: 'api-server' }, disruptionsAllowed: 0 });
-    // API calls time out after 5 s, the drain's deadline is 1 s: each pod's first eviction is
-    // sent (and refused), no retry is.
+    // A retry needs 2 s left (API calls time out after 5 s), the drain's deadline is 1 s: each
+    // pod's first eviction is sent (and refused), no retry is.
     const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
     assert.match(
       out.detail,
@@ -2065,6 +2066,73 @@ describe('kubernetes actions against the API fake', () => {
       fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path)).map((r) => [r.path, r.status]),
       ['api-server-p1', 'api-server-p2'].map((pod) => [`/api/v1/namespaces/${NS}/pods/${pod}/eviction`, 429]),
     );
+  });
+
+  it('a 12 s drain with 10 s API call timeouts asks again for an eviction its budget refused, once the budget allows it', async () => {
+    // The budget needs 2 of web's 3 pods ready and web-b2 is not: web-a's eviction is refused.
+    fake.addDeployment(NS, 'web', 3, { nodeName: ['node-a', 'node-b', 'node-b'], podNames: ['web-a', 'web-b1', 'web-b2'], readyReplicas: 2 });
+    fake.addPdb(NS, 'web-pdb', { matchLabels: { app: 'web' }, minAvailable: 2 });
+    fake.cluster.controllerDelayMs = 60_000;
+    // The read after the refusal gets no answer; as it is made, web-b2 becomes ready, so the budget allows one eviction.
+    fake.injectReset('GET', POD_PATH_OF('web-a'), { applied: true, then: () => fake.setPodReady(NS, 'web-b2', true) });
+    // As in production: API calls time out after 10 s, a round every second.
+    const out = await createKubernetesActionExecutor(await quickClients(10_000), { drainRetryIntervalMs: 1_000 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '12' }, 12_000),
+      stepContext(),
+    );
+    assert.deepEqual([out.ok, out.detail, out.unconfirmed], [true, 'drained node node-a: evicted 1 pod(s)', undefined]);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path)).map((r) => r.status),
+      [429, 201],
+    );
+    assert.equal(fake.get('pods', NS, 'web-a'), undefined);
+  });
+
+  it('a drain goes on reading a pod it has no time left to ask again: one someone else removed since is let go, the drain done', async () => {
+    fake.addDeployment(NS, 'web', 3, { nodeName: ['node-a', 'node-b', 'node-b'], podNames: ['web-a', 'web-b1', 'web-b2'] });
+    fake.addPdb(NS, 'web-pdb', { matchLabels: { app: 'web' }, disruptionsAllowed: 0 });
+    fake.cluster.controllerDelayMs = 60_000;
+    // The read after the refusal gets no answer; as it is made, someone else deletes web-a.
+    fake.injectReset('GET', POD_PATH_OF('web-a'), { applied: true, then: () => fake.deletePod(NS, 'web-a') });
+    // A retry needs 2 s left (API calls time out after 5 s), the deadline is 1 s: web-a is never asked again, only read.
+    const out = await createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 100 }).run(kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '1' }), stepContext());
+    assert.deepEqual([out.ok, out.detail, out.unconfirmed], [true, 'drained node node-a: evicted 0 pod(s)', undefined]);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path)).map((r) => [r.path, r.status]),
+      [[`/api/v1/namespaces/${NS}/pods/web-a/eviction`, 429]],
+    );
+  });
+
+  it('a drain judges a retry after a refusal right before sending it: reads that leave too little time send none, nothing in flight at the deadline', async () => {
+    fake.addDeployment(NS, 'web', 3, { nodeName: ['node-a', 'node-b', 'node-b'], podNames: ['web-a', 'web-b1', 'web-b2'] });
+    fake.addPdb(NS, 'web-pdb', { matchLabels: { app: 'web' }, disruptionsAllowed: 0 });
+    fake.cluster.controllerDelayMs = 60_000;
+    // API calls time out after 2 s, so a retry needs 2 s left of the 3 s deadline. The read after
+    // the first refusal gets no answer; as it is made, the next round's workload read is slowed
+    // to 1.5 s (the retry would be judged with about 1.4 s left) and its eviction to 1.9 s (it would
+    // still be unanswered at the deadline).
+    fake.injectReset('GET', POD_PATH_OF('web-a'), {
+      applied: true,
+      then: () => {
+        fake.injectDelay('GET', /\/(replicasets|deployments)\//, 1_500, 1);
+        fake.injectDelay('POST', EVICTION, 1_900, 1);
+      },
+    });
+    const out = await createKubernetesActionExecutor(await quickClients(2_000), { drainRetryIntervalMs: 100 }).run(
+      kubeAction('drain', 'node', 'node-a', null, { timeout_seconds: '3' }, 10_000),
+      stepContext(),
+    );
+    assert.equal(out.ok, false);
+    assert.match(
+      out.detail,
+      /^drain node node-a: 1 pod\(s\) not evicted within 3000ms: production\/web-a \(eviction refused by PodDisruptionBudget \(429\): [^)]+\); evicted 0; the node stays cordoned$/,
+    );
+    assert.equal(out.unconfirmed, undefined);
+    assert.deepEqual(
+      fake.requests.filter((r) => r.method === 'POST' && EVICTION.test(r.path)).map((r) => r.status),
+      [429],
+    );
+    fake.releaseDelays();
   });
 
   it('a drain whose eviction is still unanswered at its deadline says it may have been carried out, and is unconfirmed', async () => {

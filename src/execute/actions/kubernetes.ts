@@ -52,6 +52,8 @@ const STAYS_CORDONED = 'the node stays cordoned';
 const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
 /** How long past its deletionTimestamp (the end of its grace period) a pod still there is stuck terminating. */
 const STUCK_TERMINATING_MS = 30_000;
+/** A drain asks again for an eviction refused only while this much (or the API call timeout, when shorter) is left before its deadline. */
+const DRAIN_RETRY_ANSWER_MS = 2_000;
 
 /** Within one run: whether a node was already cordoned when the run first cordoned or drained it. */
 const cordonedKey = (node: string): string => `kubernetes:cordoned-before:${node}`;
@@ -1060,19 +1062,23 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const removedUids = (): Set<string> =>
       new Set([...evicted, ...terminating, ...[...unanswered].flatMap((id) => pending.get(id)?.pod ?? [])].map((p) => p.metadata?.uid ?? '').filter((u) => u !== ''));
     // Pods whose eviction was answered with a refusal (a budget's 429, a 404 or 409 a read
-    // did not settle): asking again is a retry, sent only while a whole API call's answer
-    // wait still fits before the deadline (see `mayRetry`).
+    // did not settle): asking again is a retry, sent only with time left to hear its answer
+    // (see `mayRetry`).
     const refusedOnce = new Set<string>();
+    // The time a retry after a refusal needs left before the deadline: the API call timeout,
+    // at most 2 s (an eviction is answered within milliseconds when the API server is well).
+    const retryAnswerMs = Math.min(clients.callTimeoutMs, DRAIN_RETRY_ANSWER_MS);
     /**
      * Whether a pod may be asked to evict now: its first eviction is sent whenever the
      * deadline has not passed, and so is one asking again after an answer was lost (that
-     * answer can only tell what the lost one did). A retry after a refusal is sent only
-     * when at least the API call timeout (`within` more, for a pause before it) is left
-     * before the deadline: the drain waits for the answer to every retry it sends, so a
-     * retry it has no time for never leaves an eviction in flight at the deadline, and the
-     * pod stays refused ("not now": nothing was evicted).
+     * answer can only tell what the lost one did). A retry after a refusal is sent only while
+     * `retryAnswerMs` is left before the deadline, judged after the reads that come before
+     * it, right before it is sent: no retry is started that its answer cannot follow in time,
+     * and a pod left without one stays refused ("not now": nothing was evicted). The drain
+     * still reads such a pod each round until its deadline: one gone or terminating since
+     * (its controller, or someone else, removed it) is let go, as any other.
      */
-    const mayRetry = (id: string, within = 0): boolean => !refusedOnce.has(id) || unanswered.has(id) || msLeft() - within >= clients.callTimeoutMs;
+    const mayRetry = (id: string): boolean => !refusedOnce.has(id) || unanswered.has(id) || msLeft() >= retryAnswerMs;
     // Evictions this service account may not make (403): asking again each round until the
     // deadline would only hammer the API server with requests it will refuse.
     let forbidden = false;
@@ -1096,9 +1102,6 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       return true;
     };
     while (pending.size > 0 && !drainSignal.aborted && !forbidden) {
-      // No pod left that the next round could ask to evict: the drain ends now, refused,
-      // rather than wait out its deadline sending nothing.
-      if (round > 0 && ![...pending.keys()].some((id) => mayRetry(id, drainRetryMs))) break;
       if (round++ > 0) await sleep(drainRetryMs, drainSignal).catch(() => undefined);
       if (drainSignal.aborted) break;
       // One listing of a workload's pods per round, however many of its pods the round judges.
@@ -1110,7 +1113,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // A pod left for a later round is read again first: it may have gone, or begun
           // terminating, meanwhile (one whose eviction got no answer is asked again instead).
           if (round > 1 && !unanswered.has(id) && (await settled(id, p))) continue;
-          // Refused before, and too little time left to wait for another answer: it stays refused.
+          // Refused before, and too little time left to hear another answer: it stays refused
+          // (the replica guard's reads would be for nothing).
           if (!mayRetry(id)) continue;
           const done = p.pod.status?.phase === 'Succeeded' || p.pod.status?.phase === 'Failed';
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
@@ -1121,6 +1125,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             p.why = refusal.reason;
             continue;
           }
+          // The guard's reads took their time: the retry is judged again right before it is sent.
+          if (!mayRetry(id)) continue;
           evicting = true;
           await evictOnce(p.pod, grace, drainSignal, writes);
           evicted.push(p.pod);
