@@ -20,7 +20,6 @@ import {
   reopenAfterCutOffTrial,
   reopenedReason,
   startedBeforeClose,
-  stepsAsCutOff,
   TRIAL_ENDED_WITHOUT_VERDICT,
   trippedReason,
   withoutVerdictInSteps,
@@ -532,13 +531,16 @@ export function createExecutionRunner(deps: RunnerDeps) {
      * Otherwise its recorded steps are read as crash recovery reads them (cutOffVerdict),
      * so a stop and a crash at one point count the same: a run that had failed (a
      * post-check held by `on_no_data: needs_human` while a later one still polled) counts
-     * against the breaker, and its row says what failed. `inStep`: the stop found a step in
-     * progress and its abort ended it; it has no verdict, as after a crash there.
+     * against the breaker, and its row says what failed. A step the stop's abort ended is
+     * marked so with its end (`stopped`) and read as cut off, no verdict, as after a crash
+     * there; one that ended failed on its own, the abort coming only after (while its end
+     * was being recorded), is read as the failure it is: the stop reads the recorded steps
+     * exactly as the next start reads them when the run's end could not be recorded.
      */
-    const interrupted = (where: string, inStep = false) => {
+    const interrupted = (where: string) => {
       if (steps.length === 0) return stoppedBeforeFirstStep();
       const reason = `rectify was shutting down ${where}; a human must check the state`;
-      const verdict = cutOffVerdict(inStep ? stepsAsCutOff(steps) : steps);
+      const verdict = cutOffVerdict(steps);
       if (verdict.count === 'failure') {
         const { failure } = verdict;
         return finish('interrupted', `interrupted ${where}, after: ${failure}`, [{ event: 'INTERRUPTED', details: { reason, failure, steps: steps.length } }], 'failure', 'not_run');
@@ -563,7 +565,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         if (signal.aborted) return await interrupted('before the pre-checks ended');
         const out = await runCheck('pre_check', i, check);
         if (!out.ok) {
-          if (signal.aborted) return await interrupted('during a pre-check', true);
+          if (signal.aborted) return await interrupted('during a pre-check');
           // The cause in the outcome, as a failed post-check's: the row, the notification and
           // the log line name why (Prometheus unreachable, the count not above the current),
           // not only which check, which would send the on-call engineer to the steps to learn it.
@@ -600,8 +602,10 @@ export function createExecutionRunner(deps: RunnerDeps) {
           const refusal = withoutVerdictInSteps(steps)?.why;
           // A refusal recorded before anything changed ends the run as refused even while
           // rectify stops: nothing about the target is unknown, and crash recovery would end
-          // it the same way (a trial's circuit open again without a new wait).
-          if (signal.aborted && refusal === undefined) return await interrupted('during an action', true);
+          // it the same way (a trial's circuit open again without a new wait). Otherwise the
+          // stop ends it as cut off there when its abort ended the step (`stopped`), and as
+          // failed when the step failed on its own and the abort came as its end was recorded.
+          if (signal.aborted && refusal === undefined) return await interrupted('during an action');
           if (refusal === 'not_now') {
             // Nothing was touched and the cluster said "not now": blocked, not failed.
             const reason = `blocked: ${out.detail}`;
@@ -625,7 +629,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
           if (signal.aborted) return await interrupted('during verification');
           const out = await runCheck('post_check', i, check);
           if (out.ok) continue;
-          if (signal.aborted) return await interrupted('during verification', true);
+          if (signal.aborted) return await interrupted('during verification');
           const held = out.inconclusive === true && check.type !== 'http' && check.onNoData === 'needs_human';
           if (held) {
             // A check that could not measure holds the rollback only if no other check

@@ -319,8 +319,8 @@ describe('a stop while the database cannot record the run', () => {
   });
   after(async () => target.close());
 
-  const start = () =>
-    startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '3', '--db-busy-timeout', '200ms', '--shutdown-grace', '0s'], captureLogs: true });
+  const start = (busyTimeout = '200ms') =>
+    startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '3', '--db-busy-timeout', busyTimeout, '--shutdown-grace', '0s'], captureLogs: true });
   /** One failed run of `fix`: the breaker's count is 1 before each stop. */
   async function failOnce(svc: Awaited<ReturnType<typeof start>>): Promise<void> {
     const r = await svc.post('/api/v1/incidents?wait=true', broken('bad', 'bad-1'));
@@ -557,6 +557,64 @@ describe('a stop while the database cannot record the run', () => {
       );
       assert.deepEqual(s.events[2]!.details, { reason: `progress could not be recorded: ${COMMIT_FAILED}`, failure, steps: 1 });
     } finally {
+      go();
+      if (other.inTransaction) other.exec('ROLLBACK');
+      other.close();
+      await svc.stop({ remove: true });
+    }
+  });
+  it("an action that failed on its own, whose end's commit waited for the write lock while the stop's abort came: INTERRUPTED with that failure, counted by the breaker, as the next start would count it", async () => {
+    let go: () => void = () => {};
+    const gate = new Promise<void>((r) => (go = r));
+    target.route('POST', '/act/own3', async () => (await gate, { status: 500 }));
+    // The stop's abort (each run's controller aborted 'shutting down'), seen as it comes.
+    const abort = AbortController.prototype.abort;
+    let stopAborted: () => void = () => {};
+    const aborted = new Promise<void>((r) => (stopAborted = r));
+    AbortController.prototype.abort = function (this: AbortController, reason?: unknown) {
+      abort.call(this, reason);
+      if (reason instanceof Error && reason.message === 'shutting down') stopAborted();
+    };
+    // The step's end waits for the lock as long as the test holds it.
+    const svc = await start('60s');
+    const other = new Database(svc.dbPath);
+    try {
+      await failOnce(svc);
+      const store = svc.service.store as Store;
+      const r = await svc.post('/api/v1/incidents', broken('own3', 'own-3'));
+      assert.deepEqual([r.body.action, r.body.event], ['executed', 'EXECUTING']);
+      const id = r.body.execution_id as string;
+      await target.waitForRequest('/act/own3', { since: 0 });
+      other.exec('BEGIN EXCLUSIVE');
+      assert.equal(store.pending(), 0);
+      go();
+      // The 500 came before the stop: its end (STEP_FINISHED) waits for the lock.
+      await until('the step end waiting for the lock', async () => store.pending() > 0 || undefined);
+      const closing = svc.service.close();
+      await aborted;
+      other.exec('ROLLBACK');
+      assert.deepEqual(await closing, { unrecorded: [] });
+      const failed = `POST ${target.url}/act/own3 → 500, expected 200-299`;
+      assert.deepEqual(
+        storedSteps(svc.dbPath, id).map((st) => (({ phase, ok, detail, stopped }: Record<string, unknown>) => ({ phase, ok, detail, stopped }))(st as Record<string, unknown>)),
+        [{ phase: 'action', ok: false, detail: failed, stopped: undefined }],
+      );
+      const s = stored(svc.dbPath, id);
+      assert.deepEqual(s.circuit, { state: 'closed', failures: 2 });
+      assert.equal(s.tripped, 0);
+      assert.deepEqual([s.execution.state, s.execution.outcome], ['interrupted', `interrupted during an action, after: action 1 failed: ${failed}`]);
+      assert.deepEqual(
+        s.events.map((e) => e.event),
+        ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'INTERRUPTED'],
+      );
+      assert.deepEqual([s.events[2]!.details.ok, s.events[2]!.details.stopped], [false, undefined]);
+      assert.deepEqual(s.events[3]!.details, {
+        reason: 'rectify was shutting down during an action; a human must check the state',
+        failure: `action 1 failed: ${failed}`,
+        steps: 1,
+      });
+    } finally {
+      AbortController.prototype.abort = abort;
       go();
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
