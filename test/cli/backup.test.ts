@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { after, describe, it } from 'node:test';
-import { holdServeLock } from '../../src/store/sqlite/serve-lock.js';
+import { holdServeLock, serveLockHolder } from '../../src/store/sqlite/serve-lock.js';
 import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { amWebhook, startTestService } from '../helpers/service.js';
 import { cli } from './capture.js';
@@ -81,8 +81,10 @@ describe('rectify backup', () => {
       assert.deepEqual(run.err, [NOTE(target)]);
       // Nothing but the backup in its folder: no partial file, no lock, no -wal.
       assert.deepEqual(readdirSync(backups), ['rectify-2026-12-07.db']);
-      // The service's lock was neither taken nor released: it still holds it.
-      assert.deepEqual(holdServeLock(svc.dbPath), { heldBy: 'another' });
+      // The service's lock was neither taken nor released: it still holds it, named by its record.
+      const owner = serveLockHolder(svc.dbPath);
+      assert.match(owner ?? '', new RegExp(`^rectify serve, pid ${process.pid} on `));
+      assert.deepEqual(holdServeLock(svc.dbPath), { heldBy: 'another', holder: owner });
       const verify = await cli(['audit', 'verify', target], { cwd: svc.dir });
       assert.deepEqual({ code: verify.code, out: verify.out }, { code: 0, out: [`audit chain OK: ${audit.length} row(s), head seq ${head.seq} hash ${head.hash}`] });
       // The copy as the database of a service started on it in a folder of its own: it starts, and its chain verifies.

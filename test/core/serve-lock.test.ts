@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/index.js';
+import { MIGRATIONS_DIR } from '../../src/service.js';
+import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { holdServeLock } from '../../src/store/sqlite/serve-lock.js';
 import { useRectifyProcesses } from '../helpers/process.js';
 
@@ -21,6 +23,13 @@ const runbooks = (base: string) => `runbooks:
     cooldown_minutes: 0
     action:
       http: {method: POST, url: "${base}/act/{service}"}
+  hold:
+    risk: LOW
+    triggers: [held]
+    max_per_hour: 2
+    cooldown_minutes: 0
+    action:
+      http: {method: POST, url: "${base}/hold/{service}", timeout_seconds: 300}
 `;
 
 /**
@@ -58,6 +67,39 @@ function settings(db: string): Record<string, string | number> {
   }
 }
 
+/** The holder records (settings rows serve.holder and serve.holder:…), by key, parsed. */
+function holders(db: string): Record<string, { command: string; pid: number; since: number }> {
+  return Object.fromEntries(
+    Object.entries(settings(db))
+      .filter(([k]) => k === 'serve.holder' || k.startsWith('serve.holder:'))
+      .map(([k, v]) => [k, JSON.parse(v as string) as { command: string; pid: number; since: number }]),
+  );
+}
+
+/** `rectify run --local RUNBOOK --service SERVICE` in a child process on `db`: the child, and its exit code and output once it ends. */
+function runLocal(db: string, runbooksDir: string, runbook: string, service: string) {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'src/main.ts', 'run', '--local', '--db', `sqlite:${db}`, '--runbooks', runbooksDir, '--kubernetes', 'off', runbook, '--service', service, '--by', 'dave'],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp' }, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let out = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+  const exited = new Promise<{ code: number | null; out: string }>((resolve) => child.once('close', (code) => resolve({ code, out })));
+  return { child, exited };
+}
+
+/** The executions of the database: runbook, service and state, oldest first. */
+function executions(db: string): Array<{ runbook: string; service: string; state: string }> {
+  const conn = new Database(db, { readonly: true });
+  try {
+    return conn.prepare('SELECT runbook, service, state FROM executions ORDER BY started_at').all() as Array<{ runbook: string; service: string; state: string }>;
+  } finally {
+    conn.close();
+  }
+}
+
 /** Clock ticks after boot at which process `pid` started (/proc/<pid>/stat, field 22). */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -74,7 +116,9 @@ describe('one serve per database, its lock file removed or not', () => {
     const db = join(rig.dir, 'removed.db');
     const first = await rig.start([], db);
     const before = settings(db);
-    const holder = `rectify serve, pid ${first.pid} on ${hostname()} since ${new Date((JSON.parse(before['serve.holder'] as string) as { since: number }).since).toISOString()}`;
+    const [record, ...others] = Object.values(holders(db));
+    assert.deepEqual([record?.pid, others], [first.pid, []]);
+    const holder = `rectify serve, pid ${first.pid} on ${hostname()} since ${new Date(record!.since).toISOString()}`;
     assert.equal(before['serve.owner'], holder);
 
     // An operator's clean-up: the lock file is gone while the first serve runs.
@@ -89,7 +133,56 @@ describe('one serve per database, its lock file removed or not', () => {
     await first.kill9();
     const next = await rig.start([], db);
     assert.equal(String(settings(db)['serve.owner']).startsWith(`rectify serve, pid ${next.pid} on `), true);
+    // The killed one's record is gone with it: the serve that took the lock alone removed it.
+    assert.deepEqual(Object.values(holders(db)).map((h) => h.pid), [next.pid]);
     assert.equal(await next.stop(), 0);
+    assert.deepEqual(holders(db), {});
+  });
+
+  it('local runs each keep their own record: one ending leaves the other\'s, and a serve is refused naming the one still running even once the lock file was removed, nothing written', async () => {
+    const db = join(rig.dir, 'locals.db');
+    // A database made by a serve, as a local run needs, and stopped.
+    assert.equal(await (await rig.start([], db)).stop(), 0);
+    rig.target.route('POST', '/hold/one', { status: 200, delayMs: 600_000 });
+    rig.target.route('POST', '/act/two', { status: 200 });
+    const one = runLocal(db, rig.runbooks, 'hold', 'one');
+    try {
+      await rig.target.waitForRequest('/hold/one', { timeoutMs: 60_000 });
+      // A second local run beside it, on another service, to its end.
+      const two = await runLocal(db, rig.runbooks, 'fix', 'two').exited;
+      assert.equal(two.code, 0, two.out);
+      const left = Object.values(holders(db));
+      assert.deepEqual(left.map((h) => [h.command, h.pid]), [['rectify run --local', one.child.pid]]);
+      const named = refusal(db, `rectify run --local, pid ${one.child.pid} on ${hostname()} since ${new Date(left[0]!.since).toISOString()}`);
+      const before = settings(db);
+      // Refused by the lock file, the serve names the local run still running, not the last one started (serve.owner).
+      assert.equal(String(before['serve.owner']).startsWith(`rectify run --local, pid ${one.child.pid} `), false);
+      assert.deepEqual(await serveToExit(db, rig.runbooks), { code: 1, stderr: named });
+
+      rmSync(`${db}.serve-lock`);
+      assert.deepEqual(await serveToExit(db, rig.runbooks), { code: 1, stderr: named });
+      assert.deepEqual(settings(db), before);
+      // The first local run's execution still runs: the refused serve took it for nothing.
+      assert.deepEqual(executions(db), [
+        { runbook: 'hold', service: 'one', state: 'running' },
+        { runbook: 'fix', service: 'two', state: 'succeeded' },
+      ]);
+    } finally {
+      one.child.kill('SIGKILL');
+      await one.exited;
+    }
+  });
+
+  it('a process holding the database twice (two local runs in it) keeps its record until the last of them closes', () => {
+    const db = join(rig.dir, 'twice.db');
+    const first = openSqliteStore({ path: db, migrationsDir: MIGRATIONS_DIR, lock: 'local' });
+    const second = openSqliteStore({ path: db, migrationsDir: MIGRATIONS_DIR, lock: 'local' });
+    const record = Object.entries(holders(db));
+    assert.deepEqual(record.map(([, h]) => [h.command, h.pid]), [['rectify run --local', process.pid]]);
+    first.close();
+    assert.deepEqual(Object.keys(holders(db)), [record[0]![0]]);
+    second.close();
+    assert.deepEqual(holders(db), {});
   });
 
   it('a recorded holder whose pid another process took since (another start time) is stale; with its own start time it is refused', async () => {
@@ -101,9 +194,9 @@ describe('one serve per database, its lock file removed or not', () => {
     // Held open, the connection keeps the -wal beside the file, as a running holder does.
     const conn = new Database(db);
     try {
-      const record = JSON.parse(conn.prepare("SELECT value FROM settings WHERE key = 'serve.holder'").pluck().get() as string) as { pid: number; start: number; since: number };
+      const record = JSON.parse(conn.prepare("SELECT value FROM settings WHERE key LIKE 'serve.holder:%'").pluck().get() as string) as { pid: number; start: number; since: number };
       const recordAs = (start: number): void =>
-        // Written whole: a serve stopped cleanly removes its own record.
+        // Written whole, as the single serve.holder row an earlier version kept: a serve stopped cleanly removes its own record.
         void conn
           .prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES ('serve.holder', ?, 0, 'rectify') ON CONFLICT(key) DO UPDATE SET value = excluded.value")
           .run(JSON.stringify({ ...record, pid: other.pid!, start }));
@@ -111,8 +204,9 @@ describe('one serve per database, its lock file removed or not', () => {
       recordAs(startTicks(other.pid!) + 1);
       const reused = await rig.start([], db);
       assert.equal(await reused.stop(), 0);
-      // A clean stop takes its record away: a process embedding rectify that lives on keeps no later start out.
-      assert.equal(conn.prepare("SELECT COUNT(*) FROM settings WHERE key = 'serve.holder'").pluck().get(), 0);
+      // The stale row went at the start, and a clean stop takes the serve's own record away: a
+      // process embedding rectify that lives on keeps no later start out.
+      assert.equal(conn.prepare("SELECT COUNT(*) FROM settings WHERE key LIKE 'serve.holder%'").pluck().get(), 0);
 
       recordAs(startTicks(other.pid!));
       assert.ok(existsSync(`${db}-wal`));

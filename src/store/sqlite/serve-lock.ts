@@ -25,27 +25,40 @@ import { processStart, procStat, systemClock } from '../../lib/index.js';
  *
  * The lock is on the lock file's inode, not on its name: a lock file removed while a
  * rectify holds it (an operator cleaning up, a tmp cleaner) or replaced would let the
- * next rectify make a new one and lock that. So the holder also records itself in the
- * database (`serve.holder`: its pid, its start time in /proc/<pid>/stat, the machine's
- * boot id, its pid namespace, the database file's device and inode), and a rectify that
- * got the lock file's lock is still refused while that record names a process that
- * runs: that pid alive, not a zombie, with the recorded start time (a pid taken again
- * by another process has another), on this host, boot and pid namespace, holding this
- * very file (a copy of the database, a restored backup, names another inode). A record
- * that cannot be checked so (another host or boot, another pid namespace, no /proc) is
- * taken for stale: the lock file alone keeps those apart. The record is read only when
- * a -wal is beside the database: a holder has the database open in WAL mode, and
- * SQLite removes the -wal only at the last connection's close. (Node has no flock(2);
- * a pid file would need the same liveness check, and SQLite's own locks on the
- * database are taken by every reader.)
+ * next rectify make a new one and lock that. So every holder also records itself in the
+ * database, in a settings row of its own (`serve.holder:<host>/<pid namespace>/<pid>.<start
+ * time>`, see holderKey: local runs hold the lock together, and one must not overwrite or
+ * remove another's): its pid, its start time in /proc/<pid>/stat, the machine's boot id,
+ * its pid namespace, the database file's device and inode. A rectify that got the lock
+ * file's lock is still refused while a record names a process that runs: that pid alive,
+ * not a zombie, with the recorded start time (a pid taken again by another process has
+ * another), on this host, boot and pid namespace, holding this very file (a copy of the
+ * database, a restored backup, names another inode). A serve is refused by any such
+ * record, a local run by a serve's only. A record that cannot be checked so (another host
+ * or boot, another pid namespace, no /proc) is taken for stale: the lock file alone keeps
+ * those apart. The records are read only when a -wal is beside the database: a holder has
+ * the database open in WAL mode, and SQLite removes the -wal only at the last
+ * connection's close. A clean close removes the holder's own record; a serve, which holds
+ * the lock alone, removes the stale ones (a crash's) at its start; a local run removes
+ * none but its own. The single `serve.holder` row an earlier version wrote is read as one
+ * more record, and removed as the others are. (Node has no flock(2); a pid file would
+ * need the same liveness check, and SQLite's own locks on the database are taken by every
+ * reader.)
  */
 export interface ServeLock {
   release(): void;
+  /** Whether it is the only lock this process holds on the database (a process may open it more than once: each local run's store). */
+  aloneHere(): boolean;
 }
 
 export const SERVE_OWNER_KEY = 'serve.owner';
-/** The settings key of the holder's record (see HolderRecord). */
+/**
+ * The settings key of a holder's record (see HolderRecord) as an earlier version wrote it,
+ * one for the database; each holder now writes its own under holderKey, `serve.holder:…`.
+ */
 export const SERVE_HOLDER_KEY = 'serve.holder';
+/** Selects every holder record of the settings table: the earlier single row and each holder's own. */
+export const HOLDER_ROWS = `key = '${SERVE_HOLDER_KEY}' OR key LIKE '${SERVE_HOLDER_KEY}:%'`;
 
 type LockCommand = 'rectify serve' | 'rectify run --local';
 
@@ -91,18 +104,21 @@ function holdWith(dbPath: string, command: LockCommand, take: (lock: Database.Da
     take(lock);
   } catch (err) {
     lock?.close();
-    if (isBusy(err)) return { heldBy: 'another' };
+    // The lock file's holder is named by its record when it is found live (the serve.owner
+    // row names the last rectify that started, which may be another local run gone since).
+    if (isBusy(err)) return { heldBy: 'another', ...holderOf(liveHolders(dbPath, base), command) };
     throw unusableLock(path, err);
   }
   // Local runs share the lock: only a serve's record keeps a local run out.
-  const live = liveHolder(dbPath, base);
-  if (live && (command === 'rectify serve' || live.command === 'rectify serve')) {
+  const blocking = holderOf(liveHolders(dbPath, base), command);
+  if (blocking) {
     lock.close();
-    return { heldBy: 'another', holder: describeHolder(live) };
+    return { heldBy: 'another', ...blocking };
   }
   heldHere.set(base, (heldHere.get(base) ?? 0) + 1);
   let released = false;
   return {
+    aloneHere: () => (heldHere.get(base) ?? 0) <= 1,
     release: () => {
       if (released) return;
       released = true;
@@ -145,19 +161,25 @@ const fileIdentity = (path: string): string | undefined => {
 };
 
 /**
- * The record the holder of the lock writes in the database once it is open (under
- * SERVE_HOLDER_KEY), or undefined where this process cannot be told from another
+ * The record the holder of the lock writes in the database once it is open (under its
+ * own key, see holderKey), or undefined where this process cannot be told from another
  * (no /proc, no boot id): then none is written, and the lock file alone keeps rectify apart.
  */
-export function holderRecord(dbPath: string, command: LockCommand, now: number): string | undefined {
+export function holderRecord(dbPath: string, command: LockCommand, now: number): { key: string; value: string } | undefined {
   const start = processStart(process.pid);
   const boot = systemClock.bootId?.();
   const pidns = pidNamespace();
   const file = fileIdentity(dbPath);
   if (!start || !boot || !pidns || !file) return undefined;
   const record: HolderRecord = { command, pid: process.pid, start, boot, pidns, host: hostname(), since: now, file };
-  return JSON.stringify(record);
+  return { key: holderKey(record), value: JSON.stringify(record) };
 }
+
+/**
+ * A holder's own settings key: `serve.holder:<host>/<pid namespace>/<pid>.<start time>`,
+ * one process wherever the database is shared (another host, another container).
+ */
+const holderKey = (h: HolderRecord): string => `${SERVE_HOLDER_KEY}:${h.host}/${h.pidns}/${h.pid}.${h.start}`;
 
 /** Names a holder as a refusal does: `rectify serve, pid 123 on host-a since 2026-12-05T11:00:00.000Z`. */
 function describeHolder(h: HolderRecord): string {
@@ -165,13 +187,40 @@ function describeHolder(h: HolderRecord): string {
 }
 
 /**
- * The holder the database records, when it still runs and holds this file (see the
- * comment at the top); undefined when there is none, it is gone, or it cannot be told.
+ * Of the live holders, the one that keeps a `command` start out, named: for a serve any
+ * (a serve's first, then the earliest), for a local run a serve only; undefined for none.
  */
-function liveHolder(dbPath: string, base: string): HolderRecord | undefined {
-  if (!existsSync(`${base}-wal`)) return undefined;
-  const raw = readSetting(dbPath, SERVE_HOLDER_KEY);
-  if (raw === undefined) return undefined;
+function holderOf(live: HolderRecord[], command: LockCommand): { holder: string } | undefined {
+  const h = live
+    .filter((r) => command === 'rectify serve' || r.command === 'rectify serve')
+    .sort((a, b) => Number(b.command === 'rectify serve') - Number(a.command === 'rectify serve') || a.since - b.since)[0];
+  return h && { holder: describeHolder(h) };
+}
+
+/**
+ * The holders the database records that still run and hold this file (see the comment
+ * at the top); none when there is no -wal beside it or the settings cannot be read.
+ */
+function liveHolders(dbPath: string, base: string): HolderRecord[] {
+  if (!existsSync(`${base}-wal`)) return [];
+  const live: HolderRecord[] = [];
+  for (const { value } of readHolderRows(dbPath)) {
+    const h = liveHolder(dbPath, value);
+    if (h) live.push(h);
+  }
+  return live;
+}
+
+/**
+ * Whether a holder record read in the database (`value` of a HOLDER_ROWS row) is stale:
+ * it does not name a process that runs and holds this file, or cannot be checked here.
+ */
+export function holderStale(dbPath: string, value: string): boolean {
+  return liveHolder(dbPath, value) === undefined;
+}
+
+/** The holder a record names, when it still runs and holds this file; undefined when it is gone, or cannot be told. */
+function liveHolder(dbPath: string, raw: string): HolderRecord | undefined {
   let h: HolderRecord;
   try {
     h = JSON.parse(raw) as HolderRecord;
@@ -180,14 +229,30 @@ function liveHolder(dbPath: string, base: string): HolderRecord | undefined {
   }
   if (typeof h !== 'object' || h === null || !Number.isInteger(h.pid) || h.pid <= 0 || typeof h.start !== 'number' || !h.start) return undefined;
   if (h.command !== 'rectify serve' && h.command !== 'rectify run --local') return undefined;
+  if (typeof h.since !== 'number' || !Number.isFinite(h.since)) return undefined;
   if (h.file !== fileIdentity(dbPath) || h.host !== hostname() || h.boot !== systemClock.bootId?.() || h.pidns !== pidNamespace()) return undefined;
   if (h.pid === process.pid) {
     // This process: live while it holds a lock on the database (a store closed released it).
-    return h.start === processStart(process.pid) && (heldHere.get(base) ?? 0) > 0 ? h : undefined;
+    return h.start === processStart(process.pid) && (heldHere.get(lockBase(dbPath)) ?? 0) > 0 ? h : undefined;
   }
   // A zombie (killed, not yet collected by its parent) keeps its pid and start time but holds nothing.
   const st = procStat(h.pid);
   return st && st.start === h.start && st.state !== 'Z' && st.state !== 'X' ? h : undefined;
+}
+
+/** The holder records of the database's settings, read without writing; none when they cannot be read. */
+function readHolderRows(db: string): Array<{ key: string; value: string }> {
+  try {
+    const conn = new Database(db, { readonly: true, fileMustExist: true });
+    try {
+      conn.pragma('busy_timeout = 2000');
+      return conn.prepare(`SELECT key, value FROM settings WHERE ${HOLDER_ROWS}`).all() as Array<{ key: string; value: string }>;
+    } finally {
+      conn.close();
+    }
+  } catch {
+    return [];
+  }
 }
 
 /** A settings value of the database, read without writing; undefined when it cannot be read. */

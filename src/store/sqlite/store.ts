@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { holderRecord, holdLocalLock, holdServeLock, lockOwner, SERVE_HOLDER_KEY, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
+import { HOLDER_ROWS, holderRecord, holderStale, holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
@@ -393,12 +393,18 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
       `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify')
        ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
     );
-    // What a refusal names, and what tells a later rectify whether this one still runs (see serve-lock.ts).
+    // What a refusal names, and what tells a later rectify whether this one still runs
+    // (see serve-lock.ts): a row of its own, beside the other local runs' rows.
     const record = holderRecord(opts.path, command, now);
     db.transaction(() => {
       upsert.run(SERVE_OWNER_KEY, lockOwner(command, now), now);
-      if (record) upsert.run(SERVE_HOLDER_KEY, (holderWritten = record), now);
-      else db.prepare('DELETE FROM settings WHERE key = ?').run(SERVE_HOLDER_KEY);
+      if (opts.lock === 'serve') {
+        // A serve holds the lock alone: the other records are a crash's (or cannot be checked here), and go.
+        const rows = db.prepare(`SELECT key, value FROM settings WHERE ${HOLDER_ROWS}`).all() as Array<{ key: string; value: string }>;
+        const drop = db.prepare('DELETE FROM settings WHERE key = ?');
+        for (const row of rows) if (row.key !== record?.key && holderStale(opts.path, row.value)) drop.run(row.key);
+      }
+      if (record) upsert.run((holderWritten = record.key), record.value, now);
     })();
   }
   const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
@@ -953,9 +959,10 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
       if (holderWritten) {
         // A clean close says it no longer holds the database: the process may live on (a
         // test, a program embedding rectify) and must not keep a later start out. A record
-        // left by a crash is judged by the process it names (serve-lock.ts).
+        // left by a crash is judged by the process it names (serve-lock.ts). Its row is this
+        // process's own, kept while another store of this process still holds the database.
         try {
-          db.prepare('DELETE FROM settings WHERE key = ? AND value = ?').run(SERVE_HOLDER_KEY, holderWritten);
+          if (serveLock?.aloneHere() !== false) db.prepare('DELETE FROM settings WHERE key = ?').run(holderWritten);
         } catch {
           // The database cannot take it now (its lock held elsewhere, a full disk): the record stays, judged by the process it names as a crash's is.
         }
