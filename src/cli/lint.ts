@@ -18,7 +18,8 @@ export const lintHelp = commandHelp({
   about: [
     'Checks runbook files without starting anything: every problem (what stops startup and a SIGHUP',
     'reload), then every warning (the reference checks: a placeholder nothing fills, no rollback, no',
-    'post_checks, a HIGH-risk runbook with no owner, …), one line each: file: YAML path: message.',
+    'post_checks, a HIGH-risk runbook with no owner, one never chosen as an earlier one with no match:',
+    'takes all its alerts, …), one line each: file: YAML path: message.',
     'Run it on the folder before sending SIGHUP.',
     '',
     'Without an argument it checks the folder rectify serve would load, found the same way: --runbooks,',

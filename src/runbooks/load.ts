@@ -9,6 +9,7 @@ import { createReporter, describe, formatPath, sortByLine } from './problems.js'
 import { FILE_KEYS } from './schema.js';
 import { parseYamlSource } from './yaml-source.js';
 import { checkReferences } from './references.js';
+import { neverChosen } from './match.js';
 
 export interface LoadResult {
   /** In load order: files by name, runbooks in file order. Matching depends on it. */
@@ -145,6 +146,7 @@ export function loadRunbooks(dir: string, opts: LoadOptions = {}): LoadResult & 
       runbooks.push(rb);
     }
   }
+  warnings.push(...neverChosen(runbooks));
   return { runbooks, problems, warnings, emptyFiles };
 }
 
@@ -163,7 +165,7 @@ export function duplicateRunbookId(rb: Runbook, first: Runbook): LoadProblem {
 
 export function loadRunbookFile(path: string): LoadResult {
   const { empty: _empty, ...result } = readRunbookFile(path);
-  return result;
+  return { ...result, warnings: [...result.warnings, ...neverChosen(result.runbooks)] };
 }
 
 /** What a YAML document is, without any of its content. */

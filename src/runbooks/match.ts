@@ -1,3 +1,5 @@
+import { basename } from 'node:path';
+import type { LoadProblem } from '../domain/errors.js';
 import type { Incident } from '../domain/incident.js';
 import type { Runbook } from '../domain/runbook.js';
 import { matchersHoldFor } from './matchers.js';
@@ -102,4 +104,45 @@ export function createReloadableIndex(initial: RunbookIndex): ReloadableRunbookI
       return previous;
     },
   };
+}
+
+/**
+ * The runbooks `match` can never answer: each of whose trigger words an earlier runbook
+ * with no `match:` also has, so that runbook (or one before it) takes every alert this one
+ * could get, and its `match:` exclusions are never in force. Each is a
+ * warning at its id, naming the runbooks that take its alerts first. `runbooks` in load order.
+ */
+export function neverChosen(runbooks: readonly Runbook[]): LoadProblem[] {
+  // Each word's first runbook with no `match:`: it takes every alert the word triggers.
+  const catchAll = new Map<string, { rb: Runbook; pos: number }>();
+  const out: LoadProblem[] = [];
+  runbooks.forEach((rb, pos) => {
+    const takers = new Map<Runbook, string[]>();
+    let shadowed = rb.triggers.length > 0;
+    for (const word of rb.triggers) {
+      const first = catchAll.get(word);
+      if (!first || first.pos >= pos) {
+        shadowed = false;
+        break;
+      }
+      const words = takers.get(first.rb) ?? [];
+      if (!words.includes(word)) takers.set(first.rb, [...words, word]);
+    }
+    if (shadowed) {
+      const named = [...takers].map(([taker, words], i) => `${i === 0 ? `${taker.id} (${where(taker)}) takes` : `${taker.id} (${where(taker)})`} every ${words.join(' or ')} alert${i === 0 ? ' first' : ''}`);
+      out.push({
+        file: rb.file,
+        path: `runbooks.${rb.id}`,
+        message: `never chosen: ${named.join(', ')} (${takers.size === 1 ? 'it has' : 'they have'} no match:): an alert runs the first runbook in load order (files by name, runbooks in file order) whose triggers and match: fit it; put this one before ${takers.size === 1 ? 'that one' : 'them'}, or remove it`,
+        ...(rb.line !== undefined ? { line: rb.line } : {}),
+      });
+    }
+    if (rb.matchers.length === 0) for (const word of rb.triggers) if (!catchAll.has(word)) catchAll.set(word, { rb, pos });
+  });
+  return out;
+}
+
+/** `a.yaml:3`: where a runbook is, by file name (and line, when known). */
+function where(rb: Runbook): string {
+  return `${basename(rb.file)}${rb.line !== undefined ? `:${rb.line}` : ''}`;
 }
