@@ -896,11 +896,14 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     // comments) is being written in place: truncated, the rest still to come. Loading it
     // would remove its runbooks without a word. To remove them, delete the file (or
     // write `runbooks: {}`).
+    // Only the runbooks the folder no longer holds: one moved to another file in the same
+    // change (copied elsewhere, then its old file emptied) stays in force from there.
     const emptied = new Set(loaded.emptyFiles);
+    const kept = new Set(loaded.runbooks.map((rb) => rb.id));
     const cut = new Map<string, string[]>();
     for (const rb of index.all) {
       const name = basename(rb.file);
-      if (emptied.has(name)) cut.set(name, [...(cut.get(name) ?? []), rb.id]);
+      if (emptied.has(name) && !kept.has(rb.id)) cut.set(name, [...(cut.get(name) ?? []), rb.id]);
     }
     if (cut.size > 0) {
       return refuse(

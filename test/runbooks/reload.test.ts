@@ -414,6 +414,31 @@ describe('a runbook reload that would leave no runbook', () => {
     }
   });
 
+  it('runbooks moved to another file while their old file is emptied load; only those the folder no longer holds refuse it', async () => {
+    target.reset();
+    const both = restartApi(target.url) + scaleDb(target.url).replace('runbooks:\n', '');
+    const svc = await startTestService({ runbooks: { 'probe.yaml': both } });
+    try {
+      const probe = join(svc.runbooksDir, 'probe.yaml');
+      // `cp probe.yaml probe2.yaml; : > probe.yaml`: both runbooks are still in the folder.
+      writeFileSync(join(svc.runbooksDir, 'probe2.yaml'), both);
+      writeFileSync(probe, '');
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: [], reordered: false });
+      assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('M1', 'DbSlow'))).body.action, 'executed');
+      // Back in probe.yaml, then one of the two moved and the other left out: the one left out is named alone.
+      writeFileSync(probe, both);
+      rmSync(join(svc.runbooksDir, 'probe2.yaml'));
+      assert.equal((await svc.service.reload()).runbooks?.ok, true);
+      writeFileSync(join(svc.runbooksDir, 'probe2.yaml'), scaleDb(target.url));
+      writeFileSync(probe, '');
+      const problem = `${probe}: the file is empty (no runbook, not even a "runbooks:" key): loading it would remove the runbook in force from it (restart-api)`;
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: false, problems: [problem] });
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body.runbooks.map((r: any) => r.id), ['restart-api', 'scale-db']);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('a reload that changes runbooks after a refused one says the refusal is over too', async () => {
     target.reset();
     const svc = await startTestService({ runbooks: { 'api.yaml': restartApi(target.url) } });
