@@ -108,14 +108,22 @@ export function applyVerdict(
       const plan: ExecutionPlan = { ...(verdict.plan as ExecutionPlan), runbookVersion: verdict.runbook.version, runbookPlanVersion: verdict.runbook.planVersion };
       // An alert asking for exactly what a pending request asks (same runbook, service
       // and rendered plan) joins it: a storm asks a person once, not once per alert.
-      // Only alerts join, never a person's manual run.
+      // Only alerts join, never a person's manual run. Keyed by what the runbook does
+      // (Runbook.planVersion): a reload editing its descriptive keys alone (description,
+      // name…) leaves the request approvable, so the next alert joins it rather than
+      // opening a second one that could run the same fix again.
       const planKey = ctx.trigger === 'auto' && incident.alert_key ? approvalPlanKey(verdict.runbook.id, incident.service, plan) : null;
-      // A request recorded before the runbook digests were canonical is keyed with the
-      // digest of the runbook as written (Runbook.asWritten): an alert after an upgrade
-      // joins it rather than asking apart.
-      const writtenKey = planKey !== null ? approvalPlanKey(verdict.runbook.id, incident.service, { ...plan, runbookVersion: verdict.runbook.asWritten.version }) : null;
-      const open =
-        planKey !== null ? (tx.pendingApprovalForPlan(planKey, ctx.now) ?? (writtenKey !== null && writtenKey !== planKey ? tx.pendingApprovalForPlan(writtenKey, ctx.now) : undefined)) : undefined;
+      // A request recorded by an earlier rectify was keyed with the runbook's whole
+      // version (earlierApprovalPlanKey), and before the runbook digests were canonical
+      // with the digest of the runbook as written (Runbook.asWritten): an alert after an
+      // upgrade joins it rather than asking apart.
+      const earlierKeys =
+        planKey !== null ? [verdict.runbook.version, verdict.runbook.asWritten.version].map((runbookVersion) => earlierApprovalPlanKey(verdict.runbook.id, incident.service, { ...plan, runbookVersion })) : [];
+      let open: ApprovalRow | undefined;
+      for (const key of planKey !== null ? [...new Set([planKey, ...earlierKeys])] : []) {
+        open = tx.pendingApprovalForPlan(key, ctx.now);
+        if (open) break;
+      }
       if (open && incident.alert_key) {
         const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
         // A person whose alert joins it asked for it as much as whoever opened it.
@@ -253,8 +261,19 @@ export function applyVerdict(
   return joined ? { result, joined } : { result };
 }
 
-/** What alerts asking for the same fix share: the runbook, the service and the rendered plan (its runbook version included). */
+/**
+ * What alerts asking for the same fix share: the runbook, the service and the rendered
+ * plan with the version of what the runbook does (runbookPlanVersion), not its whole
+ * version: an edit of its descriptive keys alone changes no key.
+ */
 export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
+  const { runbookVersion: _, ...asKeyed } = plan;
+  const keyed = { ...asKeyed, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
+  return createHash('sha256').update(JSON.stringify(['plan', runbook, service, keyed])).digest('base64url');
+}
+
+/** The key earlier releases gave a request: the rendered plan with the runbook's whole version (runbookVersion). */
+export function earlierApprovalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
   // An http action without a body was rendered with `body: null` before it had none at
   // all: keyed as then, so an alert after an upgrade joins the request a repeat of it opened.
   // Keyed without runbookPlanVersion, as before it was kept: runbookVersion covers it.

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { approvalPlanKey } from '../../src/engine/apply.js';
+import { earlierApprovalPlanKey } from '../../src/engine/apply.js';
 import type { ExecutionPlan } from '../../src/pipeline/index.js';
 
 /** A plan as rendered: an http action with no body written (its `body` key there, undefined), a command as rollback. */
@@ -17,17 +17,17 @@ function plan(body: unknown): ExecutionPlan {
   };
 }
 
-describe('the approval plan key', () => {
+describe('the approval plan key earlier releases recorded', () => {
   it('of an http action without a body is the one it had when such a body was rendered null', () => {
     // As pending approval requests stored before the upgrade were keyed.
     const stored = createHash('sha256').update(JSON.stringify(['restart-api', 'api', plan(null)])).digest('base64url');
-    assert.equal(approvalPlanKey('restart-api', 'api', plan(undefined)), stored);
-    assert.equal(approvalPlanKey('restart-api', 'api', plan(null)), stored);
+    assert.equal(earlierApprovalPlanKey('restart-api', 'api', plan(undefined)), stored);
+    assert.equal(earlierApprovalPlanKey('restart-api', 'api', plan(null)), stored);
   });
 
   it('still tells a body apart from none, and a null inside a body from one left out', () => {
-    const none = approvalPlanKey('restart-api', 'api', plan(undefined));
-    assert.notEqual(approvalPlanKey('restart-api', 'api', plan({})), none);
-    assert.notEqual(approvalPlanKey('restart-api', 'api', plan({ body: null })), approvalPlanKey('restart-api', 'api', plan({})));
+    const none = earlierApprovalPlanKey('restart-api', 'api', plan(undefined));
+    assert.notEqual(earlierApprovalPlanKey('restart-api', 'api', plan({})), none);
+    assert.notEqual(earlierApprovalPlanKey('restart-api', 'api', plan({ body: null })), earlierApprovalPlanKey('restart-api', 'api', plan({})));
   });
 });

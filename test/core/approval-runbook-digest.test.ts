@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { approvalPlanKey } from '../../src/engine/apply.js';
+import { approvalPlanKey, earlierApprovalPlanKey } from '../../src/engine/apply.js';
 import type { ExecutionPlan } from '../../src/pipeline/index.js';
 import { parseRunbooksText } from '../../src/runbooks/index.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -120,7 +120,8 @@ describe('runbook digests are of what a runbook means', () => {
     };
     assert.equal(approvalPlanKey('fix-high', 'shop', rendered), row.plan_key, 'the plan keyed as it was when the request was made');
     assert.notEqual(planVersion, stored.runbookPlanVersion, 'the digests changed with the upgrade');
-    const key = approvalPlanKey('fix-high', 'shop', { ...rendered, runbookVersion: version });
+    // Keyed as the rectify from before keyed it: with the runbook's whole version.
+    const key = earlierApprovalPlanKey('fix-high', 'shop', { ...rendered, runbookVersion: version });
     const plan = { ...stored, runbookVersion: version, runbookPlanVersion: planVersion };
     assert.equal(db.prepare('UPDATE approvals SET plan = ?, plan_key = ? WHERE id = ?').run(JSON.stringify(plan), key, id).changes, 1);
     db.close();
@@ -134,6 +135,36 @@ describe('runbook digests are of what a runbook means', () => {
       assert.equal(ok.status, 200, JSON.stringify(ok.body));
       assert.deepEqual([ok.body.status, ok.body.result.action, ok.body.result.event], ['approved', 'executed', 'SUCCESS']);
       assert.equal((await svc.get('/api/v1/audit?event=CANCELLED')).body.events.length, 0);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a request recorded by the release keying requests with the runbook\'s whole version is joined by an alert after the upgrade', async () => {
+    const first = await startTestService({ runbooks: written(target.url) });
+    const id = (await first.post('/api/v1/webhooks/alertmanager', amWebhook([alert('p1')]))).body.results[0].approval_id as string;
+    await first.stop();
+    const db = new Database(first.dbPath);
+    const row = db.prepare('SELECT plan, plan_key FROM approvals WHERE id = ?').get(id) as { plan: string; plan_key: string };
+    const stored = JSON.parse(row.plan) as ExecutionPlan;
+    const rendered: ExecutionPlan = {
+      ...stored,
+      actions: stored.actions.map((step) => {
+        const { expectStatus, timeoutMs, ...spec } = step.spec as Record<string, unknown>;
+        return { ...step, spec: { ...spec, body: undefined, expectStatus, timeoutMs } };
+      }),
+    };
+    assert.equal(approvalPlanKey('fix-high', 'shop', rendered), row.plan_key);
+    const key = earlierApprovalPlanKey('fix-high', 'shop', rendered);
+    assert.notEqual(key, row.plan_key);
+    assert.equal(db.prepare('UPDATE approvals SET plan_key = ? WHERE id = ?').run(key, id).changes, 1);
+    db.close();
+
+    const svc = await startTestService({ dir: first.dir, clock: first.clock });
+    try {
+      const joined = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert('p2')]));
+      assert.equal(joined.body.results[0].approval_id, id, 'the alert joins the request made before the upgrade');
+      assert.deepEqual((await svc.get('/api/v1/approvals?status=pending')).body.approvals.map((a: { id: string; alerts: number }) => [a.id, a.alerts]), [[id, 2]]);
     } finally {
       await svc.stop({ remove: true });
     }

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -113,6 +113,51 @@ describe('approval storms', () => {
       assert.notEqual(a, b);
       const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
       assert.deepEqual(pending.map((p: any) => p.alerts), [2, 2]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
+  it('a reload editing only the runbook\'s description leaves the plan: the next alert joins the pending request; an edit of what it does asks anew', async () => {
+    target.reset();
+    const described = (text: string) => runbooks(target.url).replace('    risk: HIGH\n', `    description: ${text}\n    risk: HIGH\n`);
+    const svc = await startTestService({ runbooks: described('roll back the last deploy') });
+    try {
+      const first = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(1), alert(2)]));
+      const id = first.body.results[0].approval_id as string;
+      assert.match(id, /^apr_/);
+      assert.equal(first.body.results[1].approval_id, id);
+      assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.alerts, 2);
+
+      writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), described('roll back the deploy that broke checkout'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: ['rollback-deployment'], reordered: false });
+      const next = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(3)]));
+      assert.deepEqual([next.body.results[0].action, next.body.results[0].approval_id, next.body.results[0].reason], [
+        'approval_required',
+        id,
+        `risk HIGH requires approval; the same plan already waits for approval (${id}, 3 alerts): this alert joins that request`,
+      ]);
+      const pending = (await svc.get('/api/v1/approvals?status=pending')).body.approvals;
+      assert.deepEqual(pending.map((a: any) => [a.id, a.alerts, a.alerts_open]), [[id, 3, 3]]);
+
+      // An edit of what the runbook does (its hourly limit) is another plan: the next alert asks anew.
+      writeFileSync(join(svc.runbooksDir, 'runbooks.yaml'), described('roll back the deploy that broke checkout').replace('max_per_hour: 5', 'max_per_hour: 6'));
+      assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 1, added: [], removed: [], changed: ['rollback-deployment'], reordered: false });
+      const edited = await svc.post('/api/v1/webhooks/alertmanager', amWebhook([alert(4)]));
+      const other = edited.body.results[0].approval_id as string;
+      assert.match(other, /^apr_/);
+      assert.notEqual(other, id);
+      assert.equal(edited.body.results[0].reason, 'risk HIGH requires approval');
+      assert.deepEqual(
+        (await svc.get('/api/v1/approvals?status=pending')).body.approvals.map((a: any) => [a.id, a.alerts]).sort(),
+        [[id, 3], [other, 1]].sort(),
+      );
+      // The request made before that edit no longer runs: approving it cancels it; the new one runs, once.
+      assert.equal((await svc.post(`/api/v1/approvals/${id}/approve`, { by: 'alice' })).status, 409);
+      const ok = await svc.post(`/api/v1/approvals/${other}/approve?wait=true`, { by: 'alice' });
+      assert.equal(ok.status, 200, JSON.stringify(ok.body));
+      assert.deepEqual([ok.body.result.action, ok.body.result.event], ['executed', 'SUCCESS']);
+      assert.equal(target.calls('/deployments/checkout/undo', 'POST'), 1);
     } finally {
       await svc.stop({ remove: true });
     }
