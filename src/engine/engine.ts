@@ -2334,7 +2334,7 @@ export function createEngine(deps: EngineDeps) {
 
   /**
    * Approval requests told again after a restart to the receivers that lack them, as they
-   * were first told (owner and plan), the reason saying so, with the notification_id of
+   * were first told (owner, plan, and `at`: when it was asked), the reason saying so, with the notification_id of
    * the first telling. The first delivery may have landed unrecorded (a crash between the
    * answer and its NOTIFIED row): a receiver drops the repeat by that id (its Idempotency-Key).
    */
@@ -2352,7 +2352,8 @@ export function createEngine(deps: EngineDeps) {
         approval_id: a.id,
         outcome: 'approval_required',
         reason: `${a.reason}${forAlerts(a)} (sent again after a restart: no delivery of this request was recorded before rectify stopped)`,
-        at: clock.now(),
+        // When it was asked, as first told: one coming in a later round says it is late from then.
+        at: a.requested_at,
         ...(owner ? { owner } : {}),
         plan: notificationPlan(a.plan as ExecutionPlan),
         notification_id: approvalRequestNotificationId(a.id),

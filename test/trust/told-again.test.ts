@@ -365,6 +365,48 @@ describe('a stop: notifications cut off in flight or still waiting are told agai
     }
   });
 
+  it('an approval request told again after a restart says when it was asked (`at`), and, coming in a later round, that it comes late from then', async () => {
+    target.reset();
+    target.route('POST', '/hook', { status: 503 });
+    // A round's wait longer than the test: the next start spends the next round.
+    let svc = await startTestService({
+      runbooks: { 'r.yaml': runbooks(target.url) },
+      args: ['--notify-webhook', `${target.url}/hook`, '--approval-ttl', '24h'],
+      overrides: { notifyQueue: { backoffMs: 1, approvalRetryMs: 600_000, approvalRounds: 2 } },
+    });
+    try {
+      const askedAt = svc.clock.now();
+      const asked = await svc.post('/api/v1/incidents', { root_cause: 'scary', service: 'db', confidence: 1 });
+      assert.equal(asked.body.action, 'approval_required');
+      const id = asked.body.approval_id as string;
+      assert.equal((await svc.get(`/api/v1/approvals/${id}`)).body.requested_at, new Date(askedAt).toISOString());
+      await until('the first round failed', async () => ((await svc.get('/api/v1/audit?event=NOTIFY_FAILED')).body.events.length === 1 ? true : undefined));
+      await svc.service.drainNotifications();
+      const first = target.requests('/hook').map(json);
+      assert.deepEqual(first.map((n) => [n.approval_id, n.at, n.reason]), Array(3).fill([id, new Date(askedAt).toISOString(), 'risk HIGH requires approval']));
+
+      // Stopped while the request waits for its next round; started again 47 minutes later.
+      target.reset();
+      target.route('POST', '/hook', { status: 204 });
+      svc.clock.advance(47 * 60_000);
+      svc = await svc.restart();
+      await svc.service.drainNotifications();
+      const told = target.requests('/hook').map(json);
+      assert.deepEqual(told.map((n) => [n.event, n.approval_id, n.at, n.reason, n.delayed]), [
+        [
+          'APPROVAL_REQUIRED',
+          id,
+          new Date(askedAt).toISOString(),
+          'risk HIGH requires approval (sent again after a restart: no delivery of this request was recorded before rectify stopped)' +
+            ` (delayed: happened at ${new Date(askedAt).toISOString()}, 47 min before this message)`,
+          true,
+        ],
+      ]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   it('an intake request refused as a whole (INTAKE_REFUSED), its notification cut off: told once more, the same; then nothing', async () => {
     target.reset();
     target.route('POST', '/hook', HOLD);
