@@ -135,11 +135,14 @@ export function syntaxErrors(doc: Document): Document['errors'] {
 // U+3164, U+FFA0, U+17B4, U+17B5, U+180B–U+180F); the spaces other than U+0020 (U+00A0
 // no-break space, U+2000–U+200A, U+202F, U+205F, U+3000, U+1680) and the line and
 // paragraph separators U+2028, U+2029 (not line breaks in YAML 1.2) look like what they
-// are not. Written as escapes in a double-quoted string ("\u202e") they are explicit, and
+// are not. A carriage return not followed by a line feed (a CRLF ending is one line break)
+// is drawn as a line break by editors and viewers but is no line break in YAML:
+// `triggers: [X]  # reviewed\r    mode: dry_run` showed `mode: dry_run` on a line of its own
+// while the parser read it as part of the comment. Written as escapes in a double-quoted string ("\u202e") they are explicit, and
 // allowed. A byte order mark may open the file.
 // The marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F) stand alone: in a class after a letter they would read as combined with it.
 // eslint-disable-next-line no-control-regex -- finding control characters is the point
-const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2028\u2029\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2028\u2029\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f|\r(?!\n)/gu;
 const SPACE_RE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 
 /** Each line holding such a character, once, with the first one's code point and column. */
@@ -153,8 +156,10 @@ export function hiddenCharacters(text: string, line: (offset: number) => number)
     lastLine = at;
     const code = `U+${m[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
     const column = m.index - text.lastIndexOf('\n', m.index - 1);
-    const kind = /\p{Cc}/u.test(m[0])
-      ? 'a control character'
+    const kind = m[0] === '\r'
+      ? 'a carriage return not followed by a line feed (shown as a line break, read as none)'
+      : /\p{Cc}/u.test(m[0])
+        ? 'a control character'
       : SPACE_RE.test(m[0])
         ? 'a space that is not the plain space (U+0020)'
         : m[0] === '\u2028' || m[0] === '\u2029'

@@ -335,3 +335,14 @@ test('a NUL written as an escape in a command argument ("\\0", "\\u0000", "\\x00
   const { problems } = parseRunbooksText(argv('/usr/bin/printf', '"a\\tb\\u00e9"'), 'x.yaml');
   assert.deepEqual(problems, []);
 });
+
+test('a carriage return not followed by a line feed is refused with its line and column: an editor shows what follows it on a line of its own, YAML reads it as part of the comment', () => {
+  const text = rb('risk: LOW', 'triggers: [CrProbe]  # reviewed\r    mode: dry_run', 'action: kubectl delete pod {pod_name} -n prod');
+  assert.deepEqual(problemsOf(text), [
+    'x.yaml:4: line 4, column 36: a carriage return not followed by a line feed (shown as a line break, read as none), U+000D: what is shown is not what is read; remove it, or write it as the escape "\\u000d" in a double-quoted string if it is meant',
+  ]);
+  // The same file with CRLF endings (each \r followed by \n) loads, dry_run and all.
+  const { runbooks, problems } = parseRunbooksText(text.replace('\r', '\n').replace(/\n/g, '\r\n'), 'x.yaml');
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.deepEqual(runbooks.map((r) => [r.id, r.mode]), [['r', 'dry_run']]);
+});
