@@ -177,6 +177,45 @@ export function hiddenCharacters(text: string, line: (offset: number) => number)
 
 /** Tags that only say what the value already is: `!!str 3` is the string "3". */
 const PLAIN_TAGS = new Set(['!', ...['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`)]);
+/**
+ * Whether a plain tag names what its value already is: `!!null LOW` was read as the text
+ * "LOW", `!!map [X]` as a list, `!!seq "kubectl …"` as text, `!!int "x"` as text (the
+ * parser only warned, TAG_RESOLVE_FAILED, and went on). `!` (non-specific) is text.
+ */
+function tagFits(tag: string, node: Node): boolean {
+  const value = isScalar(node) ? node.value : undefined;
+  switch (tag.replace(/^tag:yaml\.org,2002:/, '')) {
+    case 'map':
+      return isMap(node);
+    case 'seq':
+      return isSeq(node);
+    case 'null':
+      return isScalar(node) && value === null;
+    case 'bool':
+      return isScalar(node) && typeof value === 'boolean';
+    case 'int':
+      return isScalar(node) && typeof value === 'number' && Number.isInteger(value);
+    case 'float':
+      return isScalar(node) && typeof value === 'number';
+    case 'str':
+      return isScalar(node) && typeof value === 'string';
+    default:
+      return true;
+  }
+}
+
+/** What a node was read as, for a tag that does not fit it. */
+function kindOf(node: Node): string {
+  if (isMap(node)) return 'a map';
+  if (isSeq(node)) return 'a list';
+  if (!isScalar(node)) return 'an alias';
+  const v = node.value;
+  if (v === null || v === undefined) return 'null';
+  if (typeof v === 'boolean') return `true/false`;
+  if (typeof v === 'number') return `the number ${v}`;
+  return `the text ${JSON.stringify(String(v).length > 60 ? `${String(v).slice(0, 60)}…` : String(v))}`;
+}
+
 /** `0755`: decimal 755 in YAML 1.2 (how rectify reads it), octal 493 in YAML 1.1. */
 const LEADING_ZERO_RE = /^[-+]?0[0-9]+$/;
 
@@ -212,17 +251,27 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
           else out.push({ path: [...pathOf(ancestors, node), key], message: `key ${JSON.stringify(key)} is given twice in one map (first at line ${firstLine}); give it once: neither value is taken`, line: keyLine });
         }
       }
+      const shown = node.tag?.replace(/^tag:yaml\.org,2002:/, '!!');
       if (node.tag !== undefined && !PLAIN_TAGS.has(node.tag)) {
-        const shown = node.tag.replace(/^tag:yaml\.org,2002:/, '!!');
         out.push({ path: pathOf(ancestors, node), message: `YAML tag ${shown} is not supported: rectify reads plain values (text, numbers, true/false, null, lists and maps); remove the tag`, line: at });
-      } else if (isScalar(node) && typeof node.value === 'number' && node.type === 'PLAIN' && node.range) {
-        const written = text.slice(node.range[0], node.range[1]).trim();
+      } else if (node.tag !== undefined && !tagFits(node.tag, node)) {
+        out.push({ path: pathOf(ancestors, node), message: `YAML tag ${shown} does not say what the value is (${kindOf(node)}): a tag may only name what a value already is; remove the tag`, line: at });
+      } else if (isScalar(node) && typeof node.value === 'number' && (node.type === 'PLAIN' || node.tag !== undefined) && node.range) {
+        // `!!int "0755"` is read as 755 too: held to the same rule as 0755 unquoted.
+        const written = node.type === 'PLAIN' ? text.slice(node.range[0], node.range[1]).trim() : typeof node.source === 'string' ? node.source : '';
         if (LEADING_ZERO_RE.test(written)) {
-          out.push({ path: pathOf(ancestors, node), message: `${written} has a leading zero: YAML 1.2 reads it as ${node.value}, YAML 1.1 as an octal number; write ${node.value}, or quote it for text`, line: at });
+          out.push({ path: pathOf(ancestors, node), message: `${written} has a leading zero: YAML 1.2 reads it as ${node.value}, YAML 1.1 as an octal number; write ${node.value}, or ${node.type === 'PLAIN' ? 'quote it' : 'remove the tag'} for text`, line: at });
         }
       }
     },
   });
+  // A tag the parser could not apply is refused whatever the checks above made of it
+  // (each is named there; this only keeps a file the parser warned about from loading).
+  const unresolved = out.length === 0 ? doc.warnings.find((w) => w.code === 'TAG_RESOLVE_FAILED') : undefined;
+  if (unresolved) {
+    const at = line(unresolved.pos[0]);
+    out.push({ path: [], message: `line ${at}: ${yamlErrorMessage(unresolved.code, unresolved.message)}: a tag may only name what a value already is; remove the tag`, line: at });
+  }
   // In file order, as every other problem (stable: one line's problems keep their order).
   return out.map((p, i) => ({ p, i })).sort((a, b) => a.p.line - b.p.line || a.i - b.i).map((x) => x.p);
 }

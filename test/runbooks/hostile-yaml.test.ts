@@ -346,3 +346,19 @@ test('a carriage return not followed by a line feed is refused with its line and
   assert.deepEqual(problems.map(formatProblem), []);
   assert.deepEqual(runbooks.map((r) => [r.id, r.mode]), [['r', 'dry_run']]);
 });
+
+test('a plain tag that does not say what its value is is refused at its path: !!null LOW loaded as "LOW", !!map [X] as a list, and !!int "0755" as 755 past the leading-zero rule', () => {
+  assert.deepEqual(problemsOf(rb('risk: !!null LOW', 'triggers: !!map [X]', 'max_per_hour: !!int "0755"', 'action: !!seq "kubectl delete pod {pod_name} -n prod"', 'blast_radius_limit: !!int "x"', 'force_delete: !!bool yes', 'description: !!str [a]')), [
+    'x.yaml:3: runbooks.r.risk: YAML tag !!null does not say what the value is (the text "LOW"): a tag may only name what a value already is; remove the tag',
+    'x.yaml:4: runbooks.r.triggers: YAML tag !!map does not say what the value is (a list): a tag may only name what a value already is; remove the tag',
+    'x.yaml:5: runbooks.r.max_per_hour: 0755 has a leading zero: YAML 1.2 reads it as 755, YAML 1.1 as an octal number; write 755, or remove the tag for text',
+    'x.yaml:6: runbooks.r.action: YAML tag !!seq does not say what the value is (the text "kubectl delete pod {pod_name} -n prod"): a tag may only name what a value already is; remove the tag',
+    'x.yaml:7: runbooks.r.blast_radius_limit: YAML tag !!int does not say what the value is (the text "x"): a tag may only name what a value already is; remove the tag',
+    'x.yaml:8: runbooks.r.force_delete: YAML tag !!bool does not say what the value is (the text "yes"): a tag may only name what a value already is; remove the tag',
+    'x.yaml:9: runbooks.r.description: YAML tag !!str does not say what the value is (a list): a tag may only name what a value already is; remove the tag',
+  ]);
+  // A tag that names what the value is stays allowed.
+  const { runbooks, problems } = parseRunbooksText(rb('risk: !!str LOW', 'triggers: !!seq [X]', 'max_per_hour: !!int "12"', 'force_delete: !!bool false', 'action: !!str kubectl delete pod {pod_name} -n prod'), 'x.yaml');
+  assert.deepEqual(problems.map(formatProblem), []);
+  assert.deepEqual(runbooks.map((r) => [r.id, r.risk, r.maxPerHour]), [['r', 'LOW', 12]]);
+});
