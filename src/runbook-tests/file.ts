@@ -157,7 +157,7 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   }
   if (source.notPlain.length) return { problems: source.notPlain.map((p) => ({ file, path: formatPath(p.path), message: p.message, line: p.line })) };
   const problems: LoadProblem[] = [];
-  const r = createReporter(file, source.lineOf, problems, source.writtenAt);
+  const r = createReporter(file, source.lineOf, problems, source.writtenAt, source.keyOf);
   // Runbook ids in a state, with where each is written: which exist is known only once the runbooks are loaded.
   const refs: StateRefs = [];
   const doc = source.value;

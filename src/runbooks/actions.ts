@@ -219,6 +219,15 @@ function refuseKeyPlaceholders(r: Reporter, v: unknown, path: YamlPath): void {
     for (const [k, item] of Object.entries(v)) {
       // Filled into a plain object, "__proto__" sets its prototype: the key would never be sent.
       if (k === '__proto__') r.report([...path, k], PROTO_BODY_KEY, 'key');
+      const key = r.keyAt([...path, k]);
+      if (key?.written === '<<') {
+        // YAML 1.2 has no merge key: `<<: *base` was sent as a key named "<<".
+        r.report([...path, k], 'the body key << is no merge in YAML 1.2: it would be sent as a key named "<<"; write the keys out, or quote it ("<<") if that key is meant', 'key');
+      } else if (key !== undefined && typeof key.value !== 'string') {
+        // `0x1f:` was sent as "31", `1.10:` as "1.1", `~:` as "".
+        const read = key.value === null || key.value === undefined ? 'null (sent as "")' : `${typeof key.value === 'number' ? 'the number' : ''} ${String(key.value)} (sent as ${JSON.stringify(String(key.value))})`.trim();
+        r.report([...path, k], `the body key ${key.written || '(empty)'} is read as ${read}, not as the text written; a body key is text: quote it (${JSON.stringify(key.written)})`, 'key');
+      }
       const name = placeholderLike(k).placeholders[0];
       if (name !== undefined) r.report([...path, k], `placeholder {${name}} is not filled in a body key (only string values are), so the key ${JSON.stringify(k)} would be sent as written: use a fixed key and put the value in a string value`, 'key');
       refuseKeyPlaceholders(r, item, [...path, k]);

@@ -209,8 +209,8 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
   }
   const problems: LoadProblem[] = [];
   const warnings: LoadProblem[] = [];
-  const r = createReporter(fileLabel, source.lineOf, problems, source.writtenAt);
-  const w = createReporter(fileLabel, source.lineOf, warnings, source.writtenAt);
+  const r = createReporter(fileLabel, source.lineOf, problems, source.writtenAt, source.keyOf);
+  const w = createReporter(fileLabel, source.lineOf, warnings, source.writtenAt, source.keyOf);
   const runbooks: Runbook[] = [];
   const doc = source.value;
   if (doc === null || doc === undefined) return { runbooks, problems, warnings, empty: true }; // an empty file holds no runbooks

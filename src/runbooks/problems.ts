@@ -24,6 +24,8 @@ export interface Reporter {
   count(): number;
   /** The scalar at `path` as written in the file (`1.10`, read as the number 1.1), when known. */
   written(path: YamlPath): string | undefined;
+  /** The map key at the end of `path` as written and as read (`0x1f:` is written "0x1f", read as 31), when known. */
+  keyAt(path: YamlPath): { written: string; value: unknown } | undefined;
 }
 
 export function createReporter(
@@ -31,6 +33,7 @@ export function createReporter(
   lineOf: (path: YamlPath, at: 'key' | 'value') => number | undefined,
   into: LoadProblem[],
   writtenAt: (path: YamlPath) => string | undefined,
+  keyOf: (path: YamlPath) => { written: string; value: unknown } | undefined = () => undefined,
 ): Reporter {
   return {
     report(path, message, at = 'value') {
@@ -41,6 +44,7 @@ export function createReporter(
     },
     count: () => into.length,
     written: writtenAt,
+    keyAt: keyOf,
   };
 }
 

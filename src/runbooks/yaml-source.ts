@@ -244,7 +244,8 @@ export function notPlainYaml(doc: Document, text: string, line: (offset: number)
             out.push({ path: pathOf(ancestors, node), message: `a key here is ${isSeq(pair.key) ? 'a list' : isMap(pair.key) ? 'a map' : isAlias(pair.key) ? 'an alias (*name)' : 'empty'}: write each key out as text`, line: keyLine });
             continue;
           }
-          const key = String(pair.key.value);
+          // Compared as the plain value names keys: `~:` and `"":` are both "" there.
+          const key = pair.key.value === null || pair.key.value === undefined ? '' : String(pair.key.value);
           const keyLine = line(pair.key.range?.[0] ?? 0);
           const firstLine = first.get(key);
           if (firstLine === undefined) first.set(key, keyLine);

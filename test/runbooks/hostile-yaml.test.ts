@@ -362,3 +362,25 @@ test('a plain tag that does not say what its value is is refused at its path: !!
   assert.deepEqual(problems.map(formatProblem), []);
   assert.deepEqual(runbooks.map((r) => [r.id, r.risk, r.maxPerHour]), [['r', 'LOW', 12]]);
 });
+
+test('a body key that is not text, or a merge key, is refused at its path: 0x1f was sent as "31", 1.10 as "1.1", ~ as "", and <<: *base as a key named "<<"', () => {
+  const body = (b: string): string => rb('risk: LOW', 'triggers: [X]', 'action:', '  http:', '    url: "http://127.0.0.1:9/x"', `    body: ${b}`, 'rollback: none', 'rollback_reason: x');
+  const at = 'x.yaml:8: runbooks.r.action.http.body';
+  assert.deepEqual(problemsOf(body('{0x1f: a, 1.10: b, 1e3: c, true: d, ~: e, "0x20": f}')), [
+    `${at}.31: the body key 0x1f is read as the number 31 (sent as "31"), not as the text written; a body key is text: quote it ("0x1f")`,
+    `${at}.1000: the body key 1e3 is read as the number 1000 (sent as "1000"), not as the text written; a body key is text: quote it ("1e3")`,
+    `${at}.1.1: the body key 1.10 is read as the number 1.1 (sent as "1.1"), not as the text written; a body key is text: quote it ("1.10")`,
+    `${at}.true: the body key true is read as true (sent as "true"), not as the text written; a body key is text: quote it ("true")`,
+    `${at}.: the body key ~ is read as null (sent as ""), not as the text written; a body key is text: quote it ("~")`,
+  ]);
+  // ~ and "" are both the key "" as read: a duplicate, never last-wins.
+  assert.deepEqual(problemsOf(body('{~: first, "": second}')), [`${at}.: key "" is given twice in one map (first at line 8); give it once: neither value is taken`]);
+  assert.deepEqual(problemsOf(body('{base: &b {force: false}, real: {<<: *b, force: true}}')), [
+    `${at}.real.<<: the body key << is no merge in YAML 1.2: it would be sent as a key named "<<"; write the keys out, or quote it ("<<") if that key is meant`,
+  ]);
+  // Quoted, each is the text written.
+  const { runbooks, problems } = parseRunbooksText(body('{"0x1f": a, "1.10": b, "<<": c, "": d}'), 'x.yaml');
+  assert.deepEqual(problems.map(formatProblem), []);
+  const action = runbooks[0]!.actions[0]!;
+  assert.deepEqual(action.type === 'http' ? action.body : undefined, { '0x1f': 'a', '1.10': 'b', '<<': 'c', '': 'd' });
+});
