@@ -3,14 +3,38 @@ import type { LoadProblem } from '../domain/errors.js';
 /** A YAML path as segments: map keys and list indexes. */
 export type YamlPath = readonly (string | number)[];
 
-/** `runbooks.restart-pod.pre_checks[1]`: the form every load problem names. */
+/**
+ * `runbooks.restart-pod.pre_checks[1]`: the form every load problem names. A key that
+ * holds a `.`, a bracket, a quote, a space, a control or invisible character, or is empty,
+ * is written quoted with escapes (`runbooks["e.f"].action`): printed raw, `e.f` read as
+ * two keys, and a key holding a newline printed a line of its own that passed for
+ * another problem. A key longer than 60 characters is cut (…).
+ */
 export function formatPath(path: YamlPath): string {
   let out = '';
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`;
-    else out += out ? `.${seg}` : seg;
+    else {
+      const chars = [...seg];
+      const cut = chars.length > MAX_SEGMENT ? `${chars.slice(0, MAX_SEGMENT).join('')}…` : seg;
+      if (seg !== '' && !QUOTED_SEGMENT_RE.test(seg)) out += out ? `.${cut}` : cut;
+      else out += `[${escapeSegment(cut)}]`;
+    }
   }
   return out;
+}
+
+const MAX_SEGMENT = 60;
+// Characters that make a key ambiguous or unreadable printed raw: path punctuation, quotes,
+// whitespace, and the control, format and invisible characters (as yaml-source.ts refuses raw).
+// The marks stand alone: in a class after another character they would read as combined with it.
+const QUOTED_SEGMENT_RE = /[.[\]"'`\s\p{C}\p{Z}\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/u;
+const ESCAPE_RE = /[\p{C}\p{Z}\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+
+/** A JSON string, with every character that is not visible text as \uXXXX (the space aside). */
+function escapeSegment(seg: string): string {
+  const unit = (c: string, i: number): string => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
+  return JSON.stringify(seg).replace(ESCAPE_RE, (c) => (c === ' ' ? c : Array.from({ length: c.length }, (_, i) => unit(c, i)).join('')));
 }
 
 /**

@@ -369,12 +369,12 @@ test('a body key that is not text, or a merge key, is refused at its path: 0x1f 
   assert.deepEqual(problemsOf(body('{0x1f: a, 1.10: b, 1e3: c, true: d, ~: e, "0x20": f}')), [
     `${at}.31: the body key 0x1f is read as the number 31 (sent as "31"), not as the text written; a body key is text: quote it ("0x1f")`,
     `${at}.1000: the body key 1e3 is read as the number 1000 (sent as "1000"), not as the text written; a body key is text: quote it ("1e3")`,
-    `${at}.1.1: the body key 1.10 is read as the number 1.1 (sent as "1.1"), not as the text written; a body key is text: quote it ("1.10")`,
+    `${at}["1.1"]: the body key 1.10 is read as the number 1.1 (sent as "1.1"), not as the text written; a body key is text: quote it ("1.10")`,
     `${at}.true: the body key true is read as true (sent as "true"), not as the text written; a body key is text: quote it ("true")`,
-    `${at}.: the body key ~ is read as null (sent as ""), not as the text written; a body key is text: quote it ("~")`,
+    `${at}[""]: the body key ~ is read as null (sent as ""), not as the text written; a body key is text: quote it ("~")`,
   ]);
   // ~ and "" are both the key "" as read: a duplicate, never last-wins.
-  assert.deepEqual(problemsOf(body('{~: first, "": second}')), [`${at}.: key "" is given twice in one map (first at line 8); give it once: neither value is taken`]);
+  assert.deepEqual(problemsOf(body('{~: first, "": second}')), [`${at}[""]: key "" is given twice in one map (first at line 8); give it once: neither value is taken`]);
   assert.deepEqual(problemsOf(body('{base: &b {force: false}, real: {<<: *b, force: true}}')), [
     `${at}.real.<<: the body key << is no merge in YAML 1.2: it would be sent as a key named "<<"; write the keys out, or quote it ("<<") if that key is meant`,
   ]);
@@ -383,4 +383,22 @@ test('a body key that is not text, or a merge key, is refused at its path: 0x1f 
   assert.deepEqual(problems.map(formatProblem), []);
   const action = runbooks[0]!.actions[0]!;
   assert.deepEqual(action.type === 'http' ? action.body : undefined, { '0x1f': 'a', '1.10': 'b', '<<': 'c', '': 'd' });
+});
+
+test('a key holding a ".", a quote, a space or a control character is named quoted with escapes, and a long one cut: a newline in a key printed a line of its own that passed for another problem, and runbooks.e.f.action named no one runbook', () => {
+  const text = [
+    'runbooks:',
+    '  e.f:',
+    '    risk: LOW',
+    '    action: kubectl delete pod {pod_name} -n prod',
+    '    "foo\\e[31m\\nfake.yaml:1: runbooks.b: all good": 1',
+    `    ${'k'.repeat(70)}: 1`,
+    '    "a b": 1',
+    '',
+  ].join('\n');
+  assert.deepEqual(problemsOf(text), [
+    'x.yaml:5: runbooks["e.f"]["foo\\u001b[31m\\nfake.yaml:1: runbooks.b: all good"]: unknown key',
+    `x.yaml:6: runbooks["e.f"].${'k'.repeat(60)}…: unknown key`,
+    'x.yaml:7: runbooks["e.f"]["a b"]: unknown key',
+  ]);
 });

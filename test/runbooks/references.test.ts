@@ -284,7 +284,7 @@ test('a runbook id YAML reads as a number, a boolean or null is refused, named a
   assert.deepEqual(
     problems.map(formatProblem),
     [
-      `k.yaml:6: runbooks.1.10: runbook id 1.10 is read as the number 1.1, ${text}: quote it ("1.10") if it is meant, or give a name with a letter`,
+      `k.yaml:6: runbooks["1.10"]: runbook id 1.10 is read as the number 1.1, ${text}: quote it ("1.10") if it is meant, or give a name with a letter`,
       `k.yaml:10: runbooks.0x1f: runbook id 0x1f is read as the number 31, ${text}: quote it ("0x1f") if it is meant, or give a name with a letter`,
       `k.yaml:14: runbooks.true: runbook id true is read as the boolean true, ${text}: quote it ("true") if it is meant, or give a name with a letter`,
       `k.yaml:18: runbooks.2e0: runbook id 2e0 is read as the number 2, ${text}: quote it ("2e0") if it is meant, or give a name with a letter`,
