@@ -116,13 +116,14 @@ export function applyVerdict(
       // A request recorded by an earlier rectify was keyed with the runbook's whole
       // version (earlierApprovalPlanKey), and before the runbook digests were canonical
       // with the digest of the runbook as written (Runbook.asWritten): an alert after an
-      // upgrade joins it rather than asking apart.
-      const earlierKeys =
-        planKey !== null ? [verdict.runbook.version, verdict.runbook.asWritten.version].map((runbookVersion) => earlierApprovalPlanKey(verdict.runbook.id, incident.service, { ...plan, runbookVersion })) : [];
-      let open: ApprovalRow | undefined;
-      for (const key of planKey !== null ? [...new Set([planKey, ...earlierKeys])] : []) {
-        open = tx.pendingApprovalForPlan(key, ctx.now);
-        if (open) break;
+      // upgrade joins it rather than asking apart. Those keys are worked out only when
+      // the plan's own finds no request: an approval storm's alerts join under it.
+      let open: ApprovalRow | undefined = planKey !== null ? tx.pendingApprovalForPlan(planKey, ctx.now) : undefined;
+      if (planKey !== null && open === undefined) {
+        for (const runbookVersion of new Set([verdict.runbook.version, verdict.runbook.asWritten.version])) {
+          open = tx.pendingApprovalForPlan(earlierApprovalPlanKey(verdict.runbook.id, incident.service, { ...plan, runbookVersion }), ctx.now);
+          if (open) break;
+        }
       }
       if (open && incident.alert_key) {
         const alerts = tx.joinApproval(open.id, incident.alert_key, incident.id);
