@@ -35,6 +35,15 @@ export function oneLine(s: string): string {
   return s.replace(CONTROL, ' ');
 }
 
+/** The blanks that are letters (the Hangul fillers U+115F, U+1160, U+3164, U+FFA0), as the inside of a regular expression's character class. */
+export const BLANK_LETTERS = '\\u115f\\u1160\\u3164\\uffa0';
+/**
+ * The blanks that are marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F), as a regular
+ * expression's alternatives: they stand alone, for in a class after a letter they would
+ * read as combined with it.
+ */
+export const BLANK_MARKS = '\\u034f|\\u17b4|\\u17b5|[\\u180b-\\u180d]|\\u180f';
+
 /**
  * Characters a terminal draws as nothing: the format characters (Unicode category Cf:
  * zero-width space, joiners and non-joiner U+200B–U+200D, the marks U+200E–U+200F,
@@ -43,8 +52,7 @@ export function oneLine(s: string): string {
  * are letters or marks (U+034F, the Hangul fillers U+115F, U+1160, U+3164, U+FFA0, the
  * Khmer vowels U+17B4, U+17B5, the Mongolian selectors U+180B–U+180F).
  */
-// The marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F) stand alone: in a class after a letter they would read as combined with it.
-const INVISIBLE = /[\p{Cf}\u115f\u1160\u180e\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+const INVISIBLE = new RegExp(`[\\p{Cf}\\u180e${BLANK_LETTERS}]|${BLANK_MARKS}`, 'gu');
 
 /**
  * The value with every invisible character written as its escape (`shop\u200b`), so

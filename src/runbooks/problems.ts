@@ -1,4 +1,5 @@
 import type { LoadProblem } from '../domain/errors.js';
+import { BLANK_LETTERS, BLANK_MARKS } from '../lib/index.js';
 
 /** A YAML path as segments: map keys and list indexes. */
 export type YamlPath = readonly (string | number)[];
@@ -27,9 +28,8 @@ export function formatPath(path: YamlPath): string {
 const MAX_SEGMENT = 60;
 // Characters that make a key ambiguous or unreadable printed raw: path punctuation, quotes,
 // whitespace, and the control, format and invisible characters (as yaml-source.ts refuses raw).
-// The marks stand alone: in a class after another character they would read as combined with it.
-const QUOTED_SEGMENT_RE = /[.[\]"'`\s\p{C}\p{Z}\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/u;
-const ESCAPE_RE = /[\p{C}\p{Z}\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f/gu;
+const QUOTED_SEGMENT_RE = new RegExp(`[.[\\]"'\`\\s\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'u');
+const ESCAPE_RE = new RegExp(`[\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'gu');
 
 /** A JSON string, with every character that is not visible text as \uXXXX (the space aside). */
 function escapeSegment(seg: string): string {

@@ -1,4 +1,5 @@
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, visit, type Document, type Node, type Pair, type YAMLMap, type YAMLSeq } from 'yaml';
+import { BLANK_LETTERS, BLANK_MARKS } from '../lib/index.js';
 import type { YamlPath } from './problems.js';
 
 /**
@@ -140,9 +141,10 @@ export function syntaxErrors(doc: Document): Document['errors'] {
 // `triggers: [X]  # reviewed\r    mode: dry_run` showed `mode: dry_run` on a line of its own
 // while the parser read it as part of the comment. Written as escapes in a double-quoted string ("\u202e") they are explicit, and
 // allowed. A byte order mark may open the file.
-// The marks (U+034F, U+17B4, U+17B5, U+180B–U+180D, U+180F) stand alone: in a class after a letter they would read as combined with it.
-// eslint-disable-next-line no-control-regex -- finding control characters is the point
-const HIDDEN_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\p{Cf}\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000\u2028\u2029\u115f\u1160\u3164\uffa0]|\u034f|\u17b4|\u17b5|[\u180b-\u180d]|\u180f|\r(?!\n)/gu;
+const HIDDEN_RE = new RegExp(
+  `[\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f\\p{Cf}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000\\u2028\\u2029${BLANK_LETTERS}]|${BLANK_MARKS}|\\r(?!\\n)`,
+  'gu',
+);
 const SPACE_RE = /[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]/;
 
 /** Each line holding such a character, once, with the first one's code point and column. */
