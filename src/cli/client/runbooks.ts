@@ -160,9 +160,16 @@ function holdText(c: RunbookStateJson['cooldowns'][number]): string {
  * does, whatever its `until`: "while exe_… runs" (and how many more runs hold one).
  */
 function cooldownCell(r: RunbookStateJson): string {
-  const runs = r.cooldowns.flatMap((c) => (c.while_running ? [c.while_running] : []));
+  return heldCell(r.cooldowns.flatMap((c) => (c.while_running ? [c.while_running] : [])), r.cooldown_end);
+}
+
+/**
+ * A cooldown column's cell: "while exe_… runs (+N more)" while runs hold one, else
+ * "until <end>", else "-".
+ */
+function heldCell(runs: string[], end: string | null): string {
   if (runs.length > 0) return `while ${name(runs[0]!, 60)} runs${runs.length > 1 ? ` (+${runs.length - 1} more)` : ''}`;
-  return r.cooldown_end ? `until ${time(r.cooldown_end)}` : '-';
+  return end ? `until ${time(end)}` : '-';
 }
 
 /**
@@ -172,9 +179,8 @@ function cooldownCell(r: RunbookStateJson): string {
 function objectCooldownCell(r: RunbookStateJson): string {
   const held = r.object_cooldowns ?? [];
   const runs = [...new Set(held.flatMap((c) => (c.while_running ? [c.while_running] : [])))];
-  if (runs.length > 0) return `while ${name(runs[0]!, 60)} runs${runs.length > 1 ? ` (+${runs.length - 1} more)` : ''}`;
   const end = held.reduce<string | null>((latest, c) => (latest === null || Date.parse(c.until) > Date.parse(latest) ? c.until : latest), null);
-  return end ? `until ${time(end)}` : '-';
+  return heldCell(runs, end);
 }
 
 /**
