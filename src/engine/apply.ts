@@ -269,8 +269,7 @@ export function applyVerdict(
  */
 export function approvalPlanKey(runbook: string, service: string, plan: ExecutionPlan): string {
   const { runbookVersion: _, ...asKeyed } = plan;
-  const keyed = { ...asKeyed, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
-  return createHash('sha256').update(JSON.stringify(['plan', runbook, service, keyed])).digest('base64url');
+  return createHash('sha256').update(JSON.stringify(['plan', runbook, service, keyedPlan(asKeyed)])).digest('base64url');
 }
 
 /** The key earlier releases gave a request: the rendered plan with the runbook's whole version (runbookVersion). */
@@ -279,8 +278,15 @@ export function earlierApprovalPlanKey(runbook: string, service: string, plan: E
   // all: keyed as then, so an alert after an upgrade joins the request a repeat of it opened.
   // Keyed without runbookPlanVersion, as before it was kept: runbookVersion covers it.
   const { runbookPlanVersion: _, ...asKeyed } = plan;
-  const keyed = { ...asKeyed, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
-  return createHash('sha256').update(JSON.stringify([runbook, service, keyed])).digest('base64url');
+  return createHash('sha256').update(JSON.stringify([runbook, service, keyedPlan(asKeyed)])).digest('base64url');
+}
+
+/**
+ * A plan as keyed: its steps with an http action's missing body as `body: null`, and no
+ * rollback as `rollback: null`. The fields keep their order: a key hashes its JSON.
+ */
+function keyedPlan<P extends Pick<ExecutionPlan, 'actions' | 'rollback'>>(plan: P): P & { rollback: RenderedStep[] | null } {
+  return { ...plan, actions: plan.actions.map(bodyAsNull), rollback: plan.rollback?.map(bodyAsNull) ?? null };
 }
 
 function bodyAsNull(step: RenderedStep): RenderedStep {
