@@ -54,7 +54,10 @@ export function parseYamlSource(text: string): YamlSource {
   const doc = parseDocument(text, { lineCounter: counter, prettyErrors: false, uniqueKeys: true, resolveKnownTags: false });
   const line = (offset: number): number => counter.linePos(offset).line;
   // A duplicate key alone is told by notPlainYaml, with its path and the first one's line.
-  const errors = distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]) })));
+  const errors = firstSyntaxError(
+    text,
+    distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]), at: e.pos[0] }))),
+  );
   const notPlain = errors.length === 0 ? [...hiddenCharacters(text, line), ...notPlainYaml(doc, text, line)] : [];
   // Before the value is built: past the budget, nothing is built from the file.
   if (errors.length === 0 && notPlain.length === 0) notPlain.push(...aliasExpansion(doc, line));
@@ -105,6 +108,23 @@ export function distinct<T extends { message: string; line: number | undefined }
     seen.add(k);
     return true;
   });
+}
+
+/**
+ * The first syntax error of a file, the one its author can act on: once the parser is
+ * lost, every token after it is an error too (one `}` too many in a flow list gave 147
+ * lines, none the cause). How many more there were is said, not listed. When its line
+ * holds an unquoted {placeholder}, the likely cause is named: `{…}` in YAML is a flow map.
+ */
+export function firstSyntaxError(text: string, errors: Array<{ message: string; line: number; at: number }>): Array<{ message: string; line: number }> {
+  if (errors.length === 0) return [];
+  const first = errors.reduce((a, b) => (b.at < a.at ? b : a));
+  const written = (text.split(/\r\n|\n|\r/)[first.line - 1] ?? '').replace(/"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|\s)#.*$/g, '');
+  // Where a value or a flow item begins (not inside a plain scalar: `delete pod {pod}` is text).
+  const placeholder = /(?:^|[[,{]|[:-]\s)\s*(\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\})/.exec(written)?.[1]?.replace(/\s/g, '');
+  const hint = placeholder ? `; ${placeholder} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "${placeholder}"` : '';
+  const more = errors.length > 2 ? ` (${errors.length - 1} more syntax errors after it, not listed: they likely follow from this one)` : errors.length > 1 ? ' (1 more syntax error after it, not listed: it likely follows from this one)' : '';
+  return [{ message: `${first.message}${hint}${more}`, line: first.line }];
 }
 
 /** The YAML library's message, in the file's terms where it speaks of its own API. */

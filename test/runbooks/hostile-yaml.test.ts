@@ -402,3 +402,17 @@ test('a key holding a ".", a quote, a space or a control character is named quot
     'x.yaml:7: runbooks["e.f"]["a b"]: unknown key',
   ]);
 });
+
+test('a syntax error is reported once, at its first error, not with every token the parser is lost on after it; an unquoted {placeholder} on its line is named as the cause', () => {
+  const flowList = rb('risk: LOW', 'triggers: [pod_crashloop, {pod}}]', 'match: [\'namespace!="kube-system"\']', 'action: kubectl delete pod {pod} -n prod', 'rollback: null');
+  assert.deepEqual(problemsOf(flowList), [
+    'x.yaml:4: YAML syntax error at line 4: Flow sequence in block collection must be sufficiently indented and end with a ]; {pod} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "{pod}" (12 more syntax errors after it, not listed: they likely follow from this one)',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop]', 'action: {verb: scale, kind: deployment, name: {service}-api, namespace: prod}')), [
+    'x.yaml:5: YAML syntax error at line 5: Unexpected scalar at node end; {service} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "{service}"',
+  ]);
+  // Quoted, it is no flow map; and an error on a line without one names no placeholder.
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop, "{pod}", x', 'action: kubectl delete pod {pod} -n prod')), [
+    'x.yaml:5: YAML syntax error at line 5: Flow sequence in block collection must be sufficiently indented and end with a ]',
+  ]);
+});
