@@ -17,6 +17,8 @@ export function editDistance(a: string, b: string): number {
 
 /** The nearest known word, when it is near enough to be a plausible typo. */
 export function nearest(word: string, known: readonly string[]): string | undefined {
+  // A word of no letter or digit ("<<", "-") is no typo of one: "id" is two edits from "<<".
+  if (!/[\p{L}\p{N}]/u.test(word)) return undefined;
   let best: string | undefined;
   let bestD = Infinity;
   for (const k of known) {

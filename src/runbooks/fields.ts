@@ -26,7 +26,10 @@ export function expectMap(r: Reporter, v: unknown, path: YamlPath, what = 'a map
 /** Unknown keys are errors, with the nearest known key as a hint (rulefmt's strictness). */
 export function checkKeys(r: Reporter, obj: YamlMap, known: readonly string[], path: YamlPath): void {
   for (const key of Object.keys(obj)) {
-    if (!known.includes(key)) r.report([...path, key], `unknown key${didYouMean(key, known)}`, 'key');
+    if (known.includes(key)) continue;
+    // `<<: *base` is a merge only in YAML 1.1; no known key is near it.
+    if (r.keyAt([...path, key])?.written === '<<') r.report([...path, key], 'unknown key: << is no merge in YAML 1.2, where it is a key like any other; write the keys out', 'key');
+    else r.report([...path, key], `unknown key${didYouMean(key, known)}`, 'key');
   }
 }
 

@@ -416,3 +416,13 @@ test('a syntax error is reported once, at its first error, not with every token 
     'x.yaml:5: YAML syntax error at line 5: Flow sequence in block collection must be sufficiently indented and end with a ]',
   ]);
 });
+
+test('a merge key << is refused as no merge in YAML 1.2, with no key proposed for it ("did you mean \\"id\\"?" was)', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: &t [pod_crashloop]', '<<: *t', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
+    'x.yaml:5: runbooks.r.<<: unknown key: << is no merge in YAML 1.2, where it is a key like any other; write the keys out',
+  ]);
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop]', '"<<": x', '"-": y', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
+    'x.yaml:5: runbooks.r.<<: unknown key',
+    'x.yaml:6: runbooks.r.-: unknown key',
+  ]);
+});
