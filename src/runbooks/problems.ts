@@ -84,7 +84,13 @@ export function sortByLine(problems: LoadProblem[]): LoadProblem[] {
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  if (typeof value === 'object') return 'a map';
+  if (typeof value === 'object') {
+    // `[restart, {service}]`: an unquoted placeholder is a flow map of one key and no value.
+    const entries = Object.entries(value);
+    const [key, v] = entries[0] ?? [];
+    if (entries.length === 1 && v === null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key ?? '')) return `a map ({${key}} unquoted is a YAML flow map, not a placeholder: quote it, "{${key}}")`;
+    return 'a map';
+  }
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   return String(value);
 }

@@ -426,3 +426,14 @@ test('a merge key << is refused as no merge in YAML 1.2, with no key proposed fo
     'x.yaml:6: runbooks.r.-: unknown key',
   ]);
 });
+
+test('an unquoted {placeholder} that parses, a flow map of one key, is named where a string was expected', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop, {pod}]', 'actions: [{command: {argv: [/usr/local/bin/flush, {queue}]}}]', 'rollback: null')), [
+    'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map ({pod} unquoted is a YAML flow map, not a placeholder: quote it, "{pod}")',
+    'x.yaml:5: runbooks.r.actions[0].command.argv[1]: expected a string, got a map ({queue} unquoted is a YAML flow map, not a placeholder: quote it, "{queue}")',
+  ]);
+  // A map that is one: no placeholder named.
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop, {pod: x}]', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
+    'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map',
+  ]);
+});
