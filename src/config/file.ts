@@ -4,7 +4,7 @@ import type { LoadProblem } from '../domain/errors.js';
 import { readTextFile, unreadableFile } from '../lib/text-file.js';
 // The runbook loader's YAML rules, so rectify.yaml and runbook files refuse the same things.
 import { formatPath } from '../runbooks/problems.js';
-import { distinct, hiddenCharacters, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
+import { distinct, firstSyntaxError, hiddenCharacters, notPlainYaml, syntaxErrors, yamlErrorMessage } from '../runbooks/yaml-source.js';
 
 /**
  * Reads rectify.yaml into top-level key → value, keeping each key's line so
@@ -56,16 +56,13 @@ export function parseConfigText(text: string, label: string): { entries: FileEnt
   const lineOf = (offset: number | undefined): number | undefined =>
     offset === undefined ? undefined : lineCounter.linePos(offset).line;
 
-  if (syntaxErrors(doc).length > 0) {
-    return {
-      entries: [],
-      problems: distinct(
-        syntaxErrors(doc).map((e) => {
-          const line = lineOf(e.pos[0]);
-          return { file: label, path: '', message: `invalid YAML at line ${line}: ${yamlErrorMessage(e.code, e.message)}`, line };
-        }),
-      ),
-    };
+  // The first syntax error only, as for runbook files: the ones after it follow from it.
+  const errors = firstSyntaxError(
+    text,
+    distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: lineCounter.linePos(e.pos[0]).line, at: e.pos[0] }))),
+  );
+  if (errors.length > 0) {
+    return { entries: [], problems: errors.map((e) => ({ file: label, path: '', message: `invalid YAML at line ${e.line}: ${e.message}`, line: e.line })) };
   }
   // A tag, a %YAML 1.1 directive or a leading-zero number: valid, but not read as written.
   const lineAt = (offset: number): number => lineCounter.linePos(offset).line;

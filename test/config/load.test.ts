@@ -344,6 +344,15 @@ describe('problems', () => {
     assert.match(formatProblem(p), /^rectify\.yaml:3: invalid YAML at line 3: /);
   });
 
+  it('a syntax error is told once, at the first error, with how many followed it', () => {
+    const r = loadConfig([], {}, { cwd: workdir('listen: 127.0.0.1:1\nrunbooks: [a, b}}]\nlog_level: info\n') });
+    assert.ok('problems' in r);
+    assert.deepEqual(
+      r.problems.map((p) => [formatProblem(p), p.line]),
+      [['rectify.yaml:2: invalid YAML at line 2: Flow sequence in block collection must be sufficiently indented and end with a ] (5 more syntax errors after it, not listed: they likely follow from this one)', 2]],
+    );
+  });
+
   it('a file that expands too many aliases is a problem naming the file, not a crash', () => {
     const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 8; i++) laughs.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => (i === 1 ? '*a' : `*l${i - 1}`)).join(', ')}]`);
