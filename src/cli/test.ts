@@ -5,6 +5,7 @@ import { formatProblem } from '../domain/index.js';
 import { readTextFile, unreadableFile } from '../lib/index.js';
 import { isTestFileName, loadSuiteRunbooks, parseTestFile, runSuite, type Mismatch, type TestOutcome } from '../runbook-tests/index.js';
 import { commandHelp } from './help.js';
+import { formatWarning } from './lint.js';
 import { EXIT, type CliIO } from './io.js';
 
 export const testHelp = commandHelp({
@@ -15,11 +16,16 @@ export const testHelp = commandHelp({
     'chosen, the reason and the rendered actions. The same engine as rectify serve decides, on an',
     'in-memory store at the test\'s clock; nothing is executed and no check runs. One line per test,',
     'PASS or FAIL, with expected and got for each failed assertion.',
+    '',
+    'The load warnings of the runbooks under test (a runbook never chosen, as an earlier one with no',
+    'match: takes all its alerts; a placeholder nothing fills; …) are printed on stderr, once each, as',
+    'rectify lint prints them: file: YAML path: warning: message. They do not change the exit status',
+    '(a test expecting a runbook never chosen fails on its own); rectify lint fails on them.',
   ].join('\n'),
   args: ['<tests.yaml|folder>…  test files, or folders of *.test.yaml files (at least one)'],
   flags: [],
   exits: [
-    [0, 'every test passed'],
+    [0, 'every test passed (whatever warnings were printed)'],
     [1, 'a test failed'],
     [2, 'usage: no file, a flag, a missing file or folder, or a test file that cannot be read or has a problem (named by file and YAML path: its tests do not run; the other files still do)'],
   ],
@@ -32,7 +38,8 @@ export const testHelp = commandHelp({
  * the reason and the rendered actions; nothing is executed. One line per test,
  * PASS or FAIL, with expected and got for each failed assertion.
  * Exit 0 when every test passes, 1 when one fails, 2 when a file cannot be read
- * or has a problem (named by file and YAML path); such a file runs no test.
+ * or has a problem (named by file and YAML path); such a file runs no test. The
+ * runbooks' load warnings go to stderr, as lint prints them, and change no exit status.
  */
 export async function testCommand(argv: string[], io: CliIO): Promise<number> {
   const unknown = argv.find((a) => a.startsWith('-') || typographicDash(a) !== undefined);
@@ -71,6 +78,8 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
   }
 
   const show = (p: string): string => relative(io.cwd, p) || p;
+  // Each warning once: test files loading the same folder would say it again for each.
+  const warned = new Set<string>();
   let passed = 0;
   let failed = 0;
   for (const file of files) {
@@ -87,11 +96,20 @@ export async function testCommand(argv: string[], io: CliIO): Promise<number> {
       bad = true;
       continue;
     }
-    const { runbooks, problems } = loadSuiteRunbooks({ ...parsed.suite, file });
+    const { runbooks, problems, warnings } = loadSuiteRunbooks({ ...parsed.suite, file });
     if (problems.length) {
       for (const p of problems) io.err(formatProblem({ ...p, file: p.file === file ? label : show(p.file) }));
       bad = true;
       continue;
+    }
+    // What rectify lint and serve's log say of these runbooks, said where the tests run:
+    // a runbook never chosen has its match: exclusions bypassed, whatever the tests of
+    // the runbook before it show. Not a failure: lint is the gate for warnings.
+    for (const w of warnings) {
+      const line = formatWarning({ ...w, file: show(w.file) });
+      if (warned.has(line)) continue;
+      warned.add(line);
+      io.err(line);
     }
     io.out(label);
     for (const outcome of await runSuite(parsed.suite, runbooks)) {

@@ -1,14 +1,14 @@
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { EnrichmentRefused, KUBERNETES_ENRICHMENT, namedWorkload, placeholderValue, podOwnerGiven, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
+import { EnrichmentRefused, formatProblem, KUBERNETES_ENRICHMENT, namedWorkload, placeholderValue, podOwnerGiven, refusedBeforeClusterRead, refusedByOwnersReplicas, refusedByPodOwner, type DecisionResult, type LoadProblem, type RenderedCheck, type Runbook } from '../domain/index.js';
 import { createEngine, createExecutionTracker } from '../engine/index.js';
 import type { CheckRunner, Enricher } from '../execute/ports.js';
 import type { RunOutcome } from '../execute/runner.js';
 import { createManualClock, didYouMean } from '../lib/index.js';
 import { createLogger, noopMetrics } from '../observability/index.js';
 import { createDecide, defaultStages, withoutDecidedAgainClause, type ExecutionPlan, type Renderer } from '../pipeline/index.js';
-import { CHECK_TYPES, createRunbookIndex, duplicateRunbookId, loadRunbookFile, loadRunbooks, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
+import { CHECK_TYPES, createRunbookIndex, duplicateRunbookId, loadRunbookFile, loadRunbooks, neverChosen, renderChecks, renderPlan, type RunbookIndex } from '../runbooks/index.js';
 import type { Store, Tx } from '../store/ports.js';
 import { openSqliteStore } from '../store/sqlite/index.js';
 import type { Expectation, GuardState, RunbookTest, RunbookTestFile } from './file.js';
@@ -48,11 +48,16 @@ export interface TestOutcome {
   hint?: string;
 }
 
-/** The runbooks a test file names, relative to it: files and folders, loaded as at startup. */
-export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]; problems: LoadProblem[] } {
+/**
+ * The runbooks a test file names, relative to it: files and folders, loaded as at startup.
+ * `warnings`: their load warnings, as `rectify lint` reports them (a runbook never chosen
+ * among them all, in the order the tests match them).
+ */
+export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]; problems: LoadProblem[]; warnings: LoadProblem[] } {
   const base = dirname(suite.file);
   const runbooks: Runbook[] = [];
   const problems: LoadProblem[] = [];
+  const warnings: LoadProblem[] = [];
   const seen = new Map<string, Runbook>();
   suite.runbooks.forEach((entry, i) => {
     const path = resolve(base, entry);
@@ -65,6 +70,11 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
     }
     const loaded = isDir ? loadRunbooks(path) : loadRunbookFile(path);
     problems.push(...loaded.problems);
+    // A runbook never chosen is judged below over every entry's runbooks together, as the
+    // tests match them: one entry's own verdict would miss a catch-all in an earlier entry,
+    // and name a runbook twice.
+    const own = new Set(neverChosen(loaded.runbooks).map(formatProblem));
+    warnings.push(...loaded.warnings.filter((w) => !own.has(formatProblem(w))));
     for (const rb of loaded.runbooks) {
       const first = seen.get(rb.id);
       if (first !== undefined) {
@@ -95,7 +105,8 @@ export function loadSuiteRunbooks(suite: RunbookTestFile): { runbooks: Runbook[]
       });
     }
   }
-  return { runbooks, problems };
+  warnings.push(...neverChosen(runbooks));
+  return { runbooks, problems, warnings };
 }
 
 export async function runSuite(suite: RunbookTestFile, runbooks: readonly Runbook[]): Promise<TestOutcome[]> {

@@ -15,7 +15,7 @@ export {
   type LoadResult,
   type LoadOptions,
 } from './load.js';
-export { createRunbookIndex, createReloadableIndex, type RunbookIndex, type ReloadableRunbookIndex } from './match.js';
+export { createRunbookIndex, createReloadableIndex, neverChosen, type RunbookIndex, type ReloadableRunbookIndex } from './match.js';
 export { renderPlan, renderChecks, type PlanRender, type ChecksRender, type Refusal } from './render.js';
 export { NAMED_CHECKS, NAMED_CHECK_NAMES, namedCheck, namedCheckValueKeys, type NamedCheckDef, type NamedCheckParam } from './named.js';
 export { compileTemplate, scanTemplate, placeholders, PLACEHOLDER_NAME_RE } from './template.js';

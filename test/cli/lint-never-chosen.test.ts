@@ -85,3 +85,67 @@ describe('rectify lint: a runbook never chosen', () => {
     }
   });
 });
+
+/**
+ * rectify test loads the runbooks itself: a runbook never chosen among those under test is
+ * said on stderr, as lint says it, and changes no exit status (lint is the gate; a test
+ * expecting that runbook fails on its own). It said nothing.
+ */
+describe('rectify test: a runbook never chosen among those under test', () => {
+  const warning = (file: string, line: number, id: string, taker: string) =>
+    `${file}:${line}: runbooks.${id}: warning: never chosen: ${taker} takes every CrashLoopBackOff alert first (it has no match:): ${order}; put this one before that one, or remove it`;
+  const kubeSystem = '{id: I1, root_cause: CrashLoopBackOff, service: dns, context: {pod_name: dns-1, namespace: kube-system}}';
+
+  it('is printed on stderr once, in lint\'s form, whichever test files load it; passing tests still exit 0, a failing one 1', async () => {
+    const dir = folder('test-folder', { 'a.yaml': [runbook('restart-any', ['CrashLoopBackOff'])], 'b.yaml': [careful] });
+    writeFileSync(
+      join(dir, 'a.test.yaml'),
+      `runbooks: [.]\ntests:\n  - name: kube-system goes to restart-any\n    incident: ${kubeSystem}\n    expect: {action: executed, runbook: restart-any}\n`,
+    );
+    writeFileSync(
+      join(dir, 'b.test.yaml'),
+      "runbooks: [.]\ntests:\n  - name: a prod pod goes to restart-careful\n    incident: {id: I2, root_cause: CrashLoopBackOff, service: api, context: {pod_name: api-1, namespace: prod}}\n    expect: {action: executed, runbook: restart-careful}\n",
+    );
+    const passing = await cli(['test', 'test-folder/a.test.yaml'], { cwd: root });
+    assert.deepEqual({ code: passing.code, out: passing.out, err: passing.err }, {
+      code: 0,
+      out: ['test-folder/a.test.yaml', '  PASS  kube-system goes to restart-any', '1 test(s): 1 passed, 0 failed'],
+      err: [warning('test-folder/b.yaml', 2, 'restart-careful', 'restart-any (a.yaml:2)')],
+    });
+    const both = await cli(['test', 'test-folder'], { cwd: root });
+    assert.deepEqual({ code: both.code, out: both.out, err: both.err }, {
+      code: 1,
+      out: [
+        'test-folder/a.test.yaml',
+        '  PASS  kube-system goes to restart-any',
+        'test-folder/b.test.yaml',
+        '  FAIL  a prod pod goes to restart-careful  (test-folder/b.test.yaml:3 tests[0])',
+        '        runbook:',
+        '          expected "restart-careful"',
+        '          got      "restart-any"',
+        '        (decision: executed EXECUTING, runbook restart-any: risk LOW: guardrails passed)',
+        '2 test(s): 1 passed, 1 failed',
+      ],
+      err: [warning('test-folder/b.yaml', 2, 'restart-careful', 'restart-any (a.yaml:2)')],
+    });
+  });
+
+  it('is judged over every runbooks: entry together, in the order the tests match them', async () => {
+    // Each file lints clean on its own: the catch-all is in the other.
+    const dir = folder('test-entries', { 'any.yaml': [runbook('restart-any', ['CrashLoopBackOff'])], 'careful.yaml': [careful] });
+    writeFileSync(
+      join(dir, 'entries.test.yaml'),
+      `runbooks: [any.yaml, careful.yaml]\ntests:\n  - name: kube-system goes to restart-any\n    incident: ${kubeSystem}\n    expect: {action: executed, runbook: restart-any}\n`,
+    );
+    const r = await cli(['test', 'entries.test.yaml'], { cwd: dir });
+    assert.deepEqual({ code: r.code, out: r.out, err: r.err }, {
+      code: 0,
+      out: ['entries.test.yaml', '  PASS  kube-system goes to restart-any', '1 test(s): 1 passed, 0 failed'],
+      err: [warning('careful.yaml', 2, 'restart-careful', 'restart-any (any.yaml:2)')],
+    });
+    // In the other order, restart-careful comes first: no warning.
+    writeFileSync(join(dir, 'entries.test.yaml'), `runbooks: [careful.yaml, any.yaml]\ntests:\n  - name: kube-system goes to restart-any\n    incident: ${kubeSystem}\n    expect: {action: executed, runbook: restart-any}\n`);
+    const reversed = await cli(['test', 'entries.test.yaml'], { cwd: dir });
+    assert.deepEqual({ code: reversed.code, err: reversed.err }, { code: 0, err: [] });
+  });
+});

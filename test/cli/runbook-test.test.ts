@@ -25,6 +25,26 @@ function workdir(files: Record<string, string>): string {
   return dir;
 }
 
+/**
+ * The seed runbooks' load warnings, as rectify lint prints them: rectify test prints them on
+ * stderr (the file named as `label`), and they change no exit status.
+ */
+function seedWarnings(label: string): string[] {
+  const noSource = (placeholder: string): string =>
+    `warning: placeholder {${placeholder}} has no source: no standard alert in triggers carries it, match: does not require it, enrichment does not add it and params: does not declare it; declare it under params: if incidents carry it in their context`;
+  return [
+    `${label}:15: runbooks.restart-pod.action: ${noSource('pod_name')}`,
+    `${label}:15: runbooks.restart-pod.action: ${noSource('namespace')}`,
+    `${label}:31: runbooks.scale-up.action: ${noSource('deployment')}`,
+    `${label}:31: runbooks.scale-up.action: ${noSource('namespace')}`,
+    `${label}:31: runbooks.scale-up.action: ${noSource('new_replicas')}`,
+    `${label}:34: runbooks.scale-up.rollback: ${noSource('old_replicas')}`,
+    `${label}:37: runbooks.rollback-deployment.risk: warning: HIGH risk waits for an approval, but no owner names who approves: set owner: to the team or person who is asked (it is shown with the approval request)`,
+    `${label}:46: runbooks.rollback-deployment.action: ${noSource('deployment')}`,
+    `${label}:46: runbooks.rollback-deployment.action: ${noSource('namespace')}`,
+  ];
+}
+
 /** A YAML single-quoted scalar. */
 const yamlQuote = (text: string): string => `'${text.replaceAll("'", "''")}'`;
 
@@ -33,7 +53,7 @@ const INC001 = '{id: INC001, root_cause: CrashLoopBackOff, confidence: 0.95, ser
 describe('rectify test', () => {
   it("passes the seed's four incidents against its exercise file (exit 0)", async () => {
     const r = await rectifyTest(new URL('.', SEED).pathname, 'seed.test.yaml');
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.err, seedWarnings('runbooks.yaml'));
     assert.deepEqual(r.out, [
       'seed.test.yaml',
       '  PASS  INC001 CrashLoopBackOff restarts the pod',
@@ -69,7 +89,7 @@ tests:
 `,
     });
     const r = await rectifyTest(dir, 'wrong.test.yaml');
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.err, seedWarnings('runbooks.yaml'));
     assert.deepEqual(r.out, [
       'wrong.test.yaml',
       '  PASS  right',
@@ -229,7 +249,7 @@ tests:
     mkdirSync(join(dir, 'seed'));
     copyFileSync(new URL('runbooks.yaml', SEED), join(dir, 'seed', 'runbooks.yaml'));
     const r = await rectifyTest(dir, 'state.test.yaml');
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.err, seedWarnings('seed/runbooks.yaml'));
     assert.deepEqual(
       r.out.filter((l) => !l.startsWith('  PASS')),
       ['state.test.yaml', '21 test(s): 21 passed, 0 failed'],
@@ -480,7 +500,7 @@ tests:
     assert.deepEqual(listed.out, ['0 test(s): 0 passed, 0 failed; some files could not be run']);
     assert.equal(listed.code, 2);
     const leftOut = await rectifyTest(dir, 'left-out.test.yaml');
-    assert.deepEqual(leftOut.err, []);
+    assert.deepEqual(leftOut.err, ['rb/flush.yaml:2: runbooks.flush-cache: warning: no post_checks: nothing verifies that the fix worked, so a failure is never rolled back; add a check (named, promql, http or kubernetes)']);
     assert.deepEqual(leftOut.out, ['left-out.test.yaml', '  PASS  a command runbook runs on a rectify without Prometheus', '1 test(s): 1 passed, 0 failed']);
     assert.equal(leftOut.code, 0);
   });
@@ -502,7 +522,7 @@ tests:
 `,
     });
     const r = await rectifyTest(dir, 'scale.test.yaml');
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.err, seedWarnings('runbooks.yaml'));
     assert.deepEqual(r.out, [
       'scale.test.yaml',
       '  PASS  no enrichment',
@@ -540,7 +560,7 @@ tests:
 `,
     });
     const r = await rectifyTest(dir, 'seed.test.yaml');
-    assert.deepEqual(r.err, []);
+    assert.deepEqual(r.err, seedWarnings('runbooks.yaml'));
     assert.deepEqual(r.out, [
       'seed.test.yaml',
       '  FAIL  INC002  (seed.test.yaml:3 tests[0])',
