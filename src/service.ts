@@ -729,6 +729,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
 
   let draining = false;
   let reloadRefused: { at: number; problems: readonly string[] } | null = null;
+  // The load warnings of the runbooks in force (GET /api/v1/runbooks): replaced with them by a
+  // reload, kept by a refused one, so they never describe a set that is not the one running.
+  let runbookWarnings: readonly LoadProblem[] = loadedCatalog.warnings;
   // A delivery refused as a whole (too large, not JSON) is dropped by Alertmanager: said, counted, audited, told.
   const intakeRefusals = createIntakeRefusals({ store, clock, log, metrics, bodyLimitBytes: config.bodyLimitBytes, ...(notify ? { notify } : {}), ...(outbox ? { outbox } : {}) });
   const app = await buildApp({
@@ -745,6 +748,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     intakeAbandoned: intakeRefusals.abandoned,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
+    runbookWarnings: () => runbookWarnings,
     circuitRecoveryMs: config.circuitRecoveryMs,
     restartNeeded: () => restartNeeded,
     ...(auth ? { auth } : {}),
@@ -936,6 +940,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       ? { refused_reload_over: new Date(refusal.at).toISOString(), reason: `SIGHUP: the runbooks folder loads again: the refusal of the reload at ${new Date(refusal.at).toISOString()} is over` }
       : {};
     if (added.length + removed.length + changed.length === 0 && !reordered) {
+      // The same runbooks in the same order: the warnings of the folder as read now (a file
+      // named .YAML, not loaded, is one that changes no runbook).
+      runbookWarnings = loaded.warnings;
       if (refusal) {
         try {
           await store.transact((tx) =>
@@ -958,6 +965,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     // every one before it with the old. If the commit fails, the old ones go back.
     const next = createRunbookIndex(loaded.runbooks);
     let previous: ReturnType<typeof index.replace> | undefined;
+    const previousWarnings = runbookWarnings;
     try {
       await store.transact((tx) => {
         tx.appendAudit({
@@ -967,9 +975,11 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
           details: { reason: 'SIGHUP: the runbooks folder was read again', dir: config.runbooks, ...summary, versions: Object.fromEntries(after), ...refusalOver },
         });
         previous = index.replace(next);
+        runbookWarnings = loaded.warnings;
       });
     } catch (err) {
       if (previous) index.replace(previous);
+      runbookWarnings = previousWarnings;
       return refuse([`the reload could not be audited (${reloadProblem(err)})`]);
     }
     // Rate-limit rows are kept for the longest cooldown any runbook has had in this

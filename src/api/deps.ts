@@ -1,5 +1,6 @@
 import type { SlackVerifier } from './slack-signature.js';
 import type { Logger } from 'pino';
+import type { LoadProblem } from '../domain/index.js';
 import type { Engine, IntakeRefusal, RunbookCatalog } from '../engine/index.js';
 import type { Clock } from '../lib/index.js';
 import type { NotificationEvent, SlackResponseOrder } from '../notify/index.js';
@@ -39,6 +40,8 @@ export interface ApiDeps {
   circuitRecoveryMs?: number;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */
   reloadRefused?(): { at: number; problems: readonly string[] } | null;
+  /** The load warnings of the runbooks in force: those startup, or the last reload that loaded, logged (`rectify lint` fails on them). */
+  runbookWarnings?(): readonly LoadProblem[];
   /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */
   auth?: TokenAuth;
   /** Checks Slack request signatures with the app's signing secret; present enables /api/v1/slack/interactions. */

@@ -426,6 +426,18 @@ export const runbookListSchema = z.object({
     .object({ at: z.string(), problems: z.array(z.string()) })
     .nullable()
     .describe('the last reload of the runbooks folder was refused (as `/readyz` says it): when, and its problems; the runbooks listed are the last good set, still in force. Null when the last reload loaded (or none was tried)'),
+  warnings: z
+    .array(
+      z.object({
+        file: z.string(),
+        line: z.number().int().positive().nullable().describe('null when the warning has no line (a file as a whole)'),
+        path: z.string().describe('the YAML path, "" for the file as a whole'),
+        message: z.string(),
+      }),
+    )
+    .describe(
+      'the load warnings of the runbooks listed, as `rectify lint` reports them (a runbook never chosen, as an earlier one with no `match:` takes all its alerts; a placeholder nothing fills; …): those startup or the last reload that loaded logged, replaced with the runbooks; a refused reload keeps them. Empty when there are none',
+    ),
 });
 
 function runbookPauseSchema() {

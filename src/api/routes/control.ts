@@ -146,6 +146,9 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         runbooks: catalog.all.map(runbookState),
         paused: pauseView(store.read((tx) => tx.servicePause())),
         reload_refused: refused ? { at: new Date(refused.at).toISOString(), problems: [...refused.problems] } : null,
+        // The warnings of the runbooks listed, swapped with them by a reload: a runbook never
+        // chosen was said only in the log of the start or reload that loaded it.
+        warnings: (deps.runbookWarnings?.() ?? []).map((w) => ({ file: w.file, line: w.line ?? null, path: w.path, message: w.message })),
       };
     },
   );

@@ -1,7 +1,8 @@
-import { EXIT } from '../io.js';
+import { EXIT, type CliIO } from '../io.js';
+import { formatWarning } from '../lint.js';
 import { ApiFailure } from './api.js';
 import { clientCommand, seg } from './command.js';
-import { cell, name, pausedBy, table, time, type PauseState as Pause } from './format.js';
+import { cell, name, pausedBy, readable, table, time, type PauseState as Pause } from './format.js';
 import { clientHelp } from './help.js';
 import { readPauses } from './pause-note.js';
 import { runbookListShape, runbookStateShape } from './shapes.js';
@@ -38,7 +39,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.\nOBJECT COOLDOWN: the same for the Kubernetes objects the runbook\'s runs act on (deployment\nproduction/checkout, node node-a), counted whichever service each run was for: why an alert is\nheld off while its service has no cooldown. With an id, an "object cooldowns" line names each\nobject, and the service a run still under way on it is for.',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.\nOBJECT COOLDOWN: the same for the Kubernetes objects the runbook\'s runs act on (deployment\nproduction/checkout, node node-a), counted whichever service each run was for: why an alert is\nheld off while its service has no cooldown. With an id, an "object cooldowns" line names each\nobject, and the service a run still under way on it is for.\nAfter the table, on stderr: the load warnings of the runbooks listed, as rectify lint prints them\n(file: YAML path: warning: message), those the start or the last reload that loaded logged: a\nrunbook never chosen (an earlier one with no match: takes all its alerts) is listed, and no alert\never runs it. They change no exit status.',
 );
 
 interface ReloadRefused {
@@ -51,6 +52,8 @@ interface RunbookList {
   paused?: Pause | null;
   /** Absent from a service older than this field. */
   reload_refused?: ReloadRefused | null;
+  /** The load warnings of the runbooks listed; absent from a service older than this field. */
+  warnings?: Array<{ file: string; line: number | null; path: string; message: string }>;
 }
 
 /** "at 2026-…Z: 2 problems; first: …": the first problem is text from a file, on one line. */
@@ -115,6 +118,7 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
   if (page.reload_refused) io.out(`RELOAD REFUSED ${refusedText(page.reload_refused)}; the runbooks below are the last good set`);
   if (page.runbooks.length === 0) {
     io.out('no runbooks loaded');
+    printWarnings(io, page);
     return EXIT.OK;
   }
   // A service older than object_cooldowns does not list them: no column, rather than "-" (none in force).
@@ -133,8 +137,18 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
   ]);
   const headers = ['RUNBOOK', 'RISK', 'MODE', 'PAUSED', 'EXECUTABLE', 'CIRCUIT', 'LAST HOUR', 'COOLDOWN', ...(objects ? ['OBJECT COOLDOWN'] : []), 'SUCCESS'];
   for (const l of table(headers, rows)) io.out(l);
+  printWarnings(io, page);
   return EXIT.OK;
 });
+
+/**
+ * The load warnings of the runbooks listed, after the table on stderr, as `rectify lint`
+ * prints them (a runbook never chosen: its row is there, and no alert ever runs it). Each
+ * on one line: its file, path and message are the service's, read from files.
+ */
+function printWarnings(io: Pick<CliIO, 'err'>, page: RunbookList): void {
+  for (const w of page.warnings ?? []) io.err(readable(formatWarning({ file: w.file, path: w.path, message: w.message, ...(w.line === null ? {} : { line: w.line }) })));
+}
 
 /**
  * PAUSED in the detail view: the runbook's own kill switch, and the global one, which

@@ -87,6 +87,8 @@ export const runbookListShape = z.object({
   paused: z.object({ by: str, reason: nstr, since: str }).nullable().optional(),
   /** Absent from a service older than this field. */
   reload_refused: z.object({ at: str, problems: z.array(str) }).nullable().optional(),
+  /** Absent from a service older than this field. */
+  warnings: z.array(z.object({ file: str, line: z.number().nullable(), path: str, message: str })).optional(),
 });
 
 export const pauseShape = z.object({
