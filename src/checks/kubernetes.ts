@@ -329,12 +329,14 @@ export function deletionDue(pod: V1Pod): number | undefined {
 
 /**
  * The run's memo key under which the uid of pod `ns/pod` as the run first knew it is kept:
- * set by a pre-check reading the pod, and by the eviction or delete that acts on it (the
- * uid it acted on), so that `pod_becomes_ready` tells that pod from a successor under its
- * name (a StatefulSet recreates its ordinal). With none kept (a `command:` or `http:`
- * action deleted the pod), `pod_becomes_ready` takes the pod under the name for the old
- * one, but a StatefulSet's created since the run started (by the API server's clock, when
- * known), and keeps the uid of the one it judges old.
+ * set by a pre-check reading the pod, by `pod_becomes_ready`'s own read before the run's
+ * first action when nothing kept it by then (see the named check runner's beforeActions),
+ * and by the eviction or delete that acts on it (the uid it acted on), so that
+ * `pod_becomes_ready` tells that pod from a successor under its name (a StatefulSet
+ * recreates its ordinal), whatever deleted it. With none kept (that read failed: the pod
+ * absent, an API error, a timeout), `pod_becomes_ready` takes the pod under the name for
+ * the old one, but a StatefulSet's created since the run started (by the API server's
+ * clock, when known), and keeps the uid of the one it judges old.
  */
 export const podUidMemoKey = (ns: string, pod: string): string => `kubernetes.pod_uid:${ns}/${pod}`;
 

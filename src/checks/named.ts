@@ -1,9 +1,10 @@
 import type { RenderedNamedCheck } from '../domain/index.js';
 import { checkParam, DEFAULT_MAX_REPLICAS, formatPercent, parseFraction, quoteUntrusted } from '../domain/index.js';
-import type { CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
+import type { BeforeActionsRead, CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { promqlRegexLiteral, systemClock, type Clock } from '../lib/index.js';
 import type { HttpRequest } from './http-client.js';
 import {
+  describeError as describeKubeError,
   isKubeStatus,
   isPodReady,
   isTerminating,
@@ -293,10 +294,10 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         const runStart = ctx.startedAt + Math.max(0, offsetMs);
         const created = (p: Pod): number => (p.metadata?.creationTimestamp ? new Date(p.metadata.creationTimestamp).getTime() : NaN);
         let oldUid = old ? (ctx.memo.get(MEMO.podUid(ref.namespace, old)) as string | undefined) : undefined;
-        // The pod under the name with no uid known (nothing of the run read or removed it: a
-        // command: or http: action deleted it) is the old one, but for a StatefulSet's (it
-        // recreates its ordinal under the same name; a Deployment's pods never come back
-        // under theirs), one not terminating and created since the run started: a
+        // The pod under the name with no uid known (the run's read before its actions failed
+        // or was not made, and nothing else of the run read or removed it) is the old one,
+        // but for a StatefulSet's (it recreates its ordinal under the same name; a
+        // Deployment's pods never come back under theirs), one not terminating and created since the run started: a
         // successor, judged on its readiness. "Since" is read by the API server's clock (the
         // one its creationTimestamps are written by), the run's start moved by that clock's
         // lead, measured from when this listing was sent, and at least CREATED_SINCE_MARGIN_MS
@@ -465,8 +466,43 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
     },
   };
 
+  /**
+   * pod_becomes_ready's read before the run's actions: the uid of the pod it names, kept
+   * unless the run knows one already (a pre-check read the pod), so that the check tells
+   * that pod from a successor under its name whatever deletes it (a `command:` or `http:`
+   * action too), rather than by its creation time. The names are the rendered values,
+   * checked again as Kubernetes names; one that is not, or missing, is not read. A read that
+   * fails (the pod absent, an API error, no answer within the API call timeout, the run's
+   * abort) keeps nothing: the check then judges by creation time, as with no read.
+   */
+  async function podUidBeforeActions(check: RenderedNamedCheck, ctx: StepContext): Promise<BeforeActionsRead | undefined> {
+    let ns: string | undefined;
+    let pod: string | undefined;
+    try {
+      ns = value(check, 'namespace', 'k8s_label');
+      pod = podName(check);
+    } catch (err) {
+      if (err instanceof CheckInputError) return { kept: false, detail: `not read: ${err.message}` };
+      throw err;
+    }
+    if (ns === undefined || pod === undefined || ctx.memo.has(MEMO.podUid(ns, pod))) return undefined;
+    let uid: string | undefined;
+    try {
+      uid = (await readPod(kube(), ns, pod, ctx.signal)).metadata?.uid ?? undefined;
+    } catch (err) {
+      return { kept: false, detail: `pod ${ns}/${pod}: ${describeKubeError(err)}` };
+    }
+    if (!uid) return { kept: false, detail: `pod ${ns}/${pod} has no uid` };
+    rememberUid(ctx, ns, pod, uid);
+    return { kept: true, detail: `pod ${ns}/${pod} has uid ${uid}` };
+  }
+
   return {
     type: 'named',
+    async beforeActions(check: RenderedNamedCheck, ctx: StepContext): Promise<BeforeActionsRead | undefined> {
+      if (check.name !== 'pod_becomes_ready' || !deps.kube) return undefined;
+      return podUidBeforeActions(check, ctx);
+    },
     async run(check: RenderedNamedCheck, ctx: StepContext): Promise<CheckOutcome> {
       const impl = Object.prototype.hasOwnProperty.call(impls, check.name) ? impls[check.name] : undefined;
       if (!impl) return { ok: false, detail: `unknown named check ${quoteUntrusted(check.name)} (known: ${NAMED_CHECK_IMPLEMENTATIONS.join(', ')})`, attempts: 0 };

@@ -168,4 +168,21 @@ export interface CheckOutcome {
 export interface CheckRunner<C extends RenderedCheck = RenderedCheck> {
   readonly type: C['type'];
   run(check: C, ctx: StepContext): Promise<CheckOutcome>;
+  /**
+   * Reads, for a post-check of a run, what it must know of its target as it was before the
+   * run's actions changed it, into the run's memo (`pod_becomes_ready`: the uid of the pod
+   * it names, when nothing of the run keeps it yet). Called once per post-check, after the
+   * pre-checks passed and before the first action, in a run that has actions. It decides
+   * nothing: what it could not read is not kept, and the check judges as it would without
+   * it. Undefined when the check needs nothing read.
+   */
+  beforeActions?(check: C, ctx: StepContext): Promise<BeforeActionsRead | undefined>;
+}
+
+/** What a check's read before the actions found (CheckRunner.beforeActions), for the run's log. */
+export interface BeforeActionsRead {
+  /** Whether it kept what it read; false: it kept nothing (the object absent, the API failed, the run stopped). */
+  kept: boolean;
+  /** One line: what it read and kept, or why it kept nothing. */
+  detail: string;
 }

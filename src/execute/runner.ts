@@ -203,7 +203,8 @@ function describeCheck(c: RenderedCheck): string {
  * failure, when an action may have changed something. Every step, checks included,
  * is recorded and audited before it starts and after it ends, so a crash leaves a
  * record of exactly how far it got. An aborted signal (shutdown) ends the run as INTERRUPTED: it will not be
- * resumed by itself.
+ * resumed by itself. Between the pre-checks and the first action, the post-checks read what
+ * they must know of the target before it changes (readBeforeActions): reads, logged, no steps.
  */
 export function createExecutionRunner(deps: RunnerDeps) {
   const { store, clock } = deps;
@@ -290,6 +291,30 @@ export function createExecutionRunner(deps: RunnerDeps) {
         });
       });
       return out;
+    }
+
+    /**
+     * Lets each post-check read what it must know of its target as it was before the actions
+     * (CheckRunner.beforeActions): `pod_becomes_ready` keeps the uid of the pod it names, so
+     * that a successor under its name (a StatefulSet recreates its ordinal) is told from it
+     * whatever deleted it. A read changes nothing and decides nothing, so it is no step: it
+     * is logged. One that fails (the pod absent, an API error, a timeout, the stop's abort)
+     * keeps nothing, and the check judges as it would without it; the run goes on (the loop
+     * of the actions ends it at an abort).
+     */
+    async function readBeforeActions(): Promise<void> {
+      for (const check of req.plan.postChecks) {
+        if (signal.aborted) return;
+        const runner = deps.checks.get(check.type);
+        if (!runner?.beforeActions) continue;
+        try {
+          const read = await runner.beforeActions(check, ctx);
+          if (read?.kept) log.info({ check: describeCheck(check), detail: read.detail }, 'read before the actions for a post-check');
+          else if (read) log.warn({ check: describeCheck(check), detail: read.detail }, 'a post-check could not read its target before the actions: it judges without it');
+        } catch (err) {
+          log.warn({ check: describeCheck(check), detail: errorMessage(err) }, 'a post-check could not read its target before the actions: it judges without it');
+        }
+      }
     }
 
     /**
@@ -573,7 +598,11 @@ export function createExecutionRunner(deps: RunnerDeps) {
         }
       }
 
-      // 2. Actions, in order; the first failure stops them.
+      // 2. What a post-check must know of its target before the actions change it: read now
+      // (a pod's uid, for pod_becomes_ready), after the pre-checks (one may have read it).
+      if (req.plan.actions.length > 0) await readBeforeActions();
+
+      // 3. Actions, in order; the first failure stops them.
       let failure: string | undefined;
       // Whether any action so far may have changed something: unless one did, there is nothing to roll back.
       let changed = false;
@@ -621,7 +650,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         }
       }
 
-      // 3. Verification: every post-check polled until it passes or times out.
+      // 4. Verification: every post-check polled until it passes or times out.
       /** The failed post-check could not measure and says so (`on_no_data: needs_human`): its rollback is held for a person. */
       let holdRollback = false;
       if (!failure) {
@@ -652,7 +681,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         return await finish('succeeded', 'success', [{ event: 'SUCCESS', details: { steps: steps.length } }], 'success', 'not_run');
       }
 
-      // 4. Rollback, when the runbook has one and an action may have changed something.
+      // 5. Rollback, when the runbook has one and an action may have changed something.
       const hasRollback = req.plan.rollback !== null && req.plan.rollback.length > 0;
       if (refusedByRule) {
         // rectify refused by its own rule and nothing changed: the target was never asked,
