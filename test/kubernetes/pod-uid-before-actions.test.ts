@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
@@ -21,6 +24,16 @@ describe('pod_becomes_ready after a command: action, the uid read before the act
   let fake: KubeFake;
   let svc: TestService;
 
+  // What `kubectl delete pod <name>` in a command: does: a DELETE through the API with its
+  // token (node's fetch, so the test needs no HTTP client the machine may lack).
+  const scripts = mkdtempSync(join(tmpdir(), 'rectify-pod-uid-'));
+  const deleter = join(scripts, 'delete.mjs');
+  writeFileSync(
+    deleter,
+    "const r = await fetch(process.argv[2], { method: 'DELETE', headers: { authorization: 'Bearer fake-token' } });\nprocess.exit(r.ok ? 0 : 1);\n",
+  );
+  after(() => rmSync(scripts, { recursive: true, force: true }));
+
   before(async () => {
     target = await startHttpTarget();
   });
@@ -33,12 +46,11 @@ describe('pod_becomes_ready after a command: action, the uid read before the act
     fake.addStatefulSet(NS, 'web', 3);
     // Created 10 minutes before the run.
     for (const p of fake.list('pods', NS)) p.metadata.creationTimestamp = new Date(Date.now() - 600_000).toISOString();
-    // What `kubectl delete pod web-0` in a command: does: a DELETE through the API (curl, as kubectl would, with its token).
     const verify = `    post_checks:
       - {named: pod_becomes_ready, timeout_seconds: 2, interval_seconds: 0.1}
     rollback: null
 `;
-    const deleteWeb0 = `      - command: {argv: [/usr/bin/curl, -sS, -f, -X, DELETE, -H, "Authorization: Bearer fake-token", "${fake.url}${POD}"], timeout_seconds: 5}\n`;
+    const deleteWeb0 = `      - command: {argv: ["${process.execPath}", "${deleter}", "${fake.url}${POD}"], timeout_seconds: 5}\n`;
     svc = await startTestService({
       realClock: true,
       runbooks: `runbooks:
@@ -78,7 +90,7 @@ ${deleteWeb0}    post_checks:
     assert.ok(Date.parse(now.metadata.creationTimestamp) < started + 2_000, 'the successor was created within 2 s of the run start');
     // The read before the action is no step: the steps are the runbook's.
     assert.deepEqual(await steps(r.body.execution_id), [
-      ['action', `/usr/bin/curl -sS -f -X DELETE -H "Authorization: Bearer fake-token" ${fake.url}${POD}`, true],
+      ['action', `${process.execPath} ${deleter} ${fake.url}${POD}`, true],
       ['post_check', 'pod_becomes_ready', true],
     ]);
     // Enrichment's read of the pod, then the run's read before its action.
@@ -87,8 +99,13 @@ ${deleteWeb0}    post_checks:
 
   it('the same with no Date header (the API server clock unknown): the uid decides, the run succeeds', async () => {
     fake.dateHeader = false;
+    // The cluster's clock 10 minutes behind, unseen without the header: by creation time
+    // the successor was created long before the run, so only its uid tells it from the old pod.
+    fake.serverNow = () => Date.now() - 600_000;
+    const old = fake.get('pods', NS, 'web-0')!.metadata.uid;
     const r = await alert('PodStuck');
     assert.deepEqual([r.body.action, r.body.success], ['executed', true], r.body.reason);
+    assert.notEqual(fake.get('pods', NS, 'web-0')!.metadata.uid, old, 'web-0 was recreated');
   });
 
   it('the pod never deleted: the check fails, web-0 still present', async () => {
