@@ -154,7 +154,8 @@ export async function buildApp(deps: ApiDeps, opts: BuildOptions = {}): Promise<
     const path = req.url.split('?')[0]!;
     // A POST under an intake path is a sender with a typo in its URL: Alertmanager drops
     // a group answered 404 for good, so it is refused as intake is (counted, logged, for a
-    // webhook audited and told), and the answer names the routes it meant.
+    // webhook audited and told) when its caller may send intake, and the answer names the
+    // routes it meant.
     const intake = reportUnknownIntakePath(req, path, deps.intakeRefused);
     void reply.code(404).send(errorBody('NOT_FOUND', intake ?? `no route ${req.method} ${path}`));
   });

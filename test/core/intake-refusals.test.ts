@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { once } from 'node:events';
 import { connect, type AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
@@ -8,6 +11,7 @@ import { freePort, type RunningDaemon } from '../helpers/prometheus.js';
 import { amWebhook, startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
 import { countRows } from '../storm/helpers.js';
+import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
 
 /**
  * Alertmanager drops a group it gets a 4xx for and never sends it again: a group
@@ -255,6 +259,60 @@ describe('intake requests refused as a whole are counted, logged, audited and to
     );
     // Nothing of the bodies was decided but those posted to the routes themselves (the acknowledgement decides nothing).
     assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM incidents'), 4);
+    await svc.stop({ remove: true });
+  });
+
+  it('with tokens, a POST to no route under an intake path is refused as intake only for a token that may ingest: a viewer, approver or admin is answered the 404 and nothing is counted, logged, audited or told; no token is a 401', async () => {
+    target.reset();
+    const ingest = issueToken('alertmanager', ['ingest']);
+    const others = [issueToken('grafana', ['viewer']), issueToken('alice', ['approver']), issueToken('root-oncall', ['admin'])];
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-unknown-path-'));
+    const svc = await startTestService({ args: ['--tokens', writeTokensFile(dir, [ingest, ...others]), '--listen', '127.0.0.1:0', '--notify-webhook', `${target.url}/hook`], captureLogs: true });
+    const url = await svc.service.listen();
+    const post = async (path: string, headers: Record<string, string>) => {
+      const r = await fetch(`${url}${path}`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: '{}' });
+      return { status: r.status, body: (await r.json()) as any };
+    };
+    const audit = async () => ((await (await fetch(`${url}/api/v1/audit?limit=100`, { headers: bearer(others[0]!) })).json()) as any).events as any[];
+    const counted = async () => {
+      const text = await (await fetch(`${url}/metrics`, { headers: bearer(others[0]!) })).text();
+      return text.split('\n').filter((l) => l.startsWith('rectify_intake_refused_total{') && !l.endsWith(' 0'));
+    };
+    const routes = 'the intake routes are POST /api/v1/webhooks/alertmanager, POST /api/v1/webhooks/pagerduty, POST /api/v1/incidents';
+    const seqs = new Set((await audit()).map((e) => e.seq));
+
+    assert.deepEqual((await post('/api/v1/webhook/alertmanager', {})).status, 401);
+    for (const t of others) {
+      for (const path of ['/api/v1/webhook/alertmanager', '/api/v1/webhooks/alertmanagr', '/api/v1/incident']) {
+        assert.deepEqual(await post(path, bearer(t)), { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route POST ${path}: ${routes}`, details: [] } } }, `${t.name} ${path}`);
+      }
+      // The route itself refuses it as before.
+      assert.equal((await post(AM, bearer(t))).status, 403, t.name);
+    }
+    await svc.service.drainNotifications();
+    assert.deepEqual(await counted(), [], 'nothing counted');
+    assert.deepEqual(warnings(svc), [], 'nothing logged as refused intake');
+    assert.deepEqual((await audit()).filter((e) => !seqs.has(e.seq)), [], 'nothing audited');
+    assert.deepEqual(target.requests('/hook', 'POST'), [], 'nobody told');
+
+    // The ingest token is a sender with a typo: refused as today, once.
+    assert.deepEqual(await post('/api/v1/webhooks/alertmanagr', bearer(ingest)), { status: 404, body: { error: { code: 'NOT_FOUND', message: `no route POST /api/v1/webhooks/alertmanagr: ${routes}`, details: [] } } });
+    await svc.service.drainNotifications();
+    assert.deepEqual(await counted(), ['rectify_intake_refused_total{route="/api/v1/webhooks/*",reason="unknown_path"} 1']);
+    assert.deepEqual(warnings(svc).map((w) => [w.route, w.path, w.reason]), [['/api/v1/webhooks/*', '/api/v1/webhooks/alertmanagr', 'unknown_path']]);
+    const rows = await until('the refusal and its notification', async () => {
+      const r = (await audit()).filter((e) => !seqs.has(e.seq));
+      return r.length === 2 ? r : undefined;
+    });
+    assert.deepEqual(
+      rows.map((e) => [e.event, e.actor, e.details.reason ?? null, e.details.path ?? null]).sort(),
+      [
+        ['INTAKE_REFUSED', 'alertmanager', 'unknown_path', '/api/v1/webhooks/alertmanagr'],
+        ['NOTIFIED', 'rectify', null, null],
+      ].sort(),
+    );
+    assert.deepEqual((await told(svc)).map((n) => n.outcome), ['refused']);
+    assert.equal(target.requests('/hook', 'POST').length, 1);
     await svc.stop({ remove: true });
   });
 

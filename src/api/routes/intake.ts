@@ -81,7 +81,10 @@ const INTAKE_PREFIXES: ReadonlyArray<{ prefix: string; route: string; webhook: b
  * `/api/v1/webhooks/Alertmanager`, `//api/v1/webhook/alertmanager`): a sender with a typo in its URL. Alertmanager drops a
  * group answered 404 as any 4xx, so it is refused as intake is (reason `unknown_path`:
  * counted, logged, and for a webhook audited and told), under the path it fell under.
- * Returns its answer, which names the intake routes; undefined when it is none.
+ * Only for a caller who may send intake (a token with `ingest`, or anyone without tokens):
+ * a token that may not (a viewer, an approver) is no sender, and makes nothing be
+ * written or told; it is answered the same 404. Returns its answer, which names the
+ * intake routes; undefined when it is none.
  */
 export function reportUnknownIntakePath(req: FastifyRequest, path: string, report: ((r: IntakeRefusal) => void) | undefined): string | undefined {
   if (req.method !== 'POST') return undefined;
@@ -90,6 +93,7 @@ export function reportUnknownIntakePath(req: FastifyRequest, path: string, repor
   const under = INTAKE_PREFIXES.find((p) => lower.startsWith(p.prefix));
   if (!under) return undefined;
   const message = `no route POST ${path}: the intake routes are ${INTAKE_PATHS.join(', ')}`;
+  if (req.caller && !grants(req.caller.roles, 'ingest')) return message;
   report?.({
     route: under.route,
     path: bounded(path)!,
