@@ -157,7 +157,7 @@ export function loadRunbooks(dir: string, opts: LoadOptions = {}): LoadResult & 
 export function duplicateRunbookId(rb: Runbook, first: Runbook): LoadProblem {
   return {
     file: rb.file,
-    path: `runbooks.${rb.id}`,
+    path: formatPath(['runbooks', rb.id]),
     message: `duplicate runbook id ${JSON.stringify(rb.id)} (first defined in ${first.file}${first.line !== undefined ? `:${first.line}` : ''})`,
     ...(rb.line !== undefined ? { line: rb.line } : {}),
   };

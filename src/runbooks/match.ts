@@ -3,6 +3,7 @@ import type { LoadProblem } from '../domain/errors.js';
 import type { Incident } from '../domain/incident.js';
 import type { Runbook } from '../domain/runbook.js';
 import { matchersHoldFor } from './matchers.js';
+import { formatPath } from './problems.js';
 
 /**
  * Which runbook an incident gets: the FIRST in load order whose triggers contain
@@ -132,7 +133,7 @@ export function neverChosen(runbooks: readonly Runbook[]): LoadProblem[] {
       const named = [...takers].map(([taker, words], i) => `${i === 0 ? `${taker.id} (${where(taker)}) takes` : `${taker.id} (${where(taker)})`} every ${words.join(' or ')} alert${i === 0 ? ' first' : ''}`);
       out.push({
         file: rb.file,
-        path: `runbooks.${rb.id}`,
+        path: formatPath(['runbooks', rb.id]),
         message: `never chosen: ${named.join(', ')} (${takers.size === 1 ? 'it has' : 'they have'} no match:): an alert runs the first runbook in load order (files by name, runbooks in file order) whose triggers and match: fit it; put this one before ${takers.size === 1 ? 'that one' : 'them'}, or remove it`,
         ...(rb.line !== undefined ? { line: rb.line } : {}),
       });

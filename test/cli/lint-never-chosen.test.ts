@@ -84,6 +84,15 @@ describe('rectify lint: a runbook never chosen', () => {
       assert.deepEqual({ name, code: r.code, out: r.out, err: r.err }, { name, code: 0, out: [`2 runbook(s) OK in ${dir}`], err: [] });
     }
   });
+  it('names a runbook id holding a dot quoted, as every problem does, for a warning and a duplicate id', async () => {
+    const dir = folder('dotted', { 'a.yaml': [runbook('restart.any', ['CrashLoopBackOff'])], 'b.yaml': [runbook('restart.careful', ['CrashLoopBackOff'], ['namespace!~"kube-system"'])], 'c.yaml': [runbook('restart.any', ['OOMKilled'])] });
+    const r = await cli(['lint', dir]);
+    assert.equal(r.code, 1);
+    assert.deepEqual(
+      r.err.filter((l) => l.startsWith(dir)).map((l) => l.slice(dir.length + 1).replace(/: (warning: never chosen|duplicate runbook id).*$/, ': $1')),
+      ['c.yaml:2: runbooks["restart.any"]: duplicate runbook id', 'b.yaml:2: runbooks["restart.careful"]: warning: never chosen'],
+    );
+  });
 });
 
 /**
