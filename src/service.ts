@@ -982,8 +982,9 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
       runbookWarnings = previousWarnings;
       return refuse([`the reload could not be audited (${reloadProblem(err)})`]);
     }
-    // Rate-limit rows are kept for the longest cooldown any runbook has had in this
-    // process: one shortened or removed by mistake and put back must find its rows.
+    // Rate-limit rows are kept, and a forward clock step held off, for the longest cooldown
+    // any runbook has had in this process. (The cooldown itself runs from the last start,
+    // kept a year whatever is loaded: one lengthened or put back finds it.)
     cooldownMs = Math.max(cooldownMs, longestCooldown(loaded.runbooks));
     for (const id of removed) metrics.forgetRunbook(id);
     try {

@@ -314,6 +314,14 @@ export function stepSettleMs(...windowsMs: number[]): number {
   return Math.max(3_600_000, ...windowsMs) + 60_000;
 }
 
+/**
+ * A year: a longer cooldown is no cooldown but a stop (use mode: dry_run or remove the
+ * runbook). The last start of each runbook and service is kept this long (and a minute),
+ * so a cooldown lengthened by a reload or a restart finds the run it holds off from.
+ */
+export const MAX_COOLDOWN_MINUTES = 525_600;
+export const MAX_COOLDOWN_MS = MAX_COOLDOWN_MINUTES * 60_000;
+
 /** The longest cooldown of these runbooks (0 without one): rate-limit rows are kept at least that long. */
 export function longestCooldown(runbooks: readonly Runbook[]): number {
   let ms = 0;

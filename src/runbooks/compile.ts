@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { GUARDRAIL_BUDGET_MS, RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
+import { GUARDRAIL_BUDGET_MS, MAX_COOLDOWN_MINUTES, RISKS, type ActionSpec, type CheckSpec, type Matcher, type Risk, type Runbook, type Template } from '../domain/runbook.js';
 import { compileAction, compileActionList } from './actions.js';
 import { compileCheckList } from './checks.js';
 import {
@@ -231,9 +231,6 @@ function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {
 function alertnamesMatched(matchers: readonly Matcher[]): string[] {
   return matchers.filter((m) => m.name === 'alertname' && m.op === '=' && m.value !== '').map((m) => m.value);
 }
-
-/** A year: a longer cooldown is no cooldown but a stop (use mode: dry_run or remove the runbook). */
-export const MAX_COOLDOWN_MINUTES = 525_600;
 
 /**
  * `cooldown_minutes`, at most a year. `1e20` loaded, and a cooldown's end past the last

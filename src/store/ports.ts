@@ -39,6 +39,8 @@ export interface GuardStateView {
    * The start of the last run recorded for the runbook and service (what a cooldown runs
    * from), or null: the one recorded last, not the latest time, so that after a clock set
    * back a run recorded since is the last one (not a run before the step, stamped later).
+   * Kept for the longest cooldown a runbook may have (a year), not only as long as the
+   * rate-limit rows: a cooldown lengthened since the run holds from it all the same.
    */
   lastExecutionAt(runbook: string, service: string): number | null;
   /**
@@ -547,9 +549,10 @@ export interface PruneRetention {
   dedupMs: number;
   historyMs: number;
   /**
-   * The longest `cooldown_minutes` of the loaded runbooks: the rate-limit rows, which
-   * the cooldown reads too, are kept that long when it is longer than the hour
-   * `max_per_hour` looks back.
+   * The longest `cooldown_minutes` of the loaded runbooks: the rate-limit rows are kept
+   * that long when it is longer than the hour `max_per_hour` looks back. The last start
+   * of each runbook and service, which the cooldown reads, is kept for the longest
+   * cooldown a runbook may have (MAX_COOLDOWN_MS), whatever is loaded.
    */
   cooldownMs?: number;
 }

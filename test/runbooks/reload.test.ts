@@ -257,6 +257,38 @@ describe('runbook reload', () => {
     }
   });
 
+  // The last start is kept past the rate-limit rows housekeeping prunes (an hour, or the
+  // longest cooldown loaded, and a minute): a cooldown lengthened since still finds it.
+  for (const via of ['reload', 'restart'] as const) {
+    it(`a cooldown lengthened by a ${via} holds from the last run, its rate-limit row pruned before`, async () => {
+      target.reset();
+      target.route('POST', '/restart/shop', { status: 200 });
+      const short = restartApi(target.url).replace('cooldown_minutes: 0', 'cooldown_minutes: 5');
+      let svc = await startTestService({ runbooks: { 'api.yaml': short } });
+      try {
+        assert.equal((await svc.post('/api/v1/incidents?wait=true', incident('I1', 'ApiDown'))).body.action, 'executed');
+        const t0 = svc.clock.now();
+        svc.clock.set(t0 + 62 * 60_000);
+        assert.equal((await svc.service.housekeep()).rateEvents, 1);
+        assert.equal(countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM rate_events'), 0);
+        writeFileSync(join(svc.runbooksDir, 'api.yaml'), short.replace('cooldown_minutes: 5', 'cooldown_minutes: 120'));
+        if (via === 'reload') assert.equal(((await svc.service.reload()).runbooks as { ok: boolean }).ok, true);
+        else svc = await svc.restart();
+        const view = (await svc.get('/api/v1/runbooks/restart-api')).body;
+        const end = new Date(t0 + 120 * 60_000).toISOString();
+        assert.deepEqual([view.cooldown_minutes, view.cooldown_end, view.cooldowns], [120, end, [{ service: 'shop', until: end }]]);
+        const again = await svc.post('/api/v1/incidents?wait=true', incident('I2', 'ApiDown'));
+        assert.deepEqual(
+          [again.body.action, again.body.event, again.body.reason],
+          ['blocked', 'RATE_LIMITED', 'Cooldown active (3480s remaining); decided again if it is posted again with the same id after the cooldown is over'],
+        );
+        assert.equal(target.calls('/restart/shop', 'POST'), 1);
+      } finally {
+        await svc.stop({ remove: true });
+      }
+    });
+  }
+
   it('one file with a problem keeps every runbook as it was, and names the file and YAML path', async () => {
     target.reset();
     target.route('POST', '/hook', { status: 200 });

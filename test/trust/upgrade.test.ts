@@ -135,7 +135,7 @@ function migrationsOf(path: string): Array<{ version: number; checksum: string; 
   }
 }
 
-/** Takes the database written now back to schema 007: what the release before migrations 008 to 018 read and wrote. */
+/** Takes the database written now back to schema 007: what the release before migrations 008 to 019 read and wrote. */
 function toSchema007(path: string): void {
   const db = new Database(path);
   try {
@@ -153,6 +153,8 @@ function toSchema007(path: string): void {
     db.exec('DROP INDEX audit_circuit_closed');
     // 018 adds the Kubernetes objects of the runs under way.
     db.exec('DROP TABLE run_objects');
+    // 019 adds the last start per runbook and service.
+    db.exec('DROP TABLE last_starts');
   } finally {
     db.close();
   }
@@ -231,17 +233,18 @@ describe('upgrade from schema 007: migrated once, recovered, guardrail state and
     proc = await start();
     const q = proc;
     const applied = migrationsOf(rig.db);
-    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18]);
+    assert.deepEqual(applied.map((m) => m.version), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]);
     assert.deepEqual(applied.slice(0, 7), before);
     // 008 and 009 rebuild an index and add a column; 010 adds one index; 011 rebuilds one; 012 adds
     // cooldown_clears and rebuilds one; 013 rebuilds one; 014 adds a column; 015 rebuilds one;
     // 016 adds one index; 017 nothing here (it brings databases of edited migrations' earlier texts to this schema);
-    // 018 adds run_objects and its index.
-    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 5);
+    // 018 adds run_objects and its index; 019 last_starts and its index.
+    assert.deepEqual(schemaOf(rig.db).length, schemaOf(join(rig.dir, 'fresh.db')).length + 7);
     assert.ok(schemaOf(rig.db).includes('index audit_at: CREATE INDEX audit_at ON audit(at)'));
     assert.ok(schemaOf(rig.db).includes("index audit_circuit_closed: CREATE INDEX audit_circuit_closed ON audit(runbook)WHERE event = 'CIRCUIT_CLOSED'"));
     assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table cooldown_clears: ')));
     assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table run_objects: ')));
+    assert.ok(schemaOf(rig.db).some((o) => o.startsWith('table last_starts: ')));
 
     // A barrier: each receiver's queue sends in order, so what startup told comes before it.
     assert.equal((await q.post('/api/v1/runbooks/spare/resume', { by: 'alice', reason: 'barrier' })).status, 200);
@@ -380,13 +383,14 @@ describe('approval requests opened at schema 013 (no list of who asked), then mi
       db.exec('ALTER TABLE approvals DROP COLUMN asked_by');
       db.exec('DROP INDEX audit_circuit_closed');
       db.exec('DROP TABLE run_objects');
+      db.exec('DROP TABLE last_starts');
     } finally {
       db.close();
     }
     assert.deepEqual(migrationsOf(dbPath).at(-1)!.version, 13);
 
     svc = await startTestService({ dir, clock, args });
-    assert.deepEqual(migrationsOf(dbPath).slice(-5).map((m) => m.version), [14, 15, 16, 17, 18]);
+    assert.deepEqual(migrationsOf(dbPath).slice(-6).map((m) => m.version), [14, 15, 16, 17, 18, 19]);
     assert.deepEqual([byAm, byAlice, joinedLater].map((id) => approval(id).asked_by), [null, null, null]);
 
     // Opened by alice's token: an unnamed Slack user cannot be told apart from her.

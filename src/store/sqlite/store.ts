@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { HOLDER_ROWS, holderRecord, holderStale, holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
+import { MAX_COOLDOWN_MS, OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
 import type {
   ApprovalPage,
   ApprovalQuery,
@@ -685,6 +685,17 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
   const pruneRateRows = db.prepare('DELETE FROM rate_events WHERE rowid IN (SELECT rowid FROM rate_events WHERE at < ? LIMIT ?)');
   // Each chunk commits on its own (ownWrite), so a commit that cannot be synced is told apart.
   const pruneRate = ownWrite((before: number, limit: number): number => pruneRateRows.run(before, limit).changes);
+  // The last start per runbook and service (what a cooldown runs from) is kept for the
+  // longest cooldown a runbook may have, not the longest loaded: one lengthened by a
+  // reload or a restart still finds the run it holds off from. One row per runbook and
+  // service (or object) that ran within the year; its index on the time makes a pass
+  // with nothing to prune one lookup. Prepared at first use (last_starts is migration 019's,
+  // see incidentSeen in tx.ts).
+  let pruneStartRows: Database.Statement | undefined;
+  const pruneStarts = ownWrite((before: number, limit: number): number => {
+    pruneStartRows ??= db.prepare('DELETE FROM last_starts WHERE rowid IN (SELECT rowid FROM last_starts WHERE at < ? LIMIT ?)');
+    return pruneStartRows.run(before, limit).changes;
+  });
   // A dedup key is kept the retention from its last delivery: its first (received_at,
   // through its index) or a re-delivery (seen_at, 0 until one comes); a long-firing
   // alert re-delivered every repeat_interval is passed over. The incidents a pending
@@ -905,13 +916,15 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
     prune(now: number, retention: PruneRetention, limit = 5_000): PruneResult {
       // Nothing is written under a lasting fault (already told): it would not be kept, or would settle a commit whose outcome is not known.
       if (fault?.lasting) return { rateEvents: 0, incidents: 0, executions: 0, approvals: 0, more: false };
-      // Rate-limit rows are kept while the rate limit (the last hour) or the longest
-      // cooldown still reads them, and a minute more.
+      // Rate-limit rows are kept while the rate limit reads them (the last hour), or the
+      // longest cooldown loaded when longer, and a minute more.
       const rateEvents = pruneRate(now - Math.max(3_600_000, retention.cooldownMs ?? 0) - 60_000, limit);
+      // Pruned in the same bounded chunks; not counted in the result, whose counts are of the tables it always named.
+      const starts = pruneStarts(now - MAX_COOLDOWN_MS - 60_000, limit);
       const incidents = pruneIncidents(now - retention.dedupMs, limit);
       const executions = pruneExecutions(now - retention.historyMs, limit);
       const approvals = pruneApprovals(now - retention.historyMs, limit);
-      const more = rateEvents >= limit || incidents >= limit || executions >= limit || approvals >= limit;
+      const more = rateEvents >= limit || starts >= limit || incidents >= limit || executions >= limit || approvals >= limit;
       return { rateEvents, incidents, executions, approvals, more };
     },
     ping,

@@ -186,9 +186,6 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     runningExecutions: db.prepare("SELECT * FROM executions WHERE state = 'running' ORDER BY started_at"),
     circuitClosedSinceStart: db.prepare(CIRCUIT_CLOSED_SINCE_START),
     rateTimes: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? AND at > ?').pluck(),
-    // The last run recorded, not the latest time: after a clock set back, a run recorded
-    // since carries an earlier time than the runs before the step (rowids only grow).
-    rateLast: db.prepare('SELECT at FROM rate_events WHERE runbook = ? AND service = ? ORDER BY rowid DESC LIMIT 1').pluck(),
     rateInsert: db.prepare('INSERT INTO rate_events (runbook, service, at, execution_id) VALUES (?, ?, ?, ?)'),
     claimsCount: db.prepare('SELECT COUNT(*) AS n FROM blast_claims'),
     claimsPerService: db.prepare('SELECT service, COUNT(*) AS n FROM blast_claims WHERE runbook = ? GROUP BY service').raw(),
@@ -426,7 +423,16 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       release: db.prepare('DELETE FROM run_objects WHERE execution_id = ? RETURNING runbook, object').raw(),
       orphaned: db.prepare('DELETE FROM run_objects WHERE execution_id NOT IN (SELECT execution_id FROM blast_claims)'),
     });
-  let lastPerService: Database.Statement | undefined;
+  // Prepared at first use, as incidentSeen is: last_starts is migration 019's. The last run
+  // recorded, not the latest time: after a clock set back, a run recorded since carries an
+  // earlier time than the runs before the step, and replaces their start all the same.
+  let starts: { get: Database.Statement; set: Database.Statement; perSubject: Database.Statement } | undefined;
+  const startStatements = () =>
+    (starts ??= {
+      get: db.prepare('SELECT at FROM last_starts WHERE runbook = ? AND subject = ?').pluck(),
+      set: db.prepare('INSERT INTO last_starts (runbook, subject, at) VALUES (?, ?, ?) ON CONFLICT(runbook, subject) DO UPDATE SET at = excluded.at'),
+      perSubject: db.prepare('SELECT subject AS service, at FROM last_starts WHERE runbook = ? ORDER BY subject'),
+    });
 
   return {
     memoReads(on: boolean) {
@@ -489,7 +495,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       const byLast = memo ? ofRunbook(runbook).last : undefined;
       const known = byLast?.get(service);
       if (known !== undefined) return known;
-      const at = (s.rateLast.get(runbook, service) as number | undefined) ?? null;
+      const at = (startStatements().get.get(runbook, service) as number | undefined) ?? null;
       byLast?.set(service, at);
       return at;
     },
@@ -503,10 +509,8 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       return through;
     },
     lastExecutionPerService(runbook) {
-      // As lastExecutionAt: the last run recorded per service (SQLite takes a bare column
-      // from the row MAX picks).
-      lastPerService ??= db.prepare('SELECT service, at, MAX(rowid) AS seq FROM rate_events WHERE runbook = ? GROUP BY service ORDER BY service');
-      return (lastPerService.all(runbook) as Array<{ service: string; at: number }>).map((r) => ({ service: r.service, at: r.at }));
+      // As lastExecutionAt: the last run recorded per service.
+      return startStatements().perSubject.all(runbook) as Array<{ service: string; at: number }>;
     },
     clearCooldown(runbook, subject, through) {
       memo?.runbooks.get(runbook)?.cleared.delete(subject);
@@ -623,6 +627,7 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
       m?.since.delete(service);
       m?.last.delete(service);
       s.rateInsert.run(runbook, service, at, executionId);
+      startStatements().set.run(runbook, service, at);
       // A new run has its cooldown again, even one a clock set back records as started
       // before the run a person's clearing ended: the clearing covered the runs before it.
       m?.cleared.delete(service);
