@@ -199,6 +199,8 @@ export function parseQueryResponse(body: unknown, httpStatus: number): InstantQu
     });
     return { resultType: 'vector', samples, ...annotations };
   }
+  // A vector without its samples is a malformed answer, not a type the check does not take.
+  if (resultType === 'vector') throw new Error('Prometheus returned a vector answer without a result array');
   throw new Error(`unsupported result type ${String(resultType)}: a check needs an instant vector or a scalar`);
 }
 

@@ -293,6 +293,17 @@ describe('promql check against a real Prometheus', () => {
     assert.equal(out.detail, 'Prometheus: unsupported result type matrix: a check needs an instant vector or a scalar after 2 attempts');
   });
 
+  it('a vector answer without a result array is a failed attempt that says so, not an unsupported type', async () => {
+    const standIn = await startHttpTarget();
+    standIn.route('GET', '/api/v1/query', { status: 200, body: { status: 'success', data: { resultType: 'vector' } } });
+    try {
+      const out = await createPromqlCheckRunner({ prometheusUrl: standIn.url }).run(check('demo_ok_ratio', { timeoutMs: 200 }), ctx());
+      assert.deepEqual(out, { ok: false, detail: 'Prometheus: Prometheus returned a vector answer without a result array after 2 attempts', attempts: 2, inconclusive: true });
+    } finally {
+      await standIn.close();
+    }
+  });
+
   it('queries carrying /, ?, # and quotes reach Prometheus intact', async () => {
     const q = 'demo_ok_ratio{job="targets", instance=~".+"} / 1 # a comment ? with /slashes';
     const r = await queryInstant(`${prom.url}/`, q, { signal: AbortSignal.timeout(2_000) });
