@@ -749,6 +749,91 @@ describe('the chain tip never runs ahead of what committed', () => {
   });
 });
 
+describe('two rectify on one database (run --local beside another, or beside a serve) with different audit keys', () => {
+  const K1 = 'c'.repeat(32) + '1'.repeat(32);
+  const K2 = 'd'.repeat(32) + '2'.repeat(32);
+  const open = (path: string, key?: string, previous: string[] = []) =>
+    openSqliteStore({ path, migrationsDir: MIGRATIONS_DIR, ...(key ? { auditKey: Buffer.from(key), auditPreviousKeys: previous.map((k) => Buffer.from(k)) } : {}) });
+  type Store = ReturnType<typeof open>;
+  const append = (store: Store, event: 'SERVICE_PAUSED' | 'SERVICE_RESUMED' | 'AUDIT_KEY_SET' | 'AUDIT_KEY_ROTATED', actor: string) => store.transact((tx) => tx.appendAudit({ at: 1, event, actor, details: {} }));
+  /** What the start of a rectify with a key writes first (service.ts): AUDIT_KEY_SET or AUDIT_KEY_ROTATED, when needed. */
+  const keyRow = async (store: Store) => {
+    const row = store.auditKeyRowNeeded();
+    if (row) await append(store, row, 'rectify');
+  };
+  const causeOf = async (write: Promise<unknown>): Promise<string> => {
+    const err = await write.then(
+      () => assert.fail('the write was refused'),
+      (e: { code?: string; cause?: Error }) => e,
+    );
+    assert.equal(err.code, 'STORE_UNAVAILABLE');
+    return err.cause!.message;
+  };
+
+  it('one without the key, opened on a plain log, cannot append after keyed rows another wrote since: refused, nothing written; the log verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-keymix-'));
+    const path = join(dir, 'db.sqlite');
+    const plain = open(path);
+    await append(plain, 'SERVICE_PAUSED', 'plain');
+    const keyed = open(path, K1);
+    await keyRow(keyed);
+    await append(keyed, 'SERVICE_RESUMED', 'keyed');
+    const refused = 'another rectify wrote to the audit log with an audit key while this one ran: the audit log\'s rows are hashed with an audit key (newest row 3): start with --audit-key set to that key. Nothing of this write was recorded: its rows would break the audit chain';
+    assert.equal(await causeOf(append(plain, 'SERVICE_PAUSED', 'plain-late')), refused);
+    assert.deepEqual(plain.health(), { ok: false, detail: refused });
+    // Refused at every later write too; the keyed one goes on.
+    assert.equal(await causeOf(append(plain, 'SERVICE_PAUSED', 'plain-later')), refused);
+    assert.equal(await append(keyed, 'SERVICE_PAUSED', 'keyed'), 4);
+    plain.close();
+    keyed.close();
+    assert.deepEqual(new Database(path, { readonly: true }).prepare('SELECT event, actor FROM audit ORDER BY seq').all(), [
+      { event: 'SERVICE_PAUSED', actor: 'plain' },
+      { event: 'AUDIT_KEY_SET', actor: 'rectify' },
+      { event: 'SERVICE_RESUMED', actor: 'keyed' },
+      { event: 'SERVICE_PAUSED', actor: 'keyed' },
+    ]);
+    const v = await cli(['audit', 'verify', '--db', `sqlite:${path}`, '--audit-key', K1], dir);
+    assert.equal(v.code, 0, v.err.join('\n'));
+    assert.match(v.out[0]!, /^audit chain OK: 4 row\(s\) \(3 keyed from seq 2\), /);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two with different keys: the second to key a plain log, or one the log was rotated away from, is refused; the log verifies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-keymix-'));
+    const path = join(dir, 'db.sqlite');
+    // Both open on the plain log: each would set its key.
+    const one = open(path, K1);
+    const two = open(path, K2);
+    await keyRow(one);
+    await append(one, 'SERVICE_PAUSED', 'one');
+    assert.equal(
+      await causeOf(keyRow(two)),
+      'another rectify wrote to the audit log with another audit key while this one ran: the newest audit row (2) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys. Nothing of this write was recorded: its rows would break the audit chain',
+    );
+    two.close();
+    // A third moves the log from K1 to K2 (rotation): the one still on K1 may no longer write.
+    const rotated = open(path, K2, [K1]);
+    await keyRow(rotated);
+    await append(rotated, 'SERVICE_RESUMED', 'rotated');
+    assert.equal(
+      await causeOf(append(one, 'SERVICE_PAUSED', 'one-late')),
+      'another rectify wrote to the audit log with another audit key while this one ran: the newest audit row (4) does not verify with this --audit-key: the log was moved to another key, or the row was changed (rectify audit verify says which). Nothing of this write was recorded: its rows would break the audit chain',
+    );
+    one.close();
+    rotated.close();
+    assert.deepEqual(new Database(path, { readonly: true }).prepare('SELECT event, actor FROM audit ORDER BY seq').all(), [
+      { event: 'AUDIT_KEY_SET', actor: 'rectify' },
+      { event: 'SERVICE_PAUSED', actor: 'one' },
+      { event: 'AUDIT_KEY_ROTATED', actor: 'rectify' },
+      { event: 'SERVICE_RESUMED', actor: 'rotated' },
+    ]);
+    const v = await cli(['audit', 'verify', '--db', `sqlite:${path}`, '--audit-key', K2, '--audit-previous-keys', K1], dir);
+    assert.equal(v.code, 0, v.err.join('\n'));
+    assert.match(v.out[0]!, /^audit chain OK: 4 row\(s\) /);
+    rmSync(dir, { recursive: true, force: true });
+  });
+});
+
 describe('text the store cannot keep as sent', () => {
   const KEY = 'a'.repeat(32) + 'b'.repeat(32);
   it('a lone surrogate in `by` is kept as U+FFFD and the row verifies, so a keyed log still starts again', async () => {

@@ -16,26 +16,40 @@ export interface ChainTip {
  * a tip that kept their hash would chain the next row to a row that does not exist.
  * So the store re-reads the tip at the start of every batch (`sync`, two indexed
  * lookups per batch) and restores it around each unit that fails (`mark`/`reset`).
+ *
+ * Another rectify may have written since (a `run --local` beside another, or beside a
+ * serve), with another key or none: the key it was checked against at the open is then
+ * no longer the log's. So `sync` also checks the newest row's key when it is not the
+ * row this connection last knew (its own last one, or the one it last checked), and
+ * refuses the batch (throws, nothing appended) where a row of this connection would
+ * break the chain: a plain row after keyed ones, or a keyed one under another key.
  */
+/** A batch refused by `sync`: another rectify left the log under another key (or none); lasts until a restart with the log's key. */
+export class AuditKeyMismatch extends Error {
+  override name = 'AuditKeyMismatch';
+}
+
 export function createAuditChain(db: Database.Database, key?: AuditKey, previousKeys: readonly AuditKey[] = []) {
   const newest = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   // AUTOINCREMENT's high-water mark: after the newest rows were deleted behind
   // rectify's back, new rows continue above it, so the gap stays visible.
   const sequence = db.prepare("SELECT seq FROM sqlite_sequence WHERE name = 'audit'");
   let tip: ChainTip = { seq: 0, hash: GENESIS_HASH };
-
-  function sync(): void {
-    const row = newest.get() as { seq: number; hash: string | null } | undefined;
-    const hw = (sequence.get() as { seq: number } | undefined)?.seq ?? 0;
-    tip = { seq: Math.max(row?.seq ?? 0, hw), hash: row?.hash ?? GENESIS_HASH };
-  }
-  sync();
+  /**
+   * The newest row as this connection last knew it committed (its own last row, or the
+   * one it last checked), and whether that row is under this connection's key. A
+   * newest row that is still this one needs no check (no HMAC) at a batch.
+   */
+  let known: { hash: string; onKey: boolean } | null = null;
 
   const newestRow = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit ORDER BY seq DESC LIMIT 1');
   const verifiesWith = (r: AuditRecord, k: AuditKey): boolean => r.prev_hash !== null && auditHash(r.prev_hash, r.seq, r, k) === r.hash;
   // No index serves the event: read only at a start that would rotate the key (rare), never at every start.
   const rotations = db.prepare("SELECT seq FROM audit WHERE event = 'AUDIT_KEY_ROTATED' ORDER BY seq").pluck();
   const rowAt = db.prepare('SELECT seq, at, event, incident_id, runbook, execution_id, actor, details, prev_hash, hash FROM audit WHERE seq = ?');
+
+  /** Whether row `r` is hashed with this connection's key. */
+  const isUnderKey = (r: AuditRecord | undefined): boolean => key !== undefined && r !== undefined && (r.hash?.startsWith(KEYED_PREFIX) ?? false) && verifiesWith(r, key);
 
   /** The AUDIT_KEY_ROTATED row where the log left `k` (the row before it is under `k`), or null. */
   function leftAt(k: AuditKey): number | null {
@@ -46,27 +60,72 @@ export function createAuditChain(db: Database.Database, key?: AuditKey, previous
     return null;
   }
 
+  /**
+   * Why this connection must not append after row `r` (the newest), or null: `r` is keyed and there
+   * is no key, or its HMAC verifies neither with this key nor with a previous one
+   * (another key, or a changed row), or it is under a previous key and this key is one
+   * the log already rotated away from. Rows appended then would break the chain at once.
+   */
+  function problemAfter(r: AuditRecord | undefined): string | null {
+    if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
+    if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
+    if (verifiesWith(r, key)) return null;
+    if (previousKeys.some((k) => verifiesWith(r, k))) {
+      // A move to --audit-key: never back to a key the log has left (whoever may hold it since could write again).
+      const left = leftAt(key);
+      if (left === null) return null;
+      return `the audit log moved away from this --audit-key at row ${left} (AUDIT_KEY_ROTATED), and it never goes back to a key it has left: start with the key its newest row (${r.seq}) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys`;
+    }
+    return previousKeys.length
+      ? `the newest audit row (${r.seq}) verifies neither with --audit-key nor with --audit-previous-keys: the log was written with another key, or the row was changed (rectify audit verify says which)`
+      : `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
+  }
+
+  /**
+   * At a batch, the newest row `r` is not the one this connection last knew: another
+   * rectify wrote. Why this connection must not append after it, or null (and `r` is known
+   * from now on). Once the log was under this connection's key, its newest row must still
+   * verify with it; before that (a start on a plain log, or one under a previous key, whose
+   * AUDIT_KEY_SET or AUDIT_KEY_ROTATED is not written yet) the open's rules hold.
+   */
+  function problemSince(r: AuditRecord | undefined): string | null {
+    const onKey = isUnderKey(r);
+    let problem: string | null = null;
+    if (r && !onKey && key && known?.onKey) {
+      problem = r.hash?.startsWith(KEYED_PREFIX)
+        ? `the newest audit row (${r.seq}) does not verify with this --audit-key: the log was moved to another key, or the row was changed (rectify audit verify says which)`
+        : `the newest audit row (${r.seq}) is not hashed with the audit key, and this rectify's rows before it are: it was written without the key (rectify audit verify says where the chain breaks)`;
+    } else if (!onKey) {
+      problem = problemAfter(r);
+    }
+    if (problem) {
+      const other = !key ? 'with an audit key' : r?.hash?.startsWith(KEYED_PREFIX) ? 'with another audit key' : 'without the audit key';
+      return `another rectify wrote to the audit log ${other} while this one ran: ${problem}. Nothing of this write was recorded: its rows would break the audit chain`;
+    }
+    known = { hash: r?.hash ?? GENESIS_HASH, onKey };
+    return null;
+  }
+
+  /** Re-reads the tip from committed rows; throws when another rectify left the log under another key (see problemSince). */
+  function sync(): void {
+    const row = newest.get() as { seq: number; hash: string | null } | undefined;
+    const hw = (sequence.get() as { seq: number } | undefined)?.seq ?? 0;
+    const hash = row?.hash ?? GENESIS_HASH;
+    if (known && hash !== known.hash) {
+      const problem = problemSince(newestRow.get() as AuditRecord | undefined);
+      if (problem) throw new AuditKeyMismatch(problem);
+    }
+    tip = { seq: Math.max(row?.seq ?? 0, hw), hash };
+  }
+  sync();
+
   return {
-    /**
-     * Why this connection must not append, or null: the newest row is keyed and there
-     * is no key, or its HMAC verifies neither with this key nor with a previous one
-     * (another key, or a changed row), or it is under a previous key and this key is one
-     * the log already rotated away from. Rows appended then would break the chain at once.
-     */
+    /** Why this connection must not append at all (checked at the open), or null; the newest row is known from then on. */
     keyProblem(): string | null {
       const r = newestRow.get() as AuditRecord | undefined;
-      if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
-      if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
-      if (verifiesWith(r, key)) return null;
-      if (previousKeys.some((k) => verifiesWith(r, k))) {
-        // A move to --audit-key: never back to a key the log has left (whoever may hold it since could write again).
-        const left = leftAt(key);
-        if (left === null) return null;
-        return `the audit log moved away from this --audit-key at row ${left} (AUDIT_KEY_ROTATED), and it never goes back to a key it has left: start with the key its newest row (${r.seq}) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys`;
-      }
-      return previousKeys.length
-        ? `the newest audit row (${r.seq}) verifies neither with --audit-key nor with --audit-previous-keys: the log was written with another key, or the row was changed (rectify audit verify says which)`
-        : `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
+      const problem = problemAfter(r);
+      if (!problem) known = { hash: r?.hash ?? GENESIS_HASH, onKey: isUnderKey(r) };
+      return problem;
     },
     /**
      * The row to write before any other, with an audit key: AUDIT_KEY_SET when the
@@ -80,6 +139,10 @@ export function createAuditChain(db: Database.Database, key?: AuditKey, previous
       return verifiesWith(r, key) ? null : 'AUDIT_KEY_ROTATED';
     },
     sync,
+    /** After a commit: the rows this connection appended in it are known (under its key, if it has one). */
+    committed(): void {
+      if (known && tip.hash !== known.hash) known = { hash: tip.hash, onKey: key !== undefined };
+    },
     mark: (): ChainTip => tip,
     reset(t: ChainTip): void {
       tip = t;

@@ -18,7 +18,7 @@ import type {
   Tx,
 } from '../ports.js';
 import { AuditLogDamaged, type AuditKey, type AuditRecord } from '../audit-verify.js';
-import { createAuditChain } from './audit-chain.js';
+import { AuditKeyMismatch, createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { checkSqlite, migrateSqlite } from './migrate.js';
 import { readMigrations } from '../migrate.js';
@@ -26,7 +26,7 @@ import { createSqliteTx } from './tx.js';
 import { APPROVAL_COLUMNS, rowToApproval, rowToAudit } from './rows.js';
 
 /** A fault only a restart clears: a commit whose outcome is not known (a restart settles it), or the database file lost (a restart alone would start on an empty one). */
-export type LastingFaultKind = 'commit_unknown' | 'file_lost';
+export type LastingFaultKind = 'commit_unknown' | 'file_lost' | 'audit_key';
 
 export interface SqliteStoreOptions {
   /** File path, or ':memory:'. */
@@ -590,6 +590,7 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
     try {
       tx.memoReads(true);
       runBatch.immediate(batch, results);
+      chain.committed();
     } catch (err) {
       // The lock is taken elsewhere and nothing of the batch ran: it waits its turn.
       if (!batchRan && !closed && isLockBusy(err)) {
@@ -597,6 +598,14 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
         return;
       }
       lockWait = null;
+      if (err instanceof AuditKeyMismatch) {
+        // Another rectify keyed the log otherwise: no later batch could append either,
+        // until a restart with the log's key (the open then checks it). Nothing was written.
+        lastingFault(err.message, 'audit_key');
+        const failure = unavailable(err);
+        for (const unit of batch) unit.reject(failure);
+        return;
+      }
       if (batchDone && isCommitIoError(err)) {
         // COMMIT wrote the batch and could not sync it (or failed midway): it may come
         // back at the next open, or not. Every caller is told it is not known, and
