@@ -6,7 +6,7 @@ import { MIGRATIONS_DIR } from '../service.js';
 import { verifyAuditChain, type AuditVerification } from '../store/audit-verify.js';
 import { readMigrations } from '../store/migrate.js';
 import { openSqliteAuditReader } from '../store/sqlite/index.js';
-import { asideName, checkRestoreCopy, copyForRestore, placeRestored, removeCopy, removeCopySideFiles, restoringPath, SIDE_FILES } from '../store/sqlite/restore.js';
+import { asideName, checkRestoreCopy, copyForRestore, markRestored, placeRestored, removeCopy, removeCopySideFiles, restoringPath, SIDE_FILES } from '../store/sqlite/restore.js';
 import { serveLockHolder } from '../store/sqlite/serve-lock.js';
 import { holdServeLock } from '../store/sqlite/serve-lock.js';
 import { accessReason, look, readProblem } from './files.js';
@@ -26,6 +26,9 @@ export const restoreHelp = commandHelp({
     'renamed to <db>.before-restore-<time> with its -wal, -shm and -journal (never deleted: remove it yourself',
     'once the restore is confirmed), and the copy renamed to the database\'s name. Prints what it did, the',
     'row counts and the audit head (seq and hash), and how to check the head after rectify\'s first start.',
+    'The database put in place is marked as a restored copy: its first start ends the runs under way when',
+    'the backup was taken INTERRUPTED with their outcome unknown (needs_human: the service the backup was',
+    'taken from went on with them), not as having changed nothing.',
     'A backup with a -wal beside it is refused: make a copy that holds the -wal\'s commits first',
     '(rectify backup <new-file> --db sqlite:<backup>), and restore that.',
     'Ctrl-C (SIGINT), SIGTERM or SIGHUP before the copy is placed removes it: nothing is changed.',
@@ -181,6 +184,13 @@ export async function restoreCommand(argv: string[], io: CliIO): Promise<number>
     }
     if (!chain.ok && !chain.needs_key) return failed(`the backup's audit chain is BROKEN at seq ${chain.first_bad_seq}: ${chain.reason}; nothing was changed`);
     if (!chain.ok) return usage(`the backup's audit chain was NOT VERIFIED from seq ${chain.first_bad_seq}: ${chain.reason}; nothing was changed (give the keys as rectify serve is given them)`);
+    // Marked for the first start: its runs under way went on in the service the backup was taken from.
+    try {
+      markRestored(copy, backup, Date.now());
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      return failed(`cannot write to the copy ${copy}: ${e.code === 'ENOSPC' || /SQLITE_FULL/.test(String(e.code)) ? 'the disk is full' : err instanceof Error ? err.message : String(err)}; nothing was changed`);
+    }
     removeCopySideFiles(copy);
 
     // A signal while the copy was made and checked (this thread was busy: it is heard once

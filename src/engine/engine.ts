@@ -57,7 +57,7 @@ import {
 } from '../execute/breaker.js';
 import { endBeforeFirstStep } from '../execute/before-first-step.js';
 import { manualRunParamNames } from '../runbooks/manual-params.js';
-import { executionNeedsHuman, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type ExecutionRow, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
+import { executionNeedsHuman, INTERRUPTED_IN_COPY, voteSlackUserId, type ApprovalRow, type ApprovalVote, type CircuitState, type ExecutionRow, type RunbookPause, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
@@ -239,6 +239,14 @@ const PLAIN_PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** The outcome of a run startup recovery finds cut off by a crash after it started a step. */
 const RECOVERED_OUTCOME = 'interrupted: rectify stopped while it ran';
+
+/**
+ * What startup recovery says of a run it found under way in a database that is a copy
+ * (`copy`: its mark, Tx.databaseCopy), before what it had recorded: nothing is claimed of
+ * what it changed, a step recorded or not.
+ */
+const inCopyReason = (copy: string): string =>
+  `this database is a copy (${copy}), taken while this execution was under way: what happened to it after the copy was taken is not known (the service it was copied from may have run it, or gone on with it)`;
 
 /**
  * The approval request a run cut off by a crash carried out, read back for its recovery's
@@ -2076,6 +2084,12 @@ export function createEngine(deps: EngineDeps) {
      * INTERRUPTED, told, worded as such and left to no one (needs_human false), no
      * failure, and a trial so cut off goes back to open without a new wait. A half-open circuit's trial cut off otherwise (in a step, a pre-check
      * too) re-opens it with a new recovery wait, as a stop does.
+     * Not so in a copy of the database (Tx.databaseCopy: a restored backup, a file copied
+     * while a rectify had it open): there a run under way went on in the service it was
+     * copied from, after the copy was taken. One with no step recorded, or steps that do
+     * not show it ended having changed nothing, is INTERRUPTED_IN_COPY (needs_human),
+     * its row and notification saying where the copy came from, its trial cut off as one
+     * cut off mid-step (a new wait). The mark is consumed here.
      */
     async recover(): Promise<number> {
       // What the cut-off runs started and still runs is killed first: once a run is
@@ -2089,6 +2103,12 @@ export function createEngine(deps: EngineDeps) {
         // Read before anything is written: what this recovery records, it tells below.
         const toldRows = deps.notify && deps.outbox ? tx.toldSince(now - RESEND_WINDOW_MS, RESEND_EXAMINED) : [];
         const running = tx.runningExecutions();
+        // A copy of another database (a restored backup, a file copied while in use): its runs
+        // under way went on, or not, in the service it was copied from, after the copy was
+        // taken; what they did is not known here, whatever their steps recorded by then. The
+        // mark is consumed with their ends, in this transaction.
+        const copy = tx.databaseCopy();
+        if (copy !== null) tx.clearDatabaseCopy();
         // The worst case rectify knows of (it may have acted, and nobody knows how it
         // ended) is told like any other outcome, one by one, after the commit.
         const told: Told[] = [];
@@ -2108,7 +2128,8 @@ export function createEngine(deps: EngineDeps) {
           // No step recorded: it was cut off before its first, and nothing was changed (a
           // process found carrying its marker would say otherwise: none can, a marker is
           // made only once its step is recorded, but then it is not read as this).
-          const notStarted = e.steps.length === 0 && leftovers?.found.get(e.id) === undefined;
+          // Not in a copy: its steps after the copy was taken were recorded elsewhere, if at all.
+          const notStarted = e.steps.length === 0 && leftovers?.found.get(e.id) === undefined && copy === null;
           // The request a person approved, when it started the run: its notifications name it, as the runner's would.
           const about = { incident_id: e.incident_id, runbook: e.runbook, service: e.service, execution_id: e.id, approval_id: approvalOfRun(tx, e) };
           const audit: RunAudit = (event, details) =>
@@ -2145,7 +2166,10 @@ export function createEngine(deps: EngineDeps) {
           // Nothing about its target is unknown: the trial ends as the runner ends it (no new
           // wait), not as one cut off mid-step (reopenAfterCutOffTrial, below).
           const trialEnded = ended !== undefined && endTrialWithoutVerdict(tx, { runbook: e.runbook, executionId: e.id, now });
-          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome: RECOVERED_OUTCOME });
+          // In a copy, a run that had not ended without a verdict is of unknown outcome however far it had got (its first step too).
+          const inCopy = copy !== null && nothing === undefined;
+          const outcome = inCopy ? INTERRUPTED_IN_COPY : RECOVERED_OUTCOME;
+          tx.updateExecution(e.id, { state: 'interrupted', finished_at: now, success: false, rolled_back: false, outcome });
           tx.releaseBlastRadius(e.id);
           /** The breaker's CIRCUIT_TRIPPED row, recording its notification. */
           const breakerAudit =
@@ -2161,10 +2185,12 @@ export function createEngine(deps: EngineDeps) {
               event: 'INTERRUPTED',
               outcome: 'interrupted',
               // The execution view's verdict on the row just written: it had started a step, so true.
-              needs_human: executionNeedsHuman({ state: 'interrupted', outcome: RECOVERED_OUTCOME, steps: e.steps }, false),
+              needs_human: executionNeedsHuman({ state: 'interrupted', outcome, steps: e.steps }, false),
               reason: nothing
                 ? `rectify stopped before this execution recorded its end; ${nothing.named}, and it will not be re-run${trialEnded ? `; ${TRIAL_ENDED_WITHOUT_VERDICT}` : ''}${leftSaid}: a person must check`
-                : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run${leftSaid}: a person must check`,
+                : inCopy
+                  ? `${inCopyReason(copy)} (${last ? `last step recorded: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'}` : 'no step recorded yet'}); it will not be re-run${leftSaid}: a person must check`
+                  : `rectify stopped while this execution ran${last ? ` (last step: ${last.phase} ${last.index + 1}, ${last.summary}, ${last.finished_at === null ? 'not finished' : 'finished'})` : ''}; its outcome is unknown and it will not be re-run${leftSaid}: a person must check`,
             },
             now,
           );
@@ -2175,7 +2201,11 @@ export function createEngine(deps: EngineDeps) {
               {
                 reason: nothing
                   ? `rectify stopped before this execution recorded its end; ${nothing.general}, and it will not be re-run: a human must check${leftSaid}`
-                  : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
+                  : inCopy
+                    ? `${inCopyReason(copy)}; it will not be re-run: a human must check${leftSaid}`
+                    : `rectify stopped while this execution ran; its outcome is unknown and it will not be re-run: a human must check${leftSaid}`,
+                // Where the copy came from, as its mark said.
+                ...(copy !== null ? { database_copy: copy } : {}),
                 last_step: last ? { phase: last.phase, index: last.index, summary: last.summary, finished: last.finished_at !== null } : null,
                 // The run had failed: counted by the breaker below, as a stop at this point would have
                 // (unless it started before the circuit last closed: not counted, and said).

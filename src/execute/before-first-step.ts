@@ -6,7 +6,9 @@ import { endTrialWithoutVerdict, TRIAL_ENDED_WITHOUT_VERDICT } from './breaker.j
  * before it started its first step, by a stop or a crash: the runner records each step
  * (a pre-check's too) durably before it starts it, and nothing the run does before its
  * first step touches its target (its blast-radius slot, rate and circuit were taken with
- * its claim, in the store), so none ran and nothing was changed.
+ * its claim, in the store), so none ran and nothing was changed. Not said of a copy of the
+ * database (a restored backup, a file copied while in use): the service it was copied from
+ * went on with the run (engine recover, INTERRUPTED_IN_COPY).
  */
 export const BEFORE_FIRST_STEP_REASON =
   'rectify stopped before this execution started its first step (each step is recorded before it starts), so nothing was changed; it will not be re-run';

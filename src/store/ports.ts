@@ -171,6 +171,19 @@ export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'i
  * nothing, and the execution view does not leave it to a person (needs_human false).
  */
 export const INTERRUPTED_BEFORE_FIRST_STEP = 'interrupted before its first step: nothing was changed';
+/**
+ * The settings key of the mark a copied database carries until its first start's recovery
+ * (Tx.databaseCopy): the value says where the copy came from (`restored by rectify restore
+ * from <backup> at <time>`, `copied while <holder> had it open …`).
+ */
+export const DATABASE_COPY_KEY = 'recovery:database-copy';
+/**
+ * The outcome of a run startup recovery found under way, before its first step, in a
+ * database that is a copy (a restored backup, a file copied while in use): what the
+ * service it was copied from did with it afterwards is not known, so a person checks it
+ * (needs_human true).
+ */
+export const INTERRUPTED_IN_COPY = 'interrupted: under way when this database was copied; what happened to it after is not known';
 export type ExecutionTrigger = 'auto' | 'approval' | 'manual';
 
 export interface StepRecord {
@@ -461,6 +474,16 @@ export interface Tx extends GuardStateView {
    */
   guardClock(): string | null;
   setGuardClock(value: string, at: number): void;
+
+  /**
+   * What marks this database as a copy of another (DATABASE_COPY_KEY): put in place by
+   * `rectify restore`, or a copy taken while a rectify had the database open (a holder
+   * record naming another file, found by the serve's open); null when it is no copy, or the
+   * mark was consumed. Startup recovery reads it: what a run under way in the copy did
+   * after the copy was taken is not known. Its recovery removes it (clearDatabaseCopy).
+   */
+  databaseCopy(): string | null;
+  clearDatabaseCopy(): void;
 
   /** `reason` is kept while paused (servicePause), forgotten on resume. */
   setPaused(paused: boolean, by: string, at: number, reason?: string | null): void;

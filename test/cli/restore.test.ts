@@ -104,8 +104,14 @@ describe('rectify restore', () => {
         `check that rectify audit verify answers OK and that row ${head.seq} still has the hash above: rectify audit export ${svc.dbPath} --after-seq ${head.seq - 1} | head -n 1`,
     ]);
     assert.deepEqual(r.err, []);
-    // The backup itself, byte for byte; the old database, with what its -wal held, under the aside name.
-    assert.deepEqual(readFileSync(svc.dbPath), backupBytes);
+    // The backup itself, row for row, and the mark that it is a restored copy (for the first
+    // start's recovery); the backup file unchanged; the old database, with what its -wal held, under the aside name.
+    const placed = contents(svc.dbPath);
+    const mark = (placed['settings'] as Array<{ key: string; value: string; updated_by: string }>).find((s) => s.key === 'recovery:database-copy');
+    assert.match(mark?.value ?? '', new RegExp(`^restored by rectify restore from ${backup.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at \\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z$`));
+    assert.equal(mark?.updated_by, 'rectify restore');
+    assert.deepEqual(placed, { ...wanted, settings: contents(backup)['settings']!.concat(mark).map((r) => JSON.stringify(r)).sort().map((r) => JSON.parse(r) as unknown) });
+    assert.deepEqual(readFileSync(backup), backupBytes);
     assert.deepEqual(contents(asidePath), old);
 
     const restored = await startTestService({ dir: svc.dir });

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
+import { cli } from '../cli/capture.js';
 import { useRectifyProcesses, type RectifyProcess } from '../helpers/process.js';
 import { httpRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { until } from '../helpers/until.js';
@@ -12,6 +15,12 @@ import { until } from '../helpers/until.js';
  * told as cut off before its first step with nothing changed, left to no one
  * (needs_human false), no failure for the breaker; a half-open circuit's trial so cut off
  * goes back to open with the wait it had served.
+ *
+ * Not so in a copy of the database (a backup put back by rectify restore, a file copied
+ * while a rectify had it open): the service it was copied from went on with the run after
+ * the copy was taken. Found under way there, it is INTERRUPTED with its outcome unknown,
+ * left to a person (needs_human true), and a trial so cut off re-opens its circuit with a
+ * new wait, as a trial cut off in a step does.
  *
  * The test holds the run there with a trigger in the real database file that refuses
  * every write to a run's row after its claim (its first step, its end): the runner keeps
@@ -163,6 +172,111 @@ describe('kill -9 after a run was claimed, before it recorded its first step', (
       ['CIRCUIT_HALF_OPEN', next.body.execution_id],
       ['CIRCUIT_CLOSED', next.body.execution_id],
     ]);
+    await proc.stop();
+  });
+  /** The reason given of a run found under way, before its first step, in a copy marked `copy`. */
+  const inCopy = (copy: string) =>
+    `this database is a copy (${copy}), taken while this execution was under way: what happened to it after the copy was taken is not known (the service it was copied from may have run it, or gone on with it)`;
+  const IN_COPY_OUTCOME = 'interrupted: under way when this database was copied; what happened to it after is not known';
+
+  /** Backs the database up, and puts the backup back in its place with rectify restore: its mark. */
+  async function backedUpAndRestored(name: string): Promise<string> {
+    const backup = join(rig.dir, `${name}.db`);
+    const made = await cli(['backup', backup, '--db', `sqlite:${rig.db}`], { cwd: rig.dir });
+    assert.equal(made.code, 0, made.err.join('\n'));
+    const restored = await cli(['restore', backup, '--db', `sqlite:${rig.db}`], { cwd: rig.dir });
+    assert.equal(restored.code, 0, restored.err.join('\n'));
+    return backup;
+  }
+  /** The database's mark of a copy, read without writing. */
+  const markOf = (): string | undefined => {
+    const db = new Database(rig.db, { readonly: true });
+    try {
+      return (db.prepare("SELECT value FROM settings WHERE key = 'recovery:database-copy'").pluck().get() as string | undefined) ?? undefined;
+    } finally {
+      db.close();
+    }
+  };
+
+  it('in a restored backup: INTERRUPTED with its outcome unknown, left to a person, told so; nothing said of nothing changed', async () => {
+    let proc = await start();
+    const cut = await killedBeforeItsFirstStep(proc, { id: 'R1', root_cause: 'broken', service: 's1', confidence: 1 });
+    const backup = await backedUpAndRestored('backup-r1');
+    const copy = markOf();
+    assert.match(copy ?? '', new RegExp(`^restored by rectify restore from ${backup.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} at \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z$`));
+
+    const since = Date.now();
+    proc = await start();
+    const e = (await proc.get(`/api/v1/executions/${cut}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', IN_COPY_OUTCOME, true, []]);
+    assert.equal((await proc.get('/api/v1/incidents/R1')).body.execution.needs_human, true);
+    const audit = await rows(proc, cut);
+    assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'INTERRUPTED']);
+    const { notification_id: _id, told: _told, ...interrupted } = audit[1]!.details;
+    assert.deepEqual(interrupted, { reason: `${inCopy(copy!)}; it will not be re-run: a human must check`, last_step: null, database_copy: copy });
+    assert.deepEqual(await toldOf(since, cut), [['INTERRUPTED', 'interrupted', `${inCopy(copy!)} (no step recorded yet); it will not be re-run: a person must check`]]);
+    const told = rig.target.requests('/hook').filter((r) => r.at >= since).map((r) => r.json() as any).find((t) => t.execution_id === cut);
+    assert.equal(told.needs_human, true);
+    // Consumed by that recovery: the next start is no copy's.
+    assert.equal(markOf(), undefined);
+    // No failure counted: nothing shows how it went.
+    const c = await circuitOf(proc, 'call');
+    assert.deepEqual([c.state, c.failures], ['closed', 0]);
+    await proc.stop();
+  });
+
+  it('in a file copied while rectify had it open (a clone of a live database): the same, the copy named by the record of the rectify that had it', async () => {
+    let proc = await start();
+    const cut = await killedBeforeItsFirstStep(proc, { id: 'C1', root_cause: 'broken', service: 's1', confidence: 1 });
+    // Another file with the same bytes (and -wal) in the database's place.
+    for (const s of ['', '-wal']) if (existsSync(`${rig.db}${s}`)) copyFileSync(`${rig.db}${s}`, `${rig.db}.clone${s}`);
+    for (const s of ['', '-wal', '-shm']) rmSync(`${rig.db}${s}`, { force: true });
+    for (const s of ['', '-wal']) if (existsSync(`${rig.db}.clone${s}`)) renameSync(`${rig.db}.clone${s}`, `${rig.db}${s}`);
+
+    const since = Date.now();
+    proc = await start();
+    const e = (await proc.get(`/api/v1/executions/${cut}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', IN_COPY_OUTCOME, true, []]);
+    const audit = await rows(proc, cut);
+    assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'INTERRUPTED']);
+    const { notification_id: _id, told: _told, ...interrupted } = audit[1]!.details;
+    const copy = interrupted.database_copy as string;
+    assert.match(copy, /^copied while rectify serve, pid \d+ on .+ since .+ had it open \(its record names inode \d+, this file is inode \d+\), found at .+Z$/);
+    assert.deepEqual(interrupted, { reason: `${inCopy(copy)}; it will not be re-run: a human must check`, last_step: null, database_copy: copy });
+    assert.deepEqual(await toldOf(since, cut), [['INTERRUPTED', 'interrupted', `${inCopy(copy)} (no step recorded yet); it will not be re-run: a person must check`]]);
+    assert.equal(markOf(), undefined);
+    await proc.stop();
+  });
+
+  it('the half-open circuit’s trial in a restored backup: the circuit opens again with a new wait, as for a trial cut off in a step', async () => {
+    let proc = await start();
+    const served = openLongAgo('gated');
+    const trial = await killedBeforeItsFirstStep(proc, { id: 'RT1', root_cause: 'gated', service: 'g1', confidence: 1 });
+    await backedUpAndRestored('backup-rt1');
+    const copy = markOf()!;
+
+    const since = Date.now();
+    proc = await start();
+    const c = await circuitOf(proc, 'gated');
+    assert.deepEqual([c.state, c.failures], ['open', served.failures]);
+    assert.ok(Date.parse(c.opened_at) >= since, `opened again with a new wait (opened_at ${c.opened_at}, not ${served.opened_at})`);
+    const breaker = await breakerRowsOf(proc, 'gated');
+    assert.deepEqual(breaker.slice(-2), [['CIRCUIT_HALF_OPEN', trial], ['CIRCUIT_TRIPPED', trial]]);
+    const e = (await proc.get(`/api/v1/executions/${trial}`)).body;
+    assert.deepEqual([e.state, e.outcome, e.needs_human], ['interrupted', IN_COPY_OUTCOME, true]);
+    const audit = await rows(proc, trial);
+    assert.deepEqual(audit.map((a) => a.event), ['CIRCUIT_HALF_OPEN', 'EXECUTING', 'INTERRUPTED', 'CIRCUIT_TRIPPED']);
+    const { notification_id: _id, told: _told, ...interrupted } = audit[2]!.details;
+    assert.deepEqual(interrupted, { reason: `${inCopy(copy)}; it will not be re-run: a human must check`, last_step: null, database_copy: copy });
+    assert.deepEqual(await toldOf(since, trial), [
+      ['INTERRUPTED', 'interrupted', `${inCopy(copy)} (no step recorded yet); it will not be re-run: a person must check`],
+      ['CIRCUIT_TRIPPED', 'circuit open', 'the trial run of runbook gated was cut off (rectify stopped) before it ended: the circuit is open again, and the next trial waits the circuit recovery time again'],
+    ]);
+    // Its wait not served: the next alert is refused by the open circuit, not run.
+    const checks = rig.target.calls('/ready/g1');
+    const next = await proc.post('/api/v1/incidents', { id: 'RT2', root_cause: 'gated', service: 'g1', confidence: 1 });
+    assert.deepEqual([next.body.action, next.body.execution_id ?? null], ['blocked', null]);
+    assert.equal(rig.target.calls('/ready/g1'), checks, 'no pre-check ran');
     await proc.stop();
   });
 });

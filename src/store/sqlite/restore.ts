@@ -3,6 +3,7 @@ import { chmodSync, chownSync, constants, copyFileSync, linkSync, renameSync, st
 import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import type { Migration } from '../migrate.js';
+import { DATABASE_COPY_KEY } from '../ports.js';
 import { checkSqlite } from './migrate.js';
 import { exists, fsyncFile, sqliteReason, type BackupContents } from './backup.js';
 
@@ -114,6 +115,25 @@ export function checkRestoreCopy(path: string, known: readonly Migration[]): Res
   } finally {
     db.close();
   }
+}
+
+/**
+ * Marks the checked copy as a restored backup (DATABASE_COPY_KEY, in its settings), for
+ * the first start's recovery: a run under way when the backup was taken went on in the
+ * service it was taken from, and how it ended is not known here. Fsync'd; a mark left by
+ * an earlier restore of the same backup is replaced.
+ */
+export function markRestored(copy: string, backup: string, now: number): void {
+  const db = new Database(copy, { fileMustExist: true });
+  try {
+    db.prepare(
+      `INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify restore')
+       ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at, updated_by = excluded.updated_by`,
+    ).run(DATABASE_COPY_KEY, `restored by rectify restore from ${backup} at ${new Date(now).toISOString()}`, now);
+  } finally {
+    db.close();
+  }
+  fsyncFile(copy);
 }
 
 /** The name the database is kept under: `<db>.before-restore-20261207T131500Z`, with `-2`, `-3`… when taken. */

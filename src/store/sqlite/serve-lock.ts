@@ -219,6 +219,32 @@ export function holderStale(dbPath: string, value: string): boolean {
   return liveHolder(dbPath, value) === undefined;
 }
 
+/**
+ * What a holder record read in the database (`value` of a HOLDER_ROWS row) says when it
+ * names another file than `dbPath`: the database was copied (a plain copy, a clone, a
+ * restored backup) while that rectify had it open, since every holder records the file it
+ * opened, and a clean close removes its record. Undefined when it names this file (a
+ * crash of this database's own rectify leaves that), or names none. Only the inode is
+ * compared: the device number of the same volume may differ on another node or after a
+ * remount (a Kubernetes pod started again elsewhere on its volume), and so may the host
+ * name, while a copy is another file, with another inode. (A file-system snapshot
+ * restored keeps its inodes: it is not told so; restore its file with rectify restore.)
+ */
+export function copiedWhileHeld(dbPath: string, value: string): string | undefined {
+  let h: HolderRecord;
+  try {
+    h = JSON.parse(value) as HolderRecord;
+  } catch {
+    return undefined;
+  }
+  if (typeof h !== 'object' || h === null || typeof h.file !== 'string') return undefined;
+  const inode = (file: string): string | undefined => file.split(':')[1];
+  const here = fileIdentity(dbPath);
+  if (!here || inode(h.file) === undefined || inode(h.file) === inode(here)) return undefined;
+  const who = typeof h.command === 'string' && Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.since === 'number' ? describeHolder(h) : 'a rectify';
+  return `copied while ${who} had it open (its record names inode ${inode(h.file)}, this file is inode ${inode(here)})`;
+}
+
 /** The holder a record names, when it still runs and holds this file; undefined when it is gone, or cannot be told. */
 function liveHolder(dbPath: string, raw: string): HolderRecord | undefined {
   let h: HolderRecord;

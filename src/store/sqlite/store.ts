@@ -1,5 +1,5 @@
 import Database from 'better-sqlite3';
-import { HOLDER_ROWS, holderRecord, holderStale, holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
+import { copiedWhileHeld, HOLDER_ROWS, holderRecord, holderStale, holdLocalLock, holdServeLock, lockOwner, SERVE_OWNER_KEY, serveLockHolder, type ServeLock } from './serve-lock.js';
 import { existsSync, mkdirSync, realpathSync, statfsSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { MAX_COOLDOWN_MS, OUTCOME_UNKNOWN, RectifyError } from '../../domain/index.js';
@@ -17,6 +17,7 @@ import type {
   TransactOptions,
   Tx,
 } from '../ports.js';
+import { DATABASE_COPY_KEY } from '../ports.js';
 import { AuditLogDamaged, type AuditKey, type AuditRecord } from '../audit-verify.js';
 import { AuditKeyMismatch, createAuditChain } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
@@ -402,6 +403,14 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
         // A serve holds the lock alone: the other records are a crash's (or cannot be checked here), and go.
         const rows = db.prepare(`SELECT key, value FROM settings WHERE ${HOLDER_ROWS}`).all() as Array<{ key: string; value: string }>;
         const drop = db.prepare('DELETE FROM settings WHERE key = ?');
+        // A record naming another file: this one is a copy taken while that rectify had it
+        // open. Marked before the record goes, for the start's recovery (Tx.databaseCopy):
+        // what its runs under way did after the copy is not known. A mark already there
+        // (rectify restore's) is kept.
+        const copied = rows.map((row) => (row.key !== record?.key ? copiedWhileHeld(opts.path, row.value) : undefined)).find((c) => c !== undefined);
+        if (copied) {
+          db.prepare("INSERT INTO settings (key, value, updated_at, updated_by) VALUES (?, ?, ?, 'rectify') ON CONFLICT(key) DO NOTHING").run(DATABASE_COPY_KEY, `${copied}, found at ${new Date(now).toISOString()}`, now);
+        }
         for (const row of rows) if (row.key !== record?.key && holderStale(opts.path, row.value)) drop.run(row.key);
       }
       if (record) upsert.run((holderWritten = record.key), record.value, now);

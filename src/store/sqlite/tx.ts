@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { ApprovalRow, CircuitRecord, DeliveryRecord, ExecutionRow, IncidentRow, RepeatableRow, RepeatsCheckpoint, RunbookPause, RunOnObject, StoredDecision, ToldRow, Tx } from '../ports.js';
+import { DATABASE_COPY_KEY } from '../ports.js';
 import { NOTIFIED_ONLY, TOLD_EVENTS } from '../../domain/index.js';
 import type { AuditChain } from './audit-chain.js';
 import { readDetails } from '../audit-verify.js';
@@ -792,6 +793,10 @@ export function createSqliteTx(db: Database.Database, chain: AuditChain, onUnrea
     guardClock: () => (s.settingGet.get(GUARD_CLOCK_KEY) as { value: string } | undefined)?.value ?? null,
     setGuardClock(value, at) {
       s.settingSet.run(GUARD_CLOCK_KEY, value, at, 'rectify');
+    },
+    databaseCopy: () => (s.settingGet.get(DATABASE_COPY_KEY) as { value: string } | undefined)?.value ?? null,
+    clearDatabaseCopy() {
+      s.settingDelete.run(DATABASE_COPY_KEY);
     },
     pausedRunbooks() {
       // Keys sort as text: every key with the prefix lies in [prefix, prefix + U+FFFF).
