@@ -61,7 +61,7 @@ import { executionNeedsHuman, INTERRUPTED_IN_COPY, voteSlackUserId, type Approva
 import type { NotificationEvent, NotificationPlan, Notify } from '../notify/types.js';
 import type { RoundsSpent } from '../notify/queue.js';
 import { approvalRequestNotificationId, approvalVoteNotificationId, type Outbox, type ToldDetails } from '../notify/outbox.js';
-import { placePagerdutyOccurrence, type Placed } from './occurrence.js';
+import { FIRING_AFTER_RESOLVE_MS, placeOccurrence, type Placed } from './occurrence.js';
 import { DEFAULT_MAX_PENDING_APPROVALS, applyAlreadyResolved, applyDuplicate, applyResolved, applyVerdict, decidedAgainOnRedelivery, postedIdTaken, staleRunbookReason, repostedDifferently, type ApplyContext, type ExecutionClaim } from './apply.js';
 import type { ExecutionTracker } from './executions.js';
 import { createTruncationBudget, TRUNCATED_OUTCOME, truncatedReason, type TruncationTake } from './truncations.js';
@@ -400,9 +400,6 @@ function movedOnReason(incident: Incident, later: NonNullable<Placed['later']>):
   return `PagerDuty incident ${incident.labels.pagerduty_incident} had a later event (${later.event ?? 'unknown'}${when}, ${later.decision.incident_id}: ${later.decision.action}) before this one, which happened at ${incident.labels.pagerduty_occurred_at}, came: the incident has moved on since, nothing to fix`;
 }
 
-/** How long after its resolve a firing delivery of an Alertmanager occurrence is still taken for an HA pair's or a retry's (see warnFiringAfterResolve). */
-const FIRING_AFTER_RESOLVE_MS = 60_000;
-
 const tellsOrActs = (v: Verdict): boolean => v.kind !== 'dry_run' && v.event !== 'RATE_LIMITED';
 
 /**
@@ -578,7 +575,7 @@ export function createEngine(deps: EngineDeps) {
 
   /** Inputs whose enriched values a matcher of their runbook does not hold on (see enrichInput). */
   const mismatched = new WeakMap<DecideInput, Mismatch>();
-  /** A PagerDuty input's incident as ingest made it, before it was placed in its occurrence (see occurrence.ts). */
+  /** A PagerDuty (or startsAt-less Alertmanager) input's incident as ingest made it, before it was placed in its occurrence (see occurrence.ts). */
   const ingestedAs = new WeakMap<DecideInput, Incident>();
   /** Inputs no runbook matches on their enriched values: the reason their decision gives (see rematch). */
   const unmatched = new WeakMap<DecideInput, string>();
@@ -1098,11 +1095,12 @@ export function createEngine(deps: EngineDeps) {
     };
     const seen = new Map<string, DecisionResult | null>();
     for (const input of inputs) {
-      // A PagerDuty reopen or resolve takes the keys of the occurrence it belongs to (see occurrence.ts).
+      // A PagerDuty reopen or resolve, or an Alertmanager alert without a startsAt firing again
+      // after its resolve, takes the keys of the occurrence it belongs to (see occurrence.ts).
       // Placed from the keys ingest gave it, each time it is decided (again after its I/O).
       const ingested = ingestedAs.get(input) ?? input.incident;
       ingestedAs.set(input, ingested);
-      const placed = placePagerdutyOccurrence(tx, ingested, now);
+      const placed = placeOccurrence(tx, ingested, now);
       let incident = (input.incident = placed.incident);
       const first = earlier && !seen.has(incident.dedup_key) ? earlier.get(incident.dedup_key) : seen.get(incident.dedup_key);
       if (first === null) {

@@ -1,7 +1,7 @@
 import type { Incident } from '../domain/index.js';
 import type { StoredDecision, Tx } from '../store/ports.js';
 
-/** The alert key of a PagerDuty incident's n-th occurrence: its first firing keeps the plain key, each reopen counts one up. */
+/** The alert key of a PagerDuty incident's (or a startsAt-less Alertmanager alert's) n-th occurrence: its first firing keeps the plain key, each reopen counts one up. */
 const occurrenceKey = (base: string, n: number): string => (n === 0 ? base : `${base}#${n}`);
 
 /** One event of the incident recorded already: the decision that recorded it, and when PagerDuty says it happened. */
@@ -130,6 +130,61 @@ export function placePagerdutyOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIn
   // the latest fired (its resolve on its way), not by this resolve.
   const free = slots.find((sl) => !sl.resolve && (!sl.firing || Number.isNaN(t) || Number.isNaN(sl.firing.at)));
   return { incident: place(free ? free.n : next, 'resolved') };
+}
+
+/** How long after its resolve a firing delivery of an Alertmanager occurrence is still taken for an HA pair's or a retry's. */
+export const FIRING_AFTER_RESOLVE_MS = 60_000;
+
+/**
+ * Places an Alertmanager alert sent without a startsAt (or an empty one; Alertmanager
+ * always sends one, other senders to its route may not) in the occurrence it belongs
+ * to. Its occurrence is named by the fingerprint alone (`am:<fp>:`), so without this
+ * every later firing of the label set shared the key of the first, decided (and
+ * resolved) already: answered `duplicate`, never decided again. So its occurrences
+ * are numbered as a PagerDuty incident's are (`am:<fp>:`, then `am:<fp>:#1`, `#2`…):
+ *
+ * - A firing delivery that comes more than FIRING_AFTER_RESOLVE_MS after the last
+ *   occurrence's resolve was recorded is a new occurrence, decided as usual. One
+ *   within it (an HA pair's or a retry's copy of the firing just resolved) is that
+ *   occurrence's, answered as a firing after its resolve is.
+ * - Any other delivery is the last occurrence's: a firing one while it fires is a
+ *   `duplicate`, a resolve resolves it (a copy of that resolve is a `duplicate`).
+ *
+ * The last occurrence is looked for only once the first has a resolve (a later one is
+ * made only after its previous one's resolve), found as lastOccurrence finds a
+ * PagerDuty incident's; the rows read are kept the dedup retention from `now`, the
+ * first occurrence's with them, so they are forgotten together. An alert with a
+ * startsAt is returned as it is: its startsAt names its occurrence.
+ */
+export function placeAlertmanagerOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIncident' | 'incidentSeen'>, incident: Incident, now: number): Placed {
+  const base = incident.alert_key;
+  if (incident.source !== 'alertmanager' || base === undefined || !base.endsWith(':')) return { incident };
+  const rows = (n: number): { firing: StoredDecision | undefined; resolved: StoredDecision | undefined } => {
+    const key = occurrenceKey(base, n);
+    const firing = tx.decisionByDedup(`${key}:firing`);
+    const resolved = tx.decisionByDedup(`${key}:resolved`);
+    for (const d of [firing, resolved]) if (d) tx.incidentSeen(d.incident_id, now);
+    return { firing, resolved };
+  };
+  const first = rows(0);
+  const last = first.resolved ? lastOccurrence((n) => {
+    const r = rows(n);
+    return r.firing !== undefined || r.resolved !== undefined;
+  }) : 0;
+  const { resolved } = last === 0 ? first : rows(last);
+  let n = last;
+  if (incident.status === 'firing' && resolved) {
+    const at = tx.getIncident(resolved.incident_id)?.incident.received_at;
+    if (at === undefined || now - at > FIRING_AFTER_RESOLVE_MS) n = last + 1;
+  }
+  if (n === 0) return { incident };
+  const key = occurrenceKey(base, n);
+  return { incident: { ...incident, alert_key: key, dedup_key: `${key}:${incident.status}` } };
+}
+
+/** The occurrence an alert delivery belongs to: a PagerDuty event's (placePagerdutyOccurrence), an Alertmanager alert's without a startsAt (placeAlertmanagerOccurrence). */
+export function placeOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'getIncident' | 'incidentSeen'>, incident: Incident, now: number): Placed {
+  return incident.source === 'alertmanager' ? placeAlertmanagerOccurrence(tx, incident, now) : placePagerdutyOccurrence(tx, incident, now);
 }
 
 /** The integers from `from` to `to`, both included (none when `to` is below `from`). */

@@ -171,7 +171,9 @@ function confidenceLookalike(m: Record<string, string> | undefined, read: number
  * annotation under another spelling of the key, `Confidence` or `confidence_score`,
  * which is not read, unless a readable `confidence` is given and it holds the same
  * number); context = labels, well formed. One occurrence (fingerprint +
- * startsAt + status) is decided once.
+ * startsAt + status) is decided once. Without a startsAt (or an empty one) the key
+ * names the fingerprint alone (`am:<fp>:`): the engine places each firing after a
+ * resolve in an occurrence of its own (see placeAlertmanagerOccurrence, engine/occurrence.ts).
  */
 export function alertmanagerToIncidents(
   body: AlertmanagerWebhook,

@@ -109,3 +109,54 @@ describe('Alertmanager: an alert firing again after its resolve, with the same s
     }
   });
 });
+
+// An alert sent without a startsAt (Alertmanager always sends one; other senders to its
+// route may not) had one key for all its firings: after its first resolve every later
+// firing was answered `duplicate` of the first decision, never decided, nobody asked.
+describe('Alertmanager: an alert without a startsAt firing again after its resolve', () => {
+  it('is a new occurrence, decided, once the resolve is more than a minute old; its re-delivery is a duplicate and its resolve resolves it', async () => {
+    const target = await startHttpTarget();
+    const svc = await startTestService({ captureLogs: true, runbooks: runbooksFile(postRunbook('failover', { trigger: 'db_down', url: `${target.url}/failover/{service}`, maxPerHour: 1000 })) });
+    try {
+      const post = async (status: 'firing' | 'resolved') =>
+        (await svc.post('/api/v1/webhooks/alertmanager?wait=true', { version: '4', alerts: [{ status, labels: { alertname: 'db_down', service: 'orders' } }] })).body.results[0];
+      const summary = (r: { action: string; event: string; reason: string | null }) => [r.action, r.event, r.reason];
+      const approval = async (id: string) => (await svc.get(`/api/v1/approvals/${id}`)).body.status;
+      const fired = await post('firing');
+      assert.deepEqual(summary(fired), ['approval_required', 'APPROVAL_REQUIRED', 'risk HIGH requires approval']);
+      svc.clock.advance(5_000);
+      assert.deepEqual(summary(await post('resolved')), ['resolved', 'RESOLVED', 'alert resolved; 1 pending approval(s) cancelled']);
+      // An HA pair's copies within the minute: the same occurrence, answered as before.
+      svc.clock.advance(60_000);
+      const copy = await post('firing');
+      assert.deepEqual([copy.action, copy.incident_id], ['duplicate', fired.incident_id]);
+      assert.equal((await post('resolved')).action, 'duplicate');
+      // Firing again later: a new occurrence, decided, a new request asked.
+      svc.clock.advance(1_000);
+      const second = await post('firing');
+      assert.deepEqual(summary(second), ['approval_required', 'APPROVAL_REQUIRED', 'risk HIGH requires approval']);
+      assert.notEqual(second.incident_id, fired.incident_id);
+      assert.notEqual(second.approval_id, fired.approval_id);
+      assert.equal(await approval(second.approval_id), 'pending');
+      // Its re-delivery while it fires (and its request is pending) is a duplicate of it.
+      svc.clock.advance(5 * 60_000);
+      const again = await post('firing');
+      assert.deepEqual([again.action, again.event, again.incident_id], ['duplicate', 'DUPLICATE', second.incident_id]);
+      // Its resolve resolves it, cancelling its request; the first one's stays as it was.
+      svc.clock.advance(5_000);
+      const resolved = await post('resolved');
+      assert.deepEqual([...summary(resolved), resolved.incident_id], ['resolved', 'RESOLVED', 'alert resolved; 1 pending approval(s) cancelled', second.incident_id]);
+      assert.deepEqual([await approval(fired.approval_id), await approval(second.approval_id)], ['cancelled', 'cancelled']);
+      // And a third firing is a third occurrence.
+      svc.clock.advance(10 * 60_000);
+      const third = await post('firing');
+      assert.deepEqual(summary(third), ['approval_required', 'APPROVAL_REQUIRED', 'risk HIGH requires approval']);
+      assert.equal(new Set([fired.incident_id, second.incident_id, third.incident_id]).size, 3);
+      assert.equal(svc.log.records().filter((l) => String(l.msg).startsWith('Alertmanager alert firing again after it was resolved')).length, 0);
+      assert.equal(target.calls('/failover/orders', 'POST'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});
