@@ -86,7 +86,8 @@ export interface RunOutcome {
 export const STOP_RECORD_MS = 5_000;
 
 export interface RunnerDeps {
-  store: Pick<Store, 'transact'>;
+  /** faultKind: a run whose end the store refuses with a fault only a restart clears is not retried (see RunOutcome.unrecorded). */
+  store: Pick<Store, 'transact' | 'faultKind'>;
   /**
    * After a stop's abort, how long a run whose end the store cannot take yet (a lock held
    * elsewhere, a full disk) keeps trying to record it, each attempt's wait for the lock
@@ -799,13 +800,21 @@ export function createExecutionRunner(deps: RunnerDeps) {
           const wait = left();
           return await end(Number.isFinite(wait) ? { lockWaitMs: Math.max(0, wait) } : undefined);
         } catch (again) {
+          const unrecorded: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED', unrecorded: true };
           // A closed store takes nothing more: the next start records the run.
           const closed = isRectifyError(again) && again.code === 'SHUTTING_DOWN';
           if (closed || left() <= 0) {
-            log.error({ err: errorMessage(again) }, 'the interruption could not be recorded before the stop: the next start records it INTERRUPTED; a person must check');
-            return { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED', unrecorded: true };
+            log.error({ err: recordFault(again) }, 'the interruption could not be recorded before the stop: the next start records it INTERRUPTED; a person must check');
+            return unrecorded;
           }
-          log.warn({ err: errorMessage(again) }, 'the interruption could not be recorded yet; retrying');
+          // Nor does a store whose fault only a restart clears (a commit whose outcome is not
+          // known, the database file lost, the audit log keyed otherwise by another rectify):
+          // retrying would keep the run (and a `run --local`) waiting for ever.
+          if (deps.store.faultKind() === 'lasting') {
+            log.error({ err: recordFault(again) }, 'the interruption cannot be recorded until rectify restarts: the next start records it INTERRUPTED; a person must check');
+            return unrecorded;
+          }
+          log.warn({ err: recordFault(again) }, 'the interruption could not be recorded yet; retrying');
           // A stop's abort during the wait ends it: the next attempt is then bounded by the stop.
           await sleep(Math.min(delay, left()), abortedAt === undefined ? signal : undefined).catch(() => undefined);
         }

@@ -36,7 +36,9 @@ export const runHelp = clientHelp(
       'take that record (its write lock held by another program, a full disk), it keeps trying',
       'for 5s, then says on stderr which run was not recorded: it shows as running until the next',
       'start of rectify serve on the database records it INTERRUPTED, and a person must check',
-      '(exit 1). Where that database is not there, the run is refused (exit 2): a new one would',
+      '(exit 1). The same, at once and without Ctrl-C, when the database refuses the run\'s end',
+      'until a restart (another rectify keyed its audit log with another --audit-key, the file',
+      'lost). Where that database is not there, the run is refused (exit 2): a new one would',
       'hold none of the guardrail state.',
       '',
       '--json prints {"result": <decision>, "execution": <execution or null>}; when watching the run',
@@ -269,8 +271,12 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
       : undefined;
     const execution = view ? (view as ExecutionJson) : null;
     const held = heldBy(result, () => service_.store.read((tx) => tx.runningExecutions()));
-    // Stopped by Ctrl-C: what the stop left unrecorded is known once it is done.
-    const unrecorded = closing ? (await closing).unrecorded : [];
+    // Stopped by Ctrl-C: what the stop left unrecorded is known once it is done. A run the
+    // database still shows running once it ended here is one whose end it refused until a
+    // restart (a fault that lasts: another rectify keyed the audit log otherwise, the file
+    // lost): left unrecorded all the same.
+    const unrecorded = closing ? [...(await closing).unrecorded] : [];
+    if (execution?.state === 'running' && !unrecorded.includes(execution.id)) unrecorded.push(execution.id);
     const code = finish(io, json, result, execution, { unrecorded: execution !== null && unrecorded.includes(execution.id) });
     if (held) io.err(held);
     for (const id of unrecorded) {
