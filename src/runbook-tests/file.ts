@@ -4,7 +4,6 @@ import { durationHint, impossibleTime, parseDuration, parseRfc3339 } from '../li
 import {
   checkKeys,
   createReporter,
-  describeValue as describe,
   expectMap,
   formatPath,
   has,
@@ -157,12 +156,12 @@ export function parseTestFile(text: string, file: string): { suite?: RunbookTest
   }
   if (source.notPlain.length) return { problems: source.notPlain.map((p) => ({ file, path: formatPath(p.path), message: p.message, line: p.line })) };
   const problems: LoadProblem[] = [];
-  const r = createReporter(file, source.lineOf, problems, source.writtenAt, source.keyOf);
+  const r = createReporter(file, source.lineOf, problems, source.writtenAt, source.keyOf, source.emptyPairAt);
   // Runbook ids in a state, with where each is written: which exist is known only once the runbooks are loaded.
   const refs: StateRefs = [];
   const doc = source.value;
   if (!isMapValue(doc)) {
-    r.report([], `expected a map with "runbooks:" and "tests:", got ${describe(doc)}`);
+    r.report([], `expected a map with "runbooks:" and "tests:", got ${r.got([], doc)}`);
     return { problems };
   }
   checkKeys(r, doc, FILE_KEYS, []);
@@ -200,14 +199,14 @@ function readTime(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const ms = typeof text === 'string' ? parseRfc3339(text) : undefined;
   if (ms !== undefined) return ms;
   // A date that does not exist (2026-02-31, T24:00:00) is named as such: Date.parse would move it.
-  r.report(path, (typeof text === 'string' ? impossibleTime(text) : undefined) ?? `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${describe(v)}`);
+  r.report(path, (typeof text === 'string' ? impossibleTime(text) : undefined) ?? `expected an RFC 3339 time such as "2026-11-24T03:00:00Z", got ${r.got(path, v)}`);
   return undefined;
 }
 
 function readDurationMs(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const ms = typeof v === 'string' ? parseDuration(v) : undefined;
   if (ms !== undefined) return ms;
-  r.report(path, `expected a duration such as "90s", "5m" or "1h", got ${describe(v)}${durationHint(v)}`);
+  r.report(path, `expected a duration such as "90s", "5m" or "1h", got ${r.got(path, v)}${durationHint(v)}`);
   return undefined;
 }
 
@@ -299,7 +298,7 @@ function readState(r: Reporter, v: unknown, path: YamlPath, refs: StateRefs): St
 
 function readNonNegativeInt(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v >= 0) return v;
-  r.report(path, `expected an integer >= 0, got ${describe(v)}`);
+  r.report(path, `expected an integer >= 0, got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -396,7 +395,7 @@ function readValues(r: Reporter, v: unknown, path: YamlPath): Record<string, str
     else if (typeof x === 'number' || typeof x === 'boolean') {
       const text = scalarAsText(r, x, [...path, k], 'a value');
       if (text !== undefined) out[k] = text;
-    } else r.report([...path, k], `expected a string, number or boolean, got ${describe(x)}`);
+    } else r.report([...path, k], `expected a string, number or boolean, got ${r.got([...path, k], x)}`);
   }
   return out;
 }
@@ -406,7 +405,7 @@ function readGuardrails(r: Reporter, v: unknown, path: YamlPath): { ok: boolean;
   if (v === 'pass') return { ok: true, detail: 'passed (rectify test)' };
   if (v === 'fail') return { ok: false, detail: 'failed (rectify test)' };
   if (isMapValue(v) && Object.keys(v).length === 1 && typeof v.fail === 'string') return { ok: false, detail: v.fail };
-  r.report(path, `expected pass, fail or {fail: "why"}, got ${describe(v)}`);
+  r.report(path, `expected pass, fail or {fail: "why"}, got ${r.got(path, v)}`);
   return undefined;
 }
 

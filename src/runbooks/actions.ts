@@ -4,7 +4,7 @@ import { missingNamespace, readKubeName } from './checks.js';
 import { checkKeys, expectMap, has, isMapValue, readNonNegativeNumber, readOneOf, readSecondsMs, readStatusRange, readString, scalarAsText, type YamlMap } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { DEFAULT_KUBE_TIMEOUT_MS, NO_REVISION_ZERO, parseKubectl } from './kubectl.js';
-import { describe, type Reporter, type YamlPath } from './problems.js';
+import type { Reporter, YamlPath } from './problems.js';
 import { compileTemplate, isLiteral, literalTemplate, literalText, placeholderLike, refuseNearMisses } from './template.js';
 import { shellIn } from './argv-programs.js';
 
@@ -45,7 +45,7 @@ export function compileAction(r: Reporter, v: unknown, path: YamlPath, opts: Act
     return parsed.value;
   }
   if (!isMapValue(v)) {
-    r.report(path, `expected a kubectl command or a map (${ACTION_TYPES.join(', ')}), got ${describe(v)}`);
+    r.report(path, `expected a kubectl command or a map (${ACTION_TYPES.join(', ')}), got ${r.got(path, v)}`);
     return undefined;
   }
   const keys = Object.keys(v);
@@ -139,7 +139,7 @@ function compileKubeAction(r: Reporter, v: unknown, path: YamlPath, opts: Action
     for (const b of ['ignore_daemonsets', 'delete_emptydir_data']) {
       if (!has(m, b)) continue;
       if (typeof m[b] === 'boolean') args[b] = literalTemplate(String(m[b]));
-      else r.report([...path, b], `expected true or false, got ${describe(m[b])}`);
+      else r.report([...path, b], `expected true or false, got ${r.got([...path, b], m[b])}`);
     }
   }
   let timeoutMs = DEFAULT_KUBE_TIMEOUT_MS;
@@ -164,16 +164,16 @@ function readIntegerTemplate(r: Reporter, v: unknown, path: YamlPath): Template 
     const n = readNonNegativeNumber(r, v, path);
     if (n === undefined) return undefined;
     if (!Number.isSafeInteger(n)) {
-      r.report(path, `expected a whole number or a {placeholder}, got ${describe(v)}`);
+      r.report(path, `expected a whole number or a {placeholder}, got ${r.got(path, v, true)}`);
       return undefined;
     }
     return literalTemplate(String(n));
   }
-  const s = readString(r, v, path);
+  const s = readString(r, v, path, true);
   if (s === undefined || refuseNearMisses(r, s, path)) return undefined;
   const t = compileTemplate(s, 'integer');
   if (isLiteral(t) && !/^(0|[1-9][0-9]*)$/.test(s)) {
-    r.report(path, `expected a whole number or a {placeholder}, got ${describe(v)}`);
+    r.report(path, `expected a whole number or a {placeholder}, got ${r.got(path, v, true)}`);
     return undefined;
   }
   return t;
@@ -249,13 +249,13 @@ function compileCommand(r: Reporter, v: unknown, path: YamlPath): CommandActionS
 function readArgv(r: Reporter, m: YamlMap, path: YamlPath): Template[] | undefined {
   const v = m.argv;
   if (!Array.isArray(v) || v.length === 0) {
-    r.report(path, `expected a non-empty list [program, arg, …], got ${describe(v)}`);
+    r.report(path, `expected a non-empty list [program, arg, …], got ${r.got(path, v)}`);
     return undefined;
   }
   const out: Template[] = [];
   let ok = true;
   v.forEach((item, i) => {
-    const text = typeof item === 'number' ? scalarAsText(r, item, [...path, i], 'an argument') : readString(r, item, [...path, i]);
+    const text = typeof item === 'number' ? scalarAsText(r, item, [...path, i], 'an argument') : readString(r, item, [...path, i], true);
     if (text === undefined) {
       ok = false;
       return;

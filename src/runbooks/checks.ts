@@ -19,7 +19,7 @@ import {
 } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
 import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
-import { describe, type Reporter, type YamlPath } from './problems.js';
+import type { Reporter, YamlPath } from './problems.js';
 import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, scanTemplate, type PlaceholderSpec, type ScannedPlaceholder } from './template.js';
 
 /**
@@ -83,7 +83,7 @@ export function compileCheckList(r: Reporter, v: unknown, path: YamlPath, opts: 
 export function compileCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs?: number): CheckSpec | undefined {
   if (typeof v === 'string') return compileNamed(r, v, {}, path, path, undefined, budgetMs);
   if (!isMapValue(v)) {
-    r.report(path, `expected a check name or a map (${CHECK_TYPES.join(', ')}), got ${describe(v)}`);
+    r.report(path, `expected a check name or a map (${CHECK_TYPES.join(', ')}), got ${r.got(path, v)}`);
     return undefined;
   }
   if (has(v, 'named')) return compileNamedBlock(r, v, path, budgetMs);
@@ -105,7 +105,7 @@ export function compileCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs?:
   }
   if (namedCheck(key)) {
     if (body !== null && !isMapValue(body)) {
-      r.report(at, `expected a map of parameters, got ${describe(body)}`);
+      r.report(at, `expected a map of parameters, got ${r.got(at, body)}`);
       return undefined;
     }
     return compileNamed(r, key, body ?? {}, path, at, 'inline', budgetMs);
@@ -200,7 +200,7 @@ function compileNamed(
     } else if (p.type === 'fraction') {
       const n = parseFraction(value);
       if (n !== undefined) spec.params[key] = n;
-      else r.report(at, `expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${describe(value)}`);
+      else r.report(at, `expected a fraction between 0 and 1 (exclusive) such as 0.1, or a percentage such as "10%", got ${r.got(at, value)}`);
     } else {
       const s = readNonEmptyString(r, value, at);
       if (s === undefined) continue;
@@ -247,7 +247,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   if (!m) return undefined;
   const before = r.count();
   checkKeys(r, m, ['query', 'expect', 'for_seconds', 'timeout_seconds', 'interval_seconds', 'on_empty', 'on_no_data'], path);
-  const query = readNonEmptyString(r, m.query, [...path, 'query']);
+  const query = readNonEmptyString(r, m.query, [...path, 'query'], true);
   for (const name of query === undefined ? [] : promqlCommentPlaceholders(query)) {
     r.report(
       [...path, 'query'],
@@ -258,7 +258,7 @@ function compilePromql(r: Reporter, v: unknown, path: YamlPath, budgetMs: number
   const expectText = readString(r, m.expect, [...path, 'expect']);
   if (expectText !== undefined) {
     expect = parseExpectation(expectText);
-    if (!expect) r.report([...path, 'expect'], `expected a comparison such as "< 0.05" (one of < <= > >= == != and a number), got ${describe(expectText)}`);
+    if (!expect) r.report([...path, 'expect'], `expected a comparison such as "< 0.05" (one of < <= > >= == != and a number), got ${r.got([...path, 'expect'], expectText)}`);
   }
   const forMs = has(m, 'for_seconds') ? readSecondsMs(r, m.for_seconds, [...path, 'for_seconds'], { allowZero: true }) : 0;
   const timeoutMs = has(m, 'timeout_seconds') ? readSecondsMs(r, m.timeout_seconds, [...path, 'timeout_seconds'], { allowZero: false }) : 120_000;
@@ -358,7 +358,7 @@ function compileKubeCheck(r: Reporter, v: unknown, path: YamlPath, budgetMs: num
  * and text that only looks like a placeholder (`{{pod}}`, `{pod-name}`) is refused.
  */
 export function readKubeName(r: Reporter, v: unknown, path: YamlPath, kind: 'k8s_name' | 'k8s_label'): Template | undefined {
-  const text = readNonEmptyString(r, v, path);
+  const text = readNonEmptyString(r, v, path, true);
   if (text === undefined || refuseNearMisses(r, text, path)) return undefined;
   const t = compileTemplate(text, kind);
   if (isLiteral(t)) {

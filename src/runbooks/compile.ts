@@ -39,7 +39,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
     r.report(path, `runbook id ${describe(id)} is a number: runbooks are matched in file order, and a numeric id would be read out of it; add a letter`, 'key');
   }
   if (!isMapValue(value)) {
-    r.report(path, `expected a map of runbook fields, got ${describe(value)}`);
+    r.report(path, `expected a map of runbook fields, got ${r.got(path, value)}`);
     return undefined;
   }
   const m = value;
@@ -66,7 +66,7 @@ export function compileRunbook(r: Reporter, id: string, value: unknown, path: Ya
   const owner = has(m, 'owner') ? readString(r, m.owner, at('owner')) : undefined;
   const declaredParams = readDeclaredParams(r, m.params, at('params'));
   if (has(m, 'last_updated') && typeof m.last_updated !== 'string' && typeof m.last_updated !== 'number') {
-    r.report(at('last_updated'), `expected a date or text, got ${describe(m.last_updated)}`);
+    r.report(at('last_updated'), `expected a date or text, got ${r.got(at('last_updated'), m.last_updated)}`);
   }
   if (has(m, 'success_rate')) readFraction(r, m.success_rate, at('success_rate'));
   if (has(m, 'verification')) readString(r, m.verification, at('verification'));
@@ -209,7 +209,7 @@ function readRisk(r: Reporter, m: YamlMap, path: YamlPath): Risk | undefined {
   const parse = (v: unknown, key: string): Risk | undefined => {
     const up = typeof v === 'string' ? v.toUpperCase() : undefined;
     if (up && (RISKS as readonly string[]).includes(up)) return up as Risk;
-    r.report([...path, key], `expected LOW, MEDIUM or HIGH, got ${describe(v)}`);
+    r.report([...path, key], `expected LOW, MEDIUM or HIGH, got ${r.got([...path, key], v)}`);
     return undefined;
   };
   const risk = has(m, 'risk') ? parse(m.risk, 'risk') : undefined;
@@ -239,7 +239,7 @@ function alertnamesMatched(matchers: readonly Matcher[]): string[] {
 function readCooldownMinutes(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   const n = readNonNegativeNumber(r, v, path);
   if (n === undefined || n <= MAX_COOLDOWN_MINUTES) return n;
-  r.report(path, `expected at most ${MAX_COOLDOWN_MINUTES} minutes (a year), got ${describe(v)}: to stop a runbook acting, set mode: dry_run or remove it`);
+  r.report(path, `expected at most ${MAX_COOLDOWN_MINUTES} minutes (a year), got ${r.got(path, v)}: to stop a runbook acting, set mode: dry_run or remove it`);
   return undefined;
 }
 
@@ -335,7 +335,7 @@ function readDeclaredParams(r: Reporter, v: unknown, path: YamlPath): Record<str
       }
     }
   } else {
-    r.report(path, `expected a map of placeholder name to what it means (or a list of names), got ${describe(v)}`);
+    r.report(path, `expected a map of placeholder name to what it means (or a list of names), got ${r.got(path, v)}`);
   }
   return r.count() === before ? out : undefined;
 }
@@ -376,7 +376,7 @@ function refuseScaleToZero(r: Reporter, m: YamlMap, path: YamlPath, actions: Act
 
 function readApprovals(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (v === 1 || v === 2) return v;
-  r.report(path, `expected 1 or 2, got ${describe(v)}`);
+  r.report(path, `expected 1 or 2, got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -387,7 +387,7 @@ function readMaxUnavailable(r: Reporter, v: unknown, path: YamlPath): string | n
     const pct = /^([1-9]\d?|100)%$/.exec(v);
     if (pct || /^[1-9]\d*$/.test(v)) return v;
   }
-  r.report(path, `expected a percentage such as "25%" or a positive integer, got ${describe(v)}`);
+  r.report(path, `expected a percentage such as "25%" or a positive integer, got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -408,7 +408,7 @@ function readActions(r: Reporter, m: YamlMap, path: YamlPath, opts: { forceDelet
   }
   if (hasMany) {
     if (!Array.isArray(m.actions) || m.actions.length === 0) {
-      r.report([...path, 'actions'], `expected a non-empty list of actions, got ${describe(m.actions)}`);
+      r.report([...path, 'actions'], `expected a non-empty list of actions, got ${r.got([...path, 'actions'], m.actions)}`);
       return undefined;
     }
     return compileActionList(r, m.actions, [...path, 'actions'], opts);

@@ -19,7 +19,7 @@ export function has(obj: YamlMap, key: string): boolean {
 
 export function expectMap(r: Reporter, v: unknown, path: YamlPath, what = 'a map'): YamlMap | undefined {
   if (isMapValue(v)) return v;
-  r.report(path, `expected ${what}, got ${describe(v)}`);
+  r.report(path, `expected ${what}, got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -33,9 +33,10 @@ export function checkKeys(r: Reporter, obj: YamlMap, known: readonly string[], p
   }
 }
 
-export function readString(r: Reporter, v: unknown, path: YamlPath): string | undefined {
+/** @param placeholders whether the field is a template (its `{name}`s are filled), for what a `{name}` read as a map is told. */
+export function readString(r: Reporter, v: unknown, path: YamlPath, placeholders = false): string | undefined {
   if (typeof v === 'string') return v;
-  r.report(path, `expected a string, got ${describe(v)}`);
+  r.report(path, `expected a string, got ${r.got(path, v, placeholders)}`);
   return undefined;
 }
 
@@ -55,52 +56,53 @@ export function scalarAsText(r: Reporter, v: number | boolean, path: YamlPath, w
   return undefined;
 }
 
-export function readNonEmptyString(r: Reporter, v: unknown, path: YamlPath): string | undefined {
+/** @param placeholders as for readString. */
+export function readNonEmptyString(r: Reporter, v: unknown, path: YamlPath, placeholders = false): string | undefined {
   if (typeof v === 'string' && v.trim() !== '') return v;
-  r.report(path, `expected a non-empty string, got ${describe(v)}`);
+  r.report(path, `expected a non-empty string, got ${r.got(path, v, placeholders)}`);
   return undefined;
 }
 
 export function readPositiveInt(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isSafeInteger(v) && v > 0) return v;
-  r.report(path, `expected a positive integer, got ${describe(v)}`);
+  r.report(path, `expected a positive integer, got ${r.got(path, v)}`);
   return undefined;
 }
 
 export function readNonNegativeNumber(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return v;
-  r.report(path, `expected a number >= 0, got ${describe(v)}`);
+  r.report(path, `expected a number >= 0, got ${r.got(path, v)}`);
   return undefined;
 }
 
 export function readPositiveNumber(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v > 0) return v;
-  r.report(path, `expected a number > 0, got ${describe(v)}`);
+  r.report(path, `expected a number > 0, got ${r.got(path, v)}`);
   return undefined;
 }
 
 export function readFraction(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v) && v >= 0 && v <= 1) return v;
-  r.report(path, `expected a number from 0 to 1, got ${describe(v)}`);
+  r.report(path, `expected a number from 0 to 1, got ${r.got(path, v)}`);
   return undefined;
 }
 
 export function readBool(r: Reporter, v: unknown, path: YamlPath): boolean | undefined {
   if (typeof v === 'boolean') return v;
-  r.report(path, `expected true or false, got ${describe(v)}`);
+  r.report(path, `expected true or false, got ${r.got(path, v)}`);
   return undefined;
 }
 
 export function readOneOf<T extends string>(r: Reporter, v: unknown, allowed: readonly T[], path: YamlPath): T | undefined {
   if (typeof v === 'string' && (allowed as readonly string[]).includes(v)) return v as T;
   const hint = typeof v === 'string' ? didYouMean(v, allowed) : '';
-  r.report(path, `expected one of ${allowed.join(', ')}, got ${describe(v)}${hint}`);
+  r.report(path, `expected one of ${allowed.join(', ')}, got ${r.got(path, v)}${hint}`);
   return undefined;
 }
 
 export function readStringList(r: Reporter, v: unknown, path: YamlPath): string[] | undefined {
   if (!Array.isArray(v)) {
-    r.report(path, `expected a list of strings, got ${describe(v)}`);
+    r.report(path, `expected a list of strings, got ${r.got(path, v)}`);
     return undefined;
   }
   const out: string[] = [];
@@ -117,7 +119,7 @@ export function readStringList(r: Reporter, v: unknown, path: YamlPath): string[
 export function readList(r: Reporter, v: unknown, path: YamlPath): unknown[] | undefined {
   if (v === undefined || v === null) return [];
   if (Array.isArray(v)) return v;
-  r.report(path, `expected a list, got ${describe(v)}`);
+  r.report(path, `expected a list, got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -131,17 +133,17 @@ export const MAX_SECONDS = MAX_DURATION.ms / 1000;
  */
 export function readSecondsMs(r: Reporter, v: unknown, path: YamlPath, opts: { allowZero: boolean; min?: { ms: number; why: string } }): number | undefined {
   if (typeof v !== 'number' || !Number.isFinite(v) || !(v > 0 || (opts.allowZero && v === 0))) {
-    r.report(path, `expected a number of seconds${opts.allowZero ? ' >= 0' : ' > 0'}, got ${describe(v)}`);
+    r.report(path, `expected a number of seconds${opts.allowZero ? ' >= 0' : ' > 0'}, got ${r.got(path, v)}`);
     return undefined;
   }
   if (v > MAX_SECONDS) {
-    r.report(path, `expected at most ${MAX_SECONDS} seconds (ten years), got ${describe(v)}`);
+    r.report(path, `expected at most ${MAX_SECONDS} seconds (ten years), got ${r.got(path, v)}`);
     return undefined;
   }
   const ms = Math.round(v * 1000);
   if (v > 0 && opts.min !== undefined && ms < opts.min.ms) {
     const least = opts.min.ms / 1000;
-    r.report(path, `expected at least ${least} ${least === 1 ? 'second' : 'seconds'}, got ${describe(v)}: ${opts.min.why}`);
+    r.report(path, `expected at least ${least} ${least === 1 ? 'second' : 'seconds'}, got ${r.got(path, v)}: ${opts.min.why}`);
     return undefined;
   }
   if (v > 0 && ms === 0) {
@@ -167,12 +169,12 @@ export function readStatusRange(r: Reporter, v: unknown, path: YamlPath): [numbe
   const isStatus = (n: unknown): n is number => typeof n === 'number' && Number.isInteger(n) && n >= 100 && n <= 599;
   if (isStatus(v)) return [v, v];
   if (Array.isArray(v) && v.length === 2 && isStatus(v[0]) && isStatus(v[1]) && v[0] <= v[1]) return [v[0], v[1]];
-  r.report(path, `expected a status code (100-599) or a range [low, high], got ${Array.isArray(v) ? JSON.stringify(v) : describe(v)}`);
+  r.report(path, `expected a status code (100-599) or a range [low, high], got ${Array.isArray(v) ? JSON.stringify(v) : r.got(path, v)}`);
   return undefined;
 }
 
 export function readNumberParam(r: Reporter, v: unknown, path: YamlPath): number | undefined {
   if (typeof v === 'number' && Number.isFinite(v)) return v;
-  r.report(path, `expected a number, got ${describe(v)}`);
+  r.report(path, `expected a number, got ${r.got(path, v)}`);
   return undefined;
 }

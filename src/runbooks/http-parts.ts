@@ -1,5 +1,5 @@
 import type { Placeholder, Template } from '../domain/runbook.js';
-import { describe, type Reporter, type YamlPath } from './problems.js';
+import type { Reporter, YamlPath } from './problems.js';
 import { expectMap, readString, scalarAsText } from './fields.js';
 import { compileTemplate, refuseNearMisses, scanTemplate } from './template.js';
 import { compileUrl } from './url.js';
@@ -52,7 +52,7 @@ function chosenBy(name: string): string | undefined {
 }
 
 export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | undefined {
-  const source = readString(r, v, path);
+  const source = readString(r, v, path, true);
   if (source === undefined || refuseNearMisses(r, source, path)) return undefined;
   const compiled = compileUrl(source);
   if (!compiled.ok) {
@@ -64,7 +64,7 @@ export function readUrl(r: Reporter, v: unknown, path: YamlPath): Template | und
 
 export function readMethod(r: Reporter, v: unknown, allowed: readonly string[], path: YamlPath): string | undefined {
   if (typeof v === 'string' && allowed.includes(v.toUpperCase())) return v.toUpperCase();
-  r.report(path, `expected an HTTP method (${allowed.join(', ')}), got ${describe(v)}`);
+  r.report(path, `expected an HTTP method (${allowed.join(', ')}), got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -87,7 +87,7 @@ export function readHeaders(r: Reporter, v: unknown, path: YamlPath): Record<str
       ok = false;
       continue;
     }
-    const text = typeof value === 'number' || typeof value === 'boolean' ? scalarAsText(r, value, [...path, name], 'a header value') : readString(r, value, [...path, name]);
+    const text = typeof value === 'number' || typeof value === 'boolean' ? scalarAsText(r, value, [...path, name], 'a header value') : readString(r, value, [...path, name], true);
     if (text === undefined) {
       ok = false;
       continue;

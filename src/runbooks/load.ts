@@ -7,7 +7,7 @@ import { compileRunbook } from './compile.js';
 import { checkKeys, isMapValue } from './fields.js';
 import { createReporter, describe, formatPath, sortByLine } from './problems.js';
 import { FILE_KEYS } from './schema.js';
-import { parseYamlSource } from './yaml-source.js';
+import { parseYamlSource, RUNBOOK_LITERAL_KEYS } from './yaml-source.js';
 import { checkReferences } from './references.js';
 import { neverChosen } from './match.js';
 
@@ -194,7 +194,7 @@ export function parseRunbooksText(text: string, fileLabel: string): LoadResult {
 
 /** parseRunbooksText, and whether the text holds no YAML document (nothing, or only blank lines and comments). */
 function parseText(text: string, fileLabel: string): LoadResult & { empty: boolean } {
-  const source = parseYamlSource(text);
+  const source = parseYamlSource(text, { literalKeys: RUNBOOK_LITERAL_KEYS });
   if (source.errors.length > 0) {
     // After a syntax error the tree is unreliable; report only what the parser said.
     return {
@@ -209,8 +209,8 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
   }
   const problems: LoadProblem[] = [];
   const warnings: LoadProblem[] = [];
-  const r = createReporter(fileLabel, source.lineOf, problems, source.writtenAt, source.keyOf);
-  const w = createReporter(fileLabel, source.lineOf, warnings, source.writtenAt, source.keyOf);
+  const r = createReporter(fileLabel, source.lineOf, problems, source.writtenAt, source.keyOf, source.emptyPairAt);
+  const w = createReporter(fileLabel, source.lineOf, warnings, source.writtenAt, source.keyOf, source.emptyPairAt);
   const runbooks: Runbook[] = [];
   const doc = source.value;
   if (doc === null || doc === undefined) return { runbooks, problems, warnings, empty: true }; // an empty file holds no runbooks
@@ -223,7 +223,7 @@ function parseText(text: string, fileLabel: string): LoadResult & { empty: boole
   checkKeys(r, doc, FILE_KEYS, []);
   const all = doc.runbooks;
   if (all !== undefined && all !== null) {
-    if (!isMapValue(all)) r.report(['runbooks'], `expected a map of runbook id to runbook, got ${describe(all)}`);
+    if (!isMapValue(all)) r.report(['runbooks'], `expected a map of runbook id to runbook, got ${r.got(['runbooks'], all)}`);
     else {
       for (const [id, body] of Object.entries(all)) {
         // `1.10:` is read as the number 1.1 and `0x1f:` as 31: the id would not be the one written.

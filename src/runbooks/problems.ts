@@ -50,7 +50,17 @@ export interface Reporter {
   written(path: YamlPath): string | undefined;
   /** The map key at the end of `path` as written and as read (`0x1f:` is written "0x1f", read as 31), when known. */
   keyAt(path: YamlPath): { written: string; value: unknown } | undefined;
+  /**
+   * `value`, the value at `path`, for "got …" in a message: as describe() says it, and for
+   * a map of one key and no value, how it came to be one: `{service}` unquoted is a YAML
+   * flow map (quote it, where `placeholders` says the field takes them; else no placeholder
+   * is filled there), and `CrashLoopBackOff:` a key with a trailing colon.
+   */
+  got(path: YamlPath, value: unknown, placeholders?: boolean): string;
 }
+
+/** A map of one key and no value at a path, and how it was written (YamlSource.emptyPairAt). */
+export type EmptyPairAt = (path: YamlPath) => { written: 'braces' | 'colon'; key: string } | undefined;
 
 export function createReporter(
   file: string,
@@ -58,6 +68,7 @@ export function createReporter(
   into: LoadProblem[],
   writtenAt: (path: YamlPath) => string | undefined,
   keyOf: (path: YamlPath) => { written: string; value: unknown } | undefined = () => undefined,
+  emptyPairAt: EmptyPairAt = () => undefined,
 ): Reporter {
   return {
     report(path, message, at = 'value') {
@@ -69,7 +80,23 @@ export function createReporter(
     count: () => into.length,
     written: writtenAt,
     keyAt: keyOf,
+    got(path, value, placeholders = false) {
+      const said = describe(value);
+      return said === 'a map' ? said + mapNote(path, emptyPairAt(path), placeholders) : said;
+    },
   };
+}
+
+/** Why a map of one key and no value is one, as written: '' when not such a map. */
+function mapNote(path: YamlPath, pair: ReturnType<EmptyPairAt>, placeholders: boolean): string {
+  if (!pair) return '';
+  const key = [...pair.key].length > MAX_SEGMENT ? `${[...pair.key].slice(0, MAX_SEGMENT).join('')}…` : pair.key;
+  if (pair.written === 'colon') return ` (the trailing ":" in ${key}: makes it a map; remove the ":")`;
+  // `{a b}` or `{pod: x}` is a map meant as one, or no placeholder attempt.
+  if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(pair.key)) return '';
+  if (placeholders) return ` ({${key}} unquoted is a YAML flow map, not a placeholder: quote it, "{${key}}")`;
+  const field = [...path].reverse().find((seg): seg is string => typeof seg === 'string');
+  return ` ({${key}} unquoted is a YAML flow map, and no placeholder is filled in ${field === undefined ? 'this field' : formatPath([field])}: write the value out)`;
 }
 
 /** Problems in line order (those with no line last); stable: problems on the same line keep the order they were found in. */
@@ -84,13 +111,7 @@ export function sortByLine(problems: LoadProblem[]): LoadProblem[] {
 export function describe(value: unknown): string {
   if (value === null || value === undefined) return 'null';
   if (Array.isArray(value)) return value.length === 0 ? 'an empty list' : 'a list';
-  if (typeof value === 'object') {
-    // `[restart, {service}]`: an unquoted placeholder is a flow map of one key and no value.
-    const entries = Object.entries(value);
-    const [key, v] = entries[0] ?? [];
-    if (entries.length === 1 && v === null && /^[A-Za-z_][A-Za-z0-9_]*$/.test(key ?? '')) return `a map ({${key}} unquoted is a YAML flow map, not a placeholder: quote it, "{${key}}")`;
-    return 'a map';
-  }
+  if (typeof value === 'object') return 'a map';
   if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 60)}…` : value);
   return String(value);
 }

@@ -17,7 +17,7 @@ const ALL_DAYS = [0, 1, 2, 3, 4, 5, 6];
 export function compileWindows(r: Reporter, v: unknown, path: YamlPath): TimeWindow[] | undefined {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) {
-    r.report(path, `expected a list of windows, got ${describe(v)}`);
+    r.report(path, `expected a list of windows, got ${r.got(path, v)}`);
     return undefined;
   }
   const before = r.count();
@@ -72,7 +72,7 @@ function readTime(r: Reporter, v: unknown, path: YamlPath, allow24: boolean): nu
     const m = TIME_RE.exec(v);
     if (m) return Number(m[1]) * 60 + Number(m[2]);
   }
-  r.report(path, `expected a time "HH:MM" (00:00-23:59${allow24 ? ' or 24:00' : ''}), got ${describe(v)}`);
+  r.report(path, `expected a time "HH:MM" (00:00-23:59${allow24 ? ' or 24:00' : ''}), got ${r.got(path, v)}`);
   return undefined;
 }
 
@@ -92,7 +92,7 @@ function dayIndex(name: string): number | undefined {
 function readDays(r: Reporter, v: unknown, path: YamlPath): { days: number[]; text: string } | undefined {
   const items = typeof v === 'string' ? [v] : Array.isArray(v) ? v : undefined;
   if (!items || items.length === 0) {
-    r.report(path, `expected day names (mon, tue, …) or a range such as "mon-fri", got ${describe(v)}`);
+    r.report(path, `expected day names (mon, tue, …) or a range such as "mon-fri", got ${r.got(path, v)}`);
     return undefined;
   }
   const set = new Set<number>();
@@ -100,14 +100,14 @@ function readDays(r: Reporter, v: unknown, path: YamlPath): { days: number[]; te
   for (const [i, item] of items.entries()) {
     const at = typeof v === 'string' ? path : [...path, i];
     if (typeof item !== 'string') {
-      r.report(at, `expected a day name, got ${describe(item)}`);
+      r.report(at, `expected a day name, got ${r.got(at, item)}`);
       return undefined;
     }
     const [a, b, ...more] = item.split('-');
     const from = a === undefined ? undefined : dayIndex(a);
     const to = b === undefined ? from : dayIndex(b);
     if (from === undefined || to === undefined || more.length > 0) {
-      r.report(at, `expected a day name (${DAY_NAMES.join(', ')}) or a range such as "mon-fri", got ${describe(item)}`);
+      r.report(at, `expected a day name (${DAY_NAMES.join(', ')}) or a range such as "mon-fri", got ${r.got(at, item)}`);
       return undefined;
     }
     for (let d = from; ; d = (d + 1) % 7) {

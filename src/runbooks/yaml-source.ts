@@ -28,7 +28,32 @@ export interface YamlSource {
    * `1.10` is read as the number 1.1, which the plain value no longer shows.
    */
   writtenAt(path: YamlPath): string | undefined;
+  /**
+   * How the value at `path` was written when it is a map of one key and no value:
+   * `{service}` (braces: a flow map, what an unquoted placeholder reads as) or
+   * `CrashLoopBackOff:` (a key with a trailing colon and nothing after it). `key` is the
+   * key as written.
+   */
+  emptyPairAt(path: YamlPath): EmptyPair | undefined;
 }
+
+/** A map of one key and no value, and how it was written: see YamlSource.emptyPairAt. */
+export interface EmptyPair {
+  written: 'braces' | 'colon';
+  key: string;
+}
+
+/**
+ * Which syntax errors may name an unquoted `{name}` on their line as the cause: only in a
+ * file whose values hold placeholders (runbooks), and there, told as no placeholder in the
+ * fields that take none (`triggers:`, `match:`), keyed by the line's leading key.
+ */
+export interface PlaceholderHint {
+  literalKeys: ReadonlySet<string>;
+}
+
+/** A runbook file's fields that are never filled: a `{name}` there is text, never a placeholder. */
+export const RUNBOOK_LITERAL_KEYS: ReadonlySet<string> = new Set(['triggers', 'match']);
 
 // Anchors and aliases are legal YAML, but a "billion laughs" file must not take the
 // loader down: expanding more aliases than this is an error.
@@ -45,7 +70,11 @@ const MAX_ALIAS_COUNT = 1000;
  */
 export const MAX_ALIASED_VALUES = 100_000;
 
-export function parseYamlSource(text: string): YamlSource {
+/**
+ * @param placeholders whether the file's values hold `{placeholders}` (a runbook file), so
+ *   that a syntax error on a line with an unquoted one names it (see firstSyntaxError).
+ */
+export function parseYamlSource(text: string, placeholders?: PlaceholderHint): YamlSource {
   const counter = new LineCounter();
   // prettyErrors off: we want one-line messages and compute the line ourselves.
   // resolveKnownTags off: !!binary, !!timestamp, !!set, !!omap are YAML 1.1 types that
@@ -57,6 +86,7 @@ export function parseYamlSource(text: string): YamlSource {
   const errors = firstSyntaxError(
     text,
     distinct(syntaxErrors(doc).map((e) => ({ message: yamlErrorMessage(e.code, e.message), line: line(e.pos[0]), at: e.pos[0] }))),
+    placeholders,
   );
   const notPlain = errors.length === 0 ? [...hiddenCharacters(text, line), ...notPlainYaml(doc, text, line)] : [];
   // Before the value is built: past the budget, nothing is built from the file.
@@ -93,7 +123,19 @@ export function parseYamlSource(text: string): YamlSource {
     const node = nodeAt(doc, path, pairs);
     return isScalar(node) && typeof node.source === 'string' ? node.source : undefined;
   };
-  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs), keyOf, writtenAt };
+  const emptyPairAt = (path: YamlPath): EmptyPair | undefined => {
+    const node = nodeAt(doc, path, pairs);
+    if (!isMap(node) || node.items.length !== 1 || !node.range) return undefined;
+    const pair = node.items[0]!;
+    if (!isScalar(pair.key) || !pair.key.range) return undefined;
+    const key = text.slice(pair.key.range[0], pair.key.range[1]).trim();
+    // `{service}`: no colon, so no value at all; `{service: }` is a map written as one.
+    if (text[node.range[0]] === '{') return pair.value === null ? { written: 'braces', key } : undefined;
+    // `CrashLoopBackOff:` and nothing after the colon (`X: ~` and `X: null` are written nulls).
+    const empty = isScalar(pair.value) && pair.value.value === null && pair.value.source === '';
+    return empty && /^[ \t]*:/.test(text.slice(pair.key.range[1])) ? { written: 'colon', key } : undefined;
+  };
+  return { value, errors, notPlain, lineOf: (path, at) => locate(doc, path, at, line, pairs), keyOf, writtenAt, emptyPairAt };
 }
 
 /**
@@ -113,18 +155,32 @@ export function distinct<T extends { message: string; line: number | undefined }
 /**
  * The first syntax error of a file, the one its author can act on: once the parser is
  * lost, every token after it is an error too (one `}` too many in a flow list gave 147
- * lines, none the cause). How many more there were is said, not listed. When its line
- * holds an unquoted {placeholder}, the likely cause is named: `{…}` in YAML is a flow map.
+ * lines, none the cause). How many more there were is said, not listed. With
+ * `placeholders` (a file whose values hold them), when its line holds an unquoted
+ * {placeholder}, the likely cause is named: `{…}` in YAML is a flow map. A file without
+ * placeholders (rectify.yaml, a runbook test file) is given no such hint: there `{url}`
+ * was never one.
  */
-export function firstSyntaxError(text: string, errors: Array<{ message: string; line: number; at: number }>): Array<{ message: string; line: number }> {
+export function firstSyntaxError(
+  text: string,
+  errors: Array<{ message: string; line: number; at: number }>,
+  placeholders?: PlaceholderHint,
+): Array<{ message: string; line: number }> {
   if (errors.length === 0) return [];
   const first = errors.reduce((a, b) => (b.at < a.at ? b : a));
-  const written = (text.split(/\r\n|\n|\r/)[first.line - 1] ?? '').replace(/"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|\s)#.*$/g, '');
+  const more = errors.length > 2 ? ` (${errors.length - 1} more syntax errors after it, not listed: they likely follow from this one)` : errors.length > 1 ? ' (1 more syntax error after it, not listed: it likely follows from this one)' : '';
+  return [{ message: `${first.message}${placeholders ? placeholderHint(text, first.line, placeholders) : ''}${more}`, line: first.line }];
+}
+
+/** `; {pod} unquoted is a YAML flow map…` when the line holds one where a value or a flow item begins; else ''. */
+function placeholderHint(text: string, lineNo: number, placeholders: PlaceholderHint): string {
+  const written = (text.split(/\r\n|\n|\r/)[lineNo - 1] ?? '').replace(/"(?:[^"\\]|\\.)*"?|'(?:[^']|'')*'?|(?:^|\s)#.*$/g, '');
   // Where a value or a flow item begins (not inside a plain scalar: `delete pod {pod}` is text).
   const placeholder = /(?:^|[[,{]|[:-]\s)\s*(\{\s*[A-Za-z_][A-Za-z0-9_]*\s*\})/.exec(written)?.[1]?.replace(/\s/g, '');
-  const hint = placeholder ? `; ${placeholder} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "${placeholder}"` : '';
-  const more = errors.length > 2 ? ` (${errors.length - 1} more syntax errors after it, not listed: they likely follow from this one)` : errors.length > 1 ? ' (1 more syntax error after it, not listed: it likely follows from this one)' : '';
-  return [{ message: `${first.message}${hint}${more}`, line: first.line }];
+  if (!placeholder) return '';
+  const key = /^\s*(?:-\s+)?([A-Za-z_][A-Za-z0-9_-]*)\s*:/.exec(written)?.[1];
+  if (key !== undefined && placeholders.literalKeys.has(key)) return `; ${placeholder} unquoted is a YAML flow map, and no placeholder is filled in ${key}: write the value out`;
+  return `; ${placeholder} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "${placeholder}"`;
 }
 
 /** The YAML library's message, in the file's terms where it speaks of its own API. */

@@ -353,6 +353,15 @@ describe('problems', () => {
     );
   });
 
+  it('a syntax error by an unquoted {x} names no placeholder: rectify.yaml has none', () => {
+    const r = loadConfig([], {}, { cwd: workdir('listen: 127.0.0.1:1\nnotify_webhooks: [http://a/x, {url}}]\n') });
+    assert.ok('problems' in r);
+    assert.deepEqual(
+      r.problems.map((p) => [formatProblem(p), p.line]),
+      [['rectify.yaml:2: invalid YAML at line 2: Flow sequence in block collection must be sufficiently indented and end with a ] (1 more syntax error after it, not listed: it likely follows from this one)', 2]],
+    );
+  });
+
   it('a file that expands too many aliases is a problem naming the file, not a crash', () => {
     const laughs = ['a: &a [x, x, x, x, x, x, x, x, x, x]'];
     for (let i = 1; i < 8; i++) laughs.push(`l${i}: &l${i} [${Array.from({ length: 10 }, () => (i === 1 ? '*a' : `*l${i - 1}`)).join(', ')}]`);

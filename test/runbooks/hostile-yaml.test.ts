@@ -406,7 +406,11 @@ test('a key holding a ".", a quote, a space or a control character is named quot
 test('a syntax error is reported once, at its first error, not with every token the parser is lost on after it; an unquoted {placeholder} on its line is named as the cause', () => {
   const flowList = rb('risk: LOW', 'triggers: [pod_crashloop, {pod}}]', 'match: [\'namespace!="kube-system"\']', 'action: kubectl delete pod {pod} -n prod', 'rollback: null');
   assert.deepEqual(problemsOf(flowList), [
-    'x.yaml:4: YAML syntax error at line 4: Flow sequence in block collection must be sufficiently indented and end with a ]; {pod} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "{pod}" (12 more syntax errors after it, not listed: they likely follow from this one)',
+    'x.yaml:4: YAML syntax error at line 4: Flow sequence in block collection must be sufficiently indented and end with a ]; {pod} unquoted is a YAML flow map, and no placeholder is filled in triggers: write the value out (12 more syntax errors after it, not listed: they likely follow from this one)',
+  ]);
+  // In an action's arguments a placeholder is meant: quoting it is the fix.
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop]', 'actions: [{command: {argv: [/usr/local/bin/flush, {queue}}]}}]')), [
+    'x.yaml:5: YAML syntax error at line 5: Flow sequence in block collection must be sufficiently indented and end with a ]; {queue} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "{queue}" (2 more syntax errors after it, not listed: they likely follow from this one)',
   ]);
   assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop]', 'action: {verb: scale, kind: deployment, name: {service}-api, namespace: prod}')), [
     'x.yaml:5: YAML syntax error at line 5: Unexpected scalar at node end; {service} unquoted is a YAML flow map, not a placeholder: quote the text holding it, as in "{service}"',
@@ -427,13 +431,35 @@ test('a merge key << is refused as no merge in YAML 1.2, with no key proposed fo
   ]);
 });
 
-test('an unquoted {placeholder} that parses, a flow map of one key, is named where a string was expected', () => {
+test('an unquoted {placeholder} that parses, a flow map of one key, is named where a string was expected: quote it where placeholders are filled, and where none are, said so', () => {
   assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop, {pod}]', 'actions: [{command: {argv: [/usr/local/bin/flush, {queue}]}}]', 'rollback: null')), [
-    'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map ({pod} unquoted is a YAML flow map, not a placeholder: quote it, "{pod}")',
+    'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map ({pod} unquoted is a YAML flow map, and no placeholder is filled in triggers: write the value out)',
     'x.yaml:5: runbooks.r.actions[0].command.argv[1]: expected a string, got a map ({queue} unquoted is a YAML flow map, not a placeholder: quote it, "{queue}")',
   ]);
   // A map that is one: no placeholder named.
   assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [pod_crashloop, {pod: x}]', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
     'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map',
+  ]);
+});
+
+test('triggers: [x, {service}] is told that triggers take no placeholder, not to quote it (a trigger "{service}" matches no alert)', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [x, {service}]', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
+    'x.yaml:4: runbooks.r.triggers[1]: expected a string, got a map ({service} unquoted is a YAML flow map, and no placeholder is filled in triggers: write the value out)',
+  ]);
+});
+
+test('an action argument [restart, {service}] is still told to quote the placeholder', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [x]', 'actions: [{command: {argv: [restart, {service}]}}]', 'rollback: null')), [
+    'x.yaml:5: runbooks.r.actions[0].command.argv[1]: expected a string, got a map ({service} unquoted is a YAML flow map, not a placeholder: quote it, "{service}")',
+  ]);
+});
+
+test('a block item with a stray colon (- CrashLoopBackOff:) is told the trailing ":" makes it a map, not that it is a flow map', () => {
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers:', '  - CrashLoopBackOff:', 'action: kubectl delete pod {pod} -n prod', 'rollback: null')), [
+    'x.yaml:5: runbooks.r.triggers[0]: expected a string, got a map (the trailing ":" in CrashLoopBackOff: makes it a map; remove the ":")',
+  ]);
+  // The same in an action's arguments, where a placeholder could be meant: still the colon.
+  assert.deepEqual(problemsOf(rb('risk: LOW', 'triggers: [x]', 'actions:', '  - command:', '      argv:', '        - restart', '        - service:', 'rollback: null')), [
+    'x.yaml:9: runbooks.r.actions[0].command.argv[1]: expected a string, got a map (the trailing ":" in service: makes it a map; remove the ":")',
   ]);
 });
