@@ -144,9 +144,15 @@ export const FIRING_AFTER_RESOLVE_MS = 60_000;
  * are numbered as a PagerDuty incident's are (`am:<fp>:`, then `am:<fp>:#1`, `#2`…):
  *
  * - A firing delivery that comes more than FIRING_AFTER_RESOLVE_MS after the last
- *   occurrence's resolve was recorded is a new occurrence, decided as usual. One
- *   within it (an HA pair's or a retry's copy of the firing just resolved) is that
- *   occurrence's, answered as a firing after its resolve is.
+ *   occurrence's resolve was recorded, when that occurrence had a firing recorded too,
+ *   is a new occurrence, decided as usual. One within it (an HA pair's or a retry's
+ *   copy of the firing just resolved) is that occurrence's, answered as a firing after
+ *   its resolve is. When the occurrence's firing was recorded after its resolve (a late
+ *   one, below), the time runs from that firing instead.
+ * - A firing delivery of an occurrence with a resolve and no firing recorded (its
+ *   firing refused, say 503 OVERLOADED, and retried after the resolve got through) is
+ *   that occurrence's late firing, however late: answered `resolved`, nothing runs, as
+ *   for an alert with a startsAt.
  * - Any other delivery is the last occurrence's: a firing one while it fires is a
  *   `duplicate`, a resolve resolves it (a copy of that resolve is a `duplicate`).
  *
@@ -171,10 +177,17 @@ export function placeAlertmanagerOccurrence(tx: Pick<Tx, 'decisionByDedup' | 'ge
     const r = rows(n);
     return r.firing !== undefined || r.resolved !== undefined;
   }) : 0;
-  const { resolved } = last === 0 ? first : rows(last);
+  const { firing, resolved } = last === 0 ? first : rows(last);
   let n = last;
-  if (incident.status === 'firing' && resolved) {
-    const at = tx.getIncident(resolved.incident_id)?.incident.received_at;
+  // Only an occurrence that had a firing decided and a resolve is over: one with a resolve
+  // alone (its firing refused, say 503 OVERLOADED, and retried after the resolve got
+  // through) takes this firing as its own late one, answered `resolved` as with a startsAt.
+  if (incident.status === 'firing' && resolved && firing) {
+    const received = (d: StoredDecision): number | undefined => tx.getIncident(d.incident_id)?.incident.received_at;
+    const resolvedAt = received(resolved);
+    // Timed from the later of its resolve and its firing: a late firing recorded after the
+    // resolve keeps its own copies (an HA pair's, a retry's) within the minute.
+    const at = resolvedAt === undefined ? undefined : Math.max(resolvedAt, received(firing) ?? resolvedAt);
     if (at === undefined || now - at > FIRING_AFTER_RESOLVE_MS) n = last + 1;
   }
   if (n === 0) return { incident };

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { beforeEach, describe, it } from 'node:test';
 import { LABELS_DIFFER } from '../../src/engine/apply.js';
 import { fingerprintOf } from '../../src/ingest/alertmanager.js';
-import { postRunbook, runbooksFile } from '../helpers/runbooks.js';
+import { httpRunbook, postRunbook, runbooksFile } from '../helpers/runbooks.js';
 import { startHttpTarget } from '../helpers/http-target.js';
 import { amWebhook, startTestService, useServiceWithTarget, type TestService } from '../helpers/service.js';
 
@@ -154,6 +154,43 @@ describe('Alertmanager: an alert without a startsAt firing again after its resol
       assert.equal(new Set([fired.incident_id, second.incident_id, third.incident_id]).size, 3);
       assert.equal(svc.log.records().filter((l) => String(l.msg).startsWith('Alertmanager alert firing again after it was resolved')).length, 0);
       assert.equal(target.calls('/failover/orders', 'POST'), 0);
+    } finally {
+      await svc.stop({ remove: true });
+      await target.close();
+    }
+  });
+});
+
+// A firing delivery that comes after its own resolve (its first attempt refused, say by
+// rectify's 503 OVERLOADED in a storm, and retried after the resolve got through) and
+// more than a minute after it was taken for a new occurrence when the alert had no
+// startsAt, and its runbook ran against an alert already resolved.
+describe('Alertmanager: an alert without a startsAt whose firing comes after its own resolve', () => {
+  it('is answered resolved, nothing runs, as with a startsAt; its copy is a duplicate; a later firing is a new occurrence', async () => {
+    const target = await startHttpTarget();
+    target.route('POST', '/restart/orders', { status: 200, body: { ok: true } });
+    const svc = await startTestService({ runbooks: runbooksFile(httpRunbook('restart', { trigger: 'db_down', url: `${target.url}/restart/{service}` })) });
+    try {
+      const post = async (status: 'firing' | 'resolved') =>
+        (await svc.post('/api/v1/webhooks/alertmanager?wait=true', { version: '4', alerts: [{ status, labels: { alertname: 'db_down', service: 'orders', confidence: '0.9' } }] })).body.results[0];
+      const summary = (r: { action: string; event: string; reason: string | null; incident_id: string }) => [r.action, r.event, r.reason, r.incident_id];
+      const resolve = await post('resolved');
+      assert.deepEqual(summary(resolve), ['resolved', 'RESOLVED', 'alert resolved', resolve.incident_id]);
+      svc.clock.advance(90_000);
+      const late = await post('firing');
+      assert.deepEqual(summary(late), ['resolved', 'RESOLVED', `the alert was resolved (${resolve.incident_id}) before this firing delivery was decided: nothing to fix`, late.incident_id]);
+      assert.notEqual(late.incident_id, resolve.incident_id);
+      // Another copy of that late firing (the other of an HA pair, a retry) within its minute: a duplicate of it.
+      svc.clock.advance(30_000);
+      const copy = await post('firing');
+      assert.deepEqual([copy.action, copy.event, copy.incident_id], ['duplicate', 'DUPLICATE', late.incident_id]);
+      assert.equal(target.calls('/restart/orders', 'POST'), 0);
+      // Firing again later: a new occurrence, decided and run.
+      svc.clock.advance(10 * 60_000);
+      const next = await post('firing');
+      assert.deepEqual([next.action, next.event, next.runbook], ['executed', 'SUCCESS', 'restart']);
+      assert.equal(new Set([resolve.incident_id, late.incident_id, next.incident_id]).size, 3);
+      assert.equal(target.calls('/restart/orders', 'POST'), 1);
     } finally {
       await svc.stop({ remove: true });
       await target.close();
