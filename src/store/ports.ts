@@ -174,7 +174,7 @@ export const INTERRUPTED_BEFORE_FIRST_STEP = 'interrupted before its first step:
 /**
  * The settings key of the mark a copied database carries until its first start's recovery
  * (Tx.databaseCopy): the value says where the copy came from (`restored by rectify restore
- * from <backup> at <time>`, `copied while <holder> had it open …`).
+ * from <backup> at <time>`, `copied while <holder> had it open, or after it stopped without closing it …`).
  */
 export const DATABASE_COPY_KEY = 'recovery:database-copy';
 /**

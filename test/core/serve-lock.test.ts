@@ -1,15 +1,15 @@
 import assert from 'node:assert/strict';
 import Database from 'better-sqlite3';
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { runCli } from '../../src/cli/index.js';
 import { MIGRATIONS_DIR } from '../../src/service.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
-import { holdServeLock } from '../../src/store/sqlite/serve-lock.js';
+import { copiedWhileHeld, holderRecord, holdServeLock } from '../../src/store/sqlite/serve-lock.js';
 import { useRectifyProcesses } from '../helpers/process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -252,5 +252,49 @@ describe('one serve per database, its lock file removed or not', () => {
     repair.close();
     const next = await rig.start([], db);
     assert.equal(await next.stop(), 0);
+  });
+});
+
+describe('a file copied while a rectify held it: the holder record against this file', () => {
+  /** A serve's record as it writes it (holderRecord), naming the file `file` (`<device>:<inode>`, or a bare inode as a record without its device). */
+  const record = (file: string, host = 'node-a', boot = 'boot-1'): string =>
+    JSON.stringify({ command: 'rectify serve', pid: 123, start: 456, boot, pidns: 'pid:[4026531836]', host, since: Date.UTC(2026, 11, 5, 11), file });
+  const held = 'copied while rectify serve, pid 123 on node-a since 2026-12-05T11:00:00.000Z had it open, or after it stopped without closing it';
+  const here = (file: string, host = 'node-a', boot = 'boot-1') => ({ file, host, boot });
+
+  it('on the same host and boot, the same inode on another device is another file: a copy (a fresh volume hands out the same inode numbers)', () => {
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('2049:14'), here('2050:14')), `${held} (its record names device 2049 inode 14, this file is device 2050 inode 14)`);
+  });
+
+  it('on the same host and boot, the same device and inode: this very file, no copy', () => {
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('2049:14'), here('2049:14')), undefined);
+  });
+
+  it('from another host or another boot, the same inode on another device is the same file (a pod started again on its volume elsewhere, a remount): no copy; another inode is one', () => {
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('2049:14', 'node-b'), here('2050:14')), undefined);
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('2049:14', 'node-a', 'boot-0'), here('2050:14')), undefined);
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('2049:14', 'node-b'), here('2050:15')), `${held.replace('node-a', 'node-b')} (its record names inode 14, this file is inode 15)`);
+  });
+
+  it('a record without the device is compared by inode alone, on this host and boot too', () => {
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('14'), here('2050:14')), undefined);
+    assert.equal(copiedWhileHeld('/data/rectify.db', record(':14'), here('2050:14')), undefined);
+    assert.equal(copiedWhileHeld('/data/rectify.db', record('14'), here('2050:15')), `${held} (its record names inode 14, this file is inode 15)`);
+  });
+
+  it('a holder records the file it opened by device and inode', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-holder-file-'));
+    try {
+      const db = join(dir, 'rectify.db');
+      writeFileSync(db, '');
+      const st = statSync(db, { bigint: true });
+      const written = holderRecord(db, 'rectify serve', Date.UTC(2026, 11, 5, 11));
+      assert.ok(written, 'a record is written where /proc and a boot id are there');
+      assert.equal((JSON.parse(written.value) as { file: string }).file, `${st.dev}:${st.ino}`);
+      // Read back on this host and boot, it names this very file.
+      assert.equal(copiedWhileHeld(db, written.value), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

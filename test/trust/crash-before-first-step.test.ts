@@ -241,7 +241,7 @@ describe('kill -9 after a run was claimed, before it recorded its first step', (
     assert.deepEqual(audit.map((a) => a.event), ['EXECUTING', 'INTERRUPTED']);
     const { notification_id: _id, told: _told, ...interrupted } = audit[1]!.details;
     const copy = interrupted.database_copy as string;
-    assert.match(copy, /^copied while rectify serve, pid \d+ on .+ since .+ had it open \(its record names inode \d+, this file is inode \d+\), found at .+Z$/);
+    assert.match(copy, /^copied while rectify serve, pid \d+ on .+ since .+ had it open, or after it stopped without closing it \(its record names device \d+ inode \d+, this file is device \d+ inode \d+\), found at .+Z$/);
     assert.deepEqual(interrupted, { reason: `${inCopy(copy)}; it will not be re-run: a human must check`, last_step: null, database_copy: copy });
     assert.deepEqual(await toldOf(since, cut), [['INTERRUPTED', 'interrupted', `${inCopy(copy)} (no step recorded yet); it will not be re-run: a person must check`]]);
     assert.equal(markOf(), undefined);

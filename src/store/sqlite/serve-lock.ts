@@ -142,7 +142,7 @@ interface HolderRecord {
   host: string;
   /** When it took the lock (ms). */
   since: number;
-  /** The database file's `<device>:<inode>`. */
+  /** The database file's `<device>:<inode>` (a record with the inode alone is compared by inode, see copiedWhileHeld). */
   file: string;
 }
 
@@ -220,29 +220,64 @@ export function holderStale(dbPath: string, value: string): boolean {
 }
 
 /**
+ * Where this process finds the database, as copiedWhileHeld compares a holder record with
+ * it: the file's `<device>:<inode>` (undefined when it cannot be read), the host name and
+ * the boot id (undefined without one).
+ */
+export interface FileHere {
+  file: string | undefined;
+  host: string;
+  boot: string | undefined;
+}
+
+/** Where this process finds the database `dbPath` (see FileHere). */
+const fileHere = (dbPath: string): FileHere => ({ file: fileIdentity(dbPath), host: hostname(), boot: systemClock.bootId?.() });
+
+/** A `<device>:<inode>` (or a bare `<inode>`, a record without its device) split: dev undefined when not given. */
+function splitFile(file: string): { dev: string | undefined; ino: string } {
+  const at = file.lastIndexOf(':');
+  if (at < 0) return { dev: undefined, ino: file };
+  const dev = file.slice(0, at);
+  return { dev: dev === '' ? undefined : dev, ino: file.slice(at + 1) };
+}
+
+/**
  * What a holder record read in the database (`value` of a HOLDER_ROWS row) says when it
  * names another file than `dbPath`: the database was copied (a plain copy, a clone, a
- * restored backup) while that rectify had it open, since every holder records the file it
+ * restored backup) while that rectify had it open, or after it stopped without closing it
+ * (killed, crashed: its record stays in the file), since every holder records the file it
  * opened, and a clean close removes its record. Undefined when it names this file (a
- * crash of this database's own rectify leaves that), or names none. Only the inode is
- * compared: the device number of the same volume may differ on another node or after a
+ * crash of this database's own rectify leaves that), or names none.
+ * The record written on this host in this boot (same host name, same boot id) is compared
+ * by device and inode: within one boot a file keeps its device number, so another device
+ * is another file (a copy to another volume, whose inode numbers may well match: a fresh
+ * file system hands them out in order). A record from another host or boot is compared by
+ * inode only: the device number of the same volume may differ on another node or after a
  * remount (a Kubernetes pod started again elsewhere on its volume), and so may the host
- * name, while a copy is another file, with another inode. (A file-system snapshot
- * restored keeps its inodes: it is not told so; restore its file with rectify restore.)
+ * name, while a copy on the same volume is another file, with another inode. So is a
+ * record without the device. (A file-system snapshot restored keeps its inodes: it is not
+ * told so; restore its file with rectify restore.) `here` is where this process finds the
+ * database, read when not given.
  */
-export function copiedWhileHeld(dbPath: string, value: string): string | undefined {
+export function copiedWhileHeld(dbPath: string, value: string, here: FileHere = fileHere(dbPath)): string | undefined {
   let h: HolderRecord;
   try {
     h = JSON.parse(value) as HolderRecord;
   } catch {
     return undefined;
   }
-  if (typeof h !== 'object' || h === null || typeof h.file !== 'string') return undefined;
-  const inode = (file: string): string | undefined => file.split(':')[1];
-  const here = fileIdentity(dbPath);
-  if (!here || inode(h.file) === undefined || inode(h.file) === inode(here)) return undefined;
+  if (typeof h !== 'object' || h === null || typeof h.file !== 'string' || !here.file) return undefined;
+  const was = splitFile(h.file);
+  const is = splitFile(here.file);
+  if (was.ino === '') return undefined;
+  const sameBoot = typeof h.host === 'string' && h.host === here.host && typeof h.boot === 'string' && here.boot !== undefined && h.boot === here.boot;
+  const byDevice = sameBoot && was.dev !== undefined && is.dev !== undefined;
+  if (byDevice ? was.dev === is.dev && was.ino === is.ino : was.ino === is.ino) return undefined;
   const who = typeof h.command === 'string' && Number.isInteger(h.pid) && typeof h.host === 'string' && typeof h.since === 'number' ? describeHolder(h) : 'a rectify';
-  return `copied while ${who} had it open (its record names inode ${inode(h.file)}, this file is inode ${inode(here)})`;
+  const names = byDevice
+    ? `its record names device ${was.dev} inode ${was.ino}, this file is device ${is.dev} inode ${is.ino}`
+    : `its record names inode ${was.ino}, this file is inode ${is.ino}`;
+  return `copied while ${who} had it open, or after it stopped without closing it (${names})`;
 }
 
 /** The holder a record names, when it still runs and holds this file; undefined when it is gone, or cannot be told. */
