@@ -638,11 +638,12 @@ describe('kubernetes actions against the API fake', () => {
       [9, 10, 8],
     );
 
-    // Another workload, one this run never scaled: the rollback uses its rendered count.
+    // Another workload, one this run never scaled: its count is someone else's, left as it is.
     fake.addDeployment('shop', 'cart', 4);
     const other = await exec.run(kubeAction('scale', 'deployment', 'cart', 'shop', { replicas: '3' }), stepContext({ memo, phase: 'rollback' }));
-    assert.equal(other.detail, 'scaled Deployment shop/cart from 4 to 3 replicas');
-    assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 3);
+    assert.deepEqual([other.ok, other.unchanged, other.detail], [true, true, 'Deployment shop/cart left as it is: this run did not scale it']);
+    assert.equal(fake.get('deployments', 'shop', 'cart')!.spec.replicas, 4);
+    assert.equal(fake.count('PUT', '/apis/apps/v1/namespaces/shop/deployments/cart/scale'), 0);
   });
 
   it('a rollback puts back the 0 replicas its own scale read (a label could never choose that 0)', async () => {
@@ -654,10 +655,13 @@ describe('kubernetes actions against the API fake', () => {
     const back = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '0' }), stepContext({ memo, phase: 'rollback' }));
     assert.equal(back.ok, true, back.detail);
     assert.equal(fake.get('deployments', 'shop', 'batch')!.spec.replicas, 0);
-    // Without a count read by the run, 0 is still refused.
+    // Without a count read by the run, a 0 (a label's) scales nothing: the run did not scale it.
     const label = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '0' }), stepContext({ memo: new Map(), phase: 'rollback' }));
-    assert.equal(label.ok, false);
-    assert.match(label.detail, /^refused: scaling deployment shop\/batch to 0 would remove every replica/);
+    assert.deepEqual([label.ok, label.detail], [true, 'Deployment shop/batch left as it is: this run did not scale it']);
+    // As an action, 0 is still refused.
+    const zero = await exec.run(kubeAction('scale', 'deployment', 'batch', 'shop', { replicas: '0' }), stepContext({ memo: new Map(), phase: 'action' }));
+    assert.equal(zero.ok, false);
+    assert.match(zero.detail, /^refused: scaling deployment shop\/batch to 0 would remove every replica/);
   });
 
   it('a scale that made no change still pins its rollback to the count it read', async () => {
@@ -671,6 +675,24 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(back.detail, "Deployment shop/checkout already has 8 replicas (the count it had before this run's scale, not the rollback's --replicas=1)");
     assert.equal(fake.count('PUT', /.*/), 0);
     assert.equal(fake.get('deployments', 'shop', 'checkout')!.spec.replicas, 8);
+  });
+
+  // Regression: a scale refused after its read (here max_unavailable) still recorded the
+  // count it read, so its rollback judged the workload as if the run had scaled it: a
+  // person's scale since was "not the 1 this run set", a rollback failure left to a human.
+  it('a scale refused before its write leaves nothing for its rollback: the workload is left as it is', async () => {
+    fake.addDeployment(NS, 'worker', 4);
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const down = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '1', max_unavailable: '1' }), stepContext({ memo, phase: 'action' }));
+    assert.deepEqual([down.ok, down.refused], [false, true], down.detail);
+    const d = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'worker')));
+    d.spec.replicas = 6; // a person scales it meanwhile
+    fake.cluster.put('deployments', d);
+    const back = await exec.run(kubeAction('scale', 'deployment', 'worker', NS, { replicas: '4' }), stepContext({ memo, phase: 'rollback' }));
+    assert.deepEqual([back.ok, back.unchanged, back.detail], [true, true, `Deployment ${NS}/worker left as it is: this run did not scale it`]);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 6);
+    assert.equal(fake.count('PUT', /.*/), 0);
   });
 
   it('scale refuses 0 replicas and a scale-down beyond max_unavailable, sending no write', async () => {

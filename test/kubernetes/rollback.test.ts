@@ -63,6 +63,10 @@ ${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {
 `)}${runbook('shrink', 'too_big', `    max_unavailable: 1
     action: kubectl scale deployment {deployment} --replicas={replicas} -n {namespace}
     rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
+`)}${runbook('notify-grow', 'overloaded_notify', `    actions:
+      - http: {method: POST, url: "${target.url}/notify"}
+      - kubectl scale deployment {deployment} --replicas={new_replicas} -n {namespace}
+    rollback: kubectl scale deployment {deployment} --replicas={old_replicas} -n {namespace}
 `)}${runbook('shrink-db', 'db_too_big', `    action: kubectl scale statefulset {statefulset} --replicas={replicas} -n {namespace}
     rollback: kubectl scale statefulset {statefulset} --replicas={old_replicas} -n {namespace}
 `)}`,
@@ -235,6 +239,41 @@ ${runbook('grow-verified', 'overloaded', `    action: kubectl scale deployment {
     const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
     assert.deepEqual((await events(r.body.execution_id)).slice(-2), ['ROLLBACK_FAILED', 'FAILED']);
+  });
+
+  // Regression: a run whose scale never ran (the step before it failed) was rolled back with
+  // the rendered --replicas={old_replicas}, enrichment's count from when the plan was made:
+  // a person's 3 → 8 meanwhile was scaled back to 3 ("scaled Deployment production/worker
+  // from 8 to 3 replicas").
+  it("a scale that never ran leaves a person's scale since: the rollback scales nothing", async () => {
+    fake.addDeployment(NS, 'worker', 3);
+    // While the run is at its first step, a person scales worker 3 -> 8; the step then fails.
+    target.route('POST', '/notify', () => {
+      const d = JSON.parse(JSON.stringify(fake.get('deployments', NS, 'worker')));
+      d.spec.replicas = 8;
+      fake.cluster.put('deployments', d);
+      return { status: 503 };
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', { root_cause: 'overloaded_notify', service: 'worker', confidence: 1, context: { deployment: 'worker', namespace: NS } });
+    assert.equal(r.body.action, 'executed');
+    assert.deepEqual([r.body.success, r.body.rolled_back], [false, false]);
+    const failure = `action 1 failed: POST ${target.url}/notify → 503, expected 200-299`;
+    const why = `the rollback changed nothing: Deployment ${NS}/worker left as it is: this run did not scale it`;
+    assert.equal(r.body.reason, `${failure}; ${why}`);
+    assert.equal(fake.get('deployments', NS, 'worker')!.spec.replicas, 8);
+    assert.equal(fake.count('PUT', /.*/), 0);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    assert.deepEqual(
+      e.steps.map((s: { phase: string; summary: string; ok: boolean; detail: string }) => [s.phase, s.summary, s.ok, s.detail]),
+      [
+        ['action', `POST ${target.url}/notify`, false, `POST ${target.url}/notify → 503, expected 200-299`],
+        ['rollback', `kubectl scale deployment worker --replicas=3 -n ${NS}`, true, `Deployment ${NS}/worker left as it is: this run did not scale it`],
+      ],
+    );
+    assert.deepEqual(await events(r.body.execution_id), ['EXECUTING', 'STEP_STARTED', 'STEP_FINISHED', 'STEP_STARTED', 'STEP_FINISHED', 'FAILED']);
+    const [failed] = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=FAILED`)).body.events;
+    assert.deepEqual(failed.details, { reason: failure, rolled_back: false, rollback: why });
+    assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, false]);
   });
 
   // Regression: with max_unavailable, the rollback of a scale-up whose new pod never became

@@ -64,7 +64,8 @@ function rememberCordoned(memo: Map<string, unknown>, node: string, was: boolean
 /**
  * Within one run: the replica count a scale action read before it scaled the
  * workload (the first scale of the run, if several). A rollback's scale of the same
- * workload restores it, whatever replica count the rendered rollback names.
+ * workload restores it, whatever replica count the rendered rollback names; one of a
+ * workload with none (the run never scaled it) leaves it as it is.
  */
 const scaledFromKey = (kind: string, ns: string, name: string): string => `kubernetes:scaled-from:${kind}/${ns}/${name}`;
 /**
@@ -693,6 +694,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const key = scaledFromKey(kind, ns, a.name);
     // A rollback restores what this run's own scale read, not the count its plan names.
     const restore = phase === 'rollback' ? (memo.get(key) as number | undefined) : undefined;
+    // With no scale of this run's to undo (it never ran, or was refused before any write),
+    // the count the workload has now is someone else's (an autoscaler, a person): the
+    // rendered count, enrichment's from when the plan was made, would undo their change.
+    if (phase === 'rollback' && restore === undefined) return { ok: true, detail: `${kind} ${ns}/${a.name} left as it is: this run did not scale it` };
     const text = restore !== undefined ? String(restore) : a.args.replicas;
     if (text === undefined || !checkParam('integer', text).ok) return { ok: false, detail: `scale needs a whole-number replicas argument, got ${JSON.stringify(text ?? null)}` };
     const want = Number(text);
@@ -708,12 +713,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
       const sc = await readScale(kind, ns, a.name, signal);
       const old = sc.spec?.replicas ?? 0;
-      // Recorded once read, before any write (a retry after a 409 records its fresher read).
-      if (first) memo.set(key, old);
+      // What a rollback restores, recorded once the workload has, or is sent, the count
+      // this run asked for: never by a step refused before its write, which scaled nothing
+      // (a retry after a 409 records its fresher read). Before the write: one that fails
+      // with no answer may still have landed.
+      const record = (): void => {
+        if (first) memo.set(key, old);
+        if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
+      };
       const facts = { old_replicas: String(old), new_replicas: String(want) };
-      // Before the write: one that fails with no answer may still have landed.
-      if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
-      if (old === want) return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+      if (old === want) {
+        record();
+        return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+      }
       // Scaled since the plan was made, past it: the write would go the other way from the plan.
       const from = phase === 'action' && a.args.planned_from !== undefined ? Number(a.args.planned_from) : undefined;
       if (from !== undefined && old !== from && Math.sign(want - from) !== Math.sign(want - old)) {
@@ -757,6 +769,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
       const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
       const done: ActionOutcome = { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
+      record();
       const readBack: ReadBack = {
         done,
         read: async (s) => {
