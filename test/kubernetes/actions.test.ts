@@ -1564,6 +1564,26 @@ describe('kubernetes actions against the API fake', () => {
     assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
   });
 
+  // Regression: a cordon (or drain) recorded the node as schedulable before its patch, so a
+  // patch the API server refused still left "this run cordoned it" for the rollback, whose
+  // uncordon then undid an operator's cordon made since.
+  it("a cordon whose patch was refused (403) is not remembered: the rollback leaves an operator's cordon since", async () => {
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectError('PATCH', '/api/v1/nodes/node-a', 403, 'Forbidden', 'nodes "node-a" is forbidden');
+    const run = stepContext();
+    const cordon = await exec.run(kubeAction('cordon', 'node', 'node-a', null), run);
+    assert.deepEqual([cordon.ok, cordon.unchanged], [false, true], cordon.detail);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, undefined);
+    // An operator cordons it meanwhile.
+    const n = JSON.parse(JSON.stringify(fake.get('nodes', undefined, 'node-a')));
+    n.spec.unschedulable = true;
+    fake.cluster.put('nodes', n);
+    const rollback = await exec.run(kubeAction('uncordon', 'node', 'node-a', null), { ...run, phase: 'rollback' });
+    assert.deepEqual([rollback.ok, rollback.detail], [true, 'node node-a left as it is: this run did not cordon it']);
+    assert.equal(fake.get('nodes', undefined, 'node-a')!.spec.unschedulable, true);
+    assert.equal(fake.count('PATCH', '/api/v1/nodes/node-a'), 1, 'the refused cordon only');
+  });
+
   it('a step reports unchanged only when no write may have landed: reads, refusals and 4xx answers to writes', async () => {
     fake.addDeployment(NS, 'checkout', 3, { revisions: 2 });
     fake.addDeployment(NS, 'worker', 3);

@@ -984,8 +984,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   async function setUnschedulable(name: string, on: boolean, signal: AbortSignal, writes: Writes, memo?: Map<string, unknown>, done?: (was: boolean) => ActionOutcome): Promise<{ was: boolean }> {
     const node = await kubeCall(clients, signal, (o) => clients.core.readNode({ name }, o));
     const was = node.spec?.unschedulable === true;
-    // Before the patch: one that times out may still cordon the node, and the rollback must then undo it.
-    if (memo) rememberCordoned(memo, name, was);
+    // Remembered once the patch is accepted, or sent with no answer (one that times out may
+    // still cordon the node, and the rollback must then undo it); never after the API
+    // server refused it (a 4xx: nothing changed), when a cordon made since is not the run's.
+    const remember = (): void => {
+      if (memo) rememberCordoned(memo, name, was);
+    };
     if (was !== on) {
       // null removes the field, as kubectl uncordon leaves it.
       const body = { spec: { unschedulable: on ? true : null } };
@@ -996,8 +1000,14 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           return { landed: now === on, found: `node ${name} is ${now ? 'cordoned' : 'schedulable'}` };
         },
       };
-      await write(writes, () => kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic'), readBack);
+      try {
+        await write(writes, () => kubeCall(clients, signal, (o) => clients.core.patchNode({ name, body }, o), 'strategic'), readBack);
+      } catch (err) {
+        if (!refusedWrite(err)) remember();
+        throw err;
+      }
     }
+    remember();
     return { was };
   }
 
