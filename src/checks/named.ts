@@ -277,7 +277,8 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
       needs: 'kubernetes',
       // The evicted pod does not come back: its replacement has a new name. So
       // this asks about the workload: rolled out, every desired replica ready
-      // (counted from the pods, not only the lagging status), the old pod gone.
+      // (counted from the pods, not only the lagging status), the old pod gone, and
+      // at least one replica wanted (0 of 0 ready is no pod that became ready).
       async evaluate(check, ctx, signal) {
         const ref = await workloadOf(check, ctx, signal);
         const w = await readWorkload(kube(), ref, signal);
@@ -317,8 +318,11 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
         const oldStillThere = pods.some(isOld);
         const ready = pods.filter((p) => isPodReady(p) && !isOld(p));
         const fresh = ready.filter((p) => created(p) >= runStart - 1000).map((p) => p.metadata?.name);
-        const pass = workloadSettled(w) && ready.length >= w.desired && !oldStillThere;
-        const why = oldStillThere ? `; pod ${old} still present` : '';
+        // A workload scaled to 0 (while the run verified, say) has no pod to become ready:
+        // 0 of 0 is nothing serving, not a pod that came back.
+        const none = w.desired === 0;
+        const pass = !none && workloadSettled(w) && ready.length >= w.desired && !oldStillThere;
+        const why = `${oldStillThere ? `; pod ${old} still present` : ''}${none ? '; nothing to become ready: the workload is scaled to 0' : ''}`;
         return {
           pass,
           detail: `${describeWorkload(w)}; ${ready.length} ready pod(s) counted${fresh.length ? `; new: ${fresh.join(', ')}` : ''}${why}`,

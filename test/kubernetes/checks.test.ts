@@ -3,10 +3,11 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { EnrichmentRefused, KUBERNETES_ENRICHMENT } from '../../src/domain/index.js';
 import { createKubeClients, createKubernetesCheckRunner, createKubernetesEnricher, type KubeClients } from '../../src/checks/kubernetes.js';
 import { createNamedCheckRunner } from '../../src/checks/named.js';
+import { createKubernetesActionExecutor } from '../../src/execute/actions/kubernetes.js';
 import type { RenderedKubernetesCheck } from '../../src/domain/index.js';
 import { createManualClock } from '../../src/lib/index.js';
 import type { KubeFake } from '../helpers/kube-fake/index.js';
-import { namedCheck, startFakeEnv, stepContext, waitFor } from './setup.js';
+import { kubeAction, namedCheck, startFakeEnv, stepContext, waitFor } from './setup.js';
 
 const NS = 'production';
 
@@ -330,6 +331,27 @@ describe('kubernetes enrichment, checks and named checks against the API fake', 
       // The incident's pod is still there (nothing evicted it), so it is not counted as a replacement.
       assert.match(out.detail, /^Deployment production\/api-server: ready 2\/3, updated 3, total 3; 1 ready pod\(s\) counted; .*pod api-server-abc123 still present after \d+ attempts$/);
       assert.ok(out.attempts > 1, 'a convergence check polls');
+    });
+
+    // Regression: a deployment scaled to 0 while the run verified (its pod evicted, then a
+    // person or a scale-to-zero tool) passed as "ready 0/0, updated 0, total 0; 0 ready
+    // pod(s) counted": the run was recorded verified with nothing serving.
+    it('pod_becomes_ready fails on a workload scaled to 0: nothing to become ready', async () => {
+      fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+      const exec = createKubernetesActionExecutor(clients);
+      const run = stepContext();
+      const evicted = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), run);
+      assert.equal(evicted.ok, true, evicted.detail);
+      const zero = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '0', allow_zero: 'true' }), stepContext());
+      assert.equal(zero.ok, true, zero.detail);
+      await waitFor('no pods and a settled status', () => {
+        const d = fake.get('deployments', NS, 'web')!;
+        return fake.list('pods', NS).length === 0 && (d.status?.replicas ?? 0) === 0 && d.status?.observedGeneration === d.metadata.generation;
+      });
+      const out = await createNamedCheckRunner({ kube: clients }).run(namedCheck('pod_becomes_ready', { namespace: NS, pod_name: 'web-aaa', deployment: 'web' }, {}, 200, 80), run);
+      assert.equal(out.ok, false, out.detail);
+      assert.match(out.detail, /^Deployment production\/web: ready 0\/0, updated 0, total 0; 0 ready pod\(s\) counted; nothing to become ready: the workload is scaled to 0 after \d+ attempts$/);
+      assert.equal(out.observed, '0/0');
     });
 
     // Regression: a StatefulSet pod deleted by a command: or http: action (nothing of the
