@@ -29,6 +29,7 @@ import type { RenderedKubernetesAction } from '../../domain/index.js';
 import { checkParam } from '../../domain/index.js';
 import { errorMessage, formatDuration, sleep, systemClock, withTimeout, type Clock } from '../../lib/index.js';
 import type { ActionExecutor, ActionOutcome, StepContext } from '../ports.js';
+import { createDisruptionLedger, type DisruptionLedger } from './disruptions.js';
 
 /**
  * Kubernetes actions through the API, never a shell. The client factory and the
@@ -42,8 +43,10 @@ export interface KubernetesActionOptions {
   conflictRetries?: number;
   /** Pause between drain rounds while PodDisruptionBudgets say "not now". */
   drainRetryIntervalMs?: number;
-  /** For the restartedAt stamp. */
+  /** For the restartedAt stamp, and how long a pod removed counts as unavailable at most (see DisruptionLedger). */
   clock?: Clock;
+  /** What the process's runs share of each workload's disruption: the executor's own by default (one executor per process). */
+  disruptions?: DisruptionLedger;
 }
 
 const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
@@ -281,6 +284,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   const conflictRetries = opts.conflictRetries ?? 5;
   const drainRetryMs = opts.drainRetryIntervalMs ?? 1000;
   const clock = opts.clock ?? systemClock;
+  const disruptions = opts.disruptions ?? createDisruptionLedger(clock);
 
   /** Retries `attempt` after a 409 Conflict: each attempt re-reads, so it never writes over a change it did not see. */
   async function withConflictRetry<T>(what: string, attempt: () => Promise<T>): Promise<T> {
@@ -296,64 +300,129 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
   }
 
+  /** The key a workload's disruption is judged under, across the process's runs (see DisruptionLedger). */
+  const workloadKey = (ref: { kind: string; namespace: string; name: string }): string => `${ref.kind}/${ref.namespace}/${ref.name}`;
+
   /**
-   * The Kubernetes blast radius of removing one pod, or null: the reason it is
-   * refused. The last ready replica of its workload and any disruption beyond
-   * max_unavailable are "not now" (the workload may have room later); a pod nothing
-   * would replace (no controller, a Job's, a DaemonSet's) is refused for good: the run
-   * fails, though not as the target's failure (see `refusedRemoval`).
+   * Waits for the workload's turn to be judged (see DisruptionLedger): the release, or the
+   * reason it is refused when the step's time (or the run) ran out while another run held
+   * it. Bounded by `signal`, the step's deadline, as every read and write of the step is.
    */
-  async function disruptionRefusal(
+  async function holdWorkload(kind: string, ns: string, name: string, signal: AbortSignal): Promise<{ release: () => void } | { reason: string; notNow: true }> {
+    try {
+      return { release: await disruptions.hold(workloadKey({ kind, namespace: ns, name }), signal) };
+    } catch (err) {
+      if (!signal.aborted) throw err;
+      return {
+        reason: `another run of this rectify was judging or removing pods of ${kind} ${ns}/${name}, and this step's time ran out waiting for its turn; nothing was removed`,
+        notNow: true,
+      };
+    }
+  }
+
+  /**
+   * Removes one pod (`remove`, given the Writes its write goes through) if its workload's
+   * blast radius allows it, or says why not. The last ready replica of its workload and
+   * any disruption beyond max_unavailable are "not now" (the workload may have room
+   * later); a pod nothing would replace (no controller, a Job's, a DaemonSet's) is refused
+   * for good: the run fails, though not as the target's failure (see `refusedRemoval`).
+   *
+   * One run of the process at a time reads the workload, judges and removes (held from the
+   * read through the removal's answer), and the pods the process removed that the API does
+   * not show gone or terminating yet count as not serving (see DisruptionLedger): two runs
+   * evicting two pods of one workload at once are judged one after the other, the second
+   * seeing the first's eviction. The pod is recorded before the write (one whose answer is
+   * lost may have landed) and let go when the API server refused it (nothing was written).
+   */
+  async function guardedRemoval<T>(
     pod: V1Pod,
     maxUnavailable: string | undefined,
     signal: AbortSignal,
+    writes: Writes,
+    remove: (w: Writes) => Promise<T>,
     removed: ReadonlySet<string> = new Set(),
     listed?: Map<string, V1Pod[]>,
-  ): Promise<{ reason: string; notNow: boolean } | null> {
+  ): Promise<{ refusal: { reason: string; notNow: boolean } } | { done: T }> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
-    if (!owner.ok) return { reason: owner.reason, notNow: false };
-    const w = await readWorkload(clients, owner.ref, signal);
-    const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid, listed);
-    const ready = isPodReady(pod);
-    // A pod that is not ready is not serving: removing it takes no capacity away.
-    if (ready && readyNow <= 1) {
-      return { reason: `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${readyNow}/${w.desired}); rectify never removes it`, notNow: true };
-    }
-    if (maxUnavailable !== undefined) {
-      const allowed = allowedUnavailable(maxUnavailable, w.desired);
-      const now = Math.max(0, w.desired - readyNow);
-      const after = now + (ready ? 1 : 0);
-      if (after > allowed) {
-        return {
-          reason: `max_unavailable ${maxUnavailable} allows ${allowed} of ${w.desired} replicas of ${w.kind} ${w.namespace}/${w.name} to be unavailable; ${now} already are, removing ready pod ${id} would make it ${after}`,
-          notNow: true,
-        };
+    if (!owner.ok) return { refusal: { reason: owner.reason, notNow: false } };
+    const key = workloadKey(owner.ref);
+    const held = await holdWorkload(owner.ref.kind, owner.ref.namespace, owner.ref.name, signal);
+    if ('reason' in held) return { refusal: held };
+    try {
+      const w = await readWorkload(clients, owner.ref, signal);
+      const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid, listed);
+      const ready = isPodReady(pod);
+      // A pod that is not ready is not serving: removing it takes no capacity away.
+      if (ready && readyNow <= 1) {
+        return { refusal: { reason: `pod ${id} is the last ready replica of ${w.kind} ${w.namespace}/${w.name} (ready ${readyNow}/${w.desired}); rectify never removes it`, notNow: true } };
       }
+      if (maxUnavailable !== undefined) {
+        const allowed = allowedUnavailable(maxUnavailable, w.desired);
+        const now = Math.max(0, w.desired - readyNow);
+        const after = now + (ready ? 1 : 0);
+        if (after > allowed) {
+          return {
+            refusal: {
+              reason: `max_unavailable ${maxUnavailable} allows ${allowed} of ${w.desired} replicas of ${w.kind} ${w.namespace}/${w.name} to be unavailable; ${now} already are, removing ready pod ${id} would make it ${after}`,
+              notNow: true,
+            },
+          };
+        }
+      }
+      const uid = pod.metadata?.uid ?? '';
+      // Recorded by an earlier write whose answer was lost (a drain asks again): kept, whatever this one's answer.
+      const before = disruptions.pending(key).has(uid);
+      disruptions.record(key, uid);
+      const mine: Writes = { mayHaveChanged: false, unanswered: false };
+      try {
+        return { done: await remove(mine) };
+      } finally {
+        if (mine.mayHaveChanged) writes.mayHaveChanged = true;
+        if (mine.unanswered) {
+          writes.unanswered = true;
+          writes.readBack = mine.readBack;
+        }
+        // Refused by the API server, or never sent: the pod serves as before.
+        if (!mine.mayHaveChanged && !before) disruptions.forget(key, uid);
+      }
+    } finally {
+      held.release();
     }
-    return null;
   }
 
   /**
    * How many replicas of the workload serve now: its status's ready count, but never
-   * more than the ready pods a listing finds, leaving out those terminating and those
-   * `removed` (evicted or deleted by the caller) but the pod now judged (`judged`, whose
-   * own eviction may be asked again after an answer was lost). The status lags: its controller counts
-   * a pod just evicted as ready until it has seen the eviction, and a drain evicting
-   * pod after pod would otherwise take every ready replica away. `listed` keeps one
-   * listing per workload for the caller to reuse (a drain's round: the pods removed
-   * since are in `removed`).
+   * more than the ready pods a listing finds, leaving out those terminating, those
+   * `removed` (evicted or deleted by the caller) and those the process's runs removed that
+   * the listing may not show so yet (DisruptionLedger), but the pod now judged (`judged`,
+   * whose own eviction may be asked again after an answer was lost): each pod counted
+   * once. The status lags: its controller counts a pod just evicted as ready until it has
+   * seen the eviction, and a drain evicting pod after pod would otherwise take every ready
+   * replica away. `listed` keeps one listing per workload for the caller to reuse (a
+   * drain's round: the pods removed since are in `removed`, or the ledger). A workload with
+   * no selector has no listing: the pods removed are taken from its status's count (when
+   * in doubt, fewer serve).
    */
   async function readyReplicas(w: WorkloadState, signal: AbortSignal, removed: ReadonlySet<string>, judged: string | undefined, listed?: Map<string, V1Pod[]>): Promise<number> {
-    // A workload with no selector has no pods a listing could tell apart: its status is all there is.
-    if (!formatSelector(w.selector)) return w.ready;
-    const key = `${w.kind}/${w.namespace}/${w.name}/${w.uid}`;
-    let pods = listed?.get(key);
+    const key = workloadKey(w);
+    if (!formatSelector(w.selector)) {
+      const out = [...disruptions.pending(key)].filter((u) => u !== judged).length;
+      return Math.max(0, w.ready - out);
+    }
+    const cacheKey = `${key}/${w.uid}`;
+    let pods = listed?.get(cacheKey);
     if (!pods) {
       pods = await listWorkloadPods(clients, w, signal);
-      listed?.set(key, pods);
+      listed?.set(cacheKey, pods);
+      // Only a listing made now lets a pod go: one kept from earlier in a drain's round may predate its removal.
+      disruptions.settle(key, pods.map((p) => ({ uid: p.metadata?.uid ?? '', terminating: isTerminating(p) })));
     }
-    const serving = pods.filter((p) => isPodReady(p) && (p.metadata?.uid === judged || !removed.has(p.metadata?.uid ?? ''))).length;
+    const pending = disruptions.pending(key);
+    const serving = pods.filter((p) => {
+      const uid = p.metadata?.uid ?? '';
+      return isPodReady(p) && (uid === judged || (!removed.has(uid) && !pending.has(uid)));
+    }).length;
     return Math.min(w.ready, serving);
   }
 
@@ -530,27 +599,32 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (!read) return alreadyGone(ns, a.name, 'evict', 'when read');
     const { pod } = read;
     if (isTerminating(pod)) return alreadyTerminating(read, 'evict', 'when read');
-    const refusal = await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return refusedRemoval(refusal);
-    actedOn(memo, ns, a.name, pod);
-    const evicted: ActionOutcome = { ok: true, detail: `evicted pod ${ns}/${a.name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
+    const grace = gracePeriodArg(a.args);
+    const out = await guardedRemoval(pod, a.args.max_unavailable, signal, writes, (w) => evictJudged(pod, ns, a.name, grace, signal, w, memo));
+    return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
+  }
+
+  /** evictPod's eviction, once its workload's blast radius allows it. */
+  async function evictJudged(pod: V1Pod, ns: string, name: string, grace: number | undefined, signal: AbortSignal, writes: Writes, memo: Map<string, unknown>): Promise<ActionOutcome> {
+    actedOn(memo, ns, name, pod);
+    const evicted: ActionOutcome = { ok: true, detail: `evicted pod ${ns}/${name} through the Eviction API`, facts: { pod_uid: pod.metadata?.uid ?? '' } };
     try {
-      await evictOnce(pod, gracePeriodArg(a.args), signal, writes, podReadBack(evicted, ns, a.name, pod));
+      await evictOnce(pod, grace, signal, writes, podReadBack(evicted, ns, name, pod));
     } catch (err) {
       // Refused because the pod is already on its way out (an API server that asks the
       // budget even for a terminating pod answers 429), or gone, perhaps with a successor
       // under its name: a read must show that same pod terminating, or another pod or none
       // under the name. Otherwise the refusal stands.
       if (isKubeStatus(err, 429) || isKubeStatus(err, 409)) {
-        const now = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
+        const now = await lookAgain(ns, name, pod.metadata?.uid, signal);
         if (now !== null && !isGone(now) && isTerminating(now.pod)) return alreadyTerminating(now, 'evict', `on a read after the ${err.status} to its eviction`);
-        const replaced = replacedSince(now, ns, a.name, pod.metadata?.uid, 'evict', isKubeStatus(err, 409) ? 409 : 429);
+        const replaced = replacedSince(now, ns, name, pod.metadata?.uid, 'evict', isKubeStatus(err, 409) ? 409 : 429);
         if (replaced) return replaced;
       }
       // "Not now" from a PodDisruptionBudget is an answer: fail the step, never fall back to delete.
       if (isKubeStatus(err, 429)) return { ok: false, notNow: true, detail: evictionRefused(err) };
-      if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${a.name} changed before eviction (409): ${err.message}` };
-      if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'evict', 'to its eviction');
+      if (isKubeStatus(err, 409)) return { ok: false, detail: `pod ${ns}/${name} changed before eviction (409): ${err.message}` };
+      if (isKubeStatus(err, 404) && (await goneSince(ns, name, signal))) return alreadyGone(ns, name, 'evict', 'to its eviction');
       throw err;
     }
     return evicted;
@@ -580,29 +654,43 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if (isTerminating(pod) && !shortening) return alreadyTerminating(read, 'delete', 'when read');
     // force_delete skips PodDisruptionBudgets, not rectify's own last-replica and share limits.
     // Their refusal is "not now", as for an eviction: nothing changed, so no rollback and no breaker failure.
-    const refusal = shortening ? null : await disruptionRefusal(pod, a.args.max_unavailable, signal);
-    if (refusal) return refusedRemoval(refusal);
-    actedOn(memo, ns, a.name, pod);
     const facts = { pod_uid: pod.metadata?.uid ?? '' };
     const done: ActionOutcome = shortening
       ? { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${current}s to ${grace}s`, facts }
       : { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts };
+    if (shortening) return deleteJudged(pod, ns, a.name, { grace, shortening }, done, signal, writes, memo);
+    const out = await guardedRemoval(pod, a.args.max_unavailable, signal, writes, (w) => deleteJudged(pod, ns, a.name, { grace, shortening }, done, signal, w, memo));
+    return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
+  }
+
+  /** deletePod's delete, once its workload's blast radius allows it (`shortening`: a terminating pod's grace period, to `grace`). */
+  async function deleteJudged(
+    pod: V1Pod,
+    ns: string,
+    name: string,
+    { grace, shortening }: { grace: number | undefined; shortening: boolean },
+    done: ActionOutcome,
+    signal: AbortSignal,
+    writes: Writes,
+    memo: Map<string, unknown>,
+  ): Promise<ActionOutcome> {
+    actedOn(memo, ns, name, pod);
     try {
       await write(
         writes,
         () =>
           kubeCall(clients, signal, (o) =>
             clients.core.deleteNamespacedPod(
-              { namespace: ns, name: a.name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
+              { namespace: ns, name, ...(grace !== undefined ? { gracePeriodSeconds: grace } : {}), body: { preconditions: { uid: pod.metadata?.uid } } },
               o,
             ),
           ),
-        podReadBack(done, ns, a.name, pod, shortening ? grace : undefined),
+        podReadBack(done, ns, name, pod, shortening ? grace : undefined),
       );
     } catch (err) {
-      if (isKubeStatus(err, 404) && (await goneSince(ns, a.name, signal))) return alreadyGone(ns, a.name, 'delete', 'to its delete');
+      if (isKubeStatus(err, 404) && (await goneSince(ns, name, signal))) return alreadyGone(ns, name, 'delete', 'to its delete');
       if (isKubeStatus(err, 409)) {
-        const replaced = replacedSince(await lookAgain(ns, a.name, pod.metadata?.uid, signal), ns, a.name, pod.metadata?.uid, 'delete', 409);
+        const replaced = replacedSince(await lookAgain(ns, name, pod.metadata?.uid, signal), ns, name, pod.metadata?.uid, 'delete', 409);
         if (replaced) return replaced;
       }
       throw err;
@@ -657,8 +745,17 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       return `${what} may remove its ready pods: its status says ${w.ready} ready, and with no selector rectify cannot list its pods to tell which; ${check}`;
     }
     const replicaSets = kind === 'Deployment' ? await listDeploymentReplicaSets(clients, w, signal) : [];
-    const pods = (await listWorkloadPods(clients, w, signal, kind === 'Deployment' ? replicaSets : undefined)).filter((p) => !isTerminating(p));
-    const ready = pods.filter(isPodReady);
+    const listed = await listWorkloadPods(clients, w, signal, kind === 'Deployment' ? replicaSets : undefined);
+    const key = workloadKey(w);
+    disruptions.settle(key, listed.map((p) => ({ uid: p.metadata?.uid ?? '', terminating: isTerminating(p) })));
+    const pods = listed.filter((p) => !isTerminating(p));
+    // Pods another run of this process removed, which the listing may not show so yet, serve nothing.
+    const out = disruptions.pending(key);
+    const removing = pods.filter((p) => isPodReady(p) && out.has(p.metadata?.uid ?? ''));
+    const ready = pods.filter((p) => isPodReady(p) && !out.has(p.metadata?.uid ?? ''));
+    if (ready.length === 0 && removing.length > 0) {
+      return `${what} may leave it no ready pod: its ready pods (${podNames(removing)}) are being removed by another run of this rectify; ${check}`;
+    }
     if (ready.length === 0) return null;
     const readyNow = `ready now ${ready.length} (${podNames(ready)})`;
     if (kind === 'StatefulSet') {
@@ -711,76 +808,97 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
-      const sc = await readScale(kind, ns, a.name, signal);
-      const old = sc.spec?.replicas ?? 0;
-      // What a rollback restores, recorded once the workload has, or is sent, the count
-      // this run asked for: never by a step refused before its write, which scaled nothing
-      // (a retry after a 409 records its fresher read). Before the write: one that fails
-      // with no answer may still have landed.
-      const record = (): void => {
-        if (first) memo.set(key, old);
-        if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
-      };
-      const facts = { old_replicas: String(old), new_replicas: String(want) };
-      if (old === want) {
-        record();
-        return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+      // One run of the process at a time reads, judges and scales a workload, as for a pod's removal (see guardedRemoval).
+      const held = await holdWorkload(kind, ns, a.name, signal);
+      if ('reason' in held) return refusedRemoval(held);
+      try {
+        return await scaleHeld(a, ns, { kind, want, restore, restoring, first, key }, signal, writes, memo, phase);
+      } finally {
+        held.release();
       }
-      // Scaled since the plan was made, past it: the write would go the other way from the plan.
-      const from = phase === 'action' && a.args.planned_from !== undefined ? Number(a.args.planned_from) : undefined;
-      if (from !== undefined && old !== from && Math.sign(want - from) !== Math.sign(want - old)) {
+    });
+  }
+
+  /** One attempt of `scale`, its workload held: `plan` is what `scale` worked out before it (`key`: its memo key for the count read). */
+  async function scaleHeld(
+    a: RenderedKubernetesAction,
+    ns: string,
+    plan: { kind: 'Deployment' | 'StatefulSet'; want: number; restore: number | undefined; restoring: string; first: boolean; key: string },
+    signal: AbortSignal,
+    writes: Writes,
+    memo: Map<string, unknown>,
+    phase: StepContext['phase'],
+  ): Promise<ActionOutcome> {
+    const { kind, want, restore, restoring, first, key } = plan;
+    const sc = await readScale(kind, ns, a.name, signal);
+    const old = sc.spec?.replicas ?? 0;
+    // What a rollback restores, recorded once the workload has, or is sent, the count
+    // this run asked for: never by a step refused before its write, which scaled nothing
+    // (a retry after a 409 records its fresher read). Before the write: one that fails
+    // with no answer may still have landed.
+    const record = (): void => {
+      if (first) memo.set(key, old);
+      if (phase !== 'rollback') memo.set(scaledToKey(kind, ns, a.name), want);
+    };
+    const facts = { old_replicas: String(old), new_replicas: String(want) };
+    if (old === want) {
+      record();
+      return { ok: true, detail: `${kind} ${ns}/${a.name} already has ${want} replicas${restoring}`, facts };
+    }
+    // Scaled since the plan was made, past it: the write would go the other way from the plan.
+    const from = phase === 'action' && a.args.planned_from !== undefined ? Number(a.args.planned_from) : undefined;
+    if (from !== undefined && old !== from && Math.sign(want - from) !== Math.sign(want - old)) {
+      return {
+        ok: false,
+        refused: true,
+        detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${from} this plan was made from: it was scaled since (an autoscaler, a person), and scaling it to ${want} now would ${want < old ? 'lower' : 'raise'} it, the other way from the plan; nothing was written`,
+        facts,
+      };
+    }
+    const set = restore !== undefined ? (memo.get(scaledToKey(kind, ns, a.name)) as number | undefined) : undefined;
+    if (set !== undefined && old !== set) {
+      return {
+        ok: false,
+        detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${set} this run set: it was scaled by someone else since, and rectify does not scale it back to ${want} over that change: a person must check it`,
+        facts,
+      };
+    }
+    // A scale-down never takes the last ready pods, cap or not (a cap of 1 on a set with
+    // one ready pod would allow it): refused as one past the cap is. A scale to 0 is the
+    // allow_zero rule's (above).
+    if (want < old && want > 0) {
+      const reason = await lastReadyScaleDown(kind, ns, a.name, old, want, signal);
+      if (reason) return { ok: false, refused: true, detail: `refused: ${reason}` };
+    }
+    if (want < old && a.args.max_unavailable !== undefined) {
+      const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
+      const allowed = allowedUnavailable(a.args.max_unavailable, old);
+      // Only the ready replicas the scale-down removes are disrupted: a replica not ready
+      // serves nothing (counted as disruption, the rollback of a scale-up whose new pods
+      // never became ready was refused, and the extra replica stayed).
+      const removedReady = await readyRemovedByScaleDown(w, want, signal);
+      if (removedReady.removed > allowed) {
         return {
           ok: false,
           refused: true,
-          detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${from} this plan was made from: it was scaled since (an autoscaler, a person), and scaling it to ${want} now would ${want < old ? 'lower' : 'raise'} it, the other way from the plan; nothing was written`,
-          facts,
+          detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${removedReady.left} ready`,
         };
       }
-      const set = restore !== undefined ? (memo.get(scaledToKey(kind, ns, a.name)) as number | undefined) : undefined;
-      if (set !== undefined && old !== set) {
-        return {
-          ok: false,
-          detail: `refused: ${kind} ${ns}/${a.name} has ${old} replicas, not the ${set} this run set: it was scaled by someone else since, and rectify does not scale it back to ${want} over that change: a person must check it`,
-          facts,
-        };
-      }
-      // A scale-down never takes the last ready pods, cap or not (a cap of 1 on a set with
-      // one ready pod would allow it): refused as one past the cap is. A scale to 0 is the
-      // allow_zero rule's (above).
-      if (want < old && want > 0) {
-        const reason = await lastReadyScaleDown(kind, ns, a.name, old, want, signal);
-        if (reason) return { ok: false, refused: true, detail: `refused: ${reason}` };
-      }
-      if (want < old && a.args.max_unavailable !== undefined) {
-        const w = await readWorkload(clients, { kind, name: a.name, namespace: ns }, signal);
-        const allowed = allowedUnavailable(a.args.max_unavailable, old);
-        // Only the ready replicas the scale-down removes are disrupted: a replica not ready
-        // serves nothing (counted as disruption, the rollback of a scale-up whose new pods
-        // never became ready was refused, and the extra replica stayed).
-        const removedReady = await readyRemovedByScaleDown(w, want, signal);
-        if (removedReady.removed > allowed) {
-          return {
-            ok: false,
-            refused: true,
-            detail: `refused: max_unavailable ${a.args.max_unavailable} allows removing ${allowed} of ${old} replicas of ${kind} ${ns}/${a.name}; scaling to ${want} would leave ${removedReady.left} ready`,
-          };
-        }
-      }
-      // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
-      const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
-      const done: ActionOutcome = { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
-      record();
-      const readBack: ReadBack = {
-        done,
-        read: async (s) => {
-          const now = (await readScale(kind, ns, a.name, s)).spec?.replicas ?? 0;
-          return { landed: now === want ? true : now === old ? false : undefined, found: `${kind} ${ns}/${a.name} has ${now} replicas` };
-        },
-      };
-      if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)), readBack);
-      else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)), readBack);
-      return done;
-    });
+    }
+    // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
+    const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
+    const done: ActionOutcome = { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
+    record();
+    const readBack: ReadBack = {
+      done,
+      read: async (s) => {
+        const now = (await readScale(kind, ns, a.name, s)).spec?.replicas ?? 0;
+        return { landed: now === want ? true : now === old ? false : undefined, found: `${kind} ${ns}/${a.name} has ${now} replicas` };
+      },
+    };
+    if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)), readBack);
+    else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)), readBack);
+    return done;
   }
 
   async function rolloutRestart(a: RenderedKubernetesAction, ns: string, signal: AbortSignal, writes: Writes): Promise<ActionOutcome> {
@@ -1143,15 +1261,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // Finished pods serve nothing, and a Job recreates its evicted pod elsewhere
           // (kubectl drain evicts both): no replica guard for them.
           const jobPod = controllerOf(p.pod.metadata?.ownerReferences)?.kind === 'Job';
-          const refusal = done || jobPod ? null : await disruptionRefusal(p.pod, a.args.max_unavailable, drainSignal, removedUids(), listed);
-          if (refusal) {
-            p.why = refusal.reason;
+          // The guard's reads took their time: the retry is judged again right before it is sent.
+          const evict = async (w: Writes): Promise<boolean> => {
+            if (!mayRetry(id)) return false;
+            evicting = true;
+            await evictOnce(p.pod, grace, drainSignal, w);
+            return true;
+          };
+          const out = done || jobPod ? { done: await evict(writes) } : await guardedRemoval(p.pod, a.args.max_unavailable, drainSignal, writes, evict, removedUids(), listed);
+          if ('refusal' in out) {
+            p.why = out.refusal.reason;
             continue;
           }
-          // The guard's reads took their time: the retry is judged again right before it is sent.
-          if (!mayRetry(id)) continue;
-          evicting = true;
-          await evictOnce(p.pod, grace, drainSignal, writes);
+          if (!out.done) continue;
           evicted.push(p.pod);
           pending.delete(id);
         } catch (err) {

@@ -1,0 +1,224 @@
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import { createKubernetesActionExecutor, type KubeClients } from '../../src/execute/actions/kubernetes.js';
+import { PENDING_REMOVAL_MS } from '../../src/execute/actions/disruptions.js';
+import type { ActionOutcome } from '../../src/execute/ports.js';
+import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { EVICTION, kubeAction, startFakeEnv, stepContext, useServiceOnFake, waitFor } from './setup.js';
+
+/**
+ * Runs of one rectify under way together, each removing a pod of the same workload: the
+ * last ready replica and `max_unavailable` hold across them. Each run used to read the
+ * workload before the other's eviction landed, and both evicted.
+ */
+const NS = 'production';
+
+const readyPods = (fake: KubeFake): string[] =>
+  fake
+    .list('pods', NS)
+    .filter((p) => !p.metadata.deletionTimestamp && ((p.status?.conditions ?? []) as Array<{ type: string; status: string }>).some((c) => c.type === 'Ready' && c.status === 'True'))
+    .map((p) => p.metadata.name as string)
+    .sort();
+
+/** The one of two outcomes that went through and the one refused, with the refused pod's name. */
+function oneEach(outs: ActionOutcome[], pods: string[]): { done: ActionOutcome; refused: ActionOutcome; donePod: string; refusedPod: string } {
+  assert.equal(outs.filter((o) => o.ok).length, 1, JSON.stringify(outs));
+  const i = outs.findIndex((o) => o.ok);
+  return { done: outs[i]!, refused: outs[1 - i]!, donePod: pods[i]!, refusedPod: pods[1 - i]! };
+}
+
+describe('two runs evicting pods of one workload at once (executor)', () => {
+  let fake: KubeFake;
+  let clients: KubeClients;
+  beforeEach(async () => {
+    ({ fake, clients } = await startFakeEnv({ readyDelayMs: 60_000 }));
+    fake.addNode('node-a');
+  });
+  afterEach(async () => {
+    await fake.close();
+  });
+
+  it('takes one of 2 ready replicas, never the last', async () => {
+    const uids = new Map(fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] }).pods.map((p) => [p.metadata.name as string, p.metadata.uid as string]));
+    const exec = createKubernetesActionExecutor(clients);
+    const pods = ['web-aaa', 'web-bbb'];
+    const outs = await Promise.all(pods.map((p) => exec.run(kubeAction('evict_pod', 'pod', p, NS), stepContext())));
+    const { done, refused, donePod, refusedPod } = oneEach(outs, pods);
+    assert.deepEqual(done, { ok: true, detail: `evicted pod ${NS}/${donePod} through the Eviction API`, facts: { pod_uid: uids.get(donePod) } });
+    assert.deepEqual(refused, {
+      ok: false,
+      notNow: true,
+      unchanged: true,
+      detail: `refused: pod ${NS}/${refusedPod} is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`,
+    });
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.deepEqual(readyPods(fake), [refusedPod]);
+  });
+
+  it('holds max_unavailable 1 of 4 across two runs', async () => {
+    fake.addDeployment(NS, 'api', 4, { podNames: ['api-aaa', 'api-bbb', 'api-ccc', 'api-ddd'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const pods = ['api-aaa', 'api-bbb'];
+    const outs = await Promise.all(pods.map((p) => exec.run(kubeAction('evict_pod', 'pod', p, NS, { max_unavailable: '1' }), stepContext())));
+    const { done, refused, donePod, refusedPod } = oneEach(outs, pods);
+    assert.equal(done.detail, `evicted pod ${NS}/${donePod} through the Eviction API`);
+    assert.deepEqual(refused, {
+      ok: false,
+      notNow: true,
+      unchanged: true,
+      detail: `refused: max_unavailable 1 allows 1 of 4 replicas of Deployment ${NS}/api to be unavailable; 1 already are, removing ready pod ${NS}/${refusedPod} would make it 2`,
+    });
+    assert.equal(fake.count('POST', EVICTION), 1);
+    assert.equal(readyPods(fake).length, 3);
+  });
+
+  it('a delete and an eviction of one workload at once: one goes through', async () => {
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const outs = await Promise.all([
+      exec.run(kubeAction('delete_pod', 'pod', 'web-aaa', NS), stepContext()),
+      exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext()),
+    ]);
+    const { refused, refusedPod } = oneEach(outs, ['web-aaa', 'web-bbb']);
+    assert.equal(refused.detail, `refused: pod ${NS}/${refusedPod} is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`);
+    assert.deepEqual(readyPods(fake), [refusedPod]);
+  });
+
+  it('lets the next eviction through once the first run ended and its replacement is ready', async () => {
+    fake.readyDelayMs = 30;
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const first = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(first.ok, true, first.detail);
+    // The replacement ready, web-aaa gone: the API shows 2 ready again.
+    await waitFor('a replacement ready', () => readyPods(fake).length === 2 && !fake.get('pods', NS, 'web-aaa'));
+    const second = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.equal(second.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
+    assert.equal(fake.count('POST', EVICTION), 2);
+  });
+
+  it('counts a pod whose eviction may have landed as unavailable, though the API shows it ready, until the bound passes', async () => {
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    let t = 1_000_000;
+    const exec = createKubernetesActionExecutor(clients, { clock: { now: () => t } });
+    // web-aaa's eviction loses its answer (not applied), and the read after it fails: nobody can tell whether it landed.
+    fake.injectReset('POST', /\/pods\/web-aaa\/eviction$/, {
+      applied: false,
+      then: () => fake.injectError('GET', `/api/v1/namespaces/${NS}/pods/web-aaa`, 500, 'InternalError', 'etcd unavailable'),
+    });
+    const lost = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(lost.ok, false);
+    assert.equal(lost.unconfirmed, true, lost.detail);
+    assert.deepEqual(readyPods(fake), ['web-aaa', 'web-bbb']);
+    const refused = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.deepEqual(refused, {
+      ok: false,
+      notNow: true,
+      unchanged: true,
+      detail: `refused: pod ${NS}/web-bbb is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`,
+    });
+    t += PENDING_REMOVAL_MS - 1;
+    assert.equal((await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext())).notNow, true);
+    // Past the bound the API's view is trusted again: web-aaa still there, ready, not terminating.
+    t += 1;
+    const after = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.equal(after.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
+  });
+
+  it('a drain and an eviction at once leave the last ready replica', async () => {
+    fake.addNode('node-b');
+    // web-aaa on node-a (drained), web-bbb on node-b (evicted by another run).
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'], nodeName: ['node-a', 'node-b'] });
+    const exec = createKubernetesActionExecutor(clients, { drainRetryIntervalMs: 10 });
+    // web-bbb's eviction is held at the API server a while: the drain starts while it is under way.
+    fake.injectDelay('POST', /\/pods\/web-bbb\/eviction$/, 300);
+    const evicting = exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    await waitFor('the eviction of web-bbb sent', () => fake.count('POST', EVICTION) === 1);
+    const drained = await exec.run(kubeAction('drain', 'node', 'node-a', null, {}, 1_000), stepContext());
+    const evicted = await evicting;
+    const outs = JSON.stringify([drained.detail, evicted.detail]);
+    assert.equal(fake.count('POST', EVICTION), 1, outs);
+    assert.equal(readyPods(fake).length, 1, outs);
+    const last = (pod: string) => `pod ${NS}/${pod} is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`;
+    assert.equal(evicted.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
+    assert.equal(
+      drained.detail,
+      `drain node node-a: 1 pod(s) not evicted within 900ms (the drain's 1s timeout less 100ms the step keeps to report): ${NS}/web-aaa (${last('web-aaa')}); evicted 0; the node stays cordoned`,
+    );
+  });
+
+  it('a scale-down waits for an eviction under way and keeps a ready pod', async () => {
+    // An evicted pod stays terminating (its grace period), as a real one does.
+    fake.terminationDelayMs = 60_000;
+    fake.addStatefulSet(NS, 'db', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    // db-0's eviction is held at the API server a while: the scale-down (keeping db-0 only) starts while it is under way.
+    fake.injectDelay('POST', /\/pods\/db-0\/eviction$/, 300);
+    const evicting = exec.run(kubeAction('evict_pod', 'pod', 'db-0', NS), stepContext());
+    await waitFor('the eviction of db-0 sent', () => fake.count('POST', EVICTION) === 1);
+    const scaled = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '1' }), stepContext());
+    assert.equal((await evicting).detail, `evicted pod ${NS}/db-0 through the Eviction API`);
+    assert.deepEqual(scaled, {
+      ok: false,
+      refused: true,
+      unchanged: true,
+      detail: `refused: scaling StatefulSet ${NS}/db from 3 to 1 would leave it no ready pod: ready now 2 (db-1, db-2), and the scale-down removes db-1, db-2, keeping none of its pods; nothing was written: a person must check it`,
+    });
+    assert.equal(fake.get('statefulsets', NS, 'db')?.spec.replicas, 3);
+  });
+
+  it('a scale-down counts a pod whose eviction may have landed as not ready', async () => {
+    fake.addStatefulSet(NS, 'db', 2);
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectReset('POST', /\/pods\/db-0\/eviction$/, {
+      applied: false,
+      then: () => fake.injectError('GET', `/api/v1/namespaces/${NS}/pods/db-0`, 500, 'InternalError', 'etcd unavailable'),
+    });
+    assert.equal((await exec.run(kubeAction('evict_pod', 'pod', 'db-0', NS), stepContext())).unconfirmed, true);
+    const scaled = await exec.run(kubeAction('scale', 'statefulset', 'db', NS, { replicas: '1' }), stepContext());
+    assert.equal(
+      scaled.detail,
+      `refused: scaling StatefulSet ${NS}/db from 2 to 1 would leave it no ready pod: ready now 1 (db-1), and the scale-down removes db-1, keeping db-0, none ready; nothing was written: a person must check it`,
+    );
+  });
+});
+
+describe('two runbooks evicting pods of one deployment at once (service)', { timeout: 60_000 }, () => {
+  const rb = (id: string, trigger: string, cooldown: number) => `  ${id}:
+    risk: LOW
+    triggers: [${trigger}]
+    min_confidence: 0.5
+    max_per_hour: 10
+    cooldown_minutes: ${cooldown}
+    action: kubectl delete pod {pod_name} -n {namespace}
+`;
+  const on = useServiceOnFake({
+    runbooks: () => `runbooks:\n${rb('evict-crashloop', 'crashloop', 10)}${rb('evict-oom', 'oom', 10)}${rb('evict-any', 'any', 0)}`,
+    prepare: (fake) => {
+      fake.addNode('node-a');
+      // Replacements take a while to become ready, as real ones do.
+      fake.cluster.readyDelayMs = 60_000;
+      fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    },
+  });
+  const alert = (rootCause: string, pod: string) => on.svc.post('/api/v1/incidents?wait=true', { root_cause: rootCause, service: 'web', confidence: 1, context: { pod_name: pod, namespace: NS } });
+  const refusal = (pod: string) => `refused: pod ${NS}/${pod} is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`;
+
+  for (const [what, causes] of [
+    ['two runbooks with cooldowns', ['crashloop', 'oom']],
+    ['one runbook without a cooldown', ['any', 'any']],
+  ] as const) {
+    it(`${what}: one run evicts, the other is refused, and a ready pod stays`, async () => {
+      const pods = ['web-aaa', 'web-bbb'];
+      const [a, b] = await Promise.all([alert(causes[0], pods[0]!), alert(causes[1], pods[1]!)]);
+      const bodies = [a.body, b.body];
+      const ok = bodies.findIndex((x) => x.success === true);
+      assert.notEqual(ok, -1, JSON.stringify(bodies));
+      const pick = (x: Record<string, unknown>) => [x.action, x.event, x.reason, x.success];
+      assert.deepEqual(pick(bodies[ok]), ['executed', 'SUCCESS', 'risk LOW: guardrails passed', true]);
+      assert.deepEqual(pick(bodies[1 - ok]), ['blocked', 'DISRUPTION_BLOCKED', `blocked: ${refusal(pods[1 - ok]!)}`, false]);
+      assert.equal(on.fake.count('POST', EVICTION), 1);
+      assert.deepEqual(readyPods(on.fake), [pods[1 - ok]]);
+    });
+  }
+});
