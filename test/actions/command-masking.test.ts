@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { Capture, runArgv, secretTexts, StreamScrubber } from '../../src/execute/actions/command.js';
+import pino from 'pino';
+import type { RenderedCommandAction } from '../../src/domain/index.js';
+import type { StepContext } from '../../src/execute/ports.js';
+import { Capture, createCommandActionExecutor, lastLine, runArgv, secretTexts, StreamScrubber } from '../../src/execute/actions/command.js';
 
 const NODE = process.execPath;
 // Two command_env values, one inside the other: a user name and a user:password pair.
@@ -117,6 +120,25 @@ describe('command output masking', () => {
         assert.equal(c.truncated, true);
         assert.deepEqual(leaks(c.tailText()), []);
         assert.ok(c.masked < 512 * 1024, `seed ${seed}: masked ${c.masked} bytes of ${text.length}`);
+      }
+    });
+  });
+
+  describe('in the step detail', () => {
+    it('masks a value rebuilt by removing control characters, before the line is cut, wherever it lies', async () => {
+      // Printed with a control character between its letters: no value in the raw output,
+      // the value once the line is cleaned; 190 + 10 copies runs past the 200-character cut.
+      const exec = createCommandActionExecutor({ env: { TOKEN: 'abcd' } });
+      const ctx: StepContext = { signal: new AbortController().signal, log: pino({ level: 'silent' }), startedAt: Date.now(), memo: new Map() };
+      const action: RenderedCommandAction = { type: 'command', argv: [NODE, '-e', 'process.stderr.write("x".repeat(190) + "ab\\x01cd".repeat(10)); process.exitCode = 3'], timeoutMs: 10_000 };
+      const out = await exec.run(action, ctx);
+      assert.equal(out.detail, `exit 3: ${'x'.repeat(190)}${'*'.repeat(9)}…`);
+      // The value at every position around the cut: never a piece of it left.
+      const secrets = secretTexts([ENV.BASIC_AUTH]);
+      const spread = [...ENV.BASIC_AUTH].join('\u0001');
+      for (let pad = 180; pad <= 205; pad++) {
+        const whole = `${'x'.repeat(pad)}*** end`;
+        assert.equal(lastLine(`${'x'.repeat(pad)}${spread} end\n`, secrets), whole.length > 200 ? `${whole.slice(0, 199)}…` : whole, `pad ${pad}`);
       }
     });
   });

@@ -68,7 +68,9 @@ export interface RunArgvOptions {
   /**
    * Text the output must never hold (credentials passed in `env`): replaced with `***`
    * as the output arrives, before anything is cut to a cap, a tail or a line, so no
-   * cut can leave part of one behind.
+   * cut can leave part of one behind. (One printed with control characters between
+   * its letters is not one yet: the detail's line is masked again once they are
+   * removed, before its own cut; see lastLine.)
    */
   secrets?: readonly string[];
   /** The step's marker (see execute/markers.ts); default: random, of this run alone. */
@@ -357,7 +359,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
             : !r.aborted && leftRunning(r)
               ? { unconfirmed: true, unconfirmedBy: 'left_running' }
               : {};
-      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs), passed), facts: resultFacts(r), ...known };
+      return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs, passed), passed), facts: resultFacts(r), ...known };
     },
   };
 }
@@ -594,8 +596,9 @@ async function groupEnds(pgid: number, ms: number): Promise<boolean> {
   }
 }
 
-export function describeResult(r: CommandResult, timeoutMs: number): string {
-  return describeEnd(r, timeoutMs) + describeEscaped(r);
+/** `secrets`: masked again in the error line once its control characters are removed (see lastLine). */
+export function describeResult(r: CommandResult, timeoutMs: number, secrets: readonly string[] = []): string {
+  return describeEnd(r, timeoutMs, secrets) + describeEscaped(r);
 }
 
 /** What was left running outside the program's process group, if anything. */
@@ -606,7 +609,7 @@ function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning
   return (r.escapedStillRunning === 0 ? `; ${n} (killed with SIGKILL)` : `; ${n}, ${r.escapedStillRunning} still running after SIGKILL`) + unfinished;
 }
 
-function describeEnd(r: CommandResult, timeoutMs: number): string {
+function describeEnd(r: CommandResult, timeoutMs: number, secrets: readonly string[]): string {
   // Timeout and abort first: a process killed by our SIGTERM may still exit 0 from
   // its handler, and that is not a success anyone can rely on.
   if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''}; the program may have done part of its work)`;
@@ -618,7 +621,7 @@ function describeEnd(r: CommandResult, timeoutMs: number): string {
       ? '; left processes behind, still running after SIGKILL'
       : `; left processes behind (killed${r.killedHard ? ' with SIGKILL' : ''})`;
   if (r.exitCode === null) return `killed by ${r.exitSignal ?? 'an unknown signal'}${left}`;
-  const line = lastLine(r.stderrTail);
+  const line = lastLine(r.stderrTail, secrets);
   return `${r.exitCode === 0 || line === '' ? `exit ${r.exitCode}` : `exit ${r.exitCode}: ${line}`}${left}`;
 }
 
@@ -629,13 +632,36 @@ function resultFacts(r: CommandResult): Record<string, string> {
   return facts;
 }
 
-/** The last non-blank line, control characters removed (they would forge audit lines), at most 200 characters. */
-export function lastLine(text: string): string {
-  // eslint-disable-next-line no-control-regex -- matching control characters is the point
-  const lines = text.split(/\r?\n|\r/).map((l) => l.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '').trim());
+/**
+ * The last non-blank line, control characters removed (they would forge audit lines), at
+ * most 200 characters. Removing them can join the pieces of a secret the program printed
+ * apart (`ab\x01cd`), which the masking of the raw output could not see: the line is masked
+ * again after they are removed and before it is cut, so the cut cannot leave a prefix of
+ * one behind, wherever the secret lies.
+ */
+export function lastLine(text: string, secrets: readonly string[] = []): string {
+  const lines = text.split(/\r?\n|\r/).map((l) => maskAll(stripControl(l), secrets).trim());
   const line = lines.reverse().find((l) => l !== '') ?? '';
   const chars = [...line];
   return chars.length > DETAIL_LINE_MAX ? chars.slice(0, DETAIL_LINE_MAX - 1).join('') + '…' : line;
+}
+
+function stripControl(text: string): string {
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point
+  return text.replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+}
+
+/**
+ * Masks until no secret is left: `***` joining what is around it could form another.
+ * Ends, as each mask shortens the text (shorter texts are no secret; see secretTexts).
+ */
+function maskAll(text: string, secrets: readonly string[]): string {
+  const long = secrets.filter((s) => s.length >= 4);
+  for (let out = text; ; ) {
+    const next = scrubSecrets(out, long);
+    if (next === out) return out;
+    out = next;
+  }
 }
 
 /**
