@@ -8,7 +8,7 @@ import { buildApp, setTlsMaterial, type TlsMaterial } from './api/app.js';
 import { createTokenAuth, type TokenAuth } from './api/auth.js';
 import { caseOnlyProblem, readTokensFile, slackApproversAgainstTokens, type TokenEntry } from './api/tokens.js';
 import { createSlackVerifier } from './api/slack-signature.js';
-import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, unsupportedDatabase, type Config } from './config/index.js';
+import { describeSource, parseSlackApprover, resolveAuditKey, resolveAuditPreviousKeys, resolveSecret, settingFileProblem, unsupportedDatabase, type Config, type ConfigSource } from './config/index.js';
 import { formatProblem, LoadError, longestCooldown, stepSettleMs, type LoadProblem, type Runbook } from './domain/index.js';
 import { createEngine, createExecutionTracker, createIntakeRefusals, type Engine, type RunbookCatalog } from './engine/index.js';
 import { unsettledPage, withoutShowing } from './engine/resend.js';
@@ -21,7 +21,7 @@ import { createPrometheusMetrics, type PrometheusMetrics } from './observability
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, isRunbookFileName, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
 import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
-import { openSqliteStore } from './store/sqlite/index.js';
+import { AuditKeyRefused, openSqliteStore, type AuditKeyNames } from './store/sqlite/index.js';
 import { createExecutors, unavailableReasons } from './executors.js';
 import {
   createNotifyQueue,
@@ -335,6 +335,12 @@ export function runbooksSource(config: Config): string {
   return src.kind === 'default' ? 'the default; set --runbooks' : describeSource(src);
 }
 
+/** How the audit key refusals name the settings: as they were set (`--audit-key`, `RECTIFY_AUDIT_KEY`, `audit_key`). */
+function auditKeyNames(config: Config): AuditKeyNames {
+  const name = (src: ConfigSource, flag: string): string => (src.kind === 'file' ? src.path : src.kind === 'default' ? flag : src.file);
+  return { key: name(config.sources.auditKey, '--audit-key'), previousKeys: name(config.sources.auditPreviousKeys, '--audit-previous-keys') };
+}
+
 /**
  * Opens the database, or fails naming the file and the setting that chose it. SQLite's
  * own messages ("unable to open database file", "file is not a database") name neither,
@@ -342,8 +348,15 @@ export function runbooksSource(config: Config): string {
  */
 function openStoreNamed(config: Config, opts: Parameters<typeof openSqliteStore>[0]): ReturnType<typeof openSqliteStore> {
   try {
-    return openSqliteStore(opts);
+    return openSqliteStore({ ...opts, auditKeyNames: auditKeyNames(config) });
   } catch (err) {
+    // A key the log cannot go on with is a setting's problem (exit 2), named where it was
+    // set; refused before anything was written to the database (see refuseBeforeWriting).
+    if (err instanceof AuditKeyRefused) {
+      const src = config.sources.auditKey;
+      const at = src.kind === 'default' ? { file: '--audit-key', path: '' } : { file: src.file, path: src.path, ...(src.line ? { line: src.line } : {}) };
+      throw new LoadError([{ ...at, message: err.message }]);
+    }
     // Errors rectify words itself (the database in use, too new, its audit key) say what to do already.
     const code = (err as { code?: unknown }).code;
     if (typeof code !== 'string') throw err;

@@ -199,7 +199,7 @@ export function loadConfig(
     if (chosen && inFile && chosen !== inFile && !sameValue(chosen.value, inFile.value)) overridden.push(overriddenKey(inFile, chosen.source));
     if (chosen) {
       values[n] = chosen.value;
-      sources[n] = chosen.source;
+      sources[n] = chosen.line !== undefined ? { ...chosen.source, line: chosen.line } : chosen.source;
       continue;
     }
     const def = SETTINGS[n].default;

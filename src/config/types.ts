@@ -9,6 +9,8 @@ export interface ConfigSource {
   readonly file: string;
   /** The YAML key when kind is `file`; empty otherwise. */
   readonly path: string;
+  /** The line of the YAML key when kind is `file` (when known). */
+  readonly line?: number;
 }
 
 /**

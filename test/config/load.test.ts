@@ -76,7 +76,7 @@ describe('precedence: flag > env > file > default', () => {
     assert.equal(c.maxConcurrentExecutions, 7);
     assert.equal(c.logLevel, 'warn');
     assert.equal(c.approvalTtlMs, 7_200_000);
-    assert.deepEqual(c.sources.listen, { kind: 'file', file: 'rectify.yaml', path: 'listen' });
+    assert.deepEqual(c.sources.listen, { kind: 'file', file: 'rectify.yaml', path: 'listen', line: 1 });
   });
 
   it('env beats file', () => {

@@ -51,7 +51,7 @@ describe('the container image', () => {
     const mounted = loadConfig(['serve'], {}, { cwd: app });
     assert.ok('config' in mounted);
     assert.deepEqual([mounted.config.db, mounted.config.runbooks, mounted.config.warnings], [{ kind: 'sqlite', path: '/srv/rectify.db' }, '/etc/rectify/runbooks', []]);
-    assert.deepEqual(mounted.config.sources.db, { kind: 'file', file: 'rectify.yaml', path: 'db' });
+    assert.deepEqual(mounted.config.sources.db, { kind: 'file', file: 'rectify.yaml', path: 'db', line: 1 });
 
     // What the image's ENV did: overrode the file, now with a warning for each key.
     const env = loadConfig(['serve'], { RECTIFY_DB: 'sqlite:/data/rectify.db', RECTIFY_RUNBOOKS: '/app/runbooks' }, { cwd: app });

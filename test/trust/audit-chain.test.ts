@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { runCli } from '../../src/cli/index.js';
@@ -503,7 +503,7 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
 
     await assert.rejects(
       startTestService({ dir: first.dir, args: ['--audit-key', OLD, '--audit-previous-keys', NEW] }),
-      new RegExp(`^Error: the audit log moved away from this --audit-key at row ${rotationSeq} \\(AUDIT_KEY_ROTATED\\), and it never goes back to a key it has left: start with the key its newest row \\(${newest}\\) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys$`),
+      new RegExp(`^LoadError: --audit-key: the audit log moved away from this --audit-key at row ${rotationSeq} \\(AUDIT_KEY_ROTATED\\), and it never goes back to a key it has left: start with the key its newest row \\(${newest}\\) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys$`),
     );
     const db = new Database(first.dbPath, { readonly: true });
     assert.equal((db.prepare('SELECT MAX(seq) FROM audit').pluck().get() as number), newest, 'the refused start wrote no row');
@@ -515,6 +515,48 @@ describe('rotating the audit key (--audit-previous-keys)', () => {
     await newer.stop();
     const all = await verifyCli(first, '--audit-key', NEWER, '--audit-previous-keys', `${OLD},${NEW}`);
     assert.equal(all.code, 0, all.err.join('\n'));
+    rmSync(first.dir, { recursive: true, force: true });
+  });
+
+  it('a start refused for its audit key changes nothing in the database, exits 2 and names where the key was set', async () => {
+    const first = await startTestService({ runbooks: runbooks(target.url), args: ['--audit-key', OLD] });
+    await decide(first, 'W1');
+    const newest = first.service.store.auditHighWater();
+    await first.stop();
+    /** Every table's rows, the schema version, the file's bytes and the files beside it. */
+    const state = () => {
+      const db = new Database(first.dbPath, { readonly: true });
+      const tables = db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all() as string[];
+      const rows = Object.fromEntries(tables.map((t) => [t, db.prepare(`SELECT * FROM "${t}"`).all()]));
+      const version = db.pragma('user_version', { simple: true });
+      db.close();
+      return { rows, version, file: createHash('sha256').update(readFileSync(first.dbPath)).digest('hex'), beside: readdirSync(dirname(first.dbPath)).sort() };
+    };
+    const before = state();
+    const serve = (env: Record<string, string>, cwd = first.dir) => {
+      const out: string[] = [];
+      const err: string[] = [];
+      const args = ['serve', '--db', `sqlite:${first.dbPath}`, '--runbooks', first.runbooksDir, '--listen', '127.0.0.1:0', '--kubernetes', 'off'];
+      return runCli(args, { out: (l) => out.push(l), err: (l) => err.push(l), env, cwd }).then((code) => ({ code, out, err }));
+    };
+    const refusal = (name: string) =>
+      `the newest audit row (${newest}) does not verify with this ${name}: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
+
+    const byEnv = await serve({ RECTIFY_AUDIT_KEY: NEW });
+    assert.deepEqual(byEnv, { code: 2, out: [], err: [`RECTIFY_AUDIT_KEY: ${refusal('RECTIFY_AUDIT_KEY')}`] });
+    assert.deepEqual(state(), before, 'the refused start wrote nothing: no holder row, no owner row, no lock file');
+
+    const conf = join(first.dir, 'conf');
+    mkdirSync(conf);
+    writeFileSync(join(conf, 'rectify.yaml'), `log_level: warn\naudit_key: ${NEW}\n`);
+    const byFile = await serve({}, conf);
+    assert.deepEqual(byFile, { code: 2, out: [], err: [`rectify.yaml:2: audit_key: ${refusal('audit_key')}`] });
+    assert.deepEqual(state(), before);
+
+    // No key at all for a keyed log: refused the same way, before any write.
+    const none = await serve({});
+    assert.deepEqual(none, { code: 2, out: [], err: [`--audit-key: the audit log's rows are hashed with an audit key (newest row ${newest}): start with --audit-key set to that key`] });
+    assert.deepEqual(state(), before);
     rmSync(first.dir, { recursive: true, force: true });
   });
 

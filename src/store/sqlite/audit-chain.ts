@@ -29,7 +29,34 @@ export class AuditKeyMismatch extends Error {
   override name = 'AuditKeyMismatch';
 }
 
-export function createAuditChain(db: Database.Database, key?: AuditKey, previousKeys: readonly AuditKey[] = []) {
+/** A start refused at the open: the audit log's newest row is under a key this one may not append after (see keyProblem). */
+export class AuditKeyRefused extends Error {
+  override name = 'AuditKeyRefused';
+}
+
+/**
+ * How messages name the key settings: the flags by default; the setting that set them
+ * (`RECTIFY_AUDIT_KEY`, `audit_key`) when the caller knows it.
+ */
+export interface AuditKeyNames {
+  key: string;
+  previousKeys: string;
+}
+
+const FLAG_NAMES: AuditKeyNames = { key: '--audit-key', previousKeys: '--audit-previous-keys' };
+
+/**
+ * Why a start with this key must not append to the log the connection reads, or null;
+ * only reads (a read-only connection will do), so it runs before anything is written.
+ * A schema from before the hash chain (no `hash` column) holds no keyed row: nothing to refuse.
+ */
+export function auditKeyProblem(db: Database.Database, key?: AuditKey, previousKeys: readonly AuditKey[] = [], names: AuditKeyNames = FLAG_NAMES): string | null {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('audit')").pluck().all() as string[];
+  if (!columns.includes('hash') || !columns.includes('prev_hash')) return null;
+  return createAuditChain(db, key, previousKeys, names).keyProblem();
+}
+
+export function createAuditChain(db: Database.Database, key?: AuditKey, previousKeys: readonly AuditKey[] = [], names: AuditKeyNames = FLAG_NAMES) {
   const newest = db.prepare('SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1');
   // AUTOINCREMENT's high-water mark: after the newest rows were deleted behind
   // rectify's back, new rows continue above it, so the gap stays visible.
@@ -68,17 +95,17 @@ export function createAuditChain(db: Database.Database, key?: AuditKey, previous
    */
   function problemAfter(r: AuditRecord | undefined): string | null {
     if (!r?.hash?.startsWith(KEYED_PREFIX)) return null;
-    if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with --audit-key set to that key`;
+    if (!key) return `the audit log's rows are hashed with an audit key (newest row ${r.seq}): start with ${names.key} set to that key`;
     if (verifiesWith(r, key)) return null;
     if (previousKeys.some((k) => verifiesWith(r, k))) {
       // A move to --audit-key: never back to a key the log has left (whoever may hold it since could write again).
       const left = leftAt(key);
       if (left === null) return null;
-      return `the audit log moved away from this --audit-key at row ${left} (AUDIT_KEY_ROTATED), and it never goes back to a key it has left: start with the key its newest row (${r.seq}) is under as --audit-key, or rotate to a new key, with the old ones in --audit-previous-keys`;
+      return `the audit log moved away from this ${names.key} at row ${left} (AUDIT_KEY_ROTATED), and it never goes back to a key it has left: start with the key its newest row (${r.seq}) is under as ${names.key}, or rotate to a new key, with the old ones in ${names.previousKeys}`;
     }
     return previousKeys.length
-      ? `the newest audit row (${r.seq}) verifies neither with --audit-key nor with --audit-previous-keys: the log was written with another key, or the row was changed (rectify audit verify says which)`
-      : `the newest audit row (${r.seq}) does not verify with this --audit-key: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in --audit-previous-keys`;
+      ? `the newest audit row (${r.seq}) verifies neither with ${names.key} nor with ${names.previousKeys}: the log was written with another key, or the row was changed (rectify audit verify says which)`
+      : `the newest audit row (${r.seq}) does not verify with this ${names.key}: it is another key than the one the log was written with, or the row was changed (rectify audit verify says which); to move the log to a new key, give the old one in ${names.previousKeys}`;
   }
 
   /**
@@ -93,7 +120,7 @@ export function createAuditChain(db: Database.Database, key?: AuditKey, previous
     let problem: string | null = null;
     if (r && !onKey && key && known?.onKey) {
       problem = r.hash?.startsWith(KEYED_PREFIX)
-        ? `the newest audit row (${r.seq}) does not verify with this --audit-key: the log was moved to another key, or the row was changed (rectify audit verify says which)`
+        ? `the newest audit row (${r.seq}) does not verify with this ${names.key}: the log was moved to another key, or the row was changed (rectify audit verify says which)`
         : `the newest audit row (${r.seq}) is not hashed with the audit key, and this rectify's rows before it are: it was written without the key (rectify audit verify says where the chain breaks)`;
     } else if (!onKey) {
       problem = problemAfter(r);

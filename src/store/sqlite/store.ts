@@ -19,7 +19,7 @@ import type {
 } from '../ports.js';
 import { DATABASE_COPY_KEY } from '../ports.js';
 import { AuditLogDamaged, type AuditKey, type AuditRecord } from '../audit-verify.js';
-import { AuditKeyMismatch, createAuditChain } from './audit-chain.js';
+import { AuditKeyMismatch, AuditKeyRefused, auditKeyProblem, createAuditChain, type AuditKeyNames } from './audit-chain.js';
 import { startCheckpointer, type Checkpointer } from './checkpointer.js';
 import { checkSqlite, migrateSqlite } from './migrate.js';
 import { readMigrations } from '../migrate.js';
@@ -55,6 +55,8 @@ export interface SqliteStoreOptions {
   auditKey?: AuditKey;
   /** Keys the log was written with before `auditKey`: a newest row under one of them is accepted (the log then moves to `auditKey`). */
   auditPreviousKeys?: readonly AuditKey[];
+  /** How a refusal names the key settings (the flags when not given): the setting that set them. */
+  auditKeyNames?: AuditKeyNames;
   /**
    * Audit rows one page may scan for a filter no index serves (event, since), in
    * steps of `step` seqs (defaults 200,000 and 50,000: about 25 ms on this project's
@@ -289,7 +291,8 @@ function makeFolder(dir: string): void {
 
 /**
  * The refusals of an existing database file (another application's, a schema newer than
- * this build, a migration text it does not have), read before anything is written to it
+ * this build, a migration text it does not have, an audit log whose newest row this
+ * start's audit key may not append after: AuditKeyRefused), read before anything is written to it
  * or beside it: the WAL journal mode (set in the file's header), the lock file, the
  * migrations. A refused start leaves the file as it was. With a -wal file beside it (a
  * database in use, or one left from another file after a restore), the read is read-only:
@@ -298,10 +301,11 @@ function makeFolder(dir: string): void {
  * gets an empty -wal for the read, removed at the close). A file that is not there or has
  * 0 bytes is a new database; one that cannot be read is left to the open that follows.
  */
-function refuseBeforeWriting(path: string, migrationsDir: string, busyTimeoutMs: number): void {
+function refuseBeforeWriting(opts: SqliteStoreOptions, busyTimeoutMs: number): void {
+  const path = opts.path;
   const found = statSync(path, { throwIfNoEntry: false });
   if (!found?.isFile() || found.size === 0) return;
-  const known = readMigrations(migrationsDir);
+  const known = readMigrations(opts.migrationsDir);
   let db: Database.Database;
   try {
     // SQLite keeps the -wal beside the file a symbolic link names.
@@ -312,6 +316,8 @@ function refuseBeforeWriting(path: string, migrationsDir: string, busyTimeoutMs:
   try {
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);
     checkSqlite(db, known);
+    const keyProblem = auditKeyProblem(db, opts.auditKey, opts.auditPreviousKeys, opts.auditKeyNames);
+    if (keyProblem) throw new AuditKeyRefused(keyProblem);
   } finally {
     db.close();
   }
@@ -327,7 +333,7 @@ export function openSqliteStore(opts: SqliteStoreOptions): Store {
   const busyTimeoutMs = Math.max(0, Math.floor(opts.busyTimeoutMs ?? 5000));
   if (opts.path !== ':memory:') {
     makeFolder(dirname(opts.path));
-    refuseBeforeWriting(opts.path, opts.migrationsDir, busyTimeoutMs);
+    refuseBeforeWriting(opts, busyTimeoutMs);
   }
   // The lock is taken before the database is opened: an open sets WAL mode, and creates the
   // file, its -wal and -shm where there are none, which must not happen while another
@@ -416,9 +422,11 @@ function openLocked(opts: SqliteStoreOptions, busyTimeoutMs: number, serveLock: 
       if (record) upsert.run((holderWritten = record.key), record.value, now);
     })();
   }
-  const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys);
+  // Checked before anything was written (refuseBeforeWriting); again here, for a log another
+  // rectify wrote to since, and for a database that was not there to read.
+  const chain = createAuditChain(db, opts.auditKey, opts.auditPreviousKeys, opts.auditKeyNames);
   const keyProblem = chain.keyProblem();
-  if (keyProblem) throw new Error(keyProblem);
+  if (keyProblem) throw new AuditKeyRefused(keyProblem);
   // The file the connection writes to. Removed (its folder deleted, say) or replaced,
   // SQLite would go on writing to the unlinked file, and everything accepted from then
   // on would be gone at the next start: checked before every commit.
