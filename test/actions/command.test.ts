@@ -1,8 +1,11 @@
 import assert from 'node:assert/strict';
+import type { spawn } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import { describe, it } from 'node:test';
 import pino from 'pino';
 import type { RenderedCommandAction } from '../../src/domain/index.js';
@@ -299,6 +302,79 @@ describe('command action', () => {
   it('a program whose children end with it succeeds', async () => {
     const out = await createCommandActionExecutor().run(cmd(['sh', '-c', 'sleep 0.1 & wait; echo done']), ctx());
     assert.deepEqual(out, { ok: true, detail: 'exit 0', facts: { exit_code: '0' } });
+  });
+
+  describe('a program that does not exit even at SIGKILL', () => {
+    // Stuck in the kernel (state D, on a hung NFS mount), a process does not die of
+    // SIGKILL, for as long as the kernel keeps it: that cannot be made portably in a test
+    // (a cgroup-v1 freezer needs root), so a child that never exits stands in for it,
+    // given to runArgv in place of node's spawn. Its pid is above the largest the kernel
+    // gives (2^22), so the signals to its group reach nothing and fall back to its kill().
+    const STUCK_PID = 4_194_305;
+    const stuckChild = (signals: string[]) =>
+      (() => {
+        const child = Object.assign(new EventEmitter(), {
+          pid: STUCK_PID,
+          stdout: new PassThrough(),
+          stderr: new PassThrough(),
+          kill: (sig: string) => void signals.push(sig),
+        });
+        return child;
+      }) as unknown as typeof spawn;
+
+    it('at its deadline: the step ends after SIGKILL and the grace, failed, unconfirmed, saying it still runs', { timeout: 20_000 }, async () => {
+      const signals: string[] = [];
+      const out = await createCommandActionExecutor({ killGraceMs: 50, spawn: stuckChild(signals) }).run(cmd(['/bin/prog'], 100), ctx());
+      assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
+      assert.deepEqual(out, {
+        ok: false,
+        detail: `still running after SIGKILL (pid ${STUCK_PID}): timed out after 100ms; the program may have done part of its work, and may do more`,
+        facts: {},
+        unconfirmed: true,
+        unconfirmedBy: 'left_running',
+      });
+    });
+
+    it('at a stop: the step ends too, so the stop does not wait for it', { timeout: 20_000 }, async () => {
+      const signals: string[] = [];
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 50);
+      const r = await runArgv(['/bin/prog'], { env: {}, timeoutMs: 60_000, signal: ac.signal, killGraceMs: 50, spawn: stuckChild(signals) });
+      assert.deepEqual(signals, ['SIGTERM', 'SIGKILL']);
+      assert.deepEqual([r.aborted, r.timedOut, r.killedHard, r.stillRunning, r.programStillRunning, r.exitSignal], [true, false, true, true, STUCK_PID, null]);
+      assert.equal(describeResult(r, 60_000), `still running after SIGKILL (pid ${STUCK_PID}): aborted`);
+    });
+  });
+
+  it('a killed program is said to be killed with SIGKILL only when SIGKILL ended it', () => {
+    // A program that could not run (frozen) when SIGTERM then SIGKILL were sent, and
+    // could again within the grace, may end of the SIGTERM: the detail says what the fact says.
+    const base = { exitCode: null, stdout: '', stderr: '', stdoutTruncated: false, stderrTruncated: false, stderrTail: '', timedOut: true, aborted: false, leftBehind: false, stillRunning: false, escaped: 0, escapedStillRunning: 0, killedHard: true };
+    assert.equal(describeResult({ ...base, exitSignal: 'SIGTERM' }, 1_000), 'timed out after 1s (killed; the program may have done part of its work)');
+    assert.equal(describeResult({ ...base, exitSignal: 'SIGKILL' }, 1_000), 'timed out after 1s (killed with SIGKILL; the program may have done part of its work)');
+  });
+
+  it('a program whose output is still held open after it exited fails: something it started still runs, unfound', async (t) => {
+    const pids: number[] = [];
+    t.after(() => killIfRunning(pids));
+    const dir = await mkdtemp(join(tmpdir(), 'rectify-cmd-'));
+    t.after(() => rm(dir, { recursive: true, force: true }));
+    const pidFile = join(dir, 'pid');
+    // A daemon in a session of its own (detached: setsid) with an empty environment, so
+    // without the step's marker, holding the program's stdout and stderr open; the program exits 0 at once.
+    const script =
+      'const c = require("child_process").spawn("/bin/sleep", ["30"], { detached: true, env: {}, stdio: ["ignore", "inherit", "inherit"] });' +
+      'require("fs").writeFileSync(process.argv[1], String(c.pid)); c.unref();';
+    const out = await createCommandActionExecutor({ killGraceMs: 300 }).run(cmd([NODE, '-e', script, pidFile], 10_000), ctx());
+    pids.push(Number(readFileSync(pidFile, 'utf8')));
+    assert.ok(running(pids[0]!), 'the daemon runs on: it was not found');
+    assert.deepEqual(out, {
+      ok: false,
+      detail: 'exit 0; its output was still held open after it exited, by a process it started that was not found (it may still run)',
+      facts: { exit_code: '0' },
+      unconfirmed: true,
+      unconfirmedBy: 'left_running',
+    });
   });
 
   it('stops the program when the execution is aborted', async () => {

@@ -21,7 +21,9 @@ import { markerExecution, markerSpawnerRunning, processStart, procStat } from '.
  *   pipes open forever), and output read continuously but kept only up to a cap,
  *   so a child writing gigabytes neither blocks on a full pipe nor fills our memory.
  *   A program killed at its deadline may have done part of its work: the step is
- *   `unconfirmed`, as a write that got no answer is;
+ *   `unconfirmed`, as a write that got no answer is. One that does not die even of
+ *   SIGKILL (stuck in the kernel, state D) is not waited for past the grace: the step
+ *   fails, `unconfirmed`, saying it still runs, and neither its run nor a stop waits on it;
  * - a program that returns while something it started runs on (`sleep 30 &`): the
  *   step would be reported a success while its work goes on unwatched, past its
  *   deadline and into the rollback or the next run. When the program exits, whatever
@@ -34,7 +36,8 @@ import { markerExecution, markerSpawnerRunning, processStart, procStat } from '.
  *   fails. (Linux only, through /proc; a process that replaces its environment, becomes
  *   another user or whose environ cannot be read, setgid or non-dumpable, is not found.
  *   Only processes started since the program are read, and a search that runs past 2 s
- *   fails the step, `unconfirmed` too.)
+ *   fails the step, `unconfirmed` too. One not found that still holds the program's
+ *   output open when the grace after its exit is over fails the step the same way.)
  * - stdin: ignored, so a program that prompts gets EOF instead of waiting forever.
  */
 
@@ -75,6 +78,12 @@ export interface RunArgvOptions {
   secrets?: readonly string[];
   /** The step's marker (see execute/markers.ts); default: random, of this run alone. */
   marker?: string;
+  /**
+   * Starts the program; node's `spawn` but in tests. A program that even SIGKILL cannot
+   * end (stuck in the kernel, state D, on a hung NFS mount) cannot be made portably, so
+   * a test stands one in with a child that never exits.
+   */
+  spawn?: typeof spawn;
 }
 
 export interface CommandResult {
@@ -96,6 +105,17 @@ export interface CommandResult {
   leftBehind: boolean;
   /** Processes of its group still ran after SIGKILL and its grace (not ours to signal, or stuck in the kernel). */
   stillRunning: boolean;
+  /**
+   * The program itself had not exited at SIGKILL's grace (stuck in the kernel): its pid.
+   * The step ended without it, and `stillRunning` is set.
+   */
+  programStillRunning?: number;
+  /**
+   * The program had exited and its group was over, but its output was still held open at
+   * the grace's end: by a process it started that was not found (it replaced its
+   * environment, say), which may still run. The step fails.
+   */
+  outputHeldOpen?: boolean;
   /** Processes it started that had left its process group and still ran when the step ended: killed with SIGKILL. */
   escaped: number;
   /** How many of `escaped` still ran after SIGKILL and the grace. */
@@ -139,7 +159,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
   return new Promise<CommandResult>((resolve) => {
     let child: ReturnType<typeof spawn>;
     try {
-      child = spawn(prog, argv.slice(1), {
+      child = (opts.spawn ?? spawn)(prog, argv.slice(1), {
         shell: false,
         env: { ...opts.env, [STEP_MARKER_VAR]: marker },
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -167,6 +187,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     let escaped = 0;
     let escapedStillRunning = 0;
     let escapeSearchTimedOut = false;
+    let outputHeldOpen = false;
     // What the program starts starts after it: older processes cannot hold the marker.
     const stepStart = child.pid === undefined ? 0 : processStart(child.pid);
     const searchMs = opts.escapeSearchMs ?? ESCAPE_SEARCH_MS;
@@ -200,6 +221,18 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
         setTimeout(() => {
           killedHard = true;
           signalGroup('SIGKILL');
+          // A program stuck in the kernel (state D: a hung NFS mount) does not die even of
+          // SIGKILL, and may never: the step ends without it, saying it still runs, rather
+          // than holding its run, and a stop, for as long as the kernel keeps it.
+          timers.push(
+            setTimeout(() => {
+              if (exited) return;
+              stillRunning = true;
+              child.stdout?.destroy();
+              child.stderr?.destroy();
+              finish({ programStillRunning: child.pid ?? 0 });
+            }, timerMs(graceMs)),
+          );
         }, timerMs(graceMs)),
       );
     };
@@ -208,7 +241,7 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
       settled = true;
       for (const t of timers) clearTimeout(t);
       opts.signal.removeEventListener('abort', onAbort);
-      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, escaped, escapedStillRunning, escapeSearchTimedOut, ...partial }));
+      resolve(result({ timedOut, aborted, killedHard, leftBehind, stillRunning, escaped, escapedStillRunning, escapeSearchTimedOut, outputHeldOpen, ...partial }));
     };
     const onAbort = (): void => {
       if (settled || timedOut || exited) return;
@@ -281,10 +314,12 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
         finish({ exitCode, exitSignal });
         return;
       }
-      // A grandchild that left our process group may still hold the pipes open;
-      // 'close' would then never come. Give the output a moment, then stop waiting.
+      // A process that left our process group and was not found (it replaced its
+      // environment) may still hold the pipes open; 'close' would then never come. Give
+      // the output a moment, then stop waiting: something still runs, and the step fails.
       timers.push(
         setTimeout(() => {
+          outputHeldOpen = true;
           child.stdout?.destroy();
           child.stderr?.destroy();
           finish({ exitCode, exitSignal });
@@ -293,6 +328,9 @@ export function runArgv(argv: readonly string[], opts: RunArgvOptions): Promise<
     };
     child.on('exit', (code, sig) => {
       exited = true;
+      // Ended without it (it outlived SIGKILL): its group is not searched nor signalled
+      // again, long after, when its id may be another's.
+      if (settled) return;
       // What is left of the group is stopLeftovers' now: a SIGKILL still pending from the
       // deadline would fire during the search below and report a kill nobody needed.
       for (const t of timers.splice(0)) clearTimeout(t);
@@ -324,6 +362,8 @@ export interface CommandActionExecutorOptions {
   killGraceMs?: number;
   /** How long one search for processes left outside the group may take; default 2 s. */
   escapeSearchMs?: number;
+  /** Starts the program; node's `spawn` but in tests (see RunArgvOptions.spawn). */
+  spawn?: typeof spawn;
 }
 
 export function createCommandActionExecutor(opts: CommandActionExecutorOptions = {}): ActionExecutor<RenderedCommandAction> {
@@ -342,6 +382,7 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
         ...(opts.cwd !== undefined ? { cwd: opts.cwd } : {}),
         ...(opts.killGraceMs !== undefined ? { killGraceMs: opts.killGraceMs } : {}),
         ...(opts.escapeSearchMs !== undefined ? { escapeSearchMs: opts.escapeSearchMs } : {}),
+        ...(opts.spawn !== undefined ? { spawn: opts.spawn } : {}),
         secrets: passed,
         ...(ctx.stepMarker !== undefined ? { marker: ctx.stepMarker } : {}),
       });
@@ -349,14 +390,15 @@ export function createCommandActionExecutor(opts: CommandActionExecutorOptions =
       // done part of its work (a script half applied): what it changed is not known, as for
       // a write that got no answer. So for one that exited leaving a process running: that
       // process was killed part way through whatever it did, or may still run (it outlived
-      // SIGKILL, or the search for it ran out of time). (Killed by rectify's own stop, the
+      // SIGKILL, or the search for it ran out of time, or it held the output open unfound);
+      // and so for a program that outlived SIGKILL itself, whatever ended it. (Killed by rectify's own stop, the
       // run is interrupted and left to a person whatever the step says.)
       const known: Pick<ActionOutcome, 'unchanged' | 'unconfirmed' | 'unconfirmedBy'> =
         r.spawnError !== undefined
           ? { unchanged: true }
-          : r.timedOut
+          : r.timedOut && r.programStillRunning === undefined
             ? { unconfirmed: true, unconfirmedBy: 'deadline' }
-            : !r.aborted && leftRunning(r)
+            : (!r.aborted || r.programStillRunning !== undefined) && leftRunning(r)
               ? { unconfirmed: true, unconfirmedBy: 'left_running' }
               : {};
       return { ok: isSuccess(r), detail: scrubSecrets(describeResult(r, action.timeoutMs, passed), passed), facts: resultFacts(r), ...known };
@@ -370,7 +412,7 @@ function isSuccess(r: CommandResult): boolean {
 
 /** The program left a process running when it ended: killed then, or maybe still running. */
 function leftRunning(r: CommandResult): boolean {
-  return r.leftBehind || r.escaped > 0 || r.escapeSearchTimedOut === true;
+  return r.leftBehind || r.escaped > 0 || r.escapeSearchTimedOut === true || r.outputHeldOpen === true || r.programStillRunning !== undefined;
 }
 
 /**
@@ -598,7 +640,20 @@ async function groupEnds(pgid: number, ms: number): Promise<boolean> {
 
 /** `secrets`: masked again in the error line once its control characters are removed (see lastLine). */
 export function describeResult(r: CommandResult, timeoutMs: number, secrets: readonly string[] = []): string {
-  return describeEnd(r, timeoutMs, secrets) + describeEscaped(r);
+  if (r.programStillRunning !== undefined) return describeStuck(r, r.programStillRunning, timeoutMs);
+  const held = r.outputHeldOpen === true ? '; its output was still held open after it exited, by a process it started that was not found (it may still run)' : '';
+  return describeEnd(r, timeoutMs, secrets) + describeEscaped(r) + held;
+}
+
+/** The program did not exit at SIGKILL: the step ended without it. */
+function describeStuck(r: CommandResult, pid: number, timeoutMs: number): string {
+  const why = r.timedOut ? `timed out after ${formatDuration(timeoutMs)}; the program may have done part of its work, and may do more` : 'aborted';
+  return `still running after SIGKILL (pid ${pid}): ${why}`;
+}
+
+/** " with SIGKILL" when SIGKILL was sent and not something else ended the program (a SIGTERM pending when it could run again). */
+function withSigkill(r: CommandResult): string {
+  return r.killedHard && (r.exitSignal === null || r.exitSignal === 'SIGKILL') ? ' with SIGKILL' : '';
 }
 
 /** What was left running outside the program's process group, if anything. */
@@ -612,8 +667,8 @@ function describeEscaped(r: Pick<CommandResult, 'escaped' | 'escapedStillRunning
 function describeEnd(r: CommandResult, timeoutMs: number, secrets: readonly string[]): string {
   // Timeout and abort first: a process killed by our SIGTERM may still exit 0 from
   // its handler, and that is not a success anyone can rely on.
-  if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${r.killedHard ? ' with SIGKILL' : ''}; the program may have done part of its work)`;
-  if (r.aborted) return r.spawnError ?? `aborted (killed${r.killedHard ? ' with SIGKILL' : ''})`;
+  if (r.timedOut) return `timed out after ${formatDuration(timeoutMs)} (killed${withSigkill(r)}; the program may have done part of its work)`;
+  if (r.aborted) return r.spawnError ?? `aborted (killed${withSigkill(r)})`;
   if (r.spawnError !== undefined) return r.spawnError;
   const left = !r.leftBehind
     ? ''
