@@ -122,7 +122,8 @@ export function loadConfig(
 
   // 2. Environment. An empty variable counts as unset: compose files often
   // write `RECTIFY_TOKENS=${TOKENS:-}` to mean "not given". A list whose '' means none
-  // (RECTIFY_EXPORTER_JOBS) is the exception: '' is that, as with its flag and key; so is
+  // (RECTIFY_EXPORTER_JOBS, RECTIFY_COMMAND_ENV) is the exception: '' is that, as with its
+  // flag and key; so is
   // the database (RECTIFY_DB=), refused: the default would be a database nobody named.
   for (const n of SETTING_NAMES) {
     const key = envName(SETTINGS[n].flag);

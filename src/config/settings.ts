@@ -317,6 +317,7 @@ export const SETTINGS = Object.freeze({
     fileKey: true,
     parser: envVarNames,
     default: '',
+    emptyIsValue: true,
     help: "names of variables of rectify's environment passed to command actions (comma-separated; names only, never values; '' for none); each set at start is passed, beside PATH, LANG and RECTIFY_STEP_ID",
   }),
 });

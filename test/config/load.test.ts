@@ -753,9 +753,14 @@ describe('command env', () => {
     ]);
     const byFile = ok([], {}, file);
     assert.deepEqual([byFile.commandEnv, byFile.sources.commandEnv.path, byFile.warnings], [['FROM_FILE'], 'command_env', []]);
-    // '' from the flag is none, over the file; an empty variable is unset, as any is: the file's list stays.
+    // '' from the flag is none, over the file; from the variable too, though an empty variable is otherwise
+    // unset: the file's names are not passed, and the override is said.
     assert.deepEqual(ok(['--command-env', ''], {}, file).commandEnv, []);
-    assert.deepEqual(ok([], { RECTIFY_COMMAND_ENV: '' }, file).commandEnv, ['FROM_FILE']);
+    const noneByEnv = ok([], { RECTIFY_COMMAND_ENV: '' }, file);
+    assert.deepEqual([noneByEnv.commandEnv, noneByEnv.sources.commandEnv.file], [[], 'RECTIFY_COMMAND_ENV']);
+    assert.deepEqual(noneByEnv.warnings.map(formatProblem), [
+      "rectify.yaml:1: command_env: overridden by RECTIFY_COMMAND_ENV, which sets another value: the file's value is not in force",
+    ]);
     // Given twice: the same names are harmless, other ones refused.
     assert.deepEqual(ok(['--command-env', 'A,B', '--command-env', 'A B']).commandEnv, ['A', 'B']);
     assert.deepEqual(lines(['--command-env', 'A', '--command-env', 'B']), [
