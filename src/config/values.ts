@@ -345,8 +345,32 @@ const NOT_SENT = 'credentials in the URL are not sent: ';
  */
 export const webhookUrl: ValueParser<string> = urlWithoutCredentials(false, NOT_SENT + 'give the receiver a URL with its token in the path or query');
 
-/** The Prometheus API rectify queries: credentials in its URL would not be sent either (every query would be refused). */
-export const prometheusUrl: ValueParser<string> = urlWithoutCredentials(true, NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them');
+/**
+ * A base URL (`url`) that each use adds a path to: a query or a fragment (even a bare `?`
+ * or `#`) has no place there, so it is refused, shown by scheme and host only; `why` says
+ * what it would have done.
+ */
+function withoutQuery(what: string, why: string, url: ValueParser<string>): ValueParser<string> {
+  return {
+    placeholder: '<url>',
+    parse(raw, ctx) {
+      const r = url.parse(raw, ctx);
+      if (!r.ok || !/[?#]/.test(r.value)) return r;
+      return { ok: false, message: `expected ${what} without a query (?…) or fragment (#…) (${why}); got ${showUrl(raw)}` };
+    },
+  };
+}
+
+/**
+ * The Prometheus API rectify queries: credentials in its URL would not be sent either (every
+ * query would be refused), nor would a query or fragment (an auth proxy's `?token=`): each
+ * request is the URL's path with the API's after it.
+ */
+export const prometheusUrl: ValueParser<string> = withoutQuery(
+  'the Prometheus address',
+  "each query's API path is added to its path, and a query or fragment in it is never sent: put rectify beside Prometheus, or behind a proxy that adds what it needs",
+  urlWithoutCredentials(true, NOT_SENT + 'put rectify beside Prometheus, or behind a proxy that adds them'),
+);
 
 /**
  * The service the CLI talks to (--server, RECTIFY_SERVER): the token goes in its own
@@ -368,9 +392,10 @@ export const serverUrl: ValueParser<string> = ((url: ValueParser<string>): Value
  * rectify's own address as people reach it (--public-url), which every notification link
  * starts with: credentials in it would be posted to every channel and webhook receiver.
  */
-export const publicUrl: ValueParser<string> = urlWithoutCredentials(
-  true,
-  'every notification link starts with this URL, so its credentials would be posted with each one: give the address without them',
+export const publicUrl: ValueParser<string> = withoutQuery(
+  "rectify's address",
+  "every notification link is this URL with the link's path added, so a query or fragment in it would break each one",
+  urlWithoutCredentials(true, 'every notification link starts with this URL, so its credentials would be posted with each one: give the address without them'),
 );
 
 /** An http(s) URL (a base URL when `base`) with no user:password@; `why` says why, and what to do instead. */

@@ -416,6 +416,21 @@ describe('problems', () => {
     assert.equal(ok(['--notify-webhook', 'https://hooks.example.com/notify/secret-token-123?key=abc']).notifyWebhook, 'https://hooks.example.com/notify/secret-token-123?key=abc');
   });
 
+  it('a Prometheus or public URL with a query or fragment is refused, naming the setting, shown by scheme and host only: each use adds a path after it', () => {
+    const prom = (got: string): string =>
+      "expected the Prometheus address without a query (?…) or fragment (#…) (each query's API path is added to its path, and a query or fragment in it is never sent: put rectify beside Prometheus, or behind a proxy that adds what it needs); got " + got;
+    const pub = (got: string): string =>
+      "expected rectify's address without a query (?…) or fragment (#…) (every notification link is this URL with the link's path added, so a query or fragment in it would break each one); got " + got;
+    const hidden = (host: string): string => `"${host}" (the rest is left out: it may hold a secret)`;
+    const refused = lines(['--prometheus-url', 'http://prom:9090/prom?token=SECRETQ'], { RECTIFY_PUBLIC_URL: 'https://rectify.example.com/#SECRETQ' });
+    assert.deepEqual(refused, [`--prometheus-url: ${prom(hidden('http://prom:9090'))}`, `RECTIFY_PUBLIC_URL: ${pub(hidden('https://rectify.example.com'))}`]);
+    assert.equal(refused.join('\n').includes('SECRETQ'), false);
+    assert.deepEqual(lines([], { RECTIFY_PROMETHEUS_URL: 'http://prom:9090?' }, workdir('public_url: https://rectify.example.com/ops?tenant=a\n')), [
+      `RECTIFY_PROMETHEUS_URL: ${prom('"http://prom:9090?"')}`,
+      `rectify.yaml:1: public_url: ${pub(hidden('https://rectify.example.com'))}`,
+    ]);
+  });
+
   it('a base URL loses its trailing slashes; a webhook URL is kept exactly as written; only ASCII spaces around either are dropped', () => {
     // Base URLs: the service appends /api/v1/..., so a trailing / would make //api.
     assert.equal(ok(['--public-url', ' https://rectify.example.com/ops//\t']).publicUrl, 'https://rectify.example.com/ops');
