@@ -2,6 +2,9 @@
  * Errors carry a stable code; one table maps codes to HTTP statuses. Every
  * refusal tells the caller what to do next.
  */
+
+import { nameOnOneLine } from '../lib/text.js';
+
 export const ERROR_STATUS = {
   BAD_REQUEST: 400,
   VALIDATION_FAILED: 400,
@@ -63,10 +66,16 @@ export interface LoadProblem {
   line?: number;
 }
 
-/** `file:line: path: message`, as compilers print (an editor opens the file at the line); the line and path when known. */
+/**
+ * `file:line: path: message`, as compilers print (an editor opens the file at the line); the
+ * line and path when known. A file or path holding a control or invisible character (a line
+ * break in a runbook's file name) is printed quoted, with escapes: raw, the text after a line
+ * break read as a problem line of its own.
+ */
 export function formatProblem(p: LoadProblem): string {
-  const at = p.line === undefined ? p.file : `${p.file}:${p.line}`;
-  return p.path ? `${at}: ${p.path}: ${p.message}` : `${at}: ${p.message}`;
+  const file = nameOnOneLine(p.file);
+  const at = p.line === undefined ? file : `${file}:${p.line}`;
+  return p.path ? `${at}: ${nameOnOneLine(p.path)}: ${p.message}` : `${at}: ${p.message}`;
 }
 
 export class LoadError extends Error {

@@ -136,3 +136,22 @@ const CONTROL_BUT_LINES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029]
 export function printable(s: string): string {
   return visible(s.replace(CONTROL_BUT_LINES, escaped));
 }
+
+/** Characters that are not visible text: control, format, separator and unassigned ones, and the blanks that are letters or marks. */
+const UNSEEN = `[\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`;
+const UNSEEN_ALL = new RegExp(UNSEEN, 'gu');
+const UNSEEN_ONE = new RegExp(UNSEEN, 'u');
+
+/** A JSON string, with every character that is not visible text as \uXXXX (the space aside). */
+export function quotedEscaped(s: string): string {
+  return JSON.stringify(s).replace(UNSEEN_ALL, (c) => (c === ' ' ? c : escaped(c)));
+}
+
+/**
+ * A name (a file's, a key's) as a line may print it: as it is when every character is
+ * visible text or a space, else `quotedEscaped`, so a line break in it cannot start a
+ * line of its own, nor an invisible character hide in it.
+ */
+export function nameOnOneLine(s: string): string {
+  return UNSEEN_ONE.test(s.replaceAll(' ', '')) ? quotedEscaped(s) : s;
+}

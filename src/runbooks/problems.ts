@@ -1,5 +1,5 @@
 import type { LoadProblem } from '../domain/errors.js';
-import { BLANK_LETTERS, BLANK_MARKS } from '../lib/index.js';
+import { BLANK_LETTERS, BLANK_MARKS, quotedEscaped } from '../lib/index.js';
 
 /** A YAML path as segments: map keys and list indexes. */
 export type YamlPath = readonly (string | number)[];
@@ -19,7 +19,7 @@ export function formatPath(path: YamlPath): string {
       const chars = [...seg];
       const cut = chars.length > MAX_SEGMENT ? `${chars.slice(0, MAX_SEGMENT).join('')}…` : seg;
       if (seg !== '' && !QUOTED_SEGMENT_RE.test(seg)) out += out ? `.${cut}` : cut;
-      else out += `[${escapeSegment(cut)}]`;
+      else out += `[${quotedEscaped(cut)}]`;
     }
   }
   return out;
@@ -29,13 +29,6 @@ const MAX_SEGMENT = 60;
 // Characters that make a key ambiguous or unreadable printed raw: path punctuation, quotes,
 // whitespace, and the control, format and invisible characters (as yaml-source.ts refuses raw).
 const QUOTED_SEGMENT_RE = new RegExp(`[.[\\]"'\`\\s\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'u');
-const ESCAPE_RE = new RegExp(`[\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'gu');
-
-/** A JSON string, with every character that is not visible text as \uXXXX (the space aside). */
-function escapeSegment(seg: string): string {
-  const unit = (c: string, i: number): string => `\\u${c.charCodeAt(i).toString(16).padStart(4, '0')}`;
-  return JSON.stringify(seg).replace(ESCAPE_RE, (c) => (c === ' ' ? c : Array.from({ length: c.length }, (_, i) => unit(c, i)).join('')));
-}
 
 /**
  * Where compilation reports what is wrong. It never throws: rulefmt's lesson is

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatProblem } from '../../src/domain/errors.js';
 import { loadRunbookFile, loadRunbooks, parseRunbooksText } from '../../src/runbooks/index.js';
@@ -252,6 +253,26 @@ test('a problem prints as file:line: path: message, the line and path where ther
   assert.equal(formatProblem({ file: 'x.yaml', path: 'runbooks.r.max_per_hour', message: 'expected a positive integer, got "five"', line: 4 }), 'x.yaml:4: runbooks.r.max_per_hour: expected a positive integer, got "five"');
   assert.equal(formatProblem({ file: 'x.yaml', path: '', message: 'expected a map', line: 1 }), 'x.yaml:1: expected a map');
   assert.equal(formatProblem({ file: 'x.yaml', path: '', message: 'cannot read the file: ENOENT (file not found)' }), 'x.yaml: cannot read the file: ENOENT (file not found)');
+});
+
+test("a file name or path with a line break or an invisible character prints quoted, with escapes: it cannot forge a problem line", () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-fname-'));
+  try {
+    writeFileSync(join(dir, 'a\nFORGED-LINE: everything fine\n.yaml'), 'runbooks:\n  x:\n    risk: WHAT\n');
+    const lines = loadRunbooks(dir).problems.map(formatProblem);
+    const file = JSON.stringify(join(dir, 'a\nFORGED-LINE: everything fine\n.yaml'));
+    assert.deepEqual(lines, [
+      `${file}:3: runbooks.x.risk: expected LOW, MEDIUM or HIGH, got "WHAT"`,
+      `${file}:3: runbooks.x: missing "action" (or "actions"): a runbook must say what it does`,
+    ]);
+    assert.equal(lines.join('\n').split('\n').length, 2);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  // The other control and invisible characters too, in the file and in the path; a space alone keeps a name as it is.
+  assert.equal(formatProblem({ file: 'x\u202e.yaml', path: 'a\rb', message: 'm', line: 2 }), '"x\\u202e.yaml":2: "a\\rb": m');
+  assert.equal(formatProblem({ file: 'r\u200b.yaml', path: '', message: 'm' }), '"r\\u200b.yaml": m');
+  assert.equal(formatProblem({ file: 'my runbooks/x.yaml', path: 'runbooks["a b"]', message: 'm', line: 1 }), 'my runbooks/x.yaml:1: runbooks["a b"]: m');
 });
 
 test('aliases that expand too far are refused instead of exhausting memory', () => {
