@@ -5,6 +5,7 @@ import { formatProblem, LoadError } from '../domain/index.js';
 import { createService } from '../service.js';
 import { commandHelp } from './help.js';
 import { EXIT, type CliIO } from './io.js';
+import { takeHeldSignals } from '../lib/early-signals.js';
 
 export const serveHelp = commandHelp({
   usage: 'rectify serve [flags]',
@@ -95,6 +96,10 @@ export async function serveCommand(argv: string[], io: CliIO): Promise<number> {
   process.on('SIGTERM', earlyTerm);
   process.on('SIGINT', earlyInt);
   process.on('SIGHUP', earlyHup);
+  // Those that came while rectify was being loaded (held by the entry point), in the same turn.
+  const held = takeHeldSignals();
+  if (held.stop) stopEarly(held.stop)();
+  if (held.hangup) earlyHup();
   let service;
   let address: string;
   try {

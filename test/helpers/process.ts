@@ -60,6 +60,8 @@ export interface ProcessOptions {
    * zombie, pid and start time unchanged, until release() ends the parent.
    */
   reapedLate?: boolean;
+  /** Modules node imports before rectify's entry (after tsx), `--import` each. */
+  preload?: string[];
 }
 
 /** Process `pid`'s state letter (R, S, Z…) from /proc, or undefined when it is gone. */
@@ -78,7 +80,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 }
 
 export async function startRectifyProcess(opts: ProcessOptions): Promise<RectifyProcess> {
-  const argv = ['--import', 'tsx', 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', ...(opts.args?.includes('--log-level') ? [] : ['--log-level', 'info']), ...(opts.args ?? [])];
+  const argv = ['--import', 'tsx', ...(opts.preload ?? []).flatMap((m) => ['--import', m]), 'src/main.ts', 'serve', '--db', `sqlite:${opts.db}`, '--runbooks', opts.runbooks, '--listen', '127.0.0.1:0', ...(opts.args?.includes('--log-level') ? [] : ['--log-level', 'info']), ...(opts.args ?? [])];
   // Only what the service needs from this environment: no RECTIFY_* leaks in from the test runner.
   const options = { cwd: ROOT, env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...(opts.env ?? {}) }, stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'] };
   // The shell starts rectify in the background and becomes a sleep, which never waits for a child.
