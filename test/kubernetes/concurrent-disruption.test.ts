@@ -222,3 +222,32 @@ describe('two runbooks evicting pods of one deployment at once (service)', { tim
     });
   }
 });
+
+describe('the workload lock and the ledger of pods removed', () => {
+  let fake: KubeFake;
+  let clients: KubeClients;
+  beforeEach(async () => {
+    ({ fake, clients } = await startFakeEnv({ readyDelayMs: 60_000 }));
+    fake.addNode('node-a');
+  });
+  afterEach(async () => {
+    fake.releaseDelays();
+    await fake.close();
+  });
+
+  it('a second run evicting the same pod, judged once the first evicted it, finds it terminating: not the last ready replica', async () => {
+    fake.terminationDelayMs = 60_000;
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectDelay('POST', /\/pods\/web-aaa\/eviction$/, 300, 1);
+    const a = exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    await waitFor('first eviction sent', () => fake.count('POST', EVICTION) === 1);
+    const b = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    const first = await a;
+    assert.equal(first.detail, `evicted pod ${NS}/web-aaa through the Eviction API`);
+    assert.equal(b.ok, true, b.detail);
+    assert.equal(b.unchanged, true, b.detail);
+    assert.match(b.detail, new RegExp(`^pod ${NS}/web-aaa was already terminating \\(deletionTimestamp .* when read again once its workload's turn came\\): nothing to evict; done without effect$`));
+    assert.equal(fake.count('POST', EVICTION), 1);
+  });
+});

@@ -333,15 +333,24 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
    * evicting two pods of one workload at once are judged one after the other, the second
    * seeing the first's eviction. The pod is recorded before the write (one whose answer is
    * lost may have landed) and let go when the API server refused it (nothing was written).
+   *
+   * The pod was read before its workload's turn came: another run may have removed it
+   * meanwhile. `reread` given (an evict_pod, a delete_pod), a pod the fresh listing shows
+   * terminating or no longer there, or one the process removed (a workload with no
+   * selector has no listing), is read again and judged as it is now: the outcome `reread`
+   * gives for a pod already gone or terminating is the step's, and nothing is removed.
+   * Judged from the copy read before, it was the last ready replica, and the step was
+   * blocked "not now" for a pod already on its way out.
    */
   async function guardedRemoval<T>(
     pod: V1Pod,
     maxUnavailable: string | undefined,
     signal: AbortSignal,
     writes: Writes,
-    remove: (w: Writes) => Promise<T>,
+    remove: (w: Writes, pod: V1Pod) => Promise<T>,
     removed: ReadonlySet<string> = new Set(),
     listed?: Map<string, V1Pod[]>,
+    reread?: () => Promise<{ pod: V1Pod } | { settled: T }>,
   ): Promise<{ refusal: { reason: string; notNow: boolean } } | { done: T }> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
@@ -351,7 +360,19 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     if ('reason' in held) return { refusal: held };
     try {
       const w = await readWorkload(clients, owner.ref, signal);
-      const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid, listed);
+      const seen = listed ?? new Map<string, V1Pod[]>();
+      const readyNow = await readyReplicas(w, signal, removed, pod.metadata?.uid, seen);
+      if (reread) {
+        const uid = pod.metadata?.uid;
+        const pods = formatSelector(w.selector) ? seen.get(`${key}/${w.uid}`) : undefined;
+        const now = pods?.find((p) => p.metadata?.uid === uid);
+        const stale = pods ? !now || isTerminating(now) : disruptions.pending(key).has(uid ?? '');
+        if (stale) {
+          const again = await reread();
+          if ('settled' in again) return { done: again.settled };
+          pod = again.pod;
+        }
+      }
       const ready = isPodReady(pod);
       // A pod that is not ready is not serving: removing it takes no capacity away.
       if (ready && readyNow <= 1) {
@@ -376,7 +397,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       disruptions.record(key, uid);
       const mine: Writes = { mayHaveChanged: false, unanswered: false };
       try {
-        return { done: await remove(mine) };
+        return { done: await remove(mine, pod) };
       } finally {
         if (mine.mayHaveChanged) writes.mayHaveChanged = true;
         if (mine.unanswered) {
@@ -600,8 +621,29 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const { pod } = read;
     if (isTerminating(pod)) return alreadyTerminating(read, 'evict', 'when read');
     const grace = gracePeriodArg(a.args);
-    const out = await guardedRemoval(pod, a.args.max_unavailable, signal, writes, (w) => evictJudged(pod, ns, a.name, grace, signal, w, memo));
+    const out = await guardedRemoval<ActionOutcome>(
+      pod,
+      a.args.max_unavailable,
+      signal,
+      writes,
+      (w, cur) => evictJudged(cur, ns, a.name, grace, signal, w, memo),
+      undefined,
+      undefined,
+      async () => {
+        const again = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
+        if (again === null) throw new StepFailure(`pod ${ns}/${a.name} could not be read again once its workload's turn came`);
+        if (isGone(again)) return { settled: goneWhileWaiting(ns, a.name, pod.metadata?.uid, again.successor, 'evict') };
+        if (isTerminating(again.pod)) return { settled: alreadyTerminating(again, 'evict', 'when read again once its workload\'s turn came') };
+        return { pod: again.pod };
+      },
+    );
     return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
+  }
+
+  /** A pod found gone (or another pod under its name: `successor`) when read again once its workload's turn came: nothing to do. */
+  function goneWhileWaiting(ns: string, name: string, uid: string | undefined, successor: string | undefined, verb: 'evict' | 'delete'): ActionOutcome {
+    const how = successor !== undefined ? `a new pod (uid ${successor}) now holds the name` : '404';
+    return { ok: true, unchanged: true, detail: `pod ${ns}/${name} (uid ${uid ?? ''}) was already gone (${how} when read again once its workload's turn came): nothing to ${verb}; done without effect` };
   }
 
   /** evictPod's eviction, once its workload's blast radius allows it. */
@@ -659,7 +701,26 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       ? { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${current}s to ${grace}s`, facts }
       : { ok: true, detail: `deleted pod ${ns}/${a.name} (force_delete: PodDisruptionBudgets not consulted)`, facts };
     if (shortening) return deleteJudged(pod, ns, a.name, { grace, shortening }, done, signal, writes, memo);
-    const out = await guardedRemoval(pod, a.args.max_unavailable, signal, writes, (w) => deleteJudged(pod, ns, a.name, { grace, shortening }, done, signal, w, memo));
+    const out = await guardedRemoval<ActionOutcome>(
+      pod,
+      a.args.max_unavailable,
+      signal,
+      writes,
+      (w, cur) => deleteJudged(cur, ns, a.name, { grace, shortening }, done, signal, w, memo),
+      undefined,
+      undefined,
+      async () => {
+        const again = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
+        if (again === null) throw new StepFailure(`pod ${ns}/${a.name} could not be read again once its workload's turn came`);
+        if (isGone(again)) return { settled: goneWhileWaiting(ns, a.name, pod.metadata?.uid, again.successor, 'delete') };
+        if (!isTerminating(again.pod)) return { pod: again.pod };
+        // Deleted by another run meanwhile: its grace period is shortened as for a pod read terminating.
+        const g = again.pod.metadata?.deletionGracePeriodSeconds;
+        if (grace === undefined || g === undefined || g === null || grace >= g) return { settled: alreadyTerminating(again, 'delete', 'when read again once its workload\'s turn came') };
+        const shorter: ActionOutcome = { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${g}s to ${grace}s`, facts };
+        return { settled: await deleteJudged(again.pod, ns, a.name, { grace, shortening: true }, shorter, signal, writes, memo) };
+      },
+    );
     return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
   }
 
