@@ -12,6 +12,7 @@ import { EVICTION, kubeAction, startFakeEnv, stepContext, useServiceOnFake, wait
  * workload before the other's eviction landed, and both evicted.
  */
 const NS = 'production';
+const SCALE = `/apis/apps/v1/namespaces/${NS}/deployments/web/scale`;
 
 const readyPods = (fake: KubeFake): string[] =>
   fake
@@ -249,5 +250,22 @@ describe('the workload lock and the ledger of pods removed', () => {
     assert.equal(b.unchanged, true, b.detail);
     assert.match(b.detail, new RegExp(`^pod ${NS}/web-aaa was already terminating \\(deletionTimestamp .* when read again once its workload's turn came\\): nothing to evict; done without effect$`));
     assert.equal(fake.count('POST', EVICTION), 1);
+  });
+
+  it('a scale the API server refused (403) leaves nothing for the rollback: a scale a person made since stays', async () => {
+    fake.addDeployment(NS, 'web', 3);
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    fake.injectError('PUT', SCALE, 403, 'Forbidden', 'deployments.apps "web" is forbidden: cannot update resource "deployments/scale"');
+    const up = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '4' }), stepContext({ memo }));
+    assert.equal(up.ok, false);
+    assert.equal(up.unchanged, true, up.detail);
+    assert.equal(memo.size, 0);
+    // A person then scales it to 4 (what the refused step was to do).
+    const person = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '4' }), stepContext());
+    assert.equal(person.detail, `scaled Deployment ${NS}/web from 3 to 4 replicas`);
+    const back = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '3' }), stepContext({ memo, phase: 'rollback' }));
+    assert.equal(back.detail, `Deployment ${NS}/web left as it is: this run did not scale it`);
+    assert.equal(fake.get('deployments', NS, 'web')?.spec.replicas, 4);
   });
 });

@@ -949,6 +949,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     // A replace carrying the resourceVersion we read: a concurrent change is a 409, not a lost update.
     const body = { apiVersion: 'autoscaling/v1', kind: 'Scale', metadata: { name: a.name, namespace: ns, resourceVersion: sc.metadata?.resourceVersion }, spec: { replicas: want } };
     const done: ActionOutcome = { ok: true, detail: `scaled ${kind} ${ns}/${a.name} from ${old} to ${want} replicas${restoring}`, facts };
+    // What the memo held before: a write the API server refused (a 4xx: nothing was
+    // written) gives it back, so a rollback does not undo a scale made since by someone else.
+    const had = [key, scaledToKey(kind, ns, a.name)].map((k) => [k, memo.has(k), memo.get(k)] as const);
     record();
     const readBack: ReadBack = {
       done,
@@ -957,8 +960,18 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         return { landed: now === want ? true : now === old ? false : undefined, found: `${kind} ${ns}/${a.name} has ${now} replicas` };
       },
     };
-    if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)), readBack);
-    else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)), readBack);
+    try {
+      if (kind === 'Deployment') await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedDeploymentScale({ namespace: ns, name: a.name, body }, o)), readBack);
+      else await write(writes, () => kubeCall(clients, signal, (o) => clients.apps.replaceNamespacedStatefulSetScale({ namespace: ns, name: a.name, body }, o)), readBack);
+    } catch (err) {
+      if (refusedWrite(err)) {
+        for (const [k, was, v] of had) {
+          if (was) memo.set(k, v);
+          else memo.delete(k);
+        }
+      }
+      throw err;
+    }
     return done;
   }
 
