@@ -268,4 +268,27 @@ describe('the workload lock and the ledger of pods removed', () => {
     assert.equal(back.detail, `Deployment ${NS}/web left as it is: this run did not scale it`);
     assert.equal(fake.get('deployments', NS, 'web')?.spec.replicas, 4);
   });
+
+  it('an eviction answered 500 that a read shows did not land leaves the pod serving: the other pod may be evicted', async () => {
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectError('POST', /\/pods\/web-aaa\/eviction$/, 500, 'InternalError', 'Internal error occurred: failed calling webhook');
+    const first = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(first.ok, false);
+    assert.equal(first.unchanged, true, first.detail);
+    assert.match(first.detail, /a read then found that the write did not land \(pod production\/web-aaa \(uid [^)]*\) is still there, not terminating\)$/);
+    const second = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.equal(second.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
+  });
+
+  it('an eviction whose connection was reset before it was applied, a read showing it did not land, leaves the pod serving', async () => {
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectReset('POST', /\/pods\/web-aaa\/eviction$/, { applied: false });
+    const first = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(first.ok, false);
+    assert.equal(first.unchanged, true, first.detail);
+    const second = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.equal(second.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
+  });
 });

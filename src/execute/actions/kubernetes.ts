@@ -198,6 +198,8 @@ interface ReadBack {
    * that the undo did anything.
    */
   holdRollback?: string;
+  /** Called once the read showed the write did not land (and it cannot land still): nothing changed. */
+  notLanded?: () => void;
 }
 
 /** The API server refused the write with a 4xx status: it was not persisted. */
@@ -402,7 +404,15 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         if (mine.mayHaveChanged) writes.mayHaveChanged = true;
         if (mine.unanswered) {
           writes.unanswered = true;
-          writes.readBack = mine.readBack;
+          const rb = mine.readBack;
+          // Shown by the step's read not to have landed: the pod serves as before, as for a refusal.
+          writes.readBack = rb && {
+            ...rb,
+            notLanded: () => {
+              rb.notLanded?.();
+              if (!before) disruptions.forget(key, uid);
+            },
+          };
         }
         // Refused by the API server, or never sent: the pod serves as before.
         if (!mine.mayHaveChanged && !before) disruptions.forget(key, uid);
@@ -1520,6 +1530,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
           // proves nothing then. Only a write the server is done with (an error answered, a
           // connection lost) is shown not to have landed by it.
           const mayStillLand = err instanceof KubeApiError && ((err.status === 0 && err.reason === 'Timeout') || err.status === 504);
+          if (seen.landed === false && !mayStillLand) lost.notLanded?.();
           if (seen.landed === false && !mayStillLand) return { ok: false, unchanged: true, detail: `${what}: ${cause}; a read then found that the write did not land (${seen.found})` };
           could =
             seen.landed === false
