@@ -291,4 +291,22 @@ describe('the workload lock and the ledger of pods removed', () => {
     const second = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
     assert.equal(second.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
   });
+
+  it("a rollback's scale back up is not held behind another run's eviction of the workload", async () => {
+    fake.addDeployment(NS, 'web', 3, { podNames: ['web-aaa', 'web-bbb', 'web-ccc'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const memo = new Map<string, unknown>();
+    const down = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '2' }), stepContext({ memo }));
+    assert.equal(down.detail, `scaled Deployment ${NS}/web from 3 to 2 replicas`);
+    // Another run's eviction of a pod of web is slow at the API server.
+    const pod = fake.list('pods', NS).find((p) => !p.metadata.deletionTimestamp)!.metadata.name as string;
+    fake.injectDelay('POST', EVICTION, 4_000, 1);
+    const other = exec.run(kubeAction('evict_pod', 'pod', pod, NS, {}, 10_000), stepContext());
+    await waitFor('eviction sent', () => fake.count('POST', EVICTION) === 1);
+    const back = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '3' }, 1_000), stepContext({ memo, phase: 'rollback' }));
+    fake.releaseDelays();
+    await other;
+    assert.equal(back.detail, `scaled Deployment ${NS}/web from 2 to 3 replicas (the count it had before this run's scale)`);
+    assert.equal(fake.get('deployments', NS, 'web')?.spec.replicas, 3);
+  });
 });

@@ -878,31 +878,43 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     }
     // Set by the run's first scale of this workload only, so a second one does not move what a rollback restores.
     const first = phase !== 'rollback' && !memo.has(key);
+    const plan = { kind: kind as 'Deployment' | 'StatefulSet', want, restore, restoring, first, key };
     return withConflictRetry(`scale ${kind} ${ns}/${a.name}`, async () => {
-      // One run of the process at a time reads, judges and scales a workload, as for a pod's removal (see guardedRemoval).
+      // A scale that does not lower the count removes nothing: it is not held behind
+      // another run's removal (a rollback restoring capacity would wait, and might fail).
+      const free = await scaleHeld(a, ns, plan, false, signal, writes, memo, phase);
+      if (free) return free;
+      // A scale-down: one run of the process at a time reads, judges and scales a workload,
+      // as for a pod's removal (see guardedRemoval); read again once held.
       const held = await holdWorkload(kind, ns, a.name, signal);
       if ('reason' in held) return refusedRemoval(held);
       try {
-        return await scaleHeld(a, ns, { kind, want, restore, restoring, first, key }, signal, writes, memo, phase);
+        return (await scaleHeld(a, ns, plan, true, signal, writes, memo, phase)) as ActionOutcome;
       } finally {
         held.release();
       }
     });
   }
 
-  /** One attempt of `scale`, its workload held: `plan` is what `scale` worked out before it (`key`: its memo key for the count read). */
+  /**
+   * One attempt of `scale`: `plan` is what `scale` worked out before it (`key`: its memo
+   * key for the count read). Not `held` (its workload not held), null when the count read
+   * is above the one wanted: a scale-down, for `scale` to make holding it.
+   */
   async function scaleHeld(
     a: RenderedKubernetesAction,
     ns: string,
     plan: { kind: 'Deployment' | 'StatefulSet'; want: number; restore: number | undefined; restoring: string; first: boolean; key: string },
+    held: boolean,
     signal: AbortSignal,
     writes: Writes,
     memo: Map<string, unknown>,
     phase: StepContext['phase'],
-  ): Promise<ActionOutcome> {
+  ): Promise<ActionOutcome | null> {
     const { kind, want, restore, restoring, first, key } = plan;
     const sc = await readScale(kind, ns, a.name, signal);
     const old = sc.spec?.replicas ?? 0;
+    if (!held && want < old) return null;
     // What a rollback restores, recorded once the workload has, or is sent, the count
     // this run asked for: never by a step refused before its write, which scaled nothing
     // (a retry after a 409 records its fresher read). Before the write: one that fails
