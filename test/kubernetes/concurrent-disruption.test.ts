@@ -3,7 +3,8 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { createKubernetesActionExecutor, type KubeClients } from '../../src/execute/actions/kubernetes.js';
 import { PENDING_REMOVAL_MS } from '../../src/execute/actions/disruptions.js';
 import type { ActionOutcome } from '../../src/execute/ports.js';
-import type { KubeFake } from '../helpers/kube-fake/index.js';
+import { createKubeClients } from '../../src/checks/kubernetes.js';
+import { startKubeFake, writeKubeconfig, type KubeFake } from '../helpers/kube-fake/index.js';
 import { EVICTION, kubeAction, startFakeEnv, stepContext, useServiceOnFake, waitFor } from './setup.js';
 
 /**
@@ -308,5 +309,30 @@ describe('the workload lock and the ledger of pods removed', () => {
     await other;
     assert.equal(back.detail, `scaled Deployment ${NS}/web from 2 to 3 replicas (the count it had before this run's scale)`);
     assert.equal(fake.get('deployments', NS, 'web')?.spec.replicas, 3);
+  });
+});
+
+describe('an eviction right after a scale-down', () => {
+  let fake: KubeFake;
+  afterEach(async () => {
+    fake.releaseDelays();
+    await fake.close();
+  });
+
+  it('counts no more replicas serving than the workload is to have: the last pod it keeps is not evicted', async () => {
+    // Its ReplicaSet controller removes the extra pod a while after the scale (well after the eviction is judged).
+    fake = await startKubeFake({ readyDelayMs: 60_000, controllerDelayMs: 5_000 });
+    const clients = await createKubeClients({ mode: 'kubeconfig', kubeconfigPath: await writeKubeconfig(fake.url), callTimeoutMs: 5_000 });
+    fake.addNode('node-a');
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    fake.terminationDelayMs = 60_000;
+    const exec = createKubernetesActionExecutor(clients);
+    const scaled = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '1' }), stepContext());
+    assert.equal(scaled.detail, `scaled Deployment ${NS}/web from 2 to 1 replicas`);
+    // Judged at once: its listing is made before the controller acted on the scale.
+    const evicted = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(evicted.notNow, true, evicted.detail);
+    assert.equal(evicted.detail, `refused: pod ${NS}/web-aaa is the last ready replica of Deployment ${NS}/web (ready 1/1); rectify never removes it`);
+    assert.equal(fake.count('POST', EVICTION), 0);
   });
 });

@@ -424,7 +424,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   /**
    * How many replicas of the workload serve now: its status's ready count, but never
-   * more than the ready pods a listing finds, leaving out those terminating, those
+   * more than the replicas it is to have (`desired`) nor than the ready pods a listing finds, leaving out those terminating, those
    * `removed` (evicted or deleted by the caller) and those the process's runs removed that
    * the listing may not show so yet (DisruptionLedger), but the pod now judged (`judged`,
    * whose own eviction may be asked again after an answer was lost): each pod counted
@@ -439,7 +439,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     const key = workloadKey(w);
     if (!formatSelector(w.selector)) {
       const out = [...disruptions.pending(key)].filter((u) => u !== judged).length;
-      return Math.max(0, w.ready - out);
+      return Math.max(0, Math.min(w.ready, w.desired) - out);
     }
     const cacheKey = `${key}/${w.uid}`;
     let pods = listed?.get(cacheKey);
@@ -454,7 +454,10 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       const uid = p.metadata?.uid ?? '';
       return isPodReady(p) && (uid === judged || (!removed.has(uid) && !pending.has(uid)));
     }).length;
-    return Math.min(w.ready, serving);
+    // Never more than it is to have: a scale-down's extra pods, which its controller is
+    // about to remove, still list as ready (counted, an eviction right after a scale-down
+    // took the last pod the workload keeps).
+    return Math.min(w.ready, w.desired, serving);
   }
 
   async function readPodAndClock(ns: string, name: string, signal: AbortSignal): Promise<PodRead> {
