@@ -310,6 +310,30 @@ describe('the workload lock and the ledger of pods removed', () => {
     assert.equal(back.detail, `scaled Deployment ${NS}/web from 2 to 3 replicas (the count it had before this run's scale)`);
     assert.equal(fake.get('deployments', NS, 'web')?.spec.replicas, 3);
   });
+
+  it('a run stopped while waiting for its turn at the workload says so, not that its step time ran out', async () => {
+    fake.addDeployment(NS, 'web', 3, { podNames: ['web-aaa', 'web-bbb', 'web-ccc'] });
+    const exec = createKubernetesActionExecutor(clients);
+    fake.injectDelay('POST', /\/pods\/web-aaa\/eviction$/, 60_000, 1);
+    const a = exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    await waitFor('first eviction sent', () => fake.count('POST', EVICTION) === 1);
+    const ac = new AbortController();
+    const b = exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS, {}, 30_000), stepContext({ signal: ac.signal }));
+    // Its pod's owner read (the last before it waits for the workload), answered.
+    await waitFor('second run read its owner', () => fake.count('GET', /\/replicasets\//) === 2);
+    await new Promise((r) => setTimeout(r, 100));
+    ac.abort(new Error('rectify is stopping'));
+    const out = await b;
+    fake.releaseDelays();
+    await a;
+    assert.equal(out.ok, false);
+    assert.equal(out.unchanged, true);
+    assert.equal(
+      out.detail,
+      `refused: another run of this rectify was judging or removing pods of Deployment ${NS}/web, and the run was stopped while this step waited for its turn (rectify is stopping); nothing was removed`,
+    );
+    assert.equal(fake.count('POST', EVICTION), 1);
+  });
 });
 
 describe('an eviction right after a scale-down', () => {

@@ -307,18 +307,18 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
 
   /**
    * Waits for the workload's turn to be judged (see DisruptionLedger): the release, or the
-   * reason it is refused when the step's time (or the run) ran out while another run held
-   * it. Bounded by `signal`, the step's deadline, as every read and write of the step is.
+   * reason it is refused when the step's time ran out (or the run was stopped: its own
+   * signal's reason, rectify stopping, named) while another run held it. Bounded by `signal`, the step's deadline, as every read and write of the step is.
    */
   async function holdWorkload(kind: string, ns: string, name: string, signal: AbortSignal): Promise<{ release: () => void } | { reason: string; notNow: true }> {
     try {
       return { release: await disruptions.hold(workloadKey({ kind, namespace: ns, name }), signal) };
     } catch (err) {
       if (!signal.aborted) throw err;
-      return {
-        reason: `another run of this rectify was judging or removing pods of ${kind} ${ns}/${name}, and this step's time ran out waiting for its turn; nothing was removed`,
-        notNow: true,
-      };
+      // The step's deadline is a TimeoutError; any other reason is the run's own (rectify stopping).
+      const timedOut = signal.reason instanceof DOMException && signal.reason.name === 'TimeoutError';
+      const why = timedOut ? "this step's time ran out waiting for its turn" : `the run was stopped while this step waited for its turn (${errorMessage(signal.reason)})`;
+      return { reason: `another run of this rectify was judging or removing pods of ${kind} ${ns}/${name}, and ${why}; nothing was removed`, notNow: true };
     }
   }
 
