@@ -299,7 +299,8 @@ describe('the workload lock and the ledger of pods removed', () => {
     const memo = new Map<string, unknown>();
     const down = await exec.run(kubeAction('scale', 'deployment', 'web', NS, { replicas: '2' }), stepContext({ memo }));
     assert.equal(down.detail, `scaled Deployment ${NS}/web from 3 to 2 replicas`);
-    // Another run's eviction of a pod of web is slow at the API server.
+    // Its controller removes the extra pod; another run's eviction of a pod it keeps is slow at the API server.
+    await waitFor('the scale-down carried out', () => fake.list('pods', NS).filter((p) => !p.metadata.deletionTimestamp).length === 2);
     const pod = fake.list('pods', NS).find((p) => !p.metadata.deletionTimestamp)!.metadata.name as string;
     fake.injectDelay('POST', EVICTION, 4_000, 1);
     const other = exec.run(kubeAction('evict_pod', 'pod', pod, NS, {}, 10_000), stepContext());
