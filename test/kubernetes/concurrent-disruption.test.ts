@@ -361,3 +361,23 @@ describe('an eviction right after a scale-down', () => {
     assert.equal(fake.count('POST', EVICTION), 0);
   });
 });
+
+describe('the ledger of pods removed', () => {
+  it('lets go of the entries past the bound of every workload when it records another, not only of the workload judged', async () => {
+    const { createDisruptionLedger } = await import('../../src/execute/actions/disruptions.js');
+    const { createManualClock } = await import('../../src/lib/clock.js');
+    const clock = createManualClock();
+    const ledger = createDisruptionLedger(clock, 1_000);
+    ledger.record('Deployment/a/web', 'uid-1');
+    ledger.record('Deployment/b/api', 'uid-2');
+    assert.equal(ledger.tracked(), 2);
+    clock.advance(999);
+    ledger.record('Deployment/c/db', 'uid-3');
+    assert.equal(ledger.tracked(), 3);
+    clock.advance(1);
+    // Deployment/a/web and Deployment/b/api are never judged again (deleted, say).
+    ledger.record('Deployment/c/db', 'uid-4');
+    assert.equal(ledger.tracked(), 1);
+    assert.deepEqual([...ledger.pending('Deployment/c/db')].sort(), ['uid-3', 'uid-4']);
+  });
+});

@@ -37,6 +37,8 @@ export interface DisruptionLedger {
    * terminating (`terminating`) is the API's to count from now on, and is let go.
    */
   settle(workload: string, listed: ReadonlyArray<{ uid: string; terminating: boolean }>): void;
+  /** How many workloads have pods counted now, as kept (entries past the bound may still be among them). */
+  tracked(): number;
 }
 
 export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMOVAL_MS): DisruptionLedger {
@@ -78,6 +80,10 @@ export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMO
     pending: (workload) => new Set(live(workload)?.keys() ?? []),
     record(workload, uid) {
       if (!uid) return;
+      // Entries past the bound are let go here too, for every workload: one never judged
+      // again (deleted, or not disrupted since) would otherwise keep its entries for the
+      // life of the process.
+      for (const w of [...removed.keys()]) live(w);
       let m = removed.get(workload);
       if (!m) {
         m = new Map();
@@ -90,6 +96,7 @@ export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMO
       m?.delete(uid);
       if (m?.size === 0) removed.delete(workload);
     },
+    tracked: () => removed.size,
     settle(workload, listed) {
       const m = live(workload);
       if (!m) return;
