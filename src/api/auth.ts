@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { RectifyError, statedActorProblem } from '../domain/index.js';
 import { wellFormed } from '../lib/index.js';
 import { errorBody } from './errors.js';
+import { createUnauthenticatedLog, type UnauthenticatedLogOptions, type UnauthenticatedReason } from './refusal-log.js';
 import { ROLES, type Role, type TokenEntry } from './tokens.js';
 
 /**
@@ -144,9 +145,15 @@ function refuse(reply: FastifyReply, status: 401 | 403, code: 'UNAUTHORIZED' | '
  * The onRequest hook: cheap on purpose (one header read, one SHA-256, one map
  * lookup, one 32-byte constant-time compare), since it runs before every intake
  * request in an alert storm. The token is never logged: refusals name the route and,
- * for a 403, the token's name.
+ * for a 403, the token's name. A 401 is logged at most once a minute per reason and
+ * sender address, the rest counted into one line (see createUnauthenticatedLog).
  */
-export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger): void {
+export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger, opts: UnauthenticatedLogOptions = {}): void {
+  const unauthenticated = createUnauthenticatedLog(log, opts);
+  app.addHook('onClose', (_app, done) => {
+    unauthenticated.close();
+    done();
+  });
   app.addHook('onRequest', (req, reply, done) => {
     // routeOptions is a getter that builds a fresh object: read it once.
     const routeUrl = req.routeOptions.url;
@@ -158,19 +165,24 @@ export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger):
     const header = req.headers.authorization;
     let caller: Caller | undefined;
     let why: string;
+    let reason: UnauthenticatedReason;
     if (header === undefined || header === '') {
       why = 'an API token is required: send "Authorization: Bearer <token>"';
+      reason = 'no_token';
     } else {
       const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-      if (!m || m[1]!.length > MAX_TOKEN_LENGTH) why = 'the Authorization header must be "Bearer <token>"';
-      else {
+      if (!m || m[1]!.length > MAX_TOKEN_LENGTH) {
+        why = 'the Authorization header must be "Bearer <token>"';
+        reason = 'malformed_header';
+      } else {
         caller = auth.identify(m[1]!);
         why = 'the API token is not valid';
+        reason = 'invalid_token';
       }
     }
     const route = `${req.method} ${routeUrl ?? req.url.split('?')[0]}`;
     if (!caller) {
-      log.warn({ route, reqId: req.id, reason: why }, 'request refused: not authenticated');
+      unauthenticated.refused({ reason, why, route, reqId: req.id, address: req.socket.remoteAddress ?? 'unknown' });
       refuse(reply, 401, 'UNAUTHORIZED', why);
       return;
     }
