@@ -130,6 +130,8 @@ export interface Service {
   /** SIGTERM path: stop intake, let executions finish within the grace period, then INTERRUPTED. */
   /** Stops it: answers the executions cut off whose INTERRUPTED could not be recorded (the next start records them). */
   close(): Promise<{ unrecorded: string[] }>;
+  /** What the store refused the end of execution `id` with, when this process left it unrecorded (undefined otherwise). */
+  unrecordedCause(id: string): string | undefined;
   /**
    * SIGHUP: re-reads the runbooks folder, the tokens file, the TLS certificate and
    * key, and the Slack signing secret when it is given as `${file:/path}`. Each is
@@ -1098,6 +1100,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
      * could not take in the time the stop gives it (a lock held elsewhere, a full disk):
      * the database still shows them running until the next start records them.
      */
+    unrecordedCause: (id) => tracker.unrecordedCause(id),
     async close(): Promise<{ unrecorded: string[] }> {
       const unrecorded: string[] = [];
       /** Logs, at error level, the runs a stop left unrecorded. */

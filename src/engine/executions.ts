@@ -1,6 +1,9 @@
 import { timerMs } from '../lib/index.js';
 import type { ExecutionRunner, RunOutcome, RunRequest } from '../execute/runner.js';
 
+/** How many causes of runs left unrecorded are kept: a store that refuses every end until a restart leaves one per run. */
+const UNRECORDED_CAUSES_KEPT = 100;
+
 /**
  * Executions in flight in this process. Started only after the claim committed;
  * on shutdown they get a grace period, then their signal aborts and they end as
@@ -9,13 +12,23 @@ import type { ExecutionRunner, RunOutcome, RunRequest } from '../execute/runner.
  */
 export function createExecutionTracker(run: ExecutionRunner) {
   const inflight = new Map<string, { promise: Promise<RunOutcome>; abort: AbortController }>();
+  /** Why the store refused the end of each run left unrecorded (RunOutcome.cause), the latest UNRECORDED_CAUSES_KEPT. */
+  const causes = new Map<string, string>();
   /** Set once the grace period is over: a run that starts after it is aborted at once (INTERRUPTED). */
   let stopping = false;
   return {
     start(req: RunRequest): Promise<RunOutcome> {
       const abort = new AbortController();
       if (stopping) abort.abort(new Error('shutting down'));
-      const promise = run(req, abort.signal).finally(() => inflight.delete(req.id));
+      const promise = run(req, abort.signal)
+        .then((o) => {
+          if (o.unrecorded && o.cause !== undefined) {
+            causes.set(req.id, o.cause);
+            if (causes.size > UNRECORDED_CAUSES_KEPT) causes.delete(causes.keys().next().value!);
+          }
+          return o;
+        })
+        .finally(() => inflight.delete(req.id));
       inflight.set(req.id, { promise, abort });
       return promise;
     },
@@ -23,6 +36,8 @@ export function createExecutionTracker(run: ExecutionRunner) {
       return inflight.get(id)?.promise;
     },
     size: () => inflight.size,
+    /** What the store refused the end of run `id` with, when it was left unrecorded (and is among the latest so left). */
+    unrecordedCause: (id: string): string | undefined => causes.get(id),
     /**
      * Waits up to graceMs for running executions (those that start meanwhile, from a
      * decision committed as intake stopped, too), then aborts the rest, and any that

@@ -80,6 +80,8 @@ export interface RunOutcome {
    * start records it INTERRUPTED. Nothing was told of its end.
    */
   unrecorded?: true;
+  /** With `unrecorded`: what the store refused its end with, as the log tells it (the database locked, full, read-only; the audit key not the log's). */
+  cause?: string;
 }
 
 /** How long, after a stop's abort, a run keeps trying to record an end the store cannot take yet (see RunnerDeps.stopRecordMs). */
@@ -800,21 +802,22 @@ export function createExecutionRunner(deps: RunnerDeps) {
           const wait = left();
           return await end(Number.isFinite(wait) ? { lockWaitMs: Math.max(0, wait) } : undefined);
         } catch (again) {
-          const unrecorded: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED', unrecorded: true };
+          const cause = recordFault(again);
+          const unrecorded: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: 'unrecorded', event: 'INTERRUPTED', unrecorded: true, cause };
           // A closed store takes nothing more: the next start records the run.
           const closed = isRectifyError(again) && again.code === 'SHUTTING_DOWN';
           if (closed || left() <= 0) {
-            log.error({ err: recordFault(again) }, 'the interruption could not be recorded before the stop: the next start records it INTERRUPTED; a person must check');
+            log.error({ err: cause }, 'the interruption could not be recorded before the stop: the next start records it INTERRUPTED; a person must check');
             return unrecorded;
           }
           // Nor does a store whose fault only a restart clears (a commit whose outcome is not
           // known, the database file lost, the audit log keyed otherwise by another rectify):
           // retrying would keep the run (and a `run --local`) waiting for ever.
           if (deps.store.faultKind() === 'lasting') {
-            log.error({ err: recordFault(again) }, 'the interruption cannot be recorded until rectify restarts: the next start records it INTERRUPTED; a person must check');
+            log.error({ err: cause }, 'the interruption cannot be recorded until rectify restarts: the next start records it INTERRUPTED; a person must check');
             return unrecorded;
           }
-          log.warn({ err: recordFault(again) }, 'the interruption could not be recorded yet; retrying');
+          log.warn({ err: cause }, 'the interruption could not be recorded yet; retrying');
           // A stop's abort during the wait ends it: the next attempt is then bounded by the stop.
           await sleep(Math.min(delay, left()), abortedAt === undefined ? signal : undefined).catch(() => undefined);
         }

@@ -205,6 +205,7 @@ export async function replayStream(entries: readonly StreamEntry[], s: ReplaySet
     },
     get: () => undefined,
     size: () => pending.length,
+    unrecordedCause: () => undefined,
     drain: async () => ({ finished: 0, interrupted: 0, unrecorded: [] }),
   };
   const never = new AbortController().signal;

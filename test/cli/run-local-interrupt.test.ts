@@ -125,7 +125,7 @@ describe('rectify run --local stopped by Ctrl-C', () => {
     assert.deepEqual(
       said,
       [
-        `rectify run: execution ${exe!.id} was stopped but not recorded as INTERRUPTED (the database could not commit): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
+        `rectify run: execution ${exe!.id} was stopped but not recorded as INTERRUPTED (the database could not commit (SQLITE_BUSY: database is locked)): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
       ],
       r.err(),
     );

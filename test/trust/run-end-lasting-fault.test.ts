@@ -146,7 +146,7 @@ describe("a run's end refused by a store fault that lasts until a restart", () =
         assert.deepEqual(
           err.filter((l) => l.startsWith('rectify run:') && l.includes('not recorded')),
           [
-            `rectify run: execution ${exe!.id} was stopped but not recorded as INTERRUPTED (the database could not commit): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
+            `rectify run: execution ${exe!.id} was stopped but not recorded as INTERRUPTED (${refused(4)}): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
           ],
         );
         const given = err.filter((l) => l.includes(GIVEN_UP)).map((l) => JSON.parse(l) as { err: string });

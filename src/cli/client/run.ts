@@ -249,7 +249,8 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
   // Ctrl-C: stop as the service stops, so the run ends recorded (grace, then INTERRUPTED).
   // When the database cannot take that record (its write lock held elsewhere, a full disk),
   // the stop keeps trying for a while, then answers the runs it left unrecorded: said on
-  // stderr, and the exit is 1 whatever the outcome printed.
+  // stderr with what the store refused their end with, and the exit is 1 whatever the
+  // outcome printed.
   let closing: Promise<{ unrecorded: string[] }> | undefined;
   const onSigint = () => {
     io.err(`rectify run: stopping; a running execution gets ${config.shutdownGraceMs / 1000}s (--shutdown-grace) before it is recorded INTERRUPTED`);
@@ -280,8 +281,10 @@ async function runLocal(argv: string[], io: CliIO): Promise<number> {
     const code = finish(io, json, result, execution, { unrecorded: execution !== null && unrecorded.includes(execution.id) });
     if (held) io.err(held);
     for (const id of unrecorded) {
+      // The cause as the error line above says it (a lock held elsewhere, a full disk, another audit key).
+      const cause = service_.unrecordedCause(id) ?? 'the database could not commit';
       io.err(
-        `rectify run: execution ${id} was stopped but not recorded as INTERRUPTED (the database could not commit): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
+        `rectify run: execution ${id} was stopped but not recorded as INTERRUPTED (${cause}): it shows as running; the next start of rectify serve on this database records it INTERRUPTED; a person must check what it did`,
       );
     }
     return unrecorded.length > 0 ? EXIT.FAILED : code;
