@@ -643,14 +643,26 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       undefined,
       undefined,
       async () => {
-        const again = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
-        if (again === null) throw new StepFailure(`pod ${ns}/${a.name} could not be read again once its workload's turn came`);
-        if (isGone(again)) return { settled: goneWhileWaiting(ns, a.name, pod.metadata?.uid, again.successor, 'evict') };
+        const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'evict', signal);
+        if ('settled' in again) return again;
         if (isTerminating(again.pod)) return { settled: alreadyTerminating(again, 'evict', 'when read again once its workload\'s turn came') };
         return { pod: again.pod };
       },
     );
     return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
+  }
+
+  /**
+   * The pod an evict_pod or delete_pod read before its workload's turn came, read again
+   * once it came (see guardedRemoval's `reread`): the pod as it is now, or the step's
+   * outcome (`settled`) when it is gone or another pod holds its name. A read that fails
+   * fails the step.
+   */
+  async function readAgainOnTurn(ns: string, name: string, uid: string | undefined, verb: 'evict' | 'delete', signal: AbortSignal): Promise<PodRead | { settled: ActionOutcome }> {
+    const again = await lookAgain(ns, name, uid, signal);
+    if (again === null) throw new StepFailure(`pod ${ns}/${name} could not be read again once its workload's turn came`);
+    if (isGone(again)) return { settled: goneWhileWaiting(ns, name, uid, again.successor, verb) };
+    return again;
   }
 
   /** A pod found gone (or another pod under its name: `successor`) when read again once its workload's turn came: nothing to do. */
@@ -723,9 +735,8 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       undefined,
       undefined,
       async () => {
-        const again = await lookAgain(ns, a.name, pod.metadata?.uid, signal);
-        if (again === null) throw new StepFailure(`pod ${ns}/${a.name} could not be read again once its workload's turn came`);
-        if (isGone(again)) return { settled: goneWhileWaiting(ns, a.name, pod.metadata?.uid, again.successor, 'delete') };
+        const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'delete', signal);
+        if ('settled' in again) return again;
         if (!isTerminating(again.pod)) return { pod: again.pod };
         // Deleted by another run meanwhile: its grace period is shortened as for a pod read terminating.
         const g = again.pod.metadata?.deletionGracePeriodSeconds;
