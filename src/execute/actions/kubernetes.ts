@@ -323,6 +323,18 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
   }
 
   /**
+   * What a caller of guardedRemoval knows beyond the pod: `removed`, the pods it removed
+   * itself (a drain's evictions, counted as not serving whatever a listing says); `listed`,
+   * the listings of workloads it made this round, to reuse (a drain's); `reread`, how to
+   * read its pod again once the workload's turn came (an evict_pod, a delete_pod).
+   */
+  interface RemovalContext<T> {
+    removed?: ReadonlySet<string>;
+    listed?: Map<string, V1Pod[]>;
+    reread?: () => Promise<{ pod: V1Pod } | { settled: T }>;
+  }
+
+  /**
    * Removes one pod (`remove`, given the Writes its write goes through) if its workload's
    * blast radius allows it, or says why not. The last ready replica of its workload and
    * any disruption beyond max_unavailable are "not now" (the workload may have room
@@ -350,9 +362,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
     signal: AbortSignal,
     writes: Writes,
     remove: (w: Writes, pod: V1Pod) => Promise<T>,
-    removed: ReadonlySet<string> = new Set(),
-    listed?: Map<string, V1Pod[]>,
-    reread?: () => Promise<{ pod: V1Pod } | { settled: T }>,
+    { removed = new Set(), listed, reread }: RemovalContext<T> = {},
   ): Promise<{ refusal: { reason: string; notNow: boolean } } | { done: T }> {
     const id = `${pod.metadata?.namespace}/${pod.metadata?.name}`;
     const owner = await resolvePodOwner(clients, pod, signal);
@@ -640,13 +650,13 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       signal,
       writes,
       (w, cur) => evictJudged(cur, ns, a.name, grace, signal, w, memo),
-      undefined,
-      undefined,
-      async () => {
-        const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'evict', signal);
-        if ('settled' in again) return again;
-        if (isTerminating(again.pod)) return { settled: alreadyTerminating(again, 'evict', 'when read again once its workload\'s turn came') };
-        return { pod: again.pod };
+      {
+        reread: async () => {
+          const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'evict', signal);
+          if ('settled' in again) return again;
+          if (isTerminating(again.pod)) return { settled: alreadyTerminating(again, 'evict', 'when read again once its workload\'s turn came') };
+          return { pod: again.pod };
+        },
       },
     );
     return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
@@ -732,17 +742,17 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
       signal,
       writes,
       (w, cur) => deleteJudged(cur, ns, a.name, { grace, shortening }, done, signal, w, memo),
-      undefined,
-      undefined,
-      async () => {
-        const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'delete', signal);
-        if ('settled' in again) return again;
-        if (!isTerminating(again.pod)) return { pod: again.pod };
-        // Deleted by another run meanwhile: its grace period is shortened as for a pod read terminating.
-        const g = again.pod.metadata?.deletionGracePeriodSeconds;
-        if (grace === undefined || g === undefined || g === null || grace >= g) return { settled: alreadyTerminating(again, 'delete', 'when read again once its workload\'s turn came') };
-        const shorter: ActionOutcome = { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${g}s to ${grace}s`, facts };
-        return { settled: await deleteJudged(again.pod, ns, a.name, { grace, shortening: true }, shorter, signal, writes, memo) };
+      {
+        reread: async () => {
+          const again = await readAgainOnTurn(ns, a.name, pod.metadata?.uid, 'delete', signal);
+          if ('settled' in again) return again;
+          if (!isTerminating(again.pod)) return { pod: again.pod };
+          // Deleted by another run meanwhile: its grace period is shortened as for a pod read terminating.
+          const g = again.pod.metadata?.deletionGracePeriodSeconds;
+          if (grace === undefined || g === undefined || g === null || grace >= g) return { settled: alreadyTerminating(again, 'delete', 'when read again once its workload\'s turn came') };
+          const shorter: ActionOutcome = { ok: true, detail: `shortened the grace period of terminating pod ${ns}/${a.name} from ${g}s to ${grace}s`, facts };
+          return { settled: await deleteJudged(again.pod, ns, a.name, { grace, shortening: true }, shorter, signal, writes, memo) };
+        },
       },
     );
     return 'refusal' in out ? refusedRemoval(out.refusal) : out.done;
@@ -1378,7 +1388,7 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             await evictOnce(p.pod, grace, drainSignal, w);
             return true;
           };
-          const out = done || jobPod ? { done: await evict(writes) } : await guardedRemoval(p.pod, a.args.max_unavailable, drainSignal, writes, evict, removedUids(), listed);
+          const out = done || jobPod ? { done: await evict(writes) } : await guardedRemoval(p.pod, a.args.max_unavailable, drainSignal, writes, evict, { removed: removedUids(), listed });
           if ('refusal' in out) {
             p.why = out.refusal.reason;
             continue;
