@@ -293,6 +293,37 @@ describe('the workload lock and the ledger of pods removed', () => {
     assert.equal(second.detail, `evicted pod ${NS}/web-bbb through the Eviction API`);
   });
 
+  it("a read showing one run's eviction did not land leaves the pod counted while another run's eviction of it may have", async () => {
+    fake.addDeployment(NS, 'web', 2, { podNames: ['web-aaa', 'web-bbb'] });
+    const exec = createKubernetesActionExecutor(clients);
+    const POD = `/api/v1/namespaces/${NS}/pods/web-aaa`;
+    // The first run's eviction of web-aaa is cut before it is applied; its read after the
+    // cut is held at the API server while a second run evicts web-aaa.
+    fake.injectReset('POST', /\/pods\/web-aaa\/eviction$/, { applied: false, then: () => fake.injectDelay('GET', POD, 60_000, 1) });
+    const first = exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    await waitFor("the first run's read after the cut held", () => fake.count('GET', POD) === 2);
+    // The second run's eviction is cut too, and its read after it fails: nobody can tell whether it landed.
+    fake.injectReset('POST', /\/pods\/web-aaa\/eviction$/, { applied: false, then: () => fake.injectError('GET', POD, 500, 'InternalError', 'etcd unavailable') });
+    const second = await exec.run(kubeAction('evict_pod', 'pod', 'web-aaa', NS), stepContext());
+    assert.equal(second.ok, false);
+    assert.equal(second.unconfirmed, true, second.detail);
+    // The first run's read then shows web-aaa as before: its own eviction did not land.
+    fake.releaseDelays();
+    const one = await first;
+    assert.equal(one.ok, false);
+    assert.equal(one.unchanged, true, one.detail);
+    assert.match(one.detail, /a read then found that the write did not land/);
+    // The second run's eviction may still have landed: web-aaa counts as unavailable.
+    const third = await exec.run(kubeAction('evict_pod', 'pod', 'web-bbb', NS), stepContext());
+    assert.deepEqual(third, {
+      ok: false,
+      notNow: true,
+      unchanged: true,
+      detail: `refused: pod ${NS}/web-bbb is the last ready replica of Deployment ${NS}/web (ready 1/2); rectify never removes it`,
+    });
+    assert.equal(fake.count('POST', EVICTION), 2);
+  });
+
   it("a rollback's scale back up is not held behind another run's eviction of the workload", async () => {
     fake.addDeployment(NS, 'web', 3, { podNames: ['web-aaa', 'web-bbb', 'web-ccc'] });
     const exec = createKubernetesActionExecutor(clients);
@@ -379,5 +410,19 @@ describe('the ledger of pods removed', () => {
     ledger.record('Deployment/c/db', 'uid-4');
     assert.equal(ledger.tracked(), 1);
     assert.deepEqual([...ledger.pending('Deployment/c/db')].sort(), ['uid-3', 'uid-4']);
+  });
+
+  it('lets go of one removal of a pod only: another recorded of the same pod keeps it counted', async () => {
+    const { createDisruptionLedger } = await import('../../src/execute/actions/disruptions.js');
+    const { createManualClock } = await import('../../src/lib/clock.js');
+    const ledger = createDisruptionLedger(createManualClock(), 1_000);
+    const first = ledger.record('Deployment/a/web', 'uid-1');
+    const second = ledger.record('Deployment/a/web', 'uid-1');
+    first();
+    first();
+    assert.deepEqual([...ledger.pending('Deployment/a/web')], ['uid-1']);
+    second();
+    assert.deepEqual([...ledger.pending('Deployment/a/web')], []);
+    assert.equal(ledger.tracked(), 0);
   });
 });

@@ -28,10 +28,14 @@ export interface DisruptionLedger {
   hold(workload: string, signal: AbortSignal): Promise<() => void>;
   /** The uids of the pods of the workload this process removed and the API may not show unavailable yet. */
   pending(workload: string): ReadonlySet<string>;
-  /** A pod about to be removed (before the write: one whose answer is lost may have landed). */
-  record(workload: string, uid: string): void;
-  /** A removal the API server refused (nothing was written): the pod serves as before. */
-  forget(workload: string, uid: string): void;
+  /**
+   * A pod about to be removed (before the write: one whose answer is lost may have landed).
+   * Returns what lets go of this removal alone, once it is shown not to have landed (the API
+   * server refused it, a read found the pod as before): the pod then counts as serving
+   * unless another removal of it is recorded and not let go (one whose answer is lost may
+   * still land).
+   */
+  record(workload: string, uid: string): () => void;
   /**
    * A fresh listing of the workload's pods: a pod removed that it shows gone or
    * terminating (`terminating`) is the API's to count from now on, and is let go.
@@ -45,13 +49,15 @@ export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMO
   // Monotonic when the clock has it: a step of the wall clock neither ends nor stretches the bound.
   const now = (): number => clock.monotonic?.() ?? clock.now();
   const locks = new Map<string, Limiter>();
-  const removed = new Map<string, Map<string, number>>();
+  // Per workload, per pod removed: when it was last recorded, and the removals recorded and
+  // not let go (each its own token).
+  const removed = new Map<string, Map<string, { at: number; by: Set<symbol> }>>();
 
-  const live = (workload: string): Map<string, number> | undefined => {
+  const live = (workload: string): Map<string, { at: number; by: Set<symbol> }> | undefined => {
     const m = removed.get(workload);
     if (!m) return undefined;
     const t = now();
-    for (const [uid, at] of m) if (t - at >= maxPendingMs) m.delete(uid);
+    for (const [uid, e] of m) if (t - e.at >= maxPendingMs) m.delete(uid);
     if (m.size === 0) removed.delete(workload);
     return m.size > 0 ? m : undefined;
   };
@@ -79,7 +85,7 @@ export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMO
     },
     pending: (workload) => new Set(live(workload)?.keys() ?? []),
     record(workload, uid) {
-      if (!uid) return;
+      if (!uid) return () => undefined;
       // Entries past the bound are let go here too, for every workload: one never judged
       // again (deleted, or not disrupted since) would otherwise keep its entries for the
       // life of the process.
@@ -89,12 +95,21 @@ export function createDisruptionLedger(clock: Clock, maxPendingMs = PENDING_REMO
         m = new Map();
         removed.set(workload, m);
       }
-      m.set(uid, now());
-    },
-    forget(workload, uid) {
-      const m = removed.get(workload);
-      m?.delete(uid);
-      if (m?.size === 0) removed.delete(workload);
+      const token = Symbol(uid);
+      const e = m.get(uid);
+      if (e) {
+        e.at = now();
+        e.by.add(token);
+      } else m.set(uid, { at: now(), by: new Set([token]) });
+      return () => {
+        // Let go of this removal only: another of the same pod (another run's, a drain asking
+        // again) keeps it counted. An entry settled or past its bound since is gone already.
+        const cur = removed.get(workload);
+        const entry = cur?.get(uid);
+        if (!cur || !entry?.by.delete(token) || entry.by.size > 0) return;
+        cur.delete(uid);
+        if (cur.size === 0) removed.delete(workload);
+      };
     },
     tracked: () => removed.size,
     settle(workload, listed) {

@@ -404,9 +404,9 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
         }
       }
       const uid = pod.metadata?.uid ?? '';
-      // Recorded by an earlier write whose answer was lost (a drain asks again): kept, whatever this one's answer.
-      const before = disruptions.pending(key).has(uid);
-      disruptions.record(key, uid);
+      // Let go when this removal is shown not to have landed; one recorded before (an earlier
+      // write whose answer was lost, a drain asking again, another run's) keeps the pod counted.
+      const letGo = disruptions.record(key, uid);
       const mine: Writes = { mayHaveChanged: false, unanswered: false };
       try {
         return { done: await remove(mine, pod) };
@@ -420,12 +420,12 @@ export function createKubernetesActionExecutor(clients: KubeClients, opts: Kuber
             ...rb,
             notLanded: () => {
               rb.notLanded?.();
-              if (!before) disruptions.forget(key, uid);
+              letGo();
             },
           };
         }
         // Refused by the API server, or never sent: the pod serves as before.
-        if (!mine.mayHaveChanged && !before) disruptions.forget(key, uid);
+        if (!mine.mayHaveChanged) letGo();
       }
     } finally {
       held.release();
