@@ -426,6 +426,11 @@ export const runbookListSchema = z.object({
     .object({ at: z.string(), problems: z.array(z.string()) })
     .nullable()
     .describe('the last reload of the runbooks folder was refused (as `/readyz` says it): when, and its problems; the runbooks listed are the last good set, still in force. Null when the last reload loaded (or none was tried)'),
+  paused_not_loaded: z
+    .array(runbookPauseSchema().extend({ runbook: z.string() }))
+    .describe(
+      'pauses of runbooks paused on their own (`POST /api/v1/runbooks/{id}/pause`) that are not loaded (a reload removed them), by id: kept, each holds a runbook of that id loaded later until it is resumed (`POST /api/v1/runbooks/{id}/resume` clears it). Empty when there are none',
+    ),
   warnings: z
     .array(
       z.object({

@@ -1918,9 +1918,14 @@ export function createEngine(deps: EngineDeps) {
      * the other runbooks go on. Audited, notified, kept across restarts.
      */
     async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null; held?: HeldByPause }> {
-      if (!catalog.byId(runbookId)) throw runbookNotLoaded(runbookId, catalog);
+      // A pause stays stored when a reload removes its runbook, and holds a runbook of that
+      // id loaded later: it can be resumed (cleared) all the same. Only a pause needs the
+      // runbook loaded; a resume of an id with neither a runbook nor a stored pause is a 404.
+      const loaded = catalog.byId(runbookId) !== undefined;
+      if (paused && !loaded) throw runbookNotLoaded(runbookId, catalog);
       const out = await store.transact((tx) => {
         const was = tx.runbookPaused(runbookId);
+        if (!loaded && was === null) throw runbookNotLoaded(runbookId, catalog);
         if ((was !== null) === paused) return { changed: false, pause: was, told: undefined, held: undefined };
         const now = clock.now();
         // Its alerts held off since it was paused (by either switch): rectify does not decide them again.
@@ -1941,11 +1946,13 @@ export function createEngine(deps: EngineDeps) {
           event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
           runbook: runbookId,
           actor: by,
-          details: withTold({ reason: reason ?? null, ...(held ? { held_while_paused: held } : {}) }, told),
+          // A stored pause cleared for a runbook no longer loaded (a reload removed it): said so.
+          details: withTold({ reason: reason ?? null, ...(held ? { held_while_paused: held } : {}), ...(loaded ? {} : { runbook_loaded: false }) }, told),
         });
         return { changed: true, pause, told, held };
       });
-      metrics.runbookPaused(runbookId, out.pause !== null);
+      // A runbook not loaded has no series (a reload's forgetRunbook took it away): none is made again for it.
+      if (catalog.byId(runbookId)) metrics.runbookPaused(runbookId, out.pause !== null);
       if (out.changed) send(out.told);
       return { changed: out.changed, pause: out.pause, ...(out.held ? { held: out.held } : {}) };
     },

@@ -71,7 +71,7 @@ describe('the CLI against a service with TLS: what is wrong, and what to do', ()
 
   it('with NODE_EXTRA_CA_CERTS it works; a host name the certificate is not for says so', { timeout: 60_000 }, async () => {
     const ok = await rectify(['runbooks', '--json'], { RECTIFY_SERVER: url, NODE_EXTRA_CA_CERTS: pair.cert });
-    assert.deepEqual([ok.code, JSON.parse(ok.stdout), ok.stderr], [0, { runbooks: [], paused: null, reload_refused: null, warnings: [] }, '']);
+    assert.deepEqual([ok.code, JSON.parse(ok.stdout), ok.stderr], [0, { runbooks: [], paused: null, reload_refused: null, paused_not_loaded: [], warnings: [] }, '']);
     const byName = url.replace('127.0.0.1', 'localhost');
     const wrong = await rectify(['runbooks'], { RECTIFY_SERVER: byName, NODE_EXTRA_CA_CERTS: pair.cert });
     assert.equal(wrong.code, 3);

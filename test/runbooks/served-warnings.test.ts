@@ -54,7 +54,7 @@ describe('the runbook list: the load warnings of the runbooks in force', () => {
     try {
       const shadowed = { file: join(svc.runbooksDir, 'b.yaml'), line: 2, path: 'runbooks.restart-careful', message: NEVER_CHOSEN };
       const both = [state(svc, 'restart-any', 'a.yaml'), state(svc, 'restart-careful', 'b.yaml')];
-      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, warnings: [shadowed] });
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, paused_not_loaded: [], warnings: [shadowed] });
 
       // rectify runbooks: the table on stdout, then each warning on stderr, as rectify lint prints it.
       const env = { RECTIFY_SERVER: await svc.service.listen() };
@@ -80,13 +80,13 @@ describe('the runbook list: the load warnings of the runbooks in force', () => {
       writeFileSync(join(svc.runbooksDir, 'd.YAML'), runbook('restart-other'));
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: [], reordered: false });
       const miscased = { file: join(svc.runbooksDir, 'd.YAML'), line: null, path: '', message: 'not loaded: only names ending in .yaml or .yml, in lowercase, are runbook files; rename it to d.yaml' };
-      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, warnings: [miscased, shadowed] });
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, paused_not_loaded: [], warnings: [miscased, shadowed] });
 
       // Fixed: restart-any takes prod alerts only, and the file not loaded is gone.
       rmSync(join(svc.runbooksDir, 'd.YAML'));
       writeFileSync(join(svc.runbooksDir, 'a.yaml'), runbook('restart-any', 'namespace="prod"'));
       assert.deepEqual((await svc.service.reload()).runbooks, { ok: true, count: 2, added: [], removed: [], changed: ['restart-any'], reordered: false });
-      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, warnings: [] });
+      assert.deepEqual((await svc.get('/api/v1/runbooks')).body, { runbooks: both, paused: null, reload_refused: null, paused_not_loaded: [], warnings: [] });
       const fixed = await cli(['runbooks'], { env });
       assert.deepEqual({ code: fixed.code, lines: fixed.out.length, err: fixed.err }, { code: 0, lines: 3, err: [] });
     } finally {
@@ -101,6 +101,7 @@ describe('the runbook list: the load warnings of the runbooks in force', () => {
         runbooks: [state(svc, 'restart-careful', 'a.yaml'), state(svc, 'restart-any', 'b.yaml')],
         paused: null,
         reload_refused: null,
+        paused_not_loaded: [],
         warnings: [],
       });
     } finally {

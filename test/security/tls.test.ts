@@ -75,7 +75,7 @@ describe('HTTPS with --tls-cert and --tls-key', () => {
     assert.equal((await get(url, '/api/v1/runbooks', first.cert)).status, 401);
     const ok = await get(url, '/api/v1/runbooks', first.cert, bearer(viewer));
     assert.equal(ok.status, 200);
-    assert.deepEqual(JSON.parse(ok.body), { runbooks: [], paused: null, reload_refused: null, warnings: [] });
+    assert.deepEqual(JSON.parse(ok.body), { runbooks: [], paused: null, reload_refused: null, paused_not_loaded: [], warnings: [] });
   });
 
   it('plain HTTP on the same port gets no answer from the API', async () => {

@@ -123,6 +123,13 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
 
   const pauseView = (p: RunbookPause | null) => (p ? { by: p.by, reason: p.reason, since: new Date(p.at).toISOString() } : null);
 
+  /** The stored pauses of runbooks not loaded, in id order (code units). */
+  const pausesNotLoaded = () =>
+    [...store.read((tx) => tx.pausedRunbooks())]
+      .filter(([id]) => catalog.byId(id) === undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([runbook, p]) => ({ runbook, ...pauseView(p)! }));
+
   const runbookOr404 = (id: string): Runbook => {
     const rb = catalog.byId(id);
     if (!rb) throw runbookNotLoaded(id, catalog);
@@ -146,6 +153,9 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         runbooks: catalog.all.map(runbookState),
         paused: pauseView(store.read((tx) => tx.servicePause())),
         reload_refused: refused ? { at: new Date(refused.at).toISOString(), problems: [...refused.problems] } : null,
+        // A pause outlives the reload that removed its runbook and holds one of that id loaded
+        // later: listed here, where nothing else would show it, so a person can resume it.
+        paused_not_loaded: pausesNotLoaded(),
         // The warnings of the runbooks listed, swapped with them by a reload: a runbook never
         // chosen was said only in the log of the start or reload that loaded it.
         warnings: (deps.runbookWarnings?.() ?? []).map((w) => ({ file: w.file, line: w.line ?? null, path: w.path, message: w.message })),
@@ -295,7 +305,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         description:
           op === 'pause'
             ? 'While paused, alerts matching the runbook are decided `blocked` with `PAUSED` (and the reason names who paused it); approvals and manual runs still go through. Audited (`RUNBOOK_PAUSED`), notified, kept across restarts.'
-            : 'Audited (`RUNBOOK_RESUMED`) and notified. Resuming a runbook that is not paused changes nothing (`changed: false`). A resume that lifts the pause says how many of its alerts were held off since it was paused (`held_while_paused`, also in the notification): rectify does not decide them again.',
+            : 'Audited (`RUNBOOK_RESUMED`) and notified. A runbook a reload removed while paused keeps its pause, which would hold a runbook of that id loaded later: it is resumed the same way (listed in `GET /api/v1/runbooks` as `paused_not_loaded`; its audit row says `runbook_loaded: false`); an id with neither a runbook loaded nor a pause stored is a 404. Resuming a runbook that is not paused changes nothing (`changed: false`). A resume that lifts the pause says how many of its alerts were held off since it was paused (`held_while_paused`, also in the notification): rectify does not decide them again.',
         tags: ['control'],
         params: idParamsSchema,
         body: pauseBodySchema,

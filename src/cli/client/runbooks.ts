@@ -39,7 +39,7 @@ interface RunbookStateJson {
 
 export const runbooksHelp = clientHelp(
   'rectify runbooks [id] [--json]',
-  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.\nOBJECT COOLDOWN: the same for the Kubernetes objects the runbook\'s runs act on (deployment\nproduction/checkout, node node-a), counted whichever service each run was for: why an alert is\nheld off while its service has no cooldown. With an id, an "object cooldowns" line names each\nobject, and the service a run still under way on it is for.\nAfter the table, on stderr: the load warnings of the runbooks listed, as rectify lint prints them\n(file: YAML path: warning: message), those the start or the last reload that loaded logged: a\nrunbook never chosen (an earlier one with no match: takes all its alerts) is listed, and no alert\never runs it. They change no exit status.',
+  'Runbooks with their live state (GET /api/v1/runbooks): circuit breaker, executions in the last\nhour against max_per_hour, active cooldowns, success rate, and whether this service has the\nexecutors they need. With an id, one runbook in detail (exit 1 when it is not loaded).\nPAUSED: the runbook\'s own kill switch (rectify pause --runbook). The global one (rectify pause)\nis the first line while on: "all automatic runs paused by <who> since <time>: <reason>"; with an\nid, the paused line says both ("yes (all automatic runs paused by …)" while the global one is on).\nRELOAD REFUSED: the last reload of the runbooks folder was refused (its first problem is\nshown; --json or /readyz has them all): the runbooks listed are the last good set.\nPAUSED, NOT LOADED: a runbook paused on its own that a reload removed: its pause is kept, and\nholds a runbook of that id loaded later until rectify resume --runbook <id> clears it.\nCIRCUIT: OPEN with when its trial run is allowed ("trial from <time>", or "next alert is a\ntrial" once the --circuit-recovery wait is over).\nLAST HOUR: the busiest service\'s executions against max_per_hour, a per-service limit\n(2/2), then the total when other services ran too (2/2, 6 in all).\nCOOLDOWN: when the last cooldown ends ("until <time>"), or "while <execution> runs": a run still\nunder way holds off the next on its service until it ends, past the cooldown\'s time and past\nrectify cooldown clear.\nOBJECT COOLDOWN: the same for the Kubernetes objects the runbook\'s runs act on (deployment\nproduction/checkout, node node-a), counted whichever service each run was for: why an alert is\nheld off while its service has no cooldown. With an id, an "object cooldowns" line names each\nobject, and the service a run still under way on it is for.\nAfter the table, on stderr: the load warnings of the runbooks listed, as rectify lint prints them\n(file: YAML path: warning: message), those the start or the last reload that loaded logged: a\nrunbook never chosen (an earlier one with no match: takes all its alerts) is listed, and no alert\never runs it. They change no exit status.',
 );
 
 interface ReloadRefused {
@@ -52,6 +52,8 @@ interface RunbookList {
   paused?: Pause | null;
   /** Absent from a service older than this field. */
   reload_refused?: ReloadRefused | null;
+  /** Pauses kept for runbooks not loaded; absent from a service older than this field. */
+  paused_not_loaded?: Array<Pause & { runbook: string }>;
   /** The load warnings of the runbooks listed; absent from a service older than this field. */
   warnings?: Array<{ file: string; line: number | null; path: string; message: string }>;
 }
@@ -116,6 +118,10 @@ export const runbooksCommand = clientCommand({ name: 'runbooks', optional: ['id'
   if (page.paused) io.out(`all automatic runs paused ${pausedBy(page.paused)}`);
   // A refused reload changed nothing: the folder on disk is not what runs.
   if (page.reload_refused) io.out(`RELOAD REFUSED ${refusedText(page.reload_refused)}; the runbooks below are the last good set`);
+  // A pause kept for a runbook a reload removed holds one of that id loaded later.
+  for (const p of page.paused_not_loaded ?? []) {
+    io.out(`PAUSED, NOT LOADED ${cell(p.runbook, 80)} ${pausedBy(p)}: a runbook of that id loaded later stays paused until \`rectify resume --runbook ${cell(p.runbook, 80)}\``);
+  }
   if (page.runbooks.length === 0) {
     io.out('no runbooks loaded');
     printWarnings(io, page);

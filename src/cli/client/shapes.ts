@@ -88,6 +88,8 @@ export const runbookListShape = z.object({
   /** Absent from a service older than this field. */
   reload_refused: z.object({ at: str, problems: z.array(str) }).nullable().optional(),
   /** Absent from a service older than this field. */
+  paused_not_loaded: z.array(z.object({ runbook: str, by: str, reason: nstr, since: str })).optional(),
+  /** Absent from a service older than this field. */
   warnings: z.array(z.object({ file: str, line: z.number().nullable(), path: str, message: str })).optional(),
 });
 
