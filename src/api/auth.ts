@@ -141,6 +141,26 @@ function refuse(reply: FastifyReply, status: 401 | 403, code: 'UNAUTHORIZED' | '
   void reply.code(status).send(errorBody(code, message));
 }
 
+/** The bearer token an Authorization header carries, or why it carries none rectify reads. */
+function presentedToken(header: string | undefined): { token: string } | { why: string; reason: UnauthenticatedReason } {
+  if (header === undefined || header === '') return { why: 'an API token is required: send "Authorization: Bearer <token>"', reason: 'no_token' };
+  const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
+  if (!m || m[1]!.length > MAX_TOKEN_LENGTH) return { why: 'the Authorization header must be "Bearer <token>"', reason: 'malformed_header' };
+  return { token: m[1]! };
+}
+
+/**
+ * Whether a request to a public route (a probe) may see what it tells only to callers
+ * it knows: with tokens configured, one carrying a valid token of any role; without
+ * tokens, any request (rectify then answers only loopback callers, who may act anyway).
+ * Never a refusal: a probe without a token gets its status all the same.
+ */
+export function knownCaller(req: FastifyRequest, auth: TokenAuth | undefined): boolean {
+  if (!auth) return true;
+  const presented = presentedToken(req.headers.authorization);
+  return 'token' in presented && auth.identify(presented.token) !== undefined;
+}
+
 /**
  * The onRequest hook: cheap on purpose (one header read, one SHA-256, one map
  * lookup, one 32-byte constant-time compare), since it runs before every intake
@@ -162,24 +182,10 @@ export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger, 
       done();
       return;
     }
-    const header = req.headers.authorization;
-    let caller: Caller | undefined;
-    let why: string;
-    let reason: UnauthenticatedReason;
-    if (header === undefined || header === '') {
-      why = 'an API token is required: send "Authorization: Bearer <token>"';
-      reason = 'no_token';
-    } else {
-      const m = /^Bearer[ ]+(\S+)[ ]*$/i.exec(header);
-      if (!m || m[1]!.length > MAX_TOKEN_LENGTH) {
-        why = 'the Authorization header must be "Bearer <token>"';
-        reason = 'malformed_header';
-      } else {
-        caller = auth.identify(m[1]!);
-        why = 'the API token is not valid';
-        reason = 'invalid_token';
-      }
-    }
+    const presented = presentedToken(req.headers.authorization);
+    const caller = 'token' in presented ? auth.identify(presented.token) : undefined;
+    const why = 'token' in presented ? 'the API token is not valid' : presented.why;
+    const reason: UnauthenticatedReason = 'token' in presented ? 'invalid_token' : presented.reason;
     const route = `${req.method} ${routeUrl ?? req.url.split('?')[0]}`;
     if (!caller) {
       unauthenticated.refused({ reason, why, route, reqId: req.id, address: req.socket.remoteAddress ?? 'unknown' });

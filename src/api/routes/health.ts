@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ApiDeps } from '../deps.js';
+import { knownCaller } from '../auth.js';
 import { addRoute } from '../zod-route.js';
 
 export const healthSchema = z.object({ status: z.literal('ok') });
@@ -20,8 +21,16 @@ export const readinessSchema = z.object({
     .optional()
     .describe('the last reload of the runbooks folder was refused: the runbooks in force stay, but the folder on disk would stop the next start'),
   draining: z.boolean().describe('stopping (SIGTERM): intake answers 503'),
+  detail_withheld: z
+    .literal(true)
+    .optional()
+    .describe(
+      'present when API tokens are configured and the request carries no valid one (a load balancer, a kubelet probe): `store_error` is then a generic reason and `runbooks_reload_refused` is left out (they name files and errors); send a token of any role for them',
+    ),
 });
 
+/** What a caller without a token is told of a store fault: its detail names the database file and the error. */
+const STORE_UNAVAILABLE = 'the store does not take writes (send an API token for why)';
 const NO_RUNBOOK = 'no runbook is loaded: every alert would be left to a person (NO_RUNBOOK); put runbooks in the folder and reload them (SIGHUP)';
 
 /** Probes and metrics: outside /api/v1, no request validation; the probes need no token. */
@@ -54,7 +63,11 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       summary: 'Readiness: the store takes writes, runbooks are loaded and rectify is not draining (503 otherwise)',
       response: { 200: readinessSchema, 503: readinessSchema },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
+      // The probe is public, but what went wrong names files, paths and errors: told only
+      // to a caller with a valid token (any role), or to anyone when no tokens are configured
+      // (rectify then answers loopback callers only). The status is the same for everyone.
+      const detail = knownCaller(req, deps.auth);
       // Whether the store takes writes, not only reads: a locked, full or read-only
       // database answers SELECT 1 but cannot record a decision.
       const health = deps.store.health();
@@ -69,11 +82,12 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       return reply.code(ready ? 200 : 503).send({
         ready,
         store: health.ok ? 'ok' : 'unavailable',
-        ...(health.detail ? { store_error: health.detail } : {}),
+        ...(health.detail ? { store_error: detail ? health.detail : STORE_UNAVAILABLE } : {}),
         runbooks,
         ...(runbooks === 0 ? { runbooks_error: NO_RUNBOOK } : {}),
-        ...(refused ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
+        ...(refused && detail ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
         draining,
+        ...(detail ? {} : { detail_withheld: true as const }),
       });
     },
   );
