@@ -17,7 +17,7 @@ import type { ActionExecutor, CheckRunner, Enricher } from './execute/ports.js';
 import { createExecutionRunner } from './execute/runner.js';
 import { killLeftoversOf } from './execute/actions/command.js';
 import { createPruneHorizon, readBoundedFile, resumeGuardClock, saveGuardClock, systemClock, type Clock } from './lib/index.js';
-import { createPrometheusMetrics, type PrometheusMetrics } from './observability/index.js';
+import { createPrometheusMetrics, type PrometheusMetrics, type ReloadedSetting } from './observability/index.js';
 import { createDecide, defaultStages, type Renderer } from './pipeline/index.js';
 import { createReloadableIndex, createRunbookIndex, DEFAULT_MAX_RUNBOOK_FILES, isRunbookFileName, loadRunbooks, renderChecks, renderPlan, runbookFileCountProblem } from './runbooks/index.js';
 import type { CircuitState, PruneResult, RunbookPause, Store } from './store/ports.js';
@@ -598,6 +598,12 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     metrics,
   });
   metrics.knowReceivers(notifiers.map((n) => n.name));
+  // The files a reload re-reads besides the runbooks (see reload): their reload counters at 0.
+  metrics.knowReloadedSettings([
+    ...(config.tokens !== undefined && auth ? (['tokens'] as const) : []),
+    ...(tls ? (['tls'] as const) : []),
+    ...(slackVerifier && config.slackSigningSecret?.startsWith('${file:') ? (['slack_signing_secret'] as const) : []),
+  ]);
   /**
    * What follows a Slack click's answer that shows a settlement (or a vote) in the channel: delivered,
    * it is recorded as the Slack receiver's delivery of the settlement (which its audit row
@@ -744,6 +750,10 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
 
   let draining = false;
   let reloadRefused: { at: number; problems: readonly string[] } | null = null;
+  // The last reload of each file a setting names that was refused, until one loads: the
+  // previous value stays in force, and only the log said so. Problems name files and
+  // settings, never a value (a token's hash, a key, a secret).
+  const settingsRefused = new Map<ReloadedSetting, { at: number; problems: readonly string[] }>();
   // The load warnings of the runbooks in force (GET /api/v1/runbooks): replaced with them by a
   // reload, kept by a refused one, so they never describe a set that is not the one running.
   let runbookWarnings: readonly LoadProblem[] = loadedCatalog.warnings;
@@ -763,6 +773,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
     intakeAbandoned: intakeRefusals.abandoned,
     draining: () => draining,
     reloadRefused: () => reloadRefused,
+    settingsReloadRefused: () => [...settingsRefused].map(([part, r]) => ({ part, ...r })),
     runbookWarnings: () => runbookWarnings,
     circuitRecoveryMs: config.circuitRecoveryMs,
     restartNeeded: () => restartNeeded,
@@ -1068,11 +1079,18 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
           return refused(problem);
         }
       };
+      /** A setting's part reloaded: counted, and shown refused (/readyz) until a reload of it loads. */
+      const settled = (part: ReloadedSetting, out: { ok: true } | { ok: false; problems: string[] } | { ok: false; problem: string }): void => {
+        metrics.settingReloaded(part, out.ok ? 'ok' : 'refused');
+        if (out.ok) settingsRefused.delete(part);
+        else settingsRefused.set(part, { at: clock.now(), problems: 'problems' in out ? out.problems : [out.problem] });
+      };
       const report: ReloadReport = { runbooks: null, tokens: null, tls: null, slackSigningSecret: null };
       report.runbooks = await part('runbooks', 'the previous runbooks stay', { dir: config.runbooks }, () => turn, (problem) => ({ ok: false, problems: [problem] }));
       if (config.tokens !== undefined && auth) {
         const file = config.tokens;
         report.tokens = await part('API tokens file', 'the previous tokens stay', { file }, () => reloadTokens(file, auth), (problem) => ({ ok: false, problems: [problem] }));
+        settled('tokens', report.tokens);
       }
       if (tls) {
         report.tls = await part<NonNullable<ReloadReport['tls']>>('TLS certificate', 'the previous one stays', { cert: config.tlsCert }, () => {
@@ -1084,6 +1102,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
           log.info({ cert: config.tlsCert }, 'TLS certificate reloaded');
           return { ok: true };
         }, (problem) => ({ ok: false, problem }));
+        settled('tls', report.tls);
       }
       if (slackVerifier && config.slackSigningSecret?.startsWith('${file:')) {
         const verifier = slackVerifier;
@@ -1092,6 +1111,7 @@ async function assembleService(config: Config, log: Logger, overrides: ServiceOv
           log.info('Slack signing secret re-read');
           return { ok: true };
         }, (problem) => ({ ok: false, problem }));
+        settled('slack_signing_secret', report.slackSigningSecret);
       }
       return report;
     },

@@ -40,6 +40,12 @@ export interface ApiDeps {
   circuitRecoveryMs?: number;
   /** While the last runbook reload was refused: when, and its problems (the next start would stop on them). */
   reloadRefused?(): { at: number; problems: readonly string[] } | null;
+  /**
+   * The files settings name whose last reload was refused (the tokens file, the TLS pair, a
+   * `${file:}` Slack signing secret): which, when, and its problems (files and settings
+   * named, never a value); the previous value of each stays in force. Empty when none.
+   */
+  settingsReloadRefused?(): ReadonlyArray<{ part: 'tokens' | 'tls' | 'slack_signing_secret'; at: number; problems: readonly string[] }>;
   /** The load warnings of the runbooks in force: those startup, or the last reload that loaded, logged (`rectify lint` fails on them). */
   runbookWarnings?(): readonly LoadProblem[];
   /** API tokens; absent means no tokens are configured (the service then listens on loopback only). */

@@ -24,4 +24,4 @@ export {
   type OperatorResetKind,
   type IntakeRoute,
 } from './metrics.js';
-export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions } from './prometheus.js';
+export { createPrometheusMetrics, type PrometheusMetrics, type PrometheusMetricsOptions, type ReloadedSetting } from './prometheus.js';

@@ -13,6 +13,9 @@ export interface LiveSources {
   storeFault?(): 'lasting' | 'transient' | null;
 }
 
+/** What a reload re-reads besides the runbooks: the tokens file, the TLS pair, a `${file:}` Slack signing secret. */
+export type ReloadedSetting = 'tokens' | 'tls' | 'slack_signing_secret';
+
 export interface PrometheusMetrics extends Metrics {
   /** Reads these on every scrape (the service's queue depths). */
   watch(sources: LiveSources): void;
@@ -23,6 +26,13 @@ export interface PrometheusMetrics extends Metrics {
   readonly registry: Registry;
   /** A runbook reload ended: `ok` (in force, or nothing changed) or `refused` (the runbooks in force stay). */
   runbooksReloaded(outcome: 'ok' | 'refused'): void;
+  /**
+   * The reload of a file a setting names ended (the tokens file, the TLS pair, a `${file:}`
+   * Slack signing secret): `ok` (in force) or `refused` (the previous one stays in force).
+   */
+  settingReloaded(part: ReloadedSetting, outcome: 'ok' | 'refused'): void;
+  /** The parts a reload re-reads in this process: their counters start at 0 (see knowRunbooks). */
+  knowReloadedSettings(parts: readonly ReloadedSetting[]): void;
   /**
    * The runbooks in force (at start, and those a reload adds): their counters
    * (rectify_executions_total by outcome, rectify_operator_resets_total by kind) are
@@ -124,6 +134,12 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     name: 'rectify_runbook_reloads_total',
     help: 'Runbook folder reloads (SIGHUP) by outcome: ok, or refused (a problem in a file, or a folder left with no runbook; the runbooks in force stay).',
     labelNames: ['outcome'] as const,
+    registers: [registry],
+  });
+  const settingReloads = new Counter({
+    name: 'rectify_setting_reloads_total',
+    help: 'Reloads (SIGHUP) of the files settings name, by part (tokens, tls, slack_signing_secret) and outcome: ok, or refused (the previous one stays in force).',
+    labelNames: ['part', 'outcome'] as const,
     registers: [registry],
   });
   const truncated = new Counter({
@@ -242,6 +258,10 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
     notifyReceiverFailing: (receiver, failing) => receiverFailing.set({ receiver }, failing ? 1 : 0),
     httpUnavailable: (route, code) => unavailable.inc({ route, code }),
     runbooksReloaded: (outcome) => reloads.inc({ outcome }),
+    settingReloaded: (part, outcome) => settingReloads.inc({ part, outcome }),
+    knowReloadedSettings: (parts) => {
+      for (const part of parts) for (const outcome of ['ok', 'refused'] as const) settingReloads.inc({ part, outcome }, 0);
+    },
     knowRunbooks: (runbooks) => {
       for (const runbook of runbooks) {
         for (const outcome of EXECUTION_OUTCOMES) executions.inc({ runbook, outcome }, 0);

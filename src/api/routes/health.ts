@@ -20,14 +20,32 @@ export const readinessSchema = z.object({
     .object({ at: z.string(), problems: z.array(z.string()) })
     .optional()
     .describe('the last reload of the runbooks folder was refused: the runbooks in force stay, but the folder on disk would stop the next start'),
+  settings_reload_refused: z
+    .array(
+      z.object({
+        part: z.enum(['tokens', 'tls', 'slack_signing_secret']).describe('what was refused: the API tokens file, the TLS certificate and key, the Slack signing secret read from a file'),
+        at: z.string(),
+        problems: z.array(z.string()).describe('the files and settings at fault and why; never a value (a hash, a key, a secret)'),
+        in_force: z.string().describe('what stays in force meanwhile: the previous value'),
+      }),
+    )
+    .optional()
+    .describe('the last reload (SIGHUP) of each of these was refused: the previous value stays in force until a reload of it loads (still ready). Absent when none is'),
   draining: z.boolean().describe('stopping (SIGTERM): intake answers 503'),
   detail_withheld: z
     .literal(true)
     .optional()
     .describe(
-      'present when API tokens are configured and the request carries no valid one (a load balancer, a kubelet probe): `store_error` is then a generic reason and `runbooks_reload_refused` is left out (they name files and errors); send a token of any role for them',
+      'present when API tokens are configured and the request carries no valid one (a load balancer, a kubelet probe): `store_error` is then a generic reason, and `runbooks_reload_refused` and `settings_reload_refused` are left out (they name files and errors); send a token of any role for them',
     ),
 });
+
+/** What stays in force while a reload of each part is refused. */
+const IN_FORCE = {
+  tokens: 'the previous API tokens stay in force',
+  tls: 'the previous TLS certificate and key stay in force',
+  slack_signing_secret: 'the previous Slack signing secret stays in force',
+} as const;
 
 /** What a caller without a token is told of a store fault: its detail names the database file and the error. */
 const STORE_UNAVAILABLE = 'the store does not take writes (send an API token for why)';
@@ -79,6 +97,9 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       // A refused reload leaves the runbooks in force serving (ready), but the folder on
       // disk would stop the next start: said here, where whoever watches the pod looks.
       const refused = deps.reloadRefused?.() ?? null;
+      // So is a refused reload of the tokens file, the TLS pair or the Slack signing secret:
+      // the previous one serves, and the file on disk would stop the next start.
+      const settings = deps.settingsReloadRefused?.() ?? [];
       return reply.code(ready ? 200 : 503).send({
         ready,
         store: health.ok ? 'ok' : 'unavailable',
@@ -86,6 +107,9 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
         runbooks,
         ...(runbooks === 0 ? { runbooks_error: NO_RUNBOOK } : {}),
         ...(refused && detail ? { runbooks_reload_refused: { at: new Date(refused.at).toISOString(), problems: refused.problems } } : {}),
+        ...(settings.length > 0 && detail
+          ? { settings_reload_refused: settings.map((r) => ({ part: r.part, at: new Date(r.at).toISOString(), problems: [...r.problems], in_force: IN_FORCE[r.part] })) }
+          : {}),
         draining,
         ...(detail ? {} : { detail_withheld: true as const }),
       });
