@@ -5,7 +5,7 @@ import { errorMessage, sleep } from '../lib/index.js';
 import { executionNeedsHuman, INTERRUPTED_BEFORE_FIRST_STEP, type CircuitRecord, type ExecutionState, type ExecutionTrigger, type StepRecord, type Store, type TransactOptions, type Tx } from '../store/ports.js';
 import type { ActionExecutor, ActionOutcome, CheckOutcome, CheckRunner, StepContext } from './ports.js';
 import { stepMarker } from './markers.js';
-import { endBeforeFirstStep } from './before-first-step.js';
+import { endBeforeFirstStep, endFirstStepUnrecorded, firstStepUnrecordedOutcome } from './before-first-step.js';
 import type { NotificationEvent, Notify } from '../notify/types.js';
 import type { Outbox } from '../notify/outbox.js';
 import { killSwitchReason } from '../pipeline/stages/pause.js';
@@ -231,6 +231,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
      * starts only once its start is recorded) and the database shows none.
      */
     let stepMayBeRecorded = false;
+    /**
+     * The store fault that kept the run's first step's start from being recorded, as its
+     * end names it: the run started nothing, and rectify did not stop it (see
+     * firstStepUnrecorded). Unset for a run a stop ended before its first step.
+     */
+    let firstStepFault: string | undefined;
     /** Records a step's start (`work` answers whether it recorded one): only then may the step start. */
     async function recordStart(work: (tx: Tx) => boolean): Promise<void> {
       let wrote = false;
@@ -240,6 +246,7 @@ export function createExecutionRunner(deps: RunnerDeps) {
         });
       } catch (err) {
         if (isRectifyError(err) && isOutcomeUnknown(err.details)) stepMayBeRecorded = true;
+        else if (!stepMayBeRecorded) firstStepFault = recordFault(err);
         throw err;
       }
       if (wrote) stepMayBeRecorded = true;
@@ -460,6 +467,28 @@ export function createExecutionRunner(deps: RunnerDeps) {
         audit(tx, 'INTERRUPTED', { ...end.row, ...announcer(now, notices)(end.told) }, now);
       }, opts);
       const result: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: INTERRUPTED_BEFORE_FIRST_STEP, event: 'INTERRUPTED' };
+      return ended(result, notices, trialEnded ? 'open' : undefined);
+    }
+
+    /**
+     * A run whose first step's start the store could not record (a full disk, a lock held
+     * elsewhere): it started no step, so nothing was changed, as after a stop there; but
+     * rectify did not stop, and the remediation it decided on did not happen. Its end says
+     * so, naming the fault, and leaves it to a person (needs_human true); otherwise it ends
+     * as a stop there does (no breaker failure, a trial back to open without a new wait),
+     * and it still counts against the rate limit and the cooldown.
+     */
+    async function firstStepUnrecorded(fault: string, opts?: TransactOptions): Promise<RunOutcome> {
+      const notices: NotificationEvent[] = [];
+      let trialEnded = false;
+      await store.transact((tx) => {
+        notices.length = 0;
+        const now = clock.now();
+        const end = endFirstStepUnrecorded(tx, { runbook: req.runbookId, executionId: req.id, now }, fault);
+        trialEnded = end.trialEnded;
+        audit(tx, 'INTERRUPTED', { ...end.row, ...announcer(now, notices)(end.told) }, now);
+      }, opts);
+      const result: RunOutcome = { executionId: req.id, state: 'interrupted', success: false, rolledBack: false, outcome: firstStepUnrecordedOutcome(fault), event: 'INTERRUPTED' };
       return ended(result, notices, trialEnded ? 'open' : undefined);
     }
 
@@ -776,12 +805,15 @@ export function createExecutionRunner(deps: RunnerDeps) {
       // (interrupted): a stop is no evidence against the runbook, whether or not the store
       // could take its records.
       const failure = failureInSteps(steps);
-      // No step was started, and the database holds none (the record of the first one's
-      // start failed, or the run was stopped by a pause or a resolve whose end failed):
-      // nothing was changed, and it ends as a stop or a crash there ends it.
+      // No step was started, and the database holds none: nothing was changed. When the
+      // record of the first one's start failed, its end names that fault and leaves it to a
+      // person (the remediation did not happen); when a stop ended it there, or a pause or
+      // a resolve whose end failed, it ends as a stop or a crash there ends it.
       const end = (opts?: TransactOptions) =>
         !stepMayBeRecorded
-          ? stoppedBeforeFirstStep(opts)
+          ? firstStepFault !== undefined
+            ? firstStepUnrecorded(firstStepFault, opts)
+            : stoppedBeforeFirstStep(opts)
           : finish(
               'interrupted',
               failure === undefined ? `recording failed: ${fault}` : `recording failed after: ${failure}; ${fault}`,

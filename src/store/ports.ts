@@ -169,6 +169,9 @@ export type ExecutionState = 'running' | 'succeeded' | 'failed' | 'aborted' | 'i
  * end of it) or a crash (startup recovery's), both through execute/before-first-step.ts:
  * the runner records every step durably before it starts it, so such a run changed
  * nothing, and the execution view does not leave it to a person (needs_human false).
+ * Not a run whose first step's start a store fault kept from being recorded: rectify did
+ * not stop it, its remediation did not happen, and its own outcome names the fault
+ * (firstStepUnrecordedOutcome), left to a person.
  */
 export const INTERRUPTED_BEFORE_FIRST_STEP = 'interrupted before its first step: nothing was changed';
 /**
@@ -264,7 +267,8 @@ export interface ApprovalVote {
  * The one verdict on whether a person must check what a run left (the execution view's
  * `needs_human`, and the notification of the run's end): its outcome is unknown
  * (interrupted, unless a stop or a crash cut it off before its first step: it changed
- * nothing), it failed and so did the rollback meant to undo what it changed, or the run
+ * nothing; one a store fault kept from recording its first step is a person's too, as
+ * the remediation did not happen), it failed and so did the rollback meant to undo what it changed, or the run
  * said so as it ended (`endNeedsHuman`: its FAILED row's `needs_human`, Tx.executionEndNeedsHuman):
  * its rollback was held because the verification could not measure (`on_no_data:
  * needs_human`, after an action that may have changed something), or an action sent a

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import type { Store, Tx } from '../../src/store/ports.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { until } from '../helpers/until.js';
@@ -212,5 +213,84 @@ describe('store faults: fail closed, answer 503, recover by itself', () => {
     }
     await assertRecovered(svc, target, 'after-ro');
     await svc.stop({ remove: true });
+  });
+});
+
+/**
+ * A store fault at the commit that records a run's first step's start (a full disk as a
+ * storm fills it, after the commit that claimed the run): the run started no step, so
+ * nothing was changed, but rectify did not stop, and the remediation it decided on did not
+ * happen. Its end names the fault and leaves it to a person, in its row, the execution view,
+ * the answer and the notification; not "rectify stopped", not needs_human false.
+ */
+describe("a store fault at the record of a run's first step", () => {
+  let target: HttpTarget;
+  before(async () => {
+    target = await startHttpTarget();
+    target.route('POST', '/hook', { status: 204 });
+    for (const p of ['/first', '/second']) target.route('POST', `${p}/full-first`, { status: 200 });
+  });
+  after(async () => target.close());
+
+  /** Makes the first STEP_STARTED written fail as a full disk fails a write (SQLITE_FULL), once. */
+  function failFirstStepStart(store: Store): () => boolean {
+    const transact = store.transact.bind(store);
+    let failed = false;
+    const full = (t: Tx): Tx =>
+      new Proxy(t, {
+        get(target, key) {
+          if (key === 'appendAudit')
+            return (rec: Parameters<Tx['appendAudit']>[0]) => {
+              if (!failed && rec.event === 'STEP_STARTED') {
+                failed = true;
+                throw new Database.SqliteError('database or disk is full', 'SQLITE_FULL');
+              }
+              return target.appendAudit(rec);
+            };
+          const v = Reflect.get(target, key) as unknown;
+          return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+        },
+      });
+    store.transact = ((work: Parameters<Store['transact']>[0], opts?: Parameters<Store['transact']>[1]) => transact((t) => work(failed ? t : full(t)), opts)) as Store['transact'];
+    return () => failed;
+  }
+
+  it('ends INTERRUPTED naming the fault, needs_human true, told so; nothing run, no breaker failure, its rate-limit slot kept', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--notify-webhook', `${target.url}/hook`, '--circuit-failure-threshold', '1'] });
+    try {
+      const failed = failFirstStepStart(svc.service.store as Store);
+      const since = Date.now();
+      const r = await svc.post('/api/v1/incidents?wait=true', broken('full-first', 'FF1'));
+      assert.equal(failed(), true, 'the fault was injected');
+      const executionId = r.body.execution_id as string;
+      const FAULT = 'the database could not commit (SQLITE_FULL: database or disk is full)';
+      const OUTCOME = `interrupted before its first step: its start could not be recorded (${FAULT}); nothing was run`;
+      const REASON = `its first step could not be recorded (${FAULT}), so it was not started and nothing was changed; the run still counts against the runbook's max_per_hour and cooldown; the remediation rectify decided on did not happen: a person must act on the alert`;
+      assert.deepEqual([r.status, r.body.action, r.body.event, r.body.success, r.body.reason], [202, 'aborted', 'INTERRUPTED', false, OUTCOME]);
+      assert.deepEqual([target.calls('/first/full-first'), target.calls('/second/full-first')], [0, 0], 'nothing was run');
+
+      const e = (await svc.get(`/api/v1/executions/${executionId}`)).body;
+      assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', OUTCOME, true, []]);
+      assert.equal((await svc.get('/api/v1/incidents/FF1')).body.execution.needs_human, true);
+
+      const rows = (await svc.get(`/api/v1/audit?execution_id=${executionId}&limit=50`)).body.events.reverse().filter((a: { event: string }) => !a.event.startsWith('NOTIF'));
+      assert.deepEqual(rows.map((a: { event: string }) => a.event), ['EXECUTING', 'INTERRUPTED']);
+      const { notification_id: _id, told: _told, ...row } = rows[1].details;
+      assert.deepEqual(row, { reason: REASON, last_step: null, nothing_changed: true, needs_human: true });
+
+      await target.waitForRequest('/hook', { since, timeoutMs: 10_000, where: (q) => (q.json() as { event?: string }).event === 'INTERRUPTED' });
+      const told = target.requests('/hook').filter((q) => q.at >= since).map((q) => q.json() as Record<string, unknown>).filter((n) => n.event === 'INTERRUPTED');
+      assert.equal(told.length, 1);
+      const { at: _at, notification_id: _nid, ...payload } = told[0]!;
+      assert.deepEqual(payload, { event: 'INTERRUPTED', incident_id: 'FF1', runbook: 'fix', service: 'full-first', execution_id: executionId, approval_id: null, outcome: 'interrupted', reason: REASON, needs_human: true, links: {} });
+
+      // No breaker failure (threshold 1); the run holds its rate-limit slot: counted in the last hour.
+      const rb = (await svc.get('/api/v1/runbooks/fix')).body;
+      assert.deepEqual([rb.circuit.state, rb.executions_last_hour], ['closed', 1]);
+      const again = await svc.post('/api/v1/incidents', broken('full-first', 'FF1'));
+      assert.deepEqual([again.body.event, again.body.reason], ['DUPLICATE', `already decided: executed (EXECUTING); its run ${executionId} ended interrupted: a person must check`]);
+    } finally {
+      await svc.stop({ remove: true });
+    }
   });
 });

@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { MIGRATIONS_DIR } from '../../src/service.js';
-import { BEFORE_FIRST_STEP_REASON } from '../../src/execute/before-first-step.js';
-import { INTERRUPTED_BEFORE_FIRST_STEP, type Store } from '../../src/store/ports.js';
+import { firstStepUnrecordedOutcome, firstStepUnrecordedReason } from '../../src/execute/before-first-step.js';
+import type { Store } from '../../src/store/ports.js';
 import { openSqliteStore } from '../../src/store/sqlite/index.js';
 import { holdDatabaseLock } from '../helpers/db-lock.js';
 import { startHttpTarget, type HttpTarget } from '../helpers/http-target.js';
@@ -218,7 +218,7 @@ describe('a database locked by another process', () => {
     }
   });
 
-  it('a run whose first step\'s start could not be recorded (the lock taken right after its claim) ran nothing: it ends INTERRUPTED before its first step, needs_human false, no breaker failure, and no "retry later"', async () => {
+  it('a run whose first step\'s start could not be recorded (the lock taken right after its claim) ran nothing: it ends INTERRUPTED before its first step naming the lock, needs_human true, no breaker failure, and no "retry later"', async () => {
     const svc = await startTestService({ runbooks: runbooks(target.url), args: ['--circuit-failure-threshold', '1', '--db-busy-timeout', '100ms'], captureLogs: true });
     const other = new Database(svc.dbPath);
     try {
@@ -245,17 +245,19 @@ describe('a database locked by another process', () => {
         const g = await svc.get(`/api/v1/executions/${executionId}`);
         return g.body.state === 'running' ? undefined : g.body;
       });
-      assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', INTERRUPTED_BEFORE_FIRST_STEP, false, []]);
+      // rectify did not stop it: the fault is named, and the remediation that did not happen is left to a person.
+      assert.deepEqual([e.state, e.outcome, e.needs_human, e.steps], ['interrupted', firstStepUnrecordedOutcome(COMMIT_FAILED), true, []]);
+      assert.equal(e.outcome, `interrupted before its first step: its start could not be recorded (${COMMIT_FAILED}); nothing was run`);
       assert.equal(target.calls('/act/first'), 0);
       const rows = (await svc.get(`/api/v1/audit?execution_id=${executionId}&limit=50`)).body.events.reverse();
       assert.deepEqual(rows.map((a: { event: string }) => a.event), ['EXECUTING', 'INTERRUPTED']);
-      assert.equal(rows[1].details.reason, BEFORE_FIRST_STEP_REASON);
-      assert.deepEqual([rows[1].details.last_step, rows[1].details.nothing_changed], [null, true]);
+      assert.equal(rows[1].details.reason, firstStepUnrecordedReason(COMMIT_FAILED));
+      assert.deepEqual([rows[1].details.last_step, rows[1].details.nothing_changed, rows[1].details.needs_human], [null, true, true]);
       assert.equal(JSON.stringify(e).includes('retry later'), false);
       // No breaker failure: with a threshold of 1, the next alert still runs.
       assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.state, 'closed');
       const again = await svc.post('/api/v1/incidents', broken('first', 'bf1'));
-      assert.deepEqual([again.body.event, again.body.reason], ['DUPLICATE', `already decided: executed (EXECUTING); its run ${executionId} ended ${INTERRUPTED_BEFORE_FIRST_STEP}`]);
+      assert.deepEqual([again.body.event, again.body.reason], ['DUPLICATE', `already decided: executed (EXECUTING); its run ${executionId} ended interrupted: a person must check`]);
     } finally {
       if (other.inTransaction) other.exec('ROLLBACK');
       other.close();
