@@ -1255,13 +1255,16 @@ export function createEngine(deps: EngineDeps) {
     return r.action === 'approval_required' && r.runbook ? catalog.byId(r.runbook)?.owner : undefined;
   }
 
-  /** Metrics and notifications, counted once per body rather than once per alert. */
-  function record(results: DecisionResult[], incidents: Incident[], received = true): void {
-    if (received) {
-      const bySource = new Map<string, number>();
-      for (const i of incidents) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
-      for (const [source, n] of bySource) metrics.incidentReceived(source, n);
-    }
+  /**
+   * Metrics and notifications, counted once per body rather than once per alert. The
+   * incidents counted taken in (`received`) are those this commit decided: an alert it
+   * deferred is counted with the commit that decides it, and never if that one fails
+   * (the sender's retry counts it then).
+   */
+  function record(results: DecisionResult[], incidents: Incident[], received: readonly Incident[] = incidents): void {
+    const bySource = new Map<string, number>();
+    for (const i of received) bySource.set(i.source, (bySource.get(i.source) ?? 0) + 1);
+    for (const [source, n] of bySource) metrics.incidentReceived(source, n);
     // By action, then event: no key string built per alert.
     const byDecision = new Map<string, Map<string, number>>();
     for (const r of results) {
@@ -1344,7 +1347,12 @@ export function createEngine(deps: EngineDeps) {
     if (first.truncated) body.truncationRecorded = true;
     const results = first.results as DecisionResult[];
     // The incidents as decided (a re-delivery decided again has its first delivery's id): their services are told.
-    record(first.deferred.length ? results.filter((r) => r !== undefined) : results, inputs.map((input) => input.incident));
+    const firstIncidents = inputs.map((input) => input.incident);
+    if (!first.deferred.length) record(results, firstIncidents);
+    else {
+      const held = new Set(first.deferred);
+      record(results.filter((r) => r !== undefined), firstIncidents, firstIncidents.filter((_, k) => !held.has(k)));
+    }
     for (const t of first.told) send(t);
     if (first.truncated) tellTruncated(first.truncated);
     for (const [id, p] of startClaims(first.claims)) body.started.set(id, p);
@@ -1366,7 +1374,9 @@ export function createEngine(deps: EngineDeps) {
       body.recorded += order.length - second.deferred.length;
       const decided = new Map<DecideInput, DecisionResult>();
       order.forEach((input, k) => second.results[k] && decided.set(input, second.results[k]));
-      record([...decided.values()], order.map((input) => input.incident), false);
+      const heldAgain = new Set(second.deferred);
+      const orderIncidents = order.map((input) => input.incident);
+      record([...decided.values()], orderIncidents, orderIncidents.filter((_, k) => !heldAgain.has(k)));
       for (const t of second.told) send(t);
       for (const [id, p] of startClaims(second.claims)) body.started.set(id, p);
       if (second.deferred.length) {
@@ -1379,7 +1389,7 @@ export function createEngine(deps: EngineDeps) {
         await enrichOnly(firsts.filter(needsEnrichmentToAsk));
         const third = await store.transact((tx) => decideAll(tx, last, actor, mayRead, undefined, new Set(last)));
         last.forEach((input, k) => decided.set(input, third.results[k]!));
-        record(third.results as DecisionResult[], last.map((input) => input.incident), false);
+        record(third.results as DecisionResult[], last.map((input) => input.incident));
         for (const t of third.told) send(t);
         for (const [id, p] of startClaims(third.claims)) body.started.set(id, p);
       }
