@@ -5,7 +5,7 @@ import { CIRCUIT_STATES, EXECUTION_OUTCOMES, INTAKE_REFUSAL_REASONS, INTAKE_ROUT
 export interface LiveSources {
   /** Writes waiting for the next commit, an intake request with all its decisions one (intake answers 503 past --max-pending). */
   storePending(): number;
-  /** Executions running in this process. */
+  /** Executions under way in this process: a run waiting for its turn at a Kubernetes workload counts (rectify_executions_running). */
   executionsRunning(): number;
   /** Notifications dropped since start because the queue was full. */
   notificationsDropped(): number;
@@ -197,7 +197,7 @@ export function createPrometheusMetrics(opts: PrometheusMetricsOptions = {}): Pr
   });
   new Gauge({
     name: 'rectify_executions_running',
-    help: 'Executions running in this process.',
+    help: 'Executions under way in this process, from the committed claim until the run ends: pre-checks, steps, verification and rollback, and a step waiting for its turn at a Kubernetes workload another run holds (README: Kubernetes, runs under way together).',
     registers: [registry],
     collect() {
       this.set(live?.executionsRunning() ?? 0);

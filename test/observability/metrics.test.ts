@@ -81,6 +81,12 @@ describe('Prometheus metrics', () => {
     const text = await m.render();
     assert.deepEqual(sampleLines(text, 'rectify_store_pending'), ['rectify_store_pending 7']);
     assert.deepEqual(sampleLines(text, 'rectify_executions_running'), ['rectify_executions_running 2']);
+    // Every run in flight, one waiting for its turn at a Kubernetes workload too: its HELP says so.
+    assert.ok(
+      text.includes(
+        '# HELP rectify_executions_running Executions under way in this process, from the committed claim until the run ends: pre-checks, steps, verification and rollback, and a step waiting for its turn at a Kubernetes workload another run holds (README: Kubernetes, runs under way together).\n',
+      ),
+    );
     assert.deepEqual(sampleLines(text, 'rectify_notifications_dropped_total'), ['rectify_notifications_dropped_total 3']);
     pending = 0;
     dropped = 5;
