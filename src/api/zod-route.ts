@@ -1,6 +1,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify';
 import { z } from 'zod';
 import { RectifyError, type ErrorDetail } from '../domain/index.js';
+import { formatJsonPath } from '../ingest/index.js';
 import { errorSchema, noQuerySchema } from './schemas.js';
 
 /**
@@ -37,12 +38,8 @@ export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<
   return js;
 }
 
-function zodPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
-  return [prefix, ...path.map(String)].join('.');
-}
-
 export function zodDetails(prefix: string, err: z.ZodError): ErrorDetail[] {
-  return err.issues.map((i) => ({ path: zodPath(prefix, i.path), message: i.message }));
+  return err.issues.map((i) => ({ path: formatJsonPath(prefix, i.path), message: i.message }));
 }
 
 /** The hand-written checks behind the registry's `fast` entries, called as they are (a zod parse around them costs every request). */

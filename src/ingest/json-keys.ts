@@ -1,3 +1,5 @@
+import { plainPathKey, quotedEscaped } from '../lib/index.js';
+
 /**
  * A JSON object that gives the same key twice: JSON.parse keeps the last, silently, so
  * `{"dry_run": true, "dry_run": false}` would run for real and a label given twice would
@@ -130,9 +132,20 @@ function pathTo(text: string, depth: number, isObject: boolean[], count: number[
   return path;
 }
 
-/** A path as the API's errors name a field: `body.alerts.3.labels.namespace`. */
-export function formatJsonPath(prefix: string, path: JsonPath): string {
-  return [prefix, ...path.map(String)].join('.');
+/**
+ * A path as the API's errors name a field: `body.alerts.3.labels.namespace`. A key that
+ * is not plain (a `.`, a bracket, a quote, a space, a line feed or another character a
+ * screen does not show, or empty) is written quoted with escapes,
+ * `body.alerts.0.labels["app.kubernetes.io/name"]`: raw, `a.b` read as two keys, and a key
+ * holding line feeds printed lines of its own wherever the path is shown (`rectify replay`).
+ */
+export function formatJsonPath(prefix: string, path: ReadonlyArray<PropertyKey>): string {
+  let out = prefix;
+  for (const seg of path) {
+    const key = String(seg);
+    out += typeof seg === 'number' || plainPathKey(key) ? `.${key}` : `[${quotedEscaped(key)}]`;
+  }
+  return out;
 }
 
 /** The 400's detail for a key given twice: the path named, and what to do. */

@@ -155,3 +155,18 @@ export function quotedEscaped(s: string): string {
 export function nameOnOneLine(s: string): string {
   return UNSEEN_ONE.test(s.replaceAll(' ', '')) ? quotedEscaped(s) : s;
 }
+
+// Characters that make a key ambiguous or unreadable in a dotted path printed raw: path
+// punctuation, quotes, whitespace, and the control, format and invisible characters.
+const QUOTED_KEY_RE = new RegExp(`[.[\\]"'\`\\s\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'u');
+
+/**
+ * Whether a key can stand in a dotted path as it is (`runbooks.restart-pod`,
+ * `body.alerts.0.labels.namespace`): not empty, and no character that would read as
+ * path punctuation (`.`, a bracket, a quote), a space, or that a screen draws as
+ * something else (a line feed, which would start a line of its own; an invisible
+ * character). Any other key is written quoted with escapes, `["a.b"]`.
+ */
+export function plainPathKey(key: string): boolean {
+  return key !== '' && !QUOTED_KEY_RE.test(key);
+}

@@ -1,4 +1,4 @@
-import { alertmanagerWebhookSchema, duplicateKey, duplicateKeyDetail, jsonFault, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
+import { alertmanagerWebhookSchema, duplicateKey, duplicateKeyDetail, formatJsonPath, jsonFault, poisonedJson, POISONED_BODY_REASON, type AlertmanagerWebhook } from '../ingest/index.js';
 import { didYouMean, impossibleTime, parseRfc3339 } from '../lib/index.js';
 
 /**
@@ -206,7 +206,7 @@ export function parseStream(text: string, opts: StreamOptions = {}): { entries: 
     } else {
       // Named as the service's 400 names it: the field's path from the body (`body.alerts.0.status`).
       const issue = parsed.error.issues[0]!;
-      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${['body', ...issue.path.map(String)].join('.')}: ${issue.message}` } });
+      entries.push({ line, at: ms, webhook: { ok: false, status: 400, reason: `${formatJsonPath('body', issue.path)}: ${issue.message}` } });
     }
   });
   return { entries, problems };

@@ -1,5 +1,5 @@
 import type { LoadProblem } from '../domain/errors.js';
-import { BLANK_LETTERS, BLANK_MARKS, quotedEscaped } from '../lib/index.js';
+import { plainPathKey, quotedEscaped } from '../lib/index.js';
 
 /** A YAML path as segments: map keys and list indexes. */
 export type YamlPath = readonly (string | number)[];
@@ -18,7 +18,7 @@ export function formatPath(path: YamlPath): string {
     else {
       const chars = [...seg];
       const cut = chars.length > MAX_SEGMENT ? `${chars.slice(0, MAX_SEGMENT).join('')}…` : seg;
-      if (seg !== '' && !QUOTED_SEGMENT_RE.test(seg)) out += out ? `.${cut}` : cut;
+      if (plainPathKey(seg)) out += out ? `.${cut}` : cut;
       else out += `[${quotedEscaped(cut)}]`;
     }
   }
@@ -26,9 +26,6 @@ export function formatPath(path: YamlPath): string {
 }
 
 const MAX_SEGMENT = 60;
-// Characters that make a key ambiguous or unreadable printed raw: path punctuation, quotes,
-// whitespace, and the control, format and invisible characters (as yaml-source.ts refuses raw).
-const QUOTED_SEGMENT_RE = new RegExp(`[.[\\]"'\`\\s\\p{C}\\p{Z}${BLANK_LETTERS}]|${BLANK_MARKS}`, 'u');
 
 /**
  * Where compilation reports what is wrong. It never throws: rulefmt's lesson is

@@ -478,6 +478,27 @@ describe('rectify replay', () => {
     assert.deepEqual(rep.executions, { 'restart-pod': 1 });
   });
 
+  it('a refused body names a label key that is not plain quoted with escapes: its line feeds cannot print lines of their own', async () => {
+    const forged = 'x\n\nExecutions\n  RUNBOOK      SERVICE  EXECUTIONS\n  restart-pod  api      1\nz';
+    const file = write('forged.jsonl', [
+      JSON.stringify({ at: iso(T0), webhook: { alerts: [{ status: 'firing', labels: { alertname: 'X', [forged]: 5 } }] } }),
+      JSON.stringify({ at: iso(T0 + MIN), webhook: { alerts: [{ status: 'firing', labels: { alertname: 'X', 'app.kubernetes.io/name': 5 } }] } }),
+    ]);
+    const r = await replay(file, '--json');
+    assert.equal(r.code, 0);
+    const forgedPath = 'body.alerts.0.labels["x\\n\\nExecutions\\n  RUNBOOK      SERVICE  EXECUTIONS\\n  restart-pod  api      1\\nz"]';
+    const dottedPath = 'body.alerts.0.labels["app.kubernetes.io/name"]';
+    const message = 'Invalid input: expected string, received number';
+    assert.deepEqual(r.json().refusals, [
+      { line: 1, status: 400, reason: `${forgedPath}: ${message}` },
+      { line: 2, status: 400, reason: `${dottedPath}: ${message}` },
+    ]);
+    assert.deepEqual(refusalsIn(r.err), [
+      `forged.jsonl:1: the service would refuse this webhook (400): ${forgedPath}: ${message}`,
+      `forged.jsonl:2: the service would refuse this webhook (400): ${dottedPath}: ${message}`,
+    ]);
+  });
+
   // Regression: a body not a webhook body was refused naming its field without the `body.`
   // the service names it with (`alerts.0.status` where the service says `body.alerts.0.status`).
   it('a body that is not a webhook body is refused naming its field as the service\'s 400 names it, from body.', async () => {

@@ -397,6 +397,13 @@ describe('intake', () => {
     const noLabels = await svc.post('/api/v1/webhooks/alertmanager', { alerts: [{ status: 'firing' }] });
     assert.equal(noLabels.status, 400);
     assert.equal(noLabels.body.error.details[0].path, 'body.alerts.0.labels');
+    // A key that is not plain is written quoted with escapes, as `rectify replay` names it: raw, `a.b` reads as two keys.
+    const dotted = await svc.post('/api/v1/webhooks/alertmanager', { alerts: [{ status: 'firing', labels: { alertname: 'X', 'app.kubernetes.io/name': 5, 'a\nb': 6 } }] });
+    assert.equal(dotted.status, 400);
+    assert.deepEqual(
+      dotted.body.error.details.map((d: { path: string }) => d.path),
+      ['body.alerts.0.labels["app.kubernetes.io/name"]', 'body.alerts.0.labels["a\\nb"]'],
+    );
     const inc = await svc.post('/api/v1/incidents', { root_cause: 'x' });
     assert.equal(inc.status, 400);
     assert.equal(inc.body.error.details[0].path, 'body.service');
