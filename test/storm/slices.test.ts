@@ -157,6 +157,43 @@ describe('storm: a large body decided in slices', { timeout: 120_000 }, () => {
     }
   });
 
+  it('a commit failing at the second slice counts in the metrics only the first slice, as the audit log holds it; the retry counts its 350', async () => {
+    const svc = await startTestService({ runbooks: runbooks(target.url), overrides: { acceptSlice: SLICE } });
+    const counted = async () => {
+      const text = (await svc.get('/metrics')).body as string;
+      const incidents = Number(/^rectify_incidents_total\{source="alertmanager"\} (\S+)$/m.exec(text)?.[1] ?? 0);
+      const byEvent: Record<string, number> = {};
+      for (const m of text.matchAll(/^rectify_decisions_total\{action="[^"]+",reason="([^"]+)"\} (\S+)$/gm)) byEvent[m[1]!] = (byEvent[m[1]!] ?? 0) + Number(m[2]);
+      return { incidents, byEvent };
+    };
+    const audited = (event: string) => countRows(svc.dbPath, 'SELECT COUNT(*) AS n FROM audit WHERE event = ?', event);
+    try {
+      const watch = watchIntakeCommits(svc.service.store, 2);
+      const r = await svc.post(AM, body350());
+      watch.restore();
+      assert.deepEqual(watch.sizes, [100, 100]);
+      assert.equal(r.status, 503);
+      assert.equal(r.body.error.message, partly(100, 350));
+      // The first slice: 34 CartDown alerts ask a person, 66 DiskFull have no runbook.
+      assert.deepEqual(
+        { asked: audited('APPROVAL_REQUIRED'), noRunbook: audited('NO_RUNBOOK') },
+        { asked: 34, noRunbook: 66 },
+      );
+      assert.deepEqual(await counted(), { incidents: 100, byEvent: { APPROVAL_REQUIRED: 34, NO_RUNBOOK: 66 } });
+
+      const retry = await svc.post(AM, body350());
+      assert.equal(retry.status, 202);
+      // The retry's 350: the first slice's 100 again as duplicates, the other 250 decided.
+      assert.deepEqual(
+        { asked: audited('APPROVAL_REQUIRED'), noRunbook: audited('NO_RUNBOOK'), duplicates: audited('DUPLICATE'), resolved: audited('RESOLVED') },
+        { asked: 115, noRunbook: 230, duplicates: 104, resolved: 1 },
+      );
+      assert.deepEqual(await counted(), { incidents: 450, byEvent: { APPROVAL_REQUIRED: 115, NO_RUNBOOK: 230, DUPLICATE: 104, RESOLVED: 1 } });
+    } finally {
+      await svc.stop({ remove: true });
+    }
+  });
+
   describe('a cut-short body (truncatedAlerts) spanning slices records its truncation once', () => {
     const truncated = (body: ReturnType<typeof amWebhook>) => ({ ...body, groupKey: '{}:{alertname="CartDown"}', receiver: 'rectify', truncatedAlerts: 7 });
     const truncatedTotal = async (svc: TestService) => /^rectify_alerts_truncated_total (\S+)$/m.exec((await svc.get('/metrics')).body as string)?.[1];
