@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
 import { startTestService, type TestService } from '../helpers/service.js';
 import { bearer, issueToken, writeTokensFile } from '../helpers/tokens.js';
 
@@ -69,6 +70,50 @@ describe('/readyz with API tokens', () => {
       assert.deepEqual(res, { status: 200, body: { ready: true, store: 'ok', runbooks: 1, draining: false, runbooks_reload_refused: { at: new Date(s.clock.now()).toISOString(), problems } } });
     } finally {
       await s.stop({ remove: true });
+    }
+  });
+});
+
+describe('/healthz with API tokens', () => {
+  // COMMIT raises SQLITE_IOERR_FSYNC while the switch is on, as SQLite does (see commit-unknown.test.ts).
+  const Statement = Object.getPrototypeOf(new Database(':memory:').prepare('SELECT 1')) as { run: (...args: unknown[]) => unknown };
+  const run = Statement.run;
+  let failWith: string | null = null;
+  before(() => {
+    Statement.run = function (this: { source: string }, ...args: unknown[]) {
+      if (failWith && this.source === 'COMMIT') throw Object.assign(new Error('disk I/O error'), { code: failWith });
+      return run.apply(this, args);
+    };
+  });
+  after(() => {
+    Statement.run = run;
+  });
+
+  it('tells why a restart is needed only to a caller with a valid token; the 503 to everyone', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rectify-healthz-'));
+    const tokens = writeTokensFile(dir, [ingest, viewer]);
+    const s = await startTestService({ runbooks: { 'r.yaml': RUNBOOK }, args: ['--tokens', tokens] });
+    const health = async (headers: Record<string, string> = {}) => {
+      const res = await s.app.inject({ method: 'GET', url: '/healthz', headers });
+      return { status: res.statusCode, body: JSON.parse(res.body) };
+    };
+    try {
+      assert.deepEqual(await health(), { status: 200, body: { status: 'ok' } });
+      failWith = 'SQLITE_IOERR_FSYNC';
+      const post = await s.app.inject({ method: 'POST', url: '/api/v1/incidents', headers: bearer(ingest), payload: { id: 'H-1', root_cause: 'x', service: 'checkout' } });
+      failWith = null;
+      assert.equal(post.statusCode, 503);
+      const generic = { status: 503, body: { status: 'restart_needed', reason: 'a commit the disk could not confirm leaves only a restart to settle it (send an API token for why)' } };
+      for (const headers of [{}, bearer('rct_not-a-token'), { authorization: 'Basic abc' }]) assert.deepEqual(await health(headers), generic);
+      for (const t of [ingest, viewer]) {
+        const told = await health(bearer(t));
+        assert.equal(told.status, 503);
+        assert.match(told.body.reason, /^the database could not confirm a commit \(SQLITE_IOERR_FSYNC: disk I\/O error\)/);
+      }
+    } finally {
+      failWith = null;
+      await s.stop({ remove: true });
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

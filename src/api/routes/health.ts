@@ -7,7 +7,7 @@ import { addRoute } from '../zod-route.js';
 export const healthSchema = z.object({ status: z.literal('ok') });
 export const restartNeededSchema = z.object({
   status: z.literal('restart_needed'),
-  reason: z.string().describe('why only a restart lets rectify write again (a commit the disk could not confirm: the restart settles it)'),
+  reason: z.string().describe('why only a restart lets rectify write again (a commit the disk could not confirm: the restart settles it); with API tokens configured, told only to a request with a valid token (any role), others get a generic reason'),
 });
 
 export const readinessSchema = z.object({
@@ -49,6 +49,8 @@ const IN_FORCE = {
 
 /** What a caller without a token is told of a store fault: its detail names the database file and the error. */
 const STORE_UNAVAILABLE = 'the store does not take writes (send an API token for why)';
+/** What a caller without a token is told of a commit the disk could not confirm: the detail names the error. */
+const RESTART_NEEDED = 'a commit the disk could not confirm leaves only a restart to settle it (send an API token for why)';
 const NO_RUNBOOK = 'no runbook is loaded: every alert would be left to a person (NO_RUNBOOK); put runbooks in the folder and reload them (SIGHUP)';
 
 /** Probes and metrics: outside /api/v1, no request validation; the probes need no token. */
@@ -65,9 +67,11 @@ export function registerHealthRoutes(app: FastifyInstance, registry: Map<string,
       summary: 'Liveness: the process answers; 503 once a commit the disk could not confirm leaves only a restart to settle it',
       response: { 200: healthSchema, 503: restartNeededSchema },
     },
-    async (_req, reply) => {
+    async (req, reply) => {
       const reason = deps.restartNeeded?.() ?? null;
-      if (reason) return reply.code(503).send({ status: 'restart_needed' as const, reason });
+      // The status restarts the pod; the reason names the store's error, told (as /readyz
+      // tells its detail) only to a caller with a valid token, or to anyone without tokens.
+      if (reason) return reply.code(503).send({ status: 'restart_needed' as const, reason: knownCaller(req, deps.auth) ? reason : RESTART_NEEDED });
       return { status: 'ok' as const };
     },
   );
