@@ -754,16 +754,20 @@ export function createExecutionRunner(deps: RunnerDeps) {
       let outcome = failure;
       if (hasRollback) {
         let rollbackDetail: string | undefined;
+        /** Which rollback step failed (1-based), when one did. */
+        let rollbackFailedAt = 0;
+        const rollbackSteps = req.plan.rollback ?? [];
         // Whether a rollback step may have changed something, and what the steps said.
         let rollbackChanged = false;
         const rollbackSaid: string[] = [];
-        for (const step of req.plan.rollback ?? []) {
+        for (const [i, step] of rollbackSteps.entries()) {
           if (signal.aborted) return await interruptedRollback(failure);
           const out = await runStep(step);
           if (!out.unchanged) rollbackChanged = true;
           if (!out.ok) {
             if (signal.aborted) return await interruptedRollback(failure);
             rollbackDetail = out.detail;
+            rollbackFailedAt = i + 1;
             break;
           }
           rollbackSaid.push(out.detail);
@@ -783,8 +787,13 @@ export function createExecutionRunner(deps: RunnerDeps) {
           events.push({ event: 'ROLLED_BACK', details: { reason: failure } });
         } else {
           rollback = 'failed';
-          outcome = `${failure}; rollback failed: ${rollbackDetail}`;
-          events.push({ event: 'ROLLBACK_FAILED', details: { reason: failure, detail: rollbackDetail } });
+          // Which step failed and which never ran: a person finishing the rollback by hand starts there.
+          const of = rollbackSteps.length;
+          const notRun = Array.from({ length: of - rollbackFailedAt }, (_, k) => rollbackFailedAt + 1 + k);
+          const which = of === 1 ? 'rollback failed' : `rollback step ${rollbackFailedAt} of ${of} failed`;
+          const skipped = notRun.length === 0 ? '' : `, ${notRun.length === 1 ? 'step' : 'steps'} ${notRun.join(', ')} not run`;
+          outcome = `${failure}; ${which}${skipped}: ${rollbackDetail}`;
+          events.push({ event: 'ROLLBACK_FAILED', details: { reason: failure, detail: rollbackDetail, step: rollbackFailedAt, of, not_run: notRun } });
         }
       }
       // With no rollback to read the target again, what the unanswered write did is left unknown: a person must check.

@@ -245,11 +245,60 @@ describe('executions: verify, roll back, refuse', () => {
     );
     // The ROLLBACK_FAILED row records the notification that told it, by the id the receiver got.
     const { notification_id, told: recorded, ...details } = audit[7].details;
-    assert.deepEqual(details, { reason: failure, detail: rollbackDetail });
+    assert.deepEqual(details, { reason: failure, detail: rollbackDetail, step: 1, of: 1, not_run: [] });
     assert.equal(notification_id, told[0].notification_id);
     assert.deepEqual(recorded, { to: [svc.service.receivers[0]], outcome: 'failed, rollback failed', reason: toldReason, service: 'shop', approval_id: null, needs_human: true });
     assert.deepEqual(audit[8].details, { reason: failure, rolled_back: false, rollback: 'failed' });
     assert.equal((await svc.get('/api/v1/runbooks/fix')).body.circuit.failures, 1);
+    await svc.stop({ remove: true });
+  });
+
+  it('a rollback step that fails names itself and the steps after it that never ran, in the outcome, the row and the notification', async () => {
+    target.reset();
+    target.route('POST', '/act', { status: 200 });
+    target.route('GET', '/healthy', { status: 500 });
+    target.route('POST', '/undo1', { status: 200 });
+    target.route('POST', '/undo2', { status: 500 });
+    target.route('POST', '/undo3', { status: 200 });
+    target.route('POST', '/undo4', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
+    const undo = (n: number) => `      - http: {method: POST, url: "${target.url}/undo${n}"}\n`;
+    const svc = await startTestService({
+      runbooks: rb(
+        target.url,
+        `    action:\n      http: {method: POST, url: "${target.url}/act"}\n    post_checks:\n      - http: {url: "${target.url}/healthy", timeout_seconds: 1, interval_seconds: 0.2}\n    rollback:\n${undo(1)}${undo(2)}${undo(3)}${undo(4)}`,
+      ),
+      args: ['--notify-webhook', `${target.url}/hook`],
+    });
+    const r = await svc.post('/api/v1/incidents?wait=true', broken());
+    assert.deepEqual([r.body.action, r.body.success, r.body.rolled_back], ['executed', false, false]);
+    const e = (await svc.get(`/api/v1/executions/${r.body.execution_id}`)).body;
+    const check = e.steps.find((s: any) => s.phase === 'post_check');
+    const failure = `verification failed: http GET ${target.url}/healthy: ${check.detail}`;
+    const rollbackDetail = `POST ${target.url}/undo2 → 500, expected 200-299`;
+    assert.equal(r.body.reason, `${failure}; rollback step 2 of 4 failed, steps 3, 4 not run: ${rollbackDetail}`);
+    assert.deepEqual([e.state, e.outcome, e.needs_human], ['failed', r.body.reason, true]);
+    assert.deepEqual([1, 2, 3, 4].map((n) => target.calls(`/undo${n}`)), [1, 1, 0, 0]);
+    await svc.service.drainNotifications();
+    const told = target.requests('/hook', 'POST').map((q) => q.json() as any);
+    const toldReason = `${r.body.reason}; the rollback did not undo what the run changed: a person must check`;
+    assert.deepEqual(told.map((t) => [t.event, t.outcome, t.reason]), [['ROLLBACK_FAILED', 'failed, rollback failed', toldReason]]);
+    const row = (await svc.get(`/api/v1/audit?execution_id=${r.body.execution_id}&event=ROLLBACK_FAILED`)).body.events;
+    assert.equal(row.length, 1);
+    const { notification_id: _id, told: _told, ...details } = row[0].details;
+    assert.deepEqual(details, { reason: failure, detail: rollbackDetail, step: 2, of: 4, not_run: [3, 4] });
+
+    // The last step failing leaves none not run.
+    target.route('POST', '/undo2', { status: 200 });
+    target.route('POST', '/undo4', { status: 500 });
+    const last = await svc.post('/api/v1/incidents?wait=true', broken());
+    const lastCheck = (await svc.get(`/api/v1/executions/${last.body.execution_id}`)).body.steps.find((s: any) => s.phase === 'post_check');
+    assert.equal(
+      last.body.reason,
+      `verification failed: http GET ${target.url}/healthy: ${lastCheck.detail}; rollback step 4 of 4 failed: POST ${target.url}/undo4 → 500, expected 200-299`,
+    );
+    const lastRow = (await svc.get(`/api/v1/audit?execution_id=${last.body.execution_id}&event=ROLLBACK_FAILED`)).body.events[0].details;
+    assert.deepEqual([lastRow.step, lastRow.of, lastRow.not_run], [4, 4, []]);
     await svc.stop({ remove: true });
   });
 
