@@ -142,7 +142,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
       try {
         await sleep(Math.ceil(deadline - attemptStart), opts.signal);
       } catch {
-        return failed('aborted', attempts, last);
+        return abortedOutcome(attempts, last);
       }
       attemptStart = elapsed();
     }
@@ -166,7 +166,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
     const answered = await attemptOnce(evaluate, opts.signal, budget, Math.round(wallOrigin + attemptStart));
     const attempt = answered.noAnswer && opts.noAnswerIsUnknown && !opts.signal.aborted ? { ...answered, unknown: true } : answered;
     attempts++;
-    if (opts.signal.aborted) return failed('aborted', attempts, last);
+    if (opts.signal.aborted) return abortedOutcome(attempts, last);
     last = attempt;
 
     if (attempt.pass) {
@@ -206,7 +206,7 @@ export async function poll(evaluate: Evaluate, opts: PollOptions): Promise<Check
       try {
         await sleep(wait, opts.signal);
       } catch {
-        return failed('aborted', attempts, last);
+        return abortedOutcome(attempts, last);
       }
     }
   }
@@ -230,6 +230,17 @@ function failed(why: string, attempts: number, last?: Attempt): CheckOutcome {
   const out = outcome(false, detail, attempts, last?.observed);
   // Judged by the last try: the latest word on what is there now.
   if (last?.unknown === true) out.inconclusive = true;
+  return out;
+}
+
+/**
+ * Stopped by the execution's signal (rectify shutting down): the last reading it had
+ * is kept, as a timeout keeps it, so a person checking what the run left sees what the
+ * check last measured. An attempt the stop cut short is counted but is no reading.
+ */
+function abortedOutcome(attempts: number, last?: Attempt): CheckOutcome {
+  const out = failed('aborted', attempts, last);
+  if (last !== undefined) out.detail = `${out.detail}; last: ${last.detail}`;
   return out;
 }
 

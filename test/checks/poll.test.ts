@@ -133,7 +133,38 @@ describe('poll', () => {
     const out = await poll(s.evaluate, { intervalMs: 1000, timeoutMs: 10_000, signal: ac.signal });
     assert.ok(performance.now() - started < 500);
     assert.equal(out.ok, false);
-    assert.equal(out.detail, 'aborted after 1 attempt');
+    assert.equal(out.detail, 'aborted after 1 attempt; last: expected < 0.05, got 0.2');
+  });
+
+  // Regression: a check stopped by a stop (SIGTERM) said only "aborted after 3 attempts",
+  // dropping what it had last measured; a timeout keeps it. The attempt the stop cut
+  // short is counted, and is no reading: the one before it is the last.
+  it('keeps the last reading when aborted during an attempt', async () => {
+    const ac = new AbortController();
+    let n = 0;
+    const evaluate = async (): Promise<Attempt> => {
+      n++;
+      if (n === 1) return fail('0.4');
+      if (n === 2) return fail('0.3');
+      ac.abort();
+      return new Promise<Attempt>(() => undefined);
+    };
+    const out = await poll(evaluate, { intervalMs: 10, timeoutMs: 10_000, signal: ac.signal });
+    assert.deepEqual(out, { ok: false, detail: 'aborted after 3 attempts; last: expected < 0.05, got 0.3', observed: '0.3', attempts: 3 });
+  });
+
+  it('keeps the last passing reading when aborted while a hold is under way', async () => {
+    const ac = new AbortController();
+    const s = scripted([fail(), pass('0.02')]);
+    const out = await poll(
+      async (signal) => {
+        const a = await s.evaluate(signal);
+        if (s.calls() === 2) setTimeout(() => ac.abort(), 0);
+        return a;
+      },
+      { intervalMs: 1000, timeoutMs: 10_000, forMs: 5000, signal: ac.signal },
+    );
+    assert.deepEqual(out, { ok: false, detail: 'aborted after 2 attempts; last: expected < 0.05, got 0.02', observed: '0.02', attempts: 2 });
   });
 
   it('does not start when already aborted', async () => {
@@ -283,7 +314,7 @@ describe('poll: a check is polled until it passes or its timeout is used up', ()
     const started = performance.now();
     const out = await poll(s.evaluate, { intervalMs: 5_000, timeoutMs: 4_000, signal: ac.signal });
     assert.ok(performance.now() - started < 500);
-    assert.equal(out.detail, 'aborted after 1 attempt');
+    assert.equal(out.detail, 'aborted after 1 attempt; last: expected < 0.05, got 0.2');
   });
 });
 
