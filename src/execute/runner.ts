@@ -121,7 +121,8 @@ const MUST_CHECK = 'a person must check';
  * The reason a run's end left to a person is told with: its outcome, then why a person
  * must check and that one must, plainly, so a receiver reading the reason alone (a pager,
  * a Slack channel) tells it from an ordinary failure. An outcome that says so already (a
- * rollback held on a verification that could not measure) is told as it is.
+ * rollback held on a verification that could not measure, or such a verification with
+ * no rollback in the runbook) is told as it is.
  */
 function mustCheck(outcome: string, state: RunOutcome['state'], rollback: RollbackResult, unknown: UnconfirmedBy): string {
   if (outcome.endsWith(MUST_CHECK)) return outcome;
@@ -736,6 +737,12 @@ export function createExecutionRunner(deps: RunnerDeps) {
         // of its undo brings the bad deploy back): on no evidence, nothing more is changed.
         const why = 'the rollback was not run: the verification could not measure (on_no_data: needs_human); a person must check';
         return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, rollback: why, needs_human: true } }], 'failure', 'not_run');
+      }
+      if (!hasRollback && changed && holdRollback) {
+        // No rollback to hold, but the same unknown: what the action changed was never
+        // measured, so whether it worked is left to a person as when a rollback is held.
+        const why = 'the runbook has no rollback and the verification could not measure (on_no_data: needs_human); a person must check';
+        return await finish('failed', `${failure}; ${why}`, [{ event: 'FAILED', details: { reason: failure, rolled_back: false, needs_human: true } }], 'failure', 'not_run');
       }
       if (hasRollback && changed && actionHold !== undefined) {
         // What the action did is unknown, and its rollback would undo it as if it had landed:

@@ -271,7 +271,8 @@ export interface ApprovalVote {
  * the remediation did not happen), it failed and so did the rollback meant to undo what it changed, or the run
  * said so as it ended (`endNeedsHuman`: its FAILED row's `needs_human`, Tx.executionEndNeedsHuman):
  * its rollback was held because the verification could not measure (`on_no_data:
- * needs_human`, after an action that may have changed something), or an action sent a
+ * needs_human`, after an action that may have changed something; with no rollback in the
+ * runbook there is none to hold, and it is the person's all the same), or an action sent a
  * write whose answer never said whether it was applied and no rollback ran after it to
  * find out and undo it. The runner's verdict is read, not guessed again from the steps: a
  * run whose actions changed nothing ran no rollback and held none.

@@ -10,9 +10,11 @@ import { startTestService, type TestService } from '../helpers/service.js';
  * `up` series for the service cannot measure (no data): after an action that changed
  * nothing (a GET) there is nothing to roll back and nothing held, whatever `on_no_data`
  * says; after a write, `on_no_data: needs_human` holds the rollback for a person and the
- * default runs it.
+ * default runs it. With no rollback in the runbook (`rollback: none`, `rollback: null`)
+ * there is nothing to hold, and what the write did is still unmeasured: a person must check.
  */
 const HELD = 'the rollback was not run: the verification could not measure (on_no_data: needs_human); a person must check';
+const NO_ROLLBACK = 'the runbook has no rollback and the verification could not measure (on_no_data: needs_human); a person must check';
 const NO_DATA = /^verification failed: promql up\{job="checkout"\} == 1: no data: the query returned an empty vector after \d+ attempts/;
 /** The run's outcome: the post-check's no data (its attempts counted as time allowed), then `rest`. */
 const noData = (reason: string, rest: string) => {
@@ -20,7 +22,7 @@ const noData = (reason: string, rest: string) => {
   assert.equal(reason.replace(NO_DATA, ''), rest);
 };
 
-const runbook = (id: string, method: 'GET' | 'POST', onNoData: string, url: string) => `  ${id}:
+const runbook = (id: string, method: 'GET' | 'POST', onNoData: string, url: string, rollback = `    rollback:\n      - http: {method: POST, url: "${url}/undo/{service}", timeout_seconds: 2}\n`) => `  ${id}:
     risk: LOW
     triggers: [${id}]
     min_confidence: 0.5
@@ -30,9 +32,7 @@ const runbook = (id: string, method: 'GET' | 'POST', onNoData: string, url: stri
       - http: {method: ${method}, url: "${url}/state/{service}", timeout_seconds: 2}
     post_checks:
       - promql: {query: 'up{job="{service}"}', expect: "== 1", timeout_seconds: 1, interval_seconds: 0.5${onNoData}}
-    rollback:
-      - http: {method: POST, url: "${url}/undo/{service}", timeout_seconds: 2}
-`;
+${rollback}`;
 
 describe('needs_human is what the run recorded', { timeout: 90_000 }, () => {
   let target: HttpTarget;
@@ -44,6 +44,7 @@ describe('needs_human is what the run recorded', { timeout: 90_000 }, () => {
     target.route('GET', '/state/checkout', { status: 200 });
     target.route('POST', '/state/checkout', { status: 200 });
     target.route('POST', '/undo/checkout', { status: 200 });
+    target.route('POST', '/hook', { status: 204 });
     // Nothing scraped: up{job="checkout"} is an empty vector.
     prom = await startPrometheus();
     await waitForQuery(prom.url, 'vector(1)', (v) => v[0] === 1);
@@ -53,9 +54,11 @@ describe('needs_human is what the run recorded', { timeout: 90_000 }, () => {
         runbook('read', 'GET', '', target.url) +
         runbook('read_held', 'GET', ', on_no_data: needs_human', target.url) +
         runbook('write', 'POST', '', target.url) +
-        runbook('write_held', 'POST', ', on_no_data: needs_human', target.url),
+        runbook('write_held', 'POST', ', on_no_data: needs_human', target.url) +
+        runbook('none_held', 'POST', ', on_no_data: needs_human', target.url, '    rollback: none\n    rollback_reason: "cannot be undone"\n') +
+        runbook('null_held', 'POST', ', on_no_data: needs_human', target.url, '    rollback: null\n'),
       realClock: true,
-      args: ['--prometheus-url', prom.url],
+      args: ['--prometheus-url', prom.url, '--notify-webhook', `${target.url}/hook`],
     });
   });
   after(async () => {
@@ -104,6 +107,30 @@ describe('needs_human is what the run recorded', { timeout: 90_000 }, () => {
     assert.deepEqual([e.state, e.rolled_back, e.needs_human], ['failed', false, true]);
     assert.equal(incident.execution.needs_human, true);
   });
+
+  for (const trigger of ['none_held', 'null_held'] as const) {
+    it(`a write, then no data, on_no_data needs_human, no rollback (${trigger}): needs_human true in the row, the views and the notification`, async () => {
+      const { r, e, incident, failed, undos } = await run(trigger);
+      noData(r.body.reason, `; ${NO_ROLLBACK}`);
+      assert.equal(undos, 0);
+      assert.deepEqual(
+        e.steps.map((s: { phase: string; ok: boolean; unchanged?: boolean; inconclusive?: boolean }) => [s.phase, s.ok, s.unchanged ?? false, s.inconclusive ?? false]),
+        [
+          ['action', true, false, false],
+          ['post_check', false, false, true],
+        ],
+      );
+      assert.equal(failed.details.reason, r.body.reason.slice(0, -`; ${NO_ROLLBACK}`.length));
+      assert.deepEqual([failed.details.rolled_back, failed.details.rollback, failed.details.needs_human], [false, undefined, true]);
+      assert.deepEqual([e.state, e.outcome, e.rolled_back, e.needs_human], ['failed', r.body.reason, false, true]);
+      assert.equal(incident.execution.needs_human, true);
+      // Counted against the breaker, as a held rollback is.
+      assert.equal((await svc.get(`/api/v1/runbooks/${trigger}`)).body.circuit.failures, 1);
+      const hook = await target.waitForRequest('/hook', { where: (q) => (q.json() as { execution_id?: string }).execution_id === r.body.execution_id });
+      const told = hook.json() as Record<string, unknown>;
+      assert.deepEqual([told.event, told.outcome, told.needs_human, told.reason], ['FAILED', 'failed', true, r.body.reason]);
+    });
+  }
 
   it('a write, then no data, on_no_data fail: rolled back, needs_human false', async () => {
     const { r, e, incident, failed, undos } = await run('write');
