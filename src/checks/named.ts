@@ -1,5 +1,5 @@
 import type { RenderedNamedCheck } from '../domain/index.js';
-import { checkParam, DEFAULT_MAX_REPLICAS, formatPercent, parseFraction, quoteUntrusted } from '../domain/index.js';
+import { checkParam, DEFAULT_MAX_REPLICAS, formatPercent, NAMED_QUERY_WINDOW, parseFraction, quoteUntrusted } from '../domain/index.js';
 import type { BeforeActionsRead, CheckOutcome, CheckRunner, StepContext } from '../execute/ports.js';
 import { promqlRegexLiteral, systemClock, type Clock } from '../lib/index.js';
 import type { HttpRequest } from './http-client.js';
@@ -102,6 +102,9 @@ function rememberUid(ctx: StepContext, ns: string, pod: string, uid: string | un
  * (Kubernetes' rand.SafeEncodeString and rand.String: no vowels, no 0, 1, 3).
  */
 const POD_NAME_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+/** The range window of the default queries (the loader's default timeout for them covers it). */
+const W = NAMED_QUERY_WINDOW.promql;
 
 function value(check: RenderedNamedCheck, key: string, kind: 'k8s_name' | 'k8s_label'): string | undefined {
   const v = check.values[key];
@@ -393,7 +396,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           // The busiest pod's CPU, not the pods' average: a pod that a scale-up adds idles
           // at first, and its zero pulled an average down at once, "improved" while the
           // load was not handled at all. A maximum drops only when the busy pods' load does.
-          query = `max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="${ns}",pod=~"${re}",container!=""}[5m])))`;
+          query = `max(sum by (pod) (rate(container_cpu_usage_seconds_total{namespace="${ns}",pod=~"${re}",container!=""}[${W}])))`;
         }
         const threshold = check.params.threshold === undefined ? undefined : numParam(check, ['threshold'], 0);
         let before = ctx.memo.get(MEMO.baseline(query)) as number | undefined;
@@ -448,7 +451,7 @@ export function createNamedCheckRunner(deps: NamedCheckDeps): CheckRunner<Render
           // no data, but only where the requests carry a `code` label at all (the other
           // series are counted times 0). A metric labelling its status otherwise would read
           // 0 errors whatever it served: it stays no data, as does no traffic (a failure).
-          query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[5m])) or sum(rate(http_requests_total{${sel},code=~".+"}[5m])) * 0) / sum(rate(http_requests_total{${sel}}[5m]))`;
+          query = `(sum(rate(http_requests_total{${sel},code=~"5.."}[${W}])) or sum(rate(http_requests_total{${sel},code=~".+"}[${W}])) * 0) / sum(rate(http_requests_total{${sel}}[${W}]))`;
         }
         const threshold = fractionParam(check, 'threshold', 0.05);
         const samples = await instant(query, signal, at);

@@ -158,6 +158,18 @@ export interface KubernetesCheckSpec {
  * condition could never be seen to hold, and every run would go to a person.
  */
 export const GUARDRAIL_BUDGET_MS = 15_000;
+
+/**
+ * The range window of the default queries of `metrics_improved` and
+ * `error_rate_normalized` (checks/named.ts): a rate over the last 5 minutes. After a
+ * fix, such a rate still holds what came before the fix until the window has passed.
+ */
+export const NAMED_QUERY_WINDOW = { promql: '5m', seconds: 300 } as const;
+/**
+ * How long past that window such a check, written without `timeout_seconds`, goes on
+ * polling: for a scrape or two after the window holds only what came after the fix.
+ */
+export const NAMED_QUERY_WINDOW_MARGIN_MS = 60_000;
 /**
  * What a guardrail's last attempt keeps for itself at the end of the budget. A check
  * makes its last attempt at its timeout; a guardrail's must also end within the

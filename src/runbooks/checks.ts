@@ -18,7 +18,7 @@ import {
   type YamlMap,
 } from './fields.js';
 import { readHeaders, readMethod, readUrl } from './http-parts.js';
-import { namedCheck, NAMED_CHECK_NAMES, type NamedCheckDef } from './named.js';
+import { namedCheck, NAMED_CHECK_NAMES, NAMED_DEFAULT_TIMEOUT_MS, namedDefaultTimeoutMs, type NamedCheckDef } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
 import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, scanTemplate, type PlaceholderSpec, type ScannedPlaceholder } from './template.js';
 
@@ -30,7 +30,6 @@ import { compileTemplate, isLiteral, literalText, refuseNearMisses, scanParams, 
 export const CHECK_TYPES = ['named', 'promql', 'http', 'kubernetes'] as const;
 export const KUBE_CONDITIONS = ['deployment_ready', 'pod_ready', 'exists'] as const;
 
-const NAMED_DEFAULT_TIMEOUT_MS = 120_000;
 const NAMED_DEFAULT_INTERVAL_MS = 5_000;
 const EXPECT_RE = /^\s*(<=|>=|==|!=|<|>)\s*(-?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
 
@@ -168,9 +167,11 @@ function compileNamed(
     intervalMs: NAMED_DEFAULT_INTERVAL_MS,
   };
   const known = Object.keys(def.params);
+  let timeoutWritten = false;
   for (const [key, value] of Object.entries(given)) {
     const at = [...paramsPath, key];
     if (inline && key === 'timeout_seconds') {
+      timeoutWritten = true;
       const ms = readSecondsMs(r, value, at, { allowZero: false });
       if (ms !== undefined) timeoutFits(r, ms, at, budgetMs);
       spec.timeoutMs = ms ?? spec.timeoutMs;
@@ -213,6 +214,8 @@ function compileNamed(
       spec.params[key] = s;
     }
   }
+  // Written in the {named: …} block, compileNamedBlock sets it after this.
+  if (!timeoutWritten) spec.timeoutMs = namedDefaultTimeoutMs(def, spec.params);
   return r.count() === before ? spec : undefined;
 }
 

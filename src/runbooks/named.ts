@@ -1,5 +1,6 @@
 import type { ParamKind } from '../domain/runbook.js';
 import { DEFAULT_MAX_REPLICAS } from '../domain/enrichment.js';
+import { NAMED_QUERY_WINDOW, NAMED_QUERY_WINDOW_MARGIN_MS } from '../domain/runbook.js';
 
 /**
  * The seed's named checks, built in. The registry is the contract between a
@@ -35,6 +36,14 @@ export interface NamedCheckDef {
    */
   requires: readonly (readonly string[])[];
   unlessParam?: string;
+  /**
+   * Its default query (no `query` parameter) reads a rate over the last
+   * NAMED_QUERY_WINDOW: written without `timeout_seconds`, it polls for that window plus
+   * NAMED_QUERY_WINDOW_MARGIN_MS (namedDefaultTimeoutMs), and lint warns about a post-check's
+   * written timeout shorter than the window. `reads`: what the window holds; `leaves`: what
+   * must leave it before a fix that worked can pass.
+   */
+  window?: { reads: string; leaves: string };
 }
 
 const K8S_WORKLOAD_READS = { deployment: 'k8s_name', pod_name: 'k8s_name', namespace: 'k8s_label' } as const;
@@ -107,6 +116,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     reads: METRIC_READS,
     requires: [['namespace'], ['deployment']],
     unlessParam: 'query',
+    window: { reads: 'the busiest pod’s CPU usage', leaves: 'the usage from before the fix leaves it' },
   },
   error_rate_normalized: {
     needs: 'prometheus',
@@ -119,6 +129,7 @@ export const NAMED_CHECKS: Readonly<Record<string, NamedCheckDef>> = Object.free
     reads: METRIC_READS,
     requires: [['namespace'], ['deployment']],
     unlessParam: 'query',
+    window: { reads: 'the error ratio', leaves: 'the errors from before the fix leave it' },
   },
 } satisfies Record<string, NamedCheckDef>);
 
@@ -137,4 +148,26 @@ export function namedCheckValueKeys(name: string): readonly string[] {
 
 export function namedCheck(name: string): NamedCheckDef | undefined {
   return Object.prototype.hasOwnProperty.call(NAMED_CHECKS, name) ? NAMED_CHECKS[name] : undefined;
+}
+
+/** A named check's timeout when none is written. */
+export const NAMED_DEFAULT_TIMEOUT_MS = 120_000;
+
+/**
+ * The range window a named check reads its signal over, in ms: its default query's
+ * (NAMED_QUERY_WINDOW); none with a `query` of the runbook's own (its window is not read).
+ */
+export function namedCheckWindowMs(def: NamedCheckDef, params: Readonly<Record<string, unknown>>): number | undefined {
+  return def.window && params.query === undefined ? NAMED_QUERY_WINDOW.seconds * 1000 : undefined;
+}
+
+/**
+ * The timeout of a named check written without `timeout_seconds`: 120 s, or for one
+ * reading a rate over a window, the window plus NAMED_QUERY_WINDOW_MARGIN_MS. With 120 s,
+ * a 5-minute error ratio still held the removed pod's errors when the check gave up, and
+ * the run rolled back a fix that worked.
+ */
+export function namedDefaultTimeoutMs(def: NamedCheckDef, params: Readonly<Record<string, unknown>>): number {
+  const windowMs = namedCheckWindowMs(def, params);
+  return windowMs === undefined ? NAMED_DEFAULT_TIMEOUT_MS : windowMs + NAMED_QUERY_WINDOW_MARGIN_MS;
 }

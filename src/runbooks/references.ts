@@ -1,12 +1,12 @@
 import { ALWAYS_PRESENT_VALUES, KUBERNETES_ENRICHMENT } from '../domain/enrichment.js';
-import { GUARDRAIL_BUDGET_MS, guardrailTimeoutMs, preCheckTimeoutMs, type ActionSpec, type CheckSpec, type KubeVerb, type Runbook, type Template } from '../domain/runbook.js';
+import { GUARDRAIL_BUDGET_MS, guardrailTimeoutMs, NAMED_QUERY_WINDOW, preCheckTimeoutMs, type ActionSpec, type CheckSpec, type KubeVerb, type Runbook, type Template } from '../domain/runbook.js';
 import { nearest } from '../lib/suggest.js';
 import { ALERT_BASE_LABELS, STANDARD_ALERT_LABELS, standardAlertLabels } from './alerts.js';
 import { placeholdersOfAction, placeholdersOfCheck } from './compile.js';
 import { has, isMapValue, type YamlMap } from './fields.js';
 import { markerDropIn, unguardedKubeIn, wholeUnitIn } from './argv-programs.js';
 import { matcherHolds } from './matchers.js';
-import { namedCheck, NAMED_CHECK_NAMES } from './named.js';
+import { namedCheck, namedCheckWindowMs, namedDefaultTimeoutMs, NAMED_CHECK_NAMES } from './named.js';
 import type { Reporter, YamlPath } from './problems.js';
 import { findNearMisses, placeholderLike } from './template.js';
 
@@ -35,6 +35,10 @@ import { findNearMisses, placeholderLike } from './template.js';
  *   and at its timeout, which is rarely what the interval was written for. The timeout
  *   is the one it runs with: a pre-check's, and a MEDIUM runbook's guardrail's, are cut
  *   shorter than written (the message gives both figures);
+ * - a post-check reading a rate over a window (`error_rate_normalized`, `metrics_improved`
+ *   with their default query) whose written timeout is shorter than the window: it gives up
+ *   while the window still holds what came before the fix, and a fix that worked is rolled
+ *   back (written without one, its timeout covers the window);
  * - a `command:` whose argv keeps the step marker (RECTIFY_STEP_ID) from its program
  *   (sudo without --preserve-env=RECTIFY_STEP_ID, env -i): after a crash, recovery
  *   cannot find that program to stop it.
@@ -200,6 +204,20 @@ export function checkReferences(rb: Runbook, path: YamlPath, warn: Reporter): vo
       cut.ms < spec.timeoutMs
         ? `${written} is cut to ${t} s ${cut.why}, which is shorter than ${interval}: the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds`
         : `${written} is shorter than ${interval}: the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`,
+    );
+  }
+
+  // A post-check reading a rate over a window that gives up before the window holds only
+  // what came after the fix: a fix that worked is measured failing and rolled back.
+  for (const { path: where, list, spec, item } of checks) {
+    if (list !== 'post_checks' || spec.type !== 'named') continue;
+    const def = namedCheck(spec.name);
+    const windowMs = def?.window ? namedCheckWindowMs(def, spec.params) : undefined;
+    const timeoutAt = fieldPath(item, 'timeout_seconds');
+    if (!def?.window || windowMs === undefined || !timeoutAt || spec.timeoutMs >= windowMs) continue;
+    warn.report(
+      [...where, ...timeoutAt],
+      `${def.window.reads} is read over the last ${NAMED_QUERY_WINDOW.promql}: a timeout of ${spec.timeoutMs / 1000} s ends before ${def.window.leaves}; a fix that worked would be rolled back; give timeout_seconds of at least ${windowMs / 1000} (without it, ${namedDefaultTimeoutMs(def, spec.params) / 1000})`,
     );
   }
 }

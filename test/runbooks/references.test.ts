@@ -95,6 +95,9 @@ test("the seed's exercise file loads with no problem, and lint names what it lea
   );
 });
 
+const WINDOW = (reads: string, t: string, leaves: string) =>
+  `${reads} is read over the last 5m: a timeout of ${t} s ends before ${leaves}; a fix that worked would be rolled back; give timeout_seconds of at least 300 (without it, 360)`;
+
 const SHORT = (t: string, i: string, t0 = '', i0 = '') =>
   `timeout_seconds (${t}${t0}) is shorter than interval_seconds (${i}${i0}): the check is tried only at its start and once more at ${t} s; to poll it, give a shorter interval_seconds or a longer timeout_seconds`;
 
@@ -134,6 +137,7 @@ test('lint warns about a check whose timeout is shorter than its interval, given
       `13: runbooks.scale.post_checks[1].kubernetes.timeout_seconds: ${SHORT('3', '5', '', ', the default')}`,
       `14: runbooks.scale.post_checks[2].pod_becomes_ready.timeout_seconds: ${SHORT('2', '5', '', ', the default')}`,
       `15: runbooks.scale.post_checks[3].timeout_seconds: ${SHORT('0.5', '1')}`,
+      `15: runbooks.scale.post_checks[3].timeout_seconds: ${WINDOW('the error ratio', '0.5', 'the errors from before the fix leave it')}`,
       `16: runbooks.scale.post_checks[4].http.interval_seconds: ${SHORT('60', '90', ', the default')}`,
     ],
   );
@@ -142,7 +146,59 @@ test('lint warns about a check whose timeout is shorter than its interval, given
   const err: string[] = [];
   assert.equal(await runCli(['lint', file], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir }), 1);
   assert.equal(err[0], `${file}:12: runbooks.scale.post_checks[0].http.timeout_seconds: warning: ${SHORT('4', '5')}`);
-  assert.equal(err.at(-1), `0 problem(s) and 5 warning(s) in ${file}`);
+  assert.equal(err.at(-1), `0 problem(s) and 6 warning(s) in ${file}`);
+});
+
+// error_rate_normalized and metrics_improved read a rate over the last 5 minutes: after a
+// fix that worked, the window still holds what came before it for 5 minutes. Written
+// without timeout_seconds, they poll for the window plus 60 s; a post-check's written
+// timeout shorter than the window is warned about. Pre-checks (nothing changed yet) and
+// a query of the runbook's own (its window is not read) are not.
+test('a named check reading a 5-minute rate defaults to a 360 s timeout, and lint warns about a post-check timeout shorter than its window', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rectify-lint-window-'));
+  const file = join(dir, 'w.yaml');
+  writeFileSync(
+    file,
+    `runbooks:
+  undo:
+    owner: ops
+    risk: LOW
+    triggers: [errors]
+    params: [deployment, namespace]
+    pre_checks:
+      - error_rate_normalized: {timeout_seconds: 60}
+    action: kubectl rollout restart deployment {deployment} -n {namespace}
+    post_checks:
+      - error_rate_normalized
+      - error_rate_normalized: {threshold: 0.05, timeout_seconds: 120}
+      - {named: metrics_improved, timeout_seconds: 299}
+      - error_rate_normalized: {timeout_seconds: 600, interval_seconds: 15}
+      - {named: metrics_improved, params: {margin: 0.2}, timeout_seconds: 300}
+      - {named: error_rate_normalized, params: {query: 'sum(rate(errors[5m]))'}, timeout_seconds: 60}
+      - {named: metrics_improved, params: {query: 'max(rate(cpu[1m]))'}}
+      - {named: metrics_improved}
+`,
+  );
+  const { runbooks, problems, warnings } = loadRunbookFile(file);
+  assert.deepEqual(problems, []);
+  const rb = runbooks[0]!;
+  assert.deepEqual(rb.preChecks.map((c) => c.timeoutMs), [60_000]);
+  assert.deepEqual(rb.postChecks.map((c) => c.timeoutMs), [360_000, 120_000, 299_000, 600_000, 300_000, 60_000, 120_000, 360_000]);
+  const ratio = (t: string) => WINDOW('the error ratio', t, 'the errors from before the fix leave it');
+  const cpu = (t: string) => WINDOW('the busiest pod’s CPU usage', t, 'the usage from before the fix leaves it');
+  assert.deepEqual(
+    warnings.map((w) => formatProblem(w).slice(file.length + 1)),
+    [`12: runbooks.undo.post_checks[1].error_rate_normalized.timeout_seconds: ${ratio('120')}`, `13: runbooks.undo.post_checks[2].timeout_seconds: ${cpu('299')}`],
+  );
+  // rectify lint prints them, each with its file and YAML path, and exits 1; the runbook still loads.
+  const out: string[] = [];
+  const err: string[] = [];
+  assert.equal(await runCli(['lint', file], { out: (l: string) => out.push(l), err: (l: string) => err.push(l), env: {}, cwd: dir }), 1);
+  assert.deepEqual(err, [
+    `${file}:12: runbooks.undo.post_checks[1].error_rate_normalized.timeout_seconds: warning: ${ratio('120')}`,
+    `${file}:13: runbooks.undo.post_checks[2].timeout_seconds: warning: ${cpu('299')}`,
+    `0 problem(s) and 2 warning(s) in ${file}`,
+  ]);
 });
 
 // The timeout the interval is held to is the one the check runs with: a pre-check's is
