@@ -15,7 +15,9 @@ import { readTextFile, unreadableFile } from '../lib/text-file.js';
  * A copy of the file (a backup, a config repository) therefore grants nothing.
  * Every problem is reported with the file and YAML path, and no message ever
  * echoes a `sha256` value or an unknown key's value: someone who pasted the token
- * itself where the hash belongs must not find it in the startup log.
+ * itself where the hash belongs must not find it in the startup log. An unknown key
+ * name or role is quoted only when it cannot be a token (`showable`): a token pasted
+ * as a key or into `roles` must not reach the log or /readyz either.
  */
 
 export const ROLES = ['ingest', 'viewer', 'approver', 'admin'] as const;
@@ -33,6 +35,17 @@ export type TokensRead = { ok: true; tokens: TokenEntry[] } | { ok: false; probl
 const ENTRY_KEYS = ['name', 'roles', 'sha256'] as const;
 const HEX_RE = /^[0-9a-fA-F]{64}$/;
 const HASH_HINT = 'printf %s "$TOKEN" | sha256sum';
+/** What is said in place of an unknown key name or role that may be a token. */
+const NOT_SHOWN = '(not shown: it may be a token)';
+
+/**
+ * Whether an unknown key name or role may be quoted: a short word of plain identifier
+ * characters not starting as rectify's tokens do (`rct_`). Anything else may be a token
+ * written in the wrong place, and problems are shown in the log and at /readyz.
+ */
+export function showable(word: string): boolean {
+  return word.length <= 20 && /^[A-Za-z][A-Za-z0-9_-]*$/.test(word) && !/^rct_/i.test(word);
+}
 /** Aliases the file may expand, as for rectify.yaml and runbook files. */
 const MAX_ALIAS_COUNT = 1000;
 
@@ -71,7 +84,11 @@ export function parseTokens(text: string, label: string): TokensRead {
   // by an editor on reload must not silently lock everyone out or, worse, change nothing visibly.
   if (root === null || root === undefined) return { ok: false, problems: [{ file: label, path: '', message: 'the file is empty; write `tokens: []` to allow no one' }] };
   if (!isPlainObject(root)) return { ok: false, problems: [{ file: label, path: '', message: 'expected a mapping with a `tokens:` list at the top level' }] };
-  for (const key of Object.keys(root)) if (key !== 'tokens') report(key, `unknown key${didYouMean(key, ['tokens'])}`);
+  for (const key of Object.keys(root)) {
+    if (key === 'tokens') continue;
+    if (showable(key)) report(key, `unknown key${didYouMean(key, ['tokens'])}`);
+    else report('', `an unknown key ${NOT_SHOWN}`);
+  }
   const list = root.tokens;
   if (!Array.isArray(list)) {
     report('tokens', list === undefined || list === null ? 'missing: expected a list of {name, roles, sha256}' : 'expected a list of {name, roles, sha256}');
@@ -90,7 +107,8 @@ export function parseTokens(text: string, label: string): TokensRead {
     for (const key of Object.keys(item)) {
       if ((ENTRY_KEYS as readonly string[]).includes(key)) continue;
       const hint = key === 'token' || key === 'value' || key === 'secret' ? ': this file holds only the SHA-256 of a token (sha256:), never the token' : didYouMean(key, ENTRY_KEYS);
-      report(`${at}.${key}`, `unknown key${hint}`);
+      if (showable(key)) report(`${at}.${key}`, `unknown key${hint}`);
+      else report(at, `an unknown key ${NOT_SHOWN}`);
     }
     const name = item.name;
     // A token's name becomes the actor in the audit log: never rectify itself.
@@ -110,7 +128,8 @@ export function parseTokens(text: string, label: string): TokensRead {
     } else {
       roles.forEach((r: unknown, j: number) => {
         if (typeof r !== 'string' || !(ROLES as readonly string[]).includes(r)) {
-          report(`${at}.roles[${j}]`, `unknown role${typeof r === 'string' ? ` "${r}"${didYouMean(r, ROLES)}` : ''}; roles are ${ROLES.join(', ')}`);
+          const which = typeof r !== 'string' ? 'unknown role' : showable(r) ? `unknown role "${r}"${didYouMean(r, ROLES)}` : `an unknown role ${NOT_SHOWN}`;
+          report(`${at}.roles[${j}]`, `${which}; roles are ${ROLES.join(', ')}`);
         }
       });
     }

@@ -464,6 +464,25 @@ extra: 1
     assert.ok(!lines.join('\n').includes(pasted));
   });
 
+  it('a token written as a key or a role is not quoted, in the path or the message; a near-miss role still is', async () => {
+    const pasted = 'rct__-CKY5xd-FK354s5SUerjQHWoXs6lab2';
+    const lines = await serveWith(`tokens:
+  - name: grafana
+    roles: [${pasted}, viewr, ${'v'.repeat(21)}]
+    sha256: ${hash}
+    ${pasted}: x
+${pasted}: 1
+`);
+    assert.deepEqual(lines, [
+      'tokens.yaml: an unknown key (not shown: it may be a token)',
+      'tokens.yaml: tokens[0]: an unknown key (not shown: it may be a token)',
+      'tokens.yaml: tokens[0].roles[0]: an unknown role (not shown: it may be a token); roles are ingest, viewer, approver, admin',
+      'tokens.yaml: tokens[0].roles[1]: unknown role "viewr" (did you mean "viewer"?); roles are ingest, viewer, approver, admin',
+      'tokens.yaml: tokens[0].roles[2]: an unknown role (not shown: it may be a token); roles are ingest, viewer, approver, admin',
+    ]);
+    assert.ok(!lines.join('\n').includes(pasted));
+  });
+
   it('the names rectify keeps for itself are refused as a reader would see them: any case', async () => {
     const lines = await serveWith(`tokens:
   - name: Rectify
