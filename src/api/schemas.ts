@@ -459,6 +459,10 @@ export const runbookPauseStateSchema = z.object({
     .nullable()
     .optional()
     .describe('Only on a resume: the global kill switch still in force (who, why, since when), or null. While it is on, the runbook resumed does not run automatically either.'),
+  loaded: z
+    .literal(false)
+    .optional()
+    .describe('Only on a resume of a runbook no longer loaded (a reload removed it while paused): its stored pause was cleared, and nothing runs until a runbook of that id is loaded.'),
 });
 
 const manualRunShape = {

@@ -1927,7 +1927,7 @@ export function createEngine(deps: EngineDeps) {
      * One runbook's kill switch: while paused it does not run automatically (PAUSED),
      * the other runbooks go on. Audited, notified, kept across restarts.
      */
-    async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null; held?: HeldByPause }> {
+    async setRunbookPaused(runbookId: string, paused: boolean, by: string, reason?: string): Promise<{ changed: boolean; pause: RunbookPause | null; held?: HeldByPause; loaded: boolean }> {
       // A pause stays stored when a reload removes its runbook, and holds a runbook of that
       // id loaded later: it can be resumed (cleared) all the same. Only a pause needs the
       // runbook loaded; a resume of an id with neither a runbook nor a stored pause is a 404.
@@ -1947,7 +1947,10 @@ export function createEngine(deps: EngineDeps) {
             event: paused ? 'RUNBOOK_PAUSED' : 'RUNBOOK_RESUMED',
             runbook: runbookId,
             outcome: paused ? 'paused' : 'resumed',
-            reason: `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}${held ? heldWords(held) : ''}`,
+            // A pause cleared for a runbook not loaded lets nothing run now: said so, not "resumed".
+            reason: loaded
+              ? `automatic runs of ${runbookId} ${paused ? 'paused' : 'resumed'} by ${by}${reason ? `: ${reason}` : ''}${held ? heldWords(held) : ''}`
+              : `the pause of ${runbookId} cleared by ${by}${reason ? `: ${reason}` : ''}; no runbook ${runbookId} is loaded: a runbook of that id loaded later runs automatically${held ? heldWords(held) : ''}`,
           },
           now,
         );
@@ -1964,7 +1967,7 @@ export function createEngine(deps: EngineDeps) {
       // A runbook not loaded has no series (a reload's forgetRunbook took it away): none is made again for it.
       if (catalog.byId(runbookId)) metrics.runbookPaused(runbookId, out.pause !== null);
       if (out.changed) send(out.told);
-      return { changed: out.changed, pause: out.pause, ...(out.held ? { held: out.held } : {}) };
+      return { changed: out.changed, pause: out.pause, ...(out.held ? { held: out.held } : {}), loaded };
     },
 
     /**

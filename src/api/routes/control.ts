@@ -305,7 +305,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         description:
           op === 'pause'
             ? 'While paused, alerts matching the runbook are decided `blocked` with `PAUSED` (and the reason names who paused it); approvals and manual runs still go through. Audited (`RUNBOOK_PAUSED`), notified, kept across restarts.'
-            : 'Audited (`RUNBOOK_RESUMED`) and notified. A runbook a reload removed while paused keeps its pause, which would hold a runbook of that id loaded later: it is resumed the same way (listed in `GET /api/v1/runbooks` as `paused_not_loaded`; its audit row says `runbook_loaded: false`); an id with neither a runbook loaded nor a pause stored is a 404. Resuming a runbook that is not paused changes nothing (`changed: false`). A resume that lifts the pause says how many of its alerts were held off since it was paused (`held_while_paused`, also in the notification): rectify does not decide them again.',
+            : 'Audited (`RUNBOOK_RESUMED`) and notified. A runbook a reload removed while paused keeps its pause, which would hold a runbook of that id loaded later: it is resumed the same way (listed in `GET /api/v1/runbooks` as `paused_not_loaded`; the answer says `loaded: false`, its audit row `runbook_loaded: false`, and the notification that no runbook of that id is loaded: nothing runs until one is); an id with neither a runbook loaded nor a pause stored is a 404. Resuming a runbook that is not paused changes nothing (`changed: false`). A resume that lifts the pause says how many of its alerts were held off since it was paused (`held_while_paused`, also in the notification): rectify does not decide them again.',
         tags: ['control'],
         params: idParamsSchema,
         body: pauseBodySchema,
@@ -316,7 +316,7 @@ export function registerControlRoutes(app: FastifyInstance, registry: Map<string
         const out = await engine.setRunbookPaused(req.params.id, op === 'pause', actorOf(req, body.by), body.reason);
         // A resume lets the runbook run only when rectify is not paused as a whole: the answer says so.
         const still = op === 'resume' ? { global_pause: pauseView(store.read((tx) => tx.servicePause())) } : {};
-        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause), ...(out.held ? { held_while_paused: out.held } : {}), ...still };
+        return { runbook: req.params.id, paused: out.pause !== null, changed: out.changed, pause: pauseView(out.pause), ...(out.held ? { held_while_paused: out.held } : {}), ...still, ...(out.loaded ? {} : { loaded: false }) };
       },
     );
   }

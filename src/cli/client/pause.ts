@@ -58,9 +58,11 @@ function switchCommand(op: 'pause' | 'resume') {
     const runbook = lastFlag(f, 'runbook');
     const body = { by: actor(f, io), ...(reason !== undefined ? { reason } : {}) };
     if (runbook !== undefined) {
-      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; pause?: PauseState | null; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; global_pause?: PauseState | null }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
+      const answer = await api.post<{ runbook: string; paused: boolean; changed: boolean; pause?: PauseState | null; held_while_paused?: { alerts: number; runbooks: Array<{ runbook: string; alerts: number }> }; global_pause?: PauseState | null; loaded?: boolean }>(`/api/v1/runbooks/${seg(runbook)}/${op}`, body, runbookPauseShape, { check: `rectify audit --runbook ${seg(runbook)} --since 10m` });
       if (client.json) io.out(JSON.stringify(answer));
       else if (op === 'pause') io.out(answer.changed ? `paused ${runbook}: it does not run automatically until \`rectify resume --runbook ${runbook}\`` : `${runbook} was already paused${inForce(answer.pause, reason)}`);
+      // A pause a reload left behind, cleared: nothing runs now, whatever the global switch says.
+      else if (answer.loaded === false && answer.changed) io.out(`cleared the pause of ${runbook}: no runbook ${runbook} is loaded; a runbook of that id loaded later runs automatically${globalLine(answer.global_pause)}${heldLine(answer.held_while_paused)}`);
       else if (answer.global_pause) io.out(`${answer.changed ? `resumed ${runbook}` : `${runbook} was not paused: nothing changed`}${globalLine(answer.global_pause)}${answer.changed ? heldLine(answer.held_while_paused) : ''}`);
       else io.out(answer.changed ? `resumed ${runbook}: it runs automatically again${heldLine(answer.held_while_paused)}` : `${runbook} was not paused: nothing changed`);
       return EXIT.OK;

@@ -104,7 +104,7 @@ const pauseStateShape = z.object({ by: str, reason: nstr, since: str });
 /** `runbooks_paused` (a global resume's) and `global_pause` (a runbook resume's) are absent from a service older than them. */
 export const globalPauseShape = pauseShape.extend({ runbooks_paused: z.array(pauseStateShape.extend({ runbook: str })).optional() });
 
-export const runbookPauseShape = pauseShape.extend({ runbook: str, global_pause: pauseStateShape.nullable().optional() });
+export const runbookPauseShape = pauseShape.extend({ runbook: str, global_pause: pauseStateShape.nullable().optional(), loaded: z.boolean().optional() });
 
 export const circuitClosedShape = z.object({ runbook: str, was: str, failures: z.number(), opened_at: nstr, held_while_open: z.number().optional() });
 
