@@ -133,6 +133,8 @@ export function createTokenAuth(tokens: readonly TokenEntry[]): TokenAuth {
   };
 }
 
+const INVALID_TOKEN = 'the API token is not valid';
+
 /** Longer than any token anyone would issue: refused before hashing. */
 const MAX_TOKEN_LENGTH = 4096;
 
@@ -179,12 +181,21 @@ export function installAuth(app: FastifyInstance, auth: TokenAuth, log: Logger, 
     const routeUrl = req.routeOptions.url;
     const access = accessFor(req.method, routeUrl);
     if (access === 'public' || access === 'slack') {
+      // A probe is answered whatever it carries, but a wrong token sent to it is logged as
+      // anywhere else (counted the same way): /readyz tells a valid token more, so wrong
+      // ones tried there would otherwise be guesses nobody sees. No token is not logged.
+      if (access === 'public' && req.headers.authorization !== undefined) {
+        const shown = presentedToken(req.headers.authorization);
+        if ('token' in shown && auth.identify(shown.token) === undefined) {
+          unauthenticated.refused({ reason: 'invalid_token', why: INVALID_TOKEN, route: `${req.method} ${routeUrl ?? req.url.split('?')[0]}`, reqId: req.id, address: req.socket.remoteAddress ?? 'unknown' });
+        }
+      }
       done();
       return;
     }
     const presented = presentedToken(req.headers.authorization);
     const caller = 'token' in presented ? auth.identify(presented.token) : undefined;
-    const why = 'token' in presented ? 'the API token is not valid' : presented.why;
+    const why = 'token' in presented ? INVALID_TOKEN : presented.why;
     const reason: UnauthenticatedReason = 'token' in presented ? 'invalid_token' : presented.reason;
     const route = `${req.method} ${routeUrl ?? req.url.split('?')[0]}`;
     if (!caller) {

@@ -32,15 +32,16 @@ describe('the log of unauthenticated requests', () => {
     app = Fastify();
     installAuth(app, createTokenAuth([{ name: viewer.name, roles: ['viewer'], sha256: viewer.sha256 }]), log.logger, { windowMs: WINDOW_MS, maxKeys: 3 });
     app.get('/api/v1/audit', async () => ({ ok: true }));
+    app.get('/readyz', async () => ({ status: 'ready' }));
     await app.listen({ host: '127.0.0.1', port: 0 });
     port = (app.server.address() as { port: number }).port;
   });
   after(async () => app.close());
 
   /** A real request from `from` (any 127.x address reaches the loopback listener). */
-  function get(headers: Record<string, string> = {}, from = '127.0.0.1'): Promise<{ status: number; body: string; auth: string | undefined }> {
+  function get(headers: Record<string, string> = {}, from = '127.0.0.1', path = '/api/v1/audit'): Promise<{ status: number; body: string; auth: string | undefined }> {
     return new Promise((resolve, reject) => {
-      const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/audit', method: 'GET', headers, localAddress: from, agent: false }, (res) => {
+      const req = httpRequest({ host: '127.0.0.1', port, path, method: 'GET', headers, localAddress: from, agent: false }, (res) => {
         let body = '';
         res.setEncoding('utf8').on('data', (d: string) => (body += d));
         res.on('end', () => resolve({ status: res.statusCode!, body, auth: res.headers['www-authenticate'] as string | undefined }));
@@ -108,6 +109,20 @@ describe('the log of unauthenticated requests', () => {
     ]);
     await until('the window to end', async () => (fresh(start).length === 5 ? true : undefined), 10_000);
     assert.deepEqual(fresh(start).slice(4).map(shown), [[more(3), MISSING, '*', 3]]);
+  });
+
+  it('a wrong token at a probe is logged as at any route, counted the same way; the probe is answered all the same, and a probe without a token or with a valid one is not logged', async () => {
+    await new Promise((r) => setTimeout(r, WINDOW_MS * 2 + 100));
+    const start = log.lines.length;
+    for (let i = 0; i < 5; i++) assert.deepEqual([(await get({ authorization: `Bearer rct_guess${i}` }, '127.0.0.1', '/readyz')).status], [200]);
+    assert.equal((await get({}, '127.0.0.1', '/readyz')).status, 200);
+    assert.equal((await get({ authorization: `Bearer ${viewer.token}` }, '127.0.0.1', '/readyz')).status, 200);
+    assert.deepEqual(fresh(start).map(shown), [[NOW, INVALID, '127.0.0.1', null]]);
+    assert.equal(fresh(start)[0]!.route, 'GET /readyz');
+    await until('the window to end', async () => (fresh(start).length === 2 ? true : undefined), 10_000);
+    assert.deepEqual(fresh(start).slice(1).map(shown), [[more(4), INVALID, '127.0.0.1', 4]]);
+    assert.equal(fresh(start)[1]!.last_route, 'GET /readyz');
+    assert.ok(!log.lines.slice(start).join('\n').includes('rct_guess'));
   });
 
   it('what is counted when the app closes is told then', async () => {
